@@ -1,0 +1,669 @@
+/* sf-endpoint.c: instances, the event queue, timers and the main-loop source
+ * (see sf-endpoint.h).  The dispatcher itself is states/sf-dispatch.c. */
+#include "config.h"
+#include "sf-endpoint-private.h"
+#include "sf-json.h"
+#include <string.h>
+
+G_DEFINE_QUARK (sf-endpoint-error-quark, sf_endpoint_error)
+
+typedef struct {
+  guint64 target;  /* instance id */
+  SfEvent *ev;     /* owned */
+} QueueItem;
+
+typedef struct {
+  char *handle;    /* owned */
+  SfEvent *ev;     /* owned */
+} InboxItem;
+
+typedef struct {
+  guint64 target;
+  char *name;      /* owned */
+} TimerData;
+
+/* Events dispatched per main-loop iteration, so a flow that posts to itself
+ * forever cannot starve sockets and timers. */
+#define SF_DRAIN_BATCH 1024
+
+static void
+timer_data_free (TimerData *t)
+{
+  g_free (t->name);
+  g_free (t);
+}
+
+static void
+instance_free (SfInstance *inst)
+{
+  g_hash_table_unref (inst->timers);
+  g_datalist_clear (&inst->data);
+  sf_machine_unref (inst->machine);
+  g_free (inst->handle);
+  g_free (inst->key);
+  g_free (inst->scoped_key);
+  g_free (inst->end_reason);
+  g_free (inst);
+}
+
+SfEndpoint *
+sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
+{
+  SfEndpoint *ep = g_new0 (SfEndpoint, 1);
+  ep->clock = clock;
+  ep->reg = reg;
+  ep->cfg = cfg;
+  ep->timers = sf_timer_heap_new ();
+  ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) instance_free);
+  ep->by_key = g_hash_table_new (g_str_hash, g_str_equal);
+  ep->by_handle = g_hash_table_new (g_str_hash, g_str_equal);
+  ep->handle_seq = g_hash_table_new (g_str_hash, g_str_equal);
+  g_queue_init (&ep->queue);
+  g_queue_init (&ep->inbox);
+  g_mutex_init (&ep->inbox_lock);
+  ep->next_id = 1;
+  ep->max_queue = cfg != NULL ? (guint) sf_config_get_int (cfg, "core", "max_queue") : 100000;
+  return ep;
+}
+
+static void
+queue_item_free (QueueItem *q)
+{
+  sf_event_unref (q->ev);
+  g_free (q);
+}
+
+static void
+inbox_item_free (InboxItem *i)
+{
+  g_free (i->handle);
+  sf_event_unref (i->ev);
+  g_free (i);
+}
+
+void
+sf_endpoint_free (SfEndpoint *ep)
+{
+  if (ep == NULL)
+    return;
+  if (ep->source != NULL) {
+    g_source_destroy (ep->source);
+    g_source_unref (ep->source);
+  }
+  g_queue_clear_full (&ep->queue, (GDestroyNotify) queue_item_free);
+  g_queue_clear_full (&ep->inbox, (GDestroyNotify) inbox_item_free);
+  g_mutex_clear (&ep->inbox_lock);
+  /* The heap first: instances' timer tables point into it. */
+  sf_timer_heap_free (ep->timers);
+  g_hash_table_unref (ep->by_key);
+  g_hash_table_unref (ep->by_handle);
+  g_hash_table_unref (ep->handle_seq);
+  g_hash_table_unref (ep->by_id);
+  sf_clock_free (ep->clock);
+  g_free (ep);
+}
+
+void
+sf_endpoint_set_emit (SfEndpoint *ep, SfEmitFunc func, gpointer user_data)
+{
+  ep->emit = func;
+  ep->emit_data = user_data;
+}
+
+void
+sf_endpoint_set_trace (SfEndpoint *ep, SfTraceFunc func, gpointer user_data)
+{
+  ep->trace = func;
+  ep->trace_data = user_data;
+}
+
+void
+sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data)
+{
+  ep->untaken = func;
+  ep->untaken_data = user_data;
+}
+
+SfClock *
+sf_endpoint_clock (SfEndpoint *ep)
+{
+  return ep->clock;
+}
+
+SfRegistry *
+sf_endpoint_registry (SfEndpoint *ep)
+{
+  return ep->reg;
+}
+
+SfConfig *
+sf_endpoint_config (SfEndpoint *ep)
+{
+  return ep->cfg;
+}
+
+const SfStats *
+sf_endpoint_stats (SfEndpoint *ep)
+{
+  return &ep->stats;
+}
+
+char *
+sf_endpoint_stats_json (SfEndpoint *ep)
+{
+  const SfStats *s = &ep->stats;
+  GString *out = sf_json_begin ("stats");
+  sf_json_add_int (out, "instances_live", g_hash_table_size (ep->by_id));
+  sf_json_add_int (out, "instances_created", s->instances_created);
+  sf_json_add_int (out, "instances_ended", s->instances_ended);
+  sf_json_add_int (out, "events_posted", s->events_posted);
+  sf_json_add_int (out, "events_dispatched", s->events_dispatched);
+  sf_json_add_int (out, "events_taken", s->events_taken);
+  sf_json_add_int (out, "events_untaken", s->events_untaken);
+  sf_json_add_int (out, "events_dropped", s->events_dropped);
+  sf_json_add_int (out, "transitions", s->transitions);
+  sf_json_add_int (out, "timers_started", s->timers_started);
+  sf_json_add_int (out, "timers_fired", s->timers_fired);
+  sf_json_add_int (out, "timers_cancelled", s->timers_cancelled);
+  sf_json_add_int (out, "timers_pending", sf_timer_heap_size (ep->timers));
+  sf_json_add_int (out, "op_errors", s->op_errors);
+  sf_json_add_int (out, "outcomes_unmapped", s->outcomes_unmapped);
+  return sf_json_end (out);
+}
+
+/* ---- trace and output ---- */
+
+gboolean
+sf_endpoint_tracing (SfEndpoint *ep)
+{
+  return ep->trace != NULL;
+}
+
+void
+sf_endpoint_trace (SfEndpoint *ep, SfInstance *inst, const char *fmt, ...)
+{
+  if (ep->trace == NULL)
+    return;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_autofree char *line = inst != NULL ? g_strdup_printf ("[%s %s] %s", inst->handle, inst->machine->name, msg)
+                                       : g_strdup (msg);
+  ep->trace (line, ep->trace_data);
+}
+
+void
+sf_endpoint_emit_line (SfEndpoint *ep, char *line)
+{
+  if (ep->emit != NULL)
+    ep->emit (line, ep->emit_data);
+  g_free (line);
+}
+
+GString *
+sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
+{
+  GString *out = sf_json_begin (event);
+  sf_json_add_str (out, "machine", inst->machine->name);
+  sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
+  if (inst->key != NULL)
+    sf_json_add_str (out, "key", inst->key);
+  return out;
+}
+
+/* ---- instances ---- */
+
+static const char *
+handle_prefix (const char *scope)
+{
+  static const struct { const char *scope, *prefix; } map[] = {
+    { "call", "c" }, { "dialog", "d" }, { "transaction", "t" }, { "branch", "b" },
+    { "registration", "r" }, { "media", "m" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
+    if (strcmp (map[i].scope, scope) == 0)
+      return map[i].prefix;
+  return "i";
+}
+
+SfInstance *
+sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInstance *parent, GError **error)
+{
+  g_return_val_if_fail (machine != NULL && machine->initial != NULL, NULL);
+  g_autofree char *scoped = key != NULL ? g_strdup_printf ("%s\x1f%s", machine->scope, key) : NULL;
+  if (scoped != NULL && g_hash_table_contains (ep->by_key, scoped)) {
+    g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_DUPLICATE_KEY,
+                 "an instance with key '%s' already exists in scope '%s'", key, machine->scope);
+    return NULL;
+  }
+  if (g_queue_get_length (&ep->queue) >= ep->max_queue) {
+    g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_QUEUE_FULL,
+                 "event queue full (%u events): instance not created", ep->max_queue);
+    return NULL;
+  }
+  SfInstance *inst = g_new0 (SfInstance, 1);
+  inst->id = ep->next_id++;
+  const char *prefix = handle_prefix (machine->scope);
+  guint seq = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix)) + 1;
+  g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
+  inst->handle = g_strdup_printf ("%s%u", prefix, seq);
+  inst->key = g_strdup (key);
+  inst->scoped_key = g_steal_pointer (&scoped);
+  inst->machine = sf_machine_ref (machine);
+  inst->state = machine->initial;
+  inst->ep = ep;
+  inst->parent_id = parent != NULL ? parent->id : 0;
+  inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_datalist_init (&inst->data);
+  inst->created_us = sf_clock_now_us (ep->clock);
+  g_hash_table_insert (ep->by_id, &inst->id, inst);
+  g_hash_table_insert (ep->by_handle, inst->handle, inst);
+  if (inst->scoped_key != NULL)
+    g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
+  ep->stats.instances_created++;
+  sf_endpoint_trace (ep, inst, "created (%s scope%s%s%s%s), initial state %s", machine->scope,
+                     key != NULL ? ", key " : "", key != NULL ? key : "", parent != NULL ? ", parent " : "",
+                     parent != NULL ? parent->handle : "", machine->initial->name);
+  sf_endpoint_post (ep, inst, sf_event_new (SF_EV_START, "create", NULL));
+  return inst;
+}
+
+SfInstance *
+sf_endpoint_lookup_id (SfEndpoint *ep, guint64 id)
+{
+  SfInstance *inst = g_hash_table_lookup (ep->by_id, &id);
+  return inst != NULL && !inst->ended ? inst : NULL;
+}
+
+SfInstance *
+sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
+{
+  g_autofree char *scoped = g_strdup_printf ("%s\x1f%s", scope, key);
+  SfInstance *inst = g_hash_table_lookup (ep->by_key, scoped);
+  return inst != NULL && !inst->ended ? inst : NULL;
+}
+
+SfInstance *
+sf_endpoint_lookup_handle (SfEndpoint *ep, const char *handle)
+{
+  SfInstance *inst = g_hash_table_lookup (ep->by_handle, handle);
+  return inst != NULL && !inst->ended ? inst : NULL;
+}
+
+guint
+sf_endpoint_n_instances (SfEndpoint *ep)
+{
+  return g_hash_table_size (ep->by_id);
+}
+
+static gint
+by_id_order (gconstpointer a, gconstpointer b)
+{
+  const SfInstance *x = *(SfInstance *const *) a, *y = *(SfInstance *const *) b;
+  return x->id < y->id ? -1 : x->id > y->id;
+}
+
+GPtrArray *
+sf_endpoint_instances (SfEndpoint *ep)
+{
+  GPtrArray *a = g_ptr_array_sized_new (g_hash_table_size (ep->by_id));
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, ep->by_id);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    g_ptr_array_add (a, v);
+  g_ptr_array_sort (a, by_id_order);
+  return a;
+}
+
+/* Removes @inst for good: its timers, its keys, its memory. */
+static void
+instance_remove (SfEndpoint *ep, SfInstance *inst)
+{
+  GHashTableIter it;
+  gpointer timer;
+  g_hash_table_iter_init (&it, inst->timers);
+  while (g_hash_table_iter_next (&it, NULL, &timer))
+    sf_timer_heap_remove (ep->timers, timer);
+  g_hash_table_remove_all (inst->timers);
+  if (inst->scoped_key != NULL)
+    g_hash_table_remove (ep->by_key, inst->scoped_key);
+  g_hash_table_remove (ep->by_handle, inst->handle);
+  g_hash_table_remove (ep->by_id, &inst->id); /* frees it */
+}
+
+void
+sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
+{
+  if (inst->ended)
+    return;
+  inst->ended = TRUE;
+  inst->end_reason = g_strdup (reason);
+  ep->stats.instances_ended++;
+  double duration = (sf_clock_now_us (ep->clock) - inst->created_us) / 1e6;
+  sf_endpoint_trace (ep, inst, "ended in %s (%s)", inst->state->name, reason);
+  GString *out = sf_endpoint_event_begin (ep, inst, "instance_end");
+  sf_json_add_str (out, "state", inst->state->name);
+  sf_json_add_str (out, "reason", reason);
+  sf_json_add_double (out, "duration_s", duration);
+  sf_endpoint_emit_line (ep, sf_json_end (out));
+  SfInstance *parent = sf_endpoint_lookup_id (ep, inst->parent_id);
+  if (parent != NULL) {
+    SfChildEnd *ce = g_new0 (SfChildEnd, 1);
+    ce->machine = g_strdup (inst->machine->name);
+    ce->handle = g_strdup (inst->handle);
+    ce->final_state = g_strdup (inst->state->name);
+    sf_endpoint_post (ep, parent, sf_event_new_full (SF_EV_CHILD, "end", inst->machine->name, ce, (GDestroyNotify) sf_child_end_free));
+  }
+}
+
+void
+sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason)
+{
+  sf_endpoint_end_instance (ep, inst, reason);
+  instance_remove (ep, inst);
+}
+
+/* ---- the queue ---- */
+
+gboolean
+sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
+{
+  g_return_val_if_fail (inst != NULL && ev != NULL, FALSE);
+  if (inst->ended || g_queue_get_length (&ep->queue) >= ep->max_queue) {
+    g_debug ("event %s for %s dropped: %s", sf_event_trigger (ev), inst->handle,
+             inst->ended ? "instance ended" : "queue full");
+    ep->stats.events_dropped++;
+    sf_event_unref (ev);
+    return FALSE;
+  }
+  QueueItem *q = g_new0 (QueueItem, 1);
+  q->target = inst->id;
+  q->ev = ev;
+  g_queue_push_tail (&ep->queue, q);
+  ep->stats.events_posted++;
+  return TRUE;
+}
+
+gboolean
+sf_endpoint_post_key (SfEndpoint *ep, const char *scope, const char *key, SfEvent *ev)
+{
+  SfInstance *inst = sf_endpoint_lookup (ep, scope, key);
+  if (inst == NULL) {
+    ep->stats.events_dropped++;
+    sf_event_unref (ev);
+    return FALSE;
+  }
+  return sf_endpoint_post (ep, inst, ev);
+}
+
+void
+sf_endpoint_post_threadsafe (SfEndpoint *ep, const char *handle, SfEvent *ev)
+{
+  InboxItem *i = g_new0 (InboxItem, 1);
+  i->handle = g_strdup (handle);
+  i->ev = ev;
+  g_mutex_lock (&ep->inbox_lock);
+  g_queue_push_tail (&ep->inbox, i);
+  GMainContext *context = ep->context;
+  g_mutex_unlock (&ep->inbox_lock);
+  if (context != NULL)
+    g_main_context_wakeup (context);
+}
+
+static void
+take_inbox (SfEndpoint *ep)
+{
+  GQueue items = G_QUEUE_INIT;
+  g_mutex_lock (&ep->inbox_lock);
+  items = ep->inbox;
+  g_queue_init (&ep->inbox);
+  g_mutex_unlock (&ep->inbox_lock);
+  InboxItem *i;
+  while ((i = g_queue_pop_head (&items)) != NULL) {
+    SfInstance *inst = sf_endpoint_lookup_handle (ep, i->handle);
+    if (inst != NULL)
+      sf_endpoint_post (ep, inst, g_steal_pointer (&i->ev));
+    else
+      ep->stats.events_dropped++;
+    inbox_item_free (i);
+  }
+}
+
+static gboolean
+dispatch_one (SfEndpoint *ep)
+{
+  QueueItem *q = g_queue_pop_head (&ep->queue);
+  if (q == NULL)
+    return FALSE;
+  SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
+  if (inst == NULL || inst->ended) {
+    ep->stats.events_dropped++;
+  } else {
+    sf_dispatch (ep, inst, q->ev);
+    if (inst->ended)
+      instance_remove (ep, inst);
+  }
+  queue_item_free (q);
+  return TRUE;
+}
+
+/* Moves every timer due at the clock's time into the queue. */
+static guint
+fire_due (SfEndpoint *ep)
+{
+  guint n = 0;
+  gint64 now = sf_clock_now_us (ep->clock);
+  TimerData *t;
+  while ((t = sf_timer_heap_pop_due (ep->timers, now, NULL)) != NULL) {
+    SfInstance *inst = sf_endpoint_lookup_id (ep, t->target);
+    if (inst != NULL) {
+      g_hash_table_remove (inst->timers, t->name);
+      ep->stats.timers_fired++;
+      sf_endpoint_post (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL));
+      n++;
+    }
+    timer_data_free (t);
+  }
+  return n;
+}
+
+guint
+sf_endpoint_drain (SfEndpoint *ep)
+{
+  guint n = 0;
+  take_inbox (ep);
+  fire_due (ep);
+  while (dispatch_one (ep))
+    n++;
+  return n;
+}
+
+void
+sf_endpoint_advance (SfEndpoint *ep, guint64 ms)
+{
+  g_return_if_fail (sf_clock_is_fake (ep->clock));
+  gint64 target = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
+  sf_endpoint_drain (ep);
+  for (;;) {
+    gint64 next = sf_timer_heap_next_deadline (ep->timers);
+    if (next > target)
+      break;
+    if (next > sf_clock_now_us (ep->clock))
+      sf_clock_fake_set_us (ep->clock, next);
+    sf_endpoint_drain (ep);
+  }
+  sf_clock_fake_set_us (ep->clock, target);
+  sf_endpoint_drain (ep);
+}
+
+/* ---- timers ---- */
+
+void
+sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, guint64 ms)
+{
+  sf_endpoint_timer_cancel (ep, inst, name);
+  TimerData *t = g_new0 (TimerData, 1);
+  t->target = inst->id;
+  t->name = g_strdup (name);
+  gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
+  SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
+  g_hash_table_insert (inst->timers, g_strdup (name), timer);
+  ep->stats.timers_started++;
+  if (ep->source != NULL && !sf_clock_is_fake (ep->clock))
+    g_main_context_wakeup (g_source_get_context (ep->source));
+}
+
+gboolean
+sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
+{
+  SfTimer *timer = g_hash_table_lookup (inst->timers, name);
+  if (timer == NULL)
+    return FALSE;
+  g_hash_table_remove (inst->timers, name);
+  sf_timer_heap_remove (ep->timers, timer);
+  ep->stats.timers_cancelled++;
+  return TRUE;
+}
+
+/* ---- shutdown ---- */
+
+guint
+sf_endpoint_shutdown (SfEndpoint *ep)
+{
+  sf_endpoint_drain (ep);
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
+  for (guint i = 0; i < all->len; i++) {
+    SfInstance *inst = g_ptr_array_index (all, i);
+    if (inst->ended)
+      continue;
+    g_autoptr (SfEvent) ev = sf_event_new (SF_EV_DEVICE, "shutdown", NULL);
+    gboolean taken = sf_dispatch (ep, inst, ev);
+    if (inst->ended)
+      instance_remove (ep, inst);
+    else if (!taken)
+      sf_endpoint_kill (ep, inst, "shutdown");
+  }
+  sf_endpoint_drain (ep);
+  return g_hash_table_size (ep->by_id);
+}
+
+/* ---- the main-loop source: ready when events wait or a timer is due ---- */
+
+typedef struct {
+  GSource source;
+  SfEndpoint *ep;
+} EndpointSource;
+
+static gboolean
+source_ready (SfEndpoint *ep, gint *timeout)
+{
+  gboolean inbox;
+  g_mutex_lock (&ep->inbox_lock);
+  inbox = !g_queue_is_empty (&ep->inbox);
+  g_mutex_unlock (&ep->inbox_lock);
+  if (inbox || !g_queue_is_empty (&ep->queue))
+    return TRUE;
+  gint64 next = sf_timer_heap_next_deadline (ep->timers);
+  if (next == G_MAXINT64 || sf_clock_is_fake (ep->clock)) {
+    if (timeout != NULL)
+      *timeout = -1;
+    return FALSE;
+  }
+  gint64 now = sf_clock_now_us (ep->clock);
+  if (next <= now)
+    return TRUE;
+  if (timeout != NULL)
+    *timeout = (gint) MIN ((next - now + 999) / 1000, G_MAXINT);
+  return FALSE;
+}
+
+static gboolean
+source_prepare (GSource *source, gint *timeout)
+{
+  return source_ready (((EndpointSource *) source)->ep, timeout);
+}
+
+static gboolean
+source_check (GSource *source)
+{
+  return source_ready (((EndpointSource *) source)->ep, NULL);
+}
+
+static gboolean
+source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  SfEndpoint *ep = ((EndpointSource *) source)->ep;
+  take_inbox (ep);
+  fire_due (ep);
+  for (guint n = 0; n < SF_DRAIN_BATCH && dispatch_one (ep); n++)
+    ;
+  if (callback != NULL)
+    callback (user_data);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs endpoint_source_funcs = {
+  .prepare = source_prepare,
+  .check = source_check,
+  .dispatch = source_dispatch,
+};
+
+void
+sf_endpoint_attach (SfEndpoint *ep, GMainContext *context)
+{
+  g_return_if_fail (ep->source == NULL);
+  ep->source = g_source_new (&endpoint_source_funcs, sizeof (EndpointSource));
+  ((EndpointSource *) ep->source)->ep = ep;
+  g_source_set_name (ep->source, "sipflow endpoint");
+  g_mutex_lock (&ep->inbox_lock);
+  ep->context = context;
+  g_mutex_unlock (&ep->inbox_lock);
+  g_source_attach (ep->source, context);
+}
+
+void
+sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer user_data)
+{
+  g_return_if_fail (ep->source != NULL);
+  g_source_set_callback (ep->source, func, user_data, NULL);
+}
+
+/* ---- instance accessors ---- */
+
+const char *
+sf_instance_handle (SfInstance *inst)
+{
+  return inst->handle;
+}
+
+const char *
+sf_instance_key (SfInstance *inst)
+{
+  return inst->key;
+}
+
+const char *
+sf_instance_state (SfInstance *inst)
+{
+  return inst->state->name;
+}
+
+SfMachine *
+sf_instance_machine (SfInstance *inst)
+{
+  return inst->machine;
+}
+
+SfInstance *
+sf_instance_parent (SfInstance *inst)
+{
+  return sf_endpoint_lookup_id (inst->ep, inst->parent_id);
+}
+
+gboolean
+sf_instance_ended (SfInstance *inst)
+{
+  return inst->ended;
+}

@@ -1,0 +1,111 @@
+/* sf-endpoint.h: the endpoint ties everything together with no globals
+ * (STYLE.md, pjsip_endpoint): the operator registry, the configuration, the
+ * clock and its timer heap, the instances and their keys, the event queue that
+ * gives one call's events one at a time and in order (VOCAL's FIFO), the event
+ * output, the trace and the counters. */
+#pragma once
+#include <glib.h>
+#include "sf-clock.h"
+#include "sf-config.h"
+#include "sf-event.h"
+#include "sf-registry.h"
+#include "states/sf-machine.h"
+
+G_BEGIN_DECLS
+
+#define SF_ENDPOINT_ERROR (sf_endpoint_error_quark ())
+GQuark sf_endpoint_error_quark (void);
+typedef enum {
+  SF_ENDPOINT_ERROR_DUPLICATE_KEY,
+  SF_ENDPOINT_ERROR_NO_MACHINE,
+  SF_ENDPOINT_ERROR_QUEUE_FULL,
+} SfEndpointError;
+
+/* The engine's counters, printed in the "stats" event. */
+typedef struct {
+  guint64 events_posted;
+  guint64 events_dispatched;
+  guint64 events_taken;
+  guint64 events_untaken;       /* no operator took it, catch-all included */
+  guint64 events_dropped;       /* its instance was gone, or the queue was full */
+  guint64 transitions;
+  guint64 instances_created;
+  guint64 instances_ended;
+  guint64 timers_started;
+  guint64 timers_fired;
+  guint64 timers_cancelled;
+  guint64 op_errors;
+  guint64 outcomes_unmapped;
+} SfStats;
+
+/* One JSON line (no newline) for the event output. */
+typedef void (*SfEmitFunc) (const char *json_line, gpointer user_data);
+/* One trace line (no newline). */
+typedef void (*SfTraceFunc) (const char *line, gpointer user_data);
+/* An event nothing took (after the catch-all): the owner answers what needs an
+ * answer (a SIP request: 481/501/405/500, DESIGN.md). */
+typedef void (*SfUntakenFunc) (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer user_data);
+
+/* @clock: transfer full.  @reg, @cfg: unowned, must outlive the endpoint (@cfg nullable). */
+SfEndpoint *sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg);
+/* Ends every instance without running any queue, frees everything. */
+void sf_endpoint_free (SfEndpoint *ep);
+
+void sf_endpoint_set_emit (SfEndpoint *ep, SfEmitFunc func, gpointer user_data);
+void sf_endpoint_set_trace (SfEndpoint *ep, SfTraceFunc func, gpointer user_data);
+void sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data);
+
+SfClock *sf_endpoint_clock (SfEndpoint *ep);
+SfRegistry *sf_endpoint_registry (SfEndpoint *ep);
+SfConfig *sf_endpoint_config (SfEndpoint *ep);
+const SfStats *sf_endpoint_stats (SfEndpoint *ep);
+/* The "stats" event line (transfer full). */
+char *sf_endpoint_stats_json (SfEndpoint *ep);
+
+/* Writes one line (transfer full) on the event output. */
+void sf_endpoint_emit_line (SfEndpoint *ep, char *line);
+
+/* Creates an instance of @machine (its initial entry queue runs as the first
+ * queued event, SF_EV_START "create").  @key: nullable, unique within the
+ * machine's scope.  @parent: nullable.  Returns the instance (unowned). */
+SfInstance *sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInstance *parent,
+                                GError **error);
+SfInstance *sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key);
+SfInstance *sf_endpoint_lookup_handle (SfEndpoint *ep, const char *handle);
+guint sf_endpoint_n_instances (SfEndpoint *ep);
+/* (transfer container) live instances, oldest first. */
+GPtrArray *sf_endpoint_instances (SfEndpoint *ep);
+
+/* Queues @ev (transfer full) for @inst.  FALSE (and @ev dropped) when the queue is full. */
+gboolean sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev);
+gboolean sf_endpoint_post_key (SfEndpoint *ep, const char *scope, const char *key, SfEvent *ev);
+/* Thread-safe: queues @ev (transfer full) for the instance with @handle from any
+ * thread; it is dispatched in the endpoint's main context. */
+void sf_endpoint_post_threadsafe (SfEndpoint *ep, const char *handle, SfEvent *ev);
+
+/* Dispatches queued events (and due timers) until none is left; returns how many. */
+guint sf_endpoint_drain (SfEndpoint *ep);
+/* Fake clock only: moves time forward by @ms, firing every timer due on the way
+ * in deadline order, each with the clock set to its deadline. */
+void sf_endpoint_advance (SfEndpoint *ep, guint64 ms);
+/* Runs the queue and the timers from @context's main loop. */
+void sf_endpoint_attach (SfEndpoint *ep, GMainContext *context);
+/* After sf_endpoint_attach: @func runs after each batch of events (the run
+ * command checks there whether it is done). */
+void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer user_data);
+
+/* Sends device:"shutdown" to every instance; those that do not take it end at once.
+ * Returns the number of instances still alive. */
+guint sf_endpoint_shutdown (SfEndpoint *ep);
+/* Ends @inst now, without running its queues (shutdown timeout, tests). */
+void sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason);
+
+/* Instance accessors. */
+const char *sf_instance_handle (SfInstance *inst);
+const char *sf_instance_key (SfInstance *inst);
+const char *sf_instance_state (SfInstance *inst);
+SfMachine *sf_instance_machine (SfInstance *inst);
+SfInstance *sf_instance_parent (SfInstance *inst);
+gboolean sf_instance_ended (SfInstance *inst);
+
+G_END_DECLS

@@ -1,0 +1,57 @@
+/* sf-event.h: typed, reference-counted events, the one currency of the engine.
+ *
+ * Everything that can move a machine is an event with a kind the dispatcher checks
+ * (STYLE.md: never downcast on what a peer chose) and a short name: a SIP message
+ * ("INVITE", "180"), a transaction event ("timeout", "transport_error"), a timer
+ * ("B"), a device/control command ("answer"), a media event ("eos"), or the end
+ * of a child instance.  Its trigger string ("device:answer") is what traces print. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  SF_EV_SIP     = 1 << 0, /* a SIP message for this instance */
+  SF_EV_TXN     = 1 << 1, /* from a transaction: timeout, transport error, ... */
+  SF_EV_TIMER   = 1 << 2, /* a timer of this instance fired */
+  SF_EV_DEVICE  = 1 << 3, /* device/control: call, answer, hangup, quit ... */
+  SF_EV_MEDIA   = 1 << 4, /* media: eos, dtmf, stream lost ... */
+  SF_EV_CHILD   = 1 << 5, /* a child instance ended */
+  SF_EV_START   = 1 << 6, /* the instance was created (initial entry queue) */
+} SfEventKind;
+
+#define SF_EV_ANY (SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER | SF_EV_DEVICE | SF_EV_MEDIA | SF_EV_CHILD | SF_EV_START)
+
+typedef struct _SfEvent SfEvent;
+
+struct _SfEvent {
+  grefcount ref;
+  SfEventKind kind;
+  char *name;             /* owned: "answer", "B", "INVITE", "end" */
+  char *arg;              /* owned, nullable: a device command's argument ("sip:bob@...") */
+  gpointer payload;       /* owned through payload_free: SIP message, child info ... */
+  GDestroyNotify payload_free;
+  char *trigger;          /* owned, lazily built "kind:name" */
+};
+
+SfEvent *sf_event_new (SfEventKind kind, const char *name, const char *arg);
+SfEvent *sf_event_new_full (SfEventKind kind, const char *name, const char *arg,
+                            gpointer payload, GDestroyNotify payload_free);
+SfEvent *sf_event_ref (SfEvent *ev);
+void sf_event_unref (SfEvent *ev);
+const char *sf_event_trigger (SfEvent *ev);
+const char *sf_event_kind_name (SfEventKind kind);
+/* Parses "sip", "timer", ... into a kind; returns 0 when unknown. */
+SfEventKind sf_event_kind_from_name (const char *name);
+
+/* Payload of an SF_EV_CHILD "end" event. */
+typedef struct {
+  char *machine;      /* owned */
+  char *handle;       /* owned: the child's handle, "t3" */
+  char *final_state;  /* owned */
+} SfChildEnd;
+void sf_child_end_free (SfChildEnd *ce);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfEvent, sf_event_unref)
+
+G_END_DECLS

@@ -1,0 +1,21 @@
+/* sf-json.h: the few JSON writing helpers the event output needs (one object a
+ * line, DESIGN.md "Events out").  Strings are escaped per RFC 8259; bytes that
+ * are not valid UTF-8 are replaced, so a hostile peer cannot break the output. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+void sf_json_append_string (GString *out, const char *str);
+/* Starts {"event":"@event" */
+GString *sf_json_begin (const char *event);
+void sf_json_add_str (GString *out, const char *key, const char *value);   /* NULL -> null */
+void sf_json_add_int (GString *out, const char *key, gint64 value);
+void sf_json_add_bool (GString *out, const char *key, gboolean value);
+void sf_json_add_double (GString *out, const char *key, double value);
+void sf_json_add_raw (GString *out, const char *key, const char *json);
+void sf_json_add_strv (GString *out, const char *key, const char *const *values, gssize n);
+/* Closes the object; returns the line without a newline (transfer full). */
+char *sf_json_end (GString *out);
+
+G_END_DECLS

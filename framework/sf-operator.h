@@ -1,0 +1,105 @@
+/* sf-operator.h: what an operator is, and everything an operator may do.
+ *
+ * An operator is a small C function run by the dispatcher from a state's entry,
+ * normal or exit queue (DESIGN.md, "Machine semantics").  It returns a
+ * disposition and acts only through its context (send, start a timer, post an
+ * event), never through globals, so it can be unit-tested without sockets.
+ * Operators are declared in constant tables (SfOperatorDef) that pair the XML
+ * name ("OpRing") with the C function (sf_op_ring); plugins register theirs
+ * under a namespace ("myns:OpRing"). */
+#pragma once
+#include <glib.h>
+#include "sf-event.h"
+
+G_BEGIN_DECLS
+
+/* Dispositions.  A named outcome is SF_OP_OUTCOME (i): the i-th entry of the
+ * operator's outcomes[] table, mapped to a state by <on outcome="..." next="..."/>. */
+typedef enum {
+  SF_OP_SKIP = 0,     /* not mine: the event was not for me and I did nothing */
+  SF_OP_CONTINUE,     /* I acted; later operators may act too */
+  SF_OP_DONE,         /* I acted and the event is consumed: stop the queue */
+  SF_OP_TRANSITION,   /* I acted; go to my binding's next state, stop the queue */
+  SF_OP_ERROR,        /* I failed: logged and counted; the queue stops (normal) or goes on (entry/exit);
+                         the implicit outcome "error" may map it to a state */
+  SF_OP_OUTCOME_BASE = 16,
+} SfOpResult;
+#define SF_OP_OUTCOME(i) ((SfOpResult) (SF_OP_OUTCOME_BASE + (i)))
+
+/* Queues an operator may sit in. */
+typedef enum {
+  SF_Q_ENTRY = 1 << 0,
+  SF_Q_NORMAL = 1 << 1,
+  SF_Q_EXIT = 1 << 2,
+} SfQueueMask;
+#define SF_Q_ALL (SF_Q_ENTRY | SF_Q_NORMAL | SF_Q_EXIT)
+
+typedef enum {
+  SF_ARG_NONE = 0,    /* the operator takes no arg="" */
+  SF_ARG_OPTIONAL,
+  SF_ARG_REQUIRED,
+} SfArgMode;
+
+typedef struct _SfCtx SfCtx;             /* one operator call: endpoint, instance, binding */
+typedef struct _SfInstance SfInstance;
+typedef struct _SfEndpoint SfEndpoint;
+
+typedef SfOpResult (*SfOpFunc) (SfCtx *ctx, SfEvent *ev, gconstpointer arg);
+/* Turns the XML arg="" string into the operator's argument, at load time.
+ * Returns FALSE with @error set (the loader adds file:line). */
+typedef gboolean (*SfOpFixup) (const char *text, gpointer *out_arg, GError **error);
+
+/* The error domain fix-ups use for a bad arg="" (code 0). */
+#define SF_OP_ARG_ERROR (sf_op_arg_error_quark ())
+GQuark sf_op_arg_error_quark (void);
+
+typedef enum {
+  SF_OPF_TRANSITIONS = 1 << 0, /* may return SF_OP_TRANSITION (so next="" means something) */
+} SfOpFlags;
+
+typedef struct {
+  const char *name;               /* XML name: "OpRing" */
+  SfOpFunc func;                  /* C function: sf_op_ring */
+  guint queues;                   /* SfQueueMask: where it may be placed */
+  guint events;                   /* SfEventKind mask: what it looks at; others are SKIPped unseen */
+  guint flags;                    /* SfOpFlags */
+  const char *const *outcomes;    /* NULL-terminated named outcomes, or NULL */
+  SfArgMode arg_mode;
+  SfOpFixup fixup;                /* NULL: the arg is passed as the string itself */
+  GDestroyNotify arg_free;        /* frees what fixup returned */
+  const char *doc;                /* one line: what it does, which RFC section */
+} SfOperatorDef;
+
+/* ---- what an operator may do, through its context ---- */
+SfEndpoint *sf_ctx_endpoint (SfCtx *ctx);
+SfInstance *sf_ctx_instance (SfCtx *ctx);
+const char *sf_ctx_handle (SfCtx *ctx);          /* "c1" */
+const char *sf_ctx_state (SfCtx *ctx);           /* current state name */
+const char *sf_ctx_op_name (SfCtx *ctx);         /* "OpRing", for logs */
+
+/* Starts (or restarts) the instance's timer @name; it fires as an SF_EV_TIMER event named @name. */
+void sf_ctx_timer_start (SfCtx *ctx, const char *name, guint64 ms);
+/* Returns TRUE when the timer was running. */
+gboolean sf_ctx_timer_cancel (SfCtx *ctx, const char *name);
+gboolean sf_ctx_timer_running (SfCtx *ctx, const char *name);
+
+/* Posts @ev (transfer full) to this instance, after the current event. */
+void sf_ctx_post_self (SfCtx *ctx, SfEvent *ev);
+/* Posts @ev (transfer full) to the instance of @scope with @key.  FALSE when there is none. */
+gboolean sf_ctx_post (SfCtx *ctx, const char *scope, const char *key, SfEvent *ev);
+/* Posts @ev (transfer full) to the parent instance.  FALSE when there is none. */
+gboolean sf_ctx_post_parent (SfCtx *ctx, SfEvent *ev);
+/* Creates a child instance of the machine the flow imported as @machine; its end
+ * reaches this instance as an SF_EV_CHILD event named "end". */
+SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error);
+
+/* Per-instance data, freed with the instance. */
+void sf_ctx_set_data (SfCtx *ctx, const char *name, gpointer data, GDestroyNotify destroy);
+gpointer sf_ctx_get_data (SfCtx *ctx, const char *name);
+
+/* Writes one event line on the endpoint's event output:
+ * {"event":@event,"call"|"instance":handle,"machine":..., then @fields (already-JSON
+ * "key":value pairs joined by ',', or NULL)}. */
+void sf_ctx_emit (SfCtx *ctx, const char *event, const char *fields);
+
+G_END_DECLS

@@ -1,0 +1,213 @@
+/* sf-registry.c: operator registry and plugin loading (see sf-registry.h, sf-plugin.h). */
+#include "config.h"
+#include "sf-registry.h"
+#include "sf-plugin.h"
+#include <gmodule.h>
+#include <string.h>
+
+G_DEFINE_QUARK (sf-registry-error-quark, sf_registry_error)
+G_DEFINE_QUARK (sf-op-arg-error-quark, sf_op_arg_error)
+
+struct _SfRegistry {
+  GHashTable *ops;      /* name (owned) -> const SfOperatorDef* */
+  GHashTable *plugins;  /* canonical path (owned) -> GModule (owned) */
+  GPtrArray *modules;   /* owned GModule, closed last */
+  SfConfig *cfg;        /* unowned, nullable */
+};
+
+struct _SfPluginRegistrar {
+  SfRegistry *reg;
+  const char *ns;
+};
+
+/* Built-in tables, one per operator module. */
+extern const SfOperatorDef sf_op_core_table[];
+extern const gsize sf_op_core_table_len;
+
+static void
+module_close (gpointer module)
+{
+  g_module_close (module);
+}
+
+SfRegistry *
+sf_registry_new_empty (SfConfig *cfg)
+{
+  SfRegistry *reg = g_new0 (SfRegistry, 1);
+  reg->ops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  reg->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  reg->modules = g_ptr_array_new_with_free_func (module_close);
+  reg->cfg = cfg;
+  return reg;
+}
+
+SfRegistry *
+sf_registry_new (SfConfig *cfg)
+{
+  SfRegistry *reg = sf_registry_new_empty (cfg);
+  g_autoptr (GError) error = NULL;
+  if (!sf_registry_add (reg, NULL, sf_op_core_table, sf_op_core_table_len, &error))
+    g_error ("built-in operator table: %s", error->message);
+  return reg;
+}
+
+void
+sf_registry_free (SfRegistry *reg)
+{
+  if (reg == NULL)
+    return;
+  g_hash_table_unref (reg->ops);
+  g_hash_table_unref (reg->plugins);
+  g_ptr_array_unref (reg->modules);
+  g_free (reg);
+}
+
+static gboolean
+valid_identifier (const char *s, gboolean lower_only)
+{
+  if (s == NULL || !g_ascii_isalpha (*s) || (lower_only && !g_ascii_islower (*s)))
+    return FALSE;
+  for (const char *p = s + 1; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_')
+      return FALSE;
+    else if (lower_only && g_ascii_isupper (*p))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+sf_registry_add (SfRegistry *reg, const char *ns, const SfOperatorDef *table, gsize n, GError **error)
+{
+  /* Check the whole table first, so a bad table adds nothing. */
+  for (gsize i = 0; i < n; i++) {
+    const SfOperatorDef *op = &table[i];
+    if (!valid_identifier (op->name, FALSE) || op->func == NULL || op->queues == 0 || op->events == 0) {
+      g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_INVALID,
+                   "operator table entry %" G_GSIZE_FORMAT " ('%s') is incomplete: it needs a name, a function, "
+                   "queues and event kinds", i, op->name != NULL ? op->name : "(null)");
+      return FALSE;
+    }
+    if (op->outcomes != NULL)
+      for (int k = 0; op->outcomes[k] != NULL; k++)
+        if (strcmp (op->outcomes[k], "error") == 0) {
+          g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_INVALID,
+                       "operator '%s' declares the outcome 'error', which every operator has already", op->name);
+          return FALSE;
+        }
+    g_autofree char *full = ns != NULL ? g_strdup_printf ("%s:%s", ns, op->name) : g_strdup (op->name);
+    if (g_hash_table_contains (reg->ops, full)) {
+      g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_DUPLICATE, "operator '%s' is registered twice",
+                   full);
+      return FALSE;
+    }
+    for (gsize j = 0; j < i; j++)
+      if (strcmp (table[j].name, op->name) == 0) {
+        g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_DUPLICATE,
+                     "operator '%s' appears twice in one table", full);
+        return FALSE;
+      }
+  }
+  for (gsize i = 0; i < n; i++) {
+    char *full = ns != NULL ? g_strdup_printf ("%s:%s", ns, table[i].name) : g_strdup (table[i].name);
+    g_hash_table_insert (reg->ops, full, (gpointer) &table[i]);
+  }
+  return TRUE;
+}
+
+const SfOperatorDef *
+sf_registry_lookup (SfRegistry *reg, const char *name)
+{
+  return g_hash_table_lookup (reg->ops, name);
+}
+
+static gint
+by_name (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+GPtrArray *
+sf_registry_names (SfRegistry *reg)
+{
+  GPtrArray *names = g_ptr_array_new ();
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, reg->ops);
+  while (g_hash_table_iter_next (&it, &key, NULL))
+    g_ptr_array_add (names, key);
+  g_ptr_array_sort (names, by_name);
+  return names;
+}
+
+gboolean
+sf_plugin_add_operators (SfPluginRegistrar *r, const SfOperatorDef *table, gsize n, GError **error)
+{
+  return sf_registry_add (r->reg, r->ns, table, n, error);
+}
+
+gboolean
+sf_plugin_add_config (SfPluginRegistrar *r, const char *section, const SfConfigKey *keys, gsize n, GError **error)
+{
+  if (r->reg->cfg == NULL)
+    return TRUE; /* check/dot: no configuration is read */
+  return sf_config_declare (r->reg->cfg, section, keys, n, error);
+}
+
+gboolean
+sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
+{
+  g_autofree char *canon = g_canonicalize_filename (path, NULL);
+  if (g_hash_table_contains (reg->plugins, canon))
+    return TRUE;
+  if (!g_file_test (canon, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN, "plugin '%s' not found", path);
+    return FALSE;
+  }
+  GModule *module = g_module_open (canon, G_MODULE_BIND_LOCAL | G_MODULE_BIND_LAZY);
+  if (module == NULL) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN, "plugin '%s' cannot be loaded: %s", path,
+                 g_module_error ());
+    return FALSE;
+  }
+  gpointer abi = NULL, ns = NULL, reg_fn = NULL;
+  const char *missing = NULL;
+  if (!g_module_symbol (module, "sf_plugin_abi_version", &abi) || abi == NULL)
+    missing = "sf_plugin_abi_version";
+  else if (!g_module_symbol (module, "sf_plugin_namespace", &ns) || ns == NULL)
+    missing = "sf_plugin_namespace";
+  else if (!g_module_symbol (module, "sf_plugin_register", &reg_fn) || reg_fn == NULL)
+    missing = "sf_plugin_register";
+  if (missing != NULL) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN,
+                 "plugin '%s' does not export '%s' (use SF_PLUGIN_DEFINE from sf-plugin.h)", path, missing);
+    g_module_close (module);
+    return FALSE;
+  }
+  guint32 version = *(const guint32 *) abi;
+  if (version != SF_PLUGIN_ABI_VERSION) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN,
+                 "plugin '%s' was built for plugin ABI %u, this sipflow has ABI %u: rebuild it", path, version,
+                 SF_PLUGIN_ABI_VERSION);
+    g_module_close (module);
+    return FALSE;
+  }
+  const char *namespace = ns;
+  if (strnlen (namespace, 64) >= 64 || !valid_identifier (namespace, TRUE)) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN,
+                 "plugin '%s' has an invalid namespace (wanted [a-z][a-z0-9_]*, under 64 characters)", path);
+    g_module_close (module);
+    return FALSE;
+  }
+  SfPluginRegistrar r = { reg, namespace };
+  g_autoptr (GError) local = NULL;
+  if (!((SfPluginRegisterFunc) reg_fn) (&r, &local)) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN, "plugin '%s' failed to register: %s", path,
+                 local != NULL ? local->message : "no reason given");
+    /* Its tables may be in the registry already: keep the module mapped. */
+    g_ptr_array_add (reg->modules, module);
+    return FALSE;
+  }
+  g_hash_table_insert (reg->plugins, g_steal_pointer (&canon), module);
+  g_ptr_array_add (reg->modules, module);
+  return TRUE;
+}

@@ -1,0 +1,40 @@
+/* sf-registry.h: the operator registry.  Constant tables pair each XML name
+ * with its C function (STYLE.md, Kamailio module exports); built-in tables are
+ * added at start, plugin tables under their namespace.  Names are resolved when
+ * a flow loads, never at run time. */
+#pragma once
+#include <glib.h>
+#include "sf-operator.h"
+#include "sf-config.h"
+
+G_BEGIN_DECLS
+
+#define SF_REGISTRY_ERROR (sf_registry_error_quark ())
+GQuark sf_registry_error_quark (void);
+typedef enum {
+  SF_REGISTRY_ERROR_DUPLICATE,
+  SF_REGISTRY_ERROR_INVALID,
+  SF_REGISTRY_ERROR_PLUGIN,
+} SfRegistryError;
+
+typedef struct _SfRegistry SfRegistry;
+
+/* A registry holding every built-in operator table.  @cfg (nullable, unowned,
+ * must outlive the registry) receives the configuration sections plugins declare. */
+SfRegistry *sf_registry_new (SfConfig *cfg);
+/* An empty registry, for tests. */
+SfRegistry *sf_registry_new_empty (SfConfig *cfg);
+void sf_registry_free (SfRegistry *reg);
+
+/* Adds a constant table (which must outlive the registry).  @ns: NULL for built-ins. */
+gboolean sf_registry_add (SfRegistry *reg, const char *ns, const SfOperatorDef *table, gsize n, GError **error);
+const SfOperatorDef *sf_registry_lookup (SfRegistry *reg, const char *name);
+/* (transfer container) sorted names */
+GPtrArray *sf_registry_names (SfRegistry *reg);
+
+/* Loads a plugin once (a second load of the same file is a no-op). */
+gboolean sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfRegistry, sf_registry_free)
+
+G_END_DECLS

@@ -1,0 +1,29 @@
+/* sf-timer.h: one binary min-heap of timers per endpoint (DESIGN.md: timers are
+ * delayed events in one heap, not one GSource each: Timer H lives 32 s and a busy
+ * server holds tens of thousands).  Ties fire in the order they were added.
+ * Insert, remove and pop are O(log n); a timer knows its heap slot. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _SfTimerHeap SfTimerHeap;
+typedef struct _SfTimer SfTimer;
+
+SfTimerHeap *sf_timer_heap_new (void);
+/* Frees the heap and every timer left in it (their data with their destroy function). */
+void sf_timer_heap_free (SfTimerHeap *heap);
+/* Adds a timer; @data (transfer full) is freed with @destroy when the timer is removed. */
+SfTimer *sf_timer_heap_add (SfTimerHeap *heap, gint64 deadline_us, gpointer data, GDestroyNotify destroy);
+/* Removes and frees @timer (and its data). */
+void sf_timer_heap_remove (SfTimerHeap *heap, SfTimer *timer);
+/* The earliest deadline, or G_MAXINT64 when empty. */
+gint64 sf_timer_heap_next_deadline (SfTimerHeap *heap);
+/* Removes the earliest timer if it is due at @now_us; returns its data (transfer full)
+ * and its deadline, or NULL. */
+gpointer sf_timer_heap_pop_due (SfTimerHeap *heap, gint64 now_us, gint64 *deadline_us);
+guint sf_timer_heap_size (SfTimerHeap *heap);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfTimerHeap, sf_timer_heap_free)
+
+G_END_DECLS

@@ -1,0 +1,191 @@
+/* sf-op-core.c: the core operators every flow may use: timers, device commands,
+ * child instances, log and event output.  They carry no SIP knowledge; the
+ * sample flows in xml/examples/ are built from them, and so is the teaching
+ * material on the engine's semantics (DESIGN.md, "Machine semantics"). */
+#include "config.h"
+#include "framework/sf-operator.h"
+#include "framework/sf-json.h"
+#include <string.h>
+
+/* ---- argument fix-ups (load time) ---- */
+
+typedef struct {
+  char *name;
+  guint64 ms;
+} TimerArg;
+
+static void
+timer_arg_free (gpointer p)
+{
+  TimerArg *t = p;
+  g_free (t->name);
+  g_free (t);
+}
+
+static gboolean
+valid_name (const char *s)
+{
+  if (s == NULL || *s == '\0')
+    return FALSE;
+  for (const char *p = s; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
+
+/* "250ms", "2s": a duration up to one day. */
+static gboolean
+parse_duration_ms (const char *text, guint64 *ms)
+{
+  char *end = NULL;
+  if (!g_ascii_isdigit (*text))
+    return FALSE;
+  guint64 v = g_ascii_strtoull (text, &end, 10);
+  if (end == text || v > 86400000)
+    return FALSE;
+  if (strcmp (end, "ms") == 0)
+    *ms = v;
+  else if (strcmp (end, "s") == 0 && v <= 86400)
+    *ms = v * 1000;
+  else
+    return FALSE;
+  return TRUE;
+}
+
+static gboolean
+fixup_timer (const char *text, gpointer *out, GError **error)
+{
+  const char *eq = strchr (text, '=');
+  g_autofree char *name = eq != NULL ? g_strndup (text, eq - text) : NULL;
+  guint64 ms = 0;
+  if (eq == NULL || !valid_name (name) || !parse_duration_ms (eq + 1, &ms)) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0,
+                 "expected NAME=DURATION such as 'ringing=250ms' or 'answer=2s', got '%s'", text);
+    return FALSE;
+  }
+  TimerArg *t = g_new0 (TimerArg, 1);
+  t->name = g_steal_pointer (&name);
+  t->ms = ms;
+  *out = t;
+  return TRUE;
+}
+
+static gboolean
+fixup_name (const char *text, gpointer *out, GError **error)
+{
+  if (!valid_name (text)) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0,
+                 "expected a name of letters, digits, '_', '-' or '.', got '%s'", text);
+    return FALSE;
+  }
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+static gboolean
+fixup_text (const char *text, gpointer *out, GError **error)
+{
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+/* ---- operators ---- */
+
+static SfOpResult
+sf_op_log (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  g_message ("%s %s: %s (%s)", sf_ctx_handle (ctx), sf_ctx_state (ctx), (const char *) arg, sf_event_trigger (ev));
+  return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_emit (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  GString *f = g_string_new (NULL);
+  g_string_append (f, "\"state\":");
+  sf_json_append_string (f, sf_ctx_state (ctx));
+  g_string_append (f, ",\"trigger\":");
+  sf_json_append_string (f, sf_event_trigger (ev));
+  g_autofree char *fields = g_string_free (f, FALSE);
+  sf_ctx_emit (ctx, arg, fields);
+  return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const TimerArg *t = arg;
+  sf_ctx_timer_start (ctx, t->name, t->ms);
+  return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_cancel_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  sf_ctx_timer_cancel (ctx, arg);
+  return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_on_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return strcmp (ev->name, arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+}
+
+static SfOpResult
+sf_op_on_device (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return strcmp (ev->name, arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+}
+
+static SfOpResult
+sf_op_on_child_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const SfChildEnd *ce = ev->payload;
+  if (strcmp (ev->name, "end") != 0 || ce == NULL)
+    return SF_OP_SKIP;
+  if (arg != NULL && strcmp (ce->machine, arg) != 0)
+    return SF_OP_SKIP;
+  return SF_OP_TRANSITION;
+}
+
+static SfOpResult
+sf_op_spawn (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  g_autoptr (GError) error = NULL;
+  if (sf_ctx_spawn (ctx, arg, NULL, &error) == NULL) {
+    g_warning ("%s: OpSpawn: %s", sf_ctx_handle (ctx), error->message);
+    return SF_OP_ERROR;
+  }
+  return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_ignore (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (arg != NULL && strcmp (ev->name, arg) != 0)
+    return SF_OP_SKIP;
+  return SF_OP_DONE;
+}
+
+const SfOperatorDef sf_op_core_table[] = {
+  { "OpLog", sf_op_log, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_text, g_free,
+    "logs its argument (log level message) with the instance, state and event" },
+  { "OpEmit", sf_op_emit, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    "writes the event line {\"event\":ARG,...} with the state and trigger on the event output" },
+  { "OpStartTimer", sf_op_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_timer, timer_arg_free,
+    "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME" },
+  { "OpCancelTimer", sf_op_cancel_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    "cancels the instance timer NAME if it is running" },
+  { "OpOnTimer", sf_op_on_timer, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name,
+    g_free, "takes timer:NAME and transitions to next" },
+  { "OpOnDevice", sf_op_on_device, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
+    SF_ARG_REQUIRED, fixup_name, g_free, "takes the device (control) command NAME and transitions to next" },
+  { "OpOnChildEnd", sf_op_on_child_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL,
+    fixup_name, g_free, "takes the end of a child instance (of machine ARG, or any) and transitions to next" },
+  { "OpSpawn", sf_op_spawn, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    "creates a child instance of the machine the flow imports as ARG; its end comes back as child:end" },
+  { "OpIgnore", sf_op_ignore, SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, fixup_name, g_free,
+    "takes (and drops) every event, or only the events named ARG, so they are not counted as untaken" },
+};
+const gsize sf_op_core_table_len = G_N_ELEMENTS (sf_op_core_table);

@@ -1,0 +1,68 @@
+/* sf-machine.h: a machine definition, as loaded from one XML flow.
+ *
+ * States are data: a name plus entry, normal and exit queues of operator
+ * bindings (STYLE.md, pjsip tsx_set_state / SCTP state tables).  A binding pairs
+ * an operator definition with what the XML said about it here: its argument,
+ * its next state, and where each named outcome leads.  Definitions are
+ * immutable once loaded and shared by every instance. */
+#pragma once
+#include <glib.h>
+#include "framework/sf-operator.h"
+
+G_BEGIN_DECLS
+
+typedef enum { SF_QUEUE_ENTRY = 0, SF_QUEUE_NORMAL = 1, SF_QUEUE_EXIT = 2, SF_QUEUE_COUNT } SfQueue;
+
+typedef struct _SfState SfState;
+typedef struct _SfMachine SfMachine;
+
+typedef struct {
+  const SfOperatorDef *op;    /* unowned: lives in a registry table */
+  char *op_name;              /* owned: the name as written (with its namespace) */
+  int line;
+  gpointer arg;               /* owned through op->arg_free (or g_free when there is no fixup) */
+  char *arg_text;             /* owned */
+  SfState *next;              /* unowned, nullable */
+  char *next_name;            /* owned, nullable */
+  SfState **outcome_next;     /* owned array, one per op->outcomes entry; entries unowned, nullable */
+  SfState *error_next;        /* unowned, nullable: <on outcome="error"> */
+} SfBinding;
+
+struct _SfState {
+  char *name;                 /* owned */
+  int line;
+  gboolean final;
+  gboolean catch_all;         /* the "*" state */
+  GPtrArray *queues[SF_QUEUE_COUNT]; /* owned arrays of owned SfBinding */
+};
+
+struct _SfMachine {
+  grefcount ref;
+  char *name;                 /* owned: flow@name */
+  char *file;                 /* owned: where it was loaded from ("resource:///..." for built-ins) */
+  char *scope;                /* owned: call, dialog, transaction, branch, registration, media, task */
+  char *description;          /* owned, nullable */
+  SfState *initial;           /* unowned */
+  SfState *catch_all;         /* unowned, nullable */
+  GPtrArray *states;          /* owned SfState, in file order (catch-all included) */
+  GHashTable *imports;        /* owned: name -> SfMachine (ref) */
+};
+
+SfMachine *sf_machine_new (const char *name, const char *file);
+SfMachine *sf_machine_ref (SfMachine *m);
+void sf_machine_unref (SfMachine *m);
+SfState *sf_machine_lookup_state (SfMachine *m, const char *name);
+SfState *sf_machine_add_state (SfMachine *m, const char *name, int line);
+/* The imported machine named @name, or NULL. */
+SfMachine *sf_machine_lookup_import (SfMachine *m, const char *name);
+
+SfBinding *sf_binding_new (const SfOperatorDef *op, const char *op_name, int line);
+void sf_binding_free (SfBinding *b);
+/* Index of @outcome in the binding's operator's outcomes, or -1. */
+int sf_binding_outcome_index (const SfBinding *b, const char *outcome);
+
+const char *sf_queue_name (SfQueue q);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfMachine, sf_machine_unref)
+
+G_END_DECLS

@@ -1,0 +1,39 @@
+/* sf-test.h: helpers shared by the CUnit suites: an endpoint on a fake clock
+ * whose event output and trace are captured, and a table of scriptable test
+ * operators whose calls are recorded in order. */
+#pragma once
+#include <CUnit/CUnit.h>
+#include "framework/sf-endpoint.h"
+#include "framework/sf-loader.h"
+
+typedef struct {
+  SfConfig *cfg;
+  SfRegistry *reg;
+  SfEndpoint *ep;
+  SfLoader *loader;
+  GPtrArray *lines;    /* emitted event lines */
+  GPtrArray *untaken;  /* "handle state trigger" */
+} SfTestEnv;
+
+/* The calls of the test operators, "OpName(arg)@State:queue", in order. */
+extern GPtrArray *sf_test_calls;
+
+SfTestEnv *sf_test_env_new (void);
+void sf_test_env_free (SfTestEnv *env);
+/* Loads a flow from a string (named @name in diagnostics); NULL on error. */
+SfMachine *sf_test_load (SfTestEnv *env, const char *name, const char *xml);
+/* Number of emitted lines containing every one of the NULL-terminated substrings. */
+guint sf_test_count (SfTestEnv *env, ...) G_GNUC_NULL_TERMINATED;
+/* The calls joined by ' ' (transfer full), then cleared. */
+char *sf_test_take_calls (void);
+/* Whether the loader's diagnostics hold one at @line (0: any) whose text contains @needle. */
+gboolean sf_test_has_diag (SfLoader *loader, int line, gboolean warning, const char *needle);
+
+/* Suites */
+void sf_test_register_timer (void);
+void sf_test_register_dispatch (void);
+void sf_test_register_loader (void);
+void sf_test_register_registry (void);
+void sf_test_register_config (void);
+
+#define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))

@@ -1,0 +1,292 @@
+/* sf-ua-run.c: 'sipflow run': load a flow, read the configuration, run the
+ * endpoint on the GLib main loop, print events as JSON lines on standard output
+ * and take control commands from standard input (and --control).  quit, SIGINT
+ * and SIGTERM stop it cleanly: every instance gets device:shutdown and a bounded
+ * time (core.shutdown_timeout) to end. */
+#include "config.h"
+#include "sf-ua.h"
+#include "framework/sf-json.h"
+#include "framework/sf-loader.h"
+#include <gio/gio.h>
+#include <gio/gunixinputstream.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  GMainLoop *loop;
+  SfEndpoint *ep;
+  SfUaControl *ctl;
+  GDataInputStream *in;      /* owned, nullable */
+  gboolean stdin_closed;
+  gboolean exit_when_idle;
+  gboolean shutting_down;
+  gboolean finished;
+  gint64 shutdown_timeout_s;
+  guint shutdown_timer;
+} Run;
+
+static void
+emit_stdout (const char *line, gpointer data)
+{
+  fputs (line, stdout);
+  fputc ('\n', stdout);
+  fflush (stdout);
+}
+
+static void
+trace_stderr (const char *line, gpointer data)
+{
+  fprintf (stderr, "trace: %s\n", line);
+}
+
+static void
+finish (Run *r)
+{
+  if (r->finished)
+    return;
+  r->finished = TRUE;
+  if (r->shutdown_timer != 0)
+    g_source_remove (r->shutdown_timer);
+  r->shutdown_timer = 0;
+  sf_endpoint_emit_line (r->ep, sf_endpoint_stats_json (r->ep));
+  g_main_loop_quit (r->loop);
+}
+
+static gboolean
+shutdown_timeout (gpointer data)
+{
+  Run *r = data;
+  r->shutdown_timer = 0;
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (r->ep);
+  g_warning ("shutdown: %u instance(s) still alive after %" G_GINT64_FORMAT " s: ended without their flows",
+             all->len, r->shutdown_timeout_s);
+  for (guint i = 0; i < all->len; i++)
+    sf_endpoint_kill (r->ep, all->pdata[i], "shutdown timeout");
+  finish (r);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+begin_shutdown (gpointer data)
+{
+  Run *r = data;
+  if (r->shutting_down)
+    return;
+  r->shutting_down = TRUE;
+  if (sf_endpoint_shutdown (r->ep) == 0) {
+    finish (r);
+    return;
+  }
+  if (r->shutdown_timeout_s < 0) /* off: wait as long as the flows need */
+    return;
+  r->shutdown_timer = g_timeout_add_seconds ((guint) r->shutdown_timeout_s, shutdown_timeout, r);
+}
+
+static void
+check_idle (Run *r)
+{
+  guint n = sf_endpoint_n_instances (r->ep);
+  if (r->shutting_down && n == 0)
+    finish (r);
+  else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && n == 0)
+    begin_shutdown (r);
+}
+
+static gboolean
+after_batch (gpointer data)
+{
+  check_idle (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_signal (gpointer data)
+{
+  Run *r = data;
+  if (r->shutting_down) {
+    /* A second signal: stop waiting. */
+    if (r->shutdown_timer != 0)
+      g_source_remove (r->shutdown_timer);
+    shutdown_timeout (r);
+  } else {
+    begin_shutdown (r);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
+{
+  if (ev->kind != SF_EV_DEVICE || strcmp (ev->name, "shutdown") == 0)
+    return;
+  GString *out = sf_json_begin ("error");
+  sf_json_add_str (out, "call", sf_instance_handle (inst));
+  g_autofree char *msg = g_strdup_printf ("'%s' is not taken in state %s", ev->name, sf_instance_state (inst));
+  sf_json_add_str (out, "message", msg);
+  sf_endpoint_emit_line (ep, sf_json_end (out));
+}
+
+static void read_stdin (Run *r);
+
+static void
+on_stdin_line (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Run *r = data;
+  gsize len = 0;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (src), res, &len, &error);
+  if (line == NULL) {
+    if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      g_info ("standard input: %s", error->message);
+    r->stdin_closed = TRUE;
+    check_idle (r);
+    return;
+  }
+  gboolean ok = TRUE;
+  g_autofree char *word = NULL;
+  if (!g_utf8_validate (line, len, NULL)) {
+    GString *out = sf_json_begin ("error");
+    sf_json_add_str (out, "message", "control command is not valid UTF-8");
+    sf_endpoint_emit_line (r->ep, sf_json_end (out));
+  } else {
+    g_autofree char *fields = sf_ua_control_exec (r->ctl, line, &ok);
+    if (fields != NULL) {
+      g_auto (GStrv) words = g_strsplit_set (g_strstrip (line), " \t", 2);
+      GString *out = sf_json_begin (ok ? "reply" : "error");
+      sf_json_add_str (out, "command", words[0]);
+      g_string_append_c (out, ',');
+      if (!ok) {
+        /* "ok":false,"error":"..." -> "message":"..." as DESIGN.md's error event has it. */
+        const char *e = strstr (fields, "\"error\":");
+        g_string_append_printf (out, "\"message\":%s", e + strlen ("\"error\":"));
+      } else {
+        g_string_append (out, fields);
+      }
+      sf_endpoint_emit_line (r->ep, sf_json_end (out));
+    }
+  }
+  if (!r->finished)
+    read_stdin (r);
+}
+
+static void
+read_stdin (Run *r)
+{
+  g_data_input_stream_read_line_async (r->in, G_PRIORITY_DEFAULT, NULL, on_stdin_line, r);
+}
+
+static void
+print_diags (SfLoader *loader)
+{
+  GPtrArray *d = sf_loader_diagnostics (loader);
+  for (guint i = 0; i < d->len; i++) {
+    g_autofree char *line = sf_diag_format (g_ptr_array_index (d, i));
+    fprintf (stderr, "%s\n", line);
+  }
+}
+
+int
+sf_ua_cmd_run (int argc, char **argv)
+{
+  g_autofree char *config = NULL;
+  g_auto (GStrv) sets = NULL;
+  g_autofree char *control = NULL;
+  g_autofree char *log_level = NULL;
+  gboolean trace = FALSE, exit_when_idle = FALSE;
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "set one configuration key (repeatable)",
+      "SECTION.KEY=VALUE" },
+    { "control", 0, 0, G_OPTION_ARG_FILENAME, &control, "also take control commands on this Unix socket", "PATH" },
+    { "trace", 't', 0, G_OPTION_ARG_NONE, &trace, "trace every event, operator and transition on standard error",
+      NULL },
+    { "log-level", 'l', 0, G_OPTION_ARG_STRING, &log_level,
+      "error, critical, warning (default), message, info or debug", "LEVEL" },
+    { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
+      "exit once standard input is closed and no instance is left", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) octx = g_option_context_new ("FLOW.xml - run a flow");
+  g_option_context_set_summary (
+    octx, "Runs FLOW (a file, or a built-in flow).  Events go to standard output as JSON lines; logs and the\n"
+          "trace go to standard error.  Control commands, one a line, come from standard input:\n"
+          "  call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
+          "  hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, quit\n"
+          "The end of standard input does not stop sipflow; quit, SIGINT and SIGTERM do.");
+  g_option_context_add_main_entries (octx, entries, NULL);
+  g_option_context_set_help_enabled (octx, TRUE);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *prgname = g_strdup ("sipflow run");
+  g_set_prgname (prgname);
+  if (!g_option_context_parse (octx, &argc, &argv, &error))
+    return sf_ua_usage_error ("run", "%s", error->message);
+  if (argc < 2)
+    return sf_ua_usage_error ("run", "no flow given");
+  if (argc > 2)
+    return sf_ua_usage_error ("run", "one flow at a time ('%s' is extra)", argv[2]);
+  const char *flow = argv[1];
+
+  g_autoptr (SfConfig) cfg = sf_config_new ();
+  g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
+  g_autoptr (SfLoader) loader = sf_loader_new (reg);
+  g_autoptr (SfMachine) machine = sf_loader_load (loader, flow, NULL);
+  print_diags (loader);
+  if (machine == NULL)
+    return SF_EXIT_FAIL;
+  /* The flow first: its plugins declare their configuration sections. */
+  if (config != NULL && !sf_config_load_file (cfg, config, &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
+  for (char **s = sets; s != NULL && *s != NULL; s++)
+    if (!sf_config_set (cfg, *s, &error)) {
+      fprintf (stderr, "sipflow run: %s\n", error->message);
+      return SF_EXIT_FAIL;
+    }
+  if (log_level != NULL && !sf_config_set_value (cfg, "core", "log_level", log_level, "--log-level", &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
+  sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
+
+  Run r = { 0 };
+  r.loop = g_main_loop_new (NULL, FALSE);
+  r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
+  r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
+  r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
+  sf_endpoint_set_emit (r.ep, emit_stdout, NULL);
+  if (trace || sf_config_get_bool (cfg, "core", "trace"))
+    sf_endpoint_set_trace (r.ep, trace_stderr, NULL);
+  sf_endpoint_set_untaken (r.ep, untaken, &r);
+  sf_endpoint_attach (r.ep, NULL);
+  sf_endpoint_set_after_batch (r.ep, after_batch, &r);
+  r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
+  int rc = SF_EXIT_OK;
+  if (control != NULL && !sf_ua_control_listen (r.ctl, control, &error)) {
+    fprintf (stderr, "sipflow run: --control %s: %s\n", control, error->message);
+    rc = SF_EXIT_FAIL;
+    goto out;
+  }
+  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &r);
+  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &r);
+
+  GInputStream *raw = g_unix_input_stream_new (STDIN_FILENO, FALSE);
+  r.in = g_data_input_stream_new (raw);
+  g_object_unref (raw);
+  read_stdin (&r);
+
+  g_main_loop_run (r.loop);
+  g_source_remove (sig_int);
+  g_source_remove (sig_term);
+out:
+  sf_ua_control_free (r.ctl);
+  g_clear_object (&r.in);
+  sf_endpoint_free (r.ep);
+  /* Let cancelled async reads and closed sockets finish their callbacks. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_main_loop_unref (r.loop);
+  return rc;
+}

@@ -1,0 +1,33 @@
+/* sf-ua.h: the sipflow command's subcommands (ua/). */
+#pragma once
+#include <glib.h>
+#include "framework/sf-endpoint.h"
+
+G_BEGIN_DECLS
+
+/* Exit codes (DESIGN.md: usage errors exit 2). */
+enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
+
+int sf_ua_cmd_check (int argc, char **argv);
+int sf_ua_cmd_dot (int argc, char **argv);
+int sf_ua_cmd_run (int argc, char **argv);
+int sf_ua_cmd_ctl (int argc, char **argv);
+
+/* Prints "sipflow: @msg" and the --help pointer on standard error; returns SF_EXIT_USAGE. */
+int sf_ua_usage_error (const char *cmd, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+/* Installs the log writer: level names, standard error, at most @level ("warning"...). */
+void sf_ua_log_init (const char *level);
+
+/* ---- control commands (sf-ua-control.c) ---- */
+typedef struct _SfUaControl SfUaControl;
+typedef void (*SfUaQuitFunc) (gpointer user_data);
+
+SfUaControl *sf_ua_control_new (SfEndpoint *ep, SfMachine *main_machine, SfUaQuitFunc quit, gpointer quit_data);
+void sf_ua_control_free (SfUaControl *c);
+/* Runs one command line; returns the reply object's fields ("\"ok\":true,...") (transfer full),
+ * and sets *ok. */
+char *sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok);
+/* Listens on the Unix socket @path: one command a line, one JSON reply line each. */
+gboolean sf_ua_control_listen (SfUaControl *c, const char *path, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,63 @@
+/* sipflow.c: the sipflow command: run a flow, check it, draw it (DESIGN.md,
+ * "Command line").  One binary for every variant. */
+#include "config.h"
+#include "sf-ua.h"
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char usage[] =
+  "Usage: sipflow COMMAND [ARGS]...\n"
+  "\n"
+  "sipflow runs SIP applications written as XML state machines (flows).\n"
+  "\n"
+  "Commands:\n"
+  "  run FLOW.xml [OPTIONS]   run a flow; events as JSON lines on standard output,\n"
+  "                           control commands (call, answer, hangup, status, quit...)\n"
+  "                           on standard input; see 'sipflow run --help'\n"
+  "  check FLOW.xml...        check flows: exit 0 (warnings allowed), or 1 with\n"
+  "                           FILE:LINE: error: lines on standard error\n"
+  "  dot FLOW.xml             the flow as a Graphviz DOT graph on standard output\n"
+  "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"
+  "  help                     this text\n"
+  "\n"
+  "A FLOW that is not a file names a built-in flow (e.g. examples/call-demo.xml).\n"
+  "Exit status: 0 success, 1 failure, 2 usage error.\n";
+
+int
+sf_ua_usage_error (const char *cmd, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  if (cmd != NULL)
+    fprintf (stderr, "sipflow %s: %s\nTry 'sipflow %s --help'.\n", cmd, msg, cmd);
+  else
+    fprintf (stderr, "sipflow: %s\nTry 'sipflow --help'.\n", msg);
+  return SF_EXIT_USAGE;
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2)
+    return sf_ua_usage_error (NULL, "no command given");
+  const char *cmd = argv[1];
+  if (strcmp (cmd, "--help") == 0 || strcmp (cmd, "-h") == 0 || strcmp (cmd, "help") == 0) {
+    fputs (usage, stdout);
+    return SF_EXIT_OK;
+  }
+  if (strcmp (cmd, "--version") == 0) {
+    printf ("sipflow %s\n", PACKAGE_VERSION);
+    return SF_EXIT_OK;
+  }
+  static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
+    { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ctl", sf_ua_cmd_ctl },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
+    if (strcmp (cmd, cmds[i].name) == 0)
+      return cmds[i].fn (argc - 1, argv + 1);
+  return sf_ua_usage_error (NULL, "unknown command '%s'", cmd);
+}
