@@ -1,3 +1,168 @@
+/* test-config.c: declared configuration (DESIGN.md, "Configuration").
+ *  - defaults: every declared key has its default and the source "default"
+ *  - file_and_set: a file sets values, --set overrides it, each remembers its source
+ *  - booleans: true/false/on/off/yes/no (GKeyFile alone takes only true/false)
+ *  - errors_name_the_key: unknown key, unknown section, bad value: the error names the
+ *    source, the key and what was expected, and the old value stays
+ *  - seconds_off: a seconds key takes 'off'
+ *  - lists: comma-separated, blanks trimmed, empty items dropped
+ *  - set_syntax: --set without SECTION.KEY=VALUE is refused
+ *  - duplicate_section: a section is declared once */
 #include "config.h"
 #include "sf-test.h"
-void sf_test_register_config (void) {}
+#include <string.h>
+
+static const SfConfigKey test_keys[] = {
+  { "name", SF_CFG_STRING, "sipflow", 0, 0, NULL, "a name" },
+  { "count", SF_CFG_INT, "3", 1, 10, NULL, "a count" },
+  { "t1_ms", SF_CFG_MS, "500", 1, 60000, NULL, "RFC 3261 T1" },
+  { "enabled", SF_CFG_BOOL, "false", 0, 0, NULL, "a switch" },
+  { "timeout", SF_CFG_SECONDS, "30", 0, 3600, NULL, "a timeout" },
+  { "codecs", SF_CFG_LIST, "PCMU,PCMA", 0, 0, NULL, "a list" },
+  { "mode", SF_CFG_ENUM, "fast", 0, 0, "fast|safe", "a choice" },
+};
+
+static SfConfig *
+cfg_new (void)
+{
+  SfConfig *cfg = sf_config_new ();
+  g_autoptr (GError) error = NULL;
+  if (!sf_config_declare (cfg, "test", test_keys, G_N_ELEMENTS (test_keys), &error))
+    g_error ("%s", error->message);
+  return cfg;
+}
+
+static void
+defaults (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "test", "name"), "sipflow");
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "count"), 3);
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "t1_ms"), 500);
+  CU_ASSERT_FALSE (sf_config_get_bool (cfg, "test", "enabled"));
+  CU_ASSERT_EQUAL (g_strv_length ((char **) sf_config_get_list (cfg, "test", "codecs")), 2);
+  CU_ASSERT_STRING_EQUAL (sf_config_get_source (cfg, "test", "count"), "default");
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "core", "log_level"), "warning");
+}
+
+static void
+file_and_set (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_config_load_data (cfg, "# comment\n[test]\ncount = 7\nname = alice\n", "alice.ini", &error));
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "count"), 7);
+  CU_ASSERT_STRING_EQUAL (sf_config_get_source (cfg, "test", "count"), "alice.ini");
+  CU_ASSERT_TRUE (sf_config_set (cfg, "test.count=9", &error));
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "count"), 9);
+  CU_ASSERT_STRING_EQUAL (sf_config_get_source (cfg, "test", "count"), "--set");
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "test", "name"), "alice");
+  /* A value may hold '=' after the first. */
+  CU_ASSERT_TRUE (sf_config_set (cfg, "test.name=a=b", &error));
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "test", "name"), "a=b");
+}
+
+static void
+booleans (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  static const struct { const char *text; gboolean value; } cases[] = {
+    { "true", TRUE }, { "on", TRUE }, { "yes", TRUE }, { "1", TRUE }, { "YES", TRUE },
+    { "false", FALSE }, { "off", FALSE }, { "no", FALSE }, { "0", FALSE },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *a = g_strdup_printf ("test.enabled=%s", cases[i].text);
+    CU_ASSERT_TRUE (sf_config_set (cfg, a, NULL));
+    CU_ASSERT_EQUAL (sf_config_get_bool (cfg, "test", "enabled"), cases[i].value);
+  }
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_config_load_data (cfg, "[test]\nenabled=on\n", "f.ini", &error));
+  CU_ASSERT_TRUE (sf_config_get_bool (cfg, "test", "enabled"));
+}
+
+static void
+errors_name_the_key (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL;
+  CU_ASSERT_FALSE (sf_config_load_data (cfg, "[test]\ncolour = red\n", "alice.ini", &e1));
+  CU_ASSERT (g_error_matches (e1, SF_CONFIG_ERROR, SF_CONFIG_ERROR_UNKNOWN_KEY));
+  CU_ASSERT_STRING_EQUAL (e1->message, "alice.ini: unknown key 'colour' in section [test]");
+  CU_ASSERT_FALSE (sf_config_load_data (cfg, "[nosuch]\nx = 1\n", "alice.ini", &e2));
+  CU_ASSERT_STRING_EQUAL (e2->message, "alice.ini: unknown section [nosuch]");
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.count=11", &e3));
+  CU_ASSERT (g_error_matches (e3, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE));
+  CU_ASSERT_STRING_EQUAL (e3->message, "--set: test.count: expected an integer from 1 to 10, got '11'");
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "count"), 3); /* unchanged */
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.mode=reckless", &e4));
+  CU_ASSERT_STRING_EQUAL (e4->message, "--set: test.mode: expected one of fast|safe, got 'reckless'");
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.enabled=maybe", NULL));
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.count=", NULL));
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.count=3x", NULL));
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.count=99999999999999999999999", NULL));
+}
+
+static void
+seconds_off (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  CU_ASSERT_TRUE (sf_config_set (cfg, "test.timeout=off", NULL));
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "timeout"), -1);
+  CU_ASSERT_TRUE (sf_config_set (cfg, "test.timeout=0", NULL));
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "test", "timeout"), 0);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_config_set (cfg, "test.timeout=-5", &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "or 'off'") : NULL);
+}
+
+static void
+lists (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  CU_ASSERT_TRUE (sf_config_load_data (cfg, "[test]\ncodecs = opus , PCMU,, PCMA \n", "f.ini", NULL));
+  const char *const *l = sf_config_get_list (cfg, "test", "codecs");
+  CU_ASSERT_EQUAL_FATAL (g_strv_length ((char **) l), 3);
+  CU_ASSERT_STRING_EQUAL (l[0], "opus");
+  CU_ASSERT_STRING_EQUAL (l[1], "PCMU");
+  CU_ASSERT_STRING_EQUAL (l[2], "PCMA");
+  CU_ASSERT_TRUE (sf_config_set (cfg, "test.codecs=", NULL));
+  CU_ASSERT_EQUAL (g_strv_length ((char **) sf_config_get_list (cfg, "test", "codecs")), 0);
+}
+
+static void
+set_syntax (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  static const char *const bad[] = { "count=3", "test.count", ".count=3", "test.=3", "=3", "" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    CU_ASSERT_FALSE (sf_config_set (cfg, bad[i], &error));
+    CU_ASSERT (g_error_matches (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_SYNTAX));
+  }
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_config_load_data (cfg, "not an ini file\n", "broken.ini", &error));
+  CU_ASSERT_TRUE (error != NULL && g_str_has_prefix (error->message, "broken.ini: "));
+}
+
+static void
+duplicate_section (void)
+{
+  g_autoptr (SfConfig) cfg = cfg_new ();
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_config_declare (cfg, "test", test_keys, 1, &error));
+  CU_ASSERT (g_error_matches (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_DUPLICATE));
+}
+
+void
+sf_test_register_config (void)
+{
+  CU_pSuite s = CU_add_suite ("config", NULL, NULL);
+  SF_ADD_TEST (s, defaults);
+  SF_ADD_TEST (s, file_and_set);
+  SF_ADD_TEST (s, booleans);
+  SF_ADD_TEST (s, errors_name_the_key);
+  SF_ADD_TEST (s, seconds_off);
+  SF_ADD_TEST (s, lists);
+  SF_ADD_TEST (s, set_syntax);
+  SF_ADD_TEST (s, duplicate_section);
+}

@@ -1,3 +1,465 @@
+/* test-dispatch.c: the machine semantics of DESIGN.md, one scenario each.
+ *  - initial_entry: the initial state's entry queue runs when an instance is created
+ *  - skip_continue_done: SKIP passes on, CONTINUE acts and goes on, DONE stops the queue
+ *  - transition_order: exit queue, set, entry queue; the state event lists the ops
+ *  - first_transition_wins: the queue stops at the first transition
+ *  - outcomes: named outcomes go where <on> says; an unmapped one counts as DONE
+ *  - invalid_outcome: an outcome the operator never declared is an error, not a crash
+ *  - entry_cannot_transition: entry/exit operators asking to transition are ignored
+ *  - final_state: a final state ends the instance after its entry queue; later events drop
+ *  - self_transition: a transition to the same state re-runs exit and entry
+ *  - catch_all: '*' takes what the current state does not, and only that
+ *  - untaken: nothing takes it -> logged, counted, handed to the owner
+ *  - error_disposition: ERROR counts and stops; <on outcome="error"> maps it
+ *  - event_kinds: an operator never sees kinds it did not declare
+ *  - child_end: a child's end is an event to its parent
+ *  - post_by_key: events reach an instance by scope and key; keys are unique
+ *  - fifo: one instance's events are dispatched in the order posted
+ *  - threadsafe_post: an event posted from another thread is dispatched in the main context
+ *  - shutdown: instances that do not take device:shutdown end at once */
 #include "config.h"
 #include "sf-test.h"
-void sf_test_register_dispatch (void) {}
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define FLOW_HEAD "<flow version=\"1\" name=\"t\" initial=\"A\">"
+
+static SfInstance *
+start (SfTestEnv *env, SfMachine *m)
+{
+  SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (inst);
+  sf_endpoint_drain (env->ep);
+  return inst;
+}
+
+static void
+device (SfTestEnv *env, SfInstance *inst, const char *name, const char *arg)
+{
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, name, arg));
+  sf_endpoint_drain (env->ep);
+}
+
+static void
+initial_entry (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><entry><op name=\"TCont\" arg=\"1\"/><op name=\"TDone\" arg=\"2\"/></entry></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  g_autofree char *calls = sf_test_take_calls ();
+  /* Both run: in an entry queue DONE does not stop the queue. */
+  CU_ASSERT_STRING_EQUAL (calls, "TCont(1)@A:entry TDone(2)@A:entry");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  sf_test_env_free (env);
+}
+
+static void
+skip_continue_done (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TSkip\" arg=\"1\"/><op name=\"TCont\" arg=\"2\"/><op name=\"TDone\" arg=\"3\"/>"
+    "<op name=\"TCont\" arg=\"4\"/></normal></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "x", NULL);
+  g_autofree char *calls = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (calls, "TSkip(1)@A:normal TCont(2)@A:normal TDone(3)@A:normal");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_taken, 2); /* start + x */
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_untaken, 0);
+  sf_test_env_free (env);
+}
+
+static void
+transition_order (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TCont\" arg=\"n1\"/><op name=\"TTrans\" next=\"B\"/></normal>"
+    "<exit><op name=\"TCont\" arg=\"x1\"/><op name=\"TCont\" arg=\"x2\"/></exit></state>"
+    "<state name=\"B\"><entry><op name=\"TCont\" arg=\"e1\"/></entry></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  g_autofree char *calls = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (calls, "TCont(n1)@A:normal TTrans()@A:normal TCont(x1)@A:exit TCont(x2)@A:exit "
+                                 "TCont(e1)@B:entry");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"state\"", "\"from\":\"A\",\"to\":\"B\"",
+                                  "\"trigger\":\"device:go\"", "\"ops\":[\"TCont\",\"TTrans\",\"TCont\",\"TCont\"]",
+                                  NULL), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions, 1);
+  sf_test_env_free (env);
+}
+
+static void
+first_transition_wins (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TTrans\" arg=\"first\" next=\"B\"/><op name=\"TTrans\" arg=\"second\" next=\"C\"/>"
+    "</normal></state><state name=\"B\"/><state name=\"C\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  g_autofree char *calls = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (calls, "TTrans(first)@A:normal");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  sf_test_env_free (env);
+}
+
+static void
+outcomes (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOutcome\"><on outcome=\"busy\" next=\"Busy\"/></op>"
+    "<op name=\"TCont\" arg=\"after\"/></normal></state>"
+    "<state name=\"Busy\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  /* answered is declared but not mapped here: DONE, no transition, counted. */
+  device (env, inst, "resp", "answered");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->outcomes_unmapped, 1);
+  g_autofree char *c1 = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (c1, "TOutcome()@A:normal"); /* DONE: TCont(after) did not run */
+  device (env, inst, "resp", "busy");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "Busy");
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"to\":\"Busy\"", NULL), 1);
+  sf_test_env_free (env);
+}
+
+static void
+invalid_outcome (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOutcome\"><on outcome=\"busy\" next=\"A\"/></op></normal></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "resp", "bogus");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->op_errors, 1);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions, 0);
+  sf_test_env_free (env);
+}
+
+static void
+entry_cannot_transition (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TTrans\" next=\"B\"/></normal>"
+    "<exit><op name=\"TEntryTrans\" arg=\"x\"/><op name=\"TCont\" arg=\"x2\"/></exit></state>"
+    "<state name=\"B\"><entry><op name=\"TEntryTrans\" arg=\"e\"/><op name=\"TCont\" arg=\"e2\"/></entry>"
+    "<normal><op name=\"TTrans\" next=\"C\"/></normal></state><state name=\"C\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  g_autofree char *calls = sf_test_take_calls ();
+  /* Every entry/exit operator ran, and the one event moved exactly one step. */
+  CU_ASSERT_STRING_EQUAL (calls, "TTrans()@A:normal TEntryTrans(x)@A:exit TCont(x2)@A:exit TEntryTrans(e)@B:entry "
+                                 "TCont(e2)@B:entry");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions, 1);
+  sf_test_env_free (env);
+}
+
+static void
+final_state (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TTrans\" next=\"End\"/></normal></state>"
+    "<state name=\"End\" final=\"true\"><entry><op name=\"TCont\" arg=\"bye\"/></entry></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  g_autofree char *handle = g_strdup (sf_instance_handle (inst));
+  device (env, inst, "go", NULL);
+  g_autofree char *calls = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (calls, "TTrans()@A:normal TCont(bye)@End:entry");
+  CU_ASSERT_PTR_NULL (sf_endpoint_lookup_handle (env->ep, handle));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"instance_end\"", "\"state\":\"End\"", NULL), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->instances_ended, 1);
+  sf_test_env_free (env);
+}
+
+static void
+self_transition (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><entry><op name=\"TCont\" arg=\"in\"/></entry><normal><op name=\"TTrans\" next=\"A\"/></normal>"
+    "<exit><op name=\"TCont\" arg=\"out\"/></exit></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  g_autofree char *c0 = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (c0, "TCont(in)@A:entry");
+  device (env, inst, "again", NULL);
+  g_autofree char *c1 = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (c1, "TTrans()@A:normal TCont(out)@A:exit TCont(in)@A:entry");
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"from\":\"A\",\"to\":\"A\"", NULL), 1);
+  sf_test_env_free (env);
+}
+
+static void
+catch_all (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"mine\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"mine\" next=\"A\"/></normal></state>"
+    "<state name=\"*\"><normal><op name=\"TOn\" arg=\"mine\" next=\"Gone\"/><op name=\"TOn\" arg=\"hangup\" next=\"Gone\"/>"
+    "</normal></state><state name=\"Gone\" final=\"true\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  /* Taken by the state: the catch-all's own 'mine' is never consulted. */
+  device (env, inst, "mine", NULL);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  g_autofree char *c1 = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (c1, "TOn(mine)@A:normal");
+  /* Not taken by B: '*' takes it and the transition starts from B. */
+  device (env, inst, "hangup", NULL);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"from\":\"B\",\"to\":\"Gone\"", "\"trigger\":\"device:hangup\"", NULL), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_untaken, 0);
+  sf_test_env_free (env);
+}
+
+static void
+untaken (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TSkip\"/><op name=\"TOn\" arg=\"mine\" next=\"A\"/></normal></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "other", NULL);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_untaken, 1);
+  CU_ASSERT_EQUAL_FATAL (env->untaken->len, 1);
+  CU_ASSERT_STRING_EQUAL (env->untaken->pdata[0], "c1 A device:other");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  sf_test_env_free (env);
+}
+
+static void
+error_disposition (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TError\" arg=\"1\"/><op name=\"TCont\" arg=\"never\"/></normal>"
+    "<exit><op name=\"TError\" arg=\"x\"/><op name=\"TCont\" arg=\"still\"/></exit></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  g_autofree char *c1 = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (c1, "TError(1)@A:normal");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->op_errors, 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  sf_test_env_free (env);
+
+  env = sf_test_env_new ();
+  g_autoptr (SfMachine) m2 = sf_test_load (env, "t2.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TError\"><on outcome=\"error\" next=\"Failed\"/></op></normal>"
+    "<exit><op name=\"TError\" arg=\"x\"/><op name=\"TCont\" arg=\"still\"/></exit></state>"
+    "<state name=\"Failed\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  inst = start (env, m2);
+  device (env, inst, "go", NULL);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "Failed");
+  g_autofree char *c2 = sf_test_take_calls ();
+  /* An error in an exit queue is counted and the queue goes on. */
+  CU_ASSERT_STRING_EQUAL (c2, "TError()@A:normal TError(x)@A:exit TCont(still)@A:exit");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->op_errors, 2);
+  sf_test_env_free (env);
+}
+
+static void
+event_kinds (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TTimerOnly\" next=\"B\"/></normal></state><state name=\"B\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  g_autofree char *c1 = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (c1, ""); /* never called for a device event */
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_TIMER, "T", NULL));
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  sf_test_env_free (env);
+}
+
+static void
+child_end (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autofree char *dir = g_dir_make_tmp ("sf-test-XXXXXX", NULL);
+  g_autofree char *child = g_build_filename (dir, "child.xml", NULL);
+  g_autofree char *parent = g_build_filename (dir, "parent.xml", NULL);
+  CU_ASSERT_FATAL (g_file_set_contents (child,
+    "<flow version=\"1\" name=\"kid\" scope=\"task\" initial=\"K\">"
+    "<state name=\"K\"><normal><op name=\"TOn\" arg=\"done\" next=\"KEnd\"/></normal></state>"
+    "<state name=\"KEnd\" final=\"true\"/></flow>", -1, NULL));
+  CU_ASSERT_FATAL (g_file_set_contents (parent,
+    "<flow version=\"1\" name=\"mom\" initial=\"P\"><import name=\"kid\" src=\"child.xml\"/>"
+    "<state name=\"P\"><entry><op name=\"OpSpawn\" arg=\"kid\"/></entry>"
+    "<normal><op name=\"OpOnChildEnd\" arg=\"kid\" next=\"PEnd\"/></normal></state>"
+    "<state name=\"PEnd\" final=\"true\"/></flow>", -1, NULL));
+  g_autoptr (SfMachine) m = sf_loader_load (env->loader, parent, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *p = start (env, m);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 2);
+  SfInstance *k = sf_endpoint_lookup_handle (env->ep, "i1");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (k);
+  CU_ASSERT_PTR_EQUAL (sf_instance_parent (k), p);
+  device (env, k, "done", NULL);
+  /* The child ended; its end reached the parent, which ended too. */
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"machine\":\"mom\"", "\"from\":\"P\",\"to\":\"PEnd\"",
+                                  "\"trigger\":\"child:end\"", NULL), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 0);
+  g_unlink (child);
+  g_unlink (parent);
+  g_rmdir (dir);
+  sf_test_env_free (env);
+}
+
+static void
+post_by_key (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", "<flow version=\"1\" name=\"t\" scope=\"dialog\" initial=\"A\">"
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"bye\" next=\"B\"/></normal></state><state name=\"B\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *a = sf_endpoint_create (env->ep, m, "callid-1;tag-a", NULL, NULL);
+  SfInstance *b = sf_endpoint_create (env->ep, m, "callid-2;tag-b", NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (b);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_PTR_NULL (sf_endpoint_create (env->ep, m, "callid-1;tag-a", NULL, &error));
+  CU_ASSERT (g_error_matches (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_DUPLICATE_KEY));
+  CU_ASSERT_TRUE (sf_endpoint_post_key (env->ep, "dialog", "callid-2;tag-b", sf_event_new (SF_EV_DEVICE, "bye", NULL)));
+  CU_ASSERT_FALSE (sf_endpoint_post_key (env->ep, "dialog", "nobody", sf_event_new (SF_EV_DEVICE, "bye", NULL)));
+  CU_ASSERT_FALSE (sf_endpoint_post_key (env->ep, "call", "callid-1;tag-a", sf_event_new (SF_EV_DEVICE, "bye", NULL)));
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (a), "A");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (b), "B");
+  CU_ASSERT_PTR_EQUAL (sf_endpoint_lookup (env->ep, "dialog", "callid-1;tag-a"), a);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_dropped, 2);
+  sf_test_env_free (env);
+}
+
+static void
+fifo (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"e1\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"e2\" next=\"C\"/></normal></state>"
+    "<state name=\"C\"><normal><op name=\"TOn\" arg=\"e3\" next=\"D\"/></normal></state><state name=\"D\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  /* Posted before the creation event is even dispatched: still in order, after it. */
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "e1", NULL));
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "e2", NULL));
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "e3", NULL));
+  CU_ASSERT_EQUAL (sf_endpoint_drain (env->ep), 4);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "D");
+  g_autofree char *calls = sf_test_take_calls ();
+  CU_ASSERT_STRING_EQUAL (calls, "TOn(e1)@A:normal TOn(e2)@B:normal TOn(e3)@C:normal");
+  sf_test_env_free (env);
+}
+
+typedef struct {
+  SfEndpoint *ep;
+  const char *handle;
+} ThreadArg;
+
+static gpointer
+poster (gpointer data)
+{
+  ThreadArg *t = data;
+  sf_endpoint_post_threadsafe (t->ep, t->handle, sf_event_new (SF_EV_MEDIA, "eos", NULL));
+  return NULL;
+}
+
+static gboolean
+stop_when_moved (gpointer data)
+{
+  SfInstance *inst = data;
+  return strcmp (sf_instance_state (inst), "B") != 0; /* keep the idle until it moved */
+}
+
+static void
+threadsafe_post (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"eos\" next=\"B\"/></normal></state><state name=\"B\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  GMainContext *ctx = g_main_context_new ();
+  sf_endpoint_attach (env->ep, ctx);
+  SfInstance *inst = start (env, m);
+  ThreadArg t = { env->ep, sf_instance_handle (inst) };
+  GThread *th = g_thread_new ("poster", poster, &t);
+  g_thread_join (th);
+  /* Nothing happens outside the main context... */
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  /* ...and at most 100 iterations of it deliver the event. */
+  for (int i = 0; i < 100 && stop_when_moved (inst); i++)
+    g_main_context_iteration (ctx, FALSE);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  sf_test_env_free (env);
+  g_main_context_unref (ctx);
+}
+
+static void
+shutdown (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) plain = sf_test_load (env, "plain.xml", FLOW_HEAD "<state name=\"A\"/></flow>");
+  g_autoptr (SfMachine) polite = sf_test_load (env, "polite.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"shutdown\" next=\"Closing\"/></normal></state>"
+    "<state name=\"Closing\"><normal><op name=\"TOn\" arg=\"closed\" next=\"End\"/></normal></state>"
+    "<state name=\"End\" final=\"true\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (plain);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (polite);
+  start (env, plain);
+  SfInstance *p = start (env, polite);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 2);
+  CU_ASSERT_EQUAL (sf_endpoint_shutdown (env->ep), 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (p), "Closing");
+  device (env, p, "closed", NULL);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 0);
+  sf_test_env_free (env);
+}
+
+void
+sf_test_register_dispatch (void)
+{
+  CU_pSuite s = CU_add_suite ("dispatch", NULL, NULL);
+  SF_ADD_TEST (s, initial_entry);
+  SF_ADD_TEST (s, skip_continue_done);
+  SF_ADD_TEST (s, transition_order);
+  SF_ADD_TEST (s, first_transition_wins);
+  SF_ADD_TEST (s, outcomes);
+  SF_ADD_TEST (s, invalid_outcome);
+  SF_ADD_TEST (s, entry_cannot_transition);
+  SF_ADD_TEST (s, final_state);
+  SF_ADD_TEST (s, self_transition);
+  SF_ADD_TEST (s, catch_all);
+  SF_ADD_TEST (s, untaken);
+  SF_ADD_TEST (s, error_disposition);
+  SF_ADD_TEST (s, event_kinds);
+  SF_ADD_TEST (s, child_end);
+  SF_ADD_TEST (s, post_by_key);
+  SF_ADD_TEST (s, fifo);
+  SF_ADD_TEST (s, threadsafe_post);
+  SF_ADD_TEST (s, shutdown);
+}

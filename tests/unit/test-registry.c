@@ -1,3 +1,172 @@
+/* test-registry.c: the operator registry and plugins (DESIGN.md, "Flows and plugins").
+ *  - builtin_table: every built-in operator name is unique, VOCAL-style (OpXxx) and documented
+ *  - duplicates_refused: a name registered twice, or twice in one table, is refused whole
+ *  - reserved_outcome: no operator may declare the implicit outcome "error"
+ *  - plugin_loads: a plugin's operators appear under its namespace, its config section is declared
+ *  - plugin_in_flow: a flow declaring the plugin (path relative to the flow) runs its operator
+ *  - plugin_wrong_abi: a plugin built for another ABI is refused with a clear error
+ *  - plugin_missing_symbol: a plugin without sf_plugin_register is refused, naming the symbol
+ *  - plugin_not_found: a missing file is refused */
 #include "config.h"
 #include "sf-test.h"
-void sf_test_register_registry (void) {}
+#include "framework/sf-plugin.h"
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define PLUGIN(name) SF_BUILDDIR "/tests/plugins/.libs/" name ".so"
+
+static void
+builtin_table (void)
+{
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (GPtrArray) names = sf_registry_names (reg);
+  CU_ASSERT_FATAL (names->len >= 5);
+  for (guint i = 0; i < names->len; i++) {
+    const char *name = names->pdata[i];
+    const SfOperatorDef *op = sf_registry_lookup (reg, name);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (op);
+    CU_ASSERT_TRUE (g_str_has_prefix (name, "Op") && g_ascii_isupper (name[2]));
+    CU_ASSERT_TRUE (op->doc != NULL && strlen (op->doc) > 10);
+    CU_ASSERT_TRUE (op->queues != 0 && op->events != 0 && op->func != NULL);
+    if (i > 0)
+      CU_ASSERT_TRUE (strcmp (names->pdata[i - 1], name) < 0); /* sorted and unique */
+  }
+}
+
+static SfOpResult
+nop (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return SF_OP_CONTINUE;
+}
+
+static void
+duplicates_refused (void)
+{
+  static const SfOperatorDef dup_core[] = {
+    { "OpFresh", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "fresh" },
+    { "OpLog", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "clashes with the core" },
+  };
+  static const SfOperatorDef dup_self[] = {
+    { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "one" },
+    { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "two" },
+  };
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (GError) e1 = NULL, e2 = NULL;
+  CU_ASSERT_FALSE (sf_registry_add (reg, NULL, dup_core, 2, &e1));
+  CU_ASSERT (g_error_matches (e1, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_DUPLICATE));
+  CU_ASSERT_PTR_NULL (sf_registry_lookup (reg, "OpFresh")); /* nothing of a refused table is added */
+  CU_ASSERT_FALSE (sf_registry_add (reg, NULL, dup_self, 2, &e2));
+  CU_ASSERT_PTR_NOT_NULL (e2 != NULL ? strstr (e2->message, "OpTwice") : NULL);
+  /* Under a namespace, the same name is a different operator. */
+  CU_ASSERT_TRUE (sf_registry_add (reg, "mine", dup_core, 2, NULL));
+  CU_ASSERT_PTR_NOT_NULL (sf_registry_lookup (reg, "mine:OpLog"));
+}
+
+static void
+reserved_outcome (void)
+{
+  static const char *const outs[] = { "ok", "error", NULL };
+  static const SfOperatorDef bad[] = {
+    { "OpBad", nop, SF_Q_NORMAL, SF_EV_ANY, 0, outs, SF_ARG_NONE, NULL, NULL, "declares error" },
+  };
+  g_autoptr (SfRegistry) reg = sf_registry_new_empty (NULL);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_registry_add (reg, NULL, bad, 1, &error));
+  CU_ASSERT (g_error_matches (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_INVALID));
+}
+
+static void
+plugin_loads (void)
+{
+  g_autoptr (SfConfig) cfg = sf_config_new ();
+  g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
+  g_autoptr (GError) error = NULL;
+  gboolean ok = sf_registry_load_plugin (reg, PLUGIN ("sample"), &error);
+  if (!ok)
+    g_printerr ("plugin_loads: %s\n", error->message);
+  CU_ASSERT_TRUE_FATAL (ok);
+  const SfOperatorDef *op = sf_registry_lookup (reg, "sample:OpHello");
+  CU_ASSERT_PTR_NOT_NULL (op);
+  CU_ASSERT_PTR_NULL (sf_registry_lookup (reg, "OpHello")); /* only under its namespace */
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "sample", "greeting"), "hi");
+  /* Loading it again is a no-op, not a duplicate. */
+  CU_ASSERT_TRUE (sf_registry_load_plugin (reg, PLUGIN ("sample"), NULL));
+}
+
+static void
+plugin_in_flow (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autofree char *dir = g_dir_make_tmp ("sf-plugin-XXXXXX", NULL);
+  g_autofree char *flow = g_build_filename (dir, "f.xml", NULL);
+  g_autofree char *link = g_build_filename (dir, "sample.so", NULL);
+  CU_ASSERT_FATAL (symlink (PLUGIN ("sample"), link) == 0);
+  CU_ASSERT_FATAL (g_file_set_contents (flow,
+    "<flow version=\"1\" name=\"p\" initial=\"A\"><plugin path=\"sample.so\"/>"
+    "<state name=\"A\"><normal><op name=\"sample:OpHello\" next=\"B\"/></normal></state><state name=\"B\"/></flow>",
+    -1, NULL));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMachine) m = sf_loader_load (env->loader, flow, &error);
+  if (m == NULL)
+    g_printerr ("plugin_in_flow: %s\n", error->message);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "x", NULL));
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"hello\"", NULL), 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  /* The plugin's OpHello takes no arg: giving one is a load error. */
+  g_autofree char *flow2 = g_build_filename (dir, "g.xml", NULL);
+  g_file_set_contents (flow2, "<flow version=\"1\" name=\"p\" initial=\"A\"><plugin path=\"sample.so\"/>"
+    "<state name=\"A\"><normal><op name=\"sample:OpHello\" arg=\"x\" next=\"A\"/></normal></state></flow>", -1, NULL);
+  g_autoptr (SfMachine) m2 = sf_loader_load (env->loader, flow2, NULL);
+  CU_ASSERT_PTR_NULL (m2);
+  CU_ASSERT_TRUE (sf_test_has_diag (env->loader, 1, FALSE, "operator 'sample:OpHello' takes no arg"));
+  g_unlink (flow);
+  g_unlink (flow2);
+  g_unlink (link);
+  g_rmdir (dir);
+  sf_test_env_free (env);
+}
+
+static void
+plugin_wrong_abi (void)
+{
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_registry_load_plugin (reg, PLUGIN ("badabi"), &error));
+  CU_ASSERT (g_error_matches (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "built for plugin ABI 99, this sipflow has ABI 1") : NULL);
+}
+
+static void
+plugin_missing_symbol (void)
+{
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_registry_load_plugin (reg, PLUGIN ("noreg"), &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "does not export 'sf_plugin_register'") : NULL);
+}
+
+static void
+plugin_not_found (void)
+{
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_registry_load_plugin (reg, "/nonexistent/plugin.so", &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "not found") : NULL);
+}
+
+void
+sf_test_register_registry (void)
+{
+  CU_pSuite s = CU_add_suite ("registry", NULL, NULL);
+  SF_ADD_TEST (s, builtin_table);
+  SF_ADD_TEST (s, duplicates_refused);
+  SF_ADD_TEST (s, reserved_outcome);
+  SF_ADD_TEST (s, plugin_loads);
+  SF_ADD_TEST (s, plugin_in_flow);
+  SF_ADD_TEST (s, plugin_wrong_abi);
+  SF_ADD_TEST (s, plugin_missing_symbol);
+  SF_ADD_TEST (s, plugin_not_found);
+}

@@ -1,3 +1,222 @@
+/* test-timer.c: the timer heap and endpoint timers under the fake clock
+ * (DESIGN.md: timers are delayed events in one heap per endpoint, behind an
+ * injectable clock; no test sleeps).
+ *  - heap_order: 2000 random deadlines with random removals come out sorted
+ *  - heap_ties_fifo: equal deadlines fire in the order they were added
+ *  - fire_in_order: timers of several instances fire in deadline order, each at its deadline
+ *  - not_early: a timer does not fire one millisecond before its deadline
+ *  - restart_and_cancel: restarting replaces the old deadline; a cancelled timer never fires
+ *  - chain: a timer started by a fired timer fires within the same advance
+ *  - ended_instance: an instance's timers die with it */
 #include "config.h"
 #include "sf-test.h"
-void sf_test_register_timer (void) {}
+#include "framework/sf-timer.h"
+#include <string.h>
+
+static int
+cmp_i64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+heap_order (void)
+{
+  g_autoptr (SfTimerHeap) h = sf_timer_heap_new ();
+  GRand *rand = g_rand_new_with_seed (3261);
+  g_autoptr (GArray) kept = g_array_new (FALSE, FALSE, sizeof (gint64));
+  GPtrArray *timers = g_ptr_array_new ();
+  GPtrArray *values = g_ptr_array_new ();
+  for (int i = 0; i < 2000; i++) {
+    gint64 *d = g_new (gint64, 1);
+    *d = g_rand_int_range (rand, 0, 100000);
+    g_ptr_array_add (timers, sf_timer_heap_add (h, *d, d, g_free));
+    g_ptr_array_add (values, d);
+  }
+  /* Remove every third, from anywhere in the heap. */
+  for (guint i = 0; i < timers->len; i++) {
+    if (i % 3 == 0)
+      sf_timer_heap_remove (h, timers->pdata[i]);
+    else
+      g_array_append_val (kept, *(gint64 *) values->pdata[i]);
+  }
+  g_array_sort (kept, cmp_i64);
+  CU_ASSERT_EQUAL (sf_timer_heap_size (h), kept->len);
+  gint64 deadline;
+  guint n = 0;
+  gboolean sorted = TRUE;
+  gint64 *d;
+  while ((d = sf_timer_heap_pop_due (h, G_MAXINT64 - 1, &deadline)) != NULL) {
+    if (n >= kept->len || *d != g_array_index (kept, gint64, n) || deadline != *d)
+      sorted = FALSE;
+    n++;
+    g_free (d);
+  }
+  CU_ASSERT_TRUE (sorted);
+  CU_ASSERT_EQUAL (n, kept->len);
+  CU_ASSERT_EQUAL (sf_timer_heap_next_deadline (h), G_MAXINT64);
+  g_ptr_array_unref (timers);
+  g_ptr_array_unref (values);
+  g_rand_free (rand);
+}
+
+static void
+heap_ties_fifo (void)
+{
+  g_autoptr (SfTimerHeap) h = sf_timer_heap_new ();
+  for (int i = 0; i < 50; i++)
+    sf_timer_heap_add (h, 1000, GINT_TO_POINTER (i + 1), NULL);
+  CU_ASSERT_PTR_NULL (sf_timer_heap_pop_due (h, 999, NULL));
+  gboolean fifo = TRUE;
+  for (int i = 0; i < 50; i++)
+    if (GPOINTER_TO_INT (sf_timer_heap_pop_due (h, 1000, NULL)) != i + 1)
+      fifo = FALSE;
+  CU_ASSERT_TRUE (fifo);
+  CU_ASSERT_EQUAL (sf_timer_heap_size (h), 0);
+}
+
+/* A flow whose entry starts the timers named in @entry and whose timers each
+ * emit "fired" (by OpEmit on a self-transition) */
+static SfMachine *
+timer_flow (SfTestEnv *env, const char *name, const char *entry_ops)
+{
+  g_autofree char *xml = g_strdup_printf (
+    "<flow version=\"1\" name=\"%s\" initial=\"A\">"
+    "<state name=\"A\"><entry>%s</entry><normal>"
+    "<op name=\"OpOnTimer\" arg=\"a\" next=\"Fa\"/><op name=\"OpOnTimer\" arg=\"b\" next=\"Fb\"/>"
+    "<op name=\"OpOnTimer\" arg=\"c\" next=\"Fc\"/></normal></state>"
+    "<state name=\"Fa\"><entry><op name=\"OpEmit\" arg=\"fired_a\"/></entry><normal><op name=\"TTrans\" next=\"A\"/></normal></state>"
+    "<state name=\"Fb\"><entry><op name=\"OpEmit\" arg=\"fired_b\"/><op name=\"OpStartTimer\" arg=\"c=50ms\"/></entry>"
+    "<normal><op name=\"OpOnTimer\" arg=\"c\" next=\"Fc\"/></normal></state>"
+    "<state name=\"Fc\"><entry><op name=\"OpEmit\" arg=\"fired_c\"/></entry></state>"
+    "</flow>", name, entry_ops);
+  return sf_test_load (env, name, xml);
+}
+
+/* The clock's time (ms) at each emitted fired_* line, as "a@300 b@100". */
+typedef struct {
+  SfTestEnv *env;
+  GString *log;
+} Clocked;
+
+static void
+clocked_emit (const char *line, gpointer data)
+{
+  Clocked *c = data;
+  const char *p = strstr (line, "\"event\":\"fired_");
+  if (p != NULL)
+    g_string_append_printf (c->log, "%s%c@%" G_GINT64_FORMAT, c->log->len ? " " : "", p[strlen ("\"event\":\"fired_")],
+                            sf_clock_now_us (sf_endpoint_clock (c->env->ep)) / 1000);
+}
+
+static void
+fire_in_order (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  Clocked c = { env, g_string_new (NULL) };
+  sf_endpoint_set_emit (env->ep, clocked_emit, &c);
+  g_autoptr (SfMachine) m1 = timer_flow (env, "one", "<op name=\"OpStartTimer\" arg=\"a=300ms\"/>");
+  g_autoptr (SfMachine) m2 = timer_flow (env, "two", "<op name=\"OpStartTimer\" arg=\"c=200ms\"/>");
+  g_autoptr (SfMachine) m3 = timer_flow (env, "three", "<op name=\"OpStartTimer\" arg=\"a=2s\"/>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
+  sf_endpoint_create (env->ep, m3, NULL, NULL, NULL);
+  sf_endpoint_create (env->ep, m1, NULL, NULL, NULL);
+  sf_endpoint_create (env->ep, m2, NULL, NULL, NULL);
+  sf_endpoint_drain (env->ep);
+  sf_endpoint_advance (env->ep, 1000);
+  CU_ASSERT_STRING_EQUAL (c.log->str, "c@200 a@300");
+  sf_endpoint_advance (env->ep, 1000);
+  CU_ASSERT_STRING_EQUAL (c.log->str, "c@200 a@300 a@2000");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 3);
+  g_string_free (c.log, TRUE);
+  sf_test_env_free (env);
+}
+
+static void
+not_early (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = timer_flow (env, "t", "<op name=\"OpStartTimer\" arg=\"a=100ms\"/>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_advance (env->ep, 99);
+  CU_ASSERT_EQUAL (sf_test_count (env, "fired_a", NULL), 0);
+  sf_endpoint_advance (env->ep, 1);
+  CU_ASSERT_EQUAL (sf_test_count (env, "fired_a", NULL), 1);
+  sf_test_env_free (env);
+}
+
+static void
+restart_and_cancel (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  /* a is started twice (the second replaces the first); b is started then cancelled. */
+  g_autoptr (SfMachine) m = timer_flow (env, "t", "<op name=\"OpStartTimer\" arg=\"a=100ms\"/>"
+                                                  "<op name=\"OpStartTimer\" arg=\"b=50ms\"/>"
+                                                  "<op name=\"OpStartTimer\" arg=\"a=500ms\"/>"
+                                                  "<op name=\"OpCancelTimer\" arg=\"b\"/>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_advance (env->ep, 499);
+  CU_ASSERT_EQUAL (sf_test_count (env, "fired_", NULL), 0);
+  sf_endpoint_advance (env->ep, 10000);
+  CU_ASSERT_EQUAL (sf_test_count (env, "fired_a", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (env, "fired_b", NULL), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_cancelled, 2); /* a replaced, b cancelled */
+  sf_test_env_free (env);
+}
+
+static void
+chain (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  Clocked c = { env, g_string_new (NULL) };
+  sf_endpoint_set_emit (env->ep, clocked_emit, &c);
+  /* b at 100 ms starts c=50ms on entering Fb: c fires at 150 ms in the same advance. */
+  g_autoptr (SfMachine) m = timer_flow (env, "t", "<op name=\"OpStartTimer\" arg=\"b=100ms\"/>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_advance (env->ep, 200);
+  CU_ASSERT_STRING_EQUAL (c.log->str, "b@100 c@150");
+  CU_ASSERT_EQUAL (sf_clock_now_us (sf_endpoint_clock (env->ep)), 200000);
+  g_string_free (c.log, TRUE);
+  sf_test_env_free (env);
+}
+
+static void
+ended_instance (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml",
+    "<flow version=\"1\" name=\"t\" initial=\"A\"><state name=\"A\"><entry>"
+    "<op name=\"OpStartTimer\" arg=\"x=1s\"/><op name=\"OpStartTimer\" arg=\"y=2s\"/></entry>"
+    "<normal><op name=\"TOn\" arg=\"bye\" next=\"End\"/></normal></state><state name=\"End\" final=\"true\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_drain (env->ep);
+  g_autofree char *stats1 = sf_endpoint_stats_json (env->ep);
+  CU_ASSERT_PTR_NOT_NULL (strstr (stats1, "\"timers_pending\":2"));
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "bye", NULL));
+  sf_endpoint_drain (env->ep);
+  g_autofree char *stats2 = sf_endpoint_stats_json (env->ep);
+  CU_ASSERT_PTR_NOT_NULL (strstr (stats2, "\"timers_pending\":0"));
+  sf_endpoint_advance (env->ep, 5000);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 0);
+  sf_test_env_free (env);
+}
+
+void
+sf_test_register_timer (void)
+{
+  CU_pSuite s = CU_add_suite ("timer", NULL, NULL);
+  SF_ADD_TEST (s, heap_order);
+  SF_ADD_TEST (s, heap_ties_fifo);
+  SF_ADD_TEST (s, fire_in_order);
+  SF_ADD_TEST (s, not_early);
+  SF_ADD_TEST (s, restart_and_cancel);
+  SF_ADD_TEST (s, chain);
+  SF_ADD_TEST (s, ended_instance);
+}
