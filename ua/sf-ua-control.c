@@ -21,6 +21,7 @@ struct _SfUaControl {
   gpointer quit_data;
   GSocketService *service;   /* owned, nullable */
   char *socket_path;         /* owned, nullable: unlinked at the end */
+  GCancellable *cancel;      /* owned: ends the clients' pending reads */
 };
 
 typedef enum { CALL_NONE, CALL_OPTIONAL } CallArg;
@@ -55,6 +56,7 @@ sf_ua_control_new (SfEndpoint *ep, SfMachine *main_machine, SfUaQuitFunc quit, g
   c->machine = main_machine;
   c->quit = quit;
   c->quit_data = quit_data;
+  c->cancel = g_cancellable_new ();
   return c;
 }
 
@@ -63,6 +65,8 @@ sf_ua_control_free (SfUaControl *c)
 {
   if (c == NULL)
     return;
+  g_cancellable_cancel (c->cancel);
+  g_object_unref (c->cancel);
   if (c->service != NULL) {
     g_socket_service_stop (c->service);
     g_socket_listener_close (G_SOCKET_LISTENER (c->service));
@@ -194,7 +198,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
 /* ---- the Unix socket ---- */
 
 typedef struct {
-  SfUaControl *c;
+  SfUaControl *c;            /* unowned: do not touch once @cancel fired */
+  GCancellable *cancel;      /* owned ref */
   GSocketConnection *conn;   /* owned */
   GDataInputStream *in;      /* owned */
 } Client;
@@ -204,6 +209,7 @@ client_free (Client *cl)
 {
   g_object_unref (cl->in);
   g_object_unref (cl->conn);
+  g_object_unref (cl->cancel);
   g_free (cl);
 }
 
@@ -216,7 +222,7 @@ on_line (GObject *src, GAsyncResult *res, gpointer data)
   gsize len = 0;
   g_autoptr (GError) error = NULL;
   g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (src), res, &len, &error);
-  if (line == NULL) {
+  if (line == NULL || g_cancellable_is_cancelled (cl->cancel)) {
     client_free (cl);
     return;
   }
@@ -234,7 +240,7 @@ on_line (GObject *src, GAsyncResult *res, gpointer data)
 static void
 read_next (Client *cl)
 {
-  g_data_input_stream_read_line_async (cl->in, G_PRIORITY_DEFAULT, NULL, on_line, cl);
+  g_data_input_stream_read_line_async (cl->in, G_PRIORITY_DEFAULT, cl->cancel, on_line, cl);
 }
 
 static gboolean
@@ -242,6 +248,7 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, 
 {
   Client *cl = g_new0 (Client, 1);
   cl->c = data;
+  cl->cancel = g_object_ref (cl->c->cancel);
   cl->conn = g_object_ref (conn);
   cl->in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (conn)));
   g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (cl->in), SF_CONTROL_MAX_LINE + 2);

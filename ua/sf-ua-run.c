@@ -19,6 +19,7 @@ typedef struct {
   SfEndpoint *ep;
   SfUaControl *ctl;
   GDataInputStream *in;      /* owned, nullable */
+  GCancellable *cancel;      /* owned: stops the pending stdin read at exit */
   gboolean stdin_closed;
   gboolean exit_when_idle;
   gboolean shutting_down;
@@ -137,6 +138,8 @@ on_stdin_line (GObject *src, GAsyncResult *res, gpointer data)
   gsize len = 0;
   g_autoptr (GError) error = NULL;
   g_autofree char *line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (src), res, &len, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return; /* at exit: @r is gone */
   if (line == NULL) {
     if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
       g_info ("standard input: %s", error->message);
@@ -174,7 +177,7 @@ on_stdin_line (GObject *src, GAsyncResult *res, gpointer data)
 static void
 read_stdin (Run *r)
 {
-  g_data_input_stream_read_line_async (r->in, G_PRIORITY_DEFAULT, NULL, on_stdin_line, r);
+  g_data_input_stream_read_line_async (r->in, G_PRIORITY_DEFAULT, r->cancel, on_stdin_line, r);
 }
 
 static void
@@ -269,11 +272,18 @@ sf_ua_cmd_run (int argc, char **argv)
     rc = SF_EXIT_FAIL;
     goto out;
   }
+  if (control != NULL) {
+    GString *ev = sf_json_begin ("listening");
+    sf_json_add_str (ev, "transport", "control");
+    sf_json_add_str (ev, "path", control);
+    sf_endpoint_emit_line (r.ep, sf_json_end (ev));
+  }
   guint sig_int = g_unix_signal_add (SIGINT, on_signal, &r);
   guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &r);
 
   GInputStream *raw = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   r.in = g_data_input_stream_new (raw);
+  r.cancel = g_cancellable_new ();
   g_object_unref (raw);
   read_stdin (&r);
 
@@ -281,12 +291,15 @@ sf_ua_cmd_run (int argc, char **argv)
   g_source_remove (sig_int);
   g_source_remove (sig_term);
 out:
+  if (r.cancel != NULL)
+    g_cancellable_cancel (r.cancel);
   sf_ua_control_free (r.ctl);
   g_clear_object (&r.in);
   sf_endpoint_free (r.ep);
-  /* Let cancelled async reads and closed sockets finish their callbacks. */
-  while (g_main_context_iteration (NULL, FALSE))
+  /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
+  for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
+  g_clear_object (&r.cancel);
   g_main_loop_unref (r.loop);
   return rc;
 }

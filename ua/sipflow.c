@@ -2,9 +2,12 @@
  * "Command line").  One binary for every variant. */
 #include "config.h"
 #include "sf-ua.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
   "Usage: sipflow COMMAND [ARGS]...\n"
@@ -38,9 +41,26 @@ sf_ua_usage_error (const char *cmd, const char *fmt, ...)
   return SF_EXIT_USAGE;
 }
 
+/* A closed standard descriptor would be reused by the next open (a socket,
+ * GLib's wake-up eventfd) and then read or written as if it were stdin or
+ * stdout: hold each closed one open on /dev/null. */
+static void
+guard_std_fds (void)
+{
+  for (int fd = 0; fd <= 2; fd++)
+    if (fcntl (fd, F_GETFD) == -1 && errno == EBADF) {
+      int null = open ("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+      if (null >= 0 && null != fd) {
+        dup2 (null, fd);
+        close (null);
+      }
+    }
+}
+
 int
 main (int argc, char **argv)
 {
+  guard_std_fds ();
   setlocale (LC_ALL, "");
   if (argc < 2)
     return sf_ua_usage_error (NULL, "no command given");

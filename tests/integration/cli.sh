@@ -1,2 +1,159 @@
-#!/bin/sh
-exit 0
+#!/bin/bash
+# cli.sh: the sipflow command end to end, as a user drives it.
+#  - usage: --help, unknown commands and options, missing flows (exit 2)
+#  - check: sample flows pass; every broken flow fails at its expected line; warnings pass
+#  - dot: the DOT output renders with Graphviz (which the set-up installs: no skip)
+#  - run: the demo call runs to its end with every transition, beep and stats event
+#  - config errors name the source, the key and the expectation (exit 1)
+#  - control: bad commands give error events; the --control socket answers 'sipflow ctl';
+#    quit, SIGTERM and a closed standard input behave as DESIGN.md says
+# Every wait is on an event line, bounded by a timeout; nothing sleeps.
+set -u
+SIPFLOW=${SIPFLOW:-$PWD/sipflow}
+SRC=${SF_SRCDIR:-$PWD}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+fails=0
+
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && printf '    %s\n' "${@:2}"; }
+# expect_rc DESC RC CMD...: runs CMD, output in $T/out and $T/err
+expect_rc() {
+  local desc=$1 want=$2
+  shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  if [ "$rc" = "$want" ]; then pass "$desc"; else fail "$desc (exit $rc, wanted $want)" "$(head -5 "$T/err")"; fi
+}
+has() { # has DESC FILE TEXT
+  if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1" "no '$3' in $(basename "$2"):" "$(head -5 "$2")"; fi
+}
+
+# ---- usage ----
+expect_rc "--help exits 0" 0 "$SIPFLOW" --help
+has "--help lists run, check, dot, ctl" "$T/out" "check FLOW.xml"
+expect_rc "no command: usage error" 2 "$SIPFLOW"
+expect_rc "unknown command: usage error" 2 "$SIPFLOW" frobnicate
+has "unknown command is named" "$T/err" "unknown command 'frobnicate'"
+expect_rc "run without a flow: usage error" 2 "$SIPFLOW" run
+expect_rc "run with an unknown option: usage error" 2 "$SIPFLOW" run --bogus x.xml
+expect_rc "check without a flow: usage error" 2 "$SIPFLOW" check
+expect_rc "dot with two flows: usage error" 2 "$SIPFLOW" dot a.xml b.xml
+expect_rc "run --help exits 0" 0 "$SIPFLOW" run --help
+has "run --help names --set" "$T/out" "--set"
+
+# ---- check ----
+expect_rc "check passes the sample flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml
+expect_rc "check passes a built-in flow by name" 0 "$SIPFLOW" check examples/call-demo.xml
+expect_rc "check fails a missing flow" 1 "$SIPFLOW" check "$T/none.xml"
+has "missing flow is named" "$T/err" "no flow file or built-in flow named '$T/none.xml'"
+nbad=0
+for f in "$SRC"/tests/flows/bad/*.xml; do
+  line=$(sed -n 's/.*<!-- expect: \([0-9]*\): .*/\1/p' "$f" | head -1)
+  "$SIPFLOW" check "$f" >"$T/out" 2>"$T/err"
+  rc=$?
+  if [ "$rc" = 1 ] && grep -q "^$f:$line: error: " "$T/err"; then
+    nbad=$((nbad + 1))
+  else
+    fail "check $(basename "$f"): exit 1 with an error at line $line" "exit $rc" "$(head -3 "$T/err")"
+  fi
+done
+[ "$nbad" -ge 10 ] && pass "check refuses $nbad broken flows at their line" || fail "only $nbad broken flows refused"
+expect_rc "check passes a flow with warnings" 0 "$SIPFLOW" check "$SRC/tests/flows/good/unreachable.xml"
+has "the warning names file and line" "$T/err" "unreachable.xml:6: warning: <state>: state 'Orphan' is unreachable"
+
+# ---- dot ----
+if command -v dot >/dev/null; then
+  if "$SIPFLOW" dot "$SRC/xml/examples/call-demo.xml" >"$T/demo.dot" 2>"$T/err" && dot -Tsvg "$T/demo.dot" >"$T/demo.svg" 2>"$T/err"; then
+    has "dot renders to SVG" "$T/demo.svg" "<svg"
+    has "the SVG shows a transition" "$T/demo.svg" "OpOnDevice(call)"
+  else
+    fail "dot | dot -Tsvg" "$(head -3 "$T/err")"
+  fi
+else
+  fail "graphviz 'dot' is not installed (scripts/setup-deps installs it)"
+fi
+expect_rc "dot of a broken flow fails" 1 "$SIPFLOW" dot "$SRC/tests/flows/bad/unknown-op.xml"
+
+# ---- run: the demo call ----
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle >"$T/run" 2>"$T/err"
+rc=$?
+[ "$rc" = 0 ] && pass "demo run exits 0 by itself" || fail "demo run (exit $rc)" "$(head -5 "$T/err")"
+order=$(grep -o '"from":"[A-Za-z]*","to":"[A-Za-z]*"' "$T/run" | grep -v Beeping | grep -v Start | tr '\n' ' ')
+want='"from":"Idle","to":"Dialing" "from":"Dialing","to":"Ringing" "from":"Ringing","to":"InCall" "from":"InCall","to":"CallEnded" '
+[ "$order" = "$want" ] && pass "demo call goes Idle, Dialing, Ringing, InCall, CallEnded" || fail "demo transitions" "$order"
+[ "$(grep -c '"event":"beep"' "$T/run")" = 3 ] && pass "the tone child beeps three times" || fail "beeps" "$(grep -c beep "$T/run")"
+has "the call ends" "$T/run" '"event":"instance_end","machine":"call-demo","call":"c1","state":"CallEnded"'
+tail -1 "$T/run" | grep -q '"event":"stats","instances_live":0' && pass "stats come last, nothing alive" || fail "last line is not stats" "$(tail -1 "$T/run")"
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --trace >/dev/null 2>"$T/trace"
+has "--trace shows operators" "$T/trace" "trace: [c1 call-demo]   normal OpOnDevice: TRANSITION"
+has "--trace shows transitions" "$T/trace" "trace: [c1 call-demo] Ringing -> InCall"
+
+# ---- configuration errors ----
+flow=examples/call-demo.xml
+expect_rc "unknown key refused" 1 "$SIPFLOW" run $flow --set core.nope=1
+has "unknown key named with its source" "$T/err" "--set: unknown key 'nope' in section [core]"
+expect_rc "bad value refused" 1 "$SIPFLOW" run $flow --set core.shutdown_timeout=soon
+has "bad value names key and expectation" "$T/err" "core.shutdown_timeout: expected seconds from 0 to 600, or 'off', got 'soon'"
+printf '[core]\ntrace = perhaps\n' >"$T/bad.ini"
+expect_rc "bad value in a file refused" 1 "$SIPFLOW" run $flow --config "$T/bad.ini"
+has "file error names the file" "$T/err" "$T/bad.ini: core.trace: expected a boolean"
+expect_rc "missing config file refused" 1 "$SIPFLOW" run $flow --config "$T/none.ini"
+expect_rc "bad --log-level refused" 1 "$SIPFLOW" run $flow --log-level loud
+
+# ---- control on standard input ----
+printf 'frobnicate\nanswer\ncall\nstatus\nquit\n' | timeout 20 "$SIPFLOW" run $flow >"$T/ctl" 2>"$T/err"
+rc=$?
+[ "$rc" = 0 ] && pass "quit on standard input exits 0" || fail "quit (exit $rc)"
+has "unknown command is an error event" "$T/ctl" '{"event":"error","command":"frobnicate","message":"unknown command'
+has "answer with no call is an error event" "$T/ctl" '"command":"answer","message":"answer: no call is up"'
+has "call without URI gives its usage" "$T/ctl" '"message":"usage: call URI"'
+has "status gives a stats event" "$T/ctl" '{"event":"stats"'
+
+# ---- control socket, ctl, SIGTERM, closed stdin ----
+# start_run SOCKET ARGS...: sipflow run as a coprocess with standard input closed,
+# its standard output on fd $OUT; waits (bounded) for the control socket's
+# 'listening' event.
+start_run() {
+  local sock=$1 line
+  shift
+  coproc RUN { exec "$SIPFLOW" run "$@" --control "$sock" <&- 2>"$T/run.err"; }
+  RUN_PID_=$RUN_PID
+  exec {OUT}<&"${RUN[0]}"
+  while IFS= read -r -t 10 line <&"$OUT"; do
+    case "$line" in *'"event":"listening","transport":"control"'*) return 0 ;; esac
+  done
+  return 1
+}
+# wait_exit SECONDS: collects the rest of the output in $T/run.out, then the exit status in $RC
+wait_exit() {
+  local line
+  : >"$T/run.out"
+  while IFS= read -r -t "$1" line <&"$OUT"; do echo "$line" >>"$T/run.out"; done
+  exec {OUT}<&-
+  wait "$RUN_PID_" 2>/dev/null
+  RC=$?
+}
+start_run "$T/a.sock" $flow && pass "control socket announced by a listening event" || fail "no listening event" "$(cat "$T/run.err")"
+expect_rc "ctl status: ok (stdin closed does not stop run)" 0 "$SIPFLOW" ctl "$T/a.sock" status
+has "ctl prints the reply" "$T/out" '{"ok":true,"calls":[]}'
+expect_rc "ctl call" 0 "$SIPFLOW" ctl "$T/a.sock" call sip:bob@example.test
+has "ctl call names the call" "$T/out" '{"ok":true,"call":"c1"}'
+expect_rc "ctl with a bad command exits 1" 1 "$SIPFLOW" ctl "$T/a.sock" frobnicate
+has "ctl bad command reply" "$T/out" '{"ok":false,"error":"unknown command'
+expect_rc "ctl quit" 0 "$SIPFLOW" ctl "$T/a.sock" quit
+wait_exit 10
+[ "$RC" = 0 ] && pass "run exits 0 after ctl quit" || fail "run after quit (exit $RC)" "$(cat "$T/run.err")"
+has "quit ends the call through its flow" "$T/run.out" '"trigger":"device:shutdown"'
+[ ! -e "$T/a.sock" ] && pass "control socket removed at exit" || fail "control socket left behind"
+expect_rc "ctl to a missing socket exits 1" 1 "$SIPFLOW" ctl "$T/a.sock" status
+
+start_run "$T/b.sock" $flow || fail "second run did not start" "$(cat "$T/run.err")"
+kill -TERM "$RUN_PID_"
+wait_exit 10
+[ "$RC" = 0 ] && pass "SIGTERM stops run cleanly" || fail "SIGTERM (exit $RC)"
+has "SIGTERM still prints the stats" "$T/run.out" '"event":"stats"'
+
+echo "cli: $n checks, $fails failed"
+[ "$fails" = 0 ]
