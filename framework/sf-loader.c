@@ -18,6 +18,7 @@ struct _SfLoader {
   GPtrArray *stack;     /* origins being loaded, for cycle detection (unowned strings) */
   xmlRelaxNGPtr schema; /* owned, lazily parsed */
   const char *file;     /* the origin being parsed, for libxml2's callbacks */
+  gboolean no_plugins;
 };
 
 static void
@@ -50,6 +51,12 @@ sf_loader_free (SfLoader *loader)
   if (loader->schema != NULL)
     xmlRelaxNGFree (loader->schema);
   g_free (loader);
+}
+
+void
+sf_loader_set_allow_plugins (SfLoader *loader, gboolean allow)
+{
+  loader->no_plugins = !allow;
 }
 
 GPtrArray *
@@ -454,6 +461,10 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
       xmlFree (text);
     } else if (is_element (n, "plugin")) {
       g_autofree char *path = prop (n, "path");
+      if (l->no_plugins) {
+        ERR (l, file, n, "<plugin>: plugins are not allowed here ('%s')", path);
+        continue;
+      }
       if (g_str_has_prefix (file, BUILTIN_PREFIX)) {
         ERR (l, file, n, "<plugin>: built-in flows cannot load plugins ('%s')", path);
         continue;

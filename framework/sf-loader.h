@@ -38,6 +38,8 @@ typedef struct _SfLoader SfLoader;
 /* @reg: unowned; plugins named by flows are loaded into it. */
 SfLoader *sf_loader_new (SfRegistry *reg);
 void sf_loader_free (SfLoader *loader);
+/* Whether <plugin> may load shared objects (default TRUE; the fuzz target says no). */
+void sf_loader_set_allow_plugins (SfLoader *loader, gboolean allow);
 /* Loads @path with its imports.  NULL on any error, with @error summing up
  * (its message is the first diagnostic); every diagnostic, warnings included,
  * stays in sf_loader_diagnostics(). */

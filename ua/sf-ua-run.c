@@ -148,7 +148,6 @@ on_stdin_line (GObject *src, GAsyncResult *res, gpointer data)
     return;
   }
   gboolean ok = TRUE;
-  g_autofree char *word = NULL;
   if (!g_utf8_validate (line, len, NULL)) {
     GString *out = sf_json_begin ("error");
     sf_json_add_str (out, "message", "control command is not valid UTF-8");
@@ -209,7 +208,7 @@ sf_ua_cmd_run (int argc, char **argv)
       "error, critical, warning (default), message, info or debug", "LEVEL" },
     { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
       "exit once standard input is closed and no instance is left", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("FLOW.xml - run a flow");
   g_option_context_set_summary (
@@ -267,6 +266,9 @@ sf_ua_cmd_run (int argc, char **argv)
   sf_endpoint_set_after_batch (r.ep, after_batch, &r);
   r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
   int rc = SF_EXIT_OK;
+  /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
+  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &r);
+  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &r);
   if (control != NULL && !sf_ua_control_listen (r.ctl, control, &error)) {
     fprintf (stderr, "sipflow run: --control %s: %s\n", control, error->message);
     rc = SF_EXIT_FAIL;
@@ -278,9 +280,6 @@ sf_ua_cmd_run (int argc, char **argv)
     sf_json_add_str (ev, "path", control);
     sf_endpoint_emit_line (r.ep, sf_json_end (ev));
   }
-  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &r);
-  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &r);
-
   GInputStream *raw = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   r.in = g_data_input_stream_new (raw);
   r.cancel = g_cancellable_new ();
@@ -288,9 +287,9 @@ sf_ua_cmd_run (int argc, char **argv)
   read_stdin (&r);
 
   g_main_loop_run (r.loop);
+out:
   g_source_remove (sig_int);
   g_source_remove (sig_term);
-out:
   if (r.cancel != NULL)
     g_cancellable_cancel (r.cancel);
   sf_ua_control_free (r.ctl);
