@@ -22,6 +22,8 @@ static const char usage[] =
   "                           FILE:LINE: error: lines on standard error\n"
   "  dot FLOW.xml             the flow as a Graphviz DOT graph on standard output\n"
   "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"
+  "  parse [--json] FILE|-    parse one SIP message and print its structure, or its\n"
+  "                           error (exit 1)\n"
   "  help                     this text\n"
   "\n"
   "A FLOW that is not a file names a built-in flow (e.g. examples/call-demo.xml).\n"
@@ -75,6 +77,7 @@ main (int argc, char **argv)
   }
   static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
     { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ctl", sf_ua_cmd_ctl },
+    { "parse", sf_ua_cmd_parse },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)

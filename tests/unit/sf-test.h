@@ -35,5 +35,6 @@ void sf_test_register_dispatch (void);
 void sf_test_register_loader (void);
 void sf_test_register_registry (void);
 void sf_test_register_config (void);
+void sf_test_register_sip_parse (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))

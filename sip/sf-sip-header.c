@@ -1,0 +1,650 @@
+/* sf-sip-header.c: header names and header value parsers (RFC 3261 20, 25.1). */
+#include "config.h"
+#include "sf-sip-header.h"
+#include <string.h>
+
+static const SfSipHdrInfo infos[SF_SIP_HDR_COUNT] = {
+  [SF_SIP_HDR_OTHER] = { SF_SIP_HDR_OTHER, "", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_ACCEPT] = { SF_SIP_HDR_ACCEPT, "Accept", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_MEDIA },
+  [SF_SIP_HDR_ACCEPT_ENCODING] = { SF_SIP_HDR_ACCEPT_ENCODING, "Accept-Encoding", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_ACCEPT_LANGUAGE] = { SF_SIP_HDR_ACCEPT_LANGUAGE, "Accept-Language", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_ALERT_INFO] = { SF_SIP_HDR_ALERT_INFO, "Alert-Info", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_INFO },
+  [SF_SIP_HDR_ALLOW] = { SF_SIP_HDR_ALLOW, "Allow", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_AUTHENTICATION_INFO] = { SF_SIP_HDR_AUTHENTICATION_INFO, "Authentication-Info", 0, SF_SIP_HDR_MULTI, SF_SIP_VAL_AUTH },
+  [SF_SIP_HDR_AUTHORIZATION] = { SF_SIP_HDR_AUTHORIZATION, "Authorization", 0, SF_SIP_HDR_MULTI, SF_SIP_VAL_AUTH },
+  [SF_SIP_HDR_CALL_ID] = { SF_SIP_HDR_CALL_ID, "Call-ID", 'i', SF_SIP_HDR_SINGLE, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_CALL_INFO] = { SF_SIP_HDR_CALL_INFO, "Call-Info", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_INFO },
+  [SF_SIP_HDR_CONTACT] = { SF_SIP_HDR_CONTACT, "Contact", 'm', SF_SIP_HDR_LIST, SF_SIP_VAL_NAMEADDR },
+  [SF_SIP_HDR_CONTENT_DISPOSITION] = { SF_SIP_HDR_CONTENT_DISPOSITION, "Content-Disposition", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_CONTENT_ENCODING] = { SF_SIP_HDR_CONTENT_ENCODING, "Content-Encoding", 'e', SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_CONTENT_LANGUAGE] = { SF_SIP_HDR_CONTENT_LANGUAGE, "Content-Language", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_CONTENT_LENGTH] = { SF_SIP_HDR_CONTENT_LENGTH, "Content-Length", 'l', SF_SIP_HDR_SINGLE, SF_SIP_VAL_NUMBER },
+  [SF_SIP_HDR_CONTENT_TYPE] = { SF_SIP_HDR_CONTENT_TYPE, "Content-Type", 'c', SF_SIP_HDR_SINGLE, SF_SIP_VAL_MEDIA },
+  [SF_SIP_HDR_CSEQ] = { SF_SIP_HDR_CSEQ, "CSeq", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_CSEQ },
+  [SF_SIP_HDR_DATE] = { SF_SIP_HDR_DATE, "Date", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_ERROR_INFO] = { SF_SIP_HDR_ERROR_INFO, "Error-Info", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_INFO },
+  [SF_SIP_HDR_EXPIRES] = { SF_SIP_HDR_EXPIRES, "Expires", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_NUMBER },
+  [SF_SIP_HDR_FROM] = { SF_SIP_HDR_FROM, "From", 'f', SF_SIP_HDR_SINGLE, SF_SIP_VAL_NAMEADDR },
+  [SF_SIP_HDR_IN_REPLY_TO] = { SF_SIP_HDR_IN_REPLY_TO, "In-Reply-To", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_MAX_FORWARDS] = { SF_SIP_HDR_MAX_FORWARDS, "Max-Forwards", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_NUMBER },
+  [SF_SIP_HDR_MIME_VERSION] = { SF_SIP_HDR_MIME_VERSION, "MIME-Version", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_MIN_EXPIRES] = { SF_SIP_HDR_MIN_EXPIRES, "Min-Expires", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_NUMBER },
+  [SF_SIP_HDR_ORGANIZATION] = { SF_SIP_HDR_ORGANIZATION, "Organization", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_PRIORITY] = { SF_SIP_HDR_PRIORITY, "Priority", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_PROXY_AUTHENTICATE] = { SF_SIP_HDR_PROXY_AUTHENTICATE, "Proxy-Authenticate", 0, SF_SIP_HDR_MULTI, SF_SIP_VAL_AUTH },
+  [SF_SIP_HDR_PROXY_AUTHORIZATION] = { SF_SIP_HDR_PROXY_AUTHORIZATION, "Proxy-Authorization", 0, SF_SIP_HDR_MULTI, SF_SIP_VAL_AUTH },
+  [SF_SIP_HDR_PROXY_REQUIRE] = { SF_SIP_HDR_PROXY_REQUIRE, "Proxy-Require", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_RECORD_ROUTE] = { SF_SIP_HDR_RECORD_ROUTE, "Record-Route", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_NAMEADDR },
+  [SF_SIP_HDR_REPLY_TO] = { SF_SIP_HDR_REPLY_TO, "Reply-To", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_NAMEADDR },
+  [SF_SIP_HDR_REQUIRE] = { SF_SIP_HDR_REQUIRE, "Require", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_RETRY_AFTER] = { SF_SIP_HDR_RETRY_AFTER, "Retry-After", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_NUMBER },
+  [SF_SIP_HDR_ROUTE] = { SF_SIP_HDR_ROUTE, "Route", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_NAMEADDR },
+  [SF_SIP_HDR_SERVER] = { SF_SIP_HDR_SERVER, "Server", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_SUBJECT] = { SF_SIP_HDR_SUBJECT, "Subject", 's', SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_SUPPORTED] = { SF_SIP_HDR_SUPPORTED, "Supported", 'k', SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_TIMESTAMP] = { SF_SIP_HDR_TIMESTAMP, "Timestamp", 0, SF_SIP_HDR_SINGLE, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_TO] = { SF_SIP_HDR_TO, "To", 't', SF_SIP_HDR_SINGLE, SF_SIP_VAL_NAMEADDR },
+  [SF_SIP_HDR_UNSUPPORTED] = { SF_SIP_HDR_UNSUPPORTED, "Unsupported", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_TOKEN },
+  [SF_SIP_HDR_USER_AGENT] = { SF_SIP_HDR_USER_AGENT, "User-Agent", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_VIA] = { SF_SIP_HDR_VIA, "Via", 'v', SF_SIP_HDR_LIST, SF_SIP_VAL_VIA },
+  [SF_SIP_HDR_WARNING] = { SF_SIP_HDR_WARNING, "Warning", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_OPAQUE },
+  [SF_SIP_HDR_WWW_AUTHENTICATE] = { SF_SIP_HDR_WWW_AUTHENTICATE, "WWW-Authenticate", 0, SF_SIP_HDR_MULTI, SF_SIP_VAL_AUTH },
+};
+
+const SfSipHdrInfo *
+sf_sip_hdr_info (SfSipHdrId id)
+{
+  return id < SF_SIP_HDR_COUNT ? &infos[id] : &infos[0];
+}
+
+SfSipHdrId
+sf_sip_hdr_lookup (SfSipStr name)
+{
+  if (name.len == 1) {
+    for (int i = 1; i < SF_SIP_HDR_COUNT; i++)
+      if (infos[i].compact != 0 && g_ascii_tolower (name.p[0]) == infos[i].compact)
+        return (SfSipHdrId) i;
+    return SF_SIP_HDR_OTHER;
+  }
+  for (int i = 1; i < SF_SIP_HDR_COUNT; i++)
+    if (sf_sip_str_caseeq (name, infos[i].name))
+      return (SfSipHdrId) i;
+  return SF_SIP_HDR_OTHER;
+}
+
+void
+sf_sip_value_free (SfSipValue *v)
+{
+  if (v == NULL)
+    return;
+  sf_sip_uri_free (v->uri);
+  g_free (v->params);
+  g_free (v);
+}
+
+const SfSipParam *
+sf_sip_value_param (const SfSipValue *v, const char *name)
+{
+  for (guint i = 0; i < v->n_params; i++)
+    if (sf_sip_str_caseeq (v->params[i].name, name))
+      return &v->params[i];
+  return NULL;
+}
+
+/* ---- errors name the header and the offset ---- */
+
+typedef struct {
+  SfSipScan s;
+  SfSipStr name;       /* the header name as written */
+  GError **error;
+} Ctx;
+
+static gboolean
+bad (Ctx *c, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+static gboolean
+bad (Ctx *c, const char *fmt, ...)
+{
+  if (c->error == NULL || *c->error != NULL)
+    return FALSE;
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (c->error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "%.*s: %s at offset %" G_GSIZE_FORMAT,
+               (int) MIN (c->name.len, 64), c->name.p, msg, sf_sip_scan_offset (&c->s));
+  return FALSE;
+}
+
+static gboolean
+at_end (Ctx *c)
+{
+  sf_sip_scan_sws (&c->s);
+  return sf_sip_scan_eof (&c->s);
+}
+
+/* gen-value = token / host / quoted-string; kept as written (quotes included). */
+static gboolean
+gen_value (Ctx *c, SfSipStr *out)
+{
+  const char *start = c->s.p;
+  if (c->s.p < c->s.end && *c->s.p == '"') {
+    SfSipStr inner;
+    if (!sf_sip_scan_quoted (&c->s, &inner))
+      return bad (c, "unterminated quoted string");
+    *out = sf_sip_str (start, (gsize) (c->s.p - start));
+    return TRUE;
+  }
+  while (c->s.p < c->s.end && (sf_sip_is_token_char ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
+                               *c->s.p == ']'))
+    c->s.p++;
+  if (c->s.p == start)
+    return bad (c, "empty parameter value");
+  *out = sf_sip_str (start, (gsize) (c->s.p - start));
+  return TRUE;
+}
+
+/* *( SEMI generic-param ) */
+static gboolean
+params (Ctx *c, SfSipValue *v)
+{
+  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  while (sf_sip_scan_sep (&c->s, ';')) {
+    SfSipParam p = { SF_SIP_STR_NULL, SF_SIP_STR_NULL };
+    if (!sf_sip_scan_token (&c->s, &p.name)) {
+      g_array_unref (a);
+      return bad (c, "empty or invalid parameter name");
+    }
+    if (sf_sip_scan_sep (&c->s, '=') && !gen_value (c, &p.value)) {
+      g_array_unref (a);
+      return FALSE;
+    }
+    if (a->len >= SF_SIP_MAX_PARAMS) {
+      g_array_unref (a);
+      return bad (c, "more than %d parameters", SF_SIP_MAX_PARAMS);
+    }
+    g_array_append_val (a, p);
+  }
+  v->n_params = a->len;
+  v->params = (SfSipParam *) g_array_free (a, FALSE);
+  return TRUE;
+}
+
+static gboolean
+number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean flag_ok)
+{
+  const SfSipParam *p = sf_sip_value_param (v, name);
+  guint64 n;
+  if (p != NULL && !(flag_ok && !sf_sip_str_is_set (p->value)) &&
+      (!sf_sip_str_is_set (p->value) || !sf_sip_str_to_u64 (p->value, max, &n)))
+    return bad (c, "parameter %s must be a number up to %" G_GUINT64_FORMAT, name, max);
+  return TRUE;
+}
+
+/* ---- Via (20.42) ---- */
+
+static gboolean
+host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
+{
+  SfSipScan *s = &c->s;
+  const char *start = s->p;
+  if (s->p < s->end && *s->p == '[') {
+    const char *close = memchr (s->p, ']', (gsize) (s->end - s->p));
+    if (close == NULL || !sf_sip_is_ipv6 (sf_sip_str (s->p + 1, (gsize) (close - s->p - 1))))
+      return bad (c, "invalid IPv6 reference");
+    s->p = close + 1;
+    *kind = SF_HOST_IPV6;
+  } else {
+    while (s->p < s->end && (g_ascii_isalnum (*s->p) || *s->p == '-' || *s->p == '.' ||
+                             (brackets_optional && *s->p == ':')))
+      s->p++;
+    SfSipStr h = sf_sip_str (start, (gsize) (s->p - start));
+    if (h.len == 0)
+      return bad (c, "expected a host");
+    if (brackets_optional && memchr (h.p, ':', h.len) != NULL) {
+      if (!sf_sip_is_ipv6 (h))
+        return bad (c, "invalid IPv6 address");
+      *kind = SF_HOST_IPV6;
+    } else {
+      *kind = sf_sip_is_ipv4 (h) ? SF_HOST_IPV4 : SF_HOST_NAME;
+      if (*kind == SF_HOST_NAME && (h.p[0] == '.' || h.p[0] == '-'))
+        return bad (c, "invalid host");
+    }
+  }
+  *out = sf_sip_str (start, (gsize) (s->p - start));
+  return TRUE;
+}
+
+static gboolean
+parse_via (Ctx *c, SfSipValue *v)
+{
+  if (!sf_sip_scan_token (&c->s, &v->protocol) || !sf_sip_scan_sep (&c->s, '/') ||
+      !sf_sip_scan_token (&c->s, &v->version) || !sf_sip_scan_sep (&c->s, '/') ||
+      !sf_sip_scan_token (&c->s, &v->transport))
+    return bad (c, "expected sent-protocol SIP/2.0/TRANSPORT");
+  if (!sf_sip_scan_sws (&c->s))
+    return bad (c, "expected white space before sent-by");
+  if (!host (c, &v->host, &v->host_kind, FALSE))
+    return FALSE;
+  if (sf_sip_scan_sep (&c->s, ':')) {
+    SfSipStr port;
+    guint64 n;
+    const char *ps = c->s.p;
+    while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
+      c->s.p++;
+    port = sf_sip_str (ps, (gsize) (c->s.p - ps));
+    if (!sf_sip_str_to_u64 (port, 65535, &n) || n == 0)
+      return bad (c, "invalid port");
+    v->port = (guint) n;
+  }
+  if (!params (c, v))
+    return FALSE;
+  for (guint i = 0; i < v->n_params; i++) {
+    const SfSipParam *p = &v->params[i];
+    if (sf_sip_str_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
+      return bad (c, "branch must be a token");
+    if (sf_sip_str_caseeq (p->name, "received")) {
+      /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
+      SfSipStr r = p->value;
+      if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
+        r = sf_sip_str (r.p + 1, r.len - 2);
+      if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
+        return bad (c, "received must be an IP address");
+    }
+    if (sf_sip_str_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
+      return bad (c, "maddr needs a host");
+  }
+  return number_param (c, v, "ttl", 255, FALSE) && number_param (c, v, "rport", 65535, TRUE);
+}
+
+/* ---- name-addr / addr-spec (20.10, 20.20, 20.39...) ---- */
+
+static gboolean
+uri_in (Ctx *c, SfSipValue *v, SfSipStr raw)
+{
+  GError *e = NULL;
+  v->uri = sf_sip_uri_parse (raw, c->s.base, &e);
+  if (v->uri == NULL) {
+    if (c->error != NULL && *c->error == NULL)
+      g_set_error (c->error, SF_SIP_ERROR, e->code, "%.*s: %s", (int) MIN (c->name.len, 64), c->name.p, e->message);
+    g_error_free (e);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+angle_uri (Ctx *c, SfSipValue *v)
+{
+  /* LAQUOT addr-spec RAQUOT: no white space inside (RFC 4475 badaspec). */
+  const char *start = c->s.p;
+  const char *close = memchr (start, '>', (gsize) (c->s.end - start));
+  if (close == NULL)
+    return bad (c, "no '>' closing the URI");
+  if (!uri_in (c, v, sf_sip_str (start, (gsize) (close - start))))
+    return FALSE;
+  c->s.p = close + 1;
+  return TRUE;
+}
+
+static gboolean
+parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
+{
+  SfSipScan *s = &c->s;
+  if (star_ok && sf_sip_scan_peek (s) == '*') {
+    s->p++;
+    v->star = TRUE;
+    return params (c, v);
+  }
+  if (s->p < s->end && *s->p == '"') {
+    if (!sf_sip_scan_quoted (s, &v->display))
+      return bad (c, "unterminated quoted display name");
+    v->display_quoted = TRUE;
+    sf_sip_scan_sws (s);
+    if (s->p >= s->end || *s->p != '<')
+      return bad (c, "expected '<' after the display name");
+    s->p++;
+    if (!angle_uri (c, v))
+      return FALSE;
+  } else {
+    /* A display name of tokens, or an addr-spec.  A '<' ahead at top level decides. */
+    SfSipScan look = *s;
+    SfSipStr before = sf_sip_scan_until (&look, "<;,");
+    if (look.p < look.end && *look.p == '<') {
+      const char *ds = s->p;
+      const char *de = ds;
+      while (s->p < look.p) {
+        SfSipStr tok;
+        if (!sf_sip_scan_token (s, &tok))
+          return bad (c, "display name is neither tokens nor a quoted string");
+        de = s->p;
+        sf_sip_scan_sws (s);
+      }
+      if (de > ds)
+        v->display = sf_sip_str (ds, (gsize) (de - ds));
+      s->p++;
+      if (!angle_uri (c, v))
+        return FALSE;
+    } else {
+      /* addr-spec: a URI containing ',', ';' or '?' must be in <> (20.10); ';' starts the header params. */
+      const char *us = s->p;
+      while (s->p < s->end && *s->p != ';' && *s->p != ' ' && *s->p != '\t' && *s->p != '\r' && *s->p != '\n')
+        s->p++;
+      SfSipStr raw = sf_sip_str (us, (gsize) (s->p - us));
+      (void) before;
+      if (raw.len == 0)
+        return bad (c, "expected a URI");
+      if (memchr (raw.p, '?', raw.len) != NULL || memchr (raw.p, ',', raw.len) != NULL)
+        return bad (c, "a URI with '?' or ',' must be enclosed in <>");
+      if (!uri_in (c, v, raw))
+        return FALSE;
+    }
+  }
+  return params (c, v);
+}
+
+/* ---- the rest ---- */
+
+static gboolean
+parse_cseq (Ctx *c, SfSipValue *v)
+{
+  const char *ns = c->s.p;
+  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
+    c->s.p++;
+  if (!sf_sip_str_to_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
+    return bad (c, "sequence number must be an integer below 2**32");
+  if (!sf_sip_scan_sws (&c->s) || !sf_sip_scan_token (&c->s, &v->text))
+    return bad (c, "expected a method after the sequence number");
+  return TRUE;
+}
+
+static gboolean
+parse_number (Ctx *c, SfSipValue *v, guint64 max)
+{
+  const char *ns = c->s.p;
+  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
+    c->s.p++;
+  if (!sf_sip_str_to_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
+    return bad (c, "expected an integer from 0 to %" G_GUINT64_FORMAT, max);
+  return TRUE;
+}
+
+static gboolean
+is_word_char (guchar ch)
+{
+  return sf_sip_is_token_char (ch) || (ch != 0 && strchr ("()<>:\\\"/[]?{}", ch) != NULL);
+}
+
+static gboolean
+parse_callid (Ctx *c, SfSipValue *v)
+{
+  const char *start = c->s.p;
+  while (c->s.p < c->s.end && (is_word_char ((guchar) *c->s.p) || *c->s.p == '@'))
+    c->s.p++;
+  v->text = sf_sip_str (start, (gsize) (c->s.p - start));
+  if (v->text.len == 0)
+    return bad (c, "expected a Call-ID");
+  const char *at = memchr (v->text.p, '@', v->text.len);
+  if (at != NULL && (at == v->text.p || at == v->text.p + v->text.len - 1 ||
+                     memchr (at + 1, '@', (gsize) (v->text.p + v->text.len - at - 1)) != NULL))
+    return bad (c, "invalid Call-ID");
+  return TRUE;
+}
+
+static gboolean
+parse_media (Ctx *c, SfSipValue *v, gboolean ranges)
+{
+  const char *start = c->s.p;
+  SfSipStr type, sub;
+  if (!sf_sip_scan_token (&c->s, &type) || !sf_sip_scan_sep (&c->s, '/') || !sf_sip_scan_token (&c->s, &sub))
+    return bad (c, "expected a media type TYPE/SUBTYPE");
+  if (!ranges && (sf_sip_str_eq (type, "*") || sf_sip_str_eq (sub, "*")))
+    return bad (c, "a content type cannot be a wildcard");
+  v->text = sf_sip_str (start, (gsize) (c->s.p - start));
+  return params (c, v);
+}
+
+static gboolean
+parse_auth (Ctx *c, SfSipValue *v, gboolean has_scheme)
+{
+  if (has_scheme) {
+    if (!sf_sip_scan_token (&c->s, &v->text))
+      return bad (c, "expected an authentication scheme");
+    if (!sf_sip_scan_sws (&c->s))
+      return at_end (c) ? TRUE : bad (c, "expected white space after the scheme");
+  }
+  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  do {
+    SfSipParam p = { SF_SIP_STR_NULL, SF_SIP_STR_NULL };
+    if (!sf_sip_scan_token (&c->s, &p.name) || !sf_sip_scan_sep (&c->s, '=') || !gen_value (c, &p.value)) {
+      g_array_unref (a);
+      return bad (c, "expected name=value authentication parameters");
+    }
+    if (a->len >= SF_SIP_MAX_PARAMS) {
+      g_array_unref (a);
+      return bad (c, "more than %d parameters", SF_SIP_MAX_PARAMS);
+    }
+    g_array_append_val (a, p);
+  } while (sf_sip_scan_sep (&c->s, ','));
+  v->n_params = a->len;
+  v->params = (SfSipParam *) g_array_free (a, FALSE);
+  return TRUE;
+}
+
+/* rfc1123-date: wkday "," SP 2DIGIT SP month SP 4DIGIT SP 2DIGIT:2DIGIT:2DIGIT SP "GMT" (20.17) */
+static gboolean
+parse_date (Ctx *c, SfSipValue *v)
+{
+  static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  SfSipStr t = sf_sip_str (c->s.p, (gsize) (c->s.end - c->s.p));
+  while (t.len > 0 && (t.p[t.len - 1] == ' ' || t.p[t.len - 1] == '\t'))
+    t.len--;
+  gboolean ok = t.len == 29 && t.p[3] == ',' && t.p[4] == ' ' && t.p[7] == ' ' && t.p[11] == ' ' && t.p[16] == ' ' &&
+                t.p[19] == ':' && t.p[22] == ':' && t.p[25] == ' ' && memcmp (t.p + 26, "GMT", 3) == 0;
+  gboolean day = FALSE, month = FALSE;
+  for (int i = 0; ok && i < 7; i++)
+    day |= memcmp (t.p, days[i], 3) == 0;
+  for (int i = 0; ok && i < 12; i++)
+    month |= memcmp (t.p + 8, months[i], 3) == 0;
+  static const int digits[] = { 5, 6, 12, 13, 14, 15, 17, 18, 20, 21, 23, 24 };
+  for (gsize i = 0; ok && i < G_N_ELEMENTS (digits); i++)
+    ok = g_ascii_isdigit (t.p[digits[i]]);
+  if (!ok || !day || !month)
+    return bad (c, "expected an RFC 1123 date in GMT, like 'Sat, 13 Nov 2010 23:29:00 GMT'");
+  v->text = t;
+  c->s.p += t.len;
+  return TRUE;
+}
+
+/* warning-value = warn-code SP warn-agent SP warn-text (20.43) */
+static gboolean
+parse_warning (Ctx *c, SfSipValue *v)
+{
+  const char *ns = c->s.p;
+  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
+    c->s.p++;
+  if (c->s.p - ns != 3 || !sf_sip_str_to_u64 (sf_sip_str (ns, 3), 999, &v->number))
+    return bad (c, "warn-code must be three digits");
+  if (!sf_sip_scan_sws (&c->s))
+    return bad (c, "expected a warn-agent");
+  const char *as = c->s.p;
+  while (c->s.p < c->s.end && *c->s.p != ' ' && *c->s.p != '\t' && *c->s.p != '"')
+    c->s.p++;
+  if (c->s.p == as || !sf_sip_scan_sws (&c->s))
+    return bad (c, "expected a warn-agent");
+  SfSipStr text;
+  if (!sf_sip_scan_quoted (&c->s, &text))
+    return bad (c, "warn-text must be a quoted string");
+  v->text = text;
+  return TRUE;
+}
+
+static gboolean
+parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
+{
+  switch (id) {
+  case SF_SIP_HDR_VIA:
+    return parse_via (c, v);
+  case SF_SIP_HDR_FROM:
+  case SF_SIP_HDR_TO:
+  case SF_SIP_HDR_ROUTE:
+  case SF_SIP_HDR_RECORD_ROUTE:
+  case SF_SIP_HDR_REPLY_TO:
+    return parse_nameaddr (c, v, FALSE) &&
+           ((id != SF_SIP_HDR_ROUTE && id != SF_SIP_HDR_RECORD_ROUTE) || v->uri == NULL ||
+            v->raw.p[0] == '<' || v->display.len > 0 || v->display_quoted || bad (c, "a route must be a name-addr (<URI>)"));
+  case SF_SIP_HDR_CONTACT:
+    return parse_nameaddr (c, v, TRUE) && number_param (c, v, "expires", G_MAXUINT32, FALSE);
+  case SF_SIP_HDR_CSEQ:
+    return parse_cseq (c, v);
+  case SF_SIP_HDR_CONTENT_LENGTH:
+  case SF_SIP_HDR_EXPIRES:
+  case SF_SIP_HDR_MIN_EXPIRES:
+    return parse_number (c, v, G_MAXUINT32);
+  case SF_SIP_HDR_MAX_FORWARDS:
+    return parse_number (c, v, 255);
+  case SF_SIP_HDR_RETRY_AFTER:
+    if (!parse_number (c, v, G_MAXUINT32))
+      return FALSE;
+    if (sf_sip_scan_peek (&c->s) == '(') {
+      /* comment: no nesting needed in practice, but balanced parentheses are accepted */
+      int depth = 0;
+      do {
+        if (*c->s.p == '(')
+          depth++;
+        else if (*c->s.p == ')')
+          depth--;
+        c->s.p++;
+      } while (depth > 0 && c->s.p < c->s.end);
+      if (depth != 0)
+        return bad (c, "unbalanced comment");
+    }
+    return params (c, v) && number_param (c, v, "duration", G_MAXUINT32, FALSE);
+  case SF_SIP_HDR_CALL_ID:
+  case SF_SIP_HDR_IN_REPLY_TO:
+    return parse_callid (c, v);
+  case SF_SIP_HDR_CONTENT_TYPE:
+    return parse_media (c, v, FALSE);
+  case SF_SIP_HDR_ACCEPT:
+    return parse_media (c, v, TRUE);
+  case SF_SIP_HDR_AUTHORIZATION:
+  case SF_SIP_HDR_PROXY_AUTHORIZATION:
+  case SF_SIP_HDR_WWW_AUTHENTICATE:
+  case SF_SIP_HDR_PROXY_AUTHENTICATE:
+    return parse_auth (c, v, TRUE);
+  case SF_SIP_HDR_AUTHENTICATION_INFO:
+    return parse_auth (c, v, FALSE);
+  case SF_SIP_HDR_ALERT_INFO:
+  case SF_SIP_HDR_CALL_INFO:
+  case SF_SIP_HDR_ERROR_INFO:
+    if (c->s.p >= c->s.end || *c->s.p != '<')
+      return bad (c, "expected <URI>");
+    c->s.p++;
+    return angle_uri (c, v) && params (c, v);
+  case SF_SIP_HDR_DATE:
+    return parse_date (c, v);
+  case SF_SIP_HDR_WARNING:
+    return parse_warning (c, v);
+  case SF_SIP_HDR_MIME_VERSION: {
+    const char *ns = c->s.p;
+    while (c->s.p < c->s.end && (g_ascii_isdigit (*c->s.p) || *c->s.p == '.'))
+      c->s.p++;
+    v->text = sf_sip_str (ns, (gsize) (c->s.p - ns));
+    const char *dot = memchr (v->text.p, '.', v->text.len);
+    if (dot == NULL || dot == v->text.p || dot == v->text.p + v->text.len - 1 ||
+        memchr (dot + 1, '.', (gsize) (v->text.p + v->text.len - dot - 1)) != NULL)
+      return bad (c, "expected DIGITS.DIGITS");
+    return TRUE;
+  }
+  case SF_SIP_HDR_TIMESTAMP: {
+    const char *ns = c->s.p;
+    while (c->s.p < c->s.end && (g_ascii_isdigit (*c->s.p) || *c->s.p == '.'))
+      c->s.p++;
+    if (c->s.p == ns)
+      return bad (c, "expected a number");
+    v->text = sf_sip_str (ns, (gsize) (c->s.p - ns));
+    if (sf_sip_scan_sws (&c->s))
+      while (c->s.p < c->s.end && (g_ascii_isdigit (*c->s.p) || *c->s.p == '.'))
+        c->s.p++;
+    return TRUE;
+  }
+  default:
+    /* Token lists: Allow, Supported, Require, Proxy-Require, Unsupported, Content-*,
+     * Accept-*, Priority, Content-Disposition. */
+    if (!sf_sip_scan_token (&c->s, &v->text))
+      return bad (c, "expected a token");
+    return params (c, v);
+  }
+}
+
+static gboolean
+parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
+{
+  SfSipValue *v = g_new0 (SfSipValue, 1);
+  v->id = id;
+  v->kind = sf_sip_hdr_info (id)->kind;
+  v->raw = raw;
+  v->text = raw;
+  SfSipScan saved = c->s;
+  sf_sip_scan_init (&c->s, raw, saved.base);
+  gboolean ok = parse_one (c, id, v) && (at_end (c) || bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?'));
+  c->s = saved;
+  if (!ok) {
+    sf_sip_value_free (v);
+    return FALSE;
+  }
+  g_ptr_array_add (out, v);
+  return TRUE;
+}
+
+static SfSipStr
+trim (SfSipStr s)
+{
+  SfSipScan sc;
+  sf_sip_scan_init (&sc, s, NULL);
+  sf_sip_scan_sws (&sc);
+  const char *start = sc.p, *end = sc.end;
+  while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+    end--;
+  return sf_sip_str (start, (gsize) (end - start));
+}
+
+gboolean
+sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
+{
+  const SfSipHdrInfo *info = sf_sip_hdr_info (id);
+  Ctx c = { { 0 }, name, error };
+  sf_sip_scan_init (&c.s, value, base);
+  if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
+      id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
+    SfSipValue *v = g_new0 (SfSipValue, 1);
+    v->id = id;
+    v->raw = v->text = trim (value);
+    g_ptr_array_add (out, v);
+    return TRUE;
+  }
+  if (info->shape != SF_SIP_HDR_LIST) {
+    SfSipStr t = trim (value);
+    if (t.len == 0)
+      return bad (&c, "empty value");
+    return parse_value (id, t, &c, out);
+  }
+  /* A comma-separated list; an empty element is an error (RFC 4475 badinv01), an
+   * empty Accept is not (20.1). */
+  SfSipScan s = c.s;
+  if (id == SF_SIP_HDR_ACCEPT && trim (value).len == 0)
+    return TRUE;
+  for (;;) {
+    SfSipStr item = trim (sf_sip_scan_until (&s, ","));
+    c.s = s;
+    if (item.len == 0)
+      return bad (&c, "empty list element");
+    if (!parse_value (id, item, &c, out))
+      return FALSE;
+    if (s.p >= s.end)
+      break;
+    s.p++; /* the comma */
+  }
+  return TRUE;
+}

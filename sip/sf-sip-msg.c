@@ -1,0 +1,585 @@
+/* sf-sip-msg.c: parsing, framing and serializing SIP messages (see sf-sip-msg.h).
+ * RFC 3261 7 (messages), 7.3.1 (header fields, folding), 7.5 and 18.3 (framing),
+ * 8.1.1 (mandatory headers), 25 (grammar). */
+#include "config.h"
+#include "sf-sip-msg.h"
+#include <string.h>
+
+struct _SfSipMsg {
+  grefcount ref;
+  GBytes *bytes;               /* owned: everything below points into it */
+  const char *base;
+  gboolean request;
+  SfSipStr start_line;         /* without its line end */
+  SfSipStr method, ruri_raw, version, reason;
+  guint status;
+  SfSipUri *ruri;              /* owned */
+  GArray *headers;             /* SfSipHdr */
+  SfSipStr body;
+  GPtrArray *cache[SF_SIP_HDR_COUNT]; /* owned: parsed values, NULL until asked */
+};
+
+static gboolean
+err (GError **error, SfSipError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+static gboolean
+err (GError **error, SfSipError code, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error_literal (error, SF_SIP_ERROR, code, msg);
+  return FALSE;
+}
+
+SfSipMsg *
+sf_sip_msg_ref (SfSipMsg *msg)
+{
+  g_return_val_if_fail (msg != NULL, NULL);
+  g_ref_count_inc (&msg->ref);
+  return msg;
+}
+
+void
+sf_sip_msg_unref (SfSipMsg *msg)
+{
+  if (msg == NULL || !g_ref_count_dec (&msg->ref))
+    return;
+  for (int i = 0; i < SF_SIP_HDR_COUNT; i++)
+    if (msg->cache[i] != NULL)
+      g_ptr_array_unref (msg->cache[i]);
+  sf_sip_uri_free (msg->ruri);
+  g_array_unref (msg->headers);
+  g_bytes_unref (msg->bytes);
+  g_free (msg);
+}
+
+/* ---- the start line ---- */
+
+static gboolean
+valid_version (SfSipStr v)
+{
+  /* "SIP" "/" 1*DIGIT "." 1*DIGIT */
+  if (v.len < 7 || g_ascii_strncasecmp (v.p, "SIP/", 4) != 0)
+    return FALSE;
+  gsize i = 4, d1 = 0, d2 = 0;
+  while (i < v.len && g_ascii_isdigit (v.p[i]))
+    i++, d1++;
+  if (i >= v.len || v.p[i] != '.')
+    return FALSE;
+  i++;
+  while (i < v.len && g_ascii_isdigit (v.p[i]))
+    i++, d2++;
+  return i == v.len && d1 > 0 && d2 > 0;
+}
+
+static gboolean
+check_version (SfSipStr v, GError **error)
+{
+  if (!valid_version (v))
+    return err (error, SF_SIP_ERROR_SYNTAX, "start line: invalid SIP version '%.*s'", (int) MIN (v.len, 32), v.p);
+  if (!sf_sip_str_eq (v, "SIP/2.0"))
+    return err (error, SF_SIP_ERROR_VERSION, "start line: SIP version '%.*s' not supported", (int) MIN (v.len, 32),
+                v.p);
+  return TRUE;
+}
+
+static gboolean
+parse_start_line (SfSipMsg *m, GError **error)
+{
+  SfSipStr l = m->start_line;
+  if (l.len >= 4 && memcmp (l.p, "SIP/", 4) == 0) {
+    /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase */
+    const char *sp = memchr (l.p, ' ', l.len);
+    if (sp == NULL)
+      return err (error, SF_SIP_ERROR_SYNTAX, "status line: no status code");
+    m->version = sf_sip_str (l.p, (gsize) (sp - l.p));
+    if (!check_version (m->version, error))
+      return FALSE;
+    const char *code = sp + 1, *end = l.p + l.len;
+    gsize n = 0;
+    while (code + n < end && g_ascii_isdigit (code[n]))
+      n++;
+    guint64 status;
+    if (n != 3 || !sf_sip_str_to_u64 (sf_sip_str (code, 3), 699, &status) || status < 100)
+      return err (error, SF_SIP_ERROR_SYNTAX, "status line: the status code must be three digits from 100 to 699");
+    if (code + 3 < end && code[3] != ' ')
+      return err (error, SF_SIP_ERROR_SYNTAX, "status line: expected a space after the status code");
+    m->status = (guint) status;
+    m->reason = code + 3 < end ? sf_sip_str (code + 4, (gsize) (end - code - 4)) : sf_sip_str (end, 0);
+    for (gsize i = 0; i < m->reason.len; i++)
+      if ((guchar) m->reason.p[i] < ' ' && m->reason.p[i] != '\t')
+        return err (error, SF_SIP_ERROR_SYNTAX, "status line: control character in the reason phrase");
+    m->request = FALSE;
+    return TRUE;
+  }
+  /* Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces. */
+  const char *sp1 = memchr (l.p, ' ', l.len);
+  if (sp1 == NULL)
+    return err (error, SF_SIP_ERROR_SYNTAX, "request line: expected METHOD SP Request-URI SP SIP/2.0");
+  const char *sp2 = memchr (sp1 + 1, ' ', (gsize) (l.p + l.len - sp1 - 1));
+  if (sp2 == NULL)
+    return err (error, SF_SIP_ERROR_SYNTAX, "request line: no SIP version after the Request-URI");
+  if (memchr (sp2 + 1, ' ', (gsize) (l.p + l.len - sp2 - 1)) != NULL || sp2 == sp1 + 1)
+    return err (error, SF_SIP_ERROR_SYNTAX, "request line: white space inside or around the Request-URI");
+  m->method = sf_sip_str (l.p, (gsize) (sp1 - l.p));
+  for (gsize i = 0; i < m->method.len; i++)
+    if (!sf_sip_is_token_char ((guchar) m->method.p[i]))
+      return err (error, SF_SIP_ERROR_SYNTAX, "request line: the method is not a token");
+  if (m->method.len == 0)
+    return err (error, SF_SIP_ERROR_SYNTAX, "request line: empty method");
+  m->ruri_raw = sf_sip_str (sp1 + 1, (gsize) (sp2 - sp1 - 1));
+  m->version = sf_sip_str (sp2 + 1, (gsize) (l.p + l.len - sp2 - 1));
+  for (gsize i = 0; i < m->ruri_raw.len; i++)
+    if ((guchar) m->ruri_raw.p[i] <= ' ')
+      return err (error, SF_SIP_ERROR_SYNTAX, "request line: white space or control character in the Request-URI");
+  if (!check_version (m->version, error))
+    return FALSE;
+  GError *e = NULL;
+  m->ruri = sf_sip_uri_parse (m->ruri_raw, m->base, &e);
+  if (m->ruri == NULL) {
+    g_set_error (error, SF_SIP_ERROR, e->code, "Request-URI: %s", e->message);
+    g_error_free (e);
+    return FALSE;
+  }
+  if (m->ruri->n_headers > 0)
+    return err (error, SF_SIP_ERROR_SYNTAX, "Request-URI: URI headers are not allowed here (RFC 3261 19.1.1)");
+  m->request = TRUE;
+  return TRUE;
+}
+
+/* ---- header lines ---- */
+
+/* The end of the line starting at @p (the position after its '\n'), or NULL. */
+static const char *
+line_end (const char *p, const char *end, const char **content_end)
+{
+  const char *nl = memchr (p, '\n', (gsize) (end - p));
+  if (nl == NULL)
+    return NULL;
+  *content_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
+  return nl + 1;
+}
+
+static gboolean
+parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
+{
+  const char *p = *pp;
+  for (;;) {
+    const char *cend;
+    const char *next = line_end (p, end, &cend);
+    if (next == NULL)
+      return err (error, SF_SIP_ERROR_SYNTAX, "headers: not terminated by an empty line");
+    if (cend == p) { /* the empty line */
+      *pp = next;
+      return TRUE;
+    }
+    if (*p == ' ' || *p == '\t')
+      return err (error, SF_SIP_ERROR_SYNTAX, "headers: a continuation line with no header before it at offset %" G_GSIZE_FORMAT,
+                  (gsize) (p - m->base));
+    /* Folded continuation lines belong to this header. */
+    while (next < end && (*next == ' ' || *next == '\t')) {
+      const char *n2 = line_end (next, end, &cend);
+      if (n2 == NULL)
+        return err (error, SF_SIP_ERROR_SYNTAX, "headers: not terminated by an empty line");
+      next = n2;
+    }
+    if ((gsize) (next - p) > SF_SIP_MAX_HEADER_LEN)
+      return err (error, SF_SIP_ERROR_LIMIT, "headers: a header line longer than %d bytes at offset %" G_GSIZE_FORMAT,
+                  SF_SIP_MAX_HEADER_LEN, (gsize) (p - m->base));
+    if (m->headers->len >= SF_SIP_MAX_HEADERS)
+      return err (error, SF_SIP_ERROR_LIMIT, "headers: more than %d header lines", SF_SIP_MAX_HEADERS);
+    SfSipHdr h = { 0 };
+    const char *n = p;
+    while (n < cend && sf_sip_is_token_char ((guchar) *n))
+      n++;
+    h.name = sf_sip_str (p, (gsize) (n - p));
+    const char *colon = n;
+    while (colon < cend && (*colon == ' ' || *colon == '\t'))
+      colon++;
+    if (h.name.len == 0 || colon >= cend || *colon != ':')
+      return err (error, SF_SIP_ERROR_SYNTAX, "headers: a line that is not 'Name: value' at offset %" G_GSIZE_FORMAT,
+                  (gsize) (p - m->base));
+    h.id = sf_sip_hdr_lookup (h.name);
+    SfSipScan s;
+    sf_sip_scan_init (&s, sf_sip_str (colon + 1, (gsize) (cend - colon - 1)), m->base);
+    sf_sip_scan_sws (&s);
+    const char *vend = cend;
+    while (vend > s.p && (vend[-1] == ' ' || vend[-1] == '\t'))
+      vend--;
+    h.value = sf_sip_str (s.p, (gsize) (vend - s.p));
+    h.line = sf_sip_str (p, (gsize) (next - p));
+    g_array_append_val (m->headers, h);
+    p = next;
+  }
+}
+
+/* The Content-Length lines: none, one, or an error for several (RFC 4475 mcl01). */
+static gboolean
+content_length (SfSipMsg *m, gboolean *present, guint64 *value, GError **error)
+{
+  *present = FALSE;
+  for (guint i = 0; i < m->headers->len; i++) {
+    SfSipHdr *h = &g_array_index (m->headers, SfSipHdr, i);
+    if (h->id != SF_SIP_HDR_CONTENT_LENGTH)
+      continue;
+    if (*present)
+      return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: appears more than once");
+    *present = TRUE;
+    if (!sf_sip_str_to_u64 (h->value, SF_SIP_MAX_MSG_SIZE, value))
+      return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: '%.*s' is not a length from 0 to %d",
+                  (int) MIN (h->value.len, 32), h->value.p, SF_SIP_MAX_MSG_SIZE);
+  }
+  return TRUE;
+}
+
+static const char *
+skip_keepalive (const char *p, const char *end)
+{
+  while (p < end && (*p == '\r' || *p == '\n'))
+    p++;
+  return p;
+}
+
+/* Parses the start line and the headers, then (unless @head_only) frames the body. */
+static SfSipMsg *
+parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (bytes, &size);
+  if (size > SF_SIP_MAX_MSG_SIZE) {
+    err (error, SF_SIP_ERROR_LIMIT, "message larger than %d bytes", SF_SIP_MAX_MSG_SIZE);
+    return NULL;
+  }
+  const char *end = data + size;
+  g_autoptr (SfSipMsg) m = g_new0 (SfSipMsg, 1);
+  g_ref_count_init (&m->ref);
+  m->bytes = g_bytes_ref (bytes);
+  m->base = data;
+  m->headers = g_array_new (FALSE, TRUE, sizeof (SfSipHdr));
+  const char *p = skip_keepalive (data, end);
+  const char *cend;
+  const char *next = p < end ? line_end (p, end, &cend) : NULL;
+  if (next == NULL) {
+    err (error, SF_SIP_ERROR_SYNTAX, p < end ? "start line: no line end" : "empty message");
+    return NULL;
+  }
+  if ((gsize) (cend - p) > SF_SIP_MAX_START_LINE) {
+    err (error, SF_SIP_ERROR_LIMIT, "start line longer than %d bytes", SF_SIP_MAX_START_LINE);
+    return NULL;
+  }
+  m->start_line = sf_sip_str (p, (gsize) (cend - p));
+  if (!parse_start_line (m, error))
+    return NULL;
+  p = next;
+  if (!parse_headers (m, &p, end, error))
+    return NULL;
+  if (head_only)
+    return g_steal_pointer (&m);
+  gboolean has_cl;
+  guint64 cl = 0;
+  if (!content_length (m, &has_cl, &cl, error))
+    return NULL;
+  gsize rest = (gsize) (end - p);
+  if (!has_cl) {
+    if (stream) {
+      err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
+      return NULL;
+    }
+    m->body = sf_sip_str (p, rest);
+  } else if (cl > rest) {
+    err (error, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
+         " bytes after the headers", cl, rest);
+    return NULL;
+  } else {
+    m->body = sf_sip_str (p, (gsize) cl); /* bytes after it are dropped (18.3) */
+  }
+  return g_steal_pointer (&m);
+}
+
+/* ---- values, parsed on demand ---- */
+
+GPtrArray *
+sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
+{
+  g_return_val_if_fail (id > SF_SIP_HDR_OTHER && id < SF_SIP_HDR_COUNT, NULL);
+  if (msg->cache[id] != NULL)
+    return msg->cache[id];
+  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+  for (guint i = 0; i < msg->headers->len; i++) {
+    SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
+    if (h->id != id)
+      continue;
+    if (!sf_sip_hdr_parse (id, h->name, h->value, msg->base, out, error)) {
+      g_ptr_array_unref (out);
+      return NULL;
+    }
+  }
+  msg->cache[id] = out;
+  return out;
+}
+
+const SfSipValue *
+sf_sip_msg_value (SfSipMsg *msg, SfSipHdrId id, GError **error)
+{
+  GPtrArray *v = sf_sip_msg_values (msg, id, error);
+  return v != NULL && v->len > 0 ? v->pdata[0] : NULL;
+}
+
+static guint
+count_lines (SfSipMsg *msg, SfSipHdrId id)
+{
+  guint n = 0;
+  for (guint i = 0; i < msg->headers->len; i++)
+    if (g_array_index (msg->headers, SfSipHdr, i).id == id)
+      n++;
+  return n;
+}
+
+/* A header that must be there exactly once (8.1.1) and parse. */
+static gboolean
+require_one (SfSipMsg *msg, SfSipHdrId id, GError **error)
+{
+  const char *name = sf_sip_hdr_info (id)->name;
+  guint n = count_lines (msg, id);
+  if (n == 0)
+    return err (error, SF_SIP_ERROR_MISSING, "missing %s header", name);
+  if (n > 1)
+    return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", name);
+  return sf_sip_msg_values (msg, id, error) != NULL;
+}
+
+/* What a message cannot live without (STYLE.md: tolerant parsing). */
+static gboolean
+validate (SfSipMsg *msg, GError **error)
+{
+  GPtrArray *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);
+  if (vias == NULL)
+    return FALSE;
+  if (vias->len == 0)
+    return err (error, SF_SIP_ERROR_MISSING, "missing Via header");
+  if (vias->len > SF_SIP_MAX_VIA)
+    return err (error, SF_SIP_ERROR_LIMIT, "Via: more than %d values", SF_SIP_MAX_VIA);
+  if (!require_one (msg, SF_SIP_HDR_FROM, error) || !require_one (msg, SF_SIP_HDR_TO, error) ||
+      !require_one (msg, SF_SIP_HDR_CALL_ID, error) || !require_one (msg, SF_SIP_HDR_CSEQ, error))
+    return FALSE;
+  guint nmf = count_lines (msg, SF_SIP_HDR_MAX_FORWARDS);
+  if (nmf > 1)
+    return err (error, SF_SIP_ERROR_SYNTAX, "Max-Forwards: appears more than once");
+  if (nmf == 1 && sf_sip_msg_values (msg, SF_SIP_HDR_MAX_FORWARDS, error) == NULL)
+    return FALSE;
+  if (sf_sip_msg_values (msg, SF_SIP_HDR_CONTENT_LENGTH, error) == NULL)
+    return FALSE;
+  const SfSipValue *cseq = sf_sip_msg_cseq (msg);
+  if (msg->request && (cseq->text.len != msg->method.len ||
+                                                           memcmp (cseq->text.p, msg->method.p, cseq->text.len) != 0))
+    return err (error, SF_SIP_ERROR_SYNTAX, "CSeq: method '%.*s' does not match the request method '%.*s'",
+                (int) MIN (cseq->text.len, 32), cseq->text.p, (int) MIN (msg->method.len, 32), msg->method.p);
+  return TRUE;
+}
+
+SfSipMsg *
+sf_sip_msg_parse (GBytes *datagram, GError **error)
+{
+  g_return_val_if_fail (datagram != NULL, NULL);
+  g_autoptr (SfSipMsg) m = parse_framed (datagram, FALSE, FALSE, error);
+  if (m == NULL || !validate (m, error))
+    return NULL;
+  return g_steal_pointer (&m);
+}
+
+gboolean
+sf_sip_stream_frame (const char *data, gsize size, gsize *skip, gsize *len, GError **error)
+{
+  const char *end = data + size;
+  const char *p = skip_keepalive (data, end);
+  *skip = (gsize) (p - data);
+  /* The end of the headers: an empty line. */
+  const char *q = p;
+  const char *hend = NULL;
+  while (q < end) {
+    const char *nl = memchr (q, '\n', (gsize) (end - q));
+    if (nl == NULL)
+      break;
+    const char *after = nl + 1;
+    if (after < end && *after == '\n') {
+      hend = after + 1;
+      break;
+    }
+    if (after + 1 < end && after[0] == '\r' && after[1] == '\n') {
+      hend = after + 2;
+      break;
+    }
+    q = after;
+  }
+  if (hend == NULL) {
+    if ((gsize) (end - p) > SF_SIP_MAX_MSG_SIZE)
+      return err (error, SF_SIP_ERROR_LIMIT, "stream: no end of headers within %d bytes", SF_SIP_MAX_MSG_SIZE);
+    return err (error, SF_SIP_ERROR_INCOMPLETE, "stream: headers incomplete");
+  }
+  /* Content-Length from the header block (full parse happens later). */
+  g_autoptr (GBytes) head = g_bytes_new_static (p, (gsize) (hend - p));
+  g_autoptr (SfSipMsg) m = parse_framed (head, TRUE, TRUE, error);
+  if (m == NULL)
+    return FALSE;
+  gboolean has;
+  guint64 cl = 0;
+  if (!content_length (m, &has, &cl, error))
+    return FALSE;
+  if (!has)
+    return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
+  if ((gsize) (hend - p) + cl > SF_SIP_MAX_MSG_SIZE)
+    return err (error, SF_SIP_ERROR_LIMIT, "stream: message larger than %d bytes", SF_SIP_MAX_MSG_SIZE);
+  if ((gsize) (end - hend) < cl)
+    return err (error, SF_SIP_ERROR_INCOMPLETE, "stream: body incomplete");
+  *len = (gsize) (hend - p) + (gsize) cl;
+  return TRUE;
+}
+
+/* ---- accessors ---- */
+
+gboolean
+sf_sip_msg_is_request (const SfSipMsg *msg)
+{
+  return msg->request;
+}
+
+SfSipStr
+sf_sip_msg_method (const SfSipMsg *msg)
+{
+  return msg->method;
+}
+
+const SfSipUri *
+sf_sip_msg_ruri (const SfSipMsg *msg)
+{
+  return msg->ruri;
+}
+
+guint
+sf_sip_msg_status (const SfSipMsg *msg)
+{
+  return msg->status;
+}
+
+SfSipStr
+sf_sip_msg_reason (const SfSipMsg *msg)
+{
+  return msg->reason;
+}
+
+SfSipStr
+sf_sip_msg_body (const SfSipMsg *msg)
+{
+  return msg->body;
+}
+
+guint
+sf_sip_msg_n_headers (const SfSipMsg *msg)
+{
+  return msg->headers->len;
+}
+
+const SfSipHdr *
+sf_sip_msg_header (const SfSipMsg *msg, guint i)
+{
+  g_return_val_if_fail (i < msg->headers->len, NULL);
+  return &g_array_index (msg->headers, SfSipHdr, i);
+}
+
+const SfSipHdr *
+sf_sip_msg_find (const SfSipMsg *msg, SfSipHdrId id)
+{
+  for (guint i = 0; i < msg->headers->len; i++)
+    if (g_array_index (msg->headers, SfSipHdr, i).id == id)
+      return &g_array_index (msg->headers, SfSipHdr, i);
+  return NULL;
+}
+
+const SfSipHdr *
+sf_sip_msg_find_name (const SfSipMsg *msg, const char *name)
+{
+  SfSipHdrId id = sf_sip_hdr_lookup (sf_sip_str (name, strlen (name)));
+  for (guint i = 0; i < msg->headers->len; i++) {
+    const SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
+    if (id != SF_SIP_HDR_OTHER ? h->id == id : sf_sip_str_caseeq (h->name, name))
+      return h;
+  }
+  return NULL;
+}
+
+static const SfSipValue *
+checked (SfSipMsg *msg, SfSipHdrId id)
+{
+  const SfSipValue *v = sf_sip_msg_value (msg, id, NULL);
+  g_return_val_if_fail (v != NULL, NULL); /* validate() made sure */
+  return v;
+}
+
+const SfSipValue *
+sf_sip_msg_top_via (SfSipMsg *msg)
+{
+  return checked (msg, SF_SIP_HDR_VIA);
+}
+
+const SfSipValue *
+sf_sip_msg_from (SfSipMsg *msg)
+{
+  return checked (msg, SF_SIP_HDR_FROM);
+}
+
+const SfSipValue *
+sf_sip_msg_to (SfSipMsg *msg)
+{
+  return checked (msg, SF_SIP_HDR_TO);
+}
+
+const SfSipValue *
+sf_sip_msg_cseq (SfSipMsg *msg)
+{
+  return checked (msg, SF_SIP_HDR_CSEQ);
+}
+
+SfSipStr
+sf_sip_msg_call_id (SfSipMsg *msg)
+{
+  const SfSipValue *v = checked (msg, SF_SIP_HDR_CALL_ID);
+  return v != NULL ? v->text : SF_SIP_STR_NULL;
+}
+
+gint64
+sf_sip_msg_max_forwards (SfSipMsg *msg)
+{
+  const SfSipValue *v = sf_sip_msg_value (msg, SF_SIP_HDR_MAX_FORWARDS, NULL);
+  return v != NULL ? (gint64) v->number : -1;
+}
+
+gboolean
+sf_sip_msg_check_all (SfSipMsg *msg, GError **error)
+{
+  for (int id = SF_SIP_HDR_OTHER + 1; id < SF_SIP_HDR_COUNT; id++) {
+    guint n = count_lines (msg, id);
+    if (n == 0)
+      continue;
+    if (n > 1 && sf_sip_hdr_info (id)->shape == SF_SIP_HDR_SINGLE)
+      return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", sf_sip_hdr_info (id)->name);
+    if (sf_sip_msg_values (msg, id, error) == NULL)
+      return FALSE;
+  }
+  return TRUE;
+}
+
+GBytes *
+sf_sip_msg_serialize (SfSipMsg *msg)
+{
+  GString *out = g_string_sized_new (g_bytes_get_size (msg->bytes));
+  g_string_append_len (out, msg->start_line.p, (gssize) msg->start_line.len);
+  g_string_append (out, "\r\n");
+  for (guint i = 0; i < msg->headers->len; i++) {
+    const SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
+    g_string_append_len (out, h->line.p, (gssize) h->line.len);
+  }
+  g_string_append (out, "\r\n");
+  g_string_append_len (out, msg->body.p, (gssize) msg->body.len);
+  return g_string_free_to_bytes (out);
+}

@@ -1,0 +1,85 @@
+/* sf-sip-msg.h: the SIP message (RFC 3261 section 7): a start line, header
+ * fields and a body, reference counted and immutable once shared.
+ *
+ * A received message keeps its bytes in one GBytes; headers are slices into
+ * them, and typed values are parsed on demand and cached (STYLE.md).  At
+ * parse time only what a message cannot live without is checked (the start
+ * line, framing, Via, From, To, Call-ID, CSeq, and Max-Forwards and
+ * Content-Length when present); any other header that turns out malformed when
+ * read is an error then.  sf_sip_msg_check_all() parses every header, as
+ * 'sipflow parse' and the conformance verdicts need. */
+#pragma once
+#include <glib.h>
+#include "sf-sip-header.h"
+
+G_BEGIN_DECLS
+
+/* Hard limits (STYLE.md): past one, a clean SF_SIP_ERROR_LIMIT. */
+#define SF_SIP_MAX_MSG_SIZE (64 * 1024)     /* a whole message, body included */
+#define SF_SIP_MAX_HEADERS 256              /* header lines */
+#define SF_SIP_MAX_HEADER_LEN (8 * 1024)    /* one header line, folds included */
+#define SF_SIP_MAX_VIA 64                   /* Via values */
+#define SF_SIP_MAX_START_LINE SF_SIP_MAX_URI_LEN + 64
+
+typedef struct {
+  SfSipHdrId id;
+  SfSipStr name;    /* as written */
+  SfSipStr value;   /* as written, LWS at both ends trimmed, folds inside */
+  SfSipStr line;    /* the whole header line(s) with the final CRLF: serialized as is */
+} SfSipHdr;
+
+typedef struct _SfSipMsg SfSipMsg;
+
+/* Parses one datagram (RFC 3261 18.3): Content-Length, when present, bounds the
+ * body and bytes after it are dropped; without it the body is the rest. */
+SfSipMsg *sf_sip_msg_parse (GBytes *datagram, GError **error);
+
+/* Stream framing (18.3): leading CRLFs are keep-alives; Content-Length is
+ * required.  Returns TRUE with *@skip (keep-alive bytes) and *@len (the
+ * message) when a whole message is there; FALSE with SF_SIP_ERROR_INCOMPLETE
+ * when more bytes are needed, or another error when the stream is broken. */
+gboolean sf_sip_stream_frame (const char *data, gsize size, gsize *skip, gsize *len, GError **error);
+
+SfSipMsg *sf_sip_msg_ref (SfSipMsg *msg);
+void sf_sip_msg_unref (SfSipMsg *msg);
+
+gboolean sf_sip_msg_is_request (const SfSipMsg *msg);
+SfSipStr sf_sip_msg_method (const SfSipMsg *msg);          /* requests */
+const SfSipUri *sf_sip_msg_ruri (const SfSipMsg *msg);     /* requests */
+guint sf_sip_msg_status (const SfSipMsg *msg);             /* responses */
+SfSipStr sf_sip_msg_reason (const SfSipMsg *msg);          /* responses */
+SfSipStr sf_sip_msg_body (const SfSipMsg *msg);
+
+guint sf_sip_msg_n_headers (const SfSipMsg *msg);
+const SfSipHdr *sf_sip_msg_header (const SfSipMsg *msg, guint i);
+/* The first header line with @id, or NULL. */
+const SfSipHdr *sf_sip_msg_find (const SfSipMsg *msg, SfSipHdrId id);
+/* The first header line named @name (unknown headers too; compact forms match), or NULL. */
+const SfSipHdr *sf_sip_msg_find_name (const SfSipMsg *msg, const char *name);
+
+/* Every value of every @id header, in order, parsed on first use (transfer none;
+ * valid as long as @msg).  NULL with @error when one is malformed.  An absent
+ * header gives an empty array. */
+GPtrArray *sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error);
+/* The first value of @id, or NULL (absent, or malformed with @error set). */
+const SfSipValue *sf_sip_msg_value (SfSipMsg *msg, SfSipHdrId id, GError **error);
+
+/* Typed access to what parse time checked (never NULL on a parsed message). */
+const SfSipValue *sf_sip_msg_top_via (SfSipMsg *msg);
+const SfSipValue *sf_sip_msg_from (SfSipMsg *msg);
+const SfSipValue *sf_sip_msg_to (SfSipMsg *msg);
+const SfSipValue *sf_sip_msg_cseq (SfSipMsg *msg);
+SfSipStr sf_sip_msg_call_id (SfSipMsg *msg);
+/* -1 when absent. */
+gint64 sf_sip_msg_max_forwards (SfSipMsg *msg);
+
+/* Parses every header (sipflow parse, conformance): FALSE with the first error. */
+gboolean sf_sip_msg_check_all (SfSipMsg *msg, GError **error);
+
+/* The wire form (transfer full): the start line, every header line (the bytes
+ * as received for headers not changed), an empty line, the body. */
+GBytes *sf_sip_msg_serialize (SfSipMsg *msg);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipMsg, sf_sip_msg_unref)
+
+G_END_DECLS

@@ -1,0 +1,92 @@
+/* sf-sip-str.h: byte slices and the scanner the SIP parsers share.
+ *
+ * A parsed message keeps the received bytes in one GBytes; every value is a
+ * slice (pointer + length) into them, parsed on demand (STYLE.md, Kamailio's
+ * str).  Slices are never NUL-terminated and may hold NUL bytes (RFC 4475
+ * intmeth, escnull).  The scanner implements RFC 3261 section 25's lexical
+ * rules: LWS with line folding (a CRLF followed by SP or HTAB), tokens,
+ * quoted strings with quoted-pairs, and the separators with optional white
+ * space around them (SWS). */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const char *p;   /* unowned, nullable when len is 0 */
+  gsize len;
+} SfSipStr;
+
+#define SF_SIP_STR_NULL ((SfSipStr) { NULL, 0 })
+#define SF_SIP_STR_LIT(s) ((SfSipStr) { (s), sizeof (s) - 1 })
+
+static inline SfSipStr
+sf_sip_str (const char *p, gsize len)
+{
+  SfSipStr s = { p, len };
+  return s;
+}
+
+static inline gboolean
+sf_sip_str_is_set (SfSipStr s)
+{
+  return s.p != NULL;
+}
+
+gboolean sf_sip_str_eq (SfSipStr a, const char *lit);       /* exact */
+gboolean sf_sip_str_caseeq (SfSipStr a, const char *lit);   /* ASCII case-insensitive */
+gboolean sf_sip_str_caseeq_str (SfSipStr a, SfSipStr b);
+/* (transfer full) a NUL-terminated copy; NUL bytes inside stay (use the length). */
+char *sf_sip_str_dup (SfSipStr s);
+/* Parses a decimal of at most @max (no sign, leading zeros allowed, at most 20 digits). */
+gboolean sf_sip_str_to_u64 (SfSipStr s, guint64 max, guint64 *out);
+
+/* Character classes of RFC 3261 section 25.1. */
+gboolean sf_sip_is_token_char (guchar c);
+gboolean sf_sip_is_unreserved (guchar c);
+
+/* ---- the scanner ---- */
+typedef struct {
+  const char *p;      /* current position */
+  const char *end;
+  const char *base;   /* start of the message, for error offsets */
+} SfSipScan;
+
+static inline void
+sf_sip_scan_init (SfSipScan *s, SfSipStr str, const char *base)
+{
+  s->p = str.p;
+  s->end = str.p + str.len;
+  s->base = base != NULL ? base : str.p;
+}
+
+static inline gboolean
+sf_sip_scan_eof (const SfSipScan *s)
+{
+  return s->p >= s->end;
+}
+
+static inline gsize
+sf_sip_scan_offset (const SfSipScan *s)
+{
+  return (gsize) (s->p - s->base);
+}
+
+/* Skips LWS (SP, HTAB, and folds).  Returns TRUE when it skipped anything. */
+gboolean sf_sip_scan_sws (SfSipScan *s);
+/* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI, COLON, EQUAL...). */
+gboolean sf_sip_scan_sep (SfSipScan *s, char c);
+/* Peeks the next non-LWS character without consuming; 0 at the end. */
+char sf_sip_scan_peek (SfSipScan *s);
+/* A token (1*token-char). */
+gboolean sf_sip_scan_token (SfSipScan *s, SfSipStr *out);
+/* A quoted-string; @out gets what is between the quotes, quoted-pairs intact. */
+gboolean sf_sip_scan_quoted (SfSipScan *s, SfSipStr *out);
+/* Bytes up to (not including) any of @stops at nesting level 0, outside quotes
+ * and <...>; used to split comma-separated header values. */
+SfSipStr sf_sip_scan_until (SfSipScan *s, const char *stops);
+
+/* Removes the quoted-pair backslashes of a quoted-string's content (transfer full). */
+char *sf_sip_unquote (SfSipStr s, gsize *len);
+
+G_END_DECLS

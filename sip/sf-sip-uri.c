@@ -1,0 +1,443 @@
+/* sf-sip-uri.c: URI parsing and comparison (see sf-sip-uri.h). */
+#include "config.h"
+#include "sf-sip-uri.h"
+#include <string.h>
+
+G_DEFINE_QUARK (sf-sip-error-quark, sf_sip_error)
+
+static gboolean
+fail (GError **error, const char *base, const char *at, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+static gboolean
+fail (GError **error, const char *base, const char *at, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "%s at offset %" G_GSIZE_FORMAT, msg, (gsize) (at - base));
+  return FALSE;
+}
+
+static gboolean
+is_hex (guchar c)
+{
+  return g_ascii_isxdigit (c);
+}
+
+/* Accepts unreserved, the extra characters @extra, and %HH escapes. */
+static gboolean
+valid_chars (SfSipStr s, const char *extra)
+{
+  for (gsize i = 0; i < s.len; i++) {
+    guchar c = (guchar) s.p[i];
+    if (c == '%') {
+      if (i + 2 >= s.len || !is_hex ((guchar) s.p[i + 1]) || !is_hex ((guchar) s.p[i + 2]))
+        return FALSE;
+      i += 2;
+    } else if (!sf_sip_is_unreserved (c) && (c == 0 || strchr (extra, c) == NULL)) {
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+sf_sip_is_ipv4 (SfSipStr h)
+{
+  int parts = 0, digits = 0, value = 0;
+  for (gsize i = 0; i < h.len; i++) {
+    if (g_ascii_isdigit (h.p[i])) {
+      value = value * 10 + (h.p[i] - '0');
+      if (++digits > 3 || value > 255)
+        return FALSE;
+    } else if (h.p[i] == '.' && digits > 0 && parts < 3) {
+      parts++;
+      digits = value = 0;
+    } else {
+      return FALSE;
+    }
+  }
+  return parts == 3 && digits > 0;
+}
+
+gboolean
+sf_sip_is_ipv6 (SfSipStr h)
+{
+  /* RFC 3261's IPv6address ABNF (hexparts, an optional "::", an optional IPv4
+   * tail), which admits the three-colon form RFC 5118 4.10 says to tolerate. */
+  if (h.len < 2 || h.len > 45)
+    return FALSE;
+  int colons = 0, group = 0;
+  gsize last_colon = 0;
+  for (gsize i = 0; i < h.len; i++) {
+    char c = h.p[i];
+    if (c == ':') {
+      colons++;
+      group = 0;
+      last_colon = i;
+    } else if (is_hex ((guchar) c)) {
+      if (++group > 4)
+        return FALSE;
+    } else if (c == '.') {
+      /* An IPv4 tail after the last colon. */
+      return colons >= 2 && sf_sip_is_ipv4 (sf_sip_str (h.p + last_colon + 1, h.len - last_colon - 1));
+    } else {
+      return FALSE;
+    }
+  }
+  return colons >= 2 && colons <= 8;
+}
+
+static gboolean
+valid_hostname (SfSipStr h)
+{
+  if (h.len == 0 || h.len > 255)
+    return FALSE;
+  for (gsize i = 0; i < h.len; i++) {
+    char c = h.p[i];
+    if (!g_ascii_isalnum (c) && c != '-' && c != '.')
+      return FALSE;
+    if (c == '.' && i > 0 && h.p[i - 1] == '.')
+      return FALSE;
+  }
+  return h.p[0] != '.' && h.p[0] != '-';
+}
+
+/* host [":" port] at *p .. end; advances *p past it. */
+static gboolean
+parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *base, GError **error)
+{
+  const char *p = *pp;
+  const char *h = p;
+  if (p < end && *p == '[') {
+    const char *close = memchr (p, ']', (gsize) (end - p));
+    if (close == NULL)
+      return fail (error, base, p, "URI: unterminated IPv6 reference");
+    if (!sf_sip_is_ipv6 (sf_sip_str (p + 1, (gsize) (close - p - 1))))
+      return fail (error, base, p, "URI: invalid IPv6 reference");
+    p = close + 1;
+    u->host_kind = SF_HOST_IPV6;
+  } else {
+    while (p < end && (g_ascii_isalnum (*p) || *p == '-' || *p == '.'))
+      p++;
+    SfSipStr host = sf_sip_str (h, (gsize) (p - h));
+    if (!valid_hostname (host))
+      return fail (error, base, h, "URI: invalid host");
+    u->host_kind = sf_sip_is_ipv4 (host) ? SF_HOST_IPV4 : SF_HOST_NAME;
+  }
+  u->host = sf_sip_str (h, (gsize) (p - h));
+  if (p < end && *p == ':') {
+    const char *ps = ++p;
+    while (p < end && g_ascii_isdigit (*p))
+      p++;
+    guint64 port;
+    if (!sf_sip_str_to_u64 (sf_sip_str (ps, (gsize) (p - ps)), 65535, &port) || port == 0)
+      return fail (error, base, ps, "URI: invalid port");
+    u->port = (guint) port;
+  }
+  *pp = p;
+  return TRUE;
+}
+
+/* ;name[=value] pairs up to '?' or the end; @extra: characters allowed besides unreserved. */
+static gboolean
+parse_params (const char **pp, const char *end, const char *stop, const char *extra, SfSipParam **out, guint *n,
+              const char *base, GError **error)
+{
+  const char *p = *pp;
+  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  while (p < end && *p == ';') {
+    p++;
+    const char *ns = p;
+    while (p < end && *p != '=' && *p != ';' && strchr (stop, *p) == NULL)
+      p++;
+    SfSipParam prm = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
+    if (prm.name.len == 0 || !valid_chars (prm.name, extra)) {
+      g_array_unref (a);
+      return fail (error, base, ns, "URI: invalid parameter name");
+    }
+    if (p < end && *p == '=') {
+      const char *vs = ++p;
+      while (p < end && *p != ';' && strchr (stop, *p) == NULL)
+        p++;
+      prm.value = sf_sip_str (vs, (gsize) (p - vs));
+      if (prm.value.len == 0 || !valid_chars (prm.value, extra)) {
+        g_array_unref (a);
+        return fail (error, base, vs, "URI: invalid parameter value");
+      }
+    }
+    if (a->len >= SF_SIP_MAX_PARAMS) {
+      g_array_unref (a);
+      g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d parameters", SF_SIP_MAX_PARAMS);
+      return FALSE;
+    }
+    g_array_append_val (a, prm);
+  }
+  *n = a->len;
+  *out = (SfSipParam *) g_array_free (a, FALSE);
+  *pp = p;
+  return TRUE;
+}
+
+static gboolean
+parse_headers (SfSipUri *u, const char **pp, const char *end, const char *base, GError **error)
+{
+  const char *p = *pp;
+  if (p >= end || *p != '?')
+    return TRUE;
+  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  do {
+    p++;
+    const char *ns = p;
+    while (p < end && *p != '=' && *p != '&')
+      p++;
+    SfSipParam h = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
+    if (p >= end || *p != '=' || h.name.len == 0 || !valid_chars (h.name, "[]/?:+$")) {
+      g_array_unref (a);
+      return fail (error, base, ns, "URI: invalid header");
+    }
+    const char *vs = ++p;
+    while (p < end && *p != '&')
+      p++;
+    h.value = sf_sip_str (vs, (gsize) (p - vs));
+    if (!valid_chars (h.value, "[]/?:+$")) {
+      g_array_unref (a);
+      return fail (error, base, vs, "URI: invalid header value");
+    }
+    if (a->len >= SF_SIP_MAX_PARAMS) {
+      g_array_unref (a);
+      g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d headers", SF_SIP_MAX_PARAMS);
+      return FALSE;
+    }
+    g_array_append_val (a, h);
+  } while (p < end && *p == '&');
+  u->n_headers = a->len;
+  u->headers = (SfSipParam *) g_array_free (a, FALSE);
+  *pp = p;
+  return TRUE;
+}
+
+static gboolean
+parse_sip (SfSipUri *u, const char *p, const char *end, const char *base, GError **error)
+{
+  const char *at = memchr (p, '@', (gsize) (end - p));
+  if (at != NULL) {
+    const char *colon = memchr (p, ':', (gsize) (at - p));
+    const char *uend = colon != NULL ? colon : at;
+    u->user = sf_sip_str (p, (gsize) (uend - p));
+    if (u->user.len == 0 || !valid_chars (u->user, "&=+$,;?/"))
+      return fail (error, base, p, "URI: invalid user part");
+    if (colon != NULL) {
+      u->password = sf_sip_str (colon + 1, (gsize) (at - colon - 1));
+      if (!valid_chars (u->password, "&=+$,"))
+        return fail (error, base, colon + 1, "URI: invalid password");
+    }
+    p = at + 1;
+  }
+  if (!parse_hostport (u, &p, end, base, error))
+    return FALSE;
+  if (!parse_params (&p, end, "?", "[]/:&+$", &u->params, &u->n_params, base, error))
+    return FALSE;
+  if (!parse_headers (u, &p, end, base, error))
+    return FALSE;
+  if (p != end)
+    return fail (error, base, p, "URI: unexpected character '%c'", g_ascii_isprint (*p) ? *p : '?');
+  return TRUE;
+}
+
+static gboolean
+parse_tel (SfSipUri *u, const char *p, const char *end, const char *base, GError **error)
+{
+  const char *ns = p;
+  if (p < end && *p == '+')
+    p++;
+  while (p < end && (is_hex ((guchar) *p) || strchr ("*#-.()", *p) != NULL) && *p != '\0')
+    p++;
+  u->user = sf_sip_str (ns, (gsize) (p - ns));
+  gboolean any_digit = FALSE;
+  for (gsize i = 0; i < u->user.len; i++)
+    if (is_hex ((guchar) u->user.p[i]) || u->user.p[i] == '*' || u->user.p[i] == '#')
+      any_digit = TRUE;
+  if (!any_digit)
+    return fail (error, base, ns, "tel URI: no number");
+  if (!parse_params (&p, end, "", "[]/:&+$", &u->params, &u->n_params, base, error))
+    return FALSE;
+  if (p != end)
+    return fail (error, base, p, "tel URI: unexpected character");
+  if (u->user.p[0] != '+' && sf_sip_uri_param (u, "phone-context") == NULL)
+    return fail (error, base, ns, "tel URI: a local number needs a phone-context (RFC 3966 5.1.5)");
+  return TRUE;
+}
+
+SfSipUri *
+sf_sip_uri_parse (SfSipStr s, const char *base, GError **error)
+{
+  if (base == NULL)
+    base = s.p;
+  if (s.len > SF_SIP_MAX_URI_LEN) {
+    g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI longer than %d bytes at offset %" G_GSIZE_FORMAT,
+                 SF_SIP_MAX_URI_LEN, (gsize) (s.p - base));
+    return NULL;
+  }
+  const char *p = s.p, *end = s.p + s.len;
+  /* scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) */
+  if (p >= end || !g_ascii_isalpha (*p)) {
+    fail (error, base, p, "URI: no scheme");
+    return NULL;
+  }
+  while (p < end && (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.'))
+    p++;
+  if (p >= end || *p != ':') {
+    fail (error, base, p, "URI: no ':' after the scheme");
+    return NULL;
+  }
+  g_autoptr (SfSipUri) u = g_new0 (SfSipUri, 1);
+  u->raw = s;
+  u->scheme = sf_sip_str (s.p, (gsize) (p - s.p));
+  p++;
+  gboolean ok;
+  if (sf_sip_str_caseeq (u->scheme, "sip") || sf_sip_str_caseeq (u->scheme, "sips")) {
+    u->kind = u->scheme.len == 3 ? SF_URI_SIP : SF_URI_SIPS;
+    ok = parse_sip (u, p, end, base, error);
+  } else if (sf_sip_str_caseeq (u->scheme, "tel")) {
+    u->kind = SF_URI_TEL;
+    ok = parse_tel (u, p, end, base, error);
+  } else {
+    u->kind = SF_URI_OTHER;
+    u->opaque = sf_sip_str (p, (gsize) (end - p));
+    ok = u->opaque.len > 0;
+    for (gsize i = 0; ok && i < u->opaque.len; i++)
+      if ((guchar) u->opaque.p[i] <= ' ' || u->opaque.p[i] == '<' || u->opaque.p[i] == '>' ||
+          u->opaque.p[i] == '"' || (guchar) u->opaque.p[i] == 0x7f)
+        ok = FALSE;
+    if (!ok)
+      fail (error, base, p, "URI: invalid characters in a %.*s URI", (int) MIN (u->scheme.len, 32), u->scheme.p);
+  }
+  return ok ? g_steal_pointer (&u) : NULL;
+}
+
+void
+sf_sip_uri_free (SfSipUri *uri)
+{
+  if (uri == NULL)
+    return;
+  g_free (uri->params);
+  g_free (uri->headers);
+  g_free (uri);
+}
+
+const SfSipParam *
+sf_sip_uri_param (const SfSipUri *uri, const char *name)
+{
+  for (guint i = 0; i < uri->n_params; i++)
+    if (sf_sip_str_caseeq (uri->params[i].name, name))
+      return &uri->params[i];
+  return NULL;
+}
+
+char *
+sf_sip_unescape (SfSipStr s, gsize *len)
+{
+  char *out = g_malloc (s.len + 1);
+  gsize n = 0;
+  for (gsize i = 0; i < s.len; i++) {
+    if (s.p[i] == '%' && i + 2 < s.len && is_hex ((guchar) s.p[i + 1]) &&
+        is_hex ((guchar) s.p[i + 2])) {
+      out[n++] = (char) (g_ascii_xdigit_value (s.p[i + 1]) * 16 + g_ascii_xdigit_value (s.p[i + 2]));
+      i += 2;
+    } else {
+      out[n++] = s.p[i];
+    }
+  }
+  out[n] = '\0';
+  if (len != NULL)
+    *len = n;
+  return out;
+}
+
+/* Compares two escaped strings after unescaping, exactly or case-insensitively. */
+static gboolean
+unescaped_equal (SfSipStr a, SfSipStr b, gboolean nocase)
+{
+  gsize la, lb;
+  g_autofree char *x = sf_sip_unescape (a, &la);
+  g_autofree char *y = sf_sip_unescape (b, &lb);
+  if (la != lb)
+    return FALSE;
+  return nocase ? g_ascii_strncasecmp (x, y, la) == 0 : memcmp (x, y, la) == 0;
+}
+
+static const SfSipParam *
+find_param (const SfSipParam *v, guint n, SfSipStr name)
+{
+  for (guint i = 0; i < n; i++)
+    if (unescaped_equal (v[i].name, name, TRUE))
+      return &v[i];
+  return NULL;
+}
+
+static gboolean
+param_values_equal (const SfSipParam *a, const SfSipParam *b)
+{
+  if (sf_sip_str_is_set (a->value) != sf_sip_str_is_set (b->value))
+    return FALSE;
+  return !sf_sip_str_is_set (a->value) || unescaped_equal (a->value, b->value, TRUE);
+}
+
+/* RFC 3966 section 4: numbers compare without visual separators. */
+static char *
+tel_digits (SfSipStr n)
+{
+  GString *s = g_string_new (NULL);
+  for (gsize i = 0; i < n.len; i++)
+    if (strchr ("-.()", n.p[i]) == NULL)
+      g_string_append_c (s, g_ascii_tolower (n.p[i]));
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+sf_sip_uri_equal (const SfSipUri *a, const SfSipUri *b)
+{
+  if (a->kind != b->kind)
+    return FALSE;
+  if (a->kind == SF_URI_OTHER)
+    return sf_sip_str_caseeq_str (a->scheme, b->scheme) && a->opaque.len == b->opaque.len &&
+           memcmp (a->opaque.p, b->opaque.p, a->opaque.len) == 0;
+  if (a->kind == SF_URI_TEL) {
+    g_autofree char *x = tel_digits (a->user), *y = tel_digits (b->user);
+    if (strcmp (x, y) != 0)
+      return FALSE;
+  } else {
+    /* userinfo: case-sensitive, escapes equivalent; host: case-insensitive; ports: as written. */
+    if (!unescaped_equal (a->user, b->user, FALSE) || !unescaped_equal (a->password, b->password, FALSE))
+      return FALSE;
+    if (!sf_sip_str_caseeq_str (a->host, b->host) || a->port != b->port)
+      return FALSE;
+  }
+  /* Parameters: user, ttl, method, maddr and transport must appear in both or neither
+   * (19.1.4); any parameter in both must match; others are ignored.  tel: all must match. */
+  static const char *const must[] = { "user", "ttl", "method", "maddr", "transport" };
+  for (int pass = 0; pass < 2; pass++) {
+    const SfSipUri *x = pass == 0 ? a : b, *y = pass == 0 ? b : a;
+    for (guint i = 0; i < x->n_params; i++) {
+      const SfSipParam *other = find_param (y->params, y->n_params, x->params[i].name);
+      if (other != NULL) {
+        if (!param_values_equal (&x->params[i], other))
+          return FALSE;
+        continue;
+      }
+      if (a->kind == SF_URI_TEL)
+        return FALSE;
+      for (gsize k = 0; k < G_N_ELEMENTS (must); k++)
+        if (sf_sip_str_caseeq (x->params[i].name, must[k]))
+          return FALSE;
+    }
+    /* Headers are never ignored: every one must be in both. */
+    for (guint i = 0; i < x->n_headers; i++) {
+      const SfSipParam *other = find_param (y->headers, y->n_headers, x->headers[i].name);
+      if (other == NULL || !param_values_equal (&x->headers[i], other))
+        return FALSE;
+    }
+  }
+  return TRUE;
+}

@@ -1,0 +1,398 @@
+/* test-sip-parse.c: the SIP message layer against the conformance data
+ * (../shared/testdata, which is never edited) and round trips.
+ *  - rfc4475_verdicts: each of the 50 RFC 4475 messages gets INDEX.tsv's verdict
+ *    (valid and valid-but-odd parse with every header; invalid-must-reject fail),
+ *    and each accepted one shows the value RFC 4475 discusses (table below)
+ *  - rfc5118_verdicts: the same for the RFC 5118 IPv6 messages (wire/ copies)
+ *  - round_trip: parse(serialize(m)) has m's start line, headers and body, and
+ *    serialize keeps every header's bytes
+ *  - framing: datagram bounds (18.3), stream framing with keep-alives and partial input
+ *  - limits: each hard limit gives SF_SIP_ERROR_LIMIT, never a crash
+ *  - uri_compare: RFC 3261 19.1.4's equal and unequal examples, and tel (RFC 3966 4) */
+#include "config.h"
+#include "sf-test.h"
+#include "sip/sf-sip-msg.h"
+#include <string.h>
+
+#define TESTDATA SF_SRCDIR "/../shared/testdata"
+
+static char *
+testdata_dir (void)
+{
+  const char *env = g_getenv ("SF_TESTDATA");
+  return g_strdup (env != NULL ? env : TESTDATA);
+}
+
+static SfSipMsg *
+load_msg (const char *path, GError **error)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  if (!g_file_get_contents (path, &data, &len, error))
+    return NULL;
+  g_autoptr (GBytes) b = g_bytes_new_take (g_steal_pointer (&data), len);
+  SfSipMsg *m = sf_sip_msg_parse (b, error);
+  if (m != NULL && !sf_sip_msg_check_all (m, error))
+    g_clear_pointer (&m, sf_sip_msg_unref);
+  return m;
+}
+
+static gboolean
+uri_user_is (const SfSipUri *u, const char *want, gsize want_len)
+{
+  gsize len;
+  g_autofree char *user = sf_sip_unescape (u->user, &len);
+  return len == want_len && memcmp (user, want, len) == 0;
+}
+
+static const SfSipValue *
+nth (SfSipMsg *m, SfSipHdrId id, guint i)
+{
+  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  return v != NULL && i < v->len ? v->pdata[i] : NULL;
+}
+
+static guint
+count (SfSipMsg *m, SfSipHdrId id)
+{
+  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  return v != NULL ? v->len : 0;
+}
+
+/* The value RFC 4475 discusses for each message it says to accept. */
+static gboolean
+check_4475 (const char *name, SfSipMsg *m)
+{
+  const SfSipValue *v;
+  if (strcmp (name, "wsinv") == 0)
+    return sf_sip_msg_cseq (m)->number == 9 && sf_sip_msg_max_forwards (m) == 68 && count (m, SF_SIP_HDR_VIA) == 3 &&
+           sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 1)->transport, "TCP") &&
+           sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 1)->host, "spindle.example.com") &&
+           sf_sip_msg_find_name (m, "UnknownHeaderWithUnusualValue") != NULL;
+  if (strcmp (name, "intmeth") == 0) {
+    gsize len;
+    g_autofree char *disp = sf_sip_unquote (sf_sip_msg_to (m)->display, &len);
+    return sf_sip_str_eq (sf_sip_msg_method (m), "!interesting-Method0123456789_*+`.%indeed'~") &&
+           sf_sip_str_eq (sf_sip_msg_ruri (m)->password, "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)") &&
+           len == 17 && memcmp (disp, "BEL:\x07 NUL:\0 DEL:\x7f", 17) == 0;
+  }
+  if (strcmp (name, "esc01") == 0)
+    return uri_user_is (sf_sip_msg_ruri (m), "sips:user@example.com", 21) &&
+           uri_user_is (sf_sip_msg_from (m)->uri, "I have spaces", 13);
+  if (strcmp (name, "escnull") == 0)
+    return count (m, SF_SIP_HDR_CONTACT) == 2 && uri_user_is (nth (m, SF_SIP_HDR_CONTACT, 0)->uri, "\0", 1) &&
+           uri_user_is (nth (m, SF_SIP_HDR_CONTACT, 1)->uri, "\0\0", 2) &&
+           uri_user_is (sf_sip_msg_to (m)->uri, "null-\0-null", 11);
+  if (strcmp (name, "esc02") == 0)
+    return sf_sip_str_eq (sf_sip_msg_method (m), "RE%47IST%45R") && count (m, SF_SIP_HDR_CONTACT) == 2 &&
+           sf_sip_msg_find_name (m, "C%6Fntact") != NULL;
+  if (strcmp (name, "lwsdisp") == 0)
+    return sf_sip_str_eq (sf_sip_msg_from (m)->display, "caller") && uri_user_is (sf_sip_msg_from (m)->uri, "caller", 6);
+  if (strcmp (name, "longreq") == 0)
+    return (v = sf_sip_msg_to (m)) != NULL && v->uri->port == 6000 && sf_sip_value_param (sf_sip_msg_from (m), "tag") != NULL &&
+           sf_sip_value_param (sf_sip_msg_from (m), "tag")->value.len > 100;
+  if (strcmp (name, "dblreq") == 0)
+    return sf_sip_str_eq (sf_sip_msg_method (m), "REGISTER") && sf_sip_msg_body (m).len == 0;
+  if (strcmp (name, "semiuri") == 0)
+    return uri_user_is (sf_sip_msg_ruri (m), "user;par=u@example.net", 22) &&
+           sf_sip_str_eq (sf_sip_msg_ruri (m)->host, "example.com") && sf_sip_msg_ruri (m)->n_params == 0;
+  if (strcmp (name, "transports") == 0)
+    return count (m, SF_SIP_HDR_VIA) == 5 && sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 1)->transport, "SCTP") &&
+           sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 3)->transport, "UNKNOWN");
+  if (strcmp (name, "mpart01") == 0)
+    return sf_sip_msg_body (m).len == 553 &&
+           g_str_has_prefix (sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL)->text.p, "multipart/mixed");
+  if (strcmp (name, "unreason") == 0)
+    return sf_sip_msg_status (m) == 200 && g_utf8_validate (sf_sip_msg_reason (m).p, (gssize) sf_sip_msg_reason (m).len, NULL) &&
+           sf_sip_msg_reason (m).len > 40;
+  if (strcmp (name, "noreason") == 0)
+    return sf_sip_msg_status (m) == 100 && sf_sip_msg_reason (m).len == 0;
+  if (strcmp (name, "badbranch") == 0)
+    return sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_top_via (m), "branch")->value, SF_SIP_BRANCH_COOKIE);
+  if (strcmp (name, "unkscm") == 0)
+    return sf_sip_msg_ruri (m)->kind == SF_URI_OTHER && sf_sip_str_eq (sf_sip_msg_ruri (m)->scheme, "nobodyKnowsThisScheme");
+  if (strcmp (name, "novelsc") == 0)
+    return sf_sip_msg_ruri (m)->kind == SF_URI_OTHER && sf_sip_str_eq (sf_sip_msg_ruri (m)->scheme, "soap.beep");
+  if (strcmp (name, "unksm2") == 0)
+    return sf_sip_str_eq (sf_sip_msg_to (m)->uri->scheme, "isbn") && sf_sip_str_eq (sf_sip_msg_from (m)->uri->scheme, "http");
+  if (strcmp (name, "bext01") == 0)
+    return count (m, SF_SIP_HDR_REQUIRE) == 2 && sf_sip_str_eq (nth (m, SF_SIP_HDR_REQUIRE, 0)->text, "nothingSupportsThis") &&
+           count (m, SF_SIP_HDR_PROXY_REQUIRE) == 2;
+  if (strcmp (name, "invut") == 0)
+    return sf_sip_str_eq (sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL)->text, "application/unknownformat");
+  if (strcmp (name, "regaut01") == 0)
+    return sf_sip_str_eq (sf_sip_msg_value (m, SF_SIP_HDR_AUTHORIZATION, NULL)->text, "NoOneKnowsThisScheme");
+  if (strcmp (name, "bcast") == 0)
+    return sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 1)->host, "255.255.255.255");
+  if (strcmp (name, "zeromf") == 0)
+    return sf_sip_msg_max_forwards (m) == 0;
+  if (strcmp (name, "cparam01") == 0)
+    return (v = nth (m, SF_SIP_HDR_CONTACT, 0)) != NULL && sf_sip_value_param (v, "unknownparam") != NULL &&
+           v->uri->n_params == 0;
+  if (strcmp (name, "cparam02") == 0)
+    return (v = nth (m, SF_SIP_HDR_CONTACT, 0)) != NULL && sf_sip_uri_param (v->uri, "unknownparam") != NULL &&
+           v->n_params == 0;
+  if (strcmp (name, "regescrt") == 0)
+    return (v = nth (m, SF_SIP_HDR_CONTACT, 0)) != NULL && v->uri->n_headers == 1 &&
+           sf_sip_str_eq (v->uri->headers[0].name, "Route");
+  if (strcmp (name, "sdp01") == 0)
+    return sf_sip_str_eq (sf_sip_msg_value (m, SF_SIP_HDR_ACCEPT, NULL)->text, "text/nobodyKnowsThis");
+  if (strcmp (name, "inv2543") == 0)
+    return sf_sip_msg_max_forwards (m) == -1 && sf_sip_msg_find (m, SF_SIP_HDR_CONTENT_LENGTH) == NULL &&
+           sf_sip_value_param (sf_sip_msg_top_via (m), "branch") == NULL &&
+           sf_sip_value_param (sf_sip_msg_to (m), "user") != NULL; /* addr-spec: ;user= is a header parameter */
+  return FALSE;
+}
+
+static gboolean
+check_5118 (const char *name, SfSipMsg *m)
+{
+  const SfSipUri *ru = sf_sip_msg_is_request (m) ? sf_sip_msg_ruri (m) : NULL;
+  if (strcmp (name, "ipv6-good") == 0)
+    return ru->host_kind == SF_HOST_IPV6 && sf_sip_str_eq (ru->host, "[2001:db8::10]") &&
+           sf_sip_msg_top_via (m)->host_kind == SF_HOST_IPV6;
+  if (strcmp (name, "port-ambiguous") == 0)
+    return sf_sip_str_eq (ru->host, "[2001:db8::10:5070]") && ru->port == 0;
+  if (strcmp (name, "port-unambiguous") == 0)
+    return sf_sip_str_eq (ru->host, "[2001:db8::10]") && ru->port == 5070;
+  if (strcmp (name, "via-received-param-with-delim") == 0 || strcmp (name, "via-received-param-no-delim") == 0) {
+    const SfSipParam *r = sf_sip_value_param (sf_sip_msg_top_via (m), "received");
+    return r != NULL && strstr (sf_sip_str_dup (r->value), "2001:db8::9:255") != NULL;
+  }
+  if (strcmp (name, "mult-ip-in-header") == 0)
+    return count (m, SF_SIP_HDR_VIA) == 3 && nth (m, SF_SIP_HDR_VIA, 0)->host_kind == SF_HOST_IPV6 &&
+           nth (m, SF_SIP_HDR_VIA, 1)->host_kind == SF_HOST_IPV4;
+  if (strcmp (name, "ipv4-mapped-ipv6") == 0)
+    return sf_sip_msg_top_via (m)->host_kind == SF_HOST_IPV6 && strstr (sf_sip_str_dup (sf_sip_msg_top_via (m)->host), "::ffff:") != NULL;
+  if (strcmp (name, "ipv6-bug-abnf-3-colons") == 0 || strcmp (name, "ipv6-correct-abnf-2-colons") == 0)
+    return ru != NULL && ru->host_kind == SF_HOST_IPV6;
+  if (strcmp (name, "ipv6-in-sdp") == 0 || strcmp (name, "mult-ip-in-sdp") == 0)
+    return sf_sip_msg_body (m).len > 100 && strstr (sf_sip_str_dup (sf_sip_msg_body (m)), "IP6") != NULL;
+  return FALSE;
+}
+
+static void
+walk_index (const char *dir, const char *msgdir, gboolean (*check) (const char *, SfSipMsg *), guint min)
+{
+  g_autofree char *index = g_build_filename (dir, "INDEX.tsv", NULL);
+  g_autofree char *text = NULL;
+  gboolean have = g_file_get_contents (index, &text, NULL, NULL);
+  if (!have)
+    g_printerr ("no conformance index %s (set SF_TESTDATA)\n", index);
+  CU_ASSERT_TRUE_FATAL (have);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  guint n = 0;
+  for (char **l = lines + 1; *l != NULL; l++) {
+    if (**l == '\0')
+      continue;
+    g_auto (GStrv) cols = g_strsplit (*l, "\t", 4);
+    if (g_strv_length (cols) < 3)
+      continue;
+    g_autofree char *file = g_strdup_printf ("%s/%s.dat", msgdir, cols[0]);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SfSipMsg) m = load_msg (file, &error);
+    gboolean accept = strcmp (cols[2], "invalid-must-reject") != 0;
+    gboolean verdict = accept == (m != NULL);
+    gboolean value = !accept || (m != NULL && check (cols[0], m));
+    if (!verdict || !value)
+      g_printerr ("%s (%s): %s%s\n", cols[0], cols[2], m != NULL ? "accepted" : error->message,
+                  verdict && !value ? ", but the parsed value is wrong" : "");
+    CU_ASSERT_TRUE (verdict);
+    CU_ASSERT_TRUE (value);
+    n++;
+  }
+  CU_ASSERT (n >= min);
+}
+
+static void
+rfc4475_verdicts (void)
+{
+  g_autofree char *base = testdata_dir ();
+  g_autofree char *dir = g_build_filename (base, "rfc4475", NULL);
+  walk_index (dir, dir, check_4475, 50);
+}
+
+static void
+rfc5118_verdicts (void)
+{
+  g_autofree char *base = testdata_dir ();
+  g_autofree char *dir = g_build_filename (base, "rfc5118", NULL);
+  g_autofree char *wire = g_build_filename (dir, "wire", NULL);
+  walk_index (dir, wire, check_5118, 12);
+}
+
+static void
+round_trip (void)
+{
+  g_autofree char *base = testdata_dir ();
+  g_autofree char *dir = g_build_filename (base, "rfc4475", NULL);
+  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (d);
+  const char *name;
+  guint n = 0;
+  while ((name = g_dir_read_name (d)) != NULL) {
+    if (!g_str_has_suffix (name, ".dat"))
+      continue;
+    g_autofree char *path = g_build_filename (dir, name, NULL);
+    g_autoptr (SfSipMsg) a = load_msg (path, NULL);
+    if (a == NULL)
+      continue;
+    g_autoptr (GBytes) wire = sf_sip_msg_serialize (a);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SfSipMsg) b = sf_sip_msg_parse (wire, &error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (b);
+    CU_ASSERT_EQUAL (sf_sip_msg_is_request (a), sf_sip_msg_is_request (b));
+    CU_ASSERT_EQUAL (sf_sip_msg_status (a), sf_sip_msg_status (b));
+    CU_ASSERT_TRUE (sf_sip_str_caseeq_str (sf_sip_msg_method (a), sf_sip_msg_method (b)));
+    CU_ASSERT_EQUAL_FATAL (sf_sip_msg_n_headers (a), sf_sip_msg_n_headers (b));
+    for (guint i = 0; i < sf_sip_msg_n_headers (a); i++) {
+      const SfSipHdr *x = sf_sip_msg_header (a, i), *y = sf_sip_msg_header (b, i);
+      CU_ASSERT_TRUE (x->line.len == y->line.len && memcmp (x->line.p, y->line.p, x->line.len) == 0);
+    }
+    SfSipStr ba = sf_sip_msg_body (a), bb = sf_sip_msg_body (b);
+    CU_ASSERT_TRUE (ba.len == bb.len && (ba.len == 0 || memcmp (ba.p, bb.p, ba.len) == 0));
+    /* And serializing again gives the same bytes. */
+    g_autoptr (GBytes) wire2 = sf_sip_msg_serialize (b);
+    CU_ASSERT_TRUE (g_bytes_equal (wire, wire2));
+    n++;
+  }
+  CU_ASSERT (n == 27); /* every message RFC 4475 says to accept */
+}
+
+static SfSipMsg *
+parse_str (const char *s, GError **error)
+{
+  g_autoptr (GBytes) b = g_bytes_new (s, strlen (s));
+  return sf_sip_msg_parse (b, error);
+}
+
+#define MIN_HEADERS "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n"
+
+static void
+framing (void)
+{
+  g_autoptr (GError) e1 = NULL;
+  /* Content-Length bounds the body; what follows is dropped. */
+  g_autoptr (SfSipMsg) m = parse_str ("OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "Content-Length: 3\r\n\r\nabcdef", &e1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_body (m), "abc"));
+  /* No Content-Length on a datagram: the rest is the body. */
+  g_autoptr (SfSipMsg) m2 = parse_str ("OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "\r\nxyz", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_body (m2), "xyz"));
+  /* A stream: keep-alives, a partial message, then the whole one. */
+  const char *stream = "\r\n\r\nOPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "Content-Length: 2\r\n\r\nhiNEXT";
+  gsize skip = 0, len = 0;
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_sip_stream_frame (stream, 30, &skip, &len, &e2));
+  CU_ASSERT (g_error_matches (e2, SF_SIP_ERROR, SF_SIP_ERROR_INCOMPLETE));
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_sip_stream_frame (stream, strlen (stream) - 5, &skip, &len, &e3)); /* body short by one */
+  CU_ASSERT (g_error_matches (e3, SF_SIP_ERROR, SF_SIP_ERROR_INCOMPLETE));
+  CU_ASSERT_TRUE (sf_sip_stream_frame (stream, strlen (stream), &skip, &len, NULL));
+  CU_ASSERT_EQUAL (skip, 4);
+  CU_ASSERT_EQUAL (skip + len, strlen (stream) - 4);
+  /* A stream message without Content-Length is a framing error. */
+  const char *nocl = "OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "\r\n";
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_FALSE (sf_sip_stream_frame (nocl, strlen (nocl), &skip, &len, &e4));
+  CU_ASSERT (g_error_matches (e4, SF_SIP_ERROR, SF_SIP_ERROR_FRAMING));
+  /* Bare LF line ends are tolerated. */
+  g_autoptr (SfSipMsg) m3 = parse_str ("OPTIONS sip:h SIP/2.0\nVia: SIP/2.0/UDP h\nFrom: <sip:a@h>;tag=1\nTo: <sip:b@h>\n"
+                                       "Call-ID: c\nCSeq: 1 OPTIONS\n\n", NULL);
+  CU_ASSERT_PTR_NOT_NULL (m3);
+}
+
+static void
+limits (void)
+{
+  /* Too many headers. */
+  GString *s = g_string_new ("OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS);
+  for (int i = 0; i < SF_SIP_MAX_HEADERS; i++)
+    g_string_append_printf (s, "X-%d: y\r\n", i);
+  g_string_append (s, "\r\n");
+  g_autoptr (GError) e1 = NULL;
+  g_autoptr (SfSipMsg) m1 = parse_str (s->str, &e1);
+  CU_ASSERT_PTR_NULL (m1);
+  CU_ASSERT (g_error_matches (e1, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT));
+  /* A header line too long. */
+  g_string_assign (s, "OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "X-Long: ");
+  for (int i = 0; i < SF_SIP_MAX_HEADER_LEN; i++)
+    g_string_append_c (s, 'a');
+  g_string_append (s, "\r\n\r\n");
+  g_autoptr (GError) e2 = NULL;
+  g_autoptr (SfSipMsg) m2 = parse_str (s->str, &e2);
+  CU_ASSERT (g_error_matches (e2, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT));
+  /* Too many Via values. */
+  g_string_assign (s, "OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "Via: ");
+  for (int i = 0; i <= SF_SIP_MAX_VIA; i++)
+    g_string_append_printf (s, "%sSIP/2.0/UDP h%d", i > 0 ? "," : "", i);
+  g_string_append (s, "\r\n\r\n");
+  g_autoptr (GError) e3 = NULL;
+  g_autoptr (SfSipMsg) m3 = parse_str (s->str, &e3);
+  CU_ASSERT (g_error_matches (e3, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT));
+  /* A URI too long. */
+  g_string_assign (s, "OPTIONS sip:");
+  for (int i = 0; i < SF_SIP_MAX_URI_LEN; i++)
+    g_string_append_c (s, 'u');
+  g_string_append (s, "@h SIP/2.0\r\n" MIN_HEADERS "\r\n");
+  g_autoptr (GError) e4 = NULL;
+  g_autoptr (SfSipMsg) m4 = parse_str (s->str, &e4);
+  CU_ASSERT (g_error_matches (e4, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT));
+  /* A message too big. */
+  g_autoptr (GBytes) big = g_bytes_new_take (g_malloc0 (SF_SIP_MAX_MSG_SIZE + 1), SF_SIP_MAX_MSG_SIZE + 1);
+  g_autoptr (GError) e5 = NULL;
+  CU_ASSERT_PTR_NULL (sf_sip_msg_parse (big, &e5));
+  CU_ASSERT (g_error_matches (e5, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT));
+  g_string_free (s, TRUE);
+}
+
+static gboolean
+uris_equal (const char *a, const char *b)
+{
+  g_autoptr (SfSipUri) x = sf_sip_uri_parse (sf_sip_str (a, strlen (a)), NULL, NULL);
+  g_autoptr (SfSipUri) y = sf_sip_uri_parse (sf_sip_str (b, strlen (b)), NULL, NULL);
+  g_assert (x != NULL && y != NULL);
+  return sf_sip_uri_equal (x, y) && sf_sip_uri_equal (y, x);
+}
+
+static void
+uri_compare (void)
+{
+  /* RFC 3261 19.1.4: equivalent */
+  CU_ASSERT_TRUE (uris_equal ("sip:%61lice@atlanta.com;transport=TCP", "sip:alice@AtLanTa.CoM;Transport=tcp"));
+  CU_ASSERT_TRUE (uris_equal ("sip:carol@chicago.com", "sip:carol@chicago.com;newparam=5"));
+  CU_ASSERT_TRUE (uris_equal ("sip:carol@chicago.com", "sip:carol@chicago.com;security=on"));
+  CU_ASSERT_TRUE (uris_equal ("sip:carol@chicago.com;newparam=5", "sip:carol@chicago.com;security=on"));
+  CU_ASSERT_TRUE (uris_equal ("sip:biloxi.com;transport=tcp;method=REGISTER?to=sip:bob%40biloxi.com",
+                              "sip:biloxi.com;method=REGISTER;transport=tcp?to=sip:bob%40biloxi.com"));
+  CU_ASSERT_TRUE (uris_equal ("sip:alice@atlanta.com?subject=project%20x&priority=urgent",
+                              "sip:alice@atlanta.com?priority=urgent&subject=project%20x"));
+  /* RFC 3261 19.1.4: not equivalent */
+  CU_ASSERT_FALSE (uris_equal ("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"));
+  CU_ASSERT_FALSE (uris_equal ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
+  CU_ASSERT_FALSE (uris_equal ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"));
+  CU_ASSERT_FALSE (uris_equal ("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"));
+  CU_ASSERT_FALSE (uris_equal ("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"));
+  CU_ASSERT_FALSE (uris_equal ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"));
+  CU_ASSERT_FALSE (uris_equal ("sip:alice@atlanta.com", "sips:alice@atlanta.com"));
+  /* RFC 3966 4: visual separators do not count */
+  CU_ASSERT_TRUE (uris_equal ("tel:+1-201-555-0123", "tel:+12015550123"));
+  CU_ASSERT_FALSE (uris_equal ("tel:+12015550123", "tel:+12015550124"));
+  /* A local tel number needs its context */
+  CU_ASSERT_PTR_NULL (sf_sip_uri_parse (SF_SIP_STR_LIT ("tel:7042"), NULL, NULL));
+  g_autoptr (SfSipUri) t = sf_sip_uri_parse (SF_SIP_STR_LIT ("tel:7042;phone-context=example.com"), NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL (t);
+}
+
+void
+sf_test_register_sip_parse (void)
+{
+  CU_pSuite s = CU_add_suite ("sip-parse", NULL, NULL);
+  SF_ADD_TEST (s, rfc4475_verdicts);
+  SF_ADD_TEST (s, rfc5118_verdicts);
+  SF_ADD_TEST (s, round_trip);
+  SF_ADD_TEST (s, framing);
+  SF_ADD_TEST (s, limits);
+  SF_ADD_TEST (s, uri_compare);
+}
