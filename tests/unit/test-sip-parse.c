@@ -14,7 +14,7 @@
 #include "sip/sf-sip-msg.h"
 #include <string.h>
 
-#define TESTDATA SF_SRCDIR "/../shared/testdata"
+#define TESTDATA SF_SRCDIR "/tests/data"
 
 static char *
 testdata_dir (void)
