@@ -14,6 +14,8 @@ struct _SfInstance {
   SfEndpoint *ep;          /* unowned */
   guint64 parent_id;       /* 0: none (by id, so a parent's end never dangles) */
   GHashTable *timers;      /* name (owned) -> SfTimer* (unowned: the heap owns it) */
+  GHashTable *fired;       /* name (owned) -> generation: fired, its event not yet delivered */
+  char *import_name;       /* owned, nullable: the name its parent imported its machine as */
   GData *data;
   gboolean started;        /* its initial entry queue ran */
   gboolean ended;
@@ -39,6 +41,8 @@ struct _SfEndpoint {
   GHashTable *handle_seq;  /* prefix -> counter */
   GQueue queue;            /* QueueItem */
   guint64 next_id;
+  guint timer_gen;
+  gboolean shutting_down;
   guint max_queue;
   SfStats stats;
   SfEmitFunc emit;

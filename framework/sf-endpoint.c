@@ -10,6 +10,7 @@ G_DEFINE_QUARK (sf-endpoint-error-quark, sf_endpoint_error)
 typedef struct {
   guint64 target;  /* instance id */
   SfEvent *ev;     /* owned */
+  guint timer_gen; /* a fired timer's generation; 0: not a timer */
 } QueueItem;
 
 typedef struct {
@@ -20,11 +21,17 @@ typedef struct {
 typedef struct {
   guint64 target;
   char *name;      /* owned */
+  guint gen;       /* matches the instance's entry until cancelled or restarted */
 } TimerData;
 
 /* Events dispatched per main-loop iteration, so a flow that posts to itself
  * forever cannot starve sockets and timers. */
 #define SF_DRAIN_BATCH 1024
+/* Most events sf_endpoint_drain() runs in one call: a flow that posts to itself
+ * forever is stopped there with a warning instead of hanging the caller. */
+#define SF_DRAIN_MAX 1000000
+/* Longest timer: one year. */
+#define SF_TIMER_MAX_MS (G_GUINT64_CONSTANT (366) * 24 * 3600 * 1000)
 
 static void
 timer_data_free (TimerData *t)
@@ -37,12 +44,14 @@ static void
 instance_free (SfInstance *inst)
 {
   g_hash_table_unref (inst->timers);
+  g_hash_table_unref (inst->fired);
   g_datalist_clear (&inst->data);
   sf_machine_unref (inst->machine);
   g_free (inst->handle);
   g_free (inst->key);
   g_free (inst->scoped_key);
   g_free (inst->end_reason);
+  g_free (inst->import_name);
   g_free (inst);
 }
 
@@ -214,6 +223,8 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
 
 /* ---- instances ---- */
 
+static void post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen);
+
 static const char *
 handle_prefix (const char *scope)
 {
@@ -237,7 +248,9 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
                  "an instance with key '%s' already exists in scope '%s'", key, machine->scope);
     return NULL;
   }
-  if (g_queue_get_length (&ep->queue) >= ep->max_queue) {
+  /* Overload protection at the edge (commands, new calls), not inside flows: a
+   * child spawned by a flow is the flow's own work. */
+  if (parent == NULL && g_queue_get_length (&ep->queue) >= ep->max_queue) {
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_QUEUE_FULL,
                  "event queue full (%u events): instance not created", ep->max_queue);
     return NULL;
@@ -255,6 +268,7 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   inst->ep = ep;
   inst->parent_id = parent != NULL ? parent->id : 0;
   inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_datalist_init (&inst->data);
   inst->created_us = sf_clock_now_us (ep->clock);
   g_hash_table_insert (ep->by_id, &inst->id, inst);
@@ -265,7 +279,9 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   sf_endpoint_trace (ep, inst, "created (%s scope%s%s%s%s), initial state %s", machine->scope,
                      key != NULL ? ", key " : "", key != NULL ? key : "", parent != NULL ? ", parent " : "",
                      parent != NULL ? parent->handle : "", machine->initial->name);
-  sf_endpoint_post (ep, inst, sf_event_new (SF_EV_START, "create", NULL));
+  post_internal (ep, inst, sf_event_new (SF_EV_START, "create", NULL), 0);
+  if (ep->shutting_down) /* created while quitting: it must hear it too */
+    post_internal (ep, inst, sf_event_new (SF_EV_DEVICE, "shutdown", NULL), 0);
   return inst;
 }
 
@@ -354,7 +370,11 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
     ce->machine = g_strdup (inst->machine->name);
     ce->handle = g_strdup (inst->handle);
     ce->final_state = g_strdup (inst->state->name);
-    sf_endpoint_post (ep, parent, sf_event_new_full (SF_EV_CHILD, "end", inst->machine->name, ce, (GDestroyNotify) sf_child_end_free));
+    ce->import = g_strdup (inst->import_name);
+    post_internal (ep, parent,
+                   sf_event_new_full (SF_EV_CHILD, "end", inst->import_name != NULL ? inst->import_name : inst->machine->name,
+                                      ce, (GDestroyNotify) sf_child_end_free),
+                   0);
   }
 }
 
@@ -367,6 +387,19 @@ sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason)
 
 /* ---- the queue ---- */
 
+/* The engine's own events (creation, timers, child ends) are never refused for
+ * a full queue: dropping one would leave an instance waiting forever. */
+static void
+post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen)
+{
+  QueueItem *q = g_new0 (QueueItem, 1);
+  q->target = inst->id;
+  q->ev = ev;
+  q->timer_gen = timer_gen;
+  g_queue_push_tail (&ep->queue, q);
+  ep->stats.events_posted++;
+}
+
 gboolean
 sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
 {
@@ -378,11 +411,7 @@ sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
     sf_event_unref (ev);
     return FALSE;
   }
-  QueueItem *q = g_new0 (QueueItem, 1);
-  q->target = inst->id;
-  q->ev = ev;
-  g_queue_push_tail (&ep->queue, q);
-  ep->stats.events_posted++;
+  post_internal (ep, inst, ev, 0);
   return TRUE;
 }
 
@@ -440,7 +469,14 @@ dispatch_one (SfEndpoint *ep)
   SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
   if (inst == NULL || inst->ended) {
     ep->stats.events_dropped++;
+  } else if (q->timer_gen != 0 &&
+             GPOINTER_TO_UINT (g_hash_table_lookup (inst->fired, q->ev->name)) != q->timer_gen) {
+    /* Fired, then cancelled or restarted by an event ahead of it in the queue. */
+    sf_endpoint_trace (ep, inst, "timer:%s dropped: cancelled after it fired", q->ev->name);
+    ep->stats.events_dropped++;
   } else {
+    if (q->timer_gen != 0)
+      g_hash_table_remove (inst->fired, q->ev->name);
     sf_dispatch (ep, inst, q->ev);
     if (inst->ended)
       instance_remove (ep, inst);
@@ -460,8 +496,9 @@ fire_due (SfEndpoint *ep)
     SfInstance *inst = sf_endpoint_lookup_id (ep, t->target);
     if (inst != NULL) {
       g_hash_table_remove (inst->timers, t->name);
+      g_hash_table_insert (inst->fired, g_strdup (t->name), GUINT_TO_POINTER (t->gen));
       ep->stats.timers_fired++;
-      sf_endpoint_post (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL));
+      post_internal (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL), t->gen);
       n++;
     }
     timer_data_free (t);
@@ -476,7 +513,10 @@ sf_endpoint_drain (SfEndpoint *ep)
   take_inbox (ep);
   fire_due (ep);
   while (dispatch_one (ep))
-    n++;
+    if (++n >= SF_DRAIN_MAX) {
+      g_warning ("%u events in one drain: a flow is posting to itself without end; the rest waits", n);
+      break;
+    }
   return n;
 }
 
@@ -504,9 +544,11 @@ void
 sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, guint64 ms)
 {
   sf_endpoint_timer_cancel (ep, inst, name);
+  ms = MIN (ms, SF_TIMER_MAX_MS);
   TimerData *t = g_new0 (TimerData, 1);
   t->target = inst->id;
   t->name = g_strdup (name);
+  t->gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
   gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
   SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
   g_hash_table_insert (inst->timers, g_strdup (name), timer);
@@ -519,8 +561,13 @@ gboolean
 sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
 {
   SfTimer *timer = g_hash_table_lookup (inst->timers, name);
-  if (timer == NULL)
-    return FALSE;
+  if (timer == NULL) {
+    /* Fired but not delivered yet: cancelling still stops it (dispatch_one drops it). */
+    if (!g_hash_table_remove (inst->fired, name))
+      return FALSE;
+    ep->stats.timers_cancelled++;
+    return TRUE;
+  }
   g_hash_table_remove (inst->timers, name);
   sf_timer_heap_remove (ep->timers, timer);
   ep->stats.timers_cancelled++;
@@ -532,6 +579,7 @@ sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
 guint
 sf_endpoint_shutdown (SfEndpoint *ep)
 {
+  ep->shutting_down = TRUE;
   sf_endpoint_drain (ep);
   g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
   for (guint i = 0; i < all->len; i++) {

@@ -82,6 +82,7 @@ sf_child_end_free (SfChildEnd *ce)
   if (ce == NULL)
     return;
   g_free (ce->machine);
+  g_free (ce->import);
   g_free (ce->handle);
   g_free (ce->final_state);
   g_free (ce);

@@ -44,9 +44,10 @@ const char *sf_event_kind_name (SfEventKind kind);
 /* Parses "sip", "timer", ... into a kind; returns 0 when unknown. */
 SfEventKind sf_event_kind_from_name (const char *name);
 
-/* Payload of an SF_EV_CHILD "end" event. */
+/* Payload of an SF_EV_CHILD "end" event (its arg is the import name, or the flow name). */
 typedef struct {
-  char *machine;      /* owned */
+  char *machine;      /* owned: the child machine's flow name */
+  char *import;       /* owned, nullable: the name the parent imported it as (OpSpawn's arg) */
   char *handle;       /* owned: the child's handle, "t3" */
   char *final_state;  /* owned */
 } SfChildEnd;

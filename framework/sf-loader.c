@@ -14,7 +14,8 @@ G_DEFINE_QUARK (sf-loader-error-quark, sf_loader_error)
 struct _SfLoader {
   SfRegistry *reg;      /* unowned */
   GPtrArray *diags;     /* owned SfDiag */
-  GHashTable *cache;    /* origin (owned) -> SfMachine (ref): a file imported twice loads once */
+  GHashTable *cache;    /* key (owned) -> SfMachine (ref): a file imported twice loads once */
+  GHashTable *failed;   /* keys (owned) of flows that failed: never parsed twice */
   GPtrArray *stack;     /* origins being loaded, for cycle detection (unowned strings) */
   xmlRelaxNGPtr schema; /* owned, lazily parsed */
   const char *file;     /* the origin being parsed, for libxml2's callbacks */
@@ -37,6 +38,7 @@ sf_loader_new (SfRegistry *reg)
   l->diags = g_ptr_array_new_with_free_func ((GDestroyNotify) diag_free);
   l->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) sf_machine_unref);
   l->stack = g_ptr_array_new ();
+  l->failed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return l;
 }
 
@@ -48,6 +50,7 @@ sf_loader_free (SfLoader *loader)
   g_ptr_array_unref (loader->diags);
   g_hash_table_unref (loader->cache);
   g_ptr_array_unref (loader->stack);
+  g_hash_table_unref (loader->failed);
   if (loader->schema != NULL)
     xmlRelaxNGFree (loader->schema);
   g_free (loader);
@@ -623,21 +626,24 @@ load (SfLoader *l, const char *path, int depth, const char *from_file, const xml
       diag (l, path, 0, FALSE, "%s", e->message);
     return NULL;
   }
-  if (!g_str_has_prefix (origin, BUILTIN_PREFIX)) {
-    char *canon = g_canonicalize_filename (origin, NULL);
-    SfMachine *cached = g_hash_table_lookup (l->cache, canon);
-    g_free (canon);
-    if (cached != NULL)
-      return sf_machine_ref (cached);
-  } else if (g_hash_table_lookup (l->cache, origin) != NULL) {
-    return sf_machine_ref (g_hash_table_lookup (l->cache, origin));
+  /* One key per flow, whatever path named it: "./a.xml" and "a.xml" are one. */
+  g_autofree char *key = g_str_has_prefix (origin, BUILTIN_PREFIX) ? g_strdup (origin)
+                                                                   : g_canonicalize_filename (origin, NULL);
+  SfMachine *cached = g_hash_table_lookup (l->cache, key);
+  if (cached != NULL)
+    return sf_machine_ref (cached);
+  if (g_hash_table_contains (l->failed, key)) {
+    /* Its errors are reported once, where it was first loaded. */
+    if (from_file != NULL)
+      ERR (l, from_file, from_node, "<import>: '%s' has errors (reported above)", origin);
+    return NULL;
   }
   for (guint i = 0; i < l->stack->len; i++)
-    if (strcmp (g_ptr_array_index (l->stack, i), origin) == 0) {
+    if (strcmp (g_ptr_array_index (l->stack, i), key) == 0) {
       GString *chain = g_string_new (NULL);
       for (guint k = i; k < l->stack->len; k++)
         g_string_append_printf (chain, "%s -> ", (const char *) g_ptr_array_index (l->stack, k));
-      g_string_append (chain, origin);
+      g_string_append (chain, key);
       ERR (l, from_file, from_node, "<import>: import cycle: %s", chain->str);
       g_string_free (chain, TRUE);
       return NULL;
@@ -646,13 +652,13 @@ load (SfLoader *l, const char *path, int depth, const char *from_file, const xml
     ERR (l, from_file, from_node, "<import>: imports nested deeper than %d", SF_FLOW_MAX_IMPORT_DEPTH);
     return NULL;
   }
-  g_ptr_array_add (l->stack, origin);
+  g_ptr_array_add (l->stack, key);
   SfMachine *m = parse_and_build (l, origin, bytes, depth);
   g_ptr_array_remove_index (l->stack, l->stack->len - 1);
-  if (m != NULL) {
-    char *key = g_str_has_prefix (origin, BUILTIN_PREFIX) ? g_strdup (origin) : g_canonicalize_filename (origin, NULL);
-    g_hash_table_insert (l->cache, key, sf_machine_ref (m));
-  }
+  if (m != NULL)
+    g_hash_table_insert (l->cache, g_strdup (key), sf_machine_ref (m));
+  else
+    g_hash_table_add (l->failed, g_strdup (key));
   return m;
 }
 
@@ -687,7 +693,8 @@ sf_loader_load_bytes (SfLoader *loader, const char *name, GBytes *data, GError *
     diag (loader, name, 0, FALSE, "larger than %d bytes", SF_FLOW_MAX_BYTES);
     return finish_load (loader, name, first, NULL, error);
   }
-  g_ptr_array_add (loader->stack, (gpointer) name);
+  g_autofree char *key = g_canonicalize_filename (name, NULL);
+  g_ptr_array_add (loader->stack, key);
   SfMachine *m = parse_and_build (loader, name, data, 0);
   g_ptr_array_remove_index (loader->stack, loader->stack->len - 1);
   return finish_load (loader, name, first, m, error);

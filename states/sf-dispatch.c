@@ -271,7 +271,10 @@ sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error)
                  "flow '%s' imports no machine named '%s'", ctx->inst->machine->name, machine);
     return NULL;
   }
-  return sf_endpoint_create (ctx->ep, m, key, ctx->inst, error);
+  SfInstance *child = sf_endpoint_create (ctx->ep, m, key, ctx->inst, error);
+  if (child != NULL)
+    child->import_name = g_strdup (machine);
+  return child;
 }
 
 void

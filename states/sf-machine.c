@@ -20,6 +20,7 @@ sf_machine_new (const char *name, const char *file)
   m->file = g_strdup (file);
   m->scope = g_strdup ("call");
   m->states = g_ptr_array_new_with_free_func ((GDestroyNotify) state_free);
+  m->by_name = g_hash_table_new (g_str_hash, g_str_equal);
   m->imports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify) sf_machine_unref);
   return m;
@@ -38,6 +39,7 @@ sf_machine_unref (SfMachine *m)
 {
   if (m == NULL || !g_ref_count_dec (&m->ref))
     return;
+  g_hash_table_unref (m->by_name);
   g_ptr_array_unref (m->states);
   g_hash_table_unref (m->imports);
   g_free (m->name);
@@ -50,12 +52,7 @@ sf_machine_unref (SfMachine *m)
 SfState *
 sf_machine_lookup_state (SfMachine *m, const char *name)
 {
-  for (guint i = 0; i < m->states->len; i++) {
-    SfState *s = g_ptr_array_index (m->states, i);
-    if (g_strcmp0 (s->name, name) == 0)
-      return s;
-  }
-  return NULL;
+  return name != NULL ? g_hash_table_lookup (m->by_name, name) : NULL;
 }
 
 SfState *
@@ -68,6 +65,8 @@ sf_machine_add_state (SfMachine *m, const char *name, int line)
   for (int q = 0; q < SF_QUEUE_COUNT; q++)
     s->queues[q] = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_binding_free);
   g_ptr_array_add (m->states, s);
+  if (!g_hash_table_contains (m->by_name, s->name))
+    g_hash_table_insert (m->by_name, s->name, s);
   if (s->catch_all && m->catch_all == NULL)
     m->catch_all = s;
   return s;

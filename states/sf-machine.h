@@ -45,6 +45,7 @@ struct _SfMachine {
   SfState *initial;           /* unowned */
   SfState *catch_all;         /* unowned, nullable */
   GPtrArray *states;          /* owned SfState, in file order (catch-all included) */
+  GHashTable *by_name;        /* owned: name -> SfState (unowned) */
   GHashTable *imports;        /* owned: name -> SfMachine (ref) */
 };
 

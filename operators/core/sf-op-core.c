@@ -144,7 +144,9 @@ sf_op_on_child_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfChildEnd *ce = ev->payload;
   if (strcmp (ev->name, "end") != 0 || ce == NULL)
     return SF_OP_SKIP;
-  if (arg != NULL && strcmp (ce->machine, arg) != 0)
+  /* ARG names the child as the flow imported it (OpSpawn's arg); a child from
+   * elsewhere matches by its flow name. */
+  if (arg != NULL && strcmp (ce->import != NULL ? ce->import : ce->machine, arg) != 0)
     return SF_OP_SKIP;
   return SF_OP_TRANSITION;
 }
@@ -182,7 +184,7 @@ const SfOperatorDef sf_op_core_table[] = {
   { "OpOnDevice", sf_op_on_device, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_REQUIRED, fixup_name, g_free, "takes the device (control) command NAME and transitions to next" },
   { "OpOnChildEnd", sf_op_on_child_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL,
-    fixup_name, g_free, "takes the end of a child instance (of machine ARG, or any) and transitions to next" },
+    fixup_name, g_free, "takes the end of a child instance (spawned as ARG, or any) and transitions to next" },
   { "OpSpawn", sf_op_spawn, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
     "creates a child instance of the machine the flow imports as ARG; its end comes back as child:end" },
   { "OpIgnore", sf_op_ignore, SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, fixup_name, g_free,

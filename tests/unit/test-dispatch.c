@@ -16,7 +16,11 @@
  *  - post_by_key: events reach an instance by scope and key; keys are unique
  *  - fifo: one instance's events are dispatched in the order posted
  *  - threadsafe_post: an event posted from another thread is dispatched in the main context
- *  - shutdown: instances that do not take device:shutdown end at once */
+ *  - shutdown: instances that do not take device:shutdown end at once; an instance
+ *    created while shutting down hears it too (regression)
+ *  - internal_events_not_dropped: a full queue refuses outside posts but never the
+ *    engine's own events (creation, child ends), and OpOnChildEnd matches the import
+ *    name (regressions) */
 #include "config.h"
 #include "sf-test.h"
 #include <glib/gstdio.h>
@@ -435,8 +439,54 @@ shutdown (void)
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 2);
   CU_ASSERT_EQUAL (sf_endpoint_shutdown (env->ep), 1);
   CU_ASSERT_STRING_EQUAL (sf_instance_state (p), "Closing");
+  /* Created after the shutdown began: it gets device:shutdown after its start. */
+  SfInstance *late = sf_endpoint_create (env->ep, polite, NULL, NULL, NULL);
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (late), "Closing");
   device (env, p, "closed", NULL);
+  device (env, late, "closed", NULL);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 0);
+  sf_test_env_free (env);
+}
+
+static void
+internal_events_not_dropped (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  CU_ASSERT_TRUE_FATAL (sf_config_set (env->cfg, "core.max_queue=16", NULL));
+  SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), env->reg, env->cfg);
+  g_autofree char *dir = g_dir_make_tmp ("sf-test-XXXXXX", NULL);
+  g_autofree char *child = g_build_filename (dir, "child.xml", NULL);
+  g_autofree char *parent = g_build_filename (dir, "parent.xml", NULL);
+  g_file_set_contents (child, "<flow version=\"1\" name=\"blip\" scope=\"task\" initial=\"End\">"
+                              "<state name=\"End\" final=\"true\"/></flow>", -1, NULL);
+  GString *xml = g_string_new ("<flow version=\"1\" name=\"mom\" initial=\"P\"><import name=\"kid\" src=\"child.xml\"/>"
+                               "<state name=\"P\"><entry>");
+  for (int i = 0; i < 40; i++)
+    g_string_append (xml, "<op name=\"OpSpawn\" arg=\"kid\"/>");
+  g_string_append (xml, "</entry><normal><op name=\"OpOnChildEnd\" arg=\"kid\" next=\"P2\"/></normal></state>"
+                        "<state name=\"P2\"><normal><op name=\"OpIgnore\"/></normal></state></flow>");
+  g_file_set_contents (parent, xml->str, -1, NULL);
+  g_string_free (xml, TRUE);
+  g_autoptr (SfMachine) m = sf_loader_load (env->loader, parent, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *p = sf_endpoint_create (ep, m, NULL, NULL, NULL);
+  sf_endpoint_drain (ep);
+  /* 40 children created and ended through a queue of 16: nothing lost, and the first
+   * child:end (matched by the import name 'kid', not the flow name 'blip') moved it. */
+  CU_ASSERT_EQUAL (sf_endpoint_stats (ep)->instances_ended, 40);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (ep)->events_dropped, 0);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (p), "P2");
+  /* Outside posts are refused once the queue is full. */
+  guint refused = 0;
+  for (int i = 0; i < 20; i++)
+    if (!sf_endpoint_post (ep, p, sf_event_new (SF_EV_DEVICE, "x", NULL)))
+      refused++;
+  CU_ASSERT_EQUAL (refused, 4);
+  sf_endpoint_free (ep);
+  g_unlink (child);
+  g_unlink (parent);
+  g_rmdir (dir);
   sf_test_env_free (env);
 }
 
@@ -462,4 +512,5 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, fifo);
   SF_ADD_TEST (s, threadsafe_post);
   SF_ADD_TEST (s, shutdown);
+  SF_ADD_TEST (s, internal_events_not_dropped);
 }

@@ -7,7 +7,9 @@
  *  - not_early: a timer does not fire one millisecond before its deadline
  *  - restart_and_cancel: restarting replaces the old deadline; a cancelled timer never fires
  *  - chain: a timer started by a fired timer fires within the same advance
- *  - ended_instance: an instance's timers die with it */
+ *  - ended_instance: an instance's timers die with it
+ *  - cancelled_after_firing: a timer that fired while an earlier event was queued, and
+ *    that this event cancels, is not delivered (regression) */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-timer.h"
@@ -208,6 +210,32 @@ ended_instance (void)
   sf_test_env_free (env);
 }
 
+static void
+cancelled_after_firing (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml",
+    "<flow version=\"1\" name=\"t\" initial=\"Ringing\">"
+    "<state name=\"Ringing\"><entry><op name=\"OpStartTimer\" arg=\"ring=100ms\"/></entry>"
+    "<normal><op name=\"TOn\" arg=\"answer\" next=\"InCall\"/></normal>"
+    "<exit><op name=\"OpCancelTimer\" arg=\"ring\"/></exit></state>"
+    "<state name=\"InCall\"><normal><op name=\"OpOnTimer\" arg=\"ring\" next=\"Wrong\"/></normal></state>"
+    "<state name=\"Wrong\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_drain (env->ep);
+  /* The answer is queued; then the clock passes the timer's deadline, so the timer's
+   * event is queued behind the answer, whose exit queue cancels it. */
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "answer", NULL));
+  sf_clock_fake_set_us (sf_endpoint_clock (env->ep), 100000);
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "InCall");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 1);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_cancelled, 1);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_dropped, 1);
+  sf_test_env_free (env);
+}
+
 void
 sf_test_register_timer (void)
 {
@@ -219,4 +247,5 @@ sf_test_register_timer (void)
   SF_ADD_TEST (s, restart_and_cancel);
   SF_ADD_TEST (s, chain);
   SF_ADD_TEST (s, ended_instance);
+  SF_ADD_TEST (s, cancelled_after_firing);
 }
