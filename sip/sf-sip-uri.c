@@ -139,6 +139,14 @@ parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *base,
   return TRUE;
 }
 
+static gboolean unescaped_equal (SfSipStr a, SfSipStr b, gboolean nocase);
+
+static gboolean
+same_name (SfSipStr a, SfSipStr b)
+{
+  return unescaped_equal (a, b, TRUE);
+}
+
 /* ;name[=value] pairs up to '?' or the end; @extra: characters allowed besides unreserved. */
 static gboolean
 parse_params (const char **pp, const char *end, const char *stop, const char *extra, SfSipParam **out, guint *n,
@@ -171,6 +179,13 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d parameters", SF_SIP_MAX_PARAMS);
       return FALSE;
     }
+    /* "any given parameter name MUST NOT appear more than once" (19.1.1) */
+    for (guint i = 0; i < a->len; i++)
+      if (same_name (g_array_index (a, SfSipParam, i).name, prm.name)) {
+        g_array_unref (a);
+        return fail (error, base, ns, "URI: parameter '%.*s' appears more than once", (int) MIN (prm.name.len, 32),
+                     prm.name.p);
+      }
     g_array_append_val (a, prm);
   }
   *n = a->len;
