@@ -2,9 +2,14 @@
 #include "config.h"
 #include "sf-config.h"
 #include <errno.h>
+#include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 G_DEFINE_QUARK (sf-config-error-quark, sf_config_error)
+
+/* Largest configuration file read. */
+#define SF_CONFIG_MAX_BYTES (1024 * 1024)
 
 typedef struct {
   const SfConfigKey *decl;  /* unowned: constant table */
@@ -278,6 +283,12 @@ sf_config_load_file (SfConfig *cfg, const char *path, GError **error)
 {
   g_autofree char *data = NULL;
   g_autoptr (GError) local = NULL;
+  GStatBuf st;
+  if (g_stat (path, &st) == 0 && (!S_ISREG (st.st_mode) || st.st_size > SF_CONFIG_MAX_BYTES)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_IO, "%s: not a regular file of at most %d bytes", path,
+                 SF_CONFIG_MAX_BYTES);
+    return FALSE;
+  }
   if (!g_file_get_contents (path, &data, NULL, &local)) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_IO, "%s", local->message);
     return FALSE;

@@ -5,14 +5,14 @@
 #include "config.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
+#include "sf-ua-lines.h"
+#include "sip/sf-sip-uri.h"
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
 
-/* Longest control line accepted. */
-#define SF_CONTROL_MAX_LINE 4096
 
 struct _SfUaControl {
   SfEndpoint *ep;            /* unowned */
@@ -21,8 +21,12 @@ struct _SfUaControl {
   gpointer quit_data;
   GSocketService *service;   /* owned, nullable */
   char *socket_path;         /* owned, nullable: unlinked at the end */
-  GCancellable *cancel;      /* owned: ends the clients' pending reads */
+  GList *clients;            /* owned refs to Client */
+  gboolean closing;          /* shutting down: only status and quit */
 };
+
+/* Most reply bytes a socket client may leave unread before it is dropped. */
+#define SF_CONTROL_MAX_PENDING (64 * 1024)
 
 typedef enum { CALL_NONE, CALL_OPTIONAL } CallArg;
 
@@ -48,6 +52,15 @@ static const Command commands[] = {
   { "quit", CALL_NONE, 0, 0, "quit" },
 };
 
+typedef struct _Client Client;
+static void client_close (Client *cl, gboolean flush);
+
+void
+sf_ua_control_set_closing (SfUaControl *c)
+{
+  c->closing = TRUE;
+}
+
 SfUaControl *
 sf_ua_control_new (SfEndpoint *ep, SfMachine *main_machine, SfUaQuitFunc quit, gpointer quit_data)
 {
@@ -56,7 +69,6 @@ sf_ua_control_new (SfEndpoint *ep, SfMachine *main_machine, SfUaQuitFunc quit, g
   c->machine = main_machine;
   c->quit = quit;
   c->quit_data = quit_data;
-  c->cancel = g_cancellable_new ();
   return c;
 }
 
@@ -65,8 +77,8 @@ sf_ua_control_free (SfUaControl *c)
 {
   if (c == NULL)
     return;
-  g_cancellable_cancel (c->cancel);
-  g_object_unref (c->cancel);
+  while (c->clients != NULL)
+    client_close (c->clients->data, TRUE);
   if (c->service != NULL) {
     g_socket_service_stop (c->service);
     g_socket_listener_close (G_SOCKET_LISTENER (c->service));
@@ -126,13 +138,32 @@ status (SfUaControl *c, gboolean *ok)
   return g_string_free (out, FALSE);
 }
 
+static gboolean
+looks_like_handle (const char *w)
+{
+  if (!g_ascii_islower (w[0]) || w[1] == '\0')
+    return FALSE;
+  for (const char *p = w + 1; *p != '\0'; p++)
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+quit_idle (gpointer data)
+{
+  SfUaControl *c = data;
+  c->quit (c->quit_data);
+  return G_SOURCE_REMOVE;
+}
+
 char *
 sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
 {
   *ok = TRUE;
   if (strlen (line) > SF_CONTROL_MAX_LINE)
     return fail (ok, "command longer than %d bytes", SF_CONTROL_MAX_LINE);
-  g_auto (GStrv) words = g_strsplit_set (line, " \t\r\n", -1);
+  g_auto (GStrv) words = g_strsplit_set (line, " \t\r\n\v\f", -1);
   GPtrArray *w = g_ptr_array_new ();
   for (char **p = words; *p != NULL; p++)
     if (**p != '\0')
@@ -140,6 +171,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
   g_autoptr (GPtrArray) args = w;
   if (args->len == 0)
     return NULL; /* a blank line: nothing to do, nothing to reply */
+  if (!g_utf8_validate (line, -1, NULL))
+    return fail (ok, "a command must be UTF-8 text");
   const char *name = args->pdata[0];
   const Command *cmd = NULL;
   for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
@@ -148,24 +181,41 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
                      "register, unregister, status, quit)", name);
+  if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
+    return fail (ok, "%s: shutting down", name);
   guint first = 1;
   SfInstance *target = NULL;
-  if (cmd->call == CALL_OPTIONAL) {
-    /* A first word that is a live handle is the CALL; otherwise the only call up. */
-    if (args->len > 1 && (target = sf_endpoint_lookup_handle (c->ep, args->pdata[1])) != NULL)
-      first = 2;
-    else if (args->len > 1 + (guint) cmd->max_args)
-      return fail (ok, "no call '%s'", (const char *) args->pdata[1]);
+  if (cmd->call == CALL_OPTIONAL && args->len > 1 && looks_like_handle (args->pdata[1])) {
+    /* A first word shaped like a handle ("c2") is the CALL: it must be a call that is up. */
+    target = sf_endpoint_lookup_handle (c->ep, args->pdata[1]);
+    if (target == NULL || sf_instance_machine (target) != c->machine)
+      return fail (ok, "%s: no call '%s'", name, (const char *) args->pdata[1]);
+    first = 2;
   }
   int n = (int) args->len - (int) first;
   if (n < cmd->min_args || n > cmd->max_args)
     return fail (ok, "usage: %s", cmd->usage);
   const char *arg = n > 0 ? args->pdata[first] : NULL;
+  if (arg != NULL && (strcmp (name, "call") == 0 || strcmp (name, "redirect") == 0)) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (SfSipUri) uri = sf_sip_uri_parse (sf_sip_str (arg, strlen (arg)), NULL, &e);
+    if (uri == NULL)
+      return fail (ok, "%s: '%s' is not a URI (%s)", name, arg, e->message);
+  }
+  if (arg != NULL && strcmp (name, "reject") == 0 &&
+      (strlen (arg) != 3 || !g_ascii_isdigit (arg[0]) || !g_ascii_isdigit (arg[1]) || !g_ascii_isdigit (arg[2]) ||
+       arg[0] < '4' || arg[0] > '6'))
+    return fail (ok, "reject: the status code must be from 400 to 699, got '%s'", arg);
+  if (arg != NULL && strcmp (name, "dtmf") == 0 &&
+      (strlen (arg) > 64 || strspn (arg, "0123456789*#ABCDabcd") != strlen (arg)))
+    return fail (ok, "dtmf: digits are 0-9, *, #, A-D (at most 64), got '%s'", arg);
 
   if (strcmp (name, "status") == 0)
     return status (c, ok);
   if (strcmp (name, "quit") == 0) {
-    c->quit (c->quit_data);
+    /* After this command's reply is out. */
+    g_idle_add_full (G_PRIORITY_DEFAULT, quit_idle, c, NULL);
+    c->closing = TRUE;
     return g_strdup ("\"ok\":true");
   }
   if (strcmp (name, "call") == 0) {
@@ -195,64 +245,153 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
   return g_string_free (out, FALSE);
 }
 
-/* ---- the Unix socket ---- */
+/* ---- the Unix socket: one reply line per command, written without blocking ---- */
 
-typedef struct {
-  SfUaControl *c;            /* unowned: do not touch once @cancel fired */
-  GCancellable *cancel;      /* owned ref */
+struct _Client {
+  grefcount ref;
+  SfUaControl *c;            /* unowned: the control closes its clients before it goes */
   GSocketConnection *conn;   /* owned */
-  GDataInputStream *in;      /* owned */
-} Client;
+  SfLineReader *reader;      /* owned, NULL once reading stopped */
+  GCancellable *cancel;      /* owned: pending writes */
+  GQueue out;                /* GBytes, the head being written */
+  gsize pending;
+  gboolean writing, closed, eof;
+};
 
 static void
-client_free (Client *cl)
+client_unref (Client *cl)
 {
-  g_object_unref (cl->in);
-  g_object_unref (cl->conn);
+  if (!g_ref_count_dec (&cl->ref))
+    return;
+  g_queue_clear_full (&cl->out, (GDestroyNotify) g_bytes_unref);
   g_object_unref (cl->cancel);
+  g_object_unref (cl->conn);
   g_free (cl);
 }
 
-static void read_next (Client *cl);
+/* Stops the client; with @flush, what is still queued is written first (briefly
+ * blocking: at most SF_CONTROL_MAX_PENDING bytes, one second). */
+static void
+client_close (Client *cl, gboolean flush)
+{
+  if (cl->closed)
+    return;
+  cl->closed = TRUE;
+  g_clear_pointer (&cl->reader, sf_line_reader_free);
+  g_cancellable_cancel (cl->cancel);
+  if (flush && !g_queue_is_empty (&cl->out)) {
+    GSocket *sock = g_socket_connection_get_socket (cl->conn);
+    g_socket_set_timeout (sock, 1);
+    g_socket_set_blocking (sock, TRUE);
+    GOutputStream *os = g_io_stream_get_output_stream (G_IO_STREAM (cl->conn));
+    for (GList *l = cl->out.head; l != NULL; l = l->next) {
+      gsize len;
+      const char *d = g_bytes_get_data (l->data, &len);
+      /* The head may be half written by the cancelled write: a torn line at exit
+       * is the best we can do; the rest goes whole. */
+      if (!g_output_stream_write_all (os, d, len, NULL, NULL, NULL))
+        break;
+    }
+  }
+  g_io_stream_close (G_IO_STREAM (cl->conn), NULL, NULL);
+  cl->c->clients = g_list_remove (cl->c->clients, cl);
+  client_unref (cl);
+}
+
+static void write_next (Client *cl);
 
 static void
-on_line (GObject *src, GAsyncResult *res, gpointer data)
+on_written (GObject *src, GAsyncResult *res, gpointer data)
 {
   Client *cl = data;
-  gsize len = 0;
   g_autoptr (GError) error = NULL;
-  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (src), res, &len, &error);
-  if (line == NULL || g_cancellable_is_cancelled (cl->cancel)) {
-    client_free (cl);
+  gboolean ok = g_output_stream_write_all_finish (G_OUTPUT_STREAM (src), res, NULL, &error);
+  if (cl->closed || !ok) {
+    if (!cl->closed)
+      client_close (cl, FALSE);
+    client_unref (cl);
     return;
   }
-  gboolean ok;
-  g_autofree char *fields = sf_ua_control_exec (cl->c, line, &ok);
-  g_autofree char *reply = g_strdup_printf ("{%s}\n", fields != NULL ? fields : "\"ok\":true");
-  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (cl->conn));
-  if (!g_output_stream_write_all (out, reply, strlen (reply), NULL, NULL, NULL)) {
-    client_free (cl);
-    return;
-  }
-  read_next (cl);
+  GBytes *done = g_queue_pop_head (&cl->out);
+  cl->pending -= g_bytes_get_size (done);
+  g_bytes_unref (done);
+  cl->writing = FALSE;
+  if (!g_queue_is_empty (&cl->out))
+    write_next (cl);
+  else if (cl->eof)
+    client_close (cl, FALSE);
+  client_unref (cl);
 }
 
 static void
-read_next (Client *cl)
+write_next (Client *cl)
 {
-  g_data_input_stream_read_line_async (cl->in, G_PRIORITY_DEFAULT, cl->cancel, on_line, cl);
+  GBytes *head = g_queue_peek_head (&cl->out);
+  gsize len;
+  const char *d = g_bytes_get_data (head, &len);
+  cl->writing = TRUE;
+  g_ref_count_inc (&cl->ref);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (cl->conn)), d, len,
+                                   G_PRIORITY_DEFAULT, cl->cancel, on_written, cl);
+}
+
+/* FALSE when the client left too much unread and was dropped. */
+static gboolean
+client_reply (Client *cl, const char *fields)
+{
+  char *line = g_strdup_printf ("{%s}\n", fields != NULL ? fields : "\"ok\":true");
+  gsize len = strlen (line);
+  if (cl->pending + len > SF_CONTROL_MAX_PENDING) {
+    g_free (line);
+    g_warning ("control client dropped: more than %d bytes of replies unread", SF_CONTROL_MAX_PENDING);
+    client_close (cl, FALSE);
+    return FALSE;
+  }
+  g_queue_push_tail (&cl->out, g_bytes_new_take (line, len));
+  cl->pending += len;
+  if (!cl->writing)
+    write_next (cl);
+  return TRUE;
+}
+
+static gboolean
+client_line (const char *line, gsize len, gboolean too_long, gpointer data)
+{
+  Client *cl = data;
+  gboolean ok;
+  g_autofree char *fields = NULL;
+  if (too_long)
+    fields = fail (&ok, "command longer than %d bytes", SF_CONTROL_MAX_LINE);
+  else if (memchr (line, '\0', len) != NULL)
+    fields = fail (&ok, "a command must be text");
+  else
+    fields = sf_ua_control_exec (cl->c, line, &ok);
+  /* Exactly one reply per command, even for a blank line. */
+  return client_reply (cl, fields);
+}
+
+static void
+client_end (const GError *error, gpointer data)
+{
+  Client *cl = data;
+  cl->eof = TRUE;
+  if (!cl->writing)
+    client_close (cl, FALSE);
 }
 
 static gboolean
 on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
 {
+  SfUaControl *c = data;
   Client *cl = g_new0 (Client, 1);
-  cl->c = data;
-  cl->cancel = g_object_ref (cl->c->cancel);
+  g_ref_count_init (&cl->ref);
+  cl->c = c;
   cl->conn = g_object_ref (conn);
-  cl->in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (conn)));
-  g_buffered_input_stream_set_buffer_size (G_BUFFERED_INPUT_STREAM (cl->in), SF_CONTROL_MAX_LINE + 2);
-  read_next (cl);
+  cl->cancel = g_cancellable_new ();
+  g_queue_init (&cl->out);
+  c->clients = g_list_prepend (c->clients, cl);
+  cl->reader = sf_line_reader_new (g_io_stream_get_input_stream (G_IO_STREAM (conn)), SF_CONTROL_MAX_LINE,
+                                   client_line, client_end, cl);
   return TRUE;
 }
 

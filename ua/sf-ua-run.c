@@ -7,9 +7,11 @@
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
+#include "sf-ua-lines.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,8 +20,7 @@ typedef struct {
   GMainLoop *loop;
   SfEndpoint *ep;
   SfUaControl *ctl;
-  GDataInputStream *in;      /* owned, nullable */
-  GCancellable *cancel;      /* owned: stops the pending stdin read at exit */
+  SfLineReader *in;          /* owned, nullable: standard input */
   gboolean stdin_closed;
   gboolean exit_when_idle;
   gboolean shutting_down;
@@ -76,6 +77,7 @@ begin_shutdown (gpointer data)
   if (r->shutting_down)
     return;
   r->shutting_down = TRUE;
+  sf_ua_control_set_closing (r->ctl);
   if (sf_endpoint_shutdown (r->ep) == 0) {
     finish (r);
     return;
@@ -129,54 +131,62 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
   sf_endpoint_emit_line (ep, sf_json_end (out));
 }
 
-static void read_stdin (Run *r);
-
 static void
-on_stdin_line (GObject *src, GAsyncResult *res, gpointer data)
+emit_reply (Run *r, const char *command, gboolean ok, const char *fields)
 {
-  Run *r = data;
-  gsize len = 0;
-  g_autoptr (GError) error = NULL;
-  g_autofree char *line = g_data_input_stream_read_line_finish (G_DATA_INPUT_STREAM (src), res, &len, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-    return; /* at exit: @r is gone */
-  if (line == NULL) {
-    if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-      g_info ("standard input: %s", error->message);
-    r->stdin_closed = TRUE;
-    check_idle (r);
-    return;
-  }
-  gboolean ok = TRUE;
-  if (!g_utf8_validate (line, len, NULL)) {
-    GString *out = sf_json_begin ("error");
-    sf_json_add_str (out, "message", "control command is not valid UTF-8");
-    sf_endpoint_emit_line (r->ep, sf_json_end (out));
-  } else {
-    g_autofree char *fields = sf_ua_control_exec (r->ctl, line, &ok);
-    if (fields != NULL) {
-      g_auto (GStrv) words = g_strsplit_set (g_strstrip (line), " \t", 2);
-      GString *out = sf_json_begin (ok ? "reply" : "error");
-      sf_json_add_str (out, "command", words[0]);
-      g_string_append_c (out, ',');
-      if (!ok) {
-        /* "ok":false,"error":"..." -> "message":"..." as DESIGN.md's error event has it. */
-        const char *e = strstr (fields, "\"error\":");
-        g_string_append_printf (out, "\"message\":%s", e + strlen ("\"error\":"));
-      } else {
-        g_string_append (out, fields);
-      }
-      sf_endpoint_emit_line (r->ep, sf_json_end (out));
+  GString *out = sf_json_begin (ok ? "reply" : "error");
+  sf_json_add_str (out, "command", command);
+  if (fields != NULL) {
+    g_string_append_c (out, ',');
+    if (!ok) {
+      /* "ok":false,"error":"..." -> "message":"..." as DESIGN.md's error event has it. */
+      const char *e = strstr (fields, "\"error\":");
+      g_string_append_printf (out, "\"message\":%s", e != NULL ? e + strlen ("\"error\":") : "null");
+    } else {
+      g_string_append (out, fields);
     }
   }
-  if (!r->finished)
-    read_stdin (r);
+  sf_endpoint_emit_line (r->ep, sf_json_end (out));
+}
+
+static gboolean
+on_stdin_line (const char *line, gsize len, gboolean too_long, gpointer data)
+{
+  Run *r = data;
+  if (too_long) {
+    GString *out = sf_json_begin ("error");
+    g_autofree char *msg = g_strdup_printf ("command longer than %d bytes", SF_CONTROL_MAX_LINE);
+    sf_json_add_str (out, "message", msg);
+    sf_endpoint_emit_line (r->ep, sf_json_end (out));
+    return TRUE;
+  }
+  if (memchr (line, '\0', len) != NULL || !g_utf8_validate (line, (gssize) len, NULL)) {
+    GString *out = sf_json_begin ("error");
+    sf_json_add_str (out, "message", "a command must be UTF-8 text");
+    sf_endpoint_emit_line (r->ep, sf_json_end (out));
+    return TRUE;
+  }
+  gboolean ok = TRUE;
+  g_autofree char *fields = sf_ua_control_exec (r->ctl, line, &ok);
+  if (fields != NULL) {
+    g_auto (GStrv) words = g_strsplit_set (line, " \t\v\f\r", -1);
+    const char *command = NULL;
+    for (char **w = words; *w != NULL && command == NULL; w++)
+      if (**w != '\0')
+        command = *w;
+    emit_reply (r, command, ok, fields);
+  }
+  return TRUE;
 }
 
 static void
-read_stdin (Run *r)
+on_stdin_end (const GError *error, gpointer data)
 {
-  g_data_input_stream_read_line_async (r->in, G_PRIORITY_DEFAULT, r->cancel, on_stdin_line, r);
+  Run *r = data;
+  if (error != NULL)
+    g_info ("standard input: %s", error->message);
+  r->stdin_closed = TRUE;
+  check_idle (r);
 }
 
 static void
@@ -253,6 +263,8 @@ sf_ua_cmd_run (int argc, char **argv)
   }
   sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
 
+  /* A reader that went away (run | head) must not kill us mid-shutdown. */
+  signal (SIGPIPE, SIG_IGN);
   Run r = { 0 };
   r.loop = g_main_loop_new (NULL, FALSE);
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
@@ -281,24 +293,19 @@ sf_ua_cmd_run (int argc, char **argv)
     sf_endpoint_emit_line (r.ep, sf_json_end (ev));
   }
   GInputStream *raw = g_unix_input_stream_new (STDIN_FILENO, FALSE);
-  r.in = g_data_input_stream_new (raw);
-  r.cancel = g_cancellable_new ();
+  r.in = sf_line_reader_new (raw, SF_CONTROL_MAX_LINE, on_stdin_line, on_stdin_end, &r);
   g_object_unref (raw);
-  read_stdin (&r);
 
   g_main_loop_run (r.loop);
 out:
   g_source_remove (sig_int);
   g_source_remove (sig_term);
-  if (r.cancel != NULL)
-    g_cancellable_cancel (r.cancel);
+  g_clear_pointer (&r.in, sf_line_reader_free);
   sf_ua_control_free (r.ctl);
-  g_clear_object (&r.in);
   sf_endpoint_free (r.ep);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
-  g_clear_object (&r.cancel);
   g_main_loop_unref (r.loop);
   return rc;
 }

@@ -28,6 +28,10 @@ void sf_ua_control_free (SfUaControl *c);
 /* Runs one command line; returns the reply object's fields ("\"ok\":true,...") (transfer full),
  * and sets *ok. */
 char *sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok);
+/* From now on only status and quit are taken (run is shutting down). */
+void sf_ua_control_set_closing (SfUaControl *c);
+/* Longest control command line. */
+#define SF_CONTROL_MAX_LINE 4096
 /* Listens on the Unix socket @path: one command a line, one JSON reply line each. */
 gboolean sf_ua_control_listen (SfUaControl *c, const char *path, GError **error);
 

@@ -110,6 +110,18 @@ has "unknown command is an error event" "$T/ctl" '{"event":"error","command":"fr
 has "answer with no call is an error event" "$T/ctl" '"command":"answer","message":"answer: no call is up"'
 has "call without URI gives its usage" "$T/ctl" '"message":"usage: call URI"'
 has "status gives a stats event" "$T/ctl" '{"event":"stats"'
+long=$(head -c 10000 /dev/zero | tr '\0' x)
+printf '%s\nreject c9\ncall not a uri\ncall nouri\ncall sip:bob@example.test\ndtmf c1 12x\nreject c1 200\nquit\n' "$long" |
+  timeout 20 "$SIPFLOW" run $flow >"$T/ctl2" 2>"$T/err"
+has "an over-long command is refused, not read" "$T/ctl2" '"message":"command longer than 4096 bytes"'
+has "a CALL handle that is not up is refused" "$T/ctl2" '"command":"reject","message":"reject: no call '"'"'c9'"'"'"'
+has "call checks its URI" "$T/ctl2" '"command":"call","message":"call: '"'"'nouri'"'"' is not a URI'
+has "dtmf checks its digits" "$T/ctl2" '"message":"dtmf: digits are 0-9'
+has "reject checks its code" "$T/ctl2" '"message":"reject: the status code must be from 400 to 699, got '"'"'200'"'"'"'
+grep -n '"event":"reply","command":"quit"' "$T/ctl2" | head -1 | cut -d: -f1 >"$T/q"
+grep -n '"event":"stats"' "$T/ctl2" | tail -1 | cut -d: -f1 >"$T/s"
+[ "$(cat "$T/q")" -lt "$(cat "$T/s")" ] 2>/dev/null && pass "quit's reply comes before the final stats" || fail "quit reply order" "$(tail -3 "$T/ctl2")"
+expect_rc "a config that is not a regular file is refused" 1 "$SIPFLOW" run $flow --config /dev/zero
 
 # ---- control socket, ctl, SIGTERM, closed stdin ----
 # start_run SOCKET ARGS...: sipflow run as a coprocess with standard input closed,
