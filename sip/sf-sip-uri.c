@@ -399,6 +399,16 @@ param_values_equal (const SfSipParam *a, const SfSipParam *b)
   return !sf_sip_str_is_set (a->value) || unescaped_equal (a->value, b->value, TRUE);
 }
 
+static guint
+count_header (const SfSipUri *u, const SfSipParam *h)
+{
+  guint n = 0;
+  for (guint i = 0; i < u->n_headers; i++)
+    if (unescaped_equal (u->headers[i].name, h->name, TRUE) && param_values_equal (&u->headers[i], h))
+      n++;
+  return n;
+}
+
 /* RFC 3966 section 4: numbers compare without visual separators. */
 static char *
 tel_digits (SfSipStr n)
@@ -447,12 +457,10 @@ sf_sip_uri_equal (const SfSipUri *a, const SfSipUri *b)
         if (sf_sip_str_caseeq (x->params[i].name, must[k]))
           return FALSE;
     }
-    /* Headers are never ignored: every one must be in both. */
-    for (guint i = 0; i < x->n_headers; i++) {
-      const SfSipParam *other = find_param (y->headers, y->n_headers, x->headers[i].name);
-      if (other == NULL || !param_values_equal (&x->headers[i], other))
+    /* Headers are never ignored: each must be in both, as often (a header may repeat). */
+    for (guint i = 0; i < x->n_headers; i++)
+      if (count_header (x, &x->headers[i]) != count_header (y, &x->headers[i]))
         return FALSE;
-    }
   }
   return TRUE;
 }

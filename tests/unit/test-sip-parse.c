@@ -376,6 +376,9 @@ uri_compare (void)
   CU_ASSERT_FALSE (uris_equal ("sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"));
   CU_ASSERT_FALSE (uris_equal ("sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"));
   CU_ASSERT_FALSE (uris_equal ("sip:alice@atlanta.com", "sips:alice@atlanta.com"));
+  /* A repeated URI header counts as often as it appears (found by fuzz-sip) */
+  CU_ASSERT_TRUE (uris_equal ("sip:h?r=I&r=", "sip:h?r=&r=I"));
+  CU_ASSERT_FALSE (uris_equal ("sip:h?r=I&r=", "sip:h?r=I"));
   /* RFC 3966 4: visual separators do not count */
   CU_ASSERT_TRUE (uris_equal ("tel:+1-201-555-0123", "tel:+12015550123"));
   CU_ASSERT_FALSE (uris_equal ("tel:+12015550123", "tel:+12015550124"));
