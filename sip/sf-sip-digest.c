@@ -1,0 +1,365 @@
+/* sf-sip-digest.c: Digest authentication (see sf-sip-digest.h). */
+#include "config.h"
+#include "sf-sip-digest.h"
+#include <string.h>
+
+G_DEFINE_QUARK (sf-digest-error-quark, sf_digest_error)
+
+/* Nonce counts remembered at most: past it, expired entries are purged and new
+ * nonces refused as stale until there is room. */
+#define SF_DIGEST_MAX_NONCES 65536
+
+static const struct { SfDigestAlg alg; const char *name; GChecksumType hash; gboolean sess; } algs[] = {
+  { SF_DIGEST_MD5, "MD5", G_CHECKSUM_MD5, FALSE },
+  { SF_DIGEST_MD5_SESS, "MD5-sess", G_CHECKSUM_MD5, TRUE },
+  { SF_DIGEST_SHA256, "SHA-256", G_CHECKSUM_SHA256, FALSE },
+  { SF_DIGEST_SHA256_SESS, "SHA-256-sess", G_CHECKSUM_SHA256, TRUE },
+};
+
+gboolean
+sf_digest_alg_parse (const char *name, SfDigestAlg *out)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (algs); i++)
+    if (g_ascii_strcasecmp (name, algs[i].name) == 0) {
+      *out = algs[i].alg;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+const char *
+sf_digest_alg_name (SfDigestAlg alg)
+{
+  return algs[alg].name;
+}
+
+/* H(parts joined by ':') in lowercase hex. */
+static char *
+hash (SfDigestAlg alg, const char *const *parts, gsize n)
+{
+  GChecksum *c = g_checksum_new (algs[alg].hash);
+  for (gsize i = 0; i < n; i++) {
+    if (i > 0)
+      g_checksum_update (c, (const guchar *) ":", 1);
+    g_checksum_update (c, (const guchar *) parts[i], (gssize) strlen (parts[i]));
+  }
+  char *hex = g_strdup (g_checksum_get_string (c));
+  g_checksum_free (c);
+  return hex;
+}
+
+char *
+sf_digest_ha1 (SfDigestAlg alg, const char *username, const char *realm, const char *password)
+{
+  const char *parts[] = { username, realm, password };
+  return hash (alg, parts, 3);
+}
+
+char *
+sf_digest_response (const SfDigestInput *in)
+{
+  g_autofree char *ha1 = NULL;
+  if (algs[in->alg].sess) {
+    const char *p[] = { in->ha1, in->nonce, in->cnonce != NULL ? in->cnonce : "" };
+    ha1 = hash (in->alg, p, 3);
+  } else {
+    ha1 = g_strdup (in->ha1);
+  }
+  g_autofree char *ha2 = NULL;
+  if (g_strcmp0 (in->qop, "auth-int") == 0) {
+    g_autofree char *hbody = g_compute_checksum_for_data (algs[in->alg].hash, (const guchar *) (in->body != NULL ? in->body : ""),
+                                                          in->body_len);
+    const char *p[] = { in->method, in->uri, hbody };
+    ha2 = hash (in->alg, p, 3);
+  } else {
+    const char *p[] = { in->method, in->uri };
+    ha2 = hash (in->alg, p, 2);
+  }
+  if (in->qop != NULL) {
+    const char *p[] = { ha1, in->nonce, in->nc, in->cnonce, in->qop, ha2 };
+    return hash (in->alg, p, 6);
+  }
+  const char *p[] = { ha1, in->nonce, ha2 };
+  return hash (in->alg, p, 3);
+}
+
+char *
+sf_digest_param (const SfSipValue *v, const char *name)
+{
+  const SfSipParam *p = sf_sip_value_param (v, name);
+  if (p == NULL || !sf_sip_str_is_set (p->value))
+    return NULL;
+  if (p->value.len >= 2 && p->value.p[0] == '"')
+    return sf_sip_unquote (sf_sip_str (p->value.p + 1, p->value.len - 2), NULL);
+  return sf_sip_str_dup (p->value);
+}
+
+/* ---- client ---- */
+
+void
+sf_digest_challenge_free (SfDigestChallenge *c)
+{
+  if (c == NULL)
+    return;
+  g_free (c->realm);
+  g_free (c->nonce);
+  g_free (c->opaque);
+  g_free (c);
+}
+
+SfDigestChallenge *
+sf_digest_challenge_pick (GPtrArray *challenges, GError **error)
+{
+  GString *asked = g_string_new (NULL);
+  for (guint i = 0; challenges != NULL && i < challenges->len; i++) {
+    const SfSipValue *v = challenges->pdata[i];
+    if (!sf_sip_str_caseeq (v->text, "Digest"))
+      continue;
+    g_autofree char *alg_name = sf_digest_param (v, "algorithm");
+    g_autofree char *realm = sf_digest_param (v, "realm");
+    g_autofree char *nonce = sf_digest_param (v, "nonce");
+    g_autofree char *qop = sf_digest_param (v, "qop");
+    SfDigestAlg alg = SF_DIGEST_MD5;
+    if (alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) {
+      g_string_append_printf (asked, "%s%s", asked->len > 0 ? ", " : "", alg_name);
+      continue;
+    }
+    if (realm == NULL || nonce == NULL)
+      continue;
+    gboolean auth = FALSE;
+    if (qop != NULL) {
+      g_auto (GStrv) opts = g_strsplit (qop, ",", -1);
+      for (char **o = opts; *o != NULL; o++)
+        if (g_ascii_strcasecmp (g_strstrip (*o), "auth") == 0)
+          auth = TRUE;
+      if (!auth) { /* only auth-int, or unknown: we do not answer auth-int challenges yet */
+        g_string_append_printf (asked, "%sqop=%s", asked->len > 0 ? ", " : "", qop);
+        continue;
+      }
+    }
+    SfDigestChallenge *c = g_new0 (SfDigestChallenge, 1);
+    c->alg = alg;
+    c->realm = g_steal_pointer (&realm);
+    c->nonce = g_steal_pointer (&nonce);
+    c->opaque = sf_digest_param (v, "opaque");
+    c->qop_auth = auth;
+    g_autofree char *stale = sf_digest_param (v, "stale");
+    c->stale = stale != NULL && g_ascii_strcasecmp (stale, "true") == 0;
+    g_string_free (asked, TRUE);
+    return c;
+  }
+  if (asked->len > 0)
+    g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_UNSUPPORTED, "unsupported algorithm: %s", asked->str);
+  else
+    g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_UNSUPPORTED, "no Digest challenge");
+  g_string_free (asked, TRUE);
+  return NULL;
+}
+
+/* A quoted-string for a header value. */
+static void
+quoted (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (const char *p = s; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_c (out, '\\');
+    g_string_append_c (out, *p);
+  }
+  g_string_append_c (out, '"');
+}
+
+char *
+sf_digest_authorization (const SfDigestChallenge *c, const char *username, const char *password, const char *method,
+                         const char *uri, const char *cnonce, guint32 nc)
+{
+  g_autofree char *ha1 = sf_digest_ha1 (c->alg, username, c->realm, password);
+  g_autofree char *own_cnonce = cnonce == NULL ? g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ()) : NULL;
+  char ncs[9];
+  g_snprintf (ncs, sizeof ncs, "%08x", nc);
+  SfDigestInput in = { c->alg, ha1, method, uri, c->nonce, NULL, NULL, NULL, NULL, 0 };
+  if (c->qop_auth) {
+    in.cnonce = cnonce != NULL ? cnonce : own_cnonce;
+    in.nc = ncs;
+    in.qop = "auth";
+  }
+  g_autofree char *resp = sf_digest_response (&in);
+  GString *out = g_string_new ("Digest username=");
+  quoted (out, username);
+  g_string_append (out, ", realm=");
+  quoted (out, c->realm);
+  g_string_append (out, ", nonce=");
+  quoted (out, c->nonce);
+  g_string_append (out, ", uri=");
+  quoted (out, uri);
+  g_string_append_printf (out, ", response=\"%s\", algorithm=%s", resp, sf_digest_alg_name (c->alg));
+  if (c->qop_auth) {
+    g_string_append (out, ", cnonce=");
+    quoted (out, in.cnonce);
+    g_string_append_printf (out, ", qop=auth, nc=%s", ncs);
+  }
+  if (c->opaque != NULL) {
+    g_string_append (out, ", opaque=");
+    quoted (out, c->opaque);
+  }
+  return g_string_free (out, FALSE);
+}
+
+/* ---- server ---- */
+
+struct _SfDigestServer {
+  guint8 *secret;
+  gsize secret_len;
+  guint ttl_s;
+  guint32 counter;          /* makes every nonce of this node unique */
+  GHashTable *nc;           /* nonce (owned) -> last nonce count seen */
+};
+
+SfDigestServer *
+sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s)
+{
+  SfDigestServer *s = g_new0 (SfDigestServer, 1);
+  s->secret = g_memdup2 (secret, len);
+  s->secret_len = len;
+  s->ttl_s = nonce_ttl_s;
+  s->counter = g_random_int ();
+  s->nc = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return s;
+}
+
+void
+sf_digest_server_free (SfDigestServer *s)
+{
+  if (s == NULL)
+    return;
+  memset (s->secret, 0, s->secret_len);
+  g_free (s->secret);
+  g_hash_table_unref (s->nc);
+  g_free (s);
+}
+
+/* HMAC-SHA256(secret, 32 hex chars of timestamp and random), first 16 bytes in hex. */
+static char *
+nonce_mac (SfDigestServer *s, const char *head)
+{
+  GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, s->secret, s->secret_len);
+  g_hmac_update (h, (const guchar *) head, 32);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_hmac_get_digest (h, digest, &len);
+  g_hmac_unref (h);
+  GString *hex = g_string_new (NULL);
+  for (int i = 0; i < 16; i++)
+    g_string_append_printf (hex, "%02x", digest[i]);
+  return g_string_free (hex, FALSE);
+}
+
+char *
+sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
+{
+  char head[33];
+  g_snprintf (head, sizeof head, "%016" G_GINT64_MODIFIER "x%08x%08x", now_s, ++s->counter, g_random_int ());
+  g_autofree char *mac = nonce_mac (s, head);
+  return g_strconcat (head, mac, NULL);
+}
+
+char *
+sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg alg, gboolean stale, gint64 now_s)
+{
+  g_autofree char *nonce = sf_digest_server_nonce (s, now_s);
+  GString *out = g_string_new ("Digest realm=");
+  quoted (out, realm);
+  g_string_append_printf (out, ", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", nonce, sf_digest_alg_name (alg),
+                          stale ? ", stale=true" : "");
+  return g_string_free (out, FALSE);
+}
+
+/* The nonce's timestamp if it is one of ours (its MAC checks), else -1. */
+static gint64
+nonce_time (SfDigestServer *s, const char *nonce)
+{
+  if (nonce == NULL || strlen (nonce) != 64)
+    return -1;
+  for (int i = 0; i < 64; i++)
+    if (!g_ascii_isxdigit (nonce[i]))
+      return -1;
+  g_autofree char *mac = nonce_mac (s, nonce);
+  /* constant-time comparison */
+  guint8 diff = 0;
+  for (int i = 0; i < 32; i++)
+    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[32 + i]));
+  if (diff != 0)
+    return -1;
+  char ts[17];
+  memcpy (ts, nonce, 16);
+  ts[16] = '\0';
+  return (gint64) g_ascii_strtoull (ts, NULL, 16);
+}
+
+static gboolean
+same_hex (const char *a, const char *b)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  guint8 diff = la != lb;
+  for (gsize i = 0; i < MIN (la, lb); i++)
+    diff |= (guint8) (g_ascii_tolower (a[i]) ^ g_ascii_tolower (b[i]));
+  return diff == 0;
+}
+
+static void
+purge (SfDigestServer *s, gint64 now_s)
+{
+  GHashTableIter it;
+  gpointer key;
+  g_hash_table_iter_init (&it, s->nc);
+  while (g_hash_table_iter_next (&it, &key, NULL)) {
+    gint64 t = nonce_time (s, key);
+    if (t < 0 || now_s - t > (gint64) s->ttl_s)
+      g_hash_table_iter_remove (&it);
+  }
+}
+
+SfDigestVerdict
+sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *ha1, const char *method,
+                        const char *body, gsize body_len, gint64 now_s)
+{
+  if (!sf_sip_str_caseeq (auth->text, "Digest"))
+    return SF_DIGEST_BAD;
+  g_autofree char *nonce = sf_digest_param (auth, "nonce");
+  g_autofree char *uri = sf_digest_param (auth, "uri");
+  g_autofree char *response = sf_digest_param (auth, "response");
+  g_autofree char *alg_name = sf_digest_param (auth, "algorithm");
+  g_autofree char *qop = sf_digest_param (auth, "qop");
+  g_autofree char *cnonce = sf_digest_param (auth, "cnonce");
+  g_autofree char *nc = sf_digest_param (auth, "nc");
+  SfDigestAlg alg = SF_DIGEST_MD5;
+  if (nonce == NULL || uri == NULL || response == NULL || ha1 == NULL ||
+      (alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)))
+    return SF_DIGEST_BAD;
+  if (qop != NULL && (cnonce == NULL || nc == NULL || strlen (nc) != 8 || strspn (nc, "0123456789abcdefABCDEF") != 8 ||
+                      (strcmp (qop, "auth") != 0 && strcmp (qop, "auth-int") != 0)))
+    return SF_DIGEST_BAD;
+  gint64 t = nonce_time (s, nonce);
+  if (t < 0 || t > now_s + 60)
+    return SF_DIGEST_BAD;
+  SfDigestInput in = { alg, ha1, method, uri, nonce, cnonce, nc, qop, body, body_len };
+  g_autofree char *want = sf_digest_response (&in);
+  if (!same_hex (want, response))
+    return SF_DIGEST_BAD;
+  if (now_s - t > (gint64) s->ttl_s)
+    return SF_DIGEST_STALE;
+  if (qop != NULL) {
+    guint32 count = (guint32) g_ascii_strtoull (nc, NULL, 16);
+    gpointer last;
+    if (g_hash_table_lookup_extended (s->nc, nonce, NULL, &last)) {
+      if (count <= GPOINTER_TO_UINT (last))
+        return SF_DIGEST_REPLAY;
+    } else if (g_hash_table_size (s->nc) >= SF_DIGEST_MAX_NONCES) {
+      purge (s, now_s);
+      if (g_hash_table_size (s->nc) >= SF_DIGEST_MAX_NONCES)
+        return SF_DIGEST_STALE; /* full of live nonces: make the client take a new one later */
+    }
+    g_hash_table_insert (s->nc, g_strdup (nonce), GUINT_TO_POINTER (count));
+  }
+  return SF_DIGEST_OK;
+}
