@@ -151,7 +151,7 @@ unique_nonces (void)
   g_autoptr (SfDigestServer) srv = sf_digest_server_new (secret, sizeof secret, 300);
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (int i = 0; i < 10000; i++)
-    CU_ASSERT_TRUE (g_hash_table_add (seen, sf_digest_server_nonce (srv, 42)));
+    g_hash_table_add (seen, sf_digest_server_nonce (srv, 42));
   CU_ASSERT_EQUAL (g_hash_table_size (seen), 10000);
 }
 
