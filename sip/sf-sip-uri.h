@@ -18,6 +18,7 @@ typedef enum {
   SF_SIP_ERROR_MISSING,    /* a mandatory header is missing: 400 */
   SF_SIP_ERROR_VERSION,    /* not SIP/2.0: 505 */
   SF_SIP_ERROR_INCOMPLETE, /* a stream needs more bytes */
+  SF_SIP_ERROR_HOPS,       /* Max-Forwards reached 0: 483 (16.3) */
 } SfSipError;
 
 /* Longest URI accepted (RFC 3261 sets none; 414 Request-URI Too Long exists). */

@@ -1,0 +1,391 @@
+/* sf-sip-build.c: building outgoing messages (see sf-sip-build.h). */
+#include "config.h"
+#include "sf-sip-build.h"
+#include <string.h>
+
+struct _SfSipBuilder {
+  GString *head;     /* start line and headers */
+  char *ctype;       /* owned, nullable */
+  GBytes *body;      /* owned, nullable */
+};
+
+static SfSipBuilder *
+builder_new (void)
+{
+  SfSipBuilder *b = g_new0 (SfSipBuilder, 1);
+  b->head = g_string_sized_new (512);
+  return b;
+}
+
+SfSipBuilder *
+sf_sip_builder_request (const char *method, const char *ruri)
+{
+  SfSipBuilder *b = builder_new ();
+  g_string_append_printf (b->head, "%s %s SIP/2.0\r\n", method, ruri);
+  return b;
+}
+
+SfSipBuilder *
+sf_sip_builder_response (guint status, const char *reason)
+{
+  SfSipBuilder *b = builder_new ();
+  g_string_append_printf (b->head, "SIP/2.0 %03u %s\r\n", status, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  return b;
+}
+
+void
+sf_sip_builder_free (SfSipBuilder *b)
+{
+  if (b == NULL)
+    return;
+  g_string_free (b->head, TRUE);
+  g_free (b->ctype);
+  if (b->body != NULL)
+    g_bytes_unref (b->body);
+  g_free (b);
+}
+
+void
+sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ...)
+{
+  va_list ap;
+  va_start (ap, value_fmt);
+  g_string_append_printf (b->head, "%s: ", name);
+  g_string_append_vprintf (b->head, value_fmt, ap);
+  g_string_append (b->head, "\r\n");
+  va_end (ap);
+}
+
+void
+sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
+{
+  SfSipStr l = h->line;
+  gsize n = l.len;
+  while (n > 0 && (l.p[n - 1] == '\n' || l.p[n - 1] == '\r'))
+    n--;
+  g_string_append_len (b->head, l.p, (gssize) n);
+  if (n + 2 == l.len && l.p[n] == '\r')
+    g_string_append_len (b->head, l.p + n, 2); /* as received */
+  else
+    g_string_append (b->head, "\r\n");
+}
+
+void
+sf_sip_builder_copy (SfSipBuilder *b, SfSipMsg *msg, SfSipHdrId id)
+{
+  for (guint i = 0; i < sf_sip_msg_n_headers (msg); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (msg, i);
+    if (h->id == id)
+      sf_sip_builder_add_line (b, h);
+  }
+}
+
+void
+sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char *body, gsize len)
+{
+  g_clear_pointer (&b->ctype, g_free);
+  g_clear_pointer (&b->body, g_bytes_unref);
+  if (content_type == NULL)
+    return;
+  b->ctype = g_strdup (content_type);
+  b->body = g_bytes_new (body, len);
+}
+
+SfSipMsg *
+sf_sip_builder_finish (SfSipBuilder *b, GError **error)
+{
+  gsize len = b->body != NULL ? g_bytes_get_size (b->body) : 0;
+  if (b->ctype != NULL)
+    g_string_append_printf (b->head, "Content-Type: %s\r\n", b->ctype);
+  g_string_append_printf (b->head, "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", len);
+  if (len > 0)
+    g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
+  g_autoptr (GBytes) wire = g_string_free_to_bytes (g_steal_pointer (&b->head));
+  sf_sip_builder_free (b);
+  return sf_sip_msg_parse (wire, error);
+}
+
+const char *
+sf_sip_reason_phrase (guint status)
+{
+  static const struct { guint code; const char *text; } phrases[] = {
+    { 100, "Trying" }, { 180, "Ringing" }, { 181, "Call Is Being Forwarded" }, { 182, "Queued" },
+    { 183, "Session Progress" }, { 200, "OK" }, { 202, "Accepted" }, { 300, "Multiple Choices" },
+    { 301, "Moved Permanently" }, { 302, "Moved Temporarily" }, { 305, "Use Proxy" },
+    { 380, "Alternative Service" }, { 400, "Bad Request" }, { 401, "Unauthorized" }, { 402, "Payment Required" },
+    { 403, "Forbidden" }, { 404, "Not Found" }, { 405, "Method Not Allowed" }, { 406, "Not Acceptable" },
+    { 407, "Proxy Authentication Required" }, { 408, "Request Timeout" }, { 410, "Gone" },
+    { 413, "Request Entity Too Large" }, { 414, "Request-URI Too Long" }, { 415, "Unsupported Media Type" },
+    { 416, "Unsupported URI Scheme" }, { 420, "Bad Extension" }, { 421, "Extension Required" },
+    { 423, "Interval Too Brief" }, { 480, "Temporarily Unavailable" }, { 481, "Call/Transaction Does Not Exist" },
+    { 482, "Loop Detected" }, { 483, "Too Many Hops" }, { 484, "Address Incomplete" }, { 485, "Ambiguous" },
+    { 486, "Busy Here" }, { 487, "Request Terminated" }, { 488, "Not Acceptable Here" }, { 491, "Request Pending" },
+    { 493, "Undecipherable" }, { 500, "Server Internal Error" }, { 501, "Not Implemented" }, { 502, "Bad Gateway" },
+    { 503, "Service Unavailable" }, { 504, "Server Time-out" }, { 505, "Version Not Supported" },
+    { 513, "Message Too Large" }, { 600, "Busy Everywhere" }, { 603, "Decline" },
+    { 604, "Does Not Exist Anywhere" }, { 606, "Not Acceptable" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (phrases); i++)
+    if (phrases[i].code == status)
+      return phrases[i].text;
+  return "Unknown";
+}
+
+/* ---- RFC 3261 constructions ---- */
+
+static char *
+str (SfSipStr s)
+{
+  return sf_sip_str_dup (s);
+}
+
+SfSipMsg *
+sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const char *to_tag, GError **error)
+{
+  g_return_val_if_fail (sf_sip_msg_is_request (req), NULL);
+  g_return_val_if_fail (status >= 100 && status <= 699, NULL);
+  SfSipBuilder *b = sf_sip_builder_response (status, reason);
+  /* Header order of the request, for the headers a response carries. */
+  for (guint i = 0; i < sf_sip_msg_n_headers (req); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (req, i);
+    switch (h->id) {
+    case SF_SIP_HDR_VIA:
+    case SF_SIP_HDR_FROM:
+    case SF_SIP_HDR_CALL_ID:
+    case SF_SIP_HDR_CSEQ:
+      sf_sip_builder_add_line (b, h);
+      break;
+    case SF_SIP_HDR_TO:
+      if (status > 100 && to_tag != NULL && sf_sip_value_param (sf_sip_msg_to (req), "tag") == NULL) {
+        g_autofree char *v = str (h->value);
+        sf_sip_builder_add (b, "To", "%s;tag=%s", v, to_tag);
+      } else {
+        sf_sip_builder_add_line (b, h);
+      }
+      break;
+    case SF_SIP_HDR_RECORD_ROUTE: /* 12.1.1: copied into responses that may create a dialog */
+      if (status > 100 && status < 300)
+        sf_sip_builder_add_line (b, h);
+      break;
+    case SF_SIP_HDR_TIMESTAMP: /* 8.2.6.1 */
+      if (status == 100)
+        sf_sip_builder_add_line (b, h);
+      break;
+    default:
+      break;
+    }
+  }
+  return sf_sip_builder_finish (b, error);
+}
+
+/* "Via: <the top Via value as written>" */
+static void
+add_top_via (SfSipBuilder *b, SfSipMsg *m)
+{
+  g_autofree char *v = str (sf_sip_msg_top_via (m)->raw);
+  sf_sip_builder_add (b, "Via", "%s", v);
+}
+
+SfSipMsg *
+sf_sip_create_ack (SfSipMsg *invite, SfSipMsg *response, GError **error)
+{
+  g_return_val_if_fail (sf_sip_msg_is_request (invite) && !sf_sip_msg_is_request (response), NULL);
+  g_autofree char *ruri = str (sf_sip_msg_ruri (invite)->raw);
+  SfSipBuilder *b = sf_sip_builder_request ("ACK", ruri);
+  add_top_via (b, invite);
+  sf_sip_builder_copy (b, invite, SF_SIP_HDR_ROUTE);
+  sf_sip_builder_add (b, "Max-Forwards", "70");
+  sf_sip_builder_copy (b, invite, SF_SIP_HDR_FROM);
+  sf_sip_builder_copy (b, response, SF_SIP_HDR_TO);
+  sf_sip_builder_copy (b, invite, SF_SIP_HDR_CALL_ID);
+  sf_sip_builder_add (b, "CSeq", "%" G_GUINT64_FORMAT " ACK", sf_sip_msg_cseq (invite)->number);
+  return sf_sip_builder_finish (b, error);
+}
+
+SfSipMsg *
+sf_sip_create_cancel (SfSipMsg *req, GError **error)
+{
+  g_return_val_if_fail (sf_sip_msg_is_request (req), NULL);
+  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
+  SfSipBuilder *b = sf_sip_builder_request ("CANCEL", ruri);
+  add_top_via (b, req);
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_ROUTE);
+  sf_sip_builder_add (b, "Max-Forwards", "70");
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_FROM);
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_TO);
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_CALL_ID);
+  sf_sip_builder_add (b, "CSeq", "%" G_GUINT64_FORMAT " CANCEL", sf_sip_msg_cseq (req)->number);
+  return sf_sip_builder_finish (b, error);
+}
+
+/* The URI inside a Route value's <> (transfer full). */
+static char *
+route_uri (const SfSipValue *v)
+{
+  return v->uri != NULL ? str (v->uri->raw) : str (v->raw);
+}
+
+static gboolean
+has_lr (const SfSipValue *v)
+{
+  return v->uri != NULL && sf_sip_uri_param (v->uri, "lr") != NULL;
+}
+
+SfSipMsg *
+sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
+{
+  g_return_val_if_fail (sf_sip_msg_is_request (req) && fwd != NULL && fwd->via != NULL, NULL);
+  gint64 mf = sf_sip_msg_max_forwards (req);
+  if (mf == 0) {
+    g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_HOPS, "Max-Forwards: 0, not forwarded (483)");
+    return NULL;
+  }
+  GPtrArray *routes_in = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, error);
+  if (routes_in == NULL)
+    return NULL;
+  /* The route set as strings (URIs), edited as 16.4 and 16.6 say. */
+  g_autoptr (GPtrArray) routes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) lr = g_ptr_array_new ();
+  for (guint i = 0; i < routes_in->len; i++) {
+    g_ptr_array_add (routes, str (((SfSipValue *) routes_in->pdata[i])->raw));
+    g_ptr_array_add (lr, GINT_TO_POINTER (has_lr (routes_in->pdata[i])));
+  }
+  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
+  gboolean changed_routes = FALSE;
+  /* 16.4: a Request-URI this proxy put in a Record-Route (the previous hop was a
+   * strict router): the real target is the last Route. */
+  if (fwd->is_mine != NULL && routes->len > 0 && fwd->is_mine (sf_sip_msg_ruri (req), fwd->data)) {
+    g_free (ruri);
+    ruri = route_uri (routes_in->pdata[routes_in->len - 1]);
+    g_ptr_array_remove_index (routes, routes->len - 1);
+    g_ptr_array_remove_index (lr, lr->len - 1);
+    changed_routes = TRUE;
+  }
+  /* 16.4: the top Route naming this proxy is removed. */
+  if (fwd->is_mine != NULL && routes->len > 0) {
+    const SfSipValue *top = routes_in->pdata[0];
+    if (top->uri != NULL && fwd->is_mine (top->uri, fwd->data)) {
+      g_ptr_array_remove_index (routes, 0);
+      g_ptr_array_remove_index (lr, 0);
+      changed_routes = TRUE;
+    }
+  }
+  if (fwd->target != NULL) {
+    g_free (ruri);
+    ruri = g_strdup (fwd->target);
+  }
+  /* 16.6 step 6: a next hop without ;lr is a strict router: it gets the
+   * Request-URI, and the Request-URI goes to the end of the route set. */
+  if (routes->len > 0 && !GPOINTER_TO_INT (lr->pdata[0])) {
+    g_autofree char *first = g_strdup (routes->pdata[0]);
+    char *inner = first;
+    gsize n = strlen (first);
+    if (n >= 2 && first[0] == '<') {
+      char *close = strchr (first, '>');
+      if (close != NULL)
+        *close = '\0';
+      inner = first + 1;
+    }
+    g_ptr_array_add (routes, g_strdup_printf ("<%s>", ruri));
+    g_ptr_array_remove_index (routes, 0);
+    g_free (ruri);
+    ruri = g_strdup (inner);
+    changed_routes = TRUE;
+  }
+  g_autofree char *method = str (sf_sip_msg_method (req));
+  SfSipBuilder *b = sf_sip_builder_request (method, ruri);
+  sf_sip_builder_add (b, "Via", "%s", fwd->via);
+  gboolean mf_done = FALSE, rr_done = FALSE, routes_done = FALSE;
+  for (guint i = 0; i < sf_sip_msg_n_headers (req); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (req, i);
+    switch (h->id) {
+    case SF_SIP_HDR_CONTENT_LENGTH:
+    case SF_SIP_HDR_CONTENT_TYPE:
+      break; /* finish() writes them with the body */
+    case SF_SIP_HDR_MAX_FORWARDS:
+      if (!mf_done)
+        sf_sip_builder_add (b, "Max-Forwards", "%" G_GINT64_FORMAT, mf - 1);
+      mf_done = TRUE;
+      break;
+    case SF_SIP_HDR_RECORD_ROUTE:
+      if (!rr_done && fwd->record_route != NULL)
+        sf_sip_builder_add (b, "Record-Route", "%s", fwd->record_route);
+      rr_done = TRUE;
+      sf_sip_builder_add_line (b, h);
+      break;
+    case SF_SIP_HDR_ROUTE:
+      if (!changed_routes) {
+        sf_sip_builder_add_line (b, h);
+      } else if (!routes_done && routes->len > 0) {
+        g_ptr_array_add (routes, NULL);
+        g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
+        g_ptr_array_remove_index (routes, routes->len - 1);
+        sf_sip_builder_add (b, "Route", "%s", joined);
+      }
+      routes_done = TRUE;
+      break;
+    default:
+      sf_sip_builder_add_line (b, h);
+    }
+  }
+  if (!mf_done)
+    sf_sip_builder_add (b, "Max-Forwards", "70");
+  if (!rr_done && fwd->record_route != NULL)
+    sf_sip_builder_add (b, "Record-Route", "%s", fwd->record_route);
+  if (!routes_done && changed_routes && routes->len > 0) {
+    g_ptr_array_add (routes, NULL);
+    g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
+    sf_sip_builder_add (b, "Route", "%s", joined);
+  }
+  const SfSipValue *ct = sf_sip_msg_value (req, SF_SIP_HDR_CONTENT_TYPE, NULL);
+  SfSipStr body = sf_sip_msg_body (req);
+  if (body.len > 0 || ct != NULL) {
+    g_autofree char *ctype = ct != NULL ? str (ct->raw) : g_strdup ("application/octet-stream");
+    sf_sip_builder_body (b, ctype, body.p, body.len);
+  }
+  return sf_sip_builder_finish (b, error);
+}
+
+SfSipMsg *
+sf_sip_create_forward_response (SfSipMsg *resp, GError **error)
+{
+  g_return_val_if_fail (!sf_sip_msg_is_request (resp), NULL);
+  GPtrArray *vias = sf_sip_msg_values (resp, SF_SIP_HDR_VIA, error);
+  if (vias == NULL)
+    return NULL;
+  if (vias->len < 2) {
+    g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "Via: a response with one Via was for this element");
+    return NULL;
+  }
+  g_autofree char *reason = str (sf_sip_msg_reason (resp));
+  SfSipBuilder *b = sf_sip_builder_response (sf_sip_msg_status (resp), reason);
+  gboolean popped = FALSE;
+  for (guint i = 0; i < sf_sip_msg_n_headers (resp); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (resp, i);
+    if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE)
+      continue;
+    if (h->id == SF_SIP_HDR_VIA && !popped) {
+      popped = TRUE;
+      /* This line's first value is ours; the rest of the line stays. */
+      g_autoptr (GPtrArray) line_vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+      if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, line_vals, error)) {
+        sf_sip_builder_free (b);
+        return NULL;
+      }
+      if (line_vals->len > 1) {
+        const SfSipValue *second = line_vals->pdata[1];
+        g_autofree char *rest = str (sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
+        sf_sip_builder_add (b, "Via", "%s", rest);
+      }
+      continue;
+    }
+    sf_sip_builder_add_line (b, h);
+  }
+  const SfSipValue *ct = sf_sip_msg_value (resp, SF_SIP_HDR_CONTENT_TYPE, NULL);
+  SfSipStr body = sf_sip_msg_body (resp);
+  if (body.len > 0 || ct != NULL) {
+    g_autofree char *ctype = ct != NULL ? str (ct->raw) : g_strdup ("application/octet-stream");
+    sf_sip_builder_body (b, ctype, body.p, body.len);
+  }
+  return sf_sip_builder_finish (b, error);
+}

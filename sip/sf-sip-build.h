@@ -1,0 +1,75 @@
+/* sf-sip-build.h: building outgoing messages (modelled on PJSIP's message
+ * chapter).  A builder writes the wire form once; finishing it parses that
+ * text into an immutable, reference-counted SfSipMsg (as PJSIP's tx_data),
+ * which is sent by reference.  Headers copied from another message keep their
+ * original bytes.
+ *
+ * The RFC 3261 constructions: a response to a request (8.2.6), the ACK for a
+ * non-2xx final response (17.1.1.3), a CANCEL (9.1), a request to forward
+ * (16.6, with the Route handling of 16.4 and strict routers), a response to
+ * forward (16.7 step 9). */
+#pragma once
+#include <glib.h>
+#include "sf-sip-msg.h"
+
+G_BEGIN_DECLS
+
+typedef struct _SfSipBuilder SfSipBuilder;
+
+SfSipBuilder *sf_sip_builder_request (const char *method, const char *ruri);
+SfSipBuilder *sf_sip_builder_response (guint status, const char *reason);
+void sf_sip_builder_free (SfSipBuilder *b);
+/* Appends "Name: value" (the value must not hold CR or LF; it is not checked here
+ * but by the parse in finish). */
+void sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ...) G_GNUC_PRINTF (3, 4);
+/* Appends a header line as received (its bytes kept; a bare LF end becomes CRLF). */
+void sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h);
+/* Appends every header of @msg with @id, as received. */
+void sf_sip_builder_copy (SfSipBuilder *b, SfSipMsg *msg, SfSipHdrId id);
+/* Sets the body and its Content-Type (NULL type: no body). */
+void sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char *body, gsize len);
+/* Adds Content-Length, parses, frees @b (transfer full).  NULL with the parse
+ * error if what was built is not a valid message. */
+SfSipMsg *sf_sip_builder_finish (SfSipBuilder *b, GError **error);
+
+/* The standard reason phrase of @status ("Ringing"), or "Unknown". */
+const char *sf_sip_reason_phrase (guint status);
+
+/* 8.2.6: a response to @req: its Via lines, From, Call-ID, CSeq as received; To
+ * with @to_tag added when the request's To has none (and status > 100);
+ * @reason NULL for the standard phrase. */
+SfSipMsg *sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const char *to_tag,
+                                  GError **error);
+
+/* 17.1.1.3: the ACK for a non-2xx final @response to @invite: the INVITE's
+ * Request-URI, top Via (same branch), From, Call-ID, CSeq number with method
+ * ACK and Route headers; the response's To (with its tag). */
+SfSipMsg *sf_sip_create_ack (SfSipMsg *invite, SfSipMsg *response, GError **error);
+
+/* 9.1: a CANCEL for @req: same Request-URI, top Via (same branch), From, To,
+ * Call-ID, CSeq number with method CANCEL, and the request's Route headers. */
+SfSipMsg *sf_sip_create_cancel (SfSipMsg *req, GError **error);
+
+typedef struct {
+  const char *via;            /* the Via value to push: "SIP/2.0/UDP host:port;branch=z9hG4bK..." */
+  const char *record_route;   /* nullable: a Record-Route value to add: "<sip:proxy;lr>" */
+  const char *target;         /* nullable: the new Request-URI (16.5 target); NULL keeps it */
+  gboolean (*is_mine) (const SfSipUri *uri, gpointer data); /* nullable: is this URI this proxy? (16.4) */
+  gpointer data;
+} SfSipForward;
+
+/* 16.6: a copy of @req to forward: Max-Forwards decremented (70 added when
+ * absent), the new Via on top, the optional Record-Route, Route handling (16.4:
+ * a Request-URI this proxy put in a Record-Route is replaced by the last Route;
+ * a top Route that is this proxy is removed; 16.6 step 6: a next hop without
+ * ;lr is a strict router).  A request that arrived with Max-Forwards 0 is not
+ * forwarded: SF_SIP_ERROR_HOPS, to be answered 483 (16.3). */
+SfSipMsg *sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error);
+
+/* 16.7 step 9: @resp with its top Via (this proxy's) removed.  A response with
+ * a single Via was for this element: SF_SIP_ERROR_SYNTAX. */
+SfSipMsg *sf_sip_create_forward_response (SfSipMsg *resp, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipBuilder, sf_sip_builder_free)
+
+G_END_DECLS

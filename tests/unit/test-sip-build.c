@@ -1,0 +1,242 @@
+/* test-sip-build.c: the message-building API against RFC 3261.
+ *  - response (8.2.6): Via lines, From, Call-ID, CSeq copied byte for byte; To gets
+ *    the tag (not on 100); Record-Route copied into 18x/2xx only (12.1.1)
+ *  - ack (17.1.1.3): INVITE's Request-URI, top Via (same branch) and Route; the
+ *    response's To; CSeq number with ACK
+ *  - cancel (9.1): same branch, To without a tag, CSeq number with CANCEL
+ *  - forward (16.6): Max-Forwards decremented (70 when absent), Via pushed,
+ *    Record-Route added, our Route popped (16.4), strict router handling, other
+ *    headers byte for byte, body kept; Max-Forwards 0 is refused (483)
+ *  - forward_response (16.7.9): the top Via removed, also from a multi-value line
+ *  - builder_checks: what a builder wrote is parsed, so a broken header is an error */
+#include "config.h"
+#include "sf-test.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+
+static const char invite_text[] =
+  "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+  "Via: SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1\r\n"
+  "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8;received=192.0.2.1\r\n"
+  "Max-Forwards: 69\r\n"
+  "Route: <sip:proxy.biloxi.com;lr>, <sip:next.example.com;lr>\r\n"
+  "Record-Route: <sip:bigbox3.site3.atlanta.com;lr>\r\n"
+  "To: Bob <sip:bob@biloxi.com>\r\n"
+  "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+  "Call-ID: a84b4c76e66710\r\n"
+  "CSeq: 314159 INVITE\r\n"
+  "subject  :   Lunch?\r\n"
+  "Contact: <sip:alice@pc33.atlanta.com>\r\n"
+  "Content-Type: application/sdp\r\n"
+  "Content-Length: 4\r\n"
+  "\r\n"
+  "v=0\n";
+
+static SfSipMsg *
+parse (const char *text)
+{
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  g_autoptr (GError) error = NULL;
+  SfSipMsg *m = sf_sip_msg_parse (b, &error);
+  if (m == NULL)
+    g_printerr ("parse: %s\n", error->message);
+  return m;
+}
+
+static char *
+wire (SfSipMsg *m)
+{
+  g_autoptr (GBytes) b = sf_sip_msg_serialize (m);
+  gsize len;
+  const char *d = g_bytes_get_data (b, &len);
+  return g_strndup (d, len);
+}
+
+static gboolean
+has (const char *text, const char *needle)
+{
+  gboolean found = strstr (text, needle) != NULL;
+  if (!found)
+    g_printerr ("missing '%s' in:\n%s\n", needle, text);
+  return found;
+}
+
+static void
+response (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite_text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
+  g_autoptr (SfSipMsg) r180 = sf_sip_create_response (inv, 180, NULL, "a6c85cf", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r180);
+  g_autofree char *w = wire (r180);
+  CU_ASSERT_TRUE (g_str_has_prefix (w, "SIP/2.0 180 Ringing\r\n"));
+  CU_ASSERT_TRUE (has (w, "Via: SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1\r\n"
+                          "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8;received=192.0.2.1\r\n"));
+  CU_ASSERT_TRUE (has (w, "To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"));
+  CU_ASSERT_TRUE (has (w, "Record-Route: <sip:bigbox3.site3.atlanta.com;lr>\r\n"));
+  CU_ASSERT_TRUE (has (w, "CSeq: 314159 INVITE\r\n"));
+  CU_ASSERT_TRUE (has (w, "Content-Length: 0\r\n\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (w, "Contact")); /* the request's Contact is not the response's */
+  g_autoptr (SfSipMsg) r100 = sf_sip_create_response (inv, 100, NULL, "x", NULL);
+  g_autofree char *w100 = wire (r100);
+  CU_ASSERT_TRUE (has (w100, "To: Bob <sip:bob@biloxi.com>\r\n"));
+  g_autoptr (SfSipMsg) r486 = sf_sip_create_response (inv, 486, NULL, "y", NULL);
+  g_autofree char *w486 = wire (r486);
+  CU_ASSERT_TRUE (g_str_has_prefix (w486, "SIP/2.0 486 Busy Here\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (w486, "Record-Route"));
+  /* A reason phrase of our own. */
+  g_autoptr (SfSipMsg) r200 = sf_sip_create_response (inv, 200, "Fine", "z", NULL);
+  g_autofree char *w200 = wire (r200);
+  CU_ASSERT_TRUE (g_str_has_prefix (w200, "SIP/2.0 200 Fine\r\n"));
+}
+
+static void
+ack (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite_text);
+  g_autoptr (SfSipMsg) r486 = sf_sip_create_response (inv, 486, NULL, "t486", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) a = sf_sip_create_ack (inv, r486, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a);
+  g_autofree char *w = wire (a);
+  CU_ASSERT_TRUE (g_str_has_prefix (w, "ACK sip:bob@biloxi.com SIP/2.0\r\n"
+                                       "Via: SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1\r\n"));
+  CU_ASSERT_EQUAL (sf_sip_msg_values (a, SF_SIP_HDR_VIA, NULL)->len, 1);
+  CU_ASSERT_TRUE (has (w, "Route: <sip:proxy.biloxi.com;lr>, <sip:next.example.com;lr>\r\n"));
+  CU_ASSERT_TRUE (has (w, "To: Bob <sip:bob@biloxi.com>;tag=t486\r\n"));
+  CU_ASSERT_TRUE (has (w, "CSeq: 314159 ACK\r\n"));
+  CU_ASSERT_TRUE (has (w, "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"));
+}
+
+static void
+cancel (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite_text);
+  g_autoptr (SfSipMsg) c = sf_sip_create_cancel (inv, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (c);
+  g_autofree char *w = wire (c);
+  CU_ASSERT_TRUE (g_str_has_prefix (w, "CANCEL sip:bob@biloxi.com SIP/2.0\r\n"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_top_via (c), "branch")->value, "z9hG4bK77ef4c2312983.1"));
+  CU_ASSERT_TRUE (has (w, "To: Bob <sip:bob@biloxi.com>\r\n"));
+  CU_ASSERT_TRUE (has (w, "CSeq: 314159 CANCEL\r\n"));
+  CU_ASSERT_TRUE (has (w, "Call-ID: a84b4c76e66710\r\n"));
+}
+
+static gboolean
+is_proxy (const SfSipUri *uri, gpointer data)
+{
+  return sf_sip_str_caseeq (uri->host, data);
+}
+
+static void
+forward (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite_text);
+  SfSipForward f = { "SIP/2.0/UDP proxy.biloxi.com;branch=z9hG4bKnew1", "<sip:proxy.biloxi.com;lr>", NULL, is_proxy,
+                     (gpointer) "proxy.biloxi.com" };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) out = sf_sip_create_forward (inv, &f, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  g_autofree char *w = wire (out);
+  CU_ASSERT_TRUE (g_str_has_prefix (w, "INVITE sip:bob@biloxi.com SIP/2.0\r\n"
+                                       "Via: SIP/2.0/UDP proxy.biloxi.com;branch=z9hG4bKnew1\r\n"
+                                       "Via: SIP/2.0/UDP bigbox3.site3.atlanta.com;branch=z9hG4bK77ef4c2312983.1\r\n"));
+  CU_ASSERT_TRUE (has (w, "Max-Forwards: 68\r\n"));
+  CU_ASSERT_TRUE (has (w, "Route: <sip:next.example.com;lr>\r\n")); /* ours popped */
+  CU_ASSERT_TRUE (has (w, "Record-Route: <sip:proxy.biloxi.com;lr>\r\nRecord-Route: <sip:bigbox3.site3.atlanta.com;lr>\r\n"));
+  CU_ASSERT_TRUE (has (w, "subject  :   Lunch?\r\n")); /* untouched headers keep their bytes */
+  CU_ASSERT_TRUE (g_str_has_suffix (w, "Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"));
+
+  /* A new target, and a strict router next: it gets the Request-URI. */
+  const char *strict_text =
+    "OPTIONS sip:bob@biloxi.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
+    "Route: <sip:strict.example.com>, <sip:after.example.com;lr>\r\n"
+    "To: <sip:bob@biloxi.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autoptr (SfSipMsg) st = parse (strict_text);
+  SfSipForward f2 = { "SIP/2.0/UDP p;branch=z9hG4bK2", NULL, "sip:bob@192.0.2.4", NULL, NULL };
+  g_autoptr (SfSipMsg) out2 = sf_sip_create_forward (st, &f2, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out2);
+  g_autofree char *w2 = wire (out2);
+  CU_ASSERT_TRUE (g_str_has_prefix (w2, "OPTIONS sip:strict.example.com SIP/2.0\r\n"));
+  CU_ASSERT_TRUE (has (w2, "Route: <sip:after.example.com;lr>, <sip:bob@192.0.2.4>\r\n"));
+  CU_ASSERT_TRUE (has (w2, "Max-Forwards: 70\r\n")); /* added: the request had none */
+
+  /* The previous hop was a strict router: the Request-URI is ours, the real one is the last Route. */
+  const char *via_strict =
+    "OPTIONS sip:proxy.biloxi.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK3\r\nMax-Forwards: 10\r\n"
+    "Route: <sip:next.example.com;lr>, <sip:carol@chicago.com>\r\n"
+    "To: <sip:carol@chicago.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: y\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autoptr (SfSipMsg) vs = parse (via_strict);
+  g_autoptr (SfSipMsg) out3 = sf_sip_create_forward (vs, &f, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out3);
+  g_autofree char *w3 = wire (out3);
+  CU_ASSERT_TRUE (g_str_has_prefix (w3, "OPTIONS sip:carol@chicago.com SIP/2.0\r\n"));
+  CU_ASSERT_TRUE (has (w3, "Route: <sip:next.example.com;lr>\r\n"));
+
+  /* Max-Forwards 0: not forwarded, 483. */
+  const char *zero = "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK4\r\nMax-Forwards: 0\r\n"
+                     "To: <sip:b@h>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: z\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autoptr (SfSipMsg) zm = parse (zero);
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_PTR_NULL (sf_sip_create_forward (zm, &f, &e2));
+  CU_ASSERT (g_error_matches (e2, SF_SIP_ERROR, SF_SIP_ERROR_HOPS));
+}
+
+static void
+forward_response (void)
+{
+  const char *text = "SIP/2.0 200 OK\r\n"
+                     "Via: SIP/2.0/UDP proxy.biloxi.com;branch=z9hG4bKnew1, SIP/2.0/UDP bigbox3;branch=z9hG4bK77\r\n"
+                     "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8\r\n"
+                     "To: <sip:bob@biloxi.com>;tag=9\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n"
+                     "Content-Length: 0\r\n\r\n";
+  g_autoptr (SfSipMsg) r = parse (text);
+  g_autoptr (SfSipMsg) out = sf_sip_create_forward_response (r, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  g_autofree char *w = wire (out);
+  CU_ASSERT_TRUE (g_str_has_prefix (w, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP bigbox3;branch=z9hG4bK77\r\n"
+                                       "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKnashds8\r\n"));
+  g_autoptr (SfSipMsg) out2 = sf_sip_create_forward_response (out, NULL);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_PTR_NULL (sf_sip_create_forward_response (out2, &error)); /* one Via left: it was for us */
+  CU_ASSERT_PTR_NOT_NULL (error);
+}
+
+static void
+builder_checks (void)
+{
+  SfSipBuilder *b = sf_sip_builder_request ("OPTIONS", "sip:b@h");
+  sf_sip_builder_add (b, "Via", "SIP/2.0/UDP a;branch=z9hG4bK5");
+  sf_sip_builder_add (b, "From", "<sip:a@h>;tag=1");
+  sf_sip_builder_add (b, "To", "<sip:b@h>");
+  sf_sip_builder_add (b, "Call-ID", "c@h");
+  sf_sip_builder_add (b, "CSeq", "7 OPTIONS");
+  sf_sip_builder_body (b, "text/plain", "hello", 5);
+  g_autoptr (SfSipMsg) m = sf_sip_builder_finish (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_body (m), "hello"));
+  CU_ASSERT_EQUAL (sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_LENGTH, NULL)->number, 5);
+  /* A CSeq whose method differs from the request's is not a valid message. */
+  SfSipBuilder *b2 = sf_sip_builder_request ("OPTIONS", "sip:b@h");
+  sf_sip_builder_add (b2, "Via", "SIP/2.0/UDP a");
+  sf_sip_builder_add (b2, "From", "<sip:a@h>;tag=1");
+  sf_sip_builder_add (b2, "To", "<sip:b@h>");
+  sf_sip_builder_add (b2, "Call-ID", "c@h");
+  sf_sip_builder_add (b2, "CSeq", "7 INVITE");
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_PTR_NULL (sf_sip_builder_finish (b2, &error));
+  CU_ASSERT_PTR_NOT_NULL (error);
+  CU_ASSERT_STRING_EQUAL (sf_sip_reason_phrase (481), "Call/Transaction Does Not Exist");
+}
+
+void
+sf_test_register_sip_build (void)
+{
+  CU_pSuite s = CU_add_suite ("sip-build", NULL, NULL);
+  SF_ADD_TEST (s, response);
+  SF_ADD_TEST (s, ack);
+  SF_ADD_TEST (s, cancel);
+  SF_ADD_TEST (s, forward);
+  SF_ADD_TEST (s, forward_response);
+  SF_ADD_TEST (s, builder_checks);
+}
