@@ -583,3 +583,100 @@ sf_sip_msg_serialize (SfSipMsg *msg)
   g_string_append_len (out, msg->body.p, (gssize) msg->body.len);
   return g_string_free_to_bytes (out);
 }
+
+/* ---- multipart bodies (RFC 2046 5.1.1) ---- */
+
+/* The position of "--boundary" at a line start in [p, end), or NULL. */
+static const char *
+find_delimiter (const char *p, const char *end, const char *bnd, gsize blen, const char *body_start)
+{
+  while (p + 2 + blen <= end) {
+    const char *d = memmem (p, (gsize) (end - p), "--", 2);
+    if (d == NULL || d + 2 + blen > end)
+      return NULL;
+    if (memcmp (d + 2, bnd, blen) == 0 && (d == body_start || d[-1] == '\n'))
+      return d;
+    p = d + 1;
+  }
+  return NULL;
+}
+
+GArray *
+sf_sip_msg_multipart (SfSipMsg *msg, GError **error)
+{
+  const SfSipValue *ct = sf_sip_msg_value (msg, SF_SIP_HDR_CONTENT_TYPE, error);
+  if (ct == NULL) {
+    if (error != NULL && *error == NULL)
+      err (error, SF_SIP_ERROR_SYNTAX, "Content-Type: none, so no multipart body");
+    return NULL;
+  }
+  if (ct->text.len < 10 || g_ascii_strncasecmp (ct->text.p, "multipart/", 10) != 0) {
+    err (error, SF_SIP_ERROR_SYNTAX, "Content-Type: not multipart");
+    return NULL;
+  }
+  const SfSipParam *bp = sf_sip_value_param (ct, "boundary");
+  if (bp == NULL || !sf_sip_str_is_set (bp->value)) {
+    err (error, SF_SIP_ERROR_SYNTAX, "Content-Type: multipart without a boundary");
+    return NULL;
+  }
+  SfSipStr bnd = bp->value;
+  if (bnd.len >= 2 && bnd.p[0] == '"') /* boundary := 0*69<bchars> bcharsnospace, may be quoted */
+    bnd = sf_sip_str (bnd.p + 1, bnd.len - 2);
+  if (bnd.len == 0 || bnd.len > 70) {
+    err (error, SF_SIP_ERROR_SYNTAX, "Content-Type: invalid multipart boundary");
+    return NULL;
+  }
+  const char *start = msg->body.p, *end = msg->body.p + msg->body.len;
+  const char *d = find_delimiter (start, end, bnd.p, bnd.len, start);
+  if (d == NULL) {
+    err (error, SF_SIP_ERROR_SYNTAX, "multipart body: no boundary delimiter");
+    return NULL;
+  }
+  GArray *parts = g_array_new (FALSE, TRUE, sizeof (SfSipPart));
+  for (;;) {
+    const char *after = d + 2 + bnd.len;
+    if (after + 2 <= end && after[0] == '-' && after[1] == '-')
+      return parts; /* close-delimiter */
+    const char *nl = memchr (after, '\n', (gsize) (end - after));
+    if (nl == NULL)
+      break;
+    const char *pstart = nl + 1;
+    const char *next = find_delimiter (pstart, end, bnd.p, bnd.len, start);
+    if (next == NULL)
+      break;
+    /* The CRLF before a delimiter belongs to the delimiter. */
+    const char *pend = next;
+    if (pend > pstart && pend[-1] == '\n')
+      pend--;
+    if (pend > pstart && pend[-1] == '\r')
+      pend--;
+    /* The part's headers end at its first empty line; a part may have none. */
+    SfSipPart part = { sf_sip_str (pstart, 0), sf_sip_str (pstart, (gsize) (pend - pstart)) };
+    gsize plen = (gsize) (pend - pstart);
+    if (plen >= 2 && memcmp (pstart, "\r\n", 2) == 0) {
+      part.body = sf_sip_str (pstart + 2, plen - 2);
+    } else if (plen >= 1 && *pstart == '\n') {
+      part.body = sf_sip_str (pstart + 1, plen - 1);
+    } else {
+      const char *crlf2 = memmem (pstart, plen, "\r\n\r\n", 4);
+      const char *lf2 = memmem (pstart, plen, "\n\n", 2);
+      if (crlf2 != NULL && (lf2 == NULL || crlf2 < lf2)) {
+        part.headers = sf_sip_str (pstart, (gsize) (crlf2 + 2 - pstart));
+        part.body = sf_sip_str (crlf2 + 4, (gsize) (pend - crlf2 - 4));
+      } else if (lf2 != NULL) {
+        part.headers = sf_sip_str (pstart, (gsize) (lf2 + 1 - pstart));
+        part.body = sf_sip_str (lf2 + 2, (gsize) (pend - lf2 - 2));
+      }
+    }
+    if (parts->len >= SF_SIP_MAX_PARAMS) {
+      g_array_unref (parts);
+      err (error, SF_SIP_ERROR_LIMIT, "multipart body: more than %d parts", SF_SIP_MAX_PARAMS);
+      return NULL;
+    }
+    g_array_append_val (parts, part);
+    d = next;
+  }
+  g_array_unref (parts);
+  err (error, SF_SIP_ERROR_SYNTAX, "multipart body: no close delimiter");
+  return NULL;
+}

@@ -73,6 +73,18 @@ SfSipStr sf_sip_msg_call_id (SfSipMsg *msg);
 /* -1 when absent. */
 gint64 sf_sip_msg_max_forwards (SfSipMsg *msg);
 
+/* One part of a multipart body (RFC 2046 5.1): its header block and its body,
+ * slices into the message. */
+typedef struct {
+  SfSipStr headers;   /* the part's header lines, without the empty line */
+  SfSipStr body;
+} SfSipPart;
+
+/* The parts of a multipart body (Content-Type multipart/... with a boundary)
+ * (transfer full, GArray of SfSipPart); NULL with @error when the message has no
+ * multipart body or the body does not follow its boundary. */
+GArray *sf_sip_msg_multipart (SfSipMsg *msg, GError **error);
+
 /* Parses every header (sipflow parse, conformance): FALSE with the first error. */
 gboolean sf_sip_msg_check_all (SfSipMsg *msg, GError **error);
 

@@ -15,6 +15,15 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   SfSipMsg *m = sf_sip_msg_parse (bytes, NULL);
   if (m != NULL) {
     sf_sip_msg_check_all (m, NULL);
+    GArray *parts = sf_sip_msg_multipart (m, NULL);
+    SfSipStr body = sf_sip_msg_body (m);
+    for (guint i = 0; parts != NULL && i < parts->len; i++) {
+      SfSipPart *p = &g_array_index (parts, SfSipPart, i);
+      if (p->body.p < body.p || p->body.p + p->body.len > body.p + body.len)
+        __builtin_trap ();
+    }
+    if (parts != NULL)
+      g_array_unref (parts);
     GBytes *wire = sf_sip_msg_serialize (m);
     SfSipMsg *again = sf_sip_msg_parse (wire, NULL);
     /* What parsed once must parse again from its own serialization. */

@@ -76,6 +76,23 @@ else
 fi
 expect_rc "dot of a broken flow fails" 1 "$SIPFLOW" dot "$SRC/tests/flows/bad/unknown-op.xml"
 
+# ---- parse ----
+DATA=$SRC/tests/data
+expect_rc "parse a valid message" 0 "$SIPFLOW" parse "$DATA/rfc4475/wsinv.dat"
+has "parse shows the CSeq" "$T/out" "CSeq[0]: seq=9 method=INVITE"
+has "parse names compact forms" "$T/out" "v (Via): SIP  / 2.0  / TCP"
+expect_rc "parse --json a valid message" 0 "$SIPFLOW" parse --json "$DATA/rfc4475/esc01.dat"
+has "parse --json unescapes the user" "$T/out" '"ruri":{"scheme":"sip","user":"sips:user@example.com","host":"example.net"}'
+expect_rc "parse an invalid message" 1 "$SIPFLOW" parse "$DATA/rfc4475/badvers.dat"
+has "parse names the error" "$T/err" "start line: SIP version 'SIP/7.0' not supported"
+expect_rc "parse a malformed header" 1 "$SIPFLOW" parse "$DATA/rfc4475/baddate.dat"
+has "parse names the header" "$T/err" "Date: expected an RFC 1123 date"
+"$SIPFLOW" parse - <"$DATA/rfc4475/insuf.dat" >"$T/out" 2>"$T/err"
+[ $? = 1 ] && pass "parse - reads standard input" || fail "parse -"
+has "a missing mandatory header is named" "$T/err" "missing From header"
+expect_rc "parse without a file: usage error" 2 "$SIPFLOW" parse
+expect_rc "parse a missing file" 1 "$SIPFLOW" parse "$T/none.sip"
+
 # ---- run: the demo call ----
 printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle >"$T/run" 2>"$T/err"
 rc=$?

@@ -59,6 +59,13 @@ count (SfSipMsg *m, SfSipHdrId id)
   return v != NULL ? v->len : 0;
 }
 
+static gboolean
+contains (SfSipStr s, const char *needle)
+{
+  g_autofree char *copy = sf_sip_str_dup (s);
+  return memmem (copy, s.len, needle, strlen (needle)) != NULL;
+}
+
 /* The value RFC 4475 discusses for each message it says to accept. */
 static gboolean
 check_4475 (const char *name, SfSipMsg *m)
@@ -99,9 +106,17 @@ check_4475 (const char *name, SfSipMsg *m)
   if (strcmp (name, "transports") == 0)
     return count (m, SF_SIP_HDR_VIA) == 5 && sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 1)->transport, "SCTP") &&
            sf_sip_str_eq (nth (m, SF_SIP_HDR_VIA, 3)->transport, "UNKNOWN");
-  if (strcmp (name, "mpart01") == 0)
+  if (strcmp (name, "mpart01") == 0) {
+    /* Framed by Content-Length; both parts reachable, the second binary. */
+    g_autoptr (GArray) parts = sf_sip_msg_multipart (m, NULL);
     return sf_sip_msg_body (m).len == 553 &&
-           g_str_has_prefix (sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL)->text.p, "multipart/mixed");
+           g_str_has_prefix (sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL)->text.p, "multipart/mixed") &&
+           parts != NULL && parts->len == 2 &&
+           contains (g_array_index (parts, SfSipPart, 0).headers, "text/plain") &&
+           sf_sip_str_eq (g_array_index (parts, SfSipPart, 0).body, "Hello") &&
+           contains (g_array_index (parts, SfSipPart, 1).headers, "application/octet-stream") &&
+           g_array_index (parts, SfSipPart, 1).body.len > 100;
+  }
   if (strcmp (name, "unreason") == 0)
     return sf_sip_msg_status (m) == 200 && g_utf8_validate (sf_sip_msg_reason (m).p, (gssize) sf_sip_msg_reason (m).len, NULL) &&
            sf_sip_msg_reason (m).len > 40;
@@ -142,13 +157,6 @@ check_4475 (const char *name, SfSipMsg *m)
            sf_sip_value_param (sf_sip_msg_top_via (m), "branch") == NULL &&
            sf_sip_value_param (sf_sip_msg_to (m), "user") != NULL; /* addr-spec: ;user= is a header parameter */
   return FALSE;
-}
-
-static gboolean
-contains (SfSipStr s, const char *needle)
-{
-  g_autofree char *copy = sf_sip_str_dup (s);
-  return memmem (copy, s.len, needle, strlen (needle)) != NULL;
 }
 
 static gboolean
