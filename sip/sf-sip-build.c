@@ -134,6 +134,66 @@ sf_sip_reason_phrase (guint status)
 /* ---- RFC 3261 constructions ---- */
 
 static char *
+random_hex (guint n32)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; i < n32; i++)
+    g_string_append_printf (s, "%08x", g_random_int ());
+  return g_string_free (s, FALSE);
+}
+
+char *
+sf_sip_random_tag (void)
+{
+  return random_hex (2);
+}
+
+char *
+sf_sip_random_branch (void)
+{
+  g_autofree char *r = random_hex (3);
+  return g_strconcat (SF_SIP_BRANCH_COOKIE, r, NULL);
+}
+
+SfSipMsg *
+sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
+{
+  g_return_val_if_fail (spec != NULL && spec->method != NULL && spec->ruri != NULL && spec->from != NULL &&
+                          spec->to != NULL && spec->via_sent_by != NULL, NULL);
+  g_autofree char *tag = spec->from_tag != NULL ? g_strdup (spec->from_tag) : sf_sip_random_tag ();
+  g_autofree char *branch = spec->branch != NULL ? g_strdup (spec->branch) : sf_sip_random_branch ();
+  g_autofree char *call_id = NULL;
+  if (spec->call_id != NULL) {
+    call_id = g_strdup (spec->call_id);
+  } else {
+    /* A random local part and the host of the sent-by (8.1.1.4). */
+    g_autofree char *r = random_hex (4);
+    g_autofree char *host = g_strdup (spec->via_sent_by);
+    char *colon = host[0] != '[' ? strrchr (host, ':') : strstr (host, "]:");
+    if (colon != NULL)
+      *(host[0] == '[' ? colon + 1 : colon) = '\0';
+    call_id = g_strdup_printf ("%s@%s", r, host);
+  }
+  SfSipBuilder *b = sf_sip_builder_request (spec->method, spec->ruri);
+  sf_sip_builder_add (b, "Via", "SIP/2.0/%s %s;branch=%s;rport", spec->transport != NULL ? spec->transport : "UDP",
+                      spec->via_sent_by, branch);
+  sf_sip_builder_add (b, "Max-Forwards", "70");
+  if (spec->route != NULL && spec->route[0] != NULL) {
+    g_autofree char *routes = g_strjoinv (", ", (char **) spec->route);
+    sf_sip_builder_add (b, "Route", "%s", routes);
+  }
+  sf_sip_builder_add (b, "From", "%s;tag=%s", spec->from, tag);
+  sf_sip_builder_add (b, "To", "%s", spec->to);
+  sf_sip_builder_add (b, "Call-ID", "%s", call_id);
+  sf_sip_builder_add (b, "CSeq", "%u %s", spec->cseq != 0 ? spec->cseq : 1, spec->method);
+  if (spec->contact != NULL)
+    sf_sip_builder_add (b, "Contact", "%s", spec->contact);
+  if (spec->content_type != NULL)
+    sf_sip_builder_body (b, spec->content_type, spec->body, spec->body_len);
+  return sf_sip_builder_finish (b, error);
+}
+
+static char *
 str (SfSipStr s)
 {
   return sf_sip_str_dup (s);

@@ -32,6 +32,34 @@ void sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char 
  * error if what was built is not a valid message. */
 SfSipMsg *sf_sip_builder_finish (SfSipBuilder *b, GError **error);
 
+/* What a new out-of-dialog request needs (8.1.1).  Unset fields get RFC 3261's
+ * defaults: a Call-ID, a From tag and a Via branch (with the magic cookie,
+ * 8.1.1.7) are generated; Max-Forwards 70; CSeq 1. */
+typedef struct {
+  const char *method;       /* "INVITE" */
+  const char *ruri;         /* "sip:bob@biloxi.com" */
+  const char *from;         /* "Alice <sip:alice@atlanta.com>" (name-addr, no tag) */
+  const char *from_tag;     /* nullable: generated */
+  const char *to;           /* "Bob <sip:bob@biloxi.com>" (name-addr) */
+  const char *call_id;      /* nullable: generated */
+  guint32 cseq;             /* 0: 1 */
+  const char *via_sent_by;  /* "pc33.atlanta.com:5060" */
+  const char *transport;    /* nullable: "UDP" */
+  const char *branch;       /* nullable: generated */
+  const char *contact;      /* nullable: "<sip:alice@pc33.atlanta.com>" */
+  const char *const *route; /* nullable, NULL-terminated: the route set, each "<uri>" (8.1.2) */
+  const char *content_type; /* nullable */
+  const char *body;
+  gsize body_len;
+} SfSipRequestSpec;
+
+/* 8.1.1: a new request (transfer full). */
+SfSipMsg *sf_sip_create_request (const SfSipRequestSpec *spec, GError **error);
+/* Random tokens for tags, Call-IDs and branches (transfer full).  Branches
+ * start with the magic cookie z9hG4bK. */
+char *sf_sip_random_tag (void);
+char *sf_sip_random_branch (void);
+
 /* The standard reason phrase of @status ("Ringing"), or "Unknown". */
 const char *sf_sip_reason_phrase (guint status);
 

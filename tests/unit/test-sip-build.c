@@ -8,7 +8,9 @@
  *    Record-Route added, our Route popped (16.4), strict router handling, other
  *    headers byte for byte, body kept; Max-Forwards 0 is refused (483)
  *  - forward_response (16.7.9): the top Via removed, also from a multi-value line
- *  - builder_checks: what a builder wrote is parsed, so a broken header is an error */
+ *  - builder_checks: what a builder wrote is parsed, so a broken header is an error
+ *  - request (8.1.1): the mandatory headers, a magic-cookie branch, a From tag, a
+ *    Call-ID, Max-Forwards 70, the route set as Route, the body with its length */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
@@ -229,6 +231,37 @@ builder_checks (void)
   CU_ASSERT_STRING_EQUAL (sf_sip_reason_phrase (481), "Call/Transaction Does Not Exist");
 }
 
+static void
+request (void)
+{
+  const char *route[] = { "<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>", NULL };
+  SfSipRequestSpec spec = { .method = "INVITE", .ruri = "sip:bob@biloxi.com", .from = "Alice <sip:alice@atlanta.com>",
+                            .to = "Bob <sip:bob@biloxi.com>", .via_sent_by = "[2001:db8::1]:5062",
+                            .contact = "<sip:alice@[2001:db8::1]:5062>", .route = route,
+                            .content_type = "application/sdp", .body = "v=0\r\n", .body_len = 5 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) m = sf_sip_create_request (&spec, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  g_autofree char *w = wire (m);
+  const SfSipValue *via = sf_sip_msg_top_via (m);
+  CU_ASSERT_TRUE (g_str_has_prefix (sf_sip_value_param (via, "branch")->value.p, SF_SIP_BRANCH_COOKIE));
+  CU_ASSERT_PTR_NOT_NULL (sf_sip_value_param (via, "rport"));
+  CU_ASSERT_EQUAL (via->port, 5062);
+  CU_ASSERT_PTR_NOT_NULL (sf_sip_value_param (sf_sip_msg_from (m), "tag"));
+  CU_ASSERT_PTR_NULL (sf_sip_value_param (sf_sip_msg_to (m), "tag"));
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (m));
+  CU_ASSERT_TRUE (g_str_has_suffix (cid, "@[2001:db8::1]"));
+  CU_ASSERT_EQUAL (sf_sip_msg_max_forwards (m), 70);
+  CU_ASSERT_EQUAL (sf_sip_msg_cseq (m)->number, 1);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL)->len, 2);
+  CU_ASSERT_TRUE (has (w, "Content-Length: 5\r\n\r\nv=0\r\n"));
+  /* Two requests never share a branch, tag or Call-ID. */
+  g_autoptr (SfSipMsg) m2 = sf_sip_create_request (&spec, NULL);
+  CU_ASSERT_FALSE (sf_sip_str_caseeq_str (sf_sip_msg_call_id (m), sf_sip_msg_call_id (m2)));
+  CU_ASSERT_FALSE (sf_sip_str_caseeq_str (sf_sip_value_param (sf_sip_msg_top_via (m), "branch")->value,
+                                          sf_sip_value_param (sf_sip_msg_top_via (m2), "branch")->value));
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -239,4 +272,5 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, forward);
   SF_ADD_TEST (s, forward_response);
   SF_ADD_TEST (s, builder_checks);
+  SF_ADD_TEST (s, request);
 }
