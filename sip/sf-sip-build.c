@@ -38,7 +38,8 @@ sf_sip_builder_free (SfSipBuilder *b)
 {
   if (b == NULL)
     return;
-  g_string_free (b->head, TRUE);
+  if (b->head != NULL)
+    g_string_free (b->head, TRUE);
   g_free (b->ctype);
   if (b->body != NULL)
     g_bytes_unref (b->body);

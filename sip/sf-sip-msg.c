@@ -388,6 +388,51 @@ sf_sip_msg_parse (GBytes *datagram, GError **error)
   return g_steal_pointer (&m);
 }
 
+SfSipMsg *
+sf_sip_msg_parse_framed (GBytes *datagram, GError **error)
+{
+  g_return_val_if_fail (datagram != NULL, NULL);
+  return parse_framed (datagram, FALSE, FALSE, error);
+}
+
+gboolean
+sf_sip_msg_validate (SfSipMsg *msg, GError **error)
+{
+  return validate (msg, error);
+}
+
+GBytes *
+sf_sip_msg_bad_request (SfSipMsg *req, const char *problem)
+{
+  if (!req->request || sf_sip_str_eq (req->method, "ACK"))
+    return NULL; /* an ACK is never answered */
+  static const SfSipHdrId needed[] = { SF_SIP_HDR_VIA, SF_SIP_HDR_FROM, SF_SIP_HDR_TO, SF_SIP_HDR_CALL_ID, SF_SIP_HDR_CSEQ };
+  for (gsize i = 0; i < G_N_ELEMENTS (needed); i++)
+    if (count_lines (req, needed[i]) == 0)
+      return NULL;
+  GString *out = g_string_new ("SIP/2.0 400 Bad Request (");
+  /* A reason phrase of printable ASCII (no CR, LF or control bytes), bounded. */
+  for (const char *p = problem; *p != '\0' && out->len < 140; p++)
+    g_string_append_c (out, (*p >= 0x20 && *p < 0x7f) ? *p : '?');
+  g_string_append (out, ")\r\n");
+  for (guint i = 0; i < req->headers->len; i++) {
+    const SfSipHdr *h = &g_array_index (req->headers, SfSipHdr, i);
+    gboolean copy = FALSE;
+    for (gsize k = 0; k < G_N_ELEMENTS (needed); k++)
+      copy |= h->id == needed[k];
+    if (!copy)
+      continue;
+    g_string_append_len (out, h->name.p, (gssize) h->name.len);
+    g_string_append (out, ": ");
+    g_string_append_len (out, h->value.p, (gssize) h->value.len);
+    if (h->id == SF_SIP_HDR_TO && (h->value.len < 4 || g_strstr_len (h->value.p, (gssize) h->value.len, "tag=") == NULL))
+      g_string_append_printf (out, ";tag=%08x", g_random_int ());
+    g_string_append (out, "\r\n");
+  }
+  g_string_append (out, "Content-Length: 0\r\n\r\n");
+  return g_string_free_to_bytes (out);
+}
+
 gboolean
 sf_sip_stream_frame (const char *data, gsize size, gsize *skip, gsize *len, GError **error)
 {

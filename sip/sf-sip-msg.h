@@ -34,6 +34,17 @@ typedef struct _SfSipMsg SfSipMsg;
  * body and bytes after it are dropped; without it the body is the rest. */
 SfSipMsg *sf_sip_msg_parse (GBytes *datagram, GError **error);
 
+/* The two halves of sf_sip_msg_parse(): the start line, the header lines and
+ * the body framing; then what a message cannot live without.  A message that
+ * frames but does not validate can still be answered 400 from its raw lines. */
+SfSipMsg *sf_sip_msg_parse_framed (GBytes *datagram, GError **error);
+gboolean sf_sip_msg_validate (SfSipMsg *msg, GError **error);
+/* A 400 response to @req (framed, maybe not valid) as raw bytes: its Via, From,
+ * To (with a tag added), Call-ID and CSeq lines as received, and a reason phrase
+ * "Bad Request (@problem)" cut to printable ASCII.  NULL when @req is not a
+ * request or lacks one of those lines. */
+GBytes *sf_sip_msg_bad_request (SfSipMsg *req, const char *problem);
+
 /* Stream framing (18.3): leading CRLFs are keep-alives; Content-Length is
  * required.  Returns TRUE with *@skip (keep-alive bytes) and *@len (the
  * message) when a whole message is there; FALSE with SF_SIP_ERROR_INCOMPLETE

@@ -1,0 +1,677 @@
+/* sf-sip-transport.c: UDP and TCP transports (see sf-sip-transport.h). */
+#include "config.h"
+#include "sf-sip-transport.h"
+#include <string.h>
+
+#define UDP_BATCH 8
+#define TCP_READ 8192
+
+typedef struct {
+  SfSipTransport *t;
+  GSocket *sock;                /* owned */
+  GInetSocketAddress *local;    /* owned */
+  GSource *src;                 /* owned */
+  guint8 *bufs;                 /* owned: UDP_BATCH buffers of SF_SIP_MAX_MSG_SIZE + 1 */
+} UdpListener;
+
+typedef struct _TcpConn TcpConn;
+struct _TcpConn {
+  grefcount ref;
+  SfSipTransport *t;            /* unowned: the transport closes its connections first */
+  guint id;
+  GSocketConnection *conn;      /* owned, NULL while connecting */
+  GInetSocketAddress *local, *remote; /* owned */
+  GByteArray *in;
+  GQueue out;                   /* GBytes waiting */
+  gboolean writing, closed;
+  GCancellable *cancel;
+  guint idle;                   /* GSource id */
+  gint64 last_activity;
+  guint8 buf[TCP_READ];
+};
+
+struct _SfSipTransport {
+  GMainContext *context;
+  SfSipRecvFunc recv;
+  gpointer data;
+  GPtrArray *udp;               /* UdpListener */
+  GPtrArray *services;          /* GSocketService (owned) */
+  GHashTable *conns;            /* id -> TcpConn (ref) */
+  GSocketClient *client;        /* owned */
+  guint next_conn;
+  guint tcp_idle_s;
+  SfSipTransportStats stats;
+};
+
+void
+sf_sip_peer_clear (SfSipPeer *p)
+{
+  g_clear_object (&p->local);
+  g_clear_object (&p->remote);
+}
+
+void
+sf_sip_peer_copy (SfSipPeer *dst, const SfSipPeer *src)
+{
+  dst->proto = src->proto;
+  dst->local = src->local != NULL ? g_object_ref (src->local) : NULL;
+  dst->remote = src->remote != NULL ? g_object_ref (src->remote) : NULL;
+  dst->conn = src->conn;
+}
+
+char *
+sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr)
+{
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (addr));
+  gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (addr)) == G_SOCKET_FAMILY_IPV6;
+  return g_strdup_printf ("%s:%s%s%s:%u", proto == SF_SIP_UDP ? "udp" : "tcp", v6 ? "[" : "", ip, v6 ? "]" : "",
+                          g_inet_socket_address_get_port (addr));
+}
+
+/* A debug sample of bad input: at most 64 bytes, non-printables masked. */
+static void
+log_bad (const char *what, GBytes *bytes, GInetSocketAddress *from, const char *why)
+{
+  gsize len;
+  const char *d = g_bytes_get_data (bytes, &len);
+  char sample[65];
+  gsize n = MIN (len, 64);
+  for (gsize i = 0; i < n; i++)
+    sample[i] = d[i] >= 0x20 && d[i] < 0x7f ? d[i] : '.';
+  sample[n] = '\0';
+  g_autofree char *src = sf_sip_peer_to_string (SF_SIP_UDP, from);
+  g_debug ("%s from %s: %s: \"%s\"%s", what, src + 4, why, sample, len > 64 ? "..." : "");
+}
+
+/* ---- the receive path (18.2.1) ---- */
+
+static gboolean send_raw (SfSipTransport *t, const SfSipPeer *to, GBytes *wire, GError **error);
+
+/* received= when the sent-by is not the packet's source; rport's value when asked (RFC 3581). */
+static SfSipMsg *
+fix_via (SfSipMsg *m, GBytes *bytes, const SfSipPeer *from)
+{
+  const SfSipValue *via = sf_sip_msg_top_via (m);
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  SfSipStr host = via->host;
+  if (host.len >= 2 && host.p[0] == '[')
+    host = sf_sip_str (host.p + 1, host.len - 2);
+  const SfSipParam *rport = sf_sip_value_param (via, "rport");
+  gboolean want_rport = rport != NULL && !sf_sip_str_is_set (rport->value);
+  gboolean want_received = (!sf_sip_str_caseeq (host, ip) || want_rport) && sf_sip_value_param (via, "received") == NULL;
+  if (!want_rport && !want_received)
+    return sf_sip_msg_ref (m);
+  GString *v = g_string_new (NULL);
+  g_string_append_len (v, via->protocol.p, (gssize) via->protocol.len);
+  g_string_append_c (v, '/');
+  g_string_append_len (v, via->version.p, (gssize) via->version.len);
+  g_string_append_c (v, '/');
+  g_string_append_len (v, via->transport.p, (gssize) via->transport.len);
+  g_string_append_c (v, ' ');
+  g_string_append_len (v, via->host.p, (gssize) via->host.len);
+  if (via->port != 0)
+    g_string_append_printf (v, ":%u", via->port);
+  for (guint i = 0; i < via->n_params; i++) {
+    const SfSipParam *p = &via->params[i];
+    g_string_append_c (v, ';');
+    g_string_append_len (v, p->name.p, (gssize) p->name.len);
+    if (p == rport && want_rport)
+      g_string_append_printf (v, "=%u", g_inet_socket_address_get_port (from->remote));
+    else if (sf_sip_str_is_set (p->value)) {
+      g_string_append_c (v, '=');
+      g_string_append_len (v, p->value.p, (gssize) p->value.len);
+    }
+  }
+  if (want_received)
+    g_string_append_printf (v, ";received=%s", ip);
+  gsize len;
+  const char *d = g_bytes_get_data (bytes, &len);
+  gsize start = (gsize) (via->raw.p - d), end = start + via->raw.len;
+  GByteArray *out = g_byte_array_sized_new ((guint) (len + v->len));
+  g_byte_array_append (out, (const guint8 *) d, (guint) start);
+  g_byte_array_append (out, (const guint8 *) v->str, (guint) v->len);
+  g_byte_array_append (out, (const guint8 *) d + end, (guint) (len - end));
+  g_string_free (v, TRUE);
+  g_autoptr (GBytes) nb = g_byte_array_free_to_bytes (out);
+  SfSipMsg *fixed = sf_sip_msg_parse (nb, NULL);
+  return fixed != NULL ? fixed : sf_sip_msg_ref (m); /* over a limit now: deliver it as it came */
+}
+
+static void
+handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) m = sf_sip_msg_parse_framed (bytes, &error);
+  if (m == NULL) {
+    log_bad ("dropped", bytes, from->remote, error->message);
+    t->stats.dropped++;
+    return;
+  }
+  if (!sf_sip_msg_validate (m, &error)) {
+    g_autoptr (GBytes) answer = sf_sip_msg_bad_request (m, error->message);
+    if (answer != NULL && send_raw (t, from, answer, NULL)) {
+      log_bad ("answered 400", bytes, from->remote, error->message);
+      t->stats.bad_requests++;
+    } else {
+      log_bad ("dropped", bytes, from->remote, error->message);
+      t->stats.dropped++;
+    }
+    return;
+  }
+  g_autoptr (SfSipMsg) fixed = sf_sip_msg_is_request (m) ? fix_via (m, bytes, from) : sf_sip_msg_ref (m);
+  t->stats.received++;
+  t->recv (fixed, from, t->data);
+}
+
+/* ---- UDP ---- */
+
+static gboolean
+udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
+{
+  UdpListener *l = data;
+  GInputVector vec[UDP_BATCH];
+  GInputMessage msgs[UDP_BATCH];
+  GSocketAddress *addrs[UDP_BATCH];
+  for (int i = 0; i < UDP_BATCH; i++) {
+    vec[i].buffer = l->bufs + (gsize) i * (SF_SIP_MAX_MSG_SIZE + 1);
+    vec[i].size = SF_SIP_MAX_MSG_SIZE + 1;
+    addrs[i] = NULL;
+    msgs[i] = (GInputMessage) { &addrs[i], &vec[i], 1, 0, 0, NULL, NULL };
+  }
+  gint n = g_socket_receive_messages (sock, msgs, UDP_BATCH, 0, NULL, NULL);
+  for (gint i = 0; i < n; i++) {
+    if (addrs[i] == NULL || !G_IS_INET_SOCKET_ADDRESS (addrs[i]))
+      continue;
+    SfSipPeer from = { SF_SIP_UDP, l->local, G_INET_SOCKET_ADDRESS (addrs[i]), 0 };
+    if (msgs[i].bytes_received > SF_SIP_MAX_MSG_SIZE) {
+      g_autoptr (GBytes) b = g_bytes_new (vec[i].buffer, 64);
+      log_bad ("dropped", b, from.remote, "datagram larger than the message size limit");
+      l->t->stats.dropped++;
+    } else if (msgs[i].bytes_received > 0) {
+      g_autoptr (GBytes) b = g_bytes_new (vec[i].buffer, msgs[i].bytes_received);
+      handle_bytes (l->t, b, &from);
+    }
+  }
+  for (int i = 0; i < UDP_BATCH; i++)
+    g_clear_object (&addrs[i]);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+udp_free (UdpListener *l)
+{
+  g_source_destroy (l->src);
+  g_source_unref (l->src);
+  g_socket_close (l->sock, NULL);
+  g_object_unref (l->sock);
+  g_object_unref (l->local);
+  g_free (l->bufs);
+  g_free (l);
+}
+
+/* ---- TCP ---- */
+
+static void tcp_read (TcpConn *c);
+static void tcp_write_next (TcpConn *c);
+
+static void
+conn_unref (TcpConn *c)
+{
+  if (!g_ref_count_dec (&c->ref))
+    return;
+  g_clear_object (&c->conn);
+  g_clear_object (&c->local);
+  g_clear_object (&c->remote);
+  g_byte_array_unref (c->in);
+  g_queue_clear_full (&c->out, (GDestroyNotify) g_bytes_unref);
+  g_object_unref (c->cancel);
+  g_free (c);
+}
+
+static void
+conn_close (TcpConn *c, const char *why)
+{
+  if (c->closed)
+    return;
+  c->closed = TRUE;
+  g_debug ("tcp connection %u closed: %s", c->id, why);
+  c->t->stats.tcp_closed++;
+  g_cancellable_cancel (c->cancel);
+  if (c->idle != 0)
+    g_source_remove (c->idle);
+  c->idle = 0;
+  if (c->conn != NULL)
+    g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
+  g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
+}
+
+static gboolean
+conn_idle (gpointer data)
+{
+  TcpConn *c = data;
+  gint64 idle_us = g_get_monotonic_time () - c->last_activity;
+  gint64 limit = (gint64) c->t->tcp_idle_s * G_USEC_PER_SEC;
+  if (idle_us >= limit) {
+    c->idle = 0;
+    conn_close (c, "idle");
+    return G_SOURCE_REMOVE;
+  }
+  c->idle = g_timeout_add_seconds ((guint) ((limit - idle_us) / G_USEC_PER_SEC) + 1, conn_idle, c);
+  return G_SOURCE_REMOVE;
+}
+
+static TcpConn *
+conn_new (SfSipTransport *t, GInetSocketAddress *remote)
+{
+  TcpConn *c = g_new0 (TcpConn, 1);
+  g_ref_count_init (&c->ref);
+  c->t = t;
+  c->id = ++t->next_conn != 0 ? t->next_conn : ++t->next_conn;
+  c->remote = g_object_ref (remote);
+  c->in = g_byte_array_new ();
+  g_queue_init (&c->out);
+  c->cancel = g_cancellable_new ();
+  c->last_activity = g_get_monotonic_time ();
+  c->idle = g_timeout_add_seconds (t->tcp_idle_s, conn_idle, c);
+  g_hash_table_insert (t->conns, GUINT_TO_POINTER (c->id), c);
+  return c;
+}
+
+static void
+conn_started (TcpConn *c, GSocketConnection *conn)
+{
+  c->conn = g_object_ref (conn);
+  GSocketAddress *local = g_socket_connection_get_local_address (conn, NULL);
+  if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
+    c->local = G_INET_SOCKET_ADDRESS (local);
+  else
+    g_clear_object (&local);
+  tcp_read (c);
+  if (!g_queue_is_empty (&c->out))
+    tcp_write_next (c);
+}
+
+/* Frames and delivers every whole message in the buffer. */
+static void
+tcp_consume (TcpConn *c)
+{
+  while (!c->closed && c->in->len > 0) {
+    gsize skip = 0, len = 0;
+    g_autoptr (GError) error = NULL;
+    if (!sf_sip_stream_frame ((const char *) c->in->data, c->in->len, &skip, &len, &error)) {
+      if (g_error_matches (error, SF_SIP_ERROR, SF_SIP_ERROR_INCOMPLETE)) {
+        if (skip > 0)
+          g_byte_array_remove_range (c->in, 0, (guint) skip);
+        return;
+      }
+      /* The stream cannot be framed any more: nothing after this can be trusted. */
+      c->t->stats.dropped++;
+      conn_close (c, error->message);
+      return;
+    }
+    g_autoptr (GBytes) b = g_bytes_new (c->in->data + skip, len);
+    g_byte_array_remove_range (c->in, 0, (guint) (skip + len));
+    SfSipPeer from = { SF_SIP_TCP, c->local, c->remote, c->id };
+    g_ref_count_inc (&c->ref); /* the receiver may close us */
+    handle_bytes (c->t, b, &from);
+    conn_unref (c);
+  }
+}
+
+static void
+tcp_on_read (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TcpConn *c = data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (src), res, &error);
+  if (c->closed) {
+    conn_unref (c);
+    return;
+  }
+  if (n <= 0) {
+    conn_close (c, n == 0 ? "closed by the peer" : error->message);
+    conn_unref (c);
+    return;
+  }
+  c->last_activity = g_get_monotonic_time ();
+  g_byte_array_append (c->in, c->buf, (guint) n);
+  tcp_consume (c);
+  if (!c->closed)
+    tcp_read (c);
+  conn_unref (c);
+}
+
+static void
+tcp_read (TcpConn *c)
+{
+  g_ref_count_inc (&c->ref);
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (c->conn)), c->buf, sizeof c->buf,
+                             G_PRIORITY_DEFAULT, c->cancel, tcp_on_read, c);
+}
+
+static void
+tcp_on_written (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TcpConn *c = data;
+  g_autoptr (GError) error = NULL;
+  gboolean ok = g_output_stream_write_all_finish (G_OUTPUT_STREAM (src), res, NULL, &error);
+  c->writing = FALSE;
+  if (!c->closed) {
+    if (!ok) {
+      c->t->stats.send_errors++;
+      conn_close (c, error->message);
+    } else {
+      g_bytes_unref (g_queue_pop_head (&c->out));
+      c->last_activity = g_get_monotonic_time ();
+      if (!g_queue_is_empty (&c->out))
+        tcp_write_next (c);
+    }
+  }
+  conn_unref (c);
+}
+
+static void
+tcp_write_next (TcpConn *c)
+{
+  if (c->writing || c->conn == NULL || c->closed)
+    return;
+  GBytes *head = g_queue_peek_head (&c->out);
+  gsize len;
+  const char *d = g_bytes_get_data (head, &len);
+  c->writing = TRUE;
+  g_ref_count_inc (&c->ref);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->conn)), d, len, G_PRIORITY_DEFAULT,
+                                   c->cancel, tcp_on_written, c);
+}
+
+static gboolean
+tcp_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
+{
+  SfSipTransport *t = data;
+  GSocketAddress *remote = g_socket_connection_get_remote_address (conn, NULL);
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote)) {
+    g_clear_object (&remote);
+    return TRUE;
+  }
+  TcpConn *c = conn_new (t, G_INET_SOCKET_ADDRESS (remote));
+  g_object_unref (remote);
+  t->stats.tcp_accepted++;
+  conn_started (c, conn);
+  return TRUE;
+}
+
+static void
+tcp_on_connected (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TcpConn *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) conn = g_socket_client_connect_finish (G_SOCKET_CLIENT (src), res, &error);
+  if (!c->closed) {
+    if (conn == NULL) {
+      c->t->stats.send_errors += g_queue_get_length (&c->out);
+      conn_close (c, error->message);
+    } else {
+      c->t->stats.tcp_connected++;
+      conn_started (c, conn);
+    }
+  }
+  conn_unref (c);
+}
+
+static gboolean
+same_addr (GInetSocketAddress *a, GInetSocketAddress *b)
+{
+  return g_inet_socket_address_get_port (a) == g_inet_socket_address_get_port (b) &&
+         g_inet_address_equal (g_inet_socket_address_get_address (a), g_inet_socket_address_get_address (b));
+}
+
+static gboolean
+tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire, GError **error)
+{
+  TcpConn *c = conn != 0 ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (conn)) : NULL;
+  if (c == NULL && dest != NULL) {
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init (&it, t->conns);
+    while (c == NULL && g_hash_table_iter_next (&it, NULL, &v))
+      if (same_addr (((TcpConn *) v)->remote, dest))
+        c = v; /* 18: reuse an open connection to the same address */
+  }
+  if (c == NULL) {
+    if (dest == NULL) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the TCP connection is closed and there is no address");
+      return FALSE;
+    }
+    c = conn_new (t, dest);
+    g_ref_count_inc (&c->ref);
+    g_socket_client_connect_async (t->client, G_SOCKET_CONNECTABLE (dest), c->cancel, tcp_on_connected, c);
+  }
+  g_queue_push_tail (&c->out, g_bytes_ref (wire));
+  tcp_write_next (c);
+  t->stats.sent++;
+  return TRUE;
+}
+
+/* ---- the transport ---- */
+
+SfSipTransport *
+sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
+{
+  SfSipTransport *t = g_new0 (SfSipTransport, 1);
+  t->context = context;
+  t->recv = recv;
+  t->data = data;
+  t->udp = g_ptr_array_new_with_free_func ((GDestroyNotify) udp_free);
+  t->services = g_ptr_array_new ();
+  t->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) conn_unref);
+  t->client = g_socket_client_new ();
+  g_socket_client_set_timeout (t->client, 10);
+  t->tcp_idle_s = SF_SIP_TCP_IDLE_S;
+  return t;
+}
+
+void
+sf_sip_transport_free (SfSipTransport *t)
+{
+  if (t == NULL)
+    return;
+  g_autoptr (GList) conns = g_hash_table_get_values (t->conns);
+  for (GList *l = conns; l != NULL; l = l->next)
+    conn_close (l->data, "shutdown");
+  for (guint i = 0; i < t->services->len; i++) {
+    GSocketService *s = t->services->pdata[i];
+    g_socket_service_stop (s);
+    g_socket_listener_close (G_SOCKET_LISTENER (s));
+    g_object_unref (s);
+  }
+  g_ptr_array_unref (t->services);
+  g_ptr_array_unref (t->udp);
+  g_hash_table_unref (t->conns);
+  g_object_unref (t->client);
+  g_free (t);
+}
+
+void
+sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds)
+{
+  t->tcp_idle_s = MAX (seconds, 1);
+}
+
+const SfSipTransportStats *
+sf_sip_transport_stats (SfSipTransport *t)
+{
+  return &t->stats;
+}
+
+gboolean
+sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error)
+{
+  const char *rest;
+  if (g_str_has_prefix (spec, "udp:"))
+    *proto = SF_SIP_UDP;
+  else if (g_str_has_prefix (spec, "tcp:"))
+    *proto = SF_SIP_TCP;
+  else {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': expected udp:ADDR:PORT or tcp:ADDR:PORT", spec);
+    return FALSE;
+  }
+  rest = spec + 4;
+  g_autofree char *host = NULL;
+  const char *port_s;
+  if (*rest == '[') {
+    const char *close = strchr (rest, ']');
+    if (close == NULL || close[1] != ':') {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': expected [IPv6]:PORT", spec);
+      return FALSE;
+    }
+    host = g_strndup (rest + 1, (gsize) (close - rest - 1));
+    port_s = close + 2;
+  } else {
+    const char *colon = strrchr (rest, ':');
+    if (colon == NULL) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': no port (use :0 for a free one)", spec);
+      return FALSE;
+    }
+    host = g_strndup (rest, (gsize) (colon - rest));
+    port_s = colon + 1;
+  }
+  guint64 port;
+  if (!sf_sip_str_to_u64 (sf_sip_str (port_s, strlen (port_s)), 65535, &port)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': the port must be a number from 0 to 65535", spec);
+    return FALSE;
+  }
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
+  if (ia == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': '%s' is not a numeric IP address", spec, host);
+    return FALSE;
+  }
+  *addr = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ia, (guint16) port));
+  return TRUE;
+}
+
+gboolean
+sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr, GInetSocketAddress **bound,
+                         GError **error)
+{
+  GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (addr));
+  if (proto == SF_SIP_TCP) {
+    GSocketService *s = g_socket_service_new ();
+    GSocketAddress *effective = NULL;
+    if (!g_socket_listener_add_address (G_SOCKET_LISTENER (s), G_SOCKET_ADDRESS (addr), G_SOCKET_TYPE_STREAM,
+                                        G_SOCKET_PROTOCOL_TCP, NULL, &effective, error)) {
+      g_object_unref (s);
+      return FALSE;
+    }
+    g_signal_connect (s, "incoming", G_CALLBACK (tcp_incoming), t);
+    g_socket_service_start (s);
+    g_ptr_array_add (t->services, s);
+    if (bound != NULL)
+      *bound = G_INET_SOCKET_ADDRESS (effective);
+    else
+      g_object_unref (effective);
+    return TRUE;
+  }
+  g_autoptr (GSocket) sock = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
+  if (sock == NULL || !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
+    return FALSE;
+  g_socket_set_blocking (sock, FALSE);
+  UdpListener *l = g_new0 (UdpListener, 1);
+  l->t = t;
+  l->sock = g_steal_pointer (&sock);
+  GSocketAddress *local = g_socket_get_local_address (l->sock, error);
+  if (local == NULL) {
+    g_object_unref (l->sock);
+    g_free (l);
+    return FALSE;
+  }
+  l->local = G_INET_SOCKET_ADDRESS (local);
+  l->bufs = g_malloc ((gsize) UDP_BATCH * (SF_SIP_MAX_MSG_SIZE + 1));
+  l->src = g_socket_create_source (l->sock, G_IO_IN, NULL);
+  g_source_set_callback (l->src, G_SOURCE_FUNC (udp_readable), l, NULL);
+  g_source_attach (l->src, t->context);
+  g_ptr_array_add (t->udp, l);
+  if (bound != NULL)
+    *bound = g_object_ref (l->local);
+  return TRUE;
+}
+
+static gboolean
+udp_send (SfSipTransport *t, GInetSocketAddress *dest, GBytes *wire, GError **error)
+{
+  GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
+  for (guint i = 0; i < t->udp->len; i++) {
+    UdpListener *l = t->udp->pdata[i];
+    if (g_socket_get_family (l->sock) != family)
+      continue;
+    gsize len;
+    const char *d = g_bytes_get_data (wire, &len);
+    if (g_socket_send_to (l->sock, G_SOCKET_ADDRESS (dest), d, len, NULL, error) < 0) {
+      t->stats.send_errors++;
+      return FALSE;
+    }
+    t->stats.sent++;
+    return TRUE;
+  }
+  t->stats.send_errors++;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "no UDP socket for an %s destination",
+               family == G_SOCKET_FAMILY_IPV6 ? "IPv6" : "IPv4");
+  return FALSE;
+}
+
+gboolean
+sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn, GBytes *wire,
+                       GError **error)
+{
+  if (proto == SF_SIP_TCP)
+    return tcp_send (t, dest, conn, wire, error);
+  g_return_val_if_fail (dest != NULL, FALSE);
+  return udp_send (t, dest, wire, error);
+}
+
+static gboolean
+send_raw (SfSipTransport *t, const SfSipPeer *to, GBytes *wire, GError **error)
+{
+  return sf_sip_transport_send (t, to->proto, to->remote, to->conn, wire, error);
+}
+
+/* An IP literal with its brackets dropped, or NULL. */
+static GInetAddress *
+ip_of (SfSipStr s)
+{
+  if (s.len >= 2 && s.p[0] == '[')
+    s = sf_sip_str (s.p + 1, s.len - 2);
+  g_autofree char *text = sf_sip_str_dup (s);
+  return g_inet_address_new_from_string (text);
+}
+
+gboolean
+sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error)
+{
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (resp);
+  if (from->proto == SF_SIP_TCP && g_hash_table_contains (t->conns, GUINT_TO_POINTER (from->conn)))
+    return tcp_send (t, NULL, from->conn, wire, error); /* 18.2.2: the connection the request came on */
+  const SfSipValue *via = sf_sip_msg_top_via (resp);
+  const SfSipParam *maddr = sf_sip_value_param (via, "maddr");
+  const SfSipParam *received = sf_sip_value_param (via, "received");
+  const SfSipParam *rport = sf_sip_value_param (via, "rport");
+  guint port = via->port != 0 ? via->port : 5060;
+  g_autoptr (GInetAddress) ip = NULL;
+  if (maddr != NULL && sf_sip_str_is_set (maddr->value)) {
+    ip = ip_of (maddr->value);
+  } else {
+    if (received != NULL && sf_sip_str_is_set (received->value))
+      ip = ip_of (received->value);
+    guint64 rp;
+    if (rport != NULL && sf_sip_str_is_set (rport->value) && sf_sip_str_to_u64 (rport->value, 65535, &rp) && rp > 0)
+      port = (guint) rp;
+    if (ip == NULL)
+      ip = ip_of (via->host);
+  }
+  if (ip == NULL) {
+    /* A host name we would have to resolve: the request's source is where the
+     * received= we added would have pointed anyway. */
+    return send_raw (t, from, wire, error);
+  }
+  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (ip, (guint16) port);
+  return sf_sip_transport_send (t, from->proto, G_INET_SOCKET_ADDRESS (dest), 0, wire, error);
+}

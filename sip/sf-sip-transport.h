@@ -1,0 +1,73 @@
+/* sf-sip-transport.h: SIP over UDP and TCP, IPv4 and IPv6, several listening
+ * addresses on one GLib main context (RFC 3261 18).
+ *
+ * Receiving (18.2.1): datagrams are read in batches (g_socket_receive_messages);
+ * streams are framed by Content-Length (18.3).  A request whose top Via names
+ * another address than the packet's source gets received=; a Via with rport gets
+ * its value (RFC 3581).  A request that frames but does not parse is answered
+ * 400 with a reason phrase naming the problem, sent to the packet's source; what
+ * cannot be answered (no start line, a response) is dropped.  Both are logged
+ * (truncated, masked) and counted.
+ * Sending responses (18.2.2): over the request's connection for TCP, else to the
+ * top Via's maddr, received/rport, or sent-by. */
+#pragma once
+#include <gio/gio.h>
+#include "sf-sip-msg.h"
+
+G_BEGIN_DECLS
+
+typedef enum { SF_SIP_UDP, SF_SIP_TCP } SfSipProto;
+
+/* Where a message came from (or goes to). */
+typedef struct {
+  SfSipProto proto;
+  GInetSocketAddress *local;   /* owned ref */
+  GInetSocketAddress *remote;  /* owned ref */
+  guint conn;                  /* TCP: the connection's id; 0 for UDP */
+} SfSipPeer;
+
+void sf_sip_peer_clear (SfSipPeer *p);
+void sf_sip_peer_copy (SfSipPeer *dst, const SfSipPeer *src);
+/* "udp:127.0.0.1:5070" (transfer full) */
+char *sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr);
+
+typedef struct {
+  guint64 received;        /* messages delivered */
+  guint64 sent;
+  guint64 bad_requests;    /* answered 400 */
+  guint64 dropped;         /* could not be parsed nor answered */
+  guint64 send_errors;
+  guint64 tcp_accepted, tcp_connected, tcp_closed;
+} SfSipTransportStats;
+
+typedef struct _SfSipTransport SfSipTransport;
+
+/* A parsed message and its source; @msg is borrowed (ref it to keep it). */
+typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
+
+/* The longest a TCP connection stays open without traffic (default). */
+#define SF_SIP_TCP_IDLE_S 64
+
+SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data);
+void sf_sip_transport_free (SfSipTransport *t);
+void sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds);
+
+/* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
+gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error);
+/* Binds; *@bound (transfer full, nullable) gets the address with its real port. */
+gboolean sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr,
+                                  GInetSocketAddress **bound, GError **error);
+
+/* Sends @wire to @dest.  TCP: over connection @conn if it is open, else over an
+ * open connection to @dest, else over a new one (connected asynchronously;
+ * what is sent meanwhile waits for it). */
+gboolean sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn, GBytes *wire,
+                                GError **error);
+/* Sends @resp as 18.2.2 says, for a request that came from @from. */
+gboolean sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error);
+
+const SfSipTransportStats *sf_sip_transport_stats (SfSipTransport *t);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipTransport, sf_sip_transport_free)
+
+G_END_DECLS

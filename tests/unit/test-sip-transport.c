@@ -1,0 +1,260 @@
+/* test-sip-transport.c: UDP and TCP transports on loopback (RFC 3261 18),
+ * every wait on an event with a timeout.
+ *  - udp_exchange: a request reaches the other side with its source; received=
+ *    and rport= are filled in (18.2.1, RFC 3581); the response goes back by them (18.2.2)
+ *  - udp_bad_request: a request with a broken Via is answered 400 naming the problem,
+ *    sent to the packet's source; garbage is dropped and counted
+ *  - tcp_exchange: a request over a new connection, its response over the same
+ *    connection, two messages and keep-alive CRLFs in one write, connection reuse
+ *  - ipv6: the same over [::1]
+ *  - listen_specs: udp:/tcp: address specs and their errors */
+#include "config.h"
+#include "sf-test.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-transport.h"
+#include <string.h>
+
+typedef struct {
+  GPtrArray *msgs;    /* SfSipMsg refs */
+  GPtrArray *peers;   /* SfSipPeer* */
+} Inbox;
+
+static void
+peer_free (SfSipPeer *p)
+{
+  sf_sip_peer_clear (p);
+  g_free (p);
+}
+
+static void
+on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
+{
+  Inbox *in = data;
+  g_ptr_array_add (in->msgs, sf_sip_msg_ref (msg));
+  SfSipPeer *p = g_new0 (SfSipPeer, 1);
+  sf_sip_peer_copy (p, from);
+  g_ptr_array_add (in->peers, p);
+}
+
+static void
+inbox_init (Inbox *in)
+{
+  in->msgs = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_msg_unref);
+  in->peers = g_ptr_array_new_with_free_func ((GDestroyNotify) peer_free);
+}
+
+static void
+inbox_clear (Inbox *in)
+{
+  g_ptr_array_unref (in->msgs);
+  g_ptr_array_unref (in->peers);
+}
+
+static gboolean
+timed_out (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until @in holds @n messages or 5 s pass. */
+static gboolean
+wait_for (Inbox *in, guint n)
+{
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (in->msgs->len < n && !out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  return in->msgs->len >= n;
+}
+
+static SfSipMsg *
+options (guint cseq, const char *sent_by, const char *transport)
+{
+  SfSipRequestSpec spec = { .method = "OPTIONS", .ruri = "sip:b@127.0.0.1", .from = "<sip:a@127.0.0.1>",
+                            .to = "<sip:b@127.0.0.1>", .via_sent_by = sent_by, .transport = transport, .cseq = cseq };
+  return sf_sip_create_request (&spec, NULL);
+}
+
+static GInetSocketAddress *
+listen_on (SfSipTransport *t, const char *spec)
+{
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  GInetSocketAddress *bound = NULL;
+  g_autoptr (GError) error = NULL;
+  if (!sf_sip_listen_spec_parse (spec, &proto, &addr, &error) || !sf_sip_transport_listen (t, proto, addr, &bound, &error)) {
+    g_printerr ("listen %s: %s\n", spec, error->message);
+    return NULL;
+  }
+  return bound;
+}
+
+static void
+exchange (const char *ip, const char *proto_name, SfSipProto proto)
+{
+  Inbox ia, ib;
+  inbox_init (&ia);
+  inbox_init (&ib);
+  SfSipTransport *a = sf_sip_transport_new (NULL, on_recv, &ia);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  g_autofree char *spec = g_strdup_printf ("%s:%s:0", proto == SF_SIP_UDP ? "udp" : "tcp", ip);
+  g_autoptr (GInetSocketAddress) la = listen_on (a, spec);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, spec);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (la);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  /* A Via naming a host that is not the source, with rport: received= and rport= get filled. */
+  g_autoptr (SfSipMsg) req = options (1, "a.invalid:5999", proto_name);
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  CU_ASSERT_TRUE (sf_sip_transport_send (a, proto, lb, 0, wire, NULL));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  SfSipMsg *got = ib.msgs->pdata[0];
+  SfSipPeer *from = ib.peers->pdata[0];
+  CU_ASSERT_EQUAL (from->proto, proto);
+  const SfSipValue *via = sf_sip_msg_top_via (got);
+  g_autofree char *src_ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (via, "received")->value, src_ip));
+  guint64 rport = 0;
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (sf_sip_value_param (via, "rport")->value, 65535, &rport));
+  CU_ASSERT_EQUAL (rport, g_inet_socket_address_get_port (from->remote));
+  /* The response goes back by received/rport (UDP) or over the same connection (TCP). */
+  g_autoptr (SfSipMsg) resp = sf_sip_create_response (got, 200, NULL, "t1", NULL);
+  CU_ASSERT_TRUE (sf_sip_transport_send_response (b, resp, from, NULL));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ia, 1));
+  CU_ASSERT_EQUAL (sf_sip_msg_status (ia.msgs->pdata[0]), 200);
+  if (proto == SF_SIP_TCP) {
+    /* Two more requests in one write, after keep-alive CRLFs: both arrive; the
+     * connection to the same address is reused. */
+    g_autoptr (SfSipMsg) r2 = options (2, "127.0.0.1:5999", "TCP");
+    g_autoptr (SfSipMsg) r3 = options (3, "127.0.0.1:5999", "TCP");
+    g_autoptr (GBytes) w2 = sf_sip_msg_serialize (r2);
+    g_autoptr (GBytes) w3 = sf_sip_msg_serialize (r3);
+    GByteArray *both = g_byte_array_new ();
+    g_byte_array_append (both, (const guint8 *) "\r\n\r\n", 4);
+    g_byte_array_append (both, g_bytes_get_data (w2, NULL), (guint) g_bytes_get_size (w2));
+    g_byte_array_append (both, g_bytes_get_data (w3, NULL), (guint) g_bytes_get_size (w3));
+    g_autoptr (GBytes) wb = g_byte_array_free_to_bytes (both);
+    CU_ASSERT_TRUE (sf_sip_transport_send (a, SF_SIP_TCP, lb, 0, wb, NULL));
+    CU_ASSERT_TRUE_FATAL (wait_for (&ib, 3));
+    CU_ASSERT_EQUAL (sf_sip_msg_cseq (ib.msgs->pdata[1])->number, 2);
+    CU_ASSERT_EQUAL (sf_sip_msg_cseq (ib.msgs->pdata[2])->number, 3);
+    CU_ASSERT_EQUAL (sf_sip_transport_stats (a)->tcp_connected, 1);
+    CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->tcp_accepted, 1);
+  }
+  sf_sip_transport_free (a);
+  sf_sip_transport_free (b);
+  inbox_clear (&ia);
+  inbox_clear (&ib);
+}
+
+static void
+udp_exchange (void)
+{
+  exchange ("127.0.0.1", "UDP", SF_SIP_UDP);
+}
+
+static void
+tcp_exchange (void)
+{
+  exchange ("127.0.0.1", "TCP", SF_SIP_TCP);
+}
+
+static void
+ipv6 (void)
+{
+  exchange ("::1", "UDP", SF_SIP_UDP);
+  exchange ("::1", "TCP", SF_SIP_TCP);
+}
+
+static gboolean
+set_flag (GSocket *s, GIOCondition c, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends @text from a plain UDP socket and returns the reply (5 s at most) or NULL. */
+static char *
+raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want_reply)
+{
+  g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert (g_socket_bind (s, any, FALSE, NULL));
+  g_socket_send_to (s, G_SOCKET_ADDRESS (to), text, len, NULL, NULL);
+  if (!want_reply)
+    return NULL;
+  /* The transport answers from the main loop: turn it until the reply is readable. */
+  gboolean out = FALSE, readable = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  GSource *src = g_socket_create_source (s, G_IO_IN, NULL);
+  g_source_set_callback (src, G_SOURCE_FUNC (set_flag), &readable, NULL);
+  g_source_attach (src, NULL);
+  while (!out && !readable)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (src);
+  g_source_unref (src);
+  if (!out)
+    g_source_remove (id);
+  char buf[2048];
+  g_socket_set_blocking (s, FALSE);
+  gssize n = g_socket_receive (s, buf, sizeof buf - 1, NULL, NULL);
+  return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
+}
+
+static void
+udp_bad_request (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "udp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  /* Garbage is dropped and counted. */
+  raw_exchange (lb, "\x01\x02 hello", 8, FALSE);
+  /* A request whose Via has no host is answered 400 at the packet's source. */
+  const char *bad = "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP ;branch=z9hG4bKx\r\n"
+                    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: bad1\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autofree char *reply = raw_exchange (lb, bad, strlen (bad), TRUE);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (reply);
+  CU_ASSERT_TRUE (g_str_has_prefix (reply, "SIP/2.0 400 Bad Request (Via: expected a host at offset"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (reply, "\r\nTo: <sip:b@h>;tag="));
+  CU_ASSERT_PTR_NOT_NULL (strstr (reply, "\r\nCall-ID: bad1\r\n"));
+  CU_ASSERT_TRUE (g_str_has_suffix (reply, "Content-Length: 0\r\n\r\n"));
+  CU_ASSERT_EQUAL (ib.msgs->len, 0);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 1);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 1);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
+}
+
+static void
+listen_specs (void)
+{
+  SfSipProto proto;
+  GInetSocketAddress *addr = NULL;
+  CU_ASSERT_TRUE (sf_sip_listen_spec_parse ("tcp:[::1]:5070", &proto, &addr, NULL));
+  CU_ASSERT_EQUAL (proto, SF_SIP_TCP);
+  CU_ASSERT_EQUAL (g_inet_socket_address_get_port (addr), 5070);
+  g_clear_object (&addr);
+  static const char *const bad[] = { "sctp:127.0.0.1:5060", "udp:127.0.0.1", "udp:localhost:5060", "udp:[::1]5060",
+                                     "udp:127.0.0.1:70000", "tcp:127.0.0.1:x" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    CU_ASSERT_FALSE (sf_sip_listen_spec_parse (bad[i], &proto, &addr, &error));
+    CU_ASSERT_PTR_NOT_NULL (error);
+  }
+}
+
+void
+sf_test_register_sip_transport (void)
+{
+  CU_pSuite s = CU_add_suite ("sip-transport", NULL, NULL);
+  SF_ADD_TEST (s, listen_specs);
+  SF_ADD_TEST (s, udp_exchange);
+  SF_ADD_TEST (s, udp_bad_request);
+  SF_ADD_TEST (s, tcp_exchange);
+  SF_ADD_TEST (s, ipv6);
+}
