@@ -55,6 +55,9 @@ struct _SfEndpoint {
   GMutex inbox_lock;
   GQueue inbox;            /* InboxItem, from other threads */
   GMainContext *context;   /* unowned, nullable */
+  GData *data;             /* named pointers of the layers (not owned) */
+  SfStatsFunc stats_extra;
+  gpointer stats_extra_data;
 };
 
 /* states/sf-dispatch.c */

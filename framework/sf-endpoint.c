@@ -70,6 +70,7 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   g_queue_init (&ep->queue);
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
+  g_datalist_init (&ep->data);
   ep->next_id = 1;
   ep->max_queue = cfg != NULL ? (guint) sf_config_get_int (cfg, "core", "max_queue") : 100000;
   return ep;
@@ -108,6 +109,7 @@ sf_endpoint_free (SfEndpoint *ep)
   g_hash_table_unref (ep->by_handle);
   g_hash_table_unref (ep->handle_seq);
   g_hash_table_unref (ep->by_id);
+  g_datalist_clear (&ep->data);
   sf_clock_free (ep->clock);
   g_free (ep);
 }
@@ -131,6 +133,43 @@ sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data)
 {
   ep->untaken = func;
   ep->untaken_data = user_data;
+}
+
+void
+sf_endpoint_get_untaken (SfEndpoint *ep, SfUntakenFunc *func, gpointer *user_data)
+{
+  *func = ep->untaken;
+  *user_data = ep->untaken_data;
+}
+
+void
+sf_endpoint_set_data (SfEndpoint *ep, const char *name, gpointer data)
+{
+  g_datalist_set_data (&ep->data, name, data);
+}
+
+gpointer
+sf_endpoint_get_data (SfEndpoint *ep, const char *name)
+{
+  return g_datalist_get_data (&ep->data, name);
+}
+
+void
+sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason)
+{
+  sf_endpoint_end_instance (ep, inst, reason);
+}
+
+void
+sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy)
+{
+  g_datalist_set_data_full (&inst->data, name, data, destroy);
+}
+
+gpointer
+sf_endpoint_get_instance_data (SfInstance *inst, const char *name)
+{
+  return g_datalist_get_data (&inst->data, name);
 }
 
 SfClock *
@@ -177,7 +216,19 @@ sf_endpoint_stats_json (SfEndpoint *ep)
   sf_json_add_int (out, "timers_pending", sf_timer_heap_size (ep->timers));
   sf_json_add_int (out, "op_errors", s->op_errors);
   sf_json_add_int (out, "outcomes_unmapped", s->outcomes_unmapped);
+  if (ep->stats_extra != NULL) {
+    g_autofree char *extra = ep->stats_extra (ep->stats_extra_data);
+    if (extra != NULL && *extra != '\0')
+      g_string_append_printf (out, ",%s", extra);
+  }
   return sf_json_end (out);
+}
+
+void
+sf_endpoint_set_stats_extra (SfEndpoint *ep, SfStatsFunc func, gpointer user_data)
+{
+  ep->stats_extra = func;
+  ep->stats_extra_data = user_data;
 }
 
 /* ---- trace and output ---- */

@@ -55,12 +55,20 @@ void sf_endpoint_set_emit (SfEndpoint *ep, SfEmitFunc func, gpointer user_data);
 void sf_endpoint_set_trace (SfEndpoint *ep, SfTraceFunc func, gpointer user_data);
 void sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data);
 
+void sf_endpoint_get_untaken (SfEndpoint *ep, SfUntakenFunc *func, gpointer *user_data);
+/* Named pointers the endpoint holds for its layers ("sip.stack"); not freed. */
+void sf_endpoint_set_data (SfEndpoint *ep, const char *name, gpointer data);
+gpointer sf_endpoint_get_data (SfEndpoint *ep, const char *name);
+
 SfClock *sf_endpoint_clock (SfEndpoint *ep);
 SfRegistry *sf_endpoint_registry (SfEndpoint *ep);
 SfConfig *sf_endpoint_config (SfEndpoint *ep);
 const SfStats *sf_endpoint_stats (SfEndpoint *ep);
-/* The "stats" event line (transfer full). */
+/* The "stats" event line (transfer full), with the layers' fields. */
 char *sf_endpoint_stats_json (SfEndpoint *ep);
+/* A layer's extra "key":value fields for the stats event (transfer full). */
+typedef char *(*SfStatsFunc) (gpointer user_data);
+void sf_endpoint_set_stats_extra (SfEndpoint *ep, SfStatsFunc func, gpointer user_data);
 
 /* Writes one line (transfer full) on the event output. */
 void sf_endpoint_emit_line (SfEndpoint *ep, char *line);
@@ -97,6 +105,8 @@ void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer use
 /* Sends device:"shutdown" to every instance; those that do not take it end at once.
  * Returns the number of instances still alive. */
 guint sf_endpoint_shutdown (SfEndpoint *ep);
+/* Ends @inst after the event being dispatched (for hooks running inside a dispatch). */
+void sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason);
 /* Ends @inst now, without running its queues (shutdown timeout, tests). */
 void sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason);
 
@@ -107,5 +117,8 @@ const char *sf_instance_state (SfInstance *inst);
 SfMachine *sf_instance_machine (SfInstance *inst);
 SfInstance *sf_instance_parent (SfInstance *inst);
 gboolean sf_instance_ended (SfInstance *inst);
+/* Per-instance data for the layers around a flow (operators use sf_ctx_set_data). */
+void sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy);
+gpointer sf_endpoint_get_instance_data (SfInstance *inst, const char *name);
 
 G_END_DECLS

@@ -23,6 +23,10 @@ struct _SfPluginRegistrar {
 /* Built-in tables, one per operator module. */
 extern const SfOperatorDef sf_op_core_table[];
 extern const gsize sf_op_core_table_len;
+extern const SfOperatorDef sf_op_txn_table[];
+extern const gsize sf_op_txn_table_len;
+extern const SfOperatorDef sf_op_ua_table[];
+extern const gsize sf_op_ua_table_len;
 
 static void
 module_close (gpointer module)
@@ -46,7 +50,9 @@ sf_registry_new (SfConfig *cfg)
 {
   SfRegistry *reg = sf_registry_new_empty (cfg);
   g_autoptr (GError) error = NULL;
-  if (!sf_registry_add (reg, NULL, sf_op_core_table, sf_op_core_table_len, &error))
+  if (!sf_registry_add (reg, NULL, sf_op_core_table, sf_op_core_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_txn_table, sf_op_txn_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_ua_table, sf_op_ua_table_len, &error))
     g_error ("built-in operator table: %s", error->message);
   return reg;
 }

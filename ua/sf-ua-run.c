@@ -8,6 +8,7 @@
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
 #include "sf-ua-lines.h"
+#include "framework/sf-stack.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -206,11 +207,15 @@ sf_ua_cmd_run (int argc, char **argv)
   g_auto (GStrv) sets = NULL;
   g_autofree char *control = NULL;
   g_autofree char *log_level = NULL;
+  g_auto (GStrv) listens = NULL;
   gboolean trace = FALSE, exit_when_idle = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "set one configuration key (repeatable)",
       "SECTION.KEY=VALUE" },
+    { "listen", 'L', 0, G_OPTION_ARG_STRING_ARRAY, &listens,
+      "listen for SIP on udp:ADDR:PORT or tcp:ADDR:PORT (repeatable; port 0: a free one; replaces sip.listen)",
+      "PROTO:ADDR:PORT" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &control, "also take control commands on this Unix socket", "PATH" },
     { "trace", 't', 0, G_OPTION_ARG_NONE, &trace, "trace every event, operator and transition on standard error",
       NULL },
@@ -241,6 +246,8 @@ sf_ua_cmd_run (int argc, char **argv)
   const char *flow = argv[1];
 
   g_autoptr (SfConfig) cfg = sf_config_new ();
+  if (!sf_stack_declare_config (cfg, &error))
+    g_error ("%s", error->message);
   g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) machine = sf_loader_load (loader, flow, NULL);
@@ -281,6 +288,22 @@ sf_ua_cmd_run (int argc, char **argv)
   /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
   guint sig_int = g_unix_signal_add (SIGINT, on_signal, &r);
   guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &r);
+  SfStack *stack = NULL;
+  const char *const *specs = listens != NULL ? (const char *const *) listens : sf_config_get_list (cfg, "sip", "listen");
+  if (specs[0] != NULL) {
+    stack = sf_stack_new (r.ep, loader, machine, &error);
+    if (stack == NULL) {
+      fprintf (stderr, "sipflow run: %s\n", error->message);
+      rc = SF_EXIT_FAIL;
+      goto out;
+    }
+    for (const char *const *sp = specs; *sp != NULL; sp++)
+      if (!sf_stack_listen (stack, *sp, &error)) {
+        fprintf (stderr, "sipflow run: --listen %s: %s\n", *sp, error->message);
+        rc = SF_EXIT_FAIL;
+        goto out;
+      }
+  }
   if (control != NULL && !sf_ua_control_listen (r.ctl, control, &error)) {
     fprintf (stderr, "sipflow run: --control %s: %s\n", control, error->message);
     rc = SF_EXIT_FAIL;
@@ -302,6 +325,11 @@ out:
   g_source_remove (sig_term);
   g_clear_pointer (&r.in, sf_line_reader_free);
   sf_ua_control_free (r.ctl);
+  /* Instances hold SIP messages the stack's loader machines describe: end them first. */
+  g_autoptr (GPtrArray) left = sf_endpoint_instances (r.ep);
+  for (guint i = 0; i < left->len; i++)
+    sf_endpoint_kill (r.ep, left->pdata[i], "exit");
+  sf_stack_free (stack);
   sf_endpoint_free (r.ep);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)

@@ -1,0 +1,339 @@
+/* sf-stack.c: the SIP stack of an endpoint (see sf-stack.h). */
+#include "config.h"
+#include "sf-stack.h"
+#include "framework/sf-endpoint-private.h"
+#include "framework/sf-json.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+
+struct _SfStack {
+  SfEndpoint *ep;            /* unowned */
+  SfConfig *cfg;             /* unowned */
+  SfSipTransport *tp;        /* owned */
+  SfMachine *tu;             /* owned ref */
+  SfMachine *ist, *nist;     /* owned refs */
+  SfStackStats stats;
+  SfUntakenFunc chained;     /* the untaken hook that was there before ours */
+  gpointer chained_data;
+};
+
+static const SfConfigKey sip_keys[] = {
+  { "listen", SF_CFG_LIST, NULL, 0, 0, NULL, "addresses to listen on: udp:ADDR:PORT, tcp:ADDR:PORT (--listen replaces)" },
+  { "t1_ms", SF_CFG_MS, "500", 1, 60000, NULL, "RFC 3261 T1: round-trip estimate" },
+  { "t2_ms", SF_CFG_MS, "4000", 1, 600000, NULL, "RFC 3261 T2: longest retransmission interval" },
+  { "t4_ms", SF_CFG_MS, "5000", 1, 600000, NULL, "RFC 3261 T4: longest a message stays in the network" },
+  { "tcp_idle", SF_CFG_SECONDS, "64", 1, 86400, NULL, "seconds a TCP connection stays open without traffic" },
+};
+
+gboolean
+sf_stack_declare_config (SfConfig *cfg, GError **error)
+{
+  return sf_config_declare (cfg, "sip", sip_keys, G_N_ELEMENTS (sip_keys), error);
+}
+
+SfSipEvent *
+sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn)
+{
+  SfSipEvent *e = g_new0 (SfSipEvent, 1);
+  e->msg = msg != NULL ? sf_sip_msg_ref (msg) : NULL;
+  if (peer != NULL)
+    sf_sip_peer_copy (&e->peer, peer);
+  e->txn = g_strdup (txn);
+  return e;
+}
+
+void
+sf_sip_event_free (SfSipEvent *e)
+{
+  if (e == NULL)
+    return;
+  if (e->msg != NULL)
+    sf_sip_msg_unref (e->msg);
+  sf_sip_peer_clear (&e->peer);
+  g_free (e->txn);
+  g_free (e);
+}
+
+SfStack *
+sf_stack_from_ctx (SfCtx *ctx)
+{
+  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "sip.stack");
+}
+
+guint
+sf_stack_timer_ms (SfStack *s, char which)
+{
+  const char *key = which == '1' ? "t1_ms" : which == '2' ? "t2_ms" : "t4_ms";
+  return (guint) sf_config_get_int (s->cfg, "sip", key);
+}
+
+const SfStackStats *
+sf_stack_stats (SfStack *s)
+{
+  return &s->stats;
+}
+
+void
+sf_stack_count (SfStack *s, const char *what)
+{
+  if (strcmp (what, "calls_answered") == 0)
+    s->stats.calls_answered++;
+  else if (strcmp (what, "calls_ended") == 0)
+    s->stats.calls_ended++;
+  else if (strcmp (what, "retransmissions_sent") == 0)
+    s->stats.retransmissions_sent++;
+  else if (strcmp (what, "retransmissions_absorbed") == 0)
+    s->stats.retransmissions_absorbed++;
+}
+
+char *
+sf_stack_stats_fields (SfStack *s)
+{
+  const SfSipTransportStats *t = sf_sip_transport_stats (s->tp);
+  return g_strdup_printf ("\"sip_received\":%" G_GUINT64_FORMAT ",\"sip_sent\":%" G_GUINT64_FORMAT
+                          ",\"sip_bad_requests\":%" G_GUINT64_FORMAT ",\"sip_dropped\":%" G_GUINT64_FORMAT
+                          ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
+                          ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
+                          ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT,
+                          t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
+                          s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
+                          s->stats.retransmissions_absorbed, s->stats.stateless);
+}
+
+gboolean
+sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to)
+{
+  g_autoptr (GError) error = NULL;
+  if (!sf_sip_transport_send_response (s->tp, resp, to, &error)) {
+    g_warning ("sending %u: %s", sf_sip_msg_status (resp), error->message);
+    return FALSE;
+  }
+  s->stats.responses_sent++;
+  return TRUE;
+}
+
+gboolean
+sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp)
+{
+  SfInstance *t = txn != NULL ? sf_endpoint_lookup_handle (s->ep, txn) : NULL;
+  if (t == NULL)
+    return FALSE; /* the transaction is gone (it timed out): nothing can be sent */
+  return sf_endpoint_post (s->ep, t, sf_event_new_full (SF_EV_TXN, "respond", NULL, sf_sip_event_new (resp, NULL, NULL),
+                                                        (GDestroyNotify) sf_sip_event_free));
+}
+
+/* ---- matching (17.2.3) ---- */
+
+/* The server transaction key of a request, for @method ("INVITE" for an ACK or
+ * a CANCEL looking for its INVITE). */
+static char *
+server_key (SfSipMsg *m, const char *method)
+{
+  const SfSipValue *via = sf_sip_msg_top_via (m);
+  const SfSipParam *branch = sf_sip_value_param (via, "branch");
+  g_autofree char *host = sf_sip_str_dup (via->host);
+  if (branch != NULL && sf_sip_str_is_set (branch->value) && branch->value.len > strlen (SF_SIP_BRANCH_COOKIE) &&
+      strncmp (branch->value.p, SF_SIP_BRANCH_COOKIE, strlen (SF_SIP_BRANCH_COOKIE)) == 0) {
+    g_autofree char *b = sf_sip_str_dup (branch->value);
+    return g_strdup_printf ("%s|%s:%u|%s", b, host, via->port, method);
+  }
+  /* RFC 2543 (17.2.3): Request-URI, From tag, Call-ID, CSeq number, top Via. */
+  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (m)->raw);
+  const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (m), "tag");
+  g_autofree char *ftag = ft != NULL ? sf_sip_str_dup (ft->value) : g_strdup ("");
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (m));
+  g_autofree char *vraw = sf_sip_str_dup (via->raw);
+  return g_strdup_printf ("2543|%s|%s|%s|%" G_GUINT64_FORMAT "|%s|%s", ruri, ftag, cid, sf_sip_msg_cseq (m)->number, vraw,
+                          method);
+}
+
+/* The call (TU instance) key: Call-ID and the remote (From) tag. */
+static char *
+call_key (SfSipMsg *m)
+{
+  const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (m), "tag");
+  g_autofree char *ftag = ft != NULL && sf_sip_str_is_set (ft->value) ? sf_sip_str_dup (ft->value) : g_strdup ("");
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (m));
+  return g_strdup_printf ("%s|%s", cid, ftag);
+}
+
+static void
+answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint status)
+{
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (req, status, NULL, tag, NULL);
+  if (r != NULL && sf_stack_send_response (s, r, from))
+    s->stats.stateless++;
+}
+
+static void
+on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
+{
+  SfStack *s = data;
+  if (!sf_sip_msg_is_request (msg))
+    return; /* client transactions come with the next step of issue 4 */
+  s->stats.requests++;
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (msg));
+  gboolean ack = strcmp (method, "ACK") == 0;
+  g_autofree char *key = server_key (msg, ack ? "INVITE" : method);
+  SfInstance *txn = sf_endpoint_lookup (s->ep, "transaction", key);
+  if (txn != NULL) {
+    sf_endpoint_post (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
+                                                     (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
+  g_autofree char *ck = call_key (msg);
+  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  if (ack) {
+    /* The ACK for a 2xx is a transaction of its own (17.1.1.3): straight to the call. */
+    if (call != NULL)
+      sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, NULL),
+                                                        (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
+  if (strcmp (method, "CANCEL") == 0) {
+    /* 9.2: the INVITE it cancels, by the same key with method INVITE. */
+    g_autofree char *ikey = server_key (msg, "INVITE");
+    SfInstance *inv = sf_endpoint_lookup (s->ep, "transaction", ikey);
+    answer_statelessly (s, msg, from, inv != NULL ? 200 : 481);
+    if (inv != NULL && call != NULL)
+      sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, "CANCEL", NULL, sf_sip_event_new (msg, from, NULL),
+                                                        (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
+  SfMachine *m = strcmp (method, "INVITE") == 0 ? s->ist : s->nist;
+  g_autoptr (GError) error = NULL;
+  txn = sf_endpoint_create (s->ep, m, key, NULL, &error);
+  if (txn == NULL) {
+    g_warning ("%s not taken: %s", method, error->message);
+    answer_statelessly (s, msg, from, 503);
+    return;
+  }
+  s->stats.transactions++;
+  sf_endpoint_post (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
+                                                   (GDestroyNotify) sf_sip_event_free));
+}
+
+/* Gives a request its transaction user (the call), creating one for a request
+ * outside any dialog; called by the transaction machines' OpTxnRequest. */
+gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
+gboolean
+sf_stack_to_tu (SfStack *s, SfSipEvent *e)
+{
+  g_autofree char *ck = call_key (e->msg);
+  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  if (call == NULL) {
+    if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL) {
+      g_autofree char *tag = sf_sip_random_tag ();
+      g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 481, NULL, tag, NULL);
+      return r != NULL && sf_stack_respond (s, e->txn, r); /* inside an unknown dialog (12.2.2) */
+    }
+    g_autoptr (GError) error = NULL;
+    call = sf_endpoint_create (s->ep, s->tu, ck, NULL, &error);
+    if (call == NULL) {
+      g_autofree char *tag = sf_sip_random_tag ();
+      g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 503, NULL, tag, NULL);
+      return r != NULL && sf_stack_respond (s, e->txn, r);
+    }
+    sf_endpoint_set_instance_data (call, "sip.fresh", GINT_TO_POINTER (1), NULL);
+  }
+  return sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                           (GDestroyNotify) sf_sip_event_free));
+}
+
+/* DESIGN.md: a request nothing takes still gets an answer. */
+static void
+untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
+{
+  SfStack *s = data;
+  if (ev->kind != SF_EV_SIP || ev->payload == NULL || sf_instance_machine (inst) != s->tu) {
+    if (s->chained != NULL)
+      s->chained (ep, inst, ev, s->chained_data);
+    return;
+  }
+  SfSipEvent *e = ev->payload;
+  if (!sf_sip_msg_is_request (e->msg) || strcmp (ev->name, "ACK") == 0)
+    return; /* an ACK is never answered */
+  static const char *const known[] = { "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE",
+                                       "PRACK", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH" };
+  gboolean is_known = FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (known); i++)
+    is_known |= strcmp (ev->name, known[i]) == 0;
+  guint status = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL && strcmp (ev->name, "BYE") == 0 ? 481
+                 : !is_known                                                                              ? 501
+                                                                                                          : 405;
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, status, NULL, tag, NULL);
+  if (r != NULL)
+    sf_stack_respond (s, e->txn, r);
+  /* A call made for this request alone, that took nothing, ends. */
+  if (sf_endpoint_get_instance_data (inst, "sip.fresh") != NULL && strcmp (sf_instance_state (inst), sf_instance_machine (inst)->initial->name) == 0)
+    sf_endpoint_end (ep, inst, "request not taken");
+}
+
+static SfMachine *
+load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error)
+{
+  /* Beside the flow first (a user's own copy wins), then the built-in one. */
+  g_autofree char *dir = g_str_has_prefix (tu->file, "builtin:") ? NULL : g_path_get_dirname (tu->file);
+  g_autofree char *local = dir != NULL ? g_build_filename (dir, "transaction", name, NULL) : NULL;
+  g_autofree char *builtin = g_strconcat ("builtin:transaction/", name, NULL);
+  return sf_loader_load (loader, local != NULL && g_file_test (local, G_FILE_TEST_EXISTS) ? local : builtin, error);
+}
+
+SfStack *
+sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
+{
+  g_autoptr (SfMachine) ist = load_txn (loader, tu, "ist.xml", error);
+  if (ist == NULL)
+    return NULL;
+  g_autoptr (SfMachine) nist = load_txn (loader, tu, "nist.xml", error);
+  if (nist == NULL)
+    return NULL;
+  SfStack *s = g_new0 (SfStack, 1);
+  s->ep = ep;
+  s->cfg = sf_endpoint_config (ep);
+  s->tu = sf_machine_ref (tu);
+  s->ist = g_steal_pointer (&ist);
+  s->nist = g_steal_pointer (&nist);
+  s->tp = sf_sip_transport_new (NULL, on_recv, s);
+  sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
+  sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
+  sf_endpoint_set_untaken (ep, untaken, s);
+  sf_endpoint_set_data (ep, "sip.stack", s);
+  sf_endpoint_set_stats_extra (ep, (SfStatsFunc) sf_stack_stats_fields, s);
+  return s;
+}
+
+void
+sf_stack_free (SfStack *s)
+{
+  if (s == NULL)
+    return;
+  sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
+  sf_endpoint_set_data (s->ep, "sip.stack", NULL);
+  sf_endpoint_set_stats_extra (s->ep, NULL, NULL);
+  sf_sip_transport_free (s->tp);
+  sf_machine_unref (s->tu);
+  sf_machine_unref (s->ist);
+  sf_machine_unref (s->nist);
+  g_free (s);
+}
+
+gboolean
+sf_stack_listen (SfStack *s, const char *spec, GError **error)
+{
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  g_autoptr (GInetSocketAddress) bound = NULL;
+  if (!sf_sip_listen_spec_parse (spec, &proto, &addr, error) || !sf_sip_transport_listen (s->tp, proto, addr, &bound, error))
+    return FALSE;
+  GString *ev = sf_json_begin ("listening");
+  sf_json_add_str (ev, "transport", proto == SF_SIP_UDP ? "udp" : "tcp");
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
+  sf_json_add_str (ev, "addr", ip);
+  sf_json_add_int (ev, "port", g_inet_socket_address_get_port (bound));
+  sf_endpoint_emit_line (s->ep, sf_json_end (ev));
+  return TRUE;
+}

@@ -1,0 +1,57 @@
+/* sf-stack.h: the SIP stack inside an endpoint: transports, server-transaction
+ * matching (RFC 3261 17.2.3), the transaction machines (built-in flows
+ * xml/transaction/ist.xml and nist.xml, run by the engine like any flow) and the
+ * hand-over to the transaction user, the call instance of the flow being run.
+ * Client transactions come next (issue 4). */
+#pragma once
+#include <glib.h>
+#include "framework/sf-endpoint.h"
+#include "framework/sf-loader.h"
+#include "sip/sf-sip-transport.h"
+
+G_BEGIN_DECLS
+
+/* The payload of SF_EV_SIP events (named after the method, or "response"), and
+ * of SF_EV_TXN events ("respond": a response from the TU to send). */
+typedef struct {
+  SfSipMsg *msg;        /* owned ref */
+  SfSipPeer peer;       /* owned */
+  char *txn;            /* owned, nullable: the server transaction's handle */
+} SfSipEvent;
+
+SfSipEvent *sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn);
+void sf_sip_event_free (SfSipEvent *e);
+
+typedef struct {
+  guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
+  guint64 transactions, calls_answered, calls_ended, stateless;
+} SfStackStats;
+
+typedef struct _SfStack SfStack;
+
+/* @tu: the flow whose instances are the transaction users (calls).  Loads the
+ * transaction machines through @loader (a file beside @tu's flow wins over the
+ * built-in copy).  Declares the [sip] configuration section in @cfg beforehand:
+ * see sf_stack_declare_config(). */
+SfStack *sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error);
+void sf_stack_free (SfStack *s);
+/* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle) in @cfg. */
+gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);
+/* Binds "udp|tcp:ADDR:PORT" and writes the 'listening' event. */
+gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);
+const SfStackStats *sf_stack_stats (SfStack *s);
+/* ,"sip_..." fields for the stats event (transfer full). */
+char *sf_stack_stats_fields (SfStack *s);
+
+/* ---- for operators ---- */
+SfStack *sf_stack_from_ctx (SfCtx *ctx);
+/* T1, T2, T4 in milliseconds. */
+guint sf_stack_timer_ms (SfStack *s, char which);
+/* Sends @resp back the way the request of @to came (18.2.2). */
+gboolean sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to);
+/* Hands @resp (transfer none) to server transaction @txn to send. */
+gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
+/* Counts for the stats event. */
+void sf_stack_count (SfStack *s, const char *what);
+
+G_END_DECLS

@@ -1,0 +1,249 @@
+/* sf-op-txn.c: operators of the server transaction machines (RFC 3261 17.2,
+ * Figures 7 and 8, with RFC 6026's Accepted state), run from
+ * xml/transaction/ist.xml and nist.xml.  A server transaction instance keeps
+ * its request and its last response; the transaction user (the call) hands it
+ * responses as txn:respond events. */
+#include "config.h"
+#include "framework/sf-operator.h"
+#include "framework/sf-stack.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+
+gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
+
+#define REQ "txn.request"   /* SfSipEvent (owned) */
+#define LAST "txn.last"     /* SfSipMsg (owned): the last response sent */
+
+static void
+msg_unref (gpointer m)
+{
+  sf_sip_msg_unref (m);
+}
+
+/* The first request: kept, handed to the transaction user. */
+static SfOpResult
+sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || sf_ctx_get_data (ctx, REQ) != NULL)
+    return SF_OP_SKIP;
+  sf_ctx_set_data (ctx, REQ, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+  sf_stack_to_tu (sf_stack_from_ctx (ctx), e);
+  return SF_OP_TRANSITION;
+}
+
+/* A retransmitted request: absorbed; the last response goes out again (17.2.1, 17.2.2). */
+static SfOpResult
+sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  if (req == NULL || strcmp (ev->name, "ACK") == 0)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  sf_stack_count (s, "retransmissions_absorbed");
+  SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
+  if (last != NULL && sf_stack_send_response (s, last, &req->peer))
+    sf_stack_count (s, "retransmissions_sent");
+  return SF_OP_DONE;
+}
+
+static SfOpResult
+sf_op_txn_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return strcmp (ev->name, "ACK") == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+}
+
+static const char *const respond_outcomes[] = { "provisional", "success", "failure", NULL };
+
+/* A response from the TU: sent, kept; its class picks the outcome. */
+static SfOpResult
+sf_op_txn_respond (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  if (strcmp (ev->name, "respond") != 0 || e == NULL || e->msg == NULL || req == NULL)
+    return SF_OP_SKIP;
+  if (!sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer))
+    return SF_OP_ERROR;
+  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (e->msg), msg_unref);
+  guint status = sf_sip_msg_status (e->msg);
+  return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
+}
+
+/* RFC 6026 Accepted: the TU's 2xx retransmissions go out; nothing changes. */
+static SfOpResult
+sf_op_txn_forward_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  if (strcmp (ev->name, "respond") != 0 || e == NULL || e->msg == NULL || req == NULL)
+    return SF_OP_SKIP;
+  guint status = sf_sip_msg_status (e->msg);
+  if (status < 200 || status >= 300)
+    return SF_OP_DONE; /* a final response was sent already: others are dropped (17.2.1) */
+  sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer);
+  return SF_OP_DONE;
+}
+
+/* 17.2.1: 100 Trying for an INVITE, unless a response went out already. */
+static SfOpResult
+sf_op_txn_send_100 (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  if (req == NULL || sf_ctx_get_data (ctx, LAST) != NULL)
+    return SF_OP_SKIP;
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 100, NULL, NULL, NULL);
+  if (r == NULL || !sf_stack_send_response (sf_stack_from_ctx (ctx), r, &req->peer))
+    return SF_OP_ERROR;
+  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), msg_unref);
+  return SF_OP_CONTINUE;
+}
+
+/* ---- timers ---- */
+
+typedef struct {
+  char *name;
+  guint mult;       /* of the base */
+  char base;        /* '1', '2', '4' (T1, T2, T4) or 0 for a fixed ms */
+  guint ms;
+  gboolean udp_only;   /* not started on reliable transports (retransmissions) */
+  gboolean zero_reliable; /* zero on reliable transports (Timers I, J) */
+} TimerSpec;
+
+static void
+timer_spec_free (gpointer p)
+{
+  TimerSpec *t = p;
+  g_free (t->name);
+  g_free (t);
+}
+
+/* "G=T1;udp", "H=64*T1", "J=64*T1;reliable0", "L=64*T1", "X=200ms" */
+static gboolean
+fixup_txn_timer (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ";", 2);
+  const char *eq = strchr (parts[0], '=');
+  TimerSpec *t = g_new0 (TimerSpec, 1);
+  gboolean ok = eq != NULL && eq > parts[0];
+  if (ok) {
+    t->name = g_strndup (parts[0], (gsize) (eq - parts[0]));
+    const char *e = eq + 1;
+    char *end = NULL;
+    t->mult = 1;
+    if (g_ascii_isdigit (*e)) {
+      guint64 n = g_ascii_strtoull (e, &end, 10);
+      if (*end == '*') {
+        t->mult = (guint) MIN (n, 1000);
+        e = end + 1;
+      } else if (strcmp (end, "ms") == 0 && n <= 600000) {
+        t->ms = (guint) n;
+        e = NULL;
+      } else {
+        ok = FALSE;
+      }
+    }
+    if (ok && e != NULL) {
+      if (e[0] == 'T' && (e[1] == '1' || e[1] == '2' || e[1] == '4') && e[2] == '\0')
+        t->base = e[1];
+      else
+        ok = FALSE;
+    }
+  }
+  if (ok && parts[1] != NULL) {
+    if (strcmp (parts[1], "udp") == 0)
+      t->udp_only = TRUE;
+    else if (strcmp (parts[1], "reliable0") == 0)
+      t->zero_reliable = TRUE;
+    else
+      ok = FALSE;
+  }
+  if (!ok) {
+    timer_spec_free (t);
+    g_set_error (error, SF_OP_ARG_ERROR, 0,
+                 "expected NAME=[N*]T1|T2|T4 or NAME=Nms, then ';udp' or ';reliable0', got '%s'", text);
+    return FALSE;
+  }
+  *out = t;
+  return TRUE;
+}
+
+static SfOpResult
+sf_op_txn_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const TimerSpec *t = arg;
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  gboolean reliable = req != NULL && req->peer.proto == SF_SIP_TCP;
+  if (reliable && t->udp_only)
+    return SF_OP_CONTINUE;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  guint64 ms = t->base != 0 ? (guint64) t->mult * sf_stack_timer_ms (s, t->base) : t->ms;
+  if (reliable && t->zero_reliable)
+    ms = 0;
+  sf_ctx_timer_start (ctx, t->name, ms);
+  g_autofree char *key = g_strdup_printf ("txn.interval.%s", t->name);
+  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER ((guint) ms), NULL);
+  return SF_OP_CONTINUE;
+}
+
+/* Timer G (and the like): the last response again, the interval doubled up to T2 (17.2.1). */
+static SfOpResult
+sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, arg) != 0)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
+  if (req != NULL && last != NULL && sf_stack_send_response (s, last, &req->peer))
+    sf_stack_count (s, "retransmissions_sent");
+  g_autofree char *key = g_strdup_printf ("txn.interval.%s", (const char *) arg);
+  guint interval = GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key));
+  interval = MIN (MAX (interval, 1) * 2, sf_stack_timer_ms (s, '2'));
+  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (interval), NULL);
+  sf_ctx_timer_start (ctx, arg, interval);
+  return SF_OP_DONE;
+}
+
+/* Timer H: the ACK never came (17.2.1): the TU hears txn:timeout. */
+static SfOpResult
+sf_op_txn_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, arg) != 0)
+    return SF_OP_SKIP;
+  g_warning ("%s: timer %s fired: no ACK", sf_ctx_handle (ctx), (const char *) arg);
+  return SF_OP_TRANSITION;
+}
+
+static gboolean
+fixup_name (const char *text, gpointer *out, GError **error)
+{
+  if (*text == '\0' || strlen (text) > 32) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a timer name, got '%s'", text);
+    return FALSE;
+  }
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+const SfOperatorDef sf_op_txn_table[] = {
+  { "OpTxnRequest", sf_op_txn_request, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes the transaction's first request, keeps it and hands it to the transaction user (17.2)" },
+  { "OpTxnRetransmission", sf_op_txn_retransmission, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "absorbs a retransmitted request (not ACK) and sends the last response again (17.2.1, 17.2.2)" },
+  { "OpTxnAck", sf_op_txn_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes the ACK for a non-2xx final response (17.2.1: Completed to Confirmed)" },
+  { "OpTxnRespond", sf_op_txn_respond, SF_Q_NORMAL, SF_EV_TXN, 0, respond_outcomes, SF_ARG_NONE, NULL, NULL,
+    "sends a response from the transaction user and keeps it; outcome provisional, success or failure" },
+  { "OpTxnForward2xx", sf_op_txn_forward_2xx, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "RFC 6026 Accepted: sends the transaction user's 2xx retransmissions; drops other responses" },
+  { "OpTxnSend100", sf_op_txn_send_100, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "sends 100 Trying for the INVITE unless a response went out already (17.2.1)" },
+  { "OpTxnStartTimer", sf_op_txn_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_txn_timer,
+    timer_spec_free, "starts a transaction timer NAME=[N*]T1|T2|T4 (';udp': only on UDP; ';reliable0': 0 on TCP)" },
+  { "OpTxnResend", sf_op_txn_resend, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    "on timer ARG: sends the last response again and restarts ARG with its interval doubled up to T2 (Timer G)" },
+  { "OpTxnTimeout", sf_op_txn_timeout, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name,
+    g_free, "on timer ARG: the transaction timed out (Timer H); transitions" },
+};
+const gsize sf_op_txn_table_len = G_N_ELEMENTS (sf_op_txn_table);

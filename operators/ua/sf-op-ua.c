@@ -1,0 +1,197 @@
+/* sf-op-ua.c: the first user-agent operators, named after VOCAL's (OpRing,
+ * OpAnswerCall, OpAck, OpEndCall): enough for a UAS that answers (RFC 3261
+ * 13.3, 15.1.2).  The user-agent issue extends them with offer/answer, calling,
+ * rejecting, redirecting and holding.  Each call instance keeps the INVITE, its
+ * To tag and the 2xx it sent. */
+#include "config.h"
+#include "framework/sf-operator.h"
+#include "framework/sf-stack.h"
+#include "sip/sf-sip-build.h"
+#include <gst/sdp/sdp.h>
+#include <string.h>
+
+#define INVITE "ua.invite"   /* SfSipEvent (owned) */
+#define TAG "ua.tag"         /* char* (owned): our To tag */
+#define OK2XX "ua.2xx"       /* SfSipMsg (owned) */
+#define IV2XX "ua.2xx.interval"
+
+static void
+msg_unref (gpointer m)
+{
+  sf_sip_msg_unref (m);
+}
+
+/* "<sip:sipflow@ADDR:PORT;transport=tcp>" for where the request came in. */
+static char *
+contact_for (const SfSipPeer *p)
+{
+  if (p->local == NULL)
+    return g_strdup ("<sip:sipflow@127.0.0.1>");
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (p->local));
+  gboolean v6 = strchr (ip, ':') != NULL;
+  return g_strdup_printf ("<sip:sipflow@%s%s%s:%u%s>", v6 ? "[" : "", ip, v6 ? "]" : "",
+                          g_inet_socket_address_get_port (p->local), p->proto == SF_SIP_TCP ? ";transport=tcp" : "");
+}
+
+/* A response to the kept INVITE with our tag and Contact, and an optional body. */
+static SfSipMsg *
+invite_response (SfCtx *ctx, guint status, const char *ctype, const char *body)
+{
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  const char *tag = sf_ctx_get_data (ctx, TAG);
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (inv->msg, status, NULL, tag, NULL);
+  if (base == NULL)
+    return NULL;
+  /* Rebuilt with Contact and body: a response is built once, so build it whole. */
+  g_autofree char *reason = sf_sip_str_dup (sf_sip_msg_reason (base));
+  SfSipBuilder *b = sf_sip_builder_response (status, reason);
+  for (guint i = 0; i < sf_sip_msg_n_headers (base); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (base, i);
+    if (h->id != SF_SIP_HDR_CONTENT_LENGTH)
+      sf_sip_builder_add_line (b, h);
+  }
+  g_autofree char *contact = contact_for (&inv->peer);
+  sf_sip_builder_add (b, "Contact", "%s", contact);
+  sf_sip_builder_add (b, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+  if (ctype != NULL)
+    sf_sip_builder_body (b, ctype, body, strlen (body));
+  return sf_sip_builder_finish (b, NULL);
+}
+
+/* A fixed SDP answer: PCMU on an audio port of the local address (RFC 3264 is
+ * the user agent's; this answer is enough for a peer that wants one). */
+static char *
+sdp_answer (const SfSipPeer *p)
+{
+  g_autofree char *ip = p->local != NULL ? g_inet_address_to_string (g_inet_socket_address_get_address (p->local))
+                                         : g_strdup ("127.0.0.1");
+  const char *family = strchr (ip, ':') != NULL ? "IP6" : "IP4";
+  GstSDPMessage *sdp = NULL;
+  gst_sdp_message_new (&sdp);
+  gst_sdp_message_set_version (sdp, "0");
+  gst_sdp_message_set_origin (sdp, "sipflow", "1", "1", "IN", family, ip);
+  gst_sdp_message_set_session_name (sdp, "sipflow");
+  gst_sdp_message_set_connection (sdp, "IN", family, ip, 0, 0);
+  gst_sdp_message_add_time (sdp, "0", "0", NULL);
+  GstSDPMedia *m = NULL;
+  gst_sdp_media_new (&m);
+  gst_sdp_media_set_media (m, "audio");
+  gst_sdp_media_set_port_info (m, 40000, 1);
+  gst_sdp_media_set_proto (m, "RTP/AVP");
+  gst_sdp_media_add_format (m, "0");
+  gst_sdp_media_add_attribute (m, "rtpmap", "0 PCMU/8000");
+  gst_sdp_media_add_attribute (m, "sendrecv", NULL);
+  gst_sdp_message_add_media (sdp, m);
+  gst_sdp_media_free (m);
+  char *text = gst_sdp_message_as_text (sdp);
+  gst_sdp_message_free (sdp);
+  return text;
+}
+
+/* An INVITE: kept, 180 Ringing sent with a new To tag (13.3.1.1). */
+static SfOpResult
+sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
+    return SF_OP_SKIP;
+  sf_ctx_set_data (ctx, INVITE, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+  sf_ctx_set_data (ctx, TAG, sf_sip_random_tag (), g_free);
+  g_autoptr (SfSipMsg) r = invite_response (ctx, 180, NULL, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}
+
+/* device:answer or timer:answer: 200 OK with the SDP answer; its retransmission
+ * runs until the ACK (13.3.1.4). */
+static SfOpResult
+sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "answer") != 0)
+    return SF_OP_SKIP;
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  if (inv == NULL)
+    return SF_OP_SKIP;
+  g_autofree char *sdp = sdp_answer (&inv->peer);
+  g_autoptr (SfSipMsg) r = invite_response (ctx, 200, "application/sdp", sdp);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (r == NULL || !sf_stack_respond (s, inv->txn, r))
+    return SF_OP_ERROR;
+  sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), msg_unref);
+  guint t1 = sf_stack_timer_ms (s, '1');
+  if (inv->peer.proto == SF_SIP_UDP) {
+    sf_ctx_timer_start (ctx, "2xx", t1);
+    sf_ctx_set_data (ctx, IV2XX, GUINT_TO_POINTER (t1), NULL);
+  }
+  sf_ctx_timer_start (ctx, "no_ack", 64 * (guint64) t1);
+  sf_stack_count (s, "calls_answered");
+  return SF_OP_TRANSITION;
+}
+
+/* timer:2xx: the 2xx again, interval doubled up to T2 (13.3.1.4). */
+static SfOpResult
+sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "2xx") != 0)
+    return SF_OP_SKIP;
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  SfSipMsg *ok = sf_ctx_get_data (ctx, OK2XX);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (inv != NULL && ok != NULL && sf_stack_send_response (s, ok, &inv->peer))
+    sf_stack_count (s, "retransmissions_sent");
+  guint iv = MIN (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, IV2XX)) * 2, sf_stack_timer_ms (s, '2'));
+  sf_ctx_set_data (ctx, IV2XX, GUINT_TO_POINTER (iv), NULL);
+  sf_ctx_timer_start (ctx, "2xx", iv);
+  return SF_OP_DONE;
+}
+
+/* The ACK for our 2xx: the call is up. */
+static SfOpResult
+sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "ACK") != 0)
+    return SF_OP_SKIP;
+  sf_ctx_timer_cancel (ctx, "2xx");
+  sf_ctx_timer_cancel (ctx, "no_ack");
+  return SF_OP_TRANSITION;
+}
+
+/* A BYE: 200 OK through its transaction (15.1.2); the call ends. */
+static SfOpResult
+sf_op_end_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "BYE") != 0 || e == NULL)
+    return SF_OP_SKIP;
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}
+
+/* Entry of the final state: counts the call as ended, however it ended. */
+static SfOpResult
+sf_op_call_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (s != NULL)
+    sf_stack_count (s, "calls_ended");
+  return SF_OP_CONTINUE;
+}
+
+const SfOperatorDef sf_op_ua_table[] = {
+  { "OpRing", sf_op_ring, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes an INVITE: keeps it and sends 180 Ringing with a new To tag (13.3.1.1)" },
+  { "OpAnswerCall", sf_op_answer_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL,
+    SF_ARG_NONE, NULL, NULL, "on device:answer or timer:answer: 200 OK with an SDP answer, retransmitted until the ACK" },
+  { "OpResend2xx", sf_op_resend_2xx, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "on timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4)" },
+  { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes the ACK for the 2xx: stops its retransmission" },
+  { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "counts the call as ended in the stats (the final state's entry)" },
+  { "OpEndCall", sf_op_end_call, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes a BYE: answers 200 OK (15.1.2); the call ends" },
+};
+const gsize sf_op_ua_table_len = G_N_ELEMENTS (sf_op_ua_table);
