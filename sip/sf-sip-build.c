@@ -292,6 +292,18 @@ has_lr (const SfSipValue *v)
   return v->uri != NULL && sf_sip_uri_param (v->uri, "lr") != NULL;
 }
 
+/* The body of @m and its Content-Type line as received (none if it had none). */
+static void
+copy_body (SfSipBuilder *b, SfSipMsg *m)
+{
+  SfSipStr body = sf_sip_msg_body (m);
+  g_clear_pointer (&b->ctype, g_free);
+  g_clear_pointer (&b->body, g_bytes_unref);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_CONTENT_TYPE);
+  if (body.len > 0)
+    b->body = g_bytes_new (body.p, body.len);
+}
+
 SfSipMsg *
 sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
 {
@@ -305,10 +317,12 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   if (routes_in == NULL)
     return NULL;
   /* The route set as strings (URIs), edited as 16.4 and 16.6 say. */
-  g_autoptr (GPtrArray) routes = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) routes = g_ptr_array_new_with_free_func (g_free); /* values as written */
+  g_autoptr (GPtrArray) uris = g_ptr_array_new_with_free_func (g_free);   /* their URIs */
   g_autoptr (GPtrArray) lr = g_ptr_array_new ();
   for (guint i = 0; i < routes_in->len; i++) {
     g_ptr_array_add (routes, str (((SfSipValue *) routes_in->pdata[i])->raw));
+    g_ptr_array_add (uris, route_uri (routes_in->pdata[i]));
     g_ptr_array_add (lr, GINT_TO_POINTER (has_lr (routes_in->pdata[i])));
   }
   g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
@@ -319,6 +333,7 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     g_free (ruri);
     ruri = route_uri (routes_in->pdata[routes_in->len - 1]);
     g_ptr_array_remove_index (routes, routes->len - 1);
+    g_ptr_array_remove_index (uris, uris->len - 1);
     g_ptr_array_remove_index (lr, lr->len - 1);
     changed_routes = TRUE;
   }
@@ -327,6 +342,7 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     const SfSipValue *top = routes_in->pdata[0];
     if (top->uri != NULL && fwd->is_mine (top->uri, fwd->data)) {
       g_ptr_array_remove_index (routes, 0);
+      g_ptr_array_remove_index (uris, 0);
       g_ptr_array_remove_index (lr, 0);
       changed_routes = TRUE;
     }
@@ -338,19 +354,10 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   /* 16.6 step 6: a next hop without ;lr is a strict router: it gets the
    * Request-URI, and the Request-URI goes to the end of the route set. */
   if (routes->len > 0 && !GPOINTER_TO_INT (lr->pdata[0])) {
-    g_autofree char *first = g_strdup (routes->pdata[0]);
-    char *inner = first;
-    gsize n = strlen (first);
-    if (n >= 2 && first[0] == '<') {
-      char *close = strchr (first, '>');
-      if (close != NULL)
-        *close = '\0';
-      inner = first + 1;
-    }
     g_ptr_array_add (routes, g_strdup_printf ("<%s>", ruri));
-    g_ptr_array_remove_index (routes, 0);
     g_free (ruri);
-    ruri = g_strdup (inner);
+    ruri = g_strdup (uris->pdata[0]);
+    g_ptr_array_remove_index (routes, 0);
     changed_routes = TRUE;
   }
   g_autofree char *method = str (sf_sip_msg_method (req));
@@ -398,12 +405,7 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
     sf_sip_builder_add (b, "Route", "%s", joined);
   }
-  const SfSipValue *ct = sf_sip_msg_value (req, SF_SIP_HDR_CONTENT_TYPE, NULL);
-  SfSipStr body = sf_sip_msg_body (req);
-  if (body.len > 0 || ct != NULL) {
-    g_autofree char *ctype = ct != NULL ? str (ct->raw) : g_strdup ("application/octet-stream");
-    sf_sip_builder_body (b, ctype, body.p, body.len);
-  }
+  copy_body (b, req);
   return sf_sip_builder_finish (b, error);
 }
 
@@ -442,11 +444,6 @@ sf_sip_create_forward_response (SfSipMsg *resp, GError **error)
     }
     sf_sip_builder_add_line (b, h);
   }
-  const SfSipValue *ct = sf_sip_msg_value (resp, SF_SIP_HDR_CONTENT_TYPE, NULL);
-  SfSipStr body = sf_sip_msg_body (resp);
-  if (body.len > 0 || ct != NULL) {
-    g_autofree char *ctype = ct != NULL ? str (ct->raw) : g_strdup ("application/octet-stream");
-    sf_sip_builder_body (b, ctype, body.p, body.len);
-  }
+  copy_body (b, resp);
   return sf_sip_builder_finish (b, error);
 }

@@ -320,8 +320,8 @@ purge (SfDigestServer *s, gint64 now_s)
 }
 
 SfDigestVerdict
-sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *ha1, const char *method,
-                        const char *body, gsize body_len, gint64 now_s)
+sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *ha1, guint offered, const char *method,
+                        const char *ruri, const char *body, gsize body_len, gint64 now_s)
 {
   if (!sf_sip_str_caseeq (auth->text, "Digest"))
     return SF_DIGEST_BAD;
@@ -336,8 +336,12 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
   if (nonce == NULL || uri == NULL || response == NULL || ha1 == NULL ||
       (alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)))
     return SF_DIGEST_BAD;
-  if (qop != NULL && (cnonce == NULL || nc == NULL || strlen (nc) != 8 || strspn (nc, "0123456789abcdefABCDEF") != 8 ||
-                      (strcmp (qop, "auth") != 0 && strcmp (qop, "auth-int") != 0)))
+  if ((offered & (1u << alg)) == 0)
+    return SF_DIGEST_BAD; /* not an algorithm we offered: no downgrade */
+  if (ruri != NULL && strcmp (uri, ruri) != 0)
+    return SF_DIGEST_BAD;
+  if (qop == NULL || cnonce == NULL || nc == NULL || strlen (nc) != 8 || strspn (nc, "0123456789abcdefABCDEF") != 8 ||
+      (strcmp (qop, "auth") != 0 && strcmp (qop, "auth-int") != 0))
     return SF_DIGEST_BAD;
   gint64 t = nonce_time (s, nonce);
   if (t < 0 || t > now_s + 60)
@@ -348,18 +352,20 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
     return SF_DIGEST_BAD;
   if (now_s - t > (gint64) s->ttl_s)
     return SF_DIGEST_STALE;
-  if (qop != NULL) {
-    guint32 count = (guint32) g_ascii_strtoull (nc, NULL, 16);
-    gpointer last;
-    if (g_hash_table_lookup_extended (s->nc, nonce, NULL, &last)) {
-      if (count <= GPOINTER_TO_UINT (last))
-        return SF_DIGEST_REPLAY;
-    } else if (g_hash_table_size (s->nc) >= SF_DIGEST_MAX_NONCES) {
-      purge (s, now_s);
-      if (g_hash_table_size (s->nc) >= SF_DIGEST_MAX_NONCES)
-        return SF_DIGEST_STALE; /* full of live nonces: make the client take a new one later */
-    }
-    g_hash_table_insert (s->nc, g_strdup (nonce), GUINT_TO_POINTER (count));
+  guint32 count = (guint32) g_ascii_strtoull (nc, NULL, 16);
+  gpointer last;
+  if (g_hash_table_lookup_extended (s->nc, nonce, NULL, &last)) {
+    if (count <= GPOINTER_TO_UINT (last))
+      return SF_DIGEST_REPLAY;
+  } else if (g_hash_table_size (s->nc) >= SF_DIGEST_MAX_NONCES) {
+    purge (s, now_s);
+    /* Still full of live nonces: forget some (their users get stale=true and
+     * a new nonce later) rather than refuse everyone. */
+    GHashTableIter it;
+    g_hash_table_iter_init (&it, s->nc);
+    for (guint n = 0; n < SF_DIGEST_MAX_NONCES / 8 && g_hash_table_iter_next (&it, NULL, NULL); n++)
+      g_hash_table_iter_remove (&it);
   }
+  g_hash_table_insert (s->nc, g_strdup (nonce), GUINT_TO_POINTER (count));
   return SF_DIGEST_OK;
 }

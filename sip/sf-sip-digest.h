@@ -91,9 +91,15 @@ char *sf_digest_server_nonce (SfDigestServer *s, gint64 now_s);
 char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg alg, gboolean stale,
                                   gint64 now_s);
 /* Checks an Authorization value against the user's H(A1) (hex, for the
- * credentials' algorithm) for a request with @method and @body. */
+ * credentials' algorithm) for a request with @method, @ruri and @body.  The
+ * credentials must use qop (our challenges always ask for it: without it there
+ * is no nonce count to refuse replays with), an algorithm in @offered (a mask of
+ * 1 << SfDigestAlg: what was offered), and a uri equal to @ruri (RFC 7616 3.4.6).
+ * Nonce counts are remembered per node: a nonce replayed to another node that
+ * shares the secret is caught only by the response binding it to the request. */
 SfDigestVerdict sf_digest_server_check (SfDigestServer *s, const SfSipValue *authorization, const char *ha1,
-                                        const char *method, const char *body, gsize body_len, gint64 now_s);
+                                        guint offered, const char *method, const char *ruri, const char *body,
+                                        gsize body_len, gint64 now_s);
 /* The value of parameter @name in an auth header value, unquoted (transfer full), or NULL. */
 char *sf_digest_param (const SfSipValue *v, const char *name);
 

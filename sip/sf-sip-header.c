@@ -166,6 +166,15 @@ params (Ctx *c, SfSipValue *v)
   }
   v->n_params = a->len;
   v->params = (SfSipParam *) g_array_free (a, FALSE);
+  /* The parameters the stack acts on may appear once only. */
+  static const char *const once[] = { "tag", "branch", "received", "rport", "maddr", "ttl", "expires", "q", "lr" };
+  for (gsize k = 0; k < G_N_ELEMENTS (once); k++) {
+    guint n = 0;
+    for (guint i = 0; i < v->n_params; i++)
+      n += sf_sip_str_caseeq (v->params[i].name, once[k]);
+    if (n > 1)
+      return bad (c, "parameter %s appears more than once", once[k]);
+  }
   return TRUE;
 }
 
@@ -488,6 +497,16 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
     return parse_via (c, v);
   case SF_SIP_HDR_FROM:
   case SF_SIP_HDR_TO:
+    if (!parse_nameaddr (c, v, FALSE))
+      return FALSE;
+    {
+      const SfSipParam *tag = sf_sip_value_param (v, "tag");
+      SfSipStr t = tag != NULL ? tag->value : SF_SIP_STR_NULL;
+      gboolean token = sf_sip_str_is_set (t);
+      for (gsize i = 0; token && i < t.len; i++)
+        token = sf_sip_is_token_char ((guchar) t.p[i]);
+      return tag == NULL || token || bad (c, "tag must be a token");
+    }
   case SF_SIP_HDR_ROUTE:
   case SF_SIP_HDR_RECORD_ROUTE:
   case SF_SIP_HDR_REPLY_TO:
@@ -633,7 +652,9 @@ sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base
   /* A comma-separated list; an empty element is an error (RFC 4475 badinv01), an
    * empty Accept is not (20.1). */
   SfSipScan s = c.s;
-  if (id == SF_SIP_HDR_ACCEPT && trim (value).len == 0)
+  /* Lists that may be empty (20.1, 20.2, 20.3, 20.5, 20.37). */
+  if ((id == SF_SIP_HDR_ACCEPT || id == SF_SIP_HDR_ACCEPT_ENCODING || id == SF_SIP_HDR_ACCEPT_LANGUAGE ||
+       id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && trim (value).len == 0)
     return TRUE;
   for (;;) {
     SfSipStr item = trim (sf_sip_scan_until (&s, ","));

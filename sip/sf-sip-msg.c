@@ -60,7 +60,7 @@ static gboolean
 valid_version (SfSipStr v)
 {
   /* "SIP" "/" 1*DIGIT "." 1*DIGIT */
-  if (v.len < 7 || g_ascii_strncasecmp (v.p, "SIP/", 4) != 0)
+  if (v.len < 7 || g_ascii_strncasecmp (v.p, "SIP/", 4) != 0) /* case-insensitive (7.1) */
     return FALSE;
   gsize i = 4, d1 = 0, d2 = 0;
   while (i < v.len && g_ascii_isdigit (v.p[i]))
@@ -78,7 +78,7 @@ check_version (SfSipStr v, GError **error)
 {
   if (!valid_version (v))
     return err (error, SF_SIP_ERROR_SYNTAX, "start line: invalid SIP version '%.*s'", (int) MIN (v.len, 32), v.p);
-  if (!sf_sip_str_eq (v, "SIP/2.0"))
+  if (!sf_sip_str_caseeq (v, "SIP/2.0"))
     return err (error, SF_SIP_ERROR_VERSION, "start line: SIP version '%.*s' not supported", (int) MIN (v.len, 32),
                 v.p);
   return TRUE;
@@ -88,7 +88,7 @@ static gboolean
 parse_start_line (SfSipMsg *m, GError **error)
 {
   SfSipStr l = m->start_line;
-  if (l.len >= 4 && memcmp (l.p, "SIP/", 4) == 0) {
+  if (l.len >= 4 && g_ascii_strncasecmp (l.p, "SIP/", 4) == 0) {
     /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase */
     const char *sp = memchr (l.p, ' ', l.len);
     if (sp == NULL)
@@ -201,12 +201,26 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
       return err (error, SF_SIP_ERROR_SYNTAX, "headers: a line that is not 'Name: value' at offset %" G_GSIZE_FORMAT,
                   (gsize) (p - m->base));
     h.id = sf_sip_hdr_lookup (h.name);
+    /* No bare CR (a line end to some peers: header injection) and no control
+     * byte but HTAB, unless escaped by a quoted-pair (RFC 4475 intmeth). */
+    for (const char *q = colon + 1; q < next; q++) {
+      guchar ch = (guchar) *q;
+      if (ch == '\r' && (q + 1 >= next || q[1] != '\n'))
+        return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: a CR that does not end a line at offset %" G_GSIZE_FORMAT,
+                    (int) MIN (h.name.len, 64), h.name.p, (gsize) (q - m->base));
+      if ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f) {
+        if (q > colon + 1 && q[-1] == '\\')
+          continue;
+        return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: control character 0x%02x at offset %" G_GSIZE_FORMAT,
+                    (int) MIN (h.name.len, 64), h.name.p, ch, (gsize) (q - m->base));
+      }
+    }
     SfSipScan s;
     sf_sip_scan_init (&s, sf_sip_str (colon + 1, (gsize) (cend - colon - 1)), m->base);
     sf_sip_scan_sws (&s);
     const char *vend = cend;
-    while (vend > s.p && (vend[-1] == ' ' || vend[-1] == '\t'))
-      vend--;
+    while (vend > s.p && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r' || vend[-1] == '\n'))
+      vend--; /* trailing LWS, empty folds included */
     h.value = sf_sip_str (s.p, (gsize) (vend - s.p));
     h.line = sf_sip_str (p, (gsize) (next - p));
     g_array_append_val (m->headers, h);
@@ -401,6 +415,15 @@ sf_sip_msg_validate (SfSipMsg *msg, GError **error)
   return validate (msg, error);
 }
 
+/* Whether a To line carries a tag parameter (a To that does not parse has none). */
+static gboolean
+has_tag (const SfSipHdr *h)
+{
+  g_autoptr (GPtrArray) v = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+  return sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, v, NULL) && v->len > 0 &&
+         sf_sip_value_param (v->pdata[0], "tag") != NULL;
+}
+
 GBytes *
 sf_sip_msg_bad_request (SfSipMsg *req, const char *problem)
 {
@@ -425,7 +448,7 @@ sf_sip_msg_bad_request (SfSipMsg *req, const char *problem)
     g_string_append_len (out, h->name.p, (gssize) h->name.len);
     g_string_append (out, ": ");
     g_string_append_len (out, h->value.p, (gssize) h->value.len);
-    if (h->id == SF_SIP_HDR_TO && (h->value.len < 4 || g_strstr_len (h->value.p, (gssize) h->value.len, "tag=") == NULL))
+    if (h->id == SF_SIP_HDR_TO && !has_tag (h))
       g_string_append_printf (out, ";tag=%08x", g_random_int ());
     g_string_append (out, "\r\n");
   }

@@ -85,7 +85,12 @@ sf_sip_is_ipv6 (SfSipStr h)
       return FALSE;
     }
   }
-  return colons >= 2 && colons <= 8;
+  /* At most one "::" (RFC 4291 2.2; RFC 5118's three-colon form is the one
+   * tolerated exception, and it has an IPv4 tail, handled above). */
+  const char *dbl = g_strstr_len (h.p, (gssize) h.len, "::");
+  if (dbl != NULL && g_strstr_len (dbl + 2, (gssize) (h.p + h.len - dbl - 2), "::") != NULL)
+    return FALSE;
+  return colons >= 2 && colons <= 7 + (dbl != NULL);
 }
 
 static gboolean
@@ -379,7 +384,12 @@ unescaped_equal (SfSipStr a, SfSipStr b, gboolean nocase)
   g_autofree char *y = sf_sip_unescape (b, &lb);
   if (la != lb)
     return FALSE;
-  return nocase ? g_ascii_strncasecmp (x, y, la) == 0 : memcmp (x, y, la) == 0;
+  if (!nocase)
+    return memcmp (x, y, la) == 0;
+  for (gsize i = 0; i < la; i++) /* not strncasecmp: an unescaped %00 must not end the comparison */
+    if (g_ascii_tolower (x[i]) != g_ascii_tolower (y[i]))
+      return FALSE;
+  return TRUE;
 }
 
 static const SfSipParam *

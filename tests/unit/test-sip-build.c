@@ -163,6 +163,18 @@ forward (void)
   CU_ASSERT_TRUE (has (w2, "Route: <sip:after.example.com;lr>, <sip:bob@192.0.2.4>\r\n"));
   CU_ASSERT_TRUE (has (w2, "Max-Forwards: 70\r\n")); /* added: the request had none */
 
+  /* A strict router named with a display name: its URI, not the display name, becomes the Request-URI. */
+  const char *strict_dn =
+    "OPTIONS sip:bob@biloxi.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK5\r\n"
+    "Route: Proxy <sip:strict.example.com>\r\n"
+    "To: <sip:bob@biloxi.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: s\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autoptr (SfSipMsg) sd = parse (strict_dn);
+  g_autoptr (SfSipMsg) out4 = sf_sip_create_forward (sd, &f2, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out4);
+  g_autofree char *w4 = wire (out4);
+  CU_ASSERT_TRUE (g_str_has_prefix (w4, "OPTIONS sip:strict.example.com SIP/2.0\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (w4, "Content-Type")); /* no body, no Content-Type made up */
+
   /* The previous hop was a strict router: the Request-URI is ours, the real one is the last Route. */
   const char *via_strict =
     "OPTIONS sip:proxy.biloxi.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK3\r\nMax-Forwards: 10\r\n"

@@ -4,7 +4,8 @@
  *    SHA-512-256 is refused as an unsupported algorithm
  *  - pick_first_supported: the client answers the first challenge it can (RFC 7616 3.7)
  *  - server_round_trip: our challenge, our answer, our check: ok; a replayed nonce
- *    count, a wrong password, a forged nonce, an expired nonce (stale) each refused
+ *    count, a wrong password, a forged nonce, an expired nonce (stale) each refused;
+ *    credentials without qop, for another Request-URI or another algorithm refused
  *  - unique_nonces: no two challenges share a nonce */
 #include "config.h"
 #include "sf-test.h"
@@ -111,7 +112,8 @@ answer_and_check (SfDigestServer *srv, const char *challenge, const char *passwo
   g_autoptr (GPtrArray) av = values (SF_SIP_HDR_AUTHORIZATION, auth);
   g_assert (av->len == 1);
   g_autofree char *ha1 = sf_digest_ha1 (c->alg, "alice", "sipflow.test", server_password);
-  return sf_digest_server_check (srv, av->pdata[0], ha1, "REGISTER", NULL, 0, now);
+  return sf_digest_server_check (srv, av->pdata[0], ha1, 1u << SF_DIGEST_MD5 | 1u << SF_DIGEST_SHA256, "REGISTER",
+                                 "sip:sipflow.test", NULL, 0, now);
 }
 
 static void
@@ -138,6 +140,25 @@ server_round_trip (void)
   char *n = strstr (ch, "nonce=\"") + 7;
   n[3] = n[3] == '0' ? '1' : '0';
   CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+  /* Without qop (no nonce count), for another URI, or with an algorithm not offered: refused. */
+  g_autofree char *ch2 = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 3000);
+  g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch2);
+  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (chs, NULL);
+  c->qop_auth = FALSE;
+  g_autofree char *noqop = sf_digest_authorization (c, "alice", "wonderland", "REGISTER", "sip:sipflow.test", NULL, 1);
+  g_autoptr (GPtrArray) nv = values (SF_SIP_HDR_AUTHORIZATION, noqop);
+  g_autofree char *ha1 = sf_digest_ha1 (SF_DIGEST_MD5, "alice", "sipflow.test", "wonderland");
+  CU_ASSERT_EQUAL (sf_digest_server_check (srv, nv->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:sipflow.test",
+                                           NULL, 0, 3001), SF_DIGEST_BAD);
+  c->qop_auth = TRUE;
+  g_autofree char *ok = sf_digest_authorization (c, "alice", "wonderland", "REGISTER", "sip:sipflow.test", NULL, 1);
+  g_autoptr (GPtrArray) ov = values (SF_SIP_HDR_AUTHORIZATION, ok);
+  CU_ASSERT_EQUAL (sf_digest_server_check (srv, ov->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:other.test",
+                                           NULL, 0, 3001), SF_DIGEST_BAD);
+  CU_ASSERT_EQUAL (sf_digest_server_check (srv, ov->pdata[0], ha1, 1u << SF_DIGEST_SHA256, "REGISTER", "sip:sipflow.test",
+                                           NULL, 0, 3001), SF_DIGEST_BAD);
+  CU_ASSERT_EQUAL (sf_digest_server_check (srv, ov->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:sipflow.test",
+                                           NULL, 0, 3001), SF_DIGEST_OK);
   /* stale=true is written when asked. */
   g_autofree char *st = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_SHA256, TRUE, 2000);
   CU_ASSERT_PTR_NOT_NULL (strstr (st, "stale=true"));

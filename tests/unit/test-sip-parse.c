@@ -8,7 +8,10 @@
  *    serialize keeps every header's bytes
  *  - framing: datagram bounds (18.3), stream framing with keep-alives and partial input
  *  - limits: each hard limit gives SF_SIP_ERROR_LIMIT, never a crash
- *  - uri_compare: RFC 3261 19.1.4's equal and unequal examples, and tel (RFC 3966 4) */
+ *  - uri_compare: RFC 3261 19.1.4's equal and unequal examples, and tel (RFC 3966 4)
+ *  - strictness: regressions from a review: a bare CR in a header is refused (header
+ *    injection), the version is case-insensitive (7.1), a tag must be a token and
+ *    appear once, empty Supported/Allow lists are valid, an IPv6 address has one "::" */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -403,6 +406,34 @@ uri_compare (void)
   CU_ASSERT_PTR_NOT_NULL (t);
 }
 
+static gboolean
+parses (const char *s)
+{
+  g_autoptr (GBytes) b = g_bytes_new (s, strlen (s));
+  g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, NULL);
+  return m != NULL && sf_sip_msg_check_all (m, NULL);
+}
+
+#define REQ_HEAD "OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n"
+
+static void
+strictness (void)
+{
+  CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\n\r\n"));
+  CU_ASSERT_FALSE (parses (REQ_HEAD "From: \"a\rRoute: <sip:evil;lr>\" <sip:a@h>;tag=1\r\n\r\n"));
+  CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSubject: a\rb\r\n\r\n"));
+  CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSubject: a\x01b\r\n\r\n"));
+  CU_ASSERT_TRUE (parses ("OPTIONS sip:h sip/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nCall-ID: c\r\n"
+                          "CSeq: 1 OPTIONS\r\nFrom: <sip:a@h>;tag=1\r\n\r\n"));
+  CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag;tag=\"q x\"\r\n\r\n"));
+  CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag=1;tag=2\r\n\r\n"));
+  CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSupported:\r\nAllow: \r\n\r\n"));
+  CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nContent-Length: 0\r\n \r\n\r\n"));
+  CU_ASSERT_FALSE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("1::2::3")));
+  CU_ASSERT_FALSE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("1:2:3:4:5:6:7:8:9")));
+  CU_ASSERT_TRUE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("2001:db8::10")));
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -413,4 +444,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, framing);
   SF_ADD_TEST (s, limits);
   SF_ADD_TEST (s, uri_compare);
+  SF_ADD_TEST (s, strictness);
 }
