@@ -146,6 +146,40 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+static gboolean
+fixup_status (const char *text, gpointer *out, GError **error)
+{
+  guint64 v;
+  if (!sf_sip_str_to_u64 (sf_sip_str (text, strlen (text)), 699, &v) || v < 300) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a final status code from 300 to 699, got '%s'", text);
+    return FALSE;
+  }
+  *out = GUINT_TO_POINTER ((guint) v);
+  return TRUE;
+}
+
+/* An INVITE (or device:reject): refused with the status ARG (486 Busy Here...). */
+static SfOpResult
+sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (ev->kind == SF_EV_SIP) {
+    if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
+      return SF_OP_SKIP;
+    sf_ctx_set_data (ctx, INVITE, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+    sf_ctx_set_data (ctx, TAG, sf_sip_random_tag (), g_free);
+  } else if (strcmp (ev->name, "reject") != 0) {
+    return SF_OP_SKIP;
+  }
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  if (inv == NULL)
+    return SF_OP_SKIP;
+  g_autoptr (SfSipMsg) r = invite_response (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}
+
 /* The ACK for our 2xx: the call is up. */
 static SfOpResult
 sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -187,6 +221,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     SF_ARG_NONE, NULL, NULL, "on device:answer or timer:answer: 200 OK with an SDP answer, retransmitted until the ACK" },
   { "OpResend2xx", sf_op_resend_2xx, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "on timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4)" },
+  { "OpReject", sf_op_reject, SF_Q_NORMAL, SF_EV_SIP | SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
+    fixup_status, NULL, "refuses the INVITE (or, on device:reject, the one kept) with the final status ARG" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the ACK for the 2xx: stops its retransmission" },
   { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
