@@ -12,6 +12,7 @@ struct _SfStack {
   SfSipTransport *tp;        /* owned */
   SfMachine *tu;             /* owned ref */
   SfMachine *ist, *nist;     /* owned refs */
+  SfMachine *ict, *nict;     /* owned refs */
   SfStackStats stats;
   SfUntakenFunc chained;     /* the untaken hook that was there before ours */
   gpointer chained_data;
@@ -94,10 +95,11 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"sip_bad_requests\":%" G_GUINT64_FORMAT ",\"sip_dropped\":%" G_GUINT64_FORMAT
                           ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
                           ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
-                          ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT,
+                          ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
+                          ",\"stray_responses\":%" G_GUINT64_FORMAT,
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
-                          s->stats.retransmissions_absorbed, s->stats.stateless);
+                          s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses);
 }
 
 gboolean
@@ -166,12 +168,31 @@ answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint stat
     s->stats.stateless++;
 }
 
+/* The client transaction key (17.1.3): branch and CSeq method. */
+static char *
+client_key (SfSipMsg *m)
+{
+  const SfSipParam *branch = sf_sip_value_param (sf_sip_msg_top_via (m), "branch");
+  g_autofree char *b = branch != NULL && sf_sip_str_is_set (branch->value) ? sf_sip_str_dup (branch->value) : g_strdup ("");
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
+  return g_strdup_printf ("client|%s|%s", b, method);
+}
+
 static void
 on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
 {
   SfStack *s = data;
-  if (!sf_sip_msg_is_request (msg))
-    return; /* client transactions come with the next step of issue 4 */
+  if (!sf_sip_msg_is_request (msg)) {
+    g_autofree char *ck = client_key (msg);
+    SfInstance *ct = sf_endpoint_lookup (s->ep, "transaction", ck);
+    if (ct == NULL) {
+      s->stats.stray_responses++;
+      return; /* no transaction: dropped (17.1.3) */
+    }
+    sf_endpoint_post (s->ep, ct, sf_event_new_full (SF_EV_SIP, "response", NULL, sf_sip_event_new (msg, from, NULL),
+                                                    (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
   s->stats.requests++;
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (msg));
   gboolean ack = strcmp (method, "ACK") == 0;
@@ -214,6 +235,38 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
                                                    (GDestroyNotify) sf_sip_event_free));
 }
 
+static void
+client_data_free (SfClientTxn *c)
+{
+  sf_sip_msg_unref (c->req);
+  g_object_unref (c->dest);
+  g_free (c);
+}
+
+SfInstance *
+sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest, GError **error)
+{
+  g_autofree char *key = client_key (req);
+  SfMachine *m = sf_sip_str_eq (sf_sip_msg_method (req), "INVITE") ? s->ict : s->nict;
+  SfInstance *t = sf_endpoint_create (s->ep, m, key, tu, error);
+  if (t == NULL)
+    return NULL;
+  SfClientTxn *c = g_new0 (SfClientTxn, 1);
+  c->req = sf_sip_msg_ref (req);
+  c->proto = proto;
+  c->dest = g_object_ref (dest);
+  sf_endpoint_set_instance_data (t, "txn.client", c, (GDestroyNotify) client_data_free);
+  s->stats.transactions++;
+  return t;
+}
+
+gboolean
+sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest)
+{
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  return sf_sip_transport_send (s->tp, proto, dest, 0, wire, NULL);
+}
+
 /* Gives a request its transaction user (the call), creating one for a request
  * outside any dialog; called by the transaction machines' OpTxnRequest. */
 gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
@@ -238,6 +291,10 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
     }
     sf_endpoint_set_instance_data (call, "sip.fresh", GINT_TO_POINTER (1), NULL);
   }
+  /* The transaction tells its user of a timeout (Timer H). */
+  SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
+  if (txn != NULL)
+    sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (call)), g_free);
   return sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
                                                            (GDestroyNotify) sf_sip_event_free));
 }
@@ -291,12 +348,20 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   g_autoptr (SfMachine) nist = load_txn (loader, tu, "nist.xml", error);
   if (nist == NULL)
     return NULL;
+  g_autoptr (SfMachine) ict = load_txn (loader, tu, "ict.xml", error);
+  if (ict == NULL)
+    return NULL;
+  g_autoptr (SfMachine) nict = load_txn (loader, tu, "nict.xml", error);
+  if (nict == NULL)
+    return NULL;
   SfStack *s = g_new0 (SfStack, 1);
   s->ep = ep;
   s->cfg = sf_endpoint_config (ep);
   s->tu = sf_machine_ref (tu);
   s->ist = g_steal_pointer (&ist);
   s->nist = g_steal_pointer (&nist);
+  s->ict = g_steal_pointer (&ict);
+  s->nict = g_steal_pointer (&nict);
   s->tp = sf_sip_transport_new (NULL, on_recv, s);
   sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
@@ -318,6 +383,8 @@ sf_stack_free (SfStack *s)
   sf_machine_unref (s->tu);
   sf_machine_unref (s->ist);
   sf_machine_unref (s->nist);
+  sf_machine_unref (s->ict);
+  sf_machine_unref (s->nict);
   g_free (s);
 }
 

@@ -1,8 +1,9 @@
 /* sf-stack.h: the SIP stack inside an endpoint: transports, server-transaction
  * matching (RFC 3261 17.2.3), the transaction machines (built-in flows
  * xml/transaction/ist.xml and nist.xml, run by the engine like any flow) and the
- * hand-over to the transaction user, the call instance of the flow being run.
- * Client transactions come next (issue 4). */
+ * hand-over to the transaction user, the call instance of the flow being run;
+ * the client transaction machines (ict.xml, nict.xml) started by a transaction
+ * user, with client matching (17.1.3). */
 #pragma once
 #include <glib.h>
 #include "framework/sf-endpoint.h"
@@ -22,9 +23,16 @@ typedef struct {
 SfSipEvent *sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn);
 void sf_sip_event_free (SfSipEvent *e);
 
+/* What a client transaction instance keeps (instance data "txn.client"). */
+typedef struct {
+  SfSipMsg *req;             /* owned ref */
+  SfSipProto proto;
+  GInetSocketAddress *dest;  /* owned */
+} SfClientTxn;
+
 typedef struct {
   guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
-  guint64 transactions, calls_answered, calls_ended, stateless;
+  guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
@@ -51,6 +59,15 @@ guint sf_stack_timer_ms (SfStack *s, char which);
 gboolean sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to);
 /* Hands @resp (transfer none) to server transaction @txn to send. */
 gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
+/* Starts a client transaction (ICT for INVITE, NICT otherwise; RFC 3261 17.1)
+ * for @req as a child of the transaction user @tu, sending to @dest (UDP or TCP;
+ * an address: RFC 3263 resolution is not there yet).  Responses reach @tu as
+ * SF_EV_SIP "response" events; a timeout (Timer B, F) or a transport error as
+ * SF_EV_TXN "timeout" or "transport_error".  Returns the transaction's instance. */
+SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest,
+                              GError **error);
+/* Sends a request outside any transaction (the ACK for a 2xx, 13.2.2.4). */
+gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest);
 /* Counts for the stats event. */
 void sf_stack_count (SfStack *s, const char *what);
 

@@ -173,7 +173,8 @@ sf_op_txn_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   const TimerSpec *t = arg;
   SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
-  gboolean reliable = req != NULL && req->peer.proto == SF_SIP_TCP;
+  SfClientTxn *client = sf_ctx_get_data (ctx, "txn.client");
+  gboolean reliable = (req != NULL && req->peer.proto == SF_SIP_TCP) || (client != NULL && client->proto == SF_SIP_TCP);
   if (reliable && t->udp_only)
     return SF_OP_CONTINUE;
   SfStack *s = sf_stack_from_ctx (ctx);
@@ -205,13 +206,155 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
-/* Timer H: the ACK never came (17.2.1): the TU hears txn:timeout. */
+/* Tells the transaction user (the parent of a client transaction, or the call a
+ * server transaction handed its request to) of a failure. */
+static void
+notify_tu (SfCtx *ctx, const char *what)
+{
+  SfEvent *ev = sf_event_new (SF_EV_TXN, what, sf_ctx_handle (ctx));
+  if (sf_instance_parent (sf_ctx_instance (ctx)) != NULL) {
+    sf_ctx_post_parent (ctx, ev);
+    return;
+  }
+  const char *tu = sf_ctx_get_data (ctx, "txn.tu");
+  SfInstance *inst = tu != NULL ? sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), tu) : NULL;
+  if (inst != NULL)
+    sf_endpoint_post (sf_ctx_endpoint (ctx), inst, ev);
+  else
+    sf_event_unref (ev);
+}
+
+/* Timers B, F, H: the transaction timed out (17.1.1.2, 17.1.2.2, 17.2.1); the TU hears txn:timeout. */
 static SfOpResult
 sf_op_txn_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
-  g_warning ("%s: timer %s fired: no ACK", sf_ctx_handle (ctx), (const char *) arg);
+  g_info ("%s: timer %s fired: transaction timed out", sf_ctx_handle (ctx), (const char *) arg);
+  notify_tu (ctx, "timeout");
+  return SF_OP_TRANSITION;
+}
+
+/* ---- client transactions (17.1) ---- */
+
+#define CLIENT "txn.client"   /* SfClientTxn, set by sf_stack_request */
+#define ACK "txn.ack"         /* SfSipMsg (owned): the ACK we sent for a non-2xx */
+
+static SfOpResult
+sf_op_txn_send_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
+  if (c == NULL)
+    return SF_OP_ERROR;
+  if (!sf_stack_send_request (sf_stack_from_ctx (ctx), c->req, c->proto, c->dest))
+    sf_ctx_post_self (ctx, sf_event_new (SF_EV_TXN, "transport_error", NULL));
+  return SF_OP_CONTINUE;
+}
+
+/* Timers A and E: the request again, the interval doubled (capped at T2 unless
+ * ';nocap': Timer A, 17.1.1.2). */
+static SfOpResult
+sf_op_txn_retransmit_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  g_auto (GStrv) parts = g_strsplit (arg, ";", 2);
+  if (strcmp (ev->name, parts[0]) != 0)
+    return SF_OP_SKIP;
+  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (c != NULL && sf_stack_send_request (s, c->req, c->proto, c->dest))
+    sf_stack_count (s, "retransmissions_sent");
+  g_autofree char *key = g_strdup_printf ("txn.interval.%s", parts[0]);
+  guint interval = MAX (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key)), 1) * 2;
+  if (parts[1] == NULL || strcmp (parts[1], "nocap") != 0)
+    interval = MIN (interval, sf_stack_timer_ms (s, '2'));
+  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (interval), NULL);
+  sf_ctx_timer_start (ctx, parts[0], interval);
+  return SF_OP_DONE;
+}
+
+static gboolean
+fixup_retransmit (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, ";", 2);
+  if (*parts[0] == '\0' || strlen (parts[0]) > 32 || (parts[1] != NULL && strcmp (parts[1], "nocap") != 0)) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a timer name, then optionally ';nocap', got '%s'", text);
+    return FALSE;
+  }
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+static void
+to_parent (SfCtx *ctx, SfEvent *ev)
+{
+  SfSipEvent *e = ev->payload;
+  sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_SIP, "response", NULL, sf_sip_event_new (e->msg, &e->peer, sf_ctx_handle (ctx)),
+                                              (GDestroyNotify) sf_sip_event_free));
+}
+
+/* A response: to the transaction user; its class picks the outcome. */
+static SfOpResult
+sf_op_txn_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "response") != 0 || e == NULL || sf_sip_msg_is_request (e->msg))
+    return SF_OP_SKIP;
+  to_parent (ctx, ev);
+  guint status = sf_sip_msg_status (e->msg);
+  if (status >= 300)
+    sf_ctx_set_data (ctx, "txn.final", sf_sip_msg_ref (e->msg), msg_unref);
+  return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
+}
+
+/* 17.1.1.3: the ACK for the non-2xx final response, sent and kept. */
+static SfOpResult
+sf_op_txn_send_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
+  SfSipMsg *final = sf_ctx_get_data (ctx, "txn.final");
+  if (c == NULL || final == NULL)
+    return SF_OP_ERROR;
+  g_autoptr (SfSipMsg) ack = sf_sip_create_ack (c->req, final, NULL);
+  if (ack == NULL)
+    return SF_OP_ERROR;
+  sf_stack_send_request (sf_stack_from_ctx (ctx), ack, c->proto, c->dest);
+  sf_ctx_set_data (ctx, ACK, sf_sip_msg_ref (ack), msg_unref);
+  return SF_OP_CONTINUE;
+}
+
+/* Completed: a retransmitted final response gets the ACK again, and goes no further. */
+static SfOpResult
+sf_op_txn_resend_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
+  SfSipMsg *ack = sf_ctx_get_data (ctx, ACK);
+  if (strcmp (ev->name, "response") != 0 || c == NULL || ack == NULL)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (sf_stack_send_request (s, ack, c->proto, c->dest))
+    sf_stack_count (s, "retransmissions_sent");
+  return SF_OP_DONE;
+}
+
+/* RFC 6026 Accepted: every 2xx (a retransmission, or another fork's) goes to the TU. */
+static SfOpResult
+sf_op_txn_pass_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "response") != 0 || e == NULL)
+    return SF_OP_SKIP;
+  guint status = sf_sip_msg_status (e->msg);
+  if (status >= 200 && status < 300)
+    to_parent (ctx, ev);
+  return SF_OP_DONE;
+}
+
+static SfOpResult
+sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "transport_error") != 0)
+    return SF_OP_SKIP;
+  notify_tu (ctx, "transport_error");
   return SF_OP_TRANSITION;
 }
 
@@ -244,6 +387,20 @@ const SfOperatorDef sf_op_txn_table[] = {
   { "OpTxnResend", sf_op_txn_resend, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
     "on timer ARG: sends the last response again and restarts ARG with its interval doubled up to T2 (Timer G)" },
   { "OpTxnTimeout", sf_op_txn_timeout, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name,
-    g_free, "on timer ARG: the transaction timed out (Timer H); transitions" },
+    g_free, "on timer ARG: the transaction timed out (Timers B, F, H); the TU hears txn:timeout; transitions" },
+  { "OpTxnSendRequest", sf_op_txn_send_request, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "sends the client transaction's request (a failure comes back as txn:transport_error)" },
+  { "OpTxnRetransmitRequest", sf_op_txn_retransmit_request, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED,
+    fixup_retransmit, g_free, "on timer ARG (A, E): the request again, interval doubled up to T2 (';nocap': Timer A)" },
+  { "OpTxnResponse", sf_op_txn_response, SF_Q_NORMAL, SF_EV_SIP, 0, respond_outcomes, SF_ARG_NONE, NULL, NULL,
+    "passes a response to the transaction user; outcome provisional, success or failure (17.1)" },
+  { "OpTxnSendAck", sf_op_txn_send_ack, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "sends the ACK for the non-2xx final response (17.1.1.3)" },
+  { "OpTxnResendAck", sf_op_txn_resend_ack, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a retransmitted final response: the ACK again, nothing to the TU (17.1.1.2)" },
+  { "OpTxnPass2xx", sf_op_txn_pass_2xx, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "RFC 6026 Accepted: 2xx responses (retransmissions, forks) go to the TU; others are absorbed" },
+  { "OpTxnTransportError", sf_op_txn_transport_error, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
+    NULL, NULL, "a send failed: the TU hears txn:transport_error; transitions" },
 };
 const gsize sf_op_txn_table_len = G_N_ELEMENTS (sf_op_txn_table);

@@ -10,10 +10,19 @@
  *    Timer I (T4) ends the transaction
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
- *    a retransmitted request gets the same answer; Timer J ends each transaction */
+ *    a retransmitted request gets the same answer; Timer J ends each transaction
+ *  - nict_answered: the request retransmitted by Timer E (T1 doubling to T2); a
+ *    provisional makes E fire at T2; the final response reaches the TU once, a
+ *    retransmitted one is absorbed; Timer K ends the transaction (17.1.2)
+ *  - nict_timeout: Timer F (64*T1): the TU hears txn:timeout
+ *  - ict_rejected: Timer A doubles without cap; a provisional stops it; a 486 reaches
+ *    the TU and is ACKed (17.1.1.3), its retransmission ACKed again; Timer D ends it
+ *  - ict_accepted: a 2xx reaches the TU, its retransmission too (RFC 6026); Timer M
+ *    ends the transaction; Timer B gives txn:timeout when nothing answers */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
+#include "sip/sf-sip-build.h"
 #include <string.h>
 
 typedef struct {
@@ -246,6 +255,218 @@ untaken_requests (void)
   txn_free (t);
 }
 
+/* ---- client transactions ---- */
+
+static GPtrArray *tu_seen; /* "response:200", "timeout", ... */
+
+static SfOpResult
+t_tu_record (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->kind == SF_EV_SIP ? ev->payload : NULL;
+  if (e != NULL && !sf_sip_msg_is_request (e->msg))
+    g_ptr_array_add (tu_seen, g_strdup_printf ("response:%u", sf_sip_msg_status (e->msg)));
+  else
+    g_ptr_array_add (tu_seen, g_strdup (ev->name));
+  return SF_OP_DONE;
+}
+
+static const SfOperatorDef tu_ops[] = {
+  { "TTuRecord", t_tu_record, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL, "test" },
+};
+
+static const char tu_flow[] =
+  "<flow version=\"1\" name=\"tu\" initial=\"A\"><state name=\"A\"><normal><op name=\"TTuRecord\"/></normal></state></flow>";
+
+static SfMachine *
+tu_machine (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  sf_registry_add (scratch->reg, NULL, tu_ops, G_N_ELEMENTS (tu_ops), NULL);
+  SfMachine *m = sf_test_load (scratch, "tu.xml", tu_flow);
+  sf_test_env_free (scratch);
+  return m;
+}
+
+/* The next datagram the peer got (NULL for none within 5 s): a request from the stack. */
+static SfSipMsg *
+recv_request (Txn *t)
+{
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (!out && !g_socket_condition_check (t->peer, G_IO_IN))
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  char buf[4096];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf, NULL, NULL);
+  if (n <= 0)
+    return NULL;
+  g_autoptr (GBytes) b = g_bytes_new (buf, (gsize) n);
+  return sf_sip_msg_parse (b, NULL);
+}
+
+static void
+reply (Txn *t, SfSipMsg *req, guint status, const char *tag)
+{
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (req, status, NULL, tag, NULL);
+  g_autoptr (GBytes) w = sf_sip_msg_serialize (r);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), g_bytes_get_data (w, NULL), g_bytes_get_size (w), NULL, NULL);
+  /* Let the stack read it and the TU hear it. */
+  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+}
+
+/* Starts a client transaction for @method from a new TU instance. */
+static SfInstance *
+client (Txn *t, const char *method)
+{
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->peer_port);
+  g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (t->to));
+  SfSipRequestSpec spec = { .method = method, .ruri = ruri, .from = "<sip:uac@127.0.0.1>", .to = "<sip:peer@127.0.0.1>",
+                            .via_sent_by = sent_by };
+  g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, NULL);
+  SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (lo, (guint16) t->peer_port);
+  SfInstance *ct = sf_stack_request (t->stack, tu, req, SF_SIP_UDP, G_INET_SOCKET_ADDRESS (dest), NULL);
+  g_assert (ct != NULL);
+  sf_endpoint_drain (t->env->ep);
+  return ct;
+}
+
+static char *
+seen (void)
+{
+  g_ptr_array_add (tu_seen, NULL);
+  char *s = g_strjoinv (" ", (char **) tu_seen->pdata);
+  g_ptr_array_set_size (tu_seen, 0);
+  return s;
+}
+
+static Txn *
+client_setup (void)
+{
+  if (tu_seen == NULL)
+    tu_seen = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_set_size (tu_seen, 0);
+  Txn *t = txn_setup (tu_machine ());
+  sf_registry_add (t->env->reg, NULL, tu_ops, G_N_ELEMENTS (tu_ops), NULL);
+  return t;
+}
+
+/* Advances @ms and says whether the peer got a retransmission of @method. */
+static gboolean
+resent_after (Txn *t, guint ms, const char *method)
+{
+  advance (t, ms);
+  if (!g_socket_condition_check (t->peer, G_IO_IN))
+    return FALSE;
+  g_autoptr (SfSipMsg) m = recv_request (t);
+  return m != NULL && sf_sip_str_eq (sf_sip_msg_method (m), method);
+}
+
+static void
+nict_answered (void)
+{
+  Txn *t = client_setup ();
+  client (t, "OPTIONS");
+  g_autoptr (SfSipMsg) req = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  /* Timer E: 500, 1000, 2000, 4000, 4000 (capped at T2). */
+  CU_ASSERT_FALSE (resent_after (t, 499, "OPTIONS"));
+  CU_ASSERT_TRUE (resent_after (t, 1, "OPTIONS"));
+  CU_ASSERT_TRUE (resent_after (t, 1000, "OPTIONS"));
+  CU_ASSERT_TRUE (resent_after (t, 2000, "OPTIONS"));
+  CU_ASSERT_TRUE (resent_after (t, 4000, "OPTIONS"));
+  CU_ASSERT_TRUE (resent_after (t, 4000, "OPTIONS"));
+  /* A provisional: E now fires at T2. */
+  reply (t, req, 100, NULL);
+  CU_ASSERT_FALSE (resent_after (t, 3999, "OPTIONS"));
+  CU_ASSERT_TRUE (resent_after (t, 1, "OPTIONS"));
+  reply (t, req, 200, "p1");
+  reply (t, req, 200, "p1"); /* a retransmission: absorbed in Completed */
+  g_autofree char *s = seen ();
+  CU_ASSERT_STRING_EQUAL (s, "response:100 response:200");
+  CU_ASSERT_FALSE (resent_after (t, 4000, "OPTIONS"));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 2); /* TU, and the transaction in Completed */
+  advance (t, 1000); /* Timer K = T4 */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  txn_free (t);
+}
+
+static void
+nict_timeout (void)
+{
+  Txn *t = client_setup ();
+  client (t, "OPTIONS");
+  g_autoptr (SfSipMsg) req = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  advance (t, 31999);
+  g_autofree char *s1 = seen ();
+  CU_ASSERT_STRING_EQUAL (s1, "");
+  advance (t, 1);
+  g_autofree char *s2 = seen ();
+  CU_ASSERT_STRING_EQUAL (s2, "timeout");
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  txn_free (t);
+}
+
+static void
+ict_rejected (void)
+{
+  Txn *t = client_setup ();
+  client (t, "INVITE");
+  g_autoptr (SfSipMsg) req = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  /* Timer A: 500, 1000, 2000, 4000, 8000: no cap at T2. */
+  CU_ASSERT_TRUE (resent_after (t, 500, "INVITE"));
+  CU_ASSERT_TRUE (resent_after (t, 1000, "INVITE"));
+  CU_ASSERT_TRUE (resent_after (t, 2000, "INVITE"));
+  CU_ASSERT_TRUE (resent_after (t, 4000, "INVITE"));
+  CU_ASSERT_FALSE (resent_after (t, 7999, "INVITE"));
+  CU_ASSERT_TRUE (resent_after (t, 1, "INVITE"));
+  reply (t, req, 180, "p2");
+  CU_ASSERT_FALSE (resent_after (t, 20000, "INVITE")); /* Proceeding: no retransmission, no Timer B */
+  reply (t, req, 486, "p2");
+  g_autoptr (SfSipMsg) ack = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ack);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_method (ack), "ACK"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_to (ack), "tag")->value, "p2"));
+  CU_ASSERT_TRUE (sf_sip_str_caseeq_str (sf_sip_value_param (sf_sip_msg_top_via (ack), "branch")->value,
+                                         sf_sip_value_param (sf_sip_msg_top_via (req), "branch")->value));
+  reply (t, req, 486, "p2");
+  g_autoptr (SfSipMsg) ack2 = recv_request (t);
+  CU_ASSERT_TRUE (ack2 != NULL && sf_sip_str_eq (sf_sip_msg_method (ack2), "ACK"));
+  g_autofree char *s = seen ();
+  CU_ASSERT_STRING_EQUAL (s, "response:180 response:486");
+  advance (t, 32000); /* Timer D */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  txn_free (t);
+}
+
+static void
+ict_accepted (void)
+{
+  Txn *t = client_setup ();
+  client (t, "INVITE");
+  g_autoptr (SfSipMsg) req = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  reply (t, req, 200, "p3");
+  reply (t, req, 200, "p3");
+  g_autofree char *s = seen ();
+  CU_ASSERT_STRING_EQUAL (s, "response:200 response:200"); /* RFC 6026: the TU ACKs each */
+  CU_ASSERT_TRUE (nothing_sent (t)); /* the ACK for a 2xx is the TU's, not the transaction's */
+  advance (t, 32000); /* Timer M */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  /* Timer B: nothing answers an INVITE. */
+  client (t, "INVITE");
+  g_autoptr (SfSipMsg) req2 = recv_request (t);
+  advance (t, 32000);
+  g_autofree char *s2 = seen ();
+  CU_ASSERT_STRING_EQUAL (s2, "timeout");
+  txn_free (t);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -254,4 +475,8 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, invite_rejected_no_ack);
   SF_ADD_TEST (s, invite_rejected_acked);
   SF_ADD_TEST (s, untaken_requests);
+  SF_ADD_TEST (s, nict_answered);
+  SF_ADD_TEST (s, nict_timeout);
+  SF_ADD_TEST (s, ict_rejected);
+  SF_ADD_TEST (s, ict_accepted);
 }
