@@ -68,6 +68,24 @@ sf_stack_timer_ms (SfStack *s, char which)
   return (guint) sf_config_get_int (s->cfg, "sip", key);
 }
 
+void
+sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms)
+{
+  g_autofree char *key = g_strdup_printf ("backoff.%s", name);
+  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (ms), NULL);
+  sf_ctx_timer_start (ctx, name, ms);
+}
+
+void
+sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap)
+{
+  g_autofree char *key = g_strdup_printf ("backoff.%s", name);
+  guint interval = MAX (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key)), 1) * 2;
+  if (cap)
+    interval = MIN (interval, sf_stack_timer_ms (sf_stack_from_ctx (ctx), '2'));
+  sf_stack_backoff_start (ctx, name, interval);
+}
+
 const SfStackStats *
 sf_stack_stats (SfStack *s)
 {

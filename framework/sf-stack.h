@@ -68,6 +68,11 @@ SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipPr
                               GError **error);
 /* Sends a request outside any transaction (the ACK for a 2xx, 13.2.2.4). */
 gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest);
+/* Restarts @ctx's timer @name with the interval it last had doubled, capped at
+ * T2 when @cap (17.1.1.2, 17.1.2.2, 17.2.1, 13.3.1.4).  The first interval is the
+ * one sf_stack_backoff_start() set. */
+void sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap);
+void sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms);
 /* Counts for the stats event. */
 void sf_stack_count (SfStack *s, const char *what);
 

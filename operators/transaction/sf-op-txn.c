@@ -14,12 +14,6 @@ gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 #define REQ "txn.request"   /* SfSipEvent (owned) */
 #define LAST "txn.last"     /* SfSipMsg (owned): the last response sent */
 
-static void
-msg_unref (gpointer m)
-{
-  sf_sip_msg_unref (m);
-}
-
 /* The first request: kept, handed to the transaction user. */
 static SfOpResult
 sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -65,7 +59,7 @@ sf_op_txn_respond (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (!sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer))
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (e->msg), msg_unref);
+  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (e->msg), (GDestroyNotify) sf_sip_msg_unref);
   guint status = sf_sip_msg_status (e->msg);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
 }
@@ -95,7 +89,7 @@ sf_op_txn_send_100 (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 100, NULL, NULL, NULL);
   if (r == NULL || !sf_stack_send_response (sf_stack_from_ctx (ctx), r, &req->peer))
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), msg_unref);
+  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
   return SF_OP_CONTINUE;
 }
 
@@ -181,9 +175,7 @@ sf_op_txn_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint64 ms = t->base != 0 ? (guint64) t->mult * sf_stack_timer_ms (s, t->base) : t->ms;
   if (reliable && t->zero_reliable)
     ms = 0;
-  sf_ctx_timer_start (ctx, t->name, ms);
-  g_autofree char *key = g_strdup_printf ("txn.interval.%s", t->name);
-  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER ((guint) ms), NULL);
+  sf_stack_backoff_start (ctx, t->name, (guint) ms);
   return SF_OP_CONTINUE;
 }
 
@@ -198,11 +190,7 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
   if (req != NULL && last != NULL && sf_stack_send_response (s, last, &req->peer))
     sf_stack_count (s, "retransmissions_sent");
-  g_autofree char *key = g_strdup_printf ("txn.interval.%s", (const char *) arg);
-  guint interval = GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key));
-  interval = MIN (MAX (interval, 1) * 2, sf_stack_timer_ms (s, '2'));
-  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (interval), NULL);
-  sf_ctx_timer_start (ctx, arg, interval);
+  sf_stack_backoff (ctx, arg, TRUE);
   return SF_OP_DONE;
 }
 
@@ -263,12 +251,7 @@ sf_op_txn_retransmit_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   if (c != NULL && sf_stack_send_request (s, c->req, c->proto, c->dest))
     sf_stack_count (s, "retransmissions_sent");
-  g_autofree char *key = g_strdup_printf ("txn.interval.%s", parts[0]);
-  guint interval = MAX (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key)), 1) * 2;
-  if (parts[1] == NULL || strcmp (parts[1], "nocap") != 0)
-    interval = MIN (interval, sf_stack_timer_ms (s, '2'));
-  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (interval), NULL);
-  sf_ctx_timer_start (ctx, parts[0], interval);
+  sf_stack_backoff (ctx, parts[0], parts[1] == NULL);
   return SF_OP_DONE;
 }
 
@@ -302,7 +285,7 @@ sf_op_txn_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   to_parent (ctx, ev);
   guint status = sf_sip_msg_status (e->msg);
   if (status >= 300)
-    sf_ctx_set_data (ctx, "txn.final", sf_sip_msg_ref (e->msg), msg_unref);
+    sf_ctx_set_data (ctx, "txn.final", sf_sip_msg_ref (e->msg), (GDestroyNotify) sf_sip_msg_unref);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
 }
 
@@ -318,7 +301,7 @@ sf_op_txn_send_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (ack == NULL)
     return SF_OP_ERROR;
   sf_stack_send_request (sf_stack_from_ctx (ctx), ack, c->proto, c->dest);
-  sf_ctx_set_data (ctx, ACK, sf_sip_msg_ref (ack), msg_unref);
+  sf_ctx_set_data (ctx, ACK, sf_sip_msg_ref (ack), (GDestroyNotify) sf_sip_msg_unref);
   return SF_OP_CONTINUE;
 }
 

@@ -13,12 +13,13 @@
 #define INVITE "ua.invite"   /* SfSipEvent (owned) */
 #define TAG "ua.tag"         /* char* (owned): our To tag */
 #define OK2XX "ua.2xx"       /* SfSipMsg (owned) */
-#define IV2XX "ua.2xx.interval"
 
+/* Keeps the INVITE of @e and makes our To tag (13.3.1.1). */
 static void
-msg_unref (gpointer m)
+keep_invite (SfCtx *ctx, SfSipEvent *e)
 {
-  sf_sip_msg_unref (m);
+  sf_ctx_set_data (ctx, INVITE, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+  sf_ctx_set_data (ctx, TAG, sf_sip_random_tag (), g_free);
 }
 
 /* "<sip:sipflow@ADDR:PORT;transport=tcp>" for where the request came in. */
@@ -95,8 +96,7 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
     return SF_OP_SKIP;
-  sf_ctx_set_data (ctx, INVITE, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
-  sf_ctx_set_data (ctx, TAG, sf_sip_random_tag (), g_free);
+  keep_invite (ctx, e);
   g_autoptr (SfSipMsg) r = invite_response (ctx, 180, NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
@@ -118,12 +118,10 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   if (r == NULL || !sf_stack_respond (s, inv->txn, r))
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), msg_unref);
+  sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
   guint t1 = sf_stack_timer_ms (s, '1');
-  if (inv->peer.proto == SF_SIP_UDP) {
-    sf_ctx_timer_start (ctx, "2xx", t1);
-    sf_ctx_set_data (ctx, IV2XX, GUINT_TO_POINTER (t1), NULL);
-  }
+  if (inv->peer.proto == SF_SIP_UDP)
+    sf_stack_backoff_start (ctx, "2xx", t1);
   sf_ctx_timer_start (ctx, "no_ack", 64 * (guint64) t1);
   sf_stack_count (s, "calls_answered");
   return SF_OP_TRANSITION;
@@ -140,9 +138,7 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   if (inv != NULL && ok != NULL && sf_stack_send_response (s, ok, &inv->peer))
     sf_stack_count (s, "retransmissions_sent");
-  guint iv = MIN (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, IV2XX)) * 2, sf_stack_timer_ms (s, '2'));
-  sf_ctx_set_data (ctx, IV2XX, GUINT_TO_POINTER (iv), NULL);
-  sf_ctx_timer_start (ctx, "2xx", iv);
+  sf_stack_backoff (ctx, "2xx", TRUE);
   return SF_OP_DONE;
 }
 
@@ -166,8 +162,7 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (ev->kind == SF_EV_SIP) {
     if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
       return SF_OP_SKIP;
-    sf_ctx_set_data (ctx, INVITE, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
-    sf_ctx_set_data (ctx, TAG, sf_sip_random_tag (), g_free);
+    keep_invite (ctx, e);
   } else if (strcmp (ev->name, "reject") != 0) {
     return SF_OP_SKIP;
   }
