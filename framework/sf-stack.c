@@ -86,6 +86,12 @@ sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap)
   sf_stack_backoff_start (ctx, name, interval);
 }
 
+SfSipTransport *
+sf_stack_transport (SfStack *s)
+{
+  return s->tp;
+}
+
 const SfStackStats *
 sf_stack_stats (SfStack *s)
 {

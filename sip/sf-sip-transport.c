@@ -163,6 +163,12 @@ handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
   t->recv (fixed, from, t->data);
 }
 
+void
+sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
+{
+  handle_bytes (t, bytes, from);
+}
+
 /* ---- UDP ---- */
 
 static gboolean

@@ -67,6 +67,8 @@ gboolean sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocket
 gboolean sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error);
 
 const SfSipTransportStats *sf_sip_transport_stats (SfSipTransport *t);
+/* Runs @bytes through the receive path as if they came from @from (tests, fuzzing). */
+void sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipTransport, sf_sip_transport_free)
 

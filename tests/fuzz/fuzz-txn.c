@@ -1,0 +1,65 @@
+/* fuzz-txn.c: fuzz target for the transaction layer and the UAS flow: the input
+ * is a script of datagrams and clock advances, separated by a line "--"; a part
+ * "ADV N" moves the fake clock N ms (firing timers), any other part is a
+ * datagram from 127.0.0.1:9 (the discard port: what is sent back goes nowhere).
+ * It drives matching, every transaction machine state and timer, the call flow
+ * and the untaken-request answers with whatever order the fuzzer finds. */
+#include "config.h"
+#include "framework/sf-loader.h"
+#include "framework/sf-stack.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  if (size > 65536)
+    return 0;
+  SfConfig *cfg = sf_config_new ();
+  sf_stack_declare_config (cfg, NULL);
+  SfRegistry *reg = sf_registry_new (cfg);
+  SfLoader *loader = sf_loader_new (reg);
+  SfMachine *tu = sf_loader_load (loader, "builtin:examples/uas-answer.xml", NULL);
+  SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), reg, cfg);
+  SfStack *stack = tu != NULL ? sf_stack_new (ep, loader, tu, NULL) : NULL;
+  if (stack != NULL && sf_stack_listen (stack, "udp:127.0.0.1:0", NULL)) {
+    GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+    SfSipPeer from = { SF_SIP_UDP, NULL, G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, 9)), 0 };
+    from.local = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, 5060));
+    g_object_unref (lo);
+    const char *p = (const char *) data, *end = p + size;
+    guint parts = 0;
+    while (p < end && parts++ < 64) {
+      const char *sep = memmem (p, (gsize) (end - p), "\n--\n", 4);
+      const char *pend = sep != NULL ? sep : end;
+      if (pend - p > 4 && memcmp (p, "ADV ", 4) == 0) {
+        char num[16] = { 0 };
+        memcpy (num, p + 4, (gsize) MIN (pend - p - 4, 12));
+        guint64 ms = g_ascii_strtoull (num, NULL, 10);
+        sf_endpoint_advance (ep, MIN (ms, 120000));
+      } else {
+        GBytes *b = g_bytes_new (p, (gsize) (pend - p));
+        sf_sip_transport_inject (sf_stack_transport (stack), b, &from);
+        g_bytes_unref (b);
+        sf_endpoint_drain (ep);
+      }
+      p = sep != NULL ? sep + 4 : end;
+    }
+    sf_endpoint_advance (ep, 200000); /* every timer of every machine runs out */
+    sf_sip_peer_clear (&from);
+  }
+  g_autoptr (GPtrArray) left = sf_endpoint_instances (ep);
+  for (guint i = 0; i < left->len; i++)
+    sf_endpoint_kill (ep, left->pdata[i], "fuzz end");
+  sf_stack_free (stack);
+  sf_endpoint_free (ep);
+  if (tu != NULL)
+    sf_machine_unref (tu);
+  sf_loader_free (loader);
+  sf_registry_free (reg);
+  sf_config_free (cfg);
+  return 0;
+}
