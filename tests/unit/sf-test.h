@@ -40,5 +40,6 @@ void sf_test_register_sip_digest (void);
 void sf_test_register_sip_build (void);
 void sf_test_register_sip_transport (void);
 void sf_test_register_txn (void);
+void sf_test_register_sip_dialog (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))
