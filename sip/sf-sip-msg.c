@@ -265,6 +265,10 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     err (error, SF_SIP_ERROR_LIMIT, "message larger than %d bytes", SF_SIP_MAX_MSG_SIZE);
     return NULL;
   }
+  if (size == 0 || data == NULL) {
+    err (error, SF_SIP_ERROR_SYNTAX, "empty message");
+    return NULL;
+  }
   const char *end = data + size;
   g_autoptr (SfSipMsg) m = g_new0 (SfSipMsg, 1);
   g_ref_count_init (&m->ref);

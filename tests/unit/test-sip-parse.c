@@ -429,6 +429,10 @@ strictness (void)
   CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag=1;tag=2\r\n\r\n"));
   CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSupported:\r\nAllow: \r\n\r\n"));
   CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nContent-Length: 0\r\n \r\n\r\n"));
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0); /* found by fuzz-txn: no UB on an empty datagram */
+  g_autoptr (GError) e = NULL;
+  CU_ASSERT_PTR_NULL (sf_sip_msg_parse (empty, &e));
+  CU_ASSERT_PTR_NOT_NULL (e);
   CU_ASSERT_FALSE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("1::2::3")));
   CU_ASSERT_FALSE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("1:2:3:4:5:6:7:8:9")));
   CU_ASSERT_TRUE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("2001:db8::10")));
