@@ -601,12 +601,22 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   return TRUE;
 }
 
+static gboolean same_addr (GInetSocketAddress *a, GInetSocketAddress *b);
+
+/* Sends from @local's socket when there is one (a response leaves from where its
+ * request came in), else from the first socket of the destination's family. */
 static gboolean
-udp_send (SfSipTransport *t, GInetSocketAddress *dest, GBytes *wire, GError **error)
+udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest, GBytes *wire, GError **error)
 {
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
-  for (guint i = 0; i < t->udp->len; i++) {
+  UdpListener *chosen = NULL;
+  for (guint i = 0; i < t->udp->len && chosen == NULL; i++) {
     UdpListener *l = t->udp->pdata[i];
+    if (local != NULL && g_socket_get_family (l->sock) == family && same_addr (l->local, local))
+      chosen = l;
+  }
+  for (guint i = 0; i < t->udp->len; i++) {
+    UdpListener *l = chosen != NULL ? chosen : t->udp->pdata[i];
     if (g_socket_get_family (l->sock) != family)
       continue;
     gsize len;
@@ -631,12 +641,14 @@ sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *
   if (proto == SF_SIP_TCP)
     return tcp_send (t, dest, conn, wire, error);
   g_return_val_if_fail (dest != NULL, FALSE);
-  return udp_send (t, dest, wire, error);
+  return udp_send (t, NULL, dest, wire, error);
 }
 
 static gboolean
 send_raw (SfSipTransport *t, const SfSipPeer *to, GBytes *wire, GError **error)
 {
+  if (to->proto == SF_SIP_UDP)
+    return udp_send (t, to->local, to->remote, wire, error);
   return sf_sip_transport_send (t, to->proto, to->remote, to->conn, wire, error);
 }
 
@@ -679,5 +691,7 @@ sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPe
     return send_raw (t, from, wire, error);
   }
   g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (ip, (guint16) port);
+  if (from->proto == SF_SIP_UDP)
+    return udp_send (t, from->local, G_INET_SOCKET_ADDRESS (dest), wire, error);
   return sf_sip_transport_send (t, from->proto, G_INET_SOCKET_ADDRESS (dest), 0, wire, error);
 }

@@ -7,7 +7,9 @@
  *  - tcp_exchange: a request over a new connection, its response over the same
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse
  *  - ipv6: the same over [::1]
- *  - listen_specs: udp:/tcp: address specs and their errors */
+ *  - listen_specs: udp:/tcp: address specs and their errors
+ *  - response_from_receiving_socket: with two UDP sockets, a response leaves from
+ *    the one its request came in on */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
@@ -248,6 +250,33 @@ listen_specs (void)
   }
 }
 
+static void
+response_from_receiving_socket (void)
+{
+  Inbox ia, ib;
+  inbox_init (&ia);
+  inbox_init (&ib);
+  SfSipTransport *a = sf_sip_transport_new (NULL, on_recv, &ia);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  g_autoptr (GInetSocketAddress) la = listen_on (a, "udp:127.0.0.1:0");
+  g_autoptr (GInetSocketAddress) lb1 = listen_on (b, "udp:127.0.0.1:0");
+  g_autoptr (GInetSocketAddress) lb2 = listen_on (b, "udp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb2);
+  g_autoptr (SfSipMsg) req = options (1, "127.0.0.1:5999", "UDP");
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  CU_ASSERT_TRUE (sf_sip_transport_send (a, SF_SIP_UDP, lb2, 0, wire, NULL));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  g_autoptr (SfSipMsg) resp = sf_sip_create_response (ib.msgs->pdata[0], 200, NULL, "t", NULL);
+  CU_ASSERT_TRUE (sf_sip_transport_send_response (b, resp, ib.peers->pdata[0], NULL));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ia, 1));
+  SfSipPeer *from = ia.peers->pdata[0];
+  CU_ASSERT_EQUAL (g_inet_socket_address_get_port (from->remote), g_inet_socket_address_get_port (lb2));
+  sf_sip_transport_free (a);
+  sf_sip_transport_free (b);
+  inbox_clear (&ia);
+  inbox_clear (&ib);
+}
+
 void
 sf_test_register_sip_transport (void)
 {
@@ -257,4 +286,5 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, udp_bad_request);
   SF_ADD_TEST (s, tcp_exchange);
   SF_ADD_TEST (s, ipv6);
+  SF_ADD_TEST (s, response_from_receiving_socket);
 }
