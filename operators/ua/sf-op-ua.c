@@ -175,6 +175,22 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* A CANCEL for the ringing call (9.2): the CANCEL got its 200 from the stack; the
+ * INVITE now gets 487 Request Terminated. */
+static SfOpResult
+sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "CANCEL") != 0)
+    return SF_OP_SKIP;
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  if (inv == NULL)
+    return SF_OP_SKIP;
+  g_autoptr (SfSipMsg) r = invite_response (ctx, 487, NULL, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}
+
 /* The ACK for our 2xx: the call is up. */
 static SfOpResult
 sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -218,6 +234,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     "on timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4)" },
   { "OpReject", sf_op_reject, SF_Q_NORMAL, SF_EV_SIP | SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
     fixup_status, NULL, "refuses the INVITE (or, on device:reject, the one kept) with the final status ARG" },
+  { "OpRingCancel", sf_op_ring_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes a CANCEL of the ringing call: 487 Request Terminated to the INVITE (9.2)" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the ACK for the 2xx: stops its retransmission" },
   { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,

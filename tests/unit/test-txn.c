@@ -8,6 +8,8 @@
  *    Timer H (64*T1) ends the transaction (17.2.1)
  *  - invite_rejected_acked: the ACK stops Timer G; its retransmission is absorbed;
  *    Timer I (T4) ends the transaction
+ *  - cancelled: a CANCEL of a ringing call gets 200, the INVITE 487, whose ACK
+ *    (same branch) ends the INVITE transaction (9.2, 17.2.1)
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
  *    a retransmitted request gets the same answer; Timer J ends each transaction
@@ -233,6 +235,38 @@ invite_rejected_acked (void)
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
   advance (t, 1000); /* Timer I = T4 = 5 s after the ACK */
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  txn_free (t);
+}
+
+static const char slow_flow[] =
+  "<flow version=\"1\" name=\"slow\" initial=\"Idle\">"
+  "<state name=\"Idle\"><normal><op name=\"OpRing\" next=\"Ringing\"/></normal></state>"
+  "<state name=\"Ringing\"><entry><op name=\"OpStartTimer\" arg=\"answer=10s\"/></entry>"
+  "<normal><op name=\"OpAnswerCall\" next=\"Up\"/><op name=\"OpRingCancel\" next=\"End\"/></normal></state>"
+  "<state name=\"Up\"/><state name=\"End\" final=\"true\"/></flow>";
+
+static void
+cancelled (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "slow.xml", slow_flow));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "z9hG4bKinv5", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  /* A CANCEL has the INVITE's branch and CSeq number (9.1). */
+  send_req (t, "CANCEL", "z9hG4bKinv5", "CANCEL", NULL);
+  guint a = recv_status (t, NULL);
+  g_autofree char *tag = NULL;
+  guint b = recv_status (t, &tag);
+  CU_ASSERT_TRUE ((a == 200 && b == 487) || (a == 487 && b == 200));
+  send_req (t, "ACK", "z9hG4bKinv5", "ACK", tag);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  advance (t, 5000); /* Timer I */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  /* A CANCEL that matches nothing: 481. */
+  send_req (t, "CANCEL", "z9hG4bKnone", "CANCEL", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 481);
   txn_free (t);
 }
 
@@ -474,6 +508,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, invite_answered);
   SF_ADD_TEST (s, invite_rejected_no_ack);
   SF_ADD_TEST (s, invite_rejected_acked);
+  SF_ADD_TEST (s, cancelled);
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, nict_timeout);
