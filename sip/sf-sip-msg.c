@@ -10,6 +10,7 @@ struct _SfSipMsg {
   GBytes *bytes;               /* owned: everything below points into it */
   const char *base;
   gboolean request;
+  GError *version_error;       /* owned, nullable: a request of another SIP version (505) */
   SfSipStr start_line;         /* without its line end */
   SfSipStr method, ruri_raw, version, reason;
   guint status;
@@ -49,6 +50,7 @@ sf_sip_msg_unref (SfSipMsg *msg)
     if (msg->cache[i] != NULL)
       g_ptr_array_unref (msg->cache[i]);
   sf_sip_uri_free (msg->ruri);
+  g_clear_error (&msg->version_error);
   g_array_unref (msg->headers);
   g_bytes_unref (msg->bytes);
   g_free (msg);
@@ -133,8 +135,15 @@ parse_start_line (SfSipMsg *m, GError **error)
   for (gsize i = 0; i < m->ruri_raw.len; i++)
     if ((guchar) m->ruri_raw.p[i] <= ' ')
       return err (error, SF_SIP_ERROR_SYNTAX, "request line: white space or control character in the Request-URI");
-  if (!check_version (m->version, error))
-    return FALSE;
+  GError *ve = NULL;
+  if (!check_version (m->version, &ve)) {
+    if (!g_error_matches (ve, SF_SIP_ERROR, SF_SIP_ERROR_VERSION)) {
+      g_propagate_error (error, ve);
+      return FALSE;
+    }
+    /* Framed on, so that it can be answered 505 (8.2.1 ... 21.5.20): validation fails with it. */
+    m->version_error = ve;
+  }
   GError *e = NULL;
   m->ruri = sf_sip_uri_parse (m->ruri_raw, m->base, &e);
   if (m->ruri == NULL) {
@@ -371,6 +380,10 @@ require_one (SfSipMsg *msg, SfSipHdrId id, GError **error)
 static gboolean
 validate (SfSipMsg *msg, GError **error)
 {
+  if (msg->version_error != NULL) {
+    g_propagate_error (error, g_error_copy (msg->version_error));
+    return FALSE;
+  }
   GPtrArray *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);
   if (vias == NULL)
     return FALSE;
@@ -437,7 +450,8 @@ sf_sip_msg_bad_request (SfSipMsg *req, const char *problem)
   for (gsize i = 0; i < G_N_ELEMENTS (needed); i++)
     if (count_lines (req, needed[i]) == 0)
       return NULL;
-  GString *out = g_string_new ("SIP/2.0 400 Bad Request (");
+  GString *out = g_string_new (req->version_error != NULL ? "SIP/2.0 505 Version Not Supported ("
+                                                           : "SIP/2.0 400 Bad Request (");
   /* A reason phrase of printable ASCII (no CR, LF or control bytes), bounded. */
   for (const char *p = problem; *p != '\0' && out->len < 140; p++)
     g_string_append_c (out, (*p >= 0x20 && *p < 0x7f) ? *p : '?');

@@ -39,7 +39,7 @@ SfSipMsg *sf_sip_msg_parse (GBytes *datagram, GError **error);
  * frames but does not validate can still be answered 400 from its raw lines. */
 SfSipMsg *sf_sip_msg_parse_framed (GBytes *datagram, GError **error);
 gboolean sf_sip_msg_validate (SfSipMsg *msg, GError **error);
-/* A 400 response to @req (framed, maybe not valid) as raw bytes: its Via, From,
+/* A 400 response (505 for a request of another SIP version) to @req (framed, maybe not valid) as raw bytes: its Via, From,
  * To (with a tag added), Call-ID and CSeq lines as received, and a reason phrase
  * "Bad Request (@problem)" cut to printable ASCII.  NULL when @req is not a
  * request or lacks one of those lines. */

@@ -225,9 +225,14 @@ udp_bad_request (void)
   CU_ASSERT_PTR_NOT_NULL (strstr (reply, "\r\nTo: <sip:b@h>;tag="));
   CU_ASSERT_PTR_NOT_NULL (strstr (reply, "\r\nCall-ID: bad1\r\n"));
   CU_ASSERT_TRUE (g_str_has_suffix (reply, "Content-Length: 0\r\n\r\n"));
+  /* Another SIP version: 505 (RFC 4475 badvers). */
+  const char *v7 = "OPTIONS sip:b@127.0.0.1 SIP/7.0\r\nVia: SIP/7.0/UDP 127.0.0.1;branch=z9hG4bKv7\r\n"
+                   "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: v7\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autofree char *r505 = raw_exchange (lb, v7, strlen (v7), TRUE);
+  CU_ASSERT_TRUE (r505 != NULL && g_str_has_prefix (r505, "SIP/2.0 505 Version Not Supported ("));
   CU_ASSERT_EQUAL (ib.msgs->len, 0);
   CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 1);
-  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 1);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 2);
   sf_sip_transport_free (b);
   inbox_clear (&ib);
 }
