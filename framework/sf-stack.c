@@ -353,6 +353,22 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
     sf_endpoint_end (ep, inst, "request not taken");
 }
 
+/* A connection failed: every client transaction sending there hears it. */
+static void
+on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data)
+{
+  SfStack *s = data;
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (s->ep);
+  for (guint i = 0; i < all->len; i++) {
+    SfInstance *inst = all->pdata[i];
+    SfClientTxn *c = sf_endpoint_get_instance_data (inst, "txn.client");
+    if (c != NULL && c->proto == proto &&
+        g_inet_socket_address_get_port (c->dest) == g_inet_socket_address_get_port (dest) &&
+        g_inet_address_equal (g_inet_socket_address_get_address (c->dest), g_inet_socket_address_get_address (dest)))
+      sf_endpoint_post (s->ep, inst, sf_event_new (SF_EV_TXN, "transport_error", error->message));
+  }
+}
+
 static SfMachine *
 load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error)
 {
@@ -388,6 +404,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->nict = g_steal_pointer (&nict);
   s->tp = sf_sip_transport_new (NULL, on_recv, s);
   sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
+  sf_sip_transport_set_send_error (s->tp, on_send_error, s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
   sf_endpoint_set_untaken (ep, untaken, s);
   sf_endpoint_set_data (ep, "sip.stack", s);

@@ -41,6 +41,8 @@ struct _SfSipTransport {
   guint next_conn;
   guint tcp_idle_s;
   SfSipTransportStats stats;
+  SfSipSendErrorFunc send_error;
+  gpointer send_error_data;
 };
 
 void
@@ -365,6 +367,8 @@ tcp_on_written (GObject *src, GAsyncResult *res, gpointer data)
   if (!c->closed) {
     if (!ok) {
       c->t->stats.send_errors++;
+      if (c->t->send_error != NULL)
+        c->t->send_error (SF_SIP_TCP, c->remote, error, c->t->send_error_data);
       conn_close (c, error->message);
     } else {
       g_bytes_unref (g_queue_pop_head (&c->out));
@@ -415,6 +419,8 @@ tcp_on_connected (GObject *src, GAsyncResult *res, gpointer data)
   if (!c->closed) {
     if (conn == NULL) {
       c->t->stats.send_errors += g_queue_get_length (&c->out);
+      if (c->t->send_error != NULL)
+        c->t->send_error (SF_SIP_TCP, c->remote, error, c->t->send_error_data);
       conn_close (c, error->message);
     } else {
       c->t->stats.tcp_connected++;
@@ -495,6 +501,13 @@ sf_sip_transport_free (SfSipTransport *t)
   g_hash_table_unref (t->conns);
   g_object_unref (t->client);
   g_free (t);
+}
+
+void
+sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data)
+{
+  t->send_error = func;
+  t->send_error_data = data;
 }
 
 void

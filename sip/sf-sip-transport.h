@@ -49,6 +49,10 @@ typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer da
 #define SF_SIP_TCP_IDLE_S 64
 
 SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data);
+/* What was queued for @dest over TCP could not be sent (the connection failed or
+ * broke): called once per failed connection. */
+typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
+void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
 void sf_sip_transport_free (SfSipTransport *t);
 void sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds);
 

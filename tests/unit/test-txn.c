@@ -20,7 +20,9 @@
  *  - ict_rejected: Timer A doubles without cap; a provisional stops it; a 486 reaches
  *    the TU and is ACKed (17.1.1.3), its retransmission ACKed again; Timer D ends it
  *  - ict_accepted: a 2xx reaches the TU, its retransmission too (RFC 6026); Timer M
- *    ends the transaction; Timer B gives txn:timeout when nothing answers */
+ *    ends the transaction; Timer B gives txn:timeout when nothing answers
+ *  - tcp_connect_refused: a client transaction over TCP to a closed port: the TU
+ *    hears txn:transport_error and the transaction ends (17.1.4) */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
@@ -501,6 +503,34 @@ ict_accepted (void)
   txn_free (t);
 }
 
+static void
+tcp_connect_refused (void)
+{
+  Txn *t = client_setup ();
+  /* A port nobody listens on: the peer socket's own port, over TCP. */
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u;transport=tcp", t->peer_port);
+  g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (t->to));
+  SfSipRequestSpec spec = { .method = "OPTIONS", .ruri = ruri, .from = "<sip:uac@127.0.0.1>", .to = "<sip:peer@127.0.0.1>",
+                            .via_sent_by = sent_by, .transport = "TCP" };
+  g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, NULL);
+  SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (lo, (guint16) t->peer_port);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (sf_stack_request (t->stack, tu, req, SF_SIP_TCP, G_INET_SOCKET_ADDRESS (dest), NULL));
+  sf_endpoint_drain (t->env->ep);
+  /* The refusal arrives through the main loop: wait for the TU to hear it (5 s at most). */
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (!out && tu_seen->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  g_autofree char *s = seen ();
+  CU_ASSERT_STRING_EQUAL (s, "transport_error");
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the transaction ended; the TU is left */
+  txn_free (t);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -514,4 +544,5 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, nict_timeout);
   SF_ADD_TEST (s, ict_rejected);
   SF_ADD_TEST (s, ict_accepted);
+  SF_ADD_TEST (s, tcp_connect_refused);
 }
