@@ -8,12 +8,16 @@
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse
  *  - ipv6: the same over [::1]
  *  - listen_specs: udp:/tcp: address specs and their errors
+ *  - resolve (RFC 3263 4): numeric hosts need no lookup (transport=, sips, maddr, default
+ *    ports); a name with a port is looked up by A/AAAA (localhost, from /etc/hosts);
+ *    a tel URI is not located
  *  - response_from_receiving_socket: with two UDP sockets, a response leaves from
  *    the one its request came in on */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-transport.h"
+#include "sip/sf-sip-resolve.h"
 #include <string.h>
 
 typedef struct {
@@ -282,6 +286,64 @@ response_from_receiving_socket (void)
   inbox_clear (&ib);
 }
 
+static GPtrArray *
+numeric (const char *u)
+{
+  g_autoptr (SfSipUri) uri = sf_sip_uri_parse (sf_sip_str (u, strlen (u)), NULL, NULL);
+  g_assert (uri != NULL);
+  return sf_sip_resolve_numeric (uri);
+}
+
+static gboolean
+target_is (GPtrArray *ts, guint i, SfSipProto proto, const char *ip, guint port)
+{
+  if (ts == NULL || i >= ts->len)
+    return FALSE;
+  SfSipTarget *t = ts->pdata[i];
+  g_autofree char *a = g_inet_address_to_string (g_inet_socket_address_get_address (t->addr));
+  return t->proto == proto && strcmp (a, ip) == 0 && g_inet_socket_address_get_port (t->addr) == port;
+}
+
+static void
+on_resolved (GObject *src, GAsyncResult *res, gpointer data)
+{
+  GPtrArray **out = data;
+  *out = sf_sip_resolve_finish (res, NULL);
+  if (*out == NULL)
+    *out = g_ptr_array_new (); /* done, with nothing */
+}
+
+static void
+resolve (void)
+{
+  g_autoptr (GPtrArray) a = numeric ("sip:bob@127.0.0.1:5070;transport=tcp");
+  CU_ASSERT_TRUE (target_is (a, 0, SF_SIP_TCP, "127.0.0.1", 5070));
+  g_autoptr (GPtrArray) b = numeric ("sips:bob@[::1]");
+  CU_ASSERT_TRUE (target_is (b, 0, SF_SIP_TCP, "::1", 5061));
+  g_autoptr (GPtrArray) c = numeric ("sip:bob@biloxi.example.com;maddr=192.0.2.9");
+  CU_ASSERT_TRUE (target_is (c, 0, SF_SIP_UDP, "192.0.2.9", 5060));
+  g_autoptr (GPtrArray) d = numeric ("sip:bob@biloxi.example.com");
+  CU_ASSERT_PTR_NULL (d); /* a name: a lookup is needed */
+  /* A name with a port: A/AAAA only (4.2), answered by /etc/hosts for localhost. */
+  g_autoptr (SfSipUri) u = sf_sip_uri_parse (SF_SIP_STR_LIT ("sip:bob@localhost:5099"), NULL, NULL);
+  GPtrArray *got = NULL;
+  sf_sip_resolve_async (u, NULL, on_resolved, &got);
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (got == NULL && !out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (got);
+  gboolean found = FALSE;
+  for (guint i = 0; i < got->len; i++)
+    found |= target_is (got, i, SF_SIP_UDP, "127.0.0.1", 5099) || target_is (got, i, SF_SIP_UDP, "::1", 5099);
+  CU_ASSERT_TRUE (found);
+  g_ptr_array_unref (got);
+  g_autoptr (SfSipUri) tel = sf_sip_uri_parse (SF_SIP_STR_LIT ("tel:+12015550123"), NULL, NULL);
+  CU_ASSERT_PTR_NULL (sf_sip_resolve_numeric (tel));
+}
+
 void
 sf_test_register_sip_transport (void)
 {
@@ -292,4 +354,5 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, tcp_exchange);
   SF_ADD_TEST (s, ipv6);
   SF_ADD_TEST (s, response_from_receiving_socket);
+  SF_ADD_TEST (s, resolve);
 }
