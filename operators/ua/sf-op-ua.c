@@ -7,12 +7,28 @@
 #include "framework/sf-operator.h"
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-build.h"
+#include "sip/sf-sip-dialog.h"
 #include <gst/sdp/sdp.h>
 #include <string.h>
 
 #define INVITE "ua.invite"   /* SfSipEvent (owned) */
 #define TAG "ua.tag"         /* char* (owned): our To tag */
 #define OK2XX "ua.2xx"       /* SfSipMsg (owned) */
+#define DIALOG "ua.dialog"   /* SfSipDialog (owned): from our 180 (early) or 200 */
+
+/* 12.1.1: the dialog our response @r creates, kept (an early one replaced by the confirmed one). */
+static void
+keep_dialog (SfCtx *ctx, SfSipMsg *r)
+{
+  SfSipEvent *inv = sf_ctx_get_data (ctx, "ua.invite");
+  g_autoptr (GError) error = NULL;
+  SfSipDialog *d = sf_sip_dialog_new_uas (inv->msg, r, &error);
+  if (d == NULL) {
+    g_info ("%s: no dialog: %s", sf_ctx_handle (ctx), error->message); /* e.g. an INVITE without Contact */
+    return;
+  }
+  sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
+}
 
 /* Keeps the INVITE of @e and makes our To tag (13.3.1.1). */
 static void
@@ -100,6 +116,7 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = invite_response (ctx, 180, NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
+  keep_dialog (ctx, r); /* early */
   return SF_OP_TRANSITION;
 }
 
@@ -119,6 +136,7 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (r == NULL || !sf_stack_respond (s, inv->txn, r))
     return SF_OP_ERROR;
   sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
+  keep_dialog (ctx, r); /* confirmed */
   guint t1 = sf_stack_timer_ms (s, '1');
   if (inv->peer.proto == SF_SIP_UDP)
     sf_stack_backoff_start (ctx, "2xx", t1);
@@ -136,7 +154,8 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
   SfSipMsg *ok = sf_ctx_get_data (ctx, OK2XX);
   SfStack *s = sf_stack_from_ctx (ctx);
-  if (inv != NULL && ok != NULL && sf_stack_send_response (s, ok, &inv->peer))
+  /* Through the INVITE transaction in Accepted (RFC 6026 7.1); sent directly if it is gone. */
+  if (inv != NULL && ok != NULL && (sf_stack_respond (s, inv->txn, ok) || sf_stack_send_response (s, ok, &inv->peer)))
     sf_stack_count (s, "retransmissions_sent");
   sf_stack_backoff (ctx, "2xx", TRUE);
   return SF_OP_DONE;
@@ -209,6 +228,15 @@ sf_op_end_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   if (strcmp (ev->name, "BYE") != 0 || e == NULL)
     return SF_OP_SKIP;
+  SfSipDialog *d = sf_ctx_get_data (ctx, DIALOG);
+  guint status = 200;
+  if (d != NULL && !sf_sip_dialog_request_in (d, e->msg, &status)) {
+    /* 12.2.2: out of order (500); the call goes on. */
+    g_autoptr (SfSipMsg) bad = sf_sip_create_response (e->msg, status, NULL, NULL, NULL);
+    if (bad != NULL)
+      sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, bad);
+    return SF_OP_DONE;
+  }
   g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;

@@ -3,7 +3,8 @@
  * time, never by sleeping.  A plain UDP socket on loopback plays the peer.
  *  - invite_answered: 100, 180, 200; the 2xx retransmitted at T1, 2T1, 4T1 up to T2
  *    until the ACK (13.3.1.4); Timer L ends the INVITE transaction (RFC 6026); a BYE
- *    gets 200, its retransmission the same 200 again; Timer J ends it (17.2.2)
+ *    gets 200, its retransmission the same 200 again; Timer J ends it (17.2.2); a
+ *    BYE with a CSeq not above the INVITE's gets 500 and the call goes on (12.2.2)
  *  - invite_rejected_no_ack: 486 retransmitted by Timer G (T1 doubling to T2) until
  *    Timer H (64*T1) ends the transaction (17.2.1)
  *  - invite_rejected_acked: the ACK stops Timer G; its retransmission is absorbed;
@@ -86,9 +87,9 @@ send_req (Txn *t, const char *method, const char *branch, const char *cseq_metho
   g_autofree char *text = g_strdup_printf (
     "%s sip:uas@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>%s%s\r\nCall-ID: txn-test@127.0.0.1\r\n"
-    "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n",
+    "CSeq: %u %s\r\nContact: <sip:peer@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
     method, t->peer_port, branch, to_tag != NULL ? ";tag=" : "", to_tag != NULL ? to_tag : "",
-    strcmp (cseq_method, "BYE") == 0 ? 2 : 1, cseq_method);
+    strcmp (cseq_method, "BYE") == 0 ? 2 : 1, strcmp (cseq_method, "BYE1") == 0 ? "BYE" : cseq_method, t->peer_port);
   g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), text, strlen (text), NULL, NULL);
 }
 
@@ -173,6 +174,10 @@ invite_answered (void)
   /* Timer L (64*T1 after the 2xx) has ended the INVITE transaction: the call alone is left. */
   advance (t, 32000);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  /* A BYE whose CSeq is not above the INVITE's: out of order, 500, the call stays up. */
+  send_req (t, "BYE", "z9hG4bKbye0", "BYE1", tag);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 500);
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->calls_ended, 0);
   /* BYE: 200; the same BYE again: the same 200 from the transaction; Timer J ends it. */
   send_req (t, "BYE", "z9hG4bKbye1", "BYE", tag);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
@@ -181,7 +186,7 @@ invite_answered (void)
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->retransmissions_absorbed, 1);
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->calls_ended, 1);
   advance (t, 32000 - 1);
-  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the BYE's transaction, in Completed */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 2); /* the two BYE transactions, in Completed */
   advance (t, 1);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
   txn_free (t);
