@@ -237,14 +237,13 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     return;
   }
   if (strcmp (method, "CANCEL") == 0) {
-    /* 9.2: the INVITE it cancels, by the same key with method INVITE. */
+    /* 9.2: a CANCEL for an INVITE this element knows gets its own (non-INVITE)
+     * transaction and goes to the call; one that matches nothing gets 481. */
     g_autofree char *ikey = server_key (msg, "INVITE");
-    SfInstance *inv = sf_endpoint_lookup (s->ep, "transaction", ikey);
-    answer_statelessly (s, msg, from, inv != NULL ? 200 : 481);
-    if (inv != NULL && call != NULL)
-      sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, "CANCEL", NULL, sf_sip_event_new (msg, from, NULL),
-                                                        (GDestroyNotify) sf_sip_event_free));
-    return;
+    if (sf_endpoint_lookup (s->ep, "transaction", ikey) == NULL) {
+      answer_statelessly (s, msg, from, 481);
+      return;
+    }
   }
   SfMachine *m = strcmp (method, "INVITE") == 0 ? s->ist : s->nist;
   g_autoptr (GError) error = NULL;
@@ -336,6 +335,13 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
   SfSipEvent *e = ev->payload;
   if (!sf_sip_msg_is_request (e->msg) || strcmp (ev->name, "ACK") == 0)
     return; /* an ACK is never answered */
+  if (strcmp (ev->name, "CANCEL") == 0) {
+    /* The INVITE has its final response already: the CANCEL has no effect, 200 (9.2). */
+    g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
+    if (ok != NULL)
+      sf_stack_respond (s, e->txn, ok);
+    return;
+  }
   static const char *const known[] = { "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "REGISTER", "INFO", "UPDATE",
                                        "PRACK", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH" };
   gboolean is_known = FALSE;

@@ -194,16 +194,20 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* A CANCEL for the ringing call (9.2): the CANCEL got its 200 from the stack; the
- * INVITE now gets 487 Request Terminated. */
+/* A CANCEL for the ringing call (9.2): 200 to the CANCEL through its own
+ * transaction, then 487 Request Terminated to the INVITE. */
 static SfOpResult
 sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "CANCEL") != 0)
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "CANCEL") != 0 || e == NULL)
     return SF_OP_SKIP;
   SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
   if (inv == NULL)
     return SF_OP_SKIP;
+  g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, sf_ctx_get_data (ctx, TAG), NULL);
+  if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
+    return SF_OP_ERROR;
   g_autoptr (SfSipMsg) r = invite_response (ctx, 487, NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
     return SF_OP_ERROR;

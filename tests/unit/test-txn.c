@@ -267,9 +267,14 @@ cancelled (void)
   g_autofree char *tag = NULL;
   guint b = recv_status (t, &tag);
   CU_ASSERT_TRUE ((a == 200 && b == 487) || (a == 487 && b == 200));
+  /* The CANCEL has a transaction of its own: its retransmission gets the same 200. */
+  send_req (t, "CANCEL", "z9hG4bKinv5", "CANCEL", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
   send_req (t, "ACK", "z9hG4bKinv5", "ACK", tag);
   CU_ASSERT_TRUE (nothing_sent (t));
-  advance (t, 5000); /* Timer I */
+  advance (t, 5000); /* Timer I ends the INVITE's transaction */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the CANCEL's, in Completed */
+  advance (t, 27000); /* Timer J */
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
   /* A CANCEL that matches nothing: 481. */
   send_req (t, "CANCEL", "z9hG4bKnone", "CANCEL", NULL);
