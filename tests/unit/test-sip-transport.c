@@ -11,6 +11,9 @@
  *  - resolve (RFC 3263 4): numeric hosts need no lookup (transport=, sips, maddr, default
  *    ports); a name with a port is looked up by A/AAAA (localhost, from /etc/hosts);
  *    a tel URI is not located
+ *  - tcp_idle_close: a connection without traffic is closed after sip.tcp_idle (1 s
+ *    here: the transport's idle timer is on the real clock, so this waits for the
+ *    close event itself, bounded at 5 s)
  *  - response_from_receiving_socket: with two UDP sockets, a response leaves from
  *    the one its request came in on */
 #include "config.h"
@@ -286,6 +289,35 @@ response_from_receiving_socket (void)
   inbox_clear (&ib);
 }
 
+static void
+tcp_idle_close (void)
+{
+  Inbox ia, ib;
+  inbox_init (&ia);
+  inbox_init (&ib);
+  SfSipTransport *a = sf_sip_transport_new (NULL, on_recv, &ia);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  sf_sip_transport_set_tcp_idle (b, 1);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "tcp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  g_autoptr (SfSipMsg) req = options (1, "127.0.0.1:5999", "TCP");
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  CU_ASSERT_TRUE (sf_sip_transport_send (a, SF_SIP_TCP, lb, 0, wire, NULL));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->tcp_closed, 0);
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (!out && sf_sip_transport_stats (b)->tcp_closed == 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->tcp_closed, 1);
+  sf_sip_transport_free (a);
+  sf_sip_transport_free (b);
+  inbox_clear (&ia);
+  inbox_clear (&ib);
+}
+
 static GPtrArray *
 numeric (const char *u)
 {
@@ -355,4 +387,5 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, ipv6);
   SF_ADD_TEST (s, response_from_receiving_socket);
   SF_ADD_TEST (s, resolve);
+  SF_ADD_TEST (s, tcp_idle_close);
 }
