@@ -466,6 +466,18 @@ sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
   return TRUE;
 }
 
+void
+sf_endpoint_post_always (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
+{
+  g_return_if_fail (inst != NULL && ev != NULL);
+  if (inst->ended) {
+    ep->stats.events_dropped++;
+    sf_event_unref (ev);
+    return;
+  }
+  post_internal (ep, inst, ev, 0);
+}
+
 gboolean
 sf_endpoint_post_key (SfEndpoint *ep, const char *scope, const char *key, SfEvent *ev)
 {

@@ -87,6 +87,10 @@ GPtrArray *sf_endpoint_instances (SfEndpoint *ep);
 /* Queues @ev (transfer full) for @inst.  FALSE (and @ev dropped) when the queue is full. */
 gboolean sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev);
 gboolean sf_endpoint_post_key (SfEndpoint *ep, const char *scope, const char *key, SfEvent *ev);
+/* Queues @ev (transfer full) whatever the queue length: for the event that goes
+ * with work already accepted (the request of a transaction just created, a
+ * response a transaction user hands over), which dropping would strand. */
+void sf_endpoint_post_always (SfEndpoint *ep, SfInstance *inst, SfEvent *ev);
 /* Thread-safe: queues @ev (transfer full) for the instance with @handle from any
  * thread; it is dispatched in the endpoint's main context. */
 void sf_endpoint_post_threadsafe (SfEndpoint *ep, const char *handle, SfEvent *ev);

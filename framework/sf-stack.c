@@ -144,8 +144,9 @@ sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp)
   SfInstance *t = txn != NULL ? sf_endpoint_lookup_handle (s->ep, txn) : NULL;
   if (t == NULL)
     return FALSE; /* the transaction is gone (it timed out): nothing can be sent */
-  return sf_endpoint_post (s->ep, t, sf_event_new_full (SF_EV_TXN, "respond", NULL, sf_sip_event_new (resp, NULL, NULL),
-                                                        (GDestroyNotify) sf_sip_event_free));
+  sf_endpoint_post_always (s->ep, t, sf_event_new_full (SF_EV_TXN, "respond", NULL, sf_sip_event_new (resp, NULL, NULL),
+                                                       (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
 }
 
 /* ---- matching (17.2.3) ---- */
@@ -254,8 +255,8 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     return;
   }
   s->stats.transactions++;
-  sf_endpoint_post (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
-                                                   (GDestroyNotify) sf_sip_event_free));
+  sf_endpoint_post_always (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
+                                                          (GDestroyNotify) sf_sip_event_free));
 }
 
 static void
@@ -318,8 +319,10 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
   SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
   if (txn != NULL)
     sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (call)), g_free);
-  return sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
-                                                           (GDestroyNotify) sf_sip_event_free));
+  /* The transaction is committed to this request: its call must hear it. */
+  sf_endpoint_post_always (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                          (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
 }
 
 /* DESIGN.md: a request nothing takes still gets an answer. */
@@ -351,7 +354,19 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
                  : !is_known                                                                              ? 501
                                                                                                           : 405;
   g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, status, NULL, tag, NULL);
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (e->msg, status, NULL, tag, NULL);
+  g_autoptr (SfSipMsg) r = NULL;
+  if (base != NULL && status == 405) {
+    /* 21.4.6: a 405 lists what is allowed. */
+    SfSipBuilder *b = sf_sip_builder_response (status, NULL);
+    for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
+      if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
+        sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
+    sf_sip_builder_add (b, "Allow", "INVITE, ACK, CANCEL, BYE");
+    r = sf_sip_builder_finish (b, NULL);
+  } else if (base != NULL) {
+    r = sf_sip_msg_ref (base);
+  }
   if (r != NULL)
     sf_stack_respond (s, e->txn, r);
   /* A call made for this request alone, that took nothing, ends. */

@@ -162,6 +162,13 @@ sf_sip_dialog_request_in (SfSipDialog *d, SfSipMsg *req, guint *status)
 {
   SfSipStr method = sf_sip_msg_method (req);
   guint32 cseq = (guint32) sf_sip_msg_cseq (req)->number;
+  /* 12.2.2: a request of this dialog carries our tag in To. */
+  const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (req), "tag");
+  if (!sf_sip_str_eq (method, "CANCEL") &&
+      (tt == NULL || d->local_tag == NULL || !sf_sip_str_eq (tt->value, d->local_tag))) {
+    *status = 481;
+    return FALSE;
+  }
   if (!sf_sip_str_eq (method, "ACK") && !sf_sip_str_eq (method, "CANCEL")) {
     if (d->remote_cseq != 0 && cseq <= d->remote_cseq) {
       *status = 500; /* out of order (12.2.2) */

@@ -41,8 +41,8 @@ char *sf_sip_dialog_key (const SfSipDialog *d);
  * remote target). */
 gboolean sf_sip_dialog_update_uac (SfSipDialog *d, SfSipMsg *resp, gboolean target_refresh, GError **error);
 
-/* 12.2.2: checks an in-dialog request: a CSeq lower than (or equal to) the remote
- * CSeq gets 500 (*@status set, FALSE); else records it, and a target-refresh
+/* 12.2.2: checks an in-dialog request: one without our tag in To gets 481, a CSeq
+ * lower than (or equal to) the remote CSeq 500 (*@status set, FALSE); else records it, and a target-refresh
  * request (re-INVITE, UPDATE) with a Contact replaces the remote target. */
 gboolean sf_sip_dialog_request_in (SfSipDialog *d, SfSipMsg *req, guint *status);
 

@@ -99,9 +99,13 @@ fix_via (SfSipMsg *m, GBytes *bytes, const SfSipPeer *from)
   if (host.len >= 2 && host.p[0] == '[')
     host = sf_sip_str (host.p + 1, host.len - 2);
   const SfSipParam *rport = sf_sip_value_param (via, "rport");
+  const SfSipParam *received = sf_sip_value_param (via, "received");
   gboolean want_rport = rport != NULL && !sf_sip_str_is_set (rport->value);
-  gboolean want_received = (!sf_sip_str_caseeq (host, ip) || want_rport) && sf_sip_value_param (via, "received") == NULL;
-  if (!want_rport && !want_received)
+  gboolean want_received = !sf_sip_str_caseeq (host, ip) || want_rport;
+  /* A received= the sender wrote itself is never trusted: responses would go
+   * where it says (a reflection), so it is replaced by the real source. */
+  gboolean right = received != NULL && sf_sip_str_caseeq (received->value, ip);
+  if (!want_rport && (!want_received || right) && (received == NULL || right))
     return sf_sip_msg_ref (m);
   GString *v = g_string_new (NULL);
   g_string_append_len (v, via->protocol.p, (gssize) via->protocol.len);
@@ -115,6 +119,8 @@ fix_via (SfSipMsg *m, GBytes *bytes, const SfSipPeer *from)
     g_string_append_printf (v, ":%u", via->port);
   for (guint i = 0; i < via->n_params; i++) {
     const SfSipParam *p = &via->params[i];
+    if (p == received)
+      continue; /* written below, from the packet */
     g_string_append_c (v, ';');
     g_string_append_len (v, p->name.p, (gssize) p->name.len);
     if (p == rport && want_rport)
@@ -124,7 +130,7 @@ fix_via (SfSipMsg *m, GBytes *bytes, const SfSipPeer *from)
       g_string_append_len (v, p->value.p, (gssize) p->value.len);
     }
   }
-  if (want_received)
+  if (want_received || received != NULL)
     g_string_append_printf (v, ";received=%s", ip);
   gsize len;
   const char *d = g_bytes_get_data (bytes, &len);

@@ -11,6 +11,8 @@
 
 gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 
+static void notify_tu (SfCtx *ctx, const char *what);
+
 #define REQ "txn.request"   /* SfSipEvent (owned) */
 #define LAST "txn.last"     /* SfSipMsg (owned): the last response sent */
 
@@ -57,8 +59,10 @@ sf_op_txn_respond (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
   if (strcmp (ev->name, "respond") != 0 || e == NULL || e->msg == NULL || req == NULL)
     return SF_OP_SKIP;
-  if (!sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer))
+  if (!sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer)) {
+    notify_tu (ctx, "transport_error"); /* 17.2.4; the flow maps "error" to Terminated */
     return SF_OP_ERROR;
+  }
   sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (e->msg), (GDestroyNotify) sf_sip_msg_unref);
   guint status = sf_sip_msg_status (e->msg);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);

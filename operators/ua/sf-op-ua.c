@@ -14,6 +14,7 @@
 #define INVITE "ua.invite"   /* SfSipEvent (owned) */
 #define TAG "ua.tag"         /* char* (owned): our To tag */
 #define OK2XX "ua.2xx"       /* SfSipMsg (owned) */
+#define FINAL "ua.final"     /* set once the INVITE has its final response */
 #define DIALOG "ua.dialog"   /* SfSipDialog (owned): from our 180 (early) or 200 */
 
 /* 12.1.1: the dialog our response @r creates, kept (an early one replaced by the confirmed one). */
@@ -136,6 +137,7 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (r == NULL || !sf_stack_respond (s, inv->txn, r))
     return SF_OP_ERROR;
   sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
+  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   keep_dialog (ctx, r); /* confirmed */
   guint t1 = sf_stack_timer_ms (s, '1');
   if (inv->peer.proto == SF_SIP_UDP)
@@ -191,6 +193,7 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = invite_response (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
     return SF_OP_ERROR;
+  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   return SF_OP_TRANSITION;
 }
 
@@ -211,6 +214,7 @@ sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = invite_response (ctx, 487, NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
     return SF_OP_ERROR;
+  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   return SF_OP_TRANSITION;
 }
 
@@ -247,6 +251,68 @@ sf_op_end_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+typedef struct {
+  char *method;
+  guint status;
+} RefuseArg;
+
+static void
+refuse_arg_free (gpointer p)
+{
+  RefuseArg *a = p;
+  g_free (a->method);
+  g_free (a);
+}
+
+/* "INVITE=482": a method and a status from 300 to 699. */
+static gboolean
+fixup_refuse (const char *text, gpointer *out, GError **error)
+{
+  const char *eq = strchr (text, '=');
+  guint64 v = 0;
+  if (eq == NULL || eq == text || !sf_sip_str_to_u64 (sf_sip_str (eq + 1, strlen (eq + 1)), 699, &v) || v < 300) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected METHOD=STATUS (300-699), like 'INVITE=482', got '%s'", text);
+    return FALSE;
+  }
+  RefuseArg *a = g_new0 (RefuseArg, 1);
+  a->method = g_strndup (text, (gsize) (eq - text));
+  a->status = (guint) v;
+  *out = a;
+  return TRUE;
+}
+
+/* A request of METHOD that this state does not serve: answered STATUS through its
+ * own transaction (a second INVITE while ringing: 482, 8.2.2.2; a re-INVITE this
+ * flow cannot do: 488); the call goes on. */
+static SfOpResult
+sf_op_refuse (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const RefuseArg *a = arg;
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, a->method) != 0 || e == NULL || e->txn == NULL)
+    return SF_OP_SKIP;
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, a->status, NULL, tag, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_DONE;
+}
+
+/* Entry of the final state: an INVITE still without a final response (hung up or
+ * shut down while ringing) gets ARG, so its transaction can end. */
+static SfOpResult
+sf_op_finish_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  if (inv == NULL || sf_ctx_get_data (ctx, FINAL) != NULL)
+    return SF_OP_SKIP;
+  g_autoptr (SfSipMsg) r = invite_response (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
+    return SF_OP_ERROR;
+  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
+  return SF_OP_CONTINUE;
+}
+
 /* Entry of the final state: counts the call as ended, however it ended. */
 static SfOpResult
 sf_op_call_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -270,6 +336,10 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a CANCEL of the ringing call: 487 Request Terminated to the INVITE (9.2)" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the ACK for the 2xx: stops its retransmission" },
+  { "OpRefuse", sf_op_refuse, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_REQUIRED, fixup_refuse, refuse_arg_free,
+    "answers a request METHOD this state does not serve with STATUS (arg METHOD=STATUS); the call goes on" },
+  { "OpFinishInvite", sf_op_finish_invite, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_status, NULL,
+    "gives the INVITE the final status ARG if it has none yet (a call ended while ringing)" },
   { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "counts the call as ended in the stats (the final state's entry)" },
   { "OpEndCall", sf_op_end_call, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,

@@ -180,6 +180,14 @@ request_in (void)
   /* The same CSeq again (or lower): 500. */
   CU_ASSERT_FALSE (sf_sip_dialog_request_in (d, re, &status));
   CU_ASSERT_EQUAL (status, 500);
+  /* Without our tag in To: not this dialog, 481. */
+  const char *notag =
+    "BYE sip:bob@192.0.2.4 SIP/2.0\r\nVia: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKbye7\r\n"
+    "To: Bob <sip:bob@biloxi.com>;tag=other\r\nFrom: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+    "Call-ID: a84b4c76e66710@pc33.atlanta.com\r\nCSeq: 314170 BYE\r\n\r\n";
+  g_autoptr (SfSipMsg) nt = parse (notag);
+  CU_ASSERT_FALSE (sf_sip_dialog_request_in (d, nt, &status));
+  CU_ASSERT_EQUAL (status, 481);
   /* An ACK carries the INVITE's CSeq: not refused. */
   const char *ack =
     "ACK sip:bob@192.0.2.4 SIP/2.0\r\nVia: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKack1\r\n"

@@ -9,7 +9,8 @@
  *    Timer H (64*T1) ends the transaction (17.2.1)
  *  - invite_rejected_acked: the ACK stops Timer G; its retransmission is absorbed;
  *    Timer I (T4) ends the transaction
- *  - cancelled: a CANCEL of a ringing call gets 200, the INVITE 487, whose ACK
+ *  - cancelled: a second INVITE of a ringing call gets 482 (8.2.2.2); a CANCEL of
+ *    the ringing call gets 200, the INVITE 487, whose ACK
  *    (same branch) ends the INVITE transaction (9.2, 17.2.1)
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
@@ -39,11 +40,19 @@ typedef struct {
   guint peer_port;
 } Txn;
 
+static void
+trace_stderr (const char *line, gpointer data)
+{
+  g_printerr ("trace: %s\n", line);
+}
+
 static Txn *
 txn_setup (SfMachine *tu)
 {
   Txn *t = g_new0 (Txn, 1);
   t->env = sf_test_env_new ();
+  if (g_getenv ("SF_TEST_TRACE") != NULL)
+    sf_endpoint_set_trace (t->env->ep, trace_stderr, NULL);
   CU_ASSERT_TRUE (sf_stack_declare_config (t->env->cfg, NULL));
   sf_endpoint_attach (t->env->ep, NULL);
   t->tu = tu;
@@ -249,7 +258,8 @@ static const char slow_flow[] =
   "<flow version=\"1\" name=\"slow\" initial=\"Idle\">"
   "<state name=\"Idle\"><normal><op name=\"OpRing\" next=\"Ringing\"/></normal></state>"
   "<state name=\"Ringing\"><entry><op name=\"OpStartTimer\" arg=\"answer=10s\"/></entry>"
-  "<normal><op name=\"OpAnswerCall\" next=\"Up\"/><op name=\"OpRingCancel\" next=\"End\"/></normal></state>"
+  "<normal><op name=\"OpAnswerCall\" next=\"Up\"/><op name=\"OpRingCancel\" next=\"End\"/>"
+  "<op name=\"OpRefuse\" arg=\"INVITE=482\"/></normal></state>"
   "<state name=\"Up\"/><state name=\"End\" final=\"true\"/></flow>";
 
 static void
@@ -261,6 +271,14 @@ cancelled (void)
   send_req (t, "INVITE", "z9hG4bKinv5", "INVITE", NULL);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  /* A second INVITE of the same call (another branch) while ringing: 482 (8.2.2.2),
+   * through a transaction of its own, which its ACK confirms. */
+  send_req (t, "INVITE", "z9hG4bKinv5b", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  g_autofree char *tag482 = NULL;
+  CU_ASSERT_EQUAL (recv_status (t, &tag482), 482);
+  send_req (t, "ACK", "z9hG4bKinv5b", "ACK", tag482);
+  CU_ASSERT_TRUE (nothing_sent (t));
   /* A CANCEL has the INVITE's branch and CSeq number (9.1). */
   send_req (t, "CANCEL", "z9hG4bKinv5", "CANCEL", NULL);
   guint a = recv_status (t, NULL);
