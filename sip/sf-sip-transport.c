@@ -27,6 +27,8 @@ struct _TcpConn {
   GCancellable *cancel;
   guint idle;                   /* GSource id */
   gint64 last_activity;
+  gint64 last_progress;         /* a whole message framed (or the connection opened) */
+  gsize pending;                /* bytes in @out */
   guint8 buf[TCP_READ];
 };
 
@@ -263,13 +265,16 @@ static gboolean
 conn_idle (gpointer data)
 {
   TcpConn *c = data;
-  gint64 idle_us = g_get_monotonic_time () - c->last_activity;
+  gint64 now = g_get_monotonic_time ();
+  gint64 idle_us = now - c->last_activity;
   gint64 limit = (gint64) c->t->tcp_idle_s * G_USEC_PER_SEC;
-  if (idle_us >= limit) {
+  if (idle_us >= limit || (c->in->len > 0 && now - c->last_progress >= limit)) {
     c->idle = 0;
-    conn_close (c, "idle");
+    conn_close (c, idle_us >= limit ? "idle" : "no whole message in time");
     return G_SOURCE_REMOVE;
   }
+  if (c->in->len > 0)
+    idle_us = MAX (idle_us, now - c->last_progress);
   c->idle = g_timeout_add_seconds ((guint) ((limit - idle_us) / G_USEC_PER_SEC) + 1, conn_idle, c);
   return G_SOURCE_REMOVE;
 }
@@ -285,7 +290,7 @@ conn_new (SfSipTransport *t, GInetSocketAddress *remote)
   c->in = g_byte_array_new ();
   g_queue_init (&c->out);
   c->cancel = g_cancellable_new ();
-  c->last_activity = g_get_monotonic_time ();
+  c->last_activity = c->last_progress = g_get_monotonic_time ();
   c->idle = g_timeout_add_seconds (t->tcp_idle_s, conn_idle, c);
   g_hash_table_insert (t->conns, GUINT_TO_POINTER (c->id), c);
   return c;
@@ -325,6 +330,7 @@ tcp_consume (TcpConn *c)
     }
     g_autoptr (GBytes) b = g_bytes_new (c->in->data + skip, len);
     g_byte_array_remove_range (c->in, 0, (guint) (skip + len));
+    c->last_progress = g_get_monotonic_time ();
     SfSipPeer from = { SF_SIP_TCP, c->local, c->remote, c->id };
     g_ref_count_inc (&c->ref); /* the receiver may close us */
     handle_bytes (c->t, b, &from);
@@ -377,7 +383,9 @@ tcp_on_written (GObject *src, GAsyncResult *res, gpointer data)
         c->t->send_error (SF_SIP_TCP, c->remote, error, c->t->send_error_data);
       conn_close (c, error->message);
     } else {
-      g_bytes_unref (g_queue_pop_head (&c->out));
+      GBytes *done = g_queue_pop_head (&c->out);
+      c->pending -= g_bytes_get_size (done);
+      g_bytes_unref (done);
       c->last_activity = g_get_monotonic_time ();
       if (!g_queue_is_empty (&c->out))
         tcp_write_next (c);
@@ -404,6 +412,12 @@ static gboolean
 tcp_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
 {
   SfSipTransport *t = data;
+  if (g_hash_table_size (t->conns) >= SF_SIP_TCP_MAX_CONNS) {
+    g_debug ("tcp connection refused: %d open already", SF_SIP_TCP_MAX_CONNS);
+    t->stats.dropped++;
+    g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
+    return TRUE;
+  }
   GSocketAddress *remote = g_socket_connection_get_remote_address (conn, NULL);
   if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote)) {
     g_clear_object (&remote);
@@ -464,7 +478,15 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
     g_ref_count_inc (&c->ref);
     g_socket_client_connect_async (t->client, G_SOCKET_CONNECTABLE (dest), c->cancel, tcp_on_connected, c);
   }
+  if (c->pending + g_bytes_get_size (wire) > SF_SIP_TCP_MAX_PENDING) {
+    /* The peer does not read what it is sent: it goes. */
+    t->stats.send_errors++;
+    conn_close (c, "too much unread output");
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "TCP peer does not read: connection closed");
+    return FALSE;
+  }
   g_queue_push_tail (&c->out, g_bytes_ref (wire));
+  c->pending += g_bytes_get_size (wire);
   tcp_write_next (c);
   t->stats.sent++;
   return TRUE;

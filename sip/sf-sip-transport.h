@@ -45,8 +45,13 @@ typedef struct _SfSipTransport SfSipTransport;
 /* A parsed message and its source; @msg is borrowed (ref it to keep it). */
 typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
 
-/* The longest a TCP connection stays open without traffic (default). */
+/* The longest a TCP connection stays open without traffic (default); a peer
+ * that sends but completes no message in that time is closed too. */
 #define SF_SIP_TCP_IDLE_S 64
+/* Most TCP connections at once; further ones are closed when accepted. */
+#define SF_SIP_TCP_MAX_CONNS 1024
+/* Most bytes waiting to be sent on one connection; past it, it is closed. */
+#define SF_SIP_TCP_MAX_PENDING (1024 * 1024)
 
 SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data);
 /* What was queued for @dest over TCP could not be sent (the connection failed or
