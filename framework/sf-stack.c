@@ -4,6 +4,7 @@
 #include "framework/sf-endpoint-private.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
+#include "sip/sf-sip-resolve.h"
 #include <string.h>
 
 struct _SfStack {
@@ -282,6 +283,66 @@ sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, G
   sf_endpoint_set_instance_data (t, "txn.client", c, (GDestroyNotify) client_data_free);
   s->stats.transactions++;
   return t;
+}
+
+typedef struct {
+  SfStack *s;
+  char *tu;          /* owned: the TU's handle (it may end while the lookup runs) */
+  SfSipMsg *req;     /* owned ref */
+} Locate;
+
+static void
+locate_free (Locate *l)
+{
+  g_free (l->tu);
+  sf_sip_msg_unref (l->req);
+  g_free (l);
+}
+
+static void
+located (Locate *l, GPtrArray *targets, const char *why)
+{
+  SfInstance *tu = sf_endpoint_lookup_handle (l->s->ep, l->tu);
+  if (tu == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
+  /* The first target this element can reach (an IPv6 address is no use with IPv4 sockets only). */
+  SfSipTarget *t = NULL;
+  for (guint i = 0; targets != NULL && i < targets->len && t == NULL; i++)
+    if (sf_sip_transport_can_send (l->s->tp, ((SfSipTarget *) targets->pdata[i])->proto,
+                                   ((SfSipTarget *) targets->pdata[i])->addr))
+      t = targets->pdata[i];
+  if (t == NULL || sf_stack_request (l->s, tu, l->req, t->proto, t->addr, &error) == NULL)
+    sf_endpoint_post_always (l->s->ep, tu, sf_event_new (SF_EV_TXN, "transport_error",
+                                                          why != NULL ? why : error != NULL ? error->message : "no target"));
+}
+
+static void
+on_located (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Locate *l = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) targets = sf_sip_resolve_finish (res, &error);
+  located (l, targets, error != NULL ? error->message : NULL);
+  locate_free (l);
+}
+
+void
+sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req)
+{
+  const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
+  const SfSipUri *target = route != NULL && route->uri != NULL ? route->uri : sf_sip_msg_ruri (req);
+  Locate *l = g_new0 (Locate, 1);
+  l->s = s;
+  l->tu = g_strdup (sf_instance_handle (tu));
+  l->req = sf_sip_msg_ref (req);
+  g_autoptr (GPtrArray) numeric = sf_sip_resolve_numeric (target);
+  if (numeric != NULL) {
+    located (l, numeric, NULL);
+    locate_free (l);
+    return;
+  }
+  sf_sip_resolve_async (target, NULL, on_located, l);
 }
 
 gboolean

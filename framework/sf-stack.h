@@ -67,6 +67,11 @@ gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
  * SF_EV_TXN "timeout" or "transport_error".  Returns the transaction's instance. */
 SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest,
                               GError **error);
+/* The same, with the destination located by RFC 3263 (sip/sf-sip-resolve.h)
+ * from the first Route or else the Request-URI: the transaction starts once the
+ * lookup answers (at once for a numeric host), over the first target.  A lookup
+ * that finds nothing reaches @tu as SF_EV_TXN "transport_error". */
+void sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Sends a request outside any transaction (the ACK for a 2xx, 13.2.2.4). */
 gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest);
 /* Restarts @ctx's timer @name with the interval it last had doubled, capped at

@@ -173,6 +173,18 @@ handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
   t->recv (fixed, from, t->data);
 }
 
+gboolean
+sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest)
+{
+  if (proto == SF_SIP_TCP)
+    return TRUE;
+  GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
+  for (guint i = 0; i < t->udp->len; i++)
+    if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family)
+      return TRUE;
+  return FALSE;
+}
+
 void
 sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
 {

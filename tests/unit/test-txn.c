@@ -23,6 +23,9 @@
  *    the TU and is ACKed (17.1.1.3), its retransmission ACKed again; Timer D ends it
  *  - ict_accepted: a 2xx reaches the TU, its retransmission too (RFC 6026); Timer M
  *    ends the transaction; Timer B gives txn:timeout when nothing answers
+ *  - located: a request sent by RFC 3263 location: to a numeric Request-URI at once,
+ *    through a Route naming localhost after an A lookup (/etc/hosts); a name that does
+ *    not resolve (.invalid, RFC 2606) gives the TU txn:transport_error
  *  - tcp_connect_refused: a client transaction over TCP to a closed port: the TU
  *    hears txn:transport_error and the transaction ends (17.1.4) */
 #include "config.h"
@@ -559,6 +562,50 @@ tcp_connect_refused (void)
   txn_free (t);
 }
 
+static void
+located (void)
+{
+  Txn *t = client_setup ();
+  g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (t->to));
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->peer_port);
+  SfSipRequestSpec spec = { .method = "OPTIONS", .ruri = ruri, .from = "<sip:uac@127.0.0.1>", .to = "<sip:peer@127.0.0.1>",
+                            .via_sent_by = sent_by };
+  g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, NULL);
+  SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  sf_stack_request_located (t->stack, tu, req);
+  sf_endpoint_drain (t->env->ep);
+  g_autoptr (SfSipMsg) got = recv_request (t);
+  CU_ASSERT_TRUE (got != NULL && sf_sip_str_eq (sf_sip_msg_method (got), "OPTIONS"));
+  /* Through a Route naming localhost: an A/AAAA lookup first. */
+  g_autofree char *route = g_strdup_printf ("<sip:localhost:%u;lr>", t->peer_port);
+  const char *routes[] = { route, NULL };
+  SfSipRequestSpec spec2 = { .method = "MESSAGE", .ruri = "sip:someone@example.invalid", .from = "<sip:uac@127.0.0.1>",
+                             .to = "<sip:someone@example.invalid>", .via_sent_by = sent_by, .route = routes };
+  g_autoptr (SfSipMsg) req2 = sf_sip_create_request (&spec2, NULL);
+  sf_stack_request_located (t->stack, tu, req2);
+  /* The lookup answers through the main loop; with IPv4 sockets only, an IPv4 target is chosen. */
+  g_autoptr (SfSipMsg) got2 = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (got2);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_method (got2), "MESSAGE"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_ruri (got2)->raw, "sip:someone@example.invalid"));
+  /* A name that does not resolve: the TU hears transport_error. */
+  SfSipRequestSpec spec3 = { .method = "MESSAGE", .ruri = "sip:someone@nonexistent.invalid:5060",
+                             .from = "<sip:uac@127.0.0.1>", .to = "<sip:someone@nonexistent.invalid>",
+                             .via_sent_by = sent_by };
+  g_autoptr (SfSipMsg) req3 = sf_sip_create_request (&spec3, NULL);
+  g_ptr_array_set_size (tu_seen, 0);
+  sf_stack_request_located (t->stack, tu, req3);
+  gboolean out = FALSE;
+  guint id = g_timeout_add (10000, timed_out, &out);
+  while (!out && tu_seen->len == 0)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  g_autofree char *s3 = seen ();
+  CU_ASSERT_STRING_EQUAL (s3, "transport_error");
+  txn_free (t);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -572,5 +619,6 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, nict_timeout);
   SF_ADD_TEST (s, ict_rejected);
   SF_ADD_TEST (s, ict_accepted);
+  SF_ADD_TEST (s, located);
   SF_ADD_TEST (s, tcp_connect_refused);
 }
