@@ -5,6 +5,7 @@
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
+#include "sip/sf-sip-dialog.h"
 #include <string.h>
 
 struct _SfStack {
@@ -411,9 +412,11 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
   gboolean is_known = FALSE;
   for (gsize i = 0; i < G_N_ELEMENTS (known); i++)
     is_known |= strcmp (ev->name, known[i]) == 0;
-  guint status = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL && strcmp (ev->name, "BYE") == 0 ? 481
-                 : !is_known                                                                              ? 501
-                                                                                                          : 405;
+  /* A request with a To tag that is not this call's dialog: 481 (12.2.2). */
+  const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
+  const SfSipDialog *d = sf_endpoint_get_instance_data (inst, "ua.dialog");
+  gboolean foreign = tt != NULL && (d == NULL || d->local_tag == NULL || !sf_sip_str_eq (tt->value, d->local_tag));
+  guint status = foreign ? 481 : !is_known ? 501 : 405;
   g_autofree char *tag = sf_sip_random_tag ();
   g_autoptr (SfSipMsg) base = sf_sip_create_response (e->msg, status, NULL, tag, NULL);
   g_autoptr (SfSipMsg) r = NULL;

@@ -186,6 +186,11 @@ invite_answered (void)
   /* Timer L (64*T1 after the 2xx) has ended the INVITE transaction: the call alone is left. */
   advance (t, 32000);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  /* An INFO inside the call: not served, 405; with a To tag not ours: not this dialog, 481. */
+  send_req (t, "INFO", "z9hG4bKinfo1", "INFO", tag);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 405);
+  send_req (t, "INFO", "z9hG4bKinfo2", "INFO", "someoneelse");
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 481);
   /* A BYE whose CSeq is not above the INVITE's: out of order, 500, the call stays up. */
   send_req (t, "BYE", "z9hG4bKbye0", "BYE1", tag);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 500);
@@ -198,7 +203,7 @@ invite_answered (void)
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->retransmissions_absorbed, 1);
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->calls_ended, 1);
   advance (t, 32000 - 1);
-  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 2); /* the two BYE transactions, in Completed */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 4); /* two INFO and two BYE transactions, in Completed */
   advance (t, 1);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
   txn_free (t);
