@@ -351,6 +351,25 @@ sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
   return inst != NULL && !inst->ended ? inst : NULL;
 }
 
+gboolean
+sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
+{
+  g_autofree char *scoped = g_strdup_printf ("%s\x1f%s", inst->machine->scope, key);
+  SfInstance *other = g_hash_table_lookup (ep->by_key, scoped);
+  if (other == inst)
+    return TRUE;
+  if (other != NULL)
+    return FALSE;
+  if (inst->scoped_key != NULL)
+    g_hash_table_remove (ep->by_key, inst->scoped_key);
+  g_free (inst->scoped_key);
+  g_free (inst->key);
+  inst->key = g_strdup (key);
+  inst->scoped_key = g_steal_pointer (&scoped);
+  g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
+  return TRUE;
+}
+
 SfInstance *
 sf_endpoint_lookup_handle (SfEndpoint *ep, const char *handle)
 {

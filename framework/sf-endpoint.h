@@ -80,6 +80,9 @@ SfInstance *sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *
                                 GError **error);
 SfInstance *sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key);
 SfInstance *sf_endpoint_lookup_handle (SfEndpoint *ep, const char *handle);
+/* Gives @inst the key @key in its scope (a UAC's call learns its dialog's remote
+ * tag from the 2xx).  FALSE when another instance has that key. */
+gboolean sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key);
 guint sf_endpoint_n_instances (SfEndpoint *ep);
 /* (transfer container) live instances, oldest first. */
 GPtrArray *sf_endpoint_instances (SfEndpoint *ep);

@@ -176,14 +176,31 @@ server_key (SfSipMsg *m, const char *method)
                           method);
 }
 
-/* The call (TU instance) key: Call-ID and the remote (From) tag. */
+char *
+sf_stack_call_key (const char *call_id, const char *remote_tag)
+{
+  return g_strdup_printf ("%s|%s", call_id, remote_tag != NULL ? remote_tag : "");
+}
+
+/* The call (TU instance) key of a request: Call-ID and the remote (From) tag. */
 static char *
 call_key (SfSipMsg *m)
 {
   const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (m), "tag");
   g_autofree char *ftag = ft != NULL && sf_sip_str_is_set (ft->value) ? sf_sip_str_dup (ft->value) : g_strdup ("");
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (m));
-  return g_strdup_printf ("%s|%s", cid, ftag);
+  return sf_stack_call_key (cid, ftag);
+}
+
+char *
+sf_stack_local (SfStack *s, SfSipProto proto)
+{
+  GInetSocketAddress *a = sf_sip_transport_local (s->tp, proto);
+  if (a == NULL)
+    return NULL;
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
+  gboolean v6 = strchr (ip, ':') != NULL;
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
 }
 
 static void

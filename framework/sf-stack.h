@@ -79,6 +79,11 @@ gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GIn
  * one sf_stack_backoff_start() set. */
 void sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap);
 void sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms);
+/* The address of the first socket listening on @proto ("host:port" for a Via
+ * sent-by or a Contact; transfer full), or NULL. */
+char *sf_stack_local (SfStack *s, SfSipProto proto);
+/* The key calls are found by for requests coming in: "Call-ID|remote tag". */
+char *sf_stack_call_key (const char *call_id, const char *remote_tag);
 /* Counts for the stats event. */
 void sf_stack_count (SfStack *s, const char *what);
 

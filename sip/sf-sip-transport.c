@@ -38,6 +38,7 @@ struct _SfSipTransport {
   gpointer data;
   GPtrArray *udp;               /* UdpListener */
   GPtrArray *services;          /* GSocketService (owned) */
+  GPtrArray *tcp_bound;         /* GInetSocketAddress (owned): the TCP listening addresses */
   GHashTable *conns;            /* id -> TcpConn (ref) */
   GSocketClient *client;        /* owned */
   guint next_conn;
@@ -171,6 +172,14 @@ handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
   g_autoptr (SfSipMsg) fixed = sf_sip_msg_is_request (m) ? fix_via (m, bytes, from) : sf_sip_msg_ref (m);
   t->stats.received++;
   t->recv (fixed, from, t->data);
+}
+
+GInetSocketAddress *
+sf_sip_transport_local (SfSipTransport *t, SfSipProto proto)
+{
+  if (proto == SF_SIP_UDP)
+    return t->udp->len > 0 ? ((UdpListener *) t->udp->pdata[0])->local : NULL;
+  return t->tcp_bound->len > 0 ? t->tcp_bound->pdata[0] : NULL;
 }
 
 gboolean
@@ -515,6 +524,7 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->data = data;
   t->udp = g_ptr_array_new_with_free_func ((GDestroyNotify) udp_free);
   t->services = g_ptr_array_new ();
+  t->tcp_bound = g_ptr_array_new_with_free_func (g_object_unref);
   t->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) conn_unref);
   t->client = g_socket_client_new ();
   g_socket_client_set_timeout (t->client, 10);
@@ -537,6 +547,7 @@ sf_sip_transport_free (SfSipTransport *t)
     g_object_unref (s);
   }
   g_ptr_array_unref (t->services);
+  g_ptr_array_unref (t->tcp_bound);
   g_ptr_array_unref (t->udp);
   g_hash_table_unref (t->conns);
   g_object_unref (t->client);
@@ -624,6 +635,7 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
     g_signal_connect (s, "incoming", G_CALLBACK (tcp_incoming), t);
     g_socket_service_start (s);
     g_ptr_array_add (t->services, s);
+    g_ptr_array_add (t->tcp_bound, g_object_ref (effective));
     if (bound != NULL)
       *bound = G_INET_SOCKET_ADDRESS (effective);
     else

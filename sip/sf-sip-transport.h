@@ -76,6 +76,8 @@ gboolean sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocket
 gboolean sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error);
 
 const SfSipTransportStats *sf_sip_transport_stats (SfSipTransport *t);
+/* The address of the first socket listening on @proto (transfer none), or NULL. */
+GInetSocketAddress *sf_sip_transport_local (SfSipTransport *t, SfSipProto proto);
 /* Whether a message to @dest over @proto can leave (UDP needs a socket of its family). */
 gboolean sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest);
 /* Runs @bytes through the receive path as if they came from @from (tests, fuzzing). */

@@ -139,6 +139,12 @@ sf_op_on_device (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 static SfOpResult
+sf_op_on_txn (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return strcmp (ev->name, arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+}
+
+static SfOpResult
 sf_op_on_child_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   const SfChildEnd *ce = ev->payload;
@@ -183,6 +189,8 @@ const SfOperatorDef sf_op_core_table[] = {
     g_free, "takes timer:NAME and transitions to next" },
   { "OpOnDevice", sf_op_on_device, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_REQUIRED, fixup_name, g_free, "takes the device (control) command NAME and transitions to next" },
+  { "OpOnTxn", sf_op_on_txn, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    "takes the transaction event NAME (timeout, transport_error) and transitions to next" },
   { "OpOnChildEnd", sf_op_on_child_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL,
     fixup_name, g_free, "takes the end of a child instance (spawned as ARG, or any) and transitions to next" },
   { "OpSpawn", sf_op_spawn, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
