@@ -218,6 +218,41 @@ sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* A re-INVITE inside the call (14.2): its Contact refreshes the remote target
+ * (12.2.2), a CSeq out of order gets 500; answered 200 with the same SDP answer
+ * (offer/answer proper is the user agent's).  The call stays where it is. */
+static SfOpResult
+sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfSipDialog *d = sf_ctx_get_data (ctx, DIALOG);
+  if (strcmp (ev->name, "INVITE") != 0 || e == NULL || d == NULL ||
+      sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  guint status = 200;
+  if (!sf_sip_dialog_request_in (d, e->msg, &status)) {
+    g_autoptr (SfSipMsg) bad = sf_sip_create_response (e->msg, status, NULL, NULL, NULL);
+    if (bad != NULL)
+      sf_stack_respond (s, e->txn, bad);
+    return SF_OP_DONE;
+  }
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  g_autofree char *sdp = sdp_answer (&e->peer);
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
+  SfSipBuilder *b = sf_sip_builder_response (200, NULL);
+  for (guint i = 0; base != NULL && i < sf_sip_msg_n_headers (base); i++)
+    if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
+      sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
+  g_autofree char *contact = contact_for (inv != NULL ? &inv->peer : &e->peer);
+  sf_sip_builder_add (b, "Contact", "%s", contact);
+  sf_sip_builder_body (b, "application/sdp", sdp, strlen (sdp));
+  g_autoptr (SfSipMsg) ok = sf_sip_builder_finish (b, NULL);
+  if (ok == NULL || !sf_stack_respond (s, e->txn, ok))
+    return SF_OP_ERROR;
+  return SF_OP_DONE;
+}
+
 /* The ACK for our 2xx: the call is up. */
 static SfOpResult
 sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -334,6 +369,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     fixup_status, NULL, "refuses the INVITE (or, on device:reject, the one kept) with the final status ARG" },
   { "OpRingCancel", sf_op_ring_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a CANCEL of the ringing call: 487 Request Terminated to the INVITE (9.2)" },
+  { "OpReInvite", sf_op_re_invite, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a re-INVITE in the call: target refresh (12.2.2), 200 with the SDP answer (14.2); the call goes on" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the ACK for the 2xx: stops its retransmission" },
   { "OpRefuse", sf_op_refuse, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_REQUIRED, fixup_refuse, refuse_arg_free,

@@ -103,18 +103,44 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE"))
     return SF_OP_SKIP;
   guint status = sf_sip_msg_status (e->msg);
-  if (status < 200)
+  SfSipDialog *early = sf_ctx_get_data (ctx, DIALOG);
+  const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
+  if (status < 200) {
+    /* 12.1.2: a 1xx with a To tag (and a Contact) makes an early dialog. */
+    if (status > 100 && early == NULL && tt != NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
+      SfSipDialog *d = sf_sip_dialog_new_uac (inv, e->msg, NULL);
+      if (d != NULL) {
+        sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
+        sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
+      }
+    }
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
-  if (status >= 300)
+  }
+  if (status >= 300) {
+    /* A non-2xx final response ends the early dialog (12.3). */
+    if (early != NULL) {
+      sf_ctx_set_data (ctx, DIALOG, NULL, NULL);
+      sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"terminated\"");
+    }
     return SF_OP_OUTCOME (status == 486 || status == 600 ? 2 : 3);
+  }
   SfStack *s = sf_stack_from_ctx (ctx);
   g_autoptr (GError) error = NULL;
-  SfSipDialog *d = sf_sip_dialog_new_uac (inv, e->msg, &error);
-  if (d == NULL) {
-    g_warning ("%s: 2xx without a dialog: %s", sf_ctx_handle (ctx), error->message);
-    return SF_OP_OUTCOME (3);
+  SfSipDialog *d = NULL;
+  if (early != NULL && tt != NULL && sf_sip_str_eq (tt->value, early->remote_tag)) {
+    /* The same dialog: confirmed, its route set and target from the 2xx (12.1.2). */
+    if (!sf_sip_dialog_update_uac (early, e->msg, FALSE, &error))
+      return SF_OP_OUTCOME (3);
+    d = early;
+  } else {
+    d = sf_sip_dialog_new_uac (inv, e->msg, &error);
+    if (d == NULL) {
+      g_warning ("%s: 2xx without a dialog: %s", sf_ctx_handle (ctx), error->message);
+      return SF_OP_OUTCOME (3);
+    }
+    sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
   }
-  sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
+  sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"confirmed\"");
   g_autofree char *key = sf_stack_call_key (d->call_id, d->remote_tag);
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
   g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);

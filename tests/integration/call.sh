@@ -41,6 +41,9 @@ states=$(grep '"machine":"uac-call"' "$T/uac.events" | grep -o '"to":"[A-Za-z]*"
   pass "UAC: Calling, Ringback, InCall, HangingUp, CallEnded" || fail "UAC states" "$states"
 grep -q '"machine":"ict".*"to":"Accepted"' "$T/uac.events" && pass "the UAC's INVITE transaction took the 2xx to Accepted (RFC 6026)" ||
   fail "no ICT Accepted"
+dialog=$(grep -o '"dialog_state":"[a-z]*"' "$T/uac.events" | tr '\n' ' ')
+[ "$dialog" = '"dialog_state":"early" "dialog_state":"confirmed" ' ] &&
+  pass "the UAC's dialog: early from the 180, confirmed by the 200 (12.1.2)" || fail "UAC dialog" "$dialog"
 
 exec {IN}>&- # the UAS exits once its call and transactions are over
 ( sleep 30; kill "$UAS_PID" 2>/dev/null ) &

@@ -9,6 +9,10 @@
  *    Timer H (64*T1) ends the transaction (17.2.1)
  *  - invite_rejected_acked: the ACK stops Timer G; its retransmission is absorbed;
  *    Timer I (T4) ends the transaction
+ *  - target_refresh: a re-INVITE with a new Contact gets 200 and refreshes the remote
+ *    target (12.2.2, 14.2): the BYE the call then sends on "hangup" goes there
+ *  - early_dialog_rejected: the calling flow makes an early dialog from a 180 with a tag
+ *    and a Contact, and a 486 ends it (12.1.2, 12.3); the call goes to Busy
  *  - cancelled: a second INVITE of a ringing call gets 482 (8.2.2.2); a CANCEL of
  *    the ringing call gets 200, the INVITE 487, whose ACK
  *    (same branch) ends the INVITE transaction (9.2, 17.2.1)
@@ -206,6 +210,85 @@ invite_answered (void)
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 4); /* two INFO and two BYE transactions, in Completed */
   advance (t, 1);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  txn_free (t);
+}
+
+static SfSipMsg *recv_request (Txn *t);
+static void reply (Txn *t, SfSipMsg *req, guint status, const char *tag);
+
+static void
+target_refresh (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (load_flow (scratch, SF_SRCDIR "/xml/examples/uas-answer.xml"));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "z9hG4bKrt1", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  advance (t, 0);
+  g_autofree char *tag = NULL;
+  CU_ASSERT_EQUAL (recv_status (t, &tag), 200);
+  send_req (t, "ACK", "z9hG4bKrt2", "ACK", tag);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  /* The re-INVITE moves the peer to another target. */
+  g_autofree char *re = g_strdup_printf (
+    "INVITE sip:sipflow@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKrt3\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>;tag=%s\r\nCall-ID: txn-test@127.0.0.1\r\n"
+    "CSeq: 2 INVITE\r\nContact: <sip:moved@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    t->peer_port, tag, t->peer_port);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), re, strlen (re), NULL, NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
+  send_req (t, "ACK", "z9hG4bKrt4", "ACK", tag);
+  /* Hang up: the BYE goes to the refreshed target. */
+  SfInstance *call = sf_endpoint_lookup_handle (t->env->ep, "c1");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (call);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hangup", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autoptr (SfSipMsg) bye = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bye);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_method (bye), "BYE"));
+  g_autofree char *expect = g_strdup_printf ("sip:moved@127.0.0.1:%u", t->peer_port);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_ruri (bye)->raw, expect));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_to (bye), "tag")->value, "peer1"));
+  reply (t, bye, 200, "peer1");
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->calls_ended, 1);
+  txn_free (t);
+}
+
+static void
+early_dialog_rejected (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (load_flow (scratch, SF_SRCDIR "/xml/examples/uac-call.xml"));
+  sf_test_env_free (scratch);
+  SfInstance *call = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autofree char *uri = g_strdup_printf ("sip:bob@127.0.0.1:%u", t->peer_port);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
+  sf_endpoint_drain (t->env->ep);
+  g_autoptr (SfSipMsg) inv = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
+  g_autofree char *offer = sf_sip_str_dup (sf_sip_msg_body (inv));
+  CU_ASSERT_PTR_NOT_NULL (strstr (offer, "m=audio")); /* an SDP offer */
+  /* 180 with a tag and a Contact: an early dialog. */
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (inv, 180, NULL, "bobtag", NULL);
+  SfSipBuilder *b = sf_sip_builder_response (180, NULL);
+  for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
+    if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
+      sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
+  sf_sip_builder_add (b, "Contact", "<sip:bob@127.0.0.1:%u>", t->peer_port);
+  g_autoptr (SfSipMsg) ringing = sf_sip_builder_finish (b, NULL);
+  g_autoptr (GBytes) w = sf_sip_msg_serialize (ringing);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), g_bytes_get_data (w, NULL), g_bytes_get_size (w), NULL, NULL);
+  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"dialog_state\":\"early\"", NULL), 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "Ringback");
+  reply (t, inv, 486, "bobtag");
+  g_autoptr (SfSipMsg) ack = recv_request (t); /* the transaction's ACK for the 486 */
+  CU_ASSERT_TRUE (ack != NULL && sf_sip_str_eq (sf_sip_msg_method (ack), "ACK"));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"dialog_state\":\"terminated\"", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"busy\"", NULL), 1);
   txn_free (t);
 }
 
@@ -618,6 +701,8 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, invite_answered);
   SF_ADD_TEST (s, invite_rejected_no_ack);
   SF_ADD_TEST (s, invite_rejected_acked);
+  SF_ADD_TEST (s, target_refresh);
+  SF_ADD_TEST (s, early_dialog_rejected);
   SF_ADD_TEST (s, cancelled);
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, nict_answered);
