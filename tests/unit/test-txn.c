@@ -16,6 +16,9 @@
  *  - cancelled: a second INVITE of a ringing call gets 482 (8.2.2.2); a CANCEL of
  *    the ringing call gets 200, the INVITE 487, whose ACK
  *    (same branch) ends the INVITE transaction (9.2, 17.2.1)
+ *  - rfc2543_matching: a request without the magic cookie (RFC 2543) is matched by
+ *    Request-URI, From tag, Call-ID, CSeq and top Via (17.2.3): its retransmission is
+ *    absorbed, not a second call
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
  *    a retransmitted request gets the same answer; Timer J ends each transaction
@@ -392,6 +395,23 @@ cancelled (void)
 }
 
 static void
+rfc2543_matching (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "slow.xml", slow_flow));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "oldstyle1", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  send_req (t, "INVITE", "oldstyle1", "INVITE", NULL); /* retransmission: the last response again */
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->retransmissions_absorbed, 1);
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->transactions, 1);
+  txn_free (t);
+}
+
+static void
 untaken_requests (void)
 {
   SfTestEnv *scratch = sf_test_env_new ();
@@ -704,6 +724,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, target_refresh);
   SF_ADD_TEST (s, early_dialog_rejected);
   SF_ADD_TEST (s, cancelled);
+  SF_ADD_TEST (s, rfc2543_matching);
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, nict_timeout);
