@@ -305,7 +305,7 @@ sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, G
 
 typedef struct {
   SfStack *s;
-  char *tu;          /* owned: the TU's handle (it may end while the lookup runs) */
+  char *tu;          /* owned, nullable: the TU's handle (it may end while the lookup runs); NULL: send statelessly */
   SfSipMsg *req;     /* owned ref */
 } Locate;
 
@@ -320,16 +320,22 @@ locate_free (Locate *l)
 static void
 located (Locate *l, GPtrArray *targets, const char *why)
 {
-  SfInstance *tu = sf_endpoint_lookup_handle (l->s->ep, l->tu);
-  if (tu == NULL)
-    return;
-  g_autoptr (GError) error = NULL;
   /* The first target this element can reach (an IPv6 address is no use with IPv4 sockets only). */
   SfSipTarget *t = NULL;
   for (guint i = 0; targets != NULL && i < targets->len && t == NULL; i++)
     if (sf_sip_transport_can_send (l->s->tp, ((SfSipTarget *) targets->pdata[i])->proto,
                                    ((SfSipTarget *) targets->pdata[i])->addr))
       t = targets->pdata[i];
+  if (l->tu == NULL) {
+    if (t == NULL || !sf_stack_send_request (l->s, l->req, t->proto, t->addr))
+      g_warning ("%.*s not sent: %s", (int) sf_sip_msg_method (l->req).len, sf_sip_msg_method (l->req).p,
+                 why != NULL ? why : "no reachable target");
+    return;
+  }
+  SfInstance *tu = sf_endpoint_lookup_handle (l->s->ep, l->tu);
+  if (tu == NULL)
+    return;
+  g_autoptr (GError) error = NULL;
   if (t == NULL || sf_stack_request (l->s, tu, l->req, t->proto, t->addr, &error) == NULL)
     sf_endpoint_post_always (l->s->ep, tu, sf_event_new (SF_EV_TXN, "transport_error",
                                                           why != NULL ? why : error != NULL ? error->message : "no target"));
@@ -345,14 +351,14 @@ on_located (GObject *src, GAsyncResult *res, gpointer data)
   locate_free (l);
 }
 
-void
-sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req)
+static void
+locate (SfStack *s, SfInstance *tu, SfSipMsg *req)
 {
   const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
   const SfSipUri *target = route != NULL && route->uri != NULL ? route->uri : sf_sip_msg_ruri (req);
   Locate *l = g_new0 (Locate, 1);
   l->s = s;
-  l->tu = g_strdup (sf_instance_handle (tu));
+  l->tu = tu != NULL ? g_strdup (sf_instance_handle (tu)) : NULL;
   l->req = sf_sip_msg_ref (req);
   g_autoptr (GPtrArray) numeric = sf_sip_resolve_numeric (target);
   if (numeric != NULL) {
@@ -361,6 +367,19 @@ sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req)
     return;
   }
   sf_sip_resolve_async (target, NULL, on_located, l);
+}
+
+void
+sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req)
+{
+  g_return_if_fail (tu != NULL);
+  locate (s, tu, req);
+}
+
+void
+sf_stack_send_request_located (SfStack *s, SfSipMsg *req)
+{
+  locate (s, NULL, req);
 }
 
 gboolean

@@ -72,6 +72,9 @@ SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipPr
  * lookup answers (at once for a numeric host), over the first target.  A lookup
  * that finds nothing reaches @tu as SF_EV_TXN "transport_error". */
 void sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req);
+/* Sends @req outside any transaction (the ACK for a 2xx) to its first Route or
+ * Request-URI, located by RFC 3263 (at once for a numeric host). */
+void sf_stack_send_request_located (SfStack *s, SfSipMsg *req);
 /* Sends a request outside any transaction (the ACK for a 2xx, 13.2.2.4). */
 gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest);
 /* Restarts @ctx's timer @name with the interval it last had doubled, capped at

@@ -8,7 +8,6 @@
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-dialog.h"
-#include "sip/sf-sip-resolve.h"
 #include <gst/sdp/sdp.h>
 #include <string.h>
 
@@ -77,18 +76,6 @@ sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* Sends @req straight to @hop (a URI: numeric hosts only, outside any transaction). */
-static void
-send_direct (SfStack *s, SfSipMsg *req, const char *hop)
-{
-  g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL);
-  g_autoptr (GPtrArray) t = u != NULL ? sf_sip_resolve_numeric (u) : NULL;
-  if (t != NULL && t->len > 0)
-    sf_stack_send_request (s, req, ((SfSipTarget *) t->pdata[0])->proto, ((SfSipTarget *) t->pdata[0])->addr);
-  else
-    g_warning ("ACK not sent: '%s' is not a numeric host yet", hop);
-}
-
 static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", NULL };
 
 /* A response to our INVITE: 1xx ringing; 2xx answered (the dialog is made, the
@@ -145,11 +132,10 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
   g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
   SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
-  g_autofree char *hop = NULL;
-  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &r, &hop, &error);
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &r, NULL, &error);
   if (ack == NULL)
     return SF_OP_ERROR;
-  send_direct (s, ack, hop);
+  sf_stack_send_request_located (s, ack); /* by its Route or Request-URI, like any request */
   sf_ctx_set_data (ctx, ACK_OUT, sf_sip_msg_ref (ack), (GDestroyNotify) sf_sip_msg_unref);
   return SF_OP_OUTCOME (1);
 }
@@ -160,19 +146,10 @@ sf_op_ack_again (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfSipMsg *ack = sf_ctx_get_data (ctx, ACK_OUT);
-  SfSipDialog *d = sf_ctx_get_data (ctx, DIALOG);
-  if (strcmp (ev->name, "response") != 0 || e == NULL || ack == NULL || d == NULL ||
+  if (strcmp (ev->name, "response") != 0 || e == NULL || ack == NULL ||
       sf_sip_msg_status (e->msg) / 100 != 2 || !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE"))
     return SF_OP_SKIP;
-  /* The next hop: the first route's URI, or the remote target (12.2.1.1). */
-  g_autofree char *hop = NULL;
-  if (d->route_set->len > 0) {
-    const char *r = d->route_set->pdata[0], *lt = strchr (r, '<'), *gt = lt != NULL ? strchr (lt, '>') : NULL;
-    hop = lt != NULL && gt != NULL ? g_strndup (lt + 1, (gsize) (gt - lt - 1)) : g_strdup (r);
-  } else {
-    hop = g_strdup (d->remote_target);
-  }
-  send_direct (sf_stack_from_ctx (ctx), ack, hop);
+  sf_stack_send_request_located (sf_stack_from_ctx (ctx), ack);
   return SF_OP_DONE;
 }
 
