@@ -8,7 +8,7 @@
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-dialog.h"
-#include <gst/sdp/sdp.h>
+#include "media/sf-media-sdp.h"
 #include <string.h>
 
 #define INVITE "ua.invite"   /* SfSipEvent (owned) */
@@ -83,27 +83,7 @@ sdp_answer (const SfSipPeer *p)
 {
   g_autofree char *ip = p->local != NULL ? g_inet_address_to_string (g_inet_socket_address_get_address (p->local))
                                          : g_strdup ("127.0.0.1");
-  const char *family = strchr (ip, ':') != NULL ? "IP6" : "IP4";
-  GstSDPMessage *sdp = NULL;
-  gst_sdp_message_new (&sdp);
-  gst_sdp_message_set_version (sdp, "0");
-  gst_sdp_message_set_origin (sdp, "sipflow", "1", "1", "IN", family, ip);
-  gst_sdp_message_set_session_name (sdp, "sipflow");
-  gst_sdp_message_set_connection (sdp, "IN", family, ip, 0, 0);
-  gst_sdp_message_add_time (sdp, "0", "0", NULL);
-  GstSDPMedia *m = NULL;
-  gst_sdp_media_new (&m);
-  gst_sdp_media_set_media (m, "audio");
-  gst_sdp_media_set_port_info (m, 40000, 1);
-  gst_sdp_media_set_proto (m, "RTP/AVP");
-  gst_sdp_media_add_format (m, "0");
-  gst_sdp_media_add_attribute (m, "rtpmap", "0 PCMU/8000");
-  gst_sdp_media_add_attribute (m, "sendrecv", NULL);
-  gst_sdp_message_add_media (sdp, m);
-  gst_sdp_media_free (m);
-  char *text = gst_sdp_message_as_text (sdp);
-  gst_sdp_message_free (sdp);
-  return text;
+  return sf_media_sdp_pcmu (ip, 40000, "1");
 }
 
 /* An INVITE: kept, 180 Ringing sent with a new To tag (13.3.1.1). */

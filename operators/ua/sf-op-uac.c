@@ -8,43 +8,22 @@
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-dialog.h"
-#include <gst/sdp/sdp.h>
+#include "media/sf-media-sdp.h"
 #include <string.h>
 
 #define INVITE_OUT "uac.invite"  /* SfSipMsg (owned): the INVITE we sent */
 #define ACK_OUT "uac.ack"        /* SfSipMsg (owned): the ACK for the 2xx, resent for its retransmissions */
 #define DIALOG "ua.dialog"       /* SfSipDialog (owned), shared with the UAS operators' name */
 
+/* The SDP offer for "host:port" (an IPv6 host in brackets). */
 static char *
 sdp_offer (const char *local)
 {
-  g_autofree char *ip = g_strdup (local);
-  char *colon = ip[0] == '[' ? strstr (ip, "]:") : strrchr (ip, ':');
-  if (colon != NULL)
-    *(ip[0] == '[' ? colon + 1 : colon) = '\0';
-  const char *addr = ip[0] == '[' ? ip + 1 : ip;
-  if (ip[0] == '[')
-    ip[strlen (ip) - 1] = '\0';
-  const char *family = strchr (addr, ':') != NULL ? "IP6" : "IP4";
-  GstSDPMessage *sdp = NULL;
-  gst_sdp_message_new (&sdp);
-  gst_sdp_message_set_version (sdp, "0");
-  gst_sdp_message_set_origin (sdp, "sipflow", "2", "1", "IN", family, addr);
-  gst_sdp_message_set_session_name (sdp, "sipflow");
-  gst_sdp_message_set_connection (sdp, "IN", family, addr, 0, 0);
-  gst_sdp_message_add_time (sdp, "0", "0", NULL);
-  GstSDPMedia *m = NULL;
-  gst_sdp_media_new (&m);
-  gst_sdp_media_set_media (m, "audio");
-  gst_sdp_media_set_port_info (m, 40002, 1);
-  gst_sdp_media_set_proto (m, "RTP/AVP");
-  gst_sdp_media_add_format (m, "0");
-  gst_sdp_media_add_attribute (m, "rtpmap", "0 PCMU/8000");
-  gst_sdp_message_add_media (sdp, m);
-  gst_sdp_media_free (m);
-  char *text = gst_sdp_message_as_text (sdp);
-  gst_sdp_message_free (sdp);
-  return text;
+  g_autofree char *ip = g_strdup (local[0] == '[' ? local + 1 : local);
+  char *end = local[0] == '[' ? strchr (ip, ']') : strrchr (ip, ':');
+  if (end != NULL)
+    *end = '\0';
+  return sf_media_sdp_pcmu (ip, 40002, "2");
 }
 
 /* device:call URI: the INVITE with an SDP offer, located and sent (8.1, 13.2.1). */
