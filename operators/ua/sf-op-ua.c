@@ -76,6 +76,23 @@ invite_response (SfCtx *ctx, guint status, const char *ctype, const char *body)
   return sf_sip_builder_finish (b, NULL);
 }
 
+/* invite_response() sent through the kept INVITE's server transaction; a final
+ * status is remembered (FINAL) so the call's end does not answer twice. Returns
+ * the response sent (transfer full), NULL when it could not be built or sent. */
+static SfSipMsg *
+answer_invite (SfCtx *ctx, guint status, const char *ctype, const char *body)
+{
+  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
+  SfSipMsg *r = invite_response (ctx, status, ctype, body);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r)) {
+    g_clear_pointer (&r, sf_sip_msg_unref);
+    return NULL;
+  }
+  if (status >= 200)
+    sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
+  return r;
+}
+
 /* A fixed SDP answer: PCMU on an audio port of the local address (RFC 3264 is
  * the user agent's; this answer is enough for a peer that wants one). */
 static char *
@@ -94,8 +111,8 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
     return SF_OP_SKIP;
   keep_invite (ctx, e);
-  g_autoptr (SfSipMsg) r = invite_response (ctx, 180, NULL, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, 180, NULL, NULL);
+  if (r == NULL)
     return SF_OP_ERROR;
   keep_dialog (ctx, r); /* early */
   return SF_OP_TRANSITION;
@@ -112,12 +129,11 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (inv == NULL)
     return SF_OP_SKIP;
   g_autofree char *sdp = sdp_answer (&inv->peer);
-  g_autoptr (SfSipMsg) r = invite_response (ctx, 200, "application/sdp", sdp);
-  SfStack *s = sf_stack_from_ctx (ctx);
-  if (r == NULL || !sf_stack_respond (s, inv->txn, r))
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, 200, "application/sdp", sdp);
+  if (r == NULL)
     return SF_OP_ERROR;
+  SfStack *s = sf_stack_from_ctx (ctx);
   sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
-  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   keep_dialog (ctx, r); /* confirmed */
   guint t1 = sf_stack_timer_ms (s, '1');
   if (inv->peer.proto == SF_SIP_UDP)
@@ -170,10 +186,9 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
   if (inv == NULL)
     return SF_OP_SKIP;
-  g_autoptr (SfSipMsg) r = invite_response (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
+  if (r == NULL)
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   return SF_OP_TRANSITION;
 }
 
@@ -191,10 +206,9 @@ sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, sf_ctx_get_data (ctx, TAG), NULL);
   if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
     return SF_OP_ERROR;
-  g_autoptr (SfSipMsg) r = invite_response (ctx, 487, NULL, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, 487, NULL, NULL);
+  if (r == NULL)
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   return SF_OP_TRANSITION;
 }
 
@@ -321,10 +335,9 @@ sf_op_finish_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
   if (inv == NULL || sf_ctx_get_data (ctx, FINAL) != NULL)
     return SF_OP_SKIP;
-  g_autoptr (SfSipMsg) r = invite_response (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r))
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
+  if (r == NULL)
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
   return SF_OP_CONTINUE;
 }
 
