@@ -53,6 +53,11 @@ typedef gboolean (*SfOpFixup) (const char *text, gpointer *out_arg, GError **err
 #define SF_OP_ARG_ERROR (sf_op_arg_error_quark ())
 GQuark sf_op_arg_error_quark (void);
 
+/* A name for a timer, event or instance: letters, digits, '_', '-' or '.'. */
+gboolean sf_op_name_valid (const char *s);
+/* The fix-up for an arg="" that is such a name (the arg becomes a string, free with g_free). */
+gboolean sf_op_fixup_name (const char *text, gpointer *out_arg, GError **error);
+
 typedef enum {
   SF_OPF_TRANSITIONS = 1 << 0, /* may return SF_OP_TRANSITION (so next="" means something) */
 } SfOpFlags;

@@ -8,6 +8,28 @@
 G_DEFINE_QUARK (sf-registry-error-quark, sf_registry_error)
 G_DEFINE_QUARK (sf-op-arg-error-quark, sf_op_arg_error)
 
+gboolean
+sf_op_name_valid (const char *s)
+{
+  if (s == NULL || *s == '\0')
+    return FALSE;
+  for (const char *p = s; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '.')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+sf_op_fixup_name (const char *text, gpointer *out_arg, GError **error)
+{
+  if (!sf_op_name_valid (text)) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a name of letters, digits, '_', '-' or '.', got '%s'", text);
+    return FALSE;
+  }
+  *out_arg = g_strdup (text);
+  return TRUE;
+}
+
 struct _SfRegistry {
   GHashTable *ops;      /* name (owned) -> const SfOperatorDef* */
   GHashTable *plugins;  /* canonical path (owned) -> GModule (owned) */

@@ -22,17 +22,6 @@ timer_arg_free (gpointer p)
   g_free (t);
 }
 
-static gboolean
-valid_name (const char *s)
-{
-  if (s == NULL || *s == '\0')
-    return FALSE;
-  for (const char *p = s; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '.')
-      return FALSE;
-  return TRUE;
-}
-
 /* "250ms", "2s": a duration up to one day. */
 static gboolean
 parse_duration_ms (const char *text, guint64 *ms)
@@ -58,7 +47,7 @@ fixup_timer (const char *text, gpointer *out, GError **error)
   const char *eq = strchr (text, '=');
   g_autofree char *name = eq != NULL ? g_strndup (text, eq - text) : NULL;
   guint64 ms = 0;
-  if (eq == NULL || !valid_name (name) || !parse_duration_ms (eq + 1, &ms)) {
+  if (eq == NULL || !sf_op_name_valid (name) || !parse_duration_ms (eq + 1, &ms)) {
     g_set_error (error, SF_OP_ARG_ERROR, 0,
                  "expected NAME=DURATION such as 'ringing=250ms' or 'answer=2s', got '%s'", text);
     return FALSE;
@@ -67,18 +56,6 @@ fixup_timer (const char *text, gpointer *out, GError **error)
   t->name = g_steal_pointer (&name);
   t->ms = ms;
   *out = t;
-  return TRUE;
-}
-
-static gboolean
-fixup_name (const char *text, gpointer *out, GError **error)
-{
-  if (!valid_name (text)) {
-    g_set_error (error, SF_OP_ARG_ERROR, 0,
-                 "expected a name of letters, digits, '_', '-' or '.', got '%s'", text);
-    return FALSE;
-  }
-  *out = g_strdup (text);
   return TRUE;
 }
 
@@ -179,23 +156,23 @@ sf_op_ignore (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 const SfOperatorDef sf_op_core_table[] = {
   { "OpLog", sf_op_log, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_text, g_free,
     "logs its argument (log level message) with the instance, state and event" },
-  { "OpEmit", sf_op_emit, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+  { "OpEmit", sf_op_emit, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
     "writes the event line {\"event\":ARG,...} with the state and trigger on the event output" },
   { "OpStartTimer", sf_op_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_timer, timer_arg_free,
     "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME" },
-  { "OpCancelTimer", sf_op_cancel_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+  { "OpCancelTimer", sf_op_cancel_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
     "cancels the instance timer NAME if it is running" },
-  { "OpOnTimer", sf_op_on_timer, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name,
+  { "OpOnTimer", sf_op_on_timer, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
     g_free, "takes timer:NAME and transitions to next" },
   { "OpOnDevice", sf_op_on_device, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_REQUIRED, fixup_name, g_free, "takes the device (control) command NAME and transitions to next" },
-  { "OpOnTxn", sf_op_on_txn, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    SF_ARG_REQUIRED, sf_op_fixup_name, g_free, "takes the device (control) command NAME and transitions to next" },
+  { "OpOnTxn", sf_op_on_txn, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
     "takes the transaction event NAME (timeout, transport_error) and transitions to next" },
   { "OpOnChildEnd", sf_op_on_child_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL,
-    fixup_name, g_free, "takes the end of a child instance (spawned as ARG, or any) and transitions to next" },
-  { "OpSpawn", sf_op_spawn, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+    sf_op_fixup_name, g_free, "takes the end of a child instance (spawned as ARG, or any) and transitions to next" },
+  { "OpSpawn", sf_op_spawn, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
     "creates a child instance of the machine the flow imports as ARG; its end comes back as child:end" },
-  { "OpIgnore", sf_op_ignore, SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, fixup_name, g_free,
+  { "OpIgnore", sf_op_ignore, SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, sf_op_fixup_name, g_free,
     "takes (and drops) every event, or only the events named ARG, so they are not counted as untaken" },
 };
 const gsize sf_op_core_table_len = G_N_ELEMENTS (sf_op_core_table);

@@ -126,6 +126,9 @@ fixup_txn_timer (const char *text, gpointer *out, GError **error)
   gboolean ok = eq != NULL && eq > parts[0];
   if (ok) {
     t->name = g_strndup (parts[0], (gsize) (eq - parts[0]));
+    ok = sf_op_name_valid (t->name);
+  }
+  if (ok) {
     const char *e = eq + 1;
     char *end = NULL;
     t->mult = 1;
@@ -263,7 +266,7 @@ static gboolean
 fixup_retransmit (const char *text, gpointer *out, GError **error)
 {
   g_auto (GStrv) parts = g_strsplit (text, ";", 2);
-  if (*parts[0] == '\0' || strlen (parts[0]) > 32 || (parts[1] != NULL && strcmp (parts[1], "nocap") != 0)) {
+  if (!sf_op_name_valid (parts[0]) || (parts[1] != NULL && strcmp (parts[1], "nocap") != 0)) {
     g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a timer name, then optionally ';nocap', got '%s'", text);
     return FALSE;
   }
@@ -345,17 +348,6 @@ sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-static gboolean
-fixup_name (const char *text, gpointer *out, GError **error)
-{
-  if (*text == '\0' || strlen (text) > 32) {
-    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a timer name, got '%s'", text);
-    return FALSE;
-  }
-  *out = g_strdup (text);
-  return TRUE;
-}
-
 const SfOperatorDef sf_op_txn_table[] = {
   { "OpTxnRequest", sf_op_txn_request, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the transaction's first request, keeps it and hands it to the transaction user (17.2)" },
@@ -371,9 +363,9 @@ const SfOperatorDef sf_op_txn_table[] = {
     "sends 100 Trying for the INVITE unless a response went out already (17.2.1)" },
   { "OpTxnStartTimer", sf_op_txn_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_txn_timer,
     timer_spec_free, "starts a transaction timer NAME=[N*]T1|T2|T4 (';udp': only on UDP; ';reliable0': 0 on TCP)" },
-  { "OpTxnResend", sf_op_txn_resend, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED, fixup_name, g_free,
+  { "OpTxnResend", sf_op_txn_resend, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
     "on timer ARG: sends the last response again and restarts ARG with its interval doubled up to T2 (Timer G)" },
-  { "OpTxnTimeout", sf_op_txn_timeout, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, fixup_name,
+  { "OpTxnTimeout", sf_op_txn_timeout, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
     g_free, "on timer ARG: the transaction timed out (Timers B, F, H); the TU hears txn:timeout; transitions" },
   { "OpTxnSendRequest", sf_op_txn_send_request, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "sends the client transaction's request (a failure comes back as txn:transport_error)" },
