@@ -239,44 +239,37 @@ sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const c
   return sf_sip_builder_finish (b, error);
 }
 
-/* "Via: <the top Via value as written>" */
-static void
-add_top_via (SfSipBuilder *b, SfSipMsg *m)
+/* A request that belongs to @req's client transaction (ACK for a non-2xx, 17.1.1.3;
+ * CANCEL, 9.1): @req's Request-URI, top Via, Route, From, Call-ID and CSeq number,
+ * with @method; To from @to_src (the response, for the ACK's tag). */
+static SfSipMsg *
+same_hop_request (SfSipMsg *req, const char *method, SfSipMsg *to_src, GError **error)
 {
-  g_autofree char *v = str (sf_sip_msg_top_via (m)->raw);
-  sf_sip_builder_add (b, "Via", "%s", v);
+  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
+  g_autofree char *via = str (sf_sip_msg_top_via (req)->raw);
+  SfSipBuilder *b = sf_sip_builder_request (method, ruri);
+  sf_sip_builder_add (b, "Via", "%s", via);
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_ROUTE);
+  sf_sip_builder_add (b, "Max-Forwards", "70");
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_FROM);
+  sf_sip_builder_copy (b, to_src, SF_SIP_HDR_TO);
+  sf_sip_builder_copy (b, req, SF_SIP_HDR_CALL_ID);
+  sf_sip_builder_add (b, "CSeq", "%" G_GUINT64_FORMAT " %s", sf_sip_msg_cseq (req)->number, method);
+  return sf_sip_builder_finish (b, error);
 }
 
 SfSipMsg *
 sf_sip_create_ack (SfSipMsg *invite, SfSipMsg *response, GError **error)
 {
   g_return_val_if_fail (sf_sip_msg_is_request (invite) && !sf_sip_msg_is_request (response), NULL);
-  g_autofree char *ruri = str (sf_sip_msg_ruri (invite)->raw);
-  SfSipBuilder *b = sf_sip_builder_request ("ACK", ruri);
-  add_top_via (b, invite);
-  sf_sip_builder_copy (b, invite, SF_SIP_HDR_ROUTE);
-  sf_sip_builder_add (b, "Max-Forwards", "70");
-  sf_sip_builder_copy (b, invite, SF_SIP_HDR_FROM);
-  sf_sip_builder_copy (b, response, SF_SIP_HDR_TO);
-  sf_sip_builder_copy (b, invite, SF_SIP_HDR_CALL_ID);
-  sf_sip_builder_add (b, "CSeq", "%" G_GUINT64_FORMAT " ACK", sf_sip_msg_cseq (invite)->number);
-  return sf_sip_builder_finish (b, error);
+  return same_hop_request (invite, "ACK", response, error);
 }
 
 SfSipMsg *
 sf_sip_create_cancel (SfSipMsg *req, GError **error)
 {
   g_return_val_if_fail (sf_sip_msg_is_request (req), NULL);
-  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
-  SfSipBuilder *b = sf_sip_builder_request ("CANCEL", ruri);
-  add_top_via (b, req);
-  sf_sip_builder_copy (b, req, SF_SIP_HDR_ROUTE);
-  sf_sip_builder_add (b, "Max-Forwards", "70");
-  sf_sip_builder_copy (b, req, SF_SIP_HDR_FROM);
-  sf_sip_builder_copy (b, req, SF_SIP_HDR_TO);
-  sf_sip_builder_copy (b, req, SF_SIP_HDR_CALL_ID);
-  sf_sip_builder_add (b, "CSeq", "%" G_GUINT64_FORMAT " CANCEL", sf_sip_msg_cseq (req)->number);
-  return sf_sip_builder_finish (b, error);
+  return same_hop_request (req, "CANCEL", req, error);
 }
 
 /* The URI inside a Route value's <> (transfer full). */
