@@ -189,6 +189,16 @@ sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
   sf_sip_builder_add (b, "CSeq", "%u %s", spec->cseq != 0 ? spec->cseq : 1, spec->method);
   if (spec->contact != NULL)
     sf_sip_builder_add (b, "Contact", "%s", spec->contact);
+  for (const char *const *x = spec->extra; x != NULL && *x != NULL; x++) {
+    const char *colon = strchr (*x, ':');
+    if (colon == NULL) {
+      sf_sip_builder_free (b);
+      g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "extra header '%s' has no ':'", *x);
+      return NULL;
+    }
+    g_autofree char *name = g_strndup (*x, (gsize) (colon - *x));
+    sf_sip_builder_add (b, g_strstrip (name), "%s", colon + 1 + strspn (colon + 1, " \t"));
+  }
   if (spec->content_type != NULL)
     sf_sip_builder_body (b, spec->content_type, spec->body, spec->body_len);
   return sf_sip_builder_finish (b, error);

@@ -48,6 +48,7 @@ typedef struct {
   const char *branch;       /* nullable: generated */
   const char *contact;      /* nullable: "<sip:alice@pc33.atlanta.com>" */
   const char *const *route; /* nullable, NULL-terminated: the route set, each "<uri>" (8.1.2) */
+  const char *const *extra; /* nullable, NULL-terminated further header lines "Name: value" (Authorization...) */
   const char *content_type; /* nullable */
   const char *body;
   gsize body_len;
