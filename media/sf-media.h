@@ -1,0 +1,98 @@
+/* sf-media.h: the media interface the audio operators call.  One SfMedia per
+ * endpoint holds the [media] configuration, the RTP port pool and a backend; one
+ * SfMediaStream per call runs the stream negotiated by sf-sdp.h.  A backend is a
+ * vtable: the null backend here accepts and counts and sends no RTP; a GStreamer
+ * backend fits the same vtable.  docs/media.md describes both. */
+#pragma once
+#include <glib.h>
+#include "framework/sf-config.h"
+#include "media/sf-sdp.h"
+
+G_BEGIN_DECLS
+
+#define SF_MEDIA_ERROR (sf_media_error_quark ())
+GQuark sf_media_error_quark (void);
+typedef enum {
+  SF_MEDIA_ERROR_BAD_DIGITS,  /* DTMF digits outside RFC 4733's 0-9 * # A-D */
+  SF_MEDIA_ERROR_FAILED,      /* the backend could not do it */
+} SfMediaError;
+
+typedef struct {
+  guint64 packets_sent, packets_received, bytes_sent, bytes_received, packets_lost;
+  double jitter_ms;
+} SfMediaStats;
+
+typedef struct _SfMedia SfMedia;              /* one per endpoint */
+typedef struct _SfMediaStream SfMediaStream;  /* one per call */
+
+/* What a backend implements; the stream pointer is the one start() returned,
+ * owned by the backend until stop(). */
+typedef struct {
+  const char *name;
+  gpointer (*start) (SfMedia *m, const char *call, const SfSdpMedia *neg, GError **error);
+  gboolean (*update) (gpointer stream, const SfSdpMedia *neg, GError **error);  /* hold/resume, new remote */
+  gboolean (*dtmf) (gpointer stream, const char *digits, GError **error);
+  void (*stats) (gpointer stream, SfMediaStats *out);
+  void (*stop) (gpointer stream);
+} SfMediaBackend;
+
+/* Declares [media] in @cfg:
+ *   source    = tone:HZ | file:PATH.wav | silence   (tone:1000; HZ 1..20000)
+ *   sink      = file:PATH.wav | none | sound         (none)
+ *   rtp_ports = LOW-HIGH                             (40000-40999; 1024..65535, LOW even, LOW < HIGH)
+ *   codecs    = list of PCMU, PCMA, opus             (PCMU,PCMA,opus; case-insensitive)
+ * The configuration checks only the types; sf_media_new() checks the forms. */
+gboolean sf_media_declare_config (SfConfig *cfg, GError **error);
+
+/* Reads and checks [media] (declared beforehand): SF_CONFIG_ERROR_BAD_VALUE
+ * naming the source, the key and the expected form otherwise.  @backend: NULL
+ * for the null backend; it must outlive the SfMedia. */
+SfMedia *sf_media_new (SfConfig *cfg, const SfMediaBackend *backend, GError **error);
+/* Stops the streams still running, then frees @m. */
+void sf_media_free (SfMedia *m);
+const SfMediaBackend *sf_media_null_backend (void);
+const SfMediaBackend *sf_media_backend (SfMedia *m);
+
+/* media.codecs in our spelling ("PCMU", "PCMA", "opus"), for sf_sdp_session_new(). */
+const char *const *sf_media_codecs (SfMedia *m);
+
+typedef enum { SF_MEDIA_SOURCE_TONE, SF_MEDIA_SOURCE_FILE, SF_MEDIA_SOURCE_SILENCE } SfMediaSourceKind;
+typedef enum { SF_MEDIA_SINK_NONE, SF_MEDIA_SINK_FILE, SF_MEDIA_SINK_SOUND } SfMediaSinkKind;
+/* media.source: @hz (tone) and @path (file, transfer none) may be NULL. */
+SfMediaSourceKind sf_media_source (SfMedia *m, guint *hz, const char **path);
+/* media.sink: @path (file, transfer none) may be NULL. */
+SfMediaSinkKind sf_media_sink (SfMedia *m, const char **path);
+
+/* An RTP port from media.rtp_ports: even, RTCP being port + 1 (RFC 3550 11),
+ * not handed out twice until freed; 0 when all are taken.  Ports are handed out
+ * round-robin, so a freed port is reused last. */
+guint sf_media_port_alloc (SfMedia *m);
+void sf_media_port_free (SfMedia *m, guint port);
+/* How many ports the range holds, and how many are handed out. */
+guint sf_media_port_capacity (SfMedia *m);
+guint sf_media_ports_in_use (SfMedia *m);
+
+/* Starts the stream of @call (a handle for logs) as negotiated; NULL with the
+ * backend's error.  The stream belongs to @m's caller until sf_media_stop(). */
+SfMediaStream *sf_media_start (SfMedia *m, const char *call, const SfSdpMedia *neg, GError **error);
+gboolean sf_media_update (SfMediaStream *st, const SfSdpMedia *neg, GError **error);
+/* @digits: RFC 4733 events 0-9 * # A-D (a-d too), 1 to 64 of them;
+ * SF_MEDIA_ERROR_BAD_DIGITS otherwise, before the backend sees them. */
+gboolean sf_media_dtmf (SfMediaStream *st, const char *digits, GError **error);
+void sf_media_stats (SfMediaStream *st, SfMediaStats *out);
+/* {"packets_sent":0,...,"jitter_ms":0.000} (transfer full). */
+char *sf_media_stats_json (const SfMediaStats *st);
+/* Stops and frees @st. */
+void sf_media_stop (SfMediaStream *st);
+guint sf_media_active_streams (SfMedia *m);
+const char *sf_media_stream_call (SfMediaStream *st);
+
+/* The null backend's counters, for tests (0 for a stream of another backend). */
+guint sf_media_null_dtmf_sent (SfMediaStream *st);
+guint sf_media_null_updates (SfMediaStream *st);
+/* The direction the null backend was last told (start or update). */
+SfSdpDir sf_media_null_dir (SfMediaStream *st);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfMedia, sf_media_free)
+
+G_END_DECLS

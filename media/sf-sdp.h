@@ -1,0 +1,113 @@
+/* sf-sdp.h: the SDP offer/answer model (RFC 3264) for one audio stream, on
+ * GstSDPMessage (RFC 4566).  A session (SfSdpSession) is one call's side of the
+ * exchange: our origin, address, RTP port and codecs.  It writes offers and
+ * answers and checks the peer's, and reduces each exchange to the negotiated
+ * stream (SfSdpMedia) the media layer (sf-media.h) runs.  docs/media.md lists
+ * the choices made where the RFCs leave one. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Largest SDP body read (a SIP message is at most 64 KiB, sf-sip-msg.h). */
+#define SF_SDP_MAX_BYTES (64 * 1024)
+/* Most m= lines read in one SDP. */
+#define SF_SDP_MAX_MEDIA 16
+/* Most formats read on one m= line. */
+#define SF_SDP_MAX_FORMATS 64
+
+#define SF_SDP_ERROR (sf_sdp_error_quark ())
+GQuark sf_sdp_error_quark (void);
+/* Both mean 488 Not Acceptable Here to the caller. */
+typedef enum {
+  SF_SDP_ERROR_MALFORMED,       /* not SDP we can read (RFC 4566) */
+  SF_SDP_ERROR_NOT_ACCEPTABLE,  /* readable, but nothing we can take (RFC 3264) */
+} SfSdpError;
+
+typedef enum {
+  SF_SDP_SENDRECV,
+  SF_SDP_SENDONLY,
+  SF_SDP_RECVONLY,
+  SF_SDP_INACTIVE,
+} SfSdpDir;
+
+/* "sendrecv", "sendonly", "recvonly", "inactive" (the RFC 4566 6 attributes). */
+const char *sf_sdp_dir_name (SfSdpDir d);
+
+typedef struct {
+  guint pt;
+  char *name;      /* owned: as in rtpmap, our spelling: "PCMU", "PCMA", "opus" */
+  guint rate;
+  guint channels;
+} SfSdpCodec;
+
+/* The negotiated audio stream, from our point of view. */
+typedef struct {
+  gboolean active;      /* FALSE: rejected stream (port 0 on either side) or inactive */
+  char *remote_addr;    /* owned: from c= (media level over session level), no brackets */
+  guint remote_port;
+  guint local_port;     /* 0 when the stream is rejected */
+  SfSdpDir dir;         /* OUR direction: SENDONLY means we send and do not receive */
+  SfSdpCodec codec;     /* the codec to send (name NULL when rejected) */
+  int dtmf_pt;          /* telephone-event payload type agreed (RFC 4733), -1 when none */
+  guint ptime;          /* ms: the peer's a=ptime, else 20 */
+} SfSdpMedia;
+
+/* Frees the strings of @m and zeroes it (dtmf_pt -1); @m itself is the caller's. */
+void sf_sdp_media_clear (SfSdpMedia *m);
+/* A deep copy of @src into @dst (which is overwritten, not cleared first). */
+void sf_sdp_media_copy (SfSdpMedia *dst, const SfSdpMedia *src);
+/* JSON fields without braces, for event lines (transfer full):
+ * "codec":"PCMU","remote":"127.0.0.1:40000","dir":"sendrecv","dtmf_pt":101
+ * (an IPv6 remote is bracketed; codec and remote are null on a rejected stream). */
+char *sf_sdp_media_json (const SfSdpMedia *m);
+
+/* Our spelling of a codec we support ("PCMU", "PCMA", "opus"), matched
+ * case-insensitively; NULL for any other name. */
+const char *sf_sdp_codec_name (const char *name);
+
+typedef struct _SfSdpSession SfSdpSession;
+
+/* @local_addr: an IPv4 or IPv6 literal without brackets; @local_port: our RTP
+ * port; @codecs: NULL-terminated names (PCMU, PCMA, opus, case-insensitive), most
+ * preferred first; telephone-event/8000 is always added (RFC 4733).
+ * SF_SDP_ERROR_NOT_ACCEPTABLE on an unknown codec, an empty list, a bad address
+ * or port 0. */
+SfSdpSession *sf_sdp_session_new (const char *local_addr, guint local_port, const char *const *codecs,
+                                  GError **error);
+void sf_sdp_session_free (SfSdpSession *s);
+
+/* A new offer (transfer full) with one audio m= line in the direction @dir
+ * (SENDONLY to hold, SENDRECV to resume: RFC 3264 8.4).  Each SDP this session
+ * sends (offer or answer) after the first has the o= version one higher
+ * (RFC 3264 5 and 8). */
+char *sf_sdp_session_offer (SfSdpSession *s, SfSdpDir dir);
+
+/* The answer (transfer full) to the peer's @offer, we wanting @dir (SENDRECV
+ * normally, SENDONLY when we hold).  RFC 3264 6: the direction is the offer's
+ * reversed, intersected with @dir; the codecs are those of the offer we support,
+ * in the offer's order and with its payload types; an m= line we cannot take is
+ * answered with port 0 and the same format list.  NULL with
+ * SF_SDP_ERROR_NOT_ACCEPTABLE when an active stream was offered and none could
+ * be accepted; NULL with SF_SDP_ERROR_MALFORMED and a message naming the problem
+ * when @offer is not valid SDP.  @out (may be NULL) gets the negotiated stream. */
+char *sf_sdp_session_answer (SfSdpSession *s, const char *offer, gsize len, SfSdpDir dir, SfSdpMedia *out,
+                             GError **error);
+
+/* The peer's answer to our last offer, checked against it (same m= lines, only
+ * payload types and codecs we offered: RFC 3264 6 and 7); @out (may be NULL)
+ * filled, the codec to send being the first of the answer (RFC 3264 7).  FALSE
+ * with an SF_SDP_ERROR otherwise. */
+gboolean sf_sdp_session_take_answer (SfSdpSession *s, const char *answer, gsize len, SfSdpMedia *out,
+                                     GError **error);
+
+/* The direction the last SDP received from the peer declared for its audio
+ * stream (sendonly or inactive from the peer: we are held); a connection
+ * address 0.0.0.0 (RFC 2543 hold, RFC 3264 8.4) counts as not receiving; a
+ * rejected stream is INACTIVE; SENDRECV before any SDP was received. */
+SfSdpDir sf_sdp_session_remote_dir (SfSdpSession *s);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSdpSession, sf_sdp_session_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfSdpMedia, sf_sdp_media_clear)
+
+G_END_DECLS

@@ -1,0 +1,406 @@
+/* test-media.c: the media interface (media/sf-media.c).
+ *  - config_defaults: [media] declared with tone:1000, none, 40000-40999 (500 RTP
+ *    ports), PCMU,PCMA,opus
+ *  - config_accepted: each form of source, sink, rtp_ports and codecs
+ *  - config_refused: each bad value gives SF_CONFIG_ERROR_BAD_VALUE naming the
+ *    source, media.KEY, the expected form and the value, as sf-config.c does
+ *  - ports: even ports (RTP, RTCP on +1: RFC 3550 11) within the range, none twice,
+ *    0 when all are taken, a freed port handed out again
+ *  - null_backend: start/update/dtmf/stats/stop count and succeed, the active
+ *    stream count follows, bad DTMF digits (RFC 4733 events) are refused before the
+ *    backend, sf_media_free stops what is left
+ *  - custom_backend: another vtable is called through the same interface; a
+ *    failing start leaves no stream */
+#include "config.h"
+#include "sf-test.h"
+#include "media/sf-media.h"
+#include <string.h>
+
+static SfConfig *
+media_cfg (void)
+{
+  SfConfig *cfg = sf_config_new ();
+  g_autoptr (GError) error = NULL;
+  if (!sf_media_declare_config (cfg, &error))
+    g_error ("%s", error->message);
+  return cfg;
+}
+
+/* sf_media_new after --set @assignment ("media.KEY=VALUE"). */
+static SfMedia *
+media_with (const char *assignment, GError **error)
+{
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  if (!sf_config_set (cfg, assignment, error))
+    return NULL;
+  return sf_media_new (cfg, NULL, error);
+}
+
+static void
+config_defaults (void)
+{
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMedia) m = sf_media_new (cfg, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  guint hz = 0;
+  const char *path = "x";
+  CU_ASSERT_EQUAL (sf_media_source (m, &hz, &path), SF_MEDIA_SOURCE_TONE);
+  CU_ASSERT_EQUAL (hz, 1000);
+  CU_ASSERT_PTR_NULL (path);
+  CU_ASSERT_EQUAL (sf_media_sink (m, NULL), SF_MEDIA_SINK_NONE);
+  CU_ASSERT_EQUAL (sf_media_port_capacity (m), 500);
+  const char *const *codecs = sf_media_codecs (m);
+  CU_ASSERT_EQUAL_FATAL (g_strv_length ((char **) codecs), 3);
+  CU_ASSERT_STRING_EQUAL (codecs[0], "PCMU");
+  CU_ASSERT_STRING_EQUAL (codecs[1], "PCMA");
+  CU_ASSERT_STRING_EQUAL (codecs[2], "opus");
+  CU_ASSERT_PTR_EQUAL (sf_media_backend (m), sf_media_null_backend ());
+  CU_ASSERT_STRING_EQUAL (sf_media_backend (m)->name, "null");
+  /* The codecs feed an SDP session as they are. */
+  g_autoptr (SfSdpSession) s = sf_sdp_session_new ("127.0.0.1", sf_media_port_alloc (m), codecs, &error);
+  CU_ASSERT_PTR_NOT_NULL (s);
+}
+
+static void
+config_accepted (void)
+{
+  g_autoptr (GError) error = NULL;
+  guint hz = 0;
+  const char *path = NULL;
+  g_autoptr (SfMedia) m1 = media_with ("media.source=silence", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
+  CU_ASSERT_EQUAL (sf_media_source (m1, NULL, NULL), SF_MEDIA_SOURCE_SILENCE);
+  g_autoptr (SfMedia) m2 = media_with ("media.source=tone:1", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  CU_ASSERT_EQUAL (sf_media_source (m2, &hz, NULL), SF_MEDIA_SOURCE_TONE);
+  CU_ASSERT_EQUAL (hz, 1);
+  g_autoptr (SfMedia) m3 = media_with ("media.source=tone:20000", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
+  g_autoptr (SfMedia) m4 = media_with ("media.source=file:/tmp/prompts/hello.WAV", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m4);
+  CU_ASSERT_EQUAL (sf_media_source (m4, NULL, &path), SF_MEDIA_SOURCE_FILE);
+  CU_ASSERT_STRING_EQUAL (path, "/tmp/prompts/hello.WAV");
+  g_autoptr (SfMedia) m5 = media_with ("media.sink=sound", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m5);
+  CU_ASSERT_EQUAL (sf_media_sink (m5, NULL), SF_MEDIA_SINK_SOUND);
+  g_autoptr (SfMedia) m6 = media_with ("media.sink=file:out.wav", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m6);
+  CU_ASSERT_EQUAL (sf_media_sink (m6, &path), SF_MEDIA_SINK_FILE);
+  CU_ASSERT_STRING_EQUAL (path, "out.wav");
+  /* The smallest range: one RTP port and its RTCP port. */
+  g_autoptr (SfMedia) m7 = media_with ("media.rtp_ports=1024-1025", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m7);
+  CU_ASSERT_EQUAL (sf_media_port_capacity (m7), 1);
+  /* 50010 would need RTCP on 50011: five ports, 50000 to 50008. */
+  g_autoptr (SfMedia) m8 = media_with ("media.rtp_ports=50000-50010", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m8);
+  CU_ASSERT_EQUAL (sf_media_port_capacity (m8), 5);
+  g_autoptr (SfMedia) m9 = media_with ("media.rtp_ports=64000-65535", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m9);
+  CU_ASSERT_EQUAL (sf_media_port_capacity (m9), 768);
+  /* Codecs: case-insensitive, kept in order, written our way. */
+  g_autoptr (SfMedia) m10 = media_with ("media.codecs=OPUS, pcmu", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m10);
+  const char *const *c = sf_media_codecs (m10);
+  CU_ASSERT_EQUAL_FATAL (g_strv_length ((char **) c), 2);
+  CU_ASSERT_STRING_EQUAL (c[0], "opus");
+  CU_ASSERT_STRING_EQUAL (c[1], "PCMU");
+  /* From a file. */
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  CU_ASSERT_TRUE (sf_config_load_data (cfg, "[media]\nsource = silence\nsink = none\nrtp_ports = 20000-20099\n"
+                                            "codecs = PCMA\n", "bob.ini", &error));
+  g_autoptr (SfMedia) m11 = sf_media_new (cfg, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m11);
+  CU_ASSERT_EQUAL (sf_media_port_capacity (m11), 50);
+  CU_ASSERT_STRING_EQUAL (sf_media_codecs (m11)[0], "PCMA");
+}
+
+static void
+config_refused (void)
+{
+  static const char source_want[] = "expected tone:HZ with HZ from 1 to 20000, file:PATH.wav or silence";
+  static const char sink_want[] = "expected file:PATH.wav, none or sound";
+  static const char ports_want[] = "expected LOW-HIGH with 1024 <= LOW < HIGH <= 65535 and LOW even";
+  static const char codecs_want[] = "expected a list of PCMU, PCMA and opus, each at most once";
+  static const struct { const char *key, *value, *want; } cases[] = {
+    { "source", "tone:0", source_want },
+    { "source", "tone:20001", source_want },
+    { "source", "tone:", source_want },
+    { "source", "tone:1k", source_want },
+    { "source", "tone:-5", source_want },
+    { "source", "file:", source_want },
+    { "source", "file:.wav", source_want },
+    { "source", "file:hello.mp3", source_want },
+    { "source", "noise", source_want },
+    { "source", "", source_want },
+    { "sink", "file:out.mp3", sink_want },
+    { "sink", "speaker", sink_want },
+    { "sink", "", sink_want },
+    { "rtp_ports", "40001-40999", ports_want },
+    { "rtp_ports", "1000-2000", ports_want },
+    { "rtp_ports", "40000-40000", ports_want },
+    { "rtp_ports", "40000-39000", ports_want },
+    { "rtp_ports", "40000-70000", ports_want },
+    { "rtp_ports", "40000", ports_want },
+    { "rtp_ports", "a-b", ports_want },
+    { "rtp_ports", "-", ports_want },
+    { "rtp_ports", "40000-", ports_want },
+    { "rtp_ports", " 40000-40010", ports_want },
+    { "codecs", "G729", codecs_want },
+    { "codecs", "PCMU,telephone-event", codecs_want },
+    { "codecs", "", codecs_want },
+    { "codecs", "PCMU,pcmu", codecs_want },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *a = g_strdup_printf ("media.%s=%s", cases[i].key, cases[i].value);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SfMedia) m = media_with (a, &error);
+    CU_ASSERT_PTR_NULL (m);
+    CU_ASSERT_TRUE_FATAL (error != NULL);
+    g_autofree char *expect = g_strdup_printf ("--set: media.%s: %s, got '%s'", cases[i].key, cases[i].want,
+                                               cases[i].value);
+    CU_ASSERT (g_error_matches (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE));
+    if (strcmp (error->message, expect) != 0)
+      g_printerr ("expected \"%s\", got \"%s\"\n", expect, error->message);
+    CU_ASSERT_STRING_EQUAL (error->message, expect);
+  }
+  /* The source named is where the value came from. */
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_config_load_data (cfg, "[media]\nrtp_ports = 40001-40999\n", "alice.ini", NULL));
+  CU_ASSERT_PTR_NULL (sf_media_new (cfg, NULL, &error));
+  CU_ASSERT_TRUE (error != NULL && g_str_has_prefix (error->message, "alice.ini: media.rtp_ports: expected"));
+  /* Unknown keys are the configuration's to refuse. */
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_config_set (cfg, "media.volume=11", &e2));
+  CU_ASSERT (g_error_matches (e2, SF_CONFIG_ERROR, SF_CONFIG_ERROR_UNKNOWN_KEY));
+  /* Declared once. */
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_media_declare_config (cfg, &e3));
+  CU_ASSERT (g_error_matches (e3, SF_CONFIG_ERROR, SF_CONFIG_ERROR_DUPLICATE));
+}
+
+static void
+ports (void)
+{
+  g_autoptr (SfMedia) m = media_with ("media.rtp_ports=40000-40009", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_media_port_capacity (m), 5);
+  guint got[5];
+  for (int i = 0; i < 5; i++) {
+    got[i] = sf_media_port_alloc (m);
+    CU_ASSERT_TRUE (got[i] >= 40000 && got[i] + 1 <= 40009);
+    CU_ASSERT_EQUAL (got[i] % 2, 0);
+    for (int k = 0; k < i; k++)
+      CU_ASSERT_NOT_EQUAL (got[i], got[k]);
+  }
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 5);
+  /* Exhausted. */
+  CU_ASSERT_EQUAL (sf_media_port_alloc (m), 0);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (m), 0);
+  /* A freed port comes back, and only it. */
+  sf_media_port_free (m, 40004);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 4);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (m), 40004);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (m), 0);
+  /* Round robin: a freed port is handed out after the ports not used lately. */
+  sf_media_port_free (m, 40000);
+  sf_media_port_free (m, 40008);
+  guint a = sf_media_port_alloc (m), b = sf_media_port_alloc (m);
+  CU_ASSERT_TRUE ((a == 40000 && b == 40008) || (a == 40008 && b == 40000));
+  CU_ASSERT_EQUAL (sf_media_port_alloc (m), 0);
+  for (int i = 0; i < 5; i++)
+    sf_media_port_free (m, 40000 + 2 * i);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
+  /* A long run of calls never hands out a port twice. */
+  GHashTable *live = g_hash_table_new (NULL, NULL);
+  GRand *rand = g_rand_new_with_seed (3550);
+  for (int i = 0; i < 1000; i++) {
+    if (g_rand_boolean (rand) && g_hash_table_size (live) > 0) {
+      GHashTableIter it;
+      gpointer key;
+      g_hash_table_iter_init (&it, live);
+      g_hash_table_iter_next (&it, &key, NULL);
+      sf_media_port_free (m, GPOINTER_TO_UINT (key));
+      g_hash_table_remove (live, key);
+    } else {
+      guint p = sf_media_port_alloc (m);
+      if (p == 0) {
+        CU_ASSERT_EQUAL (g_hash_table_size (live), 5);
+      } else {
+        CU_ASSERT_FALSE (g_hash_table_contains (live, GUINT_TO_POINTER (p)));
+        g_hash_table_add (live, GUINT_TO_POINTER (p));
+      }
+    }
+    CU_ASSERT_EQUAL (sf_media_ports_in_use (m), g_hash_table_size (live));
+  }
+  g_rand_free (rand);
+  g_hash_table_unref (live);
+}
+
+/* A negotiated stream as the operators get it: an answer to a PCMU offer. */
+static void
+negotiate (SfSdpMedia *neg, SfSdpDir want)
+{
+  static const char *const codecs[] = { "PCMU", NULL };
+  g_autoptr (SfSdpSession) s = sf_sdp_session_new ("127.0.0.1", 40000, codecs, NULL);
+  static const char offer[] = "v=0\r\no=a 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n"
+                              "m=audio 40100 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+  g_autofree char *answer = sf_sdp_session_answer (s, offer, strlen (offer), want, neg, NULL);
+  g_assert (answer != NULL);
+}
+
+static void
+null_backend (void)
+{
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  SfMedia *m = sf_media_new (cfg, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  g_auto (SfSdpMedia) neg = { 0 };
+  negotiate (&neg, SF_SDP_SENDRECV);
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 0);
+  g_autoptr (GError) error = NULL;
+  SfMediaStream *st = sf_media_start (m, "call-1", &neg, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (st);
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 1);
+  CU_ASSERT_STRING_EQUAL (sf_media_stream_call (st), "call-1");
+  CU_ASSERT_EQUAL (sf_media_null_dir (st), SF_SDP_SENDRECV);
+  /* Hold, then resume. */
+  g_auto (SfSdpMedia) held = { 0 };
+  negotiate (&held, SF_SDP_SENDONLY);
+  CU_ASSERT_TRUE (sf_media_update (st, &held, &error));
+  CU_ASSERT_EQUAL (sf_media_null_dir (st), SF_SDP_SENDONLY);
+  CU_ASSERT_TRUE (sf_media_update (st, &neg, &error));
+  CU_ASSERT_EQUAL (sf_media_null_updates (st), 2);
+  CU_ASSERT_EQUAL (sf_media_null_dir (st), SF_SDP_SENDRECV);
+  /* DTMF: counted digits; bad digits refused before the backend. */
+  CU_ASSERT_TRUE (sf_media_dtmf (st, "123#", &error));
+  CU_ASSERT_TRUE (sf_media_dtmf (st, "*0AbcD", &error));
+  CU_ASSERT_EQUAL (sf_media_null_dtmf_sent (st), 10);
+  g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL;
+  CU_ASSERT_FALSE (sf_media_dtmf (st, "12x", &e1));
+  CU_ASSERT (g_error_matches (e1, SF_MEDIA_ERROR, SF_MEDIA_ERROR_BAD_DIGITS));
+  CU_ASSERT_TRUE (e1 != NULL && strstr (e1->message, "'x' at 3") != NULL);
+  CU_ASSERT_FALSE (sf_media_dtmf (st, "", &e2));
+  CU_ASSERT (g_error_matches (e2, SF_MEDIA_ERROR, SF_MEDIA_ERROR_BAD_DIGITS));
+  g_autofree char *many = g_strnfill (65, '1');
+  CU_ASSERT_FALSE (sf_media_dtmf (st, many, &e3));
+  CU_ASSERT_EQUAL (sf_media_null_dtmf_sent (st), 10);
+  /* Stats: zeros. */
+  SfMediaStats stats;
+  memset (&stats, 0xff, sizeof stats);
+  sf_media_stats (st, &stats);
+  CU_ASSERT_EQUAL (stats.packets_sent, 0);
+  CU_ASSERT_EQUAL (stats.bytes_received, 0);
+  CU_ASSERT_EQUAL (stats.packets_lost, 0);
+  CU_ASSERT_DOUBLE_EQUAL (stats.jitter_ms, 0.0, 1e-9);
+  g_autofree char *json = sf_media_stats_json (&stats);
+  CU_ASSERT_STRING_EQUAL (json, "{\"packets_sent\":0,\"packets_received\":0,\"bytes_sent\":0,\"bytes_received\":0,"
+                                "\"packets_lost\":0,\"jitter_ms\":0.000}");
+  SfMediaStats some = { 10, 9, 1600, 1440, 1, 2.5 };
+  g_autofree char *json2 = sf_media_stats_json (&some);
+  CU_ASSERT_STRING_EQUAL (json2, "{\"packets_sent\":10,\"packets_received\":9,\"bytes_sent\":1600,"
+                                 "\"bytes_received\":1440,\"packets_lost\":1,\"jitter_ms\":2.500}");
+  /* A second call; stop the first; free with the second still running. */
+  SfMediaStream *st2 = sf_media_start (m, "call-2", &neg, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (st2);
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 2);
+  CU_ASSERT_EQUAL (sf_media_null_dtmf_sent (st2), 0);
+  sf_media_stop (st);
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 1);
+  CU_ASSERT_STRING_EQUAL (sf_media_stream_call (st2), "call-2");
+  /* A rejected stream can be started too (no media flows). */
+  g_auto (SfSdpMedia) off = { 0 };
+  sf_sdp_media_clear (&off);
+  SfMediaStream *st3 = sf_media_start (m, "call-3", &off, &error);
+  CU_ASSERT_PTR_NOT_NULL (st3);
+  CU_ASSERT_EQUAL (sf_media_null_dir (st3), SF_SDP_INACTIVE);
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 2);
+  sf_media_free (m); /* stops call-2 and call-3 */
+}
+
+/* A backend that refuses to start streams to port 9 and counts what it does. */
+static guint custom_starts, custom_stops;
+
+static gpointer
+custom_start (SfMedia *m, const char *call, const SfSdpMedia *neg, GError **error)
+{
+  if (neg->remote_port == 9) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "discard port");
+    return NULL;
+  }
+  custom_starts++;
+  return g_strdup (call);
+}
+
+static gboolean
+custom_update (gpointer stream, const SfSdpMedia *neg, GError **error)
+{
+  g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "no updates for %s", (const char *) stream);
+  return FALSE;
+}
+
+static gboolean
+custom_dtmf (gpointer stream, const char *digits, GError **error)
+{
+  return TRUE;
+}
+
+static void
+custom_stats (gpointer stream, SfMediaStats *out)
+{
+  out->packets_sent = 42;
+}
+
+static void
+custom_stop (gpointer stream)
+{
+  custom_stops++;
+  g_free (stream);
+}
+
+static const SfMediaBackend custom = { "custom", custom_start, custom_update, custom_dtmf, custom_stats, custom_stop };
+
+static void
+custom_backend (void)
+{
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  g_autoptr (SfMedia) m = sf_media_new (cfg, &custom, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_STRING_EQUAL (sf_media_backend (m)->name, "custom");
+  g_auto (SfSdpMedia) neg = { 0 };
+  negotiate (&neg, SF_SDP_SENDRECV);
+  neg.remote_port = 9;
+  g_autoptr (GError) e1 = NULL;
+  CU_ASSERT_PTR_NULL (sf_media_start (m, "c1", &neg, &e1));
+  CU_ASSERT (g_error_matches (e1, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED));
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 0);
+  neg.remote_port = 40100;
+  SfMediaStream *st = sf_media_start (m, "c2", &neg, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (st);
+  CU_ASSERT_EQUAL (custom_starts, 1);
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_media_update (st, &neg, &e2));
+  CU_ASSERT_TRUE (e2 != NULL && strcmp (e2->message, "no updates for c2") == 0);
+  SfMediaStats stats;
+  sf_media_stats (st, &stats);
+  CU_ASSERT_EQUAL (stats.packets_sent, 42);
+  CU_ASSERT_EQUAL (stats.packets_received, 0);
+  CU_ASSERT_EQUAL (sf_media_null_dtmf_sent (st), 0); /* not a null stream */
+  sf_media_stop (st);
+  CU_ASSERT_EQUAL (custom_stops, 1);
+  CU_ASSERT_EQUAL (sf_media_active_streams (m), 0);
+}
+
+void
+sf_test_register_media (void)
+{
+  CU_pSuite s = CU_add_suite ("media", NULL, NULL);
+  SF_ADD_TEST (s, config_defaults);
+  SF_ADD_TEST (s, config_accepted);
+  SF_ADD_TEST (s, config_refused);
+  SF_ADD_TEST (s, ports);
+  SF_ADD_TEST (s, null_backend);
+  SF_ADD_TEST (s, custom_backend);
+}
