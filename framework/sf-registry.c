@@ -51,6 +51,10 @@ extern const SfOperatorDef sf_op_ua_table[];
 extern const gsize sf_op_ua_table_len;
 extern const SfOperatorDef sf_op_uac_table[];
 extern const gsize sf_op_uac_table_len;
+extern const SfOperatorDef sf_op_register_table[];
+extern const gsize sf_op_register_table_len;
+extern const SfOperatorDef sf_op_media_table[];
+extern const gsize sf_op_media_table_len;
 
 static void
 module_close (gpointer module)
@@ -77,7 +81,9 @@ sf_registry_new (SfConfig *cfg)
   if (!sf_registry_add (reg, NULL, sf_op_core_table, sf_op_core_table_len, &error) ||
       !sf_registry_add (reg, NULL, sf_op_txn_table, sf_op_txn_table_len, &error) ||
       !sf_registry_add (reg, NULL, sf_op_ua_table, sf_op_ua_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_uac_table, sf_op_uac_table_len, &error))
+      !sf_registry_add (reg, NULL, sf_op_uac_table, sf_op_uac_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_register_table, sf_op_register_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_media_table, sf_op_media_table_len, &error))
     g_error ("built-in operator table: %s", error->message);
   return reg;
 }

@@ -450,8 +450,8 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
     is_known |= strcmp (ev->name, known[i]) == 0;
   /* A request with a To tag that is not this call's dialog: 481 (12.2.2). */
   const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
-  const SfSipDialog *d = sf_endpoint_get_instance_data (inst, "ua.dialog");
-  gboolean foreign = tt != NULL && (d == NULL || d->local_tag == NULL || !sf_sip_str_eq (tt->value, d->local_tag));
+  const char *local_tag = sf_endpoint_get_instance_data (inst, SF_STACK_LOCAL_TAG);
+  gboolean foreign = tt != NULL && (local_tag == NULL || !sf_sip_str_eq (tt->value, local_tag));
   guint status = foreign ? 481 : !is_known ? 501 : 405;
   g_autofree char *tag = sf_sip_random_tag ();
   g_autoptr (SfSipMsg) base = sf_sip_create_response (e->msg, status, NULL, tag, NULL);

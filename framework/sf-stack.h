@@ -85,6 +85,10 @@ void sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms);
 /* The address of the first socket listening on @proto ("host:port" for a Via
  * sent-by or a Contact; transfer full), or NULL. */
 char *sf_stack_local (SfStack *s, SfSipProto proto);
+/* Instance data (char*, owned) a call sets to its local tag (our To tag as UAS,
+ * our From tag as UAC): an untaken request whose To tag is not this one is
+ * answered 481 (12.2.2), one with it 405 or 501. */
+#define SF_STACK_LOCAL_TAG "sip.local_tag"
 /* The key calls are found by for requests coming in: "Call-ID|remote tag". */
 char *sf_stack_call_key (const char *call_id, const char *remote_tag);
 /* Counts for the stats event. */

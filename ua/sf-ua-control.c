@@ -6,6 +6,7 @@
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "sf-ua-lines.h"
+#include "states/sf-machine.h"
 #include "sip/sf-sip-uri.h"
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -228,8 +229,30 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
     sf_json_append_string (out, sf_instance_handle (inst));
     return g_string_free (out, FALSE);
   }
-  if (strcmp (name, "register") == 0 || strcmp (name, "unregister") == 0)
-    return fail (ok, "%s: this flow has no registration (registration comes with the user agent flow)", name);
+  if (strcmp (name, "register") == 0 || strcmp (name, "unregister") == 0) {
+    /* The flow's machine imported as "registration" (xml/register.xml in xml/ua.xml): one instance. */
+    SfMachine *regm = sf_machine_lookup_import (c->machine, "registration");
+    if (regm == NULL)
+      return fail (ok, "%s: this flow has no registration machine (import one as 'registration', like xml/ua.xml)",
+                   name);
+    SfInstance *reg = NULL;
+    g_autoptr (GPtrArray) all = sf_endpoint_instances (c->ep);
+    for (guint i = 0; i < all->len && reg == NULL; i++)
+      if (sf_instance_machine (all->pdata[i]) == regm && !sf_instance_ended (all->pdata[i]))
+        reg = all->pdata[i];
+    if (reg == NULL && strcmp (name, "unregister") == 0)
+      return fail (ok, "unregister: not registered");
+    if (reg == NULL) {
+      g_autoptr (GError) error = NULL;
+      reg = sf_endpoint_create (c->ep, regm, NULL, NULL, &error);
+      if (reg == NULL)
+        return fail (ok, "register: %s", error->message);
+    }
+    sf_endpoint_post (c->ep, reg, sf_event_new (SF_EV_DEVICE, name, NULL));
+    GString *out = g_string_new ("\"ok\":true,\"instance\":");
+    sf_json_append_string (out, sf_instance_handle (reg));
+    return g_string_free (out, FALSE);
+  }
   if (target == NULL) {
     g_autoptr (GPtrArray) list = calls (c);
     if (list->len == 0)

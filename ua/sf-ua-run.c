@@ -8,7 +8,10 @@
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
 #include "sf-ua-lines.h"
+#include "states/sf-machine.h"
 #include "framework/sf-stack.h"
+#include "operators/ua/sf-ua-call.h"
+#include "media/sf-media.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -246,7 +249,8 @@ sf_ua_cmd_run (int argc, char **argv)
   const char *flow = argv[1];
 
   g_autoptr (SfConfig) cfg = sf_config_new ();
-  if (!sf_stack_declare_config (cfg, &error))
+  if (!sf_stack_declare_config (cfg, &error) || !sf_ua_declare_config (cfg, &error) ||
+      !sf_media_declare_config (cfg, &error))
     g_error ("%s", error->message);
   g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
@@ -269,12 +273,23 @@ sf_ua_cmd_run (int argc, char **argv)
     return SF_EXIT_FAIL;
   }
   sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
+  if (!sf_ua_check_config (cfg, &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
+  /* The null backend until the media issue brings GStreamer's. */
+  SfMedia *media = sf_media_new (cfg, NULL, &error);
+  if (media == NULL) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
 
   /* A reader that went away (run | head) must not kill us mid-shutdown. */
   signal (SIGPIPE, SIG_IGN);
   Run r = { 0 };
   r.loop = g_main_loop_new (NULL, FALSE);
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
+  sf_endpoint_set_data (r.ep, "media", media); /* freed after the endpoint: calls give their RTP ports back */
   r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
   r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
   sf_endpoint_set_emit (r.ep, emit_stdout, NULL);
@@ -315,6 +330,17 @@ sf_ua_cmd_run (int argc, char **argv)
     sf_json_add_str (ev, "path", control);
     sf_endpoint_emit_line (r.ep, sf_json_end (ev));
   }
+  if (sf_config_get_string (cfg, "ua", "registrar") != NULL) {
+    /* Registration starts with the program when the flow has a registration machine. */
+    if (sf_machine_lookup_import (machine, "registration") == NULL) {
+      g_warning ("ua.registrar is set but %s imports no 'registration' machine: not registering", flow);
+    } else {
+      gboolean ok = TRUE;
+      g_autofree char *reply = sf_ua_control_exec (r.ctl, "register", &ok);
+      if (!ok)
+        emit_reply (&r, "register", ok, reply);
+    }
+  }
   GInputStream *raw = g_unix_input_stream_new (STDIN_FILENO, FALSE);
   r.in = sf_line_reader_new (raw, SF_CONTROL_MAX_LINE, on_stdin_line, on_stdin_end, &r);
   g_object_unref (raw);
@@ -331,6 +357,7 @@ out:
     sf_endpoint_kill (r.ep, left->pdata[i], "exit");
   sf_stack_free (stack);
   sf_endpoint_free (r.ep);
+  sf_media_free (media);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;

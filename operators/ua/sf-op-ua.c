@@ -1,66 +1,41 @@
-/* sf-op-ua.c: the first user-agent operators, named after VOCAL's (OpRing,
- * OpAnswerCall, OpAck, OpEndCall): enough for a UAS that answers (RFC 3261
- * 13.3, 15.1.2).  The user-agent issue extends them with offer/answer, calling,
- * rejecting, redirecting and holding.  Each call instance keeps the INVITE, its
- * To tag and the 2xx it sent. */
+/* sf-op-ua.c: the answering side of the user agent, named after VOCAL's
+ * (OpRing, OpStartRinging, OpAnswerCall, OpAck, OpEndCall...): RFC 3261 13.3
+ * (the UAS core for INVITE), 15.1.2 (BYE), 9.2 (CANCEL), 14.2 (re-INVITE) and
+ * RFC 3264 6 (the answer to an offer).  What a call keeps is an SfUaCall
+ * (sf-ua-call.h). */
 #include "config.h"
-#include "framework/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "sf-ua-call.h"
+#include "framework/sf-endpoint.h"
+#include "framework/sf-clock.h"
+#include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
-#include "sip/sf-sip-dialog.h"
-#include "media/sf-media-sdp.h"
+#include "sip/sf-sip-uri.h"
 #include <string.h>
 
-#define INVITE "ua.invite"   /* SfSipEvent (owned) */
-#define TAG "ua.tag"         /* char* (owned): our To tag */
-#define OK2XX "ua.2xx"       /* SfSipMsg (owned) */
-#define FINAL "ua.final"     /* set once the INVITE has its final response */
-#define DIALOG "ua.dialog"   /* SfSipDialog (owned): from our 180 (early) or 200 */
+#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
 
-/* 12.1.1: the dialog our response @r creates, kept (an early one replaced by the confirmed one). */
-static void
-keep_dialog (SfCtx *ctx, SfSipMsg *r)
-{
-  SfSipEvent *inv = sf_ctx_get_data (ctx, "ua.invite");
-  g_autoptr (GError) error = NULL;
-  SfSipDialog *d = sf_sip_dialog_new_uas (inv->msg, r, &error);
-  if (d == NULL) {
-    g_info ("%s: no dialog: %s", sf_ctx_handle (ctx), error->message); /* e.g. an INVITE without Contact */
-    return;
-  }
-  sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
-}
-
-/* Keeps the INVITE of @e and makes our To tag (13.3.1.1). */
-static void
-keep_invite (SfCtx *ctx, SfSipEvent *e)
-{
-  sf_ctx_set_data (ctx, INVITE, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
-  sf_ctx_set_data (ctx, TAG, sf_sip_random_tag (), g_free);
-}
-
-/* "<sip:sipflow@ADDR:PORT;transport=tcp>" for where the request came in. */
+/* "ADDR:PORT" of the socket a request came in on (transfer full). */
 static char *
-contact_for (const SfSipPeer *p)
+local_of (const SfSipPeer *p)
 {
   if (p->local == NULL)
-    return g_strdup ("<sip:sipflow@127.0.0.1>");
+    return g_strdup ("127.0.0.1:5060");
   g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (p->local));
   gboolean v6 = strchr (ip, ':') != NULL;
-  return g_strdup_printf ("<sip:sipflow@%s%s%s:%u%s>", v6 ? "[" : "", ip, v6 ? "]" : "",
-                          g_inet_socket_address_get_port (p->local), p->proto == SF_SIP_TCP ? ";transport=tcp" : "");
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (p->local));
 }
 
-/* A response to the kept INVITE with our tag and Contact, and an optional body. */
+/* A response to @req with @tag, our Contact and Allow, an optional body and an
+ * optional further header line (Contact of a 3xx replaces ours). */
 static SfSipMsg *
-invite_response (SfCtx *ctx, guint status, const char *ctype, const char *body)
+build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, const char *tag, const char *ctype,
+                const char *body, const char *contact_override)
 {
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  const char *tag = sf_ctx_get_data (ctx, TAG);
-  g_autoptr (SfSipMsg) base = sf_sip_create_response (inv->msg, status, NULL, tag, NULL);
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (req, status, NULL, tag, NULL);
   if (base == NULL)
     return NULL;
-  /* Rebuilt with Contact and body: a response is built once, so build it whole. */
+  if (status < 101)
+    return g_steal_pointer (&base);
   g_autofree char *reason = sf_sip_str_dup (sf_sip_msg_reason (base));
   SfSipBuilder *b = sf_sip_builder_response (status, reason);
   for (guint i = 0; i < sf_sip_msg_n_headers (base); i++) {
@@ -68,92 +43,339 @@ invite_response (SfCtx *ctx, guint status, const char *ctype, const char *body)
     if (h->id != SF_SIP_HDR_CONTENT_LENGTH)
       sf_sip_builder_add_line (b, h);
   }
-  g_autofree char *contact = contact_for (&inv->peer);
-  sf_sip_builder_add (b, "Contact", "%s", contact);
-  sf_sip_builder_add (b, "Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS");
+  if (contact_override != NULL) {
+    sf_sip_builder_add (b, "Contact", "%s", contact_override);
+  } else if (status < 300) {
+    g_autofree char *local = local_of (peer);
+    g_autofree char *contact = sf_ua_contact (ctx, local, peer->proto == SF_SIP_TCP);
+    sf_sip_builder_add (b, "Contact", "%s", contact);
+  }
+  sf_sip_builder_add (b, "Allow", ALLOW);
   if (ctype != NULL)
     sf_sip_builder_body (b, ctype, body, strlen (body));
   return sf_sip_builder_finish (b, NULL);
 }
 
-/* invite_response() sent through the kept INVITE's server transaction; a final
- * status is remembered (FINAL) so the call's end does not answer twice. Returns
- * the response sent (transfer full), NULL when it could not be built or sent. */
+/* A response to the kept INVITE, sent through its server transaction; a final
+ * one is remembered so the call's end does not answer twice.  Returns the
+ * response sent (transfer full), NULL when it could not be built or sent. */
 static SfSipMsg *
-answer_invite (SfCtx *ctx, guint status, const char *ctype, const char *body)
+answer_invite (SfCtx *ctx, SfUaCall *call, guint status, const char *ctype, const char *body, const char *contact)
 {
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  SfSipMsg *r = invite_response (ctx, status, ctype, body);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), inv->txn, r)) {
+  if (call->invite == NULL)
+    return NULL;
+  SfSipMsg *r = build_response (ctx, call->invite->msg, &call->invite->peer, status, call->tag, ctype, body, contact);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), call->invite->txn, r)) {
     g_clear_pointer (&r, sf_sip_msg_unref);
     return NULL;
   }
-  if (status >= 200)
-    sf_ctx_set_data (ctx, FINAL, GINT_TO_POINTER (1), NULL);
+  if (status >= 200) {
+    call->final_sent = TRUE;
+    if (call->status == 0)
+      call->status = status;
+  }
   return r;
 }
 
-/* A fixed SDP answer: PCMU on an audio port of the local address (RFC 3264 is
- * the user agent's; this answer is enough for a peer that wants one). */
-static char *
-sdp_answer (const SfSipPeer *p)
+/* 12.1.1: the dialog our response @r creates, kept (an early one replaced by the confirmed one). */
+static void
+keep_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *r)
 {
-  g_autofree char *ip = p->local != NULL ? g_inet_address_to_string (g_inet_socket_address_get_address (p->local))
-                                         : g_strdup ("127.0.0.1");
-  return sf_media_sdp_pcmu (ip, 40000, "1");
+  g_autoptr (GError) error = NULL;
+  SfSipDialog *d = sf_sip_dialog_new_uas (call->invite->msg, r, &error);
+  if (d == NULL) {
+    g_info ("%s: no dialog: %s", sf_ctx_handle (ctx), error->message); /* e.g. an INVITE without Contact */
+    return;
+  }
+  g_clear_pointer (&call->dialog, sf_sip_dialog_free);
+  call->dialog = d;
 }
 
-/* An INVITE: kept, 180 Ringing sent with a new To tag (13.3.1.1). */
+/* A simple response (no Contact) to @e through its own transaction. */
+static gboolean
+respond_plain (SfCtx *ctx, SfSipEvent *e, guint status, const char *tag)
+{
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, status, NULL, tag, NULL);
+  return r != NULL && sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r);
+}
+
+static gboolean
+is_new_invite (SfEvent *ev)
+{
+  SfSipEvent *e = ev->payload;
+  return strcmp (ev->name, "INVITE") == 0 && e != NULL && sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL;
+}
+
+/* A body that is SDP (Content-Type application/sdp), or NULL. */
+static gboolean
+sdp_body (SfSipMsg *m, SfSipStr *out)
+{
+  SfSipStr body = sf_sip_msg_body (m);
+  if (body.len == 0)
+    return FALSE;
+  const SfSipValue *ct = sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL);
+  if (ct == NULL || !sf_sip_str_eq (ct->text, "application/sdp"))
+    return FALSE;
+  *out = body;
+  return TRUE;
+}
+
+/* Writes a "media" event with the negotiated stream. */
+static void
+emit_media (SfCtx *ctx, SfUaCall *call, const char *why)
+{
+  g_autofree char *m = sf_sdp_media_json (&call->media);
+  GString *f = g_string_new ("\"why\":");
+  sf_json_append_string (f, why);
+  g_string_append_printf (f, ",%s", m);
+  sf_ctx_emit (ctx, "media", f->str);
+  g_string_free (f, TRUE);
+}
+
+/* The stream follows a new negotiation (hold, resume, new remote address). */
+static void
+media_follow (SfCtx *ctx, SfUaCall *call, const char *why)
+{
+  emit_media (ctx, call, why);
+  if (call->stream != NULL) {
+    g_autoptr (GError) error = NULL;
+    if (!sf_media_update (call->stream, &call->media, &error))
+      g_warning ("%s: media: %s", sf_ctx_handle (ctx), error->message);
+  }
+}
+
+/* ---- screening a new INVITE ---- */
+
+/* The call of an INVITE refused at once: kept (for call_end), marked answered. */
+static SfUaCall *
+screened (SfCtx *ctx, SfSipEvent *e)
+{
+  SfUaCall *call = sf_ua_call (ctx);
+  call->incoming = TRUE;
+  call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  call->tag = sf_sip_random_tag ();
+  sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  call->final_sent = TRUE;
+  return call;
+}
+
+/* 8.2.2.1: an INVITE for a user other than ua.uri's gets 404 (with ua.uri unset, every user is ours). */
+static SfOpResult
+sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (!is_new_invite (ev))
+    return SF_OP_SKIP;
+  SfSipEvent *e = ev->payload;
+  g_autofree char *user = sf_ua_user (ctx);
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  if (user == NULL || ruri == NULL)
+    return SF_OP_SKIP;
+  g_autofree char *asked = sf_sip_unescape (ruri->user, NULL);
+  if (asked != NULL && strcmp (asked, user) == 0)
+    return SF_OP_SKIP;
+  SfUaCall *call = screened (ctx, e);
+  if (!respond_plain (ctx, e, 404, call->tag))
+    return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, "not_found", 404);
+  return SF_OP_TRANSITION;
+}
+
+/* The calls of this machine alive now, this one aside. */
+static guint
+calls_up (SfCtx *ctx)
+{
+  SfInstance *self = sf_ctx_instance (ctx);
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (sf_ctx_endpoint (ctx));
+  guint n = 0;
+  for (guint i = 0; i < all->len; i++)
+    if (all->pdata[i] != self && sf_instance_machine (all->pdata[i]) == sf_instance_machine (self) &&
+        !sf_instance_ended (all->pdata[i]))
+      n++;
+  return n;
+}
+
+/* A new INVITE when ua.max_calls calls are up already: 486 Busy Here. */
+static SfOpResult
+sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (!is_new_invite (ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls"))
+    return SF_OP_SKIP;
+  SfUaCall *call = screened (ctx, ev->payload);
+  if (!respond_plain (ctx, ev->payload, 486, call->tag))
+    return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, "max_calls", 486);
+  return SF_OP_TRANSITION;
+}
+
+static const char *const ring_outcomes[] = { "refused", NULL };
+
+/* An INVITE: kept with our To tag (13.3.1.1), its offer answered now (a bad or
+ * unacceptable one gets 488, outcome refused), then 180 Ringing.  The answer
+ * goes with the 200. */
 static SfOpResult
 sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipEvent *e = ev->payload;
-  if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
+  if (!is_new_invite (ev))
     return SF_OP_SKIP;
-  keep_invite (ctx, e);
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, 180, NULL, NULL);
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call (ctx);
+  call->incoming = TRUE;
+  call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  call->tag = sf_sip_random_tag ();
+  sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  SfSipStr offer;
+  if (sdp_body (e->msg, &offer)) {
+    g_autofree char *local = local_of (&e->peer);
+    g_autofree char *host = sf_ua_host_of (local);
+    g_autoptr (GError) error = NULL;
+    SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, &error);
+    if (sdp != NULL)
+      call->pending_answer = sf_sdp_session_answer (sdp, offer.p, offer.len, SF_SDP_SENDRECV, &call->media, &error);
+    if (call->pending_answer == NULL) {
+      g_info ("%s: 488: %s", sf_ctx_handle (ctx), error->message);
+      g_autoptr (SfSipMsg) r = build_response (ctx, e->msg, &e->peer, 488, call->tag, NULL, NULL, NULL);
+      if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+        return SF_OP_ERROR;
+      call->final_sent = TRUE;
+      sf_ua_call_set_reason (call, "bad_offer", 488);
+      GString *f = g_string_new ("\"message\":");
+      sf_json_append_string (f, error->message);
+      sf_ctx_emit (ctx, "sdp_refused", f->str);
+      g_string_free (f, TRUE);
+      return SF_OP_OUTCOME (0);
+    }
+    call->have_media = TRUE;
+  } else if (sf_sip_msg_body (e->msg).len > 0) {
+    /* A body we cannot take (13.3.1: 415 with Accept). */
+    g_autoptr (SfSipMsg) r = build_response (ctx, e->msg, &e->peer, 415, call->tag, NULL, NULL, NULL);
+    if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+      return SF_OP_ERROR;
+    call->final_sent = TRUE;
+    sf_ua_call_set_reason (call, "unsupported_body", 415);
+    return SF_OP_OUTCOME (0);
+  }
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 180, NULL, NULL, NULL);
   if (r == NULL)
     return SF_OP_ERROR;
-  keep_dialog (ctx, r); /* early */
+  keep_dialog (ctx, call, r); /* early */
+  GString *f = g_string_new ("\"call_id\":");
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
+  sf_json_append_string (f, cid);
+  g_autofree char *from = sf_sip_str_dup (sf_sip_msg_from (e->msg)->raw);
+  g_autofree char *to = sf_sip_str_dup (sf_sip_msg_to (e->msg)->raw);
+  g_string_append (f, ",\"from\":");
+  sf_json_append_string (f, from);
+  g_string_append (f, ",\"to\":");
+  sf_json_append_string (f, to);
+  sf_ctx_emit (ctx, "incoming", f->str);
+  g_string_free (f, TRUE);
   return SF_OP_TRANSITION;
 }
 
-/* device:answer or timer:answer: 200 OK with the SDP answer; its retransmission
- * runs until the ACK (13.3.1.4). */
+/* Entry of Ringing: the bell rings (the incoming event is out), and with
+ * ua.auto_answer set the timer "answer" starts. */
+static SfOpResult
+sf_op_start_ringing (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  gint64 after = sf_ua_cfg_int (ctx, "auto_answer");
+  if (after >= 0)
+    sf_ctx_timer_start (ctx, "answer", (guint64) after * 1000);
+  return SF_OP_CONTINUE;
+}
+
+/* Exit of Ringing: the bell stops. */
+static SfOpResult
+sf_op_stop_ringing (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  sf_ctx_timer_cancel (ctx, "answer");
+  return SF_OP_CONTINUE;
+}
+
+/* Keeps @r, a 2xx to the request of @e, for retransmission until its ACK (13.3.1.4). */
+static void
+keep_2xx (SfCtx *ctx, SfUaCall *call, SfSipMsg *r, const SfSipPeer *peer, const char *txn)
+{
+  g_clear_pointer (&call->ok, sf_sip_msg_unref);
+  call->ok = sf_sip_msg_ref (r);
+  g_free (call->ok_txn);
+  call->ok_txn = g_strdup (txn);
+  sf_sip_peer_clear (&call->ok_peer);
+  sf_sip_peer_copy (&call->ok_peer, peer);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  guint t1 = sf_stack_timer_ms (s, '1');
+  if (peer->proto == SF_SIP_UDP)
+    sf_stack_backoff_start (ctx, "2xx", t1);
+  sf_ctx_timer_start (ctx, "no_ack", 64 * (guint64) t1);
+}
+
+/* device:answer or timer:answer: 200 OK with the SDP answer (or, for an INVITE
+ * without offer, our offer: the ACK brings the answer, 13.2.1), retransmitted
+ * until the ACK. */
 static SfOpResult
 sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "answer") != 0)
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "answer") != 0 || call == NULL || call->invite == NULL || call->final_sent)
     return SF_OP_SKIP;
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  if (inv == NULL)
-    return SF_OP_SKIP;
-  g_autofree char *sdp = sdp_answer (&inv->peer);
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, 200, "application/sdp", sdp);
+  g_autofree char *sdp = NULL;
+  if (call->pending_answer != NULL) {
+    sdp = g_steal_pointer (&call->pending_answer);
+  } else {
+    g_autofree char *local = local_of (&call->invite->peer);
+    g_autofree char *host = sf_ua_host_of (local);
+    g_autoptr (GError) error = NULL;
+    SfSdpSession *s = sf_ua_call_sdp (ctx, call, host, &error);
+    if (s == NULL) {
+      g_warning ("%s: answer: %s", sf_ctx_handle (ctx), error->message);
+      return SF_OP_ERROR;
+    }
+    sdp = sf_sdp_session_offer (s, call->want_dir);
+    call->ok_has_offer = TRUE;
+  }
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 200, "application/sdp", sdp, NULL);
   if (r == NULL)
     return SF_OP_ERROR;
-  SfStack *s = sf_stack_from_ctx (ctx);
-  sf_ctx_set_data (ctx, OK2XX, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
-  keep_dialog (ctx, r); /* confirmed */
-  guint t1 = sf_stack_timer_ms (s, '1');
-  if (inv->peer.proto == SF_SIP_UDP)
-    sf_stack_backoff_start (ctx, "2xx", t1);
-  sf_ctx_timer_start (ctx, "no_ack", 64 * (guint64) t1);
-  sf_stack_count (s, "calls_answered");
+  keep_dialog (ctx, call, r); /* confirmed */
+  keep_2xx (ctx, call, r, &call->invite->peer, call->invite->txn);
+  call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  sf_stack_count (sf_stack_from_ctx (ctx), "calls_answered");
   return SF_OP_TRANSITION;
 }
 
-/* timer:2xx: the 2xx again, interval doubled up to T2 (13.3.1.4). */
+/* timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4); the ACK
+ * of a re-INVITE's 2xx stops it (an INVITE's ACK is OpAck's). */
 static SfOpResult
 sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "2xx") != 0)
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL)
     return SF_OP_SKIP;
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  SfSipMsg *ok = sf_ctx_get_data (ctx, OK2XX);
+  if (ev->kind == SF_EV_SIP) {
+    SfSipEvent *e = ev->payload;
+    if (strcmp (ev->name, "ACK") != 0 || e == NULL || call->ok == NULL)
+      return SF_OP_SKIP;
+    sf_ctx_timer_cancel (ctx, "2xx");
+    sf_ctx_timer_cancel (ctx, "no_ack");
+    SfSipStr answer;
+    if (call->ok_has_offer && sdp_body (e->msg, &answer) && call->sdp != NULL) {
+      g_autoptr (GError) error = NULL;
+      g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+      if (sf_sdp_session_take_answer (call->sdp, answer.p, answer.len, &m, &error)) {
+        sf_ua_call_take_media (call, &m);
+        media_follow (ctx, call, "ack");
+      } else {
+        g_warning ("%s: the answer in the ACK: %s", sf_ctx_handle (ctx), error->message);
+      }
+    }
+    call->ok_has_offer = FALSE;
+    g_clear_pointer (&call->ok, sf_sip_msg_unref);
+    return SF_OP_DONE;
+  }
+  if (strcmp (ev->name, "2xx") != 0 || call->ok == NULL)
+    return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   /* Through the INVITE transaction in Accepted (RFC 6026 7.1); sent directly if it is gone. */
-  if (inv != NULL && ok != NULL && (sf_stack_respond (s, inv->txn, ok) || sf_stack_send_response (s, ok, &inv->peer)))
+  if (sf_stack_respond (s, call->ok_txn, call->ok) || sf_stack_send_response (s, call->ok, &call->ok_peer))
     sf_stack_count (s, "retransmissions_sent");
   sf_stack_backoff (ctx, "2xx", TRUE);
   return SF_OP_DONE;
@@ -171,24 +393,50 @@ fixup_status (const char *text, gpointer *out, GError **error)
   return TRUE;
 }
 
-/* An INVITE (or device:reject): refused with the status ARG (486 Busy Here...). */
+/* An INVITE, or device:reject [CODE] for the one kept: refused with CODE, else
+ * the status ARG (486 Busy Here, 603 Decline...). */
 static SfOpResult
 sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipEvent *e = ev->payload;
+  SfUaCall *call;
+  guint status = GPOINTER_TO_UINT (arg);
   if (ev->kind == SF_EV_SIP) {
-    if (strcmp (ev->name, "INVITE") != 0 || e == NULL)
+    SfUaCall *kept = sf_ua_call_peek (ctx);
+    if (!is_new_invite (ev) || (kept != NULL && kept->invite != NULL))
+      return SF_OP_SKIP; /* a second INVITE while one is kept is OpRefuse's (482) */
+    SfSipEvent *e = ev->payload;
+    call = sf_ua_call (ctx);
+    call->incoming = TRUE;
+    call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
+    call->tag = sf_sip_random_tag ();
+    sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  } else {
+    call = sf_ua_call_peek (ctx);
+    if (strcmp (ev->name, "reject") != 0 || call == NULL || call->invite == NULL || call->final_sent)
       return SF_OP_SKIP;
-    keep_invite (ctx, e);
-  } else if (strcmp (ev->name, "reject") != 0) {
-    return SF_OP_SKIP;
+    if (ev->arg != NULL)
+      status = (guint) g_ascii_strtoull (ev->arg, NULL, 10);
   }
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  if (inv == NULL)
-    return SF_OP_SKIP;
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, status, NULL, NULL, NULL);
   if (r == NULL)
     return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, "rejected", status);
+  return SF_OP_TRANSITION;
+}
+
+/* device:redirect URI: 302 Moved Temporarily with Contact: <URI> (8.3, 21.3.3). */
+static SfOpResult
+sf_op_redirect_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "redirect") != 0 || ev->arg == NULL || call == NULL || call->invite == NULL ||
+      call->final_sent)
+    return SF_OP_SKIP;
+  g_autofree char *contact = g_strdup_printf ("<%s>", ev->arg);
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 302, NULL, NULL, contact);
+  if (r == NULL)
+    return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, "redirected", 302);
   return SF_OP_TRANSITION;
 }
 
@@ -198,63 +446,103 @@ static SfOpResult
 sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  if (strcmp (ev->name, "CANCEL") != 0 || e == NULL)
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "CANCEL") != 0 || e == NULL || call == NULL || call->invite == NULL)
     return SF_OP_SKIP;
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  if (inv == NULL)
-    return SF_OP_SKIP;
-  g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, sf_ctx_get_data (ctx, TAG), NULL);
-  if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
+  if (!respond_plain (ctx, e, 200, call->tag))
     return SF_OP_ERROR;
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, 487, NULL, NULL);
-  if (r == NULL)
-    return SF_OP_ERROR;
+  if (!call->final_sent) {
+    g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 487, NULL, NULL, NULL);
+    if (r == NULL)
+      return SF_OP_ERROR;
+  }
+  sf_ua_call_set_reason (call, "cancelled", 487);
   return SF_OP_TRANSITION;
 }
 
 /* A re-INVITE inside the call (14.2): its Contact refreshes the remote target
- * (12.2.2), a CSeq out of order gets 500; answered 200 with the same SDP answer
- * (offer/answer proper is the user agent's).  The call stays where it is. */
+ * (12.2.2), a CSeq out of order gets 500; its offer gets our answer (RFC 3264
+ * 8: a sendonly offer is the peer putting us on hold, answered recvonly), a
+ * bad one 488 and the call goes on unchanged (14.2); without an offer, the 200
+ * carries ours.  The 2xx is retransmitted until the ACK. */
 static SfOpResult
 sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  SfSipDialog *d = sf_ctx_get_data (ctx, DIALOG);
-  if (strcmp (ev->name, "INVITE") != 0 || e == NULL || d == NULL ||
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "INVITE") != 0 || e == NULL || call == NULL || call->dialog == NULL ||
       sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL)
     return SF_OP_SKIP;
-  SfStack *s = sf_stack_from_ctx (ctx);
   guint status = 200;
-  if (!sf_sip_dialog_request_in (d, e->msg, &status)) {
-    g_autoptr (SfSipMsg) bad = sf_sip_create_response (e->msg, status, NULL, NULL, NULL);
-    if (bad != NULL)
-      sf_stack_respond (s, e->txn, bad);
+  if (!sf_sip_dialog_request_in (call->dialog, e->msg, &status)) {
+    respond_plain (ctx, e, status, NULL);
     return SF_OP_DONE;
   }
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  g_autofree char *sdp = sdp_answer (&e->peer);
-  g_autoptr (SfSipMsg) base = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
-  SfSipBuilder *b = sf_sip_builder_response (200, NULL);
-  for (guint i = 0; base != NULL && i < sf_sip_msg_n_headers (base); i++)
-    if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
-      sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
-  g_autofree char *contact = contact_for (inv != NULL ? &inv->peer : &e->peer);
-  sf_sip_builder_add (b, "Contact", "%s", contact);
-  sf_sip_builder_body (b, "application/sdp", sdp, strlen (sdp));
-  g_autoptr (SfSipMsg) ok = sf_sip_builder_finish (b, NULL);
-  if (ok == NULL || !sf_stack_respond (s, e->txn, ok))
+  if (call->ok != NULL || call->reinvite_out != NULL) {
+    /* 14.2: one of ours pending, or our 2xx not yet ACKed: 491 Request Pending (500 would do too). */
+    respond_plain (ctx, e, call->reinvite_out != NULL ? 491 : 500, NULL);
+    return SF_OP_DONE;
+  }
+  g_autofree char *local = local_of (&e->peer);
+  g_autofree char *host = sf_ua_host_of (local);
+  g_autoptr (GError) error = NULL;
+  SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, &error);
+  if (sdp == NULL) {
+    respond_plain (ctx, e, 500, NULL);
+    return SF_OP_DONE;
+  }
+  SfSipStr offer;
+  g_autofree char *body = NULL;
+  gboolean has_offer = sdp_body (e->msg, &offer);
+  if (has_offer) {
+    g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+    body = sf_sdp_session_answer (sdp, offer.p, offer.len, call->want_dir, &m, &error);
+    if (body == NULL) {
+      g_info ("%s: re-INVITE refused with 488: %s", sf_ctx_handle (ctx), error->message);
+      respond_plain (ctx, e, 488, NULL);
+      return SF_OP_DONE;
+    }
+    sf_ua_call_take_media (call, &m);
+  } else {
+    body = sf_sdp_session_offer (sdp, call->want_dir);
+  }
+  g_autoptr (SfSipMsg) ok = build_response (ctx, e->msg, &e->peer, 200, NULL, "application/sdp", body, NULL);
+  if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
     return SF_OP_ERROR;
+  keep_2xx (ctx, call, ok, &e->peer, e->txn);
+  call->ok_has_offer = !has_offer;
+  if (has_offer) {
+    SfSdpDir remote = sf_sdp_session_remote_dir (sdp);
+    media_follow (ctx, call, remote == SF_SDP_SENDONLY || remote == SF_SDP_INACTIVE ? "held" : "reinvite");
+  }
   return SF_OP_DONE;
 }
 
-/* The ACK for our 2xx: the call is up. */
+/* The ACK for our 2xx: the call is up (an offer in our 2xx finds its answer here). */
 static SfOpResult
 sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "ACK") != 0)
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "ACK") != 0 || e == NULL)
     return SF_OP_SKIP;
   sf_ctx_timer_cancel (ctx, "2xx");
   sf_ctx_timer_cancel (ctx, "no_ack");
+  if (call != NULL) {
+    SfSipStr answer;
+    if (call->ok_has_offer && call->sdp != NULL) {
+      g_autoptr (GError) error = NULL;
+      g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+      if (!sdp_body (e->msg, &answer))
+        g_warning ("%s: the ACK has no SDP answer to our offer", sf_ctx_handle (ctx));
+      else if (sf_sdp_session_take_answer (call->sdp, answer.p, answer.len, &m, &error))
+        sf_ua_call_take_media (call, &m);
+      else
+        g_warning ("%s: the answer in the ACK: %s", sf_ctx_handle (ctx), error->message);
+    }
+    call->ok_has_offer = FALSE;
+    g_clear_pointer (&call->ok, sf_sip_msg_unref);
+  }
   return SF_OP_TRANSITION;
 }
 
@@ -265,18 +553,16 @@ sf_op_end_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   if (strcmp (ev->name, "BYE") != 0 || e == NULL)
     return SF_OP_SKIP;
-  SfSipDialog *d = sf_ctx_get_data (ctx, DIALOG);
+  SfUaCall *call = sf_ua_call (ctx);
   guint status = 200;
-  if (d != NULL && !sf_sip_dialog_request_in (d, e->msg, &status)) {
+  if (call->dialog != NULL && !sf_sip_dialog_request_in (call->dialog, e->msg, &status)) {
     /* 12.2.2: out of order (500); the call goes on. */
-    g_autoptr (SfSipMsg) bad = sf_sip_create_response (e->msg, status, NULL, NULL, NULL);
-    if (bad != NULL)
-      sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, bad);
+    respond_plain (ctx, e, status, NULL);
     return SF_OP_DONE;
   }
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+  if (!respond_plain (ctx, e, 200, NULL))
     return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, "remote_bye", 0);
   return SF_OP_TRANSITION;
 }
 
@@ -321,8 +607,7 @@ sf_op_refuse (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, a->method) != 0 || e == NULL || e->txn == NULL)
     return SF_OP_SKIP;
   g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, a->status, NULL, tag, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+  if (!respond_plain (ctx, e, a->status, tag))
     return SF_OP_ERROR;
   return SF_OP_DONE;
 }
@@ -332,46 +617,61 @@ sf_op_refuse (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_finish_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipEvent *inv = sf_ctx_get_data (ctx, INVITE);
-  if (inv == NULL || sf_ctx_get_data (ctx, FINAL) != NULL)
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->invite == NULL || call->final_sent)
     return SF_OP_SKIP;
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, GPOINTER_TO_UINT (arg), NULL, NULL);
+  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, GPOINTER_TO_UINT (arg), NULL, NULL, NULL);
   if (r == NULL)
     return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, ev->kind == SF_EV_DEVICE ? ev->name : "ended", GPOINTER_TO_UINT (arg));
   return SF_OP_CONTINUE;
 }
 
-/* Entry of the final state: counts the call as ended, however it ended. */
+/* Entry of a final state: the call is over, however it ended: counted, and the
+ * call_end event written (reason ARG when the operators recorded none). */
 static SfOpResult
 sf_op_call_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   if (s != NULL)
     sf_stack_count (s, "calls_ended");
+  SfUaCall *call = sf_ua_call (ctx);
+  sf_ua_call_set_reason (call, arg != NULL ? arg : ev->kind == SF_EV_DEVICE ? ev->name : "ended", 0);
+  sf_ua_call_emit_end (ctx, call);
   return SF_OP_CONTINUE;
 }
 
 const SfOperatorDef sf_op_ua_table[] = {
-  { "OpRing", sf_op_ring, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes an INVITE: keeps it and sends 180 Ringing with a new To tag (13.3.1.1)" },
+  { "OpCheckCallee", sf_op_check_callee, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes a new INVITE for a user other than ua.uri's: 404 Not Found (8.2.2.1)" },
+  { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes a new INVITE when ua.max_calls calls are up: 486 Busy Here" },
+  { "OpRing", sf_op_ring, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ring_outcomes, SF_ARG_NONE, NULL, NULL,
+    "takes an INVITE: keeps it, answers its SDP offer (488, outcome refused, when it cannot), sends 180 Ringing" },
+  { "OpStartRinging", sf_op_start_ringing, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "the bell rings: with ua.auto_answer set, the timer 'answer' starts" },
+  { "OpStopRinging", sf_op_stop_ringing, SF_Q_EXIT | SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "the bell stops: the timer 'answer' is cancelled" },
   { "OpAnswerCall", sf_op_answer_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_NONE, NULL, NULL, "on device:answer or timer:answer: 200 OK with an SDP answer, retransmitted until the ACK" },
-  { "OpResend2xx", sf_op_resend_2xx, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "on timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4)" },
+    SF_ARG_NONE, NULL, NULL, "on device:answer or timer:answer: 200 OK with the SDP answer, retransmitted until the ACK" },
+  { "OpResend2xx", sf_op_resend_2xx, SF_Q_NORMAL, SF_EV_TIMER | SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "on timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4); takes the ACK that stops it" },
   { "OpReject", sf_op_reject, SF_Q_NORMAL, SF_EV_SIP | SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    fixup_status, NULL, "refuses the INVITE (or, on device:reject, the one kept) with the final status ARG" },
+    fixup_status, NULL, "refuses the INVITE (or, on device:reject [CODE], the one kept) with CODE or the status ARG" },
+  { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
+    NULL, "on device:redirect URI: 302 Moved Temporarily with Contact: <URI> (8.3)" },
   { "OpRingCancel", sf_op_ring_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes a CANCEL of the ringing call: 487 Request Terminated to the INVITE (9.2)" },
+    "takes a CANCEL of the ringing call: 200 to it, 487 Request Terminated to the INVITE (9.2)" },
   { "OpReInvite", sf_op_re_invite, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a re-INVITE in the call: target refresh (12.2.2), 200 with the SDP answer (14.2); the call goes on" },
+    "a re-INVITE in the call: target refresh (12.2.2), its offer answered (hold: recvonly) or 488 (14.2)" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes the ACK for the 2xx: stops its retransmission" },
+    "takes the ACK for the 2xx: stops its retransmission (and takes the answer when our 2xx had the offer)" },
   { "OpRefuse", sf_op_refuse, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_REQUIRED, fixup_refuse, refuse_arg_free,
     "answers a request METHOD this state does not serve with STATUS (arg METHOD=STATUS); the call goes on" },
   { "OpFinishInvite", sf_op_finish_invite, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_status, NULL,
     "gives the INVITE the final status ARG if it has none yet (a call ended while ringing)" },
-  { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "counts the call as ended in the stats (the final state's entry)" },
+  { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL,
+    "the call is over: counted, and call_end written (reason, status, duration, media stats; ARG: the reason)" },
   { "OpEndCall", sf_op_end_call, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a BYE: answers 200 OK (15.1.2); the call ends" },
 };

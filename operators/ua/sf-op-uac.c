@@ -1,135 +1,423 @@
 /* sf-op-uac.c: the calling side of the user agent, named after VOCAL's
- * (OpStartCall, OpFarEndResponse, OpHangup...): an INVITE with an SDP offer sent
- * by RFC 3263 location (17.1 client transaction), the UAC dialog from the 2xx
- * (12.1.2) with its ACK (13.2.2.4), the BYE through the dialog (15.1.1).  The
- * user-agent issue adds CANCEL, redirects, authentication and offer/answer. */
+ * (OpStartCall, OpFarEndResponse, OpReDirect, OpTerminateCall...): an INVITE
+ * with an SDP offer sent by RFC 3263 location (13.2.1), redirects followed
+ * (8.1.3.4), challenges answered (22.2, 22.3), the UAC dialog from the 2xx
+ * (12.1.2) with its ACK (13.2.2.4), CANCEL before the answer (9.1), the BYE
+ * (15.1.1), and hold and resume by re-INVITE (14.1, RFC 3264 8.4). */
 #include "config.h"
-#include "framework/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "sf-ua-call.h"
+#include "framework/sf-endpoint.h"
+#include "framework/sf-clock.h"
+#include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
-#include "sip/sf-sip-dialog.h"
-#include "media/sf-media-sdp.h"
+#include "sip/sf-sip-uri.h"
 #include <string.h>
 
-#define INVITE_OUT "uac.invite"  /* SfSipMsg (owned): the INVITE we sent */
-#define ACK_OUT "uac.ack"        /* SfSipMsg (owned): the ACK for the 2xx, resent for its retransmissions */
-#define DIALOG "ua.dialog"       /* SfSipDialog (owned), shared with the UAS operators' name */
-
-/* The SDP offer for "host:port" (an IPv6 host in brackets). */
+/* The local socket address requests go out from ("host:port"), NULL without UDP. */
 static char *
-sdp_offer (const char *local)
+local_addr (SfCtx *ctx)
 {
-  g_autofree char *ip = g_strdup (local[0] == '[' ? local + 1 : local);
-  char *end = local[0] == '[' ? strchr (ip, ']') : strrchr (ip, ':');
-  if (end != NULL)
-    *end = '\0';
-  return sf_media_sdp_pcmu (ip, 40002, "2");
+  SfStack *s = sf_stack_from_ctx (ctx);
+  return s != NULL ? sf_stack_local (s, SF_SIP_UDP) : NULL;
 }
 
-/* device:call URI: the INVITE with an SDP offer, located and sent (8.1, 13.2.1). */
+/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when missing), or NULL. */
+static char *
+outbound_route (SfCtx *ctx)
+{
+  const char *proxy = sf_ua_cfg (ctx, "outbound_proxy");
+  if (proxy == NULL)
+    return NULL;
+  g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (proxy, strlen (proxy)), NULL, NULL);
+  gboolean lr = u != NULL && sf_sip_uri_param (u, "lr") != NULL;
+  return g_strdup_printf ("<%s%s>", proxy, lr ? "" : ";lr");
+}
+
+/* An INVITE to @ruri like the last one (same Call-ID, From tag, To; CSeq one
+ * more, 8.1.3.4 and 22.2), or the first one; with @auth_line (a whole header
+ * line) when answering a challenge.  Sent through a new client transaction. */
+static gboolean
+send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, const char *auth_line, GError **error)
+{
+  g_autofree char *local = local_addr (ctx);
+  if (local == NULL) {
+    g_set_error (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE, "no UDP socket to call from (use --listen udp:ADDR:PORT)");
+    return FALSE;
+  }
+  g_autofree char *from = sf_ua_from (ctx, local);
+  g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
+  g_autofree char *route = outbound_route (ctx);
+  const char *routes[] = { route, NULL };
+  const char *extra[] = { auth_line, NULL };
+  g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
+  guint32 cseq = 1;
+  SfSipMsg *prev = call->invite_out;
+  if (prev != NULL) {
+    to = sf_sip_str_dup (sf_sip_msg_to (prev)->raw);
+    call_id = sf_sip_str_dup (sf_sip_msg_call_id (prev));
+    const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (prev), "tag");
+    from_tag = ft != NULL ? sf_sip_str_dup (ft->value) : NULL;
+    cseq = (guint32) sf_sip_msg_cseq (prev)->number + 1;
+    body = sf_sip_str_dup (sf_sip_msg_body (prev));
+  } else {
+    to = g_strdup_printf ("<%s>", ruri);
+    g_autofree char *host = sf_ua_host_of (local);
+    SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, error);
+    if (sdp == NULL)
+      return FALSE;
+    body = sf_sdp_session_offer (sdp, call->want_dir);
+  }
+  SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
+                            .call_id = call_id, .cseq = cseq, .via_sent_by = local, .contact = contact,
+                            .route = route != NULL ? routes : NULL, .extra = auth_line != NULL ? extra : NULL,
+                            .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
+  SfSipMsg *inv = sf_sip_create_request (&spec, error);
+  if (inv == NULL)
+    return FALSE;
+  g_clear_pointer (&call->invite_out, sf_sip_msg_unref);
+  call->invite_out = inv;
+  const SfSipParam *tag = sf_sip_value_param (sf_sip_msg_from (inv), "tag");
+  sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, tag != NULL ? sf_sip_str_dup (tag->value) : NULL, g_free);
+  call->provisional = FALSE;
+  sf_stack_request_located (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), inv);
+  return TRUE;
+}
+
+/* device:call URI: the INVITE with an SDP offer (13.2.1), through ua.outbound_proxy
+ * when set; ua.no_answer_timeout starts. */
 static SfOpResult
 sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, "call") != 0 || ev->arg == NULL)
     return SF_OP_SKIP;
-  SfStack *s = sf_stack_from_ctx (ctx);
-  g_autofree char *local = s != NULL ? sf_stack_local (s, SF_SIP_UDP) : NULL;
-  if (local == NULL) {
-    g_warning ("%s: call: no UDP socket to call from (use --listen udp:ADDR:PORT)", sf_ctx_handle (ctx));
-    return SF_OP_ERROR;
-  }
-  g_autofree char *from = g_strdup_printf ("<sip:sipflow@%s>", local);
-  g_autofree char *to = g_strdup_printf ("<%s>", ev->arg);
-  g_autofree char *contact = g_strdup_printf ("<sip:sipflow@%s>", local);
-  g_autofree char *sdp = sdp_offer (local);
-  SfSipRequestSpec spec = { .method = "INVITE", .ruri = ev->arg, .from = from, .to = to, .via_sent_by = local,
-                            .contact = contact, .content_type = "application/sdp", .body = sdp, .body_len = strlen (sdp) };
+  SfUaCall *call = sf_ua_call (ctx);
+  call->incoming = FALSE;
   g_autoptr (GError) error = NULL;
-  g_autoptr (SfSipMsg) inv = sf_sip_create_request (&spec, &error);
-  if (inv == NULL) {
+  if (!send_invite (ctx, call, ev->arg, NULL, &error)) {
     g_warning ("%s: call %s: %s", sf_ctx_handle (ctx), ev->arg, error->message);
+    sf_ua_call_set_reason (call, "failed", 0);
     return SF_OP_ERROR;
   }
-  sf_ctx_set_data (ctx, INVITE_OUT, sf_sip_msg_ref (inv), (GDestroyNotify) sf_sip_msg_unref);
-  sf_stack_request_located (s, sf_ctx_instance (ctx), inv);
+  gint64 t = sf_ua_cfg_int (ctx, "no_answer_timeout");
+  if (t > 0)
+    sf_ctx_timer_start (ctx, "no_answer", (guint64) t * 1000);
   return SF_OP_TRANSITION;
+}
+
+/* Is @e a response to the INVITE we sent last? */
+static gboolean
+response_to_invite (SfUaCall *call, SfEvent *ev)
+{
+  SfSipEvent *e = ev->payload;
+  if (call == NULL || call->invite_out == NULL || strcmp (ev->name, "response") != 0 || e == NULL)
+    return FALSE;
+  const SfSipValue *cs = sf_sip_msg_cseq (e->msg);
+  return sf_sip_str_eq (cs->text, "INVITE") && cs->number == sf_sip_msg_cseq (call->invite_out)->number;
+}
+
+/* A 401 or 407 to our INVITE: the same INVITE again with credentials for the
+ * first challenge we can answer (22.2, 22.3), once per challenge: a second
+ * challenge with the nonce we answered (not stale) means the credentials are
+ * wrong, and is left to OpFarEndResponse (failed). */
+static SfOpResult
+sf_op_authenticate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (!response_to_invite (call, ev))
+    return SF_OP_SKIP;
+  SfSipEvent *e = ev->payload;
+  guint status = sf_sip_msg_status (e->msg);
+  if (status != 401 && status != 407)
+    return SF_OP_SKIP;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = sf_ua_credentials (ctx, call->invite_out, e->msg, &call->auth_nonce, &error);
+  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (call->invite_out)->raw);
+  if (line == NULL || !send_invite (ctx, call, ruri, line, &error)) {
+    g_warning ("%s: %u: %s", sf_ctx_handle (ctx), status, error->message);
+    return SF_OP_SKIP;
+  }
+  g_autofree char *fields = g_strdup_printf ("\"status\":%u", status);
+  sf_ctx_emit (ctx, "authenticating", fields);
+  return SF_OP_DONE;
+}
+
+typedef struct {
+  char *uri;
+  double q;
+  guint order;
+} Target;
+
+static gint
+target_cmp (gconstpointer a, gconstpointer b)
+{
+  const Target *x = *(Target *const *) a, *y = *(Target *const *) b;
+  if (x->q != y->q)
+    return x->q > y->q ? -1 : 1;
+  return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static void
+target_free (gpointer p)
+{
+  Target *t = p;
+  g_free (t->uri);
+  g_free (t);
+}
+
+/* A 3xx to our INVITE (8.1.3.4): its Contacts join the targets, best q first;
+ * the next one not tried yet gets a new INVITE.  At most SF_UA_MAX_REDIRECTS
+ * redirects, never the same URI twice; with none left, OpFarEndResponse
+ * takes the 3xx (failed). */
+static SfOpResult
+sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (!response_to_invite (call, ev))
+    return SF_OP_SKIP;
+  SfSipEvent *e = ev->payload;
+  guint status = sf_sip_msg_status (e->msg);
+  if (status < 300 || status > 399 || status == 380)
+    return SF_OP_SKIP;
+  if (call->tried == NULL) {
+    call->tried = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    g_hash_table_add (call->tried, sf_sip_str_dup (sf_sip_msg_ruri (call->invite_out)->raw));
+    call->targets = g_ptr_array_new_with_free_func (g_free);
+  }
+  GPtrArray *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, NULL);
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (target_free);
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+    const SfSipValue *v = contacts->pdata[i];
+    if (v->uri == NULL || (v->uri->kind != SF_URI_SIP && v->uri->kind != SF_URI_SIPS))
+      continue;
+    Target *t = g_new0 (Target, 1);
+    t->uri = sf_sip_str_dup (v->uri->raw);
+    const SfSipParam *q = sf_sip_value_param (v, "q");
+    g_autofree char *qs = q != NULL ? sf_sip_str_dup (q->value) : NULL;
+    t->q = qs != NULL ? g_ascii_strtod (qs, NULL) : 1.0;
+    t->order = i;
+    g_ptr_array_add (found, t);
+  }
+  g_ptr_array_sort (found, target_cmp);
+  /* The new Contacts go before the older ones still untried (the latest redirect knows best). */
+  for (guint i = found->len; i > 0; i--) {
+    Target *t = found->pdata[i - 1];
+    if (!g_hash_table_contains (call->tried, t->uri))
+      g_ptr_array_insert (call->targets, 0, g_strdup (t->uri));
+  }
+  while (call->targets->len > 0 && call->redirects < SF_UA_MAX_REDIRECTS) {
+    g_autofree char *next = g_ptr_array_steal_index (call->targets, 0);
+    if (g_hash_table_contains (call->tried, next))
+      continue;
+    g_hash_table_add (call->tried, g_strdup (next));
+    call->redirects++;
+    g_autoptr (GError) error = NULL;
+    if (!send_invite (ctx, call, next, NULL, &error)) {
+      g_warning ("%s: redirect to %s: %s", sf_ctx_handle (ctx), next, error->message);
+      continue;
+    }
+    g_clear_pointer (&call->dialog, sf_sip_dialog_free); /* an early dialog ends with the 3xx (12.3) */
+    GString *f = g_string_new (NULL);
+    g_string_append_printf (f, "\"status\":%u,\"target\":", status);
+    sf_json_append_string (f, next);
+    sf_ctx_emit (ctx, "redirect", f->str);
+    g_string_free (f, TRUE);
+    return SF_OP_DONE;
+  }
+  return SF_OP_SKIP;
+}
+
+/* The SDP answer in a 2xx to our offer (RFC 3264 7). */
+static void
+take_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
+{
+  SfSipStr body = sf_sip_msg_body (resp);
+  if (body.len == 0 || call->sdp == NULL) {
+    g_warning ("%s: the 2xx has no SDP answer to our offer", sf_ctx_handle (ctx));
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+  if (!sf_sdp_session_take_answer (call->sdp, body.p, body.len, &m, &error)) {
+    g_warning ("%s: the SDP answer: %s", sf_ctx_handle (ctx), error->message);
+    return;
+  }
+  sf_ua_call_take_media (call, &m);
 }
 
 static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", NULL };
 
-/* A response to our INVITE: 1xx ringing; 2xx answered (the dialog is made, the
- * call re-keyed by its remote tag, the ACK sent, 13.2.2.4); 486/600 busy; others
+/* A response to our INVITE: 1xx ringing (an early dialog from one with a To
+ * tag); 2xx answered (the dialog confirmed, the call re-keyed by its remote
+ * tag, the SDP answer taken, the ACK sent, 13.2.2.4); 486/600 busy; others
  * failed.  Responses to other requests are not its business. */
 static SfOpResult
 sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipEvent *e = ev->payload;
-  SfSipMsg *inv = sf_ctx_get_data (ctx, INVITE_OUT);
-  if (strcmp (ev->name, "response") != 0 || e == NULL || inv == NULL ||
-      !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE"))
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (!response_to_invite (call, ev))
     return SF_OP_SKIP;
+  SfSipEvent *e = ev->payload;
+  SfSipMsg *inv = call->invite_out;
   guint status = sf_sip_msg_status (e->msg);
-  SfSipDialog *early = sf_ctx_get_data (ctx, DIALOG);
   const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
   if (status < 200) {
+    call->provisional = TRUE;
     /* 12.1.2: a 1xx with a To tag (and a Contact) makes an early dialog. */
-    if (status > 100 && early == NULL && tt != NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
-      SfSipDialog *d = sf_sip_dialog_new_uac (inv, e->msg, NULL);
-      if (d != NULL) {
-        sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
+    if (status > 100 && call->dialog == NULL && tt != NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
+      call->dialog = sf_sip_dialog_new_uac (inv, e->msg, NULL);
+      if (call->dialog != NULL)
         sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
-      }
     }
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
   }
+  sf_ctx_timer_cancel (ctx, "no_answer");
   if (status >= 300) {
     /* A non-2xx final response ends the early dialog (12.3). */
-    if (early != NULL) {
-      sf_ctx_set_data (ctx, DIALOG, NULL, NULL);
+    if (call->dialog != NULL) {
+      g_clear_pointer (&call->dialog, sf_sip_dialog_free);
       sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"terminated\"");
     }
-    return SF_OP_OUTCOME (status == 486 || status == 600 ? 2 : 3);
+    gboolean busy = status == 486 || status == 600;
+    sf_ua_call_set_reason (call, busy ? "busy" : status == 487 ? "cancelled" : "failed", status);
+    return SF_OP_OUTCOME (busy ? 2 : 3);
   }
-  SfStack *s = sf_stack_from_ctx (ctx);
   g_autoptr (GError) error = NULL;
-  SfSipDialog *d = NULL;
-  if (early != NULL && tt != NULL && sf_sip_str_eq (tt->value, early->remote_tag)) {
+  if (call->dialog != NULL && tt != NULL && sf_sip_str_eq (tt->value, call->dialog->remote_tag)) {
     /* The same dialog: confirmed, its route set and target from the 2xx (12.1.2). */
-    if (!sf_sip_dialog_update_uac (early, e->msg, FALSE, &error))
+    if (!sf_sip_dialog_update_uac (call->dialog, e->msg, FALSE, &error))
       return SF_OP_OUTCOME (3);
-    d = early;
   } else {
-    d = sf_sip_dialog_new_uac (inv, e->msg, &error);
+    SfSipDialog *d = sf_sip_dialog_new_uac (inv, e->msg, &error);
     if (d == NULL) {
       g_warning ("%s: 2xx without a dialog: %s", sf_ctx_handle (ctx), error->message);
+      sf_ua_call_set_reason (call, "failed", status);
       return SF_OP_OUTCOME (3);
     }
-    sf_ctx_set_data (ctx, DIALOG, d, (GDestroyNotify) sf_sip_dialog_free);
+    g_clear_pointer (&call->dialog, sf_sip_dialog_free);
+    call->dialog = d;
   }
   sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"confirmed\"");
-  g_autofree char *key = sf_stack_call_key (d->call_id, d->remote_tag);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
   g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
   SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
-  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &r, NULL, &error);
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
   if (ack == NULL)
     return SF_OP_ERROR;
   sf_stack_send_request_located (s, ack); /* by its Route or Request-URI, like any request */
-  sf_ctx_set_data (ctx, ACK_OUT, sf_sip_msg_ref (ack), (GDestroyNotify) sf_sip_msg_unref);
+  g_clear_pointer (&call->ack, sf_sip_msg_unref);
+  call->ack = sf_sip_msg_ref (ack);
+  take_answer (ctx, call, e->msg);
+  call->status = status;
+  call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
   return SF_OP_OUTCOME (1);
 }
 
-/* A retransmitted 2xx (its ACK was lost): the same ACK again (13.2.2.4). */
+/* A 2xx once the call is up: a retransmission (its ACK was lost) gets the same
+ * ACK again; a 2xx from another fork (another To tag) gets its own ACK and a BYE
+ * (13.2.2.4). */
 static SfOpResult
 sf_op_ack_again (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  SfSipMsg *ack = sf_ctx_get_data (ctx, ACK_OUT);
-  if (strcmp (ev->name, "response") != 0 || e == NULL || ack == NULL ||
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->ack == NULL ||
       sf_sip_msg_status (e->msg) / 100 != 2 || !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE"))
     return SF_OP_SKIP;
-  sf_stack_send_request_located (sf_stack_from_ctx (ctx), ack);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
+  if (call->dialog == NULL || tt == NULL || sf_sip_str_eq (tt->value, call->dialog->remote_tag)) {
+    if (sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->ack)->number)
+      sf_stack_send_request_located (s, call->ack);
+    return SF_OP_DONE;
+  }
+  if (call->invite_out == NULL || sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->invite_out)->number)
+    return SF_OP_DONE;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipDialog) d = sf_sip_dialog_new_uac (call->invite_out, e->msg, &error);
+  if (d == NULL)
+    return SF_OP_DONE;
+  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
+  SfSipDialogRequest ra = { .method = "ACK", .via_sent_by = local,
+                            .cseq = (guint32) sf_sip_msg_cseq (call->invite_out)->number };
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &ra, NULL, &error);
+  SfSipDialogRequest rb = { .method = "BYE", .via_sent_by = local };
+  g_autoptr (SfSipMsg) bye = ack != NULL ? sf_sip_dialog_create_request (d, &rb, NULL, &error) : NULL;
+  if (bye == NULL)
+    return SF_OP_DONE;
+  sf_stack_send_request_located (s, ack);
+  sf_stack_request_located (s, sf_ctx_instance (ctx), bye);
+  sf_ctx_emit (ctx, "fork_ended", NULL);
   return SF_OP_DONE;
+}
+
+/* The CANCEL of our INVITE (9.1), to where the INVITE went. */
+static void
+send_cancel (SfCtx *ctx, SfUaCall *call)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) cancel = sf_sip_create_cancel (call->invite_out, &error);
+  if (cancel == NULL) {
+    g_warning ("%s: CANCEL: %s", sf_ctx_handle (ctx), error->message);
+    return;
+  }
+  sf_stack_request_located (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), cancel);
+  call->cancel_pending = FALSE;
+}
+
+/* device:hangup or timer:no_answer before the answer: CANCEL (9.1), which may
+ * go only once a provisional response came: before that it waits for the first
+ * 1xx.  In the state that waits for the 487, it also takes the 1xx responses
+ * (sending the CANCEL that waited for one). */
+static SfOpResult
+sf_op_cancel_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->invite_out == NULL)
+    return SF_OP_SKIP;
+  if (ev->kind == SF_EV_SIP) {
+    SfSipEvent *e = ev->payload;
+    if (!call->cancelling || !response_to_invite (call, ev) || sf_sip_msg_status (e->msg) >= 200)
+      return SF_OP_SKIP;
+    call->provisional = TRUE;
+    if (call->cancel_pending)
+      send_cancel (ctx, call);
+    return SF_OP_DONE;
+  }
+  gboolean hangup = ev->kind == SF_EV_DEVICE && (strcmp (ev->name, "hangup") == 0 || strcmp (ev->name, "shutdown") == 0);
+  gboolean timeout = ev->kind == SF_EV_TIMER && strcmp (ev->name, "no_answer") == 0;
+  if (!hangup && !timeout)
+    return SF_OP_SKIP;
+  if (call->cancelling)
+    return SF_OP_DONE; /* cancelling already */
+  call->cancelling = TRUE;
+  sf_ua_call_set_reason (call, hangup ? "cancelled" : "no_answer", 0);
+  if (call->provisional)
+    send_cancel (ctx, call);
+  else
+    call->cancel_pending = TRUE;
+  sf_ctx_timer_cancel (ctx, "no_answer");
+  return SF_OP_TRANSITION;
+}
+
+/* BYE through the dialog (15.1.1), its transaction a child of the call. */
+static gboolean
+send_bye (SfCtx *ctx, SfUaCall *call)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (call == NULL || call->dialog == NULL || s == NULL)
+    return FALSE;
+  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
+  SfSipDialogRequest r = { .method = "BYE", .via_sent_by = local };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) bye = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  if (bye == NULL) {
+    g_warning ("%s: BYE: %s", sf_ctx_handle (ctx), error->message);
+    return FALSE;
+  }
+  sf_stack_request_located (s, sf_ctx_instance (ctx), bye);
+  return TRUE;
 }
 
 /* device:hangup or timer:hangup: BYE through the dialog (15.1.1). */
@@ -138,18 +426,24 @@ sf_op_hangup (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, "hangup") != 0)
     return SF_OP_SKIP;
-  SfSipDialog *d = sf_ctx_get_data (ctx, DIALOG);
-  SfStack *s = sf_stack_from_ctx (ctx);
-  if (d == NULL || s == NULL)
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (!send_bye (ctx, call))
     return SF_OP_SKIP;
-  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
-  SfSipDialogRequest r = { .method = "BYE", .via_sent_by = local };
-  g_autoptr (GError) error = NULL;
-  g_autoptr (SfSipMsg) bye = sf_sip_dialog_create_request (d, &r, NULL, &error);
-  if (bye == NULL)
-    return SF_OP_ERROR;
-  sf_stack_request_located (s, sf_ctx_instance (ctx), bye);
+  sf_ua_call_set_reason (call, "local_bye", 0);
   return SF_OP_TRANSITION;
+}
+
+/* Entry of the state that ends a call from our side: BYE through the dialog
+ * (VOCAL's OpTerminateCall), whatever brought us here (hang-up, a 2xx that
+ * came after our CANCEL, the 2xx never ACKed). */
+static SfOpResult
+sf_op_terminate_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (!send_bye (ctx, call))
+    return SF_OP_ERROR;
+  sf_ua_call_set_reason (call, ev->kind == SF_EV_TIMER ? ev->name : "local_bye", 0);
+  return SF_OP_CONTINUE;
 }
 
 /* The final response to our BYE: the call is over, whatever it says (15.1.1). */
@@ -163,16 +457,111 @@ sf_op_bye_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* A re-INVITE with a new offer in direction @dir (14.1; RFC 3264 8.4 for hold). */
+static gboolean
+send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (call == NULL || call->dialog == NULL || call->sdp == NULL || s == NULL || call->reinvite_out != NULL)
+    return FALSE;
+  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
+  g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
+  g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
+  SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = local, .contact = contact,
+                           .content_type = "application/sdp", .body = offer, .body_len = strlen (offer) };
+  g_autoptr (GError) error = NULL;
+  SfSipMsg *inv = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  if (inv == NULL) {
+    g_warning ("%s: re-INVITE: %s", sf_ctx_handle (ctx), error->message);
+    return FALSE;
+  }
+  call->reinvite_out = inv;
+  call->want_dir = dir;
+  sf_stack_request_located (s, sf_ctx_instance (ctx), inv);
+  return TRUE;
+}
+
+/* device:hold: a re-INVITE offering sendonly (RFC 3264 8.4). */
+static SfOpResult
+sf_op_hold (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "hold") != 0 || !send_reinvite (ctx, sf_ua_call_peek (ctx), SF_SDP_SENDONLY))
+    return SF_OP_SKIP;
+  return SF_OP_TRANSITION;
+}
+
+/* device:resume: a re-INVITE offering sendrecv again. */
+static SfOpResult
+sf_op_resume (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "resume") != 0 || !send_reinvite (ctx, sf_ua_call_peek (ctx), SF_SDP_SENDRECV))
+    return SF_OP_SKIP;
+  return SF_OP_TRANSITION;
+}
+
+static const char *const reinvite_outcomes[] = { "accepted", "refused", NULL };
+
+/* The final response to our re-INVITE: 2xx gets its ACK (13.2.2.4), the answer
+ * is taken and the media follows (outcome accepted); a failure leaves the
+ * session as it was (14.1, outcome refused; the transaction ACKs it). */
+static SfOpResult
+sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->reinvite_out == NULL ||
+      !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE") ||
+      sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->reinvite_out)->number)
+    return SF_OP_SKIP;
+  guint status = sf_sip_msg_status (e->msg);
+  if (status < 200)
+    return SF_OP_DONE;
+  g_autoptr (SfSipMsg) inv = g_steal_pointer (&call->reinvite_out);
+  if (status >= 300) {
+    call->want_dir = call->want_dir == SF_SDP_SENDONLY ? SF_SDP_SENDRECV : SF_SDP_SENDONLY;
+    g_autofree char *f = g_strdup_printf ("\"status\":%u", status);
+    sf_ctx_emit (ctx, "reinvite_refused", f);
+    return SF_OP_OUTCOME (1);
+  }
+  SfStack *s = sf_stack_from_ctx (ctx);
+  g_autoptr (GError) error = NULL;
+  sf_sip_dialog_update_uac (call->dialog, e->msg, TRUE, NULL);
+  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
+  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  if (ack == NULL)
+    return SF_OP_ERROR;
+  sf_stack_send_request_located (s, ack);
+  g_clear_pointer (&call->ack, sf_sip_msg_unref);
+  call->ack = sf_sip_msg_ref (ack);
+  take_answer (ctx, call, e->msg);
+  return SF_OP_OUTCOME (0);
+}
+
 const SfOperatorDef sf_op_uac_table[] = {
   { "OpStartCall", sf_op_start_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "on device:call URI: an INVITE with an SDP offer, located by RFC 3263 and sent (13.2.1)" },
+  { "OpAuthenticate", sf_op_authenticate, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a 401/407 to our INVITE: the INVITE again with digest credentials, once per challenge (22.2, 22.3)" },
+  { "OpReDirect", sf_op_redirect, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a 3xx to our INVITE: a new INVITE to the next Contact by q, bounded, never twice (8.1.3.4)" },
   { "OpFarEndResponse", sf_op_far_end_response, SF_Q_NORMAL, SF_EV_SIP, 0, far_end_outcomes, SF_ARG_NONE, NULL,
-    NULL, "a response to our INVITE: outcome ringing, answered (dialog made, ACK sent), busy or failed" },
+    NULL, "a response to our INVITE: outcome ringing, answered (dialog made, answer taken, ACK sent), busy or failed" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a retransmitted 2xx: the same ACK again (13.2.2.4)" },
+    "a 2xx once up: the same ACK again; a 2xx from another fork: its ACK and a BYE (13.2.2.4)" },
+  { "OpCancelCall", sf_op_cancel_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
+    SF_ARG_NONE, NULL, NULL, "on device:hangup, device:shutdown or timer:no_answer before the answer: CANCEL, after the first 1xx (9.1)" },
   { "OpHangup", sf_op_hangup, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL, "on device:hangup or timer:hangup: BYE through the dialog (15.1.1)" },
+  { "OpTerminateCall", sf_op_terminate_call, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "entry: BYE through the dialog (15.1.1), whatever brought the call here" },
   { "OpByeAnswered", sf_op_bye_answered, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the final response to our BYE; the call is over" },
+  { "OpHold", sf_op_hold, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "on device:hold: a re-INVITE offering sendonly (RFC 3264 8.4)" },
+  { "OpResume", sf_op_resume, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "on device:resume: a re-INVITE offering sendrecv" },
+  { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP, 0, reinvite_outcomes, SF_ARG_NONE, NULL,
+    NULL, "the final response to our re-INVITE: accepted (ACK, answer taken) or refused (session unchanged)" },
 };
 const gsize sf_op_uac_table_len = G_N_ELEMENTS (sf_op_uac_table);

@@ -1,0 +1,78 @@
+/* sf-op-media.c: the user agent's audio operators, named after VOCAL's
+ * (OpStartAudio, OpStopAudio): they drive the media interface (media/sf-media.h)
+ * with what offer/answer negotiated for the call (operators/ua/sf-ua-call.h).
+ * The backend decides what "audio" is: the null backend counts, the GStreamer
+ * one (the media issue) carries RTP. */
+#include "config.h"
+#include "operators/ua/sf-ua-call.h"
+#include "framework/sf-json.h"
+#include <string.h>
+
+/* Entry of InCall and Onhold: the call's stream starts, or follows the last
+ * negotiation (hold, resume); a "media" event says what was agreed. */
+static SfOpResult
+sf_op_start_audio (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  SfMedia *m = sf_ua_media (ctx);
+  if (call == NULL || !call->have_media || m == NULL)
+    return SF_OP_SKIP;
+  g_autoptr (GError) error = NULL;
+  if (call->stream == NULL) {
+    call->stream = sf_media_start (m, sf_ctx_handle (ctx), &call->media, &error);
+    if (call->stream == NULL) {
+      g_warning ("%s: audio: %s", sf_ctx_handle (ctx), error->message);
+      return SF_OP_ERROR;
+    }
+  } else if (!sf_media_update (call->stream, &call->media, &error)) {
+    g_warning ("%s: audio: %s", sf_ctx_handle (ctx), error->message);
+    return SF_OP_ERROR;
+  }
+  g_autofree char *fields = sf_sdp_media_json (&call->media);
+  g_autofree char *line = g_strdup_printf ("\"why\":\"%s\",%s", sf_ctx_state (ctx), fields);
+  sf_ctx_emit (ctx, "media", line);
+  return SF_OP_CONTINUE;
+}
+
+/* Entry of a final state (or exit of the call): the stream stops; its last
+ * stats go into call_end. */
+static SfOpResult
+sf_op_stop_audio (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->stream == NULL)
+    return SF_OP_SKIP;
+  sf_media_stats (call->stream, &call->last_stats);
+  call->have_stats = TRUE;
+  g_clear_pointer (&call->stream, sf_media_stop);
+  return SF_OP_CONTINUE;
+}
+
+/* device:dtmf DIGITS: RFC 4733 events on the call's stream; a "dtmf" event. */
+static SfOpResult
+sf_op_send_dtmf (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "dtmf") != 0 || ev->arg == NULL || call == NULL)
+    return SF_OP_SKIP;
+  g_autoptr (GError) error = NULL;
+  if (call->stream == NULL || !sf_media_dtmf (call->stream, ev->arg, &error)) {
+    g_warning ("%s: dtmf: %s", sf_ctx_handle (ctx), error != NULL ? error->message : "no audio stream");
+    return SF_OP_ERROR;
+  }
+  GString *f = g_string_new ("\"direction\":\"sent\",\"digits\":");
+  sf_json_append_string (f, ev->arg);
+  sf_ctx_emit (ctx, "dtmf", f->str);
+  g_string_free (f, TRUE);
+  return SF_OP_DONE;
+}
+
+const SfOperatorDef sf_op_media_table[] = {
+  { "OpStartAudio", sf_op_start_audio, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "entry: the call's audio starts, or follows the last offer/answer (hold, resume)" },
+  { "OpStopAudio", sf_op_stop_audio, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "the call's audio stops; its stats are kept for call_end" },
+  { "OpSendDtmf", sf_op_send_dtmf, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "on device:dtmf DIGITS: RFC 4733 telephone events on the call's stream" },
+};
+const gsize sf_op_media_table_len = G_N_ELEMENTS (sf_op_media_table);

@@ -1,0 +1,302 @@
+/* sf-ua-call.c: the user agent's call container and its [ua] section (see sf-ua-call.h). */
+#include "config.h"
+#include "sf-ua-call.h"
+#include "framework/sf-endpoint.h"
+#include "framework/sf-json.h"
+#include "framework/sf-clock.h"
+#include "sip/sf-sip-uri.h"
+#include "sip/sf-sip-digest.h"
+#include <string.h>
+
+static const SfConfigKey ua_keys[] = {
+  { "uri", SF_CFG_STRING, NULL, 0, 0, NULL, "our address-of-record (From, registration); unset: sip:sipflow@ the listening address" },
+  { "display_name", SF_CFG_STRING, NULL, 0, 0, NULL, "display name in From" },
+  { "auth_user", SF_CFG_STRING, NULL, 0, 0, NULL, "digest user name (unset: the user of ua.uri)" },
+  { "password", SF_CFG_STRING, NULL, 0, 0, NULL, "digest password for 401/407 challenges" },
+  { "registrar", SF_CFG_STRING, NULL, 0, 0, NULL, "registrar URI: REGISTER at start, refreshed, removed at quit (unset: no registration)" },
+  { "outbound_proxy", SF_CFG_STRING, NULL, 0, 0, NULL, "URI of a proxy every out-of-dialog request goes through (a loose Route, 8.1.2)" },
+  { "register_expires", SF_CFG_SECONDS, "600", 10, 86400, NULL, "Expires asked for in REGISTER" },
+  { "auto_answer", SF_CFG_SECONDS, "off", 0, 3600, NULL, "answer incoming calls after this many seconds (0: at once; off: wait for 'answer')" },
+  { "no_answer_timeout", SF_CFG_SECONDS, "60", 1, 3600, NULL, "an outgoing call not answered in this time is cancelled (off: never)" },
+  { "max_calls", SF_CFG_INT, "4", 1, 10000, NULL, "calls at once; one more incoming gets 486 Busy Here" },
+};
+
+gboolean
+sf_ua_declare_config (SfConfig *cfg, GError **error)
+{
+  return sf_config_declare (cfg, "ua", ua_keys, G_N_ELEMENTS (ua_keys), error);
+}
+
+gboolean
+sf_ua_check_config (SfConfig *cfg, GError **error)
+{
+  static const char *const uris[] = { "uri", "registrar", "outbound_proxy" };
+  for (gsize i = 0; i < G_N_ELEMENTS (uris); i++) {
+    const char *v = sf_config_get_string (cfg, "ua", uris[i]);
+    if (v == NULL)
+      continue;
+    g_autoptr (GError) e = NULL;
+    g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (v, strlen (v)), NULL, &e);
+    if (u == NULL || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS)) {
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: ua.%s: expected a sip: URI, got '%s'%s%s",
+                   sf_config_get_source (cfg, "ua", uris[i]), uris[i], v, e != NULL ? ": " : "",
+                   e != NULL ? e->message : "");
+      return FALSE;
+    }
+    if (strcmp (uris[i], "uri") == 0 && !sf_sip_str_is_set (u->user)) {
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                   "%s: ua.uri: an address-of-record needs a user (sip:alice@example.com), got '%s'",
+                   sf_config_get_source (cfg, "ua", "uri"), v);
+      return FALSE;
+    }
+  }
+  if (sf_config_get_string (cfg, "ua", "password") != NULL && sf_config_get_string (cfg, "ua", "uri") == NULL &&
+      sf_config_get_string (cfg, "ua", "auth_user") == NULL) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "ua.password is set but neither ua.auth_user nor ua.uri names the user");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+const char *
+sf_ua_cfg (SfCtx *ctx, const char *key)
+{
+  SfConfig *cfg = sf_endpoint_config (sf_ctx_endpoint (ctx));
+  return cfg != NULL ? sf_config_get_string (cfg, "ua", key) : NULL;
+}
+
+gint64
+sf_ua_cfg_int (SfCtx *ctx, const char *key)
+{
+  SfConfig *cfg = sf_endpoint_config (sf_ctx_endpoint (ctx));
+  if (cfg == NULL) {
+    for (gsize i = 0; i < G_N_ELEMENTS (ua_keys); i++)
+      if (strcmp (ua_keys[i].key, key) == 0)
+        return strcmp (ua_keys[i].default_value, "off") == 0 ? -1 : g_ascii_strtoll (ua_keys[i].default_value, NULL, 10);
+    return -1;
+  }
+  return sf_config_get_int (cfg, "ua", key);
+}
+
+static void
+call_free (gpointer p)
+{
+  SfUaCall *c = p;
+  if (c->stream != NULL)
+    sf_media_stop (c->stream);
+  g_clear_pointer (&c->invite, sf_sip_event_free);
+  g_free (c->tag);
+  g_clear_pointer (&c->ok, sf_sip_msg_unref);
+  g_free (c->ok_txn);
+  sf_sip_peer_clear (&c->ok_peer);
+  g_clear_pointer (&c->invite_out, sf_sip_msg_unref);
+  g_clear_pointer (&c->ack, sf_sip_msg_unref);
+  g_clear_pointer (&c->targets, g_ptr_array_unref);
+  g_clear_pointer (&c->tried, g_hash_table_unref);
+  g_free (c->auth_nonce);
+  g_clear_pointer (&c->reinvite_out, sf_sip_msg_unref);
+  g_clear_pointer (&c->dialog, sf_sip_dialog_free);
+  g_clear_pointer (&c->sdp, sf_sdp_session_free);
+  sf_sdp_media_clear (&c->media);
+  g_free (c->pending_answer);
+  g_free (c->reason);
+  g_free (c);
+}
+
+/* The port goes back to the endpoint's media when the call goes (the media outlives calls). */
+typedef struct {
+  SfMedia *media;
+  guint port;
+} PortHold;
+
+static void
+port_release (gpointer p)
+{
+  PortHold *h = p;
+  sf_media_port_free (h->media, h->port);
+  g_free (h);
+}
+
+SfUaCall *
+sf_ua_call_peek (SfCtx *ctx)
+{
+  return sf_ctx_get_data (ctx, "ua.call");
+}
+
+SfUaCall *
+sf_ua_call (SfCtx *ctx)
+{
+  SfUaCall *c = sf_ctx_get_data (ctx, "ua.call");
+  if (c == NULL) {
+    c = g_new0 (SfUaCall, 1);
+    c->want_dir = SF_SDP_SENDRECV;
+    c->media.dtmf_pt = -1;
+    sf_ctx_set_data (ctx, "ua.call", c, call_free);
+  }
+  return c;
+}
+
+void
+sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status)
+{
+  if (call->reason == NULL)
+    call->reason = g_strdup (reason);
+  if (status != 0 && call->status == 0)
+    call->status = status;
+}
+
+void
+sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m)
+{
+  sf_sdp_media_clear (&call->media);
+  call->media = *m;
+  memset (m, 0, sizeof *m);
+  m->dtmf_pt = -1;
+  call->have_media = TRUE;
+}
+
+SfMedia *
+sf_ua_media (SfCtx *ctx)
+{
+  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "media");
+}
+
+SfSdpSession *
+sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error)
+{
+  if (call->sdp != NULL)
+    return call->sdp;
+  SfMedia *m = sf_ua_media (ctx);
+  static const char *const pcmu_only[] = { "PCMU", NULL };
+  guint port = 40000;
+  if (m != NULL) {
+    port = sf_media_port_alloc (m);
+    if (port == 0) {
+      g_set_error (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE, "no free RTP port left in media.rtp_ports");
+      return NULL;
+    }
+    PortHold *h = g_new0 (PortHold, 1);
+    h->media = m;
+    h->port = port;
+    sf_ctx_set_data (ctx, "ua.rtp_port", h, port_release);
+  }
+  call->sdp = sf_sdp_session_new (addr, port, m != NULL ? sf_media_codecs (m) : pcmu_only, error);
+  call->rtp_port = port;
+  return call->sdp;
+}
+
+char *
+sf_ua_host_of (const char *hostport)
+{
+  if (hostport[0] == '[') {
+    const char *end = strchr (hostport, ']');
+    return g_strndup (hostport + 1, end != NULL ? (gsize) (end - hostport - 1) : strlen (hostport + 1));
+  }
+  const char *colon = strrchr (hostport, ':');
+  return g_strndup (hostport, colon != NULL ? (gsize) (colon - hostport) : strlen (hostport));
+}
+
+char *
+sf_ua_user (SfCtx *ctx)
+{
+  const char *uri = sf_ua_cfg (ctx, "uri");
+  if (uri == NULL)
+    return NULL;
+  g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (uri, strlen (uri)), NULL, NULL);
+  return u != NULL && sf_sip_str_is_set (u->user) ? sf_sip_str_dup (u->user) : NULL;
+}
+
+char *
+sf_ua_from (SfCtx *ctx, const char *local)
+{
+  const char *uri = sf_ua_cfg (ctx, "uri");
+  const char *name = sf_ua_cfg (ctx, "display_name");
+  g_autofree char *aor = uri != NULL ? g_strdup (uri) : g_strdup_printf ("sip:sipflow@%s", local);
+  if (name == NULL)
+    return g_strdup_printf ("<%s>", aor);
+  GString *q = g_string_new ("\"");
+  for (const char *p = name; *p != '\0'; p++) {
+    if (*p == '"' || *p == '\\')
+      g_string_append_c (q, '\\');
+    if ((guchar) *p >= 0x20)
+      g_string_append_c (q, *p);
+  }
+  g_string_append_c (q, '"');
+  g_autofree char *quoted = g_string_free (q, FALSE);
+  return g_strdup_printf ("%s <%s>", quoted, aor);
+}
+
+char *
+sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp)
+{
+  g_autofree char *user = sf_ua_user (ctx);
+  return g_strdup_printf ("<sip:%s@%s%s>", user != NULL ? user : "sipflow", local, tcp ? ";transport=tcp" : "");
+}
+
+void
+sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
+{
+  if (call->ended_emitted)
+    return;
+  call->ended_emitted = TRUE;
+  if (call->stream != NULL) {
+    sf_media_stats (call->stream, &call->last_stats);
+    call->have_stats = TRUE;
+    g_clear_pointer (&call->stream, sf_media_stop);
+  }
+  GString *f = g_string_new (NULL);
+  const char *call_id = call->dialog != NULL ? call->dialog->call_id : NULL;
+  g_autofree char *cid = NULL;
+  if (call_id == NULL && call->invite != NULL)
+    call_id = cid = sf_sip_str_dup (sf_sip_msg_call_id (call->invite->msg));
+  if (call_id == NULL && call->invite_out != NULL)
+    call_id = cid = sf_sip_str_dup (sf_sip_msg_call_id (call->invite_out));
+  g_string_append (f, "\"call_id\":");
+  sf_json_append_string (f, call_id != NULL ? call_id : "");
+  g_string_append (f, ",\"direction\":");
+  sf_json_append_string (f, call->incoming ? "incoming" : "outgoing");
+  g_string_append (f, ",\"reason\":");
+  sf_json_append_string (f, call->reason != NULL ? call->reason : "ended");
+  g_string_append_printf (f, ",\"status\":%u", call->status);
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  g_string_append_printf (f, ",\"duration_s\":%.3f", call->up_us > 0 ? (double) (now - call->up_us) / 1e6 : 0.0);
+  if (call->have_stats) {
+    g_autofree char *st = sf_media_stats_json (&call->last_stats);
+    g_string_append_printf (f, ",\"media\":%s", st);
+  } else {
+    g_string_append (f, ",\"media\":null");
+  }
+  sf_ctx_emit (ctx, "call_end", f->str);
+  g_string_free (f, TRUE);
+}
+
+char *
+sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, char **nonce, GError **error)
+{
+  guint status = sf_sip_msg_status (resp);
+  const char *password = sf_ua_cfg (ctx, "password");
+  if (password == NULL) {
+    g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_UNSUPPORTED, "challenged (%u), and ua.password is not set",
+                 status);
+    return NULL;
+  }
+  GPtrArray *ch = sf_sip_msg_values (resp, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE,
+                                     error);
+  g_autoptr (SfDigestChallenge) c = ch != NULL ? sf_digest_challenge_pick (ch, error) : NULL;
+  if (c == NULL)
+    return NULL;
+  if (*nonce != NULL && strcmp (*nonce, c->nonce) == 0 && !c->stale) {
+    g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_INVALID,
+                 "%u again for the nonce we answered: the credentials were refused", status);
+    return NULL;
+  }
+  const char *user = sf_ua_cfg (ctx, "auth_user");
+  g_autofree char *aor_user = user == NULL ? sf_ua_user (ctx) : NULL;
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (req));
+  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (req)->raw);
+  g_autofree char *cred = sf_digest_authorization (c, user != NULL ? user : aor_user, password, method, ruri, NULL, 1);
+  g_free (*nonce);
+  *nonce = g_strdup (c->nonce);
+  return g_strdup_printf ("%s: %s", status == 401 ? "Authorization" : "Proxy-Authorization", cred);
+}

@@ -1,0 +1,103 @@
+/* sf-ua-call.h: what one call instance of the user agent keeps, shared by the
+ * UAS operators (sf-op-ua.c), the UAC operators (sf-op-uac.c) and the audio
+ * operators (operators/media/).  VOCAL's OpRing kept the INVITE, the route set,
+ * the contact and the remote SDP in the call's container; this is that
+ * container, one per call instance (instance data "ua.call"), plus the [ua]
+ * configuration section the operators read. */
+#pragma once
+#include <glib.h>
+#include "framework/sf-operator.h"
+#include "framework/sf-config.h"
+#include "framework/sf-stack.h"
+#include "sip/sf-sip-dialog.h"
+#include "media/sf-sdp.h"
+#include "media/sf-media.h"
+
+G_BEGIN_DECLS
+
+/* 3xx followed at most this many times for one call (RFC 3261 8.1.3.4 leaves the bound to us). */
+#define SF_UA_MAX_REDIRECTS 5
+
+typedef struct {
+  gboolean incoming;
+  /* UAS: the INVITE we answer, our To tag, whether it has its final response */
+  SfSipEvent *invite;
+  char *tag;
+  gboolean final_sent;
+  /* a 2xx we retransmit until its ACK (13.3.1.4): for the INVITE or a re-INVITE */
+  SfSipMsg *ok;
+  char *ok_txn;
+  SfSipPeer ok_peer;
+  gboolean ok_has_offer;     /* our 2xx carried the offer (offer-less INVITE): the ACK has the answer */
+  /* UAC: the INVITE we sent last (after a redirect or a challenge), its ACK */
+  SfSipMsg *invite_out;
+  SfSipMsg *ack;
+  gboolean provisional;      /* a 1xx came: a CANCEL may go (9.1) */
+  gboolean cancelling;       /* hung up (or no answer) before the final response */
+  gboolean cancel_pending;   /* ... and before any 1xx: the CANCEL goes with the first one */
+  GPtrArray *targets;        /* redirect: URIs (char*) still to try, best q first */
+  GHashTable *tried;         /* redirect: URIs already tried (loop guard) */
+  guint redirects;
+  char *auth_nonce;          /* the last challenge answered: a second one with it is a refusal */
+  SfSipMsg *reinvite_out;    /* our re-INVITE (hold, resume) waiting for its final response */
+  SfSdpDir want_dir;         /* what the user asked for: SENDRECV, or SENDONLY on hold */
+  /* both */
+  SfSipDialog *dialog;
+  SfSdpSession *sdp;
+  guint rtp_port;            /* from media.rtp_ports, freed with the call */
+  SfSdpMedia media;          /* the last negotiated stream */
+  gboolean have_media;
+  char *pending_answer;      /* UAS: the SDP answer made when the INVITE came, sent with the 200 */
+  SfMediaStream *stream;
+  SfMediaStats last_stats;   /* at the stream's stop, for call_end */
+  gboolean have_stats;
+  guint status;              /* the INVITE's final status, sent or received */
+  char *reason;              /* why the call ended, for call_end */
+  gint64 up_us;              /* when the call went up (clock), 0 before */
+  gboolean ended_emitted;
+} SfUaCall;
+
+/* The call of @ctx's instance, made on first use. */
+SfUaCall *sf_ua_call (SfCtx *ctx);
+/* The call if there is one (NULL otherwise). */
+SfUaCall *sf_ua_call_peek (SfCtx *ctx);
+/* Records why the call ends (the first reason wins) and the status. */
+void sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status);
+
+/* @m becomes the call's negotiated stream (its strings moved, @m left empty). */
+void sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m);
+
+/* Declares [ua] in @cfg. */
+gboolean sf_ua_declare_config (SfConfig *cfg, GError **error);
+/* Checks what the [ua] strings must be (URIs) once the configuration is read. */
+gboolean sf_ua_check_config (SfConfig *cfg, GError **error);
+const char *sf_ua_cfg (SfCtx *ctx, const char *key);      /* a [ua] string, NULL when unset */
+gint64 sf_ua_cfg_int (SfCtx *ctx, const char *key);
+
+/* The endpoint's media (instance data "media" of the endpoint), NULL when none. */
+SfMedia *sf_ua_media (SfCtx *ctx);
+/* The call's SDP session on @addr (IP literal, no brackets), made on first use. */
+SfSdpSession *sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error);
+/* "127.0.0.1" from "127.0.0.1:5060" or "[::1]:5060" (transfer full). */
+char *sf_ua_host_of (const char *hostport);
+
+/* Our address-of-record as a name-addr for From: "Alice" <sip:alice@host> (transfer full);
+ * without ua.uri, sip:sipflow@@local. */
+char *sf_ua_from (SfCtx *ctx, const char *local);
+/* Our Contact for a socket "host:port" (transfer full): <sip:USER@host:port[;transport=tcp]>. */
+char *sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp);
+/* The user part of ua.uri (transfer full), NULL when unset. */
+char *sf_ua_user (SfCtx *ctx);
+
+/* The header line answering the 401/407 @resp to our request @req (22.2,
+ * 22.3): "Authorization: Digest ..." or "Proxy-Authorization: ...", for the
+ * first challenge we can answer, with ua.auth_user (or ua.uri's user) and
+ * ua.password.  *@nonce is the nonce answered last: a challenge with it again
+ * (not stale) means the credentials were refused.  NULL with @error saying why
+ * (no password, no challenge we can answer, refused); *@nonce is updated. */
+char *sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, char **nonce, GError **error);
+
+/* Writes call_end once: reason, status, duration, media stats. */
+void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);
+
+G_END_DECLS

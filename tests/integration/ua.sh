@@ -1,0 +1,132 @@
+#!/bin/bash
+# ua.sh: three user agents built from xml/ua.xml (alice, bob, carol) on loopback
+# call each other through every path of the flow: answer and hang-up from either
+# side, reject, busy, cancel before the answer, the no-answer timeout, redirect
+# (302 followed), hold and resume (the SDP directions checked), 404 for another
+# user, 486 past max_calls, 488 for a bad offer.  Every wait is on an event line,
+# bounded; T1 is 100 ms so transactions end quickly.
+. "$(dirname "$0")/lib.sh"
+
+common=(--set sip.t1_ms=100 --set media.rtp_ports=41000-41999)
+start alice ua.xml "${common[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.display_name=Alice \
+  --set ua.no_answer_timeout=2 || exit 1
+start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.max_calls=1 || exit 1
+start carol ua.xml "${common[@]}" --set ua.uri=sip:carol@127.0.0.1 --set ua.auto_answer=0 || exit 1
+BOB=sip:bob@127.0.0.1:$PORT_bob
+CAROL=sip:carol@127.0.0.1:$PORT_carol
+
+# ring_bob: alice calls bob and waits for bob's incoming call; sets A (alice's
+# handle) and B (bob's), B empty when bob did not ring.
+A=; B=
+ring_bob() {
+  local r i
+  r=$(count alice '"event":"reply","command":"call"')
+  i=$(count bob '"event":"incoming"')
+  cmd alice call "$BOB"
+  A=; B=
+  wait_ev alice '"event":"reply","command":"call"' 5 $((r + 1)) &&
+    A=$(grep '"command":"call"' "$T/alice.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
+  wait_ev bob '"event":"incoming"' 5 $((i + 1)) && B=$(last_call bob)
+  return 0
+}
+ended() { # ended NAME CALL REGEX: NAME's call_end for CALL matches REGEX
+  wait_ev "$1" "\"event\":\"call_end\".*\"call\":\"$2\"" 10 && grep "\"event\":\"call_end\".*\"call\":\"$2\"" "$T/$1.events" | grep -q -E -- "$3"
+}
+
+# 1. answer, hang-up by the caller
+ring_bob
+[ -n "$B" ] && pass "bob rings (180) for alice's call $A" || fail "no incoming call at bob" "$(tail -3 "$T/alice.err")"
+cmd bob answer
+wait_ev alice "\"call\":\"$A\".*\"to\":\"InCall\"" 5 && wait_ev bob '"to":"InCall"' 5 &&
+  pass "answer: both in InCall" || fail "answer: not both in call" "alice: $(states alice "$A")" "bob: $(states bob "$B")"
+grep -q '"event":"media".*"codec":"PCMU".*"dir":"sendrecv"' "$T/alice.events" &&
+  pass "alice's media: PCMU, sendrecv (the answer in the 200 taken)" || fail "alice media" "$(grep '"media"' "$T/alice.events")"
+cmd alice hangup
+ended alice "$A" '"reason":"local_bye","status":200' && ended bob "$B" '"reason":"remote_bye","status":200' &&
+  pass "hang-up by the caller: local_bye / remote_bye" || fail "hang-up 1" "$(grep call_end "$T"/{alice,bob}.events)"
+[ "$(states alice "$A")" = "Trying RingBack InCall HangingUp CallEnded " ] &&
+  pass "alice: Trying RingBack InCall HangingUp CallEnded" || fail "alice states" "$(states alice "$A")"
+[ "$(states bob "$B")" = "Ringing Answered InCall CallEnded " ] && pass "bob: Ringing Answered InCall CallEnded" ||
+  fail "bob states" "$(states bob "$B")"
+
+# 2. hang-up by the callee
+ring_bob
+cmd bob answer
+wait_ev bob "\"call\":\"$B\".*\"to\":\"InCall\"" 5
+cmd bob hangup
+ended bob "$B" '"reason":"local_bye"' && ended alice "$A" '"reason":"remote_bye"' &&
+  pass "hang-up by the callee" || fail "hang-up 2" "$(grep call_end "$T"/{alice,bob}.events | tail -2)"
+
+# 3. reject 603 and busy 486
+ring_bob
+cmd bob reject 603
+ended alice "$A" '"reason":"failed","status":603' && pass "reject 603: alice's call fails with 603 (Error)" ||
+  fail "reject" "$(grep call_end "$T/alice.events" | tail -1)"
+ring_bob
+cmd bob reject
+ended alice "$A" '"reason":"busy","status":486' && [ "$(states alice "$A" | awk '{print $NF}')" = Busy ] &&
+  pass "reject: 486, alice in Busy" || fail "busy" "$(states alice "$A")"
+
+# 4. cancel before the answer
+ring_bob
+cmd alice hangup
+ended alice "$A" '"reason":"cancelled","status":487' && ended bob "$B" '"reason":"cancelled","status":487' &&
+  pass "cancel: CANCEL, 200, 487 on both sides" || fail "cancel" "$(grep call_end "$T"/{alice,bob}.events | tail -2)"
+
+# 5. no answer within ua.no_answer_timeout (2 s): cancelled
+ring_bob
+ended alice "$A" '"reason":"no_answer","status":487' && pass "no answer in 2 s: cancelled (487)" ||
+  fail "no answer" "$(grep call_end "$T/alice.events" | tail -1)"
+
+# 6. redirect: bob answers 302 to carol, alice follows it, carol answers (auto_answer=0)
+ring_bob
+cmd bob redirect "$CAROL"
+wait_ev alice '"event":"redirect"' 5 && wait_ev carol '"to":"InCall"' 5 && wait_ev alice "\"call\":\"$A\".*\"to\":\"InCall\"" 5 &&
+  pass "redirect: 302 followed, carol answered at once" || fail "redirect" "$(states alice "$A")" "$(tail -3 "$T/alice.err")"
+ended bob "$B" '"reason":"redirected","status":302' && pass "bob's call ended redirected (302)" || fail "bob redirect end"
+
+# 7. hold and resume (alice and carol are in the call)
+C=$(last_call carol)
+cmd alice hold
+wait_ev alice "\"call\":\"$A\".*\"to\":\"Onhold\"" 5 && wait_ev carol '"event":"media".*"why":"held".*"dir":"recvonly"' 5 &&
+  pass "hold: alice Onhold (sendonly offered), carol answers recvonly" ||
+  fail "hold" "$(states alice "$A")" "$(grep '"media"' "$T/carol.events")"
+grep -q "\"event\":\"media\".*\"call\":\"$A\".*\"dir\":\"sendonly\"" "$T/alice.events" &&
+  pass "alice's media: sendonly while holding" || fail "alice hold media" "$(grep '"media"' "$T/alice.events" | tail -2)"
+cmd alice resume
+wait_ev alice "\"call\":\"$A\".*\"from\":\"ResumePending\",\"to\":\"InCall\"" 5 &&
+  wait_ev carol '"event":"media".*"why":"reinvite".*"dir":"sendrecv"' 5 &&
+  pass "resume: sendrecv on both sides" || fail "resume" "$(states alice "$A")" "$(grep '"media"' "$T/carol.events")"
+cmd carol hangup
+ended alice "$A" '"reason":"remote_bye"' && ended carol "$C" '"reason":"local_bye"' && pass "carol hangs up" ||
+  fail "carol hangup"
+
+# 8. a user bob is not: 404 (8.2.2.1)
+cmd alice call "sip:nobody@127.0.0.1:$PORT_bob"
+wait_ev alice '"event":"call_end".*"status":404' 5 && pass "a call for another user: 404" ||
+  fail "404" "$(grep call_end "$T/alice.events" | tail -1)"
+
+# 9. ua.max_calls=1 at bob: the second call at once gets 486
+ring_bob
+first=$A
+cmd alice call "$BOB"
+wait_ev alice '"event":"call_end".*"reason":"busy","status":486' 5 2 && pass "max_calls=1: the second call gets 486" ||
+  fail "max_calls" "$(grep call_end "$T/alice.events" | tail -1)"
+cmd alice hangup "$first"
+ended alice "$first" '"reason":"cancelled"' || fail "cancel after max_calls"
+
+# 10. a bad offer: 488, and bob's flow says why
+# (written to a file first: cat sends it as one datagram, bash's printf would not)
+printf 'INVITE sip:bob@127.0.0.1:%s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbad488\r\nMax-Forwards: 70\r\nFrom: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: bad488@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.1:9>\r\nContent-Type: application/sdp\r\nContent-Length: 20\r\n\r\nv=0\r\nm=audio x RTP\r\n' "$PORT_bob" >"$T/bad.sip"
+cat "$T/bad.sip" >/dev/udp/127.0.0.1/"$PORT_bob"
+wait_ev bob '"event":"call_end".*"reason":"bad_offer","status":488' 5 && pass "a malformed offer: 488" ||
+  fail "488" "$(grep -E 'sdp_refused|call_end' "$T/bob.events" | tail -2)"
+
+for u in alice bob carol; do
+  stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
+done
+for u in alice bob carol; do
+  [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
+    pass "$u: no critical log, no sanitizer report" || fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
+done
+summary ua
