@@ -55,7 +55,12 @@ cmd() {
 # lines matching the extended REGEX.
 wait_ev() {
   local name=$1 re=$2 secs=${3:-10} count=${4:-1}
-  timeout "$secs" bash -c 'tail -n +1 -F "$1" 2>/dev/null | grep -m "$3" -E -q -- "$2"' _ "$T/$name.events" "$re" "$count"
+  # grep -m N (not -q, which stops at the first match) ends after the Nth match;
+  # then the tail feeding it is stopped (in a pipe it would wait for more lines)
+  # (grep's output goes through cat: writing to /dev/null, grep stops at the first match)
+  timeout "$secs" bash -c 'exec 3< <(exec tail -n +1 -F "$1" 2>/dev/null); t=$!
+    grep -m "$3" -E -- "$2" <&3 | cat >/dev/null; rc=${PIPESTATUS[0]}; kill "$t" 2>/dev/null; exit "$rc"' \
+    _ "$T/$name.events" "$re" "$count"
 }
 
 # count NAME REGEX: lines of NAME.events matching REGEX.
@@ -84,4 +89,74 @@ stop() {
 summary() {
   echo "$1: $n checks, $fails failed"
   [ "$fails" = 0 ]
+}
+
+# ---- sipp (the Debian package sip-tester): a missing sipp fails loudly ----
+need_sipp() {
+  command -v sipp >/dev/null && return 0
+  echo "not ok - sipp is not installed (Debian package sip-tester; scripts/setup-deps installs it)"
+  exit 1
+}
+
+# udp_bound PORT: something listens on 127.0.0.1:PORT/udp (from /proc/net/udp).
+udp_bound() { grep -q -i "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/udp; }
+
+# sipp_stats NAME: OK, FAILED, RETRANS from the last row of $T/NAME.csv (-trace_stat -stf).
+sipp_stats() {
+  local header last
+  header=$(head -1 "$T/$1.csv" 2>/dev/null | tr ';' '\n')
+  last=$(tail -1 "$T/$1.csv" 2>/dev/null | tr ';' '\n')
+  col() { paste <(echo "$header") <(echo "$last") | awk -F'\t' -v k="$1" '$1 == k { print $2 }'; }
+  OK=$(col 'SuccessfulCall(C)')
+  FAILED=$(col 'FailedCall(C)')
+  RETRANS=$(col 'Retransmissions(C)')
+}
+
+# sipp_run NAME TARGET ARGS...: sipp in the foreground toward TARGET (host:port)
+# from a free local port (retried when it could not bind: exit 254); sets SIPP_RC
+# and the sipp_stats values.
+sipp_run() {
+  local name=$1 target=$2 try
+  shift 2
+  for try in 1 2 3 4 5; do
+    local lport=$((20000 + (RANDOM % 20000)))
+    rm -f "$T/$name"*.csv
+    timeout 150 sipp "$target" -p "$lport" -i 127.0.0.1 -nostdin -timeout 120 -timeout_error \
+      -trace_stat -stf "$T/$name.csv" "$@" >"$T/$name.out" 2>&1
+    SIPP_RC=$?
+    [ "$SIPP_RC" != 254 ] && break
+  done
+  sipp_stats "$name"
+}
+
+# sipp_server NAME ARGS...: sipp in the background (a UAS or registrar scenario)
+# on a free local port, once it is bound; sets SIPP_PORT and SIPP_PID.
+sipp_server() {
+  local name=$1 try i
+  shift
+  for try in 1 2 3 4 5; do
+    SIPP_PORT=$((20000 + (RANDOM % 20000)))
+    udp_bound "$SIPP_PORT" && continue
+    rm -f "$T/$name"*.csv
+    timeout 150 sipp -p "$SIPP_PORT" -i 127.0.0.1 -nostdin -timeout 120 -timeout_error \
+      -trace_stat -stf "$T/$name.csv" "$@" >"$T/$name.out" 2>&1 &
+    SIPP_PID=$!
+    PIDS+=("$SIPP_PID")
+    for i in $(seq 50); do # bounded: 5 s for the socket to appear
+      udp_bound "$SIPP_PORT" && return 0
+      kill -0 "$SIPP_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill "$SIPP_PID" 2>/dev/null
+    wait "$SIPP_PID" 2>/dev/null
+  done
+  return 1
+}
+
+# sipp_server_wait NAME: waits (bounded) for the background sipp to end; SIPP_RC and stats.
+sipp_server_wait() {
+  timeout 150 tail --pid="$SIPP_PID" -f /dev/null || kill "$SIPP_PID" 2>/dev/null
+  wait "$SIPP_PID" 2>/dev/null
+  SIPP_RC=$?
+  sipp_stats "$1"
 }

@@ -1,0 +1,90 @@
+#!/bin/bash
+# ua-sipp.sh: the user agent (xml/ua.xml) against sipp, on loopback, bounded:
+#  - sipp's built-in uac calls our UA (auto-answer at once): 100 calls, all successful;
+#  - the same with -lost 10: at least 95% on sipp's side, retransmissions seen, and
+#    every call that reached our UA ended there;
+#  - our UA calls sipp's built-in uas ten times (call, InCall, hangup);
+#  - registration against a sipp registrar that challenges every REGISTER
+#    (tests/integration/sipp/registrar.xml, sipp's verifyauth): registered,
+#    refreshed before the 4 s it grants run out, removed with Expires: 0.
+. "$(dirname "$0")/lib.sh"
+need_sipp
+SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
+
+# ended_all NAME: every incoming call of NAME has its call_end (bounded wait).
+ended_all() {
+  local inc
+  inc=$(count "$1" '"event":"incoming"')
+  wait_ev "$1" '"event":"call_end"' 30 "$inc" && [ "$(count "$1" '"event":"call_end"')" -ge "$inc" ]
+}
+
+# ---- sipp uac -> our UA, 100 calls ----
+start bob ua.xml --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
+sipp_run uac "127.0.0.1:$PORT_bob" -sn uac -s bob -m 100 -r 50
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 100 ] && pass "sipp uac: 100 of 100 calls to the UA successful" ||
+  fail "sipp uac: exit $SIPP_RC, ${OK:-0} successful, ${FAILED:-?} failed" "$(tail -5 "$T/uac.out")"
+ended_all bob && [ "$(count bob '"event":"call_end".*"reason":"remote_bye","status":200')" = 100 ] &&
+  pass "our UA: 100 calls answered, each ended by sipp's BYE" || fail "our UA's call_end events" "$(count bob call_end)"
+stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+
+# ---- the same with 10% loss ----
+start bob2 ua.xml --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
+sipp_run lost "127.0.0.1:$PORT_bob2" -sn uac -s bob -m 100 -r 50 -lost 10
+if [ "${OK:-0}" -ge 95 ]; then pass "loss: ${OK} of 100 calls successful on sipp's side (>= 95%)"; else
+  fail "loss: only ${OK:-0} successful (sipp exit $SIPP_RC)" "$(tail -5 "$T/lost.out")"; fi
+[ "${RETRANS:-0}" -gt 0 ] && pass "loss: sipp retransmitted (${RETRANS})" || fail "loss: no retransmission seen"
+ended_all bob2 && pass "loss: every call that reached our UA ended ($(count bob2 '"event":"call_end"'))" ||
+  fail "loss: calls left" "incoming $(count bob2 '"event":"incoming"'), ended $(count bob2 '"event":"call_end"')"
+cmd bob2 status
+wait_ev bob2 '"event":"reply","command":"status"' 5 && grep '"command":"status"' "$T/bob2.events" | tail -1 | grep -q '"calls":\[\]' &&
+  pass "loss: status shows no call left" || fail "loss: status" "$(grep '"command":"status"' "$T/bob2.events" | tail -1)"
+stop bob2 || fail "bob2 exit" "$(tail -3 "$T/bob2.err")"
+
+# ---- our UA -> sipp uas, ten calls ----
+if sipp_server uas -sn uas -m 10; then
+  start alice ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 || exit 1
+  good=0
+  for i in $(seq 10); do
+    cmd alice call "sip:service@127.0.0.1:$SIPP_PORT"
+    wait_ev alice '"to":"InCall"' 5 "$i" || break
+    cmd alice hangup
+    wait_ev alice '"event":"call_end".*"reason":"local_bye","status":200' 5 "$i" || break
+    good=$i
+  done
+  [ "$good" = 10 ] && pass "our UA called sipp's uas 10 times: InCall, BYE, call_end" ||
+    fail "our UA -> sipp uas: $good calls" "$(grep call_end "$T/alice.events" | tail -1)" "$(tail -3 "$T/alice.err")"
+  sipp_server_wait uas
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 10 ] && pass "sipp uas: 10 of 10 calls successful" ||
+    fail "sipp uas: exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/uas.out")"
+  stop alice || fail "alice exit"
+else
+  fail "sipp uas did not start" "$(tail -3 "$T/uas.out")"
+fi
+
+# ---- registration: challenged, refreshed, removed ----
+if sipp_server reg -sf "$SCEN/registrar.xml" -m 1; then
+  start carol ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
+    --set "ua.registrar=sip:127.0.0.1:$SIPP_PORT" || exit 1
+  wait_ev carol '"event":"registration".*"state":"registered".*"expires":4' 10 &&
+    grep -q '"event":"registration".*"state":"challenged","registrar":[^,]*,"aor":"sip:alice@127.0.0.1","status":401' "$T/carol.events" &&
+    pass "registration: 401 answered, registered for the 4 s granted" ||
+    fail "registration" "$(grep registration "$T/carol.events")" "$(tail -3 "$T/carol.err")"
+  wait_ev carol '"event":"registration".*"state":"registered"' 10 2 && pass "registration: refreshed before expiry" ||
+    fail "no refresh" "$(grep registration "$T/carol.events" | tail -2)"
+  cmd carol unregister
+  wait_ev carol '"event":"registration".*"state":"unregistered"' 10 && pass "unregister: Expires: 0 accepted" ||
+    fail "unregister" "$(grep registration "$T/carol.events" | tail -2)"
+  sipp_server_wait reg
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp registrar: every credential verified, the removal seen" ||
+    fail "sipp registrar: exit $SIPP_RC" "$(tail -5 "$T/reg.out")"
+  stop carol || fail "carol exit"
+else
+  fail "sipp registrar did not start" "$(tail -3 "$T/reg.out")"
+fi
+
+for u in bob bob2 alice carol; do
+  [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
+    pass "$u: no critical log, no sanitizer report" ||
+    fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
+done
+summary ua-sipp
