@@ -23,12 +23,13 @@ cleanup() {
 trap cleanup EXIT
 
 # start NAME FLOW ARGS...: runs 'sipflow run FLOW ARGS' with a UDP socket on a
-# free loopback port; sets PORT_<NAME> once it listens.  FD_<NAME> writes its stdin.
+# free loopback port ($LISTEN, default udp:127.0.0.1:0); sets PORT_<NAME> once it
+# listens.  FD_<NAME> writes its stdin.
 start() {
   local name=$1 flow=$2
   shift 2
   mkfifo "$T/$name.in"
-  "$SIPFLOW" run "$flow" --listen udp:127.0.0.1:0 "$@" <"$T/$name.in" >"$T/$name.events" 2>"$T/$name.err" &
+  "$SIPFLOW" run "$flow" --listen "${LISTEN:-udp:127.0.0.1:0}" "$@" <"$T/$name.in" >"$T/$name.events" 2>"$T/$name.err" &
   PIDS+=($!)
   eval "PID_$name=$!"
   exec {fd}>"$T/$name.in"

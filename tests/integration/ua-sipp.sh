@@ -4,6 +4,8 @@
 #  - the same with -lost 10: at least 95% on sipp's side, retransmissions seen, and
 #    every call that reached our UA ended there;
 #  - our UA calls sipp's built-in uas ten times (call, InCall, hangup);
+#  - a UAS that challenges the INVITE (401, verifyauth): answered once; a wrong
+#    password fails after one try;
 #  - registration against a sipp registrar that challenges every REGISTER
 #    (tests/integration/sipp/registrar.xml, sipp's verifyauth): registered,
 #    refreshed before the 4 s it grants run out, removed with Expires: 0.
@@ -82,7 +84,32 @@ else
   fail "sipp registrar did not start" "$(tail -3 "$T/reg.out")"
 fi
 
-for u in bob bob2 alice carol; do
+# ---- a challenged INVITE: 401 answered with credentials, once ----
+if sipp_server auth -sf "$SCEN/uas-auth.xml" -m 2; then
+  start dave ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret || exit 1
+  cmd dave call "sip:service@127.0.0.1:$SIPP_PORT"
+  wait_ev dave '"to":"InCall"' 10 && grep -q '"event":"authenticating".*"status":401' "$T/dave.events" &&
+    pass "401: the INVITE sent again with Authorization, verified, call up" ||
+    fail "401" "$(grep -E 'authenticating|call_end' "$T/dave.events")" "$(tail -3 "$T/dave.err")"
+  cmd dave hangup
+  wait_ev dave '"event":"call_end".*"reason":"local_bye","status":200' 10 && pass "401: the call hung up" ||
+    fail "401 hangup"
+  stop dave || fail "dave exit"
+  # the same with a wrong password: the second 401 carries the nonce answered: the call fails
+  start eve ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=wrong || exit 1
+  cmd eve call "sip:service@127.0.0.1:$SIPP_PORT"
+  wait_ev eve '"event":"call_end".*"reason":"failed","status":401' 10 &&
+    [ "$(count eve '"event":"authenticating"')" = 1 ] && pass "wrong password: answered once, then the call fails with 401" ||
+    fail "wrong password" "$(grep -E 'authenticating|call_end' "$T/eve.events")"
+  stop eve || fail "eve exit"
+  sipp_server_wait auth
+  [ "${OK:-0}" = 2 ] && pass "sipp: both challenged calls went as scripted" ||
+    fail "sipp auth: exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/auth.out")"
+else
+  fail "sipp uas-auth did not start" "$(tail -3 "$T/auth.out")"
+fi
+
+for u in bob bob2 alice carol dave eve; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"

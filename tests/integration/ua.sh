@@ -3,7 +3,8 @@
 # call each other through every path of the flow: answer and hang-up from either
 # side, reject, busy, cancel before the answer, the no-answer timeout, redirect
 # (302 followed), hold and resume (the SDP directions checked), 404 for another
-# user, 486 past max_calls, 488 for a bad offer.  Every wait is on an event line,
+# user, 486 past max_calls, 488 for a bad offer, a redirect loop, the outbound
+# proxy as the first hop, a call over IPv6.  Every wait is on an event line,
 # bounded; T1 is 100 ms so transactions end quickly.
 . "$(dirname "$0")/lib.sh"
 
@@ -122,10 +123,35 @@ cat "$T/bad.sip" >/dev/udp/127.0.0.1/"$PORT_bob"
 wait_ev bob '"event":"call_end".*"reason":"bad_offer","status":488' 5 && pass "a malformed offer: 488" ||
   fail "488" "$(grep -E 'sdp_refused|call_end' "$T/bob.events" | tail -2)"
 
-for u in alice bob carol; do
+# 11. a redirect back to the URI just called: a loop, not followed (the 302 ends the call)
+ring_bob
+cmd bob redirect "$BOB"
+wait_ev alice '"event":"call_end".*"reason":"failed","status":302' 5 && [ "$(count alice '"event":"redirect"')" = 1 ] &&
+  pass "a 302 to the URI just tried: not followed, the call fails with 302" ||
+  fail "redirect loop" "$(grep -E 'redirect|call_end' "$T/alice.events" | tail -2)"
+
+# 12. ua.outbound_proxy: the INVITE for bob goes to the proxy's address (carol
+# stands in for it: her UA refuses a call for bob with 404) with Route: <...;lr>
+start dave ua.xml "${common[@]}" --set ua.uri=sip:dave@127.0.0.1 --set "ua.outbound_proxy=sip:127.0.0.1:$PORT_carol" || exit 1
+cmd dave call "$BOB"
+wait_ev dave '"event":"call_end".*"status":404' 5 && wait_ev carol '"event":"call_end".*"reason":"not_found"' 5 &&
+  pass "outbound_proxy: the INVITE went to the proxy, not to the Request-URI" ||
+  fail "outbound proxy" "$(grep call_end "$T/dave.events")"
+
+# 13. IPv6: two UAs on ::1 (c=IN IP6 in both SDP bodies)
+LISTEN='udp:[::1]:0' start erin ua.xml "${common[@]}" --set ua.uri=sip:erin@[::1] || exit 1
+LISTEN='udp:[::1]:0' start frank ua.xml "${common[@]}" --set ua.uri=sip:frank@[::1] --set ua.auto_answer=0 || exit 1
+cmd erin call "sip:frank@[::1]:$PORT_frank"
+wait_ev erin '"to":"InCall"' 5 && grep -q '"event":"media".*"remote":"\[::1\]:' "$T/erin.events" &&
+  pass "IPv6: a call over ::1, the SDP answer's address [::1]" ||
+  fail "IPv6" "$(grep -E 'media|call_end' "$T/erin.events")" "$(tail -3 "$T/erin.err")"
+cmd erin hangup
+wait_ev frank '"event":"call_end".*"reason":"remote_bye"' 5 && pass "IPv6: hung up" || fail "IPv6 hangup"
+
+for u in alice bob carol dave erin frank; do
   stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
 done
-for u in alice bob carol; do
+for u in alice bob carol dave erin frank; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
 done
