@@ -6,6 +6,7 @@
 #  - our UA calls sipp's built-in uas ten times (call, InCall, hangup);
 #  - a UAS that challenges the INVITE (401, verifyauth): answered once; a wrong
 #    password fails after one try;
+#  - a forked INVITE answered twice: the second 2xx gets its ACK and a BYE;
 #  - registration against a sipp registrar that challenges every REGISTER
 #    (tests/integration/sipp/registrar.xml, sipp's verifyauth): registered,
 #    refreshed before the 4 s it grants run out, removed with Expires: 0.
@@ -109,7 +110,25 @@ else
   fail "sipp uas-auth did not start" "$(tail -3 "$T/auth.out")"
 fi
 
-for u in bob bob2 alice carol dave eve; do
+# ---- a forked INVITE answered twice (13.2.2.4) ----
+if sipp_server fork -sf "$SCEN/uas-fork.xml" -m 1; then
+  start fred ua.xml --set sip.t1_ms=100 --set ua.uri=sip:fred@127.0.0.1 || exit 1
+  cmd fred call "sip:service@127.0.0.1:$SIPP_PORT"
+  wait_ev fred '"event":"fork_ended"' 10 && wait_ev fred '"to":"InCall"' 5 &&
+    pass "two 2xx from two forks: the first is the call, the second gets its ACK and a BYE" ||
+    fail "fork" "$(grep -E 'dialog|fork|call_end' "$T/fred.events")" "$(tail -3 "$T/fred.err")"
+  cmd fred hangup
+  wait_ev fred '"event":"call_end".*"reason":"local_bye","status":200' 10 && pass "fork: the call hung up" ||
+    fail "fork hangup" "$(grep call_end "$T/fred.events")"
+  sipp_server_wait fork
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: two ACKs, the BYE of fork2, then the BYE of fork1" ||
+    fail "sipp fork: exit $SIPP_RC" "$(tail -5 "$T/fork.out")"
+  stop fred || fail "fred exit"
+else
+  fail "sipp uas-fork did not start" "$(tail -3 "$T/fork.out")"
+fi
+
+for u in bob bob2 alice carol dave eve fred; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
