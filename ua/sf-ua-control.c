@@ -133,6 +133,18 @@ status (SfUaControl *c, gboolean *ok)
     g_string_append_c (out, '}');
   }
   g_string_append (out, "]");
+  /* The registration machine's instance, when the flow has one (xml/ua.xml). */
+  SfMachine *regm = sf_machine_lookup_import (c->machine, "registration");
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (c->ep);
+  for (guint i = 0; regm != NULL && i < all->len; i++)
+    if (sf_instance_machine (all->pdata[i]) == regm && !sf_instance_ended (all->pdata[i])) {
+      g_string_append (out, ",\"registration\":{\"instance\":");
+      sf_json_append_string (out, sf_instance_handle (all->pdata[i]));
+      g_string_append (out, ",\"state\":");
+      sf_json_append_string (out, sf_instance_state (all->pdata[i]));
+      g_string_append_c (out, '}');
+      break;
+    }
   g_autofree char *stats = sf_endpoint_stats_json (c->ep);
   sf_endpoint_emit_line (c->ep, g_strdup (stats));
   *ok = TRUE;

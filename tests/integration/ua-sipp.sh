@@ -65,7 +65,7 @@ else
 fi
 
 # ---- registration: challenged, refreshed, removed ----
-if sipp_server reg -sf "$SCEN/registrar.xml" -m 1; then
+if sipp_server reg -sf "$SCEN/registrar.xml" -m 2; then
   start carol ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
     --set "ua.registrar=sip:127.0.0.1:$SIPP_PORT" || exit 1
   wait_ev carol '"event":"registration".*"state":"registered".*"expires":4' 10 &&
@@ -74,13 +74,22 @@ if sipp_server reg -sf "$SCEN/registrar.xml" -m 1; then
     fail "registration" "$(grep registration "$T/carol.events")" "$(tail -3 "$T/carol.err")"
   wait_ev carol '"event":"registration".*"state":"registered"' 10 2 && pass "registration: refreshed before expiry" ||
     fail "no refresh" "$(grep registration "$T/carol.events" | tail -2)"
+  cmd carol status
+  wait_ev carol '"command":"status".*"registration":\{"instance":"r1","state":"Registered"\}' 5 &&
+    pass "status shows the registration: Registered" || fail "status registration" "$(grep '"command":"status"' "$T/carol.events")"
   cmd carol unregister
   wait_ev carol '"event":"registration".*"state":"unregistered"' 10 && pass "unregister: Expires: 0 accepted" ||
     fail "unregister" "$(grep registration "$T/carol.events" | tail -2)"
-  sipp_server_wait reg
-  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp registrar: every credential verified, the removal seen" ||
-    fail "sipp registrar: exit $SIPP_RC" "$(tail -5 "$T/reg.out")"
   stop carol || fail "carol exit"
+  # a second binding (a new Call-ID: sipp's second call), removed by quit rather than unregister
+  start carol2 ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
+    --set "ua.registrar=sip:127.0.0.1:$SIPP_PORT" || exit 1
+  wait_ev carol2 '"event":"registration".*"state":"registered"' 10 2 || fail "carol2: no refresh"
+  stop carol2 && grep -q '"event":"registration".*"state":"unregistered"' "$T/carol2.events" &&
+    pass "quit: the binding removed (Expires: 0) before the exit" || fail "quit unregister" "$(grep registration "$T/carol2.events" | tail -2)"
+  sipp_server_wait reg
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 2 ] && pass "sipp registrar: every credential verified, both removals seen" ||
+    fail "sipp registrar: exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/reg.out")"
 else
   fail "sipp registrar did not start" "$(tail -3 "$T/reg.out")"
 fi
@@ -128,7 +137,7 @@ else
   fail "sipp uas-fork did not start" "$(tail -3 "$T/fork.out")"
 fi
 
-for u in bob bob2 alice carol dave eve fred; do
+for u in bob bob2 alice carol carol2 dave eve fred; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"

@@ -1,0 +1,92 @@
+/* fuzz-sdp.c: fuzz target for SDP offer/answer (media/sf-sdp.c): the input as
+ * a peer's offer, answered sendrecv and sendonly by a PCMU,PCMA,opus session
+ * (an answer we write must itself be an offer a second session can answer),
+ * and as the peer's answer to our offer; the negotiated stream is written as
+ * JSON and the peer's direction read each time.  GstSDPMessage needs no
+ * gst_init, so nothing else is set up. */
+#include "config.h"
+#include "media/sf-sdp.h"
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static const char *const codecs[] = { "PCMU", "PCMA", "opus", NULL };
+
+static SfSdpSession *
+session (void)
+{
+  SfSdpSession *s = sf_sdp_session_new ("127.0.0.1", 40000, codecs, NULL);
+  if (s == NULL)
+    __builtin_trap ();
+  return s;
+}
+
+static void
+json (const SfSdpMedia *m)
+{
+  char *j = sf_sdp_media_json (m);
+  if (j == NULL)
+    __builtin_trap ();
+  g_free (j);
+}
+
+static void
+remote_dir (SfSdpSession *s)
+{
+  if ((guint) sf_sdp_session_remote_dir (s) > SF_SDP_INACTIVE)
+    __builtin_trap ();
+}
+
+/* The input as an offer, answered wanting @dir. */
+static void
+answer (const char *text, size_t size, SfSdpDir dir)
+{
+  SfSdpSession *s = session ();
+  SfSdpMedia m;
+  GError *error = NULL;
+  char *ans = sf_sdp_session_answer (s, text, size, dir, &m, &error);
+  if (ans == NULL && (error == NULL || error->domain != SF_SDP_ERROR))
+    __builtin_trap ();
+  g_clear_error (&error);
+  json (&m);
+  remote_dir (s);
+  if (ans != NULL) {
+    /* What we write must read back: our answer, taken as an offer. */
+    SfSdpSession *peer = session ();
+    SfSdpMedia pm;
+    char *again = sf_sdp_session_answer (peer, ans, strlen (ans), SF_SDP_SENDRECV, &pm, NULL);
+    if (again == NULL)
+      __builtin_trap ();
+    json (&pm);
+    remote_dir (peer);
+    sf_sdp_media_clear (&pm);
+    g_free (again);
+    sf_sdp_session_free (peer);
+  }
+  sf_sdp_media_clear (&m);
+  g_free (ans);
+  sf_sdp_session_free (s);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  const char *text = (const char *) data;
+  answer (text, size, SF_SDP_SENDRECV);
+  answer (text, size, SF_SDP_SENDONLY);
+  /* The input as the answer to our offer. */
+  SfSdpSession *s = session ();
+  char *offer = sf_sdp_session_offer (s, SF_SDP_SENDRECV);
+  SfSdpMedia m;
+  GError *error = NULL;
+  if (!sf_sdp_session_take_answer (s, text, size, &m, &error) && (error == NULL || error->domain != SF_SDP_ERROR))
+    __builtin_trap ();
+  g_clear_error (&error);
+  json (&m);
+  remote_dir (s);
+  sf_sdp_media_clear (&m);
+  g_free (offer);
+  sf_sdp_session_free (s);
+  return 0;
+}
