@@ -7,6 +7,7 @@
 #  - a UAS that challenges the INVITE (401, verifyauth): answered once; a wrong
 #    password fails after one try;
 #  - a forked INVITE answered twice: the second 2xx gets its ACK and a BYE;
+#  - a 302 with two Contacts: the better q is tried first;
 #  - registration against a sipp registrar that challenges every REGISTER
 #    (tests/integration/sipp/registrar.xml, sipp's verifyauth): registered,
 #    refreshed before the 4 s it grants run out, removed with Expires: 0.
@@ -137,7 +138,27 @@ else
   fail "sipp uas-fork did not start" "$(tail -3 "$T/fork.out")"
 fi
 
-for u in bob bob2 alice carol carol2 dave eve fred; do
+# ---- a 302 with two Contacts: the best q is tried first ----
+start gina ua.xml --set sip.t1_ms=100 --set ua.uri=sip:gina@127.0.0.1 --set ua.auto_answer=0 || exit 1
+if sipp_server moved -sf "$SCEN/uas-302.xml" -m 1 -set good "sip:gina@127.0.0.1:$PORT_gina" \
+  -set bad "sip:nobody@127.0.0.1:$PORT_gina"; then
+  start hank ua.xml --set sip.t1_ms=100 --set ua.uri=sip:hank@127.0.0.1 || exit 1
+  cmd hank call "sip:service@127.0.0.1:$SIPP_PORT"
+  wait_ev hank '"to":"InCall"' 10 && [ "$(count hank '"event":"redirect"')" = 1 ] &&
+    grep -q "\"event\":\"redirect\".*\"target\":\"sip:gina@" "$T/hank.events" &&
+    pass "302 with q=0.1 and q=0.9 Contacts: the q=0.9 one first, and the call is up" ||
+    fail "302 q order" "$(grep -E 'redirect|call_end' "$T/hank.events")"
+  cmd hank hangup
+  wait_ev gina '"event":"call_end".*"reason":"remote_bye"' 10 || fail "gina: no end"
+  sipp_server_wait moved
+  [ "${OK:-0}" = 1 ] && pass "sipp: 302 sent, ACK received" || fail "sipp 302: exit $SIPP_RC" "$(tail -5 "$T/moved.out")"
+  stop hank || fail "hank exit"
+else
+  fail "sipp uas-302 did not start" "$(tail -3 "$T/moved.out")"
+fi
+stop gina || fail "gina exit"
+
+for u in bob bob2 alice carol carol2 dave eve fred gina hank; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
