@@ -269,6 +269,11 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
     sf_json_add_str (out, "key", inst->key);
+  const char *extra = g_datalist_get_data (&inst->data, SF_EVENT_FIELDS);
+  if (extra != NULL && *extra != '\0') {
+    g_string_append_c (out, ',');
+    g_string_append (out, extra);
+  }
   return out;
 }
 

@@ -126,6 +126,9 @@ SfInstance *sf_instance_parent (SfInstance *inst);
 gboolean sf_instance_ended (SfInstance *inst);
 /* Per-instance data for the layers around a flow (operators use sf_ctx_set_data). */
 void sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy);
+/* Instance data (char*, owned) of further "key":value JSON fields that every event
+ * line of the instance carries after its handle (the UA puts the SIP "call_id" there). */
+#define SF_EVENT_FIELDS "event.fields"
 gpointer sf_endpoint_get_instance_data (SfInstance *inst, const char *name);
 
 G_END_DECLS

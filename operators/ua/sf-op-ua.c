@@ -155,6 +155,7 @@ screened (SfCtx *ctx, SfSipEvent *e)
   call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
   call->tag = sf_sip_random_tag ();
   sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   call->final_sent = TRUE;
   return call;
 }
@@ -223,6 +224,7 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
   call->tag = sf_sip_random_tag ();
   sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   SfSipStr offer;
   if (sdp_body (e->msg, &offer)) {
     g_autofree char *local = local_of (&e->peer);
@@ -258,12 +260,10 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (r == NULL)
     return SF_OP_ERROR;
   keep_dialog (ctx, call, r); /* early */
-  GString *f = g_string_new ("\"call_id\":");
-  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
-  sf_json_append_string (f, cid);
+  GString *f = g_string_new (NULL);
   g_autofree char *from = sf_sip_str_dup (sf_sip_msg_from (e->msg)->raw);
   g_autofree char *to = sf_sip_str_dup (sf_sip_msg_to (e->msg)->raw);
-  g_string_append (f, ",\"from\":");
+  g_string_append (f, "\"from\":");
   sf_json_append_string (f, from);
   g_string_append (f, ",\"to\":");
   sf_json_append_string (f, to);
@@ -410,6 +410,7 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
     call->tag = sf_sip_random_tag ();
     sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+    sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   } else {
     call = sf_ua_call_peek (ctx);
     if (strcmp (ev->name, "reject") != 0 || call == NULL || call->invite == NULL || call->final_sent)

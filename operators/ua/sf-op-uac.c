@@ -74,6 +74,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, const char *auth_line
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
     return FALSE;
+  if (call->invite_out == NULL)
+    sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (inv));
   g_clear_pointer (&call->invite_out, sf_sip_msg_unref);
   call->invite_out = inv;
   const SfSipParam *tag = sf_sip_value_param (sf_sip_msg_from (inv), "tag");

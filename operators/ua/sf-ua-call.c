@@ -138,6 +138,15 @@ sf_ua_call (SfCtx *ctx)
 }
 
 void
+sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id)
+{
+  g_autofree char *id = sf_sip_str_dup (call_id);
+  GString *f = g_string_new ("\"call_id\":");
+  sf_json_append_string (f, id);
+  sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
+}
+
+void
 sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status)
 {
   if (call->reason == NULL)
@@ -246,15 +255,7 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
     g_clear_pointer (&call->stream, sf_media_stop);
   }
   GString *f = g_string_new (NULL);
-  const char *call_id = call->dialog != NULL ? call->dialog->call_id : NULL;
-  g_autofree char *cid = NULL;
-  if (call_id == NULL && call->invite != NULL)
-    call_id = cid = sf_sip_str_dup (sf_sip_msg_call_id (call->invite->msg));
-  if (call_id == NULL && call->invite_out != NULL)
-    call_id = cid = sf_sip_str_dup (sf_sip_msg_call_id (call->invite_out));
-  g_string_append (f, "\"call_id\":");
-  sf_json_append_string (f, call_id != NULL ? call_id : "");
-  g_string_append (f, ",\"direction\":");
+  g_string_append (f, "\"direction\":");
   sf_json_append_string (f, call->incoming ? "incoming" : "outgoing");
   g_string_append (f, ",\"reason\":");
   sf_json_append_string (f, call->reason != NULL ? call->reason : "ended");

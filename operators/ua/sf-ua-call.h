@@ -61,6 +61,8 @@ typedef struct {
 SfUaCall *sf_ua_call (SfCtx *ctx);
 /* The call if there is one (NULL otherwise). */
 SfUaCall *sf_ua_call_peek (SfCtx *ctx);
+/* The call's SIP Call-ID goes on every event line of the instance ("call_id"). */
+void sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id);
 /* Records why the call ends (the first reason wins) and the status. */
 void sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status);
 
