@@ -208,6 +208,35 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
+ * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls
+ * are up, as an INVITE would get; the instance ends. */
+static SfOpResult
+sf_op_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "OPTIONS") != 0 || e == NULL || sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL)
+    return SF_OP_SKIP;
+  gboolean busy = calls_up (ctx) >= (guint) sf_ua_cfg_int (ctx, "max_calls");
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (e->msg, busy ? 486 : 200, NULL, tag, NULL);
+  if (base == NULL)
+    return SF_OP_ERROR;
+  SfSipBuilder *b = sf_sip_builder_response (busy ? 486 : 200, NULL);
+  for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
+    if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
+      sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
+  sf_sip_builder_add (b, "Allow", ALLOW);
+  sf_sip_builder_add (b, "Accept", "application/sdp");
+  sf_sip_builder_add (b, "Accept-Encoding", "identity");
+  sf_sip_builder_add (b, "Accept-Language", "en");
+  sf_sip_builder_add (b, "Supported", "%s", "");
+  g_autoptr (SfSipMsg) r = sf_sip_builder_finish (b, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}
+
 static const char *const ring_outcomes[] = { "refused", NULL };
 
 /* An INVITE: kept with our To tag (13.3.1.1), its offer answered now (a bad or
@@ -647,6 +676,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a new INVITE for a user other than ua.uri's: 404 Not Found (8.2.2.1)" },
   { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a new INVITE when ua.max_calls calls are up: 486 Busy Here" },
+  { "OpOptions", sf_op_options, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes an OPTIONS outside a dialog: 200 with Allow, Accept, Supported (486 past ua.max_calls) (11.2)" },
   { "OpRing", sf_op_ring, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ring_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes an INVITE: keeps it, answers its SDP offer (488, outcome refused, when it cannot), sends 180 Ringing" },
   { "OpStartRinging", sf_op_start_ringing, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,

@@ -7,7 +7,7 @@
 #  - a UAS that challenges the INVITE (401, verifyauth): answered once; a wrong
 #    password fails after one try;
 #  - a forked INVITE answered twice: the second 2xx gets its ACK and a BYE;
-#  - a 302 with two Contacts: the better q is tried first;
+#  - a 302 with two Contacts: the better q is tried first; OPTIONS gets 200;
 #  - registration against a sipp registrar that challenges every REGISTER
 #    (tests/integration/sipp/registrar.xml, sipp's verifyauth): registered,
 #    refreshed before the 4 s it grants run out, removed with Expires: 0.
@@ -156,6 +156,9 @@ if sipp_server moved -sf "$SCEN/uas-302.xml" -m 1 -set good "sip:gina@127.0.0.1:
 else
   fail "sipp uas-302 did not start" "$(tail -3 "$T/moved.out")"
 fi
+sipp_run options "127.0.0.1:$PORT_gina" -sf "$SCEN/uac-options.xml" -s gina -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: 200 with Allow and Accept (11.2)" ||
+  fail "OPTIONS: sipp exit $SIPP_RC" "$(tail -5 "$T/options.out")"
 stop gina || fail "gina exit"
 
 for u in bob bob2 alice carol carol2 dave eve fred gina hank; do
