@@ -671,7 +671,7 @@ sf_endpoint_shutdown (SfEndpoint *ep)
   g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
   for (guint i = 0; i < all->len; i++) {
     SfInstance *inst = g_ptr_array_index (all, i);
-    if (inst->ended)
+    if (inst->ended || strcmp (inst->machine->scope, "transaction") == 0)
       continue;
     g_autoptr (SfEvent) ev = sf_event_new (SF_EV_DEVICE, "shutdown", NULL);
     gboolean taken = sf_dispatch (ep, inst, ev);
@@ -681,7 +681,20 @@ sf_endpoint_shutdown (SfEndpoint *ep)
       sf_endpoint_kill (ep, inst, "shutdown");
   }
   sf_endpoint_drain (ep);
-  return g_hash_table_size (ep->by_id);
+  return sf_endpoint_n_instances_but (ep, "transaction");
+}
+
+guint
+sf_endpoint_n_instances_but (SfEndpoint *ep, const char *scope)
+{
+  guint n = 0;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, ep->by_id);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    if (!((SfInstance *) v)->ended && strcmp (((SfInstance *) v)->machine->scope, scope) != 0)
+      n++;
+  return n;
 }
 
 /* ---- the main-loop source: ready when events wait or a timer is due ---- */

@@ -109,9 +109,14 @@ void sf_endpoint_attach (SfEndpoint *ep, GMainContext *context);
  * command checks there whether it is done). */
 void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer user_data);
 
-/* Sends device:"shutdown" to every instance; those that do not take it end at once.
- * Returns the number of instances still alive. */
+/* Sends device:"shutdown" to every instance but transactions; those that do not
+ * take it end at once.  Transactions (scope "transaction") are left to their own
+ * timers, so the calls that end can still answer and send through them (a 480 to
+ * a ringing INVITE, a CANCEL, a BYE and its response).  Returns the number of
+ * instances other than transactions still alive. */
 guint sf_endpoint_shutdown (SfEndpoint *ep);
+/* Live instances whose machine's scope is not @scope. */
+guint sf_endpoint_n_instances_but (SfEndpoint *ep, const char *scope);
 /* Ends @inst after the event being dispatched (for hooks running inside a dispatch). */
 void sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason);
 /* Ends @inst now, without running its queues (shutdown timeout, tests). */

@@ -95,7 +95,8 @@ static void
 check_idle (Run *r)
 {
   guint n = sf_endpoint_n_instances (r->ep);
-  if (r->shutting_down && n == 0)
+  /* Shutting down, transactions left are only absorbing retransmissions: they do not hold the exit. */
+  if (r->shutting_down && sf_endpoint_n_instances_but (r->ep, "transaction") == 0)
     finish (r);
   else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && n == 0)
     begin_shutdown (r);

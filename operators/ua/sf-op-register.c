@@ -18,7 +18,7 @@ typedef struct {
   gint64 expires;         /* what we ask for */
   gint64 granted;         /* what the registrar gave */
   SfSipMsg *last;         /* the REGISTER waiting for its response */
-  char *auth_nonce;       /* the last challenge answered */
+  SfUaAuth auth;          /* the challenges answered in this round */
   gboolean removing;      /* the last REGISTER had Expires: 0 */
 } Reg;
 
@@ -29,7 +29,7 @@ reg_free (gpointer p)
   g_free (r->call_id);
   g_free (r->from_tag);
   g_clear_pointer (&r->last, sf_sip_msg_unref);
-  g_free (r->auth_nonce);
+  sf_ua_auth_clear (&r->auth);
   g_free (r);
 }
 
@@ -67,9 +67,9 @@ emit_reg (SfCtx *ctx, const char *state, guint status, gint64 expires, const cha
   g_string_free (f, TRUE);
 }
 
-/* Sends a REGISTER asking for @expires seconds (0: remove), with @auth_line when answering a challenge. */
+/* Sends a REGISTER asking for @expires seconds (0: remove), with the credentials answered so far. */
 static gboolean
-send_register (SfCtx *ctx, Reg *r, gint64 expires, const char *auth_line)
+send_register (SfCtx *ctx, Reg *r, gint64 expires)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   const char *registrar = sf_ua_cfg (ctx, "registrar");
@@ -90,7 +90,8 @@ send_register (SfCtx *ctx, Reg *r, gint64 expires, const char *auth_line)
     route = g_strdup_printf ("<%s%s>", proxy, u != NULL && sf_sip_uri_param (u, "lr") != NULL ? "" : ";lr");
   }
   const char *routes[] = { route, NULL };
-  const char *extra[] = { exp, auth_line, NULL };
+  const char *extra[] = { exp, r->auth.www != NULL ? r->auth.www : r->auth.proxy,
+                          r->auth.www != NULL ? r->auth.proxy : NULL, NULL };
   r->cseq++;
   SfSipRequestSpec spec = { .method = "REGISTER", .ruri = registrar, .from = from, .from_tag = r->from_tag,
                             .to = from, .call_id = r->call_id, .cseq = r->cseq, .via_sent_by = local,
@@ -120,8 +121,8 @@ sf_op_register (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (!device && !timer)
     return SF_OP_SKIP;
   Reg *r = reg_of (ctx);
-  g_clear_pointer (&r->auth_nonce, g_free);
-  if (!send_register (ctx, r, r->expires, NULL))
+  sf_ua_auth_clear (&r->auth);
+  if (!send_register (ctx, r, r->expires))
     return SF_OP_ERROR;
   return SF_OP_TRANSITION;
 }
@@ -132,8 +133,8 @@ sf_op_unregister (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   Reg *r = reg_of (ctx);
   sf_ctx_timer_cancel (ctx, "refresh");
-  g_clear_pointer (&r->auth_nonce, g_free);
-  if (!send_register (ctx, r, 0, NULL))
+  sf_ua_auth_clear (&r->auth);
+  if (!send_register (ctx, r, 0))
     return SF_OP_ERROR;
   return SF_OP_CONTINUE;
 }
@@ -179,10 +180,9 @@ sf_op_register_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gint64 asked = r->removing ? 0 : r->expires;
   if (status == 401 || status == 407) {
     g_autoptr (GError) error = NULL;
-    g_autofree char *line = sf_ua_credentials (ctx, r->last, e->msg, &r->auth_nonce, &error);
-    if (line != NULL) {
+    if (sf_ua_credentials (ctx, r->last, e->msg, &r->auth, &error)) {
       emit_reg (ctx, "challenged", status, -1, NULL);
-      return send_register (ctx, r, asked, line) ? SF_OP_DONE : SF_OP_ERROR;
+      return send_register (ctx, r, asked) ? SF_OP_DONE : SF_OP_ERROR;
     }
     emit_reg (ctx, "failed", status, -1, error->message);
     return SF_OP_OUTCOME (2);
@@ -193,7 +193,7 @@ sf_op_register_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (min > r->expires && min <= 86400) {
       r->expires = min;
       emit_reg (ctx, "retrying", status, min, "423 Interval Too Brief");
-      return send_register (ctx, r, min, NULL) ? SF_OP_DONE : SF_OP_ERROR;
+      return send_register (ctx, r, min) ? SF_OP_DONE : SF_OP_ERROR;
     }
   }
   if (status >= 300) {

@@ -91,6 +91,21 @@ keep_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *r)
   call->dialog = d;
 }
 
+/* A response (no Contact) to @req with one further header @name: @value when @name is set. */
+static SfSipMsg *
+response_with (SfSipMsg *req, guint status, const char *tag, const char *name, const char *value)
+{
+  g_autoptr (SfSipMsg) base = sf_sip_create_response (req, status, NULL, tag, NULL);
+  if (base == NULL || name == NULL)
+    return g_steal_pointer (&base);
+  SfSipBuilder *b = sf_sip_builder_response (status, NULL);
+  for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
+    if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
+      sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
+  sf_sip_builder_add (b, name, "%s", value);
+  return sf_sip_builder_finish (b, NULL);
+}
+
 /* A simple response (no Contact) to @e through its own transaction. */
 static gboolean
 respond_plain (SfCtx *ctx, SfSipEvent *e, guint status, const char *tag)
@@ -114,7 +129,7 @@ sdp_body (SfSipMsg *m, SfSipStr *out)
   if (body.len == 0)
     return FALSE;
   const SfSipValue *ct = sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL);
-  if (ct == NULL || !sf_sip_str_eq (ct->text, "application/sdp"))
+  if (ct == NULL || !sf_sip_str_caseeq (ct->text, "application/sdp")) /* media types: any case (7.3.1) */
     return FALSE;
   *out = body;
   return TRUE;
@@ -254,6 +269,15 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   call->tag = sf_sip_random_tag ();
   sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
   sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
+  if (sf_sip_msg_value (e->msg, SF_SIP_HDR_CONTACT, NULL) == NULL) {
+    /* 8.1.1.8: an INVITE MUST have a Contact, or there is no dialog to hang up later. */
+    g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 400, "Missing Contact", call->tag, NULL);
+    if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+      return SF_OP_ERROR;
+    call->final_sent = TRUE;
+    sf_ua_call_set_reason (call, "bad_request", 400);
+    return SF_OP_OUTCOME (0);
+  }
   SfSipStr offer;
   if (sdp_body (e->msg, &offer)) {
     g_autofree char *local = local_of (&e->peer);
@@ -277,8 +301,8 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     call->have_media = TRUE;
   } else if (sf_sip_msg_body (e->msg).len > 0) {
-    /* A body we cannot take (13.3.1: 415 with Accept). */
-    g_autoptr (SfSipMsg) r = build_response (ctx, e->msg, &e->peer, 415, call->tag, NULL, NULL, NULL);
+    /* A body we cannot take (13.3.1: 415 with Accept, 21.4.13). */
+    g_autoptr (SfSipMsg) r = response_with (e->msg, 415, call->tag, "Accept", "application/sdp");
     if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
       return SF_OP_ERROR;
     call->final_sent = TRUE;
@@ -332,8 +356,8 @@ keep_2xx (SfCtx *ctx, SfUaCall *call, SfSipMsg *r, const SfSipPeer *peer, const 
   sf_sip_peer_copy (&call->ok_peer, peer);
   SfStack *s = sf_stack_from_ctx (ctx);
   guint t1 = sf_stack_timer_ms (s, '1');
-  if (peer->proto == SF_SIP_UDP)
-    sf_stack_backoff_start (ctx, "2xx", t1);
+  /* Over every transport: a UDP hop may lie beyond a TCP one (13.3.1.4). */
+  sf_stack_backoff_start (ctx, "2xx", t1);
   sf_ctx_timer_start (ctx, "no_ack", 64 * (guint64) t1);
 }
 
@@ -381,8 +405,9 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (ev->kind == SF_EV_SIP) {
     SfSipEvent *e = ev->payload;
-    if (strcmp (ev->name, "ACK") != 0 || e == NULL || call->ok == NULL)
-      return SF_OP_SKIP;
+    if (strcmp (ev->name, "ACK") != 0 || e == NULL || call->ok == NULL ||
+        sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->ok)->number)
+      return SF_OP_SKIP; /* a late ACK of an earlier 2xx does not stop this one */
     sf_ctx_timer_cancel (ctx, "2xx");
     sf_ctx_timer_cancel (ctx, "no_ack");
     SfSipStr answer;
@@ -508,9 +533,17 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     respond_plain (ctx, e, status, NULL);
     return SF_OP_DONE;
   }
-  if (call->ok != NULL || call->reinvite_out != NULL) {
-    /* 14.2: one of ours pending, or our 2xx not yet ACKed: 491 Request Pending (500 would do too). */
-    respond_plain (ctx, e, call->reinvite_out != NULL ? 491 : 500, NULL);
+  if (call->reinvite_out != NULL) {
+    /* 14.2: ours is in progress: 491 Request Pending (glare; both sides retry later, 14.1). */
+    respond_plain (ctx, e, 491, NULL);
+    return SF_OP_DONE;
+  }
+  if (call->ok != NULL) {
+    /* 14.2: the last INVITE's 2xx is not ACKed yet: 500 with a Retry-After of 0 to 10 s. */
+    g_autofree char *after = g_strdup_printf ("%u", g_random_int_range (0, 11));
+    g_autoptr (SfSipMsg) r = response_with (e->msg, 500, NULL, "Retry-After", after);
+    if (r != NULL)
+      sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r);
     return SF_OP_DONE;
   }
   g_autofree char *local = local_of (&e->peer);
@@ -554,7 +587,8 @@ sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "ACK") != 0 || e == NULL)
+  if (strcmp (ev->name, "ACK") != 0 || e == NULL ||
+      (call != NULL && call->ok != NULL && sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->ok)->number))
     return SF_OP_SKIP;
   sf_ctx_timer_cancel (ctx, "2xx");
   sf_ctx_timer_cancel (ctx, "no_ack");
@@ -592,6 +626,10 @@ sf_op_end_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   if (!respond_plain (ctx, e, 200, NULL))
     return SF_OP_ERROR;
+  if (call->invite != NULL && !call->final_sent) {
+    /* A BYE on the early dialog: the INVITE gets 487 (15.1.2). */
+    g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 487, NULL, NULL, NULL);
+  }
   sf_ua_call_set_reason (call, "remote_bye", 0);
   return SF_OP_TRANSITION;
 }

@@ -37,7 +37,7 @@ outbound_route (SfCtx *ctx)
  * more, 8.1.3.4 and 22.2), or the first one; with @auth_line (a whole header
  * line) when answering a challenge.  Sent through a new client transaction. */
 static gboolean
-send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, const char *auth_line, GError **error)
+send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
 {
   g_autofree char *local = local_addr (ctx);
   if (local == NULL) {
@@ -48,7 +48,13 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, const char *auth_line
   g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
   g_autofree char *route = outbound_route (ctx);
   const char *routes[] = { route, NULL };
-  const char *extra[] = { auth_line, NULL };
+  /* The credentials answered so far, 401's and 407's both (22.3). */
+  const char *extra[3] = { NULL, NULL, NULL };
+  guint n_extra = 0;
+  if (call->auth.www != NULL)
+    extra[n_extra++] = call->auth.www;
+  if (call->auth.proxy != NULL)
+    extra[n_extra++] = call->auth.proxy;
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;
@@ -69,7 +75,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, const char *auth_line
   }
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local, .contact = contact,
-                            .route = route != NULL ? routes : NULL, .extra = auth_line != NULL ? extra : NULL,
+                            .route = route != NULL ? routes : NULL, .extra = n_extra > 0 ? extra : NULL,
                             .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
@@ -95,7 +101,7 @@ sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call (ctx);
   call->incoming = FALSE;
   g_autoptr (GError) error = NULL;
-  if (!send_invite (ctx, call, ev->arg, NULL, &error)) {
+  if (!send_invite (ctx, call, ev->arg, &error)) {
     g_warning ("%s: call %s: %s", sf_ctx_handle (ctx), ev->arg, error->message);
     sf_ua_call_set_reason (call, "failed", 0);
     return SF_OP_ERROR;
@@ -132,9 +138,8 @@ sf_op_authenticate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (status != 401 && status != 407)
     return SF_OP_SKIP;
   g_autoptr (GError) error = NULL;
-  g_autofree char *line = sf_ua_credentials (ctx, call->invite_out, e->msg, &call->auth_nonce, &error);
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (call->invite_out)->raw);
-  if (line == NULL || !send_invite (ctx, call, ruri, line, &error)) {
+  if (!sf_ua_credentials (ctx, call->invite_out, e->msg, &call->auth, &error) || !send_invite (ctx, call, ruri, &error)) {
     g_warning ("%s: %u: %s", sf_ctx_handle (ctx), status, error->message);
     return SF_OP_SKIP;
   }
@@ -178,8 +183,8 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfSipEvent *e = ev->payload;
   guint status = sf_sip_msg_status (e->msg);
-  if (status < 300 || status > 399 || status == 380)
-    return SF_OP_SKIP;
+  if (status < 300 || status > 399 || status == 305 || status == 380)
+    return SF_OP_SKIP; /* 305 Use Proxy and 380 Alternative Service are not followed */
   if (call->tried == NULL) {
     call->tried = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
     g_hash_table_add (call->tried, sf_sip_str_dup (sf_sip_msg_ruri (call->invite_out)->raw));
@@ -213,7 +218,8 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_hash_table_add (call->tried, g_strdup (next));
     call->redirects++;
     g_autoptr (GError) error = NULL;
-    if (!send_invite (ctx, call, next, NULL, &error)) {
+    sf_ua_auth_clear (&call->auth); /* another target, another realm */
+    if (!send_invite (ctx, call, next, &error)) {
       g_warning ("%s: redirect to %s: %s", sf_ctx_handle (ctx), next, error->message);
       continue;
     }
@@ -464,8 +470,9 @@ static gboolean
 send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
-  if (call == NULL || call->dialog == NULL || call->sdp == NULL || s == NULL || call->reinvite_out != NULL)
-    return FALSE;
+  if (call == NULL || call->dialog == NULL || call->sdp == NULL || s == NULL || call->reinvite_out != NULL ||
+      call->ok != NULL)
+    return FALSE; /* one re-INVITE at a time, and none while our 2xx waits for its ACK (14.1, RFC 3264 4) */
   g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
   g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
   g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
@@ -487,7 +494,13 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
 static SfOpResult
 sf_op_hold (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "hold") != 0 || !send_reinvite (ctx, sf_ua_call_peek (ctx), SF_SDP_SENDONLY))
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "hold") != 0 || call == NULL || call->sdp == NULL)
+    return SF_OP_SKIP;
+  /* RFC 3264 8.4: sendonly; inactive when the peer holds us already (it sends only). */
+  SfSdpDir remote = sf_sdp_session_remote_dir (call->sdp);
+  SfSdpDir dir = remote == SF_SDP_SENDONLY || remote == SF_SDP_INACTIVE ? SF_SDP_INACTIVE : SF_SDP_SENDONLY;
+  if (!send_reinvite (ctx, call, dir))
     return SF_OP_SKIP;
   return SF_OP_TRANSITION;
 }
@@ -501,7 +514,7 @@ sf_op_resume (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-static const char *const reinvite_outcomes[] = { "accepted", "refused", NULL };
+static const char *const reinvite_outcomes[] = { "accepted", "refused", "dialog_gone", NULL };
 
 /* The final response to our re-INVITE: 2xx gets its ACK (13.2.2.4), the answer
  * is taken and the media follows (outcome accepted); a failure leaves the
@@ -511,7 +524,14 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->reinvite_out == NULL ||
+  if (ev->kind == SF_EV_TXN && call != NULL && call->reinvite_out != NULL &&
+      (strcmp (ev->name, "timeout") == 0 || strcmp (ev->name, "transport_error") == 0)) {
+    /* No answer at all, or the target cannot be reached: the dialog is gone (12.2.1.2).  (The
+     * event does not say which transaction failed; the re-INVITE's is the one a pending state waits on.) */
+    g_clear_pointer (&call->reinvite_out, sf_sip_msg_unref);
+    return SF_OP_OUTCOME (2);
+  }
+  if (ev->kind != SF_EV_SIP || strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->reinvite_out == NULL ||
       !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE") ||
       sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->reinvite_out)->number)
     return SF_OP_SKIP;
@@ -519,8 +539,10 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (status < 200)
     return SF_OP_DONE;
   g_autoptr (SfSipMsg) inv = g_steal_pointer (&call->reinvite_out);
+  if (status == 481 || status == 408) /* 12.2.1.2: the dialog is over */
+    return SF_OP_OUTCOME (2);
   if (status >= 300) {
-    call->want_dir = call->want_dir == SF_SDP_SENDONLY ? SF_SDP_SENDRECV : SF_SDP_SENDONLY;
+    call->want_dir = call->want_dir == SF_SDP_SENDRECV ? SF_SDP_SENDONLY : SF_SDP_SENDRECV;
     g_autofree char *f = g_strdup_printf ("\"status\":%u", status);
     sf_ctx_emit (ctx, "reinvite_refused", f);
     return SF_OP_OUTCOME (1);
@@ -560,10 +582,11 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpByeAnswered", sf_op_bye_answered, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the final response to our BYE; the call is over" },
   { "OpHold", sf_op_hold, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "on device:hold: a re-INVITE offering sendonly (RFC 3264 8.4)" },
+    "on device:hold: a re-INVITE offering sendonly (inactive when held already, RFC 3264 8.4)" },
   { "OpResume", sf_op_resume, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "on device:resume: a re-INVITE offering sendrecv" },
-  { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP, 0, reinvite_outcomes, SF_ARG_NONE, NULL,
-    NULL, "the final response to our re-INVITE: accepted (ACK, answer taken) or refused (session unchanged)" },
+  { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, reinvite_outcomes,
+    SF_ARG_NONE, NULL, NULL,
+    "the final response to our re-INVITE: accepted (ACK, answer taken), refused (session unchanged), dialog_gone (481, 408, no answer)" },
 };
 const gsize sf_op_uac_table_len = G_N_ELEMENTS (sf_op_uac_table);

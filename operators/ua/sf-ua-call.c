@@ -50,6 +50,11 @@ sf_ua_check_config (SfConfig *cfg, GError **error)
       return FALSE;
     }
   }
+  if (sf_config_get_string (cfg, "ua", "registrar") != NULL && sf_config_get_string (cfg, "ua", "uri") == NULL) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "ua.registrar is set but ua.uri is not: registration needs the address-of-record");
+    return FALSE;
+  }
   if (sf_config_get_string (cfg, "ua", "password") != NULL && sf_config_get_string (cfg, "ua", "uri") == NULL &&
       sf_config_get_string (cfg, "ua", "auth_user") == NULL) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
@@ -94,7 +99,7 @@ call_free (gpointer p)
   g_clear_pointer (&c->ack, sf_sip_msg_unref);
   g_clear_pointer (&c->targets, g_ptr_array_unref);
   g_clear_pointer (&c->tried, g_hash_table_unref);
-  g_free (c->auth_nonce);
+  sf_ua_auth_clear (&c->auth);
   g_clear_pointer (&c->reinvite_out, sf_sip_msg_unref);
   g_clear_pointer (&c->dialog, sf_sip_dialog_free);
   g_clear_pointer (&c->sdp, sf_sdp_session_free);
@@ -272,32 +277,52 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
   g_string_free (f, TRUE);
 }
 
-char *
-sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, char **nonce, GError **error)
+void
+sf_ua_auth_clear (SfUaAuth *a)
+{
+  g_clear_pointer (&a->www, g_free);
+  g_clear_pointer (&a->proxy, g_free);
+  g_clear_pointer (&a->nonces, g_ptr_array_unref);
+  a->tries = 0;
+}
+
+gboolean
+sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GError **error)
 {
   guint status = sf_sip_msg_status (resp);
   const char *password = sf_ua_cfg (ctx, "password");
   if (password == NULL) {
     g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_UNSUPPORTED, "challenged (%u), and ua.password is not set",
                  status);
-    return NULL;
+    return FALSE;
+  }
+  if (a->tries >= SF_UA_MAX_CHALLENGES) {
+    g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_INVALID, "challenged %u times for one request: giving up",
+                 a->tries + 1);
+    return FALSE;
   }
   GPtrArray *ch = sf_sip_msg_values (resp, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE,
                                      error);
   g_autoptr (SfDigestChallenge) c = ch != NULL ? sf_digest_challenge_pick (ch, error) : NULL;
   if (c == NULL)
-    return NULL;
-  if (*nonce != NULL && strcmp (*nonce, c->nonce) == 0 && !c->stale) {
-    g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_INVALID,
-                 "%u again for the nonce we answered: the credentials were refused", status);
-    return NULL;
-  }
+    return FALSE;
+  for (guint i = 0; a->nonces != NULL && i < a->nonces->len && !c->stale; i++)
+    if (strcmp (a->nonces->pdata[i], c->nonce) == 0) {
+      g_set_error (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_INVALID,
+                   "%u again for a nonce we answered: the credentials were refused", status);
+      return FALSE;
+    }
   const char *user = sf_ua_cfg (ctx, "auth_user");
   g_autofree char *aor_user = user == NULL ? sf_ua_user (ctx) : NULL;
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (req));
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (req)->raw);
   g_autofree char *cred = sf_digest_authorization (c, user != NULL ? user : aor_user, password, method, ruri, NULL, 1);
-  g_free (*nonce);
-  *nonce = g_strdup (c->nonce);
-  return g_strdup_printf ("%s: %s", status == 401 ? "Authorization" : "Proxy-Authorization", cred);
+  char **slot = status == 401 ? &a->www : &a->proxy;
+  g_free (*slot);
+  *slot = g_strdup_printf ("%s: %s", status == 401 ? "Authorization" : "Proxy-Authorization", cred);
+  if (a->nonces == NULL)
+    a->nonces = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (a->nonces, g_strdup (c->nonce));
+  a->tries++;
+  return TRUE;
 }

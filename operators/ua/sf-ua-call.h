@@ -17,6 +17,20 @@ G_BEGIN_DECLS
 
 /* 3xx followed at most this many times for one call (RFC 3261 8.1.3.4 leaves the bound to us). */
 #define SF_UA_MAX_REDIRECTS 5
+/* Challenges answered at most this many times for one request (a server that
+ * keeps challenging with fresh nonces must not make us loop). */
+#define SF_UA_MAX_CHALLENGES 3
+
+/* What a request has answered so far: the latest credentials per header (a
+ * proxy's 407 and the UAS's 401 both stay answered, 22.3), the nonces answered,
+ * and how many challenges. */
+typedef struct {
+  char *www;                 /* "Authorization: ..." or NULL */
+  char *proxy;               /* "Proxy-Authorization: ..." or NULL */
+  GPtrArray *nonces;         /* char*: every nonce answered */
+  guint tries;
+} SfUaAuth;
+void sf_ua_auth_clear (SfUaAuth *a);
 
 typedef struct {
   gboolean incoming;
@@ -38,7 +52,7 @@ typedef struct {
   GPtrArray *targets;        /* redirect: URIs (char*) still to try, best q first */
   GHashTable *tried;         /* redirect: URIs already tried (loop guard) */
   guint redirects;
-  char *auth_nonce;          /* the last challenge answered: a second one with it is a refusal */
+  SfUaAuth auth;             /* the challenges answered for the INVITE (22.2, 22.3) */
   SfSipMsg *reinvite_out;    /* our re-INVITE (hold, resume) waiting for its final response */
   SfSdpDir want_dir;         /* what the user asked for: SENDRECV, or SENDONLY on hold */
   /* both */
@@ -91,13 +105,12 @@ char *sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp);
 /* The user part of ua.uri (transfer full), NULL when unset. */
 char *sf_ua_user (SfCtx *ctx);
 
-/* The header line answering the 401/407 @resp to our request @req (22.2,
- * 22.3): "Authorization: Digest ..." or "Proxy-Authorization: ...", for the
- * first challenge we can answer, with ua.auth_user (or ua.uri's user) and
- * ua.password.  *@nonce is the nonce answered last: a challenge with it again
- * (not stale) means the credentials were refused.  NULL with @error saying why
- * (no password, no challenge we can answer, refused); *@nonce is updated. */
-char *sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, char **nonce, GError **error);
+/* Answers the 401/407 @resp to our request @req (22.2, 22.3): credentials for
+ * the first challenge we can answer, with ua.auth_user (or ua.uri's user) and
+ * ua.password, go into @a (www or proxy).  FALSE with @error saying why: no
+ * password, no challenge we can answer, a nonce already answered (not stale:
+ * the credentials were refused), or SF_UA_MAX_CHALLENGES reached. */
+gboolean sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GError **error);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

@@ -148,7 +148,14 @@ wait_ev erin '"to":"InCall"' 5 && grep -q '"event":"media".*"remote":"\[::1\]:' 
 cmd erin hangup
 wait_ev frank '"event":"call_end".*"reason":"remote_bye"' 5 && pass "IPv6: hung up" || fail "IPv6 hangup"
 
-for u in alice bob carol dave erin frank; do
+# 14. bob quits while ringing: the INVITE gets 480 through its transaction (the
+# transactions outlive the shutdown's first step)
+ring_bob
+stop bob && pass "bob quits with a call ringing" || fail "bob exit" "$(tail -3 "$T/bob.err")"
+wait_ev alice "\"event\":\"call_end\".*\"call\":\"$A\".*\"status\":480" 5 &&
+  pass "quit while ringing: the caller gets 480" || fail "480 at quit" "$(grep call_end "$T/alice.events" | tail -1)"
+
+for u in alice carol dave erin frank; do
   stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
 done
 for u in alice bob carol dave erin frank; do
