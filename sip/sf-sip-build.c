@@ -156,6 +156,21 @@ sf_sip_random_branch (void)
   return g_strconcat (SF_SIP_BRANCH_COOKIE, r, NULL);
 }
 
+gboolean
+sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **error)
+{
+  for (const char *const *x = lines; x != NULL && *x != NULL; x++) {
+    const char *colon = strchr (*x, ':');
+    if (colon == NULL) {
+      g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "header line '%s' has no ':'", *x);
+      return FALSE;
+    }
+    g_autofree char *name = g_strndup (*x, (gsize) (colon - *x));
+    sf_sip_builder_add (b, g_strstrip (name), "%s", colon + 1 + strspn (colon + 1, " \t"));
+  }
+  return TRUE;
+}
+
 SfSipMsg *
 sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
 {
@@ -189,15 +204,9 @@ sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
   sf_sip_builder_add (b, "CSeq", "%u %s", spec->cseq != 0 ? spec->cseq : 1, spec->method);
   if (spec->contact != NULL)
     sf_sip_builder_add (b, "Contact", "%s", spec->contact);
-  for (const char *const *x = spec->extra; x != NULL && *x != NULL; x++) {
-    const char *colon = strchr (*x, ':');
-    if (colon == NULL) {
-      sf_sip_builder_free (b);
-      g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "extra header '%s' has no ':'", *x);
-      return NULL;
-    }
-    g_autofree char *name = g_strndup (*x, (gsize) (colon - *x));
-    sf_sip_builder_add (b, g_strstrip (name), "%s", colon + 1 + strspn (colon + 1, " \t"));
+  if (!sf_sip_builder_add_lines (b, spec->extra, error)) {
+    sf_sip_builder_free (b);
+    return NULL;
   }
   if (spec->content_type != NULL)
     sf_sip_builder_body (b, spec->content_type, spec->body, spec->body_len);

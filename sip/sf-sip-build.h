@@ -28,6 +28,9 @@ void sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h);
 void sf_sip_builder_copy (SfSipBuilder *b, SfSipMsg *msg, SfSipHdrId id);
 /* Sets the body and its Content-Type (NULL type: no body). */
 void sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char *body, gsize len);
+/* Adds whole header lines "Name: value" (@lines NULL-terminated, nullable); FALSE
+ * with @error for a line without ':'. */
+gboolean sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **error);
 /* Adds Content-Length, parses, frees @b (transfer full).  NULL with the parse
  * error if what was built is not a valid message. */
 SfSipMsg *sf_sip_builder_finish (SfSipBuilder *b, GError **error);

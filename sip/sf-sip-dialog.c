@@ -250,6 +250,10 @@ sf_sip_dialog_create_request (SfSipDialog *d, const SfSipDialogRequest *r, char 
   sf_sip_builder_add (b, "CSeq", "%u %s", cseq, r->method);
   if (r->contact != NULL)
     sf_sip_builder_add (b, "Contact", "%s", r->contact);
+  if (!sf_sip_builder_add_lines (b, r->extra, error)) {
+    sf_sip_builder_free (b);
+    return NULL;
+  }
   if (r->content_type != NULL)
     sf_sip_builder_body (b, r->content_type, r->body, r->body_len);
   return sf_sip_builder_finish (b, error);

@@ -55,6 +55,7 @@ typedef struct {
   const char *body;
   gsize body_len;
   guint32 cseq;               /* 0: the next local CSeq (ACK and CANCEL pass theirs) */
+  const char *const *extra;   /* nullable, NULL-terminated further lines "Name: value" (credentials) */
 } SfSipDialogRequest;
 
 /* 12.2.1.1: a request inside @d (transfer full).  The next local CSeq is used

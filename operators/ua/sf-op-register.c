@@ -90,8 +90,9 @@ send_register (SfCtx *ctx, Reg *r, gint64 expires)
     route = g_strdup_printf ("<%s%s>", proxy, u != NULL && sf_sip_uri_param (u, "lr") != NULL ? "" : ";lr");
   }
   const char *routes[] = { route, NULL };
-  const char *extra[] = { exp, r->auth.www != NULL ? r->auth.www : r->auth.proxy,
-                          r->auth.www != NULL ? r->auth.proxy : NULL, NULL };
+  const char *creds[3];
+  sf_ua_auth_lines (&r->auth, creds);
+  const char *extra[] = { exp, creds[0], creds[0] != NULL ? creds[1] : NULL, NULL };
   r->cseq++;
   SfSipRequestSpec spec = { .method = "REGISTER", .ruri = registrar, .from = from, .from_tag = r->from_tag,
                             .to = from, .call_id = r->call_id, .cseq = r->cseq, .via_sent_by = local,

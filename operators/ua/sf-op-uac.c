@@ -48,13 +48,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
   g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
   g_autofree char *route = outbound_route (ctx);
   const char *routes[] = { route, NULL };
-  /* The credentials answered so far, 401's and 407's both (22.3). */
-  const char *extra[3] = { NULL, NULL, NULL };
-  guint n_extra = 0;
-  if (call->auth.www != NULL)
-    extra[n_extra++] = call->auth.www;
-  if (call->auth.proxy != NULL)
-    extra[n_extra++] = call->auth.proxy;
+  const char *extra[3]; /* the credentials answered so far, 401's and 407's both (22.3) */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;
@@ -75,7 +69,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
   }
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local, .contact = contact,
-                            .route = route != NULL ? routes : NULL, .extra = n_extra > 0 ? extra : NULL,
+                            .route = route != NULL ? routes : NULL, .extra = sf_ua_auth_lines (&call->auth, extra),
                             .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
@@ -309,7 +303,10 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
   g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
-  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
+  /* 13.2.2.4: the ACK carries the INVITE's credentials. */
+  const char *creds[3];
+  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
+                           .extra = sf_ua_auth_lines (&call->auth, creds) };
   g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
   if (ack == NULL)
     return SF_OP_ERROR;

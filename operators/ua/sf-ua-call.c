@@ -286,6 +286,18 @@ sf_ua_auth_clear (SfUaAuth *a)
   a->tries = 0;
 }
 
+const char *const *
+sf_ua_auth_lines (const SfUaAuth *a, const char *out[3])
+{
+  guint n = 0;
+  if (a->www != NULL)
+    out[n++] = a->www;
+  if (a->proxy != NULL)
+    out[n++] = a->proxy;
+  out[n] = NULL;
+  return out;
+}
+
 gboolean
 sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GError **error)
 {

@@ -31,6 +31,8 @@ typedef struct {
   guint tries;
 } SfUaAuth;
 void sf_ua_auth_clear (SfUaAuth *a);
+/* The credential lines of @a in @out (NULL-terminated, at most 2 lines); returns @out. */
+const char *const *sf_ua_auth_lines (const SfUaAuth *a, const char *out[3]);
 
 typedef struct {
   gboolean incoming;
