@@ -89,6 +89,7 @@ keep_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *r)
   }
   g_clear_pointer (&call->dialog, sf_sip_dialog_free);
   call->dialog = d;
+  sf_ctx_emit (ctx, "dialog", d->early ? "\"dialog_state\":\"early\"" : "\"dialog_state\":\"confirmed\"");
 }
 
 /* A response (no Contact) to @req with one further header @name: @value when @name is set. */

@@ -148,6 +148,31 @@ typedef struct {
   guint order;
 } Target;
 
+/* A Contact URI as a Request-URI: its headers (?...) and method parameter
+ * dropped (19.1.1, 19.1.5: they are not for the Request-URI). */
+static char *
+redirect_target (const SfSipUri *u)
+{
+  g_autofree char *raw = sf_sip_str_dup (u->raw);
+  char *q = strchr (raw, '?');
+  if (q != NULL)
+    *q = '\0';
+  const SfSipParam *m = sf_sip_uri_param (u, "method");
+  if (m == NULL)
+    return g_steal_pointer (&raw);
+  /* Cut ";method[=value]" out of what is left. */
+  GString *out = g_string_new (NULL);
+  g_auto (GStrv) parts = g_strsplit (raw, ";", -1);
+  for (guint i = 0; parts[i] != NULL; i++) {
+    if (i > 0 && g_ascii_strncasecmp (parts[i], "method", 6) == 0 && (parts[i][6] == '\0' || parts[i][6] == '='))
+      continue;
+    if (i > 0)
+      g_string_append_c (out, ';');
+    g_string_append (out, parts[i]);
+  }
+  return g_string_free (out, FALSE);
+}
+
 static gint
 target_cmp (gconstpointer a, gconstpointer b)
 {
@@ -191,7 +216,7 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (v->uri == NULL || (v->uri->kind != SF_URI_SIP && v->uri->kind != SF_URI_SIPS))
       continue;
     Target *t = g_new0 (Target, 1);
-    t->uri = sf_sip_str_dup (v->uri->raw);
+    t->uri = redirect_target (v->uri);
     const SfSipParam *q = sf_sip_value_param (v, "q");
     g_autofree char *qs = q != NULL ? sf_sip_str_dup (q->value) : NULL;
     t->q = qs != NULL ? g_ascii_strtod (qs, NULL) : 1.0;
