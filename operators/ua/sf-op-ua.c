@@ -115,11 +115,15 @@ respond_plain (SfCtx *ctx, SfSipEvent *e, guint status, const char *tag)
   return r != NULL && sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r);
 }
 
+/* An INVITE outside a dialog, for a call that keeps none yet (a second one in
+ * the same instance is not a new call: OpRefuse's 482, or the flow's business). */
 static gboolean
-is_new_invite (SfEvent *ev)
+is_new_invite (SfCtx *ctx, SfEvent *ev)
 {
   SfSipEvent *e = ev->payload;
-  return strcmp (ev->name, "INVITE") == 0 && e != NULL && sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL;
+  SfUaCall *kept = sf_ua_call_peek (ctx);
+  return strcmp (ev->name, "INVITE") == 0 && e != NULL && sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL &&
+         (kept == NULL || kept->invite == NULL);
 }
 
 /* A body that is SDP (Content-Type application/sdp), or NULL. */
@@ -180,7 +184,7 @@ screened (SfCtx *ctx, SfSipEvent *e)
 static SfOpResult
 sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (!is_new_invite (ev))
+  if (!is_new_invite (ctx, ev))
     return SF_OP_SKIP;
   SfSipEvent *e = ev->payload;
   g_autofree char *user = sf_ua_user (ctx);
@@ -215,7 +219,7 @@ calls_up (SfCtx *ctx)
 static SfOpResult
 sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (!is_new_invite (ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls"))
+  if (!is_new_invite (ctx, ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls"))
     return SF_OP_SKIP;
   SfUaCall *call = screened (ctx, ev->payload);
   if (!respond_plain (ctx, ev->payload, 486, call->tag))
@@ -261,7 +265,7 @@ static const char *const ring_outcomes[] = { "refused", NULL };
 static SfOpResult
 sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (!is_new_invite (ev))
+  if (!is_new_invite (ctx, ev))
     return SF_OP_SKIP;
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call (ctx);
@@ -456,9 +460,8 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call;
   guint status = GPOINTER_TO_UINT (arg);
   if (ev->kind == SF_EV_SIP) {
-    SfUaCall *kept = sf_ua_call_peek (ctx);
-    if (!is_new_invite (ev) || (kept != NULL && kept->invite != NULL))
-      return SF_OP_SKIP; /* a second INVITE while one is kept is OpRefuse's (482) */
+    if (!is_new_invite (ctx, ev))
+      return SF_OP_SKIP;
     SfSipEvent *e = ev->payload;
     call = sf_ua_call (ctx);
     call->incoming = TRUE;
