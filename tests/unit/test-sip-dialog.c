@@ -70,7 +70,7 @@ has (const char *text, const char *needle)
   return FALSE;
 }
 
-static const SfSipDialogRequest bye = { "BYE", "192.0.2.4", NULL, NULL, NULL, NULL, 0, 0 };
+static const SfSipDialogRequest bye = { .method = "BYE", .via_sent_by = "192.0.2.4" };
 
 static void
 uas (void)
