@@ -7,28 +7,18 @@
 #  - TCP (-t t1): 100 calls, all successful
 # sipflow listens on port 0 and reports its port in the 'listening' event; sipp
 # gets an explicit free local port (PEERS.md: it takes 5060 otherwise).
-set -u
-SIPFLOW=${SIPFLOW:-$PWD/sipflow}
-T=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
+need_sipp
 SF_PID=
-trap '[ -n "$SF_PID" ] && kill "$SF_PID" 2>/dev/null; rm -rf "$T"' EXIT
-n=0
-fails=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && printf '    %s\n' "${@:2}"; }
 
-if ! command -v sipp >/dev/null; then
-  echo "not ok - sipp is not installed (Debian package sip-tester; scripts/setup-deps installs it)"
-  exit 1
-fi
-
-# start PROTO: sipflow on PROTO:127.0.0.1:0 (T1 = 100 ms, so its transactions end
+# start_uas PROTO: sipflow on PROTO:127.0.0.1:0 (T1 = 100 ms, so its transactions end
 # within 6.4 s); sets PORT from its listening event, then keeps reading its events
 # into $T/events (a full pipe would stall it).
-start() {
+start_uas() {
   coproc RUN { exec "$SIPFLOW" run examples/uas-answer.xml --listen "$1:127.0.0.1:0" --set sip.t1_ms=100 \
                  --exit-when-idle 2>"$T/run.err"; }
   SF_PID=$!
+  PIDS+=("$SF_PID")
   exec {OUT}<&"${RUN[0]}" {IN}>&"${RUN[1]}"
   eval "exec ${RUN[0]}<&- ${RUN[1]}>&-" # only our copies stay: closing IN is then an end of input
   local line
@@ -41,9 +31,9 @@ start() {
   CAT_PID=$!
   return 0
 }
-# stop: close sipflow's standard input: it exits once every call and transaction
+# stop_uas: close sipflow's standard input: it exits once every call and transaction
 # ended (--exit-when-idle); wait for that (bounded), the final stats line in $STATS
-stop() {
+stop_uas() {
   exec {IN}>&-
   ( sleep 60; kill "$SF_PID" 2>/dev/null ) &
   local watchdog=$!
@@ -55,36 +45,20 @@ stop() {
   STATS=$(grep '"event":"stats"' "$T/events" | tail -1)
 }
 stat() { echo "$STATS" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
-# sipp_run NAME ARGS...: runs sipp with a free local port (retries when 254: could not bind);
-# sets OK, FAILED, RETRANS from its statistics file.
-sipp_run() {
-  local name=$1 rc try
+# uac NAME ARGS...: sipp's built-in uac toward sipflow (lib.sh's sipp_run).
+uac() {
+  local name=$1
   shift
-  for try in 1 2 3 4 5; do
-    local lport=$((20000 + (RANDOM % 20000)))
-    rm -f "$T/$name"*.csv
-    timeout 120 sipp "127.0.0.1:$PORT" -sn uac -p "$lport" -i 127.0.0.1 -nostdin -timeout 90 -timeout_error \
-      -trace_stat -stf "$T/$name.csv" "$@" >"$T/$name.out" 2>&1
-    rc=$?
-    [ "$rc" != 254 ] && break
-  done
-  local header last
-  header=$(head -1 "$T/$name.csv" 2>/dev/null | tr ';' '\n')
-  last=$(tail -1 "$T/$name.csv" 2>/dev/null | tr ';' '\n')
-  col() { paste <(echo "$header") <(echo "$last") | awk -F'\t' -v k="$1" '$1 == k { print $2 }'; }
-  OK=$(col 'SuccessfulCall(C)')
-  FAILED=$(col 'FailedCall(C)')
-  RETRANS=$(col 'Retransmissions(C)')
-  SIPP_RC=$rc
+  sipp_run "$name" "127.0.0.1:$PORT" -sn uac "$@"
 }
 
 # ---- UDP: 200 calls ----
-if start udp; then
+if start_uas udp; then
   pass "sipflow listens on udp (port $PORT)"
-  sipp_run udp -m 200 -r 100
+  uac udp -m 200 -r 100
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 200 ] && pass "UDP: 200 of 200 calls successful" ||
     fail "UDP: sipp exit $SIPP_RC, $OK successful, $FAILED failed" "$(tail -5 "$T/udp.out")"
-  stop
+  stop_uas
   [ "$(stat calls_answered)" = 200 ] && [ "$(stat calls_ended)" = 200 ] && pass "UDP: sipflow answered and ended 200 calls" ||
     fail "UDP: sipflow stats" "$STATS"
 else
@@ -92,12 +66,12 @@ else
 fi
 
 # ---- UDP with 10% loss ----
-if start udp; then
-  sipp_run lost -m 200 -r 100 -lost 10
+if start_uas udp; then
+  uac lost -m 200 -r 100 -lost 10
   if [ "${OK:-0}" -ge 190 ]; then pass "loss: $OK of 200 calls successful on sipp's side (>= 95%)"; else
     fail "loss: only ${OK:-0} successful (sipp exit $SIPP_RC)" "$(tail -5 "$T/lost.out")"; fi
   [ "${RETRANS:-0}" -gt 0 ] && pass "loss: sipp retransmitted ($RETRANS)" || fail "loss: no retransmissions seen"
-  stop
+  stop_uas
   answered=$(stat calls_answered)
   ended=$(stat calls_ended)
   [ "${answered:-0}" = 200 ] && [ "${ended:-0}" = 200 ] &&
@@ -109,15 +83,14 @@ else
 fi
 
 # ---- TCP: 100 calls ----
-if start tcp; then
-  sipp_run tcp -m 100 -r 50 -t t1
+if start_uas tcp; then
+  uac tcp -m 100 -r 50 -t t1
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 100 ] && pass "TCP: 100 of 100 calls successful" ||
     fail "TCP: sipp exit $SIPP_RC, $OK successful, $FAILED failed" "$(tail -5 "$T/tcp.out")"
-  stop
+  stop_uas
   [ "$(stat calls_ended)" = 100 ] && pass "TCP: sipflow ended 100 calls" || fail "TCP: sipflow stats" "$STATS"
 else
   fail "sipflow did not start on tcp" "$(cat "$T/run.err")"
 fi
 
-echo "sipp: $n checks, $fails failed"
-[ "$fails" = 0 ]
+summary sipp
