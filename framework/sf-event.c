@@ -46,7 +46,7 @@ sf_event_unref (SfEvent *ev)
 
 static const struct { SfEventKind kind; const char *name; } kind_names[] = {
   { SF_EV_SIP, "sip" },       { SF_EV_TXN, "txn" },     { SF_EV_TIMER, "timer" },
-  { SF_EV_DEVICE, "device" }, { SF_EV_MEDIA, "media" }, { SF_EV_CHILD, "child" },
+  { SF_EV_DEVICE, "device" }, { SF_EV_MEDIA, "media" }, { SF_EV_CHILD, "child" }, { SF_EV_TASK, "task" },
   { SF_EV_START, "start" },
 };
 

@@ -18,9 +18,10 @@ typedef enum {
   SF_EV_MEDIA   = 1 << 4, /* media: eos, dtmf, stream lost ... */
   SF_EV_CHILD   = 1 << 5, /* a child instance ended */
   SF_EV_START   = 1 << 6, /* the instance was created (initial entry queue) */
+  SF_EV_TASK    = 1 << 7, /* asynchronous work it asked for is done: a location lookup ... */
 } SfEventKind;
 
-#define SF_EV_ANY (SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER | SF_EV_DEVICE | SF_EV_MEDIA | SF_EV_CHILD | SF_EV_START)
+#define SF_EV_ANY (SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER | SF_EV_DEVICE | SF_EV_MEDIA | SF_EV_CHILD | SF_EV_START | SF_EV_TASK)
 
 typedef struct _SfEvent SfEvent;
 

@@ -55,6 +55,12 @@ extern const SfOperatorDef sf_op_register_table[];
 extern const gsize sf_op_register_table_len;
 extern const SfOperatorDef sf_op_media_table[];
 extern const gsize sf_op_media_table_len;
+extern const SfOperatorDef sf_op_auth_table[];
+extern const gsize sf_op_auth_table_len;
+extern const SfOperatorDef sf_op_registrar_table[];
+extern const gsize sf_op_registrar_table_len;
+extern const SfOperatorDef sf_op_redirect_table[];
+extern const gsize sf_op_redirect_table_len;
 
 static void
 module_close (gpointer module)
@@ -83,7 +89,10 @@ sf_registry_new (SfConfig *cfg)
       !sf_registry_add (reg, NULL, sf_op_ua_table, sf_op_ua_table_len, &error) ||
       !sf_registry_add (reg, NULL, sf_op_uac_table, sf_op_uac_table_len, &error) ||
       !sf_registry_add (reg, NULL, sf_op_register_table, sf_op_register_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_media_table, sf_op_media_table_len, &error))
+      !sf_registry_add (reg, NULL, sf_op_media_table, sf_op_media_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_auth_table, sf_op_auth_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_registrar_table, sf_op_registrar_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_redirect_table, sf_op_redirect_table_len, &error))
     g_error ("built-in operator table: %s", error->message);
   return reg;
 }

@@ -222,6 +222,13 @@ str (SfSipStr s)
 SfSipMsg *
 sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const char *to_tag, GError **error)
 {
+  return sf_sip_create_response_with (req, status, reason, to_tag, NULL, error);
+}
+
+SfSipMsg *
+sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, const char *to_tag,
+                             const char *const *lines, GError **error)
+{
   g_return_val_if_fail (sf_sip_msg_is_request (req), NULL);
   g_return_val_if_fail (status >= 100 && status <= 699, NULL);
   SfSipBuilder *b = sf_sip_builder_response (status, reason);
@@ -254,6 +261,10 @@ sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const c
     default:
       break;
     }
+  }
+  if (!sf_sip_builder_add_lines (b, lines, error)) {
+    sf_sip_builder_free (b);
+    return NULL;
   }
   return sf_sip_builder_finish (b, error);
 }

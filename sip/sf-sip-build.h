@@ -72,6 +72,10 @@ const char *sf_sip_reason_phrase (guint status);
  * @reason NULL for the standard phrase. */
 SfSipMsg *sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const char *to_tag,
                                   GError **error);
+/* The same with further header @lines ("Name: value", NULL-terminated, nullable):
+ * Contact, Allow, WWW-Authenticate, Min-Expires... */
+SfSipMsg *sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, const char *to_tag,
+                                       const char *const *lines, GError **error);
 
 /* 17.1.1.3: the ACK for a non-2xx final @response to @invite: the INVITE's
  * Request-URI, top Via (same branch), From, Call-ID, CSeq number with method

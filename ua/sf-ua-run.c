@@ -12,6 +12,7 @@
 #include "framework/sf-stack.h"
 #include "operators/ua/sf-ua-call.h"
 #include "media/sf-media.h"
+#include "operators/registrar/sf-registrar.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -251,7 +252,7 @@ sf_ua_cmd_run (int argc, char **argv)
 
   g_autoptr (SfConfig) cfg = sf_config_new ();
   if (!sf_stack_declare_config (cfg, &error) || !sf_ua_declare_config (cfg, &error) ||
-      !sf_media_declare_config (cfg, &error))
+      !sf_media_declare_config (cfg, &error) || !sf_registrar_declare_config (cfg, &error))
     g_error ("%s", error->message);
   g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
@@ -291,6 +292,13 @@ sf_ua_cmd_run (int argc, char **argv)
   r.loop = g_main_loop_new (NULL, FALSE);
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
   sf_endpoint_set_data (r.ep, "media", media); /* freed after the endpoint: calls give their RTP ports back */
+  if (!sf_registrar_setup (r.ep, cfg, &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    sf_endpoint_free (r.ep);
+    sf_media_free (media);
+    g_main_loop_unref (r.loop);
+    return SF_EXIT_FAIL;
+  }
   r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
   r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
   sf_endpoint_set_emit (r.ep, emit_stdout, NULL);
@@ -357,6 +365,7 @@ out:
   for (guint i = 0; i < left->len; i++)
     sf_endpoint_kill (r.ep, left->pdata[i], "exit");
   sf_stack_free (stack);
+  sf_registrar_teardown (r.ep);
   sf_endpoint_free (r.ep);
   sf_media_free (media);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */

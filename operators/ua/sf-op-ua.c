@@ -92,24 +92,6 @@ keep_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *r)
   sf_ctx_emit (ctx, "dialog", d->early ? "\"dialog_state\":\"early\"" : "\"dialog_state\":\"confirmed\"");
 }
 
-/* A response (no Contact) to @req with further header @lines ("Name: value", NULL-terminated). */
-static SfSipMsg *
-response_with (SfSipMsg *req, guint status, const char *tag, const char *const *lines)
-{
-  g_autoptr (SfSipMsg) base = sf_sip_create_response (req, status, NULL, tag, NULL);
-  if (base == NULL)
-    return NULL;
-  SfSipBuilder *b = sf_sip_builder_response (status, NULL);
-  for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
-    if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
-      sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
-  if (!sf_sip_builder_add_lines (b, lines, NULL)) {
-    sf_sip_builder_free (b);
-    return NULL;
-  }
-  return sf_sip_builder_finish (b, NULL);
-}
-
 /* A simple response (no Contact) to @e through its own transaction. */
 static gboolean
 respond_plain (SfCtx *ctx, SfSipEvent *e, guint status, const char *tag)
@@ -244,7 +226,7 @@ sf_op_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *tag = sf_sip_random_tag ();
   static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
                                       "Accept-Language: en", "Supported: ", NULL };
-  g_autoptr (SfSipMsg) r = response_with (e->msg, busy ? 486 : 200, tag, caps);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, busy ? 486 : 200, NULL, tag, caps, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_TRANSITION;
@@ -301,7 +283,7 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   } else if (sf_sip_msg_body (e->msg).len > 0) {
     /* A body we cannot take (13.3.1: 415 with Accept, 21.4.13). */
     static const char *const accept[] = { "Accept: application/sdp", NULL };
-    g_autoptr (SfSipMsg) r = response_with (e->msg, 415, call->tag, accept);
+    g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, 415, NULL, call->tag, accept, NULL);
     if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
       return SF_OP_ERROR;
     call->final_sent = TRUE;
@@ -540,7 +522,7 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     /* 14.2: the last INVITE's 2xx is not ACKed yet: 500 with a Retry-After of 0 to 10 s. */
     g_autofree char *after = g_strdup_printf ("Retry-After: %d", g_random_int_range (0, 11));
     const char *const lines[] = { after, NULL };
-    g_autoptr (SfSipMsg) r = response_with (e->msg, 500, NULL, lines);
+    g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, 500, NULL, NULL, lines, NULL);
     if (r != NULL)
       sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r);
     return SF_OP_DONE;

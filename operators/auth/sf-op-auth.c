@@ -1,0 +1,108 @@
+/* sf-op-auth.c: digest authentication of requests by a server (RFC 3261 22,
+ * RFC 7616): OpAuthorize challenges what comes without good credentials
+ * (401 for REGISTER, 407 otherwise), one challenge per algorithm of
+ * auth.algorithms, against the users of registrar.users. */
+#include "config.h"
+#include "operators/registrar/sf-registrar.h"
+#include "framework/sf-stack.h"
+#include "framework/sf-clock.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+
+static gint64
+now_s (SfCtx *ctx)
+{
+  return sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx))) / G_USEC_PER_SEC;
+}
+
+/* Sends @status (401/407) with one challenge per algorithm (@stale after an expired nonce). */
+static gboolean
+challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *reason)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < r->n_algs; i++) {
+    g_autofree char *c = sf_digest_server_challenge (r->digest, r->realm, r->algs[i], stale, now_s (ctx));
+    g_ptr_array_add (lines, g_strdup_printf ("%s: %s", status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate", c));
+  }
+  g_ptr_array_add (lines, NULL);
+  if (sf_registrar_answer (ctx, e, status, NULL, (const char *const *) lines->pdata) != SF_OP_TRANSITION)
+    return FALSE;
+  GString *f = g_string_new (NULL);
+  g_string_append_printf (f, "\"status\":%u,\"stale\":%s,\"reason\":\"%s\"", status, stale ? "true" : "false", reason);
+  sf_ctx_emit (ctx, "challenge", f->str);
+  g_string_free (f, TRUE);
+  return TRUE;
+}
+
+/* A request of method ARG: credentials for our realm checked (22.4, RFC 7616
+ * 3.4): none, a wrong response or a replayed nonce count get a challenge
+ * (transition); an expired nonce a challenge with stale=true; an unknown user
+ * 403 (so a UA with the wrong user name stops at once rather than retrying); a
+ * REGISTER authenticated as another user than its To 403 (10.3 step 3).  Good
+ * credentials: CONTINUE, the next operator serves the request.  Without
+ * registrar.users nothing is checked (SKIP). */
+static SfOpResult
+sf_op_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (e == NULL || strcmp (ev->name, arg) != 0 || !sf_sip_msg_is_request (e->msg) || r == NULL || r->users == NULL)
+    return SF_OP_SKIP;
+  gboolean reg = strcmp (ev->name, "REGISTER") == 0;
+  guint status = reg ? 401 : 407;
+  GPtrArray *creds = sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  const SfSipValue *mine = NULL;
+  for (guint i = 0; creds != NULL && i < creds->len && mine == NULL; i++) {
+    g_autofree char *realm = sf_digest_param (creds->pdata[i], "realm");
+    if (realm != NULL && strcmp (realm, r->realm) == 0 && sf_sip_str_caseeq (((SfSipValue *) creds->pdata[i])->text, "Digest"))
+      mine = creds->pdata[i];
+  }
+  if (mine == NULL)
+    return challenge (ctx, e, status, FALSE, "no credentials") ? SF_OP_TRANSITION : SF_OP_ERROR;
+  g_autofree char *username = sf_digest_param (mine, "username");
+  SfUser *u = username != NULL ? g_hash_table_lookup (r->users, username) : NULL;
+  if (u == NULL)
+    return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
+  if (reg) {
+    const SfSipValue *to = sf_sip_msg_to (e->msg);
+    g_autofree char *to_user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
+    if (to_user == NULL || strcmp (to_user, username) != 0)
+      return sf_registrar_answer (ctx, e, 403, "Not your address-of-record", NULL);
+  }
+  g_autofree char *alg_name = sf_digest_param (mine, "algorithm");
+  SfDigestAlg alg = SF_DIGEST_MD5;
+  guint offered = 0;
+  for (guint i = 0; i < r->n_algs; i++)
+    offered |= 1u << r->algs[i];
+  if ((alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) || !(offered & (1u << alg)))
+    return challenge (ctx, e, status, FALSE, "algorithm not offered") ? SF_OP_TRANSITION : SF_OP_ERROR;
+  g_autofree char *ha1 = NULL;
+  if (u->password != NULL)
+    ha1 = sf_digest_ha1 (alg, username, r->realm, u->password);
+  else if (alg == SF_DIGEST_MD5 || alg == SF_DIGEST_MD5_SESS)
+    ha1 = g_strdup (u->ha1_md5); /* htdigest: MD5 only */
+  else
+    return challenge (ctx, e, status, FALSE, "only MD5 for this user") ? SF_OP_TRANSITION : SF_OP_ERROR;
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (e->msg)->raw);
+  SfSipStr body = sf_sip_msg_body (e->msg);
+  g_autofree char *body_s = sf_sip_str_dup (body);
+  switch (sf_digest_server_check (r->digest, mine, ha1, offered, method, ruri, body_s, body.len, now_s (ctx))) {
+  case SF_DIGEST_OK:
+    return SF_OP_CONTINUE;
+  case SF_DIGEST_STALE:
+    return challenge (ctx, e, status, TRUE, "stale nonce") ? SF_OP_TRANSITION : SF_OP_ERROR;
+  case SF_DIGEST_REPLAY:
+    return challenge (ctx, e, status, FALSE, "nonce count replayed") ? SF_OP_TRANSITION : SF_OP_ERROR;
+  case SF_DIGEST_BAD:
+  default:
+    return challenge (ctx, e, status, FALSE, "wrong credentials") ? SF_OP_TRANSITION : SF_OP_ERROR;
+  }
+}
+
+const SfOperatorDef sf_op_auth_table[] = {
+  { "OpAuthorize", sf_op_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
+    g_free, "a request of method ARG: digest credentials checked (22); a challenge (401/407) or 403 transitions" },
+};
+const gsize sf_op_auth_table_len = G_N_ELEMENTS (sf_op_auth_table);

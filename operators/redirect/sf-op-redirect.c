@@ -1,0 +1,87 @@
+/* sf-op-redirect.c: the redirect server (RFC 3261 8.3, 21.3): a request out of
+ * dialog to a registered user gets 302 Moved Temporarily with every binding as
+ * a Contact; OpLookupTarget asks the location service, OpRedirectReply answers. */
+#include "config.h"
+#include "operators/registrar/sf-registrar.h"
+#include "framework/sf-stack.h"
+#include "framework/sf-json.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-uri.h"
+#include <string.h>
+
+#define REQUEST "srv.request"
+#define AOR "srv.aor"
+
+
+/* A request outside a dialog (not REGISTER, ACK or CANCEL) to a user of ours:
+ * its address-of-record (10.3 canonical form) is looked up (transition: the
+ * answer comes with task:location); a domain we do not serve or a URI without
+ * user gets 404 at once (outcome answered). */
+static const char *const lookup_outcomes[] = { "answered", NULL };
+
+static SfOpResult
+sf_op_lookup_target (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || !sf_sip_msg_is_request (e->msg) || strcmp (ev->name, "REGISTER") == 0 ||
+      strcmp (ev->name, "ACK") == 0 || strcmp (ev->name, "CANCEL") == 0 ||
+      sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL || sf_registrar_from_ctx (ctx) == NULL)
+    return SF_OP_SKIP;
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  g_autofree char *host = ruri != NULL ? sf_sip_str_dup (ruri->host) : NULL;
+  g_autofree char *aor = host != NULL && sf_registrar_is_ours (ctx, host) ? sf_registrar_aor (ctx, ruri) : NULL;
+  if (aor == NULL)
+    return sf_registrar_answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  sf_ctx_set_data (ctx, REQUEST, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+  sf_ctx_set_data (ctx, AOR, g_strdup (aor), g_free);
+  sf_registrar_lookup (ctx, aor);
+  return SF_OP_TRANSITION;
+}
+
+/* task:location after OpLookupTarget: 302 Moved Temporarily with every binding
+ * as a Contact (q and expires kept, 21.3.3); no binding: 480 Temporarily
+ * Unavailable for a user of registrar.users, 404 for anyone else. */
+static SfOpResult
+sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfLocationResult *res = ev->payload;
+  SfSipEvent *e = sf_ctx_get_data (ctx, REQUEST);
+  const char *aor = sf_ctx_get_data (ctx, AOR);
+  if (strcmp (ev->name, "location") != 0 || res == NULL || e == NULL || aor == NULL)
+    return SF_OP_SKIP;
+  if (res->error != NULL || res->bindings->len == 0) {
+    SfRegistrar *r = sf_registrar_from_ctx (ctx);
+    g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (aor, strlen (aor)), NULL, NULL);
+    g_autofree char *user = u != NULL ? sf_sip_str_dup (u->user) : NULL;
+    gboolean known = r != NULL && r->users != NULL && user != NULL && g_hash_table_contains (r->users, user);
+    GString *f = g_string_new ("\"aor\":");
+    sf_json_append_string (f, aor);
+    g_string_append_printf (f, ",\"status\":%u", known ? 480 : 404);
+    sf_ctx_emit (ctx, "redirect", f->str);
+    g_string_free (f, TRUE);
+    return sf_registrar_answer (ctx, e, known ? 480 : 404, NULL, NULL);
+  }
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < res->bindings->len; i++) {
+    const SfLocBinding *b = res->bindings->pdata[i];
+    char q[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd (q, sizeof q, "%.3g", b->q);
+    g_ptr_array_add (lines, g_strdup_printf ("Contact: <%s>;q=%s;expires=%" G_GINT64_FORMAT, b->contact, q,
+                                             b->expires_at - res->now));
+  }
+  g_ptr_array_add (lines, NULL);
+  GString *f = g_string_new ("\"aor\":");
+  sf_json_append_string (f, aor);
+  g_string_append_printf (f, ",\"status\":302,\"contacts\":%u", res->bindings->len);
+  sf_ctx_emit (ctx, "redirect", f->str);
+  g_string_free (f, TRUE);
+  return sf_registrar_answer (ctx, e, 302, NULL, (const char *const *) lines->pdata);
+}
+
+const SfOperatorDef sf_op_redirect_table[] = {
+  { "OpLookupTarget", sf_op_lookup_target, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, lookup_outcomes, SF_ARG_NONE,
+    NULL, NULL, "a request outside a dialog: its address-of-record looked up; outcome answered (404) when not ours" },
+  { "OpRedirectReply", sf_op_redirect_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "task:location: 302 with every binding as a Contact (q, expires), else 480 (a known user) or 404" },
+};
+const gsize sf_op_redirect_table_len = G_N_ELEMENTS (sf_op_redirect_table);

@@ -1,0 +1,242 @@
+/* sf-location.c: the in-memory location service (see sf-location.h). */
+#include "config.h"
+#include "sf-location.h"
+#include <string.h>
+
+G_DEFINE_QUARK (sf-location-error-quark, sf_location_error)
+
+struct _SfLocation {
+  SfClock *clock;        /* unowned */
+  GHashTable *aors;      /* char* aor -> GPtrArray of SfLocBinding* */
+  GList *pending;        /* GSource* of results not delivered yet */
+};
+
+void
+sf_loc_binding_free (SfLocBinding *b)
+{
+  if (b == NULL)
+    return;
+  g_free (b->contact);
+  g_free (b->call_id);
+  g_free (b);
+}
+
+void
+sf_location_result_free (SfLocationResult *r)
+{
+  if (r == NULL)
+    return;
+  g_clear_pointer (&r->bindings, g_ptr_array_unref);
+  g_clear_error (&r->error);
+  g_free (r);
+}
+
+SfLocation *
+sf_location_new_memory (SfClock *clock)
+{
+  SfLocation *loc = g_new0 (SfLocation, 1);
+  loc->clock = clock;
+  loc->aors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  return loc;
+}
+
+void
+sf_location_free (SfLocation *loc)
+{
+  if (loc == NULL)
+    return;
+  while (loc->pending != NULL) {
+    GSource *src = loc->pending->data;
+    loc->pending = g_list_delete_link (loc->pending, loc->pending);
+    g_source_destroy (src); /* frees the Pending: the result and the caller's data */
+    g_source_unref (src);
+  }
+  g_hash_table_unref (loc->aors);
+  g_free (loc);
+}
+
+static gint64
+now_s (SfLocation *loc)
+{
+  return sf_clock_now_us (loc->clock) / G_USEC_PER_SEC;
+}
+
+/* The bindings of @aor with the expired ones dropped (NULL when none). */
+static GPtrArray *
+live (SfLocation *loc, const char *aor)
+{
+  GPtrArray *list = g_hash_table_lookup (loc->aors, aor);
+  if (list == NULL)
+    return NULL;
+  gint64 now = now_s (loc);
+  for (guint i = list->len; i > 0; i--)
+    if (((SfLocBinding *) list->pdata[i - 1])->expires_at <= now)
+      g_ptr_array_remove_index (list, i - 1);
+  if (list->len == 0) {
+    g_hash_table_remove (loc->aors, aor);
+    return NULL;
+  }
+  return list;
+}
+
+static gint
+by_q (gconstpointer a, gconstpointer b)
+{
+  const SfLocBinding *x = *(SfLocBinding *const *) a, *y = *(SfLocBinding *const *) b;
+  return x->q > y->q ? -1 : x->q < y->q ? 1 : 0;
+}
+
+static SfLocationResult *
+snapshot (SfLocation *loc, const char *aor, GError *error)
+{
+  SfLocationResult *r = g_new0 (SfLocationResult, 1);
+  r->now = now_s (loc);
+  r->error = error;
+  r->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  GPtrArray *list = error == NULL ? live (loc, aor) : NULL;
+  for (guint i = 0; list != NULL && i < list->len; i++) {
+    const SfLocBinding *b = list->pdata[i];
+    SfLocBinding *c = g_new0 (SfLocBinding, 1);
+    *c = *b;
+    c->contact = g_strdup (b->contact);
+    c->call_id = g_strdup (b->call_id);
+    g_ptr_array_add (r->bindings, c);
+  }
+  g_ptr_array_sort (r->bindings, by_q);
+  return r;
+}
+
+typedef struct {
+  SfLocation *loc;
+  GSource *src;
+  SfLocationResult *result;   /* NULL once delivered */
+  SfLocationFunc done;
+  gpointer data;
+  GDestroyNotify data_free;
+} Pending;
+
+static void
+pending_free (gpointer p)
+{
+  Pending *d = p;
+  if (d->result != NULL) {
+    sf_location_result_free (d->result);
+    if (d->data_free != NULL)
+      d->data_free (d->data);
+  }
+  g_free (d);
+}
+
+static gboolean
+deliver (gpointer p)
+{
+  Pending *d = p;
+  d->loc->pending = g_list_remove (d->loc->pending, d->src);
+  g_source_unref (d->src);
+  SfLocationResult *r = g_steal_pointer (&d->result);
+  d->done (r, d->data);
+  return G_SOURCE_REMOVE;
+}
+
+/* The result goes out in a later iteration of the thread-default main context,
+ * as a remote store's would. */
+static void
+later (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
+{
+  Pending *d = g_new0 (Pending, 1);
+  d->loc = loc;
+  d->result = r;
+  d->done = done;
+  d->data = data;
+  d->data_free = data_free;
+  d->src = g_idle_source_new ();
+  g_source_set_callback (d->src, deliver, d, pending_free);
+  g_source_set_priority (d->src, G_PRIORITY_DEFAULT);
+  loc->pending = g_list_prepend (loc->pending, g_source_ref (d->src));
+  g_source_attach (d->src, g_main_context_get_thread_default ());
+  g_source_unref (d->src);
+}
+
+void
+sf_location_lookup (SfLocation *loc, const char *aor, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
+{
+  later (loc, snapshot (loc, aor, NULL), done, data, data_free);
+}
+
+static SfLocBinding *
+find (GPtrArray *list, const char *contact)
+{
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    if (strcmp (((SfLocBinding *) list->pdata[i])->contact, contact) == 0)
+      return list->pdata[i];
+  return NULL;
+}
+
+void
+sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
+                    const SfLocChange *changes, guint n_changes, SfLocationFunc done, gpointer data,
+                    GDestroyNotify data_free)
+{
+  GPtrArray *list = live (loc, aor);
+  /* 10.3 step 7: a binding this Call-ID made with a CSeq not lower refuses the request, whole. */
+  for (guint i = 0; list != NULL && i < list->len; i++) {
+    const SfLocBinding *b = list->pdata[i];
+    gboolean touched = remove_all;
+    for (guint k = 0; k < n_changes && !touched; k++)
+      touched = strcmp (changes[k].contact, b->contact) == 0;
+    if (touched && strcmp (b->call_id, call_id) == 0 && cseq <= b->cseq) {
+      GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_OUT_OF_ORDER,
+                               "CSeq %u is not above %u for Call-ID %s", cseq, b->cseq, call_id);
+      later (loc, snapshot (loc, aor, e), done, data, data_free);
+      return;
+    }
+  }
+  if (remove_all) {
+    g_hash_table_remove (loc->aors, aor);
+    list = NULL;
+  }
+  gint64 now = now_s (loc);
+  for (guint k = 0; k < n_changes; k++) {
+    SfLocBinding *b = find (list, changes[k].contact);
+    if (changes[k].expires_s <= 0) {
+      if (b != NULL)
+        g_ptr_array_remove (list, b);
+      continue;
+    }
+    if (b == NULL) {
+      if (list == NULL) {
+        list = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+        g_hash_table_insert (loc->aors, g_strdup (aor), list);
+      }
+      if (list->len >= SF_LOCATION_MAX_BINDINGS) {
+        GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL, "%s has %d bindings already", aor,
+                                 SF_LOCATION_MAX_BINDINGS);
+        later (loc, snapshot (loc, aor, e), done, data, data_free);
+        return;
+      }
+      b = g_new0 (SfLocBinding, 1);
+      b->contact = g_strdup (changes[k].contact);
+      g_ptr_array_add (list, b);
+    }
+    b->q = changes[k].q;
+    b->expires_at = now + changes[k].expires_s;
+    g_free (b->call_id);
+    b->call_id = g_strdup (call_id);
+    b->cseq = cseq;
+  }
+  if (list != NULL && list->len == 0)
+    g_hash_table_remove (loc->aors, aor);
+  later (loc, snapshot (loc, aor, NULL), done, data, data_free);
+}
+
+guint
+sf_location_size (SfLocation *loc)
+{
+  guint n = 0;
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, loc->aors);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    n += ((GPtrArray *) v)->len;
+  return n;
+}

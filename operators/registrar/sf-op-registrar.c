@@ -1,0 +1,119 @@
+/* sf-op-registrar.c: the registrar (RFC 3261 10.3) as operators: OpSaveBindings
+ * checks a REGISTER and asks the location service for the update;
+ * OpRegisterReply answers with the bindings the service returns. */
+#include "config.h"
+#include "sf-registrar.h"
+#include "framework/sf-stack.h"
+#include "framework/sf-json.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-uri.h"
+#include <string.h>
+
+#define REQUEST "srv.request"   /* SfSipEvent (owned): the request being served */
+#define AOR "srv.aor"           /* char* (owned) */
+
+
+static const char *const save_outcomes[] = { "answered", NULL };
+
+/* A REGISTER (10.3 steps 1-7): for a domain we serve (else 404), an
+ * address-of-record with a user (else 404; with registrar.users, one of them);
+ * Contact: * only alone and with Expires: 0 (else 400); each contact's expiry
+ * from its expires parameter, else Expires, else registrar.max_expires, cut to
+ * max_expires; one below min_expires gets 423 with Min-Expires.  Outcome
+ * answered when it answered itself; otherwise the update goes to the location
+ * service (transition: OpRegisterReply answers with its result). */
+static SfOpResult
+sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (strcmp (ev->name, "REGISTER") != 0 || e == NULL || r == NULL)
+    return SF_OP_SKIP;
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  g_autofree char *host = ruri != NULL ? sf_sip_str_dup (ruri->host) : NULL;
+  if (host == NULL || !sf_registrar_is_ours (ctx, host))
+    return sf_registrar_answer (ctx, e, 404, "Domain Not Served", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  const SfSipValue *to = sf_sip_msg_to (e->msg);
+  g_autofree char *aor = to != NULL ? sf_registrar_aor (ctx, to->uri) : NULL;
+  g_autofree char *user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
+  if (aor == NULL || (r->users != NULL && (user == NULL || !g_hash_table_contains (r->users, user))))
+    return sf_registrar_answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  const SfSipValue *expv = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL);
+  gint64 default_exp = expv != NULL ? (gint64) MIN (expv->number, (guint64) G_MAXINT32) : r->max_expires;
+  GPtrArray *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, NULL);
+  gboolean star = FALSE;
+  g_autoptr (GArray) changes = g_array_new (FALSE, TRUE, sizeof (SfLocChange));
+  g_autoptr (GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+    const SfSipValue *c = contacts->pdata[i];
+    if (c->star) {
+      star = TRUE;
+      continue;
+    }
+    if (c->uri == NULL)
+      continue;
+    const SfSipParam *ep = sf_sip_value_param (c, "expires");
+    g_autofree char *eps = ep != NULL ? sf_sip_str_dup (ep->value) : NULL;
+    gint64 exp = eps != NULL ? g_ascii_strtoll (eps, NULL, 10) : default_exp;
+    if (exp < 0)
+      exp = 0;
+    if (exp > 0 && exp < r->min_expires) {
+      g_autofree char *min = g_strdup_printf ("Min-Expires: %" G_GINT64_FORMAT, r->min_expires);
+      const char *const lines[] = { min, NULL };
+      return sf_registrar_answer (ctx, e, 423, NULL, lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+    }
+    const SfSipParam *qp = sf_sip_value_param (c, "q");
+    g_autofree char *qs = qp != NULL ? sf_sip_str_dup (qp->value) : NULL;
+    char *uri = sf_sip_str_dup (c->uri->raw);
+    g_ptr_array_add (strings, uri);
+    SfLocChange ch = { uri, qs != NULL ? CLAMP (g_ascii_strtod (qs, NULL), 0.0, 1.0) : 1.0, MIN (exp, r->max_expires) };
+    g_array_append_val (changes, ch);
+  }
+  if (star && (changes->len > 0 || contacts->len != 1 || expv == NULL || expv->number != 0))
+    return sf_registrar_answer (ctx, e, 400, "Contact * needs Expires: 0 and no other Contact", NULL) == SF_OP_TRANSITION
+             ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  sf_ctx_set_data (ctx, REQUEST, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+  sf_ctx_set_data (ctx, AOR, g_strdup (aor), g_free);
+  g_autofree char *call_id = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
+  sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, star,
+                       (const SfLocChange *) (void *) changes->data, changes->len);
+  return SF_OP_TRANSITION;
+}
+
+/* task:location after OpSaveBindings: 200 with every binding of the
+ * address-of-record, each with its expires and q (10.3 step 8); an update out
+ * of order 500. */
+static SfOpResult
+sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfLocationResult *res = ev->payload;
+  SfSipEvent *e = sf_ctx_get_data (ctx, REQUEST);
+  if (strcmp (ev->name, "location") != 0 || res == NULL || e == NULL)
+    return SF_OP_SKIP;
+  if (res->error != NULL)
+    return sf_registrar_answer (ctx, e, 500, res->error->code == SF_LOCATION_ERROR_OUT_OF_ORDER ? "Out Of Order" : "Too Many Bindings", NULL);
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < res->bindings->len; i++) {
+    const SfLocBinding *b = res->bindings->pdata[i];
+    char q[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_formatd (q, sizeof q, "%.3g", b->q);
+    g_ptr_array_add (lines, g_strdup_printf ("Contact: <%s>;expires=%" G_GINT64_FORMAT ";q=%s", b->contact,
+                                             b->expires_at - res->now, q));
+  }
+  g_ptr_array_add (lines, NULL);
+  SfOpResult r = sf_registrar_answer (ctx, e, 200, NULL, (const char *const *) lines->pdata);
+  GString *f = g_string_new ("\"aor\":");
+  sf_json_append_string (f, sf_ctx_get_data (ctx, AOR));
+  g_string_append_printf (f, ",\"bindings\":%u", res->bindings->len);
+  sf_ctx_emit (ctx, "bindings", f->str);
+  g_string_free (f, TRUE);
+  return r;
+}
+
+const SfOperatorDef sf_op_registrar_table[] = {
+  { "OpSaveBindings", sf_op_save_bindings, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, save_outcomes, SF_ARG_NONE, NULL,
+    NULL, "a REGISTER: checked (10.3), its bindings sent to the location service; outcome answered when refused" },
+  { "OpRegisterReply", sf_op_register_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "task:location: 200 with the current bindings and their expires (10.3 step 8), or 500" },
+};
+const gsize sf_op_registrar_table_len = G_N_ELEMENTS (sf_op_registrar_table);

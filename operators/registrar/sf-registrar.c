@@ -1,0 +1,258 @@
+/* sf-registrar.c: the server variants' shared state (see sf-registrar.h). */
+#include "config.h"
+#include "sf-registrar.h"
+#include "framework/sf-stack.h"
+#include "sip/sf-sip-uri.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+
+static const SfConfigKey registrar_keys[] = {
+  { "realm", SF_CFG_STRING, "sipflow.test", 0, 0, NULL, "digest realm, and a domain served" },
+  { "domains", SF_CFG_LIST, NULL, 0, 0, NULL, "domains served (default: the realm; the addresses listened on always count)" },
+  { "users", SF_CFG_STRING, NULL, 0, 0, NULL, "users file: user:password or htdigest user:realm:HA1 lines (unset: no authentication)" },
+  { "min_expires", SF_CFG_SECONDS, "60", 1, 86400, NULL, "shortest registration accepted (shorter: 423 with Min-Expires)" },
+  { "max_expires", SF_CFG_SECONDS, "3600", 1, 604800, NULL, "longest registration granted (longer is cut to this)" },
+};
+
+static const SfConfigKey auth_keys[] = {
+  { "algorithms", SF_CFG_LIST, "MD5,SHA-256", 0, 0, NULL, "digest algorithms offered, one challenge each, in this order" },
+  { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
+};
+
+gboolean
+sf_registrar_declare_config (SfConfig *cfg, GError **error)
+{
+  return sf_config_declare (cfg, "registrar", registrar_keys, G_N_ELEMENTS (registrar_keys), error) &&
+         sf_config_declare (cfg, "auth", auth_keys, G_N_ELEMENTS (auth_keys), error);
+}
+
+static void
+user_free (gpointer p)
+{
+  SfUser *u = p;
+  g_free (u->password);
+  g_free (u->ha1_md5);
+  g_free (u);
+}
+
+GHashTable *
+sf_registrar_parse_users (const char *text, const char *source, const char *realm, GError **error)
+{
+  g_autoptr (GHashTable) users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, user_free);
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++) {
+    char *line = g_strstrip (lines[i]);
+    if (*line == '\0' || *line == '#')
+      continue;
+    g_auto (GStrv) f = g_strsplit (line, ":", 3);
+    guint n = g_strv_length (f);
+    gboolean ok = n >= 2 && *f[0] != '\0' && strspn (f[0], ":@ \t") == 0 && strpbrk (f[0], "@ \t") == NULL;
+    SfUser *u = g_new0 (SfUser, 1);
+    if (ok && n == 2) {
+      ok = *f[1] != '\0';
+      u->password = g_strdup (f[1]);
+    } else if (ok && n == 3) {
+      /* htdigest: user:realm:HA1 (32 hex digits, MD5) for our realm */
+      ok = strcmp (f[1], realm) == 0 && strlen (f[2]) == 32 && strspn (f[2], "0123456789abcdefABCDEF") == 32;
+      u->ha1_md5 = g_ascii_strdown (f[2], -1);
+      if (!ok && strcmp (f[1], realm) != 0) {
+        user_free (u);
+        g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                     "%s:%u: realm '%s' is not registrar.realm '%s'", source, i + 1, f[1], realm);
+        return NULL;
+      }
+    }
+    if (!ok) {
+      user_free (u);
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                   "%s:%u: expected user:password or user:realm:HA1 (32 hex digits)", source, i + 1);
+      return NULL;
+    }
+    if (g_hash_table_contains (users, f[0])) {
+      user_free (u);
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s:%u: user '%s' given twice", source, i + 1,
+                   f[0]);
+      return NULL;
+    }
+    g_hash_table_insert (users, g_strdup (f[0]), u);
+  }
+  return g_steal_pointer (&users);
+}
+
+static void
+registrar_free (SfRegistrar *r)
+{
+  if (r == NULL)
+    return;
+  sf_location_free (r->loc);
+  g_clear_pointer (&r->digest, sf_digest_server_free);
+  g_clear_pointer (&r->users, g_hash_table_unref);
+  g_free (r->realm);
+  g_strfreev (r->domains);
+  g_free (r);
+}
+
+gboolean
+sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
+{
+  SfRegistrar *r = g_new0 (SfRegistrar, 1);
+  r->realm = g_strdup (sf_config_get_string (cfg, "registrar", "realm"));
+  const char *const *domains = sf_config_get_list (cfg, "registrar", "domains");
+  r->domains = domains != NULL && domains[0] != NULL ? g_strdupv ((char **) domains) : g_strsplit (r->realm, ",", 1);
+  for (guint i = 0; r->domains[i] != NULL; i++) {
+    char *low = g_ascii_strdown (r->domains[i], -1);
+    g_free (r->domains[i]);
+    r->domains[i] = low;
+  }
+  r->min_expires = sf_config_get_int (cfg, "registrar", "min_expires");
+  r->max_expires = sf_config_get_int (cfg, "registrar", "max_expires");
+  const char *const *algs = sf_config_get_list (cfg, "auth", "algorithms");
+  for (guint i = 0; algs != NULL && algs[i] != NULL; i++) {
+    SfDigestAlg a;
+    if (!sf_digest_alg_parse (algs[i], &a) || r->n_algs >= G_N_ELEMENTS (r->algs)) {
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                   "%s: auth.algorithms: expected MD5, MD5-sess, SHA-256 or SHA-256-sess, got '%s'",
+                   sf_config_get_source (cfg, "auth", "algorithms"), algs[i]);
+      registrar_free (r);
+      return FALSE;
+    }
+    r->algs[r->n_algs++] = a;
+  }
+  if (r->n_algs == 0) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "auth.algorithms: at least one algorithm");
+    registrar_free (r);
+    return FALSE;
+  }
+  const char *path = sf_config_get_string (cfg, "registrar", "users");
+  if (path != NULL) {
+    g_autofree char *text = NULL;
+    if (!g_file_get_contents (path, &text, NULL, error)) {
+      g_prefix_error (error, "registrar.users: ");
+      registrar_free (r);
+      return FALSE;
+    }
+    r->users = sf_registrar_parse_users (text, path, r->realm, error);
+    if (r->users == NULL) {
+      registrar_free (r);
+      return FALSE;
+    }
+  }
+  guint8 secret[32];
+  for (gsize i = 0; i < sizeof secret; i++)
+    secret[i] = (guint8) g_random_int_range (0, 256);
+  r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"));
+  r->loc = sf_location_new_memory (sf_endpoint_clock (ep));
+  sf_endpoint_set_data (ep, "registrar", r);
+  return TRUE;
+}
+
+void
+sf_registrar_teardown (SfEndpoint *ep)
+{
+  registrar_free (sf_endpoint_get_data (ep, "registrar"));
+  sf_endpoint_set_data (ep, "registrar", NULL);
+}
+
+SfRegistrar *
+sf_registrar_from_ctx (SfCtx *ctx)
+{
+  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "registrar");
+}
+
+gboolean
+sf_registrar_is_ours (SfCtx *ctx, const char *host)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  g_autofree char *low = g_ascii_strdown (host, -1);
+  for (guint i = 0; r != NULL && r->domains[i] != NULL; i++)
+    if (strcmp (r->domains[i], low) == 0)
+      return TRUE;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
+  for (gsize i = 0; s != NULL && i < G_N_ELEMENTS (protos); i++) {
+    g_autofree char *local = sf_stack_local (s, protos[i]);
+    if (local == NULL)
+      continue;
+    /* "host:port" or "[v6]:port": compare the host part */
+    char *colon = local[0] == '[' ? strstr (local, "]:") : strrchr (local, ':');
+    if (colon != NULL)
+      colon[local[0] == '[' ? 1 : 0] = '\0';
+    if (g_ascii_strcasecmp (local, low) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+char *
+sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri)
+{
+  if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS) || !sf_sip_str_is_set (uri->user))
+    return NULL;
+  g_autofree char *user = sf_sip_unescape (uri->user, NULL);
+  g_autofree char *host = sf_sip_str_dup (uri->host);
+  g_autofree char *low = g_ascii_strdown (host, -1);
+  if (user == NULL || strchr (user, '\0') != user + strlen (user))
+    return NULL;
+  if (uri->port != 0 && !sf_registrar_is_ours (ctx, low))
+    return g_strdup_printf ("sip:%s@%s:%u", user, low, uri->port);
+  return g_strdup_printf ("sip:%s@%s", user, low);
+}
+
+typedef struct {
+  SfEndpoint *ep;
+  char *handle;
+} ReplyTo;
+
+static void
+reply_free (gpointer p)
+{
+  ReplyTo *t = p;
+  g_free (t->handle);
+  g_free (t);
+}
+
+static gpointer
+reply_to (SfCtx *ctx)
+{
+  ReplyTo *t = g_new0 (ReplyTo, 1);
+  t->ep = sf_ctx_endpoint (ctx);
+  t->handle = g_strdup (sf_ctx_handle (ctx));
+  return t;
+}
+
+static void
+deliver (SfLocationResult *r, gpointer data)
+{
+  ReplyTo *t = data;
+  SfInstance *inst = sf_endpoint_lookup_handle (t->ep, t->handle);
+  if (inst != NULL)
+    sf_endpoint_post (t->ep, inst, sf_event_new_full (SF_EV_TASK, "location", NULL, r,
+                                                      (GDestroyNotify) sf_location_result_free));
+  else
+    sf_location_result_free (r); /* the instance is gone: nothing to tell */
+  reply_free (t);
+}
+
+void
+sf_registrar_lookup (SfCtx *ctx, const char *aor)
+{
+  sf_location_lookup (sf_registrar_from_ctx (ctx)->loc, aor, deliver, reply_to (ctx), reply_free);
+}
+
+void
+sf_registrar_update (SfCtx *ctx, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
+                     const SfLocChange *changes, guint n_changes)
+{
+  sf_location_update (sf_registrar_from_ctx (ctx)->loc, aor, call_id, cseq, remove_all, changes, n_changes, deliver,
+                      reply_to (ctx), reply_free);
+}
+
+SfOpResult
+sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char *const *lines)
+{
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, reason, tag, lines, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}

@@ -1,0 +1,65 @@
+/* sf-registrar.h: what the server variants' operators share (registrar,
+ * redirect, auth; later the proxy): the [registrar] and [auth] sections, the
+ * users file, the digest nonce server and the location service, one per
+ * endpoint (endpoint data "registrar"), set up by sf_registrar_setup() when
+ * the program starts so that a bad users file is an error at start. */
+#pragma once
+#include <glib.h>
+#include "framework/sf-config.h"
+#include "framework/sf-endpoint.h"
+#include "framework/sf-operator.h"
+#include "framework/sf-stack.h"
+#include "sip/sf-sip-digest.h"
+#include "sip/sf-sip-msg.h"
+#include "sf-location.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *password;     /* owned, nullable: "user:password" lines */
+  char *ha1_md5;      /* owned, nullable: htdigest "user:realm:HA1" lines (then only MD5) */
+} SfUser;
+
+typedef struct {
+  SfLocation *loc;
+  SfDigestServer *digest;
+  GHashTable *users;        /* user -> SfUser*, NULL without registrar.users */
+  char *realm;
+  char **domains;           /* lowercase; the realm when none is set (own addresses are checked live) */
+  gint64 min_expires, max_expires;
+  SfDigestAlg algs[4];
+  guint n_algs;
+} SfRegistrar;
+
+/* Declares [registrar] and [auth]. */
+gboolean sf_registrar_declare_config (SfConfig *cfg, GError **error);
+/* Reads the sections and the users file (errors name the file and line) and
+ * keeps the result as endpoint data; @clock drives binding expiry and nonces. */
+gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
+/* Frees what sf_registrar_setup() kept (after the endpoint's instances are gone). */
+void sf_registrar_teardown (SfEndpoint *ep);
+SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
+
+/* Parses a users file's text (@source names it in errors). */
+GHashTable *sf_registrar_parse_users (const char *text, const char *source, const char *realm, GError **error);
+
+/* Is @host (as in a URI, IPv6 in brackets) one this server answers for: a
+ * registrar.domains entry (the realm by default) or an address it listens on? */
+gboolean sf_registrar_is_ours (SfCtx *ctx, const char *host);
+/* The canonical address-of-record of @uri (10.3 step 5): sip:user@host, lowercase
+ * host, no parameters, the port kept only for a host not ours (transfer full);
+ * NULL when it has no user. */
+char *sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri);
+
+/* Answers the request @e with @status (@reason NULL: the standard phrase), a new
+ * To tag and further header @lines, through its transaction: SF_OP_TRANSITION,
+ * or SF_OP_ERROR when it could not be built or sent. */
+SfOpResult sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char *const *lines);
+
+/* A lookup or an update of the location service whose result comes back to
+ * @ctx's instance as the event task:location (payload SfLocationResult). */
+void sf_registrar_lookup (SfCtx *ctx, const char *aor);
+void sf_registrar_update (SfCtx *ctx, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
+                          const SfLocChange *changes, guint n_changes);
+
+G_END_DECLS

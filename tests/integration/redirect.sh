@@ -1,0 +1,78 @@
+#!/bin/bash
+# redirect.sh: xml/redirect.xml (registrar and redirect server) with user agents
+# built from xml/ua.xml, on loopback, bounded:
+#  - alice registers through digest (MD5 first, the default), bob calls her
+#    through the server: 302 with her contact, followed, the call is up;
+#  - a user not in the users file: 404; a known user without binding: 480;
+#  - a wrong password: challenged again, no binding;
+#  - a server offering SHA-256 first: registration with SHA-256;
+#  - a binding that is not refreshed expires (registrar.max_expires = 2).
+. "$(dirname "$0")/lib.sh"
+
+printf 'alice:secret\nbob:hunter2\ncarol:pw\n# a comment\n' >"$T/users"
+start srv redirect.xml --set "registrar.users=$T/users" || exit 1
+SRV=127.0.0.1:$PORT_srv
+ua=(--set sip.t1_ms=100 --set "ua.registrar=sip:$SRV")
+
+start alice ua.xml "${ua[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret --set ua.auto_answer=0 || exit 1
+wait_ev alice '"event":"registration".*"state":"registered"' 10 &&
+  grep -q '"event":"registration".*"state":"challenged".*"status":401' "$T/alice.events" &&
+  pass "alice registered through a 401 digest challenge" ||
+  fail "alice registration" "$(grep registration "$T/alice.events")" "$(grep -E 'challenge|bindings' "$T/srv.events")"
+wait_ev srv '"event":"bindings","machine":"redirect".*"aor":"sip:alice@127.0.0.1","bindings":1' 5 &&
+  pass "the server holds one binding for sip:alice@127.0.0.1" || fail "server bindings" "$(grep bindings "$T/srv.events")"
+
+start bob ua.xml "${ua[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.password=hunter2 || exit 1
+wait_ev bob '"event":"registration".*"state":"registered"' 10 || fail "bob registration"
+cmd bob call "sip:alice@$SRV"
+wait_ev bob '"event":"redirect".*"status":302' 5 && wait_ev bob '"to":"InCall"' 5 && wait_ev alice '"to":"InCall"' 5 &&
+  pass "bob calls alice at the server: 302, followed, alice answers" ||
+  fail "redirect call" "$(grep -E 'redirect|call_end' "$T/bob.events")" "$(grep redirect "$T/srv.events")"
+cmd bob hangup
+wait_ev alice '"event":"call_end".*"reason":"remote_bye"' 5 || fail "hangup"
+
+cmd bob call "sip:nobody@$SRV"
+wait_ev bob '"event":"call_end".*"status":404' 5 && pass "a user the server does not know: 404" ||
+  fail "404" "$(grep call_end "$T/bob.events" | tail -1)"
+cmd bob call "sip:carol@$SRV"
+wait_ev bob '"event":"call_end".*"status":480' 5 && pass "a known user without binding: 480" ||
+  fail "480" "$(grep call_end "$T/bob.events" | tail -1)"
+
+start eve ua.xml "${ua[@]}" --set ua.uri=sip:carol@127.0.0.1 --set ua.password=wrong || exit 1
+wait_ev eve '"event":"registration".*"state":"failed".*"status":401' 10 &&
+  ! grep -q '"aor":"sip:carol@127.0.0.1","bindings":[1-9]' "$T/srv.events" &&
+  pass "a wrong password: 401 again, no binding" || fail "wrong password" "$(grep registration "$T/eve.events")"
+
+# SHA-256 first
+start srv2 redirect.xml --set "registrar.users=$T/users" --set auth.algorithms=SHA-256,MD5 || exit 1
+start dave ua.xml --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv2" --set ua.uri=sip:bob@127.0.0.1 \
+  --set ua.password=hunter2 || exit 1
+wait_ev dave '"event":"registration".*"state":"registered"' 10 && pass "SHA-256 offered first: registered with it" ||
+  fail "SHA-256" "$(grep registration "$T/dave.events")"
+
+# expiry: a 2 s binding not refreshed (the UA is killed) is gone 2 s later.  The
+# server's T1 is 40 ms, so each REGISTER transaction ends 2.56 s (Timer J) after
+# its response: once all have ended, the last binding has expired.
+start srv3 redirect.xml --set "registrar.users=$T/users" --set registrar.max_expires=2 --set registrar.min_expires=1 \
+  --set sip.t1_ms=40 || exit 1
+start frank ua.xml --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv3" --set ua.uri=sip:carol@127.0.0.1 \
+  --set ua.password=pw || exit 1
+wait_ev frank '"event":"registration".*"state":"registered".*"expires":2' 10 && pass "registrar.max_expires=2: granted 2 s" ||
+  fail "max_expires" "$(grep registration "$T/frank.events")"
+kill -KILL "$PID_frank"
+wait "$PID_frank" 2>/dev/null
+nists=$(count srv3 '"event":"state","machine":"nist".*"from":"Start"')
+wait_ev srv3 '"event":"instance_end","machine":"nist"' 10 "$nists" || fail "srv3: REGISTER transactions still alive"
+ends=$(count bob '"event":"call_end"')
+cmd bob call "sip:carol@127.0.0.1:$PORT_srv3"
+wait_ev bob '"event":"call_end"' 5 $((ends + 1)) && grep '"event":"call_end"' "$T/bob.events" | tail -1 | grep -q '"status":480' &&
+  pass "the binding expired on time: 480" || fail "expiry" "$(grep -E 'call_end|redirect' "$T/bob.events" | tail -2)"
+
+for u in alice bob eve dave; do stop "$u" || fail "$u exit"; done
+for u in srv srv2 srv3; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in srv srv2 srv3 alice bob eve dave; do
+  [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
+    pass "$u: no critical log, no sanitizer report" ||
+    fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
+done
+summary redirect

@@ -1,0 +1,132 @@
+/* test-location.c: the in-memory location service (operators/registrar/sf-location.h)
+ * on a fake clock: results come in a later main-loop iteration; bindings added,
+ * refreshed, removed (expires 0 and Contact: *), ordered by q, expired on time;
+ * a CSeq not above the last one for the same Call-ID refused (10.3 step 7); the
+ * per-address limit; the users file parser's verdicts with line numbers. */
+#include "config.h"
+#include "sf-test.h"
+#include "operators/registrar/sf-location.h"
+#include "operators/registrar/sf-registrar.h"
+#include <string.h>
+
+static void
+keep (SfLocationResult *r, gpointer data)
+{
+  SfLocationResult **out = data;
+  *out = r;
+}
+
+/* Runs the main context until the result comes (bounded). */
+static SfLocationResult *
+wait_result (SfLocationResult **slot)
+{
+  for (int i = 0; i < 100 && *slot == NULL; i++)
+    g_main_context_iteration (NULL, FALSE);
+  return *slot;
+}
+
+static SfLocationResult *
+update (SfLocation *loc, const char *aor, const char *cid, guint32 cseq, gboolean star, const SfLocChange *c, guint n)
+{
+  SfLocationResult *r = NULL;
+  sf_location_update (loc, aor, cid, cseq, star, c, n, keep, &r, NULL);
+  g_assert (r == NULL); /* never from inside the call */
+  return wait_result (&r);
+}
+
+static SfLocationResult *
+lookup (SfLocation *loc, const char *aor)
+{
+  SfLocationResult *r = NULL;
+  sf_location_lookup (loc, aor, keep, &r, NULL);
+  return wait_result (&r);
+}
+
+static void
+test_bindings (void)
+{
+  SfClock *clock = sf_clock_new_fake (1000 * G_USEC_PER_SEC);
+  SfLocation *loc = sf_location_new_memory (clock);
+  const SfLocChange two[] = { { "sip:a@192.0.2.1", 0.5, 60 }, { "sip:a@192.0.2.2", 0.9, 120 } };
+  g_autoptr (SfLocationResult) r1 = update (loc, "sip:alice@example.com", "c1", 1, FALSE, two, 2);
+  CU_ASSERT_PTR_NULL (r1->error);
+  CU_ASSERT_EQUAL_FATAL (r1->bindings->len, 2);
+  CU_ASSERT_STRING_EQUAL (((SfLocBinding *) r1->bindings->pdata[0])->contact, "sip:a@192.0.2.2"); /* best q first */
+  CU_ASSERT_EQUAL (((SfLocBinding *) r1->bindings->pdata[0])->expires_at - r1->now, 120);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 2);
+  /* the same Call-ID with a CSeq not above: refused whole (10.3 step 7) */
+  const SfLocChange again[] = { { "sip:a@192.0.2.1", 1.0, 600 } };
+  g_autoptr (SfLocationResult) r2 = update (loc, "sip:alice@example.com", "c1", 1, FALSE, again, 1);
+  CU_ASSERT_PTR_NOT_NULL (r2->error);
+  CU_ASSERT_TRUE (r2->error != NULL && r2->error->code == SF_LOCATION_ERROR_OUT_OF_ORDER);
+  /* a refresh with a higher CSeq; another Call-ID may update too */
+  g_autoptr (SfLocationResult) r3 = update (loc, "sip:alice@example.com", "c2", 1, FALSE, again, 1);
+  CU_ASSERT_PTR_NULL (r3->error);
+  CU_ASSERT_EQUAL (((SfLocBinding *) r3->bindings->pdata[0])->expires_at - r3->now, 600);
+  /* expiry on the clock: after 121 s only the refreshed one is left */
+  sf_clock_fake_set_us (clock, (1000 + 121) * G_USEC_PER_SEC);
+  g_autoptr (SfLocationResult) r4 = lookup (loc, "sip:alice@example.com");
+  CU_ASSERT_EQUAL_FATAL (r4->bindings->len, 1);
+  CU_ASSERT_STRING_EQUAL (((SfLocBinding *) r4->bindings->pdata[0])->contact, "sip:a@192.0.2.1");
+  /* expires 0 removes; Contact: * clears */
+  const SfLocChange gone[] = { { "sip:a@192.0.2.1", 1.0, 0 } };
+  g_autoptr (SfLocationResult) r5 = update (loc, "sip:alice@example.com", "c2", 2, FALSE, gone, 1);
+  CU_ASSERT_EQUAL (r5->bindings->len, 0);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 0);
+  g_autoptr (SfLocationResult) r6 = update (loc, "sip:bob@example.com", "c3", 1, FALSE, two, 2);
+  g_autoptr (SfLocationResult) r7 = update (loc, "sip:bob@example.com", "c4", 1, TRUE, NULL, 0);
+  CU_ASSERT_EQUAL (r7->bindings->len, 0);
+  g_autoptr (SfLocationResult) r8 = lookup (loc, "sip:nobody@example.com");
+  CU_ASSERT_EQUAL (r8->bindings->len, 0);
+  /* the limit per address-of-record */
+  SfLocationResult *last = NULL;
+  for (int i = 0; i <= SF_LOCATION_MAX_BINDINGS; i++) {
+    g_autofree char *c = g_strdup_printf ("sip:x@192.0.2.%d", i + 1);
+    SfLocChange one = { c, 1.0, 60 };
+    g_clear_pointer (&last, sf_location_result_free);
+    last = update (loc, "sip:many@example.com", "c5", (guint32) i + 1, FALSE, &one, 1);
+  }
+  CU_ASSERT_TRUE (last->error != NULL && last->error->code == SF_LOCATION_ERROR_FULL);
+  sf_location_result_free (last);
+  /* a result still pending when the store goes is dropped, its data freed */
+  sf_location_lookup (loc, "sip:many@example.com", keep, g_new0 (SfLocationResult *, 1), g_free);
+  sf_location_free (loc);
+  sf_clock_free (clock);
+}
+
+static void
+test_users_file (void)
+{
+  g_autoptr (GError) e = NULL;
+  g_autoptr (GHashTable) ok = sf_registrar_parse_users (
+    "# users\nalice:secret\n\nbob:sipflow.test:0123456789abcdef0123456789ABCDEF\n", "users", "sipflow.test", &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ok);
+  CU_ASSERT_EQUAL (g_hash_table_size (ok), 2);
+  SfUser *bob = g_hash_table_lookup (ok, "bob");
+  CU_ASSERT_TRUE (bob != NULL && bob->password == NULL && strcmp (bob->ha1_md5, "0123456789abcdef0123456789abcdef") == 0);
+  static const struct { const char *text, *message; } bad[] = {
+    { "alice:secret\nnocolon\n", "users:2: expected user:password or user:realm:HA1 (32 hex digits)" },
+    { "alice:\n", "users:1: expected user:password or user:realm:HA1 (32 hex digits)" },
+    { "bob:other.realm:0123456789abcdef0123456789abcdef\n", "users:1: realm 'other.realm' is not registrar.realm 'sipflow.test'" },
+    { "bob:sipflow.test:xyz\n", "users:1: expected user:password or user:realm:HA1 (32 hex digits)" },
+    { "alice:a\nalice:b\n", "users:2: user 'alice' given twice" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) err = NULL;
+    GHashTable *t = sf_registrar_parse_users (bad[i].text, "users", "sipflow.test", &err);
+    CU_ASSERT_PTR_NULL (t);
+    CU_ASSERT_TRUE (err != NULL && strcmp (err->message, bad[i].message) == 0);
+    if (err != NULL && strcmp (err->message, bad[i].message) != 0)
+      g_printerr ("users file case %zu: '%s'\n", i, err->message);
+    if (t != NULL)
+      g_hash_table_unref (t);
+  }
+}
+
+void
+sf_test_register_location (void)
+{
+  CU_pSuite s = CU_add_suite ("location", NULL, NULL);
+  SF_ADD_TEST (s, test_bindings);
+  SF_ADD_TEST (s, test_users_file);
+}
