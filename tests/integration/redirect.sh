@@ -6,10 +6,12 @@
 #  - a user not in the users file: 404; a known user without binding: 480;
 #  - a wrong password: challenged again, no binding;
 #  - a server offering SHA-256 first: registration with SHA-256;
-#  - a binding that is not refreshed expires (registrar.max_expires = 2).
+#  - a binding that is not refreshed expires (registrar.max_expires = 2);
+#  - sipp: 200 registrations with [authentication]; 5000 INVITEs at 1000 calls/s
+#    redirected (302, ACK); Contact: * clears the bindings.
 . "$(dirname "$0")/lib.sh"
 
-printf 'alice:secret\nbob:hunter2\ncarol:pw\n# a comment\n' >"$T/users"
+printf 'alice:secret\nbob:hunter2\ncarol:pw\nsipp:sippass\n# a comment\n' >"$T/users"
 start srv redirect.xml --set "registrar.users=$T/users" || exit 1
 SRV=127.0.0.1:$PORT_srv
 ua=(--set sip.t1_ms=100 --set "ua.registrar=sip:$SRV")
@@ -67,6 +69,24 @@ ends=$(count bob '"event":"call_end"')
 cmd bob call "sip:carol@127.0.0.1:$PORT_srv3"
 wait_ev bob '"event":"call_end"' 5 $((ends + 1)) && grep '"event":"call_end"' "$T/bob.events" | tail -1 | grep -q '"status":480' &&
   pass "the binding expired on time: 480" || fail "expiry" "$(grep -E 'call_end|redirect' "$T/bob.events" | tail -2)"
+
+# sipp: 200 registrations through digest ([authentication], MD5 first), then
+# 5000 INVITEs at 1000 calls/s, each 302 and ACK; then Contact: * clears
+need_sipp
+SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
+sipp_run reg "$SRV" -sf "$SCEN/uac-register.xml" -s sipp -au sipp -ap sippass -m 200 -r 200
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 200 ] && pass "sipp: 200 registrations in a row through digest" ||
+  fail "sipp registrations: exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/reg.out")"
+sipp_run inv302 "$SRV" -sf "$SCEN/uac-302.xml" -s sipp -m 5000 -r 1000
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 5000 ] && pass "sipp: 5000 INVITEs at 1000/s, each 302 with the binding, ACKed" ||
+  fail "sipp 302 run: exit $SIPP_RC, ${OK:-0} successful, ${FAILED:-?} failed" "$(tail -5 "$T/inv302.out")"
+sipp_run star "$SRV" -sf "$SCEN/uac-unregister-all.xml" -s sipp -au sipp -ap sippass -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: Contact: * with Expires: 0 accepted" ||
+  fail "sipp Contact: *: exit $SIPP_RC" "$(tail -5 "$T/star.out")"
+ends=$(count bob '"event":"call_end"')
+cmd bob call "sip:sipp@$SRV"
+wait_ev bob '"event":"call_end"' 5 $((ends + 1)) && grep '"event":"call_end"' "$T/bob.events" | tail -1 | grep -q '"status":480' &&
+  pass "after Contact: *, the user has no binding: 480" || fail "Contact: *" "$(grep call_end "$T/bob.events" | tail -1)"
 
 for u in alice bob eve dave; do stop "$u" || fail "$u exit"; done
 for u in srv srv2 srv3; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
