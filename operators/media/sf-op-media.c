@@ -67,7 +67,35 @@ sf_op_send_dtmf (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* A media event for the call (the backend posts them into the main context):
+ * dtmf (a digit received, RFC 4733), rtp_timeout (RTP stopped arriving, not
+ * fatal), media_error: each becomes an event line; the flow may also react to
+ * them itself (OpOnMedia-style operators ahead of this one). */
+static SfOpResult
+sf_op_media_event (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  GString *f = g_string_new (NULL);
+  const char *name = ev->name;
+  if (strcmp (name, "dtmf") == 0) {
+    g_string_append (f, "\"direction\":\"received\",\"digits\":");
+    sf_json_append_string (f, ev->arg != NULL ? ev->arg : "");
+  } else {
+    g_string_append (f, "\"what\":");
+    sf_json_append_string (f, name);
+    if (ev->arg != NULL) {
+      g_string_append (f, ",\"message\":");
+      sf_json_append_string (f, ev->arg);
+    }
+    name = "media_event";
+  }
+  sf_ctx_emit (ctx, name, f->str);
+  g_string_free (f, TRUE);
+  return SF_OP_DONE;
+}
+
 const SfOperatorDef sf_op_media_table[] = {
+  { "OpMediaEvent", sf_op_media_event, SF_Q_NORMAL, SF_EV_MEDIA, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a media event (dtmf received, rtp_timeout, media_error): written as an event line" },
   { "OpStartAudio", sf_op_start_audio, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry: the call's audio starts, or follows the last offer/answer (hold, resume)" },
   { "OpStopAudio", sf_op_stop_audio, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
