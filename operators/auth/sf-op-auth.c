@@ -64,12 +64,6 @@ sf_op_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUser *u = username != NULL ? g_hash_table_lookup (r->users, username) : NULL;
   if (u == NULL)
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
-  if (reg) {
-    const SfSipValue *to = sf_sip_msg_to (e->msg);
-    g_autofree char *to_user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
-    if (to_user == NULL || strcmp (to_user, username) != 0)
-      return sf_registrar_answer (ctx, e, 403, "Not your address-of-record", NULL);
-  }
   g_autofree char *alg_name = sf_digest_param (mine, "algorithm");
   SfDigestAlg alg = SF_DIGEST_MD5;
   guint offered = 0;
@@ -90,6 +84,13 @@ sf_op_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *body_s = sf_sip_str_dup (body);
   switch (sf_digest_server_check (r->digest, mine, ha1, offered, method, ruri, body_s, body.len, now_s (ctx))) {
   case SF_DIGEST_OK:
+    if (reg) {
+      /* 10.3 step 4, once the credentials are good: may this user change this address-of-record? */
+      const SfSipValue *to = sf_sip_msg_to (e->msg);
+      g_autofree char *to_user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
+      if (to_user == NULL || strcmp (to_user, username) != 0)
+        return sf_registrar_answer (ctx, e, 403, "Not your address-of-record", NULL);
+    }
     return SF_OP_CONTINUE;
   case SF_DIGEST_STALE:
     return challenge (ctx, e, status, TRUE, "stale nonce") ? SF_OP_TRANSITION : SF_OP_ERROR;

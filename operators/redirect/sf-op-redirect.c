@@ -34,6 +34,7 @@ sf_op_lookup_target (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return sf_registrar_answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   sf_ctx_set_data (ctx, REQUEST, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
   sf_ctx_set_data (ctx, AOR, g_strdup (aor), g_free);
+  sf_ctx_set_data (ctx, "srv.user", sf_sip_unescape (ruri->user, NULL), g_free);
   sf_registrar_lookup (ctx, aor);
   return SF_OP_TRANSITION;
 }
@@ -51,8 +52,7 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
-    g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (aor, strlen (aor)), NULL, NULL);
-    g_autofree char *user = u != NULL ? sf_sip_str_dup (u->user) : NULL;
+    const char *user = sf_ctx_get_data (ctx, "srv.user");
     gboolean known = r != NULL && r->users != NULL && user != NULL && g_hash_table_contains (r->users, user);
     GString *f = g_string_new ("\"aor\":");
     sf_json_append_string (f, aor);
@@ -62,13 +62,19 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return sf_registrar_answer (ctx, e, known ? 480 : 404, NULL, NULL);
   }
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
-    char q[G_ASCII_DTOSTR_BUF_SIZE];
-    g_ascii_formatd (q, sizeof q, "%.3g", b->q);
+    /* 8.3: never redirect to the Request-URI itself (a loop) */
+    g_autoptr (SfSipUri) cu = sf_sip_uri_parse (sf_sip_str (b->contact, strlen (b->contact)), NULL, NULL);
+    if (cu != NULL && ruri != NULL && sf_sip_uri_equal (cu, ruri))
+      continue;
+    g_autofree char *q = sf_registrar_format_q ((guint) (b->q * 1000 + 0.5));
     g_ptr_array_add (lines, g_strdup_printf ("Contact: <%s>;q=%s;expires=%" G_GINT64_FORMAT, b->contact, q,
                                              b->expires_at - res->now));
   }
+  if (lines->len == 0)
+    return sf_registrar_answer (ctx, e, 480, NULL, NULL); /* only the Request-URI itself was bound */
   g_ptr_array_add (lines, NULL);
   GString *f = g_string_new ("\"aor\":");
   sf_json_append_string (f, aor);

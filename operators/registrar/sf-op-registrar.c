@@ -34,13 +34,25 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (host == NULL || !sf_registrar_is_ours (ctx, host))
     return sf_registrar_answer (ctx, e, 404, "Domain Not Served", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   const SfSipValue *to = sf_sip_msg_to (e->msg);
+  g_autofree char *to_host = to != NULL && to->uri != NULL ? sf_sip_str_dup (to->uri->host) : NULL;
+  if (to_host == NULL || !sf_registrar_is_ours (ctx, to_host)) /* 10.3 step 5: an AOR of a domain we serve */
+    return sf_registrar_answer (ctx, e, 404, "Domain Not Served", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   g_autofree char *aor = to != NULL ? sf_registrar_aor (ctx, to->uri) : NULL;
   g_autofree char *user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
   if (aor == NULL || (r->users != NULL && (user == NULL || !g_hash_table_contains (r->users, user))))
     return sf_registrar_answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   const SfSipValue *expv = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL);
   gint64 default_exp = expv != NULL ? (gint64) MIN (expv->number, (guint64) G_MAXINT32) : r->max_expires;
-  GPtrArray *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, NULL);
+  g_autoptr (GError) bad = NULL;
+  GPtrArray *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, &bad);
+  if (contacts == NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
+    /* A Contact we cannot read must not turn the REGISTER into a query (10.3 step 6). */
+    g_autofree char *why = g_strdup_printf ("Bad Contact: %s", bad != NULL ? bad->message : "unreadable");
+    for (char *p = why; *p != '\0'; p++)
+      if (*p == '\r' || *p == '\n')
+        *p = ' ';
+    return sf_registrar_answer (ctx, e, 400, why, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  }
   gboolean star = FALSE;
   g_autoptr (GArray) changes = g_array_new (FALSE, TRUE, sizeof (SfLocChange));
   g_autoptr (GPtrArray) strings = g_ptr_array_new_with_free_func (g_free);
@@ -64,9 +76,12 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     const SfSipParam *qp = sf_sip_value_param (c, "q");
     g_autofree char *qs = qp != NULL ? sf_sip_str_dup (qp->value) : NULL;
+    guint q = 1000;
+    if (qs != NULL && !sf_registrar_parse_q (qs, &q))
+      return sf_registrar_answer (ctx, e, 400, "Bad q Value", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     char *uri = sf_sip_str_dup (c->uri->raw);
     g_ptr_array_add (strings, uri);
-    SfLocChange ch = { uri, qs != NULL ? CLAMP (g_ascii_strtod (qs, NULL), 0.0, 1.0) : 1.0, MIN (exp, r->max_expires) };
+    SfLocChange ch = { uri, q / 1000.0, MIN (exp, r->max_expires) };
     g_array_append_val (changes, ch);
   }
   if (star && (changes->len > 0 || contacts->len != 1 || expv == NULL || expv->number != 0))
@@ -95,11 +110,13 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
-    char q[G_ASCII_DTOSTR_BUF_SIZE];
-    g_ascii_formatd (q, sizeof q, "%.3g", b->q);
+    g_autofree char *q = sf_registrar_format_q ((guint) (b->q * 1000 + 0.5));
     g_ptr_array_add (lines, g_strdup_printf ("Contact: <%s>;expires=%" G_GINT64_FORMAT ";q=%s", b->contact,
                                              b->expires_at - res->now, q));
   }
+  /* 10.3 step 8: the 200 SHOULD carry a Date */
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_ptr_array_add (lines, g_date_time_format (now, "Date: %a, %d %b %Y %H:%M:%S GMT"));
   g_ptr_array_add (lines, NULL);
   SfOpResult r = sf_registrar_answer (ctx, e, 200, NULL, (const char *const *) lines->pdata);
   GString *f = g_string_new ("\"aor\":");

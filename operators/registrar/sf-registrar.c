@@ -10,7 +10,7 @@ static const SfConfigKey registrar_keys[] = {
   { "realm", SF_CFG_STRING, "sipflow.test", 0, 0, NULL, "digest realm, and a domain served" },
   { "domains", SF_CFG_LIST, NULL, 0, 0, NULL, "domains served (default: the realm; the addresses listened on always count)" },
   { "users", SF_CFG_STRING, NULL, 0, 0, NULL, "users file: user:password or htdigest user:realm:HA1 lines (unset: no authentication)" },
-  { "min_expires", SF_CFG_SECONDS, "60", 1, 86400, NULL, "shortest registration accepted (shorter: 423 with Min-Expires)" },
+  { "min_expires", SF_CFG_SECONDS, "60", 1, 3600, NULL, "shortest registration accepted (shorter: 423 with Min-Expires; 10.3 allows at most 3600)" },
   { "max_expires", SF_CFG_SECONDS, "3600", 1, 604800, NULL, "longest registration granted (longer is cut to this)" },
 };
 
@@ -106,6 +106,13 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   }
   r->min_expires = sf_config_get_int (cfg, "registrar", "min_expires");
   r->max_expires = sf_config_get_int (cfg, "registrar", "max_expires");
+  if (r->min_expires > r->max_expires) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "registrar.min_expires (%" G_GINT64_FORMAT ") is above registrar.max_expires (%" G_GINT64_FORMAT ")",
+                 r->min_expires, r->max_expires);
+    registrar_free (r);
+    return FALSE;
+  }
   const char *const *algs = sf_config_get_list (cfg, "auth", "algorithms");
   for (guint i = 0; algs != NULL && algs[i] != NULL; i++) {
     SfDigestAlg a;
@@ -188,10 +195,11 @@ sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri)
 {
   if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS) || !sf_sip_str_is_set (uri->user))
     return NULL;
-  g_autofree char *user = sf_sip_unescape (uri->user, NULL);
+  gsize len = 0;
+  g_autofree char *user = sf_sip_unescape (uri->user, &len);
   g_autofree char *host = sf_sip_str_dup (uri->host);
   g_autofree char *low = g_ascii_strdown (host, -1);
-  if (user == NULL || strchr (user, '\0') != user + strlen (user))
+  if (user == NULL || len != strlen (user)) /* an escaped NUL (%00) is no user name */
     return NULL;
   if (uri->port != 0 && !sf_registrar_is_ours (ctx, low))
     return g_strdup_printf ("sip:%s@%s:%u", user, low, uri->port);
@@ -225,8 +233,8 @@ deliver (SfLocationResult *r, gpointer data)
 {
   ReplyTo *t = data;
   SfInstance *inst = sf_endpoint_lookup_handle (t->ep, t->handle);
-  if (inst != NULL)
-    sf_endpoint_post (t->ep, inst, sf_event_new_full (SF_EV_TASK, "location", NULL, r,
+  if (inst != NULL) /* always: the result belongs to work already accepted (a full queue must not lose it) */
+    sf_endpoint_post_always (t->ep, inst, sf_event_new_full (SF_EV_TASK, "location", NULL, r,
                                                       (GDestroyNotify) sf_location_result_free));
   else
     sf_location_result_free (r); /* the instance is gone: nothing to tell */
@@ -252,7 +260,38 @@ sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason
 {
   g_autofree char *tag = sf_sip_random_tag ();
   g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, reason, tag, lines, NULL);
+  if (r == NULL) {
+    /* Too big to build (a request near the size limit, many long contacts): a bare 500
+     * still ends the transaction. */
+    g_warning ("%s: the %u response could not be built: 500 instead", sf_ctx_handle (ctx), status);
+    r = sf_sip_create_response (e->msg, 500, "Response Too Large", tag, NULL);
+  }
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_TRANSITION;
+}
+
+gboolean
+sf_registrar_parse_q (const char *text, guint *out)
+{
+  /* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) */
+  if ((text[0] != '0' && text[0] != '1') || (text[1] != '\0' && text[1] != '.'))
+    return FALSE;
+  guint v = text[0] == '1' ? 1000 : 0, scale = 100;
+  const char *p = text[1] == '.' ? text + 2 : text + 1;
+  guint n = 0;
+  for (; *p != '\0'; p++, n++) {
+    if (!g_ascii_isdigit (*p) || n >= 3 || (text[0] == '1' && *p != '0'))
+      return FALSE;
+    v += (guint) (*p - '0') * scale;
+    scale /= 10;
+  }
+  *out = v;
+  return TRUE;
+}
+
+char *
+sf_registrar_format_q (guint thousandths)
+{
+  return g_strdup_printf ("%u.%03u", thousandths / 1000, thousandths % 1000);
 }

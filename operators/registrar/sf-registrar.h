@@ -46,6 +46,11 @@ GHashTable *sf_registrar_parse_users (const char *text, const char *source, cons
 /* Is @host (as in a URI, IPv6 in brackets) one this server answers for: a
  * registrar.domains entry (the realm by default) or an address it listens on? */
 gboolean sf_registrar_is_ours (SfCtx *ctx, const char *host);
+/* A qvalue (20.10: 0, 1, 0.xxx, 1.000) in thousandths; FALSE when malformed. */
+gboolean sf_registrar_parse_q (const char *text, guint *out);
+/* "0.5" -> "0.500": a qvalue as written in a Contact (transfer full). */
+char *sf_registrar_format_q (guint thousandths);
+
 /* The canonical address-of-record of @uri (10.3 step 5): sip:user@host, lowercase
  * host, no parameters, the port kept only for a host not ours (transfer full);
  * NULL when it has no user. */

@@ -123,10 +123,33 @@ test_users_file (void)
   }
 }
 
+static void
+test_qvalues (void)
+{
+  static const struct { const char *text; gboolean ok; guint v; } cases[] = {
+    { "1", TRUE, 1000 }, { "0", TRUE, 0 }, { "0.5", TRUE, 500 }, { "0.123", TRUE, 123 }, { "1.000", TRUE, 1000 },
+    { "0.", TRUE, 0 }, { "1.001", FALSE, 0 }, { "0.1234", FALSE, 0 }, { "nan", FALSE, 0 }, { "inf", FALSE, 0 },
+    { "2", FALSE, 0 }, { "-0.5", FALSE, 0 }, { "0x1", FALSE, 0 }, { "", FALSE, 0 }, { ".5", FALSE, 0 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    guint v = 9999;
+    CU_ASSERT_EQUAL (sf_registrar_parse_q (cases[i].text, &v), cases[i].ok);
+    if (cases[i].ok)
+      CU_ASSERT_EQUAL (v, cases[i].v);
+  }
+  g_autofree char *a = sf_registrar_format_q (500);
+  g_autofree char *b = sf_registrar_format_q (1000);
+  g_autofree char *c = sf_registrar_format_q (5);
+  CU_ASSERT_STRING_EQUAL (a, "0.500");
+  CU_ASSERT_STRING_EQUAL (b, "1.000");
+  CU_ASSERT_STRING_EQUAL (c, "0.005");
+}
+
 void
 sf_test_register_location (void)
 {
   CU_pSuite s = CU_add_suite ("location", NULL, NULL);
   SF_ADD_TEST (s, test_bindings);
   SF_ADD_TEST (s, test_users_file);
+  SF_ADD_TEST (s, test_qvalues);
 }
