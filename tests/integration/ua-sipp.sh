@@ -3,6 +3,7 @@
 #  - sipp's built-in uac calls our UA (auto-answer at once): 100 calls, all successful;
 #  - the same with -lost 10: at least 95% on sipp's side, retransmissions seen, and
 #    every call that reached our UA ended there;
+#  - the same over TCP, 20 calls;
 #  - our UA calls sipp's built-in uas ten times (call, InCall, hangup);
 #  - a UAS that challenges the INVITE (401, verifyauth): answered once; a wrong
 #    password fails after one try;
@@ -43,6 +44,14 @@ cmd bob2 status
 wait_ev bob2 '"event":"reply","command":"status"' 5 && grep '"command":"status"' "$T/bob2.events" | tail -1 | grep -q '"calls":\[\]' &&
   pass "loss: status shows no call left" || fail "loss: status" "$(grep '"command":"status"' "$T/bob2.events" | tail -1)"
 stop bob2 || fail "bob2 exit" "$(tail -3 "$T/bob2.err")"
+
+# ---- sipp uac -> our UA over TCP, 20 calls ----
+LISTEN=tcp:127.0.0.1:0 start tina ua.xml --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
+sipp_run tcp "127.0.0.1:$PORT_tina" -sn uac -s bob -m 20 -r 10 -t t1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 20 ] && wait_ev tina '"event":"call_end".*"reason":"remote_bye","status":200' 10 20 &&
+  pass "TCP: sipp uac to the UA, 20 of 20 calls, each ended by sipp's BYE" ||
+  fail "TCP: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -3 "$T/tcp.out")"
+stop tina || fail "tina exit"
 
 # ---- our UA -> sipp uas, ten calls ----
 if sipp_server uas -sn uas -m 10; then
@@ -161,7 +170,7 @@ sipp_run options "127.0.0.1:$PORT_gina" -sf "$SCEN/uac-options.xml" -s gina -m 1
   fail "OPTIONS: sipp exit $SIPP_RC" "$(tail -5 "$T/options.out")"
 stop gina || fail "gina exit"
 
-for u in bob bob2 alice carol carol2 dave eve fred gina hank; do
+for u in bob bob2 tina alice carol carol2 dave eve fred gina hank; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
