@@ -1,7 +1,7 @@
 #!/bin/bash
 # cli.sh: the sipflow command end to end, as a user drives it.
 #  - usage: --help, unknown commands and options, missing flows (exit 2)
-#  - check: sample flows pass; every broken flow fails at its expected line; warnings pass
+#  - check: the shipped flows (examples, ua, register, redirect) pass; every broken flow fails at its expected line; warnings pass
 #  - dot: the DOT output renders with Graphviz (which the set-up installs: no skip)
 #  - run: the demo call runs to its end with every transition, beep and stats event
 #  - config errors name the source, the key and the expectation (exit 1)
@@ -44,7 +44,7 @@ expect_rc "run --help exits 0" 0 "$SIPFLOW" run --help
 has "run --help names --set" "$T/out" "--set"
 
 # ---- check ----
-expect_rc "check passes the sample flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml
+expect_rc "check passes the shipped flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml "$SRC"/xml/ua.xml "$SRC"/xml/register.xml "$SRC"/xml/redirect.xml
 expect_rc "check passes a built-in flow by name" 0 "$SIPFLOW" check examples/call-demo.xml
 expect_rc "check fails a missing flow" 1 "$SIPFLOW" check "$T/none.xml"
 has "missing flow is named" "$T/err" "no flow file or built-in flow named '$T/none.xml'"
