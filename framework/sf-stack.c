@@ -337,8 +337,10 @@ located (Locate *l, GPtrArray *targets, const char *why)
     return;
   g_autoptr (GError) error = NULL;
   if (t == NULL || sf_stack_request (l->s, tu, l->req, t->proto, t->addr, &error) == NULL)
-    sf_endpoint_post_always (l->s->ep, tu, sf_event_new (SF_EV_TXN, "transport_error",
-                                                          why != NULL ? why : error != NULL ? error->message : "no target"));
+    sf_endpoint_post_always (l->s->ep, tu,
+                             sf_event_new_full (SF_EV_TXN, "transport_error",
+                                                why != NULL ? why : error != NULL ? error->message : "no target",
+                                                sf_sip_msg_ref (l->req), (GDestroyNotify) sf_sip_msg_unref));
 }
 
 static void

@@ -23,6 +23,10 @@ typedef struct {
 SfSipEvent *sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn);
 void sf_sip_event_free (SfSipEvent *e);
 
+/* SF_EV_TXN events (timeout, transport_error) carry the transaction's request
+ * as their payload (SfSipMsg*) when there is one, and its handle or a reason as
+ * their arg. */
+
 /* What a client transaction instance keeps (instance data "txn.client"). */
 typedef struct {
   SfSipMsg *req;             /* owned ref */

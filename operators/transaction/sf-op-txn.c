@@ -206,7 +206,13 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static void
 notify_tu (SfCtx *ctx, const char *what)
 {
-  SfEvent *ev = sf_event_new (SF_EV_TXN, what, sf_ctx_handle (ctx));
+  /* The payload is the transaction's request, so a TU with several transactions
+   * knows which one failed (OpRequestFailed). */
+  SfClientTxn *client = sf_ctx_get_data (ctx, "txn.client");
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfSipMsg *msg = client != NULL ? client->req : req != NULL ? req->msg : NULL;
+  SfEvent *ev = sf_event_new_full (SF_EV_TXN, what, sf_ctx_handle (ctx), msg != NULL ? sf_sip_msg_ref (msg) : NULL,
+                                   msg != NULL ? (GDestroyNotify) sf_sip_msg_unref : NULL);
   if (sf_instance_parent (sf_ctx_instance (ctx)) != NULL) {
     sf_ctx_post_parent (ctx, ev);
     return;

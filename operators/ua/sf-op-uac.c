@@ -548,8 +548,11 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (ev->kind == SF_EV_TXN && call != NULL && call->reinvite_out != NULL &&
       (strcmp (ev->name, "timeout") == 0 || strcmp (ev->name, "transport_error") == 0)) {
-    /* No answer at all, or the target cannot be reached: the dialog is gone (12.2.1.2).  (The
-     * event does not say which transaction failed; the re-INVITE's is the one a pending state waits on.) */
+    SfSipMsg *failed = ev->payload;
+    if (failed != NULL && (!sf_sip_str_eq (sf_sip_msg_method (failed), "INVITE") ||
+                           sf_sip_msg_cseq (failed)->number != sf_sip_msg_cseq (call->reinvite_out)->number))
+      return SF_OP_SKIP; /* another transaction of the call */
+    /* No answer at all, or the target cannot be reached: the dialog is gone (12.2.1.2). */
     g_clear_pointer (&call->reinvite_out, sf_sip_msg_unref);
     return SF_OP_OUTCOME (2);
   }
@@ -584,7 +587,33 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_OUTCOME (0);
 }
 
+/* txn:timeout or txn:transport_error of a request of method ARG (the event's
+ * payload is the transaction's request): for INVITE, the one we sent last (a
+ * re-INVITE's failure is OpReInviteAnswered's; a CANCEL's or a forked BYE's is
+ * nobody's).  Without a request in the event (none known), it is taken. */
+static SfOpResult
+sf_op_request_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0)
+    return SF_OP_SKIP;
+  SfSipMsg *req = ev->payload;
+  if (req == NULL)
+    return SF_OP_TRANSITION;
+  if (!sf_sip_str_eq (sf_sip_msg_method (req), arg))
+    return SF_OP_SKIP;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (arg, "INVITE") == 0 && call != NULL && call->invite_out != NULL &&
+      sf_sip_msg_cseq (req)->number != sf_sip_msg_cseq (call->invite_out)->number)
+    return SF_OP_SKIP;
+  if (call != NULL)
+    sf_ua_call_set_reason (call, strcmp (ev->name, "timeout") == 0 ? "timeout" : "unreachable",
+                           strcmp (ev->name, "timeout") == 0 ? 408 : 503);
+  return SF_OP_TRANSITION;
+}
+
 const SfOperatorDef sf_op_uac_table[] = {
+  { "OpRequestFailed", sf_op_request_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
+    sf_op_fixup_name, g_free, "txn:timeout or txn:transport_error of our request of method ARG (for INVITE, the last one sent)" },
   { "OpStartCall", sf_op_start_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "on device:call URI: an INVITE with an SDP offer, located by RFC 3263 and sent (13.2.1)" },
   { "OpAuthenticate", sf_op_authenticate, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,

@@ -148,6 +148,12 @@ wait_ev erin '"to":"InCall"' 5 && grep -q '"event":"media".*"remote":"\[::1\]:' 
 cmd erin hangup
 wait_ev frank '"event":"call_end".*"reason":"remote_bye"' 5 && pass "IPv6: hung up" || fail "IPv6 hangup"
 
+# 15. a target that does not resolve (.invalid, RFC 2606): the call fails at once, unreachable
+cmd alice call "sip:nobody@host.invalid"
+wait_ev alice '"event":"call_end".*"reason":"unreachable","status":503' 10 &&
+  pass "an unresolvable target: the INVITE's transport error ends the call (Error, unreachable)" ||
+  fail "unresolvable" "$(grep call_end "$T/alice.events" | tail -1)"
+
 # 14. bob quits while ringing: the INVITE gets 480 through its transaction (the
 # transactions outlive the shutdown's first step)
 ring_bob
