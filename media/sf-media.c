@@ -1,8 +1,11 @@
-/* sf-media.c: the media interface, the [media] section, the RTP port pool and
- * the null backend (see sf-media.h). */
+/* sf-media.c: the media interface, the [media] section, the RTP port pool
+ * (ports bound from the offer on, for a real backend), media events and the
+ * null backend (see sf-media.h). */
 #include "config.h"
 #include "sf-media.h"
+#include "media/sf-media-gst.h"
 #include "framework/sf-json.h"
+#include <gio/gio.h>
 #include <string.h>
 
 G_DEFINE_QUARK (sf-media-error-quark, sf_media_error)
@@ -10,6 +13,8 @@ G_DEFINE_QUARK (sf-media-error-quark, sf_media_error)
 #define SF_MEDIA_MAX_DIGITS 64
 
 static const SfConfigKey media_keys[] = {
+  { "backend", SF_CFG_ENUM, "gstreamer", 0, 0, "gstreamer|null",
+    "what carries the audio: gstreamer (RTP) or null (nothing sent, for tests)" },
   { "source", SF_CFG_STRING, "tone:1000", 0, 0, NULL, "what we send: tone:HZ (1..20000), file:PATH.wav or silence" },
   { "sink", SF_CFG_STRING, "none", 0, 0, NULL, "what we do with the audio received: file:PATH.wav, none or sound" },
   { "rtp_ports", SF_CFG_STRING, "40000-40999", 0, 0, NULL,
@@ -31,7 +36,17 @@ struct _SfMedia {
   guint in_use;
   guint cursor;                   /* next index tried */
   GPtrArray *streams;             /* owned array of unowned SfMediaStream (freed by sf_media_stop) */
+  GHashTable *reserved;           /* owned: port -> owned Reservation */
+  SfMediaEventFunc event_func;
+  gpointer event_data;            /* unowned */
 };
+
+/* The sockets holding an allocated port pair (real backends only). */
+typedef struct {
+  GSocket *sock[2];               /* owned: RTP, RTCP */
+} Reservation;
+
+static void reservation_free (gpointer p);
 
 struct _SfMediaStream {
   SfMedia *media;                 /* unowned */
@@ -172,13 +187,15 @@ sf_media_new (SfConfig *cfg, const SfMediaBackend *backend, GError **error)
 {
   g_return_val_if_fail (cfg != NULL, NULL);
   if (backend == NULL)
-    backend = sf_media_null_backend ();
+    backend = g_strcmp0 (sf_config_get_string (cfg, "media", "backend"), "null") == 0 ? sf_media_null_backend ()
+                                                                                     : sf_media_gst_backend ();
   g_return_val_if_fail (backend->start != NULL && backend->update != NULL && backend->dtmf != NULL
                           && backend->stats != NULL && backend->stop != NULL,
                         NULL);
   g_autoptr (SfMedia) m = g_new0 (SfMedia, 1);
   m->backend = backend;
   m->streams = g_ptr_array_new ();
+  m->reserved = g_hash_table_new_full (NULL, NULL, NULL, reservation_free);
   if (!read_source (m, cfg, error) || !read_sink (m, cfg, error) || !read_ports (m, cfg, error)
       || !read_codecs (m, cfg, error))
     return NULL;
@@ -196,6 +213,7 @@ sf_media_free (SfMedia *m)
     sf_media_stop (st);
   }
   g_ptr_array_unref (m->streams);
+  g_hash_table_unref (m->reserved);
   g_strfreev (m->codecs);
   g_free (m->source_path);
   g_free (m->sink_path);
@@ -239,20 +257,74 @@ sf_media_sink (SfMedia *m, const char **path)
 
 /* ---- ports ---- */
 
+/* A UDP socket bound on the IPv4 wildcard address and @port; NULL when the
+ * port is taken. */
+static GSocket *
+bind_port (guint port)
+{
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  if (sock == NULL)
+    return NULL;
+  g_autoptr (GInetAddress) any = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (any, (guint16) port);
+  if (!g_socket_bind (sock, addr, FALSE, NULL))
+    return NULL;
+  return g_steal_pointer (&sock);
+}
+
+static void
+reservation_free (gpointer p)
+{
+  Reservation *r = p;
+  for (int k = 0; k < 2; k++) {
+    if (r->sock[k] != NULL)
+      g_socket_close (r->sock[k], NULL);
+    g_clear_object (&r->sock[k]);
+  }
+  g_free (r);
+}
+
+/* Binds @port and @port + 1 for @m; FALSE when either is taken. */
+static gboolean
+reserve (SfMedia *m, guint port)
+{
+  Reservation *r = g_new0 (Reservation, 1);
+  if ((r->sock[0] = bind_port (port)) == NULL || (r->sock[1] = bind_port (port + 1)) == NULL) {
+    reservation_free (r);
+    return FALSE;
+  }
+  g_hash_table_insert (m->reserved, GUINT_TO_POINTER (port), r);
+  return TRUE;
+}
+
 guint
 sf_media_port_alloc (SfMedia *m)
 {
   g_return_val_if_fail (m != NULL, 0);
+  gboolean bind = m->backend != sf_media_null_backend ();
   for (guint k = 0; k < m->n_ports; k++) {
     guint i = (m->cursor + k) % m->n_ports;
-    if (!m->used[i]) {
-      m->used[i] = 1;
-      m->in_use++;
-      m->cursor = (i + 1) % m->n_ports;
-      return m->port_low + 2 * i;
+    guint port = m->port_low + 2 * i;
+    if (m->used[i])
+      continue;
+    if (bind && !reserve (m, port)) {
+      g_debug ("media: RTP port %u or %u is taken by another socket; passed over", port, port + 1);
+      continue;
     }
+    m->used[i] = 1;
+    m->in_use++;
+    m->cursor = (i + 1) % m->n_ports;
+    return port;
   }
   return 0;
+}
+
+GSocket *
+sf_media_port_socket (SfMedia *m, guint port, gboolean rtcp)
+{
+  g_return_val_if_fail (m != NULL, NULL);
+  Reservation *r = g_hash_table_lookup (m->reserved, GUINT_TO_POINTER (port));
+  return r != NULL ? r->sock[rtcp ? 1 : 0] : NULL;
 }
 
 void
@@ -264,6 +336,7 @@ sf_media_port_free (SfMedia *m, guint port)
   g_return_if_fail (m->used[i]);
   m->used[i] = 0;
   m->in_use--;
+  g_hash_table_remove (m->reserved, GUINT_TO_POINTER (port));
 }
 
 guint
@@ -278,6 +351,25 @@ sf_media_ports_in_use (SfMedia *m)
 {
   g_return_val_if_fail (m != NULL, 0);
   return m->in_use;
+}
+
+/* ---- events ---- */
+
+void
+sf_media_set_event_func (SfMedia *m, SfMediaEventFunc func, gpointer data)
+{
+  g_return_if_fail (m != NULL);
+  m->event_func = func;
+  m->event_data = data;
+}
+
+void
+sf_media_emit (SfMedia *m, const char *call, const char *event, const char *arg)
+{
+  g_return_if_fail (m != NULL && call != NULL && event != NULL);
+  g_debug ("media: %s: %s%s%s", call, event, arg != NULL ? " " : "", arg != NULL ? arg : "");
+  if (m->event_func != NULL)
+    m->event_func (call, event, arg, m->event_data);
 }
 
 /* ---- streams ---- */

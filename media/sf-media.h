@@ -1,10 +1,13 @@
 /* sf-media.h: the media interface the audio operators call.  One SfMedia per
- * endpoint holds the [media] configuration, the RTP port pool and a backend; one
- * SfMediaStream per call runs the stream negotiated by sf-sdp.h.  A backend is a
- * vtable: the null backend here accepts and counts and sends no RTP; a GStreamer
- * backend fits the same vtable.  docs/media.md describes both. */
+ * endpoint holds the [media] configuration, the RTP port pool, a backend and the
+ * function that receives media events; one SfMediaStream per call runs the
+ * stream negotiated by sf-sdp.h.  A backend is a vtable: the null backend here
+ * accepts and counts and sends no RTP; the GStreamer backend (sf-media-gst.h)
+ * carries RTP (RFC 3550) and telephone events (RFC 4733).  docs/media.md
+ * describes both. */
 #pragma once
 #include <glib.h>
+#include <gio/gio.h>
 #include "framework/sf-config.h"
 #include "media/sf-sdp.h"
 
@@ -37,6 +40,7 @@ typedef struct {
 } SfMediaBackend;
 
 /* Declares [media] in @cfg:
+ *   backend   = gstreamer | null                     (gstreamer)
  *   source    = tone:HZ | file:PATH.wav | silence   (tone:1000; HZ 1..20000)
  *   sink      = file:PATH.wav | none | sound         (none)
  *   rtp_ports = LOW-HIGH                             (40000-40999; 1024..65535, LOW even, LOW < HIGH)
@@ -46,7 +50,8 @@ gboolean sf_media_declare_config (SfConfig *cfg, GError **error);
 
 /* Reads and checks [media] (declared beforehand): SF_CONFIG_ERROR_BAD_VALUE
  * naming the source, the key and the expected form otherwise.  @backend: NULL
- * for the null backend; it must outlive the SfMedia. */
+ * for the one media.backend names (GStreamer's by default); it must outlive the
+ * SfMedia. */
 SfMedia *sf_media_new (SfConfig *cfg, const SfMediaBackend *backend, GError **error);
 /* Stops the streams still running, then frees @m. */
 void sf_media_free (SfMedia *m);
@@ -65,9 +70,17 @@ SfMediaSinkKind sf_media_sink (SfMedia *m, const char **path);
 
 /* An RTP port from media.rtp_ports: even, RTCP being port + 1 (RFC 3550 11),
  * not handed out twice until freed; 0 when all are taken.  Ports are handed out
- * round-robin, so a freed port is reused last. */
+ * round-robin, so a freed port is reused last.  With a backend other than the
+ * null one the port and port + 1 are bound (UDP, IPv4 wildcard address) here
+ * and held until sf_media_port_free(): the port is ours from the offer on, and
+ * a port another socket holds (another process's call) is passed over. */
 guint sf_media_port_alloc (SfMedia *m);
 void sf_media_port_free (SfMedia *m, guint port);
+/* For backends: the socket holding @port (@rtcp FALSE) or @port + 1 (@rtcp
+ * TRUE) since sf_media_port_alloc(); NULL when none is held (the null backend,
+ * a port not from the pool).  (transfer none): a backend takes a reference to
+ * use it, or closes it to bind another (IPv6); sf_media_port_free() closes it. */
+GSocket *sf_media_port_socket (SfMedia *m, guint port, gboolean rtcp);
 /* How many ports the range holds, and how many are handed out. */
 guint sf_media_port_capacity (SfMedia *m);
 guint sf_media_ports_in_use (SfMedia *m);
@@ -86,6 +99,20 @@ char *sf_media_stats_json (const SfMediaStats *st);
 void sf_media_stop (SfMediaStream *st);
 guint sf_media_active_streams (SfMedia *m);
 const char *sf_media_stream_call (SfMediaStream *st);
+
+/* Media events, delivered in the main context (the thread-default context of
+ * the thread that started the stream), never from a streaming thread:
+ *   "dtmf"         @arg: one digit received (RFC 4733 event: 0-9 * # A-D)
+ *   "rtp_timeout"  @arg NULL: RTP stopped arriving (none for about 3 s after
+ *                  some had arrived while we receive); not fatal
+ *   "media_error"  @arg: the backend's message (a GStreamer bus error...)
+ * @call is the handle given to sf_media_start(). */
+typedef void (*SfMediaEventFunc) (const char *call, const char *event, const char *arg, gpointer data);
+/* One function per SfMedia (NULL: events are dropped); @data is unowned. */
+void sf_media_set_event_func (SfMedia *m, SfMediaEventFunc func, gpointer data);
+/* For backends, in the main context only: hands an event to the function set
+ * (nothing when none is). */
+void sf_media_emit (SfMedia *m, const char *call, const char *event, const char *arg);
 
 /* The null backend's counters, for tests (0 for a stream of another backend). */
 guint sf_media_null_dtmf_sent (SfMediaStream *st);

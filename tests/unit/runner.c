@@ -24,6 +24,7 @@ main (int argc, char **argv)
   sf_test_register_txn ();
   sf_test_register_sdp ();
   sf_test_register_media ();
+  sf_test_register_tone ();
   sf_test_register_location ();
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {

@@ -43,6 +43,7 @@ void sf_test_register_txn (void);
 void sf_test_register_sip_dialog (void);
 void sf_test_register_sdp (void);
 void sf_test_register_media (void);
+void sf_test_register_tone (void);
 void sf_test_register_location (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))

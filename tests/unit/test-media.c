@@ -1,6 +1,6 @@
 /* test-media.c: the media interface (media/sf-media.c).
- *  - config_defaults: [media] declared with tone:1000, none, 40000-40999 (500 RTP
- *    ports), PCMU,PCMA,opus
+ *  - config_defaults: [media] declared with backend gstreamer, tone:1000, none,
+ *    40000-40999 (500 RTP ports), PCMU,PCMA,opus
  *  - config_accepted: each form of source, sink, rtp_ports and codecs
  *  - config_refused: each bad value gives SF_CONFIG_ERROR_BAD_VALUE naming the
  *    source, media.KEY, the expected form and the value, as sf-config.c does
@@ -10,10 +10,18 @@
  *    stream count follows, bad DTMF digits (RFC 4733 events) are refused before the
  *    backend, sf_media_free stops what is left
  *  - custom_backend: another vtable is called through the same interface; a
- *    failing start leaves no stream */
+ *    failing start leaves no stream
+ *  - backend_key: media.backend picks the backend when none is given (gstreamer
+ *    by default, null), an explicit one wins, another value is refused
+ *  - ports_taken: with a real backend a port whose RTP or RTCP port another
+ *    socket holds is passed over; the null backend does not look
+ *  - events: sf_media_emit reaches the function set, with the call and argument;
+ *    without one, nothing happens */
 #include "config.h"
 #include "sf-test.h"
 #include "media/sf-media.h"
+#include "media/sf-media-gst.h"
+#include <gio/gio.h>
 #include <string.h>
 
 static SfConfig *
@@ -26,14 +34,14 @@ media_cfg (void)
   return cfg;
 }
 
-/* sf_media_new after --set @assignment ("media.KEY=VALUE"). */
+/* sf_media_new (null backend) after --set @assignment ("media.KEY=VALUE"). */
 static SfMedia *
 media_with (const char *assignment, GError **error)
 {
   g_autoptr (SfConfig) cfg = media_cfg ();
   if (!sf_config_set (cfg, assignment, error))
     return NULL;
-  return sf_media_new (cfg, NULL, error);
+  return sf_media_new (cfg, sf_media_null_backend (), error);
 }
 
 static void
@@ -55,8 +63,8 @@ config_defaults (void)
   CU_ASSERT_STRING_EQUAL (codecs[0], "PCMU");
   CU_ASSERT_STRING_EQUAL (codecs[1], "PCMA");
   CU_ASSERT_STRING_EQUAL (codecs[2], "opus");
-  CU_ASSERT_PTR_EQUAL (sf_media_backend (m), sf_media_null_backend ());
-  CU_ASSERT_STRING_EQUAL (sf_media_backend (m)->name, "null");
+  CU_ASSERT_PTR_EQUAL (sf_media_backend (m), sf_media_gst_backend ());
+  CU_ASSERT_STRING_EQUAL (sf_media_backend (m)->name, "gstreamer");
   /* The codecs feed an SDP session as they are. */
   g_autoptr (SfSdpSession) s = sf_sdp_session_new ("127.0.0.1", sf_media_port_alloc (m), codecs, &error);
   CU_ASSERT_PTR_NOT_NULL (s);
@@ -255,7 +263,7 @@ static void
 null_backend (void)
 {
   g_autoptr (SfConfig) cfg = media_cfg ();
-  SfMedia *m = sf_media_new (cfg, NULL, NULL);
+  SfMedia *m = sf_media_new (cfg, sf_media_null_backend (), NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);
   g_auto (SfSdpMedia) neg = { 0 };
   negotiate (&neg, SF_SDP_SENDRECV);
@@ -393,6 +401,99 @@ custom_backend (void)
   CU_ASSERT_EQUAL (sf_media_active_streams (m), 0);
 }
 
+static void
+backend_key (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  g_autoptr (SfMedia) m1 = sf_media_new (cfg, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
+  CU_ASSERT_STRING_EQUAL (sf_media_backend (m1)->name, "gstreamer");
+  CU_ASSERT_TRUE (sf_config_set (cfg, "media.backend=null", &error));
+  g_autoptr (SfMedia) m2 = sf_media_new (cfg, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  CU_ASSERT_PTR_EQUAL (sf_media_backend (m2), sf_media_null_backend ());
+  /* A backend given wins over the key. */
+  g_autoptr (SfMedia) m3 = sf_media_new (cfg, sf_media_gst_backend (), &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
+  CU_ASSERT_PTR_EQUAL (sf_media_backend (m3), sf_media_gst_backend ());
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_config_set (cfg, "media.backend=alsa", &e2));
+  CU_ASSERT (g_error_matches (e2, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE));
+}
+
+/* A UDP socket bound on 0.0.0.0:@port (NULL if the port is in use). */
+static GSocket *
+hold_port (guint port)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) any = g_inet_address_new_any (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (any, (guint16) port);
+  if (s != NULL && !g_socket_bind (s, addr, FALSE, NULL))
+    g_clear_object (&s);
+  return s;
+}
+
+static void
+ports_taken (void)
+{
+  /* A free port pair P, P + 1 and the pair after it, somewhere high. */
+  guint low = 0;
+  for (int tries = 0; tries < 50 && low == 0; tries++) {
+    guint p = 2 * (guint) g_random_int_range (15000, 30000);
+    g_autoptr (GSocket) a = hold_port (p), b = hold_port (p + 1), c = hold_port (p + 2), d = hold_port (p + 3);
+    if (a != NULL && b != NULL && c != NULL && d != NULL)
+      low = p;
+  }
+  CU_ASSERT_FATAL (low != 0);
+  g_autofree char *range = g_strdup_printf ("media.rtp_ports=%u-%u", low, low + 3);
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  CU_ASSERT_TRUE_FATAL (sf_config_set (cfg, range, NULL));
+  g_autoptr (SfMedia) real = sf_media_new (cfg, sf_media_gst_backend (), NULL);
+  g_autoptr (SfMedia) null = sf_media_new (cfg, sf_media_null_backend (), NULL);
+  CU_ASSERT_FATAL (real != NULL && null != NULL);
+  /* Another socket holds the first pair's RTCP port. */
+  g_autoptr (GSocket) rtcp = hold_port (low + 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (rtcp);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (real), low + 2);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (real), 0);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (null), low);
+  g_socket_close (rtcp, NULL);
+  CU_ASSERT_EQUAL (sf_media_port_alloc (real), low);
+  sf_media_port_free (real, low);
+  sf_media_port_free (real, low + 2);
+  sf_media_port_free (null, low);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (real), 0);
+}
+
+static GPtrArray *heard;
+
+static void
+on_media_event (const char *call, const char *event, const char *arg, gpointer data)
+{
+  g_ptr_array_add (heard, g_strdup_printf ("%s %s %s %s", call, event, arg != NULL ? arg : "-", (char *) data));
+}
+
+static void
+events (void)
+{
+  heard = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SfMedia) m = media_with ("media.source=silence", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  sf_media_emit (m, "c0", "dtmf", "1"); /* no function: dropped */
+  sf_media_set_event_func (m, on_media_event, "x");
+  sf_media_emit (m, "c1", "dtmf", "#");
+  sf_media_emit (m, "c2", "rtp_timeout", NULL);
+  sf_media_emit (m, "c1", "media_error", "udpsrc: boom");
+  sf_media_set_event_func (m, NULL, NULL);
+  sf_media_emit (m, "c3", "dtmf", "2");
+  CU_ASSERT_EQUAL_FATAL (heard->len, 3);
+  CU_ASSERT_STRING_EQUAL (heard->pdata[0], "c1 dtmf # x");
+  CU_ASSERT_STRING_EQUAL (heard->pdata[1], "c2 rtp_timeout - x");
+  CU_ASSERT_STRING_EQUAL (heard->pdata[2], "c1 media_error udpsrc: boom x");
+  g_clear_pointer (&heard, g_ptr_array_unref);
+}
+
 void
 sf_test_register_media (void)
 {
@@ -403,4 +504,7 @@ sf_test_register_media (void)
   SF_ADD_TEST (s, ports);
   SF_ADD_TEST (s, null_backend);
   SF_ADD_TEST (s, custom_backend);
+  SF_ADD_TEST (s, backend_key);
+  SF_ADD_TEST (s, ports_taken);
+  SF_ADD_TEST (s, events);
 }

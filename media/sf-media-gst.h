@@ -1,0 +1,26 @@
+/* sf-media-gst.h: the GStreamer media backend.  One pipeline per call built on
+ * rtpbin: RTP and RTCP (RFC 3550) to and from the negotiated peer, symmetric
+ * (we send from the ports we receive on), PCMU/PCMA (RFC 3551) or Opus
+ * (RFC 7587), telephone events (RFC 4733) sent and received.  The source and
+ * sink come from [media]; events (DTMF received, RTP stopped arriving, errors)
+ * reach the SfMedia's event function in the main context.  docs/media.md draws
+ * the pipeline and lists the choices. */
+#pragma once
+#include "media/sf-media.h"
+
+G_BEGIN_DECLS
+
+/* The backend's vtable (name "gstreamer").  GStreamer is initialised on the
+ * first start(); a missing element fails that start with SF_MEDIA_ERROR_FAILED
+ * naming it and the Debian package that has it. */
+const SfMediaBackend *sf_media_gst_backend (void);
+
+/* How long without RTP, after some arrived while we receive, before
+ * "rtp_timeout" (ms). */
+#define SF_MEDIA_GST_RTP_TIMEOUT_MS 3000
+/* How long stop() waits for a WAV sink to take end-of-stream (ms). */
+#define SF_MEDIA_GST_EOS_WAIT_MS 2000
+/* rtpbin's jitter buffer (ms). */
+#define SF_MEDIA_GST_JITTER_MS 100
+
+G_END_DECLS
