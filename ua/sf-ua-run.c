@@ -103,6 +103,18 @@ check_idle (Run *r)
     begin_shutdown (r);
 }
 
+/* A media event (the backend delivers them in the main context) goes to its call
+ * as an event of kind media (not device: a received digit must never look like
+ * the user's command to send one); OpMediaEvent writes it out. */
+static void
+on_media_event (const char *call, const char *event, const char *arg, gpointer data)
+{
+  SfEndpoint *ep = data;
+  SfInstance *inst = sf_endpoint_lookup_handle (ep, call);
+  if (inst != NULL)
+    sf_endpoint_post (ep, inst, sf_event_new (SF_EV_MEDIA, event, arg));
+}
+
 static gboolean
 after_batch (gpointer data)
 {
@@ -279,7 +291,7 @@ sf_ua_cmd_run (int argc, char **argv)
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;
   }
-  /* The null backend until the media issue brings GStreamer's. */
+  /* media.backend: GStreamer's (default) or the null one. */
   SfMedia *media = sf_media_new (cfg, NULL, &error);
   if (media == NULL) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
@@ -292,6 +304,7 @@ sf_ua_cmd_run (int argc, char **argv)
   r.loop = g_main_loop_new (NULL, FALSE);
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
   sf_endpoint_set_data (r.ep, "media", media); /* freed after the endpoint: calls give their RTP ports back */
+  sf_media_set_event_func (media, on_media_event, r.ep);
   if (!sf_registrar_setup (r.ep, cfg, &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
     sf_endpoint_free (r.ep);

@@ -90,6 +90,9 @@ call_free (gpointer p)
   SfUaCall *c = p;
   if (c->stream != NULL)
     sf_media_stop (c->stream);
+  /* The port only after its stream stopped: freeing it closes the sockets the pipeline uses. */
+  if (c->port_held && c->media_owner != NULL)
+    sf_media_port_free (c->media_owner, c->rtp_port);
   g_clear_pointer (&c->invite, sf_sip_event_free);
   g_free (c->tag);
   g_clear_pointer (&c->ok, sf_sip_msg_unref);
@@ -107,20 +110,6 @@ call_free (gpointer p)
   g_free (c->pending_answer);
   g_free (c->reason);
   g_free (c);
-}
-
-/* The port goes back to the endpoint's media when the call goes (the media outlives calls). */
-typedef struct {
-  SfMedia *media;
-  guint port;
-} PortHold;
-
-static void
-port_release (gpointer p)
-{
-  PortHold *h = p;
-  sf_media_port_free (h->media, h->port);
-  g_free (h);
 }
 
 SfUaCall *
@@ -190,10 +179,8 @@ sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error)
       g_set_error (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE, "no free RTP port left in media.rtp_ports");
       return NULL;
     }
-    PortHold *h = g_new0 (PortHold, 1);
-    h->media = m;
-    h->port = port;
-    sf_ctx_set_data (ctx, "ua.rtp_port", h, port_release);
+    call->media_owner = m; /* the media outlives calls: the port goes back when the call goes */
+    call->port_held = TRUE;
   }
   call->sdp = sf_sdp_session_new (addr, port, m != NULL ? sf_media_codecs (m) : pcmu_only, error);
   call->rtp_port = port;

@@ -60,7 +60,9 @@ typedef struct {
   /* both */
   SfSipDialog *dialog;
   SfSdpSession *sdp;
-  guint rtp_port;            /* from media.rtp_ports, freed with the call */
+  guint rtp_port;            /* from media.rtp_ports, freed with the call (after its stream stops) */
+  gboolean port_held;
+  SfMedia *media_owner;      /* unowned: the endpoint's media the port came from */
   SfSdpMedia media;          /* the last negotiated stream */
   gboolean have_media;
   char *pending_answer;      /* UAS: the SDP answer made when the INVITE came, sent with the 200 */

@@ -40,7 +40,7 @@ ring_bob
 cmd bob answer
 wait_ev alice "\"call\":\"$A\".*\"to\":\"InCall\"" 5 && wait_ev bob '"to":"InCall"' 5 &&
   pass "answer: both in InCall" || fail "answer: not both in call" "alice: $(states alice "$A")" "bob: $(states bob "$B")"
-grep -q '"event":"media".*"codec":"PCMU".*"dir":"sendrecv"' "$T/alice.events" &&
+wait_ev alice '"event":"media".*"codec":"PCMU".*"dir":"sendrecv"' 5 &&
   pass "alice's media: PCMU, sendrecv (the answer in the 200 taken)" || fail "alice media" "$(grep '"media"' "$T/alice.events")"
 cmd alice hangup
 ended alice "$A" '"reason":"local_bye","status":200' && ended bob "$B" '"reason":"remote_bye","status":200' &&
@@ -98,9 +98,20 @@ cmd alice resume
 wait_ev alice "\"call\":\"$A\".*\"from\":\"ResumePending\",\"to\":\"InCall\"" 5 &&
   wait_ev carol '"event":"media".*"why":"reinvite".*"dir":"sendrecv"' 5 &&
   pass "resume: sendrecv on both sides" || fail "resume" "$(states alice "$A")" "$(grep '"media"' "$T/carol.events")"
+cmd alice dtmf 123#
+if wait_ev carol '"event":"dtmf","machine":"ua".*"direction":"received"' 10 4; then
+  digits=$(grep '"event":"dtmf".*"direction":"received"' "$T/carol.events" | sed 's/.*"digits":"\([^"]*\)".*/\1/' | tr -d '\n')
+  [ "$digits" = "123#" ] && pass "DTMF 123# from alice reaches carol's flow in order (RFC 4733 over RTP)" ||
+    fail "DTMF order" "$digits"
+else
+  fail "DTMF" "$(grep -E 'dtmf|media_event' "$T/carol.events" "$T/alice.events")"
+fi
 cmd carol hangup
 ended alice "$A" '"reason":"remote_bye"' && ended carol "$C" '"reason":"local_bye"' && pass "carol hangs up" ||
   fail "carol hangup"
+grep "\"event\":\"call_end\".*\"call\":\"$A\"" "$T/alice.events" | grep -q '"packets_sent":[1-9][0-9]*,"packets_received":[1-9]' &&
+  pass "call_end carries the RTP stats: packets sent and received" ||
+  fail "media stats" "$(grep "\"event\":\"call_end\".*\"call\":\"$A\"" "$T/alice.events")"
 
 # 8. a user bob is not: 404 (8.2.2.1)
 cmd alice call "sip:nobody@127.0.0.1:$PORT_bob"
@@ -142,7 +153,7 @@ wait_ev dave '"event":"call_end".*"status":404' 5 && wait_ev carol '"event":"cal
 LISTEN='udp:[::1]:0' start erin ua.xml "${common[@]}" --set ua.uri=sip:erin@[::1] || exit 1
 LISTEN='udp:[::1]:0' start frank ua.xml "${common[@]}" --set ua.uri=sip:frank@[::1] --set ua.auto_answer=0 || exit 1
 cmd erin call "sip:frank@[::1]:$PORT_frank"
-wait_ev erin '"to":"InCall"' 5 && grep -q '"event":"media".*"remote":"\[::1\]:' "$T/erin.events" &&
+wait_ev erin '"to":"InCall"' 5 && wait_ev erin '"event":"media".*"remote":"\[::1\]:' 5 &&
   pass "IPv6: a call over ::1, the SDP answer's address [::1]" ||
   fail "IPv6" "$(grep -E 'media|call_end' "$T/erin.events")" "$(tail -3 "$T/erin.err")"
 cmd erin hangup
