@@ -24,6 +24,8 @@ static const char usage[] =
   "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"
   "  parse [--json] FILE|-    parse one SIP message and print its structure, or its\n"
   "                           error (exit 1)\n"
+  "  tone FILE.wav HZ...      the share of each tone in a recorded WAV file; exit 0\n"
+  "                           when every HZ is there (Goertzel)\n"
   "  help                     this text\n"
   "\n"
   "A FLOW that is not a file names a built-in flow (e.g. examples/call-demo.xml).\n"
@@ -77,7 +79,7 @@ main (int argc, char **argv)
   }
   static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
     { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ctl", sf_ua_cmd_ctl },
-    { "parse", sf_ua_cmd_parse },
+    { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)
