@@ -16,7 +16,7 @@ start srv redirect.xml --set "registrar.users=$T/users" || exit 1
 SRV=127.0.0.1:$PORT_srv
 ua=(--set sip.t1_ms=100 --set "ua.registrar=sip:$SRV")
 
-start alice ua.xml "${ua[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret --set ua.auto_answer=0 || exit 1
+start alice ua.xml --set media.backend=null "${ua[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret --set ua.auto_answer=0 || exit 1
 wait_ev alice '"event":"registration".*"state":"registered"' 10 &&
   grep -q '"event":"registration".*"state":"challenged".*"status":401' "$T/alice.events" &&
   pass "alice registered through a 401 digest challenge" ||
@@ -24,7 +24,7 @@ wait_ev alice '"event":"registration".*"state":"registered"' 10 &&
 wait_ev srv '"event":"bindings","machine":"redirect".*"aor":"sip:alice@127.0.0.1","bindings":1' 5 &&
   pass "the server holds one binding for sip:alice@127.0.0.1" || fail "server bindings" "$(grep bindings "$T/srv.events")"
 
-start bob ua.xml "${ua[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.password=hunter2 || exit 1
+start bob ua.xml --set media.backend=null "${ua[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.password=hunter2 || exit 1
 wait_ev bob '"event":"registration".*"state":"registered"' 10 || fail "bob registration"
 cmd bob call "sip:alice@$SRV"
 wait_ev bob '"event":"redirect".*"status":302' 5 && wait_ev bob '"to":"InCall"' 5 && wait_ev alice '"to":"InCall"' 5 &&
@@ -40,14 +40,14 @@ cmd bob call "sip:carol@$SRV"
 wait_ev bob '"event":"call_end".*"status":480' 5 && pass "a known user without binding: 480" ||
   fail "480" "$(grep call_end "$T/bob.events" | tail -1)"
 
-start eve ua.xml "${ua[@]}" --set ua.uri=sip:carol@127.0.0.1 --set ua.password=wrong || exit 1
+start eve ua.xml --set media.backend=null "${ua[@]}" --set ua.uri=sip:carol@127.0.0.1 --set ua.password=wrong || exit 1
 wait_ev eve '"event":"registration".*"state":"failed".*"status":401' 10 &&
   ! grep -q '"aor":"sip:carol@127.0.0.1","bindings":[1-9]' "$T/srv.events" &&
   pass "a wrong password: 401 again, no binding" || fail "wrong password" "$(grep registration "$T/eve.events")"
 
 # SHA-256 first
 start srv2 redirect.xml --set "registrar.users=$T/users" --set auth.algorithms=SHA-256,MD5 || exit 1
-start dave ua.xml --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv2" --set ua.uri=sip:bob@127.0.0.1 \
+start dave ua.xml --set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv2" --set ua.uri=sip:bob@127.0.0.1 \
   --set ua.password=hunter2 || exit 1
 wait_ev dave '"event":"registration".*"state":"registered"' 10 && pass "SHA-256 offered first: registered with it" ||
   fail "SHA-256" "$(grep registration "$T/dave.events")"
@@ -57,7 +57,7 @@ wait_ev dave '"event":"registration".*"state":"registered"' 10 && pass "SHA-256 
 # its response: once all have ended, the last binding has expired.
 start srv3 redirect.xml --set "registrar.users=$T/users" --set registrar.max_expires=2 --set registrar.min_expires=1 \
   --set sip.t1_ms=40 || exit 1
-start frank ua.xml --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv3" --set ua.uri=sip:carol@127.0.0.1 \
+start frank ua.xml --set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv3" --set ua.uri=sip:carol@127.0.0.1 \
   --set ua.password=pw || exit 1
 wait_ev frank '"event":"registration".*"state":"registered".*"expires":2' 10 && pass "registrar.max_expires=2: granted 2 s" ||
   fail "max_expires" "$(grep registration "$T/frank.events")"

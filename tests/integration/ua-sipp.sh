@@ -24,7 +24,7 @@ ended_all() {
 }
 
 # ---- sipp uac -> our UA, 100 calls ----
-start bob ua.xml --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
+start bob ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
 sipp_run uac "127.0.0.1:$PORT_bob" -sn uac -s bob -m 100 -r 50
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 100 ] && pass "sipp uac: 100 of 100 calls to the UA successful" ||
   fail "sipp uac: exit $SIPP_RC, ${OK:-0} successful, ${FAILED:-?} failed" "$(tail -5 "$T/uac.out")"
@@ -33,7 +33,7 @@ ended_all bob && [ "$(count bob '"event":"call_end".*"reason":"remote_bye","stat
 stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
 
 # ---- the same with 10% loss ----
-start bob2 ua.xml --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
+start bob2 ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
 sipp_run lost "127.0.0.1:$PORT_bob2" -sn uac -s bob -m 100 -r 50 -lost 10
 if [ "${OK:-0}" -ge 95 ]; then pass "loss: ${OK} of 100 calls successful on sipp's side (>= 95%)"; else
   fail "loss: only ${OK:-0} successful (sipp exit $SIPP_RC)" "$(tail -5 "$T/lost.out")"; fi
@@ -46,7 +46,7 @@ wait_ev bob2 '"event":"reply","command":"status"' 5 && grep '"command":"status"'
 stop bob2 || fail "bob2 exit" "$(tail -3 "$T/bob2.err")"
 
 # ---- sipp uac -> our UA over TCP, 20 calls ----
-LISTEN=tcp:127.0.0.1:0 start tina ua.xml --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
+LISTEN=tcp:127.0.0.1:0 start tina ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
 sipp_run tcp "127.0.0.1:$PORT_tina" -sn uac -s bob -m 20 -r 10 -t t1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 20 ] && wait_ev tina '"event":"call_end".*"reason":"remote_bye","status":200' 10 20 &&
   pass "TCP: sipp uac to the UA, 20 of 20 calls, each ended by sipp's BYE" ||
@@ -55,7 +55,7 @@ stop tina || fail "tina exit"
 
 # ---- our UA -> sipp uas, ten calls ----
 if sipp_server uas -sn uas -m 10; then
-  start alice ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 || exit 1
+  start alice ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 || exit 1
   good=0
   for i in $(seq 10); do
     cmd alice call "sip:service@127.0.0.1:$SIPP_PORT"
@@ -76,7 +76,7 @@ fi
 
 # ---- registration: challenged, refreshed, removed ----
 if sipp_server reg -sf "$SCEN/registrar.xml" -m 2; then
-  start carol ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
+  start carol ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
     --set "ua.registrar=sip:127.0.0.1:$SIPP_PORT" || exit 1
   wait_ev carol '"event":"registration".*"state":"registered".*"expires":4' 10 &&
     grep -q '"event":"registration".*"state":"challenged","registrar":[^,]*,"aor":"sip:alice@127.0.0.1","status":401' "$T/carol.events" &&
@@ -92,7 +92,7 @@ if sipp_server reg -sf "$SCEN/registrar.xml" -m 2; then
     fail "unregister" "$(grep registration "$T/carol.events" | tail -2)"
   stop carol || fail "carol exit"
   # a second binding (a new Call-ID: sipp's second call), removed by quit rather than unregister
-  start carol2 ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
+  start carol2 ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret \
     --set "ua.registrar=sip:127.0.0.1:$SIPP_PORT" || exit 1
   wait_ev carol2 '"event":"registration".*"state":"registered"' 10 2 || fail "carol2: no refresh"
   stop carol2 && grep -q '"event":"registration".*"state":"unregistered"' "$T/carol2.events" &&
@@ -106,7 +106,7 @@ fi
 
 # ---- a challenged INVITE: 401 answered with credentials, once ----
 if sipp_server auth -sf "$SCEN/uas-auth.xml" -m 2; then
-  start dave ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret || exit 1
+  start dave ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=secret || exit 1
   cmd dave call "sip:service@127.0.0.1:$SIPP_PORT"
   wait_ev dave '"to":"InCall"' 10 && grep -q '"event":"authenticating".*"status":401' "$T/dave.events" &&
     pass "401: the INVITE sent again with Authorization, verified, call up" ||
@@ -116,7 +116,7 @@ if sipp_server auth -sf "$SCEN/uas-auth.xml" -m 2; then
     fail "401 hangup"
   stop dave || fail "dave exit"
   # the same with a wrong password: the second 401 carries the nonce answered: the call fails
-  start eve ua.xml --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=wrong || exit 1
+  start eve ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 --set ua.password=wrong || exit 1
   cmd eve call "sip:service@127.0.0.1:$SIPP_PORT"
   wait_ev eve '"event":"call_end".*"reason":"failed","status":401' 10 &&
     [ "$(count eve '"event":"authenticating"')" = 1 ] && pass "wrong password: answered once, then the call fails with 401" ||
@@ -131,7 +131,7 @@ fi
 
 # ---- a forked INVITE answered twice (13.2.2.4) ----
 if sipp_server fork -sf "$SCEN/uas-fork.xml" -m 1; then
-  start fred ua.xml --set sip.t1_ms=100 --set ua.uri=sip:fred@127.0.0.1 || exit 1
+  start fred ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:fred@127.0.0.1 || exit 1
   cmd fred call "sip:service@127.0.0.1:$SIPP_PORT"
   wait_ev fred '"event":"fork_ended"' 10 && wait_ev fred '"to":"InCall"' 5 &&
     pass "two 2xx from two forks: the first is the call, the second gets its ACK and a BYE" ||
@@ -148,10 +148,10 @@ else
 fi
 
 # ---- a 302 with two Contacts: the best q is tried first ----
-start gina ua.xml --set sip.t1_ms=100 --set ua.uri=sip:gina@127.0.0.1 --set ua.auto_answer=0 || exit 1
+start gina ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:gina@127.0.0.1 --set ua.auto_answer=0 || exit 1
 if sipp_server moved -sf "$SCEN/uas-302.xml" -m 1 -set good "sip:gina@127.0.0.1:$PORT_gina" \
   -set bad "sip:nobody@127.0.0.1:$PORT_gina"; then
-  start hank ua.xml --set sip.t1_ms=100 --set ua.uri=sip:hank@127.0.0.1 || exit 1
+  start hank ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:hank@127.0.0.1 || exit 1
   cmd hank call "sip:service@127.0.0.1:$SIPP_PORT"
   wait_ev hank '"to":"InCall"' 10 && [ "$(count hank '"event":"redirect"')" = 1 ] &&
     grep -q "\"event\":\"redirect\".*\"target\":\"sip:gina@127.0.0.1:$PORT_gina\"" "$T/hank.events" &&
