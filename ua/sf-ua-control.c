@@ -7,6 +7,7 @@
 #include "framework/sf-json.h"
 #include "sf-ua-lines.h"
 #include "states/sf-machine.h"
+#include "operators/ua/sf-ua-call.h"
 #include "sip/sf-sip-uri.h"
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -130,6 +131,14 @@ status (SfUaControl *c, gboolean *ok)
     sf_json_append_string (out, sf_instance_handle (inst));
     g_string_append (out, ",\"state\":");
     sf_json_append_string (out, sf_instance_state (inst));
+    /* A call of the user agent with audio running: its RTP stats now. */
+    SfUaCall *call = sf_endpoint_get_instance_data (inst, "ua.call");
+    if (call != NULL && call->stream != NULL) {
+      SfMediaStats st;
+      sf_media_stats (call->stream, &st);
+      g_autofree char *js = sf_media_stats_json (&st);
+      g_string_append_printf (out, ",\"media\":%s", js);
+    }
     g_string_append_c (out, '}');
   }
   g_string_append (out, "]");

@@ -170,6 +170,9 @@ if wait_ev max '"event":"dtmf","machine":"ua".*"direction":"received"' 10 4; the
 else
   fail "DTMF" "$(grep -E 'dtmf|media_event' "$T/max.events" "$T/mia.events")"
 fi
+cmd mia status
+wait_ev mia '"command":"status".*"media":\{"packets_sent":[1-9]' 5 && pass "status shows the call's RTP stats" ||
+  fail "status media" "$(grep '"command":"status"' "$T/mia.events")"
 cmd mia hangup
 wait_ev mia '"event":"call_end"' 10 && grep '"event":"call_end"' "$T/mia.events" | grep -q '"packets_sent":[1-9][0-9]*,"packets_received":[1-9]' &&
   pass "call_end carries the RTP stats: packets sent and received" ||
