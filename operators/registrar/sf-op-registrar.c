@@ -127,7 +127,23 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return r;
 }
 
+/* Any request but ACK and CANCEL with a Require (8.2.2.3; 10.3 step 2, before
+ * authentication): 420 Bad Extension, Unsupported naming the extensions. */
+static SfOpResult
+sf_op_check_require (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || !sf_sip_msg_is_request (e->msg) || strcmp (ev->name, "ACK") == 0 || strcmp (ev->name, "CANCEL") == 0)
+    return SF_OP_SKIP;
+  SfOpResult refused;
+  if (!sf_registrar_refuse_extensions (ctx, e, &refused))
+    return SF_OP_SKIP;
+  return refused;
+}
+
 const SfOperatorDef sf_op_registrar_table[] = {
+  { "OpCheckRequire", sf_op_check_require, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "a request with Require (this server supports no extension): 420 with Unsupported (8.2.2.3, 10.3 step 2)" },
   { "OpSaveBindings", sf_op_save_bindings, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, save_outcomes, SF_ARG_NONE, NULL,
     NULL, "a REGISTER: checked (10.3), its bindings sent to the location service; outcome answered when refused" },
   { "OpRegisterReply", sf_op_register_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,

@@ -295,3 +295,20 @@ sf_registrar_format_q (guint thousandths)
 {
   return g_strdup_printf ("%u.%03u", thousandths / 1000, thousandths % 1000);
 }
+
+gboolean
+sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *result)
+{
+  GPtrArray *req = sf_sip_msg_values (e->msg, SF_SIP_HDR_REQUIRE, NULL);
+  if (req == NULL || req->len == 0)
+    return FALSE;
+  GString *tags = g_string_new ("Unsupported: ");
+  for (guint i = 0; i < req->len; i++) {
+    g_autofree char *t = sf_sip_str_dup (((SfSipValue *) req->pdata[i])->text);
+    g_string_append_printf (tags, "%s%s", i > 0 ? ", " : "", t);
+  }
+  const char *const lines[] = { tags->str, NULL };
+  *result = sf_registrar_answer (ctx, e, 420, NULL, lines);
+  g_string_free (tags, TRUE);
+  return TRUE;
+}

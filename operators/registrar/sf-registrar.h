@@ -61,6 +61,11 @@ char *sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri);
  * or SF_OP_ERROR when it could not be built or sent. */
 SfOpResult sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char *const *lines);
 
+/* 8.2.2.3 / 10.3 step 2: a request whose Require names extensions (this server
+ * supports none) gets 420 Bad Extension with Unsupported listing them; TRUE when
+ * it was answered so (or could not be: then SF_OP_ERROR is in *@result). */
+gboolean sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *result);
+
 /* A lookup or an update of the location service whose result comes back to
  * @ctx's instance as the event task:location (payload SfLocationResult). */
 void sf_registrar_lookup (SfCtx *ctx, const char *aor);

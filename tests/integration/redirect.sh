@@ -83,6 +83,9 @@ sipp_run inv302 "$SRV" -sf "$SCEN/uac-302.xml" -s sipp -m 5000 -r 1000
 sipp_run star "$SRV" -sf "$SCEN/uac-unregister-all.xml" -s sipp -au sipp -ap sippass -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: Contact: * with Expires: 0 accepted" ||
   fail "sipp Contact: *: exit $SIPP_RC" "$(tail -5 "$T/star.out")"
+sipp_run require "$SRV" -sf "$SCEN/uac-require.xml" -s sipp -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "Require: gruu, foo gets 420 with Unsupported: gruu, foo" ||
+  fail "420: sipp exit $SIPP_RC" "$(tail -5 "$T/require.out")"
 ends=$(count bob '"event":"call_end"')
 cmd bob call "sip:sipp@$SRV"
 wait_ev bob '"event":"call_end"' 5 $((ends + 1)) && grep '"event":"call_end"' "$T/bob.events" | tail -1 | grep -q '"status":480' &&
