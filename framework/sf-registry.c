@@ -61,6 +61,10 @@ extern const SfOperatorDef sf_op_registrar_table[];
 extern const gsize sf_op_registrar_table_len;
 extern const SfOperatorDef sf_op_redirect_table[];
 extern const gsize sf_op_redirect_table_len;
+extern const SfOperatorDef sf_op_proxy_table[];
+extern const gsize sf_op_proxy_table_len;
+extern const SfOperatorDef sf_op_branch_table[];
+extern const gsize sf_op_branch_table_len;
 
 static void
 module_close (gpointer module)
@@ -92,7 +96,9 @@ sf_registry_new (SfConfig *cfg)
       !sf_registry_add (reg, NULL, sf_op_media_table, sf_op_media_table_len, &error) ||
       !sf_registry_add (reg, NULL, sf_op_auth_table, sf_op_auth_table_len, &error) ||
       !sf_registry_add (reg, NULL, sf_op_registrar_table, sf_op_registrar_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_redirect_table, sf_op_redirect_table_len, &error))
+      !sf_registry_add (reg, NULL, sf_op_redirect_table, sf_op_redirect_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_proxy_table, sf_op_proxy_table_len, &error) ||
+      !sf_registry_add (reg, NULL, sf_op_branch_table, sf_op_branch_table_len, &error))
     g_error ("built-in operator table: %s", error->message);
   return reg;
 }

@@ -111,6 +111,10 @@ sf_stack_count (SfStack *s, const char *what)
     s->stats.retransmissions_sent++;
   else if (strcmp (what, "retransmissions_absorbed") == 0)
     s->stats.retransmissions_absorbed++;
+  else if (strcmp (what, "timeouts") == 0)
+    s->stats.timeouts++;
+  else if (strcmp (what, "transport_errors") == 0)
+    s->stats.transport_errors++;
 }
 
 char *
@@ -122,10 +126,13 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
                           ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
-                          ",\"stray_responses\":%" G_GUINT64_FORMAT,
+                          ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
+                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u",
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
-                          s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses);
+                          s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
+                          s->stats.timeouts, s->stats.transport_errors,
+                          sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"));
 }
 
 gboolean
@@ -203,6 +210,25 @@ sf_stack_local (SfStack *s, SfSipProto proto)
   return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
 }
 
+gboolean
+sf_stack_is_local (SfStack *s, const char *host, guint port)
+{
+  g_autofree char *h = g_strdup (host);
+  if (h[0] == '[' && strlen (h) >= 2)
+    memmove (h, h + 1, strlen (h)), h[strlen (h) - 1] = '\0';
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (h);
+  if (ip == NULL)
+    return FALSE;
+  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
+  for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
+    GInetSocketAddress *a = sf_sip_transport_local (s->tp, protos[i]);
+    if (a != NULL && g_inet_socket_address_get_port (a) == port &&
+        g_inet_address_equal (g_inet_socket_address_get_address (a), ip))
+      return TRUE;
+  }
+  return FALSE;
+}
+
 static void
 answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint status)
 {
@@ -222,6 +248,56 @@ client_key (SfSipMsg *m)
   return g_strdup_printf ("client|%s|%s", b, method);
 }
 
+/* A proxy's flow runs one instance per server transaction (scope "request"). */
+static gboolean
+is_proxy (SfStack *s)
+{
+  return strcmp (s->tu->scope, "request") == 0;
+}
+
+gboolean
+sf_stack_is_proxy (SfStack *s)
+{
+  return is_proxy (s);
+}
+
+static gboolean
+sent_by_is_local (SfStack *s, const SfSipValue *via)
+{
+  if (via == NULL)
+    return FALSE;
+  g_autofree char *host = sf_sip_str_dup (via->host);
+  return sf_stack_is_local (s, host, via->port != 0 ? via->port : 5060);
+}
+
+/* 16.7 (no response context) and 16.11: a response whose top Via is ours goes
+ * on to the next Via, as a stateless proxy sends it (18.2.2). */
+static void
+forward_stray (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
+{
+  if (!sent_by_is_local (s, sf_sip_msg_top_via (msg)))
+    return;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) fwd = sf_sip_create_forward_response (msg, &error);
+  if (fwd == NULL)
+    return;
+  const SfSipValue *next = sf_sip_msg_top_via (fwd);
+  const SfSipParam *received = sf_sip_value_param (next, "received");
+  g_autofree char *host = sf_sip_str_dup (received != NULL && sf_sip_str_is_set (received->value) ? received->value : next->host);
+  if (host[0] == '[')
+    memmove (host, host + 1, strlen (host)), host[strlen (host) - 1] = '\0';
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
+  if (ip == NULL)
+    return; /* a host name to resolve: a stateless forward does not wait for DNS */
+  SfSipPeer to = { 0 };
+  to.proto = sf_sip_str_caseeq (next->transport, "TCP") ? SF_SIP_TCP : SF_SIP_UDP;
+  to.local = from->proto == to.proto && from->local != NULL ? g_object_ref (from->local) : NULL;
+  to.remote = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) (next->port != 0 ? next->port : 5060)));
+  if (sf_stack_send_response (s, fwd, &to))
+    s->stats.stateless++;
+  sf_sip_peer_clear (&to);
+}
+
 static void
 on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
 {
@@ -231,7 +307,9 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     SfInstance *ct = sf_endpoint_lookup (s->ep, "transaction", ck);
     if (ct == NULL) {
       s->stats.stray_responses++;
-      return; /* no transaction: dropped (17.1.3) */
+      if (is_proxy (s))
+        forward_stray (s, msg, from); /* 16.7: no response context: forwarded as a stateless proxy would */
+      return; /* otherwise no transaction: dropped (17.1.3) */
     }
     sf_endpoint_post (s->ep, ct, sf_event_new_full (SF_EV_SIP, "response", NULL, sf_sip_event_new (msg, from, NULL),
                                                     (GDestroyNotify) sf_sip_event_free));
@@ -249,6 +327,19 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
   }
   g_autofree char *ck = call_key (msg);
   SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  if (ack && is_proxy (s)) {
+    /* A proxy: the ACK for a 2xx gets a request instance of its own, which
+     * forwards it without a transaction (16.11, 17.1.1.3). */
+    g_autoptr (GError) error = NULL;
+    SfInstance *r = sf_endpoint_create (s->ep, s->tu, NULL, NULL, &error);
+    if (r == NULL) {
+      g_warning ("ACK not taken: %s", error->message);
+      return;
+    }
+    sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, NULL),
+                                                         (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
   if (ack) {
     /* The ACK for a 2xx is a transaction of its own (17.1.1.3): straight to the call. */
     if (call != NULL)
@@ -394,9 +485,43 @@ sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketA
 /* Gives a request its transaction user (the call), creating one for a request
  * outside any dialog; called by the transaction machines' OpTxnRequest. */
 gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
+/* A proxy: each server transaction has its own request instance, keyed as the
+ * transaction; a CANCEL goes to its INVITE's (16.10), and gets 200 when that
+ * is gone (the INVITE has its final response: 9.2). */
+static gboolean
+to_request (SfStack *s, SfSipEvent *e, const char *method)
+{
+  gboolean cancel = strcmp (method, "CANCEL") == 0;
+  g_autofree char *key = server_key (e->msg, cancel ? "INVITE" : method);
+  SfInstance *r = sf_endpoint_lookup (s->ep, s->tu->scope, key);
+  if (r == NULL && cancel) {
+    g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
+    return ok != NULL && sf_stack_respond (s, e->txn, ok);
+  }
+  if (r == NULL) {
+    g_autoptr (GError) error = NULL;
+    r = sf_endpoint_create (s->ep, s->tu, key, NULL, &error);
+    if (r == NULL) {
+      g_autofree char *tag = sf_sip_random_tag ();
+      g_autoptr (SfSipMsg) resp = sf_sip_create_response (e->msg, 503, NULL, tag, NULL);
+      return resp != NULL && sf_stack_respond (s, e->txn, resp);
+    }
+  }
+  SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
+  if (txn != NULL)
+    sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (r)), g_free);
+  sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                       (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
+}
+
 gboolean
 sf_stack_to_tu (SfStack *s, SfSipEvent *e)
 {
+  if (is_proxy (s)) {
+    g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+    return to_request (s, e, m);
+  }
   g_autofree char *ck = call_key (e->msg);
   SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));

@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
   guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
   guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
+  guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
@@ -95,6 +96,12 @@ char *sf_stack_local (SfStack *s, SfSipProto proto);
 #define SF_STACK_LOCAL_TAG "sip.local_tag"
 /* The key calls are found by for requests coming in: "Call-ID|remote tag". */
 char *sf_stack_call_key (const char *call_id, const char *remote_tag);
+/* Is @host (an IP literal, IPv6 with or without brackets) and @port an address
+ * this element listens on?  (A proxy's own Record-Route and Via, 16.3, 16.4.) */
+gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
+/* Does this stack serve a proxy (the flow's scope is "request": one instance
+ * per server transaction, ACKs for 2xx and stray responses forwarded)? */
+gboolean sf_stack_is_proxy (SfStack *s);
 /* Counts for the stats event. */
 void sf_stack_count (SfStack *s, const char *what);
 

@@ -273,7 +273,7 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
  * CANCEL, 9.1): @req's Request-URI, top Via, Route, From, Call-ID and CSeq number,
  * with @method; To from @to_src (the response, for the ACK's tag). */
 static SfSipMsg *
-same_hop_request (SfSipMsg *req, const char *method, SfSipMsg *to_src, GError **error)
+same_hop_request (SfSipMsg *req, const char *method, SfSipMsg *to_src, const char *const *lines, GError **error)
 {
   g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
   g_autofree char *via = str (sf_sip_msg_top_via (req)->raw);
@@ -285,6 +285,10 @@ same_hop_request (SfSipMsg *req, const char *method, SfSipMsg *to_src, GError **
   sf_sip_builder_copy (b, to_src, SF_SIP_HDR_TO);
   sf_sip_builder_copy (b, req, SF_SIP_HDR_CALL_ID);
   sf_sip_builder_add (b, "CSeq", "%" G_GUINT64_FORMAT " %s", sf_sip_msg_cseq (req)->number, method);
+  if (!sf_sip_builder_add_lines (b, lines, error)) {
+    sf_sip_builder_free (b);
+    return NULL;
+  }
   return sf_sip_builder_finish (b, error);
 }
 
@@ -292,14 +296,20 @@ SfSipMsg *
 sf_sip_create_ack (SfSipMsg *invite, SfSipMsg *response, GError **error)
 {
   g_return_val_if_fail (sf_sip_msg_is_request (invite) && !sf_sip_msg_is_request (response), NULL);
-  return same_hop_request (invite, "ACK", response, error);
+  return same_hop_request (invite, "ACK", response, NULL, error);
 }
 
 SfSipMsg *
 sf_sip_create_cancel (SfSipMsg *req, GError **error)
 {
+  return sf_sip_create_cancel_with (req, NULL, error);
+}
+
+SfSipMsg *
+sf_sip_create_cancel_with (SfSipMsg *req, const char *const *lines, GError **error)
+{
   g_return_val_if_fail (sf_sip_msg_is_request (req), NULL);
-  return same_hop_request (req, "CANCEL", req, error);
+  return same_hop_request (req, "CANCEL", req, lines, error);
 }
 
 /* The URI inside a Route value's <> (transfer full). */

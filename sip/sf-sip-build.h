@@ -85,6 +85,8 @@ SfSipMsg *sf_sip_create_ack (SfSipMsg *invite, SfSipMsg *response, GError **erro
 /* 9.1: a CANCEL for @req: same Request-URI, top Via (same branch), From, To,
  * Call-ID, CSeq number with method CANCEL, and the request's Route headers. */
 SfSipMsg *sf_sip_create_cancel (SfSipMsg *req, GError **error);
+/* The same with further header @lines ("Reason: ...", NULL-terminated, nullable). */
+SfSipMsg *sf_sip_create_cancel_with (SfSipMsg *req, const char *const *lines, GError **error);
 
 typedef struct {
   const char *via;            /* the Via value to push: "SIP/2.0/UDP host:port;branch=z9hG4bK..." */

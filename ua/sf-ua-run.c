@@ -13,6 +13,7 @@
 #include "operators/ua/sf-ua-call.h"
 #include "media/sf-media.h"
 #include "operators/registrar/sf-registrar.h"
+#include "operators/proxy/sf-proxy.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -264,7 +265,8 @@ sf_ua_cmd_run (int argc, char **argv)
 
   g_autoptr (SfConfig) cfg = sf_config_new ();
   if (!sf_stack_declare_config (cfg, &error) || !sf_ua_declare_config (cfg, &error) ||
-      !sf_media_declare_config (cfg, &error) || !sf_registrar_declare_config (cfg, &error))
+      !sf_media_declare_config (cfg, &error) || !sf_registrar_declare_config (cfg, &error) ||
+      !sf_proxy_declare_config (cfg, &error))
     g_error ("%s", error->message);
   g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
@@ -305,8 +307,9 @@ sf_ua_cmd_run (int argc, char **argv)
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
   sf_endpoint_set_data (r.ep, "media", media); /* freed after the endpoint: calls give their RTP ports back */
   sf_media_set_event_func (media, on_media_event, r.ep);
-  if (!sf_registrar_setup (r.ep, cfg, &error)) {
+  if (!sf_registrar_setup (r.ep, cfg, &error) || !sf_proxy_setup (r.ep, cfg, &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
+    sf_registrar_teardown (r.ep);
     sf_endpoint_free (r.ep);
     sf_media_free (media);
     g_main_loop_unref (r.loop);
@@ -379,6 +382,7 @@ out:
     sf_endpoint_kill (r.ep, left->pdata[i], "exit");
   sf_stack_free (stack);
   sf_registrar_teardown (r.ep);
+  sf_proxy_teardown (r.ep);
   sf_endpoint_free (r.ep);
   sf_media_free (media);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */

@@ -49,7 +49,16 @@ sf_op_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   if (e == NULL || strcmp (ev->name, arg) != 0 || !sf_sip_msg_is_request (e->msg) || r == NULL || r->users == NULL)
     return SF_OP_SKIP;
-  gboolean reg = strcmp (ev->name, "REGISTER") == 0;
+  return sf_registrar_authorize (ctx, e);
+}
+
+SfOpResult
+sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->users == NULL)
+    return SF_OP_CONTINUE;
+  gboolean reg = sf_sip_str_eq (sf_sip_msg_method (e->msg), "REGISTER");
   guint status = reg ? 401 : 407;
   GPtrArray *creds = sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
   const SfSipValue *mine = NULL;

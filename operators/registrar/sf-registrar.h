@@ -66,6 +66,12 @@ SfOpResult sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const c
  * it was answered so (or could not be: then SF_OP_ERROR is in *@result). */
 gboolean sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *result);
 
+/* Digest authentication of request @e (22, RFC 7616) against registrar.users:
+ * SF_OP_CONTINUE when its credentials are good (or no users file is set);
+ * SF_OP_TRANSITION when it was answered (401 for a REGISTER, 407 otherwise,
+ * or 403); SF_OP_ERROR when the answer could not be sent. */
+SfOpResult sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e);
+
 /* A lookup or an update of the location service whose result comes back to
  * @ctx's instance as the event task:location (payload SfLocationResult). */
 void sf_registrar_lookup (SfCtx *ctx, const char *aor);

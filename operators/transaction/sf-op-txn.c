@@ -232,6 +232,7 @@ sf_op_txn_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   g_info ("%s: timer %s fired: transaction timed out", sf_ctx_handle (ctx), (const char *) arg);
+  sf_stack_count (sf_stack_from_ctx (ctx), "timeouts");
   notify_tu (ctx, "timeout");
   return SF_OP_TRANSITION;
 }
@@ -350,6 +351,7 @@ sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, "transport_error") != 0)
     return SF_OP_SKIP;
+  sf_stack_count (sf_stack_from_ctx (ctx), "transport_errors");
   notify_tu (ctx, "transport_error");
   return SF_OP_TRANSITION;
 }

@@ -1,0 +1,235 @@
+/* sf-op-branch.c: one branch of a stateful proxy (RFC 3261 16.6 to 16.8,
+ * 16.10), run from xml/proxy-branch.xml as a child of the request instance:
+ * it forwards the request to its target through a client transaction of its
+ * own, hands each response (its Via popped, 16.7 step 9) to its parent, runs
+ * Timer C for an INVITE and sends the CANCEL when its parent asks (9.1: not
+ * before a provisional response). */
+#include "config.h"
+#include "sf-proxy.h"
+#include "framework/sf-json.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-uri.h"
+#include <string.h>
+
+#define FWD "branch.fwd"        /* SfSipMsg (owned): the request as forwarded */
+#define REASON "branch.reason"  /* char* (owned): the Reason for our CANCEL */
+
+static SfProxyJob *
+job (SfCtx *ctx)
+{
+  return sf_ctx_get_data (ctx, SF_PROXY_JOB);
+}
+
+/* Hands @resp (a response to the forwarded request, our Via on top) to the parent, its Via popped. */
+static void
+to_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) up = sf_sip_create_forward_response (resp, &error);
+  if (up == NULL) {
+    g_warning ("%s: response not forwarded: %s", sf_ctx_handle (ctx), error->message);
+    return;
+  }
+  sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_SIP, "response", sf_ctx_handle (ctx), sf_sip_event_new (up, peer, NULL),
+                                              (GDestroyNotify) sf_sip_event_free));
+}
+
+/* A response this branch makes itself (408 for Timer C or a timeout, 503 for a
+ * transport failure: 16.7 step 6, 16.8), to its parent like any other. */
+static void
+synthesize (SfCtx *ctx, guint status)
+{
+  SfSipMsg *fwd = sf_ctx_get_data (ctx, FWD);
+  if (fwd == NULL)
+    return;
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (fwd, status, NULL, tag, NULL);
+  if (r != NULL)
+    to_parent (ctx, r, NULL);
+}
+
+/* Trying's entry, 16.6: a copy of the request for the target (Request-URI
+ * replaced, Max-Forwards decremented, Record-Route when proxy.record_route,
+ * our Route popped, a Via whose branch carries the loop hash), sent through a
+ * client transaction of this branch located by RFC 3263; Timer C started for an
+ * INVITE.  A request that cannot be built gets 500 from the branch. */
+static SfOpResult
+sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfProxyJob *j = job (ctx);
+  if (j == NULL || sf_ctx_get_data (ctx, FWD) != NULL)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  g_autoptr (SfSipUri) target = j->target != NULL ? sf_sip_uri_parse (sf_sip_str (j->target, strlen (j->target)), NULL, NULL) : NULL;
+  const SfSipValue *route = sf_sip_msg_value (j->req, SF_SIP_HDR_ROUTE, NULL);
+  SfSipProto proto = sf_proxy_uri_proto (target != NULL ? target : sf_sip_msg_ruri (j->req));
+  if (route != NULL && route->uri != NULL && !sf_proxy_uri_is_mine (route->uri, s))
+    proto = sf_proxy_uri_proto (route->uri);
+  g_autofree char *local = sf_stack_local (s, proto);
+  if (local == NULL)
+    local = sf_stack_local (s, proto = (proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP));
+  g_autofree char *branch = sf_proxy_branch (j->req);
+  g_autofree char *via = g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
+  gboolean in_dialog = sf_sip_value_param (sf_sip_msg_to (j->req), "tag") != NULL;
+  g_autofree char *rr = c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")
+                          ? g_strdup_printf ("<sip:%s;lr%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "")
+                          : NULL;
+  SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = s };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) fwd = sf_sip_create_forward (j->req, &f, &error);
+  GString *fields = g_string_new ("\"target\":");
+  sf_json_append_string (fields, j->target != NULL ? j->target : "(Request-URI)");
+  if (fwd == NULL) {
+    g_warning ("%s: not forwarded: %s", sf_ctx_handle (ctx), error->message);
+    g_autofree char *tag = sf_sip_random_tag ();
+    g_autoptr (SfSipMsg) r = sf_sip_create_response (j->req, 500, NULL, tag, NULL);
+    if (r != NULL)
+      sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_SIP, "response", sf_ctx_handle (ctx), sf_sip_event_new (r, NULL, NULL),
+                                                  (GDestroyNotify) sf_sip_event_free));
+    g_string_free (fields, TRUE);
+    return SF_OP_ERROR;
+  }
+  sf_ctx_set_data (ctx, FWD, sf_sip_msg_ref (fwd), (GDestroyNotify) sf_sip_msg_unref);
+  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
+  g_string_append (fields, ",\"request_uri\":");
+  sf_json_append_string (fields, ruri);
+  sf_ctx_emit (ctx, "branch_forward", fields->str);
+  g_string_free (fields, TRUE);
+  sf_stack_request_located (s, sf_ctx_instance (ctx), fwd);
+  if (j->invite && c != NULL)
+    sf_ctx_timer_start (ctx, "C", c->timer_c_ms);
+  return SF_OP_CONTINUE;
+}
+
+static const char *const response_outcomes[] = { "provisional", "accepted", "final", NULL };
+
+/* A response to the forwarded request: to the parent (16.7).  A provisional
+ * one restarts Timer C (16.7 step 2; outcome provisional); a 2xx to an INVITE
+ * leads to waiting for further 2xx while the client transaction lives
+ * (outcome accepted); any other final ends the branch (outcome final).
+ * Responses to our CANCEL are absorbed. */
+static SfOpResult
+sf_op_branch_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfProxyJob *j = job (ctx);
+  if (strcmp (ev->name, "response") != 0 || e == NULL || e->msg == NULL || sf_sip_msg_is_request (e->msg) || j == NULL)
+    return SF_OP_SKIP;
+  if (sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "CANCEL"))
+    return SF_OP_DONE;
+  to_parent (ctx, e->msg, &e->peer);
+  guint status = sf_sip_msg_status (e->msg);
+  if (status < 200) {
+    SfProxyConfig *c = sf_proxy_config (ctx);
+    if (j->invite && c != NULL && sf_ctx_timer_running (ctx, "C"))
+      sf_ctx_timer_start (ctx, "C", c->timer_c_ms);
+    return SF_OP_OUTCOME (0);
+  }
+  sf_ctx_timer_cancel (ctx, "C");
+  return SF_OP_OUTCOME (j->invite && status < 300 ? 1 : 2);
+}
+
+/* The client transaction failed (txn:timeout, txn:transport_error): the parent
+ * hears 408 or 503 (16.7 step 6, 16.8), and the branch ends (transition).
+ * Failures of our CANCEL's transaction are ignored. */
+static SfOpResult
+sf_op_branch_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipMsg *req = ev->payload;
+  if (req != NULL && sf_sip_str_eq (sf_sip_msg_method (req), "CANCEL"))
+    return SF_OP_DONE;
+  gboolean timeout = strcmp (ev->name, "timeout") == 0;
+  if (!timeout && strcmp (ev->name, "transport_error") != 0)
+    return SF_OP_SKIP;
+  if (sf_ctx_get_data (ctx, FWD) != NULL)
+    synthesize (ctx, timeout ? 408 : 503);
+  return SF_OP_TRANSITION;
+}
+
+static const char *const timer_c_outcomes[] = { "silent", NULL };
+
+/* Timer C (16.8): after a provisional response, the branch is cancelled
+ * (transition); with none, the parent hears 408 at once and a CANCEL follows
+ * any provisional response that still comes (outcome silent). */
+static SfOpResult
+sf_op_branch_timer_c (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "C") != 0)
+    return SF_OP_SKIP;
+  g_info ("%s: Timer C fired", sf_ctx_handle (ctx));
+  sf_ctx_emit (ctx, "branch_timer_c", NULL);
+  if (arg != NULL && strcmp (arg, "silent") == 0) {
+    synthesize (ctx, 408);
+    return SF_OP_OUTCOME (0);
+  }
+  return SF_OP_TRANSITION;
+}
+
+/* sip:cancel from the parent (16.10, 16.7 step 10): transitions (to send the
+ * CANCEL, or to wait for a provisional response before it); the arg is the
+ * Reason value to send. */
+static SfOpResult
+sf_op_branch_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "cancel") != 0 || ev->payload != NULL)
+    return SF_OP_SKIP;
+  if (ev->arg != NULL)
+    sf_ctx_set_data (ctx, REASON, g_strdup (ev->arg), g_free);
+  return SF_OP_TRANSITION;
+}
+
+/* Cancelling's entry (9.1): once, a CANCEL for the forwarded request, through
+ * a client transaction of its own, to where the request went; timer ARG runs
+ * 64*T1 for the final response. */
+static SfOpResult
+sf_op_branch_send_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipMsg *fwd = sf_ctx_get_data (ctx, FWD);
+  if (fwd == NULL || sf_ctx_get_data (ctx, "branch.cancelled") != NULL)
+    return SF_OP_SKIP;
+  sf_ctx_set_data (ctx, "branch.cancelled", GINT_TO_POINTER (1), NULL);
+  sf_ctx_timer_cancel (ctx, "C");
+  const char *reason = sf_ctx_get_data (ctx, REASON);
+  g_autofree char *line = reason != NULL ? g_strdup_printf ("Reason: %s", reason) : NULL; /* RFC 3326 */
+  const char *const lines[] = { line, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) cancel = sf_sip_create_cancel_with (fwd, lines, &error);
+  if (cancel == NULL) {
+    g_warning ("%s: no CANCEL: %s", sf_ctx_handle (ctx), error != NULL ? error->message : "?");
+    return SF_OP_ERROR;
+  }
+  SfStack *s = sf_stack_from_ctx (ctx);
+  sf_stack_request_located (s, sf_ctx_instance (ctx), cancel);
+  sf_ctx_timer_start (ctx, arg, 64 * (guint64) sf_stack_timer_ms (s, '1'));
+  sf_ctx_emit (ctx, "branch_cancel", NULL);
+  return SF_OP_CONTINUE;
+}
+
+/* No final response 64*T1 after our CANCEL (9.1): the parent hears 408; transitions. */
+static SfOpResult
+sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, arg) != 0)
+    return SF_OP_SKIP;
+  synthesize (ctx, 408);
+  return SF_OP_TRANSITION;
+}
+
+const SfOperatorDef sf_op_branch_table[] = {
+  { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "16.6: the request for this branch's target (Via, Record-Route, Route popped) through a client transaction; Timer C" },
+  { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
+    "a response, its Via popped, to the parent (16.7); outcome provisional (Timer C restarted), accepted (2xx INVITE), final" },
+  { "OpBranchFailed", sf_op_branch_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "the client transaction timed out or failed: the parent hears 408 or 503; transitions" },
+  { "OpBranchTimerC", sf_op_branch_timer_c, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, timer_c_outcomes, SF_ARG_OPTIONAL,
+    NULL, NULL, "Timer C (16.8): transitions to cancel; with arg silent (no provisional yet): the parent hears 408" },
+  { "OpBranchCancel", sf_op_branch_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "sip:cancel from the parent (16.10): transitions" },
+  { "OpBranchSendCancel", sf_op_branch_send_cancel, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
+    g_free, "once: a CANCEL for the forwarded request through its own transaction (9.1, Reason when asked); timer ARG 64*T1" },
+  { "OpBranchGiveUp", sf_op_branch_give_up, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
+    sf_op_fixup_name, g_free, "timer ARG after a CANCEL with no final response (9.1): the parent hears 408; transitions" },
+};
+const gsize sf_op_branch_table_len = G_N_ELEMENTS (sf_op_branch_table);

@@ -1,0 +1,627 @@
+/* sf-op-proxy.c: the stateful proxy's request machine (RFC 3261 16), run from
+ * xml/proxy.xml: one instance per server transaction.  It validates the request
+ * (16.3), authenticates it (22.3), finds its targets (16.4, 16.5), spawns one
+ * branch instance per target (xml/proxy-branch.xml, 16.6) and keeps the
+ * response context (16.7): provisional and 2xx responses go upstream as they
+ * come, the best final response once every branch has one, 401/407 challenges
+ * aggregated; a CANCEL cancels the pending branches (16.10). */
+#include "config.h"
+#include "sf-proxy.h"
+#include "operators/registrar/sf-registrar.h"
+#include "framework/sf-json.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-uri.h"
+#include <string.h>
+
+static void
+target_free (SfProxyTarget *t)
+{
+  g_free (t->uri);
+  g_free (t);
+}
+
+static void
+branch_rec_free (SfProxyBranchRec *b)
+{
+  g_free (b->handle);
+  g_free (b->target);
+  g_free (b);
+}
+
+static void
+ctx_free (SfProxyCtx *p)
+{
+  sf_sip_event_free (p->req);
+  g_ptr_array_unref (p->targets);
+  g_ptr_array_unref (p->branches);
+  g_ptr_array_unref (p->challenges);
+  if (p->best != NULL)
+    sf_sip_msg_unref (p->best);
+  g_free (p);
+}
+
+static SfProxyCtx *
+pctx (SfCtx *ctx)
+{
+  return sf_ctx_get_data (ctx, SF_PROXY_CTX);
+}
+
+static SfOpResult
+answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char *const *lines)
+{
+  SfProxyCtx *p = pctx (ctx);
+  if (p != NULL)
+    p->final_sent = status;
+  GString *f = g_string_new (NULL);
+  g_string_append_printf (f, "\"status\":%u", status);
+  if (reason != NULL) {
+    g_string_append (f, ",\"reason\":");
+    sf_json_append_string (f, reason);
+  }
+  sf_ctx_emit (ctx, "proxy_answer", f->str);
+  g_string_free (f, TRUE);
+  return sf_registrar_answer (ctx, e, status, reason, lines);
+}
+
+static gboolean
+is_method (SfSipEvent *e, const char *m)
+{
+  return sf_sip_str_eq (sf_sip_msg_method (e->msg), m);
+}
+
+/* ---- Idle ---- */
+
+static const char *const answered_outcomes[] = { "answered", NULL };
+
+/* 16.3: a request that is fit to be proxied: a sip or sips Request-URI (else
+ * 416), Max-Forwards above 0 (else 483), Route readable (else 400), not a
+ * loop (else 482), no Proxy-Require (this proxy supports no extension: 420
+ * with Unsupported).  An ACK is never answered: a bad one is dropped (outcome
+ * answered all the same).  CONTINUE when fit. */
+static SfOpResult
+sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg))
+    return SF_OP_SKIP;
+  gboolean ack = is_method (e, "ACK");
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  guint status = 0;
+  const char *reason = NULL;
+  g_autofree char *why = NULL;
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  if (ruri == NULL || (ruri->kind != SF_URI_SIP && ruri->kind != SF_URI_SIPS)) {
+    status = 416;
+  } else if (sf_sip_msg_max_forwards (e->msg) == 0) {
+    status = 483;
+  } else if (sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, &error) == NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_ROUTE) != NULL) {
+    why = g_strdup_printf ("Bad Route: %s", error != NULL ? error->message : "unreadable");
+    for (char *c = why; *c != '\0'; c++)
+      if (*c == '\r' || *c == '\n' || *c == '"')
+        *c = ' ';
+    status = 400;
+    reason = why;
+  } else if (sf_proxy_looped (sf_stack_from_ctx (ctx), e->msg)) {
+    status = 482;
+  } else {
+    GPtrArray *pr = sf_sip_msg_values (e->msg, SF_SIP_HDR_PROXY_REQUIRE, NULL);
+    if (pr != NULL && pr->len > 0) {
+      GString *tags = g_string_new ("Unsupported: ");
+      for (guint i = 0; i < pr->len; i++) {
+        g_autofree char *t = sf_sip_str_dup (((SfSipValue *) pr->pdata[i])->text);
+        g_string_append_printf (tags, "%s%s", i > 0 ? ", " : "", t);
+      }
+      g_ptr_array_add (lines, g_string_free (tags, FALSE));
+      status = 420;
+    }
+  }
+  if (status == 0)
+    return SF_OP_CONTINUE;
+  if (ack) {
+    g_info ("%s: ACK dropped (%u)", sf_ctx_handle (ctx), status);
+    return SF_OP_OUTCOME (0);
+  }
+  g_ptr_array_add (lines, NULL);
+  return answer (ctx, e, status, reason, (const char *const *) lines->pdata) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0)
+                                                                                                : SF_OP_ERROR;
+}
+
+static const char *const classify_outcomes[] = { "register", "ack", NULL };
+
+/* Keeps the request (its response context starts) and sends it on to the
+ * state that serves it, where it is dispatched again: a REGISTER for a domain
+ * of ours to the registrar (outcome register), an ACK outside any transaction
+ * (the ACK for a 2xx) to stateless forwarding (outcome ack), anything else to
+ * routing (transition). */
+static SfOpResult
+sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || pctx (ctx) != NULL)
+    return SF_OP_SKIP;
+  SfProxyCtx *p = g_new0 (SfProxyCtx, 1);
+  p->req = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
+  p->branches = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_rec_free);
+  p->challenges = g_ptr_array_new_with_free_func (g_free);
+  sf_ctx_set_data (ctx, SF_PROXY_CTX, p, (GDestroyNotify) ctx_free);
+  GString *f = g_string_new ("\"call_id\":");
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
+  sf_json_append_string (f, cid);
+  sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
+  sf_ctx_post_self (ctx, sf_event_ref (ev));
+  if (is_method (e, "ACK"))
+    return SF_OP_OUTCOME (1);
+  if (is_method (e, "REGISTER") && sf_proxy_domain_is_ours (ctx, sf_sip_msg_ruri (e->msg)))
+    return SF_OP_OUTCOME (0);
+  return SF_OP_TRANSITION;
+}
+
+/* The proxy's Via for a request it forwards to @target (nullable: by Route or
+ * Request-URI), and its Record-Route value (transfer full, both). */
+static char *
+own_via (SfStack *s, SfSipMsg *req, SfSipProto proto, const char *branch)
+{
+  g_autofree char *local = sf_stack_local (s, proto);
+  if (local == NULL)
+    local = sf_stack_local (s, proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP);
+  if (local == NULL)
+    return NULL;
+  return g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
+}
+
+/* The transport of the next hop of @req: its first Route, else @target or the Request-URI. */
+static SfSipProto
+next_hop_proto (SfSipMsg *req, const SfSipUri *target)
+{
+  const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
+  return sf_proxy_uri_proto (route != NULL && route->uri != NULL ? route->uri : target != NULL ? target : sf_sip_msg_ruri (req));
+}
+
+/* 16.11 and 17.1.1.3: the ACK for a 2xx has no transaction; it goes on by its
+ * Route (the top one, ours, popped) or Request-URI, with a Via whose branch
+ * depends only on the ACK's own (a retransmission gets the same). */
+static SfOpResult
+sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || e->msg == NULL || strcmp (ev->name, "ACK") != 0)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (e->msg), "branch");
+  g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
+  g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
+  g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
+  g_autofree char *via = own_via (s, e->msg, next_hop_proto (e->msg, NULL), branch);
+  SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = s };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) out = via != NULL ? sf_sip_create_forward (e->msg, &fwd, &error) : NULL;
+  if (out == NULL) {
+    g_info ("%s: ACK not forwarded: %s", sf_ctx_handle (ctx), error != NULL ? error->message : "no socket");
+    return SF_OP_TRANSITION;
+  }
+  if (sf_proxy_uri_is_mine (sf_sip_msg_ruri (out), s) && sf_sip_msg_find (out, SF_SIP_HDR_ROUTE) == NULL) {
+    g_info ("%s: ACK for this proxy itself: absorbed", sf_ctx_handle (ctx));
+    return SF_OP_TRANSITION;
+  }
+  sf_stack_send_request_located (s, out);
+  sf_ctx_emit (ctx, "proxy_ack", NULL);
+  return SF_OP_TRANSITION;
+}
+
+/* ---- Routing ---- */
+
+static gboolean
+trusted (SfCtx *ctx, SfSipEvent *e)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  if (c == NULL || e->peer.remote == NULL)
+    return FALSE;
+  GInetAddress *a = g_inet_socket_address_get_address (e->peer.remote);
+  for (guint i = 0; i < c->trusted->len; i++)
+    if (g_inet_address_mask_matches (c->trusted->pdata[i], a))
+      return TRUE;
+  return FALSE;
+}
+
+/* 22.3: a request outside a dialog (not ACK, CANCEL or REGISTER) from a user
+ * of ours (its From in a domain we serve), and not from a proxy.trusted
+ * source, must carry good Proxy-Authorization: else 407 (or 403), transition.
+ * CONTINUE when good, SKIP when not to be checked. */
+static SfOpResult
+sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || is_method (e, "ACK") || is_method (e, "CANCEL") ||
+      is_method (e, "REGISTER") || sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL)
+    return SF_OP_SKIP;
+  const SfSipValue *from = sf_sip_msg_from (e->msg);
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->users == NULL || from == NULL || !sf_proxy_domain_is_ours (ctx, from->uri) || trusted (ctx, e))
+    return SF_OP_SKIP;
+  SfOpResult res = sf_registrar_authorize (ctx, e);
+  if (res == SF_OP_TRANSITION)
+    pctx (ctx)->final_sent = 407;
+  return res;
+}
+
+static const char *const route_outcomes[] = { "answered", "locate", NULL };
+
+/* 16.4 and 16.5: the target set.  A request with a Route left once ours is
+ * popped, or for a domain we do not serve, goes on by its Request-URI
+ * (transition).  One for a user of ours is looked up in the location service
+ * (outcome locate; OpProxyLocated goes on).  One for a domain of ours without
+ * a user is for this proxy: OPTIONS gets 200, anything else 404 (outcome
+ * answered). */
+static SfOpResult
+sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfProxyCtx *p = pctx (ctx);
+  if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || p == NULL)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  GPtrArray *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
+  guint n = routes != NULL ? routes->len : 0;
+  if (n > 0 && sf_proxy_uri_is_mine (ruri, s))
+    n--; /* a strict router put our Record-Route in the Request-URI: the last Route is the target (16.4) */
+  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, s))
+    n--;
+  if (n > 0 || !sf_proxy_domain_is_ours (ctx, ruri)) {
+    SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+    t->q = 1000;
+    g_ptr_array_add (p->targets, t);
+    return SF_OP_TRANSITION;
+  }
+  g_autofree char *aor = sf_registrar_aor (ctx, ruri);
+  if (aor == NULL) {
+    if (is_method (e, "OPTIONS")) {
+      const char *const lines[] = { "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER", NULL };
+      return answer (ctx, e, 200, NULL, lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+    }
+    return answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  }
+  sf_ctx_set_data (ctx, "proxy.aor", g_strdup (aor), g_free);
+  sf_registrar_lookup (ctx, aor);
+  return SF_OP_OUTCOME (1);
+}
+
+static int
+by_q (gconstpointer a, gconstpointer b)
+{
+  const SfProxyTarget *x = *(SfProxyTarget *const *) a, *y = *(SfProxyTarget *const *) b;
+  return x->q > y->q ? -1 : x->q < y->q ? 1 : 0;
+}
+
+/* task:location after OpProxyRoute: the bindings are the target set, best q
+ * first (transition); none: 480 for a user of registrar.users (or any user
+ * when there is no users file), 404 otherwise (outcome answered). */
+static SfOpResult
+sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfLocationResult *res = ev->payload;
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "location") != 0 || res == NULL || p == NULL)
+    return SF_OP_SKIP;
+  const char *aor = sf_ctx_get_data (ctx, "proxy.aor");
+  if (res->error != NULL || res->bindings->len == 0) {
+    SfRegistrar *r = sf_registrar_from_ctx (ctx);
+    g_autofree char *user = sf_sip_unescape (sf_sip_msg_ruri (p->req->msg)->user, NULL);
+    gboolean known = r != NULL && (r->users == NULL || g_hash_table_contains (r->users, user));
+    GString *f = g_string_new ("\"aor\":");
+    sf_json_append_string (f, aor != NULL ? aor : "");
+    sf_ctx_emit (ctx, "proxy_no_target", f->str);
+    g_string_free (f, TRUE);
+    return answer (ctx, p->req, known ? 480 : 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  }
+  for (guint i = 0; i < res->bindings->len; i++) {
+    const SfLocBinding *b = res->bindings->pdata[i];
+    SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+    t->uri = g_strdup (b->contact);
+    t->q = (guint) (b->q * 1000 + 0.5);
+    g_ptr_array_add (p->targets, t);
+  }
+  g_ptr_array_sort (p->targets, by_q); /* stable in GLib >= 2.76; the service gives q order anyway */
+  return SF_OP_TRANSITION;
+}
+
+/* ---- the response context (16.7) ---- */
+
+static SfProxyBranchRec *
+find_branch (SfProxyCtx *p, const char *handle)
+{
+  for (guint i = 0; handle != NULL && i < p->branches->len; i++)
+    if (strcmp (((SfProxyBranchRec *) p->branches->pdata[i])->handle, handle) == 0)
+      return p->branches->pdata[i];
+  return NULL;
+}
+
+static guint
+n_pending (SfProxyCtx *p)
+{
+  guint n = 0;
+  for (guint i = 0; i < p->branches->len; i++) {
+    SfProxyBranchRec *b = p->branches->pdata[i];
+    n += b->final == 0 && !b->ended;
+  }
+  return n;
+}
+
+/* Spawns the next group of targets (16.6: all, one, or those of the best q
+ * left, as proxy.fork says).  FALSE when no target was left. */
+static gboolean
+fork_next (SfCtx *ctx, SfProxyCtx *p)
+{
+  if (p->no_new_branches || p->next_target >= p->targets->len)
+    return FALSE;
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  SfProxyFork mode = c != NULL ? c->fork : SF_FORK_Q;
+  guint q = ((SfProxyTarget *) p->targets->pdata[p->next_target])->q;
+  guint spawned = 0;
+  while (p->next_target < p->targets->len) {
+    SfProxyTarget *t = p->targets->pdata[p->next_target];
+    if (spawned > 0 && (mode == SF_FORK_SEQUENTIAL || (mode == SF_FORK_Q && t->q != q)))
+      break;
+    p->next_target++;
+    g_autoptr (GError) error = NULL;
+    SfInstance *child = sf_ctx_spawn (ctx, "branch", NULL, &error);
+    if (child == NULL) {
+      g_warning ("%s: no branch for %s: %s", sf_ctx_handle (ctx), t->uri != NULL ? t->uri : "the Request-URI", error->message);
+      continue;
+    }
+    SfProxyJob *j = g_new0 (SfProxyJob, 1);
+    j->req = sf_sip_msg_ref (p->req->msg);
+    j->target = g_strdup (t->uri);
+    j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
+    sf_endpoint_set_instance_data (child, SF_PROXY_JOB, j, (GDestroyNotify) sf_proxy_job_free);
+    const char *fields = sf_ctx_get_data (ctx, SF_EVENT_FIELDS);
+    if (fields != NULL)
+      sf_endpoint_set_instance_data (child, SF_EVENT_FIELDS, g_strdup (fields), g_free);
+    SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
+    b->handle = g_strdup (sf_instance_handle (child));
+    b->target = g_strdup (t->uri);
+    g_ptr_array_add (p->branches, b);
+    spawned++;
+  }
+  return spawned > 0;
+}
+
+/* Proceeding's entry: the first group of branches (16.6). */
+static SfOpResult
+sf_op_proxy_fork (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfProxyCtx *p = pctx (ctx);
+  if (p == NULL || p->branches->len > 0)
+    return SF_OP_SKIP;
+  return fork_next (ctx, p) ? SF_OP_CONTINUE : SF_OP_ERROR;
+}
+
+/* Asks every pending branch to cancel (16.10, 16.7 step 10); @reason: a cause
+ * for the Reason header (RFC 3326), or NULL. */
+static void
+cancel_pending (SfCtx *ctx, SfProxyCtx *p, const char *reason)
+{
+  for (guint i = 0; i < p->branches->len; i++) {
+    SfProxyBranchRec *b = p->branches->pdata[i];
+    if (b->final != 0 || b->ended)
+      continue;
+    SfInstance *child = sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), b->handle);
+    if (child != NULL)
+      sf_endpoint_post (sf_ctx_endpoint (ctx), child, sf_event_new (SF_EV_SIP, "cancel", reason));
+  }
+}
+
+/* 16.7 step 6: 6xx first, then the lowest class; within 4xx, 401, 407, 415,
+ * 420 and 484 first; the first received among equals. */
+static guint
+rank (guint status)
+{
+  if (status >= 600)
+    return 0;
+  if (status < 400)
+    return 1;
+  if (status < 500)
+    return status == 401 || status == 407 || status == 415 || status == 420 || status == 484 ? 2 : 3;
+  return 4;
+}
+
+/* A copy of @resp with status @status and, when @challenges is not NULL, its
+ * own challenges replaced by all of them (16.7 steps 6, 7). */
+static SfSipMsg *
+rebuild (SfSipMsg *resp, guint status, GPtrArray *challenges)
+{
+  g_autofree char *reason = status == sf_sip_msg_status (resp) ? sf_sip_str_dup (sf_sip_msg_reason (resp)) : NULL;
+  SfSipBuilder *b = sf_sip_builder_response (status, reason);
+  for (guint i = 0; i < sf_sip_msg_n_headers (resp); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (resp, i);
+    if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE ||
+        (challenges != NULL && (h->id == SF_SIP_HDR_WWW_AUTHENTICATE || h->id == SF_SIP_HDR_PROXY_AUTHENTICATE)))
+      continue;
+    sf_sip_builder_add_line (b, h);
+  }
+  if (challenges != NULL) {
+    g_ptr_array_add (challenges, NULL);
+    sf_sip_builder_add_lines (b, (const char *const *) challenges->pdata, NULL);
+    g_ptr_array_remove_index (challenges, challenges->len - 1);
+  }
+  const SfSipHdr *ct = sf_sip_msg_find (resp, SF_SIP_HDR_CONTENT_TYPE);
+  SfSipStr body = sf_sip_msg_body (resp);
+  if (ct != NULL && body.len > 0) {
+    g_autofree char *type = sf_sip_str_dup (ct->value);
+    sf_sip_builder_body (b, type, body.p, body.len);
+  }
+  return sf_sip_builder_finish (b, NULL);
+}
+
+static void
+emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
+{
+  g_autofree char *f = g_strdup_printf ("\"status\":%u,\"branch\":\"%s\"", status, branch != NULL ? branch : "");
+  sf_ctx_emit (ctx, what, f);
+}
+
+/* Sends the best final response upstream (16.7 step 6: 408 when there is none,
+ * a 503 as 500; step 7: every challenge in a 401/407). */
+static gboolean
+send_best (SfCtx *ctx, SfProxyCtx *p)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (p->best == NULL) {
+    g_autofree char *tag = sf_sip_random_tag ();
+    g_autoptr (SfSipMsg) r = sf_sip_create_response (p->req->msg, 408, NULL, tag, NULL);
+    p->final_sent = 408;
+    emit_response (ctx, "proxy_final", 408, NULL);
+    return r != NULL && sf_stack_respond (s, p->req->txn, r);
+  }
+  guint status = sf_sip_msg_status (p->best);
+  gboolean aggregate = (status == 401 || status == 407) && p->challenges->len > 0;
+  g_autoptr (SfSipMsg) r = status == 503 || aggregate ? rebuild (p->best, status == 503 ? 500 : status, aggregate ? p->challenges : NULL)
+                                                      : sf_sip_msg_ref (p->best);
+  if (r == NULL)
+    return FALSE;
+  p->final_sent = sf_sip_msg_status (r);
+  emit_response (ctx, "proxy_final", p->final_sent, NULL);
+  return sf_stack_respond (s, p->req->txn, r);
+}
+
+static const char *const response_outcomes[] = { "provisional", "success", "failure", NULL };
+
+/* A branch's response (sip:response, arg the branch, its Via popped already).
+ * 16.7 step 5: a 1xx other than 100 goes upstream while no final response has
+ * (outcome provisional); a 2xx always goes upstream at once, and the first
+ * cancels the other branches (outcome success).  Other finals are kept: the
+ * best (6xx cancels the pending branches); once no branch is pending, the next
+ * group of targets is tried, or the best goes upstream (outcome failure). */
+static SfOpResult
+sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "response") != 0 || e == NULL || e->msg == NULL || sf_sip_msg_is_request (e->msg) || p == NULL)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  SfProxyBranchRec *b = find_branch (p, ev->arg);
+  guint status = sf_sip_msg_status (e->msg);
+  if (status < 200) {
+    if (status == 100 || p->final_sent != 0)
+      return SF_OP_DONE;
+    sf_stack_respond (s, p->req->txn, e->msg);
+    emit_response (ctx, "proxy_provisional", status, ev->arg);
+    return SF_OP_OUTCOME (0);
+  }
+  if (b != NULL && b->final == 0)
+    b->final = status;
+  if (status < 300) {
+    sf_stack_respond (s, p->req->txn, e->msg);
+    emit_response (ctx, "proxy_2xx", status, ev->arg);
+    if (p->final_sent == 0) {
+      p->final_sent = status;
+      p->no_new_branches = TRUE;
+      cancel_pending (ctx, p, "SIP;cause=200;text=\"Call completed elsewhere\"");
+    }
+    return SF_OP_OUTCOME (1);
+  }
+  if (p->final_sent != 0)
+    return SF_OP_DONE; /* a final response went upstream already: only 2xx follow it */
+  if (status == 401 || status == 407)
+    for (guint i = 0; i < sf_sip_msg_n_headers (e->msg); i++) {
+      const SfSipHdr *h = sf_sip_msg_header (e->msg, i);
+      if (h->id == SF_SIP_HDR_WWW_AUTHENTICATE || h->id == SF_SIP_HDR_PROXY_AUTHENTICATE) {
+        g_autofree char *name = sf_sip_str_dup (h->name);
+        g_autofree char *value = sf_sip_str_dup (h->value);
+        g_ptr_array_add (p->challenges, g_strdup_printf ("%s: %s", name, value));
+      }
+    }
+  if (p->best == NULL || rank (status) < rank (sf_sip_msg_status (p->best))) {
+    if (p->best != NULL)
+      sf_sip_msg_unref (p->best);
+    p->best = sf_sip_msg_ref (e->msg);
+  }
+  emit_response (ctx, "proxy_branch_final", status, ev->arg);
+  if (status >= 600 && !p->no_new_branches) {
+    p->no_new_branches = TRUE;
+    cancel_pending (ctx, p, NULL);
+  }
+  if (n_pending (p) > 0 || fork_next (ctx, p))
+    return SF_OP_DONE;
+  return send_best (ctx, p) ? SF_OP_OUTCOME (2) : SF_OP_ERROR;
+}
+
+/* child:end of a branch.  Transition (to Terminated) once every branch has
+ * ended and a final response went upstream; a branch that ended without a
+ * final response counts as 408 (16.7 step 6). */
+static SfOpResult
+sf_op_proxy_branch_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfChildEnd *ce = ev->payload;
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "end") != 0 || ce == NULL || p == NULL)
+    return SF_OP_SKIP;
+  SfProxyBranchRec *b = find_branch (p, ce->handle);
+  if (b == NULL)
+    return SF_OP_SKIP;
+  b->ended = TRUE;
+  if (n_pending (p) > 0)
+    return SF_OP_DONE;
+  if (p->final_sent == 0 && !fork_next (ctx, p) && !send_best (ctx, p))
+    return SF_OP_ERROR;
+  for (guint i = 0; i < p->branches->len; i++)
+    if (!((SfProxyBranchRec *) p->branches->pdata[i])->ended)
+      return SF_OP_DONE;
+  return SF_OP_TRANSITION;
+}
+
+/* 16.10: a CANCEL for the request gets 200; the pending branches are
+ * cancelled and no new ones start.  Before any branch (the location service
+ * has not answered), the request gets 487 at once (outcome answered). */
+static SfOpResult
+sf_op_proxy_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "CANCEL") != 0 || e == NULL || e->msg == NULL || p == NULL)
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
+  if (ok != NULL)
+    sf_stack_respond (s, e->txn, ok);
+  sf_ctx_emit (ctx, "proxy_cancel", NULL);
+  if (p->final_sent != 0)
+    return SF_OP_DONE;
+  p->no_new_branches = TRUE;
+  if (p->branches->len == 0) {
+    g_autofree char *tag = sf_sip_random_tag ();
+    g_autoptr (SfSipMsg) r = sf_sip_create_response (p->req->msg, 487, NULL, tag, NULL);
+    p->final_sent = 487;
+    emit_response (ctx, "proxy_final", 487, NULL);
+    return r != NULL && sf_stack_respond (s, p->req->txn, r) ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  }
+  cancel_pending (ctx, p, NULL);
+  return SF_OP_DONE;
+}
+
+const SfOperatorDef sf_op_proxy_table[] = {
+  { "OpProxyValidate", sf_op_proxy_validate, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
+    "16.3: 416 (URI scheme), 483 (Max-Forwards 0), 400 (bad Route), 482 (loop), 420 (Proxy-Require); outcome answered" },
+  { "OpProxyClassify", sf_op_proxy_classify, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, classify_outcomes, SF_ARG_NONE,
+    NULL, NULL, "keeps the request and dispatches it again: REGISTER for us (register), ACK for a 2xx (ack), else transition" },
+  { "OpProxyForwardAck", sf_op_proxy_forward_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
+    NULL, "the ACK for a 2xx: forwarded without a transaction by Route or Request-URI (16.11); transitions" },
+  { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "a request outside a dialog from a user of ours, not from proxy.trusted: digest checked, else 407 (22.3)" },
+  { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
+    NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition), a user of ours (locate), else answered" },
+  { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
+    NULL, NULL, "task:location: the bindings become the target set (transition); none: 480 or 404 (answered)" },
+  { "OpProxyFork", sf_op_proxy_fork, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "spawns a branch for each target of the first group (16.6; proxy.fork: q, parallel, sequential)" },
+  { "OpProxyResponse", sf_op_proxy_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
+    "a branch's response in the response context (16.7): provisional, success (2xx, others cancelled), failure (best final)" },
+  { "OpProxyBranchEnd", sf_op_proxy_branch_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
+    NULL, "a branch ended: transitions once all have and a final response went upstream" },
+  { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
+    "16.10: a CANCEL gets 200 and cancels the pending branches; before any branch, 487 (answered)" },
+};
+const gsize sf_op_proxy_table_len = G_N_ELEMENTS (sf_op_proxy_table);

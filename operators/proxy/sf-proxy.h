@@ -1,0 +1,86 @@
+/* sf-proxy.h: what the stateful proxy's operators share (RFC 3261 16): the
+ * [proxy] section, the request's response context (16.7) kept by each request
+ * instance of xml/proxy.xml, the job a branch instance of xml/proxy-branch.xml
+ * is given by its parent, and the proxy's own addresses (Via branches with loop
+ * detection, Record-Route, Route popping). */
+#pragma once
+#include <glib.h>
+#include <gio/gio.h>
+#include "framework/sf-config.h"
+#include "framework/sf-endpoint.h"
+#include "framework/sf-operator.h"
+#include "framework/sf-stack.h"
+#include "sip/sf-sip-msg.h"
+
+G_BEGIN_DECLS
+
+typedef enum { SF_FORK_Q, SF_FORK_PARALLEL, SF_FORK_SEQUENTIAL } SfProxyFork;
+
+/* Endpoint data "proxy": the [proxy] section, read once at start. */
+typedef struct {
+  GPtrArray *trusted;   /* GInetAddressMask* */
+  gboolean record_route;
+  guint timer_c_ms;
+  SfProxyFork fork;
+} SfProxyConfig;
+
+gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);
+/* Reads [proxy] (a bad proxy.trusted entry is an error naming it). */
+gboolean sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
+void sf_proxy_teardown (SfEndpoint *ep);
+SfProxyConfig *sf_proxy_config (SfCtx *ctx);
+
+/* One target of the target set (16.5). */
+typedef struct {
+  char *uri;     /* owned, nullable: NULL keeps the Request-URI (forwarded by Route or for another domain) */
+  guint q;       /* thousandths */
+} SfProxyTarget;
+
+/* One branch (16.6) as its parent sees it. */
+typedef struct {
+  char *handle;      /* owned: the branch instance, "b3" */
+  char *target;      /* owned, nullable */
+  guint final;       /* its final status, 0 while pending */
+  gboolean ended;
+} SfProxyBranchRec;
+
+/* The response context of a request instance (instance data "proxy.ctx"). */
+typedef struct {
+  SfSipEvent *req;          /* the request, its peer and server transaction */
+  GPtrArray *targets;       /* SfProxyTarget*, best q first */
+  guint next_target;        /* the first target not tried yet */
+  GPtrArray *branches;      /* SfProxyBranchRec* */
+  SfSipMsg *best;           /* the best final response so far (16.7 step 6) */
+  GPtrArray *challenges;    /* "WWW-Authenticate: ..." lines of every 401/407 (step 7) */
+  guint final_sent;         /* the final status sent upstream, 0 none */
+  gboolean no_new_branches; /* a CANCEL or a 6xx came (16.7 step 6, 16.10) */
+} SfProxyCtx;
+
+/* What a branch is given (instance data "branch.job", set by its parent). */
+typedef struct {
+  SfSipMsg *req;        /* owned ref: the request as received */
+  char *target;         /* owned, nullable */
+  gboolean invite;
+} SfProxyJob;
+
+#define SF_PROXY_CTX "proxy.ctx"
+#define SF_PROXY_JOB "branch.job"
+
+void sf_proxy_job_free (SfProxyJob *j);
+
+/* Is @uri this proxy: its host and port one it listens on (16.4)? */
+gboolean sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer stack);
+/* Is @uri's host a domain this proxy is responsible for (registrar.domains)
+ * or this proxy's own address and port (16.5)? */
+gboolean sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri);
+/* 16.6 step 8: a branch for forwarding @req: the magic cookie, "sfp", a hash of
+ * what identifies the request (for loop detection, 16.3 step 4), '.', a random
+ * part (transfer full). */
+char *sf_proxy_branch (SfSipMsg *req);
+/* 16.3 step 4: does a Via of @req carry this proxy's sent-by and the branch
+ * hash it would compute for @req now (a loop, not a spiral)? */
+gboolean sf_proxy_looped (SfStack *s, SfSipMsg *req);
+/* The transport to reach @uri by: TCP when it says transport=tcp. */
+SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
+
+G_END_DECLS

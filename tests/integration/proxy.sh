@@ -1,0 +1,119 @@
+#!/bin/bash
+# proxy.sh: xml/proxy.xml (stateful proxy, registrar, digest) with user agents
+# built from xml/ua.xml, on loopback, bounded:
+#  - alice and bob register through 401 digest; alice calls bob through the
+#    proxy (407, then credentials), bob rings and answers, the BYE goes through
+#    the Record-Route;
+#  - a CANCEL through the proxy; 480 for a user without binding, 404 for one we
+#    do not know;
+#  - forking: bob's two devices ring, one answers, the other gets CANCEL;
+#  - 16.3: 483 (Max-Forwards 0), 416 (tel: Request-URI), 420 (Proxy-Require), 482 (loop).
+. "$(dirname "$0")/lib.sh"
+
+printf 'alice:secret\nbob:hunter2\ncarol:pw\n' >"$T/users"
+start px proxy.xml --set "registrar.users=$T/users" --set sip.t1_ms=100 || exit 1
+PX=127.0.0.1:$PORT_px
+ua=(--set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:$PX" --set "ua.outbound_proxy=sip:$PX")
+
+start alice ua.xml "${ua[@]}" --set ua.uri=sip:alice@sipflow.test --set ua.password=secret || exit 1
+start bob ua.xml "${ua[@]}" --set ua.uri=sip:bob@sipflow.test --set ua.password=hunter2 || exit 1
+wait_ev alice '"event":"registration".*"state":"registered"' 10 && wait_ev bob '"event":"registration".*"state":"registered"' 10 &&
+  grep -q '"event":"registration".*"state":"challenged".*"status":401' "$T/alice.events" &&
+  pass "alice and bob register at the proxy through a 401 digest challenge" ||
+  fail "registration" "$(grep registration "$T/alice.events" "$T/bob.events")" "$(tail -3 "$T/px.err")"
+
+cmd alice call sip:bob@sipflow.test
+wait_ev bob '"event":"incoming"' 10 && wait_ev alice '"to":"RingBack"' 5 &&
+  grep -q '"event":"challenge".*"status":407' "$T/px.events" &&
+  pass "alice calls bob through the proxy: 407, credentials, bob rings, alice hears 180" ||
+  fail "call through the proxy" "$(grep -E 'call_end|challenge' "$T/alice.events")" "$(grep -E 'proxy_|branch_' "$T/px.events" | tail -5)"
+cmd bob answer
+wait_ev alice '"to":"InCall"' 5 && wait_ev bob '"to":"InCall"' 5 && pass "bob answers: both in call" ||
+  fail "answer" "$(grep -E 'proxy_|branch_' "$T/px.events" | tail -5)"
+wait_ev px '"event":"state","machine":"proxy".*"trigger":"sip:ACK"' 5 && pass "the ACK for the 2xx came through the proxy (Route)" ||
+  fail "ACK via Record-Route" "$(grep -c ACK "$T/px.events")"
+cmd alice hangup
+wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 5 &&
+  wait_ev px '"event":"state","machine":"proxy".*"to":"Routing".*"trigger":"sip:BYE"' 5 &&
+  pass "alice hangs up: the BYE goes through the Record-Route" || fail "BYE via Record-Route" "$(grep call_end "$T/bob.events")"
+
+# CANCEL through the proxy: bob rings, alice gives up
+cmd alice call sip:bob@sipflow.test
+wait_ev bob '"event":"incoming"' 10 2 && wait_ev alice '"to":"RingBack"' 5 2 || fail "second call does not ring"
+cmd alice hangup
+wait_ev bob '"event":"call_end".*"reason":"cancelled"' 5 && wait_ev alice '"event":"call_end".*"status":487' 5 &&
+  wait_ev px '"event":"proxy_cancel"' 5 && wait_ev px '"event":"branch_cancel"' 5 &&
+  pass "alice cancels: the CANCEL goes through the proxy to bob, 487 comes back" ||
+  fail "CANCEL through the proxy" "$(grep call_end "$T/alice.events" "$T/bob.events" | tail -2)"
+
+cmd alice call sip:carol@sipflow.test
+wait_ev alice '"event":"call_end".*"status":480' 5 && pass "a user without binding: 480" ||
+  fail "480" "$(grep call_end "$T/alice.events" | tail -1)"
+cmd alice call sip:nobody@sipflow.test
+wait_ev alice '"event":"call_end".*"status":404' 5 && pass "a user the proxy does not know: 404" ||
+  fail "404" "$(grep call_end "$T/alice.events" | tail -1)"
+
+# forking: bob's two devices register at a second proxy that trusts 127.0.0.1
+# (no 407); one answers, the other gets CANCEL
+start px2 proxy.xml --set "registrar.users=$T/users" --set proxy.trusted=127.0.0.1/32 || exit 1
+PX2=127.0.0.1:$PORT_px2
+ua2=(--set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:$PX2" --set "ua.outbound_proxy=sip:$PX2")
+start bob1 ua.xml "${ua2[@]}" --set ua.uri=sip:bob@sipflow.test --set ua.password=hunter2 || exit 1
+start bob2 ua.xml "${ua2[@]}" --set ua.uri=sip:bob@sipflow.test --set ua.password=hunter2 || exit 1
+start dave ua.xml "${ua2[@]}" --set ua.uri=sip:alice@sipflow.test --set ua.password=secret || exit 1
+wait_ev bob1 '"state":"registered"' 10 && wait_ev bob2 '"state":"registered"' 10 && wait_ev dave '"state":"registered"' 10 ||
+  fail "forking: registrations" "$(tail -3 "$T/px2.err")"
+wait_ev px2 '"event":"bindings".*"aor":"sip:bob@sipflow.test","bindings":2' 5 || fail "px2 does not hold two bindings for bob"
+cmd dave call sip:bob@sipflow.test
+wait_ev bob1 '"event":"incoming"' 10 && wait_ev bob2 '"event":"incoming"' 10 &&
+  pass "forking: both of bob's devices ring" || fail "forking: ringing" "$(grep -E 'branch_' "$T/px2.events")"
+! grep -q '"event":"challenge".*"status":407' "$T/px2.events" && pass "proxy.trusted: no 407 for a trusted source" ||
+  fail "trusted source challenged"
+cmd bob2 answer
+wait_ev dave '"to":"InCall"' 5 && wait_ev bob1 '"event":"call_end".*"reason":"cancelled"' 5 &&
+  pass "bob's second device answers; the first gets CANCEL" ||
+  fail "forking: answer and CANCEL" "$(grep call_end "$T/bob1.events")" "$(grep -E 'proxy_|branch_' "$T/px2.events" | tail -6)"
+cmd dave hangup
+wait_ev bob2 '"event":"call_end".*"reason":"remote_bye"' 5 && pass "the forked call ends with a BYE through the proxy" ||
+  fail "forking: BYE"
+
+# 16.3: requests the proxy refuses before forwarding (sipp sends one each)
+need_sipp
+probe() { # probe NAME CODE RURI MAXFWD EXTRA-HEADER-LINE...
+  local name=$1 code=$2 ruri=$3 mf=$4
+  shift 4
+  {
+    printf '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="%s">\n<send><![CDATA[\n' "$name"
+    printf 'OPTIONS %s SIP/2.0\n' "$ruri"
+    printf 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n'
+    [ $# -gt 0 ] && printf '%s\n' "$@"
+    printf 'Max-Forwards: %s\nFrom: <sip:probe@example.net>;tag=probetag\nTo: <sip:x@example.net>\n' "$mf"
+    printf 'Call-ID: [call_id]\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n]]></send>\n'
+    printf '<recv response="%s"/>\n</scenario>\n' "$code"
+  } >"$T/$name.xml"
+  sipp_run "$name" "$PX" -sf "$T/$name.xml" -m 1 -cid_str "$name@probe" -timeout 10
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ]
+}
+probe mf0 483 sip:x@127.0.0.1:9 0 && pass "Max-Forwards 0: 483" || fail "483" "$(tail -3 "$T/mf0.out")"
+probe tel 416 tel:+15551234 70 && pass "a tel: Request-URI: 416" || fail "416" "$(tail -3 "$T/tel.out")"
+probe preq 420 sip:x@127.0.0.1:9 70 'Proxy-Require: foo' && grep -q '"event":"proxy_answer".*"status":420' "$T/px.events" &&
+  pass "Proxy-Require: 420" || fail "420" "$(tail -3 "$T/preq.out")"
+# a loop (16.3 step 4): the request carries our own Via with the branch we would
+# compute for it (docs/proxy.md gives the hash)
+hash=$(printf 'sip:x@127.0.0.1:9|probetag||loop@probe|1|' | sha256sum | cut -c1-16)
+probe loop 482 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp$hash.00000000;rport" &&
+  pass "a request that comes back unchanged: 482 Loop Detected" || fail "482" "$(tail -3 "$T/loop.out")"
+# the same request with another branch hash in our Via is a spiral: forwarded
+# (to port 9, where no one answers: Timer F, 64*T1 = 6.4 s, then 408 upstream)
+probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp0000000000000000.00000000;rport" &&
+  grep -q '"event":"branch_forward".*"request_uri":"sip:x@127.0.0.1:9"' "$T/px.events" &&
+  pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
+
+for u in alice bob bob1 bob2 dave; do stop "$u" || fail "$u exit"; done
+for u in px px2; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px px2 alice bob bob1 bob2 dave; do
+  ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
+    pass "$u: no warning, no sanitizer report" ||
+    fail "$u stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
+done
+summary proxy
