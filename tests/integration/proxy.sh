@@ -7,6 +7,8 @@
 #  - a CANCEL through the proxy; 480 for a user without binding, 404 for one we
 #    do not know;
 #  - forking: bob's two devices ring, one answers, the other gets CANCEL;
+#  - proxy.fork=sequential with Timer C: the first device is cancelled when
+#    Timer C fires, then the second rings and answers;
 #  - 16.3: 483 (Max-Forwards 0), 416 (tel: Request-URI), 420 (Proxy-Require), 482 (loop).
 . "$(dirname "$0")/lib.sh"
 
@@ -77,6 +79,33 @@ cmd dave hangup
 wait_ev bob2 '"event":"call_end".*"reason":"remote_bye"' 5 && pass "the forked call ends with a BYE through the proxy" ||
   fail "forking: BYE"
 
+# proxy.fork=sequential and Timer C (proxy.timer_c=1): bob's first device rings
+# alone; nobody answers it, so Timer C cancels it after 1 s, and only then does
+# the second device ring; it answers
+start px3 proxy.xml --set "registrar.users=$T/users" --set proxy.trusted=127.0.0.1/32 --set proxy.fork=sequential \
+  --set proxy.timer_c=1 || exit 1
+PX3=127.0.0.1:$PORT_px3
+ua3=(--set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:$PX3" --set "ua.outbound_proxy=sip:$PX3")
+start bob3 ua.xml "${ua3[@]}" --set ua.uri=sip:bob@sipflow.test --set ua.password=hunter2 || exit 1
+start bob4 ua.xml "${ua3[@]}" --set ua.uri=sip:bob@sipflow.test --set ua.password=hunter2 || exit 1
+start erin ua.xml "${ua3[@]}" --set ua.uri=sip:alice@sipflow.test --set ua.password=secret || exit 1
+wait_ev bob3 '"state":"registered"' 10 && wait_ev bob4 '"state":"registered"' 10 && wait_ev erin '"state":"registered"' 10 ||
+  fail "sequential: registrations"
+cmd erin call sip:bob@sipflow.test
+wait_ev px3 '"event":"branch_forward"' 10 || fail "sequential: no branch"
+first=bob3 second=bob4
+grep -m1 '"event":"branch_forward"' "$T/px3.events" | grep -q ":$PORT_bob4[;\">]" && first=bob4 second=bob3
+wait_ev "$first" '"event":"incoming"' 5 && [ "$(count "$second" '"event":"incoming"')" = 0 ] &&
+  pass "proxy.fork=sequential: only the first device rings" || fail "sequential: first device" "$(grep branch_ "$T/px3.events")"
+wait_ev px3 '"event":"branch_timer_c"' 5 && wait_ev "$first" '"event":"call_end".*"reason":"cancelled"' 5 &&
+  pass "Timer C (1 s): the unanswered branch is cancelled" || fail "Timer C" "$(grep -E 'branch_|proxy_' "$T/px3.events")"
+wait_ev "$second" '"event":"incoming"' 5 && pass "then the second device rings" || fail "sequential: second device"
+cmd "$second" answer
+wait_ev erin '"to":"InCall"' 5 && pass "the second device answers: the call is up" ||
+  fail "sequential: answer" "$(grep call_end "$T/erin.events")"
+cmd erin hangup
+wait_ev "$second" '"event":"call_end".*"reason":"remote_bye"' 5 || fail "sequential: BYE"
+
 # 16.3: requests the proxy refuses before forwarding (sipp sends one each)
 need_sipp
 probe() { # probe NAME CODE RURI MAXFWD EXTRA-HEADER-LINE...
@@ -109,9 +138,9 @@ probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp000
   grep -q '"event":"branch_forward".*"request_uri":"sip:x@127.0.0.1:9"' "$T/px.events" &&
   pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
 
-for u in alice bob bob1 bob2 dave; do stop "$u" || fail "$u exit"; done
-for u in px px2; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
-for u in px px2 alice bob bob1 bob2 dave; do
+for u in alice bob bob1 bob2 dave bob3 bob4 erin; do stop "$u" || fail "$u exit"; done
+for u in px px2 px3; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px px2 px3 alice bob bob1 bob2 dave bob3 bob4 erin; do
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
