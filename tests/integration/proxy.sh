@@ -9,6 +9,8 @@
 #  - forking: bob's two devices ring, one answers, the other gets CANCEL;
 #  - proxy.fork=sequential with Timer C: the first device is cancelled when
 #    Timer C fires, then the second rings and answers;
+#  - 16.7: two forks to two proxies that challenge: one 407 with both
+#    challenges; 603 cancels the other fork; 486 beats 503; 503 goes up as 500;
 #  - 16.3: 483 (Max-Forwards 0), 416 (tel: Request-URI), 420 (Proxy-Require), 482 (loop).
 . "$(dirname "$0")/lib.sh"
 
@@ -138,9 +140,102 @@ probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp000
   grep -q '"event":"branch_forward".*"request_uri":"sip:x@127.0.0.1:9"' "$T/px.events" &&
   pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
 
+# forking to two downstream proxies (16.7 steps 6, 7): bob@sipflow.test is bound at
+# px0 to one address at pxa and one at pxb; both challenge (407, realms a.test and
+# b.test): px0's 407 upstream carries both challenges
+printf 'alice:secret\n' >"$T/users-ab"
+start px0 proxy.xml --set sip.t1_ms=100 || exit 1
+start pxa proxy.xml --set sip.t1_ms=100 --set "registrar.users=$T/users-ab" --set registrar.realm=a.test \
+  --set registrar.domains=sipflow.test,a.test || exit 1
+start pxb proxy.xml --set sip.t1_ms=100 --set "registrar.users=$T/users-ab" --set registrar.realm=b.test \
+  --set registrar.domains=sipflow.test,b.test || exit 1
+PX0=127.0.0.1:$PORT_px0
+cat >"$T/reg2.xml" <<SCEN
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="two contacts">
+<send retrans="500"><![CDATA[
+REGISTER sip:$PX0 SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Max-Forwards: 70
+From: <sip:bob@sipflow.test>;tag=[pid]reg
+To: <sip:bob@sipflow.test>
+Call-ID: [call_id]
+CSeq: 1 REGISTER
+Contact: <sip:bob@127.0.0.1:$PORT_pxa>, <sip:bob@127.0.0.1:$PORT_pxb>
+Expires: 600
+Content-Length: 0
+
+]]></send>
+<recv response="200"/>
+</scenario>
+SCEN
+cat >"$T/inv407.xml" <<SCEN
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="407 aggregated">
+<send retrans="500" start_txn="invite"><![CDATA[
+INVITE sip:bob@sipflow.test SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Max-Forwards: 70
+From: <sip:alice@sipflow.test>;tag=[pid]inv
+To: <sip:bob@sipflow.test>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:alice@[local_ip]:[local_port]>
+Content-Length: 0
+
+]]></send>
+<recv response="100" optional="true" response_txn="invite"/>
+<recv response="407" response_txn="invite">
+  <action>
+    <ereg regexp="Proxy-Authenticate: Digest realm=.a[.]test" search_in="msg" check_it="true" assign_to="a"/>
+    <ereg regexp="Proxy-Authenticate: Digest realm=.b[.]test" search_in="msg" check_it="true" assign_to="b"/>
+    <log message="challenges: [\$a] [\$b]"/>
+  </action>
+</recv>
+<send ack_txn="invite"><![CDATA[
+ACK sip:bob@sipflow.test SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Max-Forwards: 70
+From: <sip:alice@sipflow.test>;tag=[pid]inv
+To: <sip:bob@sipflow.test>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Content-Length: 0
+
+]]></send>
+</scenario>
+SCEN
+sipp_run reg2 "$PX0" -sf "$T/reg2.xml" -m 1 -timeout 10
+[ "$SIPP_RC" = 0 ] && wait_ev px0 '"event":"bindings".*"aor":"sip:bob@sipflow.test","bindings":2' 5 ||
+  fail "two contacts for bob at px0" "$(tail -3 "$T/reg2.out")"
+sipp_run inv407 "$PX0" -sf "$T/inv407.xml" -m 1 -timeout 10
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && [ "$(count px0 '"event":"branch_forward"')" = 2 ] &&
+  wait_ev px0 '"event":"proxy_final".*"status":407' 1 &&
+  pass "two forks challenged by two proxies: one 407 upstream with both challenges (a.test, b.test)" ||
+  fail "407 aggregation: sipp exit $SIPP_RC" "$(tail -3 "$T/inv407.out")" "$(grep -E 'proxy_|branch_' "$T/px0.events")"
+
+# 16.7 step 6 with bob's two devices at px2: a 6xx cancels the other branch and
+# goes upstream; of 486 and 503, the lower class wins; a 503 goes up as 500
+reject_test() { # reject_test CODE1 CODE2 EXPECTED WHAT
+  local e1 e2 ed
+  e1=$(count bob1 '"event":"incoming"') e2=$(count bob2 '"event":"incoming"') ed=$(count dave '"event":"call_end"')
+  cmd dave call sip:bob@sipflow.test
+  wait_ev bob1 '"event":"incoming"' 5 $((e1 + 1)) && wait_ev bob2 '"event":"incoming"' 5 $((e2 + 1)) || return 1
+  cmd bob1 reject "$1"
+  [ "$2" != - ] && { wait_ev px2 "\"event\":\"proxy_branch_final\".*\"status\":$1" 5 && cmd bob2 reject "$2"; }
+  wait_ev dave '"event":"call_end"' 5 $((ed + 1)) && grep '"event":"call_end"' "$T/dave.events" | tail -1 | grep -q "\"status\":$3"
+}
+c2=$(count bob2 '"event":"call_end".*"reason":"cancelled"')
+reject_test 603 - 603 && wait_ev bob2 '"event":"call_end".*"reason":"cancelled"' 5 $((c2 + 1)) &&
+  pass "a 603 from one device: the other is cancelled, 603 upstream" || fail "6xx" "$(grep -E 'proxy_' "$T/px2.events" | tail -4)"
+reject_test 486 503 486 && pass "486 and 503: the lower class (486) goes upstream" ||
+  fail "best response" "$(grep -E 'proxy_' "$T/px2.events" | tail -4)"
+reject_test 503 503 500 && pass "503 from both: 500 upstream (16.7 step 6)" ||
+  fail "503 as 500" "$(grep -E 'proxy_' "$T/px2.events" | tail -4)"
+
 for u in alice bob bob1 bob2 dave bob3 bob4 erin; do stop "$u" || fail "$u exit"; done
-for u in px px2 px3; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
-for u in px px2 px3 alice bob bob1 bob2 dave bob3 bob4 erin; do
+for u in px px2 px3 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px px2 px3 px0 pxa pxb alice bob bob1 bob2 dave bob3 bob4 erin; do
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
