@@ -1,0 +1,212 @@
+#!/bin/bash
+# bench-proxy.sh: CPU time of xml/proxy.xml as a stateful record-routing proxy
+# under sipp at a fixed rate, and of Kamailio set up for the same job
+# (bench/kamailio-proxy.cfg) when it is installed, against the same called
+# party:
+#  - a sipp UAS that copies Record-Route into its 180 and 200
+#    (tests/integration/sipp/uas-rr.xml);
+#  - sipp calls through the proxy: INVITE to sip:callee@UAS, 100, 180, 200,
+#    then ACK and BYE to the 200's Contact with the recorded Route, 200
+#    (tests/integration/sipp/uac-rr.xml): per call the proxy receives six
+#    messages and sends seven (its own 100 included): an INVITE and a BYE
+#    transaction, and the ACK for the 2xx, which passes statelessly.
+# Proxy CPU is user+sys from /proc/PID/stat (fields 14, 15), summed over the
+# proxy's processes (Kamailio forks), before and after each run; the two sipps
+# are not counted.
+# With "max", each proxy runs CALLS calls at each rate of RATES (default
+# "500 1000 2000 3000 4000") in turn, until a run loses a call, and the highest
+# rate at which every call succeeded is printed (RATE is then not used).
+# Usage: bench/bench-proxy.sh SIPFLOW [CALLS [RATE]] [max]   (defaults 5000, 500)
+set -u
+SIPFLOW=${1:?usage: bench-proxy.sh SIPFLOW [CALLS [RATE]] [max]}
+shift
+MODE=
+ARGS=()
+for a in "$@"; do
+  if [ "$a" = max ]; then MODE=max; else ARGS+=("$a"); fi
+done
+CALLS=${ARGS[0]:-5000}
+RATE=${ARGS[1]:-500}
+if [ "$MODE" = max ]; then RATES=${RATES:-500 1000 2000 3000 4000}; else RATES=$RATE; fi
+TOP=$(printf '%s\n' $RATES | sort -n | tail -1)
+LOW=$(printf '%s\n' $RATES | sort -n | head -1)
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+SCEN=$HERE/tests/integration/sipp
+T=$(mktemp -d)
+PIDS=()
+# cleanup: TERM to what this script started, KILL after 5 s to what is left
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for _ in $(seq 50); do
+    for p in "${PIDS[@]}"; do alive "$p" && break; p=; done
+    [ -z "$p" ] && break
+    sleep 0.1
+  done
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+HZ=$(getconf CLK_TCK)
+
+# ticks PID...: user+sys clock ticks of these processes and their children
+ticks() {
+  local sum=0 p
+  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
+    [ -r "/proc/$p/stat" ] && sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$sum"
+}
+
+# bound: UDP port $1 is bound (/proc/net/udp, hex)
+bound() {
+  grep -q -i ":$(printf '%04X' "$1") " /proc/net/udp
+}
+
+# alive PID: the process runs (not gone, not a zombie)
+alive() {
+  local st
+  read -r _ _ st _ 2>/dev/null <"/proc/$1/stat" && [ "$st" != Z ]
+}
+
+# run NAME PORT SCENARIO ARGS...: one sipp run, stopped if the proxy $WATCH
+# exits; prints "successful wall"
+run() {
+  local name=$1 port=$2 scen=$3
+  shift 3
+  local start end ok
+  start=$(date +%s.%N)
+  sipp "127.0.0.1:$port" -sf "$scen" -p $((20000 + RANDOM % 20000)) -i 127.0.0.1 -nostdin -timeout "$BOUND" -timeout_error \
+    -trace_stat -stf "$T/$name.csv" "$@" >/dev/null 2>&1 &
+  local s=$!
+  # a proxy that dies stops the run (not minutes of retransmissions)
+  while alive "$s"; do
+    alive "$WATCH" || kill "$s" 2>/dev/null
+    sleep 0.1
+  done
+  wait "$s"
+  end=$(date +%s.%N)
+  ok=$(awk -F';' 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i } END { print $c }' "$T/$name.csv" 2>/dev/null)
+  echo "${ok:-0} $(echo "$end - $start" | bc -l)"
+}
+
+# measure LABEL PORT RATE PIDS: calls through the proxy; prints the figures,
+# returns 0 when every call succeeded
+measure() {
+  local label=$1 port=$2 rate=$3
+  shift 3
+  local b a res
+  WATCH=$1
+  b=$(ticks "$@")
+  res=$(run "$label-$rate" "$port" "$SCEN/uac-rr.xml" -s callee -key uas "127.0.0.1:$UPORT" -m "$CALLS" -r "$rate")
+  a=$(ticks "$@")
+  if alive "$WATCH"; then
+    printf '%-9s INVITE..BYE via Record-Route: %s of %s at %s/s, wall %.1f s, proxy CPU %.2f s = %.1f ms per 1000\n' "$label" \
+      "${res% *}" "$CALLS" "$rate" "${res#* }" "$(echo "($a - $b) / $HZ" | bc -l)" "$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)"
+  else
+    printf '%-9s INVITE..BYE via Record-Route: %s of %s at %s/s, wall %.1f s, proxy CPU unknown (it exited)\n' "$label" \
+      "${res% *}" "$CALLS" "$rate" "${res#* }"
+  fi
+  [ "${res% *}" = "$CALLS" ]
+}
+
+# measure_all LABEL PORT PIDS: one run at each rate (stops at the first
+# unclean one in max mode)
+measure_all() {
+  local label=$1 port=$2 best='' r
+  shift 2
+  for r in $RATES; do
+    if ! alive "$1"; then
+      echo "$label: the proxy has exited: no more runs"
+      break
+    fi
+    measure "$label" "$port" "$r" "$@" || break
+    best=$r
+  done
+  [ "$MODE" = max ] || return 0
+  if [ -n "$best" ]; then
+    printf '%-9s highest clean rate: %s/s (every one of %s calls)\n' "$label" "$best" "$CALLS"
+  else
+    printf '%-9s highest clean rate: none (calls lost at %s/s)\n' "$label" "$LOW"
+  fi
+}
+
+# each sipp caller run is bounded: the calls at the lowest rate, and a minute
+# and a half for the last ones (an INVITE retransmitted to its end is 64 s)
+BOUND=$((CALLS / LOW + 90))
+
+# ---- the called party, for both proxies ----
+for _ in 1 2 3 4 5; do
+  UPORT=$((20000 + RANDOM % 20000))
+  bound "$UPORT" && continue
+  sipp -sf "$SCEN/uas-rr.xml" -p "$UPORT" -i 127.0.0.1 -nostdin -timeout $((2 * BOUND * $(echo $RATES | wc -w) + 120)) \
+    >"$T/uas.out" 2>&1 &
+  U=$!
+  for _ in $(seq 100); do bound "$UPORT" && break; alive "$U" || break; sleep 0.05; done
+  sleep 0.1
+  if alive "$U"; then PIDS+=("$U"); break; fi
+  U=
+done
+if [ -z "${U:-}" ]; then
+  echo "sipp uas-rr.xml did not start:"
+  tail -5 "$T/uas.out"
+  exit 1
+fi
+
+# ---- sipflow ----
+mkfifo "$T/in"
+"$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 \
+  --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
+SF=$!
+PIDS+=("$SF")
+exec 3>"$T/in"
+for _ in $(seq 100); do
+  grep -q '"listening"' "$T/events" 2>/dev/null && break
+  alive "$SF" || break
+  sleep 0.05
+done
+PORT=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
+if [ -n "$PORT" ] && alive "$SF"; then
+  measure_all sipflow "$PORT" "$SF"
+  if ! alive "$SF"; then
+    echo "sipflow: exited during the runs:"
+    tail -5 "$T/err" | sed 's/^/  /'
+  fi
+else
+  if alive "$SF"; then
+    echo "sipflow: no \"listening\" event within 5 s: not measured"
+  else
+    wait "$SF"
+    echo "sipflow: did not start (exit status $?): not measured"
+  fi
+  tail -5 "$T/err" | sed 's/^/  /'
+fi
+(echo quit >&3) 2>/dev/null
+exec 3>&-
+
+# ---- Kamailio, set up for the same job (bench/kamailio-proxy.cfg, PEERS.md) ----
+if ! command -v kamailio >/dev/null; then
+  echo "kamailio: not installed (Debian package kamailio): no comparison"
+  exit 0
+fi
+KPORT=$((20000 + RANDOM % 20000))
+while bound "$KPORT" || [ "$KPORT" = "$UPORT" ]; do KPORT=$((20000 + RANDOM % 20000)); done
+MODS=$(find /usr/lib -name tm.so -path '*kamailio*' | head -1)
+MODS=${MODS%/*}
+mkdir -p "$T/run"
+# shared memory: about 150 KB per call/s (transactions are kept 5 s)
+kamailio -f "$HERE/bench/kamailio-proxy.cfg" -A "KPORT=$KPORT" ${MODS:+-L "$MODS"} -DD -E -n 2 \
+  -m $((TOP * 150 / 1000 + 64)) -M 16 -Y "$T/run" -P "$T/run/k.pid" -w "$T/run" >"$T/k.out" 2>&1 &
+K=$!
+PIDS+=("$K")
+for _ in $(seq 100); do bound "$KPORT" && break; alive "$K" || break; sleep 0.05; done
+if ! alive "$K" || ! bound "$KPORT"; then
+  echo "kamailio: did not start: not measured"
+  tail -5 "$T/k.out" | sed 's/^/  /'
+  exit 1
+fi
+measure_all kamailio "$KPORT" "$K"
+if grep -q -i 'out of mem' "$T/k.out"; then
+  echo "kamailio: ran out of shared memory (raise -m): its figures measure retransmissions"
+fi
