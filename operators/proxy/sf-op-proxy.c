@@ -265,8 +265,15 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
   GPtrArray *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
   guint n = routes != NULL ? routes->len : 0;
-  if (n > 0 && sf_proxy_uri_is_mine (ruri, s))
-    n--; /* a strict router put our Record-Route in the Request-URI: the last Route is the target (16.4) */
+  if (n > 0 && sf_proxy_uri_is_mine (ruri, s)) {
+    /* 16.4: a strict router put our Record-Route in the Request-URI: the last
+     * Route is the real Request-URI (OpBranchForward's builder moves it back) */
+    const SfSipValue *last = routes->pdata[n - 1];
+    n--;
+    if (last->uri == NULL)
+      return answer (ctx, e, 400, "Bad Route", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+    ruri = last->uri;
+  }
   if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, s))
     n--;
   if (n > 0 || !sf_proxy_domain_is_ours (ctx, ruri)) {
@@ -284,6 +291,7 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   }
   sf_ctx_set_data (ctx, "proxy.aor", g_strdup (aor), g_free);
+  sf_ctx_set_data (ctx, "proxy.user", sf_sip_unescape (ruri->user, NULL), g_free);
   sf_registrar_lookup (ctx, aor);
   return SF_OP_OUTCOME (1);
 }
@@ -308,8 +316,8 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *aor = sf_ctx_get_data (ctx, "proxy.aor");
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
-    g_autofree char *user = sf_sip_unescape (sf_sip_msg_ruri (p->req->msg)->user, NULL);
-    gboolean known = r != NULL && (r->users == NULL || g_hash_table_contains (r->users, user));
+    const char *user = sf_ctx_get_data (ctx, "proxy.user");
+    gboolean known = r != NULL && (r->users == NULL || (user != NULL && g_hash_table_contains (r->users, user)));
     GString *f = g_string_new ("\"aor\":");
     sf_json_append_string (f, aor != NULL ? aor : "");
     sf_ctx_emit (ctx, "proxy_no_target", f->str);

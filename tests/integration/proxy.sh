@@ -11,6 +11,8 @@
 #    Timer C fires, then the second rings and answers;
 #  - 16.7: two forks to two proxies that challenge: one 407 with both
 #    challenges; 603 cancels the other fork; 486 beats 503; 503 goes up as 500;
+#  - forking by q: the q=1.0 binding first, the q=0.5 one after its 486;
+#  - a stray response forwarded statelessly; a strict router's request;
 #  - 16.3: 483 (Max-Forwards 0), 416 (tel: Request-URI), 420 (Proxy-Require), 482 (loop).
 . "$(dirname "$0")/lib.sh"
 
@@ -129,6 +131,12 @@ probe mf0 483 sip:x@127.0.0.1:9 0 && pass "Max-Forwards 0: 483" || fail "483" "$
 probe tel 416 tel:+15551234 70 && pass "a tel: Request-URI: 416" || fail "416" "$(tail -3 "$T/tel.out")"
 probe preq 420 sip:x@127.0.0.1:9 70 'Proxy-Require: foo' && grep -q '"event":"proxy_answer".*"status":420' "$T/px.events" &&
   pass "Proxy-Require: 420" || fail "420" "$(tail -3 "$T/preq.out")"
+# a strict router's request (16.4): our Record-Route as Request-URI, the real
+# one as the last Route: forwarded to it (port 9: Timer F, then 408)
+probe strict 408 "sip:$PX;lr" 70 "Route: <sip:strict@127.0.0.1:9>" &&
+  grep -q '"event":"branch_forward".*"request_uri":"sip:strict@127.0.0.1:9"' "$T/px.events" &&
+  pass "a strict router's request: the last Route becomes the Request-URI again" ||
+  fail "strict router" "$(grep branch_forward "$T/px.events" | tail -1)"
 # a loop (16.3 step 4): the request carries our own Via with the branch we would
 # compute for it (docs/proxy.md gives the hash)
 hash=$(printf 'sip:x@127.0.0.1:9|probetag||loop@probe|1|' | sha256sum | cut -c1-16)
@@ -233,9 +241,56 @@ reject_test 486 503 486 && pass "486 and 503: the lower class (486) goes upstrea
 reject_test 503 503 500 && pass "503 from both: 500 upstream (16.7 step 6)" ||
   fail "503 as 500" "$(grep -E 'proxy_' "$T/px2.events" | tail -4)"
 
-for u in alice bob bob1 bob2 dave bob3 bob4 erin; do stop "$u" || fail "$u exit"; done
+# forking by q (proxy.fork=q, 16.6): qtest@sipflow.test is bound at px0 to bob2's
+# device with q=1.0 and bob1's with q=0.5; bob2 rings alone, rejects (486), then
+# bob1 rings and rejects (480): the caller gets the first of two 4xx, 486
+sed -e 's/REGISTER sip:/REGISTER sip:/' -e 's/bob@sipflow.test/qtest@sipflow.test/g' \
+  -e "s|^Contact: .*|Contact: <sip:bob@127.0.0.1:$PORT_bob1>;q=0.5, <sip:bob@127.0.0.1:$PORT_bob2>;q=1.0|" "$T/reg2.xml" >"$T/regq.xml"
+sipp_run regq "$PX0" -sf "$T/regq.xml" -m 1 -timeout 10
+[ "$SIPP_RC" = 0 ] || fail "q bindings at px0" "$(tail -3 "$T/regq.out")"
+start gina ua.xml --set media.backend=null --set sip.t1_ms=100 --set "ua.outbound_proxy=sip:$PX0" --set ua.uri=sip:gina@example.net || exit 1
+e1=$(count bob1 '"event":"incoming"') e2=$(count bob2 '"event":"incoming"')
+cmd gina call sip:qtest@sipflow.test
+wait_ev bob2 '"event":"incoming"' 5 $((e2 + 1)) && [ "$(count bob1 '"event":"incoming"')" = "$e1" ] &&
+  pass "q order: the q=1.0 device rings alone" || fail "q order: first" "$(grep branch_forward "$T/px0.events" | tail -2)"
+cmd bob2 reject 486
+wait_ev bob1 '"event":"incoming"' 5 $((e1 + 1)) && pass "q order: after its 486, the q=0.5 device rings" || fail "q order: second"
+cmd bob1 reject 480
+wait_ev gina '"event":"call_end".*"status":486' 5 && pass "q order: both refused; the first 4xx, 486, goes upstream" ||
+  fail "q order: final" "$(grep call_end "$T/gina.events")"
+
+# 16.7, 16.11: a response that matches no transaction but carries our Via on top
+# is forwarded statelessly to the next Via
+cat >"$T/stray.xml" <<SCEN
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="stray response">
+<send><![CDATA[
+SIP/2.0 200 OK
+Via: SIP/2.0/UDP $PX0;branch=z9hG4bKsfp0123456789abcdef.00000000
+Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKupstream
+From: <sip:a@example.net>;tag=1
+To: <sip:b@example.net>;tag=2
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Content-Length: 0
+
+]]></send>
+</scenario>
+SCEN
+before=$(count px0 '"event":"stats"')
+cmd px0 status
+wait_ev px0 '"event":"stats"' 5 $((before + 1))
+sl0=$(grep '"event":"stats"' "$T/px0.events" | tail -1 | grep -o '"stateless_answers":[0-9]*' | cut -d: -f2)
+sipp_run stray "$PX0" -sf "$T/stray.xml" -m 1 -timeout 5
+cmd px0 status
+wait_ev px0 '"event":"stats"' 5 $((before + 2))
+sl1=$(grep '"event":"stats"' "$T/px0.events" | tail -1 | grep -o '"stateless_answers":[0-9]*' | cut -d: -f2)
+[ "$sl1" = $((sl0 + 1)) ] && pass "a stray response with our Via on top is forwarded to the next Via" ||
+  fail "stray response: stateless_answers $sl0 -> $sl1"
+
+for u in alice bob bob1 bob2 dave bob3 bob4 erin gina; do stop "$u" || fail "$u exit"; done
 for u in px px2 px3 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
-for u in px px2 px3 px0 pxa pxb alice bob bob1 bob2 dave bob3 bob4 erin; do
+for u in px px2 px3 px0 pxa pxb alice bob bob1 bob2 dave bob3 bob4 erin gina; do
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
