@@ -275,7 +275,11 @@ sent_by_is_local (SfStack *s, const SfSipValue *via)
 static void
 forward_stray (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
 {
-  if (!sent_by_is_local (s, sf_sip_msg_top_via (msg)))
+  const SfSipValue *top = sf_sip_msg_top_via (msg);
+  const SfSipParam *branch = sf_sip_value_param (top, "branch");
+  /* ours: our address and one of our branches (not any response naming us: a reflector) */
+  if (!sent_by_is_local (s, top) || branch == NULL || !sf_sip_str_is_set (branch->value) ||
+      branch->value.len < strlen (SF_SIP_BRANCH_COOKIE "sf") || strncmp (branch->value.p, SF_SIP_BRANCH_COOKIE "sf", strlen (SF_SIP_BRANCH_COOKIE "sf")) != 0)
     return;
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) fwd = sf_sip_create_forward_response (msg, &error);
@@ -296,6 +300,13 @@ forward_stray (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
   if (sf_stack_send_response (s, fwd, &to))
     s->stats.stateless++;
   sf_sip_peer_clear (&to);
+}
+
+SfInstance *
+sf_stack_client_txn (SfStack *s, SfSipMsg *req)
+{
+  g_autofree char *key = client_key (req);
+  return sf_endpoint_lookup (s->ep, "transaction", key);
 }
 
 static void
@@ -494,9 +505,16 @@ to_request (SfStack *s, SfSipEvent *e, const char *method)
   gboolean cancel = strcmp (method, "CANCEL") == 0;
   g_autofree char *key = server_key (e->msg, cancel ? "INVITE" : method);
   SfInstance *r = sf_endpoint_lookup (s->ep, s->tu->scope, key);
-  if (r == NULL && cancel) {
+  if (cancel) {
+    /* 16.10: the CANCEL gets 200 at once, whatever becomes of the request (its
+     * instance may end before the CANCEL is dispatched); then the instance hears it. */
     g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
-    return ok != NULL && sf_stack_respond (s, e->txn, ok);
+    if (ok != NULL)
+      sf_stack_respond (s, e->txn, ok);
+    if (r != NULL)
+      sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                           (GDestroyNotify) sf_sip_event_free));
+    return TRUE;
   }
   if (r == NULL) {
     g_autoptr (GError) error = NULL;

@@ -99,6 +99,9 @@ char *sf_stack_call_key (const char *call_id, const char *remote_tag);
 /* Is @host (an IP literal, IPv6 with or without brackets) and @port an address
  * this element listens on?  (A proxy's own Record-Route and Via, 16.3, 16.4.) */
 gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
+/* The client transaction (instance) that sends @req, or NULL (matched by branch
+ * and method, 17.1.3); its instance data "txn.client" (SfClientTxn) says where to. */
+SfInstance *sf_stack_client_txn (SfStack *s, SfSipMsg *req);
 /* Does this stack serve a proxy (the flow's scope is "request": one instance
  * per server transaction, ACKs for 2xx and stray responses forwarded)? */
 gboolean sf_stack_is_proxy (SfStack *s);

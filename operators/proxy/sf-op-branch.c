@@ -20,6 +20,18 @@ job (SfCtx *ctx)
   return sf_ctx_get_data (ctx, SF_PROXY_JOB);
 }
 
+/* A response for the parent (always queued: a lost 2xx would strand the call). */
+static void
+post_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
+{
+  SfInstance *parent = sf_instance_parent (sf_ctx_instance (ctx));
+  if (parent == NULL || sf_instance_ended (parent))
+    return;
+  sf_endpoint_post_always (sf_ctx_endpoint (ctx), parent,
+                           sf_event_new_full (SF_EV_SIP, "response", sf_ctx_handle (ctx), sf_sip_event_new (resp, peer, NULL),
+                                              (GDestroyNotify) sf_sip_event_free));
+}
+
 /* Hands @resp (a response to the forwarded request, our Via on top) to the parent, its Via popped. */
 static void
 to_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
@@ -30,8 +42,7 @@ to_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
     g_warning ("%s: response not forwarded: %s", sf_ctx_handle (ctx), error->message);
     return;
   }
-  sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_SIP, "response", sf_ctx_handle (ctx), sf_sip_event_new (up, peer, NULL),
-                                              (GDestroyNotify) sf_sip_event_free));
+  post_parent (ctx, up, peer);
 }
 
 /* A response this branch makes itself (408 for Timer C or a timeout, 503 for a
@@ -62,10 +73,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   SfProxyConfig *c = sf_proxy_config (ctx);
   g_autoptr (SfSipUri) target = j->target != NULL ? sf_sip_uri_parse (sf_sip_str (j->target, strlen (j->target)), NULL, NULL) : NULL;
-  const SfSipValue *route = sf_sip_msg_value (j->req, SF_SIP_HDR_ROUTE, NULL);
-  SfSipProto proto = sf_proxy_uri_proto (target != NULL ? target : sf_sip_msg_ruri (j->req));
-  if (route != NULL && route->uri != NULL && !sf_proxy_uri_is_mine (route->uri, s))
-    proto = sf_proxy_uri_proto (route->uri);
+  SfSipProto proto = sf_proxy_next_proto (ctx, j->req, target);
   g_autofree char *local = sf_stack_local (s, proto);
   if (local == NULL)
     local = sf_stack_local (s, proto = (proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP));
@@ -75,7 +83,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *rr = c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")
                           ? g_strdup_printf ("<sip:%s;lr%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "")
                           : NULL;
-  SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = s };
+  SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) fwd = sf_sip_create_forward (j->req, &f, &error);
   GString *fields = g_string_new ("\"target\":");
@@ -85,9 +93,10 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autofree char *tag = sf_sip_random_tag ();
     g_autoptr (SfSipMsg) r = sf_sip_create_response (j->req, 500, NULL, tag, NULL);
     if (r != NULL)
-      sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_SIP, "response", sf_ctx_handle (ctx), sf_sip_event_new (r, NULL, NULL),
-                                                  (GDestroyNotify) sf_sip_event_free));
+      post_parent (ctx, r, NULL);
     g_string_free (fields, TRUE);
+    /* an entry queue cannot transition: the branch ends on this event (OpBranchFailed) */
+    sf_endpoint_post_always (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), sf_event_new (SF_EV_TXN, "transport_error", "not built"));
     return SF_OP_ERROR;
   }
   sf_ctx_set_data (ctx, FWD, sf_sip_msg_ref (fwd), (GDestroyNotify) sf_sip_msg_unref);
@@ -97,7 +106,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_ctx_emit (ctx, "branch_forward", fields->str);
   g_string_free (fields, TRUE);
   sf_stack_request_located (s, sf_ctx_instance (ctx), fwd);
-  if (j->invite && c != NULL)
+  if (j->invite && c != NULL && c->timer_c_ms > 0)
     sf_ctx_timer_start (ctx, "C", c->timer_c_ms);
   return SF_OP_CONTINUE;
 }
@@ -105,7 +114,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static const char *const response_outcomes[] = { "provisional", "accepted", "final", NULL };
 
 /* A response to the forwarded request: to the parent (16.7).  A provisional
- * one restarts Timer C (16.7 step 2; outcome provisional); a 2xx to an INVITE
+ * one (outcome provisional) restarts Timer C unless it is a 100 (16.7 step 2); a 2xx to an INVITE
  * leads to waiting for further 2xx while the client transaction lives
  * (outcome accepted); any other final ends the branch (outcome final).
  * Responses to our CANCEL are absorbed. */
@@ -122,7 +131,7 @@ sf_op_branch_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint status = sf_sip_msg_status (e->msg);
   if (status < 200) {
     SfProxyConfig *c = sf_proxy_config (ctx);
-    if (j->invite && c != NULL && sf_ctx_timer_running (ctx, "C"))
+    if (status > 100 && j->invite && c != NULL && sf_ctx_timer_running (ctx, "C")) /* 101-199 (16.7 step 2) */
       sf_ctx_timer_start (ctx, "C", c->timer_c_ms);
     return SF_OP_OUTCOME (0);
   }
@@ -190,6 +199,8 @@ sf_op_branch_send_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   sf_ctx_set_data (ctx, "branch.cancelled", GINT_TO_POINTER (1), NULL);
   sf_ctx_timer_cancel (ctx, "C");
+  SfStack *s = sf_stack_from_ctx (ctx);
+  sf_ctx_timer_start (ctx, arg, 64 * (guint64) sf_stack_timer_ms (s, '1'));
   const char *reason = sf_ctx_get_data (ctx, REASON);
   g_autofree char *line = reason != NULL ? g_strdup_printf ("Reason: %s", reason) : NULL; /* RFC 3326 */
   const char *const lines[] = { line, NULL };
@@ -199,9 +210,11 @@ sf_op_branch_send_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_warning ("%s: no CANCEL: %s", sf_ctx_handle (ctx), error != NULL ? error->message : "?");
     return SF_OP_ERROR;
   }
-  SfStack *s = sf_stack_from_ctx (ctx);
-  sf_stack_request_located (s, sf_ctx_instance (ctx), cancel);
-  sf_ctx_timer_start (ctx, arg, 64 * (guint64) sf_stack_timer_ms (s, '1'));
+  /* 9.1: to where the INVITE went (its client transaction's address), not located again */
+  SfInstance *ict = sf_stack_client_txn (s, fwd);
+  SfClientTxn *c = ict != NULL ? sf_endpoint_get_instance_data (ict, "txn.client") : NULL;
+  if (c == NULL || sf_stack_request (s, sf_ctx_instance (ctx), cancel, c->proto, c->dest, &error) == NULL)
+    sf_stack_request_located (s, sf_ctx_instance (ctx), cancel);
   sf_ctx_emit (ctx, "branch_cancel", NULL);
   return SF_OP_CONTINUE;
 }
@@ -213,6 +226,11 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   synthesize (ctx, 408);
+  /* 9.1: the INVITE's client transaction is given up too (it has no timer left) */
+  SfSipMsg *fwd = sf_ctx_get_data (ctx, FWD);
+  SfInstance *ict = fwd != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), fwd) : NULL;
+  if (ict != NULL)
+    sf_endpoint_end (sf_ctx_endpoint (ctx), ict, "no final response after CANCEL (9.1)");
   return SF_OP_TRANSITION;
 }
 

@@ -74,9 +74,9 @@ is_method (SfSipEvent *e, const char *m)
 static const char *const answered_outcomes[] = { "answered", NULL };
 
 /* 16.3: a request that is fit to be proxied: a sip or sips Request-URI (else
- * 416), Max-Forwards above 0 (else 483), Route readable (else 400), not a
- * loop (else 482), no Proxy-Require (this proxy supports no extension: 420
- * with Unsupported).  An ACK is never answered: a bad one is dropped (outcome
+ * 416), Max-Forwards above 0 (else 483), Route and Proxy-Require readable
+ * (else 400), not a loop (else 482), no Proxy-Require (this proxy supports no
+ * extension: 420 with Unsupported).  An ACK is never answered: a bad one is dropped (outcome
  * answered all the same).  CONTINUE when fit. */
 static SfOpResult
 sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -104,6 +104,10 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     reason = why;
   } else if (sf_proxy_looped (sf_stack_from_ctx (ctx), e->msg)) {
     status = 482;
+  } else if (sf_sip_msg_find (e->msg, SF_SIP_HDR_PROXY_REQUIRE) != NULL &&
+             sf_sip_msg_values (e->msg, SF_SIP_HDR_PROXY_REQUIRE, NULL) == NULL) {
+    status = 400;
+    reason = "Bad Proxy-Require";
   } else {
     GPtrArray *pr = sf_sip_msg_values (e->msg, SF_SIP_HDR_PROXY_REQUIRE, NULL);
     if (pr != NULL && pr->len > 0) {
@@ -150,7 +154,8 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
   sf_json_append_string (f, cid);
   sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
-  sf_ctx_post_self (ctx, sf_event_ref (ev));
+  /* always: the request is work accepted (its transaction waits for an answer) */
+  sf_endpoint_post_always (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), sf_event_ref (ev));
   if (is_method (e, "ACK"))
     return SF_OP_OUTCOME (1);
   if (is_method (e, "REGISTER") && sf_proxy_domain_is_ours (ctx, sf_sip_msg_ruri (e->msg)))
@@ -171,14 +176,6 @@ own_via (SfStack *s, SfSipMsg *req, SfSipProto proto, const char *branch)
   return g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
 }
 
-/* The transport of the next hop of @req: its first Route, else @target or the Request-URI. */
-static SfSipProto
-next_hop_proto (SfSipMsg *req, const SfSipUri *target)
-{
-  const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
-  return sf_proxy_uri_proto (route != NULL && route->uri != NULL ? route->uri : target != NULL ? target : sf_sip_msg_ruri (req));
-}
-
 /* 16.11 and 17.1.1.3: the ACK for a 2xx has no transaction; it goes on by its
  * Route (the top one, ours, popped) or Request-URI, with a Via whose branch
  * depends only on the ACK's own (a retransmission gets the same). */
@@ -193,15 +190,15 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
   g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
-  g_autofree char *via = own_via (s, e->msg, next_hop_proto (e->msg, NULL), branch);
-  SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = s };
+  g_autofree char *via = own_via (s, e->msg, sf_proxy_next_proto (ctx, e->msg, NULL), branch);
+  SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) out = via != NULL ? sf_sip_create_forward (e->msg, &fwd, &error) : NULL;
   if (out == NULL) {
     g_info ("%s: ACK not forwarded: %s", sf_ctx_handle (ctx), error != NULL ? error->message : "no socket");
     return SF_OP_TRANSITION;
   }
-  if (sf_proxy_uri_is_mine (sf_sip_msg_ruri (out), s) && sf_sip_msg_find (out, SF_SIP_HDR_ROUTE) == NULL) {
+  if (sf_proxy_uri_is_mine (sf_sip_msg_ruri (out), ctx) && sf_sip_msg_find (out, SF_SIP_HDR_ROUTE) == NULL) {
     g_info ("%s: ACK for this proxy itself: absorbed", sf_ctx_handle (ctx));
     return SF_OP_TRANSITION;
   }
@@ -225,25 +222,39 @@ trusted (SfCtx *ctx, SfSipEvent *e)
   return FALSE;
 }
 
-/* 22.3: a request outside a dialog (not ACK, CANCEL or REGISTER) from a user
- * of ours (its From in a domain we serve), and not from a proxy.trusted
- * source, must carry good Proxy-Authorization: else 407 (or 403), transition.
- * CONTINUE when good, SKIP when not to be checked. */
+/* 22.3: a request outside a dialog (not ACK, CANCEL or REGISTER) whose From
+ * is a user of ours must carry good Proxy-Authorization: else 407 (or 403),
+ * transition.  One that comes back along our Record-Route (a To tag and our
+ * Route on top) is inside a dialog and passes.  Neither From nor Request-URI
+ * ours: 403, this proxy is no open relay.  Sources in proxy.trusted, and every
+ * request when registrar.users is not set, pass (SKIP).  CONTINUE when the
+ * credentials are good. */
 static SfOpResult
 sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || is_method (e, "ACK") || is_method (e, "CANCEL") ||
-      is_method (e, "REGISTER") || sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL)
+  SfProxyCtx *p = pctx (ctx);
+  if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg || is_method (e, "ACK") ||
+      is_method (e, "CANCEL") || is_method (e, "REGISTER"))
+    return SF_OP_SKIP;
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->users == NULL || trusted (ctx, e))
+    return SF_OP_SKIP;
+  const SfSipValue *route = sf_sip_msg_value (e->msg, SF_SIP_HDR_ROUTE, NULL);
+  if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL && route != NULL && route->uri != NULL &&
+      sf_proxy_uri_is_mine (route->uri, ctx))
     return SF_OP_SKIP;
   const SfSipValue *from = sf_sip_msg_from (e->msg);
-  SfRegistrar *r = sf_registrar_from_ctx (ctx);
-  if (r == NULL || r->users == NULL || from == NULL || !sf_proxy_domain_is_ours (ctx, from->uri) || trusted (ctx, e))
-    return SF_OP_SKIP;
-  SfOpResult res = sf_registrar_authorize (ctx, e);
-  if (res == SF_OP_TRANSITION)
-    pctx (ctx)->final_sent = 407;
-  return res;
+  if (from != NULL && sf_proxy_domain_is_ours (ctx, from->uri)) {
+    SfOpResult res = sf_registrar_authorize (ctx, e);
+    if (res == SF_OP_TRANSITION)
+      p->final_sent = 407;
+    return res;
+  }
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  if (sf_proxy_domain_is_ours (ctx, ruri) || (route != NULL && route->uri != NULL && sf_proxy_uri_is_mine (ruri, ctx)))
+    return SF_OP_SKIP; /* from outside to a user of ours */
+  return answer (ctx, e, 403, "Relaying Denied", NULL);
 }
 
 static const char *const route_outcomes[] = { "answered", "locate", NULL };
@@ -259,13 +270,12 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfProxyCtx *p = pctx (ctx);
-  if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || p == NULL)
+  if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg)
     return SF_OP_SKIP;
-  SfStack *s = sf_stack_from_ctx (ctx);
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
   GPtrArray *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
   guint n = routes != NULL ? routes->len : 0;
-  if (n > 0 && sf_proxy_uri_is_mine (ruri, s)) {
+  if (n > 0 && sf_proxy_uri_is_mine (ruri, ctx)) {
     /* 16.4: a strict router put our Record-Route in the Request-URI: the last
      * Route is the real Request-URI (OpBranchForward's builder moves it back) */
     const SfSipValue *last = routes->pdata[n - 1];
@@ -274,7 +284,7 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       return answer (ctx, e, 400, "Bad Route", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     ruri = last->uri;
   }
-  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, s))
+  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
     n--;
   if (n > 0 || !sf_proxy_domain_is_ours (ctx, ruri)) {
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
@@ -411,13 +421,15 @@ sf_op_proxy_fork (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static void
 cancel_pending (SfCtx *ctx, SfProxyCtx *p, const char *reason)
 {
+  if (!sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE"))
+    return; /* 9.1: only an INVITE is cancelled */
   for (guint i = 0; i < p->branches->len; i++) {
     SfProxyBranchRec *b = p->branches->pdata[i];
     if (b->final != 0 || b->ended)
       continue;
     SfInstance *child = sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), b->handle);
     if (child != NULL)
-      sf_endpoint_post (sf_ctx_endpoint (ctx), child, sf_event_new (SF_EV_SIP, "cancel", reason));
+      sf_endpoint_post_always (sf_ctx_endpoint (ctx), child, sf_event_new (SF_EV_SIP, "cancel", reason));
   }
 }
 
@@ -487,8 +499,8 @@ send_best (SfCtx *ctx, SfProxyCtx *p)
   gboolean aggregate = (status == 401 || status == 407) && p->challenges->len > 0;
   g_autoptr (SfSipMsg) r = status == 503 || aggregate ? rebuild (p->best, status == 503 ? 500 : status, aggregate ? p->challenges : NULL)
                                                       : sf_sip_msg_ref (p->best);
-  if (r == NULL)
-    return FALSE;
+  if (r == NULL) /* too big once aggregated (64 KiB, 256 lines): the best response as it came */
+    r = sf_sip_msg_ref (p->best);
   p->final_sent = sf_sip_msg_status (r);
   emit_response (ctx, "proxy_final", p->final_sent, NULL);
   return sf_stack_respond (s, p->req->txn, r);
@@ -522,7 +534,10 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (b != NULL && b->final == 0)
     b->final = status;
   if (status < 300) {
-    sf_stack_respond (s, p->req->txn, e->msg);
+    if (p->final_sent >= 300)
+      sf_stack_send_response (s, e->msg, &p->req->peer); /* the server transaction has its final response: 16.7 step 10 */
+    else
+      sf_stack_respond (s, p->req->txn, e->msg);
     emit_response (ctx, "proxy_2xx", status, ev->arg);
     if (p->final_sent == 0) {
       p->final_sent = status;
@@ -573,16 +588,16 @@ sf_op_proxy_branch_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   b->ended = TRUE;
   if (n_pending (p) > 0)
     return SF_OP_DONE;
-  if (p->final_sent == 0 && !fork_next (ctx, p) && !send_best (ctx, p))
-    return SF_OP_ERROR;
+  if (p->final_sent == 0 && !fork_next (ctx, p))
+    send_best (ctx, p);
   for (guint i = 0; i < p->branches->len; i++)
     if (!((SfProxyBranchRec *) p->branches->pdata[i])->ended)
       return SF_OP_DONE;
   return SF_OP_TRANSITION;
 }
 
-/* 16.10: a CANCEL for the request gets 200; the pending branches are
- * cancelled and no new ones start.  Before any branch (the location service
+/* 16.10: a CANCEL for the request (the stack has answered it 200): the pending
+ * branches are cancelled and no new ones start.  Before any branch (the location service
  * has not answered), the request gets 487 at once (outcome answered). */
 static SfOpResult
 sf_op_proxy_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -591,10 +606,7 @@ sf_op_proxy_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyCtx *p = pctx (ctx);
   if (strcmp (ev->name, "CANCEL") != 0 || e == NULL || e->msg == NULL || p == NULL)
     return SF_OP_SKIP;
-  SfStack *s = sf_stack_from_ctx (ctx);
-  g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
-  if (ok != NULL)
-    sf_stack_respond (s, e->txn, ok);
+  SfStack *s = sf_stack_from_ctx (ctx); /* the stack answered the CANCEL 200 already (16.10) */
   sf_ctx_emit (ctx, "proxy_cancel", NULL);
   if (p->final_sent != 0)
     return SF_OP_DONE;
@@ -607,6 +619,23 @@ sf_op_proxy_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return r != NULL && sf_stack_respond (s, p->req->txn, r) ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   }
   cancel_pending (ctx, p, NULL);
+  return SF_OP_DONE;
+}
+
+/* The server transaction could not send upstream (txn:transport_error) or got
+ * no ACK (txn:timeout, Timer H): whoever asked is gone, so the pending branches
+ * are cancelled (as for a CANCEL, 16.10) and no new ones start. */
+static SfOpResult
+sf_op_proxy_server_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "transport_error") != 0 && strcmp (ev->name, "timeout") != 0)
+    return SF_OP_SKIP;
+  if (p != NULL && p->final_sent < 200) {
+    p->no_new_branches = TRUE;
+    cancel_pending (ctx, p, NULL);
+  }
+  sf_ctx_emit (ctx, "proxy_upstream_failed", NULL);
   return SF_OP_DONE;
 }
 
@@ -630,6 +659,8 @@ const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyBranchEnd", sf_op_proxy_branch_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL, "a branch ended: transitions once all have and a final response went upstream" },
   { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
-    "16.10: a CANCEL gets 200 and cancels the pending branches; before any branch, 487 (answered)" },
+    "16.10: a CANCEL (answered 200 by the stack) cancels the pending branches; before any branch, 487 (answered)" },
+  { "OpProxyServerFailed", sf_op_proxy_server_failed, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "the server transaction failed (transport error, Timer H): pending branches cancelled; taken" },
 };
 const gsize sf_op_proxy_table_len = G_N_ELEMENTS (sf_op_proxy_table);

@@ -11,7 +11,7 @@ static const SfConfigKey proxy_keys[] = {
     "sources not challenged (407): addresses or networks, ADDR or ADDR/BITS (REGISTER is challenged anyway)" },
   { "record_route", SF_CFG_BOOL, "true", 0, 0, NULL, "add Record-Route, so in-dialog requests come through the proxy (16.6 step 4)" },
   { "timer_c", SF_CFG_SECONDS, "181", 1, 86400, NULL,
-    "Timer C (16.8): an INVITE branch quiet this long is cancelled; RFC 3261 asks more than 180" },
+    "Timer C (16.8): an INVITE branch quiet this long is cancelled; RFC 3261 asks more than 180 (off: none)" },
   { "fork", SF_CFG_ENUM, "q", 0, 0, "q|parallel|sequential",
     "targets in groups of equal q, best first (q); all at once (parallel); one at a time by q (sequential)" },
 };
@@ -50,7 +50,8 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
     g_ptr_array_add (c->trusted, m);
   }
   c->record_route = sf_config_get_bool (cfg, "proxy", "record_route");
-  c->timer_c_ms = (guint) sf_config_get_int (cfg, "proxy", "timer_c") * 1000;
+  gint64 tc = sf_config_get_int (cfg, "proxy", "timer_c");
+  c->timer_c_ms = tc < 0 ? 0 : (guint) tc * 1000; /* off: no Timer C */
   const char *fork = sf_config_get_string (cfg, "proxy", "fork");
   c->fork = strcmp (fork, "parallel") == 0 ? SF_FORK_PARALLEL : strcmp (fork, "sequential") == 0 ? SF_FORK_SEQUENTIAL : SF_FORK_Q;
   sf_endpoint_set_data (ep, "proxy", c);
@@ -81,12 +82,35 @@ sf_proxy_job_free (SfProxyJob *j)
 }
 
 gboolean
-sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer stack)
+sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
 {
   if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
     return FALSE;
+  SfStack *s = sf_stack_from_ctx (ctx);
   g_autofree char *host = sf_sip_str_dup (uri->host);
-  return sf_stack_is_local (stack, host, uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060);
+  guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
+  if (sf_stack_is_local (s, host, port))
+    return TRUE;
+  /* By name: a URI without user in a domain of ours (Route: <sip:sipflow.test;lr>),
+   * with no port or one we listen on. */
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || sf_sip_str_is_set (uri->user))
+    return FALSE;
+  g_autofree char *low = g_ascii_strdown (host, -1);
+  gboolean named = FALSE;
+  for (guint i = 0; r->domains[i] != NULL && !named; i++)
+    named = strcmp (r->domains[i], low) == 0;
+  if (!named)
+    return FALSE;
+  if (uri->port == 0)
+    return TRUE;
+  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
+  for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
+    GInetSocketAddress *a = sf_sip_transport_local (sf_stack_transport (s), protos[i]);
+    if (a != NULL && g_inet_socket_address_get_port (a) == uri->port)
+      return TRUE;
+  }
+  return FALSE;
 }
 
 gboolean
@@ -101,7 +125,7 @@ sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri)
     if (strcmp (r->domains[i], low) == 0)
       return TRUE;
   /* An address: ours only with the port we listen on (127.0.0.1:5070 is another element). */
-  return sf_proxy_uri_is_mine (uri, sf_stack_from_ctx (ctx));
+  return sf_proxy_uri_is_mine (uri, ctx);
 }
 
 /* 16 hex digits of SHA-256 over what identifies a request at this hop: the
@@ -178,4 +202,16 @@ sf_proxy_uri_proto (const SfSipUri *uri)
 {
   const SfSipParam *t = uri != NULL ? sf_sip_uri_param (uri, "transport") : NULL;
   return t != NULL && sf_sip_str_caseeq (t->value, "tcp") ? SF_SIP_TCP : SF_SIP_UDP;
+}
+
+SfSipProto
+sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target)
+{
+  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  for (guint i = 0; routes != NULL && i < routes->len; i++) {
+    const SfSipValue *r = routes->pdata[i];
+    if (r->uri != NULL && !sf_proxy_uri_is_mine (r->uri, ctx))
+      return sf_proxy_uri_proto (r->uri);
+  }
+  return sf_proxy_uri_proto (target != NULL ? target : sf_sip_msg_ruri (req));
 }

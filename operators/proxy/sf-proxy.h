@@ -20,7 +20,7 @@ typedef enum { SF_FORK_Q, SF_FORK_PARALLEL, SF_FORK_SEQUENTIAL } SfProxyFork;
 typedef struct {
   GPtrArray *trusted;   /* GInetAddressMask* */
   gboolean record_route;
-  guint timer_c_ms;
+  guint timer_c_ms;     /* 0: off */
   SfProxyFork fork;
 } SfProxyConfig;
 
@@ -68,8 +68,10 @@ typedef struct {
 
 void sf_proxy_job_free (SfProxyJob *j);
 
-/* Is @uri this proxy: its host and port one it listens on (16.4)? */
-gboolean sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer stack);
+/* Is @uri this proxy (16.4): an address and port it listens on, or a URI
+ * without user in a domain it serves (registrar.domains) with no port or one it
+ * listens on?  @ctx: the SfCtx* of the operator asking (an SfSipForward.is_mine). */
+gboolean sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx);
 /* Is @uri's host a domain this proxy is responsible for (registrar.domains)
  * or this proxy's own address and port (16.5)? */
 gboolean sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri);
@@ -82,5 +84,8 @@ char *sf_proxy_branch (SfSipMsg *req);
 gboolean sf_proxy_looped (SfStack *s, SfSipMsg *req);
 /* The transport to reach @uri by: TCP when it says transport=tcp. */
 SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
+/* The transport of @req's next hop: its first Route that is not this proxy,
+ * else @target (nullable), else its Request-URI. */
+SfSipProto sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target);
 
 G_END_DECLS

@@ -110,44 +110,6 @@ wait_ev erin '"to":"InCall"' 5 && pass "the second device answers: the call is u
 cmd erin hangup
 wait_ev "$second" '"event":"call_end".*"reason":"remote_bye"' 5 || fail "sequential: BYE"
 
-# 16.3: requests the proxy refuses before forwarding (sipp sends one each)
-need_sipp
-probe() { # probe NAME CODE RURI MAXFWD EXTRA-HEADER-LINE...
-  local name=$1 code=$2 ruri=$3 mf=$4
-  shift 4
-  {
-    printf '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="%s">\n<send><![CDATA[\n' "$name"
-    printf 'OPTIONS %s SIP/2.0\n' "$ruri"
-    printf 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n'
-    [ $# -gt 0 ] && printf '%s\n' "$@"
-    printf 'Max-Forwards: %s\nFrom: <sip:probe@example.net>;tag=probetag\nTo: <sip:x@example.net>\n' "$mf"
-    printf 'Call-ID: [call_id]\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n]]></send>\n'
-    printf '<recv response="%s"/>\n</scenario>\n' "$code"
-  } >"$T/$name.xml"
-  sipp_run "$name" "$PX" -sf "$T/$name.xml" -m 1 -cid_str "$name@probe" -timeout 10
-  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ]
-}
-probe mf0 483 sip:x@127.0.0.1:9 0 && pass "Max-Forwards 0: 483" || fail "483" "$(tail -3 "$T/mf0.out")"
-probe tel 416 tel:+15551234 70 && pass "a tel: Request-URI: 416" || fail "416" "$(tail -3 "$T/tel.out")"
-probe preq 420 sip:x@127.0.0.1:9 70 'Proxy-Require: foo' && grep -q '"event":"proxy_answer".*"status":420' "$T/px.events" &&
-  pass "Proxy-Require: 420" || fail "420" "$(tail -3 "$T/preq.out")"
-# a strict router's request (16.4): our Record-Route as Request-URI, the real
-# one as the last Route: forwarded to it (port 9: Timer F, then 408)
-probe strict 408 "sip:$PX;lr" 70 "Route: <sip:strict@127.0.0.1:9>" &&
-  grep -q '"event":"branch_forward".*"request_uri":"sip:strict@127.0.0.1:9"' "$T/px.events" &&
-  pass "a strict router's request: the last Route becomes the Request-URI again" ||
-  fail "strict router" "$(grep branch_forward "$T/px.events" | tail -1)"
-# a loop (16.3 step 4): the request carries our own Via with the branch we would
-# compute for it (docs/proxy.md gives the hash)
-hash=$(printf 'sip:x@127.0.0.1:9|probetag||loop@probe|1|' | sha256sum | cut -c1-16)
-probe loop 482 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp$hash.00000000;rport" &&
-  pass "a request that comes back unchanged: 482 Loop Detected" || fail "482" "$(tail -3 "$T/loop.out")"
-# the same request with another branch hash in our Via is a spiral: forwarded
-# (to port 9, where no one answers: Timer F, 64*T1 = 6.4 s, then 408 upstream)
-probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp0000000000000000.00000000;rport" &&
-  grep -q '"event":"branch_forward".*"request_uri":"sip:x@127.0.0.1:9"' "$T/px.events" &&
-  pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
-
 # forking to two downstream proxies (16.7 steps 6, 7): bob@sipflow.test is bound at
 # px0 to one address at pxa and one at pxb; both challenge (407, realms a.test and
 # b.test): px0's 407 upstream carries both challenges
@@ -287,6 +249,93 @@ wait_ev px0 '"event":"stats"' 5 $((before + 2))
 sl1=$(grep '"event":"stats"' "$T/px0.events" | tail -1 | grep -o '"stateless_answers":[0-9]*' | cut -d: -f2)
 [ "$sl1" = $((sl0 + 1)) ] && pass "a stray response with our Via on top is forwarded to the next Via" ||
   fail "stray response: stateless_answers $sl0 -> $sl1"
+
+# 16.3: requests the proxy refuses before forwarding (sipp sends one each)
+need_sipp
+probe() { # probe NAME CODE RURI MAXFWD EXTRA-HEADER-LINE...
+  local name=$1 code=$2 ruri=$3 mf=$4
+  shift 4
+  {
+    printf '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="%s">\n<send><![CDATA[\n' "$name"
+    printf 'OPTIONS %s SIP/2.0\n' "$ruri"
+    printf 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n'
+    [ $# -gt 0 ] && printf '%s\n' "$@"
+    printf 'Max-Forwards: %s\nFrom: <sip:probe@example.net>;tag=probetag\nTo: <sip:x@example.net>\n' "$mf"
+    printf 'Call-ID: [call_id]\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n]]></send>\n'
+    printf '<recv response="%s"/>\n</scenario>\n' "$code"
+  } >"$T/$name.xml"
+  sipp_run "$name" "${TARGET:-$PX}" -sf "$T/$name.xml" -m 1 -cid_str "$name@probe" -timeout 10
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ]
+}
+probe mf0 483 sip:x@127.0.0.1:9 0 && pass "Max-Forwards 0: 483" || fail "483" "$(tail -3 "$T/mf0.out")"
+probe tel 416 tel:+15551234 70 && pass "a tel: Request-URI: 416" || fail "416" "$(tail -3 "$T/tel.out")"
+probe preq 420 sip:x@127.0.0.1:9 70 'Proxy-Require: foo' && grep -q '"event":"proxy_answer".*"status":420' "$T/px.events" &&
+  pass "Proxy-Require: 420" || fail "420" "$(tail -3 "$T/preq.out")"
+# an INVITE and its CANCEL as soon as our 100 Trying is in: the CANCEL gets 200 at once (16.10)
+# even when the INVITE's instance has ended (483), and a CANCEL that comes
+# before the INVITE is routed never lets it past authentication
+invcancel() { # invcancel NAME MAXFWD
+  cat >"$T/$1.xml" <<SCEN
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="$1">
+<send><![CDATA[
+INVITE sip:bob@sipflow.test SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK$1[call_number]
+Max-Forwards: $2
+From: <sip:alice@sipflow.test>;tag=[pid]$1
+To: <sip:bob@sipflow.test>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Content-Length: 0
+
+]]></send>
+<recv response="100"/>
+<send><![CDATA[
+CANCEL sip:bob@sipflow.test SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK$1[call_number]
+Max-Forwards: 70
+From: <sip:alice@sipflow.test>;tag=[pid]$1
+To: <sip:bob@sipflow.test>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Content-Length: 0
+
+]]></send>
+<recv response="483" optional="true"/>
+<recv response="407" optional="true"/>
+<recv response="487" optional="true"/>
+<recv response="200"/>
+</scenario>
+SCEN
+  sipp_run "$1" "$PX" -sf "$T/$1.xml" -m 1 -cid_str "$1@probe" -timeout 10
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ]
+}
+invcancel ic483 0 && pass "INVITE (Max-Forwards 0) and CANCEL together: 483, and 200 for the CANCEL" ||
+  fail "INVITE 483 + CANCEL" "$(tail -3 "$T/ic483.out")"
+invcancel icauth 70 && ! grep -q '"event":"branch_forward".*"call_id":"icauth@probe"' "$T/px.events" &&
+  pass "INVITE without credentials and CANCEL together: 200 for the CANCEL, nothing forwarded" ||
+  fail "INVITE + CANCEL before routing" "$(tail -3 "$T/icauth.out")" "$(grep icauth "$T/px.events" | grep -E 'proxy_|branch_')"
+
+# px has users: a request from outside (From not ours) to outside is refused
+probe relay 403 sip:x@127.0.0.1:9 70 && pass "neither From nor Request-URI ours: 403, no open relay" ||
+  fail "relay" "$(tail -3 "$T/relay.out")"
+# px0 has no users file: no authentication, and it forwards anything
+# a strict router's request (16.4): our Record-Route as Request-URI, the real
+# one as the last Route: forwarded to it (port 9: Timer F, then 408)
+TARGET=$PX0 probe strict 408 "sip:$PX0;lr" 70 "Route: <sip:strict@127.0.0.1:9>" &&
+  grep -q '"event":"branch_forward".*"request_uri":"sip:strict@127.0.0.1:9"' "$T/px0.events" &&
+  pass "a strict router's request: the last Route becomes the Request-URI again" ||
+  fail "strict router" "$(grep branch_forward "$T/px0.events" | tail -1)"
+# a loop (16.3 step 4): the request carries our own Via with the branch we would
+# compute for it (docs/proxy.md gives the hash)
+hash=$(printf 'sip:x@127.0.0.1:9|probetag||loop@probe|1|' | sha256sum | cut -c1-16)
+probe loop 482 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp$hash.00000000;rport" &&
+  pass "a request that comes back unchanged: 482 Loop Detected" || fail "482" "$(tail -3 "$T/loop.out")"
+# the same request with another branch hash in our Via is a spiral: forwarded
+# (to port 9, where no one answers: Timer F, 64*T1 = 6.4 s, then 408 upstream)
+TARGET=$PX0 probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX0;branch=z9hG4bKsfp0000000000000000.00000000;rport" &&
+  grep -q '"event":"branch_forward".*"request_uri":"sip:x@127.0.0.1:9"' "$T/px0.events" &&
+  pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
 
 for u in alice bob bob1 bob2 dave bob3 bob4 erin gina; do stop "$u" || fail "$u exit"; done
 for u in px px2 px3 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
