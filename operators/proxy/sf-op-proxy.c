@@ -341,7 +341,7 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     t->q = (guint) (b->q * 1000 + 0.5);
     g_ptr_array_add (p->targets, t);
   }
-  g_ptr_array_sort (p->targets, by_q); /* stable in GLib >= 2.76; the service gives q order anyway */
+  g_ptr_array_sort (p->targets, by_q); /* the service gives q order already */
   return SF_OP_TRANSITION;
 }
 

@@ -9,6 +9,7 @@ struct _SfLocation {
   SfClock *clock;        /* unowned */
   GHashTable *aors;      /* char* aor -> GPtrArray of SfLocBinding* */
   GList *pending;        /* GSource* of results not delivered yet */
+  guint max_aors;        /* 0: no limit */
 };
 
 void
@@ -173,6 +174,27 @@ find (GPtrArray *list, const char *contact)
 }
 
 void
+sf_location_set_max_aors (SfLocation *loc, guint max)
+{
+  loc->max_aors = max;
+}
+
+/* Drops every expired binding of every address-of-record (expiry is otherwise
+ * lazy, per address, when it is read). */
+static void
+purge (SfLocation *loc)
+{
+  GList *keys = g_hash_table_get_keys (loc->aors);
+  GList *copies = NULL;
+  for (GList *k = keys; k != NULL; k = k->next)
+    copies = g_list_prepend (copies, g_strdup (k->data)); /* live() may free the key */
+  g_list_free (keys);
+  for (GList *k = copies; k != NULL; k = k->next)
+    live (loc, k->data);
+  g_list_free_full (copies, g_free);
+}
+
+void
 sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
                     const SfLocChange *changes, guint n_changes, SfLocationFunc done, gpointer data,
                     GDestroyNotify data_free)
@@ -187,6 +209,35 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
     if (touched && strcmp (b->call_id, call_id) == 0 && cseq <= b->cseq) {
       GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_OUT_OF_ORDER,
                                "CSeq %u is not above %u for Call-ID %s", cseq, b->cseq, call_id);
+      later (loc, snapshot (loc, aor, e), done, data, data_free);
+      return;
+    }
+  }
+  /* The limits are checked before anything changes: a REGISTER is applied whole or not at all. */
+  guint after = remove_all || list == NULL ? 0 : list->len;
+  for (guint k = 0; k < n_changes; k++) {
+    gboolean repeated = FALSE;
+    for (guint j = 0; j < k && !repeated; j++)
+      repeated = strcmp (changes[j].contact, changes[k].contact) == 0;
+    if (repeated)
+      continue;
+    gboolean bound = !remove_all && find (list, changes[k].contact) != NULL;
+    if (changes[k].expires_s <= 0 && bound)
+      after--;
+    else if (changes[k].expires_s > 0 && !bound)
+      after++;
+  }
+  if (after > SF_LOCATION_MAX_BINDINGS) {
+    GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL, "%s would have %u bindings, more than %d", aor, after,
+                             SF_LOCATION_MAX_BINDINGS);
+    later (loc, snapshot (loc, aor, e), done, data, data_free);
+    return;
+  }
+  if (after > 0 && list == NULL && loc->max_aors > 0 && g_hash_table_size (loc->aors) >= loc->max_aors) {
+    purge (loc);
+    if (g_hash_table_size (loc->aors) >= loc->max_aors) {
+      GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FULL,
+                               "the location service holds %u addresses-of-record already", loc->max_aors);
       later (loc, snapshot (loc, aor, e), done, data, data_free);
       return;
     }
@@ -207,12 +258,6 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
       if (list == NULL) {
         list = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
         g_hash_table_insert (loc->aors, g_strdup (aor), list);
-      }
-      if (list->len >= SF_LOCATION_MAX_BINDINGS) {
-        GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL, "%s has %d bindings already", aor,
-                                 SF_LOCATION_MAX_BINDINGS);
-        later (loc, snapshot (loc, aor, e), done, data, data_free);
-        return;
       }
       b = g_new0 (SfLocBinding, 1);
       b->contact = g_strdup (changes[k].contact);

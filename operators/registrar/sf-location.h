@@ -15,6 +15,7 @@ GQuark sf_location_error_quark (void);
 typedef enum {
   SF_LOCATION_ERROR_OUT_OF_ORDER, /* same Call-ID, CSeq not higher (10.3 step 7): 500 */
   SF_LOCATION_ERROR_FULL,         /* too many bindings for one address-of-record */
+  SF_LOCATION_ERROR_STORE_FULL,   /* too many addresses-of-record (sf_location_set_max_aors) */
 } SfLocationError;
 
 /* Most contacts one address-of-record may hold. */
@@ -53,6 +54,10 @@ typedef struct _SfLocation SfLocation;
 
 /* The in-memory store, its expiries read from @clock (unowned, outlives it). */
 SfLocation *sf_location_new_memory (SfClock *clock);
+/* At most @max addresses-of-record with bindings (0: no limit): a REGISTER that
+ * would add one more, once the expired ones are purged, gets
+ * SF_LOCATION_ERROR_STORE_FULL. */
+void sf_location_set_max_aors (SfLocation *loc, guint max);
 /* Results not delivered yet are dropped (their data freed with data_free). */
 void sf_location_free (SfLocation *loc);
 

@@ -105,6 +105,10 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = sf_ctx_get_data (ctx, REQUEST);
   if (strcmp (ev->name, "location") != 0 || res == NULL || e == NULL)
     return SF_OP_SKIP;
+  if (res->error != NULL && res->error->code == SF_LOCATION_ERROR_STORE_FULL) {
+    const char *const lines[] = { "Retry-After: 60", NULL };
+    return sf_registrar_answer (ctx, e, 503, "Location Service Full", lines);
+  }
   if (res->error != NULL)
     return sf_registrar_answer (ctx, e, 500, res->error->code == SF_LOCATION_ERROR_OUT_OF_ORDER ? "Out Of Order" : "Too Many Bindings", NULL);
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);

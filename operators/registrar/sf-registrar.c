@@ -12,6 +12,8 @@ static const SfConfigKey registrar_keys[] = {
   { "users", SF_CFG_STRING, NULL, 0, 0, NULL, "users file: user:password or htdigest user:realm:HA1 lines (unset: no authentication)" },
   { "min_expires", SF_CFG_SECONDS, "60", 1, 3600, NULL, "shortest registration accepted (shorter: 423 with Min-Expires; 10.3 allows at most 3600)" },
   { "max_expires", SF_CFG_SECONDS, "3600", 1, 604800, NULL, "longest registration granted (longer is cut to this)" },
+  { "max_aors", SF_CFG_INT, "100000", 1, 100000000, NULL,
+    "most addresses-of-record with bindings at once; one more REGISTER gets 503 (memory bound without a users file)" },
 };
 
 static const SfConfigKey auth_keys[] = {
@@ -149,6 +151,7 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
     secret[i] = (guint8) g_random_int_range (0, 256);
   r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"));
   r->loc = sf_location_new_memory (sf_endpoint_clock (ep));
+  sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
   sf_endpoint_set_data (ep, "registrar", r);
   return TRUE;
 }

@@ -2,7 +2,8 @@
  * on a fake clock: results come in a later main-loop iteration; bindings added,
  * refreshed, removed (expires 0 and Contact: *), ordered by q, expired on time;
  * a CSeq not above the last one for the same Call-ID refused (10.3 step 7); the
- * per-address limit; the users file parser's verdicts with line numbers. */
+ * per-address limit (a REGISTER past it changes nothing); the limit on
+ * addresses-of-record; the users file parser's verdicts with line numbers. */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/registrar/sf-location.h"
@@ -88,8 +89,50 @@ test_bindings (void)
   }
   CU_ASSERT_TRUE (last->error != NULL && last->error->code == SF_LOCATION_ERROR_FULL);
   sf_location_result_free (last);
+  /* a REGISTER past the limit is refused whole: removing one and adding two
+   * (one too many) changes nothing; removing one and adding one is fine */
+  const SfLocChange swap_two[] = { { "sip:x@192.0.2.1", 1.0, 0 }, { "sip:y@192.0.2.1", 1.0, 60 }, { "sip:y@192.0.2.2", 1.0, 60 } };
+  g_autoptr (SfLocationResult) r9 = update (loc, "sip:many@example.com", "c5", 100, FALSE, swap_two, 3);
+  CU_ASSERT_TRUE (r9->error != NULL && r9->error->code == SF_LOCATION_ERROR_FULL);
+  g_autoptr (SfLocationResult) now = lookup (loc, "sip:many@example.com");
+  CU_ASSERT_EQUAL (now->bindings->len, SF_LOCATION_MAX_BINDINGS);
+  gboolean still = FALSE;
+  for (guint i = 0; i < now->bindings->len; i++)
+    still |= strcmp (((SfLocBinding *) now->bindings->pdata[i])->contact, "sip:x@192.0.2.1") == 0;
+  CU_ASSERT_TRUE (still); /* not half applied */
+  g_autoptr (SfLocationResult) r10 = update (loc, "sip:many@example.com", "c5", 101, FALSE, swap_two, 2);
+  CU_ASSERT_PTR_NULL (r10->error);
+  CU_ASSERT_EQUAL (r10->bindings->len, SF_LOCATION_MAX_BINDINGS);
   /* a result still pending when the store goes is dropped, its data freed */
   sf_location_lookup (loc, "sip:many@example.com", keep, g_new0 (SfLocationResult *, 1), g_free);
+  sf_location_free (loc);
+  sf_clock_free (clock);
+}
+
+/* registrar.max_aors: the store holds at most that many addresses-of-record;
+ * expired ones are purged before one more is refused. */
+static void
+test_max_aors (void)
+{
+  SfClock *clock = sf_clock_new_fake (1000 * G_USEC_PER_SEC);
+  SfLocation *loc = sf_location_new_memory (clock);
+  sf_location_set_max_aors (loc, 2);
+  const SfLocChange short_one[] = { { "sip:a@192.0.2.1", 1.0, 10 } };
+  const SfLocChange long_one[] = { { "sip:b@192.0.2.1", 1.0, 600 } };
+  g_autoptr (SfLocationResult) r1 = update (loc, "sip:a@example.com", "c1", 1, FALSE, short_one, 1);
+  g_autoptr (SfLocationResult) r2 = update (loc, "sip:b@example.com", "c2", 1, FALSE, long_one, 1);
+  CU_ASSERT_TRUE (r1->error == NULL && r2->error == NULL);
+  g_autoptr (SfLocationResult) r3 = update (loc, "sip:c@example.com", "c3", 1, FALSE, long_one, 1);
+  CU_ASSERT_TRUE (r3->error != NULL && r3->error->code == SF_LOCATION_ERROR_STORE_FULL);
+  CU_ASSERT_EQUAL (r3->bindings->len, 0);
+  /* a known address-of-record may still refresh */
+  g_autoptr (SfLocationResult) r4 = update (loc, "sip:b@example.com", "c2", 2, FALSE, long_one, 1);
+  CU_ASSERT_PTR_NULL (r4->error);
+  /* once a's binding has expired, c fits */
+  sf_clock_fake_set_us (clock, (1000 + 11) * G_USEC_PER_SEC);
+  g_autoptr (SfLocationResult) r5 = update (loc, "sip:c@example.com", "c3", 2, FALSE, long_one, 1);
+  CU_ASSERT_PTR_NULL (r5->error);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 2);
   sf_location_free (loc);
   sf_clock_free (clock);
 }
@@ -150,6 +193,7 @@ sf_test_register_location (void)
 {
   CU_pSuite s = CU_add_suite ("location", NULL, NULL);
   SF_ADD_TEST (s, test_bindings);
+  SF_ADD_TEST (s, test_max_aors);
   SF_ADD_TEST (s, test_users_file);
   SF_ADD_TEST (s, test_qvalues);
 }
