@@ -433,48 +433,6 @@ cancel_pending (SfCtx *ctx, SfProxyCtx *p, const char *reason)
   }
 }
 
-/* 16.7 step 6: 6xx first, then the lowest class; within 4xx, 401, 407, 415,
- * 420 and 484 first; the first received among equals. */
-static guint
-rank (guint status)
-{
-  if (status >= 600)
-    return 0;
-  if (status < 400)
-    return 1;
-  if (status < 500)
-    return status == 401 || status == 407 || status == 415 || status == 420 || status == 484 ? 2 : 3;
-  return 4;
-}
-
-/* A copy of @resp with status @status and, when @challenges is not NULL, its
- * own challenges replaced by all of them (16.7 steps 6, 7). */
-static SfSipMsg *
-rebuild (SfSipMsg *resp, guint status, GPtrArray *challenges)
-{
-  g_autofree char *reason = status == sf_sip_msg_status (resp) ? sf_sip_str_dup (sf_sip_msg_reason (resp)) : NULL;
-  SfSipBuilder *b = sf_sip_builder_response (status, reason);
-  for (guint i = 0; i < sf_sip_msg_n_headers (resp); i++) {
-    const SfSipHdr *h = sf_sip_msg_header (resp, i);
-    if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE ||
-        (challenges != NULL && (h->id == SF_SIP_HDR_WWW_AUTHENTICATE || h->id == SF_SIP_HDR_PROXY_AUTHENTICATE)))
-      continue;
-    sf_sip_builder_add_line (b, h);
-  }
-  if (challenges != NULL) {
-    g_ptr_array_add (challenges, NULL);
-    sf_sip_builder_add_lines (b, (const char *const *) challenges->pdata, NULL);
-    g_ptr_array_remove_index (challenges, challenges->len - 1);
-  }
-  const SfSipHdr *ct = sf_sip_msg_find (resp, SF_SIP_HDR_CONTENT_TYPE);
-  SfSipStr body = sf_sip_msg_body (resp);
-  if (ct != NULL && body.len > 0) {
-    g_autofree char *type = sf_sip_str_dup (ct->value);
-    sf_sip_builder_body (b, type, body.p, body.len);
-  }
-  return sf_sip_builder_finish (b, NULL);
-}
-
 static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
@@ -497,10 +455,7 @@ send_best (SfCtx *ctx, SfProxyCtx *p)
   }
   guint status = sf_sip_msg_status (p->best);
   gboolean aggregate = (status == 401 || status == 407) && p->challenges->len > 0;
-  g_autoptr (SfSipMsg) r = status == 503 || aggregate ? rebuild (p->best, status == 503 ? 500 : status, aggregate ? p->challenges : NULL)
-                                                      : sf_sip_msg_ref (p->best);
-  if (r == NULL) /* too big once aggregated (64 KiB, 256 lines): the best response as it came */
-    r = sf_sip_msg_ref (p->best);
+  g_autoptr (SfSipMsg) r = sf_proxy_final_response (p->best, aggregate ? p->challenges : NULL);
   p->final_sent = sf_sip_msg_status (r);
   emit_response (ctx, "proxy_final", p->final_sent, NULL);
   return sf_stack_respond (s, p->req->txn, r);
@@ -557,7 +512,7 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         g_ptr_array_add (p->challenges, g_strdup_printf ("%s: %s", name, value));
       }
     }
-  if (p->best == NULL || rank (status) < rank (sf_sip_msg_status (p->best))) {
+  if (p->best == NULL || sf_proxy_rank (status) < sf_proxy_rank (sf_sip_msg_status (p->best))) {
     if (p->best != NULL)
       sf_sip_msg_unref (p->best);
     p->best = sf_sip_msg_ref (e->msg);

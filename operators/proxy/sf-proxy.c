@@ -215,3 +215,57 @@ sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target)
   }
   return sf_proxy_uri_proto (target != NULL ? target : sf_sip_msg_ruri (req));
 }
+
+/* 16.7 step 6: 6xx first, then the lowest class; within 4xx, 401, 407, 415,
+ * 420 and 484 first; the first received among equals. */
+guint
+sf_proxy_rank (guint status)
+{
+  if (status >= 600)
+    return 0;
+  if (status < 400)
+    return 1;
+  if (status < 500)
+    return status == 401 || status == 407 || status == 415 || status == 420 || status == 484 ? 2 : 3;
+  return 4;
+}
+
+/* A copy of @resp with status @status and, when @challenges is not NULL, its
+ * own challenges replaced by all of them (16.7 steps 6, 7). */
+static SfSipMsg *
+rebuild (SfSipMsg *resp, guint status, GPtrArray *challenges)
+{
+  g_autofree char *reason = status == sf_sip_msg_status (resp) ? sf_sip_str_dup (sf_sip_msg_reason (resp)) : NULL;
+  SfSipBuilder *b = sf_sip_builder_response (status, reason);
+  for (guint i = 0; i < sf_sip_msg_n_headers (resp); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (resp, i);
+    if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE ||
+        (challenges != NULL && (h->id == SF_SIP_HDR_WWW_AUTHENTICATE || h->id == SF_SIP_HDR_PROXY_AUTHENTICATE)))
+      continue;
+    sf_sip_builder_add_line (b, h);
+  }
+  if (challenges != NULL) {
+    g_ptr_array_add (challenges, NULL);
+    sf_sip_builder_add_lines (b, (const char *const *) challenges->pdata, NULL);
+    g_ptr_array_remove_index (challenges, challenges->len - 1);
+  }
+  const SfSipHdr *ct = sf_sip_msg_find (resp, SF_SIP_HDR_CONTENT_TYPE);
+  SfSipStr body = sf_sip_msg_body (resp);
+  if (ct != NULL && body.len > 0) {
+    g_autofree char *type = sf_sip_str_dup (ct->value);
+    sf_sip_builder_body (b, type, body.p, body.len);
+  }
+  return sf_sip_builder_finish (b, NULL);
+}
+
+SfSipMsg *
+sf_proxy_final_response (SfSipMsg *best, GPtrArray *challenges)
+{
+  guint status = sf_sip_msg_status (best);
+  if (status != 503 && challenges == NULL)
+    return sf_sip_msg_ref (best);
+  SfSipMsg *r = rebuild (best, status == 503 ? 500 : status, challenges);
+  /* too big once aggregated (64 KiB, 256 lines): the best response as it came */
+  return r != NULL ? r : sf_sip_msg_ref (best);
+}
+

@@ -88,4 +88,13 @@ SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
  * else @target (nullable), else its Request-URI. */
 SfSipProto sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target);
 
+/* 16.7 step 6: the rank of a final response (3xx-6xx) when the best is chosen,
+ * lower is better: 6xx, then 3xx, then 401, 407, 415, 420, 484, then other
+ * 4xx, then 5xx; among equals the first received wins. */
+guint sf_proxy_rank (guint status);
+/* The response that goes upstream for @best (transfer full): a 503 as 500
+ * (step 6); with @challenges (nullable: "Name: value" lines of every 401/407
+ * received), @best's own challenges replaced by all of them (step 7). */
+SfSipMsg *sf_proxy_final_response (SfSipMsg *best, GPtrArray *challenges);
+
 G_END_DECLS

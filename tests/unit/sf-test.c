@@ -175,3 +175,50 @@ sf_test_has_diag (SfLoader *loader, int line, gboolean warning, const char *need
   }
   return FALSE;
 }
+
+GSocket *
+sf_test_peer_new (SfTestEnv *env, GInetSocketAddress **to, guint *port)
+{
+  const char *line = NULL;
+  for (guint i = env->lines->len; i > 0 && line == NULL; i--)
+    if (strstr (env->lines->pdata[i - 1], "\"event\":\"listening\"") != NULL)
+      line = env->lines->pdata[i - 1];
+  g_assert (line != NULL);
+  guint stack_port = (guint) g_ascii_strtoull (strstr (line, "\"port\":") + 7, NULL, 10);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  *to = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, (guint16) stack_port));
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert (g_socket_bind (sock, any, FALSE, NULL));
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  g_socket_set_blocking (sock, FALSE);
+  return sock;
+}
+
+static gboolean
+peer_timed_out (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+gboolean
+sf_test_peer_wait (GSocket *sock)
+{
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, peer_timed_out, &out);
+  while (!out && !g_socket_condition_check (sock, G_IO_IN))
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  return g_socket_condition_check (sock, G_IO_IN) != 0;
+}
+
+gboolean
+sf_test_peer_quiet (GSocket *sock)
+{
+  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  return !g_socket_condition_check (sock, G_IO_IN);
+}

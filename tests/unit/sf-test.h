@@ -3,6 +3,7 @@
  * operators whose calls are recorded in order. */
 #pragma once
 #include <CUnit/CUnit.h>
+#include <gio/gio.h>
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
 
@@ -29,6 +30,15 @@ char *sf_test_take_calls (void);
 /* Whether the loader's diagnostics hold one at @line (0: any) whose text contains @needle. */
 gboolean sf_test_has_diag (SfLoader *loader, int line, gboolean warning, const char *needle);
 
+/* A UDP socket on 127.0.0.1 that plays a SIP peer of the stack whose last
+ * "listening" event @env wrote: *@to is that stack's address, *@port the peer's. */
+GSocket *sf_test_peer_new (SfTestEnv *env, GInetSocketAddress **to, guint *port);
+/* Turns the default main context until @sock is readable (5 s of real time at
+ * most); FALSE when nothing came. */
+gboolean sf_test_peer_wait (GSocket *sock);
+/* Runs the main context dry (bounded); TRUE when nothing came to @sock. */
+gboolean sf_test_peer_quiet (GSocket *sock);
+
 /* Suites */
 void sf_test_register_timer (void);
 void sf_test_register_dispatch (void);
@@ -45,5 +55,6 @@ void sf_test_register_sdp (void);
 void sf_test_register_media (void);
 void sf_test_register_tone (void);
 void sf_test_register_location (void);
+void sf_test_register_proxy (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))

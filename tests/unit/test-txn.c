@@ -70,16 +70,7 @@ txn_setup (SfMachine *tu)
   t->stack = sf_stack_new (t->env->ep, t->env->loader, tu, &error);
   g_assert (t->stack != NULL);
   g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
-  const char *line = t->env->lines->pdata[t->env->lines->len - 1];
-  guint port = (guint) g_ascii_strtoull (strstr (line, "\"port\":") + 7, NULL, 10);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  t->to = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, (guint16) port));
-  t->peer = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert (g_socket_bind (t->peer, any, FALSE, NULL));
-  g_autoptr (GSocketAddress) local = g_socket_get_local_address (t->peer, NULL);
-  t->peer_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-  g_socket_set_blocking (t->peer, FALSE);
+  t->peer = sf_test_peer_new (t->env, &t->to, &t->peer_port);
   return t;
 }
 
@@ -124,12 +115,7 @@ timed_out (gpointer data)
 static guint
 recv_status (Txn *t, char **to_tag)
 {
-  gboolean out = FALSE;
-  guint id = g_timeout_add (5000, timed_out, &out);
-  while (!out && !g_socket_condition_check (t->peer, G_IO_IN))
-    g_main_context_iteration (NULL, TRUE);
-  if (!out)
-    g_source_remove (id);
+  sf_test_peer_wait (t->peer);
   char buf[4096];
   gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
   if (n <= 12)
@@ -147,9 +133,7 @@ recv_status (Txn *t, char **to_tag)
 static gboolean
 nothing_sent (Txn *t)
 {
-  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
-    ;
-  return !g_socket_condition_check (t->peer, G_IO_IN);
+  return sf_test_peer_quiet (t->peer);
 }
 
 static void
@@ -466,12 +450,7 @@ tu_machine (void)
 static SfSipMsg *
 recv_request (Txn *t)
 {
-  gboolean out = FALSE;
-  guint id = g_timeout_add (5000, timed_out, &out);
-  while (!out && !g_socket_condition_check (t->peer, G_IO_IN))
-    g_main_context_iteration (NULL, TRUE);
-  if (!out)
-    g_source_remove (id);
+  sf_test_peer_wait (t->peer);
   char buf[4096];
   gssize n = g_socket_receive (t->peer, buf, sizeof buf, NULL, NULL);
   if (n <= 0)

@@ -1,0 +1,291 @@
+/* test-proxy.c: the stateful proxy (xml/proxy.xml, operators/proxy/), on the
+ * fake clock: every timer fires by advancing time, never by sleeping.  A plain
+ * UDP socket on loopback plays both the caller and the called party (the
+ * Request-URI names the socket, a domain the proxy does not serve).
+ *  - rank and final_response: 16.7 step 6 (6xx, then 3xx, then the preferred 4xx,
+ *    other 4xx, 5xx; 503 sent as 500) and step 7 (challenges aggregated)
+ *  - branch_hash: the Via branch carries a hash that is the same for the same
+ *    request and differs when the Request-URI or the Route set differ (16.6 step 8)
+ *  - timer_c: an INVITE forwarded, 180 back upstream; Timer C (181 s) after the
+ *    last provisional response cancels the branch (16.8), the 487 is ACKed
+ *    downstream and goes upstream; every instance ends by Timers
+ *  - timer_c_silent: proxy.timer_c = 10 s and no response at all: 408 upstream at
+ *    10 s (16.8), the client transaction runs to Timer B */
+#include "config.h"
+#include "sf-test.h"
+#include "framework/sf-stack.h"
+#include "operators/proxy/sf-proxy.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+
+typedef struct {
+  SfTestEnv *env;
+  SfStack *stack;
+  GSocket *peer;
+  GInetSocketAddress *to;
+  guint peer_port;
+} Px;
+
+static Px *
+px_setup (const char *const *sets)
+{
+  Px *t = g_new0 (Px, 1);
+  t->env = sf_test_env_new ();
+  CU_ASSERT_TRUE (sf_stack_declare_config (t->env->cfg, NULL));
+  CU_ASSERT_TRUE (sf_proxy_declare_config (t->env->cfg, NULL));
+  for (const char *const *s = sets; s != NULL && *s != NULL; s++)
+    CU_ASSERT_TRUE (sf_config_set (t->env->cfg, *s, NULL));
+  CU_ASSERT_TRUE (sf_proxy_setup (t->env->ep, t->env->cfg, NULL));
+  sf_endpoint_attach (t->env->ep, NULL);
+  SfMachine *tu = sf_loader_load (t->env->loader, SF_SRCDIR "/xml/proxy.xml", NULL);
+  g_assert (tu != NULL);
+  t->stack = sf_stack_new (t->env->ep, t->env->loader, tu, NULL);
+  sf_machine_unref (tu);
+  g_assert (t->stack != NULL);
+  g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
+  t->peer = sf_test_peer_new (t->env, &t->to, &t->peer_port);
+  return t;
+}
+
+static void
+px_free (Px *t)
+{
+  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < left->len; i++)
+    sf_endpoint_kill (t->env->ep, left->pdata[i], "test end");
+  sf_stack_free (t->stack);
+  sf_proxy_teardown (t->env->ep);
+  g_object_unref (t->peer);
+  g_object_unref (t->to);
+  sf_test_env_free (t->env);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_free (t);
+}
+
+static void
+send_text (Px *t, const char *text)
+{
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), text, strlen (text), NULL, NULL);
+}
+
+/* The next datagram from the proxy (transfer full), or NULL within 5 s of real
+ * time while the main loop turns. */
+static char *
+recv_text (Px *t)
+{
+  sf_test_peer_wait (t->peer);
+  char buf[8192];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+  if (n <= 12)
+    return NULL;
+  return g_strndup (buf, (gsize) n);
+}
+
+/* Nothing more was sent: the main loop is run dry first (bounded). */
+static gboolean
+nothing_sent (Px *t)
+{
+  return sf_test_peer_quiet (t->peer);
+}
+
+/* The next datagram that starts with @start ("SIP/2.0 180", "CANCEL "), others
+ * skipped (at most 8); transfer full, NULL when none came. */
+static char *
+expect (Px *t, const char *start)
+{
+  for (int i = 0; i < 8; i++) {
+    g_autofree char *m = recv_text (t);
+    if (m == NULL)
+      return NULL;
+    if (g_str_has_prefix (m, start))
+      return g_steal_pointer (&m);
+  }
+  return NULL;
+}
+
+/* A response @status to the request @req as the called party: its Via lines,
+ * From, To (with a tag), Call-ID and CSeq (8.2.6). */
+static char *
+respond (const char *req, guint status, const char *reason)
+{
+  GString *r = g_string_new (NULL);
+  g_string_append_printf (r, "SIP/2.0 %u %s\r\n", status, reason);
+  g_auto (GStrv) lines = g_strsplit (req, "\r\n", -1);
+  for (char **l = lines; *l != NULL && **l != '\0'; l++) {
+    if (g_str_has_prefix (*l, "Via:") || g_str_has_prefix (*l, "From:") || g_str_has_prefix (*l, "Call-ID:") ||
+        g_str_has_prefix (*l, "CSeq:"))
+      g_string_append_printf (r, "%s\r\n", *l);
+    else if (g_str_has_prefix (*l, "To:"))
+      g_string_append_printf (r, "%s%s\r\n", *l, strstr (*l, "tag=") == NULL ? ";tag=callee1" : "");
+  }
+  g_string_append (r, "Content-Length: 0\r\n\r\n");
+  return g_string_free (r, FALSE);
+}
+
+static void
+send_invite (Px *t, const char *branch)
+{
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\nCall-ID: px-%s@test\r\n"
+    "CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    t->peer_port, t->peer_port, branch, branch, t->peer_port);
+  send_text (t, inv);
+}
+
+static SfSipMsg *
+msg (const char *text)
+{
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  return sf_sip_msg_parse (b, NULL);
+}
+
+static void
+rank_and_final_response (void)
+{
+  CU_ASSERT_TRUE (sf_proxy_rank (603) < sf_proxy_rank (302));
+  CU_ASSERT_TRUE (sf_proxy_rank (302) < sf_proxy_rank (407));
+  CU_ASSERT_TRUE (sf_proxy_rank (401) < sf_proxy_rank (486));
+  CU_ASSERT_TRUE (sf_proxy_rank (484) < sf_proxy_rank (404));
+  CU_ASSERT_TRUE (sf_proxy_rank (486) < sf_proxy_rank (500));
+  CU_ASSERT_EQUAL (sf_proxy_rank (486), sf_proxy_rank (480)); /* equals: the first received */
+#define BASE "SIP/2.0 %u %s\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nFrom: <sip:a@x>;tag=1\r\n" \
+             "To: <sip:b@y>;tag=2\r\nCall-ID: c@x\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n"
+  g_autofree char *t503 = g_strdup_printf (BASE, 503, "Service Unavailable", "Retry-After: 5\r\n");
+  g_autoptr (SfSipMsg) m503 = msg (t503);
+  g_autoptr (SfSipMsg) f503 = sf_proxy_final_response (m503, NULL);
+  CU_ASSERT_EQUAL (sf_sip_msg_status (f503), 500);
+  CU_ASSERT_PTR_NOT_NULL (sf_sip_msg_find (f503, SF_SIP_HDR_RETRY_AFTER));
+  g_autofree char *t486 = g_strdup_printf (BASE, 486, "Busy Here", "");
+  g_autoptr (SfSipMsg) m486 = msg (t486);
+  g_autoptr (SfSipMsg) f486 = sf_proxy_final_response (m486, NULL);
+  CU_ASSERT_PTR_EQUAL (f486, m486); /* as it came */
+  g_autofree char *t407 = g_strdup_printf (BASE, 407, "Proxy Authentication Required",
+                                           "Proxy-Authenticate: Digest realm=\"a.test\", nonce=\"1\"\r\n");
+  g_autoptr (SfSipMsg) m407 = msg (t407);
+  g_autoptr (GPtrArray) ch = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (ch, g_strdup ("Proxy-Authenticate: Digest realm=\"a.test\", nonce=\"1\""));
+  g_ptr_array_add (ch, g_strdup ("WWW-Authenticate: Digest realm=\"b.test\", nonce=\"2\""));
+  g_autoptr (SfSipMsg) f407 = sf_proxy_final_response (m407, ch);
+  CU_ASSERT_EQUAL (sf_sip_msg_status (f407), 407);
+  GPtrArray *pa = sf_sip_msg_values (f407, SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
+  GPtrArray *wa = sf_sip_msg_values (f407, SF_SIP_HDR_WWW_AUTHENTICATE, NULL);
+  CU_ASSERT_TRUE (pa != NULL && pa->len == 1); /* its own, not twice */
+  CU_ASSERT_TRUE (wa != NULL && wa->len == 1);
+  CU_ASSERT_EQUAL (ch->len, 2);
+}
+
+static void
+branch_hash (void)
+{
+#define REQ "OPTIONS sip:x@example.org SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKa\r\n" \
+            "Max-Forwards: 70\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:x@example.org>\r\nCall-ID: c@x\r\n" \
+            "CSeq: 1 OPTIONS\r\n%sContent-Length: 0\r\n\r\n"
+  g_autofree char *t1 = g_strdup_printf (REQ, "");
+  g_autofree char *t2 = g_strdup_printf (REQ, "Route: <sip:192.0.2.9;lr>\r\n");
+  g_autoptr (SfSipMsg) m1 = msg (t1);
+  g_autoptr (SfSipMsg) m2 = msg (t2);
+  g_autofree char *b1 = sf_proxy_branch (m1);
+  g_autofree char *b1again = sf_proxy_branch (m1);
+  g_autofree char *b2 = sf_proxy_branch (m2);
+  CU_ASSERT_TRUE (g_str_has_prefix (b1, "z9hG4bKsfp"));
+  CU_ASSERT_EQUAL (strlen (b1), strlen ("z9hG4bKsfp") + 16 + 1 + 8);
+  CU_ASSERT_EQUAL (strncmp (b1, b1again, strlen ("z9hG4bKsfp") + 16), 0); /* the hash part repeats */
+  CU_ASSERT_STRING_NOT_EQUAL (b1, b1again);                               /* the rest does not */
+  CU_ASSERT_NOT_EQUAL (strncmp (b1, b2, strlen ("z9hG4bKsfp") + 16), 0);  /* another Route set: a spiral */
+  /* the documented hash: SHA-256 of "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" */
+  g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "sip:x@example.org|1||c@x|1|", -1);
+  CU_ASSERT_EQUAL (strncmp (b1 + strlen ("z9hG4bKsfp"), sum, 16), 0);
+}
+
+static void
+timer_c (void)
+{
+  Px *t = px_setup (NULL);
+  send_invite (t, "z9hG4bKtc1");
+  g_autofree char *fwd = expect (t, "INVITE ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (fwd);
+  CU_ASSERT_PTR_NOT_NULL (strstr (fwd, "Record-Route: <sip:127.0.0.1:"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (fwd, "Max-Forwards: 69"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (fwd, ";branch=z9hG4bKsfp"));
+  g_autofree char *ringing = respond (fwd, 180, "Ringing");
+  send_text (t, ringing);
+  g_autofree char *up180 = expect (t, "SIP/2.0 180");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (up180);
+  CU_ASSERT_PTR_NULL (strstr (up180, "z9hG4bKsfp")); /* our Via popped (16.7 step 9) */
+  CU_ASSERT_PTR_NOT_NULL (strstr (up180, "branch=z9hG4bKtc1"));
+  /* Timer C: 181 s after the 180, not before */
+  sf_endpoint_advance (t->env->ep, 181000 - 1);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  sf_endpoint_advance (t->env->ep, 1);
+  g_autofree char *cancel = expect (t, "CANCEL ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (cancel);
+  g_autofree char *ok = respond (cancel, 200, "OK");
+  g_autofree char *terminated = respond (fwd, 487, "Request Terminated");
+  send_text (t, ok);
+  send_text (t, terminated);
+  g_autofree char *ack = expect (t, "ACK ");
+  CU_ASSERT_PTR_NOT_NULL (ack); /* downstream, by the client transaction (17.1.1.3) */
+  nothing_sent (t);
+  /* upstream: the 487 (it may have come before the ACK) */
+  gboolean up487 = FALSE;
+  GPtrArray *lines = t->env->lines;
+  for (guint i = 0; i < lines->len; i++)
+    up487 |= strstr (lines->pdata[i], "\"event\":\"proxy_final\"") != NULL && strstr (lines->pdata[i], "\"status\":487") != NULL;
+  CU_ASSERT_TRUE (up487);
+  /* the caller ACKs the 487; after 64*T1 every instance has ended */
+  g_autofree char *uack = g_strdup_printf ("ACK sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKtc1\r\n"
+                                           "Max-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\n"
+                                           "To: <sip:callee@example.org>;tag=callee1\r\nCall-ID: px-z9hG4bKtc1@test\r\n"
+                                           "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", t->peer_port, t->peer_port);
+  send_text (t, uack);
+  nothing_sent (t);
+  sf_endpoint_advance (t->env->ep, 64 * 500);
+  nothing_sent (t);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  px_free (t);
+}
+
+static void
+timer_c_silent (void)
+{
+  const char *const sets[] = { "proxy.timer_c=10", NULL };
+  Px *t = px_setup (sets);
+  send_invite (t, "z9hG4bKtc2");
+  g_autofree char *fwd = expect (t, "INVITE ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (fwd);
+  /* no answer at all: Timer A retransmits; at 10 s Timer C makes the 408 (16.8) */
+  for (int ms = 0; ms < 9500; ms += 500) {
+    sf_endpoint_advance (t->env->ep, 500);
+    nothing_sent (t);
+    while (g_socket_condition_check (t->peer, G_IO_IN))
+      g_free (recv_text (t)); /* the INVITE again */
+  }
+  gboolean before = FALSE;
+  for (guint i = 0; i < t->env->lines->len; i++)
+    before |= strstr (t->env->lines->pdata[i], "\"event\":\"proxy_final\"") != NULL;
+  CU_ASSERT_FALSE (before);
+  sf_endpoint_advance (t->env->ep, 500);
+  g_autofree char *r408 = expect (t, "SIP/2.0 408");
+  CU_ASSERT_PTR_NOT_NULL (r408);
+  /* Timer B (64*T1) ends the client transaction; Timer H the server one; all end */
+  for (int i = 0; i < 80; i++) {
+    sf_endpoint_advance (t->env->ep, 1000);
+    nothing_sent (t);
+    while (g_socket_condition_check (t->peer, G_IO_IN))
+      g_free (recv_text (t));
+  }
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  px_free (t);
+}
+
+void
+sf_test_register_proxy (void)
+{
+  CU_pSuite s = CU_add_suite ("proxy", NULL, NULL);
+  SF_ADD_TEST (s, rank_and_final_response);
+  SF_ADD_TEST (s, branch_hash);
+  SF_ADD_TEST (s, timer_c);
+  SF_ADD_TEST (s, timer_c_silent);
+}
