@@ -594,6 +594,29 @@ sf_op_proxy_server_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* device:shutdown while the request is pending: a request not forwarded yet
+ * gets 503 (outcome answered); a forwarded INVITE's branches are cancelled, so
+ * the caller hears 487 through the response context before the proxy exits
+ * (core.shutdown_timeout bounds the wait); a non-INVITE waits for its answers. */
+static const char *const shutdown_outcomes[] = { "answered", NULL };
+
+static SfOpResult
+sf_op_proxy_shutdown (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "shutdown") != 0 || p == NULL)
+    return SF_OP_SKIP;
+  p->no_new_branches = TRUE;
+  if (p->final_sent != 0)
+    return SF_OP_DONE;
+  if (p->branches->len == 0) {
+    const char *const lines[] = { "Retry-After: 60", NULL };
+    return answer (ctx, p->req, 503, "Shutting Down", lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  }
+  cancel_pending (ctx, p, NULL);
+  return SF_OP_DONE;
+}
+
 const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyValidate", sf_op_proxy_validate, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
     "16.3: 416 (URI scheme), 483 (Max-Forwards 0), 400 (bad Route), 482 (loop), 420 (Proxy-Require); outcome answered" },
@@ -615,6 +638,8 @@ const SfOperatorDef sf_op_proxy_table[] = {
     NULL, "a branch ended: transitions once all have and a final response went upstream" },
   { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
     "16.10: a CANCEL (answered 200 by the stack) cancels the pending branches; before any branch, 487 (answered)" },
+  { "OpProxyShutdown", sf_op_proxy_shutdown, SF_Q_NORMAL, SF_EV_DEVICE, 0, shutdown_outcomes, SF_ARG_NONE, NULL, NULL,
+    "device:shutdown: 503 before any branch (answered); else the pending INVITE branches are cancelled" },
   { "OpProxyServerFailed", sf_op_proxy_server_failed, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "the server transaction failed (transport error, Timer H): pending branches cancelled; taken" },
 };

@@ -110,6 +110,18 @@ wait_ev erin '"to":"InCall"' 5 && pass "the second device answers: the call is u
 cmd erin hangup
 wait_ev "$second" '"event":"call_end".*"reason":"remote_bye"' 5 || fail "sequential: BYE"
 
+# quit while a forwarded INVITE rings: the proxy cancels the branch, the caller
+# hears 487, and the proxy exits cleanly
+e3=$(count bob3 '"event":"incoming"') e4=$(count bob4 '"event":"incoming"')
+cmd erin call sip:bob@sipflow.test
+wait_ev px3 '"event":"branch_forward"' 10 3 || fail "shutdown: no branch"
+ringer=bob3 before=$e3
+grep '"event":"branch_forward"' "$T/px3.events" | tail -1 | grep -q ":$PORT_bob4[;\">]" && ringer=bob4 before=$e4
+wait_ev "$ringer" '"event":"incoming"' 5 $((before + 1)) || fail "shutdown: not ringing"
+stop px3 && wait_ev erin '"event":"call_end".*"status":487' 5 && wait_ev "$ringer" '"event":"call_end".*"reason":"cancelled"' 5 &&
+  pass "quit while an INVITE rings: the branch is cancelled, the caller hears 487, the proxy exits 0" ||
+  fail "shutdown" "$(grep call_end "$T/erin.events" | tail -1)" "$(tail -3 "$T/px3.err")"
+
 # forking to two downstream proxies (16.7 steps 6, 7): bob@sipflow.test is bound at
 # px0 to one address at pxa and one at pxb; both challenge (407, realms a.test and
 # b.test): px0's 407 upstream carries both challenges
@@ -338,7 +350,7 @@ TARGET=$PX0 probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX0;branch=
   pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
 
 for u in alice bob bob1 bob2 dave bob3 bob4 erin gina; do stop "$u" || fail "$u exit"; done
-for u in px px2 px3 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px px2 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
 for u in px px2 px3 px0 pxa pxb alice bob bob1 bob2 dave bob3 bob4 erin gina; do
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||
