@@ -8,7 +8,8 @@
 #    the proxy; every instance the proxy made (request, branch, transaction) ends;
 #  - the same with sipp dropping 5% of what it sends and receives (-lost 5) on
 #    both sides: at least 95% of the calls on sipp's side, and the proxy's stats
-#    show every transaction ended, completed or timed out (Timers B, F, H).
+#    show every transaction ended, completed or timed out (Timers B, F, H);
+#  - a caller over TCP to a callee over UDP: 200 calls.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -73,7 +74,20 @@ fi
 [ "$(field transactions_live)" = 0 ] && [ "$(field op_errors)" = 0 ] && [ "$(field outcomes_unmapped)" = 0 ] &&
   pass "with loss: no transaction left, no operator error, no unmapped outcome" || fail "lossy stats" "$STATS"
 
-for u in clean lossy; do
+# the caller over TCP, the called party over UDP (the proxy bridges; its
+# Record-Route names its UDP address, which sipp's TCP mode reaches on its connection)
+start tcp proxy.xml --listen tcp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --log-level error || exit 1
+TCP_PORT=$(grep '"event":"listening".*"transport":"tcp"' "$T/tcp.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
+sipp_server tcp-uas -sf "$SCEN/uas-rr.xml" -m 200 || fail "tcp: the called sipp did not start"
+uas_port=$SIPP_PORT uas_pid=$SIPP_PID
+sipp_run tcp-uac "127.0.0.1:$TCP_PORT" -t t1 -sf "$SCEN/uac-rr.xml" -s callee -key uas "127.0.0.1:$uas_port" -m 200 -r 100
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 200 ] && [ "$(count tcp '"event":"proxy_ack"')" -ge 200 ] &&
+  pass "a caller over TCP through the proxy to a UDP callee: 200 calls, ACK and BYE through the proxy" ||
+  fail "tcp: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -3 "$T/tcp-uac.out")"
+SIPP_PID=$uas_pid
+sipp_server_wait tcp-uas
+
+for u in clean lossy tcp; do
   stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
