@@ -28,7 +28,9 @@ static const char usage[] =
   "                           when every HZ is there (Goertzel)\n"
   "  help                     this text\n"
   "\n"
-  "A FLOW that is not a file names a built-in flow (e.g. examples/call-demo.xml).\n"
+  "A FLOW that is not a file names a built-in flow: ua.xml (user agent), proxy.xml\n"
+  "(stateful proxy with registrar), redirect.xml (registrar and redirect server),\n"
+  "transaction/{ict,nict,ist,nist}.xml, examples/call-demo.xml and others.\n"
   "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 int

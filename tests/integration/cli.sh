@@ -1,7 +1,7 @@
 #!/bin/bash
 # cli.sh: the sipflow command end to end, as a user drives it.
 #  - usage: --help, unknown commands and options, missing flows (exit 2)
-#  - check: the shipped flows (examples, ua, register, redirect) pass; every broken flow fails at its expected line; warnings pass
+#  - check: the shipped flows (examples, ua, register, redirect, proxy) pass; every broken flow fails at its expected line; warnings pass
 #  - dot: the DOT output renders with Graphviz (which the set-up installs: no skip)
 #  - run: the demo call runs to its end with every transition, beep and stats event
 #  - config errors name the source, the key and the expectation (exit 1)
@@ -46,7 +46,8 @@ has "run --help names --set" "$T/out" "--set"
 # ---- check ----
 expect_rc "tone without arguments is a usage error" 2 "$SIPFLOW" tone
 expect_rc "tone on a file that is not there fails" 1 "$SIPFLOW" tone "$T/none.wav" 1000
-expect_rc "check passes the shipped flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml "$SRC"/xml/ua.xml "$SRC"/xml/register.xml "$SRC"/xml/redirect.xml
+expect_rc "check passes the shipped flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml "$SRC"/xml/ua.xml "$SRC"/xml/register.xml "$SRC"/xml/redirect.xml \
+  "$SRC"/xml/proxy.xml "$SRC"/xml/proxy-branch.xml
 expect_rc "check passes a built-in flow by name" 0 "$SIPFLOW" check examples/call-demo.xml
 expect_rc "check fails a missing flow" 1 "$SIPFLOW" check "$T/none.xml"
 has "missing flow is named" "$T/err" "no flow file or built-in flow named '$T/none.xml'"
@@ -120,6 +121,9 @@ expect_rc "bad value in a file refused" 1 "$SIPFLOW" run $flow --config "$T/bad.
 has "file error names the file" "$T/err" "$T/bad.ini: core.trace: expected a boolean"
 expect_rc "missing config file refused" 1 "$SIPFLOW" run $flow --config "$T/none.ini"
 expect_rc "bad --log-level refused" 1 "$SIPFLOW" run $flow --log-level loud
+expect_rc "a bad proxy.trusted network refused at start" 1 "$SIPFLOW" run proxy.xml --set proxy.trusted=127.0.0.0/99
+has "proxy.trusted error names the entry" "$T/err" "proxy.trusted (--set): '127.0.0.0/99' is not an address or ADDR/BITS network"
+expect_rc "a bad proxy.fork refused" 1 "$SIPFLOW" run proxy.xml --set proxy.fork=random
 
 # ---- control on standard input ----
 printf 'frobnicate\nanswer\ncall\nstatus\nquit\n' | timeout 20 "$SIPFLOW" run $flow >"$T/ctl" 2>"$T/err"
