@@ -52,14 +52,7 @@ cleanup() {
 trap cleanup EXIT
 HZ=$(getconf CLK_TCK)
 
-# ticks PID...: user+sys clock ticks of these processes and their children
-ticks() {
-  local sum=0 p
-  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
-    [ -r "/proc/$p/stat" ] && sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-  done
-  echo "$sum"
-}
+. "$(dirname "$0")/lib.sh"
 
 # bound: UDP port $1 is bound (/proc/net/udp, hex)
 bound() {

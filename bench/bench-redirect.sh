@@ -20,14 +20,7 @@ PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 HZ=$(getconf CLK_TCK)
 
-# ticks PID...: user+sys clock ticks of these processes and their children
-ticks() {
-  local sum=0 p
-  for p in "$@" $(for q in "$@"; do pgrep -P "$q"; done); do
-    [ -r "/proc/$p/stat" ] && sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
-  done
-  echo "$sum"
-}
+. "$(dirname "$0")/lib.sh"
 
 # run NAME PORT SCENARIO ARGS...: one sipp run; prints "successful wall"
 run() {

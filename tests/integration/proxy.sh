@@ -75,6 +75,8 @@ wait_ev bob1 '"event":"incoming"' 10 && wait_ev bob2 '"event":"incoming"' 10 &&
   pass "forking: both of bob's devices ring" || fail "forking: ringing" "$(grep -E 'branch_' "$T/px2.events")"
 ! grep -q '"event":"challenge".*"status":407' "$T/px2.events" && pass "proxy.trusted: no 407 for a trusted source" ||
   fail "trusted source challenged"
+grep -q '"event":"challenge".*"status":401' "$T/px2.events" && pass "proxy.trusted: REGISTER is challenged (401) all the same" ||
+  fail "REGISTER from a trusted source not challenged"
 cmd bob2 answer
 wait_ev dave '"to":"InCall"' 5 && wait_ev bob1 '"event":"call_end".*"reason":"cancelled"' 5 &&
   pass "bob's second device answers; the first gets CANCEL" ||
