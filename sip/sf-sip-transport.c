@@ -46,7 +46,25 @@ struct _SfSipTransport {
   SfSipTransportStats stats;
   SfSipSendErrorFunc send_error;
   gpointer send_error_data;
+  SfSipSendFilter filter;
+  gpointer filter_data;
 };
+
+void
+sf_sip_transport_set_send_filter (SfSipTransport *t, SfSipSendFilter func, gpointer data)
+{
+  t->filter = func;
+  t->filter_data = data;
+}
+
+static gboolean
+filtered (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, GBytes *wire, GError **error)
+{
+  if (t->filter == NULL || t->filter (proto, dest, wire, t->filter_data))
+    return FALSE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED, "refused by the send filter");
+  return TRUE;
+}
 
 void
 sf_sip_peer_clear (SfSipPeer *p)
@@ -481,6 +499,8 @@ same_addr (GInetSocketAddress *a, GInetSocketAddress *b)
 static gboolean
 tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire, GError **error)
 {
+  if (filtered (t, SF_SIP_TCP, dest, wire, error))
+    return FALSE;
   TcpConn *c = conn != 0 ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (conn)) : NULL;
   if (c == NULL && dest != NULL) {
     GHashTableIter it;
@@ -673,6 +693,8 @@ static gboolean same_addr (GInetSocketAddress *a, GInetSocketAddress *b);
 static gboolean
 udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest, GBytes *wire, GError **error)
 {
+  if (filtered (t, SF_SIP_UDP, dest, wire, error))
+    return FALSE;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
   UdpListener *chosen = NULL;
   for (guint i = 0; i < t->udp->len && chosen == NULL; i++) {

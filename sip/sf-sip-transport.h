@@ -59,6 +59,11 @@ SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv,
 typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
 void sf_sip_transport_free (SfSipTransport *t);
+/* For tests and fuzzing: @func sees every message before it is sent (@dest NULL
+ * for a reply on an open TCP connection) and returns FALSE to refuse it (the send
+ * then fails as an I/O error would). */
+typedef gboolean (*SfSipSendFilter) (SfSipProto proto, GInetSocketAddress *dest, GBytes *wire, gpointer data);
+void sf_sip_transport_set_send_filter (SfSipTransport *t, SfSipSendFilter func, gpointer data);
 void sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds);
 
 /* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */

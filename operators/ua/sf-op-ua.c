@@ -609,7 +609,9 @@ sf_op_end_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   if (call->invite != NULL && !call->final_sent) {
     /* A BYE on the early dialog: the INVITE gets 487 (15.1.2). */
-    g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 487, NULL, NULL, NULL);
+    SfSipMsg *r = answer_invite (ctx, call, 487, NULL, NULL, NULL);
+    if (r != NULL)
+      sf_sip_msg_unref (r);
   }
   sf_ua_call_set_reason (call, "remote_bye", 0);
   return SF_OP_TRANSITION;
