@@ -441,11 +441,23 @@ emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 }
 
 /* Sends the best final response upstream (16.7 step 6: 408 when there is none,
- * a 503 as 500; step 7: every challenge in a 401/407). */
+ * a 503 as 500; step 7: every challenge in a 401/407); a non-INVITE gets no 408
+ * (RFC 4320). */
 static gboolean
 send_best (SfCtx *ctx, SfProxyCtx *p)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
+  if (!sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE") && (p->best == NULL || sf_sip_msg_status (p->best) == 408)) {
+    /* RFC 4320 4.2: no 408 to a non-INVITE: the caller's own Timer F ends it.
+     * The server transaction, which has no timer of its own before its final
+     * response, is ended here. */
+    p->final_sent = 408;
+    emit_response (ctx, "proxy_final_none", 408, NULL);
+    SfInstance *txn = p->req->txn != NULL ? sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), p->req->txn) : NULL;
+    if (txn != NULL)
+      sf_endpoint_end (sf_ctx_endpoint (ctx), txn, "no final response (RFC 4320)");
+    return TRUE;
+  }
   if (p->best == NULL) {
     g_autofree char *tag = sf_sip_random_tag ();
     g_autoptr (SfSipMsg) r = sf_sip_create_response (p->req->msg, 408, NULL, tag, NULL);

@@ -271,14 +271,14 @@ probe() { # probe NAME CODE RURI MAXFWD EXTRA-HEADER-LINE...
   shift 4
   {
     printf '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="%s">\n<send><![CDATA[\n' "$name"
-    printf 'OPTIONS %s SIP/2.0\n' "$ruri"
+    printf '%s %s SIP/2.0\n' "${METHOD:-OPTIONS}" "$ruri"
     printf 'Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n'
     [ $# -gt 0 ] && printf '%s\n' "$@"
     printf 'Max-Forwards: %s\nFrom: <sip:probe@example.net>;tag=probetag\nTo: <sip:x@example.net>\n' "$mf"
-    printf 'Call-ID: [call_id]\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n]]></send>\n'
-    printf '<recv response="%s"/>\n</scenario>\n' "$code"
+    printf 'Call-ID: [call_id]\nCSeq: 1 %s\nContent-Length: 0\n\n]]></send>\n' "${METHOD:-OPTIONS}"
+    printf '<recv response="100" optional="true"/>\n<recv response="%s"/>\n</scenario>\n' "$code"
   } >"$T/$name.xml"
-  sipp_run "$name" "${TARGET:-$PX}" -sf "$T/$name.xml" -m 1 -cid_str "$name@probe" -timeout 10
+  sipp_run "$name" "${TARGET:-$PX}" -sf "$T/$name.xml" -m 1 -cid_str "$name@probe" -timeout "${PROBE_TIMEOUT:-10}"
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ]
 }
 probe mf0 483 sip:x@127.0.0.1:9 0 && pass "Max-Forwards 0: 483" || fail "483" "$(tail -3 "$T/mf0.out")"
@@ -336,7 +336,7 @@ probe relay 403 sip:x@127.0.0.1:9 70 && pass "neither From nor Request-URI ours:
 # px0 has no users file: no authentication, and it forwards anything
 # a strict router's request (16.4): our Record-Route as Request-URI, the real
 # one as the last Route: forwarded to it (port 9: Timer F, then 408)
-TARGET=$PX0 probe strict 408 "sip:$PX0;lr" 70 "Route: <sip:strict@127.0.0.1:9>" &&
+METHOD=INVITE TARGET=$PX0 probe strict 408 "sip:$PX0;lr" 70 "Route: <sip:strict@127.0.0.1:9>" &&
   grep -q '"event":"branch_forward".*"request_uri":"sip:strict@127.0.0.1:9"' "$T/px0.events" &&
   pass "a strict router's request: the last Route becomes the Request-URI again" ||
   fail "strict router" "$(grep branch_forward "$T/px0.events" | tail -1)"
@@ -347,9 +347,16 @@ probe loop 482 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp$hash
   pass "a request that comes back unchanged: 482 Loop Detected" || fail "482" "$(tail -3 "$T/loop.out")"
 # the same request with another branch hash in our Via is a spiral: forwarded
 # (to port 9, where no one answers: Timer F, 64*T1 = 6.4 s, then 408 upstream)
-TARGET=$PX0 probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX0;branch=z9hG4bKsfp0000000000000000.00000000;rport" &&
+METHOD=INVITE TARGET=$PX0 probe spiral 408 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX0;branch=z9hG4bKsfp0000000000000000.00000000;rport" &&
   grep -q '"event":"branch_forward".*"request_uri":"sip:x@127.0.0.1:9"' "$T/px0.events" &&
   pass "a spiral is forwarded; its branch times out: 408" || fail "spiral" "$(tail -3 "$T/spiral.out")"
+# RFC 4320: an OPTIONS that times out downstream gets no 408: nothing at all
+PROBE_TIMEOUT=8 TARGET=$PX0 probe nof 408 sip:nof@127.0.0.1:9 70 && fail "RFC 4320: an OPTIONS got 408"
+grep -q '"event":"proxy_final_none".*"call_id":"nof@probe"\|"call_id":"nof@probe".*"event":"proxy_final_none"' "$T/px0.events" ||
+  wait_ev px0 '"proxy_final_none"' 5
+grep '"call_id":"nof@probe"' "$T/px0.events" | grep -q '"proxy_final_none"' &&
+  ! grep '"call_id":"nof@probe"' "$T/px0.events" | grep -q '"event":"proxy_final"' &&
+  pass "RFC 4320: an OPTIONS that timed out downstream gets no 408" || fail "RFC 4320" "$(grep nof@probe "$T/px0.events" | tail -2)"
 
 for u in alice bob bob1 bob2 dave bob3 bob4 erin gina; do stop "$u" || fail "$u exit"; done
 for u in px px2 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
