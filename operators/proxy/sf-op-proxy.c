@@ -475,7 +475,7 @@ send_best (SfCtx *ctx, SfProxyCtx *p)
 
 static const char *const response_outcomes[] = { "provisional", "success", "failure", NULL };
 
-/* A branch's response (sip:response, arg the branch, its Via popped already).
+/* A branch's response (sip:response, arg "BRANCH STATUS", its Via popped already).
  * 16.7 step 5: a 1xx other than 100 goes upstream while no final response has
  * (outcome provisional); a 2xx always goes upstream at once, and the first
  * cancels the other branches (outcome success).  Other finals are kept: the
@@ -489,13 +489,14 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "response") != 0 || e == NULL || e->msg == NULL || sf_sip_msg_is_request (e->msg) || p == NULL)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
-  SfProxyBranchRec *b = find_branch (p, ev->arg);
+  g_autofree char *handle = ev->arg != NULL ? g_strndup (ev->arg, strcspn (ev->arg, " ")) : NULL; /* "b1 180" */
+  SfProxyBranchRec *b = find_branch (p, handle);
   guint status = sf_sip_msg_status (e->msg);
   if (status < 200) {
     if (status == 100 || p->final_sent != 0)
       return SF_OP_DONE;
     sf_stack_respond (s, p->req->txn, e->msg);
-    emit_response (ctx, "proxy_provisional", status, ev->arg);
+    emit_response (ctx, "proxy_provisional", status, handle);
     return SF_OP_OUTCOME (0);
   }
   if (b != NULL && b->final == 0)
@@ -505,7 +506,7 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_stack_send_response (s, e->msg, &p->req->peer); /* the server transaction has its final response: 16.7 step 10 */
     else
       sf_stack_respond (s, p->req->txn, e->msg);
-    emit_response (ctx, "proxy_2xx", status, ev->arg);
+    emit_response (ctx, "proxy_2xx", status, handle);
     if (p->final_sent == 0) {
       p->final_sent = status;
       p->no_new_branches = TRUE;
@@ -529,7 +530,7 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_sip_msg_unref (p->best);
     p->best = sf_sip_msg_ref (e->msg);
   }
-  emit_response (ctx, "proxy_branch_final", status, ev->arg);
+  emit_response (ctx, "proxy_branch_final", status, handle);
   if (status >= 600 && !p->no_new_branches) {
     p->no_new_branches = TRUE;
     cancel_pending (ctx, p, NULL);
