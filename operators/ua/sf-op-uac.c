@@ -392,7 +392,12 @@ send_cancel (SfCtx *ctx, SfUaCall *call)
     g_warning ("%s: CANCEL: %s", sf_ctx_handle (ctx), error->message);
     return;
   }
-  sf_stack_request_located (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), cancel);
+  /* to the address and transport the INVITE's client transaction uses, not located again */
+  SfStack *s = sf_stack_from_ctx (ctx);
+  SfInstance *ict = sf_stack_client_txn (s, call->invite_out);
+  SfClientTxn *c = ict != NULL ? sf_endpoint_get_instance_data (ict, "txn.client") : NULL;
+  if (c == NULL || sf_stack_request (s, sf_ctx_instance (ctx), cancel, c->proto, c->dest, &error) == NULL)
+    sf_stack_request_located (s, sf_ctx_instance (ctx), cancel);
   call->cancel_pending = FALSE;
 }
 
@@ -611,7 +616,24 @@ sf_op_request_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* Timer ARG in Cancelling: no final response came 64*T1 after our CANCEL (9.1):
+ * the INVITE's client transaction (which has no timer left in Proceeding) is
+ * ended too; transitions. */
+static SfOpResult
+sf_op_cancel_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, arg) != 0)
+    return SF_OP_SKIP;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  SfInstance *ict = call != NULL && call->invite_out != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), call->invite_out) : NULL;
+  if (ict != NULL)
+    sf_endpoint_end (sf_ctx_endpoint (ctx), ict, "no final response after CANCEL (9.1)");
+  return SF_OP_TRANSITION;
+}
+
 const SfOperatorDef sf_op_uac_table[] = {
+  { "OpCancelGiveUp", sf_op_cancel_give_up, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
+    sf_op_fixup_name, g_free, "timer ARG after our CANCEL with no final response (9.1): the INVITE's transaction ends too" },
   { "OpRequestFailed", sf_op_request_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
     sf_op_fixup_name, g_free, "txn:timeout or txn:transport_error of our request of method ARG (for INVITE, the last one sent)" },
   { "OpStartCall", sf_op_start_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
