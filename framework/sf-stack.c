@@ -224,16 +224,7 @@ sf_stack_is_local (SfStack *s, const char *host, guint port)
   if (h[0] == '[' && strlen (h) >= 2)
     memmove (h, h + 1, strlen (h)), h[strlen (h) - 1] = '\0';
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (h);
-  if (ip == NULL)
-    return FALSE;
-  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
-  for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
-    GInetSocketAddress *a = sf_sip_transport_local (s->tp, protos[i]);
-    if (a != NULL && g_inet_socket_address_get_port (a) == port &&
-        g_inet_address_equal (g_inet_socket_address_get_address (a), ip))
-      return TRUE;
-  }
-  return FALSE;
+  return ip != NULL && sf_sip_transport_is_local (s->tp, ip, port);
 }
 
 static void

@@ -201,6 +201,22 @@ sf_sip_transport_local (SfSipTransport *t, SfSipProto proto)
 }
 
 gboolean
+sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port)
+{
+  for (guint i = 0; i < t->udp->len; i++) {
+    GInetSocketAddress *a = ((UdpListener *) t->udp->pdata[i])->local;
+    if (g_inet_socket_address_get_port (a) == port && g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
+      return TRUE;
+  }
+  for (guint i = 0; i < t->tcp_bound->len; i++) {
+    GInetSocketAddress *a = t->tcp_bound->pdata[i];
+    if (g_inet_socket_address_get_port (a) == port && g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean
 sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest)
 {
   if (proto == SF_SIP_TCP)

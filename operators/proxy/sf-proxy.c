@@ -108,7 +108,7 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
   for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
     GInetSocketAddress *a = sf_sip_transport_local (sf_stack_transport (s), protos[i]);
     if (a != NULL && g_inet_socket_address_get_port (a) == uri->port)
-      return TRUE;
+      return TRUE; /* a name with a port: one of the first sockets' ports */
   }
   return FALSE;
 }
