@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-sip-transport.h"
 #include <string.h>
+#include <sys/socket.h>
 
 #define UDP_BATCH 8
 #define TCP_READ 8192
@@ -682,6 +683,10 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   if (sock == NULL || !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
     return FALSE;
   g_socket_set_blocking (sock, FALSE);
+  /* A server under a burst, or starved of CPU for a moment, must not lose
+   * datagrams in a small kernel buffer (an ACK is never retransmitted): ask for
+   * SF_SIP_UDP_RCVBUF (the kernel caps it at net.core.rmem_max). */
+  g_socket_set_option (sock, SOL_SOCKET, SO_RCVBUF, SF_SIP_UDP_RCVBUF, NULL);
   UdpListener *l = g_new0 (UdpListener, 1);
   l->t = t;
   l->sock = g_steal_pointer (&sock);

@@ -48,6 +48,9 @@ typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer da
 /* The longest a TCP connection stays open without traffic (default); a peer
  * that sends but completes no message in that time is closed too. */
 #define SF_SIP_TCP_IDLE_S 64
+/* The receive buffer asked for each UDP socket (the kernel caps it at
+ * net.core.rmem_max, 212992 bytes by default on Linux). */
+#define SF_SIP_UDP_RCVBUF (4 * 1024 * 1024)
 /* Most TCP connections at once; further ones are closed when accepted. */
 #define SF_SIP_TCP_MAX_CONNS 1024
 /* Most bytes waiting to be sent on one connection; past it, it is closed. */
