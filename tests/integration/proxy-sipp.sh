@@ -56,10 +56,11 @@ run clean 2000 500
 invites=$(count clean '"event":"state","machine":"proxy".*"from":"Idle","to":"Routing","trigger":"sip:INVITE"')
 acks=$(count clean '"event":"proxy_ack"')
 byes=$(count clean '"event":"state","machine":"proxy".*"from":"Idle","to":"Routing","trigger":"sip:BYE"')
-# (an ACK lost on a loaded loopback is not retransmitted, and uas-rr.xml's ACK is
-# optional: at least 99% of them, every INVITE and BYE)
+# (sipp ACKs every 200 it gets, a retransmitted one too, so there may be more
+# ACKs than calls; an ACK lost on a loaded loopback is not retransmitted, and
+# uas-rr.xml's ACK is optional: at least 99% of the calls' worth)
 [ "$invites" = 2000 ] && [ "$acks" -ge 1980 ] && [ "$byes" = 2000 ] &&
-  pass "each INVITE and BYE went through the proxy (Record-Route), and $acks ACKs of 2000" ||
+  pass "each INVITE and BYE went through the proxy (Record-Route), and $acks ACKs (one per 200 sipp got)" ||
   fail "through the proxy: $invites INVITE, $acks ACK, $byes BYE"
 ended clean && pass "every instance of the clean run ended (requests, branches, transactions)" ||
   fail "clean run: instances left" "$STATS"
