@@ -19,7 +19,32 @@ struct _SfStack {
   SfUntakenFunc chained;     /* the untaken hook that was there before ours */
   gpointer chained_data;
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
+  char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
+  guint adv_port;            /* its port, 0: the socket's */
 };
+
+/* "host", "host:port", "[v6]" or "[v6]:port" */
+static gboolean
+parse_advertise (const char *text, char **host, guint *port, GError **error)
+{
+  const char *end = text[0] == '[' ? strchr (text, ']') : NULL;
+  const char *colon = text[0] == '[' ? (end != NULL && end[1] == ':' ? end + 1 : NULL) : strrchr (text, ':');
+  gsize hlen = colon != NULL ? (gsize) (colon - text) : strlen (text);
+  gboolean ok = hlen > 0 && (text[0] != '[' || end != NULL) && (text[0] == '[' || strchr (text, ':') == colon);
+  for (gsize i = text[0] == '[' ? 1 : 0; ok && i < (text[0] == '[' ? (gsize) (end - text) : hlen); i++)
+    ok = g_ascii_isalnum (text[i]) || text[i] == '.' || text[i] == '-' || (text[0] == '[' && text[i] == ':');
+  guint64 p = 0;
+  if (ok && colon != NULL)
+    ok = g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &p, NULL);
+  if (!ok) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "sip.advertise: expected HOST, HOST:PORT or [IPV6]:PORT, got '%s'", text);
+    return FALSE;
+  }
+  *host = g_strndup (text, hlen);
+  *port = (guint) p;
+  return TRUE;
+}
 
 void
 sf_stack_set_lookups (SfStack *s, gboolean on)
@@ -33,6 +58,8 @@ static const SfConfigKey sip_keys[] = {
   { "t2_ms", SF_CFG_MS, "4000", 1, 600000, NULL, "RFC 3261 T2: longest retransmission interval" },
   { "t4_ms", SF_CFG_MS, "5000", 1, 600000, NULL, "RFC 3261 T4: longest a message stays in the network" },
   { "tcp_idle", SF_CFG_SECONDS, "64", 1, 86400, NULL, "seconds a TCP connection stays open without traffic" },
+  { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
 };
 
 gboolean
@@ -212,6 +239,8 @@ sf_stack_local (SfStack *s, SfSipProto proto)
   GInetSocketAddress *a = sf_sip_transport_local (s->tp, proto);
   if (a == NULL)
     return NULL;
+  if (s->adv_host != NULL)
+    return g_strdup_printf ("%s:%u", s->adv_host, s->adv_port != 0 ? s->adv_port : g_inet_socket_address_get_port (a));
   g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
   gboolean v6 = strchr (ip, ':') != NULL;
   return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
@@ -224,7 +253,22 @@ sf_stack_is_local (SfStack *s, const char *host, guint port)
   if (h[0] == '[' && strlen (h) >= 2)
     memmove (h, h + 1, strlen (h)), h[strlen (h) - 1] = '\0';
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (h);
-  return ip != NULL && sf_sip_transport_is_local (s->tp, ip, port);
+  if (ip != NULL && sf_sip_transport_is_local (s->tp, ip, port))
+    return TRUE;
+  if (port == 0)
+    return s->adv_host != NULL && g_ascii_strcasecmp (s->adv_host, host) == 0;
+  /* the advertised address is ours too (with its port, or any of our sockets') */
+  if (s->adv_host == NULL || g_ascii_strcasecmp (s->adv_host, host) != 0)
+    return FALSE;
+  if (s->adv_port != 0)
+    return port == s->adv_port;
+  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
+  for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
+    GInetSocketAddress *a = sf_sip_transport_local (s->tp, protos[i]);
+    if (a != NULL && g_inet_socket_address_get_port (a) == port)
+      return TRUE;
+  }
+  return FALSE;
 }
 
 static void
@@ -658,9 +702,16 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   g_autoptr (SfMachine) nict = load_txn (loader, tu, "nict.xml", error);
   if (nict == NULL)
     return NULL;
+  const char *adv = sf_config_get_string (sf_endpoint_config (ep), "sip", "advertise");
+  g_autofree char *adv_host = NULL;
+  guint adv_port = 0;
+  if (adv != NULL && !parse_advertise (adv, &adv_host, &adv_port, error))
+    return NULL;
   SfStack *s = g_new0 (SfStack, 1);
   s->ep = ep;
   s->cfg = sf_endpoint_config (ep);
+  s->adv_host = g_steal_pointer (&adv_host);
+  s->adv_port = adv_port;
   s->tu = sf_machine_ref (tu);
   s->ist = g_steal_pointer (&ist);
   s->nist = g_steal_pointer (&nist);
@@ -690,6 +741,7 @@ sf_stack_free (SfStack *s)
   sf_machine_unref (s->nist);
   sf_machine_unref (s->ict);
   sf_machine_unref (s->nict);
+  g_free (s->adv_host);
   g_free (s);
 }
 

@@ -97,7 +97,8 @@ char *sf_stack_local (SfStack *s, SfSipProto proto);
 /* The key calls are found by for requests coming in: "Call-ID|remote tag". */
 char *sf_stack_call_key (const char *call_id, const char *remote_tag);
 /* Is @host (an IP literal, IPv6 with or without brackets) and @port an address
- * this element listens on?  (A proxy's own Record-Route and Via, 16.3, 16.4.) */
+ * this element listens on, or sip.advertise's?  (A proxy's own Record-Route and
+ * Via, 16.3, 16.4.)  @port 0: with any port (a registrar's domain check). */
 gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
 /* The client transaction (instance) that sends @req, or NULL (matched by branch
  * and method, 17.1.3); its instance data "txn.client" (SfClientTxn) says where to. */

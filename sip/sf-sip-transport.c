@@ -206,12 +206,14 @@ sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port)
 {
   for (guint i = 0; i < t->udp->len; i++) {
     GInetSocketAddress *a = ((UdpListener *) t->udp->pdata[i])->local;
-    if (g_inet_socket_address_get_port (a) == port && g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
+    if ((port == 0 || g_inet_socket_address_get_port (a) == port) &&
+        g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
       return TRUE;
   }
   for (guint i = 0; i < t->tcp_bound->len; i++) {
     GInetSocketAddress *a = t->tcp_bound->pdata[i];
-    if (g_inet_socket_address_get_port (a) == port && g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
+    if ((port == 0 || g_inet_socket_address_get_port (a) == port) &&
+        g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
       return TRUE;
   }
   return FALSE;

@@ -62,7 +62,8 @@ SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv,
 typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
 void sf_sip_transport_free (SfSipTransport *t);
-/* Is @addr:@port one of the addresses this transport listens on (any socket)? */
+/* Is @addr:@port one of the addresses this transport listens on (any socket;
+ * @port 0: any port)? */
 gboolean sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port);
 /* For tests and fuzzing: @func sees every message before it is sent (@dest NULL
  * for a reply on an open TCP connection) and returns FALSE to refuse it (the send

@@ -178,19 +178,7 @@ sf_registrar_is_ours (SfCtx *ctx, const char *host)
     if (strcmp (r->domains[i], low) == 0)
       return TRUE;
   SfStack *s = sf_stack_from_ctx (ctx);
-  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
-  for (gsize i = 0; s != NULL && i < G_N_ELEMENTS (protos); i++) {
-    g_autofree char *local = sf_stack_local (s, protos[i]);
-    if (local == NULL)
-      continue;
-    /* "host:port" or "[v6]:port": compare the host part */
-    char *colon = local[0] == '[' ? strstr (local, "]:") : strrchr (local, ':');
-    if (colon != NULL)
-      colon[local[0] == '[' ? 1 : 0] = '\0';
-    if (g_ascii_strcasecmp (local, low) == 0)
-      return TRUE;
-  }
-  return FALSE;
+  return s != NULL && sf_stack_is_local (s, low, 0); /* an address we listen on, any port, or sip.advertise's host */
 }
 
 char *

@@ -124,6 +124,22 @@ stop px3 && wait_ev erin '"event":"call_end".*"status":487' 5 && wait_ev "$ringe
   pass "quit while an INVITE rings: the branch is cancelled, the caller hears 487, the proxy exits 0" ||
   fail "shutdown" "$(grep call_end "$T/erin.events" | tail -1)" "$(tail -3 "$T/px3.err")"
 
+# sip.advertise=localhost: Via and Record-Route name the proxy "localhost:PORT";
+# the callee's BYE comes back by that name (resolved from /etc/hosts) and the
+# proxy knows the Route as its own
+start px4 proxy.xml --set sip.advertise=localhost --set sip.t1_ms=100 || exit 1
+ua4=(--set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_px4" --set "ua.outbound_proxy=sip:127.0.0.1:$PORT_px4")
+start carol ua.xml "${ua4[@]}" --set ua.uri=sip:carol@sipflow.test --set ua.auto_answer=0 || exit 1
+start hank ua.xml "${ua4[@]}" --set ua.uri=sip:hank@sipflow.test || exit 1
+wait_ev carol '"state":"registered"' 10 && wait_ev hank '"state":"registered"' 10 || fail "advertise: registrations"
+cmd hank call sip:carol@sipflow.test
+wait_ev carol '"event":"incoming"' 10 && cmd carol answer && wait_ev hank '"to":"InCall"' 5 || fail "advertise: call"
+cmd carol hangup
+wait_ev hank '"event":"call_end".*"reason":"remote_bye"' 5 &&
+  wait_ev px4 '"event":"state","machine":"proxy".*"to":"Routing".*"trigger":"sip:BYE"' 5 &&
+  pass "sip.advertise=localhost: the BYE comes back through the proxy by its advertised name" ||
+  fail "advertise" "$(grep call_end "$T/hank.events")" "$(grep -E 'BYE|branch_' "$T/px4.events" | tail -3)"
+
 # forking to two downstream proxies (16.7 steps 6, 7): bob@sipflow.test is bound at
 # px0 to one address at pxa and one at pxb; both challenge (407, realms a.test and
 # b.test): px0's 407 upstream carries both challenges
@@ -358,9 +374,9 @@ grep '"call_id":"nof@probe"' "$T/px0.events" | grep -q '"proxy_final_none"' &&
   ! grep '"call_id":"nof@probe"' "$T/px0.events" | grep -q '"event":"proxy_final"' &&
   pass "RFC 4320: an OPTIONS that timed out downstream gets no 408" || fail "RFC 4320" "$(grep nof@probe "$T/px0.events" | tail -2)"
 
-for u in alice bob bob1 bob2 dave bob3 bob4 erin gina; do stop "$u" || fail "$u exit"; done
-for u in px px2 px0 pxa pxb; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
-for u in px px2 px3 px0 pxa pxb alice bob bob1 bob2 dave bob3 bob4 erin gina; do
+for u in alice bob bob1 bob2 dave bob3 bob4 erin gina carol hank; do stop "$u" || fail "$u exit"; done
+for u in px px2 px0 pxa pxb px4; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px px2 px3 px0 pxa pxb px4 alice bob bob1 bob2 dave bob3 bob4 erin gina carol hank; do
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"
