@@ -124,6 +124,8 @@ expect_rc "bad --log-level refused" 1 "$SIPFLOW" run $flow --log-level loud
 expect_rc "a bad proxy.trusted network refused at start" 1 "$SIPFLOW" run proxy.xml --set proxy.trusted=127.0.0.0/99
 has "proxy.trusted error names the entry" "$T/err" "proxy.trusted (--set): '127.0.0.0/99' is not an address or ADDR/BITS network"
 expect_rc "a bad proxy.fork refused" 1 "$SIPFLOW" run proxy.xml --set proxy.fork=random
+expect_rc "a bad sip.advertise refused at start" 1 "$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --set sip.advertise=a:b:c
+has "sip.advertise error names the value" "$T/err" "sip.advertise: expected HOST, HOST:PORT or [IPV6]:PORT, got 'a:b:c'"
 
 # ---- control on standard input ----
 printf 'frobnicate\nanswer\ncall\nstatus\nquit\n' | timeout 20 "$SIPFLOW" run $flow >"$T/ctl" 2>"$T/err"
