@@ -6,6 +6,7 @@
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-dialog.h"
+#include "sip/sf-sip-uri.h"
 #include <string.h>
 
 struct _SfStack {
@@ -23,26 +24,20 @@ struct _SfStack {
   guint adv_port;            /* its port, 0: the socket's */
 };
 
-/* "host", "host:port", "[v6]" or "[v6]:port" */
+/* "host", "host:port", "[v6]" or "[v6]:port", checked by the URI parser (a
+ * user part or parameters are refused). */
 static gboolean
 parse_advertise (const char *text, char **host, guint *port, GError **error)
 {
-  const char *end = text[0] == '[' ? strchr (text, ']') : NULL;
-  const char *colon = text[0] == '[' ? (end != NULL && end[1] == ':' ? end + 1 : NULL) : strrchr (text, ':');
-  gsize hlen = colon != NULL ? (gsize) (colon - text) : strlen (text);
-  gboolean ok = hlen > 0 && (text[0] != '[' || end != NULL) && (text[0] == '[' || strchr (text, ':') == colon);
-  for (gsize i = text[0] == '[' ? 1 : 0; ok && i < (text[0] == '[' ? (gsize) (end - text) : hlen); i++)
-    ok = g_ascii_isalnum (text[i]) || text[i] == '.' || text[i] == '-' || (text[0] == '[' && text[i] == ':');
-  guint64 p = 0;
-  if (ok && colon != NULL)
-    ok = g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &p, NULL);
-  if (!ok) {
+  g_autofree char *uri_text = g_strconcat ("sip:", text, NULL);
+  g_autoptr (SfSipUri) uri = strpbrk (text, "@;?") == NULL ? sf_sip_uri_parse (sf_sip_str (uri_text, strlen (uri_text)), NULL, NULL) : NULL;
+  if (uri == NULL || uri->host_kind == SF_HOST_NONE || sf_sip_str_is_set (uri->user)) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "sip.advertise: expected HOST, HOST:PORT or [IPV6]:PORT, got '%s'", text);
     return FALSE;
   }
-  *host = g_strndup (text, hlen);
-  *port = (guint) p;
+  *host = sf_sip_str_dup (uri->host);
+  *port = uri->port;
   return TRUE;
 }
 
@@ -233,6 +228,23 @@ call_key (SfSipMsg *m)
   return sf_stack_call_key (cid, ftag);
 }
 
+const char *
+sf_stack_advertised (SfStack *s)
+{
+  return s->adv_host;
+}
+
+char *
+sf_stack_local_socket (SfStack *s, SfSipProto proto)
+{
+  GInetSocketAddress *a = sf_sip_transport_local (s->tp, proto);
+  if (a == NULL)
+    return NULL;
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
+  gboolean v6 = strchr (ip, ':') != NULL;
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
+}
+
 char *
 sf_stack_local (SfStack *s, SfSipProto proto)
 {
@@ -255,20 +267,19 @@ sf_stack_is_local (SfStack *s, const char *host, guint port)
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (h);
   if (ip != NULL && sf_sip_transport_is_local (s->tp, ip, port))
     return TRUE;
-  if (port == 0)
-    return s->adv_host != NULL && g_ascii_strcasecmp (s->adv_host, host) == 0;
   /* the advertised address is ours too (with its port, or any of our sockets') */
-  if (s->adv_host == NULL || g_ascii_strcasecmp (s->adv_host, host) != 0)
+  if (s->adv_host == NULL)
     return FALSE;
-  if (s->adv_port != 0)
-    return port == s->adv_port;
-  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
-  for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
-    GInetSocketAddress *a = sf_sip_transport_local (s->tp, protos[i]);
-    if (a != NULL && g_inet_socket_address_get_port (a) == port)
-      return TRUE;
-  }
-  return FALSE;
+  g_autofree char *ah = g_strdup (s->adv_host);
+  if (ah[0] == '[' && strlen (ah) >= 2)
+    memmove (ah, ah + 1, strlen (ah)), ah[strlen (ah) - 1] = '\0';
+  g_autoptr (GInetAddress) aip = g_inet_address_new_from_string (ah);
+  gboolean same = aip != NULL ? ip != NULL && g_inet_address_equal (aip, ip) : g_ascii_strcasecmp (ah, h) == 0;
+  if (!same)
+    return FALSE;
+  if (port == 0)
+    return TRUE;
+  return s->adv_port != 0 ? port == s->adv_port : sf_sip_transport_has_port (s->tp, port);
 }
 
 static void

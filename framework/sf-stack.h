@@ -88,8 +88,13 @@ gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GIn
 void sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap);
 void sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms);
 /* The address of the first socket listening on @proto ("host:port" for a Via
- * sent-by or a Contact; transfer full), or NULL. */
+ * sent-by or a Contact; sip.advertise's when it is set; transfer full), or NULL. */
 char *sf_stack_local (SfStack *s, SfSipProto proto);
+/* The socket's own address "host:port" (an IP literal, not sip.advertise:
+ * what an SDP c= line needs; transfer full), or NULL. */
+char *sf_stack_local_socket (SfStack *s, SfSipProto proto);
+/* sip.advertise's host, or NULL when it is not set. */
+const char *sf_stack_advertised (SfStack *s);
 /* Instance data (char*, owned) a call sets to its local tag (our To tag as UAS,
  * our From tag as UAC): an untaken request whose To tag is not this one is
  * answered 481 (12.2.2), one with it 405 or 501. */

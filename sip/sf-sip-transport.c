@@ -220,6 +220,18 @@ sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port)
 }
 
 gboolean
+sf_sip_transport_has_port (SfSipTransport *t, guint port)
+{
+  for (guint i = 0; i < t->udp->len; i++)
+    if (g_inet_socket_address_get_port (((UdpListener *) t->udp->pdata[i])->local) == port)
+      return TRUE;
+  for (guint i = 0; i < t->tcp_bound->len; i++)
+    if (g_inet_socket_address_get_port (t->tcp_bound->pdata[i]) == port)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
 sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest)
 {
   if (proto == SF_SIP_TCP)

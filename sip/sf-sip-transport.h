@@ -65,6 +65,8 @@ void sf_sip_transport_free (SfSipTransport *t);
 /* Is @addr:@port one of the addresses this transport listens on (any socket;
  * @port 0: any port)? */
 gboolean sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port);
+/* Does one of the sockets listen on @port (any address)? */
+gboolean sf_sip_transport_has_port (SfSipTransport *t, guint port);
 /* For tests and fuzzing: @func sees every message before it is sent (@dest NULL
  * for a reply on an open TCP connection) and returns FALSE to refuse it (the send
  * then fails as an I/O error would). */

@@ -433,6 +433,16 @@ cancel_pending (SfCtx *ctx, SfProxyCtx *p, const char *reason)
   }
 }
 
+/* sf_proxy_rank, with a 408 last for a non-INVITE: RFC 4320 sends it nowhere,
+ * so any other final response is better. */
+static guint
+rank_for (SfProxyCtx *p, guint status)
+{
+  if (status == 408 && !sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE"))
+    return G_MAXUINT;
+  return sf_proxy_rank (status);
+}
+
 static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
@@ -450,12 +460,12 @@ send_best (SfCtx *ctx, SfProxyCtx *p)
   if (!sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE") && (p->best == NULL || sf_sip_msg_status (p->best) == 408)) {
     /* RFC 4320 4.2: no 408 to a non-INVITE: the caller's own Timer F ends it.
      * The server transaction, which has no timer of its own before its final
-     * response, is ended here. */
+     * response, goes on absorbing retransmissions for 64*T1 and is then ended
+     * (OpProxyQuietEnd), so they are not forwarded again. */
     p->final_sent = 408;
+    p->quiet = TRUE;
     emit_response (ctx, "proxy_final_none", 408, NULL);
-    SfInstance *txn = p->req->txn != NULL ? sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), p->req->txn) : NULL;
-    if (txn != NULL)
-      sf_endpoint_end (sf_ctx_endpoint (ctx), txn, "no final response (RFC 4320)");
+    sf_ctx_timer_start (ctx, "quiet", 64 * (guint64) sf_stack_timer_ms (s, '1'));
     return TRUE;
   }
   if (p->best == NULL) {
@@ -525,7 +535,7 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         g_ptr_array_add (p->challenges, g_strdup_printf ("%s: %s", name, value));
       }
     }
-  if (p->best == NULL || sf_proxy_rank (status) < sf_proxy_rank (sf_sip_msg_status (p->best))) {
+  if (p->best == NULL || rank_for (p, status) < rank_for (p, sf_sip_msg_status (p->best))) {
     if (p->best != NULL)
       sf_sip_msg_unref (p->best);
     p->best = sf_sip_msg_ref (e->msg);
@@ -561,7 +571,7 @@ sf_op_proxy_branch_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   for (guint i = 0; i < p->branches->len; i++)
     if (!((SfProxyBranchRec *) p->branches->pdata[i])->ended)
       return SF_OP_DONE;
-  return SF_OP_TRANSITION;
+  return p->quiet ? SF_OP_DONE : SF_OP_TRANSITION; /* RFC 4320: timer "quiet" ends it */
 }
 
 /* 16.10: a CANCEL for the request (the stack has answered it 200): the pending
@@ -621,7 +631,7 @@ sf_op_proxy_shutdown (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   p->no_new_branches = TRUE;
   if (p->final_sent != 0)
-    return SF_OP_DONE;
+    return SF_OP_OUTCOME (0); /* answered already (RFC 4320's silence included): it ends */
   if (p->branches->len == 0) {
     const char *const lines[] = { "Retry-After: 60", NULL };
     return answer (ctx, p->req, 503, "Shutting Down", lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
@@ -630,7 +640,23 @@ sf_op_proxy_shutdown (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* Timer "quiet" (RFC 4320, 64*T1 after the request was left unanswered): the
+ * server transaction is ended; transitions. */
+static SfOpResult
+sf_op_proxy_quiet_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfProxyCtx *p = pctx (ctx);
+  if (strcmp (ev->name, "quiet") != 0 || p == NULL)
+    return SF_OP_SKIP;
+  SfInstance *txn = p->req->txn != NULL ? sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), p->req->txn) : NULL;
+  if (txn != NULL)
+    sf_endpoint_end (sf_ctx_endpoint (ctx), txn, "no final response (RFC 4320)");
+  return SF_OP_TRANSITION;
+}
+
 const SfOperatorDef sf_op_proxy_table[] = {
+  { "OpProxyQuietEnd", sf_op_proxy_quiet_end, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "timer quiet (RFC 4320: a non-INVITE left unanswered): its server transaction ends 64*T1 later; transitions" },
   { "OpProxyValidate", sf_op_proxy_validate, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
     "16.3: 416 (URI scheme), 483 (Max-Forwards 0), 400 (bad Route), 482 (loop), 420 (Proxy-Require); outcome answered" },
   { "OpProxyClassify", sf_op_proxy_classify, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, classify_outcomes, SF_ARG_NONE,

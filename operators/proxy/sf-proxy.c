@@ -102,15 +102,7 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
     named = strcmp (r->domains[i], low) == 0;
   if (!named)
     return FALSE;
-  if (uri->port == 0)
-    return TRUE;
-  static const SfSipProto protos[] = { SF_SIP_UDP, SF_SIP_TCP };
-  for (gsize i = 0; i < G_N_ELEMENTS (protos); i++) {
-    GInetSocketAddress *a = sf_sip_transport_local (sf_stack_transport (s), protos[i]);
-    if (a != NULL && g_inet_socket_address_get_port (a) == uri->port)
-      return TRUE; /* a name with a port: one of the first sockets' ports */
-  }
-  return FALSE;
+  return uri->port == 0 || sf_sip_transport_has_port (sf_stack_transport (s), uri->port);
 }
 
 gboolean

@@ -54,6 +54,7 @@ typedef struct {
   GPtrArray *challenges;    /* "WWW-Authenticate: ..." lines of every 401/407 (step 7) */
   guint final_sent;         /* the final status sent upstream, 0 none */
   gboolean no_new_branches; /* a CANCEL or a 6xx came (16.7 step 6, 16.10) */
+  gboolean quiet;           /* RFC 4320: a non-INVITE left unanswered, its transaction ended by timer "quiet" */
 } SfProxyCtx;
 
 /* What a branch is given (instance data "branch.job", set by its parent). */

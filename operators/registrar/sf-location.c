@@ -10,6 +10,7 @@ struct _SfLocation {
   GHashTable *aors;      /* char* aor -> GPtrArray of SfLocBinding* */
   GList *pending;        /* GSource* of results not delivered yet */
   guint max_aors;        /* 0: no limit */
+  gint64 purged_at;      /* clock seconds of the last full purge */
 };
 
 void
@@ -216,8 +217,9 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
   /* The limits are checked before anything changes: a REGISTER is applied whole or not at all. */
   guint after = remove_all || list == NULL ? 0 : list->len;
   for (guint k = 0; k < n_changes; k++) {
+    /* a contact given twice: the last one decides, as it is applied last */
     gboolean repeated = FALSE;
-    for (guint j = 0; j < k && !repeated; j++)
+    for (guint j = k + 1; j < n_changes && !repeated; j++)
       repeated = strcmp (changes[j].contact, changes[k].contact) == 0;
     if (repeated)
       continue;
@@ -234,7 +236,10 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
     return;
   }
   if (after > 0 && list == NULL && loc->max_aors > 0 && g_hash_table_size (loc->aors) >= loc->max_aors) {
-    purge (loc);
+    if (now_s (loc) != loc->purged_at) { /* a full purge at most once a second: a flood of new AORs costs no more */
+      loc->purged_at = now_s (loc);
+      purge (loc);
+    }
     if (g_hash_table_size (loc->aors) >= loc->max_aors) {
       GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FULL,
                                "the location service holds %u addresses-of-record already", loc->max_aors);

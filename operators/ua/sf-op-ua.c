@@ -46,7 +46,11 @@ build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, 
   if (contact_override != NULL) {
     sf_sip_builder_add (b, "Contact", "%s", contact_override);
   } else if (status < 300) {
-    g_autofree char *local = local_of (peer);
+    /* sip.advertise, when set, else the socket the request came in on */
+    SfStack *st = sf_stack_from_ctx (ctx);
+    g_autofree char *local = st != NULL && sf_stack_advertised (st) != NULL ? sf_stack_local (st, peer->proto) : NULL;
+    if (local == NULL)
+      local = local_of (peer);
     g_autofree char *contact = sf_ua_contact (ctx, local, peer->proto == SF_SIP_TCP);
     sf_sip_builder_add (b, "Contact", "%s", contact);
   }

@@ -61,7 +61,10 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
     body = sf_sip_str_dup (sf_sip_msg_body (prev));
   } else {
     to = g_strdup_printf ("<%s>", ruri);
-    g_autofree char *host = sf_ua_host_of (local);
+    /* the SDP names the socket's own address (sip.advertise may be a name) */
+    SfStack *st = sf_stack_from_ctx (ctx);
+    g_autofree char *sock = st != NULL ? sf_stack_local_socket (st, SF_SIP_UDP) : NULL;
+    g_autofree char *host = sf_ua_host_of (sock != NULL ? sock : local);
     SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, error);
     if (sdp == NULL)
       return FALSE;

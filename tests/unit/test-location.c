@@ -103,6 +103,16 @@ test_bindings (void)
   g_autoptr (SfLocationResult) r10 = update (loc, "sip:many@example.com", "c5", 101, FALSE, swap_two, 2);
   CU_ASSERT_PTR_NULL (r10->error);
   CU_ASSERT_EQUAL (r10->bindings->len, SF_LOCATION_MAX_BINDINGS);
+  /* a contact given twice counts as its last occurrence: removed then added
+   * again is one binding more, so at the limit it is refused */
+  const SfLocChange twice[] = { { "sip:z@192.0.2.9", 1.0, 0 }, { "sip:z@192.0.2.9", 1.0, 60 } };
+  g_autoptr (SfLocationResult) r11 = update (loc, "sip:many@example.com", "c5", 102, FALSE, twice, 2);
+  CU_ASSERT_TRUE (r11->error != NULL && r11->error->code == SF_LOCATION_ERROR_FULL);
+  /* added then removed in the same REGISTER: nothing more, accepted */
+  const SfLocChange undone[] = { { "sip:z@192.0.2.9", 1.0, 60 }, { "sip:z@192.0.2.9", 1.0, 0 } };
+  g_autoptr (SfLocationResult) r12 = update (loc, "sip:many@example.com", "c5", 103, FALSE, undone, 2);
+  CU_ASSERT_PTR_NULL (r12->error);
+  CU_ASSERT_EQUAL (r12->bindings->len, SF_LOCATION_MAX_BINDINGS);
   /* a result still pending when the store goes is dropped, its data freed */
   sf_location_lookup (loc, "sip:many@example.com", keep, g_new0 (SfLocationResult *, 1), g_free);
   sf_location_free (loc);
