@@ -73,7 +73,8 @@ is_method (SfSipEvent *e, const char *m)
 
 static const char *const answered_outcomes[] = { "answered", NULL };
 
-/* 16.3: a request that is fit to be proxied: a sip or sips Request-URI (else
+/* 16.3: a request that is fit to be proxied (and not one that came while the
+ * proxy quits: 503 with Retry-After): a sip or sips Request-URI (else
  * 416), Max-Forwards above 0 (else 483), Route and Proxy-Require readable
  * (else 400), not a loop (else 482), no Proxy-Require (this proxy supports no
  * extension: 420 with Unsupported).  An ACK is never answered: a bad one is dropped (outcome
@@ -91,7 +92,11 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *why = NULL;
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
-  if (ruri == NULL || (ruri->kind != SF_URI_SIP && ruri->kind != SF_URI_SIPS)) {
+  if (sf_ctx_get_data (ctx, "proxy.quitting") != NULL) {
+    status = 503;
+    reason = "Shutting Down";
+    g_ptr_array_add (lines, g_strdup ("Retry-After: 60"));
+  } else if (ruri == NULL || (ruri->kind != SF_URI_SIP && ruri->kind != SF_URI_SIPS)) {
     status = 416;
   } else if (sf_sip_msg_max_forwards (e->msg) == 0) {
     status = 483;
@@ -627,8 +632,13 @@ static SfOpResult
 sf_op_proxy_shutdown (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfProxyCtx *p = pctx (ctx);
-  if (strcmp (ev->name, "shutdown") != 0 || p == NULL)
+  if (strcmp (ev->name, "shutdown") != 0)
     return SF_OP_SKIP;
+  if (p == NULL) {
+    /* created while quitting: its request (queued next) gets 503 (OpProxyValidate) */
+    sf_ctx_set_data (ctx, "proxy.quitting", GINT_TO_POINTER (1), NULL);
+    return SF_OP_DONE;
+  }
   p->no_new_branches = TRUE;
   if (p->final_sent != 0)
     return SF_OP_OUTCOME (0); /* answered already (RFC 4320's silence included): it ends */
@@ -678,7 +688,7 @@ const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
     "16.10: a CANCEL (answered 200 by the stack) cancels the pending branches; before any branch, 487 (answered)" },
   { "OpProxyShutdown", sf_op_proxy_shutdown, SF_Q_NORMAL, SF_EV_DEVICE, 0, shutdown_outcomes, SF_ARG_NONE, NULL, NULL,
-    "device:shutdown: 503 before any branch (answered); else the pending INVITE branches are cancelled" },
+    "device:shutdown: 503 before any branch (answered); else the pending INVITE branches are cancelled; in a new instance, its request will get 503" },
   { "OpProxyServerFailed", sf_op_proxy_server_failed, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "the server transaction failed (transport error, Timer H): pending branches cancelled; taken" },
 };

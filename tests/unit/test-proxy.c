@@ -10,7 +10,8 @@
  *    last provisional response cancels the branch (16.8), the 487 is ACKed
  *    downstream and goes upstream; every instance ends by Timers
  *  - timer_c_silent: proxy.timer_c = 10 s and no response at all: 408 upstream at
- *    10 s (16.8), the client transaction runs to Timer B */
+ *    10 s (16.8), the client transaction runs to Timer B
+ *  - quitting: a request that comes while the proxy quits gets 503, Retry-After */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
@@ -280,6 +281,19 @@ timer_c_silent (void)
   px_free (t);
 }
 
+/* A request that comes while the proxy quits gets 503 with Retry-After. */
+static void
+quitting (void)
+{
+  Px *t = px_setup (NULL);
+  sf_endpoint_shutdown (t->env->ep);
+  send_invite (t, "z9hG4bKq1");
+  g_autofree char *r = expect (t, "SIP/2.0 503");
+  CU_ASSERT_PTR_NOT_NULL (r);
+  CU_ASSERT_TRUE (r != NULL && strstr (r, "Retry-After: 60") != NULL);
+  px_free (t);
+}
+
 void
 sf_test_register_proxy (void)
 {
@@ -288,4 +302,5 @@ sf_test_register_proxy (void)
   SF_ADD_TEST (s, branch_hash);
   SF_ADD_TEST (s, timer_c);
   SF_ADD_TEST (s, timer_c_silent);
+  SF_ADD_TEST (s, quitting);
 }
