@@ -308,12 +308,6 @@ is_proxy (SfStack *s)
   return strcmp (s->tu->scope, "request") == 0;
 }
 
-gboolean
-sf_stack_is_proxy (SfStack *s)
-{
-  return is_proxy (s);
-}
-
 static gboolean
 sent_by_is_local (SfStack *s, const SfSipValue *via)
 {

@@ -108,9 +108,6 @@ gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
 /* The client transaction (instance) that sends @req, or NULL (matched by branch
  * and method, 17.1.3); its instance data "txn.client" (SfClientTxn) says where to. */
 SfInstance *sf_stack_client_txn (SfStack *s, SfSipMsg *req);
-/* Does this stack serve a proxy (the flow's scope is "request": one instance
- * per server transaction, ACKs for 2xx and stray responses forwarded)? */
-gboolean sf_stack_is_proxy (SfStack *s);
 /* For fuzzing: with @on FALSE, a request whose next hop is a name (not an
  * address) fails at once (txn:transport_error) instead of a DNS lookup. */
 void sf_stack_set_lookups (SfStack *s, gboolean on);

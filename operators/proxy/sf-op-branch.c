@@ -76,18 +76,18 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyConfig *c = sf_proxy_config (ctx);
   g_autoptr (SfSipUri) target = j->target != NULL ? sf_sip_uri_parse (sf_sip_str (j->target, strlen (j->target)), NULL, NULL) : NULL;
   SfSipProto proto = sf_proxy_next_proto (ctx, j->req, target);
-  g_autofree char *local = sf_stack_local (s, proto);
-  if (local == NULL)
-    local = sf_stack_local (s, proto = (proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP));
   g_autofree char *branch = sf_proxy_branch (j->req);
-  g_autofree char *via = g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
+  g_autofree char *local = NULL;
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, &local);
   gboolean in_dialog = sf_sip_value_param (sf_sip_msg_to (j->req), "tag") != NULL;
   g_autofree char *rr = c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")
                           ? g_strdup_printf ("<sip:%s;lr%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "")
                           : NULL;
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx };
   g_autoptr (GError) error = NULL;
-  g_autoptr (SfSipMsg) fwd = sf_sip_create_forward (j->req, &f, &error);
+  if (via == NULL)
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no socket to send from");
+  g_autoptr (SfSipMsg) fwd = via != NULL ? sf_sip_create_forward (j->req, &f, &error) : NULL;
   GString *fields = g_string_new ("\"target\":");
   sf_json_append_string (fields, j->target != NULL ? j->target : "(Request-URI)");
   if (fwd == NULL) {

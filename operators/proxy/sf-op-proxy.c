@@ -24,7 +24,6 @@ static void
 branch_rec_free (SfProxyBranchRec *b)
 {
   g_free (b->handle);
-  g_free (b->target);
   g_free (b);
 }
 
@@ -114,14 +113,9 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     status = 400;
     reason = "Bad Proxy-Require";
   } else {
-    GPtrArray *pr = sf_sip_msg_values (e->msg, SF_SIP_HDR_PROXY_REQUIRE, NULL);
-    if (pr != NULL && pr->len > 0) {
-      GString *tags = g_string_new ("Unsupported: ");
-      for (guint i = 0; i < pr->len; i++) {
-        g_autofree char *t = sf_sip_str_dup (((SfSipValue *) pr->pdata[i])->text);
-        g_string_append_printf (tags, "%s%s", i > 0 ? ", " : "", t);
-      }
-      g_ptr_array_add (lines, g_string_free (tags, FALSE));
+    char *unsupported = sf_registrar_unsupported (e->msg, SF_SIP_HDR_PROXY_REQUIRE);
+    if (unsupported != NULL) {
+      g_ptr_array_add (lines, unsupported);
       status = 420;
     }
   }
@@ -168,19 +162,6 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* The proxy's Via for a request it forwards to @target (nullable: by Route or
- * Request-URI), and its Record-Route value (transfer full, both). */
-static char *
-own_via (SfStack *s, SfSipMsg *req, SfSipProto proto, const char *branch)
-{
-  g_autofree char *local = sf_stack_local (s, proto);
-  if (local == NULL)
-    local = sf_stack_local (s, proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP);
-  if (local == NULL)
-    return NULL;
-  return g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
-}
-
 /* 16.11 and 17.1.1.3: the ACK for a 2xx has no transaction; it goes on by its
  * Route (the top one, ours, popped) or Request-URI, with a Via whose branch
  * depends only on the ACK's own (a retransmission gets the same). */
@@ -195,7 +176,8 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
   g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
-  g_autofree char *via = own_via (s, e->msg, sf_proxy_next_proto (ctx, e->msg, NULL), branch);
+  SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, NULL);
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, NULL);
   SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) out = via != NULL ? sf_sip_create_forward (e->msg, &fwd, &error) : NULL;
@@ -404,7 +386,6 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
       sf_endpoint_set_instance_data (child, SF_EVENT_FIELDS, g_strdup (fields), g_free);
     SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
     b->handle = g_strdup (sf_instance_handle (child));
-    b->target = g_strdup (t->uri);
     g_ptr_array_add (p->branches, b);
     spawned++;
   }

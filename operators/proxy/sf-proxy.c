@@ -93,14 +93,7 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
     return TRUE;
   /* By name: a URI without user in a domain of ours (Route: <sip:sipflow.test;lr>),
    * with no port or one we listen on. */
-  SfRegistrar *r = sf_registrar_from_ctx (ctx);
-  if (r == NULL || sf_sip_str_is_set (uri->user))
-    return FALSE;
-  g_autofree char *low = g_ascii_strdown (host, -1);
-  gboolean named = FALSE;
-  for (guint i = 0; r->domains[i] != NULL && !named; i++)
-    named = strcmp (r->domains[i], low) == 0;
-  if (!named)
+  if (sf_sip_str_is_set (uri->user) || !sf_registrar_serves (ctx, host))
     return FALSE;
   return uri->port == 0 || sf_sip_transport_has_port (sf_stack_transport (s), uri->port);
 }
@@ -110,12 +103,9 @@ sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri)
 {
   if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
     return FALSE;
-  SfRegistrar *r = sf_registrar_from_ctx (ctx);
   g_autofree char *host = sf_sip_str_dup (uri->host);
-  g_autofree char *low = g_ascii_strdown (host, -1);
-  for (guint i = 0; r != NULL && r->domains[i] != NULL; i++)
-    if (strcmp (r->domains[i], low) == 0)
-      return TRUE;
+  if (sf_registrar_serves (ctx, host))
+    return TRUE;
   /* An address: ours only with the port we listen on (127.0.0.1:5070 is another element). */
   return sf_proxy_uri_is_mine (uri, ctx);
 }
@@ -261,3 +251,22 @@ sf_proxy_final_response (SfSipMsg *best, GPtrArray *challenges)
   return r != NULL ? r : sf_sip_msg_ref (best);
 }
 
+
+char *
+sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  char *local = sf_stack_local (s, *proto);
+  if (local == NULL) {
+    *proto = *proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP; /* the transport we have */
+    local = sf_stack_local (s, *proto);
+  }
+  if (local == NULL)
+    return NULL;
+  char *via = g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", *proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
+  if (sent_by != NULL)
+    *sent_by = local;
+  else
+    g_free (local);
+  return via;
+}

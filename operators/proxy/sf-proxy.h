@@ -39,7 +39,6 @@ typedef struct {
 /* One branch (16.6) as its parent sees it. */
 typedef struct {
   char *handle;      /* owned: the branch instance, "b3" */
-  char *target;      /* owned, nullable */
   guint final;       /* its final status, 0 while pending */
   gboolean ended;
 } SfProxyBranchRec;
@@ -83,6 +82,11 @@ char *sf_proxy_branch (SfSipMsg *req);
 /* 16.3 step 4: does a Via of @req carry this proxy's sent-by and the branch
  * hash it would compute for @req now (a loop, not a spiral)? */
 gboolean sf_proxy_looped (SfStack *s, SfSipMsg *req);
+/* This proxy's Via value for a request sent over *@proto with @branch
+ * ("SIP/2.0/UDP host:port;branch=...;rport"; transfer full); with no socket for
+ * *@proto, the other transport, and *@proto says so.  *@sent_by (nullable) gets
+ * the host:port (transfer full).  NULL when nothing listens. */
+char *sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by);
 /* The transport to reach @uri by: TCP when it says transport=tcp. */
 SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
 /* The transport of @req's next hop: its first Route that is not this proxy,

@@ -170,13 +170,22 @@ sf_registrar_from_ctx (SfCtx *ctx)
 }
 
 gboolean
-sf_registrar_is_ours (SfCtx *ctx, const char *host)
+sf_registrar_serves (SfCtx *ctx, const char *host)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   g_autofree char *low = g_ascii_strdown (host, -1);
   for (guint i = 0; r != NULL && r->domains[i] != NULL; i++)
     if (strcmp (r->domains[i], low) == 0)
       return TRUE;
+  return FALSE;
+}
+
+gboolean
+sf_registrar_is_ours (SfCtx *ctx, const char *host)
+{
+  if (sf_registrar_serves (ctx, host))
+    return TRUE;
+  g_autofree char *low = g_ascii_strdown (host, -1);
   SfStack *s = sf_stack_from_ctx (ctx);
   return s != NULL && sf_stack_is_local (s, low, 0); /* an address we listen on, any port, or sip.advertise's host */
 }
@@ -287,19 +296,27 @@ sf_registrar_format_q (guint thousandths)
   return g_strdup_printf ("%u.%03u", thousandths / 1000, thousandths % 1000);
 }
 
-gboolean
-sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *result)
+char *
+sf_registrar_unsupported (SfSipMsg *msg, SfSipHdrId id)
 {
-  GPtrArray *req = sf_sip_msg_values (e->msg, SF_SIP_HDR_REQUIRE, NULL);
+  GPtrArray *req = sf_sip_msg_values (msg, id, NULL);
   if (req == NULL || req->len == 0)
-    return FALSE;
+    return NULL;
   GString *tags = g_string_new ("Unsupported: ");
   for (guint i = 0; i < req->len; i++) {
     g_autofree char *t = sf_sip_str_dup (((SfSipValue *) req->pdata[i])->text);
     g_string_append_printf (tags, "%s%s", i > 0 ? ", " : "", t);
   }
-  const char *const lines[] = { tags->str, NULL };
+  return g_string_free (tags, FALSE);
+}
+
+gboolean
+sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *result)
+{
+  g_autofree char *unsupported = sf_registrar_unsupported (e->msg, SF_SIP_HDR_REQUIRE);
+  if (unsupported == NULL)
+    return FALSE;
+  const char *const lines[] = { unsupported, NULL };
   *result = sf_registrar_answer (ctx, e, 420, NULL, lines);
-  g_string_free (tags, TRUE);
   return TRUE;
 }

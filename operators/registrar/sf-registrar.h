@@ -43,6 +43,8 @@ SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
 /* Parses a users file's text (@source names it in errors). */
 GHashTable *sf_registrar_parse_users (const char *text, const char *source, const char *realm, GError **error);
 
+/* Is @host a domain of registrar.domains (the realm by default)? */
+gboolean sf_registrar_serves (SfCtx *ctx, const char *host);
 /* Is @host (as in a URI, IPv6 in brackets) one this server answers for: a
  * registrar.domains entry (the realm by default) or an address it listens on? */
 gboolean sf_registrar_is_ours (SfCtx *ctx, const char *host);
@@ -61,6 +63,10 @@ char *sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri);
  * or SF_OP_ERROR when it could not be built or sent. */
 SfOpResult sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char *const *lines);
 
+/* "Unsupported: a, b" for the option tags of @msg's header @id (Require,
+ * Proxy-Require), NULL when it has none (transfer full); this server supports no
+ * extension. */
+char *sf_registrar_unsupported (SfSipMsg *msg, SfSipHdrId id);
 /* 8.2.2.3 / 10.3 step 2: a request whose Require names extensions (this server
  * supports none) gets 420 Bad Extension with Unsupported listing them; TRUE when
  * it was answered so (or could not be: then SF_OP_ERROR is in *@result). */

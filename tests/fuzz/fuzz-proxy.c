@@ -13,6 +13,7 @@
 #include "config.h"
 #include "framework/sf-loader.h"
 #include "framework/sf-stack.h"
+#include "fuzz-script.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
 #include "sip/sf-sip-build.h"
@@ -53,6 +54,34 @@ settle (SfEndpoint *ep)
   }
 }
 
+typedef struct {
+  SfStack *stack;
+  Capture *cap;
+} Resp;
+
+/* "RESP CODE": a response CODE to the last request the proxy sent, from downstream. */
+static gboolean
+respond (const char *part, gsize len, const SfSipPeer *from, gpointer data)
+{
+  Resp *r = data;
+  if (len <= 5 || memcmp (part, "RESP ", 5) != 0)
+    return FALSE;
+  char num[16] = { 0 };
+  memcpy (num, part + 5, MIN (len - 5, 12));
+  guint code = (guint) g_ascii_strtoull (num, NULL, 10);
+  SfSipMsg *req = r->cap->last_request != NULL ? sf_sip_msg_parse (r->cap->last_request, NULL) : NULL;
+  SfSipMsg *resp = req != NULL && code >= 100 && code <= 699 ? sf_sip_create_response (req, code, NULL, "fz", NULL) : NULL;
+  if (resp != NULL) {
+    GBytes *b = sf_sip_msg_serialize (resp);
+    sf_sip_transport_inject (sf_stack_transport (r->stack), b, from);
+    g_bytes_unref (b);
+    sf_sip_msg_unref (resp);
+  }
+  if (req != NULL)
+    sf_sip_msg_unref (req);
+  return TRUE;
+}
+
 static void
 trace_stderr (const char *line, gpointer data)
 {
@@ -82,45 +111,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (stack != NULL && sf_stack_listen (stack, "udp:127.0.0.1:0", NULL)) {
     sf_stack_set_lookups (stack, FALSE);
     sf_sip_transport_set_send_filter (sf_stack_transport (stack), filter, &cap);
-    GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-    SfSipPeer from = { SF_SIP_UDP, NULL, G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, 9)), 0 };
-    from.local = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, 5060));
-    g_object_unref (lo);
-    const char *p = (const char *) data, *end = p + size;
-    guint parts = 0;
-    while (p < end && parts++ < 64) {
-      const char *sep = memmem (p, (gsize) (end - p), "\n--\n", 4);
-      const char *pend = sep != NULL ? sep : end;
-      char num[16] = { 0 };
-      if (pend - p > 4 && memcmp (p, "ADV ", 4) == 0) {
-        memcpy (num, p + 4, (gsize) MIN (pend - p - 4, 12));
-        sf_endpoint_advance (ep, MIN (g_ascii_strtoull (num, NULL, 10), 120000));
-      } else if (pend - p > 5 && memcmp (p, "RESP ", 5) == 0) {
-        memcpy (num, p + 5, (gsize) MIN (pend - p - 5, 12));
-        guint code = (guint) g_ascii_strtoull (num, NULL, 10);
-        SfSipMsg *req = cap.last_request != NULL ? sf_sip_msg_parse (cap.last_request, NULL) : NULL;
-        SfSipMsg *resp = req != NULL && code >= 100 && code <= 699 ? sf_sip_create_response (req, code, NULL, "fz", NULL) : NULL;
-        if (resp != NULL) {
-          GBytes *b = sf_sip_msg_serialize (resp);
-          sf_sip_transport_inject (sf_stack_transport (stack), b, &from);
-          g_bytes_unref (b);
-          sf_sip_msg_unref (resp);
-        }
-        if (req != NULL)
-          sf_sip_msg_unref (req);
-      } else {
-        GBytes *b = g_bytes_new (p, (gsize) (pend - p));
-        sf_sip_transport_inject (sf_stack_transport (stack), b, &from);
-        g_bytes_unref (b);
-      }
-      settle (ep);
-      p = sep != NULL ? sep + 4 : end;
-    }
+    Resp resp = { stack, &cap };
+    sf_fuzz_script (ep, stack, data, size, respond, settle, &resp);
     for (int i = 0; i < 8; i++) { /* every timer of every machine runs out (Timer C included) */
       sf_endpoint_advance (ep, 100000);
       settle (ep);
     }
-    sf_sip_peer_clear (&from);
   }
   g_autoptr (GPtrArray) left = sf_endpoint_instances (ep);
   for (guint i = 0; i < left->len; i++)

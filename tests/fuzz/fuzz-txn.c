@@ -7,11 +7,18 @@
 #include "config.h"
 #include "framework/sf-loader.h"
 #include "framework/sf-stack.h"
+#include "fuzz-script.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+static void
+drain (SfEndpoint *ep)
+{
+  sf_endpoint_drain (ep);
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -26,30 +33,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), reg, cfg);
   SfStack *stack = tu != NULL ? sf_stack_new (ep, loader, tu, NULL) : NULL;
   if (stack != NULL && sf_stack_listen (stack, "udp:127.0.0.1:0", NULL)) {
-    GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-    SfSipPeer from = { SF_SIP_UDP, NULL, G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, 9)), 0 };
-    from.local = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (lo, 5060));
-    g_object_unref (lo);
-    const char *p = (const char *) data, *end = p + size;
-    guint parts = 0;
-    while (p < end && parts++ < 64) {
-      const char *sep = memmem (p, (gsize) (end - p), "\n--\n", 4);
-      const char *pend = sep != NULL ? sep : end;
-      if (pend - p > 4 && memcmp (p, "ADV ", 4) == 0) {
-        char num[16] = { 0 };
-        memcpy (num, p + 4, (gsize) MIN (pend - p - 4, 12));
-        guint64 ms = g_ascii_strtoull (num, NULL, 10);
-        sf_endpoint_advance (ep, MIN (ms, 120000));
-      } else {
-        GBytes *b = g_bytes_new (p, (gsize) (pend - p));
-        sf_sip_transport_inject (sf_stack_transport (stack), b, &from);
-        g_bytes_unref (b);
-        sf_endpoint_drain (ep);
-      }
-      p = sep != NULL ? sep + 4 : end;
-    }
+    sf_fuzz_script (ep, stack, data, size, NULL, drain, NULL);
     sf_endpoint_advance (ep, 200000); /* every timer of every machine runs out */
-    sf_sip_peer_clear (&from);
   }
   g_autoptr (GPtrArray) left = sf_endpoint_instances (ep);
   for (guint i = 0; i < left->len; i++)
