@@ -34,6 +34,10 @@ static const SfConfigKey core_keys[] = {
     "run: exit once standard input is closed and no instance is left" },
   { "max_queue", SF_CFG_INT, "100000", 16, 10000000, NULL,
     "pending events above which new posts are refused" },
+  { "state_dir", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "directory for state that outlives a run (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/sipflow)" },
+  { "secret_file", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "the secret that signs nonces and Record-Route tokens: 64 hex digits, made when missing (default: STATE_DIR/secret; share it across a cluster)" },
 };
 
 static void

@@ -1,6 +1,7 @@
 /* sf-sip-build.c: building outgoing messages (see sf-sip-build.h). */
 #include "config.h"
 #include "sf-sip-build.h"
+#include "sf-sip-digest.h"
 #include <string.h>
 
 struct _SfSipBuilder {
@@ -337,6 +338,17 @@ copy_body (SfSipBuilder *b, SfSipMsg *m)
     b->body = g_bytes_new (body.p, body.len);
 }
 
+/* Are the credentials of line @h for @realm? */
+static gboolean
+credentials_for (const SfSipHdr *h, const char *realm)
+{
+  g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+  if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, vals, NULL) || vals->len == 0)
+    return FALSE;
+  g_autofree char *r = sf_digest_param (vals->pdata[0], "realm");
+  return r != NULL && strcmp (r, realm) == 0;
+}
+
 SfSipMsg *
 sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
 {
@@ -407,6 +419,10 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
       if (!mf_done)
         sf_sip_builder_add (b, "Max-Forwards", "%" G_GINT64_FORMAT, mf - 1);
       mf_done = TRUE;
+      break;
+    case SF_SIP_HDR_PROXY_AUTHORIZATION:
+      if (fwd->strip_realm == NULL || !credentials_for (h, fwd->strip_realm))
+        sf_sip_builder_add_line (b, h);
       break;
     case SF_SIP_HDR_RECORD_ROUTE:
       if (!rr_done && fwd->record_route != NULL)

@@ -94,6 +94,7 @@ typedef struct {
   const char *target;         /* nullable: the new Request-URI (16.5 target); NULL keeps it */
   gboolean (*is_mine) (const SfSipUri *uri, gpointer data); /* nullable: is this URI this proxy? (16.4) */
   gpointer data;
+  const char *strip_realm;    /* nullable: Proxy-Authorization lines for this realm are removed (credentials for us stop here) */
 } SfSipForward;
 
 /* 16.6: a copy of @req to forward: Max-Forwards decremented (70 added when

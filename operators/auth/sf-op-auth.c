@@ -52,6 +52,26 @@ sf_op_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return sf_registrar_authorize (ctx, e);
 }
 
+gboolean
+sf_registrar_is_anonymous (const SfSipValue *from)
+{
+  const SfSipUri *u = from != NULL ? from->uri : NULL;
+  return u != NULL && sf_sip_str_caseeq (u->user, "anonymous") && sf_sip_str_caseeq (u->host, "anonymous.invalid");
+}
+
+gboolean
+sf_registrar_from_matches (SfCtx *ctx, SfSipMsg *req, const char *username)
+{
+  const SfSipValue *from = sf_sip_msg_from (req);
+  if (from == NULL || from->uri == NULL || sf_registrar_is_anonymous (from))
+    return TRUE;
+  g_autofree char *host = sf_sip_str_dup (from->uri->host);
+  if (!sf_registrar_is_ours (ctx, host))
+    return TRUE; /* another domain's identity: not ours to vouch for */
+  g_autofree char *user = sf_sip_unescape (from->uri->user, NULL);
+  return user != NULL && strcmp (user, username) == 0;
+}
+
 SfOpResult
 sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
 {
@@ -99,6 +119,9 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
       g_autofree char *to_user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
       if (to_user == NULL || strcmp (to_user, username) != 0)
         return sf_registrar_answer (ctx, e, 403, "Not your address-of-record", NULL);
+    } else if (!sf_registrar_from_matches (ctx, e->msg, username)) {
+      /* the identity asserted in From must be the one authenticated (Kamailio: "Auth user mismatch") */
+      return sf_registrar_answer (ctx, e, 403, "Auth User Mismatch", NULL);
     }
     return SF_OP_CONTINUE;
   case SF_DIGEST_STALE:

@@ -6,6 +6,7 @@
  * before a provisional response). */
 #include "config.h"
 #include "sf-proxy.h"
+#include "operators/registrar/sf-registrar.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
@@ -76,14 +77,20 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyConfig *c = sf_proxy_config (ctx);
   g_autoptr (SfSipUri) target = j->target != NULL ? sf_sip_uri_parse (sf_sip_str (j->target, strlen (j->target)), NULL, NULL) : NULL;
   SfSipProto proto = sf_proxy_next_proto (ctx, j->req, target);
-  g_autofree char *branch = sf_proxy_branch (j->req);
+  g_autofree char *branch = sf_proxy_branch (ctx, j->req);
   g_autofree char *local = NULL;
   g_autofree char *via = sf_proxy_via (ctx, &proto, branch, &local);
   gboolean in_dialog = sf_sip_value_param (sf_sip_msg_to (j->req), "tag") != NULL;
-  g_autofree char *rr = c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")
-                          ? g_strdup_printf ("<sip:%s;lr%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "")
-                          : NULL;
-  SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx };
+  g_autofree char *rr = NULL;
+  if (c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")) {
+    /* the token proves, when the dialog's requests come back, that it was set up through us */
+    const SfSipParam *ftag = sf_sip_value_param (sf_sip_msg_from (j->req), "tag");
+    g_autofree char *token = sf_proxy_token (c, sf_sip_msg_call_id (j->req), ftag != NULL ? ftag->value : sf_sip_str ("", 0));
+    rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+  }
+  SfRegistrar *reg = sf_registrar_from_ctx (ctx);
+  SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,
+                     .strip_realm = reg != NULL ? reg->realm : NULL };
   g_autoptr (GError) error = NULL;
   if (via == NULL)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no socket to send from");

@@ -106,7 +106,7 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         *c = ' ';
     status = 400;
     reason = why;
-  } else if (sf_proxy_looped (sf_stack_from_ctx (ctx), e->msg)) {
+  } else if (sf_proxy_looped (ctx, e->msg)) {
     status = 482;
   } else if (sf_sip_msg_find (e->msg, SF_SIP_HDR_PROXY_REQUIRE) != NULL &&
              sf_sip_msg_values (e->msg, SF_SIP_HDR_PROXY_REQUIRE, NULL) == NULL) {
@@ -162,6 +162,19 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+static gboolean
+trusted (SfCtx *ctx, SfSipEvent *e)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  if (c == NULL || e->peer.remote == NULL)
+    return FALSE;
+  GInetAddress *a = g_inet_socket_address_get_address (e->peer.remote);
+  for (guint i = 0; i < c->trusted->len; i++)
+    if (g_inet_address_mask_matches (c->trusted->pdata[i], a))
+      return TRUE;
+  return FALSE;
+}
+
 /* 16.11 and 17.1.1.3: the ACK for a 2xx has no transaction; it goes on by its
  * Route (the top one, ours, popped) or Request-URI, with a Via whose branch
  * depends only on the ACK's own (a retransmission gets the same). */
@@ -172,13 +185,23 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (e == NULL || e->msg == NULL || strcmp (ev->name, "ACK") != 0)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
+  /* The ACK for a 2xx belongs to a dialog: it has a To tag and comes back
+   * along our Record-Route with its token (or from a trusted source).  Any
+   * other ACK, the ACK for a response we made statelessly among them, is
+   * absorbed: never answered, never relayed. */
+  if (!trusted (ctx, e) && (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL || !sf_proxy_token_ok (ctx, e->msg))) {
+    g_info ("%s: ACK absorbed: not in a dialog of this proxy", sf_ctx_handle (ctx));
+    sf_stack_count (s, "refused");
+    return SF_OP_TRANSITION;
+  }
   const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (e->msg), "branch");
   g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
   g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
   SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, NULL);
   g_autofree char *via = sf_proxy_via (ctx, &proto, branch, NULL);
-  SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx };
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx, .strip_realm = r != NULL ? r->realm : NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) out = via != NULL ? sf_sip_create_forward (e->msg, &fwd, &error) : NULL;
   if (out == NULL) {
@@ -196,51 +219,68 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* ---- Routing ---- */
 
+/* Out of a dialog, is @req for a target of ours: once our own Route is popped
+ * (and a strict router's Request-URI put back) no Route is left, and the
+ * Request-URI is in a domain of ours (16.4, 16.5)?  A request that still
+ * names another hop by Route or Request-URI asks to be relayed. */
 static gboolean
-trusted (SfCtx *ctx, SfSipEvent *e)
+for_us (SfCtx *ctx, SfSipMsg *req)
 {
-  SfProxyConfig *c = sf_proxy_config (ctx);
-  if (c == NULL || e->peer.remote == NULL)
-    return FALSE;
-  GInetAddress *a = g_inet_socket_address_get_address (e->peer.remote);
-  for (guint i = 0; i < c->trusted->len; i++)
-    if (g_inet_address_mask_matches (c->trusted->pdata[i], a))
-      return TRUE;
-  return FALSE;
+  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  guint n = routes != NULL ? routes->len : 0;
+  const SfSipUri *ruri = sf_sip_msg_ruri (req);
+  if (n > 0 && sf_proxy_uri_is_mine (ruri, ctx)) {
+    ruri = ((SfSipValue *) routes->pdata[n - 1])->uri;
+    n--;
+  }
+  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
+    n--;
+  return n == 0 && ruri != NULL && sf_proxy_domain_is_ours (ctx, ruri);
 }
 
-/* 22.3: a request outside a dialog (not ACK, CANCEL or REGISTER) whose From
- * is a user of ours must carry good Proxy-Authorization: else 407 (or 403),
- * transition.  One that comes back along our Record-Route (a To tag and our
- * Route on top) is inside a dialog and passes.  Neither From nor Request-URI
- * ours: 403, this proxy is no open relay.  Sources in proxy.trusted, and every
- * request when registrar.users is not set, pass (SKIP).  CONTINUE when the
- * credentials are good. */
+/* Who may have a request forwarded (22.3, and no open relay).  Sources in
+ * proxy.trusted pass (SKIP).  A request with a To tag claims a dialog: it
+ * passes only when it comes back along a Record-Route of ours whose token
+ * was made for its Call-ID and its From or To tag (sf_proxy_token_ok), else
+ * 403 (a To tag proves nothing).  Out of a dialog: a REGISTER here is for
+ * another domain: 403.  A request whose From is a user of ours, or anonymous
+ * (RFC 3323) toward another domain, must carry good Proxy-Authorization for
+ * that very user (407, 403 for an unknown user or another user's From:
+ * sf_registrar_authorize); without registrar.users nobody can prove it.
+ * Anything else passes only when it is for a target of ours (for_us); else
+ * 403 Relaying Denied.  CONTINUE when the credentials are good. */
 static SfOpResult
 sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfProxyCtx *p = pctx (ctx);
-  if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg || is_method (e, "ACK") ||
-      is_method (e, "CANCEL") || is_method (e, "REGISTER"))
+  if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg || is_method (e, "ACK") || is_method (e, "CANCEL"))
     return SF_OP_SKIP;
+  if (trusted (ctx, e))
+    return SF_OP_SKIP;
+  if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL) {
+    if (sf_proxy_token_ok (ctx, e->msg))
+      return SF_OP_SKIP;
+    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
+    return answer (ctx, e, 403, "Not A Dialog Of This Proxy", NULL);
+  }
+  if (is_method (e, "REGISTER")) {
+    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
+    return answer (ctx, e, 403, "Not A Domain Of This Registrar", NULL);
+  }
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
-  if (r == NULL || r->users == NULL || trusted (ctx, e))
-    return SF_OP_SKIP;
-  const SfSipValue *route = sf_sip_msg_value (e->msg, SF_SIP_HDR_ROUTE, NULL);
-  if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL && route != NULL && route->uri != NULL &&
-      sf_proxy_uri_is_mine (route->uri, ctx))
-    return SF_OP_SKIP;
   const SfSipValue *from = sf_sip_msg_from (e->msg);
-  if (from != NULL && sf_proxy_domain_is_ours (ctx, from->uri)) {
+  gboolean local = for_us (ctx, e->msg);
+  gboolean from_ours = from != NULL && from->uri != NULL && sf_proxy_domain_is_ours (ctx, from->uri);
+  if (r != NULL && r->users != NULL && (from_ours || (!local && sf_registrar_is_anonymous (from)))) {
     SfOpResult res = sf_registrar_authorize (ctx, e);
     if (res == SF_OP_TRANSITION)
       p->final_sent = 407;
     return res;
   }
-  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
-  if (sf_proxy_domain_is_ours (ctx, ruri) || (route != NULL && route->uri != NULL && sf_proxy_uri_is_mine (ruri, ctx)))
+  if (local)
     return SF_OP_SKIP; /* from outside to a user of ours */
+  sf_stack_count (sf_stack_from_ctx (ctx), "refused");
   return answer (ctx, e, 403, "Relaying Denied", NULL);
 }
 
@@ -655,7 +695,7 @@ const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyForwardAck", sf_op_proxy_forward_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL, "the ACK for a 2xx: forwarded without a transaction by Route or Request-URI (16.11); transitions" },
   { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "a request outside a dialog from a user of ours, not from proxy.trusted: digest checked, else 407 (22.3)" },
+    "who may be forwarded: trusted; in a dialog, our Record-Route token; else a user of ours by digest (407); else for us; else 403" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
     NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition), a user of ours (locate), else answered" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,

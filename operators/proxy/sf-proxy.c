@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
+#include "framework/sf-secret.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
@@ -28,6 +29,7 @@ config_free (SfProxyConfig *c)
   if (c == NULL)
     return;
   g_ptr_array_unref (c->trusted);
+  memset (c->rr_key, 0, sizeof c->rr_key);
   g_free (c);
 }
 
@@ -54,6 +56,10 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   c->timer_c_ms = tc < 0 ? 0 : (guint) tc * 1000; /* off: no Timer C */
   const char *fork = sf_config_get_string (cfg, "proxy", "fork");
   c->fork = strcmp (fork, "parallel") == 0 ? SF_FORK_PARALLEL : strcmp (fork, "sequential") == 0 ? SF_FORK_SEQUENTIAL : SF_FORK_Q;
+  if (!sf_secret_derive (cfg, "sipflow record-route", c->rr_key, error)) {
+    config_free (c);
+    return FALSE;
+  }
   sf_endpoint_set_data (ep, "proxy", c);
   return TRUE;
 }
@@ -110,15 +116,73 @@ sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri)
   return sf_proxy_uri_is_mine (uri, ctx);
 }
 
-/* 16 hex digits of SHA-256 over what identifies a request at this hop: the
- * Request-URI as received, From tag, To tag, Call-ID, CSeq number, and the
- * values of Proxy-Require, Proxy-Authorization and Route lines as written, in
- * order: "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" then "|VALUE" for each such line
- * (16.6 step 8).  Without the top Via, so that it can be recomputed when the
- * request comes back (16.3 step 4); with Route, so that a request sent back
- * through this proxy by its Route set is a spiral, not a loop. */
+char *
+sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag)
+{
+  GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
+  g_hmac_update (h, (const guchar *) call_id.p, (gssize) call_id.len);
+  g_hmac_update (h, (const guchar *) "\n", 1);
+  g_hmac_update (h, (const guchar *) tag.p, (gssize) tag.len);
+  guint8 d[32];
+  gsize len = sizeof d;
+  g_hmac_get_digest (h, d, &len);
+  g_hmac_unref (h);
+  char *out = g_malloc (33);
+  for (int i = 0; i < 16; i++)
+    g_snprintf (out + 2 * i, 3, "%02x", d[i]);
+  return out;
+}
+
+const SfSipUri *
+sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req)
+{
+  const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
+  if (route != NULL && route->uri != NULL && sf_proxy_uri_is_mine (route->uri, ctx))
+    return route->uri;
+  if (route != NULL && sf_proxy_uri_is_mine (sf_sip_msg_ruri (req), ctx))
+    return sf_sip_msg_ruri (req);
+  return NULL;
+}
+
+static gboolean
+token_matches (SfProxyConfig *c, SfSipStr call_id, const SfSipParam *tag, SfSipStr token)
+{
+  if (tag == NULL || !sf_sip_str_is_set (tag->value))
+    return FALSE;
+  g_autofree char *want = sf_proxy_token (c, call_id, tag->value);
+  if (token.len != strlen (want))
+    return FALSE;
+  guint8 diff = 0;
+  for (gsize i = 0; i < token.len; i++)
+    diff |= (guint8) (g_ascii_tolower (token.p[i]) ^ want[i]);
+  return diff == 0;
+}
+
+gboolean
+sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  const SfSipUri *hop = sf_proxy_our_hop (ctx, req);
+  const SfSipParam *sft = hop != NULL ? sf_sip_uri_param (hop, "sft") : NULL;
+  if (c == NULL || sft == NULL || !sf_sip_str_is_set (sft->value))
+    return FALSE;
+  SfSipStr cid = sf_sip_msg_call_id (req);
+  return token_matches (c, cid, sf_sip_value_param (sf_sip_msg_from (req), "tag"), sft->value) ||
+         token_matches (c, cid, sf_sip_value_param (sf_sip_msg_to (req), "tag"), sft->value);
+}
+
+/* 16 hex digits of SHA-256 over what identifies a request at this hop:
+ * "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" (the Request-URI as received), then
+ * "|VALUE" for each Proxy-Require line, each Proxy-Authorization value that
+ * is not for our realm and each Route value but a first one that is this
+ * proxy, in that order (16.6 step 8).  What this proxy removes before it
+ * forwards (its own Route, the credentials for its realm) is left out, so a
+ * request that comes back unchanged hashes the same (16.3 step 4); without
+ * the top Via, so that it can be recomputed; with the other Routes, so that a
+ * request sent back through this proxy by its Route set is a spiral.  @ctx
+ * NULL: nothing is left out. */
 static char *
-loop_hash (SfSipMsg *req)
+loop_hash (SfCtx *ctx, SfSipMsg *req)
 {
   GChecksum *c = g_checksum_new (G_CHECKSUM_SHA256);
   SfSipStr ruri = sf_sip_msg_ruri (req)->raw;
@@ -138,10 +202,28 @@ loop_hash (SfSipMsg *req)
   g_checksum_update (c, (const guchar *) n, -1);
   for (guint i = 0; i < sf_sip_msg_n_headers (req); i++) {
     const SfSipHdr *h = sf_sip_msg_header (req, i);
-    if (h->id == SF_SIP_HDR_PROXY_REQUIRE || h->id == SF_SIP_HDR_PROXY_AUTHORIZATION || h->id == SF_SIP_HDR_ROUTE) {
+    if (h->id == SF_SIP_HDR_PROXY_REQUIRE) {
       g_checksum_update (c, (const guchar *) "|", 1);
       g_checksum_update (c, (const guchar *) h->value.p, (gssize) h->value.len);
     }
+  }
+  SfRegistrar *r = ctx != NULL ? sf_registrar_from_ctx (ctx) : NULL;
+  GPtrArray *creds = sf_sip_msg_values (req, SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  for (guint i = 0; creds != NULL && i < creds->len; i++) {
+    const SfSipValue *v = creds->pdata[i];
+    g_autofree char *realm = sf_digest_param (v, "realm");
+    if (r != NULL && realm != NULL && strcmp (realm, r->realm) == 0)
+      continue;
+    g_checksum_update (c, (const guchar *) "|", 1);
+    g_checksum_update (c, (const guchar *) v->raw.p, (gssize) v->raw.len);
+  }
+  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  for (guint i = 0; routes != NULL && i < routes->len; i++) {
+    const SfSipValue *v = routes->pdata[i];
+    if (i == 0 && ctx != NULL && v->uri != NULL && sf_proxy_uri_is_mine (v->uri, ctx))
+      continue;
+    g_checksum_update (c, (const guchar *) "|", 1);
+    g_checksum_update (c, (const guchar *) v->raw.p, (gssize) v->raw.len);
   }
   char *out = g_strndup (g_checksum_get_string (c), 16);
   g_checksum_free (c);
@@ -151,15 +233,16 @@ loop_hash (SfSipMsg *req)
 #define BRANCH_MARK SF_SIP_BRANCH_COOKIE "sfp"
 
 char *
-sf_proxy_branch (SfSipMsg *req)
+sf_proxy_branch (SfCtx *ctx, SfSipMsg *req)
 {
-  g_autofree char *h = loop_hash (req);
+  g_autofree char *h = loop_hash (ctx, req);
   return g_strdup_printf (BRANCH_MARK "%s.%08x", h, g_random_int ());
 }
 
 gboolean
-sf_proxy_looped (SfStack *s, SfSipMsg *req)
+sf_proxy_looped (SfCtx *ctx, SfSipMsg *req)
 {
+  SfStack *s = sf_stack_from_ctx (ctx);
   GPtrArray *vias = sf_sip_msg_values (req, SF_SIP_HDR_VIA, NULL);
   g_autofree char *h = NULL;
   for (guint i = 0; vias != NULL && i < vias->len; i++) {
@@ -172,7 +255,7 @@ sf_proxy_looped (SfStack *s, SfSipMsg *req)
     if (!sf_stack_is_local (s, host, v->port != 0 ? v->port : 5060))
       continue;
     if (h == NULL)
-      h = loop_hash (req);
+      h = loop_hash (ctx, req);
     if (strncmp (b->value.p + strlen (BRANCH_MARK), h, 16) == 0)
       return TRUE; /* the same request came back: a loop (a spiral changes the Request-URI) */
   }

@@ -22,6 +22,7 @@ typedef struct {
   gboolean record_route;
   guint timer_c_ms;     /* 0: off */
   SfProxyFork fork;
+  guint8 rr_key[32];    /* signs Record-Route tokens (core.secret_file, purpose "sipflow record-route") */
 } SfProxyConfig;
 
 gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);
@@ -76,12 +77,13 @@ gboolean sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx);
  * or this proxy's own address and port (16.5)? */
 gboolean sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri);
 /* 16.6 step 8: a branch for forwarding @req: the magic cookie, "sfp", a hash of
- * what identifies the request (for loop detection, 16.3 step 4), '.', a random
- * part (transfer full). */
-char *sf_proxy_branch (SfSipMsg *req);
+ * what identifies the request (for loop detection, 16.3 step 4; what this
+ * proxy removes before forwarding is left out of it: @ctx, NULL in tests,
+ * says what that is), '.', a random part (transfer full). */
+char *sf_proxy_branch (SfCtx *ctx, SfSipMsg *req);
 /* 16.3 step 4: does a Via of @req carry this proxy's sent-by and the branch
  * hash it would compute for @req now (a loop, not a spiral)? */
-gboolean sf_proxy_looped (SfStack *s, SfSipMsg *req);
+gboolean sf_proxy_looped (SfCtx *ctx, SfSipMsg *req);
 /* This proxy's Via value for a request sent over *@proto with @branch
  * ("SIP/2.0/UDP host:port;branch=...;rport"; transfer full); with no socket for
  * *@proto, the other transport, and *@proto says so.  *@sent_by (nullable) gets
@@ -92,6 +94,20 @@ SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
 /* The transport of @req's next hop: its first Route that is not this proxy,
  * else @target (nullable), else its Request-URI. */
 SfSipProto sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target);
+
+/* The proof this proxy puts in its Record-Route, ";sft=TOKEN": 32 hex digits
+ * of HMAC-SHA-256(key, Call-ID "\n" tag), the tag being the From tag of the
+ * request that set the dialog up (transfer full).  No state: a node that
+ * shares the secret, or this one after a restart, checks it the same way. */
+char *sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag);
+/* The URI by which @req comes back to this proxy inside a dialog: its top
+ * Route when that is ours (loose routing), or its Request-URI when that is
+ * ours and Routes follow (a strict router before us); NULL otherwise. */
+const SfSipUri *sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req);
+/* Does @req come back along a Record-Route this proxy made for its dialog:
+ * our hop (sf_proxy_our_hop) carries a token made for @req's Call-ID and its
+ * From or To tag (either side may send)?  Constant time in the comparison. */
+gboolean sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req);
 
 /* 16.7 step 6: the rank of a final response (3xx-6xx) when the best is chosen,
  * lower is better: 6xx, then 3xx, then 401, 407, 415, 420, 484, then other

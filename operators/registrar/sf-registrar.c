@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-registrar.h"
 #include "framework/sf-stack.h"
+#include "framework/sf-secret.h"
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
@@ -146,9 +147,11 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
       return FALSE;
     }
   }
-  guint8 secret[32];
-  for (gsize i = 0; i < sizeof secret; i++)
-    secret[i] = (guint8) g_random_int_range (0, 256);
+  guint8 secret[SF_SECRET_LEN];
+  if (!sf_secret_derive (cfg, "sipflow digest nonces", secret, error)) {
+    registrar_free (r);
+    return FALSE;
+  }
   r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"));
   r->loc = sf_location_new_memory (sf_endpoint_clock (ep));
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));

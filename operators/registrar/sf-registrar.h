@@ -78,6 +78,12 @@ gboolean sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *
  * or 403); SF_OP_ERROR when the answer could not be sent. */
 SfOpResult sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e);
 
+/* Is @from (a From value) anonymous, RFC 3323's sip:anonymous@anonymous.invalid? */
+gboolean sf_registrar_is_anonymous (const SfSipValue *from);
+/* May a request authenticated as @username carry its From: anonymous, in
+ * another domain, or the same user in a domain of ours? */
+gboolean sf_registrar_from_matches (SfCtx *ctx, SfSipMsg *req, const char *username);
+
 /* A lookup or an update of the location service whose result comes back to
  * @ctx's instance as the event task:location (payload SfLocationResult). */
 void sf_registrar_lookup (SfCtx *ctx, const char *aor);

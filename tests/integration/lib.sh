@@ -18,7 +18,7 @@ cleanup() {
   [ "$BASHPID" = "$MAIN_PID" ] || return 0 # not in a subshell
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-  rm -rf "$T"
+  [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
 

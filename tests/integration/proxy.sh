@@ -144,7 +144,7 @@ wait_ev hank '"event":"call_end".*"reason":"remote_bye"' 5 &&
 # px0 to one address at pxa and one at pxb; both challenge (407, realms a.test and
 # b.test): px0's 407 upstream carries both challenges
 printf 'alice:secret\n' >"$T/users-ab"
-start px0 proxy.xml --set sip.t1_ms=100 || exit 1
+start px0 proxy.xml --set sip.t1_ms=100 --set proxy.trusted=127.0.0.1 || exit 1
 start pxa proxy.xml --set sip.t1_ms=100 --set "registrar.users=$T/users-ab" --set registrar.realm=a.test \
   --set registrar.domains=sipflow.test,a.test || exit 1
 start pxb proxy.xml --set sip.t1_ms=100 --set "registrar.users=$T/users-ab" --set registrar.realm=b.test \

@@ -135,7 +135,7 @@ forward (void)
 {
   g_autoptr (SfSipMsg) inv = parse (invite_text);
   SfSipForward f = { "SIP/2.0/UDP proxy.biloxi.com;branch=z9hG4bKnew1", "<sip:proxy.biloxi.com;lr>", NULL, is_proxy,
-                     (gpointer) "proxy.biloxi.com" };
+                     (gpointer) "proxy.biloxi.com", NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) out = sf_sip_create_forward (inv, &f, &error);
   CU_ASSERT_PTR_NOT_NULL_FATAL (out);
@@ -149,13 +149,27 @@ forward (void)
   CU_ASSERT_TRUE (has (w, "subject  :   Lunch?\r\n")); /* untouched headers keep their bytes */
   CU_ASSERT_TRUE (g_str_has_suffix (w, "Content-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\n"));
 
+  /* Credentials for our realm stop here; another realm's go on (22.3). */
+  const char *creds_text =
+    "OPTIONS sip:bob@biloxi.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK7\r\n"
+    "Proxy-Authorization: Digest username=\"a\", realm=\"biloxi.com\", nonce=\"n\", uri=\"sip:bob@biloxi.com\", response=\"r\"\r\n"
+    "Proxy-Authorization: Digest username=\"a\", realm=\"far.example\", nonce=\"n\", uri=\"sip:bob@biloxi.com\", response=\"r\"\r\n"
+    "To: <sip:bob@biloxi.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: y\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autoptr (SfSipMsg) crq = parse (creds_text);
+  SfSipForward fcr = { "SIP/2.0/UDP p;branch=z9hG4bK3", NULL, NULL, NULL, NULL, "biloxi.com" };
+  g_autoptr (SfSipMsg) outcr = sf_sip_create_forward (crq, &fcr, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (outcr);
+  g_autofree char *wcr = wire (outcr);
+  CU_ASSERT_FALSE (has (wcr, "realm=\"biloxi.com\""));
+  CU_ASSERT_TRUE (has (wcr, "realm=\"far.example\""));
+
   /* A new target, and a strict router next: it gets the Request-URI. */
   const char *strict_text =
     "OPTIONS sip:bob@biloxi.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n"
     "Route: <sip:strict.example.com>, <sip:after.example.com;lr>\r\n"
     "To: <sip:bob@biloxi.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
   g_autoptr (SfSipMsg) st = parse (strict_text);
-  SfSipForward f2 = { "SIP/2.0/UDP p;branch=z9hG4bK2", NULL, "sip:bob@192.0.2.4", NULL, NULL };
+  SfSipForward f2 = { "SIP/2.0/UDP p;branch=z9hG4bK2", NULL, "sip:bob@192.0.2.4", NULL, NULL, NULL };
   g_autoptr (SfSipMsg) out2 = sf_sip_create_forward (st, &f2, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (out2);
   g_autofree char *w2 = wire (out2);

@@ -1,0 +1,130 @@
+/* sf-secret.c: the element's secret (see sf-secret.h). */
+#include "config.h"
+#include "sf-secret.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+char *
+sf_state_dir (SfConfig *cfg)
+{
+  const char *dir = cfg != NULL ? sf_config_get_string (cfg, "core", "state_dir") : NULL;
+  if (dir != NULL && *dir != '\0')
+    return g_strdup (dir);
+  const char *systemd = g_getenv ("STATE_DIRECTORY"); /* may list several, ':'-separated */
+  if (systemd != NULL && *systemd != '\0')
+    return g_strndup (systemd, strcspn (systemd, ":"));
+  return g_build_filename (g_get_user_state_dir (), "sipflow", NULL);
+}
+
+static gboolean
+parse_hex (const char *text, guint8 out[SF_SECRET_LEN])
+{
+  g_autofree char *t = g_strstrip (g_strdup (text));
+  if (strlen (t) != 2 * SF_SECRET_LEN)
+    return FALSE;
+  for (gsize i = 0; i < SF_SECRET_LEN; i++) {
+    int hi = g_ascii_xdigit_value (t[2 * i]), lo = g_ascii_xdigit_value (t[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      return FALSE;
+    out[i] = (guint8) (hi << 4 | lo);
+  }
+  return TRUE;
+}
+
+/* Writes a new secret to @path unless one is there: a temporary file linked
+ * into place, so that a reader never sees half of it and of two writers the
+ * first wins. */
+static gboolean
+create (const char *path, GError **error)
+{
+  guint8 raw[SF_SECRET_LEN];
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s: no random bytes: %s", path, g_strerror (errno));
+    return FALSE;
+  }
+  char hex[2 * SF_SECRET_LEN + 2];
+  for (gsize i = 0; i < SF_SECRET_LEN; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", raw[i]);
+  hex[2 * SF_SECRET_LEN] = '\n';
+  hex[2 * SF_SECRET_LEN + 1] = '\0';
+  memset (raw, 0, sizeof raw);
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s: %s", dir, g_strerror (errno));
+    return FALSE;
+  }
+  g_autofree char *tmp = g_strdup_printf ("%s.%d.tmp", path, (int) getpid ());
+  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  gboolean ok = fd >= 0 && write (fd, hex, strlen (hex)) == (ssize_t) strlen (hex);
+  int saved = errno;
+  if (fd >= 0 && close (fd) != 0)
+    ok = FALSE;
+  memset (hex, 0, sizeof hex);
+  if (ok && link (tmp, path) != 0 && errno != EEXIST)
+    ok = FALSE, saved = errno;
+  g_unlink (tmp);
+  if (!ok) {
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "%s: cannot create: %s", path, g_strerror (saved));
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* One secret per file per process: read once (the fuzzers and tests set up
+ * many endpoints). */
+G_LOCK_DEFINE_STATIC (cache);
+static char *cache_path;
+static guint8 cache_key[SF_SECRET_LEN];
+
+static gboolean
+load (SfConfig *cfg, guint8 out[SF_SECRET_LEN], GError **error)
+{
+  const char *file = cfg != NULL ? sf_config_get_string (cfg, "core", "secret_file") : NULL;
+  g_autofree char *dir = sf_state_dir (cfg);
+  g_autofree char *path = file != NULL && *file != '\0' ? g_strdup (file) : g_build_filename (dir, "secret", NULL);
+  G_LOCK (cache);
+  gboolean hit = cache_path != NULL && strcmp (cache_path, path) == 0;
+  if (hit)
+    memcpy (out, cache_key, SF_SECRET_LEN);
+  G_UNLOCK (cache);
+  if (hit)
+    return TRUE;
+  if (!g_file_test (path, G_FILE_TEST_EXISTS) && !create (path, error))
+    return FALSE;
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents (path, &text, NULL, error)) {
+    g_prefix_error (error, "core.secret_file: ");
+    return FALSE;
+  }
+  gboolean ok = parse_hex (text, out);
+  memset (text, 0, strlen (text));
+  if (!ok) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "core.secret_file: %s: expected 64 hex digits", path);
+    return FALSE;
+  }
+  G_LOCK (cache);
+  g_free (cache_path);
+  cache_path = g_strdup (path);
+  memcpy (cache_key, out, SF_SECRET_LEN);
+  G_UNLOCK (cache);
+  return TRUE;
+}
+
+gboolean
+sf_secret_derive (SfConfig *cfg, const char *purpose, guint8 out[SF_SECRET_LEN], GError **error)
+{
+  guint8 secret[SF_SECRET_LEN];
+  if (!load (cfg, secret, error))
+    return FALSE;
+  GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, secret, sizeof secret);
+  memset (secret, 0, sizeof secret);
+  g_hmac_update (h, (const guchar *) purpose, -1);
+  gsize len = SF_SECRET_LEN;
+  g_hmac_get_digest (h, out, &len);
+  g_hmac_unref (h);
+  return TRUE;
+}

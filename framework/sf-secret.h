@@ -1,0 +1,26 @@
+/* sf-secret.h: the element's secret, the key behind what it signs and checks
+ * without keeping state: digest nonces (RFC 7616 3.3) and the proxy's
+ * Record-Route tokens.  It lives in a file so that it survives a restart (a
+ * dialog set up before the restart still routes) and so that the nodes of a
+ * cluster can share it (copy the file, or point core.secret_file at one). */
+#pragma once
+#include <glib.h>
+#include "framework/sf-config.h"
+
+G_BEGIN_DECLS
+
+#define SF_SECRET_LEN 32
+
+/* The directory for state that outlives a run (core.state_dir; default
+ * $STATE_DIRECTORY, set by systemd's StateDirectory=, else
+ * $XDG_STATE_HOME/sipflow, i.e. ~/.local/state/sipflow; transfer full). */
+char *sf_state_dir (SfConfig *cfg);
+
+/* Reads the secret from core.secret_file (default STATE_DIR/secret: 64 hex
+ * digits).  A missing file is created with 32 bytes from the kernel's random
+ * source, mode 0600, atomically (two processes starting at once agree on one).
+ * A file that is not 64 hex digits is an error naming it.  Each key is derived
+ * for one use, HMAC-SHA-256(secret, @purpose), so no two uses share a key. */
+gboolean sf_secret_derive (SfConfig *cfg, const char *purpose, guint8 out[SF_SECRET_LEN], GError **error);
+
+G_END_DECLS
