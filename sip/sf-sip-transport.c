@@ -27,6 +27,7 @@ struct _TcpConn {
   gboolean writing, closed;
   GCancellable *cancel;
   guint timer;                  /* GSource id: the next deadline (conn_check) */
+  gint64 timer_at;              /* when it fires */
   gint64 opened;                /* monotonic times, µs */
   gint64 last_activity;         /* the last whole message in or out (or the opening) */
   gint64 partial_since;         /* the first byte of a message not yet whole; 0: none */
@@ -389,16 +390,20 @@ conn_check (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* (Re)starts the timer for the nearest deadline (an hour at most: it is
- * checked again then). */
+/* Sets the timer for the nearest deadline (an hour away at most: it is
+ * checked again then), unless it fires before that anyway: traffic only moves
+ * deadlines later, but a message begun brings its stall deadline. */
 static void
 conn_arm (TcpConn *c, gint64 now)
 {
   gboolean stall;
-  gint64 wait_ms = (conn_deadline (c, &stall) - now + 999) / 1000;
+  gint64 wait_ms = CLAMP ((conn_deadline (c, &stall) - now + 999) / 1000, 1, 3600 * 1000);
+  if (c->timer != 0 && c->timer_at <= now + wait_ms * 1000)
+    return;
   if (c->timer != 0)
     g_source_remove (c->timer);
-  c->timer = g_timeout_add ((guint) CLAMP (wait_ms, 1, 3600 * 1000), conn_check, c);
+  c->timer_at = now + wait_ms * 1000;
+  c->timer = g_timeout_add ((guint) wait_ms, conn_check, c);
 }
 
 static TcpConn *
