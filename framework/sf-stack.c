@@ -724,7 +724,7 @@ tcp_max_connections (SfConfig *cfg)
   if (rl.rlim_cur >= need)
     return want;
   guint fit = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE) : (guint) (rl.rlim_cur / 2);
-  g_warning ("sip.tcp_max_connections=%u does not fit the descriptor limit (%lu): %u used", want,
+  g_warning ("sip.tcp_max_connections=%u does not fit the descriptor limit (%lu, ulimit -n): %u used instead", want,
              (unsigned long) rl.rlim_cur, MAX (fit, 1));
   return MAX (fit, 1);
 }
