@@ -8,6 +8,7 @@
 #include "sip/sf-sip-dialog.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
+#include <sys/resource.h>
 
 struct _SfStack {
   SfEndpoint *ep;            /* unowned */
@@ -52,7 +53,13 @@ static const SfConfigKey sip_keys[] = {
   { "t1_ms", SF_CFG_MS, "500", 1, 60000, NULL, "RFC 3261 T1: round-trip estimate" },
   { "t2_ms", SF_CFG_MS, "4000", 1, 600000, NULL, "RFC 3261 T2: longest retransmission interval" },
   { "t4_ms", SF_CFG_MS, "5000", 1, 600000, NULL, "RFC 3261 T4: longest a message stays in the network" },
-  { "tcp_idle", SF_CFG_SECONDS, "64", 1, 86400, NULL, "seconds a TCP connection stays open without traffic" },
+  { "tcp_idle", SF_CFG_INT, "64", 1, 86400, NULL,
+    "seconds a TCP connection stays open without a whole SIP message (keep-alives count on a registered flow only)" },
+  { "tcp_stall", SF_CFG_INT, "10", 1, 3600, NULL,
+    "seconds a TCP message may take from its first byte to its last, and an accepted connection to its first message" },
+  { "tcp_max_per_source", SF_CFG_INT, "32", 1, 65536, NULL, "most TCP connections accepted from one IP address at once" },
+  { "tcp_max_connections", SF_CFG_INT, "1024", 1, 1048576, NULL,
+    "most TCP connections at once (lowered to fit the descriptor limit, RLIMIT_NOFILE)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
     "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
 };
@@ -159,13 +166,17 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
                           ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
                           ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
-                          ",\"requests_refused\":%" G_GUINT64_FORMAT,
+                          ",\"requests_refused\":%" G_GUINT64_FORMAT
+                          ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
+                          ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
+                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT,
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.timeouts, s->stats.transport_errors,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
-                          s->stats.refused);
+                          s->stats.refused,
+                          t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs);
 }
 
 gboolean
@@ -696,6 +707,32 @@ load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error)
   return sf_loader_load (loader, local != NULL && g_file_test (local, G_FILE_TEST_EXISTS) ? local : builtin, error);
 }
 
+/* Descriptors kept for what is not an accepted connection: sockets, files,
+ * outgoing connections, media. */
+#define FD_RESERVE 128
+
+/* sip.tcp_max_connections, within the descriptor limit: past it accept() fails
+ * and GLib's socket service retries at once, forever.  The soft limit is raised
+ * toward the hard one when needed. */
+static guint
+tcp_max_connections (SfConfig *cfg)
+{
+  guint want = (guint) sf_config_get_int (cfg, "sip", "tcp_max_connections");
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t) want + FD_RESERVE)
+    return want;
+  rlim_t need = (rlim_t) want + FD_RESERVE;
+  struct rlimit raised = { rl.rlim_max == RLIM_INFINITY ? need : MIN (need, rl.rlim_max), rl.rlim_max };
+  if (raised.rlim_cur > rl.rlim_cur && setrlimit (RLIMIT_NOFILE, &raised) == 0)
+    rl.rlim_cur = raised.rlim_cur;
+  if (rl.rlim_cur >= need)
+    return want;
+  guint fit = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE) : (guint) (rl.rlim_cur / 2);
+  g_warning ("sip.tcp_max_connections=%u does not fit the descriptor limit (%lu, ulimit -n): %u used instead", want,
+             (unsigned long) rl.rlim_cur, MAX (fit, 1));
+  return MAX (fit, 1);
+}
+
 SfStack *
 sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
 {
@@ -728,6 +765,9 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->nict = g_steal_pointer (&nict);
   s->tp = sf_sip_transport_new (NULL, on_recv, s);
   sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
+  sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
+                                   (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
+                                   tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, on_send_error, s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
   sf_endpoint_set_untaken (ep, untaken, s);

@@ -49,7 +49,8 @@ typedef struct _SfStack SfStack;
  * see sf_stack_declare_config(). */
 SfStack *sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error);
 void sf_stack_free (SfStack *s);
-/* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle) in @cfg. */
+/* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle, tcp_stall, tcp_max_per_source,
+ * tcp_max_connections, advertise) in @cfg. */
 gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);
 /* Binds "udp|tcp:ADDR:PORT" and writes the 'listening' event. */
 gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);

@@ -26,9 +26,15 @@ struct _TcpConn {
   GQueue out;                   /* GBytes waiting */
   gboolean writing, closed;
   GCancellable *cancel;
-  guint idle;                   /* GSource id */
-  gint64 last_activity;
-  gint64 last_progress;         /* a whole message framed (or the connection opened) */
+  guint timer;                  /* GSource id: the next deadline (conn_check) */
+  gint64 timer_at;              /* when it fires */
+  gint64 opened;                /* monotonic times, µs */
+  gint64 last_activity;         /* the last whole message in or out (or the opening) */
+  gint64 partial_since;         /* the first byte of a message not yet whole; 0: none */
+  gint64 flow_until;            /* a registered flow until then (keep-alives count) */
+  gboolean accepted, got_message;
+  char *source;                 /* owned, accepted connections: the peer's IP (per-source count) */
+  guint lf_run;                 /* LFs in the current run of keep-alive bytes */
   gsize pending;                /* bytes in @out */
   guint8 buf[TCP_READ];
 };
@@ -43,7 +49,9 @@ struct _SfSipTransport {
   GHashTable *conns;            /* id -> TcpConn (ref) */
   GSocketClient *client;        /* owned */
   guint next_conn;
-  guint tcp_idle_s;
+  guint tcp_idle_s, tcp_stall_s;
+  guint tcp_max_per_source, tcp_max_conns;
+  GHashTable *per_source;       /* IP text (owned) -> accepted connections open from it */
   SfSipTransportStats stats;
   SfSipSendErrorFunc send_error;
   gpointer send_error_data;
@@ -311,6 +319,7 @@ conn_unref (TcpConn *c)
   g_byte_array_unref (c->in);
   g_queue_clear_full (&c->out, (GDestroyNotify) g_bytes_unref);
   g_object_unref (c->cancel);
+  g_free (c->source);
   g_free (c);
 }
 
@@ -323,30 +332,78 @@ conn_close (TcpConn *c, const char *why)
   g_debug ("tcp connection %u closed: %s", c->id, why);
   c->t->stats.tcp_closed++;
   g_cancellable_cancel (c->cancel);
-  if (c->idle != 0)
-    g_source_remove (c->idle);
-  c->idle = 0;
+  if (c->timer != 0)
+    g_source_remove (c->timer);
+  c->timer = 0;
+  if (c->source != NULL) {
+    guint n = GPOINTER_TO_UINT (g_hash_table_lookup (c->t->per_source, c->source));
+    if (n > 1)
+      g_hash_table_insert (c->t->per_source, g_strdup (c->source), GUINT_TO_POINTER (n - 1));
+    else
+      g_hash_table_remove (c->t->per_source, c->source);
+  }
   if (c->conn != NULL)
     g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
   g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
 }
 
+static void conn_arm (TcpConn *c, gint64 now);
+
+/* The connection's deadlines: idle (sip.tcp_idle after the last whole message),
+ * and for what the peer sends, sip.tcp_stall to complete a message once it
+ * began and, on an accepted connection, to send the first one. */
+static gint64
+conn_deadline (TcpConn *c, gboolean *stall)
+{
+  gint64 at = c->last_activity + (gint64) c->t->tcp_idle_s * G_USEC_PER_SEC;
+  gint64 stall_us = (gint64) c->t->tcp_stall_s * G_USEC_PER_SEC;
+  *stall = FALSE;
+  if (c->partial_since != 0 && c->partial_since + stall_us < at) {
+    at = c->partial_since + stall_us;
+    *stall = TRUE;
+  }
+  if (c->accepted && !c->got_message && c->opened + stall_us < at) {
+    at = c->opened + stall_us;
+    *stall = TRUE;
+  }
+  return at;
+}
+
 static gboolean
-conn_idle (gpointer data)
+conn_check (gpointer data)
 {
   TcpConn *c = data;
   gint64 now = g_get_monotonic_time ();
-  gint64 idle_us = now - c->last_activity;
-  gint64 limit = (gint64) c->t->tcp_idle_s * G_USEC_PER_SEC;
-  if (idle_us >= limit || (c->in->len > 0 && now - c->last_progress >= limit)) {
-    c->idle = 0;
-    conn_close (c, idle_us >= limit ? "idle" : "no whole message in time");
-    return G_SOURCE_REMOVE;
+  gboolean stall;
+  c->timer = 0;
+  if (now >= conn_deadline (c, &stall)) {
+    if (stall) {
+      c->t->stats.tcp_closed_stalled++;
+      conn_close (c, c->got_message || !c->accepted ? "stalled mid-message" : "no whole message since accepted");
+    } else {
+      c->t->stats.tcp_closed_idle++;
+      conn_close (c, "idle");
+    }
+  } else {
+    conn_arm (c, now);
   }
-  if (c->in->len > 0)
-    idle_us = MAX (idle_us, now - c->last_progress);
-  c->idle = g_timeout_add_seconds ((guint) ((limit - idle_us) / G_USEC_PER_SEC) + 1, conn_idle, c);
   return G_SOURCE_REMOVE;
+}
+
+/* Sets the timer for the nearest deadline (an hour away at most: it is
+ * checked again then), unless it fires before that anyway: traffic only moves
+ * deadlines later, but a message begun brings its stall deadline. */
+static void
+conn_arm (TcpConn *c, gint64 now)
+{
+  gboolean stall;
+  gint64 wait_ms = CLAMP ((conn_deadline (c, &stall) - now + 999) / 1000, 1, 3600 * 1000);
+  if (c->timer != 0 && c->timer_at <= now + wait_ms * 1000)
+    return;
+  if (c->timer != 0)
+    g_source_remove (c->timer);
+  c->timer_at = now + wait_ms * 1000;
+  c->timer = g_timeout_add ((guint) wait_ms, conn_check, c);
 }
 
 static TcpConn *
@@ -360,8 +417,8 @@ conn_new (SfSipTransport *t, GInetSocketAddress *remote)
   c->in = g_byte_array_new ();
   g_queue_init (&c->out);
   c->cancel = g_cancellable_new ();
-  c->last_activity = c->last_progress = g_get_monotonic_time ();
-  c->idle = g_timeout_add_seconds (t->tcp_idle_s, conn_idle, c);
+  c->opened = c->last_activity = g_get_monotonic_time ();
+  conn_arm (c, c->opened);
   g_hash_table_insert (t->conns, GUINT_TO_POINTER (c->id), c);
   return c;
 }
@@ -380,19 +437,54 @@ conn_started (TcpConn *c, GSocketConnection *conn)
     tcp_write_next (c);
 }
 
-/* Frames and delivers every whole message in the buffer. */
+/* Queues @wire; a peer that does not read what it is sent goes. */
+static gboolean
+conn_queue (TcpConn *c, GBytes *wire, GError **error)
+{
+  if (c->pending + g_bytes_get_size (wire) > SF_SIP_TCP_MAX_PENDING) {
+    c->t->stats.send_errors++;
+    conn_close (c, "too much unread output");
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "TCP peer does not read: connection closed");
+    return FALSE;
+  }
+  g_queue_push_tail (&c->out, g_bytes_ref (wire));
+  c->pending += g_bytes_get_size (wire);
+  tcp_write_next (c);
+  return TRUE;
+}
+
+/* Frames and delivers every whole message in the buffer.  Between messages,
+ * CR and LF are keep-alives: a double CRLF is a ping, answered by one CRLF, the
+ * pong (RFC 5626 4.4.1, 5.4: at once, on the same connection); it extends the
+ * connection's idle time only when it carries a registered flow
+ * (sf_sip_transport_mark_flow).  Idle time otherwise counts from the last whole
+ * message, so keep-alives alone cannot hold a connection open. */
 static void
 tcp_consume (TcpConn *c)
 {
+  guint pings = 0;
+  gint64 now = g_get_monotonic_time ();
   while (!c->closed && c->in->len > 0) {
+    if (c->partial_since == 0) {
+      guint k = 0;
+      for (; k < c->in->len && (c->in->data[k] == '\r' || c->in->data[k] == '\n'); k++)
+        if (c->in->data[k] == '\n' && ++c->lf_run == 2) {
+          pings++;
+          c->lf_run = 0;
+        }
+      g_byte_array_remove_range (c->in, 0, k);
+      if (c->in->len == 0)
+        break;
+      /* A message begins: it has sip.tcp_stall to be whole. */
+      c->lf_run = 0;
+      c->partial_since = now;
+      conn_arm (c, now);
+    }
     gsize skip = 0, len = 0;
     g_autoptr (GError) error = NULL;
     if (!sf_sip_stream_frame ((const char *) c->in->data, c->in->len, &skip, &len, &error)) {
-      if (g_error_matches (error, SF_SIP_ERROR, SF_SIP_ERROR_INCOMPLETE)) {
-        if (skip > 0)
-          g_byte_array_remove_range (c->in, 0, (guint) skip);
-        return;
-      }
+      if (g_error_matches (error, SF_SIP_ERROR, SF_SIP_ERROR_INCOMPLETE))
+        break;
       /* The stream cannot be framed any more: nothing after this can be trusted. */
       c->t->stats.dropped++;
       conn_close (c, error->message);
@@ -400,11 +492,21 @@ tcp_consume (TcpConn *c)
     }
     g_autoptr (GBytes) b = g_bytes_new (c->in->data + skip, len);
     g_byte_array_remove_range (c->in, 0, (guint) (skip + len));
-    c->last_progress = g_get_monotonic_time ();
+    c->partial_since = 0;
+    c->got_message = TRUE;
+    c->last_activity = now;
     SfSipPeer from = { SF_SIP_TCP, c->local, c->remote, c->id };
     g_ref_count_inc (&c->ref); /* the receiver may close us */
     handle_bytes (c->t, b, &from);
     conn_unref (c);
+  }
+  if (pings > 0 && !c->closed) {
+    static const char pong[] = "\r\n";
+    g_autoptr (GBytes) b = g_bytes_new_static (pong, 2);
+    c->t->stats.tcp_pongs++;
+    if (c->flow_until > now)
+      c->last_activity = now;
+    conn_queue (c, b, NULL);
   }
 }
 
@@ -423,7 +525,6 @@ tcp_on_read (GObject *src, GAsyncResult *res, gpointer data)
     conn_unref (c);
     return;
   }
-  c->last_activity = g_get_monotonic_time ();
   g_byte_array_append (c->in, c->buf, (guint) n);
   tcp_consume (c);
   if (!c->closed)
@@ -456,7 +557,6 @@ tcp_on_written (GObject *src, GAsyncResult *res, gpointer data)
       GBytes *done = g_queue_pop_head (&c->out);
       c->pending -= g_bytes_get_size (done);
       g_bytes_unref (done);
-      c->last_activity = g_get_monotonic_time ();
       if (!g_queue_is_empty (&c->out))
         tcp_write_next (c);
     }
@@ -482,19 +582,27 @@ static gboolean
 tcp_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
 {
   SfSipTransport *t = data;
-  if (g_hash_table_size (t->conns) >= SF_SIP_TCP_MAX_CONNS) {
-    g_debug ("tcp connection refused: %d open already", SF_SIP_TCP_MAX_CONNS);
-    t->stats.dropped++;
+  g_autoptr (GSocketAddress) remote = g_socket_connection_get_remote_address (conn, NULL);
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote)) {
     g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
     return TRUE;
   }
-  GSocketAddress *remote = g_socket_connection_get_remote_address (conn, NULL);
-  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote)) {
-    g_clear_object (&remote);
+  /* No source may hold every slot: at most sip.tcp_max_per_source accepted
+   * connections from one IP address, sip.tcp_max_connections in all; one more
+   * is closed as soon as it is accepted (the kernel completed its handshake). */
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  guint from_ip = GPOINTER_TO_UINT (g_hash_table_lookup (t->per_source, ip));
+  if (g_hash_table_size (t->conns) >= t->tcp_max_conns || from_ip >= t->tcp_max_per_source) {
+    g_debug ("tcp connection from %s refused: %u open from it, %u in all", ip, from_ip, g_hash_table_size (t->conns));
+    t->stats.tcp_refused++;
+    g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
     return TRUE;
   }
   TcpConn *c = conn_new (t, G_INET_SOCKET_ADDRESS (remote));
-  g_object_unref (remote);
+  c->accepted = TRUE;
+  c->source = g_steal_pointer (&ip);
+  g_hash_table_insert (t->per_source, g_strdup (c->source), GUINT_TO_POINTER (from_ip + 1));
+  conn_arm (c, c->opened); /* the first message's deadline */
   t->stats.tcp_accepted++;
   conn_started (c, conn);
   return TRUE;
@@ -550,16 +658,9 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
     g_ref_count_inc (&c->ref);
     g_socket_client_connect_async (t->client, G_SOCKET_CONNECTABLE (dest), c->cancel, tcp_on_connected, c);
   }
-  if (c->pending + g_bytes_get_size (wire) > SF_SIP_TCP_MAX_PENDING) {
-    /* The peer does not read what it is sent: it goes. */
-    t->stats.send_errors++;
-    conn_close (c, "too much unread output");
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "TCP peer does not read: connection closed");
+  if (!conn_queue (c, wire, error))
     return FALSE;
-  }
-  g_queue_push_tail (&c->out, g_bytes_ref (wire));
-  c->pending += g_bytes_get_size (wire);
-  tcp_write_next (c);
+  c->last_activity = g_get_monotonic_time (); /* a whole message out */
   t->stats.sent++;
   return TRUE;
 }
@@ -580,6 +681,10 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->client = g_socket_client_new ();
   g_socket_client_set_timeout (t->client, 10);
   t->tcp_idle_s = SF_SIP_TCP_IDLE_S;
+  t->tcp_stall_s = SF_SIP_TCP_STALL_S;
+  t->tcp_max_per_source = SF_SIP_TCP_MAX_PER_SOURCE;
+  t->tcp_max_conns = SF_SIP_TCP_MAX_CONNS;
+  t->per_source = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return t;
 }
 
@@ -601,6 +706,7 @@ sf_sip_transport_free (SfSipTransport *t)
   g_ptr_array_unref (t->tcp_bound);
   g_ptr_array_unref (t->udp);
   g_hash_table_unref (t->conns);
+  g_hash_table_unref (t->per_source);
   g_object_unref (t->client);
   g_free (t);
 }
@@ -615,7 +721,25 @@ sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpo
 void
 sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds)
 {
-  t->tcp_idle_s = MAX (seconds, 1);
+  t->tcp_idle_s = CLAMP (seconds, 1, 86400);
+}
+
+void
+sf_sip_transport_set_tcp_limits (SfSipTransport *t, guint stall_s, guint max_per_source, guint max_conns)
+{
+  t->tcp_stall_s = CLAMP (stall_s, 1, 86400);
+  t->tcp_max_per_source = MAX (max_per_source, 1);
+  t->tcp_max_conns = MAX (max_conns, 1);
+}
+
+gboolean
+sf_sip_transport_mark_flow (SfSipTransport *t, const SfSipPeer *peer, guint seconds)
+{
+  TcpConn *c = peer->proto == SF_SIP_TCP ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (peer->conn)) : NULL;
+  if (c == NULL)
+    return FALSE;
+  c->flow_until = seconds > 0 ? g_get_monotonic_time () + (gint64) MIN (seconds, 86400u * 365) * G_USEC_PER_SEC : 0;
+  return TRUE;
 }
 
 const SfSipTransportStats *
@@ -678,6 +802,10 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   if (proto == SF_SIP_TCP) {
     GSocketService *s = g_socket_service_new ();
     GSocketAddress *effective = NULL;
+    /* GLib's backlog is 10: a burst of connections (or a flood from one source,
+     * closed one by one after accept) would have others' SYNs dropped meanwhile.
+     * The kernel caps it at net.core.somaxconn. */
+    g_socket_listener_set_backlog (G_SOCKET_LISTENER (s), SOMAXCONN);
     if (!g_socket_listener_add_address (G_SOCKET_LISTENER (s), G_SOCKET_ADDRESS (addr), G_SOCKET_TYPE_STREAM,
                                         G_SOCKET_PROTOCOL_TCP, NULL, &effective, error)) {
       g_object_unref (s);

@@ -38,6 +38,10 @@ typedef struct {
   guint64 dropped;         /* could not be parsed nor answered */
   guint64 send_errors;
   guint64 tcp_accepted, tcp_connected, tcp_closed;
+  guint64 tcp_refused;         /* accepted and closed at once: over a connection limit */
+  guint64 tcp_closed_idle;     /* no whole message for sip.tcp_idle */
+  guint64 tcp_closed_stalled;  /* a message not whole, or none since accepted, for sip.tcp_stall */
+  guint64 tcp_pongs;           /* CRLF pongs sent (RFC 5626 4.4.1) */
 } SfSipTransportStats;
 
 typedef struct _SfSipTransport SfSipTransport;
@@ -45,13 +49,18 @@ typedef struct _SfSipTransport SfSipTransport;
 /* A parsed message and its source; @msg is borrowed (ref it to keep it). */
 typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
 
-/* The longest a TCP connection stays open without traffic (default); a peer
- * that sends but completes no message in that time is closed too. */
+/* The longest a TCP connection stays open without a whole SIP message in or
+ * out (default).  Keep-alives (CRLF) extend only a registered flow's. */
 #define SF_SIP_TCP_IDLE_S 64
+/* The longest a message may take from its first byte to its last, and an
+ * accepted connection to its first whole message (default). */
+#define SF_SIP_TCP_STALL_S 10
+/* Most accepted connections from one IP address at once (default). */
+#define SF_SIP_TCP_MAX_PER_SOURCE 32
 /* The receive buffer asked for each UDP socket (the kernel caps it at
  * net.core.rmem_max, 212992 bytes by default on Linux). */
 #define SF_SIP_UDP_RCVBUF (4 * 1024 * 1024)
-/* Most TCP connections at once; further ones are closed when accepted. */
+/* Most TCP connections at once (default); further ones are closed when accepted. */
 #define SF_SIP_TCP_MAX_CONNS 1024
 /* Most bytes waiting to be sent on one connection; past it, it is closed. */
 #define SF_SIP_TCP_MAX_PENDING (1024 * 1024)
@@ -73,6 +82,16 @@ gboolean sf_sip_transport_has_port (SfSipTransport *t, guint port);
 typedef gboolean (*SfSipSendFilter) (SfSipProto proto, GInetSocketAddress *dest, GBytes *wire, gpointer data);
 void sf_sip_transport_set_send_filter (SfSipTransport *t, SfSipSendFilter func, gpointer data);
 void sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds);
+/* sip.tcp_stall, sip.tcp_max_per_source, sip.tcp_max_connections: see the
+ * defaults above. */
+void sf_sip_transport_set_tcp_limits (SfSipTransport *t, guint stall_s, guint max_per_source, guint max_conns);
+/* Marks the TCP connection @peer came over as carrying a registered flow for
+ * @seconds (0: no more): its CRLF keep-alives then extend its idle time (RFC
+ * 5626 4.4.1; without the mark they are answered but do not count).  The
+ * registrar marks a connection when it saves bindings from a REGISTER that came
+ * over it, for the longest of their expiries, and unmarks it when the REGISTER
+ * removed them.  FALSE when @peer is not an open TCP connection. */
+gboolean sf_sip_transport_mark_flow (SfSipTransport *t, const SfSipPeer *peer, guint seconds);
 
 /* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
 gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error);

@@ -11,6 +11,7 @@
 
 #define REQUEST "srv.request"   /* SfSipEvent (owned): the request being served */
 #define AOR "srv.aor"           /* char* (owned) */
+#define FLOW "srv.flow"         /* guint: 1 + the longest expiry the REGISTER asked for; unset: a query */
 
 
 static const char *const save_outcomes[] = { "answered", NULL };
@@ -89,6 +90,12 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
              ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   sf_ctx_set_data (ctx, REQUEST, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
   sf_ctx_set_data (ctx, AOR, g_strdup (aor), g_free);
+  if (star || changes->len > 0) {
+    gint64 longest = 0;
+    for (guint i = 0; i < changes->len; i++)
+      longest = MAX (longest, g_array_index (changes, SfLocChange, i).expires_s);
+    sf_ctx_set_data (ctx, FLOW, GUINT_TO_POINTER ((guint) MIN (longest, G_MAXINT32) + 1), NULL);
+  }
   g_autofree char *call_id = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
   sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, star,
                        (const SfLocChange *) (void *) changes->data, changes->len);
@@ -123,6 +130,13 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_ptr_array_add (lines, g_date_time_format (now, "Date: %a, %d %b %Y %H:%M:%S GMT"));
   g_ptr_array_add (lines, NULL);
   SfOpResult r = sf_registrar_answer (ctx, e, 200, NULL, (const char *const *) lines->pdata);
+  /* The connection the REGISTER came over now carries a registered flow for
+   * as long as the bindings it saved last (none: no more), so its CRLF
+   * keep-alives hold it open (RFC 5626 4.4.1, docs/sip.md). */
+  guint flow = GPOINTER_TO_UINT (sf_ctx_get_data (ctx, FLOW));
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  if (flow > 0 && stack != NULL && e->peer.proto == SF_SIP_TCP)
+    sf_sip_transport_mark_flow (sf_stack_transport (stack), &e->peer, flow - 1);
   GString *f = g_string_new ("\"aor\":");
   sf_json_append_string (f, sf_ctx_get_data (ctx, AOR));
   g_string_append_printf (f, ",\"bindings\":%u", res->bindings->len);

@@ -15,7 +15,17 @@
  *    here: the transport's idle timer is on the real clock, so this waits for the
  *    close event itself, bounded at 5 s)
  *  - response_from_receiving_socket: with two UDP sockets, a response leaves from
- *    the one its request came in on */
+ *    the one its request came in on
+ *  - tcp_limits: sip.tcp_max_per_source and sip.tcp_max_connections: one more
+ *    connection is accepted and closed at once, counted in tcp_refused; a slot
+ *    freed is usable again
+ *  - tcp_stall: a message begun and not finished, and an accepted connection
+ *    that sends nothing, are closed after sip.tcp_stall (tcp_closed_stalled)
+ *  - tcp_keepalive: a CRLF ping gets a CRLF pong (RFC 5626 4.4.1); pings do
+ *    not hold a connection past sip.tcp_idle unless it carries a registered
+ *    flow (sf_sip_transport_mark_flow), and do once it does; unmarked, it goes
+ *  (These run on the real clock, as the transport's timers do: limits of 1 s,
+ *  every wait bounded.) */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
@@ -318,6 +328,212 @@ tcp_idle_close (void)
   inbox_clear (&ib);
 }
 
+/* Runs the main loop until *@counter reaches @n or @ms pass; TRUE if it did. */
+static gboolean
+wait_count (const guint64 *counter, guint64 n, guint ms)
+{
+  gboolean out = FALSE;
+  guint id = g_timeout_add (ms, timed_out, &out);
+  while (!out && *counter < n)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  return *counter >= n;
+}
+
+/* Runs the main loop for @ms. */
+static void
+run_for (guint ms)
+{
+  gboolean out = FALSE;
+  g_timeout_add (ms, timed_out, &out);
+  while (!out)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* A plain TCP client connected to @to (the kernel completes the handshake
+ * before the transport accepts). */
+static GSocket *
+raw_connect (GInetSocketAddress *to)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_assert (s != NULL);
+  g_assert (g_socket_connect (s, G_SOCKET_ADDRESS (to), NULL, NULL));
+  g_socket_set_blocking (s, FALSE);
+  return s;
+}
+
+static void
+raw_send (GSocket *s, const char *text)
+{
+  g_socket_set_blocking (s, TRUE);
+  g_assert (g_socket_send (s, text, strlen (text), NULL, NULL) == (gssize) strlen (text));
+  g_socket_set_blocking (s, FALSE);
+}
+
+/* Turns the main loop until @s has something to read or @ms pass, then reads:
+ * bytes read, 0 at the end of the stream, -1 when nothing came. */
+static gssize
+raw_read (GSocket *s, char *buf, gsize size, guint ms)
+{
+  gboolean out = FALSE, readable = FALSE;
+  guint id = g_timeout_add (ms, timed_out, &out);
+  GSource *src = g_socket_create_source (s, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (src, G_SOURCE_FUNC (set_flag), &readable, NULL);
+  g_source_attach (src, NULL);
+  while (!out && !readable)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (src);
+  g_source_unref (src);
+  if (!out)
+    g_source_remove (id);
+  if (!readable)
+    return -1;
+  gssize n = g_socket_receive (s, buf, size, NULL, NULL);
+  return n < 0 ? 0 : n; /* a reset is an end too */
+}
+
+static char *
+options_text (guint cseq)
+{
+  g_autoptr (SfSipMsg) m = options (cseq, "127.0.0.1:5999", "TCP");
+  g_autoptr (GBytes) w = sf_sip_msg_serialize (m);
+  return g_strndup (g_bytes_get_data (w, NULL), g_bytes_get_size (w));
+}
+
+static void
+tcp_limits (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  sf_sip_transport_set_tcp_limits (b, 30, 2, 3);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "tcp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  const SfSipTransportStats *st = sf_sip_transport_stats (b);
+  /* Two from 127.0.0.1 are kept, the third is closed at once. */
+  GSocket *c[4];
+  for (int i = 0; i < 3; i++)
+    c[i] = raw_connect (lb);
+  CU_ASSERT_TRUE (wait_count (&st->tcp_refused, 1, 5000));
+  CU_ASSERT_EQUAL (st->tcp_accepted, 2);
+  char buf[64];
+  CU_ASSERT_EQUAL (raw_read (c[2], buf, sizeof buf, 5000), 0);
+  /* The kept ones still work. */
+  g_autofree char *req = options_text (1);
+  raw_send (c[0], req);
+  CU_ASSERT_TRUE (wait_for (&ib, 1));
+  /* One closed by its peer frees its slot. */
+  g_socket_close (c[1], NULL);
+  CU_ASSERT_TRUE (wait_count (&st->tcp_closed, 1, 5000));
+  c[3] = raw_connect (lb);
+  CU_ASSERT_TRUE (wait_count (&st->tcp_accepted, 3, 5000));
+  CU_ASSERT_EQUAL (st->tcp_refused, 1);
+  /* The total: 2 in all, whatever the source may still open. */
+  sf_sip_transport_set_tcp_limits (b, 30, 10, 2);
+  GSocket *extra = raw_connect (lb);
+  CU_ASSERT_TRUE (wait_count (&st->tcp_refused, 2, 5000));
+  CU_ASSERT_EQUAL (raw_read (extra, buf, sizeof buf, 5000), 0);
+  g_object_unref (extra);
+  for (int i = 0; i < 4; i++)
+    g_object_unref (c[i]);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
+}
+
+static void
+tcp_stall (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  sf_sip_transport_set_tcp_idle (b, 60);
+  sf_sip_transport_set_tcp_limits (b, 1, 8, 8);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "tcp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  const SfSipTransportStats *st = sf_sip_transport_stats (b);
+  /* A whole message, then half of another: closed after 1 s, not 60. */
+  GSocket *half = raw_connect (lb);
+  g_autofree char *req = options_text (1);
+  raw_send (half, req);
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  gint64 t0 = g_get_monotonic_time ();
+  raw_send (half, "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999");
+  char buf[64];
+  CU_ASSERT_EQUAL (raw_read (half, buf, sizeof buf, 5000), 0);
+  CU_ASSERT_EQUAL (st->tcp_closed_stalled, 1);
+  CU_ASSERT_TRUE (g_get_monotonic_time () - t0 >= G_USEC_PER_SEC / 2);
+  /* Silent from the start (or keep-alives only): no whole message within 1 s. */
+  GSocket *mute = raw_connect (lb);
+  raw_send (mute, "\r\n\r\n");
+  CU_ASSERT_EQUAL (raw_read (mute, buf, sizeof buf, 5000), 2); /* the pong */
+  CU_ASSERT_EQUAL (raw_read (mute, buf, sizeof buf, 5000), 0);
+  CU_ASSERT_EQUAL (st->tcp_closed_stalled, 2);
+  CU_ASSERT_EQUAL (st->tcp_closed_idle, 0);
+  CU_ASSERT_EQUAL (ib.msgs->len, 1);
+  g_object_unref (half);
+  g_object_unref (mute);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
+}
+
+/* Pings @s every 200 ms for @ms; the number of pongs read, or -1 if it closed. */
+static int
+ping_for (GSocket *s, guint ms)
+{
+  int pongs = 0;
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  while (g_get_monotonic_time () < end) {
+    raw_send (s, "\r\n\r\n");
+    char buf[16];
+    gssize n = raw_read (s, buf, sizeof buf, 1000);
+    if (n == 0)
+      return -1;
+    if (n == 2 && memcmp (buf, "\r\n", 2) == 0)
+      pongs++;
+    run_for (200);
+  }
+  return pongs;
+}
+
+static void
+tcp_keepalive (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  sf_sip_transport_set_tcp_idle (b, 1);
+  sf_sip_transport_set_tcp_limits (b, 30, 8, 8);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "tcp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  const SfSipTransportStats *st = sf_sip_transport_stats (b);
+  g_autofree char *req = options_text (1);
+  /* No flow: the pings are answered but the connection goes after 1 s. */
+  GSocket *plain = raw_connect (lb);
+  raw_send (plain, req);
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  CU_ASSERT_EQUAL (ping_for (plain, 3000), -1);
+  CU_ASSERT_EQUAL (st->tcp_closed_idle, 1);
+  CU_ASSERT_TRUE (st->tcp_pongs >= 1);
+  /* A registered flow: 3 s of pings keep it; without them it goes. */
+  GSocket *flow = raw_connect (lb);
+  raw_send (flow, req);
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 2));
+  CU_ASSERT_TRUE (sf_sip_transport_mark_flow (b, ib.peers->pdata[1], 3600));
+  CU_ASSERT_TRUE (ping_for (flow, 3000) >= 10);
+  CU_ASSERT_EQUAL (st->tcp_closed_idle, 1);
+  /* Unmarked: the pings no longer count. */
+  CU_ASSERT_TRUE (sf_sip_transport_mark_flow (b, ib.peers->pdata[1], 0));
+  CU_ASSERT_EQUAL (ping_for (flow, 3000), -1);
+  CU_ASSERT_EQUAL (st->tcp_closed_idle, 2);
+  /* Not a TCP connection (any more): FALSE. */
+  CU_ASSERT_FALSE (sf_sip_transport_mark_flow (b, ib.peers->pdata[1], 60));
+  g_object_unref (plain);
+  g_object_unref (flow);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
+}
+
 static GPtrArray *
 numeric (const char *u)
 {
@@ -388,4 +604,7 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, response_from_receiving_socket);
   SF_ADD_TEST (s, resolve);
   SF_ADD_TEST (s, tcp_idle_close);
+  SF_ADD_TEST (s, tcp_limits);
+  SF_ADD_TEST (s, tcp_stall);
+  SF_ADD_TEST (s, tcp_keepalive);
 }
