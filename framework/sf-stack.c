@@ -19,6 +19,8 @@ struct _SfStack {
   SfStackStats stats;
   SfUntakenFunc chained;     /* the untaken hook that was there before ours */
   gpointer chained_data;
+  SfStatsFunc stats_chained; /* the stats hook that was there before ours (the registrar's) */
+  gpointer stats_chained_data;
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
@@ -150,18 +152,20 @@ char *
 sf_stack_stats_fields (SfStack *s)
 {
   const SfSipTransportStats *t = sf_sip_transport_stats (s->tp);
+  g_autofree char *more = s->stats_chained != NULL ? s->stats_chained (s->stats_chained_data) : NULL;
   return g_strdup_printf ("\"sip_received\":%" G_GUINT64_FORMAT ",\"sip_sent\":%" G_GUINT64_FORMAT
                           ",\"sip_bad_requests\":%" G_GUINT64_FORMAT ",\"sip_dropped\":%" G_GUINT64_FORMAT
                           ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
                           ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
                           ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
-                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u",
+                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u%s%s",
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.timeouts, s->stats.transport_errors,
-                          sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"));
+                          sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
+                          more != NULL && *more != '\0' ? "," : "", more != NULL ? more : "");
 }
 
 gboolean
@@ -728,6 +732,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
   sf_endpoint_set_untaken (ep, untaken, s);
   sf_endpoint_set_data (ep, "sip.stack", s);
+  sf_endpoint_get_stats_extra (ep, &s->stats_chained, &s->stats_chained_data);
   sf_endpoint_set_stats_extra (ep, (SfStatsFunc) sf_stack_stats_fields, s);
   return s;
 }
@@ -739,7 +744,7 @@ sf_stack_free (SfStack *s)
     return;
   sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
   sf_endpoint_set_data (s->ep, "sip.stack", NULL);
-  sf_endpoint_set_stats_extra (s->ep, NULL, NULL);
+  sf_endpoint_set_stats_extra (s->ep, s->stats_chained, s->stats_chained_data);
   sf_sip_transport_free (s->tp);
   sf_machine_unref (s->tu);
   sf_machine_unref (s->ist);

@@ -29,6 +29,10 @@ typedef struct {
   gint64 min_expires, max_expires;
   SfDigestAlg algs[4];
   guint n_algs;
+  SfEndpoint *ep;           /* unowned: the endpoint this is data of */
+  gint64 log_second;        /* "auth failed" lines: the second being counted, */
+  guint log_lines;          /* lines written in it, */
+  guint log_dropped;        /* and lines left out in it (past SF_AUTH_LOG_PER_S) */
 } SfRegistrar;
 
 /* Declares [registrar] and [auth]. */
