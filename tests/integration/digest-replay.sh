@@ -13,7 +13,9 @@
 #  - the stats event says nonce_slots_used 16 (the table's size bounds it);
 #  - stderr has one "auth failed" line per refused credentials (the replays and
 #    the wrong password, not the first challenges nor the stale one), with the
-#    client's address, and neither password nor digest response.
+#    client's address, and neither password nor digest response;
+#  - a burst of credentials for an unknown user (45 on a quick machine): 403
+#    each, at most 20 lines a second logged.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || { echo "not ok - python3 is not installed (scripts/setup-deps installs it)"; exit 1; }
@@ -23,7 +25,7 @@ start px proxy.xml --set "registrar.users=$T/users" --set auth.nonce_slots=16 --
   --set sip.t1_ms=100 --log-level message || exit 1
 
 cat >"$T/client.py" <<'EOF'
-import hashlib, os, re, socket, sys
+import hashlib, os, re, socket, sys, time
 
 server = ("127.0.0.1", int(sys.argv[1]))
 sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -108,6 +110,17 @@ s, _, _ = register("mallory", "a guess")
 print("wrong=%d" % s)
 s, _, _ = register("alice", "wonderland")
 print("alice_again=%d" % s)
+# A burst of credentials for a user the server does not know: 403 each, logged
+# at most 20 times a second of the server's clock.
+bogus = ('Authorization: Digest username="nobody", realm="sipflow.test", nonce="0", uri="%s", '
+         'response="0", algorithm=SHA-256, cnonce="0", qop=auth, nc=00000001' % ruri)
+# n failures within t seconds touch at most int(t) + 2 seconds: more than
+# 20 * (int(t) + 2) of them (45 on a quick machine, at most 500) must lose lines.
+start, codes, n = time.monotonic(), set(), 0
+while n < 500 and n <= 20 * (int(time.monotonic() - start) + 2) + 4:
+    codes.add(send(request("nobody", rand(), 1, bogus))[0])
+    n += 1
+print("burst=%s %d %.3f" % (",".join(map(str, sorted(codes))), n, time.monotonic() - start))
 EOF
 
 timeout 60 python3 "$T/client.py" "$PORT_px" >"$T/client.out" 2>&1
@@ -133,9 +146,16 @@ grep -q "auth failed: user \"alice\" from 127.0.0.1:$port: nonce count replayed\
   grep -q "auth failed: user \"mallory\" from 127.0.0.1:$port: wrong credentials\$" "$T/px.err" &&
   pass "log: auth failed lines with user, source address and reason" ||
   fail "auth failed lines" "$(grep 'auth failed' "$T/px.err" | head -3)"
-[ "$(grep -c 'auth failed' "$T/px.err")" = 2 ] &&
+[ "$(grep -c -E 'auth failed: user "(alice|mallory)"' "$T/px.err")" = 2 ] &&
   pass "log: only the refused credentials (not the first challenges, not the stale replay)" ||
   fail "auth failed count" "$(grep 'auth failed' "$T/px.err")"
+# N failures within S seconds touch at most floor(S) + 2 seconds of the clock.
+read -r codes sent secs <<<"$(out burst)"
+lines=$(grep -c 'auth failed: user "nobody" from 127.0.0.1:[0-9]*: unknown user$' "$T/px.err")
+bound=$((20 * (${secs%.*} + 2)))
+[ "$codes" = 403 ] && [ "$lines" -ge 1 ] && [ "$lines" -le "$bound" ] && [ "$bound" -lt "$sent" ] &&
+  pass "log: a burst of $sent unknown-user 403s in ${secs}s writes $lines lines (at most 20 a second)" ||
+  fail "log rate" "codes $codes, $lines lines for $sent in ${secs}s (bound $bound)"
 resp=$(out response)
 [ -n "$resp" ] && ! grep -q -e wonderland -e evil-but-valid -e "a guess" -e "$resp" "$T/px.err" &&
   pass "log: no password, no digest response" || fail "secrets in the log" "$(grep -e wonderland -e "$resp" "$T/px.err" | head -2)"
