@@ -23,7 +23,8 @@ now_s (SfCtx *ctx)
   return sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx))) / G_USEC_PER_SEC;
 }
 
-/* Sends @status (401/407) with one challenge per algorithm (@stale after an expired nonce). */
+/* Sends @status (401/407) with one challenge per algorithm (@stale: the last
+ * nonce is no longer taken but the response in it was right). */
 static gboolean
 challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *reason)
 {
@@ -86,10 +87,11 @@ refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *use
 /* A request of method ARG: credentials for our realm checked (22.4, RFC 7616
  * 3.4): none, a wrong response or a replayed nonce count get a challenge
  * (transition); a right response for a nonce no longer taken (expired, its
- * slot reused, another boot: SF_DIGEST_STALE) a challenge with stale=true
- * (RFC 7616 3.3); an unknown user
- * 403 (so a UA with the wrong user name stops at once rather than retrying); a
- * REGISTER authenticated as another user than its To 403 (10.3 step 3).  Good
+ * slot reused, another boot: SF_DIGEST_STALE) a challenge with stale=true (RFC
+ * 7616 3.3); an unknown user 403 (so a UA with the wrong user name stops at
+ * once rather than retrying); a REGISTER authenticated as another user than
+ * its To 403 (10.3 step 3).  Every refusal but the first challenge and a stale
+ * nonce writes an "auth failed" line.  Good
  * credentials: CONTINUE, the next operator serves the request.  Without
  * registrar.users nothing is checked (SKIP). */
 static SfOpResult
