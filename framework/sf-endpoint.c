@@ -231,6 +231,13 @@ sf_endpoint_set_stats_extra (SfEndpoint *ep, SfStatsFunc func, gpointer user_dat
   ep->stats_extra_data = user_data;
 }
 
+void
+sf_endpoint_get_stats_extra (SfEndpoint *ep, SfStatsFunc *func, gpointer *user_data)
+{
+  *func = ep->stats_extra;
+  *user_data = ep->stats_extra_data;
+}
+
 /* ---- trace and output ---- */
 
 gboolean

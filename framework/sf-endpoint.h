@@ -69,6 +69,8 @@ char *sf_endpoint_stats_json (SfEndpoint *ep);
 /* A layer's extra "key":value fields for the stats event (transfer full). */
 typedef char *(*SfStatsFunc) (gpointer user_data);
 void sf_endpoint_set_stats_extra (SfEndpoint *ep, SfStatsFunc func, gpointer user_data);
+/* The hook set now, so that a layer can chain to it (the stack chains to the registrar's). */
+void sf_endpoint_get_stats_extra (SfEndpoint *ep, SfStatsFunc *func, gpointer *user_data);
 
 /* Writes one line (transfer full) on the event output. */
 void sf_endpoint_emit_line (SfEndpoint *ep, char *line);

@@ -5,10 +5,6 @@
 
 G_DEFINE_QUARK (sf-digest-error-quark, sf_digest_error)
 
-/* Nonce counts remembered at most: past it, expired entries are purged and new
- * nonces refused as stale until there is room. */
-#define SF_DIGEST_MAX_NONCES 65536
-
 static const struct { SfDigestAlg alg; const char *name; GChecksumType hash; gboolean sess; } algs[] = {
   { SF_DIGEST_MD5, "MD5", G_CHECKSUM_MD5, FALSE },
   { SF_DIGEST_MD5_SESS, "MD5-sess", G_CHECKSUM_MD5, TRUE },
@@ -205,25 +201,47 @@ sf_digest_authorization (const SfDigestChallenge *c, const char *username, const
   return g_string_free (out, FALSE);
 }
 
-/* ---- server ---- */
+/* ---- server ----
+ *
+ * Nonces carry no per-nonce state on the server (RFC 7616 3.3: their content is
+ * up to the server): 16 hex digits of the time they were made, 16 of the
+ * server's boot id, 16 of a sequence number, then 32 of HMAC-SHA-256 (secret,
+ * those 48 digits) cut to 128 bits.  The sequence number names a slot (seq mod
+ * n_slots) and a generation (seq div n_slots, plus 1) in a table of fixed size:
+ * nonce-count state is made only when a nonce is first used with a right
+ * response, in its slot, and a newer generation taking the slot makes every
+ * older nonce of that slot stale for good.  So what a remote peer can make us
+ * remember is bounded by the table, however many challenges it asks for. */
+
+#define NONCE_HEAD 48 /* hex digits of time, boot id and sequence number */
+#define NONCE_MAC 32  /* hex digits of the HMAC */
+
+typedef struct {
+  guint64 gen;   /* the generation this nonce-count state belongs to; 0: none yet */
+  gint64 made_s; /* that nonce's time */
+  guint32 nc;    /* the last nonce count accepted; G_MAXUINT32 after a use without qop */
+} NonceSlot;
 
 struct _SfDigestServer {
   guint8 *secret;
   gsize secret_len;
   guint ttl_s;
-  guint32 counter;          /* makes every nonce of this node unique */
-  GHashTable *nc;           /* nonce (owned) -> last nonce count seen */
+  guint64 boot;             /* random, per server (one per process): nonces of another are stale */
+  guint64 seq;              /* the next nonce's sequence number */
+  guint n_slots;
+  NonceSlot *slots;         /* n_slots, allocated once */
 };
 
 SfDigestServer *
-sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s)
+sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint nonce_slots)
 {
   SfDigestServer *s = g_new0 (SfDigestServer, 1);
   s->secret = g_memdup2 (secret, len);
   s->secret_len = len;
   s->ttl_s = nonce_ttl_s;
-  s->counter = g_random_int ();
-  s->nc = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  s->boot = (guint64) g_random_int () << 32 | g_random_int ();
+  s->n_slots = MAX (nonce_slots, 1);
+  s->slots = g_new0 (NonceSlot, s->n_slots);
   return s;
 }
 
@@ -234,33 +252,32 @@ sf_digest_server_free (SfDigestServer *s)
     return;
   memset (s->secret, 0, s->secret_len);
   g_free (s->secret);
-  g_hash_table_unref (s->nc);
+  g_free (s->slots);
   g_free (s);
 }
 
-/* HMAC-SHA256(secret, 32 hex chars of timestamp and random), first 16 bytes in hex. */
-static char *
-nonce_mac (SfDigestServer *s, const char *head)
+/* HMAC-SHA256(secret, the nonce's first NONCE_HEAD hex digits), first 16 bytes in hex. */
+static void
+nonce_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
 {
   GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, s->secret, s->secret_len);
-  g_hmac_update (h, (const guchar *) head, 32);
+  g_hmac_update (h, (const guchar *) head, NONCE_HEAD);
   guint8 digest[32];
   gsize len = sizeof digest;
   g_hmac_get_digest (h, digest, &len);
   g_hmac_unref (h);
-  GString *hex = g_string_new (NULL);
-  for (int i = 0; i < 16; i++)
-    g_string_append_printf (hex, "%02x", digest[i]);
-  return g_string_free (hex, FALSE);
+  for (int i = 0; i < NONCE_MAC / 2; i++)
+    g_snprintf (out + 2 * i, 3, "%02x", digest[i]);
 }
 
 char *
 sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
 {
-  char head[33];
-  g_snprintf (head, sizeof head, "%016" G_GINT64_MODIFIER "x%08x%08x", now_s, ++s->counter, g_random_int ());
-  g_autofree char *mac = nonce_mac (s, head);
-  return g_strconcat (head, mac, NULL);
+  char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  g_snprintf (nonce, NONCE_HEAD + 1, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
+              (guint64) now_s, s->boot, s->seq++);
+  nonce_mac (s, nonce, nonce + NONCE_HEAD);
+  return g_strdup (nonce);
 }
 
 char *
@@ -274,26 +291,41 @@ sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg al
   return g_string_free (out, FALSE);
 }
 
-/* The nonce's timestamp if it is one of ours (its MAC checks), else -1. */
-static gint64
-nonce_time (SfDigestServer *s, const char *nonce)
+typedef struct {
+  gint64 made_s;
+  guint64 boot, seq;
+} NonceFields;
+
+static guint64
+hex_field (const char *p)
 {
-  if (nonce == NULL || strlen (nonce) != 64)
-    return -1;
-  for (int i = 0; i < 64; i++)
+  char f[17];
+  memcpy (f, p, 16);
+  f[16] = '\0';
+  return g_ascii_strtoull (f, NULL, 16);
+}
+
+/* Is @nonce one made with our secret (by us or a node sharing it)?  Its fields then. */
+static gboolean
+nonce_parse (SfDigestServer *s, const char *nonce, NonceFields *out)
+{
+  if (nonce == NULL || strlen (nonce) != NONCE_HEAD + NONCE_MAC)
+    return FALSE;
+  for (int i = 0; i < NONCE_HEAD + NONCE_MAC; i++)
     if (!g_ascii_isxdigit (nonce[i]))
-      return -1;
-  g_autofree char *mac = nonce_mac (s, nonce);
+      return FALSE;
+  char mac[NONCE_MAC + 1];
+  nonce_mac (s, nonce, mac);
   /* constant-time comparison */
   guint8 diff = 0;
-  for (int i = 0; i < 32; i++)
-    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[32 + i]));
+  for (int i = 0; i < NONCE_MAC; i++)
+    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[NONCE_HEAD + i]));
   if (diff != 0)
-    return -1;
-  char ts[17];
-  memcpy (ts, nonce, 16);
-  ts[16] = '\0';
-  return (gint64) g_ascii_strtoull (ts, NULL, 16);
+    return FALSE;
+  out->made_s = (gint64) hex_field (nonce);
+  out->boot = hex_field (nonce + 16);
+  out->seq = hex_field (nonce + 32);
+  return TRUE;
 }
 
 static gboolean
@@ -306,23 +338,14 @@ same_hex (const char *a, const char *b)
   return diff == 0;
 }
 
-static void
-purge (SfDigestServer *s, gint64 now_s)
-{
-  GHashTableIter it;
-  gpointer key;
-  g_hash_table_iter_init (&it, s->nc);
-  while (g_hash_table_iter_next (&it, &key, NULL)) {
-    gint64 t = nonce_time (s, key);
-    if (t < 0 || now_s - t > (gint64) s->ttl_s)
-      g_hash_table_iter_remove (&it);
-  }
-}
-
 SfDigestVerdict
 sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *ha1, guint offered, const char *method,
-                        const char *ruri, const char *body, gsize body_len, gint64 now_s)
+                        const char *ruri, const char *body, gsize body_len, gint64 now_s, const char **why)
 {
+  const char *unused;
+  if (why == NULL)
+    why = &unused;
+  *why = "malformed credentials";
   if (!sf_sip_str_caseeq (auth->text, "Digest"))
     return SF_DIGEST_BAD;
   g_autofree char *nonce = sf_digest_param (auth, "nonce");
@@ -336,36 +359,70 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
   if (nonce == NULL || uri == NULL || response == NULL || ha1 == NULL ||
       (alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)))
     return SF_DIGEST_BAD;
-  if ((offered & (1u << alg)) == 0)
-    return SF_DIGEST_BAD; /* not an algorithm we offered: no downgrade */
-  if (ruri != NULL && strcmp (uri, ruri) != 0)
+  if ((offered & (1u << alg)) == 0) {
+    *why = "algorithm not offered"; /* no downgrade */
     return SF_DIGEST_BAD;
-  if (qop == NULL || cnonce == NULL || nc == NULL || strlen (nc) != 8 || strspn (nc, "0123456789abcdefABCDEF") != 8 ||
-      (strcmp (qop, "auth") != 0 && strcmp (qop, "auth-int") != 0))
-    return SF_DIGEST_BAD;
-  gint64 t = nonce_time (s, nonce);
-  if (t < 0 || t > now_s + 60)
-    return SF_DIGEST_BAD;
-  SfDigestInput in = { alg, ha1, method, uri, nonce, cnonce, nc, qop, body, body_len };
-  g_autofree char *want = sf_digest_response (&in);
-  if (!same_hex (want, response))
-    return SF_DIGEST_BAD;
-  if (now_s - t > (gint64) s->ttl_s)
-    return SF_DIGEST_STALE;
-  guint32 count = (guint32) g_ascii_strtoull (nc, NULL, 16);
-  gpointer last;
-  if (g_hash_table_lookup_extended (s->nc, nonce, NULL, &last)) {
-    if (count <= GPOINTER_TO_UINT (last))
-      return SF_DIGEST_REPLAY;
-  } else if (g_hash_table_size (s->nc) >= SF_DIGEST_MAX_NONCES) {
-    purge (s, now_s);
-    /* Still full of live nonces: forget some (their users get stale=true and
-     * a new nonce later) rather than refuse everyone. */
-    GHashTableIter it;
-    g_hash_table_iter_init (&it, s->nc);
-    for (guint n = 0; n < SF_DIGEST_MAX_NONCES / 8 && g_hash_table_iter_next (&it, NULL, NULL); n++)
-      g_hash_table_iter_remove (&it);
   }
-  g_hash_table_insert (s->nc, g_strdup (nonce), GUINT_TO_POINTER (count));
+  if (ruri != NULL && strcmp (uri, ruri) != 0) {
+    *why = "uri is not the Request-URI"; /* RFC 7616 3.4.6 */
+    return SF_DIGEST_BAD;
+  }
+  guint32 count = 0;
+  if (qop != NULL) {
+    if (cnonce == NULL || nc == NULL || strlen (nc) != 8 || strspn (nc, "0123456789abcdefABCDEF") != 8 ||
+        (strcmp (qop, "auth") != 0 && strcmp (qop, "auth-int") != 0))
+      return SF_DIGEST_BAD;
+    count = (guint32) g_ascii_strtoull (nc, NULL, 16);
+    if (count == 0)
+      return SF_DIGEST_BAD; /* RFC 7616 3.4: the first request with a nonce sends nc=00000001 */
+  }
+  NonceFields f;
+  if (!nonce_parse (s, nonce, &f) || f.made_s > now_s + 60) {
+    *why = "nonce not ours"; /* forged, or made with another secret: says nothing of the password */
+    return SF_DIGEST_BAD;
+  }
+  /* Without qop (RFC 2069, RFC 7616 3.4.1 for compatibility): response = H(A1:nonce:H(A2)). */
+  SfDigestInput in = { alg, ha1, method, uri, nonce, cnonce, qop != NULL ? nc : NULL, qop, body, body_len };
+  g_autofree char *want = sf_digest_response (&in);
+  if (!same_hex (want, response)) {
+    *why = "wrong credentials";
+    return SF_DIGEST_BAD;
+  }
+  /* The response is right: a nonce we no longer take is now stale (RFC 7616 3.3:
+   * the client knows the password and may retry with a new nonce at once). */
+  if (now_s - f.made_s > (gint64) s->ttl_s) {
+    *why = "nonce expired";
+    return SF_DIGEST_STALE;
+  }
+  if (f.boot != s->boot || f.seq >= s->seq) {
+    /* Made before this process started, or by another node sharing the secret:
+     * its nonce counts are not in our table, so it could be a replay. */
+    *why = "nonce from another boot or node";
+    return SF_DIGEST_STALE;
+  }
+  NonceSlot *slot = &s->slots[f.seq % s->n_slots];
+  guint64 gen = f.seq / s->n_slots + 1;
+  if (slot->gen > gen) {
+    *why = "nonce slot reused"; /* its nonce-count state is gone: it could be a replay */
+    return SF_DIGEST_STALE;
+  }
+  if (slot->gen == gen && (qop == NULL || count <= slot->nc)) {
+    *why = "nonce count replayed"; /* each count once and increasing; without qop, the nonce once */
+    return SF_DIGEST_REPLAY;
+  }
+  slot->gen = gen;
+  slot->made_s = f.made_s;
+  slot->nc = qop != NULL ? count : G_MAXUINT32;
+  *why = "ok";
   return SF_DIGEST_OK;
+}
+
+guint
+sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s)
+{
+  guint n = 0;
+  for (guint i = 0; i < s->n_slots; i++)
+    if (s->slots[i].gen != 0 && now_s - s->slots[i].made_s <= (gint64) s->ttl_s)
+      n++;
+  return n;
 }

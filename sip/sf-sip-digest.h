@@ -4,11 +4,15 @@
  * challenge that asks only for it gets a clear "unsupported algorithm".
  *
  * The client computes responses and picks the first challenge whose algorithm
- * it supports (RFC 7616 3.7).  The server makes nonces of a timestamp, random
- * bytes and an HMAC over both with a server secret (RFC 7616 3.3), so any node
- * holding the secret can verify them, never issues the same nonce twice,
- * answers stale=true when one expired, and refuses a replayed nonce count.
- * Passwords are never logged. */
+ * it supports (RFC 7616 3.7).  The server keeps no state per nonce issued (RFC
+ * 7616 3.3): a nonce is a time, a per-server boot id and a sequence number
+ * under an HMAC with a server secret, so any node holding the secret can tell
+ * it is genuine, and it never issues the same nonce twice.  The sequence number
+ * names a slot and a generation in a table of fixed size; nonce-count state is
+ * made on a nonce's first use with a right response.  Every nonce count is
+ * taken once (RFC 7616 3.4, RFC 3261 22.4): a count not above the last, or a
+ * nonce whose slot a newer nonce has taken, or one from another boot or node,
+ * or an expired one, is never accepted again.  Passwords are never logged. */
 #pragma once
 #include <glib.h>
 #include "sf-sip-header.h"
@@ -75,15 +79,22 @@ char *sf_digest_authorization (const SfDigestChallenge *c, const char *username,
 
 typedef enum {
   SF_DIGEST_OK,
-  SF_DIGEST_STALE,     /* the nonce was ours but expired: challenge again with stale=true */
-  SF_DIGEST_BAD,       /* wrong response, foreign or forged nonce, missing parameters */
-  SF_DIGEST_REPLAY,    /* a nonce count already seen */
+  SF_DIGEST_STALE,     /* a right response for a nonce we no longer take (expired, its slot reused,
+                        * another boot or node): challenge again with stale=true (RFC 7616 3.3) */
+  SF_DIGEST_BAD,       /* wrong response, foreign or forged nonce, missing parameters, nc=00000000 */
+  SF_DIGEST_REPLAY,    /* a nonce count not above the last taken for this nonce (a nonce used
+                        * without qop: any second use) */
 } SfDigestVerdict;
 
 typedef struct _SfDigestServer SfDigestServer;
 
-/* @secret: shared by every node that verifies the nonces (copied). */
-SfDigestServer *sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s);
+/* @secret: shared by every node that verifies the nonces (copied).  @nonce_slots:
+ * the size of the nonce-count table (at least 1), allocated here once: at most
+ * that many nonces are usable at a time; a nonce stays usable until it expires
+ * (@nonce_ttl_s) or @nonce_slots newer nonces were issued and the one in its
+ * slot was used.  The boot id is drawn here: nonces of another server (another
+ * process, or another node with the same secret) are stale to this one. */
+SfDigestServer *sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint nonce_slots);
 void sf_digest_server_free (SfDigestServer *s);
 /* A fresh nonce (transfer full), made at @now_s (seconds, any epoch). */
 char *sf_digest_server_nonce (SfDigestServer *s, gint64 now_s);
@@ -92,14 +103,21 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
                                   gint64 now_s);
 /* Checks an Authorization value against the user's H(A1) (hex, for the
  * credentials' algorithm) for a request with @method, @ruri and @body.  The
- * credentials must use qop (our challenges always ask for it: without it there
- * is no nonce count to refuse replays with), an algorithm in @offered (a mask of
- * 1 << SfDigestAlg: what was offered), and a uri equal to @ruri (RFC 7616 3.4.6).
- * Nonce counts are remembered per node: a nonce replayed to another node that
- * shares the secret is caught only by the response binding it to the request. */
+ * credentials must use an algorithm in @offered (a mask of 1 << SfDigestAlg:
+ * what was offered) and a uri equal to @ruri (RFC 7616 3.4.6).  In order: the
+ * parameters (else BAD), the nonce's HMAC (BAD), the response (BAD), then the
+ * nonce's age, boot id and slot (STALE: only a right response learns stale)
+ * and the nonce count (REPLAY).  With qop, nc counts from 00000001 and must
+ * grow; without qop (RFC 2069 style) a nonce is taken once.  @why (nullable)
+ * gets a static phrase for logs: "wrong credentials", "nonce not ours",
+ * "malformed credentials", "algorithm not offered", "uri is not the
+ * Request-URI", "nonce expired", "nonce from another boot or node", "nonce slot
+ * reused", "nonce count replayed" or "ok". */
 SfDigestVerdict sf_digest_server_check (SfDigestServer *s, const SfSipValue *authorization, const char *ha1,
                                         guint offered, const char *method, const char *ruri, const char *body,
-                                        gsize body_len, gint64 now_s);
+                                        gsize body_len, gint64 now_s, const char **why);
+/* Slots holding the nonce-count state of a nonce not yet expired at @now_s (for stats). */
+guint sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s);
 /* The value of parameter @name in an auth header value, unquoted (transfer full), or NULL. */
 char *sf_digest_param (const SfSipValue *v, const char *name);
 

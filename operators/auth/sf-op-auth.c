@@ -1,7 +1,13 @@
 /* sf-op-auth.c: digest authentication of requests by a server (RFC 3261 22,
  * RFC 7616): OpAuthorize challenges what comes without good credentials
  * (401 for REGISTER, 407 otherwise), one challenge per algorithm of
- * auth.algorithms, against the users of registrar.users. */
+ * auth.algorithms, against the users of registrar.users.  Each refused
+ * credentials write one line (level message) for tools like fail2ban:
+ *   auth failed: user "alice" from 127.0.0.1:5062: wrong credentials
+ * the user name escaped (g_strescape) and cut to 64 bytes, an IPv6 source in
+ * brackets; never the password or the response.  A first request without
+ * credentials and a stale nonce are normal and not logged; past
+ * SF_AUTH_LOG_PER_S lines a second the rest are counted into one line. */
 #include "config.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-stack.h"
@@ -9,13 +15,16 @@
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
+#define SF_AUTH_LOG_PER_S 20
+
 static gint64
 now_s (SfCtx *ctx)
 {
   return sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx))) / G_USEC_PER_SEC;
 }
 
-/* Sends @status (401/407) with one challenge per algorithm (@stale after an expired nonce). */
+/* Sends @status (401/407) with one challenge per algorithm (@stale: the last
+ * nonce is no longer taken but the response in it was right). */
 static gboolean
 challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *reason)
 {
@@ -35,11 +44,54 @@ challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *
   return TRUE;
 }
 
+/* One "auth failed" line for request @e (see the top of this file). */
+static void
+log_failure (SfCtx *ctx, SfSipEvent *e, const char *username, const char *why)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  gint64 now = now_s (ctx);
+  if (now != r->log_second) {
+    if (r->log_dropped > 0)
+      g_message ("auth failures not logged: %u (over %d a second)", r->log_dropped, SF_AUTH_LOG_PER_S);
+    r->log_second = now;
+    r->log_lines = 0;
+    r->log_dropped = 0;
+  }
+  if (r->log_lines >= SF_AUTH_LOG_PER_S) {
+    r->log_dropped++;
+    return;
+  }
+  r->log_lines++;
+  g_autofree char *cut = g_strndup (username, 64);
+  g_autofree char *user = g_strescape (cut, NULL);
+  g_autofree char *from = NULL;
+  GInetSocketAddress *remote = e->peer.remote;
+  if (remote != NULL) {
+    GInetAddress *a = g_inet_socket_address_get_address (remote);
+    g_autofree char *ip = g_inet_address_to_string (a);
+    gboolean v6 = g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6;
+    from = g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (remote));
+  }
+  g_message ("auth failed: user \"%s\" from %s: %s", user, from != NULL ? from : "unknown", why);
+}
+
+/* Challenges @e again after refused credentials (logged, unless @stale). */
+static SfOpResult
+refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *username, const char *why)
+{
+  if (!stale)
+    log_failure (ctx, e, username, why);
+  return challenge (ctx, e, status, stale, why) ? SF_OP_TRANSITION : SF_OP_ERROR;
+}
+
 /* A request of method ARG: credentials for our realm checked (22.4, RFC 7616
  * 3.4): none, a wrong response or a replayed nonce count get a challenge
- * (transition); an expired nonce a challenge with stale=true; an unknown user
- * 403 (so a UA with the wrong user name stops at once rather than retrying); a
- * REGISTER authenticated as another user than its To 403 (10.3 step 3).  Good
+ * (transition); a right response for a nonce no longer taken (expired, its
+ * slot reused, another boot: SF_DIGEST_STALE) a challenge with stale=true (RFC
+ * 7616 3.3); an unknown user 403 (so a UA with the wrong user name stops at
+ * once rather than retrying); a REGISTER authenticated as another user than
+ * its To 403 (10.3 step 3).  Every refusal but the first challenge and a stale
+ * nonce writes an "auth failed" line.  Good
  * credentials: CONTINUE, the next operator serves the request.  Without
  * registrar.users nothing is checked (SKIP). */
 static SfOpResult
@@ -91,46 +143,51 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     return challenge (ctx, e, status, FALSE, "no credentials") ? SF_OP_TRANSITION : SF_OP_ERROR;
   g_autofree char *username = sf_digest_param (mine, "username");
   SfUser *u = username != NULL ? g_hash_table_lookup (r->users, username) : NULL;
-  if (u == NULL)
+  if (u == NULL) {
+    log_failure (ctx, e, username != NULL ? username : "", "unknown user");
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
+  }
   g_autofree char *alg_name = sf_digest_param (mine, "algorithm");
   SfDigestAlg alg = SF_DIGEST_MD5;
   guint offered = 0;
   for (guint i = 0; i < r->n_algs; i++)
     offered |= 1u << r->algs[i];
   if ((alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) || !(offered & (1u << alg)))
-    return challenge (ctx, e, status, FALSE, "algorithm not offered") ? SF_OP_TRANSITION : SF_OP_ERROR;
+    return refuse (ctx, e, status, FALSE, username, "algorithm not offered");
   g_autofree char *ha1 = NULL;
   if (u->password != NULL)
     ha1 = sf_digest_ha1 (alg, username, r->realm, u->password);
   else if (alg == SF_DIGEST_MD5 || alg == SF_DIGEST_MD5_SESS)
     ha1 = g_strdup (u->ha1_md5); /* htdigest: MD5 only */
   else
-    return challenge (ctx, e, status, FALSE, "only MD5 for this user") ? SF_OP_TRANSITION : SF_OP_ERROR;
+    return refuse (ctx, e, status, FALSE, username, "only MD5 for this user");
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (e->msg)->raw);
   SfSipStr body = sf_sip_msg_body (e->msg);
   g_autofree char *body_s = sf_sip_str_dup (body);
-  switch (sf_digest_server_check (r->digest, mine, ha1, offered, method, ruri, body_s, body.len, now_s (ctx))) {
+  const char *why = NULL;
+  switch (sf_digest_server_check (r->digest, mine, ha1, offered, method, ruri, body_s, body.len, now_s (ctx), &why)) {
   case SF_DIGEST_OK:
     if (reg) {
       /* 10.3 step 4, once the credentials are good: may this user change this address-of-record? */
       const SfSipValue *to = sf_sip_msg_to (e->msg);
       g_autofree char *to_user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
-      if (to_user == NULL || strcmp (to_user, username) != 0)
+      if (to_user == NULL || strcmp (to_user, username) != 0) {
+        log_failure (ctx, e, username, "not your address-of-record");
         return sf_registrar_answer (ctx, e, 403, "Not your address-of-record", NULL);
+      }
     } else if (!sf_registrar_from_matches (ctx, e->msg, username)) {
       /* the identity asserted in From must be the one authenticated (Kamailio: "Auth user mismatch") */
+      log_failure (ctx, e, username, "From is another user");
       return sf_registrar_answer (ctx, e, 403, "Auth User Mismatch", NULL);
     }
     return SF_OP_CONTINUE;
   case SF_DIGEST_STALE:
-    return challenge (ctx, e, status, TRUE, "stale nonce") ? SF_OP_TRANSITION : SF_OP_ERROR;
+    return refuse (ctx, e, status, TRUE, username, why);
   case SF_DIGEST_REPLAY:
-    return challenge (ctx, e, status, FALSE, "nonce count replayed") ? SF_OP_TRANSITION : SF_OP_ERROR;
   case SF_DIGEST_BAD:
   default:
-    return challenge (ctx, e, status, FALSE, "wrong credentials") ? SF_OP_TRANSITION : SF_OP_ERROR;
+    return refuse (ctx, e, status, FALSE, username, why);
   }
 }
 

@@ -3,6 +3,7 @@
 #include "sf-registrar.h"
 #include "framework/sf-stack.h"
 #include "framework/sf-secret.h"
+#include "framework/sf-clock.h"
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
@@ -20,6 +21,8 @@ static const SfConfigKey registrar_keys[] = {
 static const SfConfigKey auth_keys[] = {
   { "algorithms", SF_CFG_LIST, "MD5,SHA-256", 0, 0, NULL, "digest algorithms offered, one challenge each, in this order" },
   { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
+  { "nonce_slots", SF_CFG_INT, "65536", 1, 4194304, NULL,
+    "nonces usable at once (a fixed table, 24 bytes a slot): a nonce whose slot a newer one took is stale" },
 };
 
 gboolean
@@ -95,6 +98,14 @@ registrar_free (SfRegistrar *r)
   g_free (r);
 }
 
+/* The stats event's fields: nonce-count slots in use (with a users file). */
+static char *
+stats_fields (SfRegistrar *r)
+{
+  gint64 now_s = sf_clock_now_us (sf_endpoint_clock (r->ep)) / G_USEC_PER_SEC;
+  return g_strdup_printf ("\"nonce_slots_used\":%u", sf_digest_server_slots_used (r->digest, now_s));
+}
+
 gboolean
 sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
 {
@@ -152,17 +163,28 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
     registrar_free (r);
     return FALSE;
   }
-  r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"));
+  r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"),
+                                    (guint) sf_config_get_int (cfg, "auth", "nonce_slots"));
+  memset (secret, 0, sizeof secret);
   r->loc = sf_location_new_memory (sf_endpoint_clock (ep));
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
+  r->ep = ep;
   sf_endpoint_set_data (ep, "registrar", r);
+  if (r->users != NULL)
+    sf_endpoint_set_stats_extra (ep, (SfStatsFunc) stats_fields, r);
   return TRUE;
 }
 
 void
 sf_registrar_teardown (SfEndpoint *ep)
 {
-  registrar_free (sf_endpoint_get_data (ep, "registrar"));
+  SfRegistrar *r = sf_endpoint_get_data (ep, "registrar");
+  SfStatsFunc func;
+  gpointer data;
+  sf_endpoint_get_stats_extra (ep, &func, &data);
+  if (r != NULL && data == r)
+    sf_endpoint_set_stats_extra (ep, NULL, NULL);
+  registrar_free (r);
   sf_endpoint_set_data (ep, "registrar", NULL);
 }
 

@@ -29,14 +29,21 @@ typedef struct {
   gint64 min_expires, max_expires;
   SfDigestAlg algs[4];
   guint n_algs;
+  SfEndpoint *ep;           /* unowned: the endpoint this is data of */
+  gint64 log_second;        /* "auth failed" lines: the second being counted, */
+  guint log_lines;          /* lines written in it, */
+  guint log_dropped;        /* and lines left out in it (past SF_AUTH_LOG_PER_S) */
 } SfRegistrar;
 
 /* Declares [registrar] and [auth]. */
 gboolean sf_registrar_declare_config (SfConfig *cfg, GError **error);
 /* Reads the sections and the users file (errors name the file and line) and
- * keeps the result as endpoint data; @clock drives binding expiry and nonces. */
+ * keeps the result as endpoint data; @clock drives binding expiry and nonces.
+ * With a users file, sets the endpoint's stats hook (before sf_stack_new()). */
 gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
-/* Frees what sf_registrar_setup() kept (after the endpoint's instances are gone). */
+/* Frees what sf_registrar_setup() kept (after the endpoint's instances are
+ * gone, and after sf_stack_free(): the stack chains to the registrar's stats
+ * fields, nonce_slots_used). */
 void sf_registrar_teardown (SfEndpoint *ep);
 SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
 

@@ -5,7 +5,19 @@
  *  - pick_first_supported: the client answers the first challenge it can (RFC 7616 3.7)
  *  - server_round_trip: our challenge, our answer, our check: ok; a replayed nonce
  *    count, a wrong password, a forged nonce, an expired nonce (stale) each refused;
- *    credentials without qop, for another Request-URI or another algorithm refused
+ *    credentials for another Request-URI or another algorithm refused
+ *  - nonce_counts: each nc once and increasing (RFC 7616 3.4); nc=00000000 refused
+ *    (and uses nothing up)
+ *  - no_qop_once: credentials without qop (RFC 2069 style) taken once per nonce, and
+ *    not after a use with qop
+ *  - slot_reuse: a table of 4 slots wrapped 250 times: no nonce used earlier is ever
+ *    taken again, at its count or above (stale, or replay while it owns its slot); a
+ *    nonce never used whose slot a newer one took is stale; slots in use stay <= 4
+ *  - expired: a nonce past nonce_ttl_s is stale, and no longer counted as in use
+ *  - stale_only_when_verified: an expired, reused-slot or other-boot nonce with a
+ *    wrong response is BAD, not STALE (RFC 7616 3.3)
+ *  - other_nodes: a server with the same secret but another boot id finds our nonce
+ *    stale (never good); one with another secret finds it not ours (BAD)
  *  - unique_nonces: no two challenges share a nonce */
 #include "config.h"
 #include "sf-test.h"
@@ -113,14 +125,35 @@ answer_and_check (SfDigestServer *srv, const char *challenge, const char *passwo
   g_assert (av->len == 1);
   g_autofree char *ha1 = sf_digest_ha1 (c->alg, "alice", "sipflow.test", server_password);
   return sf_digest_server_check (srv, av->pdata[0], ha1, 1u << SF_DIGEST_MD5 | 1u << SF_DIGEST_SHA256, "REGISTER",
-                                 "sip:sipflow.test", NULL, 0, now);
+                                 "sip:sipflow.test", NULL, 0, now, NULL);
 }
+
+/* alice's MD5 credentials for @nonce with @password: qop=auth and @nc, or
+ * without qop (@qop FALSE), checked by @srv at @now; *@why the reason. */
+static SfDigestVerdict
+use_nonce (SfDigestServer *srv, const char *nonce, const char *password, gboolean qop, guint32 nc, gint64 now,
+           const char **why)
+{
+  g_autofree char *ch = g_strdup_printf ("Digest realm=\"sipflow.test\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"", nonce);
+  g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch);
+  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (chs, NULL);
+  g_assert (c != NULL);
+  c->qop_auth = qop;
+  g_autofree char *auth = sf_digest_authorization (c, "alice", password, "REGISTER", "sip:sipflow.test", NULL, nc);
+  g_autoptr (GPtrArray) av = values (SF_SIP_HDR_AUTHORIZATION, auth);
+  g_assert (av->len == 1);
+  g_autofree char *ha1 = sf_digest_ha1 (SF_DIGEST_MD5, "alice", "sipflow.test", "wonderland");
+  return sf_digest_server_check (srv, av->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:sipflow.test", NULL, 0,
+                                 now, why);
+}
+
+static const guint8 the_secret[] = "a secret shared by the nodes";
 
 static void
 server_round_trip (void)
 {
   static const guint8 secret[] = "a secret shared by the nodes";
-  g_autoptr (SfDigestServer) srv = sf_digest_server_new (secret, sizeof secret, 300);
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (secret, sizeof secret, 300, 65536);
   for (SfDigestAlg alg = SF_DIGEST_MD5; alg <= SF_DIGEST_SHA256; alg += 2) {
     g_autofree char *ch = sf_digest_server_challenge (srv, "sipflow.test", alg, FALSE, 1000);
     CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 1, 1001, "wonderland"), SF_DIGEST_OK);
@@ -128,11 +161,11 @@ server_round_trip (void)
     CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 2, 1003, "wonderland"), SF_DIGEST_OK);
     CU_ASSERT_EQUAL (answer_and_check (srv, ch, "guess", 3, 1004, "wonderland"), SF_DIGEST_BAD);
     CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 4, 1000 + 301, "wonderland"), SF_DIGEST_STALE);
-    /* Another node with the same secret accepts the nonce; one without it does not. */
-    g_autoptr (SfDigestServer) peer = sf_digest_server_new (secret, sizeof secret, 300);
-    CU_ASSERT_EQUAL (answer_and_check (peer, ch, "wonderland", 5, 1005, "wonderland"), SF_DIGEST_OK);
+    /* Another node with the same secret (another boot id) finds it stale; one without it, not ours. */
+    g_autoptr (SfDigestServer) peer = sf_digest_server_new (secret, sizeof secret, 300, 65536);
+    CU_ASSERT_EQUAL (answer_and_check (peer, ch, "wonderland", 5, 1005, "wonderland"), SF_DIGEST_STALE);
     static const guint8 other[] = "another secret";
-    g_autoptr (SfDigestServer) stranger = sf_digest_server_new (other, sizeof other, 300);
+    g_autoptr (SfDigestServer) stranger = sf_digest_server_new (other, sizeof other, 300, 65536);
     CU_ASSERT_EQUAL (answer_and_check (stranger, ch, "wonderland", 6, 1005, "wonderland"), SF_DIGEST_BAD);
   }
   /* A forged nonce (one hex digit changed) is refused. */
@@ -140,25 +173,19 @@ server_round_trip (void)
   char *n = strstr (ch, "nonce=\"") + 7;
   n[3] = n[3] == '0' ? '1' : '0';
   CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
-  /* Without qop (no nonce count), for another URI, or with an algorithm not offered: refused. */
+  /* For another URI, or with an algorithm not offered: refused. */
   g_autofree char *ch2 = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 3000);
   g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch2);
   g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (chs, NULL);
-  c->qop_auth = FALSE;
-  g_autofree char *noqop = sf_digest_authorization (c, "alice", "wonderland", "REGISTER", "sip:sipflow.test", NULL, 1);
-  g_autoptr (GPtrArray) nv = values (SF_SIP_HDR_AUTHORIZATION, noqop);
   g_autofree char *ha1 = sf_digest_ha1 (SF_DIGEST_MD5, "alice", "sipflow.test", "wonderland");
-  CU_ASSERT_EQUAL (sf_digest_server_check (srv, nv->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:sipflow.test",
-                                           NULL, 0, 3001), SF_DIGEST_BAD);
-  c->qop_auth = TRUE;
   g_autofree char *ok = sf_digest_authorization (c, "alice", "wonderland", "REGISTER", "sip:sipflow.test", NULL, 1);
   g_autoptr (GPtrArray) ov = values (SF_SIP_HDR_AUTHORIZATION, ok);
   CU_ASSERT_EQUAL (sf_digest_server_check (srv, ov->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:other.test",
-                                           NULL, 0, 3001), SF_DIGEST_BAD);
+                                           NULL, 0, 3001, NULL), SF_DIGEST_BAD);
   CU_ASSERT_EQUAL (sf_digest_server_check (srv, ov->pdata[0], ha1, 1u << SF_DIGEST_SHA256, "REGISTER", "sip:sipflow.test",
-                                           NULL, 0, 3001), SF_DIGEST_BAD);
+                                           NULL, 0, 3001, NULL), SF_DIGEST_BAD);
   CU_ASSERT_EQUAL (sf_digest_server_check (srv, ov->pdata[0], ha1, 1u << SF_DIGEST_MD5, "REGISTER", "sip:sipflow.test",
-                                           NULL, 0, 3001), SF_DIGEST_OK);
+                                           NULL, 0, 3001, NULL), SF_DIGEST_OK);
   /* stale=true is written when asked. */
   g_autofree char *st = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_SHA256, TRUE, 2000);
   CU_ASSERT_PTR_NOT_NULL (strstr (st, "stale=true"));
@@ -166,10 +193,165 @@ server_round_trip (void)
 }
 
 static void
+nonce_counts (void)
+{
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 16);
+  g_autofree char *n = sf_digest_server_nonce (srv, 1000);
+  CU_ASSERT_EQUAL (strlen (n), 80);
+  const char *why = NULL;
+  /* nc=00000000 is no count (RFC 7616 3.4: the first is 00000001), and uses nothing up. */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0, 1000, &why), SF_DIGEST_BAD);
+  CU_ASSERT_STRING_EQUAL (why, "malformed credentials");
+  CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1000), 0);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, &why), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, &why), SF_DIGEST_REPLAY);
+  CU_ASSERT_STRING_EQUAL (why, "nonce count replayed");
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 3, 1001, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 2, 1001, NULL), SF_DIGEST_REPLAY); /* below the last */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 3, 1001, NULL), SF_DIGEST_REPLAY);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0, 1001, NULL), SF_DIGEST_BAD);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "guess", TRUE, 4, 1001, &why), SF_DIGEST_BAD);
+  CU_ASSERT_STRING_EQUAL (why, "wrong credentials");
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 4, 1002, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", FALSE, 0, 1002, NULL), SF_DIGEST_REPLAY); /* no qop: not after a use */
+  CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1002), 1);
+}
+
+static void
+no_qop_once (void)
+{
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 16);
+  g_autofree char *n = sf_digest_server_nonce (srv, 1000);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "guess", FALSE, 0, 1000, NULL), SF_DIGEST_BAD);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", FALSE, 0, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", FALSE, 0, 1000, NULL), SF_DIGEST_REPLAY);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 7, 1000, NULL), SF_DIGEST_REPLAY);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0xffffffff, 1000, NULL), SF_DIGEST_REPLAY);
+}
+
+static void
+slot_reuse (void)
+{
+  enum { SLOTS = 4, ROUNDS = 1000 };
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, SLOTS);
+  g_autoptr (GPtrArray) used = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *unused = sf_digest_server_nonce (srv, 1000); /* issued, never used */
+  const char *why = NULL;
+  gboolean never_ok = TRUE, counts_ok = TRUE;
+  for (int i = 0; i < ROUNDS; i++) {
+    char *n = sf_digest_server_nonce (srv, 1000);
+    CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+    g_ptr_array_add (used, n);
+    /* The first nonce used, at its count and above, each round: never taken again. */
+    for (guint32 nc = 1; nc <= 3; nc++) {
+      SfDigestVerdict v = use_nonce (srv, used->pdata[0], "wonderland", TRUE, nc, 1000, NULL);
+      if (i == 0 && nc > 1)
+        continue; /* still owns its slot: a higher count is the same client's next request */
+      never_ok &= v != SF_DIGEST_OK;
+    }
+    counts_ok &= sf_digest_server_slots_used (srv, 1000) <= SLOTS;
+  }
+  CU_ASSERT_TRUE (never_ok);
+  CU_ASSERT_TRUE (counts_ok);
+  CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1000), SLOTS);
+  /* The table wrapped ROUNDS / SLOTS times: every nonce whose slot a newer one took is stale. */
+  guint stale = 0, replay = 0;
+  for (guint i = 0; i < used->len; i++) {
+    SfDigestVerdict v1 = use_nonce (srv, used->pdata[i], "wonderland", TRUE, 1, 1000, NULL);
+    SfDigestVerdict v9 = use_nonce (srv, used->pdata[i], "wonderland", TRUE, 9, 1000, NULL);
+    if (i + SLOTS < used->len) {
+      stale += v1 == SF_DIGEST_STALE && v9 == SF_DIGEST_STALE;
+    } else { /* the last SLOTS still own their slots: the count is checked */
+      replay += v1 == SF_DIGEST_REPLAY;
+      CU_ASSERT_EQUAL (v9, SF_DIGEST_OK);
+    }
+  }
+  CU_ASSERT_EQUAL (stale, ROUNDS - SLOTS);
+  CU_ASSERT_EQUAL (replay, SLOTS);
+  CU_ASSERT_EQUAL (use_nonce (srv, used->pdata[0], "wonderland", TRUE, 1, 1000, &why), SF_DIGEST_STALE);
+  CU_ASSERT_STRING_EQUAL (why, "nonce slot reused");
+  CU_ASSERT_EQUAL (use_nonce (srv, unused, "wonderland", TRUE, 1, 1000, &why), SF_DIGEST_STALE);
+  CU_ASSERT_STRING_EQUAL (why, "nonce slot reused");
+  /* A nonce issued but not used keeps its slot free: its first use is good. */
+  g_autofree char *fresh = sf_digest_server_nonce (srv, 1000);
+  g_autofree char *later = sf_digest_server_nonce (srv, 1000);
+  CU_ASSERT_EQUAL (use_nonce (srv, later, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, fresh, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+}
+
+static void
+expired (void)
+{
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 16);
+  g_autofree char *n = sf_digest_server_nonce (srv, 1000);
+  g_autofree char *m = sf_digest_server_nonce (srv, 1000);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1300, NULL), SF_DIGEST_OK); /* the last good second */
+  CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1300), 1);
+  const char *why = NULL;
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 2, 1301, &why), SF_DIGEST_STALE);
+  CU_ASSERT_STRING_EQUAL (why, "nonce expired");
+  CU_ASSERT_EQUAL (use_nonce (srv, m, "wonderland", TRUE, 1, 1301, NULL), SF_DIGEST_STALE);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", FALSE, 0, 100000, NULL), SF_DIGEST_STALE);
+  CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1301), 0);
+  /* A nonce made in the future (more than a minute: clock skew between nodes) is not ours. */
+  g_autofree char *f = sf_digest_server_nonce (srv, 2000);
+  CU_ASSERT_EQUAL (use_nonce (srv, f, "wonderland", TRUE, 1, 1900, &why), SF_DIGEST_BAD);
+  CU_ASSERT_STRING_EQUAL (why, "nonce not ours");
+}
+
+static void
+stale_only_when_verified (void)
+{
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 1);
+  g_autoptr (SfDigestServer) peer = sf_digest_server_new (the_secret, sizeof the_secret, 300, 1);
+  g_autofree char *old = sf_digest_server_nonce (srv, 1000);
+  g_autofree char *cur = sf_digest_server_nonce (srv, 1000);
+  CU_ASSERT_EQUAL (use_nonce (srv, cur, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+  const char *why = NULL;
+  /* expired, slot reused, another boot: wrong password first, then the right one */
+  CU_ASSERT_EQUAL (use_nonce (srv, cur, "guess", TRUE, 2, 1400, &why), SF_DIGEST_BAD);
+  CU_ASSERT_STRING_EQUAL (why, "wrong credentials");
+  CU_ASSERT_EQUAL (use_nonce (srv, cur, "wonderland", TRUE, 2, 1400, NULL), SF_DIGEST_STALE);
+  CU_ASSERT_EQUAL (use_nonce (srv, old, "guess", TRUE, 1, 1000, NULL), SF_DIGEST_BAD);
+  CU_ASSERT_EQUAL (use_nonce (srv, old, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_STALE);
+  CU_ASSERT_EQUAL (use_nonce (peer, cur, "guess", TRUE, 2, 1000, NULL), SF_DIGEST_BAD);
+  CU_ASSERT_EQUAL (use_nonce (peer, cur, "wonderland", TRUE, 2, 1000, NULL), SF_DIGEST_STALE);
+  /* and a challenge says stale=true only when asked */
+  g_autofree char *plain = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 1000);
+  CU_ASSERT_PTR_NULL (strstr (plain, "stale"));
+}
+
+static void
+other_nodes (void)
+{
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 16);
+  g_autoptr (SfDigestServer) rebooted = sf_digest_server_new (the_secret, sizeof the_secret, 300, 16);
+  static const guint8 other[] = "another secret";
+  g_autoptr (SfDigestServer) stranger = sf_digest_server_new (other, sizeof other, 300, 16);
+  g_autofree char *n = sf_digest_server_nonce (srv, 1000);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+  const char *why = NULL;
+  /* Same secret, another boot id (a restart, or another node): the nonce counts
+   * are not here, so any count, even a new one, is stale. */
+  for (guint32 nc = 1; nc <= 3; nc++) {
+    CU_ASSERT_EQUAL (use_nonce (rebooted, n, "wonderland", TRUE, nc, 1000, &why), SF_DIGEST_STALE);
+    CU_ASSERT_STRING_EQUAL (why, "nonce from another boot or node");
+  }
+  CU_ASSERT_EQUAL (use_nonce (rebooted, n, "wonderland", FALSE, 0, 1000, NULL), SF_DIGEST_STALE);
+  /* Its own nonces are good to it, and stale to us. */
+  g_autofree char *r = sf_digest_server_nonce (rebooted, 1000);
+  CU_ASSERT_EQUAL (use_nonce (rebooted, r, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, r, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_STALE);
+  /* Another secret: not ours at all. */
+  CU_ASSERT_EQUAL (use_nonce (stranger, n, "wonderland", TRUE, 2, 1000, &why), SF_DIGEST_BAD);
+  CU_ASSERT_STRING_EQUAL (why, "nonce not ours");
+}
+
+static void
 unique_nonces (void)
 {
   static const guint8 secret[] = "s";
-  g_autoptr (SfDigestServer) srv = sf_digest_server_new (secret, sizeof secret, 300);
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (secret, sizeof secret, 300, 65536);
   g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (int i = 0; i < 10000; i++)
     g_hash_table_add (seen, sf_digest_server_nonce (srv, 42));
@@ -183,5 +365,11 @@ sf_test_register_sip_digest (void)
   SF_ADD_TEST (s, vectors);
   SF_ADD_TEST (s, pick_first_supported);
   SF_ADD_TEST (s, server_round_trip);
+  SF_ADD_TEST (s, nonce_counts);
+  SF_ADD_TEST (s, no_qop_once);
+  SF_ADD_TEST (s, slot_reuse);
+  SF_ADD_TEST (s, expired);
+  SF_ADD_TEST (s, stale_only_when_verified);
+  SF_ADD_TEST (s, other_nodes);
   SF_ADD_TEST (s, unique_nonces);
 }
