@@ -3,6 +3,7 @@
 #include "sf-stack.h"
 #include "framework/sf-endpoint-private.h"
 #include "framework/sf-json.h"
+#include "framework/sf-clock.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-dialog.h"
@@ -25,7 +26,22 @@ struct _SfStack {
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
+  SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
+  guint max_instances;       /* sip.max_instances */
+  guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
+  GHashTable *buckets;       /* source address (owned string) -> Bucket (owned) */
 };
+
+/* A token bucket per source address for sip.rate_limit: up to two seconds'
+ * worth of requests in a burst. */
+typedef struct {
+  double tokens;
+  gint64 last_us;
+} Bucket;
+/* Sources tracked at most; when full, sources idle for a while are forgotten,
+ * and a new source that still finds no room is let through (the total is
+ * bounded by sip.max_instances). */
+#define SF_STACK_MAX_BUCKETS 65536
 
 /* "host", "host:port", "[v6]" or "[v6]:port", checked by the URI parser (a
  * user part or parameters are refused). */
@@ -62,6 +78,10 @@ static const SfConfigKey sip_keys[] = {
   { "tcp_max_per_source", SF_CFG_INT, "32", 1, 65536, NULL, "most TCP connections accepted from one IP address at once" },
   { "tcp_max_connections", SF_CFG_INT, "1024", 1, 1048576, NULL,
     "most TCP connections at once (lowered to fit the descriptor limit, RLIMIT_NOFILE)" },
+  { "max_instances", SF_CFG_INT, "50000", 16, 100000000, NULL,
+    "live instances (transactions, calls, requests, branches) past which a new request gets 503 with Retry-After, statelessly" },
+  { "rate_limit", SF_CFG_INT, "2000", 0, 10000000, NULL,
+    "new requests a second from one source address, bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
     "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
 };
@@ -169,7 +189,8 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
                           ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
                           ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
-                          ",\"requests_refused\":%" G_GUINT64_FORMAT
+                          ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT
+                          ",\"requests_overload\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
                           ",\"tcp_pongs\":%" G_GUINT64_FORMAT "%s%s",
@@ -178,7 +199,7 @@ sf_stack_stats_fields (SfStack *s)
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.timeouts, s->stats.transport_errors,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
-                          s->stats.refused,
+                          s->stats.refused, s->stats.rate_limited, s->stats.overloaded,
                           t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
                           more != NULL && *more != '\0' ? "," : "", more != NULL ? more : "");
 }
@@ -301,13 +322,108 @@ sf_stack_is_local (SfStack *s, const char *host, guint port)
   return s->adv_port != 0 ? port == s->adv_port : sf_sip_transport_has_port (s->tp, port);
 }
 
+/* 8.2.7: a To tag that a retransmission of @req gets again: a hash of what
+ * identifies it (top Via branch, From tag, Call-ID, CSeq). */
+static char *
+stateless_tag (SfSipMsg *req)
+{
+  GChecksum *c = g_checksum_new (G_CHECKSUM_SHA256);
+  const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (req), "branch");
+  const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (req), "tag");
+  SfSipStr cid = sf_sip_msg_call_id (req);
+  if (b != NULL && sf_sip_str_is_set (b->value))
+    g_checksum_update (c, (const guchar *) b->value.p, (gssize) b->value.len);
+  g_checksum_update (c, (const guchar *) "|", 1);
+  if (ft != NULL && sf_sip_str_is_set (ft->value))
+    g_checksum_update (c, (const guchar *) ft->value.p, (gssize) ft->value.len);
+  g_checksum_update (c, (const guchar *) "|", 1);
+  g_checksum_update (c, (const guchar *) cid.p, (gssize) cid.len);
+  g_autofree char *n = g_strdup_printf ("|%" G_GUINT64_FORMAT, sf_sip_msg_cseq (req)->number);
+  g_checksum_update (c, (const guchar *) n, -1);
+  char *tag = g_strdup_printf ("sl%.14s", g_checksum_get_string (c));
+  g_checksum_free (c);
+  return tag;
+}
+
+gboolean
+sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint status, const char *reason,
+                           const char *const *lines)
+{
+  g_autofree char *tag = stateless_tag (req);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (req, status, reason, tag, lines, NULL);
+  if (r == NULL || !sf_stack_send_response (s, r, to))
+    return FALSE;
+  s->stats.stateless++;
+  GString *ev = sf_json_begin ("stateless_answer");
+  sf_json_add_int (ev, "status", status);
+  g_autofree char *rs = sf_sip_str_dup (sf_sip_msg_reason (r));
+  sf_json_add_str (ev, "reason", rs);
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (req));
+  sf_json_add_str (ev, "method", method);
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (req));
+  sf_json_add_str (ev, "call_id", cid);
+  if (to != NULL && to->remote != NULL) {
+    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (to->remote));
+    g_autofree char *src = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (to->remote));
+    sf_json_add_str (ev, "source", src);
+  }
+  sf_endpoint_emit_line (s->ep, sf_json_end (ev));
+  return TRUE;
+}
+
 static void
 answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint status)
 {
-  g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (req, status, NULL, tag, NULL);
-  if (r != NULL && sf_stack_send_response (s, r, from))
-    s->stats.stateless++;
+  sf_stack_answer_stateless (s, req, from, status, NULL, NULL);
+}
+
+void
+sf_stack_set_gate (SfStack *s, const SfStackGate *gate)
+{
+  if (gate != NULL)
+    s->gate = *gate;
+  else
+    memset (&s->gate, 0, sizeof s->gate);
+}
+
+/* sip.rate_limit: may one more new request from @from's address go on? */
+static gboolean
+rate_ok (SfStack *s, const SfSipPeer *from)
+{
+  if (s->rate == 0 || from == NULL || from->remote == NULL)
+    return TRUE;
+  if (s->gate.trusted != NULL) {
+    SfCtx c = { .ep = s->ep };
+    if (s->gate.trusted (&c, from, s->gate.data))
+      return TRUE;
+  }
+  g_autofree char *key = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (s->ep));
+  double cap = 2.0 * s->rate;
+  Bucket *b = g_hash_table_lookup (s->buckets, key);
+  if (b == NULL) {
+    if (g_hash_table_size (s->buckets) >= SF_STACK_MAX_BUCKETS) {
+      /* forget the sources that would have a full bucket again by now */
+      GHashTableIter it;
+      gpointer v;
+      g_hash_table_iter_init (&it, s->buckets);
+      while (g_hash_table_iter_next (&it, NULL, &v))
+        if (((Bucket *) v)->tokens + (double) (now - ((Bucket *) v)->last_us) / G_USEC_PER_SEC * s->rate >= cap)
+          g_hash_table_iter_remove (&it);
+      if (g_hash_table_size (s->buckets) >= SF_STACK_MAX_BUCKETS)
+        return TRUE;
+    }
+    b = g_new0 (Bucket, 1);
+    b->tokens = cap;
+    b->last_us = now;
+    g_hash_table_insert (s->buckets, g_steal_pointer (&key), b);
+  }
+  b->tokens = MIN (cap, b->tokens + (double) (now - b->last_us) / G_USEC_PER_SEC * s->rate);
+  b->last_us = now;
+  if (b->tokens < 1.0)
+    return FALSE;
+  b->tokens -= 1.0;
+  return TRUE;
 }
 
 /* The client transaction key (17.1.3): branch and CSeq method. */
@@ -402,6 +518,25 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
                                                      (GDestroyNotify) sf_sip_event_free));
     return;
   }
+  /* New work (an ACK for a 2xx is part of a call's): the source's rate, then
+   * what the flow decides without state, then the bound on all live state
+   * (docs/security.md). */
+  gboolean cancel = strcmp (method, "CANCEL") == 0;
+  if (!ack && !rate_ok (s, from)) {
+    s->stats.rate_limited++;
+    return;
+  }
+  if (s->gate.admit != NULL && !cancel) {
+    SfCtx c = { .ep = s->ep };
+    if (s->gate.admit (&c, msg, from, s->gate.data))
+      return;
+  }
+  if (!ack && sf_endpoint_n_instances (s->ep) >= s->max_instances) {
+    s->stats.overloaded++;
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    sf_stack_answer_stateless (s, msg, from, 503, "Overloaded", lines);
+    return;
+  }
   g_autofree char *ck = call_key (msg);
   SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   if (ack && is_proxy (s)) {
@@ -424,7 +559,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
                                                         (GDestroyNotify) sf_sip_event_free));
     return;
   }
-  if (strcmp (method, "CANCEL") == 0) {
+  if (cancel) {
     /* 9.2: a CANCEL for an INVITE this element knows gets its own (non-INVITE)
      * transaction and goes to the call; one that matches nothing gets 481. */
     g_autofree char *ikey = server_key (msg, "INVITE");
@@ -767,6 +902,9 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->nist = g_steal_pointer (&nist);
   s->ict = g_steal_pointer (&ict);
   s->nict = g_steal_pointer (&nict);
+  s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
+  s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit");
+  s->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   s->tp = sf_sip_transport_new (NULL, on_recv, s);
   sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
   sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
@@ -796,6 +934,7 @@ sf_stack_free (SfStack *s)
   sf_machine_unref (s->ict);
   sf_machine_unref (s->nict);
   g_free (s->adv_host);
+  g_hash_table_unref (s->buckets);
   g_free (s);
 }
 

@@ -39,6 +39,8 @@ typedef struct {
   guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
   guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
   guint64 refused;                     /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */
+  guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
+  guint64 overloaded;                  /* new requests answered 503 statelessly: sip.max_instances reached */
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
@@ -58,6 +60,25 @@ const SfStackStats *sf_stack_stats (SfStack *s);
 SfSipTransport *sf_stack_transport (SfStack *s);
 /* ,"sip_..." fields for the stats event (transfer full). */
 char *sf_stack_stats_fields (SfStack *s);
+
+/* What a flow may decide about a request before any state is made for it
+ * (RFC 3261 8.2.7, 16.3: refusing and challenging need no transaction): the
+ * stack asks @admit for each request that matches no transaction (not a
+ * CANCEL), with a context that has an endpoint but no instance; TRUE when it
+ * answered (sf_stack_answer_stateless) or dropped the request.  @trusted
+ * (nullable) says which sources sip.rate_limit leaves alone. */
+typedef struct {
+  gboolean (*admit) (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data);
+  gboolean (*trusted) (SfCtx *ctx, const SfSipPeer *from, gpointer data);
+  gpointer data;
+} SfStackGate;
+void sf_stack_set_gate (SfStack *s, const SfStackGate *gate);
+/* Answers @req statelessly (8.2.7: the To tag derived from the request, so a
+ * retransmission gets the same response; no transaction), with @reason
+ * (nullable) and further header @lines (nullable), and writes a
+ * 'stateless_answer' event.  FALSE when it could not be built or sent. */
+gboolean sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint status, const char *reason,
+                                    const char *const *lines);
 
 /* ---- for operators ---- */
 SfStack *sf_stack_from_ctx (SfCtx *ctx);

@@ -337,6 +337,8 @@ sf_ua_cmd_run (int argc, char **argv)
       rc = SF_EXIT_FAIL;
       goto out;
     }
+    if (strcmp (machine->scope, "request") == 0)
+      sf_stack_set_gate (stack, &sf_proxy_gate); /* a proxy refuses and challenges without state */
     for (const char *const *sp = specs; *sp != NULL; sp++)
       if (!sf_stack_listen (stack, *sp, &error)) {
         fprintf (stderr, "sipflow run: --listen %s: %s\n", *sp, error->message);

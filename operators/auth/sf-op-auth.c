@@ -25,16 +25,37 @@ now_s (SfCtx *ctx)
 
 /* Sends @status (401/407) with one challenge per algorithm (@stale: the last
  * nonce is no longer taken but the response in it was right). */
-static gboolean
-challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *reason)
+GPtrArray *
+sf_registrar_challenge_lines (SfCtx *ctx, guint status, gboolean stale)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
-  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < r->n_algs; i++) {
     g_autofree char *c = sf_digest_server_challenge (r->digest, r->realm, r->algs[i], stale, now_s (ctx));
     g_ptr_array_add (lines, g_strdup_printf ("%s: %s", status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate", c));
   }
   g_ptr_array_add (lines, NULL);
+  return lines;
+}
+
+gboolean
+sf_registrar_has_credentials (SfCtx *ctx, SfSipMsg *req)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  gboolean reg = sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER");
+  GPtrArray *creds = sf_sip_msg_values (req, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  for (guint i = 0; r != NULL && creds != NULL && i < creds->len; i++) {
+    g_autofree char *realm = sf_digest_param (creds->pdata[i], "realm");
+    if (realm != NULL && strcmp (realm, r->realm) == 0 && sf_sip_str_caseeq (((SfSipValue *) creds->pdata[i])->text, "Digest"))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *reason)
+{
+  g_autoptr (GPtrArray) lines = sf_registrar_challenge_lines (ctx, status, stale);
   if (sf_registrar_answer (ctx, e, status, NULL, (const char *const *) lines->pdata) != SF_OP_TRANSITION)
     return FALSE;
   GString *f = g_string_new (NULL);

@@ -72,12 +72,47 @@ is_method (SfSipEvent *e, const char *m)
 
 static const char *const answered_outcomes[] = { "answered", NULL };
 
-/* 16.3: a request that is fit to be proxied (and not one that came while the
- * proxy quits: 503 with Retry-After): a sip or sips Request-URI (else
- * 416), Max-Forwards above 0 (else 483), Route and Proxy-Require readable
- * (else 400), not a loop (else 482), no Proxy-Require (this proxy supports no
- * extension: 420 with Unsupported).  An ACK is never answered: a bad one is dropped (outcome
- * answered all the same).  CONTINUE when fit. */
+/* 16.3: the status a request unfit to be proxied gets, 0 when it is fit: a
+ * sip or sips Request-URI (else 416), Max-Forwards above 0 (else 483), Route
+ * and Proxy-Require readable (else 400, *@why the reason phrase), not a loop
+ * (else 482), no Proxy-Require (this proxy supports no extension: 420, the
+ * Unsupported line added to @lines). */
+static guint
+unfit (SfCtx *ctx, SfSipMsg *msg, char **why, GPtrArray *lines)
+{
+  const SfSipUri *ruri = sf_sip_msg_ruri (msg);
+  g_autoptr (GError) error = NULL;
+  if (ruri == NULL || (ruri->kind != SF_URI_SIP && ruri->kind != SF_URI_SIPS))
+    return 416;
+  if (sf_sip_msg_max_forwards (msg) == 0)
+    return 483;
+  if (sf_sip_msg_values (msg, SF_SIP_HDR_ROUTE, &error) == NULL && sf_sip_msg_find (msg, SF_SIP_HDR_ROUTE) != NULL) {
+    *why = g_strdup_printf ("Bad Route: %s", error != NULL ? error->message : "unreadable");
+    for (char *c = *why; *c != '\0'; c++)
+      if (*c == '\r' || *c == '\n' || *c == '"')
+        *c = ' ';
+    return 400;
+  }
+  if (sf_proxy_looped (ctx, msg))
+    return 482;
+  if (sf_sip_msg_find (msg, SF_SIP_HDR_PROXY_REQUIRE) != NULL && sf_sip_msg_values (msg, SF_SIP_HDR_PROXY_REQUIRE, NULL) == NULL) {
+    *why = g_strdup ("Bad Proxy-Require");
+    return 400;
+  }
+  char *unsupported = sf_registrar_unsupported (msg, SF_SIP_HDR_PROXY_REQUIRE);
+  if (unsupported != NULL) {
+    g_ptr_array_add (lines, unsupported);
+    return 420;
+  }
+  return 0;
+}
+
+/* 16.3: a request that is fit to be proxied (unfit(): 416, 483, 400, 482,
+ * 420), and not one that came while the proxy quits (503 with Retry-After).
+ * An ACK is never answered: a bad one is dropped (outcome answered all the
+ * same).  CONTINUE when fit.  (The stack's gate, sf_proxy_gate, answers most
+ * of these statelessly before any transaction; this operator serves what
+ * reaches the flow.) */
 static SfOpResult
 sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -85,39 +120,17 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg))
     return SF_OP_SKIP;
   gboolean ack = is_method (e, "ACK");
-  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
   guint status = 0;
   const char *reason = NULL;
   g_autofree char *why = NULL;
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GError) error = NULL;
   if (sf_ctx_get_data (ctx, "proxy.quitting") != NULL) {
     status = 503;
     reason = "Shutting Down";
     g_ptr_array_add (lines, g_strdup ("Retry-After: 60"));
-  } else if (ruri == NULL || (ruri->kind != SF_URI_SIP && ruri->kind != SF_URI_SIPS)) {
-    status = 416;
-  } else if (sf_sip_msg_max_forwards (e->msg) == 0) {
-    status = 483;
-  } else if (sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, &error) == NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_ROUTE) != NULL) {
-    why = g_strdup_printf ("Bad Route: %s", error != NULL ? error->message : "unreadable");
-    for (char *c = why; *c != '\0'; c++)
-      if (*c == '\r' || *c == '\n' || *c == '"')
-        *c = ' ';
-    status = 400;
-    reason = why;
-  } else if (sf_proxy_looped (ctx, e->msg)) {
-    status = 482;
-  } else if (sf_sip_msg_find (e->msg, SF_SIP_HDR_PROXY_REQUIRE) != NULL &&
-             sf_sip_msg_values (e->msg, SF_SIP_HDR_PROXY_REQUIRE, NULL) == NULL) {
-    status = 400;
-    reason = "Bad Proxy-Require";
   } else {
-    char *unsupported = sf_registrar_unsupported (e->msg, SF_SIP_HDR_PROXY_REQUIRE);
-    if (unsupported != NULL) {
-      g_ptr_array_add (lines, unsupported);
-      status = 420;
-    }
+    status = unfit (ctx, e->msg, &why, lines);
+    reason = why;
   }
   if (status == 0)
     return SF_OP_CONTINUE;
@@ -163,16 +176,86 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 static gboolean
-trusted (SfCtx *ctx, SfSipEvent *e)
+trusted (SfCtx *ctx, const SfSipPeer *peer)
 {
   SfProxyConfig *c = sf_proxy_config (ctx);
-  if (c == NULL || e->peer.remote == NULL)
+  if (c == NULL || peer == NULL || peer->remote == NULL)
     return FALSE;
-  GInetAddress *a = g_inet_socket_address_get_address (e->peer.remote);
+  GInetAddress *a = g_inet_socket_address_get_address (peer->remote);
   for (guint i = 0; i < c->trusted->len; i++)
     if (g_inet_address_mask_matches (c->trusted->pdata[i], a))
       return TRUE;
   return FALSE;
+}
+
+/* Out of a dialog, is @req for a target of ours: once our own Route is popped
+ * (and a strict router's Request-URI put back) no Route is left, and the
+ * Request-URI is in a domain of ours (16.4, 16.5)?  A request that still
+ * names another hop by Route or Request-URI asks to be relayed. */
+static gboolean
+for_us (SfCtx *ctx, SfSipMsg *req)
+{
+  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  guint n = routes != NULL ? routes->len : 0;
+  const SfSipUri *ruri = sf_sip_msg_ruri (req);
+  if (n > 0 && sf_proxy_uri_is_mine (ruri, ctx)) {
+    ruri = ((SfSipValue *) routes->pdata[n - 1])->uri;
+    n--;
+  }
+  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
+    n--;
+  return n == 0 && ruri != NULL && sf_proxy_domain_is_ours (ctx, ruri);
+}
+
+typedef enum {
+  ADMIT_PASS,   /* forwarded (or served) without credentials */
+  ADMIT_AUTH,   /* only with good credentials for our realm */
+  ADMIT_REFUSE, /* 403 (an ACK: dropped) */
+} Admit;
+
+/* Who may have a request forwarded (22.3, and no open relay), before any
+ * credentials are checked.  A REGISTER for a domain of ours goes to the
+ * registrar (AUTH with a users file, trusted or not); one for another domain
+ * is REFUSEd.  Sources in proxy.trusted PASS.  A request with a To tag claims
+ * a dialog: it PASSes only when it comes back along a Record-Route of ours
+ * whose token was made for its Call-ID and its From or To tag
+ * (sf_proxy_token_ok); a To tag alone proves nothing.  An ACK is part of a
+ * dialog or nothing.  Out of a dialog, a request whose From is a user of
+ * ours, or anonymous (RFC 3323) toward another domain, needs AUTH (with a
+ * users file; without one nobody can prove it); anything else PASSes only
+ * for a target of ours (for_us), else it is REFUSEd.  *@reason: the phrase of
+ * the 403. */
+static Admit
+admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, const char **reason)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  gboolean users = r != NULL && r->users != NULL;
+  gboolean tagged = sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL;
+  SfSipStr method = sf_sip_msg_method (req);
+  *reason = NULL;
+  if (sf_sip_str_eq (method, "REGISTER") && sf_proxy_domain_is_ours (ctx, sf_sip_msg_ruri (req)))
+    return users ? ADMIT_AUTH : ADMIT_PASS;
+  if (trusted (ctx, peer))
+    return ADMIT_PASS;
+  if (tagged || sf_sip_str_eq (method, "ACK")) {
+    if (tagged && sf_proxy_token_ok (ctx, req))
+      return ADMIT_PASS;
+    *reason = "Not A Dialog Of This Proxy";
+    return ADMIT_REFUSE;
+  }
+  if (sf_sip_str_eq (method, "REGISTER")) {
+    *reason = "Not A Domain Of This Registrar";
+    return ADMIT_REFUSE;
+  }
+  const SfSipValue *from = sf_sip_msg_from (req);
+  gboolean local = for_us (ctx, req);
+  gboolean from_ours = from != NULL && from->uri != NULL && sf_proxy_domain_is_ours (ctx, from->uri);
+  if (users && (from_ours || (!local && sf_registrar_is_anonymous (from))))
+    return ADMIT_AUTH;
+  if (local)
+    return ADMIT_PASS; /* from outside to a user of ours */
+  *reason = "Relaying Denied";
+  return ADMIT_REFUSE;
 }
 
 /* 16.11 and 17.1.1.3: the ACK for a 2xx has no transaction; it goes on by its
@@ -189,7 +272,8 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * along our Record-Route with its token (or from a trusted source).  Any
    * other ACK, the ACK for a response we made statelessly among them, is
    * absorbed: never answered, never relayed. */
-  if (!trusted (ctx, e) && (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL || !sf_proxy_token_ok (ctx, e->msg))) {
+  const char *why = NULL;
+  if (admit (ctx, e->msg, &e->peer, &why) != ADMIT_PASS) {
     g_info ("%s: ACK absorbed: not in a dialog of this proxy", sf_ctx_handle (ctx));
     sf_stack_count (s, "refused");
     return SF_OP_TRANSITION;
@@ -219,36 +303,10 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* ---- Routing ---- */
 
-/* Out of a dialog, is @req for a target of ours: once our own Route is popped
- * (and a strict router's Request-URI put back) no Route is left, and the
- * Request-URI is in a domain of ours (16.4, 16.5)?  A request that still
- * names another hop by Route or Request-URI asks to be relayed. */
-static gboolean
-for_us (SfCtx *ctx, SfSipMsg *req)
-{
-  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
-  guint n = routes != NULL ? routes->len : 0;
-  const SfSipUri *ruri = sf_sip_msg_ruri (req);
-  if (n > 0 && sf_proxy_uri_is_mine (ruri, ctx)) {
-    ruri = ((SfSipValue *) routes->pdata[n - 1])->uri;
-    n--;
-  }
-  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
-    n--;
-  return n == 0 && ruri != NULL && sf_proxy_domain_is_ours (ctx, ruri);
-}
-
-/* Who may have a request forwarded (22.3, and no open relay).  Sources in
- * proxy.trusted pass (SKIP).  A request with a To tag claims a dialog: it
- * passes only when it comes back along a Record-Route of ours whose token
- * was made for its Call-ID and its From or To tag (sf_proxy_token_ok), else
- * 403 (a To tag proves nothing).  Out of a dialog: a REGISTER here is for
- * another domain: 403.  A request whose From is a user of ours, or anonymous
- * (RFC 3323) toward another domain, must carry good Proxy-Authorization for
- * that very user (407, 403 for an unknown user or another user's From:
- * sf_registrar_authorize); without registrar.users nobody can prove it.
- * Anything else passes only when it is for a target of ours (for_us); else
- * 403 Relaying Denied.  CONTINUE when the credentials are good. */
+/* 22.3 and no open relay (admit): a request that may pass goes on (SKIP); one
+ * that needs credentials has them checked (sf_registrar_authorize: CONTINUE
+ * when good; 407, or 403 for an unknown user or another user's From); one
+ * that may not is refused 403 (transition). */
 static SfOpResult
 sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -256,33 +314,78 @@ sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyCtx *p = pctx (ctx);
   if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg || is_method (e, "ACK") || is_method (e, "CANCEL"))
     return SF_OP_SKIP;
-  if (trusted (ctx, e))
+  const char *reason = NULL;
+  switch (admit (ctx, e->msg, &e->peer, &reason)) {
+  case ADMIT_PASS:
     return SF_OP_SKIP;
-  if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL) {
-    if (sf_proxy_token_ok (ctx, e->msg))
-      return SF_OP_SKIP;
-    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
-    return answer (ctx, e, 403, "Not A Dialog Of This Proxy", NULL);
-  }
-  if (is_method (e, "REGISTER")) {
-    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
-    return answer (ctx, e, 403, "Not A Domain Of This Registrar", NULL);
-  }
-  SfRegistrar *r = sf_registrar_from_ctx (ctx);
-  const SfSipValue *from = sf_sip_msg_from (e->msg);
-  gboolean local = for_us (ctx, e->msg);
-  gboolean from_ours = from != NULL && from->uri != NULL && sf_proxy_domain_is_ours (ctx, from->uri);
-  if (r != NULL && r->users != NULL && (from_ours || (!local && sf_registrar_is_anonymous (from)))) {
+  case ADMIT_AUTH: {
     SfOpResult res = sf_registrar_authorize (ctx, e);
     if (res == SF_OP_TRANSITION)
       p->final_sent = 407;
     return res;
   }
-  if (local)
-    return SF_OP_SKIP; /* from outside to a user of ours */
-  sf_stack_count (sf_stack_from_ctx (ctx), "refused");
-  return answer (ctx, e, 403, "Relaying Denied", NULL);
+  case ADMIT_REFUSE:
+  default:
+    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
+    return answer (ctx, e, 403, reason, NULL);
+  }
 }
+
+/* The stack's gate (SfStackGate, framework/sf-stack.h): what this proxy can
+ * decide about a new request before any transaction or instance exists, and
+ * answers statelessly (RFC 3261 8.2.7, 16.3), so that a flood of requests
+ * that are only refused or challenged holds no state: 16.3's 416, 483, 400,
+ * 482, 420; admit()'s 403; a 401/407 challenge for a request that needs
+ * credentials and carries none for our realm; 404 for a user of ours not in
+ * registrar.users.  A refused ACK (the ACK for such an answer among them) is
+ * dropped.  Everything else goes to the flow (FALSE), where OpProxyValidate
+ * and OpProxyAuthorize decide the same way. */
+static gboolean
+gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  gboolean ack = sf_sip_str_eq (sf_sip_msg_method (req), "ACK");
+  g_autofree char *why = NULL;
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  guint status = unfit (ctx, req, &why, lines);
+  const char *reason = why;
+  Admit a = status != 0 ? ADMIT_REFUSE : admit (ctx, req, from, &reason);
+  if (status == 0 && a == ADMIT_REFUSE)
+    status = 403;
+  if (a == ADMIT_REFUSE)
+    sf_stack_count (s, "refused");
+  if (ack)
+    return a == ADMIT_REFUSE; /* an ACK is never answered: dropped, or on to the flow */
+  if (a == ADMIT_AUTH && !sf_registrar_has_credentials (ctx, req)) {
+    status = sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") ? 401 : 407;
+    g_autoptr (GPtrArray) ch = sf_registrar_challenge_lines (ctx, status, FALSE);
+    return sf_stack_answer_stateless (s, req, from, status, NULL, (const char *const *) ch->pdata) || TRUE;
+  }
+  if (a == ADMIT_PASS && !sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") && for_us (ctx, req) &&
+      sf_sip_msg_find (req, SF_SIP_HDR_ROUTE) == NULL) {
+    /* a user of ours that does not exist: 404 without a lookup */
+    SfRegistrar *r = sf_registrar_from_ctx (ctx);
+    const SfSipUri *ruri = sf_sip_msg_ruri (req);
+    g_autofree char *user = sf_sip_str_is_set (ruri->user) ? sf_sip_unescape (ruri->user, NULL) : NULL;
+    if (r != NULL && r->users != NULL && user != NULL && !g_hash_table_contains (r->users, user)) {
+      status = 404;
+      reason = NULL;
+    }
+  }
+  if (status == 0)
+    return FALSE;
+  g_ptr_array_add (lines, NULL);
+  sf_stack_answer_stateless (s, req, from, status, reason, (const char *const *) lines->pdata);
+  return TRUE; /* answered, or dropped when it could not be */
+}
+
+static gboolean
+gate_trusted (SfCtx *ctx, const SfSipPeer *from, gpointer data)
+{
+  return trusted (ctx, from);
+}
+
+const SfStackGate sf_proxy_gate = { gate_admit, gate_trusted, NULL };
 
 static const char *const route_outcomes[] = { "answered", "locate", NULL };
 

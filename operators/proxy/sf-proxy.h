@@ -109,6 +109,11 @@ const SfSipUri *sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req);
  * From or To tag (either side may send)?  Constant time in the comparison. */
 gboolean sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req);
 
+/* The gate a proxy's stack runs before any state (sf_stack_set_gate): 16.3
+ * and admission refusals, and challenges without credentials, answered
+ * statelessly; proxy.trusted exempt from sip.rate_limit. */
+extern const SfStackGate sf_proxy_gate;
+
 /* 16.7 step 6: the rank of a final response (3xx-6xx) when the best is chosen,
  * lower is better: 6xx, then 3xx, then 401, 407, 415, 420, 484, then other
  * 4xx, then 5xx; among equals the first received wins. */

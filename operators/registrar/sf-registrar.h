@@ -85,6 +85,13 @@ gboolean sf_registrar_refuse_extensions (SfCtx *ctx, SfSipEvent *e, SfOpResult *
  * or 403); SF_OP_ERROR when the answer could not be sent. */
 SfOpResult sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e);
 
+/* The challenge lines ("WWW-Authenticate: ..." for 401, "Proxy-Authenticate:
+ * ..." for 407), one per auth.algorithms, NULL-terminated (transfer full). */
+GPtrArray *sf_registrar_challenge_lines (SfCtx *ctx, guint status, gboolean stale);
+/* Does @req carry Digest credentials for our realm (Authorization for a
+ * REGISTER, Proxy-Authorization otherwise)? */
+gboolean sf_registrar_has_credentials (SfCtx *ctx, SfSipMsg *req);
+
 /* Is @from (a From value) anonymous, RFC 3323's sip:anonymous@anonymous.invalid? */
 gboolean sf_registrar_is_anonymous (const SfSipValue *from);
 /* May a request authenticated as @username carry its From: anonymous, in

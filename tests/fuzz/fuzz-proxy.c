@@ -110,6 +110,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   Capture cap = { 0 };
   if (stack != NULL && sf_stack_listen (stack, "udp:127.0.0.1:0", NULL)) {
     sf_stack_set_lookups (stack, FALSE);
+    sf_stack_set_gate (stack, &sf_proxy_gate);
     sf_sip_transport_set_send_filter (sf_stack_transport (stack), filter, &cap);
     Resp resp = { stack, &cap };
     sf_fuzz_script (ep, stack, data, size, respond, settle, &resp);

@@ -45,6 +45,7 @@ px_setup (const char *const *sets)
   t->stack = sf_stack_new (t->env->ep, t->env->loader, tu, NULL);
   sf_machine_unref (tu);
   g_assert (t->stack != NULL);
+  sf_stack_set_gate (t->stack, &sf_proxy_gate);
   g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
   t->peer = sf_test_peer_new (t->env, &t->to, &t->peer_port);
   return t;
