@@ -273,6 +273,23 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
   return sf_sip_builder_finish (b, error);
 }
 
+SfSipMsg *
+sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
+{
+  g_return_val_if_fail (m != NULL && status >= 300 && status <= 699, NULL);
+  SfSipBuilder *b = sf_sip_builder_response (status, NULL);
+  /* The top Via value alone: it names the hop the response goes back to (18.2.2). */
+  const SfSipValue *via = sf_sip_msg_top_via (m);
+  g_string_append (b->head, "Via: ");
+  g_string_append_len (b->head, via->raw.p, (gssize) via->raw.len);
+  g_string_append (b->head, "\r\n");
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_FROM);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_TO);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_CALL_ID);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_CSEQ);
+  return sf_sip_builder_finish (b, error);
+}
+
 /* A request that belongs to @req's client transaction (ACK for a non-2xx, 17.1.1.3;
  * CANCEL, 9.1): @req's Request-URI, top Via, Route, From, Call-ID and CSeq number,
  * with @method; To from @to_src (the response, for the ACK's tag). */
