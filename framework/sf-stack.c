@@ -144,6 +144,8 @@ sf_stack_count (SfStack *s, const char *what)
     s->stats.timeouts++;
   else if (strcmp (what, "transport_errors") == 0)
     s->stats.transport_errors++;
+  else if (strcmp (what, "guarded") == 0)
+    s->stats.guarded++;
 }
 
 char *
@@ -156,11 +158,12 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
                           ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
-                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u",
+                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_guarded\":%" G_GUINT64_FORMAT
+                          ",\"oversize_responses\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u",
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
-                          s->stats.timeouts, s->stats.transport_errors,
+                          s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"));
 }
 

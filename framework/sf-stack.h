@@ -38,6 +38,7 @@ typedef struct {
   guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
   guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
   guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
+  guint64 guarded;                     /* server transactions ended by their guard timer (OpTxnGuard) */
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
