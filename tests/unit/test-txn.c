@@ -36,7 +36,7 @@
  *  - tcp_connect_refused: a client transaction over TCP to a closed port: the TU
  *    hears txn:transport_error and the transaction ends (17.1.4)
  *  - guard_nist, guard_ist: a TU that never answers: the guard timer (132*T1,
- *    400*T1) sends 500, the TU hears txn:timeout, the transaction ends
+ *    480*T1) sends 500, the TU hears txn:timeout, the transaction ends
  *  - guard_ringing: an INVITE that sent 180 is exempt from the guard
  *  - guard_after_answer: a final response just before the guard: it never fires */
 #include "config.h"
@@ -739,7 +739,7 @@ guard_nist (void)
   txn_free (t);
 }
 
-/* The same for an INVITE that never rang: 100 at once, 500 at 400*T1, its ACK
+/* The same for an INVITE that never rang: 100 at once, 500 at 480*T1, its ACK
  * confirms it and Timer I ends it. */
 static void
 guard_ist (void)
@@ -747,7 +747,7 @@ guard_ist (void)
   Txn *t = client_setup ();
   send_req (t, "INVITE", "z9hG4bKguard2", "INVITE", NULL);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
-  advance (t, 400 * 500 - 1);
+  advance (t, 480 * 500 - 1);
   CU_ASSERT_TRUE (nothing_sent (t));
   advance (t, 1);
   g_autofree char *tag = NULL;
@@ -779,7 +779,7 @@ guard_ringing (void)
   send_req (t, "INVITE", "z9hG4bKguard3", "INVITE", NULL);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
-  advance (t, 400 * 500 + 1000);
+  advance (t, 480 * 500 + 1000);
   CU_ASSERT_TRUE (nothing_sent (t));
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 0);
   SfInstance *ist = find_instance (t, "ist");
@@ -808,7 +808,7 @@ guard_after_answer (void)
   CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (nist), ok));
   sf_endpoint_drain (t->env->ep);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
-  advance (t, 400 * 500 - 132 * 500 - 1);
+  advance (t, 480 * 500 - 132 * 500 - 1);
   g_autoptr (SfSipMsg) busy = sf_sip_create_response (inv->msg, 486, NULL, "g5", NULL);
   CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (ist), busy));
   sf_endpoint_drain (t->env->ep);
