@@ -30,6 +30,8 @@ typedef struct {
 /* Most events sf_endpoint_drain() runs in one call: a flow that posts to itself
  * forever is stopped there with a warning instead of hanging the caller. */
 #define SF_DRAIN_MAX 1000000
+/* The event that removes an instance another one ended (sf_endpoint_end). */
+#define REAP "sf.reap"
 /* Longest timer: one year. */
 #define SF_TIMER_MAX_MS (G_GUINT64_CONSTANT (366) * 24 * 3600 * 1000)
 
@@ -154,10 +156,18 @@ sf_endpoint_get_data (SfEndpoint *ep, const char *name)
   return g_datalist_get_data (&ep->data, name);
 }
 
+static void post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen);
+
 void
 sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason)
 {
+  gboolean was_ended = inst->ended;
   sf_endpoint_end_instance (ep, inst, reason);
+  /* Ended by another instance (a proxy ending its server transaction): it is
+   * removed when the queue reaches this event, not while someone dispatches.
+   * Without it, an instance with nothing queued and no timer stayed for ever. */
+  if (!was_ended)
+    post_internal (ep, inst, sf_event_new (SF_EV_START, REAP, NULL), 0);
 }
 
 void
@@ -562,7 +572,10 @@ dispatch_one (SfEndpoint *ep)
     return FALSE;
   SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
   if (inst == NULL || inst->ended) {
-    ep->stats.events_dropped++;
+    if (inst == NULL || q->ev->kind != SF_EV_START || strcmp (q->ev->name, REAP) != 0)
+      ep->stats.events_dropped++;
+    if (inst != NULL)
+      instance_remove (ep, inst); /* ended from outside its own dispatch (sf_endpoint_end) */
   } else if (q->timer_gen != 0 &&
              GPOINTER_TO_UINT (g_hash_table_lookup (inst->fired, q->ev->name)) != q->timer_gen) {
     /* Fired, then cancelled or restarted by an event ahead of it in the queue. */

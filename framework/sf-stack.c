@@ -175,6 +175,8 @@ sf_stack_count (SfStack *s, const char *what)
     s->stats.transport_errors++;
   else if (strcmp (what, "refused") == 0)
     s->stats.refused++;
+  else if (strcmp (what, "guarded") == 0)
+    s->stats.guarded++;
 }
 
 char *
@@ -188,7 +190,8 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
                           ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
-                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
+                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_guarded\":%" G_GUINT64_FORMAT
+                          ",\"oversize_responses\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
                           ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT
                           ",\"requests_overload\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
@@ -197,7 +200,7 @@ sf_stack_stats_fields (SfStack *s)
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
-                          s->stats.timeouts, s->stats.transport_errors,
+                          s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
                           s->stats.refused, s->stats.rate_limited, s->stats.overloaded,
                           t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,

@@ -41,6 +41,7 @@ typedef struct {
   guint64 refused;                     /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */
   guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
   guint64 overloaded;                  /* new requests answered 503 statelessly: sip.max_instances reached */
+  guint64 guarded;                     /* server transactions ended by their guard timer (OpTxnGuard) */
 } SfStackStats;
 
 typedef struct _SfStack SfStack;

@@ -245,8 +245,12 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
       break;
     case SF_SIP_HDR_TO:
       if (status > 100 && to_tag != NULL && sf_sip_value_param (sf_sip_msg_to (req), "tag") == NULL) {
-        g_autofree char *v = str (h->value);
-        sf_sip_builder_add (b, "To", "%s;tag=%s", v, to_tag);
+        /* 8.2.6.2: the value's bytes, then the tag.  Not through printf's %s: a
+         * quoted-pair may escape a NUL ("a\<NUL>b", 25.1), which %s would cut
+         * at, leaving an open quote that no parser takes. */
+        g_string_append (b->head, "To: ");
+        g_string_append_len (b->head, h->value.p, (gssize) h->value.len);
+        g_string_append_printf (b->head, ";tag=%s\r\n", to_tag);
       } else {
         sf_sip_builder_add_line (b, h);
       }
@@ -267,6 +271,23 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
     sf_sip_builder_free (b);
     return NULL;
   }
+  return sf_sip_builder_finish (b, error);
+}
+
+SfSipMsg *
+sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
+{
+  g_return_val_if_fail (m != NULL && status >= 300 && status <= 699, NULL);
+  SfSipBuilder *b = sf_sip_builder_response (status, NULL);
+  /* The top Via value alone: it names the hop the response goes back to (18.2.2). */
+  const SfSipValue *via = sf_sip_msg_top_via (m);
+  g_string_append (b->head, "Via: ");
+  g_string_append_len (b->head, via->raw.p, (gssize) via->raw.len);
+  g_string_append (b->head, "\r\n");
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_FROM);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_TO);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_CALL_ID);
+  sf_sip_builder_copy (b, m, SF_SIP_HDR_CSEQ);
   return sf_sip_builder_finish (b, error);
 }
 

@@ -77,6 +77,13 @@ SfSipMsg *sf_sip_create_response (SfSipMsg *req, guint status, const char *reaso
 SfSipMsg *sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, const char *to_tag,
                                        const char *const *lines, GError **error);
 
+/* A bare final response built from @m (a request, or a response too large to
+ * send): @status, @m's top Via value only, From, To, Call-ID and CSeq as in @m,
+ * no body.  For a UDP response over SF_SIP_MAX_UDP (sf_sip_transport_send_response):
+ * the hop that sent the request still gets a final answer (8.2.6.2 asks for every
+ * Via; with them the answer could not be sent at all). */
+SfSipMsg *sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error);
+
 /* 17.1.1.3: the ACK for a non-2xx final @response to @invite: the INVITE's
  * Request-URI, top Via (same branch), From, Call-ID, CSeq number with method
  * ACK and Route headers; the response's To (with its tag). */

@@ -1,6 +1,7 @@
 /* sf-sip-transport.c: UDP and TCP transports (see sf-sip-transport.h). */
 #include "config.h"
 #include "sf-sip-transport.h"
+#include "sf-sip-build.h"
 #include <string.h>
 #include <sys/socket.h>
 
@@ -918,6 +919,19 @@ sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPe
   g_autoptr (GBytes) wire = sf_sip_msg_serialize (resp);
   if (from->proto == SF_SIP_TCP && g_hash_table_contains (t->conns, GUINT_TO_POINTER (from->conn)))
     return tcp_send (t, NULL, from->conn, wire, error); /* 18.2.2: the connection the request came on */
+  g_autoptr (SfSipMsg) bare = NULL;
+  if (from->proto == SF_SIP_UDP && g_bytes_get_size (wire) > SF_SIP_MAX_UDP) {
+    /* No datagram holds it (the Via lines copied from a request near the size
+     * limit): a bare 513 with the top Via, so the hop that sent the request still
+     * gets a final answer (docs/sip.md). */
+    bare = sf_sip_create_minimal_response (resp, 513, error);
+    if (bare == NULL)
+      return FALSE;
+    t->stats.oversize_responses++;
+    g_bytes_unref (wire);
+    wire = sf_sip_msg_serialize (bare);
+    resp = bare;
+  }
   const SfSipValue *via = sf_sip_msg_top_via (resp);
   const SfSipParam *maddr = sf_sip_value_param (via, "maddr");
   const SfSipParam *received = sf_sip_value_param (via, "received");

@@ -37,6 +37,7 @@ typedef struct {
   guint64 bad_requests;    /* answered 400 */
   guint64 dropped;         /* could not be parsed nor answered */
   guint64 send_errors;
+  guint64 oversize_responses; /* UDP responses over SF_SIP_MAX_UDP, sent as a bare 513 instead */
   guint64 tcp_accepted, tcp_connected, tcp_closed;
   guint64 tcp_refused;         /* accepted and closed at once: over a connection limit */
   guint64 tcp_closed_idle;     /* no whole message for sip.tcp_idle */
@@ -60,6 +61,8 @@ typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer da
 /* The receive buffer asked for each UDP socket (the kernel caps it at
  * net.core.rmem_max, 212992 bytes by default on Linux). */
 #define SF_SIP_UDP_RCVBUF (4 * 1024 * 1024)
+/* The largest UDP payload over IPv4 (65,535 less the IP and UDP headers). */
+#define SF_SIP_MAX_UDP 65507
 /* Most TCP connections at once (default); further ones are closed when accepted. */
 #define SF_SIP_TCP_MAX_CONNS 1024
 /* Most bytes waiting to be sent on one connection; past it, it is closed. */

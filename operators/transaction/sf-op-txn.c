@@ -237,6 +237,40 @@ sf_op_txn_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* The guard timer: a server transaction whose transaction user never answers
+ * (it failed, or could build no response: a request near the size limit) would
+ * stay in Trying or Proceeding for ever, since RFC 3261 gives those states no
+ * timer.  When timer ARG fires there: 500 if one can be built (8.2.6; outcome
+ * answered: Completed, so retransmissions get it again and an INVITE its ACK),
+ * else nothing (a plain transition: Terminated); the TU hears txn:timeout either
+ * way.  An INVITE that has sent a provisional response other than 100 is
+ * exempt: a ringing call is governed by the TU's own timers (13.3.1.1), and the
+ * timer is taken and dropped.  The duration is the flow's (docs/sip.md). */
+static const char *const guard_outcomes[] = { "answered", NULL };
+
+static SfOpResult
+sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, arg) != 0)
+    return SF_OP_SKIP;
+  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
+  if (req != NULL && last != NULL && sf_sip_msg_status (last) > 100 && sf_sip_str_eq (sf_sip_msg_method (req->msg), "INVITE"))
+    return SF_OP_DONE; /* a ringing INVITE (13.3.1.1) */
+  SfStack *s = sf_stack_from_ctx (ctx);
+  g_info ("%s: timer %s fired: no final response from the transaction user", sf_ctx_handle (ctx), (const char *) arg);
+  sf_stack_count (s, "guarded");
+  notify_tu (ctx, "timeout");
+  if (req == NULL)
+    return SF_OP_TRANSITION;
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 500, NULL, tag, NULL);
+  if (r == NULL || !sf_stack_send_response (s, r, &req->peer))
+    return SF_OP_TRANSITION;
+  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
+  return SF_OP_OUTCOME (0);
+}
+
 /* ---- client transactions (17.1) ---- */
 
 #define CLIENT "txn.client"   /* SfClientTxn, set by sf_stack_request */
@@ -377,6 +411,10 @@ const SfOperatorDef sf_op_txn_table[] = {
     "on timer ARG: sends the last response again and restarts ARG with its interval doubled up to T2 (Timer G)" },
   { "OpTxnTimeout", sf_op_txn_timeout, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
     g_free, "on timer ARG: the transaction timed out (Timers B, F, H); the TU hears txn:timeout; transitions" },
+  { "OpTxnGuard", sf_op_txn_guard, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, guard_outcomes, SF_ARG_REQUIRED,
+    sf_op_fixup_name, g_free,
+    "on timer ARG (the guard): no final response yet: 500 if it can be built (outcome answered), else a plain "
+    "transition; the TU hears txn:timeout; an INVITE that sent a 101-199 is exempt" },
   { "OpTxnSendRequest", sf_op_txn_send_request, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "sends the client transaction's request (a failure comes back as txn:transport_error)" },
   { "OpTxnRetransmitRequest", sf_op_txn_retransmit_request, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED,

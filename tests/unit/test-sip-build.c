@@ -14,6 +14,7 @@
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
+#include "sip/sf-sip-transport.h"
 #include <string.h>
 
 static const char invite_text[] =
@@ -288,6 +289,69 @@ request (void)
                                           sf_sip_value_param (sf_sip_msg_top_via (m2), "branch")->value));
 }
 
+/* 8.2.6.2: a To display name with a quoted-pair NUL (25.1 allows %x00 in a
+ * quoted-pair) is copied byte for byte, with the tag after it. */
+static void
+response_nul_display_name (void)
+{
+  static const char text[] = "OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKnul\r\n"
+                             "To: \"a\\\0b\" <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+                             "Call-ID: nul@192.0.2.1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  g_autoptr (GBytes) b = g_bytes_new_static (text, sizeof text - 1);
+  g_autoptr (SfSipMsg) req = sf_sip_msg_parse (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (req, 500, NULL, "t1", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  g_autoptr (GBytes) w = sf_sip_msg_serialize (r);
+  gsize n;
+  const char *d = g_bytes_get_data (w, &n);
+  static const char to[] = "\r\nTo: \"a\\\0b\" <sip:b@example.com>;tag=t1\r\n";
+  CU_ASSERT_PTR_NOT_NULL (memmem (d, n, to, sizeof to - 1));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_to (r), "tag")->value, "t1"));
+  /* a 100 copies the line as it is */
+  g_autoptr (SfSipMsg) r100 = sf_sip_create_response (req, 100, NULL, "t1", NULL);
+  CU_ASSERT_PTR_NOT_NULL (r100);
+}
+
+/* A request whose size is in its Via lines, just under the UDP limit: its
+ * response builds but no datagram holds it; the bare 513 does, with the top
+ * Via alone and the request's From, To (with the tag), Call-ID and CSeq. */
+static void
+response_huge_via (void)
+{
+  static const char tail[] = "To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: big@192.0.2.1\r\n"
+                             "CSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+  GString *t = g_string_new ("OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKbig\r\n");
+  for (guint i = 0; t->len < SF_SIP_MAX_UDP; i++) {
+    /* Via lines under the 8 KiB line limit, the last one filling up to the UDP limit */
+    gsize room = SF_SIP_MAX_UDP - t->len - (sizeof tail - 1);
+    gsize start = t->len;
+    g_string_append_printf (t, "Via: SIP/2.0/UDP h%u.example.com;branch=z9hG4bK%u;p=", i, i);
+    gsize fill = MIN (room, 8000) - (t->len - start) - 2;
+    for (gsize k = 0; k < fill; k++)
+      g_string_append_c (t, 'a');
+    g_string_append (t, "\r\n");
+    if (room <= 8000)
+      g_string_append (t, tail);
+  }
+  g_autoptr (GBytes) b = g_string_free_to_bytes (t);
+  CU_ASSERT_EQUAL (g_bytes_get_size (b), SF_SIP_MAX_UDP);
+  g_autoptr (SfSipMsg) req = sf_sip_msg_parse (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (req, 500, NULL, "t2", NULL); /* a status line as long as the request line */
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  g_autoptr (GBytes) w = sf_sip_msg_serialize (r);
+  CU_ASSERT_TRUE (g_bytes_get_size (w) > SF_SIP_MAX_UDP);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) bare = sf_sip_create_minimal_response (r, 513, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bare);
+  g_autofree char *wb = wire (bare);
+  CU_ASSERT_STRING_EQUAL (wb, "SIP/2.0 513 Message Too Large\r\nVia: SIP/2.0/UDP 192.0.2.1:5070;branch=z9hG4bKbig\r\n"
+                              "From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=t2\r\n"
+                              "Call-ID: big@192.0.2.1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -299,4 +363,6 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, forward_response);
   SF_ADD_TEST (s, builder_checks);
   SF_ADD_TEST (s, request);
+  SF_ADD_TEST (s, response_nul_display_name);
+  SF_ADD_TEST (s, response_huge_via);
 }

@@ -34,7 +34,11 @@
  *    through a Route naming localhost after an A lookup (/etc/hosts); a name that does
  *    not resolve (.invalid, RFC 2606) gives the TU txn:transport_error
  *  - tcp_connect_refused: a client transaction over TCP to a closed port: the TU
- *    hears txn:transport_error and the transaction ends (17.1.4) */
+ *    hears txn:transport_error and the transaction ends (17.1.4)
+ *  - guard_nist, guard_ist: a TU that never answers: the guard timer (132*T1,
+ *    480*T1) sends 500, the TU hears txn:timeout, the transaction ends
+ *  - guard_ringing: an INVITE that sent 180 is exempt from the guard
+ *  - guard_after_answer: a final response just before the guard: it never fires */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
@@ -693,6 +697,133 @@ located (void)
   txn_free (t);
 }
 
+/* ---- the guard timer (nist.xml, ist.xml: OpTxnGuard) ---- */
+
+/* The first live instance of machine @name, or NULL. */
+static SfInstance *
+find_instance (Txn *t, const char *name)
+{
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < all->len; i++)
+    if (strcmp (sf_instance_machine (all->pdata[i])->name, name) == 0)
+      return all->pdata[i];
+  return NULL;
+}
+
+/* A TU that takes every request and never answers: at 132*T1 the non-INVITE
+ * transaction answers 500 itself, the TU hears txn:timeout, Completed absorbs
+ * a retransmission with the same 500, and Timer J ends it. */
+static void
+guard_nist (void)
+{
+  Txn *t = client_setup ();
+  send_req (t, "OPTIONS", "z9hG4bKguard1", "OPTIONS", NULL);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  g_autofree char *s1 = seen ();
+  CU_ASSERT_STRING_EQUAL (s1, "OPTIONS");
+  CU_ASSERT_PTR_NOT_NULL (find_instance (t, "nist"));
+  advance (t, 132 * 500 - 1);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 0);
+  advance (t, 1);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 500);
+  g_autofree char *s2 = seen ();
+  CU_ASSERT_STRING_EQUAL (s2, "timeout");
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (find_instance (t, "nist")), "Completed");
+  send_req (t, "OPTIONS", "z9hG4bKguard1", "OPTIONS", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 500);
+  advance (t, 32000); /* Timer J */
+  CU_ASSERT_PTR_NULL (find_instance (t, "nist"));
+  CU_ASSERT_TRUE (nothing_sent (t));
+  txn_free (t);
+}
+
+/* The same for an INVITE that never rang: 100 at once, 500 at 480*T1, its ACK
+ * confirms it and Timer I ends it. */
+static void
+guard_ist (void)
+{
+  Txn *t = client_setup ();
+  send_req (t, "INVITE", "z9hG4bKguard2", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  advance (t, 480 * 500 - 1);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  advance (t, 1);
+  g_autofree char *tag = NULL;
+  CU_ASSERT_EQUAL (recv_status (t, &tag), 500);
+  g_autofree char *s = seen ();
+  CU_ASSERT_STRING_EQUAL (s, "INVITE timeout");
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 1);
+  send_req (t, "ACK", "z9hG4bKguard2", "ACK", tag);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (find_instance (t, "ist")), "Confirmed");
+  advance (t, 5000); /* Timer I */
+  CU_ASSERT_PTR_NULL (find_instance (t, "ist"));
+  txn_free (t);
+}
+
+static const char ring_flow[] =
+  "<flow version=\"1\" name=\"ring\" initial=\"Idle\">"
+  "<state name=\"Idle\"><normal><op name=\"OpRing\" next=\"Ringing\"/></normal></state>"
+  "<state name=\"Ringing\"><normal><op name=\"OpIgnore\"/></normal></state></flow>";
+
+/* An INVITE that rang (180) is exempt: the guard fires and is dropped, the
+ * transaction stays in Proceeding (the TU's own timers govern it). */
+static void
+guard_ringing (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "ring.xml", ring_flow));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "z9hG4bKguard3", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  advance (t, 480 * 500 + 1000);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 0);
+  SfInstance *ist = find_instance (t, "ist");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ist);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (ist), "Proceeding");
+  txn_free (t);
+}
+
+/* A final response just before the guard would fire: it goes out, and the
+ * guard never does (cancelled in Completed), for both machines. */
+static void
+guard_after_answer (void)
+{
+  Txn *t = client_setup ();
+  send_req (t, "OPTIONS", "z9hG4bKguard4", "OPTIONS", NULL);
+  send_req (t, "INVITE", "z9hG4bKguard5", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  SfInstance *nist = find_instance (t, "nist"), *ist = find_instance (t, "ist");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (nist);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ist);
+  SfSipEvent *opt = sf_endpoint_get_instance_data (nist, "txn.request");
+  SfSipEvent *inv = sf_endpoint_get_instance_data (ist, "txn.request");
+  advance (t, 132 * 500 - 1);
+  g_autoptr (SfSipMsg) ok = sf_sip_create_response (opt->msg, 200, NULL, "g4", NULL);
+  CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (nist), ok));
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
+  advance (t, 480 * 500 - 132 * 500 - 1);
+  g_autoptr (SfSipMsg) busy = sf_sip_create_response (inv->msg, 486, NULL, "g5", NULL);
+  CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (ist), busy));
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  send_req (t, "ACK", "z9hG4bKguard5", "ACK", "g5");
+  advance (t, 2); /* both guards' deadlines pass */
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 0);
+  advance (t, 64 * 500);
+  CU_ASSERT_PTR_NULL (find_instance (t, "nist"));
+  CU_ASSERT_PTR_NULL (find_instance (t, "ist"));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 0);
+  txn_free (t);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -711,4 +842,8 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, ict_accepted);
   SF_ADD_TEST (s, located);
   SF_ADD_TEST (s, tcp_connect_refused);
+  SF_ADD_TEST (s, guard_nist);
+  SF_ADD_TEST (s, guard_ist);
+  SF_ADD_TEST (s, guard_ringing);
+  SF_ADD_TEST (s, guard_after_answer);
 }
