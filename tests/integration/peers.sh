@@ -11,6 +11,8 @@
 #    Record-Route) and linphonec sees the call end;
 #  - the reverse: linphonec calls alice, 407 answered, baresip answers by itself,
 #    linphonec hangs up through the proxy;
+#  - audio flows both ways (the SDP went through the proxy intact): linphonec
+#    records baresip's 440 Hz, baresip's sndfile records linphonec's 1000 Hz;
 #  - the proxy exits cleanly, with no warning or sanitizer report.
 . "$(dirname "$0")/lib.sh"
 
@@ -40,20 +42,38 @@ PX=127.0.0.1:$PORT_px
 free_ports 8 || { fail "no free ports"; exit 1; }
 BS=$BASE CONS=$((BASE + 3)) LC=$((BASE + 4)) LC_RTP=$((BASE + 6))
 
-# a 30 s tone (8 kHz mono S16, for PCMU): baresip's aufile source ends the call
+# 30 s tones (8 kHz mono S16, for PCMU): baresip's aufile source ends the call
 # at the end of its file
-gst-launch-1.0 -q audiotestsrc num-buffers=300 samplesperbuffer=800 freq=440 ! \
-  audio/x-raw,format=S16LE,rate=8000,channels=1 ! wavenc ! filesink location="$T/tone.wav" ||
-  fail "gst-launch-1.0 could not write a WAV file"
+for hz in 440 1000; do
+  gst-launch-1.0 -q audiotestsrc num-buffers=300 samplesperbuffer=800 freq=$hz ! \
+    audio/x-raw,format=S16LE,rate=8000,channels=1 ! wavenc ! filesink location="$T/tone$hz.wav" ||
+    fail "gst-launch-1.0 could not write a WAV file"
+done
+# wait_for SECONDS COMMAND...: polls COMMAND (a recording's state) until it
+# succeeds, bounded; size FILE BYTES: FILE has at least BYTES; riff FILE: its
+# WAV header is written (linphonec writes it when the recording closes)
+wait_for() {
+  local i secs=$1
+  shift
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+riff() { [ "$(head -c 4 "$1" 2>/dev/null)" = RIFF ]; }
+decs() { [ "$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | wc -l)" -ge "$1" ]; }
 
-# baresip (alice): commands come over UDP to its cons module
-mkdir -p "$T/baresip"
+# baresip (alice): commands come over UDP to its cons module; sndfile records
+# each call's audio, sent and received, in $T/snd
+mkdir -p "$T/baresip" "$T/snd"
 cat >"$T/baresip/config" <<CFG
 poll_method epoll
 sip_listen 127.0.0.1:$BS
 net_interface 127.0.0.1
 dns_server 127.0.0.1:53
-audio_source aufile,$T/tone.wav
+audio_source aufile,$T/tone440.wav
 audio_player aubridge,nil
 audio_alert aubridge,nil
 module_path /usr/lib/baresip/modules
@@ -61,6 +81,8 @@ module g711.so
 module aufile.so
 module aubridge.so
 module cons.so
+module sndfile.so
+snd_path $T/snd
 module_app account.so
 module_app menu.so
 cons_listen 127.0.0.1:$CONS
@@ -134,7 +156,8 @@ invite_confirmed() {
 bye_through() { wait_ev px "\"event\":\"proxy_2xx\".*\\|127.0.0.1:$2\\|BYE\"" 10 "$1"; }
 challenged_407() { grep '"event":"challenge"' "$T/px.events" | grep -q "|127.0.0.1:$1|INVITE\".*\"status\":407"; }
 
-# baresip calls bob; linphonec answers
+# baresip calls bob; linphonec answers, and records what it hears
+lc "record $T/lc-rec.wav"
 bs "/dial sip:bob@sipflow.test"
 invite_confirmed 1 "$BS" && challenged_407 "$BS" &&
   pass "baresip calls bob through the proxy: 407 answered, the proxy's INVITE reaches Confirmed" ||
@@ -143,11 +166,14 @@ wait_ev bs 'Call established: sip:bob@sipflow.test' 10 &&
   wait_ev lc 'Call [0-9]+ with sip:alice@sipflow.test connected' 10 &&
   pass "both phones say the call is up (linphonec answered by itself)" ||
   fail "call up" "$(tail -3 "$T/bs.events")" "$(tail -3 "$T/lc.events")"
+wait_for 10 size "$T/lc-rec.wav" 16000 || fail "linphonec recorded less than 1 s" "$(ls -l "$T/lc-rec.wav" 2>&1)"
 bs "/hangup"
 wait_ev bs 'terminate call' 5 || fail "baresip did not take /hangup" "$(tail -3 "$T/bs.events")"
 bye_through 1 "$BS" && wait_ev lc 'Call [0-9]+ with sip:alice@sipflow.test ended' 10 &&
   pass "baresip hangs up: the BYE goes through the proxy, linphonec's call ends" ||
   fail "BYE baresip -> linphonec" "$(grep -E 'proxy_|branch_' "$T/px.events" | tail -4)" "$(tail -3 "$T/lc.events")"
+wait_for 5 riff "$T/lc-rec.wav" && "$SIPFLOW" tone "$T/lc-rec.wav" 440 >"$T/tone1.out" 2>&1 && pass "linphonec heard baresip's 440 Hz" ||
+  fail "no 440 Hz at linphonec" "$(cat "$T/tone1.out")"
 
 # the reverse: linphonec calls alice; baresip answers (answermode=auto)
 lc "call sip:alice@sipflow.test"
@@ -158,11 +184,18 @@ wait_ev bs 'Call established: sip:bob@sipflow.test' 10 2 &&
   wait_ev lc 'Call [0-9]+ with sip:alice@sipflow.test connected' 10 2 &&
   pass "both phones say the second call is up (baresip answered by itself)" ||
   fail "second call up" "$(tail -3 "$T/bs.events")" "$(tail -3 "$T/lc.events")"
+lc "play $T/tone1000.wav"
+# sndfile names its files by the second: the second call's decoded audio is the newest
+wait_for 5 decs 2 || fail "baresip's sndfile did not record the second call" "$(ls -l "$T"/snd)"
+dec=$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | sort | tail -1)
+wait_for 10 size "$dec" 16044 || fail "baresip recorded less than 1 s" "$(ls -l "$T"/snd)"
 closed=$(count bs 'session closed')
 lc "terminate"
 bye_through 1 "$LC" && wait_ev bs 'sip:bob@sipflow.test: session closed' 10 $((closed + 1)) &&
   pass "linphonec hangs up: the BYE goes through the proxy, baresip's call ends" ||
   fail "BYE linphonec -> baresip" "$(grep -E 'proxy_|branch_' "$T/px.events" | tail -4)" "$(tail -3 "$T/bs.events")"
+"$SIPFLOW" tone "$dec" 1000 >"$T/tone2.out" 2>&1 && pass "baresip heard linphonec's 1000 Hz" ||
+  fail "no 1000 Hz at baresip" "$(cat "$T/tone2.out")"
 
 # the phones quit (baresip unregisters first), each waited for by PID, bounded
 bs "/quit"
