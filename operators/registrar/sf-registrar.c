@@ -19,7 +19,8 @@ static const SfConfigKey registrar_keys[] = {
 };
 
 static const SfConfigKey auth_keys[] = {
-  { "algorithms", SF_CFG_LIST, "MD5,SHA-256", 0, 0, NULL, "digest algorithms offered, one challenge each, in this order" },
+  { "algorithms", SF_CFG_LIST, "MD5", 0, 0, NULL,
+    "digest algorithms offered, one challenge each: SHA-256 ones first, then MD5 ones (docs/servers.md)" },
   { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
   { "nonce_slots", SF_CFG_INT, "65536", 1, 4194304, NULL,
     "nonces usable at once (a fixed table, 24 bytes a slot): a nonce whose slot a newer one took is stale" },
@@ -139,6 +140,16 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
     }
     r->algs[r->n_algs++] = a;
   }
+  /* RFC 8760 2.4, RFC 7616 3.7: challenges go most preferred first, so the
+   * SHA-256 ones before the MD5 ones whatever order they were written in
+   * (stable within each family); many clients read only the first challenge */
+  SfDigestAlg sorted[G_N_ELEMENTS (r->algs)];
+  guint n = 0;
+  for (int sha = 1; sha >= 0; sha--)
+    for (guint i = 0; i < r->n_algs; i++)
+      if ((r->algs[i] == SF_DIGEST_SHA256 || r->algs[i] == SF_DIGEST_SHA256_SESS) == sha)
+        sorted[n++] = r->algs[i];
+  memcpy (r->algs, sorted, n * sizeof sorted[0]);
   if (r->n_algs == 0) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "auth.algorithms: at least one algorithm");
     registrar_free (r);

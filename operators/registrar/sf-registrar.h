@@ -27,7 +27,7 @@ typedef struct {
   char *realm;
   char **domains;           /* lowercase; the realm when none is set (own addresses are checked live) */
   gint64 min_expires, max_expires;
-  SfDigestAlg algs[4];
+  SfDigestAlg algs[4];      /* auth.algorithms, the SHA-256 ones first */
   guint n_algs;
   SfEndpoint *ep;           /* unowned: the endpoint this is data of */
   gint64 log_second;        /* "auth failed" lines: the second being counted, */

@@ -1,11 +1,12 @@
 #!/bin/bash
 # redirect.sh: xml/redirect.xml (registrar and redirect server) with user agents
 # built from xml/ua.xml, on loopback, bounded:
-#  - alice registers through digest (MD5 first, the default), bob calls her
+#  - alice registers through digest (MD5 alone, the default), bob calls her
 #    through the server: 302 with her contact, followed, the call is up;
 #  - a user not in the users file: 404; a known user without binding: 480;
 #  - a wrong password: challenged again, no binding;
-#  - a server offering SHA-256 first: registration with SHA-256;
+#  - auth.algorithms=MD5,SHA-256: SHA-256 offered first all the same (sipp, which
+#    reads only the first challenge, stops at it); a UA registers with SHA-256;
 #  - a binding that is not refreshed expires (registrar.max_expires = 2);
 #  - sipp: 200 registrations with [authentication]; 5000 INVITEs at 1000 calls/s
 #    redirected (302, ACK); Contact: * clears the bindings.
@@ -45,11 +46,17 @@ wait_ev eve '"event":"registration".*"state":"failed".*"status":401' 10 &&
   ! grep -q '"aor":"sip:carol@127.0.0.1","bindings":[1-9]' "$T/srv.events" &&
   pass "a wrong password: 401 again, no binding" || fail "wrong password" "$(grep registration "$T/eve.events")"
 
-# SHA-256 first
-start srv2 redirect.xml --set "registrar.users=$T/users" --set auth.algorithms=SHA-256,MD5 || exit 1
+# SHA-256 written last is offered first (RFC 8760 2.4): sipp, which answers
+# only the first challenge and only MD5, gives up at it
+start srv2 redirect.xml --set "registrar.users=$T/users" --set auth.algorithms=MD5,SHA-256 || exit 1
+need_sipp
+sipp_run sha "127.0.0.1:$PORT_srv2" -sf "$(dirname "$0")/sipp/uac-register.xml" -s sipp -au sipp -ap sippass -m 1 -timeout 10
+[ "$SIPP_RC" != 0 ] && grep -q "authentication must use MD5" "$T/sha.out" "$T"/sha*_errors.log 2>/dev/null &&
+  pass "auth.algorithms=MD5,SHA-256: the SHA-256 challenge comes first (sipp stops at it)" ||
+  fail "SHA-256 not first: sipp exit $SIPP_RC" "$(tail -3 "$T/sha.out")"
 start dave ua.xml --set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:127.0.0.1:$PORT_srv2" --set ua.uri=sip:bob@127.0.0.1 \
   --set ua.password=hunter2 || exit 1
-wait_ev dave '"event":"registration".*"state":"registered"' 10 && pass "SHA-256 offered first: registered with it" ||
+wait_ev dave '"event":"registration".*"state":"registered"' 10 && pass "SHA-256 offered first: a UA registers with it" ||
   fail "SHA-256" "$(grep registration "$T/dave.events")"
 
 # expiry: a 2 s binding not refreshed (the UA is killed) is gone 2 s later.  The

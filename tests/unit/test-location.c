@@ -3,7 +3,9 @@
  * refreshed, removed (expires 0 and Contact: *), ordered by q, expired on time;
  * a CSeq not above the last one for the same Call-ID refused (10.3 step 7); the
  * per-address limit (a REGISTER past it changes nothing); the limit on
- * addresses-of-record; the users file parser's verdicts with line numbers. */
+ * addresses-of-record; the users file parser's verdicts with line numbers;
+ * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
+ * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first). */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/registrar/sf-location.h"
@@ -176,6 +178,44 @@ test_users_file (void)
   }
 }
 
+/* The challenges sf_registrar_setup() keeps for auth.algorithms=@value (NULL: the default). */
+static char *
+algorithms (const char *value)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  CU_ASSERT_TRUE_FATAL (sf_registrar_declare_config (env->cfg, NULL));
+  g_autofree char *set = value != NULL ? g_strdup_printf ("auth.algorithms=%s", value) : NULL;
+  if (set != NULL)
+    CU_ASSERT_TRUE_FATAL (sf_config_set (env->cfg, set, NULL));
+  GString *out = g_string_new (NULL);
+  if (sf_registrar_setup (env->ep, env->cfg, NULL)) {
+    SfRegistrar *r = sf_endpoint_get_data (env->ep, "registrar");
+    for (guint i = 0; i < r->n_algs; i++)
+      g_string_append_printf (out, "%s%s", i > 0 ? "," : "", sf_digest_alg_name (r->algs[i]));
+    sf_registrar_teardown (env->ep);
+  } else
+    g_string_append (out, "error");
+  sf_test_env_free (env);
+  return g_string_free (out, FALSE);
+}
+
+static void
+test_algorithm_order (void)
+{
+  static const struct { const char *value, *offered; } cases[] = {
+    { NULL, "MD5" }, /* baresip 1.0 (libre 1.1) fails on a non-MD5 challenge, sipp reads only the first */
+    { "MD5,SHA-256", "SHA-256,MD5" },
+    { "SHA-256,MD5", "SHA-256,MD5" },
+    { "MD5-sess,MD5,SHA-256-sess,SHA-256", "SHA-256-sess,SHA-256,MD5-sess,MD5" },
+    { "SHA-256", "SHA-256" },
+    { "MD5,SHA-1", "error" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *got = algorithms (cases[i].value);
+    CU_ASSERT_STRING_EQUAL (got, cases[i].offered);
+  }
+}
+
 static void
 test_qvalues (void)
 {
@@ -205,5 +245,6 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_bindings);
   SF_ADD_TEST (s, test_max_aors);
   SF_ADD_TEST (s, test_users_file);
+  SF_ADD_TEST (s, test_algorithm_order);
   SF_ADD_TEST (s, test_qvalues);
 }
