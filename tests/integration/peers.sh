@@ -132,7 +132,7 @@ lc() { timeout 5 bash -c 'printf "%s\n" "$1" >&"$2"' _ "$*" "$FD_lc"; } # linpho
 # registrations: each through a 401
 reg_ok() { # reg_ok USER PORT: a 401 to PORT, then a binding for USER
   wait_ev px "\"event\":\"bindings\".*\"aor\":\"sip:$1@sipflow.test\",\"bindings\":1" 15 &&
-    grep '"event":"challenge"' "$T/px.events" | grep -q "|127.0.0.1:$2|REGISTER\".*\"status\":401"
+    grep -E '"event":"(challenge|stateless_answer)"' "$T/px.events" | grep -E -q "\|127.0.0.1:$2\|REGISTER\".*\"status\":401|\"status\":401.*\"method\":\"REGISTER\".*\"source\":\"127.0.0.1:$2\""
 }
 reg_ok alice "$BS" && wait_ev bs 'alice@sipflow.test: .*200 OK' 5 &&
   pass "baresip registers at the proxy through a 401 digest challenge" ||
@@ -154,7 +154,10 @@ invite_confirmed() {
 }
 # bye_through N FROMPORT: the Nth BYE from FROMPORT went through the proxy and its 2xx came back
 bye_through() { wait_ev px "\"event\":\"proxy_2xx\".*\\|127.0.0.1:$2\\|BYE\"" 10 "$1"; }
-challenged_407() { grep '"event":"challenge"' "$T/px.events" | grep -q "|127.0.0.1:$1|INVITE\".*\"status\":407"; }
+challenged_407() {
+  grep -E '"event":"(challenge|stateless_answer)"' "$T/px.events" |
+    grep -E -q "\|127.0.0.1:$1\|INVITE\".*\"status\":407|\"status\":407.*\"method\":\"INVITE\".*\"source\":\"127.0.0.1:$1\""
+}
 
 # baresip calls bob; linphonec answers, and records what it hears
 lc "record $T/lc-rec.wav"
