@@ -6,7 +6,7 @@
       our local port, {cid} by a fresh Call-ID, {n} by the message number;
       Content-Length is computed) N times (default 1), each from the same
       socket, and waits up to S seconds (default 5) for each final response
-      (1xx are skipped).  With --auth, a 401/407 is answered once with MD5
+      (1xx are skipped).  --rate R paces a flood at R a second.  With --auth, a 401/407 is answered once with MD5
       digest credentials (qop=auth when offered).  Prints one line per
       message: the final status, or "timeout"; with --show the whole last
       response.  --count with --timeout 0 sends without waiting (a flood) and
@@ -119,7 +119,7 @@ def send(argv):
         usage()
     host, port = argv[0].rsplit(":", 1)
     text = open(argv[1]).read()
-    auth, timeout, count, show = None, 5.0, 1, False
+    auth, timeout, count, show, rate = None, 5.0, 1, False, 0.0
     i = 2
     while i < len(argv):
         if argv[i] == "--auth":
@@ -128,6 +128,8 @@ def send(argv):
             timeout = float(argv[i + 1]); i += 2
         elif argv[i] == "--count":
             count = int(argv[i + 1]); i += 2
+        elif argv[i] == "--rate":
+            rate = float(argv[i + 1]); i += 2
         elif argv[i] == "--show":
             show = True; i += 1
         else:
@@ -138,7 +140,12 @@ def send(argv):
     dest = (host, int(port))
     last = None
     if timeout == 0:
+        t0 = time.time()
         for n in range(count):
+            if rate > 0:
+                ahead = t0 + n / rate - time.time()
+                if ahead > 0:
+                    time.sleep(ahead)  # pacing the sender, not waiting for a state
             msg = fix_length(text.replace("{port}", str(lport)).replace("{cid}", uuid.uuid4().hex).replace("{n}", str(n)))
             sock.sendto(msg.encode(), dest)
         got = 0
