@@ -55,7 +55,7 @@ measure() {
 # ---- sipflow ----
 printf 'sipp:sippass\n' >"$T/users"
 mkfifo "$T/in"
-"$SIPFLOW" run redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 \
+"$SIPFLOW" run redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 \
   --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
 SF=$!
 PIDS+=("$SF")

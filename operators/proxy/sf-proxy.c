@@ -9,7 +9,7 @@
 
 static const SfConfigKey proxy_keys[] = {
   { "trusted", SF_CFG_LIST, NULL, 0, 0, NULL,
-    "sources not challenged (407): addresses or networks, ADDR or ADDR/BITS (REGISTER is challenged anyway)" },
+    "sources relayed without authentication, exempt from sip.rate_limit: ADDR or ADDR/BITS (REGISTER is challenged anyway)" },
   { "record_route", SF_CFG_BOOL, "true", 0, 0, NULL, "add Record-Route, so in-dialog requests come through the proxy (16.6 step 4)" },
   { "timer_c", SF_CFG_SECONDS, "181", 1, 86400, NULL,
     "Timer C (16.8): an INVITE branch quiet this long is cancelled; RFC 3261 asks more than 180 (off: none)" },
