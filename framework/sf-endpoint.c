@@ -704,6 +704,12 @@ sf_endpoint_shutdown (SfEndpoint *ep)
   return sf_endpoint_n_instances_but (ep, "transaction");
 }
 
+gboolean
+sf_endpoint_shutting_down (SfEndpoint *ep)
+{
+  return ep->shutting_down;
+}
+
 guint
 sf_endpoint_n_instances_but (SfEndpoint *ep, const char *scope)
 {

@@ -117,6 +117,9 @@ void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer use
  * a ringing INVITE, a CANCEL, a BYE and its response).  Returns the number of
  * instances other than transactions still alive. */
 guint sf_endpoint_shutdown (SfEndpoint *ep);
+/* Has sf_endpoint_shutdown() been called?  (The SIP stack then refuses new work:
+ * 503, docs/engine.md "The command".) */
+gboolean sf_endpoint_shutting_down (SfEndpoint *ep);
 /* Live instances whose machine's scope is not @scope. */
 guint sf_endpoint_n_instances_but (SfEndpoint *ep, const char *scope);
 /* Ends @inst after the event being dispatched (for hooks running inside a dispatch). */

@@ -84,6 +84,8 @@ static const SfConfigKey sip_keys[] = {
     "new requests a second from one source address, bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
     "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
+  { "shutdown_retry_after", SF_CFG_INT, "10", 1, 86400, NULL,
+    "seconds in the Retry-After of the 503 new requests get while shutting down (long enough for a restart)" },
 };
 
 gboolean
@@ -177,6 +179,14 @@ sf_stack_count (SfStack *s, const char *what)
     s->stats.refused++;
   else if (strcmp (what, "guarded") == 0)
     s->stats.guarded++;
+  else if (strcmp (what, "shutdown_refused") == 0)
+    s->stats.shutdown_refused++;
+}
+
+guint
+sf_stack_shutdown_retry_after (SfStack *s)
+{
+  return (guint) sf_config_get_int (s->cfg, "sip", "shutdown_retry_after");
 }
 
 char *
@@ -193,7 +203,7 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_guarded\":%" G_GUINT64_FORMAT
                           ",\"oversize_responses\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
                           ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT
-                          ",\"requests_overload\":%" G_GUINT64_FORMAT
+                          ",\"requests_overload\":%" G_GUINT64_FORMAT ",\"shutdown_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
                           ",\"tcp_pongs\":%" G_GUINT64_FORMAT "%s%s",
@@ -202,7 +212,7 @@ sf_stack_stats_fields (SfStack *s)
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
-                          s->stats.refused, s->stats.rate_limited, s->stats.overloaded,
+                          s->stats.refused, s->stats.rate_limited, s->stats.overloaded, s->stats.shutdown_refused,
                           t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
                           more != NULL && *more != '\0' ? "," : "", more != NULL ? more : "");
 }
@@ -325,34 +335,30 @@ sf_stack_is_local (SfStack *s, const char *host, guint port)
   return s->adv_port != 0 ? port == s->adv_port : sf_sip_transport_has_port (s->tp, port);
 }
 
-/* 8.2.7: a To tag that a retransmission of @req gets again: a hash of what
- * identifies it (top Via branch, From tag, Call-ID, CSeq). */
-static char *
-stateless_tag (SfSipMsg *req)
+/* A proxy's flow runs one instance per server transaction (scope "request"). */
+static gboolean
+is_proxy (SfStack *s)
 {
-  GChecksum *c = g_checksum_new (G_CHECKSUM_SHA256);
-  const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (req), "branch");
-  const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (req), "tag");
-  SfSipStr cid = sf_sip_msg_call_id (req);
-  if (b != NULL && sf_sip_str_is_set (b->value))
-    g_checksum_update (c, (const guchar *) b->value.p, (gssize) b->value.len);
-  g_checksum_update (c, (const guchar *) "|", 1);
-  if (ft != NULL && sf_sip_str_is_set (ft->value))
-    g_checksum_update (c, (const guchar *) ft->value.p, (gssize) ft->value.len);
-  g_checksum_update (c, (const guchar *) "|", 1);
-  g_checksum_update (c, (const guchar *) cid.p, (gssize) cid.len);
-  g_autofree char *n = g_strdup_printf ("|%" G_GUINT64_FORMAT, sf_sip_msg_cseq (req)->number);
-  g_checksum_update (c, (const guchar *) n, -1);
-  char *tag = g_strdup_printf ("sl%.14s", g_checksum_get_string (c));
-  g_checksum_free (c);
-  return tag;
+  return strcmp (s->tu->scope, "request") == 0;
+}
+
+/* 8.2.7: a stateless answer's To tag is the same for every retransmission of
+ * its request: made from the request's transaction key (17.2.3), so the ACK
+ * for a non-2xx answer (the INVITE's branch, 17.1.1.3) is known by it too. */
+static char *
+stateless_tag (SfSipMsg *req, const char *method)
+{
+  g_autofree char *key = server_key (req, method);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  return g_strdup_printf ("sfs%.16s", hash);
 }
 
 gboolean
 sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint status, const char *reason,
                            const char *const *lines)
 {
-  g_autofree char *tag = stateless_tag (req);
+  g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (req));
+  g_autofree char *tag = stateless_tag (req, m);
   g_autoptr (SfSipMsg) r = sf_sip_create_response_with (req, status, reason, tag, lines, NULL);
   if (r == NULL || !sf_stack_send_response (s, r, to))
     return FALSE;
@@ -374,10 +380,12 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   return TRUE;
 }
 
-static void
-answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint status)
+/* A response without a transaction (8.2.7); @lines: further header lines, nullable. */
+static gboolean
+answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint status, const char *reason,
+                    const char *const *lines)
 {
-  sf_stack_answer_stateless (s, req, from, status, NULL, NULL);
+  return sf_stack_answer_stateless (s, req, from, status, reason, lines);
 }
 
 void
@@ -429,6 +437,36 @@ rate_ok (SfStack *s, const SfSipPeer *from)
   return TRUE;
 }
 
+/* Shutting down (quit, SIGINT, SIGTERM) until the sockets close: does @msg (a
+ * request no server transaction has) start new work, to be refused?  What
+ * belongs to work still running goes on: an ACK; a CANCEL (given to its INVITE,
+ * or 481: 9.2); a request of a call we have (a BYE, an INFO, an INVITE again
+ * after a challenge); anything inside a dialog (a To tag: 481 at a UA that has
+ * no such call, 12.2.2; at a proxy a BYE along our Record-Route, 16.12, which
+ * ends a call cleanly). */
+static gboolean
+starts_new_work (SfStack *s, SfSipMsg *msg, const char *method, SfInstance *call)
+{
+  if (strcmp (method, "ACK") == 0 || strcmp (method, "CANCEL") == 0)
+    return FALSE;
+  if (sf_sip_value_param (sf_sip_msg_to (msg), "tag") != NULL)
+    return FALSE;
+  return is_proxy (s) || call == NULL;
+}
+
+/* 21.5.4: 503 Service Unavailable with Retry-After (20.33), statelessly: no
+ * transaction nor instance is made for a request we will not serve (an INVITE's
+ * retransmission gets the same answer again, its ACK is absorbed: on_recv). */
+static void
+refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *from, const char *method)
+{
+  g_autofree char *retry = g_strdup_printf ("Retry-After: %u", sf_stack_shutdown_retry_after (s));
+  const char *const lines[] = { retry, NULL };
+  g_info ("%s refused: shutting down (503)", method);
+  if (answer_statelessly (s, msg, from, 503, "Shutting Down", lines))
+    s->stats.shutdown_refused++;
+}
+
 /* The client transaction key (17.1.3): branch and CSeq method. */
 static char *
 client_key (SfSipMsg *m)
@@ -437,13 +475,6 @@ client_key (SfSipMsg *m)
   g_autofree char *b = branch != NULL && sf_sip_str_is_set (branch->value) ? sf_sip_str_dup (branch->value) : g_strdup ("");
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
   return g_strdup_printf ("client|%s|%s", b, method);
-}
-
-/* A proxy's flow runs one instance per server transaction (scope "request"). */
-static gboolean
-is_proxy (SfStack *s)
-{
-  return strcmp (s->tu->scope, "request") == 0;
 }
 
 static gboolean
@@ -521,12 +552,28 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
                                                      (GDestroyNotify) sf_sip_event_free));
     return;
   }
-  /* New work (an ACK for a 2xx is part of a call's): the source's rate, then
-   * what the flow decides without state, then the bound on all live state
-   * (docs/security.md). */
+  if (ack) {
+    /* The ACK for a non-2xx answer we made statelessly: nothing to hand it to (a
+     * proxy must not forward it: 16.11 forwards the ACK for a 2xx). */
+    g_autofree char *ours = stateless_tag (msg, "INVITE");
+    const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (msg), "tag");
+    if (tt != NULL && sf_sip_str_eq (tt->value, ours)) {
+      s->stats.retransmissions_absorbed++;
+      return;
+    }
+  }
+  /* New work (an ACK for a 2xx is part of a call's): the source's rate; 503
+   * while shutting down; what the flow decides without state; the bound on
+   * all live state (docs/security.md). */
   gboolean cancel = strcmp (method, "CANCEL") == 0;
   if (!ack && !rate_ok (s, from)) {
     s->stats.rate_limited++;
+    return;
+  }
+  g_autofree char *ck = call_key (msg);
+  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  if (sf_endpoint_shutting_down (s->ep) && starts_new_work (s, msg, method, call)) {
+    refuse_shutting_down (s, msg, from, method);
     return;
   }
   if (s->gate.admit != NULL && !cancel) {
@@ -540,8 +587,6 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     sf_stack_answer_stateless (s, msg, from, 503, "Overloaded", lines);
     return;
   }
-  g_autofree char *ck = call_key (msg);
-  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   if (ack && is_proxy (s)) {
     /* A proxy: the ACK for a 2xx gets a request instance of its own, which
      * forwards it without a transaction (16.11, 17.1.1.3). */
@@ -567,7 +612,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
      * transaction and goes to the call; one that matches nothing gets 481. */
     g_autofree char *ikey = server_key (msg, "INVITE");
     if (sf_endpoint_lookup (s->ep, "transaction", ikey) == NULL) {
-      answer_statelessly (s, msg, from, 481);
+      answer_statelessly (s, msg, from, 481, NULL, NULL);
       return;
     }
   }
@@ -576,7 +621,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
   txn = sf_endpoint_create (s->ep, m, key, NULL, &error);
   if (txn == NULL) {
     g_warning ("%s not taken: %s", method, error->message);
-    answer_statelessly (s, msg, from, 503);
+    answer_statelessly (s, msg, from, 503, NULL, NULL);
     return;
   }
   s->stats.transactions++;

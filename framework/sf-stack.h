@@ -42,6 +42,7 @@ typedef struct {
   guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
   guint64 overloaded;                  /* new requests answered 503 statelessly: sip.max_instances reached */
   guint64 guarded;                     /* server transactions ended by their guard timer (OpTxnGuard) */
+  guint64 shutdown_refused;            /* new requests answered 503 while shutting down (docs/engine.md) */
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
@@ -53,7 +54,7 @@ typedef struct _SfStack SfStack;
 SfStack *sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error);
 void sf_stack_free (SfStack *s);
 /* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle, tcp_stall, tcp_max_per_source,
- * tcp_max_connections, advertise) in @cfg. */
+ * tcp_max_connections, advertise, shutdown_retry_after) in @cfg. */
 gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);
 /* Binds "udp|tcp:ADDR:PORT" and writes the 'listening' event. */
 gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);
@@ -135,7 +136,11 @@ SfInstance *sf_stack_client_txn (SfStack *s, SfSipMsg *req);
 /* For fuzzing: with @on FALSE, a request whose next hop is a name (not an
  * address) fails at once (txn:transport_error) instead of a DNS lookup. */
 void sf_stack_set_lookups (SfStack *s, gboolean on);
-/* Counts for the stats event. */
+/* sip.shutdown_retry_after: the Retry-After seconds of the 503 a request that
+ * comes while shutting down gets (RFC 3261 21.5.4, 20.33). */
+guint sf_stack_shutdown_retry_after (SfStack *s);
+/* Counts for the stats event ("shutdown_refused": a 503 made by the flow while
+ * shutting down, like the stack's own). */
 void sf_stack_count (SfStack *s, const char *what);
 
 G_END_DECLS

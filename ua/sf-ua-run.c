@@ -2,7 +2,8 @@
  * endpoint on the GLib main loop, print events as JSON lines on standard output
  * and take control commands from standard input (and --control).  quit, SIGINT
  * and SIGTERM stop it cleanly: every instance gets device:shutdown and a bounded
- * time (core.shutdown_timeout) to end. */
+ * time (core.shutdown_timeout) to end, while the SIP stack answers new requests
+ * 503 (framework/sf-stack.c); a second signal stops at once. */
 #include "config.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
@@ -62,27 +63,42 @@ finish (Run *r)
   g_main_loop_quit (r->loop);
 }
 
+/* Ends every instance left, without its flow, and finishes; @why for the log. */
+static void
+stop_now (Run *r, const char *why)
+{
+  if (r->shutdown_timer != 0)
+    g_source_remove (r->shutdown_timer);
+  r->shutdown_timer = 0;
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (r->ep);
+  if (all->len > 0)
+    g_warning ("shutdown: %u instance(s) still alive %s: ended without their flows", all->len, why);
+  for (guint i = 0; i < all->len; i++)
+    sf_endpoint_kill (r->ep, all->pdata[i], "shutdown timeout");
+  finish (r);
+}
+
 static gboolean
 shutdown_timeout (gpointer data)
 {
   Run *r = data;
   r->shutdown_timer = 0;
-  g_autoptr (GPtrArray) all = sf_endpoint_instances (r->ep);
-  g_warning ("shutdown: %u instance(s) still alive after %" G_GINT64_FORMAT " s: ended without their flows",
-             all->len, r->shutdown_timeout_s);
-  for (guint i = 0; i < all->len; i++)
-    sf_endpoint_kill (r->ep, all->pdata[i], "shutdown timeout");
-  finish (r);
+  g_autofree char *why = g_strdup_printf ("after %" G_GINT64_FORMAT " s (core.shutdown_timeout)", r->shutdown_timeout_s);
+  stop_now (r, why);
   return G_SOURCE_REMOVE;
 }
 
+/* quit, SIGINT, SIGTERM (@cause) or the idle exit: one graceful shutdown,
+ * announced by the event {"event":"shutdown","cause":...}. */
 static void
-begin_shutdown (gpointer data)
+begin_shutdown_for (Run *r, const char *cause)
 {
-  Run *r = data;
   if (r->shutting_down)
     return;
   r->shutting_down = TRUE;
+  GString *ev = sf_json_begin ("shutdown");
+  sf_json_add_str (ev, "cause", cause);
+  sf_endpoint_emit_line (r->ep, sf_json_end (ev));
   sf_ua_control_set_closing (r->ctl);
   if (sf_endpoint_shutdown (r->ep) == 0) {
     finish (r);
@@ -93,6 +109,13 @@ begin_shutdown (gpointer data)
   r->shutdown_timer = g_timeout_add_seconds ((guint) r->shutdown_timeout_s, shutdown_timeout, r);
 }
 
+/* The control's quit (SfUaQuitFunc). */
+static void
+begin_shutdown (gpointer data)
+{
+  begin_shutdown_for (data, "quit");
+}
+
 static void
 check_idle (Run *r)
 {
@@ -101,7 +124,7 @@ check_idle (Run *r)
   if (r->shutting_down && sf_endpoint_n_instances_but (r->ep, "transaction") == 0)
     finish (r);
   else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && n == 0)
-    begin_shutdown (r);
+    begin_shutdown_for (r, "idle");
 }
 
 /* A media event (the backend delivers them in the main context) goes to its call
@@ -123,18 +146,30 @@ after_batch (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-static gboolean
-on_signal (gpointer data)
+/* SIGINT and SIGTERM start the same graceful shutdown as quit; a second one
+ * (of either) stops waiting for the instances. */
+static void
+on_signal (Run *r, const char *name)
 {
-  Run *r = data;
   if (r->shutting_down) {
-    /* A second signal: stop waiting. */
-    if (r->shutdown_timer != 0)
-      g_source_remove (r->shutdown_timer);
-    shutdown_timeout (r);
+    g_autofree char *why = g_strdup_printf ("at a second signal (%s)", name);
+    stop_now (r, why);
   } else {
-    begin_shutdown (r);
+    begin_shutdown_for (r, name);
   }
+}
+
+static gboolean
+on_sigint (gpointer data)
+{
+  on_signal (data, "SIGINT");
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_sigterm (gpointer data)
+{
+  on_signal (data, "SIGTERM");
   return G_SOURCE_CONTINUE;
 }
 
@@ -326,8 +361,8 @@ sf_ua_cmd_run (int argc, char **argv)
   r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
   int rc = SF_EXIT_OK;
   /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
-  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &r);
-  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &r);
+  guint sig_int = g_unix_signal_add (SIGINT, on_sigint, &r);
+  guint sig_term = g_unix_signal_add (SIGTERM, on_sigterm, &r);
   SfStack *stack = NULL;
   const char *const *specs = listens != NULL ? (const char *const *) listens : sf_config_get_list (cfg, "sip", "listen");
   if (specs[0] != NULL) {

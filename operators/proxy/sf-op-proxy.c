@@ -62,6 +62,18 @@ answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char 
   return sf_registrar_answer (ctx, e, status, reason, lines);
 }
 
+/* "Retry-After: N" for a 503 while shutting down (sip.shutdown_retry_after, RFC
+ * 3261 21.5.4), counted in the stats (shutdown_refused); transfer full. */
+static char *
+shutdown_retry_after (SfCtx *ctx)
+{
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (s == NULL)
+    return g_strdup ("Retry-After: 10");
+  sf_stack_count (s, "shutdown_refused");
+  return g_strdup_printf ("Retry-After: %u", sf_stack_shutdown_retry_after (s));
+}
+
 static gboolean
 is_method (SfSipEvent *e, const char *m)
 {
@@ -108,11 +120,13 @@ unfit (SfCtx *ctx, SfSipMsg *msg, char **why, GPtrArray *lines)
 }
 
 /* 16.3: a request that is fit to be proxied (unfit(): 416, 483, 400, 482,
- * 420), and not one that came while the proxy quits (503 with Retry-After).
- * An ACK is never answered: a bad one is dropped (outcome answered all the
- * same).  CONTINUE when fit.  (The stack's gate, sf_proxy_gate, answers most
- * of these statelessly before any transaction; this operator serves what
- * reaches the flow.) */
+ * 420), and not one that came while the proxy quits (503 with Retry-After;
+ * the stack refuses those before they get an instance, but for an ACK or a
+ * request inside a dialog, which go on, as a BYE ending a call must).  An ACK
+ * is never answered: a bad one is dropped (outcome answered all the same).
+ * CONTINUE when fit.  (The stack's gate, sf_proxy_gate, answers most of these
+ * statelessly before any transaction; this operator serves what reaches the
+ * flow.) */
 static SfOpResult
 sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -124,10 +138,11 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *reason = NULL;
   g_autofree char *why = NULL;
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-  if (sf_ctx_get_data (ctx, "proxy.quitting") != NULL) {
+  if (sf_ctx_get_data (ctx, "proxy.quitting") != NULL && !ack &&
+      sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL) {
     status = 503;
     reason = "Shutting Down";
-    g_ptr_array_add (lines, g_strdup ("Retry-After: 60"));
+    g_ptr_array_add (lines, shutdown_retry_after (ctx));
   } else {
     status = unfit (ctx, e->msg, &why, lines);
     reason = why;
@@ -767,7 +782,8 @@ sf_op_proxy_shutdown (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (p->final_sent != 0)
     return SF_OP_OUTCOME (0); /* answered already (RFC 4320's silence included): it ends */
   if (p->branches->len == 0) {
-    const char *const lines[] = { "Retry-After: 60", NULL };
+    g_autofree char *retry = shutdown_retry_after (ctx);
+    const char *const lines[] = { retry, NULL };
     return answer (ctx, p->req, 503, "Shutting Down", lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   }
   cancel_pending (ctx, p, NULL);

@@ -11,7 +11,8 @@
  *    downstream and goes upstream; every instance ends by Timers
  *  - timer_c_silent: proxy.timer_c = 10 s and no response at all: 408 upstream at
  *    10 s (16.8), the client transaction runs to Timer B
- *  - quitting: a request that comes while the proxy quits gets 503, Retry-After */
+ *  - quitting: a request that comes while the proxy quits gets 503, Retry-After,
+ *    statelessly; its ACK is absorbed; a BYE inside a dialog is still proxied */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
@@ -284,7 +285,23 @@ timer_c_silent (void)
   px_free (t);
 }
 
-/* A request that comes while the proxy quits gets 503 with Retry-After. */
+/* The To tag of a response (transfer full), "" when none. */
+static char *
+to_tag (const char *resp)
+{
+  const char *to = resp != NULL ? strstr (resp, "\r\nTo:") : NULL;
+  const char *tag = to != NULL ? strstr (to, ";tag=") : NULL;
+  if (tag == NULL)
+    return g_strdup ("");
+  tag += strlen (";tag=");
+  return g_strndup (tag, strcspn (tag, "\r\n;"));
+}
+
+/* A request that comes while the proxy quits gets 503 with Retry-After
+ * (sip.shutdown_retry_after) from the stack, without a transaction or an
+ * instance, the same To tag for a retransmission (8.2.7); the ACK for it is
+ * absorbed, not forwarded; a request inside a dialog (a BYE) is still proxied;
+ * the 503s are counted (shutdown_refused). */
 static void
 quitting (void)
 {
@@ -293,7 +310,31 @@ quitting (void)
   send_invite (t, "z9hG4bKq1");
   g_autofree char *r = expect (t, "SIP/2.0 503");
   CU_ASSERT_PTR_NOT_NULL (r);
-  CU_ASSERT_TRUE (r != NULL && strstr (r, "Retry-After: 60") != NULL);
+  CU_ASSERT_TRUE (r != NULL && strstr (r, "Retry-After: 10\r\n") != NULL);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  g_autofree char *tag = to_tag (r);
+  CU_ASSERT_TRUE (g_str_has_prefix (tag, "sfs"));
+  send_invite (t, "z9hG4bKq1"); /* a retransmission: the same answer */
+  g_autofree char *r2 = expect (t, "SIP/2.0 503");
+  g_autofree char *tag2 = to_tag (r2);
+  CU_ASSERT_STRING_EQUAL (tag, tag2);
+  g_autofree char *ack = g_strdup_printf (
+    "ACK sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKq1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>;tag=%s\r\nCall-ID: px-z9hG4bKq1@test\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+    t->peer_port, t->peer_port, tag);
+  send_text (t, ack);
+  CU_ASSERT_TRUE (nothing_sent (t)); /* the peer is the callee too: a forwarded ACK would come here */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  g_autofree char *bye = g_strdup_printf (
+    "BYE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKq2\r\nMax-Forwards: 70\r\n"
+    "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>;tag=callee1\r\nCall-ID: px-q2@test\r\n"
+    "CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+    t->peer_port, t->peer_port);
+  send_text (t, bye);
+  g_autofree char *fwd = expect (t, "BYE ");
+  CU_ASSERT_PTR_NOT_NULL (fwd);
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->shutdown_refused, 2);
   px_free (t);
 }
 
