@@ -90,7 +90,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,
-                     .strip_realm = reg != NULL ? reg->realm : NULL };
+                     .strip_realm = reg != NULL ? reg->realm : NULL, .max_breadth = MAX (j->breadth, 1) };
   g_autoptr (GError) error = NULL;
   if (via == NULL)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no socket to send from");
@@ -112,6 +112,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
   g_string_append (fields, ",\"request_uri\":");
   sf_json_append_string (fields, ruri);
+  g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
   sf_ctx_emit (ctx, "branch_forward", fields->str);
   g_string_free (fields, TRUE);
   sf_stack_request_located (s, sf_ctx_instance (ctx), fwd);
