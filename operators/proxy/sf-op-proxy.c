@@ -362,7 +362,8 @@ by_q (gconstpointer a, gconstpointer b)
 
 /* task:location after OpProxyRoute: the bindings are the target set, best q
  * first (transition); none: 480 for a user of registrar.users (or any user
- * when there is no users file), 404 otherwise (outcome answered). */
+ * when there is no users file), 404 otherwise; a Max-Breadth no branch fits
+ * in: 440, or 400 (take_breadth) (outcome answered). */
 static SfOpResult
 sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -755,13 +756,13 @@ const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "who may be forwarded: trusted; in a dialog, our Record-Route token; else a user of ours by digest (407); else for us; else 403" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
-    NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition), a user of ours (locate), else answered" },
+    NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition; RFC 5393: 440, 400 for Max-Breadth), a user of ours (locate), else answered" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
-    NULL, NULL, "task:location: the bindings become the target set (transition); none: 480 or 404 (answered)" },
+    NULL, NULL, "task:location: the bindings become the target set (transition); none: 480 or 404; Max-Breadth 0: 440, bad: 400 (answered)" },
   { "OpProxyFork", sf_op_proxy_fork, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "spawns a branch for each target of the first group (16.6; proxy.fork: q, parallel, sequential)" },
+    "spawns a branch for each target of the first group that fits its Max-Breadth share (16.6, RFC 5393 5.3.3; proxy.fork)" },
   { "OpProxyResponse", sf_op_proxy_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a branch's response in the response context (16.7): provisional, success (2xx, others cancelled), failure (best final)" },
+    "a branch's response in the response context (16.7): provisional, success (2xx, others cancelled), failure (best final); a final frees a Max-Breadth share" },
   { "OpProxyBranchEnd", sf_op_proxy_branch_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL, "a branch ended: transitions once all have and a final response went upstream" },
   { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
