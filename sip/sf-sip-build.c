@@ -463,11 +463,14 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
       routes_done = TRUE;
       break;
     default:
-      sf_sip_builder_add_line (b, h);
+      if (fwd->max_breadth == 0 || !sf_sip_str_caseeq (h->name, "Max-Breadth"))
+        sf_sip_builder_add_line (b, h);
     }
   }
   if (!mf_done)
     sf_sip_builder_add (b, "Max-Forwards", "70");
+  if (fwd->max_breadth != 0)
+    sf_sip_builder_add (b, "Max-Breadth", "%u", fwd->max_breadth);
   if (!rr_done && fwd->record_route != NULL)
     sf_sip_builder_add (b, "Record-Route", "%s", fwd->record_route);
   if (!routes_done && changed_routes && routes->len > 0) {

@@ -102,6 +102,7 @@ typedef struct {
   gboolean (*is_mine) (const SfSipUri *uri, gpointer data); /* nullable: is this URI this proxy? (16.4) */
   gpointer data;
   const char *strip_realm;    /* nullable: Proxy-Authorization lines for this realm are removed (credentials for us stop here) */
+  guint max_breadth;          /* 0: Max-Breadth kept as it came; else every Max-Breadth line replaced by one with this value (RFC 5393 5.3.3) */
 } SfSipForward;
 
 /* 16.6: a copy of @req to forward: Max-Forwards decremented (70 added when

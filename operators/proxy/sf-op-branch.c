@@ -63,7 +63,8 @@ synthesize (SfCtx *ctx, guint status)
 }
 
 /* Trying's entry, 16.6: a copy of the request for the target (Request-URI
- * replaced, Max-Forwards decremented, Record-Route when proxy.record_route,
+ * replaced, Max-Forwards decremented, Max-Breadth set to the share its parent
+ * gave it (RFC 5393 5.3.3), Record-Route when proxy.record_route,
  * our Route popped, a Via whose branch carries the loop hash), sent through a
  * client transaction of this branch located by RFC 3263; Timer C started for an
  * INVITE.  A request that cannot be built gets 500 from the branch. */
@@ -90,7 +91,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,
-                     .strip_realm = reg != NULL ? reg->realm : NULL };
+                     .strip_realm = reg != NULL ? reg->realm : NULL, .max_breadth = MAX (j->breadth, 1) };
   g_autoptr (GError) error = NULL;
   if (via == NULL)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no socket to send from");
@@ -112,6 +113,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
   g_string_append (fields, ",\"request_uri\":");
   sf_json_append_string (fields, ruri);
+  g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
   sf_ctx_emit (ctx, "branch_forward", fields->str);
   g_string_free (fields, TRUE);
   sf_stack_request_located (s, sf_ctx_instance (ctx), fwd);
@@ -245,7 +247,7 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "16.6: the request for this branch's target (Via, Record-Route, Route popped) through a client transaction; Timer C" },
+    "16.6: the request for this branch's target (Via, Record-Route, Route popped, Max-Breadth share) through a client transaction; Timer C" },
   { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
     "a response, its Via popped, to the parent (16.7); outcome provisional (Timer C restarted), accepted (2xx INVITE), final" },
   { "OpBranchFailed", sf_op_branch_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,

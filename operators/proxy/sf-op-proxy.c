@@ -404,6 +404,23 @@ const SfStackGate sf_proxy_gate = { gate_admit, gate_trusted, NULL };
 
 static const char *const route_outcomes[] = { "answered", "locate", NULL };
 
+/* RFC 5393 5.3.3: the request's Max-Breadth (proxy.max_breadth when it has
+ * none) is what its concurrent branches share, each at least 1 (fork_next).
+ * CONTINUE when at least one branch fits; else answered (transition): 400 for
+ * a value that is not 1*DIGIT (5.3.1), 440 Max-Breadth Exceeded for 0 (the
+ * grammar admits it, but no branch can have a share of 0, and with no branch
+ * pending either the proxy answers 440). */
+static SfOpResult
+take_breadth (SfCtx *ctx, SfProxyCtx *p)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  if (!sf_proxy_max_breadth (p->req->msg, c != NULL ? c->max_breadth : 60, &p->breadth))
+    return answer (ctx, p->req, 400, "Bad Max-Breadth", NULL);
+  if (p->breadth == 0)
+    return answer (ctx, p->req, 440, "Max-Breadth Exceeded", NULL);
+  return SF_OP_CONTINUE;
+}
+
 /* 16.4 and 16.5: the target set.  A request with a Route left once ours is
  * popped, or for a domain we do not serve, goes on by its Request-URI
  * (transition).  One for a user of ours is looked up in the location service
@@ -432,6 +449,9 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
     n--;
   if (n > 0 || !sf_proxy_domain_is_ours (ctx, ruri)) {
+    SfOpResult res = take_breadth (ctx, p);
+    if (res != SF_OP_CONTINUE)
+      return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
     t->q = 1000;
     g_ptr_array_add (p->targets, t);
@@ -460,7 +480,8 @@ by_q (gconstpointer a, gconstpointer b)
 
 /* task:location after OpProxyRoute: the bindings are the target set, best q
  * first (transition); none: 480 for a user of registrar.users (or any user
- * when there is no users file), 404 otherwise (outcome answered). */
+ * when there is no users file), 404 otherwise; a Max-Breadth no branch fits
+ * in: 440, or 400 (take_breadth) (outcome answered). */
 static SfOpResult
 sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -479,6 +500,9 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_string_free (f, TRUE);
     return answer (ctx, p->req, known ? 480 : 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   }
+  SfOpResult taken = take_breadth (ctx, p);
+  if (taken != SF_OP_CONTINUE)
+    return taken == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
@@ -512,21 +536,51 @@ n_pending (SfProxyCtx *p)
   return n;
 }
 
-/* Spawns the next group of targets (16.6: all, one, or those of the best q
- * left, as proxy.fork says).  FALSE when no target was left. */
+/* The breadth the pending branches hold (RFC 5393 5.3.3: a branch counts
+ * until its final response). */
+static guint
+breadth_used (SfProxyCtx *p)
+{
+  guint used = 0;
+  for (guint i = 0; i < p->branches->len; i++) {
+    SfProxyBranchRec *b = p->branches->pdata[i];
+    if (b->final == 0 && !b->ended)
+      used += b->breadth;
+  }
+  return used;
+}
+
+/* Spawns branches (16.6): once every branch of the group before has its final
+ * response, the next group of targets (all, one, or those of the best q left,
+ * as proxy.fork says); then as many of the group's targets as the request's
+ * Max-Breadth lets run at once, each with its share (RFC 5393 5.3.3: the
+ * shares of concurrent branches sum to at most the Max-Breadth, each at least
+ * 1).  The targets that do not fit wait for a branch to end and free its
+ * share: called again on every final response, they go then (a sequential
+ * fallback).  FALSE when no branch was spawned. */
 static gboolean
 fork_next (SfCtx *ctx, SfProxyCtx *p)
 {
   if (p->no_new_branches || p->next_target >= p->targets->len)
     return FALSE;
-  SfProxyConfig *c = sf_proxy_config (ctx);
-  SfProxyFork mode = c != NULL ? c->fork : SF_FORK_Q;
-  guint q = ((SfProxyTarget *) p->targets->pdata[p->next_target])->q;
+  if (p->next_target >= p->group_end) {
+    if (n_pending (p) > 0)
+      return FALSE; /* the group before is still being tried */
+    SfProxyConfig *c = sf_proxy_config (ctx);
+    SfProxyFork mode = c != NULL ? c->fork : SF_FORK_Q;
+    guint q = ((SfProxyTarget *) p->targets->pdata[p->next_target])->q;
+    p->group_end = p->next_target + 1;
+    while (mode != SF_FORK_SEQUENTIAL && p->group_end < p->targets->len &&
+           (mode == SF_FORK_PARALLEL || ((SfProxyTarget *) p->targets->pdata[p->group_end])->q == q))
+      p->group_end++;
+  }
+  guint used = breadth_used (p);
+  guint left = p->group_end - p->next_target;
+  g_autofree guint *shares = g_new0 (guint, left);
+  guint fit = sf_proxy_breadth_split (p->breadth > used ? p->breadth - used : 0, left, shares);
   guint spawned = 0;
-  while (p->next_target < p->targets->len) {
+  for (guint k = 0; k < fit; k++) {
     SfProxyTarget *t = p->targets->pdata[p->next_target];
-    if (spawned > 0 && (mode == SF_FORK_SEQUENTIAL || (mode == SF_FORK_Q && t->q != q)))
-      break;
     p->next_target++;
     g_autoptr (GError) error = NULL;
     SfInstance *child = sf_ctx_spawn (ctx, "branch", NULL, &error);
@@ -538,12 +592,14 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     j->req = sf_sip_msg_ref (p->req->msg);
     j->target = g_strdup (t->uri);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
+    j->breadth = shares[k];
     sf_endpoint_set_instance_data (child, SF_PROXY_JOB, j, (GDestroyNotify) sf_proxy_job_free);
     const char *fields = sf_ctx_get_data (ctx, SF_EVENT_FIELDS);
     if (fields != NULL)
       sf_endpoint_set_instance_data (child, SF_EVENT_FIELDS, g_strdup (fields), g_free);
     SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
     b->handle = g_strdup (sf_instance_handle (child));
+    b->breadth = shares[k];
     g_ptr_array_add (p->branches, b);
     spawned++;
   }
@@ -689,7 +745,8 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     p->no_new_branches = TRUE;
     cancel_pending (ctx, p, NULL);
   }
-  if (n_pending (p) > 0 || fork_next (ctx, p))
+  fork_next (ctx, p); /* its share is free: a target of the group that did not fit may go (RFC 5393 5.3.3) */
+  if (n_pending (p) > 0)
     return SF_OP_DONE;
   return send_best (ctx, p) ? SF_OP_OUTCOME (2) : SF_OP_ERROR;
 }
@@ -708,9 +765,11 @@ sf_op_proxy_branch_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (b == NULL)
     return SF_OP_SKIP;
   b->ended = TRUE;
+  if (p->final_sent == 0)
+    fork_next (ctx, p); /* a share freed (RFC 5393 5.3.3), or the next group */
   if (n_pending (p) > 0)
     return SF_OP_DONE;
-  if (p->final_sent == 0 && !fork_next (ctx, p))
+  if (p->final_sent == 0)
     send_best (ctx, p);
   for (guint i = 0; i < p->branches->len; i++)
     if (!((SfProxyBranchRec *) p->branches->pdata[i])->ended)
@@ -816,13 +875,13 @@ const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "who may be forwarded: trusted; in a dialog, our Record-Route token; else a user of ours by digest (407); else for us; else 403" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
-    NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition), a user of ours (locate), else answered" },
+    NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition; RFC 5393: 440, 400 for Max-Breadth), a user of ours (locate), else answered" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
-    NULL, NULL, "task:location: the bindings become the target set (transition); none: 480 or 404 (answered)" },
+    NULL, NULL, "task:location: the bindings become the target set (transition); none: 480 or 404; Max-Breadth 0: 440, bad: 400 (answered)" },
   { "OpProxyFork", sf_op_proxy_fork, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "spawns a branch for each target of the first group (16.6; proxy.fork: q, parallel, sequential)" },
+    "spawns a branch for each target of the first group that fits its Max-Breadth share (16.6, RFC 5393 5.3.3; proxy.fork)" },
   { "OpProxyResponse", sf_op_proxy_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a branch's response in the response context (16.7): provisional, success (2xx, others cancelled), failure (best final)" },
+    "a branch's response in the response context (16.7): provisional, success (2xx, others cancelled), failure (best final); a final frees a Max-Breadth share" },
   { "OpProxyBranchEnd", sf_op_proxy_branch_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL, "a branch ended: transitions once all have and a final response went upstream" },
   { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,

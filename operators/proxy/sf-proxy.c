@@ -15,6 +15,8 @@ static const SfConfigKey proxy_keys[] = {
     "Timer C (16.8): an INVITE branch quiet this long is cancelled; RFC 3261 asks more than 180 (off: none)" },
   { "fork", SF_CFG_ENUM, "q", 0, 0, "q|parallel|sequential",
     "targets in groups of equal q, best first (q); all at once (parallel); one at a time by q (sequential)" },
+  { "max_breadth", SF_CFG_INT, "60", 1, 1000000, NULL,
+    "Max-Breadth used for a request that carries none (RFC 5393 5.3.3: 60): the concurrent branches' shares sum to at most this" },
 };
 
 gboolean
@@ -55,6 +57,7 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   gint64 tc = sf_config_get_int (cfg, "proxy", "timer_c");
   c->timer_c_ms = tc < 0 ? 0 : (guint) tc * 1000; /* off: no Timer C */
   const char *fork = sf_config_get_string (cfg, "proxy", "fork");
+  c->max_breadth = (guint) sf_config_get_int (cfg, "proxy", "max_breadth");
   c->fork = strcmp (fork, "parallel") == 0 ? SF_FORK_PARALLEL : strcmp (fork, "sequential") == 0 ? SF_FORK_SEQUENTIAL : SF_FORK_Q;
   if (!sf_secret_derive (cfg, "sipflow record-route", c->rr_key, error)) {
     config_free (c);
@@ -279,6 +282,40 @@ sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target)
       return sf_proxy_uri_proto (r->uri);
   }
   return sf_proxy_uri_proto (target != NULL ? target : sf_sip_msg_ruri (req));
+}
+
+gboolean
+sf_proxy_max_breadth (SfSipMsg *req, guint dflt, guint *out)
+{
+  const SfSipHdr *h = sf_sip_msg_find_name (req, "Max-Breadth");
+  if (h == NULL) {
+    *out = dflt; /* RFC 5393 5.3.3: absent, the proxy uses 60 (proxy.max_breadth) */
+    return TRUE;
+  }
+  gsize i = 0, n = h->value.len;
+  while (i < n && (h->value.p[i] == ' ' || h->value.p[i] == '\t'))
+    i++;
+  while (n > i && (h->value.p[n - 1] == ' ' || h->value.p[n - 1] == '\t'))
+    n--;
+  if (i == n)
+    return FALSE;
+  guint64 v = 0;
+  for (; i < n; i++) {
+    if (!g_ascii_isdigit (h->value.p[i]))
+      return FALSE; /* Max-Breadth = "Max-Breadth" HCOLON 1*DIGIT (RFC 5393 5.3.1) */
+    v = MIN (v * 10 + (guint64) (h->value.p[i] - '0'), (guint64) G_MAXUINT);
+  }
+  *out = (guint) v;
+  return TRUE;
+}
+
+guint
+sf_proxy_breadth_split (guint available, guint n, guint *shares)
+{
+  guint m = MIN (n, available); /* each branch needs at least 1 (RFC 5393 5.3.3) */
+  for (guint i = 0; i < m; i++)
+    shares[i] = available / m + (i < available % m ? 1 : 0);
+  return m;
 }
 
 /* 16.7 step 6: 6xx first, then the lowest class; within 4xx, 401, 407, 415,

@@ -22,6 +22,7 @@ typedef struct {
   gboolean record_route;
   guint timer_c_ms;     /* 0: off */
   SfProxyFork fork;
+  guint max_breadth;    /* RFC 5393 5.3.3: the Max-Breadth of a request without one */
   guint8 rr_key[32];    /* signs Record-Route tokens (core.secret_file, purpose "sipflow record-route") */
 } SfProxyConfig;
 
@@ -41,6 +42,7 @@ typedef struct {
 typedef struct {
   char *handle;      /* owned: the branch instance, "b3" */
   guint final;       /* its final status, 0 while pending */
+  guint breadth;     /* the Max-Breadth it was sent with (RFC 5393 5.3.3) */
   gboolean ended;
 } SfProxyBranchRec;
 
@@ -49,6 +51,8 @@ typedef struct {
   SfSipEvent *req;          /* the request, its peer and server transaction */
   GPtrArray *targets;       /* SfProxyTarget*, best q first */
   guint next_target;        /* the first target not tried yet */
+  guint group_end;          /* past the last target of the group being tried (proxy.fork) */
+  guint breadth;            /* the request's Max-Breadth (RFC 5393 5.3.3): the branches' shares sum to at most this */
   GPtrArray *branches;      /* SfProxyBranchRec* */
   SfSipMsg *best;           /* the best final response so far (16.7 step 6) */
   GPtrArray *challenges;    /* "WWW-Authenticate: ..." lines of every 401/407 (step 7) */
@@ -61,6 +65,7 @@ typedef struct {
 typedef struct {
   SfSipMsg *req;        /* owned ref: the request as received */
   char *target;         /* owned, nullable */
+  guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
   gboolean invite;
 } SfProxyJob;
 
@@ -113,6 +118,15 @@ gboolean sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req);
  * and admission refusals, and challenges without credentials, answered
  * statelessly; proxy.trusted exempt from sip.rate_limit. */
 extern const SfStackGate sf_proxy_gate;
+/* RFC 5393 5.3.3: the Max-Breadth of @req into *@out: its Max-Breadth value
+ * (cut to G_MAXUINT), @dflt when it has none.  FALSE when the header is not
+ * 1*DIGIT (5.3.1: to be answered 400). */
+gboolean sf_proxy_max_breadth (SfSipMsg *req, guint dflt, guint *out);
+/* RFC 5393 5.3.3: how many of @n targets can be forked to now with @available
+ * breadth left, each branch getting at least 1: MIN (@n, @available); the
+ * shares (written to @shares[0..m-1]) are as even as can be and sum to
+ * @available.  0: none fits (440 when no branch is pending either). */
+guint sf_proxy_breadth_split (guint available, guint n, guint *shares);
 
 /* 16.7 step 6: the rank of a final response (3xx-6xx) when the best is chosen,
  * lower is better: 6xx, then 3xx, then 401, 407, 415, 420, 484, then other

@@ -18,7 +18,9 @@ static const char *const save_outcomes[] = { "answered", NULL };
 
 /* A REGISTER (10.3 steps 1-7): for a domain we serve (else 404), an
  * address-of-record with a user (else 404; with registrar.users, one of them);
- * Contact: * only alone and with Expires: 0 (else 400); each contact's expiry
+ * Contact: * only alone and with Expires: 0 (else 400); no contact that is
+ * this server itself (a domain of ours, or our address and port: 403, RFC
+ * 5393 3, a fork loop); each contact's expiry
  * from its expires parameter, else Expires, else registrar.max_expires, cut to
  * max_expires; one below min_expires gets 423 with Min-Expires.  Outcome
  * answered when it answered itself; otherwise the update goes to the location
@@ -65,6 +67,15 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     if (c->uri == NULL)
       continue;
+    if (sf_registrar_uri_is_self (ctx, c->uri)) {
+      /* A binding to this server itself: every request for the address-of-record
+       * would come back here, once per such binding, a fork loop (RFC 5393 3);
+       * refused whole, nothing applied (10.3 leaves the policy to the registrar). */
+      SfStack *st = sf_stack_from_ctx (ctx);
+      if (st != NULL)
+        sf_stack_count (st, "refused");
+      return sf_registrar_answer (ctx, e, 403, "Contact Is This Server", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+    }
     const SfSipParam *ep = sf_sip_value_param (c, "expires");
     g_autofree char *eps = ep != NULL ? sf_sip_str_dup (ep->value) : NULL;
     gint64 exp = eps != NULL ? g_ascii_strtoll (eps, NULL, 10) : default_exp;
@@ -163,7 +174,7 @@ const SfOperatorDef sf_op_registrar_table[] = {
   { "OpCheckRequire", sf_op_check_require, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "a request with Require (this server supports no extension): 420 with Unsupported (8.2.2.3, 10.3 step 2)" },
   { "OpSaveBindings", sf_op_save_bindings, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, save_outcomes, SF_ARG_NONE, NULL,
-    NULL, "a REGISTER: checked (10.3), its bindings sent to the location service; outcome answered when refused" },
+    NULL, "a REGISTER: checked (10.3; a contact that is this server: 403, RFC 5393), its bindings sent to the location service; outcome answered when refused" },
   { "OpRegisterReply", sf_op_register_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "task:location: 200 with the current bindings and their expires (10.3 step 8), or 500" },
 };

@@ -226,6 +226,19 @@ sf_registrar_is_ours (SfCtx *ctx, const char *host)
   return s != NULL && sf_stack_is_local (s, low, 0); /* an address we listen on, any port, or sip.advertise's host */
 }
 
+gboolean
+sf_registrar_uri_is_self (SfCtx *ctx, const SfSipUri *uri)
+{
+  if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
+    return FALSE;
+  g_autofree char *host = sf_sip_str_dup (uri->host);
+  if (sf_registrar_serves (ctx, host))
+    return TRUE;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
+  return s != NULL && sf_stack_is_local (s, host, port); /* 127.0.0.1 with another port is another element */
+}
+
 char *
 sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri)
 {

@@ -55,6 +55,11 @@ gboolean sf_registrar_serves (SfCtx *ctx, const char *host);
 /* Is @host (as in a URI, IPv6 in brackets) one this server answers for: a
  * registrar.domains entry (the realm by default) or an address it listens on? */
 gboolean sf_registrar_is_ours (SfCtx *ctx, const char *host);
+/* Does @uri (a Contact) lead back to this server: a sip or sips URI whose
+ * host is a registrar.domains entry (any port: requests for it are ours to
+ * route), or an address and port this server listens on (sip.advertise
+ * included)?  A binding to it would send a request back here (RFC 5393 3, 4). */
+gboolean sf_registrar_uri_is_self (SfCtx *ctx, const SfSipUri *uri);
 /* A qvalue (20.10: 0, 1, 0.xxx, 1.000) in thousandths; FALSE when malformed. */
 gboolean sf_registrar_parse_q (const char *text, guint *out);
 /* "0.5" -> "0.500": a qvalue as written in a Contact (transfer full). */

@@ -338,6 +338,48 @@ quitting (void)
   px_free (t);
 }
 
+/* RFC 5393 5.3.3: shares at least 1 each, summing to what is left; no more
+ * branches than that; the header read as 1*DIGIT, 60 (the default) when absent. */
+static void
+max_breadth (void)
+{
+  guint sh[8] = { 0 };
+  CU_ASSERT_EQUAL (sf_proxy_breadth_split (60, 7, sh), 7);
+  guint sum = 0;
+  for (int i = 0; i < 7; i++) {
+    CU_ASSERT_TRUE (sh[i] == 8 || sh[i] == 9);
+    sum += sh[i];
+  }
+  CU_ASSERT_EQUAL (sum, 60);
+  memset (sh, 0, sizeof sh);
+  CU_ASSERT_EQUAL (sf_proxy_breadth_split (3, 7, sh), 3); /* the other 4 wait for a share */
+  CU_ASSERT_TRUE (sh[0] == 1 && sh[1] == 1 && sh[2] == 1 && sh[3] == 0);
+  CU_ASSERT_EQUAL (sf_proxy_breadth_split (1, 1, sh), 1);
+  CU_ASSERT_EQUAL (sh[0], 1);
+  CU_ASSERT_EQUAL (sf_proxy_breadth_split (5, 1, sh), 1); /* one target: the whole breadth goes on */
+  CU_ASSERT_EQUAL (sh[0], 5);
+  CU_ASSERT_EQUAL (sf_proxy_breadth_split (0, 3, sh), 0); /* none fits: 440 when none is pending */
+  CU_ASSERT_EQUAL (sf_proxy_breadth_split (G_MAXUINT, 2, sh), 2);
+  CU_ASSERT_EQUAL ((guint64) sh[0] + sh[1], (guint64) G_MAXUINT);
+#define BREADTH_REQ "OPTIONS sip:a@x SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx\r\nFrom: <sip:a@x>;tag=1\r\n" \
+            "To: <sip:b@y>\r\nCall-ID: c@x\r\nCSeq: 1 OPTIONS\r\n%sContent-Length: 0\r\n\r\n"
+  struct { const char *line; gboolean ok; guint value; } cases[] = {
+    { "", TRUE, 60 }, { "Max-Breadth: 3\r\n", TRUE, 3 }, { "max-breadth:  7 \r\n", TRUE, 7 },
+    { "Max-Breadth: 0\r\n", TRUE, 0 }, { "Max-Breadth: 99999999999999999999\r\n", TRUE, G_MAXUINT },
+    { "Max-Breadth: three\r\n", FALSE, 0 }, { "Max-Breadth: -1\r\n", FALSE, 0 }, { "Max-Breadth: 3 4\r\n", FALSE, 0 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *text = g_strdup_printf (BREADTH_REQ, cases[i].line);
+    g_autoptr (SfSipMsg) m = msg (text);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+    guint v = 12345;
+    CU_ASSERT_EQUAL (sf_proxy_max_breadth (m, 60, &v), cases[i].ok);
+    if (cases[i].ok)
+      CU_ASSERT_EQUAL (v, cases[i].value);
+  }
+#undef BREADTH_REQ
+}
+
 void
 sf_test_register_proxy (void)
 {
@@ -347,4 +389,5 @@ sf_test_register_proxy (void)
   SF_ADD_TEST (s, timer_c);
   SF_ADD_TEST (s, timer_c_silent);
   SF_ADD_TEST (s, quitting);
+  SF_ADD_TEST (s, max_breadth);
 }
