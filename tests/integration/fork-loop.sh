@@ -91,7 +91,7 @@ res=$(sipcat send "$PX" "$T/loopinv.sip" --timeout 20)
 fwd=$(count px '"event":"branch_forward".*"call_id":"loopinv-')
 [ "$fwd" -ge 7 ] && [ "$fwd" -le 14 ] && pass "(b) forwarded INVITEs: $fwd (bound 14: 7 for the fork, 7 spirals each stopped by 482)" ||
   fail "(b) forwards" "$fwd"
-loops=$(grep -c '"event":"proxy_answer","[^}]*"status":482' "$T/px.events")
+loops=$(grep -E -c '"event":"(proxy_answer|stateless_answer)"[^}]*"status":482' "$T/px.events")
 [ "$loops" -ge 7 ] && pass "(b) every spiral's second arrival got 482 ($loops)" || fail "(b) 482s" "$loops"
 # Max-Breadth 60 (none in the request) shared by the 7 branches: 9+9+9+9+8+8+8
 mb=$(grep '"event":"branch_forward".*"call_id":"loopinv-' "$T/px.events" | head -7 | grep -o '"max_breadth":[0-9]*' | cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
