@@ -7,22 +7,23 @@
 # instances and transactions still live, answers made statelessly.
 # Run it on a build without sanitizers (ASan's quarantine hides freed memory).
 # EXTRA (environment) adds --set options: the current proxy is run with
-# sip.rate_limit=0 so that the whole flood reaches it; an older build without
-# that key is run with EXTRA= .
+# sip.rate_limit=0 so that the whole flood reaches it and its secret in a
+# throwaway state directory; an older build without those keys is run with
+# EXTRA= .
 # Usage: bench/bench-flood.sh SIPFLOW [N [RATE]]   (defaults 20000, 4000)
 set -u
 SIPFLOW=${1:?usage: bench-flood.sh SIPFLOW [N [RATE]]}
 N=${2:-20000}
 RATE=${3:-4000}
-EXTRA=${EXTRA---set sip.rate_limit=0}
-HERE=$(cd "$(dirname "$0")/.." && pwd)
 T=$(mktemp -d)
+EXTRA=${EXTRA---set sip.rate_limit=0 --set core.state_dir=$T/state}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
 trap 'kill "$PX" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT
 
 printf 'alice:secret\n' >"$T/users"
 mkfifo "$T/in"
 # shellcheck disable=SC2086
-"$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set "core.state_dir=$T/state" $EXTRA \
+"$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" $EXTRA \
   --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
 PX=$!
 exec 3>"$T/in"
