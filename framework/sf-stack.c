@@ -555,9 +555,9 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
   if (ack) {
     /* The ACK for a non-2xx answer we made statelessly: nothing to hand it to (a
      * proxy must not forward it: 16.11 forwards the ACK for a 2xx). */
-    g_autofree char *ours = stateless_tag (msg, "INVITE");
     const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (msg), "tag");
-    if (tt != NULL && sf_sip_str_eq (tt->value, ours)) {
+    g_autofree char *ours = tt != NULL && tt->value.len > 3 && strncmp (tt->value.p, "sfs", 3) == 0 ? stateless_tag (msg, "INVITE") : NULL;
+    if (ours != NULL && sf_sip_str_eq (tt->value, ours)) {
       s->stats.retransmissions_absorbed++;
       return;
     }

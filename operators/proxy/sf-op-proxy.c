@@ -359,6 +359,8 @@ static gboolean
 gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
+  if (trusted (ctx, from))
+    return FALSE; /* relayed: the flow validates it (OpProxyValidate) */
   gboolean ack = sf_sip_str_eq (sf_sip_msg_method (req), "ACK");
   g_autofree char *why = NULL;
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
