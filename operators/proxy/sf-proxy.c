@@ -110,13 +110,9 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
 gboolean
 sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri)
 {
-  if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
-    return FALSE;
-  g_autofree char *host = sf_sip_str_dup (uri->host);
-  if (sf_registrar_serves (ctx, host))
-    return TRUE;
-  /* An address: ours only with the port we listen on (127.0.0.1:5070 is another element). */
-  return sf_proxy_uri_is_mine (uri, ctx);
+  /* a domain of ours, or an address ours only with the port we listen on
+   * (127.0.0.1:5070 is another element): what the registrar refuses as a Contact */
+  return sf_registrar_uri_is_self (ctx, uri);
 }
 
 char *
