@@ -1,8 +1,10 @@
 /* fuzz-script.h: the script the stack-level fuzz targets read (fuzz-txn.c,
  * fuzz-proxy.c): parts separated by a line "--", at most 64; "ADV N" moves the
- * fake clock N ms (120 s at most, firing timers); a part @other takes (it
- * returns TRUE) is the target's own; anything else is a datagram from
- * 127.0.0.1:9 (the discard port) to the stack.  @settle runs after each part. */
+ * fake clock N ms (120 s at most, firing timers); "SRC N" makes 127.0.0.N:9
+ * (N from 1 to 254) the source of the parts that follow; a part @other takes
+ * (it returns TRUE; it gets the current source) is the target's own; anything
+ * else is a datagram from the current source (first 127.0.0.1:9, the discard
+ * port) to the stack.  @settle runs after each part. */
 #pragma once
 #include "framework/sf-stack.h"
 #include <stdint.h>
@@ -27,6 +29,17 @@ sf_fuzz_script (SfEndpoint *ep, SfStack *stack, const uint8_t *data, size_t size
       char num[16] = { 0 };
       memcpy (num, p + 4, (gsize) MIN (pend - p - 4, 12));
       sf_endpoint_advance (ep, MIN (g_ascii_strtoull (num, NULL, 10), 120000));
+    } else if (pend - p > 4 && memcmp (p, "SRC ", 4) == 0) {
+      char num[16] = { 0 };
+      memcpy (num, p + 4, (gsize) MIN (pend - p - 4, 12));
+      guint64 n = g_ascii_strtoull (num, NULL, 10);
+      if (n >= 1 && n <= 254) {
+        g_autofree char *ip = g_strdup_printf ("127.0.0.%u", (guint) n);
+        GInetAddress *a = g_inet_address_new_from_string (ip);
+        g_object_unref (from.remote);
+        from.remote = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (a, 9));
+        g_object_unref (a);
+      }
     } else if (other == NULL || !other (p, (gsize) (pend - p), &from, user)) {
       GBytes *b = g_bytes_new (p, (gsize) (pend - p));
       sf_sip_transport_inject (sf_stack_transport (stack), b, &from);
