@@ -483,6 +483,52 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
 }
 
 SfSipMsg *
+sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit, gpointer data, GError **error)
+{
+  SfSipBuilder *b;
+  if (sf_sip_msg_is_request (m)) {
+    g_autofree char *method = str (sf_sip_msg_method (m));
+    g_autofree char *ruri = str (sf_sip_msg_ruri (m)->raw);
+    b = sf_sip_builder_request (method, ruri);
+  } else {
+    g_autofree char *reason = str (sf_sip_msg_reason (m));
+    b = sf_sip_builder_response (sf_sip_msg_status (m), reason);
+  }
+  for (guint i = 0; i < sf_sip_msg_n_headers (m); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (m, i);
+    if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE)
+      continue;
+    if (h->id != id) {
+      sf_sip_builder_add_line (b, h);
+      continue;
+    }
+    g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+    if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, vals, error)) {
+      sf_sip_builder_free (b);
+      return NULL;
+    }
+    GString *line = g_string_new (NULL);
+    gboolean edited = FALSE;
+    for (guint k = 0; k < vals->len; k++) {
+      const SfSipValue *v = vals->pdata[k];
+      g_autofree char *text = edit (v, data);
+      edited |= text != NULL;
+      g_autofree char *raw = str (v->raw);
+      g_string_append_printf (line, "%s%s", k > 0 ? ", " : "", text != NULL ? text : raw);
+    }
+    if (edited) {
+      g_autofree char *name = str (h->name);
+      sf_sip_builder_add (b, name, "%s", line->str);
+    } else {
+      sf_sip_builder_add_line (b, h);
+    }
+    g_string_free (line, TRUE);
+  }
+  copy_body (b, m);
+  return sf_sip_builder_finish (b, error);
+}
+
+SfSipMsg *
 sf_sip_create_forward_response (SfSipMsg *resp, GError **error)
 {
   g_return_val_if_fail (!sf_sip_msg_is_request (resp), NULL);

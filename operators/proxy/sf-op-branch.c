@@ -85,8 +85,11 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *rr = NULL;
   if (c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")) {
     /* the token proves, when the dialog's requests come back, that it was set up through us */
-    const SfSipParam *ftag = sf_sip_value_param (sf_sip_msg_from (j->req), "tag");
-    g_autofree char *token = sf_proxy_token (c, sf_sip_msg_call_id (j->req), ftag != NULL ? ftag->value : sf_sip_str ("", 0));
+    const SfSipValue *from = sf_sip_msg_from (j->req);
+    const SfSipParam *ftag = sf_sip_value_param (from, "tag");
+    const SfSipValue *contact = sf_sip_msg_value (j->req, SF_SIP_HDR_CONTACT, NULL);
+    g_autofree char *token = sf_proxy_token (c, sf_sip_msg_call_id (j->req), ftag != NULL ? ftag->value : sf_sip_str ("", 0),
+                                             from != NULL ? from->uri : NULL, contact != NULL ? contact->uri : NULL);
     rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);

@@ -704,10 +704,11 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *handle = ev->arg != NULL ? g_strndup (ev->arg, strcspn (ev->arg, " ")) : NULL; /* "b1 180" */
   SfProxyBranchRec *b = find_branch (p, handle);
   guint status = sf_sip_msg_status (e->msg);
+  g_autoptr (SfSipMsg) up = status < 300 ? sf_proxy_response_for_caller (ctx, e->msg) : sf_sip_msg_ref (e->msg);
   if (status < 200) {
     if (status == 100 || p->final_sent != 0)
       return SF_OP_DONE;
-    sf_stack_respond (s, p->req->txn, e->msg);
+    sf_stack_respond (s, p->req->txn, up);
     emit_response (ctx, "proxy_provisional", status, handle);
     return SF_OP_OUTCOME (0);
   }
@@ -715,9 +716,9 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     b->final = status;
   if (status < 300) {
     if (p->final_sent >= 300)
-      sf_stack_send_response (s, e->msg, &p->req->peer); /* the server transaction has its final response: 16.7 step 10 */
+      sf_stack_send_response (s, up, &p->req->peer); /* the server transaction has its final response: 16.7 step 10 */
     else
-      sf_stack_respond (s, p->req->txn, e->msg);
+      sf_stack_respond (s, p->req->txn, up);
     emit_response (ctx, "proxy_2xx", status, handle);
     if (p->final_sent == 0) {
       p->final_sent = status;

@@ -115,13 +115,43 @@ sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri)
   return sf_registrar_uri_is_self (ctx, uri);
 }
 
-char *
-sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag)
+/* "user@host" of @uri (the user unescaped, the host lowercase): an
+ * address-of-record as the dialog's From or To names it (12.2.1.1 keeps them). */
+static char *
+canon_aor (const SfSipUri *uri)
 {
+  if (uri == NULL)
+    return g_strdup ("");
+  g_autofree char *user = sf_sip_str_is_set (uri->user) ? sf_sip_unescape (uri->user, NULL) : NULL;
+  g_autofree char *host = sf_sip_str_dup (uri->host);
+  g_autofree char *low = g_ascii_strdown (host, -1);
+  return g_strdup_printf ("%s@%s", user != NULL ? user : "", low);
+}
+
+/* "user@host:port" of @uri, the port its default when absent: a remote
+ * target as a Contact gives it and a Request-URI inside the dialog copies it. */
+static char *
+canon_target (const SfSipUri *uri)
+{
+  if (uri == NULL)
+    return g_strdup ("");
+  g_autofree char *aor = canon_aor (uri);
+  return g_strdup_printf ("%s:%u", aor, uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060);
+}
+
+char *
+sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag, const SfSipUri *aor, const SfSipUri *target)
+{
+  g_autofree char *a = canon_aor (aor);
+  g_autofree char *t = canon_target (target);
   GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
   g_hmac_update (h, (const guchar *) call_id.p, (gssize) call_id.len);
   g_hmac_update (h, (const guchar *) "\n", 1);
   g_hmac_update (h, (const guchar *) tag.p, (gssize) tag.len);
+  g_hmac_update (h, (const guchar *) "\n", 1);
+  g_hmac_update (h, (const guchar *) a, -1);
+  g_hmac_update (h, (const guchar *) "\n", 1);
+  g_hmac_update (h, (const guchar *) t, -1);
   guint8 d[32];
   gsize len = sizeof d;
   g_hmac_get_digest (h, d, &len);
@@ -144,17 +174,25 @@ sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req)
 }
 
 static gboolean
-token_matches (SfProxyConfig *c, SfSipStr call_id, const SfSipParam *tag, SfSipStr token)
+token_matches (SfProxyConfig *c, SfSipStr call_id, const SfSipValue *party, const SfSipUri *target, SfSipStr token)
 {
-  if (tag == NULL || !sf_sip_str_is_set (tag->value))
+  const SfSipParam *tag = party != NULL ? sf_sip_value_param (party, "tag") : NULL;
+  if (tag == NULL || !sf_sip_str_is_set (tag->value) || party->uri == NULL)
     return FALSE;
-  g_autofree char *want = sf_proxy_token (c, call_id, tag->value);
+  g_autofree char *want = sf_proxy_token (c, call_id, tag->value, party->uri, target);
   if (token.len != strlen (want))
     return FALSE;
   guint8 diff = 0;
   for (gsize i = 0; i < token.len; i++)
     diff |= (guint8) (g_ascii_tolower (token.p[i]) ^ want[i]);
   return diff == 0;
+}
+
+gboolean
+sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri *target, SfSipStr token)
+{
+  SfSipStr cid = sf_sip_msg_call_id (req);
+  return token_matches (c, cid, sf_sip_msg_from (req), target, token) || token_matches (c, cid, sf_sip_msg_to (req), target, token);
 }
 
 gboolean
@@ -165,9 +203,54 @@ sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req)
   const SfSipParam *sft = hop != NULL ? sf_sip_uri_param (hop, "sft") : NULL;
   if (c == NULL || sft == NULL || !sf_sip_str_is_set (sft->value))
     return FALSE;
-  SfSipStr cid = sf_sip_msg_call_id (req);
-  return token_matches (c, cid, sf_sip_value_param (sf_sip_msg_from (req), "tag"), sft->value) ||
-         token_matches (c, cid, sf_sip_value_param (sf_sip_msg_to (req), "tag"), sft->value);
+  /* the remote target: the Request-URI, or after a strict router (our hop in
+   * the Request-URI) the last Route (16.4) */
+  const SfSipUri *target = sf_sip_msg_ruri (req);
+  if (hop == target) {
+    GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+    target = routes != NULL && routes->len > 0 ? ((SfSipValue *) routes->pdata[routes->len - 1])->uri : NULL;
+  }
+  return target != NULL && sf_proxy_token_matches (c, req, target, sft->value);
+}
+
+typedef struct {
+  SfCtx *ctx;
+  char *token;   /* the caller's token (for the response's Contact) */
+} Rewrite;
+
+static char *
+rewrite_rr (const SfSipValue *v, gpointer data)
+{
+  Rewrite *w = data;
+  const SfSipParam *sft = v->uri != NULL ? sf_sip_uri_param (v->uri, "sft") : NULL;
+  if (sft == NULL || !sf_sip_str_is_set (sft->value) || !sf_proxy_uri_is_mine (v->uri, w->ctx))
+    return NULL;
+  /* the same value, the token's bytes replaced (it lies inside v->raw) */
+  gsize before = (gsize) (sft->value.p - v->raw.p), after = before + sft->value.len;
+  if (sft->value.p < v->raw.p || after > v->raw.len)
+    return NULL;
+  return g_strdup_printf ("%.*s%s%.*s", (int) before, v->raw.p, w->token, (int) (v->raw.len - after), v->raw.p + after);
+}
+
+SfSipMsg *
+sf_proxy_response_for_caller (SfCtx *ctx, SfSipMsg *resp)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  const SfSipValue *contact = sf_sip_msg_value (resp, SF_SIP_HDR_CONTACT, NULL);
+  const SfSipValue *from = sf_sip_msg_from (resp);
+  const SfSipParam *ftag = from != NULL ? sf_sip_value_param (from, "tag") : NULL;
+  if (c == NULL || contact == NULL || contact->uri == NULL || ftag == NULL || from->uri == NULL ||
+      sf_sip_msg_find (resp, SF_SIP_HDR_RECORD_ROUTE) == NULL)
+    return sf_sip_msg_ref (resp);
+  Rewrite w = { ctx, sf_proxy_token (c, sf_sip_msg_call_id (resp), ftag->value, from->uri, contact->uri) };
+  g_autoptr (GError) error = NULL;
+  SfSipMsg *out = sf_sip_create_edited (resp, SF_SIP_HDR_RECORD_ROUTE, rewrite_rr, &w, &error);
+  g_free (w.token);
+  if (out == NULL) {
+    g_info ("response kept as it came: %s", error->message);
+    return sf_sip_msg_ref (resp);
+  }
+  return out;
 }
 
 /* 16 hex digits of SHA-256 over what identifies a request at this hop:

@@ -101,18 +101,32 @@ SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
 SfSipProto sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target);
 
 /* The proof this proxy puts in its Record-Route, ";sft=TOKEN": 32 hex digits
- * of HMAC-SHA-256(key, Call-ID "\n" tag), the tag being the From tag of the
- * request that set the dialog up (transfer full).  No state: a node that
- * shares the secret, or this one after a restart, checks it the same way. */
-char *sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag);
+ * of HMAC-SHA-256(key, Call-ID "\n" tag "\n" user@host "\n" user@host:port),
+ * the tag and the user@host those of the party that set the dialog up (its
+ * From), the user@host:port the remote target that the requests carrying this
+ * Record-Route as their Route will have as Request-URI: the caller's Contact
+ * in the request that goes to the callee, the callee's Contact in each
+ * response that goes back to the caller (sf_proxy_response_for_caller: RFC
+ * 3261 16.7 step 4 lets a proxy rewrite its Record-Route there).  So a token
+ * serves one side of one dialog only: its Call-ID, its initiator, and the
+ * peer it reaches; no state is kept, a node that shares the secret, or this
+ * one after a restart, checks it the same way (transfer full). */
+char *sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag, const SfSipUri *aor, const SfSipUri *target);
 /* The URI by which @req comes back to this proxy inside a dialog: its top
  * Route when that is ours (loose routing), or its Request-URI when that is
  * ours and Routes follow (a strict router before us); NULL otherwise. */
 const SfSipUri *sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req);
-/* Does @req come back along a Record-Route this proxy made for its dialog:
- * our hop (sf_proxy_our_hop) carries a token made for @req's Call-ID and its
- * From or To tag (either side may send)?  Constant time in the comparison. */
+/* Is @token the one made for @req's dialog toward @target: with its From tag
+ * and URI, or its To tag and URI (either side may send)? */
+gboolean sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri *target, SfSipStr token);
+/* Does @req come back along a Record-Route this proxy made for its dialog and
+ * its remote target (the Request-URI, or a strict router's last Route)?  The
+ * comparison takes constant time. */
 gboolean sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req);
+/* @resp as it goes back to the caller: the token of each Record-Route of ours
+ * made for the callee's Contact in @resp (transfer full; @resp itself, with a
+ * new ref, when it has no Record-Route or no Contact). */
+SfSipMsg *sf_proxy_response_for_caller (SfCtx *ctx, SfSipMsg *resp);
 
 /* The gate a proxy's stack runs before any state (sf_stack_set_gate): 16.3
  * and admission refusals, and challenges without credentials, answered

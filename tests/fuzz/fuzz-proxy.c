@@ -183,7 +183,9 @@ is_trusted (const SfSipPeer *from)
   return strcmp (ip, "127.0.0.1") == 0; /* proxy.trusted */
 }
 
-/* Does @u carry ;sft= made by this proxy for @m's Call-ID and one of its tags? */
+/* Does @u carry ;sft= made by this proxy for @m's dialog (its Call-ID, its
+ * From or To tag and URI) and @m's remote target (the Request-URI, or a
+ * strict router's last Route when @u is the Request-URI)? */
 static gboolean
 token_of_ours (Fuzz *f, SfSipMsg *m, const SfSipUri *u)
 {
@@ -191,16 +193,12 @@ token_of_ours (Fuzz *f, SfSipMsg *m, const SfSipUri *u)
   SfProxyConfig *c = sf_endpoint_get_data (f->ep, "proxy");
   if (sft == NULL || !sf_sip_str_is_set (sft->value) || c == NULL)
     return FALSE;
-  g_autofree char *given = g_ascii_strdown (sft->value.p, (gssize) sft->value.len);
-  const SfSipParam *tags[] = { sf_sip_value_param (sf_sip_msg_from (m), "tag"), sf_sip_value_param (sf_sip_msg_to (m), "tag") };
-  for (guint i = 0; i < G_N_ELEMENTS (tags); i++) {
-    if (tags[i] == NULL || !sf_sip_str_is_set (tags[i]->value))
-      continue;
-    g_autofree char *want = sf_proxy_token (c, sf_sip_msg_call_id (m), tags[i]->value);
-    if (strcmp (want, given) == 0)
-      return TRUE;
+  const SfSipUri *target = sf_sip_msg_ruri (m);
+  if (u == target) {
+    GPtrArray *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
+    target = routes != NULL && routes->len > 0 ? ((SfSipValue *) routes->pdata[routes->len - 1])->uri : NULL;
   }
-  return FALSE;
+  return target != NULL && sf_proxy_token_matches (c, m, target, sft->value);
 }
 
 /* Are these credentials alice's, right for @m (the response recomputed with

@@ -171,8 +171,62 @@ EOF
 before=$(reached 'BYE sip:out')
 [ "$(bye bye-ok dialog-1 alicetag out1 "$rr")" = 200 ] && [ "$(reached 'BYE sip:out')" = $((before + 1)) ] &&
   pass "the dialog's BYE with its token goes through" || fail "the real BYE"
-[ "$(bye bye-rev dialog-1 out1 alicetag "$rr")" = 200 ] && pass "the token serves the other direction too (From and To swapped)" ||
-  fail "the callee's direction"
+# the callee's direction: bob (the outside host) sends a BYE to alice's Contact
+# along the Record-Route he got in the INVITE (its token made for alice's Contact)
+inv=$(awk '/^INVITE sip:bob@127.0.0.1/,/^=====/' "$T/out.msgs" | tr -d '\r')
+rr_callee=$(printf '%s\n' "$inv" | grep -i -m1 '^Record-Route:' | sed 's/^[^:]*: *//')
+alice_contact=$(printf '%s\n' "$inv" | grep -i -m1 '^Contact:' | sed 's/^[^<]*<\([^>]*\)>.*/\1/')
+msg bye-rev <<EOF
+BYE $alice_contact SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKr{cid};rport
+Route: $rr_callee
+Max-Forwards: 70
+From: <sip:bob@sipflow.test>;tag=out1
+To: <sip:alice@sipflow.test>;tag=alicetag
+Call-ID: dialog-1
+CSeq: 1 BYE
+
+EOF
+res=$(sipcat send "$PX" "$T/bye-rev.sip" --timeout 2)
+[ -n "$rr_callee" ] && [ "$rr_callee" != "$rr" ] && [ "$res" != 403 ] &&
+  pass "the callee's BYE along its own Record-Route (a token for alice's Contact) goes through ($res)" ||
+  fail "the callee's direction" "rr_callee=$rr_callee contact=$alice_contact res=$res"
+# the caller's token used toward another target: 403
+sed -e "s|^BYE .*|BYE sip:somebody-else@127.0.0.1:$OUT SIP/2.0|" "$T/bye-ok.sip" >"$T/bye-elsewhere.sip"
+[ "$(sipcat send "$PX" "$T/bye-elsewhere.sip")" = 403 ] && pass "a dialog's token toward another target: 403" ||
+  fail "token used toward another target"
+
+# an outside caller harvests a token by calling a local user (bob rings and
+# answers at the outside host), then uses it to call a foreign number as alice
+msg harvest <<EOF
+INVITE sip:bob@sipflow.test SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKh{cid};rport
+Max-Forwards: 70
+From: <sip:mallory@evil.example>;tag=evilF
+To: <sip:bob@sipflow.test>
+Call-ID: harvest-1@evil.example
+CSeq: 1 INVITE
+Contact: <sip:mallory@127.0.0.1:{port}>
+
+EOF
+sipcat send "$PX" "$T/harvest.sip" --show >"$T/harvest.out"
+hrr=$(grep -i '^Record-Route:' "$T/harvest.out" | head -1 | tr -d '\r' | sed 's/^[^:]*: *//')
+msg fraud <<EOF
+INVITE sip:+19005550100@127.0.0.1:$OUT SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKt{cid};rport
+Route: $hrr
+Max-Forwards: 70
+From: "Alice" <sip:alice@sipflow.test>;tag=whatever
+To: <sip:+19005550100@pstn.example>;tag=evilF
+Call-ID: harvest-1@evil.example
+CSeq: 100 INVITE
+
+EOF
+sed -e 's|^From: .*|From: <sip:mallory@evil.example>;tag=evilF|' -e 's|^To: .*|To: <sip:+19005550100@pstn.example>;tag=out1|' "$T/fraud.sip" >"$T/fraud2.sip"
+[ "$(head -1 "$T/harvest.out")" = 200 ] && [ -n "$hrr" ] && [ "$(sipcat send "$PX" "$T/fraud.sip")" = 403 ] &&
+  [ "$(sipcat send "$PX" "$T/fraud2.sip")" = 403 ] && [ "$(reached '+19005550100')" = 0 ] &&
+  pass "a token harvested by calling a local user reaches no other target, as alice or as the caller: 403" ||
+  fail "harvested token" "$(head -1 "$T/harvest.out") $hrr"
 
 # the proxy restarts on the same port with the same state directory: the dialog still routes
 stop px || fail "px exit" "$(tail -3 "$T/px.err")"
