@@ -83,18 +83,24 @@ sf_op_txn_forward_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
-/* 17.2.1: 100 Trying for an INVITE, unless a response went out already. */
+/* 17.2.1: 100 Trying for an INVITE, unless a response went out already.
+ * Without ARG at once (an entry queue); with ARG on timer ARG, which the flow
+ * starts for 200 ms: the TU that answers within it sends no 100 (17.2.1 lets
+ * a server transaction omit it then; 16.2 a stateful proxy alike).  A timer
+ * that fires after a response is taken and dropped. */
 static SfOpResult
 sf_op_txn_send_100 (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
+  if (arg != NULL && (ev->kind != SF_EV_TIMER || strcmp (ev->name, arg) != 0))
+    return SF_OP_SKIP;
   SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
   if (req == NULL || sf_ctx_get_data (ctx, LAST) != NULL)
-    return SF_OP_SKIP;
+    return arg != NULL ? SF_OP_DONE : SF_OP_SKIP;
   g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 100, NULL, NULL, NULL);
   if (r == NULL || !sf_stack_send_response (sf_stack_from_ctx (ctx), r, &req->peer))
     return SF_OP_ERROR;
   sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
-  return SF_OP_CONTINUE;
+  return arg != NULL ? SF_OP_DONE : SF_OP_CONTINUE;
 }
 
 /* ---- timers ---- */
@@ -403,8 +409,9 @@ const SfOperatorDef sf_op_txn_table[] = {
     "sends a response from the transaction user and keeps it; outcome provisional, success or failure" },
   { "OpTxnForward2xx", sf_op_txn_forward_2xx, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "RFC 6026 Accepted: sends the transaction user's 2xx retransmissions; drops other responses" },
-  { "OpTxnSend100", sf_op_txn_send_100, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "sends 100 Trying for the INVITE unless a response went out already (17.2.1)" },
+  { "OpTxnSend100", sf_op_txn_send_100, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL,
+    sf_op_fixup_name, g_free,
+    "sends 100 Trying for the INVITE unless a response went out already: at once, or on timer ARG (17.2.1)" },
   { "OpTxnStartTimer", sf_op_txn_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_txn_timer,
     timer_spec_free, "starts a transaction timer NAME=[N*]T1|T2|T4 (';udp': only on UDP; ';reliable0': 0 on TCP)" },
   { "OpTxnResend", sf_op_txn_resend, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,

@@ -8,6 +8,7 @@
 #include "framework/sf-endpoint.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-json.h"
+#include "operators/registrar/sf-registrar.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
@@ -188,6 +189,47 @@ sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   sf_ua_call_set_reason (call, "not_found", 404);
   return SF_OP_TRANSITION;
+}
+
+/* 8.2.2.3: a request this UA serves (INVITE, BYE, OPTIONS; not ACK or CANCEL,
+ * whose Require is not to be checked) whose Require names option tags gets 420
+ * Bad Extension with Unsupported listing them all, across every Require line:
+ * the UA supports no extension (not even 100rel; Supported alone is no
+ * obligation).  A new INVITE: its call ends (outcome invite, call_end
+ * bad_extension); any other request to an instance holding no call (an
+ * OPTIONS): outcome alone; inside a call: refused, the call goes on. */
+static const char *const extension_outcomes[] = { "invite", "alone", NULL };
+
+static SfOpResult
+sf_op_bad_extension (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (e == NULL || e->txn == NULL || !sf_sip_msg_is_request (e->msg) ||
+      (strcmp (ev->name, "INVITE") != 0 && strcmp (ev->name, "BYE") != 0 && strcmp (ev->name, "OPTIONS") != 0))
+    return SF_OP_SKIP;
+  g_autofree char *unsupported = sf_registrar_unsupported (e->msg, SF_SIP_HDR_REQUIRE);
+  if (unsupported == NULL)
+    return SF_OP_SKIP;
+  const char *const lines[] = { unsupported, NULL };
+  gboolean invite = is_new_invite (ctx, ev);
+  gboolean alone = !invite && sf_ua_call_peek (ctx) == NULL;
+  g_autofree char *own = NULL;
+  const char *tag = NULL; /* a To tag only outside a dialog (8.2.6.2) */
+  if (invite)
+    tag = screened (ctx, e)->tag;
+  else if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL)
+    tag = own = sf_sip_random_tag ();
+  g_info ("%s: %s with %s: 420 (8.2.2.3)", sf_ctx_handle (ctx), ev->name, unsupported);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, 420, NULL, tag, lines, NULL);
+  if (r == NULL)
+    r = sf_sip_create_response (e->msg, 500, "Response Too Large", tag, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  if (invite) {
+    sf_ua_call_set_reason (sf_ua_call_peek (ctx), "bad_extension", 420);
+    return SF_OP_OUTCOME (0);
+  }
+  return alone ? SF_OP_OUTCOME (1) : SF_OP_DONE;
 }
 
 /* The calls of this machine alive now, this one aside. */
@@ -699,6 +741,9 @@ sf_op_call_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 const SfOperatorDef sf_op_ua_table[] = {
   { "OpCheckCallee", sf_op_check_callee, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a new INVITE for a user other than ua.uri's: 404 Not Found (8.2.2.1)" },
+  { "OpBadExtension", sf_op_bad_extension, SF_Q_NORMAL, SF_EV_SIP, 0, extension_outcomes, SF_ARG_NONE, NULL, NULL,
+    "an INVITE, BYE or OPTIONS with Require (the UA supports no extension): 420 with Unsupported (8.2.2.3); "
+    "outcome invite (a new INVITE: the call ends) or alone (no call here), else the call goes on" },
   { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a new INVITE when ua.max_calls calls are up: 486 Busy Here" },
   { "OpOptions", sf_op_options, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,

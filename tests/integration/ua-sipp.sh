@@ -53,6 +53,16 @@ sipp_run tcp "127.0.0.1:$PORT_tina" -sn uac -s bob -m 20 -r 10 -t t1
   fail "TCP: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -3 "$T/tcp.out")"
 stop tina || fail "tina exit"
 
+# ---- Require inside a call (8.2.2.3): a BYE with two Require lines gets 420
+# with Unsupported naming both, the call goes on; the plain BYE ends it ----
+start rhea ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
+sipp_run reqbye "127.0.0.1:$PORT_rhea" -sf "$SCEN/uac-require-bye.xml" -s bob -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "a BYE with Require: foo and Require: timer: 420, Unsupported: foo, timer" ||
+  fail "Require in a BYE: sipp exit $SIPP_RC" "$(tail -5 "$T/reqbye.out")"
+wait_ev rhea '"event":"call_end".*"reason":"remote_bye","status":200' 5 &&
+  pass "... the call went on, and the BYE without Require ended it (200)" || fail "rhea call_end" "$(grep call_end "$T/rhea.events")"
+stop rhea || fail "rhea exit" "$(tail -3 "$T/rhea.err")"
+
 # ---- our UA -> sipp uas, ten calls ----
 if sipp_server uas -sn uas -m 10; then
   start alice ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 || exit 1

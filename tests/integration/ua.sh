@@ -178,6 +178,46 @@ wait_ev mia '"event":"call_end"' 10 && grep '"event":"call_end"' "$T/mia.events"
   pass "call_end carries the RTP stats: packets sent and received" ||
   fail "media stats" "$(grep '"event":"call_end"' "$T/mia.events")"
 
+# 17. Require (8.2.2.3): the UA supports no extension, so an INVITE that
+# requires one (100rel, or several, on one line or two) gets 420 Bad Extension
+# with Unsupported naming them all, and no call; Supported alone obliges
+# nothing: that INVITE rings.  Raw INVITEs from sipcat.
+sipcat() { timeout 60 python3 "${SF_SRCDIR:-$PWD}/tests/integration/sipcat.py" "$@"; }
+start rita ua.xml "${common[@]}" --set ua.uri=sip:rita@127.0.0.1 || exit 1
+RITA=127.0.0.1:$PORT_rita
+invite_with() { # invite_with NAME HEADER-LINES...: an INVITE for rita in $T/NAME.sip
+  local f="$T/$1.sip"; shift
+  {
+    printf 'INVITE sip:rita@%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\n' "$RITA"
+    printf 'Max-Forwards: 70\nFrom: <sip:probe@127.0.0.1>;tag=p{n}\nTo: <sip:rita@127.0.0.1>\n'
+    printf 'Call-ID: {cid}\nCSeq: 1 INVITE\nContact: <sip:probe@127.0.0.1:{port}>\n'
+    for h in "$@"; do printf '%s\n' "$h"; done
+    printf 'Content-Length: 0\n\n'
+  } >"$f"
+}
+invite_with req100rel 'Require: 100rel'
+invite_with reqtwo 'Require: foo, bar'
+invite_with reqlines 'Require: foo' 'Require: bar, baz'
+unsup() { sipcat send "$RITA" "$T/$1.sip" --show | tr -d '\r' | grep -i -E '^(SIP/2.0 |Unsupported:)' | tr '\n' '|'; }
+out=$(unsup req100rel)
+[ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: 100rel|" ] && pass "Require: 100rel: 420, Unsupported: 100rel" ||
+  fail "Require: 100rel" "$out"
+out=$(unsup reqtwo)
+[ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: foo, bar|" ] && pass "Require: foo, bar: 420, Unsupported: foo, bar" ||
+  fail "Require: foo, bar" "$out"
+out=$(unsup reqlines)
+[ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: foo, bar, baz|" ] &&
+  pass "two Require lines: 420, Unsupported: foo, bar, baz" || fail "two Require lines" "$out"
+[ "$(count rita '"event":"incoming"')" = 0 ] && [ "$(count rita '"reason":"bad_extension","status":420')" = 3 ] &&
+  pass "rita: no call rang; three call_end bad_extension 420" || fail "rita's events" "$(grep call_end "$T/rita.events")"
+invite_with sup100rel 'Supported: 100rel'
+sipcat send "$RITA" "$T/sup100rel.sip" --timeout 10 >"$T/sup100rel.out" &
+cat_pid=$!
+wait_ev rita '"event":"incoming"' 5 && pass "Supported: 100rel alone: rita rings" || fail "Supported: 100rel" "$(tail -3 "$T/rita.events")"
+cmd rita reject
+wait "$cat_pid"
+[ "$(cat "$T/sup100rel.out")" = 486 ] && pass "... and rejecting it gives 486" || fail "Supported: 100rel final" "$(cat "$T/sup100rel.out")"
+
 # 14. bob quits while ringing: the INVITE gets 480 through its transaction (the
 # transactions outlive the shutdown's first step)
 ring_bob
@@ -185,10 +225,10 @@ stop bob && pass "bob quits with a call ringing" || fail "bob exit" "$(tail -3 "
 wait_ev alice "\"event\":\"call_end\".*\"call\":\"$A\".*\"status\":480" 5 &&
   pass "quit while ringing: the caller gets 480" || fail "480 at quit" "$(grep call_end "$T/alice.events" | tail -1)"
 
-for u in alice carol dave erin frank mia max; do
+for u in alice carol dave erin frank mia max rita; do
   stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
 done
-for u in alice bob carol dave erin frank mia max; do
+for u in alice bob carol dave erin frank mia max rita; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
 done

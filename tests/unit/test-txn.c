@@ -1,7 +1,7 @@
 /* test-txn.c: the server transaction machines (xml/transaction/ist.xml and
  * nist.xml) and the UAS flow, on the fake clock: every timer fires by advancing
  * time, never by sleeping.  A plain UDP socket on loopback plays the peer.
- *  - invite_answered: 100, 180, 200; the 2xx retransmitted at T1, 2T1, 4T1 up to T2
+ *  - invite_answered: 180 (no 100: the TU answered at once), 200; the 2xx retransmitted at T1, 2T1, 4T1 up to T2
  *    until the ACK (13.3.1.4); Timer L ends the INVITE transaction (RFC 6026); a BYE
  *    gets 200, its retransmission the same 200 again; Timer J ends it (17.2.2); a
  *    BYE with a CSeq not above the INVITE's gets 500 and the call goes on (12.2.2)
@@ -38,7 +38,10 @@
  *  - guard_nist, guard_ist: a TU that never answers: the guard timer (132*T1,
  *    480*T1) sends 500, the TU hears txn:timeout, the transaction ends
  *  - guard_ringing: an INVITE that sent 180 is exempt from the guard
- *  - guard_after_answer: a final response just before the guard: it never fires */
+ *  - guard_after_answer: a final response just before the guard: it never fires
+ *  - trying_timer: 100 Trying only when the TU sent nothing within 200 ms
+ *    (17.2.1): a 180 at 150 ms quenches it; a silent TU gets exactly one 100 at
+ *    200 ms; a retransmitted INVITE gets the last response again (100, then 180) */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
@@ -159,8 +162,7 @@ invite_answered (void)
   Txn *t = txn_setup (load_flow (scratch, SF_SRCDIR "/xml/examples/uas-answer.xml"));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "z9hG4bKinv1", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180); /* at once: no 100 owed (17.2.1) */
   advance (t, 0); /* the flow answers on timer answer=0ms */
   g_autofree char *tag = NULL;
   CU_ASSERT_EQUAL (recv_status (t, &tag), 200);
@@ -214,7 +216,6 @@ target_refresh (void)
   Txn *t = txn_setup (load_flow (scratch, SF_SRCDIR "/xml/examples/uas-answer.xml"));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "z9hG4bKrt1", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
   advance (t, 0);
   g_autofree char *tag = NULL;
@@ -228,7 +229,6 @@ target_refresh (void)
     "CSeq: 2 INVITE\r\nContact: <sip:moved@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
     t->peer_port, tag, t->peer_port);
   g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), re, strlen (re), NULL, NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
   send_req (t, "ACK", "z9hG4bKrt4", "ACK", tag);
   /* Hang up: the BYE goes to the refreshed target. */
@@ -295,7 +295,6 @@ invite_rejected_no_ack (void)
   Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "z9hG4bKinv2", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
   /* Timer G: 500, 1000, 2000, then 4000 each, until Timer H at 32 s. */
   guint at = 0, interval = 500, resent = 0;
@@ -320,7 +319,6 @@ invite_rejected_acked (void)
   Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "z9hG4bKinv3", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   g_autofree char *tag = NULL;
   CU_ASSERT_EQUAL (recv_status (t, &tag), 486);
   /* The ACK for a non-2xx response belongs to the INVITE's transaction (same branch). */
@@ -351,12 +349,10 @@ cancelled (void)
   Txn *t = txn_setup (sf_test_load (scratch, "slow.xml", slow_flow));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "z9hG4bKinv5", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
   /* A second INVITE of the same call (another branch) while ringing: 482 (8.2.2.2),
    * through a transaction of its own, which its ACK confirms. */
   send_req (t, "INVITE", "z9hG4bKinv5b", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   g_autofree char *tag482 = NULL;
   CU_ASSERT_EQUAL (recv_status (t, &tag482), 482);
   send_req (t, "ACK", "z9hG4bKinv5b", "ACK", tag482);
@@ -389,7 +385,6 @@ rfc2543_matching (void)
   Txn *t = txn_setup (sf_test_load (scratch, "slow.xml", slow_flow));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "oldstyle1", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
   send_req (t, "INVITE", "oldstyle1", "INVITE", NULL); /* retransmission: the last response again */
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
@@ -739,15 +734,17 @@ guard_nist (void)
   txn_free (t);
 }
 
-/* The same for an INVITE that never rang: 100 at once, 500 at 480*T1, its ACK
- * confirms it and Timer I ends it. */
+/* The same for an INVITE that never rang: 100 at 200 ms, 500 at 480*T1, its
+ * ACK confirms it and Timer I ends it. */
 static void
 guard_ist (void)
 {
   Txn *t = client_setup ();
   send_req (t, "INVITE", "z9hG4bKguard2", "INVITE", NULL);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  advance (t, 200);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
-  advance (t, 480 * 500 - 1);
+  advance (t, 480 * 500 - 200 - 1);
   CU_ASSERT_TRUE (nothing_sent (t));
   advance (t, 1);
   g_autofree char *tag = NULL;
@@ -777,7 +774,6 @@ guard_ringing (void)
   Txn *t = txn_setup (sf_test_load (scratch, "ring.xml", ring_flow));
   sf_test_env_free (scratch);
   send_req (t, "INVITE", "z9hG4bKguard3", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
   advance (t, 480 * 500 + 1000);
   CU_ASSERT_TRUE (nothing_sent (t));
@@ -796,14 +792,15 @@ guard_after_answer (void)
   Txn *t = client_setup ();
   send_req (t, "OPTIONS", "z9hG4bKguard4", "OPTIONS", NULL);
   send_req (t, "INVITE", "z9hG4bKguard5", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   CU_ASSERT_TRUE (nothing_sent (t));
   SfInstance *nist = find_instance (t, "nist"), *ist = find_instance (t, "ist");
   CU_ASSERT_PTR_NOT_NULL_FATAL (nist);
   CU_ASSERT_PTR_NOT_NULL_FATAL (ist);
   SfSipEvent *opt = sf_endpoint_get_instance_data (nist, "txn.request");
   SfSipEvent *inv = sf_endpoint_get_instance_data (ist, "txn.request");
-  advance (t, 132 * 500 - 1);
+  advance (t, 200); /* the INVITE's TU is silent: 100 Trying (17.2.1) */
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  advance (t, 132 * 500 - 200 - 1);
   g_autoptr (SfSipMsg) ok = sf_sip_create_response (opt->msg, 200, NULL, "g4", NULL);
   CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (nist), ok));
   sf_endpoint_drain (t->env->ep);
@@ -821,6 +818,64 @@ guard_after_answer (void)
   CU_ASSERT_PTR_NULL (find_instance (t, "nist"));
   CU_ASSERT_PTR_NULL (find_instance (t, "ist"));
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->guarded, 0);
+  txn_free (t);
+}
+
+/* 17.2.1: 100 Trying only when the TU sends nothing within 200 ms.  A TU that
+ * answers 180 at 150 ms: no 100, ever.  One that is silent: exactly one 100
+ * at 200 ms; a retransmitted INVITE gets that 100 again, and once the TU's 180
+ * went out, the 180. */
+static void
+trying_timer (void)
+{
+  Txn *t = client_setup ();
+  send_req (t, "INVITE", "z9hG4bKtry1", "INVITE", NULL);
+  CU_ASSERT_TRUE (nothing_sent (t)); /* no 100 at once */
+  g_autofree char *s1 = seen ();
+  CU_ASSERT_STRING_EQUAL (s1, "INVITE");
+  SfInstance *ist = find_instance (t, "ist");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ist);
+  SfSipEvent *inv = sf_endpoint_get_instance_data (ist, "txn.request");
+  advance (t, 150);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  g_autoptr (SfSipMsg) ringing = sf_sip_create_response (inv->msg, 180, NULL, "t1", NULL);
+  CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (ist), ringing));
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  advance (t, 1000);
+  CU_ASSERT_TRUE (nothing_sent (t)); /* the timer died with the 180: no 100 after it */
+  send_req (t, "INVITE", "z9hG4bKtry1", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+
+  /* A TU that says nothing: one 100 at 200 ms, not before, not twice. */
+  send_req (t, "INVITE", "z9hG4bKtry2", "INVITE", NULL);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  g_autofree char *s2 = seen ();
+  CU_ASSERT_STRING_EQUAL (s2, "INVITE");
+  advance (t, 199);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  advance (t, 1);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  advance (t, 5000);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  send_req (t, "INVITE", "z9hG4bKtry2", "INVITE", NULL); /* a retransmission: the 100 again */
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  SfInstance *ist2 = NULL;
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < all->len; i++)
+    if (all->pdata[i] != ist && strcmp (sf_instance_machine (all->pdata[i])->name, "ist") == 0)
+      ist2 = all->pdata[i];
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ist2);
+  SfSipEvent *inv2 = sf_endpoint_get_instance_data (ist2, "txn.request");
+  g_autoptr (SfSipMsg) ringing2 = sf_sip_create_response (inv2->msg, 180, NULL, "t2", NULL);
+  CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (ist2), ringing2));
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  send_req (t, "INVITE", "z9hG4bKtry2", "INVITE", NULL); /* now the 180 (17.2.1) */
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->retransmissions_absorbed, 3);
   txn_free (t);
 }
 
@@ -846,4 +901,5 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, guard_ist);
   SF_ADD_TEST (s, guard_ringing);
   SF_ADD_TEST (s, guard_after_answer);
+  SF_ADD_TEST (s, trying_timer);
 }
