@@ -658,6 +658,7 @@ typedef struct {
   SfStack *s;
   char *tu;          /* owned, nullable: the TU's handle (it may end while the lookup runs); NULL: send statelessly */
   SfSipMsg *req;     /* owned ref */
+  SfSipProto proto;  /* sf_stack_proto_for() the next hop: what the request's Via names */
 } Locate;
 
 static void
@@ -673,6 +674,8 @@ located (Locate *l, GPtrArray *targets, const char *why)
 {
   /* The first target this element can reach (an IPv6 address is no use with IPv4 sockets only). */
   SfSipTarget *t = NULL;
+  for (guint i = 0; targets != NULL && i < targets->len; i++)
+    ((SfSipTarget *) targets->pdata[i])->proto = l->proto; /* the resolver's default is UDP */
   for (guint i = 0; targets != NULL && i < targets->len && t == NULL; i++)
     if (sf_sip_transport_can_send (l->s->tp, ((SfSipTarget *) targets->pdata[i])->proto,
                                    ((SfSipTarget *) targets->pdata[i])->addr))
@@ -713,6 +716,7 @@ locate (SfStack *s, SfInstance *tu, SfSipMsg *req)
   l->s = s;
   l->tu = tu != NULL ? g_strdup (sf_instance_handle (tu)) : NULL;
   l->req = sf_sip_msg_ref (req);
+  l->proto = sf_stack_proto_for (s, target);
   g_autoptr (GPtrArray) numeric = sf_sip_resolve_numeric (target);
   if (numeric != NULL || s->no_lookups) {
     located (l, numeric, numeric != NULL ? NULL : "name lookups are off");
@@ -720,6 +724,18 @@ locate (SfStack *s, SfInstance *tu, SfSipMsg *req)
     return;
   }
   sf_sip_resolve_async (target, NULL, on_located, l);
+}
+
+SfSipProto
+sf_stack_proto_for (SfStack *s, const SfSipUri *uri)
+{
+  const SfSipParam *tp = uri != NULL ? sf_sip_uri_param (uri, "transport") : NULL;
+  if ((uri != NULL && uri->kind == SF_URI_SIPS) || (tp != NULL && sf_sip_str_caseeq (tp->value, "tcp")))
+    return SF_SIP_TCP;
+  if (tp != NULL && sf_sip_str_caseeq (tp->value, "udp"))
+    return SF_SIP_UDP;
+  /* 4.1: UDP for a sip URI that names no transport, when we have it */
+  return sf_sip_transport_local (s->tp, SF_SIP_UDP) != NULL ? SF_SIP_UDP : SF_SIP_TCP;
 }
 
 void

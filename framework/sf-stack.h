@@ -97,10 +97,16 @@ gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
  * SF_EV_TXN "timeout" or "transport_error".  Returns the transaction's instance. */
 SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest,
                               GError **error);
+/* The transport a request whose next hop is @uri (its first Route, else its
+ * Request-URI) goes over (RFC 3263 4.1): the URI's transport= when it names
+ * one (TCP for sips); else UDP, or TCP when this element has no UDP socket (a
+ * client uses a transport it supports).  Its top Via must name it (18.1.1). */
+SfSipProto sf_stack_proto_for (SfStack *s, const SfSipUri *uri);
 /* The same, with the destination located by RFC 3263 (sip/sf-sip-resolve.h)
  * from the first Route or else the Request-URI: the transaction starts once the
- * lookup answers (at once for a numeric host), over the first target.  A lookup
- * that finds nothing reaches @tu as SF_EV_TXN "transport_error". */
+ * lookup answers (at once for a numeric host), over the first target, on the
+ * transport sf_stack_proto_for() names.  A lookup that finds nothing reaches
+ * @tu as SF_EV_TXN "transport_error". */
 void sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Sends @req outside any transaction (the ACK for a 2xx) to its first Route or
  * Request-URI, located by RFC 3263 (at once for a numeric host). */

@@ -403,15 +403,17 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     g_ptr_array_remove_index (lr, lr->len - 1);
     changed_routes = TRUE;
   }
-  /* 16.4: the top Route naming this proxy is removed. */
-  if (fwd->is_mine != NULL && routes->len > 0) {
-    const SfSipValue *top = routes_in->pdata[0];
-    if (top->uri != NULL && fwd->is_mine (top->uri, fwd->data)) {
-      g_ptr_array_remove_index (routes, 0);
-      g_ptr_array_remove_index (uris, 0);
-      g_ptr_array_remove_index (lr, 0);
-      changed_routes = TRUE;
-    }
+  /* 16.4: the top Route naming this proxy is removed; so is a second one right
+   * below it (RFC 5658: a double Record-Route, one value per side, comes
+   * back as two Routes of ours, both removed). */
+  for (guint i = 0; fwd->is_mine != NULL && routes->len > 0 && i < 2 && i < routes_in->len; i++) {
+    const SfSipValue *top = routes_in->pdata[i];
+    if (top->uri == NULL || !fwd->is_mine (top->uri, fwd->data))
+      break;
+    g_ptr_array_remove_index (routes, 0);
+    g_ptr_array_remove_index (uris, 0);
+    g_ptr_array_remove_index (lr, 0);
+    changed_routes = TRUE;
   }
   if (fwd->target != NULL) {
     g_free (ruri);

@@ -4,6 +4,8 @@
 #include "sf-sip-build.h"
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #define UDP_BATCH 8
 #define TCP_READ 8192
@@ -252,6 +254,15 @@ sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddre
   return FALSE;
 }
 
+gboolean
+sf_sip_transport_conn_nodelay (SfSipTransport *t, guint conn)
+{
+  TcpConn *c = g_hash_table_lookup (t->conns, GUINT_TO_POINTER (conn));
+  gint v = 0;
+  return c != NULL && c->conn != NULL &&
+         g_socket_get_option (g_socket_connection_get_socket (c->conn), IPPROTO_TCP, TCP_NODELAY, &v, NULL) && v != 0;
+}
+
 void
 sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
 {
@@ -428,6 +439,11 @@ static void
 conn_started (TcpConn *c, GSocketConnection *conn)
 {
   c->conn = g_object_ref (conn);
+  /* No Nagle: a 180 and a 200 written back to back must not wait for the
+   * first one's ACK (a delayed ACK holds the second for about 40 ms). */
+  g_autoptr (GError) error = NULL;
+  if (!g_socket_set_option (g_socket_connection_get_socket (conn), IPPROTO_TCP, TCP_NODELAY, 1, &error))
+    g_debug ("TCP_NODELAY: %s", error->message);
   GSocketAddress *local = g_socket_connection_get_local_address (conn, NULL);
   if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
     c->local = G_INET_SOCKET_ADDRESS (local);

@@ -115,6 +115,10 @@ const SfSipTransportStats *sf_sip_transport_stats (SfSipTransport *t);
 GInetSocketAddress *sf_sip_transport_local (SfSipTransport *t, SfSipProto proto);
 /* Whether a message to @dest over @proto can leave (UDP needs a socket of its family). */
 gboolean sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest);
+/* Does TCP connection @conn (SfSipPeer.conn) have TCP_NODELAY set, read back
+ * from its socket?  Every connection, accepted or opened, gets it: no Nagle
+ * delay between two messages written back to back. */
+gboolean sf_sip_transport_conn_nodelay (SfSipTransport *t, guint conn);
 /* Runs @bytes through the receive path as if they came from @from (tests, fuzzing). */
 void sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from);
 

@@ -90,7 +90,20 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     const SfSipValue *contact = sf_sip_msg_value (j->req, SF_SIP_HDR_CONTACT, NULL);
     g_autofree char *token = sf_proxy_token (c, sf_sip_msg_call_id (j->req), ftag != NULL ? ftag->value : sf_sip_str ("", 0),
                                              from != NULL ? from->uri : NULL, contact != NULL ? contact->uri : NULL);
+    /* The Record-Route names the transport requests are to come back on
+     * (20.30, 19.1.1): the one we send on, toward the callee.  When the request
+     * came in on another, a second value names that one, toward the caller
+     * (RFC 5658 double Record-Route: the callee's route set starts with the
+     * first, the caller's, reversed, with the second; both carry the token, and
+     * a request coming back pops both, sf_sip_create_forward). */
     rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+    g_autofree char *in_local = j->in_proto != proto ? sf_stack_local (s, j->in_proto) : NULL;
+    if (in_local != NULL) {
+      char *both = g_strdup_printf ("%s, <sip:%s;lr%s;sft=%s>", rr, in_local,
+                                    j->in_proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+      g_free (rr);
+      rr = both;
+    }
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,

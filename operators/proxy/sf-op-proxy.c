@@ -217,8 +217,7 @@ for_us (SfCtx *ctx, SfSipMsg *req)
     ruri = ((SfSipValue *) routes->pdata[n - 1])->uri;
     n--;
   }
-  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
-    n--;
+  n -= MIN (n, sf_proxy_own_routes (ctx, routes));
   return n == 0 && ruri != NULL && sf_proxy_domain_is_ours (ctx, ruri);
 }
 
@@ -448,8 +447,7 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       return answer (ctx, e, 400, "Bad Route", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     ruri = last->uri;
   }
-  if (n > 0 && ((SfSipValue *) routes->pdata[0])->uri != NULL && sf_proxy_uri_is_mine (((SfSipValue *) routes->pdata[0])->uri, ctx))
-    n--;
+  n -= MIN (n, sf_proxy_own_routes (ctx, routes));
   if (n > 0 || !sf_proxy_domain_is_ours (ctx, ruri)) {
     SfOpResult res = take_breadth (ctx, p);
     if (res != SF_OP_CONTINUE)
@@ -592,6 +590,7 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     }
     SfProxyJob *j = g_new0 (SfProxyJob, 1);
     j->req = sf_sip_msg_ref (p->req->msg);
+    j->in_proto = p->req->peer.proto;
     j->target = g_strdup (t->uri);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
     j->breadth = shares[k];

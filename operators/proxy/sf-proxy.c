@@ -173,6 +173,19 @@ sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req)
   return NULL;
 }
 
+guint
+sf_proxy_own_routes (SfCtx *ctx, GPtrArray *routes)
+{
+  guint n = 0;
+  while (routes != NULL && n < routes->len && n < 2) {
+    const SfSipValue *r = routes->pdata[n];
+    if (r->uri == NULL || !sf_proxy_uri_is_mine (r->uri, ctx))
+      break;
+    n++;
+  }
+  return n;
+}
+
 static gboolean
 token_matches (SfProxyConfig *c, SfSipStr call_id, const SfSipValue *party, const SfSipUri *target, SfSipStr token)
 {
@@ -256,8 +269,8 @@ sf_proxy_response_for_caller (SfCtx *ctx, SfSipMsg *resp)
 /* 16 hex digits of SHA-256 over what identifies a request at this hop:
  * "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" (the Request-URI as received), then
  * "|VALUE" for each Proxy-Require line, each Proxy-Authorization value that
- * is not for our realm and each Route value but a first one that is this
- * proxy, in that order (16.6 step 8).  What this proxy removes before it
+ * is not for our realm and each Route value but the first one (or two, RFC
+ * 5658) that are this proxy, in that order (16.6 step 8).  What this proxy removes before it
  * forwards (its own Route, the credentials for its realm) is left out, so a
  * request that comes back unchanged hashes the same (16.3 step 4); without
  * the top Via, so that it can be recomputed; with the other Routes, so that a
@@ -300,9 +313,10 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
     g_checksum_update (c, (const guchar *) v->raw.p, (gssize) v->raw.len);
   }
   GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  guint own = ctx != NULL ? sf_proxy_own_routes (ctx, routes) : 0;
   for (guint i = 0; routes != NULL && i < routes->len; i++) {
     const SfSipValue *v = routes->pdata[i];
-    if (i == 0 && ctx != NULL && v->uri != NULL && sf_proxy_uri_is_mine (v->uri, ctx))
+    if (i < own)
       continue;
     g_checksum_update (c, (const guchar *) "|", 1);
     g_checksum_update (c, (const guchar *) v->raw.p, (gssize) v->raw.len);

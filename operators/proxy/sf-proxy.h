@@ -67,6 +67,7 @@ typedef struct {
   char *target;         /* owned, nullable */
   guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
   gboolean invite;
+  SfSipProto in_proto;  /* the transport the request came in on (RFC 5658 double Record-Route) */
 } SfProxyJob;
 
 #define SF_PROXY_CTX "proxy.ctx"
@@ -116,6 +117,10 @@ char *sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag, const Sf
  * Route when that is ours (loose routing), or its Request-URI when that is
  * ours and Routes follow (a strict router before us); NULL otherwise. */
 const SfSipUri *sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req);
+/* How many of @routes (SfSipValue*, nullable) at the top are this proxy's own,
+ * to be popped (16.4): 0, 1, or 2 for the pair a double Record-Route left
+ * (RFC 5658: both values are this proxy's and are removed together). */
+guint sf_proxy_own_routes (SfCtx *ctx, GPtrArray *routes);
 /* Is @token the one made for @req's dialog toward @target: with its From tag
  * and URI, or its To tag and URI (either side may send)? */
 gboolean sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri *target, SfSipStr token);

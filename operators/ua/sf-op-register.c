@@ -74,21 +74,23 @@ send_register (SfCtx *ctx, Reg *r, gint64 expires)
   SfStack *s = sf_stack_from_ctx (ctx);
   const char *registrar = sf_ua_cfg (ctx, "registrar");
   const char *aor = sf_ua_cfg (ctx, "uri");
-  g_autofree char *local = s != NULL ? sf_stack_local (s, SF_SIP_UDP) : NULL;
-  if (registrar == NULL || aor == NULL || local == NULL) {
-    g_warning ("%s: REGISTER needs ua.registrar, ua.uri and a UDP socket", sf_ctx_handle (ctx));
-    return FALSE;
-  }
-  g_autofree char *from = sf_ua_from (ctx, local);
-  g_autofree char *contact_uri = sf_ua_contact (ctx, local, FALSE);
-  g_autofree char *contact = g_strdup_printf ("%s;expires=%" G_GINT64_FORMAT, contact_uri, expires);
-  g_autofree char *exp = g_strdup_printf ("Expires: %" G_GINT64_FORMAT, expires);
   const char *proxy = sf_ua_cfg (ctx, "outbound_proxy");
   g_autofree char *route = NULL;
   if (proxy != NULL) {
     g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (proxy, strlen (proxy)), NULL, NULL);
     route = g_strdup_printf ("<%s%s>", proxy, u != NULL && sf_sip_uri_param (u, "lr") != NULL ? "" : ";lr");
   }
+  /* the Via names the transport the REGISTER leaves on, the Contact ours on it (18.1.1, 20.10) */
+  g_auto (SfUaHop) hop = { 0 };
+  if (s == NULL || registrar == NULL || aor == NULL || !sf_ua_hop (ctx, route != NULL ? route : registrar, &hop)) {
+    g_warning ("%s: REGISTER needs ua.registrar, ua.uri and a socket", sf_ctx_handle (ctx));
+    return FALSE;
+  }
+  const char *local = hop.local;
+  g_autofree char *from = sf_ua_from (ctx, local);
+  g_autofree char *contact_uri = sf_ua_contact (ctx, local, hop.contact_tcp);
+  g_autofree char *contact = g_strdup_printf ("%s;expires=%" G_GINT64_FORMAT, contact_uri, expires);
+  g_autofree char *exp = g_strdup_printf ("Expires: %" G_GINT64_FORMAT, expires);
   const char *routes[] = { route, NULL };
   const char *creds[3];
   sf_ua_auth_lines (&r->auth, creds);
@@ -96,6 +98,7 @@ send_register (SfCtx *ctx, Reg *r, gint64 expires)
   r->cseq++;
   SfSipRequestSpec spec = { .method = "REGISTER", .ruri = registrar, .from = from, .from_tag = r->from_tag,
                             .to = from, .call_id = r->call_id, .cseq = r->cseq, .via_sent_by = local,
+                            .transport = sf_ua_hop_transport (&hop),
                             .contact = contact, .route = route != NULL ? routes : NULL, .extra = extra };
   g_autoptr (GError) error = NULL;
   SfSipMsg *req = sf_sip_create_request (&spec, &error);

@@ -13,14 +13,6 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-/* The local socket address requests go out from ("host:port"), NULL without UDP. */
-static char *
-local_addr (SfCtx *ctx)
-{
-  SfStack *s = sf_stack_from_ctx (ctx);
-  return s != NULL ? sf_stack_local (s, SF_SIP_UDP) : NULL;
-}
-
 /* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when missing), or NULL. */
 static char *
 outbound_route (SfCtx *ctx)
@@ -39,14 +31,18 @@ outbound_route (SfCtx *ctx)
 static gboolean
 send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
 {
-  g_autofree char *local = local_addr (ctx);
-  if (local == NULL) {
-    g_set_error (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE, "no UDP socket to call from (use --listen udp:ADDR:PORT)");
+  g_autofree char *route = outbound_route (ctx);
+  /* the Via names the transport the INVITE leaves on (18.1.1), the Contact the
+   * one we are reached on (20.10): TCP for a transport=tcp hop, or when we
+   * listen on TCP only (RFC 3263 4.1) */
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, route != NULL ? route : ruri, &hop)) {
+    g_set_error (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE, "no socket to call from (use --listen udp:ADDR:PORT)");
     return FALSE;
   }
+  const char *local = hop.local;
   g_autofree char *from = sf_ua_from (ctx, local);
-  g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
-  g_autofree char *route = outbound_route (ctx);
+  g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_tcp);
   const char *routes[] = { route, NULL };
   const char *extra[3]; /* the credentials answered so far, 401's and 407's both (22.3) */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
@@ -64,6 +60,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
     /* the SDP names the socket's own address (sip.advertise may be a name) */
     SfStack *st = sf_stack_from_ctx (ctx);
     g_autofree char *sock = st != NULL ? sf_stack_local_socket (st, SF_SIP_UDP) : NULL;
+    if (sock == NULL && st != NULL)
+      sock = sf_stack_local_socket (st, SF_SIP_TCP);
     g_autofree char *host = sf_ua_host_of (sock != NULL ? sock : local);
     SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, error);
     if (sdp == NULL)
@@ -71,7 +69,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
     body = sf_sdp_session_offer (sdp, call->want_dir);
   }
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
-                            .call_id = call_id, .cseq = cseq, .via_sent_by = local, .contact = contact,
+                            .call_id = call_id, .cseq = cseq, .via_sent_by = local,
+                            .transport = sf_ua_hop_transport (&hop), .contact = contact,
                             .route = route != NULL ? routes : NULL, .extra = sf_ua_auth_lines (&call->auth, extra),
                             .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
@@ -330,10 +329,12 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
-  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+    return SF_OP_ERROR;
   /* 13.2.2.4: the ACK carries the INVITE's credentials. */
   const char *creds[3];
-  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
+  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop), .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
                            .extra = sf_ua_auth_lines (&call->auth, creds) };
   g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
   if (ack == NULL)
@@ -371,11 +372,13 @@ sf_op_ack_again (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipDialog) d = sf_sip_dialog_new_uac (call->invite_out, e->msg, &error);
   if (d == NULL)
     return SF_OP_DONE;
-  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
-  SfSipDialogRequest ra = { .method = "ACK", .via_sent_by = local,
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, sf_ua_dialog_hop (d), &hop))
+    return SF_OP_DONE;
+  SfSipDialogRequest ra = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
                             .cseq = (guint32) sf_sip_msg_cseq (call->invite_out)->number };
   g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &ra, NULL, &error);
-  SfSipDialogRequest rb = { .method = "BYE", .via_sent_by = local };
+  SfSipDialogRequest rb = { .method = "BYE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop) };
   g_autoptr (SfSipMsg) bye = ack != NULL ? sf_sip_dialog_create_request (d, &rb, NULL, &error) : NULL;
   if (bye == NULL)
     return SF_OP_DONE;
@@ -446,8 +449,10 @@ send_bye (SfCtx *ctx, SfUaCall *call)
   SfStack *s = sf_stack_from_ctx (ctx);
   if (call == NULL || call->dialog == NULL || s == NULL)
     return FALSE;
-  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
-  SfSipDialogRequest r = { .method = "BYE", .via_sent_by = local };
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+    return FALSE;
+  SfSipDialogRequest r = { .method = "BYE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop) };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) bye = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
   if (bye == NULL) {
@@ -503,10 +508,13 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
   if (call == NULL || call->dialog == NULL || call->sdp == NULL || s == NULL || call->reinvite_out != NULL ||
       call->ok != NULL)
     return FALSE; /* one re-INVITE at a time, and none while our 2xx waits for its ACK (14.1, RFC 3264 4) */
-  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
-  g_autofree char *contact = sf_ua_contact (ctx, local, FALSE);
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+    return FALSE;
+  g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_tcp);
   g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
-  SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = local, .contact = contact,
+  SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                           .contact = contact,
                            .content_type = "application/sdp", .body = offer, .body_len = strlen (offer) };
   g_autoptr (GError) error = NULL;
   SfSipMsg *inv = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
@@ -583,8 +591,11 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   g_autoptr (GError) error = NULL;
   sf_sip_dialog_update_uac (call->dialog, e->msg, TRUE, NULL);
-  g_autofree char *local = sf_stack_local (s, SF_SIP_UDP);
-  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = local, .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+    return SF_OP_ERROR;
+  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                           .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
   g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
   if (ack == NULL)
     return SF_OP_ERROR;

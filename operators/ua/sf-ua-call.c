@@ -228,6 +228,43 @@ sf_ua_from (SfCtx *ctx, const char *local)
   return g_strdup_printf ("%s <%s>", quoted, aor);
 }
 
+gboolean
+sf_ua_hop (SfCtx *ctx, const char *hop, SfUaHop *out)
+{
+  memset (out, 0, sizeof *out);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  if (s == NULL || hop == NULL)
+    return FALSE;
+  const char *lt = strchr (hop, '<');
+  const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
+  SfSipStr text = lt != NULL && gt != NULL ? sf_sip_str (lt + 1, (gsize) (gt - lt - 1)) : sf_sip_str (hop, strlen (hop));
+  g_autoptr (SfSipUri) u = sf_sip_uri_parse (text, NULL, NULL);
+  out->proto = sf_stack_proto_for (s, u);
+  out->local = sf_stack_local (s, out->proto);
+  out->contact_tcp = out->proto == SF_SIP_TCP && out->local != NULL;
+  if (out->local == NULL)
+    out->local = sf_stack_local (s, out->proto == SF_SIP_TCP ? SF_SIP_UDP : SF_SIP_TCP);
+  return out->local != NULL;
+}
+
+void
+sf_ua_hop_clear (SfUaHop *h)
+{
+  g_clear_pointer (&h->local, g_free);
+}
+
+const char *
+sf_ua_hop_transport (const SfUaHop *h)
+{
+  return h->proto == SF_SIP_TCP ? "TCP" : "UDP";
+}
+
+const char *
+sf_ua_dialog_hop (const SfSipDialog *d)
+{
+  return d->route_set->len > 0 ? d->route_set->pdata[0] : d->remote_target;
+}
+
 char *
 sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp)
 {

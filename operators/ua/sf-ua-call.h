@@ -106,6 +106,25 @@ char *sf_ua_host_of (const char *hostport);
 char *sf_ua_from (SfCtx *ctx, const char *local);
 /* Our Contact for a socket "host:port" (transfer full): <sip:USER@host:port[;transport=tcp]>. */
 char *sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp);
+/* How a request whose next hop is @hop (a URI, or a name-addr "<URI;lr>":
+ * the first Route, else the Request-URI) leaves this UA: the transport
+ * (sf_stack_proto_for, RFC 3263 4.1), for the Via's transport (18.1.1); the
+ * address for its sent-by and Contact (that transport's socket, else the
+ * other's: a UA listening on UDP only still reaches a transport=tcp target,
+ * and is reached back over UDP); whether the Contact says ;transport=tcp (the
+ * request goes over TCP and we listen on TCP, 20.10).  FALSE: no socket. */
+typedef struct {
+  SfSipProto proto;
+  char *local;          /* owned "host:port" */
+  gboolean contact_tcp;
+} SfUaHop;
+gboolean sf_ua_hop (SfCtx *ctx, const char *hop, SfUaHop *out);
+void sf_ua_hop_clear (SfUaHop *h);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfUaHop, sf_ua_hop_clear)
+/* "TCP" or "UDP": the Via's transport for @h. */
+const char *sf_ua_hop_transport (const SfUaHop *h);
+/* The next hop of a request inside @d (12.2.1.1): its first route, else the remote target. */
+const char *sf_ua_dialog_hop (const SfSipDialog *d);
 /* The user part of ua.uri (transfer full), NULL when unset. */
 char *sf_ua_user (SfCtx *ctx);
 

@@ -78,8 +78,9 @@ fi
 [ "$(field transactions_live)" = 0 ] && [ "$(field op_errors)" = 0 ] && [ "$(field outcomes_unmapped)" = 0 ] &&
   pass "with loss: no transaction left, no operator error, no unmapped outcome" || fail "lossy stats" "$STATS"
 
-# the caller over TCP, the called party over UDP (the proxy bridges; its
-# Record-Route names its UDP address, which sipp's TCP mode reaches on its connection)
+# the caller over TCP, the called party over UDP (the proxy bridges with two
+# Record-Route values, RFC 5658: its UDP address for the callee, its TCP one
+# for the caller; sipp's TCP mode sends on its connection whatever the Route)
 start tcp proxy.xml --listen tcp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --log-level error || exit 1
 TCP_PORT=$(grep '"event":"listening".*"transport":"tcp"' "$T/tcp.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
 sipp_server tcp-uas -sf "$SCEN/uas-rr.xml" -m 200 || fail "tcp: the called sipp did not start"

@@ -5,7 +5,7 @@
  *    response's To; CSeq number with ACK
  *  - cancel (9.1): same branch, To without a tag, CSeq number with CANCEL
  *  - forward (16.6): Max-Forwards decremented (70 when absent), Via pushed,
- *    Record-Route added, our Route popped (16.4), strict router handling, other
+ *    Record-Route added, our Route popped (16.4; both of a double Record-Route, RFC 5658), strict router handling, other
  *    headers byte for byte, body kept; Max-Forwards 0 is refused (483)
  *  - forward_response (16.7.9): the top Via removed, also from a multi-value line
  *  - builder_checks: what a builder wrote is parsed, so a broken header is an error
@@ -204,6 +204,28 @@ forward (void)
   g_autofree char *w3 = wire (out3);
   CU_ASSERT_TRUE (g_str_has_prefix (w3, "OPTIONS sip:carol@chicago.com SIP/2.0\r\n"));
   CU_ASSERT_TRUE (has (w3, "Route: <sip:next.example.com;lr>\r\n"));
+
+  /* RFC 5658: a double Record-Route comes back as two Routes of ours, both
+   * popped; a third of ours further down is another hop's business. */
+  const char *dbl =
+    "BYE sip:carol@chicago.com SIP/2.0\r\nVia: SIP/2.0/TCP a;branch=z9hG4bK6\r\nMax-Forwards: 10\r\n"
+    "Route: <sip:proxy.biloxi.com;lr;transport=tcp;sft=1>, <sip:proxy.biloxi.com;lr;sft=1>\r\n"
+    "To: <sip:carol@chicago.com>;tag=2\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: d\r\nCSeq: 2 BYE\r\n\r\n";
+  g_autoptr (SfSipMsg) dm = parse (dbl);
+  g_autoptr (SfSipMsg) out5 = sf_sip_create_forward (dm, &f, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out5);
+  g_autofree char *w5 = wire (out5);
+  CU_ASSERT_TRUE (g_str_has_prefix (w5, "BYE sip:carol@chicago.com SIP/2.0\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (w5, "\r\nRoute:")); /* (Record-Route: f adds one) */
+  const char *three =
+    "BYE sip:carol@chicago.com SIP/2.0\r\nVia: SIP/2.0/TCP a;branch=z9hG4bK8\r\nMax-Forwards: 10\r\n"
+    "Route: <sip:proxy.biloxi.com;lr>, <sip:proxy.biloxi.com;lr>, <sip:proxy.biloxi.com;lr;x>\r\n"
+    "To: <sip:carol@chicago.com>;tag=2\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: e\r\nCSeq: 2 BYE\r\n\r\n";
+  g_autoptr (SfSipMsg) tm = parse (three);
+  g_autoptr (SfSipMsg) out6 = sf_sip_create_forward (tm, &f, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out6);
+  g_autofree char *w6 = wire (out6);
+  CU_ASSERT_TRUE (has (w6, "Route: <sip:proxy.biloxi.com;lr;x>\r\n"));
 
   /* Max-Forwards 0: not forwarded, 483. */
   const char *zero = "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK4\r\nMax-Forwards: 0\r\n"

@@ -5,7 +5,8 @@
  *  - udp_bad_request: a request with a broken Via is answered 400 naming the problem,
  *    sent to the packet's source; garbage is dropped and counted
  *  - tcp_exchange: a request over a new connection, its response over the same
- *    connection, two messages and keep-alive CRLFs in one write, connection reuse
+ *    connection, two messages and keep-alive CRLFs in one write, connection reuse,
+ *    TCP_NODELAY on the accepted and the opened connection
  *  - ipv6: the same over [::1]
  *  - listen_specs: udp:/tcp: address specs and their errors
  *  - resolve (RFC 3263 4): numeric hosts need no lookup (transport=, sips, maddr, default
@@ -161,6 +162,10 @@ exchange (const char *ip, const char *proto_name, SfSipProto proto)
     CU_ASSERT_EQUAL (sf_sip_msg_cseq (ib.msgs->pdata[2])->number, 3);
     CU_ASSERT_EQUAL (sf_sip_transport_stats (a)->tcp_connected, 1);
     CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->tcp_accepted, 1);
+    /* No Nagle on either end: the accepted connection and the one opened. */
+    CU_ASSERT_TRUE (sf_sip_transport_conn_nodelay (b, from->conn));
+    CU_ASSERT_TRUE (sf_sip_transport_conn_nodelay (a, ((SfSipPeer *) ia.peers->pdata[0])->conn));
+    CU_ASSERT_FALSE (sf_sip_transport_conn_nodelay (b, from->conn + 1000));
   }
   sf_sip_transport_free (a);
   sf_sip_transport_free (b);
