@@ -903,29 +903,29 @@ check_answer (SfSdpSession *s, const GstSDPMessage *msg, SfSdpMedia *out, GError
     fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has proto %s, our offer RTP/AVP", proto);
     return FALSE;
   }
+  /* RFC 3264 6.1: the answer MUST hold at least one format of the offer and MAY
+   * list others (the answerer willing to receive them; nobody can send them yet):
+   * those, and a type we offered mapped to another codec, are passed over.  Only
+   * an answer left with no audio codec we offered is refused. */
   const Fmt *send = NULL;
   int dtmf_pt = -1;
+  GString *others = g_string_new (NULL);
+  guint n_others = 0;
   for (guint i = 0; i < gst_sdp_media_formats_len (m); i++) {
     guint64 pt = 0;
     parse_uint_str (gst_sdp_media_get_format (m, i), 127, &pt); /* checked by parse_sdp */
     const Fmt *f = offered_fmt (s, (guint) pt);
     Rtpmap r;
     gboolean mapped = find_rtpmap (m, (guint) pt, &r);
-    if (f == NULL && mapped) {
-      g_autofree char *name = sample (r.name);
-      fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has payload type %u (%s), which we did not offer",
-            (guint) pt, name);
-      return FALSE;
-    }
-    if (f == NULL) {
-      fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has payload type %u, which we did not offer", (guint) pt);
-      return FALSE;
-    }
-    if (mapped && !rtpmap_is (&r, f->def)) {
-      g_autofree char *name = sample (r.name);
-      fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer maps payload type %u to %s, we offered %s", (guint) pt,
-            name, f->def->name);
-      return FALSE;
+    if (f == NULL || (mapped && !rtpmap_is (&r, f->def))) {
+      if (n_others++ < 4) {
+        g_autofree char *name = mapped ? sample (r.name) : NULL;
+        g_string_append_printf (others, "%s%u%s%s", others->len > 0 ? ", " : "", (guint) pt, mapped ? " " : "",
+                                mapped ? name : "");
+      } else if (n_others == 5) {
+        g_string_append (others, ", ...");
+      }
+      continue;
     }
     if (f->def == &telephone_event) {
       if (dtmf_pt < 0)
@@ -935,9 +935,14 @@ check_answer (SfSdpSession *s, const GstSDPMessage *msg, SfSdpMedia *out, GError
     }
   }
   if (send == NULL) {
-    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has no audio codec");
+    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has no audio codec we offered%s%s%s",
+          others->len > 0 ? " (it lists " : "", others->str, others->len > 0 ? ")" : "");
+    g_string_free (others, TRUE);
     return FALSE;
   }
+  if (n_others > 0)
+    g_debug ("SDP answer: formats we did not offer passed over: %s", others->str);
+  g_string_free (others, TRUE);
   s->remote_dir = peer_dir (msg, m);
   fill_media (out, s, msg, m, send, dtmf_pt, dir_ours (s->remote_dir, s->offered_dir));
   return TRUE;

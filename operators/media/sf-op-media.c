@@ -9,7 +9,10 @@
 #include <string.h>
 
 /* Entry of InCall and Onhold: the call's stream starts, or follows the last
- * negotiation (hold, resume); a "media" event says what was agreed. */
+ * negotiation (hold, resume, the 2xx after early media); a "media" event says
+ * what was agreed and whether the stream was started or updated.  Entry of
+ * RingBack (RFC 3960 early media, the answer of a provisional response): the
+ * same, only when a new answer came ("state":"early"). */
 static SfOpResult
 sf_op_start_audio (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -17,7 +20,12 @@ sf_op_start_audio (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfMedia *m = sf_ua_media (ctx);
   if (call == NULL || !call->have_media || m == NULL)
     return SF_OP_SKIP;
+  gboolean early = !call->incoming && call->status < 200;
+  if (early && call->stream != NULL && !call->media_new)
+    return SF_OP_SKIP; /* another 1xx without a new answer */
   g_autoptr (GError) error = NULL;
+  gboolean started = call->stream == NULL;
+  call->media_new = FALSE;
   if (call->stream == NULL) {
     call->stream = sf_media_start (m, sf_ctx_handle (ctx), &call->media, &error);
     if (call->stream == NULL) {
@@ -29,7 +37,8 @@ sf_op_start_audio (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   }
   g_autofree char *fields = sf_sdp_media_json (&call->media);
-  g_autofree char *line = g_strdup_printf ("\"why\":\"%s\",%s", sf_ctx_state (ctx), fields);
+  g_autofree char *line = g_strdup_printf ("\"why\":\"%s\",\"state\":\"%s\",\"stream\":\"%s\",%s", sf_ctx_state (ctx),
+                                           early ? "early" : "confirmed", started ? "started" : "updated", fields);
   sf_ctx_emit (ctx, "media", line);
   return SF_OP_CONTINUE;
 }

@@ -608,7 +608,11 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
-/* The ACK for our 2xx: the call is up (an offer in our 2xx finds its answer here). */
+static const char *const ack_outcomes[] = { "sdp_failed", NULL };
+
+/* The ACK for our 2xx: the call is up (an offer in our 2xx finds its answer
+ * here, RFC 3264 4); an ACK without an answer we can use: outcome sdp_failed
+ * (the flow ends the call with a BYE). */
 static SfOpResult
 sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -619,20 +623,25 @@ sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   sf_ctx_timer_cancel (ctx, "2xx");
   sf_ctx_timer_cancel (ctx, "no_ack");
+  g_autofree char *why = NULL;
   if (call != NULL) {
     SfSipStr answer;
     if (call->ok_has_offer && call->sdp != NULL) {
       g_autoptr (GError) error = NULL;
       g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
       if (!sdp_body (e->msg, &answer))
-        g_warning ("%s: the ACK has no SDP answer to our offer", sf_ctx_handle (ctx));
+        why = g_strdup ("the ACK has no SDP answer to the offer in our 2xx");
       else if (sf_sdp_session_take_answer (call->sdp, answer.p, answer.len, &m, &error))
         sf_ua_call_take_media (call, &m);
       else
-        g_warning ("%s: the answer in the ACK: %s", sf_ctx_handle (ctx), error->message);
+        why = g_strdup_printf ("the SDP answer in the ACK: %s", error->message);
     }
     call->ok_has_offer = FALSE;
     g_clear_pointer (&call->ok, sf_sip_msg_unref);
+  }
+  if (why != NULL) {
+    sf_ua_call_sdp_failed (ctx, call, why);
+    return SF_OP_OUTCOME (0);
   }
   return SF_OP_TRANSITION;
 }
@@ -766,8 +775,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a CANCEL of the ringing call: 200 to it, 487 Request Terminated to the INVITE (9.2)" },
   { "OpReInvite", sf_op_re_invite, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a re-INVITE in the call: target refresh (12.2.2), its offer answered (hold: recvonly) or 488 (14.2)" },
-  { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes the ACK for the 2xx: stops its retransmission (and takes the answer when our 2xx had the offer)" },
+  { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ack_outcomes, SF_ARG_NONE, NULL, NULL,
+    "takes the ACK for the 2xx: stops its retransmission, takes the answer when our 2xx had the offer (none usable: sdp_failed)" },
   { "OpRefuse", sf_op_refuse, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_REQUIRED, fixup_refuse, refuse_arg_free,
     "answers a request METHOD this state does not serve with STATUS (arg METHOD=STATUS); the call goes on" },
   { "OpFinishInvite", sf_op_finish_invite, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_status, NULL,

@@ -83,6 +83,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
   const SfSipParam *tag = sf_sip_value_param (sf_sip_msg_from (inv), "tag");
   sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, tag != NULL ? sf_sip_str_dup (tag->value) : NULL, g_free);
   call->provisional = FALSE;
+  g_clear_pointer (&call->early_sdp, g_free); /* an early answer is for the INVITE it came to */
   sf_stack_request_located (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), inv);
   return TRUE;
 }
@@ -255,30 +256,66 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_SKIP;
 }
 
-/* The SDP answer in a 2xx to our offer (RFC 3264 7). */
-static void
-take_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
+/* The SDP answer to our offer in the 2xx @resp (RFC 3264 7), or the early one
+ * kept: FALSE with @why (transfer full) when there is none or it cannot be used. */
+static gboolean
+take_answer (SfUaCall *call, SfSipMsg *resp, char **why)
 {
   SfSipStr body = sf_sip_msg_body (resp);
-  if (body.len == 0 || call->sdp == NULL) {
-    g_warning ("%s: the 2xx has no SDP answer to our offer", sf_ctx_handle (ctx));
-    return;
+  if (call->sdp == NULL) {
+    *why = g_strdup ("we made no offer");
+    return FALSE;
   }
+  if (body.len == 0) {
+    if (call->early_sdp != NULL)
+      return TRUE; /* the answer of the provisional response stays (RFC 3960 3, 13.2.1) */
+    *why = g_strdup_printf ("the %u has no SDP answer to our offer", sf_sip_msg_status (resp));
+    return FALSE;
+  }
+  if (call->early_sdp != NULL && strlen (call->early_sdp) == body.len && memcmp (call->early_sdp, body.p, body.len) == 0)
+    return TRUE; /* the early answer repeated: the session is kept */
   g_autoptr (GError) error = NULL;
   g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
   if (!sf_sdp_session_take_answer (call->sdp, body.p, body.len, &m, &error)) {
-    g_warning ("%s: the SDP answer: %s", sf_ctx_handle (ctx), error->message);
+    *why = g_strdup_printf ("the SDP answer in the %u: %s", sf_sip_msg_status (resp), error->message);
+    return FALSE;
+  }
+  sf_ua_call_take_media (call, &m);
+  return TRUE;
+}
+
+/* The SDP of a provisional response to our INVITE (RFC 3960 3, the gateway
+ * model): an answer to our offer, reliable or not; the latest one sets up the
+ * early media (taken by RingBack's OpStartAudio).  One we cannot use is logged
+ * and passed over: the call goes on without early media. */
+static void
+take_early_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
+{
+  SfSipStr body = sf_sip_msg_body (resp);
+  if (body.len == 0 || call->sdp == NULL)
+    return;
+  if (call->early_sdp != NULL && strlen (call->early_sdp) == body.len && memcmp (call->early_sdp, body.p, body.len) == 0)
+    return; /* the same SDP again (a retransmitted or repeated 183) */
+  g_autoptr (GError) error = NULL;
+  g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+  if (!sf_sdp_session_take_answer (call->sdp, body.p, body.len, &m, &error)) {
+    g_warning ("%s: the SDP of the %u (no early media): %s", sf_ctx_handle (ctx), sf_sip_msg_status (resp),
+               error->message);
     return;
   }
+  g_free (call->early_sdp);
+  call->early_sdp = g_strndup (body.p, body.len);
   sf_ua_call_take_media (call, &m);
 }
 
-static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", NULL };
+static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", "sdp_failed", NULL };
 
 /* A response to our INVITE: 1xx ringing (an early dialog from one with a To
- * tag); 2xx answered (the dialog confirmed, the call re-keyed by its remote
- * tag, the SDP answer taken, the ACK sent, 13.2.2.4); 486/600 busy; others
- * failed.  Responses to other requests are not its business. */
+ * tag; its SDP, if any, for early media, RFC 3960); 2xx answered (the dialog
+ * confirmed, the call re-keyed by its remote tag, the SDP answer taken, the ACK
+ * sent, 13.2.2.4), or sdp_failed when the 2xx has no answer we can use (the
+ * ACK sent all the same: the flow ends the call with a BYE); 486/600 busy;
+ * others failed.  Responses to other requests are not its business. */
 static SfOpResult
 sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -297,6 +334,8 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       if (call->dialog != NULL)
         sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
     }
+    if (status > 100)
+      take_early_answer (ctx, call, e->msg);
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
   }
   sf_ctx_timer_cancel (ctx, "no_answer");
@@ -342,9 +381,13 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_stack_send_request_located (s, ack); /* by its Route or Request-URI, like any request */
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
-  take_answer (ctx, call, e->msg);
   call->status = status;
   call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  g_autofree char *why = NULL;
+  if (!take_answer (call, e->msg, &why)) {
+    sf_ua_call_sdp_failed (ctx, call, why);
+    return SF_OP_OUTCOME (4);
+  }
   return SF_OP_OUTCOME (1);
 }
 
@@ -552,7 +595,7 @@ sf_op_resume (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-static const char *const reinvite_outcomes[] = { "accepted", "refused", "dialog_gone", NULL };
+static const char *const reinvite_outcomes[] = { "accepted", "refused", "dialog_gone", "sdp_failed", NULL };
 
 /* The final response to our re-INVITE: 2xx gets its ACK (13.2.2.4), the answer
  * is taken and the media follows (outcome accepted); a failure leaves the
@@ -602,7 +645,12 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_stack_send_request_located (s, ack);
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
-  take_answer (ctx, call, e->msg);
+  g_autofree char *why = NULL;
+  g_clear_pointer (&call->early_sdp, g_free); /* a new offer: no early answer stands for it */
+  if (!take_answer (call, e->msg, &why)) {
+    sf_ua_call_sdp_failed (ctx, call, why);
+    return SF_OP_OUTCOME (3);
+  }
   return SF_OP_OUTCOME (0);
 }
 
@@ -657,7 +705,7 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpReDirect", sf_op_redirect, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a 3xx to our INVITE: a new INVITE to the next Contact by q, bounded, never twice (8.1.3.4)" },
   { "OpFarEndResponse", sf_op_far_end_response, SF_Q_NORMAL, SF_EV_SIP, 0, far_end_outcomes, SF_ARG_NONE, NULL,
-    NULL, "a response to our INVITE: outcome ringing, answered (dialog made, answer taken, ACK sent), busy or failed" },
+    NULL, "a response to our INVITE: outcome ringing (SDP: early media), answered (dialog made, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), busy or failed" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a 2xx once up: the same ACK again; a 2xx from another fork: its ACK and a BYE (13.2.2.4)" },
   { "OpCancelCall", sf_op_cancel_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
@@ -674,6 +722,6 @@ const SfOperatorDef sf_op_uac_table[] = {
     "on device:resume: a re-INVITE offering sendrecv" },
   { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, reinvite_outcomes,
     SF_ARG_NONE, NULL, NULL,
-    "the final response to our re-INVITE: accepted (ACK, answer taken), refused (session unchanged), dialog_gone (481, 408, no answer)" },
+    "the final response to our re-INVITE: accepted (ACK, answer taken), refused (session unchanged), dialog_gone (481, 408, no answer), sdp_failed (ACK, no usable answer)" },
 };
 const gsize sf_op_uac_table_len = G_N_ELEMENTS (sf_op_uac_table);

@@ -109,6 +109,8 @@ call_free (gpointer p)
   sf_sdp_media_clear (&c->media);
   g_free (c->pending_answer);
   g_free (c->reason);
+  g_free (c->detail);
+  g_free (c->early_sdp);
   g_free (c);
 }
 
@@ -150,6 +152,15 @@ sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status)
 }
 
 void
+sf_ua_call_sdp_failed (SfCtx *ctx, SfUaCall *call, const char *detail)
+{
+  g_warning ("%s: offer/answer failed, ending the call: %s", sf_ctx_handle (ctx), detail);
+  if (call->reason == NULL)
+    call->detail = g_strdup (detail);
+  sf_ua_call_set_reason (call, "sdp_failed", 0);
+}
+
+void
 sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m)
 {
   sf_sdp_media_clear (&call->media);
@@ -157,6 +168,7 @@ sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m)
   memset (m, 0, sizeof *m);
   m->dtmf_pt = -1;
   call->have_media = TRUE;
+  call->media_new = TRUE;
 }
 
 SfMedia *
@@ -288,6 +300,10 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
   sf_json_append_string (f, call->incoming ? "incoming" : "outgoing");
   g_string_append (f, ",\"reason\":");
   sf_json_append_string (f, call->reason != NULL ? call->reason : "ended");
+  if (call->detail != NULL) {
+    g_string_append (f, ",\"detail\":");
+    sf_json_append_string (f, call->detail);
+  }
   g_string_append_printf (f, ",\"status\":%u", call->status);
   gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
   g_string_append_printf (f, ",\"duration_s\":%.3f", call->up_us > 0 ? (double) (now - call->up_us) / 1e6 : 0.0);

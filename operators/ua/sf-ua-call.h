@@ -65,12 +65,15 @@ typedef struct {
   SfMedia *media_owner;      /* unowned: the endpoint's media the port came from */
   SfSdpMedia media;          /* the last negotiated stream */
   gboolean have_media;
+  gboolean media_new;        /* taken since OpStartAudio last applied it */
   char *pending_answer;      /* UAS: the SDP answer made when the INVITE came, sent with the 200 */
   SfMediaStream *stream;
   SfMediaStats last_stats;   /* at the stream's stop, for call_end */
   gboolean have_stats;
   guint status;              /* the INVITE's final status, sent or received */
   char *reason;              /* why the call ended, for call_end */
+  char *detail;              /* and what went wrong, for call_end (sdp_failed) */
+  char *early_sdp;           /* UAC: the SDP answer of a provisional response taken for early media (RFC 3960) */
   gint64 up_us;              /* when the call went up (clock), 0 before */
   gboolean ended_emitted;
 } SfUaCall;
@@ -83,6 +86,10 @@ SfUaCall *sf_ua_call_peek (SfCtx *ctx);
 void sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id);
 /* Records why the call ends (the first reason wins) and the status. */
 void sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status);
+
+/* Offer/answer failed on a call that is up (an answer missing or unusable):
+ * the reason becomes sdp_failed with @detail (the first reason still wins). */
+void sf_ua_call_sdp_failed (SfCtx *ctx, SfUaCall *call, const char *detail);
 
 /* @m becomes the call's negotiated stream (its strings moved, @m left empty). */
 void sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m);

@@ -9,6 +9,11 @@
 #    password fails after one try;
 #  - a forked INVITE answered twice: the second 2xx gets its ACK and a BYE;
 #  - a 302 with two Contacts: the better q is tried first; OPTIONS gets 200;
+#  - an answer listing G722 beside PCMU: PCMU used, the call has media (RFC 3264 6.1);
+#  - a 200 without SDP to our offer, and an ACK without the answer to the offer
+#    in our 200: the call ends with a BYE, call_end reason sdp_failed with a detail;
+#  - early media (RFC 3960): a 183 with SDP starts the stream to its port; the 200
+#    with the same SDP keeps it, with another port moves it;
 #  - registration against a sipp registrar that challenges every REGISTER
 #    (tests/integration/sipp/registrar.xml, sipp's verifyauth): registered,
 #    refreshed before the 4 s it grants run out, removed with Expires: 0.
@@ -180,7 +185,76 @@ sipp_run options "127.0.0.1:$PORT_gina" -sf "$SCEN/uac-options.xml" -s gina -m 1
   fail "OPTIONS: sipp exit $SIPP_RC" "$(tail -5 "$T/options.out")"
 stop gina || fail "gina exit"
 
-for u in bob bob2 tina alice carol carol2 dave eve fred gina hank; do
+# ---- an answer listing a format we did not offer (RFC 3264 6.1) ----
+if sipp_server extra -sf "$SCEN/uas-extra-fmt.xml" -m 1; then
+  start ivan ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:ivan@127.0.0.1 || exit 1
+  cmd ivan call "sip:service@127.0.0.1:$SIPP_PORT"
+  wait_ev ivan '"event":"media".*"why":"InCall".*"codec":"PCMU","remote":"127.0.0.1:6000"' 10 &&
+    pass "an answer with G722 beside PCMU: the call has media, PCMU to the answer's port" ||
+    fail "extra format" "$(grep -E 'media|call_end' "$T/ivan.events")" "$(tail -3 "$T/ivan.err")"
+  cmd ivan hangup
+  wait_ev ivan '"event":"call_end".*"reason":"local_bye","status":200' 10 && pass "extra format: the call hung up" ||
+    fail "extra format hangup" "$(grep call_end "$T/ivan.events")"
+  sipp_server_wait extra
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: ACK, then our BYE" || fail "sipp extra: exit $SIPP_RC" "$(tail -5 "$T/extra.out")"
+  stop ivan || fail "ivan exit"
+else
+  fail "sipp uas-extra-fmt did not start" "$(tail -3 "$T/extra.out")"
+fi
+
+# ---- a 200 without the answer to our offer: ACK, then BYE ----
+if sipp_server noans -sf "$SCEN/uas-no-answer.xml" -m 1; then
+  start judy ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:judy@127.0.0.1 || exit 1
+  cmd judy call "sip:service@127.0.0.1:$SIPP_PORT"
+  wait_ev judy '"event":"call_end".*"reason":"sdp_failed","detail":"the 200 has no SDP answer to our offer","status":200' 10 &&
+    pass "a 200 without SDP: call_end sdp_failed with the detail" ||
+    fail "no answer" "$(grep -E 'state|call_end' "$T/judy.events")" "$(tail -3 "$T/judy.err")"
+  [ "$(count judy '"event":"media"')" = 0 ] && grep -q '"to":"HangingUp"' "$T/judy.events" && ! grep -q '"to":"InCall"' "$T/judy.events" &&
+    pass "no answer: no media, never InCall, hung up" || fail "no answer: states" "$(grep -E '"to"|media' "$T/judy.events")"
+  sipp_server_wait noans
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: the ACK, then the BYE" || fail "sipp noans: exit $SIPP_RC" "$(tail -5 "$T/noans.out")"
+  stop judy || fail "judy exit"
+else
+  fail "sipp uas-no-answer did not start" "$(tail -3 "$T/noans.out")"
+fi
+
+# ---- an ACK without the answer to the offer in our 200: BYE ----
+start kate ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:kate@127.0.0.1 --set ua.auto_answer=0 || exit 1
+sipp_run ackno "127.0.0.1:$PORT_kate" -sf "$SCEN/uac-ack-no-answer.xml" -s kate -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: an offer-less INVITE, an ACK without answer, then our BYE" ||
+  fail "sipp ackno: exit $SIPP_RC" "$(tail -5 "$T/ackno.out")"
+wait_ev kate '"event":"call_end".*"reason":"sdp_failed","detail":"the ACK has no SDP answer to the offer in our 2xx"' 10 &&
+  pass "ACK without an answer: call_end sdp_failed with the detail" || fail "ackno call_end" "$(grep -E '"to"|call_end' "$T/kate.events")"
+stop kate || fail "kate exit"
+
+# ---- early media (RFC 3960): a 183 with SDP, then the 200 with the same SDP or another port ----
+for v in kept:6000:1 moved:6002:2; do
+  what=${v%%:*}; rest=${v#*:}; port2=${rest%%:*}; version=${rest#*:}
+  if sipp_server "early$what" -sf "$SCEN/uas-early.xml" -m 1 -set second "$port2" -set version "$version"; then
+    u=early$what
+    start "$u" ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:liz@127.0.0.1 || exit 1
+    cmd "$u" call "sip:service@127.0.0.1:$SIPP_PORT"
+    wait_ev "$u" '"event":"media".*"why":"RingBack","state":"early","stream":"started".*"remote":"127.0.0.1:6000"' 10 &&
+      wait_ev "$u" '"to":"InCall"' 10 &&
+      [ "$(grep -n '"state":"early"' "$T/$u.events" | head -1 | cut -d: -f1)" -lt "$(grep -n '"to":"InCall"' "$T/$u.events" | head -1 | cut -d: -f1)" ] &&
+      pass "$what: the 183's SDP starts early media to its port, before the 200" ||
+      fail "$what: early media" "$(grep -E 'media|"to"' "$T/$u.events")" "$(tail -3 "$T/$u.err")"
+    wait_ev "$u" '"event":"media".*"why":"InCall","state":"confirmed","stream":"updated".*"remote":"127.0.0.1:'"$port2"'"' 10 &&
+      [ "$(count "$u" '"stream":"started"')" = 1 ] &&
+      pass "$what: the 200 keeps the stream, remote 127.0.0.1:$port2" ||
+      fail "$what: after the 200" "$(grep -E 'media|"to"' "$T/$u.events")"
+    cmd "$u" hangup
+    wait_ev "$u" '"event":"call_end".*"reason":"local_bye","status":200' 10 && pass "$what: hung up" ||
+      fail "$what: hangup" "$(grep call_end "$T/$u.events")"
+    sipp_server_wait "early$what"
+    [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp early $what: ACK, BYE" || fail "sipp early $what: exit $SIPP_RC" "$(tail -5 "$T/early$what.out")"
+    stop "$u" || fail "$u exit"
+  else
+    fail "sipp uas-early did not start" "$(tail -3 "$T/early$what.out")"
+  fi
+done
+
+for u in bob bob2 tina alice carol carol2 dave eve fred gina hank ivan judy kate earlykept earlymoved; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" 2>&1 | head -3)"

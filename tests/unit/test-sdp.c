@@ -21,8 +21,10 @@
  *    (RFC 3264 5, 8); hold re-offer with sendonly (8.4)
  *  - take_answer_good: offer, answer, take_answer between two sessions; hold; the
  *    answer's first codec is the one to send (RFC 3264 7); a refused stream
- *  - take_answer_refused: a codec or payload type we never offered, a changed
- *    m= line count, no audio codec, no offer made, malformed
+ *  - take_answer_extra: formats we did not offer (or our type mapped to another
+ *    codec) in an answer are passed over, the offered ones used (RFC 3264 6.1)
+ *  - take_answer_refused: no codec we offered left, a changed m= line count,
+ *    no offer made, malformed
  *  - malformed: each kind of broken SDP gives MALFORMED and a message naming it
  *  - noise: random bytes and mutated offers never crash and give an answer or an
  *    SF_SDP_ERROR
@@ -564,14 +566,14 @@ take_answer_refused (void)
   CU_ASSERT_TRUE (error_has (e0, SF_SDP_ERROR_NOT_ACCEPTABLE, "we made no offer"));
   g_autofree char *offer = sf_sdp_session_offer (s, SF_SDP_SENDRECV);
   static const struct { const char *media; const char *needle; } cases[] = {
-    /* A codec we never offered. */
-    { "m=audio 5004 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n", "payload type 9 (G722), which we did not offer" },
-    { "m=audio 5004 RTP/AVP 3\r\n", "payload type 3, which we did not offer" },
-    /* Our type, another codec: opus we did not even offer. */
-    { "m=audio 5004 RTP/AVP 0 111\r\na=rtpmap:111 opus/48000/2\r\n",
-      "payload type 111 (opus), which we did not offer" },
-    { "m=audio 5004 RTP/AVP 8\r\na=rtpmap:8 PCMU/8000\r\n", "maps payload type 8 to PCMU, we offered PCMA" },
-    { "m=audio 5004 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n", "no audio codec" },
+    /* Only codecs we never offered (RFC 3264 6.1: at least one offered format). */
+    { "m=audio 5004 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n", "no audio codec we offered (it lists 9 G722)" },
+    { "m=audio 5004 RTP/AVP 3\r\n", "no audio codec we offered (it lists 3)" },
+    { "m=audio 5004 RTP/AVP 111 9 3 4 18 13\r\na=rtpmap:111 opus/48000/2\r\n",
+      "no audio codec we offered (it lists 111 opus, 9, 3, 4, ...)" },
+    /* Our type mapped to another codec is not what we offered. */
+    { "m=audio 5004 RTP/AVP 8\r\na=rtpmap:8 PCMU/8000\r\n", "no audio codec we offered (it lists 8 PCMU)" },
+    { "m=audio 5004 RTP/AVP 101\r\na=rtpmap:101 telephone-event/8000\r\n", "no audio codec we offered" },
     { "m=audio 5004 RTP/AVP 0\r\nm=video 0 RTP/AVP 31\r\n", "2 m= lines, our offer had 1" },
     { "m=video 5004 RTP/AVP 31\r\n", "m=video for our m=audio" },
     { "m=audio 5004 RTP/SAVP 0\r\n", "proto RTP/SAVP" },
@@ -593,6 +595,40 @@ take_answer_refused (void)
   CU_ASSERT_FALSE (sf_sdp_session_take_answer (s, "", 0, NULL, &e2));
   CU_ASSERT_TRUE (error_has (e2, SF_SDP_ERROR_MALFORMED, "empty SDP"));
   CU_ASSERT_FALSE (sf_sdp_session_take_answer (s, NULL, 0, NULL, NULL));
+}
+
+/* RFC 3264 6.1: an answer MAY list formats not in the offer; they are passed
+ * over and the offered ones used, in the answer's order. */
+static void
+take_answer_extra (void)
+{
+  g_autoptr (SfSdpSession) s = session ("127.0.0.1", 40000, "PCMU,PCMA");
+  g_autofree char *offer = sf_sdp_session_offer (s, SF_SDP_SENDRECV);
+  static const struct { const char *media; const char *codec; guint pt; int dtmf_pt; } cases[] = {
+    /* an extra codec before PCMU: PCMU is sent */
+    { "m=audio 5004 RTP/AVP 9 0\r\na=rtpmap:9 G722/8000\r\n", "PCMU", 0, -1 },
+    /* after it, and an unknown static type */
+    { "m=audio 5004 RTP/AVP 0 18 3\r\n", "PCMU", 0, -1 },
+    /* a dynamic type we never offered (opus on 96) and our telephone-event */
+    { "m=audio 5004 RTP/AVP 96 8 101\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\n", "PCMA", 8,
+      101 },
+    /* our 8 mapped to PCMU is passed over, our 0 taken */
+    { "m=audio 5004 RTP/AVP 8 0\r\na=rtpmap:8 PCMU/8000\r\n", "PCMU", 0, -1 },
+    /* telephone-event on a type we did not offer: no DTMF */
+    { "m=audio 5004 RTP/AVP 0 100\r\na=rtpmap:100 telephone-event/8000\r\n", "PCMU", 0, -1 },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *answer = peer_sdp (cases[i].media);
+    g_autoptr (GError) error = NULL;
+    g_auto (SfSdpMedia) m = { 0 };
+    CU_ASSERT_TRUE_FATAL (sf_sdp_session_take_answer (s, answer, strlen (answer), &m, &error));
+    CU_ASSERT_TRUE (m.active);
+    CU_ASSERT_STRING_EQUAL (m.codec.name, cases[i].codec);
+    CU_ASSERT_EQUAL (m.codec.pt, cases[i].pt);
+    CU_ASSERT_EQUAL (m.dtmf_pt, cases[i].dtmf_pt);
+    CU_ASSERT_EQUAL (m.remote_port, 5004);
+    CU_ASSERT_EQUAL (m.dir, SF_SDP_SENDRECV);
+  }
 }
 
 static const char session_part[] = "v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n";
@@ -804,6 +840,7 @@ sf_test_register_sdp (void)
   SF_ADD_TEST (s, ipv6);
   SF_ADD_TEST (s, versions);
   SF_ADD_TEST (s, take_answer_good);
+  SF_ADD_TEST (s, take_answer_extra);
   SF_ADD_TEST (s, take_answer_refused);
   SF_ADD_TEST (s, malformed);
   SF_ADD_TEST (s, noise);
