@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *
@@ -57,8 +58,10 @@ create (const char *path, GError **error)
     g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (errno), "%s: %s", dir, g_strerror (errno));
     return FALSE;
   }
-  g_autofree char *tmp = g_strdup_printf ("%s.%d.tmp", path, (int) getpid ());
-  int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  /* a fresh name made with O_EXCL (g_mkstemp_full): no file or symlink that
+   * someone else planted is written through */
+  g_autofree char *tmp = g_strdup_printf ("%s.XXXXXX", path);
+  int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
   gboolean ok = fd >= 0 && write (fd, hex, strlen (hex)) == (ssize_t) strlen (hex);
   int saved = errno;
   if (fd >= 0 && close (fd) != 0)
@@ -72,6 +75,32 @@ create (const char *path, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+/* Is the secret ours alone: a regular file (not a symlink) owned by us that
+ * no one else may read or write, in a directory that no one else may write
+ * (where the file could be replaced)? */
+static gboolean
+private_file (const char *path, GError **error)
+{
+  GStatBuf st;
+  g_autofree char *dir = g_path_get_dirname (path);
+  GStatBuf dst;
+  const char *why = NULL;
+  if (g_lstat (path, &st) != 0)
+    why = g_strerror (errno);
+  else if (!S_ISREG (st.st_mode))
+    why = "not a regular file";
+  else if (st.st_uid != geteuid ())
+    why = "owned by another user";
+  else if ((st.st_mode & 077) != 0)
+    why = "readable or writable by others (chmod 600)";
+  else if (g_stat (dir, &dst) != 0 || ((dst.st_mode & 022) != 0 && (dst.st_mode & S_ISVTX) == 0))
+    why = "in a directory others may write to";
+  if (why == NULL)
+    return TRUE;
+  g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "core.secret_file: %s: %s", path, why);
+  return FALSE;
 }
 
 /* One secret per file per process: read once (the fuzzers and tests set up
@@ -94,6 +123,8 @@ load (SfConfig *cfg, guint8 out[SF_SECRET_LEN], GError **error)
   if (hit)
     return TRUE;
   if (!g_file_test (path, G_FILE_TEST_EXISTS) && !create (path, error))
+    return FALSE;
+  if (!private_file (path, error))
     return FALSE;
   g_autofree char *text = NULL;
   if (!g_file_get_contents (path, &text, NULL, error)) {

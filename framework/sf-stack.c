@@ -562,11 +562,12 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
       return;
     }
   }
-  /* New work (an ACK for a 2xx is part of a call's): the source's rate; 503
+  /* New work: the source's rate (ACKs included: a proxy relays them); 503
    * while shutting down; what the flow decides without state; the bound on
-   * all live state (docs/security.md). */
+   * all live state (an ACK for a 2xx is part of a call's, never refused by
+   * it) (docs/security.md). */
   gboolean cancel = strcmp (method, "CANCEL") == 0;
-  if (!ack && !rate_ok (s, from)) {
+  if (!rate_ok (s, from)) {
     s->stats.rate_limited++;
     return;
   }

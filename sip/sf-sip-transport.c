@@ -954,8 +954,12 @@ sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPe
   const SfSipParam *rport = sf_sip_value_param (via, "rport");
   guint port = via->port != 0 ? via->port : 5060;
   g_autoptr (GInetAddress) ip = NULL;
-  if (maddr != NULL && sf_sip_str_is_set (maddr->value)) {
-    ip = ip_of (maddr->value);
+  /* 18.2.2 sends to a Via's maddr; only a multicast one is taken: a unicast
+   * maddr would let any request aim its answers (and their retransmissions)
+   * at a third party (docs/security.md) */
+  g_autoptr (GInetAddress) group = maddr != NULL && sf_sip_str_is_set (maddr->value) ? ip_of (maddr->value) : NULL;
+  if (group != NULL && g_inet_address_get_is_multicast (group)) {
+    ip = g_steal_pointer (&group);
   } else {
     if (received != NULL && sf_sip_str_is_set (received->value))
       ip = ip_of (received->value);

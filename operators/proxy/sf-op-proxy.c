@@ -263,7 +263,10 @@ admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, const char **reason)
   }
   const SfSipValue *from = sf_sip_msg_from (req);
   gboolean local = for_us (ctx, req);
-  gboolean from_ours = from != NULL && from->uri != NULL && sf_proxy_domain_is_ours (ctx, from->uri);
+  /* an identity of ours: a domain we serve, or one of our addresses at any
+   * port (the same rule sf_registrar_from_matches holds the credentials to) */
+  g_autofree char *from_host = from != NULL && from->uri != NULL ? sf_sip_str_dup (from->uri->host) : NULL;
+  gboolean from_ours = from_host != NULL && sf_registrar_is_ours (ctx, from_host);
   if (users && (from_ours || (!local && sf_registrar_is_anonymous (from))))
     return ADMIT_AUTH;
   if (local)

@@ -210,6 +210,9 @@ sf_registrar_serves (SfCtx *ctx, const char *host)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   g_autofree char *low = g_ascii_strdown (host, -1);
+  gsize n = strlen (low);
+  if (n > 1 && low[n - 1] == '.')
+    low[n - 1] = '\0'; /* a fully qualified name: "sipflow.test." is sipflow.test */
   for (guint i = 0; r != NULL && r->domains[i] != NULL; i++)
     if (strcmp (r->domains[i], low) == 0)
       return TRUE;

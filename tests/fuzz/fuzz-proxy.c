@@ -331,7 +331,8 @@ files (void)
     g_autofree char *users = g_build_filename (fuzz_dir, "users", NULL);
     g_autofree char *secret = g_build_filename (fuzz_dir, "secret", NULL);
     if (!g_file_set_contents (users, FUZZ_USER ":" FUZZ_PASSWORD "\n", -1, &error) ||
-        !g_file_set_contents (secret, "5f66757a7a2d70726f787920736563726574207265706c6179206f6e6c792121\n", -1, &error)) {
+        !g_file_set_contents_full (secret, "5f66757a7a2d70726f787920736563726574207265706c6179206f6e6c792121\n", -1,
+                                   G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) { /* the secret must be private (sf-secret.c) */
       fprintf (stderr, "fuzz-proxy: %s\n", error->message);
       abort ();
     }

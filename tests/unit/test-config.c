@@ -10,6 +10,8 @@
  *  - duplicate_section: a section is declared once */
 #include "config.h"
 #include "sf-test.h"
+#include "framework/sf-secret.h"
+#include <glib/gstdio.h>
 #include <string.h>
 
 static const SfConfigKey test_keys[] = {
@@ -153,6 +155,43 @@ duplicate_section (void)
   CU_ASSERT (g_error_matches (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_DUPLICATE));
 }
 
+/* The secret (framework/sf-secret.c): made 0600 when missing, the same on a
+ * second read; refused, with the file named, when others may read it. */
+static void
+secret_file (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sf-secret-XXXXXX", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (dir);
+  g_autofree char *path = g_build_filename (dir, "state", "secret", NULL);
+  g_autoptr (SfConfig) cfg = sf_config_new ();
+  g_autofree char *set = g_strdup_printf ("core.secret_file=%s", path);
+  CU_ASSERT_TRUE (sf_config_set (cfg, set, NULL));
+  guint8 a[SF_SECRET_LEN], b[SF_SECRET_LEN], c[SF_SECRET_LEN];
+  CU_ASSERT_TRUE (sf_secret_derive (cfg, "one", a, NULL));
+  CU_ASSERT_TRUE (sf_secret_derive (cfg, "one", b, NULL));
+  CU_ASSERT_TRUE (sf_secret_derive (cfg, "two", c, NULL));
+  CU_ASSERT_EQUAL (memcmp (a, b, sizeof a), 0);
+  CU_ASSERT_NOT_EQUAL (memcmp (a, c, sizeof a), 0); /* one key per purpose */
+  GStatBuf st;
+  CU_ASSERT_EQUAL (g_stat (path, &st), 0);
+  CU_ASSERT_EQUAL (st.st_mode & 0777, 0600);
+  /* another file, readable by others: refused, named */
+  g_autofree char *open_path = g_build_filename (dir, "open-secret", NULL);
+  CU_ASSERT_TRUE (g_file_set_contents_full (open_path, "5f66757a7a2d70726f787920736563726574207265706c6179206f6e6c792121\n", -1,
+                                            G_FILE_SET_CONTENTS_NONE, 0644, NULL));
+  g_autoptr (SfConfig) cfg2 = sf_config_new ();
+  g_autofree char *set2 = g_strdup_printf ("core.secret_file=%s", open_path);
+  CU_ASSERT_TRUE (sf_config_set (cfg2, set2, NULL));
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_secret_derive (cfg2, "one", a, &error));
+  CU_ASSERT_TRUE (error != NULL && strstr (error->message, open_path) != NULL && strstr (error->message, "others") != NULL);
+  g_unlink (open_path);
+  g_unlink (path);
+  g_autofree char *sub = g_path_get_dirname (path);
+  g_rmdir (sub);
+  g_rmdir (dir);
+}
+
 void
 sf_test_register_config (void)
 {
@@ -165,4 +204,5 @@ sf_test_register_config (void)
   SF_ADD_TEST (s, lists);
   SF_ADD_TEST (s, set_syntax);
   SF_ADD_TEST (s, duplicate_section);
+  SF_ADD_TEST (s, secret_file);
 }
