@@ -199,7 +199,8 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
                           ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
                           ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
-                          ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
+                          ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"stray_acks\":%" G_GUINT64_FORMAT
+                          ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
                           ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_guarded\":%" G_GUINT64_FORMAT
                           ",\"oversize_responses\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
                           ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT
@@ -210,7 +211,7 @@ sf_stack_stats_fields (SfStack *s)
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
-                          s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
+                          s->stats.stray_acks, s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
                           s->stats.refused, s->stats.rate_limited, s->stats.overloaded, s->stats.shutdown_refused,
                           t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
@@ -606,6 +607,8 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     if (call != NULL)
       sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, NULL),
                                                         (GDestroyNotify) sf_sip_event_free));
+    else
+      s->stats.stray_acks++;
     return;
   }
   if (cancel) {
@@ -708,11 +711,17 @@ on_located (GObject *src, GAsyncResult *res, gpointer data)
   locate_free (l);
 }
 
+/* @hop (nullable): the URI the request goes to, when its sender knows better
+ * than its first Route (a strict router first in a dialog's route set gets the
+ * Request-URI: 8.1.2, 12.2.1.1). */
 static void
-locate (SfStack *s, SfInstance *tu, SfSipMsg *req)
+locate (SfStack *s, SfInstance *tu, SfSipMsg *req, const char *hop)
 {
   const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
-  const SfSipUri *target = route != NULL && route->uri != NULL ? route->uri : sf_sip_msg_ruri (req);
+  g_autoptr (SfSipUri) hop_uri = hop != NULL ? sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL) : NULL;
+  const SfSipUri *target = hop_uri != NULL                      ? hop_uri
+                           : route != NULL && route->uri != NULL ? route->uri
+                                                                 : sf_sip_msg_ruri (req);
   Locate *l = g_new0 (Locate, 1);
   l->s = s;
   l->tu = tu != NULL ? g_strdup (sf_instance_handle (tu)) : NULL;
@@ -743,13 +752,26 @@ void
 sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req)
 {
   g_return_if_fail (tu != NULL);
-  locate (s, tu, req);
+  locate (s, tu, req, NULL);
 }
 
 void
 sf_stack_send_request_located (SfStack *s, SfSipMsg *req)
 {
-  locate (s, NULL, req);
+  locate (s, NULL, req, NULL);
+}
+
+void
+sf_stack_request_to (SfStack *s, SfInstance *tu, SfSipMsg *req, const char *next_hop)
+{
+  g_return_if_fail (tu != NULL);
+  locate (s, tu, req, next_hop);
+}
+
+void
+sf_stack_send_request_to (SfStack *s, SfSipMsg *req, const char *next_hop)
+{
+  locate (s, NULL, req, next_hop);
 }
 
 gboolean
@@ -845,8 +867,12 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
     return;
   }
   SfSipEvent *e = ev->payload;
-  if (!sf_sip_msg_is_request (e->msg) || strcmp (ev->name, "ACK") == 0)
-    return; /* an ACK is never answered */
+  if (!sf_sip_msg_is_request (e->msg))
+    return;
+  if (strcmp (ev->name, "ACK") == 0) {
+    s->stats.stray_acks++; /* an ACK is never answered: one the call did not take is dropped (12.2.2) */
+    return;
+  }
   if (strcmp (ev->name, "CANCEL") == 0) {
     /* The INVITE has its final response already: the CANCEL has no effect, 200 (9.2). */
     g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
@@ -873,7 +899,7 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
     for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
       if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
         sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
-    sf_sip_builder_add (b, "Allow", "INVITE, ACK, CANCEL, BYE");
+    sf_sip_builder_add (b, "Allow", SF_STACK_ALLOW);
     r = sf_sip_builder_finish (b, NULL);
   } else if (base != NULL) {
     r = sf_sip_msg_ref (base);

@@ -37,6 +37,7 @@ typedef struct {
 typedef struct {
   guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
   guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
+  guint64 stray_acks;                  /* ACKs for no call, or not for its dialog (12.2.2): dropped */
   guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
   guint64 refused;                     /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */
   guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
@@ -111,6 +112,12 @@ void sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Sends @req outside any transaction (the ACK for a 2xx) to its first Route or
  * Request-URI, located by RFC 3263 (at once for a numeric host). */
 void sf_stack_send_request_located (SfStack *s, SfSipMsg *req);
+/* The same two, to @next_hop (a URI, located by RFC 3263; NULL: the first Route
+ * or Request-URI): a request inside a dialog goes where
+ * sf_sip_dialog_create_request() says (8.1.2: to the Request-URI when the first
+ * route is a strict router, 12.2.1.1). */
+void sf_stack_request_to (SfStack *s, SfInstance *tu, SfSipMsg *req, const char *next_hop);
+void sf_stack_send_request_to (SfStack *s, SfSipMsg *req, const char *next_hop);
 /* Sends a request outside any transaction (the ACK for a 2xx, 13.2.2.4). */
 gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest);
 /* Restarts @ctx's timer @name with the interval it last had doubled, capped at
@@ -130,6 +137,10 @@ const char *sf_stack_advertised (SfStack *s);
  * our From tag as UAC): an untaken request whose To tag is not this one is
  * answered 481 (12.2.2), one with it 405 or 501. */
 #define SF_STACK_LOCAL_TAG "sip.local_tag"
+/* The methods a user agent on this stack takes: the Allow of the UA's
+ * responses (operators/ua/sf-op-ua.c) and of every 405 the stack sends for a
+ * request the call does not take (21.4.6, 20.5): one list. */
+#define SF_STACK_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
 /* The key calls are found by for requests coming in: "Call-ID|remote tag". */
 char *sf_stack_call_key (const char *call_id, const char *remote_tag);
 /* Is @host (an IP literal, IPv6 with or without brackets) and @port an address

@@ -22,6 +22,8 @@ name_addr (const SfSipValue *v)
   return g_strdup_printf ("<%s>", uri);
 }
 
+static char *inner_uri (const char *route);
+
 static char *
 tag_of (const SfSipValue *v)
 {
@@ -109,7 +111,10 @@ sf_sip_dialog_new_uas (SfSipMsg *req, SfSipMsg *resp, GError **error)
 SfSipDialog *
 sf_sip_dialog_new_uac (SfSipMsg *req, SfSipMsg *resp, GError **error)
 {
-  if (!check_response (resp, error))
+  guint status = sf_sip_msg_status (resp);
+  /* 12.1.2: a 2xx without a To tag (an RFC 2543 peer) makes a dialog whose
+   * remote tag is null; a provisional one makes none. */
+  if ((status < 200 || status >= 300) && !check_response (resp, error))
     return NULL;
   g_autoptr (SfSipDialog) d = g_new0 (SfSipDialog, 1);
   if ((d->remote_target = contact_uri (resp, error)) == NULL || (d->route_set = route_set (resp, TRUE, error)) == NULL)
@@ -117,12 +122,44 @@ sf_sip_dialog_new_uac (SfSipMsg *req, SfSipMsg *resp, GError **error)
   d->call_id = str (sf_sip_msg_call_id (req));
   d->local_tag = tag_of (sf_sip_msg_from (req));
   d->remote_tag = tag_of (sf_sip_msg_to (resp));
+  if (d->remote_tag == NULL)
+    d->remote_tag = g_strdup (""); /* null (12.1.2): our requests carry no To tag */
   d->local_uri = name_addr (sf_sip_msg_from (req));
   d->remote_uri = name_addr (sf_sip_msg_to (req));
   d->local_cseq = (guint32) sf_sip_msg_cseq (req)->number;
   d->secure = sf_sip_msg_ruri (req)->kind == SF_URI_SIPS;
   d->early = sf_sip_msg_status (resp) < 200;
   return g_steal_pointer (&d);
+}
+
+SfSipDialog *
+sf_sip_dialog_new_uac_fallback (SfSipMsg *req, SfSipMsg *resp)
+{
+  SfSipDialog *d = g_new0 (SfSipDialog, 1);
+  d->call_id = str (sf_sip_msg_call_id (req));
+  d->local_tag = tag_of (sf_sip_msg_from (req));
+  d->remote_tag = tag_of (sf_sip_msg_to (resp));
+  if (d->remote_tag == NULL)
+    d->remote_tag = g_strdup ("");
+  d->local_uri = name_addr (sf_sip_msg_from (req));
+  d->remote_uri = name_addr (sf_sip_msg_to (req));
+  d->remote_target = str (sf_sip_msg_ruri (req)->raw);
+  d->local_cseq = (guint32) sf_sip_msg_cseq (req)->number;
+  d->secure = sf_sip_msg_ruri (req)->kind == SF_URI_SIPS;
+  /* the INVITE's own Route (an outbound proxy), in order */
+  d->route_set = g_ptr_array_new_with_free_func (g_free);
+  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  for (guint i = 0; routes != NULL && i < routes->len; i++)
+    g_ptr_array_add (d->route_set, str (((SfSipValue *) routes->pdata[i])->raw));
+  return d;
+}
+
+char *
+sf_sip_dialog_next_hop (const SfSipDialog *d)
+{
+  /* 8.1.2, 12.2.1.1: the first route, loose or strict (a strict router is the
+   * Request-URI then); without a route set, the remote target. */
+  return d->route_set->len > 0 ? inner_uri (d->route_set->pdata[0]) : g_strdup (d->remote_target);
 }
 
 char *
@@ -230,7 +267,7 @@ sf_sip_dialog_create_request (SfSipDialog *d, const SfSipDialogRequest *r, char 
   if (d->route_set->len > 0 && !loose (d->route_set->pdata[0]))
     g_ptr_array_add (routes, target_route);
   if (next_hop != NULL)
-    *next_hop = d->route_set->len > 0 ? inner_uri (d->route_set->pdata[0]) : g_strdup (d->remote_target);
+    *next_hop = sf_sip_dialog_next_hop (d);
   g_autofree char *branch = sf_sip_random_branch ();
   SfSipBuilder *b = sf_sip_builder_request (r->method, ruri);
   sf_sip_builder_add (b, "Via", "SIP/2.0/%s %s;branch=%s;rport", r->transport != NULL ? r->transport : "UDP",

@@ -29,9 +29,16 @@ typedef struct {
  * tag; the request needs a Contact).  NULL with @error otherwise. */
 SfSipDialog *sf_sip_dialog_new_uas (SfSipMsg *req, SfSipMsg *resp, GError **error);
 /* 12.1.2: the UAC dialog for @req and @resp (a received 101-299 response with a
- * To tag and a Contact). */
+ * Contact, and a To tag unless a 2xx: its remote tag is then null, ""). */
 SfSipDialog *sf_sip_dialog_new_uac (SfSipMsg *req, SfSipMsg *resp, GError **error);
+/* 13.2.2.4: a 2xx we cannot make a dialog from (no Contact) still gets its ACK
+ * (and then a BYE): a confirmed dialog toward where the INVITE went (the
+ * remote target its Request-URI, the route set its Route); never NULL. */
+SfSipDialog *sf_sip_dialog_new_uac_fallback (SfSipMsg *req, SfSipMsg *resp);
 void sf_sip_dialog_free (SfSipDialog *d);
+/* The URI a request inside @d goes to (8.1.2): the first route (a strict
+ * router is then the Request-URI, 12.2.1.1), or the remote target (transfer full). */
+char *sf_sip_dialog_next_hop (const SfSipDialog *d);
 
 /* "Call-ID|local tag|remote tag" (transfer full). */
 char *sf_sip_dialog_key (const SfSipDialog *d);

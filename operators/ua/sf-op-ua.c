@@ -13,7 +13,9 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-#define ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS"
+/* What the UA takes: one list for its 2xx, its answers to OPTIONS and the
+ * stack's 405s (21.4.6; framework/sf-stack.h). */
+#define ALLOW SF_STACK_ALLOW
 
 /* "ADDR:PORT" of the socket a request came in on (transfer full). */
 static char *
@@ -259,6 +261,10 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* What an answer to OPTIONS says we take (11.2). */
+static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
+                                    "Accept-Language: en", "Supported: ", NULL };
+
 /* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
  * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls
  * are up, as an INVITE would get; the instance ends. */
@@ -270,12 +276,30 @@ sf_op_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   gboolean busy = calls_up (ctx) >= (guint) sf_ua_cfg_int (ctx, "max_calls");
   g_autofree char *tag = sf_sip_random_tag ();
-  static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
-                                      "Accept-Language: en", "Supported: ", NULL };
   g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, busy ? 486 : 200, NULL, tag, caps, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_TRANSITION;
+}
+
+/* An OPTIONS inside the call's dialog (11: a UA that advertises OPTIONS
+ * answers it in a dialog too): 200 with the same Allow, Accept and Supported
+ * as outside; not our dialog's To tag: 481, a CSeq out of order: 500 (12.2.2).
+ * The call goes on. */
+static SfOpResult
+sf_op_dialog_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "OPTIONS") != 0 || e == NULL || call == NULL || call->dialog == NULL ||
+      sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL)
+    return SF_OP_SKIP;
+  guint status = 200;
+  sf_sip_dialog_request_in (call->dialog, e->msg, &status);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, NULL, NULL, status == 200 ? caps : NULL, NULL);
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return SF_OP_DONE;
 }
 
 static const char *const ring_outcomes[] = { "refused", NULL };
@@ -371,6 +395,18 @@ sf_op_stop_ringing (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_CONTINUE;
 }
 
+/* Does the ACK @m carry our tag in To (12.2.2: the dialog's local tag, our To
+ * tag as UAS)?  Without a call, nothing to compare: yes. */
+static gboolean
+ack_in_dialog (SfUaCall *call, SfSipMsg *m)
+{
+  const char *ours = call == NULL ? NULL : call->dialog != NULL ? call->dialog->local_tag : call->tag;
+  if (ours == NULL)
+    return TRUE;
+  const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (m), "tag");
+  return tt != NULL && sf_sip_str_eq (tt->value, ours);
+}
+
 /* Keeps @r, a 2xx to the request of @e, for retransmission until its ACK (13.3.1.4). */
 static void
 keep_2xx (SfCtx *ctx, SfUaCall *call, SfSipMsg *r, const SfSipPeer *peer, const char *txn)
@@ -432,9 +468,9 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (ev->kind == SF_EV_SIP) {
     SfSipEvent *e = ev->payload;
-    if (strcmp (ev->name, "ACK") != 0 || e == NULL || call->ok == NULL ||
+    if (strcmp (ev->name, "ACK") != 0 || e == NULL || call->ok == NULL || !ack_in_dialog (call, e->msg) ||
         sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->ok)->number)
-      return SF_OP_SKIP; /* a late ACK of an earlier 2xx does not stop this one */
+      return SF_OP_SKIP; /* a late ACK of an earlier 2xx does not stop this one; another dialog's neither (12.2.2) */
     sf_ctx_timer_cancel (ctx, "2xx");
     sf_ctx_timer_cancel (ctx, "no_ack");
     SfSipStr answer;
@@ -612,13 +648,15 @@ static const char *const ack_outcomes[] = { "sdp_failed", NULL };
 
 /* The ACK for our 2xx: the call is up (an offer in our 2xx finds its answer
  * here, RFC 3264 4); an ACK without an answer we can use: outcome sdp_failed
- * (the flow ends the call with a BYE). */
+ * (the flow ends the call with a BYE).  An ACK whose To tag is not our
+ * dialog's is not for it (12.2.2): not taken (the stack drops and counts it),
+ * the 2xx goes on being retransmitted. */
 static SfOpResult
 sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "ACK") != 0 || e == NULL ||
+  if (strcmp (ev->name, "ACK") != 0 || e == NULL || !ack_in_dialog (call, e->msg) ||
       (call != NULL && call->ok != NULL && sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->ok)->number))
     return SF_OP_SKIP;
   sf_ctx_timer_cancel (ctx, "2xx");
@@ -757,6 +795,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a new INVITE when ua.max_calls calls are up: 486 Busy Here" },
   { "OpOptions", sf_op_options, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes an OPTIONS outside a dialog: 200 with Allow, Accept, Supported (486 past ua.max_calls) (11.2)" },
+  { "OpDialogOptions", sf_op_dialog_options, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "an OPTIONS inside the call's dialog: 200 with Allow, Accept, Supported (11); 481 or 500 when not in order (12.2.2)" },
   { "OpRing", sf_op_ring, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ring_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes an INVITE: keeps it, answers its SDP offer (488, outcome refused, when it cannot), sends 180 Ringing" },
   { "OpStartRinging", sf_op_start_ringing, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,

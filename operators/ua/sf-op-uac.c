@@ -308,7 +308,7 @@ take_early_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
   sf_ua_call_take_media (call, &m);
 }
 
-static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", "sdp_failed", NULL };
+static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", "sdp_failed", "unusable", NULL };
 
 /* A response to our INVITE: 1xx ringing (an early dialog from one with a To
  * tag; its SDP, if any, for early media, RFC 3960); 2xx answered (the dialog
@@ -331,8 +331,12 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     /* 12.1.2: a 1xx with a To tag (and a Contact) makes an early dialog. */
     if (status > 100 && call->dialog == NULL && tt != NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
       call->dialog = sf_sip_dialog_new_uac (inv, e->msg, NULL);
-      if (call->dialog != NULL)
+      if (call->dialog != NULL) {
         sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
+        /* 12.2.2: requests on the early dialog (the callee's BYE) find the call. */
+        g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
+        sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
+      }
     }
     if (status > 100)
       take_early_answer (ctx, call, e->msg);
@@ -350,21 +354,36 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_OUTCOME (busy ? 2 : 3);
   }
   g_autoptr (GError) error = NULL;
+  /* 13.2.2.4: every 2xx gets its ACK.  One we cannot make a usable dialog from
+   * (no or several Contacts) gets it through a fallback dialog toward where the
+   * INVITE went, then the call ends with a BYE (outcome unusable).  A 2xx
+   * without To tag is a dialog with a null remote tag (12.1.2). */
+  gboolean usable = TRUE;
   if (call->dialog != NULL && tt != NULL && sf_sip_str_eq (tt->value, call->dialog->remote_tag)) {
     /* The same dialog: confirmed, its route set and target from the 2xx (12.1.2). */
-    if (!sf_sip_dialog_update_uac (call->dialog, e->msg, FALSE, &error))
-      return SF_OP_OUTCOME (3);
+    if (!sf_sip_dialog_update_uac (call->dialog, e->msg, FALSE, &error)) {
+      usable = FALSE; /* the early dialog's target and route set stay */
+      call->dialog->early = FALSE;
+    }
   } else {
     SfSipDialog *d = sf_sip_dialog_new_uac (inv, e->msg, &error);
     if (d == NULL) {
-      g_warning ("%s: 2xx without a dialog: %s", sf_ctx_handle (ctx), error->message);
-      sf_ua_call_set_reason (call, "failed", status);
-      return SF_OP_OUTCOME (3);
+      usable = FALSE;
+      d = sf_sip_dialog_new_uac_fallback (inv, e->msg);
     }
     g_clear_pointer (&call->dialog, sf_sip_dialog_free);
     call->dialog = d;
   }
-  sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"confirmed\"");
+  if (usable) {
+    sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"confirmed\"");
+  } else {
+    g_warning ("%s: a 2xx we cannot make a dialog from: %s: ACK, then BYE", sf_ctx_handle (ctx), error->message);
+    GString *f = g_string_new ("\"dialog_state\":\"unusable\",\"message\":");
+    sf_json_append_string (f, error->message);
+    sf_ctx_emit (ctx, "dialog", f->str);
+    g_string_free (f, TRUE);
+    sf_ua_call_set_reason (call, "bad_2xx", status);
+  }
   SfStack *s = sf_stack_from_ctx (ctx);
   g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
@@ -375,13 +394,17 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *creds[3];
   SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop), .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
                            .extra = sf_ua_auth_lines (&call->auth, creds) };
-  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  g_autofree char *next_hop = NULL;
+  g_clear_error (&error);
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
   if (ack == NULL)
     return SF_OP_ERROR;
-  sf_stack_send_request_located (s, ack); /* by its Route or Request-URI, like any request */
+  sf_stack_send_request_to (s, ack, next_hop); /* 8.1.2: a strict router gets it by the Request-URI */
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
   call->status = status;
+  if (!usable)
+    return SF_OP_OUTCOME (5);
   call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
   g_autofree char *why = NULL;
   if (!take_answer (call, e->msg, &why)) {
@@ -405,8 +428,10 @@ sf_op_ack_again (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
   if (call->dialog == NULL || tt == NULL || sf_sip_str_eq (tt->value, call->dialog->remote_tag)) {
-    if (sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->ack)->number)
-      sf_stack_send_request_located (s, call->ack);
+    if (sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->ack)->number) {
+      g_autofree char *next_hop = call->dialog != NULL ? sf_sip_dialog_next_hop (call->dialog) : NULL;
+      sf_stack_send_request_to (s, call->ack, next_hop);
+    }
     return SF_OP_DONE;
   }
   if (call->invite_out == NULL || sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->invite_out)->number)
@@ -420,13 +445,14 @@ sf_op_ack_again (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_DONE;
   SfSipDialogRequest ra = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
                             .cseq = (guint32) sf_sip_msg_cseq (call->invite_out)->number };
-  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &ra, NULL, &error);
+  g_autofree char *next_hop = NULL;
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (d, &ra, &next_hop, &error);
   SfSipDialogRequest rb = { .method = "BYE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop) };
   g_autoptr (SfSipMsg) bye = ack != NULL ? sf_sip_dialog_create_request (d, &rb, NULL, &error) : NULL;
   if (bye == NULL)
     return SF_OP_DONE;
-  sf_stack_send_request_located (s, ack);
-  sf_stack_request_located (s, sf_ctx_instance (ctx), bye);
+  sf_stack_send_request_to (s, ack, next_hop);
+  sf_stack_request_to (s, sf_ctx_instance (ctx), bye, next_hop);
   sf_ctx_emit (ctx, "fork_ended", NULL);
   return SF_OP_DONE;
 }
@@ -469,6 +495,17 @@ sf_op_cancel_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       send_cancel (ctx, call);
     return SF_OP_DONE;
   }
+  if (ev->kind == SF_EV_TIMER && strcmp (ev->name, "early_bye") == 0) {
+    /* The callee ended the early dialog with a BYE but sent no final response
+     * to our INVITE: CANCEL it (9.1; OpEarlyBye). */
+    if (!call->cancelling)
+      return SF_OP_SKIP;
+    if (call->provisional)
+      send_cancel (ctx, call);
+    else
+      call->cancel_pending = TRUE;
+    return SF_OP_DONE;
+  }
   gboolean hangup = ev->kind == SF_EV_DEVICE && (strcmp (ev->name, "hangup") == 0 || strcmp (ev->name, "shutdown") == 0);
   gboolean timeout = ev->kind == SF_EV_TIMER && strcmp (ev->name, "no_answer") == 0;
   if (!hangup && !timeout)
@@ -485,6 +522,39 @@ sf_op_cancel_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* A BYE from the callee on the early dialog of our INVITE (12.2.2: it matches
+ * the dialog the 1xx made; 15.1.2): 200, and the call ends.  The callee owes a
+ * final response (487) to the INVITE, which its transaction ACKs: the call
+ * waits for it (outcome: Cancelling), and CANCELs the INVITE (9.1) when none
+ * came 8*T1 later (timer early_bye).  A second BYE while waiting gets 200 too. */
+static SfOpResult
+sf_op_early_bye (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "BYE") != 0 || e == NULL || call == NULL || call->incoming || call->invite_out == NULL ||
+      call->dialog == NULL || !call->dialog->early)
+    return SF_OP_SKIP;
+  guint status = 200;
+  if (!sf_sip_dialog_request_in (call->dialog, e->msg, &status)) {
+    g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, status, NULL, NULL, NULL);
+    if (r != NULL)
+      sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r); /* 481 or 500 (12.2.2) */
+    return SF_OP_DONE;
+  }
+  g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
+  if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
+    return SF_OP_ERROR;
+  if (call->cancelling)
+    return SF_OP_DONE;
+  call->cancelling = TRUE;
+  sf_ua_call_set_reason (call, "remote_bye", 0);
+  sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"terminated\"");
+  sf_ctx_timer_cancel (ctx, "no_answer");
+  sf_ctx_timer_start (ctx, "early_bye", 8 * (guint64) sf_stack_timer_ms (sf_stack_from_ctx (ctx), '1'));
+  return SF_OP_TRANSITION;
+}
+
 /* BYE through the dialog (15.1.1), its transaction a child of the call. */
 static gboolean
 send_bye (SfCtx *ctx, SfUaCall *call)
@@ -497,12 +567,13 @@ send_bye (SfCtx *ctx, SfUaCall *call)
     return FALSE;
   SfSipDialogRequest r = { .method = "BYE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop) };
   g_autoptr (GError) error = NULL;
-  g_autoptr (SfSipMsg) bye = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  g_autofree char *next_hop = NULL;
+  g_autoptr (SfSipMsg) bye = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
   if (bye == NULL) {
     g_warning ("%s: BYE: %s", sf_ctx_handle (ctx), error->message);
     return FALSE;
   }
-  sf_stack_request_located (s, sf_ctx_instance (ctx), bye);
+  sf_stack_request_to (s, sf_ctx_instance (ctx), bye, next_hop); /* 8.1.2, 12.2.1.1 */
   return TRUE;
 }
 
@@ -560,14 +631,15 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
                            .contact = contact,
                            .content_type = "application/sdp", .body = offer, .body_len = strlen (offer) };
   g_autoptr (GError) error = NULL;
-  SfSipMsg *inv = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  g_autofree char *next_hop = NULL;
+  SfSipMsg *inv = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
   if (inv == NULL) {
     g_warning ("%s: re-INVITE: %s", sf_ctx_handle (ctx), error->message);
     return FALSE;
   }
   call->reinvite_out = inv;
   call->want_dir = dir;
-  sf_stack_request_located (s, sf_ctx_instance (ctx), inv);
+  sf_stack_request_to (s, sf_ctx_instance (ctx), inv, next_hop);
   return TRUE;
 }
 
@@ -639,10 +711,11 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
                            .cseq = (guint32) sf_sip_msg_cseq (inv)->number };
-  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, NULL, &error);
+  g_autofree char *next_hop = NULL;
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
   if (ack == NULL)
     return SF_OP_ERROR;
-  sf_stack_send_request_located (s, ack);
+  sf_stack_send_request_to (s, ack, next_hop);
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
   g_autofree char *why = NULL;
@@ -709,7 +782,9 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a 2xx once up: the same ACK again; a 2xx from another fork: its ACK and a BYE (13.2.2.4)" },
   { "OpCancelCall", sf_op_cancel_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_NONE, NULL, NULL, "on device:hangup, device:shutdown or timer:no_answer before the answer: CANCEL, after the first 1xx (9.1)" },
+    SF_ARG_NONE, NULL, NULL, "on device:hangup, device:shutdown, timer:no_answer or timer:early_bye before the answer: CANCEL, after the first 1xx (9.1)" },
+  { "OpEarlyBye", sf_op_early_bye, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "a BYE on the early dialog of our INVITE: 200 (12.2.2, 15.1.2), then wait for the 487, CANCEL after 8*T1" },
   { "OpHangup", sf_op_hangup, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL, "on device:hangup or timer:hangup: BYE through the dialog (15.1.1)" },
   { "OpTerminateCall", sf_op_terminate_call, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,

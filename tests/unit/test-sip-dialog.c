@@ -9,6 +9,8 @@
  *    target goes last in Route (12.2.1.1)
  *  - request_in: a lower CSeq is refused with 500; a re-INVITE's Contact refreshes
  *    the remote target; ACK is not sequence-checked (12.2.2)
+ *  - uac_null_tag: a 2xx without To tag: a dialog with a null remote tag (12.1.2);
+ *    without Contact: the fallback dialog toward the Request-URI (13.2.2.4)
  *  - refusals: a 100, a response without a tag, a request without Contact */
 #include "config.h"
 #include "sf-test.h"
@@ -161,6 +163,43 @@ strict_router (void)
   CU_ASSERT_STRING_EQUAL (hop, "sip:strict.example.com");
 }
 
+/* 12.1.2: a 2xx without a To tag makes a dialog with a null remote tag (our
+ * requests carry no To tag); a 180 without one makes none; a 2xx without
+ * Contact gets the fallback dialog toward the INVITE's Request-URI (13.2.2.4). */
+static void
+uac_null_tag (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite);
+  g_autoptr (SfSipMsg) ok = sf_sip_create_response (inv, 200, NULL, NULL, NULL);
+  SfSipBuilder *b = sf_sip_builder_response (200, NULL);
+  for (guint i = 0; i < sf_sip_msg_n_headers (ok); i++)
+    if (sf_sip_msg_header (ok, i)->id != SF_SIP_HDR_CONTENT_LENGTH && sf_sip_msg_header (ok, i)->id != SF_SIP_HDR_RECORD_ROUTE)
+      sf_sip_builder_add_line (b, sf_sip_msg_header (ok, i));
+  sf_sip_builder_add (b, "Contact", "<sip:bob@192.0.2.4>");
+  g_autoptr (SfSipMsg) tagless = sf_sip_builder_finish (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (tagless);
+  CU_ASSERT_PTR_NULL (sf_sip_value_param (sf_sip_msg_to (tagless), "tag"));
+  g_autoptr (SfSipDialog) d = sf_sip_dialog_new_uac (inv, tagless, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (d);
+  CU_ASSERT_STRING_EQUAL (d->remote_tag, "");
+  g_autoptr (SfSipMsg) req = sf_sip_dialog_create_request (d, &bye, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  g_autofree char *w = wire (req);
+  CU_ASSERT_TRUE (g_str_has_prefix (w, "BYE sip:bob@192.0.2.4 SIP/2.0\r\n"));
+  CU_ASSERT_TRUE (has (w, "To: Bob <sip:bob@biloxi.com>\r\n"));
+  g_autoptr (SfSipMsg) ringing = sf_sip_create_response (inv, 180, NULL, NULL, NULL);
+  CU_ASSERT_PTR_NULL (sf_sip_dialog_new_uac (inv, ringing, NULL));
+  /* no Contact: not a dialog; the fallback goes where the INVITE went */
+  g_autoptr (SfSipMsg) nc = sf_sip_create_response (inv, 200, NULL, "x1", NULL);
+  CU_ASSERT_PTR_NULL (sf_sip_dialog_new_uac (inv, nc, NULL));
+  g_autoptr (SfSipDialog) f = sf_sip_dialog_new_uac_fallback (inv, nc);
+  CU_ASSERT_STRING_EQUAL (f->remote_target, "sip:bob@biloxi.com");
+  CU_ASSERT_STRING_EQUAL (f->remote_tag, "x1");
+  CU_ASSERT_EQUAL (f->route_set->len, 0);
+  g_autofree char *hop = sf_sip_dialog_next_hop (f);
+  CU_ASSERT_STRING_EQUAL (hop, "sip:bob@biloxi.com");
+}
+
 static void
 request_in (void)
 {
@@ -222,6 +261,7 @@ sf_test_register_sip_dialog (void)
   SF_ADD_TEST (s, uac);
   SF_ADD_TEST (s, early_then_confirmed);
   SF_ADD_TEST (s, strict_router);
+  SF_ADD_TEST (s, uac_null_tag);
   SF_ADD_TEST (s, request_in);
   SF_ADD_TEST (s, refusals);
 }
