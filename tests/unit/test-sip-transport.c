@@ -2,7 +2,8 @@
  * every wait on an event with a timeout.
  *  - udp_exchange: a request reaches the other side with its source; received=
  *    and rport= are filled in (18.2.1, RFC 3581); the response goes back by them (18.2.2)
- *  - udp_bad_request: a request with a broken Via is answered 400 naming the problem,
+ *  - udp_bad_request: a request with a broken Via, a Content-Length past the datagram or
+ *    a bad Request-URI parameter is answered 400 naming the problem,
  *    sent to the packet's source; garbage is dropped and counted
  *  - tcp_exchange: a request over a new connection, its response over the same
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse
@@ -247,9 +248,23 @@ udp_bad_request (void)
                    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: v7\r\nCSeq: 1 OPTIONS\r\n\r\n";
   g_autofree char *r505 = raw_exchange (lb, v7, strlen (v7), TRUE);
   CU_ASSERT_TRUE (r505 != NULL && g_str_has_prefix (r505, "SIP/2.0 505 Version Not Supported ("));
+  /* A response whose Content-Length runs past the datagram: dropped (18.3); a
+   * request with it: 400 naming it (18.3), as a Request-URI that does not parse. */
+  const char *rcl = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKr\r\n"
+                    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: r\r\nCSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\n";
+  raw_exchange (lb, rcl, strlen (rcl), FALSE);
+  const char *cl = "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKcl\r\n"
+                   "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: cl\r\nCSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\nabc";
+  g_autofree char *rcl400 = raw_exchange (lb, cl, strlen (cl), TRUE);
+  CU_ASSERT_TRUE (rcl400 != NULL &&
+                  g_str_has_prefix (rcl400, "SIP/2.0 400 Bad Request (Content-Length: 500 is more than the 3 bytes"));
+  const char *ru = "OPTIONS sip:b@127.0.0.1;lr= SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKru\r\n"
+                   "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: ru\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autofree char *rru = raw_exchange (lb, ru, strlen (ru), TRUE);
+  CU_ASSERT_TRUE (rru != NULL && g_str_has_prefix (rru, "SIP/2.0 400 Bad Request (Request-URI: URI: parameter 'lr' has"));
   CU_ASSERT_EQUAL (ib.msgs->len, 0);
-  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 1);
-  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 2);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 2);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 4);
   sf_sip_transport_free (b);
   inbox_clear (&ib);
 }
