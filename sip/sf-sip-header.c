@@ -164,17 +164,28 @@ params (Ctx *c, SfSipValue *v)
     }
     g_array_append_val (a, p);
   }
+  /* The parameters the stack acts on count once: a repeat is dropped and the first
+   * value wins.  The grammar allows the repeat (*( SEMI generic-param ), 25.1: a
+   * tag-param is also a generic-param) and the first is the one every reader would
+   * take; refusing it cost whole dialogs (a re-INVITE with To ;tag=1;tag=1). */
+  static const char *const once[] = { "tag", "branch", "received", "rport", "maddr", "ttl", "expires", "q", "lr" };
+  for (guint i = 0; i < a->len;) {
+    const SfSipParam *pi = &g_array_index (a, SfSipParam, i);
+    gboolean repeat = FALSE;
+    for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
+      if (sf_sip_str_caseeq (pi->name, once[k]))
+        for (guint j = 0; j < i && !repeat; j++)
+          repeat = sf_sip_str_caseeq (g_array_index (a, SfSipParam, j).name, once[k]);
+    if (repeat) {
+      g_debug ("%.*s: parameter %.*s repeated, the first value kept", (int) MIN (c->name.len, 64), c->name.p,
+               (int) MIN (pi->name.len, 32), pi->name.p);
+      g_array_remove_index (a, i);
+    } else {
+      i++;
+    }
+  }
   v->n_params = a->len;
   v->params = (SfSipParam *) g_array_free (a, FALSE);
-  /* The parameters the stack acts on may appear once only. */
-  static const char *const once[] = { "tag", "branch", "received", "rport", "maddr", "ttl", "expires", "q", "lr" };
-  for (gsize k = 0; k < G_N_ELEMENTS (once); k++) {
-    guint n = 0;
-    for (guint i = 0; i < v->n_params; i++)
-      n += sf_sip_str_caseeq (v->params[i].name, once[k]);
-    if (n > 1)
-      return bad (c, "parameter %s appears more than once", once[k]);
-  }
   return TRUE;
 }
 

@@ -11,6 +11,8 @@ struct _SfSipMsg {
   const char *base;
   gboolean request;
   GError *version_error;       /* owned, nullable: a request of another SIP version (505) */
+  GError *invalid;             /* owned, nullable: a request line or framing problem found while
+                                * framing on, so that validation fails with it and it is answered 400 */
   SfSipStr start_line;         /* without its line end */
   SfSipStr method, ruri_raw, version, reason;
   guint status;
@@ -51,6 +53,7 @@ sf_sip_msg_unref (SfSipMsg *msg)
       g_ptr_array_unref (msg->cache[i]);
   sf_sip_uri_free (msg->ruri);
   g_clear_error (&msg->version_error);
+  g_clear_error (&msg->invalid);
   g_array_unref (msg->headers);
   g_bytes_unref (msg->bytes);
   g_free (msg);
@@ -115,26 +118,29 @@ parse_start_line (SfSipMsg *m, GError **error)
     m->request = FALSE;
     return TRUE;
   }
-  /* Request-Line = Method SP Request-URI SP SIP-Version: exactly two single spaces. */
+  /* Request-Line = Method SP Request-URI SP SIP-Version.  A line that starts with a
+   * token and a space and ends with a SIP version is a request: what else is wrong
+   * in it is kept in m->invalid and framing goes on, so that the request is
+   * answered 400 naming the problem (8.2.1, 21.4.1) instead of dropped. */
   const char *sp1 = memchr (l.p, ' ', l.len);
   if (sp1 == NULL)
     return err (error, SF_SIP_ERROR_SYNTAX, "request line: expected METHOD SP Request-URI SP SIP/2.0");
-  const char *sp2 = memchr (sp1 + 1, ' ', (gsize) (l.p + l.len - sp1 - 1));
-  if (sp2 == NULL)
-    return err (error, SF_SIP_ERROR_SYNTAX, "request line: no SIP version after the Request-URI");
-  if (memchr (sp2 + 1, ' ', (gsize) (l.p + l.len - sp2 - 1)) != NULL || sp2 == sp1 + 1)
-    return err (error, SF_SIP_ERROR_SYNTAX, "request line: white space inside or around the Request-URI");
   m->method = sf_sip_str (l.p, (gsize) (sp1 - l.p));
+  if (m->method.len == 0)
+    return err (error, SF_SIP_ERROR_SYNTAX, "request line: empty method");
   for (gsize i = 0; i < m->method.len; i++)
     if (!sf_sip_is_token_char ((guchar) m->method.p[i]))
       return err (error, SF_SIP_ERROR_SYNTAX, "request line: the method is not a token");
-  if (m->method.len == 0)
-    return err (error, SF_SIP_ERROR_SYNTAX, "request line: empty method");
-  m->ruri_raw = sf_sip_str (sp1 + 1, (gsize) (sp2 - sp1 - 1));
-  m->version = sf_sip_str (sp2 + 1, (gsize) (l.p + l.len - sp2 - 1));
-  for (gsize i = 0; i < m->ruri_raw.len; i++)
-    if ((guchar) m->ruri_raw.p[i] <= ' ')
-      return err (error, SF_SIP_ERROR_SYNTAX, "request line: white space or control character in the Request-URI");
+  /* The version: the last word, trailing spaces aside. */
+  const char *lend = l.p + l.len, *vend = lend;
+  while (vend > sp1 + 1 && vend[-1] == ' ')
+    vend--;
+  const char *vs = vend;
+  while (vs > sp1 + 1 && vs[-1] != ' ')
+    vs--;
+  if (vs == vend)
+    return err (error, SF_SIP_ERROR_SYNTAX, "request line: no SIP version after the Request-URI");
+  m->version = sf_sip_str (vs, (gsize) (vend - vs));
   GError *ve = NULL;
   if (!check_version (m->version, &ve)) {
     if (!g_error_matches (ve, SF_SIP_ERROR, SF_SIP_ERROR_VERSION)) {
@@ -144,16 +150,32 @@ parse_start_line (SfSipMsg *m, GError **error)
     /* Framed on, so that it can be answered 505 (8.2.1 ... 21.5.20): validation fails with it. */
     m->version_error = ve;
   }
+  m->request = TRUE;
+  const char *sp2 = vs > sp1 + 1 ? vs - 1 : sp1; /* the space before the version */
+  m->ruri_raw = sf_sip_str (sp1 + 1, (gsize) (sp2 - sp1 - (sp2 > sp1)));
+  const char *problem = NULL;
+  if (sp2 == sp1)
+    problem = "no Request-URI";
+  else if (vend != lend)
+    problem = "white space after the SIP version";
+  else if (sp2 == sp1 + 1 || memchr (sp1 + 1, ' ', m->ruri_raw.len) != NULL)
+    problem = "white space inside or around the Request-URI";
+  for (gsize i = 0; problem == NULL && i < m->ruri_raw.len; i++)
+    if ((guchar) m->ruri_raw.p[i] <= ' ')
+      problem = "white space or control character in the Request-URI";
+  if (problem != NULL) {
+    err (&m->invalid, SF_SIP_ERROR_SYNTAX, "request line: %s", problem);
+    return TRUE;
+  }
   GError *e = NULL;
   m->ruri = sf_sip_uri_parse (m->ruri_raw, m->base, &e);
   if (m->ruri == NULL) {
-    g_set_error (error, SF_SIP_ERROR, e->code, "Request-URI: %s", e->message);
+    g_set_error (&m->invalid, SF_SIP_ERROR, e->code, "Request-URI: %s", e->message);
     g_error_free (e);
-    return FALSE;
+    return TRUE;
   }
   if (m->ruri->n_headers > 0)
-    return err (error, SF_SIP_ERROR_SYNTAX, "Request-URI: URI headers are not allowed here (RFC 3261 19.1.1)");
-  m->request = TRUE;
+    err (&m->invalid, SF_SIP_ERROR_SYNTAX, "Request-URI: URI headers are not allowed here (RFC 3261 19.1.1)");
   return TRUE;
 }
 
@@ -305,21 +327,38 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     return g_steal_pointer (&m);
   gboolean has_cl;
   guint64 cl = 0;
-  if (!content_length (m, &has_cl, &cl, error))
-    return NULL;
   gsize rest = (gsize) (end - p);
-  if (!has_cl) {
+  GError *fe = NULL;
+  if (!content_length (m, &has_cl, &cl, &fe)) {
+    if (stream) {
+      g_propagate_error (error, fe);
+      return NULL;
+    }
+  } else if (!has_cl) {
     if (stream) {
       err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
       return NULL;
     }
     m->body = sf_sip_str (p, rest);
   } else if (cl > rest) {
-    err (error, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
+    err (&fe, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
          " bytes after the headers", cl, rest);
-    return NULL;
+    if (stream) {
+      g_propagate_error (error, fe);
+      return NULL;
+    }
   } else {
     m->body = sf_sip_str (p, (gsize) cl); /* bytes after it are dropped (18.3) */
+  }
+  if (fe != NULL) {
+    /* A datagram whose headers parse but whose length is wrong: a request is
+     * answered 400 (18.3, "the element SHOULD generate a 400"), a response
+     * discarded; validation fails with it, the body is empty. */
+    m->body = sf_sip_str (p, 0);
+    if (m->invalid == NULL)
+      m->invalid = fe;
+    else
+      g_error_free (fe);
   }
   return g_steal_pointer (&m);
 }
@@ -382,6 +421,10 @@ validate (SfSipMsg *msg, GError **error)
 {
   if (msg->version_error != NULL) {
     g_propagate_error (error, g_error_copy (msg->version_error));
+    return FALSE;
+  }
+  if (msg->invalid != NULL) {
+    g_propagate_error (error, g_error_copy (msg->invalid));
     return FALSE;
   }
   GPtrArray *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);

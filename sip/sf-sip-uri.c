@@ -167,7 +167,7 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
     SfSipParam prm = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
     if (prm.name.len == 0 || !valid_chars (prm.name, extra)) {
       g_array_unref (a);
-      return fail (error, base, ns, "URI: invalid parameter name");
+      return fail (error, base, ns, "URI: invalid parameter name '%.*s'", (int) MIN (prm.name.len, 32), prm.name.p);
     }
     if (p < end && *p == '=') {
       const char *vs = ++p;
@@ -176,7 +176,8 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
       prm.value = sf_sip_str (vs, (gsize) (p - vs));
       if (prm.value.len == 0 || !valid_chars (prm.value, extra)) {
         g_array_unref (a);
-        return fail (error, base, vs, "URI: invalid parameter value");
+        return fail (error, base, vs, "URI: parameter '%.*s' has an invalid value", (int) MIN (prm.name.len, 32),
+                     prm.name.p);
       }
     }
     if (a->len >= SF_SIP_MAX_PARAMS) {
@@ -184,14 +185,16 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d parameters", SF_SIP_MAX_PARAMS);
       return FALSE;
     }
-    /* "any given parameter name MUST NOT appear more than once" (19.1.1) */
-    for (guint i = 0; i < a->len; i++)
-      if (same_name (g_array_index (a, SfSipParam, i).name, prm.name)) {
-        g_array_unref (a);
-        return fail (error, base, ns, "URI: parameter '%.*s' appears more than once", (int) MIN (prm.name.len, 32),
-                     prm.name.p);
-      }
-    g_array_append_val (a, prm);
+    /* "any given parameter name MUST NOT appear more than once" (19.1.1), but a
+     * repeat has one reading: the first value, as every lookup takes it.  The
+     * repeat is dropped (a debug message) rather than the whole message. */
+    gboolean repeat = FALSE;
+    for (guint i = 0; i < a->len && !repeat; i++)
+      repeat = same_name (g_array_index (a, SfSipParam, i).name, prm.name);
+    if (repeat)
+      g_debug ("URI: parameter '%.*s' repeated, the first value kept", (int) MIN (prm.name.len, 32), prm.name.p);
+    else
+      g_array_append_val (a, prm);
   }
   *n = a->len;
   *out = (SfSipParam *) g_array_free (a, FALSE);

@@ -1,6 +1,6 @@
 /* fuzz-sip.c: fuzz target for the SIP message layer: datagram parsing with
  * every header parsed (sf_sip_msg_check_all), the serialize/parse round trip,
- * stream framing, and URI parsing and comparison of the same bytes. */
+ * the transport's framed/validated/400 path, stream framing, and URI parsing and comparison of the same bytes. */
 #include "config.h"
 #include "sip/sf-sip-msg.h"
 #include <stdint.h>
@@ -13,6 +13,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   GBytes *bytes = g_bytes_new_static (data, size);
   SfSipMsg *m = sf_sip_msg_parse (bytes, NULL);
+  gboolean parsed = m != NULL;
   if (m != NULL) {
     sf_sip_msg_check_all (m, NULL);
     GArray *parts = sf_sip_msg_multipart (m, NULL);
@@ -34,6 +35,24 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     sf_sip_msg_unref (again);
     g_bytes_unref (wire);
     sf_sip_msg_unref (m);
+  }
+  /* The transport's path: framed, then validated, else the 400 (or 505) built. */
+  SfSipMsg *f = sf_sip_msg_parse_framed (bytes, NULL);
+  if (f != NULL) {
+    GError *e = NULL;
+    if (!sf_sip_msg_validate (f, &e)) {
+      GBytes *answer = sf_sip_msg_bad_request (f, e->message);
+      gsize alen;
+      const char *a = answer != NULL ? g_bytes_get_data (answer, &alen) : NULL;
+      if (a != NULL && (alen < 12 || memcmp (a, "SIP/2.0 ", 8) != 0))
+        __builtin_trap ();
+      if (answer != NULL)
+        g_bytes_unref (answer);
+      g_error_free (e);
+    } else if (!parsed) {
+      __builtin_trap (); /* framed and valid, so sf_sip_msg_parse took it */
+    }
+    sf_sip_msg_unref (f);
   }
   gsize skip, len;
   if (sf_sip_stream_frame ((const char *) data, size, &skip, &len, NULL) && skip + len > size)

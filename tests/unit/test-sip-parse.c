@@ -11,7 +11,10 @@
  *  - uri_compare: RFC 3261 19.1.4's equal and unequal examples, and tel (RFC 3966 4)
  *  - strictness: regressions from a review: a bare CR in a header is refused (header
  *    injection), the version is case-insensitive (7.1), a tag must be a token and
- *    appear once, empty Supported/Allow lists are valid, an IPv6 address has one "::" */
+ *    be given, empty Supported/Allow lists are valid, an IPv6 address has one "::"
+ *  - repeated_params: a repeated tag, rport, branch, expires or URI parameter: the first wins
+ *  - bad_request_reasons: the 400 (and its reason) for each problem of a request that frames,
+ *    framing errors of a datagram included; what gets no answer */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -426,7 +429,7 @@ strictness (void)
   CU_ASSERT_TRUE (parses ("OPTIONS sip:h sip/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:b@h>\r\nCall-ID: c\r\n"
                           "CSeq: 1 OPTIONS\r\nFrom: <sip:a@h>;tag=1\r\n\r\n"));
   CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag;tag=\"q x\"\r\n\r\n"));
-  CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag=1;tag=2\r\n\r\n"));
+  CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1;tag=2\r\n\r\n")); /* the first wins: repeated_params */
   CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSupported:\r\nAllow: \r\n\r\n"));
   CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nContent-Length: 0\r\n \r\n\r\n"));
   g_autoptr (GBytes) empty = g_bytes_new (NULL, 0); /* found by fuzz-txn: no UB on an empty datagram */
@@ -436,6 +439,159 @@ strictness (void)
   CU_ASSERT_FALSE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("1::2::3")));
   CU_ASSERT_FALSE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("1:2:3:4:5:6:7:8:9")));
   CU_ASSERT_TRUE (sf_sip_is_ipv6 (SF_SIP_STR_LIT ("2001:db8::10")));
+}
+
+/* The value of parameter @name of header @id's first value in @text, or NULL. */
+static char *
+first_param (const char *text, SfSipHdrId id, const char *name, guint *n_params)
+{
+  g_autoptr (SfSipMsg) m = parse_str (text, NULL);
+  if (m == NULL || !sf_sip_msg_check_all (m, NULL))
+    return NULL;
+  const SfSipValue *v = sf_sip_msg_value (m, id, NULL);
+  const SfSipParam *p = v != NULL ? sf_sip_value_param (v, name) : NULL;
+  if (n_params != NULL && v != NULL)
+    *n_params = v->n_params;
+  if (p == NULL)
+    return NULL;
+  return sf_sip_str_is_set (p->value) ? g_strndup (p->value.p, p->value.len) : g_strdup ("");
+}
+
+/* Issue 14 item 5: a parameter the stack acts on, given twice, no longer costs the
+ * message; the first value wins and the repeat is dropped from the parsed value. */
+static void
+repeated_params (void)
+{
+  guint n = 0;
+  /* To ;tag twice (a re-INVITE): the first tag; the same for From. */
+  g_autofree char *to = first_param ("OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                                     "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=1;tag=1\r\nCall-ID: c\r\n"
+                                     "CSeq: 1 OPTIONS\r\n\r\n", SF_SIP_HDR_TO, "tag", &n);
+  CU_ASSERT_STRING_EQUAL (to, "1");
+  CU_ASSERT_EQUAL (n, 1);
+  g_autofree char *from = first_param (REQ_HEAD "From: <sip:a@h>;tag=x;TAG=y\r\n\r\n", SF_SIP_HDR_FROM, "tag", &n);
+  CU_ASSERT_STRING_EQUAL (from, "x");
+  CU_ASSERT_EQUAL (n, 1);
+  /* rport twice in a Via, the second with a value; branch and received twice. */
+  g_autofree char *rport = first_param ("OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;rport;branch=z9hG4bK1;rport=9\r\n"
+                                        "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n",
+                                        SF_SIP_HDR_VIA, "rport", &n);
+  CU_ASSERT_STRING_EQUAL (rport, "");
+  CU_ASSERT_EQUAL (n, 2);
+  g_autofree char *branch = first_param ("OPTIONS sip:h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa;branch=z9hG4bKb;"
+                                         "received=192.0.2.1;received=junk\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
+                                         "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n", SF_SIP_HDR_VIA, "branch", &n);
+  CU_ASSERT_STRING_EQUAL (branch, "z9hG4bKa");
+  CU_ASSERT_EQUAL (n, 2);
+  /* Contact expires and q twice. */
+  g_autofree char *exp = first_param (REQ_HEAD "From: <sip:a@h>;tag=1\r\nContact: <sip:a@h>;expires=60;q=0.5;expires=0;q=1\r\n\r\n",
+                                      SF_SIP_HDR_CONTACT, "expires", &n);
+  CU_ASSERT_STRING_EQUAL (exp, "60");
+  CU_ASSERT_EQUAL (n, 2);
+  /* A repeat of a parameter the stack does not act on is kept as it came. */
+  g_autofree char *x = first_param (REQ_HEAD "From: <sip:a@h>;tag=1\r\nContact: <sip:a@h>;x=1;x=2\r\n\r\n",
+                                    SF_SIP_HDR_CONTACT, "x", &n);
+  CU_ASSERT_STRING_EQUAL (x, "1");
+  CU_ASSERT_EQUAL (n, 2);
+  /* A repeated Request-URI parameter (19.1.1 says it MUST NOT happen): the first wins. */
+  g_autoptr (SfSipMsg) m = parse_str ("OPTIONS sip:b@h;transport=udp;lr;Transport=tcp;lr SIP/2.0\r\n" MIN_HEADERS "\r\n", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  const SfSipUri *ru = sf_sip_msg_ruri (m);
+  CU_ASSERT_EQUAL (ru->n_params, 2);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_uri_param (ru, "transport")->value, "udp"));
+  /* ... and in a header's URI. */
+  g_autoptr (SfSipMsg) m2 = parse_str ("OPTIONS sip:h SIP/2.0\r\n" MIN_HEADERS "Route: <sip:p@h;lr;lr=on>\r\n\r\n", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  const SfSipValue *route = sf_sip_msg_value (m2, SF_SIP_HDR_ROUTE, NULL);
+  CU_ASSERT_TRUE_FATAL (route != NULL && route->uri != NULL);
+  CU_ASSERT_EQUAL (route->uri->n_params, 1);
+  CU_ASSERT_FALSE (sf_sip_str_is_set (sf_sip_uri_param (route->uri, "lr")->value));
+  /* URI comparison (19.1.4) sees the first value only. */
+  CU_ASSERT_TRUE (uris_equal ("sip:b@h;transport=tcp;transport=udp", "sip:b@h;transport=tcp"));
+  CU_ASSERT_FALSE (uris_equal ("sip:b@h;transport=tcp;transport=udp", "sip:b@h;transport=udp"));
+}
+
+/* The reason a request that frames but does not validate is answered with, or NULL
+ * when the datagram is dropped (no response can be addressed). */
+static char *
+answer_to (const char *text, gsize len)
+{
+  g_autoptr (GBytes) b = g_bytes_new (text, len != 0 ? len : strlen (text));
+  g_autoptr (GError) e = NULL;
+  g_autoptr (SfSipMsg) m = sf_sip_msg_parse_framed (b, &e);
+  if (m == NULL)
+    return NULL;
+  g_autoptr (GError) v = NULL;
+  if (sf_sip_msg_validate (m, &v))
+    return g_strdup ("valid");
+  g_autoptr (GBytes) out = sf_sip_msg_bad_request (m, v->message);
+  if (out == NULL)
+    return NULL;
+  gsize n;
+  const char *d = g_bytes_get_data (out, &n);
+  const char *eol = g_strstr_len (d, (gssize) n, "\r\n");
+  return g_strndup (d, (gsize) (eol - d));
+}
+
+#define R400(text, reason) \
+  do { \
+    g_autofree char *got_ = answer_to (text, 0); \
+    if (got_ == NULL || strcmp (got_, "SIP/2.0 400 Bad Request (" reason ")") != 0) \
+      g_printerr ("%s:%d: got %s\n", __FILE__, __LINE__, got_ != NULL ? got_ : "nothing"); \
+    CU_ASSERT_TRUE (got_ != NULL && strcmp (got_, "SIP/2.0 400 Bad Request (" reason ")") == 0); \
+  } while (0)
+
+/* Issue 14 item 5: each problem a request that frames can have is answered 400
+ * naming it (8.2.1, 21.4.1); a framing error over UDP too (18.3); with nothing to
+ * address a response (a field of 8.1.1 missing), or a response, it is dropped. */
+static void
+bad_request_reasons (void)
+{
+  /* The Request-URI and the request line. */
+  R400 ("OPTIONS sip:b@h;transport= SIP/2.0\r\n" MIN_HEADERS "\r\n",
+        "Request-URI: URI: parameter 'transport' has an invalid value at offset 26");
+  R400 ("OPTIONS sip:b@h;=udp SIP/2.0\r\n" MIN_HEADERS "\r\n", "Request-URI: URI: invalid parameter name '' at offset 16");
+  R400 ("OPTIONS sip:b@h;tr\"x=1 SIP/2.0\r\n" MIN_HEADERS "\r\n",
+        "Request-URI: URI: invalid parameter name 'tr\"x' at offset 16");
+  R400 ("OPTIONS <sip:b@h> SIP/2.0\r\n" MIN_HEADERS "\r\n", "Request-URI: URI: no scheme at offset 8");
+  R400 ("OPTIONS sip:b@h?Route=x SIP/2.0\r\n" MIN_HEADERS "\r\n",
+        "Request-URI: URI headers are not allowed here (RFC 3261 19.1.1)");
+  R400 ("OPTIONS  sip:b@h SIP/2.0\r\n" MIN_HEADERS "\r\n", "request line: white space inside or around the Request-URI");
+  R400 ("OPTIONS sip:b@h SIP/2.0 \r\n" MIN_HEADERS "\r\n", "request line: white space after the SIP version");
+  R400 ("OPTIONS SIP/2.0\r\n" MIN_HEADERS "\r\n", "request line: no Request-URI");
+  /* Framing over UDP (18.3). */
+  R400 ("OPTIONS sip:b@h SIP/2.0\r\n" MIN_HEADERS "Content-Length: 500\r\n\r\nabc",
+        "Content-Length: 500 is more than the 3 bytes after the headers");
+  R400 ("OPTIONS sip:b@h SIP/2.0\r\n" MIN_HEADERS "Content-Length: -1\r\n\r\n",
+        "Content-Length: '-1' is not a length from 0 to 65536");
+  R400 ("OPTIONS sip:b@h SIP/2.0\r\n" MIN_HEADERS "Content-Length: 0\r\nl: 0\r\n\r\n", "Content-Length: appears more than once");
+  /* Header values (these were answered before; the reasons stay). */
+  R400 ("OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag\r\n"
+        "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n", "To: tag must be a token at offset 101");
+  R400 ("OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;rport=x;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\n"
+        "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n", "Via: parameter rport must be a number up to 65535 at offset 67");
+  R400 ("OPTIONS sip:b@h SIP/2.0\r\n" MIN_HEADERS "CSeq: 2 OPTIONS\r\n\r\n", "CSeq: appears more than once");
+  R400 ("INVITE sip:b@h SIP/2.0\r\n" MIN_HEADERS "\r\n",
+        "CSeq: method 'OPTIONS' does not match the request method 'INVITE'");
+  /* Repeated parameters are not a problem any more. */
+  g_autofree char *ok = answer_to ("OPTIONS sip:b@h;transport=udp;transport=udp SIP/2.0\r\nVia: SIP/2.0/UDP h;rport;rport;"
+                                   "branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1;tag=1\r\nTo: <sip:b@h>;tag=2;tag=2\r\n"
+                                   "Call-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n", 0);
+  CU_ASSERT_STRING_EQUAL (ok, "valid");
+  /* Dropped: no Via (nothing to address a response), a Content-Length error in a
+   * response (18.3: discarded) or an ACK (never answered), a start line that is not SIP. */
+  CU_ASSERT_PTR_NULL (answer_to ("OPTIONS sip:b@h SIP/2.0\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c\r\n"
+                                 "CSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\nabc", 0));
+  CU_ASSERT_PTR_NULL (answer_to ("SIP/2.0 200 OK\r\n" MIN_HEADERS "Content-Length: 500\r\n\r\nabc", 0));
+  CU_ASSERT_PTR_NULL (answer_to ("ACK sip:b@h;=x SIP/2.0\r\n" MIN_HEADERS "\r\n", 0));
+  CU_ASSERT_PTR_NULL (answer_to ("GET / HTTP/1.1\r\n" MIN_HEADERS "\r\n", 0));
+  CU_ASSERT_PTR_NULL (answer_to ("OPTIONS sip:b@h SIP/2.0\r\n" MIN_HEADERS "Broken\r\n\r\n", 0));
+  /* Over a stream a wrong Content-Length is still the stream's framing error. */
+  const char *big = "OPTIONS sip:b@h SIP/2.0\r\n" MIN_HEADERS "Content-Length: -1\r\n\r\n";
+  gsize skip, len;
+  g_autoptr (GError) e = NULL;
+  CU_ASSERT_FALSE (sf_sip_stream_frame (big, strlen (big), &skip, &len, &e));
+  CU_ASSERT (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_FRAMING));
 }
 
 void
@@ -449,4 +605,6 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, limits);
   SF_ADD_TEST (s, uri_compare);
   SF_ADD_TEST (s, strictness);
+  SF_ADD_TEST (s, repeated_params);
+  SF_ADD_TEST (s, bad_request_reasons);
 }

@@ -2,8 +2,11 @@
  * every wait on an event with a timeout.
  *  - udp_exchange: a request reaches the other side with its source; received=
  *    and rport= are filled in (18.2.1, RFC 3581); the response goes back by them (18.2.2)
- *  - udp_bad_request: a request with a broken Via is answered 400 naming the problem,
+ *  - udp_bad_request: a request with a broken Via, a Content-Length past the datagram or
+ *    a bad Request-URI parameter is answered 400 naming the problem,
  *    sent to the packet's source; garbage is dropped and counted
+ *  - tcp_bad_request: a bad Request-URI parameter over TCP is answered 400 on the
+ *    connection, which stays open; repeated parameters are delivered (first wins)
  *  - tcp_exchange: a request over a new connection, its response over the same
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse,
  *    TCP_NODELAY on the accepted and the opened connection
@@ -252,9 +255,23 @@ udp_bad_request (void)
                    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: v7\r\nCSeq: 1 OPTIONS\r\n\r\n";
   g_autofree char *r505 = raw_exchange (lb, v7, strlen (v7), TRUE);
   CU_ASSERT_TRUE (r505 != NULL && g_str_has_prefix (r505, "SIP/2.0 505 Version Not Supported ("));
+  /* A response whose Content-Length runs past the datagram: dropped (18.3); a
+   * request with it: 400 naming it (18.3), as a Request-URI that does not parse. */
+  const char *rcl = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKr\r\n"
+                    "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: r\r\nCSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\n";
+  raw_exchange (lb, rcl, strlen (rcl), FALSE);
+  const char *cl = "OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKcl\r\n"
+                   "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: cl\r\nCSeq: 1 OPTIONS\r\nContent-Length: 500\r\n\r\nabc";
+  g_autofree char *rcl400 = raw_exchange (lb, cl, strlen (cl), TRUE);
+  CU_ASSERT_TRUE (rcl400 != NULL &&
+                  g_str_has_prefix (rcl400, "SIP/2.0 400 Bad Request (Content-Length: 500 is more than the 3 bytes"));
+  const char *ru = "OPTIONS sip:b@127.0.0.1;lr= SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKru\r\n"
+                   "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: ru\r\nCSeq: 1 OPTIONS\r\n\r\n";
+  g_autofree char *rru = raw_exchange (lb, ru, strlen (ru), TRUE);
+  CU_ASSERT_TRUE (rru != NULL && g_str_has_prefix (rru, "SIP/2.0 400 Bad Request (Request-URI: URI: parameter 'lr' has"));
   CU_ASSERT_EQUAL (ib.msgs->len, 0);
-  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 1);
-  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 2);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 2);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 4);
   sf_sip_transport_free (b);
   inbox_clear (&ib);
 }
@@ -539,6 +556,37 @@ tcp_keepalive (void)
   inbox_clear (&ib);
 }
 
+/* Issue 14 item 5 over TCP: a request line that does not parse still frames by its
+ * Content-Length and is answered 400 on the connection, which stays open; a
+ * request with repeated parameters is delivered. */
+static void
+tcp_bad_request (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "tcp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  GSocket *c = raw_connect (lb);
+  raw_send (c, "OPTIONS sip:b@127.0.0.1;transport= SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1;branch=z9hG4bKt1\r\n"
+               "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: t1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  char buf[2048];
+  gssize n = raw_read (c, buf, sizeof buf - 1, 5000);
+  CU_ASSERT_TRUE_FATAL (n > 0);
+  buf[n] = '\0';
+  CU_ASSERT_TRUE (g_str_has_prefix (buf, "SIP/2.0 400 Bad Request (Request-URI: URI: parameter 'transport' has"));
+  raw_send (c, "OPTIONS sip:b@127.0.0.1;transport=tcp;transport=tcp SIP/2.0\r\n"
+               "Via: SIP/2.0/TCP 127.0.0.1;rport;branch=z9hG4bKt2;rport\r\n"
+               "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2;tag=2\r\nCall-ID: t2\r\nCSeq: 2 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_to (ib.msgs->pdata[0]), "tag")->value, "2"));
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->bad_requests, 1);
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 0);
+  g_object_unref (c);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
+}
+
 static GPtrArray *
 numeric (const char *u)
 {
@@ -604,6 +652,7 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, listen_specs);
   SF_ADD_TEST (s, udp_exchange);
   SF_ADD_TEST (s, udp_bad_request);
+  SF_ADD_TEST (s, tcp_bad_request);
   SF_ADD_TEST (s, tcp_exchange);
   SF_ADD_TEST (s, ipv6);
   SF_ADD_TEST (s, response_from_receiving_socket);
