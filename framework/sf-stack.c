@@ -535,7 +535,8 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     SfInstance *ct = sf_endpoint_lookup (s->ep, "transaction", ck);
     if (ct == NULL) {
       s->stats.stray_responses++;
-      if (is_proxy (s))
+      SfCtx c = { .ep = s->ep };
+      if (is_proxy (s) && s->gate.stray_ok != NULL && rate_ok (s, from) && s->gate.stray_ok (&c, msg, s->gate.data))
         forward_stray (s, msg, from); /* 16.7: no response context: forwarded as a stateless proxy would */
       return; /* otherwise no transaction: dropped (17.1.3) */
     }

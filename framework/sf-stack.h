@@ -73,6 +73,9 @@ char *sf_stack_stats_fields (SfStack *s);
 typedef struct {
   gboolean (*admit) (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data);
   gboolean (*trusted) (SfCtx *ctx, const SfSipPeer *from, gpointer data);
+  /* nullable: is @resp, a response that matches no client transaction and
+   * carries our Via on top, one of ours to forward (16.7)?  Without it, none is. */
+  gboolean (*stray_ok) (SfCtx *ctx, SfSipMsg *resp, gpointer data);
   gpointer data;
 } SfStackGate;
 void sf_stack_set_gate (SfStack *s, const SfStackGate *gate);

@@ -404,7 +404,17 @@ gate_trusted (SfCtx *ctx, const SfSipPeer *from, gpointer data)
   return trusted (ctx, from);
 }
 
-const SfStackGate sf_proxy_gate = { gate_admit, gate_trusted, NULL };
+/* 16.7: a response without a transaction is forwarded by its Via only when
+ * the branch on top is one this proxy made (its MAC checks): else anyone
+ * could bounce responses off this proxy to any address (a reflector). */
+static gboolean
+gate_stray_ok (SfCtx *ctx, SfSipMsg *resp, gpointer data)
+{
+  const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (resp), "branch");
+  return b != NULL && sf_proxy_branch_is_ours (sf_proxy_config (ctx), b->value);
+}
+
+const SfStackGate sf_proxy_gate = { gate_admit, gate_trusted, gate_stray_ok, NULL };
 
 static const char *const route_outcomes[] = { "answered", "locate", NULL };
 

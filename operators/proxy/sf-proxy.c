@@ -328,11 +328,46 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
 
 #define BRANCH_MARK SF_SIP_BRANCH_COOKIE "sfp"
 
+/* 8 hex digits of HMAC-SHA-256(key, "branch\n" HASH "." RANDOM): proof that a
+ * branch is ours, for the responses that come back without a transaction
+ * (16.7: forwarded statelessly; a forged one would make us a reflector). */
+static void
+branch_mac (SfProxyConfig *c, const char *head, gsize len, char out[9])
+{
+  GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
+  g_hmac_update (h, (const guchar *) "branch\n", 7);
+  g_hmac_update (h, (const guchar *) head, (gssize) len);
+  guint8 d[32];
+  gsize dlen = sizeof d;
+  g_hmac_get_digest (h, d, &dlen);
+  g_hmac_unref (h);
+  g_snprintf (out, 9, "%02x%02x%02x%02x", d[0], d[1], d[2], d[3]);
+}
+
 char *
 sf_proxy_branch (SfCtx *ctx, SfSipMsg *req)
 {
   g_autofree char *h = loop_hash (ctx, req);
-  return g_strdup_printf (BRANCH_MARK "%s.%08x", h, g_random_int ());
+  g_autofree char *head = g_strdup_printf ("%s.%08x", h, g_random_int ());
+  char mac[9] = "00000000";
+  SfProxyConfig *c = ctx != NULL ? sf_proxy_config (ctx) : NULL;
+  if (c != NULL)
+    branch_mac (c, head, strlen (head), mac);
+  return g_strdup_printf (BRANCH_MARK "%s%s", head, mac);
+}
+
+gboolean
+sf_proxy_branch_is_ours (SfProxyConfig *c, SfSipStr branch)
+{
+  gsize mark = strlen (BRANCH_MARK), head = 16 + 1 + 8;
+  if (c == NULL || branch.len != mark + head + 8 || strncmp (branch.p, BRANCH_MARK, mark) != 0)
+    return FALSE;
+  char mac[9];
+  branch_mac (c, branch.p + mark, head, mac);
+  guint8 diff = 0;
+  for (int i = 0; i < 8; i++)
+    diff |= (guint8) (g_ascii_tolower (branch.p[mark + head + i]) ^ mac[i]);
+  return diff == 0;
 }
 
 gboolean

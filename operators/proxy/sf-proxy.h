@@ -85,8 +85,12 @@ gboolean sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri);
 /* 16.6 step 8: a branch for forwarding @req: the magic cookie, "sfp", a hash of
  * what identifies the request (for loop detection, 16.3 step 4; what this
  * proxy removes before forwarding is left out of it: @ctx, NULL in tests,
- * says what that is), '.', a random part (transfer full). */
+ * says what that is), '.', 8 random hex digits and 8 of a MAC over the rest
+ * with the proxy's key (sf_proxy_branch_is_ours; zeros without @ctx)
+ * (transfer full). */
 char *sf_proxy_branch (SfCtx *ctx, SfSipMsg *req);
+/* Is @branch one sf_proxy_branch made (its MAC checks)? */
+gboolean sf_proxy_branch_is_ours (SfProxyConfig *c, SfSipStr branch);
 /* 16.3 step 4: does a Via of @req carry this proxy's sent-by and the branch
  * hash it would compute for @req now (a loop, not a spiral)? */
 gboolean sf_proxy_looped (SfCtx *ctx, SfSipMsg *req);

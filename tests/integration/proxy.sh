@@ -144,7 +144,9 @@ wait_ev hank '"event":"call_end".*"reason":"remote_bye"' 5 &&
 # px0 to one address at pxa and one at pxb; both challenge (407, realms a.test and
 # b.test): px0's 407 upstream carries both challenges
 printf 'alice:secret\n' >"$T/users-ab"
-start px0 proxy.xml --set sip.t1_ms=100 --set proxy.trusted=127.0.0.1 || exit 1
+PX0_SECRET=5f66757a7a2d70726f787920736563726574207265706c6179206f6e6c792121
+( umask 077 && echo "$PX0_SECRET" >"$T/px0.secret" )
+start px0 proxy.xml --set sip.t1_ms=100 --set proxy.trusted=127.0.0.1 --set "core.secret_file=$T/px0.secret" || exit 1
 start pxa proxy.xml --set sip.t1_ms=100 --set "registrar.users=$T/users-ab" --set registrar.realm=a.test \
   --set registrar.domains=sipflow.test,a.test || exit 1
 start pxb proxy.xml --set sip.t1_ms=100 --set "registrar.users=$T/users-ab" --set registrar.realm=b.test \
@@ -252,32 +254,40 @@ wait_ev gina '"event":"call_end".*"status":486' 5 && pass "q order: both refused
   fail "q order: final" "$(grep call_end "$T/gina.events")"
 
 # 16.7, 16.11: a response that matches no transaction but carries our Via on top
-# is forwarded statelessly to the next Via
-cat >"$T/stray.xml" <<SCEN
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="stray response">
-<send><![CDATA[
+# is forwarded statelessly to the next Via, when its branch is one of ours (the
+# branch's MAC, made with px0's key, checks); a forged one is dropped (no
+# reflector). px0's secret is known to the test (core.secret_file): the MAC is
+# HMAC-SHA-256(HMAC-SHA-256(secret, "sipflow record-route"), "branch\n" HEAD).
+head=0123456789abcdef.00000000
+mac=$(python3 -c 'import hmac,hashlib,sys
+k=hmac.new(bytes.fromhex(sys.argv[1]), b"sipflow record-route", hashlib.sha256).digest()
+print(hmac.new(k, b"branch\n"+sys.argv[2].encode(), hashlib.sha256).hexdigest()[:8])' "$PX0_SECRET" "$head")
+stray() { # stray NAME BRANCH
+  cat >"$T/$1.sip" <<MSG
 SIP/2.0 200 OK
-Via: SIP/2.0/UDP $PX0;branch=z9hG4bKsfp0123456789abcdef.00000000
+Via: SIP/2.0/UDP $PX0;branch=$2
 Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKupstream
 From: <sip:a@example.net>;tag=1
 To: <sip:b@example.net>;tag=2
-Call-ID: [call_id]
+Call-ID: $1-{cid}
 CSeq: 1 INVITE
-Content-Length: 0
 
-]]></send>
-</scenario>
-SCEN
-before=$(count px0 '"event":"stats"')
-cmd px0 status
-wait_ev px0 '"event":"stats"' 5 $((before + 1))
-sl0=$(grep '"event":"stats"' "$T/px0.events" | tail -1 | grep -o '"stateless_answers":[0-9]*' | cut -d: -f2)
-sipp_run stray "$PX0" -sf "$T/stray.xml" -m 1 -timeout 5
-cmd px0 status
-wait_ev px0 '"event":"stats"' 5 $((before + 2))
-sl1=$(grep '"event":"stats"' "$T/px0.events" | tail -1 | grep -o '"stateless_answers":[0-9]*' | cut -d: -f2)
-[ "$sl1" = $((sl0 + 1)) ] && pass "a stray response with our Via on top is forwarded to the next Via" ||
+MSG
+  python3 "$SF_SRCDIR/tests/integration/sipcat.py" send "$PX0" "$T/$1.sip" --timeout 0 >/dev/null
+}
+px0_stat() { # px0_stat FIELD: from a fresh stats event
+  local before
+  before=$(count px0 '"event":"stats"')
+  cmd px0 status
+  wait_ev px0 '"event":"stats"' 5 $((before + 1)) || return 1
+  grep '"event":"stats"' "$T/px0.events" | tail -1 | grep -o "\"$1\":[0-9]*" | cut -d: -f2
+}
+sl0=$(px0_stat stateless_answers) st0=$(px0_stat stray_responses)
+stray forged "z9hG4bKsfp$head""00000000"
+stray genuine "z9hG4bKsfp$head$mac"
+for _ in $(seq 50); do [ "$(px0_stat stray_responses)" -ge $((st0 + 2)) ] && break; done # bounded: both seen
+sl1=$(px0_stat stateless_answers)
+[ "$sl1" = $((sl0 + 1)) ] && pass "a stray response with our Via and branch is forwarded to the next Via; a forged branch is not" ||
   fail "stray response: stateless_answers $sl0 -> $sl1"
 
 # 16.3: requests the proxy refuses before forwarding (sipp sends one each)

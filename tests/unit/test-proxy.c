@@ -195,7 +195,7 @@ branch_hash (void)
   g_autofree char *b1again = sf_proxy_branch (NULL, m1);
   g_autofree char *b2 = sf_proxy_branch (NULL, m2);
   CU_ASSERT_TRUE (g_str_has_prefix (b1, "z9hG4bKsfp"));
-  CU_ASSERT_EQUAL (strlen (b1), strlen ("z9hG4bKsfp") + 16 + 1 + 8);
+  CU_ASSERT_EQUAL (strlen (b1), strlen ("z9hG4bKsfp") + 16 + 1 + 8 + 8);
   CU_ASSERT_EQUAL (strncmp (b1, b1again, strlen ("z9hG4bKsfp") + 16), 0); /* the hash part repeats */
   CU_ASSERT_STRING_NOT_EQUAL (b1, b1again);                               /* the rest does not */
   CU_ASSERT_NOT_EQUAL (strncmp (b1, b2, strlen ("z9hG4bKsfp") + 16), 0);  /* another Route set: a spiral */
