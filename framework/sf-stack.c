@@ -30,6 +30,8 @@ struct _SfStack {
   guint max_instances;       /* sip.max_instances */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
   GHashTable *buckets;       /* source address (owned string) -> Bucket (owned) */
+  guint max_per_source;      /* sip.max_per_source, 0: no limit */
+  GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
 };
 
 /* A token bucket per source address for sip.rate_limit: up to two seconds'
@@ -80,6 +82,8 @@ static const SfConfigKey sip_keys[] = {
     "most TCP connections at once (lowered to fit the descriptor limit, RLIMIT_NOFILE)" },
   { "max_instances", SF_CFG_INT, "50000", 16, 100000000, NULL,
     "live instances (transactions, calls, requests, branches) past which a new request gets 503 with Retry-After, statelessly" },
+  { "max_per_source", SF_CFG_INT, "20000", 0, 100000000, NULL,
+    "live server transactions one source address may hold (two fifths of max_instances by default); one more gets 503 with Retry-After (0: no limit; trusted sources exempt)" },
   { "rate_limit", SF_CFG_INT, "2000", 0, 10000000, NULL,
     "new requests a second from one source address, bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
@@ -438,6 +442,61 @@ rate_ok (SfStack *s, const SfSipPeer *from)
   return TRUE;
 }
 
+/* sip.max_per_source: the server transactions one source address holds
+ * live, counted in a table shared (by reference) with each transaction's
+ * instance data, whose release counts it down when the transaction is
+ * freed; an address leaves the table at 0, so it holds at most one entry per
+ * live transaction. */
+typedef struct {
+  GHashTable *held; /* owned ref: address -> count */
+  char *source;     /* owned */
+} SourceHold;
+
+static void
+source_release (SourceHold *h)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (h->held, h->source));
+  if (n <= 1)
+    g_hash_table_remove (h->held, h->source);
+  else
+    g_hash_table_insert (h->held, g_strdup (h->source), GUINT_TO_POINTER (n - 1));
+  g_hash_table_unref (h->held);
+  g_free (h->source);
+  g_free (h);
+}
+
+static void
+source_hold (SfStack *s, SfInstance *txn, const char *source)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source));
+  g_hash_table_insert (s->held, g_strdup (source), GUINT_TO_POINTER (n + 1));
+  SourceHold *h = g_new0 (SourceHold, 1);
+  h->held = g_hash_table_ref (s->held);
+  h->source = g_strdup (source);
+  sf_endpoint_set_instance_data (txn, "txn.source", h, (GDestroyNotify) source_release);
+}
+
+/* May @from's address hold one more server transaction?  Its address
+ * (transfer full), "" when it is not counted (a trusted source, no limit),
+ * NULL when it holds its share already. */
+static char *
+source_over_share (SfStack *s, const SfSipPeer *from)
+{
+  if (s->max_per_source == 0 || from == NULL || from->remote == NULL)
+    return g_strdup ("");
+  if (s->gate.trusted != NULL) {
+    SfCtx c = { .ep = s->ep };
+    if (s->gate.trusted (&c, from, s->gate.data))
+      return g_strdup ("");
+  }
+  char *source = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source)) >= s->max_per_source) {
+    g_free (source);
+    return NULL;
+  }
+  return source;
+}
+
 /* Shutting down (quit, SIGINT, SIGTERM) until the sockets close: does @msg (a
  * request no server transaction has) start new work, to be refused?  What
  * belongs to work still running goes on: an ACK; a CANCEL (given to its INVITE,
@@ -622,6 +681,13 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     }
   }
   SfMachine *m = strcmp (method, "INVITE") == 0 ? s->ist : s->nist;
+  g_autofree char *source = source_over_share (s, from);
+  if (source == NULL) {
+    s->stats.overloaded++;
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    sf_stack_answer_stateless (s, msg, from, 503, "Overloaded", lines);
+    return;
+  }
   g_autoptr (GError) error = NULL;
   txn = sf_endpoint_create (s->ep, m, key, NULL, &error);
   if (txn == NULL) {
@@ -629,6 +695,8 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     answer_statelessly (s, msg, from, 503, NULL, NULL);
     return;
   }
+  if (*source != '\0')
+    source_hold (s, txn, source);
   s->stats.transactions++;
   sf_endpoint_post_always (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
                                                           (GDestroyNotify) sf_sip_event_free));
@@ -997,6 +1065,8 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
   s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit");
   s->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
+  s->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   s->tp = sf_sip_transport_new (NULL, on_recv, s);
   sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
   sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
@@ -1027,6 +1097,7 @@ sf_stack_free (SfStack *s)
   sf_machine_unref (s->nict);
   g_free (s->adv_host);
   g_hash_table_unref (s->buckets);
+  g_hash_table_unref (s->held); /* transactions still alive hold their own ref */
   g_free (s);
 }
 

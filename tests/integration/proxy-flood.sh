@@ -104,8 +104,32 @@ wait_ev pm '"event":"stateless_answer".*"status":503' 5 &&
   pass "sip.max_instances=16: past the bound, new requests get 503 with Retry-After" ||
   fail "max_instances" "$(grep -c '"event":"instance_end"' "$T/pm.events")"
 
-for u in px pr pm; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
-for u in px pr pm; do
+# sip.max_per_source=3: one address holds three server transactions (OPTIONS
+# to our domain, answered 200, kept 64*T1 by Timer J); its fourth request gets
+# 503 with Retry-After, while another address is served
+start ps proxy.xml --set sip.max_per_source=3 --set sip.t1_ms=500 || exit 1
+PS=127.0.0.1:$PORT_ps
+cat >"$T/opt.sip" <<EOF
+OPTIONS sip:sipflow.test SIP/2.0
+Via: SIP/2.0/UDP {addr}:{port};branch=z9hG4bKo{cid};rport
+Max-Forwards: 70
+From: <sip:a@example.net>;tag=o{n}
+To: <sip:sipflow.test>
+Call-ID: opt-{cid}
+CSeq: 1 OPTIONS
+
+EOF
+sed 's/{addr}/127.0.0.1/' "$T/opt.sip" >"$T/opt1.sip"
+sed 's/{addr}/127.0.0.2/' "$T/opt.sip" >"$T/opt2.sip"
+held=$(sipcat send "$PS" "$T/opt1.sip" --count 3 | tr '\n' ' ')
+fourth=$(sipcat send "$PS" "$T/opt1.sip" --show)
+other=$(sipcat send "$PS" "$T/opt2.sip" --bind 127.0.0.2)
+[ "$held" = "200 200 200 " ] && [ "$(echo "$fourth" | head -1)" = 503 ] && echo "$fourth" | grep -q -i '^Retry-After:' &&
+  [ "$other" = 200 ] && pass "sip.max_per_source=3: the fourth request of one address gets 503 with Retry-After, another address is served" ||
+  fail "max_per_source" "held=$held fourth=$(echo "$fourth" | head -2 | tr '\n' ' ') other=$other"
+
+for u in px pr pm ps; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px pr pm ps; do
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" && pass "$u: no critical, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
 done

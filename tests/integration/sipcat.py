@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sipcat.py: raw SIP over UDP for the attack tests (loopback only, bounded).
 
-  sipcat.py send HOST:PORT FILE [--auth USER:PASS] [--timeout S] [--count N] [--show]
+  sipcat.py send HOST:PORT FILE [--auth USER:PASS] [--timeout S] [--count N] [--show] [--bind ADDR]
       Sends the SIP message in FILE (LF or CRLF lines; {port} is replaced by
       our local port, {cid} by a fresh Call-ID, {n} by the message number;
       Content-Length is computed) N times (default 1), each from the same
@@ -9,7 +9,8 @@
       (1xx are skipped).  --rate R paces a flood at R a second.  With --auth, a 401/407 is answered once with MD5
       digest credentials (qop=auth when offered).  Prints one line per
       message: the final status, or "timeout"; with --show the whole last
-      response.  --count with --timeout 0 sends without waiting (a flood) and
+      response.  --bind sends from another loopback address (127.0.0.2...).
+      --count with --timeout 0 sends without waiting (a flood) and
       then counts what comes back within one second: "sent N, responses R".
   sipcat.py listen PORTFILE OUTFILE [--answer CODE] [--seconds S]
       Binds a free loopback UDP port, writes it to PORTFILE, and appends every
@@ -119,7 +120,7 @@ def send(argv):
         usage()
     host, port = argv[0].rsplit(":", 1)
     text = open(argv[1]).read()
-    auth, timeout, count, show, rate = None, 5.0, 1, False, 0.0
+    auth, timeout, count, show, rate, bind = None, 5.0, 1, False, 0.0, "127.0.0.1"
     i = 2
     while i < len(argv):
         if argv[i] == "--auth":
@@ -128,6 +129,8 @@ def send(argv):
             timeout = float(argv[i + 1]); i += 2
         elif argv[i] == "--count":
             count = int(argv[i + 1]); i += 2
+        elif argv[i] == "--bind":
+            bind = argv[i + 1]; i += 2
         elif argv[i] == "--rate":
             rate = float(argv[i + 1]); i += 2
         elif argv[i] == "--show":
@@ -135,7 +138,7 @@ def send(argv):
         else:
             usage()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind((bind, 0))
     lport = sock.getsockname()[1]
     dest = (host, int(port))
     last = None
