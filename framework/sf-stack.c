@@ -94,7 +94,7 @@ static const SfConfigKey sip_keys[] = {
   { "max_instances", SF_CFG_INT, "50000", 16, 100000000, NULL,
     "live instances (transactions, calls, requests, branches) past which a new request gets 503 with Retry-After, statelessly" },
   { "rate_limit", SF_CFG_INT, "2000", 0, 10000000, NULL,
-    "new requests a second from one source address, bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
+    "new requests a second from one source (an IPv4 address, an IPv6 /64), bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
     "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
   { "shutdown_retry_after", SF_CFG_INT, "10", 1, 86400, NULL,
