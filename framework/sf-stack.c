@@ -29,20 +29,33 @@ struct _SfStack {
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
   guint max_instances;       /* sip.max_instances */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
-  GHashTable *buckets;       /* source address (owned string) -> Bucket (owned) */
+  GHashTable *buckets;       /* RateKey (inside its Bucket) -> Bucket (owned) */
+  GQueue lru;                /* the Buckets' links, the most recently used first */
+  guint max_buckets;         /* SF_STACK_MAX_BUCKETS (smaller in tests) */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
   GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
 };
 
-/* A token bucket per source address for sip.rate_limit: up to two seconds'
- * worth of requests in a burst. */
+/* What sip.rate_limit counts by: an IPv4 address (an IPv4-mapped IPv6 one,
+ * ::ffff:a.b.c.d, as its IPv4 form), or the /64 prefix of an IPv6 address (one
+ * subscriber's network: whoever holds a /64 has 2^64 addresses).  No padding:
+ * compared and hashed as bytes. */
 typedef struct {
+  guint8 len;   /* 4: IPv4, 8: an IPv6 /64 */
+  guint8 b[8];
+} RateKey;
+
+/* A token bucket per source for sip.rate_limit: up to two seconds' worth of
+ * requests in a burst.  The key and the LRU link live inside. */
+typedef struct {
+  RateKey key;
   double tokens;
   gint64 last_us;
+  GList link;   /* in SfStack.lru; data: this bucket */
 } Bucket;
-/* Sources tracked at most; when full, sources idle for a while are forgotten,
- * and a new source that still finds no room is let through (the total is
- * bounded by sip.max_instances). */
+/* Sources tracked at most; when full, the least recently seen one is
+ * forgotten (it gets a fresh bucket when it comes back): O(1) a request, and a
+ * new source is always counted. */
 #define SF_STACK_MAX_BUCKETS 65536
 
 /* "host", "host:port", "[v6]" or "[v6]:port", checked by the URI parser (a
@@ -85,7 +98,7 @@ static const SfConfigKey sip_keys[] = {
   { "max_per_source", SF_CFG_INT, "20000", 0, 100000000, NULL,
     "live server transactions one source address may hold (two fifths of max_instances by default); one more gets 503 with Retry-After (0: no limit; trusted sources exempt)" },
   { "rate_limit", SF_CFG_INT, "2000", 0, 10000000, NULL,
-    "new requests a second from one source address, bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
+    "new requests a second from one source (an IPv4 address, an IPv6 /64), bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
     "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
   { "shutdown_retry_after", SF_CFG_INT, "10", 1, 86400, NULL,
@@ -207,7 +220,7 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
                           ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_guarded\":%" G_GUINT64_FORMAT
                           ",\"oversize_responses\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
-                          ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT
+                          ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT ",\"rate_sources_evicted\":%" G_GUINT64_FORMAT
                           ",\"requests_overload\":%" G_GUINT64_FORMAT ",\"shutdown_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
@@ -217,7 +230,7 @@ sf_stack_stats_fields (SfStack *s)
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.stray_acks, s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
-                          s->stats.refused, s->stats.rate_limited, s->stats.overloaded, s->stats.shutdown_refused,
+                          s->stats.refused, s->stats.rate_limited, s->stats.rate_evicted, s->stats.overloaded, s->stats.shutdown_refused,
                           t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
                           more != NULL && *more != '\0' ? "," : "", more != NULL ? more : "");
 }
@@ -402,6 +415,134 @@ sf_stack_set_gate (SfStack *s, const SfStackGate *gate)
     memset (&s->gate, 0, sizeof s->gate);
 }
 
+/* SipHash-2-4 (Aumasson, Bernstein) of a RateKey under a key drawn once a
+ * process: the table's hash, so sources cannot be chosen to collide (an
+ * attacker picks among 2^16 /64s in a /48, or spoofs IPv4 sources over UDP). */
+static guint64 rate_hash_key[2];
+
+#define SIP_ROTL(x, b) (guint64) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                                            \
+  G_STMT_START                                                                               \
+  {                                                                                          \
+    v0 += v1; v1 = SIP_ROTL (v1, 13); v1 ^= v0; v0 = SIP_ROTL (v0, 32);                      \
+    v2 += v3; v3 = SIP_ROTL (v3, 16); v3 ^= v2;                                              \
+    v0 += v3; v3 = SIP_ROTL (v3, 21); v3 ^= v0;                                              \
+    v2 += v1; v1 = SIP_ROTL (v1, 17); v1 ^= v2; v2 = SIP_ROTL (v2, 32);                      \
+  }                                                                                          \
+  G_STMT_END
+
+static guint64
+siphash24 (const guint64 k[2], const guint8 *in, gsize len)
+{
+  guint64 v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
+  guint64 v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
+  guint64 m, b = ((guint64) len) << 56;
+  gsize i, whole = len - len % 8;
+  for (i = 0; i < whole; i += 8) {
+    m = 0;
+    for (guint j = 0; j < 8; j++)
+      m |= (guint64) in[i + j] << (8 * j);
+    v3 ^= m;
+    SIP_ROUND;
+    SIP_ROUND;
+    v0 ^= m;
+  }
+  for (guint j = 0; i + j < len; j++)
+    b |= (guint64) in[i + j] << (8 * j);
+  v3 ^= b;
+  SIP_ROUND;
+  SIP_ROUND;
+  v0 ^= b;
+  v2 ^= 0xff;
+  SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static guint
+rate_key_hash (gconstpointer k)
+{
+  return (guint) siphash24 (rate_hash_key, k, sizeof (RateKey));
+}
+
+static gboolean
+rate_key_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, sizeof (RateKey)) == 0;
+}
+
+static void
+rate_key_of (GInetAddress *addr, RateKey *k)
+{
+  static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  const guint8 *b = g_inet_address_to_bytes (addr);
+  memset (k, 0, sizeof *k);
+  if (g_inet_address_get_family (addr) == G_SOCKET_FAMILY_IPV4) {
+    k->len = 4;
+    memcpy (k->b, b, 4);
+  } else if (memcmp (b, mapped, sizeof mapped) == 0) {
+    k->len = 4;
+    memcpy (k->b, b + 12, 4);
+  } else {
+    k->len = 8;
+    memcpy (k->b, b, 8);
+  }
+}
+
+static void
+rate_table_init (SfStack *s, guint max)
+{
+  static gsize seeded = 0;
+  if (g_once_init_enter (&seeded)) {
+    for (guint i = 0; i < 2; i++)
+      rate_hash_key[i] = ((guint64) g_random_int () << 32) | g_random_int ();
+    g_once_init_leave (&seeded, 1);
+  }
+  if (s->buckets != NULL)
+    g_hash_table_unref (s->buckets);
+  s->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
+  g_queue_init (&s->lru);
+  s->max_buckets = max;
+}
+
+/* sip.rate_limit: may one more new request from @addr go on?  O(1): a lookup,
+ * a move to the front of the LRU list, and at most one eviction. */
+static gboolean
+rate_take (SfStack *s, GInetAddress *addr)
+{
+  RateKey key;
+  rate_key_of (addr, &key);
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (s->ep));
+  double cap = 2.0 * s->rate;
+  Bucket *b = g_hash_table_lookup (s->buckets, &key);
+  if (b != NULL) {
+    g_queue_unlink (&s->lru, &b->link);
+  } else {
+    if (g_hash_table_size (s->buckets) >= s->max_buckets) {
+      GList *oldest = g_queue_pop_tail_link (&s->lru);
+      g_hash_table_remove (s->buckets, &((Bucket *) oldest->data)->key); /* frees it */
+      s->stats.rate_evicted++;
+    }
+    b = g_new0 (Bucket, 1);
+    b->key = key;
+    b->tokens = cap;
+    b->last_us = now;
+    b->link.data = b;
+    g_hash_table_insert (s->buckets, &b->key, b);
+  }
+  g_queue_push_head_link (&s->lru, &b->link);
+  if (now > b->last_us) {
+    b->tokens = MIN (cap, b->tokens + (double) (now - b->last_us) / G_USEC_PER_SEC * s->rate);
+    b->last_us = now;
+  }
+  if (b->tokens < 1.0)
+    return FALSE;
+  b->tokens -= 1.0;
+  return TRUE;
+}
+
 /* sip.rate_limit: may one more new request from @from's address go on? */
 static gboolean
 rate_ok (SfStack *s, const SfSipPeer *from)
@@ -413,33 +554,29 @@ rate_ok (SfStack *s, const SfSipPeer *from)
     if (s->gate.trusted (&c, from, s->gate.data))
       return TRUE;
   }
-  g_autofree char *key = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
-  gint64 now = sf_clock_now_us (sf_endpoint_clock (s->ep));
-  double cap = 2.0 * s->rate;
-  Bucket *b = g_hash_table_lookup (s->buckets, key);
-  if (b == NULL) {
-    if (g_hash_table_size (s->buckets) >= SF_STACK_MAX_BUCKETS) {
-      /* forget the sources that would have a full bucket again by now */
-      GHashTableIter it;
-      gpointer v;
-      g_hash_table_iter_init (&it, s->buckets);
-      while (g_hash_table_iter_next (&it, NULL, &v))
-        if (((Bucket *) v)->tokens + (double) (now - ((Bucket *) v)->last_us) / G_USEC_PER_SEC * s->rate >= cap)
-          g_hash_table_iter_remove (&it);
-      if (g_hash_table_size (s->buckets) >= SF_STACK_MAX_BUCKETS)
-        return TRUE;
-    }
-    b = g_new0 (Bucket, 1);
-    b->tokens = cap;
-    b->last_us = now;
-    g_hash_table_insert (s->buckets, g_steal_pointer (&key), b);
-  }
-  b->tokens = MIN (cap, b->tokens + (double) (now - b->last_us) / G_USEC_PER_SEC * s->rate);
-  b->last_us = now;
-  if (b->tokens < 1.0)
-    return FALSE;
-  b->tokens -= 1.0;
-  return TRUE;
+  return rate_take (s, g_inet_socket_address_get_address (from->remote));
+}
+
+gboolean
+sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port)
+{
+  g_autoptr (GSocketAddress) remote = g_inet_socket_address_new_from_string (addr, port);
+  g_assert (remote != NULL);
+  SfSipPeer from = { .proto = SF_SIP_UDP, .remote = G_INET_SOCKET_ADDRESS (remote) };
+  return rate_ok (s, &from);
+}
+
+void
+sf_stack_set_rate_sources_for_test (SfStack *s, guint max)
+{
+  rate_table_init (s, max);
+}
+
+guint
+sf_stack_rate_sources_for_test (SfStack *s)
+{
+  g_assert (g_hash_table_size (s->buckets) == s->lru.length);
+  return g_hash_table_size (s->buckets);
 }
 
 /* sip.max_per_source: the server transactions one source address holds
@@ -1064,7 +1201,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->nict = g_steal_pointer (&nict);
   s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
   s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit");
-  s->buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  rate_table_init (s, SF_STACK_MAX_BUCKETS);
   s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
   s->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   s->tp = sf_sip_transport_new (NULL, on_recv, s);

@@ -41,6 +41,7 @@ typedef struct {
   guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
   guint64 refused;                     /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */
   guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
+  guint64 rate_evicted;                /* sources sip.rate_limit forgot to make room (the least recently seen) */
   guint64 overloaded;                  /* new requests answered 503 statelessly: sip.max_instances reached */
   guint64 guarded;                     /* server transactions ended by their guard timer (OpTxnGuard) */
   guint64 shutdown_refused;            /* new requests answered 503 while shutting down (docs/engine.md) */
@@ -162,5 +163,14 @@ guint sf_stack_shutdown_retry_after (SfStack *s);
 /* Counts for the stats event ("shutdown_refused": a 503 made by the flow while
  * shutting down, like the stack's own). */
 void sf_stack_count (SfStack *s, const char *what);
+
+/* ---- for tests ---- */
+/* sip.rate_limit's decision (a token taken when TRUE) for a request from
+ * @addr (an IP literal) port @port, trusted sources and 0 (off) included. */
+gboolean sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port);
+/* Empties the rate table and bounds it to @max sources (65,536 otherwise). */
+void sf_stack_set_rate_sources_for_test (SfStack *s, guint max);
+/* The sources the rate table holds. */
+guint sf_stack_rate_sources_for_test (SfStack *s);
 
 G_END_DECLS

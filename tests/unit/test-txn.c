@@ -41,7 +41,18 @@
  *  - guard_after_answer: a final response just before the guard: it never fires
  *  - trying_timer: 100 Trying only when the TU sent nothing within 200 ms
  *    (17.2.1): a 180 at 150 ms quenches it; a silent TU gets exactly one 100 at
- *    200 ms; a retransmitted INVITE gets the last response again (100, then 180) */
+ *    200 ms; a retransmitted INVITE gets the last response again (100, then 180)
+ *  - rate_recovers: sip.rate_limit=10: a source has 20 (two seconds' worth), the 21st is
+ *    refused at any port, another source is not; a second later 10 more, then refused
+ *  - rate_trusted_and_off: a trusted source (gate.trusted) is never refused; 0: no limit
+ *  - rate_ipv6_prefix: two IPv6 addresses of one /64 share a bucket, of two /64s do not;
+ *    an IPv4-mapped address shares with its IPv4 form, both ways
+ *  - rate_table_full: a table of 4 sources: a fifth evicts the least recently seen one
+ *    (which comes back with a fresh bucket) and is itself limited; 1,000 more new
+ *    sources are each limited, the table stays at 4
+ *  - rate_table_no_scan: the full 65,536-source table, then 65,536 more new sources,
+ *    each limited after its burst (the old table scanned all 65,536 for each of them and
+ *    let it through unlimited) */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-stack.h"
@@ -879,6 +890,157 @@ trying_timer (void)
   txn_free (t);
 }
 
+/* A stack (not listening) on @env's fake clock with @set (sip.KEY=VALUE). */
+static SfStack *
+rate_stack (SfTestEnv *env, const char *set)
+{
+  CU_ASSERT_TRUE (sf_stack_declare_config (env->cfg, NULL));
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, set, NULL));
+  sf_endpoint_attach (env->ep, NULL);
+  SfTestEnv *scratch = sf_test_env_new ();
+  SfMachine *tu = sf_test_load (scratch, "rejecter.xml", reject_flow);
+  sf_test_env_free (scratch);
+  SfStack *s = sf_stack_new (env->ep, env->loader, tu, NULL);
+  g_assert (s != NULL);
+  sf_machine_unref (tu);
+  return s;
+}
+
+/* How many of @n requests from @addr are let through. */
+static guint
+rate_passed (SfStack *s, const char *addr, guint n)
+{
+  guint ok = 0;
+  for (guint i = 0; i < n; i++)
+    ok += sf_stack_rate_ok_for_test (s, addr, 5060 + i) ? 1 : 0;
+  return ok;
+}
+
+static void
+rate_recovers (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfStack *s = rate_stack (env, "sip.rate_limit=10");
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.1", 20), 20);
+  CU_ASSERT_FALSE (sf_stack_rate_ok_for_test (s, "192.0.2.1", 5060));
+  CU_ASSERT_FALSE (sf_stack_rate_ok_for_test (s, "192.0.2.1", 40000));
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.2", 25), 20);
+  sf_endpoint_advance (env->ep, 1000);
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.1", 15), 10);
+  sf_endpoint_advance (env->ep, 100);
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.1", 5), 1);
+  sf_endpoint_advance (env->ep, 10000); /* a long rest: still two seconds' worth at most */
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.1", 30), 20);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 2);
+  sf_stack_free (s);
+  sf_test_env_free (env);
+}
+
+static gboolean
+trust_192_0_2_9 (SfCtx *ctx, const SfSipPeer *from, gpointer data)
+{
+  g_autofree char *a = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  return strcmp (a, "192.0.2.9") == 0;
+}
+
+static void
+rate_trusted_and_off (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfStack *s = rate_stack (env, "sip.rate_limit=1");
+  SfStackGate gate = { .trusted = trust_192_0_2_9 };
+  sf_stack_set_gate (s, &gate);
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.9", 1000), 1000);
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.10", 10), 2);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 1); /* the trusted one is not tracked */
+  sf_stack_free (s);
+  sf_test_env_free (env);
+
+  env = sf_test_env_new ();
+  s = rate_stack (env, "sip.rate_limit=0");
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.10", 1000), 1000);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 0);
+  sf_stack_free (s);
+  sf_test_env_free (env);
+}
+
+static void
+rate_ipv6_prefix (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfStack *s = rate_stack (env, "sip.rate_limit=1");
+  /* one /64: one bucket of 2 */
+  CU_ASSERT_EQUAL (rate_passed (s, "2001:db8:1:2::1", 1), 1);
+  CU_ASSERT_EQUAL (rate_passed (s, "2001:db8:1:2:ffff:ffff:ffff:fffe", 1), 1);
+  CU_ASSERT_EQUAL (rate_passed (s, "2001:db8:1:2:1234:5678:9abc:def0", 3), 0);
+  /* the next /64, and one that differs in its first bits only: their own */
+  CU_ASSERT_EQUAL (rate_passed (s, "2001:db8:1:3::1", 3), 2);
+  CU_ASSERT_EQUAL (rate_passed (s, "3001:db8:1:2::1", 3), 2);
+  /* IPv4-mapped and IPv4: one bucket, whichever comes first */
+  CU_ASSERT_EQUAL (rate_passed (s, "::ffff:192.0.2.7", 1), 1);
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.7", 3), 1);
+  CU_ASSERT_EQUAL (rate_passed (s, "::ffff:192.0.2.7", 1), 0);
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.8", 2), 2);
+  CU_ASSERT_EQUAL (rate_passed (s, "::ffff:192.0.2.8", 2), 0);
+  /* ...and not with another IPv4 address, nor with an IPv6 /64 holding those bytes */
+  CU_ASSERT_EQUAL (rate_passed (s, "192.0.2.6", 3), 2);
+  CU_ASSERT_EQUAL (rate_passed (s, "c000:207::1", 3), 2);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 7);
+  sf_stack_free (s);
+  sf_test_env_free (env);
+}
+
+static void
+rate_table_full (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfStack *s = rate_stack (env, "sip.rate_limit=1");
+  sf_stack_set_rate_sources_for_test (s, 4);
+  const char *src[] = { "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4" };
+  for (guint i = 0; i < 4; i++)
+    CU_ASSERT_EQUAL (rate_passed (s, src[i], 3), 2);
+  CU_ASSERT_EQUAL (rate_passed (s, "10.0.0.1", 1), 0); /* seen again: now the most recent */
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 4);
+  /* A fifth source: counted like any (never let through unlimited); 10.0.0.2,
+   * the least recently seen, is forgotten. */
+  CU_ASSERT_EQUAL (rate_passed (s, "10.0.0.5", 5), 2);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 4);
+  CU_ASSERT_EQUAL (sf_stack_stats (s)->rate_evicted, 1);
+  CU_ASSERT_EQUAL (rate_passed (s, "10.0.0.1", 1), 0);     /* kept */
+  CU_ASSERT_EQUAL (rate_passed (s, "10.0.0.2", 3), 2);     /* forgotten: a fresh bucket (evicts 10.0.0.3) */
+  CU_ASSERT_EQUAL (rate_passed (s, "10.0.0.4", 1), 0);     /* kept */
+  CU_ASSERT_EQUAL (sf_stack_stats (s)->rate_evicted, 2);
+  /* Many new sources: each one limited after its burst; the table stays at 4. */
+  guint limited = 0;
+  for (guint i = 0; i < 1000; i++) {
+    g_autofree char *a = g_strdup_printf ("2001:db8:%x::1", i);
+    limited += rate_passed (s, a, 3) == 2 ? 1 : 0;
+  }
+  CU_ASSERT_EQUAL (limited, 1000);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 4);
+  CU_ASSERT_EQUAL (sf_stack_stats (s)->rate_evicted, 1002);
+  sf_stack_free (s);
+  sf_test_env_free (env);
+}
+
+static void
+rate_table_no_scan (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfStack *s = rate_stack (env, "sip.rate_limit=1");
+  guint limited = 0, n = 2 * 65536;
+  for (guint i = 0; i < n; i++) {
+    char a[32];
+    g_snprintf (a, sizeof a, "10.%u.%u.%u", i >> 16, (i >> 8) & 0xff, i & 0xff);
+    limited += rate_passed (s, a, 3) == 2 ? 1 : 0;
+  }
+  CU_ASSERT_EQUAL (limited, n);
+  CU_ASSERT_EQUAL (sf_stack_rate_sources_for_test (s), 65536);
+  CU_ASSERT_EQUAL (sf_stack_stats (s)->rate_evicted, 65536);
+  sf_stack_free (s);
+  sf_test_env_free (env);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -902,4 +1064,9 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, guard_ringing);
   SF_ADD_TEST (s, guard_after_answer);
   SF_ADD_TEST (s, trying_timer);
+  SF_ADD_TEST (s, rate_recovers);
+  SF_ADD_TEST (s, rate_trusted_and_off);
+  SF_ADD_TEST (s, rate_ipv6_prefix);
+  SF_ADD_TEST (s, rate_table_full);
+  SF_ADD_TEST (s, rate_table_no_scan);
 }
