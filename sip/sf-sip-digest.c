@@ -417,6 +417,13 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
   return SF_DIGEST_OK;
 }
 
+gboolean
+sf_digest_server_nonce_fresh (SfDigestServer *s, const char *nonce, gint64 now_s)
+{
+  NonceFields f;
+  return s != NULL && nonce_parse (s, nonce, &f) && f.made_s <= now_s + 60 && now_s - f.made_s <= (gint64) s->ttl_s;
+}
+
 guint
 sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s)
 {
