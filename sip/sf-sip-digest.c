@@ -418,10 +418,14 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
 }
 
 gboolean
-sf_digest_server_nonce_fresh (SfDigestServer *s, const char *nonce, gint64 now_s)
+sf_digest_server_nonce_ours (SfDigestServer *s, const char *nonce, gint64 now_s, gboolean *expired)
 {
   NonceFields f;
-  return s != NULL && nonce_parse (s, nonce, &f) && f.made_s <= now_s + 60 && now_s - f.made_s <= (gint64) s->ttl_s;
+  if (s == NULL || !nonce_parse (s, nonce, &f) || f.made_s > now_s + 60)
+    return FALSE;
+  if (expired != NULL)
+    *expired = now_s - f.made_s > (gint64) s->ttl_s;
+  return TRUE;
 }
 
 guint
