@@ -13,6 +13,11 @@
 
 G_BEGIN_DECLS
 
+/* A structured log field (value "1") marking an audit line, such as the
+ * "auth failed" lines for fail2ban: the program's log writer shows it whatever
+ * core.log_level, at the level it was logged with. */
+#define SF_LOG_FIELD_AUDIT "SIPFLOW_AUDIT"
+
 #define SF_ENDPOINT_ERROR (sf_endpoint_error_quark ())
 GQuark sf_endpoint_error_quark (void);
 typedef enum {

@@ -417,6 +417,17 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
   return SF_DIGEST_OK;
 }
 
+gboolean
+sf_digest_server_nonce_ours (SfDigestServer *s, const char *nonce, gint64 now_s, gboolean *expired)
+{
+  NonceFields f;
+  if (s == NULL || !nonce_parse (s, nonce, &f) || f.made_s > now_s + 60)
+    return FALSE;
+  if (expired != NULL)
+    *expired = now_s - f.made_s > (gint64) s->ttl_s;
+  return TRUE;
+}
+
 guint
 sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s)
 {

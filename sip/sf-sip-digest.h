@@ -116,6 +116,12 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
 SfDigestVerdict sf_digest_server_check (SfDigestServer *s, const SfSipValue *authorization, const char *ha1,
                                         guint offered, const char *method, const char *ruri, const char *body,
                                         gsize body_len, gint64 now_s, const char **why);
+/* Is @nonce one of ours: its HMAC verifies with our secret (this boot, an
+ * earlier one or another node sharing the secret) and it was not made more
+ * than 60 s after @now_s?  @expired (nullable) then tells whether it is older
+ * than the nonce lifetime.  Touches no nonce-count state: for deciding whether a
+ * refusal is worth logging, never for accepting credentials. */
+gboolean sf_digest_server_nonce_ours (SfDigestServer *s, const char *nonce, gint64 now_s, gboolean *expired);
 /* Slots holding the nonce-count state of a nonce not yet expired at @now_s (for stats). */
 guint sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s);
 /* The value of parameter @name in an auth header value, unquoted (transfer full), or NULL. */

@@ -1,5 +1,7 @@
 /* sf-ua-log.c: the log writer: structured GLib logs as one line each on
- * standard error, filtered by level (core.log_level / --log-level). */
+ * standard error, filtered by level (core.log_level / --log-level); a line
+ * carrying the field SF_LOG_FIELD_AUDIT (the "auth failed" lines for fail2ban)
+ * is written whatever the level. */
 #include "config.h"
 #include "sf-ua.h"
 #include <stdio.h>
@@ -24,16 +26,19 @@ level_name (GLogLevelFlags level)
 static GLogWriterOutput
 writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
 {
-  /* GLib levels: smaller flag values are more severe. */
-  if ((level & G_LOG_LEVEL_MASK) > threshold)
-    return G_LOG_WRITER_HANDLED;
   const char *domain = NULL, *message = NULL;
+  gboolean audit = FALSE;
   for (gsize i = 0; i < n_fields; i++) {
     if (strcmp (fields[i].key, "GLIB_DOMAIN") == 0)
       domain = fields[i].value;
     else if (strcmp (fields[i].key, "MESSAGE") == 0)
       message = fields[i].value;
+    else if (strcmp (fields[i].key, SF_LOG_FIELD_AUDIT) == 0)
+      audit = TRUE;
   }
+  /* GLib levels: smaller flag values are more severe. */
+  if ((level & G_LOG_LEVEL_MASK) > threshold && !audit)
+    return G_LOG_WRITER_HANDLED;
   fprintf (stderr, "%s: %s: %s\n", domain != NULL ? domain : "sipflow", level_name (level),
            message != NULL ? message : "");
   return G_LOG_WRITER_HANDLED;

@@ -2,12 +2,19 @@
  * RFC 7616): OpAuthorize challenges what comes without good credentials
  * (401 for REGISTER, 407 otherwise), one challenge per algorithm of
  * auth.algorithms, against the users of registrar.users.  Each refused
- * credentials write one line (level message) for tools like fail2ban:
+ * credentials carrying a nonce of ours write one line (level message, marked
+ * SF_LOG_FIELD_AUDIT so that the log writer shows it whatever core.log_level
+ * while auth.log_failures is true) for tools like fail2ban:
  *   auth failed: user "alice" from 127.0.0.1:5062: wrong credentials
  * the user name escaped (g_strescape) and cut to 64 bytes, an IPv6 source in
  * brackets; never the password or the response.  A first request without
- * credentials and a stale nonce are normal and not logged; past
- * SF_AUTH_LOG_PER_S lines a second the rest are counted into one line. */
+ * credentials and a stale nonce are normal and not logged; credentials whose
+ * nonce is not ours (forged, made up, another secret) are refused but not
+ * logged: whoever sends them from a spoofed address never got a nonce from us
+ * at all, and must not get that address banned.  Each source address gets
+ * SF_AUTH_LOG_PER_S lines a second, SF_AUTH_LOG_SOURCES sources are tracked a
+ * second (the table is emptied each second); the rest are counted into one
+ * line. */
 #include "config.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-stack.h"
@@ -15,7 +22,8 @@
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
-#define SF_AUTH_LOG_PER_S 20
+#define SF_AUTH_LOG_PER_S 20      /* "auth failed" lines a second, per source address */
+#define SF_AUTH_LOG_SOURCES 1024  /* source addresses tracked a second */
 
 static gint64
 now_s (SfCtx *ctx)
@@ -65,42 +73,82 @@ challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *
   return TRUE;
 }
 
-/* One "auth failed" line for request @e (see the top of this file). */
+/* Writes @line at level message; with auth.log_failures marked as an audit
+ * line, which the log writer (ua/sf-ua-log.c) shows whatever core.log_level. */
+static void
+audit (SfRegistrar *r, const char *line)
+{
+  if (r->log_failures)
+    g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, SF_LOG_FIELD_AUDIT, "1", "MESSAGE", "%s", line);
+  else
+    g_message ("%s", line);
+}
+
+/* One "auth failed" line for request @e (see the top of this file), unless its
+ * source used up its lines of this second. */
 static void
 log_failure (SfCtx *ctx, SfSipEvent *e, const char *username, const char *why)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   gint64 now = now_s (ctx);
   if (now != r->log_second) {
-    if (r->log_dropped > 0)
-      g_message ("auth failures not logged: %u (over %d a second)", r->log_dropped, SF_AUTH_LOG_PER_S);
+    if (r->log_dropped > 0) {
+      g_autofree char *sum = g_strdup_printf ("auth failures not logged: %u (%u sources over %d a second, "
+                                              "%u failures from sources past the %d tracked a second)",
+                                              r->log_dropped, r->log_sources_over, SF_AUTH_LOG_PER_S,
+                                              r->log_untracked, SF_AUTH_LOG_SOURCES);
+      audit (r, sum);
+    }
     r->log_second = now;
-    r->log_lines = 0;
     r->log_dropped = 0;
+    r->log_sources_over = 0;
+    r->log_untracked = 0;
+    if (r->log_sources != NULL)
+      g_hash_table_remove_all (r->log_sources);
   }
-  if (r->log_lines >= SF_AUTH_LOG_PER_S) {
-    r->log_dropped++;
-    return;
-  }
-  r->log_lines++;
-  g_autofree char *cut = g_strndup (username, 64);
-  g_autofree char *user = g_strescape (cut, NULL);
+  if (r->log_sources == NULL)
+    r->log_sources = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree char *ip = NULL;
   g_autofree char *from = NULL;
   GInetSocketAddress *remote = e->peer.remote;
   if (remote != NULL) {
     GInetAddress *a = g_inet_socket_address_get_address (remote);
-    g_autofree char *ip = g_inet_address_to_string (a);
+    ip = g_inet_address_to_string (a);
     gboolean v6 = g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6;
     from = g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (remote));
+  } else {
+    ip = g_strdup ("unknown");
   }
-  g_message ("auth failed: user \"%s\" from %s: %s", user, from != NULL ? from : "unknown", why);
+  gpointer seen = NULL;
+  guint n = 0;
+  if (g_hash_table_lookup_extended (r->log_sources, ip, NULL, &seen)) {
+    n = GPOINTER_TO_UINT (seen);
+  } else if (g_hash_table_size (r->log_sources) >= SF_AUTH_LOG_SOURCES) {
+    r->log_dropped++; /* a bounded table: a source past it is only counted */
+    r->log_untracked++;
+    return;
+  }
+  if (n >= SF_AUTH_LOG_PER_S) {
+    if (n == SF_AUTH_LOG_PER_S) {
+      r->log_sources_over++;
+      g_hash_table_insert (r->log_sources, g_strdup (ip), GUINT_TO_POINTER (n + 1)); /* counted once */
+    }
+    r->log_dropped++;
+    return;
+  }
+  g_hash_table_insert (r->log_sources, g_steal_pointer (&ip), GUINT_TO_POINTER (n + 1));
+  g_autofree char *cut = g_strndup (username, 64);
+  g_autofree char *user = g_strescape (cut, NULL);
+  g_autofree char *line = g_strdup_printf ("auth failed: user \"%s\" from %s: %s", user, from != NULL ? from : "unknown", why);
+  audit (r, line);
 }
 
-/* Challenges @e again after refused credentials (logged, unless @stale). */
+/* Challenges @e again after refused credentials (logged when @ours, the nonce
+ * in them is one of ours, and not @stale). */
 static SfOpResult
-refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *username, const char *why)
+refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, gboolean ours, const char *username, const char *why)
 {
-  if (!stale)
+  if (ours && !stale)
     log_failure (ctx, e, username, why);
   return challenge (ctx, e, status, stale, why) ? SF_OP_TRANSITION : SF_OP_ERROR;
 }
@@ -112,7 +160,8 @@ refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *use
  * 7616 3.3); an unknown user 403 (so a UA with the wrong user name stops at
  * once rather than retrying); a REGISTER authenticated as another user than
  * its To 403 (10.3 step 3).  Every refusal but the first challenge and a stale
- * nonce writes an "auth failed" line.  Good
+ * nonce writes an "auth failed" line, when the credentials carry a nonce of
+ * ours (sf_digest_server_nonce_ours: expired or not).  Good
  * credentials: CONTINUE, the next operator serves the request.  Without
  * registrar.users nothing is checked (SKIP). */
 static SfOpResult
@@ -163,9 +212,16 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   if (mine == NULL)
     return challenge (ctx, e, status, FALSE, "no credentials") ? SF_OP_TRANSITION : SF_OP_ERROR;
   g_autofree char *username = sf_digest_param (mine, "username");
+  /* Logged only with a nonce of ours (an expired one too: with it a wrong
+   * password gets a plain challenge, the right one stale=true, so it tests
+   * passwords): credentials with a made-up nonce, which anyone can send from a
+   * spoofed address, must not get that address banned. */
+  g_autofree char *nonce = sf_digest_param (mine, "nonce");
+  gboolean ours = sf_digest_server_nonce_ours (r->digest, nonce, now_s (ctx), NULL);
   SfUser *u = username != NULL ? g_hash_table_lookup (r->users, username) : NULL;
   if (u == NULL) {
-    log_failure (ctx, e, username != NULL ? username : "", "unknown user");
+    if (ours)
+      log_failure (ctx, e, username != NULL ? username : "", "unknown user");
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
   }
   g_autofree char *alg_name = sf_digest_param (mine, "algorithm");
@@ -174,14 +230,14 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   for (guint i = 0; i < r->n_algs; i++)
     offered |= 1u << r->algs[i];
   if ((alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) || !(offered & (1u << alg)))
-    return refuse (ctx, e, status, FALSE, username, "algorithm not offered");
+    return refuse (ctx, e, status, FALSE, ours, username, "algorithm not offered");
   g_autofree char *ha1 = NULL;
   if (u->password != NULL)
     ha1 = sf_digest_ha1 (alg, username, r->realm, u->password);
   else if (alg == SF_DIGEST_MD5 || alg == SF_DIGEST_MD5_SESS)
     ha1 = g_strdup (u->ha1_md5); /* htdigest: MD5 only */
   else
-    return refuse (ctx, e, status, FALSE, username, "only MD5 for this user");
+    return refuse (ctx, e, status, FALSE, ours, username, "only MD5 for this user");
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (e->msg)->raw);
   SfSipStr body = sf_sip_msg_body (e->msg);
@@ -204,11 +260,11 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     }
     return SF_OP_CONTINUE;
   case SF_DIGEST_STALE:
-    return refuse (ctx, e, status, TRUE, username, why);
+    return refuse (ctx, e, status, TRUE, ours, username, why);
   case SF_DIGEST_REPLAY:
   case SF_DIGEST_BAD:
   default:
-    return refuse (ctx, e, status, FALSE, username, why);
+    return refuse (ctx, e, status, FALSE, ours, username, why);
   }
 }
 

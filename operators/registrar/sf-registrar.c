@@ -24,6 +24,8 @@ static const SfConfigKey auth_keys[] = {
   { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
   { "nonce_slots", SF_CFG_INT, "65536", 1, 4194304, NULL,
     "nonces usable at once (a fixed table, 24 bytes a slot): a nonce whose slot a newer one took is stale" },
+  { "log_failures", SF_CFG_BOOL, "true", 0, 0, NULL,
+    "write the \"auth failed\" lines for fail2ban whatever core.log_level (false: only at log level message)" },
 };
 
 gboolean
@@ -94,6 +96,7 @@ registrar_free (SfRegistrar *r)
   sf_location_free (r->loc);
   g_clear_pointer (&r->digest, sf_digest_server_free);
   g_clear_pointer (&r->users, g_hash_table_unref);
+  g_clear_pointer (&r->log_sources, g_hash_table_unref);
   g_free (r->realm);
   g_strfreev (r->domains);
   g_free (r);
@@ -180,6 +183,7 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   r->loc = sf_location_new_memory (sf_endpoint_clock (ep));
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
   r->ep = ep;
+  r->log_failures = sf_config_get_bool (cfg, "auth", "log_failures");
   sf_endpoint_set_data (ep, "registrar", r);
   if (r->users != NULL)
     sf_endpoint_set_stats_extra (ep, (SfStatsFunc) stats_fields, r);

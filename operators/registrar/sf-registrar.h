@@ -30,9 +30,12 @@ typedef struct {
   SfDigestAlg algs[4];      /* auth.algorithms, the SHA-256 ones first */
   guint n_algs;
   SfEndpoint *ep;           /* unowned: the endpoint this is data of */
+  gboolean log_failures;    /* auth.log_failures: "auth failed" lines whatever core.log_level */
   gint64 log_second;        /* "auth failed" lines: the second being counted, */
-  guint log_lines;          /* lines written in it, */
-  guint log_dropped;        /* and lines left out in it (past SF_AUTH_LOG_PER_S) */
+  GHashTable *log_sources;  /* source address -> lines in it (at most SF_AUTH_LOG_SOURCES; lazily made), */
+  guint log_dropped;        /* lines left out in it (past SF_AUTH_LOG_PER_S for one source, or untracked), */
+  guint log_sources_over;   /* sources that went past SF_AUTH_LOG_PER_S in it, */
+  guint log_untracked;      /* and failures from sources past SF_AUTH_LOG_SOURCES in it */
 } SfRegistrar;
 
 /* Declares [registrar] and [auth]. */

@@ -14,15 +14,23 @@
 #  - stderr has one "auth failed" line per refused credentials (the replays and
 #    the wrong password, not the first challenges nor the stale one), with the
 #    client's address, and neither password nor digest response;
-#  - a burst of credentials for an unknown user (45 on a quick machine): 403
-#    each, at most 20 lines a second logged.
+#  - the server runs at the default log level (warning): the "auth failed"
+#    lines are written all the same (auth.log_failures defaults to true);
+#  - credentials for made-up users with a made-up nonce (nonce="0", and 80 hex
+#    digits under no HMAC of ours), as a spoofed packet would carry: 403, and
+#    no line;
+#  - a decoy source bursts credentials for an unknown user with a genuine nonce
+#    (at least 100, 403 each): at most 20 lines a second for it; a guesser on
+#    another address, one failure every 25 of the decoy's, gets every one of
+#    its lines written (the budget is per source); a summary line names the
+#    one source cut.
 . "$(dirname "$0")/lib.sh"
 
 command -v python3 >/dev/null || { echo "not ok - python3 is not installed (scripts/setup-deps installs it)"; exit 1; }
 
 printf 'alice:wonderland\nmallory:evil-but-valid\n' >"$T/users"
 start px proxy.xml --set "registrar.users=$T/users" --set auth.nonce_slots=16 --set auth.algorithms=SHA-256 \
-  --set sip.t1_ms=100 --log-level message || exit 1
+  --set sip.t1_ms=100 || exit 1
 
 cat >"$T/client.py" <<'EOF'
 import hashlib, os, re, socket, sys, time
@@ -110,17 +118,43 @@ s, _, _ = register("mallory", "a guess")
 print("wrong=%d" % s)
 s, _, _ = register("alice", "wonderland")
 print("alice_again=%d" % s)
-# A burst of credentials for a user the server does not know: 403 each, logged
-# at most 20 times a second of the server's clock.
-bogus = ('Authorization: Digest username="nobody", realm="sipflow.test", nonce="0", uri="%s", '
-         'response="0", algorithm=SHA-256, cnonce="0", qop=auth, nc=00000001' % ruri)
+# A made-up user with a made-up nonce (what a spoofed packet can carry): 403, not logged.
+def bogus(user, nonce):
+    return ('Authorization: Digest username="%s", realm="sipflow.test", nonce="%s", uri="%s", '
+            'response="0", algorithm=SHA-256, cnonce="0", qop=auth, nc=00000001' % (user, nonce, ruri))
+made_up = "%048x%s" % (int(time.time()), "0" * 32)
+codes = [send(request("trunk1", rand(), 1, bogus("trunk1", "0")))[0],
+         send(request("trunk2", rand(), 1, bogus("trunk2", made_up)))[0]]
+print("forged=%s" % ",".join(map(str, codes)))
+# A genuine nonce (from a first challenge), then a burst of credentials for a
+# user the server does not know from this address (the decoy), and from another
+# (the guesser) one every 25 of the decoy's.
+_, text = send(request("nobody", rand(), 1))
+nonce = param(re.search(r"^WWW-Authenticate: *Digest (.*)$", text, re.M | re.I).group(1), "nonce")
+guesser = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+guesser.bind(("127.0.0.2", 0))
+guesser.settimeout(5)
+print("guesser_port=%d" % guesser.getsockname()[1], flush=True)
+def send_from(s, msg):
+    global sock
+    saved, sock = sock, s
+    try:
+        return send(msg)
+    finally:
+        sock = saved
 # n failures within t seconds touch at most int(t) + 2 seconds: more than
-# 20 * (int(t) + 2) of them (45 on a quick machine, at most 500) must lose lines.
-start, codes, n = time.monotonic(), set(), 0
-while n < 500 and n <= 20 * (int(time.monotonic() - start) + 2) + 4:
-    codes.add(send(request("nobody", rand(), 1, bogus))[0])
+# 20 * (int(t) + 2) of them (at least 100, at most 400) must lose lines.
+start, codes, n, g = time.monotonic(), set(), 0, 0
+while n < 400 and (n < 100 or n <= 20 * (int(time.monotonic() - start) + 2) + 4):
+    codes.add(send(request("nobody", rand(), 1, bogus("nobody", nonce)))[0])
     n += 1
-print("burst=%s %d %.3f" % (",".join(map(str, sorted(codes))), n, time.monotonic() - start))
+    if n % 25 == 0:
+        codes.add(send_from(guesser, request("guesser", rand(), 1, bogus("guesser", nonce)))[0])
+        g += 1
+print("burst=%s %d %.3f %d" % (",".join(map(str, sorted(codes))), n, time.monotonic() - start, g))
+time.sleep(1.2)  # a later second: the next failure writes the summary of the burst's last
+codes = send_from(guesser, request("guesser", rand(), 1, bogus("guesser", nonce)))[0]
+print("after=%d" % codes)
 EOF
 
 timeout 60 python3 "$T/client.py" "$PORT_px" >"$T/client.out" 2>&1
@@ -149,13 +183,28 @@ grep -q "auth failed: user \"alice\" from 127.0.0.1:$port: nonce count replayed\
 [ "$(grep -c -E 'auth failed: user "(alice|mallory)"' "$T/px.err")" = 2 ] &&
   pass "log: only the refused credentials (not the first challenges, not the stale replay)" ||
   fail "auth failed count" "$(grep 'auth failed' "$T/px.err")"
-# N failures within S seconds touch at most floor(S) + 2 seconds of the clock.
-read -r codes sent secs <<<"$(out burst)"
-lines=$(grep -c 'auth failed: user "nobody" from 127.0.0.1:[0-9]*: unknown user$' "$T/px.err")
+[ "$(out forged)" = 403,403 ] && ! grep -q -E 'auth failed: user "trunk[12]"' "$T/px.err" &&
+  pass "made-up users with a made-up nonce (spoofable): 403, not logged" ||
+  fail "forged nonce" "$(out forged)" "$(grep 'trunk' "$T/px.err" | head -2)"
+# N failures within S seconds touch at most floor(S) + 2 seconds.
+read -r codes sent secs g <<<"$(out burst)"
+nobody=$(grep -c 'auth failed: user "nobody" from 127.0.0.1:[0-9]*: unknown user$' "$T/px.err")
+lines=$(grep -c 'auth failed: user ".*" from 127.0.0.1:' "$T/px.err") # alice's and mallory's too: the same source
 bound=$((20 * (${secs%.*} + 2)))
-[ "$codes" = 403 ] && [ "$lines" -ge 1 ] && [ "$lines" -le "$bound" ] && [ "$bound" -lt "$sent" ] &&
-  pass "log: a burst of $sent unknown-user 403s in ${secs}s writes $lines lines (at most 20 a second)" ||
+[ "$codes" = 403 ] && [ "$nobody" -ge 1 ] && [ "$lines" -ge 20 ] && [ "$lines" -le "$bound" ] && [ "$bound" -lt "$sent" ] &&
+  pass "log: a decoy's burst of $sent unknown-user 403s (genuine nonce) in ${secs}s writes $nobody lines (127.0.0.1: $lines, 20 a second)" ||
   fail "log rate" "codes $codes, $lines lines for $sent in ${secs}s (bound $bound)"
+gport=$(out guesser_port)
+glines=$(grep -c "auth failed: user \"guesser\" from 127.0.0.2:$gport: unknown user\$" "$T/px.err")
+[ "$(out after)" = 403 ] && [ "$g" -ge 4 ] && [ "$glines" = $((g + 1)) ] &&
+  pass "log: the guesser on another address gets all its $glines lines during the decoy's burst (per-source budget)" ||
+  fail "per-source budget" "guesser sent $g + 1, $glines lines"
+grep -q -E '^sipflow: message: auth failures not logged: [0-9]+ \(1 sources over 20 a second, 0 failures from sources past the 1024 tracked a second\)$' "$T/px.err" &&
+  pass "log: the summary line counts the one source cut" ||
+  fail "summary line" "$(grep 'not logged' "$T/px.err" | head -3)"
+grep -q '^sipflow: message: auth failed: ' "$T/px.err" &&
+  pass "log: the lines are written at the default log level (warning), format unchanged" ||
+  fail "default level" "$(head -3 "$T/px.err")"
 resp=$(out response)
 [ -n "$resp" ] && ! grep -q -e wonderland -e evil-but-valid -e "a guess" -e "$resp" "$T/px.err" &&
   pass "log: no password, no digest response" || fail "secrets in the log" "$(grep -e wonderland -e "$resp" "$T/px.err" | head -2)"

@@ -358,6 +358,43 @@ unique_nonces (void)
   CU_ASSERT_EQUAL (g_hash_table_size (seen), 10000);
 }
 
+/* sf_digest_server_nonce_ours: ours whatever the boot, expired or not; a
+ * forged, altered, foreign or future nonce is not; no state used. */
+static void
+nonce_ours (void)
+{
+  static const guint8 other[] = "another secret";
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 4);
+  g_autoptr (SfDigestServer) rebooted = sf_digest_server_new (the_secret, sizeof the_secret, 300, 4);
+  g_autoptr (SfDigestServer) stranger = sf_digest_server_new (other, sizeof other, 300, 4);
+  g_autofree char *n = sf_digest_server_nonce (srv, 1000);
+  gboolean expired = TRUE;
+  CU_ASSERT_TRUE (sf_digest_server_nonce_ours (srv, n, 1000, &expired));
+  CU_ASSERT_FALSE (expired);
+  CU_ASSERT_TRUE (sf_digest_server_nonce_ours (srv, n, 1300, &expired));
+  CU_ASSERT_FALSE (expired);
+  CU_ASSERT_TRUE (sf_digest_server_nonce_ours (srv, n, 1301, &expired));
+  CU_ASSERT_TRUE (expired);
+  CU_ASSERT_TRUE (sf_digest_server_nonce_ours (srv, n, 940, NULL));
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (srv, n, 939, NULL)); /* more than 60 s ahead */
+  CU_ASSERT_TRUE (sf_digest_server_nonce_ours (rebooted, n, 1000, NULL)); /* same secret: genuine */
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (stranger, n, 1000, NULL));
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (srv, NULL, 1000, NULL));
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (srv, "0", 1000, NULL));
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (srv, "", 1000, NULL));
+  g_autofree char *bent = g_strdup (n);
+  bent[5] = bent[5] == '0' ? '1' : '0'; /* another time under the same MAC */
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (srv, bent, 1000, NULL));
+  g_autofree char *longer = g_strconcat (n, "0", NULL);
+  CU_ASSERT_FALSE (sf_digest_server_nonce_ours (srv, longer, 1000, NULL));
+  /* Asking uses nothing up: the nonce is still taken once, then replayed. */
+  for (int i = 0; i < 10; i++)
+    CU_ASSERT_TRUE (sf_digest_server_nonce_ours (srv, n, 1000, NULL));
+  CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1000), 0);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_REPLAY);
+}
+
 void
 sf_test_register_sip_digest (void)
 {
@@ -372,4 +409,5 @@ sf_test_register_sip_digest (void)
   SF_ADD_TEST (s, stale_only_when_verified);
   SF_ADD_TEST (s, other_nodes);
   SF_ADD_TEST (s, unique_nonces);
+  SF_ADD_TEST (s, nonce_ours);
 }
