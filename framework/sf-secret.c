@@ -159,3 +159,46 @@ sf_secret_derive (SfConfig *cfg, const char *purpose, guint8 out[SF_SECRET_LEN],
   g_hmac_unref (h);
   return TRUE;
 }
+
+/* SipHash-2-4 (Aumasson, Bernstein): see sf-secret.h. */
+#define SIP_ROTL(x, b) (guint64) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                                            \
+  G_STMT_START                                                                               \
+  {                                                                                          \
+    v0 += v1; v1 = SIP_ROTL (v1, 13); v1 ^= v0; v0 = SIP_ROTL (v0, 32);                      \
+    v2 += v3; v3 = SIP_ROTL (v3, 16); v3 ^= v2;                                              \
+    v0 += v3; v3 = SIP_ROTL (v3, 21); v3 ^= v0;                                              \
+    v2 += v1; v1 = SIP_ROTL (v1, 17); v1 ^= v2; v2 = SIP_ROTL (v2, 32);                      \
+  }                                                                                          \
+  G_STMT_END
+
+guint64
+sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len)
+{
+  guint64 v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
+  guint64 v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
+  guint64 m, b = ((guint64) len) << 56;
+  gsize i, whole = len - len % 8;
+  for (i = 0; i < whole; i += 8) {
+    m = 0;
+    for (guint j = 0; j < 8; j++)
+      m |= (guint64) in[i + j] << (8 * j);
+    v3 ^= m;
+    SIP_ROUND;
+    SIP_ROUND;
+    v0 ^= m;
+  }
+  for (guint j = 0; i + j < len; j++)
+    b |= (guint64) in[i + j] << (8 * j);
+  v3 ^= b;
+  SIP_ROUND;
+  SIP_ROUND;
+  v0 ^= b;
+  v2 ^= 0xff;
+  SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
+  SIP_ROUND;
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+

@@ -23,4 +23,9 @@ char *sf_state_dir (SfConfig *cfg);
  * for one use, HMAC-SHA-256(secret, @purpose), so no two uses share a key. */
 gboolean sf_secret_derive (SfConfig *cfg, const char *purpose, guint8 out[SF_SECRET_LEN], GError **error);
 
+/* SipHash-2-4 (Aumasson, Bernstein) of @in under the 128-bit key @k: a keyed
+ * hash for hash tables an attacker feeds, and a short MAC (64 bits) where an
+ * HMAC would cost too much per message (the proxy's Via branches). */
+guint64 sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len);
+
 G_END_DECLS

@@ -484,6 +484,36 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   return sf_sip_builder_finish (b, error);
 }
 
+/* Adds line @h with its values passed through @edit (sf_sip_create_edited);
+ * FALSE when the line does not parse. */
+static gboolean
+add_edited_line (SfSipBuilder *b, const SfSipHdr *h, SfSipValueEdit edit, gpointer data, GError **error)
+{
+  g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+  if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, vals, error))
+    return FALSE;
+  GString *line = g_string_new (NULL);
+  gboolean edited = FALSE;
+  for (guint k = 0; k < vals->len; k++) {
+    const SfSipValue *v = vals->pdata[k];
+    g_autofree char *text = edit (v, data);
+    edited |= text != NULL;
+    g_string_append (line, k > 0 ? ", " : "");
+    if (text != NULL)
+      g_string_append (line, text);
+    else
+      g_string_append_len (line, v->raw.p, (gssize) v->raw.len);
+  }
+  if (edited) {
+    g_autofree char *name = str (h->name);
+    sf_sip_builder_add (b, name, "%s", line->str);
+  } else {
+    sf_sip_builder_add_line (b, h);
+  }
+  g_string_free (line, TRUE);
+  return TRUE;
+}
+
 SfSipMsg *
 sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit, gpointer data, GError **error)
 {
@@ -500,31 +530,12 @@ sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit, gpointer 
     const SfSipHdr *h = sf_sip_msg_header (m, i);
     if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE)
       continue;
-    if (h->id != id) {
+    if (h->id != id)
       sf_sip_builder_add_line (b, h);
-      continue;
-    }
-    g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-    if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, vals, error)) {
+    else if (!add_edited_line (b, h, edit, data, error)) {
       sf_sip_builder_free (b);
       return NULL;
     }
-    GString *line = g_string_new (NULL);
-    gboolean edited = FALSE;
-    for (guint k = 0; k < vals->len; k++) {
-      const SfSipValue *v = vals->pdata[k];
-      g_autofree char *text = edit (v, data);
-      edited |= text != NULL;
-      g_autofree char *raw = str (v->raw);
-      g_string_append_printf (line, "%s%s", k > 0 ? ", " : "", text != NULL ? text : raw);
-    }
-    if (edited) {
-      g_autofree char *name = str (h->name);
-      sf_sip_builder_add (b, name, "%s", line->str);
-    } else {
-      sf_sip_builder_add_line (b, h);
-    }
-    g_string_free (line, TRUE);
   }
   copy_body (b, m);
   return sf_sip_builder_finish (b, error);
@@ -532,6 +543,12 @@ sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit, gpointer 
 
 SfSipMsg *
 sf_sip_create_forward_response (SfSipMsg *resp, GError **error)
+{
+  return sf_sip_create_forward_response_edited (resp, SF_SIP_HDR_OTHER, NULL, NULL, error);
+}
+
+SfSipMsg *
+sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValueEdit edit, gpointer data, GError **error)
 {
   g_return_val_if_fail (!sf_sip_msg_is_request (resp), NULL);
   GPtrArray *vias = sf_sip_msg_values (resp, SF_SIP_HDR_VIA, error);
@@ -560,6 +577,13 @@ sf_sip_create_forward_response (SfSipMsg *resp, GError **error)
         const SfSipValue *second = line_vals->pdata[1];
         g_autofree char *rest = str (sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
         sf_sip_builder_add (b, "Via", "%s", rest);
+      }
+      continue;
+    }
+    if (edit != NULL && h->id == id) {
+      if (!add_edited_line (b, h, edit, data, error)) {
+        sf_sip_builder_free (b);
+        return NULL;
       }
       continue;
     }

@@ -122,6 +122,10 @@ SfSipMsg *sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit,
 /* 16.7 step 9: @resp with its top Via (this proxy's) removed.  A response with
  * a single Via was for this element: SF_SIP_ERROR_SYNTAX. */
 SfSipMsg *sf_sip_create_forward_response (SfSipMsg *resp, GError **error);
+/* The same, with the values of header @id passed through @edit on the way
+ * (sf_sip_create_edited): one rebuild for both. */
+SfSipMsg *sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValueEdit edit, gpointer data,
+                                                 GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipBuilder, sf_sip_builder_free)
 

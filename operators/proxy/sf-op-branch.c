@@ -40,7 +40,7 @@ static void
 to_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (SfSipMsg) up = sf_sip_create_forward_response (resp, &error);
+  g_autoptr (SfSipMsg) up = sf_proxy_forward_response (ctx, resp, &error);
   if (up == NULL) {
     g_warning ("%s: response not forwarded: %s", sf_ctx_handle (ctx), error->message);
     return;
@@ -104,6 +104,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_free (rr);
       rr = both;
     }
+    sf_ctx_set_data (ctx, SF_PROXY_RR_TOKEN, g_steal_pointer (&token), g_free);
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,

@@ -716,7 +716,7 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *handle = ev->arg != NULL ? g_strndup (ev->arg, strcspn (ev->arg, " ")) : NULL; /* "b1 180" */
   SfProxyBranchRec *b = find_branch (p, handle);
   guint status = sf_sip_msg_status (e->msg);
-  g_autoptr (SfSipMsg) up = status < 300 ? sf_proxy_response_for_caller (ctx, e->msg) : sf_sip_msg_ref (e->msg);
+  SfSipMsg *up = e->msg; /* our Via popped, our Record-Route's token made for the caller: sf_proxy_forward_response */
   if (status < 200) {
     if (status == 100 || p->final_sent != 0)
       return SF_OP_DONE;

@@ -24,6 +24,8 @@ typedef struct {
   SfProxyFork fork;
   guint max_breadth;    /* RFC 5393 5.3.3: the Max-Breadth of a request without one */
   guint8 rr_key[32];    /* signs Record-Route tokens (core.secret_file, purpose "sipflow record-route") */
+  GHmac *rr_hmac;       /* owned: HMAC-SHA-256 keyed with rr_key, copied for each token */
+  guint64 branch_key[2]; /* SipHash key of the MAC in our Via branches (purpose "sipflow branch") */
 } SfProxyConfig;
 
 gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);
@@ -72,6 +74,9 @@ typedef struct {
 
 #define SF_PROXY_CTX "proxy.ctx"
 #define SF_PROXY_JOB "branch.job"
+/* Branch data (char*, owned): the token of the Record-Route the branch put in
+ * its request; a response's Record-Route values carrying it are ours. */
+#define SF_PROXY_RR_TOKEN "branch.rr_token"
 
 void sf_proxy_job_free (SfProxyJob *j);
 
@@ -111,7 +116,7 @@ SfSipProto sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *targe
  * From), the user@host:port the remote target that the requests carrying this
  * Record-Route as their Route will have as Request-URI: the caller's Contact
  * in the request that goes to the callee, the callee's Contact in each
- * response that goes back to the caller (sf_proxy_response_for_caller: RFC
+ * response that goes back to the caller (sf_proxy_forward_response: RFC
  * 3261 16.7 step 4 lets a proxy rewrite its Record-Route there).  So a token
  * serves one side of one dialog only: its Call-ID, its initiator, and the
  * peer it reaches; no state is kept, a node that shares the secret, or this
@@ -132,10 +137,11 @@ gboolean sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri
  * its remote target (the Request-URI, or a strict router's last Route)?  The
  * comparison takes constant time. */
 gboolean sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req);
-/* @resp as it goes back to the caller: the token of each Record-Route of ours
- * made for the callee's Contact in @resp (transfer full; @resp itself, with a
- * new ref, when it has no Record-Route or no Contact). */
-SfSipMsg *sf_proxy_response_for_caller (SfCtx *ctx, SfSipMsg *resp);
+/* 16.7 step 9 and step 4: @resp as it goes back toward the caller: our Via
+ * popped and, in a 1xx or 2xx that carries Record-Route and a Contact, the
+ * token of each Record-Route of ours made for the callee's Contact, in one
+ * rebuild (transfer full; NULL with @error when it cannot be built). */
+SfSipMsg *sf_proxy_forward_response (SfCtx *ctx, SfSipMsg *resp, GError **error);
 
 /* The gate a proxy's stack runs before any state (sf_stack_set_gate): 16.3
  * and admission refusals, and challenges without credentials, answered

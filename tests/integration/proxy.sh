@@ -257,11 +257,34 @@ wait_ev gina '"event":"call_end".*"status":486' 5 && pass "q order: both refused
 # is forwarded statelessly to the next Via, when its branch is one of ours (the
 # branch's MAC, made with px0's key, checks); a forged one is dropped (no
 # reflector). px0's secret is known to the test (core.secret_file): the MAC is
-# HMAC-SHA-256(HMAC-SHA-256(secret, "sipflow record-route"), "branch\n" HEAD).
+# HMAC-SHA-256(HMAC-SHA-256(secret, "sipflow branch"), "branch\n" HEAD).
 head=0123456789abcdef.00000000
-mac=$(python3 -c 'import hmac,hashlib,sys
-k=hmac.new(bytes.fromhex(sys.argv[1]), b"sipflow record-route", hashlib.sha256).digest()
-print(hmac.new(k, b"branch\n"+sys.argv[2].encode(), hashlib.sha256).hexdigest()[:8])' "$PX0_SECRET" "$head")
+mac=$(python3 - "$PX0_SECRET" "$head" <<'PY'
+import hashlib, hmac, struct, sys
+key = hmac.new(bytes.fromhex(sys.argv[1]), b"sipflow branch", hashlib.sha256).digest()[:16]
+def siphash24(k, m):  # SipHash-2-4, the reference algorithm
+    k0, k1 = struct.unpack("<QQ", k)
+    v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d, k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573]
+    M = (1 << 64) - 1
+    rotl = lambda x, b: ((x << b) | (x >> (64 - b))) & M
+    def rnd():
+        v[0] = (v[0] + v[1]) & M; v[1] = rotl(v[1], 13) ^ v[0]; v[0] = rotl(v[0], 32)
+        v[2] = (v[2] + v[3]) & M; v[3] = rotl(v[3], 16) ^ v[2]
+        v[0] = (v[0] + v[3]) & M; v[3] = rotl(v[3], 21) ^ v[0]
+        v[2] = (v[2] + v[1]) & M; v[1] = rotl(v[1], 17) ^ v[2]; v[2] = rotl(v[2], 32)
+    whole = len(m) - len(m) % 8
+    for i in range(0, whole, 8):
+        w, = struct.unpack("<Q", m[i:i + 8]); v[3] ^= w; rnd(); rnd(); v[0] ^= w
+    b = (len(m) << 56) & M
+    for j, c in enumerate(m[whole:]):
+        b |= c << (8 * j)
+    v[3] ^= b; rnd(); rnd(); v[0] ^= b; v[2] ^= 0xff
+    for _ in range(4):
+        rnd()
+    return v[0] ^ v[1] ^ v[2] ^ v[3]
+print("%08x" % (siphash24(key, sys.argv[2].encode()) >> 32))
+PY
+)
 stray() { # stray NAME BRANCH
   cat >"$T/$1.sip" <<MSG
 SIP/2.0 200 OK
