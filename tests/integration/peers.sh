@@ -2,7 +2,7 @@
 # peers.sh: real SIP phones through xml/proxy.xml in its default configuration
 # (only a users file and a loopback listen), on loopback, bounded.  baresip 1.0
 # (Debian baresip-core, libre 1.1) is alice, linphonec 5.1 (linphone-cli) is bob;
-# the traps they set are in PEERS.md.
+# the traps they set are noted below, where each is handled.
 #  - both register at the proxy through a 401 digest challenge (the default
 #    auth.algorithms, MD5 alone: baresip gives up at a SHA-256 challenge);
 #  - baresip calls bob: 407 answered, linphonec rings and answers by itself,
