@@ -399,14 +399,6 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   return TRUE;
 }
 
-/* A response without a transaction (8.2.7); @lines: further header lines, nullable. */
-static gboolean
-answer_statelessly (SfStack *s, SfSipMsg *req, const SfSipPeer *from, guint status, const char *reason,
-                    const char *const *lines)
-{
-  return sf_stack_answer_stateless (s, req, from, status, reason, lines);
-}
-
 void
 sf_stack_set_gate (SfStack *s, const SfStackGate *gate)
 {
@@ -620,7 +612,7 @@ refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *from, const ch
   g_autofree char *retry = g_strdup_printf ("Retry-After: %u", sf_stack_shutdown_retry_after (s));
   const char *const lines[] = { retry, NULL };
   g_info ("%s refused: shutting down (503)", method);
-  if (answer_statelessly (s, msg, from, 503, "Shutting Down", lines))
+  if (sf_stack_answer_stateless (s, msg, from, 503, "Shutting Down", lines))
     s->stats.shutdown_refused++;
 }
 
@@ -773,7 +765,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
      * transaction and goes to the call; one that matches nothing gets 481. */
     g_autofree char *ikey = server_key (msg, "INVITE");
     if (sf_endpoint_lookup (s->ep, "transaction", ikey) == NULL) {
-      answer_statelessly (s, msg, from, 481, NULL, NULL);
+      sf_stack_answer_stateless (s, msg, from, 481, NULL, NULL);
       return;
     }
   }
@@ -789,7 +781,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
   txn = sf_endpoint_create (s->ep, m, key, NULL, &error);
   if (txn == NULL) {
     g_warning ("%s not taken: %s", method, error->message);
-    answer_statelessly (s, msg, from, 503, NULL, NULL);
+    sf_stack_answer_stateless (s, msg, from, 503, NULL, NULL);
     return;
   }
   if (*source != '\0')

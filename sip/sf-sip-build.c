@@ -484,7 +484,8 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   return sf_sip_builder_finish (b, error);
 }
 
-/* Adds line @h with its values passed through @edit (sf_sip_create_edited);
+/* Adds line @h with its values passed through @edit (the text of a value,
+ * transfer full, or NULL to keep it);
  * FALSE when the line does not parse. */
 static gboolean
 add_edited_line (SfSipBuilder *b, const SfSipHdr *h, SfSipValueEdit edit, gpointer data, GError **error)
@@ -512,33 +513,6 @@ add_edited_line (SfSipBuilder *b, const SfSipHdr *h, SfSipValueEdit edit, gpoint
   }
   g_string_free (line, TRUE);
   return TRUE;
-}
-
-SfSipMsg *
-sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit, gpointer data, GError **error)
-{
-  SfSipBuilder *b;
-  if (sf_sip_msg_is_request (m)) {
-    g_autofree char *method = str (sf_sip_msg_method (m));
-    g_autofree char *ruri = str (sf_sip_msg_ruri (m)->raw);
-    b = sf_sip_builder_request (method, ruri);
-  } else {
-    g_autofree char *reason = str (sf_sip_msg_reason (m));
-    b = sf_sip_builder_response (sf_sip_msg_status (m), reason);
-  }
-  for (guint i = 0; i < sf_sip_msg_n_headers (m); i++) {
-    const SfSipHdr *h = sf_sip_msg_header (m, i);
-    if (h->id == SF_SIP_HDR_CONTENT_LENGTH || h->id == SF_SIP_HDR_CONTENT_TYPE)
-      continue;
-    if (h->id != id)
-      sf_sip_builder_add_line (b, h);
-    else if (!add_edited_line (b, h, edit, data, error)) {
-      sf_sip_builder_free (b);
-      return NULL;
-    }
-  }
-  copy_body (b, m);
-  return sf_sip_builder_finish (b, error);
 }
 
 SfSipMsg *

@@ -113,17 +113,15 @@ typedef struct {
  * forwarded: SF_SIP_ERROR_HOPS, to be answered 483 (16.3). */
 SfSipMsg *sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error);
 
-/* A copy of @m with the values of header @id passed through @edit: it returns
- * the new text of a value (transfer full) or NULL to keep it as it is.  Lines
- * with no value edited keep their bytes. */
+/* Edits one header value: returns its new text (transfer full), or NULL to
+ * keep it as it is. */
 typedef char *(*SfSipValueEdit) (const SfSipValue *v, gpointer data);
-SfSipMsg *sf_sip_create_edited (SfSipMsg *m, SfSipHdrId id, SfSipValueEdit edit, gpointer data, GError **error);
 
 /* 16.7 step 9: @resp with its top Via (this proxy's) removed.  A response with
  * a single Via was for this element: SF_SIP_ERROR_SYNTAX. */
 SfSipMsg *sf_sip_create_forward_response (SfSipMsg *resp, GError **error);
 /* The same, with the values of header @id passed through @edit on the way
- * (sf_sip_create_edited): one rebuild for both. */
+ * (lines with no value edited keep their bytes): one rebuild for both. */
 SfSipMsg *sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValueEdit edit, gpointer data,
                                                  GError **error);
 
