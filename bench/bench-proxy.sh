@@ -184,7 +184,7 @@ fi
 (echo quit >&3) 2>/dev/null
 exec 3>&-
 
-# ---- Kamailio, set up for the same job (bench/kamailio-proxy.cfg, PEERS.md) ----
+# ---- Kamailio, set up for the same job (bench/kamailio-proxy.cfg, docs/testing.md) ----
 if ! command -v kamailio >/dev/null; then
   echo "kamailio: not installed (Debian package kamailio): no comparison"
   exit 0

@@ -68,7 +68,7 @@ PORT=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
 measure sipflow "$PORT" "$SF"
 echo quit >&3
 
-# ---- Kamailio, set up for the same job (PEERS.md) ----
+# ---- Kamailio, set up for the same job (docs/testing.md) ----
 if ! command -v kamailio >/dev/null; then
   echo "kamailio: not installed (Debian package kamailio): no comparison"
   exit 0

@@ -1,4 +1,4 @@
-/* sf-clock.h: the injectable clock behind every timer (STYLE.md, GstTestClock).
+/* sf-clock.h: the injectable clock behind every timer (docs/style.md, GstTestClock).
  * The system clock reads the monotonic time; the fake clock moves only when a
  * test advances it, so timer tests never sleep. */
 #pragma once

@@ -1,4 +1,4 @@
-/* sf-config.h: configuration as DESIGN.md says: an INI file read with GKeyFile
+/* sf-config.h: configuration as docs/architecture.md says: an INI file read with GKeyFile
  * (',' separates list items), every key settable with --set SECTION.KEY=VALUE,
  * one declared table of keys per section (plugins add theirs), and errors that
  * name the source, the key and what was expected.  Values are checked when they

@@ -1,5 +1,5 @@
 /* sf-endpoint.h: the endpoint ties everything together with no globals
- * (STYLE.md, pjsip_endpoint): the operator registry, the configuration, the
+ * (docs/style.md, pjsip_endpoint): the operator registry, the configuration, the
  * clock and its timer heap, the instances and their keys, the event queue that
  * gives one call's events one at a time and in order (VOCAL's FIFO), the event
  * output, the trace and the counters. */
@@ -48,7 +48,7 @@ typedef void (*SfEmitFunc) (const char *json_line, gpointer user_data);
 /* One trace line (no newline). */
 typedef void (*SfTraceFunc) (const char *line, gpointer user_data);
 /* An event nothing took (after the catch-all): the owner answers what needs an
- * answer (a SIP request: 481/501/405/500, DESIGN.md). */
+ * answer (a SIP request: 481/501/405/500, docs/architecture.md). */
 typedef void (*SfUntakenFunc) (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer user_data);
 
 /* @clock: transfer full.  @reg, @cfg: unowned, must outlive the endpoint (@cfg nullable). */

@@ -1,7 +1,7 @@
 /* sf-event.h: typed, reference-counted events, the one currency of the engine.
  *
  * Everything that can move a machine is an event with a kind the dispatcher checks
- * (STYLE.md: never downcast on what a peer chose) and a short name: a SIP message
+ * (docs/style.md: never downcast on what a peer chose) and a short name: a SIP message
  * ("INVITE", "180"), a transaction event ("timeout", "transport_error"), a timer
  * ("B"), a device/control command ("answer"), a media event ("eos"), or the end
  * of a child instance.  Its trigger string ("device:answer") is what traces print. */

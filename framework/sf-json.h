@@ -1,5 +1,5 @@
 /* sf-json.h: the few JSON writing helpers the event output needs (one object a
- * line, DESIGN.md "Events out").  Strings are escaped per RFC 8259; bytes that
+ * line, docs/architecture.md "Events out").  Strings are escaped per RFC 8259; bytes that
  * are not valid UTF-8 are replaced, so a hostile peer cannot break the output. */
 #pragma once
 #include <glib.h>

@@ -2,7 +2,7 @@
  * compiled in as a GResource when no such file exists), validates it against
  * the versioned RELAX NG schema xml/sipflow.rng, binds every operator by name
  * through the registry, loads the flow's plugins and imported machines, and
- * makes every check DESIGN.md lists before the first event.  Each diagnostic
+ * makes every check docs/architecture.md lists before the first event.  Each diagnostic
  * names the file, the line, the element and quotes the offending name. */
 #pragma once
 #include <glib.h>

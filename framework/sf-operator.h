@@ -1,7 +1,7 @@
 /* sf-operator.h: what an operator is, and everything an operator may do.
  *
  * An operator is a small C function run by the dispatcher from a state's entry,
- * normal or exit queue (DESIGN.md, "Machine semantics").  It returns a
+ * normal or exit queue (docs/architecture.md, "Machine semantics").  It returns a
  * disposition and acts only through its context (send, start a timer, post an
  * event), never through globals, so it can be unit-tested without sockets.
  * Operators are declared in constant tables (SfOperatorDef) that pair the XML

@@ -1,5 +1,5 @@
 /* sf-registry.h: the operator registry.  Constant tables pair each XML name
- * with its C function (STYLE.md, Kamailio module exports); built-in tables are
+ * with its C function (docs/style.md, Kamailio module exports); built-in tables are
  * added at start, plugin tables under their namespace.  Names are resolved when
  * a flow loads, never at run time. */
 #pragma once

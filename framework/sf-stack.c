@@ -1014,7 +1014,7 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
   return TRUE;
 }
 
-/* DESIGN.md: a request nothing takes still gets an answer. */
+/* docs/architecture.md: a request nothing takes still gets an answer. */
 static void
 untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
 {

@@ -1,4 +1,4 @@
-/* sf-timer.h: one binary min-heap of timers per endpoint (DESIGN.md: timers are
+/* sf-timer.h: one binary min-heap of timers per endpoint (docs/architecture.md: timers are
  * delayed events in one heap, not one GSource each: Timer H lives 32 s and a busy
  * server holds tens of thousands).  Ties fire in the order they were added.
  * Insert, remove and pop are O(log n); a timer knows its heap slot. */

@@ -157,7 +157,7 @@ fail (GError **error, SfSdpError code, const char *format, ...)
   g_propagate_error (error, e);
 }
 
-/* At most 40 bytes of @s for a message, non-printables masked (STYLE.md). */
+/* At most 40 bytes of @s for a message, non-printables masked (docs/style.md). */
 static char *
 sample (const char *s)
 {

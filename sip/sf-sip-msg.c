@@ -415,7 +415,7 @@ require_one (SfSipMsg *msg, SfSipHdrId id, GError **error)
   return sf_sip_msg_values (msg, id, error) != NULL;
 }
 
-/* What a message cannot live without (STYLE.md: tolerant parsing). */
+/* What a message cannot live without (docs/style.md: tolerant parsing). */
 static gboolean
 validate (SfSipMsg *msg, GError **error)
 {

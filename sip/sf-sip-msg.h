@@ -2,7 +2,7 @@
  * fields and a body, reference counted and immutable once shared.
  *
  * A received message keeps its bytes in one GBytes; headers are slices into
- * them, and typed values are parsed on demand and cached (STYLE.md).  At
+ * them, and typed values are parsed on demand and cached (docs/style.md).  At
  * parse time only what a message cannot live without is checked (the start
  * line, framing, Via, From, To, Call-ID, CSeq, and Max-Forwards and
  * Content-Length when present); any other header that turns out malformed when
@@ -14,7 +14,7 @@
 
 G_BEGIN_DECLS
 
-/* Hard limits (STYLE.md): past one, a clean SF_SIP_ERROR_LIMIT. */
+/* Hard limits (docs/style.md): past one, a clean SF_SIP_ERROR_LIMIT. */
 #define SF_SIP_MAX_MSG_SIZE (64 * 1024)     /* a whole message, body included */
 #define SF_SIP_MAX_HEADERS 256              /* header lines */
 #define SF_SIP_MAX_HEADER_LEN (8 * 1024)    /* one header line, folds included */

@@ -1,7 +1,7 @@
 /* sf-sip-str.h: byte slices and the scanner the SIP parsers share.
  *
  * A parsed message keeps the received bytes in one GBytes; every value is a
- * slice (pointer + length) into them, parsed on demand (STYLE.md, Kamailio's
+ * slice (pointer + length) into them, parsed on demand (docs/style.md, Kamailio's
  * str).  Slices are never NUL-terminated and may hold NUL bytes (RFC 4475
  * intmeth, escnull).  The scanner implements RFC 3261 section 25's lexical
  * rules: LWS with line folding (a CRLF followed by SP or HTAB), tokens,

@@ -1,6 +1,6 @@
-/* sf-dispatch.c: the dispatcher, the one place where state changes (STYLE.md).
+/* sf-dispatch.c: the dispatcher, the one place where state changes (docs/style.md).
  *
- * DESIGN.md "Machine semantics": the current state's normal queue runs in order;
+ * docs/architecture.md "Machine semantics": the current state's normal queue runs in order;
  * SKIP passes, CONTINUE acts and goes on, DONE stops, TRANSITION and mapped
  * outcomes stop and move; the first transition wins.  What the state does not
  * take goes to the catch-all state "*".  A transition runs the old state's exit

@@ -1,4 +1,4 @@
-/* sf-dot.h: a machine drawn as Graphviz DOT, for teaching (DESIGN.md,
+/* sf-dot.h: a machine drawn as Graphviz DOT, for teaching (docs/architecture.md,
  * "Teaching"): states with their entry/exit queues, transitions labelled with
  * the operator (and outcome) that takes them, final states doubled, the
  * catch-all state dashed. */

@@ -1,7 +1,7 @@
 /* sf-machine.h: a machine definition, as loaded from one XML flow.
  *
  * States are data: a name plus entry, normal and exit queues of operator
- * bindings (STYLE.md, pjsip tsx_set_state / SCTP state tables).  A binding pairs
+ * bindings (docs/style.md, pjsip tsx_set_state / SCTP state tables).  A binding pairs
  * an operator definition with what the XML said about it here: its argument,
  * its next state, and where each named outcome leads.  Definitions are
  * immutable once loaded and shared by every instance. */

@@ -1,5 +1,5 @@
 /* sf-ua-check.c: 'sipflow check' and 'sipflow dot': load flows with every
- * load-time check of DESIGN.md and report FILE:LINE diagnostics. */
+ * load-time check of docs/architecture.md and report FILE:LINE diagnostics. */
 #include "config.h"
 #include "sf-ua.h"
 #include "framework/sf-loader.h"

@@ -1,4 +1,4 @@
-/* sf-ua-control.c: control commands (DESIGN.md, "Control commands"): one
+/* sf-ua-control.c: control commands (docs/architecture.md, "Control commands"): one
  * command a line, from standard input or the --control Unix socket, turned into
  * device events for the flow.  On the socket each command gets exactly one JSON
  * reply line; 'sipflow ctl' sends one and prints the reply. */

@@ -193,7 +193,7 @@ emit_reply (Run *r, const char *command, gboolean ok, const char *fields)
   if (fields != NULL) {
     g_string_append_c (out, ',');
     if (!ok) {
-      /* "ok":false,"error":"..." -> "message":"..." as DESIGN.md's error event has it. */
+      /* "ok":false,"error":"..." -> "message":"..." as docs/architecture.md's error event has it. */
       const char *e = strstr (fields, "\"error\":");
       g_string_append_printf (out, "\"message\":%s", e != NULL ? e + strlen ("\"error\":") : "null");
     } else {

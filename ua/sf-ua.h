@@ -5,7 +5,7 @@
 
 G_BEGIN_DECLS
 
-/* Exit codes (DESIGN.md: usage errors exit 2). */
+/* Exit codes (docs/architecture.md: usage errors exit 2). */
 enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
 
 int sf_ua_cmd_check (int argc, char **argv);

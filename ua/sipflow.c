@@ -1,4 +1,4 @@
-/* sipflow.c: the sipflow command: run a flow, check it, draw it (DESIGN.md,
+/* sipflow.c: the sipflow command: run a flow, check it, draw it (docs/architecture.md,
  * "Command line").  One binary for every variant. */
 #include "config.h"
 #include "sf-ua.h"

@@ -1,7 +1,7 @@
 /* sf-op-core.c: the core operators every flow may use: timers, device commands,
  * child instances, log and event output.  They carry no SIP knowledge; the
  * sample flows in xml/examples/ are built from them, and so is the teaching
- * material on the engine's semantics (DESIGN.md, "Machine semantics"). */
+ * material on the engine's semantics (docs/architecture.md, "Machine semantics"). */
 #include "config.h"
 #include "framework/sf-operator.h"
 #include "framework/sf-json.h"

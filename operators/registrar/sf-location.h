@@ -1,5 +1,5 @@
 /* sf-location.h: the location service (RFC 3261 10.3, 16.5): bindings from an
- * address-of-record to contacts, behind an asynchronous interface (DESIGN.md:
+ * address-of-record to contacts, behind an asynchronous interface (docs/architecture.md:
  * a lookup's result comes back as an event), so a persistent store or one
  * shared by several servers can replace the in-memory one without touching the
  * flows.  Results are delivered in a later main-loop iteration, never from

@@ -6,7 +6,7 @@
 #  - run: the demo call runs to its end with every transition, beep and stats event
 #  - config errors name the source, the key and the expectation (exit 1)
 #  - control: bad commands give error events; the --control socket answers 'sipflow ctl';
-#    quit, SIGTERM and a closed standard input behave as DESIGN.md says
+#    quit, SIGTERM and a closed standard input behave as docs/architecture.md says
 # Every wait is on an event line, bounded by a timeout; nothing sleeps.
 set -u
 SIPFLOW=${SIPFLOW:-$PWD/sipflow}

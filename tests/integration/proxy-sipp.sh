@@ -2,7 +2,7 @@
 # proxy-sipp.sh: sipp through xml/proxy.xml to sipp, on loopback, bounded.
 # The caller (tests/integration/sipp/uac-rr.xml) sends ACK and BYE by the
 # Record-Route of the 200; the called sipp (uas-rr.xml) echoes Record-Route
-# (PEERS.md: sipp's built-in scenarios do neither).  sipp is a proxy.trusted
+# (docs/testing.md: sipp's built-in scenarios do neither).  sipp is a proxy.trusted
 # source, so it is not challenged (it could not answer a 407).
 #  - 2000 calls at 500 calls/s: all successful, INVITE, ACK and BYE each through
 #    the proxy; every instance the proxy made (request, branch, transaction) ends;

@@ -6,7 +6,7 @@
 #    sipp's side, and sipflow's stats show its calls answered and ended
 #  - TCP (-t t1): 100 calls, all successful
 # sipflow listens on port 0 and reports its port in the 'listening' event; sipp
-# gets an explicit free local port (PEERS.md: it takes 5060 otherwise).
+# gets an explicit free local port (docs/testing.md: it takes 5060 otherwise).
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SF_PID=

@@ -1,4 +1,4 @@
-/* test-config.c: declared configuration (DESIGN.md, "Configuration").
+/* test-config.c: declared configuration (docs/architecture.md, "Configuration").
  *  - defaults: every declared key has its default and the source "default"
  *  - file_and_set: a file sets values, --set overrides it, each remembers its source
  *  - booleans: true/false/on/off/yes/no (GKeyFile alone takes only true/false)

@@ -1,4 +1,4 @@
-/* test-dispatch.c: the machine semantics of DESIGN.md, one scenario each.
+/* test-dispatch.c: the machine semantics of docs/architecture.md, one scenario each.
  *  - initial_entry: the initial state's entry queue runs when an instance is created
  *  - skip_continue_done: SKIP passes on, CONTINUE acts and goes on, DONE stops the queue
  *  - transition_order: exit queue, set, entry queue; the state event lists the ops

@@ -1,4 +1,4 @@
-/* test-loader.c: the XML flow loader and its load-time checks (DESIGN.md,
+/* test-loader.c: the XML flow loader and its load-time checks (docs/architecture.md,
  * "Machine semantics": everything that can be checked before the first event).
  *  - shipped_flows_load: every flow under xml/ loads with no error and no warning
  *  - broken_flows: each tests/flows/bad/ flow gives its expected error at its line

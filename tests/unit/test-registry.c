@@ -1,4 +1,4 @@
-/* test-registry.c: the operator registry and plugins (DESIGN.md, "Flows and plugins").
+/* test-registry.c: the operator registry and plugins (docs/architecture.md, "Flows and plugins").
  *  - builtin_table: every built-in operator name is unique, VOCAL-style (OpXxx) and documented
  *  - duplicates_refused: a name registered twice, or twice in one table, is refused whole
  *  - reserved_outcome: no operator may declare the implicit outcome "error"

@@ -1,5 +1,5 @@
 /* test-sip-parse.c: the SIP message layer against the conformance data
- * (../shared/testdata, which is never edited) and round trips.
+ * (tests/data, copies of the RFC 4475 and RFC 5118 messages, never edited) and round trips.
  *  - rfc4475_verdicts: each of the 50 RFC 4475 messages gets INDEX.tsv's verdict
  *    (valid and valid-but-odd parse with every header; invalid-must-reject fail),
  *    and each accepted one shows the value RFC 4475 discusses (table below)

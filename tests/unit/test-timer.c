@@ -1,5 +1,5 @@
 /* test-timer.c: the timer heap and endpoint timers under the fake clock
- * (DESIGN.md: timers are delayed events in one heap per endpoint, behind an
+ * (docs/architecture.md: timers are delayed events in one heap per endpoint, behind an
  * injectable clock; no test sleeps).
  *  - heap_order: 2000 random deadlines with random removals come out sorted
  *  - heap_ties_fifo: equal deadlines fire in the order they were added
