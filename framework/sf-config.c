@@ -1,6 +1,6 @@
 /* sf-config.c: declared, checked configuration (see sf-config.h). */
 #include "config.h"
-#include "sf-config.h"
+#include "sipflow/sf-config.h"
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>

@@ -6,8 +6,8 @@
 #pragma once
 #include <glib.h>
 #include "sf-clock.h"
-#include "sf-config.h"
-#include "sf-event.h"
+#include "sipflow/sf-config.h"
+#include "sipflow/sf-event.h"
 #include "sf-registry.h"
 #include "states/sf-machine.h"
 

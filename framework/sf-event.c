@@ -1,6 +1,6 @@
 /* sf-event.c: typed reference-counted events (see sf-event.h). */
 #include "config.h"
-#include "sf-event.h"
+#include "sipflow/sf-event.h"
 
 SfEvent *
 sf_event_new_full (SfEventKind kind, const char *name, const char *arg,

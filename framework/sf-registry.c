@@ -1,7 +1,7 @@
 /* sf-registry.c: operator registry and plugin loading (see sf-registry.h, sf-plugin.h). */
 #include "config.h"
 #include "sf-registry.h"
-#include "sf-plugin.h"
+#include "sipflow/sf-plugin.h"
 #include <gmodule.h>
 #include <string.h>
 

@@ -4,8 +4,8 @@
  * a flow loads, never at run time. */
 #pragma once
 #include <glib.h>
-#include "sf-operator.h"
-#include "sf-config.h"
+#include "sipflow/sf-operator.h"
+#include "sipflow/sf-config.h"
 
 G_BEGIN_DECLS
 

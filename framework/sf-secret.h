@@ -5,7 +5,7 @@
  * cluster can share it (copy the file, or point core.secret_file at one). */
 #pragma once
 #include <glib.h>
-#include "framework/sf-config.h"
+#include "sipflow/sf-config.h"
 
 G_BEGIN_DECLS
 

@@ -8,7 +8,7 @@
 #pragma once
 #include <glib.h>
 #include <gio/gio.h>
-#include "framework/sf-config.h"
+#include "sipflow/sf-config.h"
 #include "media/sf-sdp.h"
 
 G_BEGIN_DECLS

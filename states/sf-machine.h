@@ -7,7 +7,7 @@
  * immutable once loaded and shared by every instance. */
 #pragma once
 #include <glib.h>
-#include "framework/sf-operator.h"
+#include "sipflow/sf-operator.h"
 
 G_BEGIN_DECLS
 

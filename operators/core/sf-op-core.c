@@ -3,7 +3,7 @@
  * sample flows in xml/examples/ are built from them, and so is the teaching
  * material on the engine's semantics (docs/architecture.md, "Machine semantics"). */
 #include "config.h"
-#include "framework/sf-operator.h"
+#include "sipflow/sf-operator.h"
 #include "framework/sf-json.h"
 #include <string.h>
 

@@ -6,9 +6,9 @@
 #pragma once
 #include <glib.h>
 #include <gio/gio.h>
-#include "framework/sf-config.h"
+#include "sipflow/sf-config.h"
 #include "framework/sf-endpoint.h"
-#include "framework/sf-operator.h"
+#include "sipflow/sf-operator.h"
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-msg.h"
 

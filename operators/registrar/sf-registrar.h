@@ -5,9 +5,9 @@
  * the program starts so that a bad users file is an error at start. */
 #pragma once
 #include <glib.h>
-#include "framework/sf-config.h"
+#include "sipflow/sf-config.h"
 #include "framework/sf-endpoint.h"
-#include "framework/sf-operator.h"
+#include "sipflow/sf-operator.h"
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-digest.h"
 #include "sip/sf-sip-msg.h"

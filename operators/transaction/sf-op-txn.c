@@ -4,7 +4,7 @@
  * its request and its last response; the transaction user (the call) hands it
  * responses as txn:respond events. */
 #include "config.h"
-#include "framework/sf-operator.h"
+#include "sipflow/sf-operator.h"
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>

@@ -6,8 +6,8 @@
  * configuration section the operators read. */
 #pragma once
 #include <glib.h>
-#include "framework/sf-operator.h"
-#include "framework/sf-config.h"
+#include "sipflow/sf-operator.h"
+#include "sipflow/sf-config.h"
 #include "framework/sf-stack.h"
 #include "sip/sf-sip-dialog.h"
 #include "media/sf-sdp.h"

@@ -1,6 +1,6 @@
 /* sample.c: a test plugin: one operator, one configuration section. */
 #include "config.h"
-#include "framework/sf-plugin.h"
+#include "sipflow/sf-plugin.h"
 
 static SfOpResult
 sample_op_hello (SfCtx *ctx, SfEvent *ev, gconstpointer arg)

@@ -9,7 +9,7 @@
  *  - plugin_not_found: a missing file is refused */
 #include "config.h"
 #include "sf-test.h"
-#include "framework/sf-plugin.h"
+#include "sipflow/sf-plugin.h"
 #include <glib/gstdio.h>
 #include <string.h>
 

@@ -9,7 +9,7 @@
  * under a namespace ("myns:OpRing"). */
 #pragma once
 #include <glib.h>
-#include "sf-event.h"
+#include "sipflow/sf-event.h"
 
 G_BEGIN_DECLS
 

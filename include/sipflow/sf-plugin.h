@@ -11,8 +11,8 @@
 #pragma once
 #include <glib.h>
 #include <gmodule.h>
-#include "sf-operator.h"
-#include "sf-config.h"
+#include "sipflow/sf-operator.h"
+#include "sipflow/sf-config.h"
 
 G_BEGIN_DECLS
 
