@@ -1,34 +1,13 @@
-/* sf-endpoint-private.h: what the dispatcher (states/) and the endpoint share.
- * Not for operators: they act through SfCtx (sf-operator.h). */
+/* sf-endpoint-private.h: the endpoint's insides, for framework/ (the SIP stack).
+ * Not for operators: they act through SfCtx (sf-operator.h).  The instance, the
+ * context and the dispatcher are the runtime's (states/); the endpoint is their
+ * host and implements the runtime's hooks (states/sf-runtime.h). */
 #pragma once
 #include "sf-endpoint.h"
 #include "sf-timer.h"
-
-struct _SfInstance {
-  guint64 id;
-  char *handle;            /* owned: "c1" */
-  char *key;               /* owned, nullable */
-  char *scoped_key;        /* owned, nullable: scope "\x1f" key */
-  SfMachine *machine;      /* owned ref */
-  SfState *state;          /* unowned: in machine */
-  SfEndpoint *ep;          /* unowned */
-  guint64 parent_id;       /* 0: none (by id, so a parent's end never dangles) */
-  GHashTable *timers;      /* name (owned) -> SfTimer* (unowned: the heap owns it) */
-  GHashTable *fired;       /* name (owned) -> generation: fired, its event not yet delivered */
-  char *import_name;       /* owned, nullable: the name its parent imported its machine as */
-  GData *data;
-  gboolean started;        /* its initial entry queue ran */
-  gboolean ended;
-  gint64 created_us;
-  char *end_reason;        /* owned, nullable */
-};
-
-struct _SfCtx {
-  SfEndpoint *ep;
-  SfInstance *inst;
-  const SfBinding *binding;
-  SfQueue queue;
-};
+#include "states/sf-runtime.h"
+#include "states/sf-instance-private.h"
+#include "states/sf-ctx.h"
 
 struct _SfEndpoint {
   SfClock *clock;          /* owned */
@@ -44,7 +23,8 @@ struct _SfEndpoint {
   guint timer_gen;
   gboolean shutting_down;
   guint max_queue;
-  SfStats stats;
+  SfStats stats;           /* the endpoint's counters; the dispatcher's are in rt.stats */
+  SfRuntime rt;            /* the machine runtime this endpoint hosts */
   SfEmitFunc emit;
   gpointer emit_data;
   SfTraceFunc trace;
@@ -60,12 +40,7 @@ struct _SfEndpoint {
   gpointer stats_extra_data;
 };
 
-/* states/sf-dispatch.c */
-/* Runs @ev through @inst's machine: normal queue, catch-all, transition.
- * Returns TRUE when the event was taken. */
-gboolean sf_dispatch (SfEndpoint *ep, SfInstance *inst, SfEvent *ev);
-
-/* framework/sf-endpoint.c, for the dispatcher */
+/* framework/sf-endpoint.c: what the runtime's hooks and the SIP stack use */
 void sf_endpoint_trace (SfEndpoint *ep, SfInstance *inst, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 gboolean sf_endpoint_tracing (SfEndpoint *ep);
 /* A GString opened with {"event":@event, plus the instance's handle, machine and key. */

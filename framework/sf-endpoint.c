@@ -1,5 +1,6 @@
 /* sf-endpoint.c: instances, the event queue, timers and the main-loop source
- * (see sf-endpoint.h).  The dispatcher itself is states/sf-dispatch.c. */
+ * (see sf-endpoint.h).  The dispatcher itself is states/sf-dispatch.c; the
+ * endpoint hosts it through the runtime hooks at the end of this file. */
 #include "config.h"
 #include "sf-endpoint-private.h"
 #include "sf-json.h"
@@ -42,20 +43,7 @@ timer_data_free (TimerData *t)
   g_free (t);
 }
 
-static void
-instance_free (SfInstance *inst)
-{
-  g_hash_table_unref (inst->timers);
-  g_hash_table_unref (inst->fired);
-  g_datalist_clear (&inst->data);
-  sf_machine_unref (inst->machine);
-  g_free (inst->handle);
-  g_free (inst->key);
-  g_free (inst->scoped_key);
-  g_free (inst->end_reason);
-  g_free (inst->import_name);
-  g_free (inst);
-}
+static const SfRuntimeHooks endpoint_hooks;
 
 SfEndpoint *
 sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
@@ -65,7 +53,7 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->reg = reg;
   ep->cfg = cfg;
   ep->timers = sf_timer_heap_new ();
-  ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) instance_free);
+  ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) sf_instance_free);
   ep->by_key = g_hash_table_new (g_str_hash, g_str_equal);
   ep->by_handle = g_hash_table_new (g_str_hash, g_str_equal);
   ep->handle_seq = g_hash_table_new (g_str_hash, g_str_equal);
@@ -74,6 +62,7 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   g_mutex_init (&ep->inbox_lock);
   g_datalist_init (&ep->data);
   ep->next_id = 1;
+  sf_runtime_init (&ep->rt, &endpoint_hooks, ep);
   ep->max_queue = cfg != NULL ? (guint) sf_config_get_int (cfg, "core", "max_queue") : 100000;
   return ep;
 }
@@ -170,18 +159,6 @@ sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason)
     post_internal (ep, inst, sf_event_new (SF_EV_START, REAP, NULL), 0);
 }
 
-void
-sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy)
-{
-  g_datalist_set_data_full (&inst->data, name, data, destroy);
-}
-
-gpointer
-sf_endpoint_get_instance_data (SfInstance *inst, const char *name)
-{
-  return g_datalist_get_data (&inst->data, name);
-}
-
 SfClock *
 sf_endpoint_clock (SfEndpoint *ep)
 {
@@ -200,16 +177,30 @@ sf_endpoint_config (SfEndpoint *ep)
   return ep->cfg;
 }
 
+/* The dispatcher counts in its runtime: its counters are copied in when read. */
+static const SfStats *
+stats_now (SfEndpoint *ep)
+{
+  const SfDispatchStats *d = sf_runtime_stats (&ep->rt);
+  ep->stats.events_dispatched = d->events_dispatched;
+  ep->stats.events_taken = d->events_taken;
+  ep->stats.events_untaken = d->events_untaken;
+  ep->stats.transitions = d->transitions;
+  ep->stats.op_errors = d->op_errors;
+  ep->stats.outcomes_unmapped = d->outcomes_unmapped;
+  return &ep->stats;
+}
+
 const SfStats *
 sf_endpoint_stats (SfEndpoint *ep)
 {
-  return &ep->stats;
+  return stats_now (ep);
 }
 
 char *
 sf_endpoint_stats_json (SfEndpoint *ep)
 {
-  const SfStats *s = &ep->stats;
+  const SfStats *s = stats_now (ep);
   GString *out = sf_json_begin ("stats");
   sf_json_add_int (out, "instances_live", g_hash_table_size (ep->by_id));
   sf_json_add_int (out, "instances_created", s->instances_created);
@@ -328,7 +319,7 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
                  "event queue full (%u events): instance not created", ep->max_queue);
     return NULL;
   }
-  SfInstance *inst = g_new0 (SfInstance, 1);
+  SfInstance *inst = sf_instance_new (&ep->rt, machine);
   inst->id = ep->next_id++;
   const char *prefix = handle_prefix (machine->scope);
   guint seq = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix)) + 1;
@@ -336,13 +327,7 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   inst->handle = g_strdup_printf ("%s%u", prefix, seq);
   inst->key = g_strdup (key);
   inst->scoped_key = g_steal_pointer (&scoped);
-  inst->machine = sf_machine_ref (machine);
-  inst->state = machine->initial;
-  inst->ep = ep;
   inst->parent_id = parent != NULL ? parent->id : 0;
-  inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_datalist_init (&inst->data);
   inst->created_us = sf_clock_now_us (ep->clock);
   g_hash_table_insert (ep->by_id, &inst->id, inst);
   g_hash_table_insert (ep->by_handle, inst->handle, inst);
@@ -584,7 +569,7 @@ dispatch_one (SfEndpoint *ep)
   } else {
     if (q->timer_gen != 0)
       g_hash_table_remove (inst->fired, q->ev->name);
-    sf_dispatch (ep, inst, q->ev);
+    sf_dispatch (inst, q->ev);
     if (inst->ended)
       instance_remove (ep, inst);
   }
@@ -694,7 +679,7 @@ sf_endpoint_shutdown (SfEndpoint *ep)
     if (inst->ended || strcmp (inst->machine->scope, "transaction") == 0)
       continue;
     g_autoptr (SfEvent) ev = sf_event_new (SF_EV_DEVICE, "shutdown", NULL);
-    gboolean taken = sf_dispatch (ep, inst, ev);
+    gboolean taken = sf_dispatch (inst, ev);
     if (inst->ended)
       instance_remove (ep, inst);
     else if (!taken)
@@ -804,40 +789,71 @@ sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer user_dat
   g_source_set_callback (ep->source, func, user_data, NULL);
 }
 
-/* ---- instance accessors ---- */
+/* ---- the runtime's hooks: how states/ reaches the endpoint ---- */
 
-const char *
-sf_instance_handle (SfInstance *inst)
+static gboolean
+hook_tracing (SfEndpoint *ep)
 {
-  return inst->handle;
+  return ep->trace != NULL;
 }
 
-const char *
-sf_instance_key (SfInstance *inst)
+static void
+hook_trace (SfEndpoint *ep, SfInstance *inst, const char *line)
 {
-  return inst->key;
+  sf_endpoint_trace (ep, inst, "%s", line);
 }
 
-const char *
-sf_instance_state (SfInstance *inst)
+static void
+hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const SfState *to, SfEvent *ev,
+                    const char *const *ops, guint n_ops)
 {
-  return inst->state->name;
+  if (ep->emit == NULL)
+    return; /* nobody reads the event output: no line to build */
+  GString *out = sf_endpoint_event_begin (ep, inst, "state");
+  sf_json_add_str (out, "from", from->name);
+  sf_json_add_str (out, "to", to->name);
+  sf_json_add_str (out, "trigger", sf_event_trigger (ev));
+  sf_json_add_strv (out, "ops", ops, n_ops);
+  sf_endpoint_emit_line (ep, sf_json_end (out));
 }
 
-SfMachine *
-sf_instance_machine (SfInstance *inst)
+static void
+hook_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
 {
-  return inst->machine;
+  if (ep->untaken != NULL)
+    ep->untaken (ep, inst, ev, ep->untaken_data);
 }
 
-SfInstance *
-sf_instance_parent (SfInstance *inst)
+static gboolean
+hook_timer_running (SfEndpoint *ep, SfInstance *inst, const char *name)
 {
-  return sf_endpoint_lookup_id (inst->ep, inst->parent_id);
+  (void) ep;
+  return g_hash_table_contains (inst->timers, name);
 }
 
-gboolean
-sf_instance_ended (SfInstance *inst)
+static void
+hook_emit (SfEndpoint *ep, SfInstance *inst, const char *event, const char *fields)
 {
-  return inst->ended;
+  GString *out = sf_endpoint_event_begin (ep, inst, event);
+  if (fields != NULL && *fields != '\0') {
+    g_string_append_c (out, ',');
+    g_string_append (out, fields);
+  }
+  sf_endpoint_emit_line (ep, sf_json_end (out));
 }
+
+static const SfRuntimeHooks endpoint_hooks = {
+  .tracing = hook_tracing,
+  .trace = hook_trace,
+  .state_changed = hook_state_changed,
+  .untaken = hook_untaken,
+  .end_instance = sf_endpoint_end_instance,
+  .timer_start = sf_endpoint_timer_start,
+  .timer_cancel = sf_endpoint_timer_cancel,
+  .timer_running = hook_timer_running,
+  .post = sf_endpoint_post,
+  .post_key = sf_endpoint_post_key,
+  .lookup_id = sf_endpoint_lookup_id,
+  .create = sf_endpoint_create,
+  .emit = hook_emit,
+};

@@ -10,6 +10,8 @@
 #include "sipflow/sf-event.h"
 #include "sf-registry.h"
 #include "states/sf-machine.h"
+#include "states/sf-instance.h"
+#include "states/sf-ctx.h"
 
 G_BEGIN_DECLS
 
@@ -22,11 +24,12 @@ G_BEGIN_DECLS
 GQuark sf_endpoint_error_quark (void);
 typedef enum {
   SF_ENDPOINT_ERROR_DUPLICATE_KEY,
-  SF_ENDPOINT_ERROR_NO_MACHINE,
   SF_ENDPOINT_ERROR_QUEUE_FULL,
 } SfEndpointError;
 
-/* The engine's counters, printed in the "stats" event. */
+/* The engine's counters, printed in the "stats" event (the dispatcher's, from
+ * events_dispatched to outcomes_unmapped, are counted by states/ and copied in
+ * when read). */
 typedef struct {
   guint64 events_posted;
   guint64 events_dispatched;
@@ -132,18 +135,9 @@ void sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason);
 /* Ends @inst now, without running its queues (shutdown timeout, tests). */
 void sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason);
 
-/* Instance accessors. */
-const char *sf_instance_handle (SfInstance *inst);
-const char *sf_instance_key (SfInstance *inst);
-const char *sf_instance_state (SfInstance *inst);
-SfMachine *sf_instance_machine (SfInstance *inst);
-SfInstance *sf_instance_parent (SfInstance *inst);
-gboolean sf_instance_ended (SfInstance *inst);
-/* Per-instance data for the layers around a flow (operators use sf_ctx_set_data). */
-void sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy);
+/* Instance accessors and per-instance data: states/sf-instance.h. */
 /* Instance data (char*, owned) of further "key":value JSON fields that every event
  * line of the instance carries after its handle (the UA puts the SIP "call_id" there). */
 #define SF_EVENT_FIELDS "event.fields"
-gpointer sf_endpoint_get_instance_data (SfInstance *inst, const char *name);
 
 G_END_DECLS

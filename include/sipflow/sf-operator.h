@@ -76,8 +76,6 @@ typedef struct {
 } SfOperatorDef;
 
 /* ---- what an operator may do, through its context ---- */
-SfEndpoint *sf_ctx_endpoint (SfCtx *ctx);
-SfInstance *sf_ctx_instance (SfCtx *ctx);
 const char *sf_ctx_handle (SfCtx *ctx);          /* "c1" */
 const char *sf_ctx_state (SfCtx *ctx);           /* current state name */
 const char *sf_ctx_op_name (SfCtx *ctx);         /* "OpRing", for logs */
@@ -101,6 +99,10 @@ SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GErr
 /* Per-instance data, freed with the instance. */
 void sf_ctx_set_data (SfCtx *ctx, const char *name, gpointer data, GDestroyNotify destroy);
 gpointer sf_ctx_get_data (SfCtx *ctx, const char *name);
+/* Per-instance data in the slot of a module (its module id, below 64): set frees
+ * the value it replaces; slots are freed with the instance, highest first. */
+void sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy);
+gpointer sf_ctx_get_slot (SfCtx *ctx, guint slot);
 
 /* Writes one event line on the endpoint's event output:
  * {"event":@event,"call"|"instance":handle,"machine":..., then @fields (already-JSON

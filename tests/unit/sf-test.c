@@ -11,7 +11,7 @@
  * Every call is recorded as "Name(arg)@State:queue" in sf_test_calls. */
 #include "config.h"
 #include "sf-test.h"
-#include "framework/sf-endpoint-private.h"
+#include "states/sf-runtime.h"
 #include <stdarg.h>
 #include <string.h>
 

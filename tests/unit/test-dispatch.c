@@ -20,7 +20,11 @@
  *    created while shutting down hears it too (regression)
  *  - internal_events_not_dropped: a full queue refuses outside posts but never the
  *    engine's own events (creation, child ends), and OpOnChildEnd matches the import
- *    name (regressions) */
+ *    name (regressions)
+ *  - instance_slots: per-instance data slots by module id: unset ones are NULL,
+ *    replacing frees the old value, the instance frees them highest slot first
+ *  - no_event_output: with nobody reading events the dispatcher still counts
+ *    (the state lines are not built), and the stats event carries its counters */
 #include "config.h"
 #include "sf-test.h"
 #include <glib/gstdio.h>
@@ -490,6 +494,70 @@ internal_events_not_dropped (void)
   sf_test_env_free (env);
 }
 
+static GString *slot_freed;
+
+static void
+slot_free (gpointer data)
+{
+  g_string_append_printf (slot_freed, "%s ", (const char *) data);
+}
+
+static void
+instance_slots (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD "<state name=\"A\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  slot_freed = g_string_new (NULL);
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, 0));
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, SF_INSTANCE_MAX_SLOTS + 1));
+  sf_instance_set_slot (inst, 3, "three", slot_free);
+  sf_instance_set_slot (inst, 0, "zero", slot_free);
+  sf_instance_set_slot (inst, 10, "ten-old", slot_free);
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, 5));
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 3), "three");
+  sf_instance_set_slot (inst, 10, "ten", slot_free);
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ");
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 10), "ten");
+  sf_instance_set_slot (inst, 10, "ten", slot_free); /* the same value again: not freed */
+  sf_instance_set_slot (inst, 20, NULL, NULL);       /* clearing a slot never set */
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ");
+  sf_endpoint_set_instance_data (inst, "named", g_strdup ("x"), g_free);
+  CU_ASSERT_STRING_EQUAL (sf_endpoint_get_instance_data (inst, "named"), "x");
+  sf_endpoint_kill (env->ep, inst, "test");
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ten three zero ");
+  g_string_free (slot_freed, TRUE);
+  slot_freed = NULL;
+  sf_test_env_free (env);
+}
+
+static void
+no_event_output (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TTrans\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"mine\" next=\"A\"/></normal></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  sf_endpoint_set_emit (env->ep, NULL, NULL);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  device (env, inst, "other", NULL);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  CU_ASSERT_EQUAL (env->lines->len, 0);
+  const SfStats *st = sf_endpoint_stats (env->ep);
+  CU_ASSERT_EQUAL (st->transitions, 1);
+  CU_ASSERT_EQUAL (st->events_dispatched, 3);
+  CU_ASSERT_EQUAL (st->events_taken, 2);
+  CU_ASSERT_EQUAL (st->events_untaken, 1);
+  g_autofree char *json = sf_endpoint_stats_json (env->ep);
+  CU_ASSERT_PTR_NOT_NULL (strstr (json, "\"events_dispatched\":3,\"events_taken\":2,\"events_untaken\":1,"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (json, "\"transitions\":1,"));
+  g_autofree char *calls = sf_test_take_calls ();
+  sf_test_env_free (env);
+}
+
 void
 sf_test_register_dispatch (void)
 {
@@ -513,4 +581,6 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, threadsafe_post);
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
+  SF_ADD_TEST (s, instance_slots);
+  SF_ADD_TEST (s, no_event_output);
 }

@@ -1,0 +1,47 @@
+/* sf-instance-private.h: the instance's fields, for states/ and its host.
+ *
+ * The fields the host keeps for its own bookkeeping (id, scoped_key, timers,
+ * fired) live here too, so that an instance is one allocation. */
+#pragma once
+#include <glib.h>
+#include "sf-machine.h"
+#include "sf-runtime.h"
+#include "sf-instance.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  gpointer data;
+  GDestroyNotify destroy;     /* nullable */
+} SfInstanceSlot;
+
+struct _SfInstance {
+  SfRuntime *rt;           /* unowned: the runtime it runs in (its host outlives it) */
+  guint64 id;              /* the host's: unique in the host, never reused */
+  char *handle;            /* owned: "c1" */
+  char *key;               /* owned, nullable */
+  char *scoped_key;        /* owned, nullable: the host's index key, scope "\x1f" key */
+  SfMachine *machine;      /* owned ref */
+  SfState *state;          /* unowned: in machine */
+  guint64 parent_id;       /* 0: none (by id, so a parent's end never dangles) */
+  GHashTable *timers;      /* the host's: name (owned) -> its timer (unowned: the host's heap owns it) */
+  GHashTable *fired;       /* the host's: name (owned) -> generation: fired, its event not yet delivered */
+  char *import_name;       /* owned, nullable: the name its parent imported its machine as */
+  GData *data;             /* string-keyed data, freed with the instance */
+  SfInstanceSlot *slots;   /* owned array of n_slots, nullable */
+  guint n_slots;
+  gboolean started;        /* its initial entry queue ran */
+  gboolean ended;
+  gint64 created_us;
+  char *end_reason;        /* owned, nullable */
+};
+
+/* A new instance of @machine (a ref is taken) in its initial state, running in
+ * @rt, with empty timer tables and no data.  The host sets id, handle, key,
+ * parent_id and created_us.  Free with sf_instance_free(). */
+SfInstance *sf_instance_new (SfRuntime *rt, SfMachine *machine);
+/* Frees @inst: its slots (highest first), then its string-keyed data, then the rest.
+ * The host removes it from its tables and timer heap first. */
+void sf_instance_free (SfInstance *inst);
+
+G_END_DECLS

@@ -1,0 +1,121 @@
+/* sf-instance.c: instances and their data (see sf-instance.h). */
+#include "config.h"
+#include "sf-instance-private.h"
+
+SfInstance *
+sf_instance_new (SfRuntime *rt, SfMachine *machine)
+{
+  g_return_val_if_fail (rt != NULL && machine != NULL && machine->initial != NULL, NULL);
+  SfInstance *inst = g_new0 (SfInstance, 1);
+  inst->rt = rt;
+  inst->machine = sf_machine_ref (machine);
+  inst->state = machine->initial;
+  inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_datalist_init (&inst->data);
+  return inst;
+}
+
+void
+sf_instance_free (SfInstance *inst)
+{
+  if (inst == NULL)
+    return;
+  g_hash_table_unref (inst->timers);
+  g_hash_table_unref (inst->fired);
+  /* Highest slot first: a module set up later may hold on to an earlier one's data. */
+  for (guint i = inst->n_slots; i-- > 0;) {
+    SfInstanceSlot s = inst->slots[i];
+    inst->slots[i] = (SfInstanceSlot) { NULL, NULL };
+    if (s.destroy != NULL && s.data != NULL)
+      s.destroy (s.data);
+  }
+  g_free (inst->slots);
+  g_datalist_clear (&inst->data);
+  sf_machine_unref (inst->machine);
+  g_free (inst->handle);
+  g_free (inst->key);
+  g_free (inst->scoped_key);
+  g_free (inst->end_reason);
+  g_free (inst->import_name);
+  g_free (inst);
+}
+
+const char *
+sf_instance_handle (SfInstance *inst)
+{
+  return inst->handle;
+}
+
+const char *
+sf_instance_key (SfInstance *inst)
+{
+  return inst->key;
+}
+
+const char *
+sf_instance_state (SfInstance *inst)
+{
+  return inst->state->name;
+}
+
+SfMachine *
+sf_instance_machine (SfInstance *inst)
+{
+  return inst->machine;
+}
+
+SfInstance *
+sf_instance_parent (SfInstance *inst)
+{
+  return inst->rt->hooks->lookup_id (inst->rt->host, inst->parent_id);
+}
+
+gboolean
+sf_instance_ended (SfInstance *inst)
+{
+  return inst->ended;
+}
+
+/* ---- data ---- */
+
+gpointer
+sf_instance_get_slot (SfInstance *inst, guint slot)
+{
+  g_return_val_if_fail (inst != NULL, NULL);
+  return slot < inst->n_slots ? inst->slots[slot].data : NULL;
+}
+
+void
+sf_instance_set_slot (SfInstance *inst, guint slot, gpointer data, GDestroyNotify destroy)
+{
+  g_return_if_fail (inst != NULL);
+  g_return_if_fail (slot < SF_INSTANCE_MAX_SLOTS);
+  if (slot >= inst->n_slots) {
+    if (data == NULL)
+      return; /* clearing a slot never set */
+    /* Grown to the slot asked for: modules are few and their ids small. */
+    inst->slots = g_renew (SfInstanceSlot, inst->slots, slot + 1);
+    for (guint i = inst->n_slots; i <= slot; i++)
+      inst->slots[i] = (SfInstanceSlot) { NULL, NULL };
+    inst->n_slots = slot + 1;
+  }
+  SfInstanceSlot old = inst->slots[slot];
+  inst->slots[slot] = (SfInstanceSlot) { data, data != NULL ? destroy : NULL };
+  /* The old value goes after the new one is in place, so its destroy function
+   * sees the slot as it now is. */
+  if (old.data != NULL && old.data != data && old.destroy != NULL)
+    old.destroy (old.data);
+}
+
+void
+sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy)
+{
+  g_datalist_set_data_full (&inst->data, name, data, destroy);
+}
+
+gpointer
+sf_endpoint_get_instance_data (SfInstance *inst, const char *name)
+{
+  return g_datalist_get_data (&inst->data, name);
+}
