@@ -4,6 +4,8 @@
 #include "sf-endpoint.h"
 #include "sf-timer.h"
 
+typedef struct _SfModuleStates SfModuleStates;
+
 struct _SfInstance {
   guint64 id;
   char *handle;            /* owned: "c1" */
@@ -55,9 +57,9 @@ struct _SfEndpoint {
   GMutex inbox_lock;
   GQueue inbox;            /* InboxItem, from other threads */
   GMainContext *context;   /* unowned, nullable */
-  GData *data;             /* named pointers of the layers (not owned) */
   SfStatsFunc stats_extra;
   gpointer stats_extra_data;
+  SfModuleStates *modules; /* owned by sf-module.c, nullable: the modules' states */
 };
 
 /* states/sf-dispatch.c */
