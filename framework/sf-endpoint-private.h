@@ -9,6 +9,8 @@
 #include "states/sf-instance-private.h"
 #include "states/sf-ctx.h"
 
+typedef struct _SfModuleStates SfModuleStates;
+
 struct _SfEndpoint {
   SfClock *clock;          /* owned */
   SfRegistry *reg;         /* unowned */
@@ -35,9 +37,9 @@ struct _SfEndpoint {
   GMutex inbox_lock;
   GQueue inbox;            /* InboxItem, from other threads */
   GMainContext *context;   /* unowned, nullable */
-  GData *data;             /* named pointers of the layers (not owned) */
   SfStatsFunc stats_extra;
   gpointer stats_extra_data;
+  SfModuleStates *modules; /* owned by sf-module.c, nullable: the modules' states */
 };
 
 /* framework/sf-endpoint.c: what the runtime's hooks and the SIP stack use */

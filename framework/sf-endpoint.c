@@ -3,6 +3,7 @@
  * endpoint hosts it through the runtime hooks at the end of this file. */
 #include "config.h"
 #include "sf-endpoint-private.h"
+#include "sf-module.h"
 #include "sf-json.h"
 #include <string.h>
 
@@ -60,7 +61,6 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   g_queue_init (&ep->queue);
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
-  g_datalist_init (&ep->data);
   ep->next_id = 1;
   sf_runtime_init (&ep->rt, &endpoint_hooks, ep);
   ep->max_queue = cfg != NULL ? (guint) sf_config_get_int (cfg, "core", "max_queue") : 100000;
@@ -100,7 +100,8 @@ sf_endpoint_free (SfEndpoint *ep)
   g_hash_table_unref (ep->by_handle);
   g_hash_table_unref (ep->handle_seq);
   g_hash_table_unref (ep->by_id);
-  g_datalist_clear (&ep->data);
+  /* After the instances: they may hold what a module's state owns. */
+  sf_modules_teardown (ep);
   sf_clock_free (ep->clock);
   g_free (ep);
 }
@@ -131,18 +132,6 @@ sf_endpoint_get_untaken (SfEndpoint *ep, SfUntakenFunc *func, gpointer *user_dat
 {
   *func = ep->untaken;
   *user_data = ep->untaken_data;
-}
-
-void
-sf_endpoint_set_data (SfEndpoint *ep, const char *name, gpointer data)
-{
-  g_datalist_set_data (&ep->data, name, data);
-}
-
-gpointer
-sf_endpoint_get_data (SfEndpoint *ep, const char *name)
-{
-  return g_datalist_get_data (&ep->data, name);
 }
 
 static void post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen);

@@ -64,9 +64,6 @@ void sf_endpoint_set_trace (SfEndpoint *ep, SfTraceFunc func, gpointer user_data
 void sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data);
 
 void sf_endpoint_get_untaken (SfEndpoint *ep, SfUntakenFunc *func, gpointer *user_data);
-/* Named pointers the endpoint holds for its layers ("sip.stack"); not freed. */
-void sf_endpoint_set_data (SfEndpoint *ep, const char *name, gpointer data);
-gpointer sf_endpoint_get_data (SfEndpoint *ep, const char *name);
 
 SfClock *sf_endpoint_clock (SfEndpoint *ep);
 SfRegistry *sf_endpoint_registry (SfEndpoint *ep);

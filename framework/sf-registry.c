@@ -1,6 +1,7 @@
 /* sf-registry.c: operator registry and plugin loading (see sf-registry.h, sf-plugin.h). */
 #include "config.h"
 #include "sf-registry.h"
+#include "sf-module.h"
 #include "sipflow/sf-plugin.h"
 #include <gmodule.h>
 #include <string.h>
@@ -34,6 +35,8 @@ struct _SfRegistry {
   GHashTable *ops;      /* name (owned) -> const SfOperatorDef* */
   GHashTable *plugins;  /* canonical path (owned) -> GModule (owned) */
   GPtrArray *modules;   /* owned GModule, closed last */
+  GPtrArray *defs;      /* const SfModuleDef*, in order: built-ins (unowned) then plugins (in plugin_defs) */
+  GPtrArray *plugin_defs; /* owned SfModuleDef of the plugins (their names point into the GModule) */
   SfConfig *cfg;        /* unowned, nullable */
 };
 
@@ -41,30 +44,6 @@ struct _SfPluginRegistrar {
   SfRegistry *reg;
   const char *ns;
 };
-
-/* Built-in tables, one per operator module. */
-extern const SfOperatorDef sf_op_core_table[];
-extern const gsize sf_op_core_table_len;
-extern const SfOperatorDef sf_op_txn_table[];
-extern const gsize sf_op_txn_table_len;
-extern const SfOperatorDef sf_op_ua_table[];
-extern const gsize sf_op_ua_table_len;
-extern const SfOperatorDef sf_op_uac_table[];
-extern const gsize sf_op_uac_table_len;
-extern const SfOperatorDef sf_op_register_table[];
-extern const gsize sf_op_register_table_len;
-extern const SfOperatorDef sf_op_media_table[];
-extern const gsize sf_op_media_table_len;
-extern const SfOperatorDef sf_op_auth_table[];
-extern const gsize sf_op_auth_table_len;
-extern const SfOperatorDef sf_op_registrar_table[];
-extern const gsize sf_op_registrar_table_len;
-extern const SfOperatorDef sf_op_redirect_table[];
-extern const gsize sf_op_redirect_table_len;
-extern const SfOperatorDef sf_op_proxy_table[];
-extern const gsize sf_op_proxy_table_len;
-extern const SfOperatorDef sf_op_branch_table[];
-extern const gsize sf_op_branch_table_len;
 
 static void
 module_close (gpointer module)
@@ -79,27 +58,20 @@ sf_registry_new_empty (SfConfig *cfg)
   reg->ops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   reg->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   reg->modules = g_ptr_array_new_with_free_func (module_close);
+  reg->defs = g_ptr_array_new ();
+  reg->plugin_defs = g_ptr_array_new_with_free_func (g_free);
   reg->cfg = cfg;
   return reg;
 }
 
 SfRegistry *
-sf_registry_new (SfConfig *cfg)
+sf_registry_new (SfConfig *cfg, const SfModuleDef *const *modules)
 {
   SfRegistry *reg = sf_registry_new_empty (cfg);
   g_autoptr (GError) error = NULL;
-  if (!sf_registry_add (reg, NULL, sf_op_core_table, sf_op_core_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_txn_table, sf_op_txn_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_ua_table, sf_op_ua_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_uac_table, sf_op_uac_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_register_table, sf_op_register_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_media_table, sf_op_media_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_auth_table, sf_op_auth_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_registrar_table, sf_op_registrar_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_redirect_table, sf_op_redirect_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_proxy_table, sf_op_proxy_table_len, &error) ||
-      !sf_registry_add (reg, NULL, sf_op_branch_table, sf_op_branch_table_len, &error))
-    g_error ("built-in operator table: %s", error->message);
+  for (guint i = 0; modules != NULL && modules[i] != NULL; i++)
+    if (!sf_registry_add_module (reg, modules[i], &error))
+      g_error ("built-in module '%s': %s", modules[i]->name, error->message);
   return reg;
 }
 
@@ -110,6 +82,8 @@ sf_registry_free (SfRegistry *reg)
     return;
   g_hash_table_unref (reg->ops);
   g_hash_table_unref (reg->plugins);
+  g_ptr_array_unref (reg->defs);
+  g_ptr_array_unref (reg->plugin_defs);
   g_ptr_array_unref (reg->modules);
   g_free (reg);
 }
@@ -205,6 +179,38 @@ sf_plugin_add_config (SfPluginRegistrar *r, const char *section, const SfConfigK
   return sf_config_declare (r->reg->cfg, section, keys, n, error);
 }
 
+SfConfig *
+sf_plugin_registrar_config (SfPluginRegistrar *r)
+{
+  return r->reg->cfg;
+}
+
+gboolean
+sf_registry_add_module (SfRegistry *reg, const SfModuleDef *def, GError **error)
+{
+  if (!valid_identifier (def->name, TRUE)) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_INVALID, "module name '%s' is not [a-z][a-z0-9_]*",
+                 def->name != NULL ? def->name : "(null)");
+    return FALSE;
+  }
+  for (guint i = 0; i < reg->defs->len; i++)
+    if (strcmp (((const SfModuleDef *) reg->defs->pdata[i])->name, def->name) == 0) {
+      g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_DUPLICATE, "module '%s' is added twice", def->name);
+      return FALSE;
+    }
+  SfPluginRegistrar r = { reg, NULL };
+  if (def->declare != NULL && !def->declare (&r, error))
+    return FALSE;
+  g_ptr_array_add (reg->defs, (gpointer) def);
+  return TRUE;
+}
+
+GPtrArray *
+sf_registry_modules (SfRegistry *reg)
+{
+  return reg->defs;
+}
+
 gboolean
 sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
 {
@@ -250,6 +256,13 @@ sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
     g_module_close (module);
     return FALSE;
   }
+  for (guint i = 0; i < reg->defs->len; i++)
+    if (strcmp (((const SfModuleDef *) reg->defs->pdata[i])->name, namespace) == 0) {
+      g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN,
+                   "plugin '%s' has the namespace '%s', which a module already has", path, namespace);
+      g_module_close (module);
+      return FALSE;
+    }
   SfPluginRegistrar r = { reg, namespace };
   g_autoptr (GError) local = NULL;
   if (!((SfPluginRegisterFunc) reg_fn) (&r, &local)) {
@@ -261,5 +274,12 @@ sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
   }
   g_hash_table_insert (reg->plugins, g_steal_pointer (&canon), module);
   g_ptr_array_add (reg->modules, module);
+  /* A plugin is a module named after its namespace: it gets an id (a
+   * per-instance slot) like the built-ins.  Its operators are in already. */
+  SfModuleDef *def = g_new0 (SfModuleDef, 1);
+  def->name = namespace;
+  def->doc = "plugin";
+  g_ptr_array_add (reg->plugin_defs, def);
+  g_ptr_array_add (reg->defs, def);
   return TRUE;
 }

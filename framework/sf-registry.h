@@ -1,6 +1,6 @@
 /* sf-registry.h: the operator registry.  Constant tables pair each XML name
- * with its C function (docs/style.md, Kamailio module exports); built-in tables are
- * added at start, plugin tables under their namespace.  Names are resolved when
+ * with its C function (docs/style.md, Kamailio module exports); the modules'
+ * tables (sf-module.h) are added at start, plugin tables under their namespace.  Names are resolved when
  * a flow loads, never at run time. */
 #pragma once
 #include <glib.h>
@@ -19,9 +19,13 @@ typedef enum {
 
 typedef struct _SfRegistry SfRegistry;
 
-/* A registry holding every built-in operator table.  @cfg (nullable, unowned,
- * must outlive the registry) receives the configuration sections plugins declare. */
-SfRegistry *sf_registry_new (SfConfig *cfg);
+typedef struct _SfModuleDef SfModuleDef;
+
+/* A registry of the modules in @modules (NULL-terminated, constant
+ * descriptors; the program passes sf_builtin_modules, operators/sf-modules.h):
+ * their operator tables, and their configuration sections declared in @cfg
+ * (nullable, unowned, must outlive the registry), as plugins' are. */
+SfRegistry *sf_registry_new (SfConfig *cfg, const SfModuleDef *const *modules);
 /* An empty registry, for tests. */
 SfRegistry *sf_registry_new_empty (SfConfig *cfg);
 void sf_registry_free (SfRegistry *reg);

@@ -5,6 +5,8 @@
 #include "framework/sf-json.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-secret.h"
+#include "framework/sf-module.h"
+#include "operators/sf-modules.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-dialog.h"
@@ -22,8 +24,6 @@ struct _SfStack {
   SfStackStats stats;
   SfUntakenFunc chained;     /* the untaken hook that was there before ours */
   gpointer chained_data;
-  SfStatsFunc stats_chained; /* the stats hook that was there before ours (the registrar's) */
-  gpointer stats_chained_data;
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
@@ -135,10 +135,16 @@ sf_sip_event_free (SfSipEvent *e)
   g_free (e);
 }
 
+SfConfig *
+sf_stack_config (SfStack *s)
+{
+  return s->cfg;
+}
+
 SfStack *
 sf_stack_from_ctx (SfCtx *ctx)
 {
-  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "sip.stack");
+  return sf_module_state (sf_ctx_endpoint (ctx), &sf_transaction_module);
 }
 
 guint
@@ -211,7 +217,6 @@ char *
 sf_stack_stats_fields (SfStack *s)
 {
   const SfSipTransportStats *t = sf_sip_transport_stats (s->tp);
-  g_autofree char *more = s->stats_chained != NULL ? s->stats_chained (s->stats_chained_data) : NULL;
   return g_strdup_printf ("\"sip_received\":%" G_GUINT64_FORMAT ",\"sip_sent\":%" G_GUINT64_FORMAT
                           ",\"sip_bad_requests\":%" G_GUINT64_FORMAT ",\"sip_dropped\":%" G_GUINT64_FORMAT
                           ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
@@ -225,15 +230,14 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"requests_overload\":%" G_GUINT64_FORMAT ",\"shutdown_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
-                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT "%s%s",
+                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT,
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.stray_acks, s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
                           s->stats.refused, s->stats.rate_limited, s->stats.rate_evicted, s->stats.overloaded, s->stats.shutdown_refused,
-                          t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
-                          more != NULL && *more != '\0' ? "," : "", more != NULL ? more : "");
+                          t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs);
 }
 
 gboolean
@@ -1164,9 +1168,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   sf_sip_transport_set_send_error (s->tp, on_send_error, s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
   sf_endpoint_set_untaken (ep, untaken, s);
-  sf_endpoint_set_data (ep, "sip.stack", s);
-  sf_endpoint_get_stats_extra (ep, &s->stats_chained, &s->stats_chained_data);
-  sf_endpoint_set_stats_extra (ep, (SfStatsFunc) sf_stack_stats_fields, s);
+  sf_module_attach (ep, &sf_transaction_module, s);
   return s;
 }
 
@@ -1176,8 +1178,7 @@ sf_stack_free (SfStack *s)
   if (s == NULL)
     return;
   sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
-  sf_endpoint_set_data (s->ep, "sip.stack", NULL);
-  sf_endpoint_set_stats_extra (s->ep, s->stats_chained, s->stats_chained_data);
+  sf_module_attach (s->ep, &sf_transaction_module, NULL);
   sf_sip_transport_free (s->tp);
   sf_machine_unref (s->tu);
   sf_machine_unref (s->ist);

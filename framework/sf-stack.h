@@ -61,6 +61,7 @@ gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);
 /* Binds "udp|tcp:ADDR:PORT" and writes the 'listening' event. */
 gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);
 const SfStackStats *sf_stack_stats (SfStack *s);
+SfConfig *sf_stack_config (SfStack *s);
 SfSipTransport *sf_stack_transport (SfStack *s);
 /* ,"sip_..." fields for the stats event (transfer full). */
 char *sf_stack_stats_fields (SfStack *s);

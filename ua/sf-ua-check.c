@@ -1,6 +1,7 @@
 /* sf-ua-check.c: 'sipflow check' and 'sipflow dot': load flows with every
  * load-time check of docs/architecture.md and report FILE:LINE diagnostics. */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-ua.h"
 #include "framework/sf-loader.h"
 #include "states/sf-dot.h"
@@ -44,7 +45,7 @@ sf_ua_cmd_check (int argc, char **argv)
       return sf_ua_usage_error ("check", "unknown option '%s'", argv[i]);
   int rc = SF_EXIT_OK;
   for (int i = 1; i < argc; i++) {
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (SfMachine) m = sf_loader_load (loader, argv[i], NULL);
     print_diags (loader);
@@ -70,7 +71,7 @@ sf_ua_cmd_dot (int argc, char **argv)
     return sf_ua_usage_error ("dot", argc < 2 ? "no flow given" : "one flow at a time");
   if (argv[1][0] == '-')
     return sf_ua_usage_error ("dot", "unknown option '%s'", argv[1]);
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) m = sf_loader_load (loader, argv[1], NULL);
   print_diags (loader);

@@ -5,16 +5,12 @@
  * time (core.shutdown_timeout) to end, while the SIP stack answers new requests
  * 503 (framework/sf-stack.c); a second signal stops at once. */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
 #include "sf-ua-lines.h"
 #include "states/sf-machine.h"
-#include "framework/sf-stack.h"
-#include "operators/ua/sf-ua-call.h"
-#include "media/sf-media.h"
-#include "operators/registrar/sf-registrar.h"
-#include "operators/proxy/sf-proxy.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -125,18 +121,6 @@ check_idle (Run *r)
     finish (r);
   else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && n == 0)
     begin_shutdown_for (r, "idle");
-}
-
-/* A media event (the backend delivers them in the main context) goes to its call
- * as an event of kind media (not device: a received digit must never look like
- * the user's command to send one); OpMediaEvent writes it out. */
-static void
-on_media_event (const char *call, const char *event, const char *arg, gpointer data)
-{
-  SfEndpoint *ep = data;
-  SfInstance *inst = sf_endpoint_lookup_handle (ep, call);
-  if (inst != NULL)
-    sf_endpoint_post (ep, inst, sf_event_new (SF_EV_MEDIA, event, arg));
 }
 
 static gboolean
@@ -299,11 +283,7 @@ sf_ua_cmd_run (int argc, char **argv)
   const char *flow = argv[1];
 
   g_autoptr (SfConfig) cfg = sf_config_new ();
-  if (!sf_stack_declare_config (cfg, &error) || !sf_ua_declare_config (cfg, &error) ||
-      !sf_media_declare_config (cfg, &error) || !sf_registrar_declare_config (cfg, &error) ||
-      !sf_proxy_declare_config (cfg, &error))
-    g_error ("%s", error->message);
-  g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
+  g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) machine = sf_loader_load (loader, flow, NULL);
   print_diags (loader);
@@ -323,33 +303,21 @@ sf_ua_cmd_run (int argc, char **argv)
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;
   }
+  if (listens != NULL) {
+    /* --listen replaces sip.listen (the transaction module opens the sockets). */
+    g_autofree char *list = g_strjoinv (",", listens);
+    if (!sf_config_set_value (cfg, "sip", "listen", list, "--listen", &error)) {
+      fprintf (stderr, "sipflow run: %s\n", error->message);
+      return SF_EXIT_FAIL;
+    }
+  }
   sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
-  if (!sf_ua_check_config (cfg, &error)) {
-    fprintf (stderr, "sipflow run: %s\n", error->message);
-    return SF_EXIT_FAIL;
-  }
-  /* media.backend: GStreamer's (default) or the null one. */
-  SfMedia *media = sf_media_new (cfg, NULL, &error);
-  if (media == NULL) {
-    fprintf (stderr, "sipflow run: %s\n", error->message);
-    return SF_EXIT_FAIL;
-  }
 
   /* A reader that went away (run | head) must not kill us mid-shutdown. */
   signal (SIGPIPE, SIG_IGN);
   Run r = { 0 };
   r.loop = g_main_loop_new (NULL, FALSE);
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
-  sf_endpoint_set_data (r.ep, "media", media); /* freed after the endpoint: calls give their RTP ports back */
-  sf_media_set_event_func (media, on_media_event, r.ep);
-  if (!sf_registrar_setup (r.ep, cfg, &error) || !sf_proxy_setup (r.ep, cfg, &error)) {
-    fprintf (stderr, "sipflow run: %s\n", error->message);
-    sf_registrar_teardown (r.ep);
-    sf_endpoint_free (r.ep);
-    sf_media_free (media);
-    g_main_loop_unref (r.loop);
-    return SF_EXIT_FAIL;
-  }
   r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
   r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
   sf_endpoint_set_emit (r.ep, emit_stdout, NULL);
@@ -363,23 +331,13 @@ sf_ua_cmd_run (int argc, char **argv)
   /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
   guint sig_int = g_unix_signal_add (SIGINT, on_sigint, &r);
   guint sig_term = g_unix_signal_add (SIGTERM, on_sigterm, &r);
-  SfStack *stack = NULL;
-  const char *const *specs = listens != NULL ? (const char *const *) listens : sf_config_get_list (cfg, "sip", "listen");
-  if (specs[0] != NULL) {
-    stack = sf_stack_new (r.ep, loader, machine, &error);
-    if (stack == NULL) {
-      fprintf (stderr, "sipflow run: %s\n", error->message);
-      rc = SF_EXIT_FAIL;
-      goto out;
-    }
-    if (strcmp (machine->scope, "request") == 0)
-      sf_stack_set_gate (stack, &sf_proxy_gate); /* a proxy refuses and challenges without state */
-    for (const char *const *sp = specs; *sp != NULL; sp++)
-      if (!sf_stack_listen (stack, *sp, &error)) {
-        fprintf (stderr, "sipflow run: --listen %s: %s\n", *sp, error->message);
-        rc = SF_EXIT_FAIL;
-        goto out;
-      }
+  /* The modules (operators/sf-modules.h and the flow's plugins), in order:
+   * each sets up its state for this endpoint; then they start (the sockets
+   * open once every module is ready). */
+  if (!sf_modules_setup (r.ep, loader, machine, &error) || !sf_modules_start (r.ep, &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    rc = SF_EXIT_FAIL;
+    goto out;
   }
   if (control != NULL && !sf_ua_control_listen (r.ctl, control, &error)) {
     fprintf (stderr, "sipflow run: --control %s: %s\n", control, error->message);
@@ -417,11 +375,9 @@ out:
   g_autoptr (GPtrArray) left = sf_endpoint_instances (r.ep);
   for (guint i = 0; i < left->len; i++)
     sf_endpoint_kill (r.ep, left->pdata[i], "exit");
-  sf_stack_free (stack);
-  sf_registrar_teardown (r.ep);
-  sf_proxy_teardown (r.ep);
+  /* Then the modules, in reverse order (calls gave their RTP ports back). */
+  sf_modules_teardown (r.ep);
   sf_endpoint_free (r.ep);
-  sf_media_free (media);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;

@@ -1,5 +1,6 @@
 /* sf-proxy.c: the [proxy] section and the proxy's addressing helpers (see sf-proxy.h). */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-secret.h"
@@ -25,8 +26,8 @@ sf_proxy_declare_config (SfConfig *cfg, GError **error)
   return sf_config_declare (cfg, "proxy", proxy_keys, G_N_ELEMENTS (proxy_keys), error);
 }
 
-static void
-config_free (SfProxyConfig *c)
+void
+sf_proxy_config_free (SfProxyConfig *c)
 {
   if (c == NULL)
     return;
@@ -51,7 +52,7 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
       g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                    "proxy.trusted (%s): '%s' is not an address or ADDR/BITS network", sf_config_get_source (cfg, "proxy", "trusted"),
                    spec);
-      config_free (c);
+      sf_proxy_config_free (c);
       return FALSE;
     }
     g_ptr_array_add (c->trusted, m);
@@ -63,32 +64,33 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   c->max_breadth = (guint) sf_config_get_int (cfg, "proxy", "max_breadth");
   c->fork = strcmp (fork, "parallel") == 0 ? SF_FORK_PARALLEL : strcmp (fork, "sequential") == 0 ? SF_FORK_SEQUENTIAL : SF_FORK_Q;
   if (!sf_secret_derive (cfg, "sipflow record-route", c->rr_key, error)) {
-    config_free (c);
+    sf_proxy_config_free (c);
     return FALSE;
   }
   c->rr_hmac = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
   guint8 bkey[32];
   if (!sf_secret_derive (cfg, "sipflow branch", bkey, error)) {
-    config_free (c);
+    sf_proxy_config_free (c);
     return FALSE;
   }
   memcpy (c->branch_key, bkey, sizeof c->branch_key); /* 128 bits of it */
   memset (bkey, 0, sizeof bkey);
-  sf_endpoint_set_data (ep, "proxy", c);
+  sf_module_attach (ep, &sf_proxy_module, c);
   return TRUE;
 }
 
 void
 sf_proxy_teardown (SfEndpoint *ep)
 {
-  config_free (sf_endpoint_get_data (ep, "proxy"));
-  sf_endpoint_set_data (ep, "proxy", NULL);
+  SfProxyConfig *c = sf_module_state (ep, &sf_proxy_module);
+  sf_module_attach (ep, &sf_proxy_module, NULL);
+  sf_proxy_config_free (c);
 }
 
 SfProxyConfig *
 sf_proxy_config (SfCtx *ctx)
 {
-  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "proxy");
+  return sf_module_state (sf_ctx_endpoint (ctx), &sf_proxy_module);
 }
 
 void

@@ -32,6 +32,8 @@ gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);
 /* Reads [proxy] (a bad proxy.trusted entry is an error naming it). */
 gboolean sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
 void sf_proxy_teardown (SfEndpoint *ep);
+/* Frees what sf_proxy_setup() made (the module's teardown). */
+void sf_proxy_config_free (SfProxyConfig *c);
 SfProxyConfig *sf_proxy_config (SfCtx *ctx);
 
 /* One target of the target set (16.5). */

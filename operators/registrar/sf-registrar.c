@@ -1,5 +1,6 @@
 /* sf-registrar.c: the server variants' shared state (see sf-registrar.h). */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-registrar.h"
 #include "framework/sf-stack.h"
 #include "framework/sf-secret.h"
@@ -103,9 +104,11 @@ registrar_free (SfRegistrar *r)
 }
 
 /* The stats event's fields: nonce-count slots in use (with a users file). */
-static char *
-stats_fields (SfRegistrar *r)
+char *
+sf_registrar_stats_fields (SfRegistrar *r)
 {
+  if (r->users == NULL)
+    return NULL;
   gint64 now_s = sf_clock_now_us (sf_endpoint_clock (r->ep)) / G_USEC_PER_SEC;
   return g_strdup_printf ("\"nonce_slots_used\":%u", sf_digest_server_slots_used (r->digest, now_s));
 }
@@ -184,29 +187,22 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
   r->ep = ep;
   r->log_failures = sf_config_get_bool (cfg, "auth", "log_failures");
-  sf_endpoint_set_data (ep, "registrar", r);
-  if (r->users != NULL)
-    sf_endpoint_set_stats_extra (ep, (SfStatsFunc) stats_fields, r);
+  sf_module_attach (ep, &sf_registrar_module, r);
   return TRUE;
 }
 
 void
 sf_registrar_teardown (SfEndpoint *ep)
 {
-  SfRegistrar *r = sf_endpoint_get_data (ep, "registrar");
-  SfStatsFunc func;
-  gpointer data;
-  sf_endpoint_get_stats_extra (ep, &func, &data);
-  if (r != NULL && data == r)
-    sf_endpoint_set_stats_extra (ep, NULL, NULL);
+  SfRegistrar *r = sf_module_state (ep, &sf_registrar_module);
+  sf_module_attach (ep, &sf_registrar_module, NULL);
   registrar_free (r);
-  sf_endpoint_set_data (ep, "registrar", NULL);
 }
 
 SfRegistrar *
 sf_registrar_from_ctx (SfCtx *ctx)
 {
-  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "registrar");
+  return sf_module_state (sf_ctx_endpoint (ctx), &sf_registrar_module);
 }
 
 gboolean

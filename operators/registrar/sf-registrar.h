@@ -1,7 +1,7 @@
 /* sf-registrar.h: what the server variants' operators share (registrar,
  * redirect, auth; later the proxy): the [registrar] and [auth] sections, the
  * users file, the digest nonce server and the location service, one per
- * endpoint (endpoint data "registrar"), set up by sf_registrar_setup() when
+ * endpoint (the registrar module's state, operators/sf-modules.h), set up by sf_registrar_setup() when
  * the program starts so that a bad users file is an error at start. */
 #pragma once
 #include <glib.h>
@@ -49,6 +49,8 @@ gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
  * fields, nonce_slots_used). */
 void sf_registrar_teardown (SfEndpoint *ep);
 SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
+/* The stats event's fields (transfer full; NULL without a users file). */
+char *sf_registrar_stats_fields (SfRegistrar *r);
 
 /* Parses a users file's text (@source names it in errors). */
 GHashTable *sf_registrar_parse_users (const char *text, const char *source, const char *realm, GError **error);

@@ -1,6 +1,7 @@
 /* sf-ua-call.c: the user agent's call container and its [ua] section (see sf-ua-call.h). */
 #include "config.h"
 #include "sf-ua-call.h"
+#include "operators/sf-modules.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-json.h"
 #include "framework/sf-clock.h"
@@ -174,7 +175,7 @@ sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m)
 SfMedia *
 sf_ua_media (SfCtx *ctx)
 {
-  return sf_endpoint_get_data (sf_ctx_endpoint (ctx), "media");
+  return sf_module_state (sf_ctx_endpoint (ctx), &sf_media_module);
 }
 
 SfSdpSession *

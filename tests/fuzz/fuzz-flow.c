@@ -4,6 +4,7 @@
  * replay.c inside make check.  Plugins are refused: a fuzzed path must never be
  * dlopen()ed. */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "framework/sf-loader.h"
 #include <stdint.h>
 
@@ -14,7 +15,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   static SfRegistry *reg;
   if (reg == NULL)
-    reg = sf_registry_new (NULL);
+    reg = sf_registry_new (NULL, sf_builtin_modules);
   SfLoader *loader = sf_loader_new (reg);
   sf_loader_set_allow_plugins (loader, FALSE);
   GBytes *bytes = g_bytes_new_static (data, size);

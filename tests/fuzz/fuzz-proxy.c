@@ -26,6 +26,7 @@
  *     and a tag, or good credentials of alice; or it goes, without Route, to
  *     a binding the registrar confirmed (a 200 to a REGISTER). */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "framework/sf-loader.h"
 #include "framework/sf-stack.h"
 #include "fuzz-script.h"
@@ -190,7 +191,7 @@ static gboolean
 token_of_ours (Fuzz *f, SfSipMsg *m, const SfSipUri *u)
 {
   const SfSipParam *sft = u != NULL ? sf_sip_uri_param (u, "sft") : NULL;
-  SfProxyConfig *c = sf_endpoint_get_data (f->ep, "proxy");
+  SfProxyConfig *c = sf_module_state (f->ep, &sf_proxy_module);
   if (sft == NULL || !sf_sip_str_is_set (sft->value) || c == NULL)
     return FALSE;
   const SfSipUri *target = sf_sip_msg_ruri (m);
@@ -349,16 +350,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_random_set_seed (1);
   const char *dir = files ();
   SfConfig *cfg = sf_config_new ();
-  sf_stack_declare_config (cfg, NULL);
-  sf_registrar_declare_config (cfg, NULL);
-  sf_proxy_declare_config (cfg, NULL);
+  SfRegistry *reg = sf_registry_new (cfg, sf_builtin_modules); /* declares [sip], [registrar], [proxy] */
   sf_config_set (cfg, "registrar.max_aors=64", NULL);
   g_autofree char *users = g_strdup_printf ("registrar.users=%s/users", dir);
   g_autofree char *secret = g_strdup_printf ("core.secret_file=%s/secret", dir);
   if (!sf_config_set (cfg, users, NULL) || !sf_config_set (cfg, secret, NULL) ||
       !sf_config_set (cfg, "proxy.trusted=127.0.0.1", NULL))
     abort ();
-  SfRegistry *reg = sf_registry_new (cfg);
   SfLoader *loader = sf_loader_new (reg);
   SfMachine *tu = sf_loader_load (loader, "builtin:proxy.xml", NULL);
   SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), reg, cfg);

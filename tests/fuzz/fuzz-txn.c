@@ -5,6 +5,7 @@
  * It drives matching, every transaction machine state and timer, the call flow
  * and the untaken-request answers with whatever order the fuzzer finds. */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "framework/sf-loader.h"
 #include "framework/sf-stack.h"
 #include "fuzz-script.h"
@@ -26,8 +27,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (size > 65536)
     return 0;
   SfConfig *cfg = sf_config_new ();
-  sf_stack_declare_config (cfg, NULL);
-  SfRegistry *reg = sf_registry_new (cfg);
+  SfRegistry *reg = sf_registry_new (cfg, sf_builtin_modules); /* declares [sip] */
   SfLoader *loader = sf_loader_new (reg);
   SfMachine *tu = sf_loader_load (loader, "builtin:examples/uas-answer.xml", NULL);
   SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), reg, cfg);

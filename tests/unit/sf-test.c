@@ -10,6 +10,7 @@
  *   TOn                   TRANSITION when the event name equals its arg, else SKIP
  * Every call is recorded as "Name(arg)@State:queue" in sf_test_calls. */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "states/sf-runtime.h"
 #include <stdarg.h>
@@ -95,7 +96,7 @@ sf_test_env_new (void)
 {
   SfTestEnv *env = g_new0 (SfTestEnv, 1);
   env->cfg = sf_config_new ();
-  env->reg = sf_registry_new (env->cfg);
+  env->reg = sf_registry_new (env->cfg, sf_builtin_modules);
   g_autoptr (GError) error = NULL;
   if (!sf_registry_add (env->reg, NULL, test_ops, G_N_ELEMENTS (test_ops), &error))
     g_error ("test operators: %s", error->message);

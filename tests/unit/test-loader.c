@@ -9,6 +9,7 @@
  *  - import_shared: a machine imported twice is loaded once
  *  - dot_output: the DOT drawing names every state, transition and final state */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "states/sf-dot.h"
 #include <glib/gstdio.h>
@@ -37,7 +38,7 @@ shipped_flows_load (void)
   collect (SF_SRCDIR "/xml", files);
   CU_ASSERT_FATAL (files->len >= 2);
   for (guint i = 0; i < files->len; i++) {
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (GError) error = NULL;
     g_autoptr (SfMachine) m = sf_loader_load (loader, files->pdata[i], &error);
@@ -69,7 +70,7 @@ broken_flows (void)
     g_autofree char *line_s = g_match_info_fetch (mi, 1);
     g_autofree char *needle = g_match_info_fetch (mi, 2);
     int line = atoi (line_s);
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (GError) error = NULL;
     g_autoptr (SfMachine) m = sf_loader_load (loader, path, &error);
@@ -95,7 +96,7 @@ broken_flows (void)
 static void
 warnings_do_not_fail (void)
 {
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) m = sf_loader_load (loader, SF_SRCDIR "/tests/flows/good/unreachable.xml", NULL);
   CU_ASSERT_PTR_NOT_NULL (m);
@@ -110,7 +111,7 @@ builtin_and_override (void)
   g_autofree char *dir = g_dir_make_tmp ("sf-loader-XXXXXX", NULL);
   CU_ASSERT_FATAL (dir != NULL && g_chdir (dir) == 0);
   {
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (SfMachine) m = sf_loader_load (loader, "examples/call-demo.xml", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL (m);
@@ -125,14 +126,14 @@ builtin_and_override (void)
   CU_ASSERT_FATAL (g_file_set_contents ("examples/call-demo.xml",
     "<flow version=\"1\" name=\"mine\" initial=\"A\"><state name=\"A\"/></flow>", -1, NULL));
   {
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (SfMachine) m = sf_loader_load (loader, "examples/call-demo.xml", NULL);
     CU_ASSERT_PTR_NOT_NULL_FATAL (m);
     CU_ASSERT_STRING_EQUAL (m->name, "mine");
   }
   {
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (GError) error = NULL;
     g_autoptr (SfMachine) m = sf_loader_load (loader, "examples/none.xml", &error);
@@ -157,7 +158,7 @@ import_shared (void)
                           "<state name=\"B\"/></flow>", -1, NULL);
   g_file_set_contents (a, "<flow version=\"1\" name=\"a\" initial=\"A\"><import name=\"leaf\" src=\"leaf.xml\"/>"
                           "<import name=\"b\" src=\"b.xml\"/><state name=\"A\"/></flow>", -1, NULL);
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) m = sf_loader_load (loader, a, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);
@@ -173,7 +174,7 @@ import_shared (void)
 static void
 dot_output (void)
 {
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) m = sf_loader_load (loader, SF_SRCDIR "/xml/examples/call-demo.xml", NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);

@@ -7,6 +7,7 @@
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first). */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "operators/registrar/sf-location.h"
 #include "operators/registrar/sf-registrar.h"
@@ -183,13 +184,12 @@ static char *
 algorithms (const char *value)
 {
   SfTestEnv *env = sf_test_env_new ();
-  CU_ASSERT_TRUE_FATAL (sf_registrar_declare_config (env->cfg, NULL));
   g_autofree char *set = value != NULL ? g_strdup_printf ("auth.algorithms=%s", value) : NULL;
   if (set != NULL)
     CU_ASSERT_TRUE_FATAL (sf_config_set (env->cfg, set, NULL));
   GString *out = g_string_new (NULL);
   if (sf_registrar_setup (env->ep, env->cfg, NULL)) {
-    SfRegistrar *r = sf_endpoint_get_data (env->ep, "registrar");
+    SfRegistrar *r = sf_module_state (env->ep, &sf_registrar_module);
     for (guint i = 0; i < r->n_algs; i++)
       g_string_append_printf (out, "%s%s", i > 0 ? "," : "", sf_digest_alg_name (r->algs[i]));
     sf_registrar_teardown (env->ep);

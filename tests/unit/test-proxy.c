@@ -33,8 +33,6 @@ px_setup (const char *const *sets)
 {
   Px *t = g_new0 (Px, 1);
   t->env = sf_test_env_new ();
-  CU_ASSERT_TRUE (sf_stack_declare_config (t->env->cfg, NULL));
-  CU_ASSERT_TRUE (sf_proxy_declare_config (t->env->cfg, NULL));
   /* the test peer stands for a trusted caller: what it sends is relayed to it (docs/security.md) */
   CU_ASSERT_TRUE (sf_config_set (t->env->cfg, "proxy.trusted=127.0.0.0/8", NULL));
   for (const char *const *s = sets; s != NULL && *s != NULL; s++)

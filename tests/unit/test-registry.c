@@ -8,6 +8,7 @@
  *  - plugin_missing_symbol: a plugin without sf_plugin_register is refused, naming the symbol
  *  - plugin_not_found: a missing file is refused */
 #include "config.h"
+#include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "sipflow/sf-plugin.h"
 #include <glib/gstdio.h>
@@ -18,7 +19,7 @@
 static void
 builtin_table (void)
 {
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (GPtrArray) names = sf_registry_names (reg);
   CU_ASSERT_FATAL (names->len >= 5);
   for (guint i = 0; i < names->len; i++) {
@@ -50,7 +51,7 @@ duplicates_refused (void)
     { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "one" },
     { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "two" },
   };
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (GError) e1 = NULL, e2 = NULL;
   CU_ASSERT_FALSE (sf_registry_add (reg, NULL, dup_core, 2, &e1));
   CU_ASSERT (g_error_matches (e1, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_DUPLICATE));
@@ -79,7 +80,7 @@ static void
 plugin_loads (void)
 {
   g_autoptr (SfConfig) cfg = sf_config_new ();
-  g_autoptr (SfRegistry) reg = sf_registry_new (cfg);
+  g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
   g_autoptr (GError) error = NULL;
   gboolean ok = sf_registry_load_plugin (reg, PLUGIN ("sample"), &error);
   if (!ok)
@@ -132,7 +133,7 @@ plugin_in_flow (void)
 static void
 plugin_wrong_abi (void)
 {
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (GError) error = NULL;
   CU_ASSERT_FALSE (sf_registry_load_plugin (reg, PLUGIN ("badabi"), &error));
   CU_ASSERT (g_error_matches (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN));
@@ -142,7 +143,7 @@ plugin_wrong_abi (void)
 static void
 plugin_missing_symbol (void)
 {
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (GError) error = NULL;
   CU_ASSERT_FALSE (sf_registry_load_plugin (reg, PLUGIN ("noreg"), &error));
   CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "does not export 'sf_plugin_register'") : NULL);
@@ -151,7 +152,7 @@ plugin_missing_symbol (void)
 static void
 plugin_not_found (void)
 {
-  g_autoptr (SfRegistry) reg = sf_registry_new (NULL);
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (GError) error = NULL;
   CU_ASSERT_FALSE (sf_registry_load_plugin (reg, "/nonexistent/plugin.so", &error));
   CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "not found") : NULL);

@@ -81,7 +81,6 @@ txn_setup (SfMachine *tu)
   t->env = sf_test_env_new ();
   if (g_getenv ("SF_TEST_TRACE") != NULL)
     sf_endpoint_set_trace (t->env->ep, trace_stderr, NULL);
-  CU_ASSERT_TRUE (sf_stack_declare_config (t->env->cfg, NULL));
   sf_endpoint_attach (t->env->ep, NULL);
   t->tu = tu;
   g_autoptr (GError) error = NULL;
@@ -894,7 +893,6 @@ trying_timer (void)
 static SfStack *
 rate_stack (SfTestEnv *env, const char *set)
 {
-  CU_ASSERT_TRUE (sf_stack_declare_config (env->cfg, NULL));
   CU_ASSERT_TRUE (sf_config_set (env->cfg, set, NULL));
   sf_endpoint_attach (env->ep, NULL);
   SfTestEnv *scratch = sf_test_env_new ();

@@ -1,0 +1,161 @@
+/* sf-module.c: modules set up on an endpoint (see sf-module.h). */
+#include "config.h"
+#include "sf-module.h"
+#include "sf-endpoint-private.h"
+#include <string.h>
+
+typedef struct {
+  const SfModuleDef *def;  /* unowned */
+  gpointer state;          /* owned by the module; NULL once detached */
+  gboolean set_up;         /* its setup ran through sf_modules_setup: teardown is ours to call */
+} Entry;
+
+struct _SfModuleStates {
+  GArray *entries;         /* Entry, in setup (or attach) order */
+  gboolean hooked;         /* the stats hook is ours */
+  SfStatsFunc chained;     /* the stats hook set before the modules' */
+  gpointer chained_data;
+};
+
+static char *
+stats_fields (gpointer data)
+{
+  SfModuleStates *m = data;
+  GString *out = g_string_new (NULL);
+  if (m->chained != NULL) {
+    g_autofree char *c = m->chained (m->chained_data);
+    if (c != NULL && *c != '\0')
+      g_string_append (out, c);
+  }
+  for (guint i = 0; i < m->entries->len; i++) {
+    Entry *e = &g_array_index (m->entries, Entry, i);
+    if (e->def->stats_fields == NULL || e->state == NULL)
+      continue;
+    g_autofree char *f = e->def->stats_fields (e->state);
+    if (f == NULL || *f == '\0')
+      continue;
+    if (out->len > 0)
+      g_string_append_c (out, ',');
+    g_string_append (out, f);
+  }
+  return g_string_free (out, FALSE);
+}
+
+static SfModuleStates *
+states (SfEndpoint *ep)
+{
+  if (ep->modules == NULL) {
+    ep->modules = g_new0 (SfModuleStates, 1);
+    ep->modules->entries = g_array_new (FALSE, TRUE, sizeof (Entry));
+    sf_endpoint_get_stats_extra (ep, &ep->modules->chained, &ep->modules->chained_data);
+    sf_endpoint_set_stats_extra (ep, stats_fields, ep->modules);
+    ep->modules->hooked = TRUE;
+  }
+  return ep->modules;
+}
+
+static Entry *
+find (SfEndpoint *ep, const SfModuleDef *def)
+{
+  SfModuleStates *m = ep->modules;
+  if (m == NULL)
+    return NULL;
+  /* A handful of modules: a scan of pointers beats a hash of names. */
+  for (guint i = 0; i < m->entries->len; i++) {
+    Entry *e = &g_array_index (m->entries, Entry, i);
+    if (e->def == def)
+      return e;
+  }
+  return NULL;
+}
+
+void
+sf_module_attach (SfEndpoint *ep, const SfModuleDef *def, gpointer state)
+{
+  Entry *e = find (ep, def);
+  if (e != NULL) {
+    g_return_if_fail (e->state == NULL || state == NULL);
+    e->state = state;
+    return;
+  }
+  Entry n = { def, state, FALSE };
+  g_array_append_val (states (ep)->entries, n);
+}
+
+gboolean
+sf_modules_setup (SfEndpoint *ep, SfLoader *loader, SfMachine *flow, GError **error)
+{
+  GPtrArray *defs = sf_registry_modules (ep->reg);
+  SfModuleEnv env = { ep, ep->cfg, loader, flow };
+  for (guint i = 0; i < defs->len; i++) {
+    const SfModuleDef *def = defs->pdata[i];
+    if (def->setup == NULL)
+      continue;
+    gpointer state = NULL;
+    if (!def->setup (&env, &state, error)) {
+      sf_modules_teardown (ep);
+      return FALSE;
+    }
+    /* The setup may have attached its state itself (sf_stack_new does). */
+    Entry *e = find (ep, def);
+    if (e == NULL) {
+      sf_module_attach (ep, def, state);
+      e = find (ep, def);
+    } else if (state != NULL) {
+      e->state = state;
+    }
+    e->set_up = TRUE;
+  }
+  return TRUE;
+}
+
+gboolean
+sf_modules_start (SfEndpoint *ep, GError **error)
+{
+  SfModuleStates *m = ep->modules;
+  for (guint i = 0; m != NULL && i < m->entries->len; i++) {
+    Entry *e = &g_array_index (m->entries, Entry, i);
+    if (e->set_up && e->state != NULL && e->def->start != NULL && !e->def->start (e->state, error))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+void
+sf_modules_teardown (SfEndpoint *ep)
+{
+  SfModuleStates *m = ep->modules;
+  if (m == NULL)
+    return;
+  for (guint i = m->entries->len; i-- > 0;) {
+    Entry *e = &g_array_index (m->entries, Entry, i);
+    gpointer state = e->state;
+    if (e->set_up && state != NULL && e->def->teardown != NULL)
+      e->def->teardown (state); /* may detach (sf_module_attach (ep, def, NULL)) */
+  }
+  SfStatsFunc func;
+  gpointer data;
+  sf_endpoint_get_stats_extra (ep, &func, &data);
+  if (data == m)
+    sf_endpoint_set_stats_extra (ep, m->chained, m->chained_data);
+  g_array_unref (m->entries);
+  g_free (m);
+  ep->modules = NULL;
+}
+
+int
+sf_module_id (SfEndpoint *ep, const SfModuleDef *def)
+{
+  GPtrArray *defs = sf_registry_modules (ep->reg);
+  for (guint i = 0; i < defs->len; i++)
+    if (defs->pdata[i] == def)
+      return (int) i;
+  return -1;
+}
+
+gpointer
+sf_module_state (SfEndpoint *ep, const SfModuleDef *def)
+{
+  Entry *e = find (ep, def);
+  return e != NULL ? e->state : NULL;
+}

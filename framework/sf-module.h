@@ -1,0 +1,79 @@
+/* sf-module.h: modules, the unit sipflow is composed of (docs/architecture.md,
+ * "The module API").
+ *
+ * A module is a constant descriptor (SfModuleDef): a name, a declare function
+ * that adds its operator tables and configuration sections through the same
+ * registrar a plugin gets (sf-plugin.h), and optional setup/teardown run once
+ * per endpoint, whose state (kept by the endpoint, sf_module_state) other
+ * modules reach by a typed accessor the module exports (sf_stack_from_ctx, sf_registrar_from_ctx...), not by a string key.
+ * A registry is built from a list of modules (the program passes the built-in
+ * list, operators/sf-modules.h); plugins join it as modules named after their
+ * namespace.  A module's place in that list is its id: the index of its
+ * per-instance data slot (pjsip's mod_data) and the order of setup (a module
+ * comes after those it uses; teardown runs in reverse).  Nothing here names a
+ * particular module. */
+#pragma once
+#include <glib.h>
+#include "sipflow/sf-plugin.h"
+#include "framework/sf-endpoint.h"
+#include "framework/sf-loader.h"
+
+G_BEGIN_DECLS
+
+/* What a module's setup sees: the endpoint it joins, the configuration (read,
+ * checked), the loader and the flow being run (both nullable: tests set up
+ * modules with no flow). */
+typedef struct {
+  SfEndpoint *ep;
+  SfConfig *cfg;
+  SfLoader *loader;
+  SfMachine *flow;
+} SfModuleEnv;
+
+typedef struct _SfModuleDef SfModuleDef;
+struct _SfModuleDef {
+  const char *name;   /* [a-z][a-z0-9_]*: "transaction", "ua"; a plugin's is its namespace */
+  const char *doc;    /* one line: what it is for */
+  /* Adds the module's operator tables and configuration sections (nullable). */
+  gboolean (*declare) (SfPluginRegistrar *r, GError **error);
+  /* Per endpoint, after the configuration is read (nullable): sets *state (may
+   * stay NULL: the module has nothing to run here).  FALSE with @error set
+   * stops the program; the modules set up before get their teardown. */
+  gboolean (*setup) (const SfModuleEnv *env, gpointer *state, GError **error);
+  /* Once every module is set up (nullable; only with a state): opens what
+   * lets the world in (the transaction module's sockets), so nothing arrives
+   * before every module is ready.  FALSE with @error set stops the program. */
+  gboolean (*start) (gpointer state, GError **error);
+  void (*teardown) (gpointer state);                 /* nullable; never given NULL */
+  /* Further "key":value fields for the stats event (nullable; transfer full; may return NULL). */
+  char *(*stats_fields) (gpointer state);
+};
+
+/* The configuration being declared, for a module's declare function (NULL when
+ * the registry reads none: `check`, `dot`). */
+SfConfig *sf_plugin_registrar_config (SfPluginRegistrar *r);
+
+/* Adds @def (a constant descriptor that outlives the registry) and runs its
+ * declare function.  Its id is the number of modules added before it. */
+gboolean sf_registry_add_module (SfRegistry *reg, const SfModuleDef *def, GError **error);
+/* The modules, in order (transfer none; entries are const SfModuleDef*). */
+GPtrArray *sf_registry_modules (SfRegistry *reg);
+
+/* Makes @state (nullable: detach) @def's state on @ep, for an object a module
+ * creates outside sf_modules_setup (a test's stack): sf_module_state finds it. */
+void sf_module_attach (SfEndpoint *ep, const SfModuleDef *def, gpointer state);
+/* Runs every module's setup for @ep, in order; on failure, tears down those set
+ * up and returns FALSE with @error set, prefixed by nothing (the module's error
+ * names its configuration key). */
+gboolean sf_modules_setup (SfEndpoint *ep, SfLoader *loader, SfMachine *flow, GError **error);
+/* Runs every module's start, in order (after sf_modules_setup). */
+gboolean sf_modules_start (SfEndpoint *ep, GError **error);
+/* Runs the teardowns, in reverse order (idempotent).  End the instances first:
+ * they may hold what a module's state owns. */
+void sf_modules_teardown (SfEndpoint *ep);
+/* @def's state on @ep (NULL when it was not set up, or has none). */
+gpointer sf_module_state (SfEndpoint *ep, const SfModuleDef *def);
+/* @def's id on @ep's registry (its per-instance slot); -1 when it is not there. */
+int sf_module_id (SfEndpoint *ep, const SfModuleDef *def);
+
+G_END_DECLS

@@ -1,0 +1,52 @@
+/* sf-proxy-module.c: the proxy module (RFC 3261 16): the proxy and branch
+ * operators, its [proxy] section, per endpoint its configuration and keys
+ * (sf-proxy.h), and the stack's gate: a flow whose instances are requests (a
+ * proxy's, scope "request") refuses, challenges and forwards stray responses
+ * without making state (docs/security.md). */
+#include "config.h"
+#include "operators/sf-modules.h"
+#include "framework/sf-stack.h"
+#include "sf-proxy.h"
+#include <string.h>
+
+extern const SfOperatorDef sf_op_proxy_table[];
+extern const gsize sf_op_proxy_table_len;
+extern const SfOperatorDef sf_op_branch_table[];
+extern const gsize sf_op_branch_table_len;
+
+static gboolean
+declare (SfPluginRegistrar *r, GError **error)
+{
+  SfConfig *cfg = sf_plugin_registrar_config (r);
+  return (cfg == NULL || sf_proxy_declare_config (cfg, error)) &&
+         sf_plugin_add_operators (r, sf_op_proxy_table, sf_op_proxy_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_branch_table, sf_op_branch_table_len, error);
+}
+
+static gboolean
+setup (const SfModuleEnv *env, gpointer *state, GError **error)
+{
+  if (env->cfg == NULL)
+    return TRUE;
+  /* It attaches its state itself (tests set it up without the module list). */
+  if (!sf_proxy_setup (env->ep, env->cfg, error))
+    return FALSE;
+  SfStack *stack = sf_module_state (env->ep, &sf_transaction_module);
+  if (stack != NULL && env->flow != NULL && strcmp (env->flow->scope, "request") == 0)
+    sf_stack_set_gate (stack, &sf_proxy_gate);
+  return TRUE;
+}
+
+static void
+teardown (gpointer state)
+{
+  sf_proxy_config_free (state);
+}
+
+const SfModuleDef sf_proxy_module = {
+  .name = "proxy",
+  .doc = "the stateful proxy (RFC 3261 16): forwarding, forking, Record-Route",
+  .declare = declare,
+  .setup = setup,
+  .teardown = teardown,
+};

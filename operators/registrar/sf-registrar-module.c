@@ -1,0 +1,46 @@
+/* sf-registrar-module.c: the registrar module: the registrar's operators, its
+ * [registrar] and [auth] sections, and per endpoint the state of
+ * sf-registrar.h (domains, users, nonces, the location service), which the
+ * auth, redirect and proxy modules read through sf_registrar_from_ctx(). */
+#include "config.h"
+#include "operators/sf-modules.h"
+#include "sf-registrar.h"
+
+extern const SfOperatorDef sf_op_registrar_table[];
+extern const gsize sf_op_registrar_table_len;
+
+static gboolean
+declare (SfPluginRegistrar *r, GError **error)
+{
+  SfConfig *cfg = sf_plugin_registrar_config (r);
+  return (cfg == NULL || sf_registrar_declare_config (cfg, error)) &&
+         sf_plugin_add_operators (r, sf_op_registrar_table, sf_op_registrar_table_len, error);
+}
+
+static gboolean
+setup (const SfModuleEnv *env, gpointer *state, GError **error)
+{
+  /* It attaches its state itself (tests set it up without the module list). */
+  return env->cfg == NULL || sf_registrar_setup (env->ep, env->cfg, error);
+}
+
+static void
+teardown (gpointer state)
+{
+  sf_registrar_teardown (((SfRegistrar *) state)->ep);
+}
+
+static char *
+stats_fields (gpointer state)
+{
+  return sf_registrar_stats_fields (state);
+}
+
+const SfModuleDef sf_registrar_module = {
+  .name = "registrar",
+  .doc = "registrar and location service (RFC 3261 10)",
+  .declare = declare,
+  .setup = setup,
+  .teardown = teardown,
+  .stats_fields = stats_fields,
+};

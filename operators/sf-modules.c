@@ -1,0 +1,15 @@
+/* sf-modules.c: the list of built-in modules (see sf-modules.h). */
+#include "config.h"
+#include "sf-modules.h"
+
+const SfModuleDef *const sf_builtin_modules[] = {
+  &sf_core_module,
+  &sf_transaction_module,
+  &sf_media_module,
+  &sf_ua_module,
+  &sf_registrar_module,
+  &sf_auth_module,
+  &sf_redirect_module,
+  &sf_proxy_module,
+  NULL,
+};

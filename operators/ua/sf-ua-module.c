@@ -1,0 +1,37 @@
+/* sf-ua-module.c: the ua module: the user agent's call, dialog and
+ * registration operators and its [ua] section. */
+#include "config.h"
+#include "operators/sf-modules.h"
+#include "sf-ua-call.h"
+
+extern const SfOperatorDef sf_op_ua_table[];
+extern const gsize sf_op_ua_table_len;
+extern const SfOperatorDef sf_op_uac_table[];
+extern const gsize sf_op_uac_table_len;
+extern const SfOperatorDef sf_op_register_table[];
+extern const gsize sf_op_register_table_len;
+
+static gboolean
+declare (SfPluginRegistrar *r, GError **error)
+{
+  SfConfig *cfg = sf_plugin_registrar_config (r);
+  return (cfg == NULL || sf_ua_declare_config (cfg, error)) &&
+         sf_plugin_add_operators (r, sf_op_ua_table, sf_op_ua_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_uac_table, sf_op_uac_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_register_table, sf_op_register_table_len, error);
+}
+
+/* Nothing to run per endpoint: the [ua] keys are checked together here, once
+ * the configuration is read, so a bad one stops the program at start. */
+static gboolean
+setup (const SfModuleEnv *env, gpointer *state, GError **error)
+{
+  return env->cfg == NULL || sf_ua_check_config (env->cfg, error);
+}
+
+const SfModuleDef sf_ua_module = {
+  .name = "ua",
+  .doc = "the user agent: calls, dialogs, registration (RFC 3261 8, 12, 13, 15, 10)",
+  .declare = declare,
+  .setup = setup,
+};
