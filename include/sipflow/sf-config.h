@@ -5,11 +5,12 @@
  * are set, so a running program reads only valid ones. */
 #pragma once
 #include <glib.h>
+#include "sipflow/sf-api.h"
 
 G_BEGIN_DECLS
 
 #define SF_CONFIG_ERROR (sf_config_error_quark ())
-GQuark sf_config_error_quark (void);
+SF_API GQuark sf_config_error_quark (void);
 typedef enum {
   SF_CONFIG_ERROR_UNKNOWN_KEY,
   SF_CONFIG_ERROR_BAD_VALUE,
@@ -40,29 +41,35 @@ typedef struct {
 typedef struct _SfConfig SfConfig;
 
 /* A configuration with the built-in sections declared (core). */
-SfConfig *sf_config_new (void);
-void sf_config_free (SfConfig *cfg);
+SF_API SfConfig *sf_config_new (void);
+SF_API void sf_config_free (SfConfig *cfg);
 /* Declares a section's keys; @keys must outlive @cfg (a constant table). */
-gboolean sf_config_declare (SfConfig *cfg, const char *section, const SfConfigKey *keys, gsize n_keys,
-                            GError **error);
-gboolean sf_config_load_file (SfConfig *cfg, const char *path, GError **error);
-gboolean sf_config_load_data (SfConfig *cfg, const char *data, const char *source, GError **error);
+SF_API gboolean sf_config_declare (SfConfig *cfg, const char *section, const SfConfigKey *keys, gsize n_keys,
+                                   GError **error);
+SF_API gboolean sf_config_load_file (SfConfig *cfg, const char *path, GError **error);
+SF_API gboolean sf_config_load_data (SfConfig *cfg, const char *data, const char *source, GError **error);
 /* "section.key=value", from the command line (source "--set"). */
-gboolean sf_config_set (SfConfig *cfg, const char *assignment, GError **error);
-gboolean sf_config_set_value (SfConfig *cfg, const char *section, const char *key, const char *value,
-                              const char *source, GError **error);
+SF_API gboolean sf_config_set (SfConfig *cfg, const char *assignment, GError **error);
+SF_API gboolean sf_config_set_value (SfConfig *cfg, const char *section, const char *key, const char *value,
+                                     const char *source, GError **error);
 
 /* Getters for declared keys (a programming error otherwise). */
-const char *sf_config_get_string (SfConfig *cfg, const char *section, const char *key);
-gint64 sf_config_get_int (SfConfig *cfg, const char *section, const char *key);
-gboolean sf_config_get_bool (SfConfig *cfg, const char *section, const char *key);
+SF_API const char *sf_config_get_string (SfConfig *cfg, const char *section, const char *key);
+SF_API gint64 sf_config_get_int (SfConfig *cfg, const char *section, const char *key);
+SF_API gboolean sf_config_get_bool (SfConfig *cfg, const char *section, const char *key);
 /* (transfer none) NULL-terminated; an empty list is an empty vector. */
-const char *const *sf_config_get_list (SfConfig *cfg, const char *section, const char *key);
+SF_API const char *const *sf_config_get_list (SfConfig *cfg, const char *section, const char *key);
 /* Where the current value came from: "default", a file name, or "--set". */
-const char *sf_config_get_source (SfConfig *cfg, const char *section, const char *key);
+SF_API const char *sf_config_get_source (SfConfig *cfg, const char *section, const char *key);
 
 /* Parses a boolean the way configuration does; FALSE when @text is not one. */
-gboolean sf_config_parse_bool (const char *text, gboolean *out);
+SF_API gboolean sf_config_parse_bool (const char *text, gboolean *out);
+
+/* The configuration an operator runs with: its plugin's sections
+ * (sf_plugin_add_config) are there (transfer none; NULL for an endpoint built
+ * without one, as in some unit tests). */
+typedef struct _SfCtx SfCtx;
+SF_API SfConfig *sf_ctx_config (SfCtx *ctx);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfConfig, sf_config_free)
 

@@ -1,5 +1,4 @@
 /* badabi.c: a test plugin built for a plugin ABI this sipflow does not have. */
-#include "config.h"
 #include "sipflow/sf-plugin.h"
 
 G_MODULE_EXPORT const guint32 sf_plugin_abi_version = SF_PLUGIN_ABI_VERSION + 98;

@@ -1,5 +1,4 @@
 /* noreg.c: a test plugin that forgot its register function. */
-#include "config.h"
 #include "sipflow/sf-plugin.h"
 
 G_MODULE_EXPORT const guint32 sf_plugin_abi_version = SF_PLUGIN_ABI_VERSION;

@@ -1,5 +1,4 @@
 /* sample.c: a test plugin: one operator, one configuration section. */
-#include "config.h"
 #include "sipflow/sf-plugin.h"
 
 static SfOpResult

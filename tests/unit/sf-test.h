@@ -56,5 +56,6 @@ void sf_test_register_media (void);
 void sf_test_register_tone (void);
 void sf_test_register_location (void);
 void sf_test_register_proxy (void);
+void sf_test_register_sdk (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))
