@@ -7,7 +7,7 @@
 #include <glib.h>
 #include "sf-clock.h"
 #include "sipflow/sf-config.h"
-#include "sipflow/sf-event.h"
+#include "states/sf-event-private.h"
 #include "sf-registry.h"
 #include "states/sf-machine.h"
 #include "states/sf-instance.h"

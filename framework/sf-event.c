@@ -1,6 +1,6 @@
 /* sf-event.c: typed reference-counted events (see sf-event.h). */
 #include "config.h"
-#include "sipflow/sf-event.h"
+#include "states/sf-event-private.h"
 
 SfEvent *
 sf_event_new_full (SfEventKind kind, const char *name, const char *arg,
@@ -86,4 +86,28 @@ sf_child_end_free (SfChildEnd *ce)
   g_free (ce->handle);
   g_free (ce->final_state);
   g_free (ce);
+}
+
+SfEventKind
+sf_event_kind (SfEvent *ev)
+{
+  return ev->kind;
+}
+
+const char *
+sf_event_name (SfEvent *ev)
+{
+  return ev->name;
+}
+
+const char *
+sf_event_arg (SfEvent *ev)
+{
+  return ev->arg;
+}
+
+gpointer
+sf_event_payload (SfEvent *ev)
+{
+  return ev->payload;
 }

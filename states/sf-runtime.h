@@ -12,7 +12,7 @@
  * sf_ctx_endpoint()) and never looks into. */
 #pragma once
 #include <glib.h>
-#include "sipflow/sf-event.h"
+#include "states/sf-event-private.h"
 #include "sipflow/sf-operator.h"
 #include "sf-machine.h"
 

@@ -7,6 +7,7 @@
  * of a child instance.  Its trigger string ("device:answer") is what traces print. */
 #pragma once
 #include <glib.h>
+#include "sipflow/sf-api.h"
 
 G_BEGIN_DECLS
 
@@ -23,27 +24,25 @@ typedef enum {
 
 #define SF_EV_ANY (SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER | SF_EV_DEVICE | SF_EV_MEDIA | SF_EV_CHILD | SF_EV_START | SF_EV_TASK)
 
+/* Opaque: read it through the accessors below (the engine's own code sees its
+ * fields through states/sf-event-private.h). */
 typedef struct _SfEvent SfEvent;
 
-struct _SfEvent {
-  grefcount ref;
-  SfEventKind kind;
-  char *name;             /* owned: "answer", "B", "INVITE", "end" */
-  char *arg;              /* owned, nullable: a device command's argument ("sip:bob@...") */
-  gpointer payload;       /* owned through payload_free: SIP message, child info ... */
-  GDestroyNotify payload_free;
-  char *trigger;          /* owned, lazily built "kind:name" */
-};
-
-SfEvent *sf_event_new (SfEventKind kind, const char *name, const char *arg);
-SfEvent *sf_event_new_full (SfEventKind kind, const char *name, const char *arg,
+SF_API SfEvent *sf_event_new (SfEventKind kind, const char *name, const char *arg);
+SF_API SfEvent *sf_event_new_full (SfEventKind kind, const char *name, const char *arg,
                             gpointer payload, GDestroyNotify payload_free);
-SfEvent *sf_event_ref (SfEvent *ev);
-void sf_event_unref (SfEvent *ev);
-const char *sf_event_trigger (SfEvent *ev);
-const char *sf_event_kind_name (SfEventKind kind);
+SF_API SfEvent *sf_event_ref (SfEvent *ev);
+SF_API void sf_event_unref (SfEvent *ev);
+SF_API const char *sf_event_trigger (SfEvent *ev);
+SF_API const char *sf_event_kind_name (SfEventKind kind);
 /* Parses "sip", "timer", ... into a kind; returns 0 when unknown. */
-SfEventKind sf_event_kind_from_name (const char *name);
+SF_API SfEventKind sf_event_kind_from_name (const char *name);
+SF_API SfEventKind sf_event_kind (SfEvent *ev);
+SF_API const char *sf_event_name (SfEvent *ev);      /* "INVITE", "answer", "B" */
+SF_API const char *sf_event_arg (SfEvent *ev);       /* nullable: a command's argument */
+/* The payload (transfer none): an SF_EV_CHILD "end" event's SfChildEnd; a SIP
+ * event's is the engine's (read it through sf_message_from_event, sf-message.h). */
+SF_API gpointer sf_event_payload (SfEvent *ev);
 
 /* Payload of an SF_EV_CHILD "end" event (its arg is the import name, or the flow name). */
 typedef struct {
@@ -52,7 +51,7 @@ typedef struct {
   char *handle;       /* owned: the child's handle, "t3" */
   char *final_state;  /* owned */
 } SfChildEnd;
-void sf_child_end_free (SfChildEnd *ce);
+SF_API void sf_child_end_free (SfChildEnd *ce);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfEvent, sf_event_unref)
 

@@ -51,12 +51,12 @@ typedef gboolean (*SfOpFixup) (const char *text, gpointer *out_arg, GError **err
 
 /* The error domain fix-ups use for a bad arg="" (code 0). */
 #define SF_OP_ARG_ERROR (sf_op_arg_error_quark ())
-GQuark sf_op_arg_error_quark (void);
+SF_API GQuark sf_op_arg_error_quark (void);
 
 /* A name for a timer, event or instance: letters, digits, '_', '-' or '.'. */
-gboolean sf_op_name_valid (const char *s);
+SF_API gboolean sf_op_name_valid (const char *s);
 /* The fix-up for an arg="" that is such a name (the arg becomes a string, free with g_free). */
-gboolean sf_op_fixup_name (const char *text, gpointer *out_arg, GError **error);
+SF_API gboolean sf_op_fixup_name (const char *text, gpointer *out_arg, GError **error);
 
 typedef enum {
   SF_OPF_TRANSITIONS = 1 << 0, /* may return SF_OP_TRANSITION (so next="" means something) */
@@ -76,29 +76,29 @@ typedef struct {
 } SfOperatorDef;
 
 /* ---- what an operator may do, through its context ---- */
-const char *sf_ctx_handle (SfCtx *ctx);          /* "c1" */
-const char *sf_ctx_state (SfCtx *ctx);           /* current state name */
-const char *sf_ctx_op_name (SfCtx *ctx);         /* "OpRing", for logs */
+SF_API const char *sf_ctx_handle (SfCtx *ctx);          /* "c1" */
+SF_API const char *sf_ctx_state (SfCtx *ctx);           /* current state name */
+SF_API const char *sf_ctx_op_name (SfCtx *ctx);         /* "OpRing", for logs */
 
 /* Starts (or restarts) the instance's timer @name; it fires as an SF_EV_TIMER event named @name. */
-void sf_ctx_timer_start (SfCtx *ctx, const char *name, guint64 ms);
+SF_API void sf_ctx_timer_start (SfCtx *ctx, const char *name, guint64 ms);
 /* Returns TRUE when the timer was running. */
-gboolean sf_ctx_timer_cancel (SfCtx *ctx, const char *name);
-gboolean sf_ctx_timer_running (SfCtx *ctx, const char *name);
+SF_API gboolean sf_ctx_timer_cancel (SfCtx *ctx, const char *name);
+SF_API gboolean sf_ctx_timer_running (SfCtx *ctx, const char *name);
 
 /* Posts @ev (transfer full) to this instance, after the current event. */
-void sf_ctx_post_self (SfCtx *ctx, SfEvent *ev);
+SF_API void sf_ctx_post_self (SfCtx *ctx, SfEvent *ev);
 /* Posts @ev (transfer full) to the instance of @scope with @key.  FALSE when there is none. */
-gboolean sf_ctx_post (SfCtx *ctx, const char *scope, const char *key, SfEvent *ev);
+SF_API gboolean sf_ctx_post (SfCtx *ctx, const char *scope, const char *key, SfEvent *ev);
 /* Posts @ev (transfer full) to the parent instance.  FALSE when there is none. */
-gboolean sf_ctx_post_parent (SfCtx *ctx, SfEvent *ev);
+SF_API gboolean sf_ctx_post_parent (SfCtx *ctx, SfEvent *ev);
 /* Creates a child instance of the machine the flow imported as @machine; its end
  * reaches this instance as an SF_EV_CHILD event named "end". */
-SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error);
+SF_API SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error);
 
 /* Per-instance data, freed with the instance. */
-void sf_ctx_set_data (SfCtx *ctx, const char *name, gpointer data, GDestroyNotify destroy);
-gpointer sf_ctx_get_data (SfCtx *ctx, const char *name);
+SF_API void sf_ctx_set_data (SfCtx *ctx, const char *name, gpointer data, GDestroyNotify destroy);
+SF_API gpointer sf_ctx_get_data (SfCtx *ctx, const char *name);
 /* Per-instance data in the slot of a module (its module id, below 64): set frees
  * the value it replaces; slots are freed with the instance, highest first. */
 void sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy);
@@ -107,6 +107,6 @@ gpointer sf_ctx_get_slot (SfCtx *ctx, guint slot);
 /* Writes one event line on the endpoint's event output:
  * {"event":@event,"call"|"instance":handle,"machine":..., then @fields (already-JSON
  * "key":value pairs joined by ',', or NULL)}. */
-void sf_ctx_emit (SfCtx *ctx, const char *event, const char *fields);
+SF_API void sf_ctx_emit (SfCtx *ctx, const char *event, const char *fields);
 
 G_END_DECLS

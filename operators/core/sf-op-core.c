@@ -106,26 +106,26 @@ sf_op_cancel_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_on_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  return strcmp (ev->name, arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+  return strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
 }
 
 static SfOpResult
 sf_op_on_device (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  return strcmp (ev->name, arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+  return strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
 }
 
 static SfOpResult
 sf_op_on_txn (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  return strcmp (ev->name, arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+  return strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
 }
 
 static SfOpResult
 sf_op_on_child_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  const SfChildEnd *ce = ev->payload;
-  if (strcmp (ev->name, "end") != 0 || ce == NULL)
+  const SfChildEnd *ce = sf_event_payload (ev);
+  if (strcmp (sf_event_name (ev), "end") != 0 || ce == NULL)
     return SF_OP_SKIP;
   /* ARG names the child as the flow imported it (OpSpawn's arg); a child from
    * elsewhere matches by its flow name. */
@@ -148,7 +148,7 @@ sf_op_spawn (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_ignore (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (arg != NULL && strcmp (ev->name, arg) != 0)
+  if (arg != NULL && strcmp (sf_event_name (ev), arg) != 0)
     return SF_OP_SKIP;
   return SF_OP_DONE;
 }
