@@ -9,6 +9,7 @@
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-dialog.h"
 #include "sip/sf-sip-uri.h"
+#include "sip/sf-sip-txn-key.h"
 #include <string.h>
 #include <sys/resource.h>
 
@@ -259,45 +260,12 @@ sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp)
   return TRUE;
 }
 
-/* ---- matching (17.2.3) ---- */
-
-/* The server transaction key of a request, for @method ("INVITE" for an ACK or
- * a CANCEL looking for its INVITE). */
-static char *
-server_key (SfSipMsg *m, const char *method)
-{
-  const SfSipValue *via = sf_sip_msg_top_via (m);
-  const SfSipParam *branch = sf_sip_value_param (via, "branch");
-  g_autofree char *host = sf_sip_str_dup (via->host);
-  if (branch != NULL && sf_sip_str_is_set (branch->value) && branch->value.len > strlen (SF_SIP_BRANCH_COOKIE) &&
-      strncmp (branch->value.p, SF_SIP_BRANCH_COOKIE, strlen (SF_SIP_BRANCH_COOKIE)) == 0) {
-    g_autofree char *b = sf_sip_str_dup (branch->value);
-    return g_strdup_printf ("%s|%s:%u|%s", b, host, via->port, method);
-  }
-  /* RFC 2543 (17.2.3): Request-URI, From tag, Call-ID, CSeq number, top Via. */
-  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (m)->raw);
-  const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (m), "tag");
-  g_autofree char *ftag = ft != NULL ? sf_sip_str_dup (ft->value) : g_strdup ("");
-  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (m));
-  g_autofree char *vraw = sf_sip_str_dup (via->raw);
-  return g_strdup_printf ("2543|%s|%s|%s|%" G_GUINT64_FORMAT "|%s|%s", ruri, ftag, cid, sf_sip_msg_cseq (m)->number, vraw,
-                          method);
-}
+/* ---- matching: sip/sf-sip-txn-key.h (17.1.3, 17.2.3, 9.2) ---- */
 
 char *
 sf_stack_call_key (const char *call_id, const char *remote_tag)
 {
-  return g_strdup_printf ("%s|%s", call_id, remote_tag != NULL ? remote_tag : "");
-}
-
-/* The call (TU instance) key of a request: Call-ID and the remote (From) tag. */
-static char *
-call_key (SfSipMsg *m)
-{
-  const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (m), "tag");
-  g_autofree char *ftag = ft != NULL && sf_sip_str_is_set (ft->value) ? sf_sip_str_dup (ft->value) : g_strdup ("");
-  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (m));
-  return sf_stack_call_key (cid, ftag);
+  return sf_sip_txn_call_key (call_id, remote_tag);
 }
 
 const char *
@@ -367,8 +335,8 @@ is_proxy (SfStack *s)
 static char *
 stateless_tag (SfSipMsg *req, const char *method)
 {
-  g_autofree char *key = server_key (req, method);
-  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key, -1);
+  g_autofree char *key = sf_sip_txn_server_key_for (req, method);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key != NULL ? key : "", -1);
   return g_strdup_printf ("sfs%.16s", hash);
 }
 
@@ -616,16 +584,6 @@ refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *from, const ch
     s->stats.shutdown_refused++;
 }
 
-/* The client transaction key (17.1.3): branch and CSeq method. */
-static char *
-client_key (SfSipMsg *m)
-{
-  const SfSipParam *branch = sf_sip_value_param (sf_sip_msg_top_via (m), "branch");
-  g_autofree char *b = branch != NULL && sf_sip_str_is_set (branch->value) ? sf_sip_str_dup (branch->value) : g_strdup ("");
-  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
-  return g_strdup_printf ("client|%s|%s", b, method);
-}
-
 static gboolean
 sent_by_is_local (SfStack *s, const SfSipValue *via)
 {
@@ -670,7 +628,9 @@ forward_stray (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
 SfInstance *
 sf_stack_client_txn (SfStack *s, SfSipMsg *req)
 {
-  g_autofree char *key = client_key (req);
+  g_autofree char *key = sf_sip_txn_client_key (req);
+  if (key == NULL)
+    return NULL;
   return sf_endpoint_lookup (s->ep, "transaction", key);
 }
 
@@ -679,8 +639,8 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
 {
   SfStack *s = data;
   if (!sf_sip_msg_is_request (msg)) {
-    g_autofree char *ck = client_key (msg);
-    SfInstance *ct = sf_endpoint_lookup (s->ep, "transaction", ck);
+    g_autofree char *ck = sf_sip_txn_client_key (msg);
+    SfInstance *ct = ck != NULL ? sf_endpoint_lookup (s->ep, "transaction", ck) : NULL;
     if (ct == NULL) {
       s->stats.stray_responses++;
       SfCtx c = { .ep = s->ep };
@@ -695,7 +655,9 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
   s->stats.requests++;
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (msg));
   gboolean ack = strcmp (method, "ACK") == 0;
-  g_autofree char *key = server_key (msg, ack ? "INVITE" : method);
+  g_autofree char *key = sf_sip_txn_server_key (msg); /* an ACK: its INVITE's */
+  if (key == NULL)
+    return; /* the transport hands on validated messages only: never */
   SfInstance *txn = sf_endpoint_lookup (s->ep, "transaction", key);
   if (txn != NULL) {
     sf_endpoint_post (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
@@ -721,7 +683,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     s->stats.rate_limited++;
     return;
   }
-  g_autofree char *ck = call_key (msg);
+  g_autofree char *ck = sf_sip_txn_call_key_of (msg);
   SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   if (sf_endpoint_shutting_down (s->ep) && starts_new_work (s, msg, method, call)) {
     refuse_shutting_down (s, msg, from, method);
@@ -763,7 +725,7 @@ on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
   if (cancel) {
     /* 9.2: a CANCEL for an INVITE this element knows gets its own (non-INVITE)
      * transaction and goes to the call; one that matches nothing gets 481. */
-    g_autofree char *ikey = server_key (msg, "INVITE");
+    g_autofree char *ikey = sf_sip_txn_cancel_target_key (msg);
     if (sf_endpoint_lookup (s->ep, "transaction", ikey) == NULL) {
       sf_stack_answer_stateless (s, msg, from, 481, NULL, NULL);
       return;
@@ -802,7 +764,11 @@ client_data_free (SfClientTxn *c)
 SfInstance *
 sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest, GError **error)
 {
-  g_autofree char *key = client_key (req);
+  g_autofree char *key = sf_sip_txn_client_key (req);
+  if (key == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a request without Via or CSeq");
+    return NULL;
+  }
   SfMachine *m = sf_sip_str_eq (sf_sip_msg_method (req), "INVITE") ? s->ict : s->nict;
   SfInstance *t = sf_endpoint_create (s->ep, m, key, tu, error);
   if (t == NULL)
@@ -949,7 +915,7 @@ static gboolean
 to_request (SfStack *s, SfSipEvent *e, const char *method)
 {
   gboolean cancel = strcmp (method, "CANCEL") == 0;
-  g_autofree char *key = server_key (e->msg, cancel ? "INVITE" : method);
+  g_autofree char *key = cancel ? sf_sip_txn_cancel_target_key (e->msg) : sf_sip_txn_server_key_for (e->msg, method);
   SfInstance *r = sf_endpoint_lookup (s->ep, s->tu->scope, key);
   if (cancel) {
     /* 16.10: the CANCEL gets 200 at once, whatever becomes of the request (its
@@ -986,7 +952,7 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
     g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (e->msg));
     return to_request (s, e, m);
   }
-  g_autofree char *ck = call_key (e->msg);
+  g_autofree char *ck = sf_sip_txn_call_key_of (e->msg);
   SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
   if (call == NULL) {
