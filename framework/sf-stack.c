@@ -179,27 +179,13 @@ sf_stack_stats (SfStack *s)
   return &s->stats;
 }
 
+G_STATIC_ASSERT (sizeof (SfStackStats) == SF_STACK_N_STATS * sizeof (guint64));
+
 void
-sf_stack_count (SfStack *s, const char *what)
+sf_stack_count (SfStack *s, SfStackStat what)
 {
-  if (strcmp (what, "calls_answered") == 0)
-    s->stats.calls_answered++;
-  else if (strcmp (what, "calls_ended") == 0)
-    s->stats.calls_ended++;
-  else if (strcmp (what, "retransmissions_sent") == 0)
-    s->stats.retransmissions_sent++;
-  else if (strcmp (what, "retransmissions_absorbed") == 0)
-    s->stats.retransmissions_absorbed++;
-  else if (strcmp (what, "timeouts") == 0)
-    s->stats.timeouts++;
-  else if (strcmp (what, "transport_errors") == 0)
-    s->stats.transport_errors++;
-  else if (strcmp (what, "refused") == 0)
-    s->stats.refused++;
-  else if (strcmp (what, "guarded") == 0)
-    s->stats.guarded++;
-  else if (strcmp (what, "shutdown_refused") == 0)
-    s->stats.shutdown_refused++;
+  g_return_if_fail ((guint) what < SF_STACK_N_STATS);
+  s->stats.n[what]++;
 }
 
 guint

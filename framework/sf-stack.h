@@ -34,17 +34,46 @@ typedef struct {
   GInetSocketAddress *dest;  /* owned */
 } SfClientTxn;
 
-typedef struct {
-  guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
-  guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
-  guint64 stray_acks;                  /* ACKs for no call, or not for its dialog (12.2.2): dropped */
-  guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
-  guint64 refused;                     /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */
-  guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
-  guint64 rate_evicted;                /* sources sip.rate_limit forgot to make room (the least recently seen) */
-  guint64 overloaded;                  /* new requests answered 503 statelessly: sip.max_instances reached */
-  guint64 guarded;                     /* server transactions ended by their guard timer (OpTxnGuard) */
-  guint64 shutdown_refused;            /* new requests answered 503 while shutting down (docs/engine.md) */
+/* The stack's counters, once each: the enum SfStackStat indexes them and the
+ * same names are the fields of SfStackStats (what the stats event reads; its
+ * JSON names are sf_stack_stats_fields()'s). */
+#define SF_STACK_STATS(X) \
+  X (REQUESTS, requests) \
+  X (RESPONSES_SENT, responses_sent) \
+  X (RETRANSMISSIONS_SENT, retransmissions_sent) \
+  X (RETRANSMISSIONS_ABSORBED, retransmissions_absorbed) \
+  X (TRANSACTIONS, transactions) \
+  X (CALLS_ANSWERED, calls_answered) \
+  X (CALLS_ENDED, calls_ended) \
+  X (STATELESS, stateless) \
+  X (STRAY_RESPONSES, stray_responses) \
+  /* ACKs for no call, or not for its dialog (12.2.2): dropped */ \
+  X (STRAY_ACKS, stray_acks) \
+  /* transactions ended by Timer B, F or H, or by a transport failure */ \
+  X (TIMEOUTS, timeouts) \
+  X (TRANSPORT_ERRORS, transport_errors) \
+  /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */ \
+  X (REFUSED, refused) \
+  /* new requests dropped: their source was over sip.rate_limit */ \
+  X (RATE_LIMITED, rate_limited) \
+  /* sources sip.rate_limit forgot to make room (the least recently seen) */ \
+  X (RATE_EVICTED, rate_evicted) \
+  /* new requests answered 503 statelessly: sip.max_instances reached */ \
+  X (OVERLOADED, overloaded) \
+  /* server transactions ended by their guard timer (OpTxnGuard) */ \
+  X (GUARDED, guarded) \
+  /* new requests answered 503 while shutting down (docs/engine.md) */ \
+  X (SHUTDOWN_REFUSED, shutdown_refused)
+
+#define SF_STACK_STAT_ENUM_(u, l) SF_STACK_STAT_##u,
+#define SF_STACK_STAT_FIELD_(u, l) guint64 l;
+typedef enum { SF_STACK_STATS (SF_STACK_STAT_ENUM_) SF_STACK_N_STATS } SfStackStat;
+/* n[SF_STACK_STAT_X] is the field x: one array, named. */
+typedef union {
+  guint64 n[SF_STACK_N_STATS];
+  struct {
+    SF_STACK_STATS (SF_STACK_STAT_FIELD_)
+  };
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
@@ -160,9 +189,9 @@ void sf_stack_set_lookups (SfStack *s, gboolean on);
 /* sip.shutdown_retry_after: the Retry-After seconds of the 503 a request that
  * comes while shutting down gets (RFC 3261 21.5.4, 20.33). */
 guint sf_stack_shutdown_retry_after (SfStack *s);
-/* Counts for the stats event ("shutdown_refused": a 503 made by the flow while
- * shutting down, like the stack's own). */
-void sf_stack_count (SfStack *s, const char *what);
+/* Counts one @what for the stats event (SF_STACK_STAT_SHUTDOWN_REFUSED: a 503
+ * made by the flow while shutting down, like the stack's own). */
+void sf_stack_count (SfStack *s, SfStackStat what);
 
 /* ---- for tests ---- */
 /* sip.rate_limit's decision (a token taken when TRUE) for a request from

@@ -70,7 +70,7 @@ shutdown_retry_after (SfCtx *ctx)
   SfStack *s = sf_stack_from_ctx (ctx);
   if (s == NULL)
     return g_strdup ("Retry-After: 10");
-  sf_stack_count (s, "shutdown_refused");
+  sf_stack_count (s, SF_STACK_STAT_SHUTDOWN_REFUSED);
   return g_strdup_printf ("Retry-After: %u", sf_stack_shutdown_retry_after (s));
 }
 
@@ -292,7 +292,7 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *why = NULL;
   if (admit (ctx, e->msg, &e->peer, &why) != ADMIT_PASS) {
     g_info ("%s: ACK absorbed: not in a dialog of this proxy", sf_ctx_handle (ctx));
-    sf_stack_count (s, "refused");
+    sf_stack_count (s, SF_STACK_STAT_REFUSED);
     return SF_OP_TRANSITION;
   }
   const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (e->msg), "branch");
@@ -343,7 +343,7 @@ sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   case ADMIT_REFUSE:
   default:
-    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
+    sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_REFUSED);
     return answer (ctx, e, 403, reason, NULL);
   }
 }
@@ -372,7 +372,7 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   if (status == 0 && a == ADMIT_REFUSE)
     status = 403;
   if (a == ADMIT_REFUSE)
-    sf_stack_count (s, "refused");
+    sf_stack_count (s, SF_STACK_STAT_REFUSED);
   if (ack)
     return a == ADMIT_REFUSE; /* an ACK is never answered: dropped, or on to the flow */
   if (a == ADMIT_AUTH && !sf_registrar_has_credentials (ctx, req)) {
