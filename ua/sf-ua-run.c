@@ -3,14 +3,14 @@
  * and take control commands from standard input (and --control).  quit, SIGINT
  * and SIGTERM stop it cleanly: every instance gets device:shutdown and a bounded
  * time (core.shutdown_timeout) to end, while the SIP stack answers new requests
- * 503 (framework/sf-stack.c); a second signal stops at once. */
+ * 503 (operators/transaction/sf-txn-overload.c); a second signal stops at once. */
 #include "config.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
 #include "sf-ua-lines.h"
 #include "states/sf-machine.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "operators/ua/sf-ua-call.h"
 #include "media/sf-media.h"
 #include "operators/registrar/sf-registrar.h"

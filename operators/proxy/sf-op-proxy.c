@@ -348,7 +348,7 @@ sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
 }
 
-/* The stack's gate (SfStackGate, framework/sf-stack.h): what this proxy can
+/* The stack's gate (SfStackGate, operators/transaction/sf-stack.h): what this proxy can
  * decide about a new request before any transaction or instance exists, and
  * answers statelessly (RFC 3261 8.2.7, 16.3), so that a flood of requests
  * that are only refused or challenged holds no state: 16.3's 416, 483, 400,

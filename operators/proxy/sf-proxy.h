@@ -9,7 +9,7 @@
 #include "sipflow/sf-config.h"
 #include "framework/sf-endpoint.h"
 #include "sipflow/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-msg.h"
 
 G_BEGIN_DECLS

@@ -3,7 +3,7 @@
  * OpRegisterReply answers with the bindings the service returns. */
 #include "config.h"
 #include "sf-registrar.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"

@@ -1,7 +1,7 @@
 /* sf-registrar.c: the server variants' shared state (see sf-registrar.h). */
 #include "config.h"
 #include "sf-registrar.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "framework/sf-secret.h"
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-uri.h"

@@ -5,11 +5,10 @@
  * responses as txn:respond events. */
 #include "config.h"
 #include "sipflow/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
+#include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
-
-gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 
 static void notify_tu (SfCtx *ctx, const char *what);
 
@@ -269,8 +268,7 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   notify_tu (ctx, "timeout");
   if (req == NULL)
     return SF_OP_TRANSITION;
-  g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 500, NULL, tag, NULL);
+  g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), req->msg, 500);
   if (r == NULL || !sf_stack_send_response (s, r, &req->peer))
     return SF_OP_TRANSITION;
   sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);

@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* What the UA takes: one list for its 2xx, its answers to OPTIONS and the
- * stack's 405s (21.4.6; framework/sf-stack.h). */
+ * stack's 405s (21.4.6; operators/transaction/sf-stack.h). */
 #define ALLOW SF_STACK_ALLOW
 
 /* "ADDR:PORT" of the socket a request came in on (transfer full). */

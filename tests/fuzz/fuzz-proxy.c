@@ -27,7 +27,7 @@
  *     a binding the registrar confirmed (a 200 to a REGISTER). */
 #include "config.h"
 #include "framework/sf-loader.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "fuzz-script.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"

@@ -6,7 +6,7 @@
  * and the untaken-request answers with whatever order the fuzzer finds. */
 #include "config.h"
 #include "framework/sf-loader.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "fuzz-script.h"
 #include <stdint.h>
 #include <stdlib.h>

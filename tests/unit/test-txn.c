@@ -55,7 +55,7 @@
  *    let it through unlimited) */
 #include "config.h"
 #include "sf-test.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
 

@@ -1,9 +1,12 @@
-/* sf-stack.h: the SIP stack inside an endpoint: transports, server-transaction
- * matching (RFC 3261 17.2.3), the transaction machines (built-in flows
- * xml/transaction/ist.xml and nist.xml, run by the engine like any flow) and the
- * hand-over to the transaction user, the call instance of the flow being run;
- * the client transaction machines (ict.xml, nict.xml) started by a transaction
- * user, with client matching (17.1.3). */
+/* sf-stack.h: the transaction layer of an endpoint, the transaction module's
+ * public API: transports, transaction matching (RFC 3261 17.1.3, 17.2.3, 9.2;
+ * the keys are sip/sf-sip-txn-key.h's), the four transaction machines (built-in
+ * flows xml/transaction/ist.xml, nist.xml, ict.xml, nict.xml, run by the engine
+ * like any flow, with the operators of sf-op-txn.c), the hand-over to the
+ * transaction user (the call or request instance of the flow being run,
+ * 12.2.2), the default answers (sf-txn-answers.h), overload control and
+ * sending (18.2.2, 18.1.1, RFC 3263).  Implemented by sf-stack.c and
+ * sf-txn-*.c beside it. */
 #pragma once
 #include <glib.h>
 #include "framework/sf-endpoint.h"
@@ -122,6 +125,13 @@ SfStack *sf_stack_from_ctx (SfCtx *ctx);
 guint sf_stack_timer_ms (SfStack *s, char which);
 /* Sends @resp back the way the request of @to came (18.2.2). */
 gboolean sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to);
+/* Gives @e's request (a server transaction's first, 17.2: @e->txn is its
+ * handle) to its transaction user: a UA's call, found by Call-ID and remote tag
+ * (made for a request outside a dialog; 481 for one inside a dialog no call
+ * has, 12.2.2), or a proxy's request instance (16.10: a CANCEL to its
+ * INVITE's, with 200 at once).  Called by OpTxnRequest.  FALSE when it could
+ * neither hand it over nor answer it. */
+gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 /* Hands @resp (transfer none) to server transaction @txn to send. */
 gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
 /* Starts a client transaction (ICT for INVITE, NICT otherwise; RFC 3261 17.1)
