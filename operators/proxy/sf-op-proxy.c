@@ -404,17 +404,11 @@ gate_trusted (SfCtx *ctx, const SfSipPeer *from, gpointer data)
   return trusted (ctx, from);
 }
 
-/* 16.7: a response without a transaction is forwarded by its Via only when
- * the branch on top is one this proxy made (its MAC checks): else anyone
- * could bounce responses off this proxy to any address (a reflector). */
-static gboolean
-gate_stray_ok (SfCtx *ctx, SfSipMsg *resp, gpointer data)
-{
-  const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (resp), "branch");
-  return b != NULL && sf_proxy_branch_is_ours (sf_proxy_config (ctx), b->value);
-}
-
-const SfStackGate sf_proxy_gate = { gate_admit, gate_trusted, gate_stray_ok, NULL };
+/* A transaction-stateful proxy (16): an instance per server transaction; its
+ * stray responses forwarded statelessly (sf-proxy-stateless.c). */
+const SfStackGate sf_proxy_gate = {
+  .admit = gate_admit, .trusted = gate_trusted, .stray = sf_proxy_gate_stray, .per_transaction = TRUE, .data = NULL
+};
 
 static const char *const route_outcomes[] = { "answered", "locate", NULL };
 

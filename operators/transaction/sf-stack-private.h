@@ -33,14 +33,15 @@ struct _SfStack {
 };
 
 /* sf-stack.c */
-/* A proxy's flow runs one instance per server transaction (scope "request"). */
-gboolean sf_stack_is_proxy (SfStack *s);
+/* The gate's per_transaction: the flow's instances are one per server
+ * transaction (a proxy), not calls. */
+gboolean sf_stack_per_transaction (SfStack *s);
 
 /* The flow's gate (SfStackGate), called with a context that has the endpoint
- * and no instance; FALSE when the gate has no such function. */
+ * and no instance; FALSE (nothing) when the gate has no such function. */
 gboolean sf_stack_gate_admit (SfStack *s, SfSipMsg *req, const SfSipPeer *from);
 gboolean sf_stack_gate_trusted (SfStack *s, const SfSipPeer *from);
-gboolean sf_stack_gate_stray_ok (SfStack *s, SfSipMsg *resp);
+void sf_stack_gate_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from);
 
 /* sf-txn-match.c: the transport's receive and send-error callbacks. */
 void sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data);

@@ -210,11 +210,10 @@ sf_stack_is_local (SfStack *s, const char *host, guint port)
   return s->adv_port != 0 ? port == s->adv_port : sf_sip_transport_has_port (s->tp, port);
 }
 
-/* A proxy's flow runs one instance per server transaction (scope "request"). */
 gboolean
-sf_stack_is_proxy (SfStack *s)
+sf_stack_per_transaction (SfStack *s)
 {
-  return strcmp (s->tu->scope, "request") == 0;
+  return s->gate.per_transaction;
 }
 
 /* The gate's functions get a context with an endpoint and no instance: nothing
@@ -233,11 +232,12 @@ sf_stack_gate_trusted (SfStack *s, const SfSipPeer *from)
   return s->gate.trusted != NULL && s->gate.trusted (&c, from, s->gate.data);
 }
 
-gboolean
-sf_stack_gate_stray_ok (SfStack *s, SfSipMsg *resp)
+void
+sf_stack_gate_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from)
 {
   SfCtx c = { .ep = s->ep };
-  return s->gate.stray_ok != NULL && s->gate.stray_ok (&c, resp, s->gate.data);
+  if (s->gate.stray != NULL)
+    s->gate.stray (&c, resp, from, s->gate.data);
 }
 
 void

@@ -97,18 +97,29 @@ SfSipTransport *sf_stack_transport (SfStack *s);
 /* ,"sip_..." fields for the stats event (transfer full). */
 char *sf_stack_stats_fields (SfStack *s);
 
-/* What a flow may decide about a request before any state is made for it
- * (RFC 3261 8.2.7, 16.3: refusing and challenging need no transaction): the
- * stack asks @admit for each request that matches no transaction (not a
- * CANCEL), with a context that has an endpoint but no instance; TRUE when it
- * answered (sf_stack_answer_stateless) or dropped the request.  @trusted
- * (nullable) says which sources sip.rate_limit leaves alone. */
+/* What a flow decides about what comes in before any state is made for it, and
+ * how its instances take requests: set by whoever sets the flow up (sipflow
+ * run gives a proxy's flow the proxy's gate, sf_proxy_gate).
+ *  - admit: asked for each request that matches no transaction (not a CANCEL),
+ *    with a context that has an endpoint but no instance (RFC 3261 8.2.7, 16.3:
+ *    refusing and challenging need no transaction); TRUE when it answered
+ *    (sf_stack_answer_stateless) or dropped the request;
+ *  - trusted (nullable): which sources sip.rate_limit and sip.max_per_source
+ *    leave alone;
+ *  - stray (nullable): a response that matches no client transaction (counted
+ *    in stray_responses, within its source's sip.rate_limit); without it, it is
+ *    dropped (17.1.3).  A proxy forwards its own statelessly (16.7, 16.11:
+ *    operators/proxy/sf-proxy-stateless.c);
+ *  - per_transaction: the flow's instances are one per server transaction,
+ *    keyed like it, not calls keyed by Call-ID and From tag (a transaction-
+ *    stateful proxy, 16): a CANCEL goes to its INVITE's instance (16.10), the
+ *    ACK for a 2xx gets an instance of its own (16.11), and while shutting down
+ *    every request outside a dialog is new work (refused 503). */
 typedef struct {
   gboolean (*admit) (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data);
   gboolean (*trusted) (SfCtx *ctx, const SfSipPeer *from, gpointer data);
-  /* nullable: is @resp, a response that matches no client transaction and
-   * carries our Via on top, one of ours to forward (16.7)?  Without it, none is. */
-  gboolean (*stray_ok) (SfCtx *ctx, SfSipMsg *resp, gpointer data);
+  void (*stray) (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *from, gpointer data);
+  gboolean per_transaction;
   gpointer data;
 } SfStackGate;
 void sf_stack_set_gate (SfStack *s, const SfStackGate *gate);

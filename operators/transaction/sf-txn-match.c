@@ -11,47 +11,6 @@
 #include "sip/sf-sip-txn-key.h"
 #include <string.h>
 
-static gboolean
-sent_by_is_local (SfStack *s, const SfSipValue *via)
-{
-  if (via == NULL)
-    return FALSE;
-  g_autofree char *host = sf_sip_str_dup (via->host);
-  return sf_stack_is_local (s, host, via->port != 0 ? via->port : 5060);
-}
-
-/* 16.7 (no response context) and 16.11: a response whose top Via is ours goes
- * on to the next Via, as a stateless proxy sends it (18.2.2). */
-static void
-forward_stray (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
-{
-  const SfSipValue *top = sf_sip_msg_top_via (msg);
-  const SfSipParam *branch = sf_sip_value_param (top, "branch");
-  /* ours: our address and one of our branches (not any response naming us: a reflector) */
-  if (!sent_by_is_local (s, top) || branch == NULL || !sf_sip_str_is_set (branch->value) ||
-      branch->value.len < strlen (SF_SIP_BRANCH_COOKIE "sf") || strncmp (branch->value.p, SF_SIP_BRANCH_COOKIE "sf", strlen (SF_SIP_BRANCH_COOKIE "sf")) != 0)
-    return;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (SfSipMsg) fwd = sf_sip_create_forward_response (msg, &error);
-  if (fwd == NULL)
-    return;
-  const SfSipValue *next = sf_sip_msg_top_via (fwd);
-  const SfSipParam *received = sf_sip_value_param (next, "received");
-  g_autofree char *host = sf_sip_str_dup (received != NULL && sf_sip_str_is_set (received->value) ? received->value : next->host);
-  if (host[0] == '[')
-    memmove (host, host + 1, strlen (host)), host[strlen (host) - 1] = '\0';
-  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
-  if (ip == NULL)
-    return; /* a host name to resolve: a stateless forward does not wait for DNS */
-  SfSipPeer to = { 0 };
-  to.proto = sf_sip_str_caseeq (next->transport, "TCP") ? SF_SIP_TCP : SF_SIP_UDP;
-  to.local = from->proto == to.proto && from->local != NULL ? g_object_ref (from->local) : NULL;
-  to.remote = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) (next->port != 0 ? next->port : 5060)));
-  if (sf_stack_send_response (s, fwd, &to))
-    s->stats.stateless++;
-  sf_sip_peer_clear (&to);
-}
-
 SfInstance *
 sf_stack_client_txn (SfStack *s, SfSipMsg *req)
 {
@@ -70,9 +29,9 @@ sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     SfInstance *ct = ck != NULL ? sf_endpoint_lookup (s->ep, "transaction", ck) : NULL;
     if (ct == NULL) {
       s->stats.stray_responses++;
-      if (sf_stack_is_proxy (s) && s->gate.stray_ok != NULL && sf_stack_rate_ok (s, from) && sf_stack_gate_stray_ok (s, msg))
-        forward_stray (s, msg, from); /* 16.7: no response context: forwarded as a stateless proxy would */
-      return; /* otherwise no transaction: dropped (17.1.3) */
+      if (s->gate.stray != NULL && sf_stack_rate_ok (s, from))
+        sf_stack_gate_stray (s, msg, from); /* a proxy's: forwarded as a stateless proxy would (16.7, 16.11) */
+      return; /* no transaction: dropped (17.1.3) */
     }
     sf_endpoint_post (s->ep, ct, sf_event_new_full (SF_EV_SIP, "response", NULL, sf_sip_event_new (msg, from, NULL),
                                                     (GDestroyNotify) sf_sip_event_free));
@@ -123,8 +82,8 @@ sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
     sf_stack_answer_stateless (s, msg, from, 503, "Overloaded", lines);
     return;
   }
-  if (ack && sf_stack_is_proxy (s)) {
-    /* A proxy: the ACK for a 2xx gets a request instance of its own, which
+  if (ack && sf_stack_per_transaction (s)) {
+    /* A proxy (per_transaction): the ACK for a 2xx gets a request instance of its own, which
      * forwards it without a transaction (16.11, 17.1.1.3). */
     g_autoptr (GError) error = NULL;
     SfInstance *r = sf_endpoint_create (s->ep, s->tu, NULL, NULL, &error);

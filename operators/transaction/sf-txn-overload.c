@@ -217,7 +217,7 @@ sf_stack_starts_new_work (SfStack *s, SfSipMsg *msg, const char *method, SfInsta
     return FALSE;
   if (sf_sip_value_param (sf_sip_msg_to (msg), "tag") != NULL)
     return FALSE;
-  return sf_stack_is_proxy (s) || call == NULL;
+  return sf_stack_per_transaction (s) || call == NULL;
 }
 
 /* 21.5.4: 503 Service Unavailable with Retry-After (20.33), statelessly: no

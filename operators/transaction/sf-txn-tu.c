@@ -2,8 +2,8 @@
  * transaction gives its request to the TU, and the TU its responses to the
  * transaction): a UA's request goes to its call, found by Call-ID and remote
  * tag, or to a new call outside a dialog; a request inside a dialog no call
- * has gets 481 (12.2.2); a proxy's request to its own request instance, a
- * CANCEL to its INVITE's with 200 at once (16.10, 9.2).  What the TU does not
+ * has gets 481 (12.2.2); a proxy's (the gate's per_transaction) to its own
+ * request instance, a CANCEL to its INVITE's with 200 at once (16.10, 9.2).  What the TU does not
  * take is answered by the policy of sf-txn-answers.h. */
 #include "config.h"
 #include "sf-stack-private.h"
@@ -52,9 +52,10 @@ sf_stack_call_key (const char *call_id, const char *remote_tag)
   return sf_sip_txn_call_key (call_id, remote_tag);
 }
 
-/* A proxy: each server transaction has its own request instance, keyed as the
- * transaction; a CANCEL goes to its INVITE's (16.10), and gets 200 when that
- * is gone (the INVITE has its final response: 9.2). */
+/* A proxy (the gate's per_transaction): each server transaction has its own
+ * request instance, keyed as the transaction; a CANCEL goes to its INVITE's
+ * (16.10), and gets 200 when that is gone (the INVITE has its final response:
+ * 9.2). */
 static gboolean
 to_request (SfStack *s, SfSipEvent *e, const char *method)
 {
@@ -91,7 +92,7 @@ to_request (SfStack *s, SfSipEvent *e, const char *method)
 gboolean
 sf_stack_to_tu (SfStack *s, SfSipEvent *e)
 {
-  if (sf_stack_is_proxy (s)) {
+  if (sf_stack_per_transaction (s)) {
     g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (e->msg));
     return to_request (s, e, m);
   }
