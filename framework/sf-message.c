@@ -5,7 +5,7 @@
  * nothing is copied or parsed twice. */
 #include "config.h"
 #include "sipflow/sf-message.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-msg.h"
 #include "sip/sf-sip-uri.h"

@@ -3,7 +3,7 @@
  * and take control commands from standard input (and --control).  quit, SIGINT
  * and SIGTERM stop it cleanly: every instance gets device:shutdown and a bounded
  * time (core.shutdown_timeout) to end, while the SIP stack answers new requests
- * 503 (framework/sf-stack.c); a second signal stops at once. */
+ * 503 (operators/transaction/sf-txn-overload.c); a second signal stops at once. */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-ua.h"

@@ -17,7 +17,7 @@
  * line. */
 #include "config.h"
 #include "operators/registrar/sf-registrar.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>

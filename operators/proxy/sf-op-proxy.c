@@ -70,7 +70,7 @@ shutdown_retry_after (SfCtx *ctx)
   SfStack *s = sf_stack_from_ctx (ctx);
   if (s == NULL)
     return g_strdup ("Retry-After: 10");
-  sf_stack_count (s, "shutdown_refused");
+  sf_stack_count (s, SF_STACK_STAT_SHUTDOWN_REFUSED);
   return g_strdup_printf ("Retry-After: %u", sf_stack_shutdown_retry_after (s));
 }
 
@@ -292,7 +292,7 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *why = NULL;
   if (admit (ctx, e->msg, &e->peer, &why) != ADMIT_PASS) {
     g_info ("%s: ACK absorbed: not in a dialog of this proxy", sf_ctx_handle (ctx));
-    sf_stack_count (s, "refused");
+    sf_stack_count (s, SF_STACK_STAT_REFUSED);
     return SF_OP_TRANSITION;
   }
   const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (e->msg), "branch");
@@ -343,12 +343,12 @@ sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   case ADMIT_REFUSE:
   default:
-    sf_stack_count (sf_stack_from_ctx (ctx), "refused");
+    sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_REFUSED);
     return answer (ctx, e, 403, reason, NULL);
   }
 }
 
-/* The stack's gate (SfStackGate, framework/sf-stack.h): what this proxy can
+/* The stack's gate (SfStackGate, operators/transaction/sf-stack.h): what this proxy can
  * decide about a new request before any transaction or instance exists, and
  * answers statelessly (RFC 3261 8.2.7, 16.3), so that a flood of requests
  * that are only refused or challenged holds no state: 16.3's 416, 483, 400,
@@ -372,7 +372,7 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   if (status == 0 && a == ADMIT_REFUSE)
     status = 403;
   if (a == ADMIT_REFUSE)
-    sf_stack_count (s, "refused");
+    sf_stack_count (s, SF_STACK_STAT_REFUSED);
   if (ack)
     return a == ADMIT_REFUSE; /* an ACK is never answered: dropped, or on to the flow */
   if (a == ADMIT_AUTH && !sf_registrar_has_credentials (ctx, req)) {
@@ -404,17 +404,11 @@ gate_trusted (SfCtx *ctx, const SfSipPeer *from, gpointer data)
   return trusted (ctx, from);
 }
 
-/* 16.7: a response without a transaction is forwarded by its Via only when
- * the branch on top is one this proxy made (its MAC checks): else anyone
- * could bounce responses off this proxy to any address (a reflector). */
-static gboolean
-gate_stray_ok (SfCtx *ctx, SfSipMsg *resp, gpointer data)
-{
-  const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (resp), "branch");
-  return b != NULL && sf_proxy_branch_is_ours (sf_proxy_config (ctx), b->value);
-}
-
-const SfStackGate sf_proxy_gate = { gate_admit, gate_trusted, gate_stray_ok, NULL };
+/* A transaction-stateful proxy (16): an instance per server transaction; its
+ * stray responses forwarded statelessly (sf-proxy-stateless.c). */
+const SfStackGate sf_proxy_gate = {
+  .admit = gate_admit, .trusted = gate_trusted, .stray = sf_proxy_gate_stray, .per_transaction = TRUE, .data = NULL
+};
 
 static const char *const route_outcomes[] = { "answered", "locate", NULL };
 

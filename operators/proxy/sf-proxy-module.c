@@ -5,7 +5,7 @@
  * without making state (docs/security.md). */
 #include "config.h"
 #include "operators/sf-modules.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sf-proxy.h"
 #include <string.h>
 

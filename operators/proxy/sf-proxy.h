@@ -9,7 +9,7 @@
 #include "sipflow/sf-config.h"
 #include "framework/sf-endpoint.h"
 #include "sipflow/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-msg.h"
 
 G_BEGIN_DECLS
@@ -147,8 +147,19 @@ SfSipMsg *sf_proxy_forward_response (SfCtx *ctx, SfSipMsg *resp, GError **error)
 
 /* The gate a proxy's stack runs before any state (sf_stack_set_gate): 16.3
  * and admission refusals, and challenges without credentials, answered
- * statelessly; proxy.trusted exempt from sip.rate_limit. */
+ * statelessly; proxy.trusted exempt from sip.rate_limit; stray responses
+ * forwarded statelessly (sf_proxy_gate_stray); one instance per server
+ * transaction (per_transaction). */
 extern const SfStackGate sf_proxy_gate;
+
+/* sf-proxy-stateless.c: 16.7 step 10 and 16.11.  Forwards @resp, a response
+ * that matches no client transaction, to its next Via as a stateless proxy
+ * (18.2.2) when its top Via is ours (our address and one of our branches);
+ * counted in the stack's stateless answers.  TRUE when it was sent. */
+gboolean sf_proxy_forward_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from);
+/* The gate's stray function: forwards @resp when its top branch is one this
+ * proxy made (its MAC checks; else this proxy would be a reflector). */
+void sf_proxy_gate_stray (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *from, gpointer data);
 /* RFC 5393 5.3.3: the Max-Breadth of @req into *@out: its Max-Breadth value
  * (cut to G_MAXUINT), @dflt when it has none.  FALSE when the header is not
  * 1*DIGIT (5.3.1: to be answered 400). */

@@ -3,7 +3,7 @@
  * a Contact; OpLookupTarget asks the location service, OpRedirectReply answers. */
 #include "config.h"
 #include "operators/registrar/sf-registrar.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"

@@ -3,7 +3,7 @@
  * OpRegisterReply answers with the bindings the service returns. */
 #include "config.h"
 #include "sf-registrar.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
@@ -73,7 +73,7 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
        * refused whole, nothing applied (10.3 leaves the policy to the registrar). */
       SfStack *st = sf_stack_from_ctx (ctx);
       if (st != NULL)
-        sf_stack_count (st, "refused");
+        sf_stack_count (st, SF_STACK_STAT_REFUSED);
       return sf_registrar_answer (ctx, e, 403, "Contact Is This Server", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     }
     const SfSipParam *ep = sf_sip_value_param (c, "expires");

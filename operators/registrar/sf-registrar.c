@@ -2,7 +2,7 @@
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-registrar.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "framework/sf-secret.h"
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-uri.h"

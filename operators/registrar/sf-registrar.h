@@ -8,7 +8,7 @@
 #include "sipflow/sf-config.h"
 #include "framework/sf-endpoint.h"
 #include "sipflow/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-digest.h"
 #include "sip/sf-sip-msg.h"
 #include "sf-location.h"

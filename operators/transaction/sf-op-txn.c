@@ -5,11 +5,10 @@
  * responses as txn:respond events. */
 #include "config.h"
 #include "sipflow/sf-operator.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
+#include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
-
-gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 
 static void notify_tu (SfCtx *ctx, const char *what);
 
@@ -36,10 +35,10 @@ sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (req == NULL || strcmp (ev->name, "ACK") == 0)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
-  sf_stack_count (s, "retransmissions_absorbed");
+  sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_ABSORBED);
   SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
   if (last != NULL && sf_stack_send_response (s, last, &req->peer))
-    sf_stack_count (s, "retransmissions_sent");
+    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   return SF_OP_DONE;
 }
 
@@ -202,7 +201,7 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
   SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
   if (req != NULL && last != NULL && sf_stack_send_response (s, last, &req->peer))
-    sf_stack_count (s, "retransmissions_sent");
+    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   sf_stack_backoff (ctx, arg, TRUE);
   return SF_OP_DONE;
 }
@@ -238,7 +237,7 @@ sf_op_txn_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   g_info ("%s: timer %s fired: transaction timed out", sf_ctx_handle (ctx), (const char *) arg);
-  sf_stack_count (sf_stack_from_ctx (ctx), "timeouts");
+  sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_TIMEOUTS);
   notify_tu (ctx, "timeout");
   return SF_OP_TRANSITION;
 }
@@ -265,12 +264,11 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_DONE; /* a ringing INVITE (13.3.1.1) */
   SfStack *s = sf_stack_from_ctx (ctx);
   g_info ("%s: timer %s fired: no final response from the transaction user", sf_ctx_handle (ctx), (const char *) arg);
-  sf_stack_count (s, "guarded");
+  sf_stack_count (s, SF_STACK_STAT_GUARDED);
   notify_tu (ctx, "timeout");
   if (req == NULL)
     return SF_OP_TRANSITION;
-  g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 500, NULL, tag, NULL);
+  g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), req->msg, 500);
   if (r == NULL || !sf_stack_send_response (s, r, &req->peer))
     return SF_OP_TRANSITION;
   sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
@@ -304,7 +302,7 @@ sf_op_txn_retransmit_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
   SfStack *s = sf_stack_from_ctx (ctx);
   if (c != NULL && sf_stack_send_request (s, c->req, c->proto, c->dest))
-    sf_stack_count (s, "retransmissions_sent");
+    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   sf_stack_backoff (ctx, parts[0], parts[1] == NULL);
   return SF_OP_DONE;
 }
@@ -371,7 +369,7 @@ sf_op_txn_resend_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   if (sf_stack_send_request (s, ack, c->proto, c->dest))
-    sf_stack_count (s, "retransmissions_sent");
+    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   return SF_OP_DONE;
 }
 
@@ -393,7 +391,7 @@ sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, "transport_error") != 0)
     return SF_OP_SKIP;
-  sf_stack_count (sf_stack_from_ctx (ctx), "transport_errors");
+  sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_TRANSPORT_ERRORS);
   notify_tu (ctx, "transport_error");
   return SF_OP_TRANSITION;
 }

@@ -1,11 +1,11 @@
-/* sf-txn-module.c: the transaction module: the SIP stack (framework/sf-stack.h:
+/* sf-txn-module.c: the transaction module: the SIP stack (operators/transaction/sf-stack.h:
  * transports, transaction matching, the four transaction machines of
  * xml/transaction/ and the hand-over to the flow being run), its operators and
  * its [sip] section.  Without sip.listen (or --listen) there is no stack: the
  * flow runs without SIP. */
 #include "config.h"
 #include "operators/sf-modules.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 
 extern const SfOperatorDef sf_op_txn_table[];
 extern const gsize sf_op_txn_table_len;

@@ -14,7 +14,7 @@
 #include <string.h>
 
 /* What the UA takes: one list for its 2xx, its answers to OPTIONS and the
- * stack's 405s (21.4.6; framework/sf-stack.h). */
+ * stack's 405s (21.4.6; operators/transaction/sf-stack.h). */
 #define ALLOW SF_STACK_ALLOW
 
 /* "ADDR:PORT" of the socket a request came in on (transfer full). */
@@ -454,7 +454,7 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   keep_dialog (ctx, call, r); /* confirmed */
   keep_2xx (ctx, call, r, &call->invite->peer, call->invite->txn);
   call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
-  sf_stack_count (sf_stack_from_ctx (ctx), "calls_answered");
+  sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_CALLS_ANSWERED);
   return SF_OP_TRANSITION;
 }
 
@@ -493,7 +493,7 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   /* Through the INVITE transaction in Accepted (RFC 6026 7.1); sent directly if it is gone. */
   if (sf_stack_respond (s, call->ok_txn, call->ok) || sf_stack_send_response (s, call->ok, &call->ok_peer))
-    sf_stack_count (s, "retransmissions_sent");
+    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   sf_stack_backoff (ctx, "2xx", TRUE);
   return SF_OP_DONE;
 }
@@ -778,7 +778,7 @@ sf_op_call_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   if (s != NULL)
-    sf_stack_count (s, "calls_ended");
+    sf_stack_count (s, SF_STACK_STAT_CALLS_ENDED);
   SfUaCall *call = sf_ua_call (ctx);
   sf_ua_call_set_reason (call, arg != NULL ? arg : ev->kind == SF_EV_DEVICE ? ev->name : "ended", 0);
   sf_ua_call_emit_end (ctx, call);

@@ -8,7 +8,7 @@
 #include <glib.h>
 #include "sipflow/sf-operator.h"
 #include "sipflow/sf-config.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-dialog.h"
 #include "media/sf-sdp.h"
 #include "media/sf-media.h"

@@ -28,7 +28,7 @@
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-loader.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "fuzz-script.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"

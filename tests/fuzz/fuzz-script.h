@@ -6,7 +6,7 @@
  * else is a datagram from the current source (first 127.0.0.1:9, the discard
  * port) to the stack.  @settle runs after each part. */
 #pragma once
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include <stdint.h>
 #include <string.h>
 

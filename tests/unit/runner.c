@@ -21,6 +21,7 @@ main (int argc, char **argv)
   sf_test_register_sip_build ();
   sf_test_register_sip_transport ();
   sf_test_register_sip_dialog ();
+  sf_test_register_sip_txn_key ();
   sf_test_register_txn ();
   sf_test_register_sdp ();
   sf_test_register_media ();

@@ -15,7 +15,7 @@
  *    statelessly; its ACK is absorbed; a BYE inside a dialog is still proxied */
 #include "config.h"
 #include "sf-test.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>

@@ -7,7 +7,7 @@
 #include "config.h"
 #include "sf-test.h"
 #include "sipflow/sipflow.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
 #include <string.h>
 
 static void

@@ -52,10 +52,15 @@
  *    sources are each limited, the table stays at 4
  *  - rate_table_no_scan: the full 65,536-source table, then 65,536 more new sources,
  *    each limited after its burst (the old table scanned all 65,536 for each of them and
- *    let it through unlimited) */
+ *    let it through unlimited)
+ *  - default_answers: the policy object alone: an ACK nothing, a CANCEL 200 with
+ *    its To as received, a To tag not the call's 481, a known method 405 with
+ *    Allow and a fresh To tag, an unknown one 501, the call's own tag 405 (12.2.2,
+ *    21.4.6, 21.5.2, 9.2) */
 #include "config.h"
 #include "sf-test.h"
-#include "framework/sf-stack.h"
+#include "operators/transaction/sf-stack.h"
+#include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
@@ -1039,6 +1044,51 @@ rate_table_no_scan (void)
   sf_test_env_free (env);
 }
 
+static SfSipMsg *
+answers_req (const char *method, const char *to_tag)
+{
+  g_autofree char *to = to_tag != NULL ? g_strdup_printf (";tag=%s", to_tag) : g_strdup ("");
+  g_autofree char *text = g_strdup_printf ("%s sip:bob@127.0.0.1 SIP/2.0\r\n"
+                                           "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKans\r\n"
+                                           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>%s\r\n"
+                                           "Call-ID: answers@test\r\nCSeq: 1 %s\r\nMax-Forwards: 70\r\n"
+                                           "Content-Length: 0\r\n\r\n",
+                                           method, to, method);
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  return sf_sip_msg_parse (b, NULL);
+}
+
+static void
+default_answers (void)
+{
+  const SfTxnAnswers *p = sf_txn_answers_default ();
+  g_autoptr (SfSipMsg) ack = answers_req ("ACK", "x");
+  g_autoptr (SfSipMsg) cancel = answers_req ("CANCEL", NULL);
+  g_autoptr (SfSipMsg) bye = answers_req ("BYE", "other");
+  g_autoptr (SfSipMsg) info = answers_req ("INFO", NULL);
+  g_autoptr (SfSipMsg) foo = answers_req ("FOO", NULL);
+  g_autoptr (SfSipMsg) mine = answers_req ("INFO", "mine");
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, ack, NULL), 0);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, cancel, NULL), 200);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, bye, "mine"), 481);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, bye, NULL), 481);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, info, NULL), 405);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, foo, NULL), 501);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, mine, "mine"), 405);
+  g_autoptr (SfSipMsg) r405 = sf_txn_answers_build (p, info, 405);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r405);
+  const SfSipHdr *allow = sf_sip_msg_find (r405, SF_SIP_HDR_ALLOW);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (allow);
+  CU_ASSERT_TRUE (sf_sip_str_eq (allow->value, SF_STACK_ALLOW));
+  CU_ASSERT_PTR_NOT_NULL (sf_sip_value_param (sf_sip_msg_to (r405), "tag"));
+  g_autoptr (SfSipMsg) r200 = sf_txn_answers_build (p, cancel, 200);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r200);
+  CU_ASSERT_PTR_NULL (sf_sip_value_param (sf_sip_msg_to (r200), "tag"));
+  CU_ASSERT_PTR_NULL (sf_sip_msg_find (r200, SF_SIP_HDR_ALLOW));
+  g_autoptr (SfSipMsg) r481 = sf_txn_answers_build (p, cancel, 481);
+  CU_ASSERT_PTR_NOT_NULL (sf_sip_value_param (sf_sip_msg_to (r481), "tag")); /* only a CANCEL's 200 keeps its To */
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -1067,4 +1117,5 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, rate_ipv6_prefix);
   SF_ADD_TEST (s, rate_table_full);
   SF_ADD_TEST (s, rate_table_no_scan);
+  SF_ADD_TEST (s, default_answers);
 }

@@ -1,9 +1,12 @@
-/* sf-stack.h: the SIP stack inside an endpoint: transports, server-transaction
- * matching (RFC 3261 17.2.3), the transaction machines (built-in flows
- * xml/transaction/ist.xml and nist.xml, run by the engine like any flow) and the
- * hand-over to the transaction user, the call instance of the flow being run;
- * the client transaction machines (ict.xml, nict.xml) started by a transaction
- * user, with client matching (17.1.3). */
+/* sf-stack.h: the transaction layer of an endpoint, the transaction module's
+ * public API: transports, transaction matching (RFC 3261 17.1.3, 17.2.3, 9.2;
+ * the keys are sip/sf-sip-txn-key.h's), the four transaction machines (built-in
+ * flows xml/transaction/ist.xml, nist.xml, ict.xml, nict.xml, run by the engine
+ * like any flow, with the operators of sf-op-txn.c), the hand-over to the
+ * transaction user (the call or request instance of the flow being run,
+ * 12.2.2), the default answers (sf-txn-answers.h), overload control and
+ * sending (18.2.2, 18.1.1, RFC 3263).  Implemented by sf-stack.c and
+ * sf-txn-*.c beside it. */
 #pragma once
 #include <glib.h>
 #include "framework/sf-endpoint.h"
@@ -34,17 +37,46 @@ typedef struct {
   GInetSocketAddress *dest;  /* owned */
 } SfClientTxn;
 
-typedef struct {
-  guint64 requests, responses_sent, retransmissions_sent, retransmissions_absorbed;
-  guint64 transactions, calls_answered, calls_ended, stateless, stray_responses;
-  guint64 stray_acks;                  /* ACKs for no call, or not for its dialog (12.2.2): dropped */
-  guint64 timeouts, transport_errors;  /* transactions ended by Timer B, F or H, or by a transport failure */
-  guint64 refused;                     /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */
-  guint64 rate_limited;                /* new requests dropped: their source was over sip.rate_limit */
-  guint64 rate_evicted;                /* sources sip.rate_limit forgot to make room (the least recently seen) */
-  guint64 overloaded;                  /* new requests answered 503 statelessly: sip.max_instances reached */
-  guint64 guarded;                     /* server transactions ended by their guard timer (OpTxnGuard) */
-  guint64 shutdown_refused;            /* new requests answered 503 while shutting down (docs/engine.md) */
+/* The stack's counters, once each: the enum SfStackStat indexes them and the
+ * same names are the fields of SfStackStats (what the stats event reads; its
+ * JSON names are sf_stack_stats_fields()'s). */
+#define SF_STACK_STATS(X) \
+  X (REQUESTS, requests) \
+  X (RESPONSES_SENT, responses_sent) \
+  X (RETRANSMISSIONS_SENT, retransmissions_sent) \
+  X (RETRANSMISSIONS_ABSORBED, retransmissions_absorbed) \
+  X (TRANSACTIONS, transactions) \
+  X (CALLS_ANSWERED, calls_answered) \
+  X (CALLS_ENDED, calls_ended) \
+  X (STATELESS, stateless) \
+  X (STRAY_RESPONSES, stray_responses) \
+  /* ACKs for no call, or not for its dialog (12.2.2): dropped */ \
+  X (STRAY_ACKS, stray_acks) \
+  /* transactions ended by Timer B, F or H, or by a transport failure */ \
+  X (TIMEOUTS, timeouts) \
+  X (TRANSPORT_ERRORS, transport_errors) \
+  /* requests refused by policy: relaying, dialog tokens, authentication (docs/security.md) */ \
+  X (REFUSED, refused) \
+  /* new requests dropped: their source was over sip.rate_limit */ \
+  X (RATE_LIMITED, rate_limited) \
+  /* sources sip.rate_limit forgot to make room (the least recently seen) */ \
+  X (RATE_EVICTED, rate_evicted) \
+  /* new requests answered 503 statelessly: sip.max_instances reached */ \
+  X (OVERLOADED, overloaded) \
+  /* server transactions ended by their guard timer (OpTxnGuard) */ \
+  X (GUARDED, guarded) \
+  /* new requests answered 503 while shutting down (docs/engine.md) */ \
+  X (SHUTDOWN_REFUSED, shutdown_refused)
+
+#define SF_STACK_STAT_ENUM_(u, l) SF_STACK_STAT_##u,
+#define SF_STACK_STAT_FIELD_(u, l) guint64 l;
+typedef enum { SF_STACK_STATS (SF_STACK_STAT_ENUM_) SF_STACK_N_STATS } SfStackStat;
+/* n[SF_STACK_STAT_X] is the field x: one array, named. */
+typedef union {
+  guint64 n[SF_STACK_N_STATS];
+  struct {
+    SF_STACK_STATS (SF_STACK_STAT_FIELD_)
+  };
 } SfStackStats;
 
 typedef struct _SfStack SfStack;
@@ -66,18 +98,29 @@ SfSipTransport *sf_stack_transport (SfStack *s);
 /* ,"sip_..." fields for the stats event (transfer full). */
 char *sf_stack_stats_fields (SfStack *s);
 
-/* What a flow may decide about a request before any state is made for it
- * (RFC 3261 8.2.7, 16.3: refusing and challenging need no transaction): the
- * stack asks @admit for each request that matches no transaction (not a
- * CANCEL), with a context that has an endpoint but no instance; TRUE when it
- * answered (sf_stack_answer_stateless) or dropped the request.  @trusted
- * (nullable) says which sources sip.rate_limit leaves alone. */
+/* What a flow decides about what comes in before any state is made for it, and
+ * how its instances take requests: set by whoever sets the flow up (sipflow
+ * run gives a proxy's flow the proxy's gate, sf_proxy_gate).
+ *  - admit: asked for each request that matches no transaction (not a CANCEL),
+ *    with a context that has an endpoint but no instance (RFC 3261 8.2.7, 16.3:
+ *    refusing and challenging need no transaction); TRUE when it answered
+ *    (sf_stack_answer_stateless) or dropped the request;
+ *  - trusted (nullable): which sources sip.rate_limit and sip.max_per_source
+ *    leave alone;
+ *  - stray (nullable): a response that matches no client transaction (counted
+ *    in stray_responses, within its source's sip.rate_limit); without it, it is
+ *    dropped (17.1.3).  A proxy forwards its own statelessly (16.7, 16.11:
+ *    operators/proxy/sf-proxy-stateless.c);
+ *  - per_transaction: the flow's instances are one per server transaction,
+ *    keyed like it, not calls keyed by Call-ID and From tag (a transaction-
+ *    stateful proxy, 16): a CANCEL goes to its INVITE's instance (16.10), the
+ *    ACK for a 2xx gets an instance of its own (16.11), and while shutting down
+ *    every request outside a dialog is new work (refused 503). */
 typedef struct {
   gboolean (*admit) (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data);
   gboolean (*trusted) (SfCtx *ctx, const SfSipPeer *from, gpointer data);
-  /* nullable: is @resp, a response that matches no client transaction and
-   * carries our Via on top, one of ours to forward (16.7)?  Without it, none is. */
-  gboolean (*stray_ok) (SfCtx *ctx, SfSipMsg *resp, gpointer data);
+  void (*stray) (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *from, gpointer data);
+  gboolean per_transaction;
   gpointer data;
 } SfStackGate;
 void sf_stack_set_gate (SfStack *s, const SfStackGate *gate);
@@ -94,6 +137,13 @@ SfStack *sf_stack_from_ctx (SfCtx *ctx);
 guint sf_stack_timer_ms (SfStack *s, char which);
 /* Sends @resp back the way the request of @to came (18.2.2). */
 gboolean sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to);
+/* Gives @e's request (a server transaction's first, 17.2: @e->txn is its
+ * handle) to its transaction user: a UA's call, found by Call-ID and remote tag
+ * (made for a request outside a dialog; 481 for one inside a dialog no call
+ * has, 12.2.2), or a proxy's request instance (16.10: a CANCEL to its
+ * INVITE's, with 200 at once).  Called by OpTxnRequest.  FALSE when it could
+ * neither hand it over nor answer it. */
+gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 /* Hands @resp (transfer none) to server transaction @txn to send. */
 gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
 /* Starts a client transaction (ICT for INVITE, NICT otherwise; RFC 3261 17.1)
@@ -161,9 +211,9 @@ void sf_stack_set_lookups (SfStack *s, gboolean on);
 /* sip.shutdown_retry_after: the Retry-After seconds of the 503 a request that
  * comes while shutting down gets (RFC 3261 21.5.4, 20.33). */
 guint sf_stack_shutdown_retry_after (SfStack *s);
-/* Counts for the stats event ("shutdown_refused": a 503 made by the flow while
- * shutting down, like the stack's own). */
-void sf_stack_count (SfStack *s, const char *what);
+/* Counts one @what for the stats event (SF_STACK_STAT_SHUTDOWN_REFUSED: a 503
+ * made by the flow while shutting down, like the stack's own). */
+void sf_stack_count (SfStack *s, SfStackStat what);
 
 /* ---- for tests ---- */
 /* sip.rate_limit's decision (a token taken when TRUE) for a request from

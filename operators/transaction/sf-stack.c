@@ -1,0 +1,371 @@
+/* sf-stack.c: the SIP stack object of an endpoint (see sf-stack.h): its
+ * [sip] configuration, its transports and listening sockets, its addresses
+ * (sip.advertise; RFC 3261 18.2.1 sent-by, 16.3 and 16.4 "is it us?"), the
+ * transaction timers' base values and back-off (17.1.1.2, 17.1.2.2, 17.2.1),
+ * its statistics, and its setup and teardown: loading the four transaction
+ * machines (xml/transaction/) and hooking into the endpoint.  The jobs live
+ * beside it: sf-txn-match.c (matching, 17.1.3, 17.2.3, 9.2), sf-txn-tu.c (the
+ * transaction user, 12.2.2, 16.10), sf-txn-answers.c (the default answers),
+ * sf-txn-overload.c (overload control), sf-txn-send.c (18.2.2, 18.1.1, RFC
+ * 3263). */
+#include "config.h"
+#include "sf-stack-private.h"
+#include "framework/sf-endpoint-private.h" /* a gate's context: an endpoint, no instance */
+#include "framework/sf-json.h"
+#include "framework/sf-module.h"
+#include "operators/sf-modules.h"
+#include "sip/sf-sip-build.h"
+#include <string.h>
+#include <sys/resource.h>
+
+/* "host", "host:port", "[v6]" or "[v6]:port", checked by the URI parser (a
+ * user part or parameters are refused). */
+static gboolean
+parse_advertise (const char *text, char **host, guint *port, GError **error)
+{
+  g_autofree char *uri_text = g_strconcat ("sip:", text, NULL);
+  g_autoptr (SfSipUri) uri = strpbrk (text, "@;?") == NULL ? sf_sip_uri_parse (sf_sip_str (uri_text, strlen (uri_text)), NULL, NULL) : NULL;
+  if (uri == NULL || uri->host_kind == SF_HOST_NONE || sf_sip_str_is_set (uri->user)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "sip.advertise: expected HOST, HOST:PORT or [IPV6]:PORT, got '%s'", text);
+    return FALSE;
+  }
+  *host = sf_sip_str_dup (uri->host);
+  *port = uri->port;
+  return TRUE;
+}
+
+void
+sf_stack_set_lookups (SfStack *s, gboolean on)
+{
+  s->no_lookups = !on;
+}
+
+static const SfConfigKey sip_keys[] = {
+  { "listen", SF_CFG_LIST, NULL, 0, 0, NULL, "addresses to listen on: udp:ADDR:PORT, tcp:ADDR:PORT (--listen replaces)" },
+  { "t1_ms", SF_CFG_MS, "500", 1, 60000, NULL, "RFC 3261 T1: round-trip estimate" },
+  { "t2_ms", SF_CFG_MS, "4000", 1, 600000, NULL, "RFC 3261 T2: longest retransmission interval" },
+  { "t4_ms", SF_CFG_MS, "5000", 1, 600000, NULL, "RFC 3261 T4: longest a message stays in the network" },
+  { "tcp_idle", SF_CFG_INT, "64", 1, 86400, NULL,
+    "seconds a TCP connection stays open without a whole SIP message (keep-alives count on a registered flow only)" },
+  { "tcp_stall", SF_CFG_INT, "10", 1, 3600, NULL,
+    "seconds a TCP message may take from its first byte to its last, and an accepted connection to its first message" },
+  { "tcp_max_per_source", SF_CFG_INT, "32", 1, 65536, NULL, "most TCP connections accepted from one IP address at once" },
+  { "tcp_max_connections", SF_CFG_INT, "1024", 1, 1048576, NULL,
+    "most TCP connections at once (lowered to fit the descriptor limit, RLIMIT_NOFILE)" },
+  { "max_instances", SF_CFG_INT, "50000", 16, 100000000, NULL,
+    "live instances (transactions, calls, requests, branches) past which a new request gets 503 with Retry-After, statelessly" },
+  { "max_per_source", SF_CFG_INT, "20000", 0, 100000000, NULL,
+    "live server transactions one source address may hold (two fifths of max_instances by default); one more gets 503 with Retry-After (0: no limit; trusted sources exempt)" },
+  { "rate_limit", SF_CFG_INT, "2000", 0, 10000000, NULL,
+    "new requests a second from one source (an IPv4 address, an IPv6 /64), bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
+  { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
+  { "shutdown_retry_after", SF_CFG_INT, "10", 1, 86400, NULL,
+    "seconds in the Retry-After of the 503 new requests get while shutting down (long enough for a restart)" },
+};
+
+gboolean
+sf_stack_declare_config (SfConfig *cfg, GError **error)
+{
+  return sf_config_declare (cfg, "sip", sip_keys, G_N_ELEMENTS (sip_keys), error);
+}
+
+SfConfig *
+sf_stack_config (SfStack *s)
+{
+  return s->cfg;
+}
+
+SfStack *
+sf_stack_from_ctx (SfCtx *ctx)
+{
+  return sf_module_state (sf_ctx_endpoint (ctx), &sf_transaction_module);
+}
+
+guint
+sf_stack_timer_ms (SfStack *s, char which)
+{
+  const char *key = which == '1' ? "t1_ms" : which == '2' ? "t2_ms" : "t4_ms";
+  return (guint) sf_config_get_int (s->cfg, "sip", key);
+}
+
+void
+sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms)
+{
+  g_autofree char *key = g_strdup_printf ("backoff.%s", name);
+  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (ms), NULL);
+  sf_ctx_timer_start (ctx, name, ms);
+}
+
+void
+sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap)
+{
+  g_autofree char *key = g_strdup_printf ("backoff.%s", name);
+  guint interval = MAX (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key)), 1) * 2;
+  if (cap)
+    interval = MIN (interval, sf_stack_timer_ms (sf_stack_from_ctx (ctx), '2'));
+  sf_stack_backoff_start (ctx, name, interval);
+}
+
+SfSipTransport *
+sf_stack_transport (SfStack *s)
+{
+  return s->tp;
+}
+
+const SfStackStats *
+sf_stack_stats (SfStack *s)
+{
+  return &s->stats;
+}
+
+G_STATIC_ASSERT (sizeof (SfStackStats) == SF_STACK_N_STATS * sizeof (guint64));
+
+void
+sf_stack_count (SfStack *s, SfStackStat what)
+{
+  g_return_if_fail ((guint) what < SF_STACK_N_STATS);
+  s->stats.n[what]++;
+}
+
+guint
+sf_stack_shutdown_retry_after (SfStack *s)
+{
+  return (guint) sf_config_get_int (s->cfg, "sip", "shutdown_retry_after");
+}
+
+char *
+sf_stack_stats_fields (SfStack *s)
+{
+  const SfSipTransportStats *t = sf_sip_transport_stats (s->tp);
+  return g_strdup_printf ("\"sip_received\":%" G_GUINT64_FORMAT ",\"sip_sent\":%" G_GUINT64_FORMAT
+                          ",\"sip_bad_requests\":%" G_GUINT64_FORMAT ",\"sip_dropped\":%" G_GUINT64_FORMAT
+                          ",\"transactions\":%" G_GUINT64_FORMAT ",\"calls_answered\":%" G_GUINT64_FORMAT
+                          ",\"calls_ended\":%" G_GUINT64_FORMAT ",\"retransmissions_sent\":%" G_GUINT64_FORMAT
+                          ",\"retransmissions_absorbed\":%" G_GUINT64_FORMAT ",\"stateless_answers\":%" G_GUINT64_FORMAT
+                          ",\"stray_responses\":%" G_GUINT64_FORMAT ",\"stray_acks\":%" G_GUINT64_FORMAT
+                          ",\"transactions_timed_out\":%" G_GUINT64_FORMAT
+                          ",\"transactions_failed\":%" G_GUINT64_FORMAT ",\"transactions_guarded\":%" G_GUINT64_FORMAT
+                          ",\"oversize_responses\":%" G_GUINT64_FORMAT ",\"transactions_live\":%u"
+                          ",\"requests_refused\":%" G_GUINT64_FORMAT ",\"requests_rate_limited\":%" G_GUINT64_FORMAT ",\"rate_sources_evicted\":%" G_GUINT64_FORMAT
+                          ",\"requests_overload\":%" G_GUINT64_FORMAT ",\"shutdown_refused\":%" G_GUINT64_FORMAT
+                          ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
+                          ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
+                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT,
+                          t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
+                          s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
+                          s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
+                          s->stats.stray_acks, s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
+                          sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
+                          s->stats.refused, s->stats.rate_limited, s->stats.rate_evicted, s->stats.overloaded, s->stats.shutdown_refused,
+                          t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs);
+}
+
+const char *
+sf_stack_advertised (SfStack *s)
+{
+  return s->adv_host;
+}
+
+char *
+sf_stack_local_socket (SfStack *s, SfSipProto proto)
+{
+  GInetSocketAddress *a = sf_sip_transport_local (s->tp, proto);
+  if (a == NULL)
+    return NULL;
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
+  gboolean v6 = strchr (ip, ':') != NULL;
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
+}
+
+char *
+sf_stack_local (SfStack *s, SfSipProto proto)
+{
+  GInetSocketAddress *a = sf_sip_transport_local (s->tp, proto);
+  if (a == NULL)
+    return NULL;
+  if (s->adv_host != NULL)
+    return g_strdup_printf ("%s:%u", s->adv_host, s->adv_port != 0 ? s->adv_port : g_inet_socket_address_get_port (a));
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
+  gboolean v6 = strchr (ip, ':') != NULL;
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
+}
+
+gboolean
+sf_stack_is_local (SfStack *s, const char *host, guint port)
+{
+  g_autofree char *h = g_strdup (host);
+  if (h[0] == '[' && strlen (h) >= 2)
+    memmove (h, h + 1, strlen (h)), h[strlen (h) - 1] = '\0';
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (h);
+  if (ip != NULL && sf_sip_transport_is_local (s->tp, ip, port))
+    return TRUE;
+  /* the advertised address is ours too (with its port, or any of our sockets') */
+  if (s->adv_host == NULL)
+    return FALSE;
+  g_autofree char *ah = g_strdup (s->adv_host);
+  if (ah[0] == '[' && strlen (ah) >= 2)
+    memmove (ah, ah + 1, strlen (ah)), ah[strlen (ah) - 1] = '\0';
+  g_autoptr (GInetAddress) aip = g_inet_address_new_from_string (ah);
+  gboolean same = aip != NULL ? ip != NULL && g_inet_address_equal (aip, ip) : g_ascii_strcasecmp (ah, h) == 0;
+  if (!same)
+    return FALSE;
+  if (port == 0)
+    return TRUE;
+  return s->adv_port != 0 ? port == s->adv_port : sf_sip_transport_has_port (s->tp, port);
+}
+
+gboolean
+sf_stack_per_transaction (SfStack *s)
+{
+  return s->gate.per_transaction;
+}
+
+/* The gate's functions get a context with an endpoint and no instance: nothing
+ * is made for the request yet. */
+gboolean
+sf_stack_gate_admit (SfStack *s, SfSipMsg *req, const SfSipPeer *from)
+{
+  SfCtx c = { .ep = s->ep };
+  return s->gate.admit != NULL && s->gate.admit (&c, req, from, s->gate.data);
+}
+
+gboolean
+sf_stack_gate_trusted (SfStack *s, const SfSipPeer *from)
+{
+  SfCtx c = { .ep = s->ep };
+  return s->gate.trusted != NULL && s->gate.trusted (&c, from, s->gate.data);
+}
+
+void
+sf_stack_gate_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from)
+{
+  SfCtx c = { .ep = s->ep };
+  if (s->gate.stray != NULL)
+    s->gate.stray (&c, resp, from, s->gate.data);
+}
+
+void
+sf_stack_set_gate (SfStack *s, const SfStackGate *gate)
+{
+  if (gate != NULL)
+    s->gate = *gate;
+  else
+    memset (&s->gate, 0, sizeof s->gate);
+}
+
+static SfMachine *
+load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error)
+{
+  /* Beside the flow first (a user's own copy wins), then the built-in one. */
+  g_autofree char *dir = g_str_has_prefix (tu->file, "builtin:") ? NULL : g_path_get_dirname (tu->file);
+  g_autofree char *local = dir != NULL ? g_build_filename (dir, "transaction", name, NULL) : NULL;
+  g_autofree char *builtin = g_strconcat ("builtin:transaction/", name, NULL);
+  return sf_loader_load (loader, local != NULL && g_file_test (local, G_FILE_TEST_EXISTS) ? local : builtin, error);
+}
+
+/* Descriptors kept for what is not an accepted connection: sockets, files,
+ * outgoing connections, media. */
+#define FD_RESERVE 128
+
+/* sip.tcp_max_connections, within the descriptor limit: past it accept() fails
+ * and GLib's socket service retries at once, forever.  The soft limit is raised
+ * toward the hard one when needed. */
+static guint
+tcp_max_connections (SfConfig *cfg)
+{
+  guint want = (guint) sf_config_get_int (cfg, "sip", "tcp_max_connections");
+  struct rlimit rl;
+  if (getrlimit (RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t) want + FD_RESERVE)
+    return want;
+  rlim_t need = (rlim_t) want + FD_RESERVE;
+  struct rlimit raised = { rl.rlim_max == RLIM_INFINITY ? need : MIN (need, rl.rlim_max), rl.rlim_max };
+  if (raised.rlim_cur > rl.rlim_cur && setrlimit (RLIMIT_NOFILE, &raised) == 0)
+    rl.rlim_cur = raised.rlim_cur;
+  if (rl.rlim_cur >= need)
+    return want;
+  guint fit = rl.rlim_cur > 2 * FD_RESERVE ? (guint) (rl.rlim_cur - FD_RESERVE) : (guint) (rl.rlim_cur / 2);
+  g_warning ("sip.tcp_max_connections=%u does not fit the descriptor limit (%lu, ulimit -n): %u used instead", want,
+             (unsigned long) rl.rlim_cur, MAX (fit, 1));
+  return MAX (fit, 1);
+}
+
+SfStack *
+sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
+{
+  g_autoptr (SfMachine) ist = load_txn (loader, tu, "ist.xml", error);
+  if (ist == NULL)
+    return NULL;
+  g_autoptr (SfMachine) nist = load_txn (loader, tu, "nist.xml", error);
+  if (nist == NULL)
+    return NULL;
+  g_autoptr (SfMachine) ict = load_txn (loader, tu, "ict.xml", error);
+  if (ict == NULL)
+    return NULL;
+  g_autoptr (SfMachine) nict = load_txn (loader, tu, "nict.xml", error);
+  if (nict == NULL)
+    return NULL;
+  const char *adv = sf_config_get_string (sf_endpoint_config (ep), "sip", "advertise");
+  g_autofree char *adv_host = NULL;
+  guint adv_port = 0;
+  if (adv != NULL && !parse_advertise (adv, &adv_host, &adv_port, error))
+    return NULL;
+  SfStack *s = g_new0 (SfStack, 1);
+  s->ep = ep;
+  s->cfg = sf_endpoint_config (ep);
+  s->adv_host = g_steal_pointer (&adv_host);
+  s->adv_port = adv_port;
+  s->tu = sf_machine_ref (tu);
+  s->ist = g_steal_pointer (&ist);
+  s->nist = g_steal_pointer (&nist);
+  s->ict = g_steal_pointer (&ict);
+  s->nict = g_steal_pointer (&nict);
+  sf_stack_overload_init (s);
+  s->tp = sf_sip_transport_new (NULL, sf_stack_on_recv, s);
+  sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
+  sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
+                                   (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
+                                   tcp_max_connections (s->cfg));
+  sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
+  sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
+  sf_endpoint_set_untaken (ep, sf_stack_untaken, s);
+  sf_module_attach (ep, &sf_transaction_module, s);
+  return s;
+}
+
+void
+sf_stack_free (SfStack *s)
+{
+  if (s == NULL)
+    return;
+  sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
+  sf_module_attach (s->ep, &sf_transaction_module, NULL);
+  sf_sip_transport_free (s->tp);
+  sf_machine_unref (s->tu);
+  sf_machine_unref (s->ist);
+  sf_machine_unref (s->nist);
+  sf_machine_unref (s->ict);
+  sf_machine_unref (s->nict);
+  g_free (s->adv_host);
+  sf_stack_overload_clear (s);
+  g_free (s);
+}
+
+gboolean
+sf_stack_listen (SfStack *s, const char *spec, GError **error)
+{
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  g_autoptr (GInetSocketAddress) bound = NULL;
+  if (!sf_sip_listen_spec_parse (spec, &proto, &addr, error) || !sf_sip_transport_listen (s->tp, proto, addr, &bound, error))
+    return FALSE;
+  GString *ev = sf_json_begin ("listening");
+  sf_json_add_str (ev, "transport", proto == SF_SIP_UDP ? "udp" : "tcp");
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
+  sf_json_add_str (ev, "addr", ip);
+  sf_json_add_int (ev, "port", g_inet_socket_address_get_port (bound));
+  sf_endpoint_emit_line (s->ep, sf_json_end (ev));
+  return TRUE;
+}
+

@@ -1,0 +1,182 @@
+/* sf-txn-match.c: what comes in, matched to its transaction and dispatched
+ * (RFC 3261 17.1.3 client transactions, 17.2.3 server transactions, 9.2 a
+ * CANCEL and the INVITE it cancels; the keys are sip/sf-sip-txn-key.h's): a
+ * response to its client transaction, a request to its server transaction or
+ * to a new one (after overload control, sf-txn-overload.c, and the flow's gate),
+ * the ACK for a 2xx to its call (17.1.1.3: a transaction of its own); client
+ * transactions started (17.1) and told of transport failures (17.1.4). */
+#include "config.h"
+#include "sf-stack-private.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-txn-key.h"
+#include <string.h>
+
+SfInstance *
+sf_stack_client_txn (SfStack *s, SfSipMsg *req)
+{
+  g_autofree char *key = sf_sip_txn_client_key (req);
+  if (key == NULL)
+    return NULL;
+  return sf_endpoint_lookup (s->ep, "transaction", key);
+}
+
+void
+sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
+{
+  SfStack *s = data;
+  if (!sf_sip_msg_is_request (msg)) {
+    g_autofree char *ck = sf_sip_txn_client_key (msg);
+    SfInstance *ct = ck != NULL ? sf_endpoint_lookup (s->ep, "transaction", ck) : NULL;
+    if (ct == NULL) {
+      s->stats.stray_responses++;
+      if (s->gate.stray != NULL && sf_stack_rate_ok (s, from))
+        sf_stack_gate_stray (s, msg, from); /* a proxy's: forwarded as a stateless proxy would (16.7, 16.11) */
+      return; /* no transaction: dropped (17.1.3) */
+    }
+    sf_endpoint_post (s->ep, ct, sf_event_new_full (SF_EV_SIP, "response", NULL, sf_sip_event_new (msg, from, NULL),
+                                                    (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
+  s->stats.requests++;
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (msg));
+  gboolean ack = strcmp (method, "ACK") == 0;
+  g_autofree char *key = sf_sip_txn_server_key (msg); /* an ACK: its INVITE's */
+  if (key == NULL)
+    return; /* the transport hands on validated messages only: never */
+  SfInstance *txn = sf_endpoint_lookup (s->ep, "transaction", key);
+  if (txn != NULL) {
+    sf_endpoint_post (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
+                                                     (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
+  if (ack) {
+    /* The ACK for a non-2xx answer we made statelessly: nothing to hand it to (a
+     * proxy must not forward it: 16.11 forwards the ACK for a 2xx). */
+    const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (msg), "tag");
+    g_autofree char *ours = tt != NULL && tt->value.len > 3 && strncmp (tt->value.p, "sfs", 3) == 0 ? sf_stack_stateless_tag (msg, "INVITE") : NULL;
+    if (ours != NULL && sf_sip_str_eq (tt->value, ours)) {
+      s->stats.retransmissions_absorbed++;
+      return;
+    }
+  }
+  /* New work: the source's rate (ACKs included: a proxy relays them); 503
+   * while shutting down; what the flow decides without state; the bound on
+   * all live state (an ACK for a 2xx is part of a call's, never refused by
+   * it) (docs/security.md). */
+  gboolean cancel = strcmp (method, "CANCEL") == 0;
+  if (!sf_stack_rate_ok (s, from)) {
+    s->stats.rate_limited++;
+    return;
+  }
+  g_autofree char *ck = sf_sip_txn_call_key_of (msg);
+  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  if (sf_endpoint_shutting_down (s->ep) && sf_stack_starts_new_work (s, msg, method, call)) {
+    sf_stack_refuse_shutting_down (s, msg, from, method);
+    return;
+  }
+  if (!cancel && sf_stack_gate_admit (s, msg, from))
+    return;
+  if (!ack && sf_endpoint_n_instances (s->ep) >= s->max_instances) {
+    s->stats.overloaded++;
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    sf_stack_answer_stateless (s, msg, from, 503, "Overloaded", lines);
+    return;
+  }
+  if (ack && sf_stack_per_transaction (s)) {
+    /* A proxy (per_transaction): the ACK for a 2xx gets a request instance of its own, which
+     * forwards it without a transaction (16.11, 17.1.1.3). */
+    g_autoptr (GError) error = NULL;
+    SfInstance *r = sf_endpoint_create (s->ep, s->tu, NULL, NULL, &error);
+    if (r == NULL) {
+      g_warning ("ACK not taken: %s", error->message);
+      return;
+    }
+    sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, NULL),
+                                                         (GDestroyNotify) sf_sip_event_free));
+    return;
+  }
+  if (ack) {
+    /* The ACK for a 2xx is a transaction of its own (17.1.1.3): straight to the call. */
+    if (call != NULL)
+      sf_endpoint_post (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, NULL),
+                                                        (GDestroyNotify) sf_sip_event_free));
+    else
+      s->stats.stray_acks++;
+    return;
+  }
+  if (cancel) {
+    /* 9.2: a CANCEL for an INVITE this element knows gets its own (non-INVITE)
+     * transaction and goes to the call; one that matches nothing gets 481. */
+    g_autofree char *ikey = sf_sip_txn_cancel_target_key (msg);
+    if (sf_endpoint_lookup (s->ep, "transaction", ikey) == NULL) {
+      sf_stack_answer_stateless (s, msg, from, 481, NULL, NULL);
+      return;
+    }
+  }
+  SfMachine *m = strcmp (method, "INVITE") == 0 ? s->ist : s->nist;
+  g_autofree char *source = sf_stack_source_over_share (s, from);
+  if (source == NULL) {
+    s->stats.overloaded++;
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    sf_stack_answer_stateless (s, msg, from, 503, "Overloaded", lines);
+    return;
+  }
+  g_autoptr (GError) error = NULL;
+  txn = sf_endpoint_create (s->ep, m, key, NULL, &error);
+  if (txn == NULL) {
+    g_warning ("%s not taken: %s", method, error->message);
+    sf_stack_answer_stateless (s, msg, from, 503, NULL, NULL);
+    return;
+  }
+  if (*source != '\0')
+    sf_stack_source_hold (s, txn, source);
+  s->stats.transactions++;
+  sf_endpoint_post_always (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
+                                                          (GDestroyNotify) sf_sip_event_free));
+}
+
+/* A connection failed: every client transaction sending there hears it. */
+void
+sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data)
+{
+  SfStack *s = data;
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (s->ep);
+  for (guint i = 0; i < all->len; i++) {
+    SfInstance *inst = all->pdata[i];
+    SfClientTxn *c = sf_endpoint_get_instance_data (inst, "txn.client");
+    if (c != NULL && c->proto == proto &&
+        g_inet_socket_address_get_port (c->dest) == g_inet_socket_address_get_port (dest) &&
+        g_inet_address_equal (g_inet_socket_address_get_address (c->dest), g_inet_socket_address_get_address (dest)))
+      sf_endpoint_post (s->ep, inst, sf_event_new (SF_EV_TXN, "transport_error", error->message));
+  }
+}
+
+static void
+client_data_free (SfClientTxn *c)
+{
+  sf_sip_msg_unref (c->req);
+  g_object_unref (c->dest);
+  g_free (c);
+}
+
+SfInstance *
+sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest, GError **error)
+{
+  g_autofree char *key = sf_sip_txn_client_key (req);
+  if (key == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a request without Via or CSeq");
+    return NULL;
+  }
+  SfMachine *m = sf_sip_str_eq (sf_sip_msg_method (req), "INVITE") ? s->ict : s->nict;
+  SfInstance *t = sf_endpoint_create (s->ep, m, key, tu, error);
+  if (t == NULL)
+    return NULL;
+  SfClientTxn *c = g_new0 (SfClientTxn, 1);
+  c->req = sf_sip_msg_ref (req);
+  c->proto = proto;
+  c->dest = g_object_ref (dest);
+  sf_endpoint_set_instance_data (t, "txn.client", c, (GDestroyNotify) client_data_free);
+  s->stats.transactions++;
+  return t;
+}
+

@@ -1,0 +1,251 @@
+/* sf-txn-overload.c: overload control before any state is made for a request
+ * (docs/security.md): sip.rate_limit (a token bucket per source, an IPv4
+ * address or an IPv6 /64), sip.max_per_source (the live server transactions one
+ * address holds), sip.max_instances (checked in sf-txn-match.c), and the 503
+ * with Retry-After new work gets while shutting down (RFC 3261 21.5.4, 20.33). */
+#include "config.h"
+#include "sf-stack-private.h"
+#include "framework/sf-clock.h"
+#include "framework/sf-secret.h"
+#include <string.h>
+
+/* What sip.rate_limit counts by: an IPv4 address (an IPv4-mapped IPv6 one,
+ * ::ffff:a.b.c.d, as its IPv4 form), or the /64 prefix of an IPv6 address (one
+ * subscriber's network: whoever holds a /64 has 2^64 addresses).  No padding:
+ * compared and hashed as bytes. */
+typedef struct {
+  guint8 len;   /* 4: IPv4, 8: an IPv6 /64 */
+  guint8 b[8];
+} RateKey;
+
+/* A token bucket per source for sip.rate_limit: up to two seconds' worth of
+ * requests in a burst.  The key and the LRU link live inside. */
+typedef struct {
+  RateKey key;
+  double tokens;
+  gint64 last_us;
+  GList link;   /* in SfStack.lru; data: this bucket */
+} Bucket;
+/* Sources tracked at most; when full, the least recently seen one is
+ * forgotten (it gets a fresh bucket when it comes back): O(1) a request, and a
+ * new source is always counted. */
+#define SF_STACK_MAX_BUCKETS 65536
+
+/* SipHash-2-4 (Aumasson, Bernstein) of a RateKey under a key drawn once a
+ * process: the table's hash, so sources cannot be chosen to collide (an
+ * attacker picks among 2^16 /64s in a /48, or spoofs IPv4 sources over UDP). */
+static guint64 rate_hash_key[2];
+
+static guint
+rate_key_hash (gconstpointer k)
+{
+  return (guint) sf_siphash24 (rate_hash_key, k, sizeof (RateKey));
+}
+
+static gboolean
+rate_key_equal (gconstpointer a, gconstpointer b)
+{
+  return memcmp (a, b, sizeof (RateKey)) == 0;
+}
+
+static void
+rate_key_of (GInetAddress *addr, RateKey *k)
+{
+  static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+  const guint8 *b = g_inet_address_to_bytes (addr);
+  memset (k, 0, sizeof *k);
+  if (g_inet_address_get_family (addr) == G_SOCKET_FAMILY_IPV4) {
+    k->len = 4;
+    memcpy (k->b, b, 4);
+  } else if (memcmp (b, mapped, sizeof mapped) == 0) {
+    k->len = 4;
+    memcpy (k->b, b + 12, 4);
+  } else {
+    k->len = 8;
+    memcpy (k->b, b, 8);
+  }
+}
+
+static void
+rate_table_init (SfStack *s, guint max)
+{
+  static gsize seeded = 0;
+  if (g_once_init_enter (&seeded)) {
+    for (guint i = 0; i < 2; i++)
+      rate_hash_key[i] = ((guint64) g_random_int () << 32) | g_random_int ();
+    g_once_init_leave (&seeded, 1);
+  }
+  if (s->buckets != NULL)
+    g_hash_table_unref (s->buckets);
+  s->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
+  g_queue_init (&s->lru);
+  s->max_buckets = max;
+}
+
+/* sip.rate_limit: may one more new request from @addr go on?  O(1): a lookup,
+ * a move to the front of the LRU list, and at most one eviction. */
+static gboolean
+rate_take (SfStack *s, GInetAddress *addr)
+{
+  RateKey key;
+  rate_key_of (addr, &key);
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (s->ep));
+  double cap = 2.0 * s->rate;
+  Bucket *b = g_hash_table_lookup (s->buckets, &key);
+  if (b != NULL) {
+    g_queue_unlink (&s->lru, &b->link);
+  } else {
+    if (g_hash_table_size (s->buckets) >= s->max_buckets) {
+      GList *oldest = g_queue_pop_tail_link (&s->lru);
+      g_hash_table_remove (s->buckets, &((Bucket *) oldest->data)->key); /* frees it */
+      s->stats.rate_evicted++;
+    }
+    b = g_new0 (Bucket, 1);
+    b->key = key;
+    b->tokens = cap;
+    b->last_us = now;
+    b->link.data = b;
+    g_hash_table_insert (s->buckets, &b->key, b);
+  }
+  g_queue_push_head_link (&s->lru, &b->link);
+  if (now > b->last_us) {
+    b->tokens = MIN (cap, b->tokens + (double) (now - b->last_us) / G_USEC_PER_SEC * s->rate);
+    b->last_us = now;
+  }
+  if (b->tokens < 1.0)
+    return FALSE;
+  b->tokens -= 1.0;
+  return TRUE;
+}
+
+/* sip.rate_limit: may one more new request from @from's address go on? */
+gboolean
+sf_stack_rate_ok (SfStack *s, const SfSipPeer *from)
+{
+  if (s->rate == 0 || from == NULL || from->remote == NULL)
+    return TRUE;
+  if (sf_stack_gate_trusted (s, from))
+    return TRUE;
+  return rate_take (s, g_inet_socket_address_get_address (from->remote));
+}
+
+gboolean
+sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port)
+{
+  g_autoptr (GSocketAddress) remote = g_inet_socket_address_new_from_string (addr, port);
+  g_assert (remote != NULL);
+  SfSipPeer from = { .proto = SF_SIP_UDP, .remote = G_INET_SOCKET_ADDRESS (remote) };
+  return sf_stack_rate_ok (s, &from);
+}
+
+void
+sf_stack_set_rate_sources_for_test (SfStack *s, guint max)
+{
+  rate_table_init (s, max);
+}
+
+guint
+sf_stack_rate_sources_for_test (SfStack *s)
+{
+  g_assert (g_hash_table_size (s->buckets) == s->lru.length);
+  return g_hash_table_size (s->buckets);
+}
+
+/* sip.max_per_source: the server transactions one source address holds
+ * live, counted in a table shared (by reference) with each transaction's
+ * instance data, whose release counts it down when the transaction is
+ * freed; an address leaves the table at 0, so it holds at most one entry per
+ * live transaction. */
+typedef struct {
+  GHashTable *held; /* owned ref: address -> count */
+  char *source;     /* owned */
+} SourceHold;
+
+static void
+source_release (SourceHold *h)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (h->held, h->source));
+  if (n <= 1)
+    g_hash_table_remove (h->held, h->source);
+  else
+    g_hash_table_insert (h->held, g_strdup (h->source), GUINT_TO_POINTER (n - 1));
+  g_hash_table_unref (h->held);
+  g_free (h->source);
+  g_free (h);
+}
+
+void
+sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source)
+{
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source));
+  g_hash_table_insert (s->held, g_strdup (source), GUINT_TO_POINTER (n + 1));
+  SourceHold *h = g_new0 (SourceHold, 1);
+  h->held = g_hash_table_ref (s->held);
+  h->source = g_strdup (source);
+  sf_endpoint_set_instance_data (txn, "txn.source", h, (GDestroyNotify) source_release);
+}
+
+/* May @from's address hold one more server transaction?  Its address
+ * (transfer full), "" when it is not counted (a trusted source, no limit),
+ * NULL when it holds its share already. */
+char *
+sf_stack_source_over_share (SfStack *s, const SfSipPeer *from)
+{
+  if (s->max_per_source == 0 || from == NULL || from->remote == NULL)
+    return g_strdup ("");
+  if (sf_stack_gate_trusted (s, from))
+    return g_strdup ("");
+  char *source = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source)) >= s->max_per_source) {
+    g_free (source);
+    return NULL;
+  }
+  return source;
+}
+
+/* Shutting down (quit, SIGINT, SIGTERM) until the sockets close: does @msg (a
+ * request no server transaction has) start new work, to be refused?  What
+ * belongs to work still running goes on: an ACK; a CANCEL (given to its INVITE,
+ * or 481: 9.2); a request of a call we have (a BYE, an INFO, an INVITE again
+ * after a challenge); anything inside a dialog (a To tag: 481 at a UA that has
+ * no such call, 12.2.2; at a proxy a BYE along our Record-Route, 16.12, which
+ * ends a call cleanly). */
+gboolean
+sf_stack_starts_new_work (SfStack *s, SfSipMsg *msg, const char *method, SfInstance *call)
+{
+  if (strcmp (method, "ACK") == 0 || strcmp (method, "CANCEL") == 0)
+    return FALSE;
+  if (sf_sip_value_param (sf_sip_msg_to (msg), "tag") != NULL)
+    return FALSE;
+  return sf_stack_per_transaction (s) || call == NULL;
+}
+
+/* 21.5.4: 503 Service Unavailable with Retry-After (20.33), statelessly: no
+ * transaction nor instance is made for a request we will not serve (an INVITE's
+ * retransmission gets the same answer again, its ACK is absorbed: sf_stack_on_recv). */
+void
+sf_stack_refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *from, const char *method)
+{
+  g_autofree char *retry = g_strdup_printf ("Retry-After: %u", sf_stack_shutdown_retry_after (s));
+  const char *const lines[] = { retry, NULL };
+  g_info ("%s refused: shutting down (503)", method);
+  if (sf_stack_answer_stateless (s, msg, from, 503, "Shutting Down", lines))
+    s->stats.shutdown_refused++;
+}
+
+void
+sf_stack_overload_init (SfStack *s)
+{
+  s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
+  s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit");
+  rate_table_init (s, SF_STACK_MAX_BUCKETS);
+  s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
+  s->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+void
+sf_stack_overload_clear (SfStack *s)
+{
+  g_hash_table_unref (s->buckets);
+  g_hash_table_unref (s->held); /* transactions still alive hold their own ref */
+}

@@ -1,0 +1,152 @@
+/* sf-txn-tu.c: the hand-over to the transaction user (RFC 3261 17.2: a server
+ * transaction gives its request to the TU, and the TU its responses to the
+ * transaction): a UA's request goes to its call, found by Call-ID and remote
+ * tag, or to a new call outside a dialog; a request inside a dialog no call
+ * has gets 481 (12.2.2); a proxy's (the gate's per_transaction) to its own
+ * request instance, a CANCEL to its INVITE's with 200 at once (16.10, 9.2).  What the TU does not
+ * take is answered by the policy of sf-txn-answers.h. */
+#include "config.h"
+#include "sf-stack-private.h"
+#include "operators/transaction/sf-txn-answers.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-txn-key.h"
+#include <string.h>
+
+SfSipEvent *
+sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn)
+{
+  SfSipEvent *e = g_new0 (SfSipEvent, 1);
+  e->msg = msg != NULL ? sf_sip_msg_ref (msg) : NULL;
+  if (peer != NULL)
+    sf_sip_peer_copy (&e->peer, peer);
+  e->txn = g_strdup (txn);
+  return e;
+}
+
+void
+sf_sip_event_free (SfSipEvent *e)
+{
+  if (e == NULL)
+    return;
+  if (e->msg != NULL)
+    sf_sip_msg_unref (e->msg);
+  sf_sip_peer_clear (&e->peer);
+  g_free (e->txn);
+  g_free (e);
+}
+
+gboolean
+sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp)
+{
+  SfInstance *t = txn != NULL ? sf_endpoint_lookup_handle (s->ep, txn) : NULL;
+  if (t == NULL)
+    return FALSE; /* the transaction is gone (it timed out): nothing can be sent */
+  sf_endpoint_post_always (s->ep, t, sf_event_new_full (SF_EV_TXN, "respond", NULL, sf_sip_event_new (resp, NULL, NULL),
+                                                       (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
+}
+
+char *
+sf_stack_call_key (const char *call_id, const char *remote_tag)
+{
+  return sf_sip_txn_call_key (call_id, remote_tag);
+}
+
+/* A proxy (the gate's per_transaction): each server transaction has its own
+ * request instance, keyed as the transaction; a CANCEL goes to its INVITE's
+ * (16.10), and gets 200 when that is gone (the INVITE has its final response:
+ * 9.2). */
+static gboolean
+to_request (SfStack *s, SfSipEvent *e, const char *method)
+{
+  gboolean cancel = strcmp (method, "CANCEL") == 0;
+  g_autofree char *key = cancel ? sf_sip_txn_cancel_target_key (e->msg) : sf_sip_txn_server_key_for (e->msg, method);
+  SfInstance *r = sf_endpoint_lookup (s->ep, s->tu->scope, key);
+  if (cancel) {
+    /* 16.10: the CANCEL gets 200 at once, whatever becomes of the request (its
+     * instance may end before the CANCEL is dispatched); then the instance hears it. */
+    g_autoptr (SfSipMsg) ok = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 200);
+    if (ok != NULL)
+      sf_stack_respond (s, e->txn, ok);
+    if (r != NULL)
+      sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                           (GDestroyNotify) sf_sip_event_free));
+    return TRUE;
+  }
+  if (r == NULL) {
+    g_autoptr (GError) error = NULL;
+    r = sf_endpoint_create (s->ep, s->tu, key, NULL, &error);
+    if (r == NULL) {
+      g_autoptr (SfSipMsg) resp = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 503);
+      return resp != NULL && sf_stack_respond (s, e->txn, resp);
+    }
+  }
+  SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
+  if (txn != NULL)
+    sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (r)), g_free);
+  sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                       (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
+}
+
+gboolean
+sf_stack_to_tu (SfStack *s, SfSipEvent *e)
+{
+  if (sf_stack_per_transaction (s)) {
+    g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+    return to_request (s, e, m);
+  }
+  g_autofree char *ck = sf_sip_txn_call_key_of (e->msg);
+  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  if (call == NULL) {
+    if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL) {
+      g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 481);
+      return r != NULL && sf_stack_respond (s, e->txn, r); /* inside an unknown dialog (12.2.2) */
+    }
+    g_autoptr (GError) error = NULL;
+    call = sf_endpoint_create (s->ep, s->tu, ck, NULL, &error);
+    if (call == NULL) {
+      g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 503);
+      return r != NULL && sf_stack_respond (s, e->txn, r);
+    }
+    sf_endpoint_set_instance_data (call, "sip.fresh", GINT_TO_POINTER (1), NULL);
+  }
+  /* The transaction tells its user of a timeout (Timer H). */
+  SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
+  if (txn != NULL)
+    sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (call)), g_free);
+  /* The transaction is committed to this request: its call must hear it. */
+  sf_endpoint_post_always (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                          (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
+}
+
+/* docs/architecture.md: a request nothing takes still gets an answer. */
+void
+sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
+{
+  SfStack *s = data;
+  if (ev->kind != SF_EV_SIP || ev->payload == NULL || sf_instance_machine (inst) != s->tu) {
+    if (s->chained != NULL)
+      s->chained (ep, inst, ev, s->chained_data);
+    return;
+  }
+  SfSipEvent *e = ev->payload;
+  if (!sf_sip_msg_is_request (e->msg))
+    return;
+  const SfTxnAnswers *policy = sf_txn_answers_default ();
+  guint status = sf_txn_answers_untaken (policy, e->msg, sf_endpoint_get_instance_data (inst, SF_STACK_LOCAL_TAG));
+  if (status == 0) {
+    s->stats.stray_acks++; /* an ACK is never answered: one the call did not take is dropped (12.2.2) */
+    return;
+  }
+  g_autoptr (SfSipMsg) r = sf_txn_answers_build (policy, e->msg, status);
+  if (r != NULL)
+    sf_stack_respond (s, e->txn, r);
+  if (status == 200)
+    return; /* a CANCEL: the call goes on */
+  /* A call made for this request alone, that took nothing, ends. */
+  if (sf_endpoint_get_instance_data (inst, "sip.fresh") != NULL && strcmp (sf_instance_state (inst), sf_instance_machine (inst)->initial->name) == 0)
+    sf_endpoint_end (ep, inst, "request not taken");
+}
