@@ -182,7 +182,7 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   GString *f = g_string_new ("\"call_id\":");
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
   sf_json_append_string (f, cid);
-  sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
+  sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
   /* always: the request is work accepted (its transaction waits for an answer) */
   sf_endpoint_post_always (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), sf_event_ref (ev));
   if (is_method (e, "ACK"))
@@ -616,9 +616,9 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     SfProxyInstance *ci = sf_proxy_inst_of (sf_ctx_endpoint (ctx), child);
     sf_proxy_job_free (ci->job);
     ci->job = j;
-    const char *fields = sf_ctx_get_data (ctx, SF_EVENT_FIELDS);
+    const char *fields = sf_endpoint_event_fields (sf_ctx_instance (ctx));
     if (fields != NULL)
-      sf_endpoint_set_instance_data (child, SF_EVENT_FIELDS, g_strdup (fields), g_free);
+      sf_endpoint_set_event_fields (child, g_strdup (fields));
     SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
     b->handle = g_strdup (sf_instance_handle (child));
     b->breadth = shares[k];

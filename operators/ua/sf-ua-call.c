@@ -171,7 +171,7 @@ sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id)
   g_autofree char *id = sf_sip_str_dup (call_id);
   GString *f = g_string_new ("\"call_id\":");
   sf_json_append_string (f, id);
-  sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
+  sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
 }
 
 void
