@@ -258,6 +258,19 @@ sf_endpoint_emit_line (SfEndpoint *ep, char *line)
   g_free (line);
 }
 
+void
+sf_endpoint_set_event_fields (SfInstance *inst, char *fields)
+{
+  g_free (inst->event_fields);
+  inst->event_fields = fields;
+}
+
+const char *
+sf_endpoint_event_fields (SfInstance *inst)
+{
+  return inst->event_fields;
+}
+
 GString *
 sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
 {
@@ -266,7 +279,7 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
     sf_json_add_str (out, "key", inst->key);
-  const char *extra = g_datalist_get_data (&inst->data, SF_EVENT_FIELDS);
+  const char *extra = inst->event_fields;
   if (extra != NULL && *extra != '\0') {
     g_string_append_c (out, ',');
     g_string_append (out, extra);

@@ -133,8 +133,11 @@ void sf_endpoint_end (SfEndpoint *ep, SfInstance *inst, const char *reason);
 void sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason);
 
 /* Instance accessors and per-instance data: states/sf-instance.h. */
-/* Instance data (char*, owned) of further "key":value JSON fields that every event
- * line of the instance carries after its handle (the UA puts the SIP "call_id" there). */
-#define SF_EVENT_FIELDS "event.fields"
+/* Makes @fields (transfer full, nullable: none) the further "key":value JSON
+ * fields that every event line of @inst carries after its handle (the UA puts
+ * the SIP "call_id" there), replacing those set before. */
+void sf_endpoint_set_event_fields (SfInstance *inst, char *fields);
+/* Those fields (transfer none), NULL when none were set. */
+const char *sf_endpoint_event_fields (SfInstance *inst);
 
 G_END_DECLS

@@ -159,3 +159,36 @@ sf_module_state (SfEndpoint *ep, const SfModuleDef *def)
   Entry *e = find (ep, def);
   return e != NULL ? e->state : NULL;
 }
+
+gpointer
+sf_instance_module_slot (SfEndpoint *ep, SfInstance *inst, const SfModuleDef *def)
+{
+  int id = sf_module_id (ep, def);
+  return id >= 0 ? sf_instance_get_slot (inst, (guint) id) : NULL;
+}
+
+gpointer
+sf_instance_module_slot_ensure (SfEndpoint *ep, SfInstance *inst, const SfModuleDef *def,
+                                gpointer (*create) (void), GDestroyNotify destroy)
+{
+  int id = sf_module_id (ep, def);
+  g_return_val_if_fail (id >= 0, NULL);
+  gpointer data = sf_instance_get_slot (inst, (guint) id);
+  if (data == NULL) {
+    data = create ();
+    sf_instance_set_slot (inst, (guint) id, data, destroy);
+  }
+  return data;
+}
+
+gpointer
+sf_ctx_module_slot (SfCtx *ctx, const SfModuleDef *def)
+{
+  return sf_instance_module_slot (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), def);
+}
+
+gpointer
+sf_ctx_module_slot_ensure (SfCtx *ctx, const SfModuleDef *def, gpointer (*create) (void), GDestroyNotify destroy)
+{
+  return sf_instance_module_slot_ensure (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), def, create, destroy);
+}

@@ -17,6 +17,7 @@
 #include "sipflow/sf-plugin.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "states/sf-ctx.h"
 
 G_BEGIN_DECLS
 
@@ -75,5 +76,21 @@ void sf_modules_teardown (SfEndpoint *ep);
 gpointer sf_module_state (SfEndpoint *ep, const SfModuleDef *def);
 /* @def's id on @ep's registry (its per-instance slot); -1 when it is not there. */
 int sf_module_id (SfEndpoint *ep, const SfModuleDef *def);
+
+/* A module's per-instance data lives in its slot of the instance (one struct
+ * per module, reached by the module's typed accessor: sf_ua_inst,
+ * sf_proxy_inst...), not under a string key.  The id is found by a scan of the
+ * registry's few module pointers, no string compared. */
+
+/* @def's data on @inst of @ep (transfer none), NULL when none was made or @def
+ * is not in @ep's registry. */
+gpointer sf_instance_module_slot (SfEndpoint *ep, SfInstance *inst, const SfModuleDef *def);
+/* The same, made by @create the first time (freed with the instance by @destroy,
+ * nullable); NULL (with a critical) only when @def is not in @ep's registry. */
+gpointer sf_instance_module_slot_ensure (SfEndpoint *ep, SfInstance *inst, const SfModuleDef *def,
+                                         gpointer (*create) (void), GDestroyNotify destroy);
+/* The two above for the instance @ctx runs for, on its endpoint. */
+gpointer sf_ctx_module_slot (SfCtx *ctx, const SfModuleDef *def);
+gpointer sf_ctx_module_slot_ensure (SfCtx *ctx, const SfModuleDef *def, gpointer (*create) (void), GDestroyNotify destroy);
 
 G_END_DECLS

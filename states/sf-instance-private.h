@@ -34,6 +34,7 @@ struct _SfInstance {
   gboolean ended;
   gint64 created_us;
   char *end_reason;        /* owned, nullable */
+  char *event_fields;      /* the host's, owned, nullable: "key":value JSON fields its event lines carry */
 };
 
 /* A new instance of @machine (a ref is taken) in its initial state, running in

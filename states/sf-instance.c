@@ -38,6 +38,7 @@ sf_instance_free (SfInstance *inst)
   g_free (inst->scoped_key);
   g_free (inst->end_reason);
   g_free (inst->import_name);
+  g_free (inst->event_fields);
   g_free (inst);
 }
 

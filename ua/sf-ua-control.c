@@ -132,7 +132,7 @@ status (SfUaControl *c, gboolean *ok)
     g_string_append (out, ",\"state\":");
     sf_json_append_string (out, sf_instance_state (inst));
     /* A call of the user agent with audio running: its RTP stats now. */
-    SfUaCall *call = sf_endpoint_get_instance_data (inst, "ua.call");
+    SfUaCall *call = sf_ua_call_of (c->ep, inst);
     if (call != NULL && call->stream != NULL) {
       SfMediaStats st;
       sf_media_stats (call->stream, &st);

@@ -12,13 +12,19 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-#define FWD "branch.fwd"        /* SfSipMsg (owned): the request as forwarded */
-#define REASON "branch.reason"  /* char* (owned): the Reason for our CANCEL */
-
 static SfProxyJob *
 job (SfCtx *ctx)
 {
-  return sf_ctx_get_data (ctx, SF_PROXY_JOB);
+  SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
+  return pi != NULL ? pi->job : NULL;
+}
+
+/* The request as forwarded, NULL before. */
+static SfSipMsg *
+forwarded (SfCtx *ctx)
+{
+  SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
+  return pi != NULL ? pi->fwd : NULL;
 }
 
 /* A response for the parent (always queued: a lost 2xx would strand the call). */
@@ -53,7 +59,7 @@ to_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
 static void
 synthesize (SfCtx *ctx, guint status)
 {
-  SfSipMsg *fwd = sf_ctx_get_data (ctx, FWD);
+  SfSipMsg *fwd = forwarded (ctx);
   if (fwd == NULL)
     return;
   g_autofree char *tag = sf_sip_random_tag ();
@@ -72,7 +78,7 @@ static SfOpResult
 sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfProxyJob *j = job (ctx);
-  if (j == NULL || sf_ctx_get_data (ctx, FWD) != NULL)
+  if (j == NULL || forwarded (ctx) != NULL)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   SfProxyConfig *c = sf_proxy_config (ctx);
@@ -104,7 +110,9 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_free (rr);
       rr = both;
     }
-    sf_ctx_set_data (ctx, SF_PROXY_RR_TOKEN, g_steal_pointer (&token), g_free);
+    SfProxyInstance *pi = sf_proxy_inst (ctx);
+    g_free (pi->rr_token);
+    pi->rr_token = g_steal_pointer (&token);
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,
@@ -126,7 +134,9 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_endpoint_post_always (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), sf_event_new (SF_EV_TXN, "transport_error", "not built"));
     return SF_OP_ERROR;
   }
-  sf_ctx_set_data (ctx, FWD, sf_sip_msg_ref (fwd), (GDestroyNotify) sf_sip_msg_unref);
+  SfProxyInstance *pi = sf_proxy_inst (ctx);
+  g_clear_pointer (&pi->fwd, sf_sip_msg_unref); /* none: the operator skips when it has one */
+  pi->fwd = sf_sip_msg_ref (fwd);
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
   g_string_append (fields, ",\"request_uri\":");
   sf_json_append_string (fields, ruri);
@@ -179,7 +189,7 @@ sf_op_branch_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gboolean timeout = strcmp (ev->name, "timeout") == 0;
   if (!timeout && strcmp (ev->name, "transport_error") != 0)
     return SF_OP_SKIP;
-  if (sf_ctx_get_data (ctx, FWD) != NULL)
+  if (forwarded (ctx) != NULL)
     synthesize (ctx, timeout ? 408 : 503);
   return SF_OP_TRANSITION;
 }
@@ -211,8 +221,11 @@ sf_op_branch_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, "cancel") != 0 || ev->payload != NULL)
     return SF_OP_SKIP;
-  if (ev->arg != NULL)
-    sf_ctx_set_data (ctx, REASON, g_strdup (ev->arg), g_free);
+  if (ev->arg != NULL) {
+    SfProxyInstance *pi = sf_proxy_inst (ctx);
+    g_free (pi->cancel_reason);
+    pi->cancel_reason = g_strdup (ev->arg);
+  }
   return SF_OP_TRANSITION;
 }
 
@@ -222,14 +235,15 @@ sf_op_branch_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_branch_send_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipMsg *fwd = sf_ctx_get_data (ctx, FWD);
-  if (fwd == NULL || sf_ctx_get_data (ctx, "branch.cancelled") != NULL)
+  SfSipMsg *fwd = forwarded (ctx);
+  SfProxyInstance *pi = sf_proxy_inst_peek (ctx); /* made with fwd */
+  if (fwd == NULL || pi->cancelled)
     return SF_OP_SKIP;
-  sf_ctx_set_data (ctx, "branch.cancelled", GINT_TO_POINTER (1), NULL);
+  pi->cancelled = TRUE;
   sf_ctx_timer_cancel (ctx, "C");
   SfStack *s = sf_stack_from_ctx (ctx);
   sf_ctx_timer_start (ctx, arg, 64 * (guint64) sf_stack_timer_ms (s, '1'));
-  const char *reason = sf_ctx_get_data (ctx, REASON);
+  const char *reason = pi->cancel_reason;
   g_autofree char *line = reason != NULL ? g_strdup_printf ("Reason: %s", reason) : NULL; /* RFC 3326 */
   const char *const lines[] = { line, NULL };
   g_autoptr (GError) error = NULL;
@@ -255,7 +269,7 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   synthesize (ctx, 408);
   /* 9.1: the INVITE's client transaction is given up too (it has no timer left) */
-  SfSipMsg *fwd = sf_ctx_get_data (ctx, FWD);
+  SfSipMsg *fwd = forwarded (ctx);
   SfInstance *ict = fwd != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), fwd) : NULL;
   if (ict != NULL)
     sf_endpoint_end (sf_ctx_endpoint (ctx), ict, "no final response after CANCEL (9.1)");

@@ -27,8 +27,8 @@ branch_rec_free (SfProxyBranchRec *b)
   g_free (b);
 }
 
-static void
-ctx_free (SfProxyCtx *p)
+void
+sf_proxy_ctx_free (SfProxyCtx *p)
 {
   sf_sip_event_free (p->req);
   g_ptr_array_unref (p->targets);
@@ -42,7 +42,8 @@ ctx_free (SfProxyCtx *p)
 static SfProxyCtx *
 pctx (SfCtx *ctx)
 {
-  return sf_ctx_get_data (ctx, SF_PROXY_CTX);
+  SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
+  return pi != NULL ? pi->ctx : NULL;
 }
 
 static SfOpResult
@@ -138,7 +139,8 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *reason = NULL;
   g_autofree char *why = NULL;
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-  if (sf_ctx_get_data (ctx, "proxy.quitting") != NULL && !ack &&
+  SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
+  if (pi != NULL && pi->quitting && !ack &&
       sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL) {
     status = 503;
     reason = "Shutting Down";
@@ -176,11 +178,11 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
   p->branches = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_rec_free);
   p->challenges = g_ptr_array_new_with_free_func (g_free);
-  sf_ctx_set_data (ctx, SF_PROXY_CTX, p, (GDestroyNotify) ctx_free);
+  sf_proxy_inst (ctx)->ctx = p; /* none before: pctx () is NULL */
   GString *f = g_string_new ("\"call_id\":");
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
   sf_json_append_string (f, cid);
-  sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
+  sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
   /* always: the request is work accepted (its transaction waits for an answer) */
   sf_endpoint_post_always (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), sf_event_ref (ev));
   if (is_method (e, "ACK"))
@@ -472,8 +474,11 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     return answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   }
-  sf_ctx_set_data (ctx, "proxy.aor", g_strdup (aor), g_free);
-  sf_ctx_set_data (ctx, "proxy.user", sf_sip_unescape (ruri->user, NULL), g_free);
+  SfProxyInstance *pi = sf_proxy_inst (ctx);
+  g_free (pi->aor);
+  pi->aor = g_strdup (aor);
+  g_free (pi->user);
+  pi->user = sf_sip_unescape (ruri->user, NULL);
   sf_registrar_lookup (ctx, aor);
   return SF_OP_OUTCOME (1);
 }
@@ -496,10 +501,11 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyCtx *p = pctx (ctx);
   if (strcmp (ev->name, "location") != 0 || res == NULL || p == NULL)
     return SF_OP_SKIP;
-  const char *aor = sf_ctx_get_data (ctx, "proxy.aor");
+  SfProxyInstance *pi = sf_proxy_inst (ctx); /* made with p */
+  const char *aor = pi->aor;
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
-    const char *user = sf_ctx_get_data (ctx, "proxy.user");
+    const char *user = pi->user;
     gboolean known = r != NULL && (r->users == NULL || (user != NULL && g_hash_table_contains (r->users, user)));
     GString *f = g_string_new ("\"aor\":");
     sf_json_append_string (f, aor != NULL ? aor : "");
@@ -601,10 +607,12 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     j->target = g_strdup (t->uri);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
     j->breadth = shares[k];
-    sf_endpoint_set_instance_data (child, SF_PROXY_JOB, j, (GDestroyNotify) sf_proxy_job_free);
-    const char *fields = sf_ctx_get_data (ctx, SF_EVENT_FIELDS);
+    SfProxyInstance *ci = sf_proxy_inst_of (sf_ctx_endpoint (ctx), child);
+    sf_proxy_job_free (ci->job);
+    ci->job = j;
+    const char *fields = sf_endpoint_event_fields (sf_ctx_instance (ctx));
     if (fields != NULL)
-      sf_endpoint_set_instance_data (child, SF_EVENT_FIELDS, g_strdup (fields), g_free);
+      sf_endpoint_set_event_fields (child, g_strdup (fields));
     SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
     b->handle = g_strdup (sf_instance_handle (child));
     b->breadth = shares[k];
@@ -843,7 +851,7 @@ sf_op_proxy_shutdown (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (p == NULL) {
     /* created while quitting: its request (queued next) gets 503 (OpProxyValidate) */
-    sf_ctx_set_data (ctx, "proxy.quitting", GINT_TO_POINTER (1), NULL);
+    sf_proxy_inst (ctx)->quitting = TRUE;
     return SF_OP_DONE;
   }
   p->no_new_branches = TRUE;

@@ -103,6 +103,46 @@ sf_proxy_job_free (SfProxyJob *j)
   g_free (j);
 }
 
+static gpointer
+inst_new (void)
+{
+  return g_new0 (SfProxyInstance, 1);
+}
+
+static void
+inst_free (gpointer data)
+{
+  SfProxyInstance *pi = data;
+  if (pi->ctx != NULL)
+    sf_proxy_ctx_free (pi->ctx);
+  g_free (pi->aor);
+  g_free (pi->user);
+  sf_proxy_job_free (pi->job);
+  g_clear_pointer (&pi->fwd, sf_sip_msg_unref);
+  g_free (pi->rr_token);
+  g_free (pi->caller_token);
+  g_free (pi->cancel_reason);
+  g_free (pi);
+}
+
+SfProxyInstance *
+sf_proxy_inst (SfCtx *ctx)
+{
+  return sf_ctx_module_slot_ensure (ctx, &sf_proxy_module, inst_new, inst_free);
+}
+
+SfProxyInstance *
+sf_proxy_inst_peek (SfCtx *ctx)
+{
+  return sf_ctx_module_slot (ctx, &sf_proxy_module);
+}
+
+SfProxyInstance *
+sf_proxy_inst_of (SfEndpoint *ep, SfInstance *inst)
+{
+  return sf_instance_module_slot_ensure (ep, inst, &sf_proxy_module, inst_new, inst_free);
+}
+
 gboolean
 sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
 {
@@ -279,21 +319,23 @@ sf_proxy_forward_response (SfCtx *ctx, SfSipMsg *resp, GError **error)
   const SfSipValue *contact = status > 100 && status < 300 ? sf_sip_msg_value (resp, SF_SIP_HDR_CONTACT, NULL) : NULL;
   const SfSipValue *from = sf_sip_msg_from (resp);
   const SfSipParam *ftag = from != NULL ? sf_sip_value_param (from, "tag") : NULL;
-  const char *ours = sf_ctx_get_data (ctx, SF_PROXY_RR_TOKEN);
+  SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
+  const char *ours = pi != NULL ? pi->rr_token : NULL;
   if (c == NULL || ours == NULL || contact == NULL || contact->uri == NULL || ftag == NULL || from->uri == NULL ||
       sf_sip_msg_find (resp, SF_SIP_HDR_RECORD_ROUTE) == NULL)
     return sf_sip_create_forward_response (resp, error);
   /* a branch's 180 and 200 name the same Contact: its token is made once
    * ("Contact raw\ntoken" kept in the branch) */
   g_autofree char *raw = sf_sip_str_dup (contact->uri->raw);
-  const char *kept = sf_ctx_get_data (ctx, "branch.caller_token");
+  const char *kept = pi->caller_token;
   gsize rl = strlen (raw);
   Rewrite w = { ctx, NULL, ours };
   if (kept != NULL && strncmp (kept, raw, rl) == 0 && kept[rl] == '\n') {
     w.token = g_strdup (kept + rl + 1);
   } else {
     w.token = sf_proxy_token (c, sf_sip_msg_call_id (resp), ftag->value, from->uri, contact->uri);
-    sf_ctx_set_data (ctx, "branch.caller_token", g_strdup_printf ("%s\n%s", raw, w.token), g_free);
+    g_free (pi->caller_token);
+    pi->caller_token = g_strdup_printf ("%s\n%s", raw, w.token);
   }
   SfSipMsg *out = sf_sip_create_forward_response_edited (resp, SF_SIP_HDR_RECORD_ROUTE, rewrite_rr, &w, error);
   g_free (w.token);

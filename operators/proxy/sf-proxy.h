@@ -50,7 +50,7 @@ typedef struct {
   gboolean ended;
 } SfProxyBranchRec;
 
-/* The response context of a request instance (instance data "proxy.ctx"). */
+/* The response context of a request instance (SfProxyInstance.ctx). */
 typedef struct {
   SfSipEvent *req;          /* the request, its peer and server transaction */
   GPtrArray *targets;       /* SfProxyTarget*, best q first */
@@ -65,7 +65,7 @@ typedef struct {
   gboolean quiet;           /* RFC 4320: a non-INVITE left unanswered, its transaction ended by timer "quiet" */
 } SfProxyCtx;
 
-/* What a branch is given (instance data "branch.job", set by its parent). */
+/* What a branch is given (SfProxyInstance.job, set by its parent). */
 typedef struct {
   SfSipMsg *req;        /* owned ref: the request as received */
   char *target;         /* owned, nullable */
@@ -74,13 +74,36 @@ typedef struct {
   SfSipProto in_proto;  /* the transport the request came in on (RFC 5658 double Record-Route) */
 } SfProxyJob;
 
-#define SF_PROXY_CTX "proxy.ctx"
-#define SF_PROXY_JOB "branch.job"
-/* Branch data (char*, owned): the token of the Record-Route the branch put in
- * its request; a response's Record-Route values carrying it are ours. */
-#define SF_PROXY_RR_TOKEN "branch.rr_token"
-
 void sf_proxy_job_free (SfProxyJob *j);
+void sf_proxy_ctx_free (SfProxyCtx *p);
+
+/* What the proxy module keeps on one instance, in its slot (sf_ctx_module_slot):
+ * a request instance's response context and lookup, a branch instance's job and
+ * what it sent.  Every field is owned and nullable (0/FALSE: not yet). */
+typedef struct {
+  /* a request instance (xml/proxy.xml) */
+  SfProxyCtx *ctx;          /* made by OpProxyClassify */
+  char *aor;                /* the address-of-record looked up (OpProxyRoute) */
+  char *user;               /* the Request-URI's user, unescaped */
+  gboolean quitting;        /* shutdown came before the request: it gets 503 */
+  /* a branch instance (xml/proxy-branch.xml) */
+  SfProxyJob *job;          /* set by its parent */
+  SfSipMsg *fwd;            /* a ref: the request as forwarded */
+  char *rr_token;           /* the token of the Record-Route the branch put in its
+                             * request; a response's Record-Route values carrying it are ours */
+  char *caller_token;       /* "Contact raw\ntoken": the token made for the callee's Contact */
+  char *cancel_reason;      /* the Reason for our CANCEL (RFC 3326) */
+  gboolean cancelled;       /* our CANCEL went */
+} SfProxyInstance;
+
+/* The proxy module's data of @ctx's instance, made on first use (transfer none;
+ * freed with the instance). */
+SfProxyInstance *sf_proxy_inst (SfCtx *ctx);
+/* The same, NULL when none was made. */
+SfProxyInstance *sf_proxy_inst_peek (SfCtx *ctx);
+/* The proxy module's data of @inst, an instance of @ep, made on first use (a
+ * parent giving its branch its job; transfer none). */
+SfProxyInstance *sf_proxy_inst_of (SfEndpoint *ep, SfInstance *inst);
 
 /* Is @uri this proxy (16.4): an address and port it listens on, or a URI
  * without user in a domain it serves (registrar.domains) with no port or one it

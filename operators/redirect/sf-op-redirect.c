@@ -3,15 +3,36 @@
  * a Contact; OpLookupTarget asks the location service, OpRedirectReply answers. */
 #include "config.h"
 #include "operators/registrar/sf-registrar.h"
+#include "operators/sf-modules.h"
 #include "operators/transaction/sf-stack.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-#define REQUEST "srv.request"
-#define AOR "srv.aor"
+/* What an instance redirecting a request keeps between OpLookupTarget and
+ * OpRedirectReply, in the redirect module's slot. */
+typedef struct {
+  SfSipEvent *request;  /* owned, nullable: the request being redirected */
+  char *aor;            /* owned, nullable: its address-of-record */
+  char *user;           /* owned, nullable: the Request-URI's user, unescaped */
+} Redirecting;
 
+static gpointer
+redirecting_new (void)
+{
+  return g_new0 (Redirecting, 1);
+}
+
+static void
+redirecting_free (gpointer p)
+{
+  Redirecting *r = p;
+  g_clear_pointer (&r->request, sf_sip_event_free);
+  g_free (r->aor);
+  g_free (r->user);
+  g_free (r);
+}
 
 /* A request outside a dialog (not REGISTER, ACK or CANCEL) to a user of ours:
  * its address-of-record (10.3 canonical form) is looked up (transition: the
@@ -32,9 +53,13 @@ sf_op_lookup_target (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *aor = host != NULL && sf_registrar_is_ours (ctx, host) ? sf_registrar_aor (ctx, ruri) : NULL;
   if (aor == NULL)
     return sf_registrar_answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
-  sf_ctx_set_data (ctx, REQUEST, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
-  sf_ctx_set_data (ctx, AOR, g_strdup (aor), g_free);
-  sf_ctx_set_data (ctx, "srv.user", sf_sip_unescape (ruri->user, NULL), g_free);
+  Redirecting *rd = sf_ctx_module_slot_ensure (ctx, &sf_redirect_module, redirecting_new, redirecting_free);
+  g_clear_pointer (&rd->request, sf_sip_event_free);
+  rd->request = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  g_free (rd->aor);
+  rd->aor = g_strdup (aor);
+  g_free (rd->user);
+  rd->user = sf_sip_unescape (ruri->user, NULL);
   sf_registrar_lookup (ctx, aor);
   return SF_OP_TRANSITION;
 }
@@ -46,13 +71,14 @@ static SfOpResult
 sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfLocationResult *res = ev->payload;
-  SfSipEvent *e = sf_ctx_get_data (ctx, REQUEST);
-  const char *aor = sf_ctx_get_data (ctx, AOR);
+  Redirecting *rd = sf_ctx_module_slot (ctx, &sf_redirect_module);
+  SfSipEvent *e = rd != NULL ? rd->request : NULL;
+  const char *aor = rd != NULL ? rd->aor : NULL;
   if (strcmp (ev->name, "location") != 0 || res == NULL || e == NULL || aor == NULL)
     return SF_OP_SKIP;
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
-    const char *user = sf_ctx_get_data (ctx, "srv.user");
+    const char *user = rd->user;
     gboolean known = r != NULL && r->users != NULL && user != NULL && g_hash_table_contains (r->users, user);
     GString *f = g_string_new ("\"aor\":");
     sf_json_append_string (f, aor);

@@ -3,16 +3,41 @@
  * OpRegisterReply answers with the bindings the service returns. */
 #include "config.h"
 #include "sf-registrar.h"
+#include "operators/sf-modules.h"
 #include "operators/transaction/sf-stack.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-#define REQUEST "srv.request"   /* SfSipEvent (owned): the request being served */
-#define AOR "srv.aor"           /* char* (owned) */
-#define FLOW "srv.flow"         /* guint: 1 + the longest expiry the REGISTER asked for; unset: a query */
+/* What an instance serving a REGISTER keeps between OpSaveBindings and
+ * OpRegisterReply, in the registrar module's slot. */
+typedef struct {
+  SfSipEvent *request;  /* owned, nullable: the request being served */
+  char *aor;            /* owned, nullable */
+  guint flow;           /* 1 + the longest expiry the REGISTER asked for; 0: a query */
+} Serving;
 
+static gpointer
+serving_new (void)
+{
+  return g_new0 (Serving, 1);
+}
+
+static void
+serving_free (gpointer p)
+{
+  Serving *s = p;
+  g_clear_pointer (&s->request, sf_sip_event_free);
+  g_free (s->aor);
+  g_free (s);
+}
+
+static Serving *
+serving (SfCtx *ctx)
+{
+  return sf_ctx_module_slot_ensure (ctx, &sf_registrar_module, serving_new, serving_free);
+}
 
 static const char *const save_outcomes[] = { "answered", NULL };
 
@@ -99,13 +124,16 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (star && (changes->len > 0 || contacts->len != 1 || expv == NULL || expv->number != 0))
     return sf_registrar_answer (ctx, e, 400, "Contact * needs Expires: 0 and no other Contact", NULL) == SF_OP_TRANSITION
              ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
-  sf_ctx_set_data (ctx, REQUEST, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
-  sf_ctx_set_data (ctx, AOR, g_strdup (aor), g_free);
+  Serving *sv = serving (ctx);
+  g_clear_pointer (&sv->request, sf_sip_event_free);
+  sv->request = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  g_free (sv->aor);
+  sv->aor = g_strdup (aor);
   if (star || changes->len > 0) {
     gint64 longest = 0;
     for (guint i = 0; i < changes->len; i++)
       longest = MAX (longest, g_array_index (changes, SfLocChange, i).expires_s);
-    sf_ctx_set_data (ctx, FLOW, GUINT_TO_POINTER ((guint) MIN (longest, G_MAXINT32) + 1), NULL);
+    sv->flow = (guint) MIN (longest, G_MAXINT32) + 1;
   }
   g_autofree char *call_id = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
   sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, star,
@@ -120,7 +148,8 @@ static SfOpResult
 sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfLocationResult *res = ev->payload;
-  SfSipEvent *e = sf_ctx_get_data (ctx, REQUEST);
+  Serving *sv = sf_ctx_module_slot (ctx, &sf_registrar_module);
+  SfSipEvent *e = sv != NULL ? sv->request : NULL;
   if (strcmp (ev->name, "location") != 0 || res == NULL || e == NULL)
     return SF_OP_SKIP;
   if (res->error != NULL && res->error->code == SF_LOCATION_ERROR_STORE_FULL) {
@@ -144,12 +173,12 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   /* The connection the REGISTER came over now carries a registered flow for
    * as long as the bindings it saved last (none: no more), so its CRLF
    * keep-alives hold it open (RFC 5626 4.4.1, docs/sip.md). */
-  guint flow = GPOINTER_TO_UINT (sf_ctx_get_data (ctx, FLOW));
+  guint flow = sv->flow;
   SfStack *stack = sf_stack_from_ctx (ctx);
   if (flow > 0 && stack != NULL && e->peer.proto == SF_SIP_TCP)
     sf_sip_transport_mark_flow (sf_stack_transport (stack), &e->peer, flow - 1);
   GString *f = g_string_new ("\"aor\":");
-  sf_json_append_string (f, sf_ctx_get_data (ctx, AOR));
+  sf_json_append_string (f, sv->aor);
   g_string_append_printf (f, ",\"bindings\":%u", res->bindings->len);
   sf_ctx_emit (ctx, "bindings", f->str);
   g_string_free (f, TRUE);

@@ -6,12 +6,13 @@
  * down (10.2.2).  Every change is a "registration" event. */
 #include "config.h"
 #include "sf-ua-call.h"
+#include "operators/sf-modules.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-typedef struct {
+struct _SfUaReg {
   char *call_id;          /* the same for every REGISTER of this binding (10.2.4) */
   char *from_tag;
   guint32 cseq;
@@ -20,12 +21,12 @@ typedef struct {
   SfSipMsg *last;         /* the REGISTER waiting for its response */
   SfUaAuth auth;          /* the challenges answered in this round */
   gboolean removing;      /* the last REGISTER had Expires: 0 */
-} Reg;
+};
+typedef SfUaReg Reg;
 
-static void
-reg_free (gpointer p)
+void
+sf_ua_reg_free (SfUaReg *r)
 {
-  Reg *r = p;
   g_free (r->call_id);
   g_free (r->from_tag);
   g_clear_pointer (&r->last, sf_sip_msg_unref);
@@ -36,14 +37,14 @@ reg_free (gpointer p)
 static Reg *
 reg_of (SfCtx *ctx)
 {
-  Reg *r = sf_ctx_get_data (ctx, "ua.reg");
-  if (r == NULL) {
-    r = g_new0 (Reg, 1);
+  SfUaInstance *ui = sf_ua_inst (ctx);
+  if (ui->reg == NULL) {
+    Reg *r = g_new0 (Reg, 1);
     r->from_tag = sf_sip_random_tag ();
     r->expires = sf_ua_cfg_int (ctx, "register_expires");
-    sf_ctx_set_data (ctx, "ua.reg", r, reg_free);
+    ui->reg = r;
   }
-  return r;
+  return ui->reg;
 }
 
 static void
@@ -174,7 +175,8 @@ static SfOpResult
 sf_op_register_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  Reg *r = sf_ctx_get_data (ctx, "ua.reg");
+  SfUaInstance *ui = sf_ctx_module_slot (ctx, &sf_ua_module);
+  Reg *r = ui != NULL ? ui->reg : NULL;
   if (strcmp (ev->name, "response") != 0 || e == NULL || r == NULL || r->last == NULL ||
       !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "REGISTER") || sf_sip_msg_cseq (e->msg)->number != r->cseq)
     return SF_OP_SKIP;

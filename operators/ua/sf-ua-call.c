@@ -115,23 +115,54 @@ call_free (gpointer p)
   g_free (c);
 }
 
+static gpointer
+inst_new (void)
+{
+  return g_new0 (SfUaInstance, 1);
+}
+
+static void
+inst_free (gpointer p)
+{
+  SfUaInstance *ui = p;
+  if (ui->call != NULL)
+    call_free (ui->call);
+  if (ui->reg != NULL)
+    sf_ua_reg_free (ui->reg);
+  g_free (ui);
+}
+
+SfUaInstance *
+sf_ua_inst (SfCtx *ctx)
+{
+  return sf_ctx_module_slot_ensure (ctx, &sf_ua_module, inst_new, inst_free);
+}
+
 SfUaCall *
 sf_ua_call_peek (SfCtx *ctx)
 {
-  return sf_ctx_get_data (ctx, "ua.call");
+  SfUaInstance *ui = sf_ctx_module_slot (ctx, &sf_ua_module);
+  return ui != NULL ? ui->call : NULL;
+}
+
+SfUaCall *
+sf_ua_call_of (SfEndpoint *ep, SfInstance *inst)
+{
+  SfUaInstance *ui = sf_instance_module_slot (ep, inst, &sf_ua_module);
+  return ui != NULL ? ui->call : NULL;
 }
 
 SfUaCall *
 sf_ua_call (SfCtx *ctx)
 {
-  SfUaCall *c = sf_ctx_get_data (ctx, "ua.call");
-  if (c == NULL) {
-    c = g_new0 (SfUaCall, 1);
+  SfUaInstance *ui = sf_ua_inst (ctx);
+  if (ui->call == NULL) {
+    SfUaCall *c = g_new0 (SfUaCall, 1);
     c->want_dir = SF_SDP_SENDRECV;
     c->media.dtmf_pt = -1;
-    sf_ctx_set_data (ctx, "ua.call", c, call_free);
+    ui->call = c;
   }
-  return c;
+  return ui->call;
 }
 
 void
@@ -140,7 +171,7 @@ sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id)
   g_autofree char *id = sf_sip_str_dup (call_id);
   GString *f = g_string_new ("\"call_id\":");
   sf_json_append_string (f, id);
-  sf_ctx_set_data (ctx, SF_EVENT_FIELDS, g_string_free (f, FALSE), g_free);
+  sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
 }
 
 void

@@ -2,7 +2,7 @@
  * UAS operators (sf-op-ua.c), the UAC operators (sf-op-uac.c) and the audio
  * operators (operators/media/).  VOCAL's OpRing kept the INVITE, the route set,
  * the contact and the remote SDP in the call's container; this is that
- * container, one per call instance (instance data "ua.call"), plus the [ua]
+ * container, one per call instance (in the ua module's instance slot), plus the [ua]
  * configuration section the operators read. */
 #pragma once
 #include <glib.h>
@@ -78,10 +78,27 @@ typedef struct {
   gboolean ended_emitted;
 } SfUaCall;
 
+/* The registration state of a registration instance (sf-op-register.c's). */
+typedef struct _SfUaReg SfUaReg;
+void sf_ua_reg_free (SfUaReg *r);
+
+/* What the ua module keeps on one instance, in its slot (sf_ctx_module_slot):
+ * a call instance's call, a registration instance's registration. */
+typedef struct {
+  SfUaCall *call;   /* owned, nullable: made by sf_ua_call */
+  SfUaReg *reg;     /* owned, nullable: made by the registration operators */
+} SfUaInstance;
+
+/* The ua module's data of @ctx's instance, made on first use (transfer none;
+ * freed with the instance). */
+SfUaInstance *sf_ua_inst (SfCtx *ctx);
+
 /* The call of @ctx's instance, made on first use. */
 SfUaCall *sf_ua_call (SfCtx *ctx);
 /* The call if there is one (NULL otherwise). */
 SfUaCall *sf_ua_call_peek (SfCtx *ctx);
+/* The call of @inst, an instance of @ep (the control socket's view), or NULL. */
+SfUaCall *sf_ua_call_of (SfEndpoint *ep, SfInstance *inst);
 /* The call's SIP Call-ID goes on every event line of the instance ("call_id"). */
 void sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id);
 /* Records why the call ends (the first reason wins) and the status. */

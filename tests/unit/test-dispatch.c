@@ -23,10 +23,13 @@
  *    name (regressions)
  *  - instance_slots: per-instance data slots by module id: unset ones are NULL,
  *    replacing frees the old value, the instance frees them highest slot first
+ *  - module_slots: a module's slot is found by its descriptor (sf_module_id),
+ *    made once on demand, and freed with the instance
  *  - no_event_output: with nobody reading events the dispatcher still counts
  *    (the state lines are not built), and the stats event carries its counters */
 #include "config.h"
 #include "sf-test.h"
+#include "operators/sf-modules.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -532,6 +535,42 @@ instance_slots (void)
   sf_test_env_free (env);
 }
 
+static guint module_slot_made;
+
+static gpointer
+module_slot_new (void)
+{
+  module_slot_made++;
+  return g_strdup ("proxy's");
+}
+
+static void
+module_slots (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD "<state name=\"A\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  slot_freed = g_string_new (NULL);
+  module_slot_made = 0;
+  CU_ASSERT_PTR_NULL (sf_instance_module_slot (env->ep, inst, &sf_proxy_module));
+  char *made = sf_instance_module_slot_ensure (env->ep, inst, &sf_proxy_module, module_slot_new, slot_free);
+  CU_ASSERT_STRING_EQUAL (made, "proxy's");
+  CU_ASSERT_PTR_EQUAL (sf_instance_module_slot_ensure (env->ep, inst, &sf_proxy_module, module_slot_new, slot_free), made);
+  CU_ASSERT_EQUAL (module_slot_made, 1);
+  /* In the slot of the module's id, no other. */
+  int id = sf_module_id (env->ep, &sf_proxy_module);
+  CU_ASSERT_TRUE_FATAL (id >= 0);
+  CU_ASSERT_PTR_EQUAL (sf_instance_get_slot (inst, (guint) id), made);
+  CU_ASSERT_PTR_NULL (sf_instance_module_slot (env->ep, inst, &sf_ua_module));
+  sf_endpoint_kill (env->ep, inst, "test");
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "proxy's ");
+  g_free (made);
+  g_string_free (slot_freed, TRUE);
+  slot_freed = NULL;
+  sf_test_env_free (env);
+}
+
 static void
 no_event_output (void)
 {
@@ -582,5 +621,6 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
   SF_ADD_TEST (s, instance_slots);
+  SF_ADD_TEST (s, module_slots);
   SF_ADD_TEST (s, no_event_output);
 }
