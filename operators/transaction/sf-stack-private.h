@@ -30,6 +30,13 @@ struct _SfStack {
   GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
 };
 
+/* What a client transaction instance keeps: its request and where it goes. */
+typedef struct {
+  SfSipMsg *req;             /* owned ref */
+  SfSipProto proto;
+  GInetSocketAddress *dest;  /* owned */
+} SfClientTxn;
+
 /* A timer of an instance restarted with its interval doubled (sf_stack_backoff). */
 typedef struct {
   char *name;   /* owned: the timer */

@@ -30,13 +30,6 @@ void sf_sip_event_free (SfSipEvent *e);
  * as their payload (SfSipMsg*) when there is one, and its handle or a reason as
  * their arg. */
 
-/* What a client transaction instance keeps: its request and where it goes. */
-typedef struct {
-  SfSipMsg *req;             /* owned ref */
-  SfSipProto proto;
-  GInetSocketAddress *dest;  /* owned */
-} SfClientTxn;
-
 /* The stack's counters, once each: the enum SfStackStat indexes them and the
  * same names are the fields of SfStackStats (what the stats event reads; its
  * JSON names are sf_stack_stats_fields()'s). */
