@@ -257,13 +257,11 @@ local_tag (SfCtx *ctx, char **fresh)
 {
   if (sf_ctx_instance (ctx) == NULL)
     return *fresh = sf_sip_random_tag ();
-  const char *tag = sf_ctx_get_data (ctx, SF_STACK_LOCAL_TAG);
-  if (tag == NULL) {
-    char *t = sf_sip_random_tag ();
-    sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, t, g_free);
-    tag = t;
+  if (sf_stack_local_tag (ctx) == NULL) {
+    g_autofree char *t = sf_sip_random_tag ();
+    sf_stack_set_local_tag (ctx, t);
   }
-  return tag;
+  return sf_stack_local_tag (ctx);
 }
 
 gboolean

@@ -192,3 +192,40 @@ sf_ctx_module_slot_ensure (SfCtx *ctx, const SfModuleDef *def, gpointer (*create
 {
   return sf_instance_module_slot_ensure (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), def, create, destroy);
 }
+
+/* The slot of the plugin whose operator @ctx runs: the module named after the
+ * namespace of the operator's name ("ns:Op"); -1 (with a critical) when the
+ * operator is not a plugin's. */
+static int
+plugin_slot (SfCtx *ctx)
+{
+  g_return_val_if_fail (ctx != NULL && sf_ctx_instance (ctx) != NULL, -1);
+  const char *op = sf_ctx_op_name (ctx);
+  const char *colon = strchr (op, ':');
+  if (colon != NULL) {
+    gsize len = (gsize) (colon - op);
+    GPtrArray *defs = sf_registry_modules (sf_ctx_endpoint (ctx)->reg);
+    for (guint i = 0; i < defs->len; i++) {
+      const SfModuleDef *def = defs->pdata[i];
+      if (strncmp (def->name, op, len) == 0 && def->name[len] == '\0')
+        return (int) i;
+    }
+  }
+  g_critical ("sf_ctx_plugin_data: '%s' is not a plugin's operator", op);
+  return -1;
+}
+
+gpointer
+sf_ctx_plugin_data (SfCtx *ctx)
+{
+  int id = plugin_slot (ctx);
+  return id >= 0 ? sf_instance_get_slot (sf_ctx_instance (ctx), (guint) id) : NULL;
+}
+
+void
+sf_ctx_set_plugin_data (SfCtx *ctx, gpointer data, GDestroyNotify destroy)
+{
+  int id = plugin_slot (ctx);
+  if (id >= 0)
+    sf_instance_set_slot (sf_ctx_instance (ctx), (guint) id, data, destroy);
+}

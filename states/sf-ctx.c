@@ -104,18 +104,6 @@ sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error)
 }
 
 void
-sf_ctx_set_data (SfCtx *ctx, const char *name, gpointer data, GDestroyNotify destroy)
-{
-  g_datalist_set_data_full (&ctx->inst->data, name, data, destroy);
-}
-
-gpointer
-sf_ctx_get_data (SfCtx *ctx, const char *name)
-{
-  return g_datalist_get_data (&ctx->inst->data, name);
-}
-
-void
 sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy)
 {
   sf_instance_set_slot (ctx->inst, slot, data, destroy);

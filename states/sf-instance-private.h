@@ -27,7 +27,6 @@ struct _SfInstance {
   GHashTable *timers;      /* the host's: name (owned) -> its timer (unowned: the host's heap owns it) */
   GHashTable *fired;       /* the host's: name (owned) -> generation: fired, its event not yet delivered */
   char *import_name;       /* owned, nullable: the name its parent imported its machine as */
-  GData *data;             /* string-keyed data, freed with the instance */
   SfInstanceSlot *slots;   /* owned array of n_slots, nullable */
   guint n_slots;
   gboolean started;        /* its initial entry queue ran */
@@ -41,7 +40,7 @@ struct _SfInstance {
  * @rt, with empty timer tables and no data.  The host sets id, handle, key,
  * parent_id and created_us.  Free with sf_instance_free(). */
 SfInstance *sf_instance_new (SfRuntime *rt, SfMachine *machine);
-/* Frees @inst: its slots (highest first), then its string-keyed data, then the rest.
+/* Frees @inst: its slots (highest first), then the rest.
  * The host removes it from its tables and timer heap first. */
 void sf_instance_free (SfInstance *inst);
 

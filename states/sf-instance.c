@@ -12,7 +12,6 @@ sf_instance_new (SfRuntime *rt, SfMachine *machine)
   inst->state = machine->initial;
   inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_datalist_init (&inst->data);
   return inst;
 }
 
@@ -31,7 +30,6 @@ sf_instance_free (SfInstance *inst)
       s.destroy (s.data);
   }
   g_free (inst->slots);
-  g_datalist_clear (&inst->data);
   sf_machine_unref (inst->machine);
   g_free (inst->handle);
   g_free (inst->key);
@@ -107,16 +105,4 @@ sf_instance_set_slot (SfInstance *inst, guint slot, gpointer data, GDestroyNotif
    * sees the slot as it now is. */
   if (old.data != NULL && old.data != data && old.destroy != NULL)
     old.destroy (old.data);
-}
-
-void
-sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy)
-{
-  g_datalist_set_data_full (&inst->data, name, data, destroy);
-}
-
-gpointer
-sf_endpoint_get_instance_data (SfInstance *inst, const char *name)
-{
-  return g_datalist_get_data (&inst->data, name);
 }

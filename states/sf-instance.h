@@ -4,9 +4,9 @@
  * the host (framework/'s endpoint) creates them, names and indexes them and
  * decides when they go.  Everyone else sees them through these functions.
  *
- * Data hangs on an instance two ways: slots indexed by module id (pjsip's
- * mod_data: an array lookup, no string compared), and the older string-keyed data
- * (sf_ctx_set_data), kept until its callers move to slots. */
+ * Data hangs on an instance in slots indexed by module id (pjsip's mod_data: an
+ * array lookup, no string compared): one per module, reached by the module's
+ * typed accessor (framework/sf-module.h); a plugin's by sf_ctx_plugin_data(). */
 #pragma once
 #include <glib.h>
 #include "sf-machine.h"
@@ -36,11 +36,5 @@ gpointer sf_instance_get_slot (SfInstance *inst, guint slot);
  * (after the new one is in place); setting the same pointer again only changes its
  * destroy function; NULL clears the slot. */
 void sf_instance_set_slot (SfInstance *inst, guint slot, gpointer data, GDestroyNotify destroy);
-
-/* String-keyed per-instance data for the layers around a flow (operators use
- * sf_ctx_set_data); freed with the instance.  Kept under their old names until
- * their callers move to slots. */
-void sf_endpoint_set_instance_data (SfInstance *inst, const char *name, gpointer data, GDestroyNotify destroy);
-gpointer sf_endpoint_get_instance_data (SfInstance *inst, const char *name);
 
 G_END_DECLS

@@ -41,8 +41,10 @@ G_BEGIN_DECLS
  * (SF_PLUGIN_DEFINE, sipflow/sf-plugin.h) and the loader refuses another one.
  * Bump it when anything public changes incompatibly: a public type's layout
  * (SfEvent, SfOperatorDef, SfConfigKey, SfSlice), a public function's
- * signature or meaning, an enum value.  2: the SDK (libsipflow-1, sf-message.h). */
-#define SF_PLUGIN_ABI_VERSION 2
+ * signature or meaning, an enum value.  2: the SDK (libsipflow-1, sf-message.h).
+ * 3: a plugin's per-instance data is sf_ctx_plugin_data() (sf_ctx_set_data and
+ * sf_ctx_get_data, string-keyed, are gone). */
+#define SF_PLUGIN_ABI_VERSION 3
 
 /* The version of the library running (transfer none), "0.1.0": may be newer
  * than SIPFLOW_VERSION_STRING, which is the one compiled against. */

@@ -96,9 +96,13 @@ SF_API gboolean sf_ctx_post_parent (SfCtx *ctx, SfEvent *ev);
  * reaches this instance as an SF_EV_CHILD event named "end". */
 SF_API SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error);
 
-/* Per-instance data, freed with the instance. */
-SF_API void sf_ctx_set_data (SfCtx *ctx, const char *name, gpointer data, GDestroyNotify destroy);
-SF_API gpointer sf_ctx_get_data (SfCtx *ctx, const char *name);
+/* A plugin's own per-instance data: one pointer per instance for the plugin
+ * whose operator is running (its namespace, "ns" of "ns:Op"), kept in the
+ * plugin's slot of the instance and freed with it by @destroy (nullable).
+ * Setting another value frees the one it replaces; NULL clears it.  Only for
+ * a plugin's operators (a critical, and NULL, from others). */
+SF_API gpointer sf_ctx_plugin_data (SfCtx *ctx);
+SF_API void sf_ctx_set_plugin_data (SfCtx *ctx, gpointer data, GDestroyNotify destroy);
 /* Per-instance data in the slot of a module (its module id, below 64): set frees
  * the value it replaces; slots are freed with the instance, highest first. */
 void sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy);

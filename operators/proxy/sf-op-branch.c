@@ -253,10 +253,7 @@ sf_op_branch_send_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   }
   /* 9.1: to where the INVITE went (its client transaction's address), not located again */
-  SfInstance *ict = sf_stack_client_txn (s, fwd);
-  SfClientTxn *c = ict != NULL ? sf_endpoint_get_instance_data (ict, "txn.client") : NULL;
-  if (c == NULL || sf_stack_request (s, sf_ctx_instance (ctx), cancel, c->proto, c->dest, &error) == NULL)
-    sf_stack_request_located (s, sf_ctx_instance (ctx), cancel);
+  sf_stack_request_cancel (s, sf_ctx_instance (ctx), fwd, cancel);
   sf_ctx_emit (ctx, "branch_cancel", NULL);
   return SF_OP_CONTINUE;
 }

@@ -5,24 +5,53 @@
  * responses as txn:respond events. */
 #include "config.h"
 #include "sipflow/sf-operator.h"
-#include "operators/transaction/sf-stack.h"
+#include "sf-stack-private.h"
 #include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
 static void notify_tu (SfCtx *ctx, const char *what);
 
-#define REQ "txn.request"   /* SfSipEvent (owned) */
-#define LAST "txn.last"     /* SfSipMsg (owned): the last response sent */
+/* What the instance keeps (SfTxnInstance), NULL when it has not. */
+static SfSipEvent *
+request_of (SfCtx *ctx)
+{
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  return t != NULL ? t->request : NULL;
+}
+
+static SfSipMsg *
+last_of (SfCtx *ctx)
+{
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  return t != NULL ? t->last : NULL;
+}
+
+static SfClientTxn *
+client_of (SfCtx *ctx)
+{
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  return t != NULL ? t->client : NULL;
+}
+
+/* Keeps a ref to @msg in *@field, dropping the one there. */
+static void
+keep (SfSipMsg **field, SfSipMsg *msg)
+{
+  SfSipMsg *old = *field;
+  *field = sf_sip_msg_ref (msg);
+  if (old != NULL)
+    sf_sip_msg_unref (old);
+}
 
 /* The first request: kept, handed to the transaction user. */
 static SfOpResult
 sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  if (e == NULL || sf_ctx_get_data (ctx, REQ) != NULL)
+  if (e == NULL || request_of (ctx) != NULL)
     return SF_OP_SKIP;
-  sf_ctx_set_data (ctx, REQ, sf_sip_event_new (e->msg, &e->peer, e->txn), (GDestroyNotify) sf_sip_event_free);
+  sf_txn_inst (ctx)->request = sf_sip_event_new (e->msg, &e->peer, e->txn);
   sf_stack_to_tu (sf_stack_from_ctx (ctx), e);
   return SF_OP_TRANSITION;
 }
@@ -31,12 +60,12 @@ sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfSipEvent *req = request_of (ctx);
   if (req == NULL || strcmp (ev->name, "ACK") == 0)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_ABSORBED);
-  SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
+  SfSipMsg *last = last_of (ctx);
   if (last != NULL && sf_stack_send_response (s, last, &req->peer))
     sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   return SF_OP_DONE;
@@ -55,14 +84,14 @@ static SfOpResult
 sf_op_txn_respond (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfSipEvent *req = request_of (ctx);
   if (strcmp (ev->name, "respond") != 0 || e == NULL || e->msg == NULL || req == NULL)
     return SF_OP_SKIP;
   if (!sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer)) {
     notify_tu (ctx, "transport_error"); /* 17.2.4; the flow maps "error" to Terminated */
     return SF_OP_ERROR;
   }
-  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (e->msg), (GDestroyNotify) sf_sip_msg_unref);
+  keep (&sf_txn_inst (ctx)->last, e->msg);
   guint status = sf_sip_msg_status (e->msg);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
 }
@@ -72,7 +101,7 @@ static SfOpResult
 sf_op_txn_forward_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfSipEvent *req = request_of (ctx);
   if (strcmp (ev->name, "respond") != 0 || e == NULL || e->msg == NULL || req == NULL)
     return SF_OP_SKIP;
   guint status = sf_sip_msg_status (e->msg);
@@ -92,13 +121,13 @@ sf_op_txn_send_100 (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (arg != NULL && (ev->kind != SF_EV_TIMER || strcmp (ev->name, arg) != 0))
     return SF_OP_SKIP;
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
-  if (req == NULL || sf_ctx_get_data (ctx, LAST) != NULL)
+  SfSipEvent *req = request_of (ctx);
+  if (req == NULL || last_of (ctx) != NULL)
     return arg != NULL ? SF_OP_DONE : SF_OP_SKIP;
   g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 100, NULL, NULL, NULL);
   if (r == NULL || !sf_stack_send_response (sf_stack_from_ctx (ctx), r, &req->peer))
     return SF_OP_ERROR;
-  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
+  keep (&sf_txn_inst (ctx)->last, r);
   return arg != NULL ? SF_OP_DONE : SF_OP_CONTINUE;
 }
 
@@ -178,8 +207,8 @@ static SfOpResult
 sf_op_txn_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   const TimerSpec *t = arg;
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
-  SfClientTxn *client = sf_ctx_get_data (ctx, "txn.client");
+  SfSipEvent *req = request_of (ctx);
+  SfClientTxn *client = client_of (ctx);
   gboolean reliable = (req != NULL && req->peer.proto == SF_SIP_TCP) || (client != NULL && client->proto == SF_SIP_TCP);
   if (reliable && t->udp_only)
     return SF_OP_CONTINUE;
@@ -198,8 +227,8 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
-  SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
+  SfSipEvent *req = request_of (ctx);
+  SfSipMsg *last = last_of (ctx);
   if (req != NULL && last != NULL && sf_stack_send_response (s, last, &req->peer))
     sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   sf_stack_backoff (ctx, arg, TRUE);
@@ -213,8 +242,8 @@ notify_tu (SfCtx *ctx, const char *what)
 {
   /* The payload is the transaction's request, so a TU with several transactions
    * knows which one failed (OpRequestFailed). */
-  SfClientTxn *client = sf_ctx_get_data (ctx, "txn.client");
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
+  SfClientTxn *client = client_of (ctx);
+  SfSipEvent *req = request_of (ctx);
   SfSipMsg *msg = client != NULL ? client->req : req != NULL ? req->msg : NULL;
   SfEvent *ev = sf_event_new_full (SF_EV_TXN, what, sf_ctx_handle (ctx), msg != NULL ? sf_sip_msg_ref (msg) : NULL,
                                    msg != NULL ? (GDestroyNotify) sf_sip_msg_unref : NULL);
@@ -222,7 +251,8 @@ notify_tu (SfCtx *ctx, const char *what)
     sf_ctx_post_parent (ctx, ev);
     return;
   }
-  const char *tu = sf_ctx_get_data (ctx, "txn.tu");
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  const char *tu = t != NULL ? t->tu : NULL;
   SfInstance *inst = tu != NULL ? sf_endpoint_lookup_handle (sf_ctx_endpoint (ctx), tu) : NULL;
   if (inst != NULL)
     sf_endpoint_post (sf_ctx_endpoint (ctx), inst, ev);
@@ -258,8 +288,8 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
-  SfSipEvent *req = sf_ctx_get_data (ctx, REQ);
-  SfSipMsg *last = sf_ctx_get_data (ctx, LAST);
+  SfSipEvent *req = request_of (ctx);
+  SfSipMsg *last = last_of (ctx);
   if (req != NULL && last != NULL && sf_sip_msg_status (last) > 100 && sf_sip_str_eq (sf_sip_msg_method (req->msg), "INVITE"))
     return SF_OP_DONE; /* a ringing INVITE (13.3.1.1) */
   SfStack *s = sf_stack_from_ctx (ctx);
@@ -271,19 +301,16 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), req->msg, 500);
   if (r == NULL || !sf_stack_send_response (s, r, &req->peer))
     return SF_OP_TRANSITION;
-  sf_ctx_set_data (ctx, LAST, sf_sip_msg_ref (r), (GDestroyNotify) sf_sip_msg_unref);
+  keep (&sf_txn_inst (ctx)->last, r);
   return SF_OP_OUTCOME (0);
 }
 
 /* ---- client transactions (17.1) ---- */
 
-#define CLIENT "txn.client"   /* SfClientTxn, set by sf_stack_request */
-#define ACK "txn.ack"         /* SfSipMsg (owned): the ACK we sent for a non-2xx */
-
 static SfOpResult
 sf_op_txn_send_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
+  SfClientTxn *c = client_of (ctx);
   if (c == NULL)
     return SF_OP_ERROR;
   if (!sf_stack_send_request (sf_stack_from_ctx (ctx), c->req, c->proto, c->dest))
@@ -299,7 +326,7 @@ sf_op_txn_retransmit_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_auto (GStrv) parts = g_strsplit (arg, ";", 2);
   if (strcmp (ev->name, parts[0]) != 0)
     return SF_OP_SKIP;
-  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
+  SfClientTxn *c = client_of (ctx);
   SfStack *s = sf_stack_from_ctx (ctx);
   if (c != NULL && sf_stack_send_request (s, c->req, c->proto, c->dest))
     sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
@@ -339,7 +366,7 @@ sf_op_txn_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   to_parent (ctx, ev);
   guint status = sf_sip_msg_status (e->msg);
   if (status >= 300)
-    sf_ctx_set_data (ctx, "txn.final", sf_sip_msg_ref (e->msg), (GDestroyNotify) sf_sip_msg_unref);
+    keep (&sf_txn_inst (ctx)->final, e->msg);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
 }
 
@@ -347,15 +374,16 @@ sf_op_txn_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_txn_send_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
-  SfSipMsg *final = sf_ctx_get_data (ctx, "txn.final");
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  SfClientTxn *c = t != NULL ? t->client : NULL;
+  SfSipMsg *final = t != NULL ? t->final : NULL;
   if (c == NULL || final == NULL)
     return SF_OP_ERROR;
   g_autoptr (SfSipMsg) ack = sf_sip_create_ack (c->req, final, NULL);
   if (ack == NULL)
     return SF_OP_ERROR;
   sf_stack_send_request (sf_stack_from_ctx (ctx), ack, c->proto, c->dest);
-  sf_ctx_set_data (ctx, ACK, sf_sip_msg_ref (ack), (GDestroyNotify) sf_sip_msg_unref);
+  keep (&t->ack, ack);
   return SF_OP_CONTINUE;
 }
 
@@ -363,8 +391,9 @@ sf_op_txn_send_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_txn_resend_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfClientTxn *c = sf_ctx_get_data (ctx, CLIENT);
-  SfSipMsg *ack = sf_ctx_get_data (ctx, ACK);
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  SfClientTxn *c = t != NULL ? t->client : NULL;
+  SfSipMsg *ack = t != NULL ? t->ack : NULL;
   if (strcmp (ev->name, "response") != 0 || c == NULL || ack == NULL)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);

@@ -30,7 +30,54 @@ struct _SfStack {
   GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
 };
 
+/* What a client transaction instance keeps: its request and where it goes. */
+typedef struct {
+  SfSipMsg *req;             /* owned ref */
+  SfSipProto proto;
+  GInetSocketAddress *dest;  /* owned */
+} SfClientTxn;
+
+/* A timer of an instance restarted with its interval doubled (sf_stack_backoff). */
+typedef struct {
+  char *name;   /* owned: the timer */
+  guint ms;     /* the interval it was last started with */
+} SfTxnBackoff;
+
+typedef struct _SfTxnSourceHold SfTxnSourceHold;
+
+/* What the transaction module keeps on one instance, in its slot
+ * (sf_txn_inst): a server transaction's request and responses, a client
+ * transaction's destination and ACK, a call's local tag, and the intervals of
+ * the timers any instance backs off (a transaction's, the UA's 2xx
+ * retransmission).  Every field is owned and nullable (0/FALSE: not yet). */
+typedef struct {
+  /* a server transaction (ist.xml, nist.xml) */
+  SfSipEvent *request;      /* its first request (OpTxnRequest) */
+  SfSipMsg *last;           /* a ref: the last response sent */
+  char *tu;                 /* the handle of the instance its request went to: it
+                             * hears the timeout; a TU that ended is not found by it */
+  SfTxnSourceHold *source;  /* counts it against sip.max_per_source */
+  /* a client transaction (ict.xml, nict.xml) */
+  SfClientTxn *client;      /* set by sf_stack_request */
+  SfSipMsg *final;          /* a ref: the non-2xx final response */
+  SfSipMsg *ack;            /* a ref: the ACK sent for it (17.1.1.3) */
+  /* a transaction user (a call) */
+  char *local_tag;          /* sf_stack_set_local_tag() */
+  gboolean fresh;           /* made by the stack for the request it was handed */
+  /* any instance */
+  SfTxnBackoff *backoff;    /* n_backoff of them */
+  guint n_backoff;
+} SfTxnInstance;
+
 /* sf-stack.c */
+/* The transaction module's data of @inst, an instance of @ep: made on first
+ * use (transfer none; freed with the instance), or NULL when none was made
+ * (_peek).  The ctx forms are for @ctx's instance. */
+SfTxnInstance *sf_txn_inst_of (SfEndpoint *ep, SfInstance *inst);
+SfTxnInstance *sf_txn_inst_peek_of (SfEndpoint *ep, SfInstance *inst);
+SfTxnInstance *sf_txn_inst (SfCtx *ctx);
+SfTxnInstance *sf_txn_inst_peek (SfCtx *ctx);
+
 /* The gate's per_transaction: the flow's instances are one per server
  * transaction (a proxy), not calls. */
 gboolean sf_stack_per_transaction (SfStack *s);
@@ -44,6 +91,7 @@ void sf_stack_gate_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from);
 /* sf-txn-match.c: the transport's receive and send-error callbacks. */
 void sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
 void sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
+void sf_txn_client_free (SfClientTxn *c);
 
 /* sf-txn-tu.c: the endpoint's untaken hook (a request the call did not take). */
 void sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data);
@@ -61,6 +109,8 @@ gboolean sf_stack_rate_ok (SfStack *s, const SfSipPeer *from);
 char *sf_stack_source_over_share (SfStack *s, const SfSipPeer *from);
 /* Counts @txn against @source (sf_stack_source_over_share()'s answer) until it is freed. */
 void sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source);
+/* Ends a hold (SfTxnInstance.source): its source holds one transaction less. */
+void sf_txn_source_hold_free (SfTxnSourceHold *h);
 /* Shutting down: does @msg (a request no server transaction has; @call its
  * call, nullable) start new work, to be refused? */
 gboolean sf_stack_starts_new_work (SfStack *s, SfSipMsg *msg, const char *method, SfInstance *call);

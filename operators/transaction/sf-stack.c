@@ -90,22 +90,112 @@ sf_stack_timer_ms (SfStack *s, char which)
   return (guint) sf_config_get_int (s->cfg, "sip", key);
 }
 
+static gpointer
+inst_new (void)
+{
+  return g_new0 (SfTxnInstance, 1);
+}
+
+static void
+inst_free (gpointer p)
+{
+  SfTxnInstance *t = p;
+  g_clear_pointer (&t->request, sf_sip_event_free);
+  g_clear_pointer (&t->last, sf_sip_msg_unref);
+  g_free (t->tu);
+  g_clear_pointer (&t->source, sf_txn_source_hold_free);
+  g_clear_pointer (&t->client, sf_txn_client_free);
+  g_clear_pointer (&t->final, sf_sip_msg_unref);
+  g_clear_pointer (&t->ack, sf_sip_msg_unref);
+  g_free (t->local_tag);
+  for (guint i = 0; i < t->n_backoff; i++)
+    g_free (t->backoff[i].name);
+  g_free (t->backoff);
+  g_free (t);
+}
+
+SfTxnInstance *
+sf_txn_inst_of (SfEndpoint *ep, SfInstance *inst)
+{
+  return sf_instance_module_slot_ensure (ep, inst, &sf_transaction_module, inst_new, inst_free);
+}
+
+SfTxnInstance *
+sf_txn_inst_peek_of (SfEndpoint *ep, SfInstance *inst)
+{
+  return sf_instance_module_slot (ep, inst, &sf_transaction_module);
+}
+
+SfTxnInstance *
+sf_txn_inst (SfCtx *ctx)
+{
+  return sf_ctx_module_slot_ensure (ctx, &sf_transaction_module, inst_new, inst_free);
+}
+
+SfTxnInstance *
+sf_txn_inst_peek (SfCtx *ctx)
+{
+  return sf_ctx_module_slot (ctx, &sf_transaction_module);
+}
+
+/* @t's entry for timer @name, NULL when it was never started by sf_stack_backoff_start(). */
+static SfTxnBackoff *
+backoff_find (SfTxnInstance *t, const char *name)
+{
+  for (guint i = 0; t != NULL && i < t->n_backoff; i++)
+    if (strcmp (t->backoff[i].name, name) == 0)
+      return &t->backoff[i];
+  return NULL;
+}
+
 void
 sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms)
 {
-  g_autofree char *key = g_strdup_printf ("backoff.%s", name);
-  sf_ctx_set_data (ctx, key, GUINT_TO_POINTER (ms), NULL);
+  SfTxnInstance *t = sf_txn_inst (ctx);
+  SfTxnBackoff *b = backoff_find (t, name);
+  if (b == NULL) {
+    /* a few timers an instance (G; A or E; the UA's 2xx): grown one at a time */
+    t->backoff = g_renew (SfTxnBackoff, t->backoff, t->n_backoff + 1);
+    b = &t->backoff[t->n_backoff++];
+    b->name = g_strdup (name);
+  }
+  b->ms = ms;
   sf_ctx_timer_start (ctx, name, ms);
 }
 
 void
 sf_stack_backoff (SfCtx *ctx, const char *name, gboolean cap)
 {
-  g_autofree char *key = g_strdup_printf ("backoff.%s", name);
-  guint interval = MAX (GPOINTER_TO_UINT (sf_ctx_get_data (ctx, key)), 1) * 2;
+  SfTxnBackoff *b = backoff_find (sf_txn_inst_peek (ctx), name);
+  guint interval = MAX (b != NULL ? b->ms : 0, 1) * 2;
   if (cap)
     interval = MIN (interval, sf_stack_timer_ms (sf_stack_from_ctx (ctx), '2'));
   sf_stack_backoff_start (ctx, name, interval);
+}
+
+void
+sf_stack_set_local_tag (SfCtx *ctx, const char *tag)
+{
+  SfTxnInstance *t = tag != NULL ? sf_txn_inst (ctx) : sf_txn_inst_peek (ctx);
+  if (t == NULL)
+    return;
+  char *old = t->local_tag;
+  t->local_tag = g_strdup (tag);
+  g_free (old); /* after: @tag may be the old one */
+}
+
+const char *
+sf_stack_local_tag (SfCtx *ctx)
+{
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  return t != NULL ? t->local_tag : NULL;
+}
+
+SfSipEvent *
+sf_stack_txn_request_for_test (SfEndpoint *ep, SfInstance *txn)
+{
+  SfTxnInstance *t = sf_txn_inst_peek_of (ep, txn);
+  return t != NULL ? t->request : NULL;
 }
 
 SfSipTransport *

@@ -30,13 +30,6 @@ void sf_sip_event_free (SfSipEvent *e);
  * as their payload (SfSipMsg*) when there is one, and its handle or a reason as
  * their arg. */
 
-/* What a client transaction instance keeps (instance data "txn.client"). */
-typedef struct {
-  SfSipMsg *req;             /* owned ref */
-  SfSipProto proto;
-  GInetSocketAddress *dest;  /* owned */
-} SfClientTxn;
-
 /* The stack's counters, once each: the enum SfStackStat indexes them and the
  * same names are the fields of SfStackStats (what the stats event reads; its
  * JSON names are sf_stack_stats_fields()'s). */
@@ -188,10 +181,12 @@ char *sf_stack_local (SfStack *s, SfSipProto proto);
 char *sf_stack_local_socket (SfStack *s, SfSipProto proto);
 /* sip.advertise's host, or NULL when it is not set. */
 const char *sf_stack_advertised (SfStack *s);
-/* Instance data (char*, owned) a call sets to its local tag (our To tag as UAS,
- * our From tag as UAC): an untaken request whose To tag is not this one is
- * answered 481 (12.2.2), one with it 405 or 501. */
-#define SF_STACK_LOCAL_TAG "sip.local_tag"
+/* Sets the local tag of @ctx's instance, a call (our To tag as UAS, our From
+ * tag as UAC; copied; NULL: none): a request the call does not take whose To
+ * tag is not this one is answered 481 (12.2.2), one with it 405 or 501. */
+void sf_stack_set_local_tag (SfCtx *ctx, const char *tag);
+/* The local tag of @ctx's instance (transfer none), NULL when none was set. */
+const char *sf_stack_local_tag (SfCtx *ctx);
 /* The methods a user agent on this stack takes: the Allow of the UA's
  * responses (operators/ua/sf-op-ua.c) and of every 405 the stack sends for a
  * request the call does not take (21.4.6, 20.5): one list. */
@@ -203,8 +198,13 @@ char *sf_stack_call_key (const char *call_id, const char *remote_tag);
  * Via, 16.3, 16.4.)  @port 0: with any port (a registrar's domain check). */
 gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
 /* The client transaction (instance) that sends @req, or NULL (matched by branch
- * and method, 17.1.3); its instance data "txn.client" (SfClientTxn) says where to. */
+ * and method, 17.1.3). */
 SfInstance *sf_stack_client_txn (SfStack *s, SfSipMsg *req);
+/* Starts a client transaction for @cancel, the CANCEL of @invite (9.1), as a
+ * child of @tu, to the address and transport @invite's client transaction
+ * sends to, not located again; located (sf_stack_request_located) when that
+ * transaction is gone or this one cannot start. */
+void sf_stack_request_cancel (SfStack *s, SfInstance *tu, SfSipMsg *invite, SfSipMsg *cancel);
 /* For fuzzing: with @on FALSE, a request whose next hop is a name (not an
  * address) fails at once (txn:transport_error) instead of a DNS lookup. */
 void sf_stack_set_lookups (SfStack *s, gboolean on);
@@ -223,5 +223,8 @@ gboolean sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port);
 void sf_stack_set_rate_sources_for_test (SfStack *s, guint max);
 /* The sources the rate table holds. */
 guint sf_stack_rate_sources_for_test (SfStack *s);
+/* The request server transaction @txn (an instance of @ep) took (transfer
+ * none), NULL before it took one. */
+SfSipEvent *sf_stack_txn_request_for_test (SfEndpoint *ep, SfInstance *txn);
 
 G_END_DECLS

@@ -143,7 +143,8 @@ sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError
   g_autoptr (GPtrArray) all = sf_endpoint_instances (s->ep);
   for (guint i = 0; i < all->len; i++) {
     SfInstance *inst = all->pdata[i];
-    SfClientTxn *c = sf_endpoint_get_instance_data (inst, "txn.client");
+    SfTxnInstance *t = sf_txn_inst_peek_of (s->ep, inst);
+    SfClientTxn *c = t != NULL ? t->client : NULL;
     if (c != NULL && c->proto == proto &&
         g_inet_socket_address_get_port (c->dest) == g_inet_socket_address_get_port (dest) &&
         g_inet_address_equal (g_inet_socket_address_get_address (c->dest), g_inet_socket_address_get_address (dest)))
@@ -151,8 +152,8 @@ sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError
   }
 }
 
-static void
-client_data_free (SfClientTxn *c)
+void
+sf_txn_client_free (SfClientTxn *c)
 {
   sf_sip_msg_unref (c->req);
   g_object_unref (c->dest);
@@ -175,8 +176,21 @@ sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, G
   c->req = sf_sip_msg_ref (req);
   c->proto = proto;
   c->dest = g_object_ref (dest);
-  sf_endpoint_set_instance_data (t, "txn.client", c, (GDestroyNotify) client_data_free);
+  SfTxnInstance *ti = sf_txn_inst_of (s->ep, t);
+  g_clear_pointer (&ti->client, sf_txn_client_free);
+  ti->client = c;
   s->stats.transactions++;
   return t;
+}
+
+void
+sf_stack_request_cancel (SfStack *s, SfInstance *tu, SfSipMsg *invite, SfSipMsg *cancel)
+{
+  SfInstance *ict = sf_stack_client_txn (s, invite);
+  SfTxnInstance *t = ict != NULL ? sf_txn_inst_peek_of (s->ep, ict) : NULL;
+  SfClientTxn *c = t != NULL ? t->client : NULL;
+  g_autoptr (GError) error = NULL;
+  if (c == NULL || sf_stack_request (s, tu, cancel, c->proto, c->dest, &error) == NULL)
+    sf_stack_request_located (s, tu, cancel);
 }
 

@@ -153,16 +153,16 @@ sf_stack_rate_sources_for_test (SfStack *s)
 
 /* sip.max_per_source: the server transactions one source address holds
  * live, counted in a table shared (by reference) with each transaction's
- * instance data, whose release counts it down when the transaction is
- * freed; an address leaves the table at 0, so it holds at most one entry per
- * live transaction. */
-typedef struct {
+ * data (SfTxnInstance.source), whose release counts it down when the
+ * transaction is freed; an address leaves the table at 0, so it holds at most
+ * one entry per live transaction. */
+struct _SfTxnSourceHold {
   GHashTable *held; /* owned ref: address -> count */
   char *source;     /* owned */
-} SourceHold;
+};
 
-static void
-source_release (SourceHold *h)
+void
+sf_txn_source_hold_free (SfTxnSourceHold *h)
 {
   guint n = GPOINTER_TO_UINT (g_hash_table_lookup (h->held, h->source));
   if (n <= 1)
@@ -179,10 +179,12 @@ sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source)
 {
   guint n = GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source));
   g_hash_table_insert (s->held, g_strdup (source), GUINT_TO_POINTER (n + 1));
-  SourceHold *h = g_new0 (SourceHold, 1);
+  SfTxnSourceHold *h = g_new0 (SfTxnSourceHold, 1);
   h->held = g_hash_table_ref (s->held);
   h->source = g_strdup (source);
-  sf_endpoint_set_instance_data (txn, "txn.source", h, (GDestroyNotify) source_release);
+  SfTxnInstance *t = sf_txn_inst_of (s->ep, txn);
+  g_clear_pointer (&t->source, sf_txn_source_hold_free);
+  t->source = h;
 }
 
 /* May @from's address hold one more server transaction?  Its address

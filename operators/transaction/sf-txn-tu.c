@@ -52,6 +52,16 @@ sf_stack_call_key (const char *call_id, const char *remote_tag)
   return sf_sip_txn_call_key (call_id, remote_tag);
 }
 
+/* Server transaction @txn tells @tu of a timeout (Timer H): kept by handle, so
+ * a TU that ended is not found. */
+static void
+set_tu (SfStack *s, SfInstance *txn, SfInstance *tu)
+{
+  SfTxnInstance *t = sf_txn_inst_of (s->ep, txn);
+  g_free (t->tu);
+  t->tu = g_strdup (sf_instance_handle (tu));
+}
+
 /* A proxy (the gate's per_transaction): each server transaction has its own
  * request instance, keyed as the transaction; a CANCEL goes to its INVITE's
  * (16.10), and gets 200 when that is gone (the INVITE has its final response:
@@ -83,7 +93,7 @@ to_request (SfStack *s, SfSipEvent *e, const char *method)
   }
   SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
   if (txn != NULL)
-    sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (r)), g_free);
+    set_tu (s, txn, r);
   sf_endpoint_post_always (s->ep, r, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
                                                        (GDestroyNotify) sf_sip_event_free));
   return TRUE;
@@ -110,12 +120,12 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
       g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 503);
       return r != NULL && sf_stack_respond (s, e->txn, r);
     }
-    sf_endpoint_set_instance_data (call, "sip.fresh", GINT_TO_POINTER (1), NULL);
+    sf_txn_inst_of (s->ep, call)->fresh = TRUE;
   }
   /* The transaction tells its user of a timeout (Timer H). */
   SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (s->ep, e->txn) : NULL;
   if (txn != NULL)
-    sf_endpoint_set_instance_data (txn, "txn.tu", g_strdup (sf_instance_handle (call)), g_free);
+    set_tu (s, txn, call);
   /* The transaction is committed to this request: its call must hear it. */
   sf_endpoint_post_always (s->ep, call, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (e->msg, &e->peer, e->txn),
                                                           (GDestroyNotify) sf_sip_event_free));
@@ -136,7 +146,8 @@ sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
   if (!sf_sip_msg_is_request (e->msg))
     return;
   const SfTxnAnswers *policy = sf_txn_answers_default ();
-  guint status = sf_txn_answers_untaken (policy, e->msg, sf_endpoint_get_instance_data (inst, SF_STACK_LOCAL_TAG));
+  SfTxnInstance *t = sf_txn_inst_peek_of (ep, inst);
+  guint status = sf_txn_answers_untaken (policy, e->msg, t != NULL ? t->local_tag : NULL);
   if (status == 0) {
     s->stats.stray_acks++; /* an ACK is never answered: one the call did not take is dropped (12.2.2) */
     return;
@@ -147,6 +158,6 @@ sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
   if (status == 200)
     return; /* a CANCEL: the call goes on */
   /* A call made for this request alone, that took nothing, ends. */
-  if (sf_endpoint_get_instance_data (inst, "sip.fresh") != NULL && strcmp (sf_instance_state (inst), sf_instance_machine (inst)->initial->name) == 0)
+  if (t != NULL && t->fresh && strcmp (sf_instance_state (inst), sf_instance_machine (inst)->initial->name) == 0)
     sf_endpoint_end (ep, inst, "request not taken");
 }

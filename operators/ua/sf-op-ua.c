@@ -166,7 +166,7 @@ screened (SfCtx *ctx, SfSipEvent *e)
   call->incoming = TRUE;
   call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
   call->tag = sf_sip_random_tag ();
-  sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  sf_stack_set_local_tag (ctx, call->tag);
   sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   call->final_sent = TRUE;
   return call;
@@ -317,7 +317,7 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   call->incoming = TRUE;
   call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
   call->tag = sf_sip_random_tag ();
-  sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+  sf_stack_set_local_tag (ctx, call->tag);
   sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   if (sf_sip_msg_value (e->msg, SF_SIP_HDR_CONTACT, NULL) == NULL) {
     /* 8.1.1.8: an INVITE MUST have a Contact, or there is no dialog to hang up later. */
@@ -525,7 +525,7 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     call->incoming = TRUE;
     call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
     call->tag = sf_sip_random_tag ();
-    sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, g_strdup (call->tag), g_free);
+    sf_stack_set_local_tag (ctx, call->tag);
     sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   } else {
     call = sf_ua_call_peek (ctx);

@@ -81,7 +81,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
   g_clear_pointer (&call->invite_out, sf_sip_msg_unref);
   call->invite_out = inv;
   const SfSipParam *tag = sf_sip_value_param (sf_sip_msg_from (inv), "tag");
-  sf_ctx_set_data (ctx, SF_STACK_LOCAL_TAG, tag != NULL ? sf_sip_str_dup (tag->value) : NULL, g_free);
+  g_autofree char *local_tag = tag != NULL ? sf_sip_str_dup (tag->value) : NULL;
+  sf_stack_set_local_tag (ctx, local_tag);
   call->provisional = FALSE;
   g_clear_pointer (&call->early_sdp, g_free); /* an early answer is for the INVITE it came to */
   sf_stack_request_located (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), inv);
@@ -468,11 +469,7 @@ send_cancel (SfCtx *ctx, SfUaCall *call)
     return;
   }
   /* to the address and transport the INVITE's client transaction uses, not located again */
-  SfStack *s = sf_stack_from_ctx (ctx);
-  SfInstance *ict = sf_stack_client_txn (s, call->invite_out);
-  SfClientTxn *c = ict != NULL ? sf_endpoint_get_instance_data (ict, "txn.client") : NULL;
-  if (c == NULL || sf_stack_request (s, sf_ctx_instance (ctx), cancel, c->proto, c->dest, &error) == NULL)
-    sf_stack_request_located (s, sf_ctx_instance (ctx), cancel);
+  sf_stack_request_cancel (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), call->invite_out, cancel);
   call->cancel_pending = FALSE;
 }
 

@@ -526,8 +526,6 @@ instance_slots (void)
   sf_instance_set_slot (inst, 10, "ten", slot_free); /* the same value again: not freed */
   sf_instance_set_slot (inst, 20, NULL, NULL);       /* clearing a slot never set */
   CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ");
-  sf_endpoint_set_instance_data (inst, "named", g_strdup ("x"), g_free);
-  CU_ASSERT_STRING_EQUAL (sf_endpoint_get_instance_data (inst, "named"), "x");
   sf_endpoint_kill (env->ep, inst, "test");
   CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ten three zero ");
   g_string_free (slot_freed, TRUE);

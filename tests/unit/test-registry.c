@@ -104,7 +104,8 @@ plugin_in_flow (void)
   CU_ASSERT_FATAL (symlink (PLUGIN ("sample"), link) == 0);
   CU_ASSERT_FATAL (g_file_set_contents (flow,
     "<flow version=\"1\" name=\"p\" initial=\"A\"><plugin path=\"sample.so\"/>"
-    "<state name=\"A\"><normal><op name=\"sample:OpHello\" next=\"B\"/></normal></state><state name=\"B\"/></flow>",
+    "<state name=\"A\"><normal><op name=\"sample:OpHello\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"sample:OpCount\"/></normal></state></flow>",
     -1, NULL));
   g_autoptr (GError) error = NULL;
   g_autoptr (SfMachine) m = sf_loader_load (env->loader, flow, &error);
@@ -116,6 +117,16 @@ plugin_in_flow (void)
   sf_endpoint_drain (env->ep);
   CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"hello\"", NULL), 1);
   CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  /* Its per-instance data: one counter per instance, in the plugin's slot, freed with it. */
+  SfInstance *other = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_post (env->ep, other, sf_event_new (SF_EV_DEVICE, "x", NULL));
+  for (int i = 0; i < 2; i++)
+    sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "x", NULL));
+  sf_endpoint_post (env->ep, other, sf_event_new (SF_EV_DEVICE, "x", NULL));
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"count\"", NULL), 3);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"count\"", "\"n\":2", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"count\"", "\"n\":1", NULL), 2);
   /* The plugin's OpHello takes no arg: giving one is a load error. */
   g_autofree char *flow2 = g_build_filename (dir, "g.xml", NULL);
   g_file_set_contents (flow2, "<flow version=\"1\" name=\"p\" initial=\"A\"><plugin path=\"sample.so\"/>"

@@ -811,8 +811,8 @@ guard_after_answer (void)
   SfInstance *nist = find_instance (t, "nist"), *ist = find_instance (t, "ist");
   CU_ASSERT_PTR_NOT_NULL_FATAL (nist);
   CU_ASSERT_PTR_NOT_NULL_FATAL (ist);
-  SfSipEvent *opt = sf_endpoint_get_instance_data (nist, "txn.request");
-  SfSipEvent *inv = sf_endpoint_get_instance_data (ist, "txn.request");
+  SfSipEvent *opt = sf_stack_txn_request_for_test (t->env->ep, nist);
+  SfSipEvent *inv = sf_stack_txn_request_for_test (t->env->ep, ist);
   advance (t, 200); /* the INVITE's TU is silent: 100 Trying (17.2.1) */
   CU_ASSERT_EQUAL (recv_status (t, NULL), 100);
   advance (t, 132 * 500 - 200 - 1);
@@ -850,7 +850,7 @@ trying_timer (void)
   CU_ASSERT_STRING_EQUAL (s1, "INVITE");
   SfInstance *ist = find_instance (t, "ist");
   CU_ASSERT_PTR_NOT_NULL_FATAL (ist);
-  SfSipEvent *inv = sf_endpoint_get_instance_data (ist, "txn.request");
+  SfSipEvent *inv = sf_stack_txn_request_for_test (t->env->ep, ist);
   advance (t, 150);
   CU_ASSERT_TRUE (nothing_sent (t));
   g_autoptr (SfSipMsg) ringing = sf_sip_create_response (inv->msg, 180, NULL, "t1", NULL);
@@ -882,7 +882,7 @@ trying_timer (void)
     if (all->pdata[i] != ist && strcmp (sf_instance_machine (all->pdata[i])->name, "ist") == 0)
       ist2 = all->pdata[i];
   CU_ASSERT_PTR_NOT_NULL_FATAL (ist2);
-  SfSipEvent *inv2 = sf_endpoint_get_instance_data (ist2, "txn.request");
+  SfSipEvent *inv2 = sf_stack_txn_request_for_test (t->env->ep, ist2);
   g_autoptr (SfSipMsg) ringing2 = sf_sip_create_response (inv2->msg, 180, NULL, "t2", NULL);
   CU_ASSERT_TRUE (sf_stack_respond (t->stack, sf_instance_handle (ist2), ringing2));
   sf_endpoint_drain (t->env->ep);
