@@ -20,4 +20,9 @@ SfEndpoint *sf_ctx_endpoint (SfCtx *ctx);
 /* The instance the operator runs for (unowned). */
 SfInstance *sf_ctx_instance (SfCtx *ctx);
 
+/* Per-instance data in the slot of a module (its module id, below 64): set frees
+ * the value it replaces; slots are freed with the instance, highest first. */
+void sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy);
+gpointer sf_ctx_get_slot (SfCtx *ctx, guint slot);
+
 G_END_DECLS

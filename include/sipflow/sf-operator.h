@@ -103,10 +103,6 @@ SF_API SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *ke
  * a plugin's operators (a critical, and NULL, from others). */
 SF_API gpointer sf_ctx_plugin_data (SfCtx *ctx);
 SF_API void sf_ctx_set_plugin_data (SfCtx *ctx, gpointer data, GDestroyNotify destroy);
-/* Per-instance data in the slot of a module (its module id, below 64): set frees
- * the value it replaces; slots are freed with the instance, highest first. */
-void sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy);
-gpointer sf_ctx_get_slot (SfCtx *ctx, guint slot);
 
 /* Writes one event line on the endpoint's event output:
  * {"event":@event,"call"|"instance":handle,"machine":..., then @fields (already-JSON
