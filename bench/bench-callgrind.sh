@@ -1,0 +1,90 @@
+#!/bin/bash
+# bench-callgrind.sh: instructions per call of the proxy (INVITE..BYE through
+# Record-Route, tests/integration/sipp/uac-rr.xml to uas-rr.xml) or of the
+# redirect server (INVITE/302/ACK after one registration, uac-302.xml), counted
+# by valgrind's callgrind on the sipflow process: one run of N and one of 2N
+# calls at 20 calls/s, each in a fresh process, and the difference divided by
+# N, so start-up and shutdown cancel out.  Machine load does not change the
+# count, which the CPU-time benchmarks cannot say.  Needs valgrind and sipp.
+# Usage: bench/bench-callgrind.sh SIPFLOW proxy|redirect [N]   (N default 200)
+# SIPFLOW may be a libtool wrapper (an uninstalled build): the real program
+# under .libs/ is traced, with the library beside it.
+set -u
+SIPFLOW=${1:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
+JOB=${2:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
+N=${3:-200}
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+SCEN=$HERE/tests/integration/sipp
+T=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+trap cleanup EXIT
+command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind is not installed" >&2; exit 1; }
+command -v sipp >/dev/null || { echo "bench-callgrind: sipp is not installed" >&2; exit 1; }
+
+BIN=$SIPFLOW
+if head -c 2 "$SIPFLOW" | grep -q '#!'; then
+  d=$(dirname "$SIPFLOW")
+  BIN=$d/.libs/$(basename "$SIPFLOW")
+  [ -x "$d/.libs/lt-$(basename "$SIPFLOW")" ] && BIN=$d/.libs/lt-$(basename "$SIPFLOW")
+  export LD_LIBRARY_PATH=$d/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+fi
+
+bound() { grep -q -i ":$(printf '%04X' "$1") " /proc/net/udp; }
+
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    bound "$p" || { echo "$p"; return; }
+  done
+}
+
+# instructions CALLS: the sipflow process's total instruction count for CALLS calls
+instructions() {
+  local calls=$1 port uport u sf
+  : >"$T/events"
+  rm -f "$T/in" "$T/cg.out"
+  mkfifo "$T/in"
+  if [ "$JOB" = proxy ]; then
+    uport=$(free_port)
+    sipp -sf "$SCEN/uas-rr.xml" -p "$uport" -i 127.0.0.1 -nostdin -timeout 600 >/dev/null 2>&1 &
+    u=$!
+    PIDS+=("$u")
+    valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
+      --set proxy.trusted=127.0.0.0/8 --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
+  else
+    printf 'sipp:sippass\n' >"$T/users"
+    valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$BIN" run redirect.xml --listen udp:127.0.0.1:0 \
+      --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 --log-level error \
+      <"$T/in" >"$T/events" 2>"$T/err" &
+  fi
+  sf=$!
+  PIDS+=("$sf")
+  exec 3>"$T/in"
+  for _ in $(seq 600); do grep -q '"listening"' "$T/events" && break; sleep 0.1; done
+  port=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
+  [ -n "$port" ] || { echo "bench-callgrind: sipflow did not start" >&2; tail -5 "$T/err" >&2; exit 1; }
+  if [ "$JOB" = proxy ]; then
+    sipp "127.0.0.1:$port" -sf "$SCEN/uac-rr.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
+      -s callee -key uas "127.0.0.1:$uport" -m "$calls" -r 20 >/dev/null 2>&1
+  else
+    sipp "127.0.0.1:$port" -sf "$SCEN/uac-register.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
+      -s sipp -au sipp -ap sippass -m 1 >/dev/null 2>&1
+    sipp "127.0.0.1:$port" -sf "$SCEN/uac-302.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
+      -s sipp -m "$calls" -r 20 >/dev/null 2>&1
+  fi
+  echo quit >&3
+  exec 3>&-
+  wait "$sf"
+  [ "$JOB" = proxy ] && kill "$u" 2>/dev/null
+  awk '/^(summary|totals):/ { print $2; exit }' "$T/cg.out"
+}
+
+one=$(instructions "$N")
+two=$(instructions $((2 * N)))
+echo "$JOB: $N calls $one instructions, $((2 * N)) calls $two instructions: $(((two - one) / N)) per call"
