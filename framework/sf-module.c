@@ -82,6 +82,25 @@ sf_module_attach (SfEndpoint *ep, const SfModuleDef *def, gpointer state)
   g_array_append_val (states (ep)->entries, n);
 }
 
+/* Runs the teardowns of the modules sf_modules_setup set up, in reverse order,
+ * and forgets their states at once: a module torn down is never found by a
+ * later teardown (the proxy's state while the stack's goes). */
+static void
+teardown_set_up (SfModuleStates *m)
+{
+  for (guint i = m != NULL ? m->entries->len : 0; i-- > 0;) {
+    Entry *e = &g_array_index (m->entries, Entry, i);
+    gpointer state = e->state;
+    gboolean set_up = e->set_up;
+    e->set_up = FALSE;
+    if (!set_up)
+      continue;
+    e->state = NULL;
+    if (state != NULL && e->def->teardown != NULL)
+      e->def->teardown (state); /* may detach: a no-op now */
+  }
+}
+
 gboolean
 sf_modules_setup (SfEndpoint *ep, SfLoader *loader, SfMachine *flow, GError **error)
 {
@@ -93,7 +112,9 @@ sf_modules_setup (SfEndpoint *ep, SfLoader *loader, SfMachine *flow, GError **er
       continue;
     gpointer state = NULL;
     if (!def->setup (&env, &state, error)) {
-      sf_modules_teardown (ep);
+      /* Only what this call set up: a state a caller attached itself stays
+       * attached, for its own teardown. */
+      teardown_set_up (ep->modules);
       return FALSE;
     }
     /* The setup may have attached its state itself (sf_stack_new does). */
@@ -127,12 +148,7 @@ sf_modules_teardown (SfEndpoint *ep)
   SfModuleStates *m = ep->modules;
   if (m == NULL)
     return;
-  for (guint i = m->entries->len; i-- > 0;) {
-    Entry *e = &g_array_index (m->entries, Entry, i);
-    gpointer state = e->state;
-    if (e->set_up && state != NULL && e->def->teardown != NULL)
-      e->def->teardown (state); /* may detach (sf_module_attach (ep, def, NULL)) */
-  }
+  teardown_set_up (m);
   SfStatsFunc func;
   gpointer data;
   sf_endpoint_get_stats_extra (ep, &func, &data);

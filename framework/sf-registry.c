@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-registry.h"
 #include "sf-module.h"
+#include "states/sf-instance.h"
 #include "sipflow/sf-plugin.h"
 #include <gmodule.h>
 #include <string.h>
@@ -198,6 +199,12 @@ sf_registry_add_module (SfRegistry *reg, const SfModuleDef *def, GError **error)
       g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_DUPLICATE, "module '%s' is added twice", def->name);
       return FALSE;
     }
+  if (reg->defs->len >= SF_INSTANCE_MAX_SLOTS) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_INVALID,
+                 "module '%s': at most %d modules (plugins included), one instance slot each", def->name,
+                 SF_INSTANCE_MAX_SLOTS);
+    return FALSE;
+  }
   SfPluginRegistrar r = { reg, NULL };
   if (def->declare != NULL && !def->declare (&r, error))
     return FALSE;
@@ -263,6 +270,13 @@ sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
       g_module_close (module);
       return FALSE;
     }
+  if (reg->defs->len >= SF_INSTANCE_MAX_SLOTS) {
+    g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN,
+                 "plugin '%s': at most %d modules (plugins included), one instance slot each", path,
+                 SF_INSTANCE_MAX_SLOTS);
+    g_module_close (module);
+    return FALSE;
+  }
   SfPluginRegistrar r = { reg, namespace };
   g_autoptr (GError) local = NULL;
   if (!((SfPluginRegisterFunc) reg_fn) (&r, &local)) {

@@ -4,9 +4,9 @@
 
 const SfModuleDef *const sf_builtin_modules[] = {
   &sf_core_module,
+  &sf_ua_module,          /* first: its setup checks [ua] (a bad key is the first error, as before modules) */
   &sf_transaction_module,
   &sf_media_module,
-  &sf_ua_module,
   &sf_registrar_module,
   &sf_auth_module,
   &sf_redirect_module,

@@ -37,10 +37,15 @@ setup (const SfModuleEnv *env, gpointer *state, GError **error)
   return TRUE;
 }
 
+/* The gate goes with the state it reads (the stack is torn down after us). */
 static void
 teardown (gpointer state)
 {
-  sf_proxy_config_free (state);
+  SfProxyConfig *c = state;
+  SfStack *stack = sf_module_state (c->ep, &sf_transaction_module);
+  if (stack != NULL)
+    sf_stack_set_gate (stack, NULL);
+  sf_proxy_config_free (c);
 }
 
 const SfModuleDef sf_proxy_module = {

@@ -75,6 +75,7 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   }
   memcpy (c->branch_key, bkey, sizeof c->branch_key); /* 128 bits of it */
   memset (bkey, 0, sizeof bkey);
+  c->ep = ep;
   sf_module_attach (ep, &sf_proxy_module, c);
   return TRUE;
 }

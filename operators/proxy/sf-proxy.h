@@ -16,8 +16,9 @@ G_BEGIN_DECLS
 
 typedef enum { SF_FORK_Q, SF_FORK_PARALLEL, SF_FORK_SEQUENTIAL } SfProxyFork;
 
-/* Endpoint data "proxy": the [proxy] section, read once at start. */
+/* The proxy module's state: the [proxy] section, read once at start. */
 typedef struct {
+  SfEndpoint *ep;       /* unowned: the endpoint it is the state of */
   GPtrArray *trusted;   /* GInetAddressMask* */
   gboolean record_route;
   guint timer_c_ms;     /* 0: off */
