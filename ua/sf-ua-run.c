@@ -303,6 +303,11 @@ sf_ua_cmd_run (int argc, char **argv)
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;
   }
+  for (char **l = listens; l != NULL && *l != NULL; l++)
+    if (**l == '\0' || strchr (*l, ',') != NULL) {
+      fprintf (stderr, "sipflow run: --listen '%s': expected one udp:ADDR:PORT or tcp:ADDR:PORT\n", *l);
+      return SF_EXIT_FAIL;
+    }
   if (listens != NULL) {
     /* --listen replaces sip.listen (the transaction module opens the sockets). */
     g_autofree char *list = g_strjoinv (",", listens);
