@@ -17,6 +17,7 @@ struct _SfStack {
   SfStackStats stats;
   SfUntakenFunc chained;     /* the untaken hook that was there before ours */
   gpointer chained_data;
+  GCancellable *lookups;     /* owned: cancelled when the stack goes, so a DNS answer after it touches nothing */
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */

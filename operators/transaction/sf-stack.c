@@ -403,6 +403,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
     return NULL;
   SfStack *s = g_new0 (SfStack, 1);
   s->ep = ep;
+  s->lookups = g_cancellable_new ();
   s->cfg = sf_endpoint_config (ep);
   s->adv_host = g_steal_pointer (&adv_host);
   s->adv_port = adv_port;
@@ -429,6 +430,8 @@ sf_stack_free (SfStack *s)
 {
   if (s == NULL)
     return;
+  g_cancellable_cancel (s->lookups);
+  g_object_unref (s->lookups);
   sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
   sf_module_attach (s->ep, &sf_transaction_module, NULL);
   sf_sip_transport_free (s->tp);

@@ -66,6 +66,7 @@ typedef struct {
   char *tu;          /* owned, nullable: the TU's handle (it may end while the lookup runs); NULL: send statelessly */
   SfSipMsg *req;     /* owned ref */
   SfSipProto proto;  /* sf_stack_proto_for() the next hop: what the request's Via names */
+  GCancellable *gone; /* owned ref: the stack's; cancelled once the stack is freed */
 } Locate;
 
 static void
@@ -73,6 +74,7 @@ locate_free (Locate *l)
 {
   g_free (l->tu);
   sf_sip_msg_unref (l->req);
+  g_clear_object (&l->gone);
   g_free (l);
 }
 
@@ -110,7 +112,9 @@ on_located (GObject *src, GAsyncResult *res, gpointer data)
   Locate *l = data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) targets = sf_sip_resolve_finish (res, &error);
-  located (l, targets, error != NULL ? error->message : NULL);
+  /* The stack went while the lookup ran (a quit during a DNS query): l->s is gone. */
+  if (!g_cancellable_is_cancelled (l->gone))
+    located (l, targets, error != NULL ? error->message : NULL);
   locate_free (l);
 }
 
@@ -136,7 +140,8 @@ locate (SfStack *s, SfInstance *tu, SfSipMsg *req, const char *hop)
     locate_free (l);
     return;
   }
-  sf_sip_resolve_async (target, NULL, on_located, l);
+  l->gone = g_object_ref (s->lookups);
+  sf_sip_resolve_async (target, s->lookups, on_located, l);
 }
 
 SfSipProto
