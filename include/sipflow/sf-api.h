@@ -21,9 +21,10 @@ G_BEGIN_DECLS
 #define SF_API
 #endif
 
-/* The SDK's version (the package's: a unit test compares them).  The major
- * version is the 1 in libsipflow-1, sipflow-1.pc and the SIPFLOW_1 node: it
- * changes only when the public API breaks. */
+/* The SDK's version (the package's: a unit test compares them).
+ * SIPFLOW_API_VERSION is the 1 in libsipflow-1, sipflow-1.pc and the SIPFLOW_1
+ * node: it changes only when the public API breaks after a release (before the
+ * first one, 0.x, the plugin ABI below is what a break bumps). */
 #define SIPFLOW_MAJOR_VERSION 0
 #define SIPFLOW_MINOR_VERSION 1
 #define SIPFLOW_MICRO_VERSION 0
@@ -40,10 +41,15 @@ G_BEGIN_DECLS
 /* The plugin ABI: a plugin records the value it was built with
  * (SF_PLUGIN_DEFINE, sipflow/sf-plugin.h) and the loader refuses another one.
  * Bump it when anything public changes incompatibly: a public type's layout
- * (SfEvent, SfOperatorDef, SfConfigKey, SfSlice), a public function's
+ * (SfOperatorDef, SfConfigKey, SfSlice, SfChildEnd; SfEvent is opaque), a public function's
  * signature or meaning, an enum value.  2: the SDK (libsipflow-1, sf-message.h).
  * 3: a plugin's per-instance data is sf_ctx_plugin_data() (sf_ctx_set_data and
- * sf_ctx_get_data, string-keyed, are gone). */
+ * sf_ctx_get_data, string-keyed, are gone; SfEvent is opaque, read through
+ * sf_event_kind/name/arg/payload).  No SDK was released between 1 and 3.
+ * Names starting with sf_ are the library's: a plugin's own functions must
+ * not use the prefix (and must not declare the library's private ones, which
+ * the version script's SIPFLOW_PRIVATE node exports for the command and the
+ * tests only, with no promise). */
 #define SF_PLUGIN_ABI_VERSION 3
 
 /* The version of the library running (transfer none), "0.1.0": may be newer

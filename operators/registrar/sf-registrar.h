@@ -41,12 +41,12 @@ typedef struct {
 /* Declares [registrar] and [auth]. */
 gboolean sf_registrar_declare_config (SfConfig *cfg, GError **error);
 /* Reads the sections and the users file (errors name the file and line) and
- * keeps the result as endpoint data; @clock drives binding expiry and nonces.
- * With a users file, sets the endpoint's stats hook (before sf_stack_new()). */
+ * attaches the result as the registrar module's state; the endpoint's clock
+ * drives binding expiry and nonces.  (The module's stats_fields gives
+ * nonce_slots_used with a users file.) */
 gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
-/* Frees what sf_registrar_setup() kept (after the endpoint's instances are
- * gone, and after sf_stack_free(): the stack chains to the registrar's stats
- * fields, nonce_slots_used). */
+/* Frees what sf_registrar_setup() kept and detaches it (after the endpoint's
+ * instances are gone). */
 void sf_registrar_teardown (SfEndpoint *ep);
 SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
 /* The stats event's fields (transfer full; NULL without a users file). */
