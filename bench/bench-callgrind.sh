@@ -1,12 +1,14 @@
 #!/bin/bash
 # bench-callgrind.sh: instructions per call of the proxy (INVITE..BYE through
-# Record-Route, tests/integration/sipp/uac-rr.xml to uas-rr.xml) or of the
-# redirect server (INVITE/302/ACK after one registration, uac-302.xml), counted
+# Record-Route, tests/integration/sipp/uac-rr.xml to uas-rr.xml), of the
+# redirect server (INVITE/302/ACK after one registration, uac-302.xml) or per
+# registration with digest at the redirect server (register: REGISTER, 401,
+# REGISTER with credentials, 200; uac-register.xml), counted
 # by valgrind's callgrind on the sipflow process: one run of N and one of 2N
 # calls at 20 calls/s, each in a fresh process, and the difference divided by
 # N, so start-up and shutdown cancel out.  Machine load does not change the
 # count, which the CPU-time benchmarks cannot say.  Needs valgrind and sipp.
-# Usage: bench/bench-callgrind.sh SIPFLOW proxy|redirect [N]   (N default 200)
+# Usage: bench/bench-callgrind.sh SIPFLOW proxy|redirect|register [N]   (N default 200)
 # SIPFLOW may be a libtool wrapper (an uninstalled build): the real program
 # under .libs/ is traced, with the library beside it.
 set -u
@@ -72,6 +74,9 @@ instructions() {
   if [ "$JOB" = proxy ]; then
     sipp "127.0.0.1:$port" -sf "$SCEN/uac-rr.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
       -s callee -key uas "127.0.0.1:$uport" -m "$calls" -r 20 >/dev/null 2>&1
+  elif [ "$JOB" = register ]; then
+    sipp "127.0.0.1:$port" -sf "$SCEN/uac-register.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
+      -s sipp -au sipp -ap sippass -m "$calls" -r 20 >/dev/null 2>&1
   else
     sipp "127.0.0.1:$port" -sf "$SCEN/uac-register.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
       -s sipp -au sipp -ap sippass -m 1 >/dev/null 2>&1
