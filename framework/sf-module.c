@@ -83,8 +83,8 @@ sf_module_attach (SfEndpoint *ep, const SfModuleDef *def, gpointer state)
 }
 
 /* Runs the teardowns of the modules sf_modules_setup set up, in reverse order,
- * and forgets their states at once: a module torn down is never found by a
- * later teardown (the proxy's state while the stack's goes). */
+ * and forgets each state as soon as its teardown returns: a module torn down
+ * is never found by a later teardown (the proxy's state while the stack's goes). */
 static void
 teardown_set_up (SfModuleStates *m)
 {
@@ -95,9 +95,10 @@ teardown_set_up (SfModuleStates *m)
     e->set_up = FALSE;
     if (!set_up)
       continue;
-    e->state = NULL;
     if (state != NULL && e->def->teardown != NULL)
-      e->def->teardown (state); /* may detach: a no-op now */
+      e->def->teardown (state); /* may detach itself (sf_registrar_teardown) */
+    e = &g_array_index (m->entries, Entry, i); /* again: had a teardown attached something, the array moved */
+    e->state = NULL;
   }
 }
 
