@@ -30,6 +30,7 @@ typedef enum {
   SF_MESSAGE_ERROR_BAD_STATUS,      /* not 100..699, or a header line that does not parse */
   SF_MESSAGE_ERROR_SEND,            /* the transaction did not take the response */
   SF_MESSAGE_ERROR_SYNTAX,          /* sf_uri_parse(): not a URI */
+  SF_MESSAGE_ERROR_NO_STACK,        /* sf_message_send_request(): no SIP socket for its transport */
 } SfMessageError;
 
 /* ---- slices ---- */
@@ -96,6 +97,25 @@ SF_API gboolean sf_uri_param (const SfUri *uri, const char *name, SfSlice *value
  * response cannot be built or sent. */
 SF_API gboolean sf_message_reply (SfCtx *ctx, SfMessage *req, guint status, const char *reason,
                                   const char *const *headers, GError **error);
+
+/* ---- asking ---- */
+/* Sends a new request outside any dialog (RFC 3261 8.1.1) on a client
+ * transaction (17.1) whose transaction user is the running instance: @method
+ * ("OPTIONS", "MESSAGE"), @ruri (where it goes: located by RFC 3263 as the
+ * stack locates any request), @from and @to name-addrs ("<sip:a@b>", no tag),
+ * @headers further "Name: value" lines (NULL-terminated, nullable),
+ * @content_type and @body (@body_len bytes; both nullable).  Via (the socket
+ * for the Request-URI's transport), Call-ID, CSeq, the From tag and
+ * Max-Forwards are made.  Its responses come back to this instance as
+ * SF_EV_SIP events named "response" (read them with sf_message_from_event and
+ * sf_message_status); a timeout (Timer B, F) or a failure to send as SF_EV_TXN
+ * "timeout" or "transport_error".  Not for INVITE (a call needs the UA's
+ * dialog handling) nor ACK/CANCEL.  FALSE with @error when there is no SIP
+ * socket for the transport, a URI or header line does not parse, or the
+ * method is one of those. */
+SF_API gboolean sf_message_send_request (SfCtx *ctx, const char *method, const char *ruri, const char *from,
+                                         const char *to, const char *const *headers, const char *content_type,
+                                         const char *body, gsize body_len, GError **error);
 
 /* ---- logging ---- */
 /* Logs through sipflow's log (core.log_level filters it) as "HANDLE OPERATOR:

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "sipflow/sf-message.h"
 #include "operators/transaction/sf-stack.h"
+#include "states/sf-ctx.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-msg.h"
 #include "sip/sf-sip-uri.h"
@@ -312,6 +313,49 @@ sf_message_reply (SfCtx *ctx, SfMessage *req, guint status, const char *reason, 
 }
 
 /* ---- logging ---- */
+gboolean
+sf_message_send_request (SfCtx *ctx, const char *method, const char *ruri, const char *from, const char *to,
+                         const char *const *headers, const char *content_type, const char *body, gsize body_len,
+                         GError **error)
+{
+  g_return_val_if_fail (ctx != NULL && method != NULL && ruri != NULL && from != NULL && to != NULL, FALSE);
+  if (g_ascii_strcasecmp (method, "INVITE") == 0 || g_ascii_strcasecmp (method, "ACK") == 0 ||
+      g_ascii_strcasecmp (method, "CANCEL") == 0) {
+    g_set_error (error, SF_MESSAGE_ERROR, SF_MESSAGE_ERROR_BAD_STATUS,
+                 "%s is not sent this way (an INVITE needs the UA's dialog handling; ACK and CANCEL belong to one)",
+                 method);
+    return FALSE;
+  }
+  if (sf_ctx_instance (ctx) == NULL) {
+    g_set_error (error, SF_MESSAGE_ERROR, SF_MESSAGE_ERROR_NO_TRANSACTION, "no instance to hear the responses");
+    return FALSE;
+  }
+  SfStack *s = sf_stack_from_ctx (ctx);
+  g_autoptr (SfSipUri) uri = sf_sip_uri_parse (sf_sip_str (ruri, strlen (ruri)), ruri, NULL);
+  if (uri == NULL) {
+    g_set_error (error, SF_MESSAGE_ERROR, SF_MESSAGE_ERROR_SYNTAX, "'%s' is not a SIP URI", ruri);
+    return FALSE;
+  }
+  SfSipProto proto = s != NULL ? sf_stack_proto_for (s, uri) : SF_SIP_UDP;
+  g_autofree char *local = s != NULL ? sf_stack_local (s, proto) : NULL;
+  if (local == NULL) {
+    g_set_error (error, SF_MESSAGE_ERROR, SF_MESSAGE_ERROR_NO_STACK, "no SIP socket for %s to send %s to %s",
+                 proto == SF_SIP_TCP ? "TCP" : "UDP", method, ruri);
+    return FALSE;
+  }
+  SfSipRequestSpec spec = { .method = method, .ruri = ruri, .from = from, .to = to, .via_sent_by = local,
+                            .transport = proto == SF_SIP_TCP ? "TCP" : "UDP", .extra = headers,
+                            .content_type = content_type, .body = body, .body_len = body != NULL ? body_len : 0 };
+  g_autoptr (GError) local_error = NULL;
+  g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, &local_error);
+  if (req == NULL) {
+    g_set_error (error, SF_MESSAGE_ERROR, SF_MESSAGE_ERROR_SYNTAX, "%s not built: %s", method, local_error->message);
+    return FALSE;
+  }
+  sf_stack_request_located (s, sf_ctx_instance (ctx), req);
+  return TRUE;
+}
+
 void
 sf_log (SfCtx *ctx, GLogLevelFlags level, const char *format, ...)
 {

@@ -25,6 +25,9 @@
  *  - nict_answered: the request retransmitted by Timer E (T1 doubling to T2); a
  *    provisional makes E fire at T2; the final response reaches the TU once, a
  *    retransmitted one is absorbed; Timer K ends the transaction (17.1.2)
+ *  - sdk_send_request: the SDK's sf_message_send_request from a flow instance:
+ *    the OPTIONS on the wire with our Via and the caller's header, its 200 back
+ *    to the instance; an INVITE and a bad URI refused
  *  - nict_timeout: Timer F (64*T1): the TU hears txn:timeout
  *  - ict_rejected: Timer A doubles without cap; a provisional stops it; a 486 reaches
  *    the TU and is ACKed (17.1.1.3), its retransmission ACKed again; Timer D ends it
@@ -62,6 +65,7 @@
 #include "operators/transaction/sf-stack.h"
 #include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
+#include "sipflow/sf-message.h"
 #include <string.h>
 
 typedef struct {
@@ -443,12 +447,32 @@ t_tu_record (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* device:send URI (the SDK, include/sipflow/sf-message.h): an OPTIONS to URI;
+ * device:send-invite URI: an INVITE, which the SDK refuses.  Records "sent" or
+ * "error:CODE". */
+static SfOpResult
+t_sdk_send (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const char *name = sf_event_name (ev);
+  if (strcmp (name, "send") != 0 && strcmp (name, "send-invite") != 0)
+    return SF_OP_SKIP;
+  const char *headers[] = { "Subject: from the SDK", NULL };
+  g_autoptr (GError) error = NULL;
+  gboolean ok = sf_message_send_request (ctx, strcmp (name, "send") == 0 ? "OPTIONS" : "INVITE", sf_event_arg (ev),
+                                         "<sip:uac@127.0.0.1>", "<sip:peer@127.0.0.1>", headers, NULL, NULL, 0,
+                                         &error);
+  g_ptr_array_add (tu_seen, ok ? g_strdup ("sent") : g_strdup_printf ("error:%d", error->code));
+  return SF_OP_DONE;
+}
+
 static const SfOperatorDef tu_ops[] = {
   { "TTuRecord", t_tu_record, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL, "test" },
+  { "TSdkSend", t_sdk_send, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL, "test" },
 };
 
 static const char tu_flow[] =
-  "<flow version=\"1\" name=\"tu\" initial=\"A\"><state name=\"A\"><normal><op name=\"TTuRecord\"/></normal></state></flow>";
+  "<flow version=\"1\" name=\"tu\" initial=\"A\"><state name=\"A\"><normal><op name=\"TSdkSend\"/>"
+  "<op name=\"TTuRecord\"/></normal></state></flow>";
 
 static SfMachine *
 tu_machine (void)
@@ -531,6 +555,38 @@ resent_after (Txn *t, guint ms, const char *method)
     return FALSE;
   g_autoptr (SfSipMsg) m = recv_request (t);
   return m != NULL && sf_sip_str_eq (sf_sip_msg_method (m), method);
+}
+
+/* The SDK's sf_message_send_request: an OPTIONS from a flow instance on a
+ * client transaction of its own; the peer gets it with our Via and the extra
+ * header, its 200 comes back to the instance; an INVITE and a bad URI are refused. */
+static void
+sdk_send_request (void)
+{
+  Txn *t = client_setup ();
+  SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->peer_port);
+  sf_endpoint_post (t->env->ep, tu, sf_event_new (SF_EV_DEVICE, "send", ruri));
+  sf_endpoint_drain (t->env->ep);
+  g_autoptr (SfSipMsg) req = recv_request (t);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_method (req), "OPTIONS"));
+  const SfSipValue *via = sf_sip_msg_value (req, SF_SIP_HDR_VIA, NULL);
+  CU_ASSERT_PTR_NOT_NULL (via);
+  g_autoptr (GBytes) bytes = sf_sip_msg_serialize (req);
+  g_autofree char *wire = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
+  CU_ASSERT_PTR_NOT_NULL (strstr (wire, "Subject: from the SDK\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (wire, "SIP/2.0/UDP 127.0.0.1:"));
+  reply (t, req, 200, "p1");
+  sf_endpoint_drain (t->env->ep);
+  sf_endpoint_post (t->env->ep, tu, sf_event_new (SF_EV_DEVICE, "send-invite", ruri));
+  sf_endpoint_post (t->env->ep, tu, sf_event_new (SF_EV_DEVICE, "send", "not a uri"));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *s = seen ();
+  g_autofree char *want = g_strdup_printf ("sent response:200 error:%d error:%d", SF_MESSAGE_ERROR_BAD_STATUS,
+                                           SF_MESSAGE_ERROR_SYNTAX);
+  CU_ASSERT_STRING_EQUAL (s, want);
+  txn_free (t);
 }
 
 static void
@@ -1102,6 +1158,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, rfc2543_matching);
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, nict_answered);
+  SF_ADD_TEST (s, sdk_send_request);
   SF_ADD_TEST (s, nict_timeout);
   SF_ADD_TEST (s, ict_rejected);
   SF_ADD_TEST (s, ict_accepted);
