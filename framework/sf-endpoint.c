@@ -471,6 +471,20 @@ sf_endpoint_kill (SfEndpoint *ep, SfInstance *inst, const char *reason)
 static void
 post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen)
 {
+  /* One hop fewer for a new instance: when its start:create is the last thing
+   * queued (its creator posts its first event at once: a request to a new
+   * transaction, a transaction's request to a new call), the first event takes
+   * its place, and the dispatcher runs the initial entry queue on a start:create
+   * of its own just before it (states/sf-dispatch.c).  Nothing can come between
+   * the two, so the order of everything stays as it was. */
+  QueueItem *tail = g_queue_peek_tail (&ep->queue);
+  if (tail != NULL && tail->target == inst->id && tail->timer_gen == 0 && !inst->started && timer_gen == 0 &&
+      tail->ev->kind == SF_EV_START && strcmp (tail->ev->name, "create") == 0 && ev->kind != SF_EV_START) {
+    sf_event_unref (tail->ev);
+    tail->ev = ev;
+    ep->stats.events_posted++;
+    return;
+  }
   QueueItem *q = g_new0 (QueueItem, 1);
   q->target = inst->id;
   q->ev = ev;

@@ -169,10 +169,13 @@ sf_dispatch (SfInstance *inst, SfEvent *ev)
     return FALSE;
   rt->stats.events_dispatched++;
   if (!inst->started) {
-    /* The first event of every instance is its creation: the initial entry queue. */
+    /* The first event of every instance is its creation: the initial entry
+     * queue, on start:create even when the engine queued the instance's first
+     * event in its place (one hop fewer): entry operators see what they always saw. */
     inst->started = TRUE;
-    sf_runtime_trace (rt, inst, "%s <- %s", inst->state->name, sf_event_trigger (ev));
-    run_side_queue (rt, inst, inst->state, SF_QUEUE_ENTRY, ev, NULL);
+    g_autoptr (SfEvent) create = ev->kind == SF_EV_START ? sf_event_ref (ev) : sf_event_new (SF_EV_START, "create", NULL);
+    sf_runtime_trace (rt, inst, "%s <- %s", inst->state->name, sf_event_trigger (create));
+    run_side_queue (rt, inst, inst->state, SF_QUEUE_ENTRY, create, NULL);
     rt->stats.events_taken++;
     if (inst->state->final)
       rt->hooks->end_instance (rt->host, inst, "final state");
