@@ -430,6 +430,168 @@ check_reachable (SfLoader *l, const char *file, SfMachine *m)
   }
 }
 
+/* ---- timers: started by OpStartTimer, awaited by OpOnTimer ---- */
+
+/* The core operators that never start an instance timer.  A machine made only of these
+ * (and the timer operators) starts exactly the timers its OpStartTimer bindings name and
+ * takes exactly those its OpOnTimer bindings name; any other operator may start or take
+ * timers from C (the transaction operators start "A", "B", "E"...,
+ * the UA operators "no_ack", "2xx"...), which the operator tables do not declare. */
+static const char *const no_timer_ops[] = { "OpLog", "OpEmit", "OpOnTimer", "OpCancelTimer", "OpOnDevice",
+                                             "OpOnTxn", "OpOnChildEnd", "OpSpawn", "OpIgnore", NULL };
+
+typedef struct {
+  char *name;      /* owned */
+  int line;        /* the first binding that names it */
+  gboolean used;   /* awaited or cancelled (for started names) */
+  gboolean hinted; /* named in a "did you mean" already */
+} TimerUse;
+
+static void
+timer_use_free (TimerUse *t)
+{
+  g_free (t->name);
+  g_free (t);
+}
+
+/* Levenshtein distance between @a and @b, ignoring ASCII case, capped at @cap + 1. */
+static guint
+name_distance (const char *a, const char *b, guint cap)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  if ((la > lb ? la - lb : lb - la) > cap)
+    return cap + 1;
+  g_autofree guint *row = g_new (guint, lb + 1);
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = (guint) j;
+  for (gsize i = 1; i <= la; i++) {
+    guint diag_prev = row[0];
+    row[0] = (guint) i;
+    for (gsize j = 1; j <= lb; j++) {
+      guint up = row[j];
+      guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
+      guint best = MIN (MIN (up + 1, row[j - 1] + 1), diag_prev + cost);
+      diag_prev = up;
+      row[j] = best;
+    }
+  }
+  return MIN (row[lb], cap + 1);
+}
+
+static TimerUse *
+timer_note (GPtrArray *uses, const char *name, int line)
+{
+  for (guint i = 0; i < uses->len; i++) {
+    TimerUse *t = g_ptr_array_index (uses, i);
+    if (strcmp (t->name, name) == 0)
+      return t;
+  }
+  TimerUse *t = g_new0 (TimerUse, 1);
+  t->name = g_strdup (name);
+  t->line = line;
+  g_ptr_array_add (uses, t);
+  return t;
+}
+
+/* A started name close enough to @name to be its misspelling: within distance 2, and
+ * shorter than the shorter name (so "A" never suggests "B").  Prefers an unused one. */
+static TimerUse *
+timer_near_miss (GPtrArray *started, const char *name, gboolean unused_only)
+{
+  TimerUse *best = NULL;
+  guint best_d = 3;
+  for (guint i = 0; i < started->len; i++) {
+    TimerUse *t = g_ptr_array_index (started, i);
+    if (unused_only && t->used)
+      continue;
+    guint d = name_distance (name, t->name, 2);
+    if (d == 0 || d > 2 || d >= MIN (strlen (name), strlen (t->name)))
+      continue;
+    if (d < best_d || (d == best_d && best->used && !t->used)) {
+      best = t;
+      best_d = d;
+    }
+  }
+  return best;
+}
+
+/* Timers are per instance, so each machine is checked on its own (an import is another
+ * machine, with its own instances and timers).  A timer awaited that nothing starts can
+ * never fire: an error when no operator of the machine may start timers from C, or when a
+ * started name nobody awaits is a near miss of it (started 'fallbak', awaited 'fallback').
+ * A timer started that nothing awaits or cancels is a warning, again only when no operator
+ * may react to it from C (OpAnswerCall takes the "answer" timer that xml/examples/uas-answer.xml
+ * starts with OpStartTimer). */
+static void
+check_timers (SfLoader *l, const char *file, SfMachine *m)
+{
+  const SfOperatorDef *op_start = sf_registry_lookup (l->reg, "OpStartTimer");
+  const SfOperatorDef *op_on = sf_registry_lookup (l->reg, "OpOnTimer");
+  const SfOperatorDef *op_cancel = sf_registry_lookup (l->reg, "OpCancelTimer");
+  if (op_start == NULL || op_on == NULL)
+    return;
+  g_autoptr (GPtrArray) started = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
+  g_autoptr (GPtrArray) awaited = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
+  g_autoptr (GPtrArray) cancelled = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
+  gboolean c_timers = FALSE; /* some operator may start or take timers from C */
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *s = g_ptr_array_index (m->states, i);
+    for (int q = 0; q < SF_QUEUE_COUNT; q++)
+      for (guint k = 0; k < s->queues[q]->len; k++) {
+        SfBinding *b = g_ptr_array_index (s->queues[q], k);
+        if (b->arg_text == NULL && (b->op == op_start || b->op == op_on || b->op == op_cancel))
+          continue;
+        if (b->op == op_start) {
+          const char *eq = strchr (b->arg_text, '=');
+          g_autofree char *name = eq != NULL ? g_strndup (b->arg_text, eq - b->arg_text) : g_strdup (b->arg_text);
+          timer_note (started, name, b->line);
+        } else if (b->op == op_on) {
+          timer_note (awaited, b->arg_text, b->line);
+        } else if (b->op == op_cancel) {
+          timer_note (cancelled, b->arg_text, b->line);
+        } else if (strcmp (b->op_name, "OpIgnore") == 0) {
+          if (b->arg_text != NULL)
+            timer_note (cancelled, b->arg_text, b->line); /* it takes timer:NAME too */
+        } else if (!g_strv_contains (no_timer_ops, b->op_name)) {
+          c_timers = TRUE;
+        }
+      }
+  }
+  for (guint i = 0; i < started->len; i++) {
+    TimerUse *t = g_ptr_array_index (started, i);
+    for (guint k = 0; k < awaited->len && !t->used; k++)
+      t->used = strcmp (((TimerUse *) g_ptr_array_index (awaited, k))->name, t->name) == 0;
+    for (guint k = 0; k < cancelled->len && !t->used; k++)
+      t->used = strcmp (((TimerUse *) g_ptr_array_index (cancelled, k))->name, t->name) == 0;
+  }
+  for (guint i = 0; i < awaited->len; i++) {
+    TimerUse *a = g_ptr_array_index (awaited, i);
+    gboolean is_started = FALSE;
+    for (guint k = 0; k < started->len && !is_started; k++)
+      is_started = strcmp (((TimerUse *) g_ptr_array_index (started, k))->name, a->name) == 0;
+    if (is_started)
+      continue;
+    /* With C operators around, only a started name nobody uses is evidence of a typo. */
+    TimerUse *near = timer_near_miss (started, a->name, c_timers);
+    if (near != NULL) {
+      near->hinted = TRUE;
+      diag (l, file, a->line, FALSE,
+            "<op>: timer '%s' is awaited here (line %d) but no OpStartTimer in this flow starts it "
+            "(did you mean '%s' (started at line %d)?)", a->name, a->line, near->name, near->line);
+    } else if (!c_timers) {
+      diag (l, file, a->line, FALSE,
+            "<op>: timer '%s' is awaited here (line %d) but no OpStartTimer in this flow starts it", a->name,
+            a->line);
+    }
+  }
+  for (guint i = 0; i < started->len; i++) {
+    TimerUse *t = g_ptr_array_index (started, i);
+    if (!t->used && !t->hinted && !c_timers)
+      diag (l, file, t->line, TRUE,
+            "<op>: timer '%s' is started here but no OpOnTimer or OpCancelTimer in this flow uses it", t->name);
+  }
+}
+
 static gboolean
 valid_state_name (const char *name)
 {
@@ -553,6 +715,9 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
   if (sf_loader_n_errors (l) > errors_before)
     return NULL;
   check_reachable (l, file, m);
+  check_timers (l, file, m);
+  if (sf_loader_n_errors (l) > errors_before)
+    return NULL;
   return g_steal_pointer (&m);
 }
 

@@ -4,6 +4,9 @@
  *  - broken_flows: each tests/flows/bad/ flow gives its expected error at its line
  *    (the expectation is the file's '<!-- expect: LINE: TEXT -->' comment)
  *  - warnings_do_not_fail: an unreachable state is a warning and the flow loads
+ *  - timer_names: a timer started and awaited under one name, or started and cancelled,
+ *    gives no diagnostic; one started that nothing uses is a warning (the near miss
+ *    and the never-started timer are tests/flows/bad/timer-*.xml)
  *  - builtin_and_override: a flow that is not a file comes from the built-in copy,
  *    and a file of that name wins over it
  *  - import_shared: a machine imported twice is loaded once
@@ -105,6 +108,28 @@ warnings_do_not_fail (void)
 }
 
 static void
+timer_names (void)
+{
+  {
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
+    g_autoptr (SfLoader) loader = sf_loader_new (reg);
+    g_autoptr (SfMachine) m = sf_loader_load (loader, SF_SRCDIR "/tests/flows/good/timers.xml", NULL);
+    CU_ASSERT_PTR_NOT_NULL (m);
+    CU_ASSERT_EQUAL (sf_loader_diagnostics (loader)->len, 0);
+  }
+  {
+    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
+    g_autoptr (SfLoader) loader = sf_loader_new (reg);
+    g_autoptr (SfMachine) m = sf_loader_load (loader, SF_SRCDIR "/tests/flows/good/timer-unused.xml", NULL);
+    CU_ASSERT_PTR_NOT_NULL (m);
+    CU_ASSERT_EQUAL (sf_loader_n_errors (loader), 0);
+    CU_ASSERT_EQUAL (sf_loader_diagnostics (loader)->len, 1);
+    CU_ASSERT_TRUE (sf_test_has_diag (loader, 5, TRUE,
+                                      "timer 'reminder' is started here but no OpOnTimer or OpCancelTimer in this flow uses it"));
+  }
+}
+
+static void
 builtin_and_override (void)
 {
   g_autofree char *cwd = g_get_current_dir ();
@@ -195,6 +220,7 @@ sf_test_register_loader (void)
   SF_ADD_TEST (s, shipped_flows_load);
   SF_ADD_TEST (s, broken_flows);
   SF_ADD_TEST (s, warnings_do_not_fail);
+  SF_ADD_TEST (s, timer_names);
   SF_ADD_TEST (s, builtin_and_override);
   SF_ADD_TEST (s, import_shared);
   SF_ADD_TEST (s, dot_output);
