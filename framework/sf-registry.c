@@ -34,6 +34,8 @@ sf_op_fixup_name (const char *text, gpointer *out_arg, GError **error)
 
 struct _SfRegistry {
   GHashTable *ops;      /* name (owned) -> const SfOperatorDef* */
+  GHashTable *op_module; /* name (owned) -> the name of the module that added it (unowned) */
+  const char *declaring; /* the module whose declare is running, or NULL */
   GHashTable *plugins;  /* canonical path (owned) -> GModule (owned) */
   GPtrArray *modules;   /* owned GModule, closed last */
   GPtrArray *defs;      /* const SfModuleDef*, in order: built-ins (unowned) then plugins (in plugin_defs) */
@@ -57,6 +59,7 @@ sf_registry_new_empty (SfConfig *cfg)
 {
   SfRegistry *reg = g_new0 (SfRegistry, 1);
   reg->ops = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  reg->op_module = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   reg->plugins = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   reg->modules = g_ptr_array_new_with_free_func (module_close);
   reg->defs = g_ptr_array_new ();
@@ -82,6 +85,7 @@ sf_registry_free (SfRegistry *reg)
   if (reg == NULL)
     return;
   g_hash_table_unref (reg->ops);
+  g_hash_table_unref (reg->op_module);
   g_hash_table_unref (reg->plugins);
   g_ptr_array_unref (reg->defs);
   g_ptr_array_unref (reg->plugin_defs);
@@ -134,9 +138,13 @@ sf_registry_add (SfRegistry *reg, const char *ns, const SfOperatorDef *table, gs
         return FALSE;
       }
   }
+  /* A plugin's module is named after its namespace; a built-in's is the one declaring. */
+  const char *module = ns != NULL ? ns : reg->declaring;
   for (gsize i = 0; i < n; i++) {
     char *full = ns != NULL ? g_strdup_printf ("%s:%s", ns, table[i].name) : g_strdup (table[i].name);
     g_hash_table_insert (reg->ops, full, (gpointer) &table[i]);
+    if (module != NULL)
+      g_hash_table_insert (reg->op_module, g_strdup (full), (gpointer) module);
   }
   return TRUE;
 }
@@ -145,6 +153,12 @@ const SfOperatorDef *
 sf_registry_lookup (SfRegistry *reg, const char *name)
 {
   return g_hash_table_lookup (reg->ops, name);
+}
+
+const char *
+sf_registry_operator_module (SfRegistry *reg, const char *name)
+{
+  return g_hash_table_lookup (reg->op_module, name);
 }
 
 static gint
@@ -206,7 +220,10 @@ sf_registry_add_module (SfRegistry *reg, const SfModuleDef *def, GError **error)
     return FALSE;
   }
   SfPluginRegistrar r = { reg, NULL };
-  if (def->declare != NULL && !def->declare (&r, error))
+  reg->declaring = def->name;
+  gboolean ok = def->declare == NULL || def->declare (&r, error);
+  reg->declaring = NULL;
+  if (!ok)
     return FALSE;
   g_ptr_array_add (reg->defs, (gpointer) def);
   return TRUE;

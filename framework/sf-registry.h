@@ -33,6 +33,10 @@ void sf_registry_free (SfRegistry *reg);
 /* Adds a constant table (which must outlive the registry).  @ns: NULL for built-ins. */
 gboolean sf_registry_add (SfRegistry *reg, const char *ns, const SfOperatorDef *table, gsize n, GError **error);
 const SfOperatorDef *sf_registry_lookup (SfRegistry *reg, const char *name);
+/* The name of the module that added operator @name (transfer none: the
+ * module's, or the plugin's namespace), or NULL for an unknown name or a table
+ * added with sf_registry_add outside a module. */
+const char *sf_registry_operator_module (SfRegistry *reg, const char *name);
 /* (transfer container) sorted names */
 GPtrArray *sf_registry_names (SfRegistry *reg);
 

@@ -21,6 +21,8 @@ static const char usage[] =
   "  check FLOW.xml...        check flows: exit 0 (warnings allowed), or 1 with\n"
   "                           FILE:LINE: error: lines on standard error\n"
   "  dot FLOW.xml             the flow as a Graphviz DOT graph on standard output\n"
+  "  ops [NAME]               the operator reference (every operator, or NAME's entry:\n"
+  "                           queues, events, outcomes, argument); see 'sipflow ops --help'\n"
   "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"
   "  parse [--json] FILE|-    parse one SIP message and print its structure, or its\n"
   "                           error (exit 1)\n"
@@ -80,8 +82,8 @@ main (int argc, char **argv)
     return SF_EXIT_OK;
   }
   static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
-    { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ctl", sf_ua_cmd_ctl },
-    { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
+    { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ops", sf_ua_cmd_ops },
+    { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)

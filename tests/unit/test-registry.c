@@ -31,7 +31,11 @@ builtin_table (void)
     CU_ASSERT_TRUE (op->queues != 0 && op->events != 0 && op->func != NULL);
     if (i > 0)
       CU_ASSERT_TRUE (strcmp (names->pdata[i - 1], name) < 0); /* sorted and unique */
+    CU_ASSERT_PTR_NOT_NULL (sf_registry_operator_module (reg, name)); /* 'sipflow ops' groups by it */
   }
+  CU_ASSERT_STRING_EQUAL (sf_registry_operator_module (reg, "OpRing"), "ua");
+  CU_ASSERT_STRING_EQUAL (sf_registry_operator_module (reg, "OpLog"), "core");
+  CU_ASSERT_PTR_NULL (sf_registry_operator_module (reg, "OpNone"));
 }
 
 static SfOpResult
@@ -89,6 +93,7 @@ plugin_loads (void)
   const SfOperatorDef *op = sf_registry_lookup (reg, "sample:OpHello");
   CU_ASSERT_PTR_NOT_NULL (op);
   CU_ASSERT_PTR_NULL (sf_registry_lookup (reg, "OpHello")); /* only under its namespace */
+  CU_ASSERT_STRING_EQUAL (sf_registry_operator_module (reg, "sample:OpHello"), "sample");
   CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "sample", "greeting"), "hi");
   /* Loading it again is a no-op, not a duplicate. */
   CU_ASSERT_TRUE (sf_registry_load_plugin (reg, PLUGIN ("sample"), NULL));

@@ -1,0 +1,79 @@
+#!/bin/bash
+# ops.sh: 'sipflow ops', the operator reference printed from the operator tables:
+#  - the listing names operators of every module (OpRing, OpTxnRespond) under their module;
+#  - one entry shows the module, queues, events, transitions, outcomes ("error" included),
+#    argument and doc line;
+#  - an unknown name exits 1 with a "did you mean" for a near miss (2 edits or fewer);
+#  - --help, --markdown, a bad option (exit 2), and --plugin listing a plugin's operators.
+set -u
+SIPFLOW=${SIPFLOW:-$PWD/sipflow}
+BUILD=${SF_BUILDDIR:-$PWD}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+n=0
+fails=0
+
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+fail() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && printf '    %s\n' "${@:2}"; }
+# expect_rc DESC RC CMD...: runs CMD, output in $T/out and $T/err
+expect_rc() {
+  local desc=$1 want=$2
+  shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  if [ "$rc" = "$want" ]; then pass "$desc"; else fail "$desc (exit $rc, wanted $want)" "$(head -5 "$T/err")"; fi
+}
+has() { # has DESC FILE TEXT
+  if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1" "no '$3' in $(basename "$2"):" "$(head -5 "$2")"; fi
+}
+
+expect_rc "ops --help exits 0" 0 "$SIPFLOW" ops --help
+has "ops --help shows the usage" "$T/out" "Usage: sipflow ops"
+expect_rc "sipflow --help" 0 "$SIPFLOW" --help
+has "sipflow --help lists ops" "$T/out" "ops [NAME]"
+
+expect_rc "ops lists every operator" 0 "$SIPFLOW" ops
+has "the listing has OpRing" "$T/out" "OpRing"
+has "the listing has OpTxnRespond" "$T/out" "OpTxnRespond"
+has "the listing groups by module (ua)" "$T/out" "ua: "
+has "the listing groups by module (transaction)" "$T/out" "transaction: "
+grep -E '^  OpRing +normal +sip ' "$T/out" >/dev/null && pass "OpRing's line: queue and events" \
+  || fail "OpRing's line" "$(grep OpRing "$T/out")"
+
+expect_rc "ops OpRing" 0 "$SIPFLOW" ops OpRing
+has "OpRing: module" "$T/out" "module:      ua"
+has "OpRing: queues" "$T/out" "queues:      normal"
+has "OpRing: events" "$T/out" "events:      sip"
+has "OpRing: transitions" "$T/out" "transitions: yes"
+has "OpRing: outcomes with error" "$T/out" "outcomes:    refused, error"
+has "OpRing: argument" "$T/out" "argument:    none"
+has "OpRing: doc line" "$T/out" "sends 180 Ringing"
+
+expect_rc "ops OpRng: no such operator" 1 "$SIPFLOW" ops OpRng
+has "OpRng is named" "$T/err" "sipflow ops: no operator 'OpRng'"
+has "OpRng: did you mean OpRing" "$T/err" "did you mean 'OpRing'?"
+expect_rc "ops opring (case slip)" 1 "$SIPFLOW" ops opring
+has "opring: did you mean OpRing" "$T/err" "did you mean 'OpRing'?"
+expect_rc "ops Zzzzzz: no such operator" 1 "$SIPFLOW" ops Zzzzzz
+if grep -q "did you mean" "$T/err"; then fail "nothing close: no suggestion" "$(cat "$T/err")"; else pass "nothing close: no suggestion"; fi
+
+expect_rc "ops --markdown" 0 "$SIPFLOW" ops --markdown
+has "markdown title" "$T/out" "# Operator reference"
+has "markdown module heading" "$T/out" "## Module ua"
+has "markdown entry" "$T/out" "### OpRing"
+expect_rc "ops --bogus: usage error" 2 "$SIPFLOW" ops --bogus
+expect_rc "ops A B: usage error" 2 "$SIPFLOW" ops OpRing OpAck
+
+plugin=$BUILD/tests/plugins/.libs/sample.so
+if [ -e "$plugin" ]; then
+  expect_rc "ops --plugin sample.so" 0 "$SIPFLOW" ops --plugin "$plugin"
+  has "the plugin's operators are listed" "$T/out" "sample:OpHello"
+  expect_rc "ops --plugin sample.so sample:OpHello" 0 "$SIPFLOW" ops --plugin "$plugin" sample:OpHello
+  has "the plugin operator's module" "$T/out" "module:      sample"
+else
+  fail "the sample plugin was not built" "$plugin"
+fi
+expect_rc "ops --plugin of a missing file exits 1" 1 "$SIPFLOW" ops --plugin "$T/none.so"
+
+echo "ops: $n checks, $fails failed"
+[ "$fails" = 0 ]
