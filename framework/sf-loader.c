@@ -245,11 +245,7 @@ resolve_relative (const char *origin, const char *rel)
 static const char *
 suggest (SfLoader *l, const char *name)
 {
-  g_autoptr (GPtrArray) names = sf_registry_names (l->reg);
-  for (guint i = 0; i < names->len; i++)
-    if (g_ascii_strcasecmp (names->pdata[i], name) == 0)
-      return names->pdata[i];
-  return NULL;
+  return sf_registry_suggest (l->reg, name);
 }
 
 static const char *
@@ -454,30 +450,6 @@ timer_use_free (TimerUse *t)
   g_free (t);
 }
 
-/* Levenshtein distance between @a and @b, ignoring ASCII case, capped at @cap + 1. */
-static guint
-name_distance (const char *a, const char *b, guint cap)
-{
-  gsize la = strlen (a), lb = strlen (b);
-  if ((la > lb ? la - lb : lb - la) > cap)
-    return cap + 1;
-  g_autofree guint *row = g_new (guint, lb + 1);
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = (guint) j;
-  for (gsize i = 1; i <= la; i++) {
-    guint diag_prev = row[0];
-    row[0] = (guint) i;
-    for (gsize j = 1; j <= lb; j++) {
-      guint up = row[j];
-      guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
-      guint best = MIN (MIN (up + 1, row[j - 1] + 1), diag_prev + cost);
-      diag_prev = up;
-      row[j] = best;
-    }
-  }
-  return MIN (row[lb], cap + 1);
-}
-
 static TimerUse *
 timer_note (GPtrArray *uses, const char *name, int line)
 {
@@ -504,7 +476,7 @@ timer_near_miss (GPtrArray *started, const char *name, gboolean unused_only)
     TimerUse *t = g_ptr_array_index (started, i);
     if (unused_only && t->used)
       continue;
-    guint d = name_distance (name, t->name, 2);
+    guint d = sf_name_distance (name, t->name, 2);
     if (d == 0 || d > 2 || d >= MIN (strlen (name), strlen (t->name)))
       continue;
     if (d < best_d || (d == best_d && best->used && !t->used)) {

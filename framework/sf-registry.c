@@ -180,6 +180,45 @@ sf_registry_names (SfRegistry *reg)
   return names;
 }
 
+guint
+sf_name_distance (const char *a, const char *b, guint cap)
+{
+  gsize la = strlen (a), lb = strlen (b);
+  if ((la > lb ? la - lb : lb - la) > cap)
+    return cap + 1;
+  g_autofree guint *row = g_new (guint, lb + 1);
+  for (gsize j = 0; j <= lb; j++)
+    row[j] = (guint) j;
+  for (gsize i = 1; i <= la; i++) {
+    guint diag_prev = row[0];
+    row[0] = (guint) i;
+    for (gsize j = 1; j <= lb; j++) {
+      guint up = row[j];
+      guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
+      guint best = MIN (MIN (up + 1, row[j - 1] + 1), diag_prev + cost);
+      diag_prev = up;
+      row[j] = best;
+    }
+  }
+  return MIN (row[lb], cap + 1);
+}
+
+const char *
+sf_registry_suggest (SfRegistry *reg, const char *name)
+{
+  g_autoptr (GPtrArray) names = sf_registry_names (reg);
+  const char *best = NULL;
+  guint best_d = 3;
+  for (guint i = 0; i < names->len; i++) {
+    guint d = sf_name_distance (names->pdata[i], name, 2);
+    if (d < best_d) {
+      best_d = d;
+      best = names->pdata[i];
+    }
+  }
+  return best;
+}
+
 gboolean
 sf_plugin_add_operators (SfPluginRegistrar *r, const SfOperatorDef *table, gsize n, GError **error)
 {

@@ -40,6 +40,13 @@ const char *sf_registry_operator_module (SfRegistry *reg, const char *name);
 /* (transfer container) sorted names */
 GPtrArray *sf_registry_names (SfRegistry *reg);
 
+/* The Levenshtein distance of @a and @b ignoring ASCII case, capped at @cap + 1
+ * (the "did you mean" of every name a user writes: operators, timers). */
+guint sf_name_distance (const char *a, const char *b, guint cap);
+/* The registered operator name nearest @name within 2 edits, ignoring case
+ * (transfer none; the first in sorted order on a tie), or NULL. */
+const char *sf_registry_suggest (SfRegistry *reg, const char *name);
+
 /* Loads a plugin once (a second load of the same file is a no-op). */
 gboolean sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error);
 

@@ -58,44 +58,6 @@ outcomes_text (const SfOperatorDef *op)
   return g_string_free (s, FALSE);
 }
 
-/* Levenshtein distance of @a and @b, ignoring ASCII case. */
-static guint
-distance (const char *a, const char *b)
-{
-  gsize la = strlen (a), lb = strlen (b);
-  g_autofree guint *row = g_new (guint, lb + 1);
-  for (gsize j = 0; j <= lb; j++)
-    row[j] = j;
-  for (gsize i = 1; i <= la; i++) {
-    guint diag = row[0];
-    row[0] = i;
-    for (gsize j = 1; j <= lb; j++) {
-      guint up = row[j];
-      guint cost = g_ascii_tolower (a[i - 1]) == g_ascii_tolower (b[j - 1]) ? 0 : 1;
-      guint best = MIN (up + 1, row[j - 1] + 1);
-      row[j] = MIN (best, diag + cost);
-      diag = up;
-    }
-  }
-  return row[lb];
-}
-
-/* The registered name nearest @name within 2 edits (transfer none), or NULL. */
-static const char *
-nearest (GPtrArray *names, const char *name)
-{
-  const char *best = NULL;
-  guint best_d = 3;
-  for (guint i = 0; i < names->len; i++) {
-    guint d = distance (names->pdata[i], name);
-    if (d < best_d) {
-      best_d = d;
-      best = names->pdata[i];
-    }
-  }
-  return best;
-}
-
 static void
 print_entry (SfRegistry *reg, const char *name, gboolean markdown)
 {
@@ -216,8 +178,7 @@ sf_ua_cmd_ops (int argc, char **argv)
     return SF_EXIT_OK;
   }
   if (sf_registry_lookup (reg, name) == NULL) {
-    g_autoptr (GPtrArray) names = sf_registry_names (reg);
-    const char *hint = nearest (names, name);
+    const char *hint = sf_registry_suggest (reg, name);
     if (hint != NULL)
       fprintf (stderr, "sipflow ops: no operator '%s' (did you mean '%s'?)\n", name, hint);
     else
