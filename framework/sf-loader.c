@@ -273,6 +273,23 @@ outcome_list (const SfOperatorDef *op)
   return g_string_free (s, FALSE);
 }
 
+/* The state of @m nearest @name within 2 edits, ignoring case (not the catch-all), or NULL. */
+static const char *
+nearest_state (SfMachine *m, const char *name)
+{
+  const char *best = NULL;
+  guint best_d = 3;
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *st = g_ptr_array_index (m->states, i);
+    guint d = st->catch_all ? 3 : sf_name_distance (st->name, name, 2);
+    if (d < best_d && d < strlen (name)) {
+      best_d = d;
+      best = st->name;
+    }
+  }
+  return best;
+}
+
 static SfState *
 target (SfLoader *l, const char *file, SfMachine *m, const xmlNode *node, const char *elem, const char *name)
 {
@@ -281,7 +298,10 @@ target (SfLoader *l, const char *file, SfMachine *m, const xmlNode *node, const 
     return NULL;
   }
   SfState *s = sf_machine_lookup_state (m, name);
-  if (s == NULL)
+  const char *hint = s == NULL ? nearest_state (m, name) : NULL;
+  if (s == NULL && hint != NULL)
+    ERR (l, file, node, "<%s>: unknown state '%s' in next (did you mean '%s'?)", elem, name, hint);
+  else if (s == NULL)
     ERR (l, file, node, "<%s>: unknown state '%s' in next", elem, name);
   return s;
 }
@@ -649,7 +669,11 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
       ERR (l, file, n, "<state>: the catch-all state '*' cannot be final");
   }
   m->initial = sf_machine_lookup_state (m, initial);
-  if (m->initial == NULL)
+  const char *initial_hint = m->initial == NULL ? nearest_state (m, initial) : NULL;
+  if (m->initial == NULL && initial_hint != NULL)
+    ERR (l, file, root, "<flow>: initial state '%s' is not a state of this flow (did you mean '%s'?)", initial,
+         initial_hint);
+  else if (m->initial == NULL)
     ERR (l, file, root, "<flow>: initial state '%s' is not a state of this flow", initial);
   else if (m->initial->catch_all)
     ERR (l, file, root, "<flow>: the catch-all state '*' cannot be the initial state");
