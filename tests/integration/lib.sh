@@ -101,6 +101,19 @@ summary() {
   [ "$fails" = 0 ]
 }
 
+# expect_rc DESC RC CMD...: runs CMD, output in $T/out and $T/err
+expect_rc() {
+  local desc=$1 want=$2
+  shift 2
+  "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  if [ "$rc" = "$want" ]; then pass "$desc"; else fail "$desc (exit $rc, wanted $want)" "$(head -5 "$T/err")"; fi
+}
+# has DESC FILE TEXT: FILE contains TEXT
+has() {
+  if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1" "no '$3' in $(basename "$2"):" "$(head -5 "$2")"; fi
+}
+
 # ---- sipp (the Debian package sip-tester): a missing sipp fails loudly ----
 need_sipp() {
   command -v sipp >/dev/null && return 0

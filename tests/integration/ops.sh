@@ -5,27 +5,8 @@
 #    argument and doc line;
 #  - an unknown name exits 1 with a "did you mean" for a near miss (2 edits or fewer);
 #  - --help, --markdown, a bad option (exit 2), and --plugin listing a plugin's operators.
-set -u
-SIPFLOW=${SIPFLOW:-$PWD/sipflow}
+. "$(dirname "$0")/lib.sh"
 BUILD=${SF_BUILDDIR:-$PWD}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ $# -gt 1 ] && printf '    %s\n' "${@:2}"; }
-# expect_rc DESC RC CMD...: runs CMD, output in $T/out and $T/err
-expect_rc() {
-  local desc=$1 want=$2
-  shift 2
-  "$@" >"$T/out" 2>"$T/err"
-  local rc=$?
-  if [ "$rc" = "$want" ]; then pass "$desc"; else fail "$desc (exit $rc, wanted $want)" "$(head -5 "$T/err")"; fi
-}
-has() { # has DESC FILE TEXT
-  if grep -qF -- "$3" "$2"; then pass "$1"; else fail "$1" "no '$3' in $(basename "$2"):" "$(head -5 "$2")"; fi
-}
 
 expect_rc "ops --help exits 0" 0 "$SIPFLOW" ops --help
 has "ops --help shows the usage" "$T/out" "Usage: sipflow ops"
@@ -75,5 +56,4 @@ else
 fi
 expect_rc "ops --plugin of a missing file exits 1" 1 "$SIPFLOW" ops --plugin "$T/none.so"
 
-echo "ops: $n checks, $fails failed"
-[ "$fails" = 0 ]
+summary ops
