@@ -306,12 +306,76 @@ target (SfLoader *l, const char *file, SfMachine *m, const xmlNode *node, const 
   return s;
 }
 
+/* The triggers an operator accepts: its table's, with $arg read from the binding's
+ * arg when that is a plain name; else any event of the kinds it looks at. */
+static SfTriggerSet *
+accepted_triggers (const SfBinding *b, GError **error)
+{
+  const SfOperatorDef *op = b->op;
+  if (op->triggers != NULL) {
+    const char *arg = b->arg_text != NULL && sf_op_name_valid (b->arg_text) ? b->arg_text : NULL;
+    return sf_trigger_set_parse (op->triggers, arg, TRUE, error);
+  }
+  GString *s = g_string_new (NULL);
+  for (guint k = 1; k <= SF_EV_TASK; k <<= 1)
+    if ((op->events & k) != 0)
+      g_string_append_printf (s, "%s%s", s->len > 0 ? "|" : "", sf_event_kind_name ((SfEventKind) k));
+  if (s->len == 0)
+    g_string_append_c (s, '*');
+  g_autofree char *text = g_string_free (s, FALSE);
+  return sf_trigger_set_parse (text, NULL, FALSE, error);
+}
+
+/* on="": what the binding is called for.  Without one, the operator's own triggers
+ * (a version-1 flow, or an entry or exit queue).  A version-2 flow writes one on
+ * every operator of a normal queue, and it must be among what the operator accepts. */
+static gboolean
+load_triggers (SfLoader *l, const char *file, SfMachine *m, SfQueue q, const xmlNode *node, SfBinding *b,
+               const char *on)
+{
+  g_autoptr (GError) e = NULL;
+  g_autoptr (SfTriggerSet) accepted = accepted_triggers (b, &e);
+  if (accepted == NULL) {
+    ERR (l, file, node, "<op>: operator '%s' declares bad triggers: %s", b->op_name, e->message);
+    return FALSE;
+  }
+  if (on == NULL) {
+    if (m->version >= 2 && q == SF_QUEUE_NORMAL) {
+      ERR (l, file, node, "<op>: '%s' has no on=\"...\": in a version-2 flow every operator of a normal queue "
+           "says what it reacts to (it accepts: %s)", b->op_name, accepted->text);
+      return FALSE;
+    }
+    b->on = b->op->triggers != NULL ? g_steal_pointer (&accepted) : NULL;
+    return TRUE;
+  }
+  if (m->version < 2) {
+    ERR (l, file, node, "<op>: on=\"%s\" needs a version-2 flow (<flow version=\"2\">; sipflow upgrade converts one)",
+         on);
+    return FALSE;
+  }
+  g_autoptr (SfTriggerSet) set = sf_trigger_set_parse (on, NULL, FALSE, &e);
+  if (set == NULL) {
+    ERR (l, file, node, "<op>: bad on=\"%s\": %s", on, e->message);
+    return FALSE;
+  }
+  g_autofree char *uncovered = NULL;
+  if (!sf_trigger_set_covers (accepted, set, &uncovered)) {
+    ERR (l, file, node, "<op>: operator '%s' does not react to '%s' (it accepts: %s)", b->op_name, uncovered,
+         accepted->text);
+    return FALSE;
+  }
+  b->on = g_steal_pointer (&set);
+  b->on_written = TRUE;
+  return TRUE;
+}
+
 static void
 load_op (SfLoader *l, const char *file, SfMachine *m, SfState *state, SfQueue q, const xmlNode *node)
 {
   g_autofree char *name = prop (node, "name");
   g_autofree char *next = prop (node, "next");
   g_autofree char *arg = prop (node, "arg");
+  g_autofree char *on_attr = prop (node, "on");
   const SfOperatorDef *op = sf_registry_lookup (l->reg, name);
   if (op == NULL) {
     const char *hint = suggest (l, name);
@@ -400,6 +464,8 @@ load_op (SfLoader *l, const char *file, SfMachine *m, SfState *state, SfQueue q,
       b->arg = g_strdup (arg);
     }
   }
+  /* triggers */
+  ok = load_triggers (l, file, m, q, node, b, on_attr) && ok;
   if (!ok) {
     sf_binding_free (b);
     return;
@@ -603,7 +669,9 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
   g_autofree char *name = prop (root, "name");
   g_autofree char *initial = prop (root, "initial");
   g_autofree char *scope = prop (root, "scope");
+  g_autofree char *version = prop (root, "version");
   g_autoptr (SfMachine) m = sf_machine_new (name, file);
+  m->version = (int) g_ascii_strtoll (version, NULL, 10);
   if (scope != NULL) {
     g_free (m->scope);
     m->scope = g_steal_pointer (&scope);
@@ -746,11 +814,12 @@ parse_and_build (SfLoader *l, const char *origin, GBytes *bytes, int depth)
   }
   version = prop (root, "version");
   if (version == NULL) {
-    ERR (l, origin, root, "<flow>: no version attribute (this sipflow reads version=\"1\")");
+    ERR (l, origin, root, "<flow>: no version attribute (this sipflow reads version=\"2\", and version 1)");
     goto out;
   }
-  if (strcmp (version, "1") != 0) {
-    ERR (l, origin, root, "<flow>: flow version '%s' is not supported (this sipflow reads version 1)", version);
+  if (strcmp (version, "1") != 0 && strcmp (version, "2") != 0) {
+    ERR (l, origin, root, "<flow>: flow version '%s' is not supported (this sipflow reads versions 1 and 2)",
+         version);
     goto out;
   }
   xmlRelaxNGValidCtxtPtr vc = xmlRelaxNGNewValidCtxt (get_schema (l));

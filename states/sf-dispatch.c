@@ -61,7 +61,14 @@ call_op (SfRuntime *rt, SfInstance *inst, const SfBinding *b, SfQueue q, SfEvent
 {
   if ((b->op->events & ev->kind) == 0)
     return SF_OP_SKIP; /* the operator does not look at this kind of event */
+  if (b->on != NULL && !sf_trigger_set_matches (b->on, ev))
+    return SF_OP_SKIP; /* not its trigger */
   SfCtx ctx = { rt->host, inst, b, q };
+  if (b->guard != NULL && !b->guard_eval (b->guard, &ctx, ev)) {
+    if (rt->hooks->tracing (rt->host))
+      sf_runtime_trace (rt, inst, "  %s %s: condition false (line %d)", sf_queue_name (q), b->op_name, b->line);
+    return SF_OP_SKIP;
+  }
   SfOpResult r = b->op->func (&ctx, ev, b->arg);
   if (rt->hooks->tracing (rt->host)) {
     char buf[96];

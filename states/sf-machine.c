@@ -102,6 +102,9 @@ sf_binding_free (SfBinding *b)
       g_free (b->arg);
   }
   g_free (b->arg_text);
+  sf_trigger_set_free (b->on);
+  if (b->guard != NULL && b->guard_free != NULL)
+    b->guard_free (b->guard);
   g_free (b->op_name);
   g_free (b->next_name);
   g_free (b->outcome_next);

@@ -8,6 +8,7 @@
 #pragma once
 #include <glib.h>
 #include "sipflow/sf-operator.h"
+#include "sf-trigger.h"
 
 G_BEGIN_DECLS
 
@@ -26,6 +27,13 @@ typedef struct {
   char *next_name;            /* owned, nullable */
   SfState **outcome_next;     /* owned array, one per op->outcomes entry; entries unowned, nullable */
   SfState *error_next;        /* unowned, nullable: <on outcome="error"> */
+  SfTriggerSet *on;           /* owned, nullable: the events it is called for: the flow's on="", else
+                                 the operator's own triggers (with $arg); NULL: any of op->events */
+  gboolean on_written;        /* @on came from the flow's on="" */
+  gpointer guard;             /* owned through guard_free, nullable: the flow's conditions, which the
+                                 loader compiled; the op runs only when guard_eval says they hold */
+  gboolean (*guard_eval) (gconstpointer guard, SfCtx *ctx, SfEvent *ev);
+  GDestroyNotify guard_free;
 } SfBinding;
 
 struct _SfState {
@@ -42,6 +50,7 @@ struct _SfMachine {
   char *file;                 /* owned: where it was loaded from ("resource:///..." for built-ins) */
   char *scope;                /* owned: call, dialog, transaction, branch, registration, media, task */
   char *description;          /* owned, nullable */
+  int version;                /* the flow schema version it was written in (1, 2) */
   SfState *initial;           /* unowned */
   SfState *catch_all;         /* unowned, nullable */
   GPtrArray *states;          /* owned SfState, in file order (catch-all included) */

@@ -60,7 +60,7 @@ screen_op (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 static const SfOperatorDef screen_ops[] = {
   { "OpScreen", screen_op, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "a new INVITE from a caller in screen.blocked: 603 Decline, and next; others go on" },
+    "a new INVITE from a caller in screen.blocked: 603 Decline, and next; others go on", NULL, NULL, NULL },
 };
 
 static const SfConfigKey screen_keys[] = {

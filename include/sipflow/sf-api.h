@@ -45,12 +45,13 @@ G_BEGIN_DECLS
  * signature or meaning, an enum value.  2: the SDK (libsipflow-1, sf-message.h).
  * 3: a plugin's per-instance data is sf_ctx_plugin_data() (sf_ctx_set_data and
  * sf_ctx_get_data, string-keyed, are gone; SfEvent is opaque, read through
- * sf_event_kind/name/arg/payload).  No SDK was released between 1 and 3.
+ * sf_event_kind/name/arg/payload).  4: SfOperatorDef gained triggers, arg_doc
+ * and rfc (flow language 2).  No SDK was released between 1 and 4.
  * Names starting with sf_ are the library's: a plugin's own functions must
  * not use the prefix (and must not declare the library's private ones, which
  * the version script's SIPFLOW_PRIVATE node exports for the command and the
  * tests only, with no promise). */
-#define SF_PLUGIN_ABI_VERSION 3
+#define SF_PLUGIN_ABI_VERSION 4
 
 /* The version of the library running (transfer none), "0.1.0": may be newer
  * than SIPFLOW_VERSION_STRING, which is the one compiled against. */

@@ -72,7 +72,13 @@ typedef struct {
   SfArgMode arg_mode;
   SfOpFixup fixup;                /* NULL: the arg is passed as the string itself */
   GDestroyNotify arg_free;        /* frees what fixup returned */
-  const char *doc;                /* one line: what it does, which RFC section */
+  const char *doc;                /* what it does: a sentence or a short paragraph */
+  /* Since SF_PLUGIN_ABI_VERSION 4 (flow language 2, docs/engine.md "Triggers"): */
+  const char *triggers;           /* the events it reacts to, as on="" writes them ("sip:INVITE",
+                                     "timer:$arg", "device:answer|timer:answer"); "*" any.  NULL:
+                                     any event of the kinds in @events */
+  const char *arg_doc;            /* the arg's syntax ("NAME=DURATION"); NULL when it takes none */
+  const char *rfc;                /* the RFC section it implements ("RFC 3261 17.2.1"), or NULL */
 } SfOperatorDef;
 
 /* ---- what an operator may do, through its context ---- */

@@ -270,6 +270,6 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
 
 const SfOperatorDef sf_op_auth_table[] = {
   { "OpAuthorize", sf_op_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
-    g_free, "a request of method ARG: digest credentials checked (22); a challenge (401/407) or 403 transitions" },
+    g_free, "a request of method ARG: digest credentials checked (22); a challenge (401/407) or 403 transitions", NULL, NULL, NULL },
 };
 const gsize sf_op_auth_table_len = G_N_ELEMENTS (sf_op_auth_table);

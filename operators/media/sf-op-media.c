@@ -104,12 +104,12 @@ sf_op_media_event (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_media_table[] = {
   { "OpMediaEvent", sf_op_media_event, SF_Q_NORMAL, SF_EV_MEDIA, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a media event (dtmf received, rtp_timeout, media_error): written as an event line" },
+    "a media event (dtmf received, rtp_timeout, media_error): written as an event line", NULL, NULL, NULL },
   { "OpStartAudio", sf_op_start_audio, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry: the call's audio starts, or follows the last offer/answer (hold, resume)" },
+    "entry: the call's audio starts, or follows the last offer/answer (hold, resume)", NULL, NULL, NULL },
   { "OpStopAudio", sf_op_stop_audio, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "the call's audio stops; its stats are kept for call_end" },
+    "the call's audio stops; its stats are kept for call_end", NULL, NULL, NULL },
   { "OpSendDtmf", sf_op_send_dtmf, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "on device:dtmf DIGITS: RFC 4733 telephone events on the call's stream" },
+    "on device:dtmf DIGITS: RFC 4733 telephone events on the call's stream", NULL, NULL, NULL },
 };
 const gsize sf_op_media_table_len = G_N_ELEMENTS (sf_op_media_table);

@@ -275,18 +275,18 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "16.6: the request for this branch's target (Via, Record-Route, Route popped, Max-Breadth share) through a client transaction; Timer C" },
+    "16.6: the request for this branch's target (Via, Record-Route, Route popped, Max-Breadth share) through a client transaction; Timer C", NULL, NULL, NULL },
   { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a response, its Via popped, to the parent (16.7); outcome provisional (Timer C restarted), accepted (2xx INVITE), final" },
+    "a response, its Via popped, to the parent (16.7); outcome provisional (Timer C restarted), accepted (2xx INVITE), final", NULL, NULL, NULL },
   { "OpBranchFailed", sf_op_branch_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "the client transaction timed out or failed: the parent hears 408 or 503; transitions" },
+    "the client transaction timed out or failed: the parent hears 408 or 503; transitions", NULL, NULL, NULL },
   { "OpBranchTimerC", sf_op_branch_timer_c, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, timer_c_outcomes, SF_ARG_OPTIONAL,
-    NULL, NULL, "Timer C (16.8): transitions to cancel; with arg silent (no provisional yet): the parent hears 408" },
+    NULL, NULL, "Timer C (16.8): transitions to cancel; with arg silent (no provisional yet): the parent hears 408", NULL, NULL, NULL },
   { "OpBranchCancel", sf_op_branch_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "sip:cancel from the parent (16.10): transitions" },
+    "sip:cancel from the parent (16.10): transitions", NULL, NULL, NULL },
   { "OpBranchSendCancel", sf_op_branch_send_cancel, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
-    g_free, "once: a CANCEL for the forwarded request through its own transaction (9.1, Reason when asked); timer ARG 64*T1" },
+    g_free, "once: a CANCEL for the forwarded request through its own transaction (9.1, Reason when asked); timer ARG 64*T1", NULL, NULL, NULL },
   { "OpBranchGiveUp", sf_op_branch_give_up, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    sf_op_fixup_name, g_free, "timer ARG after a CANCEL with no final response (9.1): the parent hears 408; transitions" },
+    sf_op_fixup_name, g_free, "timer ARG after a CANCEL with no final response (9.1): the parent hears 408; transitions", NULL, NULL, NULL },
 };
 const gsize sf_op_branch_table_len = G_N_ELEMENTS (sf_op_branch_table);

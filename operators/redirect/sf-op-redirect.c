@@ -112,8 +112,8 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_redirect_table[] = {
   { "OpLookupTarget", sf_op_lookup_target, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, lookup_outcomes, SF_ARG_NONE,
-    NULL, NULL, "a request outside a dialog: its address-of-record looked up; outcome answered (404) when not ours" },
+    NULL, NULL, "a request outside a dialog: its address-of-record looked up; outcome answered (404) when not ours", NULL, NULL, NULL },
   { "OpRedirectReply", sf_op_redirect_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "task:location: 302 with every binding as a Contact (q, expires), else 480 (a known user) or 404" },
+    "task:location: 302 with every binding as a Contact (q, expires), else 480 (a known user) or 404", NULL, NULL, NULL },
 };
 const gsize sf_op_redirect_table_len = G_N_ELEMENTS (sf_op_redirect_table);

@@ -201,10 +201,10 @@ sf_op_check_require (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_registrar_table[] = {
   { "OpCheckRequire", sf_op_check_require, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "a request with Require (this server supports no extension): 420 with Unsupported (8.2.2.3, 10.3 step 2)" },
+    "a request with Require (this server supports no extension): 420 with Unsupported (8.2.2.3, 10.3 step 2)", NULL, NULL, NULL },
   { "OpSaveBindings", sf_op_save_bindings, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, save_outcomes, SF_ARG_NONE, NULL,
-    NULL, "a REGISTER: checked (10.3; a contact that is this server: 403, RFC 5393), its bindings sent to the location service; outcome answered when refused" },
+    NULL, "a REGISTER: checked (10.3; a contact that is this server: 403, RFC 5393), its bindings sent to the location service; outcome answered when refused", NULL, NULL, NULL },
   { "OpRegisterReply", sf_op_register_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "task:location: 200 with the current bindings and their expires (10.3 step 8), or 500" },
+    "task:location: 200 with the current bindings and their expires (10.3 step 8), or 500", NULL, NULL, NULL },
 };
 const gsize sf_op_registrar_table_len = G_N_ELEMENTS (sf_op_registrar_table);

@@ -224,10 +224,10 @@ sf_op_register_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_register_table[] = {
   { "OpRegister", sf_op_register, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
-    NULL, NULL, "on device:register, timer:refresh or timer:retry: REGISTER to ua.registrar (10.2)" },
+    NULL, NULL, "on device:register, timer:refresh or timer:retry: REGISTER to ua.registrar (10.2)", NULL, NULL, NULL },
   { "OpUnregister", sf_op_unregister, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry: REGISTER with Expires: 0, our binding removed (10.2.2)" },
+    "entry: REGISTER with Expires: 0, our binding removed (10.2.2)", NULL, NULL, NULL },
   { "OpRegisterResponse", sf_op_register_response, SF_Q_NORMAL, SF_EV_SIP, 0, reg_outcomes, SF_ARG_NONE, NULL, NULL,
-    "the response to our REGISTER: challenge answered, 423 retried; outcome registered, unregistered or failed" },
+    "the response to our REGISTER: challenge answered, 423 retried; outcome registered, unregistered or failed", NULL, NULL, NULL },
 };
 const gsize sf_op_register_table_len = G_N_ELEMENTS (sf_op_register_table);

@@ -66,16 +66,16 @@ t_on (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 static const SfOperatorDef test_ops[] = {
-  { "TSkip", t_skip, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test" },
-  { "TCont", t_cont, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test" },
-  { "TDone", t_done, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test" },
-  { "TTrans", t_trans, SF_Q_NORMAL, SF_EV_ANY, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test" },
-  { "TError", t_error, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test" },
-  { "TOutcome", t_outcome, SF_Q_NORMAL, SF_EV_DEVICE, 0, t_outcomes, SF_ARG_OPTIONAL, NULL, NULL, "test" },
-  { "TEntryTrans", t_entry_trans, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test" },
+  { "TSkip", t_skip, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TCont", t_cont, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TDone", t_done, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TTrans", t_trans, SF_Q_NORMAL, SF_EV_ANY, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TError", t_error, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TOutcome", t_outcome, SF_Q_NORMAL, SF_EV_DEVICE, 0, t_outcomes, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TEntryTrans", t_entry_trans, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL, "test", NULL, NULL, NULL },
   { "TTimerOnly", t_timer_only, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL, NULL, NULL,
-    "test" },
-  { "TOn", t_on, SF_Q_NORMAL, SF_EV_ANY, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, NULL, NULL, "test" },
+    "test", NULL, NULL, NULL },
+  { "TOn", t_on, SF_Q_NORMAL, SF_EV_ANY, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, NULL, NULL, "test", NULL, NULL, NULL },
 };
 
 static void

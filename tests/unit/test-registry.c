@@ -48,12 +48,12 @@ static void
 duplicates_refused (void)
 {
   static const SfOperatorDef dup_core[] = {
-    { "OpFresh", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "fresh" },
-    { "OpLog", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "clashes with the core" },
+    { "OpFresh", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "fresh", NULL, NULL, NULL },
+    { "OpLog", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "clashes with the core", NULL, NULL, NULL },
   };
   static const SfOperatorDef dup_self[] = {
-    { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "one" },
-    { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "two" },
+    { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "one", NULL, NULL, NULL },
+    { "OpTwice", nop, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL, "two", NULL, NULL, NULL },
   };
   g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (GError) e1 = NULL, e2 = NULL;
@@ -72,7 +72,7 @@ reserved_outcome (void)
 {
   static const char *const outs[] = { "ok", "error", NULL };
   static const SfOperatorDef bad[] = {
-    { "OpBad", nop, SF_Q_NORMAL, SF_EV_ANY, 0, outs, SF_ARG_NONE, NULL, NULL, "declares error" },
+    { "OpBad", nop, SF_Q_NORMAL, SF_EV_ANY, 0, outs, SF_ARG_NONE, NULL, NULL, "declares error", NULL, NULL, NULL },
   };
   g_autoptr (SfRegistry) reg = sf_registry_new_empty (NULL);
   g_autoptr (GError) error = NULL;

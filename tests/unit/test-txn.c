@@ -466,8 +466,8 @@ t_sdk_send (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 static const SfOperatorDef tu_ops[] = {
-  { "TTuRecord", t_tu_record, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL, "test" },
-  { "TSdkSend", t_sdk_send, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL, "test" },
+  { "TTuRecord", t_tu_record, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL, "test", NULL, NULL, NULL },
+  { "TSdkSend", t_sdk_send, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL, "test", NULL, NULL, NULL },
 };
 
 static const char tu_flow[] =
