@@ -339,6 +339,11 @@ load_triggers (SfLoader *l, const char *file, SfMachine *m, SfQueue q, const xml
     ERR (l, file, node, "<op>: operator '%s' declares bad triggers: %s", b->op_name, e->message);
     return FALSE;
   }
+  if (on == NULL && b->arg_text == NULL && (b->op->flags & SF_OPF_ARG_OR_ON) != 0) {
+    ERR (l, file, node, "<op>: operator '%s' needs an arg=\"...\" or an on=\"...\" naming its event (it accepts: %s)",
+         b->op_name, accepted->text);
+    return FALSE;
+  }
   if (on == NULL) {
     if (m->version >= 2 && q == SF_QUEUE_NORMAL) {
       ERR (l, file, node, "<op>: '%s' has no on=\"...\": in a version-2 flow every operator of a normal queue "
@@ -519,7 +524,7 @@ check_reachable (SfLoader *l, const char *file, SfMachine *m)
  * takes exactly those its OpOnTimer bindings name; any other operator may start or take
  * timers from C (the transaction operators start "A", "B", "E"...,
  * the UA operators "no_ack", "2xx"...), which the operator tables do not declare. */
-static const char *const no_timer_ops[] = { "OpLog", "OpEmit", "OpOnTimer", "OpCancelTimer", "OpOnDevice",
+static const char *const no_timer_ops[] = { "OpLog", "OpEmit", "OpGo", "OpOnTimer", "OpStartTimer", "OpCancelTimer", "OpOnDevice",
                                              "OpOnTxn", "OpOnChildEnd", "OpSpawn", "OpIgnore", NULL };
 
 typedef struct {
@@ -584,9 +589,8 @@ static void
 check_timers (SfLoader *l, const char *file, SfMachine *m)
 {
   const SfOperatorDef *op_start = sf_registry_lookup (l->reg, "OpStartTimer");
-  const SfOperatorDef *op_on = sf_registry_lookup (l->reg, "OpOnTimer");
   const SfOperatorDef *op_cancel = sf_registry_lookup (l->reg, "OpCancelTimer");
-  if (op_start == NULL || op_on == NULL)
+  if (op_start == NULL)
     return;
   g_autoptr (GPtrArray) started = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
   g_autoptr (GPtrArray) awaited = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
@@ -597,22 +601,22 @@ check_timers (SfLoader *l, const char *file, SfMachine *m)
     for (int q = 0; q < SF_QUEUE_COUNT; q++)
       for (guint k = 0; k < s->queues[q]->len; k++) {
         SfBinding *b = g_ptr_array_index (s->queues[q], k);
-        if (b->arg_text == NULL && (b->op == op_start || b->op == op_on || b->op == op_cancel))
-          continue;
-        if (b->op == op_start) {
+        if (b->op == op_start && b->arg_text != NULL) {
           const char *eq = strchr (b->arg_text, '=');
           g_autofree char *name = eq != NULL ? g_strndup (b->arg_text, eq - b->arg_text) : g_strdup (b->arg_text);
           timer_note (started, name, b->line);
-        } else if (b->op == op_on) {
-          timer_note (awaited, b->arg_text, b->line);
-        } else if (b->op == op_cancel) {
+        } else if (b->op == op_cancel && b->arg_text != NULL) {
           timer_note (cancelled, b->arg_text, b->line);
-        } else if (strcmp (b->op_name, "OpIgnore") == 0) {
-          if (b->arg_text != NULL)
-            timer_note (cancelled, b->arg_text, b->line); /* it takes timer:NAME too */
-        } else if (!g_strv_contains (no_timer_ops, b->op_name)) {
-          c_timers = TRUE;
+        } else if (b->on != NULL) {
+          /* A named timer trigger awaits that timer (OpOnTimer's arg, on="timer:NAME"); OpIgnore
+           * drops it, which is a use too. */
+          gboolean ignore = strcmp (b->op_name, "OpIgnore") == 0;
+          for (guint t = 0; t < b->on->n; t++)
+            if (b->on->t[t].kinds == SF_EV_TIMER && b->on->t[t].name != NULL)
+              timer_note (ignore ? cancelled : awaited, b->on->t[t].name, b->line);
         }
+        if (!g_strv_contains (no_timer_ops, b->op_name))
+          c_timers = TRUE;
       }
   }
   for (guint i = 0; i < started->len; i++) {

@@ -60,6 +60,7 @@ SF_API gboolean sf_op_fixup_name (const char *text, gpointer *out_arg, GError **
 
 typedef enum {
   SF_OPF_TRANSITIONS = 1 << 0, /* may return SF_OP_TRANSITION (so next="" means something) */
+  SF_OPF_ARG_OR_ON = 1 << 1,   /* needs an arg, or an on="" naming its event (OpOnTimer): "$arg" in its triggers */
 } SfOpFlags;
 
 typedef struct {

@@ -103,23 +103,21 @@ sf_op_cancel_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_CONTINUE;
 }
 
+/* The dispatcher called it only for its binding's trigger. */
 static SfOpResult
-sf_op_on_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+sf_op_go (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  return strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+  return SF_OP_TRANSITION;
 }
 
+/* OpOnTimer, OpOnDevice, OpOnTxn: the event named ARG (the dispatcher checked
+ * the kind), or, without an arg, whatever their trigger let through. */
 static SfOpResult
-sf_op_on_device (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+sf_op_on_named (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  return strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
+  return arg == NULL || strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
 }
 
-static SfOpResult
-sf_op_on_txn (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
-{
-  return strcmp (sf_event_name (ev), arg) == 0 ? SF_OP_TRANSITION : SF_OP_SKIP;
-}
 
 static SfOpResult
 sf_op_on_child_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -155,24 +153,34 @@ sf_op_ignore (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_core_table[] = {
   { "OpLog", sf_op_log, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_text, g_free,
-    "logs its argument (log level message) with the instance, state and event", NULL, NULL, NULL },
+    "logs its argument (log level message) with the instance, state and event", "*", "TEXT", NULL },
   { "OpEmit", sf_op_emit, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
-    "writes the event line {\"event\":ARG,...} with the state and trigger on the event output", NULL, NULL, NULL },
+    "writes the event line {\"event\":ARG,...} with the state and trigger on the event output", "*", "NAME", NULL },
   { "OpStartTimer", sf_op_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_timer, timer_arg_free,
-    "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME", NULL, NULL, NULL },
+    "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME", "*",
+    "NAME=DURATION (250ms, 5s)", NULL },
   { "OpCancelTimer", sf_op_cancel_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
-    "cancels the instance timer NAME if it is running", NULL, NULL, NULL },
-  { "OpOnTimer", sf_op_on_timer, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
-    g_free, "takes timer:NAME and transitions to next", NULL, NULL, NULL },
-  { "OpOnDevice", sf_op_on_device, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_REQUIRED, sf_op_fixup_name, g_free, "takes the device (control) command NAME and transitions to next", NULL, NULL, NULL },
-  { "OpOnTxn", sf_op_on_txn, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
-    "takes the transaction event NAME (timeout, transport_error) and transitions to next", NULL, NULL, NULL },
+    "cancels the instance timer NAME if it is running", "*", "NAME", NULL },
+  { "OpGo", sf_op_go, SF_Q_NORMAL, SF_EV_ANY, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+    "takes its trigger (on=\"timer:no_answer\", on=\"device:hangup|device:shutdown\") and transitions to next: "
+    "a transition and nothing else, the arrow of a state diagram", "*", NULL, NULL },
+  { "OpOnTimer", sf_op_on_named, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS | SF_OPF_ARG_OR_ON, NULL, SF_ARG_OPTIONAL, sf_op_fixup_name,
+    g_free, "takes timer:NAME (ARG, or the name its on=\"timer:NAME\" gives) and transitions to next", "timer:$arg",
+    "NAME", NULL },
+  { "OpOnDevice", sf_op_on_named, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS | SF_OPF_ARG_OR_ON, NULL, SF_ARG_OPTIONAL,
+    sf_op_fixup_name, g_free, "takes the device (control) command NAME (ARG, or its trigger's) and transitions to next",
+    "device:$arg", "NAME", NULL },
+  { "OpOnTxn", sf_op_on_named, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS | SF_OPF_ARG_OR_ON, NULL, SF_ARG_OPTIONAL, sf_op_fixup_name, g_free,
+    "takes the transaction event NAME (timeout, transport_error; ARG, or its trigger's) and transitions to next",
+    "txn:$arg", "NAME", NULL },
   { "OpOnChildEnd", sf_op_on_child_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_OPTIONAL,
-    sf_op_fixup_name, g_free, "takes the end of a child instance (spawned as ARG, or any) and transitions to next", NULL, NULL, NULL },
+    sf_op_fixup_name, g_free, "takes the end of a child instance (spawned as ARG, or any) and transitions to next",
+    "child:end", "NAME (the import)", NULL },
   { "OpSpawn", sf_op_spawn, SF_Q_ENTRY | SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
-    "creates a child instance of the machine the flow imports as ARG; its end comes back as child:end", NULL, NULL, NULL },
+    "creates a child instance of the machine the flow imports as ARG; its end comes back as child:end", "*",
+    "NAME (an <import>)", NULL },
   { "OpIgnore", sf_op_ignore, SF_Q_NORMAL, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, sf_op_fixup_name, g_free,
-    "takes (and drops) every event, or only the events named ARG, so they are not counted as untaken", NULL, NULL, NULL },
+    "takes (and drops) the events of its trigger (every event, or those named ARG), so they are not counted as "
+    "untaken", "*:$arg", "NAME", NULL },
 };
 const gsize sf_op_core_table_len = G_N_ELEMENTS (sf_op_core_table);
