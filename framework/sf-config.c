@@ -1,6 +1,7 @@
 /* sf-config.c: declared, checked configuration (see sf-config.h). */
 #include "config.h"
 #include "sipflow/sf-config.h"
+#include "sf-config-private.h"
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -22,6 +23,7 @@ typedef struct {
 
 struct _SfConfig {
   GHashTable *sections;     /* section name (owned) -> GPtrArray of Value (owned) */
+  GPtrArray *owned_keys;    /* owned SfConfigKey (and their strings): keys a flow declared */
 };
 
 static const SfConfigKey core_keys[] = {
@@ -66,6 +68,8 @@ sf_config_free (SfConfig *cfg)
   if (cfg == NULL)
     return;
   g_hash_table_unref (cfg->sections);
+  if (cfg->owned_keys != NULL)
+    g_ptr_array_unref (cfg->owned_keys);
   g_free (cfg);
 }
 
@@ -347,4 +351,61 @@ sf_config_get_source (SfConfig *cfg, const char *section, const char *key)
   Value *v = find (cfg, section, key);
   g_return_val_if_fail (v != NULL, NULL);
   return v->source;
+}
+
+/* ---- keys a flow declares (framework/sf-config-private.h) ---- */
+
+static void
+owned_key_free (SfConfigKey *k)
+{
+  g_free ((char *) k->key);
+  g_free ((char *) k->default_value);
+  g_free ((char *) k->doc);
+  g_free (k);
+}
+
+gboolean
+sf_config_declare_string (SfConfig *cfg, const char *section, const char *key, const char *default_value,
+                          const char *doc, GError **error)
+{
+  Value *old = find (cfg, section, key);
+  if (old != NULL) {
+    if (g_strcmp0 (old->decl->default_value, default_value) == 0)
+      return TRUE; /* the same flow imported twice */
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_DUPLICATE,
+                 "configuration key %s.%s is declared twice, with different defaults", section, key);
+    return FALSE;
+  }
+  if (cfg->owned_keys == NULL)
+    cfg->owned_keys = g_ptr_array_new_with_free_func ((GDestroyNotify) owned_key_free);
+  SfConfigKey *k = g_new0 (SfConfigKey, 1);
+  k->key = g_strdup (key);
+  k->type = SF_CFG_STRING;
+  k->default_value = g_strdup (default_value);
+  k->doc = g_strdup (doc != NULL ? doc : "declared by the flow");
+  g_ptr_array_add (cfg->owned_keys, k);
+  GPtrArray *a = g_hash_table_lookup (cfg->sections, section);
+  if (a == NULL) {
+    a = g_ptr_array_new_with_free_func ((GDestroyNotify) value_free);
+    g_hash_table_insert (cfg->sections, g_strdup (section), a);
+  }
+  Value *v = g_new0 (Value, 1);
+  v->decl = k;
+  v->source = g_strdup ("default");
+  v->text = g_strdup (default_value);
+  g_ptr_array_add (a, v);
+  return TRUE;
+}
+
+gboolean
+sf_config_has_key (SfConfig *cfg, const char *section, const char *key)
+{
+  return find (cfg, section, key) != NULL;
+}
+
+const char *
+sf_config_get_text (SfConfig *cfg, const char *section, const char *key)
+{
+  Value *v = find (cfg, section, key);
+  return v != NULL && v->text != NULL ? v->text : "";
 }

@@ -1,6 +1,8 @@
 /* sf-loader.c: XML flows into machine definitions (see sf-loader.h). */
 #include "config.h"
 #include "sf-loader.h"
+#include "sf-config-private.h"
+#include "sf-flow.h"
 #include <gio/gio.h>
 #include <libxml/parser.h>
 #include <libxml/relaxng.h>
@@ -19,6 +21,7 @@ struct _SfLoader {
   GPtrArray *stack;     /* origins being loaded, for cycle detection (unowned strings) */
   xmlRelaxNGPtr schema; /* owned, lazily parsed */
   const char *file;     /* the origin being parsed, for libxml2's callbacks */
+  GHashTable *lists;    /* the machine being built's <list>s: name (owned) -> SfFlowList (owned) */
   gboolean no_plugins;
 };
 
@@ -374,6 +377,55 @@ load_triggers (SfLoader *l, const char *file, SfMachine *m, SfQueue q, const xml
   return TRUE;
 }
 
+/* Conditions (<if>, <all>, <any>, <not> children) and the ${...} of the arg,
+ * checked against what the binding's triggers let through. */
+static gboolean
+load_guard_and_exprs (SfLoader *l, const char *file, SfMachine *m, const xmlNode *node, SfBinding *b)
+{
+  SfFlowScope scope = { m, l->lists, sf_registry_config (l->reg), b->on != NULL ? b->on->kinds : b->op->events,
+                        b->on != NULL ? b->on->text : NULL };
+  gboolean has_cond = FALSE;
+  for (const xmlNode *k = node->children; k != NULL; k = k->next)
+    has_cond = has_cond || sf_cond_is_element (k);
+  if (has_cond && m->version < 2) {
+    ERR (l, file, node, "<op>: conditions need a version-2 flow (<flow version=\"2\">)");
+    return FALSE;
+  }
+  g_autoptr (GError) e = NULL;
+  if (has_cond) {
+    SfCond *c = sf_cond_from_children (node, &scope, &e);
+    if (c == NULL) {
+      diag (l, file, e->code > 0 ? e->code : b->line, FALSE, "%s", e->message);
+      return FALSE;
+    }
+    b->guard = c;
+    b->guard_eval = sf_cond_eval;
+    b->guard_free = sf_cond_free;
+  }
+  if (b->arg_text == NULL)
+    return TRUE;
+  if ((b->op->flags & SF_OPF_EXPR_ARG) == 0)
+    return TRUE; /* load_op refused a ${ in its arg */
+  if (m->version < 2 && strstr (b->arg_text, "${") != NULL) {
+    ERR (l, file, node, "<op>: ${...} expressions need a version-2 flow (<flow version=\"2\">)");
+    return FALSE;
+  }
+  if (!sf_expr_check (b->arg_text, &scope, &e)) {
+    ERR (l, file, node, "<op>: arg of '%s': %s", b->op_name, e->message);
+    return FALSE;
+  }
+  if ((b->op->flags & SF_OPF_SETS_VAR) != 0) {
+    const char *eq = strchr (b->arg_text, '=');
+    g_autofree char *name = eq != NULL ? g_strstrip (g_strndup (b->arg_text, eq - b->arg_text)) : NULL;
+    if (name == NULL || sf_machine_var_index (m, name) < 0) {
+      ERR (l, file, node, "<op>: '%s' sets '%s', which is not a variable of this flow (declare it with <var name=\"%s\"/>)",
+           b->op_name, name != NULL ? name : b->arg_text, name != NULL ? name : "NAME");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 static void
 load_op (SfLoader *l, const char *file, SfMachine *m, SfState *state, SfQueue q, const xmlNode *node)
 {
@@ -456,6 +508,9 @@ load_op (SfLoader *l, const char *file, SfMachine *m, SfState *state, SfQueue q,
   } else if (arg != NULL && op->arg_mode == SF_ARG_NONE) {
     ERR (l, file, node, "<op>: operator '%s' takes no arg (got '%s')", name, arg);
     ok = FALSE;
+  } else if (arg != NULL && (op->flags & SF_OPF_EXPR_ARG) == 0 && strstr (arg, "${") != NULL) {
+    ERR (l, file, node, "<op>: operator '%s' does not read ${...} expressions in its arg ('%s')", name, arg);
+    ok = FALSE;
   } else if (arg != NULL) {
     b->arg_text = g_strdup (arg);
     if (op->fixup != NULL) {
@@ -469,8 +524,9 @@ load_op (SfLoader *l, const char *file, SfMachine *m, SfState *state, SfQueue q,
       b->arg = g_strdup (arg);
     }
   }
-  /* triggers */
+  /* triggers, then what reads the event: conditions and expressions */
   ok = load_triggers (l, file, m, q, node, b, on_attr) && ok;
+  ok = ok && load_guard_and_exprs (l, file, m, node, b);
   if (!ok) {
     sf_binding_free (b);
     return;
@@ -667,6 +723,81 @@ valid_state_name (const char *name)
   return TRUE;
 }
 
+static gboolean
+valid_decl_name (const char *name)
+{
+  return name != NULL && (g_ascii_isalpha (*name) || *name == '_') && sf_op_name_valid (name) &&
+         strchr (name, '.') == NULL && strchr (name, '-') == NULL;
+}
+
+/* <setting name= value= doc=>: a configuration key flow.NAME (the configuration
+ * file's [flow] section, --set flow.NAME=...); <var name= value=>: a variable
+ * of each instance; <list name= file=> or <list name=><item>..</item></list>. */
+static void
+load_declarations (SfLoader *l, const char *file, SfMachine *m, xmlNode *root)
+{
+  for (xmlNode *n = root->children; n != NULL; n = n->next) {
+    gboolean setting = is_element (n, "setting"), var = is_element (n, "var"), list = is_element (n, "list");
+    if (!setting && !var && !list)
+      continue;
+    g_autofree char *name = prop (n, "name");
+    if (m->version < 2) {
+      ERR (l, file, n, "<%s>: declarations need a version-2 flow (<flow version=\"2\">)", (const char *) n->name);
+      continue;
+    }
+    if (!valid_decl_name (name)) {
+      ERR (l, file, n, "<%s>: '%s' is not a name (letters, digits and '_', not starting with a digit)",
+           (const char *) n->name, name);
+      continue;
+    }
+    if (setting) {
+      g_autofree char *value = prop (n, "value");
+      g_autofree char *doc = prop (n, "doc");
+      SfConfig *cfg = sf_registry_config (l->reg);
+      g_autoptr (GError) e = NULL;
+      if (cfg != NULL && !sf_config_declare_string (cfg, "flow", name, value != NULL ? value : "", doc, &e))
+        ERR (l, file, n, "<setting>: %s", e->message);
+    } else if (var) {
+      g_autofree char *value = prop (n, "value");
+      if (sf_machine_var_index (m, name) >= 0)
+        ERR (l, file, n, "<var>: variable '%s' is declared twice", name);
+      else
+        sf_machine_add_var (m, name, value, (int) xmlGetLineNo (n));
+    } else {
+      g_autofree char *path = prop (n, "file");
+      if (g_hash_table_contains (l->lists, name)) {
+        ERR (l, file, n, "<list>: list '%s' is declared twice", name);
+        continue;
+      }
+      SfFlowList *fl = NULL;
+      if (path != NULL) {
+        if (g_str_has_prefix (file, BUILTIN_PREFIX)) {
+          ERR (l, file, n, "<list>: built-in flows cannot read list files ('%s')", path);
+          continue;
+        }
+        g_autofree char *full = resolve_relative (file, path);
+        g_autoptr (GError) e = NULL;
+        fl = sf_flow_list_new_file (full, &e);
+        if (fl == NULL) {
+          ERR (l, file, n, "<list>: %s", e->message);
+          continue;
+        }
+      } else {
+        g_autoptr (GPtrArray) items = g_ptr_array_new_with_free_func (g_free);
+        for (xmlNode *it = n->children; it != NULL; it = it->next)
+          if (is_element (it, "item")) {
+            xmlChar *text = xmlNodeGetContent (it);
+            g_ptr_array_add (items, g_strstrip (g_strdup ((const char *) text)));
+            xmlFree (text);
+          }
+        g_ptr_array_add (items, NULL);
+        fl = sf_flow_list_new_items ((const char *const *) items->pdata);
+      }
+      g_hash_table_insert (l->lists, g_strdup (name), fl);
+    }
+  }
+}
+
 static SfMachine *
 build (SfLoader *l, const char *file, xmlNode *root, int depth)
 {
@@ -719,6 +850,13 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
         g_hash_table_insert (m->imports, g_strdup (iname), sub);
     }
   }
+
+  /* Declarations of version 2: settings, variables, lists. */
+  g_autoptr (GHashTable) lists = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                                        (GDestroyNotify) sf_flow_list_unref);
+  GHashTable *saved_lists = l->lists;
+  l->lists = lists;
+  load_declarations (l, file, m, root);
 
   /* States: names first, so targets may be written before the state they name. */
   for (xmlNode *n = root->children; n != NULL; n = n->next) {
@@ -780,6 +918,7 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
             s->name);
   }
 
+  l->lists = saved_lists;
   if (sf_loader_n_errors (l) > errors_before)
     return NULL;
   check_reachable (l, file, m);

@@ -353,3 +353,9 @@ sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
   g_ptr_array_add (reg->defs, def);
   return TRUE;
 }
+
+SfConfig *
+sf_registry_config (SfRegistry *reg)
+{
+  return reg->cfg;
+}

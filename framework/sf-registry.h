@@ -29,6 +29,8 @@ SfRegistry *sf_registry_new (SfConfig *cfg, const SfModuleDef *const *modules);
 /* An empty registry, for tests. */
 SfRegistry *sf_registry_new_empty (SfConfig *cfg);
 void sf_registry_free (SfRegistry *reg);
+/* The configuration its modules declared their sections in (unowned, nullable). */
+SfConfig *sf_registry_config (SfRegistry *reg);
 
 /* Adds a constant table (which must outlive the registry).  @ns: NULL for built-ins. */
 gboolean sf_registry_add (SfRegistry *reg, const char *ns, const SfOperatorDef *table, gsize n, GError **error);

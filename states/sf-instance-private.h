@@ -34,6 +34,7 @@ struct _SfInstance {
   gint64 created_us;
   char *end_reason;        /* owned, nullable */
   char *event_fields;      /* the host's, owned, nullable: "key":value JSON fields its event lines carry */
+  char **vars;             /* owned, nullable until one is set: machine->vars->len values (NULL: its init) */
 };
 
 /* A new instance of @machine (a ref is taken) in its initial state, running in

@@ -1,6 +1,7 @@
 /* sf-instance.c: instances and their data (see sf-instance.h). */
 #include "config.h"
 #include "sf-instance-private.h"
+#include <string.h>
 
 SfInstance *
 sf_instance_new (SfRuntime *rt, SfMachine *machine)
@@ -30,6 +31,10 @@ sf_instance_free (SfInstance *inst)
       s.destroy (s.data);
   }
   g_free (inst->slots);
+  if (inst->vars != NULL)
+    for (guint i = 0; i < inst->machine->vars->len; i++)
+      g_free (inst->vars[i]);
+  g_free (inst->vars);
   sf_machine_unref (inst->machine);
   g_free (inst->handle);
   g_free (inst->key);
@@ -105,4 +110,31 @@ sf_instance_set_slot (SfInstance *inst, guint slot, gpointer data, GDestroyNotif
    * sees the slot as it now is. */
   if (old.data != NULL && old.data != data && old.destroy != NULL)
     old.destroy (old.data);
+}
+
+const char *
+sf_instance_var (SfInstance *inst, guint idx)
+{
+  g_return_val_if_fail (idx < inst->machine->vars->len, "");
+  if (inst->vars != NULL && inst->vars[idx] != NULL)
+    return inst->vars[idx];
+  return ((SfVarDecl *) g_ptr_array_index (inst->machine->vars, idx))->init;
+}
+
+void
+sf_instance_set_var (SfInstance *inst, guint idx, const char *value)
+{
+  g_return_if_fail (idx < inst->machine->vars->len);
+  if (inst->vars == NULL)
+    inst->vars = g_new0 (char *, inst->machine->vars->len);
+  gsize len = strlen (value);
+  if (len > SF_VAR_MAX_LEN) {
+    const char *end = value + SF_VAR_MAX_LEN;
+    if (!g_utf8_validate (value, SF_VAR_MAX_LEN, &end))
+      len = (gsize) (end - value);
+    else
+      len = SF_VAR_MAX_LEN;
+  }
+  g_free (inst->vars[idx]);
+  inst->vars[idx] = g_strndup (value, len);
 }

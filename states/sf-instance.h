@@ -37,4 +37,10 @@ gpointer sf_instance_get_slot (SfInstance *inst, guint slot);
  * destroy function; NULL clears the slot. */
 void sf_instance_set_slot (SfInstance *inst, guint slot, gpointer data, GDestroyNotify destroy);
 
+/* The flow's variable number @idx (sf_machine_var_index): its value (unowned),
+ * its declared initial value until set. */
+const char *sf_instance_var (SfInstance *inst, guint idx);
+/* Sets it to a copy of @value, cut to SF_VAR_MAX_LEN bytes (at a UTF-8 boundary). */
+void sf_instance_set_var (SfInstance *inst, guint idx, const char *value);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 /* sf-machine.c: machine definitions (see sf-machine.h). */
 #include "config.h"
 #include "sf-machine.h"
+#include <string.h>
 
 static void
 state_free (SfState *s)
@@ -9,6 +10,14 @@ state_free (SfState *s)
     g_ptr_array_unref (s->queues[q]);
   g_free (s->name);
   g_free (s);
+}
+
+static void
+var_decl_free (SfVarDecl *v)
+{
+  g_free (v->name);
+  g_free (v->init);
+  g_free (v);
 }
 
 SfMachine *
@@ -21,6 +30,7 @@ sf_machine_new (const char *name, const char *file)
   m->scope = g_strdup ("call");
   m->states = g_ptr_array_new_with_free_func ((GDestroyNotify) state_free);
   m->by_name = g_hash_table_new (g_str_hash, g_str_equal);
+  m->vars = g_ptr_array_new_with_free_func ((GDestroyNotify) var_decl_free);
   m->imports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                       (GDestroyNotify) sf_machine_unref);
   return m;
@@ -42,6 +52,7 @@ sf_machine_unref (SfMachine *m)
   g_hash_table_unref (m->by_name);
   g_ptr_array_unref (m->states);
   g_hash_table_unref (m->imports);
+  g_ptr_array_unref (m->vars);
   g_free (m->name);
   g_free (m->file);
   g_free (m->scope);
@@ -127,4 +138,24 @@ sf_queue_name (SfQueue q)
 {
   static const char *const names[] = { "entry", "normal", "exit" };
   return q < SF_QUEUE_COUNT ? names[q] : "?";
+}
+
+guint
+sf_machine_add_var (SfMachine *m, const char *name, const char *init, int line)
+{
+  SfVarDecl *v = g_new0 (SfVarDecl, 1);
+  v->name = g_strdup (name);
+  v->init = g_strdup (init != NULL ? init : "");
+  v->line = line;
+  g_ptr_array_add (m->vars, v);
+  return m->vars->len - 1;
+}
+
+int
+sf_machine_var_index (SfMachine *m, const char *name)
+{
+  for (guint i = 0; i < m->vars->len; i++)
+    if (strcmp (((SfVarDecl *) g_ptr_array_index (m->vars, i))->name, name) == 0)
+      return (int) i;
+  return -1;
 }

@@ -56,7 +56,20 @@ struct _SfMachine {
   GPtrArray *states;          /* owned SfState, in file order (catch-all included) */
   GHashTable *by_name;        /* owned: name -> SfState (unowned) */
   GHashTable *imports;        /* owned: name -> SfMachine (ref) */
+  GPtrArray *vars;            /* owned SfVarDecl, in declaration order: <var> (version 2) */
 };
+
+/* A per-instance variable a flow declares (<var name="digits" value=""/>);
+ * expressions refer to it by index. */
+typedef struct {
+  char *name;                 /* owned */
+  char *init;                 /* owned: its value in a new instance */
+  int line;
+} SfVarDecl;
+
+/* The longest value a variable holds: a longer one is cut (a peer's digits or
+ * headers cannot grow an instance without bound). */
+#define SF_VAR_MAX_LEN 1024
 
 SfMachine *sf_machine_new (const char *name, const char *file);
 SfMachine *sf_machine_ref (SfMachine *m);
@@ -65,6 +78,10 @@ SfState *sf_machine_lookup_state (SfMachine *m, const char *name);
 SfState *sf_machine_add_state (SfMachine *m, const char *name, int line);
 /* The imported machine named @name, or NULL. */
 SfMachine *sf_machine_lookup_import (SfMachine *m, const char *name);
+/* Declares a variable; returns its index. */
+guint sf_machine_add_var (SfMachine *m, const char *name, const char *init, int line);
+/* The index of variable @name, or -1. */
+int sf_machine_var_index (SfMachine *m, const char *name);
 
 SfBinding *sf_binding_new (const SfOperatorDef *op, const char *op_name, int line);
 void sf_binding_free (SfBinding *b);

@@ -56,6 +56,11 @@ SF_API const SfUri *sf_message_request_uri (SfMessage *msg);
 SF_API guint sf_message_status (SfMessage *msg);
 SF_API SfSlice sf_message_reason (SfMessage *msg);
 SF_API SfSlice sf_message_body (SfMessage *msg);
+/* Where it came from: the source address as text ("192.0.2.1", "::1"; transfer
+ * full) and, when @port is not NULL, the port; NULL (port 0) when unknown. */
+SF_API char *sf_message_source (SfMessage *msg, guint *port);
+/* The transport it came over, lower case: "udp", "tcp". */
+SF_API const char *sf_message_transport (SfMessage *msg);
 
 /* Header values by name (case-insensitive; compact forms such as "f" find
  * "From").  Values are counted in order across all lines of the header; a line

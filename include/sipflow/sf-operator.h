@@ -61,6 +61,8 @@ SF_API gboolean sf_op_fixup_name (const char *text, gpointer *out_arg, GError **
 typedef enum {
   SF_OPF_TRANSITIONS = 1 << 0, /* may return SF_OP_TRANSITION (so next="" means something) */
   SF_OPF_ARG_OR_ON = 1 << 1,   /* needs an arg, or an on="" naming its event (OpOnTimer): "$arg" in its triggers */
+  SF_OPF_EXPR_ARG = 1 << 2,    /* its arg may hold ${...} expressions, checked at load, read with sf_ctx_expand() */
+  SF_OPF_SETS_VAR = 1 << 3,    /* its arg is NAME=..., NAME a variable the flow declares (OpSet) */
 } SfOpFlags;
 
 typedef struct {
@@ -110,6 +112,16 @@ SF_API SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *ke
  * a plugin's operators (a critical, and NULL, from others). */
 SF_API gpointer sf_ctx_plugin_data (SfCtx *ctx);
 SF_API void sf_ctx_set_plugin_data (SfCtx *ctx, gpointer data, GDestroyNotify destroy);
+
+/* Expands the ${...} pseudo-variables of @text for @ev (docs/engine.md,
+ * "Expressions"; the loader checked them when the arg came from a binding of an
+ * SF_OPF_EXPR_ARG operator); an absent value reads as empty (transfer full). */
+SF_API char *sf_ctx_expand (SfCtx *ctx, SfEvent *ev, const char *text);
+/* The instance's variable @name (<var>): its value (transfer none), NULL when
+ * the flow declares no such variable. */
+SF_API const char *sf_ctx_var (SfCtx *ctx, const char *name);
+/* Sets it (cut to 1024 bytes); FALSE when the flow declares no such variable. */
+SF_API gboolean sf_ctx_set_var (SfCtx *ctx, const char *name, const char *value);
 
 /* Writes one event line on the endpoint's event output:
  * {"event":@event,"call"|"instance":handle,"machine":..., then @fields (already-JSON

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "sipflow/sf-operator.h"
 #include "framework/sf-json.h"
+#include "sipflow/sf-message.h"
 #include <string.h>
 
 /* ---- argument fix-ups (load time) ---- */
@@ -66,26 +67,204 @@ fixup_text (const char *text, gpointer *out, GError **error)
   return TRUE;
 }
 
+/* Splits @text at spaces outside ${...} (transfer full). */
+static char **
+split_words (const char *text)
+{
+  GPtrArray *a = g_ptr_array_new ();
+  const char *p = text;
+  while (*p != '\0') {
+    while (*p == ' ')
+      p++;
+    if (*p == '\0')
+      break;
+    const char *start = p;
+    int depth = 0;
+    while (*p != '\0' && (depth > 0 || *p != ' ')) {
+      if (p[0] == '$' && p[1] == '{') {
+        depth++;
+        p++;
+      } else if (*p == '}' && depth > 0) {
+        depth--;
+      }
+      p++;
+    }
+    g_ptr_array_add (a, g_strndup (start, p - start));
+  }
+  g_ptr_array_add (a, NULL);
+  return (char **) g_ptr_array_free (a, FALSE);
+}
+
+/* OpEmit: "NAME [KEY=EXPR]...". */
+static gboolean
+fixup_emit (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) words = split_words (text);
+  if (words[0] == NULL || !sf_op_name_valid (words[0])) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected an event name, then KEY=VALUE fields, got '%s'", text);
+    return FALSE;
+  }
+  static const char *const reserved[] = { "event", "call", "instance", "machine", "state", "trigger", "time", NULL };
+  for (guint i = 1; words[i] != NULL; i++) {
+    const char *eq = strchr (words[i], '=');
+    g_autofree char *key = eq != NULL ? g_strndup (words[i], eq - words[i]) : NULL;
+    if (key == NULL || !sf_op_name_valid (key) || g_strv_contains (reserved, key)) {
+      g_set_error (error, SF_OP_ARG_ERROR, 0, "field '%s': expected KEY=VALUE, KEY a name other than %s", words[i],
+                   "event, call, instance, machine, state, trigger, time");
+      return FALSE;
+    }
+  }
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+/* OpSet: "NAME=EXPR" (the loader checked NAME is a variable). */
+static gboolean
+fixup_set (const char *text, gpointer *out, GError **error)
+{
+  const char *eq = strchr (text, '=');
+  g_autofree char *name = eq != NULL ? g_strstrip (g_strndup (text, eq - text)) : NULL;
+  if (name == NULL || !sf_op_name_valid (name)) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected NAME=VALUE ('digits=${var.digits}${dtmf}'), got '%s'", text);
+    return FALSE;
+  }
+  *out = g_strdup (text);
+  return TRUE;
+}
+
+typedef struct {
+  guint status;
+  char *reason;       /* nullable: the standard phrase */
+  char **headers;     /* owned, NULL-terminated: "Name: value" templates */
+} ReplyArg;
+
+static void
+reply_arg_free (gpointer p)
+{
+  ReplyArg *r = p;
+  g_free (r->reason);
+  g_strfreev (r->headers);
+  g_free (r);
+}
+
+/* OpReply: "CODE [REASON] [| Header: value]...". */
+static gboolean
+fixup_reply (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, "|", -1);
+  char *first = g_strstrip (parts[0]);
+  char *end = NULL;
+  guint64 code = g_ascii_strtoull (first, &end, 10);
+  if (end == first || code < 100 || code > 699 || (*end != '\0' && *end != ' ')) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected CODE [REASON] [| Header: value]... with CODE 100..699, got '%s'",
+                 text);
+    return FALSE;
+  }
+  ReplyArg *r = g_new0 (ReplyArg, 1);
+  r->status = (guint) code;
+  char *reason = g_strstrip (end);
+  r->reason = *reason != '\0' ? g_strdup (reason) : NULL;
+  GPtrArray *h = g_ptr_array_new ();
+  for (guint i = 1; parts[i] != NULL; i++) {
+    char *line = g_strstrip (parts[i]);
+    const char *colon = strchr (line, ':');
+    if (colon == NULL || colon == line || strchr (line, '\r') != NULL || strchr (line, '\n') != NULL) {
+      g_ptr_array_add (h, NULL);
+      g_strfreev ((char **) g_ptr_array_free (h, FALSE));
+      reply_arg_free (r);
+      g_set_error (error, SF_OP_ARG_ERROR, 0, "'%s' is not a header line 'Name: value'", line);
+      return FALSE;
+    }
+    g_ptr_array_add (h, g_strdup (line));
+  }
+  g_ptr_array_add (h, NULL);
+  r->headers = (char **) g_ptr_array_free (h, FALSE);
+  *out = r;
+  return TRUE;
+}
+
+/* An expanded value goes into a header line: a CR or LF from a peer's
+ * message must not start a header of its own. */
+static void
+strip_crlf (char *s)
+{
+  for (char *p = s; *p != '\0'; p++)
+    if (*p == '\r' || *p == '\n')
+      *p = ' ';
+}
+
 /* ---- operators ---- */
 
 static SfOpResult
 sf_op_log (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  g_message ("%s %s: %s (%s)", sf_ctx_handle (ctx), sf_ctx_state (ctx), (const char *) arg, sf_event_trigger (ev));
+  g_autofree char *text = sf_ctx_expand (ctx, ev, arg);
+  g_message ("%s %s: %s (%s)", sf_ctx_handle (ctx), sf_ctx_state (ctx), text, sf_event_trigger (ev));
   return SF_OP_CONTINUE;
 }
 
 static SfOpResult
 sf_op_emit (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
+  g_auto (GStrv) words = split_words (arg);
   GString *f = g_string_new (NULL);
   g_string_append (f, "\"state\":");
   sf_json_append_string (f, sf_ctx_state (ctx));
   g_string_append (f, ",\"trigger\":");
   sf_json_append_string (f, sf_event_trigger (ev));
+  for (guint i = 1; words[i] != NULL; i++) {
+    const char *eq = strchr (words[i], '=');
+    g_autofree char *key = g_strndup (words[i], eq - words[i]);
+    g_autofree char *value = sf_ctx_expand (ctx, ev, eq + 1);
+    g_string_append_c (f, ',');
+    sf_json_append_string (f, key);
+    g_string_append_c (f, ':');
+    sf_json_append_string (f, value);
+  }
   g_autofree char *fields = g_string_free (f, FALSE);
-  sf_ctx_emit (ctx, arg, fields);
+  sf_ctx_emit (ctx, words[0], fields);
   return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_set (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const char *text = arg;
+  const char *eq = strchr (text, '=');
+  g_autofree char *name = g_strstrip (g_strndup (text, eq - text));
+  g_autofree char *value = sf_ctx_expand (ctx, ev, eq + 1);
+  if (!sf_ctx_set_var (ctx, name, value)) {
+    sf_log (ctx, G_LOG_LEVEL_WARNING, "no variable '%s' in this flow", name);
+    return SF_OP_ERROR;
+  }
+  return SF_OP_CONTINUE;
+}
+
+static SfOpResult
+sf_op_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const ReplyArg *r = arg;
+  SfMessage *req = sf_message_from_event (ev);
+  if (req == NULL || !sf_message_is_request (req))
+    return SF_OP_SKIP;
+  g_autofree char *reason = r->reason != NULL ? sf_ctx_expand (ctx, ev, r->reason) : NULL;
+  if (reason != NULL)
+    strip_crlf (reason);
+  guint n = g_strv_length (r->headers);
+  g_autofree char **headers = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++) {
+    headers[i] = sf_ctx_expand (ctx, ev, r->headers[i]);
+    strip_crlf (headers[i]);
+  }
+  g_autoptr (GError) error = NULL;
+  gboolean ok = sf_message_reply (ctx, req, r->status, reason, (const char *const *) headers, &error);
+  for (guint i = 0; i < n; i++)
+    g_free (headers[i]);
+  if (!ok) {
+    sf_log (ctx, G_LOG_LEVEL_WARNING, "cannot answer %u: %s", r->status, error->message);
+    return SF_OP_ERROR;
+  }
+  return SF_OP_TRANSITION;
 }
 
 static SfOpResult
@@ -152,10 +331,21 @@ sf_op_ignore (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 const SfOperatorDef sf_op_core_table[] = {
-  { "OpLog", sf_op_log, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_text, g_free,
-    "logs its argument (log level message) with the instance, state and event", "*", "TEXT", NULL },
-  { "OpEmit", sf_op_emit, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
-    "writes the event line {\"event\":ARG,...} with the state and trigger on the event output", "*", "NAME", NULL },
+  { "OpLog", sf_op_log, SF_Q_ALL, SF_EV_ANY, SF_OPF_EXPR_ARG, NULL, SF_ARG_REQUIRED, fixup_text, g_free,
+    "logs its argument, its ${...} expanded (log level message), with the instance, state and event", "*",
+    "TEXT with ${...}", NULL },
+  { "OpEmit", sf_op_emit, SF_Q_ALL, SF_EV_ANY, SF_OPF_EXPR_ARG, NULL, SF_ARG_REQUIRED, fixup_emit, g_free,
+    "writes the event line {\"event\":NAME,...} with the state, the trigger and its KEY=VALUE fields (values "
+    "with ${...}) on the event output: 'screened caller=${from.user}'", "*", "NAME [KEY=VALUE]...", NULL },
+  { "OpSet", sf_op_set, SF_Q_ALL, SF_EV_ANY, SF_OPF_EXPR_ARG | SF_OPF_SETS_VAR, NULL, SF_ARG_REQUIRED, fixup_set,
+    g_free, "sets the instance variable NAME (a <var> of the flow) to VALUE, its ${...} expanded: "
+    "'digits=${var.digits}${dtmf}'; a value is cut at 1024 bytes", "*", "NAME=VALUE", NULL },
+  { "OpReply", sf_op_reply, SF_Q_NORMAL | SF_Q_ENTRY, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL,
+    SF_ARG_REQUIRED, fixup_reply, reply_arg_free,
+    "answers the request of its event with CODE, REASON (nullable: the standard phrase) and the header lines "
+    "after '|', values with ${...}: '603 Declined', '302 Moved Temporarily | Contact: <${cfg.flow.fallback}>'; "
+    "it transitions to next when it has one.  A final answer ends the server transaction, so the flow must "
+    "then leave the request alone", "sip:*", "CODE [REASON] [| Header: value]...", "RFC 3261 8.2.6" },
   { "OpStartTimer", sf_op_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_timer, timer_arg_free,
     "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME", "*",
     "NAME=DURATION (250ms, 5s)", NULL },

@@ -124,6 +124,28 @@ sf_message_body (SfMessage *msg)
   return slice (sf_sip_msg_body (sip_event (msg)->msg));
 }
 
+char *
+sf_message_source (SfMessage *msg, guint *port)
+{
+  g_return_val_if_fail (msg != NULL, NULL);
+  GInetSocketAddress *remote = sip_event (msg)->peer.remote;
+  if (remote == NULL) {
+    if (port != NULL)
+      *port = 0;
+    return NULL;
+  }
+  if (port != NULL)
+    *port = g_inet_socket_address_get_port (remote);
+  return g_inet_address_to_string (g_inet_socket_address_get_address (remote));
+}
+
+const char *
+sf_message_transport (SfMessage *msg)
+{
+  g_return_val_if_fail (msg != NULL, "");
+  return sip_event (msg)->peer.proto == SF_SIP_UDP ? "udp" : "tcp";
+}
+
 /* The parsed values of header @name when sipflow knows it and it parses
  * (transfer none), else NULL: then its lines are its values. */
 static GPtrArray *

@@ -58,5 +58,6 @@ void sf_test_register_tone (void);
 void sf_test_register_location (void);
 void sf_test_register_proxy (void);
 void sf_test_register_sdk (void);
+void sf_test_register_flow (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))
