@@ -13,6 +13,7 @@
 typedef struct {
   char *name;
   guint64 ms;
+  char *expr;     /* nullable: a duration read at run time */
 } TimerArg;
 
 static void
@@ -20,6 +21,7 @@ timer_arg_free (gpointer p)
 {
   TimerArg *t = p;
   g_free (t->name);
+  g_free (t->expr);
   g_free (t);
 }
 
@@ -42,13 +44,16 @@ parse_duration_ms (const char *text, guint64 *ms)
   return TRUE;
 }
 
+/* "NAME=DURATION", DURATION a constant or ${...} read when the timer starts
+ * ("no_answer=${cfg.flow.no_answer}"). */
 static gboolean
 fixup_timer (const char *text, gpointer *out, GError **error)
 {
   const char *eq = strchr (text, '=');
   g_autofree char *name = eq != NULL ? g_strndup (text, eq - text) : NULL;
   guint64 ms = 0;
-  if (eq == NULL || !sf_op_name_valid (name) || !parse_duration_ms (eq + 1, &ms)) {
+  gboolean dynamic = eq != NULL && strstr (eq + 1, "${") != NULL;
+  if (eq == NULL || !sf_op_name_valid (name) || (!dynamic && !parse_duration_ms (eq + 1, &ms))) {
     g_set_error (error, SF_OP_ARG_ERROR, 0,
                  "expected NAME=DURATION such as 'ringing=250ms' or 'answer=2s', got '%s'", text);
     return FALSE;
@@ -56,6 +61,7 @@ fixup_timer (const char *text, gpointer *out, GError **error)
   TimerArg *t = g_new0 (TimerArg, 1);
   t->name = g_steal_pointer (&name);
   t->ms = ms;
+  t->expr = dynamic ? g_strdup (eq + 1) : NULL;
   *out = t;
   return TRUE;
 }
@@ -271,7 +277,15 @@ static SfOpResult
 sf_op_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   const TimerArg *t = arg;
-  sf_ctx_timer_start (ctx, t->name, t->ms);
+  guint64 ms = t->ms;
+  if (t->expr != NULL) {
+    g_autofree char *text = sf_ctx_expand (ctx, ev, t->expr);
+    if (!parse_duration_ms (text, &ms)) {
+      sf_log (ctx, G_LOG_LEVEL_WARNING, "timer %s: '%s' is not a duration (250ms, 5s): not started", t->name, text);
+      return SF_OP_ERROR;
+    }
+  }
+  sf_ctx_timer_start (ctx, t->name, ms);
   return SF_OP_CONTINUE;
 }
 
@@ -346,9 +360,10 @@ const SfOperatorDef sf_op_core_table[] = {
     "after '|', values with ${...}: '603 Declined', '302 Moved Temporarily | Contact: <${cfg.flow.fallback}>'; "
     "it transitions to next when it has one.  A final answer ends the server transaction, so the flow must "
     "then leave the request alone", "sip:*", "CODE [REASON] [| Header: value]...", "RFC 3261 8.2.6" },
-  { "OpStartTimer", sf_op_start_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_timer, timer_arg_free,
-    "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME", "*",
-    "NAME=DURATION (250ms, 5s)", NULL },
+  { "OpStartTimer", sf_op_start_timer, SF_Q_ALL, SF_EV_ANY, SF_OPF_EXPR_ARG, NULL, SF_ARG_REQUIRED, fixup_timer, timer_arg_free,
+    "starts (or restarts) the instance timer NAME=DURATION ('ringing=250ms'); it fires as timer:NAME; the "
+    "duration may be read when it starts: 'no_answer=${cfg.flow.no_answer}'", "*",
+    "NAME=DURATION (250ms, 5s, or ${...})", NULL },
   { "OpCancelTimer", sf_op_cancel_timer, SF_Q_ALL, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
     "cancels the instance timer NAME if it is running", "*", "NAME", NULL },
   { "OpGo", sf_op_go, SF_Q_NORMAL, SF_EV_ANY, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,

@@ -7,6 +7,7 @@
  *    changes), in-net, matches (with a match limit against catastrophic
  *    backtracking), less/greater, all/any/not, time of day and weekday in a time zone
  *  - OpEmit fields; absent values read as empty, never an error
+ *  - <setting>: a configuration key flow.NAME, read by a timer's duration
  *  - load errors: unknown pseudo-variable and variable (with did-you-mean),
  *    a message field on a timer trigger, a bad regex, an unknown list, a
  *    version-1 flow with conditions */
@@ -263,6 +264,32 @@ list_file_reload (void)
   g_rmdir (dir);
 }
 
+/* A <setting> is a configuration key flow.NAME; a timer's duration may read it. */
+static void
+setting_and_timer (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", V2 "<setting name=\"wait\" value=\"2s\" doc=\"how long\"/>"
+    "<state name=\"A\"><entry><op name=\"OpStartTimer\" arg=\"x=${cfg.flow.wait}\"/></entry>"
+    "<normal><op name=\"OpGo\" on=\"timer:x\" next=\"B\"/></normal></state>"
+    "<state name=\"B\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (env->cfg, "flow", "wait"), "2s");
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, "flow.wait=300ms", &error));
+  start (env, m);
+  sf_endpoint_advance (env->ep, 299);
+  CU_ASSERT_EQUAL (reached (env, "B"), 0);
+  sf_endpoint_advance (env->ep, 1);
+  CU_ASSERT_EQUAL (reached (env, "B"), 1);
+  /* A value that is no duration: the timer is not started (and said so). */
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, "flow.wait=soon", &error));
+  start (env, m);
+  sf_endpoint_advance (env->ep, 10000);
+  CU_ASSERT_EQUAL (reached (env, "B"), 1);
+  sf_test_env_free (env);
+}
+
 static void
 load_errors (void)
 {
@@ -329,5 +356,6 @@ sf_test_register_flow (void)
   CU_add_test (s, "regex_net_numbers", regex_net_numbers);
   CU_add_test (s, "time_of_day", time_of_day);
   CU_add_test (s, "list_file_reload", list_file_reload);
+  CU_add_test (s, "setting_and_timer", setting_and_timer);
   CU_add_test (s, "load_errors", load_errors);
 }
