@@ -997,3 +997,75 @@ sf_ctx_set_var (SfCtx *ctx, const char *name, const char *value)
   sf_instance_set_var (inst, (guint) idx, value);
   return TRUE;
 }
+
+/* ---- replies ---- */
+
+void
+sf_reply_spec_free (gpointer p)
+{
+  SfReplySpec *r = p;
+  if (r == NULL)
+    return;
+  g_free (r->reason);
+  g_strfreev (r->headers);
+  g_free (r);
+}
+
+gboolean
+sf_reply_spec_fixup (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) parts = g_strsplit (text, "|", -1);
+  char *first = g_strstrip (parts[0]);
+  char *end = NULL;
+  guint64 code = g_ascii_strtoull (first, &end, 10);
+  if (end == first || code < 100 || code > 699 || (*end != '\0' && *end != ' ')) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected CODE [REASON] [| Header: value]... with CODE 100..699, got '%s'",
+                 text);
+    return FALSE;
+  }
+  g_autoptr (GPtrArray) h = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 1; parts[i] != NULL; i++) {
+    char *line = g_strstrip (parts[i]);
+    const char *colon = strchr (line, ':');
+    if (colon == NULL || colon == line || strpbrk (line, "\r\n") != NULL) {
+      g_set_error (error, SF_OP_ARG_ERROR, 0, "'%s' is not a header line 'Name: value'", line);
+      return FALSE;
+    }
+    g_ptr_array_add (h, g_strdup (line));
+  }
+  g_ptr_array_add (h, NULL);
+  SfReplySpec *r = g_new0 (SfReplySpec, 1);
+  r->status = (guint) code;
+  char *reason = g_strstrip (end);
+  r->reason = *reason != '\0' ? g_strdup (reason) : NULL;
+  r->headers = (char **) g_ptr_array_steal (h, NULL);
+  *out = r;
+  return TRUE;
+}
+
+/* A value read from a peer goes into a header line: a CR or LF must not start a
+ * header of its own. */
+static char *
+one_line (char *s)
+{
+  for (char *p = s; *p != '\0'; p++)
+    if (*p == '\r' || *p == '\n')
+      *p = ' ';
+  return s;
+}
+
+char *
+sf_reply_spec_reason (const SfReplySpec *r, SfCtx *ctx, SfEvent *ev)
+{
+  return r->reason != NULL ? one_line (sf_ctx_expand (ctx, ev, r->reason)) : NULL;
+}
+
+char **
+sf_reply_spec_headers (const SfReplySpec *r, SfCtx *ctx, SfEvent *ev)
+{
+  guint n = g_strv_length (r->headers);
+  char **out = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    out[i] = one_line (sf_ctx_expand (ctx, ev, r->headers[i]));
+  return out;
+}

@@ -62,6 +62,22 @@ void sf_cond_free (gpointer cond);
 /* Is @node a condition element? */
 gboolean sf_cond_is_element (const xmlNode *node);
 
+/* A response an action sends: "CODE [REASON] [| Header: value]..." (OpReply,
+ * and the UA's OpReject, OpBusyHere), the reason and header values with ${...}. */
+typedef struct {
+  guint status;
+  char *reason;       /* owned, nullable: the standard phrase */
+  char **headers;     /* owned, NULL-terminated: "Name: value" templates */
+} SfReplySpec;
+
+/* The fix-up of such an argument (an SfOpFixup): *@out an SfReplySpec. */
+gboolean sf_reply_spec_fixup (const char *text, gpointer *out, GError **error);
+void sf_reply_spec_free (gpointer spec);
+/* Its reason (transfer full, nullable) and header lines (transfer full,
+ * NULL-terminated) for @ev: CR and LF in the values become spaces. */
+char *sf_reply_spec_reason (const SfReplySpec *spec, SfCtx *ctx, SfEvent *ev);
+char **sf_reply_spec_headers (const SfReplySpec *spec, SfCtx *ctx, SfEvent *ev);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfExpr, sf_expr_free)
 
 G_END_DECLS

@@ -4,6 +4,7 @@
  * material on the engine's semantics (docs/architecture.md, "Machine semantics"). */
 #include "config.h"
 #include "sipflow/sf-operator.h"
+#include "framework/sf-flow.h"
 #include "framework/sf-json.h"
 #include "sipflow/sf-message.h"
 #include <string.h>
@@ -138,67 +139,6 @@ fixup_set (const char *text, gpointer *out, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  guint status;
-  char *reason;       /* nullable: the standard phrase */
-  char **headers;     /* owned, NULL-terminated: "Name: value" templates */
-} ReplyArg;
-
-static void
-reply_arg_free (gpointer p)
-{
-  ReplyArg *r = p;
-  g_free (r->reason);
-  g_strfreev (r->headers);
-  g_free (r);
-}
-
-/* OpReply: "CODE [REASON] [| Header: value]...". */
-static gboolean
-fixup_reply (const char *text, gpointer *out, GError **error)
-{
-  g_auto (GStrv) parts = g_strsplit (text, "|", -1);
-  char *first = g_strstrip (parts[0]);
-  char *end = NULL;
-  guint64 code = g_ascii_strtoull (first, &end, 10);
-  if (end == first || code < 100 || code > 699 || (*end != '\0' && *end != ' ')) {
-    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected CODE [REASON] [| Header: value]... with CODE 100..699, got '%s'",
-                 text);
-    return FALSE;
-  }
-  ReplyArg *r = g_new0 (ReplyArg, 1);
-  r->status = (guint) code;
-  char *reason = g_strstrip (end);
-  r->reason = *reason != '\0' ? g_strdup (reason) : NULL;
-  GPtrArray *h = g_ptr_array_new ();
-  for (guint i = 1; parts[i] != NULL; i++) {
-    char *line = g_strstrip (parts[i]);
-    const char *colon = strchr (line, ':');
-    if (colon == NULL || colon == line || strchr (line, '\r') != NULL || strchr (line, '\n') != NULL) {
-      g_ptr_array_add (h, NULL);
-      g_strfreev ((char **) g_ptr_array_free (h, FALSE));
-      reply_arg_free (r);
-      g_set_error (error, SF_OP_ARG_ERROR, 0, "'%s' is not a header line 'Name: value'", line);
-      return FALSE;
-    }
-    g_ptr_array_add (h, g_strdup (line));
-  }
-  g_ptr_array_add (h, NULL);
-  r->headers = (char **) g_ptr_array_free (h, FALSE);
-  *out = r;
-  return TRUE;
-}
-
-/* An expanded value goes into a header line: a CR or LF from a peer's
- * message must not start a header of its own. */
-static void
-strip_crlf (char *s)
-{
-  for (char *p = s; *p != '\0'; p++)
-    if (*p == '\r' || *p == '\n')
-      *p = ' ';
-}
-
 /* ---- operators ---- */
 
 static SfOpResult
@@ -249,23 +189,14 @@ sf_op_set (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  const ReplyArg *r = arg;
+  const SfReplySpec *r = arg;
   SfMessage *req = sf_message_from_event (ev);
   if (req == NULL || !sf_message_is_request (req))
     return SF_OP_SKIP;
-  g_autofree char *reason = r->reason != NULL ? sf_ctx_expand (ctx, ev, r->reason) : NULL;
-  if (reason != NULL)
-    strip_crlf (reason);
-  guint n = g_strv_length (r->headers);
-  g_autofree char **headers = g_new0 (char *, n + 1);
-  for (guint i = 0; i < n; i++) {
-    headers[i] = sf_ctx_expand (ctx, ev, r->headers[i]);
-    strip_crlf (headers[i]);
-  }
+  g_autofree char *reason = sf_reply_spec_reason (r, ctx, ev);
+  g_auto (GStrv) headers = sf_reply_spec_headers (r, ctx, ev);
   g_autoptr (GError) error = NULL;
   gboolean ok = sf_message_reply (ctx, req, r->status, reason, (const char *const *) headers, &error);
-  for (guint i = 0; i < n; i++)
-    g_free (headers[i]);
   if (!ok) {
     sf_log (ctx, G_LOG_LEVEL_WARNING, "cannot answer %u: %s", r->status, error->message);
     return SF_OP_ERROR;
@@ -355,7 +286,7 @@ const SfOperatorDef sf_op_core_table[] = {
     g_free, "sets the instance variable NAME (a <var> of the flow) to VALUE, its ${...} expanded: "
     "'digits=${var.digits}${dtmf}'; a value is cut at 1024 bytes", "*", "NAME=VALUE", NULL },
   { "OpReply", sf_op_reply, SF_Q_NORMAL | SF_Q_ENTRY, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL,
-    SF_ARG_REQUIRED, fixup_reply, reply_arg_free,
+    SF_ARG_REQUIRED, sf_reply_spec_fixup, sf_reply_spec_free,
     "answers the request of its event with CODE, REASON (nullable: the standard phrase) and the header lines "
     "after '|', values with ${...}: '603 Declined', '302 Moved Temporarily | Contact: <${cfg.flow.fallback}>'; "
     "it transitions to next when it has one.  A final answer ends the server transaction, so the flow must "
