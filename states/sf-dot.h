@@ -1,13 +1,29 @@
 /* sf-dot.h: a machine drawn as Graphviz DOT, for teaching (docs/architecture.md,
- * "Teaching"): states with their entry/exit queues, transitions labelled with
- * the operator (and outcome) that takes them, final states doubled, the
- * catch-all state dashed. */
+ * "Teaching"; the picture's conventions: docs/pictures.md).  States carry their
+ * entry and exit operators; each arrow is labelled with the trigger that takes
+ * it (the binding's on="", or its operator's triggers: "timer:G",
+ * "sip:response 3xx-6xx"), an outcome after it in brackets ("txn:respond
+ * [failure]"), and under it, in smaller type, the operator that acts
+ * ("OpTxnResend(G)").  An operator of a normal queue that can only keep the
+ * state (no next, no outcome mapped) is a loop on its state.  The arrows between
+ * two states are one edge with a line per trigger.  Final states are doubled,
+ * the catch-all state and its arrows dashed, error arrows red.  The output
+ * depends on the machine only (file order throughout), never on hashing. */
 #pragma once
 #include "sf-machine.h"
 
 G_BEGIN_DECLS
 
+typedef enum {
+  /* Arrows that several states share (the same trigger, operator and target:
+   * a BYE that ends the call from every established state) are drawn once,
+   * from a dashed cluster around those states. */
+  SF_DOT_FOLD = 1 << 0,
+} SfDotFlags;
+
 /* (transfer full) */
 char *sf_machine_to_dot (SfMachine *m);
+/* The same with SfDotFlags @flags (transfer full). */
+char *sf_machine_to_dot_flags (SfMachine *m, guint flags);
 
 G_END_DECLS

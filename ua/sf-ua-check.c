@@ -61,23 +61,37 @@ int
 sf_ua_cmd_dot (int argc, char **argv)
 {
   if (wants_help (argc, argv)) {
-    printf ("Usage: sipflow dot FLOW.xml\n\n"
+    printf ("Usage: sipflow dot [--fold] FLOW.xml\n\n"
             "Writes the flow as a Graphviz DOT graph on standard output: states with their entry\n"
-            "and exit operators, transitions labelled with the operator and outcome that take them.\n"
+            "and exit operators; each arrow labelled with its trigger (sip:INVITE, timer:G,\n"
+            "sip:response 3xx-6xx; an outcome in brackets) and, in smaller type, the operator\n"
+            "that takes it; an operator that keeps the state is a loop (docs/pictures.md).\n"
+            "  --fold   draw the arrows several states share (the same trigger to the same\n"
+            "           state: a BYE that ends the call) once, from a cluster around them\n"
             "Example: sipflow dot xml/examples/call-demo.xml | dot -Tsvg > call-demo.svg\n");
     return SF_EXIT_OK;
   }
-  if (argc != 2)
-    return sf_ua_usage_error ("dot", argc < 2 ? "no flow given" : "one flow at a time");
-  if (argv[1][0] == '-')
-    return sf_ua_usage_error ("dot", "unknown option '%s'", argv[1]);
+  guint flags = 0;
+  const char *flow = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp (argv[i], "--fold") == 0)
+      flags |= SF_DOT_FOLD;
+    else if (argv[i][0] == '-')
+      return sf_ua_usage_error ("dot", "unknown option '%s'", argv[i]);
+    else if (flow != NULL)
+      return sf_ua_usage_error ("dot", "one flow at a time");
+    else
+      flow = argv[i];
+  }
+  if (flow == NULL)
+    return sf_ua_usage_error ("dot", "no flow given");
   g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
-  g_autoptr (SfMachine) m = sf_loader_load (loader, argv[1], NULL);
+  g_autoptr (SfMachine) m = sf_loader_load (loader, flow, NULL);
   print_diags (loader);
   if (m == NULL)
     return SF_EXIT_FAIL;
-  g_autofree char *dot = sf_machine_to_dot (m);
+  g_autofree char *dot = sf_machine_to_dot_flags (m, flags);
   fputs (dot, stdout);
   return SF_EXIT_OK;
 }

@@ -20,7 +20,7 @@ static const char usage[] =
   "                           on standard input; see 'sipflow run --help'\n"
   "  check FLOW.xml...        check flows: exit 0 (warnings allowed), or 1 with\n"
   "                           FILE:LINE: error: lines on standard error\n"
-  "  dot FLOW.xml             the flow as a Graphviz DOT graph on standard output\n"
+  "  dot [--fold] FLOW.xml    the flow as a Graphviz DOT graph on standard output\n"
   "  ops [NAME]               the operator reference (every operator, or NAME's entry:\n"
   "                           queues, events, outcomes, argument); see 'sipflow ops --help'\n"
   "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"

@@ -1,0 +1,171 @@
+#!/bin/bash
+# dot.sh: 'sipflow dot', the pictures of docs/pictures.md:
+#  - the transaction flows draw every transition and loop of RFC 3261 Figures 5
+#    to 8 (with RFC 6026's Accepted states): an edge between the figure's two
+#    states (a loop: the state to itself) with a line naming the figure's event
+#    (a timer, a request, a response class, the TU's response and its outcome);
+#  - --fold draws an arrow several states share once, from a cluster around them,
+#    and those states' own edges lose it;
+#  - the output is the same from one run to the next, and renders with Graphviz;
+#  - --help names --fold, and bad options are usage errors.
+. "$(dirname "$0")/lib.sh"
+
+# edge DOT FROM TO LINE: the edge FROM -> TO of DOT has a label line LINE (the
+# lines of a label are split at <br/>, its font tags dropped).
+edge() {
+  local dot=$1 from=$2 to=$3 line=$4
+  if grep -F -- "  \"$from\" -> \"$to\" [label=<" "$dot" | sed 's/^[^<]*<//; s/>[^>]*$//; s|<br/>|\n|g; s/<[^>]*>//g' \
+      | grep -qxF -- "$line"; then
+    pass "$(basename "$dot" .dot): $from -> $to on $line"
+  else
+    fail "$(basename "$dot" .dot): $from -> $to on $line" "$(grep -F -- "  \"$from\" -> " "$dot")"
+  fi
+}
+
+draw() { # draw NAME FLOW [OPTION]: $T/NAME.dot
+  local opt=${3:-}
+  if "$SIPFLOW" dot $opt "$2" >"$T/$1.dot" 2>"$T/err"; then pass "dot $opt $2"; else fail "dot $opt $2" "$(head -3 "$T/err")"; fi
+}
+
+# ---- Figure 7: the INVITE server transaction (RFC 6026's) ----
+draw ist transaction/ist.xml
+D=$T/ist.dot
+edge "$D" Start Proceeding "sip:INVITE"                     # INVITE: pass INV to TU
+edge "$D" Proceeding Proceeding "timer:Trying"              # send 100 if TU won't in 200 ms
+edge "$D" Proceeding Proceeding "sip:INVITE"                # INVITE: send response
+edge "$D" Proceeding Proceeding "txn:respond [provisional]" # 101-199 from TU: send response
+edge "$D" Proceeding Completed "txn:respond [failure]"      # 300-699 from TU: send response
+edge "$D" Proceeding Accepted "txn:respond [success]"       # 2xx from TU: send response
+edge "$D" Proceeding Terminated "txn:respond [error]"       # Transport Err.: Inform TU
+edge "$D" Completed Completed "sip:INVITE"                  # INVITE: send response
+edge "$D" Completed Completed "timer:G"                     # Timer G fires: send response
+edge "$D" Completed Confirmed "sip:ACK"                     # ACK
+edge "$D" Completed Terminated "timer:H"                    # Timer H fires
+edge "$D" Confirmed Confirmed "sip:ACK"                     # ACK retransmissions absorbed (17.2.1)
+edge "$D" Confirmed Terminated "timer:I"                    # Timer I fires
+edge "$D" Accepted Accepted "sip:INVITE"                    # INVITE: -
+edge "$D" Accepted Accepted "txn:respond"                   # 2xx from TU: send response
+edge "$D" Accepted Terminated "timer:L"                     # Timer L fires
+
+# ---- Figure 5: the INVITE client transaction (RFC 6026's) ----
+draw ict transaction/ict.xml
+D=$T/ict.dot
+edge "$D" Calling Calling "timer:A"                                  # Timer A fires: INVITE sent
+edge "$D" Calling Proceeding "sip:response 1xx [provisional]"        # 1xx: to TU
+edge "$D" Calling Completed "sip:response 3xx-6xx [failure]"         # 300-699: ACK sent, to TU
+edge "$D" Calling Accepted "sip:response 2xx [success]"              # 2xx: to TU
+edge "$D" Calling Terminated "timer:B"                               # Timer B fires: inform TU
+edge "$D" Calling Terminated "txn:transport_error"                   # Transport Err.: inform TU
+edge "$D" Proceeding Proceeding "sip:response 1xx [provisional]"     # 1xx: to TU
+edge "$D" Proceeding Completed "sip:response 3xx-6xx [failure]"
+edge "$D" Proceeding Accepted "sip:response 2xx [success]"
+edge "$D" Completed Completed "sip:response"                         # 300-699: ACK sent
+edge "$D" Completed Terminated "timer:D"                             # Timer D fires
+edge "$D" Completed Terminated "txn:transport_error"                 # Transport Err.: inform TU
+edge "$D" Accepted Accepted "sip:response"                           # 2xx: to TU
+edge "$D" Accepted Terminated "timer:M"                              # Timer M fires
+
+# ---- Figure 6: the non-INVITE client transaction ----
+draw nict transaction/nict.xml
+D=$T/nict.dot
+for s in Trying Proceeding; do
+  edge "$D" $s $s "timer:E"                                          # Timer E fires: send request
+  edge "$D" $s Completed "sip:response 2xx-6xx [success, failure]"   # 200-699: resp. to TU
+  edge "$D" $s Terminated "timer:F"                                  # Timer F fires
+  edge "$D" $s Terminated "txn:transport_error"                      # Transport Err.
+done
+edge "$D" Trying Proceeding "sip:response 1xx [provisional]"         # 1xx: resp. to TU
+edge "$D" Proceeding Proceeding "sip:response 1xx [provisional]"
+edge "$D" Completed Terminated "timer:K"                             # Timer K fires
+
+# ---- Figure 8: the non-INVITE server transaction ----
+draw nist transaction/nist.xml
+D=$T/nist.dot
+edge "$D" Start Trying "sip"                                         # Request received: pass to TU
+edge "$D" Trying Proceeding "txn:respond [provisional]"              # 1xx from TU: send response
+edge "$D" Trying Completed "txn:respond [success, failure]"          # 200-699 from TU: send response
+edge "$D" Proceeding Proceeding "sip"                                # Request: send response
+edge "$D" Proceeding Proceeding "txn:respond [provisional]"          # 1xx from TU: send response
+edge "$D" Proceeding Completed "txn:respond [success, failure]"      # 200-699 from TU: send response
+edge "$D" Proceeding Terminated "txn:respond [error]"                # Trnsprt Err: Inform TU
+edge "$D" Completed Completed "sip"                                  # Request: send response
+edge "$D" Completed Terminated "timer:J"                             # Timer J fires
+
+# ---- --fold ----
+# Figure 5's transport error leaves Calling, Proceeding and Completed alike: one edge from their cluster.
+draw ict-fold transaction/ict.xml --fold
+D=$T/ict-fold.dot
+edge "$D" __fold0 Terminated "txn:transport_error"
+has "ict --fold: a cluster" "$D" 'subgraph "cluster_fold0" {'
+for s in Calling Proceeding Completed; do
+  sed -n '/subgraph "cluster_fold0"/,/^  }/p' "$D" | grep -qxF "    \"$s\";" && pass "ict --fold: $s is in the cluster" \
+    || fail "ict --fold: $s is in the cluster" "$(sed -n '/subgraph/,/^  }/p' "$D")"
+  if grep -F "  \"$s\" -> \"Terminated\"" "$D" | grep -qF "txn:transport_error"; then
+    fail "ict --fold: $s's own transport error edge is folded away" "$(grep -F "  \"$s\" -> \"Terminated\"" "$D")"
+  else
+    pass "ict --fold: $s's own transport error edge is folded away"
+  fi
+done
+edge "$D" Calling Terminated "timer:B" # what only one state has stays its own
+# A loop shared by three states folds too, onto the cluster; a state with other
+# arrows keeps them; without --fold nothing is folded.
+cat >"$T/fold.xml" <<'EOF'
+<?xml version="1.0" encoding="UTF-8"?>
+<flow version="2" name="fold" scope="call" initial="A">
+  <state name="A">
+    <normal>
+      <op name="OpGo" on="device:next" next="B"/>
+      <op name="OpIgnore" on="sip:OPTIONS"/>
+      <op name="OpGo" on="device:hangup" next="End"/>
+    </normal>
+  </state>
+  <state name="B">
+    <normal>
+      <op name="OpGo" on="device:next" next="C"/>
+      <op name="OpIgnore" on="sip:OPTIONS"/>
+      <op name="OpGo" on="device:hangup" next="End"/>
+    </normal>
+  </state>
+  <state name="C">
+    <normal>
+      <op name="OpIgnore" on="sip:OPTIONS"/>
+      <op name="OpGo" on="device:hangup" next="End"/>
+    </normal>
+  </state>
+  <state name="End" final="true"/>
+</flow>
+EOF
+draw fold "$T/fold.xml" --fold
+edge "$T/fold.dot" __fold0 End "device:hangup"
+edge "$T/fold.dot" __fold0 __fold0 "sip:OPTIONS"
+edge "$T/fold.dot" A B "device:next"
+draw nofold "$T/fold.xml"
+edge "$T/nofold.dot" C End "device:hangup"
+edge "$T/nofold.dot" C C "sip:OPTIONS"
+if grep -q "cluster" "$T/nofold.dot"; then fail "without --fold: no cluster"; else pass "without --fold: no cluster"; fi
+
+# ---- determinism, Graphviz ----
+draw ua-fold ua.xml --fold
+draw ua-fold2 ua.xml --fold
+cmp -s "$T/ua-fold.dot" "$T/ua-fold2.dot" && pass "the same output twice" || fail "the same output twice"
+if command -v dot >/dev/null; then
+  for f in ist ict nict nist ua-fold; do
+    if dot -Tsvg "$T/$f.dot" >"$T/$f.svg" 2>"$T/err" && ! grep -q . "$T/err"; then
+      pass "$f renders without a Graphviz warning"
+    else
+      fail "$f renders without a Graphviz warning" "$(head -3 "$T/err")"
+    fi
+  done
+else
+  fail "graphviz 'dot' is not installed (scripts/setup-deps installs it)"
+fi
+
+# ---- the command line ----
+expect_rc "dot --help" 0 "$SIPFLOW" dot --help
+has "dot --help names --fold" "$T/out" "--fold"
+expect_rc "dot --fold with no flow: usage error" 2 "$SIPFLOW" dot --fold
+expect_rc "dot --bogus: usage error" 2 "$SIPFLOW" dot --bogus transaction/ist.xml
+expect_rc "sipflow --help" 0 "$SIPFLOW" --help
+has "sipflow --help names dot --fold" "$T/out" "dot [--fold] FLOW.xml"
+
+summary dot
