@@ -47,6 +47,33 @@ arg_text (SfArgMode mode)
   return "none";
 }
 
+/* "required: METHOD=STATUS (...)": whether it takes an arg, and its syntax (transfer full). */
+static char *
+argument_text (const SfOperatorDef *op)
+{
+  if (op->arg_mode == SF_ARG_NONE || op->arg_doc == NULL)
+    return g_strdup (arg_text (op->arg_mode));
+  return g_strdup_printf ("%s: %s", arg_text (op->arg_mode), op->arg_doc);
+}
+
+/* What it is called for: its declared triggers, or, for an operator that declares
+ * none (a plugin's from before flow language 2), any event of its kinds, as the
+ * loader reads it (transfer full). */
+static char *
+triggers_text (const SfOperatorDef *op)
+{
+  if (op->triggers != NULL)
+    return g_strdup (op->triggers);
+  GString *s = g_string_new (NULL);
+  for (guint bit = 1; bit != 0 && bit <= SF_EV_ANY; bit <<= 1)
+    if (op->events & bit)
+      g_string_append_printf (s, "%s%s", s->len > 0 ? "|" : "", sf_event_kind_name ((SfEventKind) bit));
+  if (s->len == 0 || (op->events & SF_EV_ANY) == SF_EV_ANY)
+    g_string_assign (s, "*");
+  g_string_append (s, " (not declared: any event of its kinds)");
+  return g_string_free (s, FALSE);
+}
+
 /* The named outcomes then the implicit "error": "refused, error". */
 static char *
 outcomes_text (const SfOperatorDef *op)
@@ -66,22 +93,27 @@ print_entry (SfRegistry *reg, const char *name, gboolean markdown)
   g_autofree char *queues = queues_text (op->queues);
   g_autofree char *events = events_text (op->events);
   g_autofree char *outcomes = outcomes_text (op);
+  g_autofree char *triggers = triggers_text (op);
+  g_autofree char *argument = argument_text (op);
   const char *next = (op->flags & SF_OPF_TRANSITIONS) ? "yes: next=\"\" names the state it goes to"
                                                       : "no: it keeps the state (next=\"\" is refused)";
   const char *doc = op->doc != NULL ? op->doc : "";
+  const char *rfc = op->rfc != NULL ? op->rfc : "-";
   if (markdown) {
     printf ("### %s\n\n%s\n\n", name, doc);
-    printf ("- queues: %s\n- events: %s\n- transitions: %s\n- outcomes: %s\n- argument: %s\n\n", queues, events,
-            next, outcomes, arg_text (op->arg_mode));
+    printf ("- triggers: `%s`\n- queues: %s\n- events: %s\n- transitions: %s\n- outcomes: %s\n- argument: %s\n"
+            "- RFC: %s\n\n", triggers, queues, events, next, outcomes, argument, rfc);
     return;
   }
   printf ("%s\n", name);
   printf ("  module:      %s\n", module != NULL ? module : "-");
+  printf ("  triggers:    %s\n", triggers);
   printf ("  queues:      %s\n", queues);
   printf ("  events:      %s\n", events);
   printf ("  transitions: %s\n", next);
   printf ("  outcomes:    %s\n", outcomes);
-  printf ("  argument:    %s\n", arg_text (op->arg_mode));
+  printf ("  argument:    %s\n", argument);
+  printf ("  rfc:         %s\n", rfc);
   printf ("  doc:         %s\n", doc);
 }
 
@@ -92,8 +124,9 @@ print_line (SfRegistry *reg, const char *name)
   g_autofree char *queues = queues_text (op->queues);
   g_autofree char *events = events_text (op->events);
   g_autofree char *outcomes = outcomes_text (op);
-  printf ("  %-24s %-20s %-18s arg:%-9s %s%s\n", name, queues, events, arg_text (op->arg_mode),
-          (op->flags & SF_OPF_TRANSITIONS) ? "next=, " : "", outcomes);
+  g_autofree char *triggers = triggers_text (op);
+  printf ("  %-24s %-20s %-18s arg:%-9s %s%s; on %s\n", name, queues, events, arg_text (op->arg_mode),
+          (op->flags & SF_OPF_TRANSITIONS) ? "next=, " : "", outcomes, triggers);
 }
 
 /* Every operator, grouped by module in the registry's order, names sorted within one. */
@@ -107,10 +140,13 @@ print_all (SfRegistry *reg, gboolean markdown)
             "Generated from the modules' operator tables by `sipflow ops --markdown`; do not edit\n"
             "(`make operators-doc` rewrites it, the test tests/ops-doc.sh fails when it is stale).\n"
             "`sipflow ops NAME` prints one entry.\n\n"
-            "Each operator sits in the queues listed (a state's entry, normal or exit queue) and looks\n"
-            "only at the event kinds listed: others are skipped unseen.  An operator that transitions\n"
-            "goes to its binding's next=\"\" state; a named outcome goes to the state of\n"
-            "`<on outcome=\"...\" next=\"...\"/>`; every operator has the outcome \"error\".\n\n");
+            "Each operator sits in the queues listed (a state's entry, normal or exit queue) and is\n"
+            "called only for the events its triggers match (docs/engine.md, \"Triggers\"): in a\n"
+            "version-2 flow, a binding's on=\"...\" names some of them (\"$arg\" stands for the\n"
+            "binding's arg); without one, the operator's own triggers apply.  An operator that\n"
+            "transitions goes to its binding's next=\"\" state; a named outcome goes to the state of\n"
+            "`<on outcome=\"...\" next=\"...\"/>`; every operator has the outcome \"error\".  The\n"
+            "argument line gives the arg's syntax; the RFC line the section the operator implements.\n\n");
   for (guint m = 0; m < modules->len; m++) {
     const SfModuleDef *def = modules->pdata[m];
     gboolean header = FALSE;
@@ -142,10 +178,11 @@ sf_ua_cmd_ops (int argc, char **argv)
     if (strcmp (argv[i], "--help") == 0 || strcmp (argv[i], "-h") == 0) {
       printf ("Usage: sipflow ops [--markdown] [--plugin PATH]... [NAME]\n\n"
               "The operator reference, from the operator tables themselves.  Without NAME, one line\n"
-              "per operator grouped by module: name, queues, events it looks at, argument, and\n"
-              "outcomes (next= when it may transition).  With NAME, the whole entry: module, queues,\n"
-              "events, whether it may transition, its outcomes (\"error\" included), its argument and\n"
-              "its doc line.\n\n"
+              "per operator grouped by module: name, queues, events it looks at, argument, outcomes\n"
+              "(next= when it may transition) and the triggers it accepts (what on=\"...\" may say).\n"
+              "With NAME, the whole entry: module, triggers, queues, events, whether it may transition,\n"
+              "its outcomes (\"error\" included), its argument and its syntax, the RFC section it\n"
+              "implements and its doc.\n\n"
               "  --markdown      print as Markdown (docs/operators.md is 'sipflow ops --markdown')\n"
               "  --plugin PATH   load a plugin so its operators (ns:Name) are listed too\n\n"
               "Exit status: 0, or 1 when NAME is no operator (with a suggestion when one is close),\n"

@@ -11,6 +11,7 @@ enum { SF_EXIT_OK = 0, SF_EXIT_FAIL = 1, SF_EXIT_USAGE = 2 };
 int sf_ua_cmd_check (int argc, char **argv);
 int sf_ua_cmd_dot (int argc, char **argv);
 int sf_ua_cmd_ops (int argc, char **argv);
+int sf_ua_cmd_upgrade (int argc, char **argv);
 int sf_ua_cmd_run (int argc, char **argv);
 int sf_ua_cmd_ctl (int argc, char **argv);
 int sf_ua_cmd_parse (int argc, char **argv);

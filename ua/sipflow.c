@@ -22,7 +22,11 @@ static const char usage[] =
   "                           FILE:LINE: error: lines on standard error\n"
   "  dot [--fold] FLOW.xml    the flow as a Graphviz DOT graph on standard output\n"
   "  ops [NAME]               the operator reference (every operator, or NAME's entry:\n"
-  "                           queues, events, outcomes, argument); see 'sipflow ops --help'\n"
+  "                           triggers, queues, outcomes, argument, RFC section);\n"
+  "                           see 'sipflow ops --help'\n"
+  "  upgrade FLOW.xml [-o OUT]\n"
+  "                           rewrite a version-1 flow as version 2 (on=\"...\" on each\n"
+  "                           operator, comments and layout kept)\n"
   "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"
   "  parse [--json] FILE|-    parse one SIP message and print its structure, or its\n"
   "                           error (exit 1)\n"
@@ -83,6 +87,7 @@ main (int argc, char **argv)
   }
   static const struct { const char *name; int (*fn) (int, char **); } cmds[] = {
     { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ops", sf_ua_cmd_ops },
+    { "upgrade", sf_ua_cmd_upgrade },
     { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)

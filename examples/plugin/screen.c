@@ -60,7 +60,9 @@ screen_op (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 static const SfOperatorDef screen_ops[] = {
   { "OpScreen", screen_op, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "a new INVITE from a caller in screen.blocked: 603 Decline, and next; others go on", NULL, NULL, NULL },
+    "takes a new INVITE from a caller in screen.blocked (the From URI's user@host) and declines it with 603 "
+    "Decline, then transitions; any other INVITE goes on to the next operator", "sip:INVITE", NULL,
+    "RFC 3261 21.6.2" },
 };
 
 static const SfConfigKey screen_keys[] = {

@@ -270,6 +270,10 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
 
 const SfOperatorDef sf_op_auth_table[] = {
   { "OpAuthorize", sf_op_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
-    g_free, "a request of method ARG: digest credentials checked (22); a challenge (401/407) or 403 transitions", NULL, NULL, NULL },
+    g_free,
+    "checks the digest credentials of a request of method ARG for our realm: good ones let the next operator serve "
+    "it; none or wrong ones get a challenge (401 for REGISTER, 407 otherwise; stale=true for an expired nonce), an "
+    "unknown user or another user's address 403, and it transitions; without registrar.users nothing is checked",
+    "sip:$arg", "METHOD (REGISTER, INVITE)", "RFC 3261 22.4" },
 };
 const gsize sf_op_auth_table_len = G_N_ELEMENTS (sf_op_auth_table);

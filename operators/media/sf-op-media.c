@@ -104,12 +104,17 @@ sf_op_media_event (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_media_table[] = {
   { "OpMediaEvent", sf_op_media_event, SF_Q_NORMAL, SF_EV_MEDIA, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a media event (dtmf received, rtp_timeout, media_error): written as an event line", NULL, NULL, NULL },
+    "takes a media event of the call (dtmf: a digit received, RFC 4733; rtp_timeout: RTP stopped arriving, not "
+    "fatal; media_error) and writes it as an event line; operators ahead of it may react to the event themselves",
+    "media", NULL, NULL },
   { "OpStartAudio", sf_op_start_audio, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry: the call's audio starts, or follows the last offer/answer (hold, resume)", NULL, NULL, NULL },
+    "entry of a talking state: the call's audio stream starts, or follows the last offer/answer (hold, resume, the "
+    "2xx after early media); in RingBack, early media from a provisional response's answer (RFC 3960); a media "
+    "event says what was agreed", "*", NULL, "RFC 3264 6" },
   { "OpStopAudio", sf_op_stop_audio, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "the call's audio stops; its stats are kept for call_end", NULL, NULL, NULL },
+    "the call's audio stream stops; its last stats are kept for call_end", "*", NULL, NULL },
   { "OpSendDtmf", sf_op_send_dtmf, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "on device:dtmf DIGITS: RFC 4733 telephone events on the call's stream", NULL, NULL, NULL },
+    "on the control command 'dtmf DIGITS': the digits as RFC 4733 telephone events on the call's stream, and a "
+    "dtmf event line", "device:dtmf", NULL, "RFC 4733 2" },
 };
 const gsize sf_op_media_table_len = G_N_ELEMENTS (sf_op_media_table);

@@ -275,18 +275,31 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "16.6: the request for this branch's target (Via, Record-Route, Route popped, Max-Breadth share) through a client transaction; Timer C", NULL, NULL, NULL },
+    "entry of a branch: the request for its target (our Via and Record-Route, our Route popped, its Max-Breadth "
+    "share) goes out through a client transaction; Timer C starts for an INVITE", "*", NULL, "RFC 3261 16.6" },
   { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a response, its Via popped, to the parent (16.7); outcome provisional (Timer C restarted), accepted (2xx INVITE), final", NULL, NULL, NULL },
+    "takes a response to the forwarded request and hands it, our Via popped, to the parent: outcome provisional "
+    "(a 1xx but 100 restarts Timer C), accepted (a 2xx to an INVITE) or final; responses to our CANCEL are absorbed",
+    "sip:response", NULL, "RFC 3261 16.7" },
   { "OpBranchFailed", sf_op_branch_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "the client transaction timed out or failed: the parent hears 408 or 503; transitions", NULL, NULL, NULL },
-  { "OpBranchTimerC", sf_op_branch_timer_c, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, timer_c_outcomes, SF_ARG_OPTIONAL,
-    NULL, NULL, "Timer C (16.8): transitions to cancel; with arg silent (no provisional yet): the parent hears 408", NULL, NULL, NULL },
+    "takes a timeout or transport error of the client transaction: the parent hears 408 or 503; then transitions "
+    "(a failure of our CANCEL's transaction is dropped)", "txn:timeout|txn:transport_error", NULL,
+    "RFC 3261 16.7 step 6" },
+  { "OpBranchTimerC", sf_op_branch_timer_c, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, timer_c_outcomes,
+    SF_ARG_OPTIONAL, NULL, NULL,
+    "on Timer C: transitions to cancel the branch; with arg silent (no provisional response yet) the parent hears "
+    "408 at once (outcome silent)", "timer:C", "silent", "RFC 3261 16.8" },
   { "OpBranchCancel", sf_op_branch_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "sip:cancel from the parent (16.10): transitions", NULL, NULL, NULL },
+    "takes sip:cancel from the parent (the event's arg: the Reason to send) and transitions, to send the CANCEL or "
+    "to wait for a provisional response before it", "sip:cancel", NULL, "RFC 3261 16.10" },
   { "OpBranchSendCancel", sf_op_branch_send_cancel, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name,
-    g_free, "once: a CANCEL for the forwarded request through its own transaction (9.1, Reason when asked); timer ARG 64*T1", NULL, NULL, NULL },
+    g_free,
+    "entry, once: a CANCEL for the forwarded request through its own transaction, to where the request went "
+    "(Reason when the parent gave one, RFC 3326); timer ARG runs 64*T1 for the final response", "*",
+    "NAME (a timer)", "RFC 3261 9.1" },
   { "OpBranchGiveUp", sf_op_branch_give_up, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    sf_op_fixup_name, g_free, "timer ARG after a CANCEL with no final response (9.1): the parent hears 408; transitions", NULL, NULL, NULL },
+    sf_op_fixup_name, g_free,
+    "on timer ARG, when no final response came after our CANCEL: the parent hears 408 and the INVITE's client "
+    "transaction is given up too; then transitions", "timer:$arg", "NAME (a timer)", "RFC 3261 9.1" },
 };
 const gsize sf_op_branch_table_len = G_N_ELEMENTS (sf_op_branch_table);

@@ -882,30 +882,56 @@ sf_op_proxy_quiet_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyQuietEnd", sf_op_proxy_quiet_end, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "timer quiet (RFC 4320: a non-INVITE left unanswered): its server transaction ends 64*T1 later; transitions", NULL, NULL, NULL },
+    "on timer:quiet, 64*T1 after a non-INVITE was left unanswered (RFC 4320): its server transaction is ended; "
+    "then transitions", "timer:quiet", NULL, "RFC 4320 4.2" },
   { "OpProxyValidate", sf_op_proxy_validate, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
-    "16.3: 416 (URI scheme), 483 (Max-Forwards 0), 400 (bad Route), 482 (loop), 420 (Proxy-Require); outcome answered", NULL, NULL, NULL },
+    "checks that a request may be proxied: 416 (not a sip or sips URI), 483 (Max-Forwards 0), 400 (a bad Route or "
+    "Proxy-Require), 482 (a loop), 420 (Proxy-Require), 503 while shutting down; outcome answered (a bad ACK is "
+    "dropped), else the next operator goes on", "sip", NULL, "RFC 3261 16.3" },
   { "OpProxyClassify", sf_op_proxy_classify, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, classify_outcomes, SF_ARG_NONE,
-    NULL, NULL, "keeps the request and dispatches it again: REGISTER for us (register), ACK for a 2xx (ack), else transition", NULL, NULL, NULL },
+    NULL, NULL,
+    "keeps the request (its response context starts) and dispatches it again in the state that serves it: a "
+    "REGISTER for a domain of ours (outcome register), an ACK for a 2xx (outcome ack), anything else routing "
+    "(transition)", "sip", NULL, "RFC 3261 16.2" },
   { "OpProxyForwardAck", sf_op_proxy_forward_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "the ACK for a 2xx: forwarded without a transaction by Route or Request-URI (16.11); transitions", NULL, NULL, NULL },
+    NULL,
+    "takes the ACK for a 2xx: forwarded without a transaction by its Route or Request-URI, with a Via branch "
+    "derived from its own; an ACK that is not in a dialog of this proxy is absorbed; then transitions", "sip:ACK",
+    NULL, "RFC 3261 16.11" },
   { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "who may be forwarded: trusted; in a dialog, our Record-Route token; else a user of ours by digest (407); else for us; else 403", NULL, NULL, NULL },
+    "decides who may have a request forwarded (no open relay): a trusted source; in a dialog, our Record-Route "
+    "token; a user of ours, by digest (407, or 403 for an unknown user or another user's From); a request for us; "
+    "anything else gets 403 and it transitions", "sip", NULL, "RFC 3261 22.3" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
-    NULL, "16.4, 16.5: by Route or another domain's Request-URI (transition; RFC 5393: 440, 400 for Max-Breadth), a user of ours (locate), else answered", NULL, NULL, NULL },
+    NULL,
+    "makes the target set: a request with a Route left or for another domain goes on by its Request-URI "
+    "(transition; a Max-Breadth no branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome "
+    "locate); a request for this proxy gets 200 (OPTIONS) or 404 (outcome answered)", "sip", NULL,
+    "RFC 3261 16.5" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
-    NULL, NULL, "task:location: the bindings become the target set (transition); none: 480 or 404; Max-Breadth 0: 440, bad: 400 (answered)", NULL, NULL, NULL },
+    NULL, NULL,
+    "takes task:location after OpProxyRoute: the bindings become the target set, best q first (transition); none: "
+    "480 or 404, Max-Breadth 0: 440, a bad one: 400 (outcome answered)", "task:location", NULL, "RFC 3261 16.5" },
   { "OpProxyFork", sf_op_proxy_fork, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "spawns a branch for each target of the first group that fits its Max-Breadth share (16.6, RFC 5393 5.3.3; proxy.fork)", NULL, NULL, NULL },
+    "entry of the proceeding state: a branch is spawned for each target of the first group that fits its "
+    "Max-Breadth share (RFC 5393 5.3.3; proxy.fork: by q, parallel or sequential)", "*", NULL, "RFC 3261 16.6" },
   { "OpProxyResponse", sf_op_proxy_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a branch's response in the response context (16.7): provisional, success (2xx, others cancelled), failure (best final); a final frees a Max-Breadth share", NULL, NULL, NULL },
+    "takes a branch's response in the response context: a 1xx goes upstream (outcome provisional), a 2xx at once "
+    "and the other branches are cancelled (success); other finals are kept, the best going upstream once no branch "
+    "is pending (failure); a final frees a Max-Breadth share", "sip:response", NULL, "RFC 3261 16.7" },
   { "OpProxyBranchEnd", sf_op_proxy_branch_end, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "a branch ended: transitions once all have and a final response went upstream", NULL, NULL, NULL },
+    NULL,
+    "takes the end of a branch (one without a final response counts as 408) and starts the next group; transitions "
+    "once every branch has ended and a final response went upstream", "child:end", NULL, "RFC 3261 16.7 step 6" },
   { "OpProxyCancel", sf_op_proxy_cancel, SF_Q_NORMAL, SF_EV_SIP, 0, answered_outcomes, SF_ARG_NONE, NULL, NULL,
-    "16.10: a CANCEL (answered 200 by the stack) cancels the pending branches; before any branch, 487 (answered)", NULL, NULL, NULL },
+    "takes a CANCEL for the request (the stack answered it 200): the pending branches are cancelled and no new one "
+    "starts; before any branch, the request gets 487 (outcome answered)", "sip:CANCEL", NULL, "RFC 3261 16.10" },
   { "OpProxyShutdown", sf_op_proxy_shutdown, SF_Q_NORMAL, SF_EV_DEVICE, 0, shutdown_outcomes, SF_ARG_NONE, NULL, NULL,
-    "device:shutdown: 503 before any branch (answered); else the pending INVITE branches are cancelled; in a new instance, its request will get 503", NULL, NULL, NULL },
+    "on device:shutdown: a request not forwarded yet gets 503 (outcome answered); a forwarded INVITE's branches are "
+    "cancelled; in a new instance, its request will get 503", "device:shutdown", NULL, NULL },
   { "OpProxyServerFailed", sf_op_proxy_server_failed, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "the server transaction failed (transport error, Timer H): pending branches cancelled; taken", NULL, NULL, NULL },
+    "takes a failure of the server transaction (a transport error, or Timer H: no ACK): whoever asked is gone, so "
+    "the pending branches are cancelled and no new one starts", "txn:transport_error|txn:timeout", NULL,
+    "RFC 3261 16.10" },
 };
 const gsize sf_op_proxy_table_len = G_N_ELEMENTS (sf_op_proxy_table);

@@ -112,8 +112,13 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_redirect_table[] = {
   { "OpLookupTarget", sf_op_lookup_target, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, lookup_outcomes, SF_ARG_NONE,
-    NULL, NULL, "a request outside a dialog: its address-of-record looked up; outcome answered (404) when not ours", NULL, NULL, NULL },
+    NULL, NULL,
+    "takes a request outside a dialog (not REGISTER, ACK or CANCEL): its address-of-record is looked up in the "
+    "location service and it transitions (the answer comes as task:location); a domain we do not serve or a URI "
+    "without user gets 404 at once (outcome answered)", "sip", NULL, "RFC 3261 8.3" },
   { "OpRedirectReply", sf_op_redirect_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "task:location: 302 with every binding as a Contact (q, expires), else 480 (a known user) or 404", NULL, NULL, NULL },
+    "takes task:location after OpLookupTarget: 302 Moved Temporarily with every binding as a Contact (q and "
+    "expires kept), else 480 for a user of registrar.users or 404; then transitions", "task:location", NULL,
+    "RFC 3261 21.3.3" },
 };
 const gsize sf_op_redirect_table_len = G_N_ELEMENTS (sf_op_redirect_table);

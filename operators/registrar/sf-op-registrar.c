@@ -201,10 +201,17 @@ sf_op_check_require (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_registrar_table[] = {
   { "OpCheckRequire", sf_op_check_require, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "a request with Require (this server supports no extension): 420 with Unsupported (8.2.2.3, 10.3 step 2)", NULL, NULL, NULL },
+    "refuses a request (not ACK or CANCEL) whose Require names an extension (this server supports none) with 420 "
+    "Bad Extension and Unsupported, before authentication; then transitions", "sip", NULL, "RFC 3261 10.3 step 2" },
   { "OpSaveBindings", sf_op_save_bindings, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, save_outcomes, SF_ARG_NONE, NULL,
-    NULL, "a REGISTER: checked (10.3; a contact that is this server: 403, RFC 5393), its bindings sent to the location service; outcome answered when refused", NULL, NULL, NULL },
+    NULL,
+    "takes a REGISTER: checked (a domain we serve, a user, Contact: * alone with Expires: 0, no contact that is "
+    "this server itself, RFC 5393; an expiry under registrar.min_expires gets 423, one over max_expires is cut), "
+    "its bindings sent to the location service (transition); outcome answered when it refused it itself",
+    "sip:REGISTER", NULL, "RFC 3261 10.3" },
   { "OpRegisterReply", sf_op_register_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "task:location: 200 with the current bindings and their expires (10.3 step 8), or 500", NULL, NULL, NULL },
+    "takes task:location after OpSaveBindings: 200 with every current binding, its expires and q, or 500 (out of "
+    "order, too many) or 503 (the location service is full); then transitions", "task:location", NULL,
+    "RFC 3261 10.3 step 8" },
 };
 const gsize sf_op_registrar_table_len = G_N_ELEMENTS (sf_op_registrar_table);

@@ -224,10 +224,15 @@ sf_op_register_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_register_table[] = {
   { "OpRegister", sf_op_register, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
-    NULL, NULL, "on device:register, timer:refresh or timer:retry: REGISTER to ua.registrar (10.2)", NULL, NULL, NULL },
+    NULL, NULL,
+    "on the control command 'register', or timer:refresh or timer:retry: a REGISTER to ua.registrar asking for "
+    "ua.register_expires, then transitions", "device:register|timer:refresh|timer:retry", NULL, "RFC 3261 10.2" },
   { "OpUnregister", sf_op_unregister, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry: REGISTER with Expires: 0, our binding removed (10.2.2)", NULL, NULL, NULL },
+    "entry of the unregistering state: the refresh timer cancelled, a REGISTER with Expires: 0 removes our binding",
+    "*", NULL, "RFC 3261 10.2.2" },
   { "OpRegisterResponse", sf_op_register_response, SF_Q_NORMAL, SF_EV_SIP, 0, reg_outcomes, SF_ARG_NONE, NULL, NULL,
-    "the response to our REGISTER: challenge answered, 423 retried; outcome registered, unregistered or failed", NULL, NULL, NULL },
+    "takes the responses to our REGISTER: a 401/407 is answered with credentials once per challenge (22.2), a 423 "
+    "retried with Min-Expires (10.2.8); outcome registered (the refresh timer set before the granted expiry), "
+    "unregistered or failed", "sip:response", NULL, "RFC 3261 10.2.4" },
 };
 const gsize sf_op_register_table_len = G_N_ELEMENTS (sf_op_register_table);

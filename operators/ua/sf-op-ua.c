@@ -787,43 +787,72 @@ sf_op_call_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_ua_table[] = {
   { "OpCheckCallee", sf_op_check_callee, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes a new INVITE for a user other than ua.uri's: 404 Not Found (8.2.2.1)", NULL, NULL, NULL },
+    "takes a new INVITE for a user other than ua.uri's and answers it 404 Not Found, then transitions; with ua.uri "
+    "unset every user is ours and the INVITE goes on to the next operator", "sip:INVITE", NULL, "RFC 3261 8.2.2.1" },
   { "OpBadExtension", sf_op_bad_extension, SF_Q_NORMAL, SF_EV_SIP, 0, extension_outcomes, SF_ARG_NONE, NULL, NULL,
-    "an INVITE, BYE or OPTIONS with Require (the UA supports no extension): 420 with Unsupported (8.2.2.3); "
-    "outcome invite (a new INVITE: the call ends) or alone (no call here), else the call goes on", NULL, NULL, NULL },
+    "refuses an INVITE, BYE or OPTIONS whose Require names an extension (the UA supports none) with 420 Bad "
+    "Extension and Unsupported; outcome invite when it was a new INVITE (the call ends), alone when there is no call "
+    "here, else the call goes on", "sip:INVITE|sip:BYE|sip:OPTIONS", NULL, "RFC 3261 8.2.2.3" },
   { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes a new INVITE when ua.max_calls calls are up: 486 Busy Here", NULL, NULL, NULL },
+    "takes a new INVITE when ua.max_calls calls are up already and answers it 486 Busy Here, then transitions",
+    "sip:INVITE", NULL, "RFC 3261 21.4.24" },
   { "OpOptions", sf_op_options, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes an OPTIONS outside a dialog: 200 with Allow, Accept, Supported (486 past ua.max_calls) (11.2)", NULL, NULL, NULL },
+    "takes an OPTIONS outside a dialog and answers 200 with what the UA takes (Allow, Accept, Accept-Encoding, "
+    "Accept-Language, Supported), or 486 past ua.max_calls as an INVITE would get; then transitions",
+    "sip:OPTIONS", NULL, "RFC 3261 11.2" },
   { "OpDialogOptions", sf_op_dialog_options, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "an OPTIONS inside the call's dialog: 200 with Allow, Accept, Supported (11); 481 or 500 when not in order (12.2.2)", NULL, NULL, NULL },
+    "answers an OPTIONS inside the call's dialog with 200 and the same Allow, Accept and Supported as outside; 481 "
+    "for another dialog, 500 for a CSeq out of order (12.2.2); the call goes on", "sip:OPTIONS", NULL,
+    "RFC 3261 11" },
   { "OpRing", sf_op_ring, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ring_outcomes, SF_ARG_NONE, NULL, NULL,
-    "takes an INVITE: keeps it, answers its SDP offer (488, outcome refused, when it cannot), sends 180 Ringing", NULL, NULL, NULL },
+    "takes a new INVITE: keeps it with our To tag, answers its SDP offer now (the answer goes with the 200) and "
+    "sends 180 Ringing, then transitions; an INVITE without Contact (400), with a body that is not SDP (415) or "
+    "with an offer it cannot accept (488) gives outcome refused", "sip:INVITE", NULL, "RFC 3261 13.3.1.1" },
   { "OpStartRinging", sf_op_start_ringing, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "the bell rings: with ua.auto_answer set, the timer 'answer' starts", NULL, NULL, NULL },
+    "entry of the ringing state: the bell rings; with ua.auto_answer set, the timer 'answer' starts (it fires as "
+    "timer:answer, which OpAnswerCall takes)", "*", NULL, NULL },
   { "OpStopRinging", sf_op_stop_ringing, SF_Q_EXIT | SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "the bell stops: the timer 'answer' is cancelled", NULL, NULL, NULL },
+    "the bell stops: the timer 'answer' is cancelled", "*", NULL, NULL },
   { "OpAnswerCall", sf_op_answer_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_NONE, NULL, NULL, "on device:answer or timer:answer: 200 OK with the SDP answer, retransmitted until the ACK", NULL, NULL, NULL },
+    SF_ARG_NONE, NULL, NULL,
+    "answers the ringing INVITE with 200 OK and the SDP answer (or our offer, for an INVITE without one), "
+    "retransmitted until the ACK (timers 2xx and no_ack), then transitions", "device:answer|timer:answer", NULL,
+    "RFC 3261 13.3.1.4" },
   { "OpResend2xx", sf_op_resend_2xx, SF_Q_NORMAL, SF_EV_TIMER | SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "on timer:2xx: the 2xx again, its interval doubled up to T2 (13.3.1.4); takes the ACK that stops it", NULL, NULL, NULL },
+    "on timer:2xx sends the 2xx again, its interval doubled up to T2; takes the ACK of a re-INVITE's 2xx, which "
+    "stops it (an INVITE's ACK is OpAck's)", "timer:2xx|sip:ACK", NULL, "RFC 3261 13.3.1.4" },
   { "OpReject", sf_op_reject, SF_Q_NORMAL, SF_EV_SIP | SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    fixup_status, NULL, "refuses the INVITE (or, on device:reject [CODE], the one kept) with CODE or the status ARG", NULL, NULL, NULL },
+    fixup_status, NULL,
+    "refuses a new INVITE with the status ARG, or, on the control command 'reject [CODE]', the INVITE kept "
+    "(with CODE when given); then transitions", "sip:INVITE|device:reject", "STATUS (300-699: 486, 603)",
+    "RFC 3261 13.3.1.3" },
   { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "on device:redirect URI: 302 Moved Temporarily with Contact: <URI> (8.3)", NULL, NULL, NULL },
+    NULL, "on the control command 'redirect URI' answers the INVITE kept with 302 Moved Temporarily and Contact: "
+    "<URI>, then transitions", "device:redirect", NULL, "RFC 3261 8.3" },
   { "OpRingCancel", sf_op_ring_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes a CANCEL of the ringing call: 200 to it, 487 Request Terminated to the INVITE (9.2)", NULL, NULL, NULL },
+    "takes a CANCEL of the ringing call: 200 to the CANCEL through its own transaction, 487 Request Terminated to "
+    "the INVITE; then transitions", "sip:CANCEL", NULL, "RFC 3261 9.2" },
   { "OpReInvite", sf_op_re_invite, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a re-INVITE in the call: target refresh (12.2.2), its offer answered (hold: recvonly) or 488 (14.2)", NULL, NULL, NULL },
+    "takes a re-INVITE in the call: its Contact refreshes the remote target (12.2.2), its offer gets our answer "
+    "(a sendonly offer puts us on hold: recvonly, RFC 3264 8) or 488, and a re-INVITE while ours is pending 491; "
+    "the call goes on", "sip:INVITE", NULL, "RFC 3261 14.2" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ack_outcomes, SF_ARG_NONE, NULL, NULL,
-    "takes the ACK for the 2xx: stops its retransmission, takes the answer when our 2xx had the offer (none usable: sdp_failed)", NULL, NULL, NULL },
+    "takes the ACK for our 2xx: its retransmission stops and, when our 2xx carried the offer, the answer in the ACK "
+    "is taken (none usable: outcome sdp_failed); then transitions", "sip:ACK", NULL, "RFC 3261 13.3.1.4" },
   { "OpRefuse", sf_op_refuse, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_REQUIRED, fixup_refuse, refuse_arg_free,
-    "answers a request METHOD this state does not serve with STATUS (arg METHOD=STATUS); the call goes on", NULL, NULL, NULL },
+    "answers a request of METHOD that this state does not serve with STATUS through its own transaction (a second "
+    "INVITE while ringing: 482; a re-INVITE this flow cannot do: 491 or 488); the call goes on", "sip",
+    "METHOD=STATUS (INVITE=482; STATUS 300-699)", "RFC 3261 8.2.2.2" },
   { "OpFinishInvite", sf_op_finish_invite, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, fixup_status, NULL,
-    "gives the INVITE the final status ARG if it has none yet (a call ended while ringing)", NULL, NULL, NULL },
+    "entry of a final state: an INVITE still without a final response (the call hung up or shut down while "
+    "ringing) gets the status ARG, so its transaction can end", "*", "STATUS (300-699: 480, 487)",
+    "RFC 3261 13.3.1" },
   { "OpCallEnded", sf_op_call_ended, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_OPTIONAL, NULL, NULL,
-    "the call is over: counted, and call_end written (reason, status, duration, media stats; ARG: the reason)", NULL, NULL, NULL },
+    "entry of a final state: the call is over, however it ended; it is counted and the call_end event written "
+    "(reason, status, duration, media stats; ARG is the reason when the operators recorded none)", "*",
+    "REASON (a word for call_end)", NULL },
   { "OpEndCall", sf_op_end_call, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes a BYE: answers 200 OK (15.1.2); the call ends", NULL, NULL, NULL },
+    "takes a BYE: answers 200 OK (an INVITE still ringing gets 487) and transitions, the call ends; a BYE out of "
+    "order gets 500 and the call goes on", "sip:BYE", NULL, "RFC 3261 15.1.2" },
 };
 const gsize sf_op_ua_table_len = G_N_ELEMENTS (sf_op_ua_table);

@@ -765,35 +765,63 @@ sf_op_cancel_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_uac_table[] = {
   { "OpCancelGiveUp", sf_op_cancel_give_up, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    sf_op_fixup_name, g_free, "timer ARG after our CANCEL with no final response (9.1): the INVITE's transaction ends too", NULL, NULL, NULL },
+    sf_op_fixup_name, g_free,
+    "on timer ARG, when no final response came 64*T1 after our CANCEL: the INVITE's client transaction (which has "
+    "no timer left in Proceeding) is ended too; then transitions", "timer:$arg", "NAME (a timer)", "RFC 3261 9.1" },
   { "OpRequestFailed", sf_op_request_failed, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    sf_op_fixup_name, g_free, "txn:timeout or txn:transport_error of our request of method ARG (for INVITE, the last one sent)", NULL, NULL, NULL },
+    sf_op_fixup_name, g_free,
+    "takes txn:timeout or txn:transport_error of our request of method ARG (for INVITE, the one sent last: a "
+    "re-INVITE's failure is OpReInviteAnswered's); the call's reason becomes timeout (408) or unreachable (503); "
+    "then transitions", "txn:timeout|txn:transport_error", "METHOD (INVITE, BYE)", "RFC 3261 8.1.3.1" },
   { "OpStartCall", sf_op_start_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "on device:call URI: an INVITE with an SDP offer, located by RFC 3263 and sent (13.2.1)", NULL, NULL, NULL },
+    "on the control command 'call URI': an INVITE with an SDP offer, sent through ua.outbound_proxy or to the "
+    "target located by RFC 3263; ua.no_answer_timeout starts the timer no_answer; then transitions", "device:call",
+    NULL, "RFC 3261 13.2.1" },
   { "OpAuthenticate", sf_op_authenticate, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a 401/407 to our INVITE: the INVITE again with digest credentials, once per challenge (22.2, 22.3)", NULL, NULL, NULL },
+    "takes a 401 or 407 to our INVITE: the INVITE again with digest credentials for the challenge, once per "
+    "challenge (the same nonce challenged again means wrong credentials: left to OpFarEndResponse)",
+    "sip:response 401|sip:response 407", NULL, "RFC 3261 22.2" },
   { "OpReDirect", sf_op_redirect, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a 3xx to our INVITE: a new INVITE to the next Contact by q, bounded, never twice (8.1.3.4)", NULL, NULL, NULL },
+    "takes a 3xx to our INVITE (not 305 or 380): its Contacts join the targets, best q first, and the next one not "
+    "tried yet gets a new INVITE; bounded, never the same URI twice; with none left, OpFarEndResponse takes the "
+    "3xx", "sip:response 3xx", NULL, "RFC 3261 8.1.3.4" },
   { "OpFarEndResponse", sf_op_far_end_response, SF_Q_NORMAL, SF_EV_SIP, 0, far_end_outcomes, SF_ARG_NONE, NULL,
-    NULL, "a response to our INVITE: outcome ringing (SDP: early media), answered (dialog made, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), busy or failed", NULL, NULL, NULL },
+    NULL,
+    "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
+    "3960), answered for a 2xx (dialog confirmed, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), "
+    "unusable, busy (486, 600) or failed", "sip:response", NULL, "RFC 3261 13.2.2" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a 2xx once up: the same ACK again; a 2xx from another fork: its ACK and a BYE (13.2.2.4)", NULL, NULL, NULL },
+    "takes a 2xx to our INVITE once the call is up: a retransmission gets the same ACK again; a 2xx from another "
+    "fork gets its own ACK and a BYE", "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },
   { "OpCancelCall", sf_op_cancel_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_NONE, NULL, NULL, "on device:hangup, device:shutdown, timer:no_answer or timer:early_bye before the answer: CANCEL, after the first 1xx (9.1)", NULL, NULL, NULL },
+    SF_ARG_NONE, NULL, NULL,
+    "on device:hangup, device:shutdown or timer:no_answer before the answer: CANCEL, sent once the first 1xx came "
+    "(then transitions); in the state that waits for the 487 it takes the 1xx responses and timer:early_bye",
+    "device:hangup|device:shutdown|timer:no_answer|timer:early_bye|sip:response 1xx", NULL, "RFC 3261 9.1" },
   { "OpEarlyBye", sf_op_early_bye, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "a BYE on the early dialog of our INVITE: 200 (12.2.2, 15.1.2), then wait for the 487, CANCEL after 8*T1", NULL, NULL, NULL },
+    "takes a BYE on the early dialog of our INVITE: 200 (12.2.2), then transitions to wait for the 487 the callee "
+    "owes; the INVITE is cancelled when none came 8*T1 later (timer early_bye)", "sip:BYE", NULL,
+    "RFC 3261 15.1.2" },
   { "OpHangup", sf_op_hangup, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "on device:hangup or timer:hangup: BYE through the dialog (15.1.1)", NULL, NULL, NULL },
+    NULL, "on the control command 'hangup' or timer:hangup: BYE through the dialog, then transitions",
+    "device:hangup|timer:hangup", NULL, "RFC 3261 15.1.1" },
   { "OpTerminateCall", sf_op_terminate_call, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry: BYE through the dialog (15.1.1), whatever brought the call here", NULL, NULL, NULL },
+    "entry of the state that ends a call from our side: BYE through the dialog, whatever brought the call here "
+    "(a hang-up, a 2xx after our CANCEL, a 2xx never ACKed)", "*", NULL, "RFC 3261 15.1.1" },
   { "OpByeAnswered", sf_op_bye_answered, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes the final response to our BYE; the call is over", NULL, NULL, NULL },
+    "takes the final response to our BYE, whatever it says: the call is over; transitions", "sip:response 2xx-6xx",
+    NULL, "RFC 3261 15.1.1" },
   { "OpHold", sf_op_hold, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "on device:hold: a re-INVITE offering sendonly (inactive when held already, RFC 3264 8.4)", NULL, NULL, NULL },
+    "on the control command 'hold': a re-INVITE offering sendonly (inactive when the peer holds us already), then "
+    "transitions", "device:hold", NULL, "RFC 3264 8.4" },
   { "OpResume", sf_op_resume, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "on device:resume: a re-INVITE offering sendrecv", NULL, NULL, NULL },
+    "on the control command 'resume': a re-INVITE offering sendrecv again, then transitions", "device:resume", NULL,
+    "RFC 3261 14.1" },
   { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, reinvite_outcomes,
     SF_ARG_NONE, NULL, NULL,
-    "the final response to our re-INVITE: accepted (ACK, answer taken), refused (session unchanged), dialog_gone (481, 408, no answer), sdp_failed (ACK, no usable answer)", NULL, NULL, NULL },
+    "takes the responses to our re-INVITE: a final one gives outcome accepted (2xx: ACK sent, answer taken, the "
+    "media follows), refused (the session unchanged), dialog_gone (481, 408, a timeout or transport error) or "
+    "sdp_failed (ACK sent, no usable answer)", "sip:response|txn:timeout|txn:transport_error", NULL,
+    "RFC 3261 14.1" },
 };
 const gsize sf_op_uac_table_len = G_N_ELEMENTS (sf_op_uac_table);

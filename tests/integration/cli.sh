@@ -70,7 +70,7 @@ has "the warning names file and line" "$T/err" "unreachable.xml:6: warning: <sta
 if command -v dot >/dev/null; then
   if "$SIPFLOW" dot "$SRC/xml/examples/call-demo.xml" >"$T/demo.dot" 2>"$T/err" && dot -Tsvg "$T/demo.dot" >"$T/demo.svg" 2>"$T/err"; then
     has "dot renders to SVG" "$T/demo.svg" "<svg"
-    has "the SVG shows a transition" "$T/demo.svg" "OpOnDevice(call)"
+    has "the SVG shows a transition" "$T/demo.svg" "<title>Idle&#45;&gt;Dialing</title>"
   else
     fail "dot | dot -Tsvg" "$(head -3 "$T/err")"
   fi
@@ -107,7 +107,7 @@ want='"from":"Idle","to":"Dialing" "from":"Dialing","to":"Ringing" "from":"Ringi
 has "the call ends" "$T/run" '"event":"instance_end","machine":"call-demo","call":"c1","state":"CallEnded"'
 tail -1 "$T/run" | grep -q '"event":"stats","instances_live":0' && pass "stats come last, nothing alive" || fail "last line is not stats" "$(tail -1 "$T/run")"
 printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --trace >/dev/null 2>"$T/trace"
-has "--trace shows operators" "$T/trace" "trace: [c1 call-demo]   normal OpOnDevice: TRANSITION"
+has "--trace shows operators" "$T/trace" "trace: [c1 call-demo]   normal OpGo: TRANSITION"
 has "--trace shows transitions" "$T/trace" "trace: [c1 call-demo] Ringing -> InCall"
 
 # ---- configuration errors ----

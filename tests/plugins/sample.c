@@ -25,9 +25,9 @@ sample_op_count (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 static const SfOperatorDef sample_ops[] = {
   { "OpHello", sample_op_hello, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "emits 'hello' and transitions", NULL, NULL, NULL },
+    "emits 'hello' and transitions", "device", NULL, NULL },
   { "OpCount", sample_op_count, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "counts the events it takes in the instance's plugin data and emits 'count' with n", NULL, NULL, NULL },
+    "counts the events it takes in the instance's plugin data and emits 'count' with n", "device", NULL, NULL },
 };
 
 static const SfConfigKey sample_keys[] = {

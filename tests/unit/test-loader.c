@@ -208,7 +208,7 @@ dot_output (void)
   CU_ASSERT_PTR_NOT_NULL (strstr (dot, "\"__start\" -> \"Idle\""));
   /* labelled with the trigger, the operator under it in smaller type (docs/pictures.md) */
   CU_ASSERT_PTR_NOT_NULL (strstr (dot, "\"Idle\" -> \"Dialing\" [label=<device:call<br/><font point-size=\"7\" "
-                                       "color=\"gray35\">OpOnDevice(call)</font>>]"));
+                                       "color=\"gray35\">OpGo</font>>]"));
   CU_ASSERT_PTR_NOT_NULL (strstr (dot, "\"*\" -> \"CallEnded\" [label=<device:hangup<br/>"));
   CU_ASSERT_PTR_NOT_NULL (strstr (dot, ">, style=dashed]"));
   CU_ASSERT_PTR_NOT_NULL (strstr (dot, "entry: OpSpawn(tone)"));
