@@ -166,10 +166,12 @@ one_matches (const SfTrigger *t, const SfEvent *ev)
   if (t->name != NULL && strcmp (t->name, ev->name) != 0)
     return FALSE;
   if (t->status_lo != 0) {
-    /* A response event carries its status code as its arg ("486"). */
+    /* A response event carries its status code as its arg ("486"), or last in it
+     * (a proxy branch's "b1 486"). */
     if (ev->arg == NULL)
       return FALSE;
-    guint64 st = g_ascii_strtoull (ev->arg, NULL, 10);
+    const char *sp = strrchr (ev->arg, ' ');
+    guint64 st = g_ascii_strtoull (sp != NULL ? sp + 1 : ev->arg, NULL, 10);
     if (st < t->status_lo || st > t->status_hi)
       return FALSE;
   }

@@ -52,10 +52,12 @@ trigger_syntax (void)
   CU_ASSERT_STRING_EQUAL (s->text, "sip:response 4xx-6xx|timer:B|device");
   g_autoptr (SfEvent) r486 = sf_event_new (SF_EV_SIP, "response", "486");
   g_autoptr (SfEvent) r180 = sf_event_new (SF_EV_SIP, "response", "180");
+  g_autoptr (SfEvent) b486 = sf_event_new (SF_EV_SIP, "response", "b1 486");
   g_autoptr (SfEvent) tb = sf_event_new (SF_EV_TIMER, "B", NULL);
   g_autoptr (SfEvent) ta = sf_event_new (SF_EV_TIMER, "A", NULL);
   CU_ASSERT_TRUE (sf_trigger_set_matches (s, r486));
   CU_ASSERT_FALSE (sf_trigger_set_matches (s, r180));
+  CU_ASSERT_TRUE (sf_trigger_set_matches (s, b486));
   CU_ASSERT_TRUE (sf_trigger_set_matches (s, tb));
   CU_ASSERT_FALSE (sf_trigger_set_matches (s, ta));
   g_autoptr (SfTriggerSet) acc = sf_trigger_set_parse ("sip:response|timer:$arg", "B", TRUE, NULL);
