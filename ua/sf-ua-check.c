@@ -45,7 +45,10 @@ sf_ua_cmd_check (int argc, char **argv)
       return sf_ua_usage_error ("check", "unknown option '%s'", argv[i]);
   int rc = SF_EXIT_OK;
   for (int i = 1; i < argc; i++) {
-    g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
+    /* A configuration with every module's sections, so ${cfg.SECTION.KEY} is checked
+     * as run would (the flow's own <setting>s join it as it loads). */
+    g_autoptr (SfConfig) cfg = sf_config_new ();
+    g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (SfMachine) m = sf_loader_load (loader, argv[i], NULL);
     print_diags (loader);

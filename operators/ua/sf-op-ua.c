@@ -8,6 +8,8 @@
 #include "framework/sf-endpoint.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-json.h"
+#include "framework/sf-flow.h"
+#include "sipflow/sf-message.h"
 #include "operators/registrar/sf-registrar.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
@@ -249,12 +251,28 @@ calls_up (SfCtx *ctx)
 }
 
 /* A new INVITE when ua.max_calls calls are up already: 486 Busy Here. */
+typedef struct _RedirectArg RedirectArg;
+static char *redirect_contacts (SfCtx *ctx, SfEvent *ev, const RedirectArg *r);
+static guint redirect_status (const RedirectArg *r);
+
+/* ua.max_calls calls up: 486 Busy Here, or, with an arg, forwarded on busy:
+ * the redirection the arg names ("302 ${cfg.flow.busy}"), as OpRedirectCall's. */
 static SfOpResult
 sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (!is_new_invite (ctx, ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls"))
     return SF_OP_SKIP;
   SfUaCall *call = screened (ctx, ev->payload);
+  g_autofree char *contact = arg != NULL ? redirect_contacts (ctx, ev, arg) : NULL;
+  if (contact != NULL) {
+    guint status = redirect_status (arg);
+    SfSipEvent *e = ev->payload;
+    g_autoptr (SfSipMsg) r = build_response (ctx, e->msg, &e->peer, status, call->tag, NULL, NULL, contact);
+    if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+      return SF_OP_ERROR;
+    sf_ua_call_set_reason (call, "forwarded_busy", status);
+    return SF_OP_TRANSITION;
+  }
   if (!respond_plain (ctx, ev->payload, 486, call->tag))
     return SF_OP_ERROR;
   sf_ua_call_set_reason (call, "max_calls", 486);
@@ -541,19 +559,129 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* device:redirect URI: 302 Moved Temporarily with Contact: <URI> (8.3, 21.3.3). */
+/* The targets of a redirection (8.3, 21.3): "[CODE] URI [URI...]", CODE 300-399
+ * (302 when not given), the URIs ${...} expressions read when it answers. */
+struct _RedirectArg {
+  guint status;
+  char **targets;     /* owned, NULL-terminated */
+};
+
+static guint
+redirect_status (const RedirectArg *r)
+{
+  return r->status;
+}
+
+static void
+redirect_arg_free (gpointer p)
+{
+  RedirectArg *r = p;
+  g_strfreev (r->targets);
+  g_free (r);
+}
+
+static gboolean
+fixup_redirect (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) words = g_strsplit_set (text, " \t", -1);
+  g_autoptr (GPtrArray) targets = g_ptr_array_new_with_free_func (g_free);
+  guint status = 302;
+  for (guint i = 0; words[i] != NULL; i++) {
+    if (*words[i] == '\0')
+      continue;
+    if (targets->len == 0 && status == 302 && g_ascii_isdigit (*words[i])) {
+      guint64 v;
+      if (!sf_sip_str_to_u64 (sf_sip_str (words[i], strlen (words[i])), 399, &v) || v < 300) {
+        g_set_error (error, SF_OP_ARG_ERROR, 0, "expected a redirection code from 300 to 399, got '%s'", words[i]);
+        return FALSE;
+      }
+      status = (guint) v;
+      continue;
+    }
+    if (strpbrk (words[i], "<>\"") != NULL || (strchr (words[i], ':') == NULL && strstr (words[i], "${") == NULL)) {
+      g_set_error (error, SF_OP_ARG_ERROR, 0, "'%s' is not a URI (sip:user@host, or a ${...} that reads one)",
+                   words[i]);
+      return FALSE;
+    }
+    g_ptr_array_add (targets, g_strdup (words[i]));
+  }
+  if (targets->len == 0) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected [CODE] URI [URI...], got '%s'", text);
+    return FALSE;
+  }
+  g_ptr_array_add (targets, NULL);
+  RedirectArg *r = g_new0 (RedirectArg, 1);
+  r->status = status;
+  r->targets = (char **) g_ptr_array_steal (targets, NULL);
+  *out = r;
+  return TRUE;
+}
+
+/* The Contact header value of a redirection: each target read for @ev, checked to
+ * be a URI (a value read from a peer cannot smuggle a parameter or header in);
+ * NULL when none is (transfer full). */
+static char *
+redirect_contacts (SfCtx *ctx, SfEvent *ev, const RedirectArg *r)
+{
+  GString *c = g_string_new (NULL);
+  for (guint i = 0; r->targets[i] != NULL; i++) {
+    g_autofree char *uri = sf_ctx_expand (ctx, ev, r->targets[i]);
+    g_autoptr (SfUri) u = sf_uri_parse (uri, strlen (uri), NULL);
+    if (u == NULL || strpbrk (uri, "<>\"\r\n ,") != NULL) {
+      sf_log (ctx, G_LOG_LEVEL_WARNING, "redirect target '%s' is not a URI: left out", uri);
+      continue;
+    }
+    g_string_append_printf (c, "%s<%s>", c->len > 0 ? ", " : "", uri);
+  }
+  if (c->len == 0) {
+    g_string_free (c, TRUE);
+    return NULL;
+  }
+  return g_string_free (c, FALSE);
+}
+
+/* The INVITE is redirected (8.3, 21.3.3): to the URI of the control command
+ * 'redirect URI' (no arg), or to the targets of the arg on the binding's trigger
+ * (on="timer:no_answer" arg="${cfg.flow.fallback}"; on="sip:INVITE" redirects a
+ * new INVITE at once). */
 static SfOpResult
 sf_op_redirect_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
+  const RedirectArg *r = arg;
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "redirect") != 0 || ev->arg == NULL || call == NULL || call->invite == NULL ||
-      call->final_sent)
-    return SF_OP_SKIP;
-  g_autofree char *contact = g_strdup_printf ("<%s>", ev->arg);
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 302, NULL, NULL, contact);
-  if (r == NULL)
+  guint status = 302;
+  g_autofree char *contact = NULL;
+  if (r == NULL) {
+    if (strcmp (ev->name, "redirect") != 0 || ev->arg == NULL || call == NULL || call->invite == NULL ||
+        call->final_sent)
+      return SF_OP_SKIP;
+    contact = g_strdup_printf ("<%s>", ev->arg);
+  } else {
+    if (ev->kind == SF_EV_SIP) {
+      if (!is_new_invite (ctx, ev))
+        return SF_OP_SKIP;
+      call = screened (ctx, ev->payload);
+      call->final_sent = FALSE;
+    } else if (call == NULL || call->invite == NULL || call->final_sent) {
+      return SF_OP_SKIP;
+    }
+    status = r->status;
+    contact = redirect_contacts (ctx, ev, r);
+    if (contact == NULL) {
+      g_autoptr (SfSipMsg) failed = answer_invite (ctx, call, 500, NULL, NULL, NULL);
+      sf_ua_call_set_reason (call, "redirect_failed", 500);
+      return SF_OP_ERROR;
+    }
+  }
+  g_autoptr (SfSipMsg) resp = answer_invite (ctx, call, status, NULL, NULL, contact);
+  if (resp == NULL)
     return SF_OP_ERROR;
-  sf_ua_call_set_reason (call, "redirected", 302);
+  sf_ua_call_set_reason (call, "redirected", status);
+  GString *f = g_string_new ("\"status\":");
+  g_string_append_printf (f, "%u,\"contact\":", status);
+  sf_json_append_string (f, contact);
+  sf_ctx_emit (ctx, "redirected", f->str);
+  g_string_free (f, TRUE);
   return SF_OP_TRANSITION;
 }
 
@@ -793,9 +921,11 @@ const SfOperatorDef sf_op_ua_table[] = {
     "refuses an INVITE, BYE or OPTIONS whose Require names an extension (the UA supports none) with 420 Bad "
     "Extension and Unsupported; outcome invite when it was a new INVITE (the call ends), alone when there is no call "
     "here, else the call goes on", "sip:INVITE|sip:BYE|sip:OPTIONS", NULL, "RFC 3261 8.2.2.3" },
-  { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "takes a new INVITE when ua.max_calls calls are up already and answers it 486 Busy Here, then transitions",
-    "sip:INVITE", NULL, "RFC 3261 21.4.24" },
+  { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL,
+    SF_ARG_OPTIONAL, fixup_redirect, redirect_arg_free,
+    "takes a new INVITE when ua.max_calls calls are up already and answers it 486 Busy Here, or, with an arg, "
+    "forwards it on busy: the redirection of the arg, as OpRedirectCall's (arg=\"${cfg.flow.busy}\"); then "
+    "transitions", "sip:INVITE", "[CODE] URI [URI...]", "RFC 3261 21.4.24, 8.3" },
   { "OpOptions", sf_op_options, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes an OPTIONS outside a dialog and answers 200 with what the UA takes (Allow, Accept, Accept-Encoding, "
     "Accept-Language, Supported), or 486 past ua.max_calls as an INVITE would get; then transitions",
@@ -826,9 +956,14 @@ const SfOperatorDef sf_op_ua_table[] = {
     "refuses a new INVITE with the status ARG, or, on the control command 'reject [CODE]', the INVITE kept "
     "(with CODE when given); then transitions", "sip:INVITE|device:reject", "STATUS (300-699: 486, 603)",
     "RFC 3261 13.3.1.3" },
-  { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "on the control command 'redirect URI' answers the INVITE kept with 302 Moved Temporarily and Contact: "
-    "<URI>, then transitions", "device:redirect", NULL, "RFC 3261 8.3" },
+  { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP,
+    SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL, SF_ARG_OPTIONAL, fixup_redirect, redirect_arg_free,
+    "answers the INVITE kept with a redirection, then transitions: without an arg, on the control command "
+    "'redirect URI', 302 with Contact: <URI>; with one, on its trigger (a timer, a command, or a new INVITE "
+    "redirected at once), CODE (302 by default) with a Contact for each URI of the arg, read then "
+    "(on=\"timer:no_answer\" arg=\"${cfg.flow.fallback}\"); a target that is no URI is left out, and with none "
+    "left the INVITE gets 500", "device:redirect|device:reject|timer|sip:INVITE", "[CODE] URI [URI...]",
+    "RFC 3261 8.3, 21.3" },
   { "OpRingCancel", sf_op_ring_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a CANCEL of the ringing call: 200 to the CANCEL through its own transaction, 487 Request Terminated to "
     "the INVITE; then transitions", "sip:CANCEL", NULL, "RFC 3261 9.2" },
