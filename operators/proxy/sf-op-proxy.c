@@ -9,6 +9,7 @@
 #include "sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-json.h"
+#include "sipflow/sf-message.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
@@ -483,6 +484,110 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_OUTCOME (1);
 }
 
+/* ---- OpProxyForward: targets the flow chooses ---- */
+
+/* "GROUP [GROUP]...": the groups are tried one after another (each waits for the
+ * one before to end without a 2xx), the URIs of a group, joined by ',', ring at
+ * once.  The host of every target comes from the flow or the configuration (a
+ * literal, or ${cfg...}), never from the request or a variable a request could
+ * fill: a flow cannot open a relay (docs/security.md). */
+static gboolean
+fixup_forward (const char *text, gpointer *out, GError **error)
+{
+  g_auto (GStrv) groups = g_strsplit_set (text, " \t", -1);
+  g_autoptr (GPtrArray) kept = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; groups[i] != NULL; i++) {
+    if (*groups[i] == '\0')
+      continue;
+    g_auto (GStrv) uris = g_strsplit (groups[i], ",", -1);
+    for (guint k = 0; uris[k] != NULL; k++) {
+      const char *u = uris[k];
+      gboolean whole_cfg = g_str_has_prefix (u, "${cfg.") && strchr (u, '}') == u + strlen (u) - 1;
+      if (!whole_cfg && (strchr (u, ':') == NULL || g_str_has_prefix (u, "${"))) {
+        g_set_error (error, SF_OP_ARG_ERROR, 0, "'%s' is not a URI (sip:user@host) nor a ${cfg...} value", u);
+        return FALSE;
+      }
+      if (whole_cfg)
+        continue; /* the configuration's: its value is read as it comes */
+      const char *at = strrchr (u, '@');
+      const char *host = at != NULL ? at + 1 : strchr (u, ':') + 1;
+      for (const char *d = strstr (host, "${"); d != NULL; d = strstr (d + 2, "${"))
+        if (!g_str_has_prefix (d, "${cfg.")) {
+          g_set_error (error, SF_OP_ARG_ERROR, 0, "the host of '%s' reads '%s': a forward target's host must come "
+                       "from the flow or the configuration, so a request cannot choose where it is relayed", u, d);
+          return FALSE;
+        }
+    }
+    g_ptr_array_add (kept, g_strdup (groups[i]));
+  }
+  if (kept->len == 0) {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected one or more targets: 'sip:a@h sip:b@h,sip:c@h'");
+    return FALSE;
+  }
+  g_ptr_array_add (kept, NULL);
+  *out = g_ptr_array_steal (kept, NULL);
+  return TRUE;
+}
+
+static void
+forward_arg_free (gpointer p)
+{
+  g_strfreev (p);
+}
+
+static const char *const forward_outcomes[] = { "answered", NULL };
+
+/* A request for a domain of ours with no Route left but ours (the case
+ * OpProxyRoute would look up) goes to the targets of the arg instead: group by
+ * group (a q value each, best first, so proxy.fork = q tries them in order),
+ * transition.  A target that is not a URI once read is left out (logged); with
+ * none left the request gets 480; a Max-Breadth no branch fits: 440 or 400
+ * (outcome answered).  Another request: SKIP, for OpProxyRoute. */
+static SfOpResult
+sf_op_proxy_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  const char *const *groups = arg;
+  SfSipEvent *e = ev->payload;
+  SfProxyCtx *p = pctx (ctx);
+  if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg)
+    return SF_OP_SKIP;
+  const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
+  GPtrArray *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
+  guint n = routes != NULL ? routes->len : 0;
+  if (n > sf_proxy_own_routes (ctx, routes) || !sf_proxy_domain_is_ours (ctx, ruri))
+    return SF_OP_SKIP;
+  SfOpResult res = take_breadth (ctx, p);
+  if (res != SF_OP_CONTINUE)
+    return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  GString *list = g_string_new (NULL);
+  for (guint g = 0; groups[g] != NULL; g++) {
+    g_autofree char *value = sf_ctx_expand (ctx, ev, groups[g]);
+    g_auto (GStrv) uris = g_strsplit_set (value, ", \t", -1);
+    for (guint k = 0; uris[k] != NULL; k++) {
+      if (*uris[k] == '\0')
+        continue;
+      g_autoptr (SfUri) u = sf_uri_parse (uris[k], strlen (uris[k]), NULL);
+      if (u == NULL || strpbrk (uris[k], "<>\"\r\n") != NULL) {
+        sf_log (ctx, G_LOG_LEVEL_WARNING, "forward target '%s' is not a URI: left out", uris[k]);
+        continue;
+      }
+      SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+      t->uri = g_strdup (uris[k]);
+      t->q = g > 999 ? 1 : 1000 - g;
+      g_ptr_array_add (p->targets, t);
+      g_string_append_printf (list, "%s%s", list->len > 0 ? (k > 0 ? "," : " ") : "", uris[k]);
+    }
+  }
+  GString *f = g_string_new ("\"targets\":");
+  sf_json_append_string (f, list->str);
+  sf_ctx_emit (ctx, "proxy_forward", f->str);
+  g_string_free (f, TRUE);
+  g_string_free (list, TRUE);
+  if (p->targets->len == 0)
+    return answer (ctx, e, 480, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  return SF_OP_TRANSITION;
+}
+
 static int
 by_q (gconstpointer a, gconstpointer b)
 {
@@ -902,6 +1007,14 @@ const SfOperatorDef sf_op_proxy_table[] = {
     "decides who may have a request forwarded (no open relay): a trusted source; in a dialog, our Record-Route "
     "token; a user of ours, by digest (407, or 403 for an unknown user or another user's From); a request for us; "
     "anything else gets 403 and it transitions", "sip", NULL, "RFC 3261 22.3" },
+  { "OpProxyForward", sf_op_proxy_forward, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG,
+    forward_outcomes, SF_ARG_REQUIRED, fixup_forward, forward_arg_free,
+    "forwards a request for a domain of ours (no Route left but ours) to the targets of its arg instead of the "
+    "location service: the groups separated by spaces one after another, the URIs of a group (joined by ',') at "
+    "once ('sip:desk@10.0.0.5 sip:a@10.0.0.6,sip:b@10.0.0.7': a hunt group); each target's host comes from the "
+    "flow or the configuration, never from the request; then transitions (outcome answered: 480 when no target "
+    "is a URI, 440 or 400 for Max-Breadth); another request is left to OpProxyRoute",
+    "sip", "GROUP [GROUP]... (GROUP: URI[,URI]...)", "RFC 3261 16.5, 16.6" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
     NULL,
     "makes the target set: a request with a Route left or for another domain goes on by its Request-URI "

@@ -4,7 +4,15 @@
 #  - screening.xml: a caller in the list file gets 603 Decline; a call not
 #    answered within flow.no_answer is redirected (302) to flow.fallback; a call
 #    answered in time is a call (200, ACK, BYE); a name added to the list file is
-#    declined from the next look at the file on (the flow reads it again).
+#    declined from the next look at the file on (the flow reads it again);
+#  - hunt-group.xml: a call to the group rings flow.first alone; when it does not
+#    answer in proxy.timer_c it is cancelled and flow.then's two phones ring at
+#    once; the one that answers gets the call, the other is cancelled; a call to
+#    another user of ours is not the group's (the location service: 480);
+#  - time-of-day.xml: the same call goes to flow.office inside the hours of its
+#    <if time=...>, to flow.after_hours outside them (the flow copied with hours
+#    around the present time, then with hours that exclude it);
+#  - a forward target whose host a request could choose is refused at load.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -52,5 +60,68 @@ sipp_run ans "127.0.0.1:$PORT_scr2" -sn uac -s bob -m 5 -r 10
   pass "screening: five calls answered in time are calls (200, ACK, BYE), none redirected" ||
   fail "screening answered: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -3 "$T/ans.out")"
 stop scr2 || fail "scr2 exit" "$(tail -3 "$T/scr2.err")"
+
+# ---- a hunt group, in a proxy flow ----
+# Three phones: desk rings and never answers; a answers at once; b rings.
+start desk ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:desk@127.0.0.1 || exit 1
+start pa ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:a@127.0.0.1 --set ua.auto_answer=0 || exit 1
+start pb ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:b@127.0.0.1 || exit 1
+start hunt "$EX/hunt-group.xml" --set sip.t1_ms=100 --set proxy.trusted=127.0.0.1 --set proxy.timer_c=1 \
+  --set "flow.first=sip:desk@127.0.0.1:$PORT_desk" \
+  --set "flow.then=sip:a@127.0.0.1:$PORT_pa,sip:b@127.0.0.1:$PORT_pb" || exit 1
+sipp_run hg "127.0.0.1:$PORT_hunt" -sf "$SCEN/uac-rr.xml" -s sales -key uas "127.0.0.1:$PORT_hunt" -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "hunt group: the call to sales was answered" ||
+  fail "hunt group: sipp exit $SIPP_RC" "$(tail -5 "$T/hg.out")"
+wait_ev desk '"event":"call_end".*"status":487' 5 && wait_ev pb '"event":"call_end".*"status":487' 5 &&
+  wait_ev pa '"event":"call_end".*"reason":"remote_bye"' 5 &&
+  pass "... desk rang first and was cancelled (487); then a answered and b, ringing with it, was cancelled" ||
+  fail "hunt group: the phones' call_end" "desk: $(grep -c call_end "$T/desk.events"), a: $(grep -c call_end "$T/pa.events"), b: $(grep -c call_end "$T/pb.events")"
+# In sequence, then at once: the branches to a and b (b2, b3) start only after
+# desk's branch (b1) got its final 487 (timer C, 1 s), and together.
+b1_final=$(grep -n '"event":"proxy_branch_final".*"status":487,"branch":"b1"' "$T/hunt.events" | head -1 | cut -d: -f1)
+b2_first=$(grep -n '"instance":"b2"\|"branch":"b2"' "$T/hunt.events" | head -1 | cut -d: -f1)
+[ -n "$b1_final" ] && [ -n "$b2_first" ] && [ "$b1_final" -lt "$b2_first" ] &&
+  grep -q '"event":"instance_end","machine":"proxy-branch","instance":"b1".*"duration_s":1\.' "$T/hunt.events" &&
+  pass "... in sequence: desk's branch rang 1 s (proxy.timer_c) and ended 487 before the next group started" ||
+  fail "hunt group: the order of the branches" "b1 final at line ${b1_final:-none}, b2 first at line ${b2_first:-none}"
+[ "$(count pa '"event":"incoming"')" = 1 ] && [ "$(count pb '"event":"incoming"')" = 1 ] &&
+  [ "$(count desk '"event":"incoming"')" = 1 ] &&
+  grep -q '"event":"proxy_forward".*"targets":"sip:desk@127.0.0.1:[0-9]* sip:a@127.0.0.1:[0-9]*,sip:b@' "$T/hunt.events" &&
+  pass "... each phone rang once; the proxy forwarded to 'desk a,b'" ||
+  fail "hunt group: incoming counts or proxy_forward" "$(grep proxy_forward "$T/hunt.events" | head -2)"
+sipp_run other "127.0.0.1:$PORT_hunt" -sf "$SCEN/uac-rr.xml" -s nobody -key uas "127.0.0.1:$PORT_hunt" -m 1
+grep -q '"event":"proxy_no_target"' "$T/hunt.events" && [ "$(count desk '"event":"incoming"')" = 1 ] &&
+  pass "hunt group: a call to another user is not the group's (the location service; no phone rang)" ||
+  fail "hunt group: the other call" "$(grep -E 'proxy_(answer|no_target|forward)' "$T/hunt.events" | tail -2)"
+stop hunt || fail "hunt exit" "$(tail -3 "$T/hunt.err")"
+
+# ---- time-of-day routing ----
+h=$((10#$(date +%H))); m=$(date +%M)
+around=$(printf '%02d:%s-%02d:%s' $(((h + 23) % 24)) "$m" $(((h + 1) % 24)) "$m")     # holds now
+later=$(printf '%02d:%s-%02d:%s' $(((h + 2) % 24)) "$m" $(((h + 3) % 24)) "$m")      # does not
+for hours in "$around" "$later"; do
+  sed "s/time=\"09:00-17:00\" days=\"mon-fri\"/time=\"$hours\"/" "$EX/time-of-day.xml" >"$T/tod.xml"
+  grep -q "time=\"$hours\"" "$T/tod.xml" || fail "time-of-day: the copy did not get the hours $hours"
+  start tod "$T/tod.xml" --set sip.t1_ms=100 --set proxy.trusted=127.0.0.1 \
+    --set "flow.office=sip:a@127.0.0.1:$PORT_pa" --set "flow.after_hours=sip:desk@127.0.0.1:$PORT_desk" || exit 1
+  sipp_run tod "127.0.0.1:$PORT_tod" -sf "$SCEN/uac-rr.xml" -s info -key uas "127.0.0.1:$PORT_tod" -m 1
+  if [ "$hours" = "$around" ]; then
+    [ "${OK:-0}" = 1 ] && wait_ev pa '"event":"incoming"' 5 2 && [ "$(count desk '"event":"incoming"')" = 1 ] &&
+      pass "time of day: at $(date +%H:%M), inside $hours, the call went to flow.office and was answered" ||
+      fail "time of day inside $hours: sipp ${OK:-0}" "$(grep proxy_forward "$T/tod.events")"
+  else
+    wait_ev desk '"event":"incoming"' 5 2 && [ "$(count pa '"event":"incoming"')" = 2 ] &&
+      pass "time of day: outside $hours, the call went to flow.after_hours" ||
+      fail "time of day outside $hours" "$(grep proxy_forward "$T/tod.events")"
+  fi
+  stop tod || fail "tod exit" "$(tail -3 "$T/tod.err")"
+  rm -f "$T/tod.events" "$T/tod.in" "$T/tod.err"
+done
+for p in desk pa pb; do cmd "$p" hangup; stop "$p" || fail "$p exit" "$(tail -3 "$T/$p.err")"; done
+
+# ---- a forward target a request could choose: refused at load ----
+sed 's|arg="${cfg.flow.first} ${cfg.flow.then}"|arg="sip:x@${hdr.X-Target}"|' "$EX/hunt-group.xml" >"$T/relay.xml"
+expect_rc "a forward target whose host reads the request: sipflow check refuses the flow" 1 "$SIPFLOW" check "$T/relay.xml"
+has "... and says why" "$T/err" "a forward target's host must come from the flow or the configuration"
 
 summary examples.sh
