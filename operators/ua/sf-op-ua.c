@@ -255,6 +255,17 @@ typedef struct _RedirectArg RedirectArg;
 static char *redirect_contacts (SfCtx *ctx, SfEvent *ev, const RedirectArg *r);
 static guint redirect_status (const RedirectArg *r);
 
+/* The "redirected" event line: where a call went (OpRedirectCall, OpBusyHere). */
+static void
+emit_redirected (SfCtx *ctx, guint status, const char *contact)
+{
+  GString *f = g_string_new (NULL);
+  g_string_append_printf (f, "\"status\":%u,\"contact\":", status);
+  sf_json_append_string (f, contact);
+  sf_ctx_emit (ctx, "redirected", f->str);
+  g_string_free (f, TRUE);
+}
+
 /* ua.max_calls calls up: 486 Busy Here, or, with an arg, forwarded on busy:
  * the redirection the arg names ("302 ${cfg.flow.busy}"), as OpRedirectCall's. */
 static SfOpResult
@@ -271,6 +282,7 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
       return SF_OP_ERROR;
     sf_ua_call_set_reason (call, "forwarded_busy", status);
+    emit_redirected (ctx, status, contact);
     return SF_OP_TRANSITION;
   }
   if (!respond_plain (ctx, ev->payload, 486, call->tag))
@@ -677,11 +689,7 @@ sf_op_redirect_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (resp == NULL)
     return SF_OP_ERROR;
   sf_ua_call_set_reason (call, "redirected", status);
-  GString *f = g_string_new ("\"status\":");
-  g_string_append_printf (f, "%u,\"contact\":", status);
-  sf_json_append_string (f, contact);
-  sf_ctx_emit (ctx, "redirected", f->str);
-  g_string_free (f, TRUE);
+  emit_redirected (ctx, status, contact);
   return SF_OP_TRANSITION;
 }
 

@@ -5,6 +5,9 @@
 #    answered within flow.no_answer is redirected (302) to flow.fallback; a call
 #    answered in time is a call (200, ACK, BYE); a name added to the list file is
 #    declined from the next look at the file on (the flow reads it again);
+#  - forward.xml: a call not answered within flow.no_answer goes (302) to
+#    flow.no_answer_target; a call the user rejects, and a call that finds the UA
+#    busy (ua.max_calls), to flow.busy;
 #  - hunt-group.xml: a call to the group rings flow.first alone; when it does not
 #    answer in proxy.timer_c it is cancelled and flow.then's two phones ring at
 #    once; the one that answers gets the call, the other is cancelled; a call to
@@ -60,6 +63,39 @@ sipp_run ans "127.0.0.1:$PORT_scr2" -sn uac -s bob -m 5 -r 10
   pass "screening: five calls answered in time are calls (200, ACK, BYE), none redirected" ||
   fail "screening answered: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -3 "$T/ans.out")"
 stop scr2 || fail "scr2 exit" "$(tail -3 "$T/scr2.err")"
+
+# ---- forward on busy and on no answer ----
+start fw "$EX/forward.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 \
+  --set ua.max_calls=1 --set flow.no_answer=300ms --set flow.busy=sip:busy@127.0.0.1:5998 \
+  --set flow.no_answer_target=sip:mobile@127.0.0.1:5997 || exit 1
+sipp_run fna "127.0.0.1:$PORT_fw" -sf "$SCEN/uac-screen-302.xml" -s bob -key caller alice -m 1
+[ "${OK:-0}" = 1 ] && wait_ev fw '"event":"redirected".*"contact":"<sip:mobile@127.0.0.1:5997>"' 5 &&
+  pass "forward: a call not answered in flow.no_answer went to flow.no_answer_target (302)" ||
+  fail "forward on no answer: sipp ${OK:-0}" "$(grep redirected "$T/fw.events")"
+# The user rejects a ringing call: it goes to flow.busy.
+sipp_run frej "127.0.0.1:$PORT_fw" -sf "$SCEN/uac-screen-302.xml" -s bob -key caller carol -m 1 &
+rej=$!
+wait_ev fw '"event":"incoming"' 5 2 && cmd fw reject
+wait "$rej"
+wait_ev fw '"event":"redirected".*"contact":"<sip:busy@127.0.0.1:5998>"' 5 &&
+  pass "forward: a ringing call the user rejected went to flow.busy (302)" ||
+  fail "forward on reject" "$(grep -E 'redirected|call_end' "$T/fw.events" | tail -2)"
+stop fw || fail "fw exit" "$(tail -3 "$T/fw.err")"
+# Busy: one call is up (answered, sipp holds it 3 s), the next INVITE goes to flow.busy.
+start fwb "$EX/forward.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 \
+  --set ua.max_calls=1 --set ua.auto_answer=0 --set flow.busy=sip:busy@127.0.0.1:5998 || exit 1
+( sipp_run long "127.0.0.1:$PORT_fwb" -sn uac -s bob -m 1 -d 3000 ) &
+long=$!
+wait_ev fwb '"to":"InCall"' 5
+sipp_run fbusy "127.0.0.1:$PORT_fwb" -sf "$SCEN/uac-screen-302.xml" -s bob -key caller dave -m 1
+[ "${OK:-0}" = 1 ] && wait_ev fwb '"event":"redirected".*"contact":"<sip:busy@127.0.0.1:5998>"' 5 &&
+  grep -q '"event":"call_end".*"reason":"forwarded_busy","status":302' "$T/fwb.events" &&
+  pass "forward: a call that found the UA busy went to flow.busy (302, call_end forwarded_busy)" ||
+  fail "forward on busy: sipp ${OK:-0}" "$(grep -E 'redirected|call_end' "$T/fwb.events" | tail -2)"
+wait "$long"
+wait_ev fwb '"event":"call_end".*"reason":"remote_bye"' 5 && pass "... the call that was up went on and ended by its BYE" ||
+  fail "forward on busy: the first call" "$(grep call_end "$T/fwb.events")"
+stop fwb || fail "fwb exit" "$(tail -3 "$T/fwb.err")"
 
 # ---- a hunt group, in a proxy flow ----
 # Three phones: desk rings and never answers; a answers at once; b rings.
