@@ -587,6 +587,7 @@ typedef struct {
   char *name;      /* owned */
   int line;        /* the first binding that names it */
   gboolean used;   /* awaited or cancelled (for started names) */
+  gboolean awaited; /* awaited (for started names): a started name nothing awaits may be a misspelling's */
   gboolean hinted; /* named in a "did you mean" already */
 } TimerUse;
 
@@ -613,7 +614,9 @@ timer_note (GPtrArray *uses, const char *name, int line)
 }
 
 /* A started name close enough to @name to be its misspelling: within distance 2, and
- * shorter than the shorter name (so "A" never suggests "B").  Prefers an unused one. */
+ * shorter than the shorter name (so "A" never suggests "B").  Prefers one nothing awaits
+ * (cancelling it is no use of a timer that would fire: started 'unanswered', cancelled on
+ * exit, awaited as 'unanswerd' is still a misspelling). */
 static TimerUse *
 timer_near_miss (GPtrArray *started, const char *name, gboolean unused_only)
 {
@@ -621,12 +624,12 @@ timer_near_miss (GPtrArray *started, const char *name, gboolean unused_only)
   guint best_d = 3;
   for (guint i = 0; i < started->len; i++) {
     TimerUse *t = g_ptr_array_index (started, i);
-    if (unused_only && t->used)
+    if (unused_only && t->awaited)
       continue;
     guint d = sf_name_distance (name, t->name, 2);
     if (d == 0 || d > 2 || d >= MIN (strlen (name), strlen (t->name)))
       continue;
-    if (d < best_d || (d == best_d && best->used && !t->used)) {
+    if (d < best_d || (d == best_d && best->awaited && !t->awaited)) {
       best = t;
       best_d = d;
     }
@@ -677,8 +680,9 @@ check_timers (SfLoader *l, const char *file, SfMachine *m)
   }
   for (guint i = 0; i < started->len; i++) {
     TimerUse *t = g_ptr_array_index (started, i);
-    for (guint k = 0; k < awaited->len && !t->used; k++)
-      t->used = strcmp (((TimerUse *) g_ptr_array_index (awaited, k))->name, t->name) == 0;
+    for (guint k = 0; k < awaited->len && !t->awaited; k++)
+      t->awaited = strcmp (((TimerUse *) g_ptr_array_index (awaited, k))->name, t->name) == 0;
+    t->used = t->awaited;
     for (guint k = 0; k < cancelled->len && !t->used; k++)
       t->used = strcmp (((TimerUse *) g_ptr_array_index (cancelled, k))->name, t->name) == 0;
   }
