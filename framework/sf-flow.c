@@ -479,6 +479,11 @@ read_list_file (const char *path, gint64 *mtime, GError **error)
   return items;
 }
 
+/* Every file list alive in the process, for sf_flow_lists_reload() (the
+ * control command 'reload'); a list leaves it when it is freed. */
+static GMutex file_lists_lock;
+static GList *file_lists;
+
 SfFlowList *
 sf_flow_list_new_file (const char *path, GError **error)
 {
@@ -492,6 +497,9 @@ sf_flow_list_new_file (const char *path, GError **error)
   l->path = g_strdup (path);
   l->mtime = mtime;
   l->checked_us = G_MININT64 / 2; /* the first look, at the first use, only sets the clock */
+  g_mutex_lock (&file_lists_lock);
+  file_lists = g_list_prepend (file_lists, l);
+  g_mutex_unlock (&file_lists_lock);
   return l;
 }
 
@@ -507,6 +515,11 @@ sf_flow_list_unref (SfFlowList *l)
 {
   if (l == NULL || !g_ref_count_dec (&l->ref))
     return;
+  if (l->path != NULL) {
+    g_mutex_lock (&file_lists_lock);
+    file_lists = g_list_remove (file_lists, l);
+    g_mutex_unlock (&file_lists_lock);
+  }
   g_hash_table_unref (l->items);
   g_free (l->path);
   g_free (l);
@@ -543,6 +556,30 @@ list_refresh (SfFlowList *l, gint64 now)
   l->items = items;
   l->mtime = mtime;
   g_message ("list file '%s' read again: %u items", l->path, g_hash_table_size (items));
+}
+
+guint
+sf_flow_lists_reload (GString *errors)
+{
+  guint n = 0;
+  g_mutex_lock (&file_lists_lock);
+  for (GList *it = file_lists; it != NULL; it = it->next) {
+    SfFlowList *l = it->data;
+    gint64 mtime = 0;
+    g_autoptr (GError) error = NULL;
+    GHashTable *items = read_list_file (l->path, &mtime, &error);
+    if (items == NULL) {
+      if (errors != NULL)
+        g_string_append_printf (errors, "%s%s", errors->len > 0 ? "; " : "", error->message);
+      continue;
+    }
+    g_hash_table_unref (l->items);
+    l->items = items;
+    l->mtime = mtime;
+    n++;
+  }
+  g_mutex_unlock (&file_lists_lock);
+  return n;
 }
 
 gboolean

@@ -51,6 +51,11 @@ void sf_flow_list_unref (SfFlowList *list);
  * second has passed since the last look). */
 gboolean sf_flow_list_contains (SfFlowList *list, const char *value, gint64 now_us);
 
+/* Reads every file list of the process again now (the control command
+ * 'reload'): the number read; a file that cannot be read keeps its items and
+ * its error is appended to @errors (nullable). */
+guint sf_flow_lists_reload (GString *errors);
+
 /* Compiles the condition elements among @node's children (<if>, <all>, <any>,
  * <not>; several are all required) into one condition; NULL with no error when
  * there are none.  @error names the element's line. */

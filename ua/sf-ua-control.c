@@ -3,6 +3,7 @@
  * device events for the flow.  On the socket each command gets exactly one JSON
  * reply line; 'sipflow ctl' sends one and prints the reply. */
 #include "config.h"
+#include "framework/sf-flow.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "sf-ua-lines.h"
@@ -51,6 +52,7 @@ static const Command commands[] = {
   { "register", CALL_NONE, 0, 0, "register" },
   { "unregister", CALL_NONE, 0, 0, "unregister" },
   { "status", CALL_NONE, 0, 0, "status" },
+  { "reload", CALL_NONE, 0, 0, "reload" },
   { "quit", CALL_NONE, 0, 0, "quit" },
 };
 
@@ -202,7 +204,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       cmd = &commands[i];
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
-                     "register, unregister, status, quit)", name);
+                     "register, unregister, status, reload, quit)", name);
   if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
     return fail (ok, "%s: shutting down", name);
   guint first = 1;
@@ -234,6 +236,14 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
 
   if (strcmp (name, "status") == 0)
     return status (c, ok);
+  if (strcmp (name, "reload") == 0) {
+    /* The flows' list files, read again now (they are also read again when they change). */
+    g_autoptr (GString) errors = g_string_new (NULL);
+    guint lists = sf_flow_lists_reload (errors);
+    if (errors->len > 0)
+      return fail (ok, "reload: %u list files read again; %s", lists, errors->str);
+    return g_strdup_printf ("\"ok\":true,\"lists\":%u", lists);
+  }
   if (strcmp (name, "quit") == 0) {
     /* After this command's reply is out. */
     g_idle_add_full (G_PRIORITY_DEFAULT, quit_idle, c, NULL);
