@@ -7,7 +7,9 @@
 typedef struct {
   SfState *from;   /* unowned */
   SfState *to;     /* unowned; == from: a loop */
-  char *line;      /* owned: the trigger, then " [outcome]" */
+  char *line;      /* owned: the trigger, then " [outcome]": what tells arrows apart */
+  char *trig;      /* owned: the trigger alone */
+  char *outcome;   /* owned, nullable: "[success, failure]" */
   char *op;        /* owned: the operator as written, "OpTxnResend(G)" */
   gboolean error;  /* the implicit outcome "error" */
   int cluster;     /* -1, or the folded cluster it is drawn from */
@@ -17,6 +19,8 @@ static void
 arrow_free (Arrow *a)
 {
   g_free (a->line);
+  g_free (a->trig);
+  g_free (a->outcome);
   g_free (a->op);
   g_free (a);
 }
@@ -70,13 +74,17 @@ trigger_text (const SfBinding *b)
   return g_string_free (s, FALSE);
 }
 
+/* @outcome (nullable): "[success, failure]". */
 static void
-add_arrow (GPtrArray *arrows, SfState *from, SfState *to, const char *line, const char *op, gboolean error)
+add_arrow (GPtrArray *arrows, SfState *from, SfState *to, const char *trig, const char *outcome, const char *op,
+           gboolean error)
 {
   Arrow *a = g_new0 (Arrow, 1);
   a->from = from;
   a->to = to;
-  a->line = g_strdup (line);
+  a->trig = g_strdup (trig);
+  a->outcome = g_strdup (outcome);
+  a->line = outcome != NULL ? g_strdup_printf ("%s %s", trig, outcome) : g_strdup (trig);
   a->op = g_strdup (op);
   a->error = error;
   a->cluster = -1;
@@ -93,7 +101,7 @@ binding_arrows (GPtrArray *arrows, SfState *s, const SfBinding *b)
   g_autofree char *op = op_text (b);
   gboolean any = FALSE;
   if (b->next != NULL) {
-    add_arrow (arrows, s, b->next, trig, op, FALSE);
+    add_arrow (arrows, s, b->next, trig, NULL, op, FALSE);
     any = TRUE;
   }
   guint n = b->op->outcomes != NULL ? g_strv_length ((char **) b->op->outcomes) : 0;
@@ -104,38 +112,38 @@ binding_arrows (GPtrArray *arrows, SfState *s, const SfBinding *b)
       seen = b->outcome_next[k] == to;
     if (to == NULL || seen)
       continue;
-    GString *line = g_string_new (trig);
-    g_string_append (line, " [");
+    GString *outcome = g_string_new ("[");
     for (guint k = o; k < n; k++)
       if (b->outcome_next[k] == to)
-        g_string_append_printf (line, "%s%s", k > o ? ", " : "", b->op->outcomes[k]);
-    g_string_append_c (line, ']');
-    add_arrow (arrows, s, to, line->str, op, FALSE);
-    g_string_free (line, TRUE);
+        g_string_append_printf (outcome, "%s%s", k > o ? ", " : "", b->op->outcomes[k]);
+    g_string_append_c (outcome, ']');
+    add_arrow (arrows, s, to, trig, outcome->str, op, FALSE);
+    g_string_free (outcome, TRUE);
     any = TRUE;
   }
   if (b->error_next != NULL) {
-    g_autofree char *line = g_strdup_printf ("%s [error]", trig);
-    add_arrow (arrows, s, b->error_next, line, op, TRUE);
+    add_arrow (arrows, s, b->error_next, trig, "[error]", op, TRUE);
     any = TRUE;
   }
   if (!any)
-    add_arrow (arrows, s, s, trig, op, FALSE);
+    add_arrow (arrows, s, s, trig, NULL, op, FALSE);
 }
 
 /* ---- folding (SF_DOT_FOLD) ---- */
 
-/* An arrow that several states share: the same line, operator and target. */
+/* A dashed cluster of states: the arrows all its states share are drawn once,
+ * from its node.  The clusters nest (each two are disjoint, or one holds the
+ * other): an arrow is drawn from the largest cluster of its state that shares
+ * it. */
 typedef struct {
-  const Arrow *first;  /* unowned: its line, op and target */
-  gboolean *from;      /* owned: indexed by state index; the states it leaves */
-  guint n_from;
-} Shared;
+  gboolean *in;  /* owned: indexed by state index */
+  guint size;
+} Cluster;
 
 static void
-shared_free (Shared *c)
+cluster_free (Cluster *c)
 {
-  g_free (c->from);
+  g_free (c->in);
   g_free (c);
 }
 
@@ -163,102 +171,228 @@ state_index (SfMachine *m, SfState *s)
   return i;
 }
 
-/* The shared arrows (loops included) of the states not yet in a cluster
- * (@clustered), left by 3 states or more (fewer is not worth a cluster). */
-static GPtrArray *
-shared_arrows (SfMachine *m, GPtrArray *arrows, const int *clustered)
+/* What folding knows of the arrows. */
+typedef struct {
+  SfMachine *m;       /* unowned */
+  GPtrArray *arrows;  /* unowned */
+  guint n;            /* the number of states */
+  guint *from;        /* owned: arrow index -> its state's index */
+  guint *to;          /* owned: arrow index -> its target's index */
+  guint *same;        /* owned: arrow index -> the index of the first same arrow */
+  gboolean *has;      /* owned: [same * n + state]: the state has that arrow (never the catch-all) */
+} Fold;
+
+static void
+fold_init (Fold *f, SfMachine *m, GPtrArray *arrows)
 {
-  GPtrArray *all = g_ptr_array_new_with_free_func ((GDestroyNotify) shared_free);
+  f->m = m;
+  f->arrows = arrows;
+  f->n = m->states->len;
+  f->from = g_new (guint, arrows->len);
+  f->to = g_new (guint, arrows->len);
+  f->same = g_new (guint, arrows->len);
+  f->has = g_new0 (gboolean, (gsize) arrows->len * f->n);
   for (guint i = 0; i < arrows->len; i++) {
     const Arrow *a = g_ptr_array_index (arrows, i);
-    guint fi = state_index (m, a->from);
-    if (a->from->catch_all || clustered[fi] >= 0)
-      continue;
-    Shared *c = NULL;
-    for (guint k = 0; k < all->len && c == NULL; k++)
-      if (same_arrow (((Shared *) g_ptr_array_index (all, k))->first, a))
-        c = g_ptr_array_index (all, k);
-    if (c == NULL) {
-      c = g_new0 (Shared, 1);
-      c->first = a;
-      c->from = g_new0 (gboolean, m->states->len);
-      g_ptr_array_add (all, c);
-    }
-    if (!c->from[fi]) {
-      c->from[fi] = TRUE;
-      c->n_from++;
-    }
+    f->from[i] = state_index (m, a->from);
+    f->to[i] = state_index (m, a->to);
+    f->same[i] = i;
+    for (guint k = 0; k < i && f->same[i] == i; k++)
+      if (same_arrow (g_ptr_array_index (arrows, k), a))
+        f->same[i] = f->same[k];
+    if (!a->from->catch_all)
+      f->has[(gsize) f->same[i] * f->n + f->from[i]] = TRUE;
   }
-  for (guint k = all->len; k > 0; k--)
-    if (((Shared *) g_ptr_array_index (all, k - 1))->n_from < 3)
-      g_ptr_array_remove_index (all, k - 1);
-  return all;
 }
 
-/* How many arrows a cluster of the states @set saves: each shared arrow that
- * every state of the set has (a loop, or an arrow to a state outside the set)
- * is drawn once instead of once per state.  @take (nullable) gets which shared arrows those are. */
-static guint
-fold_gain (SfMachine *m, GPtrArray *shared, const gboolean *set, gboolean *take)
+static void
+fold_clear (Fold *f)
 {
-  guint size = 0;
-  for (guint i = 0; i < m->states->len; i++)
-    size += set[i] ? 1 : 0;
-  if (size < 3)
-    return 0;
-  guint n = 0;
-  for (guint k = 0; k < shared->len; k++) {
-    const Shared *c = g_ptr_array_index (shared, k);
-    gboolean all = is_loop (c->first) || !set[state_index (m, c->first->to)];
-    for (guint i = 0; i < m->states->len && all; i++)
-      all = !set[i] || c->from[i];
-    if (take != NULL)
-      take[k] = all;
-    n += all ? 1 : 0;
-  }
-  return n * (size - 1);
+  g_free (f->from);
+  g_free (f->to);
+  g_free (f->same);
+  g_free (f->has);
 }
 
-/* Finds clusters, one at a time: of the sets of states that leave by one shared
- * arrow, or by two, the one that saves the most arrows (the first of equals, in
- * file order).  Marks the arrows it folds and the states it holds.  Returns the
- * number of clusters. */
+/* The cluster of @family arrow @i is drawn from: the largest that holds its
+ * state, all of whose states have it, and (unless it is a loop) that does
+ * not hold its target; -1: none, its own state. */
 static int
-fold (SfMachine *m, GPtrArray *arrows, int *clustered)
+drawer (const Fold *f, GPtrArray *family, guint i)
 {
-  guint n = m->states->len;
-  int clusters = 0;
+  int best = -1;
+  for (guint c = 0; c < family->len; c++) {
+    const Cluster *cl = g_ptr_array_index (family, c);
+    if (!cl->in[f->from[i]] || (f->from[i] != f->to[i] && cl->in[f->to[i]]))
+      continue;
+    if (best >= 0 && ((const Cluster *) g_ptr_array_index (family, (guint) best))->size >= cl->size)
+      continue;
+    gboolean all = TRUE;
+    for (guint s = 0; s < f->n && all; s++)
+      all = !cl->in[s] || f->has[(gsize) f->same[i] * f->n + s];
+    if (all)
+      best = (int) c;
+  }
+  return best;
+}
+
+/* How many arrows the picture has with the clusters @family: an arrow is
+ * drawn once from its cluster, else once from its state. */
+static guint
+cost (const Fold *f, GPtrArray *family)
+{
+  guint len = f->arrows->len;
+  g_autofree gboolean *drawn = g_new0 (gboolean, (gsize) (f->n + family->len) * len);
+  guint count = 0;
+  for (guint i = 0; i < len; i++) {
+    int c = drawer (f, family, i);
+    gsize d = c >= 0 ? f->n + (guint) c : f->from[i];
+    if (!drawn[d * len + f->same[i]]) {
+      drawn[d * len + f->same[i]] = TRUE;
+      count++;
+    }
+  }
+  return count;
+}
+
+/* Whether no path leaves the cluster @c and comes back into it, when each
+ * cluster of @family that is apart from @c counts as one node.  Graphviz keeps
+ * a cluster in one band of ranks: a cluster that a path leaves and re-enters,
+ * or two clusters with arrows both ways, leave it no ranks that keep every
+ * arrow pointing down; it lays an arrow flat across the cluster's border,
+ * beside a state's loop, and fails to route it ("Unable to reclaim box space
+ * in spline routing for edge "Answered" -> "InCall"" once, for two clusters of
+ * xml/ua.xml). */
+static gboolean
+closed_block (const Fold *f, GPtrArray *family, const Cluster *c)
+{
+  g_autofree gboolean *seen = g_new0 (gboolean, f->n);
+  g_autoptr (GArray) todo = g_array_new (FALSE, FALSE, sizeof (guint));
+  /* the states its arrows reach outside it, then all that they reach */
+  for (guint i = 0; i < f->arrows->len; i++)
+    if (c->in[f->from[i]] && !c->in[f->to[i]] && !seen[f->to[i]]) {
+      seen[f->to[i]] = TRUE;
+      g_array_append_val (todo, f->to[i]);
+    }
+  while (todo->len > 0) {
+    guint v = g_array_index (todo, guint, todo->len - 1);
+    g_array_set_size (todo, todo->len - 1);
+    for (guint k = 0; k < family->len; k++) {
+      const Cluster *d = g_ptr_array_index (family, k);
+      gboolean apart = TRUE;
+      for (guint s = 0; s < f->n && apart; s++)
+        apart = !(d->in[s] && c->in[s]);
+      if (!d->in[v] || !apart)
+        continue;
+      for (guint s = 0; s < f->n; s++) /* the rest of its cluster */
+        if (d->in[s] && !seen[s]) {
+          seen[s] = TRUE;
+          g_array_append_val (todo, s);
+        }
+    }
+    for (guint i = 0; i < f->arrows->len; i++) {
+      if (f->from[i] != v)
+        continue;
+      if (c->in[f->to[i]])
+        return FALSE;
+      if (!seen[f->to[i]]) {
+        seen[f->to[i]] = TRUE;
+        g_array_append_val (todo, f->to[i]);
+      }
+    }
+  }
+  return TRUE;
+}
+
+/* Whether @set may join @family: 3 states or more, each cluster apart from it
+ * or one inside the other (never the same), and every cluster a closed block
+ * with it. */
+static gboolean
+may_join (const Fold *f, GPtrArray *family, Cluster *set)
+{
+  if (set->size < 3)
+    return FALSE;
+  for (guint k = 0; k < family->len; k++) {
+    const Cluster *d = g_ptr_array_index (family, k);
+    guint both = 0;
+    for (guint s = 0; s < f->n; s++)
+      both += d->in[s] && set->in[s] ? 1 : 0;
+    if (both != 0 && (both != MIN (d->size, set->size) || d->size == set->size))
+      return FALSE;
+  }
+  g_ptr_array_add (family, set);
+  gboolean ok = TRUE;
+  for (guint k = 0; k < family->len && ok; k++)
+    ok = closed_block (f, family, g_ptr_array_index (family, k));
+  g_ptr_array_steal_index (family, family->len - 1);
+  return ok;
+}
+
+/* Chooses the clusters, one at a time: of the sets of states that have one
+ * shared arrow, or two, the one that leaves the fewest arrows to draw (the
+ * first of equals, in file order), until none leaves fewer.  Sets each arrow's
+ * cluster.  Returns the clusters (transfer full). */
+static GPtrArray *
+fold (SfMachine *m, GPtrArray *arrows)
+{
+  Fold f;
+  fold_init (&f, m, arrows);
+  GPtrArray *family = g_ptr_array_new_with_free_func ((GDestroyNotify) cluster_free);
+  /* the arrows 3 states or more have (fewer is not worth a cluster) */
+  g_autoptr (GArray) shared = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < arrows->len; i++) {
+    guint k = 0;
+    for (guint s = 0; s < f.n; s++)
+      k += f.has[(gsize) i * f.n + s] ? 1 : 0;
+    if (f.same[i] == i && k >= 3)
+      g_array_append_val (shared, i);
+  }
+  guint now = cost (&f, family);
   for (;;) {
-    g_autoptr (GPtrArray) shared = shared_arrows (m, arrows, clustered);
-    g_autofree gboolean *best = g_new0 (gboolean, n);
-    g_autofree gboolean *set = g_new0 (gboolean, n);
-    guint best_gain = 0;
+    Cluster *best = NULL;
+    guint best_cost = now;
     for (guint a = 0; a < shared->len; a++)
       for (guint b = a; b < shared->len; b++) {
-        const Shared *ca = g_ptr_array_index (shared, a), *cb = g_ptr_array_index (shared, b);
-        for (guint i = 0; i < n; i++)
-          set[i] = ca->from[i] && cb->from[i];
-        guint gain = fold_gain (m, shared, set, NULL);
-        if (gain > best_gain) {
-          best_gain = gain;
-          memcpy (best, set, n * sizeof *set);
+        const gboolean *ha = &f.has[(gsize) g_array_index (shared, guint, a) * f.n];
+        const gboolean *hb = &f.has[(gsize) g_array_index (shared, guint, b) * f.n];
+        Cluster *set = g_new0 (Cluster, 1);
+        set->in = g_new0 (gboolean, f.n);
+        for (guint s = 0; s < f.n; s++) {
+          set->in[s] = ha[s] && hb[s];
+          set->size += set->in[s] ? 1 : 0;
+        }
+        guint c = G_MAXUINT;
+        if (may_join (&f, family, set)) {
+          g_ptr_array_add (family, set);
+          c = cost (&f, family);
+          g_ptr_array_steal_index (family, family->len - 1);
+        }
+        if (c < best_cost) {
+          if (best != NULL)
+            cluster_free (best);
+          best = set;
+          best_cost = c;
+        } else {
+          cluster_free (set);
         }
       }
-    if (best_gain == 0)
-      return clusters;
-    g_autofree gboolean *take = g_new0 (gboolean, shared->len);
-    fold_gain (m, shared, best, take);
-    for (guint i = 0; i < n; i++)
-      if (best[i])
-        clustered[i] = clusters;
-    for (guint i = 0; i < arrows->len; i++) {
-      Arrow *a = g_ptr_array_index (arrows, i);
-      for (guint k = 0; k < shared->len && a->cluster < 0; k++)
-        if (take[k] && best[state_index (m, a->from)] && same_arrow (((Shared *) g_ptr_array_index (shared, k))->first, a))
-          a->cluster = clusters;
-    }
-    clusters++;
+    if (best == NULL)
+      break;
+    g_ptr_array_add (family, best);
+    now = best_cost;
   }
+  /* a cluster whose arrows a larger one took draws none: drop it */
+  for (guint k = family->len; k > 0; k--) {
+    gboolean used = FALSE;
+    for (guint i = 0; i < arrows->len && !used; i++)
+      used = drawer (&f, family, i) == (int) (k - 1);
+    if (!used)
+      g_ptr_array_remove_index (family, k - 1);
+  }
+  for (guint i = 0; i < arrows->len; i++)
+    ((Arrow *) g_ptr_array_index (arrows, i))->cluster = drawer (&f, family, i);
+  fold_clear (&f);
+  return family;
 }
 
 /* ---- output ---- */
@@ -301,8 +435,104 @@ node (GString *out, SfState *s)
   g_string_append (out, "];\n");
 }
 
-/* One edge for the arrows @group (same ends): a line per trigger, its operator
- * under it in smaller type. */
+/* The longest label line, in characters, before it wraps: a label is as wide
+ * as its longest line, and widens its whole rank; a width of 24 keeps the
+ * names of events and timers whole and xml/ua.xml narrow. */
+#define WRAP 24
+
+/* Appends @text to @out escaped, broken after a '|' or a ',' or before a " ["
+ * (the space dropped) so that no line passes WRAP characters (an item longer
+ * than that stays whole); a line ending in '|' or ',' goes on. */
+static void
+wrapped (GString *out, const char *text)
+{
+  guint col = 0;
+  gboolean space = FALSE; /* a space between the last item and the next */
+  for (const char *p = text; *p != '\0';) {
+    const char *e = p;
+    while (*e != '\0' && *e != '|' && *e != ',' && !(e[0] == ' ' && e[1] == '['))
+      e++;
+    if (*e == '|' || *e == ',')
+      e++;
+    guint len = (guint) g_utf8_strlen (p, e - p);
+    if (col > 0 && col + (space ? 1 : 0) + len > WRAP) {
+      g_string_append (out, "<br/>");
+      col = 0;
+    } else if (space) {
+      g_string_append_c (out, ' ');
+      col++;
+    }
+    g_autofree char *item = g_strndup (p, (gsize) (e - p));
+    html (out, item);
+    col += len;
+    space = *e == ' ';
+    p = space ? e + 1 : e;
+  }
+}
+
+/* One line of an edge's label: the triggers of the arrows that one operator
+ * (with its argument) takes to one end with one outcome, "device:hangup|device:shutdown". */
+typedef struct {
+  const Arrow *first; /* unowned: its operator, outcome and colour */
+  GString *trig;      /* owned: the triggers, each once, in file order */
+} Line;
+
+static void
+line_free (Line *l)
+{
+  g_string_free (l->trig, TRUE);
+  g_free (l);
+}
+
+static gboolean
+has_alternative (const char *trig, const char *alt, gsize len)
+{
+  for (const char *p = trig; *p != '\0';) {
+    const char *e = strchr (p, '|');
+    gsize n = e != NULL ? (gsize) (e - p) : strlen (p);
+    if (n == len && strncmp (p, alt, len) == 0)
+      return TRUE;
+    p = e != NULL ? e + 1 : p + n;
+  }
+  return FALSE;
+}
+
+/* The label lines of @group: arrows of the same operator and outcome share one
+ * line, their triggers joined by '|', at the first one's place. */
+static GPtrArray *
+label_lines (GPtrArray *group)
+{
+  GPtrArray *lines = g_ptr_array_new_with_free_func ((GDestroyNotify) line_free);
+  for (guint i = 0; i < group->len; i++) {
+    const Arrow *a = g_ptr_array_index (group, i);
+    Line *l = NULL;
+    for (guint k = 0; k < lines->len && l == NULL; k++) {
+      Line *o = g_ptr_array_index (lines, k);
+      if (strcmp (o->first->op, a->op) == 0 && g_strcmp0 (o->first->outcome, a->outcome) == 0 && o->first->error == a->error)
+        l = o;
+    }
+    if (l == NULL) {
+      l = g_new0 (Line, 1);
+      l->first = a;
+      l->trig = g_string_new (a->trig);
+      g_ptr_array_add (lines, l);
+      continue;
+    }
+    for (const char *p = a->trig; *p != '\0';) {
+      const char *e = strchr (p, '|');
+      gsize n = e != NULL ? (gsize) (e - p) : strlen (p);
+      if (!has_alternative (l->trig->str, p, n)) {
+        g_string_append_c (l->trig, '|');
+        g_string_append_len (l->trig, p, (gssize) n);
+      }
+      p = e != NULL ? e + 1 : p + n;
+    }
+  }
+  return lines;
+}
+
+/* One edge for the arrows @group (same ends): a line per trigger (wrapped when
+ * long), its operator under it in smaller type. */
 static void
 edge (GString *out, const Arrow *first, GPtrArray *group)
 {
@@ -322,13 +552,16 @@ edge (GString *out, const Arrow *first, GPtrArray *group)
   }
   g_string_append (out, " [label=<");
   gboolean all_error = TRUE;
-  for (guint i = 0; i < group->len; i++) {
-    const Arrow *a = g_ptr_array_index (group, i);
+  g_autoptr (GPtrArray) lines = label_lines (group);
+  for (guint i = 0; i < lines->len; i++) {
+    const Line *l = g_ptr_array_index (lines, i);
+    const Arrow *a = l->first;
     all_error = all_error && a->error;
     if (i > 0)
       g_string_append (out, "<br/>");
     g_string_append (out, a->error ? "<font color=\"red\">" : "");
-    html (out, a->line);
+    g_autofree char *text = a->outcome != NULL ? g_strdup_printf ("%s %s", l->trig->str, a->outcome) : g_strdup (l->trig->str);
+    wrapped (out, text);
     g_string_append (out, a->error ? "</font>" : "");
     g_string_append (out, "<br/><font point-size=\"7\" color=\"gray35\">");
     html (out, a->op);
@@ -366,6 +599,55 @@ group_of (GPtrArray *arrows, gboolean *done, guint first, int cluster)
   return group;
 }
 
+/* The smallest cluster of @family that holds cluster @c (they nest), or -1. */
+static int
+cluster_parent (GPtrArray *family, guint c)
+{
+  const Cluster *cl = g_ptr_array_index (family, c);
+  guint first = 0; /* a state of @c */
+  while (!cl->in[first])
+    first++;
+  int best = -1;
+  for (guint k = 0; k < family->len; k++) {
+    const Cluster *d = g_ptr_array_index (family, k);
+    if (k != c && d->in[first] && d->size > cl->size
+        && (best < 0 || d->size < ((const Cluster *) g_ptr_array_index (family, (guint) best))->size))
+      best = (int) k;
+  }
+  return best;
+}
+
+/* Cluster @c of @family with the clusters inside it, at @depth. */
+static void
+subgraph (GString *out, SfMachine *m, GPtrArray *family, guint c, guint depth)
+{
+  const Cluster *cl = g_ptr_array_index (family, c);
+  g_autofree char *pad = g_strnfill (2 * depth, ' ');
+  /* The shared arrows leave a node inside the cluster that stands for any of
+   * its states (an edge clipped at the cluster's border, ltail, puts its label
+   * where the unclipped edge would have been: far from it). */
+  g_string_append_printf (out, "%ssubgraph \"cluster_fold%u\" {\n%s  style=\"rounded,dashed\";\n%s  color=gray50;\n"
+                               "%s  label=\"\";\n%s  \"__fold%u\" [label=<<i>any state here</i>>, style=\"rounded,dashed\", "
+                               "fontsize=9];\n", pad, c, pad, pad, pad, pad, c);
+  for (guint i = 0; i < m->states->len; i++) {
+    if (!cl->in[i])
+      continue;
+    gboolean inner = FALSE; /* in a cluster inside this one: listed there */
+    for (guint k = 0; k < family->len && !inner; k++)
+      inner = k != c && ((const Cluster *) g_ptr_array_index (family, k))->in[i]
+              && ((const Cluster *) g_ptr_array_index (family, k))->size < cl->size;
+    if (inner)
+      continue;
+    g_string_append_printf (out, "%s  ", pad);
+    quoted (out, ((SfState *) g_ptr_array_index (m->states, i))->name);
+    g_string_append (out, ";\n");
+  }
+  for (guint k = 0; k < family->len; k++)
+    if (cluster_parent (family, k) == (int) c)
+      subgraph (out, m, family, k, depth + 1);
+  g_string_append_printf (out, "%s}\n", pad);
+}
+
 char *
 sf_machine_to_dot_flags (SfMachine *m, guint flags)
 {
@@ -376,14 +658,14 @@ sf_machine_to_dot_flags (SfMachine *m, guint flags)
     for (guint k = 0; k < normal->len; k++)
       binding_arrows (arrows, s, g_ptr_array_index (normal, k));
   }
-  g_autofree int *clustered = g_new (int, m->states->len);
-  for (guint i = 0; i < m->states->len; i++)
-    clustered[i] = -1;
-  int clusters = (flags & SF_DOT_FOLD) != 0 ? fold (m, arrows, clustered) : 0;
+  g_autoptr (GPtrArray) family = (flags & SF_DOT_FOLD) != 0 ? fold (m, arrows)
+                                                               : g_ptr_array_new_with_free_func ((GDestroyNotify) cluster_free);
 
   GString *out = g_string_new ("digraph ");
   quoted (out, m->name);
-  g_string_append (out, " {\n  rankdir=TB;\n  nodesep=0.15;\n  ranksep=0.35;\n  labelloc=t;\n  label=");
+  /* newrank: the ranks are found for the whole graph, not cluster by cluster,
+   * so a cluster takes the ranks its states need and no more */
+  g_string_append (out, " {\n  rankdir=TB;\n  newrank=true;\n  nodesep=0.15;\n  ranksep=0.35;\n  labelloc=t;\n  label=");
   g_autofree char *title = g_strdup_printf ("%s (%s scope)%s%s", m->name, m->scope, m->description != NULL ? "\n" : "",
                                             m->description != NULL ? m->description : "");
   quoted (out, title);
@@ -395,21 +677,9 @@ sf_machine_to_dot_flags (SfMachine *m, guint flags)
   g_string_append (out, ";\n");
   for (guint i = 0; i < m->states->len; i++)
     node (out, g_ptr_array_index (m->states, i));
-  for (int c = 0; c < clusters; c++) {
-    /* The shared arrows leave a node inside the cluster that stands for any of
-     * its states (an edge clipped at the cluster's border, ltail, puts its label
-     * where the unclipped edge would have been: far from it). */
-    g_string_append_printf (out, "  subgraph \"cluster_fold%d\" {\n    style=\"rounded,dashed\";\n    color=gray50;\n"
-                                 "    label=\"\";\n    \"__fold%d\" [label=<<i>any state here</i>>, style=\"rounded,dashed\", "
-                                 "fontsize=9];\n", c, c);
-    for (guint i = 0; i < m->states->len; i++)
-      if (clustered[i] == c) {
-        g_string_append (out, "    ");
-        quoted (out, ((SfState *) g_ptr_array_index (m->states, i))->name);
-        g_string_append (out, ";\n");
-      }
-    g_string_append (out, "  }\n");
-  }
+  for (guint c = 0; c < family->len; c++)
+    if (cluster_parent (family, c) < 0)
+      subgraph (out, m, family, c, 1);
   g_autofree gboolean *done = g_new0 (gboolean, arrows->len);
   for (guint i = 0; i < arrows->len; i++) {
     const Arrow *a = g_ptr_array_index (arrows, i);

@@ -6,7 +6,9 @@
  * [failure]"), and under it, in smaller type, the operator that acts
  * ("OpTxnResend(G)").  An operator of a normal queue that can only keep the
  * state (no next, no outcome mapped) is a loop on its state.  The arrows between
- * two states are one edge with a line per trigger.  Final states are doubled,
+ * two states are one edge with a line per trigger (the arrows one operator takes
+ * with one outcome share a line, their triggers joined by '|'; long lines wrap
+ * after a '|').  Final states are doubled,
  * the catch-all state and its arrows dashed, error arrows red.  The output
  * depends on the machine only (file order throughout), never on hashing. */
 #pragma once
@@ -17,7 +19,8 @@ G_BEGIN_DECLS
 typedef enum {
   /* Arrows that several states share (the same trigger, operator and target:
    * a BYE that ends the call from every established state) are drawn once,
-   * from a dashed cluster around those states. */
+   * from a dashed cluster around those states; clusters nest, and none is
+   * one that a path of arrows leaves and re-enters. */
   SF_DOT_FOLD = 1 << 0,
 } SfDotFlags;
 

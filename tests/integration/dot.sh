@@ -11,10 +11,11 @@
 . "$(dirname "$0")/lib.sh"
 
 # edge DOT FROM TO LINE: the edge FROM -> TO of DOT has a label line LINE (the
-# lines of a label are split at <br/>, its font tags dropped).
+# lines of a label are split at <br/>, its font tags dropped, and a line that
+# wrapped is joined again: after a '|' or a ',', or before a '[').
 edge() {
   local dot=$1 from=$2 to=$3 line=$4
-  if grep -F -- "  \"$from\" -> \"$to\" [label=<" "$dot" | sed 's/^[^<]*<//; s/>[^>]*$//; s|<br/>|\n|g; s/<[^>]*>//g' \
+  if grep -F -- "  \"$from\" -> \"$to\" [label=<" "$dot" | sed 's/^[^<]*<//; s/>[^>]*$//; s/|<br\/>/|/g; s/,<br\/>/, /g; s/<br\/>\[/ [/g; s|<br/>|\n|g; s/<[^>]*>//g' \
       | grep -qxF -- "$line"; then
     pass "$(basename "$dot" .dot): $from -> $to on $line"
   else
@@ -130,6 +131,7 @@ cat >"$T/fold.xml" <<'EOF'
     <normal>
       <op name="OpIgnore" on="sip:OPTIONS"/>
       <op name="OpGo" on="device:hangup" next="End"/>
+      <op name="OpGo" on="device:shutdown" next="End"/>
     </normal>
   </state>
   <state name="End" final="true"/>
@@ -139,17 +141,43 @@ draw fold "$T/fold.xml" --fold
 edge "$T/fold.dot" __fold0 End "device:hangup"
 edge "$T/fold.dot" __fold0 __fold0 "sip:OPTIONS"
 edge "$T/fold.dot" A B "device:next"
+edge "$T/fold.dot" C End "device:shutdown" # the rest of C's edge to End stays its own
 draw nofold "$T/fold.xml"
-edge "$T/nofold.dot" C End "device:hangup"
+# one operator taking one edge on two bindings: one line, its triggers joined
+edge "$T/nofold.dot" C End "device:hangup|device:shutdown"
 edge "$T/nofold.dot" C C "sip:OPTIONS"
 if grep -q "cluster" "$T/nofold.dot"; then fail "without --fold: no cluster"; else pass "without --fold: no cluster"; fi
+# No cluster that a path leaves and re-enters (A -> D -> B): Graphviz keeps a
+# cluster in one band of ranks and could not draw D between A and B.
+sed 's|<op name="OpGo" on="device:next" next="B"/>|<op name="OpGo" on="device:next" next="D"/>|; s|<state name="End" final="true"/>|<state name="D"> <normal> <op name="OpGo" on="device:next" next="B"/> </normal> </state>\n  &|' \
+  "$T/fold.xml" >"$T/reenter.xml"
+draw reenter "$T/reenter.xml" --fold
+edge "$T/reenter.dot" A D "device:next"
+if grep -q "cluster" "$T/reenter.dot"; then fail "a path out of A, B, C and back: no cluster" "$(grep subgraph -A8 "$T/reenter.dot")"
+else pass "a path out of A, B, C and back: no cluster"; fi
+
+# ---- xml/ua.xml: clusters inside clusters ----
+draw ua-fold ua.xml --fold
+D=$T/ua-fold.dot
+# InCall, HoldPending, Onhold and ResumePending hang up alike: one edge, from a
+# cluster inside the cluster of the states that also resend the 2xx.
+inner=$(grep -F '      subgraph "cluster_fold' "$D" | sed 's/.*cluster_fold\([0-9]*\).*/\1/' | head -1)
+if [ -n "$inner" ]; then pass "ua --fold: a cluster inside a cluster"; else fail "ua --fold: a cluster inside a cluster" "$(grep subgraph "$D")"; fi
+edge "$D" "__fold$inner" HangingUp "device:hangup|device:shutdown"
+for s in InCall HoldPending Onhold ResumePending; do
+  if grep -F "  \"$s\" -> \"HangingUp\"" "$D" | grep -qF "device:shutdown"; then
+    fail "ua --fold: $s's own hangup edge is folded away" "$(grep -F "  \"$s\" -> \"HangingUp\"" "$D")"
+  else
+    pass "ua --fold: $s's own hangup edge is folded away"
+  fi
+done
+draw ua ua.xml
 
 # ---- determinism, Graphviz ----
-draw ua-fold ua.xml --fold
 draw ua-fold2 ua.xml --fold
 cmp -s "$T/ua-fold.dot" "$T/ua-fold2.dot" && pass "the same output twice" || fail "the same output twice"
 if command -v dot >/dev/null; then
-  for f in ist ict nict nist ua-fold; do
+  for f in ist ict nict nist fold reenter ua ua-fold; do
     if dot -Tsvg "$T/$f.dot" >"$T/$f.svg" 2>"$T/err" && ! grep -q . "$T/err"; then
       pass "$f renders without a Graphviz warning"
     else
