@@ -111,6 +111,7 @@ typedef struct {
   SfMediaSourceKind source;
   guint tone_hz;
   char *source_path;             /* owned, nullable */
+  char *play_path;               /* owned, nullable: a file play() asked for, sent instead of the source */
   SfMediaSinkKind sink;
   char *sink_path;               /* owned, nullable */
   GSource *watch;                /* owned: the RTP timeout check */
@@ -275,29 +276,58 @@ make_test_src (Stream *st, const char *name, const char *wave, guint hz, GError 
 /* What we send, ending in raw mono audio at the codec's rate: a tone, silence,
  * or a WAV file played once and then silence (the file mixed over a live
  * silent source, which also paces it). */
+/* The file a stream sends: what play() asked for, else media.source's file. */
+static const char *
+file_of (Stream *st)
+{
+  if (st->play_path != NULL)
+    return st->play_path;
+  return st->source == SF_MEDIA_SOURCE_FILE ? st->source_path : NULL;
+}
+
+/* The elements that read a WAV file (file_* in the pipeline), ending in raw
+ * mono audio at the codec's rate; their last one in @last (unowned). */
+static gboolean
+build_file (Stream *st, const char *path, GstElement **last, GError **error)
+{
+  GstElement *p = st->pipeline;
+  GstElement *file, *parse, *conv, *res, *file_caps;
+  if ((file = make (p, "filesrc", "file", error)) == NULL || (parse = make (p, "wavparse", "file_parse", error)) == NULL
+      || (conv = make (p, "audioconvert", "file_conv", error)) == NULL
+      || (res = make (p, "audioresample", "file_res", error)) == NULL
+      || (file_caps = make_raw_caps (p, "file_caps", st->clock_rate, error)) == NULL)
+    return FALSE;
+  g_object_set (file, "location", path, NULL);
+  if (!link_or_fail (file, parse, error) || !link_or_fail (parse, conv, error) || !link_or_fail (conv, res, error)
+      || !link_or_fail (res, file_caps, error))
+    return FALSE;
+  *last = file_caps;
+  return TRUE;
+}
+
+static const char *const file_elements[] = { "file", "file_parse", "file_conv", "file_res", "file_caps" };
+
+/* What we send, ending in raw mono audio at the codec's rate: a tone, silence,
+ * or a WAV file (media.source's, or the one play() asked for) played once and
+ * then silence (the file mixed over a live silent source, which also paces it). */
 static GstElement *
 build_source (Stream *st, GError **error)
 {
   GstElement *p = st->pipeline;
-  if (st->source == SF_MEDIA_SOURCE_TONE)
+  const char *path = file_of (st);
+  if (path == NULL && st->source == SF_MEDIA_SOURCE_TONE)
     return make_test_src (st, "tone", "sine", st->tone_hz, error);
-  if (st->source == SF_MEDIA_SOURCE_SILENCE || st->source_path == NULL)
+  if (path == NULL)
     return make_test_src (st, "silence", "silence", 0, error);
-  GstElement *silence, *silence_caps, *file, *parse, *conv, *res, *file_caps, *mix;
+  GstElement *silence, *silence_caps, *file_caps, *mix;
   if ((silence = make_test_src (st, "silence", "silence", 0, error)) == NULL
       || (silence_caps = make_raw_caps (p, "silence_caps", st->clock_rate, error)) == NULL
-      || (file = make (p, "filesrc", "file", error)) == NULL || (parse = make (p, "wavparse", NULL, error)) == NULL
-      || (conv = make (p, "audioconvert", "file_conv", error)) == NULL
-      || (res = make (p, "audioresample", "file_res", error)) == NULL
-      || (file_caps = make_raw_caps (p, "file_caps", st->clock_rate, error)) == NULL
-      || (mix = make (p, "audiomixer", "mix", error)) == NULL)
+      || !build_file (st, path, &file_caps, error) || (mix = make (p, "audiomixer", "mix", error)) == NULL)
     return NULL;
   guint ptime = st->neg.ptime > 0 ? st->neg.ptime : 20;
-  g_object_set (file, "location", st->source_path, NULL);
   g_object_set (mix, "output-buffer-duration", (guint64) ptime * GST_MSECOND, NULL);
   if (!link_or_fail (silence, silence_caps, error) || !link_or_fail (silence_caps, mix, error)
-      || !link_or_fail (file, parse, error) || !link_or_fail (parse, conv, error) || !link_or_fail (conv, res, error)
-      || !link_or_fail (res, file_caps, error) || !link_or_fail (file_caps, mix, error))
+      || !link_or_fail (file_caps, mix, error))
     return NULL;
   return mix;
 }
@@ -580,15 +610,16 @@ build (Stream *st, GError **error)
   st->audio_pt = st->neg.codec.pt;
   st->dtmf_pt = st->neg.dtmf_pt;
   st->clock_rate = st->neg.codec.rate > 0 ? st->neg.codec.rate : 8000;
-  st->have_event = FALSE;
+  /* have_event stays: after a rebuild (a codec change, a prompt played over a
+   * tone) the packets of an event told before are not a new event. */
   st->started = FALSE;
   g_atomic_int_set (&st->recorder_fed, FALSE);
   g_atomic_int_set (&st->receiving, FALSE);
   st->recorder_eos = FALSE;
 
-  if (st->source == SF_MEDIA_SOURCE_FILE && !g_file_test (st->source_path, G_FILE_TEST_IS_REGULAR)) {
-    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "media.source file:%s: no such file",
-                 st->source_path);
+  if (file_of (st) != NULL && !g_file_test (file_of (st), G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s file:%s: no such file",
+                 st->play_path != NULL ? "play" : "media.source", file_of (st));
     return FALSE;
   }
   GSocketFamily family = G_SOCKET_FAMILY_IPV4;
@@ -860,6 +891,75 @@ stream_dtmf (gpointer stream, const char *digits, GError **error)
   return TRUE;
 }
 
+/* A pipeline that mixes a file over silence: the file's elements are
+ * replaced by new ones reading @st->play_path from its start, in place (the
+ * same SSRC, sequence numbers and timestamps go on).  The old branch is
+ * flushed first, which frees its streaming thread if the mixer holds it, so
+ * that stopping it neither blocks nor reports an error; the new branch's
+ * timestamps are moved to the pipeline's running time now, or the mixer,
+ * already past their zero, would drop them as late. */
+static gboolean
+replace_file (Stream *st, GError **error)
+{
+  GstElement *p = st->pipeline;
+  g_autoptr (GstElement) mix = gst_bin_get_by_name (GST_BIN (p), "mix");
+  g_autoptr (GstElement) old_last = gst_bin_get_by_name (GST_BIN (p), "file_caps");
+  g_return_val_if_fail (mix != NULL && old_last != NULL, FALSE);
+  g_autoptr (GstPad) old_src = gst_element_get_static_pad (old_last, "src");
+  g_autoptr (GstPad) old_sink = gst_pad_get_peer (old_src);
+  if (old_sink != NULL)
+    gst_pad_send_event (old_sink, gst_event_new_flush_start ());
+  for (gsize i = 0; i < G_N_ELEMENTS (file_elements); i++) {
+    g_autoptr (GstElement) e = gst_bin_get_by_name (GST_BIN (p), file_elements[i]);
+    if (e != NULL) {
+      gst_element_set_state (e, GST_STATE_NULL);
+      gst_bin_remove (GST_BIN (p), e);
+    }
+  }
+  if (old_sink != NULL)
+    gst_element_release_request_pad (mix, old_sink);
+  GstElement *last;
+  if (!build_file (st, st->play_path, &last, error))
+    return FALSE;
+  g_autoptr (GstPad) src = gst_element_get_static_pad (last, "src");
+  g_autoptr (GstPad) sink = gst_element_request_pad_simple (mix, "sink_%u");
+  g_autoptr (GstClock) clock = gst_element_get_clock (p);
+  if (clock != NULL)
+    gst_pad_set_offset (src, (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (p)));
+  if (sink == NULL || gst_pad_link (src, sink) != GST_PAD_LINK_OK) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "play: cannot link the file to the mixer");
+    return FALSE;
+  }
+  for (gsize i = G_N_ELEMENTS (file_elements); i-- > 0;) {
+    g_autoptr (GstElement) e = gst_bin_get_by_name (GST_BIN (p), file_elements[i]);
+    if (e != NULL && !gst_element_sync_state_with_parent (e)) {
+      g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "play: %s does not start", file_elements[i]);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+/* The prompt @path: in place when the pipeline already mixes a file, else
+ * by a new pipeline on the same ports (a tone or silence source has no mixer
+ * to add the file to); with no pipeline (no stream agreed), kept for the
+ * next one. */
+static gboolean
+stream_play (gpointer stream, const char *path, GError **error)
+{
+  Stream *st = stream;
+  g_free (st->play_path);
+  st->play_path = g_strdup (path);
+  if (st->pipeline == NULL)
+    return TRUE;
+  g_autoptr (GstElement) mix = gst_bin_get_by_name (GST_BIN (st->pipeline), "mix");
+  if (mix != NULL)
+    return replace_file (st, error);
+  g_debug ("%s: media: playing %s: new pipeline", st->link->call, path);
+  teardown (st);
+  return build (st, error);
+}
+
 /* RTPSource stats (RFC 3550 6.4): ours for what was sent, the peer's for what
  * arrived, its loss and interarrival jitter (timestamp units -> ms). */
 static void
@@ -923,6 +1023,7 @@ stream_stop (gpointer stream)
   g_main_context_unref (st->ctx);
   sf_sdp_media_clear (&st->neg);
   g_free (st->source_path);
+  g_free (st->play_path);
   g_free (st->sink_path);
   g_mutex_clear (&st->lock);
   g_cond_clear (&st->cond);
@@ -930,7 +1031,7 @@ stream_stop (gpointer stream)
 }
 
 static const SfMediaBackend backend = {
-  "gstreamer", stream_start, stream_update, stream_dtmf, stream_stats, stream_stop,
+  "gstreamer", stream_start, stream_update, stream_dtmf, stream_stats, stream_stop, stream_play,
 };
 
 const SfMediaBackend *

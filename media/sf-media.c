@@ -417,6 +417,28 @@ sf_media_dtmf (SfMediaStream *st, const char *digits, GError **error)
   return st->media->backend->dtmf (st->impl, digits, error);
 }
 
+gboolean
+sf_media_play (SfMediaStream *st, const char *path, GError **error)
+{
+  g_return_val_if_fail (st != NULL && path != NULL, FALSE);
+  gsize n = strlen (path);
+  if (n <= 4 || n > SF_MEDIA_MAX_PATH || g_ascii_strcasecmp (path + n - 4, ".wav") != 0) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "play: expected PATH.wav (at most %d bytes), got '%.40s'",
+                 SF_MEDIA_MAX_PATH, path);
+    return FALSE;
+  }
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "play: %s: no such file", path);
+    return FALSE;
+  }
+  if (st->media->backend->play == NULL) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "play: the %s backend plays no file",
+                 st->media->backend->name);
+    return FALSE;
+  }
+  return st->media->backend->play (st->impl, path, error);
+}
+
 void
 sf_media_stats (SfMediaStream *st, SfMediaStats *out)
 {
@@ -472,6 +494,8 @@ typedef struct {
   SfSdpDir dir;
   guint updates;
   guint dtmf_sent;
+  guint plays;
+  char *played;     /* owned: the last file played */
 } NullStream;
 
 static gpointer
@@ -504,14 +528,26 @@ null_stats (gpointer stream, SfMediaStats *out)
   memset (out, 0, sizeof *out);
 }
 
+static gboolean
+null_play (gpointer stream, const char *path, GError **error)
+{
+  NullStream *ns = stream;
+  ns->plays++;
+  g_free (ns->played);
+  ns->played = g_strdup (path);
+  return TRUE;
+}
+
 static void
 null_stop (gpointer stream)
 {
-  g_free (stream);
+  NullStream *ns = stream;
+  g_free (ns->played);
+  g_free (ns);
 }
 
 static const SfMediaBackend null_backend = {
-  "null", null_start, null_update, null_dtmf, null_stats, null_stop,
+  "null", null_start, null_update, null_dtmf, null_stats, null_stop, null_play,
 };
 
 const SfMediaBackend *
@@ -546,4 +582,18 @@ sf_media_null_dir (SfMediaStream *st)
 {
   NullStream *ns = null_of (st);
   return ns != NULL ? ns->dir : SF_SDP_INACTIVE;
+}
+
+guint
+sf_media_null_plays (SfMediaStream *st)
+{
+  NullStream *ns = null_of (st);
+  return ns != NULL ? ns->plays : 0;
+}
+
+const char *
+sf_media_null_played (SfMediaStream *st)
+{
+  NullStream *ns = null_of (st);
+  return ns != NULL ? ns->played : NULL;
 }

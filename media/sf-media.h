@@ -37,6 +37,9 @@ typedef struct {
   gboolean (*dtmf) (gpointer stream, const char *digits, GError **error);
   void (*stats) (gpointer stream, SfMediaStats *out);
   void (*stop) (gpointer stream);
+  /* (Re)starts what the stream sends from the start of the WAV file @path (a
+   * prompt), once, then silence; NULL: the backend plays no file. */
+  gboolean (*play) (gpointer stream, const char *path, GError **error);
 } SfMediaBackend;
 
 /* Declares [media] in @cfg:
@@ -92,6 +95,12 @@ gboolean sf_media_update (SfMediaStream *st, const SfSdpMedia *neg, GError **err
 /* @digits: RFC 4733 events 0-9 * # A-D (a-d too), 1 to 64 of them;
  * SF_MEDIA_ERROR_BAD_DIGITS otherwise, before the backend sees them. */
 gboolean sf_media_dtmf (SfMediaStream *st, const char *digits, GError **error);
+/* What @st sends becomes the WAV file @path (a prompt), played from its
+ * start once, then silence; called again, it starts again from the start.
+ * SF_MEDIA_ERROR_FAILED when @path is not a readable file:PATH.wav's PATH (at
+ * most SF_MEDIA_MAX_PATH bytes, ending in .wav) or the backend plays no file. */
+gboolean sf_media_play (SfMediaStream *st, const char *path, GError **error);
+#define SF_MEDIA_MAX_PATH 4096
 void sf_media_stats (SfMediaStream *st, SfMediaStats *out);
 /* {"packets_sent":0,...,"jitter_ms":0.000} (transfer full). */
 char *sf_media_stats_json (const SfMediaStats *st);
@@ -117,6 +126,9 @@ void sf_media_emit (SfMedia *m, const char *call, const char *event, const char 
 /* The null backend's counters, for tests (0 for a stream of another backend). */
 guint sf_media_null_dtmf_sent (SfMediaStream *st);
 guint sf_media_null_updates (SfMediaStream *st);
+/* How many times the null backend was told to play a file, and the last one (transfer none, nullable). */
+guint sf_media_null_plays (SfMediaStream *st);
+const char *sf_media_null_played (SfMediaStream *st);
 /* The direction the null backend was last told (start or update). */
 SfSdpDir sf_media_null_dir (SfMediaStream *st);
 

@@ -20,7 +20,9 @@ sf_op_start_audio (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfMedia *m = sf_ua_media (ctx);
   if (call == NULL || !call->have_media || m == NULL)
     return SF_OP_SKIP;
-  gboolean early = !call->incoming && call->status < 200;
+  /* Before a final response: an answer in a 1xx we received, or the one our
+   * 183 carried (OpEarlyMedia). */
+  gboolean early = call->status < 200;
   if (early && call->stream != NULL && !call->media_new)
     return SF_OP_SKIP; /* another 1xx without a new answer */
   g_autoptr (GError) error = NULL;
@@ -76,6 +78,40 @@ sf_op_send_dtmf (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* "file:PATH" (PATH may be an expression, read when it plays). */
+static gboolean
+fixup_play (const char *text, gpointer *out, GError **error)
+{
+  if (!g_str_has_prefix (text, "file:") || text[5] == '\0') {
+    g_set_error (error, SF_OP_ARG_ERROR, 0, "expected file:PATH.wav (PATH may read ${...}), got '%s'", text);
+    return FALSE;
+  }
+  *out = g_strdup (text + 5);
+  return TRUE;
+}
+
+/* What the call's stream sends becomes the WAV file of the arg, from its
+ * start (a prompt; again from its start each time it runs), then silence; a
+ * "play" event names the file.  No stream (no audio agreed): skipped. */
+static SfOpResult
+sf_op_play (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->stream == NULL)
+    return SF_OP_SKIP;
+  g_autofree char *path = sf_ctx_expand (ctx, ev, arg);
+  g_autoptr (GError) error = NULL;
+  if (!sf_media_play (call->stream, path, &error)) {
+    g_warning ("%s: %s", sf_ctx_handle (ctx), error->message);
+    return SF_OP_ERROR;
+  }
+  GString *f = g_string_new ("\"file\":");
+  sf_json_append_string (f, path);
+  sf_ctx_emit (ctx, "play", f->str);
+  g_string_free (f, TRUE);
+  return SF_OP_CONTINUE;
+}
+
 /* A media event for the call (the backend posts them into the main context):
  * dtmf (a digit received, RFC 4733), rtp_timeout (RTP stopped arriving, not
  * fatal), media_error: each becomes an event line; the flow may also react to
@@ -111,6 +147,11 @@ const SfOperatorDef sf_op_media_table[] = {
     "entry of a talking state: the call's audio stream starts, or follows the last offer/answer (hold, resume, the "
     "2xx after early media); in RingBack, early media from a provisional response's answer (RFC 3960); a media "
     "event says what was agreed", "*", NULL, "RFC 3264 6" },
+  { "OpPlay", sf_op_play, SF_Q_ALL, SF_EV_ANY, SF_OPF_EXPR_ARG, NULL, SF_ARG_REQUIRED, fixup_play, g_free,
+    "what the call's audio stream sends becomes the WAV file of the arg, played from its start (again from its "
+    "start each time it runs: a prompt replayed), then silence; a play event names the file.  Without a stream "
+    "(no audio agreed yet) it does nothing; a file that is not there is an error", "*",
+    "file:PATH.wav (PATH may read ${...}: file:${cfg.flow.prompt})", NULL },
   { "OpStopAudio", sf_op_stop_audio, SF_Q_ENTRY | SF_Q_EXIT, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "the call's audio stream stops; its last stats are kept for call_end", "*", NULL, NULL },
   { "OpSendDtmf", sf_op_send_dtmf, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,

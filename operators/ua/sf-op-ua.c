@@ -335,10 +335,13 @@ sf_op_dialog_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static const char *const ring_outcomes[] = { "refused", NULL };
 
 /* An INVITE: kept with our To tag (13.3.1.1), its offer answered now (a bad or
- * unacceptable one gets 488, outcome refused), then 180 Ringing.  The answer
- * goes with the 200. */
+ * unacceptable one gets 488, outcome refused), then 180 Ringing, or, for
+ * @early, 183 Session Progress carrying the answer (RFC 3960's early media:
+ * the stream may start before the call is answered).  The answer goes with
+ * the 200 too, the same (RFC 3264 4: an answer in an unreliable 1xx is not
+ * final, 13.2.1). */
 static SfOpResult
-sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+ring (SfCtx *ctx, SfEvent *ev, gboolean early)
 {
   if (!is_new_invite (ctx, ev))
     return SF_OP_SKIP;
@@ -390,7 +393,17 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_set_reason (call, "unsupported_body", 415);
     return SF_OP_OUTCOME (0);
   }
-  g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 180, NULL, NULL, NULL);
+  g_autoptr (SfSipMsg) r = NULL;
+  if (early && call->pending_answer != NULL) {
+    r = answer_invite (ctx, call, 183, "application/sdp", call->pending_answer, NULL);
+    call->media_new = TRUE; /* OpStartAudio starts the early stream */
+  } else {
+    /* No offer: an answer may not go in an unreliable 1xx (13.2.1, and we do
+     * no 100rel), so 183 carries none and there is no early media. */
+    if (early)
+      g_info ("%s: an INVITE without offer: 183 without early media", sf_ctx_handle (ctx));
+    r = answer_invite (ctx, call, early ? 183 : 180, NULL, NULL, NULL);
+  }
   if (r == NULL)
     return SF_OP_ERROR;
   keep_dialog (ctx, call, r); /* early */
@@ -404,6 +417,18 @@ sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_ctx_emit (ctx, "incoming", f->str);
   g_string_free (f, TRUE);
   return SF_OP_TRANSITION;
+}
+
+static SfOpResult
+sf_op_ring (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return ring (ctx, ev, FALSE);
+}
+
+static SfOpResult
+sf_op_early_media (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return ring (ctx, ev, TRUE);
 }
 
 /* Entry of Ringing: the bell rings (the incoming event is out), and with
@@ -541,7 +566,8 @@ fixup_status (const char *text, gpointer *out, GError **error)
 }
 
 /* An INVITE, or device:reject [CODE] for the one kept: refused with CODE, else
- * the status ARG (486 Busy Here, 603 Decline...). */
+ * the status ARG (486 Busy Here, 603 Decline...); on a timer or a media event
+ * (an IVR's menu timing out, one digit too many), the INVITE kept with ARG. */
 static SfOpResult
 sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -559,9 +585,10 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
   } else {
     call = sf_ua_call_peek (ctx);
-    if (strcmp (ev->name, "reject") != 0 || call == NULL || call->invite == NULL || call->final_sent)
+    if ((ev->kind == SF_EV_DEVICE && strcmp (ev->name, "reject") != 0) || call == NULL || call->invite == NULL ||
+        call->final_sent)
       return SF_OP_SKIP;
-    if (ev->arg != NULL)
+    if (ev->kind == SF_EV_DEVICE && ev->arg != NULL)
       status = (guint) g_ascii_strtoull (ev->arg, NULL, 10);
   }
   g_autoptr (SfSipMsg) r = answer_invite (ctx, call, status, NULL, NULL, NULL);
@@ -946,6 +973,13 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a new INVITE: keeps it with our To tag, answers its SDP offer now (the answer goes with the 200) and "
     "sends 180 Ringing, then transitions; an INVITE without Contact (400), with a body that is not SDP (415) or "
     "with an offer it cannot accept (488) gives outcome refused", "sip:INVITE", NULL, "RFC 3261 13.3.1.1" },
+  { "OpEarlyMedia", sf_op_early_media, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ring_outcomes, SF_ARG_NONE, NULL,
+    NULL,
+    "takes a new INVITE as OpRing does, but answers 183 Session Progress carrying the SDP answer instead of 180: "
+    "early media (the gateway model), so the caller hears what the call plays (OpStartAudio, OpPlay) and sends "
+    "DTMF before any final response, which may still be a redirection; the 200, if any, carries the same "
+    "answer.  An INVITE without offer gets a 183 without SDP (an answer may not go in an unreliable 1xx) and no "
+    "early media; outcome refused as OpRing's", "sip:INVITE", NULL, "RFC 3960 3, RFC 3261 13.3.1.1" },
   { "OpStartRinging", sf_op_start_ringing, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of the ringing state: the bell rings; with ua.auto_answer set, the timer 'answer' starts (it fires as "
     "timer:answer, which OpAnswerCall takes)", "*", NULL, NULL },
@@ -959,18 +993,20 @@ const SfOperatorDef sf_op_ua_table[] = {
   { "OpResend2xx", sf_op_resend_2xx, SF_Q_NORMAL, SF_EV_TIMER | SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "on timer:2xx sends the 2xx again, its interval doubled up to T2; takes the ACK of a re-INVITE's 2xx, which "
     "stops it (an INVITE's ACK is OpAck's)", "timer:2xx|sip:ACK", NULL, "RFC 3261 13.3.1.4" },
-  { "OpReject", sf_op_reject, SF_Q_NORMAL, SF_EV_SIP | SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_REQUIRED,
-    fixup_status, NULL,
+  { "OpReject", sf_op_reject, SF_Q_NORMAL, SF_EV_SIP | SF_EV_DEVICE | SF_EV_TIMER | SF_EV_MEDIA, SF_OPF_TRANSITIONS,
+    NULL, SF_ARG_REQUIRED, fixup_status, NULL,
     "refuses a new INVITE with the status ARG, or, on the control command 'reject [CODE]', the INVITE kept "
-    "(with CODE when given); then transitions", "sip:INVITE|device:reject", "STATUS (300-699: 486, 603)",
+    "(with CODE when given), or, on a timer or a media event, the INVITE kept with ARG (on=\"timer:menu\" "
+    "arg=\"480\"); then transitions", "sip:INVITE|device:reject|timer|media", "STATUS (300-699: 486, 603)",
     "RFC 3261 13.3.1.3" },
-  { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP,
+  { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP | SF_EV_MEDIA,
     SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL, SF_ARG_OPTIONAL, fixup_redirect, redirect_arg_free,
     "answers the INVITE kept with a redirection, then transitions: without an arg, on the control command "
     "'redirect URI', 302 with Contact: <URI>; with one, on its trigger (a timer, a command, or a new INVITE "
-    "redirected at once), CODE (302 by default) with a Contact for each URI of the arg, read then "
-    "(on=\"timer:no_answer\" arg=\"${cfg.flow.fallback}\"); a target that is no URI is left out, and with none "
-    "left the INVITE gets 500", "device:redirect|device:reject|timer|sip:INVITE", "[CODE] URI [URI...]",
+    "redirected at once, a digit received in early media), CODE (302 by default) with a Contact for each URI of "
+    "the arg, read then (on=\"timer:no_answer\" arg=\"${cfg.flow.fallback}\"); a target that is no URI is left "
+    "out, and with none left the INVITE gets 500", "device:redirect|device:reject|timer|sip:INVITE|media:dtmf",
+    "[CODE] URI [URI...]",
     "RFC 3261 8.3, 21.3" },
   { "OpRingCancel", sf_op_ring_cancel, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a CANCEL of the ringing call: 200 to the CANCEL through its own transaction, 487 Request Terminated to "

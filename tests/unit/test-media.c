@@ -22,6 +22,7 @@
 #include "media/sf-media.h"
 #include "media/sf-media-gst.h"
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 static SfConfig *
@@ -295,6 +296,24 @@ null_backend (void)
   g_autofree char *many = g_strnfill (65, '1');
   CU_ASSERT_FALSE (sf_media_dtmf (st, many, &e3));
   CU_ASSERT_EQUAL (sf_media_null_dtmf_sent (st), 10);
+  /* Play: the path checked (PATH.wav, a file there), then counted. */
+  g_autofree char *wav = g_build_filename (g_get_tmp_dir (), "sf-test-play-null.wav", NULL);
+  g_file_set_contents (wav, "RIFF", 4, NULL);
+  CU_ASSERT_EQUAL (sf_media_null_plays (st), 0);
+  CU_ASSERT_TRUE (sf_media_play (st, wav, &error));
+  CU_ASSERT_TRUE (sf_media_play (st, wav, &error));
+  CU_ASSERT_EQUAL (sf_media_null_plays (st), 2);
+  CU_ASSERT_STRING_EQUAL (sf_media_null_played (st), wav);
+  g_autoptr (GError) p1 = NULL, p2 = NULL, p3 = NULL;
+  CU_ASSERT_FALSE (sf_media_play (st, "prompt.mp3", &p1));
+  CU_ASSERT_TRUE (p1 != NULL && strstr (p1->message, "expected PATH.wav") != NULL);
+  CU_ASSERT_FALSE (sf_media_play (st, "/nonexistent/prompt.wav", &p2));
+  CU_ASSERT_TRUE (p2 != NULL && strstr (p2->message, "no such file") != NULL);
+  g_autofree char *as = g_strnfill (SF_MEDIA_MAX_PATH, 'a');
+  g_autofree char *long_path = g_strdup_printf ("/%s.wav", as);
+  CU_ASSERT_FALSE (sf_media_play (st, long_path, &p3));
+  CU_ASSERT_EQUAL (sf_media_null_plays (st), 2);
+  g_unlink (wav);
   /* Stats: zeros. */
   SfMediaStats stats;
   memset (&stats, 0xff, sizeof stats);
@@ -368,7 +387,9 @@ custom_stop (gpointer stream)
   g_free (stream);
 }
 
-static const SfMediaBackend custom = { "custom", custom_start, custom_update, custom_dtmf, custom_stats, custom_stop };
+/* No play hook: sf_media_play() refuses. */
+static const SfMediaBackend custom = { "custom", custom_start,  custom_update, custom_dtmf,
+                                       custom_stats, custom_stop, NULL };
 
 static void
 custom_backend (void)
@@ -396,6 +417,12 @@ custom_backend (void)
   CU_ASSERT_EQUAL (stats.packets_sent, 42);
   CU_ASSERT_EQUAL (stats.packets_received, 0);
   CU_ASSERT_EQUAL (sf_media_null_dtmf_sent (st), 0); /* not a null stream */
+  g_autofree char *wav = g_build_filename (g_get_tmp_dir (), "sf-test-play-custom.wav", NULL);
+  g_file_set_contents (wav, "RIFF", 4, NULL);
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_media_play (st, wav, &e3));
+  CU_ASSERT_TRUE (e3 != NULL && strstr (e3->message, "the custom backend plays no file") != NULL);
+  g_unlink (wav);
   sf_media_stop (st);
   CU_ASSERT_EQUAL (custom_stops, 1);
   CU_ASSERT_EQUAL (sf_media_active_streams (m), 0);
