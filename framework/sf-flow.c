@@ -264,11 +264,14 @@ sf_expr_check (const char *text, const SfFlowScope *scope, GError **error)
   return e != NULL;
 }
 
+/* A slice may hold NUL bytes (RFC 4475): they are left out, so the value (and
+ * the template text after it) is never cut short. */
 static void
 append_slice (GString *out, SfSlice s)
 {
-  if (s.len > 0)
-    g_string_append_len (out, s.ptr, (gssize) s.len);
+  for (gsize i = 0; i < s.len; i++)
+    if (s.ptr[i] != '\0')
+      g_string_append_c (out, s.ptr[i]);
 }
 
 static void
@@ -406,16 +409,44 @@ append_part (GString *out, const Part *part, SfCtx *ctx, SfEvent *ev)
   }
 }
 
+static void
+append_escaped (GString *out, const char *v, SfExpandMode mode)
+{
+  for (const char *p = v; *p != '\0'; p++) {
+    guchar c = (guchar) *p;
+    gboolean keep = mode == SF_EXPAND_URI ? (g_ascii_isalnum (c) || strchr ("-_.!~*'()+", c) != NULL)
+                                          : (c >= 0x20 && c != 0x7f && strchr ("<>,;\"\\", c) == NULL);
+    if (keep)
+      g_string_append_c (out, (char) c);
+    else
+      g_string_append_printf (out, "%%%02X", c);
+  }
+}
+
 char *
-sf_expr_eval (const SfExpr *e, SfCtx *ctx, SfEvent *ev)
+sf_expr_eval_mode (const SfExpr *e, SfCtx *ctx, SfEvent *ev, SfExpandMode mode)
 {
   if (e->n == 1 && e->parts[0].kind == PV_LITERAL)
     return g_strdup (e->parts[0].text);
   GString *out = g_string_new (NULL);
-  for (guint i = 0; i < e->n; i++)
-    append_part (out, &e->parts[i], ctx, ev);
-  /* A slice may hold a NUL byte (RFC 4475): the value ends there for C strings. */
+  for (guint i = 0; i < e->n; i++) {
+    const Part *part = &e->parts[i];
+    if (mode == SF_EXPAND_PLAIN || part->kind == PV_LITERAL || part->kind == PV_CFG) {
+      append_part (out, part, ctx, ev);
+      continue;
+    }
+    GString *v = g_string_new (NULL);
+    append_part (v, part, ctx, ev);
+    append_escaped (out, v->str, mode);
+    g_string_free (v, TRUE);
+  }
   return g_string_free (out, FALSE);
+}
+
+char *
+sf_expr_eval (const SfExpr *e, SfCtx *ctx, SfEvent *ev)
+{
+  return sf_expr_eval_mode (e, ctx, ev, SF_EXPAND_PLAIN);
 }
 
 /* ---- lists ---- */
@@ -593,8 +624,14 @@ sf_flow_list_contains (SfFlowList *l, const char *value, gint64 now_us)
 
 typedef enum { C_ALL, C_ANY, C_NOT, C_EQUALS, C_MATCHES, C_IN, C_NET, C_LESS, C_GREATER, C_TIME } CondKind;
 
-#define REGEX_MATCH_LIMIT 10000   /* backtracking steps: a hostile header cannot stall the loop */
-#define REGEX_DEPTH_LIMIT 1000
+/* PCRE2's match limit counts the steps of each start position, so a pattern
+ * that backtracks badly costs up to the limit times the subject's length: both
+ * are bounded (a hostile 64 KB body against (\d+)+x stalled the loop for
+ * seconds with 10000 steps and no cap).  At most 1000 * 512 steps per test. */
+#define REGEX_MATCH_LIMIT 1000
+#define REGEX_DEPTH_LIMIT 250
+#define REGEX_HEAP_LIMIT_KB 256
+#define REGEX_SUBJECT_MAX 512
 
 struct _SfCond {
   CondKind kind;
@@ -706,6 +743,27 @@ parse_days (const char *text, guint *mask)
     }
   }
   return *mask != 0;
+}
+
+/* [+-]digits[.digits]: the numbers less/greater compare (at most 32 characters). */
+static gboolean
+decimal_number (const char *s)
+{
+  const char *p = s;
+  if (*p == '+' || *p == '-')
+    p++;
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  while (g_ascii_isdigit (*p))
+    p++;
+  if (*p == '.') {
+    p++;
+    if (!g_ascii_isdigit (*p))
+      return FALSE;
+    while (g_ascii_isdigit (*p))
+      p++;
+  }
+  return *p == '\0' && p - s <= 32;
 }
 
 static SfCond *cond_compile (const xmlNode *n, const SfFlowScope *scope, GError **error);
@@ -827,7 +885,7 @@ compile_leaf (const xmlNode *n, const SfFlowScope *scope, SfCond *c, GError **er
     c->kind = strcmp (test, "less") == 0 ? C_LESS : C_GREATER;
     char *end = NULL;
     c->number = g_ascii_strtod (arg, &end);
-    if (end == arg || *end != '\0') {
+    if (!decimal_number (arg) || end == arg || *end != '\0') {
       cond_error (error, n, "%s=\"%s\" is not a number", test, arg);
       return NULL;
     }
@@ -934,17 +992,23 @@ leaf_holds (const SfCond *c, SfCtx *ctx, SfEvent *ev)
   case C_MATCHES: {
     if (*v == '\0')
       return FALSE;
+    if (strlen (v) > REGEX_SUBJECT_MAX) {
+      g_info ("%s: condition at line %d: a value of more than %d bytes is not matched: false", sf_ctx_handle (ctx),
+              c->line, REGEX_SUBJECT_MAX);
+      return FALSE;
+    }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern (c->re, NULL);
     pcre2_match_context *mc = pcre2_match_context_create (NULL);
     pcre2_set_match_limit (mc, REGEX_MATCH_LIMIT);
     pcre2_set_depth_limit (mc, REGEX_DEPTH_LIMIT);
+    pcre2_set_heap_limit (mc, REGEX_HEAP_LIMIT_KB);
     int rc = -1;
     if (g_utf8_validate (v, -1, NULL))
       rc = pcre2_match (c->re, (PCRE2_SPTR) v, strlen (v), 0, 0, md, mc);
     pcre2_match_context_free (mc);
     pcre2_match_data_free (md);
-    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
-      g_message ("%s: condition at line %d: regular expression gave up (match limit): false", sf_ctx_handle (ctx),
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+      g_info ("%s: condition at line %d: regular expression gave up (match limit): false", sf_ctx_handle (ctx),
                  c->line);
     return rc >= 0;
   }
@@ -971,8 +1035,8 @@ leaf_holds (const SfCond *c, SfCtx *ctx, SfEvent *ev)
   case C_LESS:
   case C_GREATER: {
     char *end = NULL;
-    if (*v == '\0')
-      return FALSE;
+    if (!decimal_number (v))
+      return FALSE; /* "inf", "nan", hex, spaces: not numbers a flow compares */
     double d = g_ascii_strtod (v, &end);
     if (*end != '\0')
       return FALSE;
@@ -1008,12 +1072,18 @@ sf_cond_eval (gconstpointer p, SfCtx *ctx, SfEvent *ev)
 /* ---- the SDK's side (sf-operator.h) ---- */
 
 char *
-sf_ctx_expand (SfCtx *ctx, SfEvent *ev, const char *text)
+sf_ctx_expand_mode (SfCtx *ctx, SfEvent *ev, const char *text, SfExpandMode mode)
 {
   g_autoptr (SfExpr) e = sf_expr_compile (text, NULL, NULL);
   if (e == NULL)
     return g_strdup (text); /* an unclosed ${: the loader refused it in a flow's arg; a plugin's own text as is */
-  return sf_expr_eval (e, ctx, ev);
+  return sf_expr_eval_mode (e, ctx, ev, mode);
+}
+
+char *
+sf_ctx_expand (SfCtx *ctx, SfEvent *ev, const char *text)
+{
+  return sf_ctx_expand_mode (ctx, ev, text, SF_EXPAND_PLAIN);
 }
 
 const char *
@@ -1094,7 +1164,7 @@ one_line (char *s)
 char *
 sf_reply_spec_reason (const SfReplySpec *r, SfCtx *ctx, SfEvent *ev)
 {
-  return r->reason != NULL ? one_line (sf_ctx_expand (ctx, ev, r->reason)) : NULL;
+  return r->reason != NULL ? one_line (sf_ctx_expand_mode (ctx, ev, r->reason, SF_EXPAND_HEADER)) : NULL;
 }
 
 char **
@@ -1103,6 +1173,6 @@ sf_reply_spec_headers (const SfReplySpec *r, SfCtx *ctx, SfEvent *ev)
   guint n = g_strv_length (r->headers);
   char **out = g_new0 (char *, n + 1);
   for (guint i = 0; i < n; i++)
-    out[i] = one_line (sf_ctx_expand (ctx, ev, r->headers[i]));
+    out[i] = one_line (sf_ctx_expand_mode (ctx, ev, r->headers[i], SF_EXPAND_HEADER));
   return out;
 }

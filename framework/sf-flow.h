@@ -36,6 +36,19 @@ SfExpr *sf_expr_compile (const char *text, const SfFlowScope *scope, GError **er
 void sf_expr_free (SfExpr *e);
 /* Its value for @ev in @ctx's instance (transfer full; never NULL). */
 char *sf_expr_eval (const SfExpr *e, SfCtx *ctx, SfEvent *ev);
+
+/* How the values read into a template are written (literal text and
+ * configuration values, which the flow's author chose, never change):
+ *   PLAIN   as they are (NUL bytes left out);
+ *   URI     for a URI template (sip:${ruri.user}@gw): every byte but letters,
+ *           digits and -_.!~*'()+ as %HH, so a value cannot add a target, a host,
+ *           a parameter or a header (';' '@' ',' ' ' '?' '<' ...);
+ *   HEADER  for a header line or reason phrase: control characters, DEL and
+ *           < > , ; " \ as %HH, so a value cannot add a header or a value. */
+typedef enum { SF_EXPAND_PLAIN, SF_EXPAND_URI, SF_EXPAND_HEADER } SfExpandMode;
+char *sf_expr_eval_mode (const SfExpr *e, SfCtx *ctx, SfEvent *ev, SfExpandMode mode);
+/* sf_ctx_expand() with a mode (transfer full). */
+char *sf_ctx_expand_mode (SfCtx *ctx, SfEvent *ev, const char *text, SfExpandMode mode);
 /* Does it read nothing (no ${...})? */
 gboolean sf_expr_is_constant (const SfExpr *e);
 /* Checks every ${...} of @text against @scope (load time). */

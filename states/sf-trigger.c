@@ -165,6 +165,11 @@ one_matches (const SfTrigger *t, const SfEvent *ev)
     return FALSE;
   if (t->name != NULL && strcmp (t->name, ev->name) != 0)
     return FALSE;
+  /* sip:response is a response: the engine gives a response event its status as
+   * arg, a request event none, so a request whose method is "response" (a valid
+   * token) is not one. */
+  if (t->kinds == SF_EV_SIP && t->name != NULL && ev->arg == NULL && strcmp (t->name, "response") == 0)
+    return FALSE;
   if (t->status_lo != 0) {
     /* A response event carries its status code as its arg ("486"), or last in it
      * (a proxy branch's "b1 486"). */

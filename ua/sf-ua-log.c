@@ -39,8 +39,23 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
   /* GLib levels: smaller flag values are more severe. */
   if ((level & G_LOG_LEVEL_MASK) > threshold && !audit)
     return G_LOG_WRITER_HANDLED;
-  fprintf (stderr, "%s: %s: %s\n", domain != NULL ? domain : "sipflow", level_name (level),
-           message != NULL ? message : "");
+  /* One message, one line: a control character a peer put in a value (a %0A in a
+   * Request-URI's user part, unescaped) is written as an escape, so it cannot forge
+   * a line of its own (an "auth failed" line for fail2ban, docs/security.md). */
+  GString *line = g_string_new (NULL);
+  for (const char *p = message != NULL ? message : ""; *p != '\0'; p++) {
+    guchar c = (guchar) *p;
+    if (c == '\n')
+      g_string_append (line, "\\n");
+    else if (c == '\r')
+      g_string_append (line, "\\r");
+    else if (c < 0x20 || c == 0x7f)
+      g_string_append_printf (line, "\\x%02x", c);
+    else
+      g_string_append_c (line, (char) c);
+  }
+  fprintf (stderr, "%s: %s: %s\n", domain != NULL ? domain : "sipflow", level_name (level), line->str);
+  g_string_free (line, TRUE);
   return G_LOG_WRITER_HANDLED;
 }
 

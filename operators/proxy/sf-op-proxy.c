@@ -8,6 +8,7 @@
 #include "config.h"
 #include "sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
+#include "framework/sf-flow.h"
 #include "framework/sf-json.h"
 #include "sipflow/sf-message.h"
 #include "sip/sf-sip-build.h"
@@ -561,21 +562,37 @@ sf_op_proxy_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   GString *list = g_string_new (NULL);
   for (guint g = 0; groups[g] != NULL; g++) {
-    g_autofree char *value = sf_ctx_expand (ctx, ev, groups[g]);
-    g_auto (GStrv) uris = g_strsplit_set (value, ", \t", -1);
-    for (guint k = 0; uris[k] != NULL; k++) {
-      if (*uris[k] == '\0')
-        continue;
-      g_autoptr (SfUri) u = sf_uri_parse (uris[k], strlen (uris[k]), NULL);
-      if (u == NULL || strpbrk (uris[k], "<>\"\r\n") != NULL) {
-        sf_log (ctx, G_LOG_LEVEL_WARNING, "forward target '%s' is not a URI: left out", uris[k]);
+    g_auto (GStrv) templates = g_strsplit (groups[g], ",", -1);
+    g_autoptr (GPtrArray) uris = g_ptr_array_new_with_free_func (g_free);
+    for (guint k = 0; templates[k] != NULL; k++) {
+      const char *tpl = templates[k];
+      if (g_str_has_prefix (tpl, "${cfg.")) {
+        /* The configuration's value, as written there: it may list several URIs. */
+        g_autofree char *value = sf_ctx_expand (ctx, ev, tpl);
+        g_auto (GStrv) items = g_strsplit_set (value, ", \t", -1);
+        for (guint i = 0; items[i] != NULL; i++)
+          if (*items[i] != '\0')
+            g_ptr_array_add (uris, g_strdup (items[i]));
+      } else {
+        /* One URI: what it reads from the request is escaped into it, so it can
+         * neither split into more targets nor change the host the flow wrote. */
+        g_ptr_array_add (uris, sf_ctx_expand_mode (ctx, ev, tpl, SF_EXPAND_URI));
+      }
+    }
+    guint in_group = 0;
+    for (guint k = 0; k < uris->len; k++) {
+      const char *uri = uris->pdata[k];
+      g_autoptr (SfUri) u = sf_uri_parse (uri, strlen (uri), NULL);
+      if (u == NULL || strpbrk (uri, "<>\"\r\n ,") != NULL) {
+        sf_log (ctx, G_LOG_LEVEL_WARNING, "forward target '%s' is not a URI: left out", uri);
         continue;
       }
       SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
-      t->uri = g_strdup (uris[k]);
+      t->uri = g_strdup (uri);
       t->q = g > 999 ? 1 : 1000 - g;
       g_ptr_array_add (p->targets, t);
-      g_string_append_printf (list, "%s%s", list->len > 0 ? (k > 0 ? "," : " ") : "", uris[k]);
+      g_string_append_printf (list, "%s%s", list->len == 0 ? "" : in_group > 0 ? "," : " ", uri);
+      in_group++;
     }
   }
   GString *f = g_string_new ("\"targets\":");

@@ -664,7 +664,8 @@ redirect_contacts (SfCtx *ctx, SfEvent *ev, const RedirectArg *r)
 {
   GString *c = g_string_new (NULL);
   for (guint i = 0; r->targets[i] != NULL; i++) {
-    g_autofree char *uri = sf_ctx_expand (ctx, ev, r->targets[i]);
+    /* A value read into the URI is escaped: it cannot add a target, a host or a parameter. */
+    g_autofree char *uri = sf_ctx_expand_mode (ctx, ev, r->targets[i], SF_EXPAND_URI);
     g_autoptr (SfUri) u = sf_uri_parse (uri, strlen (uri), NULL);
     if (u == NULL || strpbrk (uri, "<>\"\r\n ,") != NULL) {
       sf_log (ctx, G_LOG_LEVEL_WARNING, "redirect target '%s' is not a URI: left out", uri);
