@@ -655,6 +655,7 @@ check_timers (SfLoader *l, const char *file, SfMachine *m)
   g_autoptr (GPtrArray) awaited = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
   g_autoptr (GPtrArray) cancelled = g_ptr_array_new_with_free_func ((GDestroyNotify) timer_use_free);
   gboolean c_timers = FALSE; /* some operator may start or take timers from C */
+  gboolean any_timer = FALSE; /* some binding of a normal queue takes every timer (on="timer") */
   for (guint i = 0; i < m->states->len; i++) {
     SfState *s = g_ptr_array_index (m->states, i);
     for (int q = 0; q < SF_QUEUE_COUNT; q++)
@@ -670,9 +671,12 @@ check_timers (SfLoader *l, const char *file, SfMachine *m)
           /* A named timer trigger awaits that timer (OpOnTimer's arg, on="timer:NAME"); OpIgnore
            * drops it, which is a use too. */
           gboolean ignore = strcmp (b->op_name, "OpIgnore") == 0;
-          for (guint t = 0; t < b->on->n; t++)
+          for (guint t = 0; t < b->on->n; t++) {
+            if ((b->on->t[t].kinds & SF_EV_TIMER) != 0 && b->on->t[t].name == NULL && q == SF_QUEUE_NORMAL)
+              any_timer = TRUE;
             if (b->on->t[t].kinds == SF_EV_TIMER && b->on->t[t].name != NULL)
               timer_note (ignore ? cancelled : awaited, b->on->t[t].name, b->line);
+          }
         }
         if (!g_strv_contains (no_timer_ops, b->op_name))
           c_timers = TRUE;
@@ -706,9 +710,19 @@ check_timers (SfLoader *l, const char *file, SfMachine *m)
             a->line);
     }
   }
+  /* The reverse.  In a version-2 flow every binding of a normal queue names the timers it
+   * takes (on="timer:NAME"), C operators included, so a timer OpStartTimer starts that no
+   * binding takes nor cancels can never matter: an error (unless a binding takes every
+   * timer).  In version 1 operators took timers unseen: a warning, without them only. */
   for (guint i = 0; i < started->len; i++) {
     TimerUse *t = g_ptr_array_index (started, i);
-    if (!t->used && !t->hinted && !c_timers)
+    if (t->used || t->hinted)
+      continue;
+    if (m->version >= 2 && !any_timer)
+      diag (l, file, t->line, FALSE,
+            "<op>: timer '%s' is started here (line %d) but no binding of this flow takes it (on=\"timer:%s\") "
+            "nor cancels it", t->name, t->line, t->name);
+    else if (!c_timers)
       diag (l, file, t->line, TRUE,
             "<op>: timer '%s' is started here but no OpOnTimer or OpCancelTimer in this flow uses it", t->name);
   }
