@@ -927,6 +927,53 @@ cond_compile (const xmlNode *n, const SfFlowScope *scope, GError **error)
   return c;
 }
 
+static void
+describe (GString *out, const xmlNode *n)
+{
+  const char *name = (const char *) n->name;
+  if (strcmp (name, "if") != 0) {
+    g_string_append_printf (out, "%s(", name);
+    gboolean first = TRUE;
+    for (const xmlNode *k = n->children; k != NULL; k = k->next)
+      if (sf_cond_is_element (k)) {
+        if (!first)
+          g_string_append (out, ", ");
+        describe (out, k);
+        first = FALSE;
+      }
+    g_string_append_c (out, ')');
+    return;
+  }
+  static const char *const attrs[] = { "value", "equals", "matches", "in", "in-net", "less", "greater", "time",
+                                       "days", "tz", NULL };
+  gboolean first = TRUE;
+  for (guint i = 0; attrs[i] != NULL; i++) {
+    g_autofree char *v = attr (n, attrs[i]);
+    if (v == NULL)
+      continue;
+    if (strcmp (attrs[i], "value") == 0)
+      g_string_append_printf (out, "%s%s", first ? "" : " ", v);
+    else
+      g_string_append_printf (out, "%s%s %s", first ? "" : " ", attrs[i], v);
+    first = FALSE;
+  }
+}
+
+char *
+sf_cond_describe (const xmlNode *node)
+{
+  GString *out = g_string_new ("if ");
+  gboolean first = TRUE;
+  for (const xmlNode *k = node->children; k != NULL; k = k->next)
+    if (sf_cond_is_element (k)) {
+      if (!first)
+        g_string_append (out, " and ");
+      describe (out, k);
+      first = FALSE;
+    }
+  return g_string_free (out, FALSE);
+}
+
 SfCond *
 sf_cond_from_children (const xmlNode *node, const SfFlowScope *scope, GError **error)
 {

@@ -77,6 +77,10 @@ SfCond *sf_cond_from_children (const xmlNode *node, const SfFlowScope *scope, GE
 gboolean sf_cond_eval (gconstpointer cond, SfCtx *ctx, SfEvent *ev);
 void sf_cond_free (gpointer cond);
 
+/* The conditions among @node's children in short, for pictures: "if ${status}
+ * equals 486", "if time 09:00-17:00 mon-fri", "if all(...)" (transfer full). */
+char *sf_cond_describe (const xmlNode *node);
+
 /* Is @node a condition element? */
 gboolean sf_cond_is_element (const xmlNode *node);
 

@@ -392,6 +392,8 @@ load_guard_and_exprs (SfLoader *l, const char *file, SfMachine *m, const xmlNode
     return FALSE;
   }
   g_autoptr (GError) e = NULL;
+  b->guard_eval = sf_cond_eval;
+  b->guard_free = sf_cond_free;
   if (has_cond) {
     SfCond *c = sf_cond_from_children (node, &scope, &e);
     if (c == NULL) {
@@ -399,8 +401,28 @@ load_guard_and_exprs (SfLoader *l, const char *file, SfMachine *m, const xmlNode
       return FALSE;
     }
     b->guard = c;
-    b->guard_eval = sf_cond_eval;
-    b->guard_free = sf_cond_free;
+  }
+  /* Outcomes mapped under conditions, in the order of their <on> elements. */
+  guint gi = 0;
+  for (const xmlNode *on = node->children; on != NULL && b->guarded != NULL; on = on->next) {
+    if (!is_element (on, "on"))
+      continue;
+    gboolean guarded = FALSE;
+    for (const xmlNode *k = on->children; k != NULL; k = k->next)
+      guarded = guarded || sf_cond_is_element (k);
+    if (!guarded || gi >= b->guarded->len)
+      continue;
+    SfGuardedOutcome *g = g_ptr_array_index (b->guarded, gi++);
+    if (m->version < 2) {
+      ERR (l, file, on, "<on>: conditions need a version-2 flow (<flow version=\"2\">)");
+      return FALSE;
+    }
+    g->guard = sf_cond_from_children (on, &scope, &e);
+    if (g->guard == NULL) {
+      diag (l, file, e->code > 0 ? e->code : g->line, FALSE, "%s", e->message);
+      return FALSE;
+    }
+    g->text = sf_cond_describe (on);
   }
   if (b->arg_text == NULL)
     return TRUE;
@@ -493,6 +515,20 @@ load_op (SfLoader *l, const char *file, SfMachine *m, SfState *state, SfQueue q,
       ok = FALSE;
       continue;
     }
+    gboolean guarded = FALSE;
+    for (const xmlNode *k = on->children; k != NULL; k = k->next)
+      guarded = guarded || sf_cond_is_element (k);
+    if (guarded) {
+      /* Compiled with the binding's other conditions, once its triggers are known. */
+      SfGuardedOutcome *g = g_new0 (SfGuardedOutcome, 1);
+      g->outcome = idx;
+      g->next = t;
+      g->line = (int) xmlGetLineNo ((xmlNode *) on);
+      if (b->guarded == NULL)
+        b->guarded = g_ptr_array_new ();
+      g_ptr_array_add (b->guarded, g);
+      continue;
+    }
     SfState **slot = idx == -2 ? &b->error_next : &b->outcome_next[idx];
     if (*slot != NULL) {
       ERR (l, file, on, "<on>: outcome '%s' of '%s' is mapped twice", outcome, name);
@@ -548,6 +584,11 @@ add_targets (SfState *s, GQueue *todo, GHashTable *seen)
     for (guint k = 0; k < n; k++)
       if (b->outcome_next[k] != NULL && g_hash_table_add (seen, b->outcome_next[k]))
         g_queue_push_tail (todo, b->outcome_next[k]);
+    for (guint k = 0; b->guarded != NULL && k < b->guarded->len; k++) {
+      SfState *g = ((SfGuardedOutcome *) g_ptr_array_index (b->guarded, k))->next;
+      if (g_hash_table_add (seen, g))
+        g_queue_push_tail (todo, g);
+    }
   }
 }
 

@@ -97,6 +97,24 @@ run_side_queue (SfRuntime *rt, SfInstance *inst, SfState *state, SfQueue q, SfEv
   }
 }
 
+/* The state an outcome (@idx, -2 for "error") leads to: the first of its guarded
+ * mappings whose condition holds, else its plain mapping (nullable). */
+static SfState *
+outcome_target (SfRuntime *rt, SfInstance *inst, const SfBinding *b, int idx, SfEvent *ev)
+{
+  for (guint i = 0; b->guarded != NULL && i < b->guarded->len; i++) {
+    const SfGuardedOutcome *g = g_ptr_array_index (b->guarded, i);
+    if (g->outcome != idx)
+      continue;
+    SfCtx ctx = { rt->host, inst, b, SF_QUEUE_NORMAL };
+    if (b->guard_eval (g->guard, &ctx, ev))
+      return g->next;
+    if (rt->hooks->tracing (rt->host))
+      sf_runtime_trace (rt, inst, "  %s: condition false (line %d)", b->op_name, g->line);
+  }
+  return idx == -2 ? b->error_next : b->outcome_next[idx];
+}
+
 /* A normal queue.  Returns TRUE when taken; sets *target when a transition was chosen. */
 static gboolean
 run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfState **target, GPtrArray *ran)
@@ -126,8 +144,9 @@ run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfStat
       return TRUE;
     case SF_OP_ERROR:
       rt->stats.op_errors++;
-      if (b->error_next != NULL) {
-        *target = b->error_next;
+      SfState *on_error = outcome_target (rt, inst, b, -2, ev);
+      if (on_error != NULL) {
+        *target = on_error;
       } else {
         g_warning ("%s: %s failed in %s on %s", inst->handle, b->op_name, state->name, sf_event_trigger (ev));
       }
@@ -140,8 +159,9 @@ run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfStat
         g_critical ("%s: %s returned an invalid disposition %d", inst->handle, b->op_name, (int) r);
         return TRUE;
       }
-      if (b->outcome_next[idx] != NULL) {
-        *target = b->outcome_next[idx];
+      SfState *to = outcome_target (rt, inst, b, idx, ev);
+      if (to != NULL) {
+        *target = to;
       } else {
         rt->stats.outcomes_unmapped++;
         g_warning ("%s: outcome '%s' of %s in %s (line %d) is not mapped to a state; counted as DONE", inst->handle,

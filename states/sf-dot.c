@@ -125,6 +125,14 @@ binding_arrows (GPtrArray *arrows, SfState *s, const SfBinding *b)
     add_arrow (arrows, s, b->error_next, trig, "[error]", op, TRUE);
     any = TRUE;
   }
+  /* Outcomes mapped under a condition: "[failed if ${status} equals 486]". */
+  for (guint i = 0; b->guarded != NULL && i < b->guarded->len; i++) {
+    const SfGuardedOutcome *g = g_ptr_array_index (b->guarded, i);
+    g_autofree char *label = g_strdup_printf ("[%s %s]", g->outcome == -2 ? "error" : b->op->outcomes[g->outcome],
+                                              g->text != NULL ? g->text : "if ...");
+    add_arrow (arrows, s, g->next, trig, label, op, g->outcome == -2);
+    any = TRUE;
+  }
   if (!any)
     add_arrow (arrows, s, s, trig, NULL, op, FALSE);
 }

@@ -116,6 +116,15 @@ sf_binding_free (SfBinding *b)
   sf_trigger_set_free (b->on);
   if (b->guard != NULL && b->guard_free != NULL)
     b->guard_free (b->guard);
+  for (guint i = 0; b->guarded != NULL && i < b->guarded->len; i++) {
+    SfGuardedOutcome *g = g_ptr_array_index (b->guarded, i);
+    if (g->guard != NULL && b->guard_free != NULL)
+      b->guard_free (g->guard);
+    g_free (g->text);
+    g_free (g);
+  }
+  if (b->guarded != NULL)
+    g_ptr_array_unref (b->guarded);
   g_free (b->op_name);
   g_free (b->next_name);
   g_free (b->outcome_next);

@@ -17,6 +17,16 @@ typedef enum { SF_QUEUE_ENTRY = 0, SF_QUEUE_NORMAL = 1, SF_QUEUE_EXIT = 2, SF_QU
 typedef struct _SfState SfState;
 typedef struct _SfMachine SfMachine;
 
+/* An outcome mapped under a condition: <on outcome="failed" next="Busy"><if .../></on>.
+ * Tried in order before the outcome's plain mapping. */
+typedef struct {
+  int outcome;                /* index in op->outcomes, or -2 for "error" */
+  SfState *next;              /* unowned */
+  gpointer guard;             /* owned through the binding's guard_free */
+  char *text;                 /* owned: the condition in short, for pictures */
+  int line;
+} SfGuardedOutcome;
+
 typedef struct {
   const SfOperatorDef *op;    /* unowned: lives in a registry table */
   char *op_name;              /* owned: the name as written (with its namespace) */
@@ -34,6 +44,7 @@ typedef struct {
                                  loader compiled; the op runs only when guard_eval says they hold */
   gboolean (*guard_eval) (gconstpointer guard, SfCtx *ctx, SfEvent *ev);
   GDestroyNotify guard_free;
+  GPtrArray *guarded;         /* owned SfGuardedOutcome, nullable: outcomes mapped under conditions */
 } SfBinding;
 
 struct _SfState {

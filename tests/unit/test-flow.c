@@ -14,6 +14,7 @@
 #include "config.h"
 #include "sf-test.h"
 #include "states/sf-trigger.h"
+#include "states/sf-dot.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -266,6 +267,42 @@ list_file_reload (void)
   g_rmdir (dir);
 }
 
+/* A transition under a condition: <on outcome="busy" next="X"><if .../></on> is tried
+ * before the outcome's plain mapping; the picture says which is which. */
+static void
+guarded_outcome (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", V2 "<var name=\"vip\" value=\"no\"/>"
+    "<state name=\"A\"><normal>"
+    "<op name=\"OpSet\" on=\"device:promote\" arg=\"vip=yes\"/>"
+    "<op name=\"TOutcome\" on=\"device:dial\">"
+    "<on outcome=\"busy\" next=\"Queue\"><if value=\"${var.vip}\" equals=\"yes\"/></on>"
+    "<on outcome=\"busy\" next=\"Busy\"/>"
+    "</op></normal></state>"
+    "<state name=\"Queue\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state>"
+    "<state name=\"Busy\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *a = start (env, m);
+  post (env, a, SF_EV_DEVICE, "dial", "busy");
+  CU_ASSERT_EQUAL (reached (env, "Busy"), 1);
+  SfInstance *b = start (env, m);
+  post (env, b, SF_EV_DEVICE, "promote", NULL);
+  post (env, b, SF_EV_DEVICE, "dial", "busy");
+  CU_ASSERT_EQUAL (reached (env, "Queue"), 1);
+  g_autofree char *dot = sf_machine_to_dot (m);
+  CU_ASSERT_PTR_NOT_NULL (strstr (dot, "[busy if ${var.vip} equals yes]"));
+  sf_test_env_free (env);
+  /* In a version-1 flow: refused. */
+  env = sf_test_env_new ();
+  SfMachine *v1 = sf_test_load (env, "t.xml", "<flow version=\"1\" name=\"t\" initial=\"A\"><state name=\"A\"><normal>"
+    "<op name=\"TOutcome\"><on outcome=\"busy\" next=\"A\"><if value=\"a\" equals=\"a\"/></on></op>"
+    "</normal></state></flow>");
+  CU_ASSERT_PTR_NULL (v1);
+  CU_ASSERT_TRUE (sf_test_has_diag (env->loader, 0, FALSE, "conditions need a version-2 flow"));
+  sf_test_env_free (env);
+}
+
 /* A <setting> is a configuration key flow.NAME; a timer's duration may read it. */
 static void
 setting_and_timer (void)
@@ -359,5 +396,6 @@ sf_test_register_flow (void)
   CU_add_test (s, "time_of_day", time_of_day);
   CU_add_test (s, "list_file_reload", list_file_reload);
   CU_add_test (s, "setting_and_timer", setting_and_timer);
+  CU_add_test (s, "guarded_outcome", guarded_outcome);
   CU_add_test (s, "load_errors", load_errors);
 }
