@@ -51,9 +51,10 @@ arg_text (SfArgMode mode)
 static char *
 argument_text (const SfOperatorDef *op)
 {
+  const char *expr = (op->flags & SF_OPF_EXPR_ARG) != 0 ? " (reads ${...} expressions)" : "";
   if (op->arg_mode == SF_ARG_NONE || op->arg_doc == NULL)
-    return g_strdup (arg_text (op->arg_mode));
-  return g_strdup_printf ("%s: %s", arg_text (op->arg_mode), op->arg_doc);
+    return g_strdup_printf ("%s%s", arg_text (op->arg_mode), op->arg_mode != SF_ARG_NONE ? expr : "");
+  return g_strdup_printf ("%s: %s%s", arg_text (op->arg_mode), op->arg_doc, expr);
 }
 
 /* What it is called for: its declared triggers, or, for an operator that declares
