@@ -956,13 +956,7 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
       continue; /* the duplicate reported above */
     for (xmlNode *qn = n->children; qn != NULL; qn = qn->next) {
       SfQueue q;
-      if (is_element (qn, "entry"))
-        q = SF_QUEUE_ENTRY;
-      else if (is_element (qn, "normal"))
-        q = SF_QUEUE_NORMAL;
-      else if (is_element (qn, "exit"))
-        q = SF_QUEUE_EXIT;
-      else
+      if (qn->type != XML_ELEMENT_NODE || !sf_queue_from_name ((const char *) qn->name, &q))
         continue;
       if (s->catch_all && q != SF_QUEUE_NORMAL) {
         ERR (l, file, qn, "<%s>: the catch-all state '*' has only a normal queue", sf_queue_name (q));

@@ -168,3 +168,14 @@ sf_machine_var_index (SfMachine *m, const char *name)
       return (int) i;
   return -1;
 }
+
+gboolean
+sf_queue_from_name (const char *name, SfQueue *q)
+{
+  for (int i = 0; i < SF_QUEUE_COUNT; i++)
+    if (g_strcmp0 (name, sf_queue_name ((SfQueue) i)) == 0) {
+      *q = (SfQueue) i;
+      return TRUE;
+    }
+  return FALSE;
+}

@@ -100,6 +100,8 @@ void sf_binding_free (SfBinding *b);
 int sf_binding_outcome_index (const SfBinding *b, const char *outcome);
 
 const char *sf_queue_name (SfQueue q);
+/* The queue an element of a state is ("entry", "normal", "exit"); FALSE for another name. */
+gboolean sf_queue_from_name (const char *name, SfQueue *q);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfMachine, sf_machine_unref)
 

@@ -136,13 +136,7 @@ upgrade_doc (Upgrade *u, xmlNode *root)
     guint k[SF_QUEUE_COUNT] = { 0 };
     for (xmlNode *qn = sn->children; qn != NULL; qn = qn->next) {
       SfQueue q;
-      if (is_element (qn, "entry"))
-        q = SF_QUEUE_ENTRY;
-      else if (is_element (qn, "normal"))
-        q = SF_QUEUE_NORMAL;
-      else if (is_element (qn, "exit"))
-        q = SF_QUEUE_EXIT;
-      else
+      if (qn->type != XML_ELEMENT_NODE || !sf_queue_from_name ((const char *) qn->name, &q))
         continue;
       for (xmlNode *on = qn->children; on != NULL; on = on->next) {
         if (!is_element (on, "op"))
