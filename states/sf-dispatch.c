@@ -142,7 +142,7 @@ run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfStat
                    inst->handle, b->op_name, state->name, b->line);
       }
       return TRUE;
-    case SF_OP_ERROR:
+    case SF_OP_ERROR: {
       rt->stats.op_errors++;
       SfState *on_error = outcome_target (rt, inst, b, -2, ev);
       if (on_error != NULL) {
@@ -151,6 +151,7 @@ run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfStat
         g_warning ("%s: %s failed in %s on %s", inst->handle, b->op_name, state->name, sf_event_trigger (ev));
       }
       return TRUE;
+    }
     default: {
       int idx = (int) r - SF_OP_OUTCOME_BASE;
       guint n = b->op->outcomes != NULL ? g_strv_length ((char **) b->op->outcomes) : 0;
