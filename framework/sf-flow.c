@@ -393,7 +393,7 @@ append_part (GString *out, const Part *part, SfCtx *ctx, SfEvent *ev)
   }
   case PV_SRC_PORT: {
     guint port = 0;
-    g_autofree char *ip = sf_message_source (msg, &port);
+    g_free (sf_message_source (msg, &port));
     if (port != 0)
       g_string_append_printf (out, "%u", port);
     break;
@@ -896,7 +896,6 @@ compile_leaf (const xmlNode *n, const SfFlowScope *scope, SfCond *c, GError **er
 static SfCond *
 cond_compile (const xmlNode *n, const SfFlowScope *scope, GError **error)
 {
-  g_autoptr (GPtrArray) kids = NULL;
   SfCond *c = g_new0 (SfCond, 1);
   c->line = (int) xmlGetLineNo ((xmlNode *) n);
   const char *name = (const char *) n->name;

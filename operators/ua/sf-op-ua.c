@@ -708,7 +708,9 @@ sf_op_redirect_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     status = r->status;
     contact = redirect_contacts (ctx, ev, r);
     if (contact == NULL) {
-      g_autoptr (SfSipMsg) failed = answer_invite (ctx, call, 500, NULL, NULL, NULL);
+      SfSipMsg *failed = answer_invite (ctx, call, 500, NULL, NULL, NULL); /* the INVITE is answered all the same */
+      if (failed != NULL)
+        sf_sip_msg_unref (failed);
       sf_ua_call_set_reason (call, "redirect_failed", 500);
       return SF_OP_ERROR;
     }
