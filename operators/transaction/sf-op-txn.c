@@ -56,6 +56,20 @@ sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* The last response again; a send that fails comes back as txn:transport_error,
+ * which ends the transaction and tells its user (17.2.4; the flows map it in
+ * Completed, RFC 3261 Figures 7 and 8). */
+static void
+resend_last (SfCtx *ctx, SfStack *s, SfSipMsg *last, SfSipEvent *req)
+{
+  if (last == NULL)
+    return;
+  if (sf_stack_send_response (s, last, &req->peer))
+    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
+  else
+    sf_ctx_post_self (ctx, sf_event_new (SF_EV_TXN, "transport_error", NULL));
+}
+
 /* A retransmitted request: absorbed; the last response goes out again (17.2.1, 17.2.2). */
 static SfOpResult
 sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -66,8 +80,7 @@ sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_ABSORBED);
   SfSipMsg *last = last_of (ctx);
-  if (last != NULL && sf_stack_send_response (s, last, &req->peer))
-    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
+  resend_last (ctx, s, last, req);
   return SF_OP_DONE;
 }
 
@@ -229,8 +242,8 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   SfSipEvent *req = request_of (ctx);
   SfSipMsg *last = last_of (ctx);
-  if (req != NULL && last != NULL && sf_stack_send_response (s, last, &req->peer))
-    sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
+  if (req != NULL)
+    resend_last (ctx, s, last, req);
   sf_stack_backoff (ctx, arg, TRUE);
   return SF_OP_DONE;
 }
@@ -478,7 +491,7 @@ const SfOperatorDef sf_op_txn_table[] = {
     "RFC 6026 Accepted: 2xx responses (retransmissions, forks) go to the TU; others are absorbed",
     "sip:response", NULL, "RFC 6026 (17.1.1.2 amended)" },
   { "OpTxnTransportError", sf_op_txn_transport_error, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
-    NULL, NULL, "a send failed: the TU hears txn:transport_error; transitions",
-    "txn:transport_error", NULL, "RFC 3261 17.1.4" },
+    NULL, NULL, "a send failed (a client's request, or a server's response retransmission): the TU hears "
+    "txn:transport_error; transitions", "txn:transport_error", NULL, "RFC 3261 17.1.4, 17.2.4" },
 };
 const gsize sf_op_txn_table_len = G_N_ELEMENTS (sf_op_txn_table);

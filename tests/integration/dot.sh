@@ -42,6 +42,8 @@ edge "$D" Completed Completed "sip:INVITE"                  # INVITE: send respo
 edge "$D" Completed Completed "timer:G"                     # Timer G fires: send response
 edge "$D" Completed Confirmed "sip:ACK"                     # ACK
 edge "$D" Completed Terminated "timer:H"                    # Timer H fires
+edge "$D" Completed Terminated "txn:transport_error"        # - or - Transport Err.: Inform TU
+edge "$D" Proceeding Terminated "txn:transport_error"       # a retransmission's Transport Err.
 edge "$D" Confirmed Confirmed "sip:ACK"                     # ACK retransmissions absorbed (17.2.1)
 edge "$D" Confirmed Terminated "timer:I"                    # Timer I fires
 edge "$D" Accepted Accepted "sip:INVITE"                    # INVITE: -
@@ -91,6 +93,7 @@ edge "$D" Proceeding Completed "txn:respond [success, failure]"      # 200-699 f
 edge "$D" Proceeding Terminated "txn:respond [error]"                # Trnsprt Err: Inform TU
 edge "$D" Completed Completed "sip"                                  # Request: send response
 edge "$D" Completed Terminated "timer:J"                             # Timer J fires
+edge "$D" Completed Terminated "txn:transport_error"                 # Trnsprt Err: Inform TU
 
 # ---- --fold ----
 # Figure 5's transport error leaves Calling, Proceeding and Completed alike: one edge from their cluster.

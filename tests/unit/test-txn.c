@@ -19,6 +19,9 @@
  *  - rfc2543_matching: a request without the magic cookie (RFC 2543) is matched by
  *    Request-URI, From tag, Call-ID, CSeq and top Via (17.2.3): its retransmission is
  *    absorbed, not a second call
+ *  - server_send_fails: a response retransmission that cannot be sent (a send
+ *    filter refuses it) ends the INVITE and the non-INVITE server transaction at
+ *    once, Completed -> Terminated (17.2.4, Figures 7 and 8)
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
  *    a retransmitted request gets the same answer; Timer J ends each transaction
@@ -410,6 +413,45 @@ rfc2543_matching (void)
   CU_ASSERT_TRUE (nothing_sent (t));
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->retransmissions_absorbed, 1);
   CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->transactions, 1);
+  txn_free (t);
+}
+
+/* A send filter that refuses everything: the socket "fails". */
+static gboolean
+refuse_all (SfSipProto proto, GInetSocketAddress *dest, GBytes *wire, gpointer data)
+{
+  (*(guint *) data)++;
+  return FALSE;
+}
+
+/* 17.2.4 (Figures 7 and 8): a response retransmission that cannot be sent ends the
+ * server transaction at once (Completed -> Terminated, the TU told), not at Timer H/J. */
+static void
+server_send_fails (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "z9hG4bKinvfail", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  guint refused = 0;
+  sf_sip_transport_set_send_filter (sf_stack_transport (t->stack), refuse_all, &refused);
+  advance (t, 500); /* Timer G: the 486 again, refused */
+  CU_ASSERT_TRUE (refused >= 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", "\"state\":\"Terminated\"",
+                                  NULL), 1);
+  sf_sip_transport_set_send_filter (sf_stack_transport (t->stack), NULL, NULL);
+  /* A non-INVITE: a retransmitted request whose answer cannot go out again. */
+  send_req (t, "OPTIONS", "z9hG4bKoptfail", "OPTIONS", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 405);
+  sf_sip_transport_set_send_filter (sf_stack_transport (t->stack), refuse_all, &refused);
+  send_req (t, "OPTIONS", "z9hG4bKoptfail", "OPTIONS", NULL);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0); /* before Timer J (32 s) */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"nist\"", "\"state\":\"Terminated\"",
+                                  NULL), 1);
+  sf_sip_transport_set_send_filter (sf_stack_transport (t->stack), NULL, NULL);
   txn_free (t);
 }
 
@@ -1157,6 +1199,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, cancelled);
   SF_ADD_TEST (s, rfc2543_matching);
   SF_ADD_TEST (s, untaken_requests);
+  SF_ADD_TEST (s, server_send_fails);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, sdk_send_request);
   SF_ADD_TEST (s, nict_timeout);
