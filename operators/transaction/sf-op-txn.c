@@ -84,6 +84,19 @@ sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* RFC 6026 Accepted: an ACK that reaches the INVITE server transaction (an RFC
+ * 2543 client's ACK for the 2xx: no magic cookie, so its key is the INVITE's)
+ * is the TU's, which would otherwise never have it and hang up for want of it. */
+static SfOpResult
+sf_op_txn_pass_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  if (strcmp (ev->name, "ACK") != 0 || e == NULL || e->msg == NULL)
+    return SF_OP_SKIP;
+  sf_stack_to_tu (sf_stack_from_ctx (ctx), e);
+  return SF_OP_DONE;
+}
+
 static SfOpResult
 sf_op_txn_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -490,6 +503,9 @@ const SfOperatorDef sf_op_txn_table[] = {
   { "OpTxnPass2xx", sf_op_txn_pass_2xx, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "RFC 6026 Accepted: 2xx responses (retransmissions, forks) go to the TU; others are absorbed",
     "sip:response", NULL, "RFC 6026 (17.1.1.2 amended)" },
+  { "OpTxnPassAck", sf_op_txn_pass_ack, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "RFC 6026 Accepted: an ACK that matches the INVITE server transaction (an RFC 2543 client's ACK for the "
+    "2xx) is passed to the transaction user", "sip:ACK", NULL, "RFC 6026 7.1" },
   { "OpTxnTransportError", sf_op_txn_transport_error, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
     NULL, NULL, "a send failed (a client's request, or a server's response retransmission): the TU hears "
     "txn:transport_error; transitions", "txn:transport_error", NULL, "RFC 3261 17.1.4, 17.2.4" },

@@ -47,6 +47,7 @@ edge "$D" Proceeding Terminated "txn:transport_error"       # a retransmission's
 edge "$D" Confirmed Confirmed "sip:ACK"                     # ACK retransmissions absorbed (17.2.1)
 edge "$D" Confirmed Terminated "timer:I"                    # Timer I fires
 edge "$D" Accepted Accepted "sip:INVITE"                    # INVITE: -
+edge "$D" Accepted Accepted "sip:ACK"                       # ACK: pass ACK to TU (RFC 6026)
 edge "$D" Accepted Accepted "txn:respond"                   # 2xx from TU: send response
 edge "$D" Accepted Terminated "timer:L"                     # Timer L fires
 

@@ -16,6 +16,8 @@
  *  - cancelled: a second INVITE of a ringing call gets 482 (8.2.2.2); a CANCEL of
  *    the ringing call gets 200, the INVITE 487, whose ACK
  *    (same branch) ends the INVITE transaction (9.2, 17.2.1)
+ *  - rfc2543_ack_for_2xx: an RFC 2543 client's ACK for our 2xx matches the INVITE
+ *    server transaction (in RFC 6026's Accepted): passed to the call, which is up
  *  - rfc2543_matching: a request without the magic cookie (RFC 2543) is matched by
  *    Request-URI, From tag, Call-ID, CSeq and top Via (17.2.3): its retransmission is
  *    absorbed, not a second call
@@ -225,6 +227,29 @@ invite_answered (void)
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 4); /* two INFO and two BYE transactions, in Completed */
   advance (t, 1);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  txn_free (t);
+}
+
+/* RFC 6026 (Accepted): the ACK of an RFC 2543 client for our 2xx, whose key (no
+ * magic cookie: Request-URI, From tag, Call-ID, CSeq number, top Via) is the
+ * INVITE's, reaches the INVITE server transaction: it is passed to the TU. */
+static void
+rfc2543_ack_for_2xx (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (load_flow (scratch, SF_SRCDIR "/xml/examples/uas-answer.xml"));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "old2543branch", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  advance (t, 0);
+  g_autofree char *tag = NULL;
+  CU_ASSERT_EQUAL (recv_status (t, &tag), 200);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (tag);
+  send_req (t, "ACK", "old2543branch", "ACK", tag);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  advance (t, 4000);
+  CU_ASSERT_TRUE (nothing_sent (t)); /* the call had its ACK: no 2xx retransmission */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"to\":\"InCall\"", NULL), 1);
   txn_free (t);
 }
 
@@ -1198,6 +1223,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, early_dialog_rejected);
   SF_ADD_TEST (s, cancelled);
   SF_ADD_TEST (s, rfc2543_matching);
+  SF_ADD_TEST (s, rfc2543_ack_for_2xx);
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, server_send_fails);
   SF_ADD_TEST (s, nict_answered);
