@@ -38,6 +38,8 @@ static const SfConfigKey core_keys[] = {
     "pending events above which new posts are refused" },
   { "state_dir", SF_CFG_STRING, NULL, 0, 0, NULL,
     "directory for state that outlives a run (default: $STATE_DIRECTORY, else $XDG_STATE_HOME/sipflow)" },
+  { "timezone", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "the time zone of the flows' time conditions written without tz= (Europe/Paris, UTC, +02:00; default: local time, TZ)" },
   { "secret_file", SF_CFG_STRING, NULL, 0, 0, NULL,
     "the secret that signs nonces and Record-Route tokens: 64 hex digits, made when missing (default: STATE_DIR/secret; share it across a cluster)" },
 };

@@ -645,7 +645,9 @@ struct _SfCond {
   double number;              /* C_LESS, C_GREATER */
   int from_min, to_min;       /* C_TIME: minutes of the day; to may be below from (past midnight) */
   guint days;                 /* C_TIME: bit 0 Monday .. bit 6 Sunday */
-  GTimeZone *tz;              /* owned: C_TIME */
+  GTimeZone *tz;              /* owned, nullable: C_TIME's tz=; NULL: core.timezone, read when it runs */
+  char *cfg_tz_name;          /* owned, nullable: the core.timezone the cache below is for */
+  GTimeZone *cfg_tz;          /* owned, nullable: that zone (or local time) */
 };
 
 void
@@ -665,6 +667,9 @@ sf_cond_free (gpointer p)
     g_ptr_array_unref (c->nets);
   if (c->tz != NULL)
     g_time_zone_unref (c->tz);
+  if (c->cfg_tz != NULL)
+    g_time_zone_unref (c->cfg_tz);
+  g_free (c->cfg_tz_name);
   g_free (c);
 }
 
@@ -800,8 +805,6 @@ compile_leaf (const xmlNode *n, const SfFlowScope *scope, SfCond *c, GError **er
         cond_error (error, n, "tz=\"%s\" is not a time zone (Europe/Paris, UTC, +02:00)", tz);
         return NULL;
       }
-    } else {
-      c->tz = g_time_zone_new_local ();
     }
     return c;
   }
@@ -1007,13 +1010,39 @@ wall_us (SfCtx *ctx)
   return g_get_real_time ();
 }
 
-static gboolean
-time_holds (const SfCond *c, SfCtx *ctx)
+/* The zone of a time condition: its tz=, else the configuration's core.timezone
+ * (read when it runs: the configuration file is read after the flow, and may be
+ * changed), else local time.  The zone made from core.timezone is kept until the
+ * setting changes. */
+static GTimeZone *
+zone_of (SfCond *c, SfCtx *ctx)
 {
+  if (c->tz != NULL)
+    return c->tz;
+  SfConfig *cfg = sf_ctx_config (ctx);
+  const char *name = cfg != NULL ? sf_config_get_string (cfg, "core", "timezone") : NULL;
+  if (c->cfg_tz == NULL || g_strcmp0 (name, c->cfg_tz_name) != 0) {
+    if (c->cfg_tz != NULL)
+      g_time_zone_unref (c->cfg_tz);
+    c->cfg_tz = name != NULL && *name != '\0' ? g_time_zone_new_identifier (name) : NULL;
+    if (c->cfg_tz == NULL && name != NULL && *name != '\0')
+      g_warning ("core.timezone '%s' is not a time zone: the condition at line %d reads local time", name, c->line);
+    if (c->cfg_tz == NULL)
+      c->cfg_tz = g_time_zone_new_local ();
+    g_free (c->cfg_tz_name);
+    c->cfg_tz_name = g_strdup (name);
+  }
+  return c->cfg_tz;
+}
+
+static gboolean
+time_holds (const SfCond *cc, SfCtx *ctx)
+{
+  SfCond *c = (SfCond *) cc; /* its zone cache only */
   g_autoptr (GDateTime) utc = g_date_time_new_from_unix_utc (wall_us (ctx) / G_USEC_PER_SEC);
   if (utc == NULL)
     return FALSE;
-  g_autoptr (GDateTime) t = g_date_time_to_timezone (utc, c->tz);
+  g_autoptr (GDateTime) t = g_date_time_to_timezone (utc, zone_of (c, ctx));
   int day = g_date_time_get_day_of_week (t) - 1; /* 0 Monday */
   int min = g_date_time_get_hour (t) * 60 + g_date_time_get_minute (t);
   if (c->from_min <= c->to_min)

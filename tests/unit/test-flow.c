@@ -207,9 +207,23 @@ time_of_day (void)
     "<state name=\"A\"><normal>"
     "<op name=\"OpGo\" on=\"device:route\" next=\"Office\"><if time=\"09:00-17:00\" days=\"mon-fri\" tz=\"UTC\"/></op>"
     "<op name=\"OpGo\" on=\"device:route\" next=\"Night\"><if time=\"22:00-06:00\" tz=\"+01:00\"/></op>"
+    "<op name=\"OpGo\" on=\"device:cfgtz\" next=\"Cfg\"><if time=\"09:30-10:30\"/></op>"
     "<op name=\"OpIgnore\" on=\"device\"/>"
-    "</normal></state><state name=\"Office\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state><state name=\"Night\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state></flow>");
+    "</normal></state>"
+    "<state name=\"Office\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state>"
+    "<state name=\"Night\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state>"
+    "<state name=\"Cfg\" final=\"true\"><entry><op name=\"OpEmit\" arg=\"reached\"/></entry></state></flow>");
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  /* Without tz=: core.timezone, read when the condition runs (09:30-10:30 holds at
+   * 08:59:30 UTC only at +01:00). */
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, "core.timezone=UTC", &error));
+  SfInstance *z = start (env, m);
+  post (env, z, SF_EV_DEVICE, "cfgtz", NULL);
+  CU_ASSERT_EQUAL (reached (env, "Cfg"), 0);
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, "core.timezone=+01:00", &error));
+  post (env, z, SF_EV_DEVICE, "cfgtz", NULL);
+  CU_ASSERT_EQUAL (reached (env, "Cfg"), 1);
   SfInstance *a = start (env, m);
   post (env, a, SF_EV_DEVICE, "route", NULL);   /* 08:59 UTC, 09:59 at +01:00: neither */
   CU_ASSERT_STRING_EQUAL (sf_instance_state (a), "A");
