@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 gboolean sf_config_declare_string (SfConfig *cfg, const char *section, const char *key, const char *default_value,
                                    const char *doc, GError **error);
 gboolean sf_config_has_key (SfConfig *cfg, const char *section, const char *key);
+/* The declared key of @section nearest to @key within two edits (transfer none),
+ * or NULL: for a "did you mean". */
+const char *sf_config_suggest_key (SfConfig *cfg, const char *section, const char *key);
 /* Any declared key's value as text ("" when unset or undeclared; transfer none). */
 const char *sf_config_get_text (SfConfig *cfg, const char *section, const char *key);
 

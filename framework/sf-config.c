@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sipflow/sf-config.h"
 #include "sf-config-private.h"
+#include "sf-registry.h"
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <sys/stat.h>
@@ -410,4 +411,21 @@ sf_config_get_text (SfConfig *cfg, const char *section, const char *key)
 {
   Value *v = find (cfg, section, key);
   return v != NULL && v->text != NULL ? v->text : "";
+}
+
+const char *
+sf_config_suggest_key (SfConfig *cfg, const char *section, const char *key)
+{
+  GPtrArray *a = g_hash_table_lookup (cfg->sections, section);
+  const char *best = NULL;
+  guint best_d = 3;
+  for (guint i = 0; a != NULL && i < a->len; i++) {
+    const char *k = ((Value *) g_ptr_array_index (a, i))->decl->key;
+    guint d = sf_name_distance (key, k, 2);
+    if (d < best_d && d < strlen (key)) {
+      best = k;
+      best_d = d;
+    }
+  }
+  return best;
 }

@@ -192,8 +192,13 @@ compile_name (const char *name, const SfFlowScope *scope, Part *part, GError **e
     }
     g_autofree char *section = g_strndup (rest, dot - rest);
     if (scope != NULL && scope->cfg != NULL && !sf_config_has_key (scope->cfg, section, dot + 1)) {
-      g_set_error (error, SF_OP_ARG_ERROR, 0, "'${%s}': no configuration key %s.%s%s", name, section, dot + 1,
-                   strcmp (section, "flow") == 0 ? " (declare it with <setting>)" : "");
+      const char *hint = sf_config_suggest_key (scope->cfg, section, dot + 1);
+      if (hint != NULL)
+        g_set_error (error, SF_OP_ARG_ERROR, 0, "'${%s}': no configuration key %s.%s (did you mean '${cfg.%s.%s}'?)",
+                     name, section, dot + 1, section, hint);
+      else
+        g_set_error (error, SF_OP_ARG_ERROR, 0, "'${%s}': no configuration key %s.%s%s", name, section, dot + 1,
+                     strcmp (section, "flow") == 0 ? " (declare it with <setting>)" : "");
       return FALSE;
     }
     part->text = g_strdup_printf ("%s%c%s", section, '\x1f', dot + 1);

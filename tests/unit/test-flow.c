@@ -370,6 +370,9 @@ load_errors (void)
       "does not read ${...} expressions" },
     { V2 "<state name=\"A\"><normal><op name=\"OpLog\" on=\"device\" arg=\"${cfg.ua.nosuchkey}\"/></normal></state></flow>",
       "no configuration key ua.nosuchkey" },
+    { V2 "<setting name=\"no_answer\" value=\"5s\"/><state name=\"A\"><entry><op name=\"OpStartTimer\" "
+      "arg=\"x=${cfg.flow.no_answr}\"/></entry><normal><op name=\"OpGo\" on=\"timer:x\" next=\"A\"/></normal>"
+      "</state></flow>", "no configuration key flow.no_answr (did you mean '${cfg.flow.no_answer}'?)" },
     { V2 "<state name=\"A\"><normal><op name=\"OpGo\" on=\"sip:INVITE\" next=\"A\"/></normal></state></flow>", NULL },
     { V2 "<state name=\"A\"><normal><op name=\"OpReply\" on=\"timer:x\" arg=\"603\"/></normal></state></flow>",
       "does not react to 'timer:x'" },
