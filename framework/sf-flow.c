@@ -83,12 +83,6 @@ sf_expr_free (SfExpr *e)
   g_free (e);
 }
 
-gboolean
-sf_expr_is_constant (const SfExpr *e)
-{
-  return e->n == 0 || (e->n == 1 && e->parts[0].kind == PV_LITERAL);
-}
-
 static const PvDef *
 pv_lookup (const char *name)
 {
@@ -102,7 +96,7 @@ pv_lookup (const char *name)
 }
 
 static const char *
-pv_suggest (const char *name, SfMachine *m)
+pv_suggest (const char *name)
 {
   const char *best = NULL;
   guint best_d = 3;
@@ -137,7 +131,7 @@ compile_name (const char *name, const SfFlowScope *scope, Part *part, GError **e
 {
   const PvDef *pv = pv_lookup (name);
   if (pv == NULL) {
-    const char *hint = pv_suggest (name, scope != NULL ? scope->machine : NULL);
+    const char *hint = pv_suggest (name);
     if (scope == NULL) {
       part->kind = PV_LITERAL;
       part->text = g_strdup ("");

@@ -49,8 +49,6 @@ typedef enum { SF_EXPAND_PLAIN, SF_EXPAND_URI, SF_EXPAND_HEADER } SfExpandMode;
 char *sf_expr_eval_mode (const SfExpr *e, SfCtx *ctx, SfEvent *ev, SfExpandMode mode);
 /* sf_ctx_expand() with a mode (transfer full). */
 char *sf_ctx_expand_mode (SfCtx *ctx, SfEvent *ev, const char *text, SfExpandMode mode);
-/* Does it read nothing (no ${...})? */
-gboolean sf_expr_is_constant (const SfExpr *e);
 /* Checks every ${...} of @text against @scope (load time). */
 gboolean sf_expr_check (const char *text, const SfFlowScope *scope, GError **error);
 
