@@ -34,6 +34,12 @@ sf_clock_now_us (SfClock *clock)
   return clock->fake ? clock->now_us : g_get_monotonic_time ();
 }
 
+gint64
+sf_clock_wall_us (SfClock *clock)
+{
+  return clock->fake ? clock->now_us : g_get_real_time ();
+}
+
 gboolean
 sf_clock_is_fake (SfClock *clock)
 {

@@ -31,6 +31,8 @@ static const SfConfigKey core_keys[] = {
   { "log_level", SF_CFG_ENUM, "warning", 0, 0, "error|critical|warning|message|info|debug",
     "least severe log level written to standard error" },
   { "trace", SF_CFG_BOOL, "false", 0, 0, NULL, "trace every event, operator and transition on standard error" },
+  { "messages", SF_CFG_ENUM, "off", 0, 0, "off|on|full",
+    "the teaching detail in the event output: sip_in/sip_out (full: with the whole message), timer and step events" },
   { "shutdown_timeout", SF_CFG_SECONDS, "5", 0, 600, NULL,
     "seconds that quit waits for instances to end cleanly" },
   { "exit_when_idle", SF_CFG_BOOL, "false", 0, 0, NULL,

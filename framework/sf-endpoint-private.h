@@ -29,6 +29,11 @@ struct _SfEndpoint {
   SfRuntime rt;            /* the machine runtime this endpoint hosts */
   SfEmitFunc emit;
   gpointer emit_data;
+  SfMessages messages;     /* the teaching detail */
+  void (*before_emit) (gpointer data); /* nullable: sf_endpoint_set_before_emit */
+  gpointer before_emit_data;
+  gint64 ts_second;        /* the second ts_text was made for (-1: none yet) */
+  char ts_text[24];        /* "2026-12-06T15:23:49." for ts_second */
   SfTraceFunc trace;
   gpointer trace_data;
   SfUntakenFunc untaken;
@@ -43,6 +48,10 @@ struct _SfEndpoint {
 };
 
 /* framework/sf-endpoint.c: what the runtime's hooks and the SIP stack use */
+/* @func runs before each event line is written (the SIP stack writes there the
+ * sip_in it holds until it knows the transaction it moved: docs/teaching.md);
+ * NULL: none.  @func may write event lines itself. */
+void sf_endpoint_set_before_emit (SfEndpoint *ep, void (*func) (gpointer data), gpointer data);
 void sf_endpoint_trace (SfEndpoint *ep, SfInstance *inst, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 gboolean sf_endpoint_tracing (SfEndpoint *ep);
 /* A GString opened with {"event":@event, plus the instance's handle, machine and key. */

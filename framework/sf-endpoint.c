@@ -64,6 +64,11 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->next_id = 1;
   sf_runtime_init (&ep->rt, &endpoint_hooks, ep);
   ep->max_queue = cfg != NULL ? (guint) sf_config_get_int (cfg, "core", "max_queue") : 100000;
+  const char *messages = cfg != NULL ? sf_config_get_string (cfg, "core", "messages") : NULL;
+  ep->messages = messages == NULL || strcmp (messages, "off") == 0 ? SF_MESSAGES_OFF
+                 : strcmp (messages, "full") == 0                  ? SF_MESSAGES_FULL
+                                                                   : SF_MESSAGES_ON;
+  ep->ts_second = -1;
   return ep;
 }
 
@@ -236,6 +241,7 @@ sf_endpoint_tracing (SfEndpoint *ep)
   return ep->trace != NULL;
 }
 
+/* Every trace line starts with the local time of day, to the microsecond. */
 void
 sf_endpoint_trace (SfEndpoint *ep, SfInstance *inst, const char *fmt, ...)
 {
@@ -245,16 +251,64 @@ sf_endpoint_trace (SfEndpoint *ep, SfInstance *inst, const char *fmt, ...)
   va_start (ap, fmt);
   g_autofree char *msg = g_strdup_vprintf (fmt, ap);
   va_end (ap);
-  g_autofree char *line = inst != NULL ? g_strdup_printf ("[%s %s] %s", inst->handle, inst->machine->name, msg)
-                                       : g_strdup (msg);
+  gint64 us = sf_clock_wall_us (ep->clock);
+  g_autoptr (GDateTime) t = g_date_time_new_from_unix_local (us / G_USEC_PER_SEC);
+  g_autofree char *hms = t != NULL ? g_date_time_format (t, "%H:%M:%S") : g_strdup ("--:--:--");
+  g_autofree char *line = inst != NULL ? g_strdup_printf ("%s.%06d [%s %s] %s", hms, (int) (us % G_USEC_PER_SEC),
+                                                          inst->handle, inst->machine->name, msg)
+                                       : g_strdup_printf ("%s.%06d %s", hms, (int) (us % G_USEC_PER_SEC), msg);
   ep->trace (line, ep->trace_data);
 }
 
 void
+sf_endpoint_set_before_emit (SfEndpoint *ep, void (*func) (gpointer data), gpointer data)
+{
+  ep->before_emit = func;
+  ep->before_emit_data = data;
+}
+
+void
+sf_endpoint_set_messages (SfEndpoint *ep, SfMessages level)
+{
+  ep->messages = level;
+}
+
+SfMessages
+sf_endpoint_messages (SfEndpoint *ep)
+{
+  return ep->emit != NULL ? ep->messages : SF_MESSAGES_OFF;
+}
+
+/* "ts", last on every line: UTC, ISO 8601 to the microsecond, so the files of
+ * several processes merge by time (docs/teaching.md).  The date and time of
+ * day are formatted once a second. */
+void
 sf_endpoint_emit_line (SfEndpoint *ep, char *line)
 {
-  if (ep->emit != NULL)
-    ep->emit (line, ep->emit_data);
+  if (ep->before_emit != NULL) {
+    void (*func) (gpointer) = ep->before_emit;
+    ep->before_emit = NULL; /* what it writes comes through here too */
+    func (ep->before_emit_data);
+    ep->before_emit = func;
+  }
+  if (ep->emit != NULL) {
+    gsize len = strlen (line);
+    gint64 us = sf_clock_wall_us (ep->clock);
+    gint64 sec = us / G_USEC_PER_SEC;
+    if (sec != ep->ts_second) {
+      g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
+      g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
+      g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
+      ep->ts_second = sec;
+    }
+    if (len > 0 && line[len - 1] == '}') {
+      g_autofree char *stamped = g_strdup_printf ("%.*s%s\"ts\":\"%s%06dZ\"}", (int) (len - 1), line,
+                                                  len > 2 ? "," : "", ep->ts_text, (int) (us % G_USEC_PER_SEC));
+      ep->emit (stamped, ep->emit_data);
+    } else {
+      ep->emit (line, ep->emit_data);
+    }
+  }
   g_free (line);
 }
 
@@ -593,6 +647,20 @@ dispatch_one (SfEndpoint *ep)
   return TRUE;
 }
 
+/* The teaching detail's "timer" line: @action "set" (@ms), "fired", "cancelled". */
+static void
+timer_event (SfEndpoint *ep, SfInstance *inst, const char *name, const char *action, gint64 ms)
+{
+  if (sf_endpoint_messages (ep) == SF_MESSAGES_OFF)
+    return;
+  GString *out = sf_endpoint_event_begin (ep, inst, "timer");
+  sf_json_add_str (out, "name", name);
+  sf_json_add_str (out, "action", action);
+  if (ms >= 0)
+    sf_json_add_int (out, "ms", ms);
+  sf_endpoint_emit_line (ep, sf_json_end (out));
+}
+
 /* Moves every timer due at the clock's time into the queue. */
 static guint
 fire_due (SfEndpoint *ep)
@@ -606,6 +674,7 @@ fire_due (SfEndpoint *ep)
       g_hash_table_remove (inst->timers, t->name);
       g_hash_table_insert (inst->fired, g_strdup (t->name), GUINT_TO_POINTER (t->gen));
       ep->stats.timers_fired++;
+      timer_event (ep, inst, t->name, "fired", -1);
       post_internal (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL), t->gen);
       n++;
     }
@@ -661,6 +730,7 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
   g_hash_table_insert (inst->timers, g_strdup (name), timer);
   ep->stats.timers_started++;
+  timer_event (ep, inst, name, "set", (gint64) ms);
   if (ep->source != NULL && !sf_clock_is_fake (ep->clock))
     g_main_context_wakeup (g_source_get_context (ep->source));
 }
@@ -674,11 +744,13 @@ sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
     if (!g_hash_table_remove (inst->fired, name))
       return FALSE;
     ep->stats.timers_cancelled++;
+    timer_event (ep, inst, name, "cancelled", -1);
     return TRUE;
   }
   g_hash_table_remove (inst->timers, name);
   sf_timer_heap_remove (ep->timers, timer);
   ep->stats.timers_cancelled++;
+  timer_event (ep, inst, name, "cancelled", -1);
   return TRUE;
 }
 
@@ -819,6 +891,21 @@ hook_trace (SfEndpoint *ep, SfInstance *inst, const char *line)
   sf_endpoint_trace (ep, inst, "%s", line);
 }
 
+/* "trigger": a response's carries its status ("sip:response 180", "txn:respond 200"). */
+static void
+add_trigger (GString *out, SfEvent *ev)
+{
+  const char *arg = sf_event_arg (ev);
+  gboolean status = arg != NULL && strlen (arg) == 3 && g_ascii_isdigit (arg[0]) && g_ascii_isdigit (arg[1]) &&
+                    g_ascii_isdigit (arg[2]);
+  if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN)) {
+    sf_json_add_str (out, "trigger", sf_event_trigger (ev));
+    return;
+  }
+  g_autofree char *t = g_strdup_printf ("%s %s", sf_event_trigger (ev), arg);
+  sf_json_add_str (out, "trigger", t);
+}
+
 static void
 hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const SfState *to, SfEvent *ev,
                     const char *const *ops, guint n_ops)
@@ -828,7 +915,19 @@ hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const
   GString *out = sf_endpoint_event_begin (ep, inst, "state");
   sf_json_add_str (out, "from", from->name);
   sf_json_add_str (out, "to", to->name);
-  sf_json_add_str (out, "trigger", sf_event_trigger (ev));
+  add_trigger (out, ev);
+  sf_json_add_strv (out, "ops", ops, n_ops);
+  sf_endpoint_emit_line (ep, sf_json_end (out));
+}
+
+static void
+hook_stayed (SfEndpoint *ep, SfInstance *inst, const SfState *state, SfEvent *ev, const char *const *ops, guint n_ops)
+{
+  if (sf_endpoint_messages (ep) == SF_MESSAGES_OFF)
+    return;
+  GString *out = sf_endpoint_event_begin (ep, inst, "step");
+  sf_json_add_str (out, "state", state->name);
+  add_trigger (out, ev);
   sf_json_add_strv (out, "ops", ops, n_ops);
   sf_endpoint_emit_line (ep, sf_json_end (out));
 }
@@ -862,6 +961,7 @@ static const SfRuntimeHooks endpoint_hooks = {
   .tracing = hook_tracing,
   .trace = hook_trace,
   .state_changed = hook_state_changed,
+  .stayed = hook_stayed,
   .untaken = hook_untaken,
   .end_instance = sf_endpoint_end_instance,
   .timer_start = sf_endpoint_timer_start,

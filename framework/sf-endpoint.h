@@ -60,6 +60,18 @@ SfEndpoint *sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg);
 void sf_endpoint_free (SfEndpoint *ep);
 
 void sf_endpoint_set_emit (SfEndpoint *ep, SfEmitFunc func, gpointer user_data);
+
+/* The teaching detail (docs/teaching.md): what the event output adds beside the
+ * engine's and the operators' events. */
+typedef enum {
+  SF_MESSAGES_OFF,   /* nothing more (the default) */
+  SF_MESSAGES_ON,    /* sip_in/sip_out with the start line, timer and step events */
+  SF_MESSAGES_FULL,  /* the same, sip_in/sip_out with the whole message */
+} SfMessages;
+/* Set from core.messages when the endpoint is made; run's --messages sets it after. */
+void sf_endpoint_set_messages (SfEndpoint *ep, SfMessages level);
+/* The level, SF_MESSAGES_OFF when nobody reads the event output. */
+SfMessages sf_endpoint_messages (SfEndpoint *ep);
 void sf_endpoint_set_trace (SfEndpoint *ep, SfTraceFunc func, gpointer user_data);
 void sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data);
 

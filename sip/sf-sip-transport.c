@@ -58,6 +58,8 @@ struct _SfSipTransport {
   SfSipTransportStats stats;
   SfSipSendErrorFunc send_error;
   gpointer send_error_data;
+  SfSipTapFunc tap;
+  gpointer tap_data;
   SfSipSendFilter filter;
   gpointer filter_data;
 };
@@ -189,6 +191,8 @@ handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
     return;
   }
   if (!sf_sip_msg_validate (m, &error)) {
+    if (t->tap != NULL)
+      t->tap (SF_SIP_TAP_IN, from->proto, from->local, from->remote, m, bytes, t->tap_data);
     g_autoptr (GBytes) answer = sf_sip_msg_bad_request (m, error->message);
     if (answer != NULL && send_raw (t, from, answer, NULL)) {
       log_bad ("answered 400", bytes, from->remote, error->message);
@@ -201,6 +205,8 @@ handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
   }
   g_autoptr (SfSipMsg) fixed = sf_sip_msg_is_request (m) ? fix_via (m, bytes, from) : sf_sip_msg_ref (m);
   t->stats.received++;
+  if (t->tap != NULL)
+    t->tap (SF_SIP_TAP_IN, from->proto, from->local, from->remote, fixed, bytes, t->tap_data);
   t->recv (fixed, from, t->data);
 }
 
@@ -679,6 +685,8 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
     return FALSE;
   c->last_activity = g_get_monotonic_time (); /* a whole message out */
   t->stats.sent++;
+  if (t->tap != NULL)
+    t->tap (SF_SIP_TAP_OUT, SF_SIP_TCP, c->local, c->remote, NULL, wire, t->tap_data);
   return TRUE;
 }
 
@@ -733,6 +741,13 @@ sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpo
 {
   t->send_error = func;
   t->send_error_data = data;
+}
+
+void
+sf_sip_transport_set_tap (SfSipTransport *t, SfSipTapFunc func, gpointer data)
+{
+  t->tap = func;
+  t->tap_data = data;
 }
 
 void
@@ -893,6 +908,8 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
       return FALSE;
     }
     t->stats.sent++;
+    if (t->tap != NULL)
+      t->tap (SF_SIP_TAP_OUT, SF_SIP_UDP, l->local, dest, NULL, wire, t->tap_data);
     return TRUE;
   }
   t->stats.send_errors++;

@@ -47,6 +47,14 @@ typedef struct {
 
 typedef struct _SfSipTransport SfSipTransport;
 
+/* Sees every message that goes in or out (docs/teaching.md): @dir "in" with
+ * @msg (borrowed), parsed, before the receive callback or the 400 that answers
+ * it; "out" with @wire as sent (@msg NULL).  @local nullable (a TCP connection
+ * not yet made). */
+typedef enum { SF_SIP_TAP_IN, SF_SIP_TAP_OUT } SfSipTapDir;
+typedef void (*SfSipTapFunc) (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local,
+                              GInetSocketAddress *remote, SfSipMsg *msg, GBytes *wire, gpointer data);
+
 /* A parsed message and its source; @msg is borrowed (ref it to keep it). */
 typedef void (*SfSipRecvFunc) (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
 
@@ -73,6 +81,8 @@ SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv,
  * broke): called once per failed connection. */
 typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
+/* @func NULL: none (the default). */
+void sf_sip_transport_set_tap (SfSipTransport *t, SfSipTapFunc func, gpointer data);
 void sf_sip_transport_free (SfSipTransport *t);
 /* Is @addr:@port one of the addresses this transport listens on (any socket;
  * @port 0: any port)? */

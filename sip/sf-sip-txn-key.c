@@ -54,7 +54,7 @@ char *
 sf_sip_txn_server_key_for (SfSipMsg *req, const char *method)
 {
   g_return_val_if_fail (method != NULL, NULL);
-  if (req == NULL || !sf_sip_msg_is_request (req))
+  if (req == NULL)
     return NULL;
   const SfSipValue *via = top_via (req);
   const SfSipValue *cseq = sf_sip_msg_value (req, SF_SIP_HDR_CSEQ, NULL);
@@ -74,7 +74,11 @@ sf_sip_txn_server_key_for (SfSipMsg *req, const char *method)
     return g_string_free (k, FALSE);
   }
   /* RFC 2543: Request-URI, From tag, Call-ID, CSeq number, top Via, method;
-   * the To tag for a non-INVITE transaction. */
+   * the To tag for a non-INVITE transaction.  A response has no Request-URI. */
+  if (!sf_sip_msg_is_request (req)) {
+    g_string_free (k, TRUE);
+    return NULL;
+  }
   g_string_append (k, "2543|");
   const SfSipUri *ruri = sf_sip_msg_ruri (req);
   if (ruri != NULL)

@@ -41,6 +41,8 @@ char *sf_sip_txn_server_key (SfSipMsg *req);
  * (the rule every other key function applies): an ACK or a CANCEL looking for
  * its INVITE gives "INVITE". */
 char *sf_sip_txn_server_key_for (SfSipMsg *req, const char *method);
+/* (A response to a request whose branch has the magic cookie gives its
+ * transaction's key too: the Via it copied is all the key reads.) */
 /* 9.2: the key of the INVITE server transaction CANCEL @cancel cancels: the
  * CANCEL's key with the method INVITE (its branch, sent-by, or RFC 2543 fields
  * are the INVITE's).  NULL when @cancel is not a CANCEL (or lacks a Via or a

@@ -232,5 +232,7 @@ sf_dispatch (SfInstance *inst, SfEvent *ev)
   rt->stats.events_taken++;
   if (target != NULL)
     transition (rt, inst, target, ev, ran);
+  else
+    rt->hooks->stayed (rt->host, inst, inst->state, ev, (const char *const *) ran->pdata, ran->len);
   return TRUE;
 }

@@ -54,6 +54,11 @@ typedef struct {
    * from it, only when someone reads its event output. */
   void (*state_changed) (SfEndpoint *host, SfInstance *inst, const SfState *from, const SfState *to, SfEvent *ev,
                          const char *const *ops, guint n_ops);
+  /* @inst took @ev and stayed in @state (a loop: no next, no outcome that
+   * moves it); @ops as for state_changed.  The host writes a "step" event line
+   * when it writes the teaching detail (docs/teaching.md). */
+  void (*stayed) (SfEndpoint *host, SfInstance *inst, const SfState *state, SfEvent *ev, const char *const *ops,
+                  guint n_ops);
   /* Nothing took @ev, catch-all included (already counted and traced). */
   void (*untaken) (SfEndpoint *host, SfInstance *inst, SfEvent *ev);
   /* @inst reached a final state: the host ends it (after the current event). */

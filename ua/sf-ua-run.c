@@ -237,6 +237,38 @@ print_diags (SfLoader *loader)
   }
 }
 
+/* --messages[=on|full]: its value, NULL when not given. */
+static char *messages_opt;
+
+static gboolean
+on_messages_opt (const char *name, const char *value, gpointer data, GError **error)
+{
+  g_free (messages_opt);
+  messages_opt = g_strdup (value != NULL ? value : "on");
+  return TRUE;
+}
+
+/* The "flow" event (docs/teaching.md): the flow and the machines it runs,
+ * its imports (the transaction machines, ict ist nict nist, run beside them when
+ * it speaks SIP), for sipflow coverage. */
+static void
+emit_flow (SfEndpoint *ep, SfMachine *m, const char *flow)
+{
+  GString *ev = sf_json_begin ("flow");
+  g_autofree char *abs = g_str_has_prefix (m->file, "builtin:") || g_path_is_absolute (m->file)
+                           ? g_strdup (m->file)
+                           : g_canonicalize_filename (m->file, NULL);
+  sf_json_add_str (ev, "file", abs);
+  sf_json_add_str (ev, "name", flow);
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  g_ptr_array_add (names, m->name);
+  g_autoptr (GList) imports = m->imports != NULL ? g_hash_table_get_values (m->imports) : NULL;
+  for (GList *l = imports; l != NULL; l = l->next)
+    g_ptr_array_add (names, ((SfMachine *) l->data)->name);
+  sf_json_add_strv (ev, "machines", (const char *const *) names->pdata, names->len);
+  sf_endpoint_emit_line (ep, sf_json_end (ev));
+}
+
 int
 sf_ua_cmd_run (int argc, char **argv)
 {
@@ -256,6 +288,10 @@ sf_ua_cmd_run (int argc, char **argv)
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &control, "also take control commands on this Unix socket", "PATH" },
     { "trace", 't', 0, G_OPTION_ARG_NONE, &trace, "trace every event, operator and transition on standard error",
       NULL },
+    { "messages", 'm', G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, (gpointer) on_messages_opt,
+      "add the teaching detail to the events: every SIP message sent and received (sip_in, sip_out: its start line; "
+      "=full: the whole message), timers set, fired and cancelled, loops (docs/teaching.md)",
+      "on|full" },
     { "log-level", 'l', 0, G_OPTION_ARG_STRING, &log_level,
       "error, critical, warning (default), message, info or debug", "LEVEL" },
     { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
@@ -299,6 +335,10 @@ sf_ua_cmd_run (int argc, char **argv)
       fprintf (stderr, "sipflow run: %s\n", error->message);
       return SF_EXIT_FAIL;
     }
+  if (messages_opt != NULL && !sf_config_set_value (cfg, "core", "messages", messages_opt, "--messages", &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
   if (log_level != NULL && !sf_config_set_value (cfg, "core", "log_level", log_level, "--log-level", &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;
@@ -326,6 +366,7 @@ sf_ua_cmd_run (int argc, char **argv)
   r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
   r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
   sf_endpoint_set_emit (r.ep, emit_stdout, NULL);
+  emit_flow (r.ep, machine, flow);
   if (trace || sf_config_get_bool (cfg, "core", "trace"))
     sf_endpoint_set_trace (r.ep, trace_stderr, NULL);
   sf_endpoint_set_untaken (r.ep, untaken, &r);

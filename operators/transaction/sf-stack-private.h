@@ -29,6 +29,12 @@ struct _SfStack {
   guint max_buckets;         /* SF_STACK_MAX_BUCKETS (smaller in tests) */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
   GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
+  struct {                   /* sf-txn-tap.c: the sip_in line not yet written (wire NULL: none) */
+    SfSipProto proto;
+    GInetSocketAddress *local, *remote; /* owned, nullable */
+    SfSipMsg *msg;                      /* owned ref, nullable */
+    GBytes *wire;                       /* owned */
+  } tap;
 };
 
 /* What a client transaction instance keeps: its request and where it goes. */
@@ -91,6 +97,15 @@ void sf_stack_gate_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from);
 
 /* sf-txn-match.c: the transport's receive and send-error callbacks. */
 void sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
+
+/* sf-txn-tap.c: sip_in and sip_out events (docs/teaching.md) */
+void sf_stack_tap_init (SfStack *s);
+void sf_stack_tap_clear (SfStack *s);
+/* The transport's tap (SfSipTapFunc). */
+void sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GInetSocketAddress *remote,
+                   SfSipMsg *msg, GBytes *wire, gpointer data);
+/* Writes the held sip_in, if any. */
+void sf_stack_tap_flush (SfStack *s);
 void sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_txn_client_free (SfClientTxn *c);
 

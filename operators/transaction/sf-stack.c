@@ -419,6 +419,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
                                    tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
+  sf_stack_tap_init (s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
   sf_endpoint_set_untaken (ep, sf_stack_untaken, s);
   sf_module_attach (ep, &sf_transaction_module, s);
@@ -434,6 +435,7 @@ sf_stack_free (SfStack *s)
   g_object_unref (s->lookups);
   sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
   sf_module_attach (s->ep, &sf_transaction_module, NULL);
+  sf_stack_tap_clear (s);
   sf_sip_transport_free (s->tp);
   sf_machine_unref (s->tu);
   sf_machine_unref (s->ist);

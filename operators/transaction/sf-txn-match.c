@@ -20,10 +20,18 @@ sf_stack_client_txn (SfStack *s, SfSipMsg *req)
   return sf_endpoint_lookup (s->ep, "transaction", key);
 }
 
+static void on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from);
+
 void
 sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data)
 {
-  SfStack *s = data;
+  on_recv (data, msg, from);
+  sf_stack_tap_flush (data); /* its sip_in, now that its transaction is known */
+}
+
+static void
+on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
+{
   if (!sf_sip_msg_is_request (msg)) {
     g_autofree char *ck = sf_sip_txn_client_key (msg);
     SfInstance *ct = ck != NULL ? sf_endpoint_lookup (s->ep, "transaction", ck) : NULL;

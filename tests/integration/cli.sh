@@ -107,8 +107,20 @@ want='"from":"Idle","to":"Dialing" "from":"Dialing","to":"Ringing" "from":"Ringi
 has "the call ends" "$T/run" '"event":"instance_end","machine":"call-demo","call":"c1","state":"CallEnded"'
 tail -1 "$T/run" | grep -q '"event":"stats","instances_live":0' && pass "stats come last, nothing alive" || fail "last line is not stats" "$(tail -1 "$T/run")"
 printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --trace >/dev/null 2>"$T/trace"
-has "--trace shows operators" "$T/trace" "trace: [c1 call-demo]   normal OpGo: TRANSITION"
-has "--trace shows transitions" "$T/trace" "trace: [c1 call-demo] Ringing -> InCall"
+has "--trace shows operators" "$T/trace" "[c1 call-demo]   normal OpGo: TRANSITION"
+has "--trace shows transitions" "$T/trace" "[c1 call-demo] Ringing -> InCall"
+untimed=$(grep -c -v -E '^trace: [0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6} ' "$T/trace")
+[ "$untimed" = 0 ] && pass "every trace line starts with its time of day" || fail "trace lines without a time" "$(grep -v -E '^trace: [0-9:.]{15} ' "$T/trace" | head -3)"
+unstamped=$(grep -c -v -E ',"ts":"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"}$' "$T/run")
+[ "$unstamped" = 0 ] && pass "every event line ends with its ts" || fail "event lines without ts" "$(grep -v '"ts":' "$T/run" | head -3)"
+[ "$(grep -c '"event":"sip_in"\|"event":"timer"\|"event":"step"' "$T/run")" = 0 ] && pass "no teaching detail without --messages" \
+  || fail "teaching detail by default" "$(grep -m2 '"event":"timer"\|"event":"step"' "$T/run")"
+head -1 "$T/run" | grep -q '^{"event":"flow","file":"builtin:examples/call-demo.xml","name":"examples/call-demo.xml","machines":\["call-demo"' \
+  && pass "the flow event comes first, naming the flow" || fail "flow event" "$(head -1 "$T/run")"
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --messages >"$T/run-m" 2>/dev/null
+grep -q '"event":"timer","machine":"call-demo","call":"c1",.*"action":"set","ms":' "$T/run-m" && grep -q '"action":"fired"' "$T/run-m" \
+  && pass "--messages: timer events, set with its delay, fired" || fail "--messages timer events" "$(grep -m3 timer "$T/run-m")"
+expect_rc "--messages takes on or full" 1 "$SIPFLOW" run examples/call-demo.xml --messages=loud
 
 # ---- configuration errors ----
 flow=examples/call-demo.xml

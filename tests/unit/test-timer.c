@@ -236,6 +236,44 @@ cancelled_after_firing (void)
   sf_test_env_free (env);
 }
 
+/* The teaching detail (docs/teaching.md): with core.messages on, each timer
+ * set (with its delay), fired and cancelled is a "timer" line, and an event
+ * taken without a transition a "step" line; off, none of them.  Every line
+ * ends with "ts", the fake clock's time as UTC. */
+static void
+teaching_detail (void)
+{
+  for (int on = 0; on <= 1; on++) {
+    SfTestEnv *env = sf_test_env_new ();
+    if (on)
+      sf_endpoint_set_messages (env->ep, SF_MESSAGES_ON);
+    g_autoptr (SfMachine) m = timer_flow (env, "t", "<op name=\"OpStartTimer\" arg=\"b=50ms\"/>"
+                                                    "<op name=\"OpStartTimer\" arg=\"a=1500ms\"/>"
+                                                    "<op name=\"OpCancelTimer\" arg=\"b\"/>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+    sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+    sf_endpoint_advance (env->ep, 2000);
+    guint n = on ? 1 : 0;
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"timer\",\"machine\":\"t\"", "\"name\":\"b\",\"action\":\"set\",\"ms\":50,", NULL), n);
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"name\":\"b\",\"action\":\"cancelled\"", NULL), n);
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"name\":\"a\",\"action\":\"fired\",\"ts\":\"1970-01-01T00:00:01.500000Z\"}", NULL), n);
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"name\":\"b\",\"action\":\"fired\"", NULL), 0);
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"fired_a\"", "\"ts\":\"1970-01-01T00:00:01.500000Z\"}", NULL), 1);
+    /* a loop: OpEmit takes device:poke and the state stays */
+    g_autoptr (SfMachine) l = sf_test_load (env, "l.xml",
+      "<flow version=\"2\" name=\"l\" initial=\"A\"><state name=\"A\"><normal>"
+      "<op name=\"OpEmit\" on=\"device:poke\" arg=\"poked\"/></normal></state></flow>");
+    CU_ASSERT_PTR_NOT_NULL_FATAL (l);
+    SfInstance *inst = sf_endpoint_create (env->ep, l, NULL, NULL, NULL);
+    sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "poke", NULL));
+    sf_endpoint_drain (env->ep);
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"poked\"", NULL), 1);
+    CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"step\",\"machine\":\"l\"",
+                                    "\"state\":\"A\",\"trigger\":\"device:poke\",\"ops\":[\"OpEmit\"]", NULL), n);
+    sf_test_env_free (env);
+  }
+}
+
 void
 sf_test_register_timer (void)
 {
@@ -248,4 +286,5 @@ sf_test_register_timer (void)
   SF_ADD_TEST (s, chain);
   SF_ADD_TEST (s, ended_instance);
   SF_ADD_TEST (s, cancelled_after_firing);
+  SF_ADD_TEST (s, teaching_detail);
 }

@@ -1,0 +1,174 @@
+/* sf-txn-tap.c: the teaching detail's message events (docs/teaching.md):
+ * sip_in and sip_out, one per message the transport receives or sends, each
+ * tied to the transaction it moved and that transaction's user.
+ *
+ * A request that makes a new transaction has none yet when the transport hands
+ * it in: its sip_in is held until the stack has matched it (the end of
+ * sf_stack_on_recv), or until anything else is written first (a stateless
+ * answer, its sip_out), so the lines keep the order things happened in. */
+#include "config.h"
+#include "sf-stack-private.h"
+#include "framework/sf-endpoint-private.h"
+#include "framework/sf-json.h"
+#include "sip/sf-sip-txn-key.h"
+#include <string.h>
+
+/* The longest start line written (a Request-URI can be long; the rest is in "text"). */
+#define START_MAX 512
+
+static char *
+addr_text (GInetSocketAddress *a)
+{
+  if (a == NULL)
+    return NULL;
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
+  gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (a)) == G_SOCKET_FAMILY_IPV6;
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
+}
+
+/* The transaction @msg moved, and its user's handle (transfer none, nullable). */
+static SfInstance *
+txn_of (SfStack *s, SfSipTapDir dir, SfSipMsg *msg, SfInstance **user)
+{
+  *user = NULL;
+  if (msg == NULL || sf_sip_msg_top_via (msg) == NULL || sf_sip_msg_cseq (msg) == NULL)
+    return NULL;
+  gboolean request = sf_sip_msg_is_request (msg);
+  /* what we receive as a request, or send as a response, is a server transaction's */
+  gboolean server = (dir == SF_SIP_TAP_IN) == request;
+  g_autofree char *key = server ? (request ? sf_sip_txn_server_key (msg) : NULL) : sf_sip_txn_client_key (msg);
+  if (server && !request) {
+    g_autofree char *m = sf_sip_str_dup (sf_sip_msg_cseq (msg)->text);
+    key = sf_sip_txn_server_key_for (msg, m);
+  }
+  SfInstance *t = key != NULL ? sf_endpoint_lookup (s->ep, "transaction", key) : NULL;
+  if (t != NULL) {
+    SfTxnInstance *ti = sf_txn_inst_peek_of (s->ep, t);
+    *user = ti != NULL && ti->tu != NULL ? sf_endpoint_lookup_handle (s->ep, ti->tu) : NULL;
+    if (*user == NULL)
+      *user = sf_instance_parent (t);
+  } else if (request) {
+    /* the ACK for a 2xx, a transaction of its own (17.1.1.3): its call, known
+     * by Call-ID and the other side's tag (From in, To out) */
+    g_autofree char *ck = NULL;
+    if (dir == SF_SIP_TAP_IN) {
+      ck = sf_sip_txn_call_key_of (msg);
+    } else {
+      const SfSipParam *tag = sf_sip_value_param (sf_sip_msg_to (msg), "tag");
+      g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (msg));
+      g_autofree char *rt = tag != NULL ? sf_sip_str_dup (tag->value) : NULL;
+      ck = sf_sip_txn_call_key (cid, rt);
+    }
+    *user = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
+  }
+  return t;
+}
+
+static void
+write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GInetSocketAddress *remote,
+            SfSipMsg *msg, GBytes *wire)
+{
+  GString *ev = sf_json_begin (dir == SF_SIP_TAP_IN ? "sip_in" : "sip_out");
+  sf_json_add_str (ev, "proto", proto == SF_SIP_UDP ? "udp" : "tcp");
+  g_autofree char *l = addr_text (local);
+  g_autofree char *r = addr_text (remote);
+  if (l != NULL)
+    sf_json_add_str (ev, "local", l);
+  sf_json_add_str (ev, "remote", r);
+  gsize len;
+  const char *d = g_bytes_get_data (wire, &len);
+  gsize end = 0;
+  while (end < len && end < START_MAX && d[end] != '\r' && d[end] != '\n')
+    end++;
+  g_autofree char *start = g_strndup (d, end);
+  sf_json_add_str (ev, "start", start);
+  if (msg != NULL) {
+    g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (msg));
+    sf_json_add_str (ev, "call_id", cid);
+    const SfSipValue *cseq = sf_sip_msg_cseq (msg);
+    if (cseq != NULL) {
+      g_autofree char *m = sf_sip_str_dup (cseq->text);
+      g_autofree char *c = g_strdup_printf ("%" G_GUINT64_FORMAT " %s", cseq->number, m);
+      sf_json_add_str (ev, "cseq", c);
+    }
+    const SfSipParam *branch = sf_sip_value_param (sf_sip_msg_top_via (msg), "branch");
+    if (branch != NULL) {
+      g_autofree char *b = sf_sip_str_dup (branch->value);
+      sf_json_add_str (ev, "branch", b);
+    }
+    if (!sf_sip_msg_is_request (msg))
+      sf_json_add_int (ev, "status", sf_sip_msg_status (msg));
+    SfInstance *user = NULL;
+    SfInstance *t = txn_of (s, dir, msg, &user);
+    if (t != NULL) {
+      sf_json_add_str (ev, "transaction", sf_instance_handle (t));
+      sf_json_add_str (ev, "machine", sf_instance_machine (t)->name);
+    }
+    if (user != NULL)
+      sf_json_add_str (ev, "instance", sf_instance_handle (user));
+  }
+  sf_json_add_int (ev, "size", (gint64) len);
+  if (sf_endpoint_messages (s->ep) == SF_MESSAGES_FULL) {
+    g_autofree char *text = g_strndup (d, len);
+    sf_json_add_str (ev, "text", text);
+  }
+  sf_endpoint_emit_line (s->ep, sf_json_end (ev));
+}
+
+void
+sf_stack_tap_flush (SfStack *s)
+{
+  if (s->tap.wire == NULL)
+    return;
+  SfSipMsg *msg = g_steal_pointer (&s->tap.msg);
+  GBytes *wire = g_steal_pointer (&s->tap.wire);
+  GInetSocketAddress *local = g_steal_pointer (&s->tap.local);
+  GInetSocketAddress *remote = g_steal_pointer (&s->tap.remote);
+  write_line (s, SF_SIP_TAP_IN, s->tap.proto, local, remote, msg, wire);
+  g_clear_pointer (&msg, sf_sip_msg_unref);
+  g_bytes_unref (wire);
+  g_clear_object (&local);
+  g_clear_object (&remote);
+}
+
+static void
+before_emit (gpointer data)
+{
+  sf_stack_tap_flush (data);
+}
+
+void
+sf_stack_tap_init (SfStack *s)
+{
+  sf_sip_transport_set_tap (s->tp, sf_stack_tap, s);
+  sf_endpoint_set_before_emit (s->ep, before_emit, s);
+}
+
+void
+sf_stack_tap_clear (SfStack *s)
+{
+  sf_endpoint_set_before_emit (s->ep, NULL, NULL);
+  g_clear_pointer (&s->tap.msg, sf_sip_msg_unref);
+  g_clear_pointer (&s->tap.wire, g_bytes_unref);
+  g_clear_object (&s->tap.local);
+  g_clear_object (&s->tap.remote);
+}
+void
+sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GInetSocketAddress *remote,
+              SfSipMsg *msg, GBytes *wire, gpointer data)
+{
+  SfStack *s = data;
+  if (sf_endpoint_messages (s->ep) == SF_MESSAGES_OFF)
+    return;
+  sf_stack_tap_flush (s);
+  if (dir == SF_SIP_TAP_IN) {
+    s->tap.proto = proto;
+    s->tap.local = local != NULL ? g_object_ref (local) : NULL;
+    s->tap.remote = remote != NULL ? g_object_ref (remote) : NULL;
+    s->tap.msg = msg != NULL ? sf_sip_msg_ref (msg) : NULL;
+    s->tap.wire = g_bytes_ref (wire);
+    return;
+  }
+  g_autoptr (SfSipMsg) parsed = sf_sip_msg_parse (wire, NULL);
+  write_line (s, dir, proto, local, remote, parsed, wire);
+}
