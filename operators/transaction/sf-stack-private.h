@@ -29,6 +29,7 @@ struct _SfStack {
   guint max_buckets;         /* SF_STACK_MAX_BUCKETS (smaller in tests) */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
   GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
+  gboolean debug_messages;   /* core.log_level is debug: each message's start line is logged */
   struct {                   /* sf-txn-tap.c: the sip_in line not yet written (wire NULL: none) */
     SfSipProto proto;
     GInetSocketAddress *local, *remote; /* owned, nullable */

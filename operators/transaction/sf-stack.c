@@ -419,6 +419,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
                                    tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
+  s->debug_messages = g_strcmp0 (sf_config_get_string (s->cfg, "core", "log_level"), "debug") == 0;
   sf_stack_tap_init (s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
   sf_endpoint_set_untaken (ep, sf_stack_untaken, s);

@@ -158,6 +158,19 @@ sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GIne
               SfSipMsg *msg, GBytes *wire, gpointer data)
 {
   SfStack *s = data;
+  if (s->debug_messages) {
+    /* --log-level debug: one line a message, whatever the event output */
+    gsize len;
+    const char *d = g_bytes_get_data (wire, &len);
+    gsize end = 0;
+    while (end < len && end < START_MAX && d[end] != '\r' && d[end] != '\n')
+      end++;
+    g_autofree char *l = addr_text (local);
+    g_autofree char *r = addr_text (remote);
+    g_debug ("%s %s %s %s %s: %.*s (%" G_GSIZE_FORMAT " bytes)", dir == SF_SIP_TAP_IN ? "received" : "sent",
+             proto == SF_SIP_UDP ? "udp" : "tcp", l != NULL ? l : "-", dir == SF_SIP_TAP_IN ? "<-" : "->", r,
+             (int) end, d, len);
+  }
   if (sf_endpoint_messages (s->ep) == SF_MESSAGES_OFF)
     return;
   sf_stack_tap_flush (s);
