@@ -981,10 +981,10 @@ sf_ladder_html (SfLadder *l, const char *call_id, const char *title)
   g_string_append_printf (s, "<title>%s</title>\n", t);
   g_string_append (s, "<style>\nbody { font-family: sans-serif; margin: 1em; }\n"
                       "h1 { font-size: 1.2em; }\n.note { color: #555; }\n</style>\n</head>\n<body>\n");
-  g_string_append_printf (s, "<h1>%s</h1>\n<p class=\"note\">%u message%s, %u lifeline%s%s%s%s. "
+  g_string_append_printf (s, "<h1>%s</h1>\n<p class=\"note\">%u message%s, %u lifeline%s%s%s. "
                              "Hover an arrow or a note for its events; dashed: a retransmission; a cross: lost.</p>\n",
                           t, n_msgs, n_msgs == 1 ? "" : "s", n_cols, n_cols == 1 ? "" : "s",
-                          cid != NULL ? ", Call-ID " : "", cid != NULL ? cid : "", "");
+                          cid != NULL ? ", Call-ID " : "", cid != NULL ? cid : "");
   g_string_append (s, svg);
   g_string_append (s, "</body>\n</html>\n");
   return g_string_free (s, FALSE);
