@@ -715,7 +715,7 @@ col_x (int c)
   return TIME_W + COL_W / 2 + c * COL_W;
 }
 
-/* The header lines of column @c: the flow's name (or the file's) and the listening addresses. */
+/* The header lines of column @c: the element's name (its file's), its flow's and its listening addresses. */
 static GPtrArray *
 header_lines (Layout *y, const Column *c)
 {
@@ -725,7 +725,9 @@ header_lines (Layout *y, const Column *c)
     return lines;
   }
   Element *el = y->l->elements->pdata[c->element];
-  g_ptr_array_add (lines, el->flow != NULL ? el->flow : el->name);
+  g_ptr_array_add (lines, el->name);
+  if (el->flow != NULL && strcmp (el->flow, el->name) != 0)
+    g_ptr_array_add (lines, el->flow);
   GPtrArray *as = el->listen->len > 0 ? el->listen : el->locals;
   for (guint i = 0; i < as->len && i < 3; i++)
     g_ptr_array_add (lines, as->pdata[i]);
@@ -839,9 +841,9 @@ draw_note (Layout *y, GString *s, const Row *r, int top)
   const char *action = e->f[F_ACTION] != NULL ? e->f[F_ACTION] : "?";
   g_autofree char *text = NULL;
   if (strcmp (action, "set") == 0 && e->f[F_MS] != NULL)
-    text = g_strdup_printf ("timer %s %s ms", e->f[F_NAME] ? e->f[F_NAME] : "?", e->f[F_MS]);
+    text = g_strdup_printf ("%s %s: timer %s %s ms", machine, who, e->f[F_NAME] ? e->f[F_NAME] : "?", e->f[F_MS]);
   else
-    text = g_strdup_printf ("timer %s %s", e->f[F_NAME] ? e->f[F_NAME] : "?", action);
+    text = g_strdup_printf ("%s %s: timer %s %s", machine, who, e->f[F_NAME] ? e->f[F_NAME] : "?", action);
   g_autofree char *t1 = xml_label (text, max);
   const char *cls = strcmp (action, "set") == 0         ? "set"
                     : strcmp (action, "fired") == 0     ? "fired"

@@ -134,6 +134,8 @@ sf_ua_cmd_ladder (int argc, char **argv)
   guint bad = 0;
   for (int i = 1; i < argc; i++) {
     g_autofree char *base = strcmp (argv[i], "-") == 0 ? g_strdup ("stdin") : g_path_get_basename (argv[i]);
+    if (g_str_has_suffix (base, ".events") && strlen (base) > strlen (".events"))
+      base[strlen (base) - strlen (".events")] = '\0'; /* alice.events: alice */
     guint el = sf_ladder_add_element (l, base);
     if (!read_file (l, el, argv[i], &bad, &error)) {
       fprintf (stderr, "sipflow ladder: %s\n", error->message);

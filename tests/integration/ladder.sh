@@ -50,10 +50,10 @@ expect_count "one lost mark" "$S" '<g class="lost">' 1
 # the lost one is the first INVITE to the UA (row 3), the retransmission the one that arrived
 grep -F '<g class="msg' "$S" | sed -n 3p | grep -qF 'lost' && pass "the first INVITE to the UA is the lost one" \
   || fail "the first INVITE to the UA is the lost one" "$(grep -F '<g class="msg' "$S" | sed -n 3p)"
-grep -A12 -F '<g class="msg retrans"' "$S" | grep -qF 'sip_in (ua.events)' && pass "the retransmission is the UA's sip_in" \
+grep -A12 -F '<g class="msg retrans"' "$S" | grep -qF 'sip_in (ua)' && pass "the retransmission is the UA's sip_in" \
   || fail "the retransmission is the UA's sip_in"
 # a matched message's tooltip names both ends; a message to or from sipp only its one side
-grep -A30 -F '486 Busy Here' "$S" | grep -qF 'sip_in (proxy.events)' && pass "the UA's 486 reached the proxy" \
+grep -A30 -F '486 Busy Here' "$S" | grep -qF 'sip_in (proxy)' && pass "the UA's 486 reached the proxy" \
   || fail "the UA's 486 reached the proxy"
 # received: 4 of the 5 between the proxy and the UA, and the 3 sipp sent
 expect_count "7 messages received" "$S" 'sip_in (' 7
@@ -64,8 +64,8 @@ has "a response's trigger with its status" "$S" '>txn:respond 486</text>'
 expect_count "9 timers set" "$S" '<g class="timer set"' 9
 expect_count "1 timer fired" "$S" '<g class="timer fired"' 1
 expect_count "5 timers cancelled" "$S" '<g class="timer cancelled"' 5
-has "a timer set: its delay" "$S" '>timer G 500 ms</text>'
-has "a timer fired" "$S" '>timer A fired</text>'
+has "a timer set: its delay" "$S" '>ist t1: timer G 500 ms</text>'
+has "a timer fired" "$S" '>ict t2: timer A fired</text>'
 expect_count "1 step (Timer A's retransmission)" "$S" '<g class="step"' 1
 has "the time column: the retransmission half a second in" "$S" '>0.500</text>'
 has "the time column: the OPTIONS 1.9 s in" "$S" '>1.900</text>'
@@ -105,7 +105,7 @@ has "HTML: the title escaped" "$H" '<title>&lt;b&gt;lab &amp; &quot;1&quot;&lt;/
 for ref in '<script' 'src=' 'href=' '<link' '@import' 'url(http' 'http:' 'https:' '//cdn'; do
   lacks "HTML: no external resource ($ref)" "$H" "$ref"
 done
-has "HTML: each row's events as a tooltip" "$H" '<title>sip_out (proxy.events)'
+has "HTML: each row's events as a tooltip" "$H" '<title>sip_out (proxy)'
 expect_rc "-o x.html: HTML without --format" 0 "$SIPFLOW" ladder -o "$T/x.html" "$D/proxy.events"
 has "-o x.html: HTML without --format" "$T/x.html" '<!DOCTYPE html>'
 
