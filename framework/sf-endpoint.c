@@ -891,11 +891,14 @@ hook_trace (SfEndpoint *ep, SfInstance *inst, const char *line)
   sf_endpoint_trace (ep, inst, "%s", line);
 }
 
-/* "trigger": a response's carries its status ("sip:response 180", "txn:respond 200"). */
+/* "trigger": a response's carries its status ("sip:response 180", "txn:respond 200";
+ * a proxy branch's response event has "b1 180" as its arg: the status is last). */
 static void
 add_trigger (GString *out, SfEvent *ev)
 {
   const char *arg = sf_event_arg (ev);
+  if (arg != NULL && strrchr (arg, ' ') != NULL)
+    arg = strrchr (arg, ' ') + 1;
   gboolean status = arg != NULL && strlen (arg) == 3 && g_ascii_isdigit (arg[0]) && g_ascii_isdigit (arg[1]) &&
                     g_ascii_isdigit (arg[2]);
   if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN)) {
