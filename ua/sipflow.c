@@ -32,6 +32,9 @@ static const char usage[] =
   "                           error (exit 1)\n"
   "  tone FILE.wav HZ...      the share of each tone in a recorded WAV file; exit 0\n"
   "                           when every HZ is there (Goertzel)\n"
+  "  coverage [--flow FLOW.xml] FILE...\n"
+  "                           which arrows of each machine's picture the runs whose\n"
+  "                           events are in FILE took, with their RFC sections\n"
   "  help                     this text\n"
   "\n"
   "A FLOW that is not a file names a built-in flow: ua.xml (user agent), proxy.xml\n"
@@ -89,6 +92,7 @@ main (int argc, char **argv)
     { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ops", sf_ua_cmd_ops },
     { "upgrade", sf_ua_cmd_upgrade },
     { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
+    { "coverage", sf_ua_cmd_coverage },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)
