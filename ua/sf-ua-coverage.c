@@ -180,7 +180,7 @@ flow_get (Coverage *c, const char *path)
 {
   Flow *f = g_hash_table_lookup (c->flow_by_path, path);
   if (f != NULL)
-    return f;
+    return g_hash_table_size (f->by_name) > 0 ? f : NULL; /* none: it failed, and said so */
   f = g_new0 (Flow, 1);
   f->path = g_strdup (path);
   f->cfg = sf_config_new ();
@@ -189,11 +189,7 @@ flow_get (Coverage *c, const char *path)
   f->by_name = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_ptr_array_add (c->flows, f);
   g_hash_table_insert (c->flow_by_path, g_strdup (path), f);
-  /* a flow event's "file" for a built-in flow may be its resource */
-  const char *res = "resource://" SF_FLOW_RESOURCE_PREFIX;
-  g_autofree char *load = g_str_has_prefix (path, res) ? g_strconcat ("builtin:", path + strlen (res), NULL)
-                                                       : g_strdup (path);
-  g_autoptr (SfMachine) m = sf_loader_load (f->loader, load, NULL);
+  g_autoptr (SfMachine) m = sf_loader_load (f->loader, path, NULL);
   print_diags (f->loader);
   if (m == NULL) {
     g_autofree char *safe = printable (path);
@@ -384,7 +380,31 @@ take (Coverage *c, Flow *f, SfUaEvents *r, const char *file, guint line, JsonObj
   cov->taken[i]++;
 }
 
-/* The "file" of the first flow event of @files, or NULL. */
+/* The flow a flow event names (transfer full), or NULL: its "file"; when no
+ * flow is there (the events were written on another machine, or "file" is not
+ * one), its "name" (the flow as run was given it: a built-in flow's name), as
+ * it is or with ".xml". */
+static char *
+flow_of_event (JsonObject *o)
+{
+  const char *res = "resource://" SF_FLOW_RESOURCE_PREFIX; /* a built-in flow, named by its resource */
+  const char *as_written = sf_ua_events_str (o, "file");
+  g_autofree char *file = as_written != NULL && g_str_has_prefix (as_written, res)
+                            ? g_strconcat ("builtin:", as_written + strlen (res), NULL)
+                            : g_strdup (as_written);
+  const char *name = sf_ua_events_str (o, "name");
+  g_autofree char *name_xml = name != NULL ? g_strconcat (name, ".xml", NULL) : NULL;
+  const char *tries[] = { file, name, name_xml };
+  for (gsize i = 0; i < G_N_ELEMENTS (tries); i++) {
+    g_autofree char *origin = NULL;
+    g_autoptr (GBytes) bytes = tries[i] != NULL ? sf_flow_read (tries[i], &origin, NULL) : NULL;
+    if (bytes != NULL)
+      return g_strdup (tries[i]);
+  }
+  return file != NULL ? g_strdup (file) : NULL; /* fails to load, named as written */
+}
+
+/* The flow of the first flow event of @files, or NULL. */
 static char *
 first_flow (char **files)
 {
@@ -397,7 +417,7 @@ first_flow (char **files)
     JsonObject *o;
     while ((o = sf_ua_events_next (r, &line)) != NULL)
       if (strcmp (sf_ua_events_str (o, "event"), "flow") == 0 && sf_ua_events_str (o, "file") != NULL)
-        return g_strdup (sf_ua_events_str (o, "file"));
+        return flow_of_event (o);
   }
   return NULL;
 }
@@ -418,7 +438,7 @@ read_file (Coverage *c, const char *file, Flow *fixed, Flow *first)
   while ((o = sf_ua_events_next (r, &line)) != NULL) {
     const char *ev = sf_ua_events_str (o, "event");
     if (strcmp (ev, "flow") == 0 && fixed == NULL) {
-      const char *path = sf_ua_events_str (o, "file");
+      g_autofree char *path = sf_ua_events_str (o, "file") != NULL ? flow_of_event (o) : NULL;
       if (path == NULL)
         sf_ua_events_reject (r, "a flow event without \"file\"");
       else
@@ -643,7 +663,9 @@ sf_ua_cmd_coverage (int argc, char **argv)
   char **files = argv + 1;
   for (char **p = files; *p != NULL; p++)
     if (!g_file_test (*p, G_FILE_TEST_IS_REGULAR)) {
-      fprintf (stderr, "sipflow coverage: %s: no such file\n", *p);
+      /* a regular file: it is read twice (its flow event first) */
+      fprintf (stderr, "sipflow coverage: %s: %s\n", *p,
+               g_file_test (*p, G_FILE_TEST_EXISTS) ? "not a regular file" : "no such file");
       return SF_EXIT_FAIL;
     }
   Coverage c = {

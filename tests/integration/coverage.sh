@@ -87,6 +87,15 @@ line "ist (builtin:transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
 [ "$(grep -c '^ist (' "$T/out")" = 1 ] && pass "--flow ist: ist once" || fail "--flow ist: ist once"
 has "--flow ist: ua's events are not of its flow" "$T/err" "machine 'ua' is not one of flow transaction/ist.xml"
 
+# ---- a flow event whose file is not here (written on another machine): its name ----
+sed "s|\"file\":\"[^\"]*\"|\"file\":\"/nonexistent/ua.xml\"|" "$T/callee.events" >"$T/moved.events"
+expect_rc "a flow file that is not here: the flow's name" 0 "$SIPFLOW" coverage "$T/moved.events"
+line "ist (builtin:transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
+line "ua (builtin:ua.xml): 2 of 116 transitions, 3 of 16 states"
+sed "s|\"name\":\"ua.xml\"|\"name\":\"nosuch\"|" "$T/moved.events" >"$T/lost.events"
+expect_rc "a flow that is nowhere exits 1" 1 "$SIPFLOW" coverage "$T/lost.events"
+has "a flow that is nowhere: named" "$T/err" "the flow '/nonexistent/ua.xml' cannot be loaded"
+
 # ---- bad lines, strange machines and states ----
 expect_rc "coverage of a file of bad lines" 0 "$SIPFLOW" coverage "$T/garbage.events"
 has "not JSON: FILE:LINE" "$T/err" "garbage.events:2: warning: not JSON"
