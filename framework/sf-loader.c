@@ -871,6 +871,9 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
     m->scope = g_steal_pointer (&scope);
   }
   guint errors_before = sf_loader_n_errors (l);
+  m->rfc = prop (root, "rfc");
+  if (m->rfc != NULL && m->version < 2)
+    ERR (l, file, root, "<flow>: rfc=\"%s\" needs a version-2 flow (<flow version=\"2\">)", m->rfc);
 
   /* Plugins and imports first: operators and machines named below come from them. */
   for (xmlNode *n = root->children; n != NULL; n = n->next) {

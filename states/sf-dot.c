@@ -3,15 +3,11 @@
 #include "sf-dot.h"
 #include <string.h>
 
-/* One arrow of the picture: what one binding does from one state. */
+/* One arrow of the picture (sf-dot.h), with what drawing it needs.  The
+ * public part comes first: sf_dot_arrows() hands these out as SfDotArrow. */
 typedef struct {
-  SfState *from;   /* unowned */
-  SfState *to;     /* unowned; == from: a loop */
+  SfDotArrow pub;
   char *line;      /* owned: the trigger, then " [outcome]": what tells arrows apart */
-  char *trig;      /* owned: the trigger alone */
-  char *outcome;   /* owned, nullable: "[success, failure]" */
-  char *op;        /* owned: the operator as written, "OpTxnResend(G)" */
-  gboolean error;  /* the implicit outcome "error" */
   int cluster;     /* -1, or the folded cluster it is drawn from */
 } Arrow;
 
@@ -19,9 +15,9 @@ static void
 arrow_free (Arrow *a)
 {
   g_free (a->line);
-  g_free (a->trig);
-  g_free (a->outcome);
-  g_free (a->op);
+  g_free (a->pub.trigger);
+  g_free (a->pub.outcome);
+  g_free (a->pub.op);
   g_free (a);
 }
 
@@ -74,21 +70,23 @@ trigger_text (const SfBinding *b)
   return g_string_free (s, FALSE);
 }
 
-/* @outcome (nullable): "[success, failure]". */
-static void
+/* @outcome (nullable): "[success, failure]".  Returns the arrow (transfer none). */
+static Arrow *
 add_arrow (GPtrArray *arrows, SfState *from, SfState *to, const char *trig, const char *outcome, const char *op,
-           gboolean error)
+           gboolean error, const SfBinding *b)
 {
   Arrow *a = g_new0 (Arrow, 1);
-  a->from = from;
-  a->to = to;
-  a->trig = g_strdup (trig);
-  a->outcome = g_strdup (outcome);
+  a->pub.from = from;
+  a->pub.to = to;
+  a->pub.trigger = g_strdup (trig);
+  a->pub.outcome = g_strdup (outcome);
   a->line = outcome != NULL ? g_strdup_printf ("%s %s", trig, outcome) : g_strdup (trig);
-  a->op = g_strdup (op);
-  a->error = error;
+  a->pub.op = g_strdup (op);
+  a->pub.error = error;
+  a->pub.binding = b;
   a->cluster = -1;
   g_ptr_array_add (arrows, a);
+  return a;
 }
 
 /* The arrows of one binding of @s's normal queue: its next, its outcomes (those
@@ -101,7 +99,7 @@ binding_arrows (GPtrArray *arrows, SfState *s, const SfBinding *b)
   g_autofree char *op = op_text (b);
   gboolean any = FALSE;
   if (b->next != NULL) {
-    add_arrow (arrows, s, b->next, trig, NULL, op, FALSE);
+    add_arrow (arrows, s, b->next, trig, NULL, op, FALSE, b);
     any = TRUE;
   }
   guint n = b->op->outcomes != NULL ? g_strv_length ((char **) b->op->outcomes) : 0;
@@ -117,12 +115,12 @@ binding_arrows (GPtrArray *arrows, SfState *s, const SfBinding *b)
       if (b->outcome_next[k] == to)
         g_string_append_printf (outcome, "%s%s", k > o ? ", " : "", b->op->outcomes[k]);
     g_string_append_c (outcome, ']');
-    add_arrow (arrows, s, to, trig, outcome->str, op, FALSE);
+    add_arrow (arrows, s, to, trig, outcome->str, op, FALSE, b);
     g_string_free (outcome, TRUE);
     any = TRUE;
   }
   if (b->error_next != NULL) {
-    add_arrow (arrows, s, b->error_next, trig, "[error]", op, TRUE);
+    add_arrow (arrows, s, b->error_next, trig, "[error]", op, TRUE, b);
     any = TRUE;
   }
   /* Outcomes mapped under a condition: "[failed if ${status} equals 486]". */
@@ -130,11 +128,26 @@ binding_arrows (GPtrArray *arrows, SfState *s, const SfBinding *b)
     const SfGuardedOutcome *g = g_ptr_array_index (b->guarded, i);
     g_autofree char *label = g_strdup_printf ("[%s %s]", g->outcome == -2 ? "error" : b->op->outcomes[g->outcome],
                                               g->text != NULL ? g->text : "if ...");
-    add_arrow (arrows, s, g->next, trig, label, op, g->outcome == -2);
+    add_arrow (arrows, s, g->next, trig, label, op, g->outcome == -2, b);
     any = TRUE;
   }
   if (!any)
-    add_arrow (arrows, s, s, trig, NULL, op, FALSE);
+    add_arrow (arrows, s, s, trig, NULL, op, FALSE, b)->pub.stays = TRUE;
+}
+
+/* The Arrows, each of which starts with its SfDotArrow: the array frees the
+ * whole of each. */
+GPtrArray *
+sf_dot_arrows (SfMachine *m)
+{
+  GPtrArray *arrows = g_ptr_array_new_with_free_func ((GDestroyNotify) arrow_free);
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *s = g_ptr_array_index (m->states, i);
+    GPtrArray *normal = s->queues[SF_QUEUE_NORMAL];
+    for (guint k = 0; k < normal->len; k++)
+      binding_arrows (arrows, s, g_ptr_array_index (normal, k));
+  }
+  return arrows;
 }
 
 /* ---- folding (SF_DOT_FOLD) ---- */
@@ -158,7 +171,7 @@ cluster_free (Cluster *c)
 static gboolean
 is_loop (const Arrow *a)
 {
-  return a->from == a->to;
+  return a->pub.from == a->pub.to;
 }
 
 /* The same arrow, perhaps from another state: the same line and operator, and
@@ -166,9 +179,9 @@ is_loop (const Arrow *a)
 static gboolean
 same_arrow (const Arrow *a, const Arrow *b)
 {
-  if (is_loop (a) != is_loop (b) || (!is_loop (a) && a->to != b->to))
+  if (is_loop (a) != is_loop (b) || (!is_loop (a) && a->pub.to != b->pub.to))
     return FALSE;
-  return strcmp (a->line, b->line) == 0 && strcmp (a->op, b->op) == 0;
+  return strcmp (a->line, b->line) == 0 && strcmp (a->pub.op, b->pub.op) == 0;
 }
 
 static guint
@@ -202,13 +215,13 @@ fold_init (Fold *f, SfMachine *m, GPtrArray *arrows)
   f->has = g_new0 (gboolean, (gsize) arrows->len * f->n);
   for (guint i = 0; i < arrows->len; i++) {
     const Arrow *a = g_ptr_array_index (arrows, i);
-    f->from[i] = state_index (m, a->from);
-    f->to[i] = state_index (m, a->to);
+    f->from[i] = state_index (m, a->pub.from);
+    f->to[i] = state_index (m, a->pub.to);
     f->same[i] = i;
     for (guint k = 0; k < i && f->same[i] == i; k++)
       if (same_arrow (g_ptr_array_index (arrows, k), a))
         f->same[i] = f->same[k];
-    if (!a->from->catch_all)
+    if (!a->pub.from->catch_all)
       f->has[(gsize) f->same[i] * f->n + f->from[i]] = TRUE;
   }
 }
@@ -516,17 +529,17 @@ label_lines (GPtrArray *group)
     Line *l = NULL;
     for (guint k = 0; k < lines->len && l == NULL; k++) {
       Line *o = g_ptr_array_index (lines, k);
-      if (strcmp (o->first->op, a->op) == 0 && g_strcmp0 (o->first->outcome, a->outcome) == 0 && o->first->error == a->error)
+      if (strcmp (o->first->pub.op, a->pub.op) == 0 && g_strcmp0 (o->first->pub.outcome, a->pub.outcome) == 0 && o->first->pub.error == a->pub.error)
         l = o;
     }
     if (l == NULL) {
       l = g_new0 (Line, 1);
       l->first = a;
-      l->trig = g_string_new (a->trig);
+      l->trig = g_string_new (a->pub.trigger);
       g_ptr_array_add (lines, l);
       continue;
     }
-    for (const char *p = a->trig; *p != '\0';) {
+    for (const char *p = a->pub.trigger; *p != '\0';) {
       const char *e = strchr (p, '|');
       gsize n = e != NULL ? (gsize) (e - p) : strlen (p);
       if (!has_alternative (l->trig->str, p, n)) {
@@ -549,14 +562,14 @@ edge (GString *out, const Arrow *first, GPtrArray *group)
     g_autofree char *fold = g_strdup_printf ("__fold%d", first->cluster);
     quoted (out, fold);
   } else {
-    quoted (out, first->from->name);
+    quoted (out, first->pub.from->name);
   }
   g_string_append (out, " -> ");
   if (first->cluster >= 0 && is_loop (first)) {
     g_autofree char *fold = g_strdup_printf ("__fold%d", first->cluster);
     quoted (out, fold);
   } else {
-    quoted (out, first->to->name);
+    quoted (out, first->pub.to->name);
   }
   g_string_append (out, " [label=<");
   gboolean all_error = TRUE;
@@ -564,19 +577,19 @@ edge (GString *out, const Arrow *first, GPtrArray *group)
   for (guint i = 0; i < lines->len; i++) {
     const Line *l = g_ptr_array_index (lines, i);
     const Arrow *a = l->first;
-    all_error = all_error && a->error;
+    all_error = all_error && a->pub.error;
     if (i > 0)
       g_string_append (out, "<br/>");
-    g_string_append (out, a->error ? "<font color=\"red\">" : "");
-    g_autofree char *text = a->outcome != NULL ? g_strdup_printf ("%s %s", l->trig->str, a->outcome) : g_strdup (l->trig->str);
+    g_string_append (out, a->pub.error ? "<font color=\"red\">" : "");
+    g_autofree char *text = a->pub.outcome != NULL ? g_strdup_printf ("%s %s", l->trig->str, a->pub.outcome) : g_strdup (l->trig->str);
     wrapped (out, text);
-    g_string_append (out, a->error ? "</font>" : "");
+    g_string_append (out, a->pub.error ? "</font>" : "");
     g_string_append (out, "<br/><font point-size=\"7\" color=\"gray35\">");
-    html (out, a->op);
+    html (out, a->pub.op);
     g_string_append (out, "</font>");
   }
   g_string_append (out, ">");
-  if (first->cluster >= 0 || first->from->catch_all)
+  if (first->cluster >= 0 || first->pub.from->catch_all)
     g_string_append (out, ", style=dashed");
   if (all_error)
     g_string_append (out, ", color=red");
@@ -594,7 +607,7 @@ group_of (GPtrArray *arrows, gboolean *done, guint first, int cluster)
     const Arrow *a = g_ptr_array_index (arrows, i);
     if (done[i] || a->cluster != cluster)
       continue;
-    if (cluster < 0 ? a->from != f->from || a->to != f->to : is_loop (a) != is_loop (f) || (!is_loop (a) && a->to != f->to))
+    if (cluster < 0 ? a->pub.from != f->pub.from || a->pub.to != f->pub.to : is_loop (a) != is_loop (f) || (!is_loop (a) && a->pub.to != f->pub.to))
       continue;
     /* a folded arrow is drawn once for the cluster, not once per state */
     gboolean dup = FALSE;
@@ -659,13 +672,7 @@ subgraph (GString *out, SfMachine *m, GPtrArray *family, guint c, guint depth)
 char *
 sf_machine_to_dot_flags (SfMachine *m, guint flags)
 {
-  g_autoptr (GPtrArray) arrows = g_ptr_array_new_with_free_func ((GDestroyNotify) arrow_free);
-  for (guint i = 0; i < m->states->len; i++) {
-    SfState *s = g_ptr_array_index (m->states, i);
-    GPtrArray *normal = s->queues[SF_QUEUE_NORMAL];
-    for (guint k = 0; k < normal->len; k++)
-      binding_arrows (arrows, s, g_ptr_array_index (normal, k));
-  }
+  g_autoptr (GPtrArray) arrows = sf_dot_arrows (m);
   g_autoptr (GPtrArray) family = (flags & SF_DOT_FOLD) != 0 ? fold (m, arrows)
                                                                : g_ptr_array_new_with_free_func ((GDestroyNotify) cluster_free);
 

@@ -24,6 +24,27 @@ typedef enum {
   SF_DOT_FOLD = 1 << 0,
 } SfDotFlags;
 
+/* One arrow of a machine's picture: what one binding of a state's normal queue
+ * does (its next, each state its outcomes lead to, its error, an outcome mapped
+ * under a condition), or, when it does none of these, a loop that keeps the
+ * state.  'sipflow coverage' counts the runs that took each. */
+typedef struct {
+  SfState *from;            /* unowned: the catch-all state for the arrows every state has */
+  SfState *to;              /* unowned; == from: a loop, or a transition back into the state */
+  char *trigger;            /* owned: the binding's triggers, "sip:response 3xx-6xx", "timer:E", "*" */
+  char *outcome;            /* owned, nullable: "[success, failure]", "[error]", "[busy if ...]" */
+  char *op;                 /* owned: the operator as written, with its argument: "OpTxnResend(G)" */
+  gboolean error;           /* the implicit outcome "error" */
+  gboolean stays;           /* the binding keeps the state (no next, no outcome): the state is not
+                               left and entered again, so a run reports it as a step, not a transition */
+  const SfBinding *binding; /* unowned: its operator (b->op->rfc), its triggers (b->on) */
+} SfDotArrow;
+
+/* Every arrow of @m's picture, as sf_machine_to_dot() draws them (unfolded):
+ * state by state, binding by binding, in file order.  (transfer full): a
+ * GPtrArray of SfDotArrow that frees them; they point into @m. */
+GPtrArray *sf_dot_arrows (SfMachine *m);
+
 /* (transfer full) */
 char *sf_machine_to_dot (SfMachine *m);
 /* The same with SfDotFlags @flags (transfer full). */

@@ -57,6 +57,7 @@ sf_machine_unref (SfMachine *m)
   g_free (m->file);
   g_free (m->scope);
   g_free (m->description);
+  g_free (m->rfc);
   g_free (m);
 }
 

@@ -61,6 +61,7 @@ struct _SfMachine {
   char *file;                 /* owned: where it was loaded from ("resource:///..." for built-ins) */
   char *scope;                /* owned: call, dialog, transaction, branch, registration, media, task */
   char *description;          /* owned, nullable */
+  char *rfc;                  /* owned, nullable: what it implements, <flow rfc="RFC 3261 Figure 7"> */
   int version;                /* the flow schema version it was written in (1, 2) */
   SfState *initial;           /* unowned */
   SfState *catch_all;         /* unowned, nullable */

@@ -194,6 +194,28 @@ sf_trigger_set_matches (const SfTriggerSet *set, const SfEvent *ev)
   return FALSE;
 }
 
+gboolean
+sf_trigger_set_matches_text (const SfTriggerSet *set, const char *text)
+{
+  const char *colon = strchr (text, ':');
+  if (colon == NULL)
+    return FALSE;
+  g_autofree char *kind_name = g_strndup (text, (gsize) (colon - text));
+  SfEventKind kind = sf_event_kind_from_name (kind_name);
+  const char *sp = strchr (colon + 1, ' ');
+  g_autofree char *name = sp != NULL ? g_strndup (colon + 1, (gsize) (sp - colon - 1)) : g_strdup (colon + 1);
+  if (kind == 0 || *name == '\0')
+    return FALSE;
+  if (kind == SF_EV_SIP && strcmp (name, "response") == 0 && sp == NULL) {
+    for (guint i = 0; i < set->n; i++)
+      if ((set->t[i].kinds & SF_EV_SIP) != 0 && (set->t[i].name == NULL || strcmp (set->t[i].name, "response") == 0))
+        return TRUE;
+    return FALSE;
+  }
+  g_autoptr (SfEvent) ev = sf_event_new (kind, name, sp != NULL ? sp + 1 : NULL);
+  return sf_trigger_set_matches (set, ev);
+}
+
 static gboolean
 one_covers (const SfTrigger *a, const SfTrigger *o)
 {

@@ -40,6 +40,13 @@ SfTriggerSet *sf_trigger_set_parse (const char *text, const char *arg, gboolean 
 void sf_trigger_set_free (SfTriggerSet *set);
 /* Does @ev match one of the triggers of @set? */
 gboolean sf_trigger_set_matches (const SfTriggerSet *set, const SfEvent *ev);
+/* Could the event written as @text be one that @set matches?  @text is an
+ * event's trigger as a 'state' or 'step' event line gives it: KIND:NAME, then,
+ * after a space, its argument ("sip:INVITE", "timer:B", "sip:response 180",
+ * "txn:respond 200").  A response written without its status ("sip:response",
+ * as event lines were before they carried it) matches whatever status @set
+ * asks for.  FALSE for text that names no kind of event. */
+gboolean sf_trigger_set_matches_text (const SfTriggerSet *set, const char *text);
 /* Is every trigger of @on covered by one of @accepted?  FALSE with *@uncovered
  * (transfer full) the first trigger of @on that is not. */
 gboolean sf_trigger_set_covers (const SfTriggerSet *accepted, const SfTriggerSet *on, char **uncovered);

@@ -35,6 +35,9 @@ static const char usage[] =
   "                           error (exit 1)\n"
   "  tone FILE.wav HZ...      the share of each tone in a recorded WAV file; exit 0\n"
   "                           when every HZ is there (Goertzel)\n"
+  "  coverage [--flow FLOW.xml] FILE...\n"
+  "                           which arrows of each machine's picture the runs whose\n"
+  "                           events are in FILE took, with their RFC sections\n"
   "  help                     this text\n"
   "\n"
   "A FLOW that is not a file names a built-in flow: ua.xml (user agent), proxy.xml\n"
@@ -93,6 +96,7 @@ main (int argc, char **argv)
     { "upgrade", sf_ua_cmd_upgrade },
     { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
     { "ladder", sf_ua_cmd_ladder },
+    { "coverage", sf_ua_cmd_coverage },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)

@@ -77,6 +77,22 @@ trigger_syntax (void)
     CU_ASSERT_PTR_NOT_NULL (e);
     sf_trigger_set_free (w);
   }
+  /* an event as a state event's line writes its trigger (sipflow coverage) */
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (s, "sip:response 486"));
+  CU_ASSERT_FALSE (sf_trigger_set_matches_text (s, "sip:response 180"));
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (s, "sip:response"));  /* no status: any */
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (s, "timer:B"));
+  CU_ASSERT_FALSE (sf_trigger_set_matches_text (s, "timer:A"));
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (s, "device:answer"));
+  CU_ASSERT_FALSE (sf_trigger_set_matches_text (s, "sip:INVITE"));
+  const char *junk[] = { "", ":", "sip:", "bogus", "nokind:B", "sip: response", NULL };
+  for (guint i = 0; junk[i] != NULL; i++)
+    CU_ASSERT_FALSE (sf_trigger_set_matches_text (s, junk[i]));
+  g_autoptr (SfTriggerSet) any = sf_trigger_set_parse ("sip", NULL, FALSE, NULL);
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (any, "sip:response"));
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (any, "sip:BYE"));
+  g_autoptr (SfTriggerSet) respond = sf_trigger_set_parse ("txn:respond", NULL, FALSE, NULL);
+  CU_ASSERT_TRUE (sf_trigger_set_matches_text (respond, "txn:respond 200"));
 }
 
 /* Variables, OpSet, equals, any/not, OpEmit's fields. */

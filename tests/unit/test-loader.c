@@ -10,7 +10,9 @@
  *  - builtin_and_override: a flow that is not a file comes from the built-in copy,
  *    and a file of that name wins over it
  *  - import_shared: a machine imported twice is loaded once
- *  - dot_output: the DOT drawing names every state, transition and final state */
+ *  - dot_output: the DOT drawing names every state, transition and final state
+ *  - dot_arrows: the arrows of the picture as a model (sf_dot_arrows), and a
+ *    machine's rfc="" */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
@@ -217,6 +219,46 @@ dot_output (void)
   CU_ASSERT_TRUE (g_str_has_suffix (dot, "}\n"));
 }
 
+static void
+dot_arrows (void)
+{
+  g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
+  g_autoptr (SfLoader) loader = sf_loader_new (reg);
+  g_autoptr (SfMachine) m = sf_loader_load (loader, "transaction/ist.xml", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_STRING_EQUAL (m->rfc, "RFC 3261 Figure 7, RFC 6026");
+  g_autoptr (GPtrArray) arrows = sf_dot_arrows (m);
+  CU_ASSERT_EQUAL_FATAL (arrows->len, 22);
+  const SfDotArrow *a = g_ptr_array_index (arrows, 0);
+  CU_ASSERT_STRING_EQUAL (a->from->name, "Start");
+  CU_ASSERT_STRING_EQUAL (a->to->name, "Proceeding");
+  CU_ASSERT_STRING_EQUAL (a->trigger, "sip:INVITE");
+  CU_ASSERT_PTR_NULL (a->outcome);
+  CU_ASSERT_STRING_EQUAL (a->op, "OpTxnRequest");
+  CU_ASSERT_FALSE (a->stays);
+  CU_ASSERT_PTR_NOT_NULL (a->binding->op->rfc);
+  guint loops = 0, errors = 0, reentry = 0;
+  for (guint i = 0; i < arrows->len; i++) {
+    a = g_ptr_array_index (arrows, i);
+    loops += a->stays ? 1 : 0;
+    errors += a->error ? 1 : 0;
+    /* Proceeding -> Proceeding on a provisional response: entered again, no loop */
+    reentry += !a->stays && a->from == a->to ? 1 : 0;
+    if (a->stays)
+      CU_ASSERT_TRUE (a->from == a->to && a->outcome == NULL);
+    if (g_strcmp0 (a->trigger, "timer:G") == 0) {
+      CU_ASSERT_TRUE (a->stays);
+      CU_ASSERT_STRING_EQUAL (a->op, "OpTxnResend(G)");
+    }
+  }
+  CU_ASSERT_EQUAL (loops, 9);
+  CU_ASSERT_EQUAL (errors, 1);
+  CU_ASSERT_EQUAL (reentry, 1);
+  g_autoptr (SfMachine) ua = sf_loader_load (loader, "ua.xml", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ua);
+  CU_ASSERT_PTR_NULL (ua->rfc);
+}
+
 void
 sf_test_register_loader (void)
 {
@@ -228,4 +270,5 @@ sf_test_register_loader (void)
   SF_ADD_TEST (s, builtin_and_override);
   SF_ADD_TEST (s, import_shared);
   SF_ADD_TEST (s, dot_output);
+  SF_ADD_TEST (s, dot_arrows);
 }
