@@ -8,6 +8,7 @@
  * then lays out one row per message or note. */
 #include "config.h"
 #include "sf-ladder.h"
+#include "sf-ua-events.h"
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -19,9 +20,6 @@ G_DEFINE_QUARK (sf-ladder-error-quark, sf_ladder_error)
 #define MAX_TEXT (16 * 1024)
 /* All kept text together: past it the ladder is full. */
 #define MAX_BYTES (256 * 1024 * 1024)
-/* json-glib's parser recurses once per nesting level: a line of a million '['
- * would overflow the stack.  No event nests more than twice. */
-#define MAX_DEPTH 32
 /* A sip_in may be stamped before its sip_out by this much (processes' clocks). */
 #define MAX_SKEW_US G_USEC_PER_SEC
 /* Copies of one message looked at, each way, for a sip_in: a file of a
@@ -122,30 +120,6 @@ sf_ladder_add_element (SfLadder *l, const char *name)
 }
 
 /* ---- reading ---- */
-
-/* The deepest nesting of @line's objects and arrays (strings skipped), stopping past MAX_DEPTH. */
-static int
-nesting (const char *line, gsize len)
-{
-  int depth = 0, max = 0;
-  gboolean in_str = FALSE;
-  for (gsize i = 0; i < len && max <= MAX_DEPTH; i++) {
-    char c = line[i];
-    if (in_str) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_str = FALSE;
-    } else if (c == '"') {
-      in_str = TRUE;
-    } else if (c == '{' || c == '[') {
-      max = MAX (max, ++depth);
-    } else if (c == '}' || c == ']') {
-      depth--;
-    }
-  }
-  return max;
-}
 
 /* @s cut to at most @max bytes at a character boundary (@s is valid UTF-8), transfer full. */
 static char *
@@ -255,8 +229,8 @@ sf_ladder_add_line (SfLadder *l, guint element, const char *line, gssize len, GE
     g_set_error (error, SF_LADDER_ERROR, SF_LADDER_ERROR_LINE_LONG, "line longer than %d bytes", SF_LADDER_MAX_LINE);
     return FALSE;
   }
-  if (nesting (line, n) > MAX_DEPTH) {
-    g_set_error (error, SF_LADDER_ERROR, SF_LADDER_ERROR_PARSE, "nested deeper than %d levels", MAX_DEPTH);
+  if (sf_ua_events_too_deep (line, n)) { /* json-glib's parser recurses once per level */
+    g_set_error (error, SF_LADDER_ERROR, SF_LADDER_ERROR_PARSE, "nested deeper than %d levels", SF_UA_EVENT_MAX_DEPTH);
     return FALSE;
   }
   g_autoptr (GError) jerr = NULL;

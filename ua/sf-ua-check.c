@@ -8,13 +8,27 @@
 #include <stdio.h>
 #include <string.h>
 
-static void
-print_diags (SfLoader *loader)
+char *
+sf_ua_printable (const char *s)
+{
+  GString *out = g_string_new (NULL);
+  for (const char *p = s; *p != '\0'; p++) {
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      g_string_append_printf (out, "\\x%02x", (guchar) *p);
+    else
+      g_string_append_c (out, *p);
+  }
+  return g_string_free (out, FALSE);
+}
+
+void
+sf_ua_print_diags (SfLoader *loader)
 {
   GPtrArray *d = sf_loader_diagnostics (loader);
   for (guint i = 0; i < d->len; i++) {
     g_autofree char *line = sf_diag_format (g_ptr_array_index (d, i));
-    fprintf (stderr, "%s\n", line);
+    g_autofree char *safe = sf_ua_printable (line);
+    fprintf (stderr, "%s\n", safe);
   }
 }
 
@@ -51,7 +65,7 @@ sf_ua_cmd_check (int argc, char **argv)
     g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
     g_autoptr (SfLoader) loader = sf_loader_new (reg);
     g_autoptr (SfMachine) m = sf_loader_load (loader, argv[i], NULL);
-    print_diags (loader);
+    sf_ua_print_diags (loader);
     if (m == NULL)
       rc = SF_EXIT_FAIL;
     else
@@ -91,7 +105,7 @@ sf_ua_cmd_dot (int argc, char **argv)
   g_autoptr (SfRegistry) reg = sf_registry_new (NULL, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) m = sf_loader_load (loader, flow, NULL);
-  print_diags (loader);
+  sf_ua_print_diags (loader);
   if (m == NULL)
     return SF_EXIT_FAIL;
   g_autofree char *dot = sf_machine_to_dot_flags (m, flags);

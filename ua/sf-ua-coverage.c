@@ -6,6 +6,7 @@
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-ua.h"
+#include "operators/transaction/sf-stack.h"
 #include "sf-ua-events.h"
 #include "framework/sf-loader.h"
 #include "states/sf-dot.h"
@@ -110,20 +111,6 @@ coverage_clear (Coverage *c)
   g_ptr_array_unref (c->unknown_order);
 }
 
-/* Text from an event file, fit for a terminal: control characters escaped. */
-static char *
-printable (const char *s)
-{
-  GString *out = g_string_new (NULL);
-  for (const char *p = s; *p != '\0'; p++) {
-    if ((guchar) *p < 0x20 || *p == 0x7f)
-      g_string_append_printf (out, "\\x%02x", (guchar) *p);
-    else
-      g_string_append_c (out, *p);
-  }
-  return g_string_free (out, FALSE);
-}
-
 /* ---- the flows ---- */
 
 static void
@@ -152,26 +139,6 @@ add_machine (Coverage *c, Flow *f, SfMachine *m)
 
 /* A transaction machine as the SIP stack finds it (operators/transaction/
  * sf-stack.c): a transaction/NAME beside the flow first, else the built-in one. */
-static SfMachine *
-load_txn (Flow *f, SfMachine *tu, const char *name, GError **error)
-{
-  g_autofree char *dir = g_str_has_prefix (tu->file, "builtin:") ? NULL : g_path_get_dirname (tu->file);
-  g_autofree char *local = dir != NULL ? g_build_filename (dir, "transaction", name, NULL) : NULL;
-  g_autofree char *builtin = g_strconcat ("builtin:transaction/", name, NULL);
-  return sf_loader_load (f->loader, local != NULL && g_file_test (local, G_FILE_TEST_EXISTS) ? local : builtin, error);
-}
-
-static void
-print_diags (SfLoader *loader)
-{
-  GPtrArray *d = sf_loader_diagnostics (loader);
-  for (guint i = 0; i < d->len; i++) {
-    g_autofree char *line = sf_diag_format (g_ptr_array_index (d, i));
-    g_autofree char *safe = printable (line);
-    fprintf (stderr, "%s\n", safe);
-  }
-}
-
 /* The flow @path, loaded once as 'sipflow check' loads it, with the
  * transaction machines the SIP stack runs beside it; NULL when it cannot be
  * (reported; c->failed set). */
@@ -190,9 +157,9 @@ flow_get (Coverage *c, const char *path)
   g_ptr_array_add (c->flows, f);
   g_hash_table_insert (c->flow_by_path, g_strdup (path), f);
   g_autoptr (SfMachine) m = sf_loader_load (f->loader, path, NULL);
-  print_diags (f->loader);
+  sf_ua_print_diags (f->loader);
   if (m == NULL) {
-    g_autofree char *safe = printable (path);
+    g_autofree char *safe = sf_ua_printable (path);
     fprintf (stderr, "sipflow coverage: the flow '%s' cannot be loaded (name it with --flow)\n", safe);
     c->failed = TRUE;
     return NULL;
@@ -207,9 +174,9 @@ flow_get (Coverage *c, const char *path)
   add_machine (c, f, m);
   static const char *const txn[] = { "ict.xml", "ist.xml", "nict.xml", "nist.xml" };
   for (gsize i = 0; i < G_N_ELEMENTS (txn); i++) {
-    g_autoptr (SfMachine) t = load_txn (f, m, txn[i], &error);
+    g_autoptr (SfMachine) t = sf_stack_load_txn (f->loader, m, txn[i], &error);
     if (t == NULL) {
-      print_diags (f->loader);
+      sf_ua_print_diags (f->loader);
       fprintf (stderr, "sipflow coverage: %s\n", error->message);
       c->failed = TRUE;
       return NULL;
@@ -326,8 +293,8 @@ note_unknown (Coverage *c, const char *machine, const char *file, guint line, Fl
     u->flow = g_strdup (f->path);
     g_hash_table_insert (c->unknown, g_strdup (machine), u);
     g_ptr_array_add (c->unknown_order, g_strdup (machine));
-    g_autofree char *safe = printable (machine);
-    g_autofree char *safe_flow = printable (f->path);
+    g_autofree char *safe = sf_ua_printable (machine);
+    g_autofree char *safe_flow = sf_ua_printable (f->path);
     fprintf (stderr, "%s:%u: warning: machine '%s' is not one of flow %s: its events are not counted\n", file, line,
              safe, safe_flow);
   }
@@ -502,7 +469,7 @@ print_text (Coverage *c)
     }
     for (guint i = 0; i < cov->strays->len; i++) {
       const Stray *s = g_ptr_array_index (cov->strays, i);
-      g_autofree char *safe = printable (s->text);
+      g_autofree char *safe = sf_ua_printable (s->text);
       g_autofree char *n = times (s->count);
       printf ("  [?] %s  %s\n", safe, n);
     }
@@ -512,8 +479,8 @@ print_text (Coverage *c)
   for (guint i = 0; i < c->unknown_order->len; i++) {
     const char *name = g_ptr_array_index (c->unknown_order, i);
     const Unknown *u = g_hash_table_lookup (c->unknown, name);
-    g_autofree char *safe = printable (name);
-    g_autofree char *safe_flow = printable (u->flow);
+    g_autofree char *safe = sf_ua_printable (name);
+    g_autofree char *safe_flow = sf_ua_printable (u->flow);
     g_autofree char *n = times (u->count);
     printf ("%snot in flow %s: machine '%s' (%s)  %s\n", i == 0 ? "\n" : "", safe_flow, safe, u->where, n);
   }

@@ -120,9 +120,8 @@ read_line (SfUaEvents *r, gboolean *too_long)
   return any;
 }
 
-/* Whether arrays and objects nest deeper than the bound, outside strings. */
-static gboolean
-too_deep (const char *s, gsize len)
+gboolean
+sf_ua_events_too_deep (const char *s, gsize len)
 {
   guint depth = 0;
   gboolean in_string = FALSE;
@@ -159,7 +158,7 @@ sf_ua_events_next (SfUaEvents *r, guint *line)
       g_string_truncate (r->buf, r->buf->len - 1);
     if (r->buf->len == 0)
       continue;
-    if (too_deep (r->buf->str, r->buf->len)) {
+    if (sf_ua_events_too_deep (r->buf->str, r->buf->len)) {
       bad (r, "nested deeper than %d", SF_UA_EVENT_MAX_DEPTH);
       continue;
     }

@@ -34,6 +34,10 @@ void sf_ua_events_reject (SfUaEvents *r, const char *fmt, ...) G_GNUC_PRINTF (2,
 /* No warnings from now on (a first look through a file that is read again). */
 void sf_ua_events_set_quiet (SfUaEvents *r, gboolean quiet);
 
+/* Whether @s's arrays and objects nest deeper than SF_UA_EVENT_MAX_DEPTH
+ * (strings skipped): such a line is refused before json-glib sees it. */
+gboolean sf_ua_events_too_deep (const char *s, gsize len);
+
 /* A member of @o as a string, or NULL when it is missing or no string. */
 const char *sf_ua_events_str (JsonObject *o, const char *member);
 

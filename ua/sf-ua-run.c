@@ -227,16 +227,6 @@ on_stdin_end (const GError *error, gpointer data)
   check_idle (r);
 }
 
-static void
-print_diags (SfLoader *loader)
-{
-  GPtrArray *d = sf_loader_diagnostics (loader);
-  for (guint i = 0; i < d->len; i++) {
-    g_autofree char *line = sf_diag_format (g_ptr_array_index (d, i));
-    fprintf (stderr, "%s\n", line);
-  }
-}
-
 /* --messages[=on|full]: its value, NULL when not given. */
 static char *messages_opt;
 
@@ -322,7 +312,7 @@ sf_ua_cmd_run (int argc, char **argv)
   g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
   g_autoptr (SfLoader) loader = sf_loader_new (reg);
   g_autoptr (SfMachine) machine = sf_loader_load (loader, flow, NULL);
-  print_diags (loader);
+  sf_ua_print_diags (loader);
   if (machine == NULL)
     return SF_EXIT_FAIL;
   /* The flow first: its plugins declare their configuration sections. */

@@ -2,6 +2,7 @@
 #pragma once
 #include <glib.h>
 #include "framework/sf-endpoint.h"
+#include "framework/sf-loader.h"
 
 G_BEGIN_DECLS
 
@@ -21,6 +22,10 @@ int sf_ua_cmd_coverage (int argc, char **argv);
 
 /* Prints "sipflow: @msg" and the --help pointer on standard error; returns SF_EXIT_USAGE. */
 int sf_ua_usage_error (const char *cmd, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+/* @s with control characters written as \xNN, fit for a terminal (transfer full). */
+char *sf_ua_printable (const char *s);
+/* Prints @loader's diagnostics, one a line on standard error (FILE:LINE: ...), escaped. */
+void sf_ua_print_diags (SfLoader *loader);
 /* Installs the log writer: level names, standard error, at most @level ("warning"...). */
 void sf_ua_log_init (const char *level);
 

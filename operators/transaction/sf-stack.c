@@ -345,10 +345,9 @@ sf_stack_set_gate (SfStack *s, const SfStackGate *gate)
     memset (&s->gate, 0, sizeof s->gate);
 }
 
-static SfMachine *
-load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error)
+SfMachine *
+sf_stack_load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error)
 {
-  /* Beside the flow first (a user's own copy wins), then the built-in one. */
   g_autofree char *dir = g_str_has_prefix (tu->file, "builtin:") ? NULL : g_path_get_dirname (tu->file);
   g_autofree char *local = dir != NULL ? g_build_filename (dir, "transaction", name, NULL) : NULL;
   g_autofree char *builtin = g_strconcat ("builtin:transaction/", name, NULL);
@@ -384,16 +383,16 @@ tcp_max_connections (SfConfig *cfg)
 SfStack *
 sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
 {
-  g_autoptr (SfMachine) ist = load_txn (loader, tu, "ist.xml", error);
+  g_autoptr (SfMachine) ist = sf_stack_load_txn (loader, tu, "ist.xml", error);
   if (ist == NULL)
     return NULL;
-  g_autoptr (SfMachine) nist = load_txn (loader, tu, "nist.xml", error);
+  g_autoptr (SfMachine) nist = sf_stack_load_txn (loader, tu, "nist.xml", error);
   if (nist == NULL)
     return NULL;
-  g_autoptr (SfMachine) ict = load_txn (loader, tu, "ict.xml", error);
+  g_autoptr (SfMachine) ict = sf_stack_load_txn (loader, tu, "ict.xml", error);
   if (ict == NULL)
     return NULL;
-  g_autoptr (SfMachine) nict = load_txn (loader, tu, "nict.xml", error);
+  g_autoptr (SfMachine) nict = sf_stack_load_txn (loader, tu, "nict.xml", error);
   if (nict == NULL)
     return NULL;
   const char *adv = sf_config_get_string (sf_endpoint_config (ep), "sip", "advertise");

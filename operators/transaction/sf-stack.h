@@ -79,6 +79,10 @@ typedef struct _SfStack SfStack;
  * built-in copy).  Declares the [sip] configuration section in @cfg beforehand:
  * see sf_stack_declare_config(). */
 SfStack *sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error);
+/* The transaction machine @name ("ist.xml") the stack runs beside @tu: the one
+ * in a transaction/ folder beside @tu's file (a user's own copy wins), else the
+ * built-in one (transfer full; NULL with @error).  sipflow coverage loads them so too. */
+SfMachine *sf_stack_load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error);
 void sf_stack_free (SfStack *s);
 /* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle, tcp_stall, tcp_max_per_source,
  * tcp_max_connections, advertise, shutdown_retry_after) in @cfg. */
