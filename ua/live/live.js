@@ -4,7 +4,7 @@
 // current state.  Every text from an event goes in as text (textContent), never
 // as markup; the pictures are parsed as SVG and stripped of scripts and
 // handlers before they are shown.  The DOM says what is shown, for tests:
-// section.instance[data-handle][data-machine][data-state][data-reached][data-ended].
+// section.instance[data-handle][data-machine][data-scope][data-state][data-reached][data-ended].
 'use strict';
 (function () {
   const MAX_EVENTS = 500;     // event rows kept on the page
@@ -13,6 +13,7 @@
   const LADDER_MS = 1000;     // the ladder is fetched again this long after the last event
 
   const svgs = new Map();        // machine name -> Promise of its SVG text
+  const scopes = new Map();      // machine name -> its scope (/machines): transactions are shown last
   const instances = new Map();   // handle -> {el, machine, state, reached[], ended, seen}
   const byId = (id) => document.getElementById(id);
   let received = 0, lastId = '', ladderTimer = 0, skipped = 0;
@@ -23,6 +24,17 @@
         .then((r) => (r.ok ? r.text() : Promise.reject(new Error(machine + ': ' + r.status)))));
     }
     return svgs.get(machine);
+  }
+
+  let machinesAsked = null;
+  function scopeOf(machine) {
+    if (scopes.has(machine)) return Promise.resolve(scopes.get(machine));
+    if (!machinesAsked) {
+      machinesAsked = fetch('/machines').then((r) => r.json()).then((list) => {
+        for (const m of list) if (typeof m.name === 'string') scopes.set(m.name, String(m.scope));
+      }).catch(() => {}).finally(() => { machinesAsked = null; });
+    }
+    return machinesAsked.then(() => scopes.get(machine) || '');
   }
 
   // Graphviz's SVG, parsed; scripts, foreign objects, handlers and outside links removed.
@@ -74,6 +86,7 @@
     el.className = 'instance';
     el.dataset.handle = handle;
     el.dataset.machine = machine;
+    scopeOf(machine).then((scope) => { el.dataset.scope = scope; });
     const h = document.createElement('h3');
     h.textContent = machine + ' ' + handle + ': ';
     const st = document.createElement('span');
