@@ -53,6 +53,22 @@ expect_rc "core.http = 0.0.0.0:PORT is refused too" 1 \
 expect_rc "--http without a port is a usage error" 1 \
   "$SIPFLOW" run ua.xml --listen udp:127.0.0.1:0 --set media.backend=null --http 127.0.0.1
 
+# A flow's text reaches the picture escaped: a description carrying markup.
+sed 's|<description>.*</description>|<description>\&lt;/text\&gt;\&lt;script\&gt;window.pwned=1\&lt;/script\&gt; "q" \\b</description>|' \
+  "${SF_SRCDIR:-$(dirname "$0")/../..}/xml/examples/uas-answer.xml" >"$T/attack.xml"
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:fast_unwind_on_malloc=0} \
+  start evil "$T/attack.xml" --set media.backend=null --http localhost:0 || exit 1
+if wait_ev evil '"transport":"http"' 10; then
+  EVIL=http://127.0.0.1:$(grep -m1 '"transport":"http"' "$T/evil.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
+  curl -s --max-time 5 "$EVIL/machine/uas-answer.svg" >"$T/evil.svg"
+  grep -q '&lt;script&gt;window.pwned' "$T/evil.svg" && ! grep -qi '<script' "$T/evil.svg" &&
+    pass "a flow description carrying </text><script> is escaped in its picture" ||
+    fail "the picture of a hostile description" "$(grep -i -m3 'script' "$T/evil.svg")"
+else
+  fail "the live view of $T/attack.xml did not start" "$(tail -3 "$T/evil.err")"
+fi
+stop evil || fail "the hostile flow's element exit" "$(tail -3 "$T/evil.err")"
+
 # 2. a call in progress
 common=(--set sip.t1_ms=100 --set media.rtp_ports=42000-42999 --set media.backend=null)
 # Full stacks under ASan: Graphviz's and the fonts' own leaks match tests/lsan.supp.
