@@ -197,6 +197,7 @@ grep -q "^data: .*\"event\":\"state\".*\"call\":\"$B\".*\"to\":\"InCall\"" "$T/s
 
 # 17 event streams: 16 are served, the 17th gets 503; once they close, the slots are free again.
 spids=()
+npids=${#PIDS[@]}
 for i in $(seq 16); do
   curl -sN --max-time 30 "$BASE/events" >"$T/stream.$i" 2>/dev/null &
   spids+=($!)
@@ -210,6 +211,7 @@ done
 [ "$(code "$BASE/events")" = 503 ] && pass "a 17th event stream gets 503" || fail "17th stream" "$(cat "$T/body")"
 kill "${spids[@]}" 2>/dev/null
 wait "${spids[@]}" 2>/dev/null
+PIDS=("${PIDS[@]:0:npids}") # reaped: the exit trap must not signal their ids again
 # (a stream that gets its slot stays open: curl ends it at --max-time with 200)
 timeout 10 bash -c 'until [ "$(curl -s -o /dev/null -w "%{http_code}" --max-time 1 "$1/events")" = 200 ]; do :; done' \
   _ "$BASE" && pass "closed streams give their slots back" || fail "the slots of closed streams"
