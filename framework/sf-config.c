@@ -45,6 +45,10 @@ static const SfConfigKey core_keys[] = {
     "the time zone of the flows' time conditions written without tz= (Europe/Paris, UTC, +02:00; default: local time, TZ)" },
   { "secret_file", SF_CFG_STRING, NULL, 0, 0, NULL,
     "the secret that signs nonces and Record-Route tokens: 64 hex digits, made when missing (default: STATE_DIR/secret; share it across a cluster)" },
+  { "http", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "run: serve the live view (a read-only page: docs/teaching.md) on ADDR:PORT (port 0: a free one)" },
+  { "http_public", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "let core.http be a non-loopback address (the live view has no authentication)" },
 };
 
 static void

@@ -10,6 +10,7 @@
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
 #include "sf-ua-lines.h"
+#include "sf-ua-http.h"
 #include "states/sf-machine.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -24,6 +25,7 @@ typedef struct {
   SfEndpoint *ep;
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
+  SfUaHttp *http;            /* owned, nullable: the live view (--http) */
   gboolean stdin_closed;
   gboolean exit_when_idle;
   gboolean shutting_down;
@@ -38,6 +40,7 @@ emit_stdout (const char *line, gpointer data)
   fputs (line, stdout);
   fputc ('\n', stdout);
   fflush (stdout);
+  sf_ua_http_feed (((Run *) data)->http, line);
 }
 
 static void
@@ -267,6 +270,7 @@ sf_ua_cmd_run (int argc, char **argv)
   g_autofree char *control = NULL;
   g_autofree char *log_level = NULL;
   g_auto (GStrv) listens = NULL;
+  g_autofree char *http = NULL;
   gboolean trace = FALSE, exit_when_idle = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
@@ -286,6 +290,9 @@ sf_ua_cmd_run (int argc, char **argv)
       "error, critical, warning (default), message, info or debug", "LEVEL" },
     { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
       "exit once standard input is closed and no instance is left", NULL },
+    { "http", 0, 0, G_OPTION_ARG_STRING, &http,
+      "serve the live view, a read-only page, on ADDR:PORT (loopback unless core.http_public; port 0: a free one)",
+      "ADDR:PORT" },
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) octx = g_option_context_new ("FLOW.xml - run a flow");
@@ -346,6 +353,10 @@ sf_ua_cmd_run (int argc, char **argv)
       return SF_EXIT_FAIL;
     }
   }
+  if (http != NULL && !sf_config_set_value (cfg, "core", "http", http, "--http", &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
   sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
 
   /* A reader that went away (run | head) must not kill us mid-shutdown. */
@@ -355,7 +366,15 @@ sf_ua_cmd_run (int argc, char **argv)
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
   r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
   r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
-  sf_endpoint_set_emit (r.ep, emit_stdout, NULL);
+  const char *http_at = sf_config_get_string (cfg, "core", "http");
+  if (http_at != NULL &&
+      (r.http = sf_ua_http_new (r.ep, machine, http_at, sf_config_get_bool (cfg, "core", "http_public"), &error)) == NULL) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    sf_endpoint_free (r.ep);
+    g_main_loop_unref (r.loop);
+    return SF_EXIT_FAIL;
+  }
+  sf_endpoint_set_emit (r.ep, emit_stdout, &r);
   emit_flow (r.ep, machine, flow);
   if (trace || sf_config_get_bool (cfg, "core", "trace"))
     sf_endpoint_set_trace (r.ep, trace_stderr, NULL);
@@ -372,6 +391,11 @@ sf_ua_cmd_run (int argc, char **argv)
    * open once every module is ready). */
   if (!sf_modules_setup (r.ep, loader, machine, &error) || !sf_modules_start (r.ep, &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
+    rc = SF_EXIT_FAIL;
+    goto out;
+  }
+  if (r.http != NULL && !sf_ua_http_start (r.http, &error)) {
+    fprintf (stderr, "sipflow run: --http: %s\n", error->message);
     rc = SF_EXIT_FAIL;
     goto out;
   }
@@ -411,6 +435,7 @@ out:
   g_autoptr (GPtrArray) left = sf_endpoint_instances (r.ep);
   for (guint i = 0; i < left->len; i++)
     sf_endpoint_kill (r.ep, left->pdata[i], "exit");
+  g_clear_pointer (&r.http, sf_ua_http_free); /* it reads the endpoint */
   /* Then the modules, in reverse order (calls gave their RTP ports back). */
   sf_modules_teardown (r.ep);
   sf_endpoint_free (r.ep);
