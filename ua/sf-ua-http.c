@@ -4,7 +4,7 @@
  *   /live.js /live.css /favicon.svg  its script, style and icon
  *   /machines          JSON: the machines known (the flow's, its imports', and
  *                      every machine an instance was seen running)
- *   /machine/NAME.svg  a machine's picture: sf_machine_to_dot drawn by libgvc
+ *   /machine/NAME.svg  a machine's picture: sf_machine_to_dot_flags (folded) drawn by libgvc
  *   /instances         JSON: the live instances, their machine and state
  *   /events            the event lines as Server-Sent Events, the ring first
  *   /ladder.svg        the ladder of the run so far
@@ -166,7 +166,7 @@ machine_svg (SfUaHttp *h, SfMachine *m)
   const char *cached = g_hash_table_lookup (h->svgs, m->name);
   if (cached != NULL)
     return cached;
-  g_autofree char *dot = sf_machine_to_dot (m);
+  g_autofree char *dot = sf_machine_to_dot_flags (m, SF_DOT_FOLD) /* the folded picture: shared arrows drawn once */;
   Agraph_t *g = agmemread (dot);
   if (g == NULL) {
     g_warning ("live view: Graphviz could not read the picture of machine %s", m->name);
