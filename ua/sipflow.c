@@ -27,6 +27,9 @@ static const char usage[] =
   "  upgrade FLOW.xml [-o OUT]\n"
   "                           rewrite a version-1 flow as version 2 (on=\"...\" on each\n"
   "                           operator, comments and layout kept)\n"
+  "  ladder [--call-id ID] [--format svg|html] [-o OUT] FILE...\n"
+  "                           the ladder (sequence) diagram of the event files of\n"
+  "                           one or several 'run --messages': messages, states, timers\n"
   "  ctl SOCKET COMMAND...    send one control command to 'run --control SOCKET'\n"
   "  parse [--json] FILE|-    parse one SIP message and print its structure, or its\n"
   "                           error (exit 1)\n"
@@ -89,6 +92,7 @@ main (int argc, char **argv)
     { "run", sf_ua_cmd_run }, { "check", sf_ua_cmd_check }, { "dot", sf_ua_cmd_dot }, { "ops", sf_ua_cmd_ops },
     { "upgrade", sf_ua_cmd_upgrade },
     { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
+    { "ladder", sf_ua_cmd_ladder },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)
