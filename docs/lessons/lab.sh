@@ -6,7 +6,8 @@
 #
 # Usage of a lab: docs/lessons/NN-name.sh [OUTDIR]   (default /tmp/NN-name)
 # Environment: SIPFLOW, the sipflow program (default: sipflow on PATH); sipp
-# (Debian package sip-tester) on PATH.
+# (Debian package sip-tester) on PATH; KEEP=1 keeps the temporary directory
+# (each process's stderr, sipp's output).
 set -u
 LAB=$(basename "$0" .sh)
 LESSONS=$(cd "$(dirname "$0")" && pwd)
@@ -36,6 +37,7 @@ ok() { echo "  ok: $*"; }
 die() {
   echo "$LAB: FAILED: $1" >&2
   [ $# -gt 1 ] && printf '    %s\n' "${@:2}" >&2
+  [ -n "${KEEP:-}" ] && echo "  (KEEP: the processes' stderr and sipp's logs are in $T)" >&2
   save_events
   draw >/dev/null 2>&1
   exit 1
