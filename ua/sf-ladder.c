@@ -24,6 +24,9 @@ G_DEFINE_QUARK (sf-ladder-error-quark, sf_ladder_error)
 #define MAX_DEPTH 32
 /* A sip_in may be stamped before its sip_out by this much (processes' clocks). */
 #define MAX_SKEW_US G_USEC_PER_SEC
+/* Copies of one message looked at, each way, for a sip_in: a file of a
+ * hundred thousand identical lines must not make matching quadratic. */
+#define MAX_SCAN 256
 
 /* The fields kept, by their name in the event line (docs/teaching.md). */
 typedef enum {
@@ -453,6 +456,15 @@ mark_retransmissions (GPtrArray *sorted)
   }
 }
 
+/* @out, not matched yet, went from where @in came to where it arrived. */
+static gboolean
+may_be (const Ev *out, const Ev *in)
+{
+  if (out->peer != NULL || !addr_same (out->f[F_REMOTE], in->f[F_LOCAL]))
+    return FALSE;
+  return out->f[F_LOCAL] == NULL || in->f[F_REMOTE] == NULL || addr_same (out->f[F_LOCAL], in->f[F_REMOTE]);
+}
+
 /* Each sip_in is the sip_out sent to its local address from its remote one
  * with the same start line, Call-ID, CSeq and branch: the latest such sent
  * before it (a retransmission's copy is the one that arrived last), or, when
@@ -482,16 +494,26 @@ match_messages (GPtrArray *sorted)
       continue;
     g_autofree char *k = msg_key (in, FALSE);
     GPtrArray *list = g_hash_table_lookup (outs, k);
+    if (list == NULL)
+      continue;
+    /* the list is in time order: the first sent after @in, found by halving */
+    guint lo = 0, hi = list->len;
+    while (lo < hi) {
+      guint mid = lo + (hi - lo) / 2;
+      if (((Ev *) list->pdata[mid])->us <= in->us)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
     Ev *before = NULL, *after = NULL;
-    for (guint j = 0; list != NULL && j < list->len; j++) {
+    for (guint j = lo, n = 0; j > 0 && n < MAX_SCAN && before == NULL; j--, n++)
+      if (may_be (list->pdata[j - 1], in))
+        before = list->pdata[j - 1];
+    for (guint j = lo, n = 0; j < list->len && n < MAX_SCAN && before == NULL && after == NULL; j++, n++) {
       Ev *out = list->pdata[j];
-      if (out->peer != NULL || !addr_same (out->f[F_REMOTE], in->f[F_LOCAL]))
-        continue;
-      if (out->f[F_LOCAL] != NULL && in->f[F_REMOTE] != NULL && !addr_same (out->f[F_LOCAL], in->f[F_REMOTE]))
-        continue;
-      if (out->us <= in->us)
-        before = out;
-      else if (out->us <= in->us + MAX_SKEW_US && after == NULL)
+      if (out->us > in->us + MAX_SKEW_US)
+        break;
+      if (may_be (out, in))
         after = out;
     }
     Ev *out = before != NULL ? before : after;
@@ -959,10 +981,10 @@ sf_ladder_html (SfLadder *l, const char *call_id, const char *title)
   g_string_append_printf (s, "<title>%s</title>\n", t);
   g_string_append (s, "<style>\nbody { font-family: sans-serif; margin: 1em; }\n"
                       "h1 { font-size: 1.2em; }\n.note { color: #555; }\n</style>\n</head>\n<body>\n");
-  g_string_append_printf (s, "<h1>%s</h1>\n<p class=\"note\">%u message%s, %u lifeline%s%s%s%s. "
+  g_string_append_printf (s, "<h1>%s</h1>\n<p class=\"note\">%u message%s, %u lifeline%s%s%s. "
                              "Hover an arrow or a note for its events; dashed: a retransmission; a cross: lost.</p>\n",
                           t, n_msgs, n_msgs == 1 ? "" : "s", n_cols, n_cols == 1 ? "" : "s",
-                          cid != NULL ? ", Call-ID " : "", cid != NULL ? cid : "", "");
+                          cid != NULL ? ", Call-ID " : "", cid != NULL ? cid : "");
   g_string_append (s, svg);
   g_string_append (s, "</body>\n</html>\n");
   return g_string_free (s, FALSE);
