@@ -17,7 +17,6 @@ wait_ev alice '"event":"call_end"' 10 || die "alice's call did not end"
 sipp_server_wait race
 [ "$SIPP_RC" = 0 ] || die "the sipp callee did not get what it waited for (CANCEL, then ACK and BYE)" "$(tail -5 "$T/race.out")"
 
-A=$T/alice.events
 inv=$(ev alice '"event":"sip_out".*"start":"INVITE ')
 cancel=$(ev alice '"event":"sip_out".*"start":"CANCEL ')
 [ -n "$cancel" ] || die "alice sent no CANCEL"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # docs/lessons/lab.sh: what every lab script shares (sourced).  A lab runs
 # sipflow processes with tests/integration/lib.sh's helpers (start, cmd,
 # wait_ev, stop: every wait is on an event line, bounded; every process is
@@ -12,7 +13,6 @@ set -u
 LAB=$(basename "$0" .sh)
 LESSONS=$(cd "$(dirname "$0")" && pwd)
 TOP=$(cd "$LESSONS/../.." && pwd)
-SCEN=$TOP/tests/integration/sipp
 OUTDIR=${1:-${TMPDIR:-/tmp}/$LAB}
 if [ -z "${SIPFLOW:-}" ]; then
   SIPFLOW=$(command -v sipflow) || { echo "$LAB: no sipflow on PATH; set SIPFLOW (e.g. SIPFLOW=build/demo/sipflow)" >&2; exit 1; }
