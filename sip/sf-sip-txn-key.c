@@ -116,8 +116,8 @@ sf_sip_txn_cancel_target_key (SfSipMsg *cancel)
   return sf_sip_txn_server_key_for (cancel, "INVITE");
 }
 
-char *
-sf_sip_txn_client_key (SfSipMsg *msg)
+static char *
+client_key (SfSipMsg *msg, const char *method)
 {
   if (msg == NULL)
     return NULL;
@@ -130,8 +130,24 @@ sf_sip_txn_client_key (SfSipMsg *msg)
   if (branch != NULL)
     append (k, branch->value);
   g_string_append_c (k, '|');
-  append (k, cseq->text);
+  if (method != NULL)
+    g_string_append (k, method);
+  else
+    append (k, cseq->text);
   return g_string_free (k, FALSE);
+}
+
+char *
+sf_sip_txn_client_key (SfSipMsg *msg)
+{
+  return client_key (msg, NULL);
+}
+
+char *
+sf_sip_txn_client_key_for (SfSipMsg *msg, const char *method)
+{
+  g_return_val_if_fail (method != NULL, NULL);
+  return client_key (msg, method);
 }
 
 char *

@@ -54,6 +54,9 @@ char *sf_sip_txn_cancel_target_key (SfSipMsg *cancel);
  * INVITE's branch but is its own transaction).  Transfer full; NULL when @msg
  * lacks a Via or a CSeq. */
 char *sf_sip_txn_client_key (SfSipMsg *msg);
+/* The same with @method in place of the CSeq's: the ACK a client INVITE
+ * transaction sends for a non-2xx (17.1.1.3) is that transaction's ("INVITE"). */
+char *sf_sip_txn_client_key_for (SfSipMsg *msg, const char *method);
 
 /* The key calls are found by for requests coming in (12.2.2, a UA's dialog
  * side): "Call-ID|remote tag"; @remote_tag nullable (""). */

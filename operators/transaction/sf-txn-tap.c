@@ -42,6 +42,11 @@ txn_of (SfStack *s, SfSipTapDir dir, SfSipMsg *msg, SfInstance **user)
     key = sf_sip_txn_server_key_for (msg, m);
   }
   SfInstance *t = key != NULL ? sf_endpoint_lookup (s->ep, "transaction", key) : NULL;
+  if (t == NULL && !server && request && sf_sip_str_eq (sf_sip_msg_method (msg), "ACK")) {
+    /* the ACK for a non-2xx: its INVITE client transaction's (17.1.1.3) */
+    g_autofree char *ik = sf_sip_txn_client_key_for (msg, "INVITE");
+    t = ik != NULL ? sf_endpoint_lookup (s->ep, "transaction", ik) : NULL;
+  }
   if (t != NULL) {
     SfTxnInstance *ti = sf_txn_inst_peek_of (s->ep, t);
     *user = ti != NULL && ti->tu != NULL ? sf_endpoint_lookup_handle (s->ep, ti->tu) : NULL;

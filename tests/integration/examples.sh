@@ -33,6 +33,9 @@ sipp_run s603 "127.0.0.1:$PORT_scr" -sf "$SCEN/uac-screen-603.xml" -s bob -key c
 wait_ev scr '"event":"call_end".*"status":603' 5 3 && [ "$(count scr '"event":"incoming"')" = 0 ] &&
   pass "... none of them rang (no incoming event), each call_end says 603" ||
   fail "screening 603: call_end" "$(grep -E 'call_end|incoming' "$T/scr.events" | head -3)"
+wait_ev scr '"machine":"ist".*"from":"Completed","to":"Confirmed","trigger":"sip:ACK"' 5 3 &&
+  pass "... each 603's server transaction ended by the caller's ACK (17.2.1), not by Timer H" ||
+  fail "screening 603: the ACKs did not reach the server transactions" "$(grep -m3 '"machine":"ist"' "$T/scr.events")"
 sipp_run s302 "127.0.0.1:$PORT_scr" -sf "$SCEN/uac-screen-302.xml" -s bob -key caller alice -m 2 -r 10
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 2 ] && pass "screening: two calls from alice rang, unanswered: 302 to flow.fallback" ||
   fail "screening 302: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/s302.out")"

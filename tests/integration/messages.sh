@@ -51,6 +51,15 @@ grep -q "^sipflow: debug: received udp 127.0.0.1:$PORT_bob <- 127.0.0.1:[0-9]*: 
 stamped=$(grep -c -v -E ',"ts":"[0-9-]{10}T[0-9:]{8}\.[0-9]{6}Z"}$' "$A")
 [ "$stamped" = 0 ] && pass "every line of alice's ends with its ts" || fail "ts" "$(grep -v '"ts"' "$A" | head -2)"
 
+# ---- a call refused: the ACK for the 486 is the INVITE client transaction's (17.1.1.3) ----
+cmd alice call "sip:bob@127.0.0.1:$PORT_bob"
+wait_ev bob '"event":"incoming"' 10 2 || fail "bob's second call did not ring"
+cmd bob reject
+wait_ev alice '"event":"call_end".*"status":486' 10 || fail "alice's second call did not end with 486"
+ack=$(grep '"event":"sip_out".*"start":"ACK .*"cseq":"1 ACK"' "$A" | tail -1)
+grep -q '"transaction":"t[0-9]*","machine":"ict"' <<<"$ack" && pass "the ACK for the 486 names the INVITE client transaction" ||
+  fail "non-2xx ACK tie" "$(cut -c1-400 <<<"$ack")"
+
 # ---- a message lost: nothing answers the INVITE ----
 mkfifo "$T/sink.port"
 python3 -c '

@@ -196,7 +196,7 @@ Content-Length: 0
 </recv>
 <send ack_txn="invite"><![CDATA[
 ACK sip:bob@sipflow.test SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-3]
 Max-Forwards: 70
 From: <sip:alice@sipflow.test>;tag=[pid]inv
 To: <sip:bob@sipflow.test>[peer_tag_param]
