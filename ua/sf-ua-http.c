@@ -480,24 +480,35 @@ serve_machine (SfUaHttp *h, SoupServerMessage *msg, const char *rest)
   respond (msg, SOUP_STATUS_OK, "image/svg+xml", svg, strlen (svg));
 }
 
+/* Run once the headers are read, before any body.  libsoup reads a body in
+ * any case, and by default keeps all of it in memory before a handler sees it:
+ * any web page can POST a gigabyte to a loopback port.  The live view reads no
+ * body, so none is kept (its chunks are dropped as they come), and a request
+ * with one is refused. */
 static void
-handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTable *query, gpointer data)
+check_request (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTable *query, gpointer data)
 {
   SfUaHttp *h = data;
   SoupMessageHeaders *rh = soup_server_message_get_response_headers (msg);
+  SoupMessageHeaders *qh = soup_server_message_get_request_headers (msg);
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   soup_message_headers_replace (rh, "Cache-Control", "no-store");
   soup_message_headers_replace (rh, "X-Content-Type-Options", "nosniff");
   soup_message_headers_replace (rh, "Referrer-Policy", "no-referrer");
   soup_message_headers_replace (rh, "Content-Security-Policy", CSP);
   const char *method = soup_server_message_get_method (msg);
-  gboolean head = g_strcmp0 (method, "HEAD") == 0;
-  if (!head && g_strcmp0 (method, "GET") != 0) {
+  if (g_strcmp0 (method, "HEAD") != 0 && g_strcmp0 (method, "GET") != 0) {
     soup_message_headers_replace (rh, "Allow", "GET, HEAD");
     respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "the live view is read-only: GET and HEAD only\n");
     return;
   }
+  SoupEncoding body = soup_message_headers_get_encoding (qh);
+  if (body != SOUP_ENCODING_NONE && (body != SOUP_ENCODING_CONTENT_LENGTH || soup_message_headers_get_content_length (qh) > 0)) {
+    respond_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the live view reads no request body\n");
+    return;
+  }
   if (!h->public) {
-    const char *hh = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
+    const char *hh = soup_message_headers_get_one (qh, "Host");
     const char *port_at = NULL;
     g_autofree char *host = hh != NULL ? host_part (hh, &port_at) : NULL;
     if (host == NULL || !host_is_loopback (host)) {
@@ -505,6 +516,13 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTabl
       return;
     }
   }
+}
+
+static void
+handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTable *query, gpointer data)
+{
+  SfUaHttp *h = data;
+  gboolean head = g_strcmp0 (soup_server_message_get_method (msg), "HEAD") == 0;
   if (strcmp (route, "/") == 0 || strcmp (route, "/index.html") == 0)
     serve_resource (msg, "index.html", "text/html; charset=utf-8");
   else if (strcmp (route, "/live.js") == 0)
@@ -595,6 +613,7 @@ sf_ua_http_start (SfUaHttp *h, GError **error)
       h->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
   }
   g_slist_free (listeners);
+  soup_server_add_early_handler (server, NULL, check_request, h, NULL);
   soup_server_add_handler (server, NULL, handle, h, NULL);
   h->server = server;
   /* Graphviz's context: its layout and SVG plugins, loaded once. */

@@ -8,7 +8,8 @@
 # InCall with Idle, Ringing, Answered reached and its picture's InCall node
 # lit; it takes a screenshot (tests/live-view.png in the build directory), hangs
 # up through alice's control FIFO and waits for the call to be marked ended.
-# Then, with curl: /events carried the state events; POST gets 405; a Host
+# Then, with curl: /events carried the state events; POST gets 405 (a 64 MiB
+# body is not kept, a GET with a body gets 413); a Host
 # that is not a loopback name gets 403; a 17th event stream gets 503; a
 # non-loopback --http address is refused, naming core.http_public.  A missing
 # Chromium, node or npm fails the test (it never skips).  Every wait is bounded.
@@ -56,7 +57,8 @@ expect_rc "--http without a port is a usage error" 1 \
 # A flow's text reaches the picture escaped: a description carrying markup.
 sed 's|<description>.*</description>|<description>\&lt;/text\&gt;\&lt;script\&gt;window.pwned=1\&lt;/script\&gt; "q" \\b</description>|' \
   "${SF_SRCDIR:-$(dirname "$0")/../..}/xml/examples/uas-answer.xml" >"$T/attack.xml"
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:fast_unwind_on_malloc=0} \
+# (a small ASan quarantine: freed memory is given back, so that its size shows what is kept)
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:fast_unwind_on_malloc=0:quarantine_size_mb=4} \
   start evil "$T/attack.xml" --set media.backend=null --http localhost:0 || exit 1
 if wait_ev evil '"transport":"http"' 10; then
   EVIL=http://127.0.0.1:$(grep -m1 '"transport":"http"' "$T/evil.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
@@ -64,6 +66,18 @@ if wait_ev evil '"transport":"http"' 10; then
   grep -q '&lt;script&gt;window.pwned' "$T/evil.svg" && ! grep -qi '<script' "$T/evil.svg" &&
     pass "a flow description carrying </text><script> is escaped in its picture" ||
     fail "the picture of a hostile description" "$(grep -i -m3 'script' "$T/evil.svg")"
+  # Any web page can POST to a loopback port: the body is not kept (libsoup
+  # reads it before a handler runs), and a GET with a body is refused.
+  rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID_evil/status"; }
+  before=$(rss)
+  got=$(head -c $((64 * 1024 * 1024)) /dev/zero |
+    curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H 'Expect:' --data-binary @- "$EVIL/")
+  after=$(rss)
+  [ "$got" = 405 ] && [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -lt 16384 ] &&
+    pass "a POST of 64 MiB gets 405 and is not kept (${before} kB -> ${after} kB)" ||
+    fail "a POST of 64 MiB" "status $got, ${before} kB -> ${after} kB"
+  got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X GET --data-binary 'x=1' "$EVIL/instances")
+  [ "$got" = 413 ] && pass "a GET with a body gets 413" || fail "a GET with a body" "status $got"
 else
   fail "the live view of $T/attack.xml did not start" "$(tail -3 "$T/evil.err")"
 fi
