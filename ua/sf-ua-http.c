@@ -507,6 +507,14 @@ check_request (SoupServer *server, SoupServerMessage *msg, const char *route, GH
     respond_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the live view reads no request body\n");
     return;
   }
+  /* A browser says where a request comes from: a page of another site may
+   * still make one (an <img> of /ladder.svg, which costs a drawing), though it
+   * cannot read the answer; only the page itself and an address typed in are served. */
+  const char *site = soup_message_headers_get_one (qh, "Sec-Fetch-Site");
+  if (site != NULL && strcmp (site, "same-origin") != 0 && strcmp (site, "none") != 0) {
+    respond_text (msg, SOUP_STATUS_FORBIDDEN, "the live view serves its own page only (Sec-Fetch-Site)\n");
+    return;
+  }
   if (!h->public) {
     const char *hh = soup_message_headers_get_one (qh, "Host");
     const char *port_at = NULL;

@@ -10,7 +10,8 @@
 # up through alice's control FIFO and waits for the call to be marked ended.
 # Then, with curl: /events carried the state events; POST gets 405 (a 64 MiB
 # body is not kept, a GET with a body gets 413); a Host
-# that is not a loopback name gets 403; a 17th event stream gets 503; a
+# that is not a loopback name gets 403, so does a request another site's page
+# makes (Sec-Fetch-Site); a 17th event stream gets 503; a
 # non-loopback --http address is refused, naming core.http_public.  A missing
 # Chromium, node or npm fails the test (it never skips).  Every wait is bounded.
 . "$(dirname "$0")/lib.sh"
@@ -199,6 +200,11 @@ grep -q "^data: .*\"event\":\"state\".*\"call\":\"$B\".*\"to\":\"InCall\"" "$T/s
 [ "$(code -X DELETE "$BASE/instances")" = 405 ] && pass "DELETE /instances gets 405" || fail "DELETE"
 [ "$(code -H 'Host: sipflow.example:80' "$BASE/")" = 403 ] &&
   pass "a Host that is not a loopback name gets 403 (DNS rebinding)" || fail "Host check" "$(cat "$T/body")"
+[ "$(code -H 'Sec-Fetch-Site: cross-site' "$BASE/ladder.svg")" = 403 ] &&
+  [ "$(code -H 'Sec-Fetch-Site: same-site' "$BASE/machine/ua.svg")" = 403 ] &&
+  [ "$(code -H 'Sec-Fetch-Site: same-origin' "$BASE/instances")" = 200 ] &&
+  [ "$(code -H 'Sec-Fetch-Site: none' "$BASE/")" = 200 ] &&
+  pass "a request another site's page makes gets 403 (Sec-Fetch-Site)" || fail "Sec-Fetch-Site" "$(cat "$T/body")"
 [ "$(code "$BASE/machines")" = 200 ] && grep -q '"name":"ua".*"name":"ist"' "$T/body" &&
   pass "/machines: the flow's machines and the transaction machines seen" || fail "/machines" "$(cat "$T/body")"
 [ "$(code "$BASE/machine/ist.svg")" = 200 ] && grep -q '<title>Proceeding</title>' "$T/body" &&
