@@ -73,6 +73,7 @@ struct _SfUaHttp {
   guint ping;                /* timeout source id */
   char *ladder;              /* owned, nullable: /ladder.svg as last drawn */
   guint64 ladder_id;         /* the ring's newest line when it was drawn */
+  gint64 ladder_at;          /* g_get_monotonic_time () when it was drawn */
 };
 
 static void
@@ -422,18 +423,20 @@ serve_resource (SoupServerMessage *msg, const char *name, const char *type)
   respond (msg, SOUP_STATUS_OK, type, text, len);
 }
 
-/* The ladder of the run so far.  TODO: draw it with the ladder module
- * (ua/sf-ladder.h: sf_ladder_new, sf_ladder_add_element, sf_ladder_add_line
- * for each line of the ring, sf_ladder_svg) once it is merged; until then an
- * empty picture that says so. */
 /* The ladder of the lines in the ring (sipflow ladder's drawing, ua/sf-ladder.h):
  * this element's messages (with --messages), states and timers, drawn again
- * only when a line came since. */
+ * only when a line came since, and at most once every LADDER_MIN_US.  A drawing
+ * of 5000 lines takes a good part of a second, and a peer's messages make new
+ * lines as fast as it likes: one client asking again and again would hold the
+ * element.  The page asks LADDER_MS (live.js) after the last line, no sooner:
+ * by then the drawing it gets has every line. */
+#define LADDER_MIN_US G_USEC_PER_SEC
+
 static void
 serve_ladder (SfUaHttp *h, SoupServerMessage *msg)
 {
   guint64 newest = h->ring.tail != NULL ? ((Line *) h->ring.tail->data)->id : 0;
-  if (h->ladder == NULL || h->ladder_id != newest) {
+  if (h->ladder == NULL || (h->ladder_id != newest && g_get_monotonic_time () - h->ladder_at >= LADDER_MIN_US)) {
     g_autoptr (SfLadder) l = sf_ladder_new ();
     guint el = sf_ladder_add_element (l, "this element");
     for (GList *i = h->ring.head; i != NULL; i = i->next) {
@@ -449,6 +452,7 @@ serve_ladder (SfUaHttp *h, SoupServerMessage *msg)
     g_free (h->ladder);
     h->ladder = sf_ladder_svg (l, NULL);
     h->ladder_id = newest;
+    h->ladder_at = g_get_monotonic_time ();
   }
   respond (msg, SOUP_STATUS_OK, "image/svg+xml", h->ladder, strlen (h->ladder));
 }

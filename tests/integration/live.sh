@@ -214,6 +214,30 @@ grep -q "^data: .*\"event\":\"state\".*\"call\":\"$B\".*\"to\":\"InCall\"" "$T/s
   grep -q '<g class="msg"' "$T/body" && grep -q '>INVITE sip:bob@127.0.0.1:[0-9]* SIP/2.0<' "$T/body" &&
   grep -q '>ua c1: Ringing -&gt; Answered<' "$T/body" &&
   pass "/ladder.svg: the run so far as a ladder (the INVITE, bob's states)" || fail "/ladder.svg" "$(head -c 600 "$T/body")"
+# A ladder is drawn again at most once a second, whatever the new lines and the requests.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+sip_options() { # an OPTIONS to bob: new lines in his ring (--messages)
+  printf 'OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' \
+    "$1" "$1" >"$T/options"
+  cat "$T/options" >"/dev/udp/127.0.0.1/$PORT_bob" # one write, one datagram
+  wait_ev bob "\"call_id\":\"$1\"" 5
+}
+curl -s --max-time 10 "$BASE/ladder.svg" >"$T/ladder.1"
+t0=$(ms)
+sip_options ladder-throttle-1
+curl -s --max-time 10 "$BASE/ladder.svg" >"$T/ladder.2"
+t1=$(ms)
+sleep 1.1
+curl -s --max-time 10 "$BASE/ladder.svg" >"$T/ladder.3"
+if [ $((t1 - t0)) -lt 900 ]; then
+  cmp -s "$T/ladder.1" "$T/ladder.2" && ! grep -q ladder-throttle-1 "$T/ladder.2" &&
+    pass "/ladder.svg asked again within a second after new lines: the drawing kept" ||
+    fail "/ladder.svg drawn again within a second"
+else
+  pass "/ladder.svg asked again within a second: the machine was too slow to tell ($((t1 - t0)) ms)"
+fi
+grep -q ladder-throttle-1 "$T/ladder.3" && pass "/ladder.svg a second later: drawn again, with the new lines" ||
+  fail "/ladder.svg a second later" "$(head -c 300 "$T/ladder.3")"
 [ "$(code "$BASE/instances?kill=c1")" = 200 ] && pass "/instances (a query parameter changes nothing)" ||
   fail "/instances"
 
