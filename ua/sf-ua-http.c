@@ -281,7 +281,11 @@ static gboolean
 ping_clients (gpointer data)
 {
   SfUaHttp *h = data;
-  g_autoptr (GPtrArray) all = g_ptr_array_copy (h->clients, NULL, NULL);
+  /* A copy without the clients' free function (g_ptr_array_copy keeps it: the
+   * copy's end would free every client): client_send may end a stream. */
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  for (guint i = 0; i < h->clients->len; i++)
+    g_ptr_array_add (all, h->clients->pdata[i]);
   for (guint i = 0; i < all->len; i++)
     if (g_ptr_array_find (h->clients, all->pdata[i], NULL))
       client_send_text (all->pdata[i], ": ping\n\n");

@@ -11,7 +11,8 @@
 # Then, with curl: /events carried the state events; POST gets 405 (a 64 MiB
 # body is not kept, a GET with a body gets 413); a Host
 # that is not a loopback name gets 403, so does a request another site's page
-# makes (Sec-Fetch-Site); a 17th event stream gets 503; a
+# makes (Sec-Fetch-Site); a stream open past the element's ping (15 s) goes on;
+# a 17th event stream gets 503; a
 # non-loopback --http address is refused, naming core.http_public.  A missing
 # Chromium, node or npm fails the test (it never skips).  Every wait is bounded.
 . "$(dirname "$0")/lib.sh"
@@ -98,6 +99,11 @@ fi
 HTTP=$(grep -m1 '"transport":"http"' "$T/bob.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
 BASE=http://127.0.0.1:$HTTP
 pass "bob's live view listens on $BASE (its listening event)"
+# An event stream open past the element's first ping (every 15 s), as a page's is.
+curl -sN --max-time 60 "$BASE/events" >"$T/long.sse" 2>/dev/null &
+long_pid=$!
+long_from=$(date +%s)
+PIDS+=($long_pid)
 
 cmd alice call "sip:bob@127.0.0.1:$PORT_bob"
 wait_ev bob '"event":"incoming"' 5 && B=$(last_call bob) || B=
@@ -238,6 +244,15 @@ else
 fi
 grep -q ladder-throttle-1 "$T/ladder.3" && pass "/ladder.svg a second later: drawn again, with the new lines" ||
   fail "/ladder.svg a second later" "$(head -c 300 "$T/ladder.3")"
+sleep $((long_from + 17 - $(date +%s))) 2>/dev/null
+sip_options after-ping
+timeout 5 bash -c 'until grep -q after-ping "$1"; do sleep 0.1; done' _ "$T/long.sse"
+grep -q '^: ping' "$T/long.sse" && grep -q '^data: .*"call_id":"after-ping"' "$T/long.sse" &&
+  pass "an event stream open past a ping gets its comment and the lines after it" ||
+  fail "the stream open past a ping" "$(tail -c 300 "$T/long.sse")" "$(grep -m3 ERROR -A3 "$T/bob.err")"
+kill "$long_pid" 2>/dev/null
+wait "$long_pid" 2>/dev/null
+mapfile -t PIDS < <(printf '%s\n' "${PIDS[@]}" | grep -vx "$long_pid") # reaped
 [ "$(code "$BASE/instances?kill=c1")" = 200 ] && pass "/instances (a query parameter changes nothing)" ||
   fail "/instances"
 
