@@ -116,8 +116,15 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
   }
   sf_json_add_int (ev, "size", (gint64) len);
   if (sf_endpoint_messages (s->ep) == SF_MESSAGES_FULL) {
-    g_autofree char *text = g_strndup (d, len);
-    sf_json_add_str (ev, "text", text);
+    /* a body may hold NUL bytes: each is written U+FFFD, the text goes on */
+    GString *text = g_string_sized_new (len);
+    for (gsize i = 0; i < len; i++)
+      if (d[i] == '\0')
+        g_string_append (text, "\xEF\xBF\xBD");
+      else
+        g_string_append_c (text, d[i]);
+    sf_json_add_str (ev, "text", text->str);
+    g_string_free (text, TRUE);
   }
   sf_endpoint_emit_line (s->ep, sf_json_end (ev));
 }

@@ -4,7 +4,8 @@
 # the whole message with --messages=full, timer events, response triggers with
 # their status; then an INVITE into a socket that never answers (a lost
 # message: Timer A's retransmissions, Timer B).  First, a malformed ACK that
-# bob drops gets its sip_in at once.
+# bob drops gets its sip_in at once; last, a body holding a NUL byte is written
+# whole with --messages=full.
 . "$(dirname "$0")/lib.sh"
 media=(--set media.source=silence --set media.backend=null --set sip.t1_ms=50)
 
@@ -83,4 +84,12 @@ lost=$(grep '"event":"sip_out".*"start":"INVITE sip:nobody' "$A")
 [ "$(grep -c '"event":"timer","machine":"ict".*"name":"A","action":"fired"' "$A")" -ge 4 ] &&
   grep -q '"machine":"ict".*"from":"Calling","to":"Terminated","trigger":"timer:B"' "$A" && pass "timer A fired again and again, B ended it" ||
   fail "timers A/B" "$(grep '"machine":"ict"' "$A" | tail -3)"
+# --messages=full: a body holding a NUL byte is written whole (the NUL as U+FFFD).
+{ printf 'OPTIONS sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKnul\r\nMax-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: nul-body-1\r\nCSeq: 1 OPTIONS\r\nContent-Type: application/octet-stream\r\nContent-Length: 16\r\n\r\n'
+  printf 'before\000after-nul'; } >"$T/nul"
+cat "$T/nul" >"/dev/udp/127.0.0.1/$PORT_alice"
+wait_ev alice '"event":"sip_in".*"call_id":"nul-body-1"' 3 &&
+  grep '"call_id":"nul-body-1"' "$T/alice.events" | grep -q -E '"text":"OPTIONS .*\\r\\n\\r\\nbefore.{1,3}after-nul"' &&
+  pass "--messages=full: a body with a NUL byte is written whole" ||
+  fail "the text of a body with a NUL" "$(grep '"call_id":"nul-body-1"' "$T/alice.events" | cut -c1-600)"
 [ "$fails" = 0 ]
