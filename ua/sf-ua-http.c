@@ -73,6 +73,7 @@ struct _SfUaHttp {
   guint ping;                /* timeout source id */
   char *ladder;              /* owned, nullable: /ladder.svg as last drawn */
   guint64 ladder_id;         /* the ring's newest line when it was drawn */
+  gint64 ladder_at;          /* g_get_monotonic_time () when it was drawn */
 };
 
 static void
@@ -280,7 +281,11 @@ static gboolean
 ping_clients (gpointer data)
 {
   SfUaHttp *h = data;
-  g_autoptr (GPtrArray) all = g_ptr_array_copy (h->clients, NULL, NULL);
+  /* A copy without the clients' free function (g_ptr_array_copy keeps it: the
+   * copy's end would free every client): client_send may end a stream. */
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  for (guint i = 0; i < h->clients->len; i++)
+    g_ptr_array_add (all, h->clients->pdata[i]);
   for (guint i = 0; i < all->len; i++)
     if (g_ptr_array_find (h->clients, all->pdata[i], NULL))
       client_send_text (all->pdata[i], ": ping\n\n");
@@ -422,18 +427,20 @@ serve_resource (SoupServerMessage *msg, const char *name, const char *type)
   respond (msg, SOUP_STATUS_OK, type, text, len);
 }
 
-/* The ladder of the run so far.  TODO: draw it with the ladder module
- * (ua/sf-ladder.h: sf_ladder_new, sf_ladder_add_element, sf_ladder_add_line
- * for each line of the ring, sf_ladder_svg) once it is merged; until then an
- * empty picture that says so. */
 /* The ladder of the lines in the ring (sipflow ladder's drawing, ua/sf-ladder.h):
  * this element's messages (with --messages), states and timers, drawn again
- * only when a line came since. */
+ * only when a line came since, and at most once every LADDER_MIN_US.  A drawing
+ * of 5000 lines takes a good part of a second, and a peer's messages make new
+ * lines as fast as it likes: one client asking again and again would hold the
+ * element.  The page asks LADDER_MS (live.js) after the last line, no sooner:
+ * by then the drawing it gets has every line. */
+#define LADDER_MIN_US G_USEC_PER_SEC
+
 static void
 serve_ladder (SfUaHttp *h, SoupServerMessage *msg)
 {
   guint64 newest = h->ring.tail != NULL ? ((Line *) h->ring.tail->data)->id : 0;
-  if (h->ladder == NULL || h->ladder_id != newest) {
+  if (h->ladder == NULL || (h->ladder_id != newest && g_get_monotonic_time () - h->ladder_at >= LADDER_MIN_US)) {
     g_autoptr (SfLadder) l = sf_ladder_new ();
     guint el = sf_ladder_add_element (l, "this element");
     for (GList *i = h->ring.head; i != NULL; i = i->next) {
@@ -449,6 +456,7 @@ serve_ladder (SfUaHttp *h, SoupServerMessage *msg)
     g_free (h->ladder);
     h->ladder = sf_ladder_svg (l, NULL);
     h->ladder_id = newest;
+    h->ladder_at = g_get_monotonic_time ();
   }
   respond (msg, SOUP_STATUS_OK, "image/svg+xml", h->ladder, strlen (h->ladder));
 }
@@ -480,24 +488,43 @@ serve_machine (SfUaHttp *h, SoupServerMessage *msg, const char *rest)
   respond (msg, SOUP_STATUS_OK, "image/svg+xml", svg, strlen (svg));
 }
 
+/* Run once the headers are read, before any body.  libsoup reads a body in
+ * any case, and by default keeps all of it in memory before a handler sees it:
+ * any web page can POST a gigabyte to a loopback port.  The live view reads no
+ * body, so none is kept (its chunks are dropped as they come), and a request
+ * with one is refused. */
 static void
-handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTable *query, gpointer data)
+check_request (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTable *query, gpointer data)
 {
   SfUaHttp *h = data;
   SoupMessageHeaders *rh = soup_server_message_get_response_headers (msg);
+  SoupMessageHeaders *qh = soup_server_message_get_request_headers (msg);
+  soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), FALSE);
   soup_message_headers_replace (rh, "Cache-Control", "no-store");
   soup_message_headers_replace (rh, "X-Content-Type-Options", "nosniff");
   soup_message_headers_replace (rh, "Referrer-Policy", "no-referrer");
   soup_message_headers_replace (rh, "Content-Security-Policy", CSP);
   const char *method = soup_server_message_get_method (msg);
-  gboolean head = g_strcmp0 (method, "HEAD") == 0;
-  if (!head && g_strcmp0 (method, "GET") != 0) {
+  if (g_strcmp0 (method, "HEAD") != 0 && g_strcmp0 (method, "GET") != 0) {
     soup_message_headers_replace (rh, "Allow", "GET, HEAD");
     respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "the live view is read-only: GET and HEAD only\n");
     return;
   }
+  SoupEncoding body = soup_message_headers_get_encoding (qh);
+  if (body != SOUP_ENCODING_NONE && (body != SOUP_ENCODING_CONTENT_LENGTH || soup_message_headers_get_content_length (qh) > 0)) {
+    respond_text (msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, "the live view reads no request body\n");
+    return;
+  }
+  /* A browser says where a request comes from: a page of another site may
+   * still make one (an <img> of /ladder.svg, which costs a drawing), though it
+   * cannot read the answer; only the page itself and an address typed in are served. */
+  const char *site = soup_message_headers_get_one (qh, "Sec-Fetch-Site");
+  if (site != NULL && strcmp (site, "same-origin") != 0 && strcmp (site, "none") != 0) {
+    respond_text (msg, SOUP_STATUS_FORBIDDEN, "the live view serves its own page only (Sec-Fetch-Site)\n");
+    return;
+  }
   if (!h->public) {
-    const char *hh = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Host");
+    const char *hh = soup_message_headers_get_one (qh, "Host");
     const char *port_at = NULL;
     g_autofree char *host = hh != NULL ? host_part (hh, &port_at) : NULL;
     if (host == NULL || !host_is_loopback (host)) {
@@ -505,6 +532,13 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTabl
       return;
     }
   }
+}
+
+static void
+handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTable *query, gpointer data)
+{
+  SfUaHttp *h = data;
+  gboolean head = g_strcmp0 (soup_server_message_get_method (msg), "HEAD") == 0;
   if (strcmp (route, "/") == 0 || strcmp (route, "/index.html") == 0)
     serve_resource (msg, "index.html", "text/html; charset=utf-8");
   else if (strcmp (route, "/live.js") == 0)
@@ -595,6 +629,7 @@ sf_ua_http_start (SfUaHttp *h, GError **error)
       h->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
   }
   g_slist_free (listeners);
+  soup_server_add_early_handler (server, NULL, check_request, h, NULL);
   soup_server_add_handler (server, NULL, handle, h, NULL);
   h->server = server;
   /* Graphviz's context: its layout and SVG plugins, loaded once. */

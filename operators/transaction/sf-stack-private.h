@@ -35,6 +35,7 @@ struct _SfStack {
     GInetSocketAddress *local, *remote; /* owned, nullable */
     SfSipMsg *msg;                      /* owned ref, nullable */
     GBytes *wire;                       /* owned */
+    guint idle;                         /* the source that writes it if nothing else does, 0: none */
   } tap;
 };
 

@@ -5,7 +5,9 @@
  * A request that makes a new transaction has none yet when the transport hands
  * it in: its sip_in is held until the stack has matched it (the end of
  * sf_stack_on_recv), or until anything else is written first (a stateless
- * answer, its sip_out), so the lines keep the order things happened in. */
+ * answer, its sip_out), so the lines keep the order things happened in.  A
+ * message the transport drops unanswered (a malformed ACK or response) is
+ * matched by nothing: its line is written once the main loop is idle again. */
 #include "config.h"
 #include "sf-stack-private.h"
 #include "framework/sf-endpoint-private.h"
@@ -114,8 +116,15 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
   }
   sf_json_add_int (ev, "size", (gint64) len);
   if (sf_endpoint_messages (s->ep) == SF_MESSAGES_FULL) {
-    g_autofree char *text = g_strndup (d, len);
-    sf_json_add_str (ev, "text", text);
+    /* a body may hold NUL bytes: each is written U+FFFD, the text goes on */
+    GString *text = g_string_sized_new (len);
+    for (gsize i = 0; i < len; i++)
+      if (d[i] == '\0')
+        g_string_append (text, "\xEF\xBF\xBD");
+      else
+        g_string_append_c (text, d[i]);
+    sf_json_add_str (ev, "text", text->str);
+    g_string_free (text, TRUE);
   }
   sf_endpoint_emit_line (s->ep, sf_json_end (ev));
 }
@@ -123,6 +132,10 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
 void
 sf_stack_tap_flush (SfStack *s)
 {
+  if (s->tap.idle != 0) {
+    g_source_remove (s->tap.idle);
+    s->tap.idle = 0;
+  }
   if (s->tap.wire == NULL)
     return;
   SfSipMsg *msg = g_steal_pointer (&s->tap.msg);
@@ -134,6 +147,15 @@ sf_stack_tap_flush (SfStack *s)
   g_bytes_unref (wire);
   g_clear_object (&local);
   g_clear_object (&remote);
+}
+
+static gboolean
+flush_when_idle (gpointer data)
+{
+  SfStack *s = data;
+  s->tap.idle = 0;
+  sf_stack_tap_flush (s);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -153,6 +175,7 @@ void
 sf_stack_tap_clear (SfStack *s)
 {
   sf_endpoint_set_before_emit (s->ep, NULL, NULL);
+  g_clear_handle_id (&s->tap.idle, g_source_remove);
   g_clear_pointer (&s->tap.msg, sf_sip_msg_unref);
   g_clear_pointer (&s->tap.wire, g_bytes_unref);
   g_clear_object (&s->tap.local);
@@ -185,6 +208,7 @@ sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GIne
     s->tap.remote = remote != NULL ? g_object_ref (remote) : NULL;
     s->tap.msg = msg != NULL ? sf_sip_msg_ref (msg) : NULL;
     s->tap.wire = g_bytes_ref (wire);
+    s->tap.idle = g_idle_add (flush_when_idle, s);
     return;
   }
   g_autoptr (SfSipMsg) parsed = sf_sip_msg_parse (wire, NULL);

@@ -8,8 +8,11 @@
 # InCall with Idle, Ringing, Answered reached and its picture's InCall node
 # lit; it takes a screenshot (tests/live-view.png in the build directory), hangs
 # up through alice's control FIFO and waits for the call to be marked ended.
-# Then, with curl: /events carried the state events; POST gets 405; a Host
-# that is not a loopback name gets 403; a 17th event stream gets 503; a
+# Then, with curl: /events carried the state events; POST gets 405 (a 64 MiB
+# body is not kept, a GET with a body gets 413); a Host
+# that is not a loopback name gets 403, so does a request another site's page
+# makes (Sec-Fetch-Site); a stream open past the element's ping (15 s) goes on;
+# a 17th event stream gets 503; a
 # non-loopback --http address is refused, naming core.http_public.  A missing
 # Chromium, node or npm fails the test (it never skips).  Every wait is bounded.
 . "$(dirname "$0")/lib.sh"
@@ -56,7 +59,8 @@ expect_rc "--http without a port is a usage error" 1 \
 # A flow's text reaches the picture escaped: a description carrying markup.
 sed 's|<description>.*</description>|<description>\&lt;/text\&gt;\&lt;script\&gt;window.pwned=1\&lt;/script\&gt; "q" \\b</description>|' \
   "${SF_SRCDIR:-$(dirname "$0")/../..}/xml/examples/uas-answer.xml" >"$T/attack.xml"
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:fast_unwind_on_malloc=0} \
+# (a small ASan quarantine: freed memory is given back, so that its size shows what is kept)
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:fast_unwind_on_malloc=0:quarantine_size_mb=4} \
   start evil "$T/attack.xml" --set media.backend=null --http localhost:0 || exit 1
 if wait_ev evil '"transport":"http"' 10; then
   EVIL=http://127.0.0.1:$(grep -m1 '"transport":"http"' "$T/evil.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
@@ -64,6 +68,18 @@ if wait_ev evil '"transport":"http"' 10; then
   grep -q '&lt;script&gt;window.pwned' "$T/evil.svg" && ! grep -qi '<script' "$T/evil.svg" &&
     pass "a flow description carrying </text><script> is escaped in its picture" ||
     fail "the picture of a hostile description" "$(grep -i -m3 'script' "$T/evil.svg")"
+  # Any web page can POST to a loopback port: the body is not kept (libsoup
+  # reads it before a handler runs), and a GET with a body is refused.
+  rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$PID_evil/status"; }
+  before=$(rss)
+  got=$(head -c $((64 * 1024 * 1024)) /dev/zero |
+    curl -s -o /dev/null -w '%{http_code}' --max-time 30 -X POST -H 'Expect:' --data-binary @- "$EVIL/")
+  after=$(rss)
+  [ "$got" = 405 ] && [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -lt 16384 ] &&
+    pass "a POST of 64 MiB gets 405 and is not kept (${before} kB -> ${after} kB)" ||
+    fail "a POST of 64 MiB" "status $got, ${before} kB -> ${after} kB"
+  got=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -X GET --data-binary 'x=1' "$EVIL/instances")
+  [ "$got" = 413 ] && pass "a GET with a body gets 413" || fail "a GET with a body" "status $got"
 else
   fail "the live view of $T/attack.xml did not start" "$(tail -3 "$T/evil.err")"
 fi
@@ -83,6 +99,11 @@ fi
 HTTP=$(grep -m1 '"transport":"http"' "$T/bob.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
 BASE=http://127.0.0.1:$HTTP
 pass "bob's live view listens on $BASE (its listening event)"
+# An event stream open past the element's first ping (every 15 s), as a page's is.
+curl -sN --max-time 60 "$BASE/events" >"$T/long.sse" 2>/dev/null &
+long_pid=$!
+long_from=$(date +%s)
+PIDS+=($long_pid)
 
 cmd alice call "sip:bob@127.0.0.1:$PORT_bob"
 wait_ev bob '"event":"incoming"' 5 && B=$(last_call bob) || B=
@@ -185,6 +206,11 @@ grep -q "^data: .*\"event\":\"state\".*\"call\":\"$B\".*\"to\":\"InCall\"" "$T/s
 [ "$(code -X DELETE "$BASE/instances")" = 405 ] && pass "DELETE /instances gets 405" || fail "DELETE"
 [ "$(code -H 'Host: sipflow.example:80' "$BASE/")" = 403 ] &&
   pass "a Host that is not a loopback name gets 403 (DNS rebinding)" || fail "Host check" "$(cat "$T/body")"
+[ "$(code -H 'Sec-Fetch-Site: cross-site' "$BASE/ladder.svg")" = 403 ] &&
+  [ "$(code -H 'Sec-Fetch-Site: same-site' "$BASE/machine/ua.svg")" = 403 ] &&
+  [ "$(code -H 'Sec-Fetch-Site: same-origin' "$BASE/instances")" = 200 ] &&
+  [ "$(code -H 'Sec-Fetch-Site: none' "$BASE/")" = 200 ] &&
+  pass "a request another site's page makes gets 403 (Sec-Fetch-Site)" || fail "Sec-Fetch-Site" "$(cat "$T/body")"
 [ "$(code "$BASE/machines")" = 200 ] && grep -q '"name":"ua".*"name":"ist"' "$T/body" &&
   pass "/machines: the flow's machines and the transaction machines seen" || fail "/machines" "$(cat "$T/body")"
 [ "$(code "$BASE/machine/ist.svg")" = 200 ] && grep -q '<title>Proceeding</title>' "$T/body" &&
@@ -194,6 +220,39 @@ grep -q "^data: .*\"event\":\"state\".*\"call\":\"$B\".*\"to\":\"InCall\"" "$T/s
   grep -q '<g class="msg"' "$T/body" && grep -q '>INVITE sip:bob@127.0.0.1:[0-9]* SIP/2.0<' "$T/body" &&
   grep -q '>ua c1: Ringing -&gt; Answered<' "$T/body" &&
   pass "/ladder.svg: the run so far as a ladder (the INVITE, bob's states)" || fail "/ladder.svg" "$(head -c 600 "$T/body")"
+# A ladder is drawn again at most once a second, whatever the new lines and the requests.
+ms() { echo $(($(date +%s%N) / 1000000)); }
+sip_options() { # an OPTIONS to bob: new lines in his ring (--messages)
+  printf 'OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n' \
+    "$1" "$1" >"$T/options"
+  cat "$T/options" >"/dev/udp/127.0.0.1/$PORT_bob" # one write, one datagram
+  wait_ev bob "\"call_id\":\"$1\"" 5
+}
+curl -s --max-time 10 "$BASE/ladder.svg" >"$T/ladder.1"
+t0=$(ms)
+sip_options ladder-throttle-1
+curl -s --max-time 10 "$BASE/ladder.svg" >"$T/ladder.2"
+t1=$(ms)
+sleep 1.1
+curl -s --max-time 10 "$BASE/ladder.svg" >"$T/ladder.3"
+if [ $((t1 - t0)) -lt 900 ]; then
+  cmp -s "$T/ladder.1" "$T/ladder.2" && ! grep -q ladder-throttle-1 "$T/ladder.2" &&
+    pass "/ladder.svg asked again within a second after new lines: the drawing kept" ||
+    fail "/ladder.svg drawn again within a second"
+else
+  pass "/ladder.svg asked again within a second: the machine was too slow to tell ($((t1 - t0)) ms)"
+fi
+grep -q ladder-throttle-1 "$T/ladder.3" && pass "/ladder.svg a second later: drawn again, with the new lines" ||
+  fail "/ladder.svg a second later" "$(head -c 300 "$T/ladder.3")"
+sleep $((long_from + 17 - $(date +%s))) 2>/dev/null
+sip_options after-ping
+timeout 5 bash -c 'until grep -q after-ping "$1"; do sleep 0.1; done' _ "$T/long.sse"
+grep -q '^: ping' "$T/long.sse" && grep -q '^data: .*"call_id":"after-ping"' "$T/long.sse" &&
+  pass "an event stream open past a ping gets its comment and the lines after it" ||
+  fail "the stream open past a ping" "$(tail -c 300 "$T/long.sse")" "$(grep -m3 ERROR -A3 "$T/bob.err")"
+kill "$long_pid" 2>/dev/null
+wait "$long_pid" 2>/dev/null
+mapfile -t PIDS < <(printf '%s\n' "${PIDS[@]}" | grep -vx "$long_pid") # reaped
 [ "$(code "$BASE/instances?kill=c1")" = 200 ] && pass "/instances (a query parameter changes nothing)" ||
   fail "/instances"
 

@@ -3,12 +3,20 @@
 # sip_in/sip_out events tied to their transactions, matching across processes,
 # the whole message with --messages=full, timer events, response triggers with
 # their status; then an INVITE into a socket that never answers (a lost
-# message: Timer A's retransmissions, Timer B).
+# message: Timer A's retransmissions, Timer B).  First, a malformed ACK that
+# bob drops gets its sip_in at once; last, a body holding a NUL byte is written
+# whole with --messages=full.
 . "$(dirname "$0")/lib.sh"
 media=(--set media.source=silence --set media.backend=null --set sip.t1_ms=50)
 
 start bob xml/ua.xml --messages --log-level debug --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=1 "${media[@]}" || exit 1
 start alice xml/ua.xml --messages=full --set ua.uri=sip:alice@127.0.0.1 "${media[@]}" || exit 1
+# A malformed ACK, dropped unanswered, to bob while nothing else happens there:
+# its sip_in is written all the same, at once (not when the next line comes).
+printf 'ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbadack\r\nMax-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>;tag=2\r\nCall-ID: bad-ack-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n' >"$T/badack"
+cat "$T/badack" >"/dev/udp/127.0.0.1/$PORT_bob" # one write, one datagram
+wait_ev bob '"event":"sip_in".*"call_id":"bad-ack-1"' 3 && pass "a malformed ACK dropped unanswered still gets its sip_in" ||
+  fail "the sip_in of a dropped ACK" "$(tail -2 "$T/bob.events" | cut -c1-200)"
 cmd alice call "sip:bob@127.0.0.1:$PORT_bob"
 wait_ev alice '"to":"InCall"' 10 || fail "alice's call was not answered" "$(tail -3 "$T/alice.err")"
 cmd alice hangup
@@ -34,7 +42,7 @@ grep -q '"event":"sip_out".*"start":"SIP/2.0 180 Ringing".*"status":180,"transac
   pass "bob's 180: its transaction and the call that answered" || fail "180 ties" "$(grep -m1 180 "$B")"
 grep -q '"event":"sip_out".*"start":"ACK .*"cseq":"1 ACK".*"instance":"c1"' "$A" && ! grep -q '"event":"sip_out".*"start":"ACK .*"transaction"' "$A" &&
   pass "the ACK for the 2xx: no transaction (17.1.1.3), alice's call" || fail "ACK ties" "$(grep -m1 '"start":"ACK' "$A" | cut -c1-300)"
-outs=$(grep -c '"event":"sip_out"' "$A") ins=$(grep -c '"event":"sip_in"' "$B")
+outs=$(grep -c '"event":"sip_out"' "$A") ins=$(grep '"event":"sip_in"' "$B" | grep -c -v bad-ack-1)
 [ "$outs" = 3 ] && [ "$ins" = 3 ] && pass "alice sent 3 messages, bob received 3 (INVITE, ACK, BYE)" || fail "counts" "$outs $ins"
 grep -q '"machine":"ict".*"from":"Calling","to":"Proceeding","trigger":"sip:response 180"' "$A" &&
   grep -q '"machine":"ist".*"to":"Accepted","trigger":"txn:respond 200"' "$B" && pass "response triggers carry their status" ||
@@ -76,4 +84,12 @@ lost=$(grep '"event":"sip_out".*"start":"INVITE sip:nobody' "$A")
 [ "$(grep -c '"event":"timer","machine":"ict".*"name":"A","action":"fired"' "$A")" -ge 4 ] &&
   grep -q '"machine":"ict".*"from":"Calling","to":"Terminated","trigger":"timer:B"' "$A" && pass "timer A fired again and again, B ended it" ||
   fail "timers A/B" "$(grep '"machine":"ict"' "$A" | tail -3)"
+# --messages=full: a body holding a NUL byte is written whole (the NUL as U+FFFD).
+{ printf 'OPTIONS sip:alice@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKnul\r\nMax-Forwards: 70\r\nFrom: <sip:t@127.0.0.1>;tag=1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: nul-body-1\r\nCSeq: 1 OPTIONS\r\nContent-Type: application/octet-stream\r\nContent-Length: 16\r\n\r\n'
+  printf 'before\000after-nul'; } >"$T/nul"
+cat "$T/nul" >"/dev/udp/127.0.0.1/$PORT_alice"
+wait_ev alice '"event":"sip_in".*"call_id":"nul-body-1"' 3 &&
+  grep '"call_id":"nul-body-1"' "$T/alice.events" | grep -q -E '"text":"OPTIONS .*\\r\\n\\r\\nbefore.{1,3}after-nul"' &&
+  pass "--messages=full: a body with a NUL byte is written whole" ||
+  fail "the text of a body with a NUL" "$(grep '"call_id":"nul-body-1"' "$T/alice.events" | cut -c1-600)"
 summary messages

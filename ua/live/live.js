@@ -11,6 +11,7 @@
   const MAX_ENDED = 30;       // ended instances kept, the latest
   const POLL_MS = 5000;       // /instances: instances older than the kept events, and ends missed
   const LADDER_MS = 1000;     // the ladder is fetched again this long after the last event
+                              // (no sooner than the element draws it again: sf-ua-http.c, LADDER_MIN_US)
 
   const svgs = new Map();        // machine name -> Promise of its SVG text
   const scopes = new Map();      // machine name -> its scope (/machines): transactions are shown last
