@@ -10,7 +10,9 @@
 #    REGISTER sipp saw answered 200 is in the 302 of its user after the restart;
 #  - an empty file (schema version 0, no tables) is migrated; a file that is no
 #    database, a path that cannot be made and location.backend=redis are
-#    start-up errors naming the cause.
+#    start-up errors naming the cause;
+#  - a database another process keeps locked past location.busy_timeout_ms:
+#    the REGISTER gets 500 with Retry-After; once the lock is gone, 200.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 
@@ -234,5 +236,30 @@ has "... naming the file" "$T/err" "$T/junk.sqlite/location.sqlite"
 expect_rc "location.backend=redis: not built yet" 1 timeout 20 "$SIPFLOW" run redirect.xml --listen udp:127.0.0.1:0 \
   --set location.backend=redis
 has "... says so" "$T/err" "redis is not built yet"
+
+# ---- a database locked by another process ----
+sipcat() { timeout 60 python3 "$SF_SRCDIR/tests/integration/sipcat.py" "$@"; }
+printf '%s\n' "REGISTER sip:127.0.0.1 SIP/2.0" "Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKlk{cid};rport" \
+  "Max-Forwards: 70" "From: <sip:lk@127.0.0.1>;tag=lk1" "To: <sip:lk@127.0.0.1>" "Call-ID: lk-{cid}" "CSeq: 1 REGISTER" \
+  "Contact: <sip:lk@192.0.2.9:5060>" "Expires: 600" "" >"$T/lk.sip"
+start lk redirect.xml --set location.busy_timeout_ms=100 --set "core.state_dir=$T/lkstate" || exit 1
+mkfifo "$T/lk.hold"
+python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+open(sys.argv[2]).read()  # holds the lock until the test closes the fifo
+c.execute("ROLLBACK")' "$T/lkstate/location.sqlite" "$T/lk.hold" >"$T/lk.out" 2>&1 &
+LOCKER=$!
+PIDS+=("$LOCKER")
+timeout 10 tail -n +1 -F "$T/lk.out" 2>/dev/null | grep -q -m1 locked
+sipcat send "127.0.0.1:$PORT_lk" "$T/lk.sip" --show >"$T/lk.res"
+grep -q '^SIP/2.0 500 ' "$T/lk.res" && grep -q '^Retry-After: ' "$T/lk.res" &&
+  pass "a database locked past location.busy_timeout_ms: 500 with Retry-After" || fail "locked database" "$(head -3 "$T/lk.res")"
+exec {hold}>"$T/lk.hold"
+exec {hold}>&-
+wait "$LOCKER"
+[ "$(sipcat send "127.0.0.1:$PORT_lk" "$T/lk.sip")" = 200 ] && pass "... and 200 once the lock is gone" || fail "after the lock"
+stop lk || fail "the locked-out server did not exit cleanly" "$(tail -3 "$T/lk.err")"
 
 summary location-restart
