@@ -18,6 +18,7 @@ N=${3:-200}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done

@@ -16,6 +16,7 @@ SIPFLOW=${1:?usage: bench-flood.sh SIPFLOW [N [RATE]]}
 N=${2:-20000}
 RATE=${3:-4000}
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 EXTRA=${EXTRA---set sip.rate_limit=0 --set core.state_dir=$T/state}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 trap 'kill "$PX" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"' EXIT

@@ -35,6 +35,7 @@ LOW=$(printf '%s\n' $RATES | sort -n | head -1)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 PIDS=()
 # cleanup: TERM to what this script started, KILL after 5 s to what is left
 cleanup() {

@@ -16,6 +16,7 @@ RATE=${3:-1000}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 HZ=$(getconf CLK_TCK)

@@ -9,6 +9,7 @@ CALLS=${2:-5000}
 RATE=${3:-500}
 PROTO=${4:-udp}
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 trap 'kill $PID 2>/dev/null; rm -rf "$T"' EXIT
 mkfifo "$T/in"
 "$SIPFLOW" run examples/uas-answer.xml --listen "$PROTO:127.0.0.1:0" --log-level error <"$T/in" >"$T/events" 2>"$T/err" &

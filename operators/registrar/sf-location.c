@@ -1,6 +1,8 @@
-/* sf-location.c: the in-memory location service (see sf-location.h). */
+/* sf-location.c: the location service's memory core and its persistence
+ * layer's plumbing (see sf-location.h, sf-location-store.h). */
 #include "config.h"
 #include "sf-location.h"
+#include "sf-location-store.h"
 #include <string.h>
 
 G_DEFINE_QUARK (sf-location-error-quark, sf_location_error)
@@ -11,6 +13,8 @@ struct _SfLocation {
   GList *pending;        /* GSource* of results not delivered yet */
   guint max_aors;        /* 0: no limit */
   gint64 purged_at;      /* clock seconds of the last full purge */
+  SfLocStore *store;     /* owned, nullable: the persistence layer */
+  GQueue writing;        /* Pending* whose write the store has not reported yet, oldest first */
 };
 
 void
@@ -20,7 +24,31 @@ sf_loc_binding_free (SfLocBinding *b)
     return;
   g_free (b->contact);
   g_free (b->call_id);
+  g_free (b->source);
+  g_free (b->transport);
+  g_free (b->local);
+  g_free (b->flow);
+  g_free (b->path);
+  g_free (b->instance);
+  g_free (b->node);
   g_free (b);
+}
+
+SfLocBinding *
+sf_loc_binding_copy (const SfLocBinding *b)
+{
+  SfLocBinding *c = g_new0 (SfLocBinding, 1);
+  *c = *b;
+  c->contact = g_strdup (b->contact);
+  c->call_id = g_strdup (b->call_id);
+  c->source = g_strdup (b->source);
+  c->transport = g_strdup (b->transport);
+  c->local = g_strdup (b->local);
+  c->flow = g_strdup (b->flow);
+  c->path = g_strdup (b->path);
+  c->instance = g_strdup (b->instance);
+  c->node = g_strdup (b->node);
+  return c;
 }
 
 void
@@ -39,14 +67,37 @@ sf_location_new_memory (SfClock *clock)
   SfLocation *loc = g_new0 (SfLocation, 1);
   loc->clock = clock;
   loc->aors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  g_queue_init (&loc->writing);
   return loc;
 }
+
+static void written (GError *error, GPtrArray *committed, gpointer data);
+
+SfLocation *
+sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms, GError **error)
+{
+  SfLocStore *store = sf_loc_sqlite_open (path, busy_timeout_ms, written, error);
+  if (store == NULL)
+    return NULL;
+  SfLocation *loc = sf_location_new_memory (clock);
+  loc->store = store;
+  if (!store->klass->load (store, sf_clock_wall_us (clock) / G_USEC_PER_SEC, loc->aors, error)) {
+    sf_location_free (loc);
+    return NULL;
+  }
+  return loc;
+}
+
+static void pending_free (gpointer p);
 
 void
 sf_location_free (SfLocation *loc)
 {
   if (loc == NULL)
     return;
+  if (loc->store != NULL)
+    loc->store->klass->close (loc->store); /* commits what is queued; no more callbacks */
+  g_queue_clear_full (&loc->writing, pending_free);
   while (loc->pending != NULL) {
     GSource *src = loc->pending->data;
     loc->pending = g_list_delete_link (loc->pending, loc->pending);
@@ -60,7 +111,7 @@ sf_location_free (SfLocation *loc)
 static gint64
 now_s (SfLocation *loc)
 {
-  return sf_clock_now_us (loc->clock) / G_USEC_PER_SEC;
+  return sf_clock_wall_us (loc->clock) / G_USEC_PER_SEC; /* wall time: expiries outlive a restart */
 }
 
 /* The bindings of @aor with the expired ones dropped (NULL when none). */
@@ -96,14 +147,8 @@ snapshot (SfLocation *loc, const char *aor, GError *error)
   r->error = error;
   r->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
   GPtrArray *list = error == NULL ? live (loc, aor) : NULL;
-  for (guint i = 0; list != NULL && i < list->len; i++) {
-    const SfLocBinding *b = list->pdata[i];
-    SfLocBinding *c = g_new0 (SfLocBinding, 1);
-    *c = *b;
-    c->contact = g_strdup (b->contact);
-    c->call_id = g_strdup (b->call_id);
-    g_ptr_array_add (r->bindings, c);
-  }
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    g_ptr_array_add (r->bindings, sf_loc_binding_copy (list->pdata[i]));
   g_ptr_array_sort (r->bindings, by_q);
   return r;
 }
@@ -115,6 +160,7 @@ typedef struct {
   SfLocationFunc done;
   gpointer data;
   GDestroyNotify data_free;
+  char *aor;                  /* owned: an update's, while the store writes it */
 } Pending;
 
 static void
@@ -126,6 +172,7 @@ pending_free (gpointer p)
     if (d->data_free != NULL)
       d->data_free (d->data);
   }
+  g_free (d->aor);
   g_free (d);
 }
 
@@ -140,10 +187,8 @@ deliver (gpointer p)
   return G_SOURCE_REMOVE;
 }
 
-/* The result goes out in a later iteration of the thread-default main context,
- * as a remote store's would. */
-static void
-later (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
+static Pending *
+pending_new (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
 {
   Pending *d = g_new0 (Pending, 1);
   d->loc = loc;
@@ -151,6 +196,15 @@ later (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data,
   d->done = done;
   d->data = data;
   d->data_free = data_free;
+  return d;
+}
+
+/* The result goes out in a later iteration of the thread-default main context,
+ * as a remote store's would. */
+static void
+later (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
+{
+  Pending *d = pending_new (loc, r, done, data, data_free);
   d->src = g_idle_source_new ();
   g_source_set_callback (d->src, deliver, d, pending_free);
   g_source_set_priority (d->src, G_PRIORITY_DEFAULT);
@@ -195,10 +249,41 @@ purge (SfLocation *loc)
   g_list_free_full (copies, g_free);
 }
 
+/* The store's outcome of an update's write (in the main context, in order):
+ * the result goes out now, an error instead when the write failed, and then
+ * the core goes back to what the store holds unless a later update of the
+ * same address-of-record is still being written (its outcome will decide). */
+static void
+written (GError *error, GPtrArray *committed, gpointer data)
+{
+  Pending *d = data;
+  SfLocation *loc = d->loc;
+  g_queue_remove (&loc->writing, d);
+  if (error != NULL) {
+    SfLocationResult *r = d->result;
+    g_ptr_array_set_size (r->bindings, 0);
+    g_clear_error (&r->error);
+    r->error = g_error_copy (error);
+    gboolean later_one = FALSE;
+    for (GList *l = loc->writing.head; l != NULL && !later_one; l = l->next)
+      later_one = strcmp (((Pending *) l->data)->aor, d->aor) == 0;
+    if (!later_one && committed != NULL) {
+      if (committed->len > 0)
+        g_hash_table_insert (loc->aors, g_strdup (d->aor), g_steal_pointer (&committed));
+      else
+        g_hash_table_remove (loc->aors, d->aor);
+    }
+  }
+  g_clear_pointer (&committed, g_ptr_array_unref);
+  SfLocationResult *r = g_steal_pointer (&d->result);
+  d->done (r, d->data);
+  pending_free (d);
+}
+
 void
-sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
-                    const SfLocChange *changes, guint n_changes, SfLocationFunc done, gpointer data,
-                    GDestroyNotify data_free)
+sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, const SfLocOrigin *origin,
+                    gboolean remove_all, const SfLocChange *changes, guint n_changes, SfLocationFunc done,
+                    gpointer data, GDestroyNotify data_free)
 {
   GPtrArray *list = live (loc, aor);
   /* 10.3 step 7: a binding this Call-ID made with a CSeq not lower refuses the request, whole. */
@@ -270,13 +355,35 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
     }
     b->q = changes[k].q;
     b->expires_at = now + changes[k].expires_s;
-    g_free (b->call_id);
-    b->call_id = g_strdup (call_id);
     b->cseq = cseq;
+    b->reg_id = changes[k].reg_id;
+    /* every field from this REGISTER: a refresh from elsewhere moves the binding */
+    char **fields[] = { &b->call_id, &b->instance, &b->source, &b->transport, &b->local, &b->flow, &b->path, &b->node };
+    const char *values[] = { call_id, changes[k].instance, origin != NULL ? origin->source : NULL,
+                             origin != NULL ? origin->transport : NULL, origin != NULL ? origin->local : NULL,
+                             origin != NULL ? origin->flow : NULL, origin != NULL ? origin->path : NULL,
+                             origin != NULL ? origin->node : NULL };
+    for (guint f = 0; f < G_N_ELEMENTS (fields); f++) {
+      g_free (*fields[f]);
+      *fields[f] = g_strdup (values[f]);
+    }
   }
-  if (list != NULL && list->len == 0)
+  if (list != NULL && list->len == 0) {
     g_hash_table_remove (loc->aors, aor);
-  later (loc, snapshot (loc, aor, NULL), done, data, data_free);
+    list = NULL;
+  }
+  if (loc->store == NULL) {
+    later (loc, snapshot (loc, aor, NULL), done, data, data_free);
+    return;
+  }
+  /* written through: the result waits for the commit */
+  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    g_ptr_array_add (rows, sf_loc_binding_copy (list->pdata[i]));
+  Pending *d = pending_new (loc, snapshot (loc, aor, NULL), done, data, data_free);
+  d->aor = g_strdup (aor);
+  g_queue_push_tail (&loc->writing, d);
+  loc->store->klass->write (loc->store, aor, rows, now, d);
 }
 
 guint

@@ -3,7 +3,20 @@
  * a lookup's result comes back as an event), so a persistent store or one
  * shared by several servers can replace the in-memory one without touching the
  * flows.  Results are delivered in a later main-loop iteration, never from
- * inside the call that asked. */
+ * inside the call that asked.
+ *
+ * How it is built: a memory core plus an optional persistence layer
+ * (sf-location-store.h).  The core (a hash of address-of-record -> bindings)
+ * answers every lookup and checks every update (CSeq order, the limits) on the
+ * main thread, so the hot path never queries a database.  With a persistence
+ * layer (location.backend = sqlite) the core is loaded from it at start, and
+ * each accepted update hands the address-of-record's new bindings to it; the
+ * update's result is delivered only once they are committed, so a REGISTER is
+ * answered 200 only for bindings that survive a crash.  A write that fails
+ * gives the update SF_LOCATION_ERROR_STORE_FAILED and the core goes back to
+ * what the store holds.  A store shared by several nodes (redis, later) will
+ * be a second kind of layer that the lookups read too; the interface below
+ * does not change for it. */
 #pragma once
 #include <glib.h>
 #include "framework/sf-clock.h"
@@ -16,34 +29,56 @@ typedef enum {
   SF_LOCATION_ERROR_OUT_OF_ORDER, /* same Call-ID, CSeq not higher (10.3 step 7): 500 */
   SF_LOCATION_ERROR_FULL,         /* too many bindings for one address-of-record */
   SF_LOCATION_ERROR_STORE_FULL,   /* too many addresses-of-record (sf_location_set_max_aors) */
+  SF_LOCATION_ERROR_STORE_FAILED, /* the persistence layer could not write it (disk full, locked): 500, Retry-After */
 } SfLocationError;
 
 /* Most contacts one address-of-record may hold. */
 #define SF_LOCATION_MAX_BINDINGS 32
 
+/* One binding (schema version 1 of the sqlite store holds each field).  The
+ * strings are owned; the nullable ones are NULL when the REGISTER did not say. */
 typedef struct {
   char *contact;      /* the Contact URI as registered */
   double q;           /* 0..1, 1 when the Contact had no q */
-  gint64 expires_at;  /* clock seconds */
+  gint64 expires_at;  /* wall-clock UNIX seconds (sf_clock_wall_us): they outlive a restart */
   char *call_id;
   guint32 cseq;
+  char *source;       /* nullable: "192.0.2.1:5060", the address the REGISTER came from */
+  char *transport;    /* nullable: "udp" or "tcp", how it came */
+  char *local;        /* nullable: "127.0.0.1:5060", the local socket it came in on */
+  char *flow;         /* nullable: its connection flow (RFC 5626); not set yet */
+  char *path;         /* nullable: its Path values, comma-separated (RFC 3327) */
+  char *instance;     /* nullable: the Contact's +sip.instance (RFC 5626 4.1) */
+  guint32 reg_id;     /* the Contact's reg-id, 0 without one */
+  char *node;         /* nullable: the node that received it (sip.advertise); not set yet */
 } SfLocBinding;
 
 void sf_loc_binding_free (SfLocBinding *b);
+/* A deep copy (transfer full). */
+SfLocBinding *sf_loc_binding_copy (const SfLocBinding *b);
 
-/* One Contact of a REGISTER (10.3 step 7): @expires_s 0 removes it. */
+/* One Contact of a REGISTER (10.3 step 7): @expires_s 0 removes it.  The
+ * strings are borrowed for the call. */
 typedef struct {
   const char *contact;
   double q;
   gint64 expires_s;
+  const char *instance;  /* nullable: +sip.instance */
+  guint32 reg_id;        /* 0: none */
 } SfLocChange;
+
+/* What one REGISTER says about where it came from, the same for each of its
+ * contacts (borrowed for the call; every field nullable). */
+typedef struct {
+  const char *source, *transport, *local, *flow, *path, *node;
+} SfLocOrigin;
 
 /* The result of a lookup or an update: the address-of-record's live bindings
  * (SfLocBinding*, best q first), or an error. */
 typedef struct {
   GPtrArray *bindings;   /* owned */
   GError *error;         /* owned, nullable */
-  gint64 now;            /* clock seconds when it was made (for the expires left) */
+  gint64 now;            /* wall-clock seconds when it was made (for the expires left) */
 } SfLocationResult;
 void sf_location_result_free (SfLocationResult *r);
 
@@ -52,13 +87,21 @@ typedef void (*SfLocationFunc) (SfLocationResult *result, gpointer data);
 
 typedef struct _SfLocation SfLocation;
 
-/* The in-memory store, its expiries read from @clock (unowned, outlives it). */
+/* The in-memory store, its expiries read from @clock's wall time (unowned, outlives it). */
 SfLocation *sf_location_new_memory (SfClock *clock);
+/* The memory core over the SQLite file @path (made when missing, its schema
+ * migrated to the current version), its live bindings loaded; NULL with an
+ * error naming the file when it cannot be opened, is not a database or has a
+ * schema newer than this program's.  A write waits at most @busy_timeout_ms
+ * for a lock held by another process. */
+SfLocation *sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms, GError **error);
 /* At most @max addresses-of-record with bindings (0: no limit): a REGISTER that
  * would add one more, once the expired ones are purged, gets
  * SF_LOCATION_ERROR_STORE_FULL. */
 void sf_location_set_max_aors (SfLocation *loc, guint max);
-/* Results not delivered yet are dropped (their data freed with data_free). */
+/* Writes already handed to the persistence layer are committed first (the
+ * writer thread finishes its queue); results not delivered yet are dropped
+ * (their data freed with data_free). */
 void sf_location_free (SfLocation *loc);
 
 /* The live bindings of @aor (canonical, 10.3), to @done later in the main context. */
@@ -66,11 +109,12 @@ void sf_location_lookup (SfLocation *loc, const char *aor, SfLocationFunc done, 
                          GDestroyNotify data_free);
 /* One REGISTER's changes for @aor (10.3 steps 6-7): with @remove_all (Contact: *)
  * every binding goes; a binding with the same Call-ID and a CSeq not higher
- * refuses the whole update (SF_LOCATION_ERROR_OUT_OF_ORDER).  @done gets the
- * bindings after the update. */
-void sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
-                         const SfLocChange *changes, guint n_changes, SfLocationFunc done, gpointer data,
-                         GDestroyNotify data_free);
+ * refuses the whole update (SF_LOCATION_ERROR_OUT_OF_ORDER).  @origin
+ * (nullable) is recorded in each binding it adds or refreshes.  @done gets
+ * the bindings after the update, once they are written through. */
+void sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, const SfLocOrigin *origin,
+                         gboolean remove_all, const SfLocChange *changes, guint n_changes, SfLocationFunc done,
+                         gpointer data, GDestroyNotify data_free);
 /* Bindings held now (all addresses-of-record), for stats and tests. */
 guint sf_location_size (SfLocation *loc);
 

@@ -41,6 +41,39 @@ serving (SfCtx *ctx)
 
 static const char *const save_outcomes[] = { "answered", NULL };
 
+/* "192.0.2.1:5060", "[2001:db8::1]:5060" (transfer full; NULL without one). */
+static char *
+address_text (GInetSocketAddress *a)
+{
+  if (a == NULL)
+    return NULL;
+  GInetAddress *ip = g_inet_socket_address_get_address (a);
+  g_autofree char *host = g_inet_address_to_string (ip);
+  guint port = g_inet_socket_address_get_port (a);
+  if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6)
+    return g_strdup_printf ("[%s]:%u", host, port);
+  return g_strdup_printf ("%s:%u", host, port);
+}
+
+/* Every Path value of @msg, comma-separated as the lines were written
+ * (transfer full; NULL without one): recorded, not used yet (RFC 3327). */
+static char *
+path_values (SfSipMsg *msg)
+{
+  GString *p = NULL;
+  for (guint i = 0; i < sf_sip_msg_n_headers (msg); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (msg, i);
+    if (!sf_sip_str_caseeq (h->name, "Path"))
+      continue;
+    g_autofree char *v = sf_sip_str_dup (h->value);
+    if (p == NULL)
+      p = g_string_new (v);
+    else
+      g_string_append_printf (p, ", %s", v);
+  }
+  return p != NULL ? g_string_free (p, FALSE) : NULL;
+}
+
 /* A REGISTER (10.3 steps 1-7): for a domain we serve (else 404), an
  * address-of-record with a user (else 404; with registrar.users, one of them);
  * Contact: * only alone and with Expires: 0 (else 400); no contact that is
@@ -118,7 +151,17 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       return sf_registrar_answer (ctx, e, 400, "Bad q Value", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     char *uri = sf_sip_str_dup (c->uri->raw);
     g_ptr_array_add (strings, uri);
-    SfLocChange ch = { uri, q / 1000.0, MIN (exp, r->max_expires) };
+    SfLocChange ch = { uri, q / 1000.0, MIN (exp, r->max_expires), NULL, 0 };
+    /* RFC 5626 4.2: +sip.instance and reg-id, recorded for the outbound routing to come */
+    const SfSipParam *ip = sf_sip_value_param (c, "+sip.instance");
+    if (ip != NULL) {
+      ch.instance = sf_sip_str_dup (ip->value);
+      g_ptr_array_add (strings, (char *) ch.instance);
+    }
+    const SfSipParam *rp = sf_sip_value_param (c, "reg-id");
+    guint64 reg_id = 0;
+    if (rp != NULL && sf_sip_str_to_u64 (rp->value, G_MAXUINT32, &reg_id))
+      ch.reg_id = (guint32) reg_id;
     g_array_append_val (changes, ch);
   }
   if (star && (changes->len > 0 || contacts->len != 1 || expv == NULL || expv->number != 0))
@@ -136,14 +179,19 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sv->flow = (guint) MIN (longest, G_MAXINT32) + 1;
   }
   g_autofree char *call_id = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
-  sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, star,
+  g_autofree char *source = address_text (e->peer.remote);
+  g_autofree char *local = address_text (e->peer.local);
+  g_autofree char *path = path_values (e->msg);
+  /* the flow id and the node come with the outbound and cluster routing */
+  SfLocOrigin origin = { source, e->peer.proto == SF_SIP_TCP ? "tcp" : "udp", local, NULL, path, NULL };
+  sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, &origin, star,
                        (const SfLocChange *) (void *) changes->data, changes->len);
   return SF_OP_TRANSITION;
 }
 
 /* task:location after OpSaveBindings: 200 with every binding of the
  * address-of-record, each with its expires and q (10.3 step 8); an update out
- * of order 500. */
+ * of order 500; one the store could not write 500 with Retry-After. */
 static SfOpResult
 sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -155,6 +203,11 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (res->error != NULL && res->error->code == SF_LOCATION_ERROR_STORE_FULL) {
     const char *const lines[] = { "Retry-After: 60", NULL };
     return sf_registrar_answer (ctx, e, 503, "Location Service Full", lines);
+  }
+  if (res->error != NULL && res->error->code == SF_LOCATION_ERROR_STORE_FAILED) {
+    /* not written through: no 200 for bindings a crash would lose; the client tries again */
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    return sf_registrar_answer (ctx, e, 500, "Location Store Failed", lines);
   }
   if (res->error != NULL)
     return sf_registrar_answer (ctx, e, 500, res->error->code == SF_LOCATION_ERROR_OUT_OF_ORDER ? "Out Of Order" : "Too Many Bindings", NULL);
@@ -211,7 +264,8 @@ const SfOperatorDef sf_op_registrar_table[] = {
     "sip:REGISTER", NULL, "RFC 3261 10.3" },
   { "OpRegisterReply", sf_op_register_reply, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes task:location after OpSaveBindings: 200 with every current binding, its expires and q, or 500 (out of "
-    "order, too many) or 503 (the location service is full); then transitions", "task:location", NULL,
+    "order, too many; the location store could not write it: with Retry-After) or 503 (the location service is "
+    "full); then transitions", "task:location", NULL,
     "RFC 3261 10.3 step 8" },
 };
 const gsize sf_op_registrar_table_len = G_N_ELEMENTS (sf_op_registrar_table);

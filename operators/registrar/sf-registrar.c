@@ -19,6 +19,14 @@ static const SfConfigKey registrar_keys[] = {
     "most addresses-of-record with bindings at once; one more REGISTER gets 503 (memory bound without a users file)" },
 };
 
+static const SfConfigKey location_keys[] = {
+  { "backend", SF_CFG_STRING, "sqlite", 0, 0, NULL,
+    "where the bindings live: sqlite (a file, written through before each 200; loaded at start) or memory (lost on exit)" },
+  { "uri", SF_CFG_STRING, NULL, 0, 0, NULL, "sqlite: the database file (default: core.state_dir/location.sqlite)" },
+  { "busy_timeout_ms", SF_CFG_INT, "2000", 0, 60000, NULL,
+    "sqlite: longest wait for a lock another process holds; past it the REGISTER gets 500 with Retry-After" },
+};
+
 static const SfConfigKey auth_keys[] = {
   { "algorithms", SF_CFG_LIST, "MD5", 0, 0, NULL,
     "digest algorithms offered, one challenge each: SHA-256 ones first, then MD5 ones (docs/servers.md)" },
@@ -33,6 +41,7 @@ gboolean
 sf_registrar_declare_config (SfConfig *cfg, GError **error)
 {
   return sf_config_declare (cfg, "registrar", registrar_keys, G_N_ELEMENTS (registrar_keys), error) &&
+         sf_config_declare (cfg, "location", location_keys, G_N_ELEMENTS (location_keys), error) &&
          sf_config_declare (cfg, "auth", auth_keys, G_N_ELEMENTS (auth_keys), error);
 }
 
@@ -113,6 +122,31 @@ sf_registrar_stats_fields (SfRegistrar *r)
   return g_strdup_printf ("\"nonce_slots_used\":%u", sf_digest_server_slots_used (r->digest, now_s));
 }
 
+/* The location service location.backend names (docs/servers.md). */
+static SfLocation *
+location_open (SfEndpoint *ep, SfConfig *cfg, GError **error)
+{
+  const char *backend = sf_config_get_string (cfg, "location", "backend");
+  if (g_strcmp0 (backend, "memory") == 0)
+    return sf_location_new_memory (sf_endpoint_clock (ep));
+  if (g_strcmp0 (backend, "redis") == 0) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "%s: location.backend: redis is not built yet (memory or sqlite)",
+                 sf_config_get_source (cfg, "location", "backend"));
+    return NULL;
+  }
+  if (g_strcmp0 (backend, "sqlite") != 0) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: location.backend: expected memory or sqlite, got '%s'",
+                 sf_config_get_source (cfg, "location", "backend"), backend != NULL ? backend : "");
+    return NULL;
+  }
+  const char *uri = sf_config_get_string (cfg, "location", "uri");
+  g_autofree char *dir = sf_state_dir (cfg);
+  g_autofree char *path = uri != NULL && *uri != '\0' ? g_strdup (uri) : g_build_filename (dir, "location.sqlite", NULL);
+  return sf_location_new_sqlite (sf_endpoint_clock (ep), path, (guint) sf_config_get_int (cfg, "location", "busy_timeout_ms"),
+                                 error);
+}
+
 gboolean
 sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
 {
@@ -183,7 +217,11 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"),
                                     (guint) sf_config_get_int (cfg, "auth", "nonce_slots"));
   memset (secret, 0, sizeof secret);
-  r->loc = sf_location_new_memory (sf_endpoint_clock (ep));
+  r->loc = location_open (ep, cfg, error);
+  if (r->loc == NULL) {
+    registrar_free (r);
+    return FALSE;
+  }
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
   r->ep = ep;
   r->log_failures = sf_config_get_bool (cfg, "auth", "log_failures");
@@ -300,11 +338,11 @@ sf_registrar_lookup (SfCtx *ctx, const char *aor)
 }
 
 void
-sf_registrar_update (SfCtx *ctx, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
-                     const SfLocChange *changes, guint n_changes)
+sf_registrar_update (SfCtx *ctx, const char *aor, const char *call_id, guint32 cseq, const SfLocOrigin *origin,
+                     gboolean remove_all, const SfLocChange *changes, guint n_changes)
 {
-  sf_location_update (sf_registrar_from_ctx (ctx)->loc, aor, call_id, cseq, remove_all, changes, n_changes, deliver,
-                      reply_to (ctx), reply_free);
+  sf_location_update (sf_registrar_from_ctx (ctx)->loc, aor, call_id, cseq, origin, remove_all, changes, n_changes,
+                      deliver, reply_to (ctx), reply_free);
 }
 
 SfOpResult

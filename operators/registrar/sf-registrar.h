@@ -38,9 +38,11 @@ typedef struct {
   guint log_untracked;      /* and failures from sources past SF_AUTH_LOG_SOURCES in it */
 } SfRegistrar;
 
-/* Declares [registrar] and [auth]. */
+/* Declares [registrar], [location] and [auth]. */
 gboolean sf_registrar_declare_config (SfConfig *cfg, GError **error);
-/* Reads the sections and the users file (errors name the file and line) and
+/* Reads the sections and the users file (errors name the file and line),
+ * opens the location service location.backend names (a database that cannot
+ * be opened is an error naming the file), and
  * attaches the result as the registrar module's state; the endpoint's clock
  * drives binding expiry and nonces.  (The module's stats_fields gives
  * nonce_slots_used with a users file.) */
@@ -111,7 +113,7 @@ gboolean sf_registrar_from_matches (SfCtx *ctx, SfSipMsg *req, const char *usern
 /* A lookup or an update of the location service whose result comes back to
  * @ctx's instance as the event task:location (payload SfLocationResult). */
 void sf_registrar_lookup (SfCtx *ctx, const char *aor);
-void sf_registrar_update (SfCtx *ctx, const char *aor, const char *call_id, guint32 cseq, gboolean remove_all,
-                          const SfLocChange *changes, guint n_changes);
+void sf_registrar_update (SfCtx *ctx, const char *aor, const char *call_id, guint32 cseq, const SfLocOrigin *origin,
+                          gboolean remove_all, const SfLocChange *changes, guint n_changes);
 
 G_END_DECLS

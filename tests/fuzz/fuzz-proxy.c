@@ -352,6 +352,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   SfConfig *cfg = sf_config_new ();
   SfRegistry *reg = sf_registry_new (cfg, sf_builtin_modules); /* declares [sip], [registrar], [proxy] */
   sf_config_set (cfg, "registrar.max_aors=64", NULL);
+  /* each input starts with no binding (a database would carry them from one to the next) */
+  sf_config_set (cfg, "location.backend=memory", NULL);
   g_autofree char *users = g_strdup_printf ("registrar.users=%s/users", dir);
   g_autofree char *secret = g_strdup_printf ("core.secret_file=%s/secret", dir);
   if (!sf_config_set (cfg, users, NULL) || !sf_config_set (cfg, secret, NULL) ||

@@ -7,6 +7,7 @@
 set -u
 SIPFLOW=${SIPFLOW:-$PWD/sipflow}
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 UAS_PID=
 trap '[ -n "$UAS_PID" ] && kill "$UAS_PID" 2>/dev/null; rm -rf "$T"' EXIT
 n=0

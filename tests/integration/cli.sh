@@ -12,6 +12,7 @@ set -u
 SIPFLOW=${SIPFLOW:-$PWD/sipflow}
 SRC=${SF_SRCDIR:-$PWD}
 T=$(mktemp -d)
+export XDG_STATE_HOME="$T/state" # its own location database and secret
 trap 'rm -rf "$T"' EXIT
 n=0
 fails=0

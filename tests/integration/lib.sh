@@ -4,6 +4,12 @@
 set -u
 SIPFLOW=${SIPFLOW:-$PWD/sipflow}
 T=$(mktemp -d)
+# No process shares state (the secret, the location database) with another
+# test or an earlier run: whatever is started directly gets $T/state, what
+# start() starts gets $T/NAME.state (a restart under the same state dir passes
+# --set core.state_dir).  STATE_DIRECTORY (systemd's) would win over both.
+export XDG_STATE_HOME="$T/state"
+unset STATE_DIRECTORY
 PIDS=()
 n=0
 fails=0
@@ -23,8 +29,9 @@ cleanup() {
 trap cleanup EXIT
 
 # start NAME FLOW ARGS...: runs 'sipflow run FLOW ARGS' with a UDP socket on a
-# free loopback port ($LISTEN, default udp:127.0.0.1:0); sets PORT_<NAME> once it
-# listens.  FD_<NAME> writes its stdin.
+# free loopback port ($LISTEN, default udp:127.0.0.1:0) and its own state
+# directory ($T/NAME.state); sets PORT_<NAME> once it listens.  FD_<NAME>
+# writes its stdin.
 start() {
   local name=$1 flow=$2
   shift 2
@@ -37,7 +44,7 @@ start() {
     *ua.xml*media.backend=null*) ;;
     *ua.xml*) [ -n "$asan" ] && asan="$asan:fast_unwind_on_malloc=0" ;;
   esac
-  ASAN_OPTIONS=$asan "$SIPFLOW" run "$flow" --listen "${LISTEN:-udp:127.0.0.1:0}" "$@" <"$T/$name.in" \
+  XDG_STATE_HOME="$T/$name.state" ASAN_OPTIONS=$asan "$SIPFLOW" run "$flow" --listen "${LISTEN:-udp:127.0.0.1:0}" "$@" <"$T/$name.in" \
     >"$T/$name.events" 2>"$T/$name.err" &
   PIDS+=($!)
   eval "PID_$name=$!"

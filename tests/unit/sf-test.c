@@ -97,6 +97,9 @@ sf_test_env_new (void)
   SfTestEnv *env = g_new0 (SfTestEnv, 1);
   env->cfg = sf_config_new ();
   env->reg = sf_registry_new (env->cfg, sf_builtin_modules);
+  /* no test shares a database file with another: those of the store make their own */
+  if (!sf_config_set (env->cfg, "location.backend=memory", NULL))
+    g_error ("location.backend is not declared");
   g_autoptr (GError) error = NULL;
   if (!sf_registry_add (env->reg, NULL, test_ops, G_N_ELEMENTS (test_ops), &error))
     g_error ("test operators: %s", error->message);

@@ -1,5 +1,6 @@
-/* test-location.c: the in-memory location service (operators/registrar/sf-location.h)
- * on a fake clock: results come in a later main-loop iteration; bindings added,
+/* test-location.c: the location service (operators/registrar/sf-location.h),
+ * each store test on both backends (memory; sqlite on a file under a temp
+ * dir), on a fake clock: results come in a later main-loop iteration; bindings added,
  * refreshed, removed (expires 0 and Contact: *), ordered by q, expired on time;
  * a CSeq not above the last one for the same Call-ID refused (10.3 step 7); the
  * per-address limit (a REGISTER past it changes nothing); the limit on
@@ -11,7 +12,55 @@
 #include "sf-test.h"
 #include "operators/registrar/sf-location.h"
 #include "operators/registrar/sf-registrar.h"
+#include "operators/registrar/sf-location-store.h"
+#include <glib/gstdio.h>
+#include <sqlite3.h>
 #include <string.h>
+
+/* The backend the store tests run on, and the sqlite one's file. */
+static gboolean on_sqlite;
+static char *db_dir, *db_path;
+
+static SfLocation *
+new_store (SfClock *clock)
+{
+  if (!on_sqlite)
+    return sf_location_new_memory (clock);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
+  if (loc == NULL)
+    g_error ("%s", e->message);
+  return loc;
+}
+
+/* A fresh file (and directory) for each sqlite test. */
+static void
+fresh_db (void)
+{
+  if (db_dir != NULL) {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", db_dir);
+    (void) !system (cmd);
+  }
+  g_free (db_dir);
+  g_free (db_path);
+  db_dir = g_dir_make_tmp ("sf-location-XXXXXX", NULL);
+  g_assert (db_dir != NULL);
+  db_path = g_build_filename (db_dir, "state", "location.sqlite", NULL); /* the directory is made */
+}
+
+static int
+suite_clean (void)
+{
+  if (db_dir != NULL) {
+    g_autofree char *cmd = g_strdup_printf ("rm -rf '%s'", db_dir);
+    (void) !system (cmd);
+  }
+  g_clear_pointer (&db_dir, g_free);
+  g_clear_pointer (&db_path, g_free);
+  return 0;
+}
+
+#define CH(contact, q, exp) { contact, q, exp, NULL, 0 }
 
 static void
 keep (SfLocationResult *r, gpointer data)
@@ -20,12 +69,25 @@ keep (SfLocationResult *r, gpointer data)
   *out = r;
 }
 
-/* Runs the main context until the result comes (bounded). */
+static gboolean
+set_flag (gpointer p)
+{
+  *(gboolean *) p = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main context until the result comes (bounded: 10 s; the sqlite
+ * one comes from the writer thread). */
 static SfLocationResult *
 wait_result (SfLocationResult **slot)
 {
-  for (int i = 0; i < 100 && *slot == NULL; i++)
-    g_main_context_iteration (NULL, FALSE);
+  gboolean late = FALSE;
+  guint id = g_timeout_add (10000, set_flag, &late);
+  while (*slot == NULL && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (!late)
+    g_source_remove (id);
+  g_assert (*slot != NULL);
   return *slot;
 }
 
@@ -33,7 +95,7 @@ static SfLocationResult *
 update (SfLocation *loc, const char *aor, const char *cid, guint32 cseq, gboolean star, const SfLocChange *c, guint n)
 {
   SfLocationResult *r = NULL;
-  sf_location_update (loc, aor, cid, cseq, star, c, n, keep, &r, NULL);
+  sf_location_update (loc, aor, cid, cseq, NULL, star, c, n, keep, &r, NULL);
   g_assert (r == NULL); /* never from inside the call */
   return wait_result (&r);
 }
@@ -50,8 +112,8 @@ static void
 test_bindings (void)
 {
   SfClock *clock = sf_clock_new_fake (1000 * G_USEC_PER_SEC);
-  SfLocation *loc = sf_location_new_memory (clock);
-  const SfLocChange two[] = { { "sip:a@192.0.2.1", 0.5, 60 }, { "sip:a@192.0.2.2", 0.9, 120 } };
+  SfLocation *loc = new_store (clock);
+  const SfLocChange two[] = { CH ("sip:a@192.0.2.1", 0.5, 60), CH ("sip:a@192.0.2.2", 0.9, 120) };
   g_autoptr (SfLocationResult) r1 = update (loc, "sip:alice@example.com", "c1", 1, FALSE, two, 2);
   CU_ASSERT_PTR_NULL (r1->error);
   CU_ASSERT_EQUAL_FATAL (r1->bindings->len, 2);
@@ -59,7 +121,7 @@ test_bindings (void)
   CU_ASSERT_EQUAL (((SfLocBinding *) r1->bindings->pdata[0])->expires_at - r1->now, 120);
   CU_ASSERT_EQUAL (sf_location_size (loc), 2);
   /* the same Call-ID with a CSeq not above: refused whole (10.3 step 7) */
-  const SfLocChange again[] = { { "sip:a@192.0.2.1", 1.0, 600 } };
+  const SfLocChange again[] = { CH ("sip:a@192.0.2.1", 1.0, 600) };
   g_autoptr (SfLocationResult) r2 = update (loc, "sip:alice@example.com", "c1", 1, FALSE, again, 1);
   CU_ASSERT_PTR_NOT_NULL (r2->error);
   CU_ASSERT_TRUE (r2->error != NULL && r2->error->code == SF_LOCATION_ERROR_OUT_OF_ORDER);
@@ -73,7 +135,7 @@ test_bindings (void)
   CU_ASSERT_EQUAL_FATAL (r4->bindings->len, 1);
   CU_ASSERT_STRING_EQUAL (((SfLocBinding *) r4->bindings->pdata[0])->contact, "sip:a@192.0.2.1");
   /* expires 0 removes; Contact: * clears */
-  const SfLocChange gone[] = { { "sip:a@192.0.2.1", 1.0, 0 } };
+  const SfLocChange gone[] = { CH ("sip:a@192.0.2.1", 1.0, 0) };
   g_autoptr (SfLocationResult) r5 = update (loc, "sip:alice@example.com", "c2", 2, FALSE, gone, 1);
   CU_ASSERT_EQUAL (r5->bindings->len, 0);
   CU_ASSERT_EQUAL (sf_location_size (loc), 0);
@@ -86,7 +148,7 @@ test_bindings (void)
   SfLocationResult *last = NULL;
   for (int i = 0; i <= SF_LOCATION_MAX_BINDINGS; i++) {
     g_autofree char *c = g_strdup_printf ("sip:x@192.0.2.%d", i + 1);
-    SfLocChange one = { c, 1.0, 60 };
+    SfLocChange one = CH (c, 1.0, 60);
     g_clear_pointer (&last, sf_location_result_free);
     last = update (loc, "sip:many@example.com", "c5", (guint32) i + 1, FALSE, &one, 1);
   }
@@ -94,7 +156,7 @@ test_bindings (void)
   sf_location_result_free (last);
   /* a REGISTER past the limit is refused whole: removing one and adding two
    * (one too many) changes nothing; removing one and adding one is fine */
-  const SfLocChange swap_two[] = { { "sip:x@192.0.2.1", 1.0, 0 }, { "sip:y@192.0.2.1", 1.0, 60 }, { "sip:y@192.0.2.2", 1.0, 60 } };
+  const SfLocChange swap_two[] = { CH ("sip:x@192.0.2.1", 1.0, 0), CH ("sip:y@192.0.2.1", 1.0, 60), CH ("sip:y@192.0.2.2", 1.0, 60) };
   g_autoptr (SfLocationResult) r9 = update (loc, "sip:many@example.com", "c5", 100, FALSE, swap_two, 3);
   CU_ASSERT_TRUE (r9->error != NULL && r9->error->code == SF_LOCATION_ERROR_FULL);
   g_autoptr (SfLocationResult) now = lookup (loc, "sip:many@example.com");
@@ -108,11 +170,11 @@ test_bindings (void)
   CU_ASSERT_EQUAL (r10->bindings->len, SF_LOCATION_MAX_BINDINGS);
   /* a contact given twice counts as its last occurrence: removed then added
    * again is one binding more, so at the limit it is refused */
-  const SfLocChange twice[] = { { "sip:z@192.0.2.9", 1.0, 0 }, { "sip:z@192.0.2.9", 1.0, 60 } };
+  const SfLocChange twice[] = { CH ("sip:z@192.0.2.9", 1.0, 0), CH ("sip:z@192.0.2.9", 1.0, 60) };
   g_autoptr (SfLocationResult) r11 = update (loc, "sip:many@example.com", "c5", 102, FALSE, twice, 2);
   CU_ASSERT_TRUE (r11->error != NULL && r11->error->code == SF_LOCATION_ERROR_FULL);
   /* added then removed in the same REGISTER: nothing more, accepted */
-  const SfLocChange undone[] = { { "sip:z@192.0.2.9", 1.0, 60 }, { "sip:z@192.0.2.9", 1.0, 0 } };
+  const SfLocChange undone[] = { CH ("sip:z@192.0.2.9", 1.0, 60), CH ("sip:z@192.0.2.9", 1.0, 0) };
   g_autoptr (SfLocationResult) r12 = update (loc, "sip:many@example.com", "c5", 103, FALSE, undone, 2);
   CU_ASSERT_PTR_NULL (r12->error);
   CU_ASSERT_EQUAL (r12->bindings->len, SF_LOCATION_MAX_BINDINGS);
@@ -128,10 +190,10 @@ static void
 test_max_aors (void)
 {
   SfClock *clock = sf_clock_new_fake (1000 * G_USEC_PER_SEC);
-  SfLocation *loc = sf_location_new_memory (clock);
+  SfLocation *loc = new_store (clock);
   sf_location_set_max_aors (loc, 2);
-  const SfLocChange short_one[] = { { "sip:a@192.0.2.1", 1.0, 10 } };
-  const SfLocChange long_one[] = { { "sip:b@192.0.2.1", 1.0, 600 } };
+  const SfLocChange short_one[] = { CH ("sip:a@192.0.2.1", 1.0, 10) };
+  const SfLocChange long_one[] = { CH ("sip:b@192.0.2.1", 1.0, 600) };
   g_autoptr (SfLocationResult) r1 = update (loc, "sip:a@example.com", "c1", 1, FALSE, short_one, 1);
   g_autoptr (SfLocationResult) r2 = update (loc, "sip:b@example.com", "c2", 1, FALSE, long_one, 1);
   CU_ASSERT_TRUE (r1->error == NULL && r2->error == NULL);
@@ -148,6 +210,187 @@ test_max_aors (void)
   CU_ASSERT_EQUAL (sf_location_size (loc), 2);
   sf_location_free (loc);
   sf_clock_free (clock);
+}
+
+static void
+test_bindings_memory (void)
+{
+  on_sqlite = FALSE;
+  test_bindings ();
+}
+
+static void
+test_bindings_sqlite (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  test_bindings ();
+}
+
+static void
+test_max_aors_memory (void)
+{
+  on_sqlite = FALSE;
+  test_max_aors ();
+}
+
+static void
+test_max_aors_sqlite (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  test_max_aors ();
+}
+
+static const SfLocBinding *
+binding (SfLocationResult *r, const char *contact)
+{
+  for (guint i = 0; r != NULL && i < r->bindings->len; i++)
+    if (strcmp (((SfLocBinding *) r->bindings->pdata[i])->contact, contact) == 0)
+      return r->bindings->pdata[i];
+  return NULL;
+}
+
+/* sqlite: what was answered is there after the store is closed and opened
+ * again, every field of it, expiries in wall-clock seconds; expired ones are
+ * not loaded; a removal is written through too. */
+static void
+test_sqlite_reopen (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  SfClock *clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  SfLocation *loc = new_store (clock);
+  const SfLocOrigin from = { "192.0.2.7:5062", "tcp", "127.0.0.1:5060", NULL, "<sip:edge.example.com;lr>", NULL };
+  const SfLocChange two[] = { { "sip:a@192.0.2.7:5062", 0.5, 600, "\"<urn:uuid:00000000-0000-0000-0000-000000000001>\"", 1 },
+                              CH ("sip:b@192.0.2.8", 1.0, 60) };
+  SfLocationResult *r = NULL;
+  sf_location_update (loc, "sip:alice@example.com", "c1", 7, &from, FALSE, two, 2, keep, &r, NULL);
+  sf_location_result_free (wait_result (&r));
+  const SfLocChange gone[] = { CH ("sip:x@192.0.2.9", 1.0, 60) };
+  g_autoptr (SfLocationResult) r2 = update (loc, "sip:bob@example.com", "c2", 1, FALSE, gone, 1);
+  const SfLocChange off[] = { CH ("sip:x@192.0.2.9", 1.0, 0) };
+  g_autoptr (SfLocationResult) r3 = update (loc, "sip:bob@example.com", "c2", 2, FALSE, off, 1);
+  sf_location_free (loc);
+  /* 61 s later: b has expired */
+  sf_clock_fake_set_us (clock, (G_GINT64_CONSTANT (1700000000) + 61) * G_USEC_PER_SEC);
+  loc = new_store (clock);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 1);
+  g_autoptr (SfLocationResult) got = lookup (loc, "sip:alice@example.com");
+  const SfLocBinding *a = binding (got, "sip:a@192.0.2.7:5062");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a);
+  CU_ASSERT_EQUAL (a->expires_at, 1700000000 + 600);
+  CU_ASSERT_DOUBLE_EQUAL (a->q, 0.5, 1e-9);
+  CU_ASSERT_STRING_EQUAL (a->call_id, "c1");
+  CU_ASSERT_EQUAL (a->cseq, 7);
+  CU_ASSERT_STRING_EQUAL (a->source, "192.0.2.7:5062");
+  CU_ASSERT_STRING_EQUAL (a->transport, "tcp");
+  CU_ASSERT_STRING_EQUAL (a->local, "127.0.0.1:5060");
+  CU_ASSERT_STRING_EQUAL (a->path, "<sip:edge.example.com;lr>");
+  CU_ASSERT_STRING_EQUAL (a->instance, "\"<urn:uuid:00000000-0000-0000-0000-000000000001>\"");
+  CU_ASSERT_EQUAL (a->reg_id, 1);
+  CU_ASSERT_PTR_NULL (a->flow);
+  CU_ASSERT_PTR_NULL (a->node);
+  /* the CSeq order holds across the restart (10.3 step 7) */
+  const SfLocChange again[] = { CH ("sip:a@192.0.2.7:5062", 1.0, 600) };
+  g_autoptr (SfLocationResult) r4 = update (loc, "sip:alice@example.com", "c1", 7, FALSE, again, 1);
+  CU_ASSERT_TRUE (r4->error != NULL && r4->error->code == SF_LOCATION_ERROR_OUT_OF_ORDER);
+  g_autoptr (SfLocationResult) nobody = lookup (loc, "sip:bob@example.com");
+  CU_ASSERT_EQUAL (nobody->bindings->len, 0);
+  sf_location_free (loc);
+  sf_clock_free (clock);
+}
+
+static int
+user_version (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  int v = -1;
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+      sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step (st) == SQLITE_ROW)
+    v = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  sqlite3_close (db);
+  return v;
+}
+
+static void
+exec_on (const char *path, const char *sql)
+{
+  sqlite3 *db = NULL;
+  g_assert (sqlite3_open (path, &db) == SQLITE_OK);
+  g_assert (sqlite3_exec (db, sql, NULL, NULL, NULL) == SQLITE_OK);
+  sqlite3_close (db);
+}
+
+/* sqlite: a version-0 database (no tables) is migrated to the current
+ * schema; a newer version, a file that is no database and a path that cannot
+ * be made are errors naming the file. */
+static void
+test_sqlite_migration (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autofree char *dir = g_path_get_dirname (db_path);
+  g_mkdir_with_parents (dir, 0700);
+  exec_on (db_path, "CREATE TABLE unrelated (x); PRAGMA user_version = 0");
+  CU_ASSERT_EQUAL (user_version (db_path), 0);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 100, &e);
+  CU_ASSERT_PTR_NOT_NULL (loc);
+  sf_location_free (loc);
+  CU_ASSERT_EQUAL (user_version (db_path), SF_LOC_SQLITE_SCHEMA);
+  exec_on (db_path, "PRAGMA user_version = 99");
+  loc = sf_location_new_sqlite (clock, db_path, 100, &e);
+  CU_ASSERT_PTR_NULL (loc);
+  CU_ASSERT_TRUE (e != NULL && strstr (e->message, db_path) != NULL && strstr (e->message, "schema version 99") != NULL);
+  g_clear_error (&e);
+  g_autofree char *junk = g_build_filename (dir, "junk.sqlite", NULL);
+  CU_ASSERT_TRUE (g_file_set_contents (junk, "this is not a database, not even close to one; long enough to be read", -1, NULL));
+  loc = sf_location_new_sqlite (clock, junk, 100, &e);
+  CU_ASSERT_PTR_NULL (loc);
+  CU_ASSERT_TRUE (e != NULL && strstr (e->message, junk) != NULL && strstr (e->message, "not a database") != NULL);
+  if (e != NULL && strstr (e->message, "not a database") == NULL)
+    g_printerr ("junk: %s\n", e->message);
+  g_clear_error (&e);
+  g_autofree char *under_file = g_build_filename (junk, "location.sqlite", NULL);
+  loc = sf_location_new_sqlite (clock, under_file, 100, &e);
+  CU_ASSERT_PTR_NULL (loc);
+  CU_ASSERT_TRUE (e != NULL && strstr (e->message, under_file) != NULL);
+}
+
+/* sqlite: a write that cannot get the lock within the busy timeout gives the
+ * update STORE_FAILED, and the core goes back to what the file holds; once the
+ * lock is gone, writes go through again. */
+static void
+test_sqlite_write_fails (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 50, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  const SfLocChange one[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
+  g_autoptr (SfLocationResult) r1 = update (loc, "sip:alice@example.com", "c1", 1, FALSE, one, 1);
+  CU_ASSERT_PTR_NULL (r1->error);
+  sqlite3 *other = NULL;
+  CU_ASSERT_EQUAL_FATAL (sqlite3_open (db_path, &other), SQLITE_OK);
+  CU_ASSERT_EQUAL (sqlite3_exec (other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  const SfLocChange two[] = { CH ("sip:b@192.0.2.2", 1.0, 60) };
+  g_autoptr (SfLocationResult) r2 = update (loc, "sip:alice@example.com", "c1", 2, FALSE, two, 1);
+  CU_ASSERT_TRUE (r2->error != NULL && r2->error->code == SF_LOCATION_ERROR_STORE_FAILED);
+  g_autoptr (SfLocationResult) now = lookup (loc, "sip:alice@example.com");
+  CU_ASSERT_EQUAL (now->bindings->len, 1);
+  CU_ASSERT_PTR_NOT_NULL (binding (now, "sip:a@192.0.2.1"));
+  sqlite3_exec (other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close (other);
+  g_autoptr (SfLocationResult) r3 = update (loc, "sip:alice@example.com", "c1", 3, FALSE, two, 1);
+  CU_ASSERT_PTR_NULL (r3->error);
+  CU_ASSERT_EQUAL (r3->bindings->len, 2);
+  sf_location_free (loc);
 }
 
 static void
@@ -241,9 +484,14 @@ test_qvalues (void)
 void
 sf_test_register_location (void)
 {
-  CU_pSuite s = CU_add_suite ("location", NULL, NULL);
-  SF_ADD_TEST (s, test_bindings);
-  SF_ADD_TEST (s, test_max_aors);
+  CU_pSuite s = CU_add_suite ("location", NULL, suite_clean);
+  SF_ADD_TEST (s, test_bindings_memory);
+  SF_ADD_TEST (s, test_bindings_sqlite);
+  SF_ADD_TEST (s, test_max_aors_memory);
+  SF_ADD_TEST (s, test_max_aors_sqlite);
+  SF_ADD_TEST (s, test_sqlite_reopen);
+  SF_ADD_TEST (s, test_sqlite_migration);
+  SF_ADD_TEST (s, test_sqlite_write_fails);
   SF_ADD_TEST (s, test_users_file);
   SF_ADD_TEST (s, test_algorithm_order);
   SF_ADD_TEST (s, test_qvalues);

@@ -1,0 +1,416 @@
+/* sf-location-sqlite.c: the location service's SQLite layer (see
+ * sf-location-store.h, docs/servers.md "The location service on disk").
+ *
+ * One file, WAL journal, synchronous=NORMAL: a commit is in the WAL file when
+ * COMMIT returns, so a killed process loses nothing committed; power loss may
+ * lose the last commits (not yet checkpointed), never corrupt the file.  One
+ * writer thread owns the connection after the load: the main loop hands it
+ * writes through a GAsyncQueue; it takes every write queued, commits them in
+ * one transaction (group commit: one WAL append and fsync-free commit for a
+ * burst of REGISTERs), then hands the outcomes back to the main context
+ * through one GSource.  Every statement binds its values (no SQL is built from
+ * what a REGISTER carries).  Expired rows are deleted by the writer every
+ * PURGE_EVERY_S seconds. */
+#include "config.h"
+#include "sf-location-store.h"
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+
+#define PURGE_EVERY_S 60
+
+typedef struct {
+  char *aor;             /* NULL: the quit op */
+  GPtrArray *bindings;   /* owned */
+  gint64 now;
+  gpointer data;
+  GError *error;         /* set by the writer on failure */
+  GPtrArray *committed;  /* set by the writer on failure: what the store still holds */
+} Op;
+
+typedef struct {
+  SfLocStore base;
+  char *path;
+  sqlite3 *db;
+  GThread *thread;
+  GAsyncQueue *in;       /* Op*, to the writer */
+  GMutex lock;           /* guards out */
+  GQueue out;            /* Op*, done, to the main context */
+  GSource *wake;         /* in the opener's main context */
+  sqlite3_stmt *del, *ins, *sel, *purge;
+} Store;
+
+static void
+op_free (Op *op)
+{
+  g_free (op->aor);
+  g_clear_pointer (&op->bindings, g_ptr_array_unref);
+  g_clear_pointer (&op->committed, g_ptr_array_unref);
+  g_clear_error (&op->error);
+  g_free (op);
+}
+
+static gboolean
+fail (Store *s, GError **error, const char *what)
+{
+  g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "location.uri: %s: %s: %s", s->path, what,
+               sqlite3_errmsg (s->db));
+  return FALSE;
+}
+
+static gboolean
+exec (Store *s, const char *sql, GError **error)
+{
+  if (sqlite3_exec (s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return fail (s, error, sql);
+  return TRUE;
+}
+
+/* Version 0 (a new file) -> 1: the bindings table, its expiry index. */
+static const char *const migrations[SF_LOC_SQLITE_SCHEMA] = {
+  "CREATE TABLE binding ("
+  " aor TEXT NOT NULL, contact TEXT NOT NULL, q REAL NOT NULL, expires INTEGER NOT NULL,"
+  " call_id TEXT NOT NULL, cseq INTEGER NOT NULL, source TEXT, transport TEXT, local TEXT,"
+  " flow TEXT, path TEXT, instance TEXT, reg_id INTEGER NOT NULL DEFAULT 0, node TEXT,"
+  " PRIMARY KEY (aor, contact)) WITHOUT ROWID;"
+  "CREATE INDEX binding_expires ON binding (expires);",
+};
+
+/* Brings the schema to SF_LOC_SQLITE_SCHEMA, one step a version, in one
+ * transaction (two processes starting on one file migrate it once). */
+static gboolean
+migrate (Store *s, GError **error)
+{
+  if (!exec (s, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  sqlite3_stmt *st = NULL;
+  int version = -1;
+  if (sqlite3_prepare_v2 (s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step (st) == SQLITE_ROW)
+    version = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  if (version < 0) {
+    fail (s, error, "reading the schema version");
+    sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+    return FALSE;
+  }
+  if (version > SF_LOC_SQLITE_SCHEMA) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED,
+                 "location.uri: %s: schema version %d is newer than this program's (%d)", s->path, version,
+                 SF_LOC_SQLITE_SCHEMA);
+    sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+    return FALSE;
+  }
+  for (int v = version; v < SF_LOC_SQLITE_SCHEMA; v++) {
+    g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %d", v + 1);
+    if (!exec (s, migrations[v], error) || !exec (s, set, error)) {
+      g_prefix_error (error, "migrating from schema version %d: ", v);
+      sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  }
+  return exec (s, "COMMIT", error);
+}
+
+static gpointer writer (gpointer p);
+
+static char *
+column_text (sqlite3_stmt *st, int i)
+{
+  const unsigned char *t = sqlite3_column_text (st, i);
+  return t != NULL ? g_strdup ((const char *) t) : NULL;
+}
+
+#define COLUMNS "contact, q, expires, call_id, cseq, source, transport, local, flow, path, instance, reg_id, node"
+
+static SfLocBinding *
+read_row (sqlite3_stmt *st, int first)
+{
+  SfLocBinding *b = g_new0 (SfLocBinding, 1);
+  b->contact = column_text (st, first + 0);
+  b->q = sqlite3_column_double (st, first + 1);
+  b->expires_at = sqlite3_column_int64 (st, first + 2);
+  b->call_id = column_text (st, first + 3);
+  b->cseq = (guint32) sqlite3_column_int64 (st, first + 4);
+  b->source = column_text (st, first + 5);
+  b->transport = column_text (st, first + 6);
+  b->local = column_text (st, first + 7);
+  b->flow = column_text (st, first + 8);
+  b->path = column_text (st, first + 9);
+  b->instance = column_text (st, first + 10);
+  b->reg_id = (guint32) sqlite3_column_int64 (st, first + 11);
+  b->node = column_text (st, first + 12);
+  if (b->contact == NULL)
+    b->contact = g_strdup ("");
+  if (b->call_id == NULL)
+    b->call_id = g_strdup ("");
+  return b;
+}
+
+static gboolean
+sqlite_load (SfLocStore *base, gint64 now, GHashTable *aors, GError **error)
+{
+  Store *s = (Store *) base;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2 (s->db, "SELECT aor, " COLUMNS " FROM binding WHERE expires > ?", -1, &st, NULL) != SQLITE_OK)
+    return fail (s, error, "loading the bindings");
+  sqlite3_bind_int64 (st, 1, now);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    const char *aor = (const char *) sqlite3_column_text (st, 0);
+    if (aor == NULL)
+      continue;
+    GPtrArray *list = g_hash_table_lookup (aors, aor);
+    if (list == NULL) {
+      list = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+      g_hash_table_insert (aors, g_strdup (aor), list);
+    }
+    if (list->len < SF_LOCATION_MAX_BINDINGS) /* the limit holds whatever the file says */
+      g_ptr_array_add (list, read_row (st, 1));
+  }
+  sqlite3_finalize (st);
+  if (rc != SQLITE_DONE)
+    return fail (s, error, "loading the bindings");
+  /* the connection was the main thread's until now; from here on, the writer's */
+  s->thread = g_thread_new ("sf-location", writer, s);
+  return TRUE;
+}
+
+static void
+bind_text (sqlite3_stmt *st, int i, const char *t)
+{
+  if (t != NULL)
+    sqlite3_bind_text (st, i, t, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null (st, i);
+}
+
+static gboolean
+step_done (sqlite3_stmt *st)
+{
+  int rc = sqlite3_step (st);
+  sqlite3_reset (st);
+  sqlite3_clear_bindings (st);
+  return rc == SQLITE_DONE;
+}
+
+/* Inside the writer's transaction: @op's address-of-record's rows replaced. */
+static gboolean
+write_op (Store *s, Op *op)
+{
+  sqlite3_bind_text (s->del, 1, op->aor, -1, SQLITE_STATIC);
+  if (!step_done (s->del))
+    return FALSE;
+  for (guint i = 0; i < op->bindings->len; i++) {
+    const SfLocBinding *b = op->bindings->pdata[i];
+    if (b->expires_at <= op->now)
+      continue;
+    sqlite3_bind_text (s->ins, 1, op->aor, -1, SQLITE_STATIC);
+    bind_text (s->ins, 2, b->contact);
+    sqlite3_bind_double (s->ins, 3, b->q);
+    sqlite3_bind_int64 (s->ins, 4, b->expires_at);
+    bind_text (s->ins, 5, b->call_id);
+    sqlite3_bind_int64 (s->ins, 6, b->cseq);
+    bind_text (s->ins, 7, b->source);
+    bind_text (s->ins, 8, b->transport);
+    bind_text (s->ins, 9, b->local);
+    bind_text (s->ins, 10, b->flow);
+    bind_text (s->ins, 11, b->path);
+    bind_text (s->ins, 12, b->instance);
+    sqlite3_bind_int64 (s->ins, 13, b->reg_id);
+    bind_text (s->ins, 14, b->node);
+    if (!step_done (s->ins))
+      return FALSE;
+  }
+  return TRUE;
+}
+
+/* What the file holds for @aor (after a failed transaction); NULL when it
+ * cannot be read either. */
+static GPtrArray *
+committed (Store *s, const char *aor)
+{
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  sqlite3_bind_text (s->sel, 1, aor, -1, SQLITE_STATIC);
+  int rc;
+  while ((rc = sqlite3_step (s->sel)) == SQLITE_ROW)
+    g_ptr_array_add (list, read_row (s->sel, 0));
+  sqlite3_reset (s->sel);
+  sqlite3_clear_bindings (s->sel);
+  if (rc != SQLITE_DONE)
+    g_clear_pointer (&list, g_ptr_array_unref);
+  return list;
+}
+
+/* One transaction for every op of @batch; on failure each gets the error and
+ * its address-of-record's committed rows. */
+static void
+commit_batch (Store *s, GPtrArray *batch)
+{
+  if (batch->len == 0)
+    return;
+  gboolean ok = sqlite3_exec (s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+  for (guint i = 0; ok && i < batch->len; i++)
+    ok = write_op (s, batch->pdata[i]);
+  if (ok)
+    ok = sqlite3_exec (s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+  if (ok)
+    return;
+  g_autofree char *why = g_strdup (sqlite3_errmsg (s->db));
+  if (!sqlite3_get_autocommit (s->db))
+    sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+  g_warning ("location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
+  for (guint i = 0; i < batch->len; i++) {
+    Op *op = batch->pdata[i];
+    op->error = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "the location store could not write: %s",
+                             why);
+    op->committed = committed (s, op->aor);
+  }
+}
+
+static gpointer
+writer (gpointer p)
+{
+  Store *s = p;
+  gint64 last_now = 0, last_mono = 0, purged_mono = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) batch = g_ptr_array_new ();
+  for (gboolean quit = FALSE; !quit;) {
+    Op *op = g_async_queue_timeout_pop (s->in, PURGE_EVERY_S * G_USEC_PER_SEC);
+    for (; op != NULL; op = g_async_queue_try_pop (s->in)) {
+      if (op->aor == NULL) {
+        op_free (op);
+        quit = TRUE;
+        break; /* the quit op is the last one pushed */
+      }
+      last_now = op->now;
+      last_mono = g_get_monotonic_time ();
+      g_ptr_array_add (batch, op);
+    }
+    commit_batch (s, batch);
+    if (batch->len > 0) {
+      g_mutex_lock (&s->lock);
+      for (guint i = 0; i < batch->len; i++)
+        g_queue_push_tail (&s->out, batch->pdata[i]);
+      g_mutex_unlock (&s->lock);
+      g_source_set_ready_time (s->wake, 0); /* thread-safe: wakes the main context */
+      g_ptr_array_set_size (batch, 0);
+    }
+    if (last_now > 0 && g_get_monotonic_time () - purged_mono >= PURGE_EVERY_S * G_USEC_PER_SEC) {
+      /* the wall time of the last op, moved on by the time since: the main clock's, fake in tests */
+      sqlite3_bind_int64 (s->purge, 1, last_now + (g_get_monotonic_time () - last_mono) / G_USEC_PER_SEC);
+      if (!step_done (s->purge))
+        g_warning ("location: %s: purging the expired bindings: %s", s->path, sqlite3_errmsg (s->db));
+      purged_mono = g_get_monotonic_time ();
+    }
+  }
+  return NULL;
+}
+
+static void
+sqlite_write (SfLocStore *base, const char *aor, GPtrArray *bindings, gint64 now, gpointer data)
+{
+  Store *s = (Store *) base;
+  Op *op = g_new0 (Op, 1);
+  op->aor = g_strdup (aor);
+  op->bindings = bindings;
+  op->now = now;
+  op->data = data;
+  g_async_queue_push (s->in, op);
+}
+
+static gboolean
+wake_dispatch (GSource *src, GSourceFunc cb, gpointer data)
+{
+  Store *s = data;
+  g_source_set_ready_time (src, -1); /* before taking the queue: a push after it wakes us again */
+  g_mutex_lock (&s->lock);
+  GQueue done = s->out;
+  g_queue_init (&s->out);
+  g_mutex_unlock (&s->lock);
+  for (Op *op; (op = g_queue_pop_head (&done)) != NULL; op_free (op))
+    s->base.written (op->error, g_steal_pointer (&op->committed), op->data);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs wake_funcs = { NULL, NULL, wake_dispatch, NULL, NULL, NULL };
+
+static void
+sqlite_close (SfLocStore *base)
+{
+  Store *s = (Store *) base;
+  if (s->thread != NULL) {
+    g_async_queue_push (s->in, g_new0 (Op, 1)); /* quit, after what is queued */
+    g_thread_join (s->thread);
+  }
+  for (Op *op; (op = g_queue_pop_head (&s->out)) != NULL;)
+    op_free (op); /* their callers drop their results themselves */
+  if (s->wake != NULL) {
+    g_source_destroy (s->wake);
+    g_source_unref (s->wake);
+  }
+  g_clear_pointer (&s->in, g_async_queue_unref);
+  g_mutex_clear (&s->lock);
+  sqlite3_finalize (s->del);
+  sqlite3_finalize (s->ins);
+  sqlite3_finalize (s->sel);
+  sqlite3_finalize (s->purge);
+  sqlite3_close (s->db);
+  g_free (s->path);
+  g_free (s);
+}
+
+static const SfLocStoreClass sqlite_class = { sqlite_load, sqlite_write, sqlite_close };
+
+SfLocStore *
+sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten written, GError **error)
+{
+  Store *s = g_new0 (Store, 1);
+  s->base.klass = &sqlite_class;
+  s->base.written = written;
+  s->path = g_strdup (path);
+  g_mutex_init (&s->lock);
+  g_queue_init (&s->out);
+  g_autofree char *dir = g_path_get_dirname (path);
+  if (g_mkdir_with_parents (dir, 0700) != 0) {
+    int e = errno;
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "location.uri: %s: cannot make %s: %s", path,
+                 dir, g_strerror (e));
+    sqlite_close (&s->base);
+    return NULL;
+  }
+  /* NOMUTEX: the main thread uses the connection until the writer starts, then only the writer */
+  int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "location.uri: %s: cannot open: %s", path,
+                 s->db != NULL ? sqlite3_errmsg (s->db) : sqlite3_errstr (rc));
+    sqlite_close (&s->base);
+    return NULL;
+  }
+  sqlite3_busy_timeout (s->db, (int) busy_timeout_ms);
+  sqlite3_extended_result_codes (s->db, 1);
+  /* WAL: a commit is one append, readers (another process's dump) never block
+   * the writer; NORMAL: no fsync at each commit, a commit survives the
+   * process's death (it is in the OS's cache), the last ones may not survive
+   * power loss (docs/servers.md) */
+  if (!exec (s, "PRAGMA journal_mode = WAL", error) || !exec (s, "PRAGMA synchronous = NORMAL", error) ||
+      !migrate (s, error)) {
+    sqlite_close (&s->base);
+    return NULL;
+  }
+  if (sqlite3_prepare_v2 (s->db, "DELETE FROM binding WHERE aor = ?", -1, &s->del, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (s->db,
+                          "INSERT INTO binding (aor, " COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                          -1, &s->ins, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (s->db, "SELECT " COLUMNS " FROM binding WHERE aor = ?", -1, &s->sel, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (s->db, "DELETE FROM binding WHERE expires <= ?", -1, &s->purge, NULL) != SQLITE_OK) {
+    fail (s, error, "preparing the statements");
+    sqlite_close (&s->base);
+    return NULL;
+  }
+  s->in = g_async_queue_new ();
+  s->wake = g_source_new (&wake_funcs, sizeof (GSource));
+  g_source_set_callback (s->wake, NULL, s, NULL);
+  g_source_set_name (s->wake, "location writer results");
+  g_source_attach (s->wake, g_main_context_get_thread_default ());
+  return &s->base;
+}
