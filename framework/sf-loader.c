@@ -957,6 +957,20 @@ build (SfLoader *l, const char *file, xmlNode *root, int depth)
     SfState *s = sf_machine_lookup_state (m, sname);
     if (s == NULL || s->line != (int) xmlGetLineNo (n))
       continue; /* the duplicate reported above */
+    g_autofree char *beside = prop (n, "beside");
+    if (beside != NULL) {
+      /* a hint for the pictures alone (docs/pictures.md): draw this state on the rank of another */
+      s->beside = sf_machine_lookup_state (m, beside);
+      if (m->version < 2)
+        ERR (l, file, n, "<state>: beside=\"%s\" needs a version-2 flow (<flow version=\"2\">)", beside);
+      else if (s->beside == NULL && nearest_state (m, beside) != NULL)
+        ERR (l, file, n, "<state>: beside=\"%s\" is not a state of this flow (did you mean '%s'?)", beside,
+             nearest_state (m, beside));
+      else if (s->beside == NULL)
+        ERR (l, file, n, "<state>: beside=\"%s\" is not a state of this flow", beside);
+      else if (s->beside == s || s->catch_all || s->beside->catch_all)
+        ERR (l, file, n, "<state>: beside=\"%s\": a state is drawn beside another state, not itself nor '*'", beside);
+    }
     for (xmlNode *qn = n->children; qn != NULL; qn = qn->next) {
       SfQueue q;
       if (qn->type != XML_ELEMENT_NODE || !sf_queue_from_name ((const char *) qn->name, &q))

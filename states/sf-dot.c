@@ -331,7 +331,7 @@ closed_block (const Fold *f, GPtrArray *family, const Cluster *c)
 static gboolean
 may_join (const Fold *f, GPtrArray *family, Cluster *set)
 {
-  if (set->size < 3)
+  if (set->size < 2)
     return FALSE;
   for (guint k = 0; k < family->len; k++) {
     const Cluster *d = g_ptr_array_index (family, k);
@@ -359,13 +359,14 @@ fold (SfMachine *m, GPtrArray *arrows)
   Fold f;
   fold_init (&f, m, arrows);
   GPtrArray *family = g_ptr_array_new_with_free_func ((GDestroyNotify) cluster_free);
-  /* the arrows 3 states or more have (fewer is not worth a cluster) */
+  /* the arrows 2 states or more have (a cluster of two is worth it only when
+   * it leaves fewer arrows: the cost decides) */
   g_autoptr (GArray) shared = g_array_new (FALSE, FALSE, sizeof (guint));
   for (guint i = 0; i < arrows->len; i++) {
     guint k = 0;
     for (guint s = 0; s < f.n; s++)
       k += f.has[(gsize) i * f.n + s] ? 1 : 0;
-    if (f.same[i] == i && k >= 3)
+    if (f.same[i] == i && k >= 2)
       g_array_append_val (shared, i);
   }
   guint now = cost (&f, family);
@@ -387,6 +388,8 @@ fold (SfMachine *m, GPtrArray *arrows)
           g_ptr_array_add (family, set);
           c = cost (&f, family);
           g_ptr_array_steal_index (family, family->len - 1);
+          if (set->size == 2 && c + 4 > now)
+            c = G_MAXUINT; /* two states share a frame only to save four arrows or more */
         }
         if (c < best_cost) {
           if (best != NULL)
@@ -438,8 +441,20 @@ op_list (GString *out, SfState *s, SfQueue q)
   g_string_append (out, "</font>");
 }
 
+/* A pseudo-node's loops written inside it (folded pictures): @stays (nullable)
+ * from label_body. */
 static void
-node (GString *out, SfState *s)
+stays_on (GString *out, const GString *stays)
+{
+  if (stays == NULL || stays->len == 0)
+    return;
+  g_string_append (out, "<br/><font point-size=\"8\">stays on:</font><font point-size=\"9\">");
+  g_string_append_len (out, stays->str, (gssize) stays->len);
+  g_string_append (out, "</font>");
+}
+
+static void
+node (GString *out, SfState *s, const GString *stays)
 {
   g_string_append (out, "  ");
   quoted (out, s->name);
@@ -448,6 +463,7 @@ node (GString *out, SfState *s)
   g_string_append (out, "</b>");
   op_list (out, s, SF_QUEUE_ENTRY);
   op_list (out, s, SF_QUEUE_EXIT);
+  stays_on (out, stays);
   g_string_append (out, ">");
   if (s->final)
     g_string_append (out, ", peripheries=2");
@@ -552,6 +568,31 @@ label_lines (GPtrArray *group)
   return lines;
 }
 
+/* The lines of @group's label: a line per trigger (wrapped when long), its
+ * operator under it in smaller type, or after it with @inline_op ("stays on"
+ * lines inside a node).  Returns whether every line is an error's. */
+static gboolean
+label_body (GString *out, GPtrArray *group, gboolean inline_op)
+{
+  gboolean all_error = TRUE;
+  g_autoptr (GPtrArray) lines = label_lines (group);
+  for (guint i = 0; i < lines->len; i++) {
+    const Line *l = g_ptr_array_index (lines, i);
+    const Arrow *a = l->first;
+    all_error = all_error && a->pub.error;
+    if (i > 0 || inline_op)
+      g_string_append (out, "<br/>");
+    g_string_append (out, a->pub.error ? "<font color=\"red\">" : "");
+    g_autofree char *text = a->pub.outcome != NULL ? g_strdup_printf ("%s %s", l->trig->str, a->pub.outcome) : g_strdup (l->trig->str);
+    wrapped (out, text);
+    g_string_append (out, a->pub.error ? "</font>" : "");
+    g_string_append (out, inline_op ? " / <font point-size=\"7\" color=\"gray35\">" : "<br/><font point-size=\"7\" color=\"gray35\">");
+    html (out, a->pub.op);
+    g_string_append (out, "</font>");
+  }
+  return all_error;
+}
+
 /* One edge for the arrows @group (same ends): a line per trigger (wrapped when
  * long), its operator under it in smaller type. */
 static void
@@ -572,22 +613,7 @@ edge (GString *out, const Arrow *first, GPtrArray *group)
     quoted (out, first->pub.to->name);
   }
   g_string_append (out, " [label=<");
-  gboolean all_error = TRUE;
-  g_autoptr (GPtrArray) lines = label_lines (group);
-  for (guint i = 0; i < lines->len; i++) {
-    const Line *l = g_ptr_array_index (lines, i);
-    const Arrow *a = l->first;
-    all_error = all_error && a->pub.error;
-    if (i > 0)
-      g_string_append (out, "<br/>");
-    g_string_append (out, a->pub.error ? "<font color=\"red\">" : "");
-    g_autofree char *text = a->pub.outcome != NULL ? g_strdup_printf ("%s %s", l->trig->str, a->pub.outcome) : g_strdup (l->trig->str);
-    wrapped (out, text);
-    g_string_append (out, a->pub.error ? "</font>" : "");
-    g_string_append (out, "<br/><font point-size=\"7\" color=\"gray35\">");
-    html (out, a->pub.op);
-    g_string_append (out, "</font>");
-  }
+  gboolean all_error = label_body (out, group, FALSE);
   g_string_append (out, ">");
   if (first->cluster >= 0 || first->pub.from->catch_all)
     g_string_append (out, ", style=dashed");
@@ -638,9 +664,10 @@ cluster_parent (GPtrArray *family, guint c)
   return best;
 }
 
-/* Cluster @c of @family with the clusters inside it, at @depth. */
+/* Cluster @c of @family with the clusters inside it, at @depth; @stays: each
+ * cluster's loops, written inside its node. */
 static void
-subgraph (GString *out, SfMachine *m, GPtrArray *family, guint c, guint depth)
+subgraph (GString *out, SfMachine *m, GPtrArray *family, guint c, guint depth, GString **stays)
 {
   const Cluster *cl = g_ptr_array_index (family, c);
   g_autofree char *pad = g_strnfill (2 * depth, ' ');
@@ -648,8 +675,9 @@ subgraph (GString *out, SfMachine *m, GPtrArray *family, guint c, guint depth)
    * its states (an edge clipped at the cluster's border, ltail, puts its label
    * where the unclipped edge would have been: far from it). */
   g_string_append_printf (out, "%ssubgraph \"cluster_fold%u\" {\n%s  style=\"rounded,dashed\";\n%s  color=gray50;\n"
-                               "%s  label=\"\";\n%s  \"__fold%u\" [label=<<i>any state here</i>>, style=\"rounded,dashed\", "
-                               "fontsize=9];\n", pad, c, pad, pad, pad, pad, c);
+                               "%s  label=\"\";\n%s  \"__fold%u\" [label=<<i>any state here</i>", pad, c, pad, pad, pad, pad, c);
+  stays_on (out, stays[c]);
+  g_string_append (out, ">, style=\"rounded,dashed\", fontsize=9];\n");
   for (guint i = 0; i < m->states->len; i++) {
     if (!cl->in[i])
       continue;
@@ -665,7 +693,7 @@ subgraph (GString *out, SfMachine *m, GPtrArray *family, guint c, guint depth)
   }
   for (guint k = 0; k < family->len; k++)
     if (cluster_parent (family, k) == (int) c)
-      subgraph (out, m, family, k, depth + 1);
+      subgraph (out, m, family, k, depth + 1, stays);
   g_string_append_printf (out, "%s}\n", pad);
 }
 
@@ -690,19 +718,60 @@ sf_machine_to_dot_flags (SfMachine *m, guint flags)
                         "  \"__start\" [shape=point, label=\"\"];\n  \"__start\" -> ");
   quoted (out, m->initial->name);
   g_string_append (out, ";\n");
-  for (guint i = 0; i < m->states->len; i++)
-    node (out, g_ptr_array_index (m->states, i));
-  for (guint c = 0; c < family->len; c++)
-    if (cluster_parent (family, c) < 0)
-      subgraph (out, m, family, c, 1);
+  /* The edges, grouped; folded, a pseudo-node's loops (a cluster's "any
+   * state here", the catch-all) are written inside it instead: a loop's label
+   * widens its whole rank, and a pseudo-node has room. */
+  gboolean folded = (flags & SF_DOT_FOLD) != 0;
+  g_autofree GString **stays = g_new0 (GString *, family->len + 1); /* the last: the catch-all's */
+  g_autoptr (GPtrArray) edges = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
   g_autofree gboolean *done = g_new0 (gboolean, arrows->len);
   for (guint i = 0; i < arrows->len; i++) {
     const Arrow *a = g_ptr_array_index (arrows, i);
     if (done[i])
       continue;
-    g_autoptr (GPtrArray) group = group_of (arrows, done, i, a->cluster);
-    edge (out, a, group);
+    GPtrArray *group = group_of (arrows, done, i, a->cluster);
+    if (folded && is_loop (a) && (a->cluster >= 0 || a->pub.from->catch_all)) {
+      guint k = a->cluster >= 0 ? (guint) a->cluster : family->len;
+      if (stays[k] == NULL)
+        stays[k] = g_string_new (NULL);
+      label_body (stays[k], group, TRUE);
+      g_ptr_array_unref (group);
+      continue;
+    }
+    g_ptr_array_add (edges, group);
   }
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *s = g_ptr_array_index (m->states, i);
+    node (out, s, s->catch_all ? stays[family->len] : NULL);
+  }
+  for (guint c = 0; c < family->len; c++)
+    if (cluster_parent (family, c) < 0)
+      subgraph (out, m, family, c, 1, stays);
+  for (guint i = 0; i < edges->len; i++) {
+    GPtrArray *group = g_ptr_array_index (edges, i);
+    edge (out, g_ptr_array_index (group, 0), group);
+  }
+  /* the flow's hints: beside="..." draws a state on the rank of another */
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *s = g_ptr_array_index (m->states, i);
+    if (s->beside == NULL)
+      continue;
+    g_string_append (out, "  {rank=same; ");
+    quoted (out, s->beside->name);
+    g_string_append (out, "; ");
+    quoted (out, s->name);
+    g_string_append (out, ";}\n");
+  }
+  /* folded, the catch-all stands at the bottom, below the final states it leads to */
+  for (guint i = 0; folded && i < m->states->len; i++)
+    if (((SfState *) g_ptr_array_index (m->states, i))->catch_all) {
+      g_string_append (out, "  {rank=sink; ");
+      quoted (out, ((SfState *) g_ptr_array_index (m->states, i))->name);
+      g_string_append (out, ";}\n");
+    }
+  for (guint k = 0; k <= family->len; k++)
+    if (stays[k] != NULL)
+      g_string_free (stays[k], TRUE);
   g_string_append (out, "}\n");
   return g_string_free (out, FALSE);
 }

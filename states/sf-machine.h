@@ -52,6 +52,7 @@ struct _SfState {
   int line;
   gboolean final;
   gboolean catch_all;         /* the "*" state */
+  SfState *beside;            /* unowned, nullable: drawn on the same rank as it (beside="..."), pictures only */
   GPtrArray *queues[SF_QUEUE_COUNT]; /* owned arrays of owned SfBinding */
 };
 

@@ -143,10 +143,22 @@ cat >"$T/fold.xml" <<'EOF'
 EOF
 draw fold "$T/fold.xml" --fold
 edge "$T/fold.dot" __fold0 End "device:hangup"
-edge "$T/fold.dot" __fold0 __fold0 "sip:OPTIONS"
+# the cluster's loop is written inside its node ("stays on"), not drawn as a loop
+has "fold: the shared loop inside the cluster's node" "$T/fold.dot" \
+  '"__fold0" [label=<<i>any state here</i><br/><font point-size="8">stays on:</font><font point-size="9"><br/>sip:OPTIONS / <font point-size="7" color="gray35">OpIgnore</font></font>>'
+if grep -qF '"__fold0" -> "__fold0"' "$T/fold.dot"; then fail "fold: no loop edge on the cluster's node"; else pass "fold: no loop edge on the cluster's node"; fi
 edge "$T/fold.dot" A B "device:next"
 edge "$T/fold.dot" C End "device:shutdown" # the rest of C's edge to End stays its own
 draw nofold "$T/fold.xml"
+edge "$T/nofold.dot" A A "sip:OPTIONS" # unfolded, every loop is drawn
+# xml/ua.xml folded, rendered as PNG (96 dpi): readable at 1600 px wide, the
+# catch-all at the bottom with its loops inside it, Trying beside Idle (its beside= hint)
+"$SIPFLOW" dot --fold ua.xml >"$T/ua-fold.dot" && dot -Tpng "$T/ua-fold.dot" -o "$T/ua-fold.png" 2>"$T/dot.err"
+w=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print(struct.unpack(">I",d[16:20])[0])' "$T/ua-fold.png" 2>/dev/null)
+[ -n "$w" ] && [ "$w" -le 1600 ] && [ ! -s "$T/dot.err" ] && pass "ua --fold as PNG: $w px wide (at most 1600)" || fail "ua --fold as PNG: ${w:-?} px wide" "$(head -3 "$T/dot.err")"
+has "ua --fold: the catch-all at the bottom" "$T/ua-fold.dot" '  {rank=sink; "*";}'
+has "ua --fold: the catch-all's loops inside it" "$T/ua-fold.dot" 'stays on:</font><font point-size="9"><br/>child:end / '
+has "ua: Trying drawn beside Idle" "$T/ua-fold.dot" '  {rank=same; "Idle"; "Trying";}'
 # one operator taking one edge on two bindings: one line, its triggers joined
 edge "$T/nofold.dot" C End "device:hangup|device:shutdown"
 edge "$T/nofold.dot" C C "sip:OPTIONS"
