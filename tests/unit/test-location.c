@@ -6,7 +6,9 @@
  * per-address limit (a REGISTER past it changes nothing); the limit on
  * addresses-of-record; the users file parser's verdicts with line numbers;
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
- * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first). */
+ * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
+ * looking inside: the walk, a removal written through, the offline walk and
+ * purge of the file. */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
