@@ -9,6 +9,7 @@
 #include "sf-ua-lines.h"
 #include "states/sf-machine.h"
 #include "operators/ua/sf-ua-call.h"
+#include "operators/registrar/sf-registrar.h"
 #include "sip/sf-sip-uri.h"
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
@@ -53,6 +54,7 @@ static const Command commands[] = {
   { "unregister", CALL_NONE, 0, 0, "unregister" },
   { "status", CALL_NONE, 0, 0, "status" },
   { "reload", CALL_NONE, 0, 0, "reload" },
+  { "location", CALL_NONE, 1, 3, "location dump [AOR] | location count | location remove AOR [CONTACT]" },
   { "quit", CALL_NONE, 0, 0, "quit" },
 };
 
@@ -162,6 +164,67 @@ status (SfUaControl *c, gboolean *ok)
   return g_string_free (out, FALSE);
 }
 
+/* Most bindings one "location dump" reply lists, and about the most bytes it
+ * takes (long Path values): past either, the reply is cut and says so. */
+#define SF_CONTROL_MAX_DUMP 1000
+#define SF_CONTROL_MAX_DUMP_BYTES (1024 * 1024)
+
+typedef struct {
+  GString *out;
+  gint64 now;
+  guint listed, total, aors;
+  const char *last_aor;   /* borrowed from the location service during the walk */
+} Dump;
+
+static gboolean
+dump_one (const char *aor, const SfLocBinding *b, gpointer data)
+{
+  Dump *d = data;
+  if (d->last_aor != aor) {
+    d->aors++;
+    d->last_aor = aor;
+  }
+  d->total++;
+  if (d->out == NULL || d->listed >= SF_CONTROL_MAX_DUMP || d->out->len >= SF_CONTROL_MAX_DUMP_BYTES)
+    return TRUE; /* counted, not listed */
+  if (d->listed > 0)
+    g_string_append_c (d->out, ',');
+  sf_ua_location_binding_json (d->out, aor, b, d->now);
+  d->listed++;
+  return TRUE;
+}
+
+/* location dump [AOR] | count | remove AOR [CONTACT]: the running registrar's bindings. */
+static char *
+location (SfUaControl *c, GPtrArray *args, gboolean *ok)
+{
+  SfLocation *loc = sf_registrar_location (c->ep);
+  if (loc == NULL)
+    return fail (ok, "location: this flow has no registrar");
+  const char *what = args->pdata[1];
+  guint n = args->len - 2;
+  const char *aor = n > 0 ? args->pdata[2] : NULL;
+  if (strcmp (what, "count") == 0 && n == 0) {
+    Dump d = { 0 };
+    sf_location_each (loc, NULL, dump_one, &d);
+    return g_strdup_printf ("\"ok\":true,\"bindings\":%u,\"aors\":%u", d.total, d.aors);
+  }
+  if (strcmp (what, "dump") == 0 && n <= 1) {
+    Dump d = { .out = g_string_new ("\"ok\":true,\"bindings\":["), 
+              .now = sf_clock_wall_us (sf_endpoint_clock (c->ep)) / G_USEC_PER_SEC };
+    sf_location_each (loc, aor, dump_one, &d);
+    g_string_append_printf (d.out, "],\"listed\":%u,\"total\":%u", d.listed, d.total);
+    if (d.listed < d.total)
+      g_string_append_printf (d.out, ",\"note\":\"cut at %u of %u bindings: ask for one AOR (location dump AOR), "
+                                     "or read the file (sipflow location dump)\"", d.listed, d.total);
+    return g_string_free (d.out, FALSE);
+  }
+  if (strcmp (what, "remove") == 0 && n >= 1)
+    return g_strdup_printf ("\"ok\":true,\"removed\":%u",
+                            sf_location_remove (loc, aor, n > 1 ? (const char *) args->pdata[3] : NULL));
+  return fail (ok, "usage: location dump [AOR] | location count | location remove AOR [CONTACT]");
+}
+
 static gboolean
 looks_like_handle (const char *w)
 {
@@ -204,7 +267,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       cmd = &commands[i];
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
-                     "register, unregister, status, reload, quit)", name);
+                     "register, unregister, status, reload, location, quit)", name);
   if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
     return fail (ok, "%s: shutting down", name);
   guint first = 1;
@@ -236,6 +299,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
 
   if (strcmp (name, "status") == 0)
     return status (c, ok);
+  if (strcmp (name, "location") == 0)
+    return location (c, args, ok);
   if (strcmp (name, "reload") == 0) {
     /* The flows' list files, read again now (they are also read again when they change). */
     g_autoptr (GString) errors = g_string_new (NULL);
@@ -324,7 +389,7 @@ client_unref (Client *cl)
 }
 
 /* Stops the client; with @flush, what is still queued is written first (briefly
- * blocking: at most SF_CONTROL_MAX_PENDING bytes, one second). */
+ * blocking: at most one second). */
 static void
 client_close (Client *cl, gboolean flush)
 {
@@ -395,7 +460,9 @@ client_reply (Client *cl, const char *fields)
 {
   char *line = g_strdup_printf ("{%s}\n", fields != NULL ? fields : "\"ok\":true");
   gsize len = strlen (line);
-  if (cl->pending + len > SF_CONTROL_MAX_PENDING) {
+  /* One reply is always taken when nothing is unread (a location dump may be
+   * larger than the limit); past that, a client that does not read is dropped. */
+  if (cl->pending > 0 && cl->pending + len > SF_CONTROL_MAX_PENDING) {
     g_free (line);
     g_warning ("control client dropped: more than %d bytes of replies unread", SF_CONTROL_MAX_PENDING);
     client_close (cl, FALSE);
@@ -479,7 +546,8 @@ sf_ua_cmd_ctl (int argc, char **argv)
     printf ("Usage: sipflow ctl SOCKET COMMAND [ARGS]...\n\n"
             "Sends one control command to 'sipflow run --control SOCKET' and prints its JSON reply.\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
-            "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, quit.\n"
+            "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, reload,\n"
+            "location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;
   }

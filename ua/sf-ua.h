@@ -3,6 +3,7 @@
 #include <glib.h>
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "operators/registrar/sf-location.h"
 
 G_BEGIN_DECLS
 
@@ -19,6 +20,7 @@ int sf_ua_cmd_parse (int argc, char **argv);
 int sf_ua_cmd_tone (int argc, char **argv);
 int sf_ua_cmd_ladder (int argc, char **argv);
 int sf_ua_cmd_coverage (int argc, char **argv);
+int sf_ua_cmd_location (int argc, char **argv);
 
 /* Prints "sipflow: @msg" and the --help pointer on standard error; returns SF_EXIT_USAGE. */
 int sf_ua_usage_error (const char *cmd, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
@@ -45,4 +47,7 @@ void sf_ua_control_set_closing (SfUaControl *c);
 /* Listens on the Unix socket @path: one command a line, one JSON reply line each. */
 gboolean sf_ua_control_listen (SfUaControl *c, const char *path, GError **error);
 
+/* ---- the location service (sf-ua-location.c) ---- */
+/* Appends @aor's binding @b as one JSON object (expires_in from @now, wall-clock seconds). */
+void sf_ua_location_binding_json (GString *out, const char *aor, const SfLocBinding *b, gint64 now);
 G_END_DECLS

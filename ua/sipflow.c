@@ -38,6 +38,9 @@ static const char usage[] =
   "  coverage [--flow FLOW.xml] FILE...\n"
   "                           which arrows of each machine's picture the runs whose\n"
   "                           events are in FILE took, with their RFC sections\n"
+  "  location dump|count|purge [--uri FILE | --config FILE] [AOR]\n"
+  "                           the location service's SQLite file: its bindings as\n"
+  "                           JSON lines, how many, the expired ones (or AOR's) removed\n"
   "  help                     this text\n"
   "\n"
   "A FLOW that is not a file names a built-in flow: ua.xml (user agent), proxy.xml\n"
@@ -96,7 +99,7 @@ main (int argc, char **argv)
     { "upgrade", sf_ua_cmd_upgrade },
     { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
     { "ladder", sf_ua_cmd_ladder },
-    { "coverage", sf_ua_cmd_coverage },
+    { "coverage", sf_ua_cmd_coverage }, { "location", sf_ua_cmd_location },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)

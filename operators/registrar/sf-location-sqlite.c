@@ -361,17 +361,44 @@ sqlite_close (SfLocStore *base)
 
 static const SfLocStoreClass sqlite_class = { sqlite_load, sqlite_write, sqlite_close };
 
-SfLocStore *
-sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten written, GError **error)
+/* Does the file hold a location store (a schema version set)?  Asked before
+ * anything is written, so the offline tools change no other database. */
+static gboolean
+is_store (Store *s, GError **error)
+{
+  sqlite3_stmt *st = NULL;
+  int version = -1;
+  if (sqlite3_prepare_v2 (s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step (st) == SQLITE_ROW)
+    version = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  if (version < 0)
+    return fail (s, error, "reading the schema version");
+  if (version == 0) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED,
+                 "location.uri: %s: not a location store (no schema version)", s->path);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The file @path opened (made when missing, with @create), its schema
+ * migrated, the statements prepared; no writer thread, no main-context
+ * source yet. */
+static Store *
+store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **error)
 {
   Store *s = g_new0 (Store, 1);
   s->base.klass = &sqlite_class;
-  s->base.written = written;
   s->path = g_strdup (path);
   g_mutex_init (&s->lock);
   g_queue_init (&s->out);
   g_autofree char *dir = g_path_get_dirname (path);
-  if (g_mkdir_with_parents (dir, 0700) != 0) {
+  if (!create && !g_file_test (path, G_FILE_TEST_IS_REGULAR)) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "location.uri: %s: no such file", path);
+    sqlite_close (&s->base);
+    return NULL;
+  }
+  if (create && g_mkdir_with_parents (dir, 0700) != 0) {
     int e = errno;
     g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "location.uri: %s: cannot make %s: %s", path,
                  dir, g_strerror (e));
@@ -379,7 +406,8 @@ sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten writte
     return NULL;
   }
   /* NOMUTEX: the main thread uses the connection until the writer starts, then only the writer */
-  int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+  int rc = sqlite3_open_v2 (path, &s->db, SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX,
+                            NULL);
   if (rc != SQLITE_OK) {
     g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "location.uri: %s: cannot open: %s", path,
                  s->db != NULL ? sqlite3_errmsg (s->db) : sqlite3_errstr (rc));
@@ -388,6 +416,10 @@ sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten writte
   }
   sqlite3_busy_timeout (s->db, (int) busy_timeout_ms);
   sqlite3_extended_result_codes (s->db, 1);
+  if (!create && !is_store (s, error)) {
+    sqlite_close (&s->base);
+    return NULL;
+  }
   /* WAL: a commit is one append, readers (another process's dump) never block
    * the writer; NORMAL: no fsync at each commit, a commit survives the
    * process's death (it is in the OS's cache), the last ones may not survive
@@ -407,10 +439,76 @@ sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten writte
     sqlite_close (&s->base);
     return NULL;
   }
+  return s;
+}
+
+SfLocStore *
+sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten written, GError **error)
+{
+  Store *s = store_open (path, busy_timeout_ms, TRUE, error);
+  if (s == NULL)
+    return NULL;
+  s->base.written = written;
   s->in = g_async_queue_new ();
   s->wake = g_source_new (&wake_funcs, sizeof (GSource));
   g_source_set_callback (s->wake, NULL, s, NULL);
   g_source_set_name (s->wake, "location writer results");
   g_source_attach (s->wake, g_main_context_get_thread_default ());
   return &s->base;
+}
+
+/* ---- offline access (sipflow location): the same file, schema and statements ---- */
+
+gboolean
+sf_location_file_each (const char *path, guint busy_timeout_ms, const char *aor, SfLocationEachFunc f, gpointer data,
+                       GError **error)
+{
+  Store *s = store_open (path, busy_timeout_ms, FALSE, error);
+  if (s == NULL)
+    return FALSE;
+  sqlite3_stmt *st = NULL;
+  gboolean ok = sqlite3_prepare_v2 (s->db,
+                                    aor != NULL ? "SELECT aor, " COLUMNS " FROM binding WHERE aor = ? ORDER BY aor, contact"
+                                                : "SELECT aor, " COLUMNS " FROM binding ORDER BY aor, contact",
+                                    -1, &st, NULL) == SQLITE_OK;
+  if (ok && aor != NULL)
+    sqlite3_bind_text (st, 1, aor, -1, SQLITE_STATIC);
+  int rc = SQLITE_DONE;
+  while (ok && (rc = sqlite3_step (st)) == SQLITE_ROW) {
+    const char *a = (const char *) sqlite3_column_text (st, 0);
+    if (a == NULL)
+      continue;
+    SfLocBinding *b = read_row (st, 1);
+    gboolean more = f (a, b, data);
+    sf_loc_binding_free (b);
+    if (!more)
+      break;
+  }
+  if (!ok || (rc != SQLITE_DONE && rc != SQLITE_ROW))
+    ok = fail (s, error, "reading the bindings");
+  sqlite3_finalize (st);
+  sqlite_close (&s->base);
+  return ok;
+}
+
+gboolean
+sf_location_file_purge (const char *path, guint busy_timeout_ms, const char *aor, gint64 now, guint64 *removed,
+                        GError **error)
+{
+  Store *s = store_open (path, busy_timeout_ms, FALSE, error);
+  if (s == NULL)
+    return FALSE;
+  /* the statements the writer uses: one for an address-of-record, one for the expired */
+  sqlite3_stmt *st = aor != NULL ? s->del : s->purge;
+  if (aor != NULL)
+    sqlite3_bind_text (st, 1, aor, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_int64 (st, 1, now);
+  gboolean ok = step_done (st);
+  if (!ok)
+    fail (s, error, aor != NULL ? "removing the bindings" : "purging the expired bindings");
+  else if (removed != NULL)
+    *removed = (guint64) sqlite3_changes64 (s->db);
+  sqlite_close (&s->base);
+  return ok;
 }

@@ -139,6 +139,12 @@ by_q (gconstpointer a, gconstpointer b)
   return x->q > y->q ? -1 : x->q < y->q ? 1 : 0;
 }
 
+static gint
+by_key (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
 static SfLocationResult *
 snapshot (SfLocation *loc, const char *aor, GError *error)
 {
@@ -384,6 +390,67 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
   d->aor = g_strdup (aor);
   g_queue_push_tail (&loc->writing, d);
   loc->store->klass->write (loc->store, aor, rows, now, d);
+}
+
+void
+sf_location_each (SfLocation *loc, const char *aor, SfLocationEachFunc f, gpointer data)
+{
+  g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+  if (aor != NULL) {
+    if (g_hash_table_contains (loc->aors, aor))
+      g_ptr_array_add (keys, (gpointer) aor);
+  } else {
+    GHashTableIter it;
+    gpointer k;
+    g_hash_table_iter_init (&it, loc->aors);
+    while (g_hash_table_iter_next (&it, &k, NULL))
+      g_ptr_array_add (keys, k);
+    g_ptr_array_sort (keys, by_key);
+  }
+  gint64 now = now_s (loc);
+  for (guint i = 0; i < keys->len; i++) {
+    GPtrArray *list = g_hash_table_lookup (loc->aors, keys->pdata[i]);
+    for (guint k = 0; k < list->len; k++) {
+      const SfLocBinding *b = list->pdata[k];
+      if (b->expires_at > now && !f (keys->pdata[i], b, data))
+        return;
+    }
+  }
+}
+
+static void
+removed_written (SfLocationResult *r, gpointer data)
+{
+  sf_location_result_free (r); /* a failed write put the core back: nothing more to do */
+}
+
+guint
+sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
+{
+  GPtrArray *list = g_hash_table_lookup (loc->aors, aor);
+  if (list == NULL)
+    return 0;
+  guint before = list->len;
+  for (guint i = list->len; i > 0; i--)
+    if (contact == NULL || strcmp (((SfLocBinding *) list->pdata[i - 1])->contact, contact) == 0)
+      g_ptr_array_remove_index (list, i - 1);
+  guint removed = before - list->len;
+  if (removed == 0)
+    return 0;
+  GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  for (guint i = 0; i < list->len; i++)
+    g_ptr_array_add (rows, sf_loc_binding_copy (list->pdata[i]));
+  if (list->len == 0)
+    g_hash_table_remove (loc->aors, aor);
+  if (loc->store == NULL) {
+    g_ptr_array_unref (rows);
+    return removed;
+  }
+  Pending *d = pending_new (loc, snapshot (loc, aor, NULL), removed_written, NULL, NULL);
+  d->aor = g_strdup (aor);
+  g_queue_push_tail (&loc->writing, d);
+  loc->store->klass->write (loc->store, aor, rows, now_s (loc), d);
+  return removed;
 }
 
 guint

@@ -118,6 +118,33 @@ void sf_location_update (SfLocation *loc, const char *aor, const char *call_id, 
 /* Bindings held now (all addresses-of-record), for stats and tests. */
 guint sf_location_size (SfLocation *loc);
 
+/* ---- looking inside (docs/servers.md "Looking inside") ---- */
+
+/* One binding of @aor (both borrowed for the call); FALSE stops the walk. */
+typedef gboolean (*SfLocationEachFunc) (const char *aor, const SfLocBinding *b, gpointer data);
+/* The live bindings in the memory core, now, address-of-record by
+ * address-of-record in byte order (@aor non-NULL: only its), synchronously:
+ * the control commands read what the lookups read. */
+void sf_location_each (SfLocation *loc, const char *aor, SfLocationEachFunc f, gpointer data);
+/* Removes @aor's binding to @contact (NULL: every binding of @aor) whatever
+ * its Call-ID and CSeq, then writes the address-of-record through like an
+ * update (the persistence layer follows; a write that fails puts back what
+ * the store holds).  Returns the bindings removed from the core. */
+guint sf_location_remove (SfLocation *loc, const char *aor, const char *contact);
+
+/* The offline tools (sipflow location), on the SQLite file @path through the
+ * layer's own code (sf-location-sqlite.c): it must exist and hold a location
+ * store (else an error naming it; it is never made); other processes may
+ * have it open (a lock they hold is waited for @busy_timeout_ms).  Each row,
+ * the expired ones too, in address-of-record then contact order (@aor
+ * non-NULL: only its). */
+gboolean sf_location_file_each (const char *path, guint busy_timeout_ms, const char *aor, SfLocationEachFunc f,
+                                gpointer data, GError **error);
+/* Deletes every row of @aor, or with @aor NULL the rows expired at @now
+ * (wall-clock seconds); *@removed (nullable) gets how many. */
+gboolean sf_location_file_purge (const char *path, guint busy_timeout_ms, const char *aor, gint64 now,
+                                 guint64 *removed, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfLocationResult, sf_location_result_free)
 
 G_END_DECLS

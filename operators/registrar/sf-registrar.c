@@ -122,6 +122,16 @@ sf_registrar_stats_fields (SfRegistrar *r)
   return g_strdup_printf ("\"nonce_slots_used\":%u", sf_digest_server_slots_used (r->digest, now_s));
 }
 
+char *
+sf_registrar_location_path (SfConfig *cfg)
+{
+  const char *uri = sf_config_get_string (cfg, "location", "uri");
+  if (uri != NULL && *uri != '\0')
+    return g_strdup (uri);
+  g_autofree char *dir = sf_state_dir (cfg);
+  return g_build_filename (dir, "location.sqlite", NULL);
+}
+
 /* The location service location.backend names (docs/servers.md). */
 static SfLocation *
 location_open (SfEndpoint *ep, SfConfig *cfg, GError **error)
@@ -140,9 +150,7 @@ location_open (SfEndpoint *ep, SfConfig *cfg, GError **error)
                  sf_config_get_source (cfg, "location", "backend"), backend != NULL ? backend : "");
     return NULL;
   }
-  const char *uri = sf_config_get_string (cfg, "location", "uri");
-  g_autofree char *dir = sf_state_dir (cfg);
-  g_autofree char *path = uri != NULL && *uri != '\0' ? g_strdup (uri) : g_build_filename (dir, "location.sqlite", NULL);
+  g_autofree char *path = sf_registrar_location_path (cfg);
   return sf_location_new_sqlite (sf_endpoint_clock (ep), path, (guint) sf_config_get_int (cfg, "location", "busy_timeout_ms"),
                                  error);
 }
@@ -235,6 +243,13 @@ sf_registrar_teardown (SfEndpoint *ep)
   SfRegistrar *r = sf_module_state (ep, &sf_registrar_module);
   sf_module_attach (ep, &sf_registrar_module, NULL);
   registrar_free (r);
+}
+
+SfLocation *
+sf_registrar_location (SfEndpoint *ep)
+{
+  SfRegistrar *r = sf_module_state (ep, &sf_registrar_module);
+  return r != NULL ? r->loc : NULL;
 }
 
 SfRegistrar *

@@ -51,6 +51,12 @@ gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
  * instances are gone). */
 void sf_registrar_teardown (SfEndpoint *ep);
 SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
+/* The location service of @ep's registrar (unowned), NULL when its flow has
+ * none (the control commands' "location ..."). */
+SfLocation *sf_registrar_location (SfEndpoint *ep);
+/* The SQLite file location.uri names, or its default under core.state_dir
+ * (transfer full). */
+char *sf_registrar_location_path (SfConfig *cfg);
 /* The stats event's fields (transfer full; NULL without a users file). */
 char *sf_registrar_stats_fields (SfRegistrar *r);
 

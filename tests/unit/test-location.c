@@ -6,7 +6,9 @@
  * per-address limit (a REGISTER past it changes nothing); the limit on
  * addresses-of-record; the users file parser's verdicts with line numbers;
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
- * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first). */
+ * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
+ * looking inside: the walk, a removal written through, the offline walk and
+ * purge of the file. */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
@@ -301,6 +303,67 @@ test_sqlite_reopen (void)
   sf_clock_free (clock);
 }
 
+static gboolean
+collect (const char *aor, const SfLocBinding *b, gpointer data)
+{
+  g_string_append_printf (data, "%s %s %" G_GINT64_FORMAT ";", aor, b->contact, b->expires_at);
+  return TRUE;
+}
+
+/* Looking inside: sf_location_each walks the live bindings in AOR order;
+ * sf_location_remove removes one contact or a whole AOR whatever the CSeq and
+ * writes it through; the offline sf_location_file_each sees the file (the
+ * expired rows too), sf_location_file_purge removes the expired or an AOR's;
+ * a missing file is an error and is not made. */
+static void
+test_each_remove (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  SfClock *clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  SfLocation *loc = new_store (clock);
+  const SfLocChange bob[] = { CH ("sip:b1@192.0.2.1", 1.0, 600), CH ("sip:b2@192.0.2.2", 1.0, 60) };
+  const SfLocChange al[] = { CH ("sip:a1@192.0.2.3", 1.0, 600) };
+  const SfLocChange cy[] = { CH ("sip:c1@192.0.2.4", 1.0, 60) };
+  sf_location_result_free (update (loc, "sip:bob@example.com", "c1", 1, FALSE, bob, 2));
+  sf_location_result_free (update (loc, "sip:alice@example.com", "c2", 1, FALSE, al, 1));
+  sf_location_result_free (update (loc, "sip:carol@example.com", "c3", 1, FALSE, cy, 1));
+  g_autoptr (GString) all = g_string_new (NULL);
+  sf_location_each (loc, NULL, collect, all);
+  CU_ASSERT_STRING_EQUAL (all->str, "sip:alice@example.com sip:a1@192.0.2.3 1700000600;"
+                                    "sip:bob@example.com sip:b1@192.0.2.1 1700000600;"
+                                    "sip:bob@example.com sip:b2@192.0.2.2 1700000060;"
+                                    "sip:carol@example.com sip:c1@192.0.2.4 1700000060;");
+  CU_ASSERT_EQUAL (sf_location_remove (loc, "sip:bob@example.com", "sip:b2@192.0.2.2"), 1);
+  CU_ASSERT_EQUAL (sf_location_remove (loc, "sip:bob@example.com", "sip:none@192.0.2.2"), 0);
+  CU_ASSERT_EQUAL (sf_location_remove (loc, "sip:alice@example.com", NULL), 1);
+  CU_ASSERT_EQUAL (sf_location_remove (loc, "sip:nobody@example.com", NULL), 0);
+  /* 61 s later carol's binding has expired: not walked, still in the file */
+  sf_clock_fake_set_us (clock, (G_GINT64_CONSTANT (1700000000) + 61) * G_USEC_PER_SEC);
+  g_string_truncate (all, 0);
+  sf_location_each (loc, NULL, collect, all);
+  CU_ASSERT_STRING_EQUAL (all->str, "sip:bob@example.com sip:b1@192.0.2.1 1700000600;");
+  sf_location_free (loc); /* the removals are committed */
+  g_autoptr (GError) e = NULL;
+  g_string_truncate (all, 0);
+  CU_ASSERT_TRUE (sf_location_file_each (db_path, 2000, NULL, collect, all, &e));
+  CU_ASSERT_STRING_EQUAL (all->str, "sip:bob@example.com sip:b1@192.0.2.1 1700000600;"
+                                    "sip:carol@example.com sip:c1@192.0.2.4 1700000060;");
+  guint64 removed = 0;
+  CU_ASSERT_TRUE (sf_location_file_purge (db_path, 2000, NULL, 1700000061, &removed, &e));
+  CU_ASSERT_EQUAL (removed, 1);
+  CU_ASSERT_TRUE (sf_location_file_purge (db_path, 2000, "sip:bob@example.com", 0, &removed, &e));
+  CU_ASSERT_EQUAL (removed, 1);
+  g_string_truncate (all, 0);
+  CU_ASSERT_TRUE (sf_location_file_each (db_path, 2000, NULL, collect, all, &e));
+  CU_ASSERT_STRING_EQUAL (all->str, "");
+  g_autofree char *missing = g_build_filename (db_dir, "none.sqlite", NULL);
+  CU_ASSERT_FALSE (sf_location_file_each (missing, 2000, NULL, collect, all, &e));
+  CU_ASSERT_TRUE (e != NULL && strstr (e->message, missing) != NULL);
+  CU_ASSERT_FALSE (g_file_test (missing, G_FILE_TEST_EXISTS));
+  sf_clock_free (clock);
+}
+
 static int
 user_version (const char *path)
 {
@@ -490,6 +553,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_max_aors_memory);
   SF_ADD_TEST (s, test_max_aors_sqlite);
   SF_ADD_TEST (s, test_sqlite_reopen);
+  SF_ADD_TEST (s, test_each_remove);
   SF_ADD_TEST (s, test_sqlite_migration);
   SF_ADD_TEST (s, test_sqlite_write_fails);
   SF_ADD_TEST (s, test_users_file);
