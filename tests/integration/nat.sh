@@ -9,6 +9,8 @@
 #    the REGISTER came from, its Request-URI still the registered Contact; the
 #    call completes (200, ACK, BYE); the 200 to the REGISTER lists the Contact
 #    as registered;
+#  - a CANCEL (python3 phone and caller) goes where the INVITE went, the
+#    source; so does the ACK for the 487;
 #  - registrar.nat=off: the INVITE goes to the Contact, where nothing answers:
 #    the caller gets 408 after Timer B (sip.t1_ms=50: 3.2 s);
 #  - over TCP (a python3 phone): the INVITE comes over the connection the
@@ -96,6 +98,82 @@ grep -q "\"event\":\"branch_forward\".*\"request_uri\":\"sip:phone@127.0.0.1:$DE
 grep -q "^Contact: <sip:phone@127.0.0.1:$DEAD>;expires=" "$T/phone.reg" &&
   pass "the REGISTER's 200 (sent to its source, rport) lists the Contact as registered" ||
   fail "the 200's Contact" "$(cat "$T/phone.reg")"
+
+# CANCEL (9.1): it goes where the INVITE went, the source, not the Contact.
+# The phone (python3, UDP) registers from its port as above, answers the
+# INVITE with 180 only, then the CANCEL with 200 and the INVITE with 487.
+CPORT=$(dead_port)
+CDEAD=$(dead_port)
+timeout 20 python3 - "$CPORT" "$CDEAD" "$PORT_px" "$T" <<'PY' &
+import socket, sys, uuid
+port, dead, proxy, t = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", port))
+s.settimeout(15)
+s.sendto(("REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
+          "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+          "From: <sip:callee@sipflow.test>;tag=nat2\r\nTo: <sip:callee@sipflow.test>\r\n"
+          "Call-ID: %s\r\nCSeq: 1 REGISTER\r\nContact: <sip:callee@127.0.0.1:%d>\r\n"
+          "Expires: 600\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+          % (proxy, dead, uuid.uuid4().hex, uuid.uuid4().hex, dead)).encode(), ("127.0.0.1", proxy))
+def answer(msg, status, tag):
+    lines = msg.split("\r\n\r\n", 1)[0].split("\r\n")[1:]
+    keep = [l for l in lines if l.split(":", 1)[0].strip().lower() in ("via", "from", "call-id", "cseq")]
+    to = [l for l in lines if l.split(":", 1)[0].strip().lower() == "to"][0]
+    return ("SIP/2.0 %s\r\n" % status + "\r\n".join(keep) + "\r\n" + to + tag + "\r\nContent-Length: 0\r\n\r\n").encode()
+invite = None
+while True:
+    data, src = s.recvfrom(65535)
+    m = data.decode(errors="replace")
+    open(t + "/cphone.log", "a").write(m + "=====\n")
+    if m.startswith("INVITE ") and invite is None:
+        invite = m
+        s.sendto(answer(m, "180 Ringing", ";tag=ring"), src)
+    elif m.startswith("CANCEL ") and invite is not None:
+        s.sendto(answer(m, "200 OK", ";tag=ring"), src)
+        s.sendto(answer(invite, "487 Request Terminated", ";tag=ring"), src)
+    elif m.startswith("ACK ") and invite is not None:
+        sys.exit(0)
+PY
+CPHONE_PID=$!
+PIDS+=("$CPHONE_PID")
+wait_ev px '"event":"bindings".*"aor":"sip:callee@sipflow.test"' 10 || fail "CANCEL: the phone did not register"
+# the caller: INVITE, CANCEL once the 180 came, ACK for the 487
+got=$(timeout 20 python3 - "$PORT_px" <<'PY'
+import socket, sys, uuid
+proxy = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.settimeout(5)
+port, cid = s.getsockname()[1], uuid.uuid4().hex
+def req(method, cseq_method):
+    return ("%s sip:callee@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+            "From: <sip:caller@sipflow.test>;tag=c1\r\nTo: <sip:callee@sipflow.test>%s\r\nCall-ID: %s\r\n"
+            "CSeq: 1 %s\r\nContact: <sip:caller@127.0.0.1:%d>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+            % (method, port, cid, "%s", cid, cseq_method, port))
+inv = req("INVITE", "INVITE")
+s.sendto((inv % "").encode(), ("127.0.0.1", proxy))
+seen = []
+while True:
+    m = s.recv(65535).decode(errors="replace")
+    status = m.split(" ", 2)[1]
+    seen.append(status + ("/CANCEL" if "CANCEL\r\n" in m else ""))
+    if status == "180":
+        s.sendto((req("CANCEL", "CANCEL") % "").encode(), ("127.0.0.1", proxy))
+    elif status == "487":
+        tag = [l for l in m.split("\r\n") if l.lower().startswith("to:")][0].split(";tag=")[1]
+        s.sendto((req("ACK", "ACK") % (";tag=" + tag)).encode(), ("127.0.0.1", proxy))
+        break
+print(" ".join(x for x in seen if x != "100"))
+PY
+)
+case "$got" in
+  *"180"*"200/CANCEL"*487* | *"180"*"487"*"200/CANCEL"*)
+    pass "CANCEL: the phone got the CANCEL at its source; the caller saw 180, 200 to the CANCEL, 487" ;;
+  *) fail "CANCEL: the caller saw '$got'" "$(grep -c '^CANCEL' "$T/cphone.log" 2>/dev/null) CANCEL at the phone" ;;
+esac
+timeout 10 tail --pid="$CPHONE_PID" -f /dev/null
+wait "$CPHONE_PID" && pass "CANCEL: the 487's ACK reached the phone at its source too" || fail "CANCEL: the phone script failed"
 stop px
 
 # off: to the Contact, where nothing listens
