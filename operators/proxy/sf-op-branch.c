@@ -83,7 +83,8 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   SfProxyConfig *c = sf_proxy_config (ctx);
   g_autoptr (SfSipUri) target = j->target != NULL ? sf_sip_uri_parse (sf_sip_str (j->target, strlen (j->target)), NULL, NULL) : NULL;
-  SfSipProto proto = sf_proxy_next_proto (ctx, j->req, target);
+  g_autoptr (SfSipUri) hop = j->hop != NULL ? sf_sip_uri_parse (sf_sip_str (j->hop, strlen (j->hop)), NULL, NULL) : NULL;
+  SfSipProto proto = sf_proxy_next_proto (ctx, j->req, hop != NULL ? hop : target);
   g_autofree char *branch = sf_proxy_branch (ctx, j->req);
   g_autofree char *local = NULL;
   g_autofree char *via = sf_proxy_via (ctx, &proto, branch, &local);
@@ -141,9 +142,19 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_string_append (fields, ",\"request_uri\":");
   sf_json_append_string (fields, ruri);
   g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
+  /* A Route left in the request (16.6 step 7) takes it; else a binding behind
+   * NAT goes to its source, the Request-URI staying its Contact. */
+  gboolean by_hop = hop != NULL && sf_sip_msg_value (fwd, SF_SIP_HDR_ROUTE, NULL) == NULL;
+  if (by_hop) {
+    g_string_append (fields, ",\"next_hop\":");
+    sf_json_append_string (fields, j->hop);
+  }
   sf_ctx_emit (ctx, "branch_forward", fields->str);
   g_string_free (fields, TRUE);
-  sf_stack_request_located (s, sf_ctx_instance (ctx), fwd);
+  if (by_hop)
+    sf_stack_request_to (s, sf_ctx_instance (ctx), fwd, j->hop);
+  else
+    sf_stack_request_located (s, sf_ctx_instance (ctx), fwd);
   if (j->invite && c != NULL && c->timer_c_ms > 0)
     sf_ctx_timer_start (ctx, "C", c->timer_c_ms);
   return SF_OP_CONTINUE;
@@ -276,7 +287,8 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of a branch: the request for its target (our Via and Record-Route, our Route popped, its Max-Breadth "
-    "share) goes out through a client transaction; Timer C starts for an INVITE", "*", NULL, "RFC 3261 16.6" },
+    "share) goes out through a client transaction, to the binding's source instead of its Contact when it is behind "
+    "NAT (registrar.nat); Timer C starts for an INVITE", "*", NULL, "RFC 3261 16.6, RFC 3581" },
   { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes a response to the forwarded request and hands it, our Via popped, to the parent: outcome provisional "
     "(a 1xx but 100 restarts Timer C), accepted (a 2xx to an INVITE) or final; responses to our CANCEL are absorbed",

@@ -19,6 +19,7 @@ static void
 target_free (SfProxyTarget *t)
 {
   g_free (t->uri);
+  g_free (t->hop);
   g_free (t);
 }
 
@@ -638,10 +639,14 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfOpResult taken = take_breadth (ctx, p);
   if (taken != SF_OP_CONTINUE)
     return taken == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
     t->uri = g_strdup (b->contact);
+    /* behind NAT: the Request-URI stays the Contact, the request goes to the
+     * source the REGISTER came from (docs/servers.md, "Behind NAT") */
+    t->hop = sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source, b->transport, b->flow, b->path);
     t->q = (guint) (b->q * 1000 + 0.5);
     g_ptr_array_add (p->targets, t);
   }
@@ -727,6 +732,7 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     j->req = sf_sip_msg_ref (p->req->msg);
     j->in_proto = p->req->peer.proto;
     j->target = g_strdup (t->uri);
+    j->hop = g_strdup (t->hop);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
     j->breadth = shares[k];
     SfProxyInstance *ci = sf_proxy_inst_of (sf_ctx_endpoint (ctx), child);

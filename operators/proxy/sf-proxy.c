@@ -101,6 +101,7 @@ sf_proxy_job_free (SfProxyJob *j)
     return;
   sf_sip_msg_unref (j->req);
   g_free (j->target);
+  g_free (j->hop);
   g_free (j);
 }
 

@@ -41,6 +41,7 @@ SfProxyConfig *sf_proxy_config (SfCtx *ctx);
 typedef struct {
   char *uri;     /* owned, nullable: NULL keeps the Request-URI (forwarded by Route or for another domain) */
   guint q;       /* thousandths */
+  char *hop;     /* owned, nullable: where it goes instead of the uri (a binding behind NAT: sf_nat_next_hop) */
 } SfProxyTarget;
 
 /* One branch (16.6) as its parent sees it. */
@@ -70,6 +71,7 @@ typedef struct {
 typedef struct {
   SfSipMsg *req;        /* owned ref: the request as received */
   char *target;         /* owned, nullable */
+  char *hop;            /* owned, nullable: the next hop instead of the target's (SfProxyTarget.hop) */
   guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
   gboolean invite;
   SfSipProto in_proto;  /* the transport the request came in on (RFC 5658 double Record-Route) */

@@ -46,7 +46,7 @@ typedef struct {
   char *source;       /* nullable: "192.0.2.1:5060", the address the REGISTER came from */
   char *transport;    /* nullable: "udp" or "tcp", how it came */
   char *local;        /* nullable: "127.0.0.1:5060", the local socket it came in on */
-  char *flow;         /* nullable: its connection flow (RFC 5626); not set yet */
+  char *flow;         /* nullable: "TRANSPORT:SOURCE" ("udp:198.51.100.9:40000") when its REGISTER came from behind NAT (sf-nat.h): requests go there; RFC 5626 outbound will set it too */
   char *path;         /* nullable: its Path values, comma-separated (RFC 3327) */
   char *instance;     /* nullable: the Contact's +sip.instance (RFC 5626 4.1) */
   guint32 reg_id;     /* the Contact's reg-id, 0 without one */

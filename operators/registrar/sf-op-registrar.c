@@ -182,8 +182,20 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *source = address_text (e->peer.remote);
   g_autofree char *local = address_text (e->peer.local);
   g_autofree char *path = path_values (e->msg);
-  /* the flow id and the node come with the outbound and cluster routing */
-  SfLocOrigin origin = { source, e->peer.proto == SF_SIP_TCP ? "tcp" : "udp", local, NULL, path, NULL };
+  const char *transport = e->peer.proto == SF_SIP_TCP ? "tcp" : "udp";
+  /* A REGISTER that crossed a NAT: its binding's flow is the source it came
+   * from, which the proxy sends requests to (sf-nat.h; registrar.nat).  The
+   * node comes with the cluster routing. */
+  g_autofree char *flow = NULL;
+  const SfSipValue *via = sf_sip_msg_top_via (e->msg);
+  if (via != NULL && e->peer.remote != NULL) {
+    g_autofree char *via_host = sf_sip_str_dup (via->host);
+    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote));
+    if (sf_nat_detect (e->peer.proto == SF_SIP_TCP, via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
+                       g_inet_socket_address_get_port (e->peer.remote)))
+      flow = sf_nat_flow (transport, source);
+  }
+  SfLocOrigin origin = { source, transport, local, flow, path, NULL };
   sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, &origin, star,
                        (const SfLocChange *) (void *) changes->data, changes->len);
   return SF_OP_TRANSITION;

@@ -17,6 +17,9 @@ static const SfConfigKey registrar_keys[] = {
   { "max_expires", SF_CFG_SECONDS, "3600", 1, 604800, NULL, "longest registration granted (longer is cut to this)" },
   { "max_aors", SF_CFG_INT, "100000", 1, 100000000, NULL,
     "most addresses-of-record with bindings at once; one more REGISTER gets 503 (memory bound without a users file)" },
+  { "nat", SF_CFG_ENUM, "auto", 0, 0, "auto|off|always",
+    "how the proxy reaches a binding: auto (through the source its REGISTER came from when that crossed a NAT), "
+    "off (its Contact), always (its source)" },
 };
 
 static const SfConfigKey location_keys[] = {
@@ -169,6 +172,7 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   }
   r->min_expires = sf_config_get_int (cfg, "registrar", "min_expires");
   r->max_expires = sf_config_get_int (cfg, "registrar", "max_expires");
+  sf_nat_mode_parse (sf_config_get_string (cfg, "registrar", "nat"), &r->nat); /* the enum checked it; auto else */
   if (r->min_expires > r->max_expires) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "registrar.min_expires (%" G_GINT64_FORMAT ") is above registrar.max_expires (%" G_GINT64_FORMAT ")",

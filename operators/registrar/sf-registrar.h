@@ -6,6 +6,7 @@
 #pragma once
 #include <glib.h>
 #include "sipflow/sf-config.h"
+#include "sf-nat.h"
 #include "framework/sf-endpoint.h"
 #include "sipflow/sf-operator.h"
 #include "operators/transaction/sf-stack.h"
@@ -27,6 +28,7 @@ typedef struct {
   char *realm;
   char **domains;           /* lowercase; the realm when none is set (own addresses are checked live) */
   gint64 min_expires, max_expires;
+  SfNatMode nat;            /* registrar.nat: how the proxy reaches a binding (sf-nat.h) */
   SfDigestAlg algs[4];      /* auth.algorithms, the SHA-256 ones first */
   guint n_algs;
   SfEndpoint *ep;           /* unowned: the endpoint this is data of */

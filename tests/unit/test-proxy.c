@@ -12,11 +12,15 @@
  *  - timer_c_silent: proxy.timer_c = 10 s and no response at all: 408 upstream at
  *    10 s (16.8), the client transaction runs to Timer B
  *  - quitting: a request that comes while the proxy quits gets 503, Retry-After,
- *    statelessly; its ACK is absorbed; a BYE inside a dialog is still proxied */
+ *    statelessly; its ACK is absorbed; a BYE inside a dialog is still proxied
+ *  - nat_detect, nat_next_hop: which REGISTERs crossed a NAT (the Via's
+ *    sent-by against the source) and where a request for the binding goes
+ *    (registrar.nat auto, off, always; docs/servers.md "Behind NAT") */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
+#include "operators/registrar/sf-nat.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
@@ -378,6 +382,68 @@ max_breadth (void)
 #undef BREADTH_REQ
 }
 
+static void
+nat_detect (void)
+{
+  /* the Via names the source: no NAT (a third party's Contact elsewhere is its business) */
+  CU_ASSERT_FALSE (sf_nat_detect (FALSE, "192.0.2.1", 5060, TRUE, "192.0.2.1", 5060));
+  CU_ASSERT_FALSE (sf_nat_detect (FALSE, "192.0.2.1", 0, TRUE, "192.0.2.1", 5060)); /* no port: 5060 */
+  /* a private sent-by, a public source: the address was rewritten */
+  CU_ASSERT_TRUE (sf_nat_detect (FALSE, "10.0.0.7", 5060, FALSE, "198.51.100.9", 40000));
+  CU_ASSERT_TRUE (sf_nat_detect (TRUE, "10.0.0.7", 5060, FALSE, "198.51.100.9", 40000));
+  /* the port alone moved: a NAT when rport says the UA listens where it sends from */
+  CU_ASSERT_TRUE (sf_nat_detect (FALSE, "127.0.0.1", 5062, TRUE, "127.0.0.1", 31000));
+  CU_ASSERT_FALSE (sf_nat_detect (FALSE, "127.0.0.1", 5062, FALSE, "127.0.0.1", 31000));
+  /* over TCP the source port is the connection's */
+  CU_ASSERT_FALSE (sf_nat_detect (TRUE, "127.0.0.1", 5062, TRUE, "127.0.0.1", 31000));
+  /* a name cannot be compared: not taken for a NAT */
+  CU_ASSERT_FALSE (sf_nat_detect (FALSE, "phone.example.com", 5060, TRUE, "192.0.2.1", 5060));
+  /* IPv6, bracketed or not, compared as addresses */
+  CU_ASSERT_FALSE (sf_nat_detect (FALSE, "[2001:db8::1]", 5060, TRUE, "2001:db8:0::1", 5060));
+  CU_ASSERT_TRUE (sf_nat_detect (FALSE, "[fd00::1]", 5060, TRUE, "2001:db8::1", 5060));
+  CU_ASSERT_FALSE (sf_nat_detect (FALSE, "10.0.0.7", 5060, TRUE, NULL, 0));
+  g_autofree char *flow = sf_nat_flow ("udp", "198.51.100.9:40000");
+  CU_ASSERT_STRING_EQUAL (flow, "udp:198.51.100.9:40000");
+  SfNatMode m = SF_NAT_OFF;
+  CU_ASSERT_TRUE (sf_nat_mode_parse ("always", &m) && m == SF_NAT_ALWAYS);
+  CU_ASSERT_TRUE (sf_nat_mode_parse ("auto", &m) && m == SF_NAT_AUTO);
+  CU_ASSERT_FALSE (sf_nat_mode_parse ("sometimes", &m));
+}
+
+static void
+nat_next_hop (void)
+{
+  const char *contact = "sip:alice@10.0.0.7:5060", *src = "198.51.100.9:40000", *flow = "udp:198.51.100.9:40000";
+  struct {
+    SfNatMode mode;
+    const char *contact, *source, *transport, *flow, *path, *want;
+  } cases[] = {
+    { SF_NAT_AUTO, contact, src, "udp", flow, NULL, "sip:198.51.100.9:40000;transport=udp" },
+    { SF_NAT_AUTO, contact, src, "udp", NULL, NULL, NULL },   /* not behind NAT: its Contact */
+    { SF_NAT_OFF, contact, src, "udp", flow, NULL, NULL },
+    { SF_NAT_ALWAYS, contact, src, "udp", NULL, NULL, "sip:198.51.100.9:40000;transport=udp" },
+    { SF_NAT_ALWAYS, contact, src, "tcp", NULL, NULL, "sip:198.51.100.9:40000;transport=tcp" },
+    { SF_NAT_ALWAYS, contact, NULL, "udp", NULL, NULL, NULL }, /* no source recorded (an old binding) */
+    { SF_NAT_AUTO, contact, src, "udp", flow, "<sip:edge.example.com;lr>", NULL }, /* Path takes it */
+    /* the Contact already is the source */
+    { SF_NAT_ALWAYS, "sip:alice@198.51.100.9:40000", src, "udp", NULL, NULL, NULL },
+    { SF_NAT_ALWAYS, "sip:alice@198.51.100.9:40000;transport=tcp", src, "udp", NULL, NULL,
+      "sip:198.51.100.9:40000;transport=udp" },
+    { SF_NAT_ALWAYS, "sip:alice@192.0.2.5", "192.0.2.5:5060", "udp", NULL, NULL, NULL },
+    { SF_NAT_AUTO, "sip:alice@[fd00::7]:5060", "[2001:db8::9]:41000", "udp", "udp:[2001:db8::9]:41000", NULL,
+      "sip:[2001:db8::9]:41000;transport=udp" },
+    { SF_NAT_ALWAYS, contact, "not an address", "udp", NULL, NULL, NULL },
+    { SF_NAT_ALWAYS, contact, src, "sctp", NULL, NULL, NULL },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *hop = sf_nat_next_hop (cases[i].mode, cases[i].contact, cases[i].source, cases[i].transport,
+                                            cases[i].flow, cases[i].path);
+    if (g_strcmp0 (hop, cases[i].want) != 0)
+      g_printerr ("\n  case %u: got %s, wanted %s\n", i, hop != NULL ? hop : "(null)", cases[i].want != NULL ? cases[i].want : "(null)");
+    CU_ASSERT_STRING_EQUAL (hop != NULL ? hop : "(null)", cases[i].want != NULL ? cases[i].want : "(null)");
+  }
+}
+
 void
 sf_test_register_proxy (void)
 {
@@ -388,4 +454,6 @@ sf_test_register_proxy (void)
   SF_ADD_TEST (s, timer_c_silent);
   SF_ADD_TEST (s, quitting);
   SF_ADD_TEST (s, max_breadth);
+  SF_ADD_TEST (s, nat_detect);
+  SF_ADD_TEST (s, nat_next_hop);
 }
