@@ -132,6 +132,20 @@ live (SfLocation *loc, const char *aor)
   return list;
 }
 
+static gsize
+len0 (const char *s)
+{
+  return s != NULL ? strlen (s) : 0;
+}
+
+/* The bytes a binding's strings take (SF_LOCATION_MAX_AOR_BYTES). */
+static gsize
+binding_bytes (const SfLocBinding *b)
+{
+  return len0 (b->contact) + len0 (b->call_id) + len0 (b->source) + len0 (b->transport) + len0 (b->local) +
+         len0 (b->flow) + len0 (b->path) + len0 (b->instance) + len0 (b->node);
+}
+
 static gint
 by_q (gconstpointer a, gconstpointer b)
 {
@@ -307,6 +321,13 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
   }
   /* The limits are checked before anything changes: a REGISTER is applied whole or not at all. */
   guint after = remove_all || list == NULL ? 0 : list->len;
+  gsize bytes = 0;
+  for (guint i = 0; !remove_all && list != NULL && i < list->len; i++)
+    bytes += binding_bytes (list->pdata[i]);
+  gsize origin_bytes = len0 (call_id);
+  if (origin != NULL)
+    origin_bytes += len0 (origin->source) + len0 (origin->transport) + len0 (origin->local) + len0 (origin->flow) +
+                    len0 (origin->path) + len0 (origin->node);
   for (guint k = 0; k < n_changes; k++) {
     /* a contact given twice: the last one decides, as it is applied last */
     gboolean repeated = FALSE;
@@ -314,15 +335,20 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
       repeated = strcmp (changes[j].contact, changes[k].contact) == 0;
     if (repeated)
       continue;
-    gboolean bound = !remove_all && find (list, changes[k].contact) != NULL;
-    if (changes[k].expires_s <= 0 && bound)
+    SfLocBinding *old = remove_all ? NULL : find (list, changes[k].contact);
+    if (old != NULL)
+      bytes -= binding_bytes (old);
+    if (changes[k].expires_s > 0)
+      bytes += len0 (changes[k].contact) + len0 (changes[k].instance) + origin_bytes;
+    if (changes[k].expires_s <= 0 && old != NULL)
       after--;
-    else if (changes[k].expires_s > 0 && !bound)
+    else if (changes[k].expires_s > 0 && old == NULL)
       after++;
   }
-  if (after > SF_LOCATION_MAX_BINDINGS) {
-    GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL, "%s would have %u bindings, more than %d", aor, after,
-                             SF_LOCATION_MAX_BINDINGS);
+  if (after > SF_LOCATION_MAX_BINDINGS || bytes > SF_LOCATION_MAX_AOR_BYTES) {
+    GError *e = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL,
+                             "%s would have %u bindings of %" G_GSIZE_FORMAT " bytes, more than %d or %d", aor, after,
+                             bytes, SF_LOCATION_MAX_BINDINGS, SF_LOCATION_MAX_AOR_BYTES);
     later (loc, snapshot (loc, aor, e), done, data, data_free);
     return;
   }

@@ -27,13 +27,17 @@ G_BEGIN_DECLS
 GQuark sf_location_error_quark (void);
 typedef enum {
   SF_LOCATION_ERROR_OUT_OF_ORDER, /* same Call-ID, CSeq not higher (10.3 step 7): 500 */
-  SF_LOCATION_ERROR_FULL,         /* too many bindings for one address-of-record */
+  SF_LOCATION_ERROR_FULL,         /* too many bindings, or bytes, for one address-of-record */
   SF_LOCATION_ERROR_STORE_FULL,   /* too many addresses-of-record (sf_location_set_max_aors) */
   SF_LOCATION_ERROR_STORE_FAILED, /* the persistence layer could not write it (disk full, locked): 500, Retry-After */
 } SfLocationError;
 
 /* Most contacts one address-of-record may hold. */
 #define SF_LOCATION_MAX_BINDINGS 32
+/* Most bytes the strings of one address-of-record's bindings may take
+ * together: each binding copies its REGISTER's Call-ID and Path, so without
+ * it one message of 64 KiB would make 32 times that (SF_LOCATION_ERROR_FULL). */
+#define SF_LOCATION_MAX_AOR_BYTES (64 * 1024)
 
 /* One binding (schema version 1 of the sqlite store holds each field).  The
  * strings are owned; the nullable ones are NULL when the REGISTER did not say. */

@@ -214,6 +214,56 @@ test_max_aors (void)
   sf_clock_free (clock);
 }
 
+/* Each binding copies its REGISTER's Call-ID (and Path): one REGISTER of 32
+ * contacts and a long Call-ID would hold 32 times its size.  An
+ * address-of-record's strings are bounded (SF_LOCATION_MAX_AOR_BYTES): past
+ * it the update is refused whole, a refresh of what is there still fits. */
+static void
+test_aor_bytes (void)
+{
+  SfClock *clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  SfLocation *loc = new_store (clock);
+  char *cid = g_strnfill (3000, 'c');
+  SfLocChange many[22];
+  char *contacts[22];
+  for (guint i = 0; i < G_N_ELEMENTS (many); i++) {
+    contacts[i] = g_strdup_printf ("sip:u%02u@192.0.2.1", i);
+    many[i] = (SfLocChange) CH (contacts[i], 1.0, 600);
+  }
+  g_autoptr (SfLocationResult) r1 = update (loc, "sip:big@example.com", cid, 1, FALSE, many, 20);
+  CU_ASSERT_PTR_NULL (r1->error);
+  CU_ASSERT_EQUAL (r1->bindings->len, 20);
+  g_autoptr (SfLocationResult) r2 = update (loc, "sip:big@example.com", cid, 2, FALSE, many, 22);
+  CU_ASSERT_TRUE (r2->error != NULL && r2->error->code == SF_LOCATION_ERROR_FULL);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 20);
+  g_autoptr (SfLocationResult) r3 = update (loc, "sip:big@example.com", cid, 3, FALSE, many, 20);
+  CU_ASSERT_PTR_NULL (r3->error);
+  /* one more binding with a short Call-ID fits */
+  g_autoptr (SfLocationResult) r4 = update (loc, "sip:big@example.com", "short", 1, FALSE, many + 20, 1);
+  CU_ASSERT_PTR_NULL (r4->error);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 21);
+  for (guint i = 0; i < G_N_ELEMENTS (many); i++)
+    g_free (contacts[i]);
+  g_free (cid);
+  sf_location_free (loc);
+  sf_clock_free (clock);
+}
+
+static void
+test_aor_bytes_memory (void)
+{
+  on_sqlite = FALSE;
+  test_aor_bytes ();
+}
+
+static void
+test_aor_bytes_sqlite (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  test_aor_bytes ();
+}
+
 static void
 test_bindings_memory (void)
 {
@@ -552,6 +602,8 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_bindings_sqlite);
   SF_ADD_TEST (s, test_max_aors_memory);
   SF_ADD_TEST (s, test_max_aors_sqlite);
+  SF_ADD_TEST (s, test_aor_bytes_memory);
+  SF_ADD_TEST (s, test_aor_bytes_sqlite);
   SF_ADD_TEST (s, test_sqlite_reopen);
   SF_ADD_TEST (s, test_each_remove);
   SF_ADD_TEST (s, test_sqlite_migration);
