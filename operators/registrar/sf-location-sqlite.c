@@ -361,8 +361,9 @@ sqlite_close (SfLocStore *base)
 
 static const SfLocStoreClass sqlite_class = { sqlite_load, sqlite_write, sqlite_close };
 
-/* Does the file hold a location store (a schema version set)?  Asked before
- * anything is written, so the offline tools change no other database. */
+/* Does the file hold a location store (a schema version set and a binding
+ * table: other programs set user_version too)?  Asked before anything is
+ * written, so the offline tools change no other database. */
 static gboolean
 is_store (Store *s, GError **error)
 {
@@ -373,7 +374,12 @@ is_store (Store *s, GError **error)
   sqlite3_finalize (st);
   if (version < 0)
     return fail (s, error, "reading the schema version");
-  if (version == 0) {
+  gboolean table = FALSE;
+  if (sqlite3_prepare_v2 (s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'binding'", -1, &st,
+                          NULL) == SQLITE_OK)
+    table = sqlite3_step (st) == SQLITE_ROW;
+  sqlite3_finalize (st);
+  if (version == 0 || !table) {
     g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED,
                  "location.uri: %s: not a location store (no schema version)", s->path);
     return FALSE;
@@ -423,8 +429,10 @@ store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **e
   /* WAL: a commit is one append, readers (another process's dump) never block
    * the writer; NORMAL: no fsync at each commit, a commit survives the
    * process's death (it is in the OS's cache), the last ones may not survive
-   * power loss (docs/servers.md) */
-  if (!exec (s, "PRAGMA journal_mode = WAL", error) || !exec (s, "PRAGMA synchronous = NORMAL", error) ||
+   * power loss (docs/servers.md).  The journal mode is written in the file:
+   * only the server sets it, on a file it made or migrated (an offline tool
+   * changes nothing of a file until it knows it is a store). */
+  if ((create && !exec (s, "PRAGMA journal_mode = WAL", error)) || !exec (s, "PRAGMA synchronous = NORMAL", error) ||
       !migrate (s, error)) {
     sqlite_close (&s->base);
     return NULL;

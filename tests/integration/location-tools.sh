@@ -134,6 +134,14 @@ has "... naming it" "$T/err" "$T/junk.sqlite"
 python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE t (x)"); c.commit()' "$T/other.sqlite"
 expect_rc "another program's database: exit 1" 1 loc purge --uri "$T/other.sqlite"
 has "... not a location store" "$T/err" "$T/other.sqlite: not a location store"
+# Many programs set user_version: a schema version alone is no location store,
+# and a tool that refuses a file leaves it as it was (its journal mode too).
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("CREATE TABLE t (x)"); c.execute("PRAGMA user_version = 1"); c.commit()' "$T/versioned.sqlite"
+sum=$(md5sum <"$T/versioned.sqlite")
+expect_rc "another program's database with a user_version: exit 1" 1 loc purge --uri "$T/versioned.sqlite"
+has "... not a location store" "$T/err" "$T/versioned.sqlite: not a location store"
+[ "$(md5sum <"$T/versioned.sqlite")" = "$sum" ] && [ ! -e "$T/versioned.sqlite-wal" ] &&
+  pass "... and left as it was (not turned to WAL)" || fail "the other program's database was changed"
 expect_rc "location.backend=memory: nothing to read, exit 1" 1 loc count --set location.backend=memory
 expect_rc "usage: no subcommand" 2 loc
 expect_rc "usage: an unknown subcommand" 2 loc frob --uri "$DB"
