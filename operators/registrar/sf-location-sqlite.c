@@ -129,6 +129,11 @@ read_row (sqlite3_stmt *st, int first)
   SfLocBinding *b = g_new0 (SfLocBinding, 1);
   b->contact = column_text (st, first + 0);
   b->q = sqlite3_column_double (st, first + 1);
+  /* 0..1 whatever the file says: the proxy and the 200 turn q into thousandths */
+  if (!(b->q >= 0.0))
+    b->q = 0.0;
+  else if (b->q > 1.0)
+    b->q = 1.0;
   b->expires_at = sqlite3_column_int64 (st, first + 2);
   b->call_id = column_text (st, first + 3);
   b->cseq = (guint32) sqlite3_column_int64 (st, first + 4);

@@ -474,6 +474,37 @@ test_sqlite_migration (void)
   CU_ASSERT_TRUE (e != NULL && strstr (e->message, under_file) != NULL);
 }
 
+/* sqlite: a file written by hand (or by a broken program) is read within
+ * the bounds a REGISTER has: q between 0 and 1, a NULL contact or Call-ID an
+ * empty string, at most 32 bindings per address-of-record. */
+static void
+test_sqlite_hostile_rows (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 100, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  sf_location_free (loc);
+  exec_on (db_path, "INSERT INTO binding (aor, contact, q, expires, call_id, cseq) VALUES"
+                    " ('sip:h@example.com', 'sip:big@192.0.2.1', 1e300, 4000000000, 'c', -1),"
+                    " ('sip:h@example.com', 'sip:neg@192.0.2.1', -5, 4000000000, 'c', 1);"
+                    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)"
+                    " INSERT INTO binding (aor, contact, q, expires, call_id, cseq)"
+                    " SELECT 'sip:many@example.com', 'sip:' || i || '@192.0.2.1', 0.5, 4000000000, 'c', 1 FROM n");
+  loc = sf_location_new_sqlite (clock, db_path, 100, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  g_autoptr (SfLocationResult) h = lookup (loc, "sip:h@example.com");
+  CU_ASSERT_EQUAL (h->bindings->len, 2);
+  const SfLocBinding *big = binding (h, "sip:big@192.0.2.1"), *neg = binding (h, "sip:neg@192.0.2.1");
+  CU_ASSERT_TRUE (big != NULL && big->q == 1.0);
+  CU_ASSERT_TRUE (neg != NULL && neg->q == 0.0);
+  g_autoptr (SfLocationResult) many = lookup (loc, "sip:many@example.com");
+  CU_ASSERT_EQUAL (many->bindings->len, SF_LOCATION_MAX_BINDINGS);
+  sf_location_free (loc);
+}
+
 /* sqlite: a write that cannot get the lock within the busy timeout gives the
  * update STORE_FAILED, and the core goes back to what the file holds; once the
  * lock is gone, writes go through again. */
@@ -608,6 +639,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_each_remove);
   SF_ADD_TEST (s, test_sqlite_migration);
   SF_ADD_TEST (s, test_sqlite_write_fails);
+  SF_ADD_TEST (s, test_sqlite_hostile_rows);
   SF_ADD_TEST (s, test_users_file);
   SF_ADD_TEST (s, test_algorithm_order);
   SF_ADD_TEST (s, test_qvalues);
