@@ -54,7 +54,7 @@ typedef struct {
   char *path;         /* nullable: its Path values, comma-separated (RFC 3327) */
   char *instance;     /* nullable: the Contact's +sip.instance (RFC 5626 4.1) */
   guint32 reg_id;     /* the Contact's reg-id, 0 without one */
-  char *node;         /* nullable: the node that received it (sip.advertise); not set yet */
+  char *node;         /* nullable: the node that received it, "host:port" as others reach it (sip.advertise's host when set) */
 } SfLocBinding;
 
 void sf_loc_binding_free (SfLocBinding *b);

@@ -185,7 +185,9 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *transport = e->peer.proto == SF_SIP_TCP ? "tcp" : "udp";
   /* A REGISTER that crossed a NAT: its binding's flow is the source it came
    * from, which the proxy sends requests to (sf-nat.h; registrar.nat).  The
-   * node comes with the cluster routing. */
+   * node is this element as others reach it (sip.advertise's host when set):
+   * a cluster sharing one store will route through the node that holds a
+   * binding's connection. */
   g_autofree char *flow = NULL;
   const SfSipValue *via = sf_sip_msg_top_via (e->msg);
   if (via != NULL && e->peer.remote != NULL) {
@@ -195,7 +197,9 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
                        g_inet_socket_address_get_port (e->peer.remote)))
       flow = sf_nat_flow (transport, source);
   }
-  SfLocOrigin origin = { source, transport, local, flow, path, NULL };
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  g_autofree char *node = stack != NULL ? sf_stack_local (stack, e->peer.proto) : NULL;
+  SfLocOrigin origin = { source, transport, local, flow, path, node };
   sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, &origin, star,
                        (const SfLocChange *) (void *) changes->data, changes->len);
   return SF_OP_TRANSITION;

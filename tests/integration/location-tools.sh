@@ -53,6 +53,7 @@ has "... with the contact, the source and transport, the expiry" "$T/out" \
   '{"aor":"sip:u0@127.0.0.1","contact":"sip:u0-a@192.0.2.1:5060","q":1.000,"expires_at":'
 has "... the transport it came over" "$T/out" '"transport":"udp"'
 has "... the local socket" "$T/out" "\"local\":\"127.0.0.1:$PORT_px\""
+has "... the node that received it" "$T/out" "\"node\":\"127.0.0.1:$PORT_px\""
 expect_rc "ctl location dump AOR" 0 ctl location dump sip:u0@127.0.0.1
 has "... its two bindings only" "$T/out" '"listed":2,"total":2'
 expect_rc "ctl location dump of an unknown AOR: none" 0 ctl location dump sip:nobody@127.0.0.1
