@@ -97,12 +97,20 @@ sf_sip_peer_copy (SfSipPeer *dst, const SfSipPeer *src)
 }
 
 char *
-sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr)
+sf_sip_addr_to_string (GInetSocketAddress *addr)
 {
+  if (addr == NULL)
+    return NULL;
   g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (addr));
   gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (addr)) == G_SOCKET_FAMILY_IPV6;
-  return g_strdup_printf ("%s:%s%s%s:%u", proto == SF_SIP_UDP ? "udp" : "tcp", v6 ? "[" : "", ip, v6 ? "]" : "",
-                          g_inet_socket_address_get_port (addr));
+  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (addr));
+}
+
+char *
+sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr)
+{
+  g_autofree char *a = sf_sip_addr_to_string (addr);
+  return g_strdup_printf ("%s:%s", proto == SF_SIP_UDP ? "udp" : "tcp", a);
 }
 
 /* A debug sample of bad input: at most 64 bytes, non-printables masked. */

@@ -30,6 +30,8 @@ void sf_sip_peer_clear (SfSipPeer *p);
 void sf_sip_peer_copy (SfSipPeer *dst, const SfSipPeer *src);
 /* "udp:127.0.0.1:5070" (transfer full) */
 char *sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr);
+/* "127.0.0.1:5070", "[::1]:5070" (transfer full); NULL for NULL. */
+char *sf_sip_addr_to_string (GInetSocketAddress *addr);
 
 typedef struct {
   guint64 received;        /* messages delivered */

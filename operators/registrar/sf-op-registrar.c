@@ -41,20 +41,6 @@ serving (SfCtx *ctx)
 
 static const char *const save_outcomes[] = { "answered", NULL };
 
-/* "192.0.2.1:5060", "[2001:db8::1]:5060" (transfer full; NULL without one). */
-static char *
-address_text (GInetSocketAddress *a)
-{
-  if (a == NULL)
-    return NULL;
-  GInetAddress *ip = g_inet_socket_address_get_address (a);
-  g_autofree char *host = g_inet_address_to_string (ip);
-  guint port = g_inet_socket_address_get_port (a);
-  if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6)
-    return g_strdup_printf ("[%s]:%u", host, port);
-  return g_strdup_printf ("%s:%u", host, port);
-}
-
 /* Every Path value of @msg, comma-separated as the lines were written
  * (transfer full; NULL without one): recorded, not used yet (RFC 3327). */
 static char *
@@ -179,8 +165,8 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sv->flow = (guint) MIN (longest, G_MAXINT32) + 1;
   }
   g_autofree char *call_id = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
-  g_autofree char *source = address_text (e->peer.remote);
-  g_autofree char *local = address_text (e->peer.local);
+  g_autofree char *source = sf_sip_addr_to_string (e->peer.remote);
+  g_autofree char *local = sf_sip_addr_to_string (e->peer.local);
   g_autofree char *path = path_values (e->msg);
   const char *transport = e->peer.proto == SF_SIP_TCP ? "tcp" : "udp";
   /* A REGISTER that crossed a NAT: its binding's flow is the source it came

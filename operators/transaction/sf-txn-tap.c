@@ -18,16 +18,6 @@
 /* The longest start line written (a Request-URI can be long; the rest is in "text"). */
 #define START_MAX 512
 
-static char *
-addr_text (GInetSocketAddress *a)
-{
-  if (a == NULL)
-    return NULL;
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
-  gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (a)) == G_SOCKET_FAMILY_IPV6;
-  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
-}
-
 /* The transaction @msg moved, and its user's handle (transfer none, nullable). */
 static SfInstance *
 txn_of (SfStack *s, SfSipTapDir dir, SfSipMsg *msg, SfInstance **user)
@@ -77,8 +67,8 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
 {
   GString *ev = sf_json_begin (dir == SF_SIP_TAP_IN ? "sip_in" : "sip_out");
   sf_json_add_str (ev, "proto", proto == SF_SIP_UDP ? "udp" : "tcp");
-  g_autofree char *l = addr_text (local);
-  g_autofree char *r = addr_text (remote);
+  g_autofree char *l = sf_sip_addr_to_string (local);
+  g_autofree char *r = sf_sip_addr_to_string (remote);
   if (l != NULL)
     sf_json_add_str (ev, "local", l);
   sf_json_add_str (ev, "remote", r);
@@ -193,8 +183,8 @@ sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GIne
     gsize end = 0;
     while (end < len && end < START_MAX && d[end] != '\r' && d[end] != '\n')
       end++;
-    g_autofree char *l = addr_text (local);
-    g_autofree char *r = addr_text (remote);
+    g_autofree char *l = sf_sip_addr_to_string (local);
+    g_autofree char *r = sf_sip_addr_to_string (remote);
     g_debug ("%s %s %s %s %s: %.*s (%" G_GSIZE_FORMAT " bytes)", dir == SF_SIP_TAP_IN ? "received" : "sent",
              proto == SF_SIP_UDP ? "udp" : "tcp", l != NULL ? l : "-", dir == SF_SIP_TAP_IN ? "<-" : "->", r,
              (int) end, d, len);
