@@ -194,6 +194,13 @@ sf_registrar_from_matches (SfCtx *ctx, SfSipMsg *req, const char *username)
   return user != NULL && strcmp (user, username) == 0;
 }
 
+const SfUser *
+sf_registrar_user (SfRegistrar *r, const char *name)
+{
+  /* real time, not the endpoint's clock: this is about files changing */
+  return r->users != NULL && name != NULL ? sf_users_lookup (r->users, name, g_get_monotonic_time ()) : NULL;
+}
+
 SfOpResult
 sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
 {
@@ -218,7 +225,7 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
    * spoofed address, must not get that address banned. */
   g_autofree char *nonce = sf_digest_param (mine, "nonce");
   gboolean ours = sf_digest_server_nonce_ours (r->digest, nonce, now_s (ctx), NULL);
-  SfUser *u = username != NULL ? g_hash_table_lookup (r->users, username) : NULL;
+  const SfUser *u = sf_registrar_user (r, username);
   if (u == NULL) {
     if (ours)
       log_failure (ctx, e, username != NULL ? username : "", "unknown user");
@@ -231,13 +238,10 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     offered |= 1u << r->algs[i];
   if ((alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) || !(offered & (1u << alg)))
     return refuse (ctx, e, status, FALSE, ours, username, "algorithm not offered");
-  g_autofree char *ha1 = NULL;
-  if (u->password != NULL)
-    ha1 = sf_digest_ha1 (alg, username, r->realm, u->password);
-  else if (alg == SF_DIGEST_MD5 || alg == SF_DIGEST_MD5_SESS)
-    ha1 = g_strdup (u->ha1_md5); /* htdigest: MD5 only */
-  else
-    return refuse (ctx, e, status, FALSE, ours, username, "only MD5 for this user");
+  const char *no_ha1 = NULL;
+  g_autofree char *ha1 = sf_user_ha1 (u, username, r->realm, alg, &no_ha1);
+  if (ha1 == NULL) /* an HA1 stored for another realm, or none for this algorithm */
+    return refuse (ctx, e, status, FALSE, ours, username, no_ha1);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (e->msg)->raw);
   SfSipStr body = sf_sip_msg_body (e->msg);

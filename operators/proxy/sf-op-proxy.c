@@ -391,7 +391,7 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
     const SfSipUri *ruri = sf_sip_msg_ruri (req);
     g_autofree char *user = sf_sip_str_is_set (ruri->user) ? sf_sip_unescape (ruri->user, NULL) : NULL;
-    if (r != NULL && r->users != NULL && user != NULL && !g_hash_table_contains (r->users, user)) {
+    if (r != NULL && r->users != NULL && user != NULL && sf_registrar_user (r, user) == NULL) {
       status = 404;
       reason = NULL;
     }
@@ -629,7 +629,7 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
     const char *user = pi->user;
-    gboolean known = r != NULL && (r->users == NULL || (user != NULL && g_hash_table_contains (r->users, user)));
+    gboolean known = r != NULL && (r->users == NULL || (user != NULL && sf_registrar_user (r, user) != NULL));
     GString *f = g_string_new ("\"aor\":");
     sf_json_append_string (f, aor != NULL ? aor : "");
     sf_ctx_emit (ctx, "proxy_no_target", f->str);

@@ -79,7 +79,7 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
     const char *user = rd->user;
-    gboolean known = r != NULL && r->users != NULL && user != NULL && g_hash_table_contains (r->users, user);
+    gboolean known = r != NULL && r->users != NULL && user != NULL && sf_registrar_user (r, user) != NULL;
     GString *f = g_string_new ("\"aor\":");
     sf_json_append_string (f, aor);
     g_string_append_printf (f, ",\"status\":%u", known ? 480 : 404);

@@ -86,7 +86,7 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return sf_registrar_answer (ctx, e, 404, "Domain Not Served", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   g_autofree char *aor = to != NULL ? sf_registrar_aor (ctx, to->uri) : NULL;
   g_autofree char *user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
-  if (aor == NULL || (r->users != NULL && (user == NULL || !g_hash_table_contains (r->users, user))))
+  if (aor == NULL || (r->users != NULL && sf_registrar_user (r, user) == NULL))
     return sf_registrar_answer (ctx, e, 404, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   const SfSipValue *expv = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL);
   gint64 default_exp = expv != NULL ? (gint64) MIN (expv->number, (guint64) G_MAXINT32) : r->max_expires;

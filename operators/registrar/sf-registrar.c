@@ -12,7 +12,11 @@
 static const SfConfigKey registrar_keys[] = {
   { "realm", SF_CFG_STRING, "sipflow.test", 0, 0, NULL, "digest realm, and a domain served" },
   { "domains", SF_CFG_LIST, NULL, 0, 0, NULL, "domains served (default: the realm; the addresses listened on always count)" },
-  { "users", SF_CFG_STRING, NULL, 0, 0, NULL, "users file: user:password or htdigest user:realm:HA1 lines (unset: no authentication)" },
+  { "users", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "the credentials: a users file (user:password or user:realm:HA1 lines), or sqlite:PATH, an SQLite users table "
+    "(sqlite: alone: core.state_dir/users.sqlite; 'sipflow user' manages it); re-read within a second of a change "
+    "(unset: no authentication)" },
+  { "max_users", SF_CFG_INT, "100000", 1, 10000000, NULL, "most users read from registrar.users (an SQLite table: the rest are left out, with a warning)" },
   { "min_expires", SF_CFG_SECONDS, "60", 1, 3600, NULL, "shortest registration accepted (shorter: 423 with Min-Expires; 10.3 allows at most 3600)" },
   { "max_expires", SF_CFG_SECONDS, "3600", 1, 604800, NULL, "longest registration granted (longer is cut to this)" },
   { "max_aors", SF_CFG_INT, "100000", 1, 100000000, NULL,
@@ -48,19 +52,10 @@ sf_registrar_declare_config (SfConfig *cfg, GError **error)
          sf_config_declare (cfg, "auth", auth_keys, G_N_ELEMENTS (auth_keys), error);
 }
 
-static void
-user_free (gpointer p)
-{
-  SfUser *u = p;
-  g_free (u->password);
-  g_free (u->ha1_md5);
-  g_free (u);
-}
-
 GHashTable *
 sf_registrar_parse_users (const char *text, const char *source, const char *realm, GError **error)
 {
-  g_autoptr (GHashTable) users = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, user_free);
+  g_autoptr (GHashTable) users = sf_users_table_new ();
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++) {
     char *line = g_strstrip (lines[i]);
@@ -74,24 +69,38 @@ sf_registrar_parse_users (const char *text, const char *source, const char *real
       ok = *f[1] != '\0';
       u->password = g_strdup (f[1]);
     } else if (ok && n == 3) {
-      /* htdigest: user:realm:HA1 (32 hex digits, MD5) for our realm */
-      ok = strcmp (f[1], realm) == 0 && strlen (f[2]) == 32 && strspn (f[2], "0123456789abcdefABCDEF") == 32;
-      u->ha1_md5 = g_ascii_strdown (f[2], -1);
+      /* htdigest: user:realm:HA1 for our realm, 32 hex digits for MD5, 64 for SHA-256 */
+      gsize len = strlen (f[2]);
+      ok = strcmp (f[1], realm) == 0 && (len == 32 || len == 64) && sf_users_hex_ok (f[2], len);
+      if (ok && len == 32)
+        u->ha1_md5 = g_strdup (f[2]);
+      else if (ok)
+        u->ha1_sha256 = g_strdup (f[2]);
       if (!ok && strcmp (f[1], realm) != 0) {
-        user_free (u);
+        sf_user_free (u);
         g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                      "%s:%u: realm '%s' is not registrar.realm '%s'", source, i + 1, f[1], realm);
         return NULL;
       }
     }
     if (!ok) {
-      user_free (u);
+      sf_user_free (u);
       g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
-                   "%s:%u: expected user:password or user:realm:HA1 (32 hex digits)", source, i + 1);
+                   "%s:%u: expected user:password or user:realm:HA1 (32 hex digits: MD5, 64: SHA-256)", source, i + 1);
       return NULL;
     }
-    if (g_hash_table_contains (users, f[0])) {
-      user_free (u);
+    SfUser *had = g_hash_table_lookup (users, f[0]);
+    if (had != NULL && had->password == NULL && u->password == NULL && (had->ha1_md5 == NULL) != (u->ha1_md5 == NULL)) {
+      /* an MD5 line and a SHA-256 line for one user: one user with both */
+      if (had->ha1_md5 == NULL)
+        had->ha1_md5 = g_steal_pointer (&u->ha1_md5);
+      else
+        had->ha1_sha256 = g_steal_pointer (&u->ha1_sha256);
+      sf_user_free (u);
+      continue;
+    }
+    if (had != NULL) {
+      sf_user_free (u);
       g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s:%u: user '%s' given twice", source, i + 1,
                    f[0]);
       return NULL;
@@ -108,7 +117,7 @@ registrar_free (SfRegistrar *r)
     return;
   sf_location_free (r->loc);
   g_clear_pointer (&r->digest, sf_digest_server_free);
-  g_clear_pointer (&r->users, g_hash_table_unref);
+  g_clear_pointer (&r->users, sf_users_free);
   g_clear_pointer (&r->log_sources, g_hash_table_unref);
   g_free (r->realm);
   g_strfreev (r->domains);
@@ -207,15 +216,13 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
     registrar_free (r);
     return FALSE;
   }
-  const char *path = sf_config_get_string (cfg, "registrar", "users");
+  gboolean sqlite = FALSE;
+  g_autofree char *path = sf_users_config_path (cfg, &sqlite);
   if (path != NULL) {
-    g_autofree char *text = NULL;
-    if (!g_file_get_contents (path, &text, NULL, error)) {
-      g_prefix_error (error, "registrar.users: ");
-      registrar_free (r);
-      return FALSE;
-    }
-    r->users = sf_registrar_parse_users (text, path, r->realm, error);
+    guint max_users = (guint) sf_config_get_int (cfg, "registrar", "max_users");
+    SfUsersSource *src = sqlite ? sf_users_sqlite_source_new (path, r->realm, max_users, error)
+                                : sf_users_file_source_new (path, r->realm, max_users);
+    r->users = src != NULL ? sf_users_new (src, error) : NULL;
     if (r->users == NULL) {
       registrar_free (r);
       return FALSE;

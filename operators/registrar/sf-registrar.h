@@ -13,18 +13,14 @@
 #include "sip/sf-sip-digest.h"
 #include "sip/sf-sip-msg.h"
 #include "sf-location.h"
+#include "sf-users.h"
 
 G_BEGIN_DECLS
 
 typedef struct {
-  char *password;     /* owned, nullable: "user:password" lines */
-  char *ha1_md5;      /* owned, nullable: htdigest "user:realm:HA1" lines (then only MD5) */
-} SfUser;
-
-typedef struct {
   SfLocation *loc;
   SfDigestServer *digest;
-  GHashTable *users;        /* user -> SfUser*, NULL without registrar.users */
+  SfUsers *users;           /* registrar.users (sf-users.h), NULL without it */
   char *realm;
   char **domains;           /* lowercase; the realm when none is set (own addresses are checked live) */
   gint64 min_expires, max_expires;
@@ -53,6 +49,9 @@ gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
  * instances are gone). */
 void sf_registrar_teardown (SfEndpoint *ep);
 SfRegistrar *sf_registrar_from_ctx (SfCtx *ctx);
+/* The user @name of registrar.users (unowned, good until the next call; the
+ * source polled for changes at most once a second), NULL when unknown. */
+const SfUser *sf_registrar_user (SfRegistrar *r, const char *name);
 /* The location service of @ep's registrar (unowned), NULL when its flow has
  * none (the control commands' "location ..."). */
 SfLocation *sf_registrar_location (SfEndpoint *ep);
@@ -62,7 +61,9 @@ char *sf_registrar_location_path (SfConfig *cfg);
 /* The stats event's fields (transfer full; NULL without a users file). */
 char *sf_registrar_stats_fields (SfRegistrar *r);
 
-/* Parses a users file's text (@source names it in errors). */
+/* Parses a users file's text (@source names it in errors): a table user ->
+ * SfUser* (sf_users_table_new).  user:realm:HA1 lines: 32 hex digits are an
+ * MD5 HA1, 64 a SHA-256 one; one user may have one line of each. */
 GHashTable *sf_registrar_parse_users (const char *text, const char *source, const char *realm, GError **error);
 
 /* Is @host a domain of registrar.domains (the realm by default)? */

@@ -548,10 +548,10 @@ test_users_file (void)
   SfUser *bob = g_hash_table_lookup (ok, "bob");
   CU_ASSERT_TRUE (bob != NULL && bob->password == NULL && strcmp (bob->ha1_md5, "0123456789abcdef0123456789abcdef") == 0);
   static const struct { const char *text, *message; } bad[] = {
-    { "alice:secret\nnocolon\n", "users:2: expected user:password or user:realm:HA1 (32 hex digits)" },
-    { "alice:\n", "users:1: expected user:password or user:realm:HA1 (32 hex digits)" },
+    { "alice:secret\nnocolon\n", "users:2: expected user:password or user:realm:HA1 (32 hex digits: MD5, 64: SHA-256)" },
+    { "alice:\n", "users:1: expected user:password or user:realm:HA1 (32 hex digits: MD5, 64: SHA-256)" },
     { "bob:other.realm:0123456789abcdef0123456789abcdef\n", "users:1: realm 'other.realm' is not registrar.realm 'sipflow.test'" },
-    { "bob:sipflow.test:xyz\n", "users:1: expected user:password or user:realm:HA1 (32 hex digits)" },
+    { "bob:sipflow.test:xyz\n", "users:1: expected user:password or user:realm:HA1 (32 hex digits: MD5, 64: SHA-256)" },
     { "alice:a\nalice:b\n", "users:2: user 'alice' given twice" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {

@@ -1,0 +1,364 @@
+/* sf-users-sqlite.c: the credentials in an SQLite table (see sf-users.h,
+ * docs/servers.md "Credentials"): the server's source, and the offline
+ * add/del/list of `sipflow user` (one place knows the schema).
+ *
+ * The server reads the whole table at start and again when PRAGMA
+ * data_version says another connection committed (checked at most once a
+ * second, from the main loop: the check reads no table).  The file is made
+ * 0600 (it holds HA1 values, as good as passwords for this realm), WAL so
+ * that `sipflow user` writing never waits for the server reading.  Every
+ * statement binds its values. */
+#include "config.h"
+#include "sf-users.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BUSY_MS 200          /* the server's reads: a writer holds the lock for one statement */
+#define TOOL_BUSY_MS 5000
+#define SHOWN_BAD 3          /* bad rows named in a warning */
+
+/* Version 0 (a new file) -> 1: the users table. */
+static const char *const migrations[SF_USERS_SQLITE_SCHEMA] = {
+  "CREATE TABLE users ("
+  " user TEXT PRIMARY KEY NOT NULL, realm TEXT NOT NULL, ha1_md5 TEXT, ha1_sha256 TEXT, password TEXT"
+  ") WITHOUT ROWID;",
+};
+
+static gboolean
+fail (sqlite3 *db, const char *path, GError **error, const char *what)
+{
+  g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "registrar.users: %s: %s: %s", path, what,
+               db != NULL ? sqlite3_errmsg (db) : "out of memory");
+  return FALSE;
+}
+
+static int
+int_pragma (sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *st = NULL;
+  int v = -1;
+  if (sqlite3_prepare_v2 (db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step (st) == SQLITE_ROW)
+    v = sqlite3_column_int (st, 0);
+  sqlite3_finalize (st);
+  return v;
+}
+
+static gboolean
+has_table (sqlite3 *db, const char *name)
+{
+  sqlite3_stmt *st = NULL;
+  gboolean yes = FALSE;
+  if (sqlite3_prepare_v2 (db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", -1, &st, NULL) ==
+      SQLITE_OK) {
+    sqlite3_bind_text (st, 1, name, -1, SQLITE_STATIC);
+    yes = sqlite3_step (st) == SQLITE_ROW;
+  }
+  sqlite3_finalize (st);
+  return yes;
+}
+
+/* Brings a users file to SF_USERS_SQLITE_SCHEMA in one transaction; a file
+ * with other tables and no users table is another program's and is refused
+ * before anything is written. */
+static gboolean
+migrate (sqlite3 *db, const char *path, GError **error)
+{
+  if (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return fail (db, path, error, "locking");
+  int version = int_pragma (db, "PRAGMA user_version");
+  int tables = int_pragma (db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
+  const char *bad = NULL;
+  if (version < 0 || tables < 0)
+    bad = "reading the schema version";
+  else if (version > SF_USERS_SQLITE_SCHEMA)
+    bad = "a schema version newer than this program's";
+  else if ((version > 0 || tables > 0) && !has_table (db, "users"))
+    bad = "not a users table (another program's database)";
+  for (int v = version; bad == NULL && v < SF_USERS_SQLITE_SCHEMA; v++) {
+    g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %d", v + 1);
+    if (sqlite3_exec (db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec (db, set, NULL, NULL, NULL) != SQLITE_OK)
+      bad = "migrating the schema";
+  }
+  if (bad != NULL) {
+    if (version >= 0 && tables >= 0 && strncmp (bad, "migrating", 9) != 0)
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "registrar.users: %s: %s", path, bad);
+    else
+      fail (db, path, error, bad);
+    sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+    return FALSE;
+  }
+  if (sqlite3_exec (db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    return fail (db, path, error, "committing the schema");
+  return TRUE;
+}
+
+/* @path opened (made 0600 with its directory when missing and @create), its
+ * schema checked and brought up to date. */
+static sqlite3 *
+db_open (const char *path, gboolean create, int busy_ms, GError **error)
+{
+  gboolean exists = g_file_test (path, G_FILE_TEST_IS_REGULAR);
+  if (!exists && !create) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "registrar.users: %s: no such file", path);
+    return NULL;
+  }
+  if (!exists) {
+    g_autofree char *dir = g_path_get_dirname (path);
+    int fd = -1;
+    if (g_mkdir_with_parents (dir, 0700) != 0 || (fd = g_open (path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+      int e = errno;
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "registrar.users: %s: cannot make it: %s", path,
+                   g_strerror (e));
+      return NULL;
+    }
+    close (fd);
+  }
+  sqlite3 *db = NULL;
+  int rc = sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "registrar.users: %s: cannot open: %s", path,
+                 db != NULL ? sqlite3_errmsg (db) : sqlite3_errstr (rc));
+    sqlite3_close (db);
+    return NULL;
+  }
+  sqlite3_busy_timeout (db, busy_ms);
+  sqlite3_extended_result_codes (db, 1);
+  if (!migrate (db, path, error)) {
+    sqlite3_close (db);
+    return NULL;
+  }
+  /* WAL once the file is known to be ours: `sipflow user` writing never waits for the server reading */
+  if (!exists && sqlite3_exec (db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK) {
+    fail (db, path, error, "setting the journal mode");
+    sqlite3_close (db);
+    return NULL;
+  }
+  return db;
+}
+
+/* ---- the server's source ---- */
+
+typedef struct {
+  SfUsersSource base;
+  sqlite3 *db;
+  int data_version;   /* -1: never read */
+} Source;
+
+/* A text column of at most @max bytes with no NUL inside; *@ok FALSE otherwise. */
+static char *
+column (sqlite3_stmt *st, int i, gsize max, gboolean *ok)
+{
+  if (sqlite3_column_type (st, i) == SQLITE_NULL)
+    return NULL;
+  const unsigned char *t = sqlite3_column_text (st, i);
+  gsize n = (gsize) sqlite3_column_bytes (st, i);
+  if (t == NULL || n > max || strlen ((const char *) t) != n) {
+    *ok = FALSE;
+    return NULL;
+  }
+  return g_strndup ((const char *) t, n);
+}
+
+static gboolean
+text_ok (const char *s)
+{
+  for (const char *p = s; p != NULL && *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return FALSE;
+  return s == NULL || g_utf8_validate (s, -1, NULL);
+}
+
+static gboolean
+source_poll (SfUsersSource *base, GHashTable **out, GError **error)
+{
+  Source *s = (Source *) base;
+  *out = NULL;
+  int dv = int_pragma (s->db, "PRAGMA data_version");
+  if (dv < 0)
+    return fail (s->db, base->where, error, "reading its data version");
+  if (dv == s->data_version)
+    return TRUE;
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2 (s->db, "SELECT user, realm, ha1_md5, ha1_sha256, password FROM users ORDER BY user LIMIT ?",
+                          -1, &st, NULL) != SQLITE_OK)
+    return fail (s->db, base->where, error, "reading the users");
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) base->max_users + 1);
+  g_autoptr (GHashTable) t = sf_users_table_new ();
+  guint bad = 0, other_realm = 0, rows = 0;
+  g_autoptr (GString) bad_names = g_string_new (NULL), realm_names = g_string_new (NULL);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
+    if (++rows > base->max_users)
+      break;
+    gboolean ok = TRUE;
+    g_autofree char *name = column (st, 0, SF_USERS_MAX_NAME, &ok);
+    SfUser *u = g_new0 (SfUser, 1);
+    u->realm = column (st, 1, SF_USERS_MAX_REALM, &ok);
+    u->ha1_md5 = column (st, 2, 32, &ok);
+    u->ha1_sha256 = column (st, 3, 64, &ok);
+    u->password = column (st, 4, SF_USERS_MAX_PASSWORD, &ok);
+    ok = ok && sf_users_name_ok (name) && u->realm != NULL && text_ok (u->realm) &&
+         (u->ha1_md5 == NULL || sf_users_hex_ok (u->ha1_md5, 32)) &&
+         (u->ha1_sha256 == NULL || sf_users_hex_ok (u->ha1_sha256, 64)) &&
+         (u->password == NULL || *u->password != '\0') &&
+         (u->password != NULL || u->ha1_md5 != NULL || u->ha1_sha256 != NULL);
+    if (!ok) {
+      if (bad++ < SHOWN_BAD) {
+        /* a name that is itself the problem is shown escaped and cut */
+        g_autofree char *cut = g_strndup (name != NULL ? name : "", 64);
+        g_autofree char *esc = g_strescape (cut, NULL);
+        g_string_append_printf (bad_names, "%s'%s'", bad_names->len > 0 ? ", " : "", esc);
+      }
+      sf_user_free (u);
+      continue;
+    }
+    if (u->password == NULL && strcmp (u->realm, base->realm) != 0 && other_realm++ < SHOWN_BAD)
+      g_string_append_printf (realm_names, "%s'%s' (%s)", realm_names->len > 0 ? ", " : "", name, u->realm);
+    g_hash_table_insert (t, g_steal_pointer (&name), u);
+  }
+  sqlite3_finalize (st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return fail (s->db, base->where, error, "reading the users");
+  s->data_version = dv;
+  if (bad > 0)
+    g_warning ("registrar.users: %s: %u bad rows skipped (user name, realm, HA1 of 32 or 64 hex digits, "
+               "lengths): %s%s", base->where, bad, bad_names->str, bad > SHOWN_BAD ? "..." : "");
+  if (other_realm > 0)
+    g_warning ("registrar.users: %s: %u users stored for another realm than registrar.realm '%s' cannot "
+               "authenticate: %s%s", base->where, other_realm, base->realm, realm_names->str,
+               other_realm > SHOWN_BAD ? "..." : "");
+  if (rows > base->max_users)
+    g_warning ("registrar.users: %s: more than registrar.max_users (%u) users: the first %u by name are loaded",
+               base->where, base->max_users, base->max_users);
+  *out = g_steal_pointer (&t);
+  return TRUE;
+}
+
+static void
+source_free (SfUsersSource *base)
+{
+  Source *s = (Source *) base;
+  sqlite3_close (s->db);
+  g_free (base->where);
+  g_free (base->realm);
+  g_free (s);
+}
+
+static const SfUsersSourceClass sqlite_class = { "sqlite", source_poll, source_free };
+
+SfUsersSource *
+sf_users_sqlite_source_new (const char *path, const char *realm, guint max_users, GError **error)
+{
+  sqlite3 *db = db_open (path, TRUE, BUSY_MS, error);
+  if (db == NULL)
+    return NULL;
+  Source *s = g_new0 (Source, 1);
+  s->base.klass = &sqlite_class;
+  s->base.where = g_strdup (path);
+  s->base.realm = g_strdup (realm);
+  s->base.max_users = max_users;
+  s->db = db;
+  s->data_version = -1;
+  return &s->base;
+}
+
+/* ---- offline ---- */
+
+gboolean
+sf_users_sqlite_add (const char *path, const char *user, const char *realm, const char *password, gboolean plain,
+                     gboolean replace, GError **error)
+{
+  if (!sf_users_name_ok (user)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "not a user name (1 to %d bytes, no space, control character, '@', ':', '\"' or '\\')",
+                 SF_USERS_MAX_NAME);
+    return FALSE;
+  }
+  if (realm == NULL || *realm == '\0' || strlen (realm) > SF_USERS_MAX_REALM || !text_ok (realm)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "not a realm (1 to %d bytes, no control character)",
+                 SF_USERS_MAX_REALM);
+    return FALSE;
+  }
+  if (password == NULL || *password == '\0' || strlen (password) > SF_USERS_MAX_PASSWORD) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "a password is 1 to %d bytes",
+                 SF_USERS_MAX_PASSWORD);
+    return FALSE;
+  }
+  sqlite3 *db = db_open (path, TRUE, TOOL_BUSY_MS, error);
+  if (db == NULL)
+    return FALSE;
+  g_autofree char *md5 = sf_digest_ha1 (SF_DIGEST_MD5, user, realm, password);
+  g_autofree char *sha = sf_digest_ha1 (SF_DIGEST_SHA256, user, realm, password);
+  sqlite3_stmt *st = NULL;
+  const char *sql = replace ? "INSERT OR REPLACE INTO users (user, realm, ha1_md5, ha1_sha256, password) VALUES (?, ?, ?, ?, ?)"
+                            : "INSERT INTO users (user, realm, ha1_md5, ha1_sha256, password) VALUES (?, ?, ?, ?, ?)";
+  gboolean ok = sqlite3_prepare_v2 (db, sql, -1, &st, NULL) == SQLITE_OK;
+  int rc = SQLITE_ERROR;
+  if (ok) {
+    sqlite3_bind_text (st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 2, realm, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 3, md5, -1, SQLITE_STATIC);
+    sqlite3_bind_text (st, 4, sha, -1, SQLITE_STATIC);
+    if (plain)
+      sqlite3_bind_text (st, 5, password, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null (st, 5);
+    rc = sqlite3_step (st);
+  }
+  sqlite3_finalize (st);
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "registrar.users: %s: user '%s' exists (--replace to change it)", path, user);
+    ok = FALSE;
+  } else if (rc != SQLITE_DONE) {
+    ok = fail (db, path, error, "adding the user");
+  }
+  sqlite3_close (db);
+  return ok;
+}
+
+gboolean
+sf_users_sqlite_del (const char *path, const char *user, guint *removed, GError **error)
+{
+  sqlite3 *db = db_open (path, FALSE, TOOL_BUSY_MS, error);
+  if (db == NULL)
+    return FALSE;
+  sqlite3_stmt *st = NULL;
+  gboolean ok = sqlite3_prepare_v2 (db, "DELETE FROM users WHERE user = ?", -1, &st, NULL) == SQLITE_OK;
+  if (ok) {
+    sqlite3_bind_text (st, 1, user, -1, SQLITE_STATIC);
+    ok = sqlite3_step (st) == SQLITE_DONE;
+  }
+  sqlite3_finalize (st);
+  if (ok)
+    *removed = (guint) sqlite3_changes (db);
+  else
+    fail (db, path, error, "removing the user");
+  sqlite3_close (db);
+  return ok;
+}
+
+gboolean
+sf_users_sqlite_each (const char *path, SfUsersEachFunc f, gpointer data, GError **error)
+{
+  sqlite3 *db = db_open (path, FALSE, TOOL_BUSY_MS, error);
+  if (db == NULL)
+    return FALSE;
+  sqlite3_stmt *st = NULL;
+  int rc = SQLITE_ERROR;
+  if (sqlite3_prepare_v2 (db,
+                          "SELECT user, realm, ha1_md5 IS NOT NULL, ha1_sha256 IS NOT NULL, password IS NOT NULL "
+                          "FROM users ORDER BY user", -1, &st, NULL) == SQLITE_OK)
+    while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+      f ((const char *) sqlite3_column_text (st, 0), (const char *) sqlite3_column_text (st, 1),
+         sqlite3_column_int (st, 2), sqlite3_column_int (st, 3), sqlite3_column_int (st, 4), data);
+  sqlite3_finalize (st);
+  gboolean ok = rc == SQLITE_DONE || fail (db, path, error, "listing the users");
+  sqlite3_close (db);
+  return ok;
+}
