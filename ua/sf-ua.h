@@ -21,6 +21,7 @@ int sf_ua_cmd_tone (int argc, char **argv);
 int sf_ua_cmd_ladder (int argc, char **argv);
 int sf_ua_cmd_coverage (int argc, char **argv);
 int sf_ua_cmd_location (int argc, char **argv);
+int sf_ua_cmd_user (int argc, char **argv);
 
 /* Prints "sipflow: @msg" and the --help pointer on standard error; returns SF_EXIT_USAGE. */
 int sf_ua_usage_error (const char *cmd, const char *fmt, ...) G_GNUC_PRINTF (2, 3);

@@ -100,6 +100,7 @@ main (int argc, char **argv)
     { "ctl", sf_ua_cmd_ctl }, { "parse", sf_ua_cmd_parse }, { "tone", sf_ua_cmd_tone },
     { "ladder", sf_ua_cmd_ladder },
     { "coverage", sf_ua_cmd_coverage }, { "location", sf_ua_cmd_location },
+    { "user", sf_ua_cmd_user },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cmds); i++)
     if (strcmp (cmd, cmds[i].name) == 0)

@@ -27,6 +27,7 @@ main (int argc, char **argv)
   sf_test_register_media ();
   sf_test_register_tone ();
   sf_test_register_location ();
+  sf_test_register_users ();
   sf_test_register_proxy ();
   sf_test_register_sdk ();
   sf_test_register_flow ();
