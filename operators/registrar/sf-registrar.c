@@ -124,14 +124,16 @@ registrar_free (SfRegistrar *r)
   g_free (r);
 }
 
-/* The stats event's fields: nonce-count slots in use (with a users file). */
+/* The stats event's fields: nonce-count slots in use, users read (with registrar.users). */
 char *
 sf_registrar_stats_fields (SfRegistrar *r)
 {
   if (r->users == NULL)
     return NULL;
   gint64 now_s = sf_clock_now_us (sf_endpoint_clock (r->ep)) / G_USEC_PER_SEC;
-  return g_strdup_printf ("\"nonce_slots_used\":%u", sf_digest_server_slots_used (r->digest, now_s));
+  sf_registrar_user (r, ""); /* a poll (at most once a second): the count is the table's now */
+  return g_strdup_printf ("\"nonce_slots_used\":%u,\"users\":%u", sf_digest_server_slots_used (r->digest, now_s),
+                          sf_users_count (r->users));
 }
 
 char *
