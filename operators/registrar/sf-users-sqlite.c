@@ -4,7 +4,8 @@
  *
  * The server reads the whole table at start and again when PRAGMA
  * data_version says another connection committed (checked at most once a
- * second, from the main loop: the check reads no table).  The file is made
+ * second, from the main loop: the check reads no table; the read again is
+ * done by a thread).  The file is made
  * 0600 (it holds HA1 values, as good as passwords for this realm), WAL so
  * that `sipflow user` writing never waits for the server reading.  Every
  * statement binds its values. */
@@ -143,10 +144,21 @@ db_open (const char *path, gboolean create, int busy_ms, GError **error)
 
 /* ---- the server's source ---- */
 
+/* The main thread's connection asks PRAGMA data_version only (and reads the
+ * table once at start, where an error is an error at start); a change is read
+ * by a thread on a connection of its own, and its table handed over at the
+ * poll after it is done: a table of 100,000 users takes some 100 ms to read,
+ * which the main loop does not wait for. */
 typedef struct {
   SfUsersSource base;
   sqlite3 *db;
-  int data_version;   /* -1: never read */
+  int data_version;   /* of the table handed over last; -1: never read */
+  GThread *thread;    /* a read in flight (joined at the poll after it is done, or at free) */
+  int loading_dv;     /* the data_version it reads */
+  GMutex lock;        /* guards the three below */
+  gboolean done;
+  GHashTable *loaded; /* its table */
+  GError *error;      /* or why not */
 } Source;
 
 /* A text column of at most @max bytes with no NUL inside; *@ok FALSE otherwise. */
@@ -173,27 +185,23 @@ text_ok (const char *s)
   return s == NULL || g_utf8_validate (s, -1, NULL);
 }
 
-static gboolean
-source_poll (SfUsersSource *base, GHashTable **out, GError **error)
+/* The table of @db (rows validated, counted, at most @max_users), warnings naming @where. */
+static GHashTable *
+read_table (sqlite3 *db, const char *where, const char *realm, guint max_users, GError **error)
 {
-  Source *s = (Source *) base;
-  *out = NULL;
-  int dv = int_pragma (s->db, "PRAGMA data_version");
-  if (dv < 0)
-    return fail (s->db, base->where, error, "reading its data version");
-  if (dv == s->data_version)
-    return TRUE;
   sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2 (s->db, "SELECT user, realm, ha1_md5, ha1_sha256, password FROM users ORDER BY user LIMIT ?",
-                          -1, &st, NULL) != SQLITE_OK)
-    return fail (s->db, base->where, error, "reading the users");
-  sqlite3_bind_int64 (st, 1, (sqlite3_int64) base->max_users + 1);
+  if (sqlite3_prepare_v2 (db, "SELECT user, realm, ha1_md5, ha1_sha256, password FROM users ORDER BY user LIMIT ?",
+                          -1, &st, NULL) != SQLITE_OK) {
+    fail (db, where, error, "reading the users");
+    return NULL;
+  }
+  sqlite3_bind_int64 (st, 1, (sqlite3_int64) max_users + 1);
   g_autoptr (GHashTable) t = sf_users_table_new ();
   guint bad = 0, other_realm = 0, rows = 0;
   g_autoptr (GString) bad_names = g_string_new (NULL), realm_names = g_string_new (NULL);
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
-    if (++rows > base->max_users)
+    if (++rows > max_users)
       break;
     gboolean ok = TRUE;
     g_autofree char *name = column (st, 0, SF_USERS_MAX_NAME, &ok);
@@ -217,25 +225,84 @@ source_poll (SfUsersSource *base, GHashTable **out, GError **error)
       sf_user_free (u);
       continue;
     }
-    if (u->password == NULL && strcmp (u->realm, base->realm) != 0 && other_realm++ < SHOWN_BAD)
+    if (u->password == NULL && strcmp (u->realm, realm) != 0 && other_realm++ < SHOWN_BAD)
       g_string_append_printf (realm_names, "%s'%s' (%s)", realm_names->len > 0 ? ", " : "", name, u->realm);
     g_hash_table_insert (t, g_steal_pointer (&name), u);
   }
   sqlite3_finalize (st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return fail (s->db, base->where, error, "reading the users");
-  s->data_version = dv;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    fail (db, where, error, "reading the users");
+    return NULL;
+  }
   if (bad > 0)
     g_warning ("registrar.users: %s: %u bad rows skipped (user name, realm, HA1 of 32 or 64 hex digits, "
-               "lengths): %s%s", base->where, bad, bad_names->str, bad > SHOWN_BAD ? "..." : "");
+               "lengths): %s%s", where, bad, bad_names->str, bad > SHOWN_BAD ? "..." : "");
   if (other_realm > 0)
     g_warning ("registrar.users: %s: %u users stored for another realm than registrar.realm '%s' cannot "
-               "authenticate: %s%s", base->where, other_realm, base->realm, realm_names->str,
-               other_realm > SHOWN_BAD ? "..." : "");
-  if (rows > base->max_users)
+               "authenticate: %s%s", where, other_realm, realm, realm_names->str, other_realm > SHOWN_BAD ? "..." : "");
+  if (rows > max_users)
     g_warning ("registrar.users: %s: more than registrar.max_users (%u) users: the first %u by name are loaded",
-               base->where, base->max_users, base->max_users);
-  *out = g_steal_pointer (&t);
+               where, max_users, max_users);
+  return g_steal_pointer (&t);
+}
+
+static gpointer
+reader (gpointer p)
+{
+  Source *s = p;
+  GError *error = NULL;
+  GHashTable *t = NULL;
+  sqlite3 *db = NULL;
+  if (sqlite3_open_v2 (s->base.where, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+    fail (db, s->base.where, &error, "cannot open");
+  } else {
+    sqlite3_busy_timeout (db, BUSY_MS);
+    t = read_table (db, s->base.where, s->base.realm, s->base.max_users, &error);
+  }
+  sqlite3_close (db);
+  g_mutex_lock (&s->lock);
+  s->loaded = t;
+  s->error = error;
+  s->done = TRUE;
+  g_mutex_unlock (&s->lock);
+  return NULL;
+}
+
+static gboolean
+source_poll (SfUsersSource *base, GHashTable **out, GError **error)
+{
+  Source *s = (Source *) base;
+  *out = NULL;
+  if (s->thread != NULL) {
+    g_mutex_lock (&s->lock);
+    gboolean done = s->done;
+    g_mutex_unlock (&s->lock);
+    if (!done)
+      return TRUE;
+    g_thread_join (g_steal_pointer (&s->thread));
+    s->done = FALSE;
+    if (s->error != NULL) {
+      g_propagate_error (error, g_steal_pointer (&s->error)); /* data_version kept: read again at the next poll */
+      return FALSE;
+    }
+    s->data_version = s->loading_dv;
+    *out = g_steal_pointer (&s->loaded);
+    return TRUE;
+  }
+  int dv = int_pragma (s->db, "PRAGMA data_version");
+  if (dv < 0)
+    return fail (s->db, base->where, error, "reading its data version");
+  if (dv == s->data_version)
+    return TRUE;
+  if (s->data_version < 0) { /* at start: read here, an error is an error at start */
+    *out = read_table (s->db, base->where, base->realm, base->max_users, error);
+    if (*out == NULL)
+      return FALSE;
+    s->data_version = dv;
+    return TRUE;
+  }
+  s->loading_dv = dv;
+  s->thread = g_thread_new ("sf-users", reader, s);
   return TRUE;
 }
 
@@ -243,6 +310,11 @@ static void
 source_free (SfUsersSource *base)
 {
   Source *s = (Source *) base;
+  if (s->thread != NULL)
+    g_thread_join (s->thread);
+  g_clear_pointer (&s->loaded, g_hash_table_unref);
+  g_clear_error (&s->error);
+  g_mutex_clear (&s->lock);
   sqlite3_close (s->db);
   g_free (base->where);
   g_free (base->realm);
@@ -264,6 +336,7 @@ sf_users_sqlite_source_new (const char *path, const char *realm, guint max_users
   s->base.max_users = max_users;
   s->db = db;
   s->data_version = -1;
+  g_mutex_init (&s->lock);
   return &s->base;
 }
 

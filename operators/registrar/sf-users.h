@@ -5,7 +5,8 @@
  * A source is a small interface (SfUsersSourceClass): poll() hands over a new
  * table when the source changed since the last one, without blocking for
  * long: the file compares its mtime and size, SQLite its PRAGMA data_version
- * (a counter in shared memory, no read of the table).  SfUsers polls at most
+ * (a counter in shared memory, no read of the table; a change is read by a
+ * thread and handed over at a later poll).  SfUsers polls at most
  * once a second, from the request that looks a user up, so `sipflow user add`
  * takes effect on a running server within a second and no REGISTER waits on a
  * query.  A source that cannot be read keeps the table it had (a warning);
