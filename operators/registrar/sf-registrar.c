@@ -16,7 +16,9 @@ static const SfConfigKey registrar_keys[] = {
     "the credentials: a users file (user:password or user:realm:HA1 lines), or sqlite:PATH, an SQLite users table "
     "(sqlite: alone: core.state_dir/users.sqlite; 'sipflow user' manages it); re-read within a second of a change "
     "(unset: no authentication)" },
-  { "max_users", SF_CFG_INT, "100000", 1, 10000000, NULL, "most users read from registrar.users (an SQLite table: the rest are left out, with a warning)" },
+  { "max_users", SF_CFG_INT, "100000", 1, 10000000, NULL,
+    "most users read from registrar.users (a users file with more is an error; an SQLite table's first ones by name "
+    "are read, with a warning)" },
   { "min_expires", SF_CFG_SECONDS, "60", 1, 3600, NULL, "shortest registration accepted (shorter: 423 with Min-Expires; 10.3 allows at most 3600)" },
   { "max_expires", SF_CFG_SECONDS, "3600", 1, 604800, NULL, "longest registration granted (longer is cut to this)" },
   { "max_aors", SF_CFG_INT, "100000", 1, 100000000, NULL,
