@@ -157,6 +157,9 @@ sf_users_new (SfUsersSource *source, GError **error)
   u->source = source;
   u->table = t != NULL ? t : sf_users_table_new ();
   u->polled_us = g_get_monotonic_time ();
+  if (g_hash_table_size (u->table) == 0) /* every request would get 403: say why at start */
+    g_warning ("registrar.users: %s: no users yet%s", source->where,
+               strcmp (source->klass->name, "sqlite") == 0 ? " ('sipflow user add' adds some)" : "");
   return u;
 }
 
