@@ -10,6 +10,7 @@
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
+#include "sip/sf-sip-flow-token.h"
 #include <string.h>
 
 static SfProxyJob *
@@ -103,11 +104,15 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * (RFC 5658 double Record-Route: the callee's route set starts with the
      * first, the caller's, reversed, with the second; both carry the token, and
      * a request coming back pops both, sf_sip_create_forward). */
-    rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+    /* The caller came over TCP or across a NAT: a flow token too (RFC 5626
+     * 5.3), so the callee's requests reach it over that flow, not at its
+     * Contact (sf_proxy_flow_route). */
+    g_autofree char *ff = j->in_flow != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", j->in_flow) : g_strdup ("");
+    rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
     g_autofree char *in_local = j->in_proto != proto ? sf_stack_local (s, j->in_proto) : NULL;
     if (in_local != NULL) {
-      char *both = g_strdup_printf ("%s, <sip:%s;lr%s;sft=%s>", rr, in_local,
-                                    j->in_proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+      char *both = g_strdup_printf ("%s, <sip:%s;lr%s;sft=%s%s>", rr, in_local,
+                                    j->in_proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
       g_free (rr);
       rr = both;
     }
@@ -117,7 +122,8 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,
-                     .strip_realm = reg != NULL ? reg->realm : NULL, .max_breadth = MAX (j->breadth, 1) };
+                     .strip_realm = reg != NULL ? reg->realm : NULL, .max_breadth = MAX (j->breadth, 1),
+                     .preload = j->route };
   g_autoptr (GError) error = NULL;
   if (via == NULL)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no socket to send from");
