@@ -107,7 +107,13 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     /* The caller came over TCP or across a NAT: a flow token too (RFC 5626
      * 5.3), so the callee's requests reach it over that flow, not at its
      * Contact (sf_proxy_flow_route). */
-    g_autofree char *ff = j->in_flow != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", j->in_flow) : g_strdup ("");
+    /* Else, a callee reached over its flow (behind NAT, or its connection)
+     * gets it: the caller's requests in the dialog then reach it there too. */
+    GPtrArray *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
+    gboolean routed = j->route != NULL || (in_routes != NULL && in_routes->len > sf_proxy_own_routes (ctx, in_routes));
+    g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (c, hop) : NULL;
+    const char *flow_token = j->in_flow != NULL ? j->in_flow : out_flow;
+    g_autofree char *ff = flow_token != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", flow_token) : g_strdup ("");
     rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
     g_autofree char *in_local = j->in_proto != proto ? sf_stack_local (s, j->in_proto) : NULL;
     if (in_local != NULL) {

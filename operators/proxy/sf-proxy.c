@@ -669,3 +669,21 @@ sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest)
   }
   return TRUE;
 }
+
+char *
+sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop)
+{
+  if (c == NULL || hop == NULL || hop->port == 0)
+    return NULL;
+  g_autofree char *host = sf_sip_str_dup (hop->host);
+  gsize n = strlen (host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    memmove (host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  }
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
+  if (ip == NULL)
+    return NULL;
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (ip, (guint16) hop->port);
+  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, sf_proxy_uri_proto (hop), G_INET_SOCKET_ADDRESS (addr));
+}

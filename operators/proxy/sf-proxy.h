@@ -180,15 +180,22 @@ typedef enum {
  * @req go over its flow?  A request with a To tag must carry a Record-Route
  * token (made by sf_proxy_in_flow), one without a Path token (made by the
  * registrar under registrar.cluster); another kind is BAD.  A Record-Route
- * token names the flow the dialog's initiator came on: a request coming from
- * that flow (@from, nullable) goes the other way, by its Request-URI (NONE);
- * any other goes over it (TO, *@hop the URI for it, transfer full). */
+ * token names the flow of the party behind NAT or a connection (the dialog's
+ * initiator's when it came so, else the callee's when it was reached so): a
+ * request coming from that flow (@from, nullable) goes the other way, by its
+ * Request-URI (NONE); any other goes over it (TO, *@hop the URI for it,
+ * transfer full). */
 SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **hop);
 /* The token for our Record-Route when @req (a request that sets up a dialog,
  * from @from) came over TCP or across a NAT (its top Via against its source,
  * as sf_nat_detect does at REGISTER; registrar.nat off: never, always: every
  * UDP source too); NULL otherwise (transfer full). */
 char *sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from);
+/* The token for our Record-Route naming the flow @hop (a binding reached
+ * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T"),
+ * when the caller's own flow needs none (transfer full; NULL when @hop is not
+ * an address). */
+char *sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop);
 /* A binding's @path when its first value is this node's own hop (a Path the
  * registrar recorded under registrar.cluster): TRUE, the value stripped, the
  * rest into *@rest (NULL when none) and the flow its token names into *@hop

@@ -233,7 +233,7 @@ for attempt in range(5):
     sys.exit(0 if data.startswith("SIP/2.0 200") else 1)
 sys.exit(1)
 PY
-timeout 60 sipp -p "$PPORT" -i 127.0.0.1 -nostdin -timeout 50 -timeout_error -sf "$SCEN/uas-nat.xml" -m 1 \
+timeout 60 sipp -p "$PPORT" -i 127.0.0.1 -nostdin -timeout 50 -timeout_error -sf "$SCEN/uas-nat.xml" -key dead "$NDEAD" -m 1 \
   -trace_stat -stf "$T/uphone.csv" -trace_msg -message_file "$T/uphone.log" >"$T/uphone.out" 2>&1 &
 SIPP_PID=$!
 PIDS+=("$SIPP_PID")
