@@ -298,9 +298,11 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry of a branch: the request for its target (our Via and Record-Route, our Route popped, its Max-Breadth "
-    "share) goes out through a client transaction, to the binding's source instead of its Contact when it is behind "
-    "NAT (registrar.nat); Timer C starts for an INVITE", "*", NULL, "RFC 3261 16.6, RFC 3581" },
+    "entry of a branch: the request for its target (our Via and Record-Route, with a flow token when the caller came "
+    "over TCP or across a NAT or the callee is reached over its flow; our Route popped; a binding's Path as Route; its "
+    "Max-Breadth share) goes out through a client transaction, to the binding's source instead of its Contact when it "
+    "is behind NAT (registrar.nat), or over the flow a token names; Timer C starts for an INVITE", "*", NULL,
+    "RFC 3261 16.6, RFC 3581, RFC 3327, RFC 5626 5.3" },
   { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes a response to the forwarded request and hands it, our Via popped, to the parent: outcome provisional "
     "(a 1xx but 100 restarts Timer C), accepted (a 2xx to an INVITE) or final; responses to our CANCEL are absorbed",

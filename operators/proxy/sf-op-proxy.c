@@ -1064,9 +1064,10 @@ const SfOperatorDef sf_op_proxy_table[] = {
     "derived from its own; an ACK that is not in a dialog of this proxy is absorbed; then transitions", "sip:ACK",
     NULL, "RFC 3261 16.11" },
   { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "decides who may have a request forwarded (no open relay): a trusted source; in a dialog, our Record-Route "
-    "token; a user of ours, by digest (407, or 403 for an unknown user or another user's From); a request for us; "
-    "anything else gets 403 and it transitions", "sip", NULL, "RFC 3261 22.3" },
+    "decides who may have a request forwarded (no open relay): a flow token in our Route that is not ours gets 403 "
+    "Invalid Flow Token, from anyone; a trusted source; in a dialog, our Record-Route token; a user of ours, by "
+    "digest (407, or 403 for an unknown user or another user's From); a request for us (a good Path token counts); "
+    "anything else gets 403 and it transitions", "sip", NULL, "RFC 3261 22.3, RFC 5626 5.2" },
   { "OpProxyForward", sf_op_proxy_forward, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG,
     forward_outcomes, SF_ARG_REQUIRED, fixup_forward, forward_arg_free,
     "forwards a request for a domain of ours (no Route left but ours) to the targets of its arg instead of the "
@@ -1077,14 +1078,15 @@ const SfOperatorDef sf_op_proxy_table[] = {
     "sip", "GROUP [GROUP]... (GROUP: URI[,URI]...)", "RFC 3261 16.5, 16.6" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
     NULL,
-    "makes the target set: a request with a Route left or for another domain goes on by its Request-URI "
-    "(transition; a Max-Breadth no branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome "
+    "makes the target set: a request with a Route left, for another domain, or whose Route (ours) has a flow token "
+    "goes on by its Request-URI (over the token's flow toward the party it names) (transition; a Max-Breadth no branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome "
     "locate); a request for this proxy gets 200 (OPTIONS) or 404 (outcome answered)", "sip", NULL,
     "RFC 3261 16.5" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
     NULL, NULL,
-    "takes task:location after OpProxyRoute: the bindings become the target set, best q first (transition); none: "
-    "480 or 404, Max-Breadth 0: 440, a bad one: 400 (outcome answered)", "task:location", NULL, "RFC 3261 16.5" },
+    "takes task:location after OpProxyRoute: the bindings become the target set, best q first, each with its Path "
+    "as Route (this node's own first hop stripped, its flow taken) (transition); none: "
+    "480 or 404, Max-Breadth 0: 440, a bad one: 400 (outcome answered)", "task:location", NULL, "RFC 3261 16.5, RFC 3327" },
   { "OpProxyFork", sf_op_proxy_fork, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of the proceeding state: a branch is spawned for each target of the first group that fits its "
     "Max-Breadth share (RFC 5393 5.3.3; proxy.fork: by q, parallel or sequential)", "*", NULL, "RFC 3261 16.6" },
