@@ -631,13 +631,16 @@ sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   SfNatMode mode = r != NULL ? r->nat : SF_NAT_AUTO;
   const SfSipValue *via = sf_sip_msg_top_via (req);
-  if (c == NULL || from == NULL || from->remote == NULL || via == NULL || mode == SF_NAT_OFF)
+  if (c == NULL || !c->record_route || from == NULL || from->remote == NULL || via == NULL || mode == SF_NAT_OFF ||
+      sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL)
     return NULL;
-  gboolean tcp = from->proto == SF_SIP_TCP;
-  if (!tcp && mode != SF_NAT_ALWAYS) {
+  /* Over TCP too only behind a NAT (the Via's address is not the source's):
+   * a caller that is not reaches its Contact over a new connection, while its
+   * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S) */
+  if (mode != SF_NAT_ALWAYS) {
     g_autofree char *via_host = sf_sip_str_dup (via->host);
     g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
-    if (!sf_nat_detect (FALSE, via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
+    if (!sf_nat_detect (from->proto == SF_SIP_TCP, via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
                         g_inet_socket_address_get_port (from->remote)))
       return NULL;
   }

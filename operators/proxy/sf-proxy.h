@@ -186,10 +186,10 @@ typedef enum {
  * Request-URI (NONE); any other goes over it (TO, *@hop the URI for it,
  * transfer full). */
 SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **hop);
-/* The token for our Record-Route when @req (a request that sets up a dialog,
- * from @from) came over TCP or across a NAT (its top Via against its source,
- * as sf_nat_detect does at REGISTER; registrar.nat off: never, always: every
- * UDP source too); NULL otherwise (transfer full). */
+/* The token for our Record-Route when @req (a request out of a dialog, from
+ * @from; proxy.record_route on) came across a NAT, over UDP or TCP (its top
+ * Via against its source, as sf_nat_detect does at REGISTER; registrar.nat
+ * off: never, always: every source); NULL otherwise (transfer full). */
 char *sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from);
 /* The token for our Record-Route naming the flow @hop (a binding reached
  * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T"),
