@@ -104,11 +104,10 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * (RFC 5658 double Record-Route: the callee's route set starts with the
      * first, the caller's, reversed, with the second; both carry the token, and
      * a request coming back pops both, sf_sip_create_forward). */
-    /* The caller came over TCP or across a NAT: a flow token too (RFC 5626
-     * 5.3), so the callee's requests reach it over that flow, not at its
-     * Contact (sf_proxy_flow_route). */
-    /* Else, a callee reached over its flow (behind NAT, or its connection)
-     * gets it: the caller's requests in the dialog then reach it there too. */
+    /* A caller that came across a NAT gets a flow token too (RFC 5626 5.3),
+     * so the callee's requests reach it over that flow, not at its Contact
+     * (sf_proxy_flow_route); else a callee reached over its flow (behind NAT,
+     * or its connection) gets it, so the caller's requests reach it there. */
     GPtrArray *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
     gboolean routed = j->route != NULL || (in_routes != NULL && in_routes->len > sf_proxy_own_routes (ctx, in_routes));
     g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (c, hop) : NULL;
@@ -299,7 +298,7 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of a branch: the request for its target (our Via and Record-Route, with a flow token when the caller came "
-    "over TCP or across a NAT or the callee is reached over its flow; our Route popped; a binding's Path as Route; its "
+    "across a NAT or the callee is reached over its flow; our Route popped; a binding's Path as Route; its "
     "Max-Breadth share) goes out through a client transaction, to the binding's source instead of its Contact when it "
     "is behind NAT (registrar.nat), or over the flow a token names; Timer C starts for an INVITE", "*", NULL,
     "RFC 3261 16.6, RFC 3581, RFC 3327, RFC 5626 5.3" },

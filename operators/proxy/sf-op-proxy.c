@@ -1079,9 +1079,9 @@ const SfOperatorDef sf_op_proxy_table[] = {
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
     NULL,
     "makes the target set: a request with a Route left, for another domain, or whose Route (ours) has a flow token "
-    "goes on by its Request-URI (over the token's flow toward the party it names) (transition; a Max-Breadth no branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome "
-    "locate); a request for this proxy gets 200 (OPTIONS) or 404 (outcome answered)", "sip", NULL,
-    "RFC 3261 16.5" },
+    "goes on by its Request-URI (over the token's flow toward the party it names) (transition; a Max-Breadth no "
+    "branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome locate); a request for this proxy "
+    "gets 200 (OPTIONS) or 404 (outcome answered)", "sip", NULL, "RFC 3261 16.5, RFC 5626 5.3" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
     NULL, NULL,
     "takes task:location after OpProxyRoute: the bindings become the target set, best q first, each with its Path "

@@ -619,7 +619,7 @@ sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **ho
   if (!sf_flow_token_check (c->flow_key, dialog ? SF_FLOW_TOKEN_RR : SF_FLOW_TOKEN_PATH, sff->value, &proto, &addr))
     return SF_PROXY_FLOW_BAD;
   if (dialog && from != NULL && sf_flow_token_same_flow (from->proto, from->remote, proto, addr))
-    return SF_PROXY_FLOW_NONE; /* from the initiator's own flow: toward the other party */
+    return SF_PROXY_FLOW_NONE; /* from the flow's own party: toward the other one */
   *hop = sf_flow_token_hop (proto, addr);
   return *hop != NULL ? SF_PROXY_FLOW_TO : SF_PROXY_FLOW_BAD;
 }

@@ -76,7 +76,7 @@ typedef struct {
   char *hop;            /* owned, nullable: the next hop instead of the target's (SfProxyTarget.hop) */
   char *route;          /* owned, nullable: Route values to preload (SfProxyTarget.route) */
   char *in_flow;        /* owned, nullable: the flow token of the flow the request came on, for our
-                         * Record-Route (RFC 5626 5.3: set when it came over TCP or across a NAT) */
+                         * Record-Route (RFC 5626 5.3: set when it came across a NAT; sf_proxy_in_flow) */
   guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
   gboolean invite;
   SfSipProto in_proto;  /* the transport the request came in on (RFC 5658 double Record-Route) */
