@@ -5,7 +5,8 @@
 #    name a port nothing listens on; uac-nat-bye.xml) calls a sipp callee
 #    (uas-bye.xml) through the proxy, which Record-Routes with a flow token;
 #    the callee hangs up: its BYE, Request-URI the caller's dead Contact,
-#    reaches the caller at the port its INVITE came from;
+#    reaches the caller at the port its INVITE came from; the same with a
+#    NATed caller over TCP: the BYE comes back over its connection;
 #  - a forged or altered token in a Route gets 403 "Invalid Flow Token" and
 #    nothing is relayed (a listener at the address a forged token names gets
 #    nothing), from a trusted source too;
@@ -32,7 +33,7 @@ dead_port() {
 ctl() { "$SIPFLOW" ctl "$T/$1.sock" "${@:2}"; }
 
 # ---- in-dialog NAT ----
-start px proxy.xml --set proxy.trusted=127.0.0.0/8 --set location.backend=memory --set sip.t1_ms=50 --log-level error \
+start px proxy.xml --listen tcp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set location.backend=memory --set sip.t1_ms=50 --log-level error \
   --control "$T/px.sock" || exit 1
 sipp_server callee -sf "$SCEN/uas-bye.xml" -m 1 -trace_msg -message_file "$T/callee.log" ||
   fail "the callee did not start"
@@ -57,6 +58,67 @@ grep -q "\"event\":\"branch_forward\".*\"request_uri\":\"sip:caller@127.0.0.1:$D
   "$T/px.events" && ! grep -q "\"next_hop\":\"sip:127.0.0.1:$DEAD;" "$T/px.events" &&
   pass "the proxy says so: branch_forward with next_hop the caller's source, not its Contact" ||
   fail "no branch_forward with the flow as next_hop" "$(grep branch_forward "$T/px.events")"
+
+# over TCP: a caller behind NAT (Via and Contact name 127.0.0.2, a port
+# nothing listens on) calls over a connection; the callee's BYE comes back
+# over that connection
+PX_TCP=$(grep '"event":"listening".*"transport":"tcp"' "$T/px.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/')
+sipp_server callee2 -sf "$SCEN/uas-bye.xml" -m 1 || fail "the second callee did not start"
+TCDEAD=$(dead_port)
+timeout 30 python3 - "$PX_TCP" "$TCDEAD" "$SIPP_PORT" "$T" <<'PY' &&
+import socket, sys, uuid
+proxy, dead, callee, t = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+s = socket.create_connection(("127.0.0.1", proxy), timeout=25)
+buf = b""
+def read_msg():
+    global buf
+    while b"\r\n\r\n" not in buf:
+        d = s.recv(65535)
+        if not d:
+            sys.exit(1)
+        buf += d
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    n = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:") or line.lower().startswith(b"l:"):
+            n = int(line.split(b":", 1)[1])
+    while len(rest) < n:
+        rest += s.recv(65535)
+    buf = rest[n:]
+    return head.decode(errors="replace")
+def hdr(m, name):
+    return [l.split(":", 1)[1].strip() for l in m.split("\r\n")[1:] if l.split(":", 1)[0].strip().lower() == name]
+cid = uuid.uuid4().hex
+base = ("From: <sip:tcaller@example.org>;tag=tc1\r\nCall-ID: %s\r\nMax-Forwards: 70\r\n" % cid)
+s.sendall(("INVITE sip:callee@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.2:%d;branch=z9hG4bK%s\r\n%s"
+           "To: <sip:callee@127.0.0.1:%d>\r\nCSeq: 1 INVITE\r\nContact: <sip:tcaller@127.0.0.2:%d;transport=tcp>\r\n"
+           "Content-Length: 0\r\n\r\n" % (callee, dead, uuid.uuid4().hex, base, callee, dead)).encode())
+while True:
+    m = read_msg()
+    if m.startswith("SIP/2.0 200"):
+        break
+    if not m.startswith("SIP/2.0 1"):
+        sys.exit(1)
+rr = ", ".join(hdr(m, "record-route")).split(", ")
+open(t + "/tcaller.rr", "w").write(", ".join(rr))
+route = ", ".join(reversed(rr))
+target = hdr(m, "contact")[0].strip("<>")
+to = hdr(m, "to")[0]
+s.sendall(("ACK %s SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.2:%d;branch=z9hG4bK%s\r\nRoute: %s\r\n%sTo: %s\r\n"
+           "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n" % (target, dead, uuid.uuid4().hex, route, base, to)).encode())
+m = read_msg()
+if not m.startswith("BYE sip:tcaller@127.0.0.2:%d;transport=tcp " % dead):
+    sys.exit(1)
+keep = [l for l in m.split("\r\n")[1:] if l.split(":", 1)[0].strip().lower() in ("via", "from", "to", "call-id", "cseq")]
+s.sendall(("SIP/2.0 200 OK\r\n" + "\r\n".join(keep) + "\r\nContent-Length: 0\r\n\r\n").encode())
+PY
+  pass "over TCP: the NATed caller's call completes, and the callee's BYE comes back over its connection" ||
+  fail "over TCP: the NATed caller's call failed" "$(cat "$T/tcaller.rr" 2>/dev/null)"
+grep -q ';sff=rt7f000001' "$T/tcaller.rr" && pass "over TCP: the Record-Route carries a token naming the connection" ||
+  fail "over TCP: no flow token" "$(cat "$T/tcaller.rr" 2>/dev/null)"
+sipp_server_wait callee2
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "over TCP: the callee's BYE got its 200" ||
+  fail "over TCP: the callee's call failed (sipp exit $SIPP_RC)" "$(tail -5 "$T/callee2.out")"
 
 # ---- forged and altered tokens ----
 sff=$(printf '%s' "$RR" | sed 's/.*;sff=\([0-9a-z]*\).*/\1/')
