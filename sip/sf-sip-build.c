@@ -419,6 +419,19 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     g_free (ruri);
     ruri = g_strdup (fwd->target);
   }
+  if (fwd->preload != NULL) {
+    g_autoptr (GPtrArray) pre = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+    SfSipStr pv = sf_sip_str (fwd->preload, strlen (fwd->preload));
+    if (sf_sip_hdr_parse (SF_SIP_HDR_ROUTE, SF_SIP_STR_LIT ("Route"), pv, fwd->preload, pre, NULL))
+      for (guint i = pre->len; i-- > 0;) {
+        if (((SfSipValue *) pre->pdata[i])->uri == NULL)
+          continue;
+        g_ptr_array_insert (routes, 0, str (((SfSipValue *) pre->pdata[i])->raw));
+        g_ptr_array_insert (uris, 0, route_uri (pre->pdata[i]));
+        g_ptr_array_insert (lr, 0, GINT_TO_POINTER (has_lr (pre->pdata[i])));
+        changed_routes = TRUE;
+      }
+  }
   /* 16.6 step 6: a next hop without ;lr is a strict router: it gets the
    * Request-URI, and the Request-URI goes to the end of the route set. */
   if (routes->len > 0 && !GPOINTER_TO_INT (lr->pdata[0])) {

@@ -103,6 +103,8 @@ typedef struct {
   gpointer data;
   const char *strip_realm;    /* nullable: Proxy-Authorization lines for this realm are removed (credentials for us stop here) */
   guint max_breadth;          /* 0: Max-Breadth kept as it came; else every Max-Breadth line replaced by one with this value (RFC 5393 5.3.3) */
+  const char *preload;        /* nullable: Route values ("<sip:a;lr>, <sip:b;lr>") put before the route set left (a
+                               * binding's Path, RFC 3327 5.3); values that do not parse are left out */
 } SfSipForward;
 
 /* 16.6: a copy of @req to forward: Max-Forwards decremented (70 added when

@@ -10,6 +10,7 @@
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
+#include "sip/sf-sip-flow-token.h"
 #include <string.h>
 
 static SfProxyJob *
@@ -103,11 +104,20 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * (RFC 5658 double Record-Route: the callee's route set starts with the
      * first, the caller's, reversed, with the second; both carry the token, and
      * a request coming back pops both, sf_sip_create_forward). */
-    rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+    /* A caller that came across a NAT gets a flow token too (RFC 5626 5.3),
+     * so the callee's requests reach it over that flow, not at its Contact
+     * (sf_proxy_flow_route); else a callee reached over its flow (behind NAT,
+     * or its connection) gets it, so the caller's requests reach it there. */
+    GPtrArray *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
+    gboolean routed = j->route != NULL || (in_routes != NULL && in_routes->len > sf_proxy_own_routes (ctx, in_routes));
+    g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (c, hop) : NULL;
+    const char *flow_token = j->in_flow != NULL ? j->in_flow : out_flow;
+    g_autofree char *ff = flow_token != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", flow_token) : g_strdup ("");
+    rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
     g_autofree char *in_local = j->in_proto != proto ? sf_stack_local (s, j->in_proto) : NULL;
     if (in_local != NULL) {
-      char *both = g_strdup_printf ("%s, <sip:%s;lr%s;sft=%s>", rr, in_local,
-                                    j->in_proto == SF_SIP_TCP ? ";transport=tcp" : "", token);
+      char *both = g_strdup_printf ("%s, <sip:%s;lr%s;sft=%s%s>", rr, in_local,
+                                    j->in_proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
       g_free (rr);
       rr = both;
     }
@@ -117,7 +127,8 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
   SfSipForward f = { .via = via, .record_route = rr, .target = j->target, .is_mine = sf_proxy_uri_is_mine, .data = ctx,
-                     .strip_realm = reg != NULL ? reg->realm : NULL, .max_breadth = MAX (j->breadth, 1) };
+                     .strip_realm = reg != NULL ? reg->realm : NULL, .max_breadth = MAX (j->breadth, 1),
+                     .preload = j->route };
   g_autoptr (GError) error = NULL;
   if (via == NULL)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no socket to send from");
@@ -286,9 +297,11 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 const SfOperatorDef sf_op_branch_table[] = {
   { "OpBranchForward", sf_op_branch_forward, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry of a branch: the request for its target (our Via and Record-Route, our Route popped, its Max-Breadth "
-    "share) goes out through a client transaction, to the binding's source instead of its Contact when it is behind "
-    "NAT (registrar.nat); Timer C starts for an INVITE", "*", NULL, "RFC 3261 16.6, RFC 3581" },
+    "entry of a branch: the request for its target (our Via and Record-Route, with a flow token when the caller came "
+    "across a NAT or the callee is reached over its flow; our Route popped; a binding's Path as Route; its "
+    "Max-Breadth share) goes out through a client transaction, to the binding's source instead of its Contact when it "
+    "is behind NAT (registrar.nat), or over the flow a token names; Timer C starts for an INVITE", "*", NULL,
+    "RFC 3261 16.6, RFC 3581, RFC 3327, RFC 5626 5.3" },
   { "OpBranchResponse", sf_op_branch_response, SF_Q_NORMAL, SF_EV_SIP, 0, response_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes a response to the forwarded request and hands it, our Via popped, to the parent: outcome provisional "
     "(a 1xx but 100 restarts Timer C), accepted (a 2xx to an INVITE) or final; responses to our CANCEL are absorbed",

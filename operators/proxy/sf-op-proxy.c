@@ -20,6 +20,7 @@ target_free (SfProxyTarget *t)
 {
   g_free (t->uri);
   g_free (t->hop);
+  g_free (t->route);
   g_free (t);
 }
 
@@ -254,6 +255,15 @@ admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, const char **reason)
   *reason = NULL;
   if (sf_sip_str_eq (method, "REGISTER") && sf_proxy_domain_is_ours (ctx, sf_sip_msg_ruri (req)))
     return users ? ADMIT_AUTH : ADMIT_PASS;
+  /* a flow token in our Route that we did not make (or not for this kind of
+   * request) is refused before anything, from a trusted source too: followed,
+   * it would send anywhere its writer chose (RFC 5626 5.2) */
+  g_autofree char *flow_hop = NULL;
+  SfProxyFlow flow = sf_proxy_flow_route (ctx, req, peer, &flow_hop);
+  if (flow == SF_PROXY_FLOW_BAD) {
+    *reason = "Invalid Flow Token";
+    return ADMIT_REFUSE;
+  }
   if (trusted (ctx, peer))
     return ADMIT_PASS;
   if (tagged || sf_sip_str_eq (method, "ACK")) {
@@ -267,7 +277,9 @@ admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, const char **reason)
     return ADMIT_REFUSE;
   }
   const SfSipValue *from = sf_sip_msg_from (req);
-  gboolean local = for_us (ctx, req);
+  /* a Path token of ours names a flow a user of ours registered on: a target of
+   * ours, as its address-of-record would be */
+  gboolean local = for_us (ctx, req) || flow == SF_PROXY_FLOW_TO;
   /* an identity of ours: a domain we serve, or one of our addresses at any
    * port (the same rule sf_registrar_from_matches holds the credentials to) */
   g_autofree char *from_host = from != NULL && from->uri != NULL ? sf_sip_str_dup (from->uri->host) : NULL;
@@ -304,7 +316,11 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
   g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
-  SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, NULL);
+  /* toward a party behind NAT or a connection: over its flow (RFC 5626 5.3) */
+  g_autofree char *flow_hop = NULL;
+  sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop);
+  g_autoptr (SfSipUri) hop_uri = flow_hop != NULL ? sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL) : NULL;
+  SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, hop_uri);
   g_autofree char *via = sf_proxy_via (ctx, &proto, branch, NULL);
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx, .strip_realm = r != NULL ? r->realm : NULL };
@@ -318,7 +334,10 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_info ("%s: ACK for this proxy itself: absorbed", sf_ctx_handle (ctx));
     return SF_OP_TRANSITION;
   }
-  sf_stack_send_request_located (s, out);
+  if (flow_hop != NULL && sf_sip_msg_find (out, SF_SIP_HDR_ROUTE) == NULL)
+    sf_stack_send_request_to (s, out, flow_hop);
+  else
+    sf_stack_send_request_located (s, out);
   sf_ctx_emit (ctx, "proxy_ack", NULL);
   return SF_OP_TRANSITION;
 }
@@ -460,12 +479,18 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     ruri = last->uri;
   }
   n -= MIN (n, sf_proxy_own_routes (ctx, routes));
-  if (n > 0 || !sf_proxy_domain_is_ours (ctx, ruri)) {
+  /* our Route with a flow token: over that flow, the Request-URI kept (RFC
+   * 5626 5.2, 5.3; a bad token was refused by admit) */
+  g_autofree char *flow_hop = NULL;
+  if (sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop) == SF_PROXY_FLOW_BAD)
+    return answer (ctx, e, 403, "Invalid Flow Token", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+  if (n > 0 || flow_hop != NULL || !sf_proxy_domain_is_ours (ctx, ruri)) {
     SfOpResult res = take_breadth (ctx, p);
     if (res != SF_OP_CONTINUE)
       return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
     t->q = 1000;
+    t->hop = g_steal_pointer (&flow_hop);
     g_ptr_array_add (p->targets, t);
     return SF_OP_TRANSITION;
   }
@@ -646,7 +671,17 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     t->uri = g_strdup (b->contact);
     /* behind NAT: the Request-URI stays the Contact, the request goes to the
      * source the REGISTER came from (docs/servers.md, "Behind NAT") */
-    t->hop = sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source, b->transport, b->flow, b->path);
+    /* a Path whose first hop is this node (registrar.cluster): the hop
+     * stripped, the flow its token names taken at once; another node's Path
+     * is the route to the binding (RFC 3327 5.3) */
+    g_autofree char *flow_hop = NULL, *rest = NULL;
+    const char *path = b->path;
+    if (sf_proxy_path_self (ctx, b->path, &flow_hop, &rest))
+      path = rest;
+    t->route = g_strdup (path);
+    t->hop = flow_hop != NULL ? g_steal_pointer (&flow_hop)
+                              : sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source, b->transport,
+                                                 b->flow, path);
     t->q = (guint) (b->q * 1000 + 0.5);
     g_ptr_array_add (p->targets, t);
   }
@@ -733,6 +768,8 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     j->in_proto = p->req->peer.proto;
     j->target = g_strdup (t->uri);
     j->hop = g_strdup (t->hop);
+    j->route = g_strdup (t->route);
+    j->in_flow = sf_proxy_in_flow (ctx, p->req->msg, &p->req->peer);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
     j->breadth = shares[k];
     SfProxyInstance *ci = sf_proxy_inst_of (sf_ctx_endpoint (ctx), child);
@@ -1027,9 +1064,10 @@ const SfOperatorDef sf_op_proxy_table[] = {
     "derived from its own; an ACK that is not in a dialog of this proxy is absorbed; then transitions", "sip:ACK",
     NULL, "RFC 3261 16.11" },
   { "OpProxyAuthorize", sf_op_proxy_authorize, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "decides who may have a request forwarded (no open relay): a trusted source; in a dialog, our Record-Route "
-    "token; a user of ours, by digest (407, or 403 for an unknown user or another user's From); a request for us; "
-    "anything else gets 403 and it transitions", "sip", NULL, "RFC 3261 22.3" },
+    "decides who may have a request forwarded (no open relay): a flow token in our Route that is not ours gets 403 "
+    "Invalid Flow Token, from anyone; a trusted source; in a dialog, our Record-Route token; a user of ours, by "
+    "digest (407, or 403 for an unknown user or another user's From); a request for us (a good Path token counts); "
+    "anything else gets 403 and it transitions", "sip", NULL, "RFC 3261 22.3, RFC 5626 5.2" },
   { "OpProxyForward", sf_op_proxy_forward, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG,
     forward_outcomes, SF_ARG_REQUIRED, fixup_forward, forward_arg_free,
     "forwards a request for a domain of ours (no Route left but ours) to the targets of its arg instead of the "
@@ -1040,14 +1078,15 @@ const SfOperatorDef sf_op_proxy_table[] = {
     "sip", "GROUP [GROUP]... (GROUP: URI[,URI]...)", "RFC 3261 16.5, 16.6" },
   { "OpProxyRoute", sf_op_proxy_route, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, route_outcomes, SF_ARG_NONE, NULL,
     NULL,
-    "makes the target set: a request with a Route left or for another domain goes on by its Request-URI "
-    "(transition; a Max-Breadth no branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome "
-    "locate); a request for this proxy gets 200 (OPTIONS) or 404 (outcome answered)", "sip", NULL,
-    "RFC 3261 16.5" },
+    "makes the target set: a request with a Route left, for another domain, or whose Route (ours) has a flow token "
+    "goes on by its Request-URI (over the token's flow toward the party it names) (transition; a Max-Breadth no "
+    "branch fits: 440 or 400, RFC 5393); a user of ours is looked up (outcome locate); a request for this proxy "
+    "gets 200 (OPTIONS) or 404 (outcome answered)", "sip", NULL, "RFC 3261 16.5, RFC 5626 5.3" },
   { "OpProxyLocated", sf_op_proxy_located, SF_Q_NORMAL, SF_EV_TASK, SF_OPF_TRANSITIONS, answered_outcomes, SF_ARG_NONE,
     NULL, NULL,
-    "takes task:location after OpProxyRoute: the bindings become the target set, best q first (transition); none: "
-    "480 or 404, Max-Breadth 0: 440, a bad one: 400 (outcome answered)", "task:location", NULL, "RFC 3261 16.5" },
+    "takes task:location after OpProxyRoute: the bindings become the target set, best q first, each with its Path "
+    "as Route (this node's own first hop stripped, its flow taken) (transition); none: "
+    "480 or 404, Max-Breadth 0: 440, a bad one: 400 (outcome answered)", "task:location", NULL, "RFC 3261 16.5, RFC 3327" },
   { "OpProxyFork", sf_op_proxy_fork, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of the proceeding state: a branch is spawned for each target of the first group that fits its "
     "Max-Breadth share (RFC 5393 5.3.3; proxy.fork: by q, parallel or sequential)", "*", NULL, "RFC 3261 16.6" },

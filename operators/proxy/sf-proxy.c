@@ -6,6 +6,8 @@
 #include "framework/sf-secret.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
+#include "sip/sf-sip-flow-token.h"
+#include "sip/sf-sip-header.h"
 #include <string.h>
 
 static const SfConfigKey proxy_keys[] = {
@@ -36,6 +38,7 @@ sf_proxy_config_free (SfProxyConfig *c)
   if (c->rr_hmac != NULL)
     g_hmac_unref (c->rr_hmac);
   memset (c->branch_key, 0, sizeof c->branch_key);
+  memset (c->flow_key, 0, sizeof c->flow_key);
   g_free (c);
 }
 
@@ -75,6 +78,12 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   }
   memcpy (c->branch_key, bkey, sizeof c->branch_key); /* 128 bits of it */
   memset (bkey, 0, sizeof bkey);
+  /* only this node checks the flow tokens it made (the registrar's Path hop
+   * names this node, our Record-Route this proxy): a per-node key will do */
+  if (!sf_secret_derive (cfg, "sipflow flow", c->flow_key, error)) {
+    sf_proxy_config_free (c);
+    return FALSE;
+  }
   c->ep = ep;
   sf_module_attach (ep, &sf_proxy_module, c);
   return TRUE;
@@ -102,6 +111,8 @@ sf_proxy_job_free (SfProxyJob *j)
   sf_sip_msg_unref (j->req);
   g_free (j->target);
   g_free (j->hop);
+  g_free (j->route);
+  g_free (j->in_flow);
   g_free (j);
 }
 
@@ -591,4 +602,91 @@ sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
   else
     g_free (local);
   return via;
+}
+
+SfProxyFlow
+sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **hop)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  const SfSipUri *ours = sf_proxy_our_hop (ctx, req);
+  const SfSipParam *sff = ours != NULL ? sf_sip_uri_param (ours, SF_FLOW_TOKEN_PARAM) : NULL;
+  *hop = NULL;
+  if (c == NULL || sff == NULL)
+    return SF_PROXY_FLOW_NONE;
+  gboolean dialog = sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL;
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  if (!sf_flow_token_check (c->flow_key, dialog ? SF_FLOW_TOKEN_RR : SF_FLOW_TOKEN_PATH, sff->value, &proto, &addr))
+    return SF_PROXY_FLOW_BAD;
+  if (dialog && from != NULL && sf_flow_token_same_flow (from->proto, from->remote, proto, addr))
+    return SF_PROXY_FLOW_NONE; /* from the flow's own party: toward the other one */
+  *hop = sf_flow_token_hop (proto, addr);
+  return *hop != NULL ? SF_PROXY_FLOW_TO : SF_PROXY_FLOW_BAD;
+}
+
+char *
+sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  SfNatMode mode = r != NULL ? r->nat : SF_NAT_AUTO;
+  const SfSipValue *via = sf_sip_msg_top_via (req);
+  if (c == NULL || !c->record_route || from == NULL || from->remote == NULL || via == NULL || mode == SF_NAT_OFF ||
+      sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL)
+    return NULL;
+  /* Over TCP too only behind a NAT (the Via's address is not the source's):
+   * a caller that is not reaches its Contact over a new connection, while its
+   * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S) */
+  if (mode != SF_NAT_ALWAYS) {
+    g_autofree char *via_host = sf_sip_str_dup (via->host);
+    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+    if (!sf_nat_detect (from->proto == SF_SIP_TCP, via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
+                        g_inet_socket_address_get_port (from->remote)))
+      return NULL;
+  }
+  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, from->proto, from->remote);
+}
+
+gboolean
+sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest)
+{
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  *hop = *rest = NULL;
+  if (c == NULL || path == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+  SfSipStr value = sf_sip_str (path, strlen (path));
+  if (!sf_sip_hdr_parse (SF_SIP_HDR_ROUTE, SF_SIP_STR_LIT ("Route"), value, path, vals, NULL) || vals->len == 0)
+    return FALSE;
+  const SfSipValue *first = vals->pdata[0];
+  if (first->uri == NULL || !sf_proxy_uri_is_mine (first->uri, ctx))
+    return FALSE;
+  const SfSipParam *sff = sf_sip_uri_param (first->uri, SF_FLOW_TOKEN_PARAM);
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  if (sff != NULL && sf_flow_token_check (c->flow_key, SF_FLOW_TOKEN_PATH, sff->value, &proto, &addr))
+    *hop = sf_flow_token_hop (proto, addr);
+  if (vals->len > 1) {
+    const SfSipValue *second = vals->pdata[1];
+    *rest = g_strdup (second->raw.p); /* the values after ours, as written */
+  }
+  return TRUE;
+}
+
+char *
+sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop)
+{
+  if (c == NULL || hop == NULL || hop->port == 0)
+    return NULL;
+  g_autofree char *host = sf_sip_str_dup (hop->host);
+  gsize n = strlen (host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    memmove (host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  }
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
+  if (ip == NULL)
+    return NULL;
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (ip, (guint16) hop->port);
+  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, sf_proxy_uri_proto (hop), G_INET_SOCKET_ADDRESS (addr));
 }

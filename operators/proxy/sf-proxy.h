@@ -27,6 +27,7 @@ typedef struct {
   guint8 rr_key[32];    /* signs Record-Route tokens (core.secret_file, purpose "sipflow record-route") */
   GHmac *rr_hmac;       /* owned: HMAC-SHA-256 keyed with rr_key, copied for each token */
   guint64 branch_key[2]; /* SipHash key of the MAC in our Via branches (purpose "sipflow branch") */
+  guint8 flow_key[32];   /* checks flow tokens (purpose "sipflow flow", as the registrar makes them; sip/sf-sip-flow-token.h) */
 } SfProxyConfig;
 
 gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);
@@ -41,7 +42,8 @@ SfProxyConfig *sf_proxy_config (SfCtx *ctx);
 typedef struct {
   char *uri;     /* owned, nullable: NULL keeps the Request-URI (forwarded by Route or for another domain) */
   guint q;       /* thousandths */
-  char *hop;     /* owned, nullable: where it goes instead of the uri (a binding behind NAT: sf_nat_next_hop) */
+  char *hop;     /* owned, nullable: where it goes instead of the uri (a binding behind NAT: sf_nat_next_hop; a flow token's flow) */
+  char *route;   /* owned, nullable: Route values put before the request's (a binding's Path, RFC 3327 5.3) */
 } SfProxyTarget;
 
 /* One branch (16.6) as its parent sees it. */
@@ -72,6 +74,9 @@ typedef struct {
   SfSipMsg *req;        /* owned ref: the request as received */
   char *target;         /* owned, nullable */
   char *hop;            /* owned, nullable: the next hop instead of the target's (SfProxyTarget.hop) */
+  char *route;          /* owned, nullable: Route values to preload (SfProxyTarget.route) */
+  char *in_flow;        /* owned, nullable: the flow token of the flow the request came on, for our
+                         * Record-Route (RFC 5626 5.3: set when it came across a NAT; sf_proxy_in_flow) */
   guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
   gboolean invite;
   SfSipProto in_proto;  /* the transport the request came in on (RFC 5658 double Record-Route) */
@@ -165,6 +170,39 @@ gboolean sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri
  * its remote target (the Request-URI, or a strict router's last Route)?  The
  * comparison takes constant time. */
 gboolean sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req);
+/* Flow tokens in our own Route (RFC 5626 5.2, 5.3; sip/sf-sip-flow-token.h). */
+typedef enum {
+  SF_PROXY_FLOW_NONE, /* no token in our hop: routed as usual */
+  SF_PROXY_FLOW_BAD,  /* a token that does not check: refused (403), never followed */
+  SF_PROXY_FLOW_TO,   /* a good token naming the flow the request goes over */
+} SfProxyFlow;
+/* Does @req's hop of ours (sf_proxy_our_hop) carry a flow token, and must
+ * @req go over its flow?  A request with a To tag must carry a Record-Route
+ * token (made by sf_proxy_in_flow), one without a Path token (made by the
+ * registrar under registrar.cluster); another kind is BAD.  A Record-Route
+ * token names the flow of the party behind NAT or a connection (the dialog's
+ * initiator's when it came so, else the callee's when it was reached so): a
+ * request coming from that flow (@from, nullable) goes the other way, by its
+ * Request-URI (NONE); any other goes over it (TO, *@hop the URI for it,
+ * transfer full). */
+SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **hop);
+/* The token for our Record-Route when @req (a request out of a dialog, from
+ * @from; proxy.record_route on) came across a NAT, over UDP or TCP (its top
+ * Via against its source, as sf_nat_detect does at REGISTER; registrar.nat
+ * off: never, always: every source); NULL otherwise (transfer full). */
+char *sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from);
+/* The token for our Record-Route naming the flow @hop (a binding reached
+ * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T"),
+ * when the caller's own flow needs none (transfer full; NULL when @hop is not
+ * an address). */
+char *sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop);
+/* A binding's @path when its first value is this node's own hop (a Path the
+ * registrar recorded under registrar.cluster): TRUE, the value stripped, the
+ * rest into *@rest (NULL when none) and the flow its token names into *@hop
+ * (NULL when the token does not check: the binding is then reached as if it
+ * had no Path of ours; both transfer full).  FALSE when it is not ours. */
+gboolean sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest);
+
 /* 16.7 step 9 and step 4: @resp as it goes back toward the caller: our Via
  * popped and, in a 1xx or 2xx that carries Record-Route and a Contact, the
  * token of each Record-Route of ours made for the callee's Contact, in one

@@ -3,6 +3,7 @@
  * OpRegisterReply answers with the bindings the service returns. */
 #include "config.h"
 #include "sf-registrar.h"
+#include "sip/sf-sip-flow-token.h"
 #include "operators/sf-modules.h"
 #include "operators/transaction/sf-stack.h"
 #include "framework/sf-json.h"
@@ -185,6 +186,21 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   SfStack *stack = sf_stack_from_ctx (ctx);
   g_autofree char *node = stack != NULL ? sf_stack_local (stack, e->peer.proto) : NULL;
+  /* registrar.cluster: a binding only this node can reach (its connection is
+   * here, or its NAT mapping answers only this node's address) gets this node
+   * as its first Path hop, with a token naming the flow, so that a node that
+   * looks it up routes through us (RFC 3327) and we send over the flow (RFC
+   * 5626 5.2); we strip the hop when we look it up ourselves. */
+  if (r->cluster && node != NULL && (e->peer.proto == SF_SIP_TCP || flow != NULL)) {
+    g_autofree char *token = sf_flow_token_make (r->flow_key, SF_FLOW_TOKEN_PATH, e->peer.proto, e->peer.remote);
+    if (token != NULL) {
+      char *hop = g_strdup_printf ("<sip:%s;lr%s;" SF_FLOW_TOKEN_PARAM "=%s>%s%s", node,
+                                   e->peer.proto == SF_SIP_TCP ? ";transport=tcp" : "", token, path != NULL ? ", " : "",
+                                   path != NULL ? path : "");
+      g_free (path);
+      path = hop;
+    }
+  }
   SfLocOrigin origin = { source, transport, local, flow, path, node };
   sf_registrar_update (ctx, aor, call_id, (guint32) sf_sip_msg_cseq (e->msg)->number, &origin, star,
                        (const SfLocChange *) (void *) changes->data, changes->len);

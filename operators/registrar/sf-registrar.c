@@ -26,6 +26,9 @@ static const SfConfigKey registrar_keys[] = {
   { "nat", SF_CFG_ENUM, "auto", 0, 0, "auto|off|always",
     "how the proxy reaches a binding: auto (through the source its REGISTER came from when that crossed a NAT), "
     "off (its Contact), always (its source)" },
+  { "cluster", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "nodes share the location store: a binding received over TCP or behind NAT gets this node, with a flow token, "
+    "as its first Path hop, so other nodes route requests for it through this one (docs/servers.md)" },
 };
 
 static const SfConfigKey location_keys[] = {
@@ -123,6 +126,7 @@ registrar_free (SfRegistrar *r)
   g_clear_pointer (&r->log_sources, g_hash_table_unref);
   g_free (r->realm);
   g_strfreev (r->domains);
+  memset (r->flow_key, 0, sizeof r->flow_key);
   g_free (r);
 }
 
@@ -186,6 +190,11 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   r->min_expires = sf_config_get_int (cfg, "registrar", "min_expires");
   r->max_expires = sf_config_get_int (cfg, "registrar", "max_expires");
   sf_nat_mode_parse (sf_config_get_string (cfg, "registrar", "nat"), &r->nat); /* the enum checked it; auto else */
+  r->cluster = sf_config_get_bool (cfg, "registrar", "cluster");
+  if (r->cluster && !sf_secret_derive (cfg, "sipflow flow", r->flow_key, error)) {
+    registrar_free (r);
+    return FALSE;
+  }
   if (r->min_expires > r->max_expires) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "registrar.min_expires (%" G_GINT64_FORMAT ") is above registrar.max_expires (%" G_GINT64_FORMAT ")",

@@ -34,6 +34,8 @@ typedef struct {
   guint log_dropped;        /* lines left out in it (past SF_AUTH_LOG_PER_S for one source, or untracked), */
   guint log_sources_over;   /* sources that went past SF_AUTH_LOG_PER_S in it, */
   guint log_untracked;      /* and failures from sources past SF_AUTH_LOG_SOURCES in it */
+  gboolean cluster;         /* registrar.cluster: a binding reachable only through this node gets a Path hop to it */
+  guint8 flow_key[32];      /* signs that hop's flow token (purpose "sipflow flow"; sip/sf-sip-flow-token.h) */
 } SfRegistrar;
 
 /* Declares [registrar], [location] and [auth]. */

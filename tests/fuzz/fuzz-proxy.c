@@ -24,7 +24,9 @@
  *     Call-ID and CSeq number are those of a request that came from the
  *     trusted source, carried a Record-Route token of ours for its Call-ID
  *     and a tag, or good credentials of alice; or it goes, without Route, to
- *     a binding the registrar confirmed (a 200 to a REGISTER). */
+ *     a binding the registrar confirmed (a 200 to a REGISTER), or to one
+ *     with a Route that is the Path a REGISTER carried (RFC 3327: the
+ *     registrant chose it, as it chose its Contact). */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-loader.h"
@@ -66,6 +68,7 @@ typedef struct {
   guint32 nc;
   GHashTable *approved;          /* "CALLID\nCSEQ" of requests from authorised sources */
   GHashTable *bindings;          /* "user@host:port" of the bindings a 200 to a REGISTER listed */
+  GHashTable *paths;             /* the Path values of each REGISTER sent, joined as the registrar joins them */
 } Fuzz;
 
 static char *
@@ -108,7 +111,9 @@ check_request (Fuzz *f, GBytes *wire)
   if (key != NULL && g_hash_table_contains (f->approved, key))
     return;
   g_autofree char *target = uri_key (sf_sip_msg_ruri (m));
-  if (target != NULL && sf_sip_msg_find (m, SF_SIP_HDR_ROUTE) == NULL && g_hash_table_contains (f->bindings, target))
+  const SfSipHdr *route = sf_sip_msg_find (m, SF_SIP_HDR_ROUTE);
+  g_autofree char *rv = route != NULL ? sf_sip_str_dup (route->value) : NULL;
+  if (target != NULL && (rv == NULL || g_hash_table_contains (f->paths, rv)) && g_hash_table_contains (f->bindings, target))
     return;
   violation ("a request relayed for no authorised source", wire);
 }
@@ -235,6 +240,19 @@ note_datagram (Fuzz *f, GBytes *b, const SfSipPeer *from)
   g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, NULL); /* as the transport: framed and valid */
   if (m == NULL || !sf_sip_msg_is_request (m))
     return;
+  GString *path = NULL;
+  for (guint i = 0; sf_sip_str_eq (sf_sip_msg_method (m), "REGISTER") && i < sf_sip_msg_n_headers (m); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (m, i);
+    if (!sf_sip_str_caseeq (h->name, "Path"))
+      continue;
+    if (path == NULL)
+      path = g_string_new (NULL);
+    else
+      g_string_append (path, ", ");
+    g_string_append_len (path, h->value.p, (gssize) h->value.len);
+  }
+  if (path != NULL)
+    g_hash_table_add (f->paths, g_string_free (path, FALSE));
   gboolean ok = is_trusted (from) || token_of_ours (f, m, sf_sip_msg_ruri (m));
   GPtrArray *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
   for (guint i = 0; !ok && routes != NULL && i < routes->len; i++)
@@ -369,6 +387,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (stack == NULL)
     abort (); /* the setup itself is broken: not the input's fault */
   Fuzz f = { ep, stack, NULL, NULL, 0, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+             g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
              g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
   if (sf_stack_listen (stack, "udp:127.0.0.1:0", NULL)) {
     sf_stack_set_lookups (stack, FALSE);
@@ -401,6 +420,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_clear_pointer (&f.challenge, sf_digest_challenge_free);
   g_hash_table_unref (f.approved);
   g_hash_table_unref (f.bindings);
+  g_hash_table_unref (f.paths);
   sf_machine_unref (tu);
   sf_loader_free (loader);
   sf_registry_free (reg);

@@ -7,8 +7,10 @@
 # the address-of-record through the proxy.
 #  - registrar.nat=auto (the default): the INVITE goes to the address and port
 #    the REGISTER came from, its Request-URI still the registered Contact; the
-#    call completes (200, ACK, BYE); the 200 to the REGISTER lists the Contact
-#    as registered;
+#    call completes (200, ACK, BYE); the phone's 200 names its private address
+#    as Contact too, and the caller's ACK and BYE reach it through the flow
+#    token in the proxy's Record-Route; the 200 to the REGISTER lists the
+#    Contact as registered;
 #  - a CANCEL (python3 phone and caller) goes where the INVITE went, the
 #    source; so does the ACK for the 487;
 #  - registrar.nat=off: the INVITE goes to the Contact, where nothing answers:
@@ -65,7 +67,7 @@ phone() {
   PHONE_PORT=$(dead_port)
   DEAD=$(dead_port)
   register "$PHONE_PORT" "$DEAD" "$(eval echo "\$PORT_$2")" "$T/$name.reg" || return 1
-  timeout 150 sipp -p "$PHONE_PORT" -i 127.0.0.1 -nostdin -timeout 60 -timeout_error -sf "$SCEN/uas-nat.xml" -m 1 \
+  timeout 150 sipp -p "$PHONE_PORT" -i 127.0.0.1 -nostdin -timeout 60 -timeout_error -sf "$SCEN/uas-nat.xml" -key dead "$DEAD" -m 1 \
     -trace_stat -stf "$T/$name.csv" -trace_msg -message_file "$T/$name.log" >"$T/$name.out" 2>&1 &
   PHONE_PID=$!
   PIDS+=("$PHONE_PID")
@@ -95,6 +97,12 @@ grep -q "^INVITE sip:phone@127.0.0.1:$DEAD " "$T/phone.log" &&
 grep -q "\"event\":\"branch_forward\".*\"request_uri\":\"sip:phone@127.0.0.1:$DEAD\".*\"next_hop\":\"sip:127.0.0.1:$PHONE_PORT;transport=udp\"" \
   "$T/px.events" && pass "the proxy says so: branch_forward with the Contact and next_hop the REGISTER's source" ||
   fail "no branch_forward with next_hop" "$(grep -m1 branch_forward "$T/px.events")"
+grep -q "\"event\":\"branch_forward\".*\"request_uri\":\"sip:127.0.0.1:$DEAD;transport=UDP\".*\"next_hop\":\"sip:127.0.0.1:$PHONE_PORT;transport=udp\"" \
+  "$T/px.events" && pass "in the dialog: the caller's BYE, to the phone's private Contact, went to its source (the Record-Route's flow token)" ||
+  fail "the in-dialog BYE's branch_forward" "$(grep branch_forward "$T/px.events")"
+grep -q '^Record-Route: <sip:127.0.0.1:[0-9]*;lr;sft=[0-9a-f]*;sff=ru7f000001' "$T/phone.log" &&
+  pass "the phone's INVITE carries the proxy's Record-Route with a flow token naming its source" ||
+  fail "no flow token in the phone's Record-Route" "$(grep -m1 '^Record-Route' "$T/phone.log")"
 grep -q "^Contact: <sip:phone@127.0.0.1:$DEAD>;expires=" "$T/phone.reg" &&
   pass "the REGISTER's 200 (sent to its source, rport) lists the Contact as registered" ||
   fail "the 200's Contact" "$(cat "$T/phone.reg")"

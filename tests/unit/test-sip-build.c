@@ -136,7 +136,7 @@ forward (void)
 {
   g_autoptr (SfSipMsg) inv = parse (invite_text);
   SfSipForward f = { "SIP/2.0/UDP proxy.biloxi.com;branch=z9hG4bKnew1", "<sip:proxy.biloxi.com;lr>", NULL, is_proxy,
-                     (gpointer) "proxy.biloxi.com", NULL, 0 };
+                     (gpointer) "proxy.biloxi.com", NULL, 0, NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (SfSipMsg) out = sf_sip_create_forward (inv, &f, &error);
   CU_ASSERT_PTR_NOT_NULL_FATAL (out);
@@ -157,7 +157,7 @@ forward (void)
     "Proxy-Authorization: Digest username=\"a\", realm=\"far.example\", nonce=\"n\", uri=\"sip:bob@biloxi.com\", response=\"r\"\r\n"
     "To: <sip:bob@biloxi.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: y\r\nCSeq: 1 OPTIONS\r\n\r\n";
   g_autoptr (SfSipMsg) crq = parse (creds_text);
-  SfSipForward fcr = { "SIP/2.0/UDP p;branch=z9hG4bK3", NULL, NULL, NULL, NULL, "biloxi.com", 0 };
+  SfSipForward fcr = { "SIP/2.0/UDP p;branch=z9hG4bK3", NULL, NULL, NULL, NULL, "biloxi.com", 0, NULL };
   g_autoptr (SfSipMsg) outcr = sf_sip_create_forward (crq, &fcr, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (outcr);
   g_autofree char *wcr = wire (outcr);
@@ -170,7 +170,7 @@ forward (void)
     "Route: <sip:strict.example.com>, <sip:after.example.com;lr>\r\nMax-Breadth: 9\r\n"
     "To: <sip:bob@biloxi.com>\r\nFrom: <sip:a@b>;tag=1\r\nCall-ID: x\r\nCSeq: 1 OPTIONS\r\n\r\n";
   g_autoptr (SfSipMsg) st = parse (strict_text);
-  SfSipForward f2 = { "SIP/2.0/UDP p;branch=z9hG4bK2", NULL, "sip:bob@192.0.2.4", NULL, NULL, NULL, 3 };
+  SfSipForward f2 = { "SIP/2.0/UDP p;branch=z9hG4bK2", NULL, "sip:bob@192.0.2.4", NULL, NULL, NULL, 3, NULL };
   g_autoptr (SfSipMsg) out2 = sf_sip_create_forward (st, &f2, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (out2);
   g_autofree char *w2mb = wire (out2); /* RFC 5393 5.3.3: the branch's share replaces the value received */
