@@ -18,7 +18,8 @@
  * the connection is lost, every pending command fails (an update
  * SF_LOCATION_ERROR_STORE_FAILED, a lookup SF_LOCATION_ERROR_UNAVAILABLE), the
  * connection is dropped and made again after a backoff (100 ms doubling to
- * 5 s, back to 100 ms once connected).  Its GLib adapter is not used: after a
+ * 5 s, back to 100 ms once connected; at once when a connection that served
+ * for a second or more is lost).  Its GLib adapter is not used: after a
  * failed connect it reads from the context hiredis has just freed; the small
  * source below checks after each step.
  *
@@ -172,6 +173,7 @@ struct _Store {
   redisAsyncContext *ac;   /* NULL: not connected */
   IoSource *io;
   gboolean ready;          /* AUTH, SELECT and SCRIPT LOAD answered */
+  gint64 ready_since;      /* monotonic, when it became ready */
   gint64 connect_deadline; /* while resolving or connecting */
   gboolean connecting;
   Resolving *resolving;
@@ -454,14 +456,18 @@ down (Store *s, const char *why)
     g_source_unref ((GSource *) s->io);
     s->io = NULL;
   }
+  /* a connection that served a while and then went (Redis restarted, an idle
+   * timeout): again at once, so few requests fail; else after the backoff */
+  gboolean at_once = s->ready && g_get_monotonic_time () - s->ready_since >= G_USEC_PER_SEC;
   s->ready = FALSE;
   s->connecting = FALSE;
   tell (s, why);
   if (s->retry == NULL) {
-    s->retry = g_timeout_source_new (s->backoff_ms);
+    s->retry = g_timeout_source_new (at_once ? 0 : s->backoff_ms);
     g_source_set_callback (s->retry, retry_cb, s, NULL);
     g_source_attach (s->retry, s->ctx);
-    s->backoff_ms = MIN (s->backoff_ms * 2, BACKOFF_LAST_MS);
+    if (!at_once)
+      s->backoff_ms = MIN (s->backoff_ms * 2, BACKOFF_LAST_MS);
   }
   arm (s);
 }
@@ -735,6 +741,7 @@ on_loaded (redisAsyncContext *ac, void *reply, void *privdata)
   g_free (s->sha);
   s->sha = g_strndup (r->str, r->len);
   s->ready = TRUE;
+  s->ready_since = g_get_monotonic_time ();
   s->connecting = FALSE;
   s->backoff_ms = BACKOFF_FIRST_MS;
   if (s->last_why != NULL)

@@ -180,50 +180,30 @@ preg() {
 }
 
 # the same Call-ID and CSeq again, then a lower CSeq: 500 each (10.3 step 7)
-cat >"$T/ooo.xml" <<'EOF'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="out of order">
+ooo_step() {
+  cat <<EOF
   <send retrans="500"><![CDATA[
 REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: <sip:frank@sipflow.test>;tag=[pid]ooo[call_number]
 To: <sip:frank@sipflow.test>
 Call-ID: [call_id]
-CSeq: 5 REGISTER
+CSeq: $1 REGISTER
 Contact: <sip:frank@192.0.2.7>;expires=600
 Max-Forwards: 70
 Content-Length: 0
 
 ]]></send>
-  <recv response="200"/>
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:frank@sipflow.test>;tag=[pid]ooo[call_number]
-To: <sip:frank@sipflow.test>
-Call-ID: [call_id]
-CSeq: 5 REGISTER
-Contact: <sip:frank@192.0.2.7>;expires=600
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="500"/>
-  <send retrans="500"><![CDATA[
-REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:frank@sipflow.test>;tag=[pid]ooo[call_number]
-To: <sip:frank@sipflow.test>
-Call-ID: [call_id]
-CSeq: 4 REGISTER
-Contact: <sip:frank@192.0.2.7>;expires=600
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-  <recv response="500"/>
-</scenario>
+  <recv response="$2"/>
 EOF
+}
+{
+  printf '<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="out of order">\n'
+  ooo_step 5 200
+  ooo_step 5 500
+  ooo_step 4 500
+  printf '</scenario>\n'
+} >"$T/ooo.xml"
 # inv NAME SERVER STATUS USER
 inv() {
   sipp_run "$1" "$2" -sf "$T/inv$3.xml" -m 1 -key user "$4" -timeout 15 \
