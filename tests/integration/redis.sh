@@ -3,7 +3,10 @@
 # redis-server (its own, on a free loopback port, stopped by PID), bounded:
 #  - proxies on 127.0.0.1 and 127.0.0.2: a UA (sipp) registered through A with
 #    digest is called through B over UDP, the INVITE reaches it; the binding is
-#    in Redis (redis-cli HGETALL), the key's TTL follows the expiry;
+#    in Redis (redis-cli HGETALL), the key's TTL follows the expiry; one
+#    registered through A over TCP, its contact a TCP UAS, is called through B
+#    (B connects to the contact: a contact only reachable over the REGISTER's
+#    own connection needs the routing through the owning node, not here);
 #  - a redirect server on the same Redis (no users file): a contact past its
 #    expiry is left out of the 302 though its field is still in the hash
 #    (filtered on read); a REGISTER with a CSeq not above the binding's gets 500;
@@ -50,7 +53,7 @@ redis_start() {
 
 rcli() { timeout 5 redis-cli -p "$RPORT_r" "$@"; }
 
-printf 'u1:pw1\n' >"$T/users"
+printf 'u1:pw1\nt1:pw1\n' >"$T/users"
 printf 'SEQUENTIAL\nu1;[authentication username=u1 password=pw1]\n' >"$T/u1.csv"
 
 # REGISTER u1 through digest, its contact at the UAS ([uas])
@@ -217,8 +220,8 @@ px=(proxy.xml --set "registrar.users=$T/users" --set proxy.trusted=127.0.0.0/8 -
 
 sipp_server uas -sf "$T/uas.xml" -m 3 || { fail "the sipp UAS did not start"; exit 1; }
 UAS=127.0.0.1:$SIPP_PORT
-start pa "${px[@]}" || exit 1
-LISTEN=udp:127.0.0.2:0 start pb "${px[@]}" || exit 1
+start pa "${px[@]}" --listen tcp:127.0.0.1:0 || exit 1
+LISTEN=udp:127.0.0.2:0 start pb "${px[@]}" --listen tcp:127.0.0.2:0 || exit 1
 A=127.0.0.1:$PORT_pa
 B=127.0.0.2:$PORT_pb
 start rd redirect.xml --set sip.t1_ms=100 --set registrar.min_expires=1 "${loc[@]}" || exit 1
@@ -235,6 +238,31 @@ ttl=$(rcli -n 2 TTL sipflow:loc:sip:u1@sipflow.test)
 inv invb "$B" 486 u1
 [ "$SIPP_RC" = 0 ] && pass "an INVITE through proxy B reaches u1's contact over UDP (486 from it)" ||
   fail "INVITE through B: exit $SIPP_RC" "$(grep -m3 '^SIP/2.0' "$T/invb.msg")"
+
+# ---- over TCP: registered through A over TCP, its contact a TCP UAS B connects to ----
+tcp_port() { grep '"event":"listening".*"transport":"tcp"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
+SP=
+for try in 1 2 3 4 5; do
+  SP=$((20000 + (RANDOM % 20000)))
+  tcp_bound "$SP" && continue
+  timeout 60 sipp -t t1 -p "$SP" -i 127.0.0.1 -nostdin -sf "$T/uas.xml" -m 1 -timeout 30 -trace_msg \
+    -message_file "$T/tuas.msg" >"$T/tuas.out" 2>&1 &
+  TUAS=$!
+  PIDS+=("$TUAS")
+  for i in $(seq 50); do tcp_bound "$SP" && break; kill -0 "$TUAS" 2>/dev/null || break; sleep 0.1; done
+  tcp_bound "$SP" && break
+  kill "$TUAS" 2>/dev/null; wait "$TUAS" 2>/dev/null; SP=
+done
+[ -n "$SP" ] || fail "the sipp UAS over TCP did not start"
+printf 'SEQUENTIAL\nt1;[authentication username=t1 password=pw1]\n' >"$T/t1.csv"
+sipp_run treg "127.0.0.1:$(tcp_port pa)" -t t1 -sf "$T/reg.xml" -inf "$T/t1.csv" -key uas "127.0.0.1:$SP;transport=tcp" \
+  -m 1 -timeout 15
+[ "$SIPP_RC" = 0 ] && pass "t1 registered through proxy A over TCP, its contact with ;transport=tcp" ||
+  fail "TCP registration through A: exit $SIPP_RC" "$(tail -3 "$T/treg.out")"
+inv tinv "$B" 486 t1
+[ "$SIPP_RC" = 0 ] && grep -q "^INVITE sip:t1-dev@127.0.0.1:$SP;transport=tcp" "$T/tuas.msg" &&
+  pass "an INVITE through proxy B reaches t1's contact over TCP (B connects to it)" ||
+  fail "INVITE through B over TCP: exit $SIPP_RC" "$(grep -m3 '^SIP/2.0' "$T/tinv.msg")" "$(tail -3 "$T/pb.err")"
 
 # ---- expiry filtered on read, CSeq order (the redirect server, no users file) ----
 preg r1 "$RD" 200 carol '<sip:carol-short@192.0.2.1>;expires=1, <sip:carol-long@192.0.2.2>;expires=600'
@@ -279,8 +307,7 @@ sipp_run reg2 "$A" -sf "$T/reg.xml" -inf "$T/u1.csv" -key uas "$UAS" -m 1 -timeo
 inv invb2 "$B" 486 u1
 [ "$SIPP_RC" = 0 ] && pass "... and proxy B finds u1 again" || fail "INVITE through B after SIGCONT: exit $SIPP_RC" "$(grep -m2 '^SIP/2.0' "$T/invb2.msg")"
 
-kill -KILL "$PID_r"
-wait "$PID_r" 2>/dev/null
+{ kill -KILL "$PID_r"; wait "$PID_r"; } 2>/dev/null # (no "Killed" line from bash)
 preg gone "$RD" 500 dave '<sip:dave@192.0.2.4>'
 [ "$SIPP_RC" = 0 ] && pass "Redis killed: REGISTER gets 500" || fail "REGISTER with Redis killed: exit $SIPP_RC"
 redis_start r "$RPORT_r" || { fail "redis-server did not start again on port $RPORT_r"; exit 1; }
@@ -306,8 +333,7 @@ preg badpw "127.0.0.1:$PORT_bad" 500 erin '<sip:erin@192.0.2.6>'
 has "... and the log names AUTH" "$T/bad.err" "AUTH refused"
 
 # ---- clean exits, Redis gone ----
-kill -KILL "$PID_r" "$PID_rp"
-wait "$PID_r" "$PID_rp" 2>/dev/null
+{ kill -KILL "$PID_r" "$PID_rp"; wait "$PID_r" "$PID_rp"; } 2>/dev/null
 for s in pa pb rd good bad; do
   stop "$s" && pass "$s exits cleanly" || fail "$s did not exit cleanly" "$(tail -5 "$T/$s.err")"
 done
