@@ -9,7 +9,9 @@
 #    own connection needs the routing through the owning node, not here);
 #  - a redirect server on the same Redis (no users file): a contact past its
 #    expiry is left out of the 302 though its field is still in the hash
-#    (filtered on read); a REGISTER with a CSeq not above the binding's gets 500;
+#    (filtered on read); hostile values written into the hash are left out,
+#    counted in the log, q clamped; after SCRIPT FLUSH (NOSCRIPT) a REGISTER is
+#    still served; a REGISTER with a CSeq not above the binding's gets 500;
 #  - Redis stopped (SIGSTOP): REGISTER gets 500 with Retry-After within the
 #    command timeout, an INVITE 503 with Retry-After (proxy) and the redirect
 #    server's 503, all three stay up; SIGCONT: they recover; SIGKILL and a new
@@ -275,6 +277,21 @@ grep -q 'carol-long@192.0.2.2' "$T/rinv.msg" && ! grep -q 'carol-short' "$T/rinv
   pass "the expired contact is left out of the 302 (filtered on read)" || fail "the 302 after expiry" "$(grep -i '^Contact' "$T/rinv.msg")"
 rcli -n 2 HKEYS sipflow:loc:sip:carol@sipflow.test >"$T/keys"
 has "... though Redis still has its field (no per-field expiry)" "$T/keys" "sip:carol-short@192.0.2.1"
+# hostile values in the hash (another program, or someone with redis-cli): left out, counted, no crash
+rcli -n 2 HSET sipflow:loc:sip:carol@sipflow.test sip:evil@192.0.2.9 'not json' >/dev/null
+rcli -n 2 HSET sipflow:loc:sip:carol@sipflow.test sip:huge@192.0.2.9 \
+  "{\"q\":1e300,\"expires\":4e9,\"call_id\":\"x\",\"cseq\":1e20,\"reg_id\":0}" >/dev/null
+rcli -n 2 HSET sipflow:loc:sip:carol@sipflow.test sip:highq@192.0.2.9 \
+  "{\"q\":7,\"expires\":4000000000,\"call_id\":\"x\",\"cseq\":1,\"reg_id\":0}" >/dev/null
+inv rinv2 "$RD" 302 carol
+grep -q 'carol-long@192.0.2.2' "$T/rinv2.msg" && grep -q 'sip:highq@192.0.2.9>;q=1.000' "$T/rinv2.msg" &&
+  ! grep -qE 'evil|huge' "$T/rinv2.msg" && pass "hostile stored values: left out, q clamped to 1" ||
+  fail "the 302 with hostile values stored" "$(grep -i '^Contact' "$T/rinv2.msg")"
+has "... counted in the log" "$T/rd.err" "could not be read and were left out"
+# the script gone from Redis (SCRIPT FLUSH, as after a restart): EVAL again, served
+rcli SCRIPT FLUSH >/dev/null
+preg flushed "$RD" 200 grace '<sip:grace@192.0.2.8>'
+[ "$SIPP_RC" = 0 ] && pass "after SCRIPT FLUSH (NOSCRIPT): the REGISTER gets 200" || fail "REGISTER after SCRIPT FLUSH: exit $SIPP_RC"
 sipp_run ooo "$RD" -sf "$T/ooo.xml" -m 1 -timeout 15 -trace_msg -message_file "$T/ooo.msg"
 [ "$SIPP_RC" = 0 ] && pass "a REGISTER with a CSeq not above the binding's gets 500 (the same, then lower)" ||
   fail "out of order: exit $SIPP_RC" "$(grep '^SIP/2.0' "$T/ooo.msg")"
