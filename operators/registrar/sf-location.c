@@ -529,6 +529,8 @@ removed_written (SfLocationResult *r, gpointer data)
 guint
 sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
 {
+  if (shared (loc))
+    return 0; /* the node holds none: redis-cli removes them (sf_location_shared) */
   GPtrArray *list = g_hash_table_lookup (loc->aors, aor);
   if (list == NULL)
     return 0;
