@@ -138,6 +138,13 @@ sf_ua_cmd_location (int argc, char **argv)
       fprintf (stderr, "sipflow location: %s\n", error->message);
       return SF_EXIT_FAIL;
     }
+  if ((uri != NULL && g_str_has_prefix (uri, "redis://")) ||
+      (uri == NULL && g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0)) {
+    /* the bindings are in Redis, one hash per address-of-record (docs/servers.md) */
+    fprintf (stderr, "sipflow location: location.backend is redis: read and clean it with redis-cli "
+                     "(--scan --pattern 'sipflow:loc:*', HGETALL, DEL)\n");
+    return SF_EXIT_FAIL;
+  }
   if (uri == NULL && g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "sqlite") != 0) {
     fprintf (stderr, "sipflow location: location.backend is %s: only a sqlite store is a file to read\n",
              sf_config_get_string (cfg, "location", "backend"));

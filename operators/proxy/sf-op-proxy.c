@@ -651,6 +651,12 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfProxyInstance *pi = sf_proxy_inst (ctx); /* made with p */
   const char *aor = pi->aor;
+  if (res->error != NULL && res->error->code == SF_LOCATION_ERROR_UNAVAILABLE) {
+    /* the shared store did not answer: not "nobody there", try again shortly (docs/servers.md) */
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    return answer (ctx, p->req, 503, "Location Service Unavailable", lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0)
+                                                                                               : SF_OP_ERROR;
+  }
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
     const char *user = pi->user;

@@ -76,6 +76,11 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *aor = rd != NULL ? rd->aor : NULL;
   if (strcmp (ev->name, "location") != 0 || res == NULL || e == NULL || aor == NULL)
     return SF_OP_SKIP;
+  if (res->error != NULL && res->error->code == SF_LOCATION_ERROR_UNAVAILABLE) {
+    /* the shared store did not answer: not "nobody there", try again shortly (docs/servers.md) */
+    const char *const lines[] = { "Retry-After: 5", NULL };
+    return sf_registrar_answer (ctx, e, 503, "Location Service Unavailable", lines);
+  }
   if (res->error != NULL || res->bindings->len == 0) {
     SfRegistrar *r = sf_registrar_from_ctx (ctx);
     const char *user = rd->user;

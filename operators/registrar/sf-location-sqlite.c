@@ -364,7 +364,7 @@ sqlite_close (SfLocStore *base)
   g_free (s);
 }
 
-static const SfLocStoreClass sqlite_class = { sqlite_load, sqlite_write, sqlite_close };
+static const SfLocStoreClass sqlite_class = { sqlite_load, sqlite_write, sqlite_close, NULL, NULL };
 
 /* Does the file hold a location store (a schema version set and a binding
  * table: other programs set user_version too)?  Asked before anything is

@@ -19,6 +19,23 @@ typedef struct _SfLocStore SfLocStore;
  * as the store still has them. */
 typedef void (*SfLocWritten) (GError *error, GPtrArray *committed, gpointer data);
 
+/* One REGISTER's update handed to a store that checks and applies it itself
+ * (the arguments of sf_location_update, borrowed for the call). */
+typedef struct {
+  const char *call_id;
+  guint32 cseq;
+  const SfLocOrigin *origin;   /* nullable */
+  gboolean remove_all;
+  const SfLocChange *changes;
+  guint n_changes;
+} SfLocUpdate;
+
+/* The outcome of a store's own lookup or update, in the main context, never
+ * from inside the call that asked: @error NULL and @bindings (transfer full)
+ * the address-of-record's live bindings, or @error (transfer none) and
+ * @bindings NULL. */
+typedef void (*SfLocAnswered) (GError *error, GPtrArray *bindings, gpointer data);
+
 typedef struct {
   /* Adds the bindings expiring after @now (wall-clock seconds) to @aors
    * (char* -> GPtrArray of SfLocBinding*, both owned by the table).  Called
@@ -30,16 +47,46 @@ typedef struct {
   void (*write) (SfLocStore *s, const char *aor, GPtrArray *bindings, gint64 now, gpointer data);
   /* Commits what is queued, then closes and frees; no more callbacks. */
   void (*close) (SfLocStore *s);
+  /* Optional, for a store several nodes share (redis): it is authoritative,
+   * so the memory core stays empty and lookups and updates go to it; their
+   * outcomes go to answered with @data.  With them, load and write are not
+   * called (they may be NULL). */
+  void (*lookup) (SfLocStore *s, const char *aor, gint64 now, gpointer data);
+  void (*update) (SfLocStore *s, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data);
 } SfLocStoreClass;
 
 struct _SfLocStore {
   const SfLocStoreClass *klass;
   SfLocWritten written;
+  SfLocAnswered answered;
 };
 
 /* The SQLite layer (sf-location-sqlite.c); its outcomes go to @written in the
  * thread-default main context of the caller. */
 SfLocStore *sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten written, GError **error);
+
+/* The Redis layer (sf-location-redis.c) for location.uri @uri
+ * (redis://[:PASSWORD@]HOST[:PORT][/DB]; @password, nullable, wins over the
+ * URI's); each command answered or failed within @timeout_ms.  Connects in
+ * the background: NULL only for a URI it cannot parse. */
+SfLocStore *sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLocAnswered answered,
+                               GError **error);
+
+/* A parsed redis URI (sf_loc_redis_parse_uri); strings owned. */
+typedef struct {
+  char *host;       /* without the brackets of an IPv6 literal */
+  guint port;       /* 6379 when not given */
+  guint db;         /* 0 when not given */
+  char *password;   /* nullable */
+} SfLocRedisUri;
+gboolean sf_loc_redis_parse_uri (const char *uri, SfLocRedisUri *out, GError **error);
+void sf_loc_redis_uri_clear (SfLocRedisUri *u);
+
+/* One binding as the script returns it (13 strings, NULL for a nil): a new
+ * binding, or NULL with a reason in *@why when a field is not what it must be
+ * (tests/unit/test-location.c feeds it hostile values). */
+SfLocBinding *sf_loc_redis_decode (const char *const *fields, const gsize *lens, const char **why);
+#define SF_LOC_REDIS_FIELDS 13
 
 /* The current schema version (PRAGMA user_version). */
 #define SF_LOC_SQLITE_SCHEMA 1

@@ -15,6 +15,7 @@ struct _SfLocation {
   gint64 purged_at;      /* clock seconds of the last full purge */
   SfLocStore *store;     /* owned, nullable: the persistence layer */
   GQueue writing;        /* Pending* whose write the store has not reported yet, oldest first */
+  GHashTable *asking;    /* Pending* the shared store (lookup and update hooks) has not answered yet */
 };
 
 void
@@ -88,7 +89,33 @@ sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms,
   return loc;
 }
 
+static void answered (GError *error, GPtrArray *bindings, gpointer data);
+
+SfLocation *
+sf_location_new_redis (SfClock *clock, const char *uri, const char *password, guint timeout_ms, GError **error)
+{
+  SfLocStore *store = sf_loc_redis_open (uri, password, timeout_ms, answered, error);
+  if (store == NULL)
+    return NULL;
+  SfLocation *loc = sf_location_new_memory (clock);
+  loc->store = store;
+  return loc;
+}
+
 static void pending_free (gpointer p);
+
+/* Does the store answer lookups and updates itself (the core stays empty)? */
+static gboolean
+shared (SfLocation *loc)
+{
+  return loc->store != NULL && loc->store->klass->lookup != NULL;
+}
+
+gboolean
+sf_location_shared (SfLocation *loc)
+{
+  return shared (loc);
+}
 
 void
 sf_location_free (SfLocation *loc)
@@ -98,6 +125,7 @@ sf_location_free (SfLocation *loc)
   if (loc->store != NULL)
     loc->store->klass->close (loc->store); /* commits what is queued; no more callbacks */
   g_queue_clear_full (&loc->writing, pending_free);
+  g_clear_pointer (&loc->asking, g_hash_table_unref); /* frees the Pendings the store will not answer now */
   while (loc->pending != NULL) {
     GSource *src = loc->pending->data;
     loc->pending = g_list_delete_link (loc->pending, loc->pending);
@@ -233,9 +261,50 @@ later (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data,
   g_source_unref (d->src);
 }
 
+/* A Pending the shared store answers (answered()), kept in loc->asking so
+ * sf_location_free drops it. */
+static Pending *
+ask (SfLocation *loc, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
+{
+  SfLocationResult *r = g_new0 (SfLocationResult, 1);
+  r->now = now_s (loc);
+  r->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  Pending *d = pending_new (loc, r, done, data, data_free);
+  if (loc->asking == NULL)
+    loc->asking = g_hash_table_new_full (NULL, NULL, pending_free, NULL);
+  g_hash_table_add (loc->asking, d);
+  return d;
+}
+
+/* The shared store's answer (in the main context, in a later iteration than
+ * the ask): the bindings best q first, or the error. */
+static void
+answered (GError *error, GPtrArray *bindings, gpointer data)
+{
+  Pending *d = data;
+  SfLocation *loc = d->loc;
+  g_hash_table_steal (loc->asking, d);
+  SfLocationResult *r = g_steal_pointer (&d->result);
+  if (error != NULL)
+    r->error = g_error_copy (error);
+  if (bindings != NULL) {
+    for (guint i = 0; i < bindings->len; i++)
+      g_ptr_array_add (r->bindings, g_steal_pointer (&bindings->pdata[i]));
+    g_ptr_array_unref (bindings); /* emptied: its free func sees NULLs */
+  }
+  g_ptr_array_sort (r->bindings, by_q);
+  d->done (r, d->data);
+  pending_free (d);
+}
+
 void
 sf_location_lookup (SfLocation *loc, const char *aor, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
 {
+  if (shared (loc)) {
+    Pending *d = ask (loc, done, data, data_free);
+    loc->store->klass->lookup (loc->store, aor, d->result->now, d);
+    return;
+  }
   later (loc, snapshot (loc, aor, NULL), done, data, data_free);
 }
 
@@ -305,6 +374,13 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
                     gboolean remove_all, const SfLocChange *changes, guint n_changes, SfLocationFunc done,
                     gpointer data, GDestroyNotify data_free)
 {
+  if (shared (loc)) {
+    /* the store checks and applies it atomically: other nodes write the same address-of-record */
+    Pending *d = ask (loc, done, data, data_free);
+    SfLocUpdate u = { call_id, cseq, origin, remove_all, changes, n_changes };
+    loc->store->klass->update (loc->store, aor, &u, d->result->now, d);
+    return;
+  }
   GPtrArray *list = live (loc, aor);
   /* 10.3 step 7: a binding this Call-ID made with a CSeq not lower refuses the request, whole. */
   for (guint i = 0; list != NULL && i < list->len; i++) {
@@ -453,6 +529,8 @@ removed_written (SfLocationResult *r, gpointer data)
 guint
 sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
 {
+  if (shared (loc))
+    return 0; /* the node holds none: redis-cli removes them (sf_location_shared) */
   GPtrArray *list = g_hash_table_lookup (loc->aors, aor);
   if (list == NULL)
     return 0;

@@ -14,9 +14,10 @@
  * update's result is delivered only once they are committed, so a REGISTER is
  * answered 200 only for bindings that survive a crash.  A write that fails
  * gives the update SF_LOCATION_ERROR_STORE_FAILED and the core goes back to
- * what the store holds.  A store shared by several nodes (redis, later) will
- * be a second kind of layer that the lookups read too; the interface below
- * does not change for it. */
+ * what the store holds.  A store shared by several nodes (redis) is a
+ * second kind of layer: it is authoritative, the core stays empty, and each
+ * lookup and update is a command to it (it checks CSeq order and the limits
+ * itself, atomically); the interface below is the same for it. */
 #pragma once
 #include <glib.h>
 #include "framework/sf-clock.h"
@@ -30,6 +31,7 @@ typedef enum {
   SF_LOCATION_ERROR_FULL,         /* too many bindings, or bytes, for one address-of-record */
   SF_LOCATION_ERROR_STORE_FULL,   /* too many addresses-of-record (sf_location_set_max_aors) */
   SF_LOCATION_ERROR_STORE_FAILED, /* the persistence layer could not write it (disk full, locked): 500, Retry-After */
+  SF_LOCATION_ERROR_UNAVAILABLE,  /* a lookup the shared store (redis) did not answer in time: 503, Retry-After */
 } SfLocationError;
 
 /* Most contacts one address-of-record may hold. */
@@ -99,9 +101,16 @@ SfLocation *sf_location_new_memory (SfClock *clock);
  * schema newer than this program's.  A write waits at most @busy_timeout_ms
  * for a lock held by another process. */
 SfLocation *sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms, GError **error);
+/* The Redis layer (location.uri @uri, redis://[:PASSWORD@]HOST[:PORT][/DB];
+ * @password nullable): every lookup and update a command to Redis, answered or
+ * failed within @timeout_ms (docs/servers.md).  It connects in the
+ * background and again after a failure; NULL only for a bad URI. */
+SfLocation *sf_location_new_redis (SfClock *clock, const char *uri, const char *password, guint timeout_ms,
+                                   GError **error);
 /* At most @max addresses-of-record with bindings (0: no limit): a REGISTER that
  * would add one more, once the expired ones are purged, gets
- * SF_LOCATION_ERROR_STORE_FULL. */
+ * SF_LOCATION_ERROR_STORE_FULL.  Not with redis: the node holds none (Redis's
+ * maxmemory bounds the shared store, docs/servers.md). */
 void sf_location_set_max_aors (SfLocation *loc, guint max);
 /* Writes already handed to the persistence layer are committed first (the
  * writer thread finishes its queue); results not delivered yet are dropped
@@ -119,7 +128,7 @@ void sf_location_lookup (SfLocation *loc, const char *aor, SfLocationFunc done, 
 void sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint32 cseq, const SfLocOrigin *origin,
                          gboolean remove_all, const SfLocChange *changes, guint n_changes, SfLocationFunc done,
                          gpointer data, GDestroyNotify data_free);
-/* Bindings held now (all addresses-of-record), for stats and tests. */
+/* Bindings held now (all addresses-of-record), for stats and tests (0 with redis: the node holds none). */
 guint sf_location_size (SfLocation *loc);
 
 /* ---- looking inside (docs/servers.md "Looking inside") ---- */
@@ -128,13 +137,18 @@ guint sf_location_size (SfLocation *loc);
 typedef gboolean (*SfLocationEachFunc) (const char *aor, const SfLocBinding *b, gpointer data);
 /* The live bindings in the memory core, now, address-of-record by
  * address-of-record in byte order (@aor non-NULL: only its), synchronously:
- * the control commands read what the lookups read. */
+ * the control commands read what the lookups read.  With redis the node holds
+ * none: nothing is walked (sf_location_shared says so; use redis-cli). */
 void sf_location_each (SfLocation *loc, const char *aor, SfLocationEachFunc f, gpointer data);
 /* Removes @aor's binding to @contact (NULL: every binding of @aor) whatever
  * its Call-ID and CSeq, then writes the address-of-record through like an
  * update (the persistence layer follows; a write that fails puts back what
  * the store holds).  Returns the bindings removed from the core. */
 guint sf_location_remove (SfLocation *loc, const char *aor, const char *contact);
+
+/* TRUE when the bindings live in a store several nodes share (redis), not in
+ * this node: sf_location_each and sf_location_remove see none of them. */
+gboolean sf_location_shared (SfLocation *loc);
 
 /* The offline tools (sipflow location), on the SQLite file @path through the
  * layer's own code (sf-location-sqlite.c): it must exist and hold a location

@@ -33,10 +33,17 @@ static const SfConfigKey registrar_keys[] = {
 
 static const SfConfigKey location_keys[] = {
   { "backend", SF_CFG_STRING, "sqlite", 0, 0, NULL,
-    "where the bindings live: sqlite (a file, written through before each 200; loaded at start) or memory (lost on exit)" },
-  { "uri", SF_CFG_STRING, NULL, 0, 0, NULL, "sqlite: the database file (default: core.state_dir/location.sqlite)" },
+    "where the bindings live: sqlite (a file, written through before each 200; loaded at start), redis (shared by "
+    "several nodes) or memory (lost on exit)" },
+  { "uri", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "sqlite: the database file (default: core.state_dir/location.sqlite); redis: redis://[:PASSWORD@]HOST[:PORT][/DB] "
+    "(default: redis://127.0.0.1:6379/0)" },
   { "busy_timeout_ms", SF_CFG_INT, "2000", 0, 60000, NULL,
     "sqlite: longest wait for a lock another process holds; past it the REGISTER gets 500 with Retry-After" },
+  { "password", SF_CFG_STRING, NULL, 0, 0, NULL, "redis: the AUTH password (wins over the URI's; keep it out of argv)" },
+  { "timeout_ms", SF_CFG_INT, "1000", 10, 60000, NULL,
+    "redis: longest wait for a connection or an answer; past it the REGISTER gets 500 and a lookup 503, both with "
+    "Retry-After" },
 };
 
 static const SfConfigKey auth_keys[] = {
@@ -160,13 +167,16 @@ location_open (SfEndpoint *ep, SfConfig *cfg, GError **error)
   if (g_strcmp0 (backend, "memory") == 0)
     return sf_location_new_memory (sf_endpoint_clock (ep));
   if (g_strcmp0 (backend, "redis") == 0) {
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
-                 "%s: location.backend: redis is not built yet (memory or sqlite)",
-                 sf_config_get_source (cfg, "location", "backend"));
-    return NULL;
+    const char *uri = sf_config_get_string (cfg, "location", "uri");
+    SfLocation *loc = sf_location_new_redis (sf_endpoint_clock (ep), uri != NULL && *uri != '\0' ? uri : "redis://127.0.0.1:6379/0",
+                                             sf_config_get_string (cfg, "location", "password"),
+                                             (guint) sf_config_get_int (cfg, "location", "timeout_ms"), error);
+    if (loc == NULL && sf_config_get_source (cfg, "location", "uri") != NULL)
+      g_prefix_error (error, "%s: ", sf_config_get_source (cfg, "location", "uri"));
+    return loc;
   }
   if (g_strcmp0 (backend, "sqlite") != 0) {
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: location.backend: expected memory or sqlite, got '%s'",
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: location.backend: expected memory, sqlite or redis, got '%s'",
                  sf_config_get_source (cfg, "location", "backend"), backend != NULL ? backend : "");
     return NULL;
   }

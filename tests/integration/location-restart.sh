@@ -9,7 +9,7 @@
 #  - a storm of REGISTERs at the redirect server, killed in the middle: every
 #    REGISTER sipp saw answered 200 is in the 302 of its user after the restart;
 #  - an empty file (schema version 0, no tables) is migrated; a file that is no
-#    database, a path that cannot be made and location.backend=redis are
+#    database, a path that cannot be made and a redis URI that is none are
 #    start-up errors naming the cause;
 #  - a database another process keeps locked past location.busy_timeout_ms:
 #    the REGISTER gets 500 with Retry-After; once the lock is gone, 200.
@@ -233,9 +233,9 @@ has "... naming the file" "$T/err" "$T/junk.sqlite"
 expect_rc "a path that cannot be made: start-up error" 1 timeout 20 "$SIPFLOW" run redirect.xml --listen udp:127.0.0.1:0 \
   --set "location.uri=$T/junk.sqlite/location.sqlite"
 has "... naming the file" "$T/err" "$T/junk.sqlite/location.sqlite"
-expect_rc "location.backend=redis: not built yet" 1 timeout 20 "$SIPFLOW" run redirect.xml --listen udp:127.0.0.1:0 \
-  --set location.backend=redis
-has "... says so" "$T/err" "redis is not built yet"
+expect_rc "location.backend=redis with a URI that is not redis://: start-up error" 1 timeout 20 "$SIPFLOW" run redirect.xml \
+  --listen udp:127.0.0.1:0 --set location.backend=redis --set "location.uri=$T/junk.sqlite"
+has "... says so" "$T/err" "expected redis://"
 
 # ---- a database locked by another process ----
 sipcat() { timeout 60 python3 "$SF_SRCDIR/tests/integration/sipcat.py" "$@"; }

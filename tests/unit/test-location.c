@@ -8,13 +8,17 @@
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
  * looking inside: the walk, a removal written through, the offline walk and
- * purge of the file. */
+ * purge of the file; the redis layer where no Redis is needed: its URI, a
+ * hostile stored binding, and a Redis that refuses or never answers (every
+ * request fails within the timeout, none from inside the call; freed with
+ * requests pending). */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "operators/registrar/sf-location.h"
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-location-store.h"
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
@@ -625,6 +629,167 @@ test_qvalues (void)
   CU_ASSERT_STRING_EQUAL (c, "0.005");
 }
 
+static void
+test_redis_uri (void)
+{
+  static const struct { const char *uri; gboolean ok; const char *host; guint port, db; const char *password; } cases[] = {
+    { "redis://127.0.0.1:6380/2", TRUE, "127.0.0.1", 6380, 2, NULL },
+    { "redis://localhost", TRUE, "localhost", 6379, 0, NULL },
+    { "redis://redis.example.net/", TRUE, "redis.example.net", 6379, 0, NULL },
+    { "redis://:s%40cret@10.0.0.1:7000/15", TRUE, "10.0.0.1", 7000, 15, "s@cret" },
+    { "redis://[::1]:6379/1", TRUE, "::1", 6379, 1, NULL },
+    { "http://127.0.0.1/", FALSE, NULL, 0, 0, NULL },
+    { "redis://user:pw@127.0.0.1/", FALSE, NULL, 0, 0, NULL },
+    { "redis://127.0.0.1/x", FALSE, NULL, 0, 0, NULL },
+    { "redis://127.0.0.1/-1", FALSE, NULL, 0, 0, NULL },
+    { "redis://127.0.0.1/1?x=y", FALSE, NULL, 0, 0, NULL },
+    { "redis://", FALSE, NULL, 0, 0, NULL },
+    { "/var/lib/sipflow/location.sqlite", FALSE, NULL, 0, 0, NULL },
+    { "", FALSE, NULL, 0, 0, NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    SfLocRedisUri u;
+    g_autoptr (GError) e = NULL;
+    gboolean ok = sf_loc_redis_parse_uri (cases[i].uri, &u, &e);
+    CU_ASSERT_EQUAL (ok, cases[i].ok);
+    if (!ok) {
+      CU_ASSERT_TRUE (e != NULL && strstr (e->message, "redis://") != NULL);
+      continue;
+    }
+    CU_ASSERT_STRING_EQUAL (u.host, cases[i].host);
+    CU_ASSERT_EQUAL (u.port, cases[i].port);
+    CU_ASSERT_EQUAL (u.db, cases[i].db);
+    CU_ASSERT_STRING_EQUAL (u.password != NULL ? u.password : "-", cases[i].password != NULL ? cases[i].password : "-");
+    sf_loc_redis_uri_clear (&u);
+  }
+}
+
+/* What a script reply's 13 fields may hold: a good binding, and each kind of
+ * hostile value (dropped) or out-of-range q (clamped). */
+static void
+test_redis_decode (void)
+{
+  const char *good[SF_LOC_REDIS_FIELDS] = { "sip:a@192.0.2.1", "0.5", "1700000600", "cid", "7", "192.0.2.1:5060", "udp",
+                                            "127.0.0.1:5060", NULL, NULL, "<urn:uuid:1>", "1", "127.0.0.1:5060" };
+  gsize lens[SF_LOC_REDIS_FIELDS];
+  const char *f[SF_LOC_REDIS_FIELDS];
+  const char *why = NULL;
+#define LENS()                                                                                                        \
+  for (guint k = 0; k < SF_LOC_REDIS_FIELDS; k++)                                                                      \
+    lens[k] = f[k] != NULL ? strlen (f[k]) : 0
+  memcpy (f, good, sizeof f);
+  LENS ();
+  SfLocBinding *b = sf_loc_redis_decode (f, lens, &why);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (b);
+  CU_ASSERT_STRING_EQUAL (b->contact, "sip:a@192.0.2.1");
+  CU_ASSERT_DOUBLE_EQUAL (b->q, 0.5, 1e-9);
+  CU_ASSERT_EQUAL (b->expires_at, 1700000600);
+  CU_ASSERT_EQUAL (b->cseq, 7);
+  CU_ASSERT_EQUAL (b->reg_id, 1);
+  CU_ASSERT_PTR_NULL (b->flow);
+  CU_ASSERT_STRING_EQUAL (b->instance, "<urn:uuid:1>");
+  sf_loc_binding_free (b);
+  /* q out of range is clamped, not refused */
+  static const struct { const char *q; double want; } qs[] = { { "1e300", 1.0 }, { "-5", 0.0 }, { "nan", 0.0 },
+                                                               { "inf", 1.0 } };
+  for (gsize i = 0; i < G_N_ELEMENTS (qs); i++) {
+    memcpy (f, good, sizeof f);
+    f[1] = qs[i].q;
+    LENS ();
+    b = sf_loc_redis_decode (f, lens, &why);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (b);
+    CU_ASSERT_DOUBLE_EQUAL (b->q, qs[i].want, 1e-9);
+    sf_loc_binding_free (b);
+  }
+  /* field index, hostile value: each binding dropped with a reason */
+  g_autofree char *huge = g_strnfill (SF_LOCATION_MAX_AOR_BYTES + 1, 'x');
+  static const struct { guint field; const char *value; } bad[] = {
+    { 0, NULL },  { 0, "" },    { 1, "half" }, { 1, "0.5x" },      { 1, "" },          { 2, "-1" },
+    { 2, "1e9" }, { 2, " 12" }, { 2, NULL },   { 3, NULL },        { 4, "4294967296" }, { 4, "1.5" },
+    { 4, "0x10" }, { 11, "nil" }, { 11, NULL }, { 2, "99999999999999999999999" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    memcpy (f, good, sizeof f);
+    f[bad[i].field] = bad[i].value;
+    LENS ();
+    why = NULL;
+    CU_ASSERT_PTR_NULL (sf_loc_redis_decode (f, lens, &why));
+    CU_ASSERT_PTR_NOT_NULL (why);
+  }
+  memcpy (f, good, sizeof f);
+  f[9] = huge;
+  LENS ();
+  CU_ASSERT_PTR_NULL (sf_loc_redis_decode (f, lens, &why));
+  /* a NUL inside a field (Redis strings are binary) */
+  memcpy (f, good, sizeof f);
+  LENS ();
+  lens[3] = 5; /* "cid\0" and one byte more */
+  f[3] = "cid\0x";
+  CU_ASSERT_PTR_NULL (sf_loc_redis_decode (f, lens, &why));
+#undef LENS
+}
+
+static void
+count_free (gpointer p)
+{
+  (*(int *) p)++;
+}
+
+static void
+ignore (SfLocationResult *r, gpointer data)
+{
+  sf_location_result_free (r);
+}
+
+/* A Redis that refuses the connection, and one that accepts it and never
+ * answers (a socket that listens and is never read): an update gets
+ * STORE_FAILED (REGISTER 500) and a lookup UNAVAILABLE (503), within the
+ * timeout, never from inside the call; the service freed with requests
+ * pending drops them, their data freed (ASan: no leak). */
+static void
+test_redis_down (void)
+{
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GSocket) silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (silent, any, TRUE, NULL) && g_socket_listen (silent, NULL));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (silent, NULL);
+  guint port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  /* a port nothing listens on: the silent one's, once it is closed */
+  g_autoptr (GSocket) gone = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (gone, any, TRUE, NULL));
+  g_autoptr (GSocketAddress) gone_addr = g_socket_get_local_address (gone, NULL);
+  guint closed_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (gone_addr));
+  g_socket_close (gone, NULL);
+  guint ports[] = { closed_port, port };
+  for (guint i = 0; i < G_N_ELEMENTS (ports); i++) {
+    g_autofree char *uri = g_strdup_printf ("redis://127.0.0.1:%u/1", ports[i]);
+    g_autoptr (GError) e = NULL;
+    SfLocation *loc = sf_location_new_redis (clock, uri, "pw", 200, &e);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+    CU_ASSERT_TRUE (sf_location_shared (loc));
+    SfLocChange c[] = { CH ("sip:a@192.0.2.1", 1.0, 600) };
+    gint64 t0 = g_get_monotonic_time ();
+    SfLocationResult *r = update (loc, "sip:a@example.com", "cid", 1, FALSE, c, 1);
+    CU_ASSERT_TRUE (r->error != NULL && r->error->code == SF_LOCATION_ERROR_STORE_FAILED);
+    CU_ASSERT_TRUE (r->error != NULL && strstr (r->error->message, "redis://127.0.0.1:") != NULL);
+    CU_ASSERT_EQUAL (r->bindings->len, 0);
+    sf_location_result_free (r);
+    r = lookup (loc, "sip:a@example.com");
+    CU_ASSERT_TRUE (r->error != NULL && r->error->code == SF_LOCATION_ERROR_UNAVAILABLE);
+    sf_location_result_free (r);
+    CU_ASSERT_TRUE (g_get_monotonic_time () - t0 < 3 * G_USEC_PER_SEC);
+    CU_ASSERT_EQUAL (sf_location_size (loc), 0);
+    /* pending when freed: dropped, data freed */
+    int freed = 0;
+    sf_location_lookup (loc, "sip:a@example.com", ignore, &freed, count_free);
+    sf_location_update (loc, "sip:a@example.com", "cid", 2, NULL, FALSE, c, 1, ignore, &freed, count_free);
+    sf_location_free (loc);
+    CU_ASSERT_EQUAL (freed, 2);
+  }
+}
+
 void
 sf_test_register_location (void)
 {
@@ -643,4 +808,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_users_file);
   SF_ADD_TEST (s, test_algorithm_order);
   SF_ADD_TEST (s, test_qvalues);
+  SF_ADD_TEST (s, test_redis_uri);
+  SF_ADD_TEST (s, test_redis_decode);
+  SF_ADD_TEST (s, test_redis_down);
 }

@@ -1,0 +1,909 @@
+/* sf-location-redis.c: the location service's Redis layer (see
+ * sf-location-store.h, docs/servers.md "Redis: several nodes, one store").
+ *
+ * Redis is authoritative: several nodes share it, so this layer answers every
+ * lookup and update itself (the memory core stays empty).  One hash per
+ * address-of-record ("sipflow:loc:" AOR), one field per contact URI, the value
+ * the binding in JSON (cjson, inside Redis: redis-cli shows it as it is); the
+ * key's TTL follows the longest expiry, and since Redis 7.0 has no per-field
+ * expiry the expired contacts are filtered on every read.  Lookups and updates
+ * are one script (SCRIPT LOAD at connect, EVALSHA, EVAL again after NOSCRIPT):
+ * an update does 10.3 step 7 atomically (expired filtered, CSeq order,
+ * Contact: *, the limits, the write, EXPIRE) and returns the bindings, so the
+ * 200 goes out only once Redis has them.
+ *
+ * hiredis 0.14 drives the protocol; it has no timeouts for its asynchronous
+ * context and resolves names synchronously, so a name is resolved with
+ * GResolver first and every command has a deadline kept here: past it, or when
+ * the connection is lost, every pending command fails (an update
+ * SF_LOCATION_ERROR_STORE_FAILED, a lookup SF_LOCATION_ERROR_UNAVAILABLE), the
+ * connection is dropped and made again after a backoff (100 ms doubling to
+ * 5 s, back to 100 ms once connected; at once when a connection that served
+ * for a second or more is lost).  Its GLib adapter is not used: after a
+ * failed connect it reads from the context hiredis has just freed; the small
+ * source below checks after each step.
+ *
+ * Everything Redis returns is taken as hostile: the reply's shape, each
+ * field's length and number are checked, a bad binding dropped with a counted
+ * warning. */
+#include "config.h"
+#include "sf-location-store.h"
+#include <gio/gio.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <math.h>
+#include <string.h>
+
+#define KEY_PREFIX "sipflow:loc:"
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_LAST_MS 5000
+/* Commands waiting at once: past it a request fails at once (a flood while
+ * Redis is slow costs no more memory than this). */
+#define MAX_FLIGHT 10000
+/* Longest error text of Redis's quoted in a log line or a GError. */
+#define MAX_QUOTE 200
+
+/* KEYS[1]: the address-of-record's hash.  ARGV[1] 'lookup' or 'update',
+ * ARGV[2] now (wall seconds, the node's), ARGV[3] most bindings, ARGV[4] most
+ * bytes; an update: ARGV[5] Call-ID, [6] CSeq, [7] '1' for Contact: *,
+ * [8..13] source transport local flow path node ('-' none, '+' then the
+ * value), then five a contact: URI, q, expires (seconds, 0 removes),
+ * +sip.instance ('-' or '+'), reg-id.  Returns {status, dropped, detail,
+ * then 13 fields a binding}: status ok, order (CSeq) or full (the limits);
+ * dropped the stored values that could not be read (removed by the next
+ * update). */
+static const char script[] =
+  "local key, now = KEYS[1], tonumber(ARGV[2])\n"
+  "local maxb, maxbytes = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+  "local names = {'source', 'transport', 'local', 'flow', 'path', 'node'}\n"
+  "local function opt(v) if string.sub(v, 1, 1) == '+' then return string.sub(v, 2) end return nil end\n"
+  "local function str(v) if type(v) == 'string' then return v end return false end\n"
+  "local function num(v) return type(v) == 'number' and v == v end\n"
+  "local live, order, dropped = {}, {}, 0\n"
+  "local raw = redis.call('HGETALL', key)\n"
+  "for i = 1, #raw, 2 do\n"
+  "  local ok, b = pcall(cjson.decode, raw[i + 1])\n"
+  "  if ok and type(b) == 'table' and num(b.expires) and num(b.cseq) and type(b.call_id) == 'string' then\n"
+  "    if b.expires > now then live[raw[i]] = b; order[#order + 1] = raw[i] end\n"
+  "  else dropped = dropped + 1 end\n"
+  "end\n"
+  "local function reply(status, detail)\n"
+  "  local out = {status, tostring(dropped), detail or ''}\n"
+  "  if status ~= 'ok' then return out end\n"
+  "  local n = 0\n"
+  "  for _, c in ipairs(order) do\n"
+  "    local b = live[c]\n"
+  "    if n < maxb then\n"
+  "      n = n + 1\n"
+  "      local f = {c, tostring(b.q), tostring(b.expires), b.call_id, tostring(b.cseq)}\n"
+  "      for k = 1, 5 do f[#f + 1] = str(b[names[k]]) end\n"
+  "      f[#f + 1] = str(b.instance); f[#f + 1] = tostring(b.reg_id); f[#f + 1] = str(b.node)\n"
+  "      for k = 1, 13 do out[#out + 1] = f[k] end\n"
+  "    end\n"
+  "  end\n"
+  "  return out\n"
+  "end\n"
+  "if ARGV[1] ~= 'update' then return reply('ok') end\n"
+  "local call_id, cseq, all = ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'\n"
+  "local origin = {}\n"
+  "for k = 1, 6 do origin[names[k]] = opt(ARGV[7 + k]) end\n"
+  "local changes = {}\n"
+  "for i = 14, #ARGV - 4, 5 do\n"
+  "  changes[#changes + 1] = {contact = ARGV[i], q = tonumber(ARGV[i + 1]), expires = tonumber(ARGV[i + 2]),\n"
+  "                           instance = opt(ARGV[i + 3]), reg_id = tonumber(ARGV[i + 4])}\n"
+  "end\n"
+  "for _, c in ipairs(order) do\n"
+  "  local b, touched = live[c], all\n"
+  "  for _, ch in ipairs(changes) do if ch.contact == c then touched = true end end\n"
+  "  if touched and b.call_id == call_id and cseq <= b.cseq then\n"
+  "    return reply('order', 'CSeq ' .. ARGV[6] .. ' is not above ' .. tostring(b.cseq) .. ' for Call-ID ' .. call_id)\n"
+  "  end\n"
+  "end\n"
+  "local after, aorder = {}, {}\n"
+  "if not all then for _, c in ipairs(order) do after[c] = live[c]; aorder[#aorder + 1] = c end end\n"
+  "for _, ch in ipairs(changes) do\n"
+  "  if ch.expires <= 0 then after[ch.contact] = nil\n"
+  "  else\n"
+  "    aorder[#aorder + 1] = ch.contact\n"
+  "    local b = {q = ch.q, expires = now + ch.expires, call_id = call_id, cseq = cseq, instance = ch.instance,\n"
+  "               reg_id = ch.reg_id}\n"
+  "    for k = 1, 6 do b[names[k]] = origin[names[k]] end\n"
+  "    after[ch.contact] = b\n"
+  "  end\n"
+  "end\n"
+  "local kept, seen, bytes, longest = {}, {}, 0, 0\n"
+  "for _, c in ipairs(aorder) do\n"
+  "  local b = after[c]\n"
+  "  if b and not seen[c] then\n"
+  "    seen[c] = true; kept[#kept + 1] = c\n"
+  "    bytes = bytes + #c + #b.call_id\n"
+  "    for k = 1, 6 do if type(b[names[k]]) == 'string' then bytes = bytes + #b[names[k]] end end\n"
+  "    if type(b.instance) == 'string' then bytes = bytes + #b.instance end\n"
+  "    if b.expires > longest then longest = b.expires end\n"
+  "  end\n"
+  "end\n"
+  "if #kept > maxb or bytes > maxbytes then\n"
+  "  return reply('full', key .. ' would have ' .. #kept .. ' bindings of ' .. bytes .. ' bytes')\n"
+  "end\n"
+  "redis.call('DEL', key)\n"
+  "if #kept > 0 then\n"
+  "  local args = {}\n"
+  "  for _, c in ipairs(kept) do args[#args + 1] = c; args[#args + 1] = cjson.encode(after[c]) end\n"
+  "  redis.call('HSET', key, unpack(args))\n"
+  "  redis.call('EXPIRE', key, longest - now + 1)\n"
+  "end\n"
+  "live, order = after, kept\n"
+  "return reply('ok')\n";
+
+typedef struct _Store Store;
+
+/* One lookup or update: held by the queue it is in (flight or failing) and by
+ * hiredis while a reply is due (its callback comes exactly once). */
+typedef struct {
+  Store *s;
+  guint refs;
+  gboolean update;
+  gboolean answered;  /* its outcome given, or dropped at close: a late reply is ignored */
+  gboolean sent;      /* handed to hiredis on this connection */
+  gboolean evaled;    /* sent again as EVAL after NOSCRIPT */
+  gpointer data;
+  gint64 deadline;    /* monotonic microseconds */
+  GPtrArray *args;    /* char*: KEYS[1] then ARGV */
+  GError *error;      /* set when it failed, delivered from the failing queue */
+} Cmd;
+
+typedef struct {
+  GSource source;
+  Store *s;
+  redisAsyncContext *ac;
+  GPollFD pfd;
+  gboolean detached;  /* dropped by us: hiredis's cleanup must not touch the store */
+} IoSource;
+
+typedef struct {
+  Store *s;           /* NULL once the store is closed */
+} Resolving;
+
+struct _Store {
+  SfLocStore base;
+  SfLocRedisUri uri;
+  char *shown;        /* redis://host:port/db, no password: for logs and errors */
+  guint timeout_ms;
+  GMainContext *ctx;
+  redisAsyncContext *ac;   /* NULL: not connected */
+  IoSource *io;
+  gboolean ready;          /* AUTH, SELECT and SCRIPT LOAD answered */
+  gint64 ready_since;      /* monotonic, when it became ready */
+  gint64 connect_deadline; /* while resolving or connecting */
+  gboolean connecting;
+  Resolving *resolving;
+  GCancellable *cancel;
+  GSource *retry;          /* the next connect, after the backoff */
+  guint backoff_ms;
+  char *sha;
+  char *last_why;          /* the last failure logged: the same one again is not */
+  GQueue flight;           /* Cmd*, not answered yet, oldest first */
+  GQueue failing;          /* Cmd*, failed, to deliver from tick */
+  GSource *tick;           /* deadlines and failed deliveries */
+  guint64 dropped;         /* stored bindings that could not be read, since start */
+};
+
+static void connect_start (Store *s);
+
+static void
+cmd_unref (Cmd *c)
+{
+  if (--c->refs > 0)
+    return;
+  if (c->args != NULL)
+    g_ptr_array_unref (c->args);
+  g_clear_error (&c->error);
+  g_free (c);
+}
+
+/* ---- the URI ---- */
+
+void
+sf_loc_redis_uri_clear (SfLocRedisUri *u)
+{
+  g_clear_pointer (&u->host, g_free);
+  g_clear_pointer (&u->password, g_free);
+}
+
+gboolean
+sf_loc_redis_parse_uri (const char *uri, SfLocRedisUri *out, GError **error)
+{
+  memset (out, 0, sizeof *out);
+  g_autoptr (GError) e = NULL;
+  g_autoptr (GUri) u = g_uri_parse (uri != NULL ? uri : "", G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_NON_DNS, &e);
+  const char *why = NULL;
+  if (u == NULL)
+    why = e->message;
+  else if (g_strcmp0 (g_uri_get_scheme (u), "redis") != 0)
+    why = "the scheme is not redis";
+  else if (g_uri_get_host (u) == NULL || *g_uri_get_host (u) == '\0')
+    why = "no host";
+  else if (g_uri_get_user (u) != NULL && *g_uri_get_user (u) != '\0')
+    why = "a user name (Redis ACL users are not supported: redis://:PASSWORD@HOST)";
+  else if (g_uri_get_query (u) != NULL || g_uri_get_fragment (u) != NULL)
+    why = "a query or fragment";
+  guint64 db = 0;
+  if (why == NULL) {
+    const char *path = g_uri_get_path (u);
+    if (*path == '/')
+      path++;
+    if (*path != '\0' && !g_ascii_string_to_unsigned (path, 10, 0, G_MAXINT, &db, NULL))
+      why = "the database is not a number (redis://HOST:PORT/DB)";
+  }
+  if (why != NULL) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED,
+                 "location.uri: expected redis://[:PASSWORD@]HOST[:PORT][/DB]: %s", why);
+    return FALSE;
+  }
+  out->host = g_strdup (g_uri_get_host (u));
+  out->port = g_uri_get_port (u) > 0 ? (guint) g_uri_get_port (u) : 6379;
+  out->db = (guint) db;
+  const char *pw = g_uri_get_password (u);
+  out->password = pw != NULL && *pw != '\0' ? g_strdup (pw) : NULL;
+  return TRUE;
+}
+
+/* ---- decoding what Redis returns ---- */
+
+/* A string field: no NUL inside, at most the bytes an address-of-record may hold. */
+static gboolean
+text_ok (const char *v, gsize len, gboolean required)
+{
+  if (v == NULL)
+    return !required;
+  return len <= SF_LOCATION_MAX_AOR_BYTES && memchr (v, '\0', len) == NULL && (!required || len > 0);
+}
+
+static gboolean
+unsigned_ok (const char *v, guint64 max, guint64 *out)
+{
+  return v != NULL && g_ascii_string_to_unsigned (v, 10, 0, max, out, NULL);
+}
+
+SfLocBinding *
+sf_loc_redis_decode (const char *const *f, const gsize *lens, const char **why)
+{
+  /* contact q expires call_id cseq source transport local flow path instance reg_id node */
+  static const gboolean required[SF_LOC_REDIS_FIELDS] = { TRUE, TRUE, TRUE, TRUE, TRUE, FALSE, FALSE,
+                                                          FALSE, FALSE, FALSE, FALSE, TRUE, FALSE };
+  static const gboolean number[SF_LOC_REDIS_FIELDS] = { FALSE, TRUE, TRUE, FALSE, TRUE, FALSE, FALSE,
+                                                        FALSE, FALSE, FALSE, FALSE, TRUE, FALSE };
+  for (guint i = 0; i < SF_LOC_REDIS_FIELDS; i++)
+    if (!text_ok (f[i], lens[i], required[i]) || (number[i] && lens[i] > 32)) {
+      *why = "a field missing, too long or holding a NUL";
+      return NULL;
+    }
+  char *end = NULL;
+  double q = g_ascii_strtod (f[1], &end);
+  guint64 expires, cseq, reg_id;
+  if (end == f[1] || *end != '\0') {
+    *why = "q is not a number";
+    return NULL;
+  }
+  if (!unsigned_ok (f[2], G_MAXINT64, &expires) || !unsigned_ok (f[4], G_MAXUINT32, &cseq) ||
+      !unsigned_ok (f[11], G_MAXUINT32, &reg_id)) {
+    *why = "expires, CSeq or reg-id is not a whole number in range";
+    return NULL;
+  }
+  SfLocBinding *b = g_new0 (SfLocBinding, 1);
+  /* 0..1 whatever Redis says: the proxy and the 200 turn q into thousandths */
+  b->q = isnan (q) || q < 0.0 ? 0.0 : q > 1.0 ? 1.0 : q;
+  b->expires_at = (gint64) expires;
+  b->cseq = (guint32) cseq;
+  b->reg_id = (guint32) reg_id;
+  b->contact = g_strdup (f[0]);
+  b->call_id = g_strdup (f[3]);
+  b->source = g_strdup (f[5]);
+  b->transport = g_strdup (f[6]);
+  b->local = g_strdup (f[7]);
+  b->flow = g_strdup (f[8]);
+  b->path = g_strdup (f[9]);
+  b->instance = g_strdup (f[10]);
+  b->node = g_strdup (f[12]);
+  return b;
+}
+
+/* Redis's text quoted safely in a log or an error (bounded, valid UTF-8, no controls). */
+static char *
+quote (const char *str, gsize len)
+{
+  g_autofree char *cut = g_strndup (str != NULL ? str : "", MIN (len, MAX_QUOTE));
+  char *v = g_utf8_make_valid (cut, -1);
+  for (char *p = v; *p != '\0'; p++)
+    if ((unsigned char) *p < 0x20 || *p == 0x7f)
+      *p = '?';
+  return v;
+}
+
+/* The script's reply: the bindings (transfer full) or an error. */
+static GPtrArray *
+read_reply (Store *s, const redisReply *r, GError **error)
+{
+  if (r->type == REDIS_REPLY_ERROR) {
+    g_autofree char *msg = quote (r->str, r->len);
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: %s", s->shown, msg);
+    return NULL;
+  }
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % SF_LOC_REDIS_FIELDS != 0 ||
+      (r->elements - 3) / SF_LOC_REDIS_FIELDS > SF_LOCATION_MAX_BINDINGS) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: a reply of an unexpected shape",
+                 s->shown);
+    return NULL;
+  }
+  const char *f[SF_LOC_REDIS_FIELDS];
+  gsize lens[SF_LOC_REDIS_FIELDS];
+  for (guint i = 0; i < r->elements; i++) {
+    const redisReply *e = r->element[i];
+    if (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_NIL) {
+      g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: a reply of an unexpected shape",
+                   s->shown);
+      return NULL;
+    }
+  }
+  const redisReply *status = r->element[0], *detail = r->element[2];
+  guint64 dropped = 0;
+  if (r->element[1]->str != NULL)
+    unsigned_ok (r->element[1]->str, G_MAXUINT32, &dropped);
+  if (status->str == NULL || strcmp (status->str, "ok") != 0) {
+    gboolean order = status->str != NULL && strcmp (status->str, "order") == 0;
+    gboolean full = status->str != NULL && strcmp (status->str, "full") == 0;
+    g_autofree char *msg = quote (detail->str, detail->len);
+    g_set_error (error, SF_LOCATION_ERROR,
+                 order  ? SF_LOCATION_ERROR_OUT_OF_ORDER
+                 : full ? SF_LOCATION_ERROR_FULL
+                        : SF_LOCATION_ERROR_STORE_FAILED,
+                 "%s", order || full ? msg : "an unexpected status from the script");
+    return NULL;
+  }
+  GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  gsize bytes = 0;
+  const char *why = NULL;
+  for (guint i = 3; i < r->elements; i += SF_LOC_REDIS_FIELDS) {
+    gsize sum = 0;
+    for (guint k = 0; k < SF_LOC_REDIS_FIELDS; k++) {
+      f[k] = r->element[i + k]->str;
+      lens[k] = f[k] != NULL ? r->element[i + k]->len : 0;
+      sum += lens[k];
+    }
+    SfLocBinding *b = bytes + sum <= 2 * SF_LOCATION_MAX_AOR_BYTES ? sf_loc_redis_decode (f, lens, &why) : NULL;
+    if (b == NULL) {
+      dropped++;
+      why = why != NULL ? why : "more bytes than an address-of-record may hold";
+      continue;
+    }
+    bytes += sum;
+    g_ptr_array_add (list, b);
+  }
+  if (dropped > 0) {
+    s->dropped += dropped;
+    g_warning ("location: %s: %" G_GUINT64_FORMAT " stored binding(s) could not be read and were left out (%s; "
+               "%" G_GUINT64_FORMAT " since start)",
+               s->shown, dropped, why != NULL ? why : "not a binding", s->dropped);
+  }
+  return list;
+}
+
+/* ---- commands, deadlines, failures ---- */
+
+static void
+arm (Store *s)
+{
+  gint64 t = -1;
+  if (s->failing.length > 0)
+    t = 0;
+  else {
+    if (s->connecting)
+      t = s->connect_deadline;
+    Cmd *head = g_queue_peek_head (&s->flight);
+    if (head != NULL && s->ready && (t < 0 || head->deadline < t))
+      t = head->deadline;
+  }
+  g_source_set_ready_time (s->tick, t);
+}
+
+/* @c fails with @why; its outcome goes out from the tick, never from inside the call that asked. */
+static void
+fail_cmd (Store *s, Cmd *c, const char *why)
+{
+  g_queue_remove (&s->flight, c);
+  c->error = g_error_new (SF_LOCATION_ERROR, c->update ? SF_LOCATION_ERROR_STORE_FAILED : SF_LOCATION_ERROR_UNAVAILABLE,
+                          "%s: %s", s->shown, why);
+  g_queue_push_tail (&s->failing, c);
+  g_source_set_ready_time (s->tick, 0);
+}
+
+static void
+fail_all (Store *s, const char *why)
+{
+  for (Cmd *c; (c = g_queue_peek_head (&s->flight)) != NULL;)
+    fail_cmd (s, c, why);
+}
+
+/* Logs @why unless it is what was logged last (a Redis that stays away, or a
+ * wrong password, is said once, not at each retry). */
+static void
+tell (Store *s, const char *why)
+{
+  if (g_strcmp0 (s->last_why, why) == 0)
+    return;
+  g_free (s->last_why);
+  s->last_why = g_strdup (why);
+  g_warning ("location: %s: %s; its commands fail until it is back (reconnecting)", s->shown, why);
+}
+
+static gboolean
+retry_cb (gpointer data)
+{
+  Store *s = data;
+  g_source_unref (s->retry);
+  s->retry = NULL;
+  connect_start (s);
+  return G_SOURCE_REMOVE;
+}
+
+/* The connection is gone (s->ac already NULL): fail what waits, connect again after the backoff. */
+static void
+down (Store *s, const char *why)
+{
+  fail_all (s, why);
+  if (s->io != NULL) {
+    g_source_destroy ((GSource *) s->io);
+    g_source_unref ((GSource *) s->io);
+    s->io = NULL;
+  }
+  /* a connection that served a while and then went (Redis restarted, an idle
+   * timeout): again at once, so few requests fail; else after the backoff */
+  gboolean at_once = s->ready && g_get_monotonic_time () - s->ready_since >= G_USEC_PER_SEC;
+  s->ready = FALSE;
+  s->connecting = FALSE;
+  tell (s, why);
+  if (s->retry == NULL) {
+    s->retry = g_timeout_source_new (at_once ? 0 : s->backoff_ms);
+    g_source_set_callback (s->retry, retry_cb, s, NULL);
+    g_source_attach (s->retry, s->ctx);
+    if (!at_once)
+      s->backoff_ms = MIN (s->backoff_ms * 2, BACKOFF_LAST_MS);
+  }
+  arm (s);
+}
+
+/* Drops the connection (also from inside a hiredis callback: hiredis then
+ * frees it once the callback returns). */
+static void
+drop (Store *s, const char *why)
+{
+  fail_all (s, why); /* before the free: hiredis then calls each back with no reply */
+  redisAsyncContext *ac = g_steal_pointer (&s->ac);
+  if (s->io != NULL)
+    s->io->detached = TRUE;
+  if (ac != NULL)
+    redisAsyncFree (ac);
+  if (s->resolving != NULL) {
+    s->resolving->s = NULL;
+    s->resolving = NULL;
+    g_cancellable_cancel (s->cancel);
+  }
+  down (s, why);
+}
+
+static void on_reply (redisAsyncContext *ac, void *reply, void *privdata);
+
+static void
+send_cmd (Store *s, Cmd *c)
+{
+  guint n = c->args->len + 3;
+  g_autofree const char **argv = g_new (const char *, n);
+  g_autofree size_t *lens = g_new (size_t, n);
+  argv[0] = c->evaled ? "EVAL" : "EVALSHA";
+  argv[1] = c->evaled ? script : s->sha;
+  argv[2] = "1";
+  for (guint i = 0; i < c->args->len; i++)
+    argv[i + 3] = c->args->pdata[i];
+  for (guint i = 0; i < n; i++)
+    lens[i] = strlen (argv[i]);
+  if (redisAsyncCommandArgv (s->ac, on_reply, c, (int) n, argv, lens) != REDIS_OK) {
+    fail_cmd (s, c, "the connection is closing");
+    return;
+  }
+  c->sent = TRUE;
+  c->refs++; /* hiredis's, until its callback */
+}
+
+static void
+on_reply (redisAsyncContext *ac, void *reply, void *privdata)
+{
+  Cmd *c = privdata;
+  redisReply *r = reply;
+  if (!c->answered && c->error == NULL) {
+    Store *s = c->s;
+    if (r == NULL)
+      fail_cmd (s, c, "the connection was lost");
+    else if (r->type == REDIS_REPLY_ERROR && !c->evaled && g_str_has_prefix (r->str, "NOSCRIPT")) {
+      c->evaled = TRUE; /* Redis restarted or SCRIPT FLUSH: the script itself, once */
+      send_cmd (s, c);
+    } else {
+      g_autoptr (GError) error = NULL;
+      GPtrArray *bindings = read_reply (s, r, &error);
+      if (error != NULL && error->code == SF_LOCATION_ERROR_STORE_FAILED && !c->update)
+        error->code = SF_LOCATION_ERROR_UNAVAILABLE;
+      g_queue_remove (&s->flight, c);
+      c->answered = TRUE;
+      s->base.answered (error, bindings, c->data);
+      cmd_unref (c); /* the queue's */
+      arm (s);
+    }
+  }
+  cmd_unref (c); /* hiredis's */
+}
+
+static gboolean
+tick_dispatch (GSource *src, GSourceFunc cb, gpointer data)
+{
+  Store *s = data;
+  g_source_set_ready_time (src, -1);
+  for (Cmd *c; (c = g_queue_pop_head (&s->failing)) != NULL;) {
+    c->answered = TRUE;
+    s->base.answered (c->error, NULL, c->data);
+    cmd_unref (c);
+  }
+  gint64 now = g_get_monotonic_time ();
+  Cmd *head = g_queue_peek_head (&s->flight);
+  if (s->connecting && now >= s->connect_deadline) {
+    g_autofree char *why = g_strdup_printf ("no connection within %u ms", s->timeout_ms);
+    drop (s, why);
+  } else if (s->ready && head != NULL && now >= head->deadline) {
+    g_autofree char *why = g_strdup_printf ("no answer within %u ms", s->timeout_ms);
+    drop (s, why);
+  }
+  arm (s);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs tick_funcs = { NULL, NULL, tick_dispatch, NULL, NULL, NULL };
+
+/* A lookup or an update for @aor: sent now when connected, kept while
+ * connecting, failed at once while waiting to reconnect. */
+static void
+submit (Store *s, gboolean update, const char *aor, GPtrArray *argv, gpointer data)
+{
+  Cmd *c = g_new0 (Cmd, 1);
+  c->s = s;
+  c->refs = 1;
+  c->update = update;
+  c->data = data;
+  c->deadline = g_get_monotonic_time () + (gint64) s->timeout_ms * 1000;
+  c->args = argv;
+  g_ptr_array_insert (c->args, 0, g_strconcat (KEY_PREFIX, aor, NULL));
+  g_queue_push_tail (&s->flight, c);
+  if (s->flight.length > MAX_FLIGHT)
+    fail_cmd (s, c, "too many commands waiting");
+  else if (s->ready)
+    send_cmd (s, c);
+  else if (!s->connecting)
+    fail_cmd (s, c, s->last_why != NULL ? s->last_why : "not connected");
+  arm (s);
+}
+
+static GPtrArray *
+argv_new (const char *mode, gint64 now)
+{
+  GPtrArray *a = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (a, g_strdup (mode));
+  g_ptr_array_add (a, g_strdup_printf ("%" G_GINT64_FORMAT, now));
+  g_ptr_array_add (a, g_strdup_printf ("%d", SF_LOCATION_MAX_BINDINGS));
+  g_ptr_array_add (a, g_strdup_printf ("%d", SF_LOCATION_MAX_AOR_BYTES));
+  return a;
+}
+
+static char *
+opt (const char *v)
+{
+  return v != NULL ? g_strconcat ("+", v, NULL) : g_strdup ("-");
+}
+
+static void
+redis_lookup (SfLocStore *base, const char *aor, gint64 now, gpointer data)
+{
+  submit ((Store *) base, FALSE, aor, argv_new ("lookup", now), data);
+}
+
+static void
+redis_update (SfLocStore *base, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data)
+{
+  GPtrArray *a = argv_new ("update", now);
+  g_ptr_array_add (a, g_strdup (u->call_id));
+  g_ptr_array_add (a, g_strdup_printf ("%u", u->cseq));
+  g_ptr_array_add (a, g_strdup (u->remove_all ? "1" : "0"));
+  const SfLocOrigin *o = u->origin;
+  const char *origin[] = { o != NULL ? o->source : NULL, o != NULL ? o->transport : NULL, o != NULL ? o->local : NULL,
+                           o != NULL ? o->flow : NULL,   o != NULL ? o->path : NULL,      o != NULL ? o->node : NULL };
+  for (guint i = 0; i < G_N_ELEMENTS (origin); i++)
+    g_ptr_array_add (a, opt (origin[i]));
+  for (guint k = 0; k < u->n_changes; k++) {
+    const SfLocChange *ch = &u->changes[k];
+    char q[G_ASCII_DTOSTR_BUF_SIZE];
+    g_ascii_dtostr (q, sizeof q, isfinite (ch->q) ? CLAMP (ch->q, 0.0, 1.0) : 1.0);
+    g_ptr_array_add (a, g_strdup (ch->contact));
+    g_ptr_array_add (a, g_strdup (q));
+    g_ptr_array_add (a, g_strdup_printf ("%" G_GINT64_FORMAT, MAX (ch->expires_s, 0)));
+    g_ptr_array_add (a, opt (ch->instance));
+    g_ptr_array_add (a, g_strdup_printf ("%u", ch->reg_id));
+  }
+  submit ((Store *) base, TRUE, aor, a, data);
+}
+
+/* ---- the connection ---- */
+
+static void
+io_add_read (void *p)
+{
+  ((IoSource *) p)->pfd.events |= G_IO_IN;
+}
+
+static void
+io_del_read (void *p)
+{
+  ((IoSource *) p)->pfd.events &= ~G_IO_IN;
+}
+
+static void
+io_add_write (void *p)
+{
+  ((IoSource *) p)->pfd.events |= G_IO_OUT;
+}
+
+static void
+io_del_write (void *p)
+{
+  ((IoSource *) p)->pfd.events &= ~G_IO_OUT;
+}
+
+/* hiredis frees the context (ours, or its own after an error): from here on
+ * the source never touches it; unless we dropped it, the connection is lost. */
+static void
+io_cleanup (void *p)
+{
+  IoSource *io = p;
+  io->pfd.events = 0;
+  if (!io->detached) {
+    io->detached = TRUE;
+    Store *s = io->s;
+    g_autofree char *why = g_strdup (io->ac->err != 0 ? io->ac->errstr : "the connection was lost");
+    s->ac = NULL;
+    down (s, why);
+  }
+  g_source_unref ((GSource *) io); /* hiredis's reference */
+}
+
+static gboolean
+io_check (GSource *src)
+{
+  IoSource *io = (IoSource *) src;
+  return (io->pfd.revents & (io->pfd.events | G_IO_ERR | G_IO_HUP)) != 0;
+}
+
+static gboolean
+io_prepare (GSource *src, gint *timeout)
+{
+  *timeout = -1;
+  return FALSE;
+}
+
+static gboolean
+io_dispatch (GSource *src, GSourceFunc cb, gpointer data)
+{
+  IoSource *io = (IoSource *) src;
+  gushort rev = io->pfd.revents, ev = io->pfd.events;
+  io->pfd.revents = 0;
+  if (io->detached)
+    return G_SOURCE_REMOVE;
+  /* hiredis may free the context in either call (io_cleanup marks it) */
+  if ((ev & G_IO_OUT) && (rev & (G_IO_OUT | G_IO_ERR | G_IO_HUP)))
+    redisAsyncHandleWrite (io->ac);
+  if (!io->detached && (rev & (G_IO_IN | G_IO_ERR | G_IO_HUP)))
+    redisAsyncHandleRead (io->ac);
+  return io->detached ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs io_funcs = { io_prepare, io_check, io_dispatch, NULL, NULL, NULL };
+
+/* AUTH's and SELECT's replies: an error drops the connection, its text logged. */
+static void
+on_hello (redisAsyncContext *ac, void *reply, void *privdata)
+{
+  Store *s = ac->data;
+  redisReply *r = reply;
+  if (r == NULL || s->ac != ac || r->type != REDIS_REPLY_ERROR)
+    return;
+  g_autofree char *msg = quote (r->str, r->len);
+  g_autofree char *why = g_strdup_printf ("%s refused: %s", (const char *) privdata, msg);
+  drop (s, why);
+}
+
+static void
+on_loaded (redisAsyncContext *ac, void *reply, void *privdata)
+{
+  Store *s = ac->data;
+  redisReply *r = reply;
+  if (r == NULL || s->ac != ac)
+    return;
+  if (r->type != REDIS_REPLY_STRING || r->len != 40 || strspn (r->str, "0123456789abcdef") != 40) {
+    g_autofree char *msg = r->type == REDIS_REPLY_ERROR ? quote (r->str, r->len) : g_strdup ("not a SHA1");
+    g_autofree char *why = g_strdup_printf ("SCRIPT LOAD refused: %s", msg);
+    drop (s, why);
+    return;
+  }
+  g_free (s->sha);
+  s->sha = g_strndup (r->str, r->len);
+  s->ready = TRUE;
+  s->ready_since = g_get_monotonic_time ();
+  s->connecting = FALSE;
+  s->backoff_ms = BACKOFF_FIRST_MS;
+  if (s->last_why != NULL)
+    g_message ("location: %s: connected again", s->shown);
+  g_clear_pointer (&s->last_why, g_free);
+  /* what waited for the connection, in order; each with the deadline it was given */
+  GList *waiting = g_list_copy (s->flight.head);
+  for (GList *l = waiting; l != NULL && s->ac == ac; l = l->next)
+    if (!((Cmd *) l->data)->sent)
+      send_cmd (s, l->data);
+  g_list_free (waiting);
+  arm (s);
+}
+
+static void
+connect_addr (Store *s, const char *ip)
+{
+  redisAsyncContext *ac = redisAsyncConnect (ip, (int) s->uri.port);
+  if (ac == NULL || ac->err != 0) {
+    g_autofree char *why = g_strdup_printf ("cannot connect: %s", ac != NULL ? ac->errstr : "out of memory");
+    if (ac != NULL)
+      redisAsyncFree (ac);
+    down (s, why);
+    return;
+  }
+  IoSource *io = (IoSource *) g_source_new (&io_funcs, sizeof (IoSource));
+  io->s = s;
+  io->ac = ac;
+  io->pfd.fd = ac->c.fd;
+  g_source_add_poll ((GSource *) io, &io->pfd);
+  g_source_set_name ((GSource *) io, "location redis");
+  ac->ev.addRead = io_add_read;
+  ac->ev.delRead = io_del_read;
+  ac->ev.addWrite = io_add_write;
+  ac->ev.delWrite = io_del_write;
+  ac->ev.cleanup = io_cleanup;
+  ac->ev.data = g_source_ref ((GSource *) io); /* released by io_cleanup */
+  ac->data = s;
+  g_source_attach ((GSource *) io, s->ctx);
+  s->io = io;
+  s->ac = ac;
+  /* hiredis sends them once connected, before anything else */
+  if (s->uri.password != NULL) {
+    const char *argv[] = { "AUTH", s->uri.password };
+    size_t lens[] = { 4, strlen (s->uri.password) };
+    redisAsyncCommandArgv (ac, on_hello, "AUTH", 2, argv, lens);
+  }
+  if (s->uri.db != 0)
+    redisAsyncCommand (ac, on_hello, "SELECT", "SELECT %u", s->uri.db);
+  redisAsyncCommand (ac, on_loaded, NULL, "SCRIPT LOAD %b", script, strlen (script));
+  /* io_add_write was called by redisAsyncConnect before the hooks were set */
+  io->pfd.events |= G_IO_OUT | G_IO_IN;
+}
+
+static void
+resolved (GObject *src, GAsyncResult *res, gpointer data)
+{
+  Resolving *rv = data;
+  g_autoptr (GError) error = NULL;
+  GList *addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (src), res, &error);
+  Store *s = rv->s;
+  g_free (rv);
+  if (s == NULL) { /* closed or dropped meanwhile */
+    g_resolver_free_addresses (addrs);
+    return;
+  }
+  s->resolving = NULL;
+  if (addrs == NULL) {
+    g_autofree char *why = g_strdup_printf ("cannot resolve %s: %s", s->uri.host, error->message);
+    s->connecting = FALSE;
+    down (s, why);
+    return;
+  }
+  g_autofree char *ip = g_inet_address_to_string (addrs->data);
+  g_resolver_free_addresses (addrs);
+  connect_addr (s, ip);
+}
+
+static void
+connect_start (Store *s)
+{
+  s->connecting = TRUE;
+  s->connect_deadline = g_get_monotonic_time () + (gint64) s->timeout_ms * 1000;
+  arm (s);
+  if (g_hostname_is_ip_address (s->uri.host)) {
+    connect_addr (s, s->uri.host);
+    return;
+  }
+  /* hiredis would resolve it with a blocking getaddrinfo on the main loop */
+  g_autoptr (GResolver) resolver = g_resolver_get_default ();
+  g_clear_object (&s->cancel);
+  s->cancel = g_cancellable_new ();
+  s->resolving = g_new0 (Resolving, 1);
+  s->resolving->s = s;
+  g_resolver_lookup_by_name_async (resolver, s->uri.host, s->cancel, resolved, s->resolving);
+}
+
+static void
+redis_close (SfLocStore *base)
+{
+  Store *s = (Store *) base;
+  /* results not delivered are dropped (sf_location_free frees their callers' data) */
+  for (Cmd *c; (c = g_queue_pop_head (&s->flight)) != NULL; cmd_unref (c))
+    c->answered = TRUE;
+  for (Cmd *c; (c = g_queue_pop_head (&s->failing)) != NULL; cmd_unref (c))
+    c->answered = TRUE;
+  redisAsyncContext *ac = g_steal_pointer (&s->ac);
+  if (s->io != NULL)
+    s->io->detached = TRUE;
+  if (ac != NULL)
+    redisAsyncFree (ac); /* its callbacks: no reply, each command already answered */
+  if (s->io != NULL) {
+    g_source_destroy ((GSource *) s->io);
+    g_source_unref ((GSource *) s->io);
+  }
+  if (s->resolving != NULL) {
+    s->resolving->s = NULL;
+    g_cancellable_cancel (s->cancel);
+  }
+  g_clear_object (&s->cancel);
+  if (s->retry != NULL) {
+    g_source_destroy (s->retry);
+    g_source_unref (s->retry);
+  }
+  g_source_destroy (s->tick);
+  g_source_unref (s->tick);
+  g_main_context_unref (s->ctx);
+  sf_loc_redis_uri_clear (&s->uri);
+  g_free (s->shown);
+  g_free (s->sha);
+  g_free (s->last_why);
+  g_free (s);
+}
+
+static const SfLocStoreClass redis_class = { NULL, NULL, redis_close, redis_lookup, redis_update };
+
+SfLocStore *
+sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLocAnswered answered, GError **error)
+{
+  SfLocRedisUri u;
+  if (!sf_loc_redis_parse_uri (uri, &u, error))
+    return NULL;
+  Store *s = g_new0 (Store, 1);
+  s->base.klass = &redis_class;
+  s->base.answered = answered;
+  s->uri = u;
+  if (password != NULL && *password != '\0') {
+    g_free (s->uri.password);
+    s->uri.password = g_strdup (password);
+  }
+  s->shown = g_strdup_printf (strchr (u.host, ':') != NULL ? "redis://[%s]:%u/%u" : "redis://%s:%u/%u", u.host, u.port,
+                              u.db);
+  s->timeout_ms = MAX (timeout_ms, 1);
+  s->backoff_ms = BACKOFF_FIRST_MS;
+  s->ctx = g_main_context_ref_thread_default ();
+  g_queue_init (&s->flight);
+  g_queue_init (&s->failing);
+  s->tick = g_source_new (&tick_funcs, sizeof (GSource));
+  g_source_set_callback (s->tick, NULL, s, NULL);
+  g_source_set_name (s->tick, "location redis deadlines");
+  g_source_set_ready_time (s->tick, -1);
+  g_source_attach (s->tick, s->ctx);
+  connect_start (s);
+  return &s->base;
+}
