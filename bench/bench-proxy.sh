@@ -34,26 +34,9 @@ TOP=$(printf '%s\n' $RATES | sort -n | tail -1)
 LOW=$(printf '%s\n' $RATES | sort -n | head -1)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
-T=$(mktemp -d)
-export XDG_STATE_HOME="$T/state" # its own location database and secret
-PIDS=()
-# cleanup: TERM to what this script started, KILL after 5 s to what is left
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for _ in $(seq 50); do
-    for p in "${PIDS[@]}"; do alive "$p" && break; p=; done
-    [ -z "$p" ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-HZ=$(getconf CLK_TCK)
-
 . "$(dirname "$0")/lib.sh"
+bench_init
+HZ=$(getconf CLK_TCK)
 
 # run NAME PORT SCENARIO ARGS...: one sipp run, stopped if the proxy $WATCH
 # exits; prints "successful wall retransmissions"

@@ -37,19 +37,9 @@ ROUNDS=${ROUNDS:-1}
 KREDIS_DBMODE=${KREDIS_DBMODE:-3}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
-T=$(mktemp -d)
-export XDG_STATE_HOME="$T/state" # its own location database and secret
-PIDS=()
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-HZ=$(getconf CLK_TCK)
-
 . "$(dirname "$0")/lib.sh"
+bench_init
+HZ=$(getconf CLK_TCK)
 
 # run NAME PORT SCENARIO ARGS...: one sipp run; prints "successful wall"
 run() {
@@ -119,15 +109,8 @@ sipflow_run() {
     ${EXTRA---set sip.rate_limit=0} "${loc[@]}" --log-level error
   sf=$SF
   port=$SF_PORT
-  if [ -z "$port" ] || ! alive "$sf"; then
-    if grep -q 'location\.backend' "$T/err"; then
-      echo "sipflow $backend backend: not available in this build ($(tail -1 "$T/err"))"
-    else
-      echo "sipflow: did not start: $(tail -1 "$T/err")"
-    fi
-    exec 3>&-
-    kill "$sf" 2>/dev/null
-    wait "$sf" 2>/dev/null
+  if [ -z "$port" ]; then
+    sipflow_unstarted "$backend"
     return
   fi
   measure sipflow "$backend" "$round" "$port" "$sf"
@@ -164,15 +147,7 @@ if ! command -v kamailio >/dev/null; then
   echo "kamailio: not installed (Debian package kamailio): no comparison"
   KAM=
 fi
-case " $BACKENDS " in
-  *" redis "*)
-    if ! redis_start "$T/redis"; then
-      echo "redis-server: not installed or did not start: the redis backend is not measured"
-      BACKENDS=$(echo " $BACKENDS " | sed 's/ redis / /')
-    else
-      PIDS+=("$REDIS_PID")
-    fi ;;
-esac
+backends_redis
 for round in $(seq "$ROUNDS"); do
   for backend in $BACKENDS; do
     sipflow_run "$backend" "$round"

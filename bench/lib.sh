@@ -1,5 +1,27 @@
 # lib.sh: helpers the benchmarks share (sourced).
 
+# bench_init: T, a temporary directory removed at exit; XDG_STATE_HOME in it
+# (each sipflow gets its own location database and secret); PIDS, the
+# processes to stop at exit: TERM to each, KILL after 5 s to what is left
+bench_init() {
+  T=$(mktemp -d)
+  export XDG_STATE_HOME="$T/state"
+  PIDS=()
+  trap bench_cleanup EXIT
+}
+bench_cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for _ in $(seq 50); do
+    for p in "${PIDS[@]}"; do alive "$p" && break; p=; done
+    [ -z "$p" ] && break
+    sleep 0.1
+  done
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$T"
+}
+
 # ticks PID...: user+sys clock ticks (/proc/PID/stat fields 14, 15) of these
 # processes and their children (Kamailio forks its workers)
 ticks() {
@@ -114,11 +136,12 @@ sipflow_start() {
     sleep 0.05
   done
   SF_PORT=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
+  # shellcheck disable=SC2034 # read by the scripts
   alive "$SF" || SF_PORT=
 }
 
 # kamailio_start CFG SHM_MB ARGS...: Kamailio in the foreground of a background
-# job, config bench/CFG, two workers, SHM_MB of shared memory, on a free
+# job, config bench/CFG, KWORKERS workers (default 2), SHM_MB of shared memory, on a free
 # loopback UDP port, ARGS added (-A defines), output in $T/k.out, files in
 # $T/run; waits up to 5 s for the port. Sets K (its PID, added to PIDS) and
 # KPORT; returns 1, with Kamailio's last lines, when it did not start
@@ -130,7 +153,7 @@ kamailio_start() {
   KPORT=$(free_port)
   rm -rf "$T/run"
   mkdir -p "$T/run"
-  kamailio -f "$(dirname "${BASH_SOURCE[0]}")/$cfg" -A "KPORT=$KPORT" ${mods:+-L "$mods"} "$@" -DD -E -n 2 \
+  kamailio -f "$(dirname "${BASH_SOURCE[0]}")/$cfg" -A "KPORT=$KPORT" ${mods:+-L "$mods"} "$@" -DD -E -n "${KWORKERS:-2}" \
     -m "$shm" -M 16 -Y "$T/run" -P "$T/run/k.pid" -w "$T/run" >"$T/k.out" 2>&1 &
   K=$!
   PIDS+=("$K")
@@ -138,4 +161,33 @@ kamailio_start() {
   alive "$K" && bound "$KPORT" && return 0
   tail -5 "$T/k.out" | sed 's/^/  /'
   return 1
+}
+
+# sipflow_unstarted BACKEND: after a sipflow_start that gave no port, says why
+# (a build that refuses the location backend: "not available in this build")
+# and stops what is left of it
+sipflow_unstarted() {
+  if grep -q 'location\.backend' "$T/err"; then
+    echo "sipflow $1 backend: not available in this build ($(tail -1 "$T/err"))"
+  else
+    echo "sipflow $1: did not start: $(tail -1 "$T/err")"
+  fi
+  exec 3>&-
+  kill "$SF" 2>/dev/null
+  wait "$SF" 2>/dev/null
+}
+
+# backends_redis: when BACKENDS names redis, a redis-server of the script's own
+# (redis_start, stopped at exit); without one, redis is taken out of BACKENDS
+backends_redis() {
+  case " $BACKENDS " in
+    *" redis "*) ;;
+    *) return ;;
+  esac
+  if redis_start "$T/redis"; then
+    PIDS+=("$REDIS_PID")
+  else
+    echo "redis-server: not installed or did not start: the redis backend is not measured"
+    BACKENDS=$(echo " $BACKENDS " | sed 's/ redis / /')
+  fi
 }
