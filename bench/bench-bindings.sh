@@ -35,7 +35,8 @@
 # db_mode 1 on db_sqlite), redis (sipflow location.backend=redis; Kamailio
 # db_redis, db_mode 3, KREDIS_DBMODE to change). A build whose `sipflow run`
 # refuses a backend is reported ("sipflow redis backend: not available in this
-# build"); KAMAILIO=no leaves Kamailio out.
+# build"); KAMAILIO=no leaves Kamailio out; KARGS adds options to its command
+# line (as for bench-redirect.sh).
 # Usage: [BACKENDS="memory sqlite redis"] [TRANSPORT=tcp] bench/bench-bindings.sh SIPFLOW [N [RATE]]
 #        (defaults: BACKENDS "memory sqlite redis", TRANSPORT tcp, N 100000, RATE 2000)
 set -u

@@ -26,7 +26,10 @@
 # ROUNDS rounds, each running every backend, sipflow then Kamailio; then a
 # summary: per job and backend the ms per 1000 of each run and the ratios
 # sipflow / Kamailio, with their median.
-# Usage: [BACKENDS="sqlite memory redis"] [ROUNDS=1] bench/bench-redirect.sh SIPFLOW [CALLS [RATE]]
+# KARGS adds options to Kamailio's command line: "-x tlsf -X tlsf" takes its
+# TLSF allocator for shared and private memory instead of the default qm,
+# whose search of its free lists is most of db_redis's cost (bench/README.md).
+# Usage: [BACKENDS="sqlite memory redis"] [ROUNDS=1] [KARGS=...] bench/bench-redirect.sh SIPFLOW [CALLS [RATE]]
 #        (defaults: BACKENDS "sqlite memory", ROUNDS 1, CALLS 5000, RATE 1000)
 set -u
 SIPFLOW=${1:?usage: bench-redirect.sh SIPFLOW [CALLS [RATE]]}

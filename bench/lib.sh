@@ -153,7 +153,8 @@ kamailio_start() {
   KPORT=$(free_port)
   rm -rf "$T/run"
   mkdir -p "$T/run"
-  kamailio -f "$(dirname "${BASH_SOURCE[0]}")/$cfg" -A "KPORT=$KPORT" ${mods:+-L "$mods"} "$@" -DD -E -n "${KWORKERS:-2}" \
+  # shellcheck disable=SC2086 # KARGS: more options, split (e.g. "-x tlsf -X tlsf")
+  kamailio -f "$(dirname "${BASH_SOURCE[0]}")/$cfg" -A "KPORT=$KPORT" ${mods:+-L "$mods"} "$@" ${KARGS:-} -DD -E -n "${KWORKERS:-2}" \
     -m "$shm" -M 16 -Y "$T/run" -P "$T/run/k.pid" -w "$T/run" >"$T/k.out" 2>&1 &
   K=$!
   PIDS+=("$K")
