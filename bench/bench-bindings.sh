@@ -30,7 +30,7 @@
 # on an empty file: the bindings loaded at start, no transaction ever made.
 # Kamailio on db_sqlite runs with one worker (KWORKERS): with two, their
 # writes collide ("database is locked": db_sqlite sets no busy timeout) and
-# about half the REGISTERs of distinct users get 500.
+# more than half the REGISTERs of distinct users get 500.
 # Backends: memory, sqlite (sipflow location.backend; Kamailio usrloc db_mode 0,
 # db_mode 1 on db_sqlite), redis (sipflow location.backend=redis; Kamailio
 # db_redis, db_mode 3, KREDIS_DBMODE to change). A build whose `sipflow run`
