@@ -37,15 +37,7 @@ if head -c 2 "$SIPFLOW" | grep -q '#!'; then
   export LD_LIBRARY_PATH=$d/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
 
-bound() { grep -q -i ":$(printf '%04X' "$1") " /proc/net/udp; }
-
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 20000))
-    bound "$p" || { echo "$p"; return; }
-  done
-}
+. "$(dirname "$0")/lib.sh"
 
 # instructions CALLS: the sipflow process's total instruction count for CALLS calls
 instructions() {

@@ -34,37 +34,9 @@ TOP=$(printf '%s\n' $RATES | sort -n | tail -1)
 LOW=$(printf '%s\n' $RATES | sort -n | head -1)
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
-T=$(mktemp -d)
-export XDG_STATE_HOME="$T/state" # its own location database and secret
-PIDS=()
-# cleanup: TERM to what this script started, KILL after 5 s to what is left
-cleanup() {
-  local p
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  for _ in $(seq 50); do
-    for p in "${PIDS[@]}"; do alive "$p" && break; p=; done
-    [ -z "$p" ] && break
-    sleep 0.1
-  done
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
-HZ=$(getconf CLK_TCK)
-
 . "$(dirname "$0")/lib.sh"
-
-# bound: UDP port $1 is bound (/proc/net/udp, hex)
-bound() {
-  grep -q -i ":$(printf '%04X' "$1") " /proc/net/udp
-}
-
-# alive PID: the process runs (not gone, not a zombie)
-alive() {
-  local st
-  read -r _ _ st _ 2>/dev/null <"/proc/$1/stat" && [ "$st" != Z ]
-}
+bench_init
+HZ=$(getconf CLK_TCK)
 
 # run NAME PORT SCENARIO ARGS...: one sipp run, stopped if the proxy $WATCH
 # exits; prints "successful wall retransmissions"
@@ -155,18 +127,8 @@ if [ -z "${U:-}" ]; then
 fi
 
 # ---- sipflow ----
-mkfifo "$T/in"
-"$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 \
-  --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
-SF=$!
-PIDS+=("$SF")
-exec 3>"$T/in"
-for _ in $(seq 100); do
-  grep -q '"listening"' "$T/events" 2>/dev/null && break
-  alive "$SF" || break
-  sleep 0.05
-done
-PORT=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
+sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --log-level error
+PORT=$SF_PORT
 if [ -n "$PORT" ] && alive "$SF"; then
   measure_all sipflow "$PORT" "$SF"
   if ! alive "$SF"; then
@@ -190,20 +152,9 @@ if ! command -v kamailio >/dev/null; then
   echo "kamailio: not installed (Debian package kamailio): no comparison"
   exit 0
 fi
-KPORT=$((20000 + RANDOM % 20000))
-while bound "$KPORT" || [ "$KPORT" = "$UPORT" ]; do KPORT=$((20000 + RANDOM % 20000)); done
-MODS=$(find /usr/lib -name tm.so -path '*kamailio*' | head -1)
-MODS=${MODS%/*}
-mkdir -p "$T/run"
 # shared memory: about 150 KB per call/s (transactions are kept 5 s)
-kamailio -f "$HERE/bench/kamailio-proxy.cfg" -A "KPORT=$KPORT" ${MODS:+-L "$MODS"} -DD -E -n 2 \
-  -m $((TOP * 150 / 1000 + 64)) -M 16 -Y "$T/run" -P "$T/run/k.pid" -w "$T/run" >"$T/k.out" 2>&1 &
-K=$!
-PIDS+=("$K")
-for _ in $(seq 100); do bound "$KPORT" && break; alive "$K" || break; sleep 0.05; done
-if ! alive "$K" || ! bound "$KPORT"; then
+if ! kamailio_start kamailio-proxy.cfg $((TOP * 150 / 1000 + 64)); then
   echo "kamailio: did not start: not measured"
-  tail -5 "$T/k.out" | sed 's/^/  /'
   exit 1
 fi
 measure_all kamailio "$KPORT" "$K"

@@ -1,27 +1,48 @@
 #!/bin/bash
 # bench-redirect.sh: CPU time of xml/redirect.xml under sipp at a fixed rate
 # (issue 7's benchmark), and of Kamailio set up for the same job when it is
-# installed, from the same run:
+# installed (bench/kamailio-registrar.cfg), from the same run:
 #  - REGISTER with digest: each registration is REGISTER, 401, REGISTER with
 #    credentials, 200 (tests/integration/sipp/uac-register.xml);
 #  - redirect: INVITE, 302 with the registered contact, ACK
 #    (tests/integration/sipp/uac-302.xml), after one registration.
 # Server CPU is user+sys from /proc/PID/stat (fields 14, 15), summed over the
-# server's processes (Kamailio forks), before and after each run.
-# Usage: bench/bench-redirect.sh SIPFLOW [CALLS [RATE]]   (defaults 5000, 1000)
+# server's processes (Kamailio forks) and threads (sipflow's SQLite writer),
+# before and after each run.
+# Each location store of BACKENDS is measured for both servers, set up alike:
+#  - memory: sipflow location.backend=memory; Kamailio usrloc db_mode 0;
+#  - sqlite: sipflow location.backend=sqlite (its own file); Kamailio usrloc
+#    db_mode 1 (write-through) on db_sqlite (its own file, made from the
+#    schema of kamailio-sqlite-modules);
+#  - redis: a redis-server of the script's own on a free loopback port, emptied
+#    before each server's run; sipflow location.backend=redis; Kamailio usrloc
+#    on db_redis, db_mode 3 (DB only: the lookups read Redis too, as nodes
+#    sharing one store need; KREDIS_DBMODE=1 for write-through); the
+#    redis-server's CPU is measured too and shown apart;
+#  - none: no location key given to sipflow (a build before the location
+#    backends), Kamailio as for memory.
+# A build whose `sipflow run` refuses a backend is reported ("sipflow redis
+# backend: not available in this build") and the Kamailio runs still go on.
+# ROUNDS rounds, each running every backend, sipflow then Kamailio; then a
+# summary: per job and backend the ms per 1000 of each run and the ratios
+# sipflow / Kamailio, with their median.
+# KARGS adds options to Kamailio's command line: "-x tlsf -X tlsf" takes its
+# TLSF allocator for shared and private memory instead of the default qm,
+# whose search of its free lists is most of db_redis's cost (bench/README.md).
+# Usage: [BACKENDS="sqlite memory redis"] [ROUNDS=1] [KARGS=...] bench/bench-redirect.sh SIPFLOW [CALLS [RATE]]
+#        (defaults: BACKENDS "sqlite memory", ROUNDS 1, CALLS 5000, RATE 1000)
 set -u
 SIPFLOW=${1:?usage: bench-redirect.sh SIPFLOW [CALLS [RATE]]}
 CALLS=${2:-5000}
 RATE=${3:-1000}
+BACKENDS=${BACKENDS:-sqlite memory}
+ROUNDS=${ROUNDS:-1}
+KREDIS_DBMODE=${KREDIS_DBMODE:-3}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
-T=$(mktemp -d)
-export XDG_STATE_HOME="$T/state" # its own location database and secret
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
-HZ=$(getconf CLK_TCK)
-
 . "$(dirname "$0")/lib.sh"
+bench_init
+HZ=$(getconf CLK_TCK)
 
 # run NAME PORT SCENARIO ARGS...: one sipp run; prints "successful wall"
 run() {
@@ -29,92 +50,136 @@ run() {
   shift 3
   local start end ok
   start=$(date +%s.%N)
-  sipp "127.0.0.1:$port" -sf "$scen" -p $((20000 + RANDOM % 20000)) -i 127.0.0.1 -nostdin -timeout 300 -timeout_error \
+  sipp "127.0.0.1:$port" -sf "$scen" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 300 -timeout_error \
     -trace_stat -stf "$T/$name.csv" "$@" >/dev/null 2>&1
   end=$(date +%s.%N)
   ok=$(awk -F';' 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i } END { print $c }' "$T/$name.csv")
+  rm -f "$T/$name.csv"
   echo "${ok:-0} $(echo "$end - $start" | bc -l)"
 }
 
-# measure LABEL PORT PIDS: the REGISTER run, then one registration and the 302 run
-measure() {
-  local label=$1 port=$2
-  shift 2
-  local b a res
+# one WHO BACKEND ROUND JOB PORT SCENARIO SIPP-ARGS -- PIDS: one sipp run, the
+# server's CPU (and the redis-server's) before and after; prints the line and
+# appends "JOB BACKEND WHO ROUND SERVER_MS REDIS_MS OK" to $T/results
+one() {
+  local who=$1 backend=$2 round=$3 job=$4 port=$5 scen=$6
+  shift 6
+  local args=() b a rb=0 ra=0 res ms rms
+  while [ "$1" != -- ]; do args+=("$1"); shift; done
+  shift
+  [ "$backend" = redis ] && rb=$(ticks "$REDIS_PID")
   b=$(ticks "$@")
-  res=$(run "$label-reg" "$port" "$SCEN/uac-register.xml" -s sipp -au sipp -ap sippass -m "$CALLS" -r "$RATE")
+  res=$(run "$who-$job" "$port" "$scen" "${args[@]}")
   a=$(ticks "$@")
-  printf '%-9s REGISTER+digest: %s of %s at %s/s, wall %.1f s, server CPU %.2f s = %.1f ms per 1000\n' "$label" \
-    "${res% *}" "$CALLS" "$RATE" "${res#* }" "$(echo "($a - $b) / $HZ" | bc -l)" "$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)"
-  b=$(ticks "$@")
-  res=$(run "$label-302" "$port" "$SCEN/uac-302.xml" -s sipp -m "$CALLS" -r "$RATE")
-  a=$(ticks "$@")
-  printf '%-9s INVITE/302/ACK:  %s of %s at %s/s, wall %.1f s, server CPU %.2f s = %.1f ms per 1000\n' "$label" \
-    "${res% *}" "$CALLS" "$RATE" "${res#* }" "$(echo "($a - $b) / $HZ" | bc -l)" "$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)"
+  [ "$backend" = redis ] && ra=$(ticks "$REDIS_PID")
+  ms=$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)
+  rms=$(echo "($ra - $rb) * 1000000 / $HZ / $CALLS" | bc -l)
+  printf '%-8s %-6s %-16s %s of %s at %s/s, wall %.1f s, server CPU %.2f s = %.1f ms per 1000' "$who" "$backend" \
+    "$job:" "${res% *}" "$CALLS" "$RATE" "${res#* }" "$(echo "($a - $b) / $HZ" | bc -l)" "$ms"
+  [ "$backend" = redis ] && printf ', redis-server %.1f ms per 1000, %s keys in Redis' "$rms" \
+    "$(redis-cli -p "$REDIS_PORT" info keyspace | tr -d '\r' | awk -F'[=,]' '/^db/ { n += $2 } END { print n + 0 }')"
+  printf '\n'
+  printf '%s %s %s %s %.1f %.1f %s\n' "$job" "$backend" "$who" "$round" "$ms" "$rms" "${res% *}" >>"$T/results"
 }
 
-# ---- sipflow ----
-printf 'sipp:sippass\n' >"$T/users"
-mkfifo "$T/in"
-# sip.rate_limit off: sipp's one address sends far more than a phone would (an
-# older build without the key: EXTRA= bench/bench-redirect.sh ...)
-# shellcheck disable=SC2086
-"$SIPFLOW" run redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 ${EXTRA---set sip.rate_limit=0} \
-  --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
-SF=$!
-PIDS+=("$SF")
-exec 3>"$T/in"
-for _ in $(seq 100); do grep -q '"listening"' "$T/events" 2>/dev/null && break; sleep 0.05; done
-PORT=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
-measure sipflow "$PORT" "$SF"
-echo quit >&3
+# measure WHO BACKEND ROUND PORT PIDS: the REGISTER run, then the 302 run
+# (after it, the registrations of the first run are there to be found)
+measure() {
+  local who=$1 backend=$2 round=$3 port=$4
+  shift 4
+  one "$who" "$backend" "$round" register "$port" "$SCEN/uac-register.xml" -s sipp -au sipp -ap sippass \
+    -m "$CALLS" -r "$RATE" -- "$@"
+  one "$who" "$backend" "$round" redirect "$port" "$SCEN/uac-302.xml" -s sipp -m "$CALLS" -r "$RATE" -- "$@"
+}
 
-# ---- Kamailio, set up for the same job (docs/testing.md) ----
+# redis_empty: the shared redis-server emptied, before each server's run
+redis_empty() {
+  redis-cli -p "$REDIS_PORT" flushall >/dev/null
+}
+
+# sipflow_run BACKEND ROUND
+sipflow_run() {
+  local backend=$1 round=$2 loc=() sf port
+  case $backend in
+    memory) loc=(--set location.backend=memory) ;;
+    sqlite) loc=(--set location.backend=sqlite --set "location.uri=$T/sf-$round.sqlite") ;;
+    redis) loc=(--set location.backend=redis --set "location.uri=redis://127.0.0.1:$REDIS_PORT/0"); redis_empty ;;
+  esac
+  # sip.rate_limit off: sipp's one address sends far more than a phone would (an
+  # older build without the key: EXTRA= bench/bench-redirect.sh ...)
+  # shellcheck disable=SC2086
+  sipflow_start redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 \
+    ${EXTRA---set sip.rate_limit=0} "${loc[@]}" --log-level error
+  sf=$SF
+  port=$SF_PORT
+  if [ -z "$port" ]; then
+    sipflow_unstarted "$backend"
+    return
+  fi
+  measure sipflow "$backend" "$round" "$port" "$sf"
+  echo quit >&3
+  exec 3>&-
+  wait "$sf" 2>/dev/null
+}
+
+# kamailio_run BACKEND ROUND
+kamailio_run() {
+  local backend=$1 round=$2 store=() kport k
+  case $backend in
+    sqlite)
+      kamailio_sqlite "$T/k-$round.sqlite"
+      store=(-A STORE_SQLITE -A "DBURL=\"sqlite:///$T/k-$round.sqlite\"") ;;
+    redis)
+      redis_empty
+      store=(-A STORE_REDIS -A "DBURL=\"redis://127.0.0.1:$REDIS_PORT/1\"" -A "DBMODE=$KREDIS_DBMODE") ;;
+  esac
+  if ! kamailio_start kamailio-registrar.cfg $((RATE * 70 / 1000 + 64)) "${store[@]}"; then
+    echo "kamailio $backend: did not start: not measured"
+    return
+  fi
+  kport=$KPORT
+  k=$K
+  measure kamailio "$backend" "$round" "$kport" "$k"
+  kill "$k"
+  wait "$k" 2>/dev/null
+}
+
+printf 'sipp:sippass\n' >"$T/users"
+KAM=1
 if ! command -v kamailio >/dev/null; then
   echo "kamailio: not installed (Debian package kamailio): no comparison"
-  exit 0
+  KAM=
 fi
-KPORT=$((20000 + RANDOM % 20000))
-MODS=$(dirname "$(find /usr/lib -name registrar.so -path '*kamailio*' | head -1)")
-cat >"$T/kamailio.cfg" <<CFG
-#!KAMAILIO
-debug=0
-log_stderror=yes
-children=2
-listen=udp:127.0.0.1:$KPORT
-mpath="$MODS/"
-loadmodule "tm.so"
-loadmodule "sl.so"
-loadmodule "pv.so"
-loadmodule "maxfwd.so"
-loadmodule "textops.so"
-loadmodule "siputils.so"
-loadmodule "usrloc.so"
-loadmodule "registrar.so"
-loadmodule "auth.so"
-modparam("usrloc", "db_mode", 0)
-request_route {
-  if (!mf_process_maxfwd_header("10")) { sl_send_reply("483", "Too Many Hops"); exit; }
-  if (is_method("ACK")) { t_check_trans(); exit; }
-  if (is_method("REGISTER")) {
-    # flags 0: a plain password; www_challenge flags 1: qop=auth, as sipflow asks
-    if (!pv_www_authenticate("\$td", "sippass", "0")) { www_challenge("\$td", "1"); exit; }
-    if (!save("location")) sl_reply_error();
-    exit;
-  }
-  if (is_method("INVITE")) {
-    if (!t_newtran()) { sl_reply_error(); exit; }
-    if (!lookup("location")) { t_reply("404", "Not Found"); exit; }
-    t_reply("302", "Moved Temporarily");
-    exit;
-  }
-  sl_send_reply("405", "Method Not Allowed");
-}
-CFG
-mkdir -p "$T/run"
-kamailio -f "$T/kamailio.cfg" -DD -E -n 2 -m $((RATE * 70 / 1000 + 64)) -M 16 -Y "$T/run" -P "$T/run/k.pid" -w "$T/run" \
-  >"$T/k.out" 2>&1 &
-K=$!
-PIDS+=("$K")
-for _ in $(seq 100); do grep -q -i ":$(printf '%04X' "$KPORT") " /proc/net/udp && break; sleep 0.05; done
-measure kamailio "$KPORT" "$K"
+backends_redis
+for round in $(seq "$ROUNDS"); do
+  for backend in $BACKENDS; do
+    sipflow_run "$backend" "$round"
+    [ -n "$KAM" ] && kamailio_run "$backend" "$round"
+  done
+done
+
+# the summary: per job and backend, each round's figures and ratios, median ratio
+[ -n "$KAM" ] || exit 0
+echo
+echo "job       backend  sipflow ms/1000 (runs)   Kamailio ms/1000 (same runs)   ratios sipflow/Kamailio   median"
+for job in register redirect; do
+  for backend in $BACKENDS; do
+    awk -v job="$job" -v be="$backend" -v n="$ROUNDS" '
+      $1 == job && $2 == be && $3 == "sipflow" { s[$4] = $5; sr[$4] = $6 }
+      $1 == job && $2 == be && $3 == "kamailio" { k[$4] = $5; kr[$4] = $6 }
+      END {
+        m = 0; ss = ""; ks = ""; rs = ""
+        for (i = 1; i <= n; i++) {
+          ss = ss (i > 1 ? ", " : "") (i in s ? s[i] (be == "redis" ? "+" sr[i] : "") : "-")
+          ks = ks (i > 1 ? ", " : "") (i in k ? k[i] (be == "redis" ? "+" kr[i] : "") : "-")
+          if ((i in s) && (i in k) && k[i] + kr[i] > 0) { r[++m] = (s[i] + sr[i]) / (k[i] + kr[i]); rs = rs (m > 1 ? ", " : "") sprintf("%.2f", r[m]) }
+        }
+        for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+        med = m == 0 ? "-" : (m % 2 ? sprintf("%.2f", r[(m + 1) / 2]) : sprintf("%.2f", (r[m / 2] + r[m / 2 + 1]) / 2))
+        printf "%-9s %-8s %-24s %-30s %-25s %s\n", job, be, ss, ks, (m ? rs : "-"), med
+      }' "$T/results"
+  done
+done
+case " $BACKENDS " in
+  *" redis "*) echo "(redis: server + redis-server ms per 1000; the ratio is of the sums)" ;;
+esac
