@@ -4,6 +4,7 @@
 #include "sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-secret.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-flow-token.h"
@@ -671,6 +672,26 @@ sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest)
     *rest = g_strdup (second->raw.p); /* the values after ours, as written */
   }
   return TRUE;
+}
+
+gboolean
+sf_proxy_flow_closed (SfCtx *ctx, const char *hop)
+{
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  g_autoptr (SfSipUri) uri = hop != NULL ? sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL) : NULL;
+  if (stack == NULL || uri == NULL || uri->port == 0 || sf_proxy_uri_proto (uri) != SF_SIP_TCP)
+    return FALSE;
+  g_autofree char *host = sf_sip_str_dup (uri->host);
+  gsize n = strlen (host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    memmove (host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  }
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
+  if (ip == NULL)
+    return FALSE;
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (ip, (guint16) uri->port);
+  return !sf_sip_transport_tcp_open (sf_stack_transport (stack), G_INET_SOCKET_ADDRESS (addr));
 }
 
 char *

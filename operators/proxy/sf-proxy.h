@@ -202,6 +202,11 @@ char *sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop);
  * (NULL when the token does not check: the binding is then reached as if it
  * had no Path of ours; both transfer full).  FALSE when it is not ours. */
 gboolean sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest);
+/* Is @hop (a flow's URI, as sf_proxy_flow_route and sf_proxy_path_self give)
+ * a TCP flow whose connection is no longer open?  Such a binding was not
+ * behind NAT unless its flow says so: a phone that closed the connection it
+ * registered on is reached at its Contact, as without registrar.cluster. */
+gboolean sf_proxy_flow_closed (SfCtx *ctx, const char *hop);
 
 /* 16.7 step 9 and step 4: @resp as it goes back toward the caller: our Via
  * popped and, in a 1xx or 2xx that carries Record-Route and a Contact, the
