@@ -635,6 +635,14 @@ sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
   if (c == NULL || !c->record_route || from == NULL || from->remote == NULL || via == NULL || mode == SF_NAT_OFF ||
       sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL)
     return NULL;
+  /* An element upstream Record-Routed (another node of a cluster): requests
+   * toward the caller go by its Route after ours, never over a flow of ours,
+   * so a token for the flow it came over would serve nothing; worse, requests
+   * from that element would count as the flow's own party's and miss the
+   * callee's flow, which then gets the token (sf_proxy_hop_token).  A node
+   * whose connections leave from another address than its Via's looks NATed. */
+  if (sf_sip_msg_find (req, SF_SIP_HDR_RECORD_ROUTE) != NULL)
+    return NULL;
   /* Over TCP too only behind a NAT (the Via's address is not the source's):
    * a caller that is not reaches its Contact over a new connection, while its
    * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S) */

@@ -189,7 +189,9 @@ SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *fro
 /* The token for our Record-Route when @req (a request out of a dialog, from
  * @from; proxy.record_route on) came across a NAT, over UDP or TCP (its top
  * Via against its source, as sf_nat_detect does at REGISTER; registrar.nat
- * off: never, always: every source); NULL otherwise (transfer full). */
+ * off: never, always: every source); NULL otherwise, and when @req already has
+ * a Record-Route (an element upstream stays in the dialog: requests toward the
+ * caller go to it) (transfer full). */
 char *sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from);
 /* The token for our Record-Route naming the flow @hop (a binding reached
  * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T"),
