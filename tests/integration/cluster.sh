@@ -15,6 +15,9 @@
 #    through A straight to its Contact (no Path: no detour);
 #  - A calls its own TCP phone over the connection, no Route (its hop
 #    stripped);
+#  - a TCP phone that closed the connection it registered on (its Contact a
+#    socket it listens on) is reached at its Contact, through B and A and
+#    through A alone;
 #  - a forged Path token sent to A: 403 Invalid Flow Token, nothing relayed;
 #  - A killed (SIGKILL): B's call to the TCP phone registered through A fails
 #    at once with 500 (the connection to A's hop is refused: a 503 for the
@@ -73,6 +76,10 @@ cat >"$T/cl.py" <<'PY'
       challenged; USER - : from an outside domain); caller/callee: the call is
       answered, and that side hangs up; a number: that final status is
       expected.  Prints the final status and the milliseconds it took.
+  cl.py phone tcpclose SERVER USER PASS LOG CALLS
+      registers over TCP with a Contact it listens on, closes that connection
+      (prints "closed" once the proxy closed its end), then answers CALLS
+      INVITEs coming over new connections with 486.
 """
 import hashlib, os, re, socket, sys, time, uuid
 
@@ -197,12 +204,55 @@ def answer(sock, m, code, extra=""):
     sock.send("SIP/2.0 %s\r\n%s\r\nTo: %s\r\n%s\r\n" % (code, "\r\n".join(keep), to, extra), sock.last_from)
 
 
+def serve_486(listener, path, calls):
+    """Answers CALLS INVITEs that come over connections to LISTENER with 486, each ACK read."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    sel.register(listener, selectors.EVENT_READ)
+    bufs, acks, end = {}, 0, time.time() + 30
+    while acks < calls and time.time() < end:
+        for key, _ in sel.select(1):
+            if key.fileobj is listener:
+                c, _ = listener.accept()
+                bufs[c] = b""
+                sel.register(c, selectors.EVENT_READ)
+                continue
+            c = key.fileobj
+            d = c.recv(65535)
+            if not d:
+                sel.unregister(c)
+                continue
+            bufs[c] += d
+            while b"\r\n\r\n" in bufs[c]:
+                head, rest = parse(bufs[c])
+                bufs[c] = rest[int(hdr(head, "content-length") or 0):]
+                log(path, head)
+                if head.startswith("INVITE "):
+                    keep = [l for l in head.split("\r\n")[1:]
+                            if l.partition(":")[0].strip().lower() in ("via", "from", "call-id", "cseq")]
+                    c.sendall(("SIP/2.0 486 Busy Here\r\n%s\r\nTo: %s;tag=busy\r\nContent-Length: 0\r\n\r\n"
+                               % ("\r\n".join(keep), hdr(head, "to"))).encode())
+                elif head.startswith("ACK "):
+                    acks += 1
+    sys.exit(0 if acks == calls else 1)
+
+
 def phone(argv):
     kind, server, user, password, path, calls = argv[:6]
+    listener = None
+    if kind == "tcpclose":
+        # registers over a connection it then closes; its Contact a socket it listens on
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.3", 0))
+        listener.listen(8)
+        kind = "tcp"
     hangups = set(int(k) for k in argv[6:])
     sock = Sock("tcp" if kind == "tcp" else "udp", server, "127.0.0.3")
     if kind == "udp":
         at, via = "127.0.0.3:%d" % sock.port, "SIP/2.0/UDP 127.0.0.3:%d" % sock.port
+    elif listener is not None:
+        at = "127.0.0.3:%d" % listener.getsockname()[1]
+        via = "SIP/2.0/TCP %s" % at
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         s.bind(("127.0.0.3", 0))
@@ -228,6 +278,13 @@ def phone(argv):
         auth = digest(m, "REGISTER", uri, user, password, 1) + "\r\n"
     else:
         sys.exit(1)
+    if listener is not None:
+        # closed from this side; the proxy's end closed too once it answers with its own FIN
+        sock.s.shutdown(socket.SHUT_WR)
+        while sock.s.recv(65535):
+            pass
+        print("closed", flush=True)
+        serve_486(listener, path, int(calls))
     done, n, invites = 0, 0, {}
     while done < int(calls):
         m = sock.recv(30)
@@ -330,7 +387,7 @@ PY
 CL="python3 $T/cl.py"
 
 # ---- the two nodes ----
-printf 'tp:pw-t\nnp:pw-n\nup:pw-u\ncp:pw-c\n' >"$T/users"
+printf 'tp:pw-t\nnp:pw-n\nup:pw-u\ncp:pw-c\ntc:pw-tc\n' >"$T/users"
 common=(proxy.xml --set "registrar.users=$T/users" --set location.backend=redis --set "location.uri=redis://127.0.0.1:$RPORT/0"
   --set location.timeout_ms=500 --set sip.t1_ms=100 --set "core.secret_file=$T/secret" --log-level error)
 LISTEN=udp:127.0.0.1:0 start a "${common[@]}" --listen tcp:127.0.0.1:0 --set sip.advertise=127.0.0.1 \
@@ -388,6 +445,21 @@ wait "$TP" && pass "the TCP phone took its three calls" || fail "the TCP phone" 
   ! grep -q "^Record-Route: .*127.0.0.2" "$T/tp.log.inv3" &&
   pass "... A's own Path hop stripped: no Route, only A in the Record-Route" ||
   fail "A's INVITE as the phone got it" "$(cat "$T/tp.log.inv3")"
+
+# ---- a TCP phone that closed its connection: reached at its Contact ----
+timeout 60 $CL phone tcpclose "127.0.0.1:$A_TCP" tc pw-tc "$T/tc.log" 2 >"$T/tc.events" 2>&1 &
+TC=$!
+PIDS+=("$TC")
+wait_ev tc '^closed' 10 && pass "tc registered over TCP through A, its Contact a socket it listens on, and closed the connection" ||
+  fail "tc" "$(cat "$T/tc.events")"
+$CL call "$B" - - sip:tc@sipflow.test "$T/c8.log" 486 >"$T/c8.out" 2>&1 &&
+  pass "a call through B reaches tc at its Contact through A (the flow gone, B trusted): 486 from it" ||
+  fail "the call through B to tc" "$(cat "$T/c8.out")"
+$CL call "$A" - - sip:tc@sipflow.test "$T/c9.log" 486 >"$T/c9.out" 2>&1 &&
+  pass "... and a call through A, its own hop's flow gone: 486 from it" || fail "the call through A to tc" "$(cat "$T/c9.out")"
+timeout 10 tail --pid="$TC" -f /dev/null
+wait "$TC" && [ "$(grep -c '^INVITE sip:tc@127.0.0.3:[0-9]*;transport=tcp ' "$T/tc.log")" = 2 ] &&
+  pass "... both INVITEs came to its Contact" || fail "the phone tc" "$(cat "$T/tc.events")"
 
 # ---- a phone behind NAT registered over UDP through A, called through B ----
 timeout 60 $CL phone nat "$A" np pw-n "$T/np.log" 1 >"$T/np.out" 2>&1 &
@@ -457,6 +529,26 @@ SIP
     *) fail "a Path token $kind: got '$(printf '%s' "$got" | head -2 | tr '\r\n' '  ')'" ;;
   esac
 done
+# a real token whose TCP flow is gone (tc's), from a party A does not trust:
+# the flow only (refused), never the Request-URI it names
+TCHOP=$(rcli HGETALL sipflow:loc:sip:tc@sipflow.test | sed -n 's/.*"path":"\(<[^"]*>\)".*/\1/p')
+cat >"$T/inv-closed.sip" <<SIP
+INVITE sip:x@127.0.0.1:$LPORT SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.4:{port};branch=z9hG4bK-{cid};rport
+Route: $TCHOP
+From: <sip:mallory@example.org>;tag=m{cid}
+To: <sip:tc@sipflow.test>
+Call-ID: {cid}
+CSeq: 1 INVITE
+Max-Forwards: 70
+Content-Length: 0
+
+SIP
+got=$(timeout 20 python3 "$SIPCAT" send "$A" "$T/inv-closed.sip" --timeout 5 --bind 127.0.0.4)
+case "$TCHOP:$got" in
+  "<sip:127.0.0.1:$A_TCP;"*":5"??) pass "tc's own token, its flow gone, from an untrusted party: $got, not relayed by its Request-URI" ;;
+  *) fail "tc's token from an untrusted party: got '$got'" "$TCHOP" ;;
+esac
 kill "$LPID" 2>/dev/null
 wait "$LPID" 2>/dev/null
 [ ! -s "$T/listener.log" ] && pass "... nothing relayed to the address they named" ||
