@@ -390,7 +390,8 @@ CL="python3 $T/cl.py"
 printf 'tp:pw-t\nnp:pw-n\nup:pw-u\ncp:pw-c\ntc:pw-tc\n' >"$T/users"
 common=(proxy.xml --set "registrar.users=$T/users" --set location.backend=redis --set "location.uri=redis://127.0.0.1:$RPORT/0"
   --set location.timeout_ms=500 --set sip.t1_ms=100 --set "core.secret_file=$T/secret" --log-level error)
-LISTEN=udp:127.0.0.1:0 start a "${common[@]}" --listen tcp:127.0.0.1:0 --set sip.advertise=127.0.0.1 \
+# A writes each message it gets and sends in its events (core.messages=full)
+LISTEN=udp:127.0.0.1:0 start a "${common[@]}" --listen tcp:127.0.0.1:0 --set sip.advertise=127.0.0.1 --set core.messages=full \
   --set proxy.trusted=127.0.0.2,127.0.0.1 --control "$T/a.sock" || exit 1
 LISTEN=udp:127.0.0.2:0 start b "${common[@]}" --listen tcp:127.0.0.2:0 --set sip.advertise=127.0.0.2 \
   --set proxy.trusted=127.0.0.1 --control "$T/b.sock" || exit 1
@@ -422,6 +423,10 @@ grep '"event":"branch_forward"' "$T/a.events" | grep -F "\"call_id\":\"$CID1\"" 
 [ -n "$CID1" ] && grep -q '"request_uri":"sip:tp@127.0.0.3:[0-9]*;transport=tcp"' "$T/b.fw1" && ! grep -q next_hop "$T/b.fw1" &&
   pass "B's branch_forward: the Contact as Request-URI, routed by the Path (no next hop of its own)" ||
   fail "B's branch_forward" "$(cat "$T/b.fw1")"
+grep '"event":"sip_in"' "$T/a.events" | grep -F "$CID1" | grep -F 'INVITE sip:tp@127.0.0.3:' |
+  grep -q "Route: <sip:127.0.0.1:$A_TCP;lr;transport=tcp;sff=pt7f000003[0-9a-f]*>" &&
+  pass "A got B's INVITE with A's Path hop as its Route" ||
+  fail "the INVITE A got from B" "$(grep '"event":"sip_in"' "$T/a.events" | grep -F "$CID1" | head -c 800)"
 grep -q '"target":"(Request-URI)","request_uri":"sip:tp@127.0.0.3:[0-9]*;transport=tcp".*"next_hop":"sip:127.0.0.3:[0-9]*;transport=tcp"' \
   "$T/a.fw1" && pass "A's branch_forward for the same call: over the phone's connection (its own Route popped)" ||
   fail "A's branch_forward" "$(cat "$T/a.fw1")"
