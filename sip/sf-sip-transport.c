@@ -666,20 +666,32 @@ same_addr (GInetSocketAddress *a, GInetSocketAddress *b)
          g_inet_address_equal (g_inet_socket_address_get_address (a), g_inet_socket_address_get_address (b));
 }
 
+static TcpConn *
+conn_to (SfSipTransport *t, GInetSocketAddress *dest)
+{
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, t->conns);
+  while (g_hash_table_iter_next (&it, NULL, &v))
+    if (same_addr (((TcpConn *) v)->remote, dest))
+      return v;
+  return NULL;
+}
+
+gboolean
+sf_sip_transport_tcp_open (SfSipTransport *t, GInetSocketAddress *dest)
+{
+  return dest != NULL && conn_to (t, dest) != NULL;
+}
+
 static gboolean
 tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire, GError **error)
 {
   if (filtered (t, SF_SIP_TCP, dest, wire, error))
     return FALSE;
   TcpConn *c = conn != 0 ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (conn)) : NULL;
-  if (c == NULL && dest != NULL) {
-    GHashTableIter it;
-    gpointer v;
-    g_hash_table_iter_init (&it, t->conns);
-    while (c == NULL && g_hash_table_iter_next (&it, NULL, &v))
-      if (same_addr (((TcpConn *) v)->remote, dest))
-        c = v; /* 18: reuse an open connection to the same address */
-  }
+  if (c == NULL && dest != NULL)
+    c = conn_to (t, dest); /* 18: reuse an open connection to the same address */
   if (c == NULL) {
     if (dest == NULL) {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the TCP connection is closed and there is no address");

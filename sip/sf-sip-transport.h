@@ -108,6 +108,10 @@ void sf_sip_transport_set_tcp_limits (SfSipTransport *t, guint stall_s, guint ma
  * removed them.  FALSE when @peer is not an open TCP connection. */
 gboolean sf_sip_transport_mark_flow (SfSipTransport *t, const SfSipPeer *peer, guint seconds);
 
+/* Is a TCP connection to @dest open (or being opened)?  The one a request
+ * would reuse (18); a flow whose connection is gone is reached otherwise. */
+gboolean sf_sip_transport_tcp_open (SfSipTransport *t, GInetSocketAddress *dest);
+
 /* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
 gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error);
 /* Binds; *@bound (transfer full, nullable) gets the address with its real port. */

@@ -484,7 +484,16 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *flow_hop = NULL;
   if (sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop) == SF_PROXY_FLOW_BAD)
     return answer (ctx, e, 403, "Invalid Flow Token", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
-  if (n > 0 || flow_hop != NULL || !sf_proxy_domain_is_ours (ctx, ruri)) {
+  gboolean by_flow = flow_hop != NULL;
+  /* our Path hop from another node of the cluster (trusted: it could have
+   * the request relayed anywhere), for a TCP flow whose connection is gone:
+   * by the Request-URI, the binding's Contact, as that node would send it
+   * without a cluster (the phone closed the connection it registered on).
+   * From anyone else the token's flow only: the token is no licence to relay. */
+  if (by_flow && sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL && trusted (ctx, &e->peer) &&
+      sf_proxy_flow_closed (ctx, flow_hop))
+    g_clear_pointer (&flow_hop, g_free);
+  if (n > 0 || by_flow || !sf_proxy_domain_is_ours (ctx, ruri)) {
     SfOpResult res = take_breadth (ctx, p);
     if (res != SF_OP_CONTINUE)
       return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
@@ -684,6 +693,10 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     const char *path = b->path;
     if (sf_proxy_path_self (ctx, b->path, &flow_hop, &rest))
       path = rest;
+    /* our own hop's TCP flow closed: the binding as without the hop (its
+     * Contact, or its source when it was behind NAT) */
+    if (flow_hop != NULL && sf_proxy_flow_closed (ctx, flow_hop))
+      g_clear_pointer (&flow_hop, g_free);
     t->route = g_strdup (path);
     t->hop = flow_hop != NULL ? g_steal_pointer (&flow_hop)
                               : sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source, b->transport,

@@ -4,6 +4,7 @@
 #include "sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-secret.h"
+#include "operators/transaction/sf-stack.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-flow-token.h"
@@ -634,6 +635,14 @@ sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
   if (c == NULL || !c->record_route || from == NULL || from->remote == NULL || via == NULL || mode == SF_NAT_OFF ||
       sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL)
     return NULL;
+  /* An element upstream Record-Routed (another node of a cluster): requests
+   * toward the caller go by its Route after ours, never over a flow of ours,
+   * so a token for the flow it came over would serve nothing; worse, requests
+   * from that element would count as the flow's own party's and miss the
+   * callee's flow, which then gets the token (sf_proxy_hop_token).  A node
+   * whose connections leave from another address than its Via's looks NATed. */
+  if (sf_sip_msg_find (req, SF_SIP_HDR_RECORD_ROUTE) != NULL)
+    return NULL;
   /* Over TCP too only behind a NAT (the Via's address is not the source's):
    * a caller that is not reaches its Contact over a new connection, while its
    * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S) */
@@ -671,6 +680,26 @@ sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest)
     *rest = g_strdup (second->raw.p); /* the values after ours, as written */
   }
   return TRUE;
+}
+
+gboolean
+sf_proxy_flow_closed (SfCtx *ctx, const char *hop)
+{
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  g_autoptr (SfSipUri) uri = hop != NULL ? sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL) : NULL;
+  if (stack == NULL || uri == NULL || uri->port == 0 || sf_proxy_uri_proto (uri) != SF_SIP_TCP)
+    return FALSE;
+  g_autofree char *host = sf_sip_str_dup (uri->host);
+  gsize n = strlen (host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    memmove (host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  }
+  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
+  if (ip == NULL)
+    return FALSE;
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (ip, (guint16) uri->port);
+  return !sf_sip_transport_tcp_open (sf_stack_transport (stack), G_INET_SOCKET_ADDRESS (addr));
 }
 
 char *

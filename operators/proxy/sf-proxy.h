@@ -189,7 +189,9 @@ SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *fro
 /* The token for our Record-Route when @req (a request out of a dialog, from
  * @from; proxy.record_route on) came across a NAT, over UDP or TCP (its top
  * Via against its source, as sf_nat_detect does at REGISTER; registrar.nat
- * off: never, always: every source); NULL otherwise (transfer full). */
+ * off: never, always: every source); NULL otherwise, and when @req already has
+ * a Record-Route (an element upstream stays in the dialog: requests toward the
+ * caller go to it) (transfer full). */
 char *sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from);
 /* The token for our Record-Route naming the flow @hop (a binding reached
  * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T"),
@@ -202,6 +204,11 @@ char *sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop);
  * (NULL when the token does not check: the binding is then reached as if it
  * had no Path of ours; both transfer full).  FALSE when it is not ours. */
 gboolean sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest);
+/* Is @hop (a flow's URI, as sf_proxy_flow_route and sf_proxy_path_self give)
+ * a TCP flow whose connection is no longer open?  Such a binding was not
+ * behind NAT unless its flow says so: a phone that closed the connection it
+ * registered on is reached at its Contact, as without registrar.cluster. */
+gboolean sf_proxy_flow_closed (SfCtx *ctx, const char *hop);
 
 /* 16.7 step 9 and step 4: @resp as it goes back toward the caller: our Via
  * popped and, in a 1xx or 2xx that carries Record-Route and a Contact, the

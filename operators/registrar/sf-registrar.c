@@ -26,9 +26,10 @@ static const SfConfigKey registrar_keys[] = {
   { "nat", SF_CFG_ENUM, "auto", 0, 0, "auto|off|always",
     "how the proxy reaches a binding: auto (through the source its REGISTER came from when that crossed a NAT), "
     "off (its Contact), always (its source)" },
-  { "cluster", SF_CFG_BOOL, "false", 0, 0, NULL,
+  { "cluster", SF_CFG_STRING, "auto", 0, 0, NULL,
     "nodes share the location store: a binding received over TCP or behind NAT gets this node, with a flow token, "
-    "as its first Path hop, so other nodes route requests for it through this one (docs/servers.md)" },
+    "as its first Path hop, so other nodes route requests for it through this one (docs/servers.md); "
+    "auto (on with location.backend = redis, the shared store, off with the others), or a boolean" },
 };
 
 static const SfConfigKey location_keys[] = {
@@ -200,7 +201,17 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   r->min_expires = sf_config_get_int (cfg, "registrar", "min_expires");
   r->max_expires = sf_config_get_int (cfg, "registrar", "max_expires");
   sf_nat_mode_parse (sf_config_get_string (cfg, "registrar", "nat"), &r->nat); /* the enum checked it; auto else */
-  r->cluster = sf_config_get_bool (cfg, "registrar", "cluster");
+  /* registrar.cluster = auto: a shared store is what makes a cluster, so on
+   * with redis; true/false (on/off, yes/no) as the boolean it was */
+  const char *cluster = sf_config_get_string (cfg, "registrar", "cluster");
+  if (cluster == NULL || g_ascii_strcasecmp (cluster, "auto") == 0)
+    r->cluster = g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0;
+  else if (!sf_config_parse_bool (cluster, &r->cluster)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: registrar.cluster: expected auto, true or false, got '%s'",
+                 sf_config_get_source (cfg, "registrar", "cluster"), cluster);
+    registrar_free (r);
+    return FALSE;
+  }
   if (r->cluster && !sf_secret_derive (cfg, "sipflow flow", r->flow_key, error)) {
     registrar_free (r);
     return FALSE;

@@ -15,7 +15,9 @@
  *    statelessly; its ACK is absorbed; a BYE inside a dialog is still proxied
  *  - nat_detect, nat_next_hop: which REGISTERs crossed a NAT (the Via's
  *    sent-by against the source) and where a request for the binding goes
- *    (registrar.nat auto, off, always; docs/servers.md "Behind NAT") */
+ *    (registrar.nat auto, off, always; docs/servers.md "Behind NAT")
+ *  - in_flow_upstream_rr: a NATed caller's flow token in our Record-Route,
+ *    none when an element upstream Record-Routed (another node) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -181,6 +183,33 @@ rank_and_final_response (void)
   CU_ASSERT_TRUE (pa != NULL && pa->len == 1); /* its own, not twice */
   CU_ASSERT_TRUE (wa != NULL && wa->len == 1);
   CU_ASSERT_EQUAL (ch->len, 2);
+}
+
+/* sf_proxy_in_flow: a caller that looks NATed (its Via names another address
+ * than the one it sends from) gets a flow token in our Record-Route; the same
+ * request Record-Routed upstream (another node of a cluster, whose
+ * connections may leave from another address) gets none: requests toward the
+ * caller go to that element, and the token would take the callee's place. */
+static void
+in_flow_upstream_rr (void)
+{
+  Px *t = px_setup (NULL);
+  for (int upstream = 0; upstream <= 1; upstream++) {
+    g_autofree char *inv = g_strdup_printf (
+      "INVITE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bKinflow%d;rport\r\n"
+      "%sMax-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\n"
+      "Call-ID: inflow-%d@test\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.9:5060>\r\nContent-Length: 0\r\n\r\n",
+      t->peer_port, upstream, upstream ? "Record-Route: <sip:127.0.0.9;lr>\r\n" : "", upstream);
+    send_text (t, inv);
+    g_autofree char *out = expect (t, "INVITE ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+    const char *rr = strstr (out, "\r\nRecord-Route: ");
+    CU_ASSERT_PTR_NOT_NULL_FATAL (rr);
+    g_autofree char *ours = g_strndup (rr + 2, strcspn (rr + 2, "\r"));
+    CU_ASSERT_TRUE (strstr (ours, "127.0.0.9") == NULL); /* ours comes first */
+    CU_ASSERT_EQUAL (strstr (ours, ";sff=r") != NULL, !upstream);
+  }
+  px_free (t);
 }
 
 static void
@@ -456,4 +485,5 @@ sf_test_register_proxy (void)
   SF_ADD_TEST (s, max_breadth);
   SF_ADD_TEST (s, nat_detect);
   SF_ADD_TEST (s, nat_next_hop);
+  SF_ADD_TEST (s, in_flow_upstream_rr);
 }
