@@ -50,7 +50,8 @@ struct _SfSipTransport {
   GPtrArray *services;          /* GSocketService (owned) */
   GPtrArray *tcp_bound;         /* GInetSocketAddress (owned): the TCP listening addresses */
   GHashTable *conns;            /* id -> TcpConn (ref) */
-  GSocketClient *client;        /* owned */
+  GSocketClient *client;        /* owned: connections from the address the kernel picks */
+  GPtrArray *tcp_clients;       /* GSocketClient (owned, nullable), one per tcp_bound: connections from that address */
   guint next_conn;
   guint tcp_idle_s, tcp_stall_s;
   guint tcp_max_per_source, tcp_max_conns;
@@ -678,6 +679,35 @@ conn_to (SfSipTransport *t, GInetSocketAddress *dest)
   return NULL;
 }
 
+/* The client a connection to @dest is opened with: one bound to the first TCP
+ * listening address of @dest's family when that address is a specific one
+ * (not 0.0.0.0 or ::) that can reach @dest (a loopback address only another
+ * loopback one), so a node listening on one of several addresses of its host
+ * connects from it: the peer sees the source its Via names (else a proxy
+ * takes it for a client behind NAT, sf-nat.h) and a trusted-network rule
+ * written for the listening address holds.  Else the kernel's choice. */
+static GSocketClient *
+client_for (SfSipTransport *t, GInetSocketAddress *dest)
+{
+  GInetAddress *to = g_inet_socket_address_get_address (dest);
+  for (guint i = 0; i < t->tcp_bound->len; i++) {
+    GInetAddress *from = g_inet_socket_address_get_address (t->tcp_bound->pdata[i]);
+    if (g_inet_address_get_family (from) != g_inet_address_get_family (to) || g_inet_address_get_is_any (from))
+      continue;
+    if (g_inet_address_get_is_loopback (from) && !g_inet_address_get_is_loopback (to))
+      continue;
+    if (t->tcp_clients->pdata[i] == NULL) {
+      g_autoptr (GSocketAddress) local = g_inet_socket_address_new (from, 0);
+      GSocketClient *c = g_socket_client_new ();
+      g_socket_client_set_timeout (c, 10);
+      g_socket_client_set_local_address (c, local);
+      t->tcp_clients->pdata[i] = c;
+    }
+    return t->tcp_clients->pdata[i];
+  }
+  return t->client;
+}
+
 gboolean
 sf_sip_transport_tcp_open (SfSipTransport *t, GInetSocketAddress *dest)
 {
@@ -699,7 +729,7 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
     }
     c = conn_new (t, dest);
     g_ref_count_inc (&c->ref);
-    g_socket_client_connect_async (t->client, G_SOCKET_CONNECTABLE (dest), c->cancel, tcp_on_connected, c);
+    g_socket_client_connect_async (client_for (t, dest), G_SOCKET_CONNECTABLE (dest), c->cancel, tcp_on_connected, c);
   }
   if (!conn_queue (c, wire, error))
     return FALSE;
@@ -722,6 +752,7 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->udp = g_ptr_array_new_with_free_func ((GDestroyNotify) udp_free);
   t->services = g_ptr_array_new ();
   t->tcp_bound = g_ptr_array_new_with_free_func (g_object_unref);
+  t->tcp_clients = g_ptr_array_new_with_free_func (g_object_unref);
   t->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) conn_unref);
   t->client = g_socket_client_new ();
   g_socket_client_set_timeout (t->client, 10);
@@ -748,6 +779,7 @@ sf_sip_transport_free (SfSipTransport *t)
     g_object_unref (s);
   }
   g_ptr_array_unref (t->services);
+  g_ptr_array_unref (t->tcp_clients);
   g_ptr_array_unref (t->tcp_bound);
   g_ptr_array_unref (t->udp);
   g_hash_table_unref (t->conns);
@@ -867,6 +899,7 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
     g_socket_service_start (s);
     g_ptr_array_add (t->services, s);
     g_ptr_array_add (t->tcp_bound, g_object_ref (effective));
+    g_ptr_array_add (t->tcp_clients, NULL);
     if (bound != NULL)
       *bound = G_INET_SOCKET_ADDRESS (effective);
     else
