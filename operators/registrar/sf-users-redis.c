@@ -101,9 +101,8 @@ reply_str (const redisReply *e, gboolean *ok)
   return g_strndup (e->str, e->len);
 }
 
-/* The load script's reply: the table (transfer full) and its *@version, or an error. */
-static GHashTable *
-read_load (const redisReply *r, const char *where, const char *realm, guint max_users, char **version,
+GHashTable *
+sf_users_redis_read (const redisReply *r, const char *where, const char *realm, guint max_users, char **version,
            GError **error)
 {
   if (r->type == REDIS_REPLY_ERROR) {
@@ -287,7 +286,7 @@ on_loaded (redisAsyncContext *ac, void *reply, void *privdata)
   s->asking = FALSE;
   g_autoptr (GError) error = NULL;
   char *version = NULL;
-  GHashTable *t = read_load (r, sf_redis_conn_shown (s->conn), s->base.realm, s->base.max_users, &version, &error);
+  GHashTable *t = sf_users_redis_read (r, sf_redis_conn_shown (s->conn), s->base.realm, s->base.max_users, &version, &error);
   if (t == NULL) {
     /* the version is not taken: read again at the next poll that finds it moved */
     g_warning ("%s; the users read before are kept", error->message);
@@ -409,7 +408,7 @@ sf_users_redis_source_new (const char *uri, const char *password, guint timeout_
   redisReply *r = sync_load (uri, password, timeout_ms, max_users, &shown, &e);
   s->base.where = g_strdup (shown != NULL ? shown : uri);
   if (r != NULL) {
-    s->loaded = read_load (r, s->base.where, realm, max_users, &s->loaded_version, &e);
+    s->loaded = sf_users_redis_read (r, s->base.where, realm, max_users, &s->loaded_version, &e);
     freeReplyObject (r);
   }
   if (e != NULL)
@@ -480,7 +479,7 @@ sf_users_redis_each (const char *uri, const char *password, guint timeout_ms, co
   if (r == NULL)
     return FALSE;
   g_autofree char *version = NULL;
-  g_autoptr (GHashTable) t = read_load (r, shown, realm, max_users, &version, error);
+  g_autoptr (GHashTable) t = sf_users_redis_read (r, shown, realm, max_users, &version, error);
   freeReplyObject (r);
   if (t == NULL)
     return FALSE;

@@ -105,6 +105,14 @@ SfUsersSource *sf_users_sqlite_source_new (const char *path, const char *realm, 
 SfUsersSource *sf_users_redis_source_new (const char *uri, const char *password, guint timeout_ms, const char *realm,
                                           guint max_users, GError **error);
 
+/* The reply of the script that reads the hash ({version, users, then user,
+ * realm, ha1_md5, ha1_sha256, password each}: hostile, checked): the table
+ * (transfer full) and its *@version, or an error naming @where (a shape not
+ * the script's, more than @max_users users). */
+struct redisReply;
+GHashTable *sf_users_redis_read (const struct redisReply *r, const char *where, const char *realm, guint max_users,
+                                 char **version, GError **error);
+
 /* ---- the registrar's view ---- */
 
 typedef struct _SfUsers SfUsers;

@@ -16,13 +16,18 @@
  *    user no SHA-256 and the reverse;
  *  - file: 64-hex SHA-256 HA1 lines, one user with an MD5 and a SHA-256 line,
  *    a changed file read again;
- *  - config_path: registrar.users as a file, file:, sqlite:PATH, sqlite:. */
+ *  - config_path: registrar.users as a file, file:, sqlite:PATH, sqlite:, redis://;
+ *  - redis_reply: the Redis hash's read (no Redis needed: replies made here):
+ *    good users, the same hostile rows the SQLite table gets (skipped and
+ *    counted), NUL inside a field, replies of another shape and more users
+ *    than registrar.max_users refused. */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-users.h"
 #include <glib/gstdio.h>
+#include <hiredis/hiredis.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -306,6 +311,7 @@ test_config_path (void)
     { "file:sqlite:odd", FALSE, "sqlite:odd" },
     { "sqlite:/var/u.sqlite", TRUE, "/var/u.sqlite" },
     { "sqlite:", TRUE, "/state/users.sqlite" },
+    { "redis://:pw@127.0.0.1:6380/2", FALSE, "redis://:pw@127.0.0.1:6380/2" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     SfTestEnv *env = sf_test_env_new ();
@@ -320,6 +326,108 @@ test_config_path (void)
   }
 }
 
+/* A reply as hiredis makes it: strings (NULL: nil), @n of them. */
+static redisReply *
+reply_new (const char *const *v, gsize n)
+{
+  redisReply *r = g_new0 (redisReply, 1);
+  r->type = REDIS_REPLY_ARRAY;
+  r->elements = n;
+  r->element = g_new0 (redisReply *, n);
+  for (gsize i = 0; i < n; i++) {
+    redisReply *e = r->element[i] = g_new0 (redisReply, 1);
+    e->type = v[i] != NULL ? REDIS_REPLY_STRING : REDIS_REPLY_NIL;
+    e->str = g_strdup (v[i]);
+    e->len = v[i] != NULL ? strlen (v[i]) : 0;
+  }
+  return r;
+}
+
+static void
+reply_free (redisReply *r)
+{
+  for (gsize i = 0; i < r->elements; i++) {
+    g_free (r->element[i]->str);
+    g_free (r->element[i]);
+  }
+  g_free (r->element);
+  g_free (r);
+}
+
+static void
+test_redis_reply (void)
+{
+  static const char md5[] = "0123456789ABCDEF0123456789abcdef";
+  static const char sha[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const char *good[] = { "7", "9",
+                         "alice", "sipflow.test", md5, sha, NULL,
+                         "bob", "sipflow.test", NULL, NULL, "pw",
+                         "dave", "other.realm", md5, NULL, NULL,
+                         "a b", "sipflow.test", NULL, NULL, "pw",          /* a space in the name */
+                         "eve", "sipflow.test", "00", NULL, NULL,          /* a short HA1 */
+                         "fred", "sipflow.test", "0123456789abcdef0123456789abcdeg", NULL, NULL, /* not hex */
+                         "gina", NULL, NULL, NULL, NULL,                   /* the script's mark of a bad value */
+                         "hal", "sipflow.test", NULL, NULL, NULL,          /* no secret */
+                         "ivy", "sipflow.test", NULL, NULL, "" };          /* an empty password */
+  redisReply *r = reply_new (good, G_N_ELEMENTS (good));
+  char *version = NULL;
+  g_autoptr (GError) error = NULL;
+  GHashTable *t = sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 100, &version, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (t);
+  CU_ASSERT_STRING_EQUAL (version, "7");
+  CU_ASSERT_EQUAL (g_hash_table_size (t), 3); /* alice, bob, dave (another realm: loaded, no HA1 given) */
+  const SfUser *a = g_hash_table_lookup (t, "alice");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a);
+  CU_ASSERT_STRING_EQUAL (a->ha1_md5, "0123456789abcdef0123456789abcdef"); /* lowered */
+  CU_ASSERT_PTR_NULL (a->password);
+  const char *why = NULL;
+  CU_ASSERT_PTR_NULL (sf_user_ha1 (g_hash_table_lookup (t, "dave"), "dave", "sipflow.test", SF_DIGEST_MD5, &why));
+  CU_ASSERT_STRING_EQUAL (why, "stored for another realm");
+  g_hash_table_unref (t);
+  g_free (version);
+  reply_free (r);
+
+  /* a NUL inside a field */
+  const char *one[] = { "1", "1", "alice", "sipflow.test", NULL, NULL, "pw" };
+  r = reply_new (one, G_N_ELEMENTS (one));
+  r->element[6]->str[1] = '\0'; /* "p\0" */
+  r->element[6]->len = 2;
+  t = sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 100, &version, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (t);
+  CU_ASSERT_EQUAL (g_hash_table_size (t), 0);
+  g_hash_table_unref (t);
+  g_free (version);
+  reply_free (r);
+
+  /* replies of another shape, more users than the bound */
+  const char *bad_shapes[][8] = {
+    { "1", NULL },                                         /* 2 elements: users nil */
+    { "1", "1", "alice", "sipflow.test", NULL, NULL },     /* a row cut short */
+    { NULL, "0" },                                         /* no version */
+    { "1", "x" },                                          /* users not a number */
+    { "1", "5" },                                          /* 5 users, more than 2 */
+    { "1", "1", NULL, "sipflow.test", NULL, NULL, "pw" },  /* a nil name */
+  };
+  const gsize sizes[] = { 2, 6, 2, 2, 2, 7 };
+  for (gsize i = 0; i < G_N_ELEMENTS (sizes); i++) {
+    r = reply_new (bad_shapes[i], sizes[i]);
+    version = NULL;
+    g_clear_error (&error);
+    t = sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 2, &version, &error);
+    CU_ASSERT_PTR_NULL (t);
+    CU_ASSERT_PTR_NULL (version);
+    CU_ASSERT_PTR_NOT_NULL (error);
+    if (i == 4 && error != NULL)
+      CU_ASSERT_PTR_NOT_NULL (strstr (error->message, "more than registrar.max_users"));
+    reply_free (r);
+  }
+  redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *) "ERR boom\x01", .len = 9 };
+  g_clear_error (&error);
+  CU_ASSERT_PTR_NULL (sf_users_redis_read (&err, "redis://x:1/0", "sipflow.test", 2, &version, &error));
+  CU_ASSERT_PTR_NOT_NULL_FATAL (error);
+  CU_ASSERT_PTR_NOT_NULL (strstr (error->message, "ERR boom?"));
+}
+
 void
 sf_test_register_users (void)
 {
@@ -330,4 +438,5 @@ sf_test_register_users (void)
   SF_ADD_TEST (s, test_ha1_choice);
   SF_ADD_TEST (s, test_file);
   SF_ADD_TEST (s, test_config_path);
+  SF_ADD_TEST (s, test_redis_reply);
 }
