@@ -3,23 +3,27 @@
  * add/del/list of `sipflow user` (one place knows the keys and the format).
  *
  * One hash, "sipflow:users": field the user name, value a JSON object
- * {"realm", "ha1_md5", "ha1_sha256", "password"} (cjson, inside Redis:
- * redis-cli shows it as it is); beside it a counter, "sipflow:users:version",
- * that every change made here increments in the same script.  The server
- * reads the whole hash at start (synchronously, bounded by the timeout: it
- * serves nothing yet), then, from poll, at most once a second: a GET of the
- * counter on the connection sf-redis-conn.c keeps up, and when it moved one
- * script that returns the counter and the hash (atomically, so the table
- * matches its version); the table is built when the reply comes and handed
- * over at the next poll.  poll never waits: a command past the timeout drops
- * the connection (reconnected with backoff) and the table read before is kept.
+ * {"realm", "ha1_md5", "ha1_sha256", "password"} (written by cjson inside
+ * Redis: redis-cli shows it as it is); beside it a counter,
+ * "sipflow:users:version", that every change made here increments in the
+ * same script.  The server reads the whole hash at start (synchronously,
+ * bounded by the timeout: it serves nothing yet), then, from poll, at most
+ * once a second: a script returning the counter and HLEN (O(1)) on the
+ * connection sf-redis-conn.c keeps up, and when the counter moved
+ * MULTI GET HGETALL EXEC (atomic, so the table matches its version); the
+ * table is built when the reply comes and handed over at the next poll.  poll
+ * never waits: a command past the timeout drops the connection (reconnected
+ * with backoff) and the table read before is kept.
  *
- * Why one script rather than HSCAN: the read is atomic with its version (an
- * HSCAN would see a hash that changes under it), and the reply is bounded:
- * the script returns nothing past registrar.max_users users (HLEN first), no
- * value longer than a field may be, and decodes the JSON itself, so 100,000
- * users are some 15 MB read in 16 KB steps by the main loop.  Every value is
- * hostile: checked by sf_users_reader_add as the SQLite rows are. */
+ * Why HGETALL in a MULTI rather than HSCAN or a script: the read is atomic
+ * with its version (an HSCAN would see a hash that changes under it); a Lua
+ * script decoding the values took Redis close to a second for 100,000 users
+ * (blocking every node's location commands meanwhile), HGETALL some 100 ms.
+ * The reply is bounded by HLEN, checked first against registrar.max_users
+ * (and its size again on arrival); 100,000 users are some 16 MB, read by the
+ * main loop in 16 KB steps.  Every value is hostile: parsed here (a flat
+ * object of strings, nothing else), then checked by sf_users_reader_add as
+ * the SQLite rows are. */
 #include "config.h"
 #include "sf-users.h"
 #include "sf-redis-conn.h"
@@ -28,36 +32,12 @@
 
 #define KEY_USERS "sipflow:users"
 #define KEY_VERSION "sipflow:users:version"
-#define ROW 5                 /* user realm ha1_md5 ha1_sha256 password */
 #define MAX_VERSION_BYTES 32
+#define MAX_VALUE 2048       /* bytes of a value: four fields of at most 256, escaped */
 
-/* KEYS[1] the hash, KEYS[2] the counter; ARGV[1] most users, ARGV[2] most
- * bytes of a value's field.  Returns {version, users, then 5 a user: name
- * (cut), realm, ha1_md5, ha1_sha256, password (nil: none)}; a value that is
- * not an object of strings comes back with every field nil (a bad row);
- * nothing but the first two past ARGV[1] users. */
-static const char load_script[] =
-  "local n = redis.call('HLEN', KEYS[1])\n"
-  "local v = redis.call('GET', KEYS[2]) or '0'\n"
-  "local out = {v, tostring(n)}\n"
-  "if n > tonumber(ARGV[1]) then return out end\n"
-  "local maxlen = tonumber(ARGV[2])\n"
-  "local keys = {'realm', 'ha1_md5', 'ha1_sha256', 'password'}\n"
-  "local raw = redis.call('HGETALL', KEYS[1])\n"
-  "for i = 1, #raw, 2 do\n"
-  "  local ok, b = pcall(cjson.decode, raw[i + 1])\n"
-  "  local row, good = {}, ok and type(b) == 'table'\n"
-  "  for k = 1, 4 do\n"
-  "    local x = nil\n"
-  "    if good then x = b[keys[k]] end\n"
-  "    if x == nil or x == cjson.null then row[k] = false\n"
-  "    elseif type(x) == 'string' and #x <= maxlen then row[k] = x\n"
-  "    else good = false end\n"
-  "  end\n"
-  "  out[#out + 1] = string.sub(raw[i], 1, 129)\n"
-  "  for k = 1, 4 do if good then out[#out + 1] = row[k] else out[#out + 1] = false end end\n"
-  "end\n"
-  "return out\n";
+/* KEYS[1] the hash, KEYS[2] the counter: {version, users}, both O(1). */
+static const char check_script[] =
+  "return {redis.call('GET', KEYS[2]) or '0', redis.call('HLEN', KEYS[1])}\n";
 
 /* ARGV: user, '1' to replace, realm, ha1_md5, ha1_sha256, password ('' none).  0: exists. */
 static const char add_script[] =
@@ -88,65 +68,155 @@ set_error (GError **error, const char *where, const char *fmt, ...)
   return FALSE;
 }
 
-/* A string of the reply, copied; *@ok FALSE when it holds a NUL. */
-static char *
-reply_str (const redisReply *e, gboolean *ok)
+/* A JSON string at *@p (its opening quote) into @out; FALSE when malformed or
+ * holding what no field may (a NUL, a surrogate). */
+static gboolean
+json_string (const char **p, const char *end, GString *out)
 {
-  if (e->type == REDIS_REPLY_NIL)
-    return NULL;
-  if (memchr (e->str, '\0', e->len) != NULL) {
-    *ok = FALSE;
-    return NULL;
+  const char *s = *p;
+  if (s >= end || *s != '"')
+    return FALSE;
+  for (s++; s < end && *s != '"';) {
+    guchar c = (guchar) *s++;
+    if (c < 0x20)
+      return FALSE;
+    if (c != '\\') {
+      g_string_append_c (out, (char) c);
+      continue;
+    }
+    if (s >= end)
+      return FALSE;
+    c = (guchar) *s++;
+    switch (c) {
+    case '"': case '\\': case '/': g_string_append_c (out, (char) c); continue;
+    case 'b': g_string_append_c (out, '\b'); continue;
+    case 'f': g_string_append_c (out, '\f'); continue;
+    case 'n': g_string_append_c (out, '\n'); continue;
+    case 'r': g_string_append_c (out, '\r'); continue;
+    case 't': g_string_append_c (out, '\t'); continue;
+    case 'u': break;
+    default: return FALSE;
+    }
+    guint cp = 0;
+    for (int i = 0; i < 4; i++) {
+      int d = s + i < end ? g_ascii_xdigit_value (s[i]) : -1;
+      if (d < 0)
+        return FALSE;
+      cp = cp * 16 + (guint) d;
+    }
+    s += 4;
+    if (cp == 0 || (cp >= 0xd800 && cp <= 0xdfff))
+      return FALSE;
+    g_string_append_unichar (out, cp);
   }
-  return g_strndup (e->str, e->len);
+  if (s >= end)
+    return FALSE;
+  *p = s + 1;
+  return TRUE;
+}
+
+static void
+json_ws (const char **p, const char *end)
+{
+  while (*p < end && (**p == ' ' || **p == '\t' || **p == '\r' || **p == '\n'))
+    (*p)++;
+}
+
+gboolean
+sf_users_redis_parse_value (const char *v, gsize len, SfUser *u)
+{
+  static const char *const keys[] = { "realm", "ha1_md5", "ha1_sha256", "password" };
+  char **dst[] = { &u->realm, &u->ha1_md5, &u->ha1_sha256, &u->password };
+  const char *p = v, *end = v + len;
+  if (len > MAX_VALUE)
+    return FALSE;
+  g_autoptr (GString) key = g_string_new (NULL);
+  g_autoptr (GString) val = g_string_new (NULL);
+  json_ws (&p, end);
+  if (p >= end || *p++ != '{')
+    return FALSE;
+  json_ws (&p, end);
+  gboolean more = p < end && *p != '}';
+  if (!more)
+    p++;
+  while (more) {
+    g_string_truncate (key, 0);
+    json_ws (&p, end);
+    if (!json_string (&p, end, key))
+      return FALSE;
+    json_ws (&p, end);
+    if (p >= end || *p++ != ':')
+      return FALSE;
+    json_ws (&p, end);
+    int which = -1;
+    for (int i = 0; i < (int) G_N_ELEMENTS (keys); i++)
+      if (strcmp (key->str, keys[i]) == 0)
+        which = i;
+    if (p < end && *p == '"') {
+      g_string_truncate (val, 0);
+      if (!json_string (&p, end, val))
+        return FALSE;
+      if (which >= 0) {
+        if (*dst[which] != NULL) /* twice */
+          return FALSE;
+        *dst[which] = g_strndup (val->str, val->len);
+      }
+    } else if (end - p >= 4 && memcmp (p, "null", 4) == 0) {
+      p += 4;
+    } else {
+      return FALSE;
+    }
+    json_ws (&p, end);
+    if (p >= end)
+      return FALSE;
+    char c = *p++;
+    if (c == '}')
+      more = FALSE;
+    else if (c != ',')
+      return FALSE;
+  }
+  json_ws (&p, end);
+  return p == end;
 }
 
 GHashTable *
 sf_users_redis_read (const redisReply *r, const char *where, const char *realm, guint max_users, char **version,
-           GError **error)
+                     GError **error)
 {
   if (r->type == REDIS_REPLY_ERROR) {
     g_autofree char *msg = sf_redis_quote (r->str, r->len);
     set_error (error, where, "%s", msg);
     return NULL;
   }
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || (r->elements - 2) % ROW != 0 ||
-      (r->elements - 2) / ROW > max_users) {
+  /* EXEC's: {GET's, HGETALL's} */
+  const redisReply *v = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+  const redisReply *h = v != NULL ? r->element[1] : NULL;
+  if (v == NULL || (v->type != REDIS_REPLY_STRING && v->type != REDIS_REPLY_NIL) || v->len > MAX_VERSION_BYTES ||
+      (v->str != NULL && memchr (v->str, '\0', v->len) != NULL) || h->type != REDIS_REPLY_ARRAY ||
+      h->elements % 2 != 0) {
     set_error (error, where, "a reply of an unexpected shape");
     return NULL;
   }
-  for (gsize i = 0; i < r->elements; i++) {
-    int t = r->element[i]->type;
-    if (t != REDIS_REPLY_STRING && (t != REDIS_REPLY_NIL || i % ROW == 2 || i < 2)) {
+  if (h->elements / 2 > max_users) {
+    set_error (error, where, "%zu users, more than registrar.max_users (%u): not read", h->elements / 2, max_users);
+    return NULL;
+  }
+  for (gsize i = 0; i < h->elements; i++)
+    if (h->element[i]->type != REDIS_REPLY_STRING) {
       set_error (error, where, "a reply of an unexpected shape");
       return NULL;
     }
-  }
-  const redisReply *v = r->element[0], *n = r->element[1];
-  guint64 users = 0;
-  if (v->len > MAX_VERSION_BYTES || memchr (v->str, '\0', v->len) != NULL ||
-      !g_ascii_string_to_unsigned (n->str, 10, 0, G_MAXUINT32, &users, NULL)) {
-    set_error (error, where, "a reply of an unexpected shape");
-    return NULL;
-  }
-  if (users > max_users) {
-    set_error (error, where, "%" G_GUINT64_FORMAT " users, more than registrar.max_users (%u): not read", users,
-               max_users);
-    return NULL;
-  }
   SfUsersReader rd;
   sf_users_reader_init (&rd, where, realm);
-  for (gsize i = 2; i < r->elements; i += ROW) {
-    gboolean ok = TRUE;
-    char *name = reply_str (r->element[i], &ok);
+  for (gsize i = 0; i < h->elements; i += 2) {
+    const redisReply *n = h->element[i], *val = h->element[i + 1];
     SfUser *u = g_new0 (SfUser, 1);
-    u->realm = reply_str (r->element[i + 1], &ok);
-    u->ha1_md5 = reply_str (r->element[i + 2], &ok);
-    u->ha1_sha256 = reply_str (r->element[i + 3], &ok);
-    u->password = reply_str (r->element[i + 4], &ok);
-    sf_users_reader_add (&rd, name, u, ok);
+    /* a name too long or with a NUL is cut and shown as it is: the reader refuses it */
+    gboolean ok = n->len <= SF_USERS_MAX_NAME && memchr (n->str, '\0', n->len) == NULL &&
+                  sf_users_redis_parse_value (val->str, val->len, u);
+    sf_users_reader_add (&rd, g_strndup (n->str, MIN (n->len, SF_USERS_MAX_NAME + 1)), u, ok);
   }
-  *version = g_strndup (v->str, v->len);
+  *version = g_strndup (v->str != NULL ? v->str : "0", v->str != NULL ? v->len : 1);
   return sf_users_reader_finish (&rd);
 }
 
@@ -234,16 +304,41 @@ sync_eval (redisContext *c, const char *shown, const char *script, guint argc, c
   return r;
 }
 
+/* The hash and its version, atomically: EXEC's reply (transfer full), after
+ * HLEN bounded it by @max_users. */
 static redisReply *
 sync_load (const char *uri, const char *password, guint timeout_ms, guint max_users, char **shown, GError **error)
 {
   redisContext *c = sync_open (uri, password, timeout_ms, shown, error);
   if (c == NULL)
     return NULL;
-  g_autofree char *max = g_strdup_printf ("%u", max_users);
-  g_autofree char *len = g_strdup_printf ("%d", MAX (SF_USERS_MAX_REALM, SF_USERS_MAX_PASSWORD));
-  const char *argv[] = { max, len };
-  redisReply *r = sync_eval (c, *shown, load_script, 2, argv, error);
+  redisReply *n = redisCommand (c, "HLEN %s", KEY_USERS);
+  if (n == NULL || n->type != REDIS_REPLY_INTEGER || n->integer < 0 || (guint64) n->integer > max_users) {
+    if (n == NULL)
+      set_error (error, *shown, "%s", c->errstr[0] != '\0' ? c->errstr : "no answer");
+    else if (n->type == REDIS_REPLY_INTEGER)
+      set_error (error, *shown, "%lld users, more than registrar.max_users (%u): not read", n->integer, max_users);
+    else
+      set_error (error, *shown, "HLEN: an unexpected reply");
+    freeReplyObject (n);
+    redisFree (c);
+    return NULL;
+  }
+  freeReplyObject (n);
+  redisAppendCommand (c, "MULTI");
+  redisAppendCommand (c, "GET %s", KEY_VERSION);
+  redisAppendCommand (c, "HGETALL %s", KEY_USERS);
+  redisAppendCommand (c, "EXEC");
+  redisReply *r = NULL;
+  for (int i = 0; i < 4; i++) {
+    freeReplyObject (r);
+    r = NULL;
+    if (redisGetReply (c, (void **) &r) != REDIS_OK) {
+      set_error (error, *shown, "%s", c->errstr[0] != '\0' ? c->errstr : "no answer");
+      redisFree (c);
+      return NULL;
+    }
+  }
   redisFree (c);
   return r;
 }
@@ -259,17 +354,27 @@ typedef struct {
   gint64 deadline;      /* its, monotonic */
   GHashTable *loaded;   /* read, handed over at the next poll */
   char *loaded_version;
+  char *too_many;       /* the version found with more than max_users users (warned once) */
 } Source;
 
+static void on_loaded (redisAsyncContext *ac, void *reply, void *privdata);
+static void on_version (redisAsyncContext *ac, void *reply, void *privdata);
+
+/* The counter and HLEN (@load FALSE) or the hash with its version: asked,
+ * bounded by the timeout (poll looks). */
 static void
-ask (Source *s, const char *script, redisCallbackFn *cb)
+ask (Source *s, gboolean load)
 {
   redisAsyncContext *ac = sf_redis_conn_context (s->conn);
-  g_autofree char *max = g_strdup_printf ("%u", s->base.max_users);
-  g_autofree char *len = g_strdup_printf ("%d", MAX (SF_USERS_MAX_REALM, SF_USERS_MAX_PASSWORD));
-  int rc = script != NULL
-             ? redisAsyncCommand (ac, cb, s, "EVAL %s 2 %s %s %s %s", script, KEY_USERS, KEY_VERSION, max, len)
-             : redisAsyncCommand (ac, cb, s, "GET %s", KEY_VERSION);
+  int rc;
+  if (load) {
+    redisAsyncCommand (ac, NULL, NULL, "MULTI");
+    redisAsyncCommand (ac, NULL, NULL, "GET %s", KEY_VERSION);
+    redisAsyncCommand (ac, NULL, NULL, "HGETALL %s", KEY_USERS);
+    rc = redisAsyncCommand (ac, on_loaded, s, "EXEC");
+  } else {
+    rc = redisAsyncCommand (ac, on_version, s, "EVAL %s 2 %s %s", check_script, KEY_USERS, KEY_VERSION);
+  }
   if (rc != REDIS_OK)
     return;
   s->asking = TRUE;
@@ -306,9 +411,25 @@ on_version (redisAsyncContext *ac, void *reply, void *privdata)
   if (r == NULL || sf_redis_conn_context (s->conn) != ac)
     return;
   s->asking = FALSE;
-  const char *v = r->type == REDIS_REPLY_NIL ? "0" : r->type == REDIS_REPLY_STRING ? r->str : NULL;
-  if (v == NULL || g_strcmp0 (v, s->version) != 0) /* an error reply: the load says what it is */
-    ask (s, load_script, on_loaded);
+  const redisReply *v = r->type == REDIS_REPLY_ARRAY && r->elements == 2 ? r->element[0] : NULL;
+  const redisReply *n = v != NULL ? r->element[1] : NULL;
+  if (v == NULL || v->type != REDIS_REPLY_STRING || n->type != REDIS_REPLY_INTEGER) {
+    g_autofree char *msg = r->type == REDIS_REPLY_ERROR ? sf_redis_quote (r->str, r->len) : g_strdup ("an unexpected reply");
+    g_autofree char *why = g_strdup_printf ("reading the version: %s", msg);
+    sf_redis_conn_drop (s->conn, why);
+    return;
+  }
+  if (g_strcmp0 (v->str, s->version) == 0)
+    return;
+  if (n->integer < 0 || (guint64) n->integer > s->base.max_users) {
+    if (g_strcmp0 (v->str, s->too_many) != 0) /* once a version */
+      g_warning ("registrar.users: %s: %lld users, more than registrar.max_users (%u): not read; the users read "
+                 "before are kept", sf_redis_conn_shown (s->conn), n->integer, s->base.max_users);
+    g_free (s->too_many);
+    s->too_many = g_strndup (v->str, MIN (v->len, MAX_VERSION_BYTES));
+    return;
+  }
+  ask (s, TRUE);
 }
 
 static void
@@ -359,7 +480,7 @@ source_poll (SfUsersSource *base, GHashTable **out, GError **error)
     g_autofree char *why = g_strdup_printf ("no answer within %u ms", sf_redis_conn_timeout_ms (s->conn));
     sf_redis_conn_drop (s->conn, why);
   } else if (!s->asking && sf_redis_conn_is_ready (s->conn)) {
-    ask (s, NULL, on_version);
+    ask (s, FALSE);
   }
   return TRUE;
 }
@@ -372,6 +493,7 @@ source_free (SfUsersSource *base)
   g_clear_pointer (&s->loaded, g_hash_table_unref);
   g_free (s->loaded_version);
   g_free (s->version);
+  g_free (s->too_many);
   g_free (s->password);
   g_free (base->where);
   g_free (base->realm);

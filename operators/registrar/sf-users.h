@@ -105,11 +105,14 @@ SfUsersSource *sf_users_sqlite_source_new (const char *path, const char *realm, 
 SfUsersSource *sf_users_redis_source_new (const char *uri, const char *password, guint timeout_ms, const char *realm,
                                           guint max_users, GError **error);
 
-/* The reply of the script that reads the hash ({version, users, then user,
- * realm, ha1_md5, ha1_sha256, password each}: hostile, checked): the table
- * (transfer full) and its *@version, or an error naming @where (a shape not
- * the script's, more than @max_users users). */
+/* EXEC's reply to MULTI GET HGETALL ({version, {user, value, ...}}: hostile,
+ * checked): the table (transfer full) and its *@version, or an error naming
+ * @where (another shape, more than @max_users users). */
 struct redisReply;
+/* A hash value, a JSON object of strings (or null) with the keys realm,
+ * ha1_md5, ha1_sha256, password (others ignored), into @u's fields; FALSE when
+ * it is not one (too long, malformed, a key twice, a NUL or a surrogate). */
+gboolean sf_users_redis_parse_value (const char *v, gsize len, SfUser *u);
 GHashTable *sf_users_redis_read (const struct redisReply *r, const char *where, const char *realm, guint max_users,
                                  char **version, GError **error);
 
