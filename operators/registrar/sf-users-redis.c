@@ -348,7 +348,6 @@ sync_load (const char *uri, const char *password, guint timeout_ms, guint max_us
 typedef struct {
   SfUsersSource base;
   SfRedisConn *conn;
-  char *password;       /* nullable: registrar.users_password */
   char *version;        /* of the table handed over last; NULL: none read yet */
   gboolean asking;      /* a GET or the load in flight */
   gint64 deadline;      /* its, monotonic */
@@ -494,7 +493,6 @@ source_free (SfUsersSource *base)
   g_free (s->loaded_version);
   g_free (s->version);
   g_free (s->too_many);
-  g_free (s->password);
   g_free (base->where);
   g_free (base->realm);
   g_free (s);
