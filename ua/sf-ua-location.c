@@ -34,6 +34,61 @@ sf_ua_location_binding_json (GString *out, const char *aor, const SfLocBinding *
   g_string_append_c (out, '}');
 }
 
+/* ---- the options 'sipflow location' and 'sipflow user' share ---- */
+
+int
+sf_ua_store_parse (const char *cmd, const char *help, const GOptionEntry *extra, int *argc, char ***argv,
+                   SfUaStoreArgs *a)
+{
+  gboolean show_help = FALSE;
+  GOptionEntry entries[] = {
+    { "uri", 'u', 0, G_OPTION_ARG_FILENAME, &a->uri, "the store (a file; for user also redis://...)", "URI" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &a->config, "read the configuration from FILE (INI)", "FILE" },
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &a->sets, "set one configuration key (repeatable)", "SECTION.KEY=VALUE" },
+    { "help", 'h', 0, G_OPTION_ARG_NONE, &show_help, "this text", NULL },
+    { NULL, 0, 0, 0, NULL, NULL, NULL },
+  };
+  g_autoptr (GOptionContext) octx = g_option_context_new (NULL);
+  g_option_context_add_main_entries (octx, entries, NULL);
+  if (extra != NULL)
+    g_option_context_add_main_entries (octx, extra, NULL);
+  g_option_context_set_help_enabled (octx, FALSE);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (octx, argc, argv, &error))
+    return sf_ua_usage_error (cmd, "%s", error->message);
+  if (show_help) {
+    fputs (help, stdout);
+    return SF_EXIT_OK;
+  }
+  return -1;
+}
+
+int
+sf_ua_store_config (const char *cmd, SfUaStoreArgs *a)
+{
+  g_autoptr (GError) error = NULL;
+  a->cfg = sf_config_new ();
+  a->reg = sf_registry_new (a->cfg, sf_builtin_modules);
+  gboolean ok = a->config == NULL || sf_config_load_file (a->cfg, a->config, &error);
+  for (char **s = a->sets; ok && s != NULL && *s != NULL; s++)
+    ok = sf_config_set (a->cfg, *s, &error);
+  if (ok)
+    return -1;
+  g_autofree char *msg = sf_ua_printable (error->message);
+  fprintf (stderr, "sipflow %s: %s\n", cmd, msg);
+  return SF_EXIT_FAIL;
+}
+
+void
+sf_ua_store_args_clear (SfUaStoreArgs *a)
+{
+  g_clear_pointer (&a->reg, sf_registry_free);
+  g_clear_pointer (&a->cfg, sf_config_free);
+  g_clear_pointer (&a->uri, g_free);
+  g_clear_pointer (&a->config, g_free);
+  g_clear_pointer (&a->sets, g_strfreev);
+}
+
 typedef struct {
   gint64 now;
   guint64 live, expired, aors;
@@ -94,26 +149,11 @@ static const char help[] =
 int
 sf_ua_cmd_location (int argc, char **argv)
 {
-  g_autofree char *uri = NULL, *config = NULL;
-  g_auto (GStrv) sets = NULL;
-  gboolean show_help = FALSE;
-  GOptionEntry entries[] = {
-    { "uri", 'u', 0, G_OPTION_ARG_FILENAME, &uri, "the database file", "FILE" },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
-    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "set one configuration key (repeatable)", "SECTION.KEY=VALUE" },
-    { "help", 'h', 0, G_OPTION_ARG_NONE, &show_help, "this text", NULL },
-    { NULL, 0, 0, 0, NULL, NULL, NULL },
-  };
-  g_autoptr (GOptionContext) octx = g_option_context_new (NULL);
-  g_option_context_add_main_entries (octx, entries, NULL);
-  g_option_context_set_help_enabled (octx, FALSE);
+  g_auto (SfUaStoreArgs) a = { 0 };
+  int rc = sf_ua_store_parse ("location", help, NULL, &argc, &argv, &a);
+  if (rc >= 0)
+    return rc;
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error))
-    return sf_ua_usage_error ("location", "%s", error->message);
-  if (show_help) {
-    fputs (help, stdout);
-    return SF_EXIT_OK;
-  }
   if (argc < 2)
     return sf_ua_usage_error ("location", "no command given (dump, count or purge)");
   const char *what = argv[1];
@@ -123,21 +163,12 @@ sf_ua_cmd_location (int argc, char **argv)
   if (argc > (takes_aor ? 3 : 2))
     return sf_ua_usage_error ("location", "'%s' is extra", argv[takes_aor ? 3 : 2]);
   const char *aor = argc > 2 ? argv[2] : NULL;
-  if (uri != NULL && (config != NULL || sets != NULL))
+  if (a.uri != NULL && (a.config != NULL || a.sets != NULL))
     return sf_ua_usage_error ("location", "--uri names the file: no --config or --set with it");
-
-  /* The configuration as 'sipflow run' reads it: every built-in module declares its sections. */
-  g_autoptr (SfConfig) cfg = sf_config_new ();
-  g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
-  if (config != NULL && !sf_config_load_file (cfg, config, &error)) {
-    fprintf (stderr, "sipflow location: %s\n", error->message);
-    return SF_EXIT_FAIL;
-  }
-  for (char **s = sets; s != NULL && *s != NULL; s++)
-    if (!sf_config_set (cfg, *s, &error)) {
-      fprintf (stderr, "sipflow location: %s\n", error->message);
-      return SF_EXIT_FAIL;
-    }
+  if ((rc = sf_ua_store_config ("location", &a)) >= 0)
+    return rc;
+  SfConfig *cfg = a.cfg;
+  const char *uri = a.uri;
   if ((uri != NULL && g_str_has_prefix (uri, "redis://")) ||
       (uri == NULL && g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0)) {
     /* the bindings are in Redis, one hash per address-of-record (docs/servers.md) */

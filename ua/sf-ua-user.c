@@ -1,6 +1,7 @@
 /* sf-ua-user.c: 'sipflow user add|del|list': the SQLite users table of
- * registrar.users = sqlite:PATH (docs/servers.md "Credentials"), through the
- * table's own code (operators/registrar/sf-users-sqlite.c).  A running server
+ * registrar.users = sqlite:PATH or the Redis hash of redis://...
+ * (docs/servers.md "Credentials"), through the stores' own code
+ * (operators/registrar/sf-users-sqlite.c, sf-users-redis.c).  A running server
  * sees a change within a second.  The password comes from standard input
  * unless --password is given (a command line shows in ps); nothing printed
  * holds a secret. */
@@ -19,9 +20,10 @@ static const char help[] =
   "Usage: sipflow user add USER [--realm R] [--password-stdin | --password P] [--plain] [--replace]\n"
   "       sipflow user del USER\n"
   "       sipflow user list\n"
-  "   each with [--uri FILE | --config FILE] [--set S.K=V]...\n"
+  "   each with [--uri FILE|redis://... | --config FILE] [--set S.K=V]...\n"
   "\n"
-  "The SQLite users table registrar.users = sqlite:PATH names (docs/servers.md,\n"
+  "The SQLite users table registrar.users = sqlite:PATH names, or the Redis hash\n"
+  "of registrar.users = redis://[:PASS@]HOST:PORT/DB (docs/servers.md,\n"
   "\"Credentials\"); a server running on it sees a change within a second:\n"
   "  add USER     stores USER's H(A1) for MD5 and for SHA-256 in realm R (default:\n"
   "               registrar.realm), not the password unless --plain (then it also\n"
@@ -33,9 +35,11 @@ static const char help[] =
   "  list         one JSON line a user: user, realm, which of md5, sha256 and\n"
   "               password are stored (never their values)\n"
   "\n"
-  "The file: --uri FILE, else registrar.users from --config FILE and --set\n"
-  "(sqlite:PATH; sqlite: alone or unset: core.state_dir/users.sqlite).  Errors\n"
-  "name the file (exit 1); a users file (user:password lines) is edited by hand.\n"
+  "The store: --uri FILE or --uri redis://..., else registrar.users from --config\n"
+  "FILE and --set (sqlite:PATH; sqlite: alone or unset: core.state_dir/users.sqlite;\n"
+  "redis://..., its password also registrar.users_password, each command within\n"
+  "location.timeout_ms).  Errors name the store (exit 1); a users file\n"
+  "(user:password lines) is edited by hand.\n"
   "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 /* One line of standard input (no echo on a terminal), its line end cut;
@@ -101,31 +105,21 @@ failed (const char *msg)
 int
 sf_ua_cmd_user (int argc, char **argv)
 {
-  g_autofree char *uri = NULL, *config = NULL, *realm = NULL, *password = NULL;
-  g_auto (GStrv) sets = NULL;
-  gboolean show_help = FALSE, from_stdin = FALSE, plain = FALSE, replace = FALSE;
+  g_autofree char *realm = NULL, *password = NULL;
+  gboolean from_stdin = FALSE, plain = FALSE, replace = FALSE;
   GOptionEntry entries[] = {
-    { "uri", 'u', 0, G_OPTION_ARG_FILENAME, &uri, "the database file", "FILE" },
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
-    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "set one configuration key (repeatable)", "SECTION.KEY=VALUE" },
     { "realm", 'r', 0, G_OPTION_ARG_STRING, &realm, "add: the realm (default registrar.realm)", "R" },
     { "password", 'p', 0, G_OPTION_ARG_STRING, &password, "add: the password (else standard input)", "P" },
     { "password-stdin", 0, 0, G_OPTION_ARG_NONE, &from_stdin, "add: the password from standard input", NULL },
     { "plain", 0, 0, G_OPTION_ARG_NONE, &plain, "add: store the password too", NULL },
     { "replace", 0, 0, G_OPTION_ARG_NONE, &replace, "add: replace a user already there", NULL },
-    { "help", 'h', 0, G_OPTION_ARG_NONE, &show_help, "this text", NULL },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
   };
-  g_autoptr (GOptionContext) octx = g_option_context_new (NULL);
-  g_option_context_add_main_entries (octx, entries, NULL);
-  g_option_context_set_help_enabled (octx, FALSE);
+  g_auto (SfUaStoreArgs) a = { 0 };
+  int rc = sf_ua_store_parse ("user", help, entries, &argc, &argv, &a);
+  if (rc >= 0)
+    return rc;
   g_autoptr (GError) error = NULL;
-  if (!g_option_context_parse (octx, &argc, &argv, &error))
-    return sf_ua_usage_error ("user", "%s", error->message);
-  if (show_help) {
-    fputs (help, stdout);
-    return SF_EXIT_OK;
-  }
   if (argc < 2)
     return sf_ua_usage_error ("user", "no command given (add, del or list)");
   const char *what = argv[1];
@@ -140,27 +134,23 @@ sf_ua_cmd_user (int argc, char **argv)
     return sf_ua_usage_error ("user", "--realm, --password, --password-stdin, --plain and --replace are for add");
   if (password != NULL && from_stdin)
     return sf_ua_usage_error ("user", "--password or --password-stdin, not both");
-  if (uri != NULL && (config != NULL || sets != NULL))
+  if (a.uri != NULL && (a.config != NULL || a.sets != NULL))
     return sf_ua_usage_error ("user", "--uri names the file: no --config or --set with it");
   const char *user = add || del ? argv[2] : NULL;
+  if ((rc = sf_ua_store_config ("user", &a)) >= 0)
+    return rc;
+  SfConfig *cfg = a.cfg;
 
-  /* The configuration as 'sipflow run' reads it: every built-in module declares its sections. */
-  g_autoptr (SfConfig) cfg = sf_config_new ();
-  g_autoptr (SfRegistry) reg = sf_registry_new (cfg, sf_builtin_modules);
-  if (config != NULL && !sf_config_load_file (cfg, config, &error))
-    return failed (error->message);
-  for (char **s = sets; s != NULL && *s != NULL; s++)
-    if (!sf_config_set (cfg, *s, &error))
-      return failed (error->message);
   g_autofree char *path = NULL;
-  if (uri != NULL) {
-    path = g_strdup (uri);
+  if (a.uri != NULL) {
+    path = g_strdup (a.uri);
   } else {
     gboolean sqlite = FALSE;
     path = sf_users_config_path (cfg, &sqlite);
-    if (path != NULL && !sqlite) {
+    if (path != NULL && !sqlite && !sf_users_is_redis (path)) {
       g_autofree char *msg = g_strdup_printf ("registrar.users is a users file (%s), edited by hand; this command "
-                                              "manages an SQLite table (registrar.users = sqlite:PATH)", path);
+                                              "manages an SQLite table or a Redis hash (registrar.users = "
+                                              "sqlite:PATH or redis://...)", path);
       return failed (msg);
     }
     if (path == NULL) {
@@ -169,6 +159,10 @@ sf_ua_cmd_user (int argc, char **argv)
       path = sf_users_config_path (cfg, &sqlite);
     }
   }
+  /* a Redis hash: the AUTH password from registrar.users_password or the URI, each command bounded */
+  gboolean redis = sf_users_is_redis (path);
+  const char *rpw = sf_config_get_string (cfg, "registrar", "users_password");
+  guint timeout_ms = (guint) sf_config_get_int (cfg, "location", "timeout_ms");
 
   gboolean ok = FALSE;
   if (add) {
@@ -178,7 +172,8 @@ sf_ua_cmd_user (int argc, char **argv)
       return failed ("not a user name (1 to 128 bytes, no space, control character, '@', ':', '\"' or '\\')");
     if (password == NULL && (password = read_password (&error)) == NULL)
       return failed (error->message);
-    ok = sf_users_sqlite_add (path, user, realm, password, plain, replace, &error);
+    ok = redis ? sf_users_redis_add (path, rpw, timeout_ms, user, realm, password, plain, replace, &error)
+               : sf_users_sqlite_add (path, user, realm, password, plain, replace, &error);
     memset (password, 0, strlen (password));
     if (ok) {
       g_autoptr (GString) out = g_string_new ("{\"added\":");
@@ -190,16 +185,21 @@ sf_ua_cmd_user (int argc, char **argv)
     }
   } else if (del) {
     guint removed = 0;
-    ok = sf_users_sqlite_del (path, user, &removed, &error);
+    ok = redis ? sf_users_redis_del (path, rpw, timeout_ms, user, &removed, &error)
+               : sf_users_sqlite_del (path, user, &removed, &error);
     if (ok && removed == 0) {
-      g_autofree char *msg = g_strdup_printf ("registrar.users: %s: no user '%s'", path, user);
+      g_autofree char *msg = g_strdup_printf ("registrar.users: %s: no user '%s'", redis ? "redis" : path, user);
       return failed (msg);
     }
     if (ok)
       printf ("{\"removed\":%u}\n", removed);
   } else {
     gboolean written = TRUE;
-    ok = sf_users_sqlite_each (path, list_one, &written, &error) && written;
+    ok = redis ? sf_users_redis_each (path, rpw, timeout_ms, sf_config_get_string (cfg, "registrar", "realm"),
+                                      (guint) sf_config_get_int (cfg, "registrar", "max_users"), list_one, &written,
+                                      &error)
+               : sf_users_sqlite_each (path, list_one, &written, &error);
+    ok = ok && written;
   }
   if (!ok)
     return failed (error != NULL ? error->message : "writing standard output");

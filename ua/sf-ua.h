@@ -3,6 +3,7 @@
 #include <glib.h>
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "framework/sf-registry.h"
 #include "operators/registrar/sf-location.h"
 
 G_BEGIN_DECLS
@@ -51,4 +52,23 @@ gboolean sf_ua_control_listen (SfUaControl *c, const char *path, GError **error)
 /* ---- the location service (sf-ua-location.c) ---- */
 /* Appends @aor's binding @b as one JSON object (expires_in from @now, wall-clock seconds). */
 void sf_ua_location_binding_json (GString *out, const char *aor, const SfLocBinding *b, gint64 now);
+
+/* The options and configuration 'sipflow location' and 'sipflow user' share:
+ * --uri, --config, --set, --help besides the command's own. */
+typedef struct {
+  char *uri;           /* owned, nullable: --uri */
+  char *config;        /* owned, nullable: --config */
+  char **sets;         /* owned, nullable: --set, each */
+  SfConfig *cfg;       /* owned: after sf_ua_store_config, as 'sipflow run' reads it */
+  SfRegistry *reg;     /* owned: every built-in module's sections declared */
+} SfUaStoreArgs;
+/* Parses @argv (@extra: the command's own entries, NULL-terminated, or NULL);
+ * --help prints @help.  -1: go on; else the exit status to return (a usage
+ * error said, --help printed). */
+int sf_ua_store_parse (const char *cmd, const char *help, const GOptionEntry *extra, int *argc, char ***argv,
+                       SfUaStoreArgs *a);
+/* Builds a->cfg from --config and --set: -1, or SF_EXIT_FAIL with the error said. */
+int sf_ua_store_config (const char *cmd, SfUaStoreArgs *a);
+void sf_ua_store_args_clear (SfUaStoreArgs *a);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfUaStoreArgs, sf_ua_store_args_clear)
 G_END_DECLS

@@ -12,22 +12,19 @@
  * Contact: *, the limits, the write, EXPIRE) and returns the bindings, so the
  * 200 goes out only once Redis has them.
  *
- * hiredis 0.14 drives the protocol; it has no timeouts for its asynchronous
- * context and resolves names synchronously, so a name is resolved with
- * GResolver first and every command has a deadline kept here: past it, or when
+ * hiredis 0.14 drives the protocol over the connection sf-redis-conn.c keeps
+ * up (names resolved with GResolver, a deadline for connecting, reconnect
+ * with backoff); every command has a deadline kept here: past it, or when
  * the connection is lost, every pending command fails (an update
- * SF_LOCATION_ERROR_STORE_FAILED, a lookup SF_LOCATION_ERROR_UNAVAILABLE), the
- * connection is dropped and made again after a backoff (100 ms doubling to
- * 5 s, back to 100 ms once connected; at once when a connection that served
- * for a second or more is lost).  Its GLib adapter is not used: after a
- * failed connect it reads from the context hiredis has just freed; the small
- * source below checks after each step.
+ * SF_LOCATION_ERROR_STORE_FAILED, a lookup SF_LOCATION_ERROR_UNAVAILABLE) and
+ * the connection is dropped and made again after the backoff.
  *
  * Everything Redis returns is taken as hostile: the reply's shape, each
  * field's length and number are checked, a bad binding dropped with a counted
  * warning. */
 #include "config.h"
 #include "sf-location-store.h"
+#include "sf-redis-conn.h"
 #include <gio/gio.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -35,13 +32,9 @@
 #include <string.h>
 
 #define KEY_PREFIX "sipflow:loc:"
-#define BACKOFF_FIRST_MS 100
-#define BACKOFF_LAST_MS 5000
 /* Commands waiting at once: past it a request fails at once (a flood while
  * Redis is slow costs no more memory than this). */
 #define MAX_FLIGHT 10000
-/* Longest error text of Redis's quoted in a log line or a GError. */
-#define MAX_QUOTE 200
 
 /* KEYS[1]: the address-of-record's hash.  ARGV[1] 'lookup' or 'update',
  * ARGV[2] now (wall seconds, the node's), ARGV[3] most bindings, ARGV[4] most
@@ -152,43 +145,15 @@ typedef struct {
   GError *error;      /* set when it failed, delivered from the failing queue */
 } Cmd;
 
-typedef struct {
-  GSource source;
-  Store *s;
-  redisAsyncContext *ac;
-  GPollFD pfd;
-  gboolean detached;  /* dropped by us: hiredis's cleanup must not touch the store */
-} IoSource;
-
-typedef struct {
-  Store *s;           /* NULL once the store is closed */
-} Resolving;
-
 struct _Store {
   SfLocStore base;
-  SfLocRedisUri uri;
-  char *shown;        /* redis://host:port/db, no password: for logs and errors */
-  guint timeout_ms;
-  GMainContext *ctx;
-  redisAsyncContext *ac;   /* NULL: not connected */
-  IoSource *io;
-  gboolean ready;          /* AUTH, SELECT and SCRIPT LOAD answered */
-  gint64 ready_since;      /* monotonic, when it became ready */
-  gint64 connect_deadline; /* while resolving or connecting */
-  gboolean connecting;
-  Resolving *resolving;
-  GCancellable *cancel;
-  GSource *retry;          /* the next connect, after the backoff */
-  guint backoff_ms;
-  char *sha;
-  char *last_why;          /* the last failure logged: the same one again is not */
+  SfRedisConn *conn;
+  char *sha;               /* the script's, from SCRIPT LOAD */
   GQueue flight;           /* Cmd*, not answered yet, oldest first */
   GQueue failing;          /* Cmd*, failed, to deliver from tick */
   GSource *tick;           /* deadlines and failed deliveries */
   guint64 dropped;         /* stored bindings that could not be read, since start */
 };
-
-static void connect_start (Store *s);
 
 static void
 cmd_unref (Cmd *c)
@@ -308,31 +273,19 @@ sf_loc_redis_decode (const char *const *f, const gsize *lens, const char **why)
   return b;
 }
 
-/* Redis's text quoted safely in a log or an error (bounded, valid UTF-8, no controls). */
-static char *
-quote (const char *str, gsize len)
-{
-  g_autofree char *cut = g_strndup (str != NULL ? str : "", MIN (len, MAX_QUOTE));
-  char *v = g_utf8_make_valid (cut, -1);
-  for (char *p = v; *p != '\0'; p++)
-    if ((unsigned char) *p < 0x20 || *p == 0x7f)
-      *p = '?';
-  return v;
-}
-
 /* The script's reply: the bindings (transfer full) or an error. */
 static GPtrArray *
 read_reply (Store *s, const redisReply *r, GError **error)
 {
   if (r->type == REDIS_REPLY_ERROR) {
-    g_autofree char *msg = quote (r->str, r->len);
-    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: %s", s->shown, msg);
+    g_autofree char *msg = sf_redis_quote (r->str, r->len);
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: %s", sf_redis_conn_shown (s->conn), msg);
     return NULL;
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % SF_LOC_REDIS_FIELDS != 0 ||
       (r->elements - 3) / SF_LOC_REDIS_FIELDS > SF_LOCATION_MAX_BINDINGS) {
     g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: a reply of an unexpected shape",
-                 s->shown);
+                 sf_redis_conn_shown (s->conn));
     return NULL;
   }
   const char *f[SF_LOC_REDIS_FIELDS];
@@ -341,7 +294,7 @@ read_reply (Store *s, const redisReply *r, GError **error)
     const redisReply *e = r->element[i];
     if (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_NIL) {
       g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: a reply of an unexpected shape",
-                   s->shown);
+                   sf_redis_conn_shown (s->conn));
       return NULL;
     }
   }
@@ -352,7 +305,7 @@ read_reply (Store *s, const redisReply *r, GError **error)
   if (status->str == NULL || strcmp (status->str, "ok") != 0) {
     gboolean order = status->str != NULL && strcmp (status->str, "order") == 0;
     gboolean full = status->str != NULL && strcmp (status->str, "full") == 0;
-    g_autofree char *msg = quote (detail->str, detail->len);
+    g_autofree char *msg = sf_redis_quote (detail->str, detail->len);
     g_set_error (error, SF_LOCATION_ERROR,
                  order  ? SF_LOCATION_ERROR_OUT_OF_ORDER
                  : full ? SF_LOCATION_ERROR_FULL
@@ -383,7 +336,7 @@ read_reply (Store *s, const redisReply *r, GError **error)
     s->dropped += dropped;
     g_warning ("location: %s: %" G_GUINT64_FORMAT " stored binding(s) could not be read and were left out (%s; "
                "%" G_GUINT64_FORMAT " since start)",
-               s->shown, dropped, why != NULL ? why : "not a binding", s->dropped);
+               sf_redis_conn_shown (s->conn), dropped, why != NULL ? why : "not a binding", s->dropped);
   }
   return list;
 }
@@ -397,10 +350,8 @@ arm (Store *s)
   if (s->failing.length > 0)
     t = 0;
   else {
-    if (s->connecting)
-      t = s->connect_deadline;
     Cmd *head = g_queue_peek_head (&s->flight);
-    if (head != NULL && s->ready && (t < 0 || head->deadline < t))
+    if (head != NULL && sf_redis_conn_is_ready (s->conn))
       t = head->deadline;
   }
   g_source_set_ready_time (s->tick, t);
@@ -412,7 +363,7 @@ fail_cmd (Store *s, Cmd *c, const char *why)
 {
   g_queue_remove (&s->flight, c);
   c->error = g_error_new (SF_LOCATION_ERROR, c->update ? SF_LOCATION_ERROR_STORE_FAILED : SF_LOCATION_ERROR_UNAVAILABLE,
-                          "%s: %s", s->shown, why);
+                          "%s: %s", sf_redis_conn_shown (s->conn), why);
   g_queue_push_tail (&s->failing, c);
   g_source_set_ready_time (s->tick, 0);
 }
@@ -424,71 +375,13 @@ fail_all (Store *s, const char *why)
     fail_cmd (s, c, why);
 }
 
-/* Logs @why unless it is what was logged last (a Redis that stays away, or a
- * wrong password, is said once, not at each retry). */
+/* The connection failed or is gone: fail what waits (sf-redis-conn.c connects again). */
 static void
-tell (Store *s, const char *why)
-{
-  if (g_strcmp0 (s->last_why, why) == 0)
-    return;
-  g_free (s->last_why);
-  s->last_why = g_strdup (why);
-  g_warning ("location: %s: %s; its commands fail until it is back (reconnecting)", s->shown, why);
-}
-
-static gboolean
-retry_cb (gpointer data)
+conn_down (SfRedisConn *conn, const char *why, gpointer data)
 {
   Store *s = data;
-  g_source_unref (s->retry);
-  s->retry = NULL;
-  connect_start (s);
-  return G_SOURCE_REMOVE;
-}
-
-/* The connection is gone (s->ac already NULL): fail what waits, connect again after the backoff. */
-static void
-down (Store *s, const char *why)
-{
   fail_all (s, why);
-  if (s->io != NULL) {
-    g_source_destroy ((GSource *) s->io);
-    g_source_unref ((GSource *) s->io);
-    s->io = NULL;
-  }
-  /* a connection that served a while and then went (Redis restarted, an idle
-   * timeout): again at once, so few requests fail; else after the backoff */
-  gboolean at_once = s->ready && g_get_monotonic_time () - s->ready_since >= G_USEC_PER_SEC;
-  s->ready = FALSE;
-  s->connecting = FALSE;
-  tell (s, why);
-  if (s->retry == NULL) {
-    s->retry = g_timeout_source_new (at_once ? 0 : s->backoff_ms);
-    g_source_set_callback (s->retry, retry_cb, s, NULL);
-    g_source_attach (s->retry, s->ctx);
-    if (!at_once)
-      s->backoff_ms = MIN (s->backoff_ms * 2, BACKOFF_LAST_MS);
-  }
   arm (s);
-}
-
-/* Drops the connection (also from inside a hiredis callback: hiredis then
- * frees it once the callback returns). */
-static void
-drop (Store *s, const char *why)
-{
-  fail_all (s, why); /* before the free: hiredis then calls each back with no reply */
-  redisAsyncContext *ac = g_steal_pointer (&s->ac);
-  if (s->io != NULL)
-    s->io->detached = TRUE;
-  if (ac != NULL)
-    redisAsyncFree (ac);
-  if (s->resolving != NULL) {
-    s->resolving->s = NULL;
-    s->resolving = NULL;
-    g_cancellable_cancel (s->cancel);
-  }
-  down (s, why);
 }
 
 static void on_reply (redisAsyncContext *ac, void *reply, void *privdata);
@@ -506,7 +399,7 @@ send_cmd (Store *s, Cmd *c)
     argv[i + 3] = c->args->pdata[i];
   for (guint i = 0; i < n; i++)
     lens[i] = strlen (argv[i]);
-  if (redisAsyncCommandArgv (s->ac, on_reply, c, (int) n, argv, lens) != REDIS_OK) {
+  if (redisAsyncCommandArgv (sf_redis_conn_context (s->conn), on_reply, c, (int) n, argv, lens) != REDIS_OK) {
     fail_cmd (s, c, "the connection is closing");
     return;
   }
@@ -553,12 +446,9 @@ tick_dispatch (GSource *src, GSourceFunc cb, gpointer data)
   }
   gint64 now = g_get_monotonic_time ();
   Cmd *head = g_queue_peek_head (&s->flight);
-  if (s->connecting && now >= s->connect_deadline) {
-    g_autofree char *why = g_strdup_printf ("no connection within %u ms", s->timeout_ms);
-    drop (s, why);
-  } else if (s->ready && head != NULL && now >= head->deadline) {
-    g_autofree char *why = g_strdup_printf ("no answer within %u ms", s->timeout_ms);
-    drop (s, why);
+  if (sf_redis_conn_is_ready (s->conn) && head != NULL && now >= head->deadline) {
+    g_autofree char *why = g_strdup_printf ("no answer within %u ms", sf_redis_conn_timeout_ms (s->conn));
+    sf_redis_conn_drop (s->conn, why);
   }
   arm (s);
   return G_SOURCE_CONTINUE;
@@ -576,16 +466,16 @@ submit (Store *s, gboolean update, const char *aor, GPtrArray *argv, gpointer da
   c->refs = 1;
   c->update = update;
   c->data = data;
-  c->deadline = g_get_monotonic_time () + (gint64) s->timeout_ms * 1000;
+  c->deadline = g_get_monotonic_time () + (gint64) sf_redis_conn_timeout_ms (s->conn) * 1000;
   c->args = argv;
   g_ptr_array_insert (c->args, 0, g_strconcat (KEY_PREFIX, aor, NULL));
   g_queue_push_tail (&s->flight, c);
   if (s->flight.length > MAX_FLIGHT)
     fail_cmd (s, c, "too many commands waiting");
-  else if (s->ready)
+  else if (sf_redis_conn_is_ready (s->conn))
     send_cmd (s, c);
-  else if (!s->connecting)
-    fail_cmd (s, c, s->last_why != NULL ? s->last_why : "not connected");
+  else if (!sf_redis_conn_is_connecting (s->conn))
+    fail_cmd (s, c, sf_redis_conn_last_why (s->conn) != NULL ? sf_redis_conn_last_why (s->conn) : "not connected");
   arm (s);
 }
 
@@ -640,204 +530,39 @@ redis_update (SfLocStore *base, const char *aor, const SfLocUpdate *u, gint64 no
 /* ---- the connection ---- */
 
 static void
-io_add_read (void *p)
-{
-  ((IoSource *) p)->pfd.events |= G_IO_IN;
-}
-
-static void
-io_del_read (void *p)
-{
-  ((IoSource *) p)->pfd.events &= ~G_IO_IN;
-}
-
-static void
-io_add_write (void *p)
-{
-  ((IoSource *) p)->pfd.events |= G_IO_OUT;
-}
-
-static void
-io_del_write (void *p)
-{
-  ((IoSource *) p)->pfd.events &= ~G_IO_OUT;
-}
-
-/* hiredis frees the context (ours, or its own after an error): from here on
- * the source never touches it; unless we dropped it, the connection is lost. */
-static void
-io_cleanup (void *p)
-{
-  IoSource *io = p;
-  io->pfd.events = 0;
-  if (!io->detached) {
-    io->detached = TRUE;
-    Store *s = io->s;
-    g_autofree char *why = g_strdup (io->ac->err != 0 ? io->ac->errstr : "the connection was lost");
-    s->ac = NULL;
-    down (s, why);
-  }
-  g_source_unref ((GSource *) io); /* hiredis's reference */
-}
-
-static gboolean
-io_check (GSource *src)
-{
-  IoSource *io = (IoSource *) src;
-  return (io->pfd.revents & (io->pfd.events | G_IO_ERR | G_IO_HUP)) != 0;
-}
-
-static gboolean
-io_prepare (GSource *src, gint *timeout)
-{
-  *timeout = -1;
-  return FALSE;
-}
-
-static gboolean
-io_dispatch (GSource *src, GSourceFunc cb, gpointer data)
-{
-  IoSource *io = (IoSource *) src;
-  gushort rev = io->pfd.revents, ev = io->pfd.events;
-  io->pfd.revents = 0;
-  if (io->detached)
-    return G_SOURCE_REMOVE;
-  /* hiredis may free the context in either call (io_cleanup marks it) */
-  if ((ev & G_IO_OUT) && (rev & (G_IO_OUT | G_IO_ERR | G_IO_HUP)))
-    redisAsyncHandleWrite (io->ac);
-  if (!io->detached && (rev & (G_IO_IN | G_IO_ERR | G_IO_HUP)))
-    redisAsyncHandleRead (io->ac);
-  return io->detached ? G_SOURCE_REMOVE : G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs io_funcs = { io_prepare, io_check, io_dispatch, NULL, NULL, NULL };
-
-/* AUTH's and SELECT's replies: an error drops the connection, its text logged. */
-static void
-on_hello (redisAsyncContext *ac, void *reply, void *privdata)
-{
-  Store *s = ac->data;
-  redisReply *r = reply;
-  if (r == NULL || s->ac != ac || r->type != REDIS_REPLY_ERROR)
-    return;
-  g_autofree char *msg = quote (r->str, r->len);
-  g_autofree char *why = g_strdup_printf ("%s refused: %s", (const char *) privdata, msg);
-  drop (s, why);
-}
-
-static void
 on_loaded (redisAsyncContext *ac, void *reply, void *privdata)
 {
-  Store *s = ac->data;
+  Store *s = privdata;
   redisReply *r = reply;
-  if (r == NULL || s->ac != ac)
+  if (r == NULL || sf_redis_conn_context (s->conn) != ac)
     return;
   if (r->type != REDIS_REPLY_STRING || r->len != 40 || strspn (r->str, "0123456789abcdef") != 40) {
-    g_autofree char *msg = r->type == REDIS_REPLY_ERROR ? quote (r->str, r->len) : g_strdup ("not a SHA1");
+    g_autofree char *msg = r->type == REDIS_REPLY_ERROR ? sf_redis_quote (r->str, r->len) : g_strdup ("not a SHA1");
     g_autofree char *why = g_strdup_printf ("SCRIPT LOAD refused: %s", msg);
-    drop (s, why);
+    sf_redis_conn_drop (s->conn, why);
     return;
   }
   g_free (s->sha);
   s->sha = g_strndup (r->str, r->len);
-  s->ready = TRUE;
-  s->ready_since = g_get_monotonic_time ();
-  s->connecting = FALSE;
-  s->backoff_ms = BACKOFF_FIRST_MS;
-  if (s->last_why != NULL)
-    g_message ("location: %s: connected again", s->shown);
-  g_clear_pointer (&s->last_why, g_free);
+  sf_redis_conn_set_ready (s->conn);
   /* what waited for the connection, in order; each with the deadline it was given */
   GList *waiting = g_list_copy (s->flight.head);
-  for (GList *l = waiting; l != NULL && s->ac == ac; l = l->next)
+  for (GList *l = waiting; l != NULL && sf_redis_conn_context (s->conn) == ac; l = l->next)
     if (!((Cmd *) l->data)->sent)
       send_cmd (s, l->data);
   g_list_free (waiting);
   arm (s);
 }
 
+/* AUTH and SELECT are queued: the script is loaded after them, and the
+ * connection is ready once it is. */
 static void
-connect_addr (Store *s, const char *ip)
+conn_connected (SfRedisConn *conn, redisAsyncContext *ac, gpointer data)
 {
-  redisAsyncContext *ac = redisAsyncConnect (ip, (int) s->uri.port);
-  if (ac == NULL || ac->err != 0) {
-    g_autofree char *why = g_strdup_printf ("cannot connect: %s", ac != NULL ? ac->errstr : "out of memory");
-    if (ac != NULL)
-      redisAsyncFree (ac);
-    down (s, why);
-    return;
-  }
-  IoSource *io = (IoSource *) g_source_new (&io_funcs, sizeof (IoSource));
-  io->s = s;
-  io->ac = ac;
-  io->pfd.fd = ac->c.fd;
-  g_source_add_poll ((GSource *) io, &io->pfd);
-  g_source_set_name ((GSource *) io, "location redis");
-  ac->ev.addRead = io_add_read;
-  ac->ev.delRead = io_del_read;
-  ac->ev.addWrite = io_add_write;
-  ac->ev.delWrite = io_del_write;
-  ac->ev.cleanup = io_cleanup;
-  ac->ev.data = g_source_ref ((GSource *) io); /* released by io_cleanup */
-  ac->data = s;
-  g_source_attach ((GSource *) io, s->ctx);
-  s->io = io;
-  s->ac = ac;
-  /* hiredis sends them once connected, before anything else */
-  if (s->uri.password != NULL) {
-    const char *argv[] = { "AUTH", s->uri.password };
-    size_t lens[] = { 4, strlen (s->uri.password) };
-    redisAsyncCommandArgv (ac, on_hello, "AUTH", 2, argv, lens);
-  }
-  if (s->uri.db != 0)
-    redisAsyncCommand (ac, on_hello, "SELECT", "SELECT %u", s->uri.db);
-  redisAsyncCommand (ac, on_loaded, NULL, "SCRIPT LOAD %b", script, strlen (script));
-  /* io_add_write was called by redisAsyncConnect before the hooks were set */
-  io->pfd.events |= G_IO_OUT | G_IO_IN;
+  redisAsyncCommand (ac, on_loaded, data, "SCRIPT LOAD %b", script, strlen (script));
 }
 
-static void
-resolved (GObject *src, GAsyncResult *res, gpointer data)
-{
-  Resolving *rv = data;
-  g_autoptr (GError) error = NULL;
-  GList *addrs = g_resolver_lookup_by_name_finish (G_RESOLVER (src), res, &error);
-  Store *s = rv->s;
-  g_free (rv);
-  if (s == NULL) { /* closed or dropped meanwhile */
-    g_resolver_free_addresses (addrs);
-    return;
-  }
-  s->resolving = NULL;
-  if (addrs == NULL) {
-    g_autofree char *why = g_strdup_printf ("cannot resolve %s: %s", s->uri.host, error->message);
-    s->connecting = FALSE;
-    down (s, why);
-    return;
-  }
-  g_autofree char *ip = g_inet_address_to_string (addrs->data);
-  g_resolver_free_addresses (addrs);
-  connect_addr (s, ip);
-}
-
-static void
-connect_start (Store *s)
-{
-  s->connecting = TRUE;
-  s->connect_deadline = g_get_monotonic_time () + (gint64) s->timeout_ms * 1000;
-  arm (s);
-  if (g_hostname_is_ip_address (s->uri.host)) {
-    connect_addr (s, s->uri.host);
-    return;
-  }
-  /* hiredis would resolve it with a blocking getaddrinfo on the main loop */
-  g_autoptr (GResolver) resolver = g_resolver_get_default ();
-  g_clear_object (&s->cancel);
-  s->cancel = g_cancellable_new ();
-  s->resolving = g_new0 (Resolving, 1);
-  s->resolving->s = s;
-  g_resolver_lookup_by_name_async (resolver, s->uri.host, s->cancel, resolved, s->resolving);
-}
+static const SfRedisConnHooks conn_hooks = { conn_connected, conn_down };
 
 static void
 redis_close (SfLocStore *base)
@@ -848,31 +573,10 @@ redis_close (SfLocStore *base)
     c->answered = TRUE;
   for (Cmd *c; (c = g_queue_pop_head (&s->failing)) != NULL; cmd_unref (c))
     c->answered = TRUE;
-  redisAsyncContext *ac = g_steal_pointer (&s->ac);
-  if (s->io != NULL)
-    s->io->detached = TRUE;
-  if (ac != NULL)
-    redisAsyncFree (ac); /* its callbacks: no reply, each command already answered */
-  if (s->io != NULL) {
-    g_source_destroy ((GSource *) s->io);
-    g_source_unref ((GSource *) s->io);
-  }
-  if (s->resolving != NULL) {
-    s->resolving->s = NULL;
-    g_cancellable_cancel (s->cancel);
-  }
-  g_clear_object (&s->cancel);
-  if (s->retry != NULL) {
-    g_source_destroy (s->retry);
-    g_source_unref (s->retry);
-  }
+  sf_redis_conn_free (s->conn); /* its callbacks: no reply, each command already answered */
   g_source_destroy (s->tick);
   g_source_unref (s->tick);
-  g_main_context_unref (s->ctx);
-  sf_loc_redis_uri_clear (&s->uri);
-  g_free (s->shown);
   g_free (s->sha);
-  g_free (s->last_why);
   g_free (s);
 }
 
@@ -887,23 +591,17 @@ sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLo
   Store *s = g_new0 (Store, 1);
   s->base.klass = &redis_class;
   s->base.answered = answered;
-  s->uri = u;
   if (password != NULL && *password != '\0') {
-    g_free (s->uri.password);
-    s->uri.password = g_strdup (password);
+    g_free (u.password);
+    u.password = g_strdup (password);
   }
-  s->shown = g_strdup_printf (strchr (u.host, ':') != NULL ? "redis://[%s]:%u/%u" : "redis://%s:%u/%u", u.host, u.port,
-                              u.db);
-  s->timeout_ms = MAX (timeout_ms, 1);
-  s->backoff_ms = BACKOFF_FIRST_MS;
-  s->ctx = g_main_context_ref_thread_default ();
   g_queue_init (&s->flight);
   g_queue_init (&s->failing);
   s->tick = g_source_new (&tick_funcs, sizeof (GSource));
   g_source_set_callback (s->tick, NULL, s, NULL);
   g_source_set_name (s->tick, "location redis deadlines");
   g_source_set_ready_time (s->tick, -1);
-  g_source_attach (s->tick, s->ctx);
-  connect_start (s);
+  g_source_attach (s->tick, g_main_context_get_thread_default ());
+  s->conn = sf_redis_conn_new (&u, "location", "its commands fail until it is back", timeout_ms, &conn_hooks, s);
   return &s->base;
 }

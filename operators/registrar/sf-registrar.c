@@ -14,8 +14,11 @@ static const SfConfigKey registrar_keys[] = {
   { "domains", SF_CFG_LIST, NULL, 0, 0, NULL, "domains served (default: the realm; the addresses listened on always count)" },
   { "users", SF_CFG_STRING, NULL, 0, 0, NULL,
     "the credentials: a users file (user:password or user:realm:HA1 lines), or sqlite:PATH, an SQLite users table "
-    "(sqlite: alone: core.state_dir/users.sqlite; 'sipflow user' manages it); re-read within a second of a change "
+    "(sqlite: alone: core.state_dir/users.sqlite; 'sipflow user' manages it), or redis://[:PASSWORD@]HOST[:PORT][/DB], "
+    "a Redis hash several nodes share ('sipflow user' too); re-read within a second of a change "
     "(unset: no authentication)" },
+  { "users_password", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "registrar.users = redis://: the AUTH password (wins over the URI's; keep it out of argv)" },
   { "max_users", SF_CFG_INT, "100000", 1, 10000000, NULL,
     "most users read from registrar.users (a users file with more is an error; an SQLite table's first ones by name "
     "are read, with a warning)" },
@@ -254,8 +257,12 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   g_autofree char *path = sf_users_config_path (cfg, &sqlite);
   if (path != NULL) {
     guint max_users = (guint) sf_config_get_int (cfg, "registrar", "max_users");
-    SfUsersSource *src = sqlite ? sf_users_sqlite_source_new (path, r->realm, max_users, error)
-                                : sf_users_file_source_new (path, r->realm, max_users);
+    SfUsersSource *src =
+      sf_users_is_redis (path) ? sf_users_redis_source_new (path, sf_config_get_string (cfg, "registrar", "users_password"),
+                                                            (guint) sf_config_get_int (cfg, "location", "timeout_ms"),
+                                                            r->realm, max_users, error)
+      : sqlite               ? sf_users_sqlite_source_new (path, r->realm, max_users, error)
+                             : sf_users_file_source_new (path, r->realm, max_users);
     r->users = src != NULL ? sf_users_new (src, error) : NULL;
     if (r->users == NULL) {
       registrar_free (r);

@@ -20,7 +20,6 @@
 
 #define BUSY_MS 200          /* the server's reads: a writer holds the lock for one statement */
 #define TOOL_BUSY_MS 5000
-#define SHOWN_BAD 3          /* bad rows named in a warning */
 
 /* Version 0 (a new file) -> 1: the users table. */
 static const char *const migrations[SF_USERS_SQLITE_SCHEMA] = {
@@ -176,15 +175,6 @@ column (sqlite3_stmt *st, int i, gsize max, gboolean *ok)
   return g_strndup ((const char *) t, n);
 }
 
-static gboolean
-text_ok (const char *s)
-{
-  for (const char *p = s; p != NULL && *p != '\0'; p++)
-    if ((guchar) *p < 0x20 || *p == 0x7f)
-      return FALSE;
-  return s == NULL || g_utf8_validate (s, -1, NULL);
-}
-
 /* The table of @db (rows validated, counted, at most @max_users), warnings naming @where. */
 static GHashTable *
 read_table (sqlite3 *db, const char *where, const char *realm, guint max_users, GError **error)
@@ -196,54 +186,32 @@ read_table (sqlite3 *db, const char *where, const char *realm, guint max_users, 
     return NULL;
   }
   sqlite3_bind_int64 (st, 1, (sqlite3_int64) max_users + 1);
-  g_autoptr (GHashTable) t = sf_users_table_new ();
-  guint bad = 0, other_realm = 0, rows = 0;
-  g_autoptr (GString) bad_names = g_string_new (NULL), realm_names = g_string_new (NULL);
+  SfUsersReader rd;
+  sf_users_reader_init (&rd, where, realm);
+  guint rows = 0;
   int rc;
   while ((rc = sqlite3_step (st)) == SQLITE_ROW) {
     if (++rows > max_users)
       break;
     gboolean ok = TRUE;
-    g_autofree char *name = column (st, 0, SF_USERS_MAX_NAME, &ok);
+    char *name = column (st, 0, SF_USERS_MAX_NAME, &ok);
     SfUser *u = g_new0 (SfUser, 1);
     u->realm = column (st, 1, SF_USERS_MAX_REALM, &ok);
     u->ha1_md5 = column (st, 2, 32, &ok);
     u->ha1_sha256 = column (st, 3, 64, &ok);
     u->password = column (st, 4, SF_USERS_MAX_PASSWORD, &ok);
-    ok = ok && sf_users_name_ok (name) && u->realm != NULL && text_ok (u->realm) &&
-         (u->ha1_md5 == NULL || sf_users_hex_ok (u->ha1_md5, 32)) &&
-         (u->ha1_sha256 == NULL || sf_users_hex_ok (u->ha1_sha256, 64)) &&
-         (u->password == NULL || *u->password != '\0') &&
-         (u->password != NULL || u->ha1_md5 != NULL || u->ha1_sha256 != NULL);
-    if (!ok) {
-      if (bad++ < SHOWN_BAD) {
-        /* a name that is itself the problem is shown escaped and cut */
-        g_autofree char *cut = g_strndup (name != NULL ? name : "", 64);
-        g_autofree char *esc = g_strescape (cut, NULL);
-        g_string_append_printf (bad_names, "%s'%s'", bad_names->len > 0 ? ", " : "", esc);
-      }
-      sf_user_free (u);
-      continue;
-    }
-    if (u->password == NULL && strcmp (u->realm, realm) != 0 && other_realm++ < SHOWN_BAD)
-      g_string_append_printf (realm_names, "%s'%s' (%s)", realm_names->len > 0 ? ", " : "", name, u->realm);
-    g_hash_table_insert (t, g_steal_pointer (&name), u);
+    sf_users_reader_add (&rd, name, u, ok);
   }
   sqlite3_finalize (st);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    sf_users_reader_clear (&rd);
     fail (db, where, error, "reading the users");
     return NULL;
   }
-  if (bad > 0)
-    g_warning ("registrar.users: %s: %u bad rows skipped (user name, realm, HA1 of 32 or 64 hex digits, "
-               "lengths): %s%s", where, bad, bad_names->str, bad > SHOWN_BAD ? "..." : "");
-  if (other_realm > 0)
-    g_warning ("registrar.users: %s: %u users stored for another realm than registrar.realm '%s' cannot "
-               "authenticate: %s%s", where, other_realm, realm, realm_names->str, other_realm > SHOWN_BAD ? "..." : "");
   if (rows > max_users)
     g_warning ("registrar.users: %s: more than registrar.max_users (%u) users: the first %u by name are loaded",
                where, max_users, max_users);
-  return g_steal_pointer (&t);
+  return sf_users_reader_finish (&rd);
 }
 
 static gpointer
@@ -346,22 +314,8 @@ gboolean
 sf_users_sqlite_add (const char *path, const char *user, const char *realm, const char *password, gboolean plain,
                      gboolean replace, GError **error)
 {
-  if (!sf_users_name_ok (user)) {
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
-                 "not a user name (1 to %d bytes, no space, control character, '@', ':', '\"' or '\\')",
-                 SF_USERS_MAX_NAME);
+  if (!sf_users_add_ok (user, realm, password, error))
     return FALSE;
-  }
-  if (realm == NULL || *realm == '\0' || strlen (realm) > SF_USERS_MAX_REALM || !text_ok (realm)) {
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "not a realm (1 to %d bytes, no control character)",
-                 SF_USERS_MAX_REALM);
-    return FALSE;
-  }
-  if (password == NULL || *password == '\0' || strlen (password) > SF_USERS_MAX_PASSWORD) {
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "a password is 1 to %d bytes",
-                 SF_USERS_MAX_PASSWORD);
-    return FALSE;
-  }
   sqlite3 *db = db_open (path, TRUE, TOOL_BUSY_MS, error);
   if (db == NULL)
     return FALSE;

@@ -50,6 +50,102 @@ sf_users_name_ok (const char *name)
   return TRUE;
 }
 
+gboolean
+sf_users_text_ok (const char *s)
+{
+  for (const char *p = s; p != NULL && *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      return FALSE;
+  return s == NULL || g_utf8_validate (s, -1, NULL);
+}
+
+gboolean
+sf_users_add_ok (const char *user, const char *realm, const char *password, GError **error)
+{
+  if (!sf_users_name_ok (user)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "not a user name (1 to %d bytes, no space, control character, '@', ':', '\"' or '\\')",
+                 SF_USERS_MAX_NAME);
+    return FALSE;
+  }
+  if (realm == NULL || *realm == '\0' || strlen (realm) > SF_USERS_MAX_REALM || !sf_users_text_ok (realm)) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "not a realm (1 to %d bytes, no control character)",
+                 SF_USERS_MAX_REALM);
+    return FALSE;
+  }
+  if (password == NULL || *password == '\0' || strlen (password) > SF_USERS_MAX_PASSWORD) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "a password is 1 to %d bytes",
+                 SF_USERS_MAX_PASSWORD);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* ---- reading rows ---- */
+
+#define SHOWN_BAD 3 /* bad rows named in a warning */
+
+void
+sf_users_reader_init (SfUsersReader *r, const char *where, const char *realm)
+{
+  memset (r, 0, sizeof *r);
+  r->where = where;
+  r->realm = realm;
+  r->table = sf_users_table_new ();
+  r->bad_names = g_string_new (NULL);
+  r->realm_names = g_string_new (NULL);
+}
+
+void
+sf_users_reader_add (SfUsersReader *r, char *name, SfUser *u, gboolean ok)
+{
+  ok = ok && sf_users_name_ok (name) && u->realm != NULL && strlen (u->realm) <= SF_USERS_MAX_REALM &&
+       sf_users_text_ok (u->realm) && (u->ha1_md5 == NULL || sf_users_hex_ok (u->ha1_md5, 32)) &&
+       (u->ha1_sha256 == NULL || sf_users_hex_ok (u->ha1_sha256, 64)) &&
+       (u->password == NULL || (*u->password != '\0' && strlen (u->password) <= SF_USERS_MAX_PASSWORD)) &&
+       (u->password != NULL || u->ha1_md5 != NULL || u->ha1_sha256 != NULL);
+  if (!ok) {
+    if (r->bad++ < SHOWN_BAD) {
+      /* a name that is itself the problem is shown escaped and cut */
+      g_autofree char *cut = g_strndup (name != NULL ? name : "", 64);
+      g_autofree char *esc = g_strescape (cut, NULL);
+      g_string_append_printf (r->bad_names, "%s'%s'", r->bad_names->len > 0 ? ", " : "", esc);
+    }
+    sf_user_free (u);
+    g_free (name);
+    return;
+  }
+  if (u->password == NULL && strcmp (u->realm, r->realm) != 0 && r->other_realm++ < SHOWN_BAD)
+    g_string_append_printf (r->realm_names, "%s'%s' (%s)", r->realm_names->len > 0 ? ", " : "", name, u->realm);
+  g_hash_table_insert (r->table, name, u);
+}
+
+void
+sf_users_reader_clear (SfUsersReader *r)
+{
+  g_clear_pointer (&r->table, g_hash_table_unref);
+  if (r->bad_names != NULL)
+    g_string_free (r->bad_names, TRUE);
+  if (r->realm_names != NULL)
+    g_string_free (r->realm_names, TRUE);
+  r->bad_names = r->realm_names = NULL;
+}
+
+GHashTable *
+sf_users_reader_finish (SfUsersReader *r)
+{
+  if (r->bad > 0)
+    g_warning ("registrar.users: %s: %u bad rows skipped (user name, realm, HA1 of 32 or 64 hex digits, "
+               "lengths): %s%s", r->where, r->bad, r->bad_names->str, r->bad > SHOWN_BAD ? "..." : "");
+  if (r->other_realm > 0)
+    g_warning ("registrar.users: %s: %u users stored for another realm than registrar.realm '%s' cannot "
+               "authenticate: %s%s", r->where, r->other_realm, r->realm, r->realm_names->str,
+               r->other_realm > SHOWN_BAD ? "..." : "");
+  GHashTable *t = g_steal_pointer (&r->table);
+  sf_users_reader_clear (r);
+  return t;
+}
+
 char *
 sf_user_ha1 (const SfUser *user, const char *name, const char *realm, SfDigestAlg alg, const char **why)
 {
@@ -159,7 +255,7 @@ sf_users_new (SfUsersSource *source, GError **error)
   u->polled_us = g_get_monotonic_time ();
   if (g_hash_table_size (u->table) == 0) /* every request would get 403: say why at start */
     g_warning ("registrar.users: %s: no users yet%s", source->where,
-               strcmp (source->klass->name, "sqlite") == 0 ? " ('sipflow user add' adds some)" : "");
+               strcmp (source->klass->name, "file") != 0 ? " ('sipflow user add' adds some)" : "");
   return u;
 }
 
@@ -214,6 +310,8 @@ sf_users_config_path (SfConfig *cfg, gboolean *sqlite)
     return NULL;
   if (g_str_has_prefix (v, "file:"))
     return g_strdup (v + 5);
+  if (sf_users_is_redis (v))
+    return g_strdup (v);
   if (!g_str_has_prefix (v, "sqlite:"))
     return g_strdup (v);
   *sqlite = TRUE;
@@ -221,4 +319,10 @@ sf_users_config_path (SfConfig *cfg, gboolean *sqlite)
     return g_strdup (v + 7);
   g_autofree char *dir = sf_state_dir (cfg);
   return g_build_filename (dir, "users.sqlite", NULL);
+}
+
+gboolean
+sf_users_is_redis (const char *path)
+{
+  return path != NULL && g_str_has_prefix (path, "redis://");
 }

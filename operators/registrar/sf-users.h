@@ -1,6 +1,6 @@
 /* sf-users.h: the registrar's credentials (registrar.users, docs/servers.md
  * "Credentials"): who may authenticate and with what secret, held in memory
- * and read from a source: a users file or an SQLite users table.
+ * and read from a source: a users file, an SQLite users table or a Redis hash.
  *
  * A source is a small interface (SfUsersSourceClass): poll() hands over a new
  * table when the source changed since the last one, without blocking for
@@ -42,6 +42,29 @@ gboolean sf_users_hex_ok (char *s, gsize len);
  * "user:realm:password" and a quoted digest parameter)? */
 gboolean sf_users_name_ok (const char *name);
 
+/* May @s be a realm's text: valid UTF-8 without control characters (NULL: yes)? */
+gboolean sf_users_text_ok (const char *s);
+/* May `sipflow user add` store @user for @realm with @password?  (Else a message in @error.) */
+gboolean sf_users_add_ok (const char *user, const char *realm, const char *password, GError **error);
+
+/* Rows read from a table are hostile input: each source hands them to a
+ * reader, which checks them all the same way (lengths, the name, the realm,
+ * HA1 of 32 or 64 hex digits, at least one secret), skips and counts the bad
+ * ones and those of another realm, and warns once, naming @where. */
+typedef struct {
+  const char *where, *realm;      /* unowned */
+  GHashTable *table;
+  guint bad, other_realm;
+  GString *bad_names, *realm_names;
+} SfUsersReader;
+void sf_users_reader_init (SfUsersReader *r, const char *where, const char *realm);
+/* Takes @name and @u (nullable fields); @ok FALSE: the source already found a
+ * field bad (too long, a NUL inside, of the wrong type). */
+void sf_users_reader_add (SfUsersReader *r, char *name, SfUser *u, gboolean ok);
+/* The table (transfer full), its warnings logged; the reader is cleared. */
+GHashTable *sf_users_reader_finish (SfUsersReader *r);
+void sf_users_reader_clear (SfUsersReader *r);
+
 /* The H(A1) to check @alg credentials of @user (@name) against for @realm (the
  * server's), transfer full; NULL with a static @why ("stored for another
  * realm", "only MD5 for this user", "only SHA-256 for this user") when
@@ -52,7 +75,7 @@ char *sf_user_ha1 (const SfUser *user, const char *name, const char *realm, SfDi
 
 typedef struct _SfUsersSource SfUsersSource;
 typedef struct {
-  const char *name; /* "file", "sqlite" */
+  const char *name; /* "file", "sqlite", "redis" */
   /* *@out: a new table (transfer full) when the source changed since the last
    * poll (always on the first), else NULL.  FALSE on error (*@out NULL): the
    * caller keeps its table.  Must not block for long: a source whose reads
@@ -74,6 +97,25 @@ SfUsersSource *sf_users_file_source_new (const char *path, const char *realm, gu
 /* An SQLite users table, the file made with the schema when missing. */
 SfUsersSource *sf_users_sqlite_source_new (const char *path, const char *realm, guint max_users, GError **error);
 
+/* A Redis hash (sf-users-redis.c; @uri redis://[:PASSWORD@]HOST[:PORT][/DB],
+ * @password, nullable, wins over the URI's): read at once (a Redis that does
+ * not answer within @timeout_ms: a warning and no users until it does), then
+ * kept up to date through a connection of its own on the thread-default main
+ * context.  NULL only for a URI it cannot parse. */
+SfUsersSource *sf_users_redis_source_new (const char *uri, const char *password, guint timeout_ms, const char *realm,
+                                          guint max_users, GError **error);
+
+/* EXEC's reply to MULTI GET HGETALL ({version, {user, value, ...}}: hostile,
+ * checked): the table (transfer full) and its *@version, or an error naming
+ * @where (another shape, more than @max_users users). */
+struct redisReply;
+/* A hash value, a JSON object of strings (or null) with the keys realm,
+ * ha1_md5, ha1_sha256, password (others ignored), into @u's fields; FALSE when
+ * it is not one (too long, malformed, a key twice, a NUL or a surrogate). */
+gboolean sf_users_redis_parse_value (const char *v, gsize len, SfUser *u);
+GHashTable *sf_users_redis_read (const struct redisReply *r, const char *where, const char *realm, guint max_users,
+                                 char **version, GError **error);
+
 /* ---- the registrar's view ---- */
 
 typedef struct _SfUsers SfUsers;
@@ -88,8 +130,10 @@ guint sf_users_count (SfUsers *u);
 
 /* registrar.users read: the users file (*@sqlite FALSE), or "sqlite:PATH"
  * (TRUE; "sqlite:" alone: core.state_dir/users.sqlite); "file:PATH" is a file
- * whatever its name.  *@path transfer full; NULL when unset. */
+ * whatever its name; "redis://..." comes back as it is (*@sqlite FALSE,
+ * sf_users_is_redis).  *@path transfer full; NULL when unset. */
 char *sf_users_config_path (SfConfig *cfg, gboolean *sqlite);
+gboolean sf_users_is_redis (const char *path);
 
 /* ---- the SQLite table offline (sipflow user) ---- */
 
@@ -104,5 +148,15 @@ gboolean sf_users_sqlite_add (const char *path, const char *user, const char *re
 gboolean sf_users_sqlite_del (const char *path, const char *user, guint *removed, GError **error);
 /* Each user in name order, never its secrets. */
 gboolean sf_users_sqlite_each (const char *path, SfUsersEachFunc f, gpointer data, GError **error);
+
+/* ---- the Redis hash offline (sipflow user): the same, each command within
+ * @timeout_ms, @password (nullable) winning over the URI's ---- */
+gboolean sf_users_redis_add (const char *uri, const char *password, guint timeout_ms, const char *user,
+                             const char *realm, const char *secret, gboolean plain, gboolean replace, GError **error);
+gboolean sf_users_redis_del (const char *uri, const char *password, guint timeout_ms, const char *user,
+                             guint *removed, GError **error);
+/* Each valid user in name order (bad fields skipped with a warning, as the server does). */
+gboolean sf_users_redis_each (const char *uri, const char *password, guint timeout_ms, const char *realm,
+                              guint max_users, SfUsersEachFunc f, gpointer data, GError **error);
 
 G_END_DECLS

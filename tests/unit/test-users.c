@@ -16,13 +16,21 @@
  *    user no SHA-256 and the reverse;
  *  - file: 64-hex SHA-256 HA1 lines, one user with an MD5 and a SHA-256 line,
  *    a changed file read again;
- *  - config_path: registrar.users as a file, file:, sqlite:PATH, sqlite:. */
+ *  - config_path: registrar.users as a file, file:, sqlite:PATH, sqlite:, redis://;
+ *  - redis_value: a hash value's JSON, hostile: escapes, unknown keys, null;
+ *    not an object, a number, a key twice, a NUL, a lone surrogate, a raw
+ *    control character, cut, trailing bytes, too long: refused;
+ *  - redis_reply: the Redis hash's read (no Redis needed: replies made here):
+ *    good users, the same hostile rows the SQLite table gets (skipped and
+ *    counted), a NUL inside a name, replies of another shape and more users
+ *    than registrar.max_users refused. */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-users.h"
 #include <glib/gstdio.h>
+#include <hiredis/hiredis.h>
 #include <sqlite3.h>
 #include <string.h>
 
@@ -306,6 +314,7 @@ test_config_path (void)
     { "file:sqlite:odd", FALSE, "sqlite:odd" },
     { "sqlite:/var/u.sqlite", TRUE, "/var/u.sqlite" },
     { "sqlite:", TRUE, "/state/users.sqlite" },
+    { "redis://:pw@127.0.0.1:6380/2", FALSE, "redis://:pw@127.0.0.1:6380/2" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     SfTestEnv *env = sf_test_env_new ();
@@ -320,6 +329,155 @@ test_config_path (void)
   }
 }
 
+/* A string reply (NULL: nil) as hiredis makes it; @len -1: strlen. */
+static redisReply *
+str_new (const char *v, gssize len)
+{
+  redisReply *e = g_new0 (redisReply, 1);
+  e->type = v != NULL ? REDIS_REPLY_STRING : REDIS_REPLY_NIL;
+  e->len = v != NULL ? (len < 0 ? strlen (v) : (size_t) len) : 0;
+  e->str = v != NULL ? g_memdup2 (v, e->len + 1) : NULL;
+  return e;
+}
+
+/* EXEC's reply: {@version, {the @n strings of @hash}}. */
+static redisReply *
+exec_new (const char *version, const char *const *hash, gsize n)
+{
+  redisReply *h = g_new0 (redisReply, 1);
+  h->type = REDIS_REPLY_ARRAY;
+  h->elements = n;
+  h->element = g_new0 (redisReply *, MAX (n, 1));
+  for (gsize i = 0; i < n; i++)
+    h->element[i] = str_new (hash[i], -1);
+  redisReply *r = g_new0 (redisReply, 1);
+  r->type = REDIS_REPLY_ARRAY;
+  r->elements = 2;
+  r->element = g_new0 (redisReply *, 2);
+  r->element[0] = str_new (version, -1);
+  r->element[1] = h;
+  return r;
+}
+
+static void
+reply_free (redisReply *r)
+{
+  for (gsize i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+    reply_free (r->element[i]);
+  g_free (r->element);
+  g_free (r->str);
+  g_free (r);
+}
+
+static void
+test_redis_value (void)
+{
+  static const struct { const char *v; gboolean ok; const char *realm, *md5, *password; } cases[] = {
+    { "{\"realm\":\"sipflow.test\",\"ha1_md5\":\"ab\"}", TRUE, "sipflow.test", "ab", NULL },
+    { " { \"password\" : \"a\\\"b\\\\c\\/d\\u00e9\" , \"realm\":\"r\",\"x\":\"y\",\"ha1_md5\":null } ", TRUE, "r", NULL,
+      "a\"b\\c/d\xc3\xa9" },
+    { "{}", TRUE, NULL, NULL, NULL },
+    { "", FALSE, NULL, NULL, NULL },
+    { "not json", FALSE, NULL, NULL, NULL },
+    { "[1,2]", FALSE, NULL, NULL, NULL },
+    { "{\"realm\":7}", FALSE, NULL, NULL, NULL },
+    { "{\"realm\":\"a\",\"realm\":\"b\"}", FALSE, NULL, NULL, NULL },       /* twice */
+    { "{\"realm\":\"a\\u0000\"}", FALSE, NULL, NULL, NULL },                /* a NUL */
+    { "{\"realm\":\"\\ud83d\"}", FALSE, NULL, NULL, NULL },                 /* a lone surrogate */
+    { "{\"realm\":\"a\tb\"}", FALSE, NULL, NULL, NULL },                    /* a raw control character */
+    { "{\"realm\":\"a\\q\"}", FALSE, NULL, NULL, NULL },                    /* no such escape */
+    { "{\"realm\":\"a\"", FALSE, NULL, NULL, NULL },                        /* cut */
+    { "{\"realm\":\"a\"} x", FALSE, NULL, NULL, NULL },                     /* trailing */
+    { "{\"realm\":\"a\",}", FALSE, NULL, NULL, NULL },
+    { "{\"realm\":\"\\u12", FALSE, NULL, NULL, NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    SfUser *u = g_new0 (SfUser, 1);
+    gboolean ok = sf_users_redis_parse_value (cases[i].v, strlen (cases[i].v), u);
+    CU_ASSERT_EQUAL (ok, cases[i].ok);
+    if (ok && cases[i].ok) {
+      CU_ASSERT_STRING_EQUAL (u->realm != NULL ? u->realm : "-", cases[i].realm != NULL ? cases[i].realm : "-");
+      CU_ASSERT_STRING_EQUAL (u->ha1_md5 != NULL ? u->ha1_md5 : "-", cases[i].md5 != NULL ? cases[i].md5 : "-");
+      CU_ASSERT_STRING_EQUAL (u->password != NULL ? u->password : "-", cases[i].password != NULL ? cases[i].password : "-");
+    }
+    sf_user_free (u);
+  }
+  g_autofree char *huge = g_strdup_printf ("{\"password\":\"%0*d\"}", 3000, 0);
+  SfUser *u = g_new0 (SfUser, 1);
+  CU_ASSERT_FALSE (sf_users_redis_parse_value (huge, strlen (huge), u));
+  sf_user_free (u);
+}
+
+static void
+test_redis_reply (void)
+{
+  const char *hash[] = {
+    "alice", "{\"realm\":\"sipflow.test\",\"ha1_md5\":\"0123456789ABCDEF0123456789abcdef\","
+             "\"ha1_sha256\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\"}",
+    "bob", "{\"realm\":\"sipflow.test\",\"password\":\"pw\"}",
+    "dave", "{\"realm\":\"other.realm\",\"ha1_md5\":\"0123456789abcdef0123456789abcdef\"}",
+    "a b", "{\"realm\":\"sipflow.test\",\"password\":\"pw\"}",                     /* a space in the name */
+    "eve", "{\"realm\":\"sipflow.test\",\"ha1_md5\":\"00\"}",                      /* a short HA1 */
+    "fred", "{\"realm\":\"sipflow.test\",\"ha1_md5\":\"0123456789abcdef0123456789abcdeg\"}", /* not hex */
+    "gina", "not json",
+    "hal", "{\"realm\":\"sipflow.test\"}",                                         /* no secret */
+    "ivy", "{\"realm\":\"sipflow.test\",\"password\":\"\"}",                       /* an empty password */
+    "jo", "{\"ha1_md5\":\"0123456789abcdef0123456789abcdef\"}",                    /* no realm */
+  };
+  redisReply *r = exec_new ("7", hash, G_N_ELEMENTS (hash));
+  char *version = NULL;
+  g_autoptr (GError) error = NULL;
+  GHashTable *t = sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 100, &version, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (t);
+  CU_ASSERT_STRING_EQUAL (version, "7");
+  CU_ASSERT_EQUAL (g_hash_table_size (t), 3); /* alice, bob, dave (another realm: loaded, no HA1 given) */
+  const SfUser *a = g_hash_table_lookup (t, "alice");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a);
+  CU_ASSERT_STRING_EQUAL (a->ha1_md5, "0123456789abcdef0123456789abcdef"); /* lowered */
+  CU_ASSERT_PTR_NULL (a->password);
+  const char *why = NULL;
+  CU_ASSERT_PTR_NULL (sf_user_ha1 (g_hash_table_lookup (t, "dave"), "dave", "sipflow.test", SF_DIGEST_MD5, &why));
+  CU_ASSERT_STRING_EQUAL (why, "stored for another realm");
+  g_hash_table_unref (t);
+  g_free (version);
+  reply_free (r);
+
+  /* a NUL inside a name; no version yet (nil: "0") */
+  const char *one[] = { "al", "{\"realm\":\"sipflow.test\",\"password\":\"pw\"}" };
+  r = exec_new (NULL, one, 2);
+  r->element[1]->element[0]->str[1] = '\0';
+  t = sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 100, &version, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (t);
+  CU_ASSERT_EQUAL (g_hash_table_size (t), 0);
+  CU_ASSERT_STRING_EQUAL (version, "0");
+  g_hash_table_unref (t);
+  g_free (version);
+  reply_free (r);
+
+  /* more users than the bound, an odd hash, another shape */
+  const char *three[] = { "a", "{}", "b", "{}", "c", "{}" };
+  r = exec_new ("1", three, 6);
+  version = NULL;
+  CU_ASSERT_PTR_NULL (sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 2, &version, &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "more than registrar.max_users") : NULL);
+  CU_ASSERT_PTR_NULL (version);
+  reply_free (r);
+  r = exec_new ("1", three, 5);
+  g_clear_error (&error);
+  CU_ASSERT_PTR_NULL (sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 10, &version, &error));
+  CU_ASSERT_PTR_NOT_NULL (error);
+  r->elements = 1;
+  g_clear_error (&error);
+  CU_ASSERT_PTR_NULL (sf_users_redis_read (r, "redis://x:1/0", "sipflow.test", 10, &version, &error));
+  r->elements = 2;
+  reply_free (r);
+  redisReply err = { .type = REDIS_REPLY_ERROR, .str = (char *) "ERR boom\x01", .len = 9 };
+  g_clear_error (&error);
+  CU_ASSERT_PTR_NULL (sf_users_redis_read (&err, "redis://x:1/0", "sipflow.test", 2, &version, &error));
+  CU_ASSERT_PTR_NOT_NULL_FATAL (error);
+  CU_ASSERT_PTR_NOT_NULL (strstr (error->message, "ERR boom?"));
+}
+
 void
 sf_test_register_users (void)
 {
@@ -330,4 +488,6 @@ sf_test_register_users (void)
   SF_ADD_TEST (s, test_ha1_choice);
   SF_ADD_TEST (s, test_file);
   SF_ADD_TEST (s, test_config_path);
+  SF_ADD_TEST (s, test_redis_value);
+  SF_ADD_TEST (s, test_redis_reply);
 }
