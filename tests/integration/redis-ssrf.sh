@@ -9,7 +9,8 @@
 # a REGISTER needs no credentials, as the documented setup without
 # registrar.users), a REGISTER whose Contact is the Redis's address over TCP,
 # an INVITE for it whose body holds "SET sipflow:pwned yes"; the key must not
-# appear in Redis.
+# appear in Redis.  Then the same with requirepass (location.password): Redis
+# answers each injected line NOAUTH, so a password is what stops it today.
 . "$(dirname "$0")/lib.sh"
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
   echo "not ok - redis-server is not installed (Debian package redis-server; scripts/setup-deps installs it)"
@@ -28,10 +29,12 @@ for try in 1 2 3 4 5; do
   kill "$RPID" 2>/dev/null
 done
 [ -n "$RPORT" ] || { fail "redis-server did not start" "$(tail -3 "$T/r.events")"; exit 1; }
-rcli() { timeout 5 redis-cli -p "$RPORT" "$@"; }
+rcli() { timeout 5 redis-cli -p "$RPORT" ${RPASS:+-a "$RPASS" --no-auth-warning} "$@"; }
 
+attack() {
+rm -f "$T/px.in"
 start px proxy.xml --listen tcp:127.0.0.1:0 --set sip.t1_ms=100 --set location.backend=redis \
-  --set "location.uri=redis://127.0.0.1:$RPORT/0" --set location.timeout_ms=1000 || exit 1
+  --set "location.uri=redis://127.0.0.1:$RPORT/0" --set location.timeout_ms=1000 ${RPASS:+--set "location.password=$RPASS"} || exit 1
 
 # send SRC_PORT FILE: one datagram from 127.0.0.1:SRC_PORT to the proxy, the first response's status line
 send() {
@@ -58,7 +61,7 @@ REGISTER sip:sipflow.test SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:$CP;branch=z9hG4bKssrfreg1;rport
 From: <sip:mallory@sipflow.test>;tag=ssrf1
 To: <sip:mallory@sipflow.test>
-Call-ID: ssrf-reg-1
+Call-ID: ssrf-reg-${RPASS:-1}
 CSeq: 1 REGISTER
 Contact: <sip:x@127.0.0.1:$RPORT;transport=tcp>
 Expires: 600
@@ -73,7 +76,7 @@ INVITE sip:mallory@sipflow.test SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:$CP;branch=z9hG4bKssrfinv1;rport
 From: <sip:eve@192.0.2.9>;tag=ssrf2
 To: <sip:mallory@sipflow.test>
-Call-ID: ssrf-inv-1
+Call-ID: ssrf-inv-${RPASS:-1}
 CSeq: 1 INVITE
 Contact: <sip:eve@127.0.0.1:$CP>
 Max-Forwards: 70
@@ -99,4 +102,12 @@ esac
     "$(grep -m3 'branch_forward' "$T/px.events")"
 cmd px quit
 wait "$PID_px"
+}
+
+RPASS= attack
+rcli CONFIG SET requirepass s3cret-of-redis >/dev/null
+RPASS=s3cret-of-redis
+rcli DEL sipflow:pwned >/dev/null
+echo "# with requirepass"
+attack
 exit $((fails > 0))
