@@ -153,9 +153,13 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_string_append (fields, ",\"request_uri\":");
   sf_json_append_string (fields, ruri);
   g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
-  /* A Route left in the request (16.6 step 7) takes it; else a binding behind
-   * NAT goes to its source, the Request-URI staying its Contact. */
-  gboolean by_hop = hop != NULL && sf_sip_msg_value (fwd, SF_SIP_HDR_ROUTE, NULL) == NULL;
+  /* A hop is a flow (a flow token of ours, or a binding behind NAT, which has
+   * no Path): the request goes over it whatever Route is left (RFC 5626 5.3;
+   * what is left, the Path values beyond ours, names the flow's own peer).
+   * Were a Route left to take it, whoever holds a Path token (it never
+   * expires) would relay anywhere by writing a Route after ours.  Else the
+   * Route (16.6 step 7) or the Request-URI. */
+  gboolean by_hop = hop != NULL;
   if (by_hop) {
     g_string_append (fields, ",\"next_hop\":");
     sf_json_append_string (fields, j->hop);

@@ -334,7 +334,7 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_info ("%s: ACK for this proxy itself: absorbed", sf_ctx_handle (ctx));
     return SF_OP_TRANSITION;
   }
-  if (flow_hop != NULL && sf_sip_msg_find (out, SF_SIP_HDR_ROUTE) == NULL)
+  if (flow_hop != NULL) /* over the flow whatever Route follows ours, as OpBranchForward */
     sf_stack_send_request_to (s, out, flow_hop);
   else
     sf_stack_send_request_located (s, out);

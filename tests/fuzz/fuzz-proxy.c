@@ -25,8 +25,10 @@
  *     trusted source, carried a Record-Route token of ours for its Call-ID
  *     and a tag, or good credentials of alice; or it goes, without Route, to
  *     a binding the registrar confirmed (a 200 to a REGISTER), or to one
- *     with a Route that is the Path a REGISTER carried (RFC 3327: the
- *     registrant chose it, as it chose its Contact). */
+ *     with a Route that is the Path the REGISTER that confirmed it carried
+ *     (RFC 3327: the registrant chose it, as it chose its Contact; a Path of
+ *     a REGISTER that was refused, or of another binding's, authorises
+ *     nothing). */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-loader.h"
@@ -68,7 +70,10 @@ typedef struct {
   guint32 nc;
   GHashTable *approved;          /* "CALLID\nCSEQ" of requests from authorised sources */
   GHashTable *bindings;          /* "user@host:port" of the bindings a 200 to a REGISTER listed */
-  GHashTable *paths;             /* the Path values of each REGISTER sent, joined as the registrar joins them */
+  GHashTable *paths;             /* "user@host:port\nPATH": a binding a 200 confirmed, and the Path values of
+                                    the REGISTER that 200 answered, joined as the registrar joins them */
+  GHashTable *sent_paths;        /* "CALLID\nCSEQ" of a REGISTER sent -> its joined Path values */
+  GHashTable *sent_contacts;     /* "CALLID\nCSEQ\nuser@host:port": a Contact a REGISTER sent carried */
 } Fuzz;
 
 static char *
@@ -113,7 +118,8 @@ check_request (Fuzz *f, GBytes *wire)
   g_autofree char *target = uri_key (sf_sip_msg_ruri (m));
   const SfSipHdr *route = sf_sip_msg_find (m, SF_SIP_HDR_ROUTE);
   g_autofree char *rv = route != NULL ? sf_sip_str_dup (route->value) : NULL;
-  if (target != NULL && (rv == NULL || g_hash_table_contains (f->paths, rv)) && g_hash_table_contains (f->bindings, target))
+  g_autofree char *pair = target != NULL && rv != NULL ? g_strdup_printf ("%s\n%s", target, rv) : NULL;
+  if (target != NULL && (rv == NULL || g_hash_table_contains (f->paths, pair)) && g_hash_table_contains (f->bindings, target))
     return;
   violation ("a request relayed for no authorised source", wire);
 }
@@ -137,11 +143,19 @@ note_response (Fuzz *f, GBytes *wire)
   }
   const SfSipValue *cseq = sf_sip_msg_cseq (m);
   if (status / 100 == 2 && cseq != NULL && sf_sip_str_eq (cseq->text, "REGISTER")) {
+    g_autofree char *req = request_key (m);
+    const char *path = req != NULL ? g_hash_table_lookup (f->sent_paths, req) : NULL;
     GPtrArray *contacts = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL);
     for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
       char *k = uri_key (((SfSipValue *) contacts->pdata[i])->uri);
-      if (k != NULL)
-        g_hash_table_add (f->bindings, k);
+      if (k == NULL)
+        continue;
+      /* the Path goes with the contacts its own REGISTER carried, not with
+       * every binding the 200 lists */
+      g_autofree char *mine = path != NULL ? g_strdup_printf ("%s\n%s", req, k) : NULL;
+      if (mine != NULL && g_hash_table_contains (f->sent_contacts, mine))
+        g_hash_table_add (f->paths, g_strdup_printf ("%s\n%s", k, path));
+      g_hash_table_add (f->bindings, k);
     }
   }
 }
@@ -251,8 +265,18 @@ note_datagram (Fuzz *f, GBytes *b, const SfSipPeer *from)
       g_string_append (path, ", ");
     g_string_append_len (path, h->value.p, (gssize) h->value.len);
   }
-  if (path != NULL)
-    g_hash_table_add (f->paths, g_string_free (path, FALSE));
+  g_autofree char *rkey = path != NULL ? request_key (m) : NULL;
+  if (rkey != NULL) {
+    GPtrArray *contacts = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL);
+    for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
+      g_autofree char *k = uri_key (((SfSipValue *) contacts->pdata[i])->uri);
+      if (k != NULL)
+        g_hash_table_add (f->sent_contacts, g_strdup_printf ("%s\n%s", rkey, k));
+    }
+    g_hash_table_replace (f->sent_paths, g_strdup (rkey), g_string_free (g_steal_pointer (&path), FALSE));
+  } else if (path != NULL) {
+    g_string_free (path, TRUE);
+  }
   gboolean ok = is_trusted (from) || token_of_ours (f, m, sf_sip_msg_ruri (m));
   GPtrArray *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
   for (guint i = 0; !ok && routes != NULL && i < routes->len; i++)
@@ -388,6 +412,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     abort (); /* the setup itself is broken: not the input's fault */
   Fuzz f = { ep, stack, NULL, NULL, 0, g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
              g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+             g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL),
+             g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free),
              g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL) };
   if (sf_stack_listen (stack, "udp:127.0.0.1:0", NULL)) {
     sf_stack_set_lookups (stack, FALSE);
@@ -421,6 +447,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_hash_table_unref (f.approved);
   g_hash_table_unref (f.bindings);
   g_hash_table_unref (f.paths);
+  g_hash_table_unref (f.sent_paths);
+  g_hash_table_unref (f.sent_contacts);
   sf_machine_unref (tu);
   sf_loader_free (loader);
   sf_registry_free (reg);
