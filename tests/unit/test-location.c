@@ -790,6 +790,54 @@ test_redis_down (void)
   }
 }
 
+typedef struct {
+  guint results, bytes;
+} FlightCount;
+
+static void
+count_flight (SfLocationResult *r, gpointer data)
+{
+  FlightCount *n = data;
+  n->results++;
+  if (r->error != NULL && strstr (r->error->message, "too many bytes of commands waiting") != NULL)
+    n->bytes++;
+  sf_location_result_free (r);
+}
+
+/* While Redis is stalled (a socket that listens and is never read) commands
+ * queue: past 16 MiB of their arguments a new one fails at once, whatever
+ * the count bound (10,000), so updates of 60 KiB each stop at about 280. */
+static void
+test_redis_flight_bytes (void)
+{
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GSocket) silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (silent, any, TRUE, NULL) && g_socket_listen (silent, NULL));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (silent, NULL);
+  g_autofree char *uri =
+    g_strdup_printf ("redis://127.0.0.1:%u/1", g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_redis (clock, uri, "pw", 5000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  g_autofree char *contact = g_strnfill (60 * 1024, 'a');
+  memcpy (contact, "sip:", 4);
+  SfLocChange c[] = { CH (contact, 1.0, 600) };
+  FlightCount n = { 0, 0 };
+  const guint sent = 400, fit = 16 * 1024 * 1024 / (60 * 1024);
+  for (guint i = 0; i < sent; i++) {
+    g_autofree char *aor = g_strdup_printf ("sip:u%u@example.com", i);
+    sf_location_update (loc, aor, "cid", 1, NULL, FALSE, c, 1, count_flight, &n, NULL);
+  }
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC; /* before the 5 s timeout fails the rest */
+  while (n.results < sent - fit - 2 && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+  CU_ASSERT_TRUE (n.bytes >= sent - fit - 2 && n.bytes <= sent - fit + 2);
+  CU_ASSERT_EQUAL (n.results, n.bytes); /* the ones queued wait for Redis */
+  sf_location_free (loc);
+}
+
 void
 sf_test_register_location (void)
 {
@@ -811,4 +859,5 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_redis_uri);
   SF_ADD_TEST (s, test_redis_decode);
   SF_ADD_TEST (s, test_redis_down);
+  SF_ADD_TEST (s, test_redis_flight_bytes);
 }
