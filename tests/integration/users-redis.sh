@@ -21,8 +21,9 @@ need_sipp
 need_redis
 
 TIMEOUT_MS=300
-# the redis-servers here have requirepass $REDIS_PASS (lib.sh): given to every command and server
-user() { "$SIPFLOW" user "$@" --set "registrar.users_password=$REDIS_PASS"; }
+# the redis-servers here have requirepass $REDIS_PASS (lib.sh): in the URI for
+# sipflow user (--uri takes no --set), registrar.users_password for the servers
+user() { "$SIPFLOW" user "$@"; }
 free_port() {
   local p
   while :; do
@@ -37,7 +38,7 @@ users_seen() { cmd "$1" status; wait_ev "$1" "\"event\":\"stats\".*\"users\":$2[
 logged() { cmd "$1" status; grep -q -- "$2" "$T/$1.err"; }
 
 redis_start r || { fail "redis-server did not start" "$(tail -5 "$T/r.events")"; exit 1; }
-U=redis://127.0.0.1:$RPORT_r/2
+U=redis://:$REDIS_PASS@127.0.0.1:$RPORT_r/2
 rcli() { rcli_to "$RPORT_r" -n 2 "$@"; }
 
 # ---- sipflow user ----
@@ -54,7 +55,7 @@ expect_rc "user list --uri redis://..." 0 user list --uri "$U"
 has "... alice, no secret" "$T/out" '{"user":"alice","realm":"sipflow.test","md5":true,"sha256":true,"password":false}'
 
 # ---- two proxies on one hash ----
-common=(--set sip.t1_ms=100 --set "registrar.users=$U" --set "registrar.users_password=$REDIS_PASS"
+common=(--set sip.t1_ms=100 --set "registrar.users=redis://127.0.0.1:$RPORT_r/2" --set "registrar.users_password=$REDIS_PASS"
   --set "location.timeout_ms=$TIMEOUT_MS")
 start px proxy.xml "${common[@]}" --set auth.algorithms=MD5 || exit 1
 start px2 proxy.xml "${common[@]}" --set auth.algorithms=SHA-256 || exit 1
@@ -130,7 +131,7 @@ grep -q "registrar.users: redis://127.0.0.1:$P2/0: cannot connect.*no users unti
   pass "started with Redis unreachable: it runs, with a warning" || fail "no start warning" "$(cat "$T/px3.err")"
 refused early erin pw5 "127.0.0.1:$PORT_px3" && pass "... no users yet: 403" || fail "erin early"
 redis_start r2 "$P2" || { fail "second redis-server did not start"; exit 1; }
-expect_rc "a redis-server there; user add erin" 0 user add erin --uri "redis://127.0.0.1:$P2/0" --password pw5
+expect_rc "a redis-server there; user add erin" 0 user add erin --uri "redis://:$REDIS_PASS@127.0.0.1:$P2/0" --password pw5
 retry 10 reg erin erin pw5 "127.0.0.1:$PORT_px3" && pass "... erin registers: it read the hash once Redis was there" ||
   fail "erin" "$(tail -3 "$T/px3.err")"
 stop px3 || fail "px3 did not exit cleanly" "$(tail -3 "$T/px3.err")"
