@@ -8,6 +8,7 @@
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-build.h"
 #include "sf-location-store.h"
+#include <arpa/inet.h>
 #include <gio/gio.h>
 #include <string.h>
 
@@ -404,11 +405,15 @@ sf_registrar_uri_is_self (SfCtx *ctx, const SfSipUri *uri)
 }
 
 /* @host (IPv6 without brackets) as an address: an IPv4-mapped IPv6 one as
- * the IPv4 one it reaches; NULL for a name. */
+ * the IPv4 one it reaches, and the short and numeric forms getaddrinfo takes
+ * (127.1, 2130706433, 0x7f.0.0.1) as the address they are; NULL for a name. */
 static GInetAddress *
 host_address (const char *host)
 {
   GInetAddress *a = g_inet_address_new_from_string (host);
+  struct in_addr numeric;
+  if (a == NULL && inet_aton (host, &numeric) != 0)
+    a = g_inet_address_new_from_bytes ((const guint8 *) &numeric.s_addr, G_SOCKET_FAMILY_IPV4);
   if (a != NULL && g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6) {
     const guint8 *b = g_inet_address_to_bytes (a);
     static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -443,7 +448,8 @@ sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri)
   if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
     memmove (host, host + 1, n - 2);
     host[n - 2] = '\0';
-  }
+  } else if (n >= 2 && host[n - 1] == '.')
+    host[n - 1] = '\0'; /* a fully qualified name, as localhost. */
   g_autoptr (GInetAddress) a = host_address (host);
   for (guint i = 0; i < r->n_stores; i++) {
     if (r->stores[i].port != port)
