@@ -157,7 +157,8 @@ sipflow_bindings() {
     memory) loc=(--set location.backend=memory) ;;
     sqlite) loc=(--set location.backend=sqlite --set "location.uri=$T/sf.sqlite"); files=("$T/sf.sqlite" "$T/sf.sqlite-wal") ;;
     redis) redis-cli -p "$REDIS_PORT" flushall >/dev/null
-      loc=(--set location.backend=redis --set "location.uri=redis://127.0.0.1:$REDIS_PORT/0") ;;
+      loc=(--set location.backend=redis --set "location.uri=redis://127.0.0.1:$REDIS_PORT/0"
+      --set "location.password=$REDIS_PASS") ;;
   esac
   sipflow_start redirect.xml --listen "$TRANSPORT:127.0.0.1:0" --control "$T/ctl" --set sip.rate_limit=0 \
     --set "registrar.max_aors=$N" --set registrar.max_expires=3600 "${loc[@]}" --log-level error
@@ -205,7 +206,7 @@ kamailio_bindings() {
       store=(-A STORE_SQLITE -A "DBURL=\"sqlite:///$T/k.sqlite\"")
       files=("$T/k.sqlite" "$T/k.sqlite-wal") ;;
     redis) redis-cli -p "$REDIS_PORT" flushall >/dev/null
-      store=(-A STORE_REDIS -A "DBURL=\"redis://127.0.0.1:$REDIS_PORT/1\"" -A "DBMODE=$KREDIS_DBMODE") ;;
+      store=(-A STORE_REDIS -A "DBURL=\"redis://bench:$REDIS_PASS@127.0.0.1:$REDIS_PORT/1\"" -A "DBMODE=$KREDIS_DBMODE") ;;
   esac
   # shared memory: about 2 KB per contact and its index, and room
   local tcp=()

@@ -103,7 +103,8 @@ sipflow_run() {
   case $backend in
     memory) loc=(--set location.backend=memory) ;;
     sqlite) loc=(--set location.backend=sqlite --set "location.uri=$T/sf-$round.sqlite") ;;
-    redis) loc=(--set location.backend=redis --set "location.uri=redis://127.0.0.1:$REDIS_PORT/0"); redis_empty ;;
+    redis) loc=(--set location.backend=redis --set "location.uri=redis://127.0.0.1:$REDIS_PORT/0"
+      --set "location.password=$REDIS_PASS"); redis_empty ;;
   esac
   # sip.rate_limit off: sipp's one address sends far more than a phone would (an
   # older build without the key: EXTRA= bench/bench-redirect.sh ...)
@@ -131,7 +132,7 @@ kamailio_run() {
       store=(-A STORE_SQLITE -A "DBURL=\"sqlite:///$T/k-$round.sqlite\"") ;;
     redis)
       redis_empty
-      store=(-A STORE_REDIS -A "DBURL=\"redis://127.0.0.1:$REDIS_PORT/1\"" -A "DBMODE=$KREDIS_DBMODE") ;;
+      store=(-A STORE_REDIS -A "DBURL=\"redis://bench:$REDIS_PASS@127.0.0.1:$REDIS_PORT/1\"" -A "DBMODE=$KREDIS_DBMODE") ;;
   esac
   if ! kamailio_start kamailio-registrar.cfg $((RATE * 70 / 1000 + 64)) "${store[@]}"; then
     echo "kamailio $backend: did not start: not measured"

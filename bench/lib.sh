@@ -72,15 +72,19 @@ pss() {
 
 # redis_start DIR: a redis-server of its own on a free loopback port, its
 # files in DIR, saving nothing to disk (as a cache node would; both servers
-# measured against it alike); sets REDIS_PORT and REDIS_PID; returns 1 when
-# redis-server is missing or does not start within 5 s
+# measured against it alike), requirepass $REDIS_PASS (a redis store without
+# a password does not start; redis-cli takes it from REDISCLI_AUTH); sets
+# REDIS_PORT and REDIS_PID; returns 1 when redis-server is missing or does not
+# start within 5 s
+REDIS_PASS=bench$$pass
+export REDISCLI_AUTH=$REDIS_PASS
 redis_start() {
   local dir=$1
   command -v redis-server >/dev/null || return 1
   mkdir -p "$dir"
   REDIS_PORT=$(free_port)
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$dir" --save '' --appendonly no \
-    --daemonize no --logfile "$dir/redis.log" >/dev/null 2>&1 &
+    --requirepass "$REDIS_PASS" --daemonize no --logfile "$dir/redis.log" >/dev/null 2>&1 &
   REDIS_PID=$!
   for _ in $(seq 100); do
     [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0

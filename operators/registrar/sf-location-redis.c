@@ -32,22 +32,27 @@
 #include <string.h>
 
 #define KEY_PREFIX "sipflow:loc:"
-/* Commands waiting at once: past it a request fails at once (a flood while
- * Redis is slow costs no more memory than this). */
+/* Commands waiting at once, and the bytes of their arguments: past either a
+ * request fails at once (a flood while Redis is slow costs no more memory
+ * than this: an update may carry ~64 KiB, 10,000 of them would be 640 MiB). */
 #define MAX_FLIGHT 10000
+#define MAX_FLIGHT_BYTES (16 * 1024 * 1024)
 
 /* KEYS[1]: the address-of-record's hash.  ARGV[1] 'lookup' or 'update',
  * ARGV[2] now (wall seconds, the node's), ARGV[3] most bindings, ARGV[4] most
- * bytes; an update: ARGV[5] Call-ID, [6] CSeq, [7] '1' for Contact: *,
- * [8..13] source transport local flow path node ('-' none, '+' then the
- * value), then five a contact: URI, q, expires (seconds, 0 removes),
- * +sip.instance ('-' or '+'), reg-id.  Returns {status, dropped, detail,
- * then 13 fields a binding}: status ok, order (CSeq) or full (the limits);
- * dropped the stored values that could not be read (removed by the next
- * update). */
+ * bytes, ARGV[5] most keys (registrar.max_aors, 0 none); an update: ARGV[6]
+ * Call-ID, [7] CSeq, [8] '1' for Contact: *, [9..14] source transport local
+ * flow path node ('-' none, '+' then the value), then five a contact: URI, q,
+ * expires (seconds, 0 removes), +sip.instance ('-' or '+'), reg-id.  Returns
+ * {status, dropped, detail, then 13 fields a binding}: status ok, order
+ * (CSeq), full (the limits of one address-of-record) or store_full (a new
+ * key while the database holds most keys already: DBSIZE, so the database
+ * is the location store's alone; what else it holds counts against the
+ * bound); dropped the stored values that could not be read (removed by the
+ * next update). */
 static const char script[] =
   "local key, now = KEYS[1], tonumber(ARGV[2])\n"
-  "local maxb, maxbytes = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+  "local maxb, maxbytes, maxkeys = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
   "local names = {'source', 'transport', 'local', 'flow', 'path', 'node'}\n"
   "local function opt(v) if string.sub(v, 1, 1) == '+' then return string.sub(v, 2) end return nil end\n"
   "local function str(v) if type(v) == 'string' then return v end return false end\n"
@@ -77,11 +82,11 @@ static const char script[] =
   "  return out\n"
   "end\n"
   "if ARGV[1] ~= 'update' then return reply('ok') end\n"
-  "local call_id, cseq, all = ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'\n"
+  "local call_id, cseq, all = ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1'\n"
   "local origin = {}\n"
-  "for k = 1, 6 do origin[names[k]] = opt(ARGV[7 + k]) end\n"
+  "for k = 1, 6 do origin[names[k]] = opt(ARGV[8 + k]) end\n"
   "local changes = {}\n"
-  "for i = 14, #ARGV - 4, 5 do\n"
+  "for i = 15, #ARGV - 4, 5 do\n"
   "  changes[#changes + 1] = {contact = ARGV[i], q = tonumber(ARGV[i + 1]), expires = tonumber(ARGV[i + 2]),\n"
   "                           instance = opt(ARGV[i + 3]), reg_id = tonumber(ARGV[i + 4])}\n"
   "end\n"
@@ -89,7 +94,7 @@ static const char script[] =
   "  local b, touched = live[c], all\n"
   "  for _, ch in ipairs(changes) do if ch.contact == c then touched = true end end\n"
   "  if touched and b.call_id == call_id and cseq <= b.cseq then\n"
-  "    return reply('order', 'CSeq ' .. ARGV[6] .. ' is not above ' .. tostring(b.cseq) .. ' for Call-ID ' .. call_id)\n"
+  "    return reply('order', 'CSeq ' .. ARGV[7] .. ' is not above ' .. tostring(b.cseq) .. ' for Call-ID ' .. call_id)\n"
   "  end\n"
   "end\n"
   "local after, aorder = {}, {}\n"
@@ -118,6 +123,9 @@ static const char script[] =
   "if #kept > maxb or bytes > maxbytes then\n"
   "  return reply('full', key .. ' would have ' .. #kept .. ' bindings of ' .. bytes .. ' bytes')\n"
   "end\n"
+  "if #raw == 0 and #kept > 0 and maxkeys > 0 and redis.call('DBSIZE') >= maxkeys then\n"
+  "  return reply('store_full', 'the location store holds ' .. maxkeys .. ' keys already')\n"
+  "end\n"
   "redis.call('DEL', key)\n"
   "if #kept > 0 then\n"
   "  local args = {}\n"
@@ -141,7 +149,8 @@ typedef struct {
   gboolean evaled;    /* sent again as EVAL after NOSCRIPT */
   gpointer data;
   gint64 deadline;    /* monotonic microseconds */
-  GPtrArray *args;    /* char*: KEYS[1] then ARGV */
+  GPtrArray *args;    /* char*: KEYS[1] then ARGV; freed once it failed */
+  gsize bytes;        /* of args, counted in the store's flight_bytes while in flight */
   GError *error;      /* set when it failed, delivered from the failing queue */
 } Cmd;
 
@@ -150,6 +159,7 @@ struct _Store {
   SfRedisConn *conn;
   char *sha;               /* the script's, from SCRIPT LOAD */
   GQueue flight;           /* Cmd*, not answered yet, oldest first */
+  gsize flight_bytes;      /* their arguments' bytes (MAX_FLIGHT_BYTES) */
   GQueue failing;          /* Cmd*, failed, to deliver from tick */
   GSource *tick;           /* deadlines and failed deliveries */
   guint64 dropped;         /* stored bindings that could not be read, since start */
@@ -305,12 +315,14 @@ read_reply (Store *s, const redisReply *r, GError **error)
   if (status->str == NULL || strcmp (status->str, "ok") != 0) {
     gboolean order = status->str != NULL && strcmp (status->str, "order") == 0;
     gboolean full = status->str != NULL && strcmp (status->str, "full") == 0;
+    gboolean store_full = status->str != NULL && strcmp (status->str, "store_full") == 0;
     g_autofree char *msg = sf_redis_quote (detail->str, detail->len);
     g_set_error (error, SF_LOCATION_ERROR,
-                 order  ? SF_LOCATION_ERROR_OUT_OF_ORDER
-                 : full ? SF_LOCATION_ERROR_FULL
-                        : SF_LOCATION_ERROR_STORE_FAILED,
-                 "%s", order || full ? msg : "an unexpected status from the script");
+                 order        ? SF_LOCATION_ERROR_OUT_OF_ORDER
+                 : full       ? SF_LOCATION_ERROR_FULL
+                 : store_full ? SF_LOCATION_ERROR_STORE_FULL
+                              : SF_LOCATION_ERROR_STORE_FAILED,
+                 "%s", order || full || store_full ? msg : "an unexpected status from the script");
     return NULL;
   }
   GPtrArray *list = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
@@ -357,11 +369,19 @@ arm (Store *s)
   g_source_set_ready_time (s->tick, t);
 }
 
+static void
+flight_remove (Store *s, Cmd *c)
+{
+  if (g_queue_remove (&s->flight, c))
+    s->flight_bytes -= c->bytes;
+}
+
 /* @c fails with @why; its outcome goes out from the tick, never from inside the call that asked. */
 static void
 fail_cmd (Store *s, Cmd *c, const char *why)
 {
-  g_queue_remove (&s->flight, c);
+  flight_remove (s, c);
+  g_clear_pointer (&c->args, g_ptr_array_unref); /* hiredis has its own copy if it was sent */
   c->error = g_error_new (SF_LOCATION_ERROR, c->update ? SF_LOCATION_ERROR_STORE_FAILED : SF_LOCATION_ERROR_UNAVAILABLE,
                           "%s: %s", sf_redis_conn_shown (s->conn), why);
   g_queue_push_tail (&s->failing, c);
@@ -424,7 +444,7 @@ on_reply (redisAsyncContext *ac, void *reply, void *privdata)
       GPtrArray *bindings = read_reply (s, r, &error);
       if (error != NULL && error->code == SF_LOCATION_ERROR_STORE_FAILED && !c->update)
         error->code = SF_LOCATION_ERROR_UNAVAILABLE;
-      g_queue_remove (&s->flight, c);
+      flight_remove (s, c);
       c->answered = TRUE;
       s->base.answered (error, bindings, c->data);
       cmd_unref (c); /* the queue's */
@@ -469,9 +489,14 @@ submit (Store *s, gboolean update, const char *aor, GPtrArray *argv, gpointer da
   c->deadline = g_get_monotonic_time () + (gint64) sf_redis_conn_timeout_ms (s->conn) * 1000;
   c->args = argv;
   g_ptr_array_insert (c->args, 0, g_strconcat (KEY_PREFIX, aor, NULL));
+  for (guint i = 0; i < c->args->len; i++)
+    c->bytes += strlen (c->args->pdata[i]) + 16; /* and what the protocol adds */
   g_queue_push_tail (&s->flight, c);
+  s->flight_bytes += c->bytes;
   if (s->flight.length > MAX_FLIGHT)
     fail_cmd (s, c, "too many commands waiting");
+  else if (s->flight_bytes > MAX_FLIGHT_BYTES)
+    fail_cmd (s, c, "too many bytes of commands waiting");
   else if (sf_redis_conn_is_ready (s->conn))
     send_cmd (s, c);
   else if (!sf_redis_conn_is_connecting (s->conn))
@@ -480,13 +505,14 @@ submit (Store *s, gboolean update, const char *aor, GPtrArray *argv, gpointer da
 }
 
 static GPtrArray *
-argv_new (const char *mode, gint64 now)
+argv_new (const char *mode, gint64 now, guint max_aors)
 {
   GPtrArray *a = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (a, g_strdup (mode));
   g_ptr_array_add (a, g_strdup_printf ("%" G_GINT64_FORMAT, now));
   g_ptr_array_add (a, g_strdup_printf ("%d", SF_LOCATION_MAX_BINDINGS));
   g_ptr_array_add (a, g_strdup_printf ("%d", SF_LOCATION_MAX_AOR_BYTES));
+  g_ptr_array_add (a, g_strdup_printf ("%u", max_aors));
   return a;
 }
 
@@ -499,13 +525,13 @@ opt (const char *v)
 static void
 redis_lookup (SfLocStore *base, const char *aor, gint64 now, gpointer data)
 {
-  submit ((Store *) base, FALSE, aor, argv_new ("lookup", now), data);
+  submit ((Store *) base, FALSE, aor, argv_new ("lookup", now, 0), data);
 }
 
 static void
 redis_update (SfLocStore *base, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data)
 {
-  GPtrArray *a = argv_new ("update", now);
+  GPtrArray *a = argv_new ("update", now, u->max_aors);
   g_ptr_array_add (a, g_strdup (u->call_id));
   g_ptr_array_add (a, g_strdup_printf ("%u", u->cseq));
   g_ptr_array_add (a, g_strdup (u->remove_all ? "1" : "0"));
@@ -571,6 +597,7 @@ redis_close (SfLocStore *base)
   /* results not delivered are dropped (sf_location_free frees their callers' data) */
   for (Cmd *c; (c = g_queue_pop_head (&s->flight)) != NULL; cmd_unref (c))
     c->answered = TRUE;
+  s->flight_bytes = 0;
   for (Cmd *c; (c = g_queue_pop_head (&s->failing)) != NULL; cmd_unref (c))
     c->answered = TRUE;
   sf_redis_conn_free (s->conn); /* its callbacks: no reply, each command already answered */

@@ -28,6 +28,7 @@ typedef struct {
   gboolean remove_all;
   const SfLocChange *changes;
   guint n_changes;
+  guint max_aors;              /* sf_location_set_max_aors (0: none): a new address-of-record past it is refused */
 } SfLocUpdate;
 
 /* The outcome of a store's own lookup or update, in the main context, never

@@ -377,7 +377,7 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
   if (shared (loc)) {
     /* the store checks and applies it atomically: other nodes write the same address-of-record */
     Pending *d = ask (loc, done, data, data_free);
-    SfLocUpdate u = { call_id, cseq, origin, remove_all, changes, n_changes };
+    SfLocUpdate u = { call_id, cseq, origin, remove_all, changes, n_changes, loc->max_aors };
     loc->store->klass->update (loc->store, aor, &u, d->result->now, d);
     return;
   }

@@ -109,8 +109,9 @@ SfLocation *sf_location_new_redis (SfClock *clock, const char *uri, const char *
                                    GError **error);
 /* At most @max addresses-of-record with bindings (0: no limit): a REGISTER that
  * would add one more, once the expired ones are purged, gets
- * SF_LOCATION_ERROR_STORE_FULL.  Not with redis: the node holds none (Redis's
- * maxmemory bounds the shared store, docs/servers.md). */
+ * SF_LOCATION_ERROR_STORE_FULL.  With redis, the keys of its database
+ * (DBSIZE, whatever else the database holds: it is the store's alone) are
+ * counted instead, in the script that adds the new key. */
 void sf_location_set_max_aors (SfLocation *loc, guint max);
 /* Writes already handed to the persistence layer are committed first (the
  * writer thread finishes its queue); results not delivered yet are dropped

@@ -61,11 +61,31 @@ path_values (SfSipMsg *msg)
   return p != NULL ? g_string_free (p, FALSE) : NULL;
 }
 
+/* Does a Path value of @msg name the Redis server of a store
+ * (sf_registrar_uri_is_store)?  Requests for the binding would be sent there. */
+static gboolean
+path_is_store (SfCtx *ctx, SfSipMsg *msg)
+{
+  for (guint i = 0; i < sf_sip_msg_n_headers (msg); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (msg, i);
+    if (!sf_sip_str_caseeq (h->name, "Path"))
+      continue;
+    g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+    if (!sf_sip_hdr_parse (SF_SIP_HDR_ROUTE, h->name, h->value, h->value.p, vals, NULL))
+      continue;
+    for (guint k = 0; k < vals->len; k++)
+      if (sf_registrar_uri_is_store (ctx, ((const SfSipValue *) vals->pdata[k])->uri))
+        return TRUE;
+  }
+  return FALSE;
+}
+
 /* A REGISTER (10.3 steps 1-7): for a domain we serve (else 404), an
  * address-of-record with a user (else 404; with registrar.users, one of them);
  * Contact: * only alone and with Expires: 0 (else 400); no contact that is
  * this server itself (a domain of ours, or our address and port: 403, RFC
- * 5393 3, a fork loop); each contact's expiry
+ * 5393 3, a fork loop), nor one or a Path hop naming a store's Redis (403:
+ * Redis would read a request relayed there as commands); each contact's expiry
  * from its expires parameter, else Expires, else registrar.max_expires, cut to
  * max_expires; one below min_expires gets 423 with Min-Expires.  Outcome
  * answered when it answered itself; otherwise the update goes to the location
@@ -121,6 +141,15 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         sf_stack_count (st, SF_STACK_STAT_REFUSED);
       return sf_registrar_answer (ctx, e, 403, "Contact Is This Server", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
     }
+    if (sf_registrar_uri_is_store (ctx, c->uri)) {
+      /* the location store's (or the users') Redis: a request relayed there
+       * is read line by line as commands (docs/security.md) */
+      SfStack *st = sf_stack_from_ctx (ctx);
+      if (st != NULL)
+        sf_stack_count (st, SF_STACK_STAT_REFUSED);
+      return sf_registrar_answer (ctx, e, 403, "Contact Is Our Redis Store", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0)
+                                                                                                         : SF_OP_ERROR;
+    }
     const SfSipParam *ep = sf_sip_value_param (c, "expires");
     g_autofree char *eps = ep != NULL ? sf_sip_str_dup (ep->value) : NULL;
     gint64 exp = eps != NULL ? g_ascii_strtoll (eps, NULL, 10) : default_exp;
@@ -150,6 +179,13 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (rp != NULL && sf_sip_str_to_u64 (rp->value, G_MAXUINT32, &reg_id))
       ch.reg_id = (guint32) reg_id;
     g_array_append_val (changes, ch);
+  }
+  if (changes->len > 0 && path_is_store (ctx, e->msg)) {
+    SfStack *st = sf_stack_from_ctx (ctx);
+    if (st != NULL)
+      sf_stack_count (st, SF_STACK_STAT_REFUSED);
+    return sf_registrar_answer (ctx, e, 403, "Path Is Our Redis Store", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0)
+                                                                                                   : SF_OP_ERROR;
   }
   if (star && (changes->len > 0 || contacts->len != 1 || expv == NULL || expv->number != 0))
     return sf_registrar_answer (ctx, e, 400, "Contact * needs Expires: 0 and no other Contact", NULL) == SF_OP_TRANSITION

@@ -7,6 +7,9 @@
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-build.h"
+#include "sf-location-store.h"
+#include <arpa/inet.h>
+#include <gio/gio.h>
 #include <string.h>
 
 static const SfConfigKey registrar_keys[] = {
@@ -19,6 +22,9 @@ static const SfConfigKey registrar_keys[] = {
     "(unset: no authentication)" },
   { "users_password", SF_CFG_STRING, NULL, 0, 0, NULL,
     "registrar.users = redis://: the AUTH password (wins over the URI's; keep it out of argv)" },
+  { "users_without_password", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "registrar.users = redis://: start without a password (else an error): whoever reaches that Redis, a SIP "
+    "request a phone made this node send included, may rewrite it (docs/security.md)" },
   { "max_users", SF_CFG_INT, "100000", 1, 10000000, NULL,
     "most users read from registrar.users (a users file with more is an error; an SQLite table's first ones by name "
     "are read, with a warning)" },
@@ -45,6 +51,9 @@ static const SfConfigKey location_keys[] = {
   { "busy_timeout_ms", SF_CFG_INT, "2000", 0, 60000, NULL,
     "sqlite: longest wait for a lock another process holds; past it the REGISTER gets 500 with Retry-After" },
   { "password", SF_CFG_STRING, NULL, 0, 0, NULL, "redis: the AUTH password (wins over the URI's; keep it out of argv)" },
+  { "redis_without_password", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "redis: start without a password (else an error): whoever reaches that Redis, a SIP request a phone made this "
+    "node send included, may rewrite every binding (docs/security.md)" },
   { "timeout_ms", SF_CFG_INT, "1000", 10, 60000, NULL,
     "redis: longest wait for a connection or an answer; past it the REGISTER gets 500 and a lookup 503, both with "
     "Retry-After" },
@@ -137,6 +146,8 @@ registrar_free (SfRegistrar *r)
   g_clear_pointer (&r->log_sources, g_hash_table_unref);
   g_free (r->realm);
   g_strfreev (r->domains);
+  for (guint i = 0; i < r->n_stores; i++)
+    g_free (r->stores[i].host);
   memset (r->flow_key, 0, sizeof r->flow_key);
   g_free (r);
 }
@@ -161,6 +172,37 @@ sf_registrar_location_path (SfConfig *cfg)
     return g_strdup (uri);
   g_autofree char *dir = sf_state_dir (cfg);
   return g_build_filename (dir, "location.sqlite", NULL);
+}
+
+/* A Redis store's @uri (@password wins over its own): refused without a
+ * password unless @optout (a config key) is true, since a Redis without one
+ * runs whatever reaches it (a SIP request relayed to it included: Redis takes
+ * each line as a command); else its address kept in @r, for a Contact or a
+ * Path naming it to be refused. */
+static gboolean
+store_check (SfRegistrar *r, SfConfig *cfg, const char *uri, const char *password, const char *section,
+             const char *uri_key, const char *password_key, const char *optout, GError **error)
+{
+  SfLocRedisUri u;
+  if (!sf_loc_redis_parse_uri (uri, &u, NULL))
+    return TRUE; /* its opener says why, naming its key */
+  gboolean none = (password == NULL || *password == '\0') && u.password == NULL;
+  if (none && !sf_config_get_bool (cfg, section, optout)) {
+    const char *src = sf_config_get_source (cfg, section, uri_key);
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "%s%s%s.%s: a Redis without a password: set %s.%s (requirepass) or, if nothing but this node "
+                 "can reach it, %s.%s = true (docs/security.md)",
+                 src != NULL ? src : "", src != NULL ? ": " : "", section, uri_key, section, password_key, section, optout);
+    sf_loc_redis_uri_clear (&u);
+    return FALSE;
+  }
+  if (r->n_stores < G_N_ELEMENTS (r->stores)) {
+    r->stores[r->n_stores].host = g_steal_pointer (&u.host);
+    r->stores[r->n_stores].port = u.port;
+    r->n_stores++;
+  }
+  sf_loc_redis_uri_clear (&u);
+  return TRUE;
 }
 
 /* The location service location.backend names (docs/servers.md). */
@@ -255,6 +297,21 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   }
   gboolean sqlite = FALSE;
   g_autofree char *path = sf_users_config_path (cfg, &sqlite);
+  if (path != NULL && sf_users_is_redis (path) &&
+      !store_check (r, cfg, path, sf_config_get_string (cfg, "registrar", "users_password"), "registrar", "users",
+                    "users_password", "users_without_password", error)) {
+    registrar_free (r);
+    return FALSE;
+  }
+  if (g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0) {
+    const char *uri = sf_config_get_string (cfg, "location", "uri");
+    if (!store_check (r, cfg, uri != NULL && *uri != '\0' ? uri : "redis://127.0.0.1:6379/0",
+                      sf_config_get_string (cfg, "location", "password"), "location", "uri", "password",
+                      "redis_without_password", error)) {
+      registrar_free (r);
+      return FALSE;
+    }
+  }
   if (path != NULL) {
     guint max_users = (guint) sf_config_get_int (cfg, "registrar", "max_users");
     SfUsersSource *src =
@@ -345,6 +402,71 @@ sf_registrar_uri_is_self (SfCtx *ctx, const SfSipUri *uri)
   SfStack *s = sf_stack_from_ctx (ctx);
   guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
   return s != NULL && sf_stack_is_local (s, host, port); /* 127.0.0.1 with another port is another element */
+}
+
+/* @host (IPv6 without brackets) as an address: an IPv4-mapped IPv6 one as
+ * the IPv4 one it reaches, and the short and numeric forms getaddrinfo takes
+ * (127.1, 2130706433, 0x7f.0.0.1) as the address they are; NULL for a name. */
+static GInetAddress *
+host_address (const char *host)
+{
+  GInetAddress *a = g_inet_address_new_from_string (host);
+  struct in_addr numeric;
+  if (a == NULL && inet_aton (host, &numeric) != 0)
+    a = g_inet_address_new_from_bytes ((const guint8 *) &numeric.s_addr, G_SOCKET_FAMILY_IPV4);
+  if (a != NULL && g_inet_address_get_family (a) == G_SOCKET_FAMILY_IPV6) {
+    const guint8 *b = g_inet_address_to_bytes (a);
+    static const guint8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (memcmp (b, mapped, sizeof mapped) == 0) {
+      GInetAddress *v4 = g_inet_address_new_from_bytes (b + 12, G_SOCKET_FAMILY_IPV4);
+      g_object_unref (a);
+      a = v4;
+    }
+  }
+  return a;
+}
+
+/* Does @host lead to this machine whatever interface: localhost, a loopback
+ * address or the unspecified one (a connection to 0.0.0.0 reaches the host)? */
+static gboolean
+host_is_loopback (const char *host, GInetAddress *a)
+{
+  return g_ascii_strcasecmp (host, "localhost") == 0 ||
+         (a != NULL && (g_inet_address_get_is_loopback (a) || g_inet_address_get_is_any (a)));
+}
+
+gboolean
+sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->n_stores == 0 || uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
+    return FALSE;
+  guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
+  g_autofree char *raw = sf_sip_str_dup (uri->host);
+  g_autofree char *host = g_strdup (raw);
+  gsize n = strlen (host);
+  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+    memmove (host, host + 1, n - 2);
+    host[n - 2] = '\0';
+  } else if (n >= 2 && host[n - 1] == '.')
+    host[n - 1] = '\0'; /* a fully qualified name, as localhost. */
+  g_autoptr (GInetAddress) a = host_address (host);
+  for (guint i = 0; i < r->n_stores; i++) {
+    if (r->stores[i].port != port)
+      continue;
+    if (g_ascii_strcasecmp (host, r->stores[i].host) == 0)
+      return TRUE;
+    g_autoptr (GInetAddress) b = host_address (r->stores[i].host);
+    if (a != NULL && b != NULL && g_inet_address_equal (a, b))
+      return TRUE;
+    /* a Redis on loopback: any loopback name, or an address of this node's
+     * (Redis bound to all of them) */
+    SfStack *st = sf_stack_from_ctx (ctx);
+    if (host_is_loopback (r->stores[i].host, b) &&
+        (host_is_loopback (host, a) || (st != NULL && a != NULL && sf_stack_is_local (st, raw, 0))))
+      return TRUE;
+  }
+  return FALSE;
 }
 
 char *

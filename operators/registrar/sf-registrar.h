@@ -36,6 +36,11 @@ typedef struct {
   guint log_untracked;      /* and failures from sources past SF_AUTH_LOG_SOURCES in it */
   gboolean cluster;         /* registrar.cluster: a binding reachable only through this node gets a Path hop to it */
   guint8 flow_key[32];      /* signs that hop's flow token (purpose "sipflow flow"; sip/sf-sip-flow-token.h) */
+  struct {
+    char *host;             /* owned; IPv6 without brackets */
+    guint port;
+  } stores[2];              /* the Redis servers of location.uri and registrar.users, when they are redis */
+  guint n_stores;
 } SfRegistrar;
 
 /* Declares [registrar], [location] and [auth]. */
@@ -78,6 +83,13 @@ gboolean sf_registrar_is_ours (SfCtx *ctx, const char *host);
  * route), or an address and port this server listens on (sip.advertise
  * included)?  A binding to it would send a request back here (RFC 5393 3, 4). */
 gboolean sf_registrar_uri_is_self (SfCtx *ctx, const SfSipUri *uri);
+/* Does @uri (a Contact or a Path hop) name the Redis server of location.uri
+ * or registrar.users: its host (the same address; any loopback name, or an
+ * address of this node's, when the Redis is on loopback) and port?  A request
+ * relayed there would be read by Redis as commands.  A second layer only: a
+ * name resolving to it, another address of the host, a forward through
+ * another element are not seen (docs/security.md: the password is the fix). */
+gboolean sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri);
 /* A qvalue (20.10: 0, 1, 0.xxx, 1.000) in thousandths; FALSE when malformed. */
 gboolean sf_registrar_parse_q (const char *text, guint *out);
 /* "0.5" -> "0.500": a qvalue as written in a Contact (transfer full). */

@@ -25,13 +25,7 @@
 #  - registrar.cluster: a value neither auto nor a boolean stops the program.
 . "$(dirname "$0")/lib.sh"
 SIPCAT="$(dirname "$0")/sipcat.py"
-command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
-  echo "not ok - redis-server is not installed (Debian package redis-server; scripts/setup-deps installs it)"
-  exit 1
-}
-
-# tcp_bound PORT: something listens on 127.0.0.1:PORT/tcp.
-tcp_bound() { grep -q -i "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/tcp; }
+need_redis
 # dead_port: a UDP port nothing on 127.0.0.1 listens on
 dead_port() {
   local p
@@ -43,21 +37,10 @@ dead_port() {
 }
 tcp_port() { grep '"event":"listening".*"transport":"tcp"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
 
-# ---- the redis-server: a free loopback port, no persistence, stopped by PID ----
-RPORT=
-for try in 1 2 3 4 5; do
-  RPORT=$((20000 + (RANDOM % 20000)))
-  tcp_bound "$RPORT" && continue
-  : >"$T/redis.events"
-  redis-server --port "$RPORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$T/redis.events" 2>&1 &
-  RPID=$!
-  PIDS+=("$RPID")
-  wait_ev redis 'Ready to accept connections' 10 && break
-  kill "$RPID" 2>/dev/null
-  RPORT=
-done
-[ -n "$RPORT" ] || { fail "redis-server did not start" "$(tail -3 "$T/redis.events")"; exit 1; }
-rcli() { timeout 5 redis-cli -p "$RPORT" "$@"; }
+# ---- the redis-server: a free loopback port, no persistence, requirepass, stopped by PID ----
+redis_start redis || { fail "redis-server did not start" "$(tail -3 "$T/redis.events")"; exit 1; }
+RPORT=$RPORT_redis
+rcli() { rcli_to "$RPORT" "$@"; }
 
 # ---- the SIP programs: phones and callers ----
 cat >"$T/cl.py" <<'PY'
@@ -389,6 +372,7 @@ CL="python3 $T/cl.py"
 # ---- the two nodes ----
 printf 'tp:pw-t\nnp:pw-n\nup:pw-u\ncp:pw-c\ntc:pw-tc\n' >"$T/users"
 common=(proxy.xml --set "registrar.users=$T/users" --set location.backend=redis --set "location.uri=redis://127.0.0.1:$RPORT/0"
+  --set "location.password=$REDIS_PASS"
   --set location.timeout_ms=500 --set sip.t1_ms=100 --set "core.secret_file=$T/secret" --log-level error)
 # A writes each message it gets and sends in its events (core.messages=full)
 LISTEN=udp:127.0.0.1:0 start a "${common[@]}" --listen tcp:127.0.0.1:0 --set sip.advertise=127.0.0.1 --set core.messages=full \
@@ -582,5 +566,5 @@ rc=$?
   pass "registrar.cluster=maybe stops the program (exit $rc), naming the key" || fail "registrar.cluster=maybe: exit $rc" "$(cat "$T/bad.err")"
 
 stop b && pass "B exits cleanly" || fail "B did not exit cleanly" "$(tail -5 "$T/b.err")"
-{ kill "$RPID"; wait "$RPID"; } 2>/dev/null
+{ kill "$PID_redis"; wait "$PID_redis"; } 2>/dev/null
 summary cluster.sh

@@ -190,3 +190,69 @@ sipp_server_wait() {
   SIPP_RC=$?
   sipp_stats "$1"
 }
+
+# retry SECS CMD...: CMD again every 0.2 s until it succeeds, SECS at most
+# (for a state no event says: a change a server reads at its next poll).
+retry() {
+  local secs=$1 i
+  shift
+  for i in $(seq $((secs * 5))); do
+    "$@" && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# reg NAME USER PASSWORD TARGET: one sipp REGISTER (tests/integration/sipp/
+# uac-register.xml) through an MD5 challenge; 0 on 200.
+reg() {
+  sipp_run "$1" "$4" -sf "$(dirname "${BASH_SOURCE[0]}")/sipp/uac-register.xml" -s "$2" -au "$2" -ap "$3" -m 1 -timeout 10
+  [ "$SIPP_RC" = 0 ]
+}
+
+# ---- redis-server (the Debian package redis-server): a missing one fails loudly ----
+need_redis() {
+  command -v redis-server >/dev/null && command -v redis-cli >/dev/null && return 0
+  echo "not ok - redis-server is not installed (Debian package redis-server; scripts/setup-deps installs it)"
+  exit 1
+}
+
+# tcp_bound PORT: something listens on 127.0.0.1:PORT/tcp (from /proc/net/tcp).
+tcp_bound() { grep -q -i "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/tcp; }
+
+# The password of the redis-servers tests start (requirepass): a Redis without
+# one runs what anything reaching it sends, and the servers refuse it unless
+# told (location.redis_without_password); REDIS_PASS= (empty) starts one without.
+REDIS_PASS=${REDIS_PASS-test-redis-pass-$$}
+
+# redis_start NAME [PORT] [ARGS...]: a redis-server of the test's own on
+# 127.0.0.1:PORT (default: a free one), no persistence, requirepass $REDIS_PASS
+# unless empty, its log in $T/NAME.events; sets RPORT_<NAME>, PID_<NAME>.
+redis_start() {
+  local name=$1 port=${2:-} try
+  shift
+  [ $# -gt 0 ] && shift
+  for try in 1 2 3 4 5; do
+    [ -n "$port" ] || { port=$((20000 + (RANDOM % 20000))); tcp_bound "$port" && { port=; continue; }; }
+    : >"$T/$name.events"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
+      ${REDIS_PASS:+--requirepass "$REDIS_PASS"} "$@" >"$T/$name.events" 2>&1 &
+    eval "PID_$name=$!"
+    PIDS+=($!)
+    if wait_ev "$name" 'Ready to accept connections' 10; then
+      eval "RPORT_$name=$port"
+      return 0
+    fi
+    kill "$!" 2>/dev/null
+    port=
+  done
+  return 1
+}
+
+# rcli_to PORT ARGS...: redis-cli to 127.0.0.1:PORT with $REDIS_PASS (from the
+# environment, not argv), bounded.
+rcli_to() {
+  local port=$1
+  shift
+  env ${REDIS_PASS:+REDISCLI_AUTH="$REDIS_PASS"} timeout 5 redis-cli -p "$port" "$@"
+}

@@ -12,6 +12,8 @@
 #    (filtered on read); hostile values written into the hash are left out,
 #    counted in the log, q clamped; after SCRIPT FLUSH (NOSCRIPT) a REGISTER is
 #    still served; a REGISTER with a CSeq not above the binding's gets 500;
+#  - registrar.max_aors = 2 on a database of its own: a third address-of-record
+#    gets 503 and no key, one already there still registers;
 #  - Redis stopped (SIGSTOP): REGISTER gets 500 with Retry-After within the
 #    command timeout, an INVITE 503 with Retry-After (proxy) and the redirect
 #    server's 503, all three stay up; SIGCONT: they recover; SIGKILL and a new
@@ -21,39 +23,11 @@
 #  - each server exits cleanly (ASan: no leak) with Redis gone.
 . "$(dirname "$0")/lib.sh"
 need_sipp
-command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
-  echo "not ok - redis-server is not installed (Debian package redis-server; scripts/setup-deps installs it)"
-  exit 1
-}
+need_redis
 
 TIMEOUT_MS=400
 
-# tcp_bound PORT: something listens on 127.0.0.1:PORT/tcp.
-tcp_bound() { grep -q -i "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/tcp; }
-
-# redis_start NAME [PORT] [ARGS...]: a redis-server on PORT (default: a free
-# one), its log in $T/NAME.events; sets RPORT_<NAME>, PID_<NAME>.
-redis_start() {
-  local name=$1 port=${2:-} try
-  shift 2
-  for try in 1 2 3 4 5; do
-    [ -n "$port" ] || { port=$((20000 + (RANDOM % 20000))); tcp_bound "$port" && { port=; continue; }; }
-    : >"$T/$name.events"
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no "$@" \
-      >"$T/$name.events" 2>&1 &
-    eval "PID_$name=$!"
-    PIDS+=($!)
-    if wait_ev "$name" 'Ready to accept connections' 10; then
-      eval "RPORT_$name=$port"
-      return 0
-    fi
-    kill "$!" 2>/dev/null
-    port=
-  done
-  return 1
-}
-
-rcli() { timeout 5 redis-cli -p "$RPORT_r" "$@"; }
+rcli() { rcli_to "$RPORT_r" "$@"; }
 
 printf 'u1:pw1\nt1:pw1\n' >"$T/users"
 printf 'SEQUENTIAL\nu1;[authentication username=u1 password=pw1]\n' >"$T/u1.csv"
@@ -121,6 +95,7 @@ EOF
 SLOW=$((TIMEOUT_MS + 1500))
 plain_reg 200 5000
 plain_reg 500 $SLOW
+plain_reg 503 5000
 
 # invite STATUS WAIT: INVITE [user] at the server, the final response STATUS within WAIT ms, ACKed
 invite_scenario() {
@@ -217,7 +192,8 @@ inv() {
 
 redis_start r "" || { fail "redis-server did not start" "$(tail -3 "$T/r.events")"; exit 1; }
 URI="redis://127.0.0.1:$RPORT_r/2"
-loc=(--set location.backend=redis --set "location.uri=$URI" --set "location.timeout_ms=$TIMEOUT_MS")
+loc=(--set location.backend=redis --set "location.uri=$URI" --set "location.password=$REDIS_PASS"
+  --set "location.timeout_ms=$TIMEOUT_MS")
 px=(proxy.xml --set "registrar.users=$T/users" --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 "${loc[@]}")
 
 sipp_server uas -sf "$T/uas.xml" -m 3 || { fail "the sipp UAS did not start"; exit 1; }
@@ -296,6 +272,22 @@ sipp_run ooo "$RD" -sf "$T/ooo.xml" -m 1 -timeout 15 -trace_msg -message_file "$
 [ "$SIPP_RC" = 0 ] && pass "a REGISTER with a CSeq not above the binding's gets 500 (the same, then lower)" ||
   fail "out of order: exit $SIPP_RC" "$(grep '^SIP/2.0' "$T/ooo.msg")"
 
+# ---- registrar.max_aors: the keys of the database (DBSIZE), checked when a REGISTER adds a key ----
+start rdm redirect.xml --set sip.t1_ms=100 --set registrar.max_aors=2 --set location.backend=redis \
+  --set "location.uri=redis://127.0.0.1:$RPORT_r/3" --set "location.password=$REDIS_PASS" \
+  --set "location.timeout_ms=$TIMEOUT_MS" || exit 1
+RDM=127.0.0.1:$PORT_rdm
+preg m1 "$RDM" 200 m1 '<sip:m1@192.0.2.11>'
+rc1=$SIPP_RC
+preg m2 "$RDM" 200 m2 '<sip:m2@192.0.2.12>'
+[ "$rc1" = 0 ] && [ "$SIPP_RC" = 0 ] && pass "registrar.max_aors = 2: two addresses-of-record registered" || fail "m1, m2: exit $SIPP_RC"
+preg m3 "$RDM" 503 m3 '<sip:m3@192.0.2.13>'
+[ "$SIPP_RC" = 0 ] && grep -q '^SIP/2.0 503 Location Service Full' "$T/m3.msg" &&
+  pass "... a third gets 503 Location Service Full" || fail "a third address-of-record: exit $SIPP_RC" "$(grep -m2 '^SIP/2.0' "$T/m3.msg")"
+[ "$(rcli -n 3 DBSIZE)" = 2 ] && pass "... and Redis holds no key for it" || fail "keys in database 3: $(rcli -n 3 KEYS '*')"
+preg m1b "$RDM" 200 m1 '<sip:m1-other@192.0.2.11>'
+[ "$SIPP_RC" = 0 ] && pass "... one already there still registers another contact" || fail "m1 again: exit $SIPP_RC"
+
 # ---- Redis stopped ----
 kill -STOP "$PID_r"
 preg stop1 "$RD" 500 dave '<sip:dave@192.0.2.4>'
@@ -336,7 +328,7 @@ inv invb3 "$B" 486 u1
 sipp_server_wait uas
 
 # ---- a password ----
-redis_start rp "" --requirepass 's3cret pass' || { fail "the redis-server with a password did not start"; exit 1; }
+REDIS_PASS='s3cret pass' redis_start rp "" || { fail "the redis-server with a password did not start"; exit 1; }
 start good redirect.xml --set location.backend=redis --set "location.uri=redis://127.0.0.1:$RPORT_rp/1" \
   --set "location.password=s3cret pass" --set "location.timeout_ms=$TIMEOUT_MS" || exit 1
 preg pw "127.0.0.1:$PORT_good" 200 erin '<sip:erin@192.0.2.5>'
@@ -351,7 +343,7 @@ has "... and the log names AUTH" "$T/bad.err" "AUTH refused"
 
 # ---- clean exits, Redis gone ----
 { kill -KILL "$PID_r" "$PID_rp"; wait "$PID_r" "$PID_rp"; } 2>/dev/null
-for s in pa pb rd good bad; do
+for s in pa pb rd rdm good bad; do
   stop "$s" && pass "$s exits cleanly" || fail "$s did not exit cleanly" "$(tail -5 "$T/$s.err")"
 done
 summary redis.sh

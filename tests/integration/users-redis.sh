@@ -18,56 +18,18 @@
 #  - errors: a Redis that is not there, exit 1 naming it.
 . "$(dirname "$0")/lib.sh"
 need_sipp
-command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
-  echo "not ok - redis-server is not installed (Debian package redis-server; scripts/setup-deps installs it)"
-  exit 1
-}
+need_redis
 
 TIMEOUT_MS=300
-REG=$(dirname "$0")/sipp/uac-register.xml
+# the redis-servers here have requirepass $REDIS_PASS (lib.sh): in the URI for
+# sipflow user (--uri takes no --set), registrar.users_password for the servers
 user() { "$SIPFLOW" user "$@"; }
-
-# tcp_bound PORT: something listens on 127.0.0.1:PORT/tcp.
-tcp_bound() { grep -q -i "^ *[0-9]*: 0100007F:$(printf '%04X' "$1") " /proc/net/tcp; }
 free_port() {
   local p
   while :; do
     p=$((20000 + (RANDOM % 20000)))
     tcp_bound "$p" || { echo "$p"; return; }
   done
-}
-# redis_start NAME [PORT]: a redis-server on PORT (default: a free one); sets RPORT_<NAME>, PID_<NAME>.
-redis_start() {
-  local name=$1 port=${2:-} try
-  for try in 1 2 3 4 5; do
-    [ -n "$port" ] || port=$(free_port)
-    : >"$T/$name.events"
-    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$T/$name.events" 2>&1 &
-    eval "PID_$name=$!"
-    PIDS+=($!)
-    if wait_ev "$name" 'Ready to accept connections' 10; then
-      eval "RPORT_$name=$port"
-      return 0
-    fi
-    kill "$!" 2>/dev/null
-    port=
-  done
-  return 1
-}
-# retry SECS CMD...: CMD again every 0.2 s until it succeeds, SECS at most.
-retry() {
-  local secs=$1 i
-  shift
-  for i in $(seq $((secs * 5))); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  return 1
-}
-# reg NAME USER PASSWORD TARGET: one sipp REGISTER through an MD5 challenge; 0 on 200.
-reg() {
-  sipp_run "$1" "$4" -sf "$REG" -s "$2" -au "$2" -ap "$3" -m 1 -timeout 10
-  [ "$SIPP_RC" = 0 ]
 }
 refused() { ! reg "$1" "$2" "$3" "$4" && grep -q 403 "$T/$1.out"; }
 # users_seen NAME N: NAME's stats (a poll of the hash) count N users
@@ -76,8 +38,8 @@ users_seen() { cmd "$1" status; wait_ev "$1" "\"event\":\"stats\".*\"users\":$2[
 logged() { cmd "$1" status; grep -q -- "$2" "$T/$1.err"; }
 
 redis_start r || { fail "redis-server did not start" "$(tail -5 "$T/r.events")"; exit 1; }
-U=redis://127.0.0.1:$RPORT_r/2
-rcli() { timeout 5 redis-cli -p "$RPORT_r" -n 2 "$@"; }
+U=redis://:$REDIS_PASS@127.0.0.1:$RPORT_r/2
+rcli() { rcli_to "$RPORT_r" -n 2 "$@"; }
 
 # ---- sipflow user ----
 printf 'secret\n' | user add alice --uri "$U" >"$T/out" 2>"$T/err" &&
@@ -93,7 +55,8 @@ expect_rc "user list --uri redis://..." 0 user list --uri "$U"
 has "... alice, no secret" "$T/out" '{"user":"alice","realm":"sipflow.test","md5":true,"sha256":true,"password":false}'
 
 # ---- two proxies on one hash ----
-common=(--set sip.t1_ms=100 --set "registrar.users=$U" --set "location.timeout_ms=$TIMEOUT_MS")
+common=(--set sip.t1_ms=100 --set "registrar.users=redis://127.0.0.1:$RPORT_r/2" --set "registrar.users_password=$REDIS_PASS"
+  --set "location.timeout_ms=$TIMEOUT_MS")
 start px proxy.xml "${common[@]}" --set auth.algorithms=MD5 || exit 1
 start px2 proxy.xml "${common[@]}" --set auth.algorithms=SHA-256 || exit 1
 reg alice alice secret "127.0.0.1:$PORT_px" && pass "sipp registers alice with MD5 from the hash" ||
@@ -162,12 +125,13 @@ stop px2 || fail "px2 did not exit cleanly" "$(tail -3 "$T/px2.err")"
 # ---- started while Redis is unreachable ----
 P2=$(free_port)
 start px3 proxy.xml --set sip.t1_ms=100 --set "registrar.users=redis://127.0.0.1:$P2/0" \
+  --set "registrar.users_password=$REDIS_PASS" \
   --set "location.timeout_ms=$TIMEOUT_MS" --set auth.algorithms=MD5 || exit 1
 grep -q "registrar.users: redis://127.0.0.1:$P2/0: cannot connect.*no users until" "$T/px3.err" &&
   pass "started with Redis unreachable: it runs, with a warning" || fail "no start warning" "$(cat "$T/px3.err")"
 refused early erin pw5 "127.0.0.1:$PORT_px3" && pass "... no users yet: 403" || fail "erin early"
 redis_start r2 "$P2" || { fail "second redis-server did not start"; exit 1; }
-expect_rc "a redis-server there; user add erin" 0 user add erin --uri "redis://127.0.0.1:$P2/0" --password pw5
+expect_rc "a redis-server there; user add erin" 0 user add erin --uri "redis://:$REDIS_PASS@127.0.0.1:$P2/0" --password pw5
 retry 10 reg erin erin pw5 "127.0.0.1:$PORT_px3" && pass "... erin registers: it read the hash once Redis was there" ||
   fail "erin" "$(tail -3 "$T/px3.err")"
 stop px3 || fail "px3 did not exit cleanly" "$(tail -3 "$T/px3.err")"

@@ -23,24 +23,7 @@ need_sipp
 
 DB=$T/users.sqlite
 user() { "$SIPFLOW" user "$@"; }
-REG=$(dirname "$0")/sipp/uac-register.xml
-
-# retry SECS CMD...: CMD again every 0.2 s until it succeeds, SECS at most
-# (a change reaches a running server at its next poll: within a second).
-retry() {
-  local secs=$1 i
-  shift
-  for i in $(seq $((secs * 5))); do
-    "$@" && return 0
-    sleep 0.2
-  done
-  return 1
-}
-# reg NAME USER PASSWORD TARGET: one sipp REGISTER through an MD5 challenge; 0 on 200.
-reg() {
-  sipp_run "$1" "$4" -sf "$REG" -s "$2" -au "$2" -ap "$3" -m 1 -timeout 10
-  [ "$SIPP_RC" = 0 ]
-}
+# (retry and reg: lib.sh; a change reaches a running server at its next poll: within a second)
 ha1() { printf '%s' "$1" | python3 -c "import hashlib, sys; print(hashlib.$2(sys.stdin.buffer.read()).hexdigest())"; }
 
 # ---- sipflow user ----

@@ -741,6 +741,20 @@ ignore (SfLocationResult *r, gpointer data)
   sf_location_result_free (r);
 }
 
+/* A TCP socket on loopback bound to a free port (*@port) and, when @listen,
+ * listening and never read: a Redis that accepts and never answers. */
+static GSocket *
+loopback_socket (gboolean listen, guint *port)
+{
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  CU_ASSERT_TRUE (g_socket_bind (sock, any, TRUE, NULL) && (!listen || g_socket_listen (sock, NULL)));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (sock, NULL);
+  *port = bound != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : 0;
+  return sock;
+}
+
 /* A Redis that refuses the connection, and one that accepts it and never
  * answers (a socket that listens and is never read): an update gets
  * STORE_FAILED (REGISTER 500) and a lookup UNAVAILABLE (503), within the
@@ -750,18 +764,12 @@ static void
 test_redis_down (void)
 {
   g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
-  g_autoptr (GSocket) silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  CU_ASSERT_TRUE_FATAL (g_socket_bind (silent, any, TRUE, NULL) && g_socket_listen (silent, NULL));
-  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (silent, NULL);
-  guint port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  /* a port nothing listens on: the silent one's, once it is closed */
-  g_autoptr (GSocket) gone = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
-  CU_ASSERT_TRUE_FATAL (g_socket_bind (gone, any, TRUE, NULL));
-  g_autoptr (GSocketAddress) gone_addr = g_socket_get_local_address (gone, NULL);
-  guint closed_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (gone_addr));
+  guint port, closed_port;
+  g_autoptr (GSocket) silent = loopback_socket (TRUE, &port);
+  /* a port nothing listens on: a bound socket's, once it is closed */
+  g_autoptr (GSocket) gone = loopback_socket (FALSE, &closed_port);
   g_socket_close (gone, NULL);
+  CU_ASSERT_FATAL (port != 0 && closed_port != 0);
   guint ports[] = { closed_port, port };
   for (guint i = 0; i < G_N_ELEMENTS (ports); i++) {
     g_autofree char *uri = g_strdup_printf ("redis://127.0.0.1:%u/1", ports[i]);
@@ -790,6 +798,51 @@ test_redis_down (void)
   }
 }
 
+typedef struct {
+  guint results, bytes;
+} FlightCount;
+
+static void
+count_flight (SfLocationResult *r, gpointer data)
+{
+  FlightCount *n = data;
+  n->results++;
+  if (r->error != NULL && strstr (r->error->message, "too many bytes of commands waiting") != NULL)
+    n->bytes++;
+  sf_location_result_free (r);
+}
+
+/* While Redis is stalled (a socket that listens and is never read) commands
+ * queue: past 16 MiB of their arguments a new one fails at once, whatever
+ * the count bound (10,000), so updates of 60 KiB each stop at about 280. */
+static void
+test_redis_flight_bytes (void)
+{
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  guint port;
+  g_autoptr (GSocket) silent = loopback_socket (TRUE, &port);
+  CU_ASSERT_FATAL (port != 0);
+  g_autofree char *uri = g_strdup_printf ("redis://127.0.0.1:%u/1", port);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_redis (clock, uri, "pw", 5000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  g_autofree char *contact = g_strnfill (60 * 1024, 'a');
+  memcpy (contact, "sip:", 4);
+  SfLocChange c[] = { CH (contact, 1.0, 600) };
+  FlightCount n = { 0, 0 };
+  const guint sent = 400, fit = 16 * 1024 * 1024 / (60 * 1024);
+  for (guint i = 0; i < sent; i++) {
+    g_autofree char *aor = g_strdup_printf ("sip:u%u@example.com", i);
+    sf_location_update (loc, aor, "cid", 1, NULL, FALSE, c, 1, count_flight, &n, NULL);
+  }
+  gint64 end = g_get_monotonic_time () + 2 * G_USEC_PER_SEC; /* before the 5 s timeout fails the rest */
+  while (n.results < sent - fit - 2 && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE);
+  CU_ASSERT_TRUE (n.bytes >= sent - fit - 2 && n.bytes <= sent - fit + 2);
+  CU_ASSERT_EQUAL (n.results, n.bytes); /* the ones queued wait for Redis */
+  sf_location_free (loc);
+}
+
 void
 sf_test_register_location (void)
 {
@@ -811,4 +864,5 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_redis_uri);
   SF_ADD_TEST (s, test_redis_decode);
   SF_ADD_TEST (s, test_redis_down);
+  SF_ADD_TEST (s, test_redis_flight_bytes);
 }
