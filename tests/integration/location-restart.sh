@@ -206,8 +206,11 @@ wait "$PID_st1" 2>/dev/null
 timeout 30 tail --pid="$STORM" -f /dev/null
 grep -E '^u[0-9]+ u[0-9]+-s[0-9]+$' "$T/storm.log" | sort -u >"$T/storm.ok"
 got=$(wc -l <"$T/storm.ok")
-[ "$got" -ge 250 ] && [ "$got" -lt 800 ] && pass "the storm: $got REGISTERs answered 200 before the kill, the rest not" ||
-  fail "the storm: $got answered 200 (expected 250 to 799)" "$(tail -3 "$T/storm.out")"
+# the bindings event comes once a write is committed, just before its 200 is
+# sent: a few of the 250 may be committed with their 200 never sent when the
+# kill comes, so sipp may have seen a few less than 250
+[ "$got" -ge 200 ] && [ "$got" -lt 800 ] && pass "the storm: $got REGISTERs answered 200 before the kill, the rest not" ||
+  fail "the storm: $got answered 200 (expected 200 to 799)" "$(tail -3 "$T/storm.out")"
 start st2 "${st[@]}" || exit 1
 { printf 'SEQUENTIAL\n'; cut -d' ' -f1 "$T/storm.ok" | sort -u; } >"$T/storm.csv"
 users=$(($(wc -l <"$T/storm.csv") - 1))
