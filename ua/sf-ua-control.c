@@ -202,8 +202,8 @@ location (SfUaControl *c, GPtrArray *args, gboolean *ok)
   if (loc == NULL)
     return fail (ok, "location: this flow has no registrar");
   if (sf_location_shared (loc)) /* this node holds none of them */
-    return fail (ok, "location: location.backend is redis, shared by every node: read and clean it with redis-cli "
-                     "(--scan --pattern 'sipflow:loc:*', HGETALL, DEL)");
+    return fail (ok, "location: location.backend is redis, shared by every node (this one holds none): read and "
+                     "clean it with 'sipflow location dump|count|purge --config FILE' (the node's configuration)");
   const char *what = args->pdata[1];
   guint n = args->len - 2;
   const char *aor = n > 0 ? args->pdata[2] : NULL;

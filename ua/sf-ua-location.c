@@ -127,10 +127,11 @@ count_one (const char *aor, const SfLocBinding *b, gpointer data)
 }
 
 static const char help[] =
-  "Usage: sipflow location dump|count|purge [--uri FILE | --config FILE] [--set S.K=V]... [AOR]\n"
+  "Usage: sipflow location dump|count|purge [--uri FILE|redis://... | --config FILE] [--set S.K=V]... [AOR]\n"
   "\n"
   "The location service's SQLite file (location.backend = sqlite), read and cleaned\n"
-  "while no server runs on it or while one does (SQLite locks the file):\n"
+  "while no server runs on it or while one does (SQLite locks the file), or its\n"
+  "Redis store (location.backend = redis, shared by the nodes that use it):\n"
   "  dump [AOR]    one JSON line per binding (of AOR only), the expired ones too\n"
   "                (expires_in <= 0): aor, contact, q, expires_at, expires_in, call_id,\n"
   "                cseq, source, transport, local, flow, path, instance, reg_id, node\n"
@@ -139,11 +140,14 @@ static const char help[] =
   "  purge [AOR]   removes the expired bindings, or every binding of AOR; a server\n"
   "                running on the file sees it only when it starts again (it loads\n"
   "                the file at start); 'sipflow ctl SOCKET location remove AOR' removes\n"
-  "                from a running one\n"
+  "                from a running one.  In Redis the nodes see it at once\n"
   "\n"
   "The file: --uri FILE, else location.uri from --config FILE and --set, else\n"
   "core.state_dir/location.sqlite (docs/servers.md).  A file that does not exist or\n"
-  "is not a location store is an error (exit 1); it is never made.\n"
+  "is not a location store is an error (exit 1); it is never made.  A Redis store:\n"
+  "--uri redis://[:PASSWORD@]HOST[:PORT][/DB], or location.backend = redis with\n"
+  "location.uri and location.password from --config FILE (each command bounded by\n"
+  "location.timeout_ms).\n"
   "Exit status: 0 success, 1 failure, 2 usage error.\n";
 
 int
@@ -169,11 +173,12 @@ sf_ua_cmd_location (int argc, char **argv)
     return rc;
   SfConfig *cfg = a.cfg;
   const char *uri = a.uri;
-  if ((uri != NULL && g_str_has_prefix (uri, "redis://")) ||
-      (uri == NULL && g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0)) {
-    /* the bindings are in Redis, one hash per address-of-record (docs/servers.md) */
-    fprintf (stderr, "sipflow location: location.backend is redis: read and clean it with redis-cli "
-                     "(--scan --pattern 'sipflow:loc:*', HGETALL, DEL)\n");
+  gboolean redis = (uri != NULL && g_str_has_prefix (uri, "redis://")) ||
+                   (uri == NULL && g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0);
+  if (redis && uri == NULL)
+    uri = sf_config_get_string (cfg, "location", "uri");
+  if (redis && uri == NULL) {
+    fprintf (stderr, "sipflow location: location.backend is redis and location.uri is not set\n");
     return SF_EXIT_FAIL;
   }
   if (uri == NULL && g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "sqlite") != 0) {
@@ -183,20 +188,26 @@ sf_ua_cmd_location (int argc, char **argv)
   }
   g_autofree char *path = uri != NULL ? g_strdup (uri) : sf_registrar_location_path (cfg);
   guint busy = (guint) sf_config_get_int (cfg, "location", "busy_timeout_ms");
+  /* the password: the URI's, or location.password from the configuration */
+  const char *password = a.uri == NULL ? sf_config_get_string (cfg, "location", "password") : NULL;
+  guint timeout = (guint) sf_config_get_int (cfg, "location", "timeout_ms");
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
   gboolean ok;
   if (strcmp (what, "dump") == 0) {
-    ok = sf_location_file_each (path, busy, aor, dump_one, &now, &error);
+    ok = redis ? sf_location_redis_each (path, password, timeout, aor, dump_one, &now, &error)
+               : sf_location_file_each (path, busy, aor, dump_one, &now, &error);
   } else if (strcmp (what, "count") == 0) {
     Count c = { .now = now };
-    ok = sf_location_file_each (path, busy, NULL, count_one, &c, &error);
+    ok = redis ? sf_location_redis_each (path, password, timeout, NULL, count_one, &c, &error)
+               : sf_location_file_each (path, busy, NULL, count_one, &c, &error);
     g_free (c.last_aor);
     if (ok)
       printf ("{\"bindings\":%" G_GUINT64_FORMAT ",\"aors\":%" G_GUINT64_FORMAT ",\"expired\":%" G_GUINT64_FORMAT "}\n",
               c.live, c.aors, c.expired);
   } else {
     guint64 removed = 0;
-    ok = sf_location_file_purge (path, busy, aor, now, &removed, &error);
+    ok = redis ? sf_location_redis_purge (path, password, timeout, aor, now, &removed, &error)
+               : sf_location_file_purge (path, busy, aor, now, &removed, &error);
     if (ok)
       printf ("{\"removed\":%" G_GUINT64_FORMAT "}\n", removed);
   }

@@ -57,11 +57,15 @@ static const char script[] =
   "local function opt(v) if string.sub(v, 1, 1) == '+' then return string.sub(v, 2) end return nil end\n"
   "local function str(v) if type(v) == 'string' then return v end return false end\n"
   "local function num(v) return type(v) == 'number' and v == v end\n"
+  /* whole numbers the nodes can read back: Lua writes 1e14 and above with an
+   * exponent, which is no expiry, CSeq or reg-id to them */
+  "local function whole(v, max) return num(v) and v >= 0 and v <= max and v == math.floor(v) end\n"
   "local live, order, dropped = {}, {}, 0\n"
   "local raw = redis.call('HGETALL', key)\n"
   "for i = 1, #raw, 2 do\n"
   "  local ok, b = pcall(cjson.decode, raw[i + 1])\n"
-  "  if ok and type(b) == 'table' and num(b.expires) and num(b.cseq) and type(b.call_id) == 'string' then\n"
+  "  if ok and type(b) == 'table' and num(b.q) and whole(b.expires, 1e13) and whole(b.cseq, 4294967295) and\n"
+  "     whole(b.reg_id, 4294967295) and type(b.call_id) == 'string' then\n"
   "    if b.expires > now then live[raw[i]] = b; order[#order + 1] = raw[i] end\n"
   "  else dropped = dropped + 1 end\n"
   "end\n"
@@ -283,19 +287,21 @@ sf_loc_redis_decode (const char *const *f, const gsize *lens, const char **why)
   return b;
 }
 
-/* The script's reply: the bindings (transfer full) or an error. */
+/* The script's reply: the bindings (transfer full) or an error naming
+ * @shown; *@dropped (added to) the stored bindings that could not be read,
+ * *@why (nullable) why the last was not. */
 static GPtrArray *
-read_reply (Store *s, const redisReply *r, GError **error)
+decode_reply (const char *shown, const redisReply *r, guint64 *dropped_out, const char **why_out, GError **error)
 {
   if (r->type == REDIS_REPLY_ERROR) {
     g_autofree char *msg = sf_redis_quote (r->str, r->len);
-    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: %s", sf_redis_conn_shown (s->conn), msg);
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: %s", shown, msg);
     return NULL;
   }
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || (r->elements - 3) % SF_LOC_REDIS_FIELDS != 0 ||
       (r->elements - 3) / SF_LOC_REDIS_FIELDS > SF_LOCATION_MAX_BINDINGS) {
     g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: a reply of an unexpected shape",
-                 sf_redis_conn_shown (s->conn));
+                 shown);
     return NULL;
   }
   const char *f[SF_LOC_REDIS_FIELDS];
@@ -304,7 +310,7 @@ read_reply (Store *s, const redisReply *r, GError **error)
     const redisReply *e = r->element[i];
     if (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_NIL) {
       g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: a reply of an unexpected shape",
-                   sf_redis_conn_shown (s->conn));
+                   shown);
       return NULL;
     }
   }
@@ -344,14 +350,28 @@ read_reply (Store *s, const redisReply *r, GError **error)
     bytes += sum;
     g_ptr_array_add (list, b);
   }
+  *dropped_out += dropped;
+  if (why_out != NULL && dropped > 0)
+    *why_out = why != NULL ? why : "not a binding";
+  return list;
+}
+
+/* decode_reply, its dropped bindings counted and logged. */
+static GPtrArray *
+read_reply (Store *s, const redisReply *r, GError **error)
+{
+  guint64 dropped = 0;
+  const char *why = NULL;
+  GPtrArray *list = decode_reply (sf_redis_conn_shown (s->conn), r, &dropped, &why, error);
   if (dropped > 0) {
     s->dropped += dropped;
     g_warning ("location: %s: %" G_GUINT64_FORMAT " stored binding(s) could not be read and were left out (%s; "
                "%" G_GUINT64_FORMAT " since start)",
-               sf_redis_conn_shown (s->conn), dropped, why != NULL ? why : "not a binding", s->dropped);
+               sf_redis_conn_shown (s->conn), dropped, why, s->dropped);
   }
   return list;
 }
+
 
 /* ---- commands, deadlines, failures ---- */
 
@@ -631,4 +651,170 @@ sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLo
   g_source_attach (s->tick, g_main_context_get_thread_default ());
   s->conn = sf_redis_conn_new (&u, "location", "its commands fail until it is back", timeout_ms, &conn_hooks, s);
   return &s->base;
+}
+
+/* ---- the offline tools (sipflow location), on a blocking connection ---- */
+
+/* Most keys a walk takes: a store past it is cut with an error rather than
+ * held whole in the tool's memory. */
+#define MAX_WALK_KEYS 10000000
+
+/* The script for @key with @argv (consumed), read like the nodes read it. */
+static GPtrArray *
+sync_script (redisContext *c, const char *shown, const char *key, GPtrArray *argv, guint64 *dropped, GError **error)
+{
+  g_autoptr (GPtrArray) a = argv;
+  guint n = a->len + 4;
+  g_autofree const char **av = g_new (const char *, n);
+  g_autofree size_t *lens = g_new (size_t, n);
+  av[0] = "EVAL";
+  av[1] = script;
+  av[2] = "1";
+  av[3] = key;
+  for (guint i = 0; i < a->len; i++)
+    av[i + 4] = a->pdata[i];
+  for (guint i = 0; i < n; i++)
+    lens[i] = strlen (av[i]);
+  redisReply *r = redisCommandArgv (c, (int) n, av, lens);
+  if (r == NULL) {
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: %s", shown,
+                 c->errstr[0] != '\0' ? c->errstr : "no answer");
+    return NULL;
+  }
+  GPtrArray *list = decode_reply (shown, r, dropped, NULL, error);
+  freeReplyObject (r);
+  return list;
+}
+
+static int
+by_key (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The store's keys (@aor's alone when non-NULL), in byte order. */
+static GPtrArray *
+sync_keys (redisContext *c, const char *shown, const char *aor, GError **error)
+{
+  GPtrArray *keys = g_ptr_array_new_with_free_func (g_free);
+  if (aor != NULL) {
+    g_ptr_array_add (keys, g_strconcat (KEY_PREFIX, aor, NULL));
+    return keys;
+  }
+  g_autofree char *cursor = g_strdup ("0");
+  do {
+    redisReply *r = redisCommand (c, "SCAN %s MATCH %s* COUNT 1000", cursor, KEY_PREFIX);
+    gboolean ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                  r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_ARRAY;
+    for (gsize i = 0; ok && i < r->element[1]->elements; i++) {
+      const redisReply *k = r->element[1]->element[i];
+      ok = k->type == REDIS_REPLY_STRING && memchr (k->str, '\0', k->len) == NULL && keys->len < MAX_WALK_KEYS;
+      if (ok)
+        g_ptr_array_add (keys, g_strndup (k->str, k->len));
+    }
+    if (!ok) {
+      g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: SCAN: %s", shown,
+                   r == NULL ? c->errstr
+                   : keys->len >= MAX_WALK_KEYS ? "more keys than a walk takes"
+                                                : "a reply of an unexpected shape");
+      freeReplyObject (r);
+      g_ptr_array_unref (keys);
+      return NULL;
+    }
+    g_free (cursor);
+    cursor = g_strndup (r->element[0]->str, r->element[0]->len);
+    freeReplyObject (r);
+  } while (strcmp (cursor, "0") != 0);
+  g_ptr_array_sort (keys, by_key);
+  /* SCAN may return a key twice (a rehash during the walk) */
+  for (guint i = 1; i < keys->len;)
+    if (strcmp (keys->pdata[i], keys->pdata[i - 1]) == 0)
+      g_ptr_array_remove_index (keys, i);
+    else
+      i++;
+  return keys;
+}
+
+static void
+warn_dropped (const char *shown, guint64 dropped)
+{
+  if (dropped > 0)
+    g_printerr ("sipflow location: %s: %" G_GUINT64_FORMAT " stored binding(s) could not be read and were left out\n",
+                shown, dropped);
+}
+
+gboolean
+sf_location_redis_each (const char *uri, const char *password, guint timeout_ms, const char *aor,
+                        SfLocationEachFunc f, gpointer data, GError **error)
+{
+  g_autofree char *shown = NULL;
+  redisContext *c = sf_redis_sync_open (uri, password, timeout_ms, "location.uri", &shown, error);
+  if (c == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) keys = sync_keys (c, shown, aor, error);
+  gboolean ok = keys != NULL, go_on = TRUE;
+  guint64 dropped = 0;
+  for (guint i = 0; ok && go_on && i < keys->len; i++) {
+    /* now 0: the expired bindings too, as the file's dump shows them */
+    g_autoptr (GPtrArray) list = sync_script (c, shown, keys->pdata[i], argv_new ("lookup", 0, 0), &dropped, error);
+    ok = list != NULL;
+    for (guint k = 0; ok && go_on && k < list->len; k++)
+      go_on = f ((const char *) keys->pdata[i] + strlen (KEY_PREFIX), list->pdata[k], data);
+  }
+  warn_dropped (shown, dropped);
+  redisFree (c);
+  return ok;
+}
+
+gboolean
+sf_location_redis_purge (const char *uri, const char *password, guint timeout_ms, const char *aor, gint64 now,
+                         guint64 *removed, GError **error)
+{
+  g_autofree char *shown = NULL;
+  redisContext *c = sf_redis_sync_open (uri, password, timeout_ms, "location.uri", &shown, error);
+  if (c == NULL)
+    return FALSE;
+  g_autoptr (GPtrArray) keys = sync_keys (c, shown, aor, error);
+  gboolean ok = keys != NULL;
+  guint64 gone = 0, dropped = 0;
+  for (guint i = 0; ok && i < keys->len; i++) {
+    redisReply *r = redisCommand (c, "HLEN %s", (const char *) keys->pdata[i]);
+    ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+    long long before = ok ? r->integer : 0;
+    freeReplyObject (r);
+    if (!ok) {
+      g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: HLEN: %s", shown,
+                   c->errstr[0] != '\0' ? c->errstr : "a reply of an unexpected shape");
+      break;
+    }
+    if (aor != NULL) {
+      r = redisCommand (c, "DEL %s", (const char *) keys->pdata[i]);
+      ok = r != NULL && r->type == REDIS_REPLY_INTEGER;
+      freeReplyObject (r);
+      gone += (guint64) before;
+      continue;
+    }
+    /* an update that changes nothing: the script keeps the live bindings
+     * (and drops what cannot be read), atomically beside the nodes' updates */
+    GPtrArray *a = argv_new ("update", now, 0);
+    g_ptr_array_add (a, g_strdup (""));
+    g_ptr_array_add (a, g_strdup ("0"));
+    g_ptr_array_add (a, g_strdup ("0"));
+    for (guint k = 0; k < 6; k++)
+      g_ptr_array_add (a, g_strdup ("-"));
+    g_autoptr (GPtrArray) list = sync_script (c, shown, keys->pdata[i], a, &dropped, error);
+    ok = list != NULL;
+    r = ok ? redisCommand (c, "HLEN %s", (const char *) keys->pdata[i]) : NULL;
+    ok = ok && r != NULL && r->type == REDIS_REPLY_INTEGER;
+    if (ok && before > r->integer)
+      gone += (guint64) (before - r->integer);
+    freeReplyObject (r);
+  }
+  if (ok && removed != NULL)
+    *removed = gone;
+  if (!ok && error != NULL && *error == NULL)
+    g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "%s: DEL: %s", shown,
+                 c->errstr[0] != '\0' ? c->errstr : "refused");
+  redisFree (c);
+  return ok;
 }

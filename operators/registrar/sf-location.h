@@ -164,6 +164,17 @@ gboolean sf_location_file_each (const char *path, guint busy_timeout_ms, const c
 gboolean sf_location_file_purge (const char *path, guint busy_timeout_ms, const char *aor, gint64 now,
                                  guint64 *removed, GError **error);
 
+/* The same on the Redis store @uri (redis://..., @password nullable: it wins
+ * over the URI's), each command bounded by @timeout_ms: every address-of-
+ * record's hash (SCAN; @aor non-NULL: only its) in byte order, each read by
+ * the nodes' own script, so a binding that cannot be read is left out (and
+ * counted on standard error).  Purging the expired bindings rewrites each
+ * hash atomically beside the nodes' updates; purging @aor deletes its hash. */
+gboolean sf_location_redis_each (const char *uri, const char *password, guint timeout_ms, const char *aor,
+                                 SfLocationEachFunc f, gpointer data, GError **error);
+gboolean sf_location_redis_purge (const char *uri, const char *password, guint timeout_ms, const char *aor,
+                                  gint64 now, guint64 *removed, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfLocationResult, sf_location_result_free)
 
 G_END_DECLS

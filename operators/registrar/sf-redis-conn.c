@@ -2,8 +2,10 @@
  * context (see sf-redis-conn.h). */
 #include "config.h"
 #include "sf-redis-conn.h"
+#include "sipflow/sf-config.h"
 #include <gio/gio.h>
 #include <hiredis/hiredis.h>
+#include <stdarg.h>
 #include <string.h>
 
 #define BACKOFF_FIRST_MS 100
@@ -415,4 +417,69 @@ guint
 sf_redis_conn_timeout_ms (SfRedisConn *c)
 {
   return c->timeout_ms;
+}
+
+/* ---- synchronous, for the offline tools ---- */
+
+static void
+sync_error (GError **error, const char *key, const char *shown, const char *fmt, ...) G_GNUC_PRINTF (4, 5);
+
+static void
+sync_error (GError **error, const char *key, const char *shown, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  g_autofree char *msg = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: %s: %s", key, shown, msg);
+}
+
+redisContext *
+sf_redis_sync_open (const char *uri, const char *password, guint timeout_ms, const char *key, char **shown,
+                    GError **error)
+{
+  SfLocRedisUri u;
+  g_autoptr (GError) e = NULL;
+  if (!sf_loc_redis_parse_uri (uri, &u, &e)) {
+    /* the parser speaks of location.uri */
+    const char *msg = strstr (e->message, "expected");
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: %s", key, msg != NULL ? msg : e->message);
+    return NULL;
+  }
+  *shown = g_strdup_printf (strchr (u.host, ':') != NULL ? "redis://[%s]:%u/%u" : "redis://%s:%u/%u", u.host, u.port,
+                            u.db);
+  struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+  redisContext *c = redisConnectWithTimeout (u.host, (int) u.port, tv);
+  if (c == NULL || c->err != 0) {
+    sync_error (error, key, *shown, "cannot connect: %s", c != NULL ? c->errstr : "out of memory");
+    redisFree (c);
+    sf_loc_redis_uri_clear (&u);
+    return NULL;
+  }
+  redisSetTimeout (c, tv);
+  const char *pw = password != NULL && *password != '\0' ? password : u.password;
+  const char *what[] = { "AUTH", "SELECT" };
+  for (guint i = 0; i < 2; i++) {
+    redisReply *r = NULL;
+    if (i == 0 && pw != NULL) {
+      const char *argv[] = { "AUTH", pw };
+      size_t lens[] = { 4, strlen (pw) };
+      r = redisCommandArgv (c, 2, argv, lens);
+    } else if (i == 1 && u.db != 0) {
+      r = redisCommand (c, "SELECT %u", u.db);
+    } else {
+      continue;
+    }
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+      g_autofree char *msg = r != NULL ? sf_redis_quote (r->str, r->len) : g_strdup (c->errstr);
+      sync_error (error, key, *shown, "%s refused: %s", what[i], msg);
+      freeReplyObject (r);
+      redisFree (c);
+      sf_loc_redis_uri_clear (&u);
+      return NULL;
+    }
+    freeReplyObject (r);
+  }
+  sf_loc_redis_uri_clear (&u);
+  return c;
 }

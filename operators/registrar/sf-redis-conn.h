@@ -16,6 +16,7 @@
 #pragma once
 #include <glib.h>
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 #include "sf-location-store.h"
 
 G_BEGIN_DECLS
@@ -56,5 +57,15 @@ guint sf_redis_conn_timeout_ms (SfRedisConn *c);
 
 /* Redis's text quoted safely in a log or an error (bounded, valid UTF-8, no controls). */
 char *sf_redis_quote (const char *str, gsize len);
+
+/* ---- synchronous, for the offline tools (sipflow location, sipflow user) ---- */
+
+/* A blocking connection to @uri (@password, nullable, wins over the URI's),
+ * AUTH and SELECT done, each command bounded by @timeout_ms (hiredis's
+ * redisSetTimeout); NULL with an error prefixed by @key ("location.uri")
+ * when it cannot be made.  *@shown (transfer full, set when the URI parses):
+ * redis://host:port/db, never the password, for messages. */
+redisContext *sf_redis_sync_open (const char *uri, const char *password, guint timeout_ms, const char *key,
+                                  char **shown, GError **error);
 
 G_END_DECLS

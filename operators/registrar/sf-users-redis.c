@@ -222,56 +222,6 @@ sf_users_redis_read (const redisReply *r, const char *where, const char *realm, 
 
 /* ---- synchronous (at start, and `sipflow user`) ---- */
 
-/* A connection to @uri (@password, nullable, wins over the URI's), each
- * command bounded by @timeout_ms; *@shown: redis://host:port/db for messages. */
-static redisContext *
-sync_open (const char *uri, const char *password, guint timeout_ms, char **shown, GError **error)
-{
-  SfLocRedisUri u;
-  g_autoptr (GError) e = NULL;
-  if (!sf_loc_redis_parse_uri (uri, &u, &e)) {
-    /* the parser speaks of location.uri */
-    const char *msg = strstr (e->message, "expected");
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "registrar.users: %s", msg != NULL ? msg : e->message);
-    return NULL;
-  }
-  *shown = g_strdup_printf (strchr (u.host, ':') != NULL ? "redis://[%s]:%u/%u" : "redis://%s:%u/%u", u.host, u.port,
-                            u.db);
-  struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-  redisContext *c = redisConnectWithTimeout (u.host, (int) u.port, tv);
-  if (c == NULL || c->err != 0) {
-    set_error (error, *shown, "cannot connect: %s", c != NULL ? c->errstr : "out of memory");
-    redisFree (c);
-    sf_loc_redis_uri_clear (&u);
-    return NULL;
-  }
-  redisSetTimeout (c, tv);
-  const char *pw = password != NULL && *password != '\0' ? password : u.password;
-  const char *what[] = { "AUTH", "SELECT" };
-  for (guint i = 0; i < 2; i++) {
-    redisReply *r = NULL;
-    if (i == 0 && pw != NULL) {
-      const char *argv[] = { "AUTH", pw };
-      size_t lens[] = { 4, strlen (pw) };
-      r = redisCommandArgv (c, 2, argv, lens);
-    } else if (i == 1 && u.db != 0) {
-      r = redisCommand (c, "SELECT %u", u.db);
-    } else {
-      continue;
-    }
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-      g_autofree char *msg = r != NULL ? sf_redis_quote (r->str, r->len) : g_strdup (c->errstr);
-      set_error (error, *shown, "%s refused: %s", what[i], msg);
-      freeReplyObject (r);
-      redisFree (c);
-      sf_loc_redis_uri_clear (&u);
-      return NULL;
-    }
-    freeReplyObject (r);
-  }
-  sf_loc_redis_uri_clear (&u);
-  return c;
-}
 
 /* EVAL of @script with the two keys and @argv; the reply (transfer full) or an error. */
 static redisReply *
@@ -309,7 +259,7 @@ sync_eval (redisContext *c, const char *shown, const char *script, guint argc, c
 static redisReply *
 sync_load (const char *uri, const char *password, guint timeout_ms, guint max_users, char **shown, GError **error)
 {
-  redisContext *c = sync_open (uri, password, timeout_ms, shown, error);
+  redisContext *c = sf_redis_sync_open (uri, password, timeout_ms, "registrar.users", shown, error);
   if (c == NULL)
     return NULL;
   redisReply *n = redisCommand (c, "HLEN %s", KEY_USERS);
@@ -507,7 +457,7 @@ sf_users_redis_source_new (const char *uri, const char *password, guint timeout_
   SfLocRedisUri u;
   if (!sf_loc_redis_parse_uri (uri, &u, NULL)) {
     g_autofree char *shown = NULL;
-    redisContext *c = sync_open (uri, password, timeout_ms, &shown, error); /* says why */
+    redisContext *c = sf_redis_sync_open (uri, password, timeout_ms, "registrar.users", &shown, error); /* says why */
     redisFree (c);
     return NULL;
   }
@@ -548,7 +498,7 @@ sf_users_redis_add (const char *uri, const char *password, guint timeout_ms, con
   if (!sf_users_add_ok (user, realm, secret, error))
     return FALSE;
   g_autofree char *shown = NULL;
-  redisContext *c = sync_open (uri, password, timeout_ms, &shown, error);
+  redisContext *c = sf_redis_sync_open (uri, password, timeout_ms, "registrar.users", &shown, error);
   if (c == NULL)
     return FALSE;
   g_autofree char *md5 = sf_digest_ha1 (SF_DIGEST_MD5, user, realm, secret);
@@ -569,7 +519,7 @@ sf_users_redis_del (const char *uri, const char *password, guint timeout_ms, con
                     GError **error)
 {
   g_autofree char *shown = NULL;
-  redisContext *c = sync_open (uri, password, timeout_ms, &shown, error);
+  redisContext *c = sf_redis_sync_open (uri, password, timeout_ms, "registrar.users", &shown, error);
   if (c == NULL)
     return FALSE;
   const char *argv[] = { user };

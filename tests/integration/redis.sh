@@ -264,6 +264,28 @@ grep -q 'carol-long@192.0.2.2' "$T/rinv2.msg" && grep -q 'sip:highq@192.0.2.9>;q
   ! grep -qE 'evil|huge' "$T/rinv2.msg" && pass "hostile stored values: left out, q clamped to 1" ||
   fail "the 302 with hostile values stored" "$(grep -i '^Contact' "$T/rinv2.msg")"
 has "... counted in the log" "$T/rd.err" "could not be read and were left out"
+# ---- looking inside: sipflow location on the Redis store (the nodes' own script reads it) ----
+LURI="redis://:$REDIS_PASS@127.0.0.1:$RPORT_r/2"
+expect_rc "sipflow location dump --uri redis://... AOR" 0 "$SIPFLOW" location dump --uri "$LURI" sip:carol@sipflow.test
+grep -q '"contact":"sip:carol-long@192.0.2.2"' "$T/out" && grep -q '"contact":"sip:highq@192.0.2.9"' "$T/out" &&
+  grep '"contact":"sip:carol-short@192.0.2.1"' "$T/out" | grep -q '"expires_in":-\?0\|"expires_in":-' &&
+  pass "... its bindings, the expired one with expires_in <= 0" || fail "the dump of carol" "$(cat "$T/out")"
+has "... the unreadable ones left out and counted" "$T/err" "2 stored binding(s) could not be read"
+expect_rc "sipflow location count (redis, through --config)" 0 "$SIPFLOW" location count \
+  --set location.backend=redis --set "location.uri=redis://127.0.0.1:$RPORT_r/2" --set "location.password=$REDIS_PASS"
+grep -qE '^\{"bindings":[1-9][0-9]*,"aors":[1-9][0-9]*,"expired":[1-9][0-9]*\}$' "$T/out" &&
+  pass "... live bindings, addresses-of-record and expired ones" || fail "the count" "$(cat "$T/out")"
+expect_rc "sipflow location purge (redis): the expired and the unreadable go" 0 "$SIPFLOW" location purge --uri "$LURI"
+grep -qE '^\{"removed":([3-9]|[1-9][0-9]+)\}$' "$T/out" && pass "... at least carol's three" || fail "the purge" "$(cat "$T/out")"
+rcli -n 2 HKEYS sipflow:loc:sip:carol@sipflow.test >"$T/keys"
+grep -q carol-long "$T/keys" && grep -q highq "$T/keys" && ! grep -qE 'carol-short|evil|huge' "$T/keys" &&
+  pass "... and Redis keeps the live ones only" || fail "carol's fields after the purge" "$(cat "$T/keys")"
+expect_rc "sipflow location purge AOR (redis)" 0 "$SIPFLOW" location purge --uri "$LURI" sip:carol@sipflow.test
+has "... removes its two" "$T/out" '{"removed":2}'
+[ "$(rcli -n 2 EXISTS sipflow:loc:sip:carol@sipflow.test)" = 0 ] && pass "... its hash is gone" || fail "carol's hash is still there"
+expect_rc "sipflow location with a wrong Redis password: exit 1" 1 "$SIPFLOW" location count \
+  --uri "redis://:wrong@127.0.0.1:$RPORT_r/2"
+has "... naming the store, not the password" "$T/err" "location.uri: redis://127.0.0.1:$RPORT_r/2: AUTH refused"
 # the script gone from Redis (SCRIPT FLUSH, as after a restart): EVAL again, served
 rcli SCRIPT FLUSH >/dev/null
 preg flushed "$RD" 200 grace '<sip:grace@192.0.2.8>'
