@@ -53,6 +53,7 @@ struct _SfSipTransport {
   GSocketClient *client;        /* owned: connections from the address the kernel picks */
   GPtrArray *tcp_clients;       /* GSocketClient (owned, nullable), one per tcp_bound: connections from that address */
   guint next_conn;
+  guint32 boot;                 /* random, nonzero: names this transport's connection ids (sf_sip_transport_boot) */
   guint tcp_idle_s, tcp_stall_s;
   guint tcp_max_per_source, tcp_max_conns;
   GHashTable *per_source;       /* IP text (owned) -> accepted connections open from it */
@@ -714,6 +715,29 @@ sf_sip_transport_tcp_open (SfSipTransport *t, GInetSocketAddress *dest)
   return dest != NULL && conn_to (t, dest) != NULL;
 }
 
+guint
+sf_sip_transport_tcp_conn_to (SfSipTransport *t, GInetSocketAddress *dest)
+{
+  TcpConn *c = dest != NULL ? conn_to (t, dest) : NULL;
+  return c != NULL && !c->closed ? c->id : 0;
+}
+
+guint32
+sf_sip_transport_boot (SfSipTransport *t)
+{
+  return t->boot;
+}
+
+gboolean
+sf_sip_transport_tcp_flow (SfSipTransport *t, guint32 boot, guint conn, GInetSocketAddress *remote)
+{
+  if (boot != t->boot || conn == 0 || remote == NULL)
+    return FALSE;
+  TcpConn *c = g_hash_table_lookup (t->conns, GUINT_TO_POINTER (conn));
+  /* the one a request to @remote goes over (tcp_send: conn_to), open */
+  return c != NULL && !c->closed && c->conn != NULL && same_addr (c->remote, remote) && conn_to (t, remote) == c;
+}
+
 static gboolean
 tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire, GError **error)
 {
@@ -761,6 +785,9 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->tcp_max_per_source = SF_SIP_TCP_MAX_PER_SOURCE;
   t->tcp_max_conns = SF_SIP_TCP_MAX_CONNS;
   t->per_source = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  do
+    t->boot = g_random_int ();
+  while (t->boot == 0);
   return t;
 }
 

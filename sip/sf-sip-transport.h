@@ -112,6 +112,19 @@ gboolean sf_sip_transport_mark_flow (SfSipTransport *t, const SfSipPeer *peer, g
  * would reuse (18); a flow whose connection is gone is reached otherwise. */
 gboolean sf_sip_transport_tcp_open (SfSipTransport *t, GInetSocketAddress *dest);
 
+/* A random nonzero value drawn when @t was made: connection ids count from 1
+ * again in every process, so a flow token names a connection by its id and
+ * this (sip/sf-sip-flow-token.h), and one from before a restart names none. */
+guint32 sf_sip_transport_boot (SfSipTransport *t);
+/* Is TCP connection @conn of this transport (@boot its sf_sip_transport_boot)
+ * open, from or to @remote, and the one a request to @remote goes over (the
+ * transport reuses an open connection to the address: sf_sip_transport_send)?
+ * FALSE for another @boot, a closed or unknown @conn, another address. */
+/* The id of the TCP connection a request to @dest goes over (open, or being
+ * opened: a request sent meanwhile waits for it); 0: none. */
+guint sf_sip_transport_tcp_conn_to (SfSipTransport *t, GInetSocketAddress *dest);
+gboolean sf_sip_transport_tcp_flow (SfSipTransport *t, guint32 boot, guint conn, GInetSocketAddress *remote);
+
 /* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
 gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error);
 /* Binds; *@bound (transfer full, nullable) gets the address with its real port. */

@@ -110,7 +110,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * or its connection) gets it, so the caller's requests reach it there. */
     GPtrArray *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
     gboolean routed = j->route != NULL || (in_routes != NULL && in_routes->len > sf_proxy_own_routes (ctx, in_routes));
-    g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (c, hop) : NULL;
+    g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (ctx, hop, sf_sip_msg_call_id (j->req)) : NULL;
     const char *flow_token = j->in_flow != NULL ? j->in_flow : out_flow;
     g_autofree char *ff = flow_token != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", flow_token) : g_strdup ("");
     rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);

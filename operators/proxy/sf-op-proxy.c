@@ -227,10 +227,34 @@ for_us (SfCtx *ctx, SfSipMsg *req)
   return n == 0 && ruri != NULL && sf_proxy_domain_is_ours (ctx, ruri);
 }
 
+/* Do @a and @b name the same IP address and port (5060 when none)? */
+static gboolean
+same_host_port (const SfSipUri *a, const SfSipUri *b)
+{
+  if ((a->port != 0 ? a->port : 5060) != (b->port != 0 ? b->port : 5060))
+    return FALSE;
+  GInetAddress *ip[2] = { NULL, NULL };
+  const SfSipUri *u[2] = { a, b };
+  for (int i = 0; i < 2; i++) {
+    g_autofree char *h = sf_sip_str_dup (u[i]->host);
+    gsize n = strlen (h);
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+      memmove (h, h + 1, n - 2);
+      h[n - 2] = '\0';
+    }
+    ip[i] = g_inet_address_new_from_string (h);
+  }
+  gboolean same = ip[0] != NULL && ip[1] != NULL && g_inet_address_equal (ip[0], ip[1]);
+  g_clear_object (&ip[0]);
+  g_clear_object (&ip[1]);
+  return same;
+}
+
 typedef enum {
   ADMIT_PASS,   /* forwarded (or served) without credentials */
   ADMIT_AUTH,   /* only with good credentials for our realm */
   ADMIT_REFUSE, /* 403 (an ACK: dropped) */
+  ADMIT_GONE,   /* 430 Flow Failed: a good flow token whose flow is gone (an ACK: dropped) */
 } Admit;
 
 /* Who may have a request forwarded (22.3, and no open relay), before any
@@ -243,8 +267,9 @@ typedef enum {
  * dialog or nothing.  Out of a dialog, a request whose From is a user of
  * ours, or anonymous (RFC 3323) toward another domain, needs AUTH (with a
  * users file; without one nobody can prove it); anything else PASSes only
- * for a target of ours (for_us), else it is REFUSEd.  *@reason: the phrase of
- * the 403. */
+ * for a target of ours (for_us), else it is REFUSEd.  A good flow token whose
+ * TCP connection is gone is GONE, but from a trusted source (OpProxyRoute
+ * decides).  *@reason: the phrase of the 403. */
 static Admit
 admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, const char **reason)
 {
@@ -266,6 +291,10 @@ admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, const char **reason)
   }
   if (trusted (ctx, peer))
     return ADMIT_PASS;
+  if (flow == SF_PROXY_FLOW_GONE) {
+    *reason = "Flow Failed";
+    return ADMIT_GONE;
+  }
   if (tagged || sf_sip_str_eq (method, "ACK")) {
     if (tagged && sf_proxy_token_ok (ctx, req))
       return ADMIT_PASS;
@@ -307,7 +336,9 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * other ACK, the ACK for a response we made statelessly among them, is
    * absorbed: never answered, never relayed. */
   const char *why = NULL;
-  if (admit (ctx, e->msg, &e->peer, &why) != ADMIT_PASS) {
+  g_autofree char *flow_hop = NULL;
+  if (admit (ctx, e->msg, &e->peer, &why) != ADMIT_PASS ||
+      sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop) == SF_PROXY_FLOW_GONE) {
     g_info ("%s: ACK absorbed: not in a dialog of this proxy", sf_ctx_handle (ctx));
     sf_stack_count (s, SF_STACK_STAT_REFUSED);
     return SF_OP_TRANSITION;
@@ -316,9 +347,8 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
   g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
-  /* toward a party behind NAT or a connection: over its flow (RFC 5626 5.3) */
-  g_autofree char *flow_hop = NULL;
-  sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop);
+  /* toward a party behind NAT or a connection: over its flow (RFC 5626 5.3;
+   * one gone: absorbed above) */
   g_autoptr (SfSipUri) hop_uri = flow_hop != NULL ? sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL) : NULL;
   SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, hop_uri);
   g_autofree char *via = sf_proxy_via (ctx, &proto, branch, NULL);
@@ -365,6 +395,9 @@ sf_op_proxy_authorize (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       p->final_sent = 407;
     return res;
   }
+  case ADMIT_GONE:
+    sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_REFUSED);
+    return answer (ctx, e, 430, reason, NULL);
   case ADMIT_REFUSE:
   default:
     sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_REFUSED);
@@ -393,12 +426,12 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   guint status = unfit (ctx, req, &why, lines);
   const char *reason = why;
   Admit a = status != 0 ? ADMIT_REFUSE : admit (ctx, req, from, &reason);
-  if (status == 0 && a == ADMIT_REFUSE)
-    status = 403;
-  if (a == ADMIT_REFUSE)
+  if (status == 0 && (a == ADMIT_REFUSE || a == ADMIT_GONE))
+    status = a == ADMIT_GONE ? 430 : 403;
+  if (a == ADMIT_REFUSE || a == ADMIT_GONE)
     sf_stack_count (s, SF_STACK_STAT_REFUSED);
   if (ack)
-    return a == ADMIT_REFUSE; /* an ACK is never answered: dropped, or on to the flow */
+    return a == ADMIT_REFUSE || a == ADMIT_GONE; /* an ACK is never answered: dropped, or on to the flow */
   if (a == ADMIT_AUTH && !sf_registrar_has_credentials (ctx, req)) {
     status = sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") ? 401 : 407;
     g_autoptr (GPtrArray) ch = sf_registrar_challenge_lines (ctx, status, FALSE);
@@ -482,17 +515,27 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   /* our Route with a flow token: over that flow, the Request-URI kept (RFC
    * 5626 5.2, 5.3; a bad token was refused by admit) */
   g_autofree char *flow_hop = NULL;
-  if (sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop) == SF_PROXY_FLOW_BAD)
+  SfProxyFlow flow = sf_proxy_flow_route (ctx, e->msg, &e->peer, &flow_hop);
+  if (flow == SF_PROXY_FLOW_BAD)
     return answer (ctx, e, 403, "Invalid Flow Token", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   gboolean by_flow = flow_hop != NULL;
-  /* our Path hop from another node of the cluster (trusted: it could have
-   * the request relayed anywhere), for a TCP flow whose connection is gone:
-   * by the Request-URI, the binding's Contact, as that node would send it
-   * without a cluster (the phone closed the connection it registered on).
-   * From anyone else the token's flow only: the token is no licence to relay. */
-  if (by_flow && sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL && trusted (ctx, &e->peer) &&
-      sf_proxy_flow_closed (ctx, flow_hop))
+  /* A token whose TCP connection is gone (RFC 5626 5.3): 430 Flow Failed,
+   * never a new connection to the address it named.  But our Path hop from
+   * another node of the cluster (trusted: it could have the request relayed
+   * anywhere) goes by the Request-URI, the binding's Contact, as that node
+   * would send it without a cluster (the phone registered without outbound,
+   * so its Contact is reachable, RFC 3261 10; it closed the connection it
+   * registered on), unless that Contact is the flow's own address (a new
+   * connection there is what 5.3 forbids). */
+  if (flow == SF_PROXY_FLOW_GONE) {
+    g_autoptr (SfSipUri) gone = sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL);
+    gboolean to_flow = gone == NULL || ruri == NULL || same_host_port (gone, ruri);
+    if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL || !trusted (ctx, &e->peer) || to_flow) {
+      sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_REFUSED);
+      return answer (ctx, e, 430, "Flow Failed", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
+    }
     g_clear_pointer (&flow_hop, g_free);
+  }
   if (n > 0 || by_flow || !sf_proxy_domain_is_ours (ctx, ruri)) {
     SfOpResult res = take_breadth (ctx, p);
     if (res != SF_OP_CONTINUE)
@@ -691,18 +734,36 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * is the route to the binding (RFC 3327 5.3) */
     g_autofree char *flow_hop = NULL, *rest = NULL;
     const char *path = b->path;
-    if (sf_proxy_path_self (ctx, b->path, &flow_hop, &rest))
+    gboolean gone = FALSE;
+    if (sf_proxy_path_self (ctx, b->path, &flow_hop, &rest, &gone))
       path = rest;
-    /* our own hop's TCP flow closed: the binding as without the hop (its
-     * Contact, or its source when it was behind NAT) */
-    if (flow_hop != NULL && sf_proxy_flow_closed (ctx, flow_hop))
+    /* our own hop's TCP flow gone (its connection closed, or of an earlier
+     * process): the binding as without the hop, at its Contact (registered
+     * without outbound: reachable, RFC 3261 10); when it was behind NAT its
+     * only way in was that connection (RFC 5626 5.3: the flow failed), and a
+     * new connection to its NAT's port would reach whoever has it now */
+    if (gone)
       g_clear_pointer (&flow_hop, g_free);
     t->route = g_strdup (path);
-    t->hop = flow_hop != NULL ? g_steal_pointer (&flow_hop)
-                              : sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source, b->transport,
-                                                 b->flow, path);
+    t->hop = flow_hop != NULL || gone ? g_steal_pointer (&flow_hop)
+                                      : sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source,
+                                                         b->transport, b->flow, path);
+    /* the same for a binding behind NAT over TCP without a Path of ours: its
+     * source is its connection, gone when closed */
+    if ((gone && b->flow != NULL) || (t->hop != NULL && sf_proxy_flow_closed (ctx, t->hop))) {
+      g_info ("%s: %s: its TCP flow is gone: not a target", sf_ctx_handle (ctx), b->contact);
+      target_free (t);
+      continue;
+    }
     t->q = (guint) (b->q * 1000 + 0.5);
     g_ptr_array_add (p->targets, t);
+  }
+  if (p->targets->len == 0) { /* every binding's flow gone */
+    GString *f = g_string_new ("\"aor\":");
+    sf_json_append_string (f, aor != NULL ? aor : "");
+    sf_ctx_emit (ctx, "proxy_no_target", f->str);
+    g_string_free (f, TRUE);
+    return answer (ctx, p->req, 480, NULL, NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   }
   g_ptr_array_sort (p->targets, by_q); /* the service gives q order already */
   return SF_OP_TRANSITION;

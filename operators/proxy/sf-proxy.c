@@ -605,6 +605,25 @@ sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
   return via;
 }
 
+/* The transport's boot value (0 without a stack: no TCP flow then exists) */
+static guint32
+boot_of (SfCtx *ctx)
+{
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  return stack != NULL ? sf_sip_transport_boot (sf_stack_transport (stack)) : 0;
+}
+
+/* Does @f still exist: any UDP flow (a NAT mapping cannot be asked), a TCP
+ * flow while its connection is open on this very transport */
+static gboolean
+flow_alive (SfCtx *ctx, const SfFlowTokenFlow *f)
+{
+  if (f->proto != SF_SIP_TCP)
+    return TRUE;
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  return stack != NULL && sf_sip_transport_tcp_flow (sf_stack_transport (stack), f->boot, f->conn, f->addr);
+}
+
 SfProxyFlow
 sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **hop)
 {
@@ -615,14 +634,19 @@ sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **ho
   if (c == NULL || sff == NULL)
     return SF_PROXY_FLOW_NONE;
   gboolean dialog = sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL;
-  SfSipProto proto;
-  g_autoptr (GInetSocketAddress) addr = NULL;
-  if (!sf_flow_token_check (c->flow_key, dialog ? SF_FLOW_TOKEN_RR : SF_FLOW_TOKEN_PATH, sff->value, &proto, &addr))
+  g_auto (SfFlowTokenFlow) f = { 0 };
+  if (!sf_flow_token_check (c->flow_key, dialog ? SF_FLOW_TOKEN_RR : SF_FLOW_TOKEN_PATH, sff->value,
+                            sf_sip_msg_call_id (req), &f))
     return SF_PROXY_FLOW_BAD;
-  if (dialog && from != NULL && sf_flow_token_same_flow (from->proto, from->remote, proto, addr))
+  if (dialog && from != NULL && sf_flow_token_same_flow (from, boot_of (ctx), &f))
     return SF_PROXY_FLOW_NONE; /* from the flow's own party: toward the other one */
-  *hop = sf_flow_token_hop (proto, addr);
-  return *hop != NULL ? SF_PROXY_FLOW_TO : SF_PROXY_FLOW_BAD;
+  *hop = sf_flow_token_hop (&f);
+  if (*hop == NULL)
+    return SF_PROXY_FLOW_BAD;
+  /* RFC 5626 5.3: a flow that no longer exists gets 430, never a new
+   * connection to the address it came from (which may be someone else's by
+   * now); *@hop still says where it went, for a caller that may do better */
+  return flow_alive (ctx, &f) ? SF_PROXY_FLOW_TO : SF_PROXY_FLOW_GONE;
 }
 
 char *
@@ -653,14 +677,18 @@ sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
                         g_inet_socket_address_get_port (from->remote)))
       return NULL;
   }
-  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, from->proto, from->remote);
+  g_auto (SfFlowTokenFlow) f = { 0 };
+  sf_flow_token_flow_of (&f, from, boot_of (ctx));
+  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, &f, sf_sip_msg_call_id (req));
 }
 
 gboolean
-sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest)
+sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest, gboolean *gone)
 {
   SfProxyConfig *c = sf_proxy_config (ctx);
   *hop = *rest = NULL;
+  if (gone != NULL)
+    *gone = FALSE;
   if (c == NULL || path == NULL)
     return FALSE;
   g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
@@ -671,10 +699,11 @@ sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest)
   if (first->uri == NULL || !sf_proxy_uri_is_mine (first->uri, ctx))
     return FALSE;
   const SfSipParam *sff = sf_sip_uri_param (first->uri, SF_FLOW_TOKEN_PARAM);
-  SfSipProto proto;
-  g_autoptr (GInetSocketAddress) addr = NULL;
-  if (sff != NULL && sf_flow_token_check (c->flow_key, SF_FLOW_TOKEN_PATH, sff->value, &proto, &addr))
-    *hop = sf_flow_token_hop (proto, addr);
+  g_auto (SfFlowTokenFlow) f = { 0 };
+  if (sff != NULL && sf_flow_token_check (c->flow_key, SF_FLOW_TOKEN_PATH, sff->value, sf_sip_str (NULL, 0), &f))
+    *hop = sf_flow_token_hop (&f);
+  if (gone != NULL)
+    *gone = *hop != NULL && !flow_alive (ctx, &f);
   if (vals->len > 1) {
     const SfSipValue *second = vals->pdata[1];
     *rest = g_strdup (second->raw.p); /* the values after ours, as written */
@@ -703,9 +732,11 @@ sf_proxy_flow_closed (SfCtx *ctx, const char *hop)
 }
 
 char *
-sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop)
+sf_proxy_hop_token (SfCtx *ctx, const SfSipUri *hop, SfSipStr call_id)
 {
-  if (c == NULL || hop == NULL || hop->port == 0)
+  SfProxyConfig *c = sf_proxy_config (ctx);
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  if (c == NULL || stack == NULL || hop == NULL || hop->port == 0)
     return NULL;
   g_autofree char *host = sf_sip_str_dup (hop->host);
   gsize n = strlen (host);
@@ -716,6 +747,16 @@ sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop)
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
   if (ip == NULL)
     return NULL;
-  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (ip, (guint16) hop->port);
-  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, sf_proxy_uri_proto (hop), G_INET_SOCKET_ADDRESS (addr));
+  SfSipTransport *tp = sf_stack_transport (stack);
+  g_auto (SfFlowTokenFlow) f = { sf_proxy_uri_proto (hop), G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) hop->port)),
+                                 0, 0 };
+  if (f.proto == SF_SIP_TCP) {
+    /* the connection the request goes over; none open: no flow to name (a
+     * new connection to the address is no flow of the callee's) */
+    f.conn = sf_sip_transport_tcp_conn_to (tp, f.addr);
+    f.boot = sf_sip_transport_boot (tp);
+    if (f.conn == 0)
+      return NULL;
+  }
+  return sf_flow_token_make (c->flow_key, SF_FLOW_TOKEN_RR, &f, call_id);
 }

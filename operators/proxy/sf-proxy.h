@@ -175,6 +175,8 @@ typedef enum {
   SF_PROXY_FLOW_NONE, /* no token in our hop: routed as usual */
   SF_PROXY_FLOW_BAD,  /* a token that does not check: refused (403), never followed */
   SF_PROXY_FLOW_TO,   /* a good token naming the flow the request goes over */
+  SF_PROXY_FLOW_GONE, /* a good token whose flow no longer exists (a TCP connection closed, or
+                       * one of an earlier process): 430 Flow Failed (RFC 5626 5.3) */
 } SfProxyFlow;
 /* Does @req's hop of ours (sf_proxy_our_hop) carry a flow token, and must
  * @req go over its flow?  A request with a To tag must carry a Record-Route
@@ -184,7 +186,9 @@ typedef enum {
  * initiator's when it came so, else the callee's when it was reached so): a
  * request coming from that flow (@from, nullable) goes the other way, by its
  * Request-URI (NONE); any other goes over it (TO, *@hop the URI for it,
- * transfer full). */
+ * transfer full), or, when it names a TCP connection no longer open (GONE,
+ * *@hop still set), nowhere.  A Record-Route token checks only with the
+ * Call-ID of the dialog it was made in. */
 SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, char **hop);
 /* The token for our Record-Route when @req (a request out of a dialog, from
  * @from; proxy.record_route on) came across a NAT, over UDP or TCP (its top
@@ -194,16 +198,19 @@ SfProxyFlow sf_proxy_flow_route (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *fro
  * caller go to it) (transfer full). */
 char *sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from);
 /* The token for our Record-Route naming the flow @hop (a binding reached
- * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T"),
- * when the caller's own flow needs none (transfer full; NULL when @hop is not
- * an address). */
-char *sf_proxy_hop_token (SfProxyConfig *c, const SfSipUri *hop);
+ * through its source or its Path token's flow: "sip:ADDR:PORT;transport=T";
+ * over TCP the connection open to it), for the dialog @call_id, when the
+ * caller's own flow needs none (transfer full; NULL when @hop is not an
+ * address or no TCP connection to it is open). */
+char *sf_proxy_hop_token (SfCtx *ctx, const SfSipUri *hop, SfSipStr call_id);
 /* A binding's @path when its first value is this node's own hop (a Path the
  * registrar recorded under registrar.cluster): TRUE, the value stripped, the
  * rest into *@rest (NULL when none) and the flow its token names into *@hop
  * (NULL when the token does not check: the binding is then reached as if it
- * had no Path of ours; both transfer full).  FALSE when it is not ours. */
-gboolean sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest);
+ * had no Path of ours; both transfer full), and into *@gone (nullable)
+ * whether that flow is a TCP connection no longer open.  FALSE when it is not
+ * ours. */
+gboolean sf_proxy_path_self (SfCtx *ctx, const char *path, char **hop, char **rest, gboolean *gone);
 /* Is @hop (a flow's URI, as sf_proxy_flow_route and sf_proxy_path_self give)
  * a TCP flow whose connection is no longer open?  Such a binding was not
  * behind NAT unless its flow says so: a phone that closed the connection it

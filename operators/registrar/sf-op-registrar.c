@@ -228,7 +228,9 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * looks it up routes through us (RFC 3327) and we send over the flow (RFC
    * 5626 5.2); we strip the hop when we look it up ourselves. */
   if (r->cluster && node != NULL && (e->peer.proto == SF_SIP_TCP || flow != NULL)) {
-    g_autofree char *token = sf_flow_token_make (r->flow_key, SF_FLOW_TOKEN_PATH, e->peer.proto, e->peer.remote);
+    g_auto (SfFlowTokenFlow) f = { 0 };
+    sf_flow_token_flow_of (&f, &e->peer, sf_sip_transport_boot (sf_stack_transport (stack)));
+    g_autofree char *token = sf_flow_token_make (r->flow_key, SF_FLOW_TOKEN_PATH, &f, sf_sip_str (NULL, 0));
     if (token != NULL) {
       char *hop = g_strdup_printf ("<sip:%s;lr%s;" SF_FLOW_TOKEN_PARAM "=%s>%s%s", node,
                                    e->peer.proto == SF_SIP_TCP ? ";transport=tcp" : "", token, path != NULL ? ", " : "",

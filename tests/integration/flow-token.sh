@@ -10,17 +10,69 @@
 #  - a forged or altered token in a Route gets 403 "Invalid Flow Token" and
 #    nothing is relayed (a listener at the address a forged token names gets
 #    nothing), from a trusted source too;
+#  - the TCP caller's Record-Route token once its connection is closed: 430
+#    Flow Failed, and no connection is made (listeners bound at the address
+#    the token names, its port taken by another program, and at the Contact
+#    get none); a Record-Route token of one dialog in another dialog's Route:
+#    403 Invalid Flow Token;
 #  - registrar.cluster=true, one proxy: a phone registered over TCP gets this
 #    node with a Path token as its first Path hop (location dump); an INVITE
 #    for it comes over its connection without that Route (the self-hop
 #    stripped); the same INVITE sent as another node would send it (Route:
 #    the Path hop) reaches it too; a phone behind NAT over UDP is called
 #    through its source;
+#  - a Path token for a TCP connection made before a restart (same secret):
+#    430 Flow Failed, no connection made;
 #  - registrar.cluster off (the default): no Path is recorded.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
 SIPCAT="$(dirname "$0")/sipcat.py"
+
+# tcp_listen NAME ADDR PORT: a TCP listener at ADDR:PORT (SO_REUSEADDR: a
+# port a closed connection left in TIME_WAIT) that writes each connection it
+# accepts to $T/NAME.acc; $T/NAME.up once it listens, $T/NAME.stop ends it.
+tcp_listen() {
+  timeout 30 python3 - "$T/$1" "$2" "$3" <<'PY' &
+import os, socket, sys, time
+base, addr, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+# a port whose connection is closing is free once the other end closed too
+for attempt in range(100):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((addr, port))
+        break
+    except OSError:
+        s.close()
+        time.sleep(0.05)
+else:
+    sys.exit(1)
+s.listen(8)
+s.settimeout(0.1)
+open(base + ".up", "w").write("up")
+end = time.time() + 25
+while time.time() < end and not os.path.exists(base + ".stop"):
+    try:
+        c, a = s.accept()
+        open(base + ".acc", "a").write("accepted from %s:%d\n" % a)
+        c.close()
+    except socket.timeout:
+        pass
+PY
+  PIDS+=($!)
+  eval "LPID_$1=$!"
+  for i in $(seq 80); do [ -e "$T/$1.up" ] && return 0; sleep 0.1; done
+  return 1
+}
+# tcp_listen_end NAME: stops it; true when it accepted nothing.
+tcp_listen_end() {
+  local pid
+  eval "pid=\$LPID_$1"
+  touch "$T/$1.stop"
+  wait "$pid" 2>/dev/null
+  [ ! -s "$T/$1.acc" ]
+}
 
 dead_port() {
   local p
@@ -68,7 +120,11 @@ TCDEAD=$(dead_port)
 timeout 30 python3 - "$PX_TCP" "$TCDEAD" "$SIPP_PORT" "$T" <<'PY' &&
 import socket, sys, uuid
 proxy, dead, callee, t = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-s = socket.create_connection(("127.0.0.1", proxy), timeout=25)
+# SO_REUSEADDR: its port, left in TIME_WAIT, can be bound by a listener later
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.settimeout(25)
+s.connect(("127.0.0.1", proxy))
 buf = b""
 def read_msg():
     global buf
@@ -89,6 +145,8 @@ def read_msg():
 def hdr(m, name):
     return [l.split(":", 1)[1].strip() for l in m.split("\r\n")[1:] if l.split(":", 1)[0].strip().lower() == name]
 cid = uuid.uuid4().hex
+open(t + "/tcaller.cid", "w").write(cid)
+open(t + "/tcaller.src", "w").write(str(s.getsockname()[1]))
 base = ("From: <sip:tcaller@example.org>;tag=tc1\r\nCall-ID: %s\r\nMax-Forwards: 70\r\n" % cid)
 s.sendall(("INVITE sip:callee@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.2:%d;branch=z9hG4bK%s\r\n%s"
            "To: <sip:callee@127.0.0.1:%d>\r\nCSeq: 1 INVITE\r\nContact: <sip:tcaller@127.0.0.2:%d;transport=tcp>\r\n"
@@ -119,6 +177,54 @@ grep -q ';sff=rt7f000001' "$T/tcaller.rr" && pass "over TCP: the Record-Route ca
 sipp_server_wait callee2
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "over TCP: the callee's BYE got its 200" ||
   fail "over TCP: the callee's call failed (sipp exit $SIPP_RC)" "$(tail -5 "$T/callee2.out")"
+
+# ---- a TCP flow that is gone; a Record-Route token in another dialog ----
+# the TCP caller's connection is closed: its port taken by another program,
+# and a listener at its Contact; the callee's BYE with the dialog's own Route
+TSFF=$(sed 's/.*;sff=\(rt[0-9a-f]*\).*/\1/' "$T/tcaller.rr")
+TSFT=$(sed 's/.*;sft=\([0-9a-f]*\).*/\1/' "$T/tcaller.rr")
+TCID=$(cat "$T/tcaller.cid")
+TSRC=$(cat "$T/tcaller.src")
+tcp_listen oldport 127.0.0.1 "$TSRC" || fail "no listener at the caller's old port $TSRC" "$(ss -tan | grep ":$TSRC ")"
+tcp_listen contact 127.0.0.2 "$TCDEAD" || fail "no listener at the caller's Contact"
+cat >"$T/bye-gone.sip" <<SIP
+BYE sip:tcaller@127.0.0.2:$TCDEAD;transport=tcp SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{cid};rport
+Route: <sip:127.0.0.1:$PORT_px;lr;sft=$TSFT;sff=$TSFF>
+From: <sip:callee@127.0.0.1>;tag=g{cid}
+To: <sip:tcaller@example.org>;tag=tc1
+Call-ID: $TCID
+CSeq: 7 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+SIP
+got=$(timeout 20 python3 "$SIPCAT" send "127.0.0.1:$PORT_px" "$T/bye-gone.sip" --timeout 5 --show)
+case "$got" in
+  "430"*"SIP/2.0 430 Flow Failed"*) pass "a BYE over the TCP caller's flow, its connection closed: 430 Flow Failed" ;;
+  *) fail "a BYE toward a closed TCP flow: got '$(printf '%s' "$got" | head -2 | tr '\r\n' '  ')'" ;;
+esac
+tcp_listen_end oldport && tcp_listen_end contact &&
+  pass "... no connection made: neither to the address the token names (its port now another program's) nor to the Contact" ||
+  fail "a connection was made" "$(cat "$T/oldport.acc" "$T/contact.acc" 2>/dev/null)"
+# the UDP caller's token (its first dialog) in the TCP caller's dialog
+cat >"$T/bye-other.sip" <<SIP
+BYE sip:tcaller@127.0.0.2:$TCDEAD;transport=tcp SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-{cid};rport
+Route: <sip:127.0.0.1:$PORT_px;lr;sft=$TSFT;sff=$(printf '%s' "$RR" | sed 's/.*;sff=\([0-9a-z]*\).*/\1/')>
+From: <sip:callee@127.0.0.1>;tag=o{cid}
+To: <sip:tcaller@example.org>;tag=tc1
+Call-ID: $TCID
+CSeq: 8 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+SIP
+got=$(timeout 20 python3 "$SIPCAT" send "127.0.0.1:$PORT_px" "$T/bye-other.sip" --timeout 5 --show)
+case "$got" in
+  "403"*"SIP/2.0 403 Invalid Flow Token"*) pass "another dialog's Record-Route token in a Route: 403 Invalid Flow Token (the token names its Call-ID)" ;;
+  *) fail "another dialog's token: got '$(printf '%s' "$got" | head -2 | tr '\r\n' '  ')'" ;;
+esac
 
 # ---- forged and altered tokens ----
 sff=$(printf '%s' "$RR" | sed 's/.*;sff=\([0-9a-z]*\).*/\1/')
@@ -315,6 +421,23 @@ grep -q "\"request_uri\":\"sip:phone@127.0.0.1:$NDEAD\".*\"next_hop\":\"sip:127.
   pass "cluster: branch_forward: the Contact as Request-URI, next_hop the source" ||
   fail "cluster: branch_forward" "$(grep branch_forward "$T/cl.events")"
 stop cl
+
+# ---- a Path token from before a restart ----
+# the same node (its state, so its secret) again, trusting nobody: the TCP
+# phone's Path token names a connection of the process before; its Route
+# rewritten to name the new TCP port (the token does not name the node)
+start cl2 proxy.xml --listen tcp:127.0.0.1:0 --set core.state_dir="$T/cl.state/sipflow" --set registrar.cluster=true \
+  --set location.backend=memory --set sip.t1_ms=50 --log-level error || exit 1
+TCP2=$(grep '"event":"listening".*"transport":"tcp"' "$T/cl2.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/')
+tcp_listen rcontact 127.0.0.2 "$TDEAD" || fail "no listener at the phone's Contact"
+sed "s/^Route: .*/Route: $(printf '%s' "$HOP" | sed "s/127.0.0.1:$TCP_PORT;/127.0.0.1:$TCP2;/")/" "$T/invite-node.sip" >"$T/invite-restart.sip"
+got=$(timeout 20 python3 "$SIPCAT" send "127.0.0.1:$PORT_cl2" "$T/invite-restart.sip" --timeout 5 --show)
+case "$got" in
+  "430"*"SIP/2.0 430 Flow Failed"*) pass "after a restart, the TCP phone's Path token (its MAC still good): 430 Flow Failed" ;;
+  *) fail "a Path token from before a restart: got '$(printf '%s' "$got" | head -2 | tr '\r\n' '  ')'" "$(grep -m1 Route "$T/invite-restart.sip")" ;;
+esac
+tcp_listen_end rcontact && pass "... and no connection to the phone's Contact" || fail "a connection was made" "$(cat "$T/rcontact.acc")"
+stop cl2
 
 # ---- cluster off: no Path ----
 start off proxy.xml --listen tcp:127.0.0.1:0 --set location.backend=memory --log-level error --control "$T/off.sock" || exit 1
