@@ -15,7 +15,9 @@
 #include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 
 struct _SfUaControl {
@@ -519,14 +521,52 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, 
   return TRUE;
 }
 
+/* Whether @path may be listened on: nothing there, or a socket no process
+ * listens on any more (a sipflow killed before it could remove it), which is
+ * removed with a notice.  A socket something answers on is another running
+ * sipflow's; anything else there (a file, a directory) is left alone. */
+static gboolean
+control_path_free (const char *path, GError **error)
+{
+  GStatBuf st;
+  if (g_lstat (path, &st) != 0)
+    return TRUE;
+  if (!S_ISSOCK (st.st_mode)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "control socket '%s': something else is there (not a socket)",
+                 path);
+    return FALSE;
+  }
+  g_autoptr (GSocket) probe = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, error);
+  if (probe == NULL)
+    return FALSE;
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
+  g_autoptr (GError) e = NULL;
+  if (g_socket_connect (probe, addr, NULL, &e)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "control socket '%s': another process is listening on it",
+                 path);
+    return FALSE;
+  }
+  if (!g_error_matches (e, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "control socket '%s' exists and cannot be probed: %s", path,
+                 e->message);
+    return FALSE;
+  }
+  if (g_unlink (path) != 0 && errno != ENOENT) {
+    int err = errno;
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (err), "control socket '%s': stale, cannot remove it: %s",
+                 path, g_strerror (err));
+    return FALSE;
+  }
+  g_warning ("control socket '%s': no process listened on it (left by one that was killed): removed", path);
+  return TRUE;
+}
+
 gboolean
 sf_ua_control_listen (SfUaControl *c, const char *path, GError **error)
 {
   g_return_val_if_fail (c->service == NULL, FALSE);
-  if (g_file_test (path, G_FILE_TEST_EXISTS)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS, "control socket '%s' exists already (another sipflow?)", path);
+  if (!control_path_free (path, error))
     return FALSE;
-  }
   g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
   c->service = g_socket_service_new ();
   if (!g_socket_listener_add_address (G_SOCKET_LISTENER (c->service), addr, G_SOCKET_TYPE_STREAM,

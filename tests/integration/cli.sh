@@ -205,5 +205,21 @@ wait_exit 10
 [ "$RC" = 0 ] && pass "SIGTERM stops run cleanly" || fail "SIGTERM (exit $RC)"
 has "SIGTERM still prints the stats" "$T/run.out" '"event":"stats"'
 
+# a control socket left by a killed sipflow is removed and replaced, with a
+# notice; one another process listens on, or a file, is left alone (exit 1)
+start_run "$T/c.sock" $flow || fail "the run for SIGKILL did not start" "$(cat "$T/run.err")"
+kill -KILL "$RUN_PID_"
+wait_exit 10
+[ -S "$T/c.sock" ] && pass "SIGKILL leaves the control socket behind" || fail "no socket left by SIGKILL"
+start_run "$T/c.sock" $flow && pass "run starts on a stale control socket" || fail "run on a stale socket" "$(cat "$T/run.err")"
+has "... with a notice" "$T/run.err" "control socket '$T/c.sock': no process listened on it (left by one that was killed): removed"
+expect_rc "a second run on a socket another process listens on: exit 1" 1 timeout 10 "$SIPFLOW" run $flow --control "$T/c.sock"
+has "... naming it" "$T/err" "control socket '$T/c.sock': another process is listening on it"
+expect_rc "... and the first still answers" 0 "$SIPFLOW" ctl "$T/c.sock" quit
+wait_exit 10
+echo not-a-socket >"$T/d.sock"
+expect_rc "a control path holding a file: exit 1" 1 timeout 10 "$SIPFLOW" run $flow --control "$T/d.sock"
+has "... the file left alone" "$T/d.sock" "not-a-socket"
+
 echo "cli: $n checks, $fails failed"
 [ "$fails" = 0 ]
