@@ -6,6 +6,7 @@
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "operators/transaction/sf-stack.h"
+#include "states/sf-machine.h"
 
 extern const SfOperatorDef sf_op_txn_table[];
 extern const gsize sf_op_txn_table_len;
@@ -18,14 +19,51 @@ declare (SfPluginRegistrar *r, GError **error)
          sf_plugin_add_operators (r, sf_op_txn_table, sf_op_txn_table_len, error);
 }
 
+/* Does @m (or a machine it imports) have an operator that looks at SIP
+ * messages or transaction events? */
+static gboolean
+speaks_sip (SfMachine *m, GHashTable *seen)
+{
+  if (!g_hash_table_add (seen, m))
+    return FALSE;
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *st = m->states->pdata[i];
+    for (int q = 0; q < SF_QUEUE_COUNT; q++)
+      for (guint k = 0; st->queues[q] != NULL && k < st->queues[q]->len; k++) {
+        const SfBinding *b = st->queues[q]->pdata[k];
+        /* what it is called for: the flow's on="", else the operator's own
+         * events; every kind (a generic operator, a '*') says nothing */
+        guint kinds = b->on != NULL ? b->on->kinds : b->op != NULL ? b->op->events : 0;
+        if (kinds != SF_EV_ANY && (kinds & (SF_EV_SIP | SF_EV_TXN)) != 0)
+          return TRUE;
+      }
+  }
+  GHashTableIter it;
+  gpointer v;
+  if (m->imports != NULL) {
+    g_hash_table_iter_init (&it, m->imports);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      if (speaks_sip (v, seen))
+        return TRUE;
+  }
+  return FALSE;
+}
+
 static gboolean
 setup (const SfModuleEnv *env, gpointer *state, GError **error)
 {
   if (env->cfg == NULL || env->flow == NULL || env->loader == NULL)
     return TRUE;
   const char *const *specs = sf_config_get_list (env->cfg, "sip", "listen");
-  if (specs == NULL || specs[0] == NULL)
+  if (specs == NULL || specs[0] == NULL) {
+    /* a flow of SIP with no socket would sit silent: say so (a warning, not
+     * an error: such a flow may still be driven by its control commands) */
+    g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+    if (speaks_sip (env->flow, seen))
+      g_warning ("%s: no SIP socket (neither --listen nor sip.listen): it will send and receive no SIP message",
+                 env->flow->file);
     return TRUE;
+  }
   /* It attaches itself (tests make stacks without the module list). */
   *state = sf_stack_new (env->ep, env->loader, env->flow, error);
   return *state != NULL;

@@ -221,5 +221,13 @@ echo not-a-socket >"$T/d.sock"
 expect_rc "a control path holding a file: exit 1" 1 timeout 10 "$SIPFLOW" run $flow --control "$T/d.sock"
 has "... the file left alone" "$T/d.sock" "not-a-socket"
 
+# a flow of SIP with no socket says so at start; one without SIP does not
+printf 'quit\n' | timeout 10 "$SIPFLOW" run ua.xml --set media.backend=null >/dev/null 2>"$T/nosock.err"
+has "ua.xml with no SIP socket: a warning at start" "$T/nosock.err" \
+  "builtin:ua.xml: no SIP socket (neither --listen nor sip.listen): it will send and receive no SIP message"
+printf 'quit\n' | timeout 10 "$SIPFLOW" run examples/call-demo.xml >/dev/null 2>"$T/nosock.err"
+! grep -q "no SIP socket" "$T/nosock.err" && pass "... not for a flow without SIP (call-demo.xml)" ||
+  fail "call-demo.xml warned of no SIP socket"
+
 echo "cli: $n checks, $fails failed"
 [ "$fails" = 0 ]
