@@ -766,6 +766,14 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
 
 /* ---- the transport ---- */
 
+/* tcp_clients' free function: a slot stays NULL until client_for needs it */
+static void
+client_unref (gpointer client)
+{
+  if (client != NULL)
+    g_object_unref (client);
+}
+
 SfSipTransport *
 sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
 {
@@ -776,7 +784,7 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->udp = g_ptr_array_new_with_free_func ((GDestroyNotify) udp_free);
   t->services = g_ptr_array_new ();
   t->tcp_bound = g_ptr_array_new_with_free_func (g_object_unref);
-  t->tcp_clients = g_ptr_array_new_with_free_func (g_object_unref);
+  t->tcp_clients = g_ptr_array_new_with_free_func (client_unref);
   t->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) conn_unref);
   t->client = g_socket_client_new ();
   g_socket_client_set_timeout (t->client, 10);

@@ -658,6 +658,12 @@ sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLo
 /* Most keys a walk takes: a store past it is cut with an error rather than
  * held whole in the tool's memory. */
 #define MAX_WALK_KEYS 10000000
+/* SCANs a walk may make a thousand keys DBSIZE counts at its start (at most
+ * MAX_WALK_KEYS), and 1000 more: Redis visits 1000 keys or 10,000 buckets a
+ * SCAN (COUNT 1000) and keeps its table under 10 buckets a key, so a whole
+ * walk takes about 2 a thousand keys; a server that never brings the cursor
+ * back to 0 is cut there, not followed for ever. */
+#define WALK_SCANS_PER_1000_KEYS 4
 
 /* The script for @key with @argv (consumed), read like the nodes read it. */
 static GPtrArray *
@@ -701,8 +707,19 @@ sync_keys (redisContext *c, const char *shown, const char *aor, GError **error)
     g_ptr_array_add (keys, g_strconcat (KEY_PREFIX, aor, NULL));
     return keys;
   }
+  redisReply *size = redisCommand (c, "DBSIZE");
+  long long dbsize = size != NULL && size->type == REDIS_REPLY_INTEGER ? size->integer : 0;
+  freeReplyObject (size);
+  guint64 scans = 0, max_scans = 1000 + (guint64) CLAMP (dbsize, 0, MAX_WALK_KEYS) * WALK_SCANS_PER_1000_KEYS / 1000;
   g_autofree char *cursor = g_strdup ("0");
   do {
+    if (++scans > max_scans) {
+      g_set_error (error, SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED,
+                   "%s: SCAN: the cursor did not come back to 0 within %" G_GUINT64_FORMAT " SCANs (DBSIZE %lld)",
+                   shown, scans - 1, dbsize);
+      g_ptr_array_unref (keys);
+      return NULL;
+    }
     redisReply *r = redisCommand (c, "SCAN %s MATCH %s* COUNT 1000", cursor, KEY_PREFIX);
     gboolean ok = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                   r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_ARRAY;

@@ -435,14 +435,11 @@ host_is_loopback (const char *host, GInetAddress *a)
          (a != NULL && (g_inet_address_get_is_loopback (a) || g_inet_address_get_is_any (a)));
 }
 
-gboolean
-sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri)
+/* Is @host_str with @port one of @r's stores? */
+static gboolean
+host_is_store (SfCtx *ctx, SfRegistrar *r, SfSipStr host_str, guint port)
 {
-  SfRegistrar *r = sf_registrar_from_ctx (ctx);
-  if (r == NULL || r->n_stores == 0 || uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
-    return FALSE;
-  guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
-  g_autofree char *raw = sf_sip_str_dup (uri->host);
+  g_autofree char *raw = sf_sip_str_dup (host_str);
   g_autofree char *host = g_strdup (raw);
   gsize n = strlen (host);
   if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
@@ -467,6 +464,19 @@ sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri)
       return TRUE;
   }
   return FALSE;
+}
+
+gboolean
+sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->n_stores == 0 || uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
+    return FALSE;
+  guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
+  /* a maddr is where the request goes (RFC 3261 19.1.1), the host then unused */
+  const SfSipParam *maddr = sf_sip_uri_param (uri, "maddr");
+  return host_is_store (ctx, r, uri->host, port) ||
+         (maddr != NULL && sf_sip_str_is_set (maddr->value) && host_is_store (ctx, r, maddr->value, port));
 }
 
 char *

@@ -84,7 +84,7 @@ gboolean sf_registrar_is_ours (SfCtx *ctx, const char *host);
  * included)?  A binding to it would send a request back here (RFC 5393 3, 4). */
 gboolean sf_registrar_uri_is_self (SfCtx *ctx, const SfSipUri *uri);
 /* Does @uri (a Contact or a Path hop) name the Redis server of location.uri
- * or registrar.users: its host (the same address; any loopback name, or an
+ * or registrar.users: its host or its maddr (the same address; any loopback name, or an
  * address of this node's, when the Redis is on loopback) and port?  A request
  * relayed there would be read by Redis as commands.  A second layer only: a
  * name resolving to it, another address of the host, a forward through

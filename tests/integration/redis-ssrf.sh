@@ -14,7 +14,7 @@
 #  - allowed (location.redis_without_password = true): a REGISTER whose
 #    Contact or Path names the Redis (its address, another loopback one,
 #    localhost, the IPv4-mapped IPv6 form, the short and numeric IPv4 forms
-#    getaddrinfo takes) gets 403 and no key appears; an
+#    getaddrinfo takes, a maddr naming it) gets 403 and no key appears; an
 #    INVITE for the address-of-record, its body "SET sipflow:pwned yes",
 #    relays nothing into Redis.
 . "$(dirname "$0")/lib.sh"
@@ -89,7 +89,7 @@ attack() { # attack WHAT ARGS...: a proxy with ARGS, REGISTERs naming the Redis 
   for c in "<sip:x@127.0.0.1:$RPORT;transport=tcp>" "<sip:x@localhost:$RPORT;transport=tcp>" \
     "<sip:x@127.0.0.2:$RPORT;transport=tcp>" "<sip:x@[::ffff:127.0.0.1]:$RPORT;transport=tcp>" \
     "<sip:x@localhost.:$RPORT;transport=tcp>" "<sip:x@127.1:$RPORT;transport=tcp>" \
-    "<sip:x@2130706433:$RPORT;transport=tcp>"; do
+    "<sip:x@2130706433:$RPORT;transport=tcp>" "<sip:x@redis.invalid:$RPORT;maddr=127.0.0.1;transport=tcp>"; do
     i=$((i + 1))
     r=$(register "$what$i" "$c")
     [ "$r" = "SIP/2.0 403 Contact Is Our Redis Store" ] && pass "$what: Contact $c: $r" || fail "$what: Contact $c: $r"

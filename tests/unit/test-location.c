@@ -9,9 +9,10 @@
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
  * looking inside: the walk, a removal written through, the offline walk and
  * purge of the file; the redis layer where no Redis is needed: its URI, a
- * hostile stored binding, and a Redis that refuses or never answers (every
+ * hostile stored binding, a Redis that refuses or never answers (every
  * request fails within the timeout, none from inside the call; freed with
- * requests pending). */
+ * requests pending), and one whose SCAN cursor never comes back to 0 (the
+ * offline walk cut after a bounded number of SCANs). */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
@@ -843,6 +844,105 @@ test_redis_flight_bytes (void)
   sf_location_free (loc);
 }
 
+/* A hostile Redis for the offline walk: AUTH ok, DBSIZE 0, and every SCAN
+ * answered with cursor 1 and no key, so the walk would never see cursor 0;
+ * it gives up (closes) after HOSTILE_SCANS of them. */
+#define HOSTILE_SCANS 100000
+
+typedef struct {
+  GSocket *listener;
+  guint scans;
+} Hostile;
+
+/* One whole command at the head of @buf (a RESP array of bulk strings):
+ * its length, its first argument's into *@name; 0 when not all there. */
+static gsize
+resp_command (const GString *buf, char name[16])
+{
+  const char *p = buf->str, *end = buf->str + buf->len;
+  char *e;
+  if (p == end || *p != '*')
+    return 0;
+  long n = strtol (p + 1, &e, 10);
+  if (e + 2 > end || e[0] != '\r')
+    return 0;
+  p = e + 2;
+  for (long i = 0; i < n; i++) {
+    if (p >= end || *p != '$')
+      return 0;
+    long len = strtol (p + 1, &e, 10);
+    if (e + 2 > end || e[0] != '\r' || e + 2 + len + 2 > end)
+      return 0;
+    if (i == 0)
+      g_strlcpy (name, e + 2, MIN ((gsize) len + 1, 16));
+    p = e + 2 + len + 2;
+  }
+  return (gsize) (p - buf->str);
+}
+
+static gpointer
+hostile_redis (gpointer data)
+{
+  Hostile *h = data;
+  g_autoptr (GSocket) s = g_socket_accept (h->listener, NULL, NULL);
+  if (s == NULL)
+    return NULL;
+  g_autoptr (GString) buf = g_string_new (NULL);
+  char in[4096];
+  while (h->scans < HOSTILE_SCANS) {
+    char name[16] = "";
+    gsize used = resp_command (buf, name);
+    if (used == 0) {
+      gssize got = g_socket_receive (s, in, sizeof in, NULL, NULL);
+      if (got <= 0)
+        break;
+      g_string_append_len (buf, in, got);
+      continue;
+    }
+    g_string_erase (buf, 0, (gssize) used);
+    const char *reply = "-ERR unknown\r\n";
+    if (g_ascii_strcasecmp (name, "AUTH") == 0)
+      reply = "+OK\r\n";
+    else if (g_ascii_strcasecmp (name, "DBSIZE") == 0)
+      reply = ":0\r\n";
+    else if (g_ascii_strcasecmp (name, "SCAN") == 0) {
+      reply = "*2\r\n$1\r\n1\r\n*0\r\n";
+      h->scans++;
+    }
+    if (g_socket_send (s, reply, strlen (reply), NULL, NULL) < 0)
+      break;
+  }
+  g_socket_close (s, NULL);
+  return NULL;
+}
+
+static gboolean
+walk_one (const char *aor, const SfLocBinding *b, gpointer data)
+{
+  return TRUE;
+}
+
+/* sipflow location on a Redis whose SCAN cursor never comes back to 0: the
+ * walk ends with an error after a bounded number of SCANs (here DBSIZE says
+ * 0 keys), rather than looping as long as the server goes on. */
+static void
+test_redis_walk_hostile (void)
+{
+  guint port;
+  Hostile h = { loopback_socket (TRUE, &port), 0 };
+  CU_ASSERT_FATAL (port != 0);
+  GThread *th = g_thread_new ("hostile-redis", hostile_redis, &h);
+  g_autofree char *uri = g_strdup_printf ("redis://127.0.0.1:%u/0", port);
+  g_autoptr (GError) e = NULL;
+  gboolean ok = sf_location_redis_each (uri, "pw", 2000, NULL, walk_one, NULL, &e);
+  CU_ASSERT_FALSE (ok);
+  CU_ASSERT_TRUE (e != NULL && strstr (e->message, "SCAN") != NULL);
+  CU_ASSERT_TRUE (e != NULL && strstr (e->message, "pw") == NULL);
+  g_thread_join (th);
+  CU_ASSERT_TRUE (h.scans < 10000);
+  g_object_unref (h.listener);
+}
+
 void
 sf_test_register_location (void)
 {
@@ -865,4 +965,5 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_redis_decode);
   SF_ADD_TEST (s, test_redis_down);
   SF_ADD_TEST (s, test_redis_flight_bytes);
+  SF_ADD_TEST (s, test_redis_walk_hostile);
 }

@@ -645,6 +645,28 @@ resolve (void)
   CU_ASSERT_PTR_NULL (sf_sip_resolve_numeric (tel));
 }
 
+static void
+count_critical (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+/* A transport listening on TCP (a specific address: client_for keeps a
+ * client slot for it) and freed before it ever connected out: no GLib
+ * critical (the slot is empty, not an object to unref). */
+static void
+tcp_listen_free (void)
+{
+  guint criticals = 0;
+  guint h = g_log_set_handler ("GLib-GObject", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL, count_critical, &criticals);
+  SfSipTransport *t = sf_sip_transport_new (NULL, on_recv, NULL);
+  g_autoptr (GInetSocketAddress) bound = listen_on (t, "tcp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL (bound);
+  sf_sip_transport_free (t);
+  g_log_remove_handler ("GLib-GObject", h);
+  CU_ASSERT_EQUAL (criticals, 0);
+}
+
 void
 sf_test_register_sip_transport (void)
 {
@@ -661,4 +683,5 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, tcp_limits);
   SF_ADD_TEST (s, tcp_stall);
   SF_ADD_TEST (s, tcp_keepalive);
+  SF_ADD_TEST (s, tcp_listen_free);
 }
