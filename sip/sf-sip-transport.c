@@ -680,33 +680,57 @@ conn_to (SfSipTransport *t, GInetSocketAddress *dest)
   return NULL;
 }
 
-/* The client a connection to @dest is opened with: one bound to the first TCP
- * listening address of @dest's family when that address is a specific one
- * (not 0.0.0.0 or ::) that can reach @dest (a loopback address only another
- * loopback one), so a node listening on one of several addresses of its host
- * connects from it: the peer sees the source its Via names (else a proxy
- * takes it for a client behind NAT, sf-nat.h) and a trusted-network rule
- * written for the listening address holds.  Else the kernel's choice. */
+/* The source address the kernel would pick to reach @dest (a UDP socket
+ * connected, which sends nothing), or NULL. */
+static GInetAddress *
+kernel_source (GInetSocketAddress *dest)
+{
+  GSocketFamily family = g_socket_address_get_family (G_SOCKET_ADDRESS (dest));
+  g_autoptr (GSocket) probe = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  if (probe == NULL || !g_socket_connect (probe, G_SOCKET_ADDRESS (dest), NULL, NULL))
+    return NULL;
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (probe, NULL);
+  return local != NULL ? g_object_ref (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (local))) : NULL;
+}
+
+/* The client a connection to @dest is opened with.  When the node listens
+ * for TCP on specific addresses (not 0.0.0.0 or ::) and the address the
+ * kernel would pick to reach @dest is none of them, the connection is bound
+ * to the first of them that can reach @dest (same family; a loopback address
+ * only toward loopback): on a host of several addresses the peer then sees
+ * the source the node's Via names (else a proxy takes it for a client behind
+ * NAT, sf-nat.h) and a trusted-network rule written for the listening
+ * address holds.  When the kernel's pick is one of them (a host listening on
+ * a private and a public address, reaching the public side), or nothing
+ * fits, the kernel's choice. */
 static GSocketClient *
 client_for (SfSipTransport *t, GInetSocketAddress *dest)
 {
   GInetAddress *to = g_inet_socket_address_get_address (dest);
-  for (guint i = 0; i < t->tcp_bound->len; i++) {
+  gint pick = -1;
+  for (guint i = 0; i < t->tcp_bound->len && pick < 0; i++) {
     GInetAddress *from = g_inet_socket_address_get_address (t->tcp_bound->pdata[i]);
     if (g_inet_address_get_family (from) != g_inet_address_get_family (to) || g_inet_address_get_is_any (from))
       continue;
     if (g_inet_address_get_is_loopback (from) && !g_inet_address_get_is_loopback (to))
       continue;
-    if (t->tcp_clients->pdata[i] == NULL) {
-      g_autoptr (GSocketAddress) local = g_inet_socket_address_new (from, 0);
-      GSocketClient *c = g_socket_client_new ();
-      g_socket_client_set_timeout (c, 10);
-      g_socket_client_set_local_address (c, local);
-      t->tcp_clients->pdata[i] = c;
-    }
-    return t->tcp_clients->pdata[i];
+    pick = (gint) i;
   }
-  return t->client;
+  if (pick < 0)
+    return t->client;
+  g_autoptr (GInetAddress) src = kernel_source (dest);
+  for (guint i = 0; src != NULL && i < t->tcp_bound->len; i++)
+    if (g_inet_address_equal (src, g_inet_socket_address_get_address (t->tcp_bound->pdata[i])))
+      return t->client;
+  if (t->tcp_clients->pdata[pick] == NULL) {
+    GInetAddress *from = g_inet_socket_address_get_address (t->tcp_bound->pdata[pick]);
+    g_autoptr (GSocketAddress) local = g_inet_socket_address_new (from, 0);
+    GSocketClient *c = g_socket_client_new ();
+    g_socket_client_set_timeout (c, 10);
+    g_socket_client_set_local_address (c, local);
+    t->tcp_clients->pdata[pick] = c;
+  }
+  return t->tcp_clients->pdata[pick];
 }
 
 gboolean
