@@ -742,8 +742,23 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * without outbound: reachable, RFC 3261 10); when it was behind NAT its
      * only way in was that connection (RFC 5626 5.3: the flow failed), and a
      * new connection to its NAT's port would reach whoever has it now */
+    gboolean contact_is_flow = FALSE;
+    if (gone && flow_hop != NULL) {
+      /* a Contact that is the gone connection's own address and port: a new
+       * connection there reaches whoever holds that port now (RFC 5626 5.3:
+       * the flow failed), as OpProxyRoute refuses */
+      g_autoptr (SfSipUri) hop_uri = sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL);
+      g_autoptr (SfSipUri) contact_uri = sf_sip_uri_parse (sf_sip_str (b->contact, strlen (b->contact)), NULL, NULL);
+      contact_is_flow = hop_uri == NULL || contact_uri == NULL || same_host_port (hop_uri, contact_uri);
+    }
     if (gone)
       g_clear_pointer (&flow_hop, g_free);
+    if (contact_is_flow) {
+      g_info ("%s: %s: its TCP flow is gone and its Contact is that flow's address: not a target", sf_ctx_handle (ctx),
+              b->contact);
+      target_free (t);
+      continue;
+    }
     t->route = g_strdup (path);
     t->hop = flow_hop != NULL || gone ? g_steal_pointer (&flow_hop)
                                       : sf_nat_next_hop (reg != NULL ? reg->nat : SF_NAT_AUTO, b->contact, b->source,

@@ -420,6 +420,40 @@ sipp_server_wait uphone
 grep -q "\"request_uri\":\"sip:phone@127.0.0.1:$NDEAD\".*\"next_hop\":\"sip:127.0.0.1:$PPORT;transport=udp\"" "$T/cl.events" &&
   pass "cluster: branch_forward: the Contact as Request-URI, next_hop the source" ||
   fail "cluster: branch_forward" "$(grep branch_forward "$T/cl.events")"
+# a TCP phone whose Contact is its connection's own address (its source
+# port), the connection then closed: its Contact would reach whoever holds
+# that port now, so it is no target (480), and nothing connects there
+SDEAD=$(dead_port)
+timeout 10 python3 - "$TCP_PORT" "$SDEAD" <<'PY' && pass "cluster: a phone whose Contact is its source registered over TCP" ||
+import socket, sys, uuid
+proxy, src = int(sys.argv[1]), int(sys.argv[2])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.2", src))
+s.settimeout(8)
+s.connect(("127.0.0.1", proxy))
+s.sendall(("REGISTER sip:127.0.0.1:%d;transport=tcp SIP/2.0\r\n"
+           "Via: SIP/2.0/TCP 127.0.0.2:%d;branch=z9hG4bK%s\r\n"
+           "From: <sip:sphone@sipflow.test>;tag=s1\r\nTo: <sip:sphone@sipflow.test>\r\n"
+           "Call-ID: %s\r\nCSeq: 1 REGISTER\r\nContact: <sip:sphone@127.0.0.2:%d;transport=tcp>\r\n"
+           "Expires: 600\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+           % (proxy, src, uuid.uuid4().hex, uuid.uuid4().hex, src)).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    d = s.recv(65535)
+    if not d:
+        sys.exit(1)
+    buf += d
+s.close()
+sys.exit(0 if buf.startswith(b"SIP/2.0 200") else 1)
+PY
+  fail "cluster: the phone whose Contact is its source did not register"
+tcp_listen sport 127.0.0.2 "$SDEAD" || fail "no listener at the phone's old source port"
+sed 's/tphone/sphone/g' "$T/invite.sip" >"$T/invite-s.sip"
+got=$(timeout 20 python3 "$SIPCAT" send "127.0.0.1:$PORT_cl" "$T/invite-s.sip" --timeout 10)
+[ "$got" = 480 ] && pass "cluster: its flow gone and its Contact that flow's address: 480, not a target" ||
+  fail "cluster: the caller got '$got'" "$(grep -E 'branch_forward|sphone' "$T/cl.events" | tail -3)"
+tcp_listen_end sport && pass "... and no connection to its old port" || fail "a connection was made" "$(cat "$T/sport.acc")"
 stop cl
 
 # ---- a Path token from before a restart ----
