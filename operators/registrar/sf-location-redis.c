@@ -819,8 +819,21 @@ sf_location_redis_purge (const char *uri, const char *password, guint timeout_ms
     g_ptr_array_add (a, g_strdup ("0"));
     for (guint k = 0; k < 6; k++)
       g_ptr_array_add (a, g_strdup ("-"));
-    g_autoptr (GPtrArray) list = sync_script (c, shown, keys->pdata[i], a, &dropped, error);
-    ok = list != NULL;
+    g_autoptr (GError) e = NULL;
+    g_autoptr (GPtrArray) list = sync_script (c, shown, keys->pdata[i], a, &dropped, &e);
+    if (g_error_matches (e, SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL)) {
+      /* a hash over the limits (written by hand, or by another program):
+       * left as it is, the others purged */
+      g_autofree char *k = sf_redis_quote (keys->pdata[i], strlen (keys->pdata[i]));
+      g_autofree char *why = sf_redis_quote (e->message, strlen (e->message));
+      g_printerr ("sipflow location: %s: %s: left as it is (%s)\n", shown, k, why);
+      continue;
+    }
+    if (e != NULL) {
+      g_propagate_error (error, g_steal_pointer (&e));
+      ok = FALSE;
+      break;
+    }
     r = ok ? redisCommand (c, "HLEN %s", (const char *) keys->pdata[i]) : NULL;
     ok = ok && r != NULL && r->type == REDIS_REPLY_INTEGER;
     if (ok && before > r->integer)
