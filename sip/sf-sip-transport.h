@@ -116,13 +116,13 @@ gboolean sf_sip_transport_tcp_open (SfSipTransport *t, GInetSocketAddress *dest)
  * again in every process, so a flow token names a connection by its id and
  * this (sip/sf-sip-flow-token.h), and one from before a restart names none. */
 guint32 sf_sip_transport_boot (SfSipTransport *t);
+/* The id of the TCP connection a request to @dest goes over (open, or being
+ * opened: a request sent meanwhile waits for it); 0: none. */
+guint sf_sip_transport_tcp_conn_to (SfSipTransport *t, GInetSocketAddress *dest);
 /* Is TCP connection @conn of this transport (@boot its sf_sip_transport_boot)
  * open, from or to @remote, and the one a request to @remote goes over (the
  * transport reuses an open connection to the address: sf_sip_transport_send)?
  * FALSE for another @boot, a closed or unknown @conn, another address. */
-/* The id of the TCP connection a request to @dest goes over (open, or being
- * opened: a request sent meanwhile waits for it); 0: none. */
-guint sf_sip_transport_tcp_conn_to (SfSipTransport *t, GInetSocketAddress *dest);
 gboolean sf_sip_transport_tcp_flow (SfSipTransport *t, guint32 boot, guint conn, GInetSocketAddress *remote);
 
 /* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
