@@ -41,6 +41,14 @@ valid_chars (SfSipStr s, const char *extra)
   return TRUE;
 }
 
+char *
+sf_sip_host_dup (SfSipStr host)
+{
+  if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
+    return g_strndup (host.p + 1, host.len - 2);
+  return g_strndup (host.p, host.len);
+}
+
 gboolean
 sf_sip_is_ipv4 (SfSipStr h)
 {

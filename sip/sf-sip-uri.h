@@ -63,6 +63,9 @@ char *sf_sip_unescape (SfSipStr s, gsize *len);
  * RFC 3261's three-colon form (RFC 5118 4.10). */
 gboolean sf_sip_is_ipv6 (SfSipStr host);
 gboolean sf_sip_is_ipv4 (SfSipStr host);
+/* @host as text an address parser takes: an IPv6 reference's brackets
+ * removed ("[::1]" -> "::1"); transfer full. */
+char *sf_sip_host_dup (SfSipStr host);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipUri, sf_sip_uri_free)
 

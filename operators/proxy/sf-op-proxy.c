@@ -236,12 +236,7 @@ same_host_port (const SfSipUri *a, const SfSipUri *b)
   GInetAddress *ip[2] = { NULL, NULL };
   const SfSipUri *u[2] = { a, b };
   for (int i = 0; i < 2; i++) {
-    g_autofree char *h = sf_sip_str_dup (u[i]->host);
-    gsize n = strlen (h);
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-      memmove (h, h + 1, n - 2);
-      h[n - 2] = '\0';
-    }
+    g_autofree char *h = sf_sip_host_dup (u[i]->host);
     ip[i] = g_inet_address_new_from_string (h);
   }
   gboolean same = ip[0] != NULL && ip[1] != NULL && g_inet_address_equal (ip[0], ip[1]);

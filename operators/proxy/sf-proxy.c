@@ -718,12 +718,7 @@ sf_proxy_flow_closed (SfCtx *ctx, const char *hop)
   g_autoptr (SfSipUri) uri = hop != NULL ? sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL) : NULL;
   if (stack == NULL || uri == NULL || uri->port == 0 || sf_proxy_uri_proto (uri) != SF_SIP_TCP)
     return FALSE;
-  g_autofree char *host = sf_sip_str_dup (uri->host);
-  gsize n = strlen (host);
-  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-    memmove (host, host + 1, n - 2);
-    host[n - 2] = '\0';
-  }
+  g_autofree char *host = sf_sip_host_dup (uri->host);
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
   if (ip == NULL)
     return FALSE;
@@ -738,12 +733,7 @@ sf_proxy_hop_token (SfCtx *ctx, const SfSipUri *hop, SfSipStr call_id)
   SfStack *stack = sf_stack_from_ctx (ctx);
   if (c == NULL || stack == NULL || hop == NULL || hop->port == 0)
     return NULL;
-  g_autofree char *host = sf_sip_str_dup (hop->host);
-  gsize n = strlen (host);
-  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-    memmove (host, host + 1, n - 2);
-    host[n - 2] = '\0';
-  }
+  g_autofree char *host = sf_sip_host_dup (hop->host);
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
   if (ip == NULL)
     return NULL;

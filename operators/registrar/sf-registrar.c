@@ -440,12 +440,9 @@ static gboolean
 host_is_store (SfCtx *ctx, SfRegistrar *r, SfSipStr host_str, guint port)
 {
   g_autofree char *raw = sf_sip_str_dup (host_str);
-  g_autofree char *host = g_strdup (raw);
+  g_autofree char *host = sf_sip_host_dup (host_str);
   gsize n = strlen (host);
-  if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-    memmove (host, host + 1, n - 2);
-    host[n - 2] = '\0';
-  } else if (n >= 2 && host[n - 1] == '.')
+  if (n >= 2 && host[n - 1] == '.')
     host[n - 1] = '\0'; /* a fully qualified name, as localhost. */
   g_autoptr (GInetAddress) a = host_address (host);
   for (guint i = 0; i < r->n_stores; i++) {

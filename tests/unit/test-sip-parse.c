@@ -391,6 +391,13 @@ uri_compare (void)
                               "sip:alice@atlanta.com?priority=urgent&subject=project%20x"));
   /* RFC 3261 19.1.4: not equivalent */
   CU_ASSERT_FALSE (uris_equal ("SIP:ALICE@AtLanTa.CoM;Transport=udp", "sip:alice@AtLanTa.CoM;Transport=UDP"));
+  /* a host as an address parser takes it: an IPv6 reference unbracketed */
+  const char *hosts[][2] = { { "[::1]", "::1" }, { "192.0.2.1", "192.0.2.1" }, { "[", "[" }, { "[]", "" },
+                             { "example.com", "example.com" } };
+  for (guint i = 0; i < G_N_ELEMENTS (hosts); i++) {
+    g_autofree char *h = sf_sip_host_dup (sf_sip_str (hosts[i][0], strlen (hosts[i][0])));
+    CU_ASSERT_STRING_EQUAL (h, hosts[i][1]);
+  }
   CU_ASSERT_FALSE (uris_equal ("sip:bob@biloxi.com", "sip:bob@biloxi.com:5060"));
   CU_ASSERT_FALSE (uris_equal ("sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"));
   CU_ASSERT_FALSE (uris_equal ("sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"));
