@@ -6,8 +6,49 @@
 #include "sf-ua.h"
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static GLogLevelFlags threshold = G_LOG_LEVEL_WARNING;
+/* Standard error is the journal's (systemd's JOURNAL_STREAM names it): each
+ * line starts with its syslog priority, "<4>", which journald reads as the
+ * line's priority and strips. */
+static gboolean journal;
+
+/* Does JOURNAL_STREAM ("DEVICE:INODE", set by systemd for a service whose
+ * output goes to the journal) name standard error?  Compared, since a child
+ * may inherit the variable with its standard error sent elsewhere. */
+static gboolean
+stderr_is_journal (void)
+{
+  const char *v = g_getenv ("JOURNAL_STREAM");
+  guint64 dev, ino;
+  char *end = NULL;
+  if (v == NULL)
+    return FALSE;
+  dev = g_ascii_strtoull (v, &end, 10);
+  if (end == v || *end != ':')
+    return FALSE;
+  const char *rest = end + 1;
+  ino = g_ascii_strtoull (rest, &end, 10);
+  if (end == rest || *end != '\0')
+    return FALSE;
+  struct stat st;
+  return fstat (STDERR_FILENO, &st) == 0 && (guint64) st.st_dev == dev && (guint64) st.st_ino == ino;
+}
+
+static int
+syslog_priority (GLogLevelFlags level)
+{
+  switch (level & G_LOG_LEVEL_MASK) {
+  case G_LOG_LEVEL_ERROR: return 3;
+  case G_LOG_LEVEL_CRITICAL: return 2;
+  case G_LOG_LEVEL_WARNING: return 4;
+  case G_LOG_LEVEL_MESSAGE: return 5;
+  case G_LOG_LEVEL_INFO: return 6;
+  default: return 7;
+  }
+}
 
 static const char *
 level_name (GLogLevelFlags level)
@@ -54,6 +95,8 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
     else
       g_string_append_c (line, (char) c);
   }
+  if (journal)
+    fprintf (stderr, "<%d>", syslog_priority (level));
   fprintf (stderr, "%s: %s: %s\n", domain != NULL ? domain : "sipflow", level_name (level), line->str);
   g_string_free (line, TRUE);
   return G_LOG_WRITER_HANDLED;
@@ -69,6 +112,7 @@ sf_ua_log_init (const char *level)
   for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
     if (g_strcmp0 (level, levels[i].name) == 0)
       threshold = levels[i].flag;
+  journal = stderr_is_journal ();
   static gsize once = 0;
   if (g_once_init_enter (&once)) {
     g_log_set_writer_func (writer, NULL, NULL);

@@ -229,5 +229,17 @@ printf 'quit\n' | timeout 10 "$SIPFLOW" run examples/call-demo.xml >/dev/null 2>
 ! grep -q "no SIP socket" "$T/nosock.err" && pass "... not for a flow without SIP (call-demo.xml)" ||
   fail "call-demo.xml warned of no SIP socket"
 
+# standard error the journal's (systemd's JOURNAL_STREAM names it): each log
+# line starts with its syslog priority; named something else: plain lines
+: >"$T/journal.err"
+printf 'quit\n' | JOURNAL_STREAM="$(stat -c %d:%i "$T/journal.err")" timeout 10 "$SIPFLOW" run ua.xml \
+  --set media.backend=null >/dev/null 2>>"$T/journal.err"
+grep -q '^<4>sipflow: warning: builtin:ua.xml: no SIP socket' "$T/journal.err" &&
+  pass "JOURNAL_STREAM naming standard error: lines start with their priority (<4> a warning)" ||
+  fail "no priority prefix for the journal" "$(head -3 "$T/journal.err")"
+printf 'quit\n' | JOURNAL_STREAM=1:2 timeout 10 "$SIPFLOW" run ua.xml --set media.backend=null >/dev/null 2>"$T/journal.err"
+grep -q '^sipflow: warning: ' "$T/journal.err" && pass "... naming another file: no prefix" ||
+  fail "a prefix though JOURNAL_STREAM names another file" "$(head -3 "$T/journal.err")"
+
 echo "cli: $n checks, $fails failed"
 [ "$fails" = 0 ]
