@@ -118,32 +118,15 @@ PX_TCP=$(grep '"event":"listening".*"transport":"tcp"' "$T/px.events" | head -1 
 sipp_server callee2 -sf "$SCEN/uas-bye.xml" -m 1 || fail "the second callee did not start"
 TCDEAD=$(dead_port)
 timeout 30 python3 - "$PX_TCP" "$TCDEAD" "$SIPP_PORT" "$T" <<'PY' &&
-import socket, sys, uuid
+import socket, sys, uuid, sipstream
 proxy, dead, callee, t = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 # SO_REUSEADDR: its port, left in TIME_WAIT, can be bound by a listener later
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.settimeout(25)
 s.connect(("127.0.0.1", proxy))
-buf = b""
-def read_msg():
-    global buf
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(65535)
-        if not d:
-            sys.exit(1)
-        buf += d
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:") or line.lower().startswith(b"l:"):
-            n = int(line.split(b":", 1)[1])
-    while len(rest) < n:
-        rest += s.recv(65535)
-    buf = rest[n:]
-    return head.decode(errors="replace")
-def hdr(m, name):
-    return [l.split(":", 1)[1].strip() for l in m.split("\r\n")[1:] if l.split(":", 1)[0].strip().lower() == name]
+read_msg = sipstream.Stream(s).read
+hdr = sipstream.hdr
 cid = uuid.uuid4().hex
 open(t + "/tcaller.cid", "w").write(cid)
 open(t + "/tcaller.src", "w").write(str(s.getsockname()[1]))
@@ -291,26 +274,10 @@ TDEAD=$(dead_port)
 # the phone: registers over TCP (Via and Contact naming 127.0.0.2), answers
 # each INVITE on that connection with 486, ends after the second ACK
 timeout 30 python3 - "$TCP_PORT" "$TDEAD" "$T" <<'PY' &
-import socket, sys, uuid
+import socket, sys, uuid, sipstream
 proxy, dead, t = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 s = socket.create_connection(("127.0.0.1", proxy), timeout=25)
-buf = b""
-def read_msg():
-    global buf
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(65535)
-        if not d:
-            sys.exit(1)
-        buf += d
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:") or line.lower().startswith(b"l:"):
-            n = int(line.split(b":", 1)[1])
-    while len(rest) < n:
-        rest += s.recv(65535)
-    buf = rest[n:]
-    return head.decode(errors="replace")
+read_msg = sipstream.Stream(s).read
 s.sendall(("REGISTER sip:127.0.0.1:%d;transport=tcp SIP/2.0\r\n"
            "Via: SIP/2.0/TCP 127.0.0.2:%d;branch=z9hG4bK%s\r\n"
            "From: <sip:tphone@sipflow.test>;tag=tnat\r\nTo: <sip:tphone@sipflow.test>\r\n"

@@ -9,6 +9,8 @@ T=$(mktemp -d)
 # start() starts gets $T/NAME.state (a restart under the same state dir passes
 # --set core.state_dir).  STATE_DIRECTORY (systemd's) would win over both.
 export XDG_STATE_HOME="$T/state"
+# the python helpers beside the scripts (sipstream.py) for their heredocs
+export PYTHONPATH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)${PYTHONPATH:+:$PYTHONPATH}"
 unset STATE_DIRECTORY
 PIDS=()
 n=0

@@ -208,26 +208,10 @@ start tpx proxy.xml --listen tcp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --s
 TCP_PORT=$(grep '"event":"listening".*"transport":"tcp"' "$T/tpx.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/')
 TDEAD=$(dead_port)
 timeout 20 python3 - "$TCP_PORT" "$TDEAD" "$T" <<'PY' &
-import socket, sys, uuid
+import socket, sys, uuid, sipstream
 proxy, dead, t = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 s = socket.create_connection(("127.0.0.1", proxy), timeout=15)
-buf = b""
-def read_msg():
-    global buf
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(65535)
-        if not d:
-            sys.exit(1)
-        buf += d
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    n = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:") or line.lower().startswith(b"l:"):
-            n = int(line.split(b":", 1)[1])
-    while len(rest) < n:
-        rest += s.recv(65535)
-    buf = rest[n:]
-    return head.decode(errors="replace")
+read_msg = sipstream.Stream(s).read
 s.sendall(("REGISTER sip:127.0.0.1:%d;transport=tcp SIP/2.0\r\n"
            "Via: SIP/2.0/TCP 127.0.0.2:%d;branch=z9hG4bK%s\r\n"
            "From: <sip:phone@sipflow.test>;tag=tnat\r\nTo: <sip:phone@sipflow.test>\r\n"
