@@ -25,6 +25,8 @@ typedef struct {
 struct _SfConfig {
   GHashTable *sections;     /* section name (owned) -> GPtrArray of Value (owned) */
   GPtrArray *owned_keys;    /* owned SfConfigKey (and their strings): keys a flow declared */
+  GHashTable *owners;       /* section name (owned) -> the module that declared it (owned), for a reload */
+  char *declaring;          /* owned, nullable: the module whose sections are being declared */
 };
 
 static const SfConfigKey core_keys[] = {
@@ -65,6 +67,7 @@ sf_config_new (void)
 {
   SfConfig *cfg = g_new0 (SfConfig, 1);
   cfg->sections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  cfg->owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GError) error = NULL;
   if (!sf_config_declare (cfg, "core", core_keys, G_N_ELEMENTS (core_keys), &error))
     g_error ("built-in configuration table: %s", error->message);
@@ -77,6 +80,8 @@ sf_config_free (SfConfig *cfg)
   if (cfg == NULL)
     return;
   g_hash_table_unref (cfg->sections);
+  g_hash_table_unref (cfg->owners);
+  g_free (cfg->declaring);
   if (cfg->owned_keys != NULL)
     g_ptr_array_unref (cfg->owned_keys);
   g_free (cfg);
@@ -212,6 +217,8 @@ sf_config_declare (SfConfig *cfg, const char *section, const SfConfigKey *keys, 
     g_ptr_array_add (a, v);
   }
   g_hash_table_insert (cfg->sections, g_strdup (section), a);
+  if (cfg->declaring != NULL)
+    g_hash_table_insert (cfg->owners, g_strdup (section), g_strdup (cfg->declaring));
   return TRUE;
 }
 
@@ -434,4 +441,107 @@ sf_config_suggest_key (SfConfig *cfg, const char *section, const char *key)
     }
   }
   return best;
+}
+
+/* ---- reload (framework/sf-config-private.h) ---- */
+
+void
+sf_config_set_declaring (SfConfig *cfg, const char *module)
+{
+  g_free (cfg->declaring);
+  cfg->declaring = g_strdup (module);
+}
+
+const char *
+sf_config_section_owner (SfConfig *cfg, const char *section)
+{
+  return g_hash_table_lookup (cfg->owners, section);
+}
+
+SfConfig *
+sf_config_new_like (SfConfig *cfg)
+{
+  SfConfig *copy = g_new0 (SfConfig, 1);
+  copy->sections = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+  copy->owners = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  GHashTableIter it;
+  gpointer name, value;
+  g_hash_table_iter_init (&it, cfg->sections);
+  while (g_hash_table_iter_next (&it, &name, &value)) {
+    GPtrArray *from = value;
+    GPtrArray *a = g_ptr_array_new_full (from->len, (GDestroyNotify) value_free);
+    for (guint i = 0; i < from->len; i++) {
+      const SfConfigKey *k = ((Value *) g_ptr_array_index (from, i))->decl;
+      Value *v = g_new0 (Value, 1);
+      v->decl = k; /* a flow's key stays @cfg's: the copy must not outlive it */
+      v->source = g_strdup ("default");
+      v->text = g_strdup (k->default_value);
+      if (v->text != NULL)
+        parse_value (k, v->text, v); /* it fitted when it was declared */
+      else if (k->type == SF_CFG_LIST)
+        v->list = g_new0 (char *, 1);
+      g_ptr_array_add (a, v);
+    }
+    g_hash_table_insert (copy->sections, g_strdup (name), a);
+  }
+  g_hash_table_iter_init (&it, cfg->owners);
+  while (g_hash_table_iter_next (&it, &name, &value))
+    g_hash_table_insert (copy->owners, g_strdup (name), g_strdup (value));
+  return copy;
+}
+
+static gint
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+GPtrArray *
+sf_config_changed_keys (SfConfig *cfg, SfConfig *other)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  GHashTableIter it;
+  gpointer name, value;
+  g_hash_table_iter_init (&it, cfg->sections);
+  while (g_hash_table_iter_next (&it, &name, &value)) {
+    GPtrArray *a = value;
+    for (guint i = 0; i < a->len; i++) {
+      Value *v = g_ptr_array_index (a, i);
+      Value *o = find (other, name, v->decl->key);
+      if (o != NULL && g_strcmp0 (v->text, o->text) != 0)
+        g_ptr_array_add (out, g_strdup_printf ("%s.%s", (const char *) name, v->decl->key));
+    }
+  }
+  g_ptr_array_sort (out, compare_strings); /* a stable order for the report */
+  return out;
+}
+
+void
+sf_config_assign (SfConfig *cfg, SfConfig *from)
+{
+  GHashTableIter it;
+  gpointer name, value;
+  g_hash_table_iter_init (&it, cfg->sections);
+  while (g_hash_table_iter_next (&it, &name, &value)) {
+    GPtrArray *a = value;
+    for (guint i = 0; i < a->len; i++) {
+      Value *v = g_ptr_array_index (a, i);
+      Value *o = find (from, name, v->decl->key);
+      if (o == NULL)
+        continue;
+      if (g_strcmp0 (v->source, o->source) != 0) {
+        g_free (v->source);
+        v->source = g_strdup (o->source);
+      }
+      /* An unchanged value keeps its strings: a reader may hold one. */
+      if (g_strcmp0 (v->text, o->text) == 0)
+        continue;
+      g_free (v->text);
+      v->text = g_strdup (o->text);
+      v->i = o->i;
+      v->b = o->b;
+      g_strfreev (v->list);
+      v->list = g_strdupv (o->list);
+    }
+  }
 }

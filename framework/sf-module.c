@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-module.h"
 #include "sf-endpoint-private.h"
+#include "sf-config-private.h"
 #include <string.h>
 
 typedef struct {
@@ -158,6 +159,73 @@ sf_modules_teardown (SfEndpoint *ep)
   g_array_unref (m->entries);
   g_free (m);
   ep->modules = NULL;
+}
+
+/* The module that a reload may not change @key ("section.key") for, NULL when
+ * none: one naming it in its restart_keys, or the module that declared its
+ * section when that module has no reload_prepare. */
+static const SfModuleDef *
+restart_needed_by (GPtrArray *defs, SfConfig *cfg, const char *key)
+{
+  for (guint i = 0; i < defs->len; i++) {
+    const SfModuleDef *def = defs->pdata[i];
+    if (def->restart_keys != NULL && g_strv_contains ((const char *const *) def->restart_keys, key))
+      return def;
+  }
+  g_autofree char *section = g_strndup (key, strcspn (key, "."));
+  const char *owner = sf_config_section_owner (cfg, section);
+  for (guint i = 0; owner != NULL && i < defs->len; i++) {
+    const SfModuleDef *def = defs->pdata[i];
+    if (strcmp (def->name, owner) == 0)
+      return def->reload_prepare == NULL ? def : NULL;
+  }
+  return NULL;
+}
+
+gboolean
+sf_modules_reload (SfEndpoint *ep, SfConfig *cfg, GPtrArray **changed, GError **error)
+{
+  GPtrArray *defs = sf_registry_modules (ep->reg);
+  g_autoptr (GPtrArray) keys = sf_config_changed_keys (ep->cfg, cfg);
+  if (changed != NULL)
+    *changed = g_ptr_array_ref (keys);
+  /* Every key first: the error names each one a restart would be needed for. */
+  g_autoptr (GString) restart = g_string_new (NULL);
+  for (guint i = 0; i < keys->len; i++) {
+    const SfModuleDef *def = restart_needed_by (defs, ep->cfg, keys->pdata[i]);
+    if (def != NULL)
+      g_string_append_printf (restart, "%s%s (%s)", restart->len > 0 ? ", " : "", (const char *) keys->pdata[i],
+                              def->name);
+  }
+  if (restart->len > 0) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "changing %s needs a restart: nothing was changed", restart->str);
+    return FALSE;
+  }
+  gpointer *prepared = g_new0 (gpointer, defs->len + 1);
+  guint done = 0;
+  for (; done < defs->len; done++) {
+    const SfModuleDef *def = defs->pdata[done];
+    if (def->reload_prepare != NULL && !def->reload_prepare (sf_module_state (ep, def), cfg, &prepared[done], error))
+      break;
+  }
+  if (done < defs->len) {
+    for (guint i = done; i-- > 0;) {
+      const SfModuleDef *def = defs->pdata[i];
+      if (prepared[i] != NULL && def->reload_abort != NULL)
+        def->reload_abort (sf_module_state (ep, def), prepared[i]);
+    }
+    g_free (prepared);
+    return FALSE;
+  }
+  sf_config_assign (ep->cfg, cfg);
+  for (guint i = 0; i < defs->len; i++) {
+    const SfModuleDef *def = defs->pdata[i];
+    if (def->reload_commit != NULL)
+      def->reload_commit (sf_module_state (ep, def), prepared[i]);
+  }
+  g_free (prepared);
+  return TRUE;
 }
 
 int

@@ -48,6 +48,24 @@ struct _SfModuleDef {
   void (*teardown) (gpointer state);                 /* nullable; never given NULL */
   /* Further "key":value fields for the stats event (nullable; transfer full; may return NULL). */
   char *(*stats_fields) (gpointer state);
+  /* Reloading the configuration (sf_modules_reload; docs/operations.md,
+   * "Reloading the configuration"), in two phases so that a reload is taken
+   * or refused whole.  A section of a module with no reload_prepare cannot
+   * change without a restart.
+   * Keys ("section.key", NULL-terminated; nullable) that a reload may not change:
+   * what they set up (a socket, a store, a key) lives as long as the process. */
+  const char *const *restart_keys;
+  /* Checks @cfg, the new configuration (every value already checked against
+   * its declaration), and builds everything that can fail (reading the users
+   * file, a connection) into *prepared (may stay NULL).  @state is the
+   * module's (nullable).  FALSE with @error set refuses the whole reload. */
+  gboolean (*reload_prepare) (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error);
+  /* Puts @prepared in force (nullable; cannot fail); takes it.  Runs once the
+   * endpoint's configuration holds the new values, for every module whose
+   * prepare succeeded, in order. */
+  void (*reload_commit) (gpointer state, gpointer prepared);
+  /* Frees @prepared (never NULL) when another module refused the reload. */
+  void (*reload_abort) (gpointer state, gpointer prepared);
 };
 
 /* The configuration being declared, for a module's declare function (NULL when
@@ -72,6 +90,15 @@ gboolean sf_modules_start (SfEndpoint *ep, GError **error);
 /* Runs the teardowns, in reverse order (idempotent).  End the instances first:
  * they may hold what a module's state owns. */
 void sf_modules_teardown (SfEndpoint *ep);
+/* Puts @cfg, a configuration read again into sf_config_new_like(@ep's), in
+ * force, or nothing: refused (FALSE with @error set, @ep's configuration
+ * untouched) when a key changes that a module's restart_keys names or whose
+ * section's module has no reload_prepare ("needs a restart"), or when a
+ * module's reload_prepare fails (those prepared get their reload_abort);
+ * else the endpoint's configuration takes @cfg's values (sf_config_assign)
+ * and every prepared module its reload_commit.  *@changed (nullable) gets the
+ * keys that changed ("section.key", transfer full), set either way. */
+gboolean sf_modules_reload (SfEndpoint *ep, SfConfig *cfg, GPtrArray **changed, GError **error);
 /* @def's state on @ep (NULL when it was not set up, or has none). */
 gpointer sf_module_state (SfEndpoint *ep, const SfModuleDef *def);
 /* @def's id on @ep's registry (its per-instance slot); -1 when it is not there. */

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-registry.h"
 #include "sf-module.h"
+#include "sf-config-private.h"
 #include "states/sf-instance.h"
 #include "sipflow/sf-plugin.h"
 #include <gmodule.h>
@@ -260,7 +261,11 @@ sf_registry_add_module (SfRegistry *reg, const SfModuleDef *def, GError **error)
   }
   SfPluginRegistrar r = { reg, NULL };
   reg->declaring = def->name;
+  if (reg->cfg != NULL) /* its sections are its own, for a reload (sf_modules_reload) */
+    sf_config_set_declaring (reg->cfg, def->name);
   gboolean ok = def->declare == NULL || def->declare (&r, error);
+  if (reg->cfg != NULL)
+    sf_config_set_declaring (reg->cfg, NULL);
   reg->declaring = NULL;
   if (!ok)
     return FALSE;
@@ -335,7 +340,12 @@ sf_registry_load_plugin (SfRegistry *reg, const char *path, GError **error)
   }
   SfPluginRegistrar r = { reg, namespace };
   g_autoptr (GError) local = NULL;
-  if (!((SfPluginRegisterFunc) reg_fn) (&r, &local)) {
+  if (reg->cfg != NULL)
+    sf_config_set_declaring (reg->cfg, namespace);
+  gboolean registered = ((SfPluginRegisterFunc) reg_fn) (&r, &local);
+  if (reg->cfg != NULL)
+    sf_config_set_declaring (reg->cfg, NULL);
+  if (!registered) {
     g_set_error (error, SF_REGISTRY_ERROR, SF_REGISTRY_ERROR_PLUGIN, "plugin '%s' failed to register: %s", path,
                  local != NULL ? local->message : "no reason given");
     /* Its tables may be in the registry already: keep the module mapped. */

@@ -29,6 +29,8 @@ struct _SfUaControl {
   char *socket_path;         /* owned, nullable: unlinked at the end */
   GList *clients;            /* owned refs to Client */
   gboolean closing;          /* shutting down: only status and quit */
+  SfUaReloadFunc reload;     /* nullable: what 'reload' runs beyond the list files */
+  gpointer reload_data;
 };
 
 /* Most reply bytes a socket client may leave unread before it is dropped. */
@@ -62,6 +64,13 @@ static const Command commands[] = {
 
 typedef struct _Client Client;
 static void client_close (Client *cl, gboolean flush);
+
+void
+sf_ua_control_set_reload (SfUaControl *c, SfUaReloadFunc func, gpointer data)
+{
+  c->reload = func;
+  c->reload_data = data;
+}
 
 void
 sf_ua_control_set_closing (SfUaControl *c)
@@ -306,6 +315,13 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
     return status (c, ok);
   if (strcmp (name, "location") == 0)
     return location (c, args, ok);
+  if (strcmp (name, "reload") == 0 && c->reload != NULL) {
+    /* run's: the configuration and the files it names, the list files too. */
+    g_autoptr (GString) report = g_string_new (NULL);
+    if (!c->reload (c->reload_data, report))
+      return fail (ok, "reload: %s", report->str);
+    return report->len > 0 ? g_strdup_printf ("\"ok\":true,%s", report->str) : g_strdup ("\"ok\":true");
+  }
   if (strcmp (name, "reload") == 0) {
     /* The flows' list files, read again now (they are also read again when they change). */
     g_autoptr (GString) errors = g_string_new (NULL);

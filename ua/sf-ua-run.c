@@ -9,6 +9,8 @@
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
+#include "framework/sf-config-private.h"
+#include "framework/sf-flow.h"
 #include "sf-ua-lines.h"
 #include "sf-ua-http.h"
 #include "states/sf-machine.h"
@@ -32,6 +34,16 @@ typedef struct {
   gboolean finished;
   gint64 shutdown_timeout_s;
   guint shutdown_timer;
+  /* What the configuration is read from, again at each reload (run_reload). */
+  struct {
+    const char *config;      /* nullable: --config */
+    char **sets;             /* nullable: --set */
+    const char *log_level;   /* nullable: --log-level */
+    char **listens;          /* nullable: --listen */
+    const char *http;        /* nullable: --http */
+    gboolean trace;          /* --trace */
+    gboolean exit_when_idle; /* --exit-when-idle */
+  } args;
 } Run;
 
 static void
@@ -262,6 +274,124 @@ emit_flow (SfEndpoint *ep, SfMachine *m, const char *flow)
   sf_endpoint_emit_line (ep, sf_json_end (ev));
 }
 
+/* Reads run's configuration into @cfg: --config's file, then the command
+ * line's values on top (--set, --messages, --log-level, --listen, --http), at
+ * start and at each reload alike. */
+static gboolean
+config_apply (SfConfig *cfg, const Run *r, GError **error)
+{
+  if (r->args.config != NULL && !sf_config_load_file (cfg, r->args.config, error))
+    return FALSE;
+  for (char **s = r->args.sets; s != NULL && *s != NULL; s++)
+    if (!sf_config_set (cfg, *s, error))
+      return FALSE;
+  if (messages_opt != NULL && !sf_config_set_value (cfg, "core", "messages", messages_opt, "--messages", error))
+    return FALSE;
+  if (r->args.log_level != NULL && !sf_config_set_value (cfg, "core", "log_level", r->args.log_level, "--log-level", error))
+    return FALSE;
+  if (r->args.listens != NULL) {
+    /* --listen replaces sip.listen (the transaction module opens the sockets). */
+    g_autofree char *list = g_strjoinv (",", r->args.listens);
+    if (!sf_config_set_value (cfg, "sip", "listen", list, "--listen", error))
+      return FALSE;
+  }
+  return r->args.http == NULL || sf_config_set_value (cfg, "core", "http", r->args.http, "--http", error);
+}
+
+/* The [core] keys run itself reads, put in force (at start and at each reload). */
+static void
+core_apply (Run *r)
+{
+  SfConfig *cfg = sf_endpoint_config (r->ep);
+  r->exit_when_idle = r->args.exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
+  r->shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
+  gboolean trace = r->args.trace || sf_config_get_bool (cfg, "core", "trace");
+  sf_endpoint_set_trace (r->ep, trace ? trace_stderr : NULL, NULL);
+}
+
+/* Reloading (docs/operations.md, "Reloading the configuration"), for SIGHUP and
+ * the control command 'reload' alike: the configuration read again as at start
+ * into a new SfConfig, put in force by the modules' two-phase reload hooks
+ * (sf_modules_reload: the users file read again, the limits, the trusted
+ * networks), or refused whole with the old one kept; then the flows' list
+ * files read again.  Nothing live is touched: calls, transactions and
+ * bindings stay.  Emits {"event":"reload",...} and logs; @report gets the
+ * reply's fields after "ok":true when it returns TRUE, the error when FALSE. */
+static gboolean
+run_reload (Run *r, GString *report)
+{
+  SfConfig *cfg = sf_endpoint_config (r->ep);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) changed = NULL;
+  gboolean ok;
+  {
+    SfConfig *next = sf_config_new_like (cfg);
+    ok = config_apply (next, r, &error) && sf_modules_reload (r->ep, next, &changed, &error);
+    sf_config_free (next); /* before anything else: it shares the flow's keys with @cfg */
+  }
+  guint lists = 0;
+  g_autoptr (GString) list_errors = g_string_new (NULL);
+  if (ok) {
+    sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
+    const char *messages = sf_config_get_string (cfg, "core", "messages");
+    sf_endpoint_set_messages (r->ep, g_strcmp0 (messages, "full") == 0  ? SF_MESSAGES_FULL
+                                     : g_strcmp0 (messages, "on") == 0 ? SF_MESSAGES_ON
+                                                                        : SF_MESSAGES_OFF);
+    core_apply (r);
+    /* The flows' list files: each one that cannot be read keeps its items. */
+    lists = sf_flow_lists_reload (list_errors);
+  }
+  GString *fields = g_string_new (NULL);
+  sf_json_add_str (fields, "config", r->args.config);
+  if (changed != NULL)
+    sf_json_add_strv (fields, "changed", (const char *const *) changed->pdata, changed->len);
+  if (ok)
+    sf_json_add_int (fields, "lists", lists);
+  g_autofree char *message = NULL;
+  if (!ok)
+    message = g_strdup_printf ("refused, the configuration in force is kept: %s", error->message);
+  else if (list_errors->len > 0)
+    message = g_strdup_printf ("configuration reloaded, but %u list files read again; %s", lists, list_errors->str);
+  GString *ev = sf_json_begin ("reload");
+  sf_json_add_bool (ev, "ok", message == NULL);
+  g_string_append (ev, fields->str);
+  if (message != NULL)
+    sf_json_add_str (ev, "error", message);
+  sf_endpoint_emit_line (r->ep, sf_json_end (ev));
+  if (message != NULL) {
+    g_warning ("reload: %s", message);
+    g_string_assign (report, message);
+    g_string_free (fields, TRUE);
+    return FALSE;
+  }
+  g_message ("configuration reloaded%s%s: %u keys changed, %u list files read again",
+             r->args.config != NULL ? " from " : "", r->args.config != NULL ? r->args.config : "",
+             changed != NULL ? changed->len : 0, lists);
+  g_string_append (report, fields->str + 1); /* after its leading comma */
+  g_string_free (fields, TRUE);
+  return TRUE;
+}
+
+/* The control's reload (SfUaReloadFunc). */
+static gboolean
+control_reload (gpointer data, GString *report)
+{
+  return run_reload (data, report);
+}
+
+static gboolean
+on_sighup (gpointer data)
+{
+  Run *r = data;
+  if (r->shutting_down) {
+    g_message ("SIGHUP: shutting down, not reloading");
+    return G_SOURCE_CONTINUE;
+  }
+  g_autoptr (GString) report = g_string_new (NULL);
+  run_reload (r, report); /* the event and the log say how it went */
+  return G_SOURCE_CONTINUE;
+}
+
 int
 sf_ua_cmd_run (int argc, char **argv)
 {
@@ -302,7 +432,8 @@ sf_ua_cmd_run (int argc, char **argv)
           "  call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
           "  hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, reload,\n"
           "  location dump [AOR] | count | remove AOR [CONTACT] (a registrar's bindings), quit\n"
-          "The end of standard input does not stop sipflow; quit, SIGINT and SIGTERM do.");
+          "The end of standard input does not stop sipflow; quit, SIGINT and SIGTERM do.  SIGHUP, like\n"
+          "reload, reads the configuration and the files it names again, without a restart.");
   g_option_context_add_main_entries (octx, entries, NULL);
   g_option_context_set_help_enabled (octx, TRUE);
   g_autoptr (GError) error = NULL;
@@ -323,38 +454,21 @@ sf_ua_cmd_run (int argc, char **argv)
   sf_ua_print_diags (loader);
   if (machine == NULL)
     return SF_EXIT_FAIL;
-  /* The flow first: its plugins declare their configuration sections. */
-  if (config != NULL && !sf_config_load_file (cfg, config, &error)) {
-    fprintf (stderr, "sipflow run: %s\n", error->message);
-    return SF_EXIT_FAIL;
-  }
-  for (char **s = sets; s != NULL && *s != NULL; s++)
-    if (!sf_config_set (cfg, *s, &error)) {
-      fprintf (stderr, "sipflow run: %s\n", error->message);
-      return SF_EXIT_FAIL;
-    }
-  if (messages_opt != NULL && !sf_config_set_value (cfg, "core", "messages", messages_opt, "--messages", &error)) {
-    fprintf (stderr, "sipflow run: %s\n", error->message);
-    return SF_EXIT_FAIL;
-  }
-  if (log_level != NULL && !sf_config_set_value (cfg, "core", "log_level", log_level, "--log-level", &error)) {
-    fprintf (stderr, "sipflow run: %s\n", error->message);
-    return SF_EXIT_FAIL;
-  }
   for (char **l = listens; l != NULL && *l != NULL; l++)
     if (**l == '\0' || strchr (*l, ',') != NULL) {
       fprintf (stderr, "sipflow run: --listen '%s': expected one udp:ADDR:PORT or tcp:ADDR:PORT\n", *l);
       return SF_EXIT_FAIL;
     }
-  if (listens != NULL) {
-    /* --listen replaces sip.listen (the transaction module opens the sockets). */
-    g_autofree char *list = g_strjoinv (",", listens);
-    if (!sf_config_set_value (cfg, "sip", "listen", list, "--listen", &error)) {
-      fprintf (stderr, "sipflow run: %s\n", error->message);
-      return SF_EXIT_FAIL;
-    }
-  }
-  if (http != NULL && !sf_config_set_value (cfg, "core", "http", http, "--http", &error)) {
+  Run r = { 0 };
+  r.args.config = config;
+  r.args.sets = sets;
+  r.args.log_level = log_level;
+  r.args.listens = listens;
+  r.args.http = http;
+  r.args.trace = trace;
+  r.args.exit_when_idle = exit_when_idle;
+  /* The flow first: its plugins declare their configuration sections. */
+  if (!config_apply (cfg, &r, &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;
   }
@@ -362,11 +476,9 @@ sf_ua_cmd_run (int argc, char **argv)
 
   /* A reader that went away (run | head) must not kill us mid-shutdown. */
   signal (SIGPIPE, SIG_IGN);
-  Run r = { 0 };
   r.loop = g_main_loop_new (NULL, FALSE);
   r.ep = sf_endpoint_new (sf_clock_new_system (), reg, cfg);
-  r.exit_when_idle = exit_when_idle || sf_config_get_bool (cfg, "core", "exit_when_idle");
-  r.shutdown_timeout_s = sf_config_get_int (cfg, "core", "shutdown_timeout");
+  core_apply (&r);
   const char *http_at = sf_config_get_string (cfg, "core", "http");
   if (http_at != NULL &&
       (r.http = sf_ua_http_new (r.ep, machine, http_at, sf_config_get_bool (cfg, "core", "http_public"), &error)) == NULL) {
@@ -377,16 +489,16 @@ sf_ua_cmd_run (int argc, char **argv)
   }
   sf_endpoint_set_emit (r.ep, emit_stdout, &r);
   emit_flow (r.ep, machine, flow);
-  if (trace || sf_config_get_bool (cfg, "core", "trace"))
-    sf_endpoint_set_trace (r.ep, trace_stderr, NULL);
   sf_endpoint_set_untaken (r.ep, untaken, &r);
   sf_endpoint_attach (r.ep, NULL);
   sf_endpoint_set_after_batch (r.ep, after_batch, &r);
   r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
+  sf_ua_control_set_reload (r.ctl, control_reload, &r);
   int rc = SF_EXIT_OK;
   /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
   guint sig_int = g_unix_signal_add (SIGINT, on_sigint, &r);
   guint sig_term = g_unix_signal_add (SIGTERM, on_sigterm, &r);
+  guint sig_hup = g_unix_signal_add (SIGHUP, on_sighup, &r);
   /* The modules (operators/sf-modules.h and the flow's plugins), in order:
    * each sets up its state for this endpoint; then they start (the sockets
    * open once every module is ready). */
@@ -430,6 +542,7 @@ sf_ua_cmd_run (int argc, char **argv)
 out:
   g_source_remove (sig_int);
   g_source_remove (sig_term);
+  g_source_remove (sig_hup);
   g_clear_pointer (&r.in, sf_line_reader_free);
   sf_ua_control_free (r.ctl);
   /* Instances hold SIP messages the stack's loader machines describe: end them first. */

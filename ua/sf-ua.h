@@ -42,6 +42,12 @@ void sf_ua_control_free (SfUaControl *c);
 /* Runs one command line; returns the reply object's fields ("\"ok\":true,...") (transfer full),
  * and sets *ok. */
 char *sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok);
+/* What 'reload' runs (run's reload: the configuration and the list files);
+ * FALSE with the error in @report refuses it, TRUE with the reply's fields
+ * after "ok":true (nullable) in @report.  Without one, 'reload' reads the
+ * flows' list files again only. */
+typedef gboolean (*SfUaReloadFunc) (gpointer data, GString *report);
+void sf_ua_control_set_reload (SfUaControl *c, SfUaReloadFunc func, gpointer data);
 /* From now on only status and quit are taken (run is shutting down). */
 void sf_ua_control_set_closing (SfUaControl *c);
 /* Longest control command line. */

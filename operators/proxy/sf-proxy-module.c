@@ -48,10 +48,31 @@ teardown (gpointer state)
   sf_proxy_config_free (c);
 }
 
+static gboolean
+reload_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
+{
+  return sf_proxy_reload_prepare (state, cfg, (SfProxyConfig **) prepared, error);
+}
+
+static void
+reload_commit (gpointer state, gpointer prepared)
+{
+  sf_proxy_reload_commit (state, prepared);
+}
+
+static void
+reload_abort (gpointer state, gpointer prepared)
+{
+  sf_proxy_config_free (prepared);
+}
+
 const SfModuleDef sf_proxy_module = {
   .name = "proxy",
   .doc = "the stateful proxy (RFC 3261 16): forwarding, forking, Record-Route",
   .declare = declare,
   .setup = setup,
   .teardown = teardown,
+  .reload_prepare = reload_prepare,
+  .reload_commit = reload_commit,
+  .reload_abort = reload_abort,
 };

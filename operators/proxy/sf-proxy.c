@@ -43,8 +43,9 @@ sf_proxy_config_free (SfProxyConfig *c)
   g_free (c);
 }
 
-gboolean
-sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
+/* The proxy's configuration from @cfg (transfer full), NULL with @error set. */
+static SfProxyConfig *
+proxy_config_new (SfConfig *cfg, GError **error)
 {
   SfProxyConfig *c = g_new0 (SfProxyConfig, 1);
   c->trusted = g_ptr_array_new_with_free_func (g_object_unref);
@@ -57,7 +58,7 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
                    "proxy.trusted (%s): '%s' is not an address or ADDR/BITS network", sf_config_get_source (cfg, "proxy", "trusted"),
                    spec);
       sf_proxy_config_free (c);
-      return FALSE;
+      return NULL;
     }
     g_ptr_array_add (c->trusted, m);
   }
@@ -69,13 +70,13 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   c->fork = strcmp (fork, "parallel") == 0 ? SF_FORK_PARALLEL : strcmp (fork, "sequential") == 0 ? SF_FORK_SEQUENTIAL : SF_FORK_Q;
   if (!sf_secret_derive (cfg, "sipflow record-route", c->rr_key, error)) {
     sf_proxy_config_free (c);
-    return FALSE;
+    return NULL;
   }
   c->rr_hmac = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
   guint8 bkey[32];
   if (!sf_secret_derive (cfg, "sipflow branch", bkey, error)) {
     sf_proxy_config_free (c);
-    return FALSE;
+    return NULL;
   }
   memcpy (c->branch_key, bkey, sizeof c->branch_key); /* 128 bits of it */
   memset (bkey, 0, sizeof bkey);
@@ -83,12 +84,50 @@ sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
    * names this node, our Record-Route this proxy): a per-node key will do */
   if (!sf_secret_derive (cfg, "sipflow flow", c->flow_key, error)) {
     sf_proxy_config_free (c);
-    return FALSE;
+    return NULL;
   }
+  return c;
+}
+
+gboolean
+sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
+{
+  SfProxyConfig *c = proxy_config_new (cfg, error);
+  if (c == NULL)
+    return FALSE;
   c->ep = ep;
   sf_module_attach (ep, &sf_proxy_module, c);
   return TRUE;
 }
+
+gboolean
+sf_proxy_reload_prepare (SfProxyConfig *c, SfConfig *cfg, SfProxyConfig **prepared, GError **error)
+{
+  *prepared = NULL;
+  if (c == NULL)
+    return TRUE;
+  *prepared = proxy_config_new (cfg, error);
+  return *prepared != NULL;
+}
+
+void
+sf_proxy_reload_commit (SfProxyConfig *c, SfProxyConfig *n)
+{
+  if (c == NULL || n == NULL)
+    return;
+  /* In place: the stack's gate and the branches reach @c.  The keys stay
+   * (core.secret_file is a restart key): Record-Route and branch tokens
+   * made before still check. */
+  GPtrArray *trusted = c->trusted;
+  c->trusted = n->trusted;
+  n->trusted = trusted;
+  c->record_route = n->record_route;
+  c->timer_c_ms = n->timer_c_ms;
+  c->fork = n->fork;
+  c->max_breadth = n->max_breadth;
+  sf_proxy_config_free (n);
+}
+
 
 void
 sf_proxy_teardown (SfEndpoint *ep)

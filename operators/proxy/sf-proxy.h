@@ -33,6 +33,11 @@ typedef struct {
 gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);
 /* Reads [proxy] (a bad proxy.trusted entry is an error naming it). */
 gboolean sf_proxy_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
+/* Reload (the proxy module's reload hooks): @cfg's [proxy] checked and read
+ * into *@prepared (NULL when @c is), FALSE with @error set; the commit puts its
+ * trusted networks and limits in force in @c (taking @prepared; nullable). */
+gboolean sf_proxy_reload_prepare (SfProxyConfig *c, SfConfig *cfg, SfProxyConfig **prepared, GError **error);
+void sf_proxy_reload_commit (SfProxyConfig *c, SfProxyConfig *prepared);
 void sf_proxy_teardown (SfEndpoint *ep);
 /* Frees what sf_proxy_setup() made (the module's teardown). */
 void sf_proxy_config_free (SfProxyConfig *c);

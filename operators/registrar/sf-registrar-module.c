@@ -36,6 +36,30 @@ stats_fields (gpointer state)
   return sf_registrar_stats_fields (state);
 }
 
+static gboolean
+reload_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
+{
+  return sf_registrar_reload_prepare (state, cfg, (SfRegistrar **) prepared, error);
+}
+
+static void
+reload_commit (gpointer state, gpointer prepared)
+{
+  sf_registrar_reload_commit (state, prepared);
+}
+
+static void
+reload_abort (gpointer state, gpointer prepared)
+{
+  sf_registrar_reload_abort (prepared);
+}
+
+/* The bindings' store and the key of this node's Path hops live as long as the process. */
+static const char *const restart_keys[] = {
+  "location.backend", "location.uri", "location.password", "location.redis_without_password",
+  "location.timeout_ms", "location.busy_timeout_ms", "registrar.cluster", NULL,
+};
+
 const SfModuleDef sf_registrar_module = {
   .name = "registrar",
   .doc = "registrar and location service (RFC 3261 10)",
@@ -43,4 +67,8 @@ const SfModuleDef sf_registrar_module = {
   .setup = setup,
   .teardown = teardown,
   .stats_fields = stats_fields,
+  .restart_keys = restart_keys,
+  .reload_prepare = reload_prepare,
+  .reload_commit = reload_commit,
+  .reload_abort = reload_abort,
 };

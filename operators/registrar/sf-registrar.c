@@ -231,10 +231,14 @@ location_open (SfEndpoint *ep, SfConfig *cfg, GError **error)
                                  error);
 }
 
-gboolean
-sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
+/* What the registrar reads from @cfg that a reload may change, into @r (new):
+ * the domains, the expiry limits, the NAT mode, the cluster setting, the
+ * algorithms, the Redis stores and the users (read now: a file that cannot be
+ * read is an error).  FALSE with @error set; @r is then only fit for
+ * registrar_free. */
+static gboolean
+registrar_read (SfRegistrar *r, SfConfig *cfg, GError **error)
 {
-  SfRegistrar *r = g_new0 (SfRegistrar, 1);
   r->realm = g_strdup (sf_config_get_string (cfg, "registrar", "realm"));
   const char *const *domains = sf_config_get_list (cfg, "registrar", "domains");
   r->domains = domains != NULL && domains[0] != NULL ? g_strdupv ((char **) domains) : g_strsplit (r->realm, ",", 1);
@@ -254,18 +258,12 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   else if (!sf_config_parse_bool (cluster, &r->cluster)) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "%s: registrar.cluster: expected auto, true or false, got '%s'",
                  sf_config_get_source (cfg, "registrar", "cluster"), cluster);
-    registrar_free (r);
-    return FALSE;
-  }
-  if (r->cluster && !sf_secret_derive (cfg, "sipflow flow", r->flow_key, error)) {
-    registrar_free (r);
     return FALSE;
   }
   if (r->min_expires > r->max_expires) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "registrar.min_expires (%" G_GINT64_FORMAT ") is above registrar.max_expires (%" G_GINT64_FORMAT ")",
                  r->min_expires, r->max_expires);
-    registrar_free (r);
     return FALSE;
   }
   const char *const *algs = sf_config_get_list (cfg, "auth", "algorithms");
@@ -275,7 +273,6 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
       g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                    "%s: auth.algorithms: expected MD5, MD5-sess, SHA-256 or SHA-256-sess, got '%s'",
                    sf_config_get_source (cfg, "auth", "algorithms"), algs[i]);
-      registrar_free (r);
       return FALSE;
     }
     r->algs[r->n_algs++] = a;
@@ -292,25 +289,20 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
   memcpy (r->algs, sorted, n * sizeof sorted[0]);
   if (r->n_algs == 0) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "auth.algorithms: at least one algorithm");
-    registrar_free (r);
     return FALSE;
   }
   gboolean sqlite = FALSE;
   g_autofree char *path = sf_users_config_path (cfg, &sqlite);
   if (path != NULL && sf_users_is_redis (path) &&
       !store_check (r, cfg, path, sf_config_get_string (cfg, "registrar", "users_password"), "registrar", "users",
-                    "users_password", "users_without_password", error)) {
-    registrar_free (r);
+                    "users_password", "users_without_password", error))
     return FALSE;
-  }
   if (g_strcmp0 (sf_config_get_string (cfg, "location", "backend"), "redis") == 0) {
     const char *uri = sf_config_get_string (cfg, "location", "uri");
     if (!store_check (r, cfg, uri != NULL && *uri != '\0' ? uri : "redis://127.0.0.1:6379/0",
                       sf_config_get_string (cfg, "location", "password"), "location", "uri", "password",
-                      "redis_without_password", error)) {
-      registrar_free (r);
+                      "redis_without_password", error))
       return FALSE;
-    }
   }
   if (path != NULL) {
     guint max_users = (guint) sf_config_get_int (cfg, "registrar", "max_users");
@@ -321,29 +313,103 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
       : sqlite               ? sf_users_sqlite_source_new (path, r->realm, max_users, error)
                              : sf_users_file_source_new (path, r->realm, max_users);
     r->users = src != NULL ? sf_users_new (src, error) : NULL;
-    if (r->users == NULL) {
-      registrar_free (r);
+    if (r->users == NULL)
       return FALSE;
-    }
   }
+  r->log_failures = sf_config_get_bool (cfg, "auth", "log_failures");
+  return TRUE;
+}
+
+/* The nonces' server for auth.nonce_ttl_s and auth.nonce_slots, keyed from the secret. */
+static SfDigestServer *
+digest_new (SfConfig *cfg, GError **error)
+{
   guint8 secret[SF_SECRET_LEN];
-  if (!sf_secret_derive (cfg, "sipflow digest nonces", secret, error)) {
-    registrar_free (r);
-    return FALSE;
-  }
-  r->digest = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"),
-                                    (guint) sf_config_get_int (cfg, "auth", "nonce_slots"));
+  if (!sf_secret_derive (cfg, "sipflow digest nonces", secret, error))
+    return NULL;
+  SfDigestServer *d = sf_digest_server_new (secret, sizeof secret, (guint) sf_config_get_int (cfg, "auth", "nonce_ttl_s"),
+                                            (guint) sf_config_get_int (cfg, "auth", "nonce_slots"));
   memset (secret, 0, sizeof secret);
-  r->loc = location_open (ep, cfg, error);
-  if (r->loc == NULL) {
+  return d;
+}
+
+gboolean
+sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
+{
+  SfRegistrar *r = g_new0 (SfRegistrar, 1);
+  if (!registrar_read (r, cfg, error) || (r->cluster && !sf_secret_derive (cfg, "sipflow flow", r->flow_key, error)) ||
+      (r->digest = digest_new (cfg, error)) == NULL || (r->loc = location_open (ep, cfg, error)) == NULL) {
     registrar_free (r);
     return FALSE;
   }
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
   r->ep = ep;
-  r->log_failures = sf_config_get_bool (cfg, "auth", "log_failures");
   sf_module_attach (ep, &sf_registrar_module, r);
   return TRUE;
+}
+
+gboolean
+sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar **prepared, GError **error)
+{
+  *prepared = NULL;
+  if (r == NULL)
+    return TRUE;
+  SfRegistrar *n = g_new0 (SfRegistrar, 1);
+  if (!registrar_read (n, cfg, error)) {
+    registrar_free (n);
+    return FALSE;
+  }
+  /* The nonces given out stay good unless their table changes (then they
+   * are stale: the phone answers the new challenge without asking its user). */
+  SfConfig *had = sf_endpoint_config (r->ep);
+  if ((sf_config_get_int (had, "auth", "nonce_ttl_s") != sf_config_get_int (cfg, "auth", "nonce_ttl_s") ||
+       sf_config_get_int (had, "auth", "nonce_slots") != sf_config_get_int (cfg, "auth", "nonce_slots")) &&
+      (n->digest = digest_new (cfg, error)) == NULL) {
+    registrar_free (n);
+    return FALSE;
+  }
+  *prepared = n;
+  return TRUE;
+}
+
+#define SWAP(type, a, b) \
+  do { \
+    type swap_ = (a); \
+    (a) = (b); \
+    (b) = swap_; \
+  } while (0)
+
+void
+sf_registrar_reload_commit (SfRegistrar *r, SfRegistrar *n)
+{
+  if (r == NULL || n == NULL)
+    return;
+  /* In place: the operators reach @r through the module's state. The
+   * location service, the flow key and the "auth failed" counts stay. */
+  SWAP (char *, r->realm, n->realm);
+  SWAP (char **, r->domains, n->domains);
+  SWAP (SfUsers *, r->users, n->users);
+  if (n->digest != NULL)
+    SWAP (SfDigestServer *, r->digest, n->digest);
+  for (guint i = 0; i < G_N_ELEMENTS (r->stores); i++)
+    SWAP (char *, r->stores[i].host, n->stores[i].host);
+  for (guint i = 0; i < G_N_ELEMENTS (r->stores); i++)
+    r->stores[i].port = n->stores[i].port;
+  r->n_stores = n->n_stores;
+  r->min_expires = n->min_expires;
+  r->max_expires = n->max_expires;
+  r->nat = n->nat;
+  memcpy (r->algs, n->algs, sizeof r->algs);
+  r->n_algs = n->n_algs;
+  r->log_failures = n->log_failures;
+  sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (sf_endpoint_config (r->ep), "registrar", "max_aors"));
+  registrar_free (n); /* what @r had */
+}
+
+void
+sf_registrar_reload_abort (SfRegistrar *n)
+{
+  registrar_free (n);
 }
 
 void

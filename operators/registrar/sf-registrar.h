@@ -52,6 +52,15 @@ gboolean sf_registrar_declare_config (SfConfig *cfg, GError **error);
  * drives binding expiry and nonces.  (The module's stats_fields gives
  * nonce_slots_used with a users file.) */
 gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
+/* Reload (the registrar module's reload hooks): reads @cfg's reloadable part
+ * (as sf_registrar_setup: the users read again now, errors naming the file)
+ * into *@prepared (NULL when @r is), a new nonce table only when its size or
+ * lifetime changed; FALSE with @error set refuses the reload.  location.* and
+ * registrar.cluster are restart keys: the bindings stay where they are. */
+gboolean sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar **prepared, GError **error);
+/* Puts @prepared (taken; nullable) in force in @r, which stays the module's state. */
+void sf_registrar_reload_commit (SfRegistrar *r, SfRegistrar *prepared);
+void sf_registrar_reload_abort (SfRegistrar *prepared);
 /* Frees what sf_registrar_setup() kept and detaches it (after the endpoint's
  * instances are gone). */
 void sf_registrar_teardown (SfEndpoint *ep);

@@ -427,6 +427,20 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
 }
 
 void
+sf_stack_reconfigure (SfStack *s)
+{
+  s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
+  s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit"); /* the buckets fill at the new rate from now */
+  s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
+  /* Connections open keep the timers they have; the next ones get these. */
+  sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
+  sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
+                                   (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
+                                   tcp_max_connections (s->cfg));
+  s->debug_messages = g_strcmp0 (sf_config_get_string (s->cfg, "core", "log_level"), "debug") == 0;
+}
+
+void
 sf_stack_free (SfStack *s)
 {
   if (s == NULL)

@@ -84,6 +84,10 @@ SfStack *sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError *
  * built-in one (transfer full; NULL with @error).  sipflow coverage loads them so too. */
 SfMachine *sf_stack_load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **error);
 void sf_stack_free (SfStack *s);
+/* Puts the reloadable [sip] limits of the stack's configuration in force again
+ * (a reload: max_instances, rate_limit, max_per_source, the TCP limits, and
+ * the debug message lines of core.log_level); the timers are read when used. */
+void sf_stack_reconfigure (SfStack *s);
 /* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle, tcp_stall, tcp_max_per_source,
  * tcp_max_connections, advertise, shutdown_retry_after) in @cfg. */
 gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);

@@ -100,6 +100,24 @@ stats_fields (gpointer state)
   return sf_stack_stats_fields (state);
 }
 
+/* Nothing to check beyond the declarations: the stack reads the new values
+ * from the endpoint's configuration at the commit. */
+static gboolean
+reload_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
+{
+  return TRUE;
+}
+
+static void
+reload_commit (gpointer state, gpointer prepared)
+{
+  if (state != NULL)
+    sf_stack_reconfigure (state);
+}
+
+/* The sockets are opened once; the advertised address is in every dialog's route set. */
+static const char *const restart_keys[] = { "sip.listen", "sip.advertise", NULL };
+
 const SfModuleDef sf_transaction_module = {
   .name = "transaction",
   .doc = "the SIP stack: transports, transactions (RFC 3261 17), the hand-over to the flow",
@@ -108,4 +126,7 @@ const SfModuleDef sf_transaction_module = {
   .start = start,
   .teardown = teardown,
   .stats_fields = stats_fields,
+  .restart_keys = restart_keys,
+  .reload_prepare = reload_prepare,
+  .reload_commit = reload_commit,
 };

@@ -29,9 +29,17 @@ setup (const SfModuleEnv *env, gpointer *state, GError **error)
   return env->cfg == NULL || sf_ua_check_config (env->cfg, error);
 }
 
+/* [ua] is read when used: checking the new values is all a reload needs. */
+static gboolean
+reload_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
+{
+  return sf_ua_check_config (cfg, error);
+}
+
 const SfModuleDef sf_ua_module = {
   .name = "ua",
   .doc = "the user agent: calls, dialogs, registration (RFC 3261 8, 12, 13, 15, 10)",
   .declare = declare,
   .setup = setup,
+  .reload_prepare = reload_prepare,
 };
