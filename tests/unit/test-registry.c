@@ -6,11 +6,17 @@
  *  - plugin_in_flow: a flow declaring the plugin (path relative to the flow) runs its operator
  *  - plugin_wrong_abi: a plugin built for another ABI is refused with a clear error
  *  - plugin_missing_symbol: a plugin without sf_plugin_register is refused, naming the symbol
- *  - plugin_not_found: a missing file is refused */
+ *  - plugin_not_found: a missing file is refused
+ *  - reload_two_phase: sf_modules_reload puts a new configuration in force
+ *    through every module's prepare then commit, or refuses it whole: a
+ *    prepare that fails aborts those prepared and leaves the configuration as
+ *    it was; a restart key, or a key of a module without reload hooks, is
+ *    refused before any prepare, naming the key */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
 #include "sipflow/sf-plugin.h"
+#include "framework/sf-config-private.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -178,6 +184,166 @@ plugin_not_found (void)
   CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "not found") : NULL);
 }
 
+/* ---- reload_two_phase: three modules of the test's own ---- */
+
+typedef struct {
+  gint64 limit;       /* alpha.limit in force */
+  guint prepared, committed, aborted;
+} Alpha;
+
+static Alpha alpha_state, gamma_state;
+
+static const SfConfigKey alpha_keys[] = {
+  { "limit", SF_CFG_INT, "1", 0, 100, NULL, "reloadable" },
+  { "addr", SF_CFG_STRING, "a", 0, 0, NULL, "a restart key" },
+};
+static const SfConfigKey beta_keys[] = { { "x", SF_CFG_INT, "1", 0, 100, NULL, "a module without reload hooks" } };
+
+static gboolean
+alpha_declare (SfPluginRegistrar *r, GError **error)
+{
+  return sf_plugin_add_config (r, "alpha", alpha_keys, G_N_ELEMENTS (alpha_keys), error);
+}
+
+static gboolean
+beta_declare (SfPluginRegistrar *r, GError **error)
+{
+  return sf_plugin_add_config (r, "beta", beta_keys, G_N_ELEMENTS (beta_keys), error);
+}
+
+static gboolean
+test_setup (const SfModuleEnv *env, gpointer *state, GError **error)
+{
+  return TRUE; /* no state: the hooks are given NULL */
+}
+
+/* alpha refuses limit 13; it builds the new value, the commit puts it in force. */
+static gboolean
+alpha_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
+{
+  gint64 limit = sf_config_get_int (cfg, "alpha", "limit");
+  if (limit == 13) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "alpha.limit: not 13");
+    return FALSE;
+  }
+  alpha_state.prepared++;
+  *prepared = g_memdup2 (&limit, sizeof limit);
+  return TRUE;
+}
+
+static void
+alpha_commit (gpointer state, gpointer prepared)
+{
+  alpha_state.committed++;
+  alpha_state.limit = *(gint64 *) prepared;
+  g_free (prepared);
+}
+
+static void
+alpha_abort (gpointer state, gpointer prepared)
+{
+  alpha_state.aborted++;
+  g_free (prepared);
+}
+
+static gboolean
+gamma_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
+{
+  gamma_state.prepared++;
+  *prepared = g_strdup ("gamma");
+  return TRUE;
+}
+
+static void
+gamma_commit (gpointer state, gpointer prepared)
+{
+  gamma_state.committed++;
+  g_free (prepared);
+}
+
+static void
+gamma_abort (gpointer state, gpointer prepared)
+{
+  gamma_state.aborted++;
+  g_free (prepared);
+}
+
+static const char *const alpha_restart[] = { "alpha.addr", NULL };
+static const SfModuleDef gamma_module = {
+  .name = "gamma", .doc = "test", .setup = test_setup,
+  .reload_prepare = gamma_prepare, .reload_commit = gamma_commit, .reload_abort = gamma_abort,
+};
+static const SfModuleDef alpha_module = {
+  .name = "alpha", .doc = "test", .declare = alpha_declare, .setup = test_setup, .restart_keys = alpha_restart,
+  .reload_prepare = alpha_prepare, .reload_commit = alpha_commit, .reload_abort = alpha_abort,
+};
+static const SfModuleDef beta_module = { .name = "beta", .doc = "test", .declare = beta_declare };
+
+/* A new configuration like @ep's with @assignment set; sf_modules_reload's result. */
+static gboolean
+reload_with (SfEndpoint *ep, const char *assignment, GPtrArray **changed, GError **error)
+{
+  SfConfig *next = sf_config_new_like (sf_endpoint_config (ep));
+  gboolean ok = sf_config_set (next, assignment, error) && sf_modules_reload (ep, next, changed, error);
+  sf_config_free (next);
+  return ok;
+}
+
+static void
+reload_two_phase (void)
+{
+  static const SfModuleDef *const modules[] = { &gamma_module, &alpha_module, &beta_module, NULL };
+  memset (&alpha_state, 0, sizeof alpha_state);
+  memset (&gamma_state, 0, sizeof gamma_state);
+  SfConfig *cfg = sf_config_new ();
+  SfRegistry *reg = sf_registry_new (cfg, modules);
+  SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), reg, cfg);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_modules_setup (ep, NULL, NULL, &error));
+  CU_ASSERT_STRING_EQUAL (sf_config_section_owner (cfg, "alpha"), "alpha");
+  CU_ASSERT_PTR_NULL (sf_config_section_owner (cfg, "core"));
+
+  /* taken: prepare on all, then commit on all; the endpoint's configuration has the value */
+  GPtrArray *changed = NULL;
+  CU_ASSERT_TRUE (reload_with (ep, "alpha.limit=5", &changed, &error));
+  CU_ASSERT_EQUAL (changed != NULL ? changed->len : 0, 1);
+  if (changed != NULL && changed->len == 1)
+    CU_ASSERT_STRING_EQUAL (changed->pdata[0], "alpha.limit");
+  g_clear_pointer (&changed, g_ptr_array_unref);
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "alpha", "limit"), 5);
+  CU_ASSERT_STRING_EQUAL (sf_config_get_source (cfg, "alpha", "limit"), "--set");
+  CU_ASSERT_EQUAL (alpha_state.limit, 5);
+  CU_ASSERT_EQUAL (alpha_state.committed, 1);
+  CU_ASSERT_EQUAL (gamma_state.committed, 1);
+
+  /* alpha refuses: gamma (prepared before it) is aborted, nothing changes */
+  CU_ASSERT_FALSE (reload_with (ep, "alpha.limit=13", NULL, &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "not 13") : NULL);
+  g_clear_error (&error);
+  CU_ASSERT_EQUAL (gamma_state.aborted, 1);
+  CU_ASSERT_EQUAL (gamma_state.committed, 1);
+  CU_ASSERT_EQUAL (alpha_state.aborted, 0);
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "alpha", "limit"), 5);
+  CU_ASSERT_EQUAL (alpha_state.limit, 5);
+
+  /* a restart key, and a key of a module with no hooks: refused before any prepare, named */
+  guint prepared = gamma_state.prepared;
+  CU_ASSERT_FALSE (reload_with (ep, "alpha.addr=b", NULL, &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "alpha.addr (alpha) needs a restart") : NULL);
+  g_clear_error (&error);
+  CU_ASSERT_FALSE (reload_with (ep, "beta.x=2", NULL, &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "beta.x (beta) needs a restart") : NULL);
+  g_clear_error (&error);
+  CU_ASSERT_EQUAL (gamma_state.prepared, prepared);
+  CU_ASSERT_STRING_EQUAL (sf_config_get_string (cfg, "alpha", "addr"), "a");
+  CU_ASSERT_EQUAL (sf_config_get_int (cfg, "beta", "x"), 1);
+
+  sf_modules_teardown (ep);
+  sf_endpoint_free (ep);
+  sf_registry_free (reg);
+  sf_config_free (cfg);
+}
+
 void
 sf_test_register_registry (void)
 {
@@ -190,4 +356,5 @@ sf_test_register_registry (void)
   SF_ADD_TEST (s, plugin_wrong_abi);
   SF_ADD_TEST (s, plugin_missing_symbol);
   SF_ADD_TEST (s, plugin_not_found);
+  SF_ADD_TEST (s, reload_two_phase);
 }
