@@ -342,11 +342,11 @@ run_reload (Run *r, GString *report)
     lists = sf_flow_lists_reload (list_errors);
   }
   GString *fields = g_string_new (NULL);
+  if (ok) /* first, as the reply had it when reload read the list files only */
+    sf_json_add_int (fields, "lists", lists);
   sf_json_add_str (fields, "config", r->args.config);
   if (changed != NULL)
     sf_json_add_strv (fields, "changed", (const char *const *) changed->pdata, changed->len);
-  if (ok)
-    sf_json_add_int (fields, "lists", lists);
   g_autofree char *message = NULL;
   if (!ok)
     message = g_strdup_printf ("refused, the configuration in force is kept: %s", error->message);
