@@ -496,10 +496,12 @@ compare_strings (gconstpointer a, gconstpointer b)
   return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-GPtrArray *
-sf_config_changed_keys (SfConfig *cfg, SfConfig *other)
+/* Every value of @cfg with the same key's value in @other (skipped when
+ * @other has no such key), given to @func with its section's name. */
+static void
+each_pair (SfConfig *cfg, SfConfig *other, void (*func) (const char *section, Value *v, Value *o, gpointer data),
+           gpointer data)
 {
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
   GHashTableIter it;
   gpointer name, value;
   g_hash_table_iter_init (&it, cfg->sections);
@@ -508,40 +510,48 @@ sf_config_changed_keys (SfConfig *cfg, SfConfig *other)
     for (guint i = 0; i < a->len; i++) {
       Value *v = g_ptr_array_index (a, i);
       Value *o = find (other, name, v->decl->key);
-      if (o != NULL && g_strcmp0 (v->text, o->text) != 0)
-        g_ptr_array_add (out, g_strdup_printf ("%s.%s", (const char *) name, v->decl->key));
+      if (o != NULL)
+        func (name, v, o, data);
     }
   }
+}
+
+static void
+add_if_changed (const char *section, Value *v, Value *o, gpointer out)
+{
+  if (g_strcmp0 (v->text, o->text) != 0)
+    g_ptr_array_add (out, g_strdup_printf ("%s.%s", section, v->decl->key));
+}
+
+GPtrArray *
+sf_config_changed_keys (SfConfig *cfg, SfConfig *other)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  each_pair (cfg, other, add_if_changed, out);
   g_ptr_array_sort (out, compare_strings); /* a stable order for the report */
   return out;
+}
+
+static void
+assign_value (const char *section, Value *v, Value *o, gpointer data)
+{
+  if (g_strcmp0 (v->source, o->source) != 0) {
+    g_free (v->source);
+    v->source = g_strdup (o->source);
+  }
+  /* An unchanged value keeps its strings: a reader may hold one. */
+  if (g_strcmp0 (v->text, o->text) == 0)
+    return;
+  g_free (v->text);
+  v->text = g_strdup (o->text);
+  v->i = o->i;
+  v->b = o->b;
+  g_strfreev (v->list);
+  v->list = g_strdupv (o->list);
 }
 
 void
 sf_config_assign (SfConfig *cfg, SfConfig *from)
 {
-  GHashTableIter it;
-  gpointer name, value;
-  g_hash_table_iter_init (&it, cfg->sections);
-  while (g_hash_table_iter_next (&it, &name, &value)) {
-    GPtrArray *a = value;
-    for (guint i = 0; i < a->len; i++) {
-      Value *v = g_ptr_array_index (a, i);
-      Value *o = find (from, name, v->decl->key);
-      if (o == NULL)
-        continue;
-      if (g_strcmp0 (v->source, o->source) != 0) {
-        g_free (v->source);
-        v->source = g_strdup (o->source);
-      }
-      /* An unchanged value keeps its strings: a reader may hold one. */
-      if (g_strcmp0 (v->text, o->text) == 0)
-        continue;
-      g_free (v->text);
-      v->text = g_strdup (o->text);
-      v->i = o->i;
-      v->b = o->b;
-      g_strfreev (v->list);
-      v->list = g_strdupv (o->list);
-    }
-  }
+  each_pair (cfg, from, assign_value, NULL);
 }
