@@ -17,6 +17,7 @@
 #include "sipflow/sf-plugin.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "framework/sf-metrics.h"
 #include "states/sf-ctx.h"
 
 G_BEGIN_DECLS
@@ -48,6 +49,10 @@ struct _SfModuleDef {
   void (*teardown) (gpointer state);                 /* nullable; never given NULL */
   /* Further "key":value fields for the stats event (nullable; transfer full; may return NULL). */
   char *(*stats_fields) (gpointer state);
+  /* Writes the module's metric families at a scrape (nullable;
+   * docs/operations.md, "Metrics"): from the counters its state keeps, and the
+   * gauges it knows now. */
+  void (*metrics) (gpointer state, SfMetricsWriter *w);
 };
 
 /* The configuration being declared, for a module's declare function (NULL when
@@ -72,6 +77,8 @@ gboolean sf_modules_start (SfEndpoint *ep, GError **error);
 /* Runs the teardowns, in reverse order (idempotent).  End the instances first:
  * they may hold what a module's state owns. */
 void sf_modules_teardown (SfEndpoint *ep);
+/* Runs every module's metrics hook (those with a state), in order. */
+void sf_modules_metrics (SfEndpoint *ep, SfMetricsWriter *w);
 /* @def's state on @ep (NULL when it was not set up, or has none). */
 gpointer sf_module_state (SfEndpoint *ep, const SfModuleDef *def);
 /* @def's id on @ep's registry (its per-instance slot); -1 when it is not there. */

@@ -36,6 +36,12 @@ stats_fields (gpointer state)
   return sf_registrar_stats_fields (state);
 }
 
+static void
+metrics (gpointer state, SfMetricsWriter *w)
+{
+  sf_registrar_metrics (state, w);
+}
+
 const SfModuleDef sf_registrar_module = {
   .name = "registrar",
   .doc = "registrar and location service (RFC 3261 10)",
@@ -43,4 +49,5 @@ const SfModuleDef sf_registrar_module = {
   .setup = setup,
   .teardown = teardown,
   .stats_fields = stats_fields,
+  .metrics = metrics,
 };

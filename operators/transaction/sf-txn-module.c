@@ -100,6 +100,12 @@ stats_fields (gpointer state)
   return sf_stack_stats_fields (state);
 }
 
+static void
+metrics (gpointer state, SfMetricsWriter *w)
+{
+  sf_stack_metrics (state, w);
+}
+
 const SfModuleDef sf_transaction_module = {
   .name = "transaction",
   .doc = "the SIP stack: transports, transactions (RFC 3261 17), the hand-over to the flow",
@@ -108,4 +114,5 @@ const SfModuleDef sf_transaction_module = {
   .start = start,
   .teardown = teardown,
   .stats_fields = stats_fields,
+  .metrics = metrics,
 };
