@@ -25,12 +25,9 @@ struct _SfUaMetrics {
 };
 
 typedef struct {
-  SfUaMetrics *m;            /* unowned */
-  GSocketConnection *conn;   /* weakly: libsoup holds it while it is open */
+  GSocketConnection *conn;   /* owned ref: libsoup's own refs do not last the connection */
   guint deadline;            /* source id: SF_UA_METRICS_CONN_S after the accept */
 } Conn;
-
-static void conn_gone (gpointer data, GObject *where);
 
 static void
 conn_free (gpointer p)
@@ -38,35 +35,36 @@ conn_free (gpointer p)
   Conn *c = p;
   if (c->deadline != 0)
     g_source_remove (c->deadline);
-  if (c->conn != NULL)
-    g_object_weak_unref (G_OBJECT (c->conn), conn_gone, c);
+  g_object_unref (c->conn);
   g_free (c);
 }
 
-/* libsoup let the connection go: its slot is free. */
-static void
-conn_gone (gpointer data, GObject *where)
-{
-  Conn *c = data;
-  c->conn = NULL; /* finalized: no weak pointer to remove */
-  g_ptr_array_remove_fast (c->m->conns, c);
-}
-
-/* Open too long: shut down, libsoup sees the end and lets it go. */
+/* Open too long: shut down (libsoup sees the end and closes it); its slot is free. */
 static gboolean
 conn_deadline (gpointer data)
 {
   Conn *c = data;
   c->deadline = 0;
-  if (c->conn != NULL)
-    g_socket_shutdown (g_socket_connection_get_socket (c->conn), TRUE, TRUE, NULL);
+  g_socket_shutdown (g_socket_connection_get_socket (c->conn), TRUE, TRUE, NULL);
   return G_SOURCE_REMOVE;
+}
+
+/* Frees the slots of the connections libsoup closed, or we shut down. */
+static void
+prune (SfUaMetrics *m)
+{
+  for (guint i = m->conns->len; i > 0; i--) {
+    Conn *c = m->conns->pdata[i - 1];
+    if (c->deadline == 0 || g_io_stream_is_closed (G_IO_STREAM (c->conn)))
+      g_ptr_array_remove_index_fast (m->conns, i - 1);
+  }
 }
 
 static gboolean
 on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, gpointer data)
 {
   SfUaMetrics *m = data;
+  prune (m);
   if (m->conns->len >= SF_UA_METRICS_MAX_CONNS) {
     g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
     return TRUE;
@@ -81,9 +79,7 @@ on_incoming (GSocketService *service, GSocketConnection *conn, GObject *source, 
     return TRUE;
   }
   Conn *c = g_new0 (Conn, 1);
-  c->m = m;
-  c->conn = conn;
-  g_object_weak_ref (G_OBJECT (conn), conn_gone, c);
+  c->conn = g_object_ref (conn);
   c->deadline = g_timeout_add_seconds (SF_UA_METRICS_CONN_S, conn_deadline, c);
   g_ptr_array_add (m->conns, c);
   return TRUE;
@@ -240,14 +236,6 @@ sf_ua_metrics_free (SfUaMetrics *m)
     g_socket_listener_close (G_SOCKET_LISTENER (m->service));
     g_signal_handlers_disconnect_by_data (m->service, m);
     g_object_unref (m->service);
-  }
-  /* libsoup closes the connections it holds; their slots must not outlive us */
-  for (guint i = 0; i < m->conns->len; i++) {
-    Conn *c = m->conns->pdata[i];
-    if (c->conn != NULL) {
-      g_object_weak_unref (G_OBJECT (c->conn), conn_gone, c);
-      c->conn = NULL;
-    }
   }
   g_ptr_array_unref (m->conns);
   if (m->server != NULL) {
