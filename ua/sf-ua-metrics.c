@@ -25,7 +25,7 @@ struct _SfUaMetrics {
 };
 
 typedef struct {
-  GSocketConnection *conn;   /* owned ref: libsoup's own refs do not last the connection */
+  GSocketConnection *conn;   /* owned ref (libsoup keeps none of its own past a request): freed once closed (prune) */
   guint deadline;            /* source id: SF_UA_METRICS_CONN_S after the accept */
 } Conn;
 
