@@ -104,31 +104,18 @@ sf_metrics_family (SfMetricsWriter *w, const char *name, SfMetricType type, cons
   w->cur = f;
 }
 
-/* HELP text: \\ and newline escaped (0.0.4). */
+/* @s with \\ and newline escaped, and " too when @quote: a label value
+ * (0.0.4); HELP text leaves " as it is. */
 static void
-append_help (GString *out, const char *s)
+append_escaped (GString *out, const char *s, gboolean quote)
 {
   for (; *s != '\0'; s++) {
     if (*s == '\\')
       g_string_append (out, "\\\\");
     else if (*s == '\n')
       g_string_append (out, "\\n");
-    else
-      g_string_append_c (out, *s);
-  }
-}
-
-/* A label value: \\, " and newline escaped (0.0.4). */
-static void
-append_label_value (GString *out, const char *s)
-{
-  for (; *s != '\0'; s++) {
-    if (*s == '\\')
-      g_string_append (out, "\\\\");
-    else if (*s == '"')
+    else if (*s == '"' && quote)
       g_string_append (out, "\\\"");
-    else if (*s == '\n')
-      g_string_append (out, "\\n");
     else
       g_string_append_c (out, *s);
   }
@@ -151,7 +138,7 @@ append_series (GString *out, const char *name, va_list ap)
     }
     g_string_append_c (out, any ? ',' : '{');
     g_string_append_printf (out, "%s=\"", l);
-    append_label_value (out, v);
+    append_escaped (out, v, TRUE);
     g_string_append_c (out, '"');
     any = TRUE;
   }
@@ -240,11 +227,11 @@ hist_line (Family *f, const char *suffix, const char *label, const char *value, 
 {
   if (label != NULL && le != NULL) {
     g_string_append_printf (f->samples, "%s%s{%s=\"", f->name, suffix, label);
-    append_label_value (f->samples, value);
+    append_escaped (f->samples, value, TRUE);
     g_string_append_printf (f->samples, "\",le=\"%s\"} ", le);
   } else if (label != NULL) {
     g_string_append_printf (f->samples, "%s%s{%s=\"", f->name, suffix, label);
-    append_label_value (f->samples, value);
+    append_escaped (f->samples, value, TRUE);
     g_string_append (f->samples, "\"} ");
   } else if (le != NULL) {
     g_string_append_printf (f->samples, "%s%s{le=\"%s\"} ", f->name, suffix, le);
@@ -296,7 +283,7 @@ sf_metrics_writer_finish (SfMetricsWriter *w)
   for (guint i = 0; i < w->families->len; i++) {
     Family *f = w->families->pdata[i];
     g_string_append_printf (out, "# HELP %s ", f->name);
-    append_help (out, f->help != NULL ? f->help : "");
+    append_escaped (out, f->help != NULL ? f->help : "", FALSE);
     g_string_append_printf (out, "\n# TYPE %s %s\n", f->name, type_name (f->type));
     g_string_append_len (out, f->samples->str, (gssize) f->samples->len);
   }
