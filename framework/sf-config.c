@@ -51,6 +51,8 @@ static const SfConfigKey core_keys[] = {
     "run: serve the live view (a read-only page: docs/teaching.md) on ADDR:PORT (port 0: a free one)" },
   { "http_public", SF_CFG_BOOL, "false", 0, 0, NULL,
     "let core.http be a non-loopback address (the live view has no authentication)" },
+  { "metrics", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "run: serve Prometheus metrics at /metrics on ADDR:PORT, or PORT for loopback (port 0: a free one; docs/operations.md)" },
 };
 
 static void

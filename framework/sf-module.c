@@ -228,6 +228,17 @@ sf_modules_reload (SfEndpoint *ep, SfConfig *cfg, GPtrArray **changed, GError **
   return TRUE;
 }
 
+void
+sf_modules_metrics (SfEndpoint *ep, SfMetricsWriter *w)
+{
+  SfModuleStates *m = ep->modules;
+  for (guint i = 0; m != NULL && i < m->entries->len; i++) {
+    Entry *e = &g_array_index (m->entries, Entry, i);
+    if (e->def->metrics != NULL && e->state != NULL)
+      e->def->metrics (e->state, w);
+  }
+}
+
 int
 sf_module_id (SfEndpoint *ep, const SfModuleDef *def)
 {

@@ -17,6 +17,7 @@
 #include "sipflow/sf-plugin.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "framework/sf-metrics.h"
 #include "states/sf-ctx.h"
 
 G_BEGIN_DECLS
@@ -66,6 +67,10 @@ struct _SfModuleDef {
   void (*reload_commit) (gpointer state, gpointer prepared);
   /* Frees @prepared (never NULL) when another module refused the reload. */
   void (*reload_abort) (gpointer state, gpointer prepared);
+  /* Writes the module's metric families at a scrape (nullable;
+   * docs/operations.md, "Metrics"): from the counters its state keeps, and the
+   * gauges it knows now. */
+  void (*metrics) (gpointer state, SfMetricsWriter *w);
 };
 
 /* The configuration being declared, for a module's declare function (NULL when
@@ -99,6 +104,8 @@ void sf_modules_teardown (SfEndpoint *ep);
  * and every prepared module its reload_commit.  *@changed (nullable) gets the
  * keys that changed ("section.key", transfer full), set either way. */
 gboolean sf_modules_reload (SfEndpoint *ep, SfConfig *cfg, GPtrArray **changed, GError **error);
+/* Runs every module's metrics hook (those with a state), in order. */
+void sf_modules_metrics (SfEndpoint *ep, SfMetricsWriter *w);
 /* @def's state on @ep (NULL when it was not set up, or has none). */
 gpointer sf_module_state (SfEndpoint *ep, const SfModuleDef *def);
 /* @def's id on @ep's registry (its per-instance slot); -1 when it is not there. */

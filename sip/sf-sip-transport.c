@@ -133,6 +133,7 @@ log_bad (const char *what, GBytes *bytes, GInetSocketAddress *from, const char *
 /* ---- the receive path (18.2.1) ---- */
 
 static gboolean send_raw (SfSipTransport *t, const SfSipPeer *to, GBytes *wire, GError **error);
+static void count_message (guint64 *requests, guint64 *responses, const char *d, gsize len);
 
 /* received= when the sent-by is not the packet's source; rport's value when asked (RFC 3581). */
 static SfSipMsg *
@@ -215,6 +216,14 @@ handle_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
   }
   g_autoptr (SfSipMsg) fixed = sf_sip_msg_is_request (m) ? fix_via (m, bytes, from) : sf_sip_msg_ref (m);
   t->stats.received++;
+  if (sf_sip_msg_is_request (m)) {
+    SfSipStr meth = sf_sip_msg_method (m);
+    t->stats.requests_in[sf_sip_method_index (meth.p, meth.len)]++;
+  } else {
+    guint code = sf_sip_msg_status (m);
+    if (code >= 100 && code < 100 + SF_SIP_N_STATUS)
+      t->stats.responses_in[code - 100]++;
+  }
   if (t->tap != NULL)
     t->tap (SF_SIP_TAP_IN, from->proto, from->local, from->remote, fixed, bytes, t->tap_data);
   t->recv (fixed, from, t->data);
@@ -783,6 +792,11 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
     return FALSE;
   c->last_activity = g_get_monotonic_time (); /* a whole message out */
   t->stats.sent++;
+  {
+    gsize wl;
+    const char *wd = g_bytes_get_data (wire, &wl);
+    count_message (t->stats.requests_out, t->stats.responses_out, wd, wl);
+  }
   if (t->tap != NULL)
     t->tap (SF_SIP_TAP_OUT, SF_SIP_TCP, c->local, c->remote, NULL, wire, t->tap_data);
   return TRUE;
@@ -889,6 +903,58 @@ const SfSipTransportStats *
 sf_sip_transport_stats (SfSipTransport *t)
 {
   return &t->stats;
+}
+
+guint
+sf_sip_transport_n_conns (SfSipTransport *t)
+{
+  return g_hash_table_size (t->conns);
+}
+
+#define SF_SIP_METHOD_NAME_(m) #m,
+static const char *const method_names[] = { SF_SIP_METHODS (SF_SIP_METHOD_NAME_) "other" };
+G_STATIC_ASSERT (G_N_ELEMENTS (method_names) == SF_SIP_N_METHODS);
+
+SfSipMethodIndex
+sf_sip_method_index (const char *p, gsize len)
+{
+  for (guint i = 0; i < SF_SIP_METHOD_OTHER; i++)
+    if (strlen (method_names[i]) == len && memcmp (method_names[i], p, len) == 0)
+      return (SfSipMethodIndex) i;
+  return SF_SIP_METHOD_OTHER;
+}
+
+const char *
+sf_sip_method_index_name (SfSipMethodIndex i)
+{
+  return (guint) i < SF_SIP_N_METHODS ? method_names[i] : "other";
+}
+
+void
+sf_sip_status_label (guint code, char out[4])
+{
+  if (strcmp (sf_sip_reason_phrase (code), "Unknown") != 0)
+    g_snprintf (out, 4, "%03u", code % 1000);
+  else
+    g_snprintf (out, 4, "%uxx", (code / 100) % 10);
+}
+
+/* Counts a message we send in @requests or @responses by its start line (@d,
+ * @len: the wire, not parsed again: its first bytes say what it is). */
+static void
+count_message (guint64 *requests, guint64 *responses, const char *d, gsize len)
+{
+  if (len >= 12 && memcmp (d, "SIP/2.0 ", 8) == 0 && g_ascii_isdigit (d[8]) && g_ascii_isdigit (d[9]) &&
+      g_ascii_isdigit (d[10])) {
+    guint code = (guint) (d[8] - '0') * 100 + (guint) (d[9] - '0') * 10 + (guint) (d[10] - '0');
+    if (code >= 100 && code < 100 + SF_SIP_N_STATUS)
+      responses[code - 100]++;
+    return;
+  }
+  gsize n = 0;
+  while (n < len && n < 32 && d[n] != ' ')
+    n++;
+  requests[sf_sip_method_index (d, n)]++;
 }
 
 gboolean
@@ -1020,6 +1086,7 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
       return FALSE;
     }
     t->stats.sent++;
+    count_message (t->stats.requests_out, t->stats.responses_out, d, len);
     if (t->tap != NULL)
       t->tap (SF_SIP_TAP_OUT, SF_SIP_UDP, l->local, dest, NULL, wire, t->tap_data);
     return TRUE;

@@ -33,6 +33,25 @@ char *sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr);
 /* "127.0.0.1:5070", "[::1]:5070" (transfer full); NULL for NULL. */
 char *sf_sip_addr_to_string (GInetSocketAddress *addr);
 
+/* The methods sipflow knows (the RFC 3261 six and the extensions it answers),
+ * then SF_SIP_METHOD_OTHER for every other token: a label set a remote party
+ * cannot grow. */
+#define SF_SIP_METHODS(X) \
+  X (INVITE) X (ACK) X (CANCEL) X (BYE) X (OPTIONS) X (REGISTER) X (INFO) X (UPDATE) \
+  X (PRACK) X (SUBSCRIBE) X (NOTIFY) X (REFER) X (MESSAGE) X (PUBLISH)
+#define SF_SIP_METHOD_ENUM_(m) SF_SIP_METHOD_##m,
+typedef enum { SF_SIP_METHODS (SF_SIP_METHOD_ENUM_) SF_SIP_METHOD_OTHER, SF_SIP_N_METHODS } SfSipMethodIndex;
+/* @p (@len bytes) as an SfSipMethodIndex (case-sensitive, 7.1). */
+SfSipMethodIndex sf_sip_method_index (const char *p, gsize len);
+/* "INVITE"... "other". */
+const char *sf_sip_method_index_name (SfSipMethodIndex i);
+/* A response code as a label value: the code itself ("486") when RFC 3261
+ * names it (sf_sip_reason_phrase), else its class ("4xx"): whatever a peer
+ * sends, at most 51 codes and 6 classes (@code 100..699). */
+void sf_sip_status_label (guint code, char out[4]);
+/* Status codes 100..699, one slot each. */
+#define SF_SIP_N_STATUS 600
+
 typedef struct {
   guint64 received;        /* messages delivered */
   guint64 sent;
@@ -45,6 +64,11 @@ typedef struct {
   guint64 tcp_closed_idle;     /* no whole message for sip.tcp_idle */
   guint64 tcp_closed_stalled;  /* a message not whole, or none since accepted, for sip.tcp_stall */
   guint64 tcp_pongs;           /* CRLF pongs sent (RFC 5626 4.4.1) */
+  /* The messages counted in received and sent, by method (requests, indexed by
+   * sf_sip_method_index) and by status code (responses, [code - 100]): plain
+   * slots, so counting costs an index and an add (docs/operations.md, Metrics). */
+  guint64 requests_in[SF_SIP_N_METHODS], requests_out[SF_SIP_N_METHODS];
+  guint64 responses_in[SF_SIP_N_STATUS], responses_out[SF_SIP_N_STATUS];
 } SfSipTransportStats;
 
 typedef struct _SfSipTransport SfSipTransport;
@@ -140,6 +164,8 @@ gboolean sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocket
 gboolean sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error);
 
 const SfSipTransportStats *sf_sip_transport_stats (SfSipTransport *t);
+/* TCP connections open now (accepted and opened). */
+guint sf_sip_transport_n_conns (SfSipTransport *t);
 /* The address of the first socket listening on @proto (transfer none), or NULL. */
 GInetSocketAddress *sf_sip_transport_local (SfSipTransport *t, SfSipProto proto);
 /* Whether a message to @dest over @proto can leave (UDP needs a socket of its family). */

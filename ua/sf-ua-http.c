@@ -14,6 +14,7 @@
  * through a DNS name rebound to 127.0.0.1. */
 #include "config.h"
 #include "sf-ua-http.h"
+#include "sf-ua-metrics.h"
 #include "sf-ladder.h"
 #include "framework/sf-json.h"
 #include "states/sf-dot.h"
@@ -559,6 +560,8 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *route, GHashTabl
     serve_events (h, msg, head);
   else if (strcmp (route, "/ladder.svg") == 0)
     serve_ladder (h, msg);
+  else if (strcmp (route, "/metrics") == 0)
+    sf_ua_metrics_respond (h->ep, msg, head); /* the same text as run --metrics serves */
   else
     respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found\n");
 }

@@ -13,6 +13,7 @@
 #include "framework/sf-flow.h"
 #include "sf-ua-lines.h"
 #include "sf-ua-http.h"
+#include "sf-ua-metrics.h"
 #include "states/sf-machine.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -28,6 +29,7 @@ typedef struct {
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
   SfUaHttp *http;            /* owned, nullable: the live view (--http) */
+  SfUaMetrics *metrics;      /* owned, nullable: --metrics */
   gboolean stdin_closed;
   gboolean exit_when_idle;
   gboolean shutting_down;
@@ -41,6 +43,7 @@ typedef struct {
     const char *log_level;   /* nullable: --log-level */
     char **listens;          /* nullable: --listen */
     const char *http;        /* nullable: --http */
+    const char *metrics;     /* nullable: --metrics */
     gboolean trace;          /* --trace */
     gboolean exit_when_idle; /* --exit-when-idle */
   } args;
@@ -295,6 +298,8 @@ config_apply (SfConfig *cfg, const Run *r, GError **error)
     if (!sf_config_set_value (cfg, "sip", "listen", list, "--listen", error))
       return FALSE;
   }
+  if (r->args.metrics != NULL && !sf_config_set_value (cfg, "core", "metrics", r->args.metrics, "--metrics", error))
+    return FALSE;
   return r->args.http == NULL || sf_config_set_value (cfg, "core", "http", r->args.http, "--http", error);
 }
 
@@ -401,6 +406,7 @@ sf_ua_cmd_run (int argc, char **argv)
   g_autofree char *log_level = NULL;
   g_auto (GStrv) listens = NULL;
   g_autofree char *http = NULL;
+  g_autofree char *metrics = NULL;
   gboolean trace = FALSE, exit_when_idle = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
@@ -422,6 +428,9 @@ sf_ua_cmd_run (int argc, char **argv)
       "exit once standard input is closed and no instance is left", NULL },
     { "http", 0, 0, G_OPTION_ARG_STRING, &http,
       "serve the live view, a read-only page, on ADDR:PORT (loopback unless core.http_public; port 0: a free one)",
+      "ADDR:PORT" },
+    { "metrics", 0, 0, G_OPTION_ARG_STRING, &metrics,
+      "serve Prometheus metrics at /metrics on ADDR:PORT, or PORT alone for loopback (port 0: a free one)",
       "ADDR:PORT" },
     G_OPTION_ENTRY_NULL,
   };
@@ -465,6 +474,7 @@ sf_ua_cmd_run (int argc, char **argv)
   r.args.log_level = log_level;
   r.args.listens = listens;
   r.args.http = http;
+  r.args.metrics = metrics;
   r.args.trace = trace;
   r.args.exit_when_idle = exit_when_idle;
   /* The flow first: its plugins declare their configuration sections. */
@@ -483,6 +493,14 @@ sf_ua_cmd_run (int argc, char **argv)
   if (http_at != NULL &&
       (r.http = sf_ua_http_new (r.ep, machine, http_at, sf_config_get_bool (cfg, "core", "http_public"), &error)) == NULL) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
+    sf_endpoint_free (r.ep);
+    g_main_loop_unref (r.loop);
+    return SF_EXIT_FAIL;
+  }
+  const char *metrics_at = sf_config_get_string (cfg, "core", "metrics");
+  if (metrics_at != NULL && (r.metrics = sf_ua_metrics_new (r.ep, metrics_at, &error)) == NULL) {
+    fprintf (stderr, "sipflow run: --metrics: %s\n", error->message);
+    g_clear_pointer (&r.http, sf_ua_http_free);
     sf_endpoint_free (r.ep);
     g_main_loop_unref (r.loop);
     return SF_EXIT_FAIL;
@@ -509,6 +527,11 @@ sf_ua_cmd_run (int argc, char **argv)
   }
   if (r.http != NULL && !sf_ua_http_start (r.http, &error)) {
     fprintf (stderr, "sipflow run: --http: %s\n", error->message);
+    rc = SF_EXIT_FAIL;
+    goto out;
+  }
+  if (r.metrics != NULL && !sf_ua_metrics_start (r.metrics, &error)) {
+    fprintf (stderr, "sipflow run: --metrics: %s\n", error->message);
     rc = SF_EXIT_FAIL;
     goto out;
   }
@@ -550,6 +573,7 @@ out:
   for (guint i = 0; i < left->len; i++)
     sf_endpoint_kill (r.ep, left->pdata[i], "exit");
   g_clear_pointer (&r.http, sf_ua_http_free); /* it reads the endpoint */
+  g_clear_pointer (&r.metrics, sf_ua_metrics_free); /* it reads the endpoint and the modules */
   /* Then the modules, in reverse order (calls gave their RTP ports back). */
   sf_modules_teardown (r.ep);
   sf_endpoint_free (r.ep);

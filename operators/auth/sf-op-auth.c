@@ -66,6 +66,7 @@ challenge (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *
   g_autoptr (GPtrArray) lines = sf_registrar_challenge_lines (ctx, status, stale);
   if (sf_registrar_answer (ctx, e, status, NULL, (const char *const *) lines->pdata) != SF_OP_TRANSITION)
     return FALSE;
+  sf_registrar_from_ctx (ctx)->counts.auth_challenges++;
   GString *f = g_string_new (NULL);
   g_string_append_printf (f, "\"status\":%u,\"stale\":%s,\"reason\":\"%s\"", status, stale ? "true" : "false", reason);
   sf_ctx_emit (ctx, "challenge", f->str);
@@ -150,6 +151,8 @@ refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, gboolean ours, 
 {
   if (ours && !stale)
     log_failure (ctx, e, username, why);
+  if (!stale)
+    sf_registrar_from_ctx (ctx)->counts.auth_bad_credentials++;
   return challenge (ctx, e, status, stale, why) ? SF_OP_TRANSITION : SF_OP_ERROR;
 }
 
@@ -229,6 +232,7 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   if (u == NULL) {
     if (ours)
       log_failure (ctx, e, username != NULL ? username : "", "unknown user");
+    r->counts.auth_unknown_user++;
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
   }
   g_autofree char *alg_name = sf_digest_param (mine, "algorithm");
@@ -255,11 +259,13 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
       g_autofree char *to_user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;
       if (to_user == NULL || strcmp (to_user, username) != 0) {
         log_failure (ctx, e, username, "not your address-of-record");
+        r->counts.auth_wrong_identity++;
         return sf_registrar_answer (ctx, e, 403, "Not your address-of-record", NULL);
       }
     } else if (!sf_registrar_from_matches (ctx, e->msg, username)) {
       /* the identity asserted in From must be the one authenticated (Kamailio: "Auth user mismatch") */
       log_failure (ctx, e, username, "From is another user");
+      r->counts.auth_wrong_identity++;
       return sf_registrar_answer (ctx, e, 403, "Auth User Mismatch", NULL);
     }
     return SF_OP_CONTINUE;

@@ -12,11 +12,11 @@ declare (SfPluginRegistrar *r, GError **error)
 }
 
 /* [core] (framework/sf-config.c) keys a reload may not change: where state
- * lives and the secret derived from it, the live view's socket, and the
+ * lives and the secret derived from it, the live view's and the metrics' sockets, and the
  * endpoint's queue bound (read when it is made).  The rest of [core] is read
  * when used, or put in force again by run's reload (sipflow run). */
 static const char *const restart_keys[] = {
-  "core.state_dir", "core.secret_file", "core.http", "core.http_public", "core.max_queue", NULL,
+  "core.state_dir", "core.secret_file", "core.http", "core.http_public", "core.metrics", "core.max_queue", NULL,
 };
 
 const SfModuleDef sf_core_module = {

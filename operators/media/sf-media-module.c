@@ -46,10 +46,18 @@ teardown (gpointer state)
   sf_media_free (state);
 }
 
+static void
+metrics (gpointer state, SfMetricsWriter *w)
+{
+  sf_metrics_family (w, "sipflow_media_streams", SF_METRIC_GAUGE, "RTP media streams running now (one per call with media).");
+  sf_metrics_sample (w, sf_media_active_streams (state), NULL);
+}
+
 const SfModuleDef sf_media_module = {
   .name = "media",
   .doc = "RTP media through GStreamer (RFC 3550, 3551, 4733), SDP offer/answer (RFC 3264)",
   .declare = declare,
   .setup = setup,
   .teardown = teardown,
+  .metrics = metrics,
 };

@@ -919,6 +919,9 @@ emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
   g_autofree char *f = g_strdup_printf ("\"status\":%u,\"branch\":\"%s\"", status, branch != NULL ? branch : "");
   sf_ctx_emit (ctx, what, f);
+  SfProxyConfig *c = strcmp (what, "proxy_final") == 0 ? sf_proxy_config (ctx) : NULL;
+  if (c != NULL && status >= 100 && status < 700)
+    c->finals[status / 100]++;
 }
 
 /* Sends the best final response upstream (16.7 step 6: 408 when there is none,
@@ -990,6 +993,9 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_stack_respond (s, p->req->txn, up);
     emit_response (ctx, "proxy_2xx", status, handle);
     if (p->final_sent == 0) {
+      SfProxyConfig *c = sf_proxy_config (ctx);
+      if (c != NULL)
+        c->finals[2]++;
       p->final_sent = status;
       p->no_new_branches = TRUE;
       cancel_pending (ctx, p, "SIP;cause=200;text=\"Call completed elsewhere\"");

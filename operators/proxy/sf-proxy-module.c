@@ -66,6 +66,19 @@ reload_abort (gpointer state, gpointer prepared)
   sf_proxy_config_free (prepared);
 }
 
+static void
+metrics (gpointer state, SfMetricsWriter *w)
+{
+  SfProxyConfig *c = state;
+  sf_metrics_family (w, "sipflow_proxy_requests_total", SF_METRIC_COUNTER,
+                     "Requests the proxy forwarded that ended, by the class of the final response it sent upstream "
+                     "(a 408 it made when no branch answered included).");
+  for (guint k = 2; k <= 6; k++) {
+    char cls[4] = { (char) ('0' + k), 'x', 'x', '\0' };
+    sf_metrics_sample (w, c->finals[k], "class", cls, NULL);
+  }
+}
+
 const SfModuleDef sf_proxy_module = {
   .name = "proxy",
   .doc = "the stateful proxy (RFC 3261 16): forwarding, forking, Record-Route",
@@ -75,4 +88,5 @@ const SfModuleDef sf_proxy_module = {
   .reload_prepare = reload_prepare,
   .reload_commit = reload_commit,
   .reload_abort = reload_abort,
+  .metrics = metrics,
 };

@@ -28,6 +28,7 @@ typedef struct {
   GHmac *rr_hmac;       /* owned: HMAC-SHA-256 keyed with rr_key, copied for each token */
   guint64 branch_key[2]; /* SipHash key of the MAC in our Via branches (purpose "sipflow branch") */
   guint8 flow_key[32];   /* checks flow tokens (purpose "sipflow flow", as the registrar makes them; sip/sf-sip-flow-token.h) */
+  guint64 finals[7];     /* final responses sent upstream, by class ([2]: 2xx...; the metrics') */
 } SfProxyConfig;
 
 gboolean sf_proxy_declare_config (SfConfig *cfg, GError **error);

@@ -16,6 +16,7 @@ struct _SfLocation {
   SfLocStore *store;     /* owned, nullable: the persistence layer */
   GQueue writing;        /* Pending* whose write the store has not reported yet, oldest first */
   GHashTable *asking;    /* Pending* the shared store (lookup and update hooks) has not answered yet */
+  SfMetricHistogram latency[SF_LOC_N_OPS]; /* how long the store took, by SfLocOp (the metrics') */
 };
 
 void
@@ -209,6 +210,8 @@ typedef struct {
   gpointer data;
   GDestroyNotify data_free;
   char *aor;                  /* owned: an update's, while the store writes it */
+  gint64 asked_us;            /* monotonic: when the store was asked */
+  SfLocOp op;                 /* what it was asked */
 } Pending;
 
 static void
@@ -244,7 +247,28 @@ pending_new (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer
   d->done = done;
   d->data = data;
   d->data_free = data_free;
+  d->asked_us = g_get_monotonic_time ();
+  d->op = SF_LOC_OP_WRITE;
   return d;
+}
+
+/* The store answered @d: how long it took. */
+static void
+observe (Pending *d)
+{
+  sf_metric_histogram_observe (&d->loc->latency[d->op], (double) (g_get_monotonic_time () - d->asked_us) / G_USEC_PER_SEC);
+}
+
+const SfMetricHistogram *
+sf_location_latency (SfLocation *loc, SfLocOp op)
+{
+  return &loc->latency[op];
+}
+
+gboolean
+sf_location_persistent (SfLocation *loc)
+{
+  return loc->store != NULL;
 }
 
 /* The result goes out in a later iteration of the thread-default main context,
@@ -284,6 +308,7 @@ answered (GError *error, GPtrArray *bindings, gpointer data)
   Pending *d = data;
   SfLocation *loc = d->loc;
   g_hash_table_steal (loc->asking, d);
+  observe (d);
   SfLocationResult *r = g_steal_pointer (&d->result);
   if (error != NULL)
     r->error = g_error_copy (error);
@@ -302,6 +327,7 @@ sf_location_lookup (SfLocation *loc, const char *aor, SfLocationFunc done, gpoin
 {
   if (shared (loc)) {
     Pending *d = ask (loc, done, data, data_free);
+    d->op = SF_LOC_OP_LOOKUP;
     loc->store->klass->lookup (loc->store, aor, d->result->now, d);
     return;
   }
@@ -348,6 +374,7 @@ written (GError *error, GPtrArray *committed, gpointer data)
   Pending *d = data;
   SfLocation *loc = d->loc;
   g_queue_remove (&loc->writing, d);
+  observe (d);
   if (error != NULL) {
     SfLocationResult *r = d->result;
     g_ptr_array_set_size (r->bindings, 0);
@@ -377,6 +404,7 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
   if (shared (loc)) {
     /* the store checks and applies it atomically: other nodes write the same address-of-record */
     Pending *d = ask (loc, done, data, data_free);
+    d->op = SF_LOC_OP_UPDATE;
     SfLocUpdate u = { call_id, cseq, origin, remove_all, changes, n_changes, loc->max_aors };
     loc->store->klass->update (loc->store, aor, &u, d->result->now, d);
     return;

@@ -21,6 +21,7 @@
 #pragma once
 #include <glib.h>
 #include "framework/sf-clock.h"
+#include "framework/sf-metrics.h"
 
 G_BEGIN_DECLS
 
@@ -131,6 +132,14 @@ void sf_location_update (SfLocation *loc, const char *aor, const char *call_id, 
                          gpointer data, GDestroyNotify data_free);
 /* Bindings held now (all addresses-of-record), for stats and tests (0 with redis: the node holds none). */
 guint sf_location_size (SfLocation *loc);
+/* What the persistence layer is asked: a shared store's lookups and updates,
+ * a write-through store's writes (sqlite; a shared store writes none). */
+typedef enum { SF_LOC_OP_LOOKUP, SF_LOC_OP_UPDATE, SF_LOC_OP_WRITE, SF_LOC_N_OPS } SfLocOp;
+/* How long the store took to answer @op, from the ask to the answer in the main
+ * context (transfer none; empty for the memory backend). */
+const SfMetricHistogram *sf_location_latency (SfLocation *loc, SfLocOp op);
+/* Has @loc a store behind its memory (sqlite, redis)? */
+gboolean sf_location_persistent (SfLocation *loc);
 
 /* ---- looking inside (docs/servers.md "Looking inside") ---- */
 

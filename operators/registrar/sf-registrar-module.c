@@ -60,6 +60,12 @@ static const char *const restart_keys[] = {
   "location.timeout_ms", "location.busy_timeout_ms", "registrar.cluster", NULL,
 };
 
+static void
+metrics (gpointer state, SfMetricsWriter *w)
+{
+  sf_registrar_metrics (state, w);
+}
+
 const SfModuleDef sf_registrar_module = {
   .name = "registrar",
   .doc = "registrar and location service (RFC 3261 10)",
@@ -71,4 +77,5 @@ const SfModuleDef sf_registrar_module = {
   .reload_prepare = reload_prepare,
   .reload_commit = reload_commit,
   .reload_abort = reload_abort,
+  .metrics = metrics,
 };

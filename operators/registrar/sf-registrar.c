@@ -620,7 +620,45 @@ sf_registrar_answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason
   }
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
+  SfRegistrar *reg = sf_registrar_from_ctx (ctx);
+  if (reg != NULL && sf_sip_str_eq (sf_sip_msg_method (e->msg), "REGISTER")) {
+    if (status < 300)
+      reg->counts.registers_accepted++;
+    else if (status != 401)
+      reg->counts.registers_refused++;
+  }
   return SF_OP_TRANSITION;
+}
+
+void
+sf_registrar_metrics (SfRegistrar *r, SfMetricsWriter *w)
+{
+  sf_metrics_family (w, "sipflow_registrations_total", SF_METRIC_COUNTER,
+                     "REGISTER requests answered by the registrar: accepted (2xx), refused (any other final response "
+                     "but the 401 challenge).");
+  sf_metrics_sample (w, r->counts.registers_accepted, "outcome", "accepted", NULL);
+  sf_metrics_sample (w, r->counts.registers_refused, "outcome", "refused", NULL);
+  if (r->loc != NULL && !sf_location_shared (r->loc)) {
+    sf_metrics_family (w, "sipflow_location_bindings", SF_METRIC_GAUGE,
+                       "Bindings (contacts) held now, expired ones not yet purged included (not with a shared store).");
+    sf_metrics_sample (w, sf_location_size (r->loc), NULL);
+  }
+  if (r->loc != NULL && sf_location_persistent (r->loc)) {
+    static const char *const ops[] = { "lookup", "update", "write" };
+    sf_metrics_family (w, "sipflow_location_store_seconds", SF_METRIC_HISTOGRAM,
+                       "How long the location store took to answer, by operation: lookup and update (redis), write (sqlite).");
+    for (guint i = 0; i < SF_LOC_N_OPS; i++)
+      sf_metrics_histogram (w, sf_location_latency (r->loc, i), "operation", ops[i]);
+  }
+  sf_metrics_family (w, "sipflow_auth_challenges_total", SF_METRIC_COUNTER, "Digest challenges sent (401, 407).");
+  sf_metrics_sample (w, r->counts.auth_challenges, NULL);
+  sf_metrics_family (w, "sipflow_auth_failures_total", SF_METRIC_COUNTER,
+                     "Digest authentication failures: bad_credentials (a wrong response, a replayed nonce count, an "
+                     "algorithm not offered; challenged again), unknown_user (403), wrong_identity (403: another "
+                     "user's address-of-record or From).");
+  sf_metrics_sample (w, r->counts.auth_bad_credentials, "reason", "bad_credentials", NULL);
+  sf_metrics_sample (w, r->counts.auth_unknown_user, "reason", "unknown_user", NULL);
+  sf_metrics_sample (w, r->counts.auth_wrong_identity, "reason", "wrong_identity", NULL);
 }
 
 gboolean

@@ -41,6 +41,11 @@ typedef struct {
     guint port;
   } stores[2];              /* the Redis servers of location.uri and registrar.users, when they are redis */
   guint n_stores;
+  struct {                  /* the metrics' counters (docs/operations.md, "Metrics") */
+    guint64 registers_accepted, registers_refused; /* REGISTER answered 2xx; >= 300 but a 401 challenge */
+    guint64 auth_challenges;                        /* 401/407 sent (stale ones included) */
+    guint64 auth_bad_credentials, auth_unknown_user, auth_wrong_identity; /* digest failures */
+  } counts;
 } SfRegistrar;
 
 /* Declares [registrar], [location] and [auth]. */
@@ -74,6 +79,9 @@ SfLocation *sf_registrar_location (SfEndpoint *ep);
 /* The SQLite file location.uri names, or its default under core.state_dir
  * (transfer full). */
 char *sf_registrar_location_path (SfConfig *cfg);
+/* The registrar module's metric families: registrations, bindings live,
+ * authentication, the location store's latency. */
+void sf_registrar_metrics (SfRegistrar *r, SfMetricsWriter *w);
 /* The stats event's fields (transfer full; NULL without a users file). */
 char *sf_registrar_stats_fields (SfRegistrar *r);
 

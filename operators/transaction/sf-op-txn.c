@@ -293,7 +293,11 @@ sf_op_txn_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   g_info ("%s: timer %s fired: transaction timed out", sf_ctx_handle (ctx), (const char *) arg);
-  sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_TIMEOUTS);
+  SfStack *s = sf_stack_from_ctx (ctx);
+  sf_stack_count (s, SF_STACK_STAT_TIMEOUTS);
+  if (strcmp (arg, "B") == 0 || strcmp (arg, "F") == 0 || strcmp (arg, "H") == 0) /* a flow's own timers count in the total only */
+    sf_stack_count (s, strcmp (arg, "B") == 0 ? SF_STACK_STAT_TIMEOUTS_B : strcmp (arg, "F") == 0 ? SF_STACK_STAT_TIMEOUTS_F
+                                                                                                 : SF_STACK_STAT_TIMEOUTS_H);
   notify_tu (ctx, "timeout");
   return SF_OP_TRANSITION;
 }

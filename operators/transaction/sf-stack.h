@@ -11,6 +11,7 @@
 #include <glib.h>
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "framework/sf-metrics.h"
 #include "sip/sf-sip-transport.h"
 
 G_BEGIN_DECLS
@@ -59,7 +60,20 @@ void sf_sip_event_free (SfSipEvent *e);
   /* server transactions ended by their guard timer (OpTxnGuard) */ \
   X (GUARDED, guarded) \
   /* new requests answered 503 while shutting down (docs/engine.md) */ \
-  X (SHUTDOWN_REFUSED, shutdown_refused)
+  X (SHUTDOWN_REFUSED, shutdown_refused) \
+  /* TIMEOUTS by timer: B (INVITE client), F (non-INVITE client), H (no ACK) */ \
+  X (TIMEOUTS_B, timeouts_b) \
+  X (TIMEOUTS_F, timeouts_f) \
+  X (TIMEOUTS_H, timeouts_h) \
+  /* a UA's calls by outcome (sf_stack_count_call) and direction: metrics only */ \
+  X (CALLS_IN_ANSWERED, calls_in_answered) \
+  X (CALLS_IN_REJECTED, calls_in_rejected) \
+  X (CALLS_IN_CANCELLED, calls_in_cancelled) \
+  X (CALLS_IN_FAILED, calls_in_failed) \
+  X (CALLS_OUT_ANSWERED, calls_out_answered) \
+  X (CALLS_OUT_REJECTED, calls_out_rejected) \
+  X (CALLS_OUT_CANCELLED, calls_out_cancelled) \
+  X (CALLS_OUT_FAILED, calls_out_failed)
 
 #define SF_STACK_STAT_ENUM_(u, l) SF_STACK_STAT_##u,
 #define SF_STACK_STAT_FIELD_(u, l) guint64 l;
@@ -98,6 +112,14 @@ SfConfig *sf_stack_config (SfStack *s);
 SfSipTransport *sf_stack_transport (SfStack *s);
 /* ,"sip_..." fields for the stats event (transfer full). */
 char *sf_stack_stats_fields (SfStack *s);
+/* The transaction module's metric families (docs/operations.md, "Metrics"):
+ * messages by method and code, transactions live by machine, retransmissions,
+ * timeouts, drops, TCP connections, a UA's calls. */
+void sf_stack_metrics (SfStack *s, SfMetricsWriter *w);
+/* Counts a UA's call that ended: answered when it went up, else cancelled,
+ * rejected (a final response >= 300 sent or received) or failed (no final
+ * response: a timeout, a transport or media failure, a shutdown). */
+void sf_stack_count_call (SfStack *s, gboolean incoming, gboolean answered, gboolean cancelled, guint status);
 
 /* What a flow decides about what comes in before any state is made for it, and
  * how its instances take requests: set by whoever sets the flow up (sipflow

@@ -118,6 +118,12 @@ reload_commit (gpointer state, gpointer prepared)
 /* The sockets are opened once; the advertised address is in every dialog's route set. */
 static const char *const restart_keys[] = { "sip.listen", "sip.advertise", NULL };
 
+static void
+metrics (gpointer state, SfMetricsWriter *w)
+{
+  sf_stack_metrics (state, w);
+}
+
 const SfModuleDef sf_transaction_module = {
   .name = "transaction",
   .doc = "the SIP stack: transports, transactions (RFC 3261 17), the hand-over to the flow",
@@ -129,4 +135,5 @@ const SfModuleDef sf_transaction_module = {
   .restart_keys = restart_keys,
   .reload_prepare = reload_prepare,
   .reload_commit = reload_commit,
+  .metrics = metrics,
 };

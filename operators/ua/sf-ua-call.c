@@ -322,6 +322,10 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
   if (call->ended_emitted)
     return;
   call->ended_emitted = TRUE;
+  SfStack *stack = sf_stack_from_ctx (ctx);
+  if (stack != NULL) /* 487: an INVITE cancelled, by us (outgoing) or the caller */
+    sf_stack_count_call (stack, call->incoming, call->up_us > 0,
+                         g_strcmp0 (call->reason, "cancelled") == 0 || call->status == 487, call->status);
   if (call->stream != NULL) {
     sf_media_stats (call->stream, &call->last_stats);
     call->have_stats = TRUE;

@@ -58,6 +58,7 @@ void sf_test_register_media (void);
 void sf_test_register_tone (void);
 void sf_test_register_location (void);
 void sf_test_register_users (void);
+void sf_test_register_metrics (void);
 void sf_test_register_proxy (void);
 void sf_test_register_sdk (void);
 void sf_test_register_flow (void);
