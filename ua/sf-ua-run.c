@@ -11,6 +11,7 @@
 #include "framework/sf-loader.h"
 #include "sf-ua-lines.h"
 #include "sf-ua-http.h"
+#include "sf-ua-notify.h"
 #include "states/sf-machine.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -98,6 +99,8 @@ begin_shutdown_for (Run *r, const char *cause)
   GString *ev = sf_json_begin ("shutdown");
   sf_json_add_str (ev, "cause", cause);
   sf_endpoint_emit_line (r->ep, sf_json_end (ev));
+  g_message ("shutting down (%s)", cause);
+  sf_ua_notify_stopping ();
   sf_ua_control_set_closing (r->ctl);
   if (sf_endpoint_shutdown (r->ep) == 0) {
     finish (r);
@@ -384,6 +387,8 @@ sf_ua_cmd_run (int argc, char **argv)
   sf_endpoint_set_after_batch (r.ep, after_batch, &r);
   r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
   int rc = SF_EXIT_OK;
+  g_autofree char *ready = NULL; /* the service's status line (sd_notify) */
+  guint watchdog = 0;            /* systemd's watchdog ping (WatchdogSec=) */
   /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
   guint sig_int = g_unix_signal_add (SIGINT, on_sigint, &r);
   guint sig_term = g_unix_signal_add (SIGTERM, on_sigterm, &r);
@@ -400,6 +405,8 @@ sf_ua_cmd_run (int argc, char **argv)
     rc = SF_EXIT_FAIL;
     goto out;
   }
+  if (control == NULL) /* a service's: systemd's RuntimeDirectory= */
+    control = sf_ua_control_service_path ();
   if (control != NULL && !sf_ua_control_listen (r.ctl, control, &error)) {
     fprintf (stderr, "sipflow run: --control %s: %s\n", control, error->message);
     rc = SF_EXIT_FAIL;
@@ -411,6 +418,12 @@ sf_ua_cmd_run (int argc, char **argv)
     sf_json_add_str (ev, "path", control);
     sf_endpoint_emit_line (r.ep, sf_json_end (ev));
   }
+  /* Every socket is open: a service is ready (systemd's Type=notify). */
+  ready = g_strdup_printf ("running %s%s%s", flow, control != NULL ? ", control socket " : "",
+                                            control != NULL ? control : "");
+  g_message ("ready: %s", ready);
+  sf_ua_notify_ready (ready);
+  watchdog = sf_ua_notify_watchdog_start ();
   if (sf_config_get_string (cfg, "ua", "registrar") != NULL) {
     /* Registration starts with the program when the flow has a registration machine. */
     if (sf_machine_lookup_import (machine, "registration") == NULL) {
@@ -428,6 +441,7 @@ sf_ua_cmd_run (int argc, char **argv)
 
   g_main_loop_run (r.loop);
 out:
+  g_clear_handle_id (&watchdog, g_source_remove);
   g_source_remove (sig_int);
   g_source_remove (sig_term);
   g_clear_pointer (&r.in, sf_line_reader_free);
