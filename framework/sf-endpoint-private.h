@@ -30,6 +30,7 @@ struct _SfEndpoint {
   SfEmitFunc emit;
   gpointer emit_data;
   SfMessages messages;     /* the teaching detail */
+  GLogLevelFlags log_level; /* core.log_level: the most verbose level written */
   void (*before_emit) (gpointer data); /* nullable: sf_endpoint_set_before_emit */
   gpointer before_emit_data;
   gint64 ts_second;        /* the second ts_text was made for (-1: none yet) */

@@ -5,6 +5,7 @@
 #include "sf-endpoint-private.h"
 #include "sf-module.h"
 #include "sf-json.h"
+#include "sf-log.h"
 #include <string.h>
 
 G_DEFINE_QUARK (sf-endpoint-error-quark, sf_endpoint_error)
@@ -68,6 +69,8 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->messages = messages == NULL || strcmp (messages, "off") == 0 ? SF_MESSAGES_OFF
                  : strcmp (messages, "full") == 0                  ? SF_MESSAGES_FULL
                                                                    : SF_MESSAGES_ON;
+  ep->log_level = sf_log_level_from_name (cfg != NULL ? sf_config_get_string (cfg, "core", "log_level") : NULL,
+                                          G_LOG_LEVEL_WARNING);
   ep->ts_second = -1;
   return ep;
 }
@@ -241,6 +244,20 @@ sf_endpoint_tracing (SfEndpoint *ep)
   return ep->trace != NULL;
 }
 
+void
+sf_endpoint_reread_log_level (SfEndpoint *ep)
+{
+  if (ep->cfg != NULL)
+    ep->log_level = sf_log_level_from_name (sf_config_get_string (ep->cfg, "core", "log_level"), G_LOG_LEVEL_WARNING);
+}
+
+gboolean
+sf_endpoint_logs (SfEndpoint *ep, GLogLevelFlags level)
+{
+  /* GLib levels: smaller flag values are more severe */
+  return (level & G_LOG_LEVEL_MASK) <= ep->log_level;
+}
+
 /* Every trace line starts with the local time of day, to the microsecond. */
 void
 sf_endpoint_trace (SfEndpoint *ep, SfInstance *inst, const char *fmt, ...)
@@ -409,6 +426,11 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   sf_endpoint_trace (ep, inst, "created (%s scope%s%s%s%s), initial state %s", machine->scope,
                      key != NULL ? ", key " : "", key != NULL ? key : "", parent != NULL ? ", parent " : "",
                      parent != NULL ? parent->handle : "", machine->initial->name);
+  if (sf_endpoint_logs (ep, G_LOG_LEVEL_DEBUG)) {
+    const GLogField f[] = { { SF_LOG_FIELD_INSTANCE, inst->handle, -1 }, { SF_LOG_FIELD_MACHINE, machine->name, -1 } };
+    sf_log_fields (G_LOG_LEVEL_DEBUG, f, G_N_ELEMENTS (f), "%s %s: created in %s%s%s", inst->handle, machine->name,
+                   machine->initial->name, parent != NULL ? " by " : "", parent != NULL ? parent->handle : "");
+  }
   post_internal (ep, inst, sf_event_new (SF_EV_START, "create", NULL), 0);
   if (ep->shutting_down) /* created while quitting: it must hear it too */
     post_internal (ep, inst, sf_event_new (SF_EV_DEVICE, "shutdown", NULL), 0);
@@ -508,6 +530,16 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
   ep->stats.instances_ended++;
   double duration = (sf_clock_now_us (ep->clock) - inst->created_us) / 1e6;
   sf_endpoint_trace (ep, inst, "ended in %s (%s)", inst->state->name, reason);
+  /* info: the end of each call, registration, proxied request...; a
+   * transaction's (several a call) only at debug */
+  if (sf_endpoint_logs (ep, strcmp (inst->machine->scope, "transaction") == 0 ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO)) {
+    const GLogField f[] = { { SF_LOG_FIELD_INSTANCE, inst->handle, -1 },
+                            { SF_LOG_FIELD_MACHINE, inst->machine->name, -1 },
+                            { SF_LOG_FIELD_STATE, inst->state->name, -1 } };
+    sf_log_fields (strcmp (inst->machine->scope, "transaction") == 0 ? G_LOG_LEVEL_DEBUG : G_LOG_LEVEL_INFO, f,
+                   G_N_ELEMENTS (f), "%s %s: ended in %s (%s) after %.3f s", inst->handle, inst->machine->name,
+                   inst->state->name, reason, duration);
+  }
   GString *out = sf_endpoint_event_begin (ep, inst, "instance_end");
   sf_json_add_str (out, "state", inst->state->name);
   sf_json_add_str (out, "reason", reason);
@@ -909,26 +941,41 @@ hook_trace (SfEndpoint *ep, SfInstance *inst, const char *line)
 
 /* "trigger": a response's carries its status ("sip:response 180", "txn:respond 200";
  * a proxy branch's response event has "b1 180" as its arg: the status is last). */
-static void
-add_trigger (GString *out, SfEvent *ev)
+/* The event's trigger as the "state" event and the log show it; *@owned holds
+ * what is allocated for it (free it), NULL when nothing was. */
+static const char *
+trigger_text (SfEvent *ev, char **owned)
 {
   const char *arg = sf_event_arg (ev);
+  *owned = NULL;
   if (arg != NULL && strrchr (arg, ' ') != NULL)
     arg = strrchr (arg, ' ') + 1;
   gboolean status = arg != NULL && strlen (arg) == 3 && g_ascii_isdigit (arg[0]) && g_ascii_isdigit (arg[1]) &&
                     g_ascii_isdigit (arg[2]);
-  if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN)) {
-    sf_json_add_str (out, "trigger", sf_event_trigger (ev));
-    return;
-  }
-  g_autofree char *t = g_strdup_printf ("%s %s", sf_event_trigger (ev), arg);
-  sf_json_add_str (out, "trigger", t);
+  if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN))
+    return sf_event_trigger (ev);
+  return *owned = g_strdup_printf ("%s %s", sf_event_trigger (ev), arg);
+}
+
+static void
+add_trigger (GString *out, SfEvent *ev)
+{
+  g_autofree char *owned = NULL;
+  sf_json_add_str (out, "trigger", trigger_text (ev, &owned));
 }
 
 static void
 hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const SfState *to, SfEvent *ev,
                     const char *const *ops, guint n_ops)
 {
+  if (sf_endpoint_logs (ep, G_LOG_LEVEL_DEBUG)) {
+    g_autofree char *owned = NULL;
+    const GLogField f[] = { { SF_LOG_FIELD_INSTANCE, inst->handle, -1 },
+                            { SF_LOG_FIELD_MACHINE, inst->machine->name, -1 },
+                            { SF_LOG_FIELD_STATE, to->name, -1 } };
+    sf_log_fields (G_LOG_LEVEL_DEBUG, f, G_N_ELEMENTS (f), "%s %s: %s -> %s on %s", inst->handle, inst->machine->name,
+                   from->name, to->name, trigger_text (ev, &owned));
+  }
   if (ep->emit == NULL)
     return; /* nobody reads the event output: no line to build */
   GString *out = sf_endpoint_event_begin (ep, inst, "state");

@@ -72,6 +72,12 @@ typedef enum {
 void sf_endpoint_set_messages (SfEndpoint *ep, SfMessages level);
 /* The level, SF_MESSAGES_OFF when nobody reads the event output. */
 SfMessages sf_endpoint_messages (SfEndpoint *ep);
+/* Whether a log line at @level (one G_LOG_LEVEL_*) is written: core.log_level,
+ * read when the endpoint is made and at a reload.  A line on a hot path (one per message, per
+ * transition) is built only when it is. */
+gboolean sf_endpoint_logs (SfEndpoint *ep, GLogLevelFlags level);
+/* Reads core.log_level again (a reload put a new one in force). */
+void sf_endpoint_reread_log_level (SfEndpoint *ep);
 void sf_endpoint_set_trace (SfEndpoint *ep, SfTraceFunc func, gpointer user_data);
 void sf_endpoint_set_untaken (SfEndpoint *ep, SfUntakenFunc func, gpointer user_data);
 

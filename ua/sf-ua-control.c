@@ -596,36 +596,59 @@ sf_ua_control_listen (SfUaControl *c, const char *path, GError **error)
   return TRUE;
 }
 
+char *
+sf_ua_control_service_path (void)
+{
+  const char *dir = g_getenv ("RUNTIME_DIRECTORY"); /* may list several, ':'-separated */
+  if (dir == NULL || *dir == '\0')
+    return NULL;
+  g_autofree char *first = g_strndup (dir, strcspn (dir, ":"));
+  return g_build_filename (first, "control", NULL);
+}
+
 /* ---- sipflow ctl ---- */
 
 int
 sf_ua_cmd_ctl (int argc, char **argv)
 {
   if (argc >= 2 && (strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)) {
-    printf ("Usage: sipflow ctl SOCKET COMMAND [ARGS]...\n\n"
+    printf ("Usage: sipflow ctl [SOCKET] COMMAND [ARGS]...\n\n"
             "Sends one control command to 'sipflow run --control SOCKET' and prints its JSON reply.\n"
+            "Without SOCKET (the first word a command's name): the service's, $RUNTIME_DIRECTORY/control,\n"
+            "else " SF_CONTROL_SERVICE_PATH " (data/sipflow.service).\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
             "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, reload,\n"
             "location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;
   }
-  if (argc < 3)
-    return sf_ua_usage_error ("ctl", argc < 2 ? "no socket given" : "no command given");
+  if (argc < 2)
+    return sf_ua_usage_error ("ctl", "no command given");
+  /* A first word that names a command is one (a socket of that name: ./NAME). */
+  gboolean named = TRUE;
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      named = FALSE;
+  g_autofree char *path = named ? g_strdup (argv[1]) : sf_ua_control_service_path ();
+  if (path == NULL)
+    path = g_strdup (SF_CONTROL_SERVICE_PATH);
+  int first = named ? 2 : 1;
+  if (argc <= first)
+    return sf_ua_usage_error ("ctl", "no command given");
   g_autoptr (GString) line = g_string_new (NULL);
-  for (int i = 2; i < argc; i++) {
+  for (int i = first; i < argc; i++) {
     if (strchr (argv[i], '\n') != NULL)
       return sf_ua_usage_error ("ctl", "an argument holds a newline");
-    g_string_append_printf (line, "%s%s", i > 2 ? " " : "", argv[i]);
+    g_string_append_printf (line, "%s%s", i > first ? " " : "", argv[i]);
   }
   g_string_append_c (line, '\n');
   g_autoptr (GError) error = NULL;
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   g_socket_client_set_timeout (client, 10);
-  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (argv[1]);
+  g_autoptr (GSocketAddress) addr = g_unix_socket_address_new (path);
   g_autoptr (GSocketConnection) conn = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (addr), NULL, &error);
   if (conn == NULL) {
-    fprintf (stderr, "sipflow ctl: cannot connect to '%s': %s\n", argv[1], error->message);
+    fprintf (stderr, "sipflow ctl: cannot connect to '%s': %s\n", path, error->message);
     return SF_EXIT_FAIL;
   }
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (conn));

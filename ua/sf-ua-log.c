@@ -1,9 +1,13 @@
 /* sf-ua-log.c: the log writer: structured GLib logs as one line each on
  * standard error, filtered by level (core.log_level / --log-level); a line
  * carrying the field SF_LOG_FIELD_AUDIT (the "auth failed" lines for fail2ban)
- * is written whatever the level. */
+ * is written whatever the level.  A service whose standard error is the
+ * journal's sends each line to the journal itself, with its fields
+ * (framework/sf-log.h), or, when the journal's socket cannot be reached, writes
+ * it with its syslog priority first. */
 #include "config.h"
 #include "sf-ua.h"
+#include "framework/sf-log.h"
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,8 +15,9 @@
 
 static GLogLevelFlags threshold = G_LOG_LEVEL_WARNING;
 /* Standard error is the journal's (systemd's JOURNAL_STREAM names it): each
- * line starts with its syslog priority, "<4>", which journald reads as the
- * line's priority and strips. */
+ * line goes to the journal's socket with its fields or, failing that, starts
+ * with its syslog priority, "<4>", which journald reads as the line's priority
+ * and strips. */
 static gboolean journal;
 
 /* Does JOURNAL_STREAM ("DEVICE:INODE", set by systemd for a service whose
@@ -64,6 +69,47 @@ level_name (GLogLevelFlags level)
   }
 }
 
+/* @message as one line: a control character a peer put in a value (a %0A in a
+ * Request-URI's user part, unescaped) is written as an escape, so it cannot
+ * forge a line of its own (an "auth failed" line for fail2ban,
+ * docs/security.md) (transfer full). */
+static char *
+one_line (const char *message)
+{
+  GString *line = g_string_new (NULL);
+  for (const char *p = message != NULL ? message : ""; *p != '\0'; p++) {
+    guchar c = (guchar) *p;
+    if (c == '\n')
+      g_string_append (line, "\\n");
+    else if (c == '\r')
+      g_string_append (line, "\\r");
+    else if (c < 0x20 || c == 0x7f)
+      g_string_append_printf (line, "\\x%02x", c);
+    else
+      g_string_append_c (line, (char) c);
+  }
+  return g_string_free (line, FALSE);
+}
+
+/* Most fields sent to the journal (sf_log_fields' lines have at most a dozen). */
+#define MAX_JOURNAL_FIELDS 32
+
+/* The line to the journal's own socket with its fields (CALL_ID,
+ * SIPFLOW_INSTANCE..., docs/operations.md "Logs"), @line for MESSAGE;
+ * G_LOG_WRITER_UNHANDLED when the journal cannot be reached. */
+static GLogWriterOutput
+to_journal (GLogLevelFlags level, const GLogField *fields, gsize n_fields, const char *line)
+{
+  GLogField out[MAX_JOURNAL_FIELDS];
+  gsize n = 0;
+  out[n++] = (GLogField) { "MESSAGE", line, -1 };
+  out[n++] = (GLogField) { "SYSLOG_IDENTIFIER", "sipflow", -1 };
+  for (gsize i = 0; i < n_fields && n < MAX_JOURNAL_FIELDS; i++)
+    if (strcmp (fields[i].key, "MESSAGE") != 0 && strcmp (fields[i].key, "SYSLOG_IDENTIFIER") != 0)
+      out[n++] = fields[i];
+  return g_log_writer_journald (level, out, n, NULL);
+}
+
 static GLogWriterOutput
 writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer data)
 {
@@ -80,38 +126,19 @@ writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer 
   /* GLib levels: smaller flag values are more severe. */
   if ((level & G_LOG_LEVEL_MASK) > threshold && !audit)
     return G_LOG_WRITER_HANDLED;
-  /* One message, one line: a control character a peer put in a value (a %0A in a
-   * Request-URI's user part, unescaped) is written as an escape, so it cannot forge
-   * a line of its own (an "auth failed" line for fail2ban, docs/security.md). */
-  GString *line = g_string_new (NULL);
-  for (const char *p = message != NULL ? message : ""; *p != '\0'; p++) {
-    guchar c = (guchar) *p;
-    if (c == '\n')
-      g_string_append (line, "\\n");
-    else if (c == '\r')
-      g_string_append (line, "\\r");
-    else if (c < 0x20 || c == 0x7f)
-      g_string_append_printf (line, "\\x%02x", c);
-    else
-      g_string_append_c (line, (char) c);
-  }
+  g_autofree char *line = one_line (message);
+  if (journal && to_journal (level, fields, n_fields, line) == G_LOG_WRITER_HANDLED)
+    return G_LOG_WRITER_HANDLED;
   if (journal)
     fprintf (stderr, "<%d>", syslog_priority (level));
-  fprintf (stderr, "%s: %s: %s\n", domain != NULL ? domain : "sipflow", level_name (level), line->str);
-  g_string_free (line, TRUE);
+  fprintf (stderr, "%s: %s: %s\n", domain != NULL ? domain : "sipflow", level_name (level), line);
   return G_LOG_WRITER_HANDLED;
 }
 
 void
 sf_ua_log_init (const char *level)
 {
-  static const struct { const char *name; GLogLevelFlags flag; } levels[] = {
-    { "error", G_LOG_LEVEL_ERROR },     { "critical", G_LOG_LEVEL_CRITICAL }, { "warning", G_LOG_LEVEL_WARNING },
-    { "message", G_LOG_LEVEL_MESSAGE }, { "info", G_LOG_LEVEL_INFO },         { "debug", G_LOG_LEVEL_DEBUG },
-  };
-  for (gsize i = 0; i < G_N_ELEMENTS (levels); i++)
-    if (g_strcmp0 (level, levels[i].name) == 0)
-      threshold = levels[i].flag;
+  threshold = sf_log_level_from_name (level, threshold);
   journal = stderr_is_journal ();
   static gsize once = 0;
   if (g_once_init_enter (&once)) {

@@ -14,6 +14,7 @@
 #include "sf-ua-lines.h"
 #include "sf-ua-http.h"
 #include "sf-ua-metrics.h"
+#include "sf-ua-notify.h"
 #include "states/sf-machine.h"
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
@@ -113,6 +114,8 @@ begin_shutdown_for (Run *r, const char *cause)
   GString *ev = sf_json_begin ("shutdown");
   sf_json_add_str (ev, "cause", cause);
   sf_endpoint_emit_line (r->ep, sf_json_end (ev));
+  g_message ("shutting down (%s)", cause);
+  sf_ua_notify_stopping ();
   sf_ua_control_set_closing (r->ctl);
   if (sf_endpoint_shutdown (r->ep) == 0) {
     finish (r);
@@ -329,6 +332,7 @@ run_reload (Run *r, GString *report)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) changed = NULL;
   gboolean ok;
+  sf_ua_notify_reloading (); /* systemd: ExecReload= (SIGHUP) waits for the READY=1 below */
   {
     SfConfig *next = sf_config_new_like (cfg);
     ok = config_apply (next, r, &error) && sf_modules_reload (r->ep, next, &changed, &error);
@@ -338,6 +342,7 @@ run_reload (Run *r, GString *report)
   g_autoptr (GString) list_errors = g_string_new (NULL);
   if (ok) {
     sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
+    sf_endpoint_reread_log_level (r->ep);
     const char *messages = sf_config_get_string (cfg, "core", "messages");
     sf_endpoint_set_messages (r->ep, g_strcmp0 (messages, "full") == 0  ? SF_MESSAGES_FULL
                                      : g_strcmp0 (messages, "on") == 0 ? SF_MESSAGES_ON
@@ -363,6 +368,7 @@ run_reload (Run *r, GString *report)
   if (message != NULL)
     sf_json_add_str (ev, "error", message);
   sf_endpoint_emit_line (r->ep, sf_json_end (ev));
+  sf_ua_notify_ready (message == NULL ? "configuration reloaded" : "reload refused: the configuration in force is kept");
   if (message != NULL) {
     g_warning ("reload: %s", message);
     g_string_assign (report, message);
@@ -513,6 +519,8 @@ sf_ua_cmd_run (int argc, char **argv)
   r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
   sf_ua_control_set_reload (r.ctl, control_reload, &r);
   int rc = SF_EXIT_OK;
+  g_autofree char *ready = NULL; /* the service's status line (sd_notify) */
+  guint watchdog = 0;            /* systemd's watchdog ping (WatchdogSec=) */
   /* Signals first: a test may send SIGTERM as soon as it reads 'listening'. */
   guint sig_int = g_unix_signal_add (SIGINT, on_sigint, &r);
   guint sig_term = g_unix_signal_add (SIGTERM, on_sigterm, &r);
@@ -535,6 +543,8 @@ sf_ua_cmd_run (int argc, char **argv)
     rc = SF_EXIT_FAIL;
     goto out;
   }
+  if (control == NULL) /* a service's: systemd's RuntimeDirectory= */
+    control = sf_ua_control_service_path ();
   if (control != NULL && !sf_ua_control_listen (r.ctl, control, &error)) {
     fprintf (stderr, "sipflow run: --control %s: %s\n", control, error->message);
     rc = SF_EXIT_FAIL;
@@ -546,6 +556,12 @@ sf_ua_cmd_run (int argc, char **argv)
     sf_json_add_str (ev, "path", control);
     sf_endpoint_emit_line (r.ep, sf_json_end (ev));
   }
+  /* Every socket is open: a service is ready (systemd's Type=notify). */
+  ready = g_strdup_printf ("running %s%s%s", flow, control != NULL ? ", control socket " : "",
+                                            control != NULL ? control : "");
+  g_message ("ready: %s", ready);
+  sf_ua_notify_ready (ready);
+  watchdog = sf_ua_notify_watchdog_start ();
   if (sf_config_get_string (cfg, "ua", "registrar") != NULL) {
     /* Registration starts with the program when the flow has a registration machine. */
     if (sf_machine_lookup_import (machine, "registration") == NULL) {
@@ -563,6 +579,7 @@ sf_ua_cmd_run (int argc, char **argv)
 
   g_main_loop_run (r.loop);
 out:
+  g_clear_handle_id (&watchdog, g_source_remove);
   g_source_remove (sig_int);
   g_source_remove (sig_term);
   g_source_remove (sig_hup);

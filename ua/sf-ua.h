@@ -54,6 +54,12 @@ void sf_ua_control_set_closing (SfUaControl *c);
 #define SF_CONTROL_MAX_LINE 4096
 /* Listens on the Unix socket @path: one command a line, one JSON reply line each. */
 gboolean sf_ua_control_listen (SfUaControl *c, const char *path, GError **error);
+/* Where a service's control socket is: "control" in systemd's
+ * $RUNTIME_DIRECTORY (its first directory), NULL without one (transfer full). */
+char *sf_ua_control_service_path (void);
+/* The control socket of the service data/sipflow.service (RuntimeDirectory=sipflow),
+ * where 'sipflow ctl' looks without $RUNTIME_DIRECTORY. */
+#define SF_CONTROL_SERVICE_PATH "/run/sipflow/control"
 
 /* ---- the location service (sf-ua-location.c) ---- */
 /* Appends @aor's binding @b as one JSON object (expires_in from @now, wall-clock seconds). */

@@ -12,6 +12,7 @@
 #include "sf-stack-private.h"
 #include "framework/sf-endpoint-private.h"
 #include "framework/sf-json.h"
+#include "framework/sf-log.h"
 #include "sip/sf-sip-txn-key.h"
 #include <string.h>
 
@@ -119,6 +120,34 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
   sf_endpoint_emit_line (s->ep, sf_json_end (ev));
 }
 
+/* --log-level debug: one line a message, whatever the event output: direction,
+ * protocol, addresses, start line, Call-ID, with the transaction and its user
+ * as fields when known (a request that makes a transaction has none yet). */
+static void
+log_message (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GInetSocketAddress *remote,
+             SfSipMsg *msg, GBytes *wire)
+{
+  gsize len;
+  const char *d = g_bytes_get_data (wire, &len);
+  gsize end = 0;
+  while (end < len && end < START_MAX && d[end] != '\r' && d[end] != '\n')
+    end++;
+  g_autofree char *l = sf_sip_addr_to_string (local);
+  g_autofree char *r = sf_sip_addr_to_string (remote);
+  g_autoptr (SfSipMsg) parsed = msg == NULL && dir == SF_SIP_TAP_OUT ? sf_sip_msg_parse (wire, NULL) : NULL;
+  if (msg == NULL)
+    msg = parsed;
+  g_autofree char *cid = msg != NULL ? sf_sip_str_dup (sf_sip_msg_call_id (msg)) : NULL;
+  SfInstance *user = NULL;
+  SfInstance *t = msg != NULL ? txn_of (s, dir, msg, &user) : NULL;
+  const GLogField f[] = { { SF_LOG_FIELD_CALL_ID, cid, -1 },
+                          { SF_LOG_FIELD_TRANSACTION, t != NULL ? sf_instance_handle (t) : NULL, -1 },
+                          { SF_LOG_FIELD_INSTANCE, user != NULL ? sf_instance_handle (user) : NULL, -1 } };
+  sf_log_fields (G_LOG_LEVEL_DEBUG, f, G_N_ELEMENTS (f), "%s %s %s %s %s: %.*s (%" G_GSIZE_FORMAT " bytes, Call-ID %s)",
+                 dir == SF_SIP_TAP_IN ? "received" : "sent", proto == SF_SIP_UDP ? "udp" : "tcp", l != NULL ? l : "-",
+                 dir == SF_SIP_TAP_IN ? "<-" : "->", r, (int) end, d, len, cid != NULL ? cid : "-");
+}
+
 void
 sf_stack_tap_flush (SfStack *s)
 {
@@ -176,19 +205,8 @@ sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GIne
               SfSipMsg *msg, GBytes *wire, gpointer data)
 {
   SfStack *s = data;
-  if (s->debug_messages) {
-    /* --log-level debug: one line a message, whatever the event output */
-    gsize len;
-    const char *d = g_bytes_get_data (wire, &len);
-    gsize end = 0;
-    while (end < len && end < START_MAX && d[end] != '\r' && d[end] != '\n')
-      end++;
-    g_autofree char *l = sf_sip_addr_to_string (local);
-    g_autofree char *r = sf_sip_addr_to_string (remote);
-    g_debug ("%s %s %s %s %s: %.*s (%" G_GSIZE_FORMAT " bytes)", dir == SF_SIP_TAP_IN ? "received" : "sent",
-             proto == SF_SIP_UDP ? "udp" : "tcp", l != NULL ? l : "-", dir == SF_SIP_TAP_IN ? "<-" : "->", r,
-             (int) end, d, len);
-  }
+  if (s->debug_messages)
+    log_message (s, dir, proto, local, remote, msg, wire);
   if (sf_endpoint_messages (s->ep) == SF_MESSAGES_OFF)
     return;
   sf_stack_tap_flush (s);

@@ -53,7 +53,7 @@ l_in=$(grep -n -m1 '"event":"sip_in".*"start":"INVITE ' "$B" | cut -d: -f1)
 l_state=$(grep -n -m1 '"event":"state","machine":"ist"' "$B" | cut -d: -f1)
 [ -n "$l_in" ] && [ -n "$l_state" ] && [ "$l_in" -lt "$l_state" ] && pass "the sip_in comes before the state change it caused" ||
   fail "order" "sip_in at line $l_in, ist's first state at $l_state"
-grep -q "^sipflow: debug: received udp 127.0.0.1:$PORT_bob <- 127.0.0.1:[0-9]*: INVITE sip:bob@127.0.0.1:$PORT_bob SIP/2.0 ([0-9]* bytes)\$" "$T/bob.err" &&
+grep -q "^sipflow: debug: received udp 127.0.0.1:$PORT_bob <- 127.0.0.1:[0-9]*: INVITE sip:bob@127.0.0.1:$PORT_bob SIP/2.0 ([0-9]* bytes, Call-ID [^ ]*)\$" "$T/bob.err" &&
   grep -q "^sipflow: debug: sent udp 127.0.0.1:$PORT_bob -> 127.0.0.1:[0-9]*: SIP/2.0 180 Ringing" "$T/bob.err" &&
   pass "--log-level debug: a line a message" || fail "debug lines" "$(grep -m3 debug "$T/bob.err")"
 stamped=$(grep -c -v -E ',"ts":"[0-9-]{10}T[0-9:]{8}\.[0-9]{6}Z"}$' "$A")
