@@ -430,7 +430,10 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   if (a == ADMIT_AUTH && !sf_registrar_has_credentials (ctx, req)) {
     status = sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") ? 401 : 407;
     g_autoptr (GPtrArray) ch = sf_registrar_challenge_lines (ctx, status, FALSE);
-    return sf_stack_answer_stateless (s, req, from, status, NULL, (const char *const *) ch->pdata) || TRUE;
+    SfRegistrar *r = sf_registrar_from_ctx (ctx);
+    if (sf_stack_answer_stateless (s, req, from, status, NULL, (const char *const *) ch->pdata) && r != NULL)
+      r->counts.auth_challenges++; /* the first challenge, stateless: the proxy's own (sf-op-auth.c counts the rest) */
+    return TRUE;
   }
   if (a == ADMIT_PASS && !sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") && for_us (ctx, req) &&
       sf_sip_msg_find (req, SF_SIP_HDR_ROUTE) == NULL) {

@@ -258,3 +258,25 @@ rcli_to() {
   shift
   env ${REDIS_PASS:+REDISCLI_AUTH="$REDIS_PASS"} timeout 5 redis-cli -p "$port" "$@"
 }
+
+# ---- Prometheus metrics (run --metrics): MPORT is the port scrape reads by default.
+# scrape NAME [PORT]: GET /metrics into $T/NAME.prom (python3, bounded)
+scrape() {
+  python3 - "http://127.0.0.1:${2:-$MPORT}/metrics" "$T/$1.prom" <<'EOF'
+import sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+    assert r.status == 200, r.status
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers["Content-Type"]
+    open(sys.argv[2], "wb").write(r.read())
+EOF
+}
+# val NAME SERIES: the value of SERIES (name{labels}) in NAME's scrape, 0 when absent
+val() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$T/$1.prom"; }
+# expect_metric NAME SERIES WANT
+expect_metric() {
+  local got
+  got=$(val "$1" "$2")
+  [ "$got" = "$3" ] && pass "$1: $2 = $3" || fail "$1: $2 = $got, wanted $3"
+}
+# metrics_port NAME: the port of NAME's 'listening' event for transport metrics
+metrics_port() { grep -m1 '"transport":"metrics"' "$T/$1.events" | sed 's/.*"port":\([0-9]*\).*/\1/'; }

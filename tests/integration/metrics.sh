@@ -24,29 +24,10 @@ need_sipp
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:fast_unwind_on_malloc=0} start bob ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 \
   --metrics 0 --http 127.0.0.1:0 --messages || exit 1
 wait_ev bob '"transport":"metrics"' 10 && wait_ev bob '"transport":"http"' 10
-MPORT=$(grep -m1 '"transport":"metrics"' "$T/bob.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
+MPORT=$(metrics_port bob)
 HPORT=$(grep -m1 '"transport":"http"' "$T/bob.events" | sed 's/.*"port":\([0-9]*\).*/\1/')
 grep -q '"transport":"metrics","addr":"127.0.0.1"' "$T/bob.events" && [ -n "$MPORT" ] &&
   pass "listening event: transport metrics on 127.0.0.1 port $MPORT" || fail "no metrics listening event" "$(cat "$T/bob.events")"
-
-# scrape NAME [PORT]: GET /metrics into $T/NAME.prom (python3, bounded)
-scrape() {
-  python3 - "http://127.0.0.1:${2:-$MPORT}/metrics" "$T/$1.prom" <<'EOF'
-import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
-    assert r.status == 200, r.status
-    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4"), r.headers["Content-Type"]
-    open(sys.argv[2], "wb").write(r.read())
-EOF
-}
-# val NAME SERIES: the value of SERIES (name{labels}) in NAME's scrape, 0 when absent
-val() { awk -v s="$2" '$1 == s { print $2; f = 1 } END { if (!f) print 0 }' "$T/$1.prom"; }
-# expect NAME SERIES WANT
-expect() {
-  local got
-  got=$(val "$1" "$2")
-  [ "$got" = "$3" ] && pass "$1: $2 = $3" || fail "$1: $2 = $got, wanted $3"
-}
 
 sipp_bg() { sipp_run uac "127.0.0.1:$PORT_bob" -sn uac -s bob -m 1 -d 2000; echo "$SIPP_RC ${OK:-0}" >"$T/sipp.rc"; }
 sipp_bg &
@@ -55,11 +36,11 @@ SIPP_BG=$!
 # ---- ringing ----
 if wait_ev bob '"to":"Ringing"' 10 && wait_ev bob '"event":"sip_out".*SIP/2.0 180' 5; then
   scrape ringing || fail "scrape while ringing"
-  expect ringing 'sipflow_sip_requests_received_total{method="INVITE"}' 1
-  expect ringing 'sipflow_sip_responses_sent_total{code="180"}' 1
-  expect ringing 'sipflow_sip_responses_sent_total{code="100"}' 0
-  expect ringing 'sipflow_sip_responses_sent_total{code="200"}' 0
-  expect ringing 'sipflow_transactions{machine="ist"}' 1
+  expect_metric ringing 'sipflow_sip_requests_received_total{method="INVITE"}' 1
+  expect_metric ringing 'sipflow_sip_responses_sent_total{code="180"}' 1
+  expect_metric ringing 'sipflow_sip_responses_sent_total{code="100"}' 0
+  expect_metric ringing 'sipflow_sip_responses_sent_total{code="200"}' 0
+  expect_metric ringing 'sipflow_transactions{machine="ist"}' 1
   [ "$(val ringing sipflow_instances)" -ge 2 ] && pass "ringing: instances live >= 2 (the call, its transaction)" ||
     fail "ringing: instances $(val ringing sipflow_instances)"
 else
@@ -70,10 +51,10 @@ fi
 cmd bob answer
 if wait_ev bob '"event":"sip_in".*"ACK ' 10; then
   scrape answered || fail "scrape in the call"
-  expect answered 'sipflow_sip_responses_sent_total{code="200"}' 1
-  expect answered 'sipflow_sip_requests_received_total{method="ACK"}' 1
-  expect answered 'sipflow_sip_requests_received_total{method="BYE"}' 0
-  expect answered 'sipflow_calls_total{direction="incoming",outcome="answered"}' 0
+  expect_metric answered 'sipflow_sip_responses_sent_total{code="200"}' 1
+  expect_metric answered 'sipflow_sip_requests_received_total{method="ACK"}' 1
+  expect_metric answered 'sipflow_sip_requests_received_total{method="BYE"}' 0
+  expect_metric answered 'sipflow_calls_total{direction="incoming",outcome="answered"}' 0
 else
   fail "no ACK after the answer" "$(tail -3 "$T/bob.events")"
 fi
@@ -84,17 +65,17 @@ read -r rc ok <"$T/sipp.rc"
 [ "$rc" = 0 ] && [ "$ok" = 1 ] && pass "sipp: the call completed" || fail "sipp exit $rc, $ok successful" "$(tail -5 "$T/uac.out")"
 if wait_ev bob '"event":"call_end"' 10; then
   scrape ended || fail "scrape after the call"
-  expect ended 'sipflow_sip_requests_received_total{method="INVITE"}' 1
-  expect ended 'sipflow_sip_requests_received_total{method="ACK"}' 1
-  expect ended 'sipflow_sip_requests_received_total{method="BYE"}' 1
-  expect ended 'sipflow_sip_responses_sent_total{code="180"}' 1
-  expect ended 'sipflow_sip_responses_sent_total{code="200"}' 2
-  expect ended 'sipflow_sip_requests_sent_total{method="BYE"}' 0
-  expect ended 'sipflow_calls_total{direction="incoming",outcome="answered"}' 1
-  expect ended 'sipflow_calls_total{direction="incoming",outcome="rejected"}' 0
-  expect ended 'sipflow_calls_total{direction="incoming",outcome="failed"}' 0
-  expect ended 'sipflow_transactions_created_total' 2
-  expect ended 'sipflow_sip_parse_errors_total{outcome="answered_400"}' 0
+  expect_metric ended 'sipflow_sip_requests_received_total{method="INVITE"}' 1
+  expect_metric ended 'sipflow_sip_requests_received_total{method="ACK"}' 1
+  expect_metric ended 'sipflow_sip_requests_received_total{method="BYE"}' 1
+  expect_metric ended 'sipflow_sip_responses_sent_total{code="180"}' 1
+  expect_metric ended 'sipflow_sip_responses_sent_total{code="200"}' 2
+  expect_metric ended 'sipflow_sip_requests_sent_total{method="BYE"}' 0
+  expect_metric ended 'sipflow_calls_total{direction="incoming",outcome="answered"}' 1
+  expect_metric ended 'sipflow_calls_total{direction="incoming",outcome="rejected"}' 0
+  expect_metric ended 'sipflow_calls_total{direction="incoming",outcome="failed"}' 0
+  expect_metric ended 'sipflow_transactions_created_total' 2
+  expect_metric ended 'sipflow_sip_parse_errors_total{outcome="answered_400"}' 0
   dups=$(grep -v '^#' "$T/ended.prom" | awk '{ print $1 }' | sort | uniq -d)
   helps=$(grep -c '^# HELP ' "$T/ended.prom")
   types=$(grep -c '^# TYPE ' "$T/ended.prom")
@@ -127,8 +108,8 @@ print(got)
 EOF
 [ "$(cat "$T/ext.out")" = 60 ] && pass "60 extension methods: each answered 501" || fail "extension methods" "$(cat "$T/ext.out")"
 scrape attack || fail "scrape after the extension methods"
-expect attack 'sipflow_sip_requests_received_total{method="other"}' 60
-expect attack 'sipflow_sip_responses_sent_total{code="501"}' 60
+expect_metric attack 'sipflow_sip_requests_received_total{method="other"}' 60
+expect_metric attack 'sipflow_sip_responses_sent_total{code="501"}' 60
 n=$(grep -c '^sipflow_sip_requests_received_total{' "$T/attack.prom")
 [ "$n" = 15 ] && pass "the method label set stays 15 values" || fail "method labels: $n series" "$(grep '^sipflow_sip_requests_received_total' "$T/attack.prom")"
 

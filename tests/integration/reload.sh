@@ -13,6 +13,9 @@
 #    gets its 401 and 200 with the old expiry): a syntax error, an unknown key,
 #    a bad value, an unreadable users file, a bad line in the users file, and a
 #    change that needs a restart (location.backend, named as such);
+#  - the metrics move with it (run --metrics): dave's 200 and carol's 403 are one
+#    registration accepted and one refused, carol an unknown user, two challenges;
+#  - a reload that sets core.log_level = debug: the next request is logged;
 #  - the call ends: its BYE gets its 200 end to end through the proxy.
 . "$(dirname "$0")/lib.sh"
 need_sipp
@@ -23,8 +26,10 @@ conf() { # conf USERS MAX_EXPIRES [EXTRA LINE]: the proxy's configuration file
   printf '[sip]\nt1_ms = 100\n[registrar]\nusers = %s\nmax_expires = %s\n%s\n' "$1" "$2" "${3:-}" >"$T/px.ini"
 }
 conf "$T/users" 3600
-start px proxy.xml --config "$T/px.ini" --control "$T/px.sock" || exit 1
+start px proxy.xml --config "$T/px.ini" --control "$T/px.sock" --metrics 0 || exit 1
 PX=127.0.0.1:$PORT_px
+wait_ev px '"transport":"metrics"' 10
+MPORT=$(metrics_port px)
 ctl() { "$SIPFLOW" ctl "$T/px.sock" "$@"; }
 ua=(--set media.backend=null --set sip.t1_ms=100 --set "ua.registrar=sip:$PX" --set "ua.outbound_proxy=sip:$PX")
 
@@ -41,6 +46,7 @@ wait_ev alice '"to":"InCall"' 5 && wait_ev bob '"to":"InCall"' 5 && pass "alice 
 reg carol1 carol pw "$PX" && pass "carol registers (sipp) before the reload" || fail "carol before: exit $SIPP_RC"
 
 # ---- SIGHUP: another users file ----
+scrape before || fail "scrape before the reload"
 conf "$T/users2" 3600
 kill -HUP "$PID_px"
 wait_ev px '"event":"reload","ok":true,.*"changed":\["registrar.users"\]' 10 &&
@@ -50,6 +56,17 @@ reg dave dave pw4 "$PX" && grep -q "401" "$T/dave.out" && pass "dave, added, reg
   fail "dave: exit $SIPP_RC" "$(tail -5 "$T/dave.out")" "$(tail -3 "$T/px.err")"
 ! reg carol2 carol pw "$PX" && grep -q "403" "$T/carol2.out" && pass "carol, removed, is refused (403)" ||
   fail "carol after: exit $SIPP_RC" "$(tail -5 "$T/carol2.out")"
+scrape after || fail "scrape after the reload"
+delta() { # delta SERIES WANT: the change of SERIES from the scrape 'before' to 'after'
+  local d=$(($(val after "$1") - $(val before "$1")))
+  [ "$d" = "$2" ] && pass "metrics: $1 +$2" || fail "metrics: $1 moved by $d, wanted $2"
+}
+delta 'sipflow_registrations_total{outcome="accepted"}' 1
+delta 'sipflow_registrations_total{outcome="refused"}' 1
+delta 'sipflow_auth_failures_total{reason="unknown_user"}' 1
+delta 'sipflow_auth_challenges_total' 2
+[ "$(val after sipflow_location_bindings)" -ge 4 ] && pass "metrics: bindings live (alice, bob, carol, dave)" ||
+  fail "metrics: sipflow_location_bindings = $(val after sipflow_location_bindings)"
 ctl location dump >"$T/dump" 2>&1
 grep -q 'sip:alice@sipflow.test' "$T/dump" && grep -q 'sip:bob@sipflow.test' "$T/dump" &&
   pass "alice's and bob's bindings are still there" || fail "bindings lost" "$(cat "$T/dump")"
@@ -97,6 +114,15 @@ wait_ev bob '"event":"registration".*"state":"registered".*"expires":120' 10 &&
 reg dave2 dave pw4 "$PX" && pass "... dave still registers (the users file in force)" || fail "dave after refusal: exit $SIPP_RC"
 grep -q "reload: refused, the configuration in force is kept" "$T/px.err" && pass "... the refusals are logged" ||
   fail "no log line" "$(tail -3 "$T/px.err")"
+
+# ---- the log level ----
+grep -q "debug: received" "$T/px.err" && fail "debug lines before core.log_level = debug" "$(grep -m1 debug "$T/px.err")"
+conf "$T/users2" 120 "[core]
+log_level = debug"
+expect_rc "ctl reload with core.log_level = debug: exit 0" 0 ctl reload
+reg erin dave pw4 "$PX" >/dev/null
+grep -Eq "debug: received udp .*REGISTER sip:" "$T/px.err" &&
+  pass "... the next REGISTER is logged at debug (a line per message)" || fail "no debug line" "$(tail -3 "$T/px.err")"
 
 # ---- the call survived ----
 cmd alice hangup

@@ -1,6 +1,7 @@
 #!/bin/bash
 # service.sh: sipflow run as systemd runs it (data/sipflow.service,
 # docs/operations.md), systemd played by the test:
+#  - sd_notify: RELOADING=1 and READY=1 again at SIGHUP;
 #  - sd_notify: READY=1 only once the SIP socket answers (a request sent the
 #    moment READY=1 arrives gets its answer), STATUS= naming the control socket,
 #    WATCHDOG=1 at half of WATCHDOG_USEC, STOPPING=1 at SIGTERM
@@ -132,6 +133,12 @@ grep -Eq "debug: received udp 127.0.0.1:$PORT <- 127.0.0.1:[0-9]+: OPTIONS sip:n
   fail "no line for the request" "$(grep debug "$T/svc.err" | head -5)"
 grep -Eq "debug: sent udp 127.0.0.1:$PORT -> 127.0.0.1:[0-9]+: SIP/2.0 [0-9]{3} .*Call-ID svc-debug-1\)" "$T/svc.err" &&
   pass "... and for the response sent" || fail "no line for the response" "$(grep debug "$T/svc.err" | head -5)"
+# ---- SIGHUP (the unit's ExecReload=): RELOADING=1 with MONOTONIC_USEC, then READY=1 again
+kill -HUP "$SVC"
+wait_ev notify '^RELOADING=1$' 10 && wait_ev notify '^MONOTONIC_USEC=[0-9]+$' 10 && pass "SIGHUP: RELOADING=1 and MONOTONIC_USEC" ||
+  fail "no RELOADING=1" "$(cat "$T/notify.events")"
+wait_ev notify '^READY=1$' 10 2 && wait_ev notify '^STATUS=configuration reloaded$' 10 &&
+  pass "... then READY=1 with STATUS=configuration reloaded" || fail "no READY=1 after the reload" "$(cat "$T/notify.events")"
 # ---- SIGTERM: STOPPING=1, a clean exit, the socket removed
 kill -TERM "$SVC"
 wait_ev notify '^STOPPING=1$' 10 && pass "SIGTERM: STOPPING=1" || fail "no STOPPING=1" "$(cat "$T/notify.events")"
