@@ -11,7 +11,9 @@
  *    through every module's prepare then commit, or refuses it whole: a
  *    prepare that fails aborts those prepared and leaves the configuration as
  *    it was; a restart key, or a key of a module without reload hooks, is
- *    refused before any prepare, naming the key */
+ *    refused before any prepare, naming the key
+ *  - reload_plugin_section: a key of a plugin's section (no reload hooks) is
+ *    refused, naming the plugin; the string in force stays */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
@@ -344,6 +346,33 @@ reload_two_phase (void)
   sf_config_free (cfg);
 }
 
+/* A plugin's section: a plugin has no reload hooks, so a reload that changes
+ * one of its keys is refused, naming the plugin (its operators may hold the
+ * string the value had). */
+static void
+reload_plugin_section (void)
+{
+  static const SfModuleDef *const modules[] = { &alpha_module, NULL };
+  SfConfig *cfg = sf_config_new ();
+  SfRegistry *reg = sf_registry_new (cfg, modules);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE_FATAL (sf_registry_load_plugin (reg, PLUGIN ("sample"), &error));
+  SfEndpoint *ep = sf_endpoint_new (sf_clock_new_fake (0), reg, cfg);
+  CU_ASSERT_TRUE (sf_modules_setup (ep, NULL, NULL, &error));
+  const char *held = sf_config_get_string (cfg, "sample", "greeting");
+  CU_ASSERT_FALSE (reload_with (ep, "sample.greeting=bye", NULL, &error));
+  CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "sample.greeting (sample) needs a restart") : NULL);
+  g_clear_error (&error);
+  CU_ASSERT_PTR_EQUAL (sf_config_get_string (cfg, "sample", "greeting"), held);
+  CU_ASSERT_STRING_EQUAL (held, "hi");
+  /* the module's own keys still reload */
+  CU_ASSERT_TRUE (reload_with (ep, "alpha.limit=7", NULL, &error));
+  sf_modules_teardown (ep);
+  sf_endpoint_free (ep);
+  sf_registry_free (reg);
+  sf_config_free (cfg);
+}
+
 void
 sf_test_register_registry (void)
 {
@@ -357,4 +386,5 @@ sf_test_register_registry (void)
   SF_ADD_TEST (s, plugin_missing_symbol);
   SF_ADD_TEST (s, plugin_not_found);
   SF_ADD_TEST (s, reload_two_phase);
+  SF_ADD_TEST (s, reload_plugin_section);
 }
