@@ -237,7 +237,7 @@ location_open (SfEndpoint *ep, SfConfig *cfg, GError **error)
  * read is an error).  FALSE with @error set; @r is then only fit for
  * registrar_free. */
 static gboolean
-registrar_read (SfRegistrar *r, SfConfig *cfg, GError **error)
+registrar_read (SfRegistrar *r, SfConfig *cfg, gboolean read_users, GError **error)
 {
   r->realm = g_strdup (sf_config_get_string (cfg, "registrar", "realm"));
   const char *const *domains = sf_config_get_list (cfg, "registrar", "domains");
@@ -304,7 +304,7 @@ registrar_read (SfRegistrar *r, SfConfig *cfg, GError **error)
                       "redis_without_password", error))
       return FALSE;
   }
-  if (path != NULL) {
+  if (path != NULL && read_users) {
     guint max_users = (guint) sf_config_get_int (cfg, "registrar", "max_users");
     SfUsersSource *src =
       sf_users_is_redis (path) ? sf_users_redis_source_new (path, sf_config_get_string (cfg, "registrar", "users_password"),
@@ -337,7 +337,7 @@ gboolean
 sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
 {
   SfRegistrar *r = g_new0 (SfRegistrar, 1);
-  if (!registrar_read (r, cfg, error) || (r->cluster && !sf_secret_derive (cfg, "sipflow flow", r->flow_key, error)) ||
+  if (!registrar_read (r, cfg, TRUE, error) || (r->cluster && !sf_secret_derive (cfg, "sipflow flow", r->flow_key, error)) ||
       (r->digest = digest_new (cfg, error)) == NULL || (r->loc = location_open (ep, cfg, error)) == NULL) {
     registrar_free (r);
     return FALSE;
@@ -354,14 +354,35 @@ sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar **prepar
   *prepared = NULL;
   if (r == NULL)
     return TRUE;
+  SfConfig *had = sf_endpoint_config (r->ep);
+  gboolean x;
+  g_autofree char *had_path = sf_users_config_path (had, &x);
+  g_autofree char *path = sf_users_config_path (cfg, &x);
+  if (r->users != NULL && path == NULL) {
+    /* Every request would be served without a challenge from then on: a
+     * configuration that lost its users line must not open the server. */
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "registrar.users: a reload cannot remove the users (authentication would stop); restart to run "
+                 "without them");
+    return FALSE;
+  }
+  /* An unchanged Redis source is kept: it follows the hash on its own, and a
+   * new one would start on a blocking read which, with Redis away, leaves it
+   * with no users at all (every request 403) until Redis is back. */
+  gboolean keep_users = r->users != NULL && path != NULL && sf_users_is_redis (path) && g_strcmp0 (path, had_path) == 0 &&
+                        g_strcmp0 (sf_config_get_string (had, "registrar", "users_password"),
+                                   sf_config_get_string (cfg, "registrar", "users_password")) == 0 &&
+                        g_strcmp0 (sf_config_get_string (had, "registrar", "realm"),
+                                   sf_config_get_string (cfg, "registrar", "realm")) == 0 &&
+                        sf_config_get_int (had, "registrar", "max_users") == sf_config_get_int (cfg, "registrar", "max_users");
   SfRegistrar *n = g_new0 (SfRegistrar, 1);
-  if (!registrar_read (n, cfg, error)) {
+  if (!registrar_read (n, cfg, !keep_users, error)) {
     registrar_free (n);
     return FALSE;
   }
+  n->users_kept = keep_users;
   /* The nonces given out stay good unless their table changes (then they
    * are stale: the phone answers the new challenge without asking its user). */
-  SfConfig *had = sf_endpoint_config (r->ep);
   if ((sf_config_get_int (had, "auth", "nonce_ttl_s") != sf_config_get_int (cfg, "auth", "nonce_ttl_s") ||
        sf_config_get_int (had, "auth", "nonce_slots") != sf_config_get_int (cfg, "auth", "nonce_slots")) &&
       (n->digest = digest_new (cfg, error)) == NULL) {
@@ -388,7 +409,8 @@ sf_registrar_reload_commit (SfRegistrar *r, SfRegistrar *n)
    * location service, the flow key and the "auth failed" counts stay. */
   SWAP (char *, r->realm, n->realm);
   SWAP (char **, r->domains, n->domains);
-  SWAP (SfUsers *, r->users, n->users);
+  if (!n->users_kept)
+    SWAP (SfUsers *, r->users, n->users);
   if (n->digest != NULL)
     SWAP (SfDigestServer *, r->digest, n->digest);
   for (guint i = 0; i < G_N_ELEMENTS (r->stores); i++)

@@ -41,6 +41,7 @@ typedef struct {
     guint port;
   } stores[2];              /* the Redis servers of location.uri and registrar.users, when they are redis */
   guint n_stores;
+  gboolean users_kept;      /* a prepared reload's (sf_registrar_reload_prepare): the users in force stay */
   struct {                  /* the metrics' counters (docs/operations.md, "Metrics") */
     guint64 registers_accepted, registers_refused; /* REGISTER answered 2xx; >= 300 but a 401 challenge */
     guint64 auth_challenges;                        /* 401/407 sent (stale ones included) */
@@ -58,9 +59,10 @@ gboolean sf_registrar_declare_config (SfConfig *cfg, GError **error);
  * nonce_slots_used with a users file.) */
 gboolean sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error);
 /* Reload (the registrar module's reload hooks): reads @cfg's reloadable part
- * (as sf_registrar_setup: the users read again now, errors naming the file)
- * into *@prepared (NULL when @r is), a new nonce table only when its size or
- * lifetime changed; FALSE with @error set refuses the reload.  location.* and
+ * (as sf_registrar_setup: the users read again now, errors naming the file;
+ * an unchanged Redis source kept) into *@prepared (NULL when @r is), a new
+ * nonce table only when its size or lifetime changed; FALSE with @error set
+ * refuses the reload, as does one that would remove registrar.users.  location.* and
  * registrar.cluster are restart keys: the bindings stay where they are. */
 gboolean sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar **prepared, GError **error);
 /* Puts @prepared (taken; nullable) in force in @r, which stays the module's state. */

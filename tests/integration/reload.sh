@@ -11,8 +11,9 @@
 #    REGISTER asking 600 s is granted 120;
 #  - refused whole, the old configuration kept and serving (a REGISTER still
 #    gets its 401 and 200 with the old expiry): a syntax error, an unknown key,
-#    a bad value, an unreadable users file, a bad line in the users file, and a
-#    change that needs a restart (location.backend, named as such);
+#    a bad value, an unreadable users file, a bad line in the users file, a
+#    change that needs a restart (location.backend, named as such), and a
+#    configuration without registrar.users (it would stop authentication);
 #  - the metrics move with it (run --metrics): dave's 200 and carol's 403 are one
 #    registration accepted and one refused, carol an unknown user, two challenges;
 #  - a reload that sets core.log_level = debug: the next request is logged;
@@ -107,6 +108,8 @@ refused "a bad line in the users file" "users3:2"
 conf "$T/users2" 60 "[location]
 backend = memory"
 refused "a key that needs a restart" "location.backend (registrar) needs a restart"
+printf '[sip]\nt1_ms = 100\n[registrar]\nmax_expires = 60\n' >"$T/px.ini"
+refused "registrar.users removed (authentication would stop)" "a reload cannot remove the users"
 cmd bob register
 wait_ev bob '"event":"registration".*"state":"registered".*"expires":120' 10 &&
   pass "after the refused reloads: a REGISTER gets its challenge and 200, with the old max_expires (120)" ||

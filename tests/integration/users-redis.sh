@@ -12,7 +12,8 @@
 #    good users still work;
 #  - Redis stopped (SIGSTOP): REGISTERs are still checked against the table
 #    read before (200 for a user in it, 403 for one not) at once, never a hang,
-#    with a warning; SIGCONT: a user added then is taken;
+#    with a warning; a reload then keeps the users (the unchanged source is
+#    not read again); SIGCONT: a user added then is taken;
 #  - a proxy started while its Redis is unreachable starts (a warning, no
 #    users), and takes the users once a redis-server is there;
 #  - errors: a Redis that is not there, exit 1 naming it.
@@ -112,6 +113,12 @@ reg stopped carol pw3 "127.0.0.1:$PORT_px" && pass "Redis stopped: carol's REGIS
 refused stopped2 alice secret "127.0.0.1:$PORT_px" && pass "... alice (deleted) still 403" || fail "alice while stopped"
 retry 5 logged px "registrar.users: redis://127.0.0.1:$RPORT_r/2: no [a-z]* within $TIMEOUT_MS ms; the users read before are kept" && pass "... a warning once the poll's GET is past the timeout" || fail "no warning" "$(tail -3 "$T/px.err")"
 reg stopped3 carol pw3 "127.0.0.1:$PORT_px" && pass "... and REGISTERs still answered after it" || fail "carol after"
+cmd px reload
+wait_ev px '"event":"reload","ok":true' 5 && pass "... a reload while Redis is stopped: taken" ||
+  fail "reload while stopped" "$(grep reload "$T/px.events")" "$(tail -3 "$T/px.err")"
+reg stopped4 carol pw3 "127.0.0.1:$PORT_px" &&
+  pass "... carol still 200 after it: the unchanged Redis source is kept, not read again into an empty table" ||
+  fail "carol after the reload: exit $SIPP_RC" "$(tail -5 "$T/stopped4.out")" "$(tail -3 "$T/px.err")"
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ "$ms" -lt 8000 ] && pass "... no hang (${ms} ms for these)" || fail "slow while stopped: $ms ms"
 kill -CONT "$PID_r"
