@@ -518,10 +518,20 @@ each_pair (SfConfig *cfg, SfConfig *other, void (*func) (const char *section, Va
   }
 }
 
+/* Whether two values of one key differ: a list by its items, so that
+ * "a,b" and "a, b" (the same list) are no change. */
+static gboolean
+differs (const Value *v, const Value *o)
+{
+  if (v->decl->type == SF_CFG_LIST && v->list != NULL && o->list != NULL)
+    return !g_strv_equal ((const char *const *) v->list, (const char *const *) o->list);
+  return g_strcmp0 (v->text, o->text) != 0;
+}
+
 static void
 add_if_changed (const char *section, Value *v, Value *o, gpointer out)
 {
-  if (g_strcmp0 (v->text, o->text) != 0)
+  if (differs (v, o))
     g_ptr_array_add (out, g_strdup_printf ("%s.%s", section, v->decl->key));
 }
 
@@ -542,7 +552,7 @@ assign_value (const char *section, Value *v, Value *o, gpointer data)
     v->source = g_strdup (o->source);
   }
   /* An unchanged value keeps its strings: a reader may hold one. */
-  if (g_strcmp0 (v->text, o->text) == 0)
+  if (!differs (v, o))
     return;
   g_free (v->text);
   v->text = g_strdup (o->text);

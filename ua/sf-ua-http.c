@@ -154,6 +154,14 @@ host_is_loopback (const char *host)
   return a != NULL && g_inet_address_get_is_loopback (a);
 }
 
+gboolean
+sf_ua_http_host_is_loopback (const char *host_header)
+{
+  const char *port_at = NULL;
+  g_autofree char *host = host_header != NULL ? host_part (host_header, &port_at) : NULL;
+  return host != NULL && host_is_loopback (host);
+}
+
 /* ---- rendering ---- */
 
 /* Graphviz 3 and later pass the length as size_t, 2.x as unsigned int: the
@@ -525,10 +533,7 @@ check_request (SoupServer *server, SoupServerMessage *msg, const char *route, GH
     return;
   }
   if (!h->public) {
-    const char *hh = soup_message_headers_get_one (qh, "Host");
-    const char *port_at = NULL;
-    g_autofree char *host = hh != NULL ? host_part (hh, &port_at) : NULL;
-    if (host == NULL || !host_is_loopback (host)) {
+    if (!sf_ua_http_host_is_loopback (soup_message_headers_get_one (qh, "Host"))) {
       respond_text (msg, SOUP_STATUS_FORBIDDEN, "this live view answers loopback names only (Host)\n");
       return;
     }

@@ -39,5 +39,10 @@ void sf_ua_http_feed (SfUaHttp *h, const char *line);
 /* Ends the open streams, stops listening, frees everything.  Call it while the
  * endpoint still exists (a request answered later would read it).  NULL-safe. */
 void sf_ua_http_free (SfUaHttp *h);
+/* Whether an HTTP Host header (HOST[:PORT], [V6][:PORT]) names a loopback
+ * host (localhost, 127.0.0.0/8, ::1): what a server bound to loopback answers,
+ * so that a web page elsewhere cannot read it through a DNS name rebound to
+ * 127.0.0.1.  FALSE for NULL or a malformed one. */
+gboolean sf_ua_http_host_is_loopback (const char *host_header);
 
 G_END_DECLS

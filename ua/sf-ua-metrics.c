@@ -5,9 +5,12 @@
  * and handed to libsoup, at most SF_UA_METRICS_MAX_CONNS at once, each for
  * at most SF_UA_METRICS_CONN_S; a request body is never kept; scrapes past
  * SF_UA_METRICS_PER_S a second get 503.  GET and HEAD of /metrics only: 405
- * for another method, 404 for another path. */
+ * for another method, 404 for another path.  Bound to loopback, a request
+ * whose Host is not a loopback name gets 403 (a web page elsewhere cannot read
+ * the counts through a DNS name rebound to 127.0.0.1). */
 #include "config.h"
 #include "sf-ua-metrics.h"
+#include "sf-ua-http.h"
 #include "framework/sf-json.h"
 #include "framework/sf-metrics.h"
 #include <libsoup/soup.h>
@@ -114,6 +117,11 @@ check_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHa
   if (g_strcmp0 (method, "GET") != 0 && g_strcmp0 (method, "HEAD") != 0) {
     soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET, HEAD");
     respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "GET /metrics only\n");
+    return;
+  }
+  SfUaMetrics *m = data;
+  if (g_inet_address_get_is_loopback (m->addr) && !sf_ua_http_host_is_loopback (soup_message_headers_get_one (qh, "Host"))) {
+    respond_text (msg, SOUP_STATUS_FORBIDDEN, "metrics on loopback answer loopback names only (Host)\n");
     return;
   }
   SoupEncoding body = soup_message_headers_get_encoding (qh);

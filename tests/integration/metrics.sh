@@ -12,7 +12,8 @@
 #    sample twice);
 #  - attacks: 60 requests of 60 distinct extension methods each get 501, all
 #    counted as method="other": the method label set stays the 15 values; a
-#    POST gets 405 with Allow, a GET elsewhere 404, HEAD 200 without a body;
+#    POST gets 405 with Allow, a GET elsewhere 404, HEAD 200 without a body,
+#    a Host that is not a loopback name 403;
 #    past 16 connections open at once the next is closed when accepted, and
 #    once they close a scrape works again;
 #  - the live view (--http) serves the same /metrics;
@@ -132,6 +133,14 @@ st, _, _ = req("GET", "/")
 print("GET/", st)
 st, _, data = req("HEAD", "/metrics")
 print("HEAD", st, len(data))
+# a web page elsewhere, through a DNS name rebound to 127.0.0.1: its Host is its own name
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+c.putrequest("GET", "/metrics", skip_host=True)
+c.putheader("Host", "rebound.example:%d" % port)
+c.endheaders()
+r = c.getresponse()
+print("rebound", r.status)
+c.close()
 # 16 connections open that send nothing (accepted in the order they came): the 17th is closed when accepted
 held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(16)]
 extra = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -147,6 +156,7 @@ has "POST: 405 with Allow: GET, HEAD" "$T/http.out" "POST 405 GET, HEAD"
 has "DELETE: 405" "$T/http.out" "DELETE 405"
 has "GET of another path: 404" "$T/http.out" "GET/ 404"
 has "HEAD /metrics: 200, no body" "$T/http.out" "HEAD 200 0"
+has "a Host that is not a loopback name: 403 (DNS rebinding)" "$T/http.out" "rebound 403"
 grep -qE "^17th (b''|reset)" "$T/http.out" && pass "a 17th connection at once is closed unanswered" ||
   fail "17th connection" "$(cat "$T/http.out")"
 retry 5 scrape again && pass "once they closed, a scrape works again" || fail "scrape after the connections closed"

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-secret.h"
+#include "framework/sf-config-private.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -192,6 +193,28 @@ secret_file (void)
   g_rmdir (dir);
 }
 
+/* A reload compares lists by their items: the same list written otherwise is
+ * no change (else a reformatted sip.listen would need a restart). */
+static void
+changed_keys_lists (void)
+{
+  static const SfConfigKey keys[] = { { "listen", SF_CFG_LIST, NULL, 0, 0, NULL, "a list" } };
+  g_autoptr (SfConfig) a = sf_config_new ();
+  CU_ASSERT_TRUE (sf_config_declare (a, "sip", keys, G_N_ELEMENTS (keys), NULL));
+  CU_ASSERT_TRUE (sf_config_load_data (a, "[sip]\nlisten = udp:127.0.0.1:5060,tcp:127.0.0.1:5060\n", "a.ini", NULL));
+  SfConfig *b = sf_config_new_like (a);
+  CU_ASSERT_TRUE (sf_config_load_data (b, "[sip]\nlisten = udp:127.0.0.1:5060 ,  tcp:127.0.0.1:5060\n", "b.ini", NULL));
+  g_autoptr (GPtrArray) same = sf_config_changed_keys (a, b);
+  CU_ASSERT_EQUAL (same->len, 0);
+  sf_config_free (b);
+  SfConfig *c = sf_config_new_like (a);
+  CU_ASSERT_TRUE (sf_config_load_data (c, "[sip]\nlisten = tcp:127.0.0.1:5060,udp:127.0.0.1:5060\n", "c.ini", NULL));
+  g_autoptr (GPtrArray) other = sf_config_changed_keys (a, c);
+  CU_ASSERT_EQUAL (other->len, 1);
+  CU_ASSERT_STRING_EQUAL (other->len == 1 ? other->pdata[0] : "", "sip.listen");
+  sf_config_free (c);
+}
+
 void
 sf_test_register_config (void)
 {
@@ -205,4 +228,5 @@ sf_test_register_config (void)
   SF_ADD_TEST (s, set_syntax);
   SF_ADD_TEST (s, duplicate_section);
   SF_ADD_TEST (s, secret_file);
+  SF_ADD_TEST (s, changed_keys_lists);
 }
