@@ -1074,7 +1074,7 @@ check_answer (SfSdpSession *s, const GstSDPMessage *msg, SfSdpMedia *out, GError
   SfSrtpCrypto theirs = { 0 };
   g_autofree char *crypto_why = NULL;
   if (s->n_crypto > 0 && !usable_crypto (m, s->crypto, s->n_crypto, &theirs, &crypto_why)) {
-    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the RTP/SAVP answer has %s of our offer", crypto_why);
+    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the RTP/SAVP answer to our offer has %s", crypto_why);
     return FALSE;
   }
   /* RFC 3264 6.1: the answer MUST hold at least one format of the offer and MAY

@@ -98,6 +98,8 @@ read_key_info (const char *info, guint8 key[SF_SRTP_KEY_LEN], char **why)
 {
   g_auto (GStrv) parts = g_strsplit (info, "|", 4);
   guint n = g_strv_length (parts);
+  if (n == 0)
+    return refuse (SF_SRTP_CRYPTO_MALFORMED, why, "an empty inline key");
   if (n > 3)
     return refuse (SF_SRTP_CRYPTO_MALFORMED, why, "too many '|' in the inline key");
   gsize klen = strlen (parts[0]);
