@@ -811,7 +811,7 @@ const SfOperatorDef sf_op_uac_table[] = {
     "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
     "3960), answered for a 2xx (dialog confirmed, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), "
     "unusable, busy (486, 600) or failed; under media.srtp = offer a 488 to our RTP/SAVP INVITE sends it again "
-    "with RTP/AVP (no outcome)", "sip:response", NULL, "RFC 3261 13.2.2, RFC 4568" },
+    "with RTP/AVP (no outcome)", "sip:response", NULL, "RFC 3261 13.2.2" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 2xx to our INVITE once the call is up: a retransmission gets the same ACK again; a 2xx from another "
     "fork gets its own ACK and a BYE", "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },
