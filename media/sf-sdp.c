@@ -1026,8 +1026,8 @@ sf_sdp_session_answer (SfSdpSession *s, const char *offer, gsize len, SfSdpDir d
     return NULL;
   }
   s->remote_dir = remote;
-  if (plain && s->srtp == SF_SDP_SRTP_OFFER)
-    s->srtp_plain = TRUE; /* the peer runs the call in the clear: so do our offers */
+  if (accepted && s->srtp == SF_SDP_SRTP_OFFER)
+    s->srtp_plain = plain; /* our offers follow what the peer's last offer set up */
   if (out != NULL) {
     *out = neg;
     media_reset (&neg);

@@ -80,7 +80,7 @@ typedef struct _SfSdpSession SfSdpSession;
  *            offers both taken; once a call runs in the clear (the peer
  *            offered RTP/AVP, or refused our RTP/SAVP offer and we offered
  *            again without: sf_sdp_session_srtp_fall_back) its later offers
- *            are RTP/AVP too
+ *            are RTP/AVP too, until the peer offers RTP/SAVP
  *   REQUIRE  RTP/SAVP only, offered and taken */
 typedef enum {
   SF_SDP_SRTP_OFF,

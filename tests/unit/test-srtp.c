@@ -18,7 +18,8 @@
  *    good key; RTP/AVP to our RTP/SAVP refused; a refused stream (port 0) taken
  *  - rekey: every new offer and answer carries new keys
  *  - fall_back: offer mode falls back to RTP/AVP after sf_sdp_session_srtp_fall_back
- *    and after answering an RTP/AVP offer; require and off never do */
+ *    and after answering an RTP/AVP offer (back to RTP/SAVP after answering an
+ *    RTP/SAVP one); require and off never do */
 #include "config.h"
 #include "sf-test.h"
 #include "media/sf-sdp.h"
@@ -388,6 +389,12 @@ fall_back (void)
   CU_ASSERT_PTR_NOT_NULL (a);
   g_autofree char *o3 = sf_sdp_session_offer (t, SF_SDP_SENDONLY);
   CU_ASSERT (has (o3, " RTP/AVP "));
+  /* ... until the peer offers RTP/SAVP: then ours are RTP/SAVP again. */
+  g_autofree char *peer2 = peer_offer ("RTP/SAVP", "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY_B64 "\r\n");
+  g_autofree char *a2 = sf_sdp_session_answer (t, peer2, strlen (peer2), SF_SDP_SENDRECV, NULL, NULL);
+  CU_ASSERT (has (a2, " RTP/SAVP "));
+  g_autofree char *o4 = sf_sdp_session_offer (t, SF_SDP_SENDONLY);
+  CU_ASSERT (has (o4, " RTP/SAVP "));
 
   SfSdpSrtpMode never[] = { SF_SDP_SRTP_REQUIRE, SF_SDP_SRTP_OFF };
   for (gsize i = 0; i < G_N_ELEMENTS (never); i++) {
