@@ -2,7 +2,9 @@
  * pipeline per call on rtpbin (RFC 3550, symmetric RTP from the ports we
  * receive on), PCMU/PCMA (RFC 3551) and Opus (RFC 7587), telephone events
  * (RFC 4733) sent with rtpdtmfsrc through rtpdtmfmux and read from the received
- * packets.  docs/media.md draws the pipeline.
+ * packets; SRTP and SRTCP (RFC 3711) with srtpenc and srtpdec between rtpbin and
+ * the sockets when the negotiation keyed them (RFC 4568).  docs/media.md draws
+ * the pipeline.
  *
  * Threads: GStreamer calls us from its streaming threads (pad-added, the
  * payload type map, probes, the bus sync handler).  Those touch only the
@@ -122,6 +124,7 @@ typedef struct {
   GstElement *pipeline;          /* owned */
   /* unowned (the pipeline's): */
   GstElement *rtpbin, *send_valve, *recv_valve, *funnel, *dtmfsrc, *rtp_sink, *rtcp_sink;
+  GstElement *srtpenc, *srtpdec;  /* NULL in the clear */
   GSocket *rtp_sock, *rtcp_sock; /* owned refs */
   gboolean own_sockets;          /* we bound them (else the port pool holds them and closes them) */
   char *dest_addr;               /* owned, nullable: where the sinks send */
@@ -131,9 +134,11 @@ typedef struct {
   guint audio_pt;
   int dtmf_pt;
   guint clock_rate;
+  SfSrtpSuite srtp;
 
   /* Shared with streaming threads. */
   GMutex lock;
+  guint8 recv_key[SF_SRTP_KEY_LEN]; /* lock: the peer's SRTP key, for srtpdec's request-key */
   GCond cond;
   gboolean recorder_eos;         /* lock: the WAV writer's sink took end-of-stream */
   char *start_error;             /* lock, owned: the first bus error before start() returned */
@@ -191,6 +196,8 @@ static const char *
 package_of (const char *factory)
 {
   static const char *const core[] = { "valve", "funnel", "fakesink", "filesrc", "filesink", "capsfilter", NULL };
+  if (strcmp (factory, "srtpenc") == 0 || strcmp (factory, "srtpdec") == 0)
+    return "gstreamer1.0-plugins-bad";
   static const char *const base[] = { "audiotestsrc", "audioconvert", "audioresample", "audiomixer",
                                       "opusenc", "opusdec", NULL };
   if (g_strv_contains (core, factory))
@@ -493,6 +500,24 @@ on_rtp_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* The caps srtpdec keys a stream with (its "request-key" signal, and again
+ * after "clear-keys"): the peer's key, AES-CM-128, the suite's RTP tag, and
+ * an 80-bit tag on SRTCP for both suites (RFC 4568 6.2.2). */
+static GstCaps *
+on_request_key (GstElement *srtpdec, guint ssrc, gpointer data)
+{
+  Stream *st = data;
+  g_mutex_lock (&st->lock);
+  GstBuffer *key = gst_buffer_new_memdup (st->recv_key, SF_SRTP_KEY_LEN);
+  g_mutex_unlock (&st->lock);
+  GstCaps *caps = gst_caps_new_simple (
+    "application/x-srtp", "srtp-key", GST_TYPE_BUFFER, key, "srtp-cipher", G_TYPE_STRING, "aes-128-icm", "srtp-auth",
+    G_TYPE_STRING, st->srtp == SF_SRTP_AES_CM_128_HMAC_SHA1_32 ? "hmac-sha1-32" : "hmac-sha1-80", "srtcp-cipher",
+    G_TYPE_STRING, "aes-128-icm", "srtcp-auth", G_TYPE_STRING, "hmac-sha1-80", NULL);
+  gst_buffer_unref (key);
+  return caps;
+}
+
 /* The WAV file's sink: audio written, end-of-stream taken. */
 static GstPadProbeReturn
 on_recorder (GstPad *pad, GstPadProbeInfo *info, gpointer data)
@@ -600,6 +625,58 @@ make_udp (Stream *st, const char *factory, const char *name, GSocket *sock, GErr
 
 static void teardown (Stream *st);
 
+/* srtpenc's key: ours, from the negotiation in force. */
+static void
+set_send_key (Stream *st)
+{
+  GstBuffer *key = gst_buffer_new_memdup (st->neg.srtp_send_key, SF_SRTP_KEY_LEN);
+  g_object_set (st->srtpenc, "key", key, NULL);
+  gst_buffer_unref (key);
+}
+
+/* udpsrc -> srtpdec -> rtpbin and rtpbin -> srtpenc -> multiudpsink, for RTP
+ * and RTCP; the probe that reads arrivals and telephone events goes after
+ * srtpdec (only packets that authenticate count, and their payload is clear). */
+static gboolean
+build_srtp (Stream *st, GstElement *rtp_src, GstElement *rtcp_src, GstPad **probe_pad, GError **error)
+{
+  GstElement *p = st->pipeline;
+  if ((st->srtpenc = make (p, "srtpenc", "srtpenc", error)) == NULL
+      || (st->srtpdec = make (p, "srtpdec", "srtpdec", error)) == NULL)
+    return FALSE;
+  gst_util_set_object_arg (G_OBJECT (st->srtpenc), "rtp-cipher", "aes-128-icm");
+  gst_util_set_object_arg (G_OBJECT (st->srtpenc), "rtp-auth",
+                           st->srtp == SF_SRTP_AES_CM_128_HMAC_SHA1_32 ? "hmac-sha1-32" : "hmac-sha1-80");
+  gst_util_set_object_arg (G_OBJECT (st->srtpenc), "rtcp-cipher", "aes-128-icm");
+  gst_util_set_object_arg (G_OBJECT (st->srtpenc), "rtcp-auth", "hmac-sha1-80");
+  set_send_key (st);
+  g_signal_connect (st->srtpdec, "request-key", G_CALLBACK (on_request_key), st);
+  g_autoptr (GstCaps) rtp_caps = gst_caps_new_empty_simple ("application/x-srtp");
+  g_autoptr (GstCaps) rtcp_caps = gst_caps_new_empty_simple ("application/x-srtcp");
+  g_object_set (rtp_src, "caps", rtp_caps, NULL);
+  g_object_set (rtcp_src, "caps", rtcp_caps, NULL);
+  if (!link_pads (rtp_src, "src", st->srtpdec, "rtp_sink", error)
+      || !link_pads (rtcp_src, "src", st->srtpdec, "rtcp_sink", error)
+      || !link_pads (st->srtpdec, "rtp_src", st->rtpbin, "recv_rtp_sink_0", error)
+      || !link_pads (st->srtpdec, "rtcp_src", st->rtpbin, "recv_rtcp_sink_0", error))
+    return FALSE;
+  *probe_pad = gst_element_get_static_pad (st->srtpdec, "rtp_src");
+  return TRUE;
+}
+
+/* After build_send: rtpbin's output through srtpenc when keyed. */
+static gboolean
+link_send (Stream *st, GError **error)
+{
+  if (st->srtpenc == NULL)
+    return link_pads (st->rtpbin, "send_rtp_src_0", st->rtp_sink, "sink", error)
+           && link_pads (st->rtpbin, "send_rtcp_src_0", st->rtcp_sink, "sink", error);
+  return link_pads (st->rtpbin, "send_rtp_src_0", st->srtpenc, "rtp_sink_0", error)
+         && link_pads (st->srtpenc, "rtp_src_0", st->rtp_sink, "sink", error)
+         && link_pads (st->rtpbin, "send_rtcp_src_0", st->srtpenc, "rtcp_sink_0", error)
+         && link_pads (st->srtpenc, "rtcp_src_0", st->rtcp_sink, "sink", error);
+}
+
 /* Builds and starts the pipeline for st->neg. */
 static gboolean
 build (Stream *st, GError **error)
@@ -610,6 +687,10 @@ build (Stream *st, GError **error)
   st->audio_pt = st->neg.codec.pt;
   st->dtmf_pt = st->neg.dtmf_pt;
   st->clock_rate = st->neg.codec.rate > 0 ? st->neg.codec.rate : 8000;
+  st->srtp = st->neg.srtp;
+  g_mutex_lock (&st->lock);
+  memcpy (st->recv_key, st->neg.srtp_recv_key, SF_SRTP_KEY_LEN);
+  g_mutex_unlock (&st->lock);
   /* have_event stays: after a rebuild (a codec change, a prompt played over a
    * tone) the packets of an event told before are not a new event. */
   st->started = FALSE;
@@ -663,17 +744,22 @@ build (Stream *st, GError **error)
   g_object_set (st->rtpbin, "latency", (guint) SF_MEDIA_GST_JITTER_MS, NULL);
   g_signal_connect (st->rtpbin, "request-pt-map", G_CALLBACK (on_request_pt_map), st);
   g_signal_connect (st->rtpbin, "pad-added", G_CALLBACK (on_pad_added), st);
-  g_autoptr (GstCaps) rtp_caps = gst_caps_new_empty_simple ("application/x-rtp");
-  g_autoptr (GstCaps) rtcp_caps = gst_caps_new_empty_simple ("application/x-rtcp");
-  g_object_set (rtp_src, "caps", rtp_caps, NULL);
-  g_object_set (rtcp_src, "caps", rtcp_caps, NULL);
-  g_autoptr (GstPad) rtp_in = gst_element_get_static_pad (rtp_src, "src");
-  gst_pad_add_probe (rtp_in, GST_PAD_PROBE_TYPE_BUFFER, on_rtp_in, st, NULL);
-
-  if (!link_pads (rtp_src, "src", st->rtpbin, "recv_rtp_sink_0", error)
-      || !link_pads (rtcp_src, "src", st->rtpbin, "recv_rtcp_sink_0", error)
-      || !build_send (st, c, error) || !link_pads (st->rtpbin, "send_rtp_src_0", st->rtp_sink, "sink", error)
-      || !link_pads (st->rtpbin, "send_rtcp_src_0", st->rtcp_sink, "sink", error) || !build_receive (st, c, error)) {
+  g_autoptr (GstPad) rtp_in = NULL;
+  gboolean linked;
+  if (st->srtp != SF_SRTP_NONE) {
+    linked = build_srtp (st, rtp_src, rtcp_src, &rtp_in, error);
+  } else {
+    g_autoptr (GstCaps) rtp_caps = gst_caps_new_empty_simple ("application/x-rtp");
+    g_autoptr (GstCaps) rtcp_caps = gst_caps_new_empty_simple ("application/x-rtcp");
+    g_object_set (rtp_src, "caps", rtp_caps, NULL);
+    g_object_set (rtcp_src, "caps", rtcp_caps, NULL);
+    rtp_in = gst_element_get_static_pad (rtp_src, "src");
+    linked = link_pads (rtp_src, "src", st->rtpbin, "recv_rtp_sink_0", error)
+             && link_pads (rtcp_src, "src", st->rtpbin, "recv_rtcp_sink_0", error);
+  }
+  if (rtp_in != NULL)
+    gst_pad_add_probe (rtp_in, GST_PAD_PROBE_TYPE_BUFFER, on_rtp_in, st, NULL);
+  if (!linked || !build_send (st, c, error) || !link_send (st, error) || !build_receive (st, c, error)) {
     teardown (st);
     return FALSE;
   }
@@ -699,10 +785,10 @@ build (Stream *st, GError **error)
     teardown (st);
     return FALSE;
   }
-  g_debug ("%s: media: %s/%u pt %u, dtmf pt %d, ptime %u, port %u -> %s:%u, %s", st->link->call, c->name,
+  g_debug ("%s: media: %s/%u pt %u, dtmf pt %d, ptime %u, port %u -> %s:%u, %s, %s", st->link->call, c->name,
            st->clock_rate, st->audio_pt, st->dtmf_pt, st->neg.ptime, st->neg.local_port,
            st->neg.remote_addr != NULL ? st->neg.remote_addr : "-", st->neg.remote_port,
-           sf_sdp_dir_name (st->neg.dir));
+           sf_sdp_dir_name (st->neg.dir), st->srtp != SF_SRTP_NONE ? sf_srtp_suite_name (st->srtp) : "RTP in the clear");
   return TRUE;
 }
 
@@ -738,6 +824,7 @@ teardown (Stream *st)
     g_clear_pointer (&st->pipeline, gst_object_unref);
   }
   st->rtpbin = st->send_valve = st->recv_valve = st->funnel = st->dtmfsrc = st->rtp_sink = st->rtcp_sink = NULL;
+  st->srtpenc = st->srtpdec = NULL;
   if (st->own_sockets && st->rtp_sock != NULL)
     g_socket_close (st->rtp_sock, NULL);
   if (st->own_sockets && st->rtcp_sock != NULL)
@@ -750,6 +837,7 @@ teardown (Stream *st)
   g_atomic_int_set (&st->last_rtp_ms, 0);
   g_mutex_lock (&st->lock);
   g_clear_pointer (&st->start_error, g_free);
+  memset (st->recv_key, 0, sizeof st->recv_key);
   g_mutex_unlock (&st->lock);
 }
 
@@ -830,7 +918,8 @@ needs_rebuild (Stream *st, const SfSdpMedia *neg)
   if (codec_of (neg) == NULL || neg->local_port == 0)
     return TRUE;
   if (codec_of (neg) != codec_of (old) || neg->codec.pt != old->codec.pt || neg->codec.rate != old->codec.rate
-      || neg->dtmf_pt != old->dtmf_pt || neg->local_port != old->local_port || neg->ptime != old->ptime)
+      || neg->dtmf_pt != old->dtmf_pt || neg->local_port != old->local_port || neg->ptime != old->ptime
+      || neg->srtp != old->srtp)
     return TRUE;
   g_autoptr (GInetAddress) a = neg->remote_addr != NULL ? g_inet_address_new_from_string (neg->remote_addr) : NULL;
   GSocketFamily family = a != NULL ? g_inet_address_get_family (a) : G_SOCKET_FAMILY_IPV4;
@@ -846,8 +935,22 @@ stream_update (gpointer stream, const SfSdpMedia *neg, GError **error)
     return FALSE;
   }
   gboolean rebuild = needs_rebuild (st, neg);
+  gboolean rekey = !rebuild && st->pipeline != NULL && neg->srtp != SF_SRTP_NONE
+                   && (memcmp (neg->srtp_send_key, st->neg.srtp_send_key, SF_SRTP_KEY_LEN) != 0
+                       || memcmp (neg->srtp_recv_key, st->neg.srtp_recv_key, SF_SRTP_KEY_LEN) != 0);
   sf_sdp_media_clear (&st->neg);
   sf_sdp_media_copy (&st->neg, neg);
+  if (rekey) {
+    /* New keys (a re-INVITE, RFC 4568 7.1.4) in place: srtpenc starts a new
+     * session at its next packet; srtpdec forgets its keys and asks again
+     * (request-key) at the next packet of each source. */
+    g_debug ("%s: media: SRTP re-keyed", st->link->call);
+    g_mutex_lock (&st->lock);
+    memcpy (st->recv_key, neg->srtp_recv_key, SF_SRTP_KEY_LEN);
+    g_mutex_unlock (&st->lock);
+    set_send_key (st);
+    g_signal_emit_by_name (st->srtpdec, "clear-keys");
+  }
   if (!rebuild) {
     if (st->pipeline != NULL)
       apply (st);

@@ -20,6 +20,11 @@ static const SfConfigKey media_keys[] = {
   { "rtp_ports", SF_CFG_STRING, "40000-40999", 0, 0, NULL,
     "RTP ports LOW-HIGH (1024..65535, LOW even; RTCP uses port + 1)" },
   { "codecs", SF_CFG_LIST, "PCMU,PCMA,opus", 0, 0, NULL, "codecs offered, most preferred first: PCMU, PCMA, opus" },
+  { "srtp", SF_CFG_ENUM, "off", 0, 0, "off|offer|require",
+    "SRTP keyed in SDP (RFC 4568): off (RTP/AVP), offer (RTP/SAVP offered, RTP/AVP taken too) or require (RTP/SAVP "
+    "only, 488 otherwise)" },
+  { "srtp_insecure_signalling", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "true: SRTP keys go in SDP over signalling that is not TLS too, readable by anyone on the path (RFC 4568 8)" },
 };
 
 struct _SfMedia {
@@ -39,6 +44,8 @@ struct _SfMedia {
   GHashTable *reserved;           /* owned: port -> owned Reservation */
   SfMediaEventFunc event_func;
   gpointer event_data;            /* unowned */
+  SfSdpSrtpMode srtp;
+  gboolean srtp_insecure;
 };
 
 /* The sockets holding an allocated port pair (real backends only). */
@@ -199,6 +206,11 @@ sf_media_new (SfConfig *cfg, const SfMediaBackend *backend, GError **error)
   if (!read_source (m, cfg, error) || !read_sink (m, cfg, error) || !read_ports (m, cfg, error)
       || !read_codecs (m, cfg, error))
     return NULL;
+  const char *srtp = sf_config_get_string (cfg, "media", "srtp");
+  m->srtp = g_strcmp0 (srtp, "require") == 0 ? SF_SDP_SRTP_REQUIRE
+            : g_strcmp0 (srtp, "offer") == 0 ? SF_SDP_SRTP_OFFER
+                                             : SF_SDP_SRTP_OFF;
+  m->srtp_insecure = sf_config_get_bool (cfg, "media", "srtp_insecure_signalling");
   return g_steal_pointer (&m);
 }
 
@@ -233,6 +245,15 @@ sf_media_codecs (SfMedia *m)
 {
   g_return_val_if_fail (m != NULL, NULL);
   return (const char *const *) m->codecs;
+}
+
+SfSdpSrtpMode
+sf_media_srtp (SfMedia *m, gboolean *insecure_ok)
+{
+  g_return_val_if_fail (m != NULL, SF_SDP_SRTP_OFF);
+  if (insecure_ok != NULL)
+    *insecure_ok = m->srtp_insecure;
+  return m->srtp;
 }
 
 SfMediaSourceKind

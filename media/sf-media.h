@@ -48,6 +48,8 @@ typedef struct {
  *   sink      = file:PATH.wav | none | sound         (none)
  *   rtp_ports = LOW-HIGH                             (40000-40999; 1024..65535, LOW even, LOW < HIGH)
  *   codecs    = list of PCMU, PCMA, opus             (PCMU,PCMA,opus; case-insensitive)
+ *   srtp      = off | offer | require                (off; sf-sdp.h SfSdpSrtpMode)
+ *   srtp_insecure_signalling = false | true          (false: SDES keys only over TLS, RFC 4568 8)
  * The configuration checks only the types; sf_media_new() checks the forms. */
 gboolean sf_media_declare_config (SfConfig *cfg, GError **error);
 
@@ -63,6 +65,9 @@ const SfMediaBackend *sf_media_backend (SfMedia *m);
 
 /* media.codecs in our spelling ("PCMU", "PCMA", "opus"), for sf_sdp_session_new(). */
 const char *const *sf_media_codecs (SfMedia *m);
+
+/* media.srtp, and in @insecure_ok (may be NULL) media.srtp_insecure_signalling. */
+SfSdpSrtpMode sf_media_srtp (SfMedia *m, gboolean *insecure_ok);
 
 typedef enum { SF_MEDIA_SOURCE_TONE, SF_MEDIA_SOURCE_FILE, SF_MEDIA_SOURCE_SILENCE } SfMediaSourceKind;
 typedef enum { SF_MEDIA_SINK_NONE, SF_MEDIA_SINK_FILE, SF_MEDIA_SINK_SOUND } SfMediaSinkKind;

@@ -62,7 +62,15 @@ struct _SfSdpSession {
   GArray *offered;      /* owned, of Fmt: our last offer's formats; NULL before one */
   SfSdpDir offered_dir;
   SfSdpDir remote_dir;
+  SfSdpSrtpMode srtp;
+  gboolean srtp_plain;  /* OFFER mode: the call runs in the clear, offers are RTP/AVP */
+  /* Our last offer's a=crypto lines (tags 1 and 2); n_crypto 0: RTP/AVP offered. */
+  SfSrtpCrypto crypto[2];
+  guint n_crypto;
 };
+
+static const char proto_avp[] = "RTP/AVP";
+static const char proto_savp[] = "RTP/SAVP";
 
 static const char *const dir_names[] = { "sendrecv", "sendonly", "recvonly", "inactive" };
 
@@ -141,6 +149,7 @@ sf_sdp_media_json (const SfSdpMedia *m)
   sf_json_add_str (out, "remote", remote);
   sf_json_add_str (out, "dir", sf_sdp_dir_name (m->dir));
   sf_json_add_int (out, "dtmf_pt", m->dtmf_pt);
+  sf_json_add_str (out, "srtp", sf_srtp_suite_name (m->srtp));
   g_string_erase (out, 0, 1); /* the helpers start every field with ',' */
   return g_string_free (out, FALSE);
 }
@@ -597,6 +606,15 @@ fill_media (SfSdpMedia *out, SfSdpSession *s, const GstSDPMessage *msg, const Gs
   out->ptime = ptime_of (msg, m);
 }
 
+/* The keys of an SRTP stream: @ours sent, @theirs received. */
+static void
+fill_srtp (SfSdpMedia *out, SfSrtpSuite suite, const guint8 *ours, const guint8 *theirs)
+{
+  out->srtp = suite;
+  memcpy (out->srtp_send_key, ours, SF_SRTP_KEY_LEN);
+  memcpy (out->srtp_recv_key, theirs, SF_SRTP_KEY_LEN);
+}
+
 /* ---- writing ---- */
 
 static GstSDPMessage *
@@ -622,15 +640,19 @@ finish (SfSdpSession *s, GstSDPMessage *msg)
   return gst_sdp_message_as_text (msg);
 }
 
-/* An audio m= line with @fmts, their rtpmap and fmtp, a=ptime:20 and @dir. */
+/* An audio m= line with @fmts, their rtpmap and fmtp, a=ptime:20 and @dir;
+ * RTP/SAVP with @crypto (a=crypto values, NULL-terminated) when given, else
+ * RTP/AVP. */
 static void
-add_audio (GstSDPMessage *msg, guint port, const GArray *fmts, SfSdpDir dir)
+add_audio (GstSDPMessage *msg, guint port, const GArray *fmts, SfSdpDir dir, char **crypto)
 {
   GstSDPMedia *m = NULL;
   gst_sdp_media_new (&m);
   gst_sdp_media_set_media (m, "audio");
   gst_sdp_media_set_port_info (m, port, 1);
-  gst_sdp_media_set_proto (m, "RTP/AVP");
+  gst_sdp_media_set_proto (m, crypto != NULL ? proto_savp : proto_avp);
+  for (guint i = 0; crypto != NULL && crypto[i] != NULL; i++)
+    gst_sdp_media_add_attribute (m, "crypto", crypto[i]);
   for (guint i = 0; i < fmts->len; i++) {
     const Fmt *f = &g_array_index (fmts, Fmt, i);
     g_autofree char *pt = g_strdup_printf ("%u", f->pt);
@@ -732,6 +754,7 @@ sf_sdp_session_free (SfSdpSession *s)
   g_free (s->sess_id);
   g_ptr_array_unref (s->codecs);
   g_clear_pointer (&s->offered, g_array_unref);
+  memset (s->crypto, 0, sizeof s->crypto);
   g_free (s);
 }
 
@@ -740,6 +763,63 @@ sf_sdp_session_remote_dir (SfSdpSession *s)
 {
   g_return_val_if_fail (s != NULL, SF_SDP_SENDRECV);
   return s->remote_dir;
+}
+
+void
+sf_sdp_session_set_srtp (SfSdpSession *s, SfSdpSrtpMode mode)
+{
+  g_return_if_fail (s != NULL);
+  s->srtp = mode;
+  s->srtp_plain = FALSE;
+}
+
+gboolean
+sf_sdp_session_srtp_fall_back (SfSdpSession *s)
+{
+  g_return_val_if_fail (s != NULL, FALSE);
+  if (s->srtp != SF_SDP_SRTP_OFFER || s->n_crypto == 0)
+    return FALSE;
+  s->srtp_plain = TRUE;
+  return TRUE;
+}
+
+gboolean
+sf_sdp_session_offered_srtp (SfSdpSession *s)
+{
+  g_return_val_if_fail (s != NULL, FALSE);
+  return s->n_crypto > 0;
+}
+
+/* The a=crypto values of a new offer (transfer full; NULL: RTP/AVP): both
+ * suites, _80 first (the stronger tag), each with its own new key, kept in
+ * @s for the answer. */
+static char **
+offer_crypto (SfSdpSession *s)
+{
+  memset (s->crypto, 0, sizeof s->crypto);
+  s->n_crypto = 0;
+  if (s->srtp == SF_SDP_SRTP_OFF || (s->srtp == SF_SDP_SRTP_OFFER && s->srtp_plain))
+    return NULL;
+  static const SfSrtpSuite suites[] = { SF_SRTP_AES_CM_128_HMAC_SHA1_80, SF_SRTP_AES_CM_128_HMAC_SHA1_32 };
+  char **out = g_new0 (char *, G_N_ELEMENTS (suites) + 1);
+  for (guint i = 0; i < G_N_ELEMENTS (suites); i++) {
+    SfSrtpCrypto *c = &s->crypto[i];
+    c->tag = i + 1;
+    c->suite = suites[i];
+    sf_srtp_random_key (c->key);
+    out[i] = sf_srtp_crypto_format (c->tag, c->suite, c->key);
+  }
+  s->n_crypto = G_N_ELEMENTS (suites);
+  return out;
+}
+
+/* Frees a=crypto values, wiping the keys in them. */
+static void
+crypto_lines_free (char **lines)
+{
+  for (guint i = 0; lines != NULL && lines[i] != NULL; i++)
+    memset (lines[i], 0, strlen (lines[i]));
+  g_strfreev (lines);
 }
 
 char *
@@ -755,7 +835,9 @@ sf_sdp_session_offer (SfSdpSession *s, SfSdpDir dir)
   Fmt te = { &telephone_event, telephone_event.pt };
   g_array_append_val (fmts, te);
   g_autoptr (GstSDPMessage) msg = message_new (s);
-  add_audio (msg, s->port, fmts, dir);
+  char **crypto = offer_crypto (s);
+  add_audio (msg, s->port, fmts, dir, crypto);
+  crypto_lines_free (crypto);
   g_clear_pointer (&s->offered, g_array_unref);
   s->offered = fmts;
   s->offered_dir = dir;
@@ -768,22 +850,86 @@ session_supports (SfSdpSession *s, const CodecDef *d)
   return g_ptr_array_find (s->codecs, d, NULL);
 }
 
+/* The first a=crypto line of @m we can use whose tag and suite are among
+ * @want (NULL: any); its reason in @why (may be NULL) when there is none.
+ * Lines past SF_SRTP_MAX_CRYPTO are not read. */
+static gboolean
+usable_crypto (const GstSDPMedia *m, const SfSrtpCrypto *want, guint n_want, SfSrtpCrypto *out, char **why)
+{
+  g_autofree char *first = NULL;
+  guint seen = 0;
+  for (guint i = 0; i < gst_sdp_media_attributes_len (m) && seen < SF_SRTP_MAX_CRYPTO; i++) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute (m, i);
+    if (a->key == NULL || strcmp (a->key, "crypto") != 0)
+      continue;
+    seen++;
+    g_autofree char *reason = NULL;
+    SfSrtpCrypto c;
+    if (sf_srtp_crypto_parse (a->value, &c, &reason) != SF_SRTP_CRYPTO_OK) {
+      g_debug ("SDP: a=crypto passed over: %s", reason);
+      if (first == NULL)
+        first = g_steal_pointer (&reason);
+      continue;
+    }
+    gboolean match = want == NULL;
+    for (guint k = 0; k < n_want && !match; k++)
+      match = want[k].tag == c.tag && want[k].suite == c.suite;
+    if (match) {
+      *out = c;
+      memset (&c, 0, sizeof c);
+      return TRUE;
+    }
+    if (first == NULL)
+      first = g_strdup_printf ("tag %u %s was not offered", c.tag, sf_srtp_suite_name (c.suite));
+    memset (&c, 0, sizeof c);
+  }
+  if (why != NULL)
+    *why = seen == 0 ? g_strdup ("no a=crypto") : g_strdup_printf ("no usable a=crypto (%s)", first);
+  return FALSE;
+}
+
+/* Whether we take a stream with @proto under our policy; the suite and the
+ * peer's key in @crypto (suite NONE for RTP/AVP), or FALSE with @why. */
+static gboolean
+answer_proto (SfSdpSession *s, const GstSDPMedia *m, SfSrtpCrypto *crypto, char **why)
+{
+  const char *proto = gst_sdp_media_get_proto (m);
+  memset (crypto, 0, sizeof *crypto);
+  if (g_ascii_strcasecmp (proto, proto_avp) == 0) {
+    if (s->srtp != SF_SDP_SRTP_REQUIRE)
+      return TRUE;
+    *why = g_strdup ("m=audio RTP/AVP offered, media.srtp = require takes RTP/SAVP only");
+    return FALSE;
+  }
+  if (g_ascii_strcasecmp (proto, proto_savp) == 0) {
+    g_autofree char *reason = NULL;
+    if (s->srtp == SF_SDP_SRTP_OFF)
+      *why = g_strdup ("m=audio RTP/SAVP offered, media.srtp = off");
+    else if (!usable_crypto (m, NULL, 0, crypto, &reason))
+      *why = g_strdup_printf ("m=audio RTP/SAVP with %s", reason);
+    return *why == NULL;
+  }
+  g_autofree char *p = sample (proto);
+  *why = g_strdup_printf ("m=audio with proto %s (we take %s)", p,
+                          s->srtp == SF_SDP_SRTP_OFF      ? "RTP/AVP"
+                          : s->srtp == SF_SDP_SRTP_OFFER ? "RTP/AVP or RTP/SAVP"
+                                                         : "RTP/SAVP");
+  return FALSE;
+}
+
 /* The formats we answer @m with (RFC 3264 6.1: those of the offer we support,
  * in its order, with its payload types, telephone-event last), or NULL with
- * the reason in @why. */
+ * the reason in @why; the SRTP suite and key the peer offered in @crypto. */
 static GArray *
-answer_formats (SfSdpSession *s, const GstSDPMedia *m, char **why)
+answer_formats (SfSdpSession *s, const GstSDPMedia *m, SfSrtpCrypto *crypto, char **why)
 {
   g_autofree char *media = sample (gst_sdp_media_get_media (m));
   if (strcmp (gst_sdp_media_get_media (m), "audio") != 0) {
     *why = g_strdup_printf ("m=%s is not audio", media);
     return NULL;
   }
-  if (g_ascii_strcasecmp (gst_sdp_media_get_proto (m), "RTP/AVP") != 0) {
-    g_autofree char *proto = sample (gst_sdp_media_get_proto (m));
-    *why = g_strdup_printf ("m=audio with proto %s (we take RTP/AVP)", proto);
+  if (!answer_proto (s, m, crypto, why))
     return NULL;
-  }
   g_autoptr (GArray) fmts = g_array_new (FALSE, FALSE, sizeof (Fmt));
   Fmt te = { NULL, 0 };
   gboolean seen[128] = { FALSE };  /* payload types already taken */
@@ -804,6 +950,7 @@ answer_formats (SfSdpSession *s, const GstSDPMedia *m, char **why)
       g_string_append_printf (ours, "%s%s", i > 0 ? "," : "", ((const CodecDef *) s->codecs->pdata[i])->name);
     *why = g_strdup_printf ("no common codec on m=audio (we take %s)", ours->str);
     g_string_free (ours, TRUE);
+    memset (crypto, 0, sizeof *crypto);
     return NULL;
   }
   if (te.def != NULL)
@@ -831,16 +978,18 @@ sf_sdp_session_answer (SfSdpSession *s, const char *offer, gsize len, SfSdpDir d
   SfSdpDir remote = SF_SDP_INACTIVE;
   g_auto (SfSdpMedia) neg = { 0 };
   media_reset (&neg);
+  gboolean plain = FALSE;
   /* RFC 3264 6: one m= line in the answer for each in the offer, in order; we
    * take the first audio stream we can and refuse the others. */
   for (guint i = 0; i < gst_sdp_message_medias_len (msg); i++) {
     const GstSDPMedia *m = gst_sdp_message_get_media (msg, i);
     g_autoptr (GArray) fmts = NULL;
+    SfSrtpCrypto theirs = { 0 };
     if (gst_sdp_media_get_port (m) != 0) {
       any_active = TRUE;
       g_autofree char *reason = NULL;
       if (!accepted)
-        fmts = answer_formats (s, m, &reason);
+        fmts = answer_formats (s, m, &theirs, &reason);
       if (why == NULL && reason != NULL)
         why = g_steal_pointer (&reason);
     }
@@ -854,7 +1003,22 @@ sf_sdp_session_answer (SfSdpSession *s, const char *offer, gsize len, SfSdpDir d
     const Fmt *last = &g_array_index (fmts, Fmt, fmts->len - 1);
     fill_media (&neg, s, msg, m, &g_array_index (fmts, Fmt, 0), last->def == &telephone_event ? (int) last->pt : -1,
                 ours);
-    add_audio (ans, s->port, fmts, ours);
+    char **crypto = NULL;
+    if (theirs.suite != SF_SRTP_NONE) {
+      /* RFC 4568 7.1.2: the answer's one a=crypto has the tag and suite we
+       * chose, with our own key. */
+      guint8 key[SF_SRTP_KEY_LEN];
+      sf_srtp_random_key (key);
+      crypto = g_new0 (char *, 2);
+      crypto[0] = sf_srtp_crypto_format (theirs.tag, theirs.suite, key);
+      fill_srtp (&neg, theirs.suite, key, theirs.key);
+      memset (key, 0, sizeof key);
+      memset (&theirs, 0, sizeof theirs);
+    } else {
+      plain = TRUE;
+    }
+    add_audio (ans, s->port, fmts, ours, crypto);
+    crypto_lines_free (crypto);
   }
   if (!accepted && any_active) {
     fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "no stream we can take: %s", why);
@@ -862,6 +1026,8 @@ sf_sdp_session_answer (SfSdpSession *s, const char *offer, gsize len, SfSdpDir d
     return NULL;
   }
   s->remote_dir = remote;
+  if (accepted && s->srtp == SF_SDP_SRTP_OFFER)
+    s->srtp_plain = plain; /* our offers follow what the peer's last offer set up */
   if (out != NULL) {
     *out = neg;
     media_reset (&neg);
@@ -898,9 +1064,17 @@ check_answer (SfSdpSession *s, const GstSDPMessage *msg, SfSdpMedia *out, GError
     s->remote_dir = SF_SDP_INACTIVE;
     return TRUE;
   }
-  if (g_ascii_strcasecmp (gst_sdp_media_get_proto (m), "RTP/AVP") != 0) {
+  /* RFC 3264 6: the answer's proto is the offer's. */
+  const char *offered_proto = s->n_crypto > 0 ? proto_savp : proto_avp;
+  if (g_ascii_strcasecmp (gst_sdp_media_get_proto (m), offered_proto) != 0) {
     g_autofree char *proto = sample (gst_sdp_media_get_proto (m));
-    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has proto %s, our offer RTP/AVP", proto);
+    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the answer has proto %s, our offer %s", proto, offered_proto);
+    return FALSE;
+  }
+  SfSrtpCrypto theirs = { 0 };
+  g_autofree char *crypto_why = NULL;
+  if (s->n_crypto > 0 && !usable_crypto (m, s->crypto, s->n_crypto, &theirs, &crypto_why)) {
+    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE, "the RTP/SAVP answer to our offer has %s", crypto_why);
     return FALSE;
   }
   /* RFC 3264 6.1: the answer MUST hold at least one format of the offer and MAY
@@ -945,6 +1119,10 @@ check_answer (SfSdpSession *s, const GstSDPMessage *msg, SfSdpMedia *out, GError
   g_string_free (others, TRUE);
   s->remote_dir = peer_dir (msg, m);
   fill_media (out, s, msg, m, send, dtmf_pt, dir_ours (s->remote_dir, s->offered_dir));
+  for (guint k = 0; k < s->n_crypto; k++)
+    if (s->crypto[k].tag == theirs.tag && theirs.suite != SF_SRTP_NONE)
+      fill_srtp (out, theirs.suite, s->crypto[k].key, theirs.key);
+  memset (&theirs, 0, sizeof theirs);
   return TRUE;
 }
 

@@ -6,6 +6,7 @@
  * the choices made where the RFCs leave one. */
 #pragma once
 #include <glib.h>
+#include "media/sf-srtp.h"
 
 G_BEGIN_DECLS
 
@@ -51,15 +52,20 @@ typedef struct {
   SfSdpCodec codec;     /* the codec to send (name NULL when rejected) */
   int dtmf_pt;          /* telephone-event payload type agreed (RFC 4733), -1 when none */
   guint ptime;          /* ms: the peer's a=ptime, else 20 */
+  /* SRTP (RFC 3711) keyed by SDES (RFC 4568): NONE for RTP in the clear. */
+  SfSrtpSuite srtp;
+  guint8 srtp_send_key[SF_SRTP_KEY_LEN];  /* ours: what we encrypt with */
+  guint8 srtp_recv_key[SF_SRTP_KEY_LEN];  /* the peer's: what we decrypt with */
 } SfSdpMedia;
 
-/* Frees the strings of @m and zeroes it (dtmf_pt -1); @m itself is the caller's. */
+/* Frees the strings of @m and zeroes it (keys included) (dtmf_pt -1); @m itself is the caller's. */
 void sf_sdp_media_clear (SfSdpMedia *m);
 /* A deep copy of @src into @dst (which is overwritten, not cleared first). */
 void sf_sdp_media_copy (SfSdpMedia *dst, const SfSdpMedia *src);
 /* JSON fields without braces, for event lines (transfer full):
- * "codec":"PCMU","remote":"127.0.0.1:40000","dir":"sendrecv","dtmf_pt":101
- * (an IPv6 remote is bracketed; codec and remote are null on a rejected stream). */
+ * "codec":"PCMU","remote":"127.0.0.1:40000","dir":"sendrecv","dtmf_pt":101,"srtp":null
+ * (an IPv6 remote is bracketed; codec and remote are null on a rejected stream;
+ * srtp is the suite's name under SRTP, never a key). */
 char *sf_sdp_media_json (const SfSdpMedia *m);
 
 /* Our spelling of a codec we support ("PCMU", "PCMA", "opus"), matched
@@ -67,6 +73,20 @@ char *sf_sdp_media_json (const SfSdpMedia *m);
 const char *sf_sdp_codec_name (const char *name);
 
 typedef struct _SfSdpSession SfSdpSession;
+
+/* media.srtp (docs/media.md "SRTP"):
+ *   OFF      RTP/AVP offered; an RTP/SAVP stream offered to us is refused
+ *   OFFER    RTP/SAVP offered (both suites, _80 first); RTP/AVP and RTP/SAVP
+ *            offers both taken; once a call runs in the clear (the peer
+ *            offered RTP/AVP, or refused our RTP/SAVP offer and we offered
+ *            again without: sf_sdp_session_srtp_fall_back) its later offers
+ *            are RTP/AVP too, until the peer offers RTP/SAVP
+ *   REQUIRE  RTP/SAVP only, offered and taken */
+typedef enum {
+  SF_SDP_SRTP_OFF,
+  SF_SDP_SRTP_OFFER,
+  SF_SDP_SRTP_REQUIRE,
+} SfSdpSrtpMode;
 
 /* @local_addr: an IPv4 or IPv6 literal without brackets; @local_port: our RTP
  * port; @codecs: NULL-terminated names (PCMU, PCMA, opus, case-insensitive), most
@@ -76,6 +96,17 @@ typedef struct _SfSdpSession SfSdpSession;
 SfSdpSession *sf_sdp_session_new (const char *local_addr, guint local_port, const char *const *codecs,
                                   GError **error);
 void sf_sdp_session_free (SfSdpSession *s);
+
+/* The session's SRTP policy (OFF when never set).  Every offer and every
+ * answer with SRTP carries new keys (RFC 4568 7.1.4 allows keeping them; new
+ * ones make a re-INVITE a re-key). */
+void sf_sdp_session_set_srtp (SfSdpSession *s, SfSdpSrtpMode mode);
+/* OFFER mode only: our last RTP/SAVP offer was refused; the next offers are
+ * RTP/AVP.  FALSE (nothing changed) when the mode is not OFFER or the last
+ * offer was not RTP/SAVP. */
+gboolean sf_sdp_session_srtp_fall_back (SfSdpSession *s);
+/* Whether our last offer was RTP/SAVP. */
+gboolean sf_sdp_session_offered_srtp (SfSdpSession *s);
 
 /* A new offer (transfer full) with one audio m= line in the direction @dir
  * (SENDONLY to hold, SENDRECV to resume: RFC 3264 8.4).  Each SDP this session

@@ -26,10 +26,11 @@ outbound_route (SfCtx *ctx)
 }
 
 /* An INVITE to @ruri like the last one (same Call-ID, From tag, To; CSeq one
- * more, 8.1.3.4 and 22.2), or the first one; with @auth_line (a whole header
- * line) when answering a challenge.  Sent through a new client transaction. */
+ * more, 8.1.3.4 and 22.2) with its offer, or with a new offer when
+ * @new_offer, or the first one; with @auth_line (a whole header line) when
+ * answering a challenge.  Sent through a new client transaction. */
 static gboolean
-send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
+send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, GError **error)
 {
   g_autofree char *route = outbound_route (ctx);
   /* the Via names the transport the INVITE leaves on (18.1.1), the Contact the
@@ -54,7 +55,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
     const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (prev), "tag");
     from_tag = ft != NULL ? sf_sip_str_dup (ft->value) : NULL;
     cseq = (guint32) sf_sip_msg_cseq (prev)->number + 1;
-    body = sf_sip_str_dup (sf_sip_msg_body (prev));
+    body = new_offer && call->sdp != NULL ? sf_sdp_session_offer (call->sdp, call->want_dir)
+                                          : sf_sip_str_dup (sf_sip_msg_body (prev));
   } else {
     to = g_strdup_printf ("<%s>", ruri);
     /* the SDP names the socket's own address (sip.advertise may be a name) */
@@ -99,7 +101,7 @@ sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call (ctx);
   call->incoming = FALSE;
   g_autoptr (GError) error = NULL;
-  if (!send_invite (ctx, call, ev->arg, &error)) {
+  if (!send_invite (ctx, call, ev->arg, FALSE, &error)) {
     g_warning ("%s: call %s: %s", sf_ctx_handle (ctx), ev->arg, error->message);
     sf_ua_call_set_reason (call, "failed", 0);
     return SF_OP_ERROR;
@@ -137,7 +139,7 @@ sf_op_authenticate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   g_autoptr (GError) error = NULL;
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (call->invite_out)->raw);
-  if (!sf_ua_credentials (ctx, call->invite_out, e->msg, &call->auth, &error) || !send_invite (ctx, call, ruri, &error)) {
+  if (!sf_ua_credentials (ctx, call->invite_out, e->msg, &call->auth, &error) || !send_invite (ctx, call, ruri, FALSE, &error)) {
     g_warning ("%s: %u: %s", sf_ctx_handle (ctx), status, error->message);
     return SF_OP_SKIP;
   }
@@ -242,7 +244,7 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     call->redirects++;
     g_autoptr (GError) error = NULL;
     sf_ua_auth_clear (&call->auth); /* another target, another realm */
-    if (!send_invite (ctx, call, next, &error)) {
+    if (!send_invite (ctx, call, next, FALSE, &error)) {
       g_warning ("%s: redirect to %s: %s", sf_ctx_handle (ctx), next, error->message);
       continue;
     }
@@ -344,6 +346,25 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
   }
   sf_ctx_timer_cancel (ctx, "no_answer");
+  if (status == 488 && !call->cancelling && call->sdp != NULL && sf_sdp_session_srtp_fall_back (call->sdp)) {
+    /* media.srtp = offer: the callee refused our RTP/SAVP offer; the INVITE
+     * again, RTP/AVP (docs/media.md "SRTP"). */
+    if (call->dialog != NULL) {
+      g_clear_pointer (&call->dialog, sf_sip_dialog_free);
+      sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"terminated\"");
+    }
+    g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (inv)->raw);
+    g_autoptr (GError) err = NULL;
+    if (send_invite (ctx, call, ruri, TRUE, &err)) {
+      g_info ("%s: 488 to our RTP/SAVP offer: the INVITE again with RTP/AVP", sf_ctx_handle (ctx));
+      sf_ctx_emit (ctx, "srtp_fallback", "\"status\":488");
+      gint64 t = sf_ua_cfg_int (ctx, "no_answer_timeout");
+      if (t > 0)
+        sf_ctx_timer_start (ctx, "no_answer", (guint64) t * 1000);
+      return SF_OP_DONE;
+    }
+    g_warning ("%s: 488: %s", sf_ctx_handle (ctx), err->message);
+  }
   if (status >= 300) {
     /* A non-2xx final response ends the early dialog (12.3). */
     if (call->dialog != NULL) {
@@ -789,7 +810,8 @@ const SfOperatorDef sf_op_uac_table[] = {
     NULL,
     "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
     "3960), answered for a 2xx (dialog confirmed, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), "
-    "unusable, busy (486, 600) or failed", "sip:response", NULL, "RFC 3261 13.2.2" },
+    "unusable, busy (486, 600) or failed; under media.srtp = offer a 488 to our RTP/SAVP INVITE sends it again "
+    "with RTP/AVP (no outcome)", "sip:response", NULL, "RFC 3261 13.2.2" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 2xx to our INVITE once the call is up: a retransmission gets the same ACK again; a 2xx from another "
     "fork gets its own ACK and a BYE", "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },

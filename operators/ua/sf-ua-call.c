@@ -209,6 +209,41 @@ sf_ua_media (SfCtx *ctx)
   return sf_module_state (sf_ctx_endpoint (ctx), &sf_media_module);
 }
 
+gboolean
+sf_ua_call_signalling_secure (SfUaCall *call)
+{
+  /* The SIP transport carries UDP and TCP only: no call's signalling is
+   * confidential, so no SDES key may go in its SDP unless
+   * media.srtp_insecure_signalling allows it.  With TLS in the transport, this
+   * is where a call over TLS hop by hop (a sips: call) says so. */
+  (void) call;
+  return FALSE;
+}
+
+/* media.srtp for @call: as configured when its signalling is secure or
+ * media.srtp_insecure_signalling allows keys in the clear; otherwise offer
+ * falls back to off (this call runs RTP in the clear) and require fails the
+ * call (RFC 4568 8: keys only over a secure channel). */
+static gboolean
+call_srtp (SfCtx *ctx, SfUaCall *call, SfMedia *m, SfSdpSrtpMode *mode, GError **error)
+{
+  gboolean insecure_ok = FALSE;
+  *mode = m != NULL ? sf_media_srtp (m, &insecure_ok) : SF_SDP_SRTP_OFF;
+  if (*mode == SF_SDP_SRTP_OFF || insecure_ok || sf_ua_call_signalling_secure (call))
+    return TRUE;
+  if (*mode == SF_SDP_SRTP_OFFER) {
+    g_info ("%s: media.srtp = offer, but SRTP keys go only over TLS signalling (media.srtp_insecure_signalling = "
+            "false): RTP in the clear for this call",
+            sf_ctx_handle (ctx));
+    *mode = SF_SDP_SRTP_OFF;
+    return TRUE;
+  }
+  g_set_error (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE,
+               "media.srtp = require, but SRTP keys go only over TLS signalling and this call's is not "
+               "(media.srtp_insecure_signalling = true sends them anyway)");
+  return FALSE;
+}
+
 SfSdpSession *
 sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error)
 {
@@ -217,6 +252,9 @@ sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error)
   SfMedia *m = sf_ua_media (ctx);
   static const char *const pcmu_only[] = { "PCMU", NULL };
   guint port = 40000;
+  SfSdpSrtpMode srtp;
+  if (!call_srtp (ctx, call, m, &srtp, error))
+    return NULL;
   if (m != NULL) {
     port = sf_media_port_alloc (m);
     if (port == 0) {
@@ -228,6 +266,8 @@ sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error)
   }
   call->sdp = sf_sdp_session_new (addr, port, m != NULL ? sf_media_codecs (m) : pcmu_only, error);
   call->rtp_port = port;
+  if (call->sdp != NULL)
+    sf_sdp_session_set_srtp (call->sdp, srtp);
   return call->sdp;
 }
 

@@ -120,7 +120,14 @@ gint64 sf_ua_cfg_int (SfCtx *ctx, const char *key);
 
 /* The endpoint's media (instance data "media" of the endpoint), NULL when none. */
 SfMedia *sf_ua_media (SfCtx *ctx);
-/* The call's SDP session on @addr (IP literal, no brackets), made on first use. */
+/* Whether @call's signalling is confidential hop by hop (TLS), so that SDES
+ * keys may go in its SDP (RFC 4568 8).  FALSE for every call until the
+ * transport has TLS. */
+gboolean sf_ua_call_signalling_secure (SfUaCall *call);
+/* The call's SDP session on @addr (IP literal, no brackets), made on first use,
+ * with media.srtp's policy for the call (sf_ua_call_signalling_secure: without
+ * it, offer becomes off and require fails with SF_SDP_ERROR_NOT_ACCEPTABLE,
+ * unless media.srtp_insecure_signalling). */
 SfSdpSession *sf_ua_call_sdp (SfCtx *ctx, SfUaCall *call, const char *addr, GError **error);
 /* "127.0.0.1" from "127.0.0.1:5060" or "[::1]:5060" (transfer full). */
 char *sf_ua_host_of (const char *hostport);

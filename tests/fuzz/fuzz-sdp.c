@@ -1,8 +1,10 @@
 /* fuzz-sdp.c: fuzz target for SDP offer/answer (media/sf-sdp.c): the input as
  * a peer's offer, answered sendrecv and sendonly by a PCMU,PCMA,opus session
- * (an answer we write must itself be an offer a second session can answer),
- * and as the peer's answer to our offer; the negotiated stream is written as
- * JSON and the peer's direction read each time.  GstSDPMessage needs no
+ * with media.srtp off, and sendrecv by one with media.srtp offer (a=crypto,
+ * media/sf-srtp.c) (an answer we write must itself be an offer a second
+ * session, srtp offer, can answer), and as the peer's answer to our offer
+ * (RTP/AVP, then RTP/SAVP); the negotiated stream is written as JSON and the
+ * peer's direction read each time.  GstSDPMessage needs no
  * gst_init, so nothing else is set up. */
 #include "config.h"
 #include "media/sf-sdp.h"
@@ -14,11 +16,12 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 static const char *const codecs[] = { "PCMU", "PCMA", "opus", NULL };
 
 static SfSdpSession *
-session (void)
+session (SfSdpSrtpMode srtp)
 {
   SfSdpSession *s = sf_sdp_session_new ("127.0.0.1", 40000, codecs, NULL);
   if (s == NULL)
     __builtin_trap ();
+  sf_sdp_session_set_srtp (s, srtp);
   return s;
 }
 
@@ -40,9 +43,9 @@ remote_dir (SfSdpSession *s)
 
 /* The input as an offer, answered wanting @dir. */
 static void
-answer (const char *text, size_t size, SfSdpDir dir)
+answer (const char *text, size_t size, SfSdpDir dir, SfSdpSrtpMode srtp)
 {
-  SfSdpSession *s = session ();
+  SfSdpSession *s = session (srtp);
   SfSdpMedia m;
   GError *error = NULL;
   char *ans = sf_sdp_session_answer (s, text, size, dir, &m, &error);
@@ -53,7 +56,7 @@ answer (const char *text, size_t size, SfSdpDir dir)
   remote_dir (s);
   if (ans != NULL) {
     /* What we write must read back: our answer, taken as an offer. */
-    SfSdpSession *peer = session ();
+    SfSdpSession *peer = session (SF_SDP_SRTP_OFFER);
     SfSdpMedia pm;
     char *again = sf_sdp_session_answer (peer, ans, strlen (ans), SF_SDP_SENDRECV, &pm, NULL);
     if (again == NULL)
@@ -73,20 +76,23 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   const char *text = (const char *) data;
-  answer (text, size, SF_SDP_SENDRECV);
-  answer (text, size, SF_SDP_SENDONLY);
-  /* The input as the answer to our offer. */
-  SfSdpSession *s = session ();
-  char *offer = sf_sdp_session_offer (s, SF_SDP_SENDRECV);
-  SfSdpMedia m;
-  GError *error = NULL;
-  if (!sf_sdp_session_take_answer (s, text, size, &m, &error) && (error == NULL || error->domain != SF_SDP_ERROR))
-    __builtin_trap ();
-  g_clear_error (&error);
-  json (&m);
-  remote_dir (s);
-  sf_sdp_media_clear (&m);
-  g_free (offer);
-  sf_sdp_session_free (s);
+  answer (text, size, SF_SDP_SENDRECV, SF_SDP_SRTP_OFF);
+  answer (text, size, SF_SDP_SENDONLY, SF_SDP_SRTP_OFF);
+  answer (text, size, SF_SDP_SENDRECV, SF_SDP_SRTP_OFFER);
+  /* The input as the answer to our offer, RTP/AVP and RTP/SAVP. */
+  for (int savp = 0; savp < 2; savp++) {
+    SfSdpSession *s = session (savp ? SF_SDP_SRTP_REQUIRE : SF_SDP_SRTP_OFF);
+    char *offer = sf_sdp_session_offer (s, SF_SDP_SENDRECV);
+    SfSdpMedia m;
+    GError *error = NULL;
+    if (!sf_sdp_session_take_answer (s, text, size, &m, &error) && (error == NULL || error->domain != SF_SDP_ERROR))
+      __builtin_trap ();
+    g_clear_error (&error);
+    json (&m);
+    remote_dir (s);
+    sf_sdp_media_clear (&m);
+    g_free (offer);
+    sf_sdp_session_free (s);
+  }
   return 0;
 }

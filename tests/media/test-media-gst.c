@@ -18,6 +18,12 @@
  *    sound card's sink; B records one second of its tone, then silence
  *  - bad_source: a missing WAV source fails start() naming it; a file that is not
  *    WAV fails start() or gives a "media_error" event (the parser's thread decides)
+ *  - srtp, srtp_32: the tone call under SRTP (RFC 3711, keys in SDP by RFC 4568:
+ *    media.srtp = require on both sides; _32 when A's offer lists only that
+ *    suite): each side hears the other's tone, DTMF crosses (the events are read
+ *    after srtpdec), and a re-offer with new keys (a re-INVITE) keeps the audio
+ *    flowing both ways (srtpenc's new key, srtpdec's keys cleared and asked again;
+ *    from _32 the new offer's _80 is taken: a new pipeline)
  *  - leaks: 50 calls after a warm-up: threads, descriptors and memory come back to
  *    the warm-up's baseline within the tolerances stated below
  * A missing GStreamer element fails start() (named with its Debian package), so a
@@ -58,6 +64,8 @@ size_t __sanitizer_get_current_allocated_bytes (void);
 #define LEAK_RSS_KB (16 * 1024)  /* resident set, without AddressSanitizer (its quarantine holds freed memory) */
 
 static char *tmp_dir;
+static const char *srtp_mode = "off";  /* media.srtp of the sides made next */
+static gboolean only_32;               /* call_start: A's offer keeps only its _32 line */
 static guint port_base; /* even; A takes [base, base + 199], B the next 200 */
 
 typedef struct {
@@ -96,8 +104,10 @@ side_new (const char *name, guint index, const char *source, const char *wav, co
   g_autofree char *src = g_strdup_printf ("media.source=%s", source);
   g_autofree char *sink = wav != NULL ? g_strdup_printf ("media.sink=file:%s", wav) : g_strdup ("media.sink=none");
   g_autofree char *cod = g_strdup_printf ("media.codecs=%s", codecs);
+  g_autofree char *srtp = g_strdup_printf ("media.srtp=%s", srtp_mode);
   g_assert_true (sf_config_set (s->cfg, ports, &error) && sf_config_set (s->cfg, src, &error)
-                 && sf_config_set (s->cfg, sink, &error) && sf_config_set (s->cfg, cod, &error));
+                 && sf_config_set (s->cfg, sink, &error) && sf_config_set (s->cfg, cod, &error)
+                 && sf_config_set (s->cfg, srtp, &error));
   s->media = sf_media_new (s->cfg, NULL, &error); /* media.backend's default: gstreamer */
   g_assert_nonnull (s->media);
   g_assert_cmpstr (sf_media_backend (s->media)->name, ==, "gstreamer");
@@ -148,7 +158,18 @@ call_start (Side *a, Side *b)
   a->sdp = sf_sdp_session_new ("127.0.0.1", a->port, sf_media_codecs (a->media), &error);
   b->sdp = sf_sdp_session_new ("127.0.0.1", b->port, sf_media_codecs (b->media), &error);
   CU_ASSERT_FATAL (a->sdp != NULL && b->sdp != NULL);
+  sf_sdp_session_set_srtp (a->sdp, sf_media_srtp (a->media, NULL));
+  sf_sdp_session_set_srtp (b->sdp, sf_media_srtp (b->media, NULL));
   g_autofree char *offer = sf_sdp_session_offer (a->sdp, SF_SDP_SENDRECV);
+  if (only_32) {
+    g_auto (GStrv) lines = g_strsplit (offer, "\r\n", -1);
+    GString *kept = g_string_new (NULL);
+    for (guint i = 0; lines[i] != NULL; i++)
+      if (*lines[i] != '\0' && strstr (lines[i], "_SHA1_80") == NULL)
+        g_string_append_printf (kept, "%s\r\n", lines[i]);
+    g_free (offer);
+    offer = g_string_free (kept, FALSE);
+  }
   g_autofree char *answer = sf_sdp_session_answer (b->sdp, offer, strlen (offer), SF_SDP_SENDRECV, &b->neg, &error);
   CU_ASSERT_PTR_NOT_NULL_FATAL (answer);
   CU_ASSERT_FATAL (sf_sdp_session_take_answer (a->sdp, answer, strlen (answer), &a->neg, &error));
@@ -356,6 +377,70 @@ static void
 tone_opus (void)
 {
   tone_call ("opus", "opus", "opus", 48000);
+}
+
+/* ---- SRTP ---- */
+
+static void
+srtp_call (SfSrtpSuite suite)
+{
+  const char *name = suite == SF_SRTP_AES_CM_128_HMAC_SHA1_32 ? "srtp32" : "srtp80";
+  g_autofree char *wav_a = g_strdup_printf ("%s/A-%s.wav", tmp_dir, name);
+  g_autofree char *wav_b = g_strdup_printf ("%s/B-%s.wav", tmp_dir, name);
+  srtp_mode = "require";
+  only_32 = suite == SF_SRTP_AES_CM_128_HMAC_SHA1_32;
+  Side *a = side_new ("A", 0, "tone:1000", wav_a, "PCMU");
+  Side *b = side_new ("B", 1, "tone:440", wav_b, "PCMU");
+  srtp_mode = "off";
+  call_start (a, b);
+  only_32 = FALSE;
+  CU_ASSERT_EQUAL (a->neg.srtp, suite);
+  CU_ASSERT_EQUAL (b->neg.srtp, suite);
+  CU_ASSERT (memcmp (a->neg.srtp_send_key, b->neg.srtp_recv_key, SF_SRTP_KEY_LEN) == 0);
+  CU_ASSERT (memcmp (b->neg.srtp_send_key, a->neg.srtp_recv_key, SF_SRTP_KEY_LEN) == 0);
+  CU_ASSERT (memcmp (a->neg.srtp_send_key, b->neg.srtp_send_key, SF_SRTP_KEY_LEN) != 0);
+  Flow f = { a, b, 5 };
+  CU_ASSERT (run_until (both_received, &f, 5000));
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT (sf_media_dtmf (a->st, "7", &error));
+  run_for (1500);
+  /* Re-key: A offers again (new keys on both sides), the streams take them in place. */
+  guint8 old_key[SF_SRTP_KEY_LEN];
+  memcpy (old_key, a->neg.srtp_send_key, SF_SRTP_KEY_LEN);
+  reinvite (a, b, SF_SDP_SENDRECV);
+  /* The new offer lists both suites: _80 is taken (with _32 before, a new pipeline). */
+  CU_ASSERT_EQUAL (a->neg.srtp, SF_SRTP_AES_CM_128_HMAC_SHA1_80);
+  CU_ASSERT_EQUAL (b->neg.srtp, SF_SRTP_AES_CM_128_HMAC_SHA1_80);
+  CU_ASSERT (memcmp (old_key, a->neg.srtp_send_key, SF_SRTP_KEY_LEN) != 0);
+  CU_ASSERT (memcmp (a->neg.srtp_send_key, b->neg.srtp_recv_key, SF_SRTP_KEY_LEN) == 0);
+  run_for (200); /* what was in flight under the old keys */
+  Flow g = { a, b, 0 };
+  g.n = MAX (stats_of (a).packets_received, stats_of (b).packets_received) + 120;
+  CU_ASSERT (run_until (both_received, &g, 5000));
+  SfMediaStats sa = stats_of (a), sb = stats_of (b);
+  printf ("\n  %s: A received %" G_GUINT64_FORMAT ", B received %" G_GUINT64_FORMAT " (re-keyed)\n", name,
+          sa.packets_received, sb.packets_received);
+  CU_ASSERT_EQUAL (count_events (b, "dtmf:7"), 1);
+  CU_ASSERT_EQUAL (count_events (a, "media_error"), 0);
+  CU_ASSERT_EQUAL (count_events (b, "media_error"), 0);
+  side_end_call (a);
+  side_end_call (b);
+  check_wav (wav_b, 8000, 1000, 440);
+  check_wav (wav_a, 8000, 440, 1000);
+  side_free (a);
+  side_free (b);
+}
+
+static void
+srtp (void)
+{
+  srtp_call (SF_SRTP_AES_CM_128_HMAC_SHA1_80);
+}
+
+static void
+srtp_32 (void)
+{
+  srtp_call (SF_SRTP_AES_CM_128_HMAC_SHA1_32);
 }
 
 /* ---- DTMF, hold, timeout ---- */
@@ -737,6 +822,8 @@ main (int argc, char **argv)
   CU_add_test (s, "recodec", recodec);
   CU_add_test (s, "file_source", file_source);
   CU_add_test (s, "bad_source", bad_source);
+  CU_add_test (s, "srtp", srtp);
+  CU_add_test (s, "srtp_32", srtp_32);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {

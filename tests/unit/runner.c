@@ -25,6 +25,7 @@ main (int argc, char **argv)
   sf_test_register_flow_token ();
   sf_test_register_txn ();
   sf_test_register_sdp ();
+  sf_test_register_srtp ();
   sf_test_register_media ();
   sf_test_register_tone ();
   sf_test_register_location ();

@@ -54,6 +54,7 @@ void sf_test_register_sip_dialog (void);
 void sf_test_register_sip_txn_key (void);
 void sf_test_register_flow_token (void);
 void sf_test_register_sdp (void);
+void sf_test_register_srtp (void);
 void sf_test_register_media (void);
 void sf_test_register_tone (void);
 void sf_test_register_location (void);

@@ -14,7 +14,8 @@
  *  - port_zero: a stream offered with port 0 is answered with port 0 (RFC 3264 6,
  *    8.2); streams we cannot take (video, RTP/SAVP, a second audio) get port 0 and
  *    the same formats while the audio stream is taken
- *  - not_acceptable: no common codec, no audio, only RTP/SAVP -> NOT_ACCEPTABLE,
+ *  - not_acceptable: no common codec, no audio, only RTP/SAVP (media.srtp off:
+ *    test-srtp.c has the rest) -> NOT_ACCEPTABLE,
  *    and the o= version does not move
  *  - ipv6: IN IP6 in o= and c= (RFC 4566 5.2, 5.7), bracketed remote in JSON
  *  - versions: each SDP sent after the first has version + 1, same session id
@@ -420,7 +421,7 @@ not_acceptable (void)
     { "m=audio 49170 RTP/AVP 18 101\r\na=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\n",
       "no common codec on m=audio (we take PCMU,PCMA,opus)" },
     { "m=video 51372 RTP/AVP 31\r\n", "m=video is not audio" },
-    { "m=audio 49170 RTP/SAVP 0\r\n", "proto RTP/SAVP" },
+    { "m=audio 49170 RTP/SAVP 0\r\n", "RTP/SAVP offered, media.srtp = off" },
     { "m=audio 49170 RTP/AVPF 0\r\n", "proto RTP/AVPF" },
     { "m=audio 49170 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n", "proto UDP/TLS/RTP/SAVPF" },
     { "m=image 49170 udptl t38\r\n", "m=image is not audio" },
@@ -816,7 +817,7 @@ json (void)
   m.codec.name = g_strdup ("PCMU");
   m.dtmf_pt = 101;
   g_autofree char *j = sf_sdp_media_json (&m);
-  CU_ASSERT_STRING_EQUAL (j, "\"codec\":\"PCMU\",\"remote\":\"127.0.0.1:40000\",\"dir\":\"sendrecv\",\"dtmf_pt\":101");
+  CU_ASSERT_STRING_EQUAL (j, "\"codec\":\"PCMU\",\"remote\":\"127.0.0.1:40000\",\"dir\":\"sendrecv\",\"dtmf_pt\":101,\"srtp\":null");
   SfSdpMedia c = { 0 };
   sf_sdp_media_copy (&c, &m);
   CU_ASSERT_PTR_NOT_EQUAL (c.remote_addr, m.remote_addr);
@@ -825,7 +826,7 @@ json (void)
   CU_ASSERT_PTR_NULL (m.codec.name);
   CU_ASSERT_EQUAL (m.dtmf_pt, -1);
   g_autofree char *j2 = sf_sdp_media_json (&m);
-  CU_ASSERT_STRING_EQUAL (j2, "\"codec\":null,\"remote\":null,\"dir\":\"inactive\",\"dtmf_pt\":-1");
+  CU_ASSERT_STRING_EQUAL (j2, "\"codec\":null,\"remote\":null,\"dir\":\"inactive\",\"dtmf_pt\":-1,\"srtp\":null");
   sf_sdp_media_clear (&c);
 }
 
