@@ -16,7 +16,7 @@
 
 G_BEGIN_DECLS
 
-typedef enum { SF_SIP_UDP, SF_SIP_TCP } SfSipProto;
+typedef enum { SF_SIP_UDP, SF_SIP_TCP, SF_SIP_TLS } SfSipProto;
 
 /* Where a message came from (or goes to). */
 typedef struct {

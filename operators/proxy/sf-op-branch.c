@@ -293,7 +293,7 @@ sf_op_branch_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   synthesize (ctx, 408);
   /* 9.1: the INVITE's client transaction is given up too (it has no timer left) */
   SfSipMsg *fwd = forwarded (ctx);
-  SfInstance *ict = fwd != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), fwd) : NULL;
+  SfInstance *ict = fwd != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), fwd) : NULL;
   if (ict != NULL)
     sf_endpoint_end (sf_ctx_endpoint (ctx), ict, "no final response after CANCEL (9.1)");
   return SF_OP_TRANSITION;

@@ -455,6 +455,35 @@ sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* RFC 3263 4.3: the request could not reach its target (a transport error,
+ * Timer B or F) or the target answered 503 (treated as a failure to reach it):
+ * it goes to the next target the location found, through a new client
+ * transaction of the same TU with a new branch (sf_stack_failover, a
+ * 'failover' event), and this one ends without telling its TU (transitions;
+ * on a 503 an INVITE's to Completed, which ACKs it, 17.1.1.3).  Skips when no
+ * target is left, so the next operator tells the TU as before. */
+static SfOpResult
+sf_op_txn_failover (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfClientTxn *c = client_of (ctx);
+  if (c == NULL || c->targets == NULL || c->targets->len == 0)
+    return SF_OP_SKIP;
+  SfSipEvent *e = ev->kind == SF_EV_SIP ? ev->payload : NULL;
+  if (ev->kind == SF_EV_SIP && (e == NULL || sf_sip_msg_is_request (e->msg) || sf_sip_msg_status (e->msg) != 503))
+    return SF_OP_SKIP;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  const char *why = ev->kind == SF_EV_SIP ? "503" : ev->kind == SF_EV_TIMER ? "timeout" : "transport_error";
+  if (!sf_stack_failover (s, sf_ctx_instance (ctx), why))
+    return SF_OP_SKIP;
+  if (e != NULL)
+    keep (&sf_txn_inst (ctx)->final, e->msg); /* Completed ACKs it */
+  else
+    sf_stack_count (s, ev->kind == SF_EV_TIMER ? SF_STACK_STAT_TIMEOUTS : SF_STACK_STAT_TRANSPORT_ERRORS);
+  if (ev->kind == SF_EV_TIMER && (strcmp (ev->name, "B") == 0 || strcmp (ev->name, "F") == 0))
+    sf_stack_count (s, strcmp (ev->name, "B") == 0 ? SF_STACK_STAT_TIMEOUTS_B : SF_STACK_STAT_TIMEOUTS_F);
+  return SF_OP_TRANSITION;
+}
+
 const SfOperatorDef sf_op_txn_table[] = {
   { "OpTxnRequest", sf_op_txn_request, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the transaction's first request, keeps it and hands it to the transaction user (17.2)",
@@ -510,6 +539,11 @@ const SfOperatorDef sf_op_txn_table[] = {
   { "OpTxnPassAck", sf_op_txn_pass_ack, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "RFC 6026 Accepted: an ACK that matches the INVITE server transaction (an RFC 2543 client's ACK for the "
     "2xx) is passed to the transaction user", "sip:ACK", NULL, "RFC 6026 7.1" },
+  { "OpTxnFailover", sf_op_txn_failover, SF_Q_NORMAL, SF_EV_TIMER | SF_EV_TXN | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
+    SF_ARG_NONE, NULL, NULL,
+    "a transport error, a timeout (Timer B, F) or a 503: the request goes to the next located target through a new "
+    "client transaction (a new branch), and this one ends without telling its TU (transitions); skips when no target "
+    "is left", "timer:B|timer:F|txn:transport_error|sip:response 503", NULL, "RFC 3263 4.3" },
   { "OpTxnTransportError", sf_op_txn_transport_error, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
     NULL, NULL, "a send failed (a client's request, or a server's response retransmission): the TU hears "
     "txn:transport_error; transitions", "txn:transport_error", NULL, "RFC 3261 17.1.4, 17.2.4" },

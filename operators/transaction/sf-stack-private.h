@@ -4,6 +4,7 @@
  * sf-stack.h. */
 #pragma once
 #include "sf-stack.h"
+#include "sip/sf-sip-resolve.h"
 
 G_BEGIN_DECLS
 
@@ -18,6 +19,7 @@ struct _SfStack {
   SfUntakenFunc chained;     /* the untaken hook that was there before ours */
   gpointer chained_data;
   GCancellable *lookups;     /* owned: cancelled when the stack goes, so a DNS answer after it touches nothing */
+  SfSipResolver *resolver;   /* owned: RFC 3263 lookups (sip.dns_servers, dns_timeout_ms, dns_tries) */
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
@@ -39,11 +41,15 @@ struct _SfStack {
   } tap;
 };
 
-/* What a client transaction instance keeps: its request and where it goes. */
+/* What a client transaction instance keeps: its request and where it goes,
+ * and the targets the location found after that one (RFC 3263 4.3: the next
+ * one gets the request, through a new client transaction, when this one
+ * fails: OpTxnFailover). */
 typedef struct {
   SfSipMsg *req;             /* owned ref */
   SfSipProto proto;
   GInetSocketAddress *dest;  /* owned */
+  GPtrArray *targets;        /* owned, nullable: SfSipTarget, the ones not yet tried, in order */
 } SfClientTxn;
 
 /* A timer of an instance restarted with its interval doubled (sf_stack_backoff). */
@@ -72,6 +78,8 @@ typedef struct {
   SfSipMsg *ack;            /* a ref: the ACK sent for it (17.1.1.3) */
   /* a transaction user (a call) */
   char *local_tag;          /* sf_stack_set_local_tag() */
+  GHashTable *moved;        /* the client key of a transaction that failed over (RFC 3263 4.3) -> its
+                             * successor's, so the TU's request still finds it (sf_stack_client_txn) */
   gboolean fresh;           /* made by the stack for the request it was handed */
   /* any instance */
   SfTxnBackoff *backoff;    /* n_backoff of them */
@@ -136,6 +144,29 @@ gboolean sf_stack_starts_new_work (SfStack *s, SfSipMsg *msg, const char *method
 void sf_stack_refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *from, const char *method);
 
 /* sf-txn-send.c */
+/* The transports the location may pick for a next hop: those this element
+ * listens on (a Via's sent-by names one), TLS once sf_stack_tls_ready(). */
+guint sf_stack_protos (SfStack *s);
+/* Can a next hop be reached over TLS?  The one place the location asks: FALSE
+ * until the transport speaks TLS (the TLS work makes it the transport's answer). */
+gboolean sf_stack_tls_ready (SfStack *s);
+/* @req with its top Via naming @proto (the sent-by this element has for it,
+ * when the transport changes) and branch @branch (NULL: as it was): a new
+ * message, or a new ref of @req when nothing changes; NULL when it does not
+ * rebuild. */
+SfSipMsg *sf_stack_via_for (SfStack *s, SfSipMsg *req, SfSipProto proto, const char *branch);
+/* @msg with the top Via of @like (transfer full; a new ref of @msg when they
+ * are the same; NULL when it does not rebuild). */
+SfSipMsg *sf_stack_via_like (SfSipMsg *msg, SfSipMsg *like);
+/* A client transaction as sf_stack_request(), with the targets to fail over
+ * to (transfer full, nullable). */
+SfInstance *sf_stack_request_targets (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto,
+                                      GInetSocketAddress *dest, GPtrArray *targets, GError **error);
+/* RFC 3263 4.3: the request of client transaction @txn to the next of its
+ * targets, through a new client transaction (a new branch) of the same
+ * transaction user; @why ("timeout", "transport_error", "503") is written in
+ * the 'failover' event.  FALSE when no target is left (the TU hears of the failure). */
+gboolean sf_stack_failover (SfStack *s, SfInstance *txn, const char *why);
 /* 8.2.7: the To tag of a stateless answer to @req, made from its transaction
  * key for @method (transfer full). */
 char *sf_stack_stateless_tag (SfSipMsg *req, const char *method);

@@ -61,6 +61,11 @@ static const SfConfigKey sip_keys[] = {
     "new requests a second from one source (an IPv4 address, an IPv6 /64), bursts of two seconds' worth; more are dropped and counted (0: no limit; trusted sources exempt)" },
   { "advertise", SF_CFG_STRING, NULL, 0, 0, NULL,
     "HOST or HOST:PORT written in Via, Contact and Record-Route instead of the socket's address (listening on 0.0.0.0, NAT)" },
+  { "dns_servers", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "DNS servers for RFC 3263 location, IP[:PORT] or [IPV6]:PORT separated by commas (default: /etc/resolv.conf's)" },
+  { "dns_timeout_ms", SF_CFG_MS, "1000", 10, 30000, NULL,
+    "how long the first try of a DNS query waits for its answer (each further try waits twice as long)" },
+  { "dns_tries", SF_CFG_INT, "2", 1, 5, NULL, "tries of a DNS query before it fails" },
   { "shutdown_retry_after", SF_CFG_INT, "10", 1, 86400, NULL,
     "seconds in the Retry-After of the 503 new requests get while shutting down (long enough for a restart)" },
 };
@@ -108,6 +113,8 @@ inst_free (gpointer p)
   g_clear_pointer (&t->final, sf_sip_msg_unref);
   g_clear_pointer (&t->ack, sf_sip_msg_unref);
   g_free (t->local_tag);
+  if (t->moved != NULL)
+    g_hash_table_unref (t->moved);
   for (guint i = 0; i < t->n_backoff; i++)
     g_free (t->backoff[i].name);
   g_free (t->backoff);
@@ -400,8 +407,18 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   guint adv_port = 0;
   if (adv != NULL && !parse_advertise (adv, &adv_host, &adv_port, error))
     return NULL;
+  g_autoptr (GError) dns_error = NULL;
+  SfConfig *cfg = sf_endpoint_config (ep);
+  SfSipResolver *resolver = sf_sip_resolver_new (sf_config_get_string (cfg, "sip", "dns_servers"),
+                                                 (guint) sf_config_get_int (cfg, "sip", "dns_timeout_ms"),
+                                                 (guint) sf_config_get_int (cfg, "sip", "dns_tries"), &dns_error);
+  if (resolver == NULL) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "sip.dns_servers: %s", dns_error->message);
+    return NULL;
+  }
   SfStack *s = g_new0 (SfStack, 1);
   s->ep = ep;
+  s->resolver = resolver;
   s->lookups = g_cancellable_new ();
   s->cfg = sf_endpoint_config (ep);
   s->adv_host = g_steal_pointer (&adv_host);
@@ -446,6 +463,7 @@ sf_stack_free (SfStack *s)
   if (s == NULL)
     return;
   g_cancellable_cancel (s->lookups);
+  sf_sip_resolver_free (s->resolver); /* the lookups running end, cancelled: their callbacks touch nothing of ours */
   g_object_unref (s->lookups);
   sf_endpoint_set_untaken (s->ep, s->chained, s->chained_data);
   sf_module_attach (s->ep, &sf_transaction_module, NULL);

@@ -170,8 +170,8 @@ gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
 /* Hands @resp (transfer none) to server transaction @txn to send. */
 gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
 /* Starts a client transaction (ICT for INVITE, NICT otherwise; RFC 3261 17.1)
- * for @req as a child of the transaction user @tu, sending to @dest (UDP or TCP;
- * an address: RFC 3263 resolution is not there yet).  Responses reach @tu as
+ * for @req as a child of the transaction user @tu, sending to @dest (an
+ * address, no failover: sf_stack_request_located() locates and fails over).  Responses reach @tu as
  * SF_EV_SIP "response" events; a timeout (Timer B, F) or a transport error as
  * SF_EV_TXN "timeout" or "transport_error".  Returns the transaction's instance. */
 SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest,
@@ -183,9 +183,12 @@ SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipPr
 SfSipProto sf_stack_proto_for (SfStack *s, const SfSipUri *uri);
 /* The same, with the destination located by RFC 3263 (sip/sf-sip-resolve.h)
  * from the first Route or else the Request-URI: the transaction starts once the
- * lookup answers (at once for a numeric host), over the first target, on the
- * transport sf_stack_proto_for() names.  A lookup that finds nothing reaches
- * @tu as SF_EV_TXN "transport_error". */
+ * lookup answers (at once for a numeric host), to the first target this
+ * element can reach, its top Via rewritten when the location picked another
+ * transport than the one it names (18.1.1); a transport error, Timer B or F,
+ * or a 503 there moves the request to the next target through a new client
+ * transaction (RFC 3263 4.3: OpTxnFailover, a 'failover' event).  A lookup
+ * that finds nothing reaches @tu as SF_EV_TXN "transport_error". */
 void sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Sends @req outside any transaction (the ACK for a 2xx) to its first Route or
  * Request-URI, located by RFC 3263 (at once for a numeric host). */
@@ -228,8 +231,9 @@ char *sf_stack_call_key (const char *call_id, const char *remote_tag);
  * Via, 16.3, 16.4.)  @port 0: with any port (a registrar's domain check). */
 gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
 /* The client transaction (instance) that sends @req, or NULL (matched by branch
- * and method, 17.1.3). */
-SfInstance *sf_stack_client_txn (SfStack *s, SfSipMsg *req);
+ * and method, 17.1.3): the one that took over when that failed over to another
+ * target (RFC 3263 4.3), when @tu (nullable) is its transaction user. */
+SfInstance *sf_stack_client_txn (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Starts a client transaction for @cancel, the CANCEL of @invite (9.1), as a
  * child of @tu, to the address and transport @invite's client transaction
  * sends to, not located again; located (sf_stack_request_located) when that

@@ -12,12 +12,14 @@
 #include <string.h>
 
 SfInstance *
-sf_stack_client_txn (SfStack *s, SfSipMsg *req)
+sf_stack_client_txn (SfStack *s, SfInstance *tu, SfSipMsg *req)
 {
   g_autofree char *key = sf_sip_txn_client_key (req);
   if (key == NULL)
     return NULL;
-  return sf_endpoint_lookup (s->ep, "transaction", key);
+  SfTxnInstance *t = tu != NULL ? sf_txn_inst_peek_of (s->ep, tu) : NULL;
+  const char *moved = t != NULL && t->moved != NULL ? g_hash_table_lookup (t->moved, key) : NULL;
+  return sf_endpoint_lookup (s->ep, "transaction", moved != NULL ? moved : key);
 }
 
 static void on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from);
@@ -167,12 +169,22 @@ sf_txn_client_free (SfClientTxn *c)
 {
   sf_sip_msg_unref (c->req);
   g_object_unref (c->dest);
+  if (c->targets != NULL)
+    g_ptr_array_unref (c->targets);
   g_free (c);
 }
 
 SfInstance *
 sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest, GError **error)
 {
+  return sf_stack_request_targets (s, tu, req, proto, dest, NULL, error);
+}
+
+SfInstance *
+sf_stack_request_targets (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest,
+                          GPtrArray *targets, GError **error)
+{
+  g_autoptr (GPtrArray) rest = targets;
   g_autofree char *key = sf_sip_txn_client_key (req);
   if (key == NULL) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "a request without Via or CSeq");
@@ -186,6 +198,7 @@ sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, G
   c->req = sf_sip_msg_ref (req);
   c->proto = proto;
   c->dest = g_object_ref (dest);
+  c->targets = rest != NULL && rest->len > 0 ? g_steal_pointer (&rest) : NULL;
   SfTxnInstance *ti = sf_txn_inst_of (s->ep, t);
   g_clear_pointer (&ti->client, sf_txn_client_free);
   ti->client = c;
@@ -196,11 +209,14 @@ sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipProto proto, G
 void
 sf_stack_request_cancel (SfStack *s, SfInstance *tu, SfSipMsg *invite, SfSipMsg *cancel)
 {
-  SfInstance *ict = sf_stack_client_txn (s, invite);
+  SfInstance *ict = sf_stack_client_txn (s, tu, invite);
   SfTxnInstance *t = ict != NULL ? sf_txn_inst_peek_of (s->ep, ict) : NULL;
   SfClientTxn *c = t != NULL ? t->client : NULL;
   g_autoptr (GError) error = NULL;
-  if (c == NULL || sf_stack_request (s, tu, cancel, c->proto, c->dest, &error) == NULL)
+  /* 9.1: the CANCEL's Via is the INVITE's as sent: another branch or transport
+   * when the location rewrote it or the INVITE failed over (RFC 3263 4.3) */
+  g_autoptr (SfSipMsg) sent = c != NULL ? sf_stack_via_like (cancel, c->req) : NULL;
+  if (sent == NULL || sf_stack_request (s, tu, sent, c->proto, c->dest, &error) == NULL)
     sf_stack_request_located (s, tu, cancel);
 }
 

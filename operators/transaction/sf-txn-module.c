@@ -116,7 +116,8 @@ reload_commit (gpointer state, gpointer prepared)
 }
 
 /* The sockets are opened once; the advertised address is in every dialog's route set. */
-static const char *const restart_keys[] = { "sip.listen", "sip.advertise", NULL };
+static const char *const restart_keys[] = { "sip.listen", "sip.advertise", "sip.dns_servers", "sip.dns_timeout_ms",
+                                             "sip.dns_tries", NULL };
 
 static void
 metrics (gpointer state, SfMetricsWriter *w)

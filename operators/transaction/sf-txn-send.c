@@ -9,6 +9,7 @@
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-txn-key.h"
+#include "states/sf-instance.h"
 #include <string.h>
 
 gboolean
@@ -61,11 +62,138 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   return TRUE;
 }
 
+guint
+sf_stack_protos (SfStack *s)
+{
+  guint p = 0;
+  if (sf_sip_transport_local (s->tp, SF_SIP_UDP) != NULL)
+    p |= SF_SIP_PROTO_BIT (SF_SIP_UDP);
+  if (sf_sip_transport_local (s->tp, SF_SIP_TCP) != NULL)
+    p |= SF_SIP_PROTO_BIT (SF_SIP_TCP);
+  if (sf_stack_tls_ready (s))
+    p |= SF_SIP_PROTO_BIT (SF_SIP_TLS);
+  /* listening on nothing (a test's stack): what it can send on */
+  return p != 0 ? p : SF_SIP_PROTO_BIT (SF_SIP_UDP) | SF_SIP_PROTO_BIT (SF_SIP_TCP);
+}
+
+gboolean
+sf_stack_tls_ready (SfStack *s)
+{
+  (void) s;
+  return FALSE; /* the transport has no TLS yet: NAPTR SIPS+D2T and _sips._tcp are skipped for sip URIs */
+}
+
+/* A target this element can send to: a transport it has (an IPv6 address is no
+ * use with IPv4 sockets only; TLS only once it speaks it). */
+static gboolean
+reachable (SfStack *s, const SfSipTarget *t)
+{
+  if (t->proto == SF_SIP_TLS && !sf_stack_tls_ready (s))
+    return FALSE;
+  return sf_sip_transport_can_send (s->tp, t->proto, t->addr);
+}
+
+static const char *
+via_proto (SfSipProto p)
+{
+  return p == SF_SIP_UDP ? "UDP" : p == SF_SIP_TCP ? "TCP" : "TLS";
+}
+
+/* @msg with its top Via value replaced by @text: the bytes spliced and parsed
+ * again (the value is a slice of the message's bytes). */
+static SfSipMsg *
+replace_top_via (SfSipMsg *msg, const char *text)
+{
+  const SfSipValue *v = sf_sip_msg_top_via (msg);
+  if (v == NULL)
+    return NULL;
+  GString *out = g_string_new (NULL);
+  gboolean done = FALSE;
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (msg);
+  /* the serialized message has the same lines: find the Via line by its place among the headers */
+  for (guint i = 0; i < sf_sip_msg_n_headers (msg); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (msg, i);
+    if (done || v->raw.p < h->line.p || v->raw.p >= h->line.p + h->line.len) {
+      g_string_append_len (out, h->line.p, (gssize) h->line.len);
+      continue;
+    }
+    g_string_append_len (out, h->line.p, v->raw.p - h->line.p);
+    g_string_append (out, text);
+    g_string_append_len (out, v->raw.p + v->raw.len, (gssize) (h->line.p + h->line.len - (v->raw.p + v->raw.len)));
+    done = TRUE;
+  }
+  if (!done) {
+    g_string_free (out, TRUE);
+    return NULL;
+  }
+  /* start line, the headers, the blank line, the body: as sf_sip_msg_serialize() writes them */
+  gsize size;
+  const char *all = g_bytes_get_data (wire, &size);
+  const char *eol = memchr (all, '\n', size);
+  if (eol == NULL) {
+    g_string_free (out, TRUE);
+    return NULL;
+  }
+  g_string_prepend_len (out, all, eol - all + 1);
+  SfSipStr body = sf_sip_msg_body (msg);
+  g_string_append (out, "\r\n");
+  g_string_append_len (out, body.p, (gssize) body.len);
+  g_autoptr (GBytes) bytes = g_string_free_to_bytes (out);
+  return sf_sip_msg_parse (bytes, NULL);
+}
+
+SfSipMsg *
+sf_stack_via_for (SfStack *s, SfSipMsg *req, SfSipProto proto, const char *branch)
+{
+  const SfSipValue *v = sf_sip_msg_top_via (req);
+  if (v == NULL)
+    return NULL;
+  gboolean same_proto = sf_sip_str_caseeq (v->transport, via_proto (proto));
+  if (same_proto && branch == NULL)
+    return sf_sip_msg_ref (req);
+  GString *text = g_string_new (NULL);
+  g_string_append_printf (text, "SIP/2.0/%s ", via_proto (proto));
+  /* 18.1.1: the sent-by of the transport it goes over, when this element listens on it */
+  g_autofree char *local = same_proto ? NULL : sf_stack_local (s, proto);
+  if (local != NULL) {
+    g_string_append (text, local);
+  } else {
+    g_string_append_len (text, v->host.p, (gssize) v->host.len);
+    if (v->port != 0)
+      g_string_append_printf (text, ":%u", v->port);
+  }
+  for (guint i = 0; i < v->n_params; i++) {
+    const SfSipParam *p = &v->params[i];
+    g_string_append_c (text, ';');
+    g_string_append_len (text, p->name.p, (gssize) p->name.len);
+    if (branch != NULL && sf_sip_str_caseeq (p->name, "branch")) {
+      g_string_append_printf (text, "=%s", branch);
+    } else if (sf_sip_str_is_set (p->value)) {
+      g_string_append_c (text, '=');
+      g_string_append_len (text, p->value.p, (gssize) p->value.len);
+    }
+  }
+  g_autofree char *t = g_string_free (text, FALSE);
+  return replace_top_via (req, t);
+}
+
+SfSipMsg *
+sf_stack_via_like (SfSipMsg *msg, SfSipMsg *like)
+{
+  const SfSipValue *a = sf_sip_msg_top_via (msg);
+  const SfSipValue *b = sf_sip_msg_top_via (like);
+  if (a == NULL || b == NULL)
+    return NULL;
+  if (a->raw.len == b->raw.len && memcmp (a->raw.p, b->raw.p, a->raw.len) == 0)
+    return sf_sip_msg_ref (msg);
+  g_autofree char *text = sf_sip_str_dup (b->raw);
+  return replace_top_via (msg, text);
+}
+
 typedef struct {
   SfStack *s;
   char *tu;          /* owned, nullable: the TU's handle (it may end while the lookup runs); NULL: send statelessly */
   SfSipMsg *req;     /* owned ref */
-  SfSipProto proto;  /* sf_stack_proto_for() the next hop: what the request's Via names */
   GCancellable *gone; /* owned ref: the stack's; cancelled once the stack is freed */
 } Locate;
 
@@ -81,16 +209,17 @@ locate_free (Locate *l)
 static void
 located (Locate *l, GPtrArray *targets, const char *why)
 {
-  /* The first target this element can reach (an IPv6 address is no use with IPv4 sockets only). */
-  SfSipTarget *t = NULL;
+  /* The targets this element can reach, in the order found; the first gets the
+   * request, the others wait for a failover (RFC 3263 4.3). */
+  g_autoptr (GPtrArray) usable = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_target_free);
   for (guint i = 0; targets != NULL && i < targets->len; i++)
-    ((SfSipTarget *) targets->pdata[i])->proto = l->proto; /* the resolver's default is UDP */
-  for (guint i = 0; targets != NULL && i < targets->len && t == NULL; i++)
-    if (sf_sip_transport_can_send (l->s->tp, ((SfSipTarget *) targets->pdata[i])->proto,
-                                   ((SfSipTarget *) targets->pdata[i])->addr))
-      t = targets->pdata[i];
+    if (reachable (l->s, targets->pdata[i]))
+      g_ptr_array_add (usable, sf_sip_target_copy (targets->pdata[i]));
+  SfSipTarget *t = usable->len > 0 ? usable->pdata[0] : NULL;
+  /* 18.1.1: the Via names the transport the location picked */
+  g_autoptr (SfSipMsg) req = t != NULL ? sf_stack_via_for (l->s, l->req, t->proto, NULL) : NULL;
   if (l->tu == NULL) {
-    if (t == NULL || !sf_stack_send_request (l->s, l->req, t->proto, t->addr))
+    if (req == NULL || !sf_stack_send_request (l->s, req, t->proto, t->addr))
       g_warning ("%.*s not sent: %s", (int) sf_sip_msg_method (l->req).len, sf_sip_msg_method (l->req).p,
                  why != NULL ? why : "no reachable target");
     return;
@@ -99,11 +228,19 @@ located (Locate *l, GPtrArray *targets, const char *why)
   if (tu == NULL)
     return;
   g_autoptr (GError) error = NULL;
-  if (t == NULL || sf_stack_request (l->s, tu, l->req, t->proto, t->addr, &error) == NULL)
+  if (req == NULL) {
     sf_endpoint_post_always (l->s->ep, tu,
-                             sf_event_new_full (SF_EV_TXN, "transport_error",
-                                                why != NULL ? why : error != NULL ? error->message : "no target",
+                             sf_event_new_full (SF_EV_TXN, "transport_error", why != NULL ? why : "no reachable target",
                                                 sf_sip_msg_ref (l->req), (GDestroyNotify) sf_sip_msg_unref));
+    return;
+  }
+  SfSipProto proto = t->proto;
+  g_autoptr (GInetSocketAddress) dest = g_object_ref (t->addr);
+  g_ptr_array_remove_index (usable, 0);
+  if (sf_stack_request_targets (l->s, tu, req, proto, dest, g_steal_pointer (&usable), &error) == NULL)
+    sf_endpoint_post_always (l->s->ep, tu,
+                             sf_event_new_full (SF_EV_TXN, "transport_error", error->message, sf_sip_msg_ref (l->req),
+                                                (GDestroyNotify) sf_sip_msg_unref));
 }
 
 static void
@@ -133,15 +270,110 @@ locate (SfStack *s, SfInstance *tu, SfSipMsg *req, const char *hop)
   l->s = s;
   l->tu = tu != NULL ? g_strdup (sf_instance_handle (tu)) : NULL;
   l->req = sf_sip_msg_ref (req);
-  l->proto = sf_stack_proto_for (s, target);
-  g_autoptr (GPtrArray) numeric = sf_sip_resolve_numeric (target);
+  guint protos = sf_stack_protos (s);
+  g_autoptr (GPtrArray) numeric = sf_sip_resolve_numeric (target, protos);
   if (numeric != NULL || s->no_lookups) {
     located (l, numeric, numeric != NULL ? NULL : "name lookups are off");
     locate_free (l);
     return;
   }
   l->gone = g_object_ref (s->lookups);
-  sf_sip_resolve_async (target, s->lookups, on_located, l);
+  sf_sip_resolve_async (s->resolver, target, protos, s->lookups, on_located, l);
+}
+
+/* The branch of the request that replaces @old on the next target: the same
+ * with ".fN" (the Nth failover) at its end, so a proxy's loop hash at its
+ * start stays (16.6 step 8), and it is new (RFC 3263 4.3). */
+static char *
+next_branch (SfSipStr old)
+{
+  g_autofree char *b = sf_sip_str_dup (old);
+  char *mark = g_strrstr (b, ".f");
+  guint n = 0;
+  if (mark != NULL && mark[2] != '\0' && strspn (mark + 2, "0123456789") == strlen (mark + 2)) {
+    n = (guint) g_ascii_strtoull (mark + 2, NULL, 10);
+    *mark = '\0';
+  }
+  return g_strdup_printf ("%s.f%u", b, n + 1);
+}
+
+/* The TU's request @old_key is now sent by the transaction of @new_key: lookups
+ * by the old key find it (sf_stack_client_txn).  Bounded: a TU remembers
+ * SF_STACK_MAX_MOVED of them, those of ended transactions forgotten first. */
+#define SF_STACK_MAX_MOVED 32
+
+static void
+remember_moved (SfStack *s, SfInstance *tu, const char *old_key, const char *new_key)
+{
+  SfTxnInstance *t = sf_txn_inst_of (s->ep, tu);
+  if (t->moved == NULL)
+    t->moved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (g_hash_table_size (t->moved) >= SF_STACK_MAX_MOVED) {
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init (&it, t->moved);
+    while (g_hash_table_iter_next (&it, &k, &v))
+      if (sf_endpoint_lookup (s->ep, "transaction", v) == NULL)
+        g_hash_table_iter_remove (&it);
+    if (g_hash_table_size (t->moved) >= SF_STACK_MAX_MOVED)
+      g_hash_table_remove_all (t->moved);
+  }
+  /* a chain (A failed over to B, B to C): A's lookups go to C at once */
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, t->moved);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    if (strcmp (v, old_key) == 0)
+      g_hash_table_iter_replace (&it, g_strdup (new_key));
+  g_hash_table_insert (t->moved, g_strdup (old_key), g_strdup (new_key));
+}
+
+gboolean
+sf_stack_failover (SfStack *s, SfInstance *txn, const char *why)
+{
+  SfTxnInstance *ti = sf_txn_inst_peek_of (s->ep, txn);
+  SfClientTxn *c = ti != NULL ? ti->client : NULL;
+  SfInstance *tu = sf_instance_parent (txn);
+  const SfSipValue *via = c != NULL ? sf_sip_msg_top_via (c->req) : NULL;
+  const SfSipParam *branch = via != NULL ? sf_sip_value_param (via, "branch") : NULL;
+  if (c == NULL || c->targets == NULL || tu == NULL || sf_instance_ended (tu) || branch == NULL)
+    return FALSE;
+  while (c->targets->len > 0) {
+    SfSipTarget *next = g_ptr_array_steal_index (c->targets, 0);
+    g_autofree char *nb = next_branch (branch->value);
+    g_autoptr (SfSipMsg) req = reachable (s, next) ? sf_stack_via_for (s, c->req, next->proto, nb) : NULL;
+    if (req == NULL) {
+      sf_sip_target_free (next);
+      continue;
+    }
+    g_autofree char *old_key = sf_sip_txn_client_key (c->req);
+    g_autofree char *new_key = sf_sip_txn_client_key (req);
+    g_autoptr (GError) error = NULL;
+    GPtrArray *rest = g_steal_pointer (&c->targets);
+    SfInstance *nt = sf_stack_request_targets (s, tu, req, next->proto, next->addr, rest, &error);
+    if (nt == NULL) {
+      g_warning ("%s: no failover to the next target: %s", sf_instance_handle (txn), error->message);
+      sf_sip_target_free (next);
+      return FALSE;
+    }
+    remember_moved (s, tu, old_key, new_key);
+    GString *ev = sf_json_begin ("failover");
+    sf_json_add_str (ev, "txn", sf_instance_handle (txn));
+    sf_json_add_str (ev, "to_txn", sf_instance_handle (nt));
+    sf_json_add_str (ev, "why", why);
+    g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (req));
+    sf_json_add_str (ev, "method", method);
+    g_autofree char *from = sf_sip_peer_to_string (c->proto, c->dest);
+    sf_json_add_str (ev, "from", from);
+    g_autofree char *to = sf_sip_target_to_string (next);
+    sf_json_add_str (ev, "to", to);
+    if (next->name != NULL)
+      sf_json_add_str (ev, "name", next->name);
+    sf_endpoint_emit_line (s->ep, sf_json_end (ev));
+    sf_sip_target_free (next);
+    return TRUE;
+  }
+  return FALSE;
 }
 
 SfSipProto

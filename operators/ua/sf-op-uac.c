@@ -778,7 +778,7 @@ sf_op_cancel_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call_peek (ctx);
-  SfInstance *ict = call != NULL && call->invite_out != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), call->invite_out) : NULL;
+  SfInstance *ict = call != NULL && call->invite_out != NULL ? sf_stack_client_txn (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), call->invite_out) : NULL;
   if (ict != NULL)
     sf_endpoint_end (sf_ctx_endpoint (ctx), ict, "no final response after CANCEL (9.1)");
   return SF_OP_TRANSITION;

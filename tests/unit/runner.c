@@ -20,6 +20,7 @@ main (int argc, char **argv)
   sf_test_register_sip_digest ();
   sf_test_register_sip_build ();
   sf_test_register_sip_transport ();
+  sf_test_register_sip_resolve ();
   sf_test_register_sip_dialog ();
   sf_test_register_sip_txn_key ();
   sf_test_register_flow_token ();

@@ -49,6 +49,7 @@ void sf_test_register_sip_parse (void);
 void sf_test_register_sip_digest (void);
 void sf_test_register_sip_build (void);
 void sf_test_register_sip_transport (void);
+void sf_test_register_sip_resolve (void);
 void sf_test_register_txn (void);
 void sf_test_register_sip_dialog (void);
 void sf_test_register_sip_txn_key (void);

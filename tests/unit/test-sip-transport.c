@@ -592,7 +592,7 @@ numeric (const char *u)
 {
   g_autoptr (SfSipUri) uri = sf_sip_uri_parse (sf_sip_str (u, strlen (u)), NULL, NULL);
   g_assert (uri != NULL);
-  return sf_sip_resolve_numeric (uri);
+  return sf_sip_resolve_numeric (uri, SF_SIP_PROTO_BIT (SF_SIP_UDP) | SF_SIP_PROTO_BIT (SF_SIP_TCP));
 }
 
 static gboolean
@@ -628,7 +628,9 @@ resolve (void)
   /* A name with a port: A/AAAA only (4.2), answered by /etc/hosts for localhost. */
   g_autoptr (SfSipUri) u = sf_sip_uri_parse (SF_SIP_STR_LIT ("sip:bob@localhost:5099"), NULL, NULL);
   GPtrArray *got = NULL;
-  sf_sip_resolve_async (u, NULL, on_resolved, &got);
+  SfSipResolver *r = sf_sip_resolver_new (NULL, 1000, 2, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  sf_sip_resolve_async (r, u, SF_SIP_PROTO_BIT (SF_SIP_UDP), NULL, on_resolved, &got);
   gboolean out = FALSE;
   guint id = g_timeout_add (5000, timed_out, &out);
   while (got == NULL && !out)
@@ -642,7 +644,8 @@ resolve (void)
   CU_ASSERT_TRUE (found);
   g_ptr_array_unref (got);
   g_autoptr (SfSipUri) tel = sf_sip_uri_parse (SF_SIP_STR_LIT ("tel:+12015550123"), NULL, NULL);
-  CU_ASSERT_PTR_NULL (sf_sip_resolve_numeric (tel));
+  CU_ASSERT_PTR_NULL (sf_sip_resolve_numeric (tel, SF_SIP_PROTOS_ALL));
+  sf_sip_resolver_free (r);
 }
 
 static void
