@@ -108,11 +108,23 @@ sf_sip_addr_to_string (GInetSocketAddress *addr)
   return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (addr));
 }
 
+const char *
+sf_sip_proto_name (SfSipProto p)
+{
+  return p == SF_SIP_TLS ? "tls" : p == SF_SIP_TCP ? "tcp" : "udp";
+}
+
+const char *
+sf_sip_proto_via (SfSipProto p)
+{
+  return p == SF_SIP_TLS ? "TLS" : p == SF_SIP_TCP ? "TCP" : "UDP";
+}
+
 char *
 sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr)
 {
   g_autofree char *a = sf_sip_addr_to_string (addr);
-  return g_strdup_printf ("%s:%s", proto == SF_SIP_UDP ? "udp" : "tcp", a);
+  return g_strdup_printf ("%s:%s", sf_sip_proto_name (proto), a);
 }
 
 /* A debug sample of bad input: at most 64 bytes, non-printables masked. */

@@ -16,7 +16,20 @@
 
 G_BEGIN_DECLS
 
-typedef enum { SF_SIP_UDP, SF_SIP_TCP } SfSipProto;
+/* SF_SIP_TLS is TCP with TLS on top (RFC 3261 26): a stream like TCP, framed
+ * and limited as TCP is; sf_sip_proto_is_stream() says which protocols those are. */
+typedef enum { SF_SIP_UDP, SF_SIP_TCP, SF_SIP_TLS } SfSipProto;
+
+/* TCP or TLS: framed by Content-Length, reliable (no retransmission timers). */
+static inline gboolean
+sf_sip_proto_is_stream (SfSipProto p)
+{
+  return p == SF_SIP_TCP || p == SF_SIP_TLS;
+}
+/* "udp", "tcp", "tls": the transport= parameter and the listen spec. */
+const char *sf_sip_proto_name (SfSipProto p);
+/* "UDP", "TCP", "TLS": the Via's transport (RFC 3261 18.1.1). */
+const char *sf_sip_proto_via (SfSipProto p);
 
 /* Where a message came from (or goes to). */
 typedef struct {
