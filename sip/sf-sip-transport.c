@@ -516,6 +516,10 @@ tls_accept_certificate (GTlsConnection *tls, GTlsCertificate *peer, GTlsCertific
   TcpConn *c = data;
   if (c->tls != NULL && !c->tls->verify_server && !c->accepted)
     return TRUE;
+  /* a server hears of every client certificate, good or bad: GIO found
+   * nothing wrong with this one (trusted by the CA database) */
+  if (c->accepted && errors == 0)
+    return TRUE;
   g_autofree char *why = sf_sip_tls_flags_to_string (errors);
   g_free (c->tls_why);
   c->tls_why = g_strdup_printf ("%s certificate refused: %s", c->accepted ? "client" : "server", why);

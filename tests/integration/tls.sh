@@ -16,7 +16,7 @@
 #  - a reload re-reads the certificate; a bad one refuses the reload.
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { fail "openssl is missing"; summary tls; exit 1; }
-common=(--set sip.t1_ms=100 --set media.rtp_ports=43000-43999 --set media.backend=null --log-level warning)
+common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.rtp_ports=43000-43999 --set media.backend=null --log-level warning)
 
 # --- the throwaway CA and its certificates ---
 C=$T/certs
@@ -49,6 +49,14 @@ conf() { # conf NAME CERT [EXTRA...]: $T/NAME.conf
 }
 tls_port() { grep '"event":"listening".*"transport":"tls"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
 ended() { wait_ev "$1" '"event":"call_end"' 10 "$2"; }
+stat_of() { # stat_of NAME FIELD: FIELD of NAME's newest stats event (after asking for one)
+  local before
+  before=$(count "$1" '"event":"stats"')
+  cmd "$1" status
+  wait_ev "$1" '"event":"stats"' 5 $((before + 1)) || return 1
+  grep '"event":"stats"' "$T/$1.events" | tail -1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}
+no_txn() { [ "$(stat_of "$1" transactions_live)" = 0 ]; }
 
 # 1. a missing file stops the start, naming its key and file
 echo "[tls]
@@ -81,5 +89,91 @@ done
   pass "each ended by our BYE, answered 200" || fail "call_end lines" "$(grep call_end "$T/alice.events" | grep -v local_bye | head -3)"
 inv=$(grep '"event":"sip_out"' "$T/alice.events" | grep -m1 'INVITE sip:')
 echo "$inv" | grep -q '"proto":"tls"' && pass "the INVITE left over TLS (sip_out proto tls)" || fail "sip_out proto" "$inv"
+
+retry 10 no_txn alice && retry 10 no_txn bob && pass "every transaction ended on both sides" ||
+  fail "transactions left" "$(stat_of alice transactions_live) $(stat_of bob transactions_live)"
+[ "$(stat_of bob tls_failed)" = 0 ] && [ "$(stat_of alice tls_failed)" = 0 ] && pass "no TLS handshake failed" ||
+  fail "tls_failed"
+# the wire: Via SIP/2.0/TLS, Contact ;transport=tls (the full text of one INVITE and its 200)
+cmd alice quit
+wait "$PID_alice" 2>/dev/null
+LISTEN=tls:127.0.0.1:0 start alice2 ua.xml -c "$T/alice.conf" "${common[@]}" --messages full --set ua.uri=sip:alice@127.0.0.1 || exit 1
+cmd alice2 call "$BOB"
+wait_ev alice2 '"to":"InCall"' 10 && cmd alice2 hangup
+ended alice2 1
+inv=$(grep '"event":"sip_out"' "$T/alice2.events" | grep -m1 '"start":"INVITE ')
+ok=$(grep '"event":"sip_in"' "$T/alice2.events" | grep -m1 '"start":"SIP/2.0 200 OK".*INVITE')
+echo "$inv" | grep -q -E 'Via: SIP/2.0/TLS 127.0.0.1:[0-9]+;' && echo "$inv" | grep -q -E 'Contact: <sip:alice@127.0.0.1:[0-9]+;transport=tls>' &&
+  pass "the INVITE on the wire: Via SIP/2.0/TLS, Contact ;transport=tls" || fail "INVITE" "$inv"
+echo "$ok" | grep -q -E 'Contact: <sip:bob@127.0.0.1:[0-9]+;transport=tls>' &&
+  pass "the 200: Contact ;transport=tls (the callee's TLS socket)" || fail "200" "$ok"
+
+# 3. sips: the Contacts are sips, the call goes over TLS
+cmd alice2 call "sips:bob@127.0.0.1:$(tls_port bob)"
+wait_ev alice2 '"to":"InCall"' 10 2 && cmd alice2 hangup
+ended alice2 2 && grep '"event":"call_end"' "$T/alice2.events" | tail -1 | grep -q '"status":200' &&
+  pass "a sips: call, up and hung up" || fail "sips call" "$(tail -3 "$T/alice2.err")"
+inv=$(grep '"event":"sip_out"' "$T/alice2.events" | grep '"start":"INVITE sips:' | head -1)
+ok=$(grep '"event":"sip_in"' "$T/alice2.events" | grep '"start":"SIP/2.0 200 OK".*INVITE' | tail -1)
+echo "$inv" | grep -q -E 'Contact: <sips:alice@127.0.0.1:[0-9]+>' && echo "$ok" | grep -q -E 'Contact: <sips:bob@127.0.0.1:[0-9]+>' &&
+  pass "a sips request gets sips Contacts both ways (RFC 3261 12.1.1)" || fail "sips Contact" "$inv" "$ok"
+
+# 4. a server whose certificate does not name the URI's host
+conf wrong wrong
+LISTEN=tls:127.0.0.1:0 start wrong ua.xml -c "$T/wrong.conf" "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
+cmd alice2 call "sip:bob@127.0.0.1:$(tls_port wrong);transport=tls"
+wait_ev alice2 '"event":"call_end"' 15 3 && grep '"event":"call_end"' "$T/alice2.events" | tail -1 | grep -q -v '"status":200' &&
+  pass "a server whose certificate names another host: the call fails" || fail "wrong name call" "$(grep call_end "$T/alice2.events" | tail -1)"
+grep -q "TLS handshake with 127.0.0.1:$(tls_port wrong) failed: server certificate refused: its names do not match the host of the URI" "$T/alice2.err" &&
+  pass "and the caller's log says why (the names do not match)" || fail "wrong-name log" "$(tail -3 "$T/alice2.err")"
+[ "$(count wrong '"event":"incoming"')" = 0 ] && pass "the wrong server never got the INVITE" || fail "INVITE reached wrong"
+
+# 5. a client certificate of another CA, to a server requiring a trusted one
+conf strict server "verify_client = require"
+conf rogue rogue
+LISTEN=tls:127.0.0.1:0 start strict ua.xml -c "$T/strict.conf" "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
+LISTEN=tls:127.0.0.1:0 start rogue ua.xml -c "$T/rogue.conf" "${common[@]}" --set ua.uri=sip:mallory@127.0.0.1 || exit 1
+cmd rogue call "sip:bob@127.0.0.1:$(tls_port strict);transport=tls"
+wait_ev rogue '"event":"call_end"' 15 && pass "a client with an untrusted certificate: its call fails" ||
+  fail "rogue call" "$(tail -3 "$T/rogue.err")"
+wait_ev strict '"event":"listening"' 1 && grep -q "failed: client certificate refused: signed by an unknown authority" "$T/strict.err" &&
+  pass "the server's log says why (signed by an unknown authority)" || fail "strict log" "$(tail -3 "$T/strict.err")"
+[ "$(count strict '"event":"incoming"')" = 0 ] && pass "no call reached the server" || fail "rogue got in"
+cmd alice2 call "sip:bob@127.0.0.1:$(tls_port strict);transport=tls"
+wait_ev alice2 '"to":"InCall"' 10 3 && cmd alice2 hangup
+ended alice2 4 && grep '"event":"call_end"' "$T/alice2.events" | tail -1 | grep -q '"status":200' &&
+  pass "a client with a trusted certificate gets through (verify_client=require)" || fail "trusted client" "$(tail -3 "$T/strict.err")"
+
+# 6. over ::1
+if LISTEN='tls:[::1]:0' start v6a ua.xml -c "$T/alice.conf" "${common[@]}" --set 'ua.uri=sip:alice@[::1]' &&
+  LISTEN='tls:[::1]:0' start v6b ua.xml -c "$T/bob.conf" "${common[@]}" --set 'ua.uri=sip:bob@[::1]' --set ua.auto_answer=0; then
+  cmd v6a call "sip:bob@[::1]:$(tls_port v6b);transport=tls"
+  wait_ev v6a '"to":"InCall"' 10 && cmd v6a hangup
+  ended v6a 1 && grep '"event":"call_end"' "$T/v6a.events" | grep -q '"status":200' &&
+    pass "a TLS call over ::1 (the certificate's IP name ::1)" || fail "v6 call" "$(tail -3 "$T/v6a.err")"
+fi
+
+# 7. reload: the certificate is read again; a bad file refuses the reload, the calls go on
+cp "$T/bob.conf" "$T/bob.conf.good"
+conf bob nothere
+cmd bob reload
+wait_ev bob '"event":"reload"' 10 && grep '"event":"reload"' "$T/bob.events" | tail -1 | grep -q -v '"ok":true' &&
+  grep -q "tls.certificate '$T/certs/nothere.pem'" "$T/bob.err" &&
+  pass "a reload with a missing certificate is refused, naming it" || fail "bad reload" "$(grep reload "$T/bob.events" | tail -1)" "$(tail -2 "$T/bob.err")"
+cp "$T/bob.conf.good" "$T/bob.conf"
+cp "$C/server.pem" "$C/server-old.pem"
+mkcert server ca DNS:localhost IP:127.0.0.1 IP:::1
+cmd bob reload
+wait_ev bob '"event":"reload"' 10 2 && grep '"event":"reload"' "$T/bob.events" | tail -1 | grep -q '"ok":true' &&
+  pass "a reload with a renewed certificate is taken" || fail "good reload" "$(grep reload "$T/bob.events" | tail -1)"
+served=$(timeout 5 openssl s_client -connect "127.0.0.1:$(tls_port bob)" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint 2>/dev/null)
+[ -n "$served" ] && [ "$served" = "$(openssl x509 -in "$C/server.pem" -noout -fingerprint)" ] &&
+  [ "$served" != "$(openssl x509 -in "$C/server-old.pem" -noout -fingerprint)" ] &&
+  pass "a new connection gets the renewed certificate (openssl s_client)" || fail "served certificate" "$served"
+ends=$(count alice2 '"event":"call_end"')
+cmd alice2 call "$BOB"
+wait_ev alice2 '"to":"InCall"' 10 4 && cmd alice2 hangup
+ended alice2 $((ends + 1)) && grep '"event":"call_end"' "$T/alice2.events" | tail -1 | grep -q '"status":200' &&
+  pass "calls go on after the reload (the renewed certificate)" || fail "call after reload" "$(tail -3 "$T/alice2.err")"
 
 summary tls
