@@ -13,7 +13,12 @@
 #    server's log; one of the trusted CA gets through;
 #  - a missing certificate file stops the start with an error naming the key;
 #  - one call over ::1;
-#  - a reload re-reads the certificate; a bad one refuses the reload.
+#  - a reload re-reads the certificate; a bad one refuses the reload;
+#  - through the proxy (xml/proxy.xml, registrar) on TLS and UDP: a TLS-only UA
+#    and a UDP UA register (the first over TLS) and call each other both
+#    ways; the UDP side's INVITE carries two Record-Route values (RFC 5658: the
+#    UDP side, then ;transport=tls); a sips: call to the UDP UA is refused
+#    (a sips target is never reached over UDP).
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { fail "openssl is missing"; summary tls; exit 1; }
 common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.rtp_ports=43000-43999 --set media.backend=null --log-level warning)
@@ -175,5 +180,46 @@ cmd alice2 call "$BOB"
 wait_ev alice2 '"to":"InCall"' 10 4 && cmd alice2 hangup
 ended alice2 $((ends + 1)) && grep '"event":"call_end"' "$T/alice2.events" | tail -1 | grep -q '"status":200' &&
   pass "calls go on after the reload (the renewed certificate)" || fail "call after reload" "$(tail -3 "$T/alice2.err")"
+
+# 8. through the proxy: TLS on one side, UDP on the other
+printf 'carol:pw\ndave:pw\n' >"$T/users"
+conf px server
+LISTEN=tls:127.0.0.1:0 start px proxy.xml -c "$T/px.conf" --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" \
+  --set sip.t1_ms=100 --log-level warning || exit 1
+PXT=127.0.0.1:$(tls_port px)
+PXU=127.0.0.1:$(grep '"event":"listening".*"transport":"udp"' "$T/px.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/')
+conf carol client
+LISTEN=tls:127.0.0.1:0 start carol ua.xml -c "$T/carol.conf" "${common[@]}" --messages full --set ua.uri=sip:carol@sipflow.test \
+  --set ua.password=pw --set "ua.registrar=sip:$PXT;transport=tls" --set "ua.outbound_proxy=sip:$PXT;transport=tls" \
+  --set ua.auto_answer=0 || exit 1
+start dave ua.xml "${common[@]}" --messages full --set ua.uri=sip:dave@sipflow.test --set ua.password=pw \
+  --set "ua.registrar=sip:$PXU" --set "ua.outbound_proxy=sip:$PXU" --set ua.auto_answer=0 || exit 1
+wait_ev carol '"event":"registration".*"state":"registered"' 10 && wait_ev dave '"event":"registration".*"state":"registered"' 10 &&
+  pass "a UA registers over TLS at the proxy (and one over UDP)" ||
+  fail "registration" "$(grep registration "$T/carol.events" | tail -2)" "$(tail -3 "$T/px.err")"
+cmd carol call sip:dave@sipflow.test
+wait_ev carol '"to":"InCall"' 10 && wait_ev dave '"to":"InCall"' 10 && pass "TLS caller through the proxy to a UDP callee: up" ||
+  fail "carol to dave" "$(tail -3 "$T/carol.err")" "$(tail -3 "$T/px.err")"
+rr=$(grep '"event":"sip_in"' "$T/dave.events" | grep -m1 '"start":"INVITE ' | grep -o 'Record-Route: [^\\]*')
+echo "$rr" | grep -q -E "^Record-Route: <sip:$PXU;lr;sft=[^>]*>, <sip:$PXT;lr;transport=tls;sft=[^>]*>$" &&
+  pass "double Record-Route (RFC 5658): the UDP side, then the TLS side ;transport=tls" || fail "Record-Route" "$rr"
+cmd dave hangup
+wait_ev carol '"event":"call_end".*"reason":"remote_bye"' 10 && pass "the UDP side's BYE reaches the TLS caller" ||
+  fail "BYE to carol" "$(grep call_end "$T/carol.events" | tail -1)"
+cmd dave call sip:carol@sipflow.test
+wait_ev carol '"event":"incoming"' 10 && cmd carol answer
+wait_ev dave '"to":"InCall"' 10 2 && pass "UDP caller through the proxy to the UA registered over TLS: up" ||
+  fail "dave to carol" "$(tail -3 "$T/dave.err")" "$(tail -3 "$T/px.err")"
+inv=$(grep '"event":"sip_in"' "$T/carol.events" | grep '"start":"INVITE ' | tail -1)
+echo "$inv" | grep -q '"proto":"tls"' && echo "$inv" | grep -q -E 'Via: SIP/2.0/TLS 127.0.0.1:[0-9]+;branch' &&
+  pass "it reached the callee over TLS, the proxy's Via SIP/2.0/TLS" || fail "INVITE at carol" "$inv"
+cmd dave hangup
+wait_ev carol '"event":"call_end".*"reason":"remote_bye"' 10 2 && pass "and was hung up" || fail "hangup dave"
+dv=$(count dave '"event":"incoming"')
+cmd carol call sips:dave@sipflow.test
+wait_ev carol '"event":"call_end"' 10 3 && grep '"event":"call_end"' "$T/carol.events" | tail -1 | grep -q -v '"status":200' &&
+  [ "$(count dave '"event":"incoming"')" = "$dv" ] &&
+  pass "a sips: call to a UA registered over UDP is refused, never sent over UDP" ||
+  fail "sips to UDP" "$(grep call_end "$T/carol.events" | tail -1)" "$(count dave '"event":"incoming"')"
 
 summary tls
