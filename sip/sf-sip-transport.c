@@ -30,6 +30,7 @@ struct _TcpConn {
   SfSipTlsConfig *tls;          /* owned, TLS: the configuration it was made with (a reload does not touch it) */
   char *name;                   /* owned, nullable, opened TLS: the name the server's certificate was checked against */
   gboolean secured;             /* TLS: handshake done (TCP: always) */
+  gboolean handshaking;         /* TLS: a handshake runs (in GIO's thread: the socket is closed after it) */
   char *tls_why;                /* owned, nullable: why a peer's certificate was refused */
   GInetSocketAddress *local, *remote; /* owned */
   GByteArray *in;
@@ -410,7 +411,10 @@ conn_close (TcpConn *c, const char *why)
     else
       g_hash_table_remove (c->t->per_source, c->source);
   }
-  if (c->conn != NULL)
+  /* A TLS handshake runs in a thread of GIO's on the socket: it ends
+   * (cancelled) before the socket is closed, in tls_handshaken, so that no
+   * thread reads a descriptor number reused meanwhile. */
+  if (c->conn != NULL && !c->handshaking)
     g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
   g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
 }
@@ -450,6 +454,8 @@ conn_check (gpointer data)
   if (now >= conn_deadline (c, &stall)) {
     if (stall) {
       c->t->stats.tcp_closed_stalled++;
+      if (!c->secured)
+        c->t->stats.tls_failed++;
       if (!c->secured && c->t->send_error != NULL && !g_queue_is_empty (&c->out)) {
         g_autoptr (GError) e = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "TLS handshake with %s timed out",
                                             c->name != NULL ? c->name : "the peer");
@@ -532,7 +538,9 @@ tls_handshaken (GObject *src, GAsyncResult *res, gpointer data)
   TcpConn *c = data;
   g_autoptr (GError) error = NULL;
   gboolean ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (src), res, &error);
+  c->handshaking = FALSE;
   if (c->closed) {
+    g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
     conn_unref (c);
     return;
   }
@@ -608,6 +616,7 @@ tls_start (TcpConn *c)
   g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (tls), FALSE);
   g_signal_connect (tls, "accept-certificate", G_CALLBACK (tls_accept_certificate), c);
   g_ref_count_inc (&c->ref);
+  c->handshaking = TRUE;
   g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, c->cancel, tls_handshaken, c);
   g_object_unref (tls); /* the handshake holds it; tls_handshaken keeps it */
 }

@@ -185,7 +185,7 @@ ended alice2 $((ends + 1)) && grep '"event":"call_end"' "$T/alice2.events" | tai
 printf 'carol:pw\ndave:pw\n' >"$T/users"
 conf px server
 LISTEN=tls:127.0.0.1:0 start px proxy.xml -c "$T/px.conf" --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" \
-  --set sip.t1_ms=100 --log-level warning || exit 1
+  --set sip.t1_ms=100 --set sip.tcp_stall=2 --log-level warning || exit 1
 PXT=127.0.0.1:$(tls_port px)
 PXU=127.0.0.1:$(grep '"event":"listening".*"transport":"udp"' "$T/px.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/')
 conf carol client
@@ -221,5 +221,22 @@ wait_ev carol '"event":"call_end"' 10 3 && grep '"event":"call_end"' "$T/carol.e
   [ "$(count dave '"event":"incoming"')" = "$dv" ] &&
   pass "a sips: call to a UA registered over UDP is refused, never sent over UDP" ||
   fail "sips to UDP" "$(grep call_end "$T/carol.events" | tail -1)" "$(count dave '"event":"incoming"')"
+
+# 9. a client that connects and never shakes hands is closed after sip.tcp_stall
+python3 - "$(tls_port px)" <<'PY' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(8)
+try:
+    s.recv(1)  # the server closes it
+except OSError:
+    pass
+PY
+SILENT=$!
+PIDS+=("$SILENT")
+stalled() { [ "$(stat_of px tcp_closed_stalled)" -ge 1 ] && [ "$(stat_of px tls_failed)" -ge 1 ]; }
+retry 8 stalled && pass "a TLS client that never shakes hands is closed after sip.tcp_stall (counted in tls_failed)" ||
+  fail "silent TLS client" "$(stat_of px tcp_closed_stalled) $(stat_of px tls_failed)"
+timeout 10 tail --pid="$SILENT" -f /dev/null
 
 summary tls
