@@ -18,7 +18,11 @@
 #    and a UDP UA register (the first over TLS) and call each other both
 #    ways; the UDP side's INVITE carries two Record-Route values (RFC 5658: the
 #    UDP side, then ;transport=tls); a sips: call to the UDP UA is refused
-#    (a sips target is never reached over UDP).
+#    (a sips target is never reached over UDP);
+#  - a client that never shakes hands is closed after sip.tcp_stall;
+#  - baresip (Debian baresip-core) calls a TLS-only sipflow UA 10 times over
+#    TLS, checking its certificate against the CA (sip_cafile); the BYEs go to
+#    baresip's TLS port, whose certificate (sip_certificate) sipflow checks.
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { fail "openssl is missing"; summary tls; exit 1; }
 common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.rtp_ports=43000-43999 --set media.backend=null --log-level warning)
@@ -238,5 +242,67 @@ stalled() { [ "$(stat_of px tcp_closed_stalled)" -ge 1 ] && [ "$(stat_of px tls_
 retry 8 stalled && pass "a TLS client that never shakes hands is closed after sip.tcp_stall (counted in tls_failed)" ||
   fail "silent TLS client" "$(stat_of px tcp_closed_stalled) $(stat_of px tls_failed)"
 timeout 10 tail --pid="$SILENT" -f /dev/null
+
+# 10. baresip over TLS to a sipflow UA, 10 calls
+if ! command -v baresip >/dev/null; then
+  fail "baresip is not installed (Debian package baresip-core; scripts/setup-deps installs it)"
+else
+  port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+    /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
+  BASE=
+  for try in $(seq 50); do
+    b=$((20000 + 2 * (RANDOM % 10000)))
+    port_used "$b" || port_used $((b + 1)) || port_used $((b + 2)) || { BASE=$b; break; }
+  done
+  [ -n "$BASE" ] || fail "no free ports for baresip"
+  BS=$BASE CONS=$((BASE + 2))
+  gst-launch-1.0 -q audiotestsrc num-buffers=300 samplesperbuffer=800 freq=440 ! \
+    audio/x-raw,format=S16LE,rate=8000,channels=1 ! wavenc ! filesink location="$T/tone.wav" 2>/dev/null ||
+    fail "gst-launch-1.0 could not write a WAV file"
+  mkdir -p "$T/baresip"
+  # its own certificate: the callee's BYE opens a TLS connection to its Contact
+  mkcert baresip ca IP:127.0.0.1 && cat "$C/baresip.pem" "$C/baresip.key" >"$C/baresip-all.pem" ||
+    fail "openssl: baresip's certificate"
+  cat >"$T/baresip/config" <<CFG
+poll_method epoll
+sip_listen 127.0.0.1:$BS
+sip_cafile $C/ca.pem
+sip_certificate $C/baresip-all.pem
+net_interface 127.0.0.1
+dns_server 127.0.0.1:53
+audio_source aufile,$T/tone.wav
+audio_player aubridge,nil
+audio_alert aubridge,nil
+module_path /usr/lib/baresip/modules
+module g711.so
+module aufile.so
+module aubridge.so
+module cons.so
+module_app account.so
+module_app menu.so
+cons_listen 127.0.0.1:$CONS
+CFG
+  echo '<sip:mallory@127.0.0.1>;regint=0;audio_codecs=PCMU' >"$T/baresip/accounts"
+  LISTEN=tls:127.0.0.1:0 start erin ua.xml -c "$T/bob.conf" "${common[@]}" --set ua.uri=sip:erin@127.0.0.1 --set ua.auto_answer=0 || exit 1
+  baresip -f "$T/baresip" -t 120 >"$T/bs.events" 2>&1 &
+  PID_bs=$!
+  PIDS+=("$PID_bs")
+  wait_ev bs 'baresip is ready|Populated' 10 || true
+  got=0
+  for i in $(seq 10); do
+    printf '%s\n' "/dial sip:erin@127.0.0.1:$(tls_port erin);transport=tls" >"/dev/udp/127.0.0.1/$CONS"
+    wait_ev erin '"to":"InCall"' 10 "$i" || break
+    cmd erin hangup
+    wait_ev erin '"event":"call_end"' 10 "$i" || break
+    got=$i
+  done
+  [ "$got" = 10 ] && [ "$(count erin '"event":"call_end".*"reason":"local_bye","status":200')" = 10 ] &&
+    pass "baresip makes 10 calls over TLS to a sipflow UA (answered, hung up)" ||
+    fail "baresip over TLS: $got of 10" "$(tail -5 "$T/bs.events")" "$(tail -3 "$T/erin.err")"
+  grep '"event":"incoming"' "$T/erin.events" | head -1 | grep -q 'mallory' && [ "$(stat_of erin tls_failed)" = 0 ] &&
+    pass "the calls came over TLS from baresip, no handshake failed" || fail "baresip incoming"
+  printf '/quit\n' >"/dev/udp/127.0.0.1/$CONS"
+  timeout 10 tail --pid="$PID_bs" -f /dev/null || kill "$PID_bs"
+fi
 
 summary tls
