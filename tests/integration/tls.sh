@@ -58,13 +58,6 @@ conf() { # conf NAME CERT [EXTRA...]: $T/NAME.conf
 }
 tls_port() { grep '"event":"listening".*"transport":"tls"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
 ended() { wait_ev "$1" '"event":"call_end"' 10 "$2"; }
-stat_of() { # stat_of NAME FIELD: FIELD of NAME's newest stats event (after asking for one)
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 5 $((before + 1)) || return 1
-  grep '"event":"stats"' "$T/$1.events" | tail -1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2
-}
 no_txn() { [ "$(stat_of "$1" transactions_live)" = 0 ]; }
 
 # 1. a missing file stops the start, naming its key and file
