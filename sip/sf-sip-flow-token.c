@@ -44,15 +44,15 @@ sf_flow_token_flow_of (SfFlowTokenFlow *f, const SfSipPeer *peer, guint32 boot)
 {
   f->proto = peer->proto;
   f->addr = peer->remote != NULL ? g_object_ref (peer->remote) : NULL;
-  f->conn = peer->proto == SF_SIP_TCP ? peer->conn : 0;
-  f->boot = peer->proto == SF_SIP_TCP ? boot : 0;
+  f->conn = sf_sip_proto_is_stream (peer->proto) ? peer->conn : 0;
+  f->boot = sf_sip_proto_is_stream (peer->proto) ? boot : 0;
 }
 
 char *
 sf_flow_token_make (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind kind, const SfFlowTokenFlow *flow,
                     SfSipStr call_id)
 {
-  if (flow == NULL || flow->addr == NULL || (flow->proto == SF_SIP_TCP && flow->conn == 0))
+  if (flow == NULL || flow->addr == NULL || (sf_sip_proto_is_stream (flow->proto) && flow->conn == 0))
     return NULL;
   GInetAddress *ip = g_inet_socket_address_get_address (flow->addr);
   gsize n = g_inet_address_get_native_size (ip);
@@ -62,13 +62,13 @@ sf_flow_token_make (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind kin
   guint port = g_inet_socket_address_get_port (flow->addr);
   GString *t = g_string_sized_new (2 + 2 * n + 4 + CONN_HEX + MAC_HEX + 1);
   g_string_append_c (t, (char) kind);
-  g_string_append_c (t, flow->proto == SF_SIP_TCP ? 't' : 'u');
+  g_string_append_c (t, flow->proto == SF_SIP_TLS ? 's' : flow->proto == SF_SIP_TCP ? 't' : 'u');
   for (gsize i = 0; i < n; i++) {
     g_string_append_c (t, hex[bytes[i] >> 4]);
     g_string_append_c (t, hex[bytes[i] & 15]);
   }
   g_string_append_printf (t, "%04x", port & 0xffff);
-  if (flow->proto == SF_SIP_TCP)
+  if (sf_sip_proto_is_stream (flow->proto))
     g_string_append_printf (t, "%08x%08x", (guint) flow->conn, (guint) flow->boot);
   char mac[MAC_HEX];
   mac_of (key, t->str, t->len, call_id, mac);
@@ -100,9 +100,9 @@ gboolean
 sf_flow_token_check (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind kind, SfSipStr token,
                      SfSipStr call_id, SfFlowTokenFlow *flow)
 {
-  if (token.p == NULL || token.len < 2 || token.p[0] != (char) kind || (token.p[1] != 'u' && token.p[1] != 't'))
+  if (token.p == NULL || token.len < 2 || token.p[0] != (char) kind || (token.p[1] != 'u' && token.p[1] != 't' && token.p[1] != 's'))
     return FALSE;
-  gboolean tcp = token.p[1] == 't';
+  gboolean tcp = token.p[1] != 'u'; /* a connection: TCP ('t') or TLS ('s') */
   gsize extra = tcp ? CONN_HEX : 0;
   if (token.len != 2 + 8 + 4 + extra + MAC_HEX && token.len != 2 + 32 + 4 + extra + MAC_HEX)
     return FALSE;
@@ -132,7 +132,7 @@ sf_flow_token_check (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind ki
   if (diff != 0 || port == 0 || (tcp && conn == 0))
     return FALSE;
   if (flow != NULL) {
-    flow->proto = tcp ? SF_SIP_TCP : SF_SIP_UDP;
+    flow->proto = token.p[1] == 's' ? SF_SIP_TLS : tcp ? SF_SIP_TCP : SF_SIP_UDP;
     g_autoptr (GInetAddress) ip = g_inet_address_new_from_bytes (bytes, n == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
     flow->addr = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) port));
     flow->conn = (guint32) conn;
@@ -145,7 +145,7 @@ char *
 sf_flow_token_hop (const SfFlowTokenFlow *flow)
 {
   g_autofree char *a = flow != NULL ? sf_sip_addr_to_string (flow->addr) : NULL;
-  return a != NULL ? g_strdup_printf ("sip:%s;transport=%s", a, flow->proto == SF_SIP_TCP ? "tcp" : "udp") : NULL;
+  return a != NULL ? g_strdup_printf ("sip:%s;transport=%s", a, sf_sip_proto_name (flow->proto)) : NULL;
 }
 
 gboolean
@@ -153,7 +153,7 @@ sf_flow_token_same_flow (const SfSipPeer *from, guint32 boot, const SfFlowTokenF
 {
   if (from == NULL || from->remote == NULL || flow == NULL || flow->addr == NULL || from->proto != flow->proto)
     return FALSE;
-  if (flow->proto == SF_SIP_TCP && (from->conn != flow->conn || boot != flow->boot))
+  if (sf_sip_proto_is_stream (flow->proto) && (from->conn != flow->conn || boot != flow->boot))
     return FALSE;
   return g_inet_socket_address_get_port (from->remote) == g_inet_socket_address_get_port (flow->addr) &&
          g_inet_address_equal (g_inet_socket_address_get_address (from->remote),

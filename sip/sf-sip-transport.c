@@ -1,6 +1,7 @@
-/* sf-sip-transport.c: UDP and TCP transports (see sf-sip-transport.h). */
+/* sf-sip-transport.c: UDP, TCP and TLS transports (see sf-sip-transport.h). */
 #include "config.h"
 #include "sf-sip-transport.h"
+#include "sf-sip-tls.h"
 #include "sf-sip-build.h"
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +25,13 @@ struct _TcpConn {
   SfSipTransport *t;            /* unowned: the transport closes its connections first */
   guint id;
   GSocketConnection *conn;      /* owned, NULL while connecting */
+  SfSipProto proto;             /* TCP or TLS */
+  GIOStream *io;                /* owned: what is read and written: @conn, or the GTlsConnection over it */
+  SfSipTlsConfig *tls;          /* owned, TLS: the configuration it was made with (a reload does not touch it) */
+  char *name;                   /* owned, nullable, opened TLS: the name the server's certificate was checked against */
+  gboolean secured;             /* TLS: handshake done (TCP: always) */
+  gboolean handshaking;         /* TLS: a handshake runs (in GIO's thread: the socket is closed after it) */
+  char *tls_why;                /* owned, nullable: why a peer's certificate was refused */
   GInetSocketAddress *local, *remote; /* owned */
   GByteArray *in;
   GQueue out;                   /* GBytes waiting */
@@ -48,7 +56,9 @@ struct _SfSipTransport {
   gpointer data;
   GPtrArray *udp;               /* UdpListener */
   GPtrArray *services;          /* GSocketService (owned) */
-  GPtrArray *tcp_bound;         /* GInetSocketAddress (owned): the TCP listening addresses */
+  GPtrArray *tcp_bound;         /* GInetSocketAddress (owned): the TCP and TLS listening addresses */
+  GArray *tcp_protos;           /* SfSipProto, one per tcp_bound */
+  SfSipTlsConfig *tls;          /* owned, nullable: for new TLS connections (sf_sip_transport_set_tls) */
   GHashTable *conns;            /* id -> TcpConn (ref) */
   GSocketClient *client;        /* owned: connections from the address the kernel picks */
   GPtrArray *tcp_clients;       /* GSocketClient (owned, nullable), one per tcp_bound: connections from that address */
@@ -108,11 +118,23 @@ sf_sip_addr_to_string (GInetSocketAddress *addr)
   return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (addr));
 }
 
+const char *
+sf_sip_proto_name (SfSipProto p)
+{
+  return p == SF_SIP_TLS ? "tls" : p == SF_SIP_TCP ? "tcp" : "udp";
+}
+
+const char *
+sf_sip_proto_via (SfSipProto p)
+{
+  return p == SF_SIP_TLS ? "TLS" : p == SF_SIP_TCP ? "TCP" : "UDP";
+}
+
 char *
 sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr)
 {
   g_autofree char *a = sf_sip_addr_to_string (addr);
-  return g_strdup_printf ("%s:%s", proto == SF_SIP_UDP ? "udp" : "tcp", a);
+  return g_strdup_printf ("%s:%s", sf_sip_proto_name (proto), a);
 }
 
 /* A debug sample of bad input: at most 64 bytes, non-printables masked. */
@@ -234,7 +256,10 @@ sf_sip_transport_local (SfSipTransport *t, SfSipProto proto)
 {
   if (proto == SF_SIP_UDP)
     return t->udp->len > 0 ? ((UdpListener *) t->udp->pdata[0])->local : NULL;
-  return t->tcp_bound->len > 0 ? t->tcp_bound->pdata[0] : NULL;
+  for (guint i = 0; i < t->tcp_bound->len; i++)
+    if (g_array_index (t->tcp_protos, SfSipProto, i) == proto)
+      return t->tcp_bound->pdata[i];
+  return NULL;
 }
 
 gboolean
@@ -272,6 +297,8 @@ sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddre
 {
   if (proto == SF_SIP_TCP)
     return TRUE;
+  if (proto == SF_SIP_TLS)
+    return t->tls != NULL;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
   for (guint i = 0; i < t->udp->len; i++)
     if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family)
@@ -344,13 +371,18 @@ udp_free (UdpListener *l)
 
 static void tcp_read (TcpConn *c);
 static void tcp_write_next (TcpConn *c);
+static void conn_arm (TcpConn *c, gint64 now);
 
 static void
 conn_unref (TcpConn *c)
 {
   if (!g_ref_count_dec (&c->ref))
     return;
+  g_clear_object (&c->io);
   g_clear_object (&c->conn);
+  g_clear_pointer (&c->tls, sf_sip_tls_config_unref);
+  g_free (c->name);
+  g_free (c->tls_why);
   g_clear_object (&c->local);
   g_clear_object (&c->remote);
   g_byte_array_unref (c->in);
@@ -366,7 +398,7 @@ conn_close (TcpConn *c, const char *why)
   if (c->closed)
     return;
   c->closed = TRUE;
-  g_debug ("tcp connection %u closed: %s", c->id, why);
+  g_debug ("%s connection %u closed: %s", sf_sip_proto_name (c->proto), c->id, why);
   c->t->stats.tcp_closed++;
   g_cancellable_cancel (c->cancel);
   if (c->timer != 0)
@@ -379,12 +411,13 @@ conn_close (TcpConn *c, const char *why)
     else
       g_hash_table_remove (c->t->per_source, c->source);
   }
-  if (c->conn != NULL)
+  /* A TLS handshake runs in a thread of GIO's on the socket: it ends
+   * (cancelled) before the socket is closed, in tls_handshaken, so that no
+   * thread reads a descriptor number reused meanwhile. */
+  if (c->conn != NULL && !c->handshaking)
     g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
   g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
 }
-
-static void conn_arm (TcpConn *c, gint64 now);
 
 /* The connection's deadlines: idle (sip.tcp_idle after the last whole message),
  * and for what the peer sends, sip.tcp_stall to complete a message once it
@@ -403,6 +436,11 @@ conn_deadline (TcpConn *c, gboolean *stall)
     at = c->opened + stall_us;
     *stall = TRUE;
   }
+  /* TLS: the connection and its handshake, either way, within sip.tcp_stall */
+  if (!c->secured && c->opened + stall_us < at) {
+    at = c->opened + stall_us;
+    *stall = TRUE;
+  }
   return at;
 }
 
@@ -416,7 +454,16 @@ conn_check (gpointer data)
   if (now >= conn_deadline (c, &stall)) {
     if (stall) {
       c->t->stats.tcp_closed_stalled++;
-      conn_close (c, c->got_message || !c->accepted ? "stalled mid-message" : "no whole message since accepted");
+      if (!c->secured)
+        c->t->stats.tls_failed++;
+      if (!c->secured && c->t->send_error != NULL && !g_queue_is_empty (&c->out)) {
+        g_autoptr (GError) e = g_error_new (G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "TLS handshake with %s timed out",
+                                            c->name != NULL ? c->name : "the peer");
+        c->t->send_error (c->proto, c->remote, e, c->t->send_error_data);
+      }
+      conn_close (c, !c->secured                      ? "TLS handshake timed out"
+                     : c->got_message || !c->accepted ? "stalled mid-message"
+                                                      : "no whole message since accepted");
     } else {
       c->t->stats.tcp_closed_idle++;
       conn_close (c, "idle");
@@ -444,11 +491,15 @@ conn_arm (TcpConn *c, gint64 now)
 }
 
 static TcpConn *
-conn_new (SfSipTransport *t, GInetSocketAddress *remote)
+conn_new (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *remote)
 {
   TcpConn *c = g_new0 (TcpConn, 1);
   g_ref_count_init (&c->ref);
   c->t = t;
+  c->proto = proto;
+  c->secured = proto != SF_SIP_TLS;
+  if (proto == SF_SIP_TLS && t->tls != NULL)
+    c->tls = sf_sip_tls_config_ref (t->tls);
   c->id = ++t->next_conn != 0 ? t->next_conn : ++t->next_conn;
   c->remote = g_object_ref (remote);
   c->in = g_byte_array_new ();
@@ -458,6 +509,116 @@ conn_new (SfSipTransport *t, GInetSocketAddress *remote)
   conn_arm (c, c->opened);
   g_hash_table_insert (t->conns, GUINT_TO_POINTER (c->id), c);
   return c;
+}
+
+/* ---- TLS: a TCP connection with a GTlsConnection on top ---- */
+
+/* The peer's certificate failed GIO's checks (the CA database, and for a
+ * server its identity against the URI's host): keep the reason for the log
+ * and the transaction's error, and refuse it. */
+static gboolean
+tls_accept_certificate (GTlsConnection *tls, GTlsCertificate *peer, GTlsCertificateFlags errors, gpointer data)
+{
+  TcpConn *c = data;
+  if (c->tls != NULL && !c->tls->verify_server && !c->accepted)
+    return TRUE;
+  /* a server hears of every client certificate, good or bad: GIO found
+   * nothing wrong with this one (trusted by the CA database) */
+  if (c->accepted && errors == 0)
+    return TRUE;
+  g_autofree char *why = sf_sip_tls_flags_to_string (errors);
+  g_free (c->tls_why);
+  c->tls_why = g_strdup_printf ("%s certificate refused: %s", c->accepted ? "client" : "server", why);
+  return FALSE;
+}
+
+static void
+tls_handshaken (GObject *src, GAsyncResult *res, gpointer data)
+{
+  TcpConn *c = data;
+  g_autoptr (GError) error = NULL;
+  gboolean ok = g_tls_connection_handshake_finish (G_TLS_CONNECTION (src), res, &error);
+  c->handshaking = FALSE;
+  if (c->closed) {
+    g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
+    conn_unref (c);
+    return;
+  }
+  if (ok && c->tls != NULL && c->tls->min_version == 13 &&
+      g_tls_connection_get_protocol_version (G_TLS_CONNECTION (src)) < G_TLS_PROTOCOL_VERSION_TLS_1_3) {
+    ok = FALSE;
+    error = g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "the peer does not speak TLS 1.3 (tls.min_version)");
+  }
+  if (!ok) {
+    g_autofree char *addr = sf_sip_addr_to_string (c->remote);
+    g_autofree char *why = g_strdup_printf ("TLS handshake with %s%s%s%s failed: %s", addr, c->name != NULL ? " (" : "",
+                                            c->name != NULL ? c->name : "", c->name != NULL ? ")" : "",
+                                            c->tls_why != NULL ? c->tls_why : error->message);
+    /* a refused certificate is what an operator must see at once */
+    g_warning ("%s", why);
+    c->t->stats.tls_failed++;
+    if (!g_queue_is_empty (&c->out)) {
+      c->t->stats.send_errors += g_queue_get_length (&c->out);
+      if (c->t->send_error != NULL) {
+        g_autoptr (GError) e = g_error_new_literal (G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE, why);
+        c->t->send_error (c->proto, c->remote, e, c->t->send_error_data);
+      }
+    }
+    conn_close (c, why);
+    conn_unref (c);
+    return;
+  }
+  c->secured = TRUE;
+  c->io = G_IO_STREAM (g_object_ref (src));
+  conn_arm (c, g_get_monotonic_time ());
+  tcp_read (c);
+  if (!g_queue_is_empty (&c->out))
+    tcp_write_next (c);
+  conn_unref (c);
+}
+
+static void
+tls_start (TcpConn *c)
+{
+  g_autoptr (GError) error = NULL;
+  GIOStream *tls = NULL;
+  if (c->tls == NULL) {
+    error = g_error_new_literal (G_TLS_ERROR, G_TLS_ERROR_UNAVAILABLE, "TLS is not configured");
+  } else if (c->accepted) {
+    tls = g_tls_server_connection_new (G_IO_STREAM (c->conn), c->tls->cert, &error);
+    if (tls != NULL)
+      g_object_set (tls, "authentication-mode",
+                    c->tls->verify_client == SF_SIP_TLS_VERIFY_REQUIRE    ? G_TLS_AUTHENTICATION_REQUIRED
+                    : c->tls->verify_client == SF_SIP_TLS_VERIFY_OPTIONAL ? G_TLS_AUTHENTICATION_REQUESTED
+                                                                          : G_TLS_AUTHENTICATION_NONE,
+                    NULL);
+  } else {
+    /* RFC 5922: the name checked is the URI's host (given by the sender),
+     * else the address itself (its IP subjectAltName) */
+    g_autoptr (GSocketConnectable) id = c->name != NULL ? g_network_address_new (c->name, g_inet_socket_address_get_port (c->remote))
+                                                        : G_SOCKET_CONNECTABLE (g_object_ref (c->remote));
+    tls = g_tls_client_connection_new (G_IO_STREAM (c->conn), id, &error);
+    if (tls != NULL && c->tls->cert != NULL)
+      g_tls_connection_set_certificate (G_TLS_CONNECTION (tls), c->tls->cert);
+  }
+  if (tls == NULL) {
+    g_warning ("TLS on %s connection %u: %s", c->accepted ? "accepted" : "opened", c->id, error->message);
+    c->t->stats.tls_failed++;
+    if (!g_queue_is_empty (&c->out) && c->t->send_error != NULL)
+      c->t->send_error (c->proto, c->remote, error, c->t->send_error_data);
+    conn_close (c, error->message);
+    return;
+  }
+  if (c->tls->db != NULL)
+    g_tls_connection_set_database (G_TLS_CONNECTION (tls), c->tls->db);
+  /* A peer that closes without close_notify loses nothing: SIP frames by
+   * Content-Length, not by the end of the stream. */
+  g_tls_connection_set_require_close_notify (G_TLS_CONNECTION (tls), FALSE);
+  g_signal_connect (tls, "accept-certificate", G_CALLBACK (tls_accept_certificate), c);
+  g_ref_count_inc (&c->ref);
+  c->handshaking = TRUE;
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, c->cancel, tls_handshaken, c);
+  g_object_unref (tls); /* the handshake holds it; tls_handshaken keeps it */
 }
 
 static void
@@ -474,6 +635,11 @@ conn_started (TcpConn *c, GSocketConnection *conn)
     c->local = G_INET_SOCKET_ADDRESS (local);
   else
     g_clear_object (&local);
+  if (c->proto == SF_SIP_TLS) {
+    tls_start (c);
+    return;
+  }
+  c->io = G_IO_STREAM (g_object_ref (conn));
   tcp_read (c);
   if (!g_queue_is_empty (&c->out))
     tcp_write_next (c);
@@ -537,7 +703,7 @@ tcp_consume (TcpConn *c)
     c->partial_since = 0;
     c->got_message = TRUE;
     c->last_activity = now;
-    SfSipPeer from = { SF_SIP_TCP, c->local, c->remote, c->id };
+    SfSipPeer from = { c->proto, c->local, c->remote, c->id };
     g_ref_count_inc (&c->ref); /* the receiver may close us */
     handle_bytes (c->t, b, &from);
     conn_unref (c);
@@ -578,7 +744,7 @@ static void
 tcp_read (TcpConn *c)
 {
   g_ref_count_inc (&c->ref);
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (c->conn)), c->buf, sizeof c->buf,
+  g_input_stream_read_async (g_io_stream_get_input_stream (c->io), c->buf, sizeof c->buf,
                              G_PRIORITY_DEFAULT, c->cancel, tcp_on_read, c);
 }
 
@@ -593,7 +759,7 @@ tcp_on_written (GObject *src, GAsyncResult *res, gpointer data)
     if (!ok) {
       c->t->stats.send_errors++;
       if (c->t->send_error != NULL)
-        c->t->send_error (SF_SIP_TCP, c->remote, error, c->t->send_error_data);
+        c->t->send_error (c->proto, c->remote, error, c->t->send_error_data);
       conn_close (c, error->message);
     } else {
       GBytes *done = g_queue_pop_head (&c->out);
@@ -609,14 +775,14 @@ tcp_on_written (GObject *src, GAsyncResult *res, gpointer data)
 static void
 tcp_write_next (TcpConn *c)
 {
-  if (c->writing || c->conn == NULL || c->closed)
+  if (c->writing || c->io == NULL || c->closed)
     return;
   GBytes *head = g_queue_peek_head (&c->out);
   gsize len;
   const char *d = g_bytes_get_data (head, &len);
   c->writing = TRUE;
   g_ref_count_inc (&c->ref);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (c->conn)), d, len, G_PRIORITY_DEFAULT,
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (c->io), d, len, G_PRIORITY_DEFAULT,
                                    c->cancel, tcp_on_written, c);
 }
 
@@ -640,7 +806,8 @@ tcp_incoming (GSocketService *service, GSocketConnection *conn, GObject *source,
     g_io_stream_close (G_IO_STREAM (conn), NULL, NULL);
     return TRUE;
   }
-  TcpConn *c = conn_new (t, G_INET_SOCKET_ADDRESS (remote));
+  TcpConn *c = conn_new (t, GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (service), "sf-proto")),
+                         G_INET_SOCKET_ADDRESS (remote));
   c->accepted = TRUE;
   c->source = g_steal_pointer (&ip);
   g_hash_table_insert (t->per_source, g_strdup (c->source), GUINT_TO_POINTER (from_ip + 1));
@@ -660,7 +827,7 @@ tcp_on_connected (GObject *src, GAsyncResult *res, gpointer data)
     if (conn == NULL) {
       c->t->stats.send_errors += g_queue_get_length (&c->out);
       if (c->t->send_error != NULL)
-        c->t->send_error (SF_SIP_TCP, c->remote, error, c->t->send_error_data);
+        c->t->send_error (c->proto, c->remote, error, c->t->send_error_data);
       conn_close (c, error->message);
     } else {
       c->t->stats.tcp_connected++;
@@ -677,16 +844,31 @@ same_addr (GInetSocketAddress *a, GInetSocketAddress *b)
          g_inet_address_equal (g_inet_socket_address_get_address (a), g_inet_socket_address_get_address (b));
 }
 
+/* An open connection to @dest (any stream protocol: SF_SIP_UDP).  A TLS
+ * connection we opened is reused for a request to the same name only (its
+ * certificate was checked against that name); one accepted, for any (the
+ * peer's requests and our answers share it, as over TCP). */
 static TcpConn *
-conn_to (SfSipTransport *t, GInetSocketAddress *dest)
+conn_to_full (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, const char *name)
 {
   GHashTableIter it;
   gpointer v;
   g_hash_table_iter_init (&it, t->conns);
-  while (g_hash_table_iter_next (&it, NULL, &v))
-    if (same_addr (((TcpConn *) v)->remote, dest))
-      return v;
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    TcpConn *c = v;
+    if (!same_addr (c->remote, dest) || (proto != SF_SIP_UDP && c->proto != proto))
+      continue;
+    if (c->proto == SF_SIP_TLS && !c->accepted && name != NULL && g_ascii_strcasecmp (name, c->name != NULL ? c->name : "") != 0)
+      continue;
+    return c;
+  }
   return NULL;
+}
+
+static TcpConn *
+conn_to (SfSipTransport *t, GInetSocketAddress *dest)
+{
+  return conn_to_full (t, SF_SIP_UDP, dest, NULL);
 }
 
 /* The source address the kernel would pick to reach @dest (a UDP socket
@@ -772,19 +954,29 @@ sf_sip_transport_tcp_flow (SfSipTransport *t, guint32 boot, guint conn, GInetSoc
 }
 
 static gboolean
-tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire, GError **error)
+tcp_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn, const char *name, GBytes *wire,
+          GError **error)
 {
-  if (filtered (t, SF_SIP_TCP, dest, wire, error))
+  if (filtered (t, proto, dest, wire, error))
     return FALSE;
   TcpConn *c = conn != 0 ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (conn)) : NULL;
+  if (c != NULL && c->proto != proto)
+    c = NULL;
   if (c == NULL && dest != NULL)
-    c = conn_to (t, dest); /* 18: reuse an open connection to the same address */
+    c = conn_to_full (t, proto, dest, name); /* 18: reuse an open connection to the same address */
   if (c == NULL) {
     if (dest == NULL) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the TCP connection is closed and there is no address");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the %s connection is closed and there is no address",
+                   sf_sip_proto_via (proto));
       return FALSE;
     }
-    c = conn_new (t, dest);
+    if (proto == SF_SIP_TLS && t->tls == NULL) {
+      t->stats.send_errors++;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "TLS is not configured (no [tls] section)");
+      return FALSE;
+    }
+    c = conn_new (t, proto, dest);
+    c->name = g_strdup (name);
     g_ref_count_inc (&c->ref);
     g_socket_client_connect_async (client_for (t, dest), G_SOCKET_CONNECTABLE (dest), c->cancel, tcp_on_connected, c);
   }
@@ -798,7 +990,7 @@ tcp_send (SfSipTransport *t, GInetSocketAddress *dest, guint conn, GBytes *wire,
     count_message (t->stats.requests_out, t->stats.responses_out, wd, wl);
   }
   if (t->tap != NULL)
-    t->tap (SF_SIP_TAP_OUT, SF_SIP_TCP, c->local, c->remote, NULL, wire, t->tap_data);
+    t->tap (SF_SIP_TAP_OUT, c->proto, c->local, c->remote, NULL, wire, t->tap_data);
   return TRUE;
 }
 
@@ -822,6 +1014,7 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->udp = g_ptr_array_new_with_free_func ((GDestroyNotify) udp_free);
   t->services = g_ptr_array_new ();
   t->tcp_bound = g_ptr_array_new_with_free_func (g_object_unref);
+  t->tcp_protos = g_array_new (FALSE, FALSE, sizeof (SfSipProto));
   t->tcp_clients = g_ptr_array_new_with_free_func (client_unref);
   t->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) conn_unref);
   t->client = g_socket_client_new ();
@@ -854,6 +1047,8 @@ sf_sip_transport_free (SfSipTransport *t)
   g_ptr_array_unref (t->services);
   g_ptr_array_unref (t->tcp_clients);
   g_ptr_array_unref (t->tcp_bound);
+  g_array_unref (t->tcp_protos);
+  g_clear_pointer (&t->tls, sf_sip_tls_config_unref);
   g_ptr_array_unref (t->udp);
   g_hash_table_unref (t->conns);
   g_hash_table_unref (t->per_source);
@@ -866,6 +1061,15 @@ sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpo
 {
   t->send_error = func;
   t->send_error_data = data;
+}
+
+void
+sf_sip_transport_set_tls (SfSipTransport *t, SfSipTlsConfig *tls)
+{
+  SfSipTlsConfig *old = t->tls;
+  t->tls = tls != NULL ? sf_sip_tls_config_ref (tls) : NULL;
+  if (old != NULL)
+    sf_sip_tls_config_unref (old);
 }
 
 void
@@ -892,7 +1096,7 @@ sf_sip_transport_set_tcp_limits (SfSipTransport *t, guint stall_s, guint max_per
 gboolean
 sf_sip_transport_mark_flow (SfSipTransport *t, const SfSipPeer *peer, guint seconds)
 {
-  TcpConn *c = peer->proto == SF_SIP_TCP ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (peer->conn)) : NULL;
+  TcpConn *c = sf_sip_proto_is_stream (peer->proto) ? g_hash_table_lookup (t->conns, GUINT_TO_POINTER (peer->conn)) : NULL;
   if (c == NULL)
     return FALSE;
   c->flow_until = seconds > 0 ? g_get_monotonic_time () + (gint64) MIN (seconds, 86400u * 365) * G_USEC_PER_SEC : 0;
@@ -965,8 +1169,11 @@ sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddres
     *proto = SF_SIP_UDP;
   else if (g_str_has_prefix (spec, "tcp:"))
     *proto = SF_SIP_TCP;
+  else if (g_str_has_prefix (spec, "tls:"))
+    *proto = SF_SIP_TLS;
   else {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': expected udp:ADDR:PORT or tcp:ADDR:PORT", spec);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': expected udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT",
+                 spec);
     return FALSE;
   }
   rest = spec + 4;
@@ -1008,7 +1215,11 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
                          GError **error)
 {
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (addr));
-  if (proto == SF_SIP_TCP) {
+  if (proto == SF_SIP_TLS && (t->tls == NULL || t->tls->cert == NULL)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "listening for TLS needs a certificate and its key (tls.certificate, tls.key)");
+    return FALSE;
+  }
+  if (sf_sip_proto_is_stream (proto)) {
     GSocketService *s = g_socket_service_new ();
     GSocketAddress *effective = NULL;
     /* GLib's backlog is 10: a burst of connections (or a flood from one source,
@@ -1020,10 +1231,12 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
       g_object_unref (s);
       return FALSE;
     }
+    g_object_set_data (G_OBJECT (s), "sf-proto", GUINT_TO_POINTER (proto));
     g_signal_connect (s, "incoming", G_CALLBACK (tcp_incoming), t);
     g_socket_service_start (s);
     g_ptr_array_add (t->services, s);
     g_ptr_array_add (t->tcp_bound, g_object_ref (effective));
+    g_array_append_val (t->tcp_protos, proto);
     g_ptr_array_add (t->tcp_clients, NULL);
     if (bound != NULL)
       *bound = G_INET_SOCKET_ADDRESS (effective);
@@ -1101,8 +1314,15 @@ gboolean
 sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn, GBytes *wire,
                        GError **error)
 {
-  if (proto == SF_SIP_TCP)
-    return tcp_send (t, dest, conn, wire, error);
+  return sf_sip_transport_send_named (t, proto, dest, conn, NULL, wire, error);
+}
+
+gboolean
+sf_sip_transport_send_named (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn, const char *name,
+                             GBytes *wire, GError **error)
+{
+  if (sf_sip_proto_is_stream (proto))
+    return tcp_send (t, proto, dest, conn, name, wire, error);
   g_return_val_if_fail (dest != NULL, FALSE);
   return udp_send (t, NULL, dest, wire, error);
 }
@@ -1129,8 +1349,8 @@ gboolean
 sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error)
 {
   g_autoptr (GBytes) wire = sf_sip_msg_serialize (resp);
-  if (from->proto == SF_SIP_TCP && g_hash_table_contains (t->conns, GUINT_TO_POINTER (from->conn)))
-    return tcp_send (t, NULL, from->conn, wire, error); /* 18.2.2: the connection the request came on */
+  if (sf_sip_proto_is_stream (from->proto) && g_hash_table_contains (t->conns, GUINT_TO_POINTER (from->conn)))
+    return tcp_send (t, from->proto, NULL, from->conn, NULL, wire, error); /* 18.2.2: the connection the request came on */
   g_autoptr (SfSipMsg) bare = NULL;
   if (from->proto == SF_SIP_UDP && g_bytes_get_size (wire) > SF_SIP_MAX_UDP) {
     /* No datagram holds it (the Via lines copied from a request near the size

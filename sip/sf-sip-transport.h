@@ -1,4 +1,4 @@
-/* sf-sip-transport.h: SIP over UDP and TCP, IPv4 and IPv6, several listening
+/* sf-sip-transport.h: SIP over UDP, TCP and TLS, IPv4 and IPv6, several listening
  * addresses on one GLib main context (RFC 3261 18).
  *
  * Receiving (18.2.1): datagrams are read in batches (g_socket_receive_messages);
@@ -9,21 +9,39 @@
  * cannot be answered (no start line, a response) is dropped.  Both are logged
  * (truncated, masked) and counted.
  * Sending responses (18.2.2): over the request's connection for TCP, else to the
- * top Via's maddr, received/rport, or sent-by. */
+ * top Via's maddr, received/rport, or sent-by.
+ * TLS (RFC 3261 26) is a TCP connection with GIO's GTlsConnection on top: the
+ * same framing, limits and timers (sip.tcp_*), the handshake within
+ * sip.tcp_stall; a connection we open checks the server's certificate against
+ * the name the sender gives (RFC 5922: the URI's host), else the address. */
 #pragma once
 #include <gio/gio.h>
 #include "sf-sip-msg.h"
+#include "sf-sip-tls.h"
 
 G_BEGIN_DECLS
 
+/* SF_SIP_TLS is TCP with TLS on top (RFC 3261 26): a stream like TCP, framed
+ * and limited as TCP is; sf_sip_proto_is_stream() says which protocols those are. */
 typedef enum { SF_SIP_UDP, SF_SIP_TCP, SF_SIP_TLS } SfSipProto;
+
+/* TCP or TLS: framed by Content-Length, reliable (no retransmission timers). */
+static inline gboolean
+sf_sip_proto_is_stream (SfSipProto p)
+{
+  return p == SF_SIP_TCP || p == SF_SIP_TLS;
+}
+/* "udp", "tcp", "tls": the transport= parameter and the listen spec. */
+const char *sf_sip_proto_name (SfSipProto p);
+/* "UDP", "TCP", "TLS": the Via's transport (RFC 3261 18.1.1). */
+const char *sf_sip_proto_via (SfSipProto p);
 
 /* Where a message came from (or goes to). */
 typedef struct {
   SfSipProto proto;
   GInetSocketAddress *local;   /* owned ref */
   GInetSocketAddress *remote;  /* owned ref */
-  guint conn;                  /* TCP: the connection's id; 0 for UDP */
+  guint conn;                  /* TCP, TLS: the connection's id; 0 for UDP */
 } SfSipPeer;
 
 void sf_sip_peer_clear (SfSipPeer *p);
@@ -64,6 +82,7 @@ typedef struct {
   guint64 tcp_closed_idle;     /* no whole message for sip.tcp_idle */
   guint64 tcp_closed_stalled;  /* a message not whole, or none since accepted, for sip.tcp_stall */
   guint64 tcp_pongs;           /* CRLF pongs sent (RFC 5626 4.4.1) */
+  guint64 tls_failed;          /* TLS connections whose handshake failed (a certificate refused, a timeout...) */
   /* The messages counted in received and sent, by method (requests, indexed by
    * sf_sip_method_index) and by status code (responses, [code - 100]): plain
    * slots, so counting costs an index and an add (docs/operations.md, Metrics). */
@@ -107,6 +126,10 @@ SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv,
  * broke): called once per failed connection. */
 typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
+/* The TLS configuration new TLS connections get (@tls: a ref is taken;
+ * NULL: none, TLS then fails); connections open keep theirs.  Set it before
+ * listening on TLS. */
+void sf_sip_transport_set_tls (SfSipTransport *t, SfSipTlsConfig *tls);
 /* @func NULL: none (the default). */
 void sf_sip_transport_set_tap (SfSipTransport *t, SfSipTapFunc func, gpointer data);
 void sf_sip_transport_free (SfSipTransport *t);
@@ -149,7 +172,7 @@ guint sf_sip_transport_tcp_conn_to (SfSipTransport *t, GInetSocketAddress *dest)
  * FALSE for another @boot, a closed or unknown @conn, another address. */
 gboolean sf_sip_transport_tcp_flow (SfSipTransport *t, guint32 boot, guint conn, GInetSocketAddress *remote);
 
-/* Parses "udp|tcp:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
+/* Parses "udp|tcp|tls:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
 gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error);
 /* Binds; *@bound (transfer full, nullable) gets the address with its real port. */
 gboolean sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr,
@@ -160,6 +183,11 @@ gboolean sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSock
  * what is sent meanwhile waits for it). */
 gboolean sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn, GBytes *wire,
                                 GError **error);
+/* The same; a new TLS connection checks the server's certificate against
+ * @name (nullable: against @dest's address); an open one to @dest is reused
+ * when it was opened for the same @name (or accepted from @dest). */
+gboolean sf_sip_transport_send_named (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn,
+                                      const char *name, GBytes *wire, GError **error);
 /* Sends @resp as 18.2.2 says, for a request that came from @from. */
 gboolean sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error);
 

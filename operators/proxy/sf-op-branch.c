@@ -113,11 +113,18 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (ctx, hop, sf_sip_msg_call_id (j->req)) : NULL;
     const char *flow_token = j->in_flow != NULL ? j->in_flow : out_flow;
     g_autofree char *ff = flow_token != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", flow_token) : g_strdup ("");
-    rr = g_strdup_printf ("<sip:%s;lr%s;sft=%s%s>", local, proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
+    /* a sips request is record-routed with a sips URI (RFC 5630 4.2, 3261
+     * 16.6 4); over TLS else ;transport=tls */
+    gboolean sips = sf_sip_msg_ruri (j->req) != NULL && sf_sip_msg_ruri (j->req)->kind == SF_URI_SIPS;
+    rr = g_strdup_printf ("<%s:%s;lr%s%s;sft=%s%s>", sips && proto == SF_SIP_TLS ? "sips" : "sip", local,
+                          proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? ";transport=" : "",
+                          proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? sf_sip_proto_name (proto) : "", token, ff);
     g_autofree char *in_local = j->in_proto != proto ? sf_stack_local (s, j->in_proto) : NULL;
     if (in_local != NULL) {
-      char *both = g_strdup_printf ("%s, <sip:%s;lr%s;sft=%s%s>", rr, in_local,
-                                    j->in_proto == SF_SIP_TCP ? ";transport=tcp" : "", token, ff);
+      gboolean in_sips = sips && j->in_proto == SF_SIP_TLS;
+      char *both = g_strdup_printf ("%s, <%s:%s;lr%s%s;sft=%s%s>", rr, in_sips ? "sips" : "sip", in_local,
+                                    j->in_proto != SF_SIP_UDP && !in_sips ? ";transport=" : "",
+                                    j->in_proto != SF_SIP_UDP && !in_sips ? sf_sip_proto_name (j->in_proto) : "", token, ff);
       g_free (rr);
       rr = both;
     }

@@ -721,8 +721,16 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (taken != SF_OP_CONTINUE)
     return taken == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   SfRegistrar *reg = sf_registrar_from_ctx (ctx);
+  const SfSipUri *ruri = sf_sip_msg_ruri (p->req->msg);
+  gboolean sips = ruri != NULL && ruri->kind == SF_URI_SIPS;
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
+    /* a sips request goes to sips Contacts only (RFC 3261 16.5, RFC 5630
+     * 4.3): a sip: one would take it over a hop that may not be TLS */
+    if (sips && g_ascii_strncasecmp (b->contact, "sips:", 5) != 0) {
+      g_info ("%s: %s: not a sips Contact, for a sips request: not a target", sf_ctx_handle (ctx), b->contact);
+      continue;
+    }
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
     t->uri = g_strdup (b->contact);
     /* behind NAT: the Request-URI stays the Contact, the request goes to the

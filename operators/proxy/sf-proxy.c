@@ -522,6 +522,9 @@ SfSipProto
 sf_proxy_uri_proto (const SfSipUri *uri)
 {
   const SfSipParam *t = uri != NULL ? sf_sip_uri_param (uri, "transport") : NULL;
+  /* a sips URI only over TLS (RFC 5630 3.1.3, whatever its transport=) */
+  if ((uri != NULL && uri->kind == SF_URI_SIPS) || (t != NULL && sf_sip_str_caseeq (t->value, "tls")))
+    return SF_SIP_TLS;
   return t != NULL && sf_sip_str_caseeq (t->value, "tcp") ? SF_SIP_TCP : SF_SIP_UDP;
 }
 
@@ -630,13 +633,19 @@ sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   char *local = sf_stack_local (s, *proto);
-  if (local == NULL) {
+  if (local == NULL && *proto == SF_SIP_TLS) {
+    /* TLS is never swapped for another transport: without a TLS socket the
+     * answers come back over the connection, the Via names another of ours */
+    local = sf_stack_local (s, SF_SIP_TCP);
+    if (local == NULL)
+      local = sf_stack_local (s, SF_SIP_UDP);
+  } else if (local == NULL) {
     *proto = *proto == SF_SIP_UDP ? SF_SIP_TCP : SF_SIP_UDP; /* the transport we have */
     local = sf_stack_local (s, *proto);
   }
   if (local == NULL)
     return NULL;
-  char *via = g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", *proto == SF_SIP_TCP ? "TCP" : "UDP", local, branch);
+  char *via = g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", sf_sip_proto_via (*proto), local, branch);
   if (sent_by != NULL)
     *sent_by = local;
   else
@@ -657,7 +666,7 @@ boot_of (SfCtx *ctx)
 static gboolean
 flow_alive (SfCtx *ctx, const SfFlowTokenFlow *f)
 {
-  if (f->proto != SF_SIP_TCP)
+  if (!sf_sip_proto_is_stream (f->proto))
     return TRUE;
   SfStack *stack = sf_stack_from_ctx (ctx);
   return stack != NULL && sf_sip_transport_tcp_flow (sf_stack_transport (stack), f->boot, f->conn, f->addr);
@@ -708,11 +717,13 @@ sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
     return NULL;
   /* Over TCP too only behind a NAT (the Via's address is not the source's):
    * a caller that is not reaches its Contact over a new connection, while its
-   * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S) */
-  if (mode != SF_NAT_ALWAYS) {
+   * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S).  Over
+   * TLS always: a UA's certificate seldom names its address as a server's
+   * (RFC 5922), so its own connection is the way back (RFC 5923's reuse). */
+  if (mode != SF_NAT_ALWAYS && from->proto != SF_SIP_TLS) {
     g_autofree char *via_host = sf_sip_str_dup (via->host);
     g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
-    if (!sf_nat_detect (from->proto == SF_SIP_TCP, via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
+    if (!sf_nat_detect (sf_sip_proto_is_stream (from->proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
                         g_inet_socket_address_get_port (from->remote)))
       return NULL;
   }
@@ -755,7 +766,7 @@ sf_proxy_flow_closed (SfCtx *ctx, const char *hop)
 {
   SfStack *stack = sf_stack_from_ctx (ctx);
   g_autoptr (SfSipUri) uri = hop != NULL ? sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL) : NULL;
-  if (stack == NULL || uri == NULL || uri->port == 0 || sf_proxy_uri_proto (uri) != SF_SIP_TCP)
+  if (stack == NULL || uri == NULL || uri->port == 0 || !sf_sip_proto_is_stream (sf_proxy_uri_proto (uri)))
     return FALSE;
   g_autofree char *host = sf_sip_host_dup (uri->host);
   g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
@@ -779,7 +790,7 @@ sf_proxy_hop_token (SfCtx *ctx, const SfSipUri *hop, SfSipStr call_id)
   SfSipTransport *tp = sf_stack_transport (stack);
   g_auto (SfFlowTokenFlow) f = { sf_proxy_uri_proto (hop), G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) hop->port)),
                                  0, 0 };
-  if (f.proto == SF_SIP_TCP) {
+  if (sf_sip_proto_is_stream (f.proto)) {
     /* the connection the request goes over; none open: no flow to name (a
      * new connection to the address is no flow of the callee's) */
     f.conn = sf_sip_transport_tcp_conn_to (tp, f.addr);

@@ -75,7 +75,8 @@ sf_nat_next_hop (SfNatMode mode, const char *contact, const char *source, const 
     return NULL;
   if (mode == SF_NAT_AUTO && flow == NULL)
     return NULL;
-  gboolean tcp = g_ascii_strcasecmp (transport, "tcp") == 0;
+  gboolean tls = g_ascii_strcasecmp (transport, "tls") == 0;
+  gboolean tcp = tls || g_ascii_strcasecmp (transport, "tcp") == 0;
   if (!tcp && g_ascii_strcasecmp (transport, "udp") != 0)
     return NULL;
   g_autoptr (GInetAddress) src = NULL;
@@ -89,9 +90,11 @@ sf_nat_next_hop (SfNatMode mode, const char *contact, const char *source, const 
     g_autofree char *host = sf_sip_str_dup (u->host);
     g_autoptr (GInetAddress) cip = ip_of (host);
     const SfSipParam *tp = sf_sip_uri_param (u, "transport");
-    gboolean ctcp = u->kind == SF_URI_SIPS || (tp != NULL && sf_sip_str_caseeq (tp->value, "tcp"));
-    if (cip != NULL && g_inet_address_equal (cip, src) && (u->port != 0 ? u->port : 5060) == src_port && ctcp == tcp)
+    gboolean ctls = u->kind == SF_URI_SIPS || (tp != NULL && sf_sip_str_caseeq (tp->value, "tls"));
+    gboolean ctcp = ctls || (tp != NULL && sf_sip_str_caseeq (tp->value, "tcp"));
+    if (cip != NULL && g_inet_address_equal (cip, src) && (u->port != 0 ? u->port : 5060) == src_port && ctcp == tcp &&
+        ctls == tls)
       return NULL;
   }
-  return g_strdup_printf ("sip:%s;transport=%s", source, tcp ? "tcp" : "udp");
+  return g_strdup_printf ("sip:%s;transport=%s", source, tls ? "tls" : tcp ? "tcp" : "udp");
 }

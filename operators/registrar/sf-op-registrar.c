@@ -205,7 +205,7 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *source = sf_sip_addr_to_string (e->peer.remote);
   g_autofree char *local = sf_sip_addr_to_string (e->peer.local);
   g_autofree char *path = path_values (e->msg);
-  const char *transport = e->peer.proto == SF_SIP_TCP ? "tcp" : "udp";
+  const char *transport = sf_sip_proto_name (e->peer.proto);
   /* A REGISTER that crossed a NAT: its binding's flow is the source it came
    * from, which the proxy sends requests to (sf-nat.h; registrar.nat).  The
    * node is this element as others reach it (sip.advertise's host when set):
@@ -216,7 +216,9 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (via != NULL && e->peer.remote != NULL) {
     g_autofree char *via_host = sf_sip_str_dup (via->host);
     g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote));
-    if (sf_nat_detect (e->peer.proto == SF_SIP_TCP, via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
+    /* over TLS the flow is the way back whatever the addresses (a UA's
+     * certificate seldom names its address as a server's: RFC 5922) */
+    if (e->peer.proto == SF_SIP_TLS || sf_nat_detect (sf_sip_proto_is_stream (e->peer.proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
                        g_inet_socket_address_get_port (e->peer.remote)))
       flow = sf_nat_flow (transport, source);
   }
@@ -227,13 +229,14 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * as its first Path hop, with a token naming the flow, so that a node that
    * looks it up routes through us (RFC 3327) and we send over the flow (RFC
    * 5626 5.2); we strip the hop when we look it up ourselves. */
-  if (r->cluster && node != NULL && (e->peer.proto == SF_SIP_TCP || flow != NULL)) {
+  if (r->cluster && node != NULL && (sf_sip_proto_is_stream (e->peer.proto) || flow != NULL)) {
     g_auto (SfFlowTokenFlow) f = { 0 };
     sf_flow_token_flow_of (&f, &e->peer, sf_sip_transport_boot (sf_stack_transport (stack)));
     g_autofree char *token = sf_flow_token_make (r->flow_key, SF_FLOW_TOKEN_PATH, &f, sf_sip_str (NULL, 0));
     if (token != NULL) {
-      char *hop = g_strdup_printf ("<sip:%s;lr%s;" SF_FLOW_TOKEN_PARAM "=%s>%s%s", node,
-                                   e->peer.proto == SF_SIP_TCP ? ";transport=tcp" : "", token, path != NULL ? ", " : "",
+      char *hop = g_strdup_printf ("<sip:%s;lr%s%s;" SF_FLOW_TOKEN_PARAM "=%s>%s%s", node,
+                                   e->peer.proto != SF_SIP_UDP ? ";transport=" : "",
+                                   e->peer.proto != SF_SIP_UDP ? sf_sip_proto_name (e->peer.proto) : "", token, path != NULL ? ", " : "",
                                    path != NULL ? path : "");
       g_free (path);
       path = hop;
@@ -284,7 +287,7 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * keep-alives hold it open (RFC 5626 4.4.1, docs/sip.md). */
   guint flow = sv->flow;
   SfStack *stack = sf_stack_from_ctx (ctx);
-  if (flow > 0 && stack != NULL && e->peer.proto == SF_SIP_TCP)
+  if (flow > 0 && stack != NULL && sf_sip_proto_is_stream (e->peer.proto))
     sf_sip_transport_mark_flow (sf_stack_transport (stack), &e->peer, flow - 1);
   GString *f = g_string_new ("\"aor\":");
   sf_json_append_string (f, sv->aor);

@@ -235,7 +235,8 @@ sf_op_txn_start_timer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const TimerSpec *t = arg;
   SfSipEvent *req = request_of (ctx);
   SfClientTxn *client = client_of (ctx);
-  gboolean reliable = (req != NULL && req->peer.proto == SF_SIP_TCP) || (client != NULL && client->proto == SF_SIP_TCP);
+  gboolean reliable = (req != NULL && sf_sip_proto_is_stream (req->peer.proto)) ||
+                      (client != NULL && sf_sip_proto_is_stream (client->proto));
   if (reliable && t->udp_only)
     return SF_OP_CONTINUE;
   SfStack *s = sf_stack_from_ctx (ctx);

@@ -147,8 +147,8 @@ void sf_stack_refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *
 /* The transports the location may pick for a next hop: those this element
  * listens on (a Via's sent-by names one), TLS once sf_stack_tls_ready(). */
 guint sf_stack_protos (SfStack *s);
-/* Can a next hop be reached over TLS?  The one place the location asks: FALSE
- * until the transport speaks TLS (the TLS work makes it the transport's answer). */
+/* Can a next hop be reached over TLS?  The one place the location asks:
+ * always, since every stack has a TLS client configuration. */
 gboolean sf_stack_tls_ready (SfStack *s);
 /* @req with its top Via naming @proto (the sent-by this element has for it,
  * when the transport changes) and branch @branch (NULL: as it was): a new

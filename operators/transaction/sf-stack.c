@@ -42,7 +42,8 @@ sf_stack_set_lookups (SfStack *s, gboolean on)
 }
 
 static const SfConfigKey sip_keys[] = {
-  { "listen", SF_CFG_LIST, NULL, 0, 0, NULL, "addresses to listen on: udp:ADDR:PORT, tcp:ADDR:PORT (--listen replaces)" },
+  { "listen", SF_CFG_LIST, NULL, 0, 0, NULL,
+    "addresses to listen on: udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT (--listen replaces)" },
   { "t1_ms", SF_CFG_MS, "500", 1, 60000, NULL, "RFC 3261 T1: round-trip estimate" },
   { "t2_ms", SF_CFG_MS, "4000", 1, 600000, NULL, "RFC 3261 T2: longest retransmission interval" },
   { "t4_ms", SF_CFG_MS, "5000", 1, 600000, NULL, "RFC 3261 T4: longest a message stays in the network" },
@@ -70,10 +71,63 @@ static const SfConfigKey sip_keys[] = {
     "seconds in the Retry-After of the 503 new requests get while shutting down (long enough for a restart)" },
 };
 
+/* SIP over TLS (docs/sip.md, "TLS"): files relative to the configuration
+ * file that names them. */
+static const SfConfigKey tls_keys[] = {
+  { "certificate", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "PEM file: this node's certificate (chain), shown to TLS clients and to servers that ask for one" },
+  { "key", SF_CFG_STRING, NULL, 0, 0, NULL, "PEM file: the certificate's private key (unset: in the certificate's file)" },
+  { "ca_file", SF_CFG_STRING, NULL, 0, 0, NULL,
+    "PEM file: the authorities trusted for servers' and clients' certificates (unset: the system's)" },
+  { "verify_client", SF_CFG_ENUM, "off", 0, 0, "off|optional|require",
+    "ask TLS clients for a certificate: off, optional (one shown must be trusted), require" },
+  { "verify_server", SF_CFG_BOOL, "true", 0, 0, NULL,
+    "check a TLS server's certificate against the URI's host (RFC 5922); false only for tests" },
+  { "min_version", SF_CFG_ENUM, "1.2", 0, 0, "1.2|1.3", "the oldest TLS version accepted" },
+};
+
 gboolean
 sf_stack_declare_config (SfConfig *cfg, GError **error)
 {
-  return sf_config_declare (cfg, "sip", sip_keys, G_N_ELEMENTS (sip_keys), error);
+  return sf_config_declare (cfg, "sip", sip_keys, G_N_ELEMENTS (sip_keys), error) &&
+         sf_config_declare (cfg, "tls", tls_keys, G_N_ELEMENTS (tls_keys), error);
+}
+
+/* tls.@key's file, made absolute: relative to the configuration file it came
+ * from, else to the working directory (--set). */
+static char *
+tls_path (SfConfig *cfg, const char *key)
+{
+  const char *v = sf_config_get_string (cfg, "tls", key);
+  if (v == NULL || *v == '\0')
+    return NULL;
+  if (g_path_is_absolute (v))
+    return g_strdup (v);
+  const char *src = sf_config_get_source (cfg, "tls", key);
+  g_autofree char *dir = src != NULL && g_file_test (src, G_FILE_TEST_IS_REGULAR) ? g_path_get_dirname (src) : g_get_current_dir ();
+  if (!g_path_is_absolute (dir)) {
+    g_autofree char *cwd = g_get_current_dir ();
+    g_autofree char *abs = g_build_filename (cwd, dir, NULL);
+    return g_build_filename (abs, v, NULL);
+  }
+  return g_build_filename (dir, v, NULL);
+}
+
+SfSipTlsConfig *
+sf_stack_tls_load (SfConfig *cfg, GError **error)
+{
+  g_autofree char *cert = tls_path (cfg, "certificate");
+  g_autofree char *key = tls_path (cfg, "key");
+  g_autofree char *ca = tls_path (cfg, "ca_file");
+  SfSipTlsConfig *tls = sf_sip_tls_config_load (cert, key, ca, sf_config_get_string (cfg, "tls", "verify_client"),
+                                                sf_config_get_bool (cfg, "tls", "verify_server"),
+                                                sf_config_get_string (cfg, "tls", "min_version"), error);
+  if (tls == NULL) {
+    const char *src = sf_config_get_source (cfg, "tls", cert != NULL ? "certificate" : "ca_file");
+    if (src != NULL && strcmp (src, "default") != 0)
+      g_prefix_error (error, "%s: ", src);
+  }
+  return tls;
 }
 
 SfConfig *
@@ -249,14 +303,15 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"requests_overload\":%" G_GUINT64_FORMAT ",\"shutdown_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
-                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT,
+                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT ",\"tls_failed\":%" G_GUINT64_FORMAT,
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
                           s->stats.stray_acks, s->stats.timeouts, s->stats.transport_errors, s->stats.guarded, t->oversize_responses,
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
                           s->stats.refused, s->stats.rate_limited, s->stats.rate_evicted, s->stats.overloaded, s->stats.shutdown_refused,
-                          t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs);
+                          t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
+                          t->tls_failed);
 }
 
 const char *
@@ -407,6 +462,12 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   guint adv_port = 0;
   if (adv != NULL && !parse_advertise (adv, &adv_host, &adv_port, error))
     return NULL;
+  /* Always a TLS configuration (the system's CAs at least): a sips: or
+   * transport=tls target can be reached without a [tls] section.  A file
+   * that is missing or wrong stops the start, naming its key. */
+  g_autoptr (SfSipTlsConfig) tls = sf_stack_tls_load (sf_endpoint_config (ep), error);
+  if (tls == NULL)
+    return NULL;
   g_autoptr (GError) dns_error = NULL;
   SfConfig *cfg = sf_endpoint_config (ep);
   SfSipResolver *resolver = sf_sip_resolver_new (sf_config_get_string (cfg, "sip", "dns_servers"),
@@ -435,6 +496,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
                                    tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
+  sf_sip_transport_set_tls (s->tp, tls);
   s->debug_messages = g_strcmp0 (sf_config_get_string (s->cfg, "core", "log_level"), "debug") == 0;
   sf_stack_tap_init (s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
@@ -488,7 +550,7 @@ sf_stack_listen (SfStack *s, const char *spec, GError **error)
   if (!sf_sip_listen_spec_parse (spec, &proto, &addr, error) || !sf_sip_transport_listen (s->tp, proto, addr, &bound, error))
     return FALSE;
   GString *ev = sf_json_begin ("listening");
-  sf_json_add_str (ev, "transport", proto == SF_SIP_UDP ? "udp" : "tcp");
+  sf_json_add_str (ev, "transport", sf_sip_proto_name (proto));
   g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
   sf_json_add_str (ev, "addr", ip);
   sf_json_add_int (ev, "port", g_inet_socket_address_get_port (bound));

@@ -103,9 +103,14 @@ void sf_stack_free (SfStack *s);
  * the debug message lines of core.log_level); the timers are read when used. */
 void sf_stack_reconfigure (SfStack *s);
 /* Declares [sip] (listen, t1_ms, t2_ms, t4_ms, tcp_idle, tcp_stall, tcp_max_per_source,
- * tcp_max_connections, advertise, shutdown_retry_after) in @cfg. */
+ * tcp_max_connections, advertise, shutdown_retry_after) and [tls] (certificate,
+ * key, ca_file, verify_client, verify_server, min_version) in @cfg. */
 gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);
-/* Binds "udp|tcp:ADDR:PORT" and writes the 'listening' event. */
+/* Loads the [tls] files of @cfg (relative paths from the file that names
+ * them); the system's CAs when none is named.  NULL with @error naming the key
+ * and file when one is missing or wrong (transfer full). */
+SfSipTlsConfig *sf_stack_tls_load (SfConfig *cfg, GError **error);
+/* Binds "udp|tcp|tls:ADDR:PORT" and writes the 'listening' event. */
 gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);
 const SfStackStats *sf_stack_stats (SfStack *s);
 SfConfig *sf_stack_config (SfStack *s);
@@ -178,7 +183,7 @@ SfInstance *sf_stack_request (SfStack *s, SfInstance *tu, SfSipMsg *req, SfSipPr
                               GError **error);
 /* The transport a request whose next hop is @uri (its first Route, else its
  * Request-URI) goes over (RFC 3263 4.1): the URI's transport= when it names
- * one (TCP for sips); else UDP, or TCP when this element has no UDP socket (a
+ * one (TLS for sips, and for transport=tls); else UDP, or TCP when this element has no UDP socket (a
  * client uses a transport it supports).  Its top Via must name it (18.1.1). */
 SfSipProto sf_stack_proto_for (SfStack *s, const SfSipUri *uri);
 /* The same, with the destination located by RFC 3263 (sip/sf-sip-resolve.h)
@@ -201,6 +206,14 @@ void sf_stack_request_to (SfStack *s, SfInstance *tu, SfSipMsg *req, const char 
 void sf_stack_send_request_to (SfStack *s, SfSipMsg *req, const char *next_hop);
 /* Sends a request outside any transaction (the ACK for a 2xx, 13.2.2.4). */
 gboolean sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest);
+/* The same, saying why it failed.  A sips: Request-URI is refused over UDP
+ * and TCP (RFC 5630); over TLS the server's certificate is checked against the
+ * host of the first Route's URI, else the Request-URI's (RFC 5922). */
+gboolean sf_stack_send_request_error (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest,
+                                      GError **error);
+/* Did the request of @ev come over TLS (its hop only: RFC 3261 26.2.2)?  What
+ * the media layer asks before offering SDES keys (RFC 4568 8). */
+gboolean sf_stack_event_over_tls (const SfSipEvent *ev);
 /* Restarts @ctx's timer @name with the interval it last had doubled, capped at
  * T2 when @cap (17.1.1.2, 17.1.2.2, 17.2.1, 13.3.1.4).  The first interval is the
  * one sf_stack_backoff_start() set. */

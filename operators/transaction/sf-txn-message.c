@@ -143,7 +143,7 @@ const char *
 sf_message_transport (SfMessage *msg)
 {
   g_return_val_if_fail (msg != NULL, "");
-  return sip_event (msg)->peer.proto == SF_SIP_UDP ? "udp" : "tcp";
+  return sf_sip_proto_name (sip_event (msg)->peer.proto);
 }
 
 /* The parsed values of header @name when sipflow knows it and it parses
@@ -362,11 +362,11 @@ sf_message_send_request (SfCtx *ctx, const char *method, const char *ruri, const
   g_autofree char *local = s != NULL ? sf_stack_local (s, proto) : NULL;
   if (local == NULL) {
     g_set_error (error, SF_MESSAGE_ERROR, SF_MESSAGE_ERROR_NO_STACK, "no SIP socket for %s to send %s to %s",
-                 proto == SF_SIP_TCP ? "TCP" : "UDP", method, ruri);
+                 sf_sip_proto_via (proto), method, ruri);
     return FALSE;
   }
   SfSipRequestSpec spec = { .method = method, .ruri = ruri, .from = from, .to = to, .via_sent_by = local,
-                            .transport = proto == SF_SIP_TCP ? "TCP" : "UDP", .extra = headers,
+                            .transport = sf_sip_proto_via (proto), .extra = headers,
                             .content_type = content_type, .body = body, .body_len = body != NULL ? body_len : 0 };
   g_autoptr (GError) local_error = NULL;
   g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, &local_error);

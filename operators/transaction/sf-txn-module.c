@@ -100,19 +100,37 @@ stats_fields (gpointer state)
   return sf_stack_stats_fields (state);
 }
 
-/* Nothing to check beyond the declarations: the stack reads the new values
- * from the endpoint's configuration at the commit. */
+/* The stack reads the new [sip] values from the endpoint's configuration at
+ * the commit.  The [tls] files are read again here (a renewed certificate
+ * under the same name is taken too): one missing or wrong refuses the reload,
+ * and the old ones stay. */
 static gboolean
 reload_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
 {
-  return TRUE;
+  if (state == NULL)
+    return TRUE;
+  *prepared = sf_stack_tls_load (cfg, error);
+  return *prepared != NULL;
 }
 
+/* New TLS connections get the new files; those open keep what they shook
+ * hands with (no call is dropped). */
 static void
 reload_commit (gpointer state, gpointer prepared)
 {
-  if (state != NULL)
-    sf_stack_reconfigure (state);
+  if (state == NULL)
+    return;
+  sf_stack_reconfigure (state);
+  if (prepared != NULL) {
+    sf_sip_transport_set_tls (sf_stack_transport (state), prepared);
+    sf_sip_tls_config_unref (prepared);
+  }
+}
+
+static void
+reload_abort (gpointer state, gpointer prepared)
+{
+  sf_sip_tls_config_unref (prepared);
 }
 
 /* The sockets are opened once; the advertised address is in every dialog's route set. */
@@ -136,5 +154,6 @@ const SfModuleDef sf_transaction_module = {
   .restart_keys = restart_keys,
   .reload_prepare = reload_prepare,
   .reload_commit = reload_commit,
+  .reload_abort = reload_abort,
   .metrics = metrics,
 };

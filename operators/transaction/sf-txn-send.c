@@ -79,8 +79,10 @@ sf_stack_protos (SfStack *s)
 gboolean
 sf_stack_tls_ready (SfStack *s)
 {
-  (void) s;
-  return FALSE; /* the transport has no TLS yet: NAPTR SIPS+D2T and _sips._tcp are skipped for sip URIs */
+  /* Every stack has a TLS client configuration (the system's CAs at least:
+   * sf_stack_tls_load), so TLS targets can always be reached; a server's
+   * certificate is checked against the URI's host when connecting. */
+  return s != NULL;
 }
 
 /* A target this element can send to: a transport it has (an IPv6 address is no
@@ -380,7 +382,11 @@ SfSipProto
 sf_stack_proto_for (SfStack *s, const SfSipUri *uri)
 {
   const SfSipParam *tp = uri != NULL ? sf_sip_uri_param (uri, "transport") : NULL;
-  if ((uri != NULL && uri->kind == SF_URI_SIPS) || (tp != NULL && sf_sip_str_caseeq (tp->value, "tcp")))
+  /* a sips URI is reached over TLS whatever its transport= (RFC 5630 3.1.3:
+   * ;transport=tcp on a sips URI means TLS over TCP) */
+  if ((uri != NULL && uri->kind == SF_URI_SIPS) || (tp != NULL && sf_sip_str_caseeq (tp->value, "tls")))
+    return SF_SIP_TLS;
+  if (tp != NULL && sf_sip_str_caseeq (tp->value, "tcp"))
     return SF_SIP_TCP;
   if (tp != NULL && sf_sip_str_caseeq (tp->value, "udp"))
     return SF_SIP_UDP;
@@ -414,9 +420,48 @@ sf_stack_send_request_to (SfStack *s, SfSipMsg *req, const char *next_hop)
   locate (s, NULL, req, next_hop);
 }
 
+/* The name a TLS server's certificate must carry (RFC 5922 7.2): the host of
+ * the URI the request was located by (its first Route, else its Request-URI),
+ * not an SRV target nor an address found for it; NULL for a numeric host (the
+ * address is then checked against the certificate's IP names). */
+static char *
+tls_name (SfSipMsg *req)
+{
+  const SfSipValue *route = sf_sip_msg_value (req, SF_SIP_HDR_ROUTE, NULL);
+  const SfSipUri *uri = route != NULL && route->uri != NULL ? route->uri : sf_sip_msg_ruri (req);
+  if (uri == NULL || uri->host_kind != SF_HOST_NAME)
+    return NULL;
+  return sf_sip_str_dup (uri->host);
+}
+
+gboolean
+sf_stack_send_request_error (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest, GError **error)
+{
+  const SfSipUri *ruri = sf_sip_msg_ruri (req);
+  /* RFC 5630 3.1.3: a sips Request-URI goes over TLS on every hop we choose */
+  if (ruri != NULL && ruri->kind == SF_URI_SIPS && proto != SF_SIP_TLS) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "a sips: request is not sent over %s",
+                 sf_sip_proto_via (proto));
+    return FALSE;
+  }
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  g_autofree char *name = proto == SF_SIP_TLS ? tls_name (req) : NULL;
+  return sf_sip_transport_send_named (s->tp, proto, dest, 0, name, wire, error);
+}
+
+gboolean
+sf_stack_event_over_tls (const SfSipEvent *ev)
+{
+  return ev != NULL && ev->peer.proto == SF_SIP_TLS;
+}
+
 gboolean
 sf_stack_send_request (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest)
 {
-  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
-  return sf_sip_transport_send (s->tp, proto, dest, 0, wire, NULL);
+  g_autoptr (GError) error = NULL;
+  if (sf_stack_send_request_error (s, req, proto, dest, &error))
+    return TRUE;
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED)) /* the test filter */
+    g_debug ("%.*s not sent: %s", (int) sf_sip_msg_method (req).len, sf_sip_msg_method (req).p, error->message);
+  return FALSE;
 }

@@ -67,7 +67,7 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
             SfSipMsg *msg, GBytes *wire)
 {
   GString *ev = sf_json_begin (dir == SF_SIP_TAP_IN ? "sip_in" : "sip_out");
-  sf_json_add_str (ev, "proto", proto == SF_SIP_UDP ? "udp" : "tcp");
+  sf_json_add_str (ev, "proto", sf_sip_proto_name (proto));
   g_autofree char *l = sf_sip_addr_to_string (local);
   g_autofree char *r = sf_sip_addr_to_string (remote);
   if (l != NULL)
@@ -144,7 +144,7 @@ log_message (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *
                           { SF_LOG_FIELD_TRANSACTION, t != NULL ? sf_instance_handle (t) : NULL, -1 },
                           { SF_LOG_FIELD_INSTANCE, user != NULL ? sf_instance_handle (user) : NULL, -1 } };
   sf_log_fields (G_LOG_LEVEL_DEBUG, f, G_N_ELEMENTS (f), "%s %s %s %s %s: %.*s (%" G_GSIZE_FORMAT " bytes, Call-ID %s)",
-                 dir == SF_SIP_TAP_IN ? "received" : "sent", proto == SF_SIP_UDP ? "udp" : "tcp", l != NULL ? l : "-",
+                 dir == SF_SIP_TAP_IN ? "received" : "sent", sf_sip_proto_name (proto), l != NULL ? l : "-",
                  dir == SF_SIP_TAP_IN ? "<-" : "->", r, (int) end, d, len, cid != NULL ? cid : "-");
 }
 

@@ -89,7 +89,7 @@ send_register (SfCtx *ctx, Reg *r, gint64 expires)
   }
   const char *local = hop.local;
   g_autofree char *from = sf_ua_from (ctx, local);
-  g_autofree char *contact_uri = sf_ua_contact (ctx, local, hop.contact_tcp);
+  g_autofree char *contact_uri = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   g_autofree char *contact = g_strdup_printf ("%s;expires=%" G_GINT64_FORMAT, contact_uri, expires);
   g_autofree char *exp = g_strdup_printf ("Expires: %" G_GINT64_FORMAT, expires);
   const char *routes[] = { route, NULL };

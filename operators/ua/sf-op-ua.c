@@ -56,7 +56,8 @@ build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, 
     g_autofree char *local = st != NULL && sf_stack_advertised (st) != NULL ? sf_stack_local (st, peer->proto) : NULL;
     if (local == NULL)
       local = local_of (peer);
-    g_autofree char *contact = sf_ua_contact (ctx, local, peer->proto == SF_SIP_TCP);
+    const SfSipUri *ruri = sf_sip_msg_ruri (req);
+    g_autofree char *contact = sf_ua_contact (ctx, local, peer->proto, ruri != NULL && ruri->kind == SF_URI_SIPS);
     sf_sip_builder_add (b, "Contact", "%s", contact);
   }
   sf_sip_builder_add (b, "Allow", ALLOW);

@@ -42,8 +42,10 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
     return FALSE;
   }
   const char *local = hop.local;
+  if (call->invite_out == NULL)
+    call->signalling_tls = hop.proto == SF_SIP_TLS; /* SDES keys only over TLS (sf_ua_call_signalling_secure) */
   g_autofree char *from = sf_ua_from (ctx, local);
-  g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_tcp);
+  g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
   const char *extra[3]; /* the credentials answered so far, 401's and 407's both (22.3) */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
@@ -643,7 +645,7 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
   g_auto (SfUaHop) hop = { 0 };
   if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
     return FALSE;
-  g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_tcp);
+  g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
   g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
   SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
                            .contact = contact,

@@ -212,12 +212,12 @@ sf_ua_media (SfCtx *ctx)
 gboolean
 sf_ua_call_signalling_secure (SfUaCall *call)
 {
-  /* The SIP transport carries UDP and TCP only: no call's signalling is
-   * confidential, so no SDES key may go in its SDP unless
-   * media.srtp_insecure_signalling allows it.  With TLS in the transport, this
-   * is where a call over TLS hop by hop (a sips: call) says so. */
-  (void) call;
-  return FALSE;
+  /* The hop the SDP crosses is TLS: the INVITE came over TLS, or ours leaves
+   * over it (RFC 4568 8 asks for the signalling to be protected; hops past the
+   * first are the proxies' business, which a sips: URI makes TLS too). */
+  if (call->incoming)
+    return call->invite != NULL && sf_stack_event_over_tls (call->invite);
+  return call->signalling_tls;
 }
 
 /* media.srtp for @call: as configured when its signalling is secure or
@@ -325,9 +325,14 @@ sf_ua_hop (SfCtx *ctx, const char *hop, SfUaHop *out)
   g_autoptr (SfSipUri) u = sf_sip_uri_parse (text, NULL, NULL);
   out->proto = sf_stack_proto_for (s, u);
   out->local = sf_stack_local (s, out->proto);
-  out->contact_tcp = out->proto == SF_SIP_TCP && out->local != NULL;
+  out->contact_proto = out->local != NULL ? out->proto : SF_SIP_UDP;
+  out->sips = u != NULL && u->kind == SF_URI_SIPS;
+  /* TLS is never swapped for another transport (RFC 5630): no TLS socket, the
+   * Contact then names our TCP or UDP one for requests back */
   if (out->local == NULL)
     out->local = sf_stack_local (s, out->proto == SF_SIP_TCP ? SF_SIP_UDP : SF_SIP_TCP);
+  if (out->local == NULL && out->proto == SF_SIP_TLS)
+    out->local = sf_stack_local (s, SF_SIP_UDP);
   return out->local != NULL;
 }
 
@@ -340,7 +345,7 @@ sf_ua_hop_clear (SfUaHop *h)
 const char *
 sf_ua_hop_transport (const SfUaHop *h)
 {
-  return h->proto == SF_SIP_TCP ? "TCP" : "UDP";
+  return sf_sip_proto_via (h->proto);
 }
 
 const char *
@@ -350,10 +355,13 @@ sf_ua_dialog_hop (const SfSipDialog *d)
 }
 
 char *
-sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp)
+sf_ua_contact (SfCtx *ctx, const char *local, SfSipProto proto, gboolean sips)
 {
   g_autofree char *user = sf_ua_user (ctx);
-  return g_strdup_printf ("<sip:%s@%s%s>", user != NULL ? user : "sipflow", local, tcp ? ";transport=tcp" : "");
+  if (proto == SF_SIP_TLS && sips)
+    return g_strdup_printf ("<sips:%s@%s>", user != NULL ? user : "sipflow", local);
+  return g_strdup_printf ("<sip:%s@%s%s%s>", user != NULL ? user : "sipflow", local, proto != SF_SIP_UDP ? ";transport=" : "",
+                          proto != SF_SIP_UDP ? sf_sip_proto_name (proto) : "");
 }
 
 void

@@ -57,6 +57,7 @@ typedef struct {
   SfUaAuth auth;             /* the challenges answered for the INVITE (22.2, 22.3) */
   SfSipMsg *reinvite_out;    /* our re-INVITE (hold, resume) waiting for its final response */
   SfSdpDir want_dir;         /* what the user asked for: SENDRECV, or SENDONLY on hold */
+  gboolean signalling_tls;   /* UAC: our INVITE leaves over TLS (its first hop: the outbound proxy or the target) */
   /* both */
   SfSipDialog *dialog;
   SfSdpSession *sdp;
@@ -120,9 +121,9 @@ gint64 sf_ua_cfg_int (SfCtx *ctx, const char *key);
 
 /* The endpoint's media (instance data "media" of the endpoint), NULL when none. */
 SfMedia *sf_ua_media (SfCtx *ctx);
-/* Whether @call's signalling is confidential hop by hop (TLS), so that SDES
- * keys may go in its SDP (RFC 4568 8).  FALSE for every call until the
- * transport has TLS. */
+/* Whether @call's signalling is confidential (TLS on the hop its SDP
+ * crosses: the INVITE received over TLS, or ours sent over it), so that SDES
+ * keys may go in its SDP (RFC 4568 8). */
 gboolean sf_ua_call_signalling_secure (SfUaCall *call);
 /* The call's SDP session on @addr (IP literal, no brackets), made on first use,
  * with media.srtp's policy for the call (sf_ua_call_signalling_secure: without
@@ -135,24 +136,28 @@ char *sf_ua_host_of (const char *hostport);
 /* Our address-of-record as a name-addr for From: "Alice" <sip:alice@host> (transfer full);
  * without ua.uri, sip:sipflow@@local. */
 char *sf_ua_from (SfCtx *ctx, const char *local);
-/* Our Contact for a socket "host:port" (transfer full): <sip:USER@host:port[;transport=tcp]>. */
-char *sf_ua_contact (SfCtx *ctx, const char *local, gboolean tcp);
+/* Our Contact for a socket "host:port" reached over @proto (transfer full):
+ * <sip:USER@host:port[;transport=tcp|tls]>, or <sips:USER@host:port> when
+ * @sips and @proto is TLS (RFC 3261 12.1.1, RFC 5630 4.1: a sips request gets
+ * a sips Contact). */
+char *sf_ua_contact (SfCtx *ctx, const char *local, SfSipProto proto, gboolean sips);
 /* How a request whose next hop is @hop (a URI, or a name-addr "<URI;lr>":
  * the first Route, else the Request-URI) leaves this UA: the transport
  * (sf_stack_proto_for, RFC 3263 4.1), for the Via's transport (18.1.1); the
  * address for its sent-by and Contact (that transport's socket, else the
  * other's: a UA listening on UDP only still reaches a transport=tcp target,
- * and is reached back over UDP); whether the Contact says ;transport=tcp (the
- * request goes over TCP and we listen on TCP, 20.10).  FALSE: no socket. */
+ * and is reached back over UDP); the transport the Contact names (the
+ * request goes over TCP or TLS and we listen on it, 20.10).  FALSE: no socket. */
 typedef struct {
   SfSipProto proto;
   char *local;          /* owned "host:port" */
-  gboolean contact_tcp;
+  SfSipProto contact_proto; /* the transport our Contact names (UDP: none named) */
+  gboolean sips;            /* the hop is a sips URI: so is our Contact */
 } SfUaHop;
 gboolean sf_ua_hop (SfCtx *ctx, const char *hop, SfUaHop *out);
 void sf_ua_hop_clear (SfUaHop *h);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfUaHop, sf_ua_hop_clear)
-/* "TCP" or "UDP": the Via's transport for @h. */
+/* "TLS", "TCP" or "UDP": the Via's transport for @h. */
 const char *sf_ua_hop_transport (const SfUaHop *h);
 /* The next hop of a request inside @d (12.2.1.1): its first route, else the remote target. */
 const char *sf_ua_dialog_hop (const SfSipDialog *d);

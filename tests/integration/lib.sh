@@ -280,3 +280,11 @@ expect_metric() {
 }
 # metrics_port NAME: the port of NAME's 'listening' event for transport metrics
 metrics_port() { grep -m1 '"transport":"metrics"' "$T/$1.events" | sed 's/.*"port":\([0-9]*\).*/\1/'; }
+# stat_of NAME FIELD: FIELD of NAME's newest stats event (after asking for one: the status command)
+stat_of() {
+  local before
+  before=$(count "$1" '"event":"stats"')
+  cmd "$1" status
+  wait_ev "$1" '"event":"stats"' 5 $((before + 1)) || return 1
+  grep '"event":"stats"' "$T/$1.events" | tail -1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2
+}

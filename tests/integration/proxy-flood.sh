@@ -17,13 +17,6 @@ printf 'alice:secret\nbob:hunter2\n' >"$T/users"
 start px proxy.xml --set "registrar.users=$T/users" --set sip.t1_ms=100 --set sip.rate_limit=0 || exit 1
 PX=127.0.0.1:$PORT_px
 
-stat_of() { # stat_of NAME FIELD: FIELD of NAME's newest stats event (after asking for one)
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 5 $((before + 1)) || return 1
-  grep '"event":"stats"' "$T/$1.events" | tail -1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2
-}
 
 cat >"$T/reg.sip" <<EOF
 REGISTER sip:sipflow.test SIP/2.0

@@ -11,7 +11,10 @@
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse,
  *    TCP_NODELAY on the accepted and the opened connection
  *  - ipv6: the same over [::1]
- *  - listen_specs: udp:/tcp: address specs and their errors
+ *  - listen_specs: udp:/tcp:/tls: address specs and their errors
+ *  - tls_config_errors: a missing or wrong [tls] file, a bad verify_client or
+ *    min_version: each error names the key and the file; tls: without a
+ *    certificate is refused
  *  - resolve (RFC 3263 4): numeric hosts need no lookup (transport=, sips, maddr, default
  *    ports); a name with a port is looked up by A/AAAA (localhost, from /etc/hosts);
  *    a tel URI is not located
@@ -35,6 +38,7 @@
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-transport.h"
 #include "sip/sf-sip-resolve.h"
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct {
@@ -285,6 +289,13 @@ listen_specs (void)
   CU_ASSERT_EQUAL (proto, SF_SIP_TCP);
   CU_ASSERT_EQUAL (g_inet_socket_address_get_port (addr), 5070);
   g_clear_object (&addr);
+  CU_ASSERT_TRUE (sf_sip_listen_spec_parse ("tls:127.0.0.1:5061", &proto, &addr, NULL));
+  CU_ASSERT_EQUAL (proto, SF_SIP_TLS);
+  g_clear_object (&addr);
+  CU_ASSERT_STRING_EQUAL (sf_sip_proto_via (SF_SIP_TLS), "TLS");
+  CU_ASSERT_STRING_EQUAL (sf_sip_proto_name (SF_SIP_TLS), "tls");
+  CU_ASSERT_TRUE (sf_sip_proto_is_stream (SF_SIP_TLS) && sf_sip_proto_is_stream (SF_SIP_TCP) &&
+                  !sf_sip_proto_is_stream (SF_SIP_UDP));
   static const char *const bad[] = { "sctp:127.0.0.1:5060", "udp:127.0.0.1", "udp:localhost:5060", "udp:[::1]5060",
                                      "udp:127.0.0.1:70000", "tcp:127.0.0.1:x" };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
@@ -670,6 +681,59 @@ tcp_listen_free (void)
   CU_ASSERT_EQUAL (criticals, 0);
 }
 
+/* What an operator gets wrong in [tls]: each error says which key and file. */
+static void
+tls_config_errors (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sf-tls-XXXXXX", NULL);
+  g_autofree char *junk = g_build_filename (dir, "junk.pem", NULL);
+  g_autofree char *missing = g_build_filename (dir, "missing.pem", NULL);
+  CU_ASSERT_FATAL (g_file_set_contents (junk, "not a certificate\n", -1, NULL));
+  struct {
+    const char *cert, *key, *ca, *verify, *min, *want;
+  } cases[] = {
+    { missing, NULL, NULL, "off", "1.2", "tls.certificate '" },
+    { junk, missing, NULL, "off", "1.2", "tls.key '" },
+    { junk, NULL, NULL, "off", "1.2", "tls.certificate '" },
+    { NULL, NULL, junk, "off", "1.2", "tls.ca_file '" },
+    { NULL, NULL, missing, "off", "1.2", "tls.ca_file '" },
+    { NULL, junk, NULL, "off", "1.2", "tls.key '" },
+    { NULL, NULL, NULL, "sometimes", "1.2", "tls.verify_client: " },
+    { NULL, NULL, NULL, "off", "1.1", "tls.min_version: " },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (SfSipTlsConfig) c = sf_sip_tls_config_load (cases[i].cert, cases[i].key, cases[i].ca, cases[i].verify, TRUE,
+                                                           cases[i].min, &error);
+    CU_ASSERT_PTR_NULL (c);
+    CU_ASSERT_TRUE_FATAL (error != NULL);
+    CU_ASSERT_TRUE (g_str_has_prefix (error->message, cases[i].want));
+    const char *file = cases[i].want[4] == 'v' || cases[i].want[4] == 'm' ? NULL
+                       : g_str_has_prefix (cases[i].want, "tls.key") ? cases[i].key
+                       : g_str_has_prefix (cases[i].want, "tls.ca")  ? cases[i].ca
+                                                                       : cases[i].cert;
+    CU_ASSERT_TRUE (file == NULL || strstr (error->message, file) != NULL);
+  }
+  /* nothing named: the system's CAs, no certificate of ours */
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipTlsConfig) none = sf_sip_tls_config_load (NULL, NULL, NULL, "require", FALSE, "1.3", &error);
+  CU_ASSERT_TRUE_FATAL (none != NULL);
+  CU_ASSERT_TRUE (none->cert == NULL && none->db == NULL && none->verify_client == SF_SIP_TLS_VERIFY_REQUIRE &&
+                  none->min_version == 13 && !none->verify_server);
+  /* listening for TLS needs a certificate */
+  SfSipTransport *t = sf_sip_transport_new (NULL, on_recv, NULL);
+  sf_sip_transport_set_tls (t, none);
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  CU_ASSERT_FATAL (sf_sip_listen_spec_parse ("tls:127.0.0.1:0", &proto, &addr, NULL));
+  g_autoptr (GError) lerr = NULL;
+  CU_ASSERT_FALSE (sf_sip_transport_listen (t, proto, addr, NULL, &lerr));
+  CU_ASSERT_TRUE (lerr != NULL && strstr (lerr->message, "tls.certificate") != NULL);
+  sf_sip_transport_free (t);
+  g_unlink (junk);
+  g_rmdir (dir);
+}
+
 void
 sf_test_register_sip_transport (void)
 {
@@ -687,4 +751,5 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, tcp_stall);
   SF_ADD_TEST (s, tcp_keepalive);
   SF_ADD_TEST (s, tcp_listen_free);
+  SF_ADD_TEST (s, tls_config_errors);
 }
