@@ -139,6 +139,8 @@ typedef struct {
   /* Shared with streaming threads. */
   GMutex lock;
   guint8 recv_key[SF_SRTP_KEY_LEN]; /* lock: the peer's SRTP key, for srtpdec's request-key */
+  guint n_keyed;                 /* lock: SSRCs given recv_key since it was set (SF_MEDIA_GST_SRTP_MAX_SSRC) */
+  guint64 n_refused;             /* lock: key requests refused past the bound */
   GCond cond;
   gboolean recorder_eos;         /* lock: the WAV writer's sink took end-of-stream */
   char *start_error;             /* lock, owned: the first bus error before start() returned */
@@ -502,12 +504,25 @@ on_rtp_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
 /* The caps srtpdec keys a stream with (its "request-key" signal, and again
  * after "clear-keys"): the peer's key, AES-CM-128, the suite's RTP tag, and
- * an 80-bit tag on SRTCP for both suites (RFC 4568 6.2.2). */
+ * an 80-bit tag on SRTCP for both suites (RFC 4568 6.2.2).  srtpdec asks at
+ * the first packet of every SSRC, before any tag is checked, and keeps what
+ * it is given: past SF_MEDIA_GST_SRTP_MAX_SSRC it gets nothing, so it drops
+ * the packet and keeps no stream (a flood of made-up SSRCs costs no memory;
+ * it is told once). */
 static GstCaps *
 on_request_key (GstElement *srtpdec, guint ssrc, gpointer data)
 {
   Stream *st = data;
   g_mutex_lock (&st->lock);
+  if (st->n_keyed >= SF_MEDIA_GST_SRTP_MAX_SSRC) {
+    gboolean first = st->n_refused++ == 0;
+    g_mutex_unlock (&st->lock);
+    if (first)
+      g_message ("%s: media: SRTP: more than %d SSRCs on the RTP port: packets of further ones dropped",
+                 st->link->call, SF_MEDIA_GST_SRTP_MAX_SSRC);
+    return NULL;
+  }
+  st->n_keyed++;
   GstBuffer *key = gst_buffer_new_memdup (st->recv_key, SF_SRTP_KEY_LEN);
   g_mutex_unlock (&st->lock);
   GstCaps *caps = gst_caps_new_simple (
@@ -690,6 +705,7 @@ build (Stream *st, GError **error)
   st->srtp = st->neg.srtp;
   g_mutex_lock (&st->lock);
   memcpy (st->recv_key, st->neg.srtp_recv_key, SF_SRTP_KEY_LEN);
+  st->n_keyed = 0; /* a new srtpdec */
   g_mutex_unlock (&st->lock);
   /* have_event stays: after a rebuild (a codec change, a prompt played over a
    * tone) the packets of an event told before are not a new event. */
@@ -947,6 +963,7 @@ stream_update (gpointer stream, const SfSdpMedia *neg, GError **error)
     g_debug ("%s: media: SRTP re-keyed", st->link->call);
     g_mutex_lock (&st->lock);
     memcpy (st->recv_key, neg->srtp_recv_key, SF_SRTP_KEY_LEN);
+    st->n_keyed = 0; /* the streams go with clear-keys: the count starts again */
     g_mutex_unlock (&st->lock);
     set_send_key (st);
     g_signal_emit_by_name (st->srtpdec, "clear-keys");

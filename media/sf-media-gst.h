@@ -22,5 +22,11 @@ const SfMediaBackend *sf_media_gst_backend (void);
 #define SF_MEDIA_GST_EOS_WAIT_MS 2000
 /* rtpbin's jitter buffer (ms). */
 #define SF_MEDIA_GST_JITTER_MS 100
+/* Most SSRCs srtpdec is given a key for, per key (a re-key starts again): it
+ * keeps a libsrtp stream (about 5 KiB) for each, found by a walk of a list at
+ * every packet, and anyone who can reach the RTP port can send packets with a
+ * new SSRC each (their tag is checked only after the key is given).  A peer
+ * sends one or two (RTP and RTCP, a restart). */
+#define SF_MEDIA_GST_SRTP_MAX_SSRC 8
 
 G_END_DECLS

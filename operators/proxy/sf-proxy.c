@@ -485,7 +485,17 @@ gboolean
 sf_proxy_branch_is_ours (SfProxyConfig *c, SfSipStr branch)
 {
   gsize mark = strlen (BRANCH_MARK), head = 16 + 1 + 8;
-  if (c == NULL || branch.len != mark + head + 8 || strncmp (branch.p, BRANCH_MARK, mark) != 0)
+  /* a request that failed over to another target (RFC 3263 4.3) has ".fN"
+   * after it (sf-txn-send.c; N from 1 to the most targets, 16) */
+  gsize len = branch.len;
+  if (len > mark + head + 8 + 2 && len <= mark + head + 8 + 4 && branch.p[mark + head + 8] == '.'
+      && branch.p[mark + head + 8 + 1] == 'f' && branch.p[mark + head + 8 + 2] != '0') {
+    for (gsize i = mark + head + 8 + 2; i < len; i++)
+      if (!g_ascii_isdigit (branch.p[i]))
+        return FALSE;
+    len = mark + head + 8;
+  }
+  if (c == NULL || len != mark + head + 8 || strncmp (branch.p, BRANCH_MARK, mark) != 0)
     return FALSE;
   char mac[9];
   branch_mac (c, branch.p + mark, head, mac);

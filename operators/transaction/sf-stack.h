@@ -250,7 +250,8 @@ SfInstance *sf_stack_client_txn (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Starts a client transaction for @cancel, the CANCEL of @invite (9.1), as a
  * child of @tu, to the address and transport @invite's client transaction
  * sends to, not located again; located (sf_stack_request_located) when that
- * transaction is gone or this one cannot start. */
+ * transaction is gone or this one cannot start.  @invite's transaction no
+ * longer fails over (RFC 3263 4.3): a 503 or Timer B after the CANCEL ends it. */
 void sf_stack_request_cancel (SfStack *s, SfInstance *tu, SfSipMsg *invite, SfSipMsg *cancel);
 /* For fuzzing: with @on FALSE, a request whose next hop is a name (not an
  * address) fails at once (txn:transport_error) instead of a DNS lookup. */

@@ -213,6 +213,11 @@ sf_stack_request_cancel (SfStack *s, SfInstance *tu, SfSipMsg *invite, SfSipMsg 
   SfTxnInstance *t = ict != NULL ? sf_txn_inst_peek_of (s->ep, ict) : NULL;
   SfClientTxn *c = t != NULL ? t->client : NULL;
   g_autoptr (GError) error = NULL;
+  /* A cancelled INVITE is not wanted anywhere: a 503 or Timer B after the
+   * CANCEL ends it here, it does not move to the next target (RFC 3263 4.3),
+   * which would ring a phone for a call already given up. */
+  if (c != NULL)
+    g_clear_pointer (&c->targets, g_ptr_array_unref);
   /* 9.1: the CANCEL's Via is the INVITE's as sent: another branch or transport
    * when the location rewrote it or the INVITE failed over (RFC 3263 4.3) */
   g_autoptr (SfSipMsg) sent = c != NULL ? sf_stack_via_like (cancel, c->req) : NULL;

@@ -12,7 +12,10 @@
 #    listening, priority 20 bob's: Timer B (T1 50 ms) fires, the call fails over;
 #  - busy.sipflow.test: _sip._udp SRV priority 10 is a sipp UAS answering 503
 #    (ACKed), priority 20 bob: the call fails over on the 503 (RFC 3263 4.3);
-#  - nothing.sipflow.test (no record at all): the call fails, unreachable.
+#  - nothing.sipflow.test (no record at all): the call fails, unreachable;
+#  - cancelled.sipflow.test: _sip._udp SRV priority 10 is a sipp UAS that rings,
+#    takes the CANCEL and then answers the INVITE 503, priority 20 bob: the
+#    cancelled INVITE does not fail over (no 'failover' event, bob does not ring).
 # One dnsmasq, stopped by PID; every wait bounded.
 . "$(dirname "$0")/lib.sh"
 need_sipp
@@ -36,6 +39,10 @@ BOB_UDP=$PORT_bob
 BOB_TCP=$(tcp_port bob)
 sipp_server busy -sf "$SCEN/uas-503.xml" -m 1 || { fail "the 503 sipp did not start"; summary dns.sh; exit 1; }
 BUSY=$SIPP_PORT
+BUSY_PID=$SIPP_PID
+sipp_server cancelled -sf "$SCEN/uas-cancel-503.xml" -m 1 || { fail "the CANCEL-503 sipp did not start"; summary dns.sh; exit 1; }
+CANCELLED=$SIPP_PORT
+CANCELLED_PID=$SIPP_PID
 DEAD_TCP=$(free_port)
 DEAD_UDP=$(free_port)
 
@@ -50,6 +57,7 @@ for try in 1 2 3 4 5; do
     --srv-host=_sip._tcp.down.$D,dead.$D,"$DEAD_TCP",10,10 --srv-host=_sip._tcp.down.$D,bob.$D,"$BOB_TCP",20,10 \
     --srv-host=_sip._udp.quiet.$D,dead.$D,"$DEAD_UDP",10,10 --srv-host=_sip._udp.quiet.$D,bob.$D,"$BOB_UDP",20,10 \
     --srv-host=_sip._udp.busy.$D,busy.$D,"$BUSY",10,10 --srv-host=_sip._udp.busy.$D,bob.$D,"$BOB_UDP",20,10 \
+    --srv-host=_sip._udp.cancelled.$D,busy.$D,"$CANCELLED",10,10 --srv-host=_sip._udp.cancelled.$D,bob.$D,"$BOB_UDP",20,10 \
     >"$T/dnsmasq.out" 2>&1 &
   DNS_PID=$!
   PIDS+=("$DNS_PID")
@@ -118,6 +126,7 @@ else
 fi
 wait_ev alice '"event":"failover".*"why":"503"' 2 $((f + 1)) && pass "busy: a failover event (503)" ||
   fail "busy: no failover event" "$(grep failover "$T/alice.events")"
+SIPP_PID=$BUSY_PID
 sipp_server_wait busy
 [ "$SIPP_RC" = 0 ] && pass "busy: the 503 was ACKed (the sipp scenario ended well)" || fail "busy: sipp rc $SIPP_RC" "$(tail -3 "$T/busy.out")"
 
@@ -127,6 +136,26 @@ cmd alice call sip:bob@nothing.$D
 wait_ev alice '"event":"call_end"' 15 $((r + 1)) &&
   grep '"event":"call_end"' "$T/alice.events" | tail -1 | grep -q -E '"reason":"(unreachable|timeout)"' &&
   pass "nothing: no record: the call ends unreachable" || fail "nothing: call_end" "$(grep call_end "$T/alice.events" | tail -1)"
+
+# 6. a 503 after our CANCEL: the INVITE is not wanted any more, no failover
+f=$(count alice '"event":"failover"')
+i=$(count bob '"event":"incoming"')
+r=$(count alice '"event":"call_end"')
+cmd alice call sip:bob@cancelled.$D
+if wait_ev alice '"to":"RingBack"' 10 $(($(count alice '"to":"RingBack"') + 1)); then
+  cmd alice hangup
+  SIPP_PID=$CANCELLED_PID
+  sipp_server_wait cancelled # it ends once the 503 is ACKed: a failover would come before the ACK
+  [ "$SIPP_RC" = 0 ] && pass "cancelled: CANCEL taken, the 503 after it ACKed" ||
+    fail "cancelled: sipp rc $SIPP_RC" "$(tail -3 "$T/cancelled.out")"
+  [ "$(count alice '"event":"failover"')" = "$f" ] && pass "cancelled: no failover of the cancelled INVITE" ||
+    fail "cancelled: the cancelled INVITE failed over" "$(grep failover "$T/alice.events" | tail -1)"
+  wait_ev alice '"event":"call_end"' 10 $((r + 1)) && [ "$(count bob '"event":"incoming"')" = "$i" ] &&
+    pass "cancelled: the call ends, bob never rings" ||
+    fail "cancelled: bob rang or no call_end" "$(grep -E 'incoming|call_end' "$T/bob.events" "$T/alice.events" | tail -3)"
+else
+  fail "cancelled: no ringing from the first target" "$(tail -5 "$T/alice.err")"
+fi
 
 stop alice; stop bob
 kill "$DNS_PID" 2>/dev/null; wait "$DNS_PID" 2>/dev/null

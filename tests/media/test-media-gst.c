@@ -24,6 +24,9 @@
  *    after srtpdec), and a re-offer with new keys (a re-INVITE) keeps the audio
  *    flowing both ways (srtpenc's new key, srtpdec's keys cleared and asked again;
  *    from _32 the new offer's _80 is taken: a new pipeline)
+ *  - srtp_ssrc_flood: 4000 packets with a new SSRC each sent to an SRTP call's
+ *    RTP port: the heap stays within 1 MiB (srtpdec is keyed for at most
+ *    SF_MEDIA_GST_SRTP_MAX_SSRC of them), the call's audio keeps flowing
  *  - leaks: 50 calls after a warm-up: threads, descriptors and memory come back to
  *    the warm-up's baseline within the tolerances stated below
  * A missing GStreamer element fails start() (named with its Debian package), so a
@@ -443,6 +446,53 @@ srtp_32 (void)
   srtp_call (SF_SRTP_AES_CM_128_HMAC_SHA1_32);
 }
 
+static guint64 heap_kb (void);
+
+/* Anyone who can send to a call's RTP port: packets with a new SSRC each.
+ * srtpdec asks for a key for every SSRC it has not seen and keeps a libsrtp
+ * stream for each it gets one for (kilobytes each, never freed until a
+ * re-key, and looked up in a list per packet); the stream keys a bounded
+ * number of them (SF_MEDIA_GST_SRTP_MAX_SSRC), so the heap stays flat, and the
+ * call's own audio keeps flowing. */
+static void
+srtp_ssrc_flood (void)
+{
+  srtp_mode = "require";
+  Side *a = side_new ("A", 0, "tone:1000", NULL, "PCMU");
+  Side *b = side_new ("B", 1, "tone:440", NULL, "PCMU");
+  srtp_mode = "off";
+  call_start (a, b);
+  Flow f = { a, b, 5 };
+  CU_ASSERT (run_until (both_received, &f, 5000));
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (sock);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, (guint16) b->neg.local_port);
+  guint64 before = heap_kb ();
+  /* RTP version 2, PCMU, a 20-byte payload and a 10-byte tag of garbage */
+  guint8 pkt[12 + 20 + 10] = { 0x80, 0x00 };
+  for (guint round = 0; round < 40; round++) {
+    for (guint i = 0; i < 100; i++) {
+      guint32 ssrc = 0x5f000000u + round * 100 + i;
+      pkt[2] = (guint8) (i >> 8), pkt[3] = (guint8) i;
+      pkt[8] = (guint8) (ssrc >> 24), pkt[9] = (guint8) (ssrc >> 16), pkt[10] = (guint8) (ssrc >> 8), pkt[11] = (guint8) ssrc;
+      g_socket_send_to (sock, to, (const char *) pkt, sizeof pkt, NULL, NULL);
+    }
+    run_for (20); /* within the socket's receive buffer */
+  }
+  run_for (200);
+  guint64 after = heap_kb ();
+  printf ("\n  4000 SSRCs sent to B: heap %" G_GUINT64_FORMAT " KiB -> %" G_GUINT64_FORMAT " KiB\n", before, after);
+  CU_ASSERT (after < before + 1024);
+  Flow g = { a, b, 0 };
+  g.n = MAX (stats_of (a).packets_received, stats_of (b).packets_received) + 50;
+  CU_ASSERT (run_until (both_received, &g, 5000));
+  CU_ASSERT_EQUAL (count_events (b, "media_error"), 0);
+  side_free (a);
+  side_free (b);
+}
+
 /* ---- DTMF, hold, timeout ---- */
 
 static void
@@ -824,6 +874,7 @@ main (int argc, char **argv)
   CU_add_test (s, "bad_source", bad_source);
   CU_add_test (s, "srtp", srtp);
   CU_add_test (s, "srtp_32", srtp_32);
+  CU_add_test (s, "srtp_ssrc_flood", srtp_ssrc_flood);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {

@@ -6,6 +6,8 @@
  *    other 4xx, 5xx; 503 sent as 500) and step 7 (challenges aggregated)
  *  - branch_hash: the Via branch carries a hash that is the same for the same
  *    request and differs when the Request-URI or the Route set differ (16.6 step 8)
+ *  - branch_ours_failover: our forwarded branch is ours, and so is it with the
+ *    ".fN" of a failover (RFC 3263 4.3); other suffixes and a broken MAC are not
  *  - timer_c: an INVITE forwarded, 180 back upstream; Timer C (181 s) after the
  *    last provisional response cancels the branch (16.8), the 487 is ACKed
  *    downstream and goes upstream; every instance ends by Timers
@@ -23,6 +25,8 @@
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-nat.h"
+#include "operators/sf-modules.h"
+#include "framework/sf-module.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
@@ -233,6 +237,39 @@ branch_hash (void)
   /* the documented hash: SHA-256 of "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" */
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "sip:x@example.org|1||c@x|1|", -1);
   CU_ASSERT_EQUAL (strncmp (b1 + strlen ("z9hG4bKsfp"), sum, 16), 0);
+}
+
+/* A response that finds no transaction is forwarded only with a branch of
+ * ours (its MAC checks), also the branch of a request that failed over to
+ * another target (RFC 3263 4.3: ours with ".fN" appended, sf-txn-send.c). */
+static void
+branch_ours_failover (void)
+{
+  Px *t = px_setup (NULL);
+  SfProxyConfig *c = sf_module_state (t->env->ep, &sf_proxy_module);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (c);
+  send_invite (t, "z9hG4bKbo1");
+  g_autofree char *fwd = expect (t, "INVITE ");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (fwd);
+  const char *b = strstr (fwd, ";branch=z9hG4bKsfp");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (b);
+  b += strlen (";branch=");
+  g_autofree char *branch = g_strndup (b, strcspn (b, ";\r"));
+  CU_ASSERT_TRUE (sf_proxy_branch_is_ours (c, sf_sip_str (branch, strlen (branch))));
+  static const char *const good[] = { ".f1", ".f2", ".f16", NULL };
+  static const char *const bad[] = { ".f", ".f1x", ".g1", ".f1.f1", "x", ".f123", ".f01", NULL };
+  for (const char *const *g = good; *g != NULL; g++) {
+    g_autofree char *x = g_strconcat (branch, *g, NULL);
+    CU_ASSERT_TRUE (sf_proxy_branch_is_ours (c, sf_sip_str (x, strlen (x))));
+  }
+  for (const char *const *g = bad; *g != NULL; g++) {
+    g_autofree char *x = g_strconcat (branch, *g, NULL);
+    CU_ASSERT_FALSE (sf_proxy_branch_is_ours (c, sf_sip_str (x, strlen (x))));
+  }
+  branch[strlen (branch) - 1] = branch[strlen (branch) - 1] == '0' ? '1' : '0'; /* the MAC broken */
+  g_autofree char *forged = g_strconcat (branch, ".f1", NULL);
+  CU_ASSERT_FALSE (sf_proxy_branch_is_ours (c, sf_sip_str (forged, strlen (forged))));
+  px_free (t);
 }
 
 static void
@@ -479,6 +516,7 @@ sf_test_register_proxy (void)
   CU_pSuite s = CU_add_suite ("proxy", NULL, NULL);
   SF_ADD_TEST (s, rank_and_final_response);
   SF_ADD_TEST (s, branch_hash);
+  SF_ADD_TEST (s, branch_ours_failover);
   SF_ADD_TEST (s, timer_c);
   SF_ADD_TEST (s, timer_c_silent);
   SF_ADD_TEST (s, quitting);
