@@ -21,6 +21,7 @@ struct _SfStack {
   GCancellable *lookups;     /* owned: cancelled when the stack goes, so a DNS answer after it touches nothing */
   SfSipResolver *resolver;   /* owned: RFC 3263 lookups (sip.dns_servers, dns_timeout_ms, dns_tries) */
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
+  guint lookups_running;     /* RFC 3263 lookups in flight, at most SF_STACK_MAX_LOOKUPS */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */

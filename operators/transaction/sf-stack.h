@@ -73,7 +73,8 @@ void sf_sip_event_free (SfSipEvent *e);
   X (CALLS_OUT_ANSWERED, calls_out_answered) \
   X (CALLS_OUT_REJECTED, calls_out_rejected) \
   X (CALLS_OUT_CANCELLED, calls_out_cancelled) \
-  X (CALLS_OUT_FAILED, calls_out_failed)
+  X (CALLS_OUT_FAILED, calls_out_failed) \
+  X (LOOKUPS_REFUSED, lookups_refused)
 
 #define SF_STACK_STAT_ENUM_(u, l) SF_STACK_STAT_##u,
 #define SF_STACK_STAT_FIELD_(u, l) guint64 l;
@@ -198,6 +199,9 @@ void sf_stack_request_located (SfStack *s, SfInstance *tu, SfSipMsg *req);
 /* Sends @req outside any transaction (the ACK for a 2xx) to its first Route or
  * Request-URI, located by RFC 3263 (at once for a numeric host). */
 void sf_stack_send_request_located (SfStack *s, SfSipMsg *req);
+/* RFC 3263 lookups in flight at once; past it a request to a name fails as one
+ * whose name finds nothing (counted: lookups_refused). */
+#define SF_STACK_MAX_LOOKUPS 1024
 /* The same two, to @next_hop (a URI, located by RFC 3263; NULL: the first Route
  * or Request-URI): a request inside a dialog goes where
  * sf_sip_dialog_create_request() says (8.1.2: to the Request-URI when the first

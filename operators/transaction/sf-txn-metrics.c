@@ -121,6 +121,12 @@ sf_stack_metrics (SfStack *s, SfMetricsWriter *w)
                      "Responses sent without a transaction (8.2.7: refusals, 503s, 481 to an unknown CANCEL).");
   sf_metrics_sample (w, st->stateless, NULL);
 
+  sf_metrics_family (w, "sipflow_dns_lookups", SF_METRIC_GAUGE, "RFC 3263 lookups (NAPTR, SRV, A/AAAA) in flight now.");
+  sf_metrics_sample (w, s->lookups_running, NULL);
+  sf_metrics_family (w, "sipflow_dns_lookups_refused_total", SF_METRIC_COUNTER,
+                     "Requests to a name failed at once: SF_STACK_MAX_LOOKUPS (1024) lookups were in flight.");
+  sf_metrics_sample (w, st->lookups_refused, NULL);
+
   sf_metrics_family (w, "sipflow_tcp_connections", SF_METRIC_GAUGE, "SIP TCP connections open now (accepted and opened).");
   sf_metrics_sample (w, sf_sip_transport_n_conns (s->tp), NULL);
   sf_metrics_family (w, "sipflow_tcp_connections_closed_total", SF_METRIC_COUNTER,

@@ -252,8 +252,10 @@ on_located (GObject *src, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) targets = sf_sip_resolve_finish (res, &error);
   /* The stack went while the lookup ran (a quit during a DNS query): l->s is gone. */
-  if (!g_cancellable_is_cancelled (l->gone))
+  if (!g_cancellable_is_cancelled (l->gone)) {
+    l->s->lookups_running--;
     located (l, targets, error != NULL ? error->message : NULL);
+  }
   locate_free (l);
 }
 
@@ -279,6 +281,17 @@ locate (SfStack *s, SfInstance *tu, SfSipMsg *req, const char *hop)
     locate_free (l);
     return;
   }
+  if (s->lookups_running >= SF_STACK_MAX_LOOKUPS) {
+    /* Each lookup is up to ~36 queries (NAPTR, SRVs, A/AAAA, each tried
+     * again): names chosen by peers (a Contact, a Record-Route) must not make
+     * the DNS traffic or the pending state unbounded.  The request fails as
+     * one whose name finds nothing would; counted. */
+    sf_stack_count (s, SF_STACK_STAT_LOOKUPS_REFUSED);
+    located (l, NULL, "too many DNS lookups in flight (SF_STACK_MAX_LOOKUPS)");
+    locate_free (l);
+    return;
+  }
+  s->lookups_running++;
   l->gone = g_object_ref (s->lookups);
   sf_sip_resolve_async (s->resolver, target, protos, s->lookups, on_located, l);
 }

@@ -1212,6 +1212,34 @@ default_answers (void)
   CU_ASSERT_PTR_NOT_NULL (sf_sip_value_param (sf_sip_msg_to (r481), "tag")); /* only a CANCEL's 200 keeps its To */
 }
 
+/* A peer's names (a Contact, a Record-Route) cannot make the DNS lookups in
+ * flight unbounded: past SF_STACK_MAX_LOOKUPS, a request to a name fails at
+ * once and is counted.  The DNS server here never answers. */
+static void
+lookups_bounded (void)
+{
+  g_autoptr (GSocket) silent = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (silent, any, FALSE, NULL));
+  g_autoptr (GSocketAddress) bound = g_socket_get_local_address (silent, NULL);
+  g_autofree char *set = g_strdup_printf ("sip.dns_servers=127.0.0.1:%u",
+                                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  SfTestEnv *env = sf_test_env_new ();
+  SfStack *s = rate_stack (env, set);
+  const char *text = "OPTIONS sip:x@silent.invalid SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKdns\r\n"
+                     "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:x@silent.invalid>\r\nCall-ID: dns-bound\r\n"
+                     "CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+  g_autoptr (GBytes) b = g_bytes_new_static (text, strlen (text));
+  g_autoptr (SfSipMsg) req = sf_sip_msg_parse (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+  for (guint i = 0; i < SF_STACK_MAX_LOOKUPS + 6; i++)
+    sf_stack_send_request_located (s, req);
+  CU_ASSERT_EQUAL (sf_stack_stats (s)->lookups_refused, 6);
+  sf_stack_free (s); /* the lookups in flight are cancelled: their answers touch nothing */
+  sf_test_env_free (env);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -1243,5 +1271,6 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, rate_ipv6_prefix);
   SF_ADD_TEST (s, rate_table_full);
   SF_ADD_TEST (s, rate_table_no_scan);
+  SF_ADD_TEST (s, lookups_bounded);
   SF_ADD_TEST (s, default_answers);
 }
