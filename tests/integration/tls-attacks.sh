@@ -5,7 +5,9 @@
 #  - a hundred connections that never send a ClientHello (from four source
 #    addresses, under the per-source limit) do not delay another client's
 #    handshake: no handshake starts before the whole ClientHello is here;
-#  - plain SIP sent to the TLS port is closed at once, counted in tls_failed.
+#  - plain SIP sent to the TLS port is closed at once, counted in tls_failed;
+#  - a private key every user can read is warned about at the start (one
+#    readable by its owner only is not).
 . "$(dirname "$0")/lib.sh"
 command -v openssl >/dev/null || { fail "openssl is missing"; summary tls-attacks; exit 1; }
 command -v python3 >/dev/null || { fail "python3 is missing"; summary tls-attacks; exit 1; }
@@ -80,5 +82,15 @@ sys.exit(0 if got == b"" else 1)  # closed, not answered
 PY
 [ $? = 0 ] && [ "$(stat_of srv tls_failed)" -gt "$before" ] && pass "plain SIP to the TLS port is closed at once (tls_failed)" ||
   fail "plain SIP to the TLS port" "$(cat "$T/plain.out")"
+
+# 3. a private key every user can read: a warning naming the file
+grep -q "can be read by every user" "$T/srv.err" && fail "a warning for a key of mode 600" "$(cat "$T/srv.err")" ||
+  pass "no warning for a key only its owner can read"
+chmod 644 "$C/server.key"
+LISTEN=tls:127.0.0.1:0 start open ua.xml -c "$T/srv.conf" "${common[@]}" --set ua.uri=sip:x@127.0.0.1
+cmd open quit
+grep -q "tls.key '$C/server.key' can be read by every user of this host (mode 644)" "$T/open.err" &&
+  pass "a private key every user can read is warned about, naming it" || fail "world-readable key" "$(cat "$T/open.err")"
+chmod 600 "$C/server.key"
 
 summary tls-attacks
