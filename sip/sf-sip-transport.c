@@ -555,10 +555,15 @@ tls_handshaken (GObject *src, GAsyncResult *res, gpointer data)
     conn_unref (c);
     return;
   }
-  if (ok && c->tls != NULL && c->tls->min_version == 13 &&
-      g_tls_connection_get_protocol_version (G_TLS_CONNECTION (src)) < G_TLS_PROTOCOL_VERSION_TLS_1_3) {
+  /* glib-networking's own floor is TLS 1.2, unless GnuTLS's priorities are
+   * changed (G_TLS_GNUTLS_PRIORITY, the system's GnuTLS configuration): the
+   * floor is checked here whatever they say.  Nothing was sent or read yet. */
+  GTlsProtocolVersion version = ok ? g_tls_connection_get_protocol_version (G_TLS_CONNECTION (src)) : G_TLS_PROTOCOL_VERSION_UNKNOWN;
+  if (ok && c->tls != NULL && version != G_TLS_PROTOCOL_VERSION_UNKNOWN &&
+      version < (c->tls->min_version == 13 ? G_TLS_PROTOCOL_VERSION_TLS_1_3 : G_TLS_PROTOCOL_VERSION_TLS_1_2)) {
     ok = FALSE;
-    error = g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "the peer does not speak TLS 1.3 (tls.min_version)");
+    error = g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "the peer does not speak TLS %s (tls.min_version)",
+                         c->tls->min_version == 13 ? "1.3" : "1.2");
   }
   if (!ok) {
     g_autofree char *addr = sf_sip_addr_to_string (c->remote);

@@ -6,6 +6,8 @@
 #    addresses, under the per-source limit) do not delay another client's
 #    handshake: no handshake starts before the whole ClientHello is here;
 #  - plain SIP sent to the TLS port is closed at once, counted in tls_failed;
+#  - tls.min_version (1.2) holds even where GnuTLS's priorities let TLS 1.1
+#    through (G_TLS_GNUTLS_PRIORITY): such a handshake is closed, logged;
 #  - a private key every user can read is warned about at the start (one
 #    readable by its owner only is not).
 . "$(dirname "$0")/lib.sh"
@@ -83,7 +85,33 @@ PY
 [ $? = 0 ] && [ "$(stat_of srv tls_failed)" -gt "$before" ] && pass "plain SIP to the TLS port is closed at once (tls_failed)" ||
   fail "plain SIP to the TLS port" "$(cat "$T/plain.out")"
 
-# 3. a private key every user can read: a warning naming the file
+# 3. TLS 1.1 let through by GnuTLS's priorities: closed after the handshake
+G_TLS_GNUTLS_PRIORITY=NORMAL:+VERS-TLS1.1 LISTEN=tls:127.0.0.1:0 start old ua.xml -c "$T/srv.conf" "${common[@]}" \
+  --set ua.uri=sip:old@127.0.0.1 || exit 1
+python3 -W ignore - "$(tls_port old)" >"$T/old.out" 2>&1 <<'PY'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+try:
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5))
+    print("handshake", s.version())
+    s.sendall(b"OPTIONS sip:old@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:9;branch=z9hG4bK1\r\n"
+              b"From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:old@127.0.0.1>\r\nCall-ID: 1\r\nCSeq: 1 OPTIONS\r\n"
+              b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+    got = s.recv(100)
+except (OSError, ssl.SSLError) as e:
+    print("closed:", e)
+    got = b""
+sys.exit(0 if got == b"" else 1)  # closed, never answered
+PY
+[ $? = 0 ] && pass "TLS 1.1 (let through by G_TLS_GNUTLS_PRIORITY) is closed, never answered (tls.min_version 1.2)" ||
+  fail "TLS 1.1 answered" "$(cat "$T/old.out")"
+retry 5 grep -q "failed: the peer does not speak TLS 1.2 (tls.min_version)" "$T/old.err" && pass "and the reason is logged" ||
+  fail "TLS 1.1 log" "$(tail -3 "$T/old.err")"
+
+# 4. a private key every user can read: a warning naming the file
 grep -q "can be read by every user" "$T/srv.err" && fail "a warning for a key of mode 600" "$(cat "$T/srv.err")" ||
   pass "no warning for a key only its owner can read"
 chmod 644 "$C/server.key"
