@@ -3,6 +3,7 @@
 #include "sf-sip-tls.h"
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 SfSipTlsConfig *
 sf_sip_tls_config_ref (SfSipTlsConfig *c)
@@ -66,6 +67,13 @@ sf_sip_tls_config_load (const char *cert_file, const char *key_file, const char 
   if (cert_file != NULL) {
     if (!readable ("tls.certificate", cert_file, error) || (key_file != NULL && !readable ("tls.key", key_file, error)))
       return NULL;
+    /* Whoever can read the key can be this node: say so (not refused, as
+     * the file's owner may have reasons, but loud). */
+    const char *kf = key_file != NULL ? key_file : cert_file;
+    GStatBuf st;
+    if (g_stat (kf, &st) == 0 && (st.st_mode & S_IROTH) != 0)
+      g_warning ("%s '%s' can be read by every user of this host (mode %03o): the private key should not (chmod 600)",
+                 key_file != NULL ? "tls.key" : "tls.certificate (with the key)", kf, (guint) (st.st_mode & 0777));
     g_autoptr (GError) e = NULL;
     c->cert = g_tls_certificate_new_from_files (cert_file, key_file != NULL ? key_file : cert_file, &e);
     if (c->cert == NULL) {

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
+#include <errno.h>
 
 #define UDP_BATCH 8
 #define TCP_READ 8192
@@ -31,6 +33,7 @@ struct _TcpConn {
   char *name;                   /* owned, nullable, opened TLS: the name the server's certificate was checked against */
   gboolean secured;             /* TLS: handshake done (TCP: always) */
   gboolean handshaking;         /* TLS: a handshake runs (in GIO's thread: the socket is closed after it) */
+  GSource *hello;               /* owned, nullable, accepted TLS: waiting for the whole ClientHello (tls_wait_hello) */
   char *tls_why;                /* owned, nullable: why a peer's certificate was refused */
   GInetSocketAddress *local, *remote; /* owned */
   GByteArray *in;
@@ -378,6 +381,10 @@ conn_unref (TcpConn *c)
 {
   if (!g_ref_count_dec (&c->ref))
     return;
+  if (c->hello != NULL) {
+    g_source_destroy (c->hello);
+    g_source_unref (c->hello);
+  }
   g_clear_object (&c->io);
   g_clear_object (&c->conn);
   g_clear_pointer (&c->tls, sf_sip_tls_config_unref);
@@ -404,6 +411,10 @@ conn_close (TcpConn *c, const char *why)
   if (c->timer != 0)
     g_source_remove (c->timer);
   c->timer = 0;
+  if (c->hello != NULL) {
+    g_source_destroy (c->hello);
+    g_clear_pointer (&c->hello, g_source_unref);
+  }
   if (c->source != NULL) {
     guint n = GPOINTER_TO_UINT (g_hash_table_lookup (c->t->per_source, c->source));
     if (n > 1)
@@ -544,10 +555,15 @@ tls_handshaken (GObject *src, GAsyncResult *res, gpointer data)
     conn_unref (c);
     return;
   }
-  if (ok && c->tls != NULL && c->tls->min_version == 13 &&
-      g_tls_connection_get_protocol_version (G_TLS_CONNECTION (src)) < G_TLS_PROTOCOL_VERSION_TLS_1_3) {
+  /* glib-networking's own floor is TLS 1.2, unless GnuTLS's priorities are
+   * changed (G_TLS_GNUTLS_PRIORITY, the system's GnuTLS configuration): the
+   * floor is checked here whatever they say.  Nothing was sent or read yet. */
+  GTlsProtocolVersion version = ok ? g_tls_connection_get_protocol_version (G_TLS_CONNECTION (src)) : G_TLS_PROTOCOL_VERSION_UNKNOWN;
+  if (ok && c->tls != NULL && version != G_TLS_PROTOCOL_VERSION_UNKNOWN &&
+      version < (c->tls->min_version == 13 ? G_TLS_PROTOCOL_VERSION_TLS_1_3 : G_TLS_PROTOCOL_VERSION_TLS_1_2)) {
     ok = FALSE;
-    error = g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "the peer does not speak TLS 1.3 (tls.min_version)");
+    error = g_error_new (G_TLS_ERROR, G_TLS_ERROR_HANDSHAKE, "the peer does not speak TLS %s (tls.min_version)",
+                         c->tls->min_version == 13 ? "1.3" : "1.2");
   }
   if (!ok) {
     g_autofree char *addr = sf_sip_addr_to_string (c->remote);
@@ -621,6 +637,58 @@ tls_start (TcpConn *c)
   g_object_unref (tls); /* the handshake holds it; tls_handshaken keeps it */
 }
 
+/* The largest first record of a TLS client: its ClientHello, at most 2^14
+ * bytes of plaintext after the 5-byte record header (RFC 8446 5.1). */
+#define TLS_HELLO_MAX (5 + 16384)
+
+static void
+hello_lowat (GSocket *sock, gint bytes)
+{
+  /* poll says readable once that much is here: no wake-up for each segment */
+  g_socket_set_option (sock, SOL_SOCKET, SO_RCVLOWAT, bytes, NULL);
+}
+
+/* An accepted TLS connection's handshake runs in a thread of GIO's pool
+ * (about ten, grown by one every tenth of a second or so when all are busy),
+ * blocked on the peer until the handshake ends.  Were it started at the
+ * accept, connections that send nothing would hold every thread until
+ * sip.tcp_stall and every other handshake (and all of GIO's threaded work)
+ * would wait behind them.  So the peer's whole first record, its
+ * ClientHello, is waited for here, in the main loop, looked at without
+ * reading it (MSG_PEEK), and the handshake starts once it is all here.
+ * Anything else than a TLS handshake record is closed at once. */
+static gboolean
+tls_hello_ready (GSocket *sock, GIOCondition cond, gpointer data)
+{
+  TcpConn *c = data;
+  gint fd = g_socket_get_fd (sock);
+  guint8 head[5];
+  gssize n = recv (fd, head, sizeof head, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0) {
+    c->t->stats.tls_failed++;
+    conn_close (c, n == 0 ? "closed by the peer before its TLS ClientHello" : g_strerror (errno));
+    return G_SOURCE_REMOVE;
+  }
+  gsize len = n == 5 ? (gsize) head[3] << 8 | head[4] : 0;
+  if (head[0] != 0x16 || (n >= 2 && head[1] != 0x03) || (n == 5 && (len == 0 || len + 5 > TLS_HELLO_MAX))) {
+    c->t->stats.tls_failed++;
+    conn_close (c, "not a TLS ClientHello");
+    return G_SOURCE_REMOVE;
+  }
+  gint avail = 0;
+  if (n < 5 || (ioctl (fd, FIONREAD, &avail) == 0 && (gsize) avail < len + 5)) {
+    hello_lowat (sock, n < 5 ? 5 : (gint) (len + 5));
+    return G_SOURCE_CONTINUE;
+  }
+  hello_lowat (sock, 1);
+  GSource *self = g_steal_pointer (&c->hello);
+  g_source_unref (self); /* the dispatch holds it until we return */
+  tls_start (c);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 conn_started (TcpConn *c, GSocketConnection *conn)
 {
@@ -635,6 +703,12 @@ conn_started (TcpConn *c, GSocketConnection *conn)
     c->local = G_INET_SOCKET_ADDRESS (local);
   else
     g_clear_object (&local);
+  if (c->proto == SF_SIP_TLS && c->accepted) {
+    c->hello = g_socket_create_source (g_socket_connection_get_socket (conn), G_IO_IN, NULL);
+    g_source_set_callback (c->hello, G_SOURCE_FUNC (tls_hello_ready), c, NULL);
+    g_source_attach (c->hello, c->t->context);
+    return;
+  }
   if (c->proto == SF_SIP_TLS) {
     tls_start (c);
     return;
