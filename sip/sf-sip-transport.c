@@ -53,6 +53,9 @@ struct _TcpConn {
   guint8 buf[TCP_READ];
 };
 
+/* Failed TLS handshakes written as warnings a second (the rest at debug). */
+#define SF_SIP_TLS_WARN_PER_S 10
+
 struct _SfSipTransport {
   GMainContext *context;
   SfSipRecvFunc recv;
@@ -63,6 +66,8 @@ struct _SfSipTransport {
   GArray *tcp_protos;           /* SfSipProto, one per tcp_bound */
   SfSipTlsConfig *tls;          /* owned, nullable: for new TLS connections (sf_sip_transport_set_tls) */
   GHashTable *conns;            /* id -> TcpConn (ref) */
+  gint64 tls_warn_second;       /* the monotonic second of the failed handshakes warned of */
+  guint tls_warned;             /* ... how many in it (SF_SIP_TLS_WARN_PER_S at most) */
   GSocketClient *client;        /* owned: connections from the address the kernel picks */
   GPtrArray *tcp_clients;       /* GSocketClient (owned, nullable), one per tcp_bound: connections from that address */
   guint next_conn;
@@ -570,8 +575,18 @@ tls_handshaken (GObject *src, GAsyncResult *res, gpointer data)
     g_autofree char *why = g_strdup_printf ("TLS handshake with %s%s%s%s failed: %s", addr, c->name != NULL ? " (" : "",
                                             c->name != NULL ? c->name : "", c->name != NULL ? ")" : "",
                                             c->tls_why != NULL ? c->tls_why : error->message);
-    /* a refused certificate is what an operator must see at once */
-    g_warning ("%s", why);
+    /* A refused certificate is what an operator must see at once; but
+     * anyone can fail handshakes with us at will: past SF_SIP_TLS_WARN_PER_S
+     * a second, the rest go to debug (all are counted in tls_failed). */
+    gint64 second = g_get_monotonic_time () / G_USEC_PER_SEC;
+    if (second != c->t->tls_warn_second) {
+      c->t->tls_warn_second = second;
+      c->t->tls_warned = 0;
+    }
+    if (++c->t->tls_warned <= SF_SIP_TLS_WARN_PER_S)
+      g_warning ("%s%s", why, c->t->tls_warned == SF_SIP_TLS_WARN_PER_S ? " (further failures this second: debug only)" : "");
+    else
+      g_debug ("%s", why);
     c->t->stats.tls_failed++;
     if (!g_queue_is_empty (&c->out)) {
       c->t->stats.send_errors += g_queue_get_length (&c->out);

@@ -8,6 +8,7 @@
 #  - plain SIP sent to the TLS port is closed at once, counted in tls_failed;
 #  - tls.min_version (1.2) holds even where GnuTLS's priorities let TLS 1.1
 #    through (G_TLS_GNUTLS_PRIORITY): such a handshake is closed, logged;
+#  - failed handshakes at will are counted, and warned of 10 a second at most;
 #  - a private key every user can read is warned about at the start (one
 #    readable by its owner only is not).
 . "$(dirname "$0")/lib.sh"
@@ -110,6 +111,29 @@ PY
   fail "TLS 1.1 answered" "$(cat "$T/old.out")"
 retry 5 grep -q "failed: the peer does not speak TLS 1.2 (tls.min_version)" "$T/old.err" && pass "and the reason is logged" ||
   fail "TLS 1.1 log" "$(tail -3 "$T/old.err")"
+
+# 5. failed handshakes at will do not flood the log: 10 warnings a second, the rest at debug, all counted
+before=$(stat_of old tls_failed)
+python3 -W ignore - "$(tls_port old)" >"$T/flood.out" 2>&1 <<'PY'
+import socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+ctx.set_ciphers("DEFAULT@SECLEVEL=0")
+ctx.minimum_version = ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+for i in range(40):
+    try:
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5))
+        s.recv(10)
+        s.close()
+    except (OSError, ssl.SSLError):
+        pass
+PY
+retry 10 test "$(stat_of old tls_failed)" -ge $((before + 40))
+[ "$(stat_of old tls_failed)" -ge $((before + 40)) ] && pass "40 failed handshakes counted in tls_failed" ||
+  fail "tls_failed $(stat_of old tls_failed), was $before"
+n=$(grep -c "does not speak TLS 1.2" "$T/old.err")
+[ "$n" -lt 40 ] && grep -q "further failures this second: debug only" "$T/old.err" &&
+  pass "... but not 40 warnings: $n (10 a second, the rest at debug)" || fail "$n warnings for 40 failed handshakes"
 
 # 4. a private key every user can read: a warning naming the file
 grep -q "can be read by every user" "$T/srv.err" && fail "a warning for a key of mode 600" "$(cat "$T/srv.err")" ||
