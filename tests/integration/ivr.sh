@@ -27,7 +27,7 @@ with wave.open(sys.argv[1], "wb") as w:
 EOF
 
 null=(--set sip.t1_ms=100 --set media.backend=null)
-audio=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.rtp_ports=43000-43999 --set media.source=silence)
+audio=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.rtp_ports=45000-45999 --set media.source=silence)
 start sales ua.xml "${null[@]}" --set ua.uri=sip:sales@127.0.0.1 --set ua.auto_answer=0 || exit 1
 start support ua.xml "${null[@]}" --set ua.uri=sip:support@127.0.0.1 --set ua.auto_answer=0 || exit 1
 ASAN_OPTIONS=$GST_ASAN start ivr "$EX/ivr.xml" "${audio[@]}" --set ua.uri=sip:ivr@127.0.0.1 \

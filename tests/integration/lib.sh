@@ -288,3 +288,34 @@ stat_of() {
   wait_ev "$1" '"event":"stats"' 5 $((before + 1)) || return 1
   grep '"event":"stats"' "$T/$1.events" | tail -1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2
 }
+
+# ---- TLS: a throwaway CA made by the test (openssl), its files in $CERTS ----
+CERTS=$T/certs
+# mkca NAME: a self-signed CA certificate and key, $CERTS/NAME.pem and .key
+mkca() {
+  mkdir -p "$CERTS"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$CERTS/$1.key" -out "$CERTS/$1.pem" -days 2 -subj "/CN=$1" \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+}
+# mkcert NAME CA SAN...: $CERTS/NAME.pem and .key, signed by the CA made by
+# mkca CA, for the subjectAltNames SAN (DNS:NAME, IP:ADDR), server and client use
+mkcert() {
+  local name=$1 ca=$2
+  shift 2
+  local san
+  san=$(IFS=,; echo "$*")
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$CERTS/$name.key" -out "$CERTS/$name.csr" -subj "/CN=$name" 2>/dev/null &&
+    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" >"$CERTS/$name.ext" &&
+    openssl x509 -req -in "$CERTS/$name.csr" -CA "$CERTS/$ca.pem" -CAkey "$CERTS/$ca.key" -CAcreateserial -days 2 \
+      -extfile "$CERTS/$name.ext" -out "$CERTS/$name.pem" 2>/dev/null
+}
+# conf NAME CERT [LINE...]: $T/NAME.conf, a [tls] section with $CERTS/CERT.pem and
+# .key, trusting the CA "ca" (paths relative to the file), then the LINEs
+conf() {
+  local name=$1 cert=$2
+  shift 2
+  { echo "[tls]"; echo "certificate = certs/$cert.pem"; echo "key = certs/$cert.key"; echo "ca_file = certs/ca.pem"
+    printf '%s\n' "$@"; } >"$T/$name.conf"
+}
+# tls_port NAME: the port of NAME's first TLS 'listening' event
+tls_port() { grep '"event":"listening".*"transport":"tls"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }

@@ -10,6 +10,9 @@ tcpdump needed: a packet socket on lo, which needs CAP_NET_RAW).
       the most common RTP payload (after the 12-byte header) of the RTP
       packets in CAPTURE, as hex: in the clear, a 1000 Hz tone at 8 kHz sends
       the same 160 bytes in every packet.
+  rtpsniff.py rawframe FILE
+      the same for raw PCMU (a recording encoded again by mulawenc, which
+      gives back the bytes that were sent): its most common 160-byte frame.
   rtpsniff.py check CAPTURE FRAMEHEX
       for the RTP packets in CAPTURE: how many, their lengths, and how many hold
       any 16 bytes of FRAMEHEX; exit 0 when none does.
@@ -75,14 +78,25 @@ def rtp_packets(path):
                 yield int(dport), int(length), bytes.fromhex(hexp)
 
 
-def frame(path):
-    c = collections.Counter(p[12:] for _, _, p in rtp_packets(path) if len(p) > 12)
+def most_common(frames, what):
+    """Prints the most common of FRAMES as hex; 1 when there is none."""
+    c = collections.Counter(frames)
     if not c:
         return 1
     payload, n = c.most_common(1)[0]
     print(payload.hex())
-    print(f"rtpsniff: the most common payload ({len(payload)} bytes) in {n} packets", file=sys.stderr)
+    print(f"rtpsniff: the most common {what} ({len(payload)} bytes) in {n} of {sum(c.values())}", file=sys.stderr)
     return 0
+
+
+def frame(path):
+    return most_common((p[12:] for _, _, p in rtp_packets(path) if len(p) > 12), "payload")
+
+
+def rawframe(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    return most_common((data[i:i + 160] for i in range(0, len(data) - 159, 160)), "frame")
 
 
 def check(path, framehex):
@@ -103,6 +117,8 @@ def main(argv):
         return capture(argv[2], int(argv[3]), float(argv[4]), ranges_of(argv[5:]))
     if len(argv) == 3 and argv[1] == "frame":
         return frame(argv[2])
+    if len(argv) == 3 and argv[1] == "rawframe":
+        return rawframe(argv[2])
     if len(argv) == 4 and argv[1] == "check":
         return check(argv[2], argv[3])
     print(__doc__, file=sys.stderr)

@@ -8,14 +8,15 @@
 #  2. dave (offer) calls carol (off): carol's 488 to RTP/SAVP, dave's INVITE
 #     again with RTP/AVP (srtp_fallback), the call in the clear
 #  3. require against off: 488 both ways (sdp_refused)
-#  4. alice and bob (require, media.srtp_insecure_signalling = true since the
-#     transport has no TLS): RTP/SAVP with AES_CM_128_HMAC_SHA1_80 on both
+#  4. alice and bob (require, media.srtp_insecure_signalling = true since they
+#     call over UDP): RTP/SAVP with AES_CM_128_HMAC_SHA1_80 on both
 #     sides; the capture holds no clear RTP payload (no 16 bytes of the clear
 #     frame, each RTP datagram 12 + 160 + 10 bytes); hold and resume re-key the
 #     call (new keys in each offer and answer, the pipeline keeps running) and
 #     SRTP keeps flowing both ways; each side's recording holds the other's tone
 #  5. require without the insecure-signalling override: no call over UDP (the
 #     call fails at once; an offer gets 488)
+# SRTP over TLS through the proxy, without the override: srtp-tls.sh.
 # The capture is a packet socket on lo (rtpsniff.py; CAP_NET_RAW): without it
 # the test fails.  Every wait is on an event line or a bounded capture.
 . "$(dirname "$0")/lib.sh"

@@ -16,33 +16,10 @@ command -v openssl >/dev/null || { fail "openssl is missing"; summary tls-attack
 command -v python3 >/dev/null || { fail "python3 is missing"; summary tls-attacks; exit 1; }
 common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.backend=null --log-level warning)
 
-# --- the throwaway CA and its certificates (as in tls.sh; to move to lib.sh) ---
-C=$T/certs
-mkdir -p "$C"
-mkcert() { # mkcert NAME CA SAN...: NAME.pem and NAME.key signed by CA
-  local name=$1 ca=$2
-  shift 2
-  local san
-  san=$(IFS=,; echo "$*")
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$C/$name.key" -out "$C/$name.csr" -subj "/CN=$name" 2>/dev/null &&
-    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" >"$C/$name.ext" &&
-    openssl x509 -req -in "$C/$name.csr" -CA "$C/$ca.pem" -CAkey "$C/$ca.key" -CAcreateserial -days 2 \
-      -extfile "$C/$name.ext" -out "$C/$name.pem" 2>/dev/null
-}
-mkca() {
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$C/$1.key" -out "$C/$1.pem" -days 2 -subj "/CN=$1" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-}
+# --- the throwaway CA and its certificates (lib.sh: mkca, mkcert, conf, tls_port) ---
 mkca ca && mkcert server ca DNS:localhost IP:127.0.0.1 ||
   { fail "openssl could not make the certificates"; summary tls-attacks; exit 1; }
-chmod 600 "$C"/*.key
-conf() { # conf NAME CERT [EXTRA...]: $T/NAME.conf
-  local name=$1 cert=$2
-  shift 2
-  { echo "[tls]"; echo "certificate = certs/$cert.pem"; echo "key = certs/$cert.key"; echo "ca_file = certs/ca.pem"
-    printf '%s\n' "$@"; } >"$T/$name.conf"
-}
-tls_port() { grep '"event":"listening".*"transport":"tls"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
+chmod 600 "$CERTS"/*.key
 
 conf srv server
 # a long sip.tcp_stall: a handshake stuck behind the silent connections would wait that long
@@ -50,7 +27,7 @@ LISTEN=tls:127.0.0.1:0 start srv ua.xml -c "$T/srv.conf" "${common[@]}" --set si
 PORT=$(tls_port srv)
 
 # 1. silent connections hold no handshake thread
-python3 - "$PORT" "$C/ca.pem" >"$T/silent.out" 2>&1 <<'PY'
+python3 - "$PORT" "$CERTS/ca.pem" >"$T/silent.out" 2>&1 <<'PY'
 import socket, ssl, sys, time
 port, ca = int(sys.argv[1]), sys.argv[2]
 silent = []
@@ -138,11 +115,11 @@ n=$(grep -c "does not speak TLS 1.2" "$T/old.err")
 # 4. a private key every user can read: a warning naming the file
 grep -q "can be read by every user" "$T/srv.err" && fail "a warning for a key of mode 600" "$(cat "$T/srv.err")" ||
   pass "no warning for a key only its owner can read"
-chmod 644 "$C/server.key"
+chmod 644 "$CERTS/server.key"
 LISTEN=tls:127.0.0.1:0 start open ua.xml -c "$T/srv.conf" "${common[@]}" --set ua.uri=sip:x@127.0.0.1
 cmd open quit
-grep -q "tls.key '$C/server.key' can be read by every user of this host (mode 644)" "$T/open.err" &&
+grep -q "tls.key '$CERTS/server.key' can be read by every user of this host (mode 644)" "$T/open.err" &&
   pass "a private key every user can read is warned about, naming it" || fail "world-readable key" "$(cat "$T/open.err")"
-chmod 600 "$C/server.key"
+chmod 600 "$CERTS/server.key"
 
 summary tls-attacks

@@ -27,36 +27,12 @@
 command -v openssl >/dev/null || { fail "openssl is missing"; summary tls; exit 1; }
 common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.rtp_ports=43000-43999 --set media.backend=null --log-level warning)
 
-# --- the throwaway CA and its certificates ---
-C=$T/certs
-mkdir -p "$C"
-mkcert() { # mkcert NAME CA SAN...: NAME.pem and NAME.key signed by CA (CA "self": self-signed)
-  local name=$1 ca=$2
-  shift 2
-  local san
-  san=$(IFS=,; echo "$*")
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$C/$name.key" -out "$C/$name.csr" -subj "/CN=$name" 2>/dev/null &&
-    printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth,clientAuth\n' "$san" >"$C/$name.ext" &&
-    openssl x509 -req -in "$C/$name.csr" -CA "$C/$ca.pem" -CAkey "$C/$ca.key" -CAcreateserial -days 2 \
-      -extfile "$C/$name.ext" -out "$C/$name.pem" 2>/dev/null
-}
-mkca() {
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$C/$1.key" -out "$C/$1.pem" -days 2 -subj "/CN=$1" \
-    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
-}
+# --- the throwaway CA and its certificates (mkca, mkcert: lib.sh) ---
 mkca ca && mkca rogue-ca && mkcert server ca DNS:localhost IP:127.0.0.1 IP:::1 &&
   mkcert client ca DNS:client.test && mkcert wrong ca DNS:wrong.example && mkcert rogue rogue-ca DNS:client.test ||
   { fail "openssl could not make the certificates"; summary tls; exit 1; }
 pass "a throwaway CA and certificates (openssl)"
 
-# configuration files with paths relative to them
-conf() { # conf NAME CERT [EXTRA...]: $T/NAME.conf
-  local name=$1 cert=$2
-  shift 2
-  { echo "[tls]"; echo "certificate = certs/$cert.pem"; echo "key = certs/$cert.key"; echo "ca_file = certs/ca.pem"
-    printf '%s\n' "$@"; } >"$T/$name.conf"
-}
-tls_port() { grep '"event":"listening".*"transport":"tls"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
 ended() { wait_ev "$1" '"event":"call_end"' 10 "$2"; }
 no_txn() { [ "$(stat_of "$1" transactions_live)" = 0 ]; }
 
@@ -163,14 +139,14 @@ wait_ev bob '"event":"reload"' 10 && grep '"event":"reload"' "$T/bob.events" | t
   grep -q "tls.certificate '$T/certs/nothere.pem'" "$T/bob.err" &&
   pass "a reload with a missing certificate is refused, naming it" || fail "bad reload" "$(grep reload "$T/bob.events" | tail -1)" "$(tail -2 "$T/bob.err")"
 cp "$T/bob.conf.good" "$T/bob.conf"
-cp "$C/server.pem" "$C/server-old.pem"
+cp "$CERTS/server.pem" "$CERTS/server-old.pem"
 mkcert server ca DNS:localhost IP:127.0.0.1 IP:::1
 cmd bob reload
 wait_ev bob '"event":"reload"' 10 2 && grep '"event":"reload"' "$T/bob.events" | tail -1 | grep -q '"ok":true' &&
   pass "a reload with a renewed certificate is taken" || fail "good reload" "$(grep reload "$T/bob.events" | tail -1)"
 served=$(timeout 5 openssl s_client -connect "127.0.0.1:$(tls_port bob)" </dev/null 2>/dev/null | openssl x509 -noout -fingerprint 2>/dev/null)
-[ -n "$served" ] && [ "$served" = "$(openssl x509 -in "$C/server.pem" -noout -fingerprint)" ] &&
-  [ "$served" != "$(openssl x509 -in "$C/server-old.pem" -noout -fingerprint)" ] &&
+[ -n "$served" ] && [ "$served" = "$(openssl x509 -in "$CERTS/server.pem" -noout -fingerprint)" ] &&
+  [ "$served" != "$(openssl x509 -in "$CERTS/server-old.pem" -noout -fingerprint)" ] &&
   pass "a new connection gets the renewed certificate (openssl s_client)" || fail "served certificate" "$served"
 ends=$(count alice2 '"event":"call_end"')
 cmd alice2 call "$BOB"
@@ -254,13 +230,13 @@ else
     fail "gst-launch-1.0 could not write a WAV file"
   mkdir -p "$T/baresip"
   # its own certificate: the callee's BYE opens a TLS connection to its Contact
-  mkcert baresip ca IP:127.0.0.1 && cat "$C/baresip.pem" "$C/baresip.key" >"$C/baresip-all.pem" ||
+  mkcert baresip ca IP:127.0.0.1 && cat "$CERTS/baresip.pem" "$CERTS/baresip.key" >"$CERTS/baresip-all.pem" ||
     fail "openssl: baresip's certificate"
   cat >"$T/baresip/config" <<CFG
 poll_method epoll
 sip_listen 127.0.0.1:$BS
-sip_cafile $C/ca.pem
-sip_certificate $C/baresip-all.pem
+sip_cafile $CERTS/ca.pem
+sip_certificate $CERTS/baresip-all.pem
 net_interface 127.0.0.1
 dns_server 127.0.0.1:53
 audio_source aufile,$T/tone.wav
