@@ -713,6 +713,12 @@ conn_started (TcpConn *c, GSocketConnection *conn)
   g_autoptr (GError) error = NULL;
   if (!g_socket_set_option (g_socket_connection_get_socket (conn), IPPROTO_TCP, TCP_NODELAY, 1, &error))
     g_debug ("TCP_NODELAY: %s", error->message);
+  /* The client's timeout bounds the connect only: left on the socket, it would
+   * fail a read that waits longer (GSocket times out its sources too), and
+   * close a connection we opened after that long without a message, flows and
+   * dialogs on it included.  Idle and stalled connections have their own timers. */
+  if (!c->accepted)
+    g_socket_set_timeout (g_socket_connection_get_socket (conn), 0);
   GSocketAddress *local = g_socket_connection_get_local_address (conn, NULL);
   if (local != NULL && G_IS_INET_SOCKET_ADDRESS (local))
     c->local = G_INET_SOCKET_ADDRESS (local);
@@ -1006,7 +1012,7 @@ client_for (SfSipTransport *t, GInetSocketAddress *dest)
     GInetAddress *from = g_inet_socket_address_get_address (t->tcp_bound->pdata[pick]);
     g_autoptr (GSocketAddress) local = g_inet_socket_address_new (from, 0);
     GSocketClient *c = g_socket_client_new ();
-    g_socket_client_set_timeout (c, 10);
+    g_socket_client_set_timeout (c, t->tcp_stall_s);
     g_socket_client_set_local_address (c, local);
     t->tcp_clients->pdata[pick] = c;
   }
@@ -1107,9 +1113,9 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->tcp_clients = g_ptr_array_new_with_free_func (client_unref);
   t->conns = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) conn_unref);
   t->client = g_socket_client_new ();
-  g_socket_client_set_timeout (t->client, 10);
   t->tcp_idle_s = SF_SIP_TCP_IDLE_S;
   t->tcp_stall_s = SF_SIP_TCP_STALL_S;
+  g_socket_client_set_timeout (t->client, t->tcp_stall_s);
   t->tcp_max_per_source = SF_SIP_TCP_MAX_PER_SOURCE;
   t->tcp_max_conns = SF_SIP_TCP_MAX_CONNS;
   t->per_source = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -1178,6 +1184,11 @@ void
 sf_sip_transport_set_tcp_limits (SfSipTransport *t, guint stall_s, guint max_per_source, guint max_conns)
 {
   t->tcp_stall_s = CLAMP (stall_s, 1, 86400);
+  /* a connect that takes longer than a stalled message would is given up */
+  g_socket_client_set_timeout (t->client, t->tcp_stall_s);
+  for (guint i = 0; i < t->tcp_clients->len; i++)
+    if (t->tcp_clients->pdata[i] != NULL)
+      g_socket_client_set_timeout (t->tcp_clients->pdata[i], t->tcp_stall_s);
   t->tcp_max_per_source = MAX (max_per_source, 1);
   t->tcp_max_conns = MAX (max_conns, 1);
 }

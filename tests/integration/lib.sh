@@ -319,3 +319,16 @@ conf() {
 }
 # tls_port NAME: the port of NAME's first TLS 'listening' event
 tls_port() { grep '"event":"listening".*"transport":"tls"' "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
+
+# baresip_config SOURCE [LINE...]: $T/baresip/config for a baresip (baresip-core) on
+# 127.0.0.1:$BS with its cons module on $CONS (commands over UDP), SOURCE the
+# aufile it sends, no audio played; then the LINEs (modules, sip_cafile...).
+baresip_config() {
+  local src=$1
+  shift
+  mkdir -p "$T/baresip"
+  { printf '%s\n' "poll_method epoll" "sip_listen 127.0.0.1:$BS" "net_interface 127.0.0.1" "dns_server 127.0.0.1:53" \
+      "audio_source aufile,$src" "audio_player aubridge,nil" "audio_alert aubridge,nil" \
+      "module_path /usr/lib/baresip/modules" "module g711.so" "module aufile.so" "module aubridge.so" "module cons.so"
+    printf '%s\n' "$@" "module_app account.so" "module_app menu.so" "cons_listen 127.0.0.1:$CONS"; } >"$T/baresip/config"
+}

@@ -68,25 +68,7 @@ decs() { [ "$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | wc -l)" -ge "$1" ]; }
 # baresip (alice): commands come over UDP to its cons module; sndfile records
 # each call's audio, sent and received, in $T/snd
 mkdir -p "$T/baresip" "$T/snd"
-cat >"$T/baresip/config" <<CFG
-poll_method epoll
-sip_listen 127.0.0.1:$BS
-net_interface 127.0.0.1
-dns_server 127.0.0.1:53
-audio_source aufile,$T/tone440.wav
-audio_player aubridge,nil
-audio_alert aubridge,nil
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module aubridge.so
-module cons.so
-module sndfile.so
-snd_path $T/snd
-module_app account.so
-module_app menu.so
-cons_listen 127.0.0.1:$CONS
-CFG
+baresip_config "$T/tone440.wav" "module sndfile.so" "snd_path $T/snd"
 printf '<sip:alice@sipflow.test>;auth_pass=secret;outbound="sip:%s";regint=600;answermode=auto;audio_codecs=PCMU\n' \
   "$PX" >"$T/baresip/accounts"
 baresip -f "$T/baresip" -t 120 >"$T/bs.events" 2>&1 &

@@ -12,7 +12,9 @@
 #    the second ;transport=tcp for the caller's side, both with the ;sft=
 #    token); the call completes and is hung up from either side, each ACK and
 #    BYE through the proxy once (both our Routes popped at once);
-#  - the same call the other way (UDP caller, TCP callee by a transport=tcp URI).
+#  - the same call the other way (UDP caller, TCP callee by a transport=tcp URI);
+#  - a connection a UA opened stays open while idle longer than the connect
+#    timeout (sip.tcp_stall): the timeout bounds the connect only.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -112,4 +114,19 @@ acks=$(count proxy '"event":"proxy_ack"')
 byes=$(count proxy '"machine":"proxy".*"from":"Idle","to":"Routing","trigger":"sip:BYE"')
 [ "$acks" = 3 ] && [ "$byes" = 3 ] && pass "3 ACKs and 3 BYEs through the proxy, each once (both our Routes popped)" ||
   fail "proxy saw $acks ACK, $byes BYE (3 each)"
+# 4. a connection we opened stays open while idle: the connect's timeout
+#    (sip.tcp_stall, 1 s here) is not left on its socket to fail the next read
+start frank ua.xml "${common[@]}" --log-level debug --set sip.tcp_stall=1 --listen tcp:127.0.0.1:0 \
+  --set ua.uri=sip:frank@127.0.0.1 --set "ua.outbound_proxy=sip:127.0.0.1:$PT;transport=tcp" || exit 1
+dv=$(count dave '"event":"incoming"')
+cmd frank call "sip:dave@127.0.0.1:$PORT_dave"
+wait_ev dave '"event":"incoming"' 10 $((dv + 1)) && cmd dave answer
+wait_ev frank '"to":"InCall"' 10 && pass "frank (its connection to the proxy opened by it) calls dave: up" ||
+  fail "frank to dave" "$(tail -3 "$T/frank.err")"
+ln -s "$T/frank.err" "$T/frank-log.events"
+wait_ev frank-log 'connection [0-9]+ closed' 3 && fail "frank's idle connection closed" "$(grep closed "$T/frank.err")" ||
+  pass "... its connection, idle three times the connect timeout, stays open"
+cmd frank hangup
+ended dave '"reason":"remote_bye","status":200' 3 && pass "... and frank's BYE goes over it" ||
+  fail "frank's BYE" "$(grep call_end "$T"/{frank,dave}.events)"
 summary tcp-calls

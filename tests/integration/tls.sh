@@ -232,25 +232,7 @@ else
   # its own certificate: the callee's BYE opens a TLS connection to its Contact
   mkcert baresip ca IP:127.0.0.1 && cat "$CERTS/baresip.pem" "$CERTS/baresip.key" >"$CERTS/baresip-all.pem" ||
     fail "openssl: baresip's certificate"
-  cat >"$T/baresip/config" <<CFG
-poll_method epoll
-sip_listen 127.0.0.1:$BS
-sip_cafile $CERTS/ca.pem
-sip_certificate $CERTS/baresip-all.pem
-net_interface 127.0.0.1
-dns_server 127.0.0.1:53
-audio_source aufile,$T/tone.wav
-audio_player aubridge,nil
-audio_alert aubridge,nil
-module_path /usr/lib/baresip/modules
-module g711.so
-module aufile.so
-module aubridge.so
-module cons.so
-module_app account.so
-module_app menu.so
-cons_listen 127.0.0.1:$CONS
-CFG
+  baresip_config "$T/tone.wav" "sip_cafile $CERTS/ca.pem" "sip_certificate $CERTS/baresip-all.pem"
   echo '<sip:mallory@127.0.0.1>;regint=0;audio_codecs=PCMU' >"$T/baresip/accounts"
   LISTEN=tls:127.0.0.1:0 start erin ua.xml -c "$T/bob.conf" "${common[@]}" --set ua.uri=sip:erin@127.0.0.1 --set ua.auto_answer=0 || exit 1
   baresip -f "$T/baresip" -t 120 >"$T/bs.events" 2>&1 &
