@@ -79,8 +79,10 @@ call() {
   B=
   wait_ev bob '"event":"incoming"' "${2:-10}" $((i + 1)) && B=$(last_call bob)
   [ -n "$B" ] || return 1
+  local up
+  up=$(count alice '"to":"InCall"') # before the answer: alice may be in call before a count after it
   cmd bob answer
-  wait_ev alice '"to":"InCall"' 5 $(($(count alice '"to":"InCall"') + 1)) || true
+  wait_ev alice '"to":"InCall"' 5 $((up + 1)) || true
   cmd alice hangup
   wait_ev alice '"event":"call_end"' 10 $((r + 1))
 }
@@ -141,8 +143,9 @@ wait_ev alice '"event":"call_end"' 15 $((r + 1)) &&
 f=$(count alice '"event":"failover"')
 i=$(count bob '"event":"incoming"')
 r=$(count alice '"event":"call_end"')
+rb=$(count alice '"to":"RingBack"') # before the call: its 180 may come before a count after it
 cmd alice call sip:bob@cancelled.$D
-if wait_ev alice '"to":"RingBack"' 10 $(($(count alice '"to":"RingBack"') + 1)); then
+if wait_ev alice '"to":"RingBack"' 10 $((rb + 1)); then
   cmd alice hangup
   SIPP_PID=$CANCELLED_PID
   sipp_server_wait cancelled # it ends once the 503 is ACKed: a failover would come before the ACK
