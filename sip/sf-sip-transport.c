@@ -1385,6 +1385,11 @@ ws_upgraded (SoupServer *server, SoupServerMessage *msg, const char *path, SoupW
     return;
   }
   c->ws = g_object_ref (ws);
+  /* a WebSocket handshake done is the first whole message: from now on
+   * sip.tcp_idle, not sip.tcp_stall (a browser that does not register sends
+   * nothing until it calls) */
+  c->got_message = TRUE;
+  c->last_activity = g_get_monotonic_time ();
   /* the same message size limit as every transport's */
   soup_websocket_connection_set_max_incoming_payload_size (ws, SF_SIP_MAX_MSG_SIZE);
   soup_websocket_connection_set_keepalive_interval (ws, MAX (t->tcp_idle_s / 2, 1));

@@ -16,7 +16,9 @@
 #    over it: closed); an upgrade
 #    without the `sip` subprotocol (none, or another) is refused 400, one from
 #    an Origin not in ws.origins 403 (counted in ws_refused);
-#  - plain ws: on another port: the same client registers (401).
+#  - the TCP limits hold: past sip.tcp_max_per_source a connection is refused,
+#    one that never upgrades is closed after sip.tcp_stall;
+#  - plain ws: on another port: the same client registers.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, where python3-websockets is
 command -v openssl >/dev/null || { fail "openssl is missing"; summary ws; exit 1; }
@@ -32,7 +34,8 @@ port_of() { grep "\"event\":\"listening\".*\"transport\":\"$2\"" "$T/$1.events" 
 printf 'carol:pw\ndave:pw\n' >"$T/users"
 conf px server "[ws]" "origins = https://phone.sipflow.test"
 LISTEN=wss:127.0.0.1:0 start px proxy.xml -c "$T/px.conf" --listen udp:127.0.0.1:0 --listen ws:127.0.0.1:0 \
-  --set "registrar.users=$T/users" --set sip.t1_ms=100 --set sip.tcp_stall=3 --messages full --log-level warning || exit 1
+  --set "registrar.users=$T/users" --set sip.t1_ms=100 --set sip.tcp_stall=3 --set sip.tcp_max_per_source=8 \
+  --messages full --log-level warning || exit 1
 WSS=wss://127.0.0.1:$(port_of px wss)
 WS=ws://127.0.0.1:$(port_of px ws)
 PXU=127.0.0.1:$(port_of px udp)
@@ -98,6 +101,23 @@ r other_subprotocol | grep -q '"status":400' && pass "another subprotocol only: 
 r foreign_origin | grep -q '"status":403' && pass "an Origin not in ws.origins: refused 403" ||
   fail "origin" "$(r foreign_origin)"
 [ "$(stat_of px ws_refused)" = 3 ] && pass "three upgrades counted in ws_refused" || fail "ws_refused $(stat_of px ws_refused)"
+
+# 4. the TCP limits hold for WebSocket: sip.tcp_max_per_source=8 (one more is
+# closed when accepted), a connection that never upgrades is closed after
+# sip.tcp_stall
+"$PY" - "$(port_of px ws)" <<'PY'
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8) for _ in range(9)]
+for s in socks:
+    try:
+        s.recv(1)
+    except OSError:
+        pass
+PY
+[ "$(stat_of px tcp_refused)" -ge 1 ] && pass "past sip.tcp_max_per_source a WebSocket connection is refused (tcp_refused)" ||
+  fail "tcp_refused $(stat_of px tcp_refused)"
+[ "$(stat_of px tcp_closed_stalled)" -ge 1 ] && pass "one that never upgrades is closed after sip.tcp_stall" ||
+  fail "tcp_closed_stalled $(stat_of px tcp_closed_stalled)"
 
 # 4. plain ws:
 touch "$T/plain.events"

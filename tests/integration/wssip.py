@@ -80,6 +80,9 @@ def digest(chal, user, pw, method, uri):
     return out
 
 
+INSTANCE = "<urn:uuid:%s>" % "-".join(rnd(n) for n in (8, 4, 4, 4, 12))
+
+
 def request(method, ruri, host, user, domain, call_id, cseq, tag, extra=(), body=""):
     lines = [f"{method} {ruri} SIP/2.0",
              f"Via: SIP/2.0/WSS {host}.invalid;branch=z9hG4bK{rnd()}",
@@ -88,7 +91,9 @@ def request(method, ruri, host, user, domain, call_id, cseq, tag, extra=(), body
              f"From: <sip:{user}@{domain}>;tag={tag}",
              f"Call-ID: {call_id}",
              f"CSeq: {cseq} {method}",
-             f"Contact: <sip:{user}@{host}.invalid;transport=ws>;expires=600",
+             # as JsSIP registers: outbound's instance and reg-id (RFC 5626)
+             f'Contact: <sip:{user}@{host}.invalid;transport=ws>;+sip.instance="{INSTANCE}";reg-id=1;expires=600',
+             "Supported: path, gruu, outbound",
              *extra,
              f"Content-Length: {len(body.encode())}", "", body]
     return "\r\n".join(lines)
