@@ -11,6 +11,9 @@
 #    BYE complete;
 #  - the connection closed, a call to that user gets 480 (its binding's flow
 #    is gone: not a target);
+#  - a WSS client calls another through the proxy: two Record-Route values on
+#    the one transport, each naming the other party's flow, so that ACK and
+#    BYE reach the callee over its connection (its Contact is .invalid);
 #  - a text frame that is not UTF-8 is closed 1007, a SIP message that does not
 #    parse is answered 400, a message over 64 KiB is closed 1009 (one frame
 #    over it: closed); an upgrade
@@ -31,7 +34,7 @@ mkca ca && mkcert server ca DNS:localhost IP:127.0.0.1 ||
 
 port_of() { grep "\"event\":\"listening\".*\"transport\":\"$2\"" "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
 
-printf 'carol:pw\ndave:pw\n' >"$T/users"
+printf 'carol:pw\ndave:pw\nerin:pw\n' >"$T/users"
 conf px server "[ws]" "origins = https://phone.sipflow.test"
 LISTEN=wss:127.0.0.1:0 start px proxy.xml -c "$T/px.conf" --listen udp:127.0.0.1:0 --listen ws:127.0.0.1:0 \
   --set "registrar.users=$T/users" --set sip.t1_ms=100 --set sip.tcp_stall=3 --set sip.tcp_max_per_source=8 \
@@ -101,6 +104,25 @@ r other_subprotocol | grep -q '"status":400' && pass "another subprotocol only: 
 r foreign_origin | grep -q '"status":403' && pass "an Origin not in ws.origins: refused 403" ||
   fail "origin" "$(r foreign_origin)"
 [ "$(stat_of px ws_refused)" = 3 ] && pass "three upgrades counted in ws_refused" || fail "ws_refused $(stat_of px ws_refused)"
+
+# 4. browser to browser: erin (WSS) calls carol (WSS again), both flows of the proxy's
+touch "$T/carol2.events" "$T/erin.events"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/carol2.events" phone carol pw sipflow.test 2>"$T/carol2.err" &
+PIDS+=($!)
+wait_ev carol2 '"event":"register_2".*SIP/2.0 200' 10 || fail "carol registers again" "$(cat "$T/carol2.events")"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/erin.events" caller erin pw sipflow.test carol 2>"$T/erin.err" &
+PIDS+=($!)
+wait_ev erin '"event":"invite_1".*SIP/2.0 407' 10 && wait_ev erin '"event":"invite_2".*SIP/2.0 200' 10 &&
+  pass "a WSS client calls another through the proxy (407, then 200)" ||
+  fail "erin to carol" "$(cat "$T/erin.events")" "$(tail -3 "$T/erin.err")" "$(tail -3 "$T/px.err")"
+rr=$(grep '"event":"invite_2"' "$T/erin.events")
+echo "$rr" | grep -q -E '"record_route":\["<sip:127.0.0.1:[0-9]+;lr;transport=wss;sft=[^;>]*;sff=r[wx][^>]*>","<sip:127.0.0.1:[0-9]+;lr;transport=wss;sft=[^;>]*;sff=r[wx][^>]*>"\]' &&
+  [ "$(echo "$rr" | grep -o 'sff=[^>]*' | sort -u | wc -l)" = 2 ] &&
+  pass "two Record-Route values on one transport, each with the other party's flow token" || fail "Record-Route" "$rr"
+wait_ev carol2 '"event":"ack"' 10 && pass "the caller's ACK reaches the callee over its connection" ||
+  fail "ACK at carol" "$(cat "$T/carol2.events")"
+wait_ev carol2 '"event":"bye"' 10 && wait_ev erin '"event":"bye_final".*SIP/2.0 200' 10 &&
+  pass "the BYE too, and its 200 comes back" || fail "BYE" "$(cat "$T/erin.events")" "$(cat "$T/carol2.events")"
 
 # 4. the TCP limits hold for WebSocket: sip.tcp_max_per_source=8 (one more is
 # closed when accepted), a connection that never upgrades is closed after

@@ -8,6 +8,9 @@
 #   wssip.py URL CAFILE EVENTS phone USER PASSWORD DOMAIN
 #     REGISTER (401, then 200 with digest), answer one INVITE 200, take its
 #     ACK, answer the BYE 200, then close the connection.
+#   wssip.py URL CAFILE EVENTS caller USER PASSWORD DOMAIN CALLEE
+#     REGISTER as above, INVITE CALLEE (407, then with credentials), ACK
+#     its 200 along the Record-Route set, then BYE the same way.
 #   wssip.py URL CAFILE EVENTS refusals
 #     one connection per case: a text frame that is not UTF-8, a SIP message
 #     that does not parse, one over 64 KiB, no `sip` subprotocol, a foreign
@@ -117,16 +120,7 @@ async def phone(user, pw, domain):
     host = rnd(8)
     async with connect() as ws:
         emit("ws_open", protocol=ws.subprotocol)
-        call_id, tag = rnd(16), rnd()
-        ruri = f"sip:{domain}"
-        await ws.send(request("REGISTER", ruri, host, user, domain, call_id, 1, tag))
-        _, start, hdrs, _ = await recv_sip(ws, "response")
-        emit("register_1", status=start)
-        chal = [c for c in hdr(hdrs, "www-authenticate") if "MD5" in c or "algorithm" not in c][0]
-        auth = digest(chal, user, pw, "REGISTER", ruri)
-        await ws.send(request("REGISTER", ruri, host, user, domain, call_id, 2, tag, [f"Authorization: {auth}"]))
-        _, start, hdrs, _ = await recv_sip(ws, "response")
-        emit("register_2", status=start, contact=hdr(hdrs, "contact"))
+        await register(ws, host, user, pw, domain)
         text, start, inv, body = await recv_sip(ws, "INVITE")
         emit("invite", start=start, via=hdr(inv, "via"), record_route=hdr(inv, "record-route"))
         m = re.search(r"^m=audio \d+ (\S+) (.*)$", body, re.M)
@@ -142,6 +136,69 @@ async def phone(user, pw, domain):
         await ws.send(response(bye, 200, "OK"))
         await ws.close()
         emit("closed")
+
+
+def msg(start, headers, body=""):
+    return "\r\n".join([start, *headers, f"Content-Length: {len(body.encode())}", "", body])
+
+
+async def register(ws, host, user, pw, domain):
+    call_id, tag = rnd(16), rnd()
+    ruri = f"sip:{domain}"
+    await ws.send(request("REGISTER", ruri, host, user, domain, call_id, 1, tag))
+    _, start, hdrs, _ = await recv_sip(ws, "response")
+    emit("register_1", status=start)
+    chal = [c for c in hdr(hdrs, "www-authenticate") if "MD5" in c or "algorithm" not in c][0]
+    auth = digest(chal, user, pw, "REGISTER", ruri)
+    await ws.send(request("REGISTER", ruri, host, user, domain, call_id, 2, tag, [f"Authorization: {auth}"]))
+    _, start, hdrs, _ = await recv_sip(ws, "response")
+    emit("register_2", status=start, contact=hdr(hdrs, "contact"))
+
+
+async def final(ws):
+    while True:
+        _, start, hdrs, body = await recv_sip(ws, "response")
+        if int(start.split()[1]) >= 200:
+            return start, hdrs, body
+
+
+async def caller(user, pw, domain, callee):
+    host = rnd(8)
+    async with connect() as ws:
+        await register(ws, host, user, pw, domain)
+        ruri, call_id, tag = f"sip:{callee}@{domain}", rnd(16), rnd()
+        frm, to = f"<sip:{user}@{domain}>;tag={tag}", f"<sip:{callee}@{domain}>"
+        contact = f"Contact: <sip:{user}@{host}.invalid;transport=ws;ob>"
+        sdp = ("v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+               "m=audio 9 RTP/AVP 0\r\n")
+
+        def common(cseq, method, branch, to_hdr, extra=()):
+            return [f"Via: SIP/2.0/WSS {host}.invalid;branch={branch}", "Max-Forwards: 69", f"To: {to_hdr}",
+                    f"From: {frm}", f"Call-ID: {call_id}", f"CSeq: {cseq} {method}", *extra]
+
+        branch = "z9hG4bK" + rnd()
+        await ws.send(msg(f"INVITE {ruri} SIP/2.0", common(1, "INVITE", branch, to, [contact, "Content-Type: application/sdp"]), sdp))
+        start, hdrs, _ = await final(ws)
+        emit("invite_1", status=start)
+        # the ACK of a non-2xx: the same branch, the response's To (17.1.1.3)
+        await ws.send(msg(f"ACK {ruri} SIP/2.0", common(1, "ACK", branch, hdr(hdrs, "to")[0])))
+        chal = [c for c in hdr(hdrs, "proxy-authenticate") if "MD5" in c or "algorithm" not in c][0]
+        auth = digest(chal, user, pw, "INVITE", ruri)
+        await ws.send(msg(f"INVITE {ruri} SIP/2.0", common(2, "INVITE", "z9hG4bK" + rnd(), to,
+                                                           [contact, f"Proxy-Authorization: {auth}",
+                                                            "Content-Type: application/sdp"]), sdp))
+        start, hdrs, _ = await final(ws)
+        rr = [v.strip() for line in hdr(hdrs, "record-route") for v in line.split(",")]
+        emit("invite_2", status=start, record_route=rr)
+        # the dialog (12.1.2): the remote target and the route set, reversed
+        target = re.search(r"<([^>]*)>", hdr(hdrs, "contact")[0]).group(1)
+        route = [f"Route: {r}" for r in reversed(rr)]
+        to_tagged = hdr(hdrs, "to")[0]
+        await ws.send(msg(f"ACK {target} SIP/2.0", common(2, "ACK", "z9hG4bK" + rnd(), to_tagged, route)))
+        await ws.send(msg(f"BYE {target} SIP/2.0", common(3, "BYE", "z9hG4bK" + rnd(), to_tagged, route)))
+        start, _, _ = await final(ws)
+        emit("bye_final", status=start)
+        await ws.close()
 
 
 async def one(name, frames, origin=None, subprotocols=None, sip=True):
@@ -191,5 +248,7 @@ async def refusals():
 
 if sys.argv[4] == "phone":
     asyncio.run(phone(*sys.argv[5:8]))
+elif sys.argv[4] == "caller":
+    asyncio.run(caller(*sys.argv[5:9]))
 elif sys.argv[4] == "refusals":
     asyncio.run(refusals())
