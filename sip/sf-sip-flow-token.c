@@ -6,6 +6,8 @@
 #define MAC_HEX 32 /* 128 bits of HMAC-SHA-256 */
 
 static const char hex[] = "0123456789abcdef";
+/* PROTO, indexed by SfSipProto: UDP, TCP, TLS, WS, WSS */
+static const char proto_letter[5] = { 'u', 't', 's', 'w', 'x' };
 
 #define CONN_HEX 16 /* TCP: the connection's id and the boot value, 8 digits each */
 
@@ -62,7 +64,7 @@ sf_flow_token_make (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind kin
   guint port = g_inet_socket_address_get_port (flow->addr);
   GString *t = g_string_sized_new (2 + 2 * n + 4 + CONN_HEX + MAC_HEX + 1);
   g_string_append_c (t, (char) kind);
-  g_string_append_c (t, flow->proto == SF_SIP_TLS ? 's' : flow->proto == SF_SIP_TCP ? 't' : 'u');
+  g_string_append_c (t, proto_letter[flow->proto]);
   for (gsize i = 0; i < n; i++) {
     g_string_append_c (t, hex[bytes[i] >> 4]);
     g_string_append_c (t, hex[bytes[i] & 15]);
@@ -100,9 +102,10 @@ gboolean
 sf_flow_token_check (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind kind, SfSipStr token,
                      SfSipStr call_id, SfFlowTokenFlow *flow)
 {
-  if (token.p == NULL || token.len < 2 || token.p[0] != (char) kind || (token.p[1] != 'u' && token.p[1] != 't' && token.p[1] != 's'))
+  const char *letter = token.p != NULL && token.len >= 2 ? memchr (proto_letter, token.p[1], sizeof proto_letter) : NULL;
+  if (token.p == NULL || token.len < 2 || token.p[0] != (char) kind || letter == NULL)
     return FALSE;
-  gboolean tcp = token.p[1] != 'u'; /* a connection: TCP ('t') or TLS ('s') */
+  gboolean tcp = token.p[1] != 'u'; /* a connection: TCP ('t'), TLS ('s'), WS ('w') or WSS ('x') */
   gsize extra = tcp ? CONN_HEX : 0;
   if (token.len != 2 + 8 + 4 + extra + MAC_HEX && token.len != 2 + 32 + 4 + extra + MAC_HEX)
     return FALSE;
@@ -132,7 +135,7 @@ sf_flow_token_check (const guint8 key[SF_FLOW_TOKEN_KEY_LEN], SfFlowTokenKind ki
   if (diff != 0 || port == 0 || (tcp && conn == 0))
     return FALSE;
   if (flow != NULL) {
-    flow->proto = token.p[1] == 's' ? SF_SIP_TLS : tcp ? SF_SIP_TCP : SF_SIP_UDP;
+    flow->proto = (SfSipProto) (letter - proto_letter);
     g_autoptr (GInetAddress) ip = g_inet_address_new_from_bytes (bytes, n == 4 ? G_SOCKET_FAMILY_IPV4 : G_SOCKET_FAMILY_IPV6);
     flow->addr = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) port));
     flow->conn = (guint32) conn;

@@ -11,8 +11,9 @@
  *
  * TOKEN = KIND PROTO HEX(address bytes) HEX(port, 4 digits) [CONN BOOT]
  * HEX(MAC, 32 digits), lower case; KIND 'p' (a Path hop the registrar
- * recorded) or 'r' (a Record-Route the proxy added), PROTO 'u' or 't'.  A TCP
- * token ('t') also names the connection, CONN = HEX(its id, 8 digits) and
+ * recorded) or 'r' (a Record-Route the proxy added), PROTO 'u' (UDP), 't' (TCP),
+ * 's' (TLS), 'w' (WebSocket) or 'x' (secure WebSocket).  A connection's
+ * token (all but 'u') also names the connection, CONN = HEX(its id, 8 digits) and
  * BOOT = HEX(the transport's boot value, 8 digits) (sf_sip_transport_boot):
  * RFC 5626 5.3's flow is that connection, not whatever later comes from the
  * same address and port (a NAT that reuses the port, another program bound to

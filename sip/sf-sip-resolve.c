@@ -43,7 +43,7 @@ sf_sip_target_to_string (const SfSipTarget *t)
 {
   g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (t->addr));
   gboolean v6 = strchr (ip, ':') != NULL;
-  const char *p = t->proto == SF_SIP_UDP ? "udp" : t->proto == SF_SIP_TCP ? "tcp" : "tls";
+  const char *p = sf_sip_proto_name (t->proto);
   return g_strdup_printf ("%s:%s%s%s:%u", p, v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (t->addr));
 }
 
@@ -221,6 +221,11 @@ query_init (Query *q, const SfSipUri *uri, guint protos)
   } else if (tp != NULL && sf_sip_str_caseeq (tp->value, "tls")) {
     q->transport = TRUE;
     q->proto = SF_SIP_TLS;
+  } else if (tp != NULL && (sf_sip_str_caseeq (tp->value, "ws") || sf_sip_str_caseeq (tp->value, "wss"))) {
+    /* a WebSocket flow (RFC 7118): reached over its open connection only;
+     * a sips URI over ws means WSS (RFC 7118 5) */
+    q->transport = TRUE;
+    q->proto = q->secure || sf_sip_str_caseeq (tp->value, "wss") ? SF_SIP_WSS : SF_SIP_WS;
   }
   const SfSipParam *maddr = sf_sip_uri_param (uri, "maddr");
   SfSipStr h = maddr != NULL && sf_sip_str_is_set (maddr->value) ? maddr->value : uri->host;

@@ -1,8 +1,9 @@
-/* sf-sip-transport.c: UDP, TCP and TLS transports (see sf-sip-transport.h). */
+/* sf-sip-transport.c: UDP, TCP, TLS and WebSocket transports (see sf-sip-transport.h). */
 #include "config.h"
 #include "sf-sip-transport.h"
 #include "sf-sip-tls.h"
 #include "sf-sip-build.h"
+#include <libsoup/soup.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -27,7 +28,10 @@ struct _TcpConn {
   SfSipTransport *t;            /* unowned: the transport closes its connections first */
   guint id;
   GSocketConnection *conn;      /* owned, NULL while connecting */
-  SfSipProto proto;             /* TCP or TLS */
+  SfSipProto proto;             /* TCP, TLS, WS or WSS */
+  SoupWebsocketConnection *ws;  /* owned, nullable, WS and WSS: once upgraded (libsoup has the stream then) */
+  struct _SfWsBudget *budget;   /* owned, nullable, WS and WSS: what libsoup reads passes through it */
+  gushort ws_close;             /* WS, WSS: the close code conn_close sends (0: 1001, going away) */
   GIOStream *io;                /* owned: what is read and written: @conn, or the GTlsConnection over it */
   SfSipTlsConfig *tls;          /* owned, TLS: the configuration it was made with (a reload does not touch it) */
   char *name;                   /* owned, nullable, opened TLS: the name the server's certificate was checked against */
@@ -75,6 +79,8 @@ struct _SfSipTransport {
   guint tcp_idle_s, tcp_stall_s;
   guint tcp_max_per_source, tcp_max_conns;
   GHashTable *per_source;       /* IP text (owned) -> accepted connections open from it */
+  SoupServer *soup;             /* owned, nullable: upgrades WS and WSS connections (made at the first ws: or wss: listen) */
+  char **ws_origins;            /* owned, nullable: ws.origins (NULL: any) */
   SfSipTransportStats stats;
   SfSipSendErrorFunc send_error;
   gpointer send_error_data;
@@ -126,16 +132,37 @@ sf_sip_addr_to_string (GInetSocketAddress *addr)
   return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (addr));
 }
 
+static const char *const proto_names[] = { "udp", "tcp", "tls", "ws", "wss" };
+static const char *const proto_vias[] = { "UDP", "TCP", "TLS", "WS", "WSS" };
+
 const char *
 sf_sip_proto_name (SfSipProto p)
 {
-  return p == SF_SIP_TLS ? "tls" : p == SF_SIP_TCP ? "tcp" : "udp";
+  return (guint) p < G_N_ELEMENTS (proto_names) ? proto_names[p] : "udp";
 }
 
 const char *
 sf_sip_proto_via (SfSipProto p)
 {
-  return p == SF_SIP_TLS ? "TLS" : p == SF_SIP_TCP ? "TCP" : "UDP";
+  return (guint) p < G_N_ELEMENTS (proto_vias) ? proto_vias[p] : "UDP";
+}
+
+gboolean
+sf_sip_proto_from_name (SfSipStr name, SfSipProto *p)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (proto_names); i++)
+    if (sf_sip_str_caseeq (name, proto_names[i])) {
+      *p = (SfSipProto) i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* TLS underneath: TLS and WSS. */
+static gboolean
+proto_is_tls (SfSipProto p)
+{
+  return p == SF_SIP_TLS || p == SF_SIP_WSS;
 }
 
 char *
@@ -303,8 +330,8 @@ sf_sip_transport_has_port (SfSipTransport *t, guint port)
 gboolean
 sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest)
 {
-  if (proto == SF_SIP_TCP)
-    return TRUE;
+  if (proto == SF_SIP_TCP || sf_sip_proto_is_ws (proto))
+    return TRUE; /* WS: over a connection open, or the send fails (tcp_send) */
   if (proto == SF_SIP_TLS)
     return t->tls != NULL;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
@@ -380,6 +407,8 @@ udp_free (UdpListener *l)
 static void tcp_read (TcpConn *c);
 static void tcp_write_next (TcpConn *c);
 static void conn_arm (TcpConn *c, gint64 now);
+static void conn_ready (TcpConn *c);
+static gboolean ws_queue (TcpConn *c, GBytes *wire, GError **error);
 
 static void
 conn_unref (TcpConn *c)
@@ -390,6 +419,11 @@ conn_unref (TcpConn *c)
     g_source_destroy (c->hello);
     g_source_unref (c->hello);
   }
+  if (c->ws != NULL) {
+    g_signal_handlers_disconnect_by_data (c->ws, c);
+    g_clear_object (&c->ws);
+  }
+  g_clear_object (&c->budget);
   g_clear_object (&c->io);
   g_clear_object (&c->conn);
   g_clear_pointer (&c->tls, sf_sip_tls_config_unref);
@@ -402,6 +436,12 @@ conn_unref (TcpConn *c)
   g_object_unref (c->cancel);
   g_free (c->source);
   g_free (c);
+}
+
+static void
+ws_release (SoupWebsocketConnection *ws, gpointer data)
+{
+  g_object_unref (ws);
 }
 
 static void
@@ -430,7 +470,16 @@ conn_close (TcpConn *c, const char *why)
   /* A TLS handshake runs in a thread of GIO's on the socket: it ends
    * (cancelled) before the socket is closed, in tls_handshaken, so that no
    * thread reads a descriptor number reused meanwhile. */
-  if (c->conn != NULL && !c->handshaking)
+  if (c->ws != NULL) {
+    /* libsoup has the stream: a close frame, and libsoup closes the stream
+     * when the peer answers it or after its own timeout */
+    g_signal_handlers_disconnect_by_data (c->ws, c);
+    if (soup_websocket_connection_get_state (c->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+      /* held until closed: the close frame must get out first */
+      g_signal_connect (g_object_ref (c->ws), "closed", G_CALLBACK (ws_release), NULL);
+      soup_websocket_connection_close (c->ws, c->ws_close != 0 ? c->ws_close : SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    }
+  } else if (c->conn != NULL && !c->handshaking)
     g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
   g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
 }
@@ -513,8 +562,8 @@ conn_new (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *remote)
   g_ref_count_init (&c->ref);
   c->t = t;
   c->proto = proto;
-  c->secured = proto != SF_SIP_TLS;
-  if (proto == SF_SIP_TLS && t->tls != NULL)
+  c->secured = !proto_is_tls (proto);
+  if (proto_is_tls (proto) && t->tls != NULL)
     c->tls = sf_sip_tls_config_ref (t->tls);
   c->id = ++t->next_conn != 0 ? t->next_conn : ++t->next_conn;
   c->remote = g_object_ref (remote);
@@ -602,9 +651,7 @@ tls_handshaken (GObject *src, GAsyncResult *res, gpointer data)
   c->secured = TRUE;
   c->io = G_IO_STREAM (g_object_ref (src));
   conn_arm (c, g_get_monotonic_time ());
-  tcp_read (c);
-  if (!g_queue_is_empty (&c->out))
-    tcp_write_next (c);
+  conn_ready (c);
   conn_unref (c);
 }
 
@@ -724,7 +771,7 @@ conn_started (TcpConn *c, GSocketConnection *conn)
     c->local = G_INET_SOCKET_ADDRESS (local);
   else
     g_clear_object (&local);
-  if (c->proto == SF_SIP_TLS && c->accepted) {
+  if (proto_is_tls (c->proto) && c->accepted) {
     c->hello = g_socket_create_source (g_socket_connection_get_socket (conn), G_IO_IN, NULL);
     g_source_set_callback (c->hello, G_SOURCE_FUNC (tls_hello_ready), c, NULL);
     g_source_attach (c->hello, c->t->context);
@@ -735,15 +782,15 @@ conn_started (TcpConn *c, GSocketConnection *conn)
     return;
   }
   c->io = G_IO_STREAM (g_object_ref (conn));
-  tcp_read (c);
-  if (!g_queue_is_empty (&c->out))
-    tcp_write_next (c);
+  conn_ready (c);
 }
 
 /* Queues @wire; a peer that does not read what it is sent goes. */
 static gboolean
 conn_queue (TcpConn *c, GBytes *wire, GError **error)
 {
+  if (sf_sip_proto_is_ws (c->proto))
+    return ws_queue (c, wire, error);
   if (c->pending + g_bytes_get_size (wire) > SF_SIP_TCP_MAX_PENDING) {
     c->t->stats.send_errors++;
     conn_close (c, "too much unread output");
@@ -1065,6 +1112,13 @@ tcp_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint c
                    sf_sip_proto_via (proto));
       return FALSE;
     }
+    if (sf_sip_proto_is_ws (proto)) {
+      /* RFC 7118: the client opens the connection; a flow gone is gone */
+      t->stats.send_errors++;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "no %s connection from that address (a WebSocket peer cannot be connected to)",
+                   sf_sip_proto_via (proto));
+      return FALSE;
+    }
     if (proto == SF_SIP_TLS && t->tls == NULL) {
       t->stats.send_errors++;
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "TLS is not configured (no [tls] section)");
@@ -1087,6 +1141,296 @@ tcp_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint c
   if (t->tap != NULL)
     t->tap (SF_SIP_TAP_OUT, c->proto, c->local, c->remote, NULL, wire, t->tap_data);
   return TRUE;
+}
+
+/* ---- WebSocket (RFC 7118): a connection accepted as TCP's or TLS's, upgraded by libsoup ---- */
+
+/* What libsoup reads of a WebSocket connection passes through this
+ * converter, which counts it: past SF_SIP_WS_MAX_UNREAD bytes since the last
+ * whole message (reset by ws_on_message) the read fails and libsoup closes
+ * the connection.  libsoup 3.2 limits one frame's payload, not a message
+ * in fragments, nor an HTTP request's body: both it would keep in memory
+ * whatever their size. */
+#define SF_SIP_WS_MAX_UNREAD (4 * SF_SIP_MAX_MSG_SIZE)
+
+typedef struct _SfWsBudget {
+  GObject parent;
+  gsize used;
+} SfWsBudget;
+typedef GObjectClass SfWsBudgetClass;
+
+GType sf_ws_budget_get_type (void); /* not exported: the library's version script */
+static void sf_ws_budget_iface_init (GConverterIface *iface);
+G_DEFINE_TYPE_WITH_CODE (SfWsBudget, sf_ws_budget, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, sf_ws_budget_iface_init))
+
+static GConverterResult
+sf_ws_budget_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf, gsize outbuf_size,
+                      GConverterFlags flags, gsize *bytes_read, gsize *bytes_written, GError **error)
+{
+  SfWsBudget *b = (SfWsBudget *) converter;
+  gsize n = MIN (inbuf_size, outbuf_size);
+  if (b->used + n > SF_SIP_WS_MAX_UNREAD) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "over %u bytes without a whole message", SF_SIP_WS_MAX_UNREAD);
+    return G_CONVERTER_ERROR;
+  }
+  if (n == 0 && inbuf_size > 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no room");
+    return G_CONVERTER_ERROR;
+  }
+  memcpy (outbuf, inbuf, n);
+  b->used += n;
+  *bytes_read = *bytes_written = n;
+  if (n == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END) != 0)
+    return G_CONVERTER_FINISHED;
+  if (n == inbuf_size && (flags & G_CONVERTER_FLUSH) != 0)
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+sf_ws_budget_reset (GConverter *converter)
+{
+  ((SfWsBudget *) converter)->used = 0;
+}
+
+static void
+sf_ws_budget_iface_init (GConverterIface *iface)
+{
+  iface->convert = sf_ws_budget_convert;
+  iface->reset = sf_ws_budget_reset;
+}
+
+static void
+sf_ws_budget_class_init (SfWsBudgetClass *klass)
+{
+}
+
+static void
+sf_ws_budget_init (SfWsBudget *b)
+{
+}
+
+/* The connection's stream is ready (accepted, TLS done): SIP reads it, or
+ * for WS and WSS libsoup's server reads the HTTP upgrade from it (this
+ * connection's stall deadline runs meanwhile: no whole SIP message yet). */
+static void
+conn_ready (TcpConn *c)
+{
+  if (sf_sip_proto_is_ws (c->proto)) {
+    g_autoptr (GError) error = NULL;
+    c->budget = g_object_new (sf_ws_budget_get_type (), NULL);
+    g_autoptr (GInputStream) in = g_converter_input_stream_new (g_io_stream_get_input_stream (c->io), G_CONVERTER (c->budget));
+    g_autoptr (GIOStream) io = g_simple_io_stream_new (in, g_io_stream_get_output_stream (c->io));
+    if (!soup_server_accept_iostream (c->t->soup, io, G_SOCKET_ADDRESS (c->local), G_SOCKET_ADDRESS (c->remote), &error))
+      conn_close (c, error->message);
+    return;
+  }
+  tcp_read (c);
+  if (!g_queue_is_empty (&c->out))
+    tcp_write_next (c);
+}
+
+/* RFC 7118 4.2: a text frame for a message that is UTF-8, a binary one else
+ * (a body in another encoding).  libsoup queues what it cannot write yet. */
+static gboolean
+ws_queue (TcpConn *c, GBytes *wire, GError **error)
+{
+  if (c->ws == NULL || soup_websocket_connection_get_state (c->ws) != SOUP_WEBSOCKET_STATE_OPEN) {
+    c->t->stats.send_errors++;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the %s connection is not open", sf_sip_proto_via (c->proto));
+    return FALSE;
+  }
+  gsize len;
+  const char *d = g_bytes_get_data (wire, &len);
+  if (g_utf8_validate_len (d, len, NULL) && memchr (d, '\0', len) == NULL) {
+    g_autofree char *text = g_strndup (d, len);
+    soup_websocket_connection_send_text (c->ws, text);
+  } else {
+    soup_websocket_connection_send_binary (c->ws, d, len);
+  }
+  return TRUE;
+}
+
+/* The connection a request libsoup read came over (its remote address is the
+ * one conn_ready gave it: one accepted connection each). */
+static TcpConn *
+ws_conn_of (SfSipTransport *t, SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address (msg);
+  if (remote == NULL || !G_IS_INET_SOCKET_ADDRESS (remote))
+    return NULL;
+  GHashTableIter it;
+  gpointer v;
+  g_hash_table_iter_init (&it, t->conns);
+  while (g_hash_table_iter_next (&it, NULL, &v)) {
+    TcpConn *c = v;
+    if (c->accepted && sf_sip_proto_is_ws (c->proto) && !c->closed && c->ws == NULL &&
+        same_addr (c->remote, G_INET_SOCKET_ADDRESS (remote)))
+      return c;
+  }
+  return NULL;
+}
+
+/* Does the comma-separated token list @list hold @token (exactly)? */
+static gboolean
+list_has (const char *list, const char *token)
+{
+  if (list == NULL)
+    return FALSE;
+  g_auto (GStrv) parts = g_strsplit (list, ",", -1);
+  for (char **p = parts; *p != NULL; p++)
+    if (strcmp (g_strstrip (*p), token) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The upgrade's headers and body are read: refuse it (400, 403), counted in
+ * ws_refused, unless it is a WebSocket handshake for the `sip` subprotocol
+ * from an allowed Origin.  libsoup itself would let in a client that names no
+ * subprotocol; RFC 7118 4.1 has the server refuse it.  After an answer libsoup
+ * closes the connection (it keeps none open: it listens on nothing). */
+static void
+ws_request_read (SoupServer *server, SoupServerMessage *msg, gpointer data)
+{
+  SfSipTransport *t = data;
+  SoupMessageHeaders *h = soup_server_message_get_request_headers (msg);
+  const char *protocols = soup_message_headers_get_one (h, "Sec-WebSocket-Protocol");
+  const char *origin = soup_message_headers_get_one (h, "Origin");
+  static const char *const sip_only[] = { "sip", NULL };
+  g_autoptr (GError) error = NULL;
+  guint status = 0;
+  const char *why = NULL;
+  if (!soup_websocket_server_check_handshake (msg, NULL, (char **) sip_only, NULL, &error)) {
+    status = SOUP_STATUS_BAD_REQUEST;
+    why = "Not A WebSocket Handshake";
+  } else if (!list_has (protocols, "sip")) {
+    status = SOUP_STATUS_BAD_REQUEST;
+    why = "WebSocket Subprotocol sip Required";
+  } else if (origin != NULL && t->ws_origins != NULL) {
+    gboolean ok = FALSE;
+    for (char **o = t->ws_origins; *o != NULL && !ok; o++)
+      ok = strcmp (*o, "*") == 0 || g_ascii_strcasecmp (*o, origin) == 0;
+    if (!ok) {
+      status = SOUP_STATUS_FORBIDDEN;
+      why = "Origin Not Allowed";
+    }
+  }
+  if (status == 0)
+    return;
+  t->stats.ws_refused++;
+  g_autofree char *from = sf_sip_addr_to_string (G_INET_SOCKET_ADDRESS (soup_server_message_get_remote_address (msg)));
+  g_debug ("WebSocket upgrade from %s refused: %s%s%s", from, why, error != NULL ? ": " : "", error != NULL ? error->message : "");
+  soup_server_message_set_status (msg, status, why);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Connection", "close");
+}
+
+static void
+ws_on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer data)
+{
+  TcpConn *c = data;
+  if (c->closed)
+    return;
+  gint64 now = g_get_monotonic_time ();
+  c->got_message = TRUE;
+  c->last_activity = now;
+  c->budget->used = 0;
+  if (g_bytes_get_size (message) > SF_SIP_MAX_MSG_SIZE) {
+    /* in fragments, each under the frame limit: the same refusal as one frame's */
+    c->t->stats.dropped++;
+    c->ws_close = SOUP_WEBSOCKET_CLOSE_TOO_BIG;
+    conn_close (c, "a message over the size limit");
+    return;
+  }
+  SfSipPeer from = { c->proto, c->local, c->remote, c->id };
+  g_ref_count_inc (&c->ref); /* the receiver may close us */
+  handle_bytes (c->t, message, &from);
+  if (!c->closed)
+    conn_arm (c, now);
+  conn_unref (c);
+}
+
+/* A pong to libsoup's pings (every half sip.tcp_idle) keeps a registered
+ * flow's connection open, as a CRLF keep-alive does over TCP (RFC 5626 4.4.1);
+ * other connections close after sip.tcp_idle without a whole message. */
+static void
+ws_on_pong (SoupWebsocketConnection *ws, GBytes *message, gpointer data)
+{
+  TcpConn *c = data;
+  gint64 now = g_get_monotonic_time ();
+  if (!c->closed && c->flow_until > now)
+    c->last_activity = now;
+}
+
+/* A frame libsoup refused (over the size limit: close 1009; a text frame
+ * not UTF-8: 1007; a protocol error: 1002): it closes the connection. */
+static void
+ws_on_error (SoupWebsocketConnection *ws, GError *error, gpointer data)
+{
+  TcpConn *c = data;
+  g_autofree char *from = sf_sip_addr_to_string (c->remote);
+  g_debug ("%s connection %u from %s: %s", sf_sip_proto_name (c->proto), c->id, from, error->message);
+  c->t->stats.dropped++;
+}
+
+static void
+ws_on_closed (SoupWebsocketConnection *ws, gpointer data)
+{
+  TcpConn *c = data;
+  g_autofree char *why = g_strdup_printf ("closed (WebSocket close code %u)", soup_websocket_connection_get_close_code (ws));
+  conn_close (c, why);
+}
+
+static void
+ws_upgraded (SoupServer *server, SoupServerMessage *msg, const char *path, SoupWebsocketConnection *ws, gpointer data)
+{
+  SfSipTransport *t = data;
+  TcpConn *c = ws_conn_of (t, msg);
+  if (c == NULL) {
+    soup_websocket_connection_close (ws, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, NULL);
+    return;
+  }
+  c->ws = g_object_ref (ws);
+  /* a WebSocket handshake done is the first whole message: from now on
+   * sip.tcp_idle, not sip.tcp_stall (a browser that does not register sends
+   * nothing until it calls) */
+  c->got_message = TRUE;
+  c->last_activity = g_get_monotonic_time ();
+  /* the same message size limit as every transport's */
+  soup_websocket_connection_set_max_incoming_payload_size (ws, SF_SIP_MAX_MSG_SIZE);
+  soup_websocket_connection_set_keepalive_interval (ws, MAX (t->tcp_idle_s / 2, 1));
+  g_signal_connect (ws, "message", G_CALLBACK (ws_on_message), c);
+  g_signal_connect (ws, "pong", G_CALLBACK (ws_on_pong), c);
+  g_signal_connect (ws, "error", G_CALLBACK (ws_on_error), c);
+  g_signal_connect (ws, "closed", G_CALLBACK (ws_on_closed), c);
+}
+
+/* libsoup's server, made once: it never listens (conn_ready hands it the
+ * connections accepted under the TCP limits and TLS settings), takes every
+ * path, and has no permessage-deflate (a compressed frame would inflate past
+ * what its size says: SIP messages are small anyway). */
+static void
+ws_server (SfSipTransport *t)
+{
+  if (t->soup != NULL)
+    return;
+  t->soup = soup_server_new (NULL, NULL);
+  soup_server_remove_websocket_extension (t->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
+  static const char *const sip_only[] = { "sip", NULL };
+  soup_server_add_websocket_handler (t->soup, NULL, NULL, (char **) sip_only, ws_upgraded, t, NULL);
+  g_signal_connect (t->soup, "request-read", G_CALLBACK (ws_request_read), t);
+}
+
+void
+sf_sip_transport_set_ws_origins (SfSipTransport *t, const char *const *origins)
+{
+  g_strfreev (t->ws_origins);
+  t->ws_origins = NULL;
+  for (const char *const *o = origins; o != NULL && *o != NULL; o++)
+    if (strcmp (*o, "*") == 0)
+      return;
+  if (origins != NULL && origins[0] != NULL)
+    t->ws_origins = g_strdupv ((char **) origins);
 }
 
 /* ---- the transport ---- */
@@ -1140,6 +1484,8 @@ sf_sip_transport_free (SfSipTransport *t)
     g_object_unref (s);
   }
   g_ptr_array_unref (t->services);
+  g_clear_object (&t->soup);
+  g_strfreev (t->ws_origins);
   g_ptr_array_unref (t->tcp_clients);
   g_ptr_array_unref (t->tcp_bound);
   g_array_unref (t->tcp_protos);
@@ -1264,19 +1610,13 @@ count_message (guint64 *requests, guint64 *responses, const char *d, gsize len)
 gboolean
 sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error)
 {
-  const char *rest;
-  if (g_str_has_prefix (spec, "udp:"))
-    *proto = SF_SIP_UDP;
-  else if (g_str_has_prefix (spec, "tcp:"))
-    *proto = SF_SIP_TCP;
-  else if (g_str_has_prefix (spec, "tls:"))
-    *proto = SF_SIP_TLS;
-  else {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "'%s': expected udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT",
-                 spec);
+  const char *colon0 = strchr (spec, ':');
+  if (colon0 == NULL || !sf_sip_proto_from_name (sf_sip_str (spec, (gsize) (colon0 - spec)), proto)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "'%s': expected udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT, ws:ADDR:PORT or wss:ADDR:PORT", spec);
     return FALSE;
   }
-  rest = spec + 4;
+  const char *rest = colon0 + 1;
   g_autofree char *host = NULL;
   const char *port_s;
   if (*rest == '[') {
@@ -1315,10 +1655,13 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
                          GError **error)
 {
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (addr));
-  if (proto == SF_SIP_TLS && (t->tls == NULL || t->tls->cert == NULL)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "listening for TLS needs a certificate and its key (tls.certificate, tls.key)");
+  if (proto_is_tls (proto) && (t->tls == NULL || t->tls->cert == NULL)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "listening for %s needs a certificate and its key (tls.certificate, tls.key)",
+                 sf_sip_proto_via (proto));
     return FALSE;
   }
+  if (sf_sip_proto_is_ws (proto))
+    ws_server (t);
   if (sf_sip_proto_is_stream (proto)) {
     GSocketService *s = g_socket_service_new ();
     GSocketAddress *effective = NULL;

@@ -13,7 +13,13 @@
  * TLS (RFC 3261 26) is a TCP connection with GIO's GTlsConnection on top: the
  * same framing, limits and timers (sip.tcp_*), the handshake within
  * sip.tcp_stall; a connection we open checks the server's certificate against
- * the name the sender gives (RFC 5922: the URI's host), else the address. */
+ * the name the sender gives (RFC 5922: the URI's host), else the address.
+ * WebSocket (RFC 7118): a TCP (WS) or TLS (WSS) connection accepted as any
+ * other, under the same limits and timers, then handed to libsoup's server for
+ * the HTTP upgrade (the `sip` subprotocol required, the Origin checked against
+ * sf_sip_transport_set_ws_origins); each text or binary frame is one message.
+ * It is never opened by us (a browser cannot be connected to): a message for
+ * a WebSocket peer goes over its connection or fails. */
 #pragma once
 #include <gio/gio.h>
 #include "sf-sip-msg.h"
@@ -22,19 +28,30 @@
 G_BEGIN_DECLS
 
 /* SF_SIP_TLS is TCP with TLS on top (RFC 3261 26): a stream like TCP, framed
- * and limited as TCP is; sf_sip_proto_is_stream() says which protocols those are. */
-typedef enum { SF_SIP_UDP, SF_SIP_TCP, SF_SIP_TLS } SfSipProto;
+ * and limited as TCP is; sf_sip_proto_is_stream() says which protocols those
+ * are.  SF_SIP_WS and SF_SIP_WSS are SIP over WebSocket (RFC 7118) on TCP or
+ * TLS: connections too (limited as TCP's are), framed by the WebSocket. */
+typedef enum { SF_SIP_UDP, SF_SIP_TCP, SF_SIP_TLS, SF_SIP_WS, SF_SIP_WSS } SfSipProto;
 
-/* TCP or TLS: framed by Content-Length, reliable (no retransmission timers). */
+/* TCP, TLS, WS or WSS: connection-oriented, reliable (no retransmission timers). */
 static inline gboolean
 sf_sip_proto_is_stream (SfSipProto p)
 {
-  return p == SF_SIP_TCP || p == SF_SIP_TLS;
+  return p == SF_SIP_TCP || p == SF_SIP_TLS || p == SF_SIP_WS || p == SF_SIP_WSS;
 }
-/* "udp", "tcp", "tls": the transport= parameter and the listen spec. */
+/* WS or WSS: only ever accepted, never connected to. */
+static inline gboolean
+sf_sip_proto_is_ws (SfSipProto p)
+{
+  return p == SF_SIP_WS || p == SF_SIP_WSS;
+}
+/* "udp", "tcp", "tls", "ws", "wss": the transport= parameter and the listen spec. */
 const char *sf_sip_proto_name (SfSipProto p);
-/* "UDP", "TCP", "TLS": the Via's transport (RFC 3261 18.1.1). */
+/* "UDP", "TCP", "TLS", "WS", "WSS": the Via's transport (RFC 3261 18.1.1, RFC 7118 5). */
 const char *sf_sip_proto_via (SfSipProto p);
+/* @name (a transport= value or a Via's transport, any case) as a protocol;
+ * FALSE for another token. */
+gboolean sf_sip_proto_from_name (SfSipStr name, SfSipProto *p);
 
 /* Where a message came from (or goes to). */
 typedef struct {
@@ -83,6 +100,7 @@ typedef struct {
   guint64 tcp_closed_stalled;  /* a message not whole, or none since accepted, for sip.tcp_stall */
   guint64 tcp_pongs;           /* CRLF pongs sent (RFC 5626 4.4.1) */
   guint64 tls_failed;          /* TLS connections whose handshake failed (a certificate refused, a timeout...) */
+  guint64 ws_refused;          /* WebSocket upgrades refused (no `sip` subprotocol, an Origin not allowed, not a WebSocket handshake) */
   /* The messages counted in received and sent, by method (requests, indexed by
    * sf_sip_method_index) and by status code (responses, [code - 100]): plain
    * slots, so counting costs an index and an add (docs/operations.md, Metrics). */
@@ -147,6 +165,11 @@ void sf_sip_transport_set_tcp_idle (SfSipTransport *t, guint seconds);
 /* sip.tcp_stall, sip.tcp_max_per_source, sip.tcp_max_connections: see the
  * defaults above. */
 void sf_sip_transport_set_tcp_limits (SfSipTransport *t, guint stall_s, guint max_per_source, guint max_conns);
+/* ws.origins: the Origin values a WebSocket upgrade may carry (exact,
+ * case-insensitive: "https://phone.example.com"); NULL or a list holding "*":
+ * any.  An upgrade without Origin (not a browser) is always let in: whoever
+ * is not a browser can write any Origin anyway.  A copy is taken. */
+void sf_sip_transport_set_ws_origins (SfSipTransport *t, const char *const *origins);
 /* Marks the TCP connection @peer came over as carrying a registered flow for
  * @seconds (0: no more): its CRLF keep-alives then extend its idle time (RFC
  * 5626 4.4.1; without the mark they are answered but do not count).  The
@@ -172,7 +195,7 @@ guint sf_sip_transport_tcp_conn_to (SfSipTransport *t, GInetSocketAddress *dest)
  * FALSE for another @boot, a closed or unknown @conn, another address. */
 gboolean sf_sip_transport_tcp_flow (SfSipTransport *t, guint32 boot, guint conn, GInetSocketAddress *remote);
 
-/* Parses "udp|tcp|tls:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
+/* Parses "udp|tcp|tls|ws|wss:ADDR:PORT" ("[::1]" for IPv6; port 0 for a free one). */
 gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddress **addr, GError **error);
 /* Binds; *@bound (transfer full, nullable) gets the address with its real port. */
 gboolean sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr,

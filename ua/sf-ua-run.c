@@ -419,7 +419,7 @@ sf_ua_cmd_run (int argc, char **argv)
     { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "set one configuration key (repeatable)",
       "SECTION.KEY=VALUE" },
     { "listen", 'L', 0, G_OPTION_ARG_STRING_ARRAY, &listens,
-      "listen for SIP on udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT (repeatable; port 0: a free one; replaces sip.listen; tls: needs [tls] certificate)",
+      "listen for SIP on udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT, ws:ADDR:PORT or wss:ADDR:PORT (repeatable; port 0: a free one; replaces sip.listen; tls, wss: need [tls] certificate)",
       "PROTO:ADDR:PORT" },
     { "control", 0, 0, G_OPTION_ARG_FILENAME, &control, "also take control commands on this Unix socket", "PATH" },
     { "trace", 't', 0, G_OPTION_ARG_NONE, &trace, "trace every event, operator and transition on standard error",
@@ -471,7 +471,7 @@ sf_ua_cmd_run (int argc, char **argv)
     return SF_EXIT_FAIL;
   for (char **l = listens; l != NULL && *l != NULL; l++)
     if (**l == '\0' || strchr (*l, ',') != NULL) {
-      fprintf (stderr, "sipflow run: --listen '%s': expected one udp:ADDR:PORT, tcp:ADDR:PORT or tls:ADDR:PORT\n", *l);
+      fprintf (stderr, "sipflow run: --listen '%s': expected one udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT, ws:ADDR:PORT or wss:ADDR:PORT\n", *l);
       return SF_EXIT_FAIL;
     }
   Run r = { 0 };

@@ -110,21 +110,29 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * or its connection) gets it, so the caller's requests reach it there. */
     GPtrArray *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
     gboolean routed = j->route != NULL || (in_routes != NULL && in_routes->len > sf_proxy_own_routes (ctx, in_routes));
-    g_autofree char *out_flow = j->in_flow == NULL && hop != NULL && !routed ? sf_proxy_hop_token (ctx, hop, sf_sip_msg_call_id (j->req)) : NULL;
+    /* Both parties on flows of ours, one of them a WebSocket (whose Contact
+     * cannot be reached: RFC 7118): two values, each with the other party's
+     * flow (the callee's requests meet the first, the caller's the second),
+     * even on one transport. */
+    gboolean ws_side = sf_sip_proto_is_ws (j->in_proto) || sf_sip_proto_is_ws (proto);
+    g_autofree char *out_flow = (j->in_flow == NULL || ws_side) && hop != NULL && !routed
+                                  ? sf_proxy_hop_token (ctx, hop, sf_sip_msg_call_id (j->req)) : NULL;
+    gboolean two_flows = j->in_flow != NULL && out_flow != NULL;
     const char *flow_token = j->in_flow != NULL ? j->in_flow : out_flow;
     g_autofree char *ff = flow_token != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", flow_token) : g_strdup ("");
+    g_autofree char *ff_in = two_flows ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", out_flow) : g_strdup (ff);
     /* a sips request is record-routed with a sips URI (RFC 5630 4.2, 3261
      * 16.6 4); over TLS else ;transport=tls */
     gboolean sips = sf_sip_msg_ruri (j->req) != NULL && sf_sip_msg_ruri (j->req)->kind == SF_URI_SIPS;
     rr = g_strdup_printf ("<%s:%s;lr%s%s;sft=%s%s>", sips && proto == SF_SIP_TLS ? "sips" : "sip", local,
                           proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? ";transport=" : "",
                           proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? sf_sip_proto_name (proto) : "", token, ff);
-    g_autofree char *in_local = j->in_proto != proto ? sf_stack_local (s, j->in_proto) : NULL;
+    g_autofree char *in_local = j->in_proto != proto || two_flows ? sf_stack_local (s, j->in_proto) : NULL;
     if (in_local != NULL) {
       gboolean in_sips = sips && j->in_proto == SF_SIP_TLS;
       char *both = g_strdup_printf ("%s, <%s:%s;lr%s%s;sft=%s%s>", rr, in_sips ? "sips" : "sip", in_local,
                                     j->in_proto != SF_SIP_UDP && !in_sips ? ";transport=" : "",
-                                    j->in_proto != SF_SIP_UDP && !in_sips ? sf_sip_proto_name (j->in_proto) : "", token, ff);
+                                    j->in_proto != SF_SIP_UDP && !in_sips ? sf_sip_proto_name (j->in_proto) : "", token, ff_in);
       g_free (rr);
       rr = both;
     }

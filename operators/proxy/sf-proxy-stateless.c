@@ -41,9 +41,8 @@ sf_proxy_forward_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from)
   if (ip == NULL)
     return FALSE; /* a host name to resolve: a stateless forward does not wait for DNS */
   SfSipPeer to = { 0 };
-  to.proto = sf_sip_str_caseeq (next->transport, "TLS")   ? SF_SIP_TLS
-             : sf_sip_str_caseeq (next->transport, "TCP") ? SF_SIP_TCP
-                                                          : SF_SIP_UDP;
+  if (!sf_sip_proto_from_name (next->transport, &to.proto))
+    to.proto = SF_SIP_UDP;
   to.local = from->proto == to.proto && from->local != NULL ? g_object_ref (from->local) : NULL;
   to.remote = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) (next->port != 0 ? next->port : 5060)));
   gboolean sent = sf_stack_send_response (s, fwd, &to);

@@ -532,6 +532,9 @@ SfSipProto
 sf_proxy_uri_proto (const SfSipUri *uri)
 {
   const SfSipParam *t = uri != NULL ? sf_sip_uri_param (uri, "transport") : NULL;
+  SfSipProto named;
+  if (t != NULL && sf_sip_proto_from_name (t->value, &named) && sf_sip_proto_is_ws (named))
+    return uri->kind == SF_URI_SIPS ? SF_SIP_WSS : named; /* RFC 7118 5: sips over ws is WSS */
   /* a sips URI only over TLS (RFC 5630 3.1.3, whatever its transport=) */
   if ((uri != NULL && uri->kind == SF_URI_SIPS) || (t != NULL && sf_sip_str_caseeq (t->value, "tls")))
     return SF_SIP_TLS;
@@ -729,8 +732,9 @@ sf_proxy_in_flow (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from)
    * a caller that is not reaches its Contact over a new connection, while its
    * own connection may be closed by then (idle, SF_SIP_TCP_IDLE_S).  Over
    * TLS always: a UA's certificate seldom names its address as a server's
-   * (RFC 5922), so its own connection is the way back (RFC 5923's reuse). */
-  if (mode != SF_NAT_ALWAYS && from->proto != SF_SIP_TLS) {
+   * (RFC 5922), so its own connection is the way back (RFC 5923's reuse).
+   * Over WebSocket always: its connection is the only way (RFC 7118). */
+  if (mode != SF_NAT_ALWAYS && from->proto != SF_SIP_TLS && !sf_sip_proto_is_ws (from->proto)) {
     g_autofree char *via_host = sf_sip_str_dup (via->host);
     g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
     if (!sf_nat_detect (sf_sip_proto_is_stream (from->proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,

@@ -71,6 +71,11 @@ char *
 sf_nat_next_hop (SfNatMode mode, const char *contact, const char *source, const char *transport, const char *flow,
                  const char *path)
 {
+  /* a WebSocket binding, whatever the mode: its connection is the only way
+   * to it (RFC 7118: its Contact's host is .invalid) */
+  if (source != NULL && transport != NULL && path == NULL &&
+      (g_ascii_strcasecmp (transport, "ws") == 0 || g_ascii_strcasecmp (transport, "wss") == 0))
+    return g_strdup_printf ("sip:%s;transport=%s", source, transport);
   if (mode == SF_NAT_OFF || source == NULL || transport == NULL || path != NULL)
     return NULL;
   if (mode == SF_NAT_AUTO && flow == NULL)

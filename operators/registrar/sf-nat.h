@@ -46,7 +46,9 @@ char *sf_nat_flow (const char *transport, const char *source);
  * source recorded; a Path (RFC 3327: the first Path hop takes it, not us); in
  * auto mode a binding with no @flow (sf_nat_flow: not behind a NAT); a
  * Contact that already names the source.  Over TCP the transport sends it on
- * the open connection to the source, the one the REGISTER came on, if any. */
+ * the open connection to the source, the one the REGISTER came on, if any.
+ * A WebSocket binding (@transport ws or wss) always goes to its source (its
+ * connection; RFC 7118), whatever @mode, unless a Path takes it. */
 char *sf_nat_next_hop (SfNatMode mode, const char *contact, const char *source, const char *transport, const char *flow,
                        const char *path);
 

@@ -217,8 +217,9 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autofree char *via_host = sf_sip_str_dup (via->host);
     g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote));
     /* over TLS the flow is the way back whatever the addresses (a UA's
-     * certificate seldom names its address as a server's: RFC 5922) */
-    if (e->peer.proto == SF_SIP_TLS || sf_nat_detect (sf_sip_proto_is_stream (e->peer.proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
+     * certificate seldom names its address as a server's: RFC 5922); over
+     * WebSocket the only way (its Contact's host is .invalid: RFC 7118) */
+    if (e->peer.proto == SF_SIP_TLS || sf_sip_proto_is_ws (e->peer.proto) || sf_nat_detect (sf_sip_proto_is_stream (e->peer.proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
                        g_inet_socket_address_get_port (e->peer.remote)))
       flow = sf_nat_flow (transport, source);
   }

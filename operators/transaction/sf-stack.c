@@ -43,7 +43,7 @@ sf_stack_set_lookups (SfStack *s, gboolean on)
 
 static const SfConfigKey sip_keys[] = {
   { "listen", SF_CFG_LIST, NULL, 0, 0, NULL,
-    "addresses to listen on: udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT (--listen replaces)" },
+    "addresses to listen on: udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT, ws:ADDR:PORT, wss:ADDR:PORT (--listen replaces)" },
   { "t1_ms", SF_CFG_MS, "500", 1, 60000, NULL, "RFC 3261 T1: round-trip estimate" },
   { "t2_ms", SF_CFG_MS, "4000", 1, 600000, NULL, "RFC 3261 T2: longest retransmission interval" },
   { "t4_ms", SF_CFG_MS, "5000", 1, 600000, NULL, "RFC 3261 T4: longest a message stays in the network" },
@@ -86,11 +86,18 @@ static const SfConfigKey tls_keys[] = {
   { "min_version", SF_CFG_ENUM, "1.2", 0, 0, "1.2|1.3", "the oldest TLS version accepted" },
 };
 
+/* SIP over WebSocket (docs/sip.md, "WebSocket"). */
+static const SfConfigKey ws_keys[] = {
+  { "origins", SF_CFG_LIST, "*", 0, 0, NULL,
+    "Origin values a WebSocket upgrade may carry (https://phone.example.com, ...; *: any); one without Origin is not a browser's and is let in" },
+};
+
 gboolean
 sf_stack_declare_config (SfConfig *cfg, GError **error)
 {
   return sf_config_declare (cfg, "sip", sip_keys, G_N_ELEMENTS (sip_keys), error) &&
-         sf_config_declare (cfg, "tls", tls_keys, G_N_ELEMENTS (tls_keys), error);
+         sf_config_declare (cfg, "tls", tls_keys, G_N_ELEMENTS (tls_keys), error) &&
+         sf_config_declare (cfg, "ws", ws_keys, G_N_ELEMENTS (ws_keys), error);
 }
 
 /* tls.@key's file, made absolute: relative to the configuration file it came
@@ -303,7 +310,8 @@ sf_stack_stats_fields (SfStack *s)
                           ",\"requests_overload\":%" G_GUINT64_FORMAT ",\"shutdown_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_accepted\":%" G_GUINT64_FORMAT ",\"tcp_refused\":%" G_GUINT64_FORMAT
                           ",\"tcp_closed_idle\":%" G_GUINT64_FORMAT ",\"tcp_closed_stalled\":%" G_GUINT64_FORMAT
-                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT ",\"tls_failed\":%" G_GUINT64_FORMAT,
+                          ",\"tcp_pongs\":%" G_GUINT64_FORMAT ",\"tls_failed\":%" G_GUINT64_FORMAT
+                          ",\"ws_refused\":%" G_GUINT64_FORMAT,
                           t->received, t->sent, t->bad_requests, t->dropped, s->stats.transactions,
                           s->stats.calls_answered, s->stats.calls_ended, s->stats.retransmissions_sent,
                           s->stats.retransmissions_absorbed, s->stats.stateless, s->stats.stray_responses,
@@ -311,7 +319,7 @@ sf_stack_stats_fields (SfStack *s)
                           sf_endpoint_n_instances (s->ep) - sf_endpoint_n_instances_but (s->ep, "transaction"),
                           s->stats.refused, s->stats.rate_limited, s->stats.rate_evicted, s->stats.overloaded, s->stats.shutdown_refused,
                           t->tcp_accepted, t->tcp_refused, t->tcp_closed_idle, t->tcp_closed_stalled, t->tcp_pongs,
-                          t->tls_failed);
+                          t->tls_failed, t->ws_refused);
 }
 
 const char *
@@ -420,6 +428,15 @@ sf_stack_load_txn (SfLoader *loader, SfMachine *tu, const char *name, GError **e
  * outgoing connections, media. */
 #define FD_RESERVE 128
 
+/* ws.origins: an empty list is no Origin at all (browsers refused, other clients let in). */
+static void
+ws_origins (SfStack *s)
+{
+  const char *const *o = sf_config_get_list (s->cfg, "ws", "origins");
+  static const char *const none[] = { "", NULL };
+  sf_sip_transport_set_ws_origins (s->tp, o[0] != NULL ? o : none);
+}
+
 /* sip.tcp_max_connections, within the descriptor limit: past it accept() fails
  * and GLib's socket service retries at once, forever.  The soft limit is raised
  * toward the hard one when needed. */
@@ -497,6 +514,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
                                    tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
   sf_sip_transport_set_tls (s->tp, tls);
+  ws_origins (s);
   s->debug_messages = g_strcmp0 (sf_config_get_string (s->cfg, "core", "log_level"), "debug") == 0;
   sf_stack_tap_init (s);
   sf_endpoint_get_untaken (ep, &s->chained, &s->chained_data);
@@ -516,6 +534,7 @@ sf_stack_reconfigure (SfStack *s)
   sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
                                    tcp_max_connections (s->cfg));
+  ws_origins (s);
   s->debug_messages = g_strcmp0 (sf_config_get_string (s->cfg, "core", "log_level"), "debug") == 0;
 }
 

@@ -131,10 +131,12 @@ sf_stack_metrics (SfStack *s, SfMetricsWriter *w)
   sf_metrics_sample (w, sf_sip_transport_n_conns (s->tp), NULL);
   sf_metrics_family (w, "sipflow_tcp_connections_closed_total", SF_METRIC_COUNTER,
                      "TCP connections sipflow closed: refused (over a connection limit when accepted), idle "
-                     "(sip.tcp_idle), stalled (sip.tcp_stall).");
+                     "(sip.tcp_idle), stalled (sip.tcp_stall), ws_refused (a WebSocket upgrade refused: no sip "
+                     "subprotocol, an Origin not allowed).");
   sf_metrics_sample (w, t->tcp_refused, "reason", "refused", NULL);
   sf_metrics_sample (w, t->tcp_closed_idle, "reason", "idle", NULL);
   sf_metrics_sample (w, t->tcp_closed_stalled, "reason", "stalled", NULL);
+  sf_metrics_sample (w, t->ws_refused, "reason", "ws_refused", NULL);
 
   /* a UA's calls (the ua module counts them here: it keeps no state of its own) */
   if (st->calls_ended > 0 || st->calls_answered > 0 || strcmp (s->tu->scope, "call") == 0) {

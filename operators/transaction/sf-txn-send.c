@@ -98,7 +98,7 @@ reachable (SfStack *s, const SfSipTarget *t)
 static const char *
 via_proto (SfSipProto p)
 {
-  return p == SF_SIP_UDP ? "UDP" : p == SF_SIP_TCP ? "TCP" : "TLS";
+  return sf_sip_proto_via (p);
 }
 
 /* @msg with its top Via value replaced by @text: the bytes spliced and parsed
@@ -397,6 +397,9 @@ sf_stack_proto_for (SfStack *s, const SfSipUri *uri)
   const SfSipParam *tp = uri != NULL ? sf_sip_uri_param (uri, "transport") : NULL;
   /* a sips URI is reached over TLS whatever its transport= (RFC 5630 3.1.3:
    * ;transport=tcp on a sips URI means TLS over TCP) */
+  SfSipProto named;
+  if (tp != NULL && sf_sip_proto_is_ws (sf_sip_proto_from_name (tp->value, &named) ? named : SF_SIP_UDP))
+    return uri->kind == SF_URI_SIPS ? SF_SIP_WSS : named; /* RFC 7118 5: sips over ws is WSS */
   if ((uri != NULL && uri->kind == SF_URI_SIPS) || (tp != NULL && sf_sip_str_caseeq (tp->value, "tls")))
     return SF_SIP_TLS;
   if (tp != NULL && sf_sip_str_caseeq (tp->value, "tcp"))
@@ -452,7 +455,7 @@ sf_stack_send_request_error (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetS
 {
   const SfSipUri *ruri = sf_sip_msg_ruri (req);
   /* RFC 5630 3.1.3: a sips Request-URI goes over TLS on every hop we choose */
-  if (ruri != NULL && ruri->kind == SF_URI_SIPS && proto != SF_SIP_TLS) {
+  if (ruri != NULL && ruri->kind == SF_URI_SIPS && proto != SF_SIP_TLS && proto != SF_SIP_WSS) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "a sips: request is not sent over %s",
                  sf_sip_proto_via (proto));
     return FALSE;

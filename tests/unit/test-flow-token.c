@@ -79,6 +79,20 @@ roundtrip (void)
   /* no address, or a TCP flow without its connection: no token */
   CU_ASSERT_PTR_NULL (make (SF_FLOW_TOKEN_RR, SF_SIP_UDP, NULL, 0, 0));
   CU_ASSERT_PTR_NULL (make (SF_FLOW_TOKEN_RR, SF_SIP_TCP, v4, 0, 2));
+  /* WebSocket flows (RFC 7118): a connection each, 'w' and 'x' */
+  const SfSipProto ws[] = { SF_SIP_WS, SF_SIP_WSS };
+  for (guint i = 0; i < G_N_ELEMENTS (ws); i++) {
+    g_autofree char *tw = make (SF_FLOW_TOKEN_RR, ws[i], v4, 7, 8);
+    CU_ASSERT_EQUAL (strlen (tw), 62);
+    CU_ASSERT_EQUAL (tw[1], i == 0 ? 'w' : 'x');
+    g_auto (SfFlowTokenFlow) bw = { 0 };
+    CU_ASSERT (check (key, SF_FLOW_TOKEN_RR, tw, &bw));
+    CU_ASSERT (bw.proto == ws[i] && bw.conn == 7 && bw.boot == 8);
+    g_autofree char *hw = sf_flow_token_hop (&bw);
+    CU_ASSERT_STRING_EQUAL (hw, i == 0 ? "sip:192.0.2.7:40000;transport=ws" : "sip:192.0.2.7:40000;transport=wss");
+    tw[1] = i == 0 ? 't' : 's'; /* a WS token passed off as TCP's: its MAC is over the letter */
+    CU_ASSERT_FALSE (check (key, SF_FLOW_TOKEN_RR, tw, NULL));
+  }
   SfSipPeer tcp = { SF_SIP_TCP, NULL, v4, 5 };
   g_auto (SfFlowTokenFlow) of = { 0 };
   sf_flow_token_flow_of (&of, &tcp, 0x77);

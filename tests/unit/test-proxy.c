@@ -500,6 +500,10 @@ nat_next_hop (void)
       "sip:[2001:db8::9]:41000;transport=udp" },
     { SF_NAT_ALWAYS, contact, "not an address", "udp", NULL, NULL, NULL },
     { SF_NAT_ALWAYS, contact, src, "sctp", NULL, NULL, NULL },
+    /* a WebSocket binding goes over its connection whatever the mode (its Contact is .invalid) */
+    { SF_NAT_OFF, "sip:k3@df7jal23.invalid;transport=ws", src, "wss", NULL, NULL, "sip:198.51.100.9:40000;transport=wss" },
+    { SF_NAT_AUTO, "sip:k3@df7jal23.invalid;transport=ws", src, "ws", NULL, NULL, "sip:198.51.100.9:40000;transport=ws" },
+    { SF_NAT_AUTO, "sip:k3@df7jal23.invalid;transport=ws", src, "ws", NULL, "<sip:edge.example.com;lr>", NULL },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree char *hop = sf_nat_next_hop (cases[i].mode, cases[i].contact, cases[i].source, cases[i].transport,

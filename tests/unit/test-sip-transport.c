@@ -11,7 +11,10 @@
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse,
  *    TCP_NODELAY on the accepted and the opened connection
  *  - ipv6: the same over [::1]
- *  - listen_specs: udp:/tcp:/tls: address specs and their errors
+ *  - listen_specs: udp:/tcp:/tls:/ws:/wss: address specs and their errors
+ *  - ws_never_connects: a message for a WebSocket peer with no connection
+ *    fails at once (a browser cannot be connected to); wss: without a
+ *    certificate is refused; ws: listens
  *  - tls_config_errors: a missing or wrong [tls] file, a bad verify_client or
  *    min_version: each error names the key and the file; tls: without a
  *    certificate is refused
@@ -292,12 +295,25 @@ listen_specs (void)
   CU_ASSERT_TRUE (sf_sip_listen_spec_parse ("tls:127.0.0.1:5061", &proto, &addr, NULL));
   CU_ASSERT_EQUAL (proto, SF_SIP_TLS);
   g_clear_object (&addr);
+  CU_ASSERT_TRUE (sf_sip_listen_spec_parse ("ws:127.0.0.1:8080", &proto, &addr, NULL));
+  CU_ASSERT_EQUAL (proto, SF_SIP_WS);
+  CU_ASSERT_EQUAL (g_inet_socket_address_get_port (addr), 8080);
+  g_clear_object (&addr);
+  CU_ASSERT_TRUE (sf_sip_listen_spec_parse ("wss:[::1]:8443", &proto, &addr, NULL));
+  CU_ASSERT_EQUAL (proto, SF_SIP_WSS);
+  g_clear_object (&addr);
+  CU_ASSERT_STRING_EQUAL (sf_sip_proto_via (SF_SIP_WSS), "WSS");
+  CU_ASSERT_STRING_EQUAL (sf_sip_proto_name (SF_SIP_WS), "ws");
+  CU_ASSERT_TRUE (sf_sip_proto_is_stream (SF_SIP_WS) && sf_sip_proto_is_stream (SF_SIP_WSS) && sf_sip_proto_is_ws (SF_SIP_WSS) &&
+                  !sf_sip_proto_is_ws (SF_SIP_TLS));
+  CU_ASSERT_TRUE (sf_sip_proto_from_name (SF_SIP_STR_LIT ("WSS"), &proto) && proto == SF_SIP_WSS);
+  CU_ASSERT_FALSE (sf_sip_proto_from_name (SF_SIP_STR_LIT ("sctp"), &proto));
   CU_ASSERT_STRING_EQUAL (sf_sip_proto_via (SF_SIP_TLS), "TLS");
   CU_ASSERT_STRING_EQUAL (sf_sip_proto_name (SF_SIP_TLS), "tls");
   CU_ASSERT_TRUE (sf_sip_proto_is_stream (SF_SIP_TLS) && sf_sip_proto_is_stream (SF_SIP_TCP) &&
                   !sf_sip_proto_is_stream (SF_SIP_UDP));
   static const char *const bad[] = { "sctp:127.0.0.1:5060", "udp:127.0.0.1", "udp:localhost:5060", "udp:[::1]5060",
-                                     "udp:127.0.0.1:70000", "tcp:127.0.0.1:x" };
+                                     "udp:127.0.0.1:70000", "tcp:127.0.0.1:x", "wsx:127.0.0.1:80", ":127.0.0.1:80" };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autoptr (GError) error = NULL;
     CU_ASSERT_FALSE (sf_sip_listen_spec_parse (bad[i], &proto, &addr, &error));
@@ -729,9 +745,33 @@ tls_config_errors (void)
   g_autoptr (GError) lerr = NULL;
   CU_ASSERT_FALSE (sf_sip_transport_listen (t, proto, addr, NULL, &lerr));
   CU_ASSERT_TRUE (lerr != NULL && strstr (lerr->message, "tls.certificate") != NULL);
+  CU_ASSERT_FATAL (sf_sip_listen_spec_parse ("wss:127.0.0.1:0", &proto, &addr, NULL));
+  g_clear_error (&lerr);
+  CU_ASSERT_FALSE (sf_sip_transport_listen (t, proto, addr, NULL, &lerr));
+  CU_ASSERT_TRUE (lerr != NULL && strstr (lerr->message, "tls.certificate") != NULL);
   sf_sip_transport_free (t);
   g_unlink (junk);
   g_rmdir (dir);
+}
+
+static void
+ws_never_connects (void)
+{
+  SfSipTransport *t = sf_sip_transport_new (NULL, on_recv, NULL);
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  g_autoptr (GInetSocketAddress) bound = NULL;
+  CU_ASSERT_FATAL (sf_sip_listen_spec_parse ("ws:127.0.0.1:0", &proto, &addr, NULL));
+  CU_ASSERT_TRUE (sf_sip_transport_listen (t, proto, addr, &bound, NULL));
+  CU_ASSERT_TRUE (bound != NULL && g_inet_socket_address_get_port (bound) != 0);
+  CU_ASSERT_PTR_NOT_NULL (sf_sip_transport_local (t, SF_SIP_WS));
+  static const char msg[] = "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\n\r\n";
+  g_autoptr (GBytes) wire = g_bytes_new_static (msg, sizeof msg - 1);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_FALSE (sf_sip_transport_send (t, SF_SIP_WS, bound, 0, wire, &error));
+  CU_ASSERT_TRUE (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED));
+  CU_ASSERT_EQUAL (sf_sip_transport_n_conns (t), 0);
+  sf_sip_transport_free (t);
 }
 
 void
@@ -739,6 +779,7 @@ sf_test_register_sip_transport (void)
 {
   CU_pSuite s = CU_add_suite ("sip-transport", NULL, NULL);
   SF_ADD_TEST (s, listen_specs);
+  SF_ADD_TEST (s, ws_never_connects);
   SF_ADD_TEST (s, udp_exchange);
   SF_ADD_TEST (s, udp_bad_request);
   SF_ADD_TEST (s, tcp_bad_request);

@@ -1,0 +1,153 @@
+#!/bin/bash
+# ws.sh: SIP over WebSocket (RFC 7118) at the proxy and registrar, with a raw
+# WebSocket client (wssip.py, Debian's python3-websockets) speaking as JsSIP
+# does; on loopback, every wait bounded.  The certificates come from a
+# throwaway CA (lib.sh).
+#  - a REGISTER over WSS gets 401, then 200 with digest (xml/proxy.xml, a
+#    users file);
+#  - a sipflow UA (UDP) calls the user registered over WSS: the INVITE reaches
+#    the client over its connection, with Via SIP/2.0/WSS on top and a double
+#    Record-Route (RFC 5658: the WSS side, then the UDP side); 200, ACK and
+#    BYE complete;
+#  - the connection closed, a call to that user gets 480 (its binding's flow
+#    is gone: not a target);
+#  - a WSS client calls another through the proxy: two Record-Route values on
+#    the one transport, each naming the other party's flow, so that ACK and
+#    BYE reach the callee over its connection (its Contact is .invalid);
+#  - a text frame that is not UTF-8 is closed 1007, a SIP message that does not
+#    parse is answered 400, a message over 64 KiB is closed 1009 (one frame
+#    over it: closed); an upgrade
+#    without the `sip` subprotocol (none, or another) is refused 400, one from
+#    an Origin not in ws.origins 403 (counted in ws_refused);
+#  - the TCP limits hold: past sip.tcp_max_per_source a connection is refused,
+#    one that never upgrades is closed after sip.tcp_stall;
+#  - plain ws: on another port: the same client registers.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3 # Debian's, where python3-websockets is
+command -v openssl >/dev/null || { fail "openssl is missing"; summary ws; exit 1; }
+"$PY" -c 'import websockets' 2>/dev/null || { fail "python3-websockets is missing (scripts/setup-deps)"; summary ws; exit 1; }
+WSSIP=$(dirname "$0")/wssip.py
+common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.rtp_ports=44000-44999 --set media.backend=null --log-level warning)
+
+mkca ca && mkcert server ca DNS:localhost IP:127.0.0.1 ||
+  { fail "openssl could not make the certificates"; summary ws; exit 1; }
+
+port_of() { grep "\"event\":\"listening\".*\"transport\":\"$2\"" "$T/$1.events" | head -1 | sed 's/.*"port":\([0-9]*\).*/\1/'; }
+
+printf 'carol:pw\ndave:pw\nerin:pw\n' >"$T/users"
+conf px server "[ws]" "origins = https://phone.sipflow.test"
+LISTEN=wss:127.0.0.1:0 start px proxy.xml -c "$T/px.conf" --listen udp:127.0.0.1:0 --listen ws:127.0.0.1:0 \
+  --set "registrar.users=$T/users" --set sip.t1_ms=100 --set sip.tcp_stall=3 --set sip.tcp_max_per_source=8 \
+  --messages full --log-level warning || exit 1
+WSS=wss://127.0.0.1:$(port_of px wss)
+WS=ws://127.0.0.1:$(port_of px ws)
+PXU=127.0.0.1:$(port_of px udp)
+[ -n "$(port_of px wss)" ] && [ -n "$(port_of px ws)" ] && pass "the proxy listens on wss: and ws:" || fail "listening" "$(cat "$T/px.events")"
+
+# 1. carol registers over WSS and takes a call from dave (UDP)
+touch "$T/carol.events"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/carol.events" phone carol pw sipflow.test 2>"$T/carol.err" &
+PIDS+=($!)
+wait_ev carol '"event":"register_1".*SIP/2.0 401' 10 && pass "a REGISTER over WSS gets 401" ||
+  fail "REGISTER 401" "$(cat "$T/carol.events")" "$(tail -3 "$T/carol.err")" "$(tail -3 "$T/px.err")"
+wait_ev carol '"event":"register_2".*SIP/2.0 200' 10 && pass "and 200 with digest credentials" ||
+  fail "REGISTER 200" "$(cat "$T/carol.events")" "$(tail -3 "$T/carol.err")"
+grep '"event":"register_2"' "$T/carol.events" | grep -q 'transport=ws' && pass "the 200 lists the binding (;transport=ws)" ||
+  fail "binding" "$(grep register_2 "$T/carol.events")"
+grep '"event":"sip_in"' "$T/px.events" | grep '"start":"REGISTER ' | grep -q '"proto":"wss"' &&
+  pass "the proxy saw the REGISTER over wss" || fail "proto" "$(grep '"start":"REGISTER ' "$T/px.events" | head -1)"
+
+start dave ua.xml "${common[@]}" --messages full --set ua.uri=sip:dave@sipflow.test --set ua.password=pw \
+  --set "ua.outbound_proxy=sip:$PXU" || exit 1
+cmd dave call sip:carol@sipflow.test
+wait_ev carol '"event":"invite"' 10 && pass "the INVITE from a UDP UA reaches the WSS client over its connection" ||
+  fail "INVITE at carol" "$(tail -3 "$T/dave.err")" "$(tail -5 "$T/px.err")"
+inv=$(grep '"event":"invite"' "$T/carol.events")
+echo "$inv" | grep -q -E '"via":\["SIP/2.0/WSS 127.0.0.1:[0-9]+;branch' &&
+  pass "the proxy's Via on it is SIP/2.0/WSS" || fail "Via" "$inv"
+echo "$inv" | grep -q -E "\"record_route\":\[\"<sip:127.0.0.1:[0-9]+;lr;transport=wss;sft=[^>]*>, <sip:$PXU;lr;sft=[^>]*>\"\]" &&
+  pass "double Record-Route (RFC 5658): the WSS side, then the UDP side" || fail "Record-Route" "$inv"
+wait_ev dave '"to":"InCall"' 10 && pass "the WSS client's 200 reaches the caller: up" ||
+  fail "dave InCall" "$(tail -3 "$T/dave.err")"
+wait_ev carol '"event":"ack"' 10 && pass "the ACK reaches the WSS client" || fail "ACK" "$(cat "$T/carol.events")"
+cmd dave hangup
+wait_ev carol '"event":"bye"' 10 && wait_ev dave '"event":"call_end".*"reason":"local_bye","status":200' 10 &&
+  pass "the BYE reaches it and its 200 comes back" || fail "BYE" "$(grep call_end "$T/dave.events")"
+
+# 2. the connection closed: the binding's flow is gone
+wait_ev carol '"event":"closed"' 10 || fail "client close"
+ends=$(count dave '"event":"call_end"')
+cmd dave call sip:carol@sipflow.test
+wait_ev dave '"event":"call_end"' 10 $((ends + 1)) && grep '"event":"call_end"' "$T/dave.events" | tail -1 | grep -q '"status":480' &&
+  pass "the connection closed, a call to the user gets 480 (its flow is gone)" ||
+  fail "call after close" "$(grep call_end "$T/dave.events" | tail -1)"
+
+# 3. refusals
+touch "$T/bad.events"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/bad.events" refusals 2>"$T/bad.err"
+r() { grep "\"event\":\"$1\"" "$T/bad.events"; }
+r bad_utf8 | grep -q '"code":1007' && pass "a text frame that is not UTF-8: closed 1007" || fail "bad utf8" "$(r bad_utf8)"
+r bad_sip | grep -q '"start":"SIP/2.0 400' && pass "a SIP message that does not parse: 400" || fail "bad sip" "$(r bad_sip)"
+r oversize | grep -q '"code":1009' && pass "a message over 64 KiB (fragmented): closed 1009" || fail "oversize" "$(r oversize)"
+# one frame announcing more: closed at its header (the close frame may be
+# lost to the reset the unread rest causes)
+r oversize_frame | grep -q '"result":"closed"' && pass "a frame over 64 KiB: closed" || fail "oversize frame" "$(r oversize_frame)"
+r oversize_flood | grep -q '"result":"closed"' && pass "640 KB of fragments: closed before it is all read" ||
+  fail "oversize flood" "$(r oversize_flood)"
+[ "$(stat_of px sip_dropped)" -ge 3 ] && [ "$(stat_of px sip_bad_requests)" -ge 1 ] &&
+  pass "the frames refused counted in dropped, the 400 in bad_requests" ||
+  fail "counters: dropped $(stat_of px sip_dropped), bad_requests $(stat_of px sip_bad_requests)"
+r no_subprotocol | grep -q '"status":400' && pass "no sip subprotocol: refused 400 at the upgrade" ||
+  fail "no subprotocol" "$(r no_subprotocol)"
+r other_subprotocol | grep -q '"status":400' && pass "another subprotocol only: refused 400" ||
+  fail "other subprotocol" "$(r other_subprotocol)"
+r foreign_origin | grep -q '"status":403' && pass "an Origin not in ws.origins: refused 403" ||
+  fail "origin" "$(r foreign_origin)"
+[ "$(stat_of px ws_refused)" = 3 ] && pass "three upgrades counted in ws_refused" || fail "ws_refused $(stat_of px ws_refused)"
+
+# 4. browser to browser: erin (WSS) calls carol (WSS again), both flows of the proxy's
+touch "$T/carol2.events" "$T/erin.events"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/carol2.events" phone carol pw sipflow.test 2>"$T/carol2.err" &
+PIDS+=($!)
+wait_ev carol2 '"event":"register_2".*SIP/2.0 200' 10 || fail "carol registers again" "$(cat "$T/carol2.events")"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/erin.events" caller erin pw sipflow.test carol 2>"$T/erin.err" &
+PIDS+=($!)
+wait_ev erin '"event":"invite_1".*SIP/2.0 407' 10 && wait_ev erin '"event":"invite_2".*SIP/2.0 200' 10 &&
+  pass "a WSS client calls another through the proxy (407, then 200)" ||
+  fail "erin to carol" "$(cat "$T/erin.events")" "$(tail -3 "$T/erin.err")" "$(tail -3 "$T/px.err")"
+rr=$(grep '"event":"invite_2"' "$T/erin.events")
+echo "$rr" | grep -q -E '"record_route":\["<sip:127.0.0.1:[0-9]+;lr;transport=wss;sft=[^;>]*;sff=r[wx][^>]*>","<sip:127.0.0.1:[0-9]+;lr;transport=wss;sft=[^;>]*;sff=r[wx][^>]*>"\]' &&
+  [ "$(echo "$rr" | grep -o 'sff=[^>]*' | sort -u | wc -l)" = 2 ] &&
+  pass "two Record-Route values on one transport, each with the other party's flow token" || fail "Record-Route" "$rr"
+wait_ev carol2 '"event":"ack"' 10 && pass "the caller's ACK reaches the callee over its connection" ||
+  fail "ACK at carol" "$(cat "$T/carol2.events")"
+wait_ev carol2 '"event":"bye"' 10 && wait_ev erin '"event":"bye_final".*SIP/2.0 200' 10 &&
+  pass "the BYE too, and its 200 comes back" || fail "BYE" "$(cat "$T/erin.events")" "$(cat "$T/carol2.events")"
+
+# 4. the TCP limits hold for WebSocket: sip.tcp_max_per_source=8 (one more is
+# closed when accepted), a connection that never upgrades is closed after
+# sip.tcp_stall
+"$PY" - "$(port_of px ws)" <<'PY'
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8) for _ in range(9)]
+for s in socks:
+    try:
+        s.recv(1)
+    except OSError:
+        pass
+PY
+[ "$(stat_of px tcp_refused)" -ge 1 ] && pass "past sip.tcp_max_per_source a WebSocket connection is refused (tcp_refused)" ||
+  fail "tcp_refused $(stat_of px tcp_refused)"
+[ "$(stat_of px tcp_closed_stalled)" -ge 1 ] && pass "one that never upgrades is closed after sip.tcp_stall" ||
+  fail "tcp_closed_stalled $(stat_of px tcp_closed_stalled)"
+
+# 4. plain ws:
+touch "$T/plain.events"
+timeout 30 "$PY" "$WSSIP" "$WS" "" "$T/plain.events" phone dave pw sipflow.test 2>"$T/plain.err" &
+PIDS+=($!)
+wait_ev plain '"event":"register_2".*SIP/2.0 200' 10 && pass "over plain ws: registered too" ||
+  fail "ws register" "$(cat "$T/plain.events")" "$(tail -3 "$T/plain.err")"
+
+stop dave
+stop px && pass "the proxy stops cleanly" || fail "proxy exit"
+summary ws
