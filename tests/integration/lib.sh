@@ -332,3 +332,33 @@ baresip_config() {
       "module_path /usr/lib/baresip/modules" "module g711.so" "module aufile.so" "module aubridge.so" "module cons.so"
     printf '%s\n' "$@" "module_app account.so" "module_app menu.so" "cons_listen 127.0.0.1:$CONS"; } >"$T/baresip/config"
 }
+
+# ---- npm packages for the tests that drive Chromium (live.sh, browser.sh) ----
+# puppeteer-core: Node 18 and later (Debian 12 has 18, this machine 20);
+# Chromium 156 speaks its protocol.
+PUPPETEER_VERSION=24.43.1
+# npm_dir DIR PKG@VERSION...: the packages installed into DIR (in the build
+# directory, never the source tree), once: a DIR that holds these very
+# versions is kept.  Installed beside, then renamed into place (a rename is
+# atomic: two builds at once cannot see half of it).  1 with npm's last lines
+# when npm fails.
+npm_dir() {
+  local dir=$1 tmp
+  shift
+  [ "$(cat "$dir/.specs" 2>/dev/null)" = "$*" ] && return 0
+  tmp=$dir.tmp.$$
+  rm -rf "$tmp"
+  if ! timeout 180 npm install --prefix "$tmp" --no-audit --no-fund --no-package-lock --loglevel=error \
+    "$@" >"$T/npm.log" 2>&1; then
+    rm -rf "$tmp"
+    echo "not ok - npm could not install $* into $dir"
+    sed 's/^/    /' "$T/npm.log" | tail -10
+    return 1
+  fi
+  echo "$*" >"$tmp/.specs"
+  rm -rf "$dir.old.$$"
+  [ -d "$dir" ] && mv "$dir" "$dir.old.$$"
+  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+  rm -rf "$dir.old.$$"
+  [ "$(cat "$dir/.specs" 2>/dev/null)" = "$*" ]
+}

@@ -19,31 +19,15 @@
 
 builddir=$PWD
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-PUPPETEER_VERSION=24.43.1 # Node 18 and later (Debian 12 has 18, this machine 20); Chromium 156 speaks its protocol
 if [ ! -x "$CHROMIUM" ] || ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "not ok - the live view's test needs $CHROMIUM, node and npm (Debian packages chromium, nodejs, npm;" \
     "scripts/setup-deps installs them)"
   exit 1
 fi
 
-# puppeteer-core in the build directory, once: installed beside, then renamed
-# into place (a rename is atomic: two builds at once cannot see half of it).
+# puppeteer-core in the build directory, once (lib.sh npm_dir).
 pp=$builddir/node/node_modules/puppeteer-core
-if ! grep -qs "\"version\": \"$PUPPETEER_VERSION\"" "$pp/package.json"; then
-  tmp=$builddir/node.tmp.$$
-  rm -rf "$tmp"
-  if ! timeout 120 npm install --prefix "$tmp" --no-audit --no-fund --no-package-lock --loglevel=error \
-    "puppeteer-core@$PUPPETEER_VERSION" >"$T/npm.log" 2>&1; then
-    rm -rf "$tmp"
-    echo "not ok - npm could not install puppeteer-core@$PUPPETEER_VERSION into $builddir/node"
-    sed 's/^/    /' "$T/npm.log" | tail -10
-    exit 1
-  fi
-  rm -rf "$builddir/node.old.$$"
-  [ -d "$builddir/node" ] && mv "$builddir/node" "$builddir/node.old.$$"
-  mv -T "$tmp" "$builddir/node" 2>/dev/null || rm -rf "$tmp"
-  rm -rf "$builddir/node.old.$$"
-fi
+npm_dir "$builddir/node" "puppeteer-core@$PUPPETEER_VERSION" || exit 1
 [ -f "$pp/package.json" ] && pass "puppeteer-core $PUPPETEER_VERSION in $builddir/node" ||
   { fail "no puppeteer-core in $builddir/node"; exit 1; }
 
