@@ -31,6 +31,7 @@ struct _TcpConn {
   SfSipProto proto;             /* TCP, TLS, WS or WSS */
   SoupWebsocketConnection *ws;  /* owned, nullable, WS and WSS: once upgraded (libsoup has the stream then) */
   struct _SfWsBudget *budget;   /* owned, nullable, WS and WSS: what libsoup reads passes through it */
+  struct _SfWsOut *out_ws;      /* owned, nullable, WS and WSS: what libsoup writes passes through it */
   gushort ws_close;             /* WS, WSS: the close code conn_close sends (0: 1001, going away) */
   GIOStream *io;                /* owned: what is read and written: @conn, or the GTlsConnection over it */
   SfSipTlsConfig *tls;          /* owned, TLS: the configuration it was made with (a reload does not touch it) */
@@ -424,6 +425,7 @@ conn_unref (TcpConn *c)
     g_clear_object (&c->ws);
   }
   g_clear_object (&c->budget);
+  g_clear_object (&c->out_ws);
   g_clear_object (&c->io);
   g_clear_object (&c->conn);
   g_clear_pointer (&c->tls, sf_sip_tls_config_unref);
@@ -1211,6 +1213,205 @@ sf_ws_budget_init (SfWsBudget *b)
 {
 }
 
+/* What libsoup writes to a WebSocket connection goes into this stream's
+ * buffer at once (it is always writable: libsoup's own queue of frames has no
+ * bound and stays empty), and from there to the connection as fast as the
+ * peer reads.  Past SF_SIP_TCP_MAX_PENDING unwritten bytes a write fails:
+ * libsoup closes the connection, as a TCP peer that does not read is closed
+ * (conn_queue).  That bounds the pongs to a ping flood as well as our
+ * messages: libsoup answers every ping, and would queue the pongs of a peer
+ * that sends pings and never reads. */
+typedef struct _SfWsOut {
+  GOutputStream parent;
+  GOutputStream *base;          /* owned: the connection's output */
+  GByteArray *buf;              /* owned: written by libsoup, not yet to @base */
+  GCancellable *cancel;         /* owned: the write to @base in progress */
+  gboolean writing;
+  gboolean overflowed;          /* a write refused: the peer does not read */
+  GError *error;                /* owned, nullable: the write to @base failed */
+} SfWsOut;
+typedef GOutputStreamClass SfWsOutClass;
+
+GType sf_ws_out_get_type (void); /* not exported: the library's version script */
+static void sf_ws_out_pollable_init (GPollableOutputStreamInterface *iface);
+G_DEFINE_TYPE_WITH_CODE (SfWsOut, sf_ws_out, G_TYPE_OUTPUT_STREAM,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM, sf_ws_out_pollable_init))
+
+static void ws_out_flush_some (SfWsOut *o);
+
+static void
+ws_out_wrote (GObject *src, GAsyncResult *res, gpointer data)
+{
+  SfWsOut *o = data;
+  g_autoptr (GError) error = NULL;
+  gssize n = g_output_stream_write_finish (G_OUTPUT_STREAM (src), res, &error);
+  o->writing = FALSE;
+  if (n < 0) {
+    if (o->error == NULL)
+      o->error = g_steal_pointer (&error);
+    g_byte_array_set_size (o->buf, 0);
+  } else {
+    g_byte_array_remove_range (o->buf, 0, (guint) n);
+    ws_out_flush_some (o);
+  }
+  g_object_unref (o);
+}
+
+static void
+ws_out_flush_some (SfWsOut *o)
+{
+  if (o->writing || o->buf->len == 0 || o->error != NULL || g_cancellable_is_cancelled (o->cancel))
+    return;
+  /* a copy: libsoup's next write may move the buffer */
+  gsize n = MIN (o->buf->len, (guint) 65536);
+  GBytes *chunk = g_bytes_new (o->buf->data, n);
+  o->writing = TRUE;
+  g_output_stream_write_async (o->base, g_bytes_get_data (chunk, NULL), n, G_PRIORITY_DEFAULT, o->cancel, ws_out_wrote,
+                               g_object_ref (o));
+  /* held by the task until it completes */
+  g_object_set_data_full (G_OBJECT (o), "chunk", chunk, (GDestroyNotify) g_bytes_unref);
+}
+
+static gssize
+ws_out_write_nonblocking (GPollableOutputStream *stream, const void *buffer, gsize count, GError **error)
+{
+  SfWsOut *o = (SfWsOut *) stream;
+  if (o->error != NULL) {
+    g_propagate_error (error, g_error_copy (o->error));
+    return -1;
+  }
+  if (o->buf->len + count > SF_SIP_TCP_MAX_PENDING) {
+    o->overflowed = TRUE;
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "over %u bytes the peer has not read", SF_SIP_TCP_MAX_PENDING);
+    return -1;
+  }
+  g_byte_array_append (o->buf, buffer, (guint) count);
+  ws_out_flush_some (o);
+  return (gssize) count;
+}
+
+static gssize
+ws_out_write (GOutputStream *stream, const void *buffer, gsize count, GCancellable *cancellable, GError **error)
+{
+  return ws_out_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (stream), buffer, count, error);
+}
+
+static gboolean
+ws_out_is_writable (GPollableOutputStream *stream)
+{
+  return TRUE;
+}
+
+static GSource *
+ws_out_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
+{
+  GSource *s = g_pollable_source_new (G_OBJECT (stream));
+  g_source_set_ready_time (s, 0); /* always writable */
+  return s;
+}
+
+/* Closing (libsoup, after the close handshake or its timeout): what the peer
+ * can take now goes, the rest is dropped (a peer that does not read must not
+ * hold the connection), then @base closes. */
+static void
+ws_out_last_write (SfWsOut *o)
+{
+  g_cancellable_cancel (o->cancel);
+  if (!o->writing && o->error == NULL && o->buf->len > 0 && G_IS_POLLABLE_OUTPUT_STREAM (o->base))
+    g_pollable_output_stream_write_nonblocking (G_POLLABLE_OUTPUT_STREAM (o->base), o->buf->data, o->buf->len, NULL, NULL);
+  g_byte_array_set_size (o->buf, 0);
+}
+
+static gboolean
+ws_out_close (GOutputStream *stream, GCancellable *cancellable, GError **error)
+{
+  ws_out_last_write ((SfWsOut *) stream);
+  return TRUE;
+}
+
+static void
+ws_out_base_closed (GObject *src, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GTask) task = data;
+  g_output_stream_close_finish (G_OUTPUT_STREAM (src), res, NULL);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+ws_out_close_async (GOutputStream *stream, int prio, GCancellable *cancellable, GAsyncReadyCallback cb, gpointer data)
+{
+  SfWsOut *o = (SfWsOut *) stream;
+  GTask *task = g_task_new (stream, cancellable, cb, data);
+  ws_out_last_write (o);
+  g_output_stream_close_async (o->base, prio, NULL, ws_out_base_closed, task);
+}
+
+static gboolean
+ws_out_close_finish (GOutputStream *stream, GAsyncResult *res, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+static void
+ws_out_flush_async (GOutputStream *stream, int prio, GCancellable *cancellable, GAsyncReadyCallback cb, gpointer data)
+{
+  /* nothing to wait for: the buffer drains on its own */
+  g_autoptr (GTask) task = g_task_new (stream, cancellable, cb, data);
+  g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+ws_out_flush_finish (GOutputStream *stream, GAsyncResult *res, GError **error)
+{
+  return g_task_propagate_boolean (G_TASK (res), error);
+}
+
+static void
+sf_ws_out_finalize (GObject *obj)
+{
+  SfWsOut *o = (SfWsOut *) obj;
+  g_byte_array_unref (o->buf);
+  g_clear_object (&o->cancel);
+  g_clear_object (&o->base);
+  g_clear_error (&o->error);
+  G_OBJECT_CLASS (sf_ws_out_parent_class)->finalize (obj);
+}
+
+static void
+sf_ws_out_pollable_init (GPollableOutputStreamInterface *iface)
+{
+  iface->is_writable = ws_out_is_writable;
+  iface->create_source = ws_out_create_source;
+  iface->write_nonblocking = ws_out_write_nonblocking;
+}
+
+static void
+sf_ws_out_class_init (SfWsOutClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = sf_ws_out_finalize;
+  klass->write_fn = ws_out_write;
+  klass->close_fn = ws_out_close;
+  klass->close_async = ws_out_close_async;
+  klass->close_finish = ws_out_close_finish;
+  klass->flush_async = ws_out_flush_async;
+  klass->flush_finish = ws_out_flush_finish;
+}
+
+static void
+sf_ws_out_init (SfWsOut *o)
+{
+  o->buf = g_byte_array_new ();
+  o->cancel = g_cancellable_new ();
+}
+
+static SfWsOut *
+sf_ws_out_new (GOutputStream *base)
+{
+  SfWsOut *o = g_object_new (sf_ws_out_get_type (), NULL);
+  o->base = g_object_ref (base);
+  return o;
+}
+
 /* The connection's stream is ready (accepted, TLS done): SIP reads it, or
  * for WS and WSS libsoup's server reads the HTTP upgrade from it (this
  * connection's stall deadline runs meanwhile: no whole SIP message yet). */
@@ -1221,7 +1422,8 @@ conn_ready (TcpConn *c)
     g_autoptr (GError) error = NULL;
     c->budget = g_object_new (sf_ws_budget_get_type (), NULL);
     g_autoptr (GInputStream) in = g_converter_input_stream_new (g_io_stream_get_input_stream (c->io), G_CONVERTER (c->budget));
-    g_autoptr (GIOStream) io = g_simple_io_stream_new (in, g_io_stream_get_output_stream (c->io));
+    c->out_ws = sf_ws_out_new (g_io_stream_get_output_stream (c->io));
+    g_autoptr (GIOStream) io = g_simple_io_stream_new (in, G_OUTPUT_STREAM (c->out_ws));
     if (!soup_server_accept_iostream (c->t->soup, io, G_SOCKET_ADDRESS (c->local), G_SOCKET_ADDRESS (c->remote), &error))
       conn_close (c, error->message);
     return;
@@ -1243,6 +1445,14 @@ ws_queue (TcpConn *c, GBytes *wire, GError **error)
   }
   gsize len;
   const char *d = g_bytes_get_data (wire, &len);
+  if (c->out_ws->buf->len + len + 14 > SF_SIP_TCP_MAX_PENDING) {
+    /* 14: a frame header's most */
+    c->t->stats.send_errors++;
+    c->ws_close = SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION;
+    conn_close (c, "too much unread output");
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "%s peer does not read: connection closed", sf_sip_proto_via (c->proto));
+    return FALSE;
+  }
   if (g_utf8_validate_len (d, len, NULL) && memchr (d, '\0', len) == NULL) {
     g_autofree char *text = g_strndup (d, len);
     soup_websocket_connection_send_text (c->ws, text);
@@ -1363,14 +1573,18 @@ ws_on_pong (SoupWebsocketConnection *ws, GBytes *message, gpointer data)
 }
 
 /* A frame libsoup refused (over the size limit: close 1009; a text frame
- * not UTF-8: 1007; a protocol error: 1002): it closes the connection. */
+ * not UTF-8: 1007; a protocol error: 1002), or a write SfWsOut refused
+ * (the peer does not read): libsoup closes the connection. */
 static void
 ws_on_error (SoupWebsocketConnection *ws, GError *error, gpointer data)
 {
   TcpConn *c = data;
   g_autofree char *from = sf_sip_addr_to_string (c->remote);
   g_debug ("%s connection %u from %s: %s", sf_sip_proto_name (c->proto), c->id, from, error->message);
-  c->t->stats.dropped++;
+  if (c->out_ws != NULL && c->out_ws->overflowed)
+    c->t->stats.send_errors++; /* pongs the peer does not read (SfWsOut) */
+  else
+    c->t->stats.dropped++;
 }
 
 static void

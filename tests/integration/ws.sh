@@ -22,6 +22,8 @@
 #  - the TCP limits hold: past sip.tcp_max_per_source a connection is refused,
 #    one that never upgrades is closed after sip.tcp_stall;
 #  - plain ws: on another port: the same client registers.
+#  - a peer that floods pings and never reads is closed once 1 MiB of
+#    pongs waits (our output to it bounded as over TCP).
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, where python3-websockets is
 command -v openssl >/dev/null || { fail "openssl is missing"; summary ws; exit 1; }
@@ -147,6 +149,41 @@ timeout 30 "$PY" "$WSSIP" "$WS" "" "$T/plain.events" phone dave pw sipflow.test 
 PIDS+=($!)
 wait_ev plain '"event":"register_2".*SIP/2.0 200' 10 && pass "over plain ws: registered too" ||
   fail "ws register" "$(cat "$T/plain.events")" "$(tail -3 "$T/plain.err")"
+
+# 5. a peer that pings and never reads: libsoup answers every ping, and what
+# the peer does not read stays bounded (SF_SIP_TCP_MAX_PENDING): the
+# connection is closed
+flood=$("$PY" - "$(port_of px ws)" <<'PY'
+import base64, os, socket, struct, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n" % key).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+if b" 101 " not in head.split(b"\r\n")[0]:
+    print("no upgrade"); sys.exit()
+def frame(op, payload):
+    mask = os.urandom(4)
+    return bytes([0x80 | op, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(payload))
+ping = frame(9, b"p" * 125)
+empty = frame(1, b"")  # a message now and then: the unread-input budget starts again
+chunk = ping * 1000 + empty
+result = "open"
+try:
+    for _ in range(120):  # 16 MB of pings, 16 MB of pongs
+        s.sendall(chunk)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not s.recv(65536):
+            result = "closed"; break
+except OSError:
+    result = "closed"
+print(result)
+PY
+)
+[ "$flood" = closed ] && pass "a ping flood never read: closed once 1 MiB of pongs waits" || fail "ping flood: $flood"
 
 stop dave
 stop px && pass "the proxy stops cleanly" || fail "proxy exit"
