@@ -745,6 +745,7 @@ tls_config_errors (void)
   g_autoptr (GError) lerr = NULL;
   CU_ASSERT_FALSE (sf_sip_transport_listen (t, proto, addr, NULL, &lerr));
   CU_ASSERT_TRUE (lerr != NULL && strstr (lerr->message, "tls.certificate") != NULL);
+  g_clear_object (&addr);
   CU_ASSERT_FATAL (sf_sip_listen_spec_parse ("wss:127.0.0.1:0", &proto, &addr, NULL));
   g_clear_error (&lerr);
   CU_ASSERT_FALSE (sf_sip_transport_listen (t, proto, addr, NULL, &lerr));
