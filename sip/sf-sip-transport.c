@@ -85,6 +85,8 @@ struct _SfSipTransport {
   SfSipTransportStats stats;
   SfSipSendErrorFunc send_error;
   gpointer send_error_data;
+  SfSipFlowClosedFunc flow_closed; /* nullable: a connection that carried a registered flow closed */
+  gpointer flow_closed_data;
   SfSipTapFunc tap;
   gpointer tap_data;
   SfSipSendFilter filter;
@@ -483,6 +485,9 @@ conn_close (TcpConn *c, const char *why)
     }
   } else if (c->conn != NULL && !c->handshaking)
     g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
+  /* a registration's flow is gone: its bindings can go (RFC 5626, RFC 7118) */
+  if (c->flow_until != 0 && c->remote != NULL && c->t->flow_closed != NULL)
+    c->t->flow_closed (c->proto, c->remote, c->t->flow_closed_data);
   g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
 }
 
@@ -1716,6 +1721,13 @@ sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpo
 {
   t->send_error = func;
   t->send_error_data = data;
+}
+
+void
+sf_sip_transport_set_flow_closed (SfSipTransport *t, SfSipFlowClosedFunc func, gpointer data)
+{
+  t->flow_closed = func;
+  t->flow_closed_data = data;
 }
 
 void

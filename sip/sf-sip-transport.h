@@ -144,6 +144,10 @@ SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv,
  * broke): called once per failed connection. */
 typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
+/* A connection that carried a registered flow (sf_sip_transport_mark_flow)
+ * closed, @remote its peer: called once, as it closes (it is no longer found). */
+typedef void (*SfSipFlowClosedFunc) (SfSipProto proto, GInetSocketAddress *remote, gpointer data);
+void sf_sip_transport_set_flow_closed (SfSipTransport *t, SfSipFlowClosedFunc func, gpointer data);
 /* The TLS configuration new TLS connections get (@tls: a ref is taken;
  * NULL: none, TLS then fails); connections open keep theirs.  Set it before
  * listening on TLS. */

@@ -9,7 +9,8 @@
 #    the client over its connection, with Via SIP/2.0/WSS on top and a double
 #    Record-Route (RFC 5658: the WSS side, then the UDP side); 200, ACK and
 #    BYE complete;
-#  - the connection closed, a call to that user gets 480 (its binding's flow
+#  - the connection closed, its binding is removed, and a call to that user
+#    gets 480 (its binding's flow
 #    is gone: not a target);
 #  - a WSS client calls another through the proxy: two Record-Route values on
 #    the one transport, each naming the other party's flow, so that ACK and
@@ -76,8 +77,12 @@ cmd dave hangup
 wait_ev carol '"event":"bye"' 10 && wait_ev dave '"event":"call_end".*"reason":"local_bye","status":200' 10 &&
   pass "the BYE reaches it and its 200 comes back" || fail "BYE" "$(grep call_end "$T/dave.events")"
 
-# 2. the connection closed: the binding's flow is gone
+# 2. the connection closed: the binding's flow is gone, and so is the binding (RFC 7118)
 wait_ev carol '"event":"closed"' 10 || fail "client close"
+cmd px location dump sip:carol@sipflow.test
+wait_ev px '"event":"reply","command":"location","ok":true,"bindings":\[\],"listed":0' 10 &&
+  pass "the connection closed, its binding is removed (location dump: none)" ||
+  fail "binding after close" "$(grep '"event":"reply"' "$T/px.events" | tail -1)"
 ends=$(count dave '"event":"call_end"')
 cmd dave call sip:carol@sipflow.test
 wait_ev dave '"event":"call_end"' 10 $((ends + 1)) && grep '"event":"call_end"' "$T/dave.events" | tail -1 | grep -q '"status":480' &&
