@@ -24,7 +24,12 @@
 #    one that never upgrades is closed after sip.tcp_stall;
 #  - plain ws: on another port: the same client registers.
 #  - a peer that floods pings and never reads is closed once 1 MiB of
-#    pongs waits (our output to it bounded as over TCP).
+#    pongs waits (our output to it bounded as over TCP);
+#  - a peer gone mid-transaction (a callee at the INVITE, a caller before
+#    its 407): the call ends, the proxy runs on; two SIP messages in one
+#    frame, half of one, a head cut short: never two, never waited on;
+#    two AORs over one connection both go when it closes, a binding
+#    refreshed over a new connection stays when the old one closes.
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3 # Debian's, where python3-websockets is
 command -v openssl >/dev/null || { fail "openssl is missing"; summary ws; exit 1; }
@@ -189,6 +194,81 @@ print(result)
 PY
 )
 [ "$flood" = closed ] && pass "a ping flood never read: closed once 1 MiB of pongs waits" || fail "ping flood: $flood"
+
+# 6. a connection gone while a transaction refers to it: erin registers, and
+# drops her connection (no close frame) at dave's INVITE; dave cancels at once:
+# the proxy's CANCEL and its answer to dave meet a closed flow, no crash
+touch "$T/van.events"
+timeout 30 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/van.events" vanish erin pw sipflow.test 2>"$T/van.err" &
+PIDS+=($!)
+wait_ev van '"event":"register_2".*SIP/2.0 200' 10 || fail "erin registers" "$(cat "$T/van.events")"
+ends=$(count dave '"event":"call_end"')
+cmd dave call sip:erin@sipflow.test
+wait_ev van '"event":"closed"' 10 || fail "erin vanishes" "$(cat "$T/van.events")" "$(tail -3 "$T/van.err")"
+cmd dave hangup
+wait_ev dave '"event":"call_end"' 10 $((ends + 1)) && pass "a callee's connection gone mid-INVITE: the call ends ($(grep '"event":"call_end"' "$T/dave.events" | tail -1 | grep -o '"status":[0-9]*'))" ||
+  fail "call to a vanished callee" "$(grep call_end "$T/dave.events" | tail -1)" "$(tail -5 "$T/px.err")"
+# a caller that sends INVITE and drops at once: the 407 meets a closed connection
+"$PY" - "$(port_of px ws)" <<'PY'
+import base64, os, socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=8)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n" % key).encode())
+head = b""
+while b"\r\n\r\n" not in head:
+    head += s.recv(1)
+inv = ("INVITE sip:carol@sipflow.test SIP/2.0\r\nVia: SIP/2.0/WS v.invalid;branch=z9hG4bKvan1\r\nMax-Forwards: 70\r\n"
+       "To: <sip:carol@sipflow.test>\r\nFrom: <sip:v@sipflow.test>;tag=1\r\nCall-ID: vanish-caller\r\n"
+       "CSeq: 1 INVITE\r\nContact: <sip:v@v.invalid;transport=ws>\r\nContent-Length: 0\r\n\r\n").encode()
+mask = os.urandom(4)
+hdr = bytes([0x81, 0x80 | 126]) + len(inv).to_bytes(2, "big") if len(inv) > 125 else bytes([0x81, 0x80 | len(inv)])
+s.sendall(hdr + mask + bytes(b ^ mask[i & 3] for i, b in enumerate(inv)))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\1\0\0\0\0\0\0\0")  # RST
+s.close()
+PY
+cmd px location dump sip:erin@sipflow.test
+wait_ev px '"event":"reply","command":"location","ok":true,"bindings":\[\]' 10 &&
+  pass "a caller gone before its answer: the proxy answers commands still, erin's binding is gone" ||
+  fail "proxy after vanished peers" "$(tail -5 "$T/px.err")"
+
+# 7. RFC 7118: one SIP message per frame; two in one, half of one, or a head
+# without its end: 400 or dropped, never two requests, never waited on
+touch "$T/frm.events"
+timeout 60 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/frm.events" framing 2>"$T/frm.err"
+f() { grep "\"event\":\"framing_$1\"" "$T/frm.events"; }
+f two | grep -q 'two-b' && fail "two messages in one frame: the second was parsed" "$(f two)" ||
+  { f two | grep -q 'marker-two' && pass "two SIP messages in one frame: not parsed as two ($(f two | grep -o '"seen":.*'))" ||
+    fail "two in a frame" "$(cat "$T/frm.events")" "$(tail -3 "$T/frm.err")"; }
+f half | grep -q '"seen":\["half 400","marker-half' && pass "half a message (Content-Length past the frame): 400, not waited on" ||
+  fail "half a message" "$(f half)" "$(tail -3 "$T/frm.err")"
+f cut | grep -q 'marker-cut' && pass "a head without its end: not waited on ($(f cut | grep -o '"seen":.*'))" ||
+  fail "a cut head" "$(f cut)" "$(tail -3 "$T/frm.err")"
+
+# 8. flow_closed: two AORs over one connection both go when it closes; a
+# binding refreshed over a new connection stays when the old one closes
+touch "$T/two.events" "$T/re.events"
+timeout 30 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/two.events" two_aors carol,erin pw sipflow.test 2>"$T/two.err"
+wait_ev two '"event":"closed"' 10 || fail "two AORs" "$(cat "$T/two.events")" "$(tail -3 "$T/two.err")"
+nl=$(count px '"event":"reply","command":"location"')
+cmd px location dump sip:carol@sipflow.test
+cmd px location dump sip:erin@sipflow.test
+wait_ev px '"event":"reply","command":"location"' 10 $((nl + 2)) &&
+  [ "$(grep '"event":"reply","command":"location"' "$T/px.events" | tail -2 | grep -c '"bindings":\[\]')" = 2 ] &&
+  pass "two AORs registered over one connection: both removed when it closes" ||
+  fail "two AORs" "$(grep '"event":"reply","command":"location"' "$T/px.events" | tail -2)"
+timeout 30 "$PY" "$WSSIP" "$WSS" "$CERTS/ca.pem" "$T/re.events" reconnect carol pw sipflow.test 2>"$T/re.err" &
+rpid=$!
+PIDS+=($rpid)
+wait_ev re '"event":"first_closed"' 10 || fail "reconnect" "$(cat "$T/re.events")" "$(tail -3 "$T/re.err")"
+# the old connection's close reaches the proxy: a command after it runs after it
+nl=$(count px '"event":"reply","command":"location"')
+cmd px location dump sip:carol@sipflow.test
+wait_ev px '"event":"reply","command":"location"' 10 $((nl + 1)) &&
+  grep '"event":"reply","command":"location"' "$T/px.events" | tail -1 | grep -q '"listed":1' &&
+  pass "a binding refreshed over a new connection stays when the old one closes" ||
+  fail "refreshed binding" "$(grep '"event":"reply","command":"location"' "$T/px.events" | tail -1)"
+kill "$rpid" 2>/dev/null
 
 stop dave
 stop px && pass "the proxy stops cleanly" || fail "proxy exit"

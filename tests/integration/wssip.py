@@ -246,7 +246,74 @@ async def refusals():
     await one("foreign_origin", [], origin="https://evil.example")
 
 
-if sys.argv[4] == "phone":
+async def vanish(user, pw, domain):
+    """Registers, and at the INVITE drops the connection (no close frame)."""
+    async with connect() as ws:
+        await register(ws, rnd(8), user, pw, domain)
+        _, start, _, _ = await recv_sip(ws, "INVITE")
+        emit("invite", start=start)
+        ws.transport.abort()
+        emit("closed")
+
+
+async def framing():
+    """Two SIP messages in one text frame, half of one, a head without its
+    end: each answered 400 or dropped, never parsed as two nor waited on; a
+    marker OPTIONS after each says what came back before it."""
+    def options(call_id, extra=(), body=""):
+        return msg(f"OPTIONS sip:nobody@sipflow.test SIP/2.0",
+                   [f"Via: SIP/2.0/WSS f.invalid;branch=z9hG4bK{rnd()}", "Max-Forwards: 70",
+                    "To: <sip:nobody@sipflow.test>", f"From: <sip:f@sipflow.test>;tag={rnd()}",
+                    f"Call-ID: {call_id}", "CSeq: 1 OPTIONS", *extra], body)
+    async with connect() as ws:
+        cases = {"two": options("two-a") + options("two-b"),
+                 "half": options("half", ["Content-Type: text/plain"], "0123456789").replace(
+                     "Content-Length: 10", "Content-Length: 100"),
+                 "cut": options("cut").split("\r\n\r\n")[0]}
+        for name, frame in cases.items():
+            await ws.send(frame)
+            await ws.send(options("marker-" + name))
+            seen = []
+            while True:
+                _, start, hdrs, _ = await recv_sip(ws, "response")
+                cid = hdr(hdrs, "call-id")[0]
+                seen.append(f"{cid} {start.split()[1]}")
+                if cid == "marker-" + name:
+                    break
+            emit("framing_" + name, seen=seen)
+
+
+async def two_aors(aors, pw, domain):
+    """Two AORs registered over one connection, then closed."""
+    async with connect() as ws:
+        for a in aors.split(","):
+            await register(ws, rnd(8), a, pw, domain)
+        await ws.close()
+        emit("closed")
+
+
+async def reconnect(user, pw, domain):
+    """A binding refreshed over a second connection while the first is still
+    open, then the first closed: the binding (now on the second) stays."""
+    host = rnd(8)
+    async with connect() as ws1:
+        await register(ws1, host, user, pw, domain)
+        async with connect() as ws2:
+            await register(ws2, host, user, pw, domain)
+            await ws1.close()
+            emit("first_closed")
+            await asyncio.wait_for(ws2.wait_closed(), 30)
+
+
+if sys.argv[4] == "vanish":
+    asyncio.run(vanish(*sys.argv[5:8]))
+elif sys.argv[4] == "framing":
+    asyncio.run(framing())
+elif sys.argv[4] == "two_aors":
+    asyncio.run(two_aors(*sys.argv[5:8]))
+elif sys.argv[4] == "reconnect":
+    asyncio.run(reconnect(*sys.argv[5:8]))
+elif sys.argv[4] == "phone":
     asyncio.run(phone(*sys.argv[5:8]))
 elif sys.argv[4] == "caller":
     asyncio.run(caller(*sys.argv[5:9]))
