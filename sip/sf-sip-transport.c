@@ -485,10 +485,17 @@ conn_close (TcpConn *c, const char *why)
     }
   } else if (c->conn != NULL && !c->handshaking)
     g_io_stream_close (G_IO_STREAM (c->conn), NULL, NULL);
-  /* a registration's flow is gone: its bindings can go (RFC 5626, RFC 7118) */
-  if (c->flow_until != 0 && c->remote != NULL && c->t->flow_closed != NULL)
-    c->t->flow_closed (c->proto, c->remote, c->t->flow_closed_data);
-  g_hash_table_remove (c->t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref */
+  /* a registration's flow is gone: its bindings can go (RFC 5626, RFC 7118);
+   * told once the connection is out of the table, so that the listener asks
+   * whether another one from that address (a peer back through the same NAT
+   * mapping) is open */
+  SfSipTransport *t = c->t;
+  SfSipProto proto = c->proto;
+  g_autoptr (GInetSocketAddress) gone = c->flow_until != 0 && c->remote != NULL && t->flow_closed != NULL
+                                          ? g_object_ref (c->remote) : NULL;
+  g_hash_table_remove (t->conns, GUINT_TO_POINTER (c->id)); /* drops the table's ref: @c may be gone */
+  if (gone != NULL)
+    t->flow_closed (proto, gone, t->flow_closed_data);
 }
 
 /* The connection's deadlines: idle (sip.tcp_idle after the last whole message),

@@ -364,6 +364,11 @@ flow_closed (SfSipProto proto, GInetSocketAddress *remote, gpointer data)
   SfRegistrar *r = data;
   if (!sf_sip_proto_is_ws (proto) || r->loc == NULL || sf_location_shared (r->loc))
     return;
+  /* the peer is back from the same address (a NAT kept its mapping) on a
+   * connection still open: its bindings (named by the address) are that one's */
+  SfStack *stack = sf_module_state (r->ep, &sf_transaction_module);
+  if (stack != NULL && sf_sip_transport_tcp_open (sf_stack_transport (stack), remote))
+    return;
   g_autofree char *source = sf_sip_addr_to_string (remote);
   g_autofree char *flow = sf_nat_flow (sf_sip_proto_name (proto), source);
   FlowGone g = { flow, g_ptr_array_new_with_free_func (g_free) };
