@@ -32,9 +32,9 @@ local_of (const SfSipPeer *p)
 
 /* A response to @req with @tag, our Contact and Allow, an optional body and an
  * optional further header line (Contact of a 3xx replaces ours). */
-static SfSipMsg *
-build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, const char *tag, const char *ctype,
-                const char *body, const char *contact_override)
+SfSipMsg *
+sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, const char *tag,
+                      const char *ctype, const char *body, const char *contact_override)
 {
   g_autoptr (SfSipMsg) base = sf_sip_create_response (req, status, NULL, tag, NULL);
   if (base == NULL)
@@ -74,7 +74,7 @@ answer_invite (SfCtx *ctx, SfUaCall *call, guint status, const char *ctype, cons
 {
   if (call->invite == NULL)
     return NULL;
-  SfSipMsg *r = build_response (ctx, call->invite->msg, &call->invite->peer, status, call->tag, ctype, body, contact);
+  SfSipMsg *r = sf_ua_build_response (ctx, call->invite->msg, &call->invite->peer, status, call->tag, ctype, body, contact);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), call->invite->txn, r)) {
     g_clear_pointer (&r, sf_sip_msg_unref);
     return NULL;
@@ -279,7 +279,7 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (contact != NULL) {
     guint status = redirect_status (arg);
     SfSipEvent *e = ev->payload;
-    g_autoptr (SfSipMsg) r = build_response (ctx, e->msg, &e->peer, status, call->tag, NULL, NULL, contact);
+    g_autoptr (SfSipMsg) r = sf_ua_build_response (ctx, e->msg, &e->peer, status, call->tag, NULL, NULL, contact);
     if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
       return SF_OP_ERROR;
     sf_ua_call_set_reason (call, "forwarded_busy", status);
@@ -372,7 +372,7 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
       call->pending_answer = sf_sdp_session_answer (sdp, offer.p, offer.len, SF_SDP_SENDRECV, &call->media, &error);
     if (call->pending_answer == NULL) {
       g_info ("%s: 488: %s", sf_ctx_handle (ctx), error->message);
-      g_autoptr (SfSipMsg) r = build_response (ctx, e->msg, &e->peer, 488, call->tag, NULL, NULL, NULL);
+      g_autoptr (SfSipMsg) r = sf_ua_build_response (ctx, e->msg, &e->peer, 488, call->tag, NULL, NULL, NULL);
       if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
         return SF_OP_ERROR;
       call->final_sent = TRUE;
@@ -799,7 +799,7 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   } else {
     body = sf_sdp_session_offer (sdp, call->want_dir);
   }
-  g_autoptr (SfSipMsg) ok = build_response (ctx, e->msg, &e->peer, 200, NULL, "application/sdp", body, NULL);
+  g_autoptr (SfSipMsg) ok = sf_ua_build_response (ctx, e->msg, &e->peer, 200, NULL, "application/sdp", body, NULL);
   if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
     return SF_OP_ERROR;
   keep_2xx (ctx, call, ok, &e->peer, e->txn);

@@ -77,6 +77,11 @@ typedef struct {
   char *early_sdp;           /* UAC: the SDP answer of a provisional response taken for early media (RFC 3960) */
   gint64 up_us;              /* when the call went up (clock), 0 before */
   gboolean ended_emitted;
+  /* offer/answer (RFC 3264 4; RFC 3262 5; RFC 3311 5): one offer at a time in
+   * either direction, whatever request or response carries it */
+  gboolean offer_out;        /* we made an offer that has no answer yet */
+  gboolean offer_in;         /* the peer made an offer we have not answered yet */
+  gboolean oa_done;          /* the session's first offer/answer exchange completed (reliably) */
 } SfUaCall;
 
 /* The registration state of a registration instance (sf-op-register.c's). */
@@ -170,6 +175,14 @@ char *sf_ua_user (SfCtx *ctx);
  * password, no challenge we can answer, a nonce already answered (not stale:
  * the credentials were refused), or SF_UA_MAX_CHALLENGES reached. */
 gboolean sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GError **error);
+
+/* A response to @req (which came from @peer) with @tag, our Contact (for a
+ * status below 300), Allow, an optional body of type @ctype, or the Contact
+ * @contact_override (a 3xx's targets) instead of ours (transfer full; NULL
+ * when it cannot be built).  Every response the UA sends that is not a bare
+ * one goes through it. */
+SfSipMsg *sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, const char *tag,
+                                const char *ctype, const char *body, const char *contact_override);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);
