@@ -212,7 +212,7 @@ sf_op_bad_extension (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (e == NULL || e->txn == NULL || !sf_sip_msg_is_request (e->msg) ||
       (strcmp (ev->name, "INVITE") != 0 && strcmp (ev->name, "BYE") != 0 && strcmp (ev->name, "OPTIONS") != 0))
     return SF_OP_SKIP;
-  g_autofree char *unsupported = sf_registrar_unsupported (e->msg, SF_SIP_HDR_REQUIRE);
+  g_autofree char *unsupported = sf_ua_unsupported (ctx, e->msg);
   if (unsupported == NULL)
     return SF_OP_SKIP;
   const char *const lines[] = { unsupported, NULL };

@@ -462,3 +462,31 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
   a->tries++;
   return TRUE;
 }
+
+gboolean
+sf_ua_supports (SfCtx *ctx, const char *tag)
+{
+  (void) ctx;
+  (void) tag;
+  return FALSE; /* each extension adds its option tag here */
+}
+
+char *
+sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg)
+{
+  GPtrArray *req = sf_sip_msg_values (msg, SF_SIP_HDR_REQUIRE, NULL);
+  if (req == NULL || req->len == 0)
+    return NULL;
+  GString *tags = NULL;
+  for (guint i = 0; i < req->len; i++) {
+    g_autofree char *t = sf_sip_str_dup (((SfSipValue *) req->pdata[i])->text);
+    if (sf_ua_supports (ctx, t))
+      continue;
+    if (tags == NULL)
+      tags = g_string_new ("Unsupported: ");
+    else
+      g_string_append (tags, ", ");
+    g_string_append (tags, t);
+  }
+  return tags == NULL ? NULL : g_string_free (tags, FALSE);
+}

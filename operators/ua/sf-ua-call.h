@@ -184,6 +184,13 @@ gboolean sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth 
 SfSipMsg *sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, const char *tag,
                                 const char *ctype, const char *body, const char *contact_override);
 
+/* Does the UA support the option tag @tag (RFC 3261 8.2.2.3, 19.2) under its
+ * configuration?  (100rel with ua.100rel not off; timer: session timers.) */
+gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
+/* "Unsupported: a, b" for the option tags of @msg's Require lines the UA does
+ * not support (sf_ua_supports), in order (transfer full); NULL when none. */
+char *sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg);
+
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);
 
