@@ -53,6 +53,10 @@ parse_params (const char *rest, const char *header, gboolean (*each) (const char
 {
   if (*rest == '\0')
     return TRUE;
+  if (rest[1] == '\0') {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: ';' without a parameter", header);
+    return FALSE;
+  }
   g_auto (GStrv) parts = g_strsplit (rest + 1, ";", -1); /* rest starts with ';' */
   for (guint i = 0; parts[i] != NULL; i++) {
     g_strstrip (parts[i]);
