@@ -299,6 +299,12 @@ sf_ua_se_response_lines (SfCtx *ctx, SfSipMsg *req, guint status, SfSipBuilder *
                       a.refresher == SF_UA_REFRESHER_UAC ? "uac" : "uas");
   if (a.require)
     sf_sip_builder_add (b, "Require", "timer");
+  if (sf_sip_value_param (sf_sip_msg_to (req), "tag") != NULL) {
+    GString *f = g_string_new ("\"direction\":\"in\",\"method\":");
+    sf_json_append_string (f, update ? "UPDATE" : "INVITE");
+    sf_ctx_emit (ctx, "session_refresh", f->str);
+    g_string_free (f, TRUE);
+  }
   /* The 2xx goes next (the caller sends what it built): the session is
    * refreshed from now (10), we are the UAS of this request. */
   arm (ctx, call, a.interval, a.refresher == SF_UA_REFRESHER_UAS);
@@ -341,10 +347,11 @@ static const char *const check_outcomes[] = { "refused", NULL };
  * strictly (400 naming the header), an interval below our floor refused with
  * 422 and Min-SE when the request supports timer (RFC 4028 9; without
  * support it is raised instead, in the 2xx).  A new INVITE refused: outcome
- * refused (the call ends); in a call: the call goes on.  Accepted: the 2xx
- * (sf_ua_build_response) carries the interval and restarts the timers; a
- * refresh in the call writes session_refresh.  Under session_timer off: not
- * its business. */
+ * refused (the call ends); in a call: the call goes on.  Accepted: skipped,
+ * for the next operators to answer (a flow that serves none, an UPDATE before
+ * RFC 3311 is served, still gets 405 from the framework); their 2xx
+ * (sf_ua_build_response) carries the interval, restarts the timers and, for a
+ * refresh, writes session_refresh.  Under session_timer off: not its business. */
 static SfOpResult
 sf_op_session_check (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -373,15 +380,8 @@ sf_op_session_check (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       min_line = g_strdup_printf ("Min-SE: %u", a.reject_min_se);
     }
   }
-  if (status == 0) {
-    if (in_dialog && kept != NULL && kept->se_interval != 0) {
-      GString *f = g_string_new ("\"direction\":\"in\",\"method\":");
-      sf_json_append_string (f, ev->name);
-      sf_ctx_emit (ctx, "session_refresh", f->str);
-      g_string_free (f, TRUE);
-    }
-    return SF_OP_CONTINUE;
-  }
+  if (status == 0)
+    return SF_OP_SKIP; /* not answered: the next operators serve it (and a flow that serves none answers 405) */
   const char *tag = new_invite ? sf_ua_call_screened (ctx, e)->tag : NULL;
   const char *const lines[] = { min_line, NULL };
   g_info ("%s: %s: %u %s", sf_ctx_handle (ctx), ev->name, status, reason != NULL ? reason : min_line);
@@ -603,6 +603,16 @@ sf_op_session_expired (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* Is @ev a response to the INVITE we sent last, not cancelled, with session timers on? */
+static gboolean
+to_our_invite (SfCtx *ctx, SfUaCall *call, SfEvent *ev)
+{
+  SfSipEvent *e = ev->payload;
+  return strcmp (ev->name, "response") == 0 && e != NULL && call != NULL && call->invite_out != NULL &&
+         !call->cancelling && timers_on (ctx) && sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE") &&
+         sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->invite_out)->number;
+}
+
 /* A 422 to our INVITE (RFC 4028 7.3): the INVITE again, its Session-Expires
  * raised to the 422's Min-SE (CSeq one more, the same Call-ID and From tag),
  * at most SF_UA_SE_MAX_422 times; then OpFarEndResponse takes it (failed). */
@@ -611,10 +621,7 @@ sf_op_session_too_small (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
   SfSipEvent *e = ev->payload;
-  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->invite_out == NULL ||
-      call->cancelling || sf_sip_msg_status (e->msg) != 422 || !timers_on (ctx) ||
-      !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE") ||
-      sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->invite_out)->number)
+  if (!to_our_invite (ctx, call, ev) || sf_sip_msg_status (e->msg) != 422)
     return SF_OP_SKIP;
   SfUaSeHeaders h;
   g_autoptr (GError) error = NULL;
@@ -647,10 +654,7 @@ sf_op_session_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
   SfSipEvent *e = ev->payload;
-  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->invite_out == NULL ||
-      call->cancelling || sf_sip_msg_status (e->msg) / 100 != 2 ||
-      !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE") ||
-      sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (call->invite_out)->number)
+  if (!to_our_invite (ctx, call, ev) || sf_sip_msg_status (e->msg) / 100 != 2)
     return SF_OP_SKIP;
   sf_ua_se_take_2xx (ctx, call, e->msg);
   return SF_OP_CONTINUE;
@@ -661,8 +665,8 @@ const SfOperatorDef sf_op_session_timer_table[] = {
     "reads the Session-Expires and Min-SE of an INVITE or UPDATE (a new call's or a refresh): malformed, 400 naming "
     "the header; an interval below our Min-SE (raised by the request's) when the request supports timer, 422 with "
     "Min-SE; a new INVITE refused gives outcome refused, a request in the call is answered and the call goes on; "
-    "accepted, the next operators answer it and the 2xx carries the interval and restarts the timers "
-    "(session_refresh event for a refresh); nothing under ua.session_timer = off",
+    "accepted, it is skipped for the next operators to answer, and their 2xx carries the interval and restarts the "
+    "timers (session_refresh event for a refresh); nothing under ua.session_timer = off",
     "sip:INVITE|sip:UPDATE", NULL, "RFC 4028 9" },
   { "OpSessionRefresh", sf_op_session_refresh, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "on timer:session_refresh (we are the refresher, half the interval gone): the refresh, UPDATE without SDP "

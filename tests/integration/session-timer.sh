@@ -172,25 +172,21 @@ grep -q '^SIP/2.0 200 ' "$T/nosup.out" && grep -q '^Session-Expires: 90;refreshe
 stop s422 || fail "s422 exit"
 
 # ---- the long ones' results ----
-# our UA as refresher, by re-INVITE
-wait_ev ra '"event":"session_refresh".*"direction":"out","method":"INVITE","interval":90' 70 &&
-  between 40 50 "$(at ra '"event":"session_timer".*"interval":90')" "$(at ra '"event":"session_refresh"')" &&
-  pass "our UA refreshed by re-INVITE 40-50 s after the 200 (half of 90 s)" ||
-  fail "our re-INVITE refresh" "$(grep -E 'session|call_end' "$T/ra.events")"
-wait_ev ra '"event":"session_timer".*"interval":90,"refresher":"local"' 10 2 && cmd ra hangup
-SIPP_PID=$P_rinv sipp_server_wait rinv
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
-  pass "... sipp saw Session-Expires: 90;refresher=uac and the SDP's o= version unchanged; the 200 restarted our timers" ||
-  fail "refresh by re-INVITE: sipp exit $SIPP_RC" "$(tail -5 "$T/rinv.out")"
-# by UPDATE
-wait_ev rb '"event":"session_refresh".*"direction":"out","method":"UPDATE","interval":90' 70 &&
-  between 40 50 "$(at rb '"event":"session_timer".*"interval":90')" "$(at rb '"event":"session_refresh"')" &&
-  pass "our UA refreshed by UPDATE (the peer allows it) 40-50 s after the 200" ||
-  fail "our UPDATE refresh" "$(grep -E 'session|call_end' "$T/rb.events")"
-wait_ev rb '"event":"session_timer".*"interval":90,"refresher":"local"' 10 2 && cmd rb hangup
-SIPP_PID=$P_rupd sipp_server_wait rupd
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "... the UPDATE had no body and Session-Expires: 90;refresher=uac" ||
-  fail "refresh by UPDATE: sipp exit $SIPP_RC" "$(tail -5 "$T/rupd.out")"
+# our_refresh UA METHOD SIPP PID WHAT: UA (the refresher) sent its refresh by
+# METHOD 40-50 s after the 200 (half of 90 s); once the refresh's 200 restarted
+# the timers it hangs up; sipp (SIPP, pid PID) checked what came (WHAT).
+our_refresh() {
+  wait_ev "$1" "\"event\":\"session_refresh\".*\"direction\":\"out\",\"method\":\"$2\",\"interval\":90" 70 &&
+    between 40 50 "$(at "$1" '"event":"session_timer".*"interval":90')" "$(at "$1" '"event":"session_refresh"')" &&
+    pass "our UA refreshed by $2 40-50 s after the 200" ||
+    fail "our $2 refresh" "$(grep -E 'session|call_end' "$T/$1.events")"
+  wait_ev "$1" '"event":"session_timer".*"interval":90,"refresher":"local"' 10 2 && cmd "$1" hangup
+  SIPP_PID=$4 sipp_server_wait "$3"
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "... sipp saw $5; its 200 restarted our timers" ||
+    fail "refresh by $2: sipp exit $SIPP_RC" "$(tail -5 "$T/$3.out")"
+}
+our_refresh ra INVITE rinv "$P_rinv" "Session-Expires: 90;refresher=uac and the SDP's o= version unchanged (no UPDATE in its Allow)"
+our_refresh rb UPDATE rupd "$P_rupd" "an UPDATE without a body, Session-Expires: 90;refresher=uac (UPDATE in its Allow)"
 # sipp refreshes us by re-INVITE
 bg_wait xinv 100 && pass "sipp's re-INVITE refresh at 45 s: 200 with Session-Expires: 90;refresher=uac; no BYE from us by 75 s" ||
   fail "re-INVITE refresh received: sipp $(cat "$T/xinv.rc" 2>/dev/null)" "$(tail -5 "$T/xinv.out")"
