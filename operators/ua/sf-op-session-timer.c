@@ -270,6 +270,25 @@ sf_ua_se_invite_lines (SfCtx *ctx, SfUaCall *call)
   return (char **) g_ptr_array_free (l, FALSE);
 }
 
+char **
+sf_ua_se_request_lines (SfCtx *ctx, SfUaCall *call, gboolean refresh)
+{
+  if (!timers_on (ctx))
+    return NULL;
+  init_want (ctx, call);
+  /* 7.4: Supported: timer, the interval in force (raised by a 422), the
+   * highest Min-SE seen; refresher=uac when we refresh (it stays ours), uas
+   * when the peer does (it stays the peer's); no parameter without a timer */
+  gboolean ours = refresh || call->se_refresher;
+  char **l = g_new0 (char *, 4);
+  l[0] = g_strdup ("Supported: timer");
+  l[1] = call->se_interval == 0 && !refresh
+           ? g_strdup_printf ("Session-Expires: %u", call->se_want)
+           : g_strdup_printf ("Session-Expires: %u;refresher=%s", MAX (call->se_want, call->se_min), ours ? "uac" : "uas");
+  l[2] = g_strdup_printf ("Min-SE: %u", call->se_min);
+  return l;
+}
+
 void
 sf_ua_se_response_lines (SfCtx *ctx, SfSipMsg *req, guint status, SfSipBuilder *b)
 {
@@ -416,9 +435,8 @@ send_refresh (SfCtx *ctx, SfUaCall *call)
   if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
     return FALSE;
   g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
-  g_autofree char *se = g_strdup_printf ("Session-Expires: %u;refresher=uac", MAX (call->se_want, call->se_min));
-  g_autofree char *min = g_strdup_printf ("Min-SE: %u", call->se_min);
-  const char *const extra[] = { "Supported: timer", se, min, NULL };
+  g_auto (GStrv) lines = sf_ua_se_request_lines (ctx, call, TRUE);
+  const char *const *extra = (const char *const *) lines;
   SfSipDialogRequest r = { .method = update ? "UPDATE" : "INVITE", .via_sent_by = hop.local,
                            .transport = sf_ua_hop_transport (&hop), .contact = contact, .extra = extra };
   if (!update) {

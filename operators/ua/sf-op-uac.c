@@ -659,8 +659,9 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
     return FALSE;
   g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
   g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
+  g_auto (GStrv) timer = sf_ua_se_request_lines (ctx, call, FALSE); /* it refreshes the session too (RFC 4028 7.4) */
   SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
-                           .contact = contact,
+                           .contact = contact, .extra = (const char *const *) timer,
                            .content_type = "application/sdp", .body = offer, .body_len = strlen (offer) };
   g_autoptr (GError) error = NULL;
   g_autofree char *next_hop = NULL;
@@ -750,6 +751,7 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_stack_send_request_to (s, ack, next_hop);
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
+  sf_ua_se_take_2xx (ctx, call, e->msg); /* the session refreshed, its timer as the 2xx says (RFC 4028 7.2) */
   g_autofree char *why = NULL;
   g_clear_pointer (&call->early_sdp, g_free); /* a new offer: no early answer stands for it */
   if (!take_answer (call, e->msg, &why)) {

@@ -66,6 +66,11 @@ guint64 sf_ua_se_expire_ms (guint interval);
  * Session-Expires, Min-SE, Require: timer under ua.session_timer = required),
  * NULL-terminated (transfer full); NULL under off. */
 char **sf_ua_se_invite_lines (SfCtx *ctx, SfUaCall *call);
+/* The session-timer lines of a re-INVITE or UPDATE of ours in the call
+ * (Supported: timer, Session-Expires with the refresher kept, Min-SE; RFC 4028
+ * 7.4), NULL-terminated (transfer full), NULL under off; @refresh: a refresh
+ * we send as the refresher. */
+char **sf_ua_se_request_lines (SfCtx *ctx, SfUaCall *call, gboolean refresh);
 /* Adds the Session-Expires and Require lines of a 2xx to @req (an INVITE or an
  * UPDATE) to @b, and (re)starts the session's timers: the 2xx is sent next. */
 void sf_ua_se_response_lines (SfCtx *ctx, SfSipMsg *req, guint status, SfSipBuilder *b);

@@ -20,6 +20,12 @@
  *    - refresher: refresher=uas: our re-INVITE at 45 s (not 1 ms before), with
  *      Session-Expires: 90;refresher=uac and the SDP of our 200 unchanged; its
  *      200 gets the ACK and restarts the timers: the next one 45 s later
+ *    - hold_refreshes: our hold re-INVITE carries Session-Expires: 90;refresher=uas
+ *      (the peer stays the refresher, 7.4); its 200 restarts the timers: our
+ *      BYE comes 60 s after it
+ *    - update_refresh: the peer allows UPDATE: our refresh is an UPDATE
+ *      without a body; 422 with Min-SE: 120 sends it again with 120 (a new
+ *      CSeq); 481 ends the call with our BYE (session_refresh_failed)
  *    - too_small: Session-Expires: 60 with Supported: timer: 422, Min-SE: 90 */
 #include "config.h"
 #include "sf-test.h"
@@ -340,6 +346,84 @@ refresher (void)
   st_free (t);
 }
 
+/* A @status response to @req (Via, From, To, Call-ID, CSeq copied) with @extra lines and @sdp (may be NULL). */
+static void
+st_reply (St *t, const char *req, guint status, const char *extra, const char *sdp)
+{
+  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
+                  *cid = hdr (req, "Call-ID");
+  g_autofree char *resp = g_strdup_printf (
+    "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+    "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to, cid, cseq, extra,
+    sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
+  st_send (t, resp);
+}
+
+static void
+hold_refreshes (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uac");
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (t->env->ep);
+  SfInstance *call = NULL;
+  for (guint i = 0; i < all->len; i++)
+    if (strcmp (sf_instance_handle (all->pdata[i]), "c1") == 0)
+      call = all->pdata[i];
+  CU_ASSERT_PTR_NOT_NULL_FATAL (call);
+  /* 30 s in, we hold: the re-INVITE says the peer stays the refresher (7.4) */
+  sf_endpoint_advance (t->env->ep, 30000);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hold", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *inv = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+  g_autofree char *se = hdr (inv, "Session-Expires"), *sup = hdr (inv, "Supported");
+  CU_ASSERT_STRING_EQUAL (se, "90;refresher=uas");
+  CU_ASSERT_STRING_EQUAL (sup, "timer");
+  /* its 200 (the peer, its UAS, still refreshing) restarts the timers: BYE 60 s after it, not after the call's 200 */
+  st_reply (t, inv, 200, "Session-Expires: 90;refresher=uas\r\nRequire: timer\r\n",
+            "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=recvonly\r\n");
+  g_autofree char *ack = st_recv (t);
+  CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  sf_endpoint_advance (t->env->ep, 60000 - 1);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_advance (t->env->ep, 1);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  st_free (t);
+}
+
+static void
+update_refresh (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uas\r\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE");
+  sf_endpoint_advance (t->env->ep, 45000);
+  g_autofree char *up = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "UPDATE "));
+  g_autofree char *se = hdr (up, "Session-Expires"), *len = hdr (up, "Content-Length");
+  CU_ASSERT_STRING_EQUAL (se, "90;refresher=uac");
+  CU_ASSERT_STRING_EQUAL (len, "0");
+  /* 422: the UPDATE again at once, the interval raised to its Min-SE */
+  st_reply (t, up, 422, "Min-SE: 120\r\n", NULL);
+  g_autofree char *again = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (again != NULL && g_str_has_prefix (again, "UPDATE "));
+  g_autofree char *se2 = hdr (again, "Session-Expires"), *min2 = hdr (again, "Min-SE");
+  g_autofree char *cs1 = hdr (up, "CSeq"), *cs2 = hdr (again, "CSeq");
+  CU_ASSERT_STRING_EQUAL (se2, "120;refresher=uac");
+  CU_ASSERT_STRING_EQUAL (min2, "120");
+  CU_ASSERT_STRING_NOT_EQUAL (cs1, cs2);
+  /* 481: the session is gone, BYE (RFC 4028 10) */
+  st_reply (t, again, 481, "", NULL);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_refresh_failed\"", NULL), 0); /* call_end waits for the BYE's answer */
+  st_reply (t, bye, 200, "", NULL);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* the loop turns: the 200 reaches the call */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"call_end\"", "\"reason\":\"session_refresh_failed\"", NULL), 1);
+  st_free (t);
+}
+
 static void
 too_small (void)
 {
@@ -365,5 +449,7 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, arithmetic);
   SF_ADD_TEST (s, expires);
   SF_ADD_TEST (s, refresher);
+  SF_ADD_TEST (s, hold_refreshes);
+  SF_ADD_TEST (s, update_refresh);
   SF_ADD_TEST (s, too_small);
 }
