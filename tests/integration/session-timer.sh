@@ -4,7 +4,8 @@
 #  - settings checked at start: ua.min_se below 90, above ua.session_expires,
 #    a bad ua.session_timer: refused, the error naming the key;
 #  - our INVITE carries Supported: timer, Session-Expires and Min-SE; none
-#    under ua.session_timer = off (sipcat listens);
+#    under ua.session_timer = off (sipcat listens), where Require: timer gets
+#    420; Require: timer under required;
 #  - 422 as UAC: sipp answers 422 with Min-SE: 120, our INVITE again says
 #    Session-Expires: 120 and Min-SE: 120 (CSeq 2); the 200 makes sipp the refresher;
 #  - 422 as UAS: sipp offers Session-Expires: 60, gets 422 with Min-SE: 90, the
@@ -90,6 +91,9 @@ wait_ev on '"event":"call_end"' 10 || fail "the call to sipcat did not end"
 start off "${UA[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.session_timer=off || exit 1
 cmd off call "sip:cap@127.0.0.1:$CAP"
 wait_ev off '"event":"call_end"' 10 || fail "the call to sipcat (timers off) did not end"
+start req "${UA[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.session_timer=required || exit 1
+cmd req call "sip:cap@127.0.0.1:$CAP"
+wait_ev req '"event":"call_end"' 10 || fail "the call to sipcat (timers required) did not end"
 invites=$(tr -d '\r' <"$T/cap.msgs" | awk '/^INVITE /{n++} n{print n": "$0}')
 echo "$invites" | grep -q '^1: Supported: timer$' && echo "$invites" | grep -q '^1: Session-Expires: 1800$' &&
   echo "$invites" | grep -q '^1: Min-SE: 90$' && ! echo "$invites" | grep -q '^1: Require:' &&
@@ -98,8 +102,19 @@ echo "$invites" | grep -q '^1: Supported: timer$' && echo "$invites" | grep -q '
 ! echo "$invites" | grep -q -E '^2: (Supported: timer|Session-Expires|Min-SE)' && echo "$invites" | grep -q '^2: INVITE ' &&
   pass "ua.session_timer = off: no Supported: timer, Session-Expires or Min-SE" ||
   fail "timers off: the INVITE" "$(echo "$invites" | grep '^2: ' | head -20)"
+echo "$invites" | grep -q '^3: Require: timer$' && echo "$invites" | grep -q '^3: Supported: timer$' &&
+  pass "ua.session_timer = required: Require: timer in our INVITE" ||
+  fail "timers required: the INVITE" "$(echo "$invites" | grep '^3: ' | head -20)"
+# under off, timer is not supported: Require: timer gets 420 (RFC 3261 8.2.2.3)
+printf '%s\n' 'INVITE sip:alice@127.0.0.1 SIP/2.0' 'Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}' \
+  'Max-Forwards: 70' 'From: <sip:probe@127.0.0.1>;tag=p{n}' 'To: <sip:alice@127.0.0.1>' 'Call-ID: {cid}' 'CSeq: 1 INVITE' \
+  'Contact: <sip:probe@127.0.0.1:{port}>' 'Require: timer' 'Session-Expires: 90' 'Content-Length: 0' '' >"$T/reqtimer.sip"
+out=$(sipcat send "127.0.0.1:$PORT_off" "$T/reqtimer.sip" --show | tr -d '\r' | grep -E '^(SIP/2.0 |Unsupported:)' | tr '\n' '|')
+[ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: timer|" ] && pass "ua.session_timer = off: Require: timer gets 420, Unsupported: timer" ||
+  fail "Require: timer under off" "$out"
 stop on || fail "on exit"
 stop off || fail "off exit"
+stop req || fail "req exit"
 
 # 422 as UAC: the INVITE again, Session-Expires raised to the 422's Min-SE
 if sipp_server u422 -sf "$SCEN/uas-timer-422.xml" -m 1; then
