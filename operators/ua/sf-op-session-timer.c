@@ -631,6 +631,16 @@ to_our_invite (SfCtx *ctx, SfUaCall *call, SfEvent *ev)
          sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->invite_out)->number;
 }
 
+/* Entry of the state that ends the call: the session timers stop (the
+ * session ends with our BYE, RFC 4028 10). */
+static SfOpResult
+sf_op_session_end (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  sf_ctx_timer_cancel (ctx, "session_refresh");
+  sf_ctx_timer_cancel (ctx, "session_expires");
+  return SF_OP_CONTINUE;
+}
+
 /* A 422 to our INVITE (RFC 4028 7.3): the INVITE again, its Session-Expires
  * raised to the 422's Min-SE (CSeq one more, the same Call-ID and From tag),
  * at most SF_UA_SE_MAX_422 times; then OpFarEndResponse takes it (failed). */
@@ -700,6 +710,9 @@ const SfOperatorDef sf_op_session_timer_table[] = {
     NULL, NULL,
     "on timer:session_expires (no refresh by the interval less min (32, interval/3)): the call's reason becomes "
     "session_expired; transitions (to the state that sends BYE)", "timer:session_expires", NULL, "RFC 4028 10" },
+  { "OpSessionEnd", sf_op_session_end, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "entry of the state that ends the call: the session timers (session_refresh, session_expires) stop; the "
+    "session ends with the BYE", "*", NULL, "RFC 4028 10" },
   { "OpSessionTooSmall", sf_op_session_too_small, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 422 to our INVITE: the INVITE again with Session-Expires raised to the 422's Min-SE (CSeq one more, "
     "same Call-ID and From tag), bounded; past the bound OpFarEndResponse takes the 422", "sip:response 422", NULL,
