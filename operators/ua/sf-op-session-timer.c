@@ -48,8 +48,8 @@ parse_delta (const char *v, const char *header, guint *out, const char **rest, G
 /* Generic parameters ";name[=value]" of @rest (RFC 3261 25.1), handed to
  * @each; FALSE when one is not a token (or quoted string) or @each refuses. */
 static gboolean
-parse_params (const char *rest, const char *header, gboolean (*each) (const char *name, const char *value, gpointer data),
-              gpointer data, GError **error)
+parse_params (const char *rest, const char *header,
+              gboolean (*each) (const char *name, const char *value, gpointer data), gpointer data, GError **error)
 {
   if (*rest == '\0')
     return TRUE;
@@ -282,9 +282,11 @@ sf_ua_se_request_lines (SfCtx *ctx, SfUaCall *call, gboolean refresh)
   gboolean ours = refresh || call->se_refresher;
   char **l = g_new0 (char *, 4);
   l[0] = g_strdup ("Supported: timer");
-  l[1] = call->se_interval == 0 && !refresh
-           ? g_strdup_printf ("Session-Expires: %u", call->se_want)
-           : g_strdup_printf ("Session-Expires: %u;refresher=%s", MAX (call->se_want, call->se_min), ours ? "uac" : "uas");
+  guint se = MAX (call->se_want, call->se_min);
+  if (call->se_interval == 0 && !refresh)
+    l[1] = g_strdup_printf ("Session-Expires: %u", se);
+  else
+    l[1] = g_strdup_printf ("Session-Expires: %u;refresher=%s", se, ours ? "uac" : "uas");
   l[2] = g_strdup_printf ("Min-SE: %u", call->se_min);
   return l;
 }
@@ -407,7 +409,8 @@ sf_op_session_check (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, reason, tag, lines, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
-  g_autofree char *f = g_strdup_printf ("\"status\":%u,\"method\":\"%s\",\"min_se\":%u", status, ev->name, a.reject_min_se);
+  g_autofree char *f =
+    g_strdup_printf ("\"status\":%u,\"method\":\"%s\",\"min_se\":%u", status, ev->name, a.reject_min_se);
   sf_ctx_emit (ctx, "session_refused", f);
   if (!new_invite)
     return SF_OP_DONE;
@@ -542,8 +545,9 @@ sf_op_session_refreshed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_clear_pointer (&call->refresh_out, sf_sip_msg_unref);
     g_clear_pointer (&call->reinvite_out, sf_sip_msg_unref);
     call->offer_out = FALSE;
-    sf_ua_call_set_reason (call, "session_refresh_failed", strcmp (ev->name, "timeout") == 0 ? 408 : 503);
-    sf_ctx_emit (ctx, "session_refresh_failed", strcmp (ev->name, "timeout") == 0 ? "\"status\":408" : "\"status\":503");
+    gboolean timeout = strcmp (ev->name, "timeout") == 0;
+    sf_ua_call_set_reason (call, "session_refresh_failed", timeout ? 408 : 503);
+    sf_ctx_emit (ctx, "session_refresh_failed", timeout ? "\"status\":408" : "\"status\":503");
     return SF_OP_OUTCOME (0);
   }
   SfSipEvent *e = ev->payload;
@@ -654,7 +658,8 @@ sf_op_session_too_small (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaSeHeaders h;
   g_autoptr (GError) error = NULL;
   if (!sf_ua_se_parse (e->msg, &h, &error) || h.min_se == 0 || call->se_422 >= SF_UA_SE_MAX_422) {
-    g_info ("%s: 422 not retried: %s", sf_ctx_handle (ctx), error != NULL ? error->message : h.min_se == 0 ? "no Min-SE" : "too many");
+    g_info ("%s: 422 not retried: %s", sf_ctx_handle (ctx),
+            error != NULL ? error->message : h.min_se == 0 ? "no Min-SE" : "too many");
     return SF_OP_SKIP;
   }
   init_want (ctx, call);

@@ -48,7 +48,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   g_autofree char *from = sf_ua_from (ctx, local);
   g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
-  const char *extra[8]; /* the credentials answered so far, 401's and 407's both (22.3) */
+  const char *extra[8]; /* the credentials answered so far, 401's and 407's both (22.3); the session timer's lines */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;

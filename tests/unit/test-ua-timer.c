@@ -299,7 +299,8 @@ expires (void)
   g_autofree char *se = hdr (ok, "Session-Expires"), *req = hdr (ok, "Require");
   CU_ASSERT_STRING_EQUAL (se, "90;refresher=uac");
   CU_ASSERT_STRING_EQUAL (req, "timer");
-  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_timer\"", "\"interval\":90,\"refresher\":\"remote\"", NULL), 1);
+  CU_ASSERT_EQUAL (
+    sf_test_count (t->env, "\"event\":\"session_timer\"", "\"interval\":90,\"refresher\":\"remote\"", NULL), 1);
   sf_endpoint_advance (t->env->ep, 60000 - 1);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
   sf_endpoint_advance (t->env->ep, 1);
@@ -341,7 +342,8 @@ refresher (void)
     CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
   }
   /* the initial 200 and each refresh's 200 (re)started the timers, we refreshing */
-  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_timer\"", "\"interval\":90,\"refresher\":\"local\"", NULL), 3);
+  CU_ASSERT_EQUAL (
+    sf_test_count (t->env, "\"event\":\"session_timer\"", "\"interval\":90,\"refresher\":\"local\"", NULL), 3);
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_expired\"", NULL), 0);
   st_free (t);
 }
@@ -354,7 +356,8 @@ st_reply (St *t, const char *req, guint status, const char *extra, const char *s
                   *cid = hdr (req, "Call-ID");
   g_autofree char *resp = g_strdup_printf (
     "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-    "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to, cid, cseq, extra,
+    "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to, cid, cseq,
+    extra,
     sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
   st_send (t, resp);
 }
@@ -417,7 +420,8 @@ update_refresh (void)
   st_reply (t, again, 481, "", NULL);
   g_autofree char *bye = st_recv (t);
   CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
-  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_refresh_failed\"", NULL), 0); /* call_end waits for the BYE's answer */
+  /* call_end waits for the BYE's answer */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_refresh_failed\"", NULL), 0);
   st_reply (t, bye, 200, "", NULL);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* the loop turns: the 200 reaches the call */
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"call_end\"", "\"reason\":\"session_refresh_failed\"", NULL), 1);
