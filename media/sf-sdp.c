@@ -67,6 +67,7 @@ struct _SfSdpSession {
   /* Our last offer's a=crypto lines (tags 1 and 2); n_crypto 0: RTP/AVP offered. */
   SfSrtpCrypto crypto[2];
   guint n_crypto;
+  char *last_sent;      /* owned: the last SDP made (a session refresh repeats it, RFC 4028 10) */
 };
 
 static const char proto_avp[] = "RTP/AVP";
@@ -637,7 +638,16 @@ finish (SfSdpSession *s, GstSDPMessage *msg)
 {
   g_autofree char *version = g_strdup_printf ("%" G_GUINT64_FORMAT, s->version++);
   gst_sdp_message_set_origin (msg, "sipflow", s->sess_id, version, "IN", s->ipv6 ? "IP6" : "IP4", s->addr);
-  return gst_sdp_message_as_text (msg);
+  char *text = gst_sdp_message_as_text (msg);
+  g_free (s->last_sent);
+  s->last_sent = g_strdup (text);
+  return text;
+}
+
+const char *
+sf_sdp_session_last_sent (SfSdpSession *s)
+{
+  return s->last_sent;
 }
 
 /* An audio m= line with @fmts, their rtpmap and fmtp, a=ptime:20 and @dir;
@@ -752,6 +762,9 @@ sf_sdp_session_free (SfSdpSession *s)
     return;
   g_free (s->addr);
   g_free (s->sess_id);
+  if (s->last_sent != NULL)
+    memset (s->last_sent, 0, strlen (s->last_sent)); /* it may hold SDES keys, as crypto does */
+  g_free (s->last_sent);
   g_ptr_array_unref (s->codecs);
   g_clear_pointer (&s->offered, g_array_unref);
   memset (s->crypto, 0, sizeof s->crypto);

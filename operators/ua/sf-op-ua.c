@@ -5,6 +5,7 @@
  * (sf-ua-call.h). */
 #include "config.h"
 #include "sf-ua-call.h"
+#include "sf-session-timer.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-json.h"
@@ -61,6 +62,7 @@ sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint st
     sf_sip_builder_add (b, "Contact", "%s", contact);
   }
   sf_sip_builder_add (b, "Allow", ALLOW);
+  sf_ua_se_response_lines (ctx, req, status, b); /* a 2xx to INVITE or UPDATE: Session-Expires (RFC 4028 9) */
   if (ctype != NULL)
     sf_sip_builder_body (b, ctype, body, strlen (body));
   return sf_sip_builder_finish (b, NULL);
@@ -162,8 +164,8 @@ media_follow (SfCtx *ctx, SfUaCall *call, const char *why)
 /* ---- screening a new INVITE ---- */
 
 /* The call of an INVITE refused at once: kept (for call_end), marked answered. */
-static SfUaCall *
-screened (SfCtx *ctx, SfSipEvent *e)
+SfUaCall *
+sf_ua_call_screened (SfCtx *ctx, SfSipEvent *e)
 {
   SfUaCall *call = sf_ua_call (ctx);
   call->incoming = TRUE;
@@ -189,7 +191,7 @@ sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *asked = sf_sip_unescape (ruri->user, NULL);
   if (asked != NULL && strcmp (asked, user) == 0)
     return SF_OP_SKIP;
-  SfUaCall *call = screened (ctx, e);
+  SfUaCall *call = sf_ua_call_screened (ctx, e);
   if (!respond_plain (ctx, e, 404, call->tag))
     return SF_OP_ERROR;
   sf_ua_call_set_reason (call, "not_found", 404);
@@ -221,7 +223,7 @@ sf_op_bad_extension (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *own = NULL;
   const char *tag = NULL; /* a To tag only outside a dialog (8.2.6.2) */
   if (invite)
-    tag = screened (ctx, e)->tag;
+    tag = sf_ua_call_screened (ctx, e)->tag;
   else if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL)
     tag = own = sf_sip_random_tag ();
   g_info ("%s: %s with %s: 420 (8.2.2.3)", sf_ctx_handle (ctx), ev->name, unsupported);
@@ -274,7 +276,7 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (!is_new_invite (ctx, ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls"))
     return SF_OP_SKIP;
-  SfUaCall *call = screened (ctx, ev->payload);
+  SfUaCall *call = sf_ua_call_screened (ctx, ev->payload);
   g_autofree char *contact = arg != NULL ? redirect_contacts (ctx, ev, arg) : NULL;
   if (contact != NULL) {
     guint status = redirect_status (arg);
@@ -701,7 +703,7 @@ sf_op_redirect_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (ev->kind == SF_EV_SIP) {
       if (!is_new_invite (ctx, ev))
         return SF_OP_SKIP;
-      call = screened (ctx, ev->payload);
+      call = sf_ua_call_screened (ctx, ev->payload);
       call->final_sent = FALSE;
     } else if (call == NULL || call->invite == NULL || call->final_sent) {
       return SF_OP_SKIP;

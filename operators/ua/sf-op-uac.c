@@ -6,6 +6,7 @@
  * (15.1.1), and hold and resume by re-INVITE (14.1, RFC 3264 8.4). */
 #include "config.h"
 #include "sf-ua-call.h"
+#include "sf-session-timer.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-json.h"
@@ -47,7 +48,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   g_autofree char *from = sf_ua_from (ctx, local);
   g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
-  const char *extra[3]; /* the credentials answered so far, 401's and 407's both (22.3) */
+  const char *extra[8]; /* the credentials answered so far, 401's and 407's both (22.3); the session timer's lines */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;
@@ -72,10 +73,15 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
       return FALSE;
     body = sf_sdp_session_offer (sdp, call->want_dir);
   }
+  g_auto (GStrv) timer = sf_ua_se_invite_lines (ctx, call); /* RFC 4028 7.1 */
+  guint n = g_strv_length ((char **) sf_ua_auth_lines (&call->auth, extra));
+  for (guint i = 0; timer != NULL && timer[i] != NULL && n + 1 < G_N_ELEMENTS (extra); i++)
+    extra[n++] = timer[i];
+  extra[n] = NULL;
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local,
                             .transport = sf_ua_hop_transport (&hop), .contact = contact,
-                            .route = route != NULL ? routes : NULL, .extra = sf_ua_auth_lines (&call->auth, extra),
+                            .route = route != NULL ? routes : NULL, .extra = extra,
                             .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
@@ -91,6 +97,12 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   g_clear_pointer (&call->early_sdp, g_free); /* an early answer is for the INVITE it came to */
   sf_stack_request_located (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), inv);
   return TRUE;
+}
+
+gboolean
+sf_ua_resend_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error)
+{
+  return send_invite (ctx, call, ruri, FALSE, error);
 }
 
 /* device:call URI: the INVITE with an SDP offer (13.2.1), through ua.outbound_proxy
@@ -647,8 +659,9 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
     return FALSE;
   g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
   g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
+  g_auto (GStrv) timer = sf_ua_se_request_lines (ctx, call, FALSE); /* it refreshes the session too (RFC 4028 7.4) */
   SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
-                           .contact = contact,
+                           .contact = contact, .extra = (const char *const *) timer,
                            .content_type = "application/sdp", .body = offer, .body_len = strlen (offer) };
   g_autoptr (GError) error = NULL;
   g_autofree char *next_hop = NULL;
@@ -738,6 +751,7 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_stack_send_request_to (s, ack, next_hop);
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
+  sf_ua_se_take_2xx (ctx, call, e->msg); /* the session refreshed, its timer as the 2xx says (RFC 4028 7.2) */
   g_autofree char *why = NULL;
   g_clear_pointer (&call->early_sdp, g_free); /* a new offer: no early answer stands for it */
   if (!take_answer (call, e->msg, &why)) {

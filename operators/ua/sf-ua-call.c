@@ -20,6 +20,13 @@ static const SfConfigKey ua_keys[] = {
   { "auto_answer", SF_CFG_SECONDS, "off", 0, 3600, NULL, "answer incoming calls after this many seconds (0: at once; off: wait for 'answer')" },
   { "no_answer_timeout", SF_CFG_SECONDS, "60", 1, 3600, NULL, "an outgoing call not answered in this time is cancelled (off: never)" },
   { "max_calls", SF_CFG_INT, "4", 1, 10000, NULL, "calls at once; one more incoming gets 486 Busy Here" },
+  /* session timers (RFC 4028; docs/ua.md "Session timers") */
+  { "session_timer", SF_CFG_ENUM, "supported", 0, 0, "off|supported|required",
+    "session timers: off, supported (offered and honoured), required (our INVITEs say Require: timer)" },
+  { "session_expires", SF_CFG_INT, "1800", 90, 86400, NULL, "the session interval we ask for and accept at most, in seconds" },
+  { "min_se", SF_CFG_INT, "90", 90, 86400, NULL, "the shortest session interval we accept (Min-SE), never below 90 s" },
+  { "session_refresh", SF_CFG_ENUM, "update", 0, 0, "update|invite",
+    "how we refresh when we are the refresher: UPDATE without SDP when the peer's Allow lists it, else re-INVITE" },
 };
 
 gboolean
@@ -54,6 +61,14 @@ sf_ua_check_config (SfConfig *cfg, GError **error)
   if (sf_config_get_string (cfg, "ua", "registrar") != NULL && sf_config_get_string (cfg, "ua", "uri") == NULL) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "ua.registrar is set but ua.uri is not: registration needs the address-of-record");
+    return FALSE;
+  }
+  if (sf_config_get_int (cfg, "ua", "min_se") > sf_config_get_int (cfg, "ua", "session_expires")) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "%s: ua.min_se (%" G_GINT64_FORMAT ") is above ua.session_expires (%" G_GINT64_FORMAT
+                 "): we would refuse the interval we ask for (RFC 4028 4, 5)",
+                 sf_config_get_source (cfg, "ua", "min_se"), sf_config_get_int (cfg, "ua", "min_se"),
+                 sf_config_get_int (cfg, "ua", "session_expires"));
     return FALSE;
   }
   if (sf_config_get_string (cfg, "ua", "password") != NULL && sf_config_get_string (cfg, "ua", "uri") == NULL &&
@@ -105,6 +120,7 @@ call_free (gpointer p)
   g_clear_pointer (&c->tried, g_hash_table_unref);
   sf_ua_auth_clear (&c->auth);
   g_clear_pointer (&c->reinvite_out, sf_sip_msg_unref);
+  g_clear_pointer (&c->refresh_out, sf_sip_msg_unref);
   g_clear_pointer (&c->dialog, sf_sip_dialog_free);
   g_clear_pointer (&c->sdp, sf_sdp_session_free);
   sf_sdp_media_clear (&c->media);
@@ -466,9 +482,12 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
 gboolean
 sf_ua_supports (SfCtx *ctx, const char *tag)
 {
-  (void) ctx;
-  (void) tag;
-  return FALSE; /* each extension adds its option tag here */
+  /* each extension adds its option tag here */
+  if (strcmp (tag, "timer") == 0) {
+    const char *st = sf_ua_cfg (ctx, "session_timer");
+    return st == NULL || strcmp (st, "off") != 0; /* RFC 4028 */
+  }
+  return FALSE;
 }
 
 char *

@@ -82,7 +82,23 @@ typedef struct {
   gboolean offer_out;        /* we made an offer that has no answer yet */
   gboolean offer_in;         /* the peer made an offer we have not answered yet */
   gboolean oa_done;          /* the session's first offer/answer exchange completed (reliably) */
+  /* session timers (RFC 4028; sf-op-session-timer.c, sf-session-timer.h) */
+  guint se_interval;         /* the session interval in force (s), 0: no session timer */
+  gboolean se_refresher;     /* we refresh; else the peer does and we watch */
+  gboolean se_peer_timer;    /* the peer supports timer (its Supported or Require) */
+  gboolean se_peer_update;   /* the peer's Allow lists UPDATE */
+  guint se_min;              /* the Min-SE our requests carry: ua.min_se raised by 422s and the peer's Min-SE */
+  guint se_want;             /* the Session-Expires our next INVITE or refresh asks for */
+  guint se_422;              /* 422s answered for the request in progress (SF_UA_SE_MAX_422) */
+  SfSipMsg *refresh_out;     /* our refresh (re-INVITE, also in reinvite_out; or UPDATE) awaiting its final response */
 } SfUaCall;
+
+/* A new INVITE refused at once (not ringing): the call kept (for call_end)
+ * with our To tag, marked answered; the caller sends the final response. */
+SfUaCall *sf_ua_call_screened (SfCtx *ctx, SfSipEvent *e);
+/* Our INVITE again (same Call-ID, From tag and offer, CSeq one more; 8.1.3.4,
+ * 22.2): a 422's retry (RFC 4028 7.3). */
+gboolean sf_ua_resend_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **error);
 
 /* The registration state of a registration instance (sf-op-register.c's). */
 typedef struct _SfUaReg SfUaReg;

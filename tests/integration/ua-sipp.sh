@@ -62,7 +62,7 @@ stop tina || fail "tina exit"
 # with Unsupported naming both, the call goes on; the plain BYE ends it ----
 start rhea ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
 sipp_run reqbye "127.0.0.1:$PORT_rhea" -sf "$SCEN/uac-require-bye.xml" -s bob -m 1
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "a BYE with Require: foo and Require: timer: 420, Unsupported: foo, timer" ||
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "a BYE with Require: foo and Require: timer: 420, Unsupported: foo (timer is supported, RFC 4028)" ||
   fail "Require in a BYE: sipp exit $SIPP_RC" "$(tail -5 "$T/reqbye.out")"
 wait_ev rhea '"event":"call_end".*"reason":"remote_bye","status":200' 5 &&
   pass "... the call went on, and the BYE without Require ended it (200)" || fail "rhea call_end" "$(grep call_end "$T/rhea.events")"

@@ -1,0 +1,459 @@
+/* test-ua-timer.c: session timers (RFC 4028; operators/ua/sf-op-session-timer.c)
+ *  - parse_session_expires: delta-seconds with refresher=uac|uas and generic
+ *    parameters taken; junk, a missing number, a bad refresher, a refresher
+ *    twice or without value, a number out of range refused, naming the header
+ *  - parse_min_se: the same for Min-SE
+ *  - parse_message: a message's Session-Expires (and its compact form x),
+ *    Min-SE, Supported/Require timer and Allow UPDATE read; two Session-Expires,
+ *    Session-Expires: 0 refused
+ *  - answer: the UAS's choice (9): 422 with the floor when the interval is
+ *    too small and the UAC supports timer; raised without support (erratum
+ *    1687); never raised above the request's; the request's Min-SE raises the
+ *    floor; the refresher asked is kept; uas when the UAC does not support
+ *    timer; Require: timer when it does
+ *  - arithmetic: refresh at half the interval, expiry at the interval less
+ *    min (32, interval / 3)
+ *  - On the fake clock, xml/ua.xml's session operators with the stack and a
+ *    UDP peer (as test-txn.c):
+ *    - expires: the caller refreshes (refresher=uac): the 200 says so with
+ *      Require: timer; nothing for 60 s less 1 ms, then our BYE (10)
+ *    - refresher: refresher=uas: our re-INVITE at 45 s (not 1 ms before), with
+ *      Session-Expires: 90;refresher=uac and the SDP of our 200 unchanged; its
+ *      200 gets the ACK and restarts the timers: the next one 45 s later
+ *    - hold_refreshes: our hold re-INVITE carries Session-Expires: 90;refresher=uas
+ *      (the peer stays the refresher, 7.4); its 200 restarts the timers: our
+ *      BYE comes 60 s after it
+ *    - update_refresh: the peer allows UPDATE: our refresh is an UPDATE
+ *      without a body; 422 with Min-SE: 120 sends it again with 120 (a new
+ *      CSeq); 481 ends the call with our BYE (session_refresh_failed)
+ *    - too_small: Session-Expires: 60 with Supported: timer: 422, Min-SE: 90 */
+#include "config.h"
+#include "sf-test.h"
+#include "operators/ua/sf-session-timer.h"
+#include "operators/transaction/sf-stack.h"
+#include <string.h>
+
+static void
+parse_session_expires (void)
+{
+  guint se = 0;
+  SfUaRefresher r;
+  CU_ASSERT_TRUE (sf_ua_se_parse_session_expires ("1800", &se, &r, NULL));
+  CU_ASSERT_EQUAL (se, 1800);
+  CU_ASSERT_EQUAL (r, SF_UA_REFRESHER_NONE);
+  CU_ASSERT_TRUE (sf_ua_se_parse_session_expires (" 90 ;refresher=uac", &se, &r, NULL));
+  CU_ASSERT_EQUAL (se, 90);
+  CU_ASSERT_EQUAL (r, SF_UA_REFRESHER_UAC);
+  CU_ASSERT_TRUE (sf_ua_se_parse_session_expires ("120;foo=bar; REFRESHER=UAS;baz", &se, &r, NULL));
+  CU_ASSERT_EQUAL (se, 120);
+  CU_ASSERT_EQUAL (r, SF_UA_REFRESHER_UAS);
+  static const char *const bad[] = { "", "abc", "90x", "-90", "9 0", ";refresher=uac", "90;refresher=foo",
+                                     "90;refresher", "90;refresher=uac;refresher=uas", "90;", "90;a b",
+                                     "99999999999", "2000001" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    CU_ASSERT_FALSE (sf_ua_se_parse_session_expires (bad[i], &se, &r, &error));
+    CU_ASSERT_TRUE (error != NULL && g_str_has_prefix (error->message, "Session-Expires"));
+  }
+  CU_ASSERT_TRUE (sf_ua_se_parse_session_expires ("2000000", &se, &r, NULL)); /* SF_UA_SE_MAX */
+}
+
+static void
+parse_min_se (void)
+{
+  guint min = 0;
+  CU_ASSERT_TRUE (sf_ua_se_parse_min_se ("90", &min, NULL));
+  CU_ASSERT_EQUAL (min, 90);
+  CU_ASSERT_TRUE (sf_ua_se_parse_min_se (" 120 ;x=y", &min, NULL));
+  CU_ASSERT_EQUAL (min, 120);
+  static const char *const bad[] = { "", "x", "90,120", "12345678901", "90;=" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) error = NULL;
+    CU_ASSERT_FALSE (sf_ua_se_parse_min_se (bad[i], &min, &error));
+    CU_ASSERT_TRUE (error != NULL && g_str_has_prefix (error->message, "Min-SE"));
+  }
+}
+
+static SfSipMsg *
+msg (const char *extra)
+{
+  g_autofree char *text = g_strdup_printf (
+    "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bKst\r\nMax-Forwards: 70\r\n"
+    "From: <sip:a@127.0.0.1>;tag=a\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: st@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+    "%sContent-Length: 0\r\n\r\n", extra);
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  return sf_sip_msg_parse (b, NULL);
+}
+
+static void
+parse_message (void)
+{
+  SfUaSeHeaders h;
+  g_autoptr (SfSipMsg) none = msg ("");
+  CU_ASSERT_TRUE (sf_ua_se_parse (none, &h, NULL));
+  CU_ASSERT_EQUAL (h.se, 0);
+  CU_ASSERT_EQUAL (h.min_se, 0);
+  CU_ASSERT_FALSE (h.supported);
+  g_autoptr (SfSipMsg) full =
+    msg ("Supported: 100rel, timer\r\nSession-Expires: 90;refresher=uac\r\nMin-SE: 90\r\nAllow: INVITE, UPDATE\r\n");
+  CU_ASSERT_TRUE (sf_ua_se_parse (full, &h, NULL));
+  CU_ASSERT_EQUAL (h.se, 90);
+  CU_ASSERT_EQUAL (h.refresher, SF_UA_REFRESHER_UAC);
+  CU_ASSERT_EQUAL (h.min_se, 90);
+  CU_ASSERT_TRUE (h.supported);
+  CU_ASSERT_FALSE (h.required);
+  CU_ASSERT_TRUE (h.allows_update);
+  g_autoptr (SfSipMsg) compact = msg ("x: 300\r\nRequire: timer\r\n");
+  CU_ASSERT_TRUE (sf_ua_se_parse (compact, &h, NULL));
+  CU_ASSERT_EQUAL (h.se, 300);
+  CU_ASSERT_TRUE (h.required && h.supported);
+  CU_ASSERT_FALSE (h.allows_update);
+  g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL;
+  g_autoptr (SfSipMsg) twice = msg ("Session-Expires: 90\r\nx: 120\r\n");
+  CU_ASSERT_FALSE (sf_ua_se_parse (twice, &h, &e1));
+  CU_ASSERT_TRUE (e1 != NULL && strstr (e1->message, "Session-Expires") != NULL);
+  g_autoptr (SfSipMsg) zero = msg ("Session-Expires: 0\r\n");
+  CU_ASSERT_FALSE (sf_ua_se_parse (zero, &h, &e2));
+  g_autoptr (SfSipMsg) badmin = msg ("Min-SE: ninety\r\n");
+  CU_ASSERT_FALSE (sf_ua_se_parse (badmin, &h, &e3));
+  CU_ASSERT_TRUE (e3 != NULL && g_str_has_prefix (e3->message, "Min-SE"));
+}
+
+static void
+answer (void)
+{
+  SfUaSeAnswer a;
+  /* too small, timer supported: 422 with our floor */
+  SfUaSeHeaders r1 = { .se = 60, .supported = TRUE };
+  sf_ua_se_answer (&r1, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.reject_min_se, 90);
+  /* ... the request's Min-SE raises the floor above ours */
+  SfUaSeHeaders r2 = { .se = 100, .min_se = 120, .supported = TRUE };
+  sf_ua_se_answer (&r2, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.reject_min_se, 120);
+  /* too small, no timer support: raised to the floor, we refresh, no Require */
+  SfUaSeHeaders r3 = { .se = 60 };
+  sf_ua_se_answer (&r3, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.reject_min_se, 0);
+  CU_ASSERT_EQUAL (a.interval, 90);
+  CU_ASSERT_EQUAL (a.refresher, SF_UA_REFRESHER_UAS);
+  CU_ASSERT_FALSE (a.require);
+  /* asked, no refresher named: the UAC refreshes; never above what it asked, lowered to ours */
+  SfUaSeHeaders r4 = { .se = 90, .supported = TRUE };
+  sf_ua_se_answer (&r4, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.interval, 90);
+  CU_ASSERT_EQUAL (a.refresher, SF_UA_REFRESHER_UAC);
+  CU_ASSERT_TRUE (a.require);
+  SfUaSeHeaders r5 = { .se = 3600, .supported = TRUE, .refresher = SF_UA_REFRESHER_UAS };
+  sf_ua_se_answer (&r5, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.interval, 1800);
+  CU_ASSERT_EQUAL (a.refresher, SF_UA_REFRESHER_UAS);
+  /* not asked: our interval, we refresh; Require only when the UAC supports timer */
+  SfUaSeHeaders r6 = { .supported = TRUE };
+  sf_ua_se_answer (&r6, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.interval, 1800);
+  CU_ASSERT_EQUAL (a.refresher, SF_UA_REFRESHER_UAS);
+  CU_ASSERT_TRUE (a.require);
+  SfUaSeHeaders r7 = { .min_se = 2000 };
+  sf_ua_se_answer (&r7, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.interval, 2000); /* the request's Min-SE above our interval wins */
+  CU_ASSERT_FALSE (a.require);
+  /* a refresher asked by a UAC without timer support is not its to ask: uas */
+  SfUaSeHeaders r8 = { .se = 600, .refresher = SF_UA_REFRESHER_UAC };
+  sf_ua_se_answer (&r8, 1800, 90, &a);
+  CU_ASSERT_EQUAL (a.refresher, SF_UA_REFRESHER_UAS);
+}
+
+static void
+arithmetic (void)
+{
+  CU_ASSERT_EQUAL (sf_ua_se_refresh_ms (90), 45000);
+  CU_ASSERT_EQUAL (sf_ua_se_expire_ms (90), 60000);   /* 90 - 30 */
+  CU_ASSERT_EQUAL (sf_ua_se_refresh_ms (1800), 900000);
+  CU_ASSERT_EQUAL (sf_ua_se_expire_ms (1800), 1768000); /* 1800 - 32 */
+  CU_ASSERT_EQUAL (sf_ua_se_expire_ms (95), 64000);   /* 95 - 31 */
+  CU_ASSERT_EQUAL (sf_ua_se_refresh_ms (SF_UA_SE_MAX), (guint64) SF_UA_SE_MAX * 500);
+}
+
+/* ---- on the fake clock, with the stack ---- */
+
+typedef struct {
+  SfTestEnv *env;
+  SfStack *stack;
+  SfMachine *tu;
+  GSocket *peer;
+  GInetSocketAddress *to;
+  guint port;
+} St;
+
+static St *
+st_setup (void)
+{
+  St *t = g_new0 (St, 1);
+  t->env = sf_test_env_new ();
+  g_assert (sf_config_set (t->env->cfg, "media.backend=null", NULL));
+  sf_endpoint_attach (t->env->ep, NULL);
+  t->tu = sf_loader_load (t->env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  g_assert (t->tu != NULL);
+  g_autoptr (GError) error = NULL;
+  t->stack = sf_stack_new (t->env->ep, t->env->loader, t->tu, &error);
+  g_assert (t->stack != NULL);
+  g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
+  t->peer = sf_test_peer_new (t->env, &t->to, &t->port);
+  return t;
+}
+
+static void
+st_free (St *t)
+{
+  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < left->len; i++)
+    sf_endpoint_kill (t->env->ep, left->pdata[i], "test end");
+  sf_stack_free (t->stack);
+  sf_machine_unref (t->tu);
+  g_object_unref (t->peer);
+  g_object_unref (t->to);
+  sf_test_env_free (t->env);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_free (t);
+}
+
+static void
+st_send (St *t, const char *text)
+{
+  g_autofree char *s = g_strdup (text);
+  g_autofree char *port = g_strdup_printf ("%u", t->port);
+  g_auto (GStrv) parts = g_strsplit (s, "%PORT%", -1);
+  g_autofree char *out = g_strjoinv (port, parts);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), out, strlen (out), NULL, NULL);
+}
+
+/* The next datagram (transfer full; NULL when none within 5 s of real time). */
+static char *
+st_recv (St *t)
+{
+  if (!sf_test_peer_wait (t->peer))
+    return NULL;
+  char buf[8192];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+  return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
+}
+
+/* The value of header @name in @m (transfer full), NULL when absent. */
+static char *
+hdr (const char *m, const char *name)
+{
+  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
+  const char *p = m != NULL ? strstr (m, needle) : NULL;
+  return p != NULL ? g_strndup (p + strlen (needle), strcspn (p + strlen (needle), "\r\n")) : NULL;
+}
+
+/* The ;tag= of @m's To (transfer full). */
+static char *
+to_tag (const char *m)
+{
+  g_autofree char *to = hdr (m, "To");
+  const char *tg = to != NULL ? strstr (to, ";tag=") : NULL;
+  return tg != NULL ? g_strndup (tg + 5, strcspn (tg + 5, ";>")) : NULL;
+}
+
+#define ST_INVITE                                                                                              \
+  "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKst1\r\nMax-Forwards: 70\r\n" \
+  "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: st-test@127.0.0.1\r\n"            \
+  "CSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nSupported: timer\r\n"
+
+#define ST_OFFER                                                                                       \
+  "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n" \
+  "a=rtpmap:0 PCMU/8000\r\n"
+
+/* The peer's INVITE with @se and an offer, answered (auto-answer: 180, then
+ * 200 with our answer), ACKed: the 200 (transfer full). */
+static char *
+call_up (St *t, const char *se)
+{
+  g_autofree char *inv = g_strdup_printf (ST_INVITE "Session-Expires: %s\r\nContent-Type: application/sdp\r\n"
+                                                    "Content-Length: %zu\r\n\r\n%s", se, strlen (ST_OFFER), ST_OFFER);
+  g_assert (sf_config_set (t->env->cfg, "ua.auto_answer=0", NULL));
+  st_send (t, inv);
+  g_autofree char *ringing = st_recv (t);
+  CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180"));
+  sf_endpoint_advance (t->env->ep, 0);
+  char *ok = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
+  g_autofree char *tag = to_tag (ok);
+  g_autofree char *ack = g_strdup_printf (
+    "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKstack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: st-test@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, ack);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  return ok;
+}
+
+static void
+expires (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uac");
+  g_autofree char *se = hdr (ok, "Session-Expires"), *req = hdr (ok, "Require");
+  CU_ASSERT_STRING_EQUAL (se, "90;refresher=uac");
+  CU_ASSERT_STRING_EQUAL (req, "timer");
+  CU_ASSERT_EQUAL (
+    sf_test_count (t->env, "\"event\":\"session_timer\"", "\"interval\":90,\"refresher\":\"remote\"", NULL), 1);
+  sf_endpoint_advance (t->env->ep, 60000 - 1);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_advance (t->env->ep, 1);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_expired\"", NULL), 1);
+  st_free (t);
+}
+
+static void
+refresher (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uas");
+  g_autofree char *se = hdr (ok, "Session-Expires");
+  CU_ASSERT_STRING_EQUAL (se, "90;refresher=uas");
+  for (int round = 0; round < 2; round++) {
+    sf_endpoint_advance (t->env->ep, 45000 - 1);
+    CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+    sf_endpoint_advance (t->env->ep, 1);
+    g_autofree char *inv = st_recv (t);
+    CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+    g_autofree char *rse = hdr (inv, "Session-Expires");
+    CU_ASSERT_STRING_EQUAL (rse, "90;refresher=uac");
+    /* the SDP of our 200 again, its o= line (version) unchanged */
+    const char *o1 = strstr (ok, "\r\no="), *o2 = strstr (inv, "\r\no=");
+    CU_ASSERT_TRUE_FATAL (o1 != NULL && o2 != NULL);
+    CU_ASSERT_EQUAL (strcspn (o1 + 2, "\r"), strcspn (o2 + 2, "\r"));
+    CU_ASSERT_EQUAL (strncmp (o1, o2, strcspn (o1 + 2, "\r") + 2), 0);
+    /* 200 to it: copied Via, From, To, Call-ID, CSeq */
+    g_autofree char *via = hdr (inv, "Via"), *from = hdr (inv, "From"), *to = hdr (inv, "To"),
+                    *cseq = hdr (inv, "CSeq"), *cid = hdr (inv, "Call-ID");
+    g_autofree char *resp = g_strdup_printf (
+      "SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+      "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\nSession-Expires: 90;refresher=uac\r\nRequire: timer\r\n"
+      "Content-Length: 0\r\n\r\n", via, from, to, cid, cseq);
+    st_send (t, resp);
+    g_autofree char *ack = st_recv (t);
+    CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  }
+  /* the initial 200 and each refresh's 200 (re)started the timers, we refreshing */
+  CU_ASSERT_EQUAL (
+    sf_test_count (t->env, "\"event\":\"session_timer\"", "\"interval\":90,\"refresher\":\"local\"", NULL), 3);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_expired\"", NULL), 0);
+  st_free (t);
+}
+
+/* A @status response to @req (Via, From, To, Call-ID, CSeq copied) with @extra lines and @sdp (may be NULL). */
+static void
+st_reply (St *t, const char *req, guint status, const char *extra, const char *sdp)
+{
+  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
+                  *cid = hdr (req, "Call-ID");
+  g_autofree char *resp = g_strdup_printf (
+    "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+    "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to, cid, cseq,
+    extra,
+    sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
+  st_send (t, resp);
+}
+
+static void
+hold_refreshes (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uac");
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (t->env->ep);
+  SfInstance *call = NULL;
+  for (guint i = 0; i < all->len; i++)
+    if (strcmp (sf_instance_handle (all->pdata[i]), "c1") == 0)
+      call = all->pdata[i];
+  CU_ASSERT_PTR_NOT_NULL_FATAL (call);
+  /* 30 s in, we hold: the re-INVITE says the peer stays the refresher (7.4) */
+  sf_endpoint_advance (t->env->ep, 30000);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hold", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *inv = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+  g_autofree char *se = hdr (inv, "Session-Expires"), *sup = hdr (inv, "Supported");
+  CU_ASSERT_STRING_EQUAL (se, "90;refresher=uas");
+  CU_ASSERT_STRING_EQUAL (sup, "timer");
+  /* its 200 (the peer, its UAS, still refreshing) restarts the timers: BYE 60 s after it, not after the call's 200 */
+  st_reply (t, inv, 200, "Session-Expires: 90;refresher=uas\r\nRequire: timer\r\n",
+            "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            "m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=recvonly\r\n");
+  g_autofree char *ack = st_recv (t);
+  CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  sf_endpoint_advance (t->env->ep, 60000 - 1);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_advance (t->env->ep, 1);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  st_free (t);
+}
+
+static void
+update_refresh (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uas\r\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE");
+  sf_endpoint_advance (t->env->ep, 45000);
+  g_autofree char *up = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "UPDATE "));
+  g_autofree char *se = hdr (up, "Session-Expires"), *len = hdr (up, "Content-Length");
+  CU_ASSERT_STRING_EQUAL (se, "90;refresher=uac");
+  CU_ASSERT_STRING_EQUAL (len, "0");
+  /* 422: the UPDATE again at once, the interval raised to its Min-SE */
+  st_reply (t, up, 422, "Min-SE: 120\r\n", NULL);
+  g_autofree char *again = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (again != NULL && g_str_has_prefix (again, "UPDATE "));
+  g_autofree char *se2 = hdr (again, "Session-Expires"), *min2 = hdr (again, "Min-SE");
+  g_autofree char *cs1 = hdr (up, "CSeq"), *cs2 = hdr (again, "CSeq");
+  CU_ASSERT_STRING_EQUAL (se2, "120;refresher=uac");
+  CU_ASSERT_STRING_EQUAL (min2, "120");
+  CU_ASSERT_STRING_NOT_EQUAL (cs1, cs2);
+  /* 481: the session is gone, BYE (RFC 4028 10) */
+  st_reply (t, again, 481, "", NULL);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  /* call_end waits for the BYE's answer */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_refresh_failed\"", NULL), 0);
+  st_reply (t, bye, 200, "", NULL);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* the loop turns: the 200 reaches the call */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"call_end\"", "\"reason\":\"session_refresh_failed\"", NULL), 1);
+  st_free (t);
+}
+
+static void
+too_small (void)
+{
+  St *t = st_setup ();
+  g_autofree char *inv = g_strdup_printf (ST_INVITE "Session-Expires: %d\r\nContent-Length: 0\r\n\r\n", 60);
+  st_send (t, inv);
+  g_autofree char *r = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (r != NULL && g_str_has_prefix (r, "SIP/2.0 422"));
+  g_autofree char *min = hdr (r, "Min-SE");
+  CU_ASSERT_STRING_EQUAL (min, "90");
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_interval_too_small\"", NULL), 1);
+  st_free (t);
+}
+
+void
+sf_test_register_ua_timer (void)
+{
+  CU_pSuite s = CU_add_suite ("ua-timer", NULL, NULL);
+  SF_ADD_TEST (s, parse_session_expires);
+  SF_ADD_TEST (s, parse_min_se);
+  SF_ADD_TEST (s, parse_message);
+  SF_ADD_TEST (s, answer);
+  SF_ADD_TEST (s, arithmetic);
+  SF_ADD_TEST (s, expires);
+  SF_ADD_TEST (s, refresher);
+  SF_ADD_TEST (s, hold_refreshes);
+  SF_ADD_TEST (s, update_refresh);
+  SF_ADD_TEST (s, too_small);
+}
