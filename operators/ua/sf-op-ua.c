@@ -198,9 +198,9 @@ sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* 8.2.2.3: a request this UA serves (INVITE, BYE, OPTIONS; not ACK or CANCEL,
  * whose Require is not to be checked) whose Require names option tags gets 420
- * Bad Extension with Unsupported listing them all, across every Require line:
- * the UA supports no extension (not even 100rel; Supported alone is no
- * obligation).  A new INVITE: its call ends (outcome invite, call_end
+ * Bad Extension with Unsupported listing those the UA does not support
+ * (sf_ua_supports: 100rel unless ua.100rel is off), across every Require
+ * line (Supported alone is no obligation).  A new INVITE: its call ends (outcome invite, call_end
  * bad_extension); any other request to an instance holding no call (an
  * OPTIONS): outcome alone; inside a call: refused, the call goes on. */
 static const char *const extension_outcomes[] = { "invite", "alone", NULL };
@@ -395,7 +395,11 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     return SF_OP_OUTCOME (0);
   }
   g_autoptr (SfSipMsg) r = NULL;
-  if (early && call->pending_answer != NULL) {
+  if (sf_ua_prack_reliable (ctx, call, early)) {
+    /* RFC 3262 3 (sf-op-prack.c): Require: 100rel and RSeq, the answer or our offer in it */
+    r = sf_ua_prack_send_1xx (ctx, call, early ? 183 : 180);
+    call->media_new = early && call->pending_answer != NULL; /* OpStartAudio starts the early stream */
+  } else if (early && call->pending_answer != NULL) {
     r = answer_invite (ctx, call, 183, "application/sdp", call->pending_answer, NULL);
     call->media_new = TRUE; /* OpStartAudio starts the early stream */
   } else {
@@ -492,6 +496,8 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *sdp = NULL;
   if (call->pending_answer != NULL) {
     sdp = g_steal_pointer (&call->pending_answer);
+  } else if (call->rel_body != NULL && call->oa_done) {
+    sdp = g_strdup (call->rel_body); /* offer and answer went in the reliable 1xx and its PRACK (RFC 3262 5) */
   } else {
     g_autofree char *local = local_of (&call->invite->peer);
     g_autofree char *host = sf_ua_host_of (local);
@@ -957,7 +963,7 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a new INVITE for a user other than ua.uri's and answers it 404 Not Found, then transitions; with ua.uri "
     "unset every user is ours and the INVITE goes on to the next operator", "sip:INVITE", NULL, "RFC 3261 8.2.2.1" },
   { "OpBadExtension", sf_op_bad_extension, SF_Q_NORMAL, SF_EV_SIP, 0, extension_outcomes, SF_ARG_NONE, NULL, NULL,
-    "refuses an INVITE, BYE or OPTIONS whose Require names an extension (the UA supports none) with 420 Bad "
+    "refuses an INVITE, BYE or OPTIONS whose Require names an extension the UA does not support with 420 Bad "
     "Extension and Unsupported; outcome invite when it was a new INVITE (the call ends), alone when there is no call "
     "here, else the call goes on", "sip:INVITE|sip:BYE|sip:OPTIONS", NULL, "RFC 3261 8.2.2.3" },
   { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL,

@@ -25,6 +25,22 @@ outbound_route (SfCtx *ctx)
   return g_strdup_printf ("<%s%s>", proxy, lr ? "" : ";lr");
 }
 
+/* @lines: the credentials of @auth with ua.100rel's
+ * Supported or Require line (RFC 3262 4). */
+static const char *const *
+with_100rel (SfCtx *ctx, const SfUaAuth *auth, const char *lines[4])
+{
+  const char *rel = sf_ua_prack_invite_line (ctx);
+  guint n = 0;
+  sf_ua_auth_lines (auth, lines);
+  while (lines[n] != NULL)
+    n++;
+  lines[n] = rel;
+  if (rel != NULL)
+    lines[n + 1] = NULL;
+  return lines;
+}
+
 /* An INVITE to @ruri like the last one (same Call-ID, From tag, To; CSeq one
  * more, 8.1.3.4 and 22.2) with its offer, or with a new offer when
  * @new_offer, or the first one; with @auth_line (a whole header line) when
@@ -47,7 +63,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   g_autofree char *from = sf_ua_from (ctx, local);
   g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
-  const char *extra[3]; /* the credentials answered so far, 401's and 407's both (22.3) */
+  const char *extra[4]; /* the credentials answered so far, 401's and 407's both (22.3), and 100rel */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;
@@ -75,7 +91,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local,
                             .transport = sf_ua_hop_transport (&hop), .contact = contact,
-                            .route = route != NULL ? routes : NULL, .extra = sf_ua_auth_lines (&call->auth, extra),
+                            .route = route != NULL ? routes : NULL, .extra = with_100rel (ctx, &call->auth, extra),
                             .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
@@ -313,6 +329,20 @@ take_early_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
   sf_ua_call_take_media (call, &m);
 }
 
+void
+sf_ua_uac_early_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
+{
+  if (call->dialog != NULL || sf_sip_msg_find (resp, SF_SIP_HDR_CONTACT) == NULL)
+    return;
+  call->dialog = sf_sip_dialog_new_uac (call->invite_out, resp, NULL);
+  if (call->dialog != NULL) {
+    sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
+    /* 12.2.2: requests on the early dialog (the callee's BYE) find the call. */
+    g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
+    sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
+  }
+}
+
 static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", "sdp_failed", "unusable", NULL };
 
 /* A response to our INVITE: 1xx ringing (an early dialog from one with a To
@@ -334,15 +364,8 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (status < 200) {
     call->provisional = TRUE;
     /* 12.1.2: a 1xx with a To tag (and a Contact) makes an early dialog. */
-    if (status > 100 && call->dialog == NULL && tt != NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
-      call->dialog = sf_sip_dialog_new_uac (inv, e->msg, NULL);
-      if (call->dialog != NULL) {
-        sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
-        /* 12.2.2: requests on the early dialog (the callee's BYE) find the call. */
-        g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
-        sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
-      }
-    }
+    if (status > 100 && call->dialog == NULL && tt != NULL)
+      sf_ua_uac_early_dialog (ctx, call, e->msg);
     if (status > 100)
       take_early_answer (ctx, call, e->msg);
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
@@ -397,6 +420,7 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     g_clear_pointer (&call->dialog, sf_sip_dialog_free);
     call->dialog = d;
+    sf_ua_prack_confirmed (call); /* a fork's PRACKs used CSeqs of its dialog */
   }
   if (usable) {
     sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"confirmed\"");

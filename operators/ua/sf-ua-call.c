@@ -20,6 +20,10 @@ static const SfConfigKey ua_keys[] = {
   { "auto_answer", SF_CFG_SECONDS, "off", 0, 3600, NULL, "answer incoming calls after this many seconds (0: at once; off: wait for 'answer')" },
   { "no_answer_timeout", SF_CFG_SECONDS, "60", 1, 3600, NULL, "an outgoing call not answered in this time is cancelled (off: never)" },
   { "max_calls", SF_CFG_INT, "4", 1, 10000, NULL, "calls at once; one more incoming gets 486 Busy Here" },
+  { "100rel", SF_CFG_ENUM, "supported", 0, 0, "off|supported|required",
+    "reliable provisional responses (RFC 3262): supported (our INVITEs say Supported: 100rel; a 183 with SDP goes "
+    "reliably to an INVITE that supports it), required (Require: 100rel; every 18x reliable; an INVITE without it "
+    "gets 421), off" },
 };
 
 gboolean
@@ -112,6 +116,7 @@ call_free (gpointer p)
   g_free (c->reason);
   g_free (c->detail);
   g_free (c->early_sdp);
+  sf_ua_prack_clear (c);
   g_free (c);
 }
 
@@ -466,8 +471,8 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
 gboolean
 sf_ua_supports (SfCtx *ctx, const char *tag)
 {
-  (void) ctx;
-  (void) tag;
+  if (g_ascii_strcasecmp (tag, "100rel") == 0)
+    return sf_ua_prack_on (ctx);
   return FALSE; /* each extension adds its option tag here */
 }
 

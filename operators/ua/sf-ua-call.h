@@ -82,6 +82,14 @@ typedef struct {
   gboolean offer_out;        /* we made an offer that has no answer yet */
   gboolean offer_in;         /* the peer made an offer we have not answered yet */
   gboolean oa_done;          /* the session's first offer/answer exchange completed (reliably) */
+  /* reliable provisional responses (RFC 3262; operators/ua/sf-op-prack.c) */
+  SfSipMsg *rel_1xx;         /* UAS: our reliable 1xx not PRACKed yet (one at a time, 3), owned, nullable */
+  guint32 rseq;              /* UAS: the RSeq of our last reliable 1xx (0: none sent) */
+  guint rel_sent;            /* UAS: its retransmissions so far */
+  gboolean rel_sdp;          /* UAS: it carried SDP: no 2xx before its PRACK (3) */
+  gboolean answer_held;      /* UAS: answered while waiting for that PRACK */
+  char *rel_body;            /* UAS: the SDP our reliable 1xx carried (the 2xx repeats it), owned, nullable */
+  GPtrArray *early;          /* UAC: per To tag of a reliable 1xx, its RSeq and early dialog, owned, nullable */
 } SfUaCall;
 
 /* The registration state of a registration instance (sf-op-register.c's). */
@@ -190,6 +198,29 @@ gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
 /* "Unsupported: a, b" for the option tags of @msg's Require lines the UA does
  * not support (sf_ua_supports), in order (transfer full); NULL when none. */
 char *sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg);
+
+/* Reliable provisional responses (RFC 3262, sf-op-prack.c). */
+/* Is ua.100rel other than off? */
+gboolean sf_ua_prack_on (SfCtx *ctx);
+/* The line our INVITEs carry for ua.100rel ("Supported: 100rel", "Require: 100rel"; transfer none), or NULL. */
+const char *sf_ua_prack_invite_line (SfCtx *ctx);
+/* Does the kept INVITE's 1xx go reliably (3)?  @early: a 183 for early media. */
+gboolean sf_ua_prack_reliable (SfCtx *ctx, SfUaCall *call, gboolean early);
+/* Sends @status reliably to the kept INVITE (Require: 100rel, RSeq) with the
+ * answer to its offer, or our offer, and starts its retransmission; the
+ * response sent (transfer full), NULL when it could not go. */
+SfSipMsg *sf_ua_prack_send_1xx (SfCtx *ctx, SfUaCall *call, guint status);
+/* After a 2xx confirmed a fork's dialog: its CSeq past that fork's PRACKs. */
+void sf_ua_prack_confirmed (SfUaCall *call);
+/* Frees the call's RFC 3262 state (call_free). */
+void sf_ua_prack_clear (SfUaCall *call);
+/* RSeq (7.1): 1*DIGIT, 1 to 2**32-1.  RAck (7.2): RSEQ CSEQ METHOD (CSeq below
+ * 2**31); *@method transfer full.  FALSE for anything else. */
+gboolean sf_ua_parse_rseq (SfSipStr value, guint32 *rseq);
+gboolean sf_ua_parse_rack (SfSipStr value, guint32 *rseq, guint32 *cseq, char **method);
+/* 12.1.2: the early dialog a 1xx @resp with a To tag makes becomes the call's
+ * (dialog event, the call found by its remote tag); sf-op-uac.c. */
+void sf_ua_uac_early_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);
