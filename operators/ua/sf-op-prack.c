@@ -299,7 +299,7 @@ sf_op_rel1xx_give_up (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* device:answer or timer:answer while a reliable 1xx with SDP waits for its
  * PRACK (3: no 2xx before it): the answer is held until the PRACK, which
- * starts timer:answer again. */
+ * starts timer:answer again; the call stays where it is (Ringing). */
 static SfOpResult
 sf_op_hold_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -309,7 +309,7 @@ sf_op_hold_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   call->answer_held = TRUE;
   g_info ("%s: answered: the 200 waits for the PRACK of our reliable 1xx (RFC 3262 3)", sf_ctx_handle (ctx));
-  return SF_OP_TRANSITION;
+  return SF_OP_DONE;
 }
 
 /* Writes a "prack" event: a PRACK received (dir in, with our answer's status)
@@ -440,13 +440,7 @@ sf_op_need_100rel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL || sf_ua_call_peek (ctx) != NULL ||
       names_tag (e->msg, SF_SIP_HDR_SUPPORTED, "100rel") || names_tag (e->msg, SF_SIP_HDR_REQUIRE, "100rel"))
     return SF_OP_SKIP;
-  SfUaCall *call = sf_ua_call (ctx);
-  call->incoming = TRUE;
-  call->invite = sf_sip_event_new (e->msg, &e->peer, e->txn);
-  call->tag = sf_sip_random_tag ();
-  sf_stack_set_local_tag (ctx, call->tag);
-  sf_ua_call_set_call_id (ctx, sf_sip_msg_call_id (e->msg));
-  call->final_sent = TRUE;
+  SfUaCall *call = sf_ua_call_screened (ctx, e);
   static const char *const lines[] = { "Require: 100rel", NULL };
   g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, 421, NULL, call->tag, lines, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
@@ -542,9 +536,9 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *tag = sf_sip_str_dup (tt->value);
   SfUaEarly *x = early_of (ctx, call, e->msg, tag, (guint32) cs->number);
   if (x == NULL) {
-    g_warning ("%s: a reliable %u from early dialog %s: not followed (bound %d or no Contact)", sf_ctx_handle (ctx),
+    g_warning ("%s: a reliable %u from early dialog %s: not PRACKed (bound %d or no Contact)", sf_ctx_handle (ctx),
                status, tag, SF_UA_MAX_EARLY);
-    return SF_OP_DONE;
+    return SF_OP_CONTINUE; /* taken as an unreliable 1xx */
   }
   if (x->rseq != 0 && rseq != x->rseq + 1) {
     g_info ("%s: reliable %u with RSeq %u after %u: discarded (RFC 3262 4)", sf_ctx_handle (ctx), status, rseq, x->rseq);
@@ -618,10 +612,9 @@ const SfOperatorDef sf_op_prack_table[] = {
     NULL,
     "on timer:rel1xx_guard (64*T1 without PRACK): the INVITE gets 500, the call ends (call_end no_prack); then "
     "transitions", "timer:rel1xx_guard", NULL, "RFC 3262 3" },
-  { "OpHoldAnswer", sf_op_hold_answer, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL,
-    SF_ARG_NONE, NULL, NULL,
+  { "OpHoldAnswer", sf_op_hold_answer, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes device:answer or timer:answer while our reliable 1xx with SDP waits for its PRACK: no 2xx before it, "
-    "the answer is held (OpPrack starts timer:answer when the PRACK comes); then transitions",
+    "the answer is held (OpPrack starts timer:answer when the PRACK comes, for OpAnswerCall); the call stays",
     "device:answer|timer:answer", NULL, "RFC 3262 3" },
   { "OpSendPrack", sf_op_send_prack, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a reliable 1xx to our INVITE (Require: 100rel, RSeq): a PRACK with RAck in its early dialog (one per "

@@ -175,6 +175,12 @@ screened (SfCtx *ctx, SfSipEvent *e)
   return call;
 }
 
+SfUaCall *
+sf_ua_call_screened (SfCtx *ctx, SfSipEvent *e)
+{
+  return screened (ctx, e);
+}
+
 /* 8.2.2.1: an INVITE for a user other than ua.uri's gets 404 (with ua.uri unset, every user is ours). */
 static SfOpResult
 sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)

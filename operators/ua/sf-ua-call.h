@@ -199,6 +199,10 @@ gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
  * not support (sf_ua_supports), in order (transfer full); NULL when none. */
 char *sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg);
 
+/* The call of a new INVITE refused at once (sf-op-ua.c): kept with our To tag
+ * (for call_end), marked answered (transfer none). */
+SfUaCall *sf_ua_call_screened (SfCtx *ctx, SfSipEvent *e);
+
 /* Reliable provisional responses (RFC 3262, sf-op-prack.c). */
 /* Is ua.100rel other than off? */
 gboolean sf_ua_prack_on (SfCtx *ctx);

@@ -4,14 +4,15 @@
 # The sipp scenarios (tests/integration/sipp/*100rel*, *rel183*) check what our
 # UA sends with regexp actions (check_it); our events say what it did.
 #  - sipp calls with Require: 100rel and an offer: our 180 is reliable (Require,
-#    RSeq, the answer); the UA answers at once but its 200 waits (PrackWait)
+#    RSeq, the answer); the UA answers at once but its 200 waits (OpHoldAnswer)
 #    for sipp's PRACK, sent 600 ms late; 200 to the PRACK, then to the INVITE;
 #  - Supported: 100rel and an offer to xml/examples/ivr.xml: its 183 with early
 #    media is reliable, PRACKed, then 480 after flow.timeout;
 #  - an offer-less INVITE with Require: 100rel: our reliable 180 carries the
 #    offer, sipp's PRACK the answer (200), the 200 repeats the offer, the ACK
 #    has no SDP: the call is up with media; the same with a PRACK without
-#    answer: 200 to the PRACK, 488 to the INVITE, call_end sdp_failed;
+#    answer: 200 to the PRACK, 488 to the INVITE, call_end sdp_failed; a
+#    PRACK carrying a new offer gets the answer in its 200;
 #  - no PRACK: the 180 retransmitted (T1 doubling), then 500 after 64*T1,
 #    call_end no_prack;
 #  - PRACKs that match nothing: 481 (another CSeq in RAck), 400 (bad RAck, no RAck);
@@ -40,10 +41,12 @@ start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 || exit 1
 scenario req uac-100rel.xml &&
   pass "Require: 100rel: reliable 180 (Require, RSeq, the answer); the 200 waited for the late PRACK" ||
   fail "Require: 100rel: sipp exit $SIPP_RC" "$(tail -5 "$T/req.out")"
-wait_ev bob '"event":"call_end".*"reason":"remote_bye","status":200' 5 && grep -q '"to":"PrackWait"' "$T/bob.events" &&
-  grep -q '"event":"prack".*"dir":"in","status":200' "$T/bob.events" &&
-  pass "... bob: the answer held in PrackWait, the PRACK answered 200, the call ended by sipp's BYE" ||
-  fail "bob's events" "$(grep -E 'prack|call_end|PrackWait' "$T/bob.events")"
+# the answer (timer:answer at once) held by OpHoldAnswer: Ringing is left only after the PRACK's 200
+wait_ev bob '"event":"call_end".*"reason":"remote_bye","status":200' 5 &&
+  awk '/"event":"prack".*"dir":"in","status":200/ && !p { p = NR } /"from":"Ringing","to":"Answered"/ && !a { a = NR }
+    END { exit !(p && a > p) }' "$T/bob.events" && grep -q '"to":"Ringing","trigger":"sip:INVITE","ops":\["OpRing"\]' "$T/bob.events" &&
+  pass "... bob: the answer held until the PRACK (answered 200), the call ended by sipp's BYE" ||
+  fail "bob's events" "$(grep -E 'prack|call_end|"to":"' "$T/bob.events")"
 
 scenario nooffer uac-100rel-nooffer.xml &&
   pass "offer-less INVITE: our reliable 180 carried the offer, the PRACK the answer, the 200 no new offer" ||
@@ -52,6 +55,12 @@ wait_ev bob '"event":"call_end".*"reason":"remote_bye","status":200' 5 2 &&
   [ "$(count bob '"reason":"sdp_failed"')" = 0 ] && grep -q '"event":"media".*"codec":"PCMU' "$T/bob.events" &&
   pass "... bob: the answer in the PRACK taken (media PCMU), the call ended by sipp's BYE" ||
   fail "offer-less: bob's events" "$(grep -E 'media|call_end' "$T/bob.events")"
+
+scenario poffer uac-100rel-prack-offer.xml &&
+  pass "a PRACK with a new offer (sendonly): its 200 carries the answer (recvonly); then the 200 to the INVITE" ||
+  fail "offer in the PRACK: sipp exit $SIPP_RC" "$(tail -5 "$T/poffer.out")"
+wait_ev bob '"event":"call_end".*"reason":"remote_bye","status":200' 5 3 &&
+  pass "... bob: that call ended by sipp's BYE" || fail "offer in the PRACK: bob's events" "$(grep call_end "$T/bob.events")"
 
 scenario noanswer uac-100rel-noanswer.xml &&
   pass "a PRACK without the answer to our offer: 200 to the PRACK, 488 to the INVITE" ||
