@@ -157,7 +157,14 @@ sf_ua_prack_invite_line (SfCtx *ctx)
   }
 }
 
-/* Does @m name @tag in its Supported (or Require, when @require) lines? */
+gboolean
+sf_ua_late_offer (SfCtx *ctx)
+{
+  SfConfig *cfg = sf_endpoint_config (sf_ctx_endpoint (ctx));
+  return cfg != NULL && sf_config_get_bool (cfg, "ua", "late_offer");
+}
+
+/* Does @m name the option tag @tag in one of its @id lines (Supported, Require)? */
 static gboolean
 names_tag (SfSipMsg *m, SfSipHdrId id, const char *tag)
 {
@@ -485,7 +492,7 @@ early_of (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp, const char *tag, guint32 c
 
 /* A PRACK for the reliable 1xx @rseq in @d (12.2.1.1, 7.2: RAck RSEQ CSEQ INVITE). */
 static gboolean
-send_prack (SfCtx *ctx, SfSipDialog *d, guint32 rseq, guint32 cseq)
+send_prack (SfCtx *ctx, SfSipDialog *d, guint32 rseq, guint32 cseq, const char *sdp)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   g_auto (SfUaHop) hop = { 0 };
@@ -494,7 +501,8 @@ send_prack (SfCtx *ctx, SfSipDialog *d, guint32 rseq, guint32 cseq)
   g_autofree char *rack = g_strdup_printf ("RAck: %u %u INVITE", rseq, cseq);
   const char *const extra[] = { rack, NULL };
   SfSipDialogRequest r = { .method = "PRACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
-                           .extra = extra };
+                           .extra = extra, .content_type = sdp != NULL ? "application/sdp" : NULL, .body = sdp,
+                           .body_len = sdp != NULL ? strlen (sdp) : 0 };
   g_autoptr (GError) error = NULL;
   g_autofree char *next_hop = NULL;
   g_autoptr (SfSipMsg) prack = sf_sip_dialog_create_request (d, &r, &next_hop, &error);
@@ -546,14 +554,60 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   x->rseq = rseq;
   SfSipDialog *d = x->dialog != NULL ? x->dialog : call->dialog;
-  if (d == NULL || !send_prack (ctx, d, rseq, (guint32) cs->number))
-    return SF_OP_CONTINUE;
-  emit_prack (ctx, "out", 0, rseq, (guint32) cs->number);
-  if (sf_sip_msg_body (e->msg).len > 0 && call->offer_out) {
+  SfSipStr body = sf_sip_msg_body (e->msg);
+  g_autofree char *answer = NULL;
+  if (body.len > 0 && !call->offer_out && !call->oa_done && call->sdp != NULL) {
+    /* our INVITE had no offer (ua.late_offer): this is the offer, the PRACK
+     * carries the answer (RFC 3262 5); kept as the early SDP, so that
+     * OpFarEndResponse does not take it as an answer and the 2xx may repeat it */
+    g_autoptr (GError) error = NULL;
+    g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+    answer = sf_sdp_session_answer (call->sdp, body.p, body.len, call->want_dir, &m, &error);
+    if (answer == NULL) {
+      g_warning ("%s: the offer in the reliable %u: %s: PRACK without answer", sf_ctx_handle (ctx), status,
+                 error->message);
+    } else {
+      sf_ua_call_take_media (call, &m);
+      call->have_media = TRUE;
+      call->media_new = TRUE; /* RingBack's OpStartAudio: early media */
+      g_free (call->early_sdp);
+      call->early_sdp = g_strndup (body.p, body.len);
+      call->oa_done = TRUE;
+    }
+  } else if (body.len > 0 && call->offer_out) {
     call->offer_out = FALSE; /* 5: the SDP of a reliable 1xx answers our offer (taken by OpFarEndResponse) */
     call->oa_done = TRUE;
   }
+  if (d == NULL || !send_prack (ctx, d, rseq, (guint32) cs->number, answer))
+    return SF_OP_CONTINUE;
+  emit_prack (ctx, "out", 0, rseq, (guint32) cs->number);
   return SF_OP_CONTINUE;
+}
+
+gboolean
+sf_ua_late_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp, char **answer, char **why)
+{
+  if (call->offer_out || call->oa_done || call->sdp == NULL || call->invite_out == NULL ||
+      sf_sip_msg_body (call->invite_out).len > 0)
+    return FALSE;
+  SfSipStr body = sf_sip_msg_body (resp);
+  if (body.len == 0) {
+    *why = g_strdup_printf ("the %u has no SDP offer to our INVITE without one", sf_sip_msg_status (resp));
+    return TRUE;
+  }
+  g_autoptr (GError) error = NULL;
+  g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
+  *answer = sf_sdp_session_answer (call->sdp, body.p, body.len, call->want_dir, &m, &error);
+  if (*answer == NULL) {
+    *why = g_strdup_printf ("the SDP offer in the %u: %s", sf_sip_msg_status (resp), error->message);
+    return TRUE;
+  }
+  g_info ("%s: the offer came in the %u: the answer goes in the ACK (RFC 3261 13.2.1)", sf_ctx_handle (ctx),
+          sf_sip_msg_status (resp));
+  sf_ua_call_take_media (call, &m);
+  call->have_media = TRUE;
+  call->oa_done = TRUE;
+  return TRUE;
 }
 
 /* A 2xx from another fork confirms a dialog OpFarEndResponse made from the

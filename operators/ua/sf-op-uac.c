@@ -86,13 +86,16 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
     SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, error);
     if (sdp == NULL)
       return FALSE;
-    body = sf_sdp_session_offer (sdp, call->want_dir);
+    /* ua.late_offer: no offer, the callee makes it (RFC 3261 13.2.1; sf-op-prack.c) */
+    body = sf_ua_late_offer (ctx) ? g_strdup ("") : sf_sdp_session_offer (sdp, call->want_dir);
   }
+  call->offer_out = *body != '\0';
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local,
                             .transport = sf_ua_hop_transport (&hop), .contact = contact,
                             .route = route != NULL ? routes : NULL, .extra = with_100rel (ctx, &call->auth, extra),
-                            .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
+                            .content_type = *body != '\0' ? "application/sdp" : NULL, .body = body,
+                            .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
     return FALSE;
@@ -438,10 +441,15 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_auto (SfUaHop) hop = { 0 };
   if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
     return SF_OP_ERROR;
-  /* 13.2.2.4: the ACK carries the INVITE's credentials. */
+  /* 13.2.2.4: the ACK carries the INVITE's credentials; after an offer-less
+   * INVITE whose offer came in this 2xx, the answer (13.2.1; sf-op-prack.c) */
   const char *creds[3];
+  g_autofree char *ack_sdp = NULL, *late_why = NULL;
+  gboolean late = sf_ua_late_answer (ctx, call, e->msg, &ack_sdp, &late_why);
   SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop), .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
-                           .extra = sf_ua_auth_lines (&call->auth, creds) };
+                           .extra = sf_ua_auth_lines (&call->auth, creds),
+                           .content_type = ack_sdp != NULL ? "application/sdp" : NULL, .body = ack_sdp,
+                           .body_len = ack_sdp != NULL ? strlen (ack_sdp) : 0 };
   g_autofree char *next_hop = NULL;
   g_clear_error (&error);
   g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
@@ -454,6 +462,12 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (!usable)
     return SF_OP_OUTCOME (5);
   call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  if (late && late_why != NULL) {
+    sf_ua_call_sdp_failed (ctx, call, late_why);
+    return SF_OP_OUTCOME (4);
+  }
+  if (late)
+    return SF_OP_OUTCOME (1);
   g_autofree char *why = NULL;
   if (!take_answer (call, e->msg, &why)) {
     sf_ua_call_sdp_failed (ctx, call, why);

@@ -24,6 +24,9 @@ static const SfConfigKey ua_keys[] = {
     "reliable provisional responses (RFC 3262): supported (our INVITEs say Supported: 100rel; a 183 with SDP goes "
     "reliably to an INVITE that supports it), required (Require: 100rel; every 18x reliable; an INVITE without it "
     "gets 421), off" },
+  { "late_offer", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "our INVITEs carry no SDP: the callee's reliable 1xx (answered in our PRACK, RFC 3262 5) or its 2xx (answered in "
+    "the ACK, RFC 3261 13.2.1) brings the offer" },
 };
 
 gboolean

@@ -214,6 +214,13 @@ gboolean sf_ua_prack_reliable (SfCtx *ctx, SfUaCall *call, gboolean early);
  * answer to its offer, or our offer, and starts its retransmission; the
  * response sent (transfer full), NULL when it could not go. */
 SfSipMsg *sf_ua_prack_send_1xx (SfCtx *ctx, SfUaCall *call, guint status);
+/* Is ua.late_offer set (our INVITEs without SDP)? */
+gboolean sf_ua_late_offer (SfCtx *ctx);
+/* A 2xx @resp to our offer-less INVITE when no offer/answer was done yet: its
+ * SDP is the offer (RFC 3261 13.2.1); TRUE with *@answer (transfer full) for
+ * the ACK, or *@why (transfer full) when it has none or none we can take.
+ * FALSE when the 2xx is not such an offer (we made the offer). */
+gboolean sf_ua_late_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp, char **answer, char **why);
 /* After a 2xx confirmed a fork's dialog: its CSeq past that fork's PRACKs. */
 void sf_ua_prack_confirmed (SfUaCall *call);
 /* Frees the call's RFC 3262 state (call_free). */

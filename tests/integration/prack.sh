@@ -21,7 +21,9 @@
 #  - our UA calls sipp: its INVITE says Supported: 100rel; a reliable 183 with
 #    SDP sent twice gets one PRACK (RAck: 1000 1 INVITE), then 200, ACK, BYE;
 #  - forking: two reliable 183s from two To tags get a PRACK each, in their
-#    own early dialogs; the first fork answers, the call is up, hung up.
+#    own early dialogs; the first fork answers, the call is up, hung up;
+#  - ua.late_offer: our INVITE without SDP; the offer of a reliable 183 is
+#    answered in our PRACK, the offer of a 200 in our ACK.
 # (ua.sh keeps the 420 to Require: 100rel with ua.100rel = off.)
 . "$(dirname "$0")/lib.sh"
 need_sipp
@@ -149,5 +151,24 @@ if sipp_server fork -sf "$SCEN/uas-rel183-fork.xml" -m 1; then
 else
   fail "sipp uas-rel183-fork did not start" "$(tail -3 "$T/fork.out")"
 fi
+
+# ---- ua.late_offer: our INVITE without SDP ----
+late() { # late NAME SCENARIO: our UA with ua.late_offer calls sipp's SCENARIO, hangs up
+  if sipp_server "$1" -sf "$SCEN/$2" -m 1; then
+    start "l$1" ua.xml "${common[@]}" --set ua.uri=sip:lena@127.0.0.1 --set ua.late_offer=true || return 1
+    cmd "l$1" call "sip:service@127.0.0.1:$SIPP_PORT"
+    wait_ev "l$1" '"to":"InCall"' 10 && grep -q '"event":"media".*"codec":"PCMU' "$T/l$1.events" && cmd "l$1" hangup &&
+      wait_ev "l$1" '"event":"call_end".*"reason":"local_bye","status":200' 5 && sipp_server_wait "$1" &&
+      [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && stop "l$1"
+  else
+    return 1
+  fi
+}
+late lrel uas-rel183-late.xml &&
+  pass "late offer: the reliable 183's offer answered in our PRACK, the 200 repeated it, the ACK without SDP; media PCMU" ||
+  fail "late offer, reliable 183" "$(tail -5 "$T/lrel.out")" "$(grep -E 'prack|media|call_end' "$T/llrel.events")"
+late l2xx uas-late-2xx.xml &&
+  pass "late offer: the 200's offer answered in our ACK; media PCMU" ||
+  fail "late offer, 2xx" "$(tail -5 "$T/l2xx.out")" "$(grep -E 'media|call_end' "$T/ll2xx.events")"
 
 summary prack
