@@ -274,8 +274,13 @@ static SfOpResult
 sf_op_rel1xx_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "rel1xx") != 0 || call == NULL || call->rel_1xx == NULL || call->final_sent)
+  if (strcmp (ev->name, "rel1xx") != 0)
     return SF_OP_SKIP;
+  if (call == NULL || call->rel_1xx == NULL || call->final_sent) {
+    /* 3: a final response went (487, a redirection): no more retransmissions */
+    sf_ctx_timer_cancel (ctx, "rel1xx_guard");
+    return SF_OP_DONE;
+  }
   SfStack *s = sf_stack_from_ctx (ctx);
   if (sf_stack_respond (s, call->invite->txn, call->rel_1xx))
     sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);

@@ -300,7 +300,8 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* What an answer to OPTIONS says we take (11.2). */
 static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
-                                    "Accept-Language: en", "Supported: ", NULL };
+                                    "Accept-Language: en", NULL };
+#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], (sup), NULL } /* and Supported (sf_ua_supported_line) */
 
 /* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
  * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls
@@ -313,7 +314,9 @@ sf_op_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   gboolean busy = calls_up (ctx) >= (guint) sf_ua_cfg_int (ctx, "max_calls");
   g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, busy ? 486 : 200, NULL, tag, caps, NULL);
+  g_autofree char *sup = sf_ua_supported_line (ctx);
+  const char *const lines[] = CAPS_WITH (sup);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, busy ? 486 : 200, NULL, tag, lines, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_TRANSITION;
@@ -333,7 +336,9 @@ sf_op_dialog_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   guint status = 200;
   sf_sip_dialog_request_in (call->dialog, e->msg, &status);
-  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, NULL, NULL, status == 200 ? caps : NULL, NULL);
+  g_autofree char *sup = sf_ua_supported_line (ctx);
+  const char *const lines[] = CAPS_WITH (sup);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, NULL, NULL, status == 200 ? lines : NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_DONE;

@@ -480,6 +480,20 @@ sf_ua_supports (SfCtx *ctx, const char *tag)
 }
 
 char *
+sf_ua_supported_line (SfCtx *ctx)
+{
+  static const char *const tags[] = { "100rel", NULL }; /* every option tag sf_ua_supports knows */
+  GString *line = g_string_new ("Supported: ");
+  gboolean first = TRUE;
+  for (guint i = 0; tags[i] != NULL; i++)
+    if (sf_ua_supports (ctx, tags[i])) {
+      g_string_append_printf (line, "%s%s", first ? "" : ", ", tags[i]);
+      first = FALSE;
+    }
+  return g_string_free (line, FALSE);
+}
+
+char *
 sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg)
 {
   GPtrArray *req = sf_sip_msg_values (msg, SF_SIP_HDR_REQUIRE, NULL);

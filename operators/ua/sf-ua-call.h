@@ -195,6 +195,9 @@ SfSipMsg *sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer
 /* Does the UA support the option tag @tag (RFC 3261 8.2.2.3, 19.2) under its
  * configuration?  (100rel with ua.100rel not off; timer: session timers.) */
 gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
+/* "Supported: 100rel" (the option tags sf_ua_supports says yes to, comma-separated;
+ * "Supported: " when none) for the answers to OPTIONS (11.2; transfer full). */
+char *sf_ua_supported_line (SfCtx *ctx);
 /* "Unsupported: a, b" for the option tags of @msg's Require lines the UA does
  * not support (sf_ua_supports), in order (transfer full); NULL when none. */
 char *sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg);
