@@ -329,7 +329,8 @@ sf_op_hold_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static void
 emit_prack (SfCtx *ctx, const char *dir, guint status, guint32 rseq, guint32 cseq)
 {
-  g_autofree char *f = g_strdup_printf ("\"dir\":\"%s\",\"status\":%u,\"rseq\":%u,\"cseq\":%u", dir, status, rseq, cseq);
+  g_autofree char *f =
+    g_strdup_printf ("\"dir\":\"%s\",\"status\":%u,\"rseq\":%u,\"cseq\":%u", dir, status, rseq, cseq);
   sf_ctx_emit (ctx, "prack", f);
 }
 
@@ -484,10 +485,11 @@ early_of (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp, const char *tag, guint32 c
   x->cseq = cseq;
   if (call->dialog == NULL)
     sf_ua_uac_early_dialog (ctx, call, resp); /* 12.1.2: the first early dialog is the call's */
-  gboolean main = call->dialog != NULL && call->dialog->remote_tag != NULL && strcmp (call->dialog->remote_tag, tag) == 0;
-  if (!main)
+  gboolean calls = /* the call's own early dialog */
+    call->dialog != NULL && call->dialog->remote_tag != NULL && strcmp (call->dialog->remote_tag, tag) == 0;
+  if (!calls)
     x->dialog = sf_sip_dialog_new_uac (call->invite_out, resp, NULL); /* a fork's */
-  if (!main && x->dialog == NULL) {
+  if (!calls && x->dialog == NULL) {
     early_free (x);
     return NULL; /* no dialog to PRACK in (no Contact) */
   }
@@ -554,7 +556,8 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_CONTINUE; /* taken as an unreliable 1xx */
   }
   if (x->rseq != 0 && rseq != x->rseq + 1) {
-    g_info ("%s: reliable %u with RSeq %u after %u: discarded (RFC 3262 4)", sf_ctx_handle (ctx), status, rseq, x->rseq);
+    g_info ("%s: reliable %u with RSeq %u after %u: discarded (RFC 3262 4)", sf_ctx_handle (ctx), status, rseq,
+            x->rseq);
     return SF_OP_DONE;
   }
   x->rseq = rseq;

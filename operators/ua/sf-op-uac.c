@@ -400,7 +400,10 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"terminated\"");
     }
     gboolean busy = status == 486 || status == 600;
-    sf_ua_call_set_reason (call, busy ? "busy" : status == 487 ? "cancelled" : "failed", status);
+    /* 420, 421: an option tag we require is not supported, one we do not offer required (RFC 3262 3) */
+    sf_ua_call_set_reason (call,
+                           busy ? "busy" : status == 487 ? "cancelled" : status == 420 ? "bad_extension"
+                                 : status == 421 ? "extension_required" : "failed", status);
     return SF_OP_OUTCOME (busy ? 2 : 3);
   }
   g_autoptr (GError) error = NULL;

@@ -22,6 +22,9 @@
 #    SDP sent twice gets one PRACK (RAck: 1000 1 INVITE), then 200, ACK, BYE;
 #  - forking: two reliable 183s from two To tags get a PRACK each, in their
 #    own early dialogs; the first fork answers, the call is up, hung up;
+#  - 421 to our INVITE under ua.100rel = off (which names no 100rel), 420
+#    under required (whose INVITE says Require: 100rel): call_end
+#    extension_required or bad_extension;
 #  - ua.late_offer: our INVITE without SDP; the offer of a reliable 183 is
 #    answered in our PRACK, the offer of a 200 in our ACK.
 # (ua.sh keeps the 420 to Require: 100rel with ua.100rel = off.)
@@ -158,6 +161,24 @@ if sipp_server fork -sf "$SCEN/uas-rel183-fork.xml" -m 1; then
 else
   fail "sipp uas-rel183-fork did not start" "$(tail -3 "$T/fork.out")"
 fi
+
+# ---- 421 and 420 to our INVITE end the call with a clear reason ----
+refused() { # refused NAME SCENARIO 100REL REASON STATUS
+  if sipp_server "$1" -sf "$SCEN/$2" -m 1; then
+    start "r$1" ua.xml "${common[@]}" --set ua.uri=sip:rene@127.0.0.1 --set "ua.100rel=$3" || return 1
+    cmd "r$1" call "sip:service@127.0.0.1:$SIPP_PORT"
+    wait_ev "r$1" "\"event\":\"call_end\".*\"reason\":\"$4\",\"status\":$5" 10 && sipp_server_wait "$1" &&
+      [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && stop "r$1"
+  else
+    return 1
+  fi
+}
+refused u421 uas-421.xml off extension_required 421 &&
+  pass "ua.100rel = off: our INVITE names no 100rel; 421 ends the call (call_end extension_required 421)" ||
+  fail "421 to our INVITE" "$(tail -5 "$T/u421.out")" "$(grep call_end "$T/ru421.events")"
+refused u420 uas-420.xml required bad_extension 420 &&
+  pass "ua.100rel = required: our INVITE says Require: 100rel; 420 ends the call (call_end bad_extension 420)" ||
+  fail "420 to our INVITE" "$(tail -5 "$T/u420.out")" "$(grep call_end "$T/ru420.events")"
 
 # ---- ua.late_offer: our INVITE without SDP ----
 late() { # late NAME SCENARIO: our UA with ua.late_offer calls sipp's SCENARIO, hangs up
