@@ -200,9 +200,9 @@ sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* 8.2.2.3: a request this UA serves (INVITE, BYE, OPTIONS; not ACK or CANCEL,
  * whose Require is not to be checked) whose Require names option tags gets 420
- * Bad Extension with Unsupported listing them all, across every Require line:
- * the UA supports no extension (not even 100rel; Supported alone is no
- * obligation).  A new INVITE: its call ends (outcome invite, call_end
+ * Bad Extension with Unsupported listing those the UA does not support
+ * (sf_ua_supports: 100rel unless ua.100rel is off), across every Require
+ * line (Supported alone is no obligation).  A new INVITE: its call ends (outcome invite, call_end
  * bad_extension); any other request to an instance holding no call (an
  * OPTIONS): outcome alone; inside a call: refused, the call goes on. */
 static const char *const extension_outcomes[] = { "invite", "alone", NULL };
@@ -296,7 +296,8 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* What an answer to OPTIONS says we take (11.2). */
 static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
-                                    "Accept-Language: en", "Supported: ", NULL };
+                                    "Accept-Language: en", NULL };
+#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], (sup), NULL } /* and Supported (sf_ua_supported_line) */
 
 /* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
  * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls
@@ -309,7 +310,9 @@ sf_op_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   gboolean busy = calls_up (ctx) >= (guint) sf_ua_cfg_int (ctx, "max_calls");
   g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, busy ? 486 : 200, NULL, tag, caps, NULL);
+  g_autofree char *sup = sf_ua_supported_line (ctx);
+  const char *const lines[] = CAPS_WITH (sup);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, busy ? 486 : 200, NULL, tag, lines, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_TRANSITION;
@@ -329,7 +332,9 @@ sf_op_dialog_options (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   guint status = 200;
   sf_sip_dialog_request_in (call->dialog, e->msg, &status);
-  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, NULL, NULL, status == 200 ? caps : NULL, NULL);
+  g_autofree char *sup = sf_ua_supported_line (ctx);
+  const char *const lines[] = CAPS_WITH (sup);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, NULL, NULL, status == 200 ? lines : NULL, NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
     return SF_OP_ERROR;
   return SF_OP_DONE;
@@ -397,7 +402,11 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     return SF_OP_OUTCOME (0);
   }
   g_autoptr (SfSipMsg) r = NULL;
-  if (early && call->pending_answer != NULL) {
+  if (sf_ua_prack_reliable (ctx, call, early)) {
+    /* RFC 3262 3 (sf-op-prack.c): Require: 100rel and RSeq, the answer or our offer in it */
+    r = sf_ua_prack_send_1xx (ctx, call, early ? 183 : 180);
+    call->media_new = early && call->pending_answer != NULL; /* OpStartAudio starts the early stream */
+  } else if (early && call->pending_answer != NULL) {
     r = answer_invite (ctx, call, 183, "application/sdp", call->pending_answer, NULL);
     call->media_new = TRUE; /* OpStartAudio starts the early stream */
   } else {
@@ -494,6 +503,8 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *sdp = NULL;
   if (call->pending_answer != NULL) {
     sdp = g_steal_pointer (&call->pending_answer);
+  } else if (call->rel_body != NULL && call->oa_done) {
+    sdp = g_strdup (call->rel_body); /* offer and answer went in the reliable 1xx and its PRACK (RFC 3262 5) */
   } else {
     g_autofree char *local = local_of (&call->invite->peer);
     g_autofree char *host = sf_ua_host_of (local);
@@ -959,7 +970,7 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a new INVITE for a user other than ua.uri's and answers it 404 Not Found, then transitions; with ua.uri "
     "unset every user is ours and the INVITE goes on to the next operator", "sip:INVITE", NULL, "RFC 3261 8.2.2.1" },
   { "OpBadExtension", sf_op_bad_extension, SF_Q_NORMAL, SF_EV_SIP, 0, extension_outcomes, SF_ARG_NONE, NULL, NULL,
-    "refuses an INVITE, BYE or OPTIONS whose Require names an extension (the UA supports none) with 420 Bad "
+    "refuses an INVITE, BYE or OPTIONS whose Require names an extension the UA does not support with 420 Bad "
     "Extension and Unsupported; outcome invite when it was a new INVITE (the call ends), alone when there is no call "
     "here, else the call goes on", "sip:INVITE|sip:BYE|sip:OPTIONS", NULL, "RFC 3261 8.2.2.3" },
   { "OpBusyHere", sf_op_busy_here, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL,

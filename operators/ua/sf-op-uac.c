@@ -26,6 +26,22 @@ outbound_route (SfCtx *ctx)
   return g_strdup_printf ("<%s%s>", proxy, lr ? "" : ";lr");
 }
 
+/* @lines: the credentials of @auth with ua.100rel's
+ * Supported or Require line (RFC 3262 4). */
+static const char *const *
+with_100rel (SfCtx *ctx, const SfUaAuth *auth, const char *lines[10])
+{
+  const char *rel = sf_ua_prack_invite_line (ctx);
+  guint n = 0;
+  sf_ua_auth_lines (auth, lines);
+  while (lines[n] != NULL)
+    n++;
+  lines[n] = rel;
+  if (rel != NULL)
+    lines[n + 1] = NULL;
+  return lines;
+}
+
 /* An INVITE to @ruri like the last one (same Call-ID, From tag, To; CSeq one
  * more, 8.1.3.4 and 22.2) with its offer, or with a new offer when
  * @new_offer, or the first one; with @auth_line (a whole header line) when
@@ -48,7 +64,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   g_autofree char *from = sf_ua_from (ctx, local);
   g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
-  const char *extra[8]; /* the credentials answered so far, 401's and 407's both (22.3); the session timer's lines */
+  const char *extra[10]; /* the credentials answered so far, 401's and 407's both (22.3); 100rel's line; the session timer's */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;
@@ -71,10 +87,12 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
     SfSdpSession *sdp = sf_ua_call_sdp (ctx, call, host, error);
     if (sdp == NULL)
       return FALSE;
-    body = sf_sdp_session_offer (sdp, call->want_dir);
+    /* ua.late_offer: no offer, the callee makes it (RFC 3261 13.2.1; sf-op-prack.c) */
+    body = sf_ua_late_offer (ctx) ? g_strdup ("") : sf_sdp_session_offer (sdp, call->want_dir);
   }
+  call->offer_out = *body != '\0';
   g_auto (GStrv) timer = sf_ua_se_invite_lines (ctx, call); /* RFC 4028 7.1 */
-  guint n = g_strv_length ((char **) sf_ua_auth_lines (&call->auth, extra));
+  guint n = g_strv_length ((char **) with_100rel (ctx, &call->auth, extra));
   for (guint i = 0; timer != NULL && timer[i] != NULL && n + 1 < G_N_ELEMENTS (extra); i++)
     extra[n++] = timer[i];
   extra[n] = NULL;
@@ -82,7 +100,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local,
                             .transport = sf_ua_hop_transport (&hop), .contact = contact,
                             .route = route != NULL ? routes : NULL, .extra = extra,
-                            .content_type = "application/sdp", .body = body, .body_len = strlen (body) };
+                            .content_type = *body != '\0' ? "application/sdp" : NULL, .body = body,
+                            .body_len = strlen (body) };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
     return FALSE;
@@ -325,6 +344,20 @@ take_early_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
   sf_ua_call_take_media (call, &m);
 }
 
+void
+sf_ua_uac_early_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
+{
+  if (call->dialog != NULL || sf_sip_msg_find (resp, SF_SIP_HDR_CONTACT) == NULL)
+    return;
+  call->dialog = sf_sip_dialog_new_uac (call->invite_out, resp, NULL);
+  if (call->dialog != NULL) {
+    sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
+    /* 12.2.2: requests on the early dialog (the callee's BYE) find the call. */
+    g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
+    sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
+  }
+}
+
 static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", "sdp_failed", "unusable", NULL };
 
 /* A response to our INVITE: 1xx ringing (an early dialog from one with a To
@@ -346,15 +379,8 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (status < 200) {
     call->provisional = TRUE;
     /* 12.1.2: a 1xx with a To tag (and a Contact) makes an early dialog. */
-    if (status > 100 && call->dialog == NULL && tt != NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
-      call->dialog = sf_sip_dialog_new_uac (inv, e->msg, NULL);
-      if (call->dialog != NULL) {
-        sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"early\"");
-        /* 12.2.2: requests on the early dialog (the callee's BYE) find the call. */
-        g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
-        sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
-      }
-    }
+    if (status > 100 && call->dialog == NULL && tt != NULL)
+      sf_ua_uac_early_dialog (ctx, call, e->msg);
     if (status > 100)
       take_early_answer (ctx, call, e->msg);
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
@@ -386,7 +412,10 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"terminated\"");
     }
     gboolean busy = status == 486 || status == 600;
-    sf_ua_call_set_reason (call, busy ? "busy" : status == 487 ? "cancelled" : "failed", status);
+    /* 420, 421: an option tag we require is not supported, one we do not offer required (RFC 3262 3) */
+    sf_ua_call_set_reason (call,
+                           busy ? "busy" : status == 487 ? "cancelled" : status == 420 ? "bad_extension"
+                                 : status == 421 ? "extension_required" : "failed", status);
     return SF_OP_OUTCOME (busy ? 2 : 3);
   }
   g_autoptr (GError) error = NULL;
@@ -409,6 +438,7 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     g_clear_pointer (&call->dialog, sf_sip_dialog_free);
     call->dialog = d;
+    sf_ua_prack_confirmed (call); /* a fork's PRACKs used CSeqs of its dialog */
   }
   if (usable) {
     sf_ctx_emit (ctx, "dialog", "\"dialog_state\":\"confirmed\"");
@@ -426,10 +456,15 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_auto (SfUaHop) hop = { 0 };
   if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
     return SF_OP_ERROR;
-  /* 13.2.2.4: the ACK carries the INVITE's credentials. */
+  /* 13.2.2.4: the ACK carries the INVITE's credentials; after an offer-less
+   * INVITE whose offer came in this 2xx, the answer (13.2.1; sf-op-prack.c) */
   const char *creds[3];
+  g_autofree char *ack_sdp = NULL, *late_why = NULL;
+  gboolean late = sf_ua_late_answer (ctx, call, e->msg, &ack_sdp, &late_why);
   SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop), .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
-                           .extra = sf_ua_auth_lines (&call->auth, creds) };
+                           .extra = sf_ua_auth_lines (&call->auth, creds),
+                           .content_type = ack_sdp != NULL ? "application/sdp" : NULL, .body = ack_sdp,
+                           .body_len = ack_sdp != NULL ? strlen (ack_sdp) : 0 };
   g_autofree char *next_hop = NULL;
   g_clear_error (&error);
   g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
@@ -442,6 +477,12 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (!usable)
     return SF_OP_OUTCOME (5);
   call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  if (late && late_why != NULL) {
+    sf_ua_call_sdp_failed (ctx, call, late_why);
+    return SF_OP_OUTCOME (4);
+  }
+  if (late)
+    return SF_OP_OUTCOME (1);
   g_autofree char *why = NULL;
   if (!take_answer (call, e->msg, &why)) {
     sf_ua_call_sdp_failed (ctx, call, why);

@@ -27,6 +27,13 @@ static const SfConfigKey ua_keys[] = {
   { "min_se", SF_CFG_INT, "90", 90, 86400, NULL, "the shortest session interval we accept (Min-SE), never below 90 s" },
   { "session_refresh", SF_CFG_ENUM, "update", 0, 0, "update|invite",
     "how we refresh when we are the refresher: UPDATE without SDP when the peer's Allow lists it, else re-INVITE" },
+  { "100rel", SF_CFG_ENUM, "supported", 0, 0, "off|supported|required",
+    "reliable provisional responses (RFC 3262): supported (our INVITEs say Supported: 100rel; a 183 with SDP goes "
+    "reliably to an INVITE that supports it), required (Require: 100rel; every 18x reliable; an INVITE without it "
+    "gets 421), off" },
+  { "late_offer", SF_CFG_BOOL, "false", 0, 0, NULL,
+    "our INVITEs carry no SDP: the callee's reliable 1xx (answered in our PRACK, RFC 3262 5) or its 2xx (answered in "
+    "the ACK, RFC 3261 13.2.1) brings the offer" },
 };
 
 gboolean
@@ -128,6 +135,7 @@ call_free (gpointer p)
   g_free (c->reason);
   g_free (c->detail);
   g_free (c->early_sdp);
+  sf_ua_prack_clear (c);
   g_free (c);
 }
 
@@ -482,12 +490,27 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
 gboolean
 sf_ua_supports (SfCtx *ctx, const char *tag)
 {
-  /* each extension adds its option tag here */
   if (strcmp (tag, "timer") == 0) {
     const char *st = sf_ua_cfg (ctx, "session_timer");
     return st == NULL || strcmp (st, "off") != 0; /* RFC 4028 */
   }
-  return FALSE;
+  if (g_ascii_strcasecmp (tag, "100rel") == 0)
+    return sf_ua_prack_on (ctx);
+  return FALSE; /* each extension adds its option tag here */
+}
+
+char *
+sf_ua_supported_line (SfCtx *ctx)
+{
+  static const char *const tags[] = { "100rel", "timer", NULL }; /* every option tag sf_ua_supports knows */
+  GString *line = g_string_new ("Supported: ");
+  gboolean first = TRUE;
+  for (guint i = 0; tags[i] != NULL; i++)
+    if (sf_ua_supports (ctx, tags[i])) {
+      g_string_append_printf (line, "%s%s", first ? "" : ", ", tags[i]);
+      first = FALSE;
+    }
+  return g_string_free (line, FALSE);
 }
 
 char *

@@ -91,6 +91,14 @@ typedef struct {
   guint se_want;             /* the Session-Expires our next INVITE or refresh asks for */
   guint se_422;              /* 422s answered for the request in progress (SF_UA_SE_MAX_422) */
   SfSipMsg *refresh_out;     /* our refresh (re-INVITE, also in reinvite_out; or UPDATE) awaiting its final response */
+  /* reliable provisional responses (RFC 3262; operators/ua/sf-op-prack.c) */
+  SfSipMsg *rel_1xx;         /* UAS: our reliable 1xx not PRACKed yet (one at a time, 3), owned, nullable */
+  guint32 rseq;              /* UAS: the RSeq of our last reliable 1xx (0: none sent) */
+  guint rel_sent;            /* UAS: its retransmissions so far */
+  gboolean rel_sdp;          /* UAS: it carried SDP: no 2xx before its PRACK (3) */
+  gboolean answer_held;      /* UAS: answered while waiting for that PRACK */
+  char *rel_body;            /* UAS: the SDP our reliable 1xx carried (the 2xx repeats it), owned, nullable */
+  GPtrArray *early;          /* UAC: per To tag of a reliable 1xx, its RSeq and early dialog, owned, nullable */
 } SfUaCall;
 
 /* A new INVITE refused at once (not ringing): the call kept (for call_end)
@@ -203,9 +211,42 @@ SfSipMsg *sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer
 /* Does the UA support the option tag @tag (RFC 3261 8.2.2.3, 19.2) under its
  * configuration?  (100rel with ua.100rel not off; timer: session timers.) */
 gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
+/* "Supported: 100rel" (the option tags sf_ua_supports says yes to, comma-separated;
+ * "Supported: " when none) for the answers to OPTIONS (11.2; transfer full). */
+char *sf_ua_supported_line (SfCtx *ctx);
 /* "Unsupported: a, b" for the option tags of @msg's Require lines the UA does
  * not support (sf_ua_supports), in order (transfer full); NULL when none. */
 char *sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg);
+
+/* Reliable provisional responses (RFC 3262, sf-op-prack.c). */
+/* Is ua.100rel other than off? */
+gboolean sf_ua_prack_on (SfCtx *ctx);
+/* The line our INVITEs carry for ua.100rel ("Supported: 100rel", "Require: 100rel"; transfer none), or NULL. */
+const char *sf_ua_prack_invite_line (SfCtx *ctx);
+/* Does the kept INVITE's 1xx go reliably (3)?  @early: a 183 for early media. */
+gboolean sf_ua_prack_reliable (SfCtx *ctx, SfUaCall *call, gboolean early);
+/* Sends @status reliably to the kept INVITE (Require: 100rel, RSeq) with the
+ * answer to its offer, or our offer, and starts its retransmission; the
+ * response sent (transfer full), NULL when it could not go. */
+SfSipMsg *sf_ua_prack_send_1xx (SfCtx *ctx, SfUaCall *call, guint status);
+/* Is ua.late_offer set (our INVITEs without SDP)? */
+gboolean sf_ua_late_offer (SfCtx *ctx);
+/* A 2xx @resp to our offer-less INVITE when no offer/answer was done yet: its
+ * SDP is the offer (RFC 3261 13.2.1); TRUE with *@answer (transfer full) for
+ * the ACK, or *@why (transfer full) when it has none or none we can take.
+ * FALSE when the 2xx is not such an offer (we made the offer). */
+gboolean sf_ua_late_answer (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp, char **answer, char **why);
+/* After a 2xx confirmed a fork's dialog: its CSeq past that fork's PRACKs. */
+void sf_ua_prack_confirmed (SfUaCall *call);
+/* Frees the call's RFC 3262 state (call_free). */
+void sf_ua_prack_clear (SfUaCall *call);
+/* RSeq (7.1): 1*DIGIT, 1 to 2**32-1.  RAck (7.2): RSEQ CSEQ METHOD (CSeq below
+ * 2**31); *@method transfer full.  FALSE for anything else. */
+gboolean sf_ua_parse_rseq (SfSipStr value, guint32 *rseq);
+gboolean sf_ua_parse_rack (SfSipStr value, guint32 *rseq, guint32 *cseq, char **method);
+/* 12.1.2: the early dialog a 1xx @resp with a To tag makes becomes the call's
+ * (dialog event, the call found by its remote tag); sf-op-uac.c. */
+void sf_ua_uac_early_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);
