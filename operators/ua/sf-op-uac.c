@@ -42,6 +42,37 @@ with_100rel (SfCtx *ctx, const SfUaAuth *auth, const char *lines[10])
   return lines;
 }
 
+/* One Supported line and one Require line out of the several the extensions
+ * give (100rel's, the session timer's): the same header on several lines is
+ * legal (7.3.1), but one list is what peers read best.  @lines is rewritten in
+ * place; the combined lines go into @keep (freed with it). */
+static void
+combine_option_lines (const char **lines, GPtrArray *keep)
+{
+  static const char *const names[] = { "Supported: ", "Require: " };
+  for (guint k = 0; k < G_N_ELEMENTS (names); k++) {
+    GString *all = NULL;
+    guint w = 0;
+    for (guint r = 0; lines[r] != NULL; r++) {
+      if (!g_str_has_prefix (lines[r], names[k])) {
+        lines[w++] = lines[r];
+        continue;
+      }
+      if (all == NULL)
+        all = g_string_new (names[k]);
+      else
+        g_string_append (all, ", ");
+      g_string_append (all, lines[r] + strlen (names[k]));
+    }
+    if (all != NULL) {
+      char *line = g_string_free (all, FALSE);
+      g_ptr_array_add (keep, line);
+      lines[w++] = line;
+    }
+    lines[w] = NULL;
+  }
+}
+
 /* An INVITE to @ruri like the last one (same Call-ID, From tag, To; CSeq one
  * more, 8.1.3.4 and 22.2) with its offer, or with a new offer when
  * @new_offer, or the first one; with @auth_line (a whole header line) when
@@ -96,6 +127,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   for (guint i = 0; timer != NULL && timer[i] != NULL && n + 1 < G_N_ELEMENTS (extra); i++)
     extra[n++] = timer[i];
   extra[n] = NULL;
+  g_autoptr (GPtrArray) combined = g_ptr_array_new_with_free_func (g_free);
+  combine_option_lines (extra, combined);
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local,
                             .transport = sf_ua_hop_transport (&hop), .contact = contact,
