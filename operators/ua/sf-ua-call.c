@@ -20,6 +20,7 @@ static const SfConfigKey ua_keys[] = {
   { "auto_answer", SF_CFG_SECONDS, "off", 0, 3600, NULL, "answer incoming calls after this many seconds (0: at once; off: wait for 'answer')" },
   { "no_answer_timeout", SF_CFG_SECONDS, "60", 1, 3600, NULL, "an outgoing call not answered in this time is cancelled (off: never)" },
   { "max_calls", SF_CFG_INT, "4", 1, 10000, NULL, "calls at once; one more incoming gets 486 Busy Here" },
+  { "offer_file", SF_CFG_STRING, NULL, 0, 0, NULL, "an SDP file sent as it is as the offer of our INVITEs, re-INVITEs and UPDATEs (read at start; tests, power users)" },
 };
 
 gboolean
@@ -62,7 +63,7 @@ sf_ua_check_config (SfConfig *cfg, GError **error)
                  "ua.password is set but neither ua.auth_user nor ua.uri names the user");
     return FALSE;
   }
-  return TRUE;
+  return sf_ua_offer_file_check (cfg, error);
 }
 
 const char *
@@ -112,6 +113,7 @@ call_free (gpointer p)
   g_free (c->reason);
   g_free (c->detail);
   g_free (c->early_sdp);
+  g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c);
 }
 

@@ -82,6 +82,12 @@ typedef struct {
   gboolean offer_out;        /* we made an offer that has no answer yet */
   gboolean offer_in;         /* the peer made an offer we have not answered yet */
   gboolean oa_done;          /* the session's first offer/answer exchange completed (reliably) */
+  /* UPDATE (RFC 3311) and glare (RFC 3261 14.1): sf-op-update.c */
+  SfSipMsg *update_out;      /* our UPDATE waiting for its final response */
+  gboolean update_offer;     /* ... it carries an offer (else none: a refresh) */
+  gboolean update_due;       /* a 491 came: our UPDATE goes again on timer update_glare */
+  guint update_glares;       /* 491s to our UPDATE in a row (bounded: SF_UA_MAX_GLARES) */
+  guint reinvite_glares;     /* 491s to our re-INVITE in a row (bounded: SF_UA_MAX_GLARES) */
 } SfUaCall;
 
 /* The registration state of a registration instance (sf-op-register.c's). */
@@ -190,6 +196,27 @@ gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
 /* "Unsupported: a, b" for the option tags of @msg's Require lines the UA does
  * not support (sf_ua_supports), in order (transfer full); NULL when none. */
 char *sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg);
+
+/* ---- UPDATE (RFC 3311) and glare (RFC 3261 14.1): sf-op-update.c ---- */
+/* A request refused 491 is sent again at most this many times in a row. */
+#define SF_UA_MAX_GLARES 3
+/* The 14.1 wait before sending again a request refused 491, in ms: 2.1 to 4 s
+ * in 10 ms steps when we own the Call-ID (we sent the INVITE), else 0 to 2 s. */
+guint sf_ua_glare_ms (const SfUaCall *call);
+/* A 491 to our @method: timer @timer starts for sf_ua_glare_ms and a glare
+ * event says when the request goes again. */
+void sf_ua_glare (SfCtx *ctx, SfUaCall *call, const char *method, const char *timer);
+/* Our next offer in direction @dir (transfer full): the session's (its o=
+ * version one higher, RFC 3264 8), or the file of ua.offer_file, sent as it is. */
+char *sf_ua_offer (SfCtx *ctx, SfUaCall *call, SfSdpDir dir);
+/* Checks ua.offer_file (readable, at most SF_UA_OFFER_FILE_MAX bytes, SDP) and
+ * keeps its text for sf_ua_offer; FALSE with @error naming the key and file. */
+#define SF_UA_OFFER_FILE_MAX 8192
+gboolean sf_ua_offer_file_check (SfConfig *cfg, GError **error);
+/* sf-op-ua.c's: @m's SDP body (Content-Type application/sdp), FALSE when none;
+ * the stream follows a new negotiation (a media event saying @why). */
+gboolean sf_ua_sdp_body (SfSipMsg *m, SfSipStr *out);
+void sf_ua_media_follow (SfCtx *ctx, SfUaCall *call, const char *why);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

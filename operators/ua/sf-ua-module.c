@@ -8,6 +8,8 @@ extern const SfOperatorDef sf_op_ua_table[];
 extern const gsize sf_op_ua_table_len;
 extern const SfOperatorDef sf_op_uac_table[];
 extern const gsize sf_op_uac_table_len;
+extern const SfOperatorDef sf_op_update_table[];
+extern const gsize sf_op_update_table_len;
 extern const SfOperatorDef sf_op_register_table[];
 extern const gsize sf_op_register_table_len;
 
@@ -18,6 +20,7 @@ declare (SfPluginRegistrar *r, GError **error)
   return (cfg == NULL || sf_ua_declare_config (cfg, error)) &&
          sf_plugin_add_operators (r, sf_op_ua_table, sf_op_ua_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_uac_table, sf_op_uac_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_update_table, sf_op_update_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_register_table, sf_op_register_table_len, error);
 }
 
