@@ -79,7 +79,7 @@ sf_ua_offer (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
   if (offer_file_text == NULL)
     return own;
   g_free (own);
-  g_info ("%s: offering ua.offer_file's SDP", sf_ctx_handle (ctx));
+  g_info ("%s: offering ua.offer_file's SDP", ctx != NULL ? sf_ctx_handle (ctx) : "ua");
   return g_strdup (offer_file_text);
 }
 
