@@ -5,6 +5,8 @@
 #  - received in a call (sipp/uac-update.xml): an offer answered 200 with SDP and
 #    Contact, the stream moved; a sendonly offer answered recvonly (held); an
 #    offer without a common codec 488, the call goes on; none: 200 without SDP;
+#  - received while our 200's offer waits for the ACK's answer (sipp/uac-update-glare.xml):
+#    491, then after the ACK 200 with SDP;
 #  - received in the early dialog of our ringing UA (sipp/uac-update-early.xml):
 #    an offer gets 500 with Retry-After 0-10 (no reliable answer yet), none 200;
 #  - sent (sipp/uas-update.xml): 'update' refused while ringing back (no reliable
@@ -62,6 +64,14 @@ grep -q '"event":"media".*"why":"update".*"remote":"127.0.0.1:6002","dir":"sendr
 [ "$(count bob '"event":"media".*"why":"(update|held)"')" = 2 ] && pass "... and no media event for the refused offer" ||
   fail "media events after the 488" "$(grep '"media"' "$T/bob.events")"
 
+# ---- received while our offer waits for its answer: 491 (RFC 3311 5.2) ----
+sipp_run rglare "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-update-glare.xml" -s bob -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
+  pass "an UPDATE offer while our 200's offer waits for the ACK: 491; after the ACK's answer: 200 with SDP" ||
+  fail "UPDATE glare as UAS: sipp exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail' "$T/rglare.out" | head -3)"
+grep '"event":"update"' "$T/bob.events" | tail -2 | head -1 | grep -q '"offer":true,"status":491' &&
+  wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 5 2 && pass "... update events 491 then 200, the call ended by BYE" ||
+  fail "UAS glare events" "$(grep '"update"' "$T/bob.events" | tail -2)"
 stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
 
 # ---- received in the early dialog (UAS ringing, no 100rel) ----
@@ -116,25 +126,30 @@ else
 fi
 
 # ---- glare: 491 to our UPDATE and to our hold re-INVITE ----
+# glare_gap METHOD FROM TO DESC: al's glare event for METHOD says a 14.1
+# interval of the Call-ID's owner (2.1-4 s) and the request went again after it:
+# the gap between the events FROM and TO is at least that, at most 4.5 s.
+glare_gap() {
+  local ms gap
+  ms=$(grep "\"event\":\"glare\".*\"call\":\"c2\".*\"method\":\"$1\"" "$T/al.events" | grep -o '"retry_ms":[0-9]*' | cut -d: -f2)
+  gap=$(gap_ms al "$2" "$3")
+  [ -n "$ms" ] && [ "$ms" -ge 2100 ] && [ "$ms" -le 4000 ] && [ -n "$gap" ] && [ "$gap" -ge "$ms" ] && [ "$gap" -le 4500 ] &&
+    pass "$4 ${gap} ms later (timer ${ms} ms: 2.1-4 s, we own the Call-ID)" ||
+    fail "$1 glare interval: timer ${ms:-none} ms, gap ${gap:-none} ms"
+}
 if sipp_server glare -sf "$SCEN/uas-glare.xml" -m 1; then
   cmd al call "sip:bob@127.0.0.1:$SIPP_PORT"
   wait_ev al '"event":"state".*"call":"c2".*"to":"InCall"' 5 && cmd al update
   if wait_ev al '"event":"update".*"call":"c2".*"result":"accepted"' 10; then
-    ms=$(grep '"event":"glare".*"call":"c2".*"method":"UPDATE"' "$T/al.events" | grep -o '"retry_ms":[0-9]*' | cut -d: -f2)
-    gap=$(gap_ms al '"event":"update".*"call":"c2".*"status":491' '"event":"update".*"call":"c2".*"status":200')
-    [ -n "$ms" ] && [ "$ms" -ge 2100 ] && [ "$ms" -le 4000 ] && [ "$gap" -ge "$ms" ] && [ "$gap" -le 4500 ] &&
-      pass "UPDATE glare: 491, sent again ${gap} ms later (timer ${ms} ms: 2.1-4 s, we own the Call-ID), then 200" ||
-      fail "UPDATE glare interval: timer ${ms:-none} ms, gap ${gap:-none} ms"
+    glare_gap UPDATE '"event":"update".*"call":"c2".*"status":491' '"event":"update".*"call":"c2".*"status":200' \
+      "UPDATE glare: 491, then 200 to the UPDATE sent again"
   else
     fail "UPDATE glare: no 200 after the 491" "$(grep -E '"update"|"glare"' "$T/al.events" | tail -3)"
   fi
   cmd al hold
   if wait_ev al '"event":"state".*"call":"c2".*"to":"Onhold"' 10; then
-    ms=$(grep '"event":"glare".*"call":"c2".*"method":"INVITE"' "$T/al.events" | grep -o '"retry_ms":[0-9]*' | cut -d: -f2)
-    gap=$(gap_ms al '"event":"glare".*"call":"c2".*"method":"INVITE"' '"event":"state".*"call":"c2".*"to":"Onhold"')
-    [ -n "$ms" ] && [ "$ms" -ge 2100 ] && [ "$ms" -le 4000 ] && [ "$gap" -ge "$ms" ] && [ "$gap" -le 4500 ] &&
-      pass "hold re-INVITE glare: 491, sent again ${gap} ms later (timer ${ms} ms), then 200: Onhold" ||
-      fail "re-INVITE glare interval: timer ${ms:-none} ms, gap ${gap:-none} ms"
+    glare_gap INVITE '"event":"glare".*"call":"c2".*"method":"INVITE"' '"event":"state".*"call":"c2".*"to":"Onhold"' \
+      "hold re-INVITE glare: 491, then 200 to the re-INVITE sent again: Onhold"
     ! grep -q '"event":"reinvite_refused".*"call":"c2"' "$T/al.events" && pass "... not reported refused" ||
       fail "the re-INVITE's 491 was taken as a refusal"
   else
@@ -181,6 +196,11 @@ else
   fail "sipp (offer_file) did not start"
 fi
 stop of || fail "of exit"
+
+for u in bob eve al of; do
+  [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
+    pass "$u: no critical log, no sanitizer report" || fail "$u: stderr" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
+done
 
 # ---- NEEDS 100rel (engineer P, issue 22): fail without ua.100rel, by design ----
 # The early-dialog offers RFC 3311 5.1 allows once a reliable answer completed
