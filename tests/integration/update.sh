@@ -15,6 +15,8 @@
 #  - glare (sipp/uas-glare.xml): our UPDATE and our hold re-INVITE get 491 once,
 #    each goes again after the 14.1 interval of the Call-ID's owner (2.1-4 s,
 #    measured between our UA's events), sipp counts exactly two of each;
+#  - glare without end (sipp/uas-glare-bound.xml): 491 four times, our UPDATE
+#    stops after 3 retries and is reported refused;
 #  - the control command's syntax; ua.offer_file (sent as it is in the INVITE and
 #    the UPDATEs, seen in sipp's message log; a bad file stops the start);
 #  - NEEDS 100rel (engineer P's ua.100rel, issue 22): the early-dialog cases after
@@ -48,14 +50,15 @@ EOF
 start bob ua.xml "${UA[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
 sipp_run in "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-update.xml" -s bob -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
-  pass "UPDATEs in a call: 200 with SDP and Contact, recvonly to sendonly, 488 to G722, 200 without SDP; BYE 200" ||
+  pass "UPDATEs in a call: 200 with SDP and Contact, recvonly to sendonly, 488 to G722, 200 without SDP, 420 to Require; BYE 200" ||
   fail "UPDATEs in a call: sipp exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail' "$T/in.out" | head -3)"
 wait_ev bob '"event":"call_end".*"reason":"remote_bye","status":200' 5 && pass "... the call went on to sipp's BYE" ||
   fail "bob call_end" "$(grep call_end "$T/bob.events")"
 [ "$(count bob '"event":"update".*"dir":"in","offer":true,"status":200')" = 2 ] &&
   [ "$(count bob '"event":"update".*"dir":"in","offer":true,"status":488')" = 1 ] &&
   [ "$(count bob '"event":"update".*"dir":"in","offer":false,"status":200')" = 1 ] &&
-  pass "update events: two offers answered, one refused 488, one without SDP" || fail "update events" "$(grep '"update"' "$T/bob.events")"
+  [ "$(count bob '"event":"update".*"dir":"in","offer":false,"status":420')" = 1 ] &&
+  pass "update events: two offers answered, one refused 488, one without SDP, one 420" || fail "update events" "$(grep '"update"' "$T/bob.events")"
 grep -q '"event":"media".*"why":"update".*"remote":"127.0.0.1:6002","dir":"sendrecv"' "$T/bob.events" &&
   grep -q '"event":"media".*"why":"held".*"dir":"recvonly"' "$T/bob.events" &&
   grep -q '"event":"sdp_refused".*no common codec' "$T/bob.events" &&
@@ -162,6 +165,25 @@ if sipp_server glare -sf "$SCEN/uas-glare.xml" -m 1; then
     fail "sipp glare: exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail' "$T/glare.out" | head -3)"
 else
   fail "sipp uas-glare did not start"
+fi
+
+# ---- glare without end: bounded (3 retries), then refused ----
+if sipp_server gbound -sf "$SCEN/uas-glare-bound.xml" -m 1; then
+  cmd al call "sip:bob@127.0.0.1:$SIPP_PORT"
+  wait_ev al '"event":"state".*"call":"c3".*"to":"InCall"' 5 && cmd al update
+  wait_ev al '"event":"update".*"call":"c3".*"status":491,"result":"refused"' 20 &&
+    [ "$(count al '"event":"update".*"call":"c3".*"status":491,"result":"glare"')" = 3 ] &&
+    [ "$(count al '"event":"glare".*"call":"c3"')" = 3 ] &&
+    pass "491 every time: our UPDATE sent 4 times in all (3 glare retries), then reported refused" ||
+    fail "bounded glare" "$(grep -E '"update"|"glare"' "$T/al.events" | grep '"c3"' | tail -5)"
+  cmd al hangup
+  wait_ev al '"event":"call_end".*"call":"c3".*"reason":"local_bye"' 5 && pass "... the call stayed up until our BYE" ||
+    fail "gbound call_end"
+  sipp_server_wait gbound
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: exactly four UPDATEs, no fifth" ||
+    fail "sipp glare bound: exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail' "$T/gbound.out" | head -3)"
+else
+  fail "sipp uas-glare-bound did not start"
 fi
 
 # ---- the control command ----
