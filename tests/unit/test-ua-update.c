@@ -7,10 +7,14 @@
  *    a directory, an empty file, one over SF_UA_OFFER_FILE_MAX bytes, one with a
  *    NUL, and text that is not SDP are refused naming the key and the file (and
  *    the config source); SDP with no codec of ours is taken (the user's test);
- *    a good file then goes as it is as our offer. */
+ *    a good file then goes as it is as our offer;
+ *  - untaken: an UPDATE no call takes is answered 481 by the stack, with or
+ *    without To tag (RFC 3311 5.1: an UPDATE lives in a dialog), and Allow,
+ *    which the UA's responses and the stack's 405s share, lists UPDATE. */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-ua-call.h"
+#include "operators/transaction/sf-txn-answers.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -105,10 +109,42 @@ test_offer_file (void)
   g_rmdir (dir);
 }
 
+static SfSipMsg *
+request (const char *method, const char *to_tag)
+{
+  g_autofree char *to = to_tag != NULL ? g_strdup_printf (";tag=%s", to_tag) : g_strdup ("");
+  g_autofree char *text = g_strdup_printf ("%s sip:bob@127.0.0.1 SIP/2.0\r\n"
+                                           "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKupd\r\n"
+                                           "From: <sip:alice@127.0.0.1>;tag=a1\r\nTo: <sip:bob@127.0.0.1>%s\r\n"
+                                           "Call-ID: update@test\r\nCSeq: 2 %s\r\nMax-Forwards: 70\r\n"
+                                           "Content-Length: 0\r\n\r\n",
+                                           method, to, method);
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  return sf_sip_msg_parse (b, NULL);
+}
+
+static void
+test_untaken (void)
+{
+  const SfTxnAnswers *p = sf_txn_answers_default ();
+  g_autoptr (SfSipMsg) bare = request ("UPDATE", NULL);
+  g_autoptr (SfSipMsg) other = request ("UPDATE", "other");
+  g_autoptr (SfSipMsg) mine = request ("UPDATE", "mine");
+  g_autoptr (SfSipMsg) invite = request ("INVITE", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bare);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, bare, NULL), 481);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, bare, "mine"), 481);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, other, "mine"), 481);
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, mine, "mine"), 405); /* a state that takes none */
+  CU_ASSERT_EQUAL (sf_txn_answers_untaken (p, invite, NULL), 405);
+  CU_ASSERT_PTR_NOT_NULL (strstr (SF_STACK_ALLOW, "UPDATE"));
+}
+
 void
 sf_test_register_ua_update (void)
 {
   CU_pSuite s = CU_add_suite ("ua_update", NULL, NULL);
   SF_ADD_TEST (s, test_glare_interval);
   SF_ADD_TEST (s, test_offer_file);
+  SF_ADD_TEST (s, test_untaken);
 }
