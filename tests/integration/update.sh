@@ -15,6 +15,7 @@
 #  - glare (sipp/uas-glare.xml): our UPDATE and our hold re-INVITE get 491 once,
 #    each goes again after the 14.1 interval of the Call-ID's owner (2.1-4 s,
 #    measured between our UA's events), sipp counts exactly two of each;
+#  - glare as the callee (sipp/uac-glare.xml): our UPDATE's retry after 0-2 s;
 #  - glare without end (sipp/uas-glare-bound.xml): 491 four times, our UPDATE
 #    stops after 3 retries and is reported refused;
 #  - the control command's syntax; ua.offer_file (sent as it is in the INVITE and
@@ -186,6 +187,27 @@ else
   fail "sipp uas-glare-bound did not start"
 fi
 
+# ---- glare as the callee: the other end of 14.1's interval (0-2 s) ----
+start cal ua.xml "${UA[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
+( sipp_run cglare "127.0.0.1:$PORT_cal" -sf "$SCEN/uac-glare.xml" -s bob -m 1
+  echo "$SIPP_RC ${OK:-0}" >"$T/cglare.rc" ) &
+sp=$!
+wait_ev cal '"to":"InCall"' 10 && cmd cal update
+if wait_ev cal '"event":"update".*"status":200,"result":"accepted"' 10; then
+  ms=$(grep '"event":"glare".*"method":"UPDATE"' "$T/cal.events" | grep -o '"retry_ms":[0-9]*' | cut -d: -f2)
+  gap=$(gap_ms cal '"event":"update".*"status":491' '"event":"update".*"status":200')
+  [ -n "$ms" ] && [ "$ms" -le 2000 ] && [ -n "$gap" ] && [ "$gap" -ge "$ms" ] && [ "$gap" -le 2500 ] &&
+    pass "callee's UPDATE glare: sent again ${gap} ms after the 491 (timer ${ms} ms: 0-2 s, the Call-ID is the caller's)" ||
+    fail "callee glare interval: timer ${ms:-none} ms, gap ${gap:-none} ms"
+else
+  fail "callee glare: no 200 after the 491" "$(grep -E '"update"|"glare"' "$T/cal.events" | tail -3)"
+fi
+timeout 30 tail --pid="$sp" -f /dev/null
+read -r rc ok <"$T/cglare.rc"
+[ "$rc" = 0 ] && [ "$ok" = 1 ] && pass "sipp caller: two UPDATEs with an offer, 491 then 200; BYE" ||
+  fail "sipp caller glare: exit $rc" "$(grep -iE 'unexpected|regexp|fail' "$T/cglare.out" | head -3)"
+stop cal || fail "cal exit" "$(tail -3 "$T/cal.err")"
+
 # ---- the control command ----
 cmd al update bogus
 wait_ev al '"event":"error","command":"update".*nosdp.*got .bogus' 5 && pass "'update bogus': refused, the usage named" ||
@@ -219,7 +241,7 @@ else
 fi
 stop of || fail "of exit"
 
-for u in bob eve al of; do
+for u in bob eve al cal of; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u: stderr" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done
