@@ -216,10 +216,8 @@ sf_op_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* ---- sending ---- */
 
-/* Why our UPDATE (with an offer when @offer) may not go now, or NULL (RFC 3311
- * 5.1; RFC 3264 4: one offer at a time, either way). */
-static const char *
-update_refusal (SfUaCall *call, gboolean offer)
+const char *
+sf_ua_update_refusal (const SfUaCall *call, gboolean offer)
 {
   if (call->dialog == NULL)
     return "no dialog yet (an UPDATE goes inside an early or confirmed dialog)";
@@ -241,11 +239,8 @@ update_refusal (SfUaCall *call, gboolean offer)
   return NULL;
 }
 
-/* Our UPDATE through the dialog (12.2.1.1), with our Contact (5.1: a target
- * refresh) and, when @offer, a new offer of the session as it is (direction
- * kept, o= version one higher). */
-static gboolean
-send_update (SfCtx *ctx, SfUaCall *call, gboolean offer, GError **error)
+gboolean
+sf_ua_send_update (SfCtx *ctx, SfUaCall *call, gboolean offer, GError **error)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   g_auto (SfUaHop) hop = { 0 };
@@ -272,7 +267,7 @@ send_update (SfCtx *ctx, SfUaCall *call, gboolean offer, GError **error)
 }
 
 /* device:update [nosdp]: an UPDATE with a new offer, or without SDP; refused
- * with an error event saying why when it may not go (update_refusal).
+ * with an error event saying why when it may not go (sf_ua_update_refusal).
  * timer:update_glare: ours that got 491 goes again (14.1), as it was. */
 static SfOpResult
 sf_op_send_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -289,8 +284,8 @@ sf_op_send_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     offer = ev->arg == NULL || strcmp (ev->arg, "nosdp") != 0;
   }
   g_autoptr (GError) error = NULL;
-  const char *why = update_refusal (call, offer);
-  if (why == NULL && send_update (ctx, call, offer, &error))
+  const char *why = sf_ua_update_refusal (call, offer);
+  if (why == NULL && sf_ua_send_update (ctx, call, offer, &error))
     return SF_OP_DONE;
   g_autofree char *msg = g_strdup_printf ("update%s: %s", retry ? " (after 491)" : "", why != NULL ? why : error->message);
   if (retry) {

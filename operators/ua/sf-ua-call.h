@@ -213,6 +213,16 @@ char *sf_ua_offer (SfCtx *ctx, SfUaCall *call, SfSdpDir dir);
  * keeps its text for sf_ua_offer; FALSE with @error naming the key and file. */
 #define SF_UA_OFFER_FILE_MAX 8192
 gboolean sf_ua_offer_file_check (SfConfig *cfg, GError **error);
+/* Our UPDATE through @call's dialog (12.2.1.1) with our Contact (RFC 3311 5.1:
+ * a target refresh) and, when @offer, a new offer of the session as it is
+ * (direction kept, o= version one higher): call->update_out until
+ * OpUpdateAnswered takes its final response (a session timer's refresh may
+ * send one without SDP this way).  The caller checks it may go first
+ * (sf_ua_update_refusal).  FALSE with @error. */
+gboolean sf_ua_send_update (SfCtx *ctx, SfUaCall *call, gboolean offer, GError **error);
+/* Why our UPDATE (with an offer when @offer) may not go now, or NULL (RFC 3311
+ * 5.1; RFC 3264 4: one offer at a time, either way; one UPDATE of ours at a time). */
+const char *sf_ua_update_refusal (const SfUaCall *call, gboolean offer);
 /* sf-op-ua.c's: @m's SDP body (Content-Type application/sdp), FALSE when none;
  * the stream follows a new negotiation (a media event saying @why). */
 gboolean sf_ua_sdp_body (SfSipMsg *m, SfSipStr *out);
