@@ -159,7 +159,8 @@ sf_op_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   g_autofree char *unsupported = sf_ua_unsupported (ctx, e->msg);
   if (unsupported != NULL) { /* 8.2.2.3 */
-    respond_bare (ctx, e, 420, unsupported);
+    if (!respond_bare (ctx, e, 420, unsupported))
+      respond_bare (ctx, e, 500, NULL); /* Unsupported too large for a message: answered all the same */
     emit_update (ctx, "in", has_offer, 420, NULL);
     return SF_OP_DONE;
   }
