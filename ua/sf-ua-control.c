@@ -54,6 +54,7 @@ static const Command commands[] = {
   { "hold", CALL_OPTIONAL, 0, 0, "hold [CALL]" },
   { "resume", CALL_OPTIONAL, 0, 0, "resume [CALL]" },
   { "dtmf", CALL_OPTIONAL, 1, 1, "dtmf [CALL] DIGITS" },
+  { "update", CALL_OPTIONAL, 0, 1, "update [CALL] [nosdp]" },
   { "register", CALL_NONE, 0, 0, "register" },
   { "unregister", CALL_NONE, 0, 0, "unregister" },
   { "status", CALL_NONE, 0, 0, "status" },
@@ -281,7 +282,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       cmd = &commands[i];
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
-                     "register, unregister, status, reload, location, quit)", name);
+                     "update, register, unregister, status, reload, location, quit)", name);
   if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
     return fail (ok, "%s: shutting down", name);
   guint first = 1;
@@ -310,6 +311,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
   if (arg != NULL && strcmp (name, "dtmf") == 0 &&
       (strlen (arg) > 64 || strspn (arg, "0123456789*#ABCDabcd") != strlen (arg)))
     return fail (ok, "dtmf: digits are 0-9, *, #, A-D (at most 64), got '%s'", arg);
+  if (arg != NULL && strcmp (name, "update") == 0 && strcmp (arg, "nosdp") != 0)
+    return fail (ok, "update: 'update [CALL]' sends a new offer, 'update [CALL] nosdp' none; got '%s'", arg);
 
   if (strcmp (name, "status") == 0)
     return status (c, ok);
@@ -617,8 +620,8 @@ sf_ua_cmd_ctl (int argc, char **argv)
             "Without SOCKET (the first word a command's name): the service's, $RUNTIME_DIRECTORY/control,\n"
             "else " SF_CONTROL_SERVICE_PATH " (data/sipflow.service).\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
-            "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, reload,\n"
-            "location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
+            "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], register, unregister,\n"
+            "status, reload, location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;
   }

@@ -445,7 +445,8 @@ sf_ua_cmd_run (int argc, char **argv)
     octx, "Runs FLOW (a file, or a built-in flow).  Events go to standard output as JSON lines; logs and the\n"
           "trace go to standard error.  Control commands, one a line, come from standard input:\n"
           "  call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
-          "  hold [CALL], resume [CALL], dtmf [CALL] DIGITS, register, unregister, status, reload,\n"
+          "  hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], register, unregister,\n"
+          "  status, reload,\n"
           "  location dump [AOR] | count | remove AOR [CONTACT] (a registrar's bindings), quit\n"
           "The end of standard input does not stop sipflow; quit, SIGINT and SIGTERM do.  SIGHUP, like\n"
           "reload, reads the configuration and the files it names again, without a restart.");

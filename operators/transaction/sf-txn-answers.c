@@ -31,6 +31,8 @@ sf_txn_answers_untaken (const SfTxnAnswers *p, SfSipMsg *req, const char *local_
   /* A request with a To tag that is not this call's dialog: 481 (12.2.2). */
   const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (req), "tag");
   gboolean foreign = tt != NULL && (local_tag == NULL || !sf_sip_str_eq (tt->value, local_tag));
+  /* An UPDATE exists only inside a dialog (RFC 3311 5.1): without To tag there is none. */
+  foreign = foreign || (tt == NULL && sf_sip_str_eq (method, "UPDATE"));
   return foreign ? 481 : !known ? 501 : 405;
 }
 

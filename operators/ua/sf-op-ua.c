@@ -137,6 +137,12 @@ sdp_body (SfSipMsg *m, SfSipStr *out)
   return TRUE;
 }
 
+gboolean
+sf_ua_sdp_body (SfSipMsg *m, SfSipStr *out)
+{
+  return sdp_body (m, out);
+}
+
 /* Writes a "media" event with the negotiated stream. */
 static void
 emit_media (SfCtx *ctx, SfUaCall *call, const char *why)
@@ -159,6 +165,12 @@ media_follow (SfCtx *ctx, SfUaCall *call, const char *why)
     if (!sf_media_update (call->stream, &call->media, &error))
       g_warning ("%s: media: %s", sf_ctx_handle (ctx), error->message);
   }
+}
+
+void
+sf_ua_media_follow (SfCtx *ctx, SfUaCall *call, const char *why)
+{
+  media_follow (ctx, call, why);
 }
 
 /* ---- screening a new INVITE ---- */
@@ -391,6 +403,7 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
       return SF_OP_OUTCOME (0);
     }
     call->have_media = TRUE;
+    call->offer_in = TRUE; /* answered for good only by the 200 (an unreliable 1xx's answer is not final, 13.2.1) */
   } else if (sf_sip_msg_body (e->msg).len > 0) {
     /* A body we cannot take (13.3.1: 415 with Accept, 21.4.13). */
     static const char *const accept[] = { "Accept: application/sdp", NULL };
@@ -503,6 +516,8 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *sdp = NULL;
   if (call->pending_answer != NULL) {
     sdp = g_steal_pointer (&call->pending_answer);
+    call->offer_in = FALSE;
+    call->oa_done = TRUE;
   } else if (call->rel_body != NULL && call->oa_done) {
     sdp = g_strdup (call->rel_body); /* offer and answer went in the reliable 1xx and its PRACK (RFC 3262 5) */
   } else {
@@ -516,6 +531,7 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     sdp = sf_sdp_session_offer (s, call->want_dir);
     call->ok_has_offer = TRUE;
+    call->offer_out = TRUE; /* the ACK brings the answer (13.2.1) */
   }
   g_autoptr (SfSipMsg) r = answer_invite (ctx, call, 200, "application/sdp", sdp, NULL);
   if (r == NULL)
@@ -553,6 +569,8 @@ sf_op_resend_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         g_warning ("%s: the answer in the ACK: %s", sf_ctx_handle (ctx), error->message);
       }
     }
+    if (call->ok_has_offer)
+      call->offer_out = FALSE;
     call->ok_has_offer = FALSE;
     g_clear_pointer (&call->ok, sf_sip_msg_unref);
     return SF_OP_DONE;
@@ -775,8 +793,9 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     respond_plain (ctx, e, status, NULL);
     return SF_OP_DONE;
   }
-  if (call->reinvite_out != NULL) {
-    /* 14.2: ours is in progress: 491 Request Pending (glare; both sides retry later, 14.1). */
+  if (call->reinvite_out != NULL || (call->update_out != NULL && call->update_offer)) {
+    /* 14.2: ours is in progress (a re-INVITE, or an UPDATE with an offer: RFC
+     * 3311 5.2): 491 Request Pending (glare; both sides retry later, 14.1). */
     respond_plain (ctx, e, 491, NULL);
     return SF_OP_DONE;
   }
@@ -817,6 +836,7 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   keep_2xx (ctx, call, ok, &e->peer, e->txn);
   call->ok_has_offer = !has_offer;
+  call->offer_out = !has_offer; /* our 200's offer waits for the ACK's answer */
   if (has_offer) {
     SfSdpDir remote = sf_sdp_session_remote_dir (sdp);
     media_follow (ctx, call, remote == SF_SDP_SENDONLY || remote == SF_SDP_INACTIVE ? "held" : "reinvite");
@@ -853,6 +873,10 @@ sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         sf_ua_call_take_media (call, &m);
       else
         why = g_strdup_printf ("the SDP answer in the ACK: %s", error->message);
+    }
+    if (call->ok_has_offer) {
+      call->offer_out = FALSE;
+      call->oa_done = TRUE;
     }
     call->ok_has_offer = FALSE;
     g_clear_pointer (&call->ok, sf_sip_msg_unref);

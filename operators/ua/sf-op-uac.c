@@ -105,7 +105,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
     const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (prev), "tag");
     from_tag = ft != NULL ? sf_sip_str_dup (ft->value) : NULL;
     cseq = (guint32) sf_sip_msg_cseq (prev)->number + 1;
-    body = new_offer && call->sdp != NULL ? sf_sdp_session_offer (call->sdp, call->want_dir)
+    body = new_offer && call->sdp != NULL ? sf_ua_offer (ctx, call, call->want_dir)
                                           : sf_sip_str_dup (sf_sip_msg_body (prev));
   } else {
     to = g_strdup_printf ("<%s>", ruri);
@@ -119,7 +119,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
     if (sdp == NULL)
       return FALSE;
     /* ua.late_offer: no offer, the callee makes it (RFC 3261 13.2.1; sf-op-prack.c) */
-    body = sf_ua_late_offer (ctx) ? g_strdup ("") : sf_sdp_session_offer (sdp, call->want_dir);
+    body = sf_ua_late_offer (ctx) ? g_strdup ("") : sf_ua_offer (ctx, call, call->want_dir);
   }
   call->offer_out = *body != '\0';
   g_auto (GStrv) timer = sf_ua_se_invite_lines (ctx, call); /* RFC 4028 7.1 */
@@ -439,6 +439,7 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_warning ("%s: 488: %s", sf_ctx_handle (ctx), err->message);
   }
   if (status >= 300) {
+    call->offer_out = FALSE; /* the INVITE failed: its offer with it */
     /* A non-2xx final response ends the early dialog (12.3). */
     if (call->dialog != NULL) {
       g_clear_pointer (&call->dialog, sf_sip_dialog_free);
@@ -507,6 +508,8 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
   call->status = status;
+  call->offer_out = FALSE; /* the 2xx answers (or ends the call: sdp_failed, unusable) */
+  call->oa_done = TRUE;
   if (!usable)
     return SF_OP_OUTCOME (5);
   call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
@@ -726,13 +729,13 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   if (call == NULL || call->dialog == NULL || call->sdp == NULL || s == NULL || call->reinvite_out != NULL ||
-      call->ok != NULL)
-    return FALSE; /* one re-INVITE at a time, and none while our 2xx waits for its ACK (14.1, RFC 3264 4) */
+      call->ok != NULL || call->update_out != NULL || call->update_due)
+    return FALSE; /* one re-INVITE at a time, none while our 2xx waits for its ACK or our UPDATE is under way (14.1, RFC 3264 4) */
   g_auto (SfUaHop) hop = { 0 };
   if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
     return FALSE;
   g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
-  g_autofree char *offer = sf_sdp_session_offer (call->sdp, dir);
+  g_autofree char *offer = sf_ua_offer (ctx, call, dir);
   g_auto (GStrv) timer = sf_ua_se_request_lines (ctx, call, FALSE); /* it refreshes the session too (RFC 4028 7.4) */
   SfSipDialogRequest r = { .method = "INVITE", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
                            .contact = contact, .extra = (const char *const *) timer,
@@ -745,6 +748,7 @@ send_reinvite (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
     return FALSE;
   }
   call->reinvite_out = inv;
+  call->offer_out = TRUE;
   call->want_dir = dir;
   sf_stack_request_to (s, sf_ctx_instance (ctx), inv, next_hop);
   return TRUE;
@@ -792,6 +796,7 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       return SF_OP_SKIP; /* another transaction of the call */
     /* No answer at all, or the target cannot be reached: the dialog is gone (12.2.1.2). */
     g_clear_pointer (&call->reinvite_out, sf_sip_msg_unref);
+    call->offer_out = FALSE;
     return SF_OP_OUTCOME (2);
   }
   if (ev->kind != SF_EV_SIP || strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->reinvite_out == NULL ||
@@ -802,8 +807,17 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (status < 200)
     return SF_OP_DONE;
   g_autoptr (SfSipMsg) inv = g_steal_pointer (&call->reinvite_out);
+  call->offer_out = FALSE;
   if (status == 481 || status == 408) /* 12.2.1.2: the dialog is over */
     return SF_OP_OUTCOME (2);
+  if (status == 491 && call->reinvite_glares < SF_UA_MAX_GLARES) {
+    /* 14.1: glare: the same offer goes again after the interval (OpReInviteRetry
+     * on timer reinvite_glare); the peer's request may come first meanwhile. */
+    call->reinvite_glares++;
+    sf_ua_glare (ctx, call, "INVITE", "reinvite_glare");
+    return SF_OP_DONE;
+  }
+  call->reinvite_glares = 0;
   if (status >= 300) {
     call->want_dir = call->want_dir == SF_SDP_SENDRECV ? SF_SDP_SENDONLY : SF_SDP_SENDRECV;
     g_autofree char *f = g_strdup_printf ("\"status\":%u", status);
@@ -832,6 +846,31 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_sdp_failed (ctx, call, why);
     return SF_OP_OUTCOME (3);
   }
+  return SF_OP_OUTCOME (0);
+}
+
+static const char *const reinvite_retry_outcomes[] = { "refused", NULL };
+
+/* timer:reinvite_glare: our re-INVITE refused 491 goes again (14.1), the same
+ * direction, a new CSeq and offer; while it cannot (our 2xx to the peer's
+ * re-INVITE waits for its ACK) another interval, at most SF_UA_MAX_GLARES in
+ * all, then outcome refused (the session as it was). */
+static SfOpResult
+sf_op_reinvite_retry (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "reinvite_glare") != 0 || call == NULL || call->reinvite_out != NULL)
+    return SF_OP_SKIP;
+  if (send_reinvite (ctx, call, call->want_dir))
+    return SF_OP_DONE;
+  if (call->reinvite_glares < SF_UA_MAX_GLARES) {
+    call->reinvite_glares++;
+    sf_ua_glare (ctx, call, "INVITE", "reinvite_glare");
+    return SF_OP_DONE;
+  }
+  call->reinvite_glares = 0;
+  call->want_dir = call->want_dir == SF_SDP_SENDRECV ? SF_SDP_SENDONLY : SF_SDP_SENDRECV;
+  sf_ctx_emit (ctx, "reinvite_refused", "\"status\":491");
   return SF_OP_OUTCOME (0);
 }
 
@@ -931,9 +970,14 @@ const SfOperatorDef sf_op_uac_table[] = {
     "RFC 3261 14.1" },
   { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, reinvite_outcomes,
     SF_ARG_NONE, NULL, NULL,
-    "takes the responses to our re-INVITE: a final one gives outcome accepted (2xx: ACK sent, answer taken, the "
+    "takes the responses to our re-INVITE (not an UPDATE's): a final one gives outcome accepted (2xx: ACK sent, answer taken, the "
     "media follows), refused (the session unchanged), dialog_gone (481, 408, a timeout or transport error) or "
-    "sdp_failed (ACK sent, no usable answer)", "sip:response|txn:timeout|txn:transport_error", NULL,
-    "RFC 3261 14.1" },
+    "sdp_failed (ACK sent, no usable answer); a 491 (glare) starts timer reinvite_glare for OpReInviteRetry "
+    "instead, at most 3 times in a row", "sip:response|txn:timeout|txn:transport_error", NULL, "RFC 3261 14.1" },
+  { "OpReInviteRetry", sf_op_reinvite_retry, SF_Q_NORMAL, SF_EV_TIMER, 0, reinvite_retry_outcomes, SF_ARG_NONE,
+    NULL, NULL,
+    "on timer:reinvite_glare (our re-INVITE got 491): sends it again, same direction, new offer and CSeq; when it "
+    "cannot go yet (our 2xx waits for its ACK) another interval, bounded; then outcome refused (session unchanged)",
+    "timer:reinvite_glare", NULL, "RFC 3261 14.1" },
 };
 const gsize sf_op_uac_table_len = G_N_ELEMENTS (sf_op_uac_table);

@@ -34,6 +34,7 @@ static const SfConfigKey ua_keys[] = {
   { "late_offer", SF_CFG_BOOL, "false", 0, 0, NULL,
     "our INVITEs carry no SDP: the callee's reliable 1xx (answered in our PRACK, RFC 3262 5) or its 2xx (answered in "
     "the ACK, RFC 3261 13.2.1) brings the offer" },
+  { "offer_file", SF_CFG_STRING, NULL, 0, 0, NULL, "an SDP file sent as it is as the offer of our INVITEs, re-INVITEs and UPDATEs (read at start; tests, power users)" },
 };
 
 gboolean
@@ -84,7 +85,7 @@ sf_ua_check_config (SfConfig *cfg, GError **error)
                  "ua.password is set but neither ua.auth_user nor ua.uri names the user");
     return FALSE;
   }
-  return TRUE;
+  return sf_ua_offer_file_check (cfg, error);
 }
 
 const char *
@@ -136,6 +137,7 @@ call_free (gpointer p)
   g_free (c->detail);
   g_free (c->early_sdp);
   sf_ua_prack_clear (c);
+  g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c);
 }
 

@@ -99,6 +99,12 @@ typedef struct {
   gboolean answer_held;      /* UAS: answered while waiting for that PRACK */
   char *rel_body;            /* UAS: the SDP our reliable 1xx carried (the 2xx repeats it), owned, nullable */
   GPtrArray *early;          /* UAC: per To tag of a reliable 1xx, its RSeq and early dialog, owned, nullable */
+  /* UPDATE (RFC 3311) and glare (RFC 3261 14.1): sf-op-update.c */
+  SfSipMsg *update_out;      /* our UPDATE waiting for its final response */
+  gboolean update_offer;     /* ... it carries an offer (else none: a refresh) */
+  gboolean update_due;       /* a 491 came: our UPDATE goes again on timer update_glare */
+  guint update_glares;       /* 491s to our UPDATE in a row (bounded: SF_UA_MAX_GLARES) */
+  guint reinvite_glares;     /* 491s to our re-INVITE in a row (bounded: SF_UA_MAX_GLARES) */
 } SfUaCall;
 
 /* A new INVITE refused at once (not ringing): the call kept (for call_end)
@@ -247,6 +253,36 @@ gboolean sf_ua_parse_rack (SfSipStr value, guint32 *rseq, guint32 *cseq, char **
 /* 12.1.2: the early dialog a 1xx @resp with a To tag makes becomes the call's
  * (dialog event, the call found by its remote tag); sf-op-uac.c. */
 void sf_ua_uac_early_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp);
+/* ---- UPDATE (RFC 3311) and glare (RFC 3261 14.1): sf-op-update.c ---- */
+/* A request refused 491 is sent again at most this many times in a row. */
+#define SF_UA_MAX_GLARES 3
+/* The 14.1 wait before sending again a request refused 491, in ms: 2.1 to 4 s
+ * in 10 ms steps when we own the Call-ID (we sent the INVITE), else 0 to 2 s. */
+guint sf_ua_glare_ms (const SfUaCall *call);
+/* A 491 to our @method: timer @timer starts for sf_ua_glare_ms and a glare
+ * event says when the request goes again. */
+void sf_ua_glare (SfCtx *ctx, SfUaCall *call, const char *method, const char *timer);
+/* Our next offer in direction @dir (transfer full): the session's (its o=
+ * version one higher, RFC 3264 8), or the file of ua.offer_file, sent as it is. */
+char *sf_ua_offer (SfCtx *ctx, SfUaCall *call, SfSdpDir dir);
+/* Checks ua.offer_file (readable, at most SF_UA_OFFER_FILE_MAX bytes, SDP) and
+ * keeps its text for sf_ua_offer; FALSE with @error naming the key and file. */
+#define SF_UA_OFFER_FILE_MAX 8192
+gboolean sf_ua_offer_file_check (SfConfig *cfg, GError **error);
+/* Our UPDATE through @call's dialog (12.2.1.1) with our Contact (RFC 3311 5.1:
+ * a target refresh) and, when @offer, a new offer of the session as it is
+ * (direction kept, o= version one higher): call->update_out until
+ * OpUpdateAnswered takes its final response (a session timer's refresh may
+ * send one without SDP this way).  The caller checks it may go first
+ * (sf_ua_update_refusal).  FALSE with @error. */
+gboolean sf_ua_send_update (SfCtx *ctx, SfUaCall *call, gboolean offer, GError **error);
+/* Why our UPDATE (with an offer when @offer) may not go now, or NULL (RFC 3311
+ * 5.1; RFC 3264 4: one offer at a time, either way; one UPDATE of ours at a time). */
+const char *sf_ua_update_refusal (const SfUaCall *call, gboolean offer);
+/* sf-op-ua.c's: @m's SDP body (Content-Type application/sdp), FALSE when none;
+ * the stream follows a new negotiation (a media event saying @why). */
+gboolean sf_ua_sdp_body (SfSipMsg *m, SfSipStr *out);
+void sf_ua_media_follow (SfCtx *ctx, SfUaCall *call, const char *why);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

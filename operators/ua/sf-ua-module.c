@@ -12,6 +12,8 @@ extern const SfOperatorDef sf_op_session_timer_table[];
 extern const gsize sf_op_session_timer_table_len;
 extern const SfOperatorDef sf_op_prack_table[];
 extern const gsize sf_op_prack_table_len;
+extern const SfOperatorDef sf_op_update_table[];
+extern const gsize sf_op_update_table_len;
 extern const SfOperatorDef sf_op_register_table[];
 extern const gsize sf_op_register_table_len;
 
@@ -24,6 +26,7 @@ declare (SfPluginRegistrar *r, GError **error)
          sf_plugin_add_operators (r, sf_op_uac_table, sf_op_uac_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_session_timer_table, sf_op_session_timer_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_prack_table, sf_op_prack_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_update_table, sf_op_update_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_register_table, sf_op_register_table_len, error);
 }
 
