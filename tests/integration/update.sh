@@ -20,10 +20,9 @@
 #    stops after 3 retries and is reported refused;
 #  - the control command's syntax; ua.offer_file (sent as it is in the INVITE and
 #    the UPDATEs, seen in sipp's message log; a bad file stops the start);
-#  - NEEDS 100rel (engineer P's ua.100rel, issue 22): the early-dialog cases after
-#    a reliable 183 with the answer, UPDATE with an offer accepted both ways
-#    (sipp/uac-update-100rel.xml, sipp/uas-update-100rel.xml).  They fail on a
-#    branch without 100rel, by design: they are the lead's check after the merge.
+#  - with 100rel: the early-dialog cases after a reliable 183 with the answer,
+#    UPDATE with an offer accepted both ways (sipp/uac-update-100rel.xml,
+#    sipp/uas-update-100rel.xml).
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -246,39 +245,39 @@ for u in bob eve al cal of; do
     pass "$u: no critical log, no sanitizer report" || fail "$u: stderr" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done
 
-# ---- NEEDS 100rel (engineer P, issue 22): fail without ua.100rel, by design ----
+# ---- with 100rel (RFC 3262): offers in the early dialog ----
 # The early-dialog offers RFC 3311 5.1 allows once a reliable answer completed
 # the first exchange: sipp calls with Require: 100rel, our UA's reliable 18x
 # carries the answer, sipp PRACKs, then UPDATEs with an offer: 200 with SDP.
-start rel ua.xml "${UA[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.100rel=supported || fail "NEEDS 100rel: ua.100rel unknown here"
+start rel ua.xml "${UA[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.100rel=supported || fail "ua.100rel=supported: the UA did not start"
 if [ -n "${PORT_rel:-}" ]; then
   ( sipp_run rel1 "127.0.0.1:$PORT_rel" -sf "$SCEN/uac-update-100rel.xml" -s bob -m 1
     echo "$SIPP_RC ${OK:-0}" >"$T/rel1.rc" ) &
   sp=$!
   wait_ev rel '"event":"update".*"dir":"in","offer":true,"status":200' 10 &&
-    pass "NEEDS 100rel: an UPDATE offer after our reliable answer, in the early dialog: 200 with SDP" ||
-    fail "NEEDS 100rel: UPDATE offer in the early dialog" "$(grep '"update"' "$T/rel.events")"
+    pass "100rel: an UPDATE offer after our reliable answer, in the early dialog: 200 with SDP" ||
+    fail "100rel: UPDATE offer in the early dialog" "$(grep '"update"' "$T/rel.events")"
   cmd rel answer
   timeout 30 tail --pid="$sp" -f /dev/null
   read -r rc ok <"$T/rel1.rc"
-  [ "$rc" = 0 ] && [ "$ok" = 1 ] && pass "NEEDS 100rel: sipp caller (PRACK, UPDATE, answer, BYE) satisfied" ||
-    fail "NEEDS 100rel: sipp caller exit $rc" "$(grep -iE 'unexpected|regexp|fail' "$T/rel1.out" | head -3)"
+  [ "$rc" = 0 ] && [ "$ok" = 1 ] && pass "100rel: sipp caller (PRACK, UPDATE, answer, BYE) satisfied" ||
+    fail "100rel: sipp caller exit $rc" "$(grep -iE 'unexpected|regexp|fail' "$T/rel1.out" | head -3)"
   stop rel || fail "rel exit"
 fi
 start rel2 ua.xml "${UA[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.100rel=supported ||
-  fail "NEEDS 100rel: ua.100rel unknown here (UAC)"
+  fail "ua.100rel=supported: the UA did not start (UAC)"
 if [ -n "${PORT_rel2:-}" ] && sipp_server rel2s -sf "$SCEN/uas-update-100rel.xml" -m 1; then
   cmd rel2 call "sip:bob@127.0.0.1:$SIPP_PORT"
   wait_ev rel2 '"to":"RingBack"' 5
   # the PRACK of the reliable 183 completes the first exchange: then our UPDATE may offer
   wait_ev rel2 '"event":"media".*"state":"early"' 5 && cmd rel2 update
   wait_ev rel2 '"event":"update".*"dir":"out","offer":true,"status":200,"result":"accepted"' 5 &&
-    pass "NEEDS 100rel: our UPDATE offer in the early dialog after the reliable answer: 200" ||
-    fail "NEEDS 100rel: our early UPDATE" "$(grep -E '"update"|"error"' "$T/rel2.events")"
+    pass "100rel: our UPDATE offer in the early dialog after the reliable answer: 200" ||
+    fail "100rel: our early UPDATE" "$(grep -E '"update"|"error"' "$T/rel2.events")"
   wait_ev rel2 '"to":"InCall"' 10 && cmd rel2 hangup
   sipp_server_wait rel2s
-  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "NEEDS 100rel: sipp callee (183 reliable, PRACK, UPDATE, 200) satisfied" ||
-    fail "NEEDS 100rel: sipp callee exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail' "$T/rel2s.out" | head -3)"
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "100rel: sipp callee (183 reliable, PRACK, UPDATE, 200) satisfied" ||
+    fail "100rel: sipp callee exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail' "$T/rel2s.out" | head -3)"
   stop rel2 || fail "rel2 exit"
 fi
 
