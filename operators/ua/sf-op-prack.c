@@ -141,12 +141,15 @@ rel_mode (SfCtx *ctx)
 gboolean
 sf_ua_prack_on (SfCtx *ctx)
 {
-  return rel_mode (ctx) > 0;
+  /* as UAS: a flow that cannot take the PRACK sends nothing reliably */
+  return rel_mode (ctx) > 0 && sf_ua_flow_binds (ctx, "OpPrack");
 }
 
 const char *
 sf_ua_prack_invite_line (SfCtx *ctx)
 {
+  if (!sf_ua_flow_binds (ctx, "OpSendPrack"))
+    return NULL; /* as UAC: a flow that sends no PRACK does not offer 100rel */
   switch (rel_mode (ctx)) {
   case 1:
     return "Supported: 100rel";
@@ -532,7 +535,7 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->incoming || call->invite_out == NULL ||
-      !sf_ua_prack_on (ctx))
+      rel_mode (ctx) == 0)
     return SF_OP_SKIP;
   const SfSipValue *cs = sf_sip_msg_cseq (e->msg);
   guint status = sf_sip_msg_status (e->msg);

@@ -98,6 +98,16 @@ out=$(sipcat send "127.0.0.1:$PORT_bob" "$T/options.sip" --show | tr -d '\r' | g
 [ "$out" = "SIP/2.0 200 OK|Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE|Supported: 100rel, timer|" ] &&
   pass "OPTIONS: 200 with Allow listing PRACK and Supported: 100rel (and timer)" || fail "OPTIONS" "$out"
 stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+# a composed flow without the PRACK and session-timer operators (screening.xml)
+# does not claim what it cannot do: Require: 100rel, timer gets 420 naming both
+# (sf_ua_flow_binds), where ua.xml rings
+start scr "$EX/screening.xml" --set media.backend=null --set ua.uri=sip:scr@127.0.0.1 || exit 1
+printf 'INVITE sip:scr@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\nMax-Forwards: 70\nFrom: <sip:probe@127.0.0.1>;tag=p{n}\nTo: <sip:scr@127.0.0.1>\nCall-ID: {cid}\nCSeq: 1 INVITE\nContact: <sip:probe@127.0.0.1:{port}>\nRequire: 100rel, timer\nContent-Length: 0\n\n' \
+  "$PORT_scr" >"$T/req.sip"
+out=$(sipcat send "127.0.0.1:$PORT_scr" "$T/req.sip" --show | tr -d '\r' | grep -i -E '^(SIP/2.0 |Unsupported:)' | tr '\n' '|')
+[ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: 100rel, timer|" ] &&
+  pass "screening.xml (no PRACK or refresh operators): Require: 100rel, timer gets 420 naming both" || fail "screening.xml's 420" "$out"
+stop scr || fail "scr exit" "$(tail -3 "$T/scr.err")"
 
 # ---- the IVR's early media (OpEarlyMedia): Supported: 100rel makes its 183 reliable ----
 start ivr "$EX/ivr.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:ivr@127.0.0.1 \
