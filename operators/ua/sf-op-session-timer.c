@@ -488,8 +488,13 @@ sf_op_session_refresh (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (strcmp (ev->name, "session_refresh") != 0 || call == NULL || !call->se_refresher || call->se_interval == 0)
     return SF_OP_SKIP;
+  /* Our re-INVITE or UPDATE refused 491 waits for its retry (RFC 3261 14.1):
+   * it goes first.  A refresh sent in that gap took the retry's place (the
+   * hold's 200 read as the refresh's, or the refresh's as the hold's: our
+   * refresh then pending for ever, the session expired on a healthy call). */
+  gboolean glare = sf_ctx_timer_running (ctx, "reinvite_glare") || call->update_due;
   if (call->refresh_out != NULL || call->reinvite_out != NULL || call->ok != NULL || call->offer_in ||
-      call->offer_out || !send_refresh (ctx, call))
+      call->offer_out || glare || !send_refresh (ctx, call))
     refresh_later (ctx, 2000);
   return SF_OP_DONE;
 }

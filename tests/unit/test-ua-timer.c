@@ -26,7 +26,12 @@
  *    - update_refresh: the peer allows UPDATE: our refresh is an UPDATE
  *      without a body; 422 with Min-SE: 120 sends it again with 120 (a new
  *      CSeq); 481 ends the call with our BYE (session_refresh_failed)
- *    - too_small: Session-Expires: 60 with Supported: timer: 422, Min-SE: 90 */
+ *    - too_small: Session-Expires: 60 with Supported: timer: 422, Min-SE: 90
+ *  - Attacks (issue 22, second reading):
+ *    - hold_glare_refresh: we refresh by re-INVITE; the peer answers our hold
+ *      491 while the refresh is due: the hold's retry goes first (14.1), its
+ *      200 restarts the timers, the next refresh goes 45 s later (the refresh
+ *      once took the hold's place and stayed pending: BYE at the interval) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -442,6 +447,118 @@ too_small (void)
   st_free (t);
 }
 
+/* ---- attacks (issue 22, second reading) ---- */
+
+/* A @status response to @req with our (the peer's) To tag "callee" when @req's To has none. */
+static void
+st_reply_tagged (St *t, const char *req, guint status, const char *extra, const char *sdp)
+{
+  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
+                  *cid = hdr (req, "Call-ID");
+  g_autofree char *resp = g_strdup_printf (
+    "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+    "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to,
+    strstr (to, ";tag=") == NULL ? ";tag=callee" : "", cid, cseq, extra,
+    sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
+  st_send (t, resp);
+}
+
+#define ST_ANSWER                                                                                      \
+  "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n" \
+  "a=rtpmap:0 PCMU/8000\r\n"
+
+/* Our UA calls the peer, who answers 200 with @extra (its session timer): the call instance. */
+static SfInstance *
+st_call_out (St *t, const char *extra)
+{
+  SfInstance *call = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autofree char *uri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *inv = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+  st_reply_tagged (t, inv, 200, extra, ST_ANSWER);
+  g_autofree char *ack = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  return call;
+}
+
+/* The last INVITE among the datagrams that came (transfer full; NULL when
+ * none): the others (ACKs, retransmissions) are read and dropped. */
+static char *
+st_last_invite (St *t)
+{
+  char *last = NULL;
+  while (!sf_test_peer_quiet (t->peer)) {
+    char buf[8192];
+    gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+    if (n <= 0)
+      break;
+    buf[n] = 0;
+    if (g_str_has_prefix (buf, "INVITE ")) {
+      g_free (last);
+      last = g_strdup (buf);
+    }
+  }
+  return last;
+}
+
+#define ST_TIMER_2XX "Session-Expires: 90;refresher=uac\r\nRequire: timer\r\n"
+#define ST_RECVONLY                                                                                    \
+  "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n" \
+  "a=rtpmap:0 PCMU/8000\r\na=recvonly\r\n"
+
+/* Attack: we refresh (refresher=uac, 90 s, by re-INVITE); the peer answers
+ * our hold re-INVITE 491 while the refresh is due.  The refresh must not take
+ * the hold's place in the 14.1 interval (RFC 3261 14.1: the retry of our
+ * re-INVITE goes first): it once went, its 200 was taken as the hold's (the
+ * hold's retry was dropped) and our refresh stayed pending for ever: no more
+ * refreshes, our BYE at the interval (session_expired) on a healthy call. */
+static void
+hold_glare_refresh (void)
+{
+  St *t = st_setup ();
+  SfInstance *call = st_call_out (t, ST_TIMER_2XX);
+  sf_endpoint_advance (t->env->ep, 44000);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hold", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *hold = st_last_invite (t);
+  CU_ASSERT_TRUE_FATAL (hold != NULL && strstr (hold, "a=sendonly") != NULL);
+  sf_endpoint_advance (t->env->ep, 1000); /* 45 s: the refresh is due, our hold pending: it waits */
+  g_free (st_last_invite (t));
+  sf_endpoint_advance (t->env->ep, 500);
+  st_reply_tagged (t, hold, 491, "", NULL);
+  g_free (st_last_invite (t)); /* its ACK */
+  /* 2.1 to 4 s later (we own the Call-ID) the hold again, and nothing before it */
+  g_autofree char *retry = NULL;
+  for (int i = 0; i < 9 && retry == NULL; i++) {
+    sf_endpoint_advance (t->env->ep, 500);
+    retry = st_last_invite (t);
+  }
+  CU_ASSERT_TRUE_FATAL (retry != NULL);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_refresh\"", "\"direction\":\"out\"", NULL), 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"glare\"", NULL), 1);
+  g_autofree char *cs = hdr (retry, "CSeq");
+  CU_ASSERT_STRING_EQUAL (cs, "3 INVITE");
+  st_reply_tagged (t, retry, 200, ST_TIMER_2XX, ST_RECVONLY);
+  g_free (st_last_invite (t)); /* the ACK */
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "Onhold");
+  /* the hold's 200 restarted the timers: our refresh 45 s later, answered; the call stays up */
+  sf_endpoint_advance (t->env->ep, 45000);
+  g_autofree char *refresh = st_last_invite (t);
+  CU_ASSERT_TRUE_FATAL (refresh != NULL);
+  g_autofree char *cs2 = hdr (refresh, "CSeq");
+  CU_ASSERT_STRING_EQUAL (cs2, "4 INVITE");
+  st_reply_tagged (t, refresh, 200, ST_TIMER_2XX, ST_RECVONLY);
+  g_free (st_last_invite (t));
+  sf_endpoint_advance (t->env->ep, 44000);
+  g_free (st_last_invite (t));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_expired\"", NULL), 0);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "Onhold");
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -456,4 +573,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, hold_refreshes);
   SF_ADD_TEST (s, update_refresh);
   SF_ADD_TEST (s, too_small);
+  SF_ADD_TEST (s, hold_glare_refresh);
 }
