@@ -209,6 +209,15 @@ sf_op_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
     return SF_OP_ERROR;
   sf_ua_call_take_media (call, &m);
+  if (call->incoming && !call->final_sent) {
+    /* An early dialog of ours: the 2xx to the INVITE repeats the latest SDP
+     * we sent, this answer (RFC 3261 13.2.1, RFC 6337 3.1.1), as OpPrack does
+     * for a PRACK's offer; not the reliable 1xx's, its o= version older. */
+    g_free (call->pending_answer);
+    call->pending_answer = g_strdup (answer);
+    g_free (call->rel_body);
+    call->rel_body = g_strdup (answer);
+  }
   emit_update (ctx, "in", TRUE, 200, NULL);
   SfSdpDir remote = sf_sdp_session_remote_dir (call->sdp);
   sf_ua_media_follow (ctx, call, remote == SF_SDP_SENDONLY || remote == SF_SDP_INACTIVE ? "held" : "update");

@@ -31,7 +31,10 @@
  *    - hold_glare_refresh: we refresh by re-INVITE; the peer answers our hold
  *      491 while the refresh is due: the hold's retry goes first (14.1), its
  *      200 restarts the timers, the next refresh goes 45 s later (the refresh
- *      once took the hold's place and stayed pending: BYE at the interval) */
+ *      once took the hold's place and stayed pending: BYE at the interval)
+ *    - update_early_2xx: an UPDATE's offer answered in the early dialog after
+ *      our reliable 180: the INVITE's 200 repeats the UPDATE's answer (it once
+ *      repeated the 180's, its o= version going back) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -559,6 +562,85 @@ hold_glare_refresh (void)
   st_free (t);
 }
 
+static SfInstance *
+st_call (St *t)
+{
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < all->len; i++)
+    if (strcmp (sf_instance_handle (all->pdata[i]), "c1") == 0)
+      return all->pdata[i];
+  return NULL;
+}
+
+/* An in-dialog request of the peer's to our UA (bob), @tag our To tag. */
+static void
+st_request (St *t, const char *method, guint cseq, const char *tag, const char *extra, const char *sdp)
+{
+  g_autofree char *req = g_strdup_printf (
+    "%s sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bK%s%u\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: st-test@127.0.0.1\r\n"
+    "CSeq: %u %s\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
+    method, method, cseq, tag, cseq, method, extra, sdp != NULL ? "Content-Type: application/sdp\r\n" : "",
+    sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
+  st_send (t, req);
+}
+
+/* The o= line's version of the SDP in @m (0 when none). */
+static guint64
+o_version (const char *m)
+{
+  const char *o = m != NULL ? strstr (m, "\r\no=") : NULL;
+  if (o == NULL)
+    return 0;
+  g_autofree char *line = g_strndup (o + 2, strcspn (o + 2, "\r"));
+  g_auto (GStrv) f = g_strsplit (line, " ", -1);
+  return g_strv_length (f) > 2 ? g_ascii_strtoull (f[2], NULL, 10) : 0;
+}
+
+/* The body of @m (after the blank line; transfer none). */
+static const char *
+body_of (const char *m)
+{
+  const char *b = m != NULL ? strstr (m, "\r\n\r\n") : NULL;
+  return b != NULL ? b + 4 : "";
+}
+
+/* Attack: the peer's INVITE requires 100rel; our reliable 180 carries the
+ * answer; the peer's UPDATE in the early dialog makes a new offer, answered
+ * in its 200 (o= version one higher); PRACK; we answer.  The INVITE's 200
+ * must repeat the latest SDP we sent (RFC 3261 13.2.1, RFC 6337 3.1.1): it
+ * once repeated the 180's, its o= version going back, the session as it was
+ * before the UPDATE. */
+static void
+update_early_2xx (void)
+{
+  St *t = st_setup ();
+  g_autofree char *inv = g_strdup_printf (ST_INVITE "Require: 100rel\r\nContent-Type: application/sdp\r\n"
+                                                    "Content-Length: %zu\r\n\r\n%s", strlen (ST_OFFER), ST_OFFER);
+  st_send (t, inv);
+  g_autofree char *rel = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (rel != NULL && g_str_has_prefix (rel, "SIP/2.0 180"));
+  g_autofree char *tag = to_tag (rel), *rseq = hdr (rel, "RSeq");
+  st_request (t, "UPDATE", 2, tag, "", "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                                       "m=audio 6002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n");
+  g_autofree char *up = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "SIP/2.0 200"));
+  CU_ASSERT_EQUAL (o_version (up), o_version (rel) + 1);
+  CU_ASSERT_PTR_NOT_NULL (strstr (up, "a=recvonly"));
+  g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
+  st_request (t, "PRACK", 3, tag, rack, NULL);
+  g_autofree char *pr = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (pr != NULL && g_str_has_prefix (pr, "SIP/2.0 200"));
+  sf_endpoint_post (t->env->ep, st_call (t), sf_event_new (SF_EV_DEVICE, "answer", NULL));
+  sf_endpoint_drain (t->env->ep);
+  sf_endpoint_advance (t->env->ep, 0);
+  g_autofree char *ok = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
+  CU_ASSERT_EQUAL (o_version (ok), o_version (up));
+  CU_ASSERT_STRING_EQUAL (body_of (ok), body_of (up));
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -574,4 +656,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, update_refresh);
   SF_ADD_TEST (s, too_small);
   SF_ADD_TEST (s, hold_glare_refresh);
+  SF_ADD_TEST (s, update_early_2xx);
 }
