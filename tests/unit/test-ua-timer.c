@@ -34,7 +34,10 @@
  *      once took the hold's place and stayed pending: BYE at the interval)
  *    - update_early_2xx: an UPDATE's offer answered in the early dialog after
  *      our reliable 180: the INVITE's 200 repeats the UPDATE's answer (it once
- *      repeated the 180's, its o= version going back) */
+ *      repeated the 180's, its o= version going back)
+ *    - refused_hold_refresh: our hold refused 488, the call goes on sendrecv:
+ *      our refresh 45 s in repeats the SDP in force (the INVITE's), not the
+ *      refused hold's sendonly one */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -641,6 +644,45 @@ update_early_2xx (void)
   st_free (t);
 }
 
+/* Attack: we refresh by re-INVITE; the peer refuses our hold with 488 (the
+ * session as it was, RFC 3264 8: we stay in the call, sendrecv).  Our refresh
+ * must repeat the SDP in force (RFC 4028 10, RFC 6337 5.3): it once repeated
+ * the refused hold's, sendonly, and the peer that accepted it stopped
+ * sending to us while we believed the call up. */
+static void
+refused_hold_refresh (void)
+{
+  St *t = st_setup ();
+  SfInstance *call = st_call_out (t, ST_TIMER_2XX);
+  sf_endpoint_advance (t->env->ep, 10000);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hold", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *hold = st_last_invite (t);
+  CU_ASSERT_TRUE_FATAL (hold != NULL && strstr (hold, "a=sendonly") != NULL);
+  st_reply_tagged (t, hold, 488, "", NULL);
+  g_free (st_last_invite (t)); /* the ACK */
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  sf_endpoint_advance (t->env->ep, 35000); /* 45 s: our refresh */
+  g_autofree char *refresh = st_last_invite (t);
+  CU_ASSERT_TRUE_FATAL (refresh != NULL);
+  g_autofree char *cs = hdr (refresh, "CSeq");
+  CU_ASSERT_STRING_EQUAL (cs, "3 INVITE");
+  CU_ASSERT_PTR_NULL (strstr (refresh, "a=sendonly"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (refresh, "a=sendrecv"));
+  CU_ASSERT_EQUAL (o_version (refresh) + 1, o_version (hold)); /* the INVITE's SDP, as it went */
+  st_reply_tagged (t, refresh, 200, ST_TIMER_2XX, ST_ANSWER);
+  g_free (st_last_invite (t));
+  /* and the next one, after that refresh was answered */
+  sf_endpoint_advance (t->env->ep, 45000);
+  g_autofree char *again = st_last_invite (t);
+  CU_ASSERT_TRUE_FATAL (again != NULL);
+  CU_ASSERT_PTR_NOT_NULL (strstr (again, "a=sendrecv"));
+  CU_ASSERT_EQUAL (o_version (again), o_version (refresh));
+  st_reply_tagged (t, again, 200, ST_TIMER_2XX, ST_ANSWER);
+  g_free (st_last_invite (t));
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -657,4 +699,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, too_small);
   SF_ADD_TEST (s, hold_glare_refresh);
   SF_ADD_TEST (s, update_early_2xx);
+  SF_ADD_TEST (s, refused_hold_refresh);
 }
