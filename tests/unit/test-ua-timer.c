@@ -37,7 +37,11 @@
  *      repeated the 180's, its o= version going back)
  *    - refused_hold_refresh: our hold refused 488, the call goes on sendrecv:
  *      our refresh 45 s in repeats the SDP in force (the INVITE's), not the
- *      refused hold's sendonly one */
+ *      refused hold's sendonly one
+ *    - rel1xx_flood: a callee sends 20 reliable 183s (RSeq 1 to 20) and never
+ *      answers our PRACK: one PRACK (RSeq 1); after its 200 the next RSeq's
+ *      retransmission gets one, after a PRACK's timeout too (each 1xx once
+ *      got its own PRACK transaction) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -683,6 +687,69 @@ refused_hold_refresh (void)
   st_free (t);
 }
 
+/* The datagrams that came starting with @method (the others read and
+ * dropped); the last of them in *@last (transfer full) when @last. */
+static guint
+st_count (St *t, const char *method, char **last)
+{
+  guint n = 0;
+  while (!sf_test_peer_quiet (t->peer)) {
+    char buf[8192];
+    gssize got = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+    if (got <= 0)
+      break;
+    buf[got] = 0;
+    if (!g_str_has_prefix (buf, method))
+      continue;
+    n++;
+    if (last != NULL) {
+      g_free (*last);
+      *last = g_strdup (buf);
+    }
+  }
+  return n;
+}
+
+/* Attack: a callee floods reliable 183s (RSeq 1, 2, 3... in one early
+ * dialog) and never answers our PRACKs.  RFC 3262 3: the UAS sends no
+ * reliable 1xx before the previous one is PRACKed; one whose PRACK has not
+ * been answered is discarded (its UAS retransmits it).  Each once got its own
+ * PRACK: a client transaction each, retransmitted for 32 s, toward the
+ * Contact the callee chose (unbounded state, and a reflection). */
+static void
+rel1xx_flood (void)
+{
+  St *t = st_setup ();
+  SfInstance *call = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autofree char *uri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *inv = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+  for (guint rseq = 1; rseq <= 20; rseq++) {
+    g_autofree char *extra = g_strdup_printf ("Require: 100rel\r\nRSeq: %u\r\n", rseq);
+    st_reply_tagged (t, inv, 183, extra, ST_ANSWER);
+  }
+  g_autofree char *prack = NULL;
+  CU_ASSERT_EQUAL (st_count (t, "PRACK ", &prack), 1);
+  CU_ASSERT_TRUE_FATAL (prack != NULL);
+  g_autofree char *rack = hdr (prack, "RAck"), *cs = hdr (inv, "CSeq");
+  CU_ASSERT_TRUE (rack != NULL && g_str_has_prefix (rack, "1 1 INVITE"));
+  /* its 200; the 183 of RSeq 2 again (the UAS retransmits it): PRACKed */
+  st_reply_tagged (t, prack, 200, "", NULL);
+  st_reply_tagged (t, inv, 183, "Require: 100rel\r\nRSeq: 2\r\n", ST_ANSWER);
+  g_autofree char *prack2 = NULL;
+  CU_ASSERT_EQUAL (st_count (t, "PRACK ", &prack2), 1);
+  g_autofree char *rack2 = prack2 != NULL ? hdr (prack2, "RAck") : NULL;
+  CU_ASSERT_TRUE (rack2 != NULL && g_str_has_prefix (rack2, "2 1 INVITE"));
+  /* no answer to that one: the PRACK times out (32 s), and the next 1xx gets its PRACK */
+  sf_endpoint_advance (t->env->ep, 33000);
+  st_count (t, "PRACK ", NULL);
+  st_reply_tagged (t, inv, 183, "Require: 100rel\r\nRSeq: 3\r\n", ST_ANSWER);
+  CU_ASSERT_EQUAL (st_count (t, "PRACK ", NULL), 1);
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -700,4 +767,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, hold_glare_refresh);
   SF_ADD_TEST (s, update_early_2xx);
   SF_ADD_TEST (s, refused_hold_refresh);
+  SF_ADD_TEST (s, rel1xx_flood);
 }
