@@ -99,6 +99,17 @@ keep_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *r)
     g_info ("%s: no dialog: %s", sf_ctx_handle (ctx), error->message); /* e.g. an INVITE without Contact */
     return;
   }
+  SfSipDialog *was = call->dialog;
+  if (was != NULL && was->early && g_strcmp0 (was->local_tag, d->local_tag) == 0) {
+    /* The early dialog confirmed is the same dialog (12.1): the requests in it
+     * (PRACK, UPDATE: RFC 3262, RFC 3311) moved its remote CSeq (12.2.2: a
+     * lower one is out of order) and an UPDATE refreshed its target (RFC
+     * 3311 5.2); a dialog made anew from the INVITE would forget both. */
+    d->remote_cseq = MAX (d->remote_cseq, was->remote_cseq);
+    d->local_cseq = MAX (d->local_cseq, was->local_cseq);
+    g_free (d->remote_target);
+    d->remote_target = g_strdup (was->remote_target);
+  }
   g_clear_pointer (&call->dialog, sf_sip_dialog_free);
   call->dialog = d;
   sf_ctx_emit (ctx, "dialog", d->early ? "\"dialog_state\":\"early\"" : "\"dialog_state\":\"confirmed\"");

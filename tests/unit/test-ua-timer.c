@@ -41,7 +41,11 @@
  *    - rel1xx_flood: a callee sends 20 reliable 183s (RSeq 1 to 20) and never
  *      answers our PRACK: one PRACK (RSeq 1); after its 200 the next RSeq's
  *      retransmission gets one, after a PRACK's timeout too (each 1xx once
- *      got its own PRACK transaction) */
+ *      got its own PRACK transaction)
+ *    - early_target_refresh: PRACK (CSeq 2) and an UPDATE moving the Contact
+ *      (CSeq 3) in the early dialog, then our 200: an OPTIONS with CSeq 2
+ *      gets 500, our BYE goes to the UPDATE's Contact (the confirmed dialog
+ *      was once made anew from the INVITE) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -750,6 +754,66 @@ rel1xx_flood (void)
   st_free (t);
 }
 
+/* Attack: after our reliable 180, the peer's PRACK (CSeq 2) and an UPDATE
+ * without SDP (CSeq 3) moving its Contact to another port, in the early
+ * dialog; we answer.  The dialog confirmed by our 200 is the same dialog
+ * (RFC 3261 12.1): the UPDATE refreshed its target (RFC 3311 5.2) and its
+ * remote CSeq is 3.  The 200 once made it anew from the INVITE: our BYE went
+ * to the INVITE's Contact, and a request with CSeq 2 was taken (12.2.2: 500). */
+static void
+early_target_refresh (void)
+{
+  St *t = st_setup ();
+  g_autoptr (GInetSocketAddress) mto = NULL;
+  guint mport = 0;
+  GSocket *moved = sf_test_peer_new (t->env, &mto, &mport);
+  g_autofree char *inv = g_strdup_printf (ST_INVITE "Require: 100rel\r\nContent-Type: application/sdp\r\n"
+                                                    "Content-Length: %zu\r\n\r\n%s", strlen (ST_OFFER), ST_OFFER);
+  st_send (t, inv);
+  g_autofree char *rel = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (rel != NULL && g_str_has_prefix (rel, "SIP/2.0 180"));
+  g_autofree char *tag = to_tag (rel), *rseq = hdr (rel, "RSeq");
+  g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
+  st_request (t, "PRACK", 2, tag, rack, NULL);
+  g_autofree char *pr = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (pr != NULL && g_str_has_prefix (pr, "SIP/2.0 200"));
+  g_autofree char *update = g_strdup_printf (
+    "UPDATE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKmove3\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\n"
+    "Call-ID: st-test@127.0.0.1\r\nCSeq: 3 UPDATE\r\nContact: <sip:peer@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    tag, mport);
+  st_send (t, update);
+  g_autofree char *up = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "SIP/2.0 200"));
+  SfInstance *call = st_call (t);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "answer", NULL));
+  sf_endpoint_drain (t->env->ep);
+  sf_endpoint_advance (t->env->ep, 0);
+  g_autofree char *ok = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
+  g_autofree char *ack = g_strdup_printf (
+    "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: st-test@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, ack);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  /* an OPTIONS with CSeq 2: out of order after the UPDATE's 3 */
+  st_request (t, "OPTIONS", 2, tag, "", NULL);
+  g_autofree char *opt = st_recv (t);
+  CU_ASSERT_TRUE (opt != NULL && g_str_has_prefix (opt, "SIP/2.0 500"));
+  /* our BYE goes to the UPDATE's Contact */
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hangup", NULL));
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  CU_ASSERT_TRUE_FATAL (sf_test_peer_wait (moved));
+  char buf[4096];
+  gssize n = g_socket_receive (moved, buf, sizeof buf - 1, NULL, NULL);
+  CU_ASSERT_TRUE (n > 4 && strncmp (buf, "BYE ", 4) == 0);
+  g_object_unref (moved);
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -768,4 +832,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, update_early_2xx);
   SF_ADD_TEST (s, refused_hold_refresh);
   SF_ADD_TEST (s, rel1xx_flood);
+  SF_ADD_TEST (s, early_target_refresh);
 }
