@@ -353,6 +353,18 @@ sf_op_update_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gboolean early = call->dialog == NULL || call->dialog->early;
   if (offer)
     call->offer_out = FALSE;
+  const SfSipParam *sent_to = sf_sip_value_param (sf_sip_msg_to (upd), "tag"); /* none: a null remote tag */
+  if (call->dialog == NULL || !sf_sip_str_eq (sent_to != NULL ? sent_to->value : sf_sip_str ("", 0),
+                                              call->dialog->remote_tag != NULL ? call->dialog->remote_tag : "")) {
+    /* Sent in the early dialog of a fork; another's 2xx confirmed the call
+     * (12.1.2) or a final response ended it (12.3): this response is of a
+     * dialog that is not the call's.  Its Contact and answer are not ours to
+     * take (12.2.1.2: a target refresh updates its own dialog), nor is a
+     * retry after 491. */
+    call->update_glares = 0;
+    emit_update (ctx, "out", offer, status, "dialog_gone");
+    return SF_OP_DONE;
+  }
   if (status == 491 && call->update_glares < SF_UA_MAX_GLARES) {
     call->update_glares++;
     call->update_due = TRUE;

@@ -45,7 +45,10 @@
  *    - early_target_refresh: PRACK (CSeq 2) and an UPDATE moving the Contact
  *      (CSeq 3) in the early dialog, then our 200: an OPTIONS with CSeq 2
  *      gets 500, our BYE goes to the UPDATE's Contact (the confirmed dialog
- *      was once made anew from the INVITE) */
+ *      was once made anew from the INVITE)
+ *    - fork_update_hijack: our UPDATE (an offer) in fork A's early dialog,
+ *      fork B's 200 confirms the call; A's 200 to the UPDATE (its SDP, a
+ *      Contact elsewhere) moves neither our media nor our BYE (it once did) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -814,6 +817,78 @@ early_target_refresh (void)
   st_free (t);
 }
 
+/* A @status response to @req with To tag @tag, Contact port @cport and
+ * @extra lines, @sdp (nullable). */
+static void
+st_reply_from (St *t, const char *req, guint status, const char *tag, guint cport, const char *extra, const char *sdp)
+{
+  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
+                  *cid = hdr (req, "Call-ID");
+  g_autofree char *bare = g_strndup (to, strstr (to, ";tag=") != NULL ? (gsize) (strstr (to, ";tag=") - to) : strlen (to));
+  g_autofree char *resp = g_strdup_printf (
+    "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+    "Contact: <sip:peer@127.0.0.1:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, bare, tag, cid,
+    cseq, cport, extra, sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0,
+    sdp != NULL ? sdp : "");
+  st_send (t, resp);
+}
+
+/* Attack: two forks answer our INVITE; fork A sends a reliable 183 with the
+ * answer (PRACKed), we send an UPDATE with a new offer in A's early dialog;
+ * fork B's 200 confirms the call with B.  A then answers our UPDATE 200 with
+ * its SDP and a Contact of its choosing.  That response belongs to A's early
+ * dialog, not to the call's: it once refreshed the target of B's dialog (our
+ * BYE went where A said) and moved our media to A's SDP. */
+static void
+fork_update_hijack (void)
+{
+  St *t = st_setup ();
+  g_autoptr (GInetSocketAddress) vto = NULL;
+  guint vport = 0;
+  GSocket *victim = sf_test_peer_new (t->env, &vto, &vport);
+  SfInstance *call = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
+  g_autofree char *uri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *inv = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+  st_reply_from (t, inv, 183, "forkA", t->port, "Require: 100rel\r\nRSeq: 1\r\n", ST_ANSWER);
+  g_autofree char *prack = NULL;
+  CU_ASSERT_EQUAL (st_count (t, "PRACK ", &prack), 1);
+  CU_ASSERT_TRUE_FATAL (prack != NULL);
+  st_reply_from (t, prack, 200, "forkA", t->port, "", NULL);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "update", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *update = NULL;
+  CU_ASSERT_EQUAL (st_count (t, "UPDATE ", &update), 1);
+  CU_ASSERT_TRUE_FATAL (update != NULL);
+  /* fork B answers the INVITE */
+  st_reply_from (t, inv, 200, "forkB", t->port, "", ST_ANSWER);
+  g_autofree char *ack = NULL;
+  CU_ASSERT_EQUAL (st_count (t, "ACK ", &ack), 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  guint media = sf_test_count (t->env, "\"event\":\"media\"", NULL);
+  /* fork A answers our UPDATE, its Contact the victim's, its SDP elsewhere */
+  st_reply_from (t, update, 200, "forkA", vport, "",
+                 "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+                 "m=audio 7000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"media\"", NULL), media);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"remote\":\"127.0.0.1:7000\"", NULL), 0);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  /* our BYE goes to B, not to where A said */
+  sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hangup", NULL));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *bye = NULL;
+  CU_ASSERT_EQUAL (st_count (t, "BYE ", &bye), 1);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (victim));
+  if (bye != NULL)
+    st_reply_from (t, bye, 200, "forkB", t->port, "", NULL);
+  g_object_unref (victim);
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -833,4 +908,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, refused_hold_refresh);
   SF_ADD_TEST (s, rel1xx_flood);
   SF_ADD_TEST (s, early_target_refresh);
+  SF_ADD_TEST (s, fork_update_hijack);
 }
