@@ -348,6 +348,16 @@ respond (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char
 
 static const char *const prack_outcomes[] = { "sdp_failed", NULL };
 
+/* Our reliable 1xx is PRACKed: an answer held for it goes now (OpAnswerCall on timer:answer). */
+static void
+resume_held_answer (SfCtx *ctx, SfUaCall *call)
+{
+  if (call->answer_held) {
+    call->answer_held = FALSE;
+    sf_ctx_timer_start (ctx, "answer", 0);
+  }
+}
+
 /* A PRACK (3, 5): one whose RAck (RSeq, CSeq number, method INVITE) names our
  * reliable 1xx not yet acknowledged gets 200 and stops its retransmission; any
  * other 481; a missing or malformed RAck 400 naming it.  When our 1xx carried
@@ -413,6 +423,10 @@ sf_op_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_info ("%s: the offer in the PRACK: 488: %s", sf_ctx_handle (ctx), error->message);
       respond (ctx, e, 488, NULL, NULL, NULL);
       emit_prack (ctx, "in", 488, rseq, cseq);
+      /* the PRACK acknowledged our 1xx all the same (its retransmission
+       * stopped): a held answer goes, the session as the 1xx set it (RFC 3264
+       * 6); kept held, the call rang for ever (Ringing has no timer) */
+      resume_held_answer (ctx, call);
       return SF_OP_DONE;
     }
     sf_ua_call_take_media (call, &m);
@@ -434,10 +448,7 @@ sf_op_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_set_reason (call, "sdp_failed", 488);
     return SF_OP_OUTCOME (0);
   }
-  if (call->answer_held) {
-    call->answer_held = FALSE;
-    sf_ctx_timer_start (ctx, "answer", 0); /* OpAnswerCall sends the 200 now */
-  }
+  resume_held_answer (ctx, call); /* OpAnswerCall sends the 200 now */
   return SF_OP_DONE;
 }
 

@@ -48,7 +48,10 @@
  *      was once made anew from the INVITE)
  *    - fork_update_hijack: our UPDATE (an offer) in fork A's early dialog,
  *      fork B's 200 confirms the call; A's 200 to the UPDATE (its SDP, a
- *      Contact elsewhere) moves neither our media nor our BYE (it once did) */
+ *      Contact elsewhere) moves neither our media nor our BYE (it once did)
+ *    - prack_bad_offer_answer: auto-answer with 100rel: the 200 held for the
+ *      PRACK, which carries an offer we refuse (488): the 200 goes all the
+ *      same, with the 180's SDP (it once stayed held: Ringing for ever) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -889,6 +892,38 @@ fork_update_hijack (void)
   st_free (t);
 }
 
+/* Attack: a caller requires 100rel and we answer at once (ua.auto_answer = 0):
+ * the 200 waits for the PRACK of our reliable 180.  The PRACK comes with an
+ * offer we cannot take (488): the 180 is acknowledged all the same, so the
+ * held answer must go.  It once stayed held: the call rang for ever (no timer
+ * in Ringing), each such call holding a slot of ua.max_calls. */
+static void
+prack_bad_offer_answer (void)
+{
+  St *t = st_setup ();
+  g_assert (sf_config_set (t->env->cfg, "ua.auto_answer=0", NULL));
+  g_autofree char *inv = g_strdup_printf (ST_INVITE "Require: 100rel\r\nContent-Type: application/sdp\r\n"
+                                                    "Content-Length: %zu\r\n\r\n%s", strlen (ST_OFFER), ST_OFFER);
+  st_send (t, inv);
+  g_autofree char *rel = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (rel != NULL && g_str_has_prefix (rel, "SIP/2.0 180"));
+  sf_endpoint_advance (t->env->ep, 0); /* timer:answer: held until the PRACK */
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  g_autofree char *tag = to_tag (rel), *rseq = hdr (rel, "RSeq");
+  g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
+  st_request (t, "PRACK", 2, tag, rack, "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+                                       "t=0 0\r\nm=audio 6000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n");
+  g_autofree char *pr = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (pr != NULL && g_str_has_prefix (pr, "SIP/2.0 "));
+  sf_endpoint_advance (t->env->ep, 0);
+  g_autofree char *ok = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
+  g_autofree char *cs = hdr (ok, "CSeq");
+  CU_ASSERT_STRING_EQUAL (cs, "1 INVITE");
+  CU_ASSERT_STRING_EQUAL (body_of (ok), body_of (rel)); /* the session as the 180 set it */
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -909,4 +944,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, rel1xx_flood);
   SF_ADD_TEST (s, early_target_refresh);
   SF_ADD_TEST (s, fork_update_hijack);
+  SF_ADD_TEST (s, prack_bad_offer_answer);
 }
