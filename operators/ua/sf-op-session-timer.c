@@ -35,7 +35,10 @@ parse_delta (const char *v, const char *header, guint *out, const char **rest, G
     return FALSE;
   }
   guint64 n = 0;
-  if (end - start > 9 || !sf_sip_str_to_u64 (sf_sip_str (start, (gsize) (end - start)), SF_UA_SE_MAX, &n)) {
+  const char *sig = start; /* 1*DIGIT: leading zeros do not count against the length */
+  while (sig + 1 < end && *sig == '0')
+    sig++;
+  if (end - sig > 9 || !sf_sip_str_to_u64 (sf_sip_str (sig, (gsize) (end - sig)), SF_UA_SE_MAX, &n)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %.*s out of range (at most %u)", header,
                  (int) (end - start), start, SF_UA_SE_MAX);
     return FALSE;

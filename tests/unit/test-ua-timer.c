@@ -81,6 +81,12 @@ parse_session_expires (void)
     CU_ASSERT_TRUE (error != NULL && g_str_has_prefix (error->message, "Session-Expires"));
   }
   CU_ASSERT_TRUE (sf_ua_se_parse_session_expires ("2000000", &se, &r, NULL)); /* SF_UA_SE_MAX */
+  /* 1*DIGIT (RFC 3261 25.1): leading zeros are no reason for a 400 (they once were past 9 digits) */
+  CU_ASSERT_TRUE (sf_ua_se_parse_session_expires ("00000000000000090;refresher=uac", &se, &r, NULL));
+  CU_ASSERT_EQUAL (se, 90);
+  CU_ASSERT_TRUE (sf_ua_se_parse_session_expires ("0000000000", &se, &r, NULL));
+  CU_ASSERT_EQUAL (se, 0);
+  CU_ASSERT_FALSE (sf_ua_se_parse_session_expires ("0000000002000001", &se, &r, NULL));
 }
 
 static void
@@ -90,6 +96,8 @@ parse_min_se (void)
   CU_ASSERT_TRUE (sf_ua_se_parse_min_se ("90", &min, NULL));
   CU_ASSERT_EQUAL (min, 90);
   CU_ASSERT_TRUE (sf_ua_se_parse_min_se (" 120 ;x=y", &min, NULL));
+  CU_ASSERT_EQUAL (min, 120);
+  CU_ASSERT_TRUE (sf_ua_se_parse_min_se ("000000000000120", &min, NULL));
   CU_ASSERT_EQUAL (min, 120);
   static const char *const bad[] = { "", "x", "90,120", "12345678901", "90;=" };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
