@@ -51,7 +51,11 @@
  *      Contact elsewhere) moves neither our media nor our BYE (it once did)
  *    - prack_bad_offer_answer: auto-answer with 100rel: the 200 held for the
  *      PRACK, which carries an offer we refuse (488): the 200 goes all the
- *      same, with the 180's SDP (it once stayed held: Ringing for ever) */
+ *      same, with the 180's SDP (it once stayed held: Ringing for ever)
+ *    - huge_session_expires: a Session-Expires, then a Min-SE, of 5000
+ *      characters: 400 with a short reason naming the header, and no
+ *      instance left once the transactions end (the 400 could not be built:
+ *      no answer, the call's instance left in Idle for good) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
@@ -932,6 +936,41 @@ prack_bad_offer_answer (void)
   st_free (t);
 }
 
+/* Attack: a Session-Expires (or Min-SE) of 5000 characters.  Our 400 named it
+ * with its value in the reason phrase, and a start line that long is not a
+ * message (the builder reparses it): OpSessionCheck failed, the INVITE got
+ * no answer (the transaction's guard 500 after 480*T1) and the call instance
+ * stayed in Idle for good, one per such INVITE.  It must get its 400 naming
+ * the header, and the instance must end. */
+static void
+huge_session_expires (void)
+{
+  St *t = st_setup ();
+  const char *const names[] = { "Session-Expires", "Min-SE" };
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++) {
+    g_autofree char *junk = g_strnfill (5000, 'a');
+    g_autofree char *inv = g_strdup_printf (
+      "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKhuge%u\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\n"
+      "Call-ID: huge%u@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\n"
+      "Supported: timer\r\n%s: 1%s\r\nContent-Length: 0\r\n\r\n", i, i, names[i], junk);
+    st_send (t, inv);
+    g_autofree char *r = st_recv (t);
+    CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 400"));
+    g_autofree char *line = g_strndup (r != NULL ? r : "", strcspn (r != NULL ? r : "", "\r"));
+    CU_ASSERT_PTR_NOT_NULL (strstr (line, names[i]));
+    CU_ASSERT_TRUE (strlen (line) < 300);
+  }
+  /* past the transactions' guard (480*T1) and Timer H (64*T1): the ACKs never came */
+  for (int i = 0; i < 300; i++)
+    sf_endpoint_advance (t->env->ep, 1000);
+  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < left->len; i++)
+    g_printerr ("left: %s in %s\n", sf_instance_handle (left->pdata[i]), sf_instance_state (left->pdata[i]));
+  CU_ASSERT_EQUAL (left->len, 0);
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -953,4 +992,5 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, early_target_refresh);
   SF_ADD_TEST (s, fork_update_hijack);
   SF_ADD_TEST (s, prack_bad_offer_answer);
+  SF_ADD_TEST (s, huge_session_expires);
 }
