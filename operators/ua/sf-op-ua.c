@@ -430,6 +430,17 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     /* RFC 3262 3 (sf-op-prack.c): Require: 100rel and RSeq, the answer or our offer in it */
     r = sf_ua_prack_send_1xx (ctx, call, early ? 183 : 180);
     call->media_new = early && call->pending_answer != NULL; /* OpStartAudio starts the early stream */
+    if (r == NULL) {
+      /* No reliable 1xx could go (our offer for an INVITE without one cannot be
+       * made: media.srtp = require on an insecure hop, no RTP port left): the
+       * INVITE is refused at once (488, as an offer we cannot take), not left
+       * unanswered with the call's instance in Idle for good. */
+      g_autoptr (SfSipMsg) no = sf_ua_build_response (ctx, e->msg, &e->peer, 488, call->tag, NULL, NULL, NULL);
+      if (no != NULL && sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, no))
+        call->final_sent = TRUE;
+      sf_ua_call_set_reason (call, "sdp_failed", 488);
+      return SF_OP_OUTCOME (0);
+    }
   } else if (early && call->pending_answer != NULL) {
     r = answer_invite (ctx, call, 183, "application/sdp", call->pending_answer, NULL);
     call->media_new = TRUE; /* OpStartAudio starts the early stream */
