@@ -66,21 +66,11 @@ param_is (const SfSipParam *p, const char *lit)
   return sf_sip_str_caseeq (v, lit);
 }
 
-/* Why a MESSAGE received cannot be taken (RFC 3261 8.2.2.3, 8.2.3; RFC 3428
- * 7, 8): the status, with a header line for the response in *@line (transfer
- * full, nullable) and the reason phrase in *@reason (static, nullable); 0
- * when it is taken.  The body is untrusted data: a text type in UTF-8 (or
- * US-ASCII, its subset), without NUL, at most SF_UA_MESSAGE_MAX_BODY bytes. */
-static guint
-screen (SfCtx *ctx, SfSipMsg *req, char **line, const char **reason)
+guint
+sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason)
 {
   *line = NULL;
   *reason = NULL;
-  char *unsupported = sf_ua_unsupported (ctx, req);
-  if (unsupported != NULL) { /* 8.2.2.3 */
-    *line = unsupported;
-    return 420;
-  }
   const SfSipValue *enc = sf_sip_msg_value (req, SF_SIP_HDR_CONTENT_ENCODING, NULL);
   if (enc != NULL && !sf_sip_str_caseeq (enc->text, "identity")) { /* 8.2.3: an encoding we do not apply */
     *line = g_strdup ("Accept-Encoding: identity");
@@ -103,6 +93,21 @@ screen (SfCtx *ctx, SfSipMsg *req, char **line, const char **reason)
     return 400;
   }
   return 0;
+}
+
+/* Why a MESSAGE received cannot be taken: a Require we do not support (420
+ * with Unsupported, 8.2.2.3), then its body (sf_ua_message_body_status); 0
+ * when it is taken. */
+static guint
+screen (SfCtx *ctx, SfSipMsg *req, char **line, const char **reason)
+{
+  char *unsupported = sf_ua_unsupported (ctx, req);
+  if (unsupported != NULL) {
+    *line = unsupported;
+    *reason = NULL;
+    return 420;
+  }
+  return sf_ua_message_body_status (req, line, reason);
 }
 
 /* Answers the MESSAGE of @e with @status: with To tag @tag (outside a dialog,

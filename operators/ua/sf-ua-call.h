@@ -297,6 +297,13 @@ void sf_ua_media_follow (SfCtx *ctx, SfUaCall *call, const char *why);
 #define SF_UA_MESSAGE_MAX_BODY 1300
 /* Our MESSAGEs in one call's dialog waiting for their final responses, at most. */
 #define SF_UA_MESSAGE_MAX_OUT 8
+/* What the body of a MESSAGE received gets (RFC 3261 8.2.3; RFC 3428 7, 8):
+ * 0 when taken (empty, or a text type in UTF-8 or US-ASCII, no other
+ * Content-Encoding than identity, at most SF_UA_MESSAGE_MAX_BODY bytes, valid
+ * UTF-8 without NUL); else 415 with the header line *@line (Accept or
+ * Accept-Encoding; transfer full), 413, or 400 with the reason phrase *@reason
+ * (static).  The body is data: never read as anything else. */
+guint sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);
