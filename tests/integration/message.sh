@@ -133,4 +133,9 @@ else
   fail "sipp uas-message-404 did not start" "$(tail -3 "$T/nf.out")"
 fi
 
+for u in alice bob carol eve dan; do
+  [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
+    pass "$u: no critical log, no sanitizer report" || fail "$u: critical log or sanitizer report" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
+done
+
 summary message.sh
