@@ -123,16 +123,21 @@ respond (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char
   return r != NULL && sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r);
 }
 
+/* A From or To value's URI as written (transfer full). */
+static char *
+uri_of (const SfSipValue *v)
+{
+  return sf_sip_str_dup (v->uri != NULL ? v->uri->raw : v->raw);
+}
+
 /* The "message" event: a MESSAGE taken (200), its From and To URIs, type and
  * body (JSON strings, escaped), and whether it came in a call's dialog. */
 static void
 emit_message (SfCtx *ctx, SfSipMsg *req, gboolean in_dialog)
 {
-  const SfSipValue *from = sf_sip_msg_from (req), *to = sf_sip_msg_to (req);
   const SfSipValue *ct = sf_sip_msg_value (req, SF_SIP_HDR_CONTENT_TYPE, NULL);
   SfSipStr body = sf_sip_msg_body (req);
-  g_autofree char *f = from->uri != NULL ? sf_sip_str_dup (from->uri->raw) : sf_sip_str_dup (from->raw);
-  g_autofree char *t = to->uri != NULL ? sf_sip_str_dup (to->uri->raw) : sf_sip_str_dup (to->raw);
+  g_autofree char *f = uri_of (sf_sip_msg_from (req)), *t = uri_of (sf_sip_msg_to (req));
   g_autofree char *type = ct != NULL && body.len > 0 ? sf_sip_str_dup (ct->raw) : NULL;
   g_autofree char *text = sf_sip_str_dup (body);
   GString *out = g_string_new ("\"status\":200,\"from\":");
@@ -152,8 +157,7 @@ emit_message (SfCtx *ctx, SfSipMsg *req, gboolean in_dialog)
 static void
 emit_refused (SfCtx *ctx, SfSipMsg *req, guint status, gboolean in_dialog)
 {
-  const SfSipValue *from = sf_sip_msg_from (req);
-  g_autofree char *f = from->uri != NULL ? sf_sip_str_dup (from->uri->raw) : sf_sip_str_dup (from->raw);
+  g_autofree char *f = uri_of (sf_sip_msg_from (req));
   GString *out = g_string_new (NULL);
   g_string_append_printf (out, "\"status\":%u,\"in_dialog\":%s,\"from\":", status, in_dialog ? "true" : "false");
   sf_json_append_string (out, f);
@@ -324,17 +328,42 @@ sf_op_send_message (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* What @ev is about: a response's message, or the request of a transaction
+ * that failed (timeout, transport error); NULL for anything else. */
+static SfSipMsg *
+event_msg (SfEvent *ev)
+{
+  if (ev->kind == SF_EV_SIP && strcmp (ev->name, "response") == 0 && ev->payload != NULL)
+    return ((SfSipEvent *) ev->payload)->msg;
+  if (ev->kind == SF_EV_TXN && (strcmp (ev->name, "timeout") == 0 || strcmp (ev->name, "transport_error") == 0))
+    return ev->payload;
+  return NULL;
+}
+
+/* message_sent for @ev about our MESSAGE @msg (event_msg): the final
+ * response's status and reason, 408 for a timeout, 503 for a transport error
+ * (8.1.3.1); FALSE (nothing written) for a 1xx. */
+static gboolean
+emit_outcome (SfCtx *ctx, SfEvent *ev, SfSipMsg *msg, gboolean in_dialog)
+{
+  if (ev->kind == SF_EV_TXN) {
+    gboolean timeout = strcmp (ev->name, "timeout") == 0;
+    emit_sent (ctx, timeout ? 408 : 503, timeout ? "timeout" : "transport error", in_dialog);
+    return TRUE;
+  }
+  guint status = sf_sip_msg_status (msg);
+  if (status < 200)
+    return FALSE;
+  g_autofree char *reason = sf_sip_str_dup (sf_sip_msg_reason (msg));
+  emit_sent (ctx, status, reason, in_dialog);
+  return TRUE;
+}
+
 /* Is @ev a response to (or the failure of) the MESSAGE we sent last? */
 static gboolean
 about_our_message (SfUaMsg *m, SfEvent *ev)
 {
-  if (m == NULL || m->out == NULL)
-    return FALSE;
-  SfSipMsg *msg = NULL;
-  if (ev->kind == SF_EV_SIP && strcmp (ev->name, "response") == 0 && ev->payload != NULL)
-    msg = ((SfSipEvent *) ev->payload)->msg;
-  else if (ev->kind == SF_EV_TXN && (strcmp (ev->name, "timeout") == 0 || strcmp (ev->name, "transport_error") == 0))
-    msg = ev->payload;
+  SfSipMsg *msg = m != NULL && m->out != NULL ? event_msg (ev) : NULL;
   if (msg == NULL)
     return FALSE;
   const SfSipValue *cs = sf_sip_msg_cseq (msg);
@@ -384,18 +413,7 @@ sf_op_message_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   if (!about_our_message (ui->msg, ev))
     return SF_OP_SKIP;
-  if (ev->kind == SF_EV_TXN) {
-    gboolean timeout = strcmp (ev->name, "timeout") == 0;
-    emit_sent (ctx, timeout ? 408 : 503, timeout ? "timeout" : "transport error", FALSE);
-    return SF_OP_TRANSITION;
-  }
-  SfSipMsg *resp = ((SfSipEvent *) ev->payload)->msg;
-  guint status = sf_sip_msg_status (resp);
-  if (status < 200)
-    return SF_OP_DONE;
-  g_autofree char *reason = sf_sip_str_dup (sf_sip_msg_reason (resp));
-  emit_sent (ctx, status, reason, FALSE);
-  return SF_OP_TRANSITION;
+  return emit_outcome (ctx, ev, event_msg (ev), FALSE) ? SF_OP_TRANSITION : SF_OP_DONE;
 }
 
 /* device:message TEXT to a call whose dialog is up: our MESSAGE in it
@@ -450,23 +468,11 @@ sf_op_dialog_message_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaMsg *m = ui->msg;
   if (m == NULL || m->dialog_out == 0 || ui->call == NULL)
     return SF_OP_SKIP;
-  SfSipMsg *msg = NULL;
-  if (ev->kind == SF_EV_SIP && strcmp (ev->name, "response") == 0 && ev->payload != NULL)
-    msg = ((SfSipEvent *) ev->payload)->msg;
-  else if (ev->kind == SF_EV_TXN && (strcmp (ev->name, "timeout") == 0 || strcmp (ev->name, "transport_error") == 0))
-    msg = ev->payload;
+  SfSipMsg *msg = event_msg (ev);
   if (msg == NULL || !sf_sip_str_eq (sf_sip_msg_cseq (msg)->text, "MESSAGE"))
     return SF_OP_SKIP;
-  if (ev->kind == SF_EV_SIP && sf_sip_msg_status (msg) < 200)
-    return SF_OP_DONE;
-  m->dialog_out--;
-  if (ev->kind == SF_EV_TXN) {
-    gboolean timeout = strcmp (ev->name, "timeout") == 0;
-    emit_sent (ctx, timeout ? 408 : 503, timeout ? "timeout" : "transport error", TRUE);
-    return SF_OP_DONE;
-  }
-  g_autofree char *reason = sf_sip_str_dup (sf_sip_msg_reason (msg));
-  emit_sent (ctx, sf_sip_msg_status (msg), reason, TRUE);
+  if (emit_outcome (ctx, ev, msg, TRUE))
+    m->dialog_out--;
   return SF_OP_DONE;
 }
 
