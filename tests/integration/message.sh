@@ -15,7 +15,9 @@
 #  - our MESSAGE to a sipp UAS that challenges (sipp/uas-message-auth.xml): sent
 #    again with credentials sipp verifies, 200; a wrong password: 403 reported;
 #  - our MESSAGE through ua.outbound_proxy (a sipp answering 404, checking the
-#    loose Route): message_sent says 404.
+#    loose Route): message_sent says 404;
+#  - through a sipflow proxy (xml/proxy.xml, users): the proxy's 407 answered,
+#    the MESSAGE delivered to the registered UA, 200; to a user without binding: 404.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -133,7 +135,29 @@ else
   fail "sipp uas-message-404 did not start" "$(tail -3 "$T/nf.out")"
 fi
 
-for u in alice bob carol eve dan; do
+# ---- through a sipflow proxy (xml/proxy.xml) to a registered UA: 407 answered ----
+printf 'alice:secret\nbob:hunter2\n' >"$T/users"
+start px proxy.xml --set "registrar.users=$T/users" "${UA[@]:2}" || exit 1
+PXUA=(--set "ua.registrar=sip:127.0.0.1:$PORT_px" --set "ua.outbound_proxy=sip:127.0.0.1:$PORT_px")
+start ann ua.xml "${UA[@]}" "${PXUA[@]}" --set ua.uri=sip:alice@sipflow.test --set ua.password=secret || exit 1
+start ben ua.xml "${UA[@]}" "${PXUA[@]}" --set ua.uri=sip:bob@sipflow.test --set ua.password=hunter2 || exit 1
+if wait_ev ann '"event":"registration".*"state":"registered"' 10 && wait_ev ben '"event":"registration".*"state":"registered"' 10; then
+  cmd ann "message sip:bob@sipflow.test via the proxy"
+  wait_ev ben '"event":"message".*"from":"sip:alice@sipflow.test","to":"sip:bob@sipflow.test".*"body":"via the proxy"' 10 &&
+    sent ann '"status":200' && grep -q '"event":"authenticating".*"status":407,"method":"MESSAGE"' "$T/ann.events" &&
+    pass "through the proxy: 407 answered, delivered to the registered bob, 200" ||
+    fail "through the proxy" "$(grep -E 'authenticating|message_sent' "$T/ann.events")" "$(grep -E '"event":"message' "$T/ben.events")"
+  cmd ben "message sip:nobody@sipflow.test anyone?"
+  sent ben '"status":404' && pass "through the proxy to a user without binding: 404" ||
+    fail "proxy 404" "$(grep -E 'message_sent' "$T/ben.events")"
+else
+  fail "registration at the proxy" "$(grep registration "$T/ann.events" "$T/ben.events")"
+fi
+stop ann || fail "ann exit"
+stop ben || fail "ben exit"
+stop px || fail "px exit" "$(tail -3 "$T/px.err")"
+
+for u in alice bob carol eve dan ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u: critical log or sanitizer report" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done
