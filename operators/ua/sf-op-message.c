@@ -6,10 +6,10 @@
  * OPTIONS does (OpMessage in Idle): 404 for a user other than ua.uri's (as an
  * INVITE), 420 for a Require we do not support, 415 with Accept for a body
  * that is not text, 413 past SF_UA_MESSAGE_MAX_BODY bytes, else 200 and a
- * "message" event; the instance ends at once in a final state (Messaged,
- * MessageRefused), so a flood of MESSAGEs holds no state past its
- * transactions: sip.rate_limit, sip.max_per_source and sip.max_instances bound
- * those.  Inside a call's dialog (RFC 3428 2 allows it) OpDialogMessage in
+ * "message" event; the instance ends at once in the final state Queried
+ * (an OPTIONS's), so a flood of MESSAGEs holds no state past its
+ * transactions: sip.rate_limit, sip.max_per_source and sip.max_instances
+ * bound those.  Inside a call's dialog (RFC 3428 2 allows it) OpDialogMessage in
  * the catch-all state answers it the same way after the dialog checks of 12.2.2.
  *
  * Sent: the control command 'message URI TEXT' makes a new instance whose

@@ -38,8 +38,8 @@ if wait_ev bob '"event":"message"' 5 &&
 else fail "alice -> bob" "$(grep '"event":"message"' "$T/bob.events")"; fi
 sent alice '"status":200,"in_dialog":false' && pass "alice: message_sent 200" ||
   fail "alice message_sent" "$(grep -E 'message_sent|MessageSent' "$T/alice.events")"
-wait_ev bob '"event":"instance_end".*"state":"Messaged"' 5 && wait_ev alice '"event":"instance_end".*"state":"MessageSent"' 5 &&
-  pass "both instances ended at once (Messaged, MessageSent)" || fail "instances" "$(grep instance_end "$T/bob.events")"
+wait_ev bob '"event":"instance_end".*"state":"Queried"' 5 && wait_ev alice '"event":"instance_end".*"state":"MessageSent"' 5 &&
+  pass "both instances ended at once (Queried, MessageSent)" || fail "instances" "$(grep instance_end "$T/bob.events")"
 cmd bob "message sip:alice@127.0.0.1:$PORT_alice tab\\there, <b>not html</b> & \"quoted\""
 wait_ev alice '"event":"message".*"body":"tab\\there, <b>not html</b> & \\"quoted\\""' 5 && sent bob '"status":200' &&
   pass "bob -> alice: a tab and markup kept as data, 200" || fail "bob -> alice" "$(grep '"event":"message"' "$T/alice.events")"
