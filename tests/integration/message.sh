@@ -100,6 +100,13 @@ bc=$(last_call bob)
 grep -q "\"event\":\"message\",\"machine\":\"ua\",\"call\":\"$bc\".*\"in_dialog\":true,\"body\":\"in the call\"" "$T/bob.events" &&
   wait_ev bob "\"event\":\"call_end\",\"machine\":\"ua\",\"call\":\"$bc\".*\"reason\":\"remote_bye\"" 5 &&
   pass "bob: the message on call $bc, which sipp's BYE ended" || fail "bob in-dialog" "$(grep "\"call\":\"$bc\"" "$T/bob.events" | grep -v trace | tail -3)"
+# ---- 50 rounds of the six MESSAGEs at 50 a second: every instance ends at once ----
+sipp_run flood "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-message.xml" -s bob -m 50 -r 50
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 50 ] && pass "300 MESSAGEs in 50 rounds: every answer as expected" ||
+  fail "flood: sipp exit $SIPP_RC, ${OK:-0} ok" "$(tail -5 "$T/flood.out")"
+cmd bob status
+wait_ev bob '"event":"reply","command":"status"' 5 && grep '"command":"status"' "$T/bob.events" | tail -1 | grep -q '"calls":\[\]' &&
+  pass "... and no instance is left (status: no call)" || fail "flood: status" "$(grep '"command":"status"' "$T/bob.events" | tail -1)"
 stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
 
 # ---- our MESSAGE to a UAS that challenges ----
@@ -135,6 +142,23 @@ else
   fail "sipp uas-message-404 did not start" "$(tail -3 "$T/nf.out")"
 fi
 
+# ---- our MESSAGE pending at the shutdown: message_sent 0 (a socket that never answers) ----
+exec {hole}< <(exec python3 -c 'import socket,time
+s = socket.socket (socket.AF_INET, socket.SOCK_DGRAM); s.bind (("127.0.0.1", 0))
+print (s.getsockname ()[1], flush=True); time.sleep (60)')
+HOLE_PID=$!
+PIDS+=("$HOLE_PID")
+read -r -t 5 HOLE <&$hole
+start fay ua.xml "${UA[@]}" --set ua.uri=sip:fay@127.0.0.1 || exit 1
+cmd fay "message sip:hole@127.0.0.1:$HOLE into the void"
+wait_ev fay '"to":"MessagePending"' 5 && cmd fay status &&
+  wait_ev fay '"event":"reply","command":"status".*"state":"MessagePending"' 5 &&
+  pass "status while our MESSAGE waits: its instance in MessagePending" || fail "status pending" "$(grep '"command":"status"' "$T/fay.events")"
+stop fay || fail "fay exit" "$(tail -3 "$T/fay.err")"
+grep -q '"event":"message_sent".*"status":0,"in_dialog":false,"reason":"shutdown"' "$T/fay.events" &&
+  pass "quit while it waits: message_sent 0 (shutdown), sipflow exits 0" || fail "shutdown pending" "$(grep message_sent "$T/fay.events")"
+kill "$HOLE_PID" 2>/dev/null
+
 # ---- through a sipflow proxy (xml/proxy.xml) to a registered UA: 407 answered ----
 printf 'alice:secret\nbob:hunter2\n' >"$T/users"
 start px proxy.xml --set "registrar.users=$T/users" "${UA[@]:2}" || exit 1
@@ -157,7 +181,7 @@ stop ann || fail "ann exit"
 stop ben || fail "ben exit"
 stop px || fail "px exit" "$(tail -3 "$T/px.err")"
 
-for u in alice bob carol eve dan ann ben px; do
+for u in alice bob carol eve dan fay ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u: critical log or sanitizer report" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done
