@@ -681,7 +681,8 @@ sf_ua_cmd_ctl (int argc, char **argv)
             "else " SF_CONTROL_SERVICE_PATH " (data/sipflow.service).\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
             "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], message URI|CALL TEXT,\n"
-            "register, unregister, status, reload, location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
+            "register, unregister, status, reload, location dump [AOR], location count,\n"
+            "location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;
   }
