@@ -55,6 +55,7 @@ static const Command commands[] = {
   { "resume", CALL_OPTIONAL, 0, 0, "resume [CALL]" },
   { "dtmf", CALL_OPTIONAL, 1, 1, "dtmf [CALL] DIGITS" },
   { "update", CALL_OPTIONAL, 0, 1, "update [CALL] [nosdp]" },
+  { "message", CALL_OPTIONAL, 1, -1, "message URI TEXT | message CALL TEXT" },
   { "register", CALL_NONE, 0, 0, "register" },
   { "unregister", CALL_NONE, 0, 0, "unregister" },
   { "status", CALL_NONE, 0, 0, "status" },
@@ -251,6 +252,63 @@ looks_like_handle (const char *w)
   return TRUE;
 }
 
+/* The rest of @line after its first @words words and the blanks that follow
+ * them (transfer none). */
+static const char *
+after_words (const char *line, guint words)
+{
+  const char *p = line;
+  for (guint i = 0; i < words; i++) {
+    p += strspn (p, " \t\r\n\v\f");
+    p += strcspn (p, " \t\r\n\v\f");
+  }
+  return p + strspn (p, " \t\v\f");
+}
+
+/* message URI TEXT | message CALL TEXT: TEXT is the rest of the line (its
+ * trailing line end dropped; \n, \t and \\ stand for a line break, a tab and
+ * a backslash), at most SF_UA_MESSAGE_MAX_BODY bytes.  With a URI, a new
+ * instance sends it outside any dialog (RFC 3428 4); with a CALL, in its dialog. */
+static char *
+message (SfUaControl *c, const char *line, GPtrArray *args, SfInstance *target, gboolean *ok)
+{
+  const char *rest = after_words (line, 2);
+  GString *text = g_string_new (NULL);
+  for (const char *p = rest; *p != '\0' && *p != '\r' && *p != '\n'; p++) {
+    if (*p == '\\' && (p[1] == 'n' || p[1] == 't' || p[1] == '\\')) {
+      p++;
+      g_string_append_c (text, *p == 'n' ? '\n' : *p == 't' ? '\t' : '\\');
+    } else {
+      g_string_append_c (text, *p);
+    }
+  }
+  g_autofree char *body = g_string_free (text, FALSE);
+  if (args->len < 3 || *body == '\0')
+    return fail (ok, "usage: message URI TEXT | message CALL TEXT");
+  if (strlen (body) > SF_UA_MESSAGE_MAX_BODY)
+    return fail (ok, "message: the text has %zu bytes, more than the %d a MESSAGE may carry (RFC 3428 8)",
+                 strlen (body), SF_UA_MESSAGE_MAX_BODY);
+  if (target != NULL) {
+    sf_endpoint_post (c->ep, target, sf_event_new (SF_EV_DEVICE, "message", body));
+    GString *out = g_string_new ("\"ok\":true,\"call\":");
+    sf_json_append_string (out, sf_instance_handle (target));
+    return g_string_free (out, FALSE);
+  }
+  const char *uri = args->pdata[1];
+  g_autoptr (GError) e = NULL;
+  g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (uri, strlen (uri)), NULL, &e);
+  if (u == NULL)
+    return fail (ok, "message: '%s' is not a URI (%s)", uri, e->message);
+  SfInstance *inst = sf_endpoint_create (c->ep, c->machine, NULL, NULL, &e);
+  if (inst == NULL)
+    return fail (ok, "message: %s", e->message);
+  g_autofree char *arg = g_strdup_printf ("%s %s", uri, body);
+  sf_endpoint_post (c->ep, inst, sf_event_new (SF_EV_DEVICE, "message", arg));
+  GString *out = g_string_new ("\"ok\":true,\"message\":");
+  sf_json_append_string (out, sf_instance_handle (inst));
+  return g_string_free (out, FALSE);
+}
+
 static gboolean
 quit_idle (gpointer data)
 {
@@ -282,7 +340,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       cmd = &commands[i];
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
-                     "update, register, unregister, status, reload, location, quit)", name);
+                     "update, message, register, unregister, status, reload, location, quit)", name);
   if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
     return fail (ok, "%s: shutting down", name);
   guint first = 1;
@@ -294,6 +352,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       return fail (ok, "%s: no call '%s'", name, (const char *) args->pdata[1]);
     first = 2;
   }
+  if (strcmp (name, "message") == 0)
+    return message (c, line, args, target, ok);
   int n = (int) args->len - (int) first;
   if (n < cmd->min_args || n > cmd->max_args)
     return fail (ok, "usage: %s", cmd->usage);
@@ -620,8 +680,9 @@ sf_ua_cmd_ctl (int argc, char **argv)
             "Without SOCKET (the first word a command's name): the service's, $RUNTIME_DIRECTORY/control,\n"
             "else " SF_CONTROL_SERVICE_PATH " (data/sipflow.service).\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
-            "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], register, unregister,\n"
-            "status, reload, location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
+            "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], message URI|CALL TEXT,\n"
+            "register, unregister, status, reload, location dump [AOR], location count,\n"
+            "location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;
   }

@@ -26,6 +26,12 @@ outbound_route (SfCtx *ctx)
   return g_strdup_printf ("<%s%s>", proxy, lr ? "" : ";lr");
 }
 
+char *
+sf_ua_outbound_route (SfCtx *ctx)
+{
+  return outbound_route (ctx);
+}
+
 /* @lines: the credentials of @auth with ua.100rel's
  * Supported or Require line (RFC 3262 4). */
 static const char *const *

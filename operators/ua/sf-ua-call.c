@@ -158,6 +158,8 @@ inst_free (gpointer p)
     call_free (ui->call);
   if (ui->reg != NULL)
     sf_ua_reg_free (ui->reg);
+  if (ui->msg != NULL)
+    sf_ua_msg_free (ui->msg);
   g_free (ui);
 }
 

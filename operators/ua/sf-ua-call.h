@@ -120,9 +120,14 @@ void sf_ua_reg_free (SfUaReg *r);
 
 /* What the ua module keeps on one instance, in its slot (sf_ctx_module_slot):
  * a call instance's call, a registration instance's registration. */
+/* A MESSAGE instance's state (RFC 3428; sf-op-message.c's). */
+typedef struct _SfUaMsg SfUaMsg;
+void sf_ua_msg_free (SfUaMsg *m);
+
 typedef struct {
   SfUaCall *call;   /* owned, nullable: made by sf_ua_call */
   SfUaReg *reg;     /* owned, nullable: made by the registration operators */
+  SfUaMsg *msg;     /* owned, nullable: our MESSAGE (sf-op-message.c), or those sent in the call's dialog */
 } SfUaInstance;
 
 /* The ua module's data of @ctx's instance, made on first use (transfer none;
@@ -196,6 +201,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfUaHop, sf_ua_hop_clear)
 const char *sf_ua_hop_transport (const SfUaHop *h);
 /* The next hop of a request inside @d (12.2.1.1): its first route, else the remote target. */
 const char *sf_ua_dialog_hop (const SfSipDialog *d);
+/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when missing), or NULL (transfer full). */
+char *sf_ua_outbound_route (SfCtx *ctx);
 /* The user part of ua.uri (transfer full), NULL when unset. */
 char *sf_ua_user (SfCtx *ctx);
 
@@ -289,6 +296,20 @@ const char *sf_ua_update_refusal (const SfUaCall *call, gboolean offer);
  * the stream follows a new negotiation (a media event saying @why). */
 gboolean sf_ua_sdp_body (SfSipMsg *m, SfSipStr *out);
 void sf_ua_media_follow (SfCtx *ctx, SfUaCall *call, const char *why);
+
+/* ---- MESSAGE (RFC 3428): sf-op-message.c ---- */
+/* The most bytes of a MESSAGE body we take or send: RFC 3428 8's 1300, the
+ * size a MESSAGE must not pass on a path not known to be congestion-controlled. */
+#define SF_UA_MESSAGE_MAX_BODY 1300
+/* Our MESSAGEs in one call's dialog waiting for their final responses, at most. */
+#define SF_UA_MESSAGE_MAX_OUT 8
+/* What the body of a MESSAGE received gets (RFC 3261 8.2.3; RFC 3428 7, 8):
+ * 0 when taken (empty, or a text type in UTF-8 or US-ASCII, no other
+ * Content-Encoding than identity, at most SF_UA_MESSAGE_MAX_BODY bytes, valid
+ * UTF-8 without NUL); else 415 with the header line *@line (Accept or
+ * Accept-Encoding; transfer full), 413, or 400 with the reason phrase *@reason
+ * (static).  The body is data: never read as anything else. */
+guint sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

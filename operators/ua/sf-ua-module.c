@@ -14,6 +14,8 @@ extern const SfOperatorDef sf_op_prack_table[];
 extern const gsize sf_op_prack_table_len;
 extern const SfOperatorDef sf_op_update_table[];
 extern const gsize sf_op_update_table_len;
+extern const SfOperatorDef sf_op_message_table[];
+extern const gsize sf_op_message_table_len;
 extern const SfOperatorDef sf_op_register_table[];
 extern const gsize sf_op_register_table_len;
 
@@ -27,6 +29,7 @@ declare (SfPluginRegistrar *r, GError **error)
          sf_plugin_add_operators (r, sf_op_session_timer_table, sf_op_session_timer_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_prack_table, sf_op_prack_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_update_table, sf_op_update_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_message_table, sf_op_message_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_register_table, sf_op_register_table_len, error);
 }
 

@@ -9,7 +9,7 @@
 #    follows is ACKed; with no final response the INVITE is CANCELled (9.1);
 #  - an ACK with another To tag is not the ACK (12.2.2): a right one after it
 #    completes the call; with none the UA hangs up after 64*T1 (13.3.1.4);
-#  - OPTIONS inside the dialog: 200 with Allow (11); MESSAGE: 405 with the
+#  - OPTIONS inside the dialog: 200 with Allow (11); INFO: 405 with the
 #    same Allow (21.4.6).
 . "$(dirname "$0")/lib.sh"
 need_sipp
@@ -88,11 +88,11 @@ for v in 487 cancel; do
   fi
 done
 
-# ---- items 6, 7: ACKs with another To tag; OPTIONS and MESSAGE in the dialog ----
+# ---- items 6, 7: ACKs with another To tag; OPTIONS and INFO in the dialog ----
 start eva "${UA[@]}" --set ua.uri=sip:eva@127.0.0.1 --set ua.auto_answer=0 || exit 1
 sipp_run dialog "127.0.0.1:$PORT_eva" -sf "$SCEN/uac-dialog.xml" -s eva -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
-  pass "in the dialog: OPTIONS 200 with Allow and Accept, MESSAGE 405 with the same Allow, BYE 200" ||
+  pass "in the dialog: OPTIONS 200 with Allow and Accept, INFO 405 with the same Allow, BYE 200" ||
   fail "sipp dialog: exit $SIPP_RC" "$(tail -8 "$T/dialog.out")"
 wait_ev eva '"event":"call_end".*"reason":"remote_bye"' 10 && grep -q '"to":"InCall"' "$T/eva.events" &&
   pass "a wrong-tag ACK then the right one: the call went up, ended by the BYE" ||
