@@ -117,12 +117,16 @@ gboolean sf_ua_resend_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GErr
 /* The registration state of a registration instance (sf-op-register.c's). */
 typedef struct _SfUaReg SfUaReg;
 void sf_ua_reg_free (SfUaReg *r);
+/* The state of a subscription instance (sf-op-subscribe.c's, xml/subscription.xml). */
+typedef struct _SfUaSub SfUaSub;
+void sf_ua_sub_free (SfUaSub *s);
 
 /* What the ua module keeps on one instance, in its slot (sf_ctx_module_slot):
  * a call instance's call, a registration instance's registration. */
 typedef struct {
   SfUaCall *call;   /* owned, nullable: made by sf_ua_call */
   SfUaReg *reg;     /* owned, nullable: made by the registration operators */
+  SfUaSub *sub;     /* owned, nullable: made by the subscription operators */
 } SfUaInstance;
 
 /* The ua module's data of @ctx's instance, made on first use (transfer none;

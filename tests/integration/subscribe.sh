@@ -1,0 +1,98 @@
+#!/bin/bash
+# subscribe.sh: SUBSCRIBE/NOTIFY (RFC 6665) with message-summary (RFC 3842),
+# our UA (xml/ua.xml, its subscription machine xml/subscription.xml) against
+# sipp notifiers, on loopback, bounded:
+#  - MWI: our SUBSCRIBE (Event, Accept, Expires 4, Contact: sipp checks them),
+#    200, a NOTIFY active with a message-summary body: an mwi event (yes, the
+#    account, 2 new, 8 old) and a notify event; the refresh SUBSCRIBE in the
+#    dialog before the 4 s run out; a NOTIFY terminated;reason=noresource ends
+#    it (no new subscription);
+#  - a 481 to the refresh ends the subscription;
+#  - a NOTIFY before the 200 (it makes the dialog) with a multipart/mixed body
+#    (the message-summary part found); 'unsubscribe' sends Expires: 0 in the
+#    dialog and the final NOTIFY ends it;
+#  - a SUBSCRIBE to our UA for presence: 489 with Allow-Events; a bad Event:
+#    400; NOTIFYs matching no subscription: 481;
+#  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY.
+. "$(dirname "$0")/lib.sh"
+need_sipp
+SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
+
+start alice ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 \
+  --set ua.subscribe_expires=4 || exit 1
+
+# ---- MWI: subscribe, NOTIFY active, refresh, NOTIFY terminated ----
+if sipp_server mwi -sf "$SCEN/uas-mwi-subscribe.xml" -m 1; then
+  cmd alice subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev alice '"event":"mwi".*"waiting":"yes","account":"sip:alice@vm.example.com","new":2,"old":8,"new_urgent":0,"old_urgent":2' 10 &&
+    pass "MWI: the NOTIFY's message-summary body is an mwi event (yes, account, 2 new, 8 old, 0/2 urgent)" ||
+    fail "MWI: no mwi event" "$(grep -E 'mwi|notify|subscription' "$T/alice.events" | tail -5)"
+  wait_ev alice '"event":"notify".*"package":"message-summary","state":"active".*"body":"Messages-Waiting: yes' 5 &&
+    pass "MWI: a notify event with the package, the state and the body as a JSON string" || fail "MWI: notify event"
+  wait_ev alice '"event":"subscription".*"state":"refreshed"' 8 &&
+    pass "MWI: refreshed in the dialog before the 4 s expiry (sipp checked our tag in To)" ||
+    fail "MWI: no refresh" "$(grep subscription "$T/alice.events" | tail -3)"
+  wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"noresource"' 8 &&
+    pass "MWI: NOTIFY terminated;reason=noresource ends the subscription" || fail "MWI: not terminated"
+  sipp_server_wait mwi
+  [ "$SIPP_RC" = 0 ] && pass "MWI: sipp's notifier scenario passed (Event, Accept, Expires, Contact checked)" ||
+    fail "MWI: sipp exit $SIPP_RC" "$(tail -5 "$T/mwi.out")"
+  [ "$(count alice '"event":"subscription".*"state":"subscribing"')" = 1 ] &&
+    pass "MWI: noresource: no new subscription (RFC 6665 4.1.3)" || fail "MWI: subscribed again after noresource"
+else
+  fail "sipp mwi notifier did not start"
+fi
+
+# ---- 481 to the refresh ----
+if sipp_server r481 -sf "$SCEN/uas-mwi-refresh-481.xml" -m 1; then
+  cmd alice subscribe "sip:mwi@127.0.0.1:$SIPP_PORT" message-summary
+  wait_ev alice '"event":"subscription".*"state":"terminated".*"status":481,"reason":"refresh_refused"' 8 &&
+    pass "481 to the refresh SUBSCRIBE ends the subscription (RFC 6665 4.1.2.2)" ||
+    fail "481 to the refresh" "$(grep subscription "$T/alice.events" | tail -3)"
+  sipp_server_wait r481
+  [ "$SIPP_RC" = 0 ] && pass "481: sipp's scenario passed" || fail "481: sipp exit $SIPP_RC" "$(tail -5 "$T/r481.out")"
+else
+  fail "sipp 481 notifier did not start"
+fi
+
+# ---- a NOTIFY before the 200, multipart body; unsubscribe ----
+start carol ua.xml --set media.backend=null --set sip.t1_ms=500 --set ua.uri=sip:carol@127.0.0.1 \
+  --set ua.subscribe_expires=60 || exit 1
+if sipp_server early -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
+  cmd carol subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev carol '"event":"mwi".*"waiting":"no","account":"","new":0,"old":3' 8 &&
+    pass "a NOTIFY before the 200 is taken (it makes the dialog, 4.1.2.4); its multipart body's message-summary part read" ||
+    fail "early multipart NOTIFY" "$(grep -E 'mwi|notify|subscription' "$T/carol.events" | tail -4)"
+  wait_ev carol '"event":"reply","command":"subscribe","ok":true' 5
+  sub=$(grep '"event":"reply","command":"subscribe"' "$T/carol.events" | tail -1 | sed 's/.*"subscription":"\([a-z0-9]*\)".*/\1/')
+  wait_ev carol "\"instance\":\"$sub\".*\"state\":\"subscribed\".*\"status\":200" 5 &&
+    pass "... and the 200 after it confirms the subscription" || fail "no subscribed after the early NOTIFY"
+  cmd carol unsubscribe "$sub"
+  wait_ev carol '"event":"subscription".*"state":"terminated".*"reason":"timeout"' 8 &&
+    pass "unsubscribe: Expires: 0 in the dialog (sipp checked), the final NOTIFY ends it" ||
+    fail "unsubscribe" "$(grep subscription "$T/carol.events" | tail -3)"
+  sipp_server_wait early
+  [ "$SIPP_RC" = 0 ] && pass "early/multipart/unsubscribe: sipp's scenario passed" ||
+    fail "early: sipp exit $SIPP_RC" "$(tail -5 "$T/early.out")"
+else
+  fail "sipp early notifier did not start"
+fi
+
+stop carol || fail "carol exit" "$(tail -3 "$T/carol.err")"
+
+# ---- requests for no subscription ----
+sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
+  pass "SUBSCRIBE for presence: 489 with Allow-Events; bad Event: 400; NOTIFYs of no subscription: 481" ||
+  fail "stray requests: sipp exit $SIPP_RC" "$(tail -5 "$T/stray.out")"
+sipp_run opt "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-options.xml" -m 1
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: Allow lists SUBSCRIBE and NOTIFY, Allow-Events message-summary" ||
+  fail "OPTIONS: sipp exit $SIPP_RC" "$(tail -5 "$T/opt.out")"
+wait_ev alice '"event":"subscribe_refused".*"status":489,"package":"presence"' 3 &&
+  pass "the refusal is a subscribe_refused event" || fail "subscribe_refused event" "$(grep refused "$T/alice.events")"
+
+cmd alice status
+stop alice || fail "alice exit" "$(tail -3 "$T/alice.err")"
+! grep -q -E "ERROR|AddressSanitizer|CRITICAL" "$T/alice.err" && pass "no error, leak or critical in alice's log" ||
+  fail "alice's log" "$(grep -E 'ERROR|AddressSanitizer|CRITICAL' "$T/alice.err" | head -3)"
+summary subscribe.sh
