@@ -412,6 +412,14 @@ sf_op_subscribe_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_OUTCOME (0);
 }
 
+/* The reason phrase of a 400 for header @name: @error's message, or that
+ * there was none or more than one (@n lines). */
+static char *
+bad_header (const char *name, const GError *error, guint n)
+{
+  return g_strdup_printf ("Bad %s header: %s", name, error != NULL ? error->message : n == 0 ? "missing" : "more than one");
+}
+
 /* Answers @e (a NOTIFY) with @status; @why as the reason phrase of an error. */
 static gboolean
 answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *why)
@@ -489,8 +497,7 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *pkg = NULL, *id = NULL;
   g_autoptr (GError) error = NULL;
   if (eh == NULL || n != 1 || !sf_sub_parse_event (eh->value, &pkg, &id, &error)) {
-    g_autofree char *why = g_strdup_printf ("Bad Event header: %s",
-                                            error != NULL ? error->message : n == 0 ? "missing" : "more than one");
+    g_autofree char *why = bad_header ("Event", error, n);
     return answer (ctx, e, 400, why) ? SF_OP_DONE : SF_OP_ERROR;
   }
   if (strcmp (pkg, s->package) != 0)
@@ -498,8 +505,7 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipHdr *sh = sf_sub_header (e->msg, "Subscription-State", 0, &n);
   g_auto (SfSubState) st = { 0 };
   if (sh == NULL || n != 1 || !sf_sub_parse_state (sh->value, &st, &error)) {
-    g_autofree char *why = g_strdup_printf ("Bad Subscription-State header: %s",
-                                            error != NULL ? error->message : n == 0 ? "missing" : "more than one");
+    g_autofree char *why = bad_header ("Subscription-State", error, n);
     return answer (ctx, e, 400, why) ? SF_OP_DONE : SF_OP_ERROR;
   }
   /* the dialog: the first NOTIFY makes it when no 2xx did (4.1.2.4); another
@@ -628,8 +634,7 @@ sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = NULL;
   const SfSipValue *exp = NULL;
   if (eh == NULL || n != 1 || !sf_sub_parse_event (eh->value, &pkg, &id, &error)) {
-    g_autofree char *why = g_strdup_printf ("Bad Event header: %s",
-                                            error != NULL ? error->message : n == 0 ? "missing" : "more than one");
+    g_autofree char *why = bad_header ("Event", error, n);
     r = sf_sip_create_response (e->msg, 400, why, tag, NULL);
   } else if (sf_sip_msg_find (e->msg, SF_SIP_HDR_EXPIRES) != NULL &&
              ((exp = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL)) == NULL || exp->number > G_MAXUINT32)) {
