@@ -11,6 +11,11 @@
 #  - a NOTIFY before the 200 (it makes the dialog) with a multipart/mixed body
 #    (the message-summary part found); 'unsubscribe' sends Expires: 0 in the
 #    dialog and the final NOTIFY ends it;
+#  - a fork's NOTIFY (another From tag): 481; a malformed body: 400, no mwi;
+#  - a 401 to our SUBSCRIBE answered; a 500 to the refresh keeps the
+#    subscription until its expiry timer ends it;
+#  - limits: ua.max_subscriptions reached, an incoming SUBSCRIBE gets 503 with
+#    Retry-After and one more 'subscribe' ends at once; the per-peer limit: 403;
 #  - a SUBSCRIBE to our UA for presence: 489 with Allow-Events; a bad Event:
 #    400; NOTIFYs matching no subscription: 481;
 #  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY.
@@ -19,7 +24,7 @@ need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
 
 start alice ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 \
-  --set ua.subscribe_expires=4 || exit 1
+  --set ua.subscribe_expires=4 --set ua.password=secret || exit 1
 
 # ---- MWI: subscribe, NOTIFY active, refresh, NOTIFY terminated ----
 if sipp_server mwi -sf "$SCEN/uas-mwi-subscribe.xml" -m 1; then
@@ -29,6 +34,8 @@ if sipp_server mwi -sf "$SCEN/uas-mwi-subscribe.xml" -m 1; then
     fail "MWI: no mwi event" "$(grep -E 'mwi|notify|subscription' "$T/alice.events" | tail -5)"
   wait_ev alice '"event":"notify".*"package":"message-summary","state":"active".*"body":"Messages-Waiting: yes' 5 &&
     pass "MWI: a notify event with the package, the state and the body as a JSON string" || fail "MWI: notify event"
+  wait_ev alice '"event":"subscription_fork".*"refused":481' 5 &&
+    pass "MWI: a NOTIFY from another From tag (a fork) is refused 481 (RFC 6665 4.1.2.4)" || fail "MWI: fork not refused"
   wait_ev alice '"event":"subscription".*"state":"refreshed"' 8 &&
     pass "MWI: refreshed in the dialog before the 4 s expiry (sipp checked our tag in To)" ||
     fail "MWI: no refresh" "$(grep subscription "$T/alice.events" | tail -3)"
@@ -39,6 +46,8 @@ if sipp_server mwi -sf "$SCEN/uas-mwi-subscribe.xml" -m 1; then
     fail "MWI: sipp exit $SIPP_RC" "$(tail -5 "$T/mwi.out")"
   [ "$(count alice '"event":"subscription".*"state":"subscribing"')" = 1 ] &&
     pass "MWI: noresource: no new subscription (RFC 6665 4.1.3)" || fail "MWI: subscribed again after noresource"
+  [ "$(count alice '"event":"mwi"')" = 1 ] && pass "MWI: the NOTIFY with a malformed body got 400 (sipp checked) and no mwi event" ||
+    fail "MWI: mwi events" "$(grep '"event":"mwi"' "$T/alice.events")"
 else
   fail "sipp mwi notifier did not start"
 fi
@@ -55,9 +64,26 @@ else
   fail "sipp 481 notifier did not start"
 fi
 
+# ---- a challenge, then the subscription runs out ----
+if sipp_server expire -sf "$SCEN/uas-mwi-auth-expire.xml" -m 1; then
+  cmd alice subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev alice '"event":"subscription".*"state":"challenged".*"status":401' 5 &&
+    wait_ev alice '"event":"subscription".*"state":"subscribed".*"status":200,"expires":2' 5 &&
+    pass "401 to our SUBSCRIBE answered with ua's credentials (sipp's verifyauth), then 200 granting 2 s" ||
+    fail "challenge" "$(grep '"event":"subscription"' "$T/alice.events" | tail -3)"
+  wait_ev alice '"event":"subscription".*"state":"refresh_failed".*"status":500' 5 &&
+    pass "a 500 to the refresh keeps the subscription until its expiry (RFC 6665 4.1.2.2)" || fail "no refresh_failed"
+  wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"expired"' 5 &&
+    pass "no refresh took, no NOTIFY terminated: the expiry timer ends the subscription" || fail "no expiry"
+  sipp_server_wait expire
+  [ "$SIPP_RC" = 0 ] && pass "challenge/expiry: sipp's scenario passed" || fail "expire: sipp exit $SIPP_RC" "$(tail -5 "$T/expire.out")"
+else
+  fail "sipp expiring notifier did not start"
+fi
+
 # ---- a NOTIFY before the 200, multipart body; unsubscribe ----
 start carol ua.xml --set media.backend=null --set sip.t1_ms=500 --set ua.uri=sip:carol@127.0.0.1 \
-  --set ua.subscribe_expires=60 || exit 1
+  --set ua.subscribe_expires=60 --set ua.max_subscriptions=1 || exit 1
 if sipp_server early -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   cmd carol subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
   wait_ev carol '"event":"mwi".*"waiting":"no","account":"","new":0,"old":3' 8 &&
@@ -67,6 +93,14 @@ if sipp_server early -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   sub=$(grep '"event":"reply","command":"subscribe"' "$T/carol.events" | tail -1 | sed 's/.*"subscription":"\([a-z0-9]*\)".*/\1/')
   wait_ev carol "\"instance\":\"$sub\".*\"state\":\"subscribed\".*\"status\":200" 5 &&
     pass "... and the 200 after it confirms the subscription" || fail "no subscribed after the early NOTIFY"
+  # ua.max_subscriptions = 1, one live: an incoming SUBSCRIBE gets 503, a second 'subscribe' ends at once
+  sipp_run lim503 "127.0.0.1:$PORT_carol" -sf "$SCEN/uac-subscribe-503.xml" -m 1
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "ua.max_subscriptions reached: an incoming SUBSCRIBE gets 503 with Retry-After" ||
+    fail "503 limit: sipp exit $SIPP_RC" "$(tail -5 "$T/lim503.out")"
+  cmd carol subscribe "sip:other@127.0.0.1:9"
+  wait_ev carol '"event":"subscription".*"state":"terminated".*"reason":"max_subscriptions"' 5 &&
+    pass "... and a second 'subscribe' ends at once (reason max_subscriptions), nothing sent" ||
+    fail "subscribe beyond the limit" "$(grep subscription "$T/carol.events" | tail -2)"
   cmd carol unsubscribe "$sub"
   wait_ev carol '"event":"subscription".*"state":"terminated".*"reason":"timeout"' 8 &&
     pass "unsubscribe: Expires: 0 in the dialog (sipp checked), the final NOTIFY ends it" ||
@@ -79,6 +113,23 @@ else
 fi
 
 stop carol || fail "carol exit" "$(tail -3 "$T/carol.err")"
+
+# ---- the per-peer limit: one subscription with 127.0.0.1 live, a SUBSCRIBE from it gets 403 ----
+start erin ua.xml --set media.backend=null --set sip.t1_ms=500 --set ua.uri=sip:erin@127.0.0.1 \
+  --set ua.subscribe_expires=60 --set ua.max_subscriptions_per_peer=1 || exit 1
+if sipp_server held -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
+  cmd erin subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev erin '"event":"subscription".*"state":"subscribed"' 5 || fail "erin: not subscribed"
+  sipp_run lim403 "127.0.0.1:$PORT_erin" -sf "$SCEN/uac-subscribe-403.xml" -m 1
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "ua.max_subscriptions_per_peer reached for 127.0.0.1: its SUBSCRIBE gets 403" ||
+    fail "403 limit: sipp exit $SIPP_RC" "$(tail -5 "$T/lim403.out")"
+  cmd erin unsubscribe
+  sipp_server_wait held
+  [ "$SIPP_RC" = 0 ] && pass "erin: unsubscribed (the only subscription, unnamed)" || fail "held: sipp exit $SIPP_RC" "$(tail -5 "$T/held.out")"
+else
+  fail "sipp held notifier did not start"
+fi
+stop erin || fail "erin exit" "$(tail -3 "$T/erin.err")"
 
 # ---- requests for no subscription ----
 sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
@@ -93,6 +144,8 @@ wait_ev alice '"event":"subscribe_refused".*"status":489,"package":"presence"' 3
 
 cmd alice status
 stop alice || fail "alice exit" "$(tail -3 "$T/alice.err")"
-! grep -q -E "ERROR|AddressSanitizer|CRITICAL" "$T/alice.err" && pass "no error, leak or critical in alice's log" ||
-  fail "alice's log" "$(grep -E 'ERROR|AddressSanitizer|CRITICAL' "$T/alice.err" | head -3)"
+for ua in alice carol erin; do
+  ! grep -q -E "ERROR|AddressSanitizer|CRITICAL" "$T/$ua.err" && pass "no error, leak or critical in $ua's log" ||
+    fail "$ua's log" "$(grep -E 'ERROR|AddressSanitizer|CRITICAL' "$T/$ua.err" | head -3)"
+done
 summary subscribe.sh
