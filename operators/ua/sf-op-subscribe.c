@@ -573,14 +573,17 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   set_reason (s, st.reason != NULL ? st.reason : "terminated");
   sf_ctx_timer_cancel (ctx, "refresh");
   sf_ctx_timer_cancel (ctx, "expires");
+  /* deactivated: retry at once (SHOULD), timeout: may; retry-after means
+   * nothing for them.  probation, giveup: later, after retry-after when given.
+   * rejected, noresource, invariant, other: no retry. */
   gboolean now = strcmp (r, "deactivated") == 0 || strcmp (r, "timeout") == 0;
   gboolean later = strcmp (r, "probation") == 0 || strcmp (r, "giveup") == 0;
   if (s->removing || s->unsubscribe || (!now && !later) || s->retries >= SF_SUB_MAX_RETRIES ||
-      st.retry_after > SF_SUB_MAX_RETRY_AFTER)
+      (later && st.retry_after > SF_SUB_MAX_RETRY_AFTER))
     return SF_OP_OUTCOME (2);
   s->retries++;
   g_clear_pointer (&s->reason, g_free);
-  gint64 wait = st.retry_after >= 0 ? st.retry_after : now ? 0 : 30;
+  gint64 wait = now ? 0 : st.retry_after >= 0 ? st.retry_after : 30;
   sf_ctx_timer_start (ctx, "retry", (guint64) wait * 1000);
   emit_sub (ctx, s, "retrying", 0, r);
   return SF_OP_OUTCOME (3);

@@ -12,6 +12,8 @@
 #    (the message-summary part found); 'unsubscribe' sends Expires: 0 in the
 #    dialog and the final NOTIFY ends it;
 #  - a fork's NOTIFY (another From tag): 481; a malformed body: 400, no mwi;
+#  - terminated;reason=deactivated: a new subscription at once (new Call-ID),
+#    reason=rejected: none;
 #  - a 401 to our SUBSCRIBE answered; a 500 to the refresh keeps the
 #    subscription until its expiry timer ends it;
 #  - limits: ua.max_subscriptions reached, an incoming SUBSCRIBE gets 503 with
@@ -62,6 +64,22 @@ if sipp_server r481 -sf "$SCEN/uas-mwi-refresh-481.xml" -m 1; then
   [ "$SIPP_RC" = 0 ] && pass "481: sipp's scenario passed" || fail "481: sipp exit $SIPP_RC" "$(tail -5 "$T/r481.out")"
 else
   fail "sipp 481 notifier did not start"
+fi
+
+# ---- deactivated: a new subscription at once; rejected: none ----
+if sipp_server deact -sf "$SCEN/uas-mwi-deactivated.xml" -m 2; then
+  cmd alice subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev alice '"event":"subscription".*"state":"retrying".*"reason":"deactivated"' 5 &&
+    pass "terminated;reason=deactivated: retrying at once, retry-after ignored (RFC 6665 4.1.3)" ||
+    fail "deactivated" "$(grep '"event":"subscription"' "$T/alice.events" | tail -3)"
+  wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"rejected"' 5 &&
+    pass "... the new SUBSCRIBE (new Call-ID, no To tag: sipp checked) subscribed; rejected ends it, no retry" ||
+    fail "rejected" "$(grep '"event":"subscription"' "$T/alice.events" | tail -3)"
+  sipp_server_wait deact
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 2 ] && pass "deactivated: sipp saw two subscriptions, both passed" ||
+    fail "deactivated: sipp exit $SIPP_RC, ${OK:-0} calls" "$(tail -5 "$T/deact.out")"
+else
+  fail "sipp deactivating notifier did not start"
 fi
 
 # ---- a challenge, then the subscription runs out ----
