@@ -172,6 +172,20 @@ status (SfUaControl *c, gboolean *ok)
       g_string_append_c (out, '}');
       break;
     }
+  /* The subscription machine's live instances (xml/subscription.xml; at most
+   * ua.max_subscriptions), when there are any. */
+  SfMachine *subm = sf_machine_lookup_import (c->machine, "subscription");
+  guint nsubs = 0;
+  for (guint i = 0; subm != NULL && i < all->len; i++)
+    if (sf_instance_machine (all->pdata[i]) == subm && !sf_instance_ended (all->pdata[i])) {
+      g_string_append (out, nsubs++ == 0 ? ",\"subscriptions\":[{\"instance\":" : ",{\"instance\":");
+      sf_json_append_string (out, sf_instance_handle (all->pdata[i]));
+      g_string_append (out, ",\"state\":");
+      sf_json_append_string (out, sf_instance_state (all->pdata[i]));
+      g_string_append_c (out, '}');
+    }
+  if (nsubs > 0)
+    g_string_append_c (out, ']');
   g_autofree char *stats = sf_endpoint_stats_json (c->ep);
   sf_endpoint_emit_line (c->ep, g_strdup (stats));
   *ok = TRUE;

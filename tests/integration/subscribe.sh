@@ -138,6 +138,10 @@ start erin ua.xml --set media.backend=null --set sip.t1_ms=500 --set ua.uri=sip:
 if sipp_server held -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   cmd erin subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
   wait_ev erin '"event":"subscription".*"state":"subscribed"' 5 || fail "erin: not subscribed"
+  cmd erin status
+  wait_ev erin '"event":"reply","command":"status".*"subscriptions":\[\{"instance":"s1","state":"Subscribed"\}\]' 5 &&
+    pass "status lists the live subscription and its state" ||
+    fail "status" "$(grep '"command":"status"' "$T/erin.events")"
   sipp_run lim403 "127.0.0.1:$PORT_erin" -sf "$SCEN/uac-subscribe-403.xml" -m 1
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "ua.max_subscriptions_per_peer reached for 127.0.0.1: its SUBSCRIBE gets 403" ||
     fail "403 limit: sipp exit $SIPP_RC" "$(tail -5 "$T/lim403.out")"
