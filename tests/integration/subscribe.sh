@@ -119,7 +119,7 @@ if sipp_server early -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   wait_ev carol '"event":"subscription".*"state":"terminated".*"reason":"max_subscriptions"' 5 &&
     pass "... and a second 'subscribe' ends at once (reason max_subscriptions), nothing sent" ||
     fail "subscribe beyond the limit" "$(grep subscription "$T/carol.events" | tail -2)"
-  cmd carol unsubscribe "$sub"
+  cmd carol unsubscribe
   wait_ev carol '"event":"subscription".*"state":"terminated".*"reason":"timeout"' 8 &&
     pass "unsubscribe: Expires: 0 in the dialog (sipp checked), the final NOTIFY ends it" ||
     fail "unsubscribe" "$(grep subscription "$T/carol.events" | tail -3)"
@@ -145,13 +145,17 @@ if sipp_server held -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   sipp_run lim403 "127.0.0.1:$PORT_erin" -sf "$SCEN/uac-subscribe-403.xml" -m 1
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "ua.max_subscriptions_per_peer reached for 127.0.0.1: its SUBSCRIBE gets 403" ||
     fail "403 limit: sipp exit $SIPP_RC" "$(tail -5 "$T/lim403.out")"
-  cmd erin unsubscribe
+  # shutdown: the subscription is removed (Expires: 0, the final NOTIFY) before the program ends
+  stop erin || fail "erin exit" "$(tail -3 "$T/erin.err")"
+  grep -q '"event":"subscription".*"state":"terminated".*"reason":"timeout"' "$T/erin.events" &&
+    pass "erin's shutdown unsubscribed first: Expires: 0, the final NOTIFY taken" ||
+    fail "shutdown" "$(grep '"event":"subscription"' "$T/erin.events" | tail -2)"
   sipp_server_wait held
-  [ "$SIPP_RC" = 0 ] && pass "erin: unsubscribed (the only subscription, unnamed)" || fail "held: sipp exit $SIPP_RC" "$(tail -5 "$T/held.out")"
+  [ "$SIPP_RC" = 0 ] && pass "held: sipp's scenario passed (its Expires: 0 check)" || fail "held: sipp exit $SIPP_RC" "$(tail -5 "$T/held.out")"
 else
   fail "sipp held notifier did not start"
+  stop erin
 fi
-stop erin || fail "erin exit" "$(tail -3 "$T/erin.err")"
 
 # ---- requests for no subscription ----
 sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
