@@ -284,9 +284,10 @@ subscription_command (SfUaControl *c, const char *name, int n, GPtrArray *args, 
     g_autoptr (GError) e = NULL;
     g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (uri, strlen (uri)), NULL, &e);
     if (u == NULL || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS))
-      return fail (ok, "subscribe: '%s' is not a sip: URI%s%s", uri, e != NULL ? ": " : "", e != NULL ? e->message : "");
-    if (strspn (package, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~") != strlen (package) ||
-        strlen (package) > 64)
+      return fail (ok, "subscribe: '%s' is not a sip: URI%s%s", uri, e != NULL ? ": " : "",
+                   e != NULL ? e->message : "");
+    static const char tokch[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~";
+    if (strspn (package, tokch) != strlen (package) || strlen (package) > 64)
       return fail (ok, "subscribe: the event package must be a token (at most 64 bytes), got '%s'", package);
     if (strcmp (package, "message-summary") != 0)
       return fail (ok, "subscribe: this UA subscribes to message-summary only (got '%s')", package);

@@ -160,8 +160,10 @@ void
 sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
 {
   SfStack *s = data;
-  if (ev->kind != SF_EV_SIP || ev->payload == NULL ||
-      (sf_instance_machine (inst) != s->tu && strcmp (sf_instance_machine (inst)->scope, SF_STACK_SUBSCRIPTION_SCOPE) != 0)) {
+  /* the TU's instances, and the subscriptions requests are routed to (subscription_of) */
+  gboolean ours = sf_instance_machine (inst) == s->tu ||
+                  strcmp (sf_instance_machine (inst)->scope, SF_STACK_SUBSCRIPTION_SCOPE) == 0;
+  if (ev->kind != SF_EV_SIP || ev->payload == NULL || !ours) {
     if (s->chained != NULL)
       s->chained (ep, inst, ev, s->chained_data);
     return;

@@ -402,7 +402,8 @@ sf_op_subscribe_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     s->dialog->local_cseq = s->cseq;
   }
   const SfSipValue *exp = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL);
-  gint64 granted = exp != NULL ? (gint64) exp->number : asked; /* 7.1: the 2xx's Expires; RFC 6665 says it MUST be there */
+  /* the 2xx's Expires (RFC 6665 7.1: it MUST be there); absent or malformed: what we asked */
+  gint64 granted = exp != NULL ? (gint64) exp->number : asked;
   if (granted > asked || granted <= 0)
     granted = asked; /* never longer than asked (4.2.1.1) */
   arm_expiry (ctx, s, granted);
@@ -417,7 +418,8 @@ sf_op_subscribe_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static char *
 bad_header (const char *name, const GError *error, guint n)
 {
-  return g_strdup_printf ("Bad %s header: %s", name, error != NULL ? error->message : n == 0 ? "missing" : "more than one");
+  const char *what = error != NULL ? error->message : n == 0 ? "missing" : "more than one";
+  return g_strdup_printf ("Bad %s header: %s", name, what);
 }
 
 /* Answers @e (a NOTIFY) with @status; @why as the reason phrase of an error. */
@@ -468,8 +470,8 @@ emit_notify (SfCtx *ctx, Sub *s, const SfSubState *st, SfSipMsg *msg, SfSipStr b
   g_string_append (f, mwi->waiting ? "\"yes\"" : "\"no\"");
   g_string_append (f, ",\"account\":");
   sf_json_append_string (f, mwi->account != NULL ? mwi->account : "");
-  g_string_append_printf (f, ",\"new\":%u,\"old\":%u,\"new_urgent\":%u,\"old_urgent\":%u", mwi->voice_new, mwi->voice_old,
-                          mwi->voice_new_urgent, mwi->voice_old_urgent);
+  g_string_append_printf (f, ",\"new\":%u,\"old\":%u,\"new_urgent\":%u,\"old_urgent\":%u", mwi->voice_new,
+                          mwi->voice_old, mwi->voice_new_urgent, mwi->voice_old_urgent);
   sf_ctx_emit (ctx, "mwi", f->str);
   g_string_free (f, TRUE);
 }
@@ -728,7 +730,8 @@ const SfOperatorDef sf_op_subscribe_table[] = {
     "an incoming SUBSCRIBE outside a dialog: a bad Event or Expires 400, ua.max_subscriptions up 503 with Retry-After, "
     "ua.max_subscriptions_per_peer up 403, else 489 Bad Event with Allow-Events (no package served yet); transitions",
     "sip:SUBSCRIBE", NULL, "RFC 6665 4.2.1, 8.2.2" },
-  { "OpNoSubscription", sf_op_no_subscription, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
+  { "OpNoSubscription", sf_op_no_subscription, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
+    NULL,
     "a NOTIFY outside any subscription: 481; transitions", "sip:NOTIFY", NULL, "RFC 6665 4.1.3" },
 };
 const gsize sf_op_subscribe_table_len = G_N_ELEMENTS (sf_op_subscribe_table);

@@ -307,10 +307,11 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* What an answer to OPTIONS says we take (11.2). */
+/* What an answer to OPTIONS says we take (11.2), and the event packages we support (RFC 6665 7.2.2). */
 static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
-                                    "Accept-Language: en", "Allow-Events: " SF_SUB_PACKAGES, NULL }; /* RFC 6665 7.2.2 */
-#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], caps[4], (sup), NULL } /* and Supported (sf_ua_supported_line) */
+                                    "Accept-Language: en", "Allow-Events: " SF_SUB_PACKAGES, NULL };
+/* and Supported (sf_ua_supported_line) */
+#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], caps[4], (sup), NULL }
 
 /* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
  * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls

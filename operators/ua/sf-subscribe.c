@@ -195,7 +195,8 @@ sf_sub_parse_state (SfSipStr value, SfSubState *out, GError **error)
     if (is_exp || is_ra) {
       gint64 *dst = is_exp ? &out->expires : &out->retry_after;
       if (pv.p == NULL || *dst != -1 || !delta_seconds (pv.p, pv.len, dst)) {
-        ERR ("Subscription-State: %s must be one number of seconds (0 to 4294967295)", is_exp ? "expires" : "retry-after");
+        ERR ("Subscription-State: %s must be one number of seconds (0 to 4294967295)",
+             is_exp ? "expires" : "retry-after");
         goto bad;
       }
     } else if (sf_sip_str_caseeq (pn, "reason")) {
