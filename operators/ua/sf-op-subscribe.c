@@ -20,7 +20,8 @@
  * event (RFC 3842).
  *
  * Notifier (4.2): we serve no package yet: an incoming SUBSCRIBE gets 489
- * with Allow-Events (8.2.2) after its Event is checked (400), and the limits
+ * (8.3.2; no Allow-Events while none is served, 4.4.4) after its Event is
+ * checked (400), and the limits
  * (ua.max_subscriptions: 503 with Retry-After; ua.max_subscriptions_per_peer:
  * 403) come before any state is made, so a served package cannot grow state
  * without bound. */
@@ -39,6 +40,7 @@
 struct _SfUaSub {
   char *uri;              /* whom we subscribe to (the Request-URI) */
   char *package;          /* the Event package */
+  char *event_id;         /* its id parameter (RFC 6665 8.2.1): none in ours yet, REFER's later */
   char *call_id, *tag;    /* this subscription's (a new one per SUBSCRIBE outside a dialog) */
   char *peer;             /* the notifier's host (the per-peer bound) */
   guint32 cseq;
@@ -61,6 +63,7 @@ sf_ua_sub_free (SfUaSub *s)
 {
   g_free (s->uri);
   g_free (s->package);
+  g_free (s->event_id);
   g_free (s->call_id);
   g_free (s->tag);
   g_free (s->peer);
@@ -145,7 +148,7 @@ count_subs (SfCtx *ctx, const char *peer, guint *with_peer)
   return n;
 }
 
-/* The lines every SUBSCRIBE of @s carries (8.1.1, RFC 6665 7.1, RFC 3842 4):
+/* The lines every SUBSCRIBE of @s carries (8.1.1, RFC 6665 3.1.1-3.1.2, RFC 3842 4):
  * Event, Expires, Accept (message-summary's), credentials. */
 static void
 sub_lines (Sub *s, gint64 expires, char **ev, char **exp, const char *out[6])
@@ -402,7 +405,7 @@ sf_op_subscribe_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     s->dialog->local_cseq = s->cseq;
   }
   const SfSipValue *exp = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL);
-  /* the 2xx's Expires (RFC 6665 7.1: it MUST be there); absent or malformed: what we asked */
+  /* the 2xx's Expires (RFC 6665 3.1.1: it MUST be there); absent or malformed: what we asked */
   gint64 granted = exp != NULL ? (gint64) exp->number : asked;
   if (granted > asked || granted <= 0)
     granted = asked; /* never longer than asked (4.2.1.1) */
@@ -428,7 +431,7 @@ answer (SfCtx *ctx, SfSipEvent *e, guint status, const char *why)
 {
   g_autoptr (SfSipMsg) r = NULL;
   if (status == 489) {
-    const char *const lines[] = { "Allow-Events: " SF_SUB_PACKAGES, NULL };
+    const char *const lines[] = { sf_sub_allow_events_line (), NULL };
     r = sf_sip_create_response_with (e->msg, status, why, NULL, lines, NULL);
   } else {
     r = sf_sip_create_response (e->msg, status, why, NULL, NULL);
@@ -493,7 +496,7 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (s == NULL || s->call_id == NULL)
     return answer (ctx, e, 481, "Subscription Does Not Exist") ? SF_OP_DONE : SF_OP_ERROR;
-  /* Event (8.2.1): exactly one, our package */
+  /* Event (RFC 6665 8.2.1): exactly one, our package */
   guint n = 0;
   const SfSipHdr *eh = sf_sub_header (e->msg, "Event", 'o', &n);
   g_autofree char *pkg = NULL, *id = NULL;
@@ -504,6 +507,8 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   if (strcmp (pkg, s->package) != 0)
     return answer (ctx, e, 489, NULL) ? SF_OP_DONE : SF_OP_ERROR;
+  if (g_strcmp0 (id, s->event_id) != 0) /* another id: another subscription, which we do not have */
+    return answer (ctx, e, 481, "Subscription Does Not Exist") ? SF_OP_DONE : SF_OP_ERROR;
   const SfSipHdr *sh = sf_sub_header (e->msg, "Subscription-State", 0, &n);
   g_auto (SfSubState) st = { 0 };
   if (sh == NULL || n != 1 || !sf_sub_parse_state (sh->value, &st, &error)) {
@@ -625,7 +630,8 @@ sf_op_subscription_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
  * (one, well formed: else 400 naming it), the limits (ua.max_subscriptions in
  * all: 503 with Retry-After, RFC 3261 21.5.4; ua.max_subscriptions_per_peer
  * from its source address: 403, 21.4.4), then the package: none is served
- * yet, 489 Bad Event with Allow-Events (8.2.2; 7.2.2).  The instance ends. */
+ * yet, 489 Bad Event (8.3.2; with Allow-Events once one is served, 4.4.4).
+ * The instance ends. */
 static SfOpResult
 sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -658,7 +664,7 @@ sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       r = sf_sip_create_response (e->msg, 403, "Too Many Subscriptions From You", tag, NULL);
     } else {
       /* no package served yet (SF_SUB_SERVED): every one is a Bad Event */
-      const char *const lines[] = { "Allow-Events: " SF_SUB_PACKAGES, NULL };
+      const char *const lines[] = { sf_sub_allow_events_line (), NULL };
       r = sf_sip_create_response_with (e->msg, 489, NULL, tag, lines, NULL);
     }
   }
@@ -702,7 +708,7 @@ const SfOperatorDef sf_op_subscribe_table[] = {
     "refresh a 481 or 408 failed, another error kept; to the first SUBSCRIBE failed",
     "sip:response", NULL, "RFC 6665 4.1.2.1, 4.1.2.2" },
   { "OpNotify", sf_op_notify, SF_Q_NORMAL, SF_EV_SIP, 0, notify_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a NOTIFY of this subscription: Event (489), Subscription-State (400), a fork's From tag (481), CSeq checked; the "
+    "a NOTIFY of this subscription: Event (489; another id 481), Subscription-State (400), a fork's From tag (481), CSeq; the "
     "first makes the dialog if no 2xx did; the body read per package (message-summary, also in a multipart body); "
     "200; notify and mwi events; outcome active, pending, terminated, or retry (terminated with deactivated or "
     "timeout: at once; probation or giveup: after retry-after; bounded)",
@@ -728,8 +734,8 @@ const SfOperatorDef sf_op_subscribe_table[] = {
   { "OpSubscribeRefused", sf_op_subscribe_refused, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL,
     "an incoming SUBSCRIBE outside a dialog: a bad Event or Expires 400, ua.max_subscriptions up 503 with Retry-After, "
-    "ua.max_subscriptions_per_peer up 403, else 489 Bad Event with Allow-Events (no package served yet); transitions",
-    "sip:SUBSCRIBE", NULL, "RFC 6665 4.2.1, 8.2.2" },
+    "ua.max_subscriptions_per_peer up 403, else 489 Bad Event (no package served yet: no Allow-Events); transitions",
+    "sip:SUBSCRIBE", NULL, "RFC 6665 4.2.1, 8.3.2" },
   { "OpNoSubscription", sf_op_no_subscription, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL,
     "a NOTIFY outside any subscription: 481; transitions", "sip:NOTIFY", NULL, "RFC 6665 4.1.3" },

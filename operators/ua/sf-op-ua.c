@@ -307,11 +307,12 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* What an answer to OPTIONS says we take (11.2), and the event packages we support (RFC 6665 7.2.2). */
+/* What an answer to OPTIONS says we take (11.2). */
 static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
-                                    "Accept-Language: en", "Allow-Events: " SF_SUB_PACKAGES, NULL };
-/* and Supported (sf_ua_supported_line) */
-#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], caps[4], (sup), NULL }
+                                    "Accept-Language: en", NULL };
+/* and Supported (sf_ua_supported_line), and the event packages we serve when
+ * there are any (Allow-Events, RFC 6665 4.4.4; NULL ends the list) */
+#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], (sup), sf_sub_allow_events_line (), NULL }
 
 /* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
  * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls

@@ -450,6 +450,12 @@ sf_sub_body_of (SfSipMsg *msg, const char *ctype, SfSipStr *out, GError **error)
   return FALSE;
 }
 
+const char *
+sf_sub_allow_events_line (void)
+{
+  return SF_SUB_SERVED[0] != '\0' ? "Allow-Events: " SF_SUB_SERVED : NULL;
+}
+
 const SfSipHdr *
 sf_sub_header (SfSipMsg *msg, const char *name, char compact, guint *count)
 {

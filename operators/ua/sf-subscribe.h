@@ -10,9 +10,13 @@ G_BEGIN_DECLS
 
 /* The packages this UA subscribes to (subscriber role). */
 #define SF_SUB_PACKAGES "message-summary"
-/* The packages it serves as notifier: none yet (REFER's refer comes later);
- * every incoming SUBSCRIBE gets 489 with Allow-Events listing this (RFC 6665 8.2.2). */
+/* The packages it serves as notifier, comma-separated: none yet (REFER's
+ * refer comes later), so every incoming SUBSCRIBE gets 489.  Allow-Events
+ * lists exactly these (RFC 6665 4.4.4: the packages a UA can act as notifier
+ * for), and, a list of at least one, is left out while there are none. */
 #define SF_SUB_SERVED ""
+/* "Allow-Events: " SF_SUB_SERVED for our OPTIONS answers and 489s, NULL while none is served. */
+const char *sf_sub_allow_events_line (void);
 /* A NOTIFY body is read up to this many bytes; a multipart body to this many parts. */
 #define SF_SUB_MAX_BODY 8192
 #define SF_SUB_MAX_PARTS 8
@@ -22,7 +26,7 @@ G_BEGIN_DECLS
 /* The longest retry-after honoured (s): a larger one gives up. */
 #define SF_SUB_MAX_RETRY_AFTER 3600
 
-/* Event (RFC 6665 8.4, 7.2.1): event-type (token-nodot *("." token-nodot))
+/* Event (RFC 6665 8.2.1, 8.4): event-type (token-nodot *("." token-nodot))
  * and its id parameter.  *@package, *@id transfer full (*@id NULL when absent). */
 gboolean sf_sub_parse_event (SfSipStr value, char **package, char **id, GError **error);
 

@@ -11,16 +11,17 @@
 #  - a NOTIFY before the 200 (it makes the dialog) with a multipart/mixed body
 #    (the message-summary part found); 'unsubscribe' sends Expires: 0 in the
 #    dialog and the final NOTIFY ends it;
-#  - a fork's NOTIFY (another From tag): 481; a malformed body: 400, no mwi;
+#  - a fork's NOTIFY (another From tag): 481; another Event id: 481; a
+#    malformed body: 400, no mwi;
 #  - terminated;reason=deactivated: a new subscription at once (new Call-ID),
 #    reason=rejected: none;
 #  - a 401 to our SUBSCRIBE answered; a 500 to the refresh keeps the
 #    subscription until its expiry timer ends it;
 #  - limits: ua.max_subscriptions reached, an incoming SUBSCRIBE gets 503 with
 #    Retry-After and one more 'subscribe' ends at once; the per-peer limit: 403;
-#  - a SUBSCRIBE to our UA for presence: 489 with Allow-Events; a bad Event:
-#    400; NOTIFYs matching no subscription: 481;
-#  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY.
+#  - a SUBSCRIBE to our UA for presence: 489 (no Allow-Events: we serve no
+#    package yet); a bad Event: 400; NOTIFYs matching no subscription: 481;
+#  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY, and no Allow-Events.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -37,7 +38,7 @@ if sipp_server mwi -sf "$SCEN/uas-mwi-subscribe.xml" -m 1; then
   wait_ev alice '"event":"notify".*"package":"message-summary","state":"active".*"body":"Messages-Waiting: yes' 5 &&
     pass "MWI: a notify event with the package, the state and the body as a JSON string" || fail "MWI: notify event"
   wait_ev alice '"event":"subscription_fork".*"refused":481' 5 &&
-    pass "MWI: a NOTIFY from another From tag (a fork) is refused 481 (RFC 6665 4.1.2.4)" || fail "MWI: fork not refused"
+    pass "MWI: a NOTIFY from another From tag (a fork) is refused 481 (RFC 6665 4.1.2.4); one with another Event id too (sipp checked)" || fail "MWI: fork not refused"
   wait_ev alice '"event":"subscription".*"state":"refreshed"' 8 &&
     pass "MWI: refreshed in the dialog before the 4 s expiry (sipp checked our tag in To)" ||
     fail "MWI: no refresh" "$(grep subscription "$T/alice.events" | tail -3)"
@@ -160,10 +161,10 @@ fi
 # ---- requests for no subscription ----
 sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
-  pass "SUBSCRIBE for presence: 489 with Allow-Events; bad Event: 400; NOTIFYs of no subscription: 481" ||
+  pass "SUBSCRIBE for presence: 489 (no Allow-Events: none served); bad Event: 400; NOTIFYs of no subscription: 481" ||
   fail "stray requests: sipp exit $SIPP_RC" "$(tail -5 "$T/stray.out")"
 sipp_run opt "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-options.xml" -m 1
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: Allow lists SUBSCRIBE and NOTIFY, Allow-Events message-summary" ||
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: Allow lists SUBSCRIBE and NOTIFY; no Allow-Events while no package is served (RFC 6665 4.4.4)" ||
   fail "OPTIONS: sipp exit $SIPP_RC" "$(tail -5 "$T/opt.out")"
 wait_ev alice '"event":"subscribe_refused".*"status":489,"package":"presence"' 3 &&
   pass "the refusal is a subscribe_refused event" || fail "subscribe_refused event" "$(grep refused "$T/alice.events")"
