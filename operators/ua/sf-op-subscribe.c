@@ -708,9 +708,9 @@ const SfOperatorDef sf_op_subscribe_table[] = {
     "refresh a 481 or 408 failed, another error kept; to the first SUBSCRIBE failed",
     "sip:response", NULL, "RFC 6665 4.1.2.1, 4.1.2.2" },
   { "OpNotify", sf_op_notify, SF_Q_NORMAL, SF_EV_SIP, 0, notify_outcomes, SF_ARG_NONE, NULL, NULL,
-    "a NOTIFY of this subscription: Event (489; another id 481), Subscription-State (400), a fork's From tag (481), CSeq; the "
-    "first makes the dialog if no 2xx did; the body read per package (message-summary, also in a multipart body); "
-    "200; notify and mwi events; outcome active, pending, terminated, or retry (terminated with deactivated or "
+    "a NOTIFY of this subscription: Event (489; another id 481), Subscription-State (400), a fork's From tag "
+    "(481), CSeq; the first makes the dialog if no 2xx did; the body read per package (message-summary, also in a "
+    "multipart body; over 8192 bytes 413); 200; notify and mwi events; outcome active, pending, terminated, or retry (terminated with deactivated or "
     "timeout: at once; probation or giveup: after retry-after; bounded)",
     "sip:NOTIFY", NULL, "RFC 6665 4.1.3, 4.1.2.4; RFC 3842 5.2" },
   { "OpSubscribeRefresh", sf_op_subscribe_refresh, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
