@@ -309,10 +309,13 @@ sf_op_subscribe_refresh (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 /* Entry of Unsubscribing: Expires: 0 in the dialog (4.1.2.3); the final NOTIFY
- * is awaited for 64*T1 (timer unsubscribe_guard, set by the flow). */
+ * is awaited for 64*T1, the timer named by the arg (it starts first: the
+ * state ends by it even when the SUBSCRIBE could not go). */
 static SfOpResult
 sf_op_unsubscribe (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
+  SfStack *st = sf_stack_from_ctx (ctx);
+  sf_ctx_timer_start (ctx, arg, 64 * (guint64) (st != NULL ? sf_stack_timer_ms (st, '1') : 500));
   Sub *s = sub_peek (ctx);
   if (s == NULL || s->dialog == NULL)
     return SF_OP_CONTINUE;
@@ -716,9 +719,10 @@ const SfOperatorDef sf_op_subscribe_table[] = {
   { "OpSubscribeRefresh", sf_op_subscribe_refresh, SF_Q_NORMAL, SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "timer:refresh: the SUBSCRIBE again in the dialog with Expires ua.subscribe_expires, before the granted expiry",
     "timer:refresh", NULL, "RFC 6665 4.1.2.2" },
-  { "OpUnsubscribe", sf_op_unsubscribe, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "entry of Unsubscribing: a SUBSCRIBE with Expires: 0 in the dialog; the final NOTIFY ends the subscription",
-    "*", NULL, "RFC 6665 4.1.2.3" },
+  { "OpUnsubscribe", sf_op_unsubscribe, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_REQUIRED, sf_op_fixup_name, g_free,
+    "entry of Unsubscribing: the timer named by the arg started for 64*T1, then a SUBSCRIBE with Expires: 0 in the "
+    "dialog; the final NOTIFY ends the subscription",
+    "*", "TIMER", "RFC 6665 4.1.2.3" },
   { "OpUnsubscribeLater", sf_op_unsubscribe_later, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "device:unsubscribe while our first SUBSCRIBE has no final response: remembered, its 2xx leads to Unsubscribing",
     "device:unsubscribe", NULL, "RFC 6665 4.1.2.3" },

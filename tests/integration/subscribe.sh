@@ -15,6 +15,8 @@
 #    malformed body: 400, no mwi;
 #  - terminated;reason=deactivated: a new subscription at once (new Call-ID),
 #    reason=rejected: none;
+#  - a 489 to our SUBSCRIBE ends it; no final NOTIFY after our unsubscribe:
+#    the 64*T1 guard ends it;
 #  - a 401 to our SUBSCRIBE answered; a 500 to the refresh keeps the
 #    subscription until its expiry timer ends it;
 #  - limits: ua.max_subscriptions reached, an incoming SUBSCRIBE gets 503 with
@@ -81,6 +83,35 @@ if sipp_server deact -sf "$SCEN/uas-mwi-deactivated.xml" -m 2; then
     fail "deactivated: sipp exit $SIPP_RC, ${OK:-0} calls" "$(tail -5 "$T/deact.out")"
 else
   fail "sipp deactivating notifier did not start"
+fi
+
+# ---- our SUBSCRIBE refused: 489 ----
+if sipp_server r489 -sf "$SCEN/uas-subscribe-489.xml" -m 1; then
+  cmd alice subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev alice '"event":"subscription".*"state":"terminated".*"status":489,"reason":"refused"' 5 &&
+    pass "a 489 to our SUBSCRIBE ends the subscription at once (status 489, reason refused)" ||
+    fail "489 to our SUBSCRIBE" "$(grep '"event":"subscription"' "$T/alice.events" | tail -2)"
+  sipp_server_wait r489
+  [ "$SIPP_RC" = 0 ] && pass "489: sipp's scenario passed" || fail "489: sipp exit $SIPP_RC" "$(tail -5 "$T/r489.out")"
+else
+  fail "sipp 489 peer did not start"
+fi
+
+# ---- no final NOTIFY after our unsubscribe: the 64*T1 guard ends it ----
+if sipp_server nofinal -sf "$SCEN/uas-mwi-no-final-notify.xml" -m 1; then
+  cmd alice subscribe "sip:mwi@127.0.0.1:$SIPP_PORT"
+  wait_ev alice '"event":"notify".*"state":"pending"' 5 && pass "a NOTIFY pending is taken" || fail "no pending NOTIFY"
+  # the subscribe command's reply came before that NOTIFY: the last one names this subscription
+  sub=$(grep '"event":"reply","command":"subscribe"' "$T/alice.events" | tail -1 | sed 's/.*"subscription":"\([a-z0-9]*\)".*/\1/')
+  cmd alice unsubscribe "$sub"
+  wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"no_final_notify"' 10 &&
+    pass "unsubscribe without a final NOTIFY: ended by the 64*T1 guard (6.4 s at T1 100 ms)" ||
+    fail "no final NOTIFY" "$(grep '"event":"subscription"' "$T/alice.events" | tail -2)"
+  sipp_server_wait nofinal
+  [ "$SIPP_RC" = 0 ] && pass "no final NOTIFY: sipp's scenario passed (Expires: 0 checked)" ||
+    fail "nofinal: sipp exit $SIPP_RC" "$(tail -5 "$T/nofinal.out")"
+else
+  fail "sipp notifier without final NOTIFY did not start"
 fi
 
 # ---- a challenge, then the subscription runs out ----
