@@ -199,12 +199,7 @@ send_subscribe (SfCtx *ctx, Sub *s, gint64 expires)
     s->last = req;
     sf_stack_request_to (st, sf_ctx_instance (ctx), req, next_hop); /* the stack takes its own reference */
   } else {
-    const char *proxy = sf_ua_cfg (ctx, "outbound_proxy");
-    g_autofree char *route = NULL;
-    if (proxy != NULL) {
-      g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (proxy, strlen (proxy)), NULL, NULL);
-      route = g_strdup_printf ("<%s%s>", proxy, u != NULL && sf_sip_uri_param (u, "lr") != NULL ? "" : ";lr");
-    }
+    g_autofree char *route = sf_ua_outbound_route (ctx);
     g_auto (SfUaHop) hop = { 0 };
     if (!sf_ua_hop (ctx, route != NULL ? route : s->uri, &hop))
       return FALSE;

@@ -14,9 +14,8 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when missing), or NULL. */
-static char *
-outbound_route (SfCtx *ctx)
+char *
+sf_ua_outbound_route (SfCtx *ctx)
 {
   const char *proxy = sf_ua_cfg (ctx, "outbound_proxy");
   if (proxy == NULL)
@@ -80,7 +79,7 @@ combine_option_lines (const char **lines, GPtrArray *keep)
 static gboolean
 send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, GError **error)
 {
-  g_autofree char *route = outbound_route (ctx);
+  g_autofree char *route = sf_ua_outbound_route (ctx);
   /* the Via names the transport the INVITE leaves on (18.1.1), the Contact the
    * one we are reached on (20.10): TCP for a transport=tcp hop, or when we
    * listen on TCP only (RFC 3263 4.1) */

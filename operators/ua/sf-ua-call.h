@@ -200,6 +200,9 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfUaHop, sf_ua_hop_clear)
 const char *sf_ua_hop_transport (const SfUaHop *h);
 /* The next hop of a request inside @d (12.2.1.1): its first route, else the remote target. */
 const char *sf_ua_dialog_hop (const SfSipDialog *d);
+/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when
+ * missing; transfer full), or NULL: for requests outside a dialog (sf-op-uac.c). */
+char *sf_ua_outbound_route (SfCtx *ctx);
 /* The user part of ua.uri (transfer full), NULL when unset. */
 char *sf_ua_user (SfCtx *ctx);
 
