@@ -266,7 +266,7 @@ sf_op_subscribe (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (w[0], strlen (w[0])), NULL, NULL);
     s->uri = g_strdup (w[0]);
     s->package = g_strdup (w[1] != NULL ? w[1] : "message-summary");
-    s->peer = u != NULL ? sf_sip_str_dup (u->host) : g_strdup (w[0]);
+    s->peer = u != NULL ? sf_sip_host_dup (u->host) : g_strdup (w[0]); /* as the per-peer count compares: no brackets */
     if (count_subs (ctx, NULL, NULL) >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions")) {
       set_reason (s, "max_subscriptions");
       return SF_OP_ERROR;
