@@ -21,6 +21,7 @@
 #    subscription until its expiry timer ends it;
 #  - limits: ua.max_subscriptions reached, an incoming SUBSCRIBE gets 503 with
 #    Retry-After and one more 'subscribe' ends at once; the per-peer limit: 403;
+#  - through ua.outbound_proxy: a loose Route, the Request-URI kept;
 #  - a SUBSCRIBE to our UA for presence: 489 (no Allow-Events: we serve no
 #    package yet); a bad Event: 400; NOTIFYs matching no subscription: 481;
 #  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY, and no Allow-Events.
@@ -189,6 +190,22 @@ else
   stop erin
 fi
 
+# ---- through ua.outbound_proxy: a loose Route, the Request-URI kept ----
+if sipp_server route -sf "$SCEN/uas-subscribe-route.xml" -m 1; then
+  start frank ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:frank@127.0.0.1 \
+    --set "ua.outbound_proxy=sip:127.0.0.1:$SIPP_PORT" || exit 1
+  cmd frank subscribe sip:mwi@vm.example.invalid
+  wait_ev frank '"event":"subscription".*"state":"terminated".*"status":404,"reason":"refused"' 5 &&
+    pass "through ua.outbound_proxy: 404 from there ends the subscription" ||
+    fail "outbound proxy" "$(grep '"event":"subscription"' "$T/frank.events" | tail -2)"
+  sipp_server_wait route
+  [ "$SIPP_RC" = 0 ] && pass "... sipp saw the Request-URI and the loose Route (;lr added)" ||
+    fail "route: sipp exit $SIPP_RC" "$(tail -5 "$T/route.out")"
+  stop frank || fail "frank exit" "$(tail -3 "$T/frank.err")"
+else
+  fail "sipp outbound proxy did not start"
+fi
+
 # ---- requests for no subscription ----
 sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
@@ -202,7 +219,7 @@ wait_ev alice '"event":"subscribe_refused".*"status":489,"package":"presence"' 3
 
 cmd alice status
 stop alice || fail "alice exit" "$(tail -3 "$T/alice.err")"
-for ua in alice carol erin; do
+for ua in alice carol erin frank; do
   ! grep -q -E "ERROR|AddressSanitizer|CRITICAL" "$T/$ua.err" && pass "no error, leak or critical in $ua's log" ||
     fail "$ua's log" "$(grep -E 'ERROR|AddressSanitizer|CRITICAL' "$T/$ua.err" | head -3)"
 done
