@@ -67,7 +67,9 @@ struct _SfSdpSession {
   /* Our last offer's a=crypto lines (tags 1 and 2); n_crypto 0: RTP/AVP offered. */
   SfSrtpCrypto crypto[2];
   guint n_crypto;
-  char *last_sent;      /* owned: the last SDP made (a session refresh repeats it, RFC 4028 10) */
+  char *last_sent;      /* owned: the last SDP made */
+  char *last_offer;     /* owned: our last offer as it went, nullable */
+  char *in_force;       /* owned: ours of the last exchange completed (a session refresh repeats it), nullable */
 };
 
 static const char proto_avp[] = "RTP/AVP";
@@ -644,10 +646,27 @@ finish (SfSdpSession *s, GstSDPMessage *msg)
   return text;
 }
 
+/* *@slot becomes a copy of @text (nullable), the old text wiped (SDES keys). */
+static void
+keep_text (char **slot, const char *text)
+{
+  char *old = *slot;
+  *slot = g_strdup (text);
+  if (old != NULL)
+    memset (old, 0, strlen (old));
+  g_free (old);
+}
+
 const char *
 sf_sdp_session_last_sent (SfSdpSession *s)
 {
-  return s->last_sent;
+  /* RFC 3264 8: an offer refused leaves the session as it was: a refresh
+   * repeats what the last completed exchange agreed, not that offer; it is
+   * our offer now, its answer keeps it in force */
+  if (s->in_force == NULL)
+    return s->last_sent;
+  keep_text (&s->last_offer, s->in_force);
+  return s->in_force;
 }
 
 /* An audio m= line with @fmts, their rtpmap and fmtp, a=ptime:20 and @dir;
@@ -765,6 +784,8 @@ sf_sdp_session_free (SfSdpSession *s)
   if (s->last_sent != NULL)
     memset (s->last_sent, 0, strlen (s->last_sent)); /* it may hold SDES keys, as crypto does */
   g_free (s->last_sent);
+  keep_text (&s->last_offer, NULL);
+  keep_text (&s->in_force, NULL);
   g_ptr_array_unref (s->codecs);
   g_clear_pointer (&s->offered, g_array_unref);
   memset (s->crypto, 0, sizeof s->crypto);
@@ -854,7 +875,9 @@ sf_sdp_session_offer (SfSdpSession *s, SfSdpDir dir)
   g_clear_pointer (&s->offered, g_array_unref);
   s->offered = fmts;
   s->offered_dir = dir;
-  return finish (s, msg);
+  char *text = finish (s, msg);
+  keep_text (&s->last_offer, text);
+  return text;
 }
 
 static gboolean
@@ -1045,7 +1068,9 @@ sf_sdp_session_answer (SfSdpSession *s, const char *offer, gsize len, SfSdpDir d
     *out = neg;
     media_reset (&neg);
   }
-  return finish (s, ans);
+  char *text = finish (s, ans);
+  keep_text (&s->in_force, text); /* our answer: the exchange is complete */
+  return text;
 }
 
 static const Fmt *
@@ -1163,5 +1188,6 @@ sf_sdp_session_take_answer (SfSdpSession *s, const char *answer, gsize len, SfSd
     *out = neg;
     media_reset (&neg);
   }
+  keep_text (&s->in_force, s->last_offer); /* our offer answered: in force */
   return TRUE;
 }

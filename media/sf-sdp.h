@@ -113,9 +113,12 @@ gboolean sf_sdp_session_offered_srtp (SfSdpSession *s);
  * sends (offer or answer) after the first has the o= version one higher
  * (RFC 3264 5 and 8). */
 char *sf_sdp_session_offer (SfSdpSession *s, SfSdpDir dir);
-/* The last SDP this session made, offer or answer, as it went (transfer none;
- * NULL before any): a session refresh by re-INVITE repeats it, its version
- * unchanged (RFC 4028 10, RFC 6337 5.3). */
+/* The SDP of ours in force, as it went: our answer, or our offer once
+ * answered, of the last exchange completed (an offer refused leaves it, RFC
+ * 3264 8); before any, the last SDP this session made (transfer none; NULL
+ * before any): a session refresh by re-INVITE repeats it, its version
+ * unchanged (RFC 4028 10, RFC 6337 5.3), and it becomes our last offer (its
+ * answer keeps it in force). */
 const char *sf_sdp_session_last_sent (SfSdpSession *s);
 
 /* The answer (transfer full) to the peer's @offer, we wanting @dir (SENDRECV

@@ -90,6 +90,21 @@ sf_machine_lookup_import (SfMachine *m, const char *name)
   return g_hash_table_lookup (m->imports, name);
 }
 
+gboolean
+sf_machine_binds (SfMachine *m, const char *op_name)
+{
+  for (guint i = 0; m != NULL && i < m->states->len; i++) {
+    SfState *st = m->states->pdata[i];
+    for (guint q = 0; q < SF_QUEUE_COUNT; q++)
+      for (guint j = 0; st->queues[q] != NULL && j < st->queues[q]->len; j++) {
+        const SfBinding *b = st->queues[q]->pdata[j];
+        if (b->op != NULL && strcmp (b->op->name, op_name) == 0)
+          return TRUE;
+      }
+  }
+  return FALSE;
+}
+
 SfBinding *
 sf_binding_new (const SfOperatorDef *op, const char *op_name, int line)
 {

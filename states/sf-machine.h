@@ -91,6 +91,10 @@ SfState *sf_machine_lookup_state (SfMachine *m, const char *name);
 SfState *sf_machine_add_state (SfMachine *m, const char *name, int line);
 /* The imported machine named @name, or NULL. */
 SfMachine *sf_machine_lookup_import (SfMachine *m, const char *name);
+/* Does a state of @m (any queue, the catch-all included) bind the operator
+ * registered as @op_name?  What a user agent asks before it advertises an
+ * extension whose operators the flow may leave out (docs/ua.md). */
+gboolean sf_machine_binds (SfMachine *m, const char *op_name);
 /* Declares a variable; returns its index. */
 guint sf_machine_add_var (SfMachine *m, const char *name, const char *init, int line);
 /* The index of variable @name, or -1. */

@@ -28,6 +28,7 @@ typedef struct {
   char *tag;              /* owned: the To tag */
   guint32 cseq;           /* the INVITE's CSeq number the 1xx answered */
   guint32 rseq;           /* the last RSeq PRACKed */
+  guint32 prack_cseq;     /* the CSeq of our PRACK awaiting its final response, 0: none */
   SfSipDialog *dialog;    /* owned, nullable: a fork's early dialog */
 } SfUaEarly;
 
@@ -141,12 +142,15 @@ rel_mode (SfCtx *ctx)
 gboolean
 sf_ua_prack_on (SfCtx *ctx)
 {
-  return rel_mode (ctx) > 0;
+  /* as UAS: a flow that cannot take the PRACK sends nothing reliably */
+  return rel_mode (ctx) > 0 && sf_ua_flow_binds (ctx, "OpPrack");
 }
 
 const char *
 sf_ua_prack_invite_line (SfCtx *ctx)
 {
+  if (!sf_ua_flow_binds (ctx, "OpSendPrack"))
+    return NULL; /* as UAC: a flow that sends no PRACK does not offer 100rel */
   switch (rel_mode (ctx)) {
   case 1:
     return "Supported: 100rel";
@@ -347,6 +351,16 @@ respond (SfCtx *ctx, SfSipEvent *e, guint status, const char *reason, const char
 
 static const char *const prack_outcomes[] = { "sdp_failed", NULL };
 
+/* Our reliable 1xx is PRACKed: an answer held for it goes now (OpAnswerCall on timer:answer). */
+static void
+resume_held_answer (SfCtx *ctx, SfUaCall *call)
+{
+  if (call->answer_held) {
+    call->answer_held = FALSE;
+    sf_ctx_timer_start (ctx, "answer", 0);
+  }
+}
+
 /* A PRACK (3, 5): one whose RAck (RSeq, CSeq number, method INVITE) names our
  * reliable 1xx not yet acknowledged gets 200 and stops its retransmission; any
  * other 481; a missing or malformed RAck 400 naming it.  When our 1xx carried
@@ -412,6 +426,10 @@ sf_op_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_info ("%s: the offer in the PRACK: 488: %s", sf_ctx_handle (ctx), error->message);
       respond (ctx, e, 488, NULL, NULL, NULL);
       emit_prack (ctx, "in", 488, rseq, cseq);
+      /* the PRACK acknowledged our 1xx all the same (its retransmission
+       * stopped): a held answer goes, the session as the 1xx set it (RFC 3264
+       * 6); kept held, the call rang for ever (Ringing has no timer) */
+      resume_held_answer (ctx, call);
       return SF_OP_DONE;
     }
     sf_ua_call_take_media (call, &m);
@@ -433,10 +451,7 @@ sf_op_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_set_reason (call, "sdp_failed", 488);
     return SF_OP_OUTCOME (0);
   }
-  if (call->answer_held) {
-    call->answer_held = FALSE;
-    sf_ctx_timer_start (ctx, "answer", 0); /* OpAnswerCall sends the 200 now */
-  }
+  resume_held_answer (ctx, call); /* OpAnswerCall sends the 200 now */
   return SF_OP_DONE;
 }
 
@@ -497,14 +512,15 @@ early_of (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp, const char *tag, guint32 c
   return x;
 }
 
-/* A PRACK for the reliable 1xx @rseq in @d (12.2.1.1, 7.2: RAck RSEQ CSEQ INVITE). */
-static gboolean
+/* A PRACK for the reliable 1xx @rseq in @d (12.2.1.1, 7.2: RAck RSEQ CSEQ
+ * INVITE): its CSeq number, 0 when it could not go. */
+static guint32
 send_prack (SfCtx *ctx, SfSipDialog *d, guint32 rseq, guint32 cseq, const char *sdp)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   g_auto (SfUaHop) hop = { 0 };
   if (s == NULL || !sf_ua_hop (ctx, sf_ua_dialog_hop (d), &hop))
-    return FALSE;
+    return 0;
   g_autofree char *rack = g_strdup_printf ("RAck: %u %u INVITE", rseq, cseq);
   const char *const extra[] = { rack, NULL };
   SfSipDialogRequest r = { .method = "PRACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
@@ -515,10 +531,11 @@ send_prack (SfCtx *ctx, SfSipDialog *d, guint32 rseq, guint32 cseq, const char *
   g_autoptr (SfSipMsg) prack = sf_sip_dialog_create_request (d, &r, &next_hop, &error);
   if (prack == NULL) {
     g_warning ("%s: PRACK: %s", sf_ctx_handle (ctx), error->message);
-    return FALSE;
+    return 0;
   }
+  guint32 number = (guint32) sf_sip_msg_cseq (prack)->number;
   sf_stack_request_to (s, sf_ctx_instance (ctx), prack, next_hop);
-  return TRUE;
+  return number;
 }
 
 /* A reliable 1xx to our INVITE (Require: 100rel with an RSeq; 4): the first of
@@ -532,7 +549,7 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->incoming || call->invite_out == NULL ||
-      !sf_ua_prack_on (ctx))
+      rel_mode (ctx) == 0)
     return SF_OP_SKIP;
   const SfSipValue *cs = sf_sip_msg_cseq (e->msg);
   guint status = sf_sip_msg_status (e->msg);
@@ -558,6 +575,15 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (x->rseq != 0 && rseq != x->rseq + 1) {
     g_info ("%s: reliable %u with RSeq %u after %u: discarded (RFC 3262 4)", sf_ctx_handle (ctx), status, rseq,
             x->rseq);
+    return SF_OP_DONE;
+  }
+  if (x->prack_cseq != 0) {
+    /* 3: no reliable 1xx before the previous one is PRACKed; ours is not
+     * answered yet: discarded, not taken (its UAS retransmits it).  One PRACK
+     * at a time per early dialog: a callee flooding RSeqs cannot make a
+     * client transaction of ours per 1xx (each retransmitted for 32 s). */
+    g_info ("%s: reliable %u with RSeq %u while our PRACK for %u waits: discarded", sf_ctx_handle (ctx), status,
+            rseq, x->rseq);
     return SF_OP_DONE;
   }
   x->rseq = rseq;
@@ -586,7 +612,7 @@ sf_op_send_prack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     call->offer_out = FALSE; /* 5: the SDP of a reliable 1xx answers our offer (taken by OpFarEndResponse) */
     call->oa_done = TRUE;
   }
-  if (d == NULL || !send_prack (ctx, d, rseq, (guint32) cs->number, answer))
+  if (d == NULL || (x->prack_cseq = send_prack (ctx, d, rseq, (guint32) cs->number, answer)) == 0)
     return SF_OP_CONTINUE;
   emit_prack (ctx, "out", 0, rseq, (guint32) cs->number);
   return SF_OP_CONTINUE;
@@ -633,6 +659,19 @@ sf_ua_prack_confirmed (SfUaCall *call)
   }
 }
 
+/* Our PRACK @m (or a response to it) is done with: its early dialog may PRACK again. */
+static void
+prack_done (SfCtx *ctx, SfSipMsg *m)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (m), "tag");
+  for (guint i = 0; call != NULL && call->early != NULL && tt != NULL && i < call->early->len; i++) {
+    SfUaEarly *x = call->early->pdata[i];
+    if (x->prack_cseq == (guint32) sf_sip_msg_cseq (m)->number && sf_sip_str_eq (tt->value, x->tag))
+      x->prack_cseq = 0;
+  }
+}
+
 /* The responses to our PRACKs and their transaction's failure: logged, never
  * the call's business (the INVITE's own responses move it). */
 static SfOpResult
@@ -643,6 +682,7 @@ sf_op_prack_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (req == NULL || !sf_sip_str_eq (sf_sip_msg_method (req), "PRACK"))
       return SF_OP_SKIP;
     g_warning ("%s: our PRACK: %s", sf_ctx_handle (ctx), ev->name);
+    prack_done (ctx, req);
     return SF_OP_DONE;
   }
   SfSipEvent *e = ev->payload;
@@ -652,6 +692,7 @@ sf_op_prack_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (status >= 300)
     g_warning ("%s: %u to our PRACK", sf_ctx_handle (ctx), status);
   if (status >= 200) {
+    prack_done (ctx, e->msg);
     g_autofree char *f = g_strdup_printf ("\"dir\":\"answered\",\"status\":%u", status);
     sf_ctx_emit (ctx, "prack", f);
   }
@@ -680,8 +721,8 @@ const SfOperatorDef sf_op_prack_table[] = {
     "device:answer|timer:answer", NULL, "RFC 3262 3" },
   { "OpSendPrack", sf_op_send_prack, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a reliable 1xx to our INVITE (Require: 100rel, RSeq): a PRACK with RAck in its early dialog (one per "
-    "To tag, bounded), once per RSeq, and the 1xx goes on to the next operator; a retransmission or an RSeq out of "
-    "order is discarded", "sip:response 1xx", NULL, "RFC 3262 4" },
+    "To tag, bounded), once per RSeq, and the 1xx goes on to the next operator; a retransmission, an RSeq out of "
+    "order or one that comes while our PRACK in its early dialog is unanswered is discarded", "sip:response 1xx", NULL, "RFC 3262 4" },
   { "OpPrackAnswered", sf_op_prack_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the responses to our PRACKs and their transaction's timeout or transport error: logged (prack event), "
     "the call does not move", "sip:response|txn:timeout|txn:transport_error", NULL, "RFC 3262 4" },

@@ -35,7 +35,10 @@ parse_delta (const char *v, const char *header, guint *out, const char **rest, G
     return FALSE;
   }
   guint64 n = 0;
-  if (end - start > 9 || !sf_sip_str_to_u64 (sf_sip_str (start, (gsize) (end - start)), SF_UA_SE_MAX, &n)) {
+  const char *sig = start; /* 1*DIGIT: leading zeros do not count against the length */
+  while (sig + 1 < end && *sig == '0')
+    sig++;
+  if (end - sig > 9 || !sf_sip_str_to_u64 (sf_sip_str (sig, (gsize) (end - sig)), SF_UA_SE_MAX, &n)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %.*s out of range (at most %u)", header,
                  (int) (end - start), start, SF_UA_SE_MAX);
     return FALSE;
@@ -392,7 +395,12 @@ sf_op_session_check (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaSeAnswer a = { 0 };
   if (!sf_ua_se_parse (e->msg, &h, &error)) {
     status = 400;
-    reason = g_strdup_printf ("Bad Request (%s)", error->message);
+    /* the message quotes the peer's value: a reason phrase is part of the
+     * start line of a message we build and reparse, so it stays short (a
+     * 5000-byte value once made the 400 unbuildable: no answer, and the new
+     * call's instance left in Idle for good) */
+    reason = g_strdup_printf ("Bad Request (%.*s%s)", (int) MIN (strlen (error->message), 120), error->message,
+                              strlen (error->message) > 120 ? "..." : "");
   } else {
     guint min = kept != NULL && kept->se_min != 0 ? kept->se_min : (guint) sf_ua_cfg_int (ctx, "min_se");
     sf_ua_se_answer (&h, (guint) sf_ua_cfg_int (ctx, "session_expires"), min, &a);
@@ -407,8 +415,17 @@ sf_op_session_check (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const char *const lines[] = { min_line, NULL };
   g_info ("%s: %s: %u %s", sf_ctx_handle (ctx), ev->name, status, reason != NULL ? reason : min_line);
   g_autoptr (SfSipMsg) r = sf_sip_create_response_with (e->msg, status, reason, tag, lines, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
-    return SF_OP_ERROR;
+  if (r == NULL && reason != NULL) {
+    /* still no message (a value cut inside a quoted string...): the header named alone */
+    g_autofree char *named = g_strdup_printf ("Bad Request (%.*s)", (int) strcspn (error->message, ":"), error->message);
+    r = sf_sip_create_response_with (e->msg, status, named, tag, lines, NULL);
+  }
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r)) {
+    if (!new_invite)
+      return SF_OP_ERROR;
+    g_warning ("%s: %s: no %u could go: the call ends (the transaction answers 500)", sf_ctx_handle (ctx),
+               ev->name, status);
+  }
   g_autofree char *f =
     g_strdup_printf ("\"status\":%u,\"method\":\"%s\",\"min_se\":%u", status, ev->name, a.reject_min_se);
   sf_ctx_emit (ctx, "session_refused", f);
@@ -488,8 +505,13 @@ sf_op_session_refresh (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (strcmp (ev->name, "session_refresh") != 0 || call == NULL || !call->se_refresher || call->se_interval == 0)
     return SF_OP_SKIP;
+  /* Our re-INVITE or UPDATE refused 491 waits for its retry (RFC 3261 14.1):
+   * it goes first.  A refresh sent in that gap took the retry's place (the
+   * hold's 200 read as the refresh's, or the refresh's as the hold's: our
+   * refresh then pending for ever, the session expired on a healthy call). */
+  gboolean glare = sf_ctx_timer_running (ctx, "reinvite_glare") || call->update_due;
   if (call->refresh_out != NULL || call->reinvite_out != NULL || call->ok != NULL || call->offer_in ||
-      call->offer_out || !send_refresh (ctx, call))
+      call->offer_out || glare || !send_refresh (ctx, call))
     refresh_later (ctx, 2000);
   return SF_OP_DONE;
 }

@@ -100,6 +100,17 @@ keep_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *r)
     g_info ("%s: no dialog: %s", sf_ctx_handle (ctx), error->message); /* e.g. an INVITE without Contact */
     return;
   }
+  SfSipDialog *was = call->dialog;
+  if (was != NULL && was->early && g_strcmp0 (was->local_tag, d->local_tag) == 0) {
+    /* The early dialog confirmed is the same dialog (12.1): the requests in it
+     * (PRACK, UPDATE: RFC 3262, RFC 3311) moved its remote CSeq (12.2.2: a
+     * lower one is out of order) and an UPDATE refreshed its target (RFC
+     * 3311 5.2); a dialog made anew from the INVITE would forget both. */
+    d->remote_cseq = MAX (d->remote_cseq, was->remote_cseq);
+    d->local_cseq = MAX (d->local_cseq, was->local_cseq);
+    g_free (d->remote_target);
+    d->remote_target = g_strdup (was->remote_target);
+  }
   g_clear_pointer (&call->dialog, sf_sip_dialog_free);
   call->dialog = d;
   sf_ctx_emit (ctx, "dialog", d->early ? "\"dialog_state\":\"early\"" : "\"dialog_state\":\"confirmed\"");
@@ -422,6 +433,17 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     /* RFC 3262 3 (sf-op-prack.c): Require: 100rel and RSeq, the answer or our offer in it */
     r = sf_ua_prack_send_1xx (ctx, call, early ? 183 : 180);
     call->media_new = early && call->pending_answer != NULL; /* OpStartAudio starts the early stream */
+    if (r == NULL) {
+      /* No reliable 1xx could go (our offer for an INVITE without one cannot be
+       * made: media.srtp = require on an insecure hop, no RTP port left): the
+       * INVITE is refused at once (488, as an offer we cannot take), not left
+       * unanswered with the call's instance in Idle for good. */
+      g_autoptr (SfSipMsg) no = sf_ua_build_response (ctx, e->msg, &e->peer, 488, call->tag, NULL, NULL, NULL);
+      if (no != NULL && sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, no))
+        call->final_sent = TRUE;
+      sf_ua_call_set_reason (call, "sdp_failed", 488);
+      return SF_OP_OUTCOME (0);
+    }
   } else if (early && call->pending_answer != NULL) {
     r = answer_invite (ctx, call, 183, "application/sdp", call->pending_answer, NULL);
     call->media_new = TRUE; /* OpStartAudio starts the early stream */

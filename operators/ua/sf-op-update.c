@@ -209,6 +209,15 @@ sf_op_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
     return SF_OP_ERROR;
   sf_ua_call_take_media (call, &m);
+  if (call->incoming && !call->final_sent) {
+    /* An early dialog of ours: the 2xx to the INVITE repeats the latest SDP
+     * we sent, this answer (RFC 3261 13.2.1, RFC 6337 3.1.1), as OpPrack does
+     * for a PRACK's offer; not the reliable 1xx's, its o= version older. */
+    g_free (call->pending_answer);
+    call->pending_answer = g_strdup (answer);
+    g_free (call->rel_body);
+    call->rel_body = g_strdup (answer);
+  }
   emit_update (ctx, "in", TRUE, 200, NULL);
   SfSdpDir remote = sf_sdp_session_remote_dir (call->sdp);
   sf_ua_media_follow (ctx, call, remote == SF_SDP_SENDONLY || remote == SF_SDP_INACTIVE ? "held" : "update");
@@ -344,6 +353,18 @@ sf_op_update_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gboolean early = call->dialog == NULL || call->dialog->early;
   if (offer)
     call->offer_out = FALSE;
+  const SfSipParam *sent_to = sf_sip_value_param (sf_sip_msg_to (upd), "tag"); /* none: a null remote tag */
+  if (call->dialog == NULL || !sf_sip_str_eq (sent_to != NULL ? sent_to->value : sf_sip_str ("", 0),
+                                              call->dialog->remote_tag != NULL ? call->dialog->remote_tag : "")) {
+    /* Sent in the early dialog of a fork; another's 2xx confirmed the call
+     * (12.1.2) or a final response ended it (12.3): this response is of a
+     * dialog that is not the call's.  Its Contact and answer are not ours to
+     * take (12.2.1.2: a target refresh updates its own dialog), nor is a
+     * retry after 491. */
+    call->update_glares = 0;
+    emit_update (ctx, "out", offer, status, "dialog_gone");
+    return SF_OP_DONE;
+  }
   if (status == 491 && call->update_glares < SF_UA_MAX_GLARES) {
     call->update_glares++;
     call->update_due = TRUE;

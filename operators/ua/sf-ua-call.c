@@ -7,6 +7,9 @@
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-uri.h"
 #include "sip/sf-sip-digest.h"
+#include "states/sf-ctx.h"
+#include "states/sf-instance.h"
+#include "states/sf-machine.h"
 #include <string.h>
 
 static const SfConfigKey ua_keys[] = {
@@ -500,11 +503,19 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
 }
 
 gboolean
+sf_ua_flow_binds (SfCtx *ctx, const char *op_name)
+{
+  SfInstance *inst = ctx != NULL ? sf_ctx_instance (ctx) : NULL;
+  return inst == NULL || sf_machine_binds (sf_instance_machine (inst), op_name);
+}
+
+gboolean
 sf_ua_supports (SfCtx *ctx, const char *tag)
 {
   if (strcmp (tag, "timer") == 0) {
     const char *st = sf_ua_cfg (ctx, "session_timer");
-    return st == NULL || strcmp (st, "off") != 0; /* RFC 4028 */
+    /* RFC 4028; a flow without the refresh cannot keep a promise to refresh */
+    return (st == NULL || strcmp (st, "off") != 0) && sf_ua_flow_binds (ctx, "OpSessionRefresh");
   }
   if (g_ascii_strcasecmp (tag, "100rel") == 0)
     return sf_ua_prack_on (ctx);

@@ -221,8 +221,14 @@ gboolean sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth 
 SfSipMsg *sf_ua_build_response (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *peer, guint status, const char *tag,
                                 const char *ctype, const char *body, const char *contact_override);
 
+/* Does the flow of @ctx's instance bind the operator @op_name (TRUE without
+ * an instance: no flow to ask)?  An extension is advertised only when the
+ * flow has the operators that keep its promises: a composed flow that leaves
+ * out the PRACK or the session refresh does not claim 100rel or timer. */
+gboolean sf_ua_flow_binds (SfCtx *ctx, const char *op_name);
 /* Does the UA support the option tag @tag (RFC 3261 8.2.2.3, 19.2) under its
- * configuration?  (100rel with ua.100rel not off; timer: session timers.) */
+ * configuration?  (100rel with ua.100rel not off and OpPrack in the flow; timer with
+ * ua.session_timer not off and OpSessionRefresh in the flow.) */
 gboolean sf_ua_supports (SfCtx *ctx, const char *tag);
 /* "Supported: 100rel" (the option tags sf_ua_supports says yes to, comma-separated;
  * "Supported: " when none) for the answers to OPTIONS (11.2; transfer full). */

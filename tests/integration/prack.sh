@@ -26,7 +26,9 @@
 #    under required (whose INVITE says Require: 100rel): call_end
 #    extension_required or bad_extension;
 #  - ua.late_offer: our INVITE without SDP; the offer of a reliable 183 is
-#    answered in our PRACK, the offer of a 200 in our ACK.
+#    answered in our PRACK, the offer of a 200 in our ACK;
+#  - attack: an offer-less INVITE requiring 100rel when our offer cannot be
+#    made (media.srtp = require over UDP): 488 at once, the call ends.
 # (ua.sh keeps the 420 to Require: 100rel with ua.100rel = off.)
 . "$(dirname "$0")/lib.sh"
 need_sipp
@@ -98,6 +100,16 @@ out=$(sipcat send "127.0.0.1:$PORT_bob" "$T/options.sip" --show | tr -d '\r' | g
 [ "$out" = "SIP/2.0 200 OK|Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, SUBSCRIBE, NOTIFY|Supported: 100rel, timer|" ] &&
   pass "OPTIONS: 200 with Allow listing PRACK and Supported: 100rel (and timer)" || fail "OPTIONS" "$out"
 stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+# a composed flow without the PRACK and session-timer operators (screening.xml)
+# does not claim what it cannot do: Require: 100rel, timer gets 420 naming both
+# (sf_ua_flow_binds), where ua.xml rings
+start scr "$EX/screening.xml" --set media.backend=null --set ua.uri=sip:scr@127.0.0.1 || exit 1
+printf 'INVITE sip:scr@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\nMax-Forwards: 70\nFrom: <sip:probe@127.0.0.1>;tag=p{n}\nTo: <sip:scr@127.0.0.1>\nCall-ID: {cid}\nCSeq: 1 INVITE\nContact: <sip:probe@127.0.0.1:{port}>\nRequire: 100rel, timer\nContent-Length: 0\n\n' \
+  "$PORT_scr" >"$T/req.sip"
+out=$(sipcat send "127.0.0.1:$PORT_scr" "$T/req.sip" --show | tr -d '\r' | grep -i -E '^(SIP/2.0 |Unsupported:)' | tr '\n' '|')
+[ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: 100rel, timer|" ] &&
+  pass "screening.xml (no PRACK or refresh operators): Require: 100rel, timer gets 420 naming both" || fail "screening.xml's 420" "$out"
+stop scr || fail "scr exit" "$(tail -3 "$T/scr.err")"
 
 # ---- the IVR's early media (OpEarlyMedia): Supported: 100rel makes its 183 reliable ----
 start ivr "$EX/ivr.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:ivr@127.0.0.1 \
@@ -121,6 +133,20 @@ scenario reqd uac-100rel.xml && pass "required: an INVITE requiring 100rel: reli
 stop rose || fail "rose exit" "$(tail -3 "$T/rose.err")"
 expect_rc "ua.100rel = maybe: refused at start" 1 timeout 10 "$SIPFLOW" run ua.xml --listen udp:127.0.0.1:0 --set ua.100rel=maybe
 grep -q "100rel" "$T/err" && pass "... the error names ua.100rel" || fail "ua.100rel error" "$(cat "$T/err")"
+
+# ---- attack: our reliable 1xx cannot carry the offer it must (media.srtp = require over UDP) ----
+# An INVITE without offer that requires 100rel: our 180 must carry our offer,
+# and media.srtp = require puts no SDES keys on a UDP hop.  OpRing once failed
+# (ERROR): no answer until the transaction's guard, the call's instance left in
+# Idle for good (one per such INVITE).  Now 488 at once, and the call ends.
+start sec ua.xml "${common[@]}" --set ua.uri=sip:sec@127.0.0.1 --set media.srtp=require || exit 1
+printf 'INVITE sip:sec@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\nMax-Forwards: 70\nFrom: <sip:probe@127.0.0.1>;tag=p{n}\nTo: <sip:sec@127.0.0.1>\nCall-ID: {cid}\nCSeq: 1 INVITE\nContact: <sip:probe@127.0.0.1:{port}>\nRequire: 100rel\nContent-Length: 0\n\n' >"$T/nooffer.sip"
+out=$(sipcat send "127.0.0.1:$PORT_sec" "$T/nooffer.sip" --timeout 3)
+[ "$out" = 488 ] && wait_ev sec '"event":"call_end".*"status":488' 5 &&
+  pass "attack: no offer to put in our reliable 180 (media.srtp = require over UDP): 488 at once, call_end" ||
+  fail "reliable 1xx without an offer to make" "$out" "$(grep -E 'call_end|state' "$T/sec.events" | tail -3)" "$(tail -2 "$T/sec.err")"
+! grep -q 'failed in' "$T/sec.err" && pass "... no operator failed" || fail "operator failure" "$(grep 'failed in' "$T/sec.err")"
+stop sec || fail "sec exit" "$(tail -3 "$T/sec.err")"
 
 # ---- our UA as caller ----
 if sipp_server rel183 -sf "$SCEN/uas-rel183.xml" -m 1; then
