@@ -29,6 +29,12 @@
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
 
+# sipp_done NAME DESC: waits for the background sipp NAME (bounded); passes DESC when its scenario passed.
+sipp_done() {
+  sipp_server_wait "$1"
+  if [ "$SIPP_RC" = 0 ]; then pass "$2"; else fail "$1: sipp exit $SIPP_RC" "$(tail -5 "$T/$1.out")"; fi
+}
+
 start alice ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:alice@127.0.0.1 \
   --set ua.subscribe_expires=4 --set ua.password=secret || exit 1
 
@@ -47,9 +53,7 @@ if sipp_server mwi -sf "$SCEN/uas-mwi-subscribe.xml" -m 1; then
     fail "MWI: no refresh" "$(grep subscription "$T/alice.events" | tail -3)"
   wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"noresource"' 8 &&
     pass "MWI: NOTIFY terminated;reason=noresource ends the subscription" || fail "MWI: not terminated"
-  sipp_server_wait mwi
-  [ "$SIPP_RC" = 0 ] && pass "MWI: sipp's notifier scenario passed (Event, Accept, Expires, Contact checked)" ||
-    fail "MWI: sipp exit $SIPP_RC" "$(tail -5 "$T/mwi.out")"
+  sipp_done mwi "MWI: sipp's notifier scenario passed (Event, Accept, Expires, Contact checked)"
   [ "$(count alice '"event":"subscription".*"state":"subscribing"')" = 1 ] &&
     pass "MWI: noresource: no new subscription (RFC 6665 4.1.3)" || fail "MWI: subscribed again after noresource"
   [ "$(count alice '"event":"mwi"')" = 1 ] && pass "MWI: the NOTIFY with a malformed body got 400 (sipp checked) and no mwi event" ||
@@ -64,8 +68,7 @@ if sipp_server r481 -sf "$SCEN/uas-mwi-refresh-481.xml" -m 1; then
   wait_ev alice '"event":"subscription".*"state":"terminated".*"status":481,"reason":"refresh_refused"' 8 &&
     pass "481 to the refresh SUBSCRIBE ends the subscription (RFC 6665 4.1.2.2)" ||
     fail "481 to the refresh" "$(grep subscription "$T/alice.events" | tail -3)"
-  sipp_server_wait r481
-  [ "$SIPP_RC" = 0 ] && pass "481: sipp's scenario passed" || fail "481: sipp exit $SIPP_RC" "$(tail -5 "$T/r481.out")"
+  sipp_done r481 "481: sipp's scenario passed"
 else
   fail "sipp 481 notifier did not start"
 fi
@@ -92,8 +95,7 @@ if sipp_server r489 -sf "$SCEN/uas-subscribe-489.xml" -m 1; then
   wait_ev alice '"event":"subscription".*"state":"terminated".*"status":489,"reason":"refused"' 5 &&
     pass "a 489 to our SUBSCRIBE ends the subscription at once (status 489, reason refused)" ||
     fail "489 to our SUBSCRIBE" "$(grep '"event":"subscription"' "$T/alice.events" | tail -2)"
-  sipp_server_wait r489
-  [ "$SIPP_RC" = 0 ] && pass "489: sipp's scenario passed" || fail "489: sipp exit $SIPP_RC" "$(tail -5 "$T/r489.out")"
+  sipp_done r489 "489: sipp's scenario passed"
 else
   fail "sipp 489 peer did not start"
 fi
@@ -108,9 +110,7 @@ if sipp_server nofinal -sf "$SCEN/uas-mwi-no-final-notify.xml" -m 1; then
   wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"no_final_notify"' 10 &&
     pass "unsubscribe without a final NOTIFY: ended by the 64*T1 guard (6.4 s at T1 100 ms)" ||
     fail "no final NOTIFY" "$(grep '"event":"subscription"' "$T/alice.events" | tail -2)"
-  sipp_server_wait nofinal
-  [ "$SIPP_RC" = 0 ] && pass "no final NOTIFY: sipp's scenario passed (Expires: 0 checked)" ||
-    fail "nofinal: sipp exit $SIPP_RC" "$(tail -5 "$T/nofinal.out")"
+  sipp_done nofinal "no final NOTIFY: sipp's scenario passed (Expires: 0 checked)"
 else
   fail "sipp notifier without final NOTIFY did not start"
 fi
@@ -126,8 +126,7 @@ if sipp_server expire -sf "$SCEN/uas-mwi-auth-expire.xml" -m 1; then
     pass "a 500 to the refresh keeps the subscription until its expiry (RFC 6665 4.1.2.2)" || fail "no refresh_failed"
   wait_ev alice '"event":"subscription".*"state":"terminated".*"reason":"expired"' 5 &&
     pass "no refresh took, no NOTIFY terminated: the expiry timer ends the subscription" || fail "no expiry"
-  sipp_server_wait expire
-  [ "$SIPP_RC" = 0 ] && pass "challenge/expiry: sipp's scenario passed" || fail "expire: sipp exit $SIPP_RC" "$(tail -5 "$T/expire.out")"
+  sipp_done expire "challenge/expiry: sipp's scenario passed"
 else
   fail "sipp expiring notifier did not start"
 fi
@@ -156,9 +155,7 @@ if sipp_server early -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   wait_ev carol '"event":"subscription".*"state":"terminated".*"reason":"timeout"' 8 &&
     pass "unsubscribe: Expires: 0 in the dialog (sipp checked), the final NOTIFY ends it" ||
     fail "unsubscribe" "$(grep subscription "$T/carol.events" | tail -3)"
-  sipp_server_wait early
-  [ "$SIPP_RC" = 0 ] && pass "early/multipart/unsubscribe: sipp's scenario passed" ||
-    fail "early: sipp exit $SIPP_RC" "$(tail -5 "$T/early.out")"
+  sipp_done early "early/multipart/unsubscribe: sipp's scenario passed"
 else
   fail "sipp early notifier did not start"
 fi
@@ -183,8 +180,7 @@ if sipp_server held -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   grep -q '"event":"subscription".*"state":"terminated".*"reason":"timeout"' "$T/erin.events" &&
     pass "erin's shutdown unsubscribed first: Expires: 0, the final NOTIFY taken" ||
     fail "shutdown" "$(grep '"event":"subscription"' "$T/erin.events" | tail -2)"
-  sipp_server_wait held
-  [ "$SIPP_RC" = 0 ] && pass "held: sipp's scenario passed (its Expires: 0 check)" || fail "held: sipp exit $SIPP_RC" "$(tail -5 "$T/held.out")"
+  sipp_done held "held: sipp's scenario passed (its Expires: 0 check)"
 else
   fail "sipp held notifier did not start"
   stop erin
@@ -198,9 +194,7 @@ if sipp_server route -sf "$SCEN/uas-subscribe-route.xml" -m 1; then
   wait_ev frank '"event":"subscription".*"state":"terminated".*"status":404,"reason":"refused"' 5 &&
     pass "through ua.outbound_proxy: 404 from there ends the subscription" ||
     fail "outbound proxy" "$(grep '"event":"subscription"' "$T/frank.events" | tail -2)"
-  sipp_server_wait route
-  [ "$SIPP_RC" = 0 ] && pass "... sipp saw the Request-URI and the loose Route (;lr added)" ||
-    fail "route: sipp exit $SIPP_RC" "$(tail -5 "$T/route.out")"
+  sipp_done route "... sipp saw the Request-URI and the loose Route (;lr added)"
   stop frank || fail "frank exit" "$(tail -3 "$T/frank.err")"
 else
   fail "sipp outbound proxy did not start"
