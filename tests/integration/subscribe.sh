@@ -12,7 +12,7 @@
 #    (the message-summary part found); 'unsubscribe' sends Expires: 0 in the
 #    dialog and the final NOTIFY ends it;
 #  - a fork's NOTIFY (another From tag): 481; another Event id: 481; a
-#    malformed body: 400, no mwi;
+#    malformed body or Subscription-State: 400, no mwi;
 #  - terminated;reason=deactivated: a new subscription at once (new Call-ID),
 #    reason=rejected: none;
 #  - a 489 to our SUBSCRIBE ends it; no final NOTIFY after our unsubscribe:
@@ -23,7 +23,7 @@
 #    Retry-After and one more 'subscribe' ends at once; the per-peer limit: 403;
 #  - through ua.outbound_proxy: a loose Route, the Request-URI kept;
 #  - a SUBSCRIBE to our UA for presence: 489 (no Allow-Events: we serve no
-#    package yet); a bad Event: 400; NOTIFYs matching no subscription: 481;
+#    package yet); a bad Event or Expires: 400; NOTIFYs matching no subscription: 481;
 #  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY, and no Allow-Events.
 . "$(dirname "$0")/lib.sh"
 need_sipp
@@ -203,7 +203,7 @@ fi
 # ---- requests for no subscription ----
 sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
-  pass "SUBSCRIBE for presence: 489 (no Allow-Events: none served); bad Event: 400; NOTIFYs of no subscription: 481" ||
+  pass "SUBSCRIBE for presence: 489 (no Allow-Events: none served); bad Event, bad Expires: 400; NOTIFYs of no subscription: 481" ||
   fail "stray requests: sipp exit $SIPP_RC" "$(tail -5 "$T/stray.out")"
 sipp_run opt "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-options.xml" -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: Allow lists SUBSCRIBE and NOTIFY; no Allow-Events while no package is served (RFC 6665 4.4.4)" ||
