@@ -241,9 +241,10 @@ arm_expiry (SfCtx *ctx, Sub *s, gint64 granted)
 {
   s->granted = granted;
   /* the refresh before the expiry, as the registration machine does: 30 s
-   * before a long one, half way through a short one (4.1.2.2) */
-  gint64 refresh = granted > 60 ? granted - 30 : (granted + 1) / 2;
-  sf_ctx_timer_start (ctx, "refresh", (guint64) refresh * 1000);
+   * before a long one, half way through a short one (4.1.2.2; in ms, so that
+   * a 1 s subscription still refreshes before it expires) */
+  guint64 refresh_ms = granted > 60 ? (guint64) (granted - 30) * 1000 : (guint64) granted * 500;
+  sf_ctx_timer_start (ctx, "refresh", refresh_ms);
   sf_ctx_timer_start (ctx, "expires", (guint64) granted * 1000);
 }
 
