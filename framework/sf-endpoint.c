@@ -384,6 +384,7 @@ handle_prefix (const char *scope)
   static const struct { const char *scope, *prefix; } map[] = {
     { "call", "c" }, { "dialog", "d" }, { "transaction", "t" }, { "branch", "b" },
     { "registration", "r" }, { "media", "m" }, { "request", "p" },
+    { "subscription", "s" },
   };
   for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
     if (strcmp (map[i].scope, scope) == 0)

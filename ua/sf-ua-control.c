@@ -58,6 +58,8 @@ static const Command commands[] = {
   { "message", CALL_OPTIONAL, 1, -1, "message URI TEXT | message CALL TEXT" },
   { "register", CALL_NONE, 0, 0, "register" },
   { "unregister", CALL_NONE, 0, 0, "unregister" },
+  { "subscribe", CALL_NONE, 1, 2, "subscribe URI [EVENT]" },
+  { "unsubscribe", CALL_NONE, 0, 1, "unsubscribe [SUB]" },
   { "status", CALL_NONE, 0, 0, "status" },
   { "reload", CALL_NONE, 0, 0, "reload" },
   { "location", CALL_NONE, 1, 3, "location dump [AOR] | location count | location remove AOR [CONTACT]" },
@@ -171,6 +173,20 @@ status (SfUaControl *c, gboolean *ok)
       g_string_append_c (out, '}');
       break;
     }
+  /* The subscription machine's live instances (xml/subscription.xml; at most
+   * ua.max_subscriptions), when there are any. */
+  SfMachine *subm = sf_machine_lookup_import (c->machine, "subscription");
+  guint nsubs = 0;
+  for (guint i = 0; subm != NULL && i < all->len; i++)
+    if (sf_instance_machine (all->pdata[i]) == subm && !sf_instance_ended (all->pdata[i])) {
+      g_string_append (out, nsubs++ == 0 ? ",\"subscriptions\":[{\"instance\":" : ",{\"instance\":");
+      sf_json_append_string (out, sf_instance_handle (all->pdata[i]));
+      g_string_append (out, ",\"state\":");
+      sf_json_append_string (out, sf_instance_state (all->pdata[i]));
+      g_string_append_c (out, '}');
+    }
+  if (nsubs > 0)
+    g_string_append_c (out, ']');
   g_autofree char *stats = sf_endpoint_stats_json (c->ep);
   sf_endpoint_emit_line (c->ep, g_strdup (stats));
   *ok = TRUE;
@@ -309,6 +325,58 @@ message (SfUaControl *c, const char *line, GPtrArray *args, SfInstance *target, 
   return g_string_free (out, FALSE);
 }
 
+/* subscribe URI [EVENT]: a new instance of the flow's machine imported as
+ * "subscription" (xml/subscription.xml in xml/ua.xml); unsubscribe [SUB]: to
+ * the one named, or the only one (RFC 6665; docs/ua.md "Subscriptions"). */
+static char *
+subscription_command (SfUaControl *c, const char *name, int n, GPtrArray *args, guint first, gboolean *ok)
+{
+  SfMachine *subm = sf_machine_lookup_import (c->machine, "subscription");
+  if (subm == NULL)
+    return fail (ok, "%s: this flow has no subscription machine (import one as 'subscription', like xml/ua.xml)", name);
+  SfInstance *sub = NULL;
+  g_autofree char *arg = NULL;
+  if (strcmp (name, "subscribe") == 0) {
+    const char *uri = args->pdata[first];
+    const char *package = n > 1 ? (const char *) args->pdata[first + 1] : "message-summary";
+    g_autoptr (GError) e = NULL;
+    g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (uri, strlen (uri)), NULL, &e);
+    if (u == NULL || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS))
+      return fail (ok, "subscribe: '%s' is not a sip: URI%s%s", uri, e != NULL ? ": " : "",
+                   e != NULL ? e->message : "");
+    static const char tokch[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~";
+    if (strspn (package, tokch) != strlen (package) || strlen (package) > 64)
+      return fail (ok, "subscribe: the event package must be a token (at most 64 bytes), got '%s'", package);
+    if (strcmp (package, "message-summary") != 0)
+      return fail (ok, "subscribe: this UA subscribes to message-summary only (got '%s')", package);
+    g_autoptr (GError) error = NULL;
+    sub = sf_endpoint_create (c->ep, subm, NULL, NULL, &error);
+    if (sub == NULL)
+      return fail (ok, "subscribe: %s", error->message);
+    arg = g_strdup_printf ("%s %s", uri, package);
+  } else if (n > 0) {
+    sub = sf_endpoint_lookup_handle (c->ep, args->pdata[first]);
+    if (sub == NULL || sf_instance_machine (sub) != subm || sf_instance_ended (sub))
+      return fail (ok, "unsubscribe: no subscription '%s'", (const char *) args->pdata[first]);
+  } else {
+    guint live = 0;
+    g_autoptr (GPtrArray) all = sf_endpoint_instances (c->ep);
+    for (guint i = 0; i < all->len; i++)
+      if (sf_instance_machine (all->pdata[i]) == subm && !sf_instance_ended (all->pdata[i])) {
+        sub = all->pdata[i];
+        live++;
+      }
+    if (live == 0)
+      return fail (ok, "unsubscribe: no subscription");
+    if (live > 1)
+      return fail (ok, "unsubscribe: %u subscriptions: name one (unsubscribe %s)", live, sf_instance_handle (sub));
+  }
+  sf_endpoint_post (c->ep, sub, sf_event_new (SF_EV_DEVICE, name, arg));
+  GString *out = g_string_new ("\"ok\":true,\"subscription\":");
+  sf_json_append_string (out, sf_instance_handle (sub));
+  return g_string_free (out, FALSE);
+}
+
 static gboolean
 quit_idle (gpointer data)
 {
@@ -340,7 +408,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       cmd = &commands[i];
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
-                     "update, message, register, unregister, status, reload, location, quit)", name);
+                     "update, message, register, unregister, subscribe, unsubscribe, status, reload, location, quit)", name);
   if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
     return fail (ok, "%s: shutting down", name);
   guint first = 1;
@@ -433,6 +501,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
     sf_json_append_string (out, sf_instance_handle (reg));
     return g_string_free (out, FALSE);
   }
+  if (strcmp (name, "subscribe") == 0 || strcmp (name, "unsubscribe") == 0)
+    return subscription_command (c, name, n, args, first, ok);
   if (target == NULL) {
     g_autoptr (GPtrArray) list = calls (c);
     if (list->len == 0)
@@ -681,8 +751,8 @@ sf_ua_cmd_ctl (int argc, char **argv)
             "else " SF_CONTROL_SERVICE_PATH " (data/sipflow.service).\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
             "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], message URI|CALL TEXT,\n"
-            "register, unregister, status, reload, location dump [AOR], location count,\n"
-            "location remove AOR [CONTACT], quit.\n"
+            "register, unregister, subscribe URI [EVENT], unsubscribe [SUB], status, reload,\n"
+            "location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;
   }

@@ -446,7 +446,8 @@ sf_ua_cmd_run (int argc, char **argv)
           "trace go to standard error.  Control commands, one a line, come from standard input:\n"
           "  call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
           "  hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], register, unregister,\n"
-          "  message URI TEXT, message CALL TEXT, status, reload,\n"
+          "  message URI TEXT, message CALL TEXT, subscribe URI [EVENT], unsubscribe [SUB],\n"
+          "  status, reload,\n"
           "  location dump [AOR] | count | remove AOR [CONTACT] (a registrar's bindings), quit\n"
           "The end of standard input does not stop sipflow; quit, SIGINT and SIGTERM do.  SIGHUP, like\n"
           "reload, reads the configuration and the files it names again, without a restart.");

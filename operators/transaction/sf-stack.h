@@ -240,7 +240,11 @@ const char *sf_stack_local_tag (SfCtx *ctx);
 /* The methods a user agent on this stack takes: the Allow of the UA's
  * responses (operators/ua/sf-op-ua.c) and of every 405 the stack sends for a
  * request the call does not take (21.4.6, 20.5): one list. */
-#define SF_STACK_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE"
+#define SF_STACK_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY"
+/* The scope of subscription instances (xml/subscription.xml): a NOTIFY or
+ * SUBSCRIBE with a To tag goes first to the one keyed "Call-ID|To tag" (our
+ * tag: sf_stack_call_key (call_id, local tag)), RFC 6665 4.1.2.4. */
+#define SF_STACK_SUBSCRIPTION_SCOPE "subscription"
 /* The key calls are found by for requests coming in: "Call-ID|remote tag". */
 char *sf_stack_call_key (const char *call_id, const char *remote_tag);
 /* Is @host (an IP literal, IPv6 with or without brackets) and @port an address

@@ -101,6 +101,25 @@ to_request (SfStack *s, SfSipEvent *e, const char *method)
   return TRUE;
 }
 
+/* RFC 6665 4.1.2.4, 4.1.3: a NOTIFY (or a SUBSCRIBE inside a subscription's
+ * dialog) belongs to its subscription, an instance of scope "subscription"
+ * keyed by Call-ID and our tag (the request's To tag): so a NOTIFY that comes
+ * before our SUBSCRIBE's 2xx, or from a fork (another From tag), finds it,
+ * and the subscription decides (operators/ua/sf-op-subscribe.c). */
+static SfInstance *
+subscription_of (SfStack *s, SfSipMsg *msg, const char *method)
+{
+  if (strcmp (method, "NOTIFY") != 0 && strcmp (method, "SUBSCRIBE") != 0)
+    return NULL;
+  const SfSipParam *tag = sf_sip_value_param (sf_sip_msg_to (msg), "tag");
+  if (tag == NULL)
+    return NULL;
+  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (msg));
+  g_autofree char *t = sf_sip_str_dup (tag->value);
+  g_autofree char *key = sf_sip_txn_call_key (cid, t);
+  return sf_endpoint_lookup (s->ep, SF_STACK_SUBSCRIPTION_SCOPE, key);
+}
+
 gboolean
 sf_stack_to_tu (SfStack *s, SfSipEvent *e)
 {
@@ -109,8 +128,10 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
     return to_request (s, e, m);
   }
   g_autofree char *ck = sf_sip_txn_call_key_of (e->msg);
-  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  SfInstance *call = subscription_of (s, e->msg, method);
+  if (call == NULL)
+    call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   if (call == NULL) {
     if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL) {
       g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 481);
@@ -139,7 +160,10 @@ void
 sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
 {
   SfStack *s = data;
-  if (ev->kind != SF_EV_SIP || ev->payload == NULL || sf_instance_machine (inst) != s->tu) {
+  /* the TU's instances, and the subscriptions requests are routed to (subscription_of) */
+  gboolean ours = sf_instance_machine (inst) == s->tu ||
+                  strcmp (sf_instance_machine (inst)->scope, SF_STACK_SUBSCRIPTION_SCOPE) == 0;
+  if (ev->kind != SF_EV_SIP || ev->payload == NULL || !ours) {
     if (s->chained != NULL)
       s->chained (ep, inst, ev, s->chained_data);
     return;

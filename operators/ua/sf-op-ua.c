@@ -14,6 +14,7 @@
 #include "operators/registrar/sf-registrar.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
+#include "sf-subscribe.h"
 #include <string.h>
 
 /* What the UA takes: one list for its 2xx, its answers to OPTIONS and the
@@ -320,7 +321,9 @@ sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 /* What an answer to OPTIONS says we take (11.2). */
 static const char *const caps[] = { "Allow: " ALLOW, "Accept: application/sdp", "Accept-Encoding: identity",
                                     "Accept-Language: en", NULL };
-#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], (sup), NULL } /* and Supported (sf_ua_supported_line) */
+/* and Supported (sf_ua_supported_line), and the event packages we serve when
+ * there are any (Allow-Events, RFC 6665 4.4.4; NULL ends the list) */
+#define CAPS_WITH(sup) { caps[0], caps[1], caps[2], caps[3], (sup), sf_sub_allow_events_line (), NULL }
 
 /* An OPTIONS outside a dialog (11.2): 200 with what we take (Allow, Accept,
  * Accept-Encoding, Accept-Language, Supported), or 486 when ua.max_calls calls

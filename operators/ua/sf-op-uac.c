@@ -14,9 +14,8 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
-/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when missing), or NULL. */
-static char *
-outbound_route (SfCtx *ctx)
+char *
+sf_ua_outbound_route (SfCtx *ctx)
 {
   const char *proxy = sf_ua_cfg (ctx, "outbound_proxy");
   if (proxy == NULL)
@@ -24,12 +23,6 @@ outbound_route (SfCtx *ctx)
   g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (proxy, strlen (proxy)), NULL, NULL);
   gboolean lr = u != NULL && sf_sip_uri_param (u, "lr") != NULL;
   return g_strdup_printf ("<%s%s>", proxy, lr ? "" : ";lr");
-}
-
-char *
-sf_ua_outbound_route (SfCtx *ctx)
-{
-  return outbound_route (ctx);
 }
 
 /* @lines: the credentials of @auth with ua.100rel's
@@ -86,7 +79,7 @@ combine_option_lines (const char **lines, GPtrArray *keep)
 static gboolean
 send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, GError **error)
 {
-  g_autofree char *route = outbound_route (ctx);
+  g_autofree char *route = sf_ua_outbound_route (ctx);
   /* the Via names the transport the INVITE leaves on (18.1.1), the Contact the
    * one we are reached on (20.10): TCP for a transport=tcp hop, or when we
    * listen on TCP only (RFC 3263 4.1) */

@@ -37,6 +37,14 @@ static const SfConfigKey ua_keys[] = {
   { "late_offer", SF_CFG_BOOL, "false", 0, 0, NULL,
     "our INVITEs carry no SDP: the callee's reliable 1xx (answered in our PRACK, RFC 3262 5) or its 2xx (answered in "
     "the ACK, RFC 3261 13.2.1) brings the offer" },
+  /* subscriptions (RFC 6665; docs/ua.md "Subscriptions") */
+  { "subscribe_expires", SF_CFG_SECONDS, "3600", 1, 86400, NULL,
+    "Expires asked for in our SUBSCRIBEs (refreshed before the granted expiry)" },
+  { "max_subscriptions", SF_CFG_INT, "16", 1, 10000, NULL,
+    "subscriptions at once, both roles; one more incoming SUBSCRIBE gets 503 with Retry-After, a subscribe command "
+    "fails" },
+  { "max_subscriptions_per_peer", SF_CFG_INT, "4", 1, 10000, NULL,
+    "subscriptions at once with one peer address; one more incoming SUBSCRIBE from it gets 403" },
   { "offer_file", SF_CFG_STRING, NULL, 0, 0, NULL, "an SDP file sent as it is as the offer of our INVITEs, re-INVITEs and UPDATEs (read at start; tests, power users)" },
 };
 
@@ -160,6 +168,8 @@ inst_free (gpointer p)
     sf_ua_reg_free (ui->reg);
   if (ui->msg != NULL)
     sf_ua_msg_free (ui->msg);
+  if (ui->sub != NULL)
+    sf_ua_sub_free (ui->sub);
   g_free (ui);
 }
 

@@ -117,6 +117,9 @@ gboolean sf_ua_resend_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GErr
 /* The registration state of a registration instance (sf-op-register.c's). */
 typedef struct _SfUaReg SfUaReg;
 void sf_ua_reg_free (SfUaReg *r);
+/* The state of a subscription instance (sf-op-subscribe.c's, xml/subscription.xml). */
+typedef struct _SfUaSub SfUaSub;
+void sf_ua_sub_free (SfUaSub *s);
 
 /* What the ua module keeps on one instance, in its slot (sf_ctx_module_slot):
  * a call instance's call, a registration instance's registration. */
@@ -128,6 +131,7 @@ typedef struct {
   SfUaCall *call;   /* owned, nullable: made by sf_ua_call */
   SfUaReg *reg;     /* owned, nullable: made by the registration operators */
   SfUaMsg *msg;     /* owned, nullable: our MESSAGE (sf-op-message.c), or those sent in the call's dialog */
+  SfUaSub *sub;     /* owned, nullable: made by the subscription operators */
 } SfUaInstance;
 
 /* The ua module's data of @ctx's instance, made on first use (transfer none;
@@ -201,7 +205,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfUaHop, sf_ua_hop_clear)
 const char *sf_ua_hop_transport (const SfUaHop *h);
 /* The next hop of a request inside @d (12.2.1.1): its first route, else the remote target. */
 const char *sf_ua_dialog_hop (const SfSipDialog *d);
-/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when missing), or NULL (transfer full). */
+/* ua.outbound_proxy as a loose route "<sip:proxy;lr>" (8.1.2: ;lr added when
+ * missing; transfer full), or NULL: for requests outside a dialog (sf-op-uac.c). */
 char *sf_ua_outbound_route (SfCtx *ctx);
 /* The user part of ua.uri (transfer full), NULL when unset. */
 char *sf_ua_user (SfCtx *ctx);

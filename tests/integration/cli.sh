@@ -47,7 +47,7 @@ has "run --help names --set" "$T/out" "--set"
 # ---- check ----
 expect_rc "tone without arguments is a usage error" 2 "$SIPFLOW" tone
 expect_rc "tone on a file that is not there fails" 1 "$SIPFLOW" tone "$T/none.wav" 1000
-expect_rc "check passes the shipped flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml "$SRC"/xml/ua.xml "$SRC"/xml/register.xml "$SRC"/xml/redirect.xml \
+expect_rc "check passes the shipped flows" 0 "$SIPFLOW" check "$SRC"/xml/examples/*.xml "$SRC"/xml/ua.xml "$SRC"/xml/register.xml "$SRC"/xml/subscription.xml "$SRC"/xml/redirect.xml \
   "$SRC"/xml/proxy.xml "$SRC"/xml/proxy-branch.xml
 expect_rc "check passes a built-in flow by name" 0 "$SIPFLOW" check examples/call-demo.xml
 expect_rc "check fails a missing flow" 1 "$SIPFLOW" check "$T/none.xml"
