@@ -108,9 +108,15 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
     g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (e->msg));
     return to_request (s, e, m);
   }
-  g_autofree char *ck = sf_sip_txn_call_key_of (e->msg);
-  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  /* A MESSAGE outside a dialog is a request of its own (RFC 3428 4: it makes
+   * no dialog, and a series of them may share Call-ID and From tag): its own
+   * instance, keyed by its transaction.  Keyed by call, one queued to an
+   * instance that ended with the MESSAGE before it was dropped, unanswered
+   * until the guard's 500 (RFC 3261 8.2: every request is answered). */
+  gboolean alone = strcmp (method, "MESSAGE") == 0 && sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL;
+  g_autofree char *ck = alone ? sf_sip_txn_server_key_for (e->msg, method) : sf_sip_txn_call_key_of (e->msg);
+  SfInstance *call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);
   if (call == NULL) {
     if (sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") != NULL) {
       g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), e->msg, 481);

@@ -181,7 +181,23 @@ stop ann || fail "ann exit"
 stop ben || fail "ben exit"
 stop px || fail "px exit" "$(tail -3 "$T/px.err")"
 
-for u in alice bob carol eve dan fay ann ben px; do
+# ---- the attacker's second reading ----
+start gil ua.xml "${UA[@]}" --set ua.uri=sip:gil@127.0.0.1 || exit 1
+# raw NAME HEADERS BODY: a MESSAGE to gil in $T/NAME.sip (one Call-ID and From tag for all, its own branch)
+raw() {
+  printf 'MESSAGE sip:gil@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-%s-{n}\nMax-Forwards: 70\nFrom: <sip:eve@127.0.0.1>;tag=same\nTo: <sip:gil@127.0.0.1>\nCall-ID: %s@attack\nCSeq: {n} MESSAGE\n%s\n\n%s' \
+    "$PORT_gil" "$1" "$1" "$2" "$3" >"$T/$1.sip"
+}
+SIPCAT=(python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_gil")
+# five MESSAGEs with one Call-ID and From tag at once (RFC 3428 allows a series of them): the first
+# instance ended while the next ones were queued to it, they were dropped, answered 500 by the guard
+raw burst 'Content-Type: text/plain' 'hello'
+out=$("${SIPCAT[@]}" "$T/burst.sip" --count 5 --timeout 0)
+[ "$out" = "sent 5, responses 5" ] && wait_ev gil '"event":"message".*"call_id":"burst@attack"' 5 5 &&
+  pass "5 MESSAGEs with one Call-ID and From tag at once: 5 answers, 5 message events" ||
+  fail "burst: $out" "$(grep -c '"event":"message".*burst@attack' "$T/gil.events") events"
+stop gil || fail "gil exit" "$(tail -3 "$T/gil.err")"
+for u in alice bob carol eve dan fay gil ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u: critical log or sanitizer report" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done
