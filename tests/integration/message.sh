@@ -196,6 +196,11 @@ out=$("${SIPCAT[@]}" "$T/burst.sip" --count 5 --timeout 0)
 [ "$out" = "sent 5, responses 5" ] && wait_ev gil '"event":"message".*"call_id":"burst@attack"' 5 5 &&
   pass "5 MESSAGEs with one Call-ID and From tag at once: 5 answers, 5 message events" ||
   fail "burst: $out" "$(grep -c '"event":"message".*burst@attack' "$T/gil.events") events"
+# a Content-Encoding list or a second header: gzip is not applied, so 415 (RFC 3261 8.2.3, 20.12)
+raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
+raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'
+[ "$("${SIPCAT[@]}" "$T/enc1.sip")" = 415 ] && [ "$("${SIPCAT[@]}" "$T/enc2.sip")" = 415 ] &&
+  pass "Content-Encoding: identity, gzip (one header or two): 415" || fail "Content-Encoding list" "$("${SIPCAT[@]}" "$T/enc1.sip") $("${SIPCAT[@]}" "$T/enc2.sip")"
 stop gil || fail "gil exit" "$(tail -3 "$T/gil.err")"
 for u in alice bob carol eve dan fay gil ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
