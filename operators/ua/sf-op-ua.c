@@ -262,16 +262,20 @@ sf_op_bad_extension (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return alone ? SF_OP_OUTCOME (1) : SF_OP_DONE;
 }
 
-/* The calls of this machine alive now, this one aside. */
+/* The calls of this machine alive now, this one aside.  Our MESSAGE outside a
+ * dialog (MessagePending: RFC 3428 4, no call, no dialog) is none: it took a
+ * slot for as long as its far end kept it waiting (Timer F, again after each
+ * challenge), and an INVITE got 486 meanwhile. */
 static guint
 calls_up (SfCtx *ctx)
 {
   SfInstance *self = sf_ctx_instance (ctx);
-  g_autoptr (GPtrArray) all = sf_endpoint_instances (sf_ctx_endpoint (ctx));
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
   guint n = 0;
   for (guint i = 0; i < all->len; i++)
     if (all->pdata[i] != self && sf_instance_machine (all->pdata[i]) == sf_instance_machine (self) &&
-        !sf_instance_ended (all->pdata[i]))
+        !sf_instance_ended (all->pdata[i]) && !sf_ua_message_alone (ep, all->pdata[i]))
       n++;
   return n;
 }

@@ -182,7 +182,7 @@ stop ben || fail "ben exit"
 stop px || fail "px exit" "$(tail -3 "$T/px.err")"
 
 # ---- the attacker's second reading ----
-start gil ua.xml "${UA[@]}" --set ua.uri=sip:gil@127.0.0.1 || exit 1
+start gil ua.xml "${UA[@]}" --set ua.uri=sip:gil@127.0.0.1 --set ua.max_calls=1 || exit 1
 # raw NAME HEADERS BODY: a MESSAGE to gil in $T/NAME.sip (one Call-ID and From tag for all, its own branch)
 raw() {
   printf 'MESSAGE sip:gil@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-%s-{n}\nMax-Forwards: 70\nFrom: <sip:eve@127.0.0.1>;tag=same\nTo: <sip:gil@127.0.0.1>\nCall-ID: %s@attack\nCSeq: {n} MESSAGE\n%s\n\n%s' \
@@ -201,8 +201,28 @@ raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
 raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'
 [ "$("${SIPCAT[@]}" "$T/enc1.sip")" = 415 ] && [ "$("${SIPCAT[@]}" "$T/enc2.sip")" = 415 ] &&
   pass "Content-Encoding: identity, gzip (one header or two): 415" || fail "Content-Encoding list" "$("${SIPCAT[@]}" "$T/enc1.sip") $("${SIPCAT[@]}" "$T/enc2.sip")"
+# our MESSAGE waiting for an answer (up to Timer F, 3 times over with challenges) is no call:
+# it took gil's only ua.max_calls slot, and an INVITE got 486 Busy Here meanwhile
+exec {hole2}< <(exec python3 -c 'import socket,time
+s = socket.socket (socket.AF_INET, socket.SOCK_DGRAM); s.bind (("127.0.0.1", 0))
+print (s.getsockname ()[1], flush=True); time.sleep (60)')
+HOLE2_PID=$!
+PIDS+=("$HOLE2_PID")
+read -r -t 5 HOLE2 <&$hole2
+start hal ua.xml "${UA[@]}" --set ua.uri=sip:hal@127.0.0.1 || exit 1
+cmd gil "message sip:hole@127.0.0.1:$HOLE2 still there?"
+if wait_ev gil '"to":"MessagePending"' 5; then
+  cmd hal "call sip:gil@127.0.0.1:$PORT_gil"
+  wait_ev gil '"event":"incoming"' 5 && ! grep -q '"event":"call_end".*"status":486' "$T/hal.events" &&
+    pass "ua.max_calls 1 and our MESSAGE pending: an INVITE still rings" ||
+    fail "max_calls taken by a MESSAGE" "$(grep -E 'call_end' "$T/hal.events" "$T/gil.events")"
+else
+  fail "gil: no MessagePending" "$(grep message_sent "$T/gil.events")"
+fi
+stop hal || fail "hal exit" "$(tail -3 "$T/hal.err")"
 stop gil || fail "gil exit" "$(tail -3 "$T/gil.err")"
-for u in alice bob carol eve dan fay gil ann ben px; do
+kill "$HOLE2_PID" 2>/dev/null
+for u in alice bob carol eve dan fay gil hal ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u: critical log or sanitizer report" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done
