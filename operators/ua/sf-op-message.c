@@ -188,11 +188,13 @@ sf_op_message (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *tag = sf_sip_random_tag ();
   g_autofree char *user = sf_ua_user (ctx);
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
-  g_autofree char *asked = user != NULL && ruri != NULL ? sf_sip_unescape (ruri->user, NULL) : NULL;
+  gsize asked_len = 0;
+  g_autofree char *asked = user != NULL && ruri != NULL ? sf_sip_unescape (ruri->user, &asked_len) : NULL;
   guint status = 0;
   g_autofree char *line = NULL;
   const char *reason = NULL;
-  if (user != NULL && ruri != NULL && (asked == NULL || strcmp (asked, user) != 0))
+  /* the whole user compared unescaped (RFC 3261 19.1.4): "gil%00evil" is not "gil" */
+  if (user != NULL && ruri != NULL && (asked == NULL || asked_len != strlen (asked) || strcmp (asked, user) != 0))
     status = 404;
   else
     status = screen (ctx, e->msg, &line, &reason);

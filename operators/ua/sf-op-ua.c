@@ -211,8 +211,9 @@ sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
   if (user == NULL || ruri == NULL)
     return SF_OP_SKIP;
-  g_autofree char *asked = sf_sip_unescape (ruri->user, NULL);
-  if (asked != NULL && strcmp (asked, user) == 0)
+  gsize asked_len = 0;
+  g_autofree char *asked = sf_sip_unescape (ruri->user, &asked_len);
+  if (asked != NULL && asked_len == strlen (asked) && strcmp (asked, user) == 0) /* all of it (19.1.4): no %00 */
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call_screened (ctx, e);
   if (!respond_plain (ctx, e, 404, call->tag))

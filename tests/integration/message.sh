@@ -201,6 +201,17 @@ raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
 raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'
 [ "$("${SIPCAT[@]}" "$T/enc1.sip")" = 415 ] && [ "$("${SIPCAT[@]}" "$T/enc2.sip")" = 415 ] &&
   pass "Content-Encoding: identity, gzip (one header or two): 415" || fail "Content-Encoding list" "$("${SIPCAT[@]}" "$T/enc1.sip") $("${SIPCAT[@]}" "$T/enc2.sip")"
+# a Request-URI user gil%00evil is not gil (RFC 3261 19.1.4: compared unescaped, all of it): 404,
+# not taken as gil's (the NUL ended the comparison)
+raw nul 'Content-Type: text/plain' 'for gil?'
+sed -i '1s/sip:gil@/sip:gil%00evil@/' "$T/nul.sip"
+[ "$("${SIPCAT[@]}" "$T/nul.sip")" = 404 ] && pass "a MESSAGE to gil%00evil: 404" ||
+  fail "gil%00evil" "$("${SIPCAT[@]}" "$T/nul.sip")"
+# OpCheckCallee's rule, which OpMessage's copies: an INVITE to gil%00evil, 404 too
+printf 'INVITE sip:gil%%00evil@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-inv-{n}\nMax-Forwards: 70\nFrom: <sip:eve@127.0.0.1>;tag=inv\nTo: <sip:gil@127.0.0.1>\nCall-ID: {cid}\nCSeq: 1 INVITE\nContact: <sip:eve@127.0.0.1:{port}>\n\n' \
+  "$PORT_gil" >"$T/nulinv.sip"
+[ "$("${SIPCAT[@]}" "$T/nulinv.sip")" = 404 ] && pass "an INVITE to gil%00evil: 404" ||
+  fail "INVITE gil%00evil" "$("${SIPCAT[@]}" "$T/nulinv.sip")"
 # our MESSAGE waiting for an answer (up to Timer F, 3 times over with challenges) is no call:
 # it took gil's only ua.max_calls slot, and an INVITE got 486 Busy Here meanwhile
 exec {hole2}< <(exec python3 -c 'import socket,time
