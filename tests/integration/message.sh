@@ -196,6 +196,10 @@ out=$("${SIPCAT[@]}" "$T/burst.sip" --count 5 --timeout 0)
 [ "$out" = "sent 5, responses 5" ] && wait_ev gil '"event":"message".*"call_id":"burst@attack"' 5 5 &&
   pass "5 MESSAGEs with one Call-ID and From tag at once: 5 answers, 5 message events" ||
   fail "burst: $out" "$(grep -c '"event":"message".*burst@attack' "$T/gil.events") events"
+# the same for OPTIONS (OpOptions ends its instance at once too): 1 answer of 5 before
+sed -e '1s/^MESSAGE /OPTIONS /' -e 's/^CSeq: {n} MESSAGE/CSeq: {n} OPTIONS/' -e 's/burst@attack/optburst@attack/' "$T/burst.sip" >"$T/optburst.sip"
+out=$("${SIPCAT[@]}" "$T/optburst.sip" --count 5 --timeout 0)
+[ "$out" = "sent 5, responses 5" ] && pass "5 OPTIONS with one Call-ID and From tag at once: 5 answers" || fail "OPTIONS burst: $out"
 # a Content-Encoding list or a second header: gzip is not applied, so 415 (RFC 3261 8.2.3, 20.12)
 raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
 raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'
