@@ -1,7 +1,8 @@
 /* sf-txn-tu.c: the hand-over to the transaction user (RFC 3261 17.2: a server
  * transaction gives its request to the TU, and the TU its responses to the
  * transaction): a UA's request goes to its call, found by Call-ID and remote
- * tag, or to a new call outside a dialog; a request inside a dialog no call
+ * tag, or to a new call outside a dialog (a MESSAGE or OPTIONS there: a new
+ * instance each, keyed by its transaction); a request inside a dialog no call
  * has gets 481 (12.2.2); a proxy's (the gate's per_transaction) to its own
  * request instance, a CANCEL to its INVITE's with 200 at once (16.10, 9.2).  What the TU does not
  * take is answered by the policy of sf-txn-answers.h. */
@@ -127,8 +128,16 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
     g_autofree char *m = sf_sip_str_dup (sf_sip_msg_method (e->msg));
     return to_request (s, e, m);
   }
-  g_autofree char *ck = sf_sip_txn_call_key_of (e->msg);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  /* A MESSAGE or an OPTIONS outside a dialog is a request of its own (RFC
+   * 3428 4, RFC 3261 11: it makes no dialog, and a series of them may share
+   * Call-ID and From tag): its own instance, keyed by its transaction.  Keyed
+   * by call, one queued to an instance that ended with the request before it
+   * was dropped, unanswered until the guard's 500 (8.2: every request is
+   * answered). */
+  gboolean alone = (strcmp (method, "MESSAGE") == 0 || strcmp (method, "OPTIONS") == 0) &&
+                   sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL;
+  g_autofree char *ck = alone ? sf_sip_txn_server_key_for (e->msg, method) : sf_sip_txn_call_key_of (e->msg);
   SfInstance *call = subscription_of (s, e->msg, method);
   if (call == NULL)
     call = sf_endpoint_lookup (s->ep, s->tu->scope, ck);

@@ -71,11 +71,15 @@ sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason)
 {
   *line = NULL;
   *reason = NULL;
-  const SfSipValue *enc = sf_sip_msg_value (req, SF_SIP_HDR_CONTENT_ENCODING, NULL);
-  if (enc != NULL && !sf_sip_str_caseeq (enc->text, "identity")) { /* 8.2.3: an encoding we do not apply */
-    *line = g_strdup ("Accept-Encoding: identity");
-    return 415;
-  }
+  /* 8.2.3: an encoding we do not apply, in any value of any Content-Encoding
+   * header (20.12: a list, applied in order), or one we cannot read: not only
+   * the first ("identity, gzip" was taken as text) */
+  GPtrArray *encs = sf_sip_msg_values (req, SF_SIP_HDR_CONTENT_ENCODING, NULL);
+  for (guint i = 0; encs == NULL || i < encs->len; i++)
+    if (encs == NULL || !sf_sip_str_caseeq (((const SfSipValue *) encs->pdata[i])->text, "identity")) {
+      *line = g_strdup ("Accept-Encoding: identity");
+      return 415;
+    }
   SfSipStr body = sf_sip_msg_body (req);
   if (body.len == 0)
     return 0; /* an empty message: taken, its type does not matter */
@@ -184,11 +188,13 @@ sf_op_message (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *tag = sf_sip_random_tag ();
   g_autofree char *user = sf_ua_user (ctx);
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
-  g_autofree char *asked = user != NULL && ruri != NULL ? sf_sip_unescape (ruri->user, NULL) : NULL;
+  gsize asked_len = 0;
+  g_autofree char *asked = user != NULL && ruri != NULL ? sf_sip_unescape (ruri->user, &asked_len) : NULL;
   guint status = 0;
   g_autofree char *line = NULL;
   const char *reason = NULL;
-  if (user != NULL && ruri != NULL && (asked == NULL || strcmp (asked, user) != 0))
+  /* the whole user compared unescaped (RFC 3261 19.1.4): "gil%00evil" is not "gil" */
+  if (user != NULL && ruri != NULL && (asked == NULL || asked_len != strlen (asked) || strcmp (asked, user) != 0))
     status = 404;
   else
     status = screen (ctx, e->msg, &line, &reason);

@@ -212,8 +212,9 @@ sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
   if (user == NULL || ruri == NULL)
     return SF_OP_SKIP;
-  g_autofree char *asked = sf_sip_unescape (ruri->user, NULL);
-  if (asked != NULL && strcmp (asked, user) == 0)
+  gsize asked_len = 0;
+  g_autofree char *asked = sf_sip_unescape (ruri->user, &asked_len);
+  if (asked != NULL && asked_len == strlen (asked) && strcmp (asked, user) == 0) /* all of it (19.1.4): no %00 */
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call_screened (ctx, e);
   if (!respond_plain (ctx, e, 404, call->tag))
@@ -263,16 +264,20 @@ sf_op_bad_extension (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return alone ? SF_OP_OUTCOME (1) : SF_OP_DONE;
 }
 
-/* The calls of this machine alive now, this one aside. */
+/* The calls of this machine alive now, this one aside.  Our MESSAGE outside a
+ * dialog (MessagePending: RFC 3428 4, no call, no dialog) is none: it took a
+ * slot for as long as its far end kept it waiting (Timer F, again after each
+ * challenge), and an INVITE got 486 meanwhile. */
 static guint
 calls_up (SfCtx *ctx)
 {
   SfInstance *self = sf_ctx_instance (ctx);
-  g_autoptr (GPtrArray) all = sf_endpoint_instances (sf_ctx_endpoint (ctx));
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
   guint n = 0;
   for (guint i = 0; i < all->len; i++)
     if (all->pdata[i] != self && sf_instance_machine (all->pdata[i]) == sf_instance_machine (self) &&
-        !sf_instance_ended (all->pdata[i]))
+        !sf_instance_ended (all->pdata[i]) && !sf_ua_message_alone (ep, all->pdata[i]))
       n++;
   return n;
 }

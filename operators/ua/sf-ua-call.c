@@ -193,6 +193,13 @@ sf_ua_call_of (SfEndpoint *ep, SfInstance *inst)
   return ui != NULL ? ui->call : NULL;
 }
 
+gboolean
+sf_ua_message_alone (SfEndpoint *ep, SfInstance *inst)
+{
+  SfUaInstance *ui = sf_instance_module_slot (ep, inst, &sf_ua_module);
+  return ui != NULL && ui->call == NULL && ui->msg != NULL;
+}
+
 SfUaCall *
 sf_ua_call (SfCtx *ctx)
 {

@@ -144,6 +144,9 @@ SfUaCall *sf_ua_call (SfCtx *ctx);
 SfUaCall *sf_ua_call_peek (SfCtx *ctx);
 /* The call of @inst, an instance of @ep (the control socket's view), or NULL. */
 SfUaCall *sf_ua_call_of (SfEndpoint *ep, SfInstance *inst);
+/* Is @inst an instance of our MESSAGE outside any dialog (a message state,
+ * no call: RFC 3428 4)? */
+gboolean sf_ua_message_alone (SfEndpoint *ep, SfInstance *inst);
 /* The call's SIP Call-ID goes on every event line of the instance ("call_id"). */
 void sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id);
 /* Records why the call ends (the first reason wins) and the status. */

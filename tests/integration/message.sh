@@ -181,7 +181,63 @@ stop ann || fail "ann exit"
 stop ben || fail "ben exit"
 stop px || fail "px exit" "$(tail -3 "$T/px.err")"
 
-for u in alice bob carol eve dan fay ann ben px; do
+# ---- the attacker's second reading ----
+start gil ua.xml "${UA[@]}" --set ua.uri=sip:gil@127.0.0.1 --set ua.max_calls=1 || exit 1
+# raw NAME HEADERS BODY: a MESSAGE to gil in $T/NAME.sip (one Call-ID and From tag for all, its own branch)
+raw() {
+  printf 'MESSAGE sip:gil@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-%s-{n}\nMax-Forwards: 70\nFrom: <sip:eve@127.0.0.1>;tag=same\nTo: <sip:gil@127.0.0.1>\nCall-ID: %s@attack\nCSeq: {n} MESSAGE\n%s\n\n%s' \
+    "$PORT_gil" "$1" "$1" "$2" "$3" >"$T/$1.sip"
+}
+SIPCAT=(python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_gil")
+# five MESSAGEs with one Call-ID and From tag at once (RFC 3428 allows a series of them): the first
+# instance ended while the next ones were queued to it, they were dropped, answered 500 by the guard
+raw burst 'Content-Type: text/plain' 'hello'
+out=$("${SIPCAT[@]}" "$T/burst.sip" --count 5 --timeout 0)
+[ "$out" = "sent 5, responses 5" ] && wait_ev gil '"event":"message".*"call_id":"burst@attack"' 5 5 &&
+  pass "5 MESSAGEs with one Call-ID and From tag at once: 5 answers, 5 message events" ||
+  fail "burst: $out" "$(grep -c '"event":"message".*burst@attack' "$T/gil.events") events"
+# the same for OPTIONS (OpOptions ends its instance at once too): 1 answer of 5 before
+sed -e '1s/^MESSAGE /OPTIONS /' -e 's/^CSeq: {n} MESSAGE/CSeq: {n} OPTIONS/' -e 's/burst@attack/optburst@attack/' "$T/burst.sip" >"$T/optburst.sip"
+out=$("${SIPCAT[@]}" "$T/optburst.sip" --count 5 --timeout 0)
+[ "$out" = "sent 5, responses 5" ] && pass "5 OPTIONS with one Call-ID and From tag at once: 5 answers" || fail "OPTIONS burst: $out"
+# a Content-Encoding list or a second header: gzip is not applied, so 415 (RFC 3261 8.2.3, 20.12)
+raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
+raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'
+[ "$("${SIPCAT[@]}" "$T/enc1.sip")" = 415 ] && [ "$("${SIPCAT[@]}" "$T/enc2.sip")" = 415 ] &&
+  pass "Content-Encoding: identity, gzip (one header or two): 415" || fail "Content-Encoding list" "$("${SIPCAT[@]}" "$T/enc1.sip") $("${SIPCAT[@]}" "$T/enc2.sip")"
+# a Request-URI user gil%00evil is not gil (RFC 3261 19.1.4: compared unescaped, all of it): 404,
+# not taken as gil's (the NUL ended the comparison)
+raw nul 'Content-Type: text/plain' 'for gil?'
+sed -i '1s/sip:gil@/sip:gil%00evil@/' "$T/nul.sip"
+[ "$("${SIPCAT[@]}" "$T/nul.sip")" = 404 ] && pass "a MESSAGE to gil%00evil: 404" ||
+  fail "gil%00evil" "$("${SIPCAT[@]}" "$T/nul.sip")"
+# OpCheckCallee's rule, which OpMessage's copies: an INVITE to gil%00evil, 404 too
+printf 'INVITE sip:gil%%00evil@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK-inv-{n}\nMax-Forwards: 70\nFrom: <sip:eve@127.0.0.1>;tag=inv\nTo: <sip:gil@127.0.0.1>\nCall-ID: {cid}\nCSeq: 1 INVITE\nContact: <sip:eve@127.0.0.1:{port}>\n\n' \
+  "$PORT_gil" >"$T/nulinv.sip"
+[ "$("${SIPCAT[@]}" "$T/nulinv.sip")" = 404 ] && pass "an INVITE to gil%00evil: 404" ||
+  fail "INVITE gil%00evil" "$("${SIPCAT[@]}" "$T/nulinv.sip")"
+# our MESSAGE waiting for an answer (up to Timer F, 3 times over with challenges) is no call:
+# it took gil's only ua.max_calls slot, and an INVITE got 486 Busy Here meanwhile
+exec {hole2}< <(exec python3 -c 'import socket,time
+s = socket.socket (socket.AF_INET, socket.SOCK_DGRAM); s.bind (("127.0.0.1", 0))
+print (s.getsockname ()[1], flush=True); time.sleep (60)')
+HOLE2_PID=$!
+PIDS+=("$HOLE2_PID")
+read -r -t 5 HOLE2 <&$hole2
+start hal ua.xml "${UA[@]}" --set ua.uri=sip:hal@127.0.0.1 || exit 1
+cmd gil "message sip:hole@127.0.0.1:$HOLE2 still there?"
+if wait_ev gil '"to":"MessagePending"' 5; then
+  cmd hal "call sip:gil@127.0.0.1:$PORT_gil"
+  wait_ev gil '"event":"incoming"' 5 && ! grep -q '"event":"call_end".*"status":486' "$T/hal.events" &&
+    pass "ua.max_calls 1 and our MESSAGE pending: an INVITE still rings" ||
+    fail "max_calls taken by a MESSAGE" "$(grep -E 'call_end' "$T/hal.events" "$T/gil.events")"
+else
+  fail "gil: no MessagePending" "$(grep message_sent "$T/gil.events")"
+fi
+stop hal || fail "hal exit" "$(tail -3 "$T/hal.err")"
+stop gil || fail "gil exit" "$(tail -3 "$T/gil.err")"
+kill "$HOLE2_PID" 2>/dev/null
+for u in alice bob carol eve dan fay gil hal ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u: critical log or sanitizer report" "$(grep -m3 -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err")"
 done

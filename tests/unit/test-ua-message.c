@@ -77,6 +77,10 @@ test_body (void)
   expect ("Content-Type: textual/plain\r\n", hi, 5, 415, "Accept: text/plain");
   expect ("Content-Type: text/plain;charset=ISO-8859-1\r\n", hi, 5, 415, "Accept: text/plain");
   expect ("Content-Encoding: gzip\r\nContent-Type: text/plain\r\n", hi, 5, 415, "Accept-Encoding: identity");
+  /* every value of every Content-Encoding, not only the first (20.12) */
+  expect ("Content-Encoding: identity, gzip\r\nContent-Type: text/plain\r\n", hi, 5, 415, "Accept-Encoding: identity");
+  expect ("Content-Encoding: identity\r\nContent-Encoding: gzip\r\nContent-Type: text/plain\r\n", hi, 5, 415,
+          "Accept-Encoding: identity");
 
   g_autofree char *big = g_strnfill (SF_UA_MESSAGE_MAX_BODY + 1, 'x');
   expect ("Content-Type: text/plain\r\n", big, SF_UA_MESSAGE_MAX_BODY, 0, NULL);
