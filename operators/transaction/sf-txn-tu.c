@@ -135,7 +135,11 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
    * by call, one queued to an instance that ended with the request before it
    * was dropped, unanswered until the guard's 500 (8.2: every request is
    * answered). */
-  gboolean alone = (strcmp (method, "MESSAGE") == 0 || strcmp (method, "OPTIONS") == 0) &&
+  /* SUBSCRIBE and NOTIFY without To tag too: the UA refuses the first (no
+   * package served: 489, 403, 503) and the second (481) at once, ending the
+   * instance; a package served later makes its notifier dialog's own key. */
+  gboolean alone = (strcmp (method, "MESSAGE") == 0 || strcmp (method, "OPTIONS") == 0 ||
+                    strcmp (method, "SUBSCRIBE") == 0 || strcmp (method, "NOTIFY") == 0) &&
                    sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL;
   g_autofree char *ck = alone ? sf_sip_txn_server_key_for (e->msg, method) : sf_sip_txn_call_key_of (e->msg);
   SfInstance *call = subscription_of (s, e->msg, method);

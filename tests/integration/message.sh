@@ -200,6 +200,16 @@ out=$("${SIPCAT[@]}" "$T/burst.sip" --count 5 --timeout 0)
 sed -e '1s/^MESSAGE /OPTIONS /' -e 's/^CSeq: {n} MESSAGE/CSeq: {n} OPTIONS/' -e 's/burst@attack/optburst@attack/' "$T/burst.sip" >"$T/optburst.sip"
 out=$("${SIPCAT[@]}" "$T/optburst.sip" --count 5 --timeout 0)
 [ "$out" = "sent 5, responses 5" ] && pass "5 OPTIONS with one Call-ID and From tag at once: 5 answers" || fail "OPTIONS burst: $out"
+# and for SUBSCRIBE (refused at once, OpSubscribeRefused: its instance ends too) and a NOTIFY
+# without To tag (no subscription: 481, OpNoSubscription)
+sed -e '1s/^MESSAGE /SUBSCRIBE /' -e 's/^CSeq: {n} MESSAGE/CSeq: {n} SUBSCRIBE/' -e 's/burst@attack/subburst@attack/' \
+  -e 's/^Content-Type: text\/plain/Event: presence/' -e 's/^hello$//' "$T/burst.sip" >"$T/subburst.sip"
+out=$("${SIPCAT[@]}" "$T/subburst.sip" --count 5 --timeout 0)
+[ "$out" = "sent 5, responses 5" ] && pass "5 SUBSCRIBEs with one Call-ID and From tag at once: 5 answers" || fail "SUBSCRIBE burst: $out"
+sed -e '1s/^SUBSCRIBE /NOTIFY /' -e 's/^CSeq: {n} SUBSCRIBE/CSeq: {n} NOTIFY/' -e 's/subburst@attack/notburst@attack/' \
+  -e 's/^Event: presence/Event: presence\nSubscription-State: active/' "$T/subburst.sip" >"$T/notburst.sip"
+out=$("${SIPCAT[@]}" "$T/notburst.sip" --count 5 --timeout 0)
+[ "$out" = "sent 5, responses 5" ] && pass "5 NOTIFYs without To tag, one Call-ID and From tag, at once: 5 answers" || fail "NOTIFY burst: $out"
 # a Content-Encoding list or a second header: gzip is not applied, so 415 (RFC 3261 8.2.3, 20.12)
 raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
 raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'
