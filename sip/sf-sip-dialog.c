@@ -65,6 +65,10 @@ sf_sip_dialog_free (SfSipDialog *d)
 {
   if (d == NULL)
     return;
+  if (d->extra_refs > 0) {
+    d->extra_refs--;
+    return;
+  }
   g_free (d->call_id);
   g_free (d->local_tag);
   g_free (d->remote_tag);
@@ -85,6 +89,14 @@ check_response (SfSipMsg *resp, GError **error)
     return FALSE;
   }
   return TRUE;
+}
+
+SfSipDialog *
+sf_sip_dialog_ref (SfSipDialog *d)
+{
+  g_return_val_if_fail (d != NULL && d->extra_refs < G_MAXUINT, d);
+  d->extra_refs++;
+  return d;
 }
 
 SfSipDialog *

@@ -23,6 +23,7 @@ typedef struct {
   guint32 remote_cseq;    /* 0: empty */
   gboolean secure;        /* sips Request-URI over TLS (12.1.1) */
   gboolean early;         /* a provisional created it; no 2xx yet */
+  guint extra_refs;       /* sf_sip_dialog_ref's beyond the creator's (RFC 5057 usages) */
 } SfSipDialog;
 
 /* 12.1.1: the UAS dialog for @req and @resp (a 101-299 response we send with a To
@@ -35,7 +36,13 @@ SfSipDialog *sf_sip_dialog_new_uac (SfSipMsg *req, SfSipMsg *resp, GError **erro
  * (and then a BYE): a confirmed dialog toward where the INVITE went (the
  * remote target its Request-URI, the route set its Route); never NULL. */
 SfSipDialog *sf_sip_dialog_new_uac_fallback (SfSipMsg *req, SfSipMsg *resp);
+/* Drops one reference: the creator's, or one sf_sip_dialog_ref took; the
+ * last frees it. */
 void sf_sip_dialog_free (SfSipDialog *d);
+/* One dialog, several usages (RFC 5057): an INVITE usage and the implicit
+ * subscription a REFER makes share the dialog, so their requests share its
+ * local CSeq and its remote target.  Returns @d, one more reference. */
+SfSipDialog *sf_sip_dialog_ref (SfSipDialog *d);
 /* The URI a request inside @d goes to (8.1.2): the first route (a strict
  * router is then the Request-URI, 12.2.1.1), or the remote target (transfer full). */
 char *sf_sip_dialog_next_hop (const SfSipDialog *d);

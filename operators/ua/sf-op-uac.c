@@ -94,7 +94,7 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   g_autofree char *from = sf_ua_from (ctx, local);
   g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
-  const char *extra[10]; /* the credentials answered so far, 401's and 407's both (22.3); 100rel's line; the session timer's */
+  const char *extra[14]; /* the credentials answered so far, 401's and 407's both (22.3); 100rel's line; the session timer's; invite_extra's */
   g_autofree char *to = NULL, *call_id = NULL, *from_tag = NULL, *body = NULL;
   guint32 cseq = 1;
   SfSipMsg *prev = call->invite_out;
@@ -125,6 +125,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   guint n = g_strv_length ((char **) with_100rel (ctx, &call->auth, extra));
   for (guint i = 0; timer != NULL && timer[i] != NULL && n + 1 < G_N_ELEMENTS (extra); i++)
     extra[n++] = timer[i];
+  for (guint i = 0; call->invite_extra != NULL && i < call->invite_extra->len && n + 1 < G_N_ELEMENTS (extra); i++)
+    extra[n++] = call->invite_extra->pdata[i];
   extra[n] = NULL;
   g_autoptr (GPtrArray) combined = g_ptr_array_new_with_free_func (g_free);
   combine_option_lines (extra, combined);

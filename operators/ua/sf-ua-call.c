@@ -147,6 +147,8 @@ call_free (gpointer p)
   g_free (c->reason);
   g_free (c->detail);
   g_free (c->early_sdp);
+  if (c->invite_extra != NULL)
+    g_ptr_array_unref (c->invite_extra);
   sf_ua_prack_clear (c);
   g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c);

@@ -57,6 +57,8 @@ typedef struct {
   SfUaAuth auth;             /* the challenges answered for the INVITE (22.2, 22.3) */
   SfSipMsg *reinvite_out;    /* our re-INVITE (hold, resume) waiting for its final response */
   SfSdpDir want_dir;         /* what the user asked for: SENDRECV, or SENDONLY on hold */
+  GPtrArray *invite_extra;   /* UAC: further whole lines every INVITE of the call carries
+                                ("Referred-By: ...", "Replaces: ..." of a transfer, RFC 3515/3891), owned char*, nullable */
   gboolean signalling_tls;   /* UAC: our INVITE leaves over TLS (its first hop: the outbound proxy or the target) */
   /* both */
   SfSipDialog *dialog;

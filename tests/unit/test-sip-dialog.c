@@ -5,6 +5,7 @@
  *    set, CSeq from 1, next hop the first route (12.2.1.1)
  *  - uac: route set reversed (12.1.2); Alice's BYE with CSeq 314160
  *  - early_then_confirmed: an early dialog's route set and target replaced by the 2xx
+ *  - shared_usages: two usages (RFC 5057) share one dialog's CSeq; freed with the last reference
  *  - strict_router: a first route without ;lr gets the Request-URI; the remote
  *    target goes last in Route (12.2.1.1)
  *  - request_in: a lower CSeq is refused with 500; a re-INVITE's Contact refreshes
@@ -125,6 +126,28 @@ uac (void)
   CU_ASSERT_TRUE (has (w, "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"));
   CU_ASSERT_TRUE (has (w, "To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"));
   CU_ASSERT_TRUE (has (w, "CSeq: 314160 BYE\r\n"));
+}
+
+/* RFC 5057: two usages of one dialog (a call and a REFER's subscription)
+ * share its local CSeq; the dialog lives until its last reference goes. */
+static void
+shared_usages (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite);
+  g_autoptr (SfSipMsg) ok = ok_from_bob (inv, 200, NULL, "<sip:bob@192.0.2.4>");
+  SfSipDialog *call = sf_sip_dialog_new_uac (inv, ok, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (call);
+  SfSipDialog *sub = sf_sip_dialog_ref (call);
+  CU_ASSERT_PTR_EQUAL (sub, call);
+  static const SfSipDialogRequest refer = { .method = "REFER", .via_sent_by = "192.0.2.4" };
+  g_autoptr (SfSipMsg) r = sf_sip_dialog_create_request (call, &refer, NULL, NULL);
+  sf_sip_dialog_free (call);                 /* the call usage ends: the subscription's stays */
+  g_autoptr (SfSipMsg) b = sf_sip_dialog_create_request (sub, &bye, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (b);
+  g_autofree char *w1 = wire (r), *w2 = wire (b);
+  CU_ASSERT_TRUE (has (w1, "CSeq: 314160 REFER\r\n"));
+  CU_ASSERT_TRUE (has (w2, "CSeq: 314161 BYE\r\n"));
+  sf_sip_dialog_free (sub);                  /* the last: freed (ASan sees a leak or a double free) */
 }
 
 static void
@@ -259,6 +282,7 @@ sf_test_register_sip_dialog (void)
   CU_pSuite s = CU_add_suite ("sip-dialog", NULL, NULL);
   SF_ADD_TEST (s, uas);
   SF_ADD_TEST (s, uac);
+  SF_ADD_TEST (s, shared_usages);
   SF_ADD_TEST (s, early_then_confirmed);
   SF_ADD_TEST (s, strict_router);
   SF_ADD_TEST (s, uac_null_tag);
