@@ -27,44 +27,44 @@ sipp_ok() { # sipp_ok NAME DESC: the foreground sipp NAME passed
 
 common=(--set media.backend=null --set sip.t1_ms=100 --set ua.auto_answer=0)
 # ---- 1. transferee: refusals, policy, acceptance, norefersub ----
-start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@host.invalid || exit 1
+start tee ua.xml "${common[@]}" --set ua.uri=sip:bob@host.invalid || exit 1
 start boff ua.xml "${common[@]}" --set ua.uri=sip:boff@host.invalid --set ua.refer=off || exit 1
 
-sipp_run refused "127.0.0.1:$PORT_bob" -sf "$SCEN/refer-uac-refused.xml" -s bob -m 1
+sipp_run refused "127.0.0.1:$PORT_tee" -sf "$SCEN/refer-uac-refused.xml" -s bob -m 1
 sipp_ok refused "REFER refused: a foreign host 403 (same_domain), two Refer-To 400, malformed 400, method=BYE 501, bad Refer-Sub 400, a CR LF Replaces 400, no Refer-To 400"
-[ "$(count bob '"event":"transfer".*"role":"transferee","state":"refused"')" = 7 ] &&
+[ "$(count tee '"event":"transfer".*"role":"transferee","state":"refused"')" = 7 ] &&
   pass "each refusal is a transfer event (refused, the status, the reason)" ||
-  fail "refusal events" "$(grep '"event":"transfer"' "$T/bob.events")"
-[ "$(count bob '"event":"incoming"')" = 1 ] && ! grep -q '"event":"call_end".*"referred_by"' "$T/bob.events" &&
+  fail "refusal events" "$(grep '"event":"transfer"' "$T/tee.events")"
+[ "$(count tee '"event":"incoming"')" = 1 ] && ! grep -q '"event":"call_end".*"referred_by"' "$T/tee.events" &&
   pass "no refused REFER made a call" || fail "a refused REFER made a call"
 
 sipp_run off "127.0.0.1:$PORT_boff" -sf "$SCEN/refer-uac-off.xml" -s boff -m 1
 sipp_ok off "ua.refer=off: a REFER to our own domain gets 403 naming the policy"
 
-sipp_run accept "127.0.0.1:$PORT_bob" -sf "$SCEN/refer-uac-accept.xml" -s bob -m 1
+sipp_run accept "127.0.0.1:$PORT_tee" -sf "$SCEN/refer-uac-accept.xml" -s bob -m 1
 sipp_ok accept "REFER accepted: 202, NOTIFY 100 Trying (active, Event id the CSeq, sipfrag), final NOTIFY 503 terminated;reason=noresource; Refer-Sub: false: 202 with Refer-Sub: false and no NOTIFY"
-wait_ev bob '"event":"call_end".*"referred_by":"<sip:sipp@127.0.0.1>"' 5 &&
+wait_ev tee '"event":"call_end".*"referred_by":"<sip:sipp@127.0.0.1>"' 5 &&
   pass "the referred call's call_end names the REFER's Referred-By" ||
-  fail "referred call" "$(grep call_end "$T/bob.events")"
-wait_ev bob '"event":"subscription".*"state":"terminated".*"package":"refer"' 5 ||
-  wait_ev bob '"event":"subscription".*"package":"refer".*"state":"terminated"' 5 ||
-  grep -q '"event":"subscription".*"terminated"' "$T/bob.events" &&
+  fail "referred call" "$(grep call_end "$T/tee.events")"
+wait_ev tee '"event":"subscription".*"state":"terminated".*"package":"refer"' 5 ||
+  wait_ev tee '"event":"subscription".*"package":"refer".*"state":"terminated"' 5 ||
+  grep -q '"event":"subscription".*"terminated"' "$T/tee.events" &&
   pass "the notifier's subscription ended after its final NOTIFY" ||
-  fail "notifier not ended" "$(grep subscription "$T/bob.events")"
-[ "$(count bob '"event":"transfer".*"role":"transferee","state":"accepted"')" = 2 ] &&
-  grep -q '"event":"transfer".*"state":"accepted".*"subscription":null' "$T/bob.events" &&
+  fail "notifier not ended" "$(grep subscription "$T/tee.events")"
+[ "$(count tee '"event":"transfer".*"role":"transferee","state":"accepted"')" = 2 ] &&
+  grep -q '"event":"transfer".*"state":"accepted".*"subscription":null' "$T/tee.events" &&
   pass "two transfer accepted events, the Refer-Sub: false one without subscription" ||
-  fail "accepted events" "$(grep '"event":"transfer"' "$T/bob.events")"
+  fail "accepted events" "$(grep '"event":"transfer"' "$T/tee.events")"
 
 # a REFER outside a dialog: 403 (sipcat sends it raw)
 sipcat() { timeout 60 python3 "${SF_SRCDIR:-$PWD}/tests/integration/sipcat.py" "$@"; }
 {
-  printf 'REFER sip:bob@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\n' "$PORT_bob"
+  printf 'REFER sip:bob@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\n' "$PORT_tee"
   printf 'Max-Forwards: 70\nFrom: <sip:probe@127.0.0.1>;tag=p{n}\nTo: <sip:bob@host.invalid>\n'
   printf 'Call-ID: {cid}\nCSeq: 1 REFER\nContact: <sip:probe@127.0.0.1:{port}>\nRefer-To: <sip:carol@host.invalid>\n'
   printf 'Content-Length: 0\n\n'
 } >"$T/ood.sip"
-if sipcat send "127.0.0.1:$PORT_bob" "$T/ood.sip" --show >"$T/ood.out" 2>&1; then
+if sipcat send "127.0.0.1:$PORT_tee" "$T/ood.sip" --show >"$T/ood.out" 2>&1; then
   grep -q "SIP/2.0 403 REFER outside a dialog is not accepted" "$T/ood.out" &&
     pass "a REFER outside a dialog: 403" || fail "out-of-dialog REFER" "$(head -3 "$T/ood.out")"
 else
@@ -72,36 +72,36 @@ else
 fi
 
 # OPTIONS' Allow lists REFER, Allow-Events refer
-stop boff
+stop boff || fail "boff exit status (ASan)"
 
 # ---- 2. transferor against a sipp transferee ----
-start alice ua.xml "${common[@]}" --set ua.uri=sip:alice@127.0.0.1 || exit 1
+start tor ua.xml "${common[@]}" --set ua.uri=sip:alice@127.0.0.1 || exit 1
 for frag in "200 OK" "486 Busy Here"; do
   if sipp_server "uas${frag%% *}" -sf "$SCEN/refer-uas.xml" -m 1 -key frag "$frag"; then
-    ends=$(count alice '"event":"call_end"')
-    cmd alice call "sip:bob@127.0.0.1:$SIPP_PORT"
-    wait_ev alice '"event":"state".*"to":"InCall"' 5 $((ends + 1)) || fail "alice's call to sipp"
-    call=$(grep '"to":"InCall"' "$T/alice.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
-    cmd alice transfer "$call" sip:carol@127.0.0.1:5999
+    ends=$(count tor '"event":"call_end"')
+    cmd tor call "sip:bob@127.0.0.1:$SIPP_PORT"
+    wait_ev tor '"event":"state".*"to":"InCall"' 5 $((ends + 1)) || fail "tor's call to sipp"
+    call=$(grep '"to":"InCall"' "$T/tor.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
+    cmd tor transfer "$call" sip:carol@127.0.0.1:5999
     code=${frag%% *}
     if [ "$code" = 200 ]; then
-      wait_ev alice "\"event\":\"call_end\".*\"call\":\"$call\"|\"call\":\"$call\".*\"event\":\"call_end\"" 8 &&
-        grep "\"call\":\"$call\"" "$T/alice.events" | grep '"event":"call_end"' | grep -q '"reason":"transferred"' &&
+      wait_ev tor "\"event\":\"call_end\".*\"call\":\"$call\"|\"call\":\"$call\".*\"event\":\"call_end\"" 8 &&
+        grep "\"call\":\"$call\"" "$T/tor.events" | grep '"event":"call_end"' | grep -q '"reason":"transferred"' &&
         pass "transfer: NOTIFY 100 then 200: our UA ends the call with BYE (call_end reason transferred)" ||
-        fail "transferred" "$(grep -E 'call_end|transfer' "$T/alice.events" | tail -4)"
-      grep -q '"event":"transfer".*"role":"transferor","state":"accepted","transferred_call":"'"$call"'","status":202' "$T/alice.events" &&
-        grep -q '"event":"transfer".*"state":"trying".*"status":100' "$T/alice.events" &&
-        grep -q '"event":"transfer".*"state":"succeeded".*"status":200' "$T/alice.events" &&
+        fail "transferred" "$(grep -E 'call_end|transfer' "$T/tor.events" | tail -4)"
+      grep -q '"event":"transfer".*"role":"transferor","state":"accepted","transferred_call":"'"$call"'","status":202' "$T/tor.events" &&
+        grep -q '"event":"transfer".*"state":"trying".*"status":100' "$T/tor.events" &&
+        grep -q '"event":"transfer".*"state":"succeeded".*"status":200' "$T/tor.events" &&
         pass "transfer events: accepted 202, trying 100, succeeded 200" ||
-        fail "transfer events" "$(grep '"event":"transfer"' "$T/alice.events")"
+        fail "transfer events" "$(grep '"event":"transfer"' "$T/tor.events")"
     else
-      wait_ev alice '"event":"transfer".*"state":"failed".*"status":486' 8 &&
-        pass "a failure sipfrag (486): a transfer event, failed" || fail "486 transfer" "$(grep transfer "$T/alice.events" | tail -3)"
-      wait_ev alice '"event":"subscription".*"terminated"' 5 2
-      [ "$(count alice '"event":"call_end"')" = "$ends" ] && cmd alice status &&
-        wait_ev alice '"command":"status".*"state":"InCall"' 5 &&
+      wait_ev tor '"event":"transfer".*"state":"failed".*"status":486' 8 &&
+        pass "a failure sipfrag (486): a transfer event, failed" || fail "486 transfer" "$(grep transfer "$T/tor.events" | tail -3)"
+      wait_ev tor '"event":"subscription".*"terminated"' 5 2
+      [ "$(count tor '"event":"call_end"')" = "$ends" ] && cmd tor status &&
+        wait_ev tor '"command":"status".*"state":"InCall"' 5 &&
         pass "after a failed transfer the call stays (InCall)" || fail "call did not stay"
-      cmd alice hangup
+      cmd tor hangup
     fi
     sipp_server_wait "uas$code"
     [ "$SIPP_RC" = 0 ] && pass "sipp transferee ($frag) saw REFER (Refer-To, Referred-By, Contact) and our 200s, and a BYE" ||
@@ -111,12 +111,12 @@ for frag in "200 OK" "486 Busy Here"; do
   fi
 done
 # a second transfer while one is in progress, and a call that is not up: the command says so
-cmd alice transfer c99 sip:x@127.0.0.1
-wait_ev alice '"command":"transfer".*"ok":false.*no call .c99. that is up' 5 &&
+cmd tor transfer c99 sip:x@127.0.0.1
+wait_ev tor '"event":"error","command":"transfer","message":"transfer: no call .c99. that is up"' 5 &&
   pass "transfer of a call that does not exist: refused by the command" ||
-  fail "transfer c99" "$(grep '"command":"transfer"' "$T/alice.events" | tail -1)"
-stop alice
-stop bob
+  fail "transfer c99" "$(grep '"command":"transfer"' "$T/tor.events" | tail -1)"
+stop tor || fail "tor exit status (ASan)"
+stop tee || fail "tee exit status (ASan)"
 
 # ---- 3. three sipflow UAs: blind transfer with audio ----
 audio=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU --set ua.auto_answer=0)
