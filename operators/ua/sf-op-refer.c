@@ -11,9 +11,9 @@
  * tag" in scope subscription, where the stack sends the NOTIFYs of the dialog
  * (also one that beats the REFER's 2xx); OpNotify checks them (Event refer
  * with id the REFER's CSeq, 2.4.6; a message/sipfrag body, 2.4.5) and
- * sf_ua_refer_notified writes a transfer event per NOTIFY; a final 2xx sends
- * device:transferred to CALL, which ends with a BYE (call_end reason
- * transferred); a failure leaves CALL as it is.
+ * sf_ua_refer_notified writes a transfer event per NOTIFY; a final 2xx sets
+ * CALL's reason to transferred and sends it device:hangup, so it ends with a
+ * BYE (call_end reason transferred); a failure leaves CALL as it is.
  *
  * Transferee: a REFER in a call's confirmed dialog (InCall, Onhold: OpRefer)
  * is checked (the dialog's CSeq, 12.2.2; exactly one Refer-To, 2.4.2: 400; a
@@ -256,22 +256,16 @@ sf_ua_refer_notified (SfCtx *ctx, Sub *s, guint status, const char *reason, gboo
   emit_transfer (ctx, "transferor", frag_state (status), s->refer_call, status, reason, NULL);
   if (status >= 200 && status < 300) {
     /* RFC 5589 6.1: the transfer succeeded; the transferor ends its call */
+    /* the call's own hang-up path sends the BYE (whatever state it is in:
+     * InCall, Onhold, a re-INVITE pending), its reason set first (the first
+     * reason wins) */
     SfInstance *ci = live (sf_ctx_endpoint (ctx), s->refer_call);
-    if (ci != NULL)
-      sf_endpoint_post (sf_ctx_endpoint (ctx), ci, sf_event_new (SF_EV_DEVICE, "transferred", NULL));
+    SfUaCall *call = ci != NULL ? sf_ua_call_of (sf_ctx_endpoint (ctx), ci) : NULL;
+    if (call != NULL) {
+      sf_ua_call_set_reason (call, "transferred", 0);
+      sf_endpoint_post (sf_ctx_endpoint (ctx), ci, sf_event_new (SF_EV_DEVICE, "hangup", NULL));
+    }
   }
-}
-
-/* device:transferred in a call (its transfer's final NOTIFY said 2xx): the
- * reason becomes transferred; transitions (the flow sends the BYE). */
-static SfOpResult
-sf_op_transferred (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
-{
-  SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "transferred") != 0 || call == NULL)
-    return SF_OP_SKIP;
-  sf_ua_call_set_reason (call, "transferred", 0);
-  return SF_OP_TRANSITION;
 }
 
 /* ================= transferee ================= */
@@ -638,9 +632,6 @@ const SfOperatorDef sf_op_refer_table[] = {
     "the final response to our REFER: 2xx accepted (a transfer event; with Refer-Sub: false, failed: no NOTIFY will "
     "tell the outcome); another status, a timeout, a transport error: failed (the call stays)",
     "sip:response|txn:timeout|txn:transport_error", NULL, "RFC 3515 2.4.4, RFC 4488 4" },
-  { "OpTransferred", sf_op_transferred, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
-    "device:transferred (our transfer's NOTIFY said 2xx): the call's reason becomes transferred; then transitions "
-    "(to the BYE)", "device:transferred", NULL, "RFC 5589 6.1" },
   { "OpRefer", sf_op_refer, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a REFER in the call's confirmed dialog: 481/500 (12.2.2); Refer-To one, well formed (400 naming it), sip/sips "
     "(403), method INVITE (501); Refer-Sub (400); ua.refer off or same_domain with a foreign host: 403; a transfer "

@@ -664,8 +664,12 @@ sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       r = sf_sip_create_response_with (e->msg, 503, "Too Many Subscriptions", tag, lines, NULL);
     } else if (with_peer >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions_per_peer")) {
       r = sf_sip_create_response (e->msg, 403, "Too Many Subscriptions From You", tag, NULL);
+    } else if (strcmp (pkg, "refer") == 0) {
+      /* refer is served (SF_SUB_SERVED), but its subscriptions come with a
+       * REFER (RFC 3515 2.4.4, RFC 7647 5): not by a SUBSCRIBE outside a dialog */
+      r = sf_sip_create_response (e->msg, 403, "Refer Subscriptions Come With A REFER", tag, NULL);
     } else {
-      /* no package served yet (SF_SUB_SERVED): every one is a Bad Event */
+      /* no other package served (SF_SUB_SERVED): a Bad Event */
       const char *const lines[] = { sf_sub_allow_events_line (), NULL };
       r = sf_sip_create_response_with (e->msg, 489, NULL, tag, lines, NULL);
     }
