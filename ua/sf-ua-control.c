@@ -433,6 +433,13 @@ transfer (SfUaControl *c, GPtrArray *args, gboolean *ok)
   SfInstance *sub = sf_endpoint_create (c->ep, subm, NULL, NULL, &error);
   if (sub == NULL)
     return fail (ok, "transfer: %s", error->message);
+  /* the transfer is the call's from now on (its REFER goes with the event):
+   * a second command finds it at once */
+  SfUaInstance *ui = sf_instance_module_slot_ensure (c->ep, sub, &sf_ua_module, sf_ua_inst_new, sf_ua_inst_free);
+  ui->sub = g_new0 (SfUaSub, 1);
+  ui->sub->granted = -1;
+  ui->sub->refer = TRUE;
+  ui->sub->refer_call = g_strdup (ch);
   g_autofree char *arg = g_strdup_printf ("%s %s", ch, target);
   sf_endpoint_post (c->ep, sub, sf_event_new (SF_EV_DEVICE, "refer", arg));
   GString *out = g_string_new ("\"ok\":true,\"call\":");

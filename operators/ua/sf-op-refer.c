@@ -122,12 +122,14 @@ sf_op_send_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
   Sub *s = sub_new_of (sf_ua_inst (ctx));
   s->refer = TRUE;
+  g_free (s->package);
   s->package = g_strdup ("refer");
   g_auto (GStrv) w = g_strsplit (ev->arg, " ", 2);
   if (w[0] == NULL || w[1] == NULL) {
     s->reason = g_strdup ("bad arguments");
     return SF_OP_ERROR;
   }
+  g_free (s->refer_call);
   s->refer_call = g_strdup (w[0]);
   SfInstance *ci = live (ep, w[0]);
   SfUaCall *call = ci != NULL ? sf_ua_call_of (ep, ci) : NULL;
