@@ -225,7 +225,22 @@ stop bob && pass "bob quits with a call ringing" || fail "bob exit" "$(tail -3 "
 wait_ev alice "\"event\":\"call_end\".*\"call\":\"$A\".*\"status\":480" 5 &&
   pass "quit while ringing: the caller gets 480" || fail "480 at quit" "$(grep call_end "$T/alice.events" | tail -1)"
 
-for u in alice carol dave erin frank mia max rita; do
+# 18. nobody answers within ua.ring_timeout (1 s): the caller gets 480 and the
+# callee's instance ends (a caller that never cancels holds no call slot)
+start ringo ua.xml "${common[@]}" --set ua.uri=sip:ringo@127.0.0.1 --set ua.ring_timeout=1 || exit 1
+r=$(count alice '"event":"reply","command":"call"')
+cmd alice call "sip:ringo@127.0.0.1:$PORT_ringo"
+wait_ev alice '"event":"reply","command":"call"' 5 $((r + 1)) &&
+  A=$(grep '"command":"call"' "$T/alice.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
+wait_ev ringo '"event":"incoming"' 5 && R=$(last_call ringo)
+ended alice "$A" '"status":480' && ended ringo "$R" '"reason":"no_answer","status":480' &&
+  pass "ua.ring_timeout 1 s: nobody answered, 480 to the caller, call_end no_answer at the callee" ||
+  fail "ring_timeout" "$(grep call_end "$T/alice.events" | tail -1)" "$(grep call_end "$T/ringo.events" | tail -1)"
+cmd ringo status
+wait_ev ringo '"command":"status"' 5 && ! grep '"command":"status"' "$T/ringo.events" | grep -q "\"$R\"" &&
+  pass "... and ringo's status lists no call" || fail "ringo status" "$(grep '"command":"status"' "$T/ringo.events")"
+
+for u in alice carol dave erin frank mia max rita ringo; do
   stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
 done
 for u in alice bob carol dave erin frank mia max rita; do
