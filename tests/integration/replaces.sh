@@ -16,8 +16,9 @@
 #  - our early call (two sipflow UAs): bob calls ann, who rings; carol's INVITE
 #    names bob's early dialog: answered 200, bob CANCELs its INVITE (ann:
 #    call_end cancelled; bob: replaced);
-#  - ua.replaces = off: the header is ignored (the call rings as any other),
-#    Require: replaces gets 420; on: OPTIONS and our INVITEs say Supported: replaces.
+#  - ua.replaces = off: Require: replaces gets 420; without it the header is
+#    ignored (the INVITE rings as any other); on: our INVITEs say Supported:
+#    replaces (OPTIONS: prack.sh).
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -44,7 +45,7 @@ refused() {
   shift
   eval "port=\$PORT_$ua"
   before=$(count "$ua" '"event":"replaces_refused"')
-  sipp_run "$1" "127.0.0.1:$port" -sf "$SCEN/uac-replaces-refused.xml" -s bob -m 1 -key replaces "$2" -key extra "$3"
+  sipp_run "$1" "127.0.0.1:$port" -sf "$SCEN/uac-replaces-refused.xml" -s bob -m 1 -key replaces "$2" -key extra "$3" -key require "Require: replaces"
   STATUS=
   if [ "$SIPP_RC" = 0 ] && wait_ev "$ua" '"event":"replaces_refused"' 5 $((before + 1)); then
     STATUS=$(grep '"event":"replaces_refused"' "$T/$ua.events" | tail -1 | sed 's/.*"status":\([0-9]*\).*/\1/')
@@ -136,10 +137,18 @@ wait_ev bobo '"event":"state".*"to":"Ringing"' 10 || fail "the call does not rin
 R=$(last_call bobo)
 RCID=$(call_id_of bobo "$R")
 sipp_run off420 "127.0.0.1:$PORT_bobo" -sf "$SCEN/uac-replaces-refused.xml" -s bob -m 1 \
-  -key replaces "$RCID;to-tag=$(our_tag bobo "$RCID" To);from-tag=$(peer_tag bobo "$RCID" From)" -key extra "X-Test: off"
+  -key replaces "$RCID;to-tag=$(our_tag bobo "$RCID" To);from-tag=$(peer_tag bobo "$RCID" From)" -key extra "X-Test: off" -key require "Require: replaces"
 [ "$SIPP_RC" != 0 ] && grep -q '"event":"sip_out".*SIP/2.0 420 Bad Extension.*Unsupported: replaces' "$T/bobo.events" &&
   [ "$(count bobo '"event":"replaces_refused"')" = 0 ] &&
   pass "ua.replaces = off: Require: replaces gets 420 Unsupported: replaces" || fail "off: 420" "$(grep -o 'SIP/2.0 4[0-9][0-9][^\\]*' "$T/bobo.events")"
+# without Require: the header ignored, the INVITE rings (sipp's scenario, which
+# wants a refusal, gives up on the 180)
+sipp_run offign "127.0.0.1:$PORT_bobo" -sf "$SCEN/uac-replaces-refused.xml" -s bob -m 1 \
+  -key replaces "$RCID;to-tag=$(our_tag bobo "$RCID" To);from-tag=$(peer_tag bobo "$RCID" From)" -key extra "X-Test: off" -key require "X-Require: none"
+wait_ev bobo '"event":"incoming".*"from":"<sip:mallory@' 5 && ! grep -q '"event":"incoming".*"replaces":' "$T/bobo.events" &&
+  [ "$(count bobo '"event":"replaces_refused"')" = 0 ] && [ "$(count bobo "\"event\":\"call_end\".*\"call\":\"$R\"")" = 0 ] &&
+  pass "ua.replaces = off: without Require the header is ignored, the INVITE rings as any other" ||
+  fail "off: ignored" "$(grep -E '"incoming"|call_end' "$T/bobo.events")"
 cmd bobo reject "$R" 486 && sipp_server_wait off
 stop bobo || fail "bobo exit" "$(tail -3 "$T/bobo.err")"
 
