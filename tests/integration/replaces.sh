@@ -10,7 +10,8 @@
 #  - refused (sipp/uac-replaces-refused.xml), while alice's call is up, which
 #    goes on: 481 for no such dialog, 400 for two Replaces and for a malformed
 #    one (the reason phrase names it), 486 for early-only on the confirmed
-#    dialog, 481 for the dialog with the tags swapped;
+#    dialog, 481 for the dialog with the tags swapped; once replaced, while
+#    our BYE waits for alice's 200 (3 s), 603 for the dialog ending;
 #  - a ringing call (sipp/uac-replaces-ringing.xml): an early dialog bob did
 #    not initiate: 481, it rings on;
 #  - our early call (two sipflow UAs): bob calls ann, who rings; carol's INVITE
@@ -83,6 +84,9 @@ refused bob early "$CID;to-tag=$BOB_TAG;from-tag=$ALICE_TAG;early-only" "X-Test:
 sipp_run carol "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-replaces-carol.xml" -s bob -m 1 -key callid "$CID" -key totag "$BOB_TAG" -key fromtag "$ALICE_TAG"
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "carol's INVITE with Replaces: 200 at once (no 180), ACK, BYE" ||
   fail "carol: sipp exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail|abort' "$T/carol.out" | head -3)"
+refused bob ending "$CID;to-tag=$BOB_TAG;from-tag=$ALICE_TAG" "X-Test: ending"
+[ "$STATUS" = 603 ] && pass "Replaces naming the replaced call while its BYE waits for the 200: 603" ||
+  fail "the dialog ending: status '$STATUS'" "$(grep -E 'replaces_refused' "$T/bob.events" | tail -1)"
 sipp_server_wait alice
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "alice got bob's BYE" || fail "alice: sipp exit $SIPP_RC" "$(tail -3 "$T/alice.out")"
 C=$(grep -m1 '"event":"incoming".*"replaces":' "$T/bob.events" | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
