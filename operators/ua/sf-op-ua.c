@@ -303,7 +303,9 @@ emit_redirected (SfCtx *ctx, guint status, const char *contact)
 static SfOpResult
 sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (!is_new_invite (ctx, ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls"))
+  SfUaCall *replacing = sf_ua_call_peek (ctx);
+  if (!is_new_invite (ctx, ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls") ||
+      (replacing != NULL && replacing->replaces != NULL)) /* it takes the place of a call (RFC 3891): no more calls up */
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call_screened (ctx, ev->payload);
   g_autofree char *contact = arg != NULL ? redirect_contacts (ctx, ev, arg) : NULL;
@@ -434,7 +436,10 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     return SF_OP_OUTCOME (0);
   }
   g_autoptr (SfSipMsg) r = NULL;
-  if (sf_ua_prack_reliable (ctx, call, early)) {
+  if (call->replaces != NULL) {
+    /* RFC 3891 3: it replaces a call already accepted (OpReplaces): no 1xx,
+     * OpAnswerReplacing answers it at once */
+  } else if (sf_ua_prack_reliable (ctx, call, early)) {
     /* RFC 3262 3 (sf-op-prack.c): Require: 100rel and RSeq, the answer or our offer in it */
     r = sf_ua_prack_send_1xx (ctx, call, early ? 183 : 180);
     call->media_new = early && call->pending_answer != NULL; /* OpStartAudio starts the early stream */
@@ -459,9 +464,10 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
       g_info ("%s: an INVITE without offer: 183 without early media", sf_ctx_handle (ctx));
     r = answer_invite (ctx, call, early ? 183 : 180, NULL, NULL, NULL);
   }
-  if (r == NULL)
+  if (r == NULL && call->replaces == NULL)
     return SF_OP_ERROR;
-  keep_dialog (ctx, call, r); /* early */
+  if (r != NULL)
+    keep_dialog (ctx, call, r); /* early */
   GString *f = g_string_new (NULL);
   g_autofree char *from = sf_sip_str_dup (sf_sip_msg_from (e->msg)->raw);
   g_autofree char *to = sf_sip_str_dup (sf_sip_msg_to (e->msg)->raw);
@@ -469,6 +475,10 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
   sf_json_append_string (f, from);
   g_string_append (f, ",\"to\":");
   sf_json_append_string (f, to);
+  if (call->replaces != NULL) {
+    g_string_append (f, ",\"replaces\":");
+    sf_json_append_string (f, call->replaces);
+  }
   sf_ctx_emit (ctx, "incoming", f->str);
   g_string_free (f, TRUE);
   return SF_OP_TRANSITION;

@@ -125,6 +125,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   guint n = g_strv_length ((char **) with_100rel (ctx, &call->auth, extra));
   for (guint i = 0; timer != NULL && timer[i] != NULL && n + 1 < G_N_ELEMENTS (extra); i++)
     extra[n++] = timer[i];
+  if (sf_ua_supports (ctx, "replaces") && n + 1 < G_N_ELEMENTS (extra))
+    extra[n++] = "Supported: replaces"; /* RFC 3891 6.2: combined with the others below */
   for (guint i = 0; call->invite_extra != NULL && i < call->invite_extra->len && n + 1 < G_N_ELEMENTS (extra); i++)
     extra[n++] = call->invite_extra->pdata[i];
   extra[n] = NULL;

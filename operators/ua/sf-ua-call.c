@@ -51,6 +51,10 @@ static const SfConfigKey ua_keys[] = {
   { "refer", SF_CFG_ENUM, "same_domain", 0, 0, "off|same_domain|any",
     "REFERs followed: off (403), same_domain (the Refer-To host must be ua.uri's, else 403: a REFER cannot make the "
     "UA call anywhere), any" },
+  /* Replaces (RFC 3891; docs/ua.md "Replaces") */
+  { "replaces", SF_CFG_BOOL, "on", 0, 0, NULL,
+    "an INVITE with Replaces takes the place of the call it names, answered at once (Supported: replaces); off: "
+    "the header is ignored. The replacing INVITE is not authenticated (docs/ua.md)" },
   { "offer_file", SF_CFG_STRING, NULL, 0, 0, NULL, "an SDP file sent as it is as the offer of our INVITEs, re-INVITEs and UPDATEs (read at start; tests, power users)" },
 };
 
@@ -160,6 +164,7 @@ call_free (gpointer p)
   g_free (c->referred_by);
   sf_ua_prack_clear (c);
   g_clear_pointer (&c->update_out, sf_sip_msg_unref);
+  g_free (c->replaces);
   g_free (c);
 }
 
@@ -552,13 +557,15 @@ sf_ua_supports (SfCtx *ctx, const char *tag)
   }
   if (g_ascii_strcasecmp (tag, "100rel") == 0)
     return sf_ua_prack_on (ctx);
+  if (g_ascii_strcasecmp (tag, "replaces") == 0)
+    return sf_ua_replaces_on (ctx); /* RFC 3891 6.2; a flow without OpReplaces does not claim it */
   return FALSE; /* each extension adds its option tag here */
 }
 
 char *
 sf_ua_supported_line (SfCtx *ctx)
 {
-  static const char *const tags[] = { "100rel", "timer", NULL }; /* every option tag sf_ua_supports knows */
+  static const char *const tags[] = { "100rel", "timer", "replaces", NULL }; /* every option tag sf_ua_supports knows */
   GString *line = g_string_new ("Supported: ");
   gboolean first = TRUE;
   for (guint i = 0; tags[i] != NULL; i++)

@@ -112,6 +112,8 @@ typedef struct {
   gboolean update_due;       /* a 491 came: our UPDATE goes again on timer update_glare */
   guint update_glares;       /* 491s to our UPDATE in a row (bounded: SF_UA_MAX_GLARES) */
   guint reinvite_glares;     /* 491s to our re-INVITE in a row (bounded: SF_UA_MAX_GLARES) */
+  /* Replaces (RFC 3891; sf-op-replaces.c) */
+  char *replaces;            /* UAS: the handle of the call this INVITE replaces (OpReplaces), owned, nullable */
 } SfUaCall;
 
 /* A new INVITE refused at once (not ringing): the call kept (for call_end)
@@ -335,6 +337,10 @@ void sf_ua_media_follow (SfCtx *ctx, SfUaCall *call, const char *why);
  * Accept-Encoding; transfer full), 413, or 400 with the reason phrase *@reason
  * (static).  The body is data: never read as anything else. */
 guint sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason);
+
+/* ---- Replaces (RFC 3891): sf-op-replaces.c ---- */
+/* Is ua.replaces on and OpReplaces in the flow (the option tag replaces supported)? */
+gboolean sf_ua_replaces_on (SfCtx *ctx);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

@@ -22,6 +22,8 @@ extern const SfOperatorDef sf_op_refer_table[];
 extern const gsize sf_op_refer_table_len;
 extern const SfOperatorDef sf_op_subscribe_table[];
 extern const gsize sf_op_subscribe_table_len;
+extern const SfOperatorDef sf_op_replaces_table[];
+extern const gsize sf_op_replaces_table_len;
 
 static gboolean
 declare (SfPluginRegistrar *r, GError **error)
@@ -36,7 +38,8 @@ declare (SfPluginRegistrar *r, GError **error)
          sf_plugin_add_operators (r, sf_op_message_table, sf_op_message_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_register_table, sf_op_register_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_subscribe_table, sf_op_subscribe_table_len, error) &&
-         sf_plugin_add_operators (r, sf_op_refer_table, sf_op_refer_table_len, error);
+         sf_plugin_add_operators (r, sf_op_refer_table, sf_op_refer_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_replaces_table, sf_op_replaces_table_len, error);
 }
 
 /* Nothing to run per endpoint: the [ua] keys are checked together here, once

@@ -88,5 +88,6 @@ void sf_test_register_flow (void);
 void sf_test_register_ua_timer (void);
 void sf_test_register_ua_update (void);
 void sf_test_register_ua_message (void);
+void sf_test_register_ua_replaces (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))
