@@ -9,6 +9,9 @@
 #include "sf-ua-lines.h"
 #include "states/sf-machine.h"
 #include "operators/ua/sf-ua-call.h"
+#include "operators/ua/sf-ua-sub.h"
+#include "operators/sf-modules.h"
+#include "framework/sf-module.h"
 #include "operators/registrar/sf-registrar.h"
 #include "sip/sf-sip-uri.h"
 #include <gio/gio.h>
@@ -59,6 +62,7 @@ static const Command commands[] = {
   { "register", CALL_NONE, 0, 0, "register" },
   { "unregister", CALL_NONE, 0, 0, "unregister" },
   { "subscribe", CALL_NONE, 1, 2, "subscribe URI [EVENT]" },
+  { "transfer", CALL_NONE, 2, 2, "transfer CALL URI | transfer CALL CALL2" },
   { "unsubscribe", CALL_NONE, 0, 1, "unsubscribe [SUB]" },
   { "status", CALL_NONE, 0, 0, "status" },
   { "reload", CALL_NONE, 0, 0, "reload" },
@@ -183,6 +187,13 @@ status (SfUaControl *c, gboolean *ok)
       sf_json_append_string (out, sf_instance_handle (all->pdata[i]));
       g_string_append (out, ",\"state\":");
       sf_json_append_string (out, sf_instance_state (all->pdata[i]));
+      SfUaInstance *ui = sf_instance_module_slot (c->ep, all->pdata[i], &sf_ua_module);
+      if (ui != NULL && ui->sub != NULL && ui->sub->refer) { /* a transfer (RFC 3515), either role */
+        g_string_append (out, ",\"package\":\"refer\",\"role\":");
+        sf_json_append_string (out, ui->sub->notifier ? "transferee" : "transferor");
+        g_string_append (out, ",\"transfer_call\":");
+        sf_json_append_string (out, ui->sub->refer_call != NULL ? ui->sub->refer_call : "");
+      }
       g_string_append_c (out, '}');
     }
   if (nsubs > 0)
@@ -377,6 +388,67 @@ subscription_command (SfUaControl *c, const char *name, int n, GPtrArray *args, 
   return g_string_free (out, FALSE);
 }
 
+/* The live call of the main machine named @handle whose dialog is confirmed, or NULL. */
+static SfInstance *
+call_up (SfUaControl *c, const char *handle)
+{
+  SfInstance *inst = looks_like_handle (handle) ? sf_endpoint_lookup_handle (c->ep, handle) : NULL;
+  if (inst == NULL || sf_instance_machine (inst) != c->machine || sf_instance_ended (inst))
+    return NULL;
+  SfUaCall *call = sf_ua_call_of (c->ep, inst);
+  return call != NULL && call->dialog != NULL && !call->dialog->early ? inst : NULL;
+}
+
+/* transfer CALL URI (blind) | transfer CALL CALL2 (attended): a new instance
+ * of the subscription machine sends the REFER in CALL's dialog (RFC 3515,
+ * RFC 5589; docs/ua.md "REFER and transfer").  One transfer per call at a time. */
+static char *
+transfer (SfUaControl *c, GPtrArray *args, gboolean *ok)
+{
+  SfMachine *subm = sf_machine_lookup_import (c->machine, "subscription");
+  if (subm == NULL)
+    return fail (ok, "transfer: this flow has no subscription machine (import one as 'subscription', like xml/ua.xml)");
+  const char *ch = args->pdata[1], *target = args->pdata[2];
+  if (call_up (c, ch) == NULL)
+    return fail (ok, "transfer: no call '%s' that is up", ch);
+  if (looks_like_handle (target)) {
+    if (strcmp (target, ch) == 0 || call_up (c, target) == NULL)
+      return fail (ok, "transfer: no other call '%s' that is up to transfer to", target);
+  } else {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (target, strlen (target)), NULL, &e);
+    if (u == NULL || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS) || u->n_headers > 0)
+      return fail (ok, "transfer: '%s' is not a sip: URI without headers%s%s", target, e != NULL ? ": " : "",
+                   e != NULL ? e->message : "");
+  }
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (c->ep);
+  for (guint i = 0; i < all->len; i++) {
+    if (sf_instance_machine (all->pdata[i]) != subm || sf_instance_ended (all->pdata[i]))
+      continue;
+    SfUaInstance *ui = sf_instance_module_slot (c->ep, all->pdata[i], &sf_ua_module);
+    if (ui != NULL && ui->sub != NULL && ui->sub->refer && !ui->sub->notifier && g_strcmp0 (ui->sub->refer_call, ch) == 0)
+      return fail (ok, "transfer: call %s has a transfer in progress (%s)", ch, sf_instance_handle (all->pdata[i]));
+  }
+  g_autoptr (GError) error = NULL;
+  SfInstance *sub = sf_endpoint_create (c->ep, subm, NULL, NULL, &error);
+  if (sub == NULL)
+    return fail (ok, "transfer: %s", error->message);
+  /* the transfer is the call's from now on (its REFER goes with the event):
+   * a second command finds it at once */
+  SfUaInstance *ui = sf_instance_module_slot_ensure (c->ep, sub, &sf_ua_module, sf_ua_inst_new, sf_ua_inst_free);
+  ui->sub = g_new0 (SfUaSub, 1);
+  ui->sub->granted = -1;
+  ui->sub->refer = TRUE;
+  ui->sub->refer_call = g_strdup (ch);
+  g_autofree char *arg = g_strdup_printf ("%s %s", ch, target);
+  sf_endpoint_post (c->ep, sub, sf_event_new (SF_EV_DEVICE, "refer", arg));
+  GString *out = g_string_new ("\"ok\":true,\"call\":");
+  sf_json_append_string (out, ch);
+  g_string_append (out, ",\"transfer\":");
+  sf_json_append_string (out, sf_instance_handle (sub));
+  return g_string_free (out, FALSE);
+}
+
 static gboolean
 quit_idle (gpointer data)
 {
@@ -408,7 +480,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
       cmd = &commands[i];
   if (cmd == NULL)
     return fail (ok, "unknown command '%s' (commands: call, answer, reject, redirect, hangup, hold, resume, dtmf, "
-                     "update, message, register, unregister, subscribe, unsubscribe, status, reload, location, quit)", name);
+                     "update, message, transfer, register, unregister, subscribe, unsubscribe, status, reload, location, quit)", name);
   if (c->closing && strcmp (name, "status") != 0 && strcmp (name, "quit") != 0)
     return fail (ok, "%s: shutting down", name);
   guint first = 1;
@@ -501,6 +573,8 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
     sf_json_append_string (out, sf_instance_handle (reg));
     return g_string_free (out, FALSE);
   }
+  if (strcmp (name, "transfer") == 0)
+    return transfer (c, args, ok);
   if (strcmp (name, "subscribe") == 0 || strcmp (name, "unsubscribe") == 0)
     return subscription_command (c, name, n, args, first, ok);
   if (target == NULL) {
@@ -751,7 +825,7 @@ sf_ua_cmd_ctl (int argc, char **argv)
             "else " SF_CONTROL_SERVICE_PATH " (data/sipflow.service).\n"
             "Commands: call URI, answer [CALL], reject [CALL] [CODE], redirect [CALL] URI, hangup [CALL],\n"
             "hold [CALL], resume [CALL], dtmf [CALL] DIGITS, update [CALL] [nosdp], message URI|CALL TEXT,\n"
-            "register, unregister, subscribe URI [EVENT], unsubscribe [SUB], status, reload,\n"
+            "transfer CALL URI|CALL2, register, unregister, subscribe URI [EVENT], unsubscribe [SUB], status, reload,\n"
             "location dump [AOR], location count, location remove AOR [CONTACT], quit.\n"
             "Exit status: 0 when the reply says ok, 1 otherwise, 2 usage error.\n");
     return SF_EXIT_OK;

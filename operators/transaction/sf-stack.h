@@ -240,7 +240,7 @@ const char *sf_stack_local_tag (SfCtx *ctx);
 /* The methods a user agent on this stack takes: the Allow of the UA's
  * responses (operators/ua/sf-op-ua.c) and of every 405 the stack sends for a
  * request the call does not take (21.4.6, 20.5): one list. */
-#define SF_STACK_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY"
+#define SF_STACK_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY, REFER"
 /* The scope of subscription instances (xml/subscription.xml): a NOTIFY or
  * SUBSCRIBE with a To tag goes first to the one keyed "Call-ID|To tag" (our
  * tag: sf_stack_call_key (call_id, local tag)), RFC 6665 4.1.2.4. */

@@ -28,6 +28,8 @@
 #include "config.h"
 #include "sf-ua-call.h"
 #include "sf-subscribe.h"
+#include "sf-ua-sub.h"
+#include "sf-refer.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-json.h"
@@ -37,26 +39,6 @@
 #include "sip/sf-sip-txn-key.h"
 #include <string.h>
 
-struct _SfUaSub {
-  char *uri;              /* whom we subscribe to (the Request-URI) */
-  char *package;          /* the Event package */
-  char *event_id;         /* its id parameter (RFC 6665 8.2.1): none in ours yet, REFER's later */
-  char *call_id, *tag;    /* this subscription's (a new one per SUBSCRIBE outside a dialog) */
-  char *peer;             /* the notifier's host (the per-peer bound) */
-  guint32 cseq;
-  SfSipMsg *last;         /* our SUBSCRIBE waiting for its final response */
-  SfUaAuth auth;
-  SfSipDialog *dialog;    /* made by the 2xx or the first NOTIFY (4.1.2.4) */
-  gint64 granted;         /* the expiry in force (s), -1 before any */
-  gboolean unsubscribe;   /* the user asked to end it */
-  gboolean removing;      /* the last SUBSCRIBE had Expires: 0 */
-  gboolean refreshing;    /* the last SUBSCRIBE is a refresh */
-  guint retries;          /* re-subscriptions in a row (4.1.3) */
-  char *state;            /* the last Subscription-State */
-  char *reason;           /* why it ended */
-  guint status;           /* the last final status of our SUBSCRIBE */
-};
-typedef SfUaSub Sub;
 
 void
 sf_ua_sub_free (SfUaSub *s)
@@ -72,6 +54,9 @@ sf_ua_sub_free (SfUaSub *s)
   g_clear_pointer (&s->dialog, sf_sip_dialog_free);
   g_free (s->state);
   g_free (s->reason);
+  g_free (s->refer_call);
+  g_free (s->target);
+  g_free (s->frag_reason);
   g_free (s);
 }
 
@@ -146,6 +131,12 @@ count_subs (SfCtx *ctx, const char *peer, guint *with_peer)
   if (with_peer != NULL)
     *with_peer = np;
   return n;
+}
+
+guint
+sf_ua_sub_count (SfCtx *ctx, const char *peer, guint *with_peer)
+{
+  return count_subs (ctx, peer, with_peer);
 }
 
 /* The lines every SUBSCRIBE of @s carries (8.1.1, RFC 6665 3.1.1-3.1.2, RFC 3842 4):
@@ -244,7 +235,8 @@ arm_expiry (SfCtx *ctx, Sub *s, gint64 granted)
    * before a long one, half way through a short one (4.1.2.2; in ms, so that
    * a 1 s subscription still refreshes before it expires) */
   guint64 refresh_ms = granted > 60 ? (guint64) (granted - 30) * 1000 : (guint64) granted * 500;
-  sf_ctx_timer_start (ctx, "refresh", refresh_ms);
+  if (!s->refer) /* REFER's implicit subscription is not refreshed: it lasts as the notifier says (RFC 3515 2.4.4) */
+    sf_ctx_timer_start (ctx, "refresh", refresh_ms);
   sf_ctx_timer_start (ctx, "expires", (guint64) granted * 1000);
 }
 
@@ -540,6 +532,15 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autofree char *why = g_strdup_printf ("Bad %s", error->message);
     return answer (ctx, e, 400, why) ? SF_OP_DONE : SF_OP_ERROR;
   }
+  /* refer (RFC 3515 2.4.5): every NOTIFY carries a message/sipfrag body that
+   * begins with a Status-Line: the referred request's progress */
+  guint frag_status = 0;
+  g_autofree char *frag_reason = NULL;
+  if (s->refer && (!sf_sub_body_of (e->msg, "message/sipfrag", &body, &error) ||
+                   !sf_refer_parse_sipfrag (body.p, body.len, &frag_status, &frag_reason, &error))) {
+    g_autofree char *why = g_strdup_printf ("Bad message/sipfrag body: %s", error != NULL ? error->message : "none");
+    return answer (ctx, e, 400, why) ? SF_OP_DONE : SF_OP_ERROR;
+  }
   if (s->dialog == NULL) {
     g_autoptr (SfSipMsg) ok = sf_sip_create_response (e->msg, 200, NULL, NULL, NULL);
     s->dialog = ok != NULL ? sf_sip_dialog_new_uas (e->msg, ok, &error) : NULL;
@@ -566,6 +567,8 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_free (s->state);
   s->state = g_strdup (st.state);
   emit_notify (ctx, s, &st, e->msg, body, is_mwi && body.len > 0 ? &mwi : NULL);
+  if (s->refer)
+    sf_ua_refer_notified (ctx, s, frag_status, frag_reason, st.kind == SF_SUB_TERMINATED);
   if (st.kind != SF_SUB_TERMINATED) {
     s->retries = 0;
     /* a shorter expires than we hold: the notifier's word (4.1.2.2) */
@@ -585,7 +588,7 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * rejected, noresource, invariant, other: no retry. */
   gboolean now = strcmp (r, "deactivated") == 0 || strcmp (r, "timeout") == 0;
   gboolean later = strcmp (r, "probation") == 0 || strcmp (r, "giveup") == 0;
-  if (s->removing || s->unsubscribe || (!now && !later) || s->retries >= SF_SUB_MAX_RETRIES ||
+  if (s->refer || s->removing || s->unsubscribe || (!now && !later) || s->retries >= SF_SUB_MAX_RETRIES ||
       (later && st.retry_after > SF_SUB_MAX_RETRY_AFTER))
     return SF_OP_OUTCOME (2);
   s->retries++;
@@ -661,8 +664,12 @@ sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       r = sf_sip_create_response_with (e->msg, 503, "Too Many Subscriptions", tag, lines, NULL);
     } else if (with_peer >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions_per_peer")) {
       r = sf_sip_create_response (e->msg, 403, "Too Many Subscriptions From You", tag, NULL);
+    } else if (strcmp (pkg, "refer") == 0) {
+      /* refer is served (SF_SUB_SERVED), but its subscriptions come with a
+       * REFER (RFC 3515 2.4.4, RFC 7647 5): not by a SUBSCRIBE outside a dialog */
+      r = sf_sip_create_response (e->msg, 403, "Refer Subscriptions Come With A REFER", tag, NULL);
     } else {
-      /* no package served yet (SF_SUB_SERVED): every one is a Bad Event */
+      /* no other package served (SF_SUB_SERVED): a Bad Event */
       const char *const lines[] = { sf_sub_allow_events_line (), NULL };
       r = sf_sip_create_response_with (e->msg, 489, NULL, tag, lines, NULL);
     }

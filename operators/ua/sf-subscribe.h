@@ -14,7 +14,7 @@ G_BEGIN_DECLS
  * refer comes later), so every incoming SUBSCRIBE gets 489.  Allow-Events
  * lists exactly these (RFC 6665 4.4.4: the packages a UA can act as notifier
  * for), and, a list of at least one, is left out while there are none. */
-#define SF_SUB_SERVED ""
+#define SF_SUB_SERVED "refer"
 /* "Allow-Events: " SF_SUB_SERVED for our OPTIONS answers and 489s, NULL while none is served. */
 const char *sf_sub_allow_events_line (void);
 /* A NOTIFY body is read up to this many bytes; a multipart body to this many parts. */

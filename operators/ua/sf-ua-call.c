@@ -45,6 +45,10 @@ static const SfConfigKey ua_keys[] = {
     "fails" },
   { "max_subscriptions_per_peer", SF_CFG_INT, "4", 1, 10000, NULL,
     "subscriptions at once with one peer address; one more incoming SUBSCRIBE from it gets 403" },
+  /* REFER (RFC 3515; docs/ua.md "REFER and transfer") */
+  { "refer", SF_CFG_ENUM, "same_domain", 0, 0, "off|same_domain|any",
+    "REFERs followed: off (403), same_domain (the Refer-To host must be ua.uri's, else 403: a REFER cannot make the "
+    "UA call anywhere), any" },
   { "offer_file", SF_CFG_STRING, NULL, 0, 0, NULL, "an SDP file sent as it is as the offer of our INVITEs, re-INVITEs and UPDATEs (read at start; tests, power users)" },
 };
 
@@ -149,19 +153,22 @@ call_free (gpointer p)
   g_free (c->early_sdp);
   if (c->invite_extra != NULL)
     g_ptr_array_unref (c->invite_extra);
+  g_free (c->refer_child);
+  g_free (c->refer_notifier);
+  g_free (c->referred_by);
   sf_ua_prack_clear (c);
   g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c);
 }
 
-static gpointer
-inst_new (void)
+gpointer
+sf_ua_inst_new (void)
 {
   return g_new0 (SfUaInstance, 1);
 }
 
-static void
-inst_free (gpointer p)
+void
+sf_ua_inst_free (gpointer p)
 {
   SfUaInstance *ui = p;
   if (ui->call != NULL)
@@ -178,7 +185,7 @@ inst_free (gpointer p)
 SfUaInstance *
 sf_ua_inst (SfCtx *ctx)
 {
-  return sf_ctx_module_slot_ensure (ctx, &sf_ua_module, inst_new, inst_free);
+  return sf_ctx_module_slot_ensure (ctx, &sf_ua_module, sf_ua_inst_new, sf_ua_inst_free);
 }
 
 SfUaCall *
@@ -205,7 +212,12 @@ sf_ua_message_alone (SfEndpoint *ep, SfInstance *inst)
 SfUaCall *
 sf_ua_call (SfCtx *ctx)
 {
-  SfUaInstance *ui = sf_ua_inst (ctx);
+  return sf_ua_call_ensure (sf_ua_inst (ctx));
+}
+
+SfUaCall *
+sf_ua_call_ensure (SfUaInstance *ui)
+{
   if (ui->call == NULL) {
     SfUaCall *c = g_new0 (SfUaCall, 1);
     c->want_dir = SF_SDP_SENDRECV;
@@ -420,6 +432,10 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
   if (call->ended_emitted)
     return;
   call->ended_emitted = TRUE;
+  /* a referred call that ends without a final response of its own (a
+   * timeout, a cancel): its notifier hears of a failure all the same */
+  sf_ua_refer_progress (ctx, call, call->status >= 300 ? call->status : call->up_us > 0 ? 200 : 500,
+                        call->status >= 300 ? "Call Failed" : call->up_us > 0 ? "OK" : "Call Failed");
   SfStack *stack = sf_stack_from_ctx (ctx);
   if (stack != NULL) /* 487: an INVITE cancelled, by us (outgoing) or the caller */
     sf_stack_count_call (stack, call->incoming, call->up_us > 0,
@@ -439,6 +455,10 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
     sf_json_append_string (f, call->detail);
   }
   g_string_append_printf (f, ",\"status\":%u", call->status);
+  if (call->referred_by != NULL) { /* a call a REFER made (RFC 3515) */
+    g_string_append (f, ",\"referred_by\":");
+    sf_json_append_string (f, call->referred_by);
+  }
   gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
   g_string_append_printf (f, ",\"duration_s\":%.3f", call->up_us > 0 ? (double) (now - call->up_us) / 1e6 : 0.0);
   if (call->have_stats) {

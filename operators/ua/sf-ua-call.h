@@ -59,6 +59,11 @@ typedef struct {
   SfSdpDir want_dir;         /* what the user asked for: SENDRECV, or SENDONLY on hold */
   GPtrArray *invite_extra;   /* UAC: further whole lines every INVITE of the call carries
                                 ("Referred-By: ...", "Replaces: ..." of a transfer, RFC 3515/3891), owned char*, nullable */
+  /* REFER (RFC 3515; sf-op-refer.c) */
+  char *refer_child;         /* transferee: the handle of the call a REFER in this call made (one at a time), nullable */
+  char *refer_notifier;      /* a referred call: the handle of the notifier its progress goes to, nullable */
+  char *referred_by;         /* a referred call: its Referred-By value (for call_end), nullable */
+  gboolean refer_reported;   /* a referred call: its final status went to the notifier */
   gboolean signalling_tls;   /* UAC: our INVITE leaves over TLS (its first hop: the outbound proxy or the target) */
   /* both */
   SfSipDialog *dialog;
@@ -139,6 +144,16 @@ typedef struct {
 /* The ua module's data of @ctx's instance, made on first use (transfer none;
  * freed with the instance). */
 SfUaInstance *sf_ua_inst (SfCtx *ctx);
+
+/* The ua module's slot of another instance: its constructor and destructor
+ * (sf_instance_module_slot_ensure), and the call of such a slot, made on
+ * first use (a REFER's referred call, sf-op-refer.c). */
+gpointer sf_ua_inst_new (void);
+void sf_ua_inst_free (gpointer p);
+SfUaCall *sf_ua_call_ensure (SfUaInstance *ui);
+/* A referred call's progress (a 1xx above 100, its final status) to the
+ * notifier of the REFER that made it (sf-op-refer.c; nothing for other calls). */
+void sf_ua_refer_progress (SfCtx *ctx, SfUaCall *call, guint status, const char *reason);
 
 /* The call of @ctx's instance, made on first use. */
 SfUaCall *sf_ua_call (SfCtx *ctx);

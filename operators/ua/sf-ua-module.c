@@ -18,6 +18,8 @@ extern const SfOperatorDef sf_op_message_table[];
 extern const gsize sf_op_message_table_len;
 extern const SfOperatorDef sf_op_register_table[];
 extern const gsize sf_op_register_table_len;
+extern const SfOperatorDef sf_op_refer_table[];
+extern const gsize sf_op_refer_table_len;
 extern const SfOperatorDef sf_op_subscribe_table[];
 extern const gsize sf_op_subscribe_table_len;
 
@@ -33,7 +35,8 @@ declare (SfPluginRegistrar *r, GError **error)
          sf_plugin_add_operators (r, sf_op_update_table, sf_op_update_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_message_table, sf_op_message_table_len, error) &&
          sf_plugin_add_operators (r, sf_op_register_table, sf_op_register_table_len, error) &&
-         sf_plugin_add_operators (r, sf_op_subscribe_table, sf_op_subscribe_table_len, error);
+         sf_plugin_add_operators (r, sf_op_subscribe_table, sf_op_subscribe_table_len, error) &&
+         sf_plugin_add_operators (r, sf_op_refer_table, sf_op_refer_table_len, error);
 }
 
 /* Nothing to run per endpoint: the [ua] keys are checked together here, once

@@ -158,7 +158,7 @@ draw nofold "$T/fold.xml"
 edge "$T/nofold.dot" A A "sip:OPTIONS" # unfolded, every loop is drawn
 # xml/ua.xml folded, rendered as PNG (96 dpi): readable at 1900 px wide (1600
 # until UPDATE's bindings, issue 22, made it 1605; 1650 until MESSAGE's
-# MessagePending and MessageSent beside Idle, issue 23, made it 1876), the
+# MessagePending and MessageSent beside Idle, issue 23, made it 1876; REFER's rows 1887), the
 # catch-all at the bottom with its loops inside it, Trying beside Idle (its beside= hint)
 "$SIPFLOW" dot --fold ua.xml >"$T/ua-fold.dot" && dot -Tpng "$T/ua-fold.dot" -o "$T/ua-fold.png" 2>"$T/dot.err"
 w=$(python3 -c 'import struct,sys; d=open(sys.argv[1],"rb").read(24); print(struct.unpack(">I",d[16:20])[0])' "$T/ua-fold.png" 2>/dev/null)

@@ -97,7 +97,7 @@ sipcat() { timeout 60 python3 "${SF_SRCDIR:-$PWD}/tests/integration/sipcat.py" "
 printf 'OPTIONS sip:bob@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{cid}\nMax-Forwards: 70\nFrom: <sip:probe@127.0.0.1>;tag=p{n}\nTo: <sip:bob@127.0.0.1>\nCall-ID: {cid}\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n' \
   "$PORT_bob" >"$T/options.sip"
 out=$(sipcat send "127.0.0.1:$PORT_bob" "$T/options.sip" --show | tr -d '\r' | grep -i -E '^(SIP/2.0 |Supported:|Allow:)' | tr '\n' '|')
-[ "$out" = "SIP/2.0 200 OK|Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY|Supported: 100rel, timer|" ] &&
+[ "$out" = "SIP/2.0 200 OK|Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY, REFER|Supported: 100rel, timer|" ] &&
   pass "OPTIONS: 200 with Allow listing PRACK and Supported: 100rel (and timer)" || fail "OPTIONS" "$out"
 stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
 # a composed flow without the PRACK and session-timer operators (screening.xml)

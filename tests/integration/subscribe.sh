@@ -22,9 +22,9 @@
 #  - limits: ua.max_subscriptions reached, an incoming SUBSCRIBE gets 503 with
 #    Retry-After and one more 'subscribe' ends at once; the per-peer limit: 403;
 #  - through ua.outbound_proxy: a loose Route, the Request-URI kept;
-#  - a SUBSCRIBE to our UA for presence: 489 (no Allow-Events: we serve no
-#    package yet); a bad Event or Expires: 400; NOTIFYs matching no subscription: 481;
-#  - OPTIONS' Allow lists SUBSCRIBE and NOTIFY, and no Allow-Events.
+#  - a SUBSCRIBE to our UA for presence: 489 (Allow-Events: refer, the only
+#    package served, REFER's); a bad Event or Expires: 400; NOTIFYs matching no subscription: 481;
+#  - OPTIONS' Allow lists SUBSCRIBE, NOTIFY and REFER, Allow-Events refer.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -203,10 +203,10 @@ fi
 # ---- requests for no subscription ----
 sipp_run stray "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-489.xml" -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
-  pass "SUBSCRIBE for presence: 489 (no Allow-Events: none served); bad Event, bad Expires: 400; NOTIFYs of no subscription: 481" ||
+  pass "SUBSCRIBE for presence: 489 (Allow-Events: refer); bad Event, bad Expires: 400; NOTIFYs of no subscription: 481" ||
   fail "stray requests: sipp exit $SIPP_RC" "$(tail -5 "$T/stray.out")"
 sipp_run opt "127.0.0.1:$PORT_alice" -sf "$SCEN/uac-subscribe-options.xml" -m 1
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: Allow lists SUBSCRIBE and NOTIFY; no Allow-Events while no package is served (RFC 6665 4.4.4)" ||
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "OPTIONS: Allow lists SUBSCRIBE, NOTIFY, REFER; Allow-Events: refer (RFC 6665 4.4.4)" ||
   fail "OPTIONS: sipp exit $SIPP_RC" "$(tail -5 "$T/opt.out")"
 wait_ev alice '"event":"subscribe_refused".*"status":489,"package":"presence"' 3 &&
   pass "the refusal is a subscribe_refused event" || fail "subscribe_refused event" "$(grep refused "$T/alice.events")"

@@ -25,6 +25,7 @@ main (int argc, char **argv)
   sf_test_register_sip_txn_key ();
   sf_test_register_ua_prack ();
   sf_test_register_ua_subscribe ();
+  sf_test_register_ua_refer ();
   sf_test_register_flow_token ();
   sf_test_register_txn ();
   sf_test_register_sdp ();
