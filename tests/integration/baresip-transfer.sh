@@ -46,7 +46,6 @@ for p in baresip:baresip-core gst-launch-1.0:gstreamer1.0-tools; do
   echo "not ok - ${p%%:*} is not installed (Debian package ${p#*:}; scripts/setup-deps installs it)"
   exit 1
 done
-sniff() { timeout 40 python3 "${SF_SRCDIR:-$PWD}/tests/integration/rtpsniff.py" "$@"; }
 
 # free_ports N: a base port B (even) with B..B+N-1 bound by no one (UDP or
 # TCP, any address); sets BASE.
@@ -66,7 +65,7 @@ free_ports 6 || { fail "no free ports"; exit 1; }
 # port is even (BS + 4): the capture counts datagrams to even ports
 BS=$BASE CONS=$((BASE + 3)) CAROL=$((BASE + 4))
 
-common=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU --set ua.auto_answer=0)
+common=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU)
 start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.refer=same_domain \
   --set media.source=tone:440 --set "media.sink=file:$T/bob.wav" --set media.rtp_ports=44600-44699 || exit 1
 LISTEN=udp:127.0.0.1:$CAROL start carol ua.xml "${common[@]}" --set ua.uri=sip:carol@127.0.0.1 \
@@ -79,7 +78,10 @@ gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=300 samplesperbuffer=800
   fail "gst-launch-1.0 could not write a WAV file"
 baresip_config "$T/silence.wav"
 echo '<sip:alice@127.0.0.1>;regint=0;audio_codecs=PCMU' >"$T/baresip/accounts"
-baresip -f "$T/baresip" -t 120 -s >"$T/bs.events" 2>&1 &
+# stdbuf -oL: the SIP trace goes to standard output, block-buffered into a
+# file, while baresip's log lines ("Call ... terminated") go out at once: without
+# it a wait on a log line finds the trace behind (the NOTIFY not there yet)
+stdbuf -oL baresip -f "$T/baresip" -t 120 -s >"$T/bs.events" 2>&1 &
 PID_bs=$!
 PIDS+=("$PID_bs")
 bs() { printf '%s\n' "$*" >"/dev/udp/127.0.0.1/$CONS"; }
@@ -112,13 +114,21 @@ for m in re.finditer(r"\x1b\[36;1m#\r?\n(?:UDP|TCP) (\S+) -> (\S+)\r?\n(.*?)\x1b
     print(" | ".join(f))
 EOF
 }
+# after N: the ladder from baresip's Nth REFER on
+after() { ladder | awk -v n="$1" '/^out REFER / { r++ } r == n'; }
 # refer_cseq N: the CSeq number of baresip's Nth REFER
-refer_cseq() { ladder | grep '^out REFER ' | sed -n "$1p" | cut -d'|' -f2 | awk '{ print $1 }'; }
+refer_cseq() { after "$1" | head -1 | cut -d'|' -f2 | awk '{ print $1 }'; }
 # frags_after N: the sipfrag status codes of the NOTIFYs baresip got after its
 # Nth REFER, in order, each followed by a space
-frags_after() {
-  ladder | awk -v n="$1" '/^out REFER / { r++ } r == n && /^in NOTIFY / { split($0, f, " \\| "); split(f[8], s, " "); printf "%s ", s[2] }'
-}
+frags_after() { after "$1" | awk '/^in NOTIFY / { split($0, f, " \\| "); split(f[8], s, " "); printf "%s ", s[2] }'; }
+# byed N: baresip sent its BYE after its Nth REFER.  Waits are on the trace
+# itself (retry, bounded), not on baresip's log lines: those can come out
+# before or after the trace lines around them.
+byed() { after "$1" | grep -q '^out BYE '; }
+
+# xfer REGEX: bob has a "transfer" event (transferee) matching REGEX (what
+# sipflow says it did; the checks above it read the wire)
+xfer() { grep '"event":"transfer"' "$T/bob.events" | grep '"role":"transferee"' | grep -q -E -- "$1"; }
 
 # call N: baresip calls bob (its Nth call), bob answers; both sides up
 SENDRECV='"event":"media".*"dir":"sendrecv"'
@@ -143,10 +153,11 @@ else
   exit 1
 fi
 bs "/transfer sip:mallory@192.0.2.1"
-wait_ev bs 'transfer failure' 10 &&
-  ladder | grep -q "^in SIP/2.0 403 .* | $(refer_cseq 1) REFER |" &&
+retry 10 byed 1 && wait_ev bs 'transfer failure' 5 &&
+  ladder | grep -q "^in SIP/2.0 403 .*ua.refer.* | $(refer_cseq 1) REFER |" &&
   ladder | grep -q '^out REFER .* | sip:mallory@192.0.2.1 | - | - | -$' &&
-  pass "Refer-To outside bob's domain (192.0.2.1, ua.refer = same_domain): bob answers baresip's REFER 403" ||
+  xfer '"state":"refused","status":403,"reason":"[^"]*ua.refer is same_domain' &&
+  pass "Refer-To outside bob's domain (192.0.2.1, ua.refer = same_domain): bob answers baresip's REFER 403 naming ua.refer" ||
   fail "the REFER to 192.0.2.1" "$(ladder | tail -4)"
 wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
   pass "baresip hangs up after the refused REFER (its menu module does, a baresip trap)" ||
@@ -160,10 +171,13 @@ wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
 if call 2; then
   bs "/transfer sip:carol@127.0.0.1:$CAROL"
   wait_ev carol '"event":"incoming"' 10 1 && cmd carol reject 486
-  wait_ev bs 'transfer failed: 486' 10 &&
+  retry 10 byed 2 && wait_ev bs 'transfer failed: 486' 5 &&
     ladder | grep -q "^in SIP/2.0 202 .* | $(refer_cseq 2) REFER |" &&
     frags_after 2 | grep -q -E '^100 (180 )?486 $' &&
-    ladder | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
+    after 2 | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
+    xfer '"state":"accepted","status":202,"target":"sip:carol@127.0.0.1:'"$CAROL"'"' &&
+    xfer '"state":"failed","transferred_call":"[^"]*","status":486' &&
+    wait_ev bob '"event":"call_end".*"direction":"outgoing","reason":"busy","status":486,"referred_by":"<sip:alice@127.0.0.1>"' 5 &&
     pass "carol busy: bob answers 202, calls carol, NOTIFYs baresip 100 then 486 (terminated)" ||
     fail "the transfer to a busy carol" "$(ladder | tail -8)" "$(grep -E 'incoming|call_end' "$T/carol.events")"
   wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 2 &&
@@ -175,10 +189,21 @@ fi
 
 # 3. the transfer goes through.  The first datagram to carol's port from now
 # on is bob's INVITE: the capture ends with it (bounded).
-sniff capture "$T/invite.cap" 1 30 "$CAROL-$CAROL" >"$T/sniff.out" 2>&1 &
+timeout 40 python3 "${SF_SRCDIR:-$PWD}/tests/integration/rtpsniff.py" capture "$T/invite.cap" 1 30 "$CAROL-$CAROL" \
+  >"$T/sniff.out" 2>&1 &
 SNIFF=$!
 PIDS+=("$SNIFF")
-ended=$(count bs 'Call with .* terminated')
+# sniffing: the capture's packet socket is open (its inode in /proc/net/packet;
+# python3 is the child of timeout)
+sniffing() {
+  local py inode
+  py=$(pgrep -P "$SNIFF" python3) || return 1
+  for inode in $(ls -l "/proc/$py/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p'); do
+    awk -v i="$inode" 'NR > 1 && $NF == i { f = 1 } END { exit !f }' /proc/net/packet && return 0
+  done
+  return 1
+}
+retry 10 sniffing || fail "the capture on lo did not start" "$(cat "$T/sniff.out")"
 m=$(count bob "$SENDRECV")
 if call 3; then
   bs "/transfer sip:carol@127.0.0.1:$CAROL"
@@ -189,13 +214,14 @@ if call 3; then
     wait_ev bob "$SENDRECV" 10 $((m + 2)) &&
     pass "bob calls carol for the REFER, carol answers, media both ways" ||
     fail "bob -> carol" "$(grep -E 'incoming|media|call_end' "$T/carol.events" | tail -3)" "$(tail -3 "$T/bob.err")"
-  wait_ev bs 'Call with .* terminated' 10 $((ended + 1)) &&
+  retry 10 byed 3 &&
     ladder | grep -q "^in SIP/2.0 202 .* | $(refer_cseq 3) REFER |" &&
     frags_after 3 | grep -q -E '^100 (180 )?200 $' &&
-    ladder | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
+    after 3 | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
+    xfer '"state":"succeeded","transferred_call":"[^"]*","status":200' &&
     pass "bob answers baresip's REFER 202 and NOTIFYs 100 then 200 (terminated), baresip takes it as done" ||
     fail "the NOTIFYs" "$(ladder | tail -8)"
-  ladder | grep -A 10 "^in NOTIFY .* | SIP/2.0 200 OK$" | grep -q '^out BYE ' &&
+  after 3 | grep -A 10 "^in NOTIFY .* | SIP/2.0 200 OK$" | grep -q '^out BYE ' &&
     wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 3 &&
     pass "baresip ends its call with bob by BYE after the 200 NOTIFY" ||
     fail "the old call's BYE" "$(ladder | tail -4)" "$(grep call_end "$T/bob.events")"
@@ -214,7 +240,8 @@ echo "$invite" | head -1 | grep -q "^INVITE sip:carol@127.0.0.1:$CAROL SIP/2.0" 
 size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 retry 10 size "$T/carol.wav" 32044 || fail "carol recorded less than 2 s" "$(ls -l "$T"/*.wav 2>&1)"
 cmd bob hangup
-wait_ev carol '"event":"call_end".*"reason":"remote_bye"' 10 1 && wait_ev bob '"event":"call_end".*"reason":"local_bye"' 10 1 ||
+wait_ev carol '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
+  wait_ev bob '"event":"call_end".*"direction":"outgoing","reason":"local_bye","status":200,"referred_by":"<sip:alice@127.0.0.1>"' 10 1 ||
   fail "bob's hang-up of the referred call" "$(grep call_end "$T/bob.events" "$T/carol.events")"
 "$SIPFLOW" tone "$T/carol.wav" 440 >"$T/tone.out" 2>&1 && pass "carol heard bob's 440 Hz ($(cat "$T/tone.out"))" ||
   fail "carol's recording" "$(cat "$T/tone.out")"
