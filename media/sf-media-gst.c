@@ -908,7 +908,14 @@ stream_start (SfMedia *m, const char *call, const SfSdpMedia *neg, GError **erro
   st->source = sf_media_source (m, &st->tone_hz, &path);
   st->source_path = g_strdup (path);
   st->sink = sf_media_sink (m, &path);
-  st->sink_path = g_strdup (path);
+  /* "{call}" in media.sink's path: one recording per call (a transfer's calls
+   * overlap: one file for both would be written twice at once) */
+  if (path != NULL && strstr (path, "{call}") != NULL && call != NULL) {
+    g_auto (GStrv) parts = g_strsplit (path, "{call}", -1);
+    st->sink_path = g_strjoinv (call, parts);
+  } else {
+    st->sink_path = g_strdup (path);
+  }
   sf_sdp_media_copy (&st->neg, neg);
   /* A rejected stream (no codec, no port) runs no pipeline until an update
    * brings one. */

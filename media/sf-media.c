@@ -16,7 +16,7 @@ static const SfConfigKey media_keys[] = {
   { "backend", SF_CFG_ENUM, "gstreamer", 0, 0, "gstreamer|null",
     "what carries the audio: gstreamer (RTP) or null (nothing sent, for tests)" },
   { "source", SF_CFG_STRING, "tone:1000", 0, 0, NULL, "what we send: tone:HZ (1..20000), file:PATH.wav or silence" },
-  { "sink", SF_CFG_STRING, "none", 0, 0, NULL, "what we do with the audio received: file:PATH.wav, none or sound" },
+  { "sink", SF_CFG_STRING, "none", 0, 0, NULL, "what we do with the audio received: file:PATH.wav ({call} in PATH: the call's handle, one file per call), none or sound" },
   { "rtp_ports", SF_CFG_STRING, "40000-40999", 0, 0, NULL,
     "RTP ports LOW-HIGH (1024..65535, LOW even; RTCP uses port + 1)" },
   { "codecs", SF_CFG_LIST, "PCMU,PCMA,opus", 0, 0, NULL, "codecs offered, most preferred first: PCMU, PCMA, opus" },

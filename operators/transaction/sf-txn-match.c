@@ -121,7 +121,19 @@ on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
      * transaction and goes to the call; one that matches nothing gets 481. */
     g_autofree char *ikey = sf_sip_txn_cancel_target_key (msg);
     if (sf_endpoint_lookup (s->ep, "transaction", ikey) == NULL) {
-      sf_stack_answer_stateless (s, msg, from, 481, NULL, NULL);
+      /* A CANCEL of a non-INVITE request (9.1 says not to send one, not how to
+       * answer it): that request's transaction answered before it ended (17.2.2
+       * sends the final response at once), so the CANCEL has no effect: 200
+       * (9.2).  Only a CANCEL that matches nothing gets 481. */
+      static const char *const non_invite[] = { "MESSAGE", "OPTIONS", "SUBSCRIBE", "NOTIFY", "REFER", "BYE",
+                                                "INFO", "UPDATE", "PRACK", "REGISTER", "PUBLISH" };
+      guint status = 481;
+      for (guint i = 0; i < G_N_ELEMENTS (non_invite) && status == 481; i++) {
+        g_autofree char *nkey = sf_sip_txn_server_key_for (msg, non_invite[i]);
+        if (nkey != NULL && sf_endpoint_lookup (s->ep, "transaction", nkey) != NULL)
+          status = 200;
+      }
+      sf_stack_answer_stateless (s, msg, from, status, NULL, NULL);
       return;
     }
   }

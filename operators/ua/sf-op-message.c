@@ -437,6 +437,8 @@ sf_op_send_dialog_message (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_auto (SfUaHop) hop = { 0 };
   if (call->dialog == NULL || call->dialog->early)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "the call has no confirmed dialog yet");
+  else if (call->reason != NULL) /* our BYE went (or the call is ending otherwise): the dialog is going (15) */
+    g_set_error (&error, G_IO_ERROR, G_IO_ERROR_CLOSED, "the call is ending (%s)", call->reason);
   else if (strlen (ev->arg) > SF_UA_MESSAGE_MAX_BODY)
     g_set_error (&error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "the text has more than %d bytes (RFC 3428 8)",
                  SF_UA_MESSAGE_MAX_BODY);

@@ -522,7 +522,7 @@ sf_op_refer_notifier_start (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-static const char *const notify_progress_outcomes[] = { "final", NULL };
+static const char *const notify_progress_outcomes[] = { "final", "failed", NULL };
 
 /* device:refer_progress "STATUS REASON" (the referred call's, through
  * sf_ua_refer_progress) or timer:expires: a NOTIFY with that status line;
@@ -556,13 +556,14 @@ sf_op_refer_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ctx_timer_cancel (ctx, "expires");
   if (s->notify_out) {
     s->queued = TRUE;
-    if (final)
+    if (final && s->reason == NULL)
       s->reason = g_strdup (expired ? "timeout" : "noresource");
     return final ? SF_OP_OUTCOME (0) : SF_OP_DONE;
   }
   if (!send_notify (ctx, s, final, expired ? "timeout" : "noresource")) {
+    g_free (s->reason);
     s->reason = g_strdup ("notify_failed");
-    return SF_OP_OUTCOME (0);
+    return SF_OP_OUTCOME (1); /* nothing out to wait for: it ends here */
   }
   return final ? SF_OP_OUTCOME (0) : SF_OP_DONE;
 }
@@ -656,7 +657,8 @@ const SfOperatorDef sf_op_refer_table[] = {
     SF_ARG_NONE, NULL, NULL,
     "device:refer_progress 'STATUS REASON' (the referred call's) or timer:expires: a NOTIFY with that sipfrag "
     "status line (one at a time: a newer one waits for the answer); a final status (terminated;reason=noresource) "
-    "or the expiry (terminated;reason=timeout): outcome final", "device:refer_progress|timer:expires", NULL,
+    "or the expiry (terminated;reason=timeout): outcome final; a NOTIFY that cannot go: failed",
+    "device:refer_progress|timer:expires", NULL,
     "RFC 3515 2.4.5, 2.4.7" },
   { "OpReferNotifyAnswered", sf_op_refer_notify_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0,
     notify_answered_outcomes, SF_ARG_NONE, NULL, NULL,

@@ -19,9 +19,10 @@
  * give up.  Every NOTIFY writes a notify event; a message-summary one an mwi
  * event (RFC 3842).
  *
- * Notifier (4.2): we serve no package yet: an incoming SUBSCRIBE gets 489
- * (8.3.2; no Allow-Events while none is served, 4.4.4) after its Event is
- * checked (400), and the limits
+ * Notifier (4.2): refer only, whose subscriptions a REFER makes
+ * (sf-op-refer.c): an incoming SUBSCRIBE gets 403 for refer, else 489
+ * (8.3.2; Allow-Events: refer, 4.4.4) after its Event is checked (400), and
+ * the limits
  * (ua.max_subscriptions: 503 with Retry-After; ua.max_subscriptions_per_peer:
  * 403) come before any state is made, so a served package cannot grow state
  * without bound. */
@@ -631,8 +632,8 @@ sf_op_subscription_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 /* An incoming SUBSCRIBE outside a dialog (RFC 6665 4.2.1): its Event checked
  * (one, well formed: else 400 naming it), the limits (ua.max_subscriptions in
  * all: 503 with Retry-After, RFC 3261 21.5.4; ua.max_subscriptions_per_peer
- * from its source address: 403, 21.4.4), then the package: none is served
- * yet, 489 Bad Event (8.3.2; with Allow-Events once one is served, 4.4.4).
+ * from its source address: 403, 21.4.4), then the package: refer 403 (a
+ * REFER makes those), another 489 Bad Event (8.3.2; with Allow-Events, 4.4.4).
  * The instance ends. */
 static SfOpResult
 sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -741,7 +742,8 @@ const SfOperatorDef sf_op_subscribe_table[] = {
   { "OpSubscribeRefused", sf_op_subscribe_refused, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL,
     "an incoming SUBSCRIBE outside a dialog: a bad Event or Expires 400, ua.max_subscriptions up 503 with Retry-After, "
-    "ua.max_subscriptions_per_peer up 403, else 489 Bad Event (no package served yet: no Allow-Events); transitions",
+    "ua.max_subscriptions_per_peer up 403, refer 403 (a REFER makes those), else 489 Bad Event with Allow-Events; "
+    "transitions",
     "sip:SUBSCRIBE", NULL, "RFC 6665 4.2.1, 8.3.2" },
   { "OpNoSubscription", sf_op_no_subscription, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL,

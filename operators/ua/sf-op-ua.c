@@ -494,6 +494,10 @@ sf_op_start_ringing (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gint64 after = sf_ua_cfg_int (ctx, "auto_answer");
   if (after >= 0)
     sf_ctx_timer_start (ctx, "answer", (guint64) after * 1000);
+  /* every remote-made state ends by a timer: a caller that never sends CANCEL
+   * gets 480 after ua.ring_timeout (its INVITE's Timer C, if a proxy runs one,
+   * is about as long: 3 minutes, RFC 3261 16.6 step 11) */
+  sf_ctx_timer_start (ctx, "ring_timeout", (guint64) sf_ua_cfg_int (ctx, "ring_timeout") * 1000);
   return SF_OP_CONTINUE;
 }
 
@@ -502,6 +506,7 @@ static SfOpResult
 sf_op_stop_ringing (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   sf_ctx_timer_cancel (ctx, "answer");
+  sf_ctx_timer_cancel (ctx, "ring_timeout");
   return SF_OP_CONTINUE;
 }
 
@@ -656,7 +661,9 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = answer_invite (ctx, call, status, NULL, NULL, NULL);
   if (r == NULL)
     return SF_OP_ERROR;
-  sf_ua_call_set_reason (call, "rejected", status);
+  /* nobody answered in ua.ring_timeout: like the caller's own no_answer */
+  gboolean unanswered = ev->kind == SF_EV_TIMER && strcmp (ev->name, "ring_timeout") == 0;
+  sf_ua_call_set_reason (call, unanswered ? "no_answer" : "rejected", status);
   return SF_OP_TRANSITION;
 }
 
@@ -1053,9 +1060,9 @@ const SfOperatorDef sf_op_ua_table[] = {
     "early media; outcome refused as OpRing's", "sip:INVITE", NULL, "RFC 3960 3, RFC 3261 13.3.1.1" },
   { "OpStartRinging", sf_op_start_ringing, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of the ringing state: the bell rings; with ua.auto_answer set, the timer 'answer' starts (it fires as "
-    "timer:answer, which OpAnswerCall takes)", "*", NULL, NULL },
+    "timer:answer, which OpAnswerCall takes); the timer 'ring_timeout' (ua.ring_timeout) bounds the ringing", "*", NULL, NULL },
   { "OpStopRinging", sf_op_stop_ringing, SF_Q_EXIT | SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "the bell stops: the timer 'answer' is cancelled", "*", NULL, NULL },
+    "the bell stops: the timers 'answer' and 'ring_timeout' are cancelled", "*", NULL, NULL },
   { "OpAnswerCall", sf_op_answer_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_NONE, NULL, NULL,
     "answers the ringing INVITE with 200 OK and the SDP answer (or our offer, for an INVITE without one), "
@@ -1068,7 +1075,7 @@ const SfOperatorDef sf_op_ua_table[] = {
     NULL, SF_ARG_REQUIRED, fixup_status, NULL,
     "refuses a new INVITE with the status ARG, or, on the control command 'reject [CODE]', the INVITE kept "
     "(with CODE when given), or, on a timer or a media event, the INVITE kept with ARG (on=\"timer:menu\" "
-    "arg=\"480\"); then transitions", "sip:INVITE|device:reject|timer|media", "STATUS (300-699: 486, 603)",
+    "arg=\"480\"; timer:ring_timeout: call_end reason no_answer); then transitions", "sip:INVITE|device:reject|timer|media", "STATUS (300-699: 486, 603)",
     "RFC 3261 13.3.1.3" },
   { "OpRedirectCall", sf_op_redirect_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP | SF_EV_MEDIA,
     SF_OPF_TRANSITIONS | SF_OPF_EXPR_ARG, NULL, SF_ARG_OPTIONAL, fixup_redirect, redirect_arg_free,

@@ -10,12 +10,12 @@ G_BEGIN_DECLS
 
 /* The packages this UA subscribes to (subscriber role). */
 #define SF_SUB_PACKAGES "message-summary"
-/* The packages it serves as notifier, comma-separated: none yet (REFER's
- * refer comes later), so every incoming SUBSCRIBE gets 489.  Allow-Events
- * lists exactly these (RFC 6665 4.4.4: the packages a UA can act as notifier
- * for), and, a list of at least one, is left out while there are none. */
+/* The packages it serves as notifier, comma-separated: refer (RFC 3515),
+ * whose subscriptions a REFER makes (an incoming SUBSCRIBE for it gets 403,
+ * for another package 489).  Allow-Events lists exactly these (RFC 6665
+ * 4.4.4: the packages a UA can act as notifier for). */
 #define SF_SUB_SERVED "refer"
-/* "Allow-Events: " SF_SUB_SERVED for our OPTIONS answers and 489s, NULL while none is served. */
+/* "Allow-Events: " SF_SUB_SERVED for our OPTIONS answers and 489s (NULL if none were served). */
 const char *sf_sub_allow_events_line (void);
 /* A NOTIFY body is read up to this many bytes; a multipart body to this many parts. */
 #define SF_SUB_MAX_BODY 8192

@@ -210,6 +210,26 @@ sed -e '1s/^SUBSCRIBE /NOTIFY /' -e 's/^CSeq: {n} SUBSCRIBE/CSeq: {n} NOTIFY/' -
   -e 's/^Event: presence/Event: presence\nSubscription-State: active/' "$T/subburst.sip" >"$T/notburst.sip"
 out=$("${SIPCAT[@]}" "$T/notburst.sip" --count 5 --timeout 0)
 [ "$out" = "sent 5, responses 5" ] && pass "5 NOTIFYs without To tag, one Call-ID and From tag, at once: 5 answers" || fail "NOTIFY burst: $out"
+# a CANCEL of a MESSAGE already answered (9.1 says not to send one): its transaction
+# is there, answered, so the CANCEL has no effect: 200 (9.2); a CANCEL matching nothing: 481
+out=$(timeout 20 python3 - "$PORT_gil" <<'PY'
+import socket, sys
+port = int(sys.argv[1]); s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
+me = s.getsockname()[1]
+def req(method, branch, body=""):
+    return (f"{method} sip:gil@127.0.0.1:{port} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{me};branch={branch}\r\n"
+            f"Max-Forwards: 70\r\nFrom: <sip:eve@127.0.0.1>;tag=c1\r\nTo: <sip:gil@127.0.0.1>\r\nCall-ID: cancel@attack\r\n"
+            f"CSeq: 1 {method}\r\n" + ("Content-Type: text/plain\r\n" if body else "") +
+            f"Content-Length: {len(body)}\r\n\r\n{body}").encode()
+out = []
+for m, b, body in (("MESSAGE", "z9hG4bKcm1", "hi"), ("CANCEL", "z9hG4bKcm1", ""), ("CANCEL", "z9hG4bKnone", "")):
+    s.sendto(req(m, b, body), ("127.0.0.1", port))
+    out.append(s.recv(65535).decode().split(" ")[1])
+print(" ".join(out))
+PY
+)
+[ "$out" = "200 200 481" ] && pass "a CANCEL of an answered MESSAGE: 200, no effect (9.2); one matching nothing: 481" ||
+  fail "CANCEL of a MESSAGE" "$out"
 # a Content-Encoding list or a second header: gzip is not applied, so 415 (RFC 3261 8.2.3, 20.12)
 raw enc1 $'Content-Type: text/plain\nContent-Encoding: identity, gzip' 'hello'
 raw enc2 $'Content-Type: text/plain\nContent-Encoding: identity\nContent-Encoding: gzip' 'hello'

@@ -127,9 +127,9 @@ audio=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU
 start alice ua.xml "${audio[@]}" --set media.rtp_ports=44000-44099 --set ua.uri=sip:alice@127.0.0.1 \
   --set media.source=silence || exit 1
 start bob ua.xml "${audio[@]}" --set media.rtp_ports=44100-44199 --set ua.uri=sip:bob@127.0.0.1 \
-  --set media.source=tone:440 --set "media.sink=file:$T/bob.wav" || exit 1
+  --set media.source=tone:440 --set "media.sink=file:$T/bob-{call}.wav" || exit 1
 start carol ua.xml "${audio[@]}" --set media.rtp_ports=44200-44299 --set ua.uri=sip:carol@127.0.0.1 \
-  --set media.source=tone:1000 --set "media.sink=file:$T/carol.wav" || exit 1
+  --set media.source=tone:1000 --set "media.sink=file:$T/carol-{call}.wav" || exit 1
 cmd alice call "sip:bob@127.0.0.1:$PORT_bob"
 if wait_ev alice '"event":"media".*"dir":"sendrecv"' 10 && wait_ev bob '"event":"media".*"dir":"sendrecv"' 10; then
   call=$(grep '"to":"InCall"' "$T/alice.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
@@ -143,17 +143,18 @@ if wait_ev alice '"event":"media".*"dir":"sendrecv"' 10 && wait_ev bob '"event":
     fail "bob's first call" "$(grep call_end "$T/bob.events")"
   wait_ev carol '"event":"media".*"dir":"sendrecv"' 10 && wait_ev bob '"event":"media".*"dir":"sendrecv"' 10 2 &&
     pass "bob and carol have sendrecv media" || fail "bob-carol media"
-  wait_ev carol '"event":"rtp_stats"|"event":"media"' 3 >/dev/null
-  cmd carol status
-  wait_ev carol '"command":"status".*"packets_received":[1-9][0-9][0-9]' 10 ||
-    wait_ev carol '"command":"status".*"packets_received":[1-9]' 5 || fail "carol receives no RTP"
+  # two seconds of audio or more (100 packets of 20 ms) before the hang-up: asked by status, bounded
+  rtp_enough() { cmd carol status; wait_ev carol '"command":"status".*"packets_received":[1-9][0-9][0-9]' 1; }
+  retry 15 rtp_enough || fail "carol receives no RTP" "$(grep '"command":"status"' "$T/carol.events" | tail -1)"
   cmd carol hangup
   wait_ev bob '"event":"call_end".*"referred_by"' 10 && pass "bob's referred call ends with carol's BYE (call_end says referred_by)" ||
     fail "bob's referred call end" "$(grep call_end "$T/bob.events")"
   wait_ev carol '"event":"call_end"' 10
-  "$SIPFLOW" tone "$T/carol.wav" 440 >"$T/tone.out" 2>&1 && pass "carol heard bob's 440 Hz after the transfer ($(cat "$T/tone.out"))" ||
+  # one recording per call (media.sink's {call}): carol's only call, bob's referred one
+  rcall=$(grep '"event":"transfer".*"state":"accepted".*"referred_call"' "$T/bob.events" | sed 's/.*"referred_call":"\([a-z0-9]*\)".*/\1/')
+  "$SIPFLOW" tone "$T/carol-$(last_call carol).wav" 440 >"$T/tone.out" 2>&1 && pass "carol heard bob's 440 Hz after the transfer ($(cat "$T/tone.out"))" ||
     fail "carol's recording" "$(cat "$T/tone.out")"
-  "$SIPFLOW" tone "$T/bob.wav" 1000 >"$T/tone.out" 2>&1 && pass "bob heard carol's 1000 Hz after the transfer ($(cat "$T/tone.out"))" ||
+  "$SIPFLOW" tone "$T/bob-$rcall.wav" 1000 >"$T/tone.out" 2>&1 && pass "bob heard carol's 1000 Hz after the transfer ($(cat "$T/tone.out"))" ||
     fail "bob's recording" "$(cat "$T/tone.out")"
 else
   fail "alice's call to bob" "$(tail -3 "$T/alice.err")" "$(tail -3 "$T/bob.err")"

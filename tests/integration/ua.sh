@@ -157,7 +157,8 @@ wait_ev alice '"event":"call_end".*"reason":"unreachable","status":503' 10 &&
 
 # 16. real audio (GStreamer): DTMF over RTP and the RTP stats in call_end
 audio=(--set sip.t1_ms=100 --set media.rtp_ports=42000-42999 --set media.backend=gstreamer)
-start mia ua.xml "${audio[@]}" --set ua.uri=sip:mia@127.0.0.1 --set media.source=tone:1000 || exit 1
+start mia ua.xml "${audio[@]}" --set ua.uri=sip:mia@127.0.0.1 --set media.source=tone:1000 \
+  --set "media.sink=file:$T/mia-{call}.wav" || exit 1
 start max ua.xml "${audio[@]}" --set ua.uri=sip:max@127.0.0.1 --set ua.auto_answer=0 --set media.source=tone:440 || exit 1
 cmd mia call "sip:max@127.0.0.1:$PORT_max"
 wait_ev mia '"event":"media".*"dir":"sendrecv"' 10 && wait_ev max '"event":"media".*"dir":"sendrecv"' 10 ||
@@ -177,6 +178,12 @@ cmd mia hangup
 wait_ev mia '"event":"call_end"' 10 && grep '"event":"call_end"' "$T/mia.events" | grep -q '"packets_sent":[1-9][0-9]*,"packets_received":[1-9]' &&
   pass "call_end carries the RTP stats: packets sent and received" ||
   fail "media stats" "$(grep '"event":"call_end"' "$T/mia.events")"
+# media.sink=file:$T/mia-{call}.wav: mia's recording of this call is named by its handle
+# (max's 440 Hz: mia's own stream is mostly the DTMF, which replaces its audio meanwhile)
+M=$(grep '"event":"call_end"' "$T/mia.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
+"$SIPFLOW" tone "$T/mia-$M.wav" 440 >"$T/tone.out" 2>&1 &&
+  pass "media.sink with {call}: mia-$M.wav holds max's 440 Hz ($(cat "$T/tone.out"))" ||
+  fail "per-call recording" "$(ls "$T" | grep mia-)" "$(cat "$T/tone.out")"
 
 # 17. Require (8.2.2.3): with ua.100rel = off the UA supports no extension, so an INVITE that
 # requires one (100rel, or several, on one line or two) gets 420 Bad Extension
@@ -225,7 +232,22 @@ stop bob && pass "bob quits with a call ringing" || fail "bob exit" "$(tail -3 "
 wait_ev alice "\"event\":\"call_end\".*\"call\":\"$A\".*\"status\":480" 5 &&
   pass "quit while ringing: the caller gets 480" || fail "480 at quit" "$(grep call_end "$T/alice.events" | tail -1)"
 
-for u in alice carol dave erin frank mia max rita; do
+# 18. nobody answers within ua.ring_timeout (1 s): the caller gets 480 and the
+# callee's instance ends (a caller that never cancels holds no call slot)
+start ringo ua.xml "${common[@]}" --set ua.uri=sip:ringo@127.0.0.1 --set ua.ring_timeout=1 || exit 1
+r=$(count alice '"event":"reply","command":"call"')
+cmd alice call "sip:ringo@127.0.0.1:$PORT_ringo"
+wait_ev alice '"event":"reply","command":"call"' 5 $((r + 1)) &&
+  A=$(grep '"command":"call"' "$T/alice.events" | tail -1 | sed 's/.*"call":"\([a-z0-9]*\)".*/\1/')
+wait_ev ringo '"event":"incoming"' 5 && R=$(last_call ringo)
+ended alice "$A" '"status":480' && ended ringo "$R" '"reason":"no_answer","status":480' &&
+  pass "ua.ring_timeout 1 s: nobody answered, 480 to the caller, call_end no_answer at the callee" ||
+  fail "ring_timeout" "$(grep call_end "$T/alice.events" | tail -1)" "$(grep call_end "$T/ringo.events" | tail -1)"
+cmd ringo status
+wait_ev ringo '"command":"status"' 5 && ! grep '"command":"status"' "$T/ringo.events" | grep -q "\"$R\"" &&
+  pass "... and ringo's status lists no call" || fail "ringo status" "$(grep '"command":"status"' "$T/ringo.events")"
+
+for u in alice carol dave erin frank mia max rita ringo; do
   stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
 done
 for u in alice bob carol dave erin frank mia max rita; do

@@ -200,6 +200,40 @@ sf_test_peer_new (SfTestEnv *env, GInetSocketAddress **to, guint *port)
   return sock;
 }
 
+SfTestStack *
+sf_test_stack_new (SfTestEnv *env, SfMachine *tu)
+{
+  SfTestStack *t = g_new0 (SfTestStack, 1);
+  t->env = env;
+  t->tu = tu;
+  g_autoptr (GError) error = NULL;
+  t->stack = sf_stack_new (env->ep, env->loader, tu, &error);
+  if (t->stack == NULL)
+    g_error ("sf_test_stack_new: %s", error->message);
+  g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
+  t->peer = sf_test_peer_new (env, &t->to, &t->port);
+  return t;
+}
+
+void
+sf_test_stack_free (SfTestStack *t, void (*teardown) (SfEndpoint *ep))
+{
+  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
+  for (guint i = 0; i < left->len; i++)
+    sf_endpoint_kill (t->env->ep, left->pdata[i], "test end");
+  sf_stack_free (t->stack);
+  if (teardown != NULL)
+    teardown (t->env->ep);
+  if (t->tu != NULL)
+    sf_machine_unref (t->tu);
+  g_object_unref (t->peer);
+  g_object_unref (t->to);
+  sf_test_env_free (t->env);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_free (t);
+}
+
 static gboolean
 peer_timed_out (gpointer data)
 {

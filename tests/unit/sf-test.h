@@ -6,6 +6,7 @@
 #include <gio/gio.h>
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
+#include "operators/transaction/sf-stack.h"
 
 typedef struct {
   SfConfig *cfg;
@@ -38,6 +39,23 @@ GSocket *sf_test_peer_new (SfTestEnv *env, GInetSocketAddress **to, guint *port)
 gboolean sf_test_peer_wait (GSocket *sock);
 /* Runs the main context dry (bounded); TRUE when nothing came to @sock. */
 gboolean sf_test_peer_quiet (GSocket *sock);
+
+/* A transaction stack on 127.0.0.1 (any port) over @env (attached, configured
+ * by the caller) running @tu (transfer full, nullable) as its TU, and a peer
+ * socket (sf_test_peer_new) that plays the network. */
+typedef struct {
+  SfTestEnv *env;
+  SfStack *stack;
+  SfMachine *tu;           /* owned, nullable */
+  GSocket *peer;
+  GInetSocketAddress *to;  /* the stack's address */
+  guint port;              /* the peer's port */
+} SfTestStack;
+SfTestStack *sf_test_stack_new (SfTestEnv *env, SfMachine *tu);
+/* Kills what instances are left, frees the stack, then runs @teardown
+ * (nullable: a module's, before the endpoint goes), frees @env, and runs the
+ * main context dry. */
+void sf_test_stack_free (SfTestStack *t, void (*teardown) (SfEndpoint *ep));
 
 /* Suites */
 void sf_test_register_timer (void);

@@ -30,50 +30,29 @@
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
-typedef struct {
-  SfTestEnv *env;
-  SfStack *stack;
-  GSocket *peer;
-  GInetSocketAddress *to;
-  guint peer_port;
-} Px;
+typedef SfTestStack Px;
 
 static Px *
 px_setup (const char *const *sets)
 {
-  Px *t = g_new0 (Px, 1);
-  t->env = sf_test_env_new ();
+  SfTestEnv *env = sf_test_env_new ();
   /* the test peer stands for a trusted caller: what it sends is relayed to it (docs/security.md) */
-  CU_ASSERT_TRUE (sf_config_set (t->env->cfg, "proxy.trusted=127.0.0.0/8", NULL));
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, "proxy.trusted=127.0.0.0/8", NULL));
   for (const char *const *s = sets; s != NULL && *s != NULL; s++)
-    CU_ASSERT_TRUE (sf_config_set (t->env->cfg, *s, NULL));
-  CU_ASSERT_TRUE (sf_proxy_setup (t->env->ep, t->env->cfg, NULL));
-  sf_endpoint_attach (t->env->ep, NULL);
-  SfMachine *tu = sf_loader_load (t->env->loader, SF_SRCDIR "/xml/proxy.xml", NULL);
+    CU_ASSERT_TRUE (sf_config_set (env->cfg, *s, NULL));
+  CU_ASSERT_TRUE (sf_proxy_setup (env->ep, env->cfg, NULL));
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/proxy.xml", NULL);
   g_assert (tu != NULL);
-  t->stack = sf_stack_new (t->env->ep, t->env->loader, tu, NULL);
-  sf_machine_unref (tu);
-  g_assert (t->stack != NULL);
+  Px *t = sf_test_stack_new (env, tu);
   sf_stack_set_gate (t->stack, &sf_proxy_gate);
-  g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
-  t->peer = sf_test_peer_new (t->env, &t->to, &t->peer_port);
   return t;
 }
 
 static void
 px_free (Px *t)
 {
-  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
-  for (guint i = 0; i < left->len; i++)
-    sf_endpoint_kill (t->env->ep, left->pdata[i], "test end");
-  sf_stack_free (t->stack);
-  sf_proxy_teardown (t->env->ep);
-  g_object_unref (t->peer);
-  g_object_unref (t->to);
-  sf_test_env_free (t->env);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  g_free (t);
+  sf_test_stack_free (t, sf_proxy_teardown);
 }
 
 static void
@@ -143,7 +122,7 @@ send_invite (Px *t, const char *branch)
     "INVITE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\nCall-ID: px-%s@test\r\n"
     "CSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
-    t->peer_port, t->peer_port, branch, branch, t->peer_port);
+    t->port, t->port, branch, branch, t->port);
   send_text (t, inv);
 }
 
@@ -203,7 +182,7 @@ in_flow_upstream_rr (void)
       "INVITE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bKinflow%d;rport\r\n"
       "%sMax-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\n"
       "Call-ID: inflow-%d@test\r\nCSeq: 1 INVITE\r\nContact: <sip:caller@127.0.0.9:5060>\r\nContent-Length: 0\r\n\r\n",
-      t->peer_port, upstream, upstream ? "Record-Route: <sip:127.0.0.9;lr>\r\n" : "", upstream);
+      t->port, upstream, upstream ? "Record-Route: <sip:127.0.0.9;lr>\r\n" : "", upstream);
     send_text (t, inv);
     g_autofree char *out = expect (t, "INVITE ");
     CU_ASSERT_PTR_NOT_NULL_FATAL (out);
@@ -311,7 +290,7 @@ timer_c (void)
   g_autofree char *uack = g_strdup_printf ("ACK sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKtc1\r\n"
                                            "Max-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\n"
                                            "To: <sip:callee@example.org>;tag=callee1\r\nCall-ID: px-z9hG4bKtc1@test\r\n"
-                                           "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", t->peer_port, t->peer_port);
+                                           "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", t->port, t->port);
   send_text (t, uack);
   nothing_sent (t);
   sf_endpoint_advance (t->env->ep, 64 * 500);
@@ -390,7 +369,7 @@ quitting (void)
     "ACK sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKq1\r\nMax-Forwards: 70\r\n"
     "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>;tag=%s\r\nCall-ID: px-z9hG4bKq1@test\r\n"
     "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-    t->peer_port, t->peer_port, tag);
+    t->port, t->port, tag);
   send_text (t, ack);
   CU_ASSERT_TRUE (nothing_sent (t)); /* the peer is the callee too: a forwarded ACK would come here */
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
@@ -398,7 +377,7 @@ quitting (void)
     "BYE sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKq2\r\nMax-Forwards: 70\r\n"
     "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>;tag=callee1\r\nCall-ID: px-q2@test\r\n"
     "CSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
-    t->peer_port, t->peer_port);
+    t->port, t->port);
   send_text (t, bye);
   g_autofree char *fwd = expect (t, "BYE ");
   CU_ASSERT_PTR_NOT_NULL (fwd);

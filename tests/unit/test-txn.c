@@ -73,14 +73,7 @@
 #include "sipflow/sf-message.h"
 #include <string.h>
 
-typedef struct {
-  SfTestEnv *env;
-  SfStack *stack;
-  SfMachine *tu;
-  GSocket *peer;
-  GInetSocketAddress *to;
-  guint peer_port;
-} Txn;
+typedef SfTestStack Txn;
 
 static void
 trace_stderr (const char *line, gpointer data)
@@ -91,34 +84,17 @@ trace_stderr (const char *line, gpointer data)
 static Txn *
 txn_setup (SfMachine *tu)
 {
-  Txn *t = g_new0 (Txn, 1);
-  t->env = sf_test_env_new ();
+  SfTestEnv *env = sf_test_env_new ();
   if (g_getenv ("SF_TEST_TRACE") != NULL)
-    sf_endpoint_set_trace (t->env->ep, trace_stderr, NULL);
-  sf_endpoint_attach (t->env->ep, NULL);
-  t->tu = tu;
-  g_autoptr (GError) error = NULL;
-  t->stack = sf_stack_new (t->env->ep, t->env->loader, tu, &error);
-  g_assert (t->stack != NULL);
-  g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
-  t->peer = sf_test_peer_new (t->env, &t->to, &t->peer_port);
-  return t;
+    sf_endpoint_set_trace (env->ep, trace_stderr, NULL);
+  sf_endpoint_attach (env->ep, NULL);
+  return sf_test_stack_new (env, tu);
 }
 
 static void
 txn_free (Txn *t)
 {
-  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
-  for (guint i = 0; i < left->len; i++)
-    sf_endpoint_kill (t->env->ep, left->pdata[i], "test end");
-  sf_stack_free (t->stack);
-  sf_machine_unref (t->tu);
-  g_object_unref (t->peer);
-  g_object_unref (t->to);
-  sf_test_env_free (t->env);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  g_free (t);
+  sf_test_stack_free (t, NULL);
 }
 
 /* Sends a request; %PORT% becomes the peer's port. */
@@ -129,8 +105,8 @@ send_req (Txn *t, const char *method, const char *branch, const char *cseq_metho
     "%s sip:uas@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>%s%s\r\nCall-ID: txn-test@127.0.0.1\r\n"
     "CSeq: %u %s\r\nContact: <sip:peer@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
-    method, t->peer_port, branch, to_tag != NULL ? ";tag=" : "", to_tag != NULL ? to_tag : "",
-    strcmp (cseq_method, "BYE") == 0 ? 2 : 1, strcmp (cseq_method, "BYE1") == 0 ? "BYE" : cseq_method, t->peer_port);
+    method, t->port, branch, to_tag != NULL ? ";tag=" : "", to_tag != NULL ? to_tag : "",
+    strcmp (cseq_method, "BYE") == 0 ? 2 : 1, strcmp (cseq_method, "BYE1") == 0 ? "BYE" : cseq_method, t->port);
   g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), text, strlen (text), NULL, NULL);
 }
 
@@ -274,7 +250,7 @@ target_refresh (void)
     "INVITE sip:sipflow@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKrt3\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>;tag=%s\r\nCall-ID: txn-test@127.0.0.1\r\n"
     "CSeq: 2 INVITE\r\nContact: <sip:moved@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
-    t->peer_port, tag, t->peer_port);
+    t->port, tag, t->port);
   g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), re, strlen (re), NULL, NULL);
   CU_ASSERT_EQUAL (recv_status (t, NULL), 200);
   send_req (t, "ACK", "z9hG4bKrt4", "ACK", tag);
@@ -286,7 +262,7 @@ target_refresh (void)
   g_autoptr (SfSipMsg) bye = recv_request (t);
   CU_ASSERT_PTR_NOT_NULL_FATAL (bye);
   CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_method (bye), "BYE"));
-  g_autofree char *expect = g_strdup_printf ("sip:moved@127.0.0.1:%u", t->peer_port);
+  g_autofree char *expect = g_strdup_printf ("sip:moved@127.0.0.1:%u", t->port);
   CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_ruri (bye)->raw, expect));
   CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_to (bye), "tag")->value, "peer1"));
   reply (t, bye, 200, "peer1");
@@ -301,7 +277,7 @@ early_dialog_rejected (void)
   Txn *t = txn_setup (load_flow (scratch, SF_SRCDIR "/xml/examples/uac-call.xml"));
   sf_test_env_free (scratch);
   SfInstance *call = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
-  g_autofree char *uri = g_strdup_printf ("sip:bob@127.0.0.1:%u", t->peer_port);
+  g_autofree char *uri = g_strdup_printf ("sip:bob@127.0.0.1:%u", t->port);
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
   sf_endpoint_drain (t->env->ep);
   g_autoptr (SfSipMsg) inv = recv_request (t);
@@ -314,7 +290,7 @@ early_dialog_rejected (void)
   for (guint i = 0; i < sf_sip_msg_n_headers (base); i++)
     if (sf_sip_msg_header (base, i)->id != SF_SIP_HDR_CONTENT_LENGTH)
       sf_sip_builder_add_line (b, sf_sip_msg_header (base, i));
-  sf_sip_builder_add (b, "Contact", "<sip:bob@127.0.0.1:%u>", t->peer_port);
+  sf_sip_builder_add (b, "Contact", "<sip:bob@127.0.0.1:%u>", t->port);
   g_autoptr (SfSipMsg) ringing = sf_sip_builder_finish (b, NULL);
   g_autoptr (GBytes) w = sf_sip_msg_serialize (ringing);
   g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), g_bytes_get_data (w, NULL), g_bytes_get_size (w), NULL, NULL);
@@ -579,14 +555,14 @@ reply (Txn *t, SfSipMsg *req, guint status, const char *tag)
 static SfInstance *
 client (Txn *t, const char *method)
 {
-  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->peer_port);
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
   g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (t->to));
   SfSipRequestSpec spec = { .method = method, .ruri = ruri, .from = "<sip:uac@127.0.0.1>", .to = "<sip:peer@127.0.0.1>",
                             .via_sent_by = sent_by };
   g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, NULL);
   SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (lo, (guint16) t->peer_port);
+  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (lo, (guint16) t->port);
   SfInstance *ct = sf_stack_request (t->stack, tu, req, SF_SIP_UDP, G_INET_SOCKET_ADDRESS (dest), NULL);
   g_assert (ct != NULL);
   sf_endpoint_drain (t->env->ep);
@@ -632,7 +608,7 @@ sdk_send_request (void)
 {
   Txn *t = client_setup ();
   SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
-  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->peer_port);
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
   sf_endpoint_post (t->env->ep, tu, sf_event_new (SF_EV_DEVICE, "send", ruri));
   sf_endpoint_drain (t->env->ep);
   g_autoptr (SfSipMsg) req = recv_request (t);
@@ -763,14 +739,14 @@ tcp_connect_refused (void)
 {
   Txn *t = client_setup ();
   /* A port nobody listens on: the peer socket's own port, over TCP. */
-  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u;transport=tcp", t->peer_port);
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u;transport=tcp", t->port);
   g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (t->to));
   SfSipRequestSpec spec = { .method = "OPTIONS", .ruri = ruri, .from = "<sip:uac@127.0.0.1>", .to = "<sip:peer@127.0.0.1>",
                             .via_sent_by = sent_by, .transport = "TCP" };
   g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, NULL);
   SfInstance *tu = sf_endpoint_create (t->env->ep, t->tu, NULL, NULL, NULL);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (lo, (guint16) t->peer_port);
+  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (lo, (guint16) t->port);
   CU_ASSERT_PTR_NOT_NULL_FATAL (sf_stack_request (t->stack, tu, req, SF_SIP_TCP, G_INET_SOCKET_ADDRESS (dest), NULL));
   sf_endpoint_drain (t->env->ep);
   /* The refusal arrives through the main loop: wait for the TU to hear it (5 s at most). */
@@ -791,7 +767,7 @@ located (void)
 {
   Txn *t = client_setup ();
   g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (t->to));
-  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->peer_port);
+  g_autofree char *ruri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
   SfSipRequestSpec spec = { .method = "OPTIONS", .ruri = ruri, .from = "<sip:uac@127.0.0.1>", .to = "<sip:peer@127.0.0.1>",
                             .via_sent_by = sent_by };
   g_autoptr (SfSipMsg) req = sf_sip_create_request (&spec, NULL);
@@ -801,7 +777,7 @@ located (void)
   g_autoptr (SfSipMsg) got = recv_request (t);
   CU_ASSERT_TRUE (got != NULL && sf_sip_str_eq (sf_sip_msg_method (got), "OPTIONS"));
   /* Through a Route naming localhost: an A/AAAA lookup first. */
-  g_autofree char *route = g_strdup_printf ("<sip:localhost:%u;lr>", t->peer_port);
+  g_autofree char *route = g_strdup_printf ("<sip:localhost:%u;lr>", t->port);
   const char *routes[] = { route, NULL };
   SfSipRequestSpec spec2 = { .method = "MESSAGE", .ruri = "sip:someone@example.invalid", .from = "<sip:uac@127.0.0.1>",
                              .to = "<sip:someone@example.invalid>", .via_sent_by = sent_by, .route = routes };

@@ -214,46 +214,23 @@ arithmetic (void)
 
 /* ---- on the fake clock, with the stack ---- */
 
-typedef struct {
-  SfTestEnv *env;
-  SfStack *stack;
-  SfMachine *tu;
-  GSocket *peer;
-  GInetSocketAddress *to;
-  guint port;
-} St;
+typedef SfTestStack St;
 
 static St *
 st_setup (void)
 {
-  St *t = g_new0 (St, 1);
-  t->env = sf_test_env_new ();
-  g_assert (sf_config_set (t->env->cfg, "media.backend=null", NULL));
-  sf_endpoint_attach (t->env->ep, NULL);
-  t->tu = sf_loader_load (t->env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
-  g_assert (t->tu != NULL);
-  g_autoptr (GError) error = NULL;
-  t->stack = sf_stack_new (t->env->ep, t->env->loader, t->tu, &error);
-  g_assert (t->stack != NULL);
-  g_assert (sf_stack_listen (t->stack, "udp:127.0.0.1:0", NULL));
-  t->peer = sf_test_peer_new (t->env, &t->to, &t->port);
-  return t;
+  SfTestEnv *env = sf_test_env_new ();
+  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  g_assert (tu != NULL);
+  return sf_test_stack_new (env, tu);
 }
 
 static void
 st_free (St *t)
 {
-  g_autoptr (GPtrArray) left = sf_endpoint_instances (t->env->ep);
-  for (guint i = 0; i < left->len; i++)
-    sf_endpoint_kill (t->env->ep, left->pdata[i], "test end");
-  sf_stack_free (t->stack);
-  sf_machine_unref (t->tu);
-  g_object_unref (t->peer);
-  g_object_unref (t->to);
-  sf_test_env_free (t->env);
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
-  g_free (t);
+  sf_test_stack_free (t, NULL);
 }
 
 static void
