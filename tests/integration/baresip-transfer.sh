@@ -11,8 +11,10 @@
 #     NOTIFYs carry the sipfrags 100 then 486, the last one terminated;
 #  3. the transfer goes through: 202, bob's INVITE to carol carries
 #     Referred-By (alice, from the REFER's From), NOTIFYs 100 then 200
-#     (terminated), baresip hangs up the old call with BYE, bob and carol
-#     hear each other's tones (440 and 1000 Hz, recorded, `sipflow tone`).
+#     (terminated), baresip hangs up the old call with BYE; bob heard
+#     baresip's 700 Hz before, bob and carol hear each other's tones after
+#     (440 and 1000 Hz; one recording per call, media.sink's {call};
+#     `sipflow tone`).
 # What baresip sends and receives is read from its own SIP trace (-s): the
 # trace is the wire, whatever the sipflow events say.  The INVITE to carol is
 # read from a packet capture on lo (rtpsniff.py; CAP_NET_RAW, like srtp.sh).
@@ -35,10 +37,7 @@
 #    Here", then BYE): there is no resuming the call afterwards, so each case
 #    below starts with a new call.
 #  - Its SIP port also takes TCP, TLS on the port + 1: ports kept apart.
-#  - An aufile source ends the call at the end of the file: a 30 s file, and
-#    it is silence: bob has the old and the new call at once and records both
-#    to one file (media.sink is per UA); silence does not count as sounding
-#    for `sipflow tone`, so what sounds in bob's recording is carol's tone.
+#  - An aufile source ends the call at the end of the file: a 30 s file.
 . "$(dirname "$0")/lib.sh"
 
 for p in baresip:baresip-core gst-launch-1.0:gstreamer1.0-tools; do
@@ -67,16 +66,16 @@ BS=$BASE CONS=$((BASE + 3)) CAROL=$((BASE + 4))
 
 common=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU)
 start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.refer=same_domain \
-  --set media.source=tone:440 --set "media.sink=file:$T/bob.wav" --set media.rtp_ports=44600-44699 || exit 1
+  --set media.source=tone:440 --set "media.sink=file:$T/bob-{call}.wav" --set media.rtp_ports=44600-44699 || exit 1
 LISTEN=udp:127.0.0.1:$CAROL start carol ua.xml "${common[@]}" --set ua.uri=sip:carol@127.0.0.1 \
   --set media.source=tone:1000 --set "media.sink=file:$T/carol.wav" --set media.rtp_ports=44700-44799 || exit 1
 BOB=sip:bob@127.0.0.1:$PORT_bob
 
-# baresip's source: 30 s of silence (8 kHz mono S16, for PCMU)
-gst-launch-1.0 -q audiotestsrc wave=silence num-buffers=300 samplesperbuffer=800 ! \
-  audio/x-raw,format=S16LE,rate=8000,channels=1 ! wavenc ! filesink location="$T/silence.wav" ||
+# baresip's source: 30 s of 700 Hz (8 kHz mono S16, for PCMU)
+gst-launch-1.0 -q audiotestsrc freq=700 num-buffers=300 samplesperbuffer=800 ! \
+  audio/x-raw,format=S16LE,rate=8000,channels=1 ! wavenc ! filesink location="$T/tone700.wav" ||
   fail "gst-launch-1.0 could not write a WAV file"
-baresip_config "$T/silence.wav"
+baresip_config "$T/tone700.wav"
 echo '<sip:alice@127.0.0.1>;regint=0;audio_codecs=PCMU' >"$T/baresip/accounts"
 # stdbuf -oL: the SIP trace goes to standard output, block-buffered into a
 # file, while baresip's log lines ("Call ... terminated") go out at once: without
@@ -205,7 +204,11 @@ sniffing() {
 }
 retry 10 sniffing || fail "the capture on lo did not start" "$(cat "$T/sniff.out")"
 m=$(count bob "$SENDRECV")
+size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 if call 3; then
+  # 1 s of baresip's audio in bob's recording of this call first
+  old=$(last_call bob)
+  retry 10 size "$T/bob-$old.wav" 16044 || fail "bob recorded less than 1 s of baresip" "$(ls -l "$T"/*.wav 2>&1)"
   bs "/transfer sip:carol@127.0.0.1:$CAROL"
   if wait_ev carol '"event":"incoming"' 10 2; then
     cmd carol answer
@@ -235,18 +238,22 @@ echo "$invite" | head -1 | grep -q "^INVITE sip:carol@127.0.0.1:$CAROL SIP/2.0" 
   pass "bob's INVITE to carol carries Referred-By: alice (the REFER's From)" ||
   fail "bob's INVITE to carol" "$(cat "$T/sniff.out")" "$(echo "$invite" | head -12)"
 
-# the tones: carol's recording holds bob's 440 Hz, bob's carol's 1000 Hz
-# (baresip sent silence); 2 s of it, then bob hangs up
-size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
-retry 10 size "$T/carol.wav" 32044 || fail "carol recorded less than 2 s" "$(ls -l "$T"/*.wav 2>&1)"
+# the tones: carol's recording holds bob's 440 Hz, bob's recording of the
+# referred call carol's 1000 Hz, of the old call baresip's 700 Hz; 2 s of the
+# referred call, then bob hangs up
+new=$(grep '"event":"transfer".*"state":"accepted"' "$T/bob.events" | tail -1 | sed -n 's/.*"referred_call":"\([a-z0-9]*\)".*/\1/p')
+retry 10 size "$T/carol.wav" 32044 && retry 10 size "$T/bob-$new.wav" 32044 ||
+  fail "carol or bob recorded less than 2 s of the referred call ($new)" "$(ls -l "$T"/*.wav 2>&1)"
 cmd bob hangup
 wait_ev carol '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
   wait_ev bob '"event":"call_end".*"direction":"outgoing","reason":"local_bye","status":200,"referred_by":"<sip:alice@127.0.0.1>"' 10 1 ||
   fail "bob's hang-up of the referred call" "$(grep call_end "$T/bob.events" "$T/carol.events")"
 "$SIPFLOW" tone "$T/carol.wav" 440 >"$T/tone.out" 2>&1 && pass "carol heard bob's 440 Hz ($(cat "$T/tone.out"))" ||
   fail "carol's recording" "$(cat "$T/tone.out")"
-"$SIPFLOW" tone "$T/bob.wav" 1000 >"$T/tone.out" 2>&1 && pass "bob heard carol's 1000 Hz ($(cat "$T/tone.out"))" ||
-  fail "bob's recording" "$(cat "$T/tone.out")"
+"$SIPFLOW" tone "$T/bob-$new.wav" 1000 >"$T/tone.out" 2>&1 && pass "bob heard carol's 1000 Hz ($(cat "$T/tone.out"))" ||
+  fail "bob's recording of the referred call" "$(cat "$T/tone.out")"
+"$SIPFLOW" tone "$T/bob-$old.wav" 700 >"$T/tone.out" 2>&1 && pass "bob heard baresip's 700 Hz before the transfer ($(cat "$T/tone.out"))" ||
+  fail "bob's recording of baresip's call" "$(cat "$T/tone.out")"
 
 bs "/quit"
 timeout 10 tail --pid="$PID_bs" -f /dev/null || { fail "baresip did not quit"; kill "$PID_bs" 2>/dev/null; }
