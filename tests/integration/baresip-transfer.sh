@@ -5,6 +5,9 @@
 # the call is up, sends `/transfer URI` (its menu module's call command, over
 # the cons module's UDP port); bob (ua.refer = same_domain, bob's domain
 # 127.0.0.1) is the transferee, carol the transfer target:
+#  0. `/transfer` while bob rings: baresip sends the REFER outside any
+#     dialog (no To tag); bob refuses it 403 (docs/ua.md: a REFER outside a
+#     dialog), calls no one; baresip then CANCELs its INVITE;
 #  1. Refer-To outside bob's domain (toll fraud): bob answers the REFER 403 and
 #     calls no one;
 #  2. carol busy: bob answers 202, calls carol, carol rejects (486); bob's
@@ -22,8 +25,9 @@
 # baresip 1.0's transfer, as seen on this machine (the traps):
 #  - `/transfer URI` is a call command of the menu module: `/help` lists it
 #    only while a call exists.  It is taken before the call is answered too,
-#    and then sends the REFER outside any dialog (no To tag): send it only
-#    after "Call established".
+#    and then sends the REFER outside any dialog (no To tag, the INVITE's
+#    Call-ID and From tag; case 0): for a transfer, send it only after "Call
+#    established".
 #  - The REFER carries Refer-To as a bare addr-spec (`Refer-To:
 #    sip:carol@127.0.0.1:PORT`, no angle brackets), no Referred-By, no
 #    Refer-Sub, no `Supported: norefersub`, no Expires: the transferee takes
@@ -88,7 +92,7 @@ wait_ev bs 'baresip is ready' 10 || { fail "baresip did not start" "$(tail -5 "$
 
 # ladder: one line per SIP message in baresip's trace, in order, retransmissions
 # once: "out|in FIRST-LINE | CSeq | Event | Subscription-State | Refer-To |
-# Referred-By | Refer-Sub | the body's first line" (a NOTIFY's sipfrag)
+# Referred-By | Refer-Sub | the body's first line (a NOTIFY's sipfrag) | To"
 ladder() {
   python3 - "$T/bs.events" "$BS" <<'EOF'
 import re, sys
@@ -110,6 +114,7 @@ for m in re.finditer(r"\x1b\[36;1m#\r?\n(?:UDP|TCP) (\S+) -> (\S+)\r?\n(.*?)\x1b
     f = [d + " " + lines[0]] + [hdr.get(k, "-") for k in
          ("cseq", "event", "subscription-state", "refer-to", "referred-by", "refer-sub")]
     f.append(body.strip().split("\n")[0] if body.strip() else "-")
+    f.append(hdr.get("to", "-"))
     print(" | ".join(f))
 EOF
 }
@@ -124,6 +129,8 @@ frags_after() { after "$1" | awk '/^in NOTIFY / { split($0, f, " \\| "); split(f
 # itself (retry, bounded), not on baresip's log lines: those can come out
 # before or after the trace lines around them.
 byed() { after "$1" | grep -q '^out BYE '; }
+# cancelled: baresip sent a CANCEL after its first REFER
+cancelled() { after 1 | grep -q '^out CANCEL '; }
 
 # xfer REGEX: bob has a "transfer" event (transferee) matching REGEX (what
 # sipflow says it did; the checks above it read the wire)
@@ -143,6 +150,24 @@ call() {
 # calls NAME: how many calls NAME's UA machine had (distinct call handles)
 calls() { grep '"event":"state"' "$T/$1.events" | grep -o '"call":"[^"]*"' | sort -u | wc -l; }
 
+# 0. /transfer while bob rings: the REFER has no To tag (outside any dialog,
+# though its Call-ID and From tag are the ringing INVITE's): 403, no call;
+# baresip's menu gives up and CANCELs
+bs "/dial $BOB"
+if wait_ev bob '"event":"incoming"' 10 1; then
+  bs "/transfer sip:carol@127.0.0.1:$CAROL"
+  retry 10 cancelled &&
+    after 1 | grep -q '^out REFER .* | sip:carol@127.0.0.1:[0-9]* | - | - | - | <sip:bob@127.0.0.1:[0-9]*>$' &&
+    after 1 | grep -q "^in SIP/2.0 403 .* | $(refer_cseq 1) REFER |" &&
+    pass "/transfer while bob rings: baresip's REFER has no To tag, bob refuses it 403 (a REFER outside a dialog)" ||
+    fail "the REFER outside a dialog" "$(after 1)" "$(grep -E '"event":"(transfer|error)"' "$T/bob.events")"
+  wait_ev bob '"event":"call_end".*"reason":"cancelled"' 10 1 && [ "$(count carol '"event":"incoming"')" = 0 ] &&
+    pass "baresip CANCELs its INVITE after the refusal, bob called no one" ||
+    fail "after the early REFER" "$(grep call_end "$T/bob.events")" "$(grep incoming "$T/carol.events")"
+else
+  fail "baresip's INVITE did not reach bob" "$(tail -5 "$T/bs.events")"
+fi
+
 # 1. Refer-To outside bob's domain: 403, no call
 if call 1; then
   pass "baresip calls bob, bob answers"
@@ -152,16 +177,16 @@ else
   exit 1
 fi
 bs "/transfer sip:mallory@192.0.2.1"
-retry 10 byed 1 && wait_ev bs 'transfer failure' 5 &&
-  ladder | grep -q "^in SIP/2.0 403 .*ua.refer.* | $(refer_cseq 1) REFER |" &&
-  ladder | grep -q '^out REFER .* | sip:mallory@192.0.2.1 | - | - | -$' &&
+retry 10 byed 2 && wait_ev bs 'transfer failure' 5 &&
+  ladder | grep -q "^in SIP/2.0 403 .*ua.refer.* | $(refer_cseq 2) REFER |" &&
+  ladder | grep -q '^out REFER .* | sip:mallory@192.0.2.1 | - | - | - | <sip:bob@127.0.0.1:[0-9]*>;tag=' &&
   xfer '"state":"refused","status":403,"reason":"[^"]*ua.refer is same_domain' &&
   pass "Refer-To outside bob's domain (192.0.2.1, ua.refer = same_domain): bob answers baresip's REFER 403 naming ua.refer" ||
   fail "the REFER to 192.0.2.1" "$(ladder | tail -4)"
 wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
   pass "baresip hangs up after the refused REFER (its menu module does, a baresip trap)" ||
   fail "no BYE after the 403" "$(ladder | tail -3)" "$(grep call_end "$T/bob.events")"
-[ "$(count carol '"event":"incoming"')" = 0 ] && [ "$(calls bob)" = 1 ] &&
+[ "$(count carol '"event":"incoming"')" = 0 ] && [ "$(calls bob)" = 2 ] &&
   ! ladder | grep -q '^in NOTIFY ' &&
   pass "bob called no one and sent no NOTIFY for the refused REFER" ||
   fail "bob acted on a refused REFER" "$(grep 192.0.2.1 "$T/bob.events" | head -3)" "$(ladder | grep NOTIFY)"
@@ -170,10 +195,10 @@ wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
 if call 2; then
   bs "/transfer sip:carol@127.0.0.1:$CAROL"
   wait_ev carol '"event":"incoming"' 10 1 && cmd carol reject 486
-  retry 10 byed 2 && wait_ev bs 'transfer failed: 486' 5 &&
-    ladder | grep -q "^in SIP/2.0 202 .* | $(refer_cseq 2) REFER |" &&
-    frags_after 2 | grep -q -E '^100 (180 )?486 $' &&
-    after 2 | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
+  retry 10 byed 3 && wait_ev bs 'transfer failed: 486' 5 &&
+    ladder | grep -q "^in SIP/2.0 202 .* | $(refer_cseq 3) REFER |" &&
+    frags_after 3 | grep -q -E '^100 (180 )?486 $' &&
+    after 3 | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
     xfer '"state":"accepted","status":202,"target":"sip:carol@127.0.0.1:'"$CAROL"'"' &&
     xfer '"state":"failed","transferred_call":"[^"]*","status":486' &&
     wait_ev bob '"event":"call_end".*"direction":"outgoing","reason":"busy","status":486,"referred_by":"<sip:alice@127.0.0.1>"' 5 &&
@@ -217,14 +242,14 @@ if call 3; then
     wait_ev bob "$SENDRECV" 10 $((m + 2)) &&
     pass "bob calls carol for the REFER, carol answers, media both ways" ||
     fail "bob -> carol" "$(grep -E 'incoming|media|call_end' "$T/carol.events" | tail -3)" "$(tail -3 "$T/bob.err")"
-  retry 10 byed 3 &&
-    ladder | grep -q "^in SIP/2.0 202 .* | $(refer_cseq 3) REFER |" &&
-    frags_after 3 | grep -q -E '^100 (180 )?200 $' &&
-    after 3 | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
+  retry 10 byed 4 &&
+    ladder | grep -q "^in SIP/2.0 202 .* | $(refer_cseq 4) REFER |" &&
+    frags_after 4 | grep -q -E '^100 (180 )?200 $' &&
+    after 4 | grep '^in NOTIFY ' | tail -1 | grep -q '| terminated' &&
     xfer '"state":"succeeded","transferred_call":"[^"]*","status":200' &&
     pass "bob answers baresip's REFER 202 and NOTIFYs 100 then 200 (terminated), baresip takes it as done" ||
     fail "the NOTIFYs" "$(ladder | tail -8)"
-  after 3 | grep -A 10 "^in NOTIFY .* | SIP/2.0 200 OK$" | grep -q '^out BYE ' &&
+  after 4 | grep -A 10 "^in NOTIFY .* | SIP/2.0 200 OK |" | grep -q '^out BYE ' &&
     wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 10 3 &&
     pass "baresip ends its call with bob by BYE after the 200 NOTIFY" ||
     fail "the old call's BYE" "$(ladder | tail -4)" "$(grep call_end "$T/bob.events")"
