@@ -40,6 +40,9 @@
 #    menu module hangs the call up itself ("menu: transfer failure: 486 Busy
 #    Here", then BYE): there is no resuming the call afterwards, so each case
 #    below starts with a new call.
+#  - Its SIP trace (-s) goes to standard output, block-buffered when that is a
+#    file, its log lines ("Call ... terminated") at once: a wait on a log line
+#    can find the trace behind it.  stdbuf -oL, and waits on the trace itself.
 #  - Its SIP port also takes TCP, TLS on the port + 1: ports kept apart.
 #  - An aufile source ends the call at the end of the file: a 30 s file.
 . "$(dirname "$0")/lib.sh"
