@@ -138,8 +138,12 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
   /* SUBSCRIBE and NOTIFY without To tag too: the UA refuses the first (no
    * package served: 489, 403, 503) and the second (481) at once, ending the
    * instance; a package served later makes its notifier dialog's own key. */
+  /* REFER without To tag too: outside a dialog (also one naming a ringing
+   * call's Call-ID and From tag, which baresip sends for an early transfer),
+   * refused at once by OpReferRefused (403), not given to the call. */
   gboolean alone = (strcmp (method, "MESSAGE") == 0 || strcmp (method, "OPTIONS") == 0 ||
-                    strcmp (method, "SUBSCRIBE") == 0 || strcmp (method, "NOTIFY") == 0) &&
+                    strcmp (method, "SUBSCRIBE") == 0 || strcmp (method, "NOTIFY") == 0 ||
+                    strcmp (method, "REFER") == 0) &&
                    sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL;
   g_autofree char *ck = alone ? sf_sip_txn_server_key_for (e->msg, method) : sf_sip_txn_call_key_of (e->msg);
   SfInstance *call = subscription_of (s, e->msg, method);
