@@ -134,6 +134,45 @@ wait_ev ann '"event":"call_end".*"reason":"cancelled"' 5 && pass "... ann: call_
 stop bobe || fail "bobe exit" "$(tail -3 "$T/bobe.err")"
 stop ann || fail "ann exit" "$(tail -3 "$T/ann.err")"
 
+# ---- a burst of replacing INVITEs for one call (attack) ----
+# mallory knows alice's dialog and sends three INVITEs naming it back to back,
+# before bob answered the first: one takes the call, the others get 603 (the
+# dialog is being replaced), never three calls answered past ua.max_calls
+# (=1 here) with the old one ended once.
+start bobx ua.xml "${UA[@]}" --set ua.auto_answer=0 --set ua.max_calls=1 || exit 1
+sipp_server alicex "127.0.0.1:$PORT_bobx" -sf "$SCEN/uac-replaces-alice.xml" -s bob -m 1 || fail "alice's sipp did not start"
+wait_ev bobx '"event":"state".*"to":"InCall"' 10 || fail "alice's call is not up" "$(tail -3 "$T/bobx.events")"
+X=$(last_call bobx)
+XCID=$(call_id_of bobx "$X")
+cat >"$T/burst.sip" <<SIP
+INVITE sip:bob@127.0.0.1:$PORT_bobx SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKburst{n}
+From: <sip:mallory@127.0.0.1>;tag=m{n}
+To: <sip:bob@127.0.0.1>
+Call-ID: {cid}
+CSeq: 1 INVITE
+Contact: <sip:mallory@127.0.0.1:{port}>
+Replaces: $XCID;to-tag=$(our_tag bobx "$XCID" To);from-tag=$(peer_tag bobx "$XCID" From)
+Max-Forwards: 70
+Content-Type: application/sdp
+
+v=0
+o=m 1 1 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 6006 RTP/AVP 0
+SIP
+timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobx" "$T/burst.sip" --count 3 --timeout 0 >"$T/burst.out" 2>&1
+wait_ev bobx '"event":"replaces_refused"' 5 2
+wait_ev bobx '"event":"replaced"' 5
+[ "$(count bobx '"event":"incoming".*"replaces":')" = 1 ] && [ "$(count bobx '"event":"replaces_refused".*"status":603')" = 2 ] &&
+  [ "$(count bobx '"event":"replaced"')" = 1 ] &&
+  pass "three replacing INVITEs back to back: one replaces the call, two get 603" ||
+  fail "the burst" "$(grep -E '"incoming"|"replaced"|replaces_refused' "$T/bobx.events")"
+sipp_server_wait alicex
+stop bobx || fail "bobx exit" "$(tail -3 "$T/bobx.err")"
+
 # ---- ua.replaces = off; Supported ----
 start bobo ua.xml "${UA[@]}" --set ua.replaces=off || exit 1
 sipp_server off "127.0.0.1:$PORT_bobo" -sf "$SCEN/uac-replaces-ringing.xml" -s bob -m 1 || fail "sipp did not start"
