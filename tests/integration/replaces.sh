@@ -163,6 +163,13 @@ c=IN IP4 127.0.0.1
 t=0 0
 m=audio 6006 RTP/AVP 0
 SIP
+# first one whose offer bob cannot take: 488, and the dialog is not taken (RFC
+# 3891 3: a replacing INVITE that cannot be accepted leaves the old call)
+sed 's/^m=audio 6006 RTP\/AVP 0$/m=audio 6006 RTP\/AVP 99\na=rtpmap:99 NOSUCH\/8000/' "$T/burst.sip" >"$T/bad488.sip"
+[ "$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobx" "$T/bad488.sip" --timeout 5)" = 488 ] &&
+  [ "$(count bobx "\"event\":\"call_end\".*\"call\":\"$X\"")" = 0 ] &&
+  pass "a replacing INVITE with an offer bob cannot take: 488, alice's call stays" ||
+  fail "the 488" "$(grep -E 'call_end|sdp_refused' "$T/bobx.events")"
 timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobx" "$T/burst.sip" --count 3 --timeout 0 >"$T/burst.out" 2>&1
 wait_ev bobx '"event":"replaces_refused"' 5 2
 wait_ev bobx '"event":"replaced"' 5
