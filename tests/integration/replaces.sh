@@ -180,6 +180,26 @@ wait_ev bobx '"event":"replaced"' 5
 sipp_server_wait alicex
 stop bobx || fail "bobx exit" "$(tail -3 "$T/bobx.err")"
 
+# ---- guessing a dialog (attack, RFC 3891 8; RFC 3261 19.3) ----
+# eve sees no signalling; she sends 312 OPTIONS, and if bob's tags came from
+# a Mersenne Twister (GLib's g_random_int) their 624 words give its state:
+# she would know bob's next tag, and the Call-ID and From tag of his next call
+# (what a Replaces names, with the peer's tag), before it is made.
+start bobp ua.xml "${UA[@]}" || exit 1
+GUESS=$(timeout 60 python3 "$(dirname "$0")/tagpredict.py" "127.0.0.1:$PORT_bobp" "$T/future")
+[ "$GUESS" = unpredicted ] && pass "bob's tags cannot be predicted from 312 earlier ones" || fail "tag prediction: '$GUESS'"
+cmd bobp call "sip:nobody@127.0.0.1:9"
+wait_ev bobp '"event":"sip_out".*INVITE sip:nobody' 5
+PCID=$(grep -m1 '"event":"sip_out".*INVITE sip:nobody' "$T/bobp.events" | grep -o 'Call-ID: [0-9a-f]*' | cut -d' ' -f2)
+PTAG=$(grep -m1 '"event":"sip_out".*INVITE sip:nobody' "$T/bobp.events" | grep -o 'From: [^\\]*' | grep -o 'tag=[0-9a-f]*' | cut -d= -f2)
+GUESSED=0
+for w in $(echo "$PCID$PTAG" | fold -w 8); do grep -qx "$w" "$T/future" 2>/dev/null && GUESSED=$((GUESSED + 1)); done
+[ ${#PCID} = 32 ] && [ ${#PTAG} = 16 ] && [ "$GUESSED" = 0 ] &&
+  pass "... nor the Call-ID and From tag of his next call ($PCID, $PTAG)" ||
+  fail "the next call's identifiers" "Call-ID '$PCID', tag '$PTAG', $GUESSED words of them predicted"
+cmd bobp hangup
+stop bobp || fail "bobp exit" "$(tail -3 "$T/bobp.err")"
+
 # ---- ua.replaces = off; Supported ----
 start bobo ua.xml "${UA[@]}" --set ua.replaces=off || exit 1
 sipp_server off "127.0.0.1:$PORT_bobo" -sf "$SCEN/uac-replaces-ringing.xml" -s bob -m 1 || fail "sipp did not start"
