@@ -81,6 +81,26 @@ refused bob early "$CID;to-tag=$BOB_TAG;from-tag=$ALICE_TAG;early-only" "X-Test:
 [ "$(count bob '"event":"call_end"')" = 5 ] && [ "$(count bob "\"event\":\"call_end\".*\"call\":\"$A\"")" = 0 ] &&
   pass "... five refused calls ended, alice's call goes on" || fail "after the refusals" "$(grep call_end "$T/bob.events")"
 
+# Replaces in a request other than INVITE (RFC 3891 3): 400; a BYE in alice's
+# dialog carrying one does not end the call, an OPTIONS gets no 200
+cat >"$T/bye-replaces.sip" <<SIP
+BYE sip:bob@127.0.0.1:$PORT_bob SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKbyerep{n}
+From: <sip:alice@127.0.0.1>;tag=$ALICE_TAG
+To: <sip:bob@127.0.0.1>;tag=$BOB_TAG
+Call-ID: $CID
+CSeq: 99 BYE
+Replaces: $CID;to-tag=$BOB_TAG;from-tag=$ALICE_TAG
+Max-Forwards: 70
+SIP
+sed -e 's/^BYE /OPTIONS /' -e 's/^CSeq: 99 BYE/CSeq: 1 OPTIONS/' -e 's/^Call-ID: .*/Call-ID: {cid}/' -e 's/^To: \(.*\);tag=.*/To: \1/' \
+  "$T/bye-replaces.sip" >"$T/options-replaces.sip"
+BYE_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bob" "$T/bye-replaces.sip" --timeout 5)
+OPT_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bob" "$T/options-replaces.sip" --timeout 5)
+[ "$BYE_ST" = 400 ] && [ "$OPT_ST" = 400 ] && grep -q 'SIP/2.0 400 Bad Request (Replaces in a request other than INVITE)' "$T/bob.events" &&
+  [ "$(count bob "\"event\":\"call_end\".*\"call\":\"$A\"")" = 0 ] &&
+  pass "Replaces in a BYE and in an OPTIONS: 400 naming it, alice's call goes on" || fail "Replaces outside an INVITE" "BYE $BYE_ST, OPTIONS $OPT_ST"
+
 sipp_run carol "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-replaces-carol.xml" -s bob -m 1 -key callid "$CID" -key totag "$BOB_TAG" -key fromtag "$ALICE_TAG"
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "carol's INVITE with Replaces: 200 at once (no 180), ACK, BYE" ||
   fail "carol: sipp exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail|abort' "$T/carol.out" | head -3)"
@@ -219,6 +239,9 @@ wait_ev bobo '"event":"incoming".*"from":"<sip:mallory@' 5 && ! grep -q '"event"
   [ "$(count bobo '"event":"replaces_refused"')" = 0 ] && [ "$(count bobo "\"event\":\"call_end\".*\"call\":\"$R\"")" = 0 ] &&
   pass "ua.replaces = off: without Require the header is ignored, the INVITE rings as any other" ||
   fail "off: ignored" "$(grep -E '"incoming"|call_end' "$T/bobo.events")"
+sed "s/127\.0\.0\.1:$PORT_bob SIP/127.0.0.1:$PORT_bobo SIP/" "$T/options-replaces.sip" >"$T/options-off.sip"
+OPT_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobo" "$T/options-off.sip" --timeout 5)
+[ "$OPT_ST" = 200 ] && pass "ua.replaces = off: an OPTIONS with Replaces is answered as any (200)" || fail "off: OPTIONS $OPT_ST"
 cmd bobo reject "$R" 486 && sipp_server_wait off
 stop bobo || fail "bobo exit" "$(tail -3 "$T/bobo.err")"
 
