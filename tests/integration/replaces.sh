@@ -17,9 +17,17 @@
 #  - our early call (two sipflow UAs): bob calls ann, who rings; carol's INVITE
 #    names bob's early dialog: answered 200, bob CANCELs its INVITE (ann:
 #    call_end cancelled; bob: replaced);
+#  - Replaces in a BYE (alice's dialog) and in an OPTIONS: 400 naming it, the
+#    call goes on (RFC 3891 3);
+#  - attacks: a replacing INVITE whose offer bob cannot take gets 488 and the
+#    old call stays (RFC 3891 3); then three INVITEs naming one dialog back to
+#    back (ua.max_calls 1): one replaces it, two get 603; eve's 312 OPTIONS do
+#    not reveal bob's next tag, nor his next call's Call-ID and From tag
+#    (tagpredict.py: a Mersenne Twister's state from its outputs; RFC 3261
+#    19.3 wants tags cryptographically random);
 #  - ua.replaces = off: Require: replaces gets 420; without it the header is
-#    ignored (the INVITE rings as any other); on: our INVITEs say Supported:
-#    replaces (OPTIONS: prack.sh).
+#    ignored (the INVITE rings as any other), and an OPTIONS with one gets
+#    200; on: our INVITEs say Supported: replaces (OPTIONS: prack.sh).
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
