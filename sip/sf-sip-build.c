@@ -2,7 +2,11 @@
 #include "config.h"
 #include "sf-sip-build.h"
 #include "sf-sip-digest.h"
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 struct _SfSipBuilder {
   GString *head;     /* start line and headers */
@@ -135,12 +139,57 @@ sf_sip_reason_phrase (guint status)
 
 /* ---- RFC 3261 constructions ---- */
 
+/* @len bytes from the kernel's cryptographic generator (getrandom(2), else
+ * /dev/urandom).  Tags MUST be cryptographically random (19.3) and Call-IDs
+ * should be (8.1.1.4): GLib's g_random_int is a Mersenne Twister, whose
+ * state 624 outputs reveal (312 tags, e.g. from as many OPTIONS), after which
+ * every tag, Call-ID and branch we make is known in advance, and with them
+ * the dialog a Replaces names (RFC 3891 8) or the CANCEL of our INVITE.
+ * Neither source working (no such kernel we run on): GLib's generator, said
+ * once. */
+static void
+random_bytes (guint8 *buf, gsize len)
+{
+  gsize got = 0;
+  while (got < len) {
+    ssize_t n = getrandom (buf + got, len - got, 0);
+    if (n > 0)
+      got += (gsize) n;
+    else if (!(n < 0 && errno == EINTR))
+      break;
+  }
+  if (got < len) {
+    int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    while (fd >= 0 && got < len) {
+      ssize_t n = read (fd, buf + got, len - got);
+      if (n > 0)
+        got += (gsize) n;
+      else if (!(n < 0 && errno == EINTR))
+        break;
+    }
+    if (fd >= 0)
+      close (fd);
+  }
+  if (got < len) {
+    static gsize warned;
+    if (g_once_init_enter (&warned)) {
+      g_warning ("no cryptographic random source (getrandom, /dev/urandom): tags and Call-IDs are guessable");
+      g_once_init_leave (&warned, 1);
+    }
+    for (; got < len; got++)
+      buf[got] = (guint8) g_random_int ();
+  }
+}
+
 static char *
 random_hex (guint n32)
 {
-  GString *s = g_string_new (NULL);
-  for (guint i = 0; i < n32; i++)
-    g_string_append_printf (s, "%08x", g_random_int ());
+  guint8 raw[4 * 8];
+  g_return_val_if_fail (n32 <= sizeof raw / 4, NULL);
+  random_bytes (raw, 4 * n32);
+  GString *s = g_string_sized_new (8 * n32);
+  for (guint i = 0; i < 4 * n32; i++)
+    g_string_append_printf (s, "%02x", raw[i]);
   return g_string_free (s, FALSE);
 }
 

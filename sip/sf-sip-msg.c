@@ -3,6 +3,7 @@
  * 8.1.1 (mandatory headers), 25 (grammar). */
 #include "config.h"
 #include "sf-sip-msg.h"
+#include "sf-sip-build.h"
 #include <string.h>
 
 struct _SfSipMsg {
@@ -509,8 +510,10 @@ sf_sip_msg_bad_request (SfSipMsg *req, const char *problem)
     g_string_append_len (out, h->name.p, (gssize) h->name.len);
     g_string_append (out, ": ");
     g_string_append_len (out, h->value.p, (gssize) h->value.len);
-    if (h->id == SF_SIP_HDR_TO && !has_tag (h))
-      g_string_append_printf (out, ";tag=%08x", g_random_int ());
+    if (h->id == SF_SIP_HDR_TO && !has_tag (h)) {
+      g_autofree char *tag = sf_sip_random_tag (); /* cryptographically random (19.3): sf-sip-build.c */
+      g_string_append_printf (out, ";tag=%s", tag);
+    }
     g_string_append (out, "\r\n");
   }
   g_string_append (out, "Content-Length: 0\r\n\r\n");

@@ -9,6 +9,8 @@
 #include "config.h"
 #include "sf-stack-private.h"
 #include "operators/transaction/sf-txn-answers.h"
+#include "sipflow/sf-config.h"
+#include "states/sf-machine.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-txn-key.h"
 #include <string.h>
@@ -121,6 +123,34 @@ subscription_of (SfStack *s, SfSipMsg *msg, const char *method)
   return sf_endpoint_lookup (s->ep, SF_STACK_SUBSCRIPTION_SCOPE, key);
 }
 
+/* RFC 3891 3: Replaces belongs in an INVITE; a UA that supports it (its flow
+ * binds OpReplaces, ua.replaces on: sf_ua_replaces_on) refuses any other
+ * request carrying one with 400.  An ACK is never answered, and a CANCEL goes
+ * with its INVITE (a 400 to it would leave the INVITE ringing): both taken as
+ * they are.  A UA without Replaces ignores the header (RFC 3261 8.2.2). */
+static gboolean
+stray_replaces (SfStack *s, SfSipEvent *e, const char *method)
+{
+  if (strcmp (method, "INVITE") == 0 || strcmp (method, "ACK") == 0 || strcmp (method, "CANCEL") == 0 ||
+      !sf_machine_binds (s->tu, "OpReplaces"))
+    return FALSE;
+  SfConfig *cfg = sf_endpoint_config (s->ep);
+  if (cfg != NULL && !sf_config_get_bool (cfg, "ua", "replaces"))
+    return FALSE;
+  for (guint i = 0; i < sf_sip_msg_n_headers (e->msg); i++) {
+    const SfSipHdr *h = sf_sip_msg_header (e->msg, i);
+    if (h->id == SF_SIP_HDR_OTHER && sf_sip_str_caseeq (h->name, "Replaces")) {
+      g_autofree char *tag = sf_sip_random_tag ();
+      g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 400, "Bad Request (Replaces in a request other than INVITE)",
+                                                       tag, NULL);
+      if (r != NULL)
+        sf_stack_respond (s, e->txn, r);
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
 gboolean
 sf_stack_to_tu (SfStack *s, SfSipEvent *e)
 {
@@ -129,6 +159,8 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
     return to_request (s, e, m);
   }
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
+  if (stray_replaces (s, e, method))
+    return TRUE;
   /* A MESSAGE or an OPTIONS outside a dialog is a request of its own (RFC
    * 3428 4, RFC 3261 11: it makes no dialog, and a series of them may share
    * Call-ID and From tag): its own instance, keyed by its transaction.  Keyed

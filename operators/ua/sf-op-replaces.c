@@ -73,6 +73,21 @@ refuse (SfCtx *ctx, SfSipEvent *e, guint status, const char *phrase, const char 
 
 static const char *const replaces_outcomes[] = { "refused", NULL };
 
+/* The live call that took @old's place (OpReplaces marked it in
+ * old->replaced_by), or NULL: none, or it ended before its 2xx (a 488, a
+ * CANCEL...: RFC 3891 3, the old call must then stay). */
+static SfInstance *
+replacing_call (SfEndpoint *ep, SfInstance *old_inst, SfUaCall *old)
+{
+  if (old->replaced_by == NULL)
+    return NULL;
+  SfInstance *inst = sf_endpoint_lookup_handle (ep, old->replaced_by);
+  SfUaCall *c = inst != NULL && !sf_instance_ended (inst) ? sf_ua_call_of (ep, inst) : NULL;
+  if (c == NULL || g_strcmp0 (c->replaces, sf_instance_handle (old_inst)) != 0)
+    return NULL;
+  return inst;
+}
+
 /* A new INVITE with Replaces (RFC 3891 3): two or more Replaces lines, or a
  * malformed one: 400 naming it; no call of ours whose dialog has that
  * Call-ID, our tag as to-tag and the peer's as from-tag: 481; the call found
@@ -131,6 +146,12 @@ sf_op_replaces (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_strcmp0 (sf_instance_state (found), "HangingUp") == 0 || g_strcmp0 (sf_instance_state (found), "AckWait") == 0)
     return refuse (ctx, e, 603, "Declined (the dialog Replaces names has ended)", "replaces_ended",
                    "the dialog Replaces names has ended");
+  /* Another INVITE took this dialog already, not answered yet (a burst of
+   * replacing INVITEs, each would otherwise be answered past ua.max_calls and
+   * hang the old call up again): for this one the dialog is as good as over. */
+  if (replacing_call (ep, found, old) != NULL)
+    return refuse (ctx, e, 603, "Declined (the dialog Replaces names is being replaced)", "replaces_ended",
+                   "the dialog Replaces names is being replaced by another call");
   if (old->dialog->early && old->incoming)
     return refuse (ctx, e, 481, "Call/Transaction Does Not Exist (an early dialog we did not initiate)",
                    "replaces_no_dialog", "Replaces names an early dialog we did not initiate");
@@ -144,6 +165,8 @@ sf_op_replaces (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call (ctx);
   g_free (call->replaces);
   call->replaces = g_strdup (handle);
+  g_free (old->replaced_by);
+  old->replaced_by = g_strdup (sf_ctx_handle (ctx)); /* taken at once: see replacing_call */
   g_info ("%s: INVITE replaces %s (%s dialog)", sf_ctx_handle (ctx), handle, old->dialog->early ? "early" : "confirmed");
   return SF_OP_CONTINUE;
 }
@@ -173,6 +196,8 @@ sf_op_end_replaced (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
   SfInstance *inst = sf_endpoint_lookup_handle (ep, call->replaces);
   SfUaCall *old = inst != NULL && !sf_instance_ended (inst) ? sf_ua_call_of (ep, inst) : NULL;
+  if (old != NULL && g_strcmp0 (old->replaced_by, sf_ctx_handle (ctx)) != 0)
+    old = NULL; /* not ours to end (another call took it: cannot happen while OpReplaces marks it) */
   GString *f = g_string_new ("\"replaces\":");
   sf_json_append_string (f, call->replaces);
   if (old == NULL) {

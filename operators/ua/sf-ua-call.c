@@ -165,6 +165,7 @@ call_free (gpointer p)
   sf_ua_prack_clear (c);
   g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c->replaces);
+  g_free (c->replaced_by);
   g_free (c);
 }
 

@@ -114,6 +114,9 @@ typedef struct {
   guint reinvite_glares;     /* 491s to our re-INVITE in a row (bounded: SF_UA_MAX_GLARES) */
   /* Replaces (RFC 3891; sf-op-replaces.c) */
   char *replaces;            /* UAS: the handle of the call this INVITE replaces (OpReplaces), owned, nullable */
+  char *replaced_by;         /* the handle of the new call that takes this one's place (OpReplaces marks it at
+                                once, so a second INVITE naming this dialog is refused), owned, nullable; stale
+                                once that call ended without answering (sf-op-replaces.c) */
 } SfUaCall;
 
 /* A new INVITE refused at once (not ringing): the call kept (for call_end)

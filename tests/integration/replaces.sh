@@ -17,9 +17,17 @@
 #  - our early call (two sipflow UAs): bob calls ann, who rings; carol's INVITE
 #    names bob's early dialog: answered 200, bob CANCELs its INVITE (ann:
 #    call_end cancelled; bob: replaced);
+#  - Replaces in a BYE (alice's dialog) and in an OPTIONS: 400 naming it, the
+#    call goes on (RFC 3891 3);
+#  - attacks: a replacing INVITE whose offer bob cannot take gets 488 and the
+#    old call stays (RFC 3891 3); then three INVITEs naming one dialog back to
+#    back (ua.max_calls 1): one replaces it, two get 603; eve's 312 OPTIONS do
+#    not reveal bob's next tag, nor his next call's Call-ID and From tag
+#    (tagpredict.py: a Mersenne Twister's state from its outputs; RFC 3261
+#    19.3 wants tags cryptographically random);
 #  - ua.replaces = off: Require: replaces gets 420; without it the header is
-#    ignored (the INVITE rings as any other); on: our INVITEs say Supported:
-#    replaces (OPTIONS: prack.sh).
+#    ignored (the INVITE rings as any other), and an OPTIONS with one gets
+#    200; on: our INVITEs say Supported: replaces (OPTIONS: prack.sh).
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
@@ -81,6 +89,26 @@ refused bob early "$CID;to-tag=$BOB_TAG;from-tag=$ALICE_TAG;early-only" "X-Test:
 [ "$(count bob '"event":"call_end"')" = 5 ] && [ "$(count bob "\"event\":\"call_end\".*\"call\":\"$A\"")" = 0 ] &&
   pass "... five refused calls ended, alice's call goes on" || fail "after the refusals" "$(grep call_end "$T/bob.events")"
 
+# Replaces in a request other than INVITE (RFC 3891 3): 400; a BYE in alice's
+# dialog carrying one does not end the call, an OPTIONS gets no 200
+cat >"$T/bye-replaces.sip" <<SIP
+BYE sip:bob@127.0.0.1:$PORT_bob SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKbyerep{n}
+From: <sip:alice@127.0.0.1>;tag=$ALICE_TAG
+To: <sip:bob@127.0.0.1>;tag=$BOB_TAG
+Call-ID: $CID
+CSeq: 99 BYE
+Replaces: $CID;to-tag=$BOB_TAG;from-tag=$ALICE_TAG
+Max-Forwards: 70
+SIP
+sed -e 's/^BYE /OPTIONS /' -e 's/^CSeq: 99 BYE/CSeq: 1 OPTIONS/' -e 's/^Call-ID: .*/Call-ID: {cid}/' -e 's/^To: \(.*\);tag=.*/To: \1/' \
+  "$T/bye-replaces.sip" >"$T/options-replaces.sip"
+BYE_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bob" "$T/bye-replaces.sip" --timeout 5)
+OPT_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bob" "$T/options-replaces.sip" --timeout 5)
+[ "$BYE_ST" = 400 ] && [ "$OPT_ST" = 400 ] && grep -q 'SIP/2.0 400 Bad Request (Replaces in a request other than INVITE)' "$T/bob.events" &&
+  [ "$(count bob "\"event\":\"call_end\".*\"call\":\"$A\"")" = 0 ] &&
+  pass "Replaces in a BYE and in an OPTIONS: 400 naming it, alice's call goes on" || fail "Replaces outside an INVITE" "BYE $BYE_ST, OPTIONS $OPT_ST"
+
 sipp_run carol "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-replaces-carol.xml" -s bob -m 1 -key callid "$CID" -key totag "$BOB_TAG" -key fromtag "$ALICE_TAG"
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "carol's INVITE with Replaces: 200 at once (no 180), ACK, BYE" ||
   fail "carol: sipp exit $SIPP_RC" "$(grep -iE 'unexpected|regexp|fail|abort' "$T/carol.out" | head -3)"
@@ -134,6 +162,72 @@ wait_ev ann '"event":"call_end".*"reason":"cancelled"' 5 && pass "... ann: call_
 stop bobe || fail "bobe exit" "$(tail -3 "$T/bobe.err")"
 stop ann || fail "ann exit" "$(tail -3 "$T/ann.err")"
 
+# ---- a burst of replacing INVITEs for one call (attack) ----
+# mallory knows alice's dialog and sends three INVITEs naming it back to back,
+# before bob answered the first: one takes the call, the others get 603 (the
+# dialog is being replaced), never three calls answered past ua.max_calls
+# (=1 here) with the old one ended once.
+start bobx ua.xml "${UA[@]}" --set ua.auto_answer=0 --set ua.max_calls=1 || exit 1
+sipp_server alicex "127.0.0.1:$PORT_bobx" -sf "$SCEN/uac-replaces-alice.xml" -s bob -m 1 || fail "alice's sipp did not start"
+wait_ev bobx '"event":"state".*"to":"InCall"' 10 || fail "alice's call is not up" "$(tail -3 "$T/bobx.events")"
+X=$(last_call bobx)
+XCID=$(call_id_of bobx "$X")
+cat >"$T/burst.sip" <<SIP
+INVITE sip:bob@127.0.0.1:$PORT_bobx SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKburst{n}
+From: <sip:mallory@127.0.0.1>;tag=m{n}
+To: <sip:bob@127.0.0.1>
+Call-ID: {cid}
+CSeq: 1 INVITE
+Contact: <sip:mallory@127.0.0.1:{port}>
+Replaces: $XCID;to-tag=$(our_tag bobx "$XCID" To);from-tag=$(peer_tag bobx "$XCID" From)
+Max-Forwards: 70
+Content-Type: application/sdp
+
+v=0
+o=m 1 1 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 6006 RTP/AVP 0
+SIP
+# first one whose offer bob cannot take: 488, and the dialog is not taken (RFC
+# 3891 3: a replacing INVITE that cannot be accepted leaves the old call)
+sed 's/^m=audio 6006 RTP\/AVP 0$/m=audio 6006 RTP\/AVP 99\na=rtpmap:99 NOSUCH\/8000/' "$T/burst.sip" >"$T/bad488.sip"
+[ "$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobx" "$T/bad488.sip" --timeout 5)" = 488 ] &&
+  [ "$(count bobx "\"event\":\"call_end\".*\"call\":\"$X\"")" = 0 ] &&
+  pass "a replacing INVITE with an offer bob cannot take: 488, alice's call stays" ||
+  fail "the 488" "$(grep -E 'call_end|sdp_refused' "$T/bobx.events")"
+timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobx" "$T/burst.sip" --count 3 --timeout 0 >"$T/burst.out" 2>&1
+wait_ev bobx '"event":"replaces_refused"' 5 2
+wait_ev bobx '"event":"replaced"' 5
+[ "$(count bobx '"event":"incoming".*"replaces":')" = 1 ] && [ "$(count bobx '"event":"replaces_refused".*"status":603')" = 2 ] &&
+  [ "$(count bobx '"event":"replaced"')" = 1 ] &&
+  pass "three replacing INVITEs back to back: one replaces the call, two get 603" ||
+  fail "the burst" "$(grep -E '"incoming"|"replaced"|replaces_refused' "$T/bobx.events")"
+sipp_server_wait alicex
+stop bobx || fail "bobx exit" "$(tail -3 "$T/bobx.err")"
+
+# ---- guessing a dialog (attack, RFC 3891 8; RFC 3261 19.3) ----
+# eve sees no signalling; she sends 312 OPTIONS, and if bob's tags came from
+# a Mersenne Twister (GLib's g_random_int) their 624 words give its state:
+# she would know bob's next tag, and the Call-ID and From tag of his next call
+# (what a Replaces names, with the peer's tag), before it is made.
+start bobp ua.xml "${UA[@]}" || exit 1
+GUESS=$(timeout 60 python3 "$(dirname "$0")/tagpredict.py" "127.0.0.1:$PORT_bobp" "$T/future")
+[ "$GUESS" = unpredicted ] && pass "bob's tags cannot be predicted from 312 earlier ones" || fail "tag prediction: '$GUESS'"
+cmd bobp call "sip:nobody@127.0.0.1:9"
+wait_ev bobp '"event":"sip_out".*INVITE sip:nobody' 5
+PCID=$(grep -m1 '"event":"sip_out".*INVITE sip:nobody' "$T/bobp.events" | grep -o 'Call-ID: [0-9a-f]*' | cut -d' ' -f2)
+PTAG=$(grep -m1 '"event":"sip_out".*INVITE sip:nobody' "$T/bobp.events" | grep -o 'From: [^\\]*' | grep -o 'tag=[0-9a-f]*' | cut -d= -f2)
+GUESSED=0
+for w in $(echo "$PCID$PTAG" | fold -w 8); do grep -qx "$w" "$T/future" 2>/dev/null && GUESSED=$((GUESSED + 1)); done
+[ ${#PCID} = 32 ] && [ ${#PTAG} = 16 ] && [ "$GUESSED" = 0 ] &&
+  pass "... nor the Call-ID and From tag of his next call ($PCID, $PTAG)" ||
+  fail "the next call's identifiers" "Call-ID '$PCID', tag '$PTAG', $GUESSED words of them predicted"
+cmd bobp hangup
+stop bobp || fail "bobp exit" "$(tail -3 "$T/bobp.err")"
+
 # ---- ua.replaces = off; Supported ----
 start bobo ua.xml "${UA[@]}" --set ua.replaces=off || exit 1
 sipp_server off "127.0.0.1:$PORT_bobo" -sf "$SCEN/uac-replaces-ringing.xml" -s bob -m 1 || fail "sipp did not start"
@@ -153,6 +247,9 @@ wait_ev bobo '"event":"incoming".*"from":"<sip:mallory@' 5 && ! grep -q '"event"
   [ "$(count bobo '"event":"replaces_refused"')" = 0 ] && [ "$(count bobo "\"event\":\"call_end\".*\"call\":\"$R\"")" = 0 ] &&
   pass "ua.replaces = off: without Require the header is ignored, the INVITE rings as any other" ||
   fail "off: ignored" "$(grep -E '"incoming"|call_end' "$T/bobo.events")"
+sed "s/127\.0\.0\.1:$PORT_bob SIP/127.0.0.1:$PORT_bobo SIP/" "$T/options-replaces.sip" >"$T/options-off.sip"
+OPT_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobo" "$T/options-off.sip" --timeout 5)
+[ "$OPT_ST" = 200 ] && pass "ua.replaces = off: an OPTIONS with Replaces is answered as any (200)" || fail "off: OPTIONS $OPT_ST"
 cmd bobo reject "$R" 486 && sipp_server_wait off
 stop bobo || fail "bobo exit" "$(tail -3 "$T/bobo.err")"
 
