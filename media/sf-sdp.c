@@ -11,6 +11,7 @@
 #include "config.h"
 #include "sf-sdp.h"
 #include "framework/sf-json.h"
+#include "sip/sf-sip-build.h"
 #include <gst/sdp/sdp.h>
 #include <stdarg.h>
 #include <string.h>
@@ -766,7 +767,7 @@ sf_sdp_session_new (const char *local_addr, guint local_port, const char *const 
   s->ipv6 = strchr (local_addr, ':') != NULL;
   s->port = local_port;
   /* RFC 4566 5.2: a numeric session id; 63 bits so it fits a signed 64-bit reader. */
-  guint64 id = (((guint64) g_random_int () << 32) | g_random_int ()) & G_MAXINT64;
+  guint64 id = sf_sip_random_u64 () & G_MAXINT64; /* not GLib's generator: its outputs would reveal our tags' */
   s->sess_id = g_strdup_printf ("%" G_GUINT64_FORMAT, id != 0 ? id : 1);
   s->version = 1;
   s->codecs = g_steal_pointer (&defs);

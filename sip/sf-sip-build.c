@@ -147,8 +147,8 @@ sf_sip_reason_phrase (guint status)
  * the dialog a Replaces names (RFC 3891 8) or the CANCEL of our INVITE.
  * Neither source working (no such kernel we run on): GLib's generator, said
  * once. */
-static void
-random_bytes (guint8 *buf, gsize len)
+void
+sf_sip_random_bytes (guint8 *buf, gsize len)
 {
   gsize got = 0;
   while (got < len) {
@@ -181,12 +181,20 @@ random_bytes (guint8 *buf, gsize len)
   }
 }
 
+guint64
+sf_sip_random_u64 (void)
+{
+  guint64 v;
+  sf_sip_random_bytes ((guint8 *) &v, sizeof v);
+  return v;
+}
+
 static char *
 random_hex (guint n32)
 {
   guint8 raw[4 * 8];
   g_return_val_if_fail (n32 <= sizeof raw / 4, NULL);
-  random_bytes (raw, 4 * n32);
+  sf_sip_random_bytes (raw, 4 * n32);
   GString *s = g_string_sized_new (8 * n32);
   for (guint i = 0; i < 4 * n32; i++)
     g_string_append_printf (s, "%02x", raw[i]);

@@ -61,6 +61,12 @@ typedef struct {
 SfSipMsg *sf_sip_create_request (const SfSipRequestSpec *spec, GError **error);
 /* Random tokens for tags, Call-IDs and branches (transfer full).  Branches
  * start with the magic cookie z9hG4bK. */
+/* @len bytes from the kernel's cryptographic generator (getrandom, else
+ * /dev/urandom): tags, Call-IDs, branches, and every other value a peer must
+ * not predict (GLib's g_random_* is a Mersenne Twister: 624 outputs seen
+ * reveal it, forward and backward). */
+void sf_sip_random_bytes (guint8 *buf, gsize len);
+guint64 sf_sip_random_u64 (void);
 char *sf_sip_random_tag (void);
 char *sf_sip_random_branch (void);
 

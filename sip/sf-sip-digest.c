@@ -1,6 +1,7 @@
 /* sf-sip-digest.c: Digest authentication (see sf-sip-digest.h). */
 #include "config.h"
 #include "sf-sip-digest.h"
+#include "sf-sip-build.h"
 #include <string.h>
 
 G_DEFINE_QUARK (sf-digest-error-quark, sf_digest_error)
@@ -170,7 +171,7 @@ sf_digest_authorization (const SfDigestChallenge *c, const char *username, const
                          const char *uri, const char *cnonce, guint32 nc)
 {
   g_autofree char *ha1 = sf_digest_ha1 (c->alg, username, c->realm, password);
-  g_autofree char *own_cnonce = cnonce == NULL ? g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ()) : NULL;
+  g_autofree char *own_cnonce = cnonce == NULL ? g_strdup_printf ("%016" G_GINT64_MODIFIER "x", sf_sip_random_u64 ()) : NULL;
   char ncs[9];
   g_snprintf (ncs, sizeof ncs, "%08x", nc);
   SfDigestInput in = { c->alg, ha1, method, uri, c->nonce, NULL, NULL, NULL, NULL, 0 };
@@ -239,7 +240,7 @@ sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint 
   s->secret = g_memdup2 (secret, len);
   s->secret_len = len;
   s->ttl_s = nonce_ttl_s;
-  s->boot = (guint64) g_random_int () << 32 | g_random_int ();
+  s->boot = sf_sip_random_u64 ();
   s->n_slots = MAX (nonce_slots, 1);
   s->slots = g_new0 (NonceSlot, s->n_slots);
   return s;

@@ -1690,7 +1690,7 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->tcp_max_conns = SF_SIP_TCP_MAX_CONNS;
   t->per_source = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   do
-    t->boot = g_random_int ();
+    t->boot = (guint32) sf_sip_random_u64 ();
   while (t->boot == 0);
   return t;
 }

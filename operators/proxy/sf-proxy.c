@@ -473,7 +473,7 @@ char *
 sf_proxy_branch (SfCtx *ctx, SfSipMsg *req)
 {
   g_autofree char *h = loop_hash (ctx, req);
-  g_autofree char *head = g_strdup_printf ("%s.%08x", h, g_random_int ());
+  g_autofree char *head = g_strdup_printf ("%s.%08x", h, (guint32) sf_sip_random_u64 ());
   char mac[9] = "00000000";
   SfProxyConfig *c = ctx != NULL ? sf_proxy_config (ctx) : NULL;
   if (c != NULL)

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "sf-stack-private.h"
 #include "framework/sf-clock.h"
+#include "sip/sf-sip-build.h"
 #include "framework/sf-secret.h"
 #include <string.h>
 
@@ -72,7 +73,7 @@ rate_table_init (SfStack *s, guint max)
   static gsize seeded = 0;
   if (g_once_init_enter (&seeded)) {
     for (guint i = 0; i < 2; i++)
-      rate_hash_key[i] = ((guint64) g_random_int () << 32) | g_random_int ();
+      rate_hash_key[i] = sf_sip_random_u64 (); /* a peer that could predict it could aim at one bucket */
     g_once_init_leave (&seeded, 1);
   }
   if (s->buckets != NULL)
