@@ -5,12 +5,10 @@
  * does not know, so it never sees an unchecked key). */
 #include "config.h"
 #include "media/sf-srtp.h"
+#include "sip/sf-sip-build.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
-#include <sys/random.h>
-#include <unistd.h>
 
 static const char *const suite_names[] = { NULL, "AES_CM_128_HMAC_SHA1_80", "AES_CM_128_HMAC_SHA1_32" };
 
@@ -225,31 +223,6 @@ sf_srtp_crypto_format (guint tag, SfSrtpSuite suite, const guint8 key[SF_SRTP_KE
 void
 sf_srtp_random_key (guint8 key[SF_SRTP_KEY_LEN])
 {
-  gsize got = 0;
-  while (got < SF_SRTP_KEY_LEN) {
-    ssize_t n = getrandom (key + got, SF_SRTP_KEY_LEN - got, 0);
-    if (n > 0) {
-      got += (gsize) n;
-      continue;
-    }
-    if (n < 0 && errno == EINTR)
-      continue;
-    break;
-  }
-  if (got == SF_SRTP_KEY_LEN)
-    return;
-  /* getrandom(2) missing (ENOSYS): the same generator through its device. */
-  int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  got = 0;
-  while (fd >= 0 && got < SF_SRTP_KEY_LEN) {
-    ssize_t n = read (fd, key + got, SF_SRTP_KEY_LEN - got);
-    if (n > 0)
-      got += (gsize) n;
-    else if (!(n < 0 && errno == EINTR))
-      break;
-  }
-  if (fd >= 0)
-    close (fd);
-  if (got != SF_SRTP_KEY_LEN)
+  if (!sf_sip_random_bytes_strong (key, SF_SRTP_KEY_LEN))
     g_error ("SRTP: no cryptographic random source (getrandom, /dev/urandom): %s", g_strerror (errno));
 }

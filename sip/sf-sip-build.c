@@ -147,8 +147,8 @@ sf_sip_reason_phrase (guint status)
  * the dialog a Replaces names (RFC 3891 8) or the CANCEL of our INVITE.
  * Neither source working (no such kernel we run on): GLib's generator, said
  * once. */
-void
-sf_sip_random_bytes (guint8 *buf, gsize len)
+gboolean
+sf_sip_random_bytes_strong (guint8 *buf, gsize len)
 {
   gsize got = 0;
   while (got < len) {
@@ -158,7 +158,7 @@ sf_sip_random_bytes (guint8 *buf, gsize len)
     else if (!(n < 0 && errno == EINTR))
       break;
   }
-  if (got < len) {
+  if (got < len) { /* getrandom(2) missing (ENOSYS): the same generator through its device */
     int fd = open ("/dev/urandom", O_RDONLY | O_CLOEXEC);
     while (fd >= 0 && got < len) {
       ssize_t n = read (fd, buf + got, len - got);
@@ -170,15 +170,21 @@ sf_sip_random_bytes (guint8 *buf, gsize len)
     if (fd >= 0)
       close (fd);
   }
-  if (got < len) {
-    static gsize warned;
-    if (g_once_init_enter (&warned)) {
-      g_warning ("no cryptographic random source (getrandom, /dev/urandom): tags and Call-IDs are guessable");
-      g_once_init_leave (&warned, 1);
-    }
-    for (; got < len; got++)
-      buf[got] = (guint8) g_random_int ();
+  return got == len;
+}
+
+void
+sf_sip_random_bytes (guint8 *buf, gsize len)
+{
+  if (sf_sip_random_bytes_strong (buf, len))
+    return;
+  static gsize warned;
+  if (g_once_init_enter (&warned)) {
+    g_warning ("no cryptographic random source (getrandom, /dev/urandom): tags and Call-IDs are guessable");
+    g_once_init_leave (&warned, 1);
   }
+  for (gsize i = 0; i < len; i++)
+    buf[i] = (guint8) g_random_int ();
 }
 
 guint64

@@ -66,6 +66,9 @@ SfSipMsg *sf_sip_create_request (const SfSipRequestSpec *spec, GError **error);
  * not predict (GLib's g_random_* is a Mersenne Twister: 624 outputs seen
  * reveal it, forward and backward). */
 void sf_sip_random_bytes (guint8 *buf, gsize len);
+/* The same without GLib's fallback: FALSE when neither source gave @len bytes
+ * (keys must not fall back: SRTP's master keys). */
+gboolean sf_sip_random_bytes_strong (guint8 *buf, gsize len);
 guint64 sf_sip_random_u64 (void);
 char *sf_sip_random_tag (void);
 char *sf_sip_random_branch (void);

@@ -47,25 +47,8 @@
 #  - An aufile source ends the call at the end of the file: a 30 s file.
 . "$(dirname "$0")/lib.sh"
 
-for p in baresip:baresip-core gst-launch-1.0:gstreamer1.0-tools; do
-  command -v "${p%%:*}" >/dev/null && continue
-  echo "not ok - ${p%%:*} is not installed (Debian package ${p#*:}; scripts/setup-deps installs it)"
-  exit 1
-done
+need baresip:baresip-core gst-launch-1.0:gstreamer1.0-tools
 
-# free_ports N: a base port B (even) with B..B+N-1 bound by no one (UDP or
-# TCP, any address); sets BASE.
-port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-  /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
-free_ports() {
-  local try i
-  for try in $(seq 50); do
-    BASE=$((20000 + 2 * (RANDOM % 10000)))
-    for ((i = 0; i < $1; i++)); do port_used $((BASE + i)) && continue 2; done
-    return 0
-  done
-  return 1
-}
 free_ports 6 || { fail "no free ports"; exit 1; }
 # baresip SIP on BS (UDP, TCP), TLS on BS + 1, cons on BS + 3; carol's SIP
 # port is even (BS + 4): the capture counts datagrams to even ports

@@ -362,3 +362,29 @@ npm_dir() {
   rm -rf "$dir.old.$$"
   [ "$(cat "$dir/.specs" 2>/dev/null)" = "$*" ]
 }
+
+# need CMD:PACKAGE...: every peer a test drives must be there (.ci/run and
+# scripts/setup-deps install them); a missing one fails the test loudly.
+need() {
+  local p
+  for p in "$@"; do
+    command -v "${p%%:*}" >/dev/null && continue
+    echo "not ok - ${p%%:*} is not installed (Debian package ${p#*:}; scripts/setup-deps installs it)"
+    exit 1
+  done
+}
+
+# port_used PORT: some socket (UDP or TCP, any address) has PORT bound.
+port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+  /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
+# free_ports N: a base port B (even) with B..B+N-1 bound by no one; sets BASE
+# (for peers that take ports we cannot ask the kernel for: baresip, linphonec).
+free_ports() {
+  local try i
+  for try in $(seq 50); do
+    BASE=$((20000 + 2 * (RANDOM % 10000)))
+    for ((i = 0; i < $1; i++)); do port_used $((BASE + i)) && continue 2; done
+    return 0
+  done
+  return 1
+}

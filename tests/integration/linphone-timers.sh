@@ -35,8 +35,6 @@ start dave xml/ua.xml --messages full --set ua.uri=sip:dave@127.0.0.1 --set ua.s
 # off: [sip] session_expires_enabled, session_expires_value=90 and
 # 100rel_support_level=1, optional); sets LC_NAME (its SIP port), and lc_NAME
 # writes a command to it
-port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-  /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
 linphonec_start() {
   local name=$1 port try
   shift

@@ -16,25 +16,7 @@
 #  - the proxy exits cleanly, with no warning or sanitizer report.
 . "$(dirname "$0")/lib.sh"
 
-for p in baresip:baresip-core linphonec:linphone-cli gst-launch-1.0:gstreamer1.0-tools; do
-  command -v "${p%%:*}" >/dev/null && continue
-  echo "not ok - ${p%%:*} is not installed (Debian package ${p#*:}; scripts/setup-deps installs it)"
-  exit 1
-done
-
-# free_ports N: a base port B with B..B+N-1 bound by no one (UDP or TCP, any
-# address); sets BASE.  baresip binds UDP and TCP on its SIP port and TLS on +1.
-port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-  /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
-free_ports() {
-  local try i
-  for try in $(seq 50); do
-    BASE=$((20000 + 2 * (RANDOM % 10000)))
-    for ((i = 0; i < $1; i++)); do port_used $((BASE + i)) && continue 2; done
-    return 0
-  done
-  return 1
-}
+need baresip:baresip-core linphonec:linphone-cli gst-launch-1.0:gstreamer1.0-tools
 
 printf 'alice:secret\nbob:hunter2\n' >"$T/users"
 start px proxy.xml --set "registrar.users=$T/users" || exit 1

@@ -216,8 +216,6 @@ timeout 10 tail --pid="$SILENT" -f /dev/null
 if ! command -v baresip >/dev/null; then
   fail "baresip is not installed (Debian package baresip-core; scripts/setup-deps installs it)"
 else
-  port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
-    /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
   BASE=
   for try in $(seq 50); do
     b=$((20000 + 2 * (RANDOM % 10000)))
