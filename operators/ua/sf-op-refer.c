@@ -350,7 +350,11 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (refuse == 0 && g_strcmp0 (policy, "off") == 0) {
     refuse = 403;
     why = "REFER refused by policy (ua.refer is off)";
-  } else if (refuse == 0 && g_strcmp0 (policy, "any") != 0 && !our_domain (ctx, rt.host)) {
+  } else if (refuse == 0 && g_strcmp0 (policy, "any") != 0 &&
+             (!our_domain (ctx, rt.host) || (rt.maddr != NULL && !our_domain (ctx, rt.maddr)))) {
+    /* a maddr sends the INVITE there whatever the host says (RFC 3261
+     * 19.1.1, sf-sip-resolve.c): a host of ours with a foreign maddr is a
+     * foreign target */
     refuse = 403;
     why = "REFER refused by policy (ua.refer is same_domain: the target is not in our domain)";
   }

@@ -6,7 +6,7 @@
 #     whose ua.uri is sip:bob@host.invalid: a target in another domain 403
 #     (ua.refer same_domain, the default), two Refer-To 400, a malformed one
 #     400, method=BYE 501, a bad Refer-Sub 400, a Replaces with CR LF 400, none
-#     400; ua.refer=off: 403 naming the policy; accepted: 202 (Supported:
+#     400, our host with a foreign maddr 403 (same_domain); ua.refer=off: 403 naming the policy; accepted: 202 (Supported:
 #     norefersub), NOTIFY 100 Trying active, then the referred call's final
 #     status (host.invalid cannot be reached: 503) terminated;reason=noresource;
 #     Refer-Sub: false: 202 with Refer-Sub: false and no NOTIFY; a REFER
@@ -31,8 +31,8 @@ start tee ua.xml "${common[@]}" --set ua.uri=sip:bob@host.invalid || exit 1
 start boff ua.xml "${common[@]}" --set ua.uri=sip:boff@host.invalid --set ua.refer=off || exit 1
 
 sipp_run refused "127.0.0.1:$PORT_tee" -sf "$SCEN/refer-uac-refused.xml" -s bob -m 1
-sipp_ok refused "REFER refused: a foreign host 403 (same_domain), two Refer-To 400, malformed 400, method=BYE 501, bad Refer-Sub 400, a CR LF Replaces 400, no Refer-To 400"
-[ "$(count tee '"event":"transfer".*"role":"transferee","state":"refused"')" = 7 ] &&
+sipp_ok refused "REFER refused: a foreign host 403 (same_domain), two Refer-To 400, malformed 400, method=BYE 501, bad Refer-Sub 400, a CR LF Replaces 400, no Refer-To 400, a foreign maddr 403"
+[ "$(count tee '"event":"transfer".*"role":"transferee","state":"refused"')" = 8 ] &&
   pass "each refusal is a transfer event (refused, the status, the reason)" ||
   fail "refusal events" "$(grep '"event":"transfer"' "$T/tee.events")"
 [ "$(count tee '"event":"incoming"')" = 1 ] && ! grep -q '"event":"call_end".*"referred_by"' "$T/tee.events" &&

@@ -1,7 +1,7 @@
 /* test-ua-refer.c: the parsers of REFER (RFC 3515, RFC 4488;
  * operators/ua/sf-refer.c).
  *  - Refer-To: name-addr with a display name and params, addr-spec, a
- *    method parameter, another scheme, an embedded Replaces unescaped; empty,
+ *    method parameter, a maddr parameter (kept for the policy), another scheme, an embedded Replaces unescaped; empty,
  *    no '>', junk after it, '?' outside brackets, a bad URI, two Replaces,
  *    a Replaces with CR LF or NUL or too long: refused
  *  - Refer-Sub: true, false, any case, with params; other words, junk: refused
@@ -37,6 +37,17 @@ refer_to_values (void)
   CU_ASSERT_TRUE (refer_to ("<sip:carol@[::1]:5060;method=BYE>", &r));
   CU_ASSERT_STRING_EQUAL (r.method, "BYE");
   CU_ASSERT_STRING_EQUAL (r.host, "::1");
+  sf_refer_to_clear (&r);
+  /* maddr (where the INVITE would go instead of the host): kept for the policy */
+  CU_ASSERT_TRUE (refer_to ("<sip:carol@example.com;lr;maddr=[2001:db8::1]>", &r));
+  CU_ASSERT_STRING_EQUAL (r.host, "example.com");
+  CU_ASSERT_STRING_EQUAL (r.maddr, "2001:db8::1");
+  sf_refer_to_clear (&r);
+  CU_ASSERT_TRUE (refer_to ("<sip:carol@example.com;maddr>", &r));
+  CU_ASSERT_STRING_EQUAL (r.maddr, "");
+  sf_refer_to_clear (&r);
+  CU_ASSERT_TRUE (refer_to ("<sip:carol@example.com>", &r));
+  CU_ASSERT_PTR_NULL (r.maddr);
   sf_refer_to_clear (&r);
   CU_ASSERT_TRUE (refer_to ("<mailto:carol@example.com>", &r));
   CU_ASSERT_FALSE (r.sip);
