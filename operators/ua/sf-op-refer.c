@@ -184,6 +184,11 @@ sf_op_send_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   s->cseq = sf_sip_msg_cseq (req)->number;
   s->event_id = g_strdup_printf ("%u", s->cseq); /* the NOTIFYs' Event id (RFC 3515 2.4.6) */
+  s->first_refer = call->refers_sent++ == 0;
+  /* our bound on the wait: a NOTIFY's expires may shorten it, never stretch
+   * it (OpNotify), so a transferee cannot keep this instance and its
+   * reference to the dialog for ever with active;expires=4294967295 */
+  s->granted = SF_REFER_EXPIRES;
   s->call_id = g_strdup (s->dialog->call_id);
   s->tag = g_strdup (s->dialog->local_tag);
   s->uri = g_strdup (s->dialog->remote_target);

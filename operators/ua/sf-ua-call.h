@@ -64,6 +64,7 @@ typedef struct {
   char *refer_notifier;      /* a referred call: the handle of the notifier its progress goes to, nullable */
   char *referred_by;         /* a referred call: its Referred-By value (for call_end), nullable */
   gboolean refer_reported;   /* a referred call: its final status went to the notifier */
+  guint refers_sent;         /* transferor: our REFERs in this call's dialog (RFC 3515 2.4.6: id optional for the first) */
   gboolean signalling_tls;   /* UAC: our INVITE leaves over TLS (its first hop: the outbound proxy or the target) */
   /* both */
   SfSipDialog *dialog;

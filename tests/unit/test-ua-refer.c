@@ -8,10 +8,17 @@
  *  - sipfrag: a Status-Line with or without its CRLF, header lines after it;
  *    empty, another version, a status out of range, a bare LF, a control
  *    character, a NUL, an over-long reason: refused
- *  - the attended Refer-To: Replaces escaped, read back by the parser */
+ *  - the attended Refer-To: Replaces escaped, read back by the parser
+ *  - transferor_notify (the UA on the fake clock, a peer socket plays the
+ *    transferee): a NOTIFY without id for our first REFER in the dialog is
+ *    taken (RFC 3515 2.4.6); its active;expires=4294967295 does not stretch
+ *    the subscription past our own bound (SF_REFER_EXPIRES); a second REFER's
+ *    NOTIFY without id (a forged 200 sipfrag) gets 481 and the call stays */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-refer.h"
+#include "states/sf-instance.h"
+#include "states/sf-machine.h"
 #include <string.h>
 
 static gboolean
@@ -146,6 +153,163 @@ attended_refer_to (void)
   CU_ASSERT_STRING_EQUAL (r.replaces, "a84b4c76e66710@pc33;to-tag=c2;from-tag=a 1");
 }
 
+/* ---- the transferor on the fake clock, a peer socket the transferee ---- */
+
+typedef SfTestStack St;
+
+static void
+st_send (St *t, const char *text)
+{
+  g_autofree char *port = g_strdup_printf ("%u", t->port);
+  g_auto (GStrv) parts = g_strsplit (text, "%PORT%", -1);
+  g_autofree char *out = g_strjoinv (port, parts);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), out, strlen (out), NULL, NULL);
+}
+
+/* The next datagram (transfer full; NULL when none within 5 s of real time). */
+static char *
+st_recv (St *t)
+{
+  if (!sf_test_peer_wait (t->peer))
+    return NULL;
+  char buf[8192];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+  return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
+}
+
+/* The value of header @name in @m (transfer full), NULL when absent. */
+static char *
+hdr (const char *m, const char *name)
+{
+  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
+  const char *p = m != NULL ? strstr (m, needle) : NULL;
+  return p != NULL ? g_strndup (p + strlen (needle), strcspn (p + strlen (needle), "\r\n")) : NULL;
+}
+
+/* A response @status_line to the request @req (its Via, From, To, Call-ID, CSeq). */
+static void
+st_reply (St *t, const char *req, const char *status_line)
+{
+  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID"), *cseq = hdr (req, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+                                        "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Length: 0\r\n\r\n",
+                                        status_line, via, from, to, cid, cseq);
+  st_send (t, r);
+}
+
+#define RT_OFFER                                                                                       \
+  "v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n" \
+  "a=rtpmap:0 PCMU/8000\r\n"
+
+/* The peer's NOTIFY number @cseq in the call's dialog (our tag @tag), with
+ * @event, @state and the sipfrag @frag; the UA's answer (transfer full). */
+static char *
+st_notify (St *t, const char *tag, guint cseq, const char *event, const char *state, const char *frag)
+{
+  g_autofree char *n = g_strdup_printf (
+    "NOTIFY sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrn%u\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: %u NOTIFY\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nEvent: %s\r\nSubscription-State: %s\r\n"
+    "Content-Type: message/sipfrag\r\nContent-Length: %zu\r\n\r\n%s", cseq, tag, cseq, event, state, strlen (frag), frag);
+  st_send (t, n);
+  return st_recv (t);
+}
+
+/* 'transfer CALL sip:carol@127.0.0.1' as the control makes it: a new
+ * instance of the subscription machine, device:refer; the REFER the peer
+ * gets (transfer full). */
+static char *
+st_transfer (St *t, SfInstance *call)
+{
+  SfMachine *subm = sf_machine_lookup_import (t->tu, "subscription");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (subm);
+  SfInstance *sub = sf_endpoint_create (t->env->ep, subm, NULL, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (sub);
+  g_autofree char *arg = g_strdup_printf ("%s sip:carol@127.0.0.1", sf_instance_handle (call));
+  sf_endpoint_post (t->env->ep, sub, sf_event_new (SF_EV_DEVICE, "refer", arg));
+  sf_endpoint_advance (t->env->ep, 0);
+  return st_recv (t);
+}
+
+static void
+transferor_notify (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
+  g_assert (sf_config_set (env->cfg, "ua.uri=sip:bob@127.0.0.1", NULL));
+  g_assert (sf_config_set (env->cfg, "ua.auto_answer=0", NULL));
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  g_assert (tu != NULL);
+  St *t = sf_test_stack_new (env, tu);
+  /* the peer calls us; we answer */
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrt1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Type: application/sdp\r\n"
+    "Content-Length: %zu\r\n\r\n%s", strlen (RT_OFFER), RT_OFFER);
+  st_send (t, inv);
+  g_autofree char *ringing = st_recv (t);
+  CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180"));
+  sf_endpoint_advance (env->ep, 0);
+  g_autofree char *ok = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
+  g_autofree char *to = hdr (ok, "To");
+  const char *tg = strstr (to, ";tag=");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (tg);
+  g_autofree char *tag = g_strndup (tg + 5, strcspn (tg + 5, ";>"));
+  g_autofree char *ack = g_strdup_printf (
+    "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrtack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, ack);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  SfInstance *call = NULL;
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (env->ep);
+  for (guint i = 0; i < all->len; i++)
+    if (sf_instance_machine (all->pdata[i]) == tu && !sf_instance_ended (all->pdata[i]))
+      call = all->pdata[i];
+  CU_ASSERT_PTR_NOT_NULL_FATAL (call);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+
+  /* our first REFER in the dialog: 202; its NOTIFYs may omit the id (RFC
+   * 3515 2.4.6) */
+  g_autofree char *refer = st_transfer (t, call);
+  CU_ASSERT_TRUE_FATAL (refer != NULL && g_str_has_prefix (refer, "REFER "));
+  st_reply (t, refer, "202 Accepted");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  g_autofree char *a1 = st_notify (t, tag, 2, "refer", "active;expires=4294967295", "SIP/2.0 100 Trying\r\n");
+  CU_ASSERT_TRUE (a1 != NULL && g_str_has_prefix (a1, "SIP/2.0 200"));
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"transfer\"", "\"state\":\"trying\"", NULL), 1);
+  /* the notifier's expires does not keep us past our own bound */
+  sf_endpoint_advance (env->ep, (guint64) SF_REFER_EXPIRES * 1000 - 1);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 0);
+  sf_endpoint_advance (env->ep, 1);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 1);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no BYE */
+
+  /* a second REFER in the dialog: a NOTIFY without id is not its (481), so a
+   * 200 sipfrag without id does not end the call */
+  g_autofree char *refer2 = st_transfer (t, call);
+  CU_ASSERT_TRUE_FATAL (refer2 != NULL && g_str_has_prefix (refer2, "REFER "));
+  st_reply (t, refer2, "202 Accepted");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  g_autofree char *a2 = st_notify (t, tag, 3, "refer", "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
+  CU_ASSERT_TRUE (a2 != NULL && g_str_has_prefix (a2, "SIP/2.0 481"));
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no BYE */
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  /* with its id it is taken: the transfer succeeded, the call ends with BYE */
+  g_autofree char *cs2 = hdr (refer2, "CSeq");
+  g_autofree char *ev2 = g_strdup_printf ("refer;id=%u", (guint) g_ascii_strtoull (cs2, NULL, 10));
+  g_autofree char *a3 = st_notify (t, tag, 4, ev2, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
+  CU_ASSERT_TRUE (a3 != NULL && g_str_has_prefix (a3, "SIP/2.0 200"));
+  sf_endpoint_advance (env->ep, 0);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -154,4 +318,5 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "Refer-Sub", refer_sub_values);
   CU_add_test (s, "message/sipfrag", sipfrag_values);
   CU_add_test (s, "attended Refer-To with Replaces", attended_refer_to);
+  CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
 }
