@@ -531,6 +531,26 @@ sf_op_refer_notifier_start (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* The reason phrase of our sipfrag from the referred call's response: what
+ * its peer said (printable, but any length, and not always UTF-8: RFC 3261
+ * 25.1 asks for UTF-8, old peers send Latin-1), made what a transferor's
+ * strict parser takes (ours, sf_refer_parse_sipfrag: UTF-8, at most
+ * SF_REFER_MAX_REASON bytes), cut at a character's boundary; else the
+ * transferor answers our NOTIFY 400 and never learns the outcome. */
+static char *
+frag_reason_of (const char *r)
+{
+  g_autofree char *v = g_utf8_make_valid (r, -1);
+  const char *p = v;
+  while (*p != '\0') {
+    const char *next = g_utf8_next_char (p);
+    if ((gsize) (next - v) > SF_REFER_MAX_REASON)
+      break;
+    p = next;
+  }
+  return g_strndup (v, (gsize) (p - v));
+}
+
 static const char *const notify_progress_outcomes[] = { "final", "failed", NULL };
 
 /* device:refer_progress "STATUS REASON" (the referred call's, through
@@ -557,7 +577,7 @@ sf_op_refer_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (status < 200 && status == s->frag_status)
       return SF_OP_DONE; /* nothing new */
     g_free (s->frag_reason);
-    s->frag_reason = g_strdup (*end == ' ' ? end + 1 : "");
+    s->frag_reason = frag_reason_of (*end == ' ' ? end + 1 : "");
     s->frag_status = status;
   }
   gboolean final = expired || status >= 200;

@@ -13,7 +13,9 @@
  *    transferee): a NOTIFY without id for our first REFER in the dialog is
  *    taken (RFC 3515 2.4.6); its active;expires=4294967295 does not stretch
  *    the subscription past our own bound (SF_REFER_EXPIRES); a second REFER's
- *    NOTIFY without id (a forged 200 sipfrag) gets 481 and the call stays */
+ *    NOTIFY without id (a forged 200 sipfrag) gets 481 and the call stays
+ *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
+ *    reason phrase reaches the transferor as a sipfrag its parser takes */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-refer.h"
@@ -188,14 +190,21 @@ hdr (const char *m, const char *name)
 
 /* A response @status_line to the request @req (its Via, From, To, Call-ID, CSeq). */
 static void
-st_reply (St *t, const char *req, const char *status_line)
+st_reply_tag (St *t, const char *req, const char *status_line, const char *to_tag)
 {
-  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To");
+  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to0 = hdr (req, "To");
+  g_autofree char *to = to_tag != NULL ? g_strdup_printf ("%s;tag=%s", to0, to_tag) : g_strdup (to0);
   g_autofree char *cid = hdr (req, "Call-ID"), *cseq = hdr (req, "CSeq");
   g_autofree char *r = g_strdup_printf ("SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
                                         "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Length: 0\r\n\r\n",
                                         status_line, via, from, to, cid, cseq);
   st_send (t, r);
+}
+
+static void
+st_reply (St *t, const char *req, const char *status_line)
+{
+  st_reply_tag (t, req, status_line, NULL);
 }
 
 #define RT_OFFER                                                                                       \
@@ -232,8 +241,10 @@ st_transfer (St *t, SfInstance *call)
   return st_recv (t);
 }
 
-static void
-transferor_notify (void)
+/* The UA (ua.uri sip:bob@127.0.0.1) on the fake clock, called by the peer
+ * and answering: *@call the call's instance, *@tag our tag (transfer full). */
+static St *
+st_call (SfInstance **call_out, char **tag_out)
 {
   SfTestEnv *env = sf_test_env_new ();
   g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
@@ -272,6 +283,18 @@ transferor_notify (void)
       call = all->pdata[i];
   CU_ASSERT_PTR_NOT_NULL_FATAL (call);
   CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  *call_out = call;
+  *tag_out = g_strdup (tag);
+  return t;
+}
+
+static void
+transferor_notify (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  SfTestEnv *env = t->env;
 
   /* our first REFER in the dialog: 202; its NOTIFYs may omit the id (RFC
    * 3515 2.4.6) */
@@ -310,6 +333,79 @@ transferor_notify (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* The next datagrams until one begins with each of @prefixes (NULL-ended;
+ * at most 8 datagrams): the first of each (transfer full, in that order). */
+static GPtrArray *
+st_recv_set (St *t, const char *const *prefixes)
+{
+  GPtrArray *got = g_ptr_array_new_with_free_func (g_free);
+  guint n = g_strv_length ((char **) prefixes), have = 0;
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (got, NULL);
+  for (guint k = 0; k < 8 && have < n; k++) {
+    char *m = st_recv (t);
+    if (m == NULL)
+      break;
+    gboolean kept = FALSE;
+    for (guint i = 0; i < n && !kept; i++)
+      if (got->pdata[i] == NULL && g_str_has_prefix (m, prefixes[i])) {
+        got->pdata[i] = m;
+        have++;
+        kept = TRUE;
+      }
+    if (!kept)
+      g_free (m);
+  }
+  return got;
+}
+
+/* The transferee's notifier passes the referred call's reason phrase on as
+ * our own transferor's parser takes it: a target's 486 with a 600-byte
+ * Latin-1 reason makes a sipfrag of at most SF_REFER_MAX_REASON bytes of
+ * UTF-8, not a NOTIFY the transferor must refuse (400). */
+static void
+transferee_reason (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_autofree char *refer = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrr1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Content-Length: 0\r\n\r\n", tag);
+  st_send (t, refer);
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const first[] = { "SIP/2.0 202", "NOTIFY ", "INVITE ", NULL };
+  g_autoptr (GPtrArray) got = st_recv_set (t, first);
+  CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
+  st_reply (t, got->pdata[1], "200 OK");
+  /* the target refuses, its reason phrase long and Latin-1 ("Occup\xe9" ...) */
+  GString *why = g_string_new ("486 ");
+  while (why->len < 600)
+    g_string_append (why, "Occup\xe9 ");
+  st_reply_tag (t, got->pdata[2], why->str, "c1");
+  g_string_free (why, TRUE);
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const last[] = { "NOTIFY ", NULL };
+  g_autoptr (GPtrArray) fin = st_recv_set (t, last);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (fin->pdata[0]);
+  const char *body = strstr (fin->pdata[0], "\r\n\r\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (body);
+  body += 4;
+  guint status = 0;
+  g_autofree char *reason = NULL;
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_refer_parse_sipfrag (body, strlen (body), &status, &reason, &error));
+  if (error != NULL)
+    g_printerr ("sipfrag: %s\n", error->message);
+  CU_ASSERT_EQUAL (status, 486);
+  CU_ASSERT_TRUE (reason != NULL && g_str_has_prefix (reason, "Occup\xef\xbf\xbd "));
+  g_autofree char *ss = hdr (fin->pdata[0], "Subscription-State");
+  CU_ASSERT_STRING_EQUAL (ss, "terminated;reason=noresource");
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -319,4 +415,5 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "message/sipfrag", sipfrag_values);
   CU_add_test (s, "attended Refer-To with Replaces", attended_refer_to);
   CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
+  CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
 }
