@@ -19,7 +19,8 @@
  * is checked (the dialog's CSeq, 12.2.2; exactly one Refer-To, 2.4.2: 400; a
  * sip/sips URI, method INVITE or none: 403 / 501; Refer-Sub, RFC 4488: 400),
  * then ua.refer's policy (off, same_domain, any: 403), one transfer at a time
- * per call (491), the subscription limits (503, 403); then 202.  Unless the
+ * per call (491), ua.max_calls (503: the referred call is one more), the
+ * subscription limits (503, 403); then 202.  Unless the
  * REFER says Refer-Sub: false (RFC 4488 4: honoured, the 202 says so too, no
  * NOTIFY), a notifier instance of the subscription machine holds a reference
  * to the dialog and sends NOTIFY 100 Trying at once (2.4.4), a NOTIFY per
@@ -303,6 +304,22 @@ our_domain (SfCtx *ctx, const char *host)
   return ours != NULL && g_ascii_strcasecmp (ours, host) == 0;
 }
 
+/* The live calls of @ctx's machine, its own included (as OpBusyHere counts
+ * them for an incoming INVITE, sf-op-ua.c). */
+static guint
+calls_alive (SfCtx *ctx)
+{
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfMachine *m = sf_instance_machine (sf_ctx_instance (ctx));
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
+  guint n = 0;
+  for (guint i = 0; i < all->len; i++)
+    if (sf_instance_machine (all->pdata[i]) == m && !sf_instance_ended (all->pdata[i]) &&
+        !sf_ua_message_alone (ep, all->pdata[i]))
+      n++;
+  return n;
+}
+
 /* A REFER in the call's confirmed dialog (InCall, Onhold): see the file's
  * comment.  The call goes on whatever comes of it (the transferor ends it). */
 static SfOpResult
@@ -367,6 +384,14 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (refuse == 0 && live (ep, call->refer_child) != NULL) {
     refuse = 491;
     why = "A transfer of this call is in progress";
+  }
+  /* ua.max_calls bounds the referred calls too: each REFER is one more call,
+   * and the peer of a referred call may REFER it in turn (a chain of calls
+   * the transferee never hangs up, RFC 5589 leaves that to the transferor) */
+  if (refuse == 0 && calls_alive (ctx) >= (guint) sf_ua_cfg_int (ctx, "max_calls")) {
+    const char *const lines[] = { "Retry-After: 30", NULL };
+    emit_refused (ctx, 503, "max_calls");
+    return respond (ctx, e, 503, "Too Many Calls", NULL, lines) ? SF_OP_DONE : SF_OP_ERROR;
   }
   /* the subscription limits count notifiers too (RFC 6665 4.2.1) */
   g_autofree char *peer = e->peer.remote != NULL
@@ -667,7 +692,7 @@ const SfOperatorDef sf_op_refer_table[] = {
   { "OpRefer", sf_op_refer, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a REFER in the call's confirmed dialog: 481/500 (12.2.2); Refer-To one, well formed (400 naming it), sip/sips "
     "(403), method INVITE (501); Refer-Sub (400); ua.refer off or same_domain with a foreign host: 403; a transfer "
-    "of the call in progress: 491; the subscription limits: 503, 403; then 202 (Refer-Sub: false honoured: no "
+    "of the call in progress: 491; ua.max_calls calls alive: 503; the subscription limits: 503, 403; then 202 (Refer-Sub: false honoured: no "
     "subscription), a notifier instance of the subscription machine, and the referred call (a new instance whose "
     "INVITE carries Referred-By and the embedded Replaces); the call goes on",
     "sip:REFER", NULL, "RFC 3515 2.4.2, RFC 4488 4" },

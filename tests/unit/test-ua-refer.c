@@ -15,7 +15,9 @@
  *    the subscription past our own bound (SF_REFER_EXPIRES); a second REFER's
  *    NOTIFY without id (a forged 200 sipfrag) gets 481 and the call stays
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
- *    reason phrase reaches the transferor as a sipfrag its parser takes */
+ *    reason phrase reaches the transferor as a sipfrag its parser takes
+ *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
+ *    (referred calls could chain without end); with room: followed */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-refer.h"
@@ -406,6 +408,41 @@ transferee_reason (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* ua.max_calls bounds referred calls: a REFER in the only call allowed gets
+ * 503 (each referred call's peer could REFER it again: a chain of calls). */
+static void
+transferee_max_calls (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_assert (sf_config_set (t->env->cfg, "ua.max_calls=1", NULL));
+  g_autofree char *refer = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrm1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Content-Length: 0\r\n\r\n", tag);
+  st_send (t, refer);
+  g_autofree char *r = st_recv (t);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 503 Too Many Calls"));
+  sf_endpoint_advance (t->env->ep, 0);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no NOTIFY, no INVITE */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"transfer\"", "\"state\":\"refused\"", "\"status\":503", NULL), 1);
+  /* with room for one more call it is followed */
+  g_assert (sf_config_set (t->env->cfg, "ua.max_calls=2", NULL));
+  g_autofree char *refer2 = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrm2\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 3 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Refer-Sub: false\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, refer2);
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const want[] = { "SIP/2.0 202", "INVITE ", NULL };
+  g_autoptr (GPtrArray) got = st_recv_set (t, want);
+  CU_ASSERT_TRUE (got->pdata[0] != NULL && got->pdata[1] != NULL);
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -416,4 +453,5 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "attended Refer-To with Replaces", attended_refer_to);
   CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
+  CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
 }
