@@ -298,13 +298,18 @@ transferor_notify (void)
   St *t = st_call (&call, &tag);
   SfTestEnv *env = t->env;
 
+  /* a NOTIFY in the call's dialog before any REFER: answered, nothing else */
+  g_autofree char *a0 = st_notify (t, tag, 2, "refer", "active;expires=60", "SIP/2.0 200 OK\r\n");
+  CU_ASSERT_TRUE (a0 != NULL && g_str_has_prefix (a0, "SIP/2.0 4"));
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
   /* our first REFER in the dialog: 202; its NOTIFYs may omit the id (RFC
    * 3515 2.4.6) */
   g_autofree char *refer = st_transfer (t, call);
   CU_ASSERT_TRUE_FATAL (refer != NULL && g_str_has_prefix (refer, "REFER "));
   st_reply (t, refer, "202 Accepted");
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
-  g_autofree char *a1 = st_notify (t, tag, 2, "refer", "active;expires=4294967295", "SIP/2.0 100 Trying\r\n");
+  g_autofree char *a1 = st_notify (t, tag, 3, "refer", "active;expires=4294967295", "SIP/2.0 100 Trying\r\n");
   CU_ASSERT_TRUE (a1 != NULL && g_str_has_prefix (a1, "SIP/2.0 200"));
   CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"transfer\"", "\"state\":\"trying\"", NULL), 1);
   /* the notifier's expires does not keep us past our own bound */
@@ -320,14 +325,14 @@ transferor_notify (void)
   CU_ASSERT_TRUE_FATAL (refer2 != NULL && g_str_has_prefix (refer2, "REFER "));
   st_reply (t, refer2, "202 Accepted");
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
-  g_autofree char *a2 = st_notify (t, tag, 3, "refer", "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
+  g_autofree char *a2 = st_notify (t, tag, 4, "refer", "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
   CU_ASSERT_TRUE (a2 != NULL && g_str_has_prefix (a2, "SIP/2.0 481"));
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no BYE */
   CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
   /* with its id it is taken: the transfer succeeded, the call ends with BYE */
   g_autofree char *cs2 = hdr (refer2, "CSeq");
   g_autofree char *ev2 = g_strdup_printf ("refer;id=%u", (guint) g_ascii_strtoull (cs2, NULL, 10));
-  g_autofree char *a3 = st_notify (t, tag, 4, ev2, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
+  g_autofree char *a3 = st_notify (t, tag, 5, ev2, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
   CU_ASSERT_TRUE (a3 != NULL && g_str_has_prefix (a3, "SIP/2.0 200"));
   sf_endpoint_advance (env->ep, 0);
   g_autofree char *bye = st_recv (t);
