@@ -14,6 +14,9 @@
  *    taken (RFC 3515 2.4.6); its active;expires=4294967295 does not stretch
  *    the subscription past our own bound (SF_REFER_EXPIRES); a second REFER's
  *    NOTIFY without id (a forged 200 sipfrag) gets 481 and the call stays
+ *  - transferor_call_ends_first: a 200 sipfrag in an active NOTIFY BYEs the
+ *    call (a higher CSeq than the REFER's); the subscription outlives the
+ *    call (RFC 5057), takes the terminating NOTIFY; then 481
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
  *    reason phrase reaches the transferor as a sipfrag its parser takes
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
@@ -448,6 +451,46 @@ transferee_max_calls (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* RFC 5057: the call ends first (a 200 sipfrag in an active NOTIFY: our BYE),
+ * the implicit subscription keeps the dialog (its reference) and takes the
+ * NOTIFY that terminates it after the BYE; then the dialog is gone: 481. */
+static void
+transferor_call_ends_first (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_autofree char *handle = g_strdup (sf_instance_handle (call)); /* the instance goes when it ends */
+  g_autofree char *refer = st_transfer (t, call);
+  CU_ASSERT_TRUE_FATAL (refer != NULL && g_str_has_prefix (refer, "REFER "));
+  st_reply (t, refer, "202 Accepted");
+  g_autofree char *cs = hdr (refer, "CSeq");
+  guint rcseq = (guint) g_ascii_strtoull (cs, NULL, 10);
+  g_autofree char *ev = g_strdup_printf ("refer;id=%u", rcseq);
+  g_autofree char *a1 = st_notify (t, tag, 2, ev, "active;expires=60", "SIP/2.0 200 OK\r\n");
+  CU_ASSERT_TRUE (a1 != NULL && g_str_has_prefix (a1, "SIP/2.0 200"));
+  sf_endpoint_advance (t->env->ep, 0);
+  g_autofree char *bye = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *bcs = hdr (bye, "CSeq");
+  CU_ASSERT_TRUE (g_ascii_strtoull (bcs, NULL, 10) > rcseq); /* one CSeq space for the dialog's usages */
+  st_reply (t, bye, "200 OK");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_advance (t->env->ep, 0);
+  SfInstance *left = sf_endpoint_lookup_handle (t->env->ep, handle);
+  CU_ASSERT_TRUE (left == NULL || sf_instance_ended (left));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"call_end\"", "\"reason\":\"transferred\"", NULL), 1);
+  /* the subscription outlives the BYE (RFC 5057 5.2) */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 0);
+  g_autofree char *a2 = st_notify (t, tag, 3, ev, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
+  CU_ASSERT_TRUE (a2 != NULL && g_str_has_prefix (a2, "SIP/2.0 200"));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 1);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no second BYE */
+  g_autofree char *a3 = st_notify (t, tag, 4, ev, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
+  CU_ASSERT_TRUE (a3 != NULL && g_str_has_prefix (a3, "SIP/2.0 481"));
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -457,6 +500,7 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "message/sipfrag", sipfrag_values);
   CU_add_test (s, "attended Refer-To with Replaces", attended_refer_to);
   CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
+  CU_add_test (s, "transferor: the call ends first", transferor_call_ends_first);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
 }
