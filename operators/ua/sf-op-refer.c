@@ -320,6 +320,29 @@ calls_alive (SfCtx *ctx)
   return n;
 }
 
+/* ua.refer's same_domain for a target: its host, and its maddr when it has
+ * one (the INVITE would go to the maddr whatever the host says, RFC 3261
+ * 19.1.1, sf-sip-resolve.c), are our domain. */
+static gboolean
+in_our_domain (SfCtx *ctx, const char *host, const char *maddr)
+{
+  return our_domain (ctx, host) && (maddr == NULL || our_domain (ctx, maddr));
+}
+
+gboolean
+sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u)
+{
+  const char *policy = sf_ua_cfg (ctx, "refer");
+  if (g_strcmp0 (policy, "any") == 0)
+    return TRUE;
+  if (g_strcmp0 (policy, "off") == 0 || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS))
+    return FALSE;
+  g_autofree char *host = sf_sip_host_dup (u->host);
+  const SfSipParam *ma = sf_sip_uri_param (u, "maddr");
+  g_autofree char *maddr = ma == NULL ? NULL : ma->value.p != NULL ? sf_sip_host_dup (ma->value) : g_strdup ("");
+  return in_our_domain (ctx, host, maddr);
+}
+
 /* A REFER in the call's confirmed dialog (InCall, Onhold): see the file's
  * comment.  The call goes on whatever comes of it (the transferor ends it). */
 static SfOpResult
@@ -372,11 +395,7 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (refuse == 0 && g_strcmp0 (policy, "off") == 0) {
     refuse = 403;
     why = "REFER refused by policy (ua.refer is off)";
-  } else if (refuse == 0 && g_strcmp0 (policy, "any") != 0 &&
-             (!our_domain (ctx, rt.host) || (rt.maddr != NULL && !our_domain (ctx, rt.maddr)))) {
-    /* a maddr sends the INVITE there whatever the host says (RFC 3261
-     * 19.1.1, sf-sip-resolve.c): a host of ours with a foreign maddr is a
-     * foreign target */
+  } else if (refuse == 0 && g_strcmp0 (policy, "any") != 0 && !in_our_domain (ctx, rt.host, rt.maddr)) {
     refuse = 403;
     why = "REFER refused by policy (ua.refer is same_domain: the target is not in our domain)";
   }

@@ -288,6 +288,13 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     const SfSipValue *v = contacts->pdata[i];
     if (v->uri == NULL || (v->uri->kind != SF_URI_SIP && v->uri->kind != SF_URI_SIPS))
       continue;
+    /* a call a REFER made goes where ua.refer lets a REFER send it, redirected
+     * or not: else a 3xx from the target would call anywhere (toll fraud) */
+    if (call->referred_by != NULL && !sf_ua_refer_allows (ctx, v->uri)) {
+      g_autofree char *no = sf_sip_str_dup (v->uri->raw);
+      g_info ("%s: redirect to %s not followed: ua.refer", sf_ctx_handle (ctx), no);
+      continue;
+    }
     Target *t = g_new0 (Target, 1);
     t->uri = redirect_target (v->uri);
     const SfSipParam *q = sf_sip_value_param (v, "q");

@@ -155,6 +155,10 @@ SfUaCall *sf_ua_call_ensure (SfUaInstance *ui);
 /* A referred call's progress (a 1xx above 100, its final status) to the
  * notifier of the REFER that made it (sf-op-refer.c; nothing for other calls). */
 void sf_ua_refer_progress (SfCtx *ctx, SfUaCall *call, guint status, const char *reason);
+/* Whether ua.refer lets a REFER make us call @u (a sip/sips URI): any; off
+ * never; same_domain when its host, and its maddr if any, are ua.uri's host
+ * (sf-op-refer.c).  Also what a referred call's redirect may go to. */
+gboolean sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u);
 
 /* The call of @ctx's instance, made on first use. */
 SfUaCall *sf_ua_call (SfCtx *ctx);

@@ -20,7 +20,10 @@
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
  *    reason phrase reaches the transferor as a sipfrag its parser takes
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
- *    (referred calls could chain without end); with room: followed */
+ *    (referred calls could chain without end); with room: followed
+ *  - transferee_redirect: the referred call's 302 is followed to our domain
+ *    only (same_domain): a foreign Contact, or ours with a foreign maddr, is
+ *    passed over */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-refer.h"
@@ -491,6 +494,42 @@ transferor_call_ends_first (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* A referred call's 3xx is followed only where ua.refer lets a REFER send us
+ * (same_domain): a foreign Contact (the better q) is passed over, ours taken. */
+static void
+transferee_redirect (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_autofree char *refer = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrd1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Refer-Sub: false\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, refer);
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const want[] = { "SIP/2.0 202", "INVITE ", NULL };
+  g_autoptr (GPtrArray) got = st_recv_set (t, want);
+  CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL);
+  /* 302: a foreign target first (q=1), one of ours after it (q=0.5) */
+  g_autofree char *via = hdr (got->pdata[1], "Via"), *from = hdr (got->pdata[1], "From"), *to = hdr (got->pdata[1], "To");
+  g_autofree char *cid = hdr (got->pdata[1], "Call-ID"), *cseq = hdr (got->pdata[1], "CSeq");
+  g_autofree char *r302 = g_strdup_printf (
+    "SIP/2.0 302 Moved Temporarily\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=c1\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+    "Contact: <sip:900@192.0.2.1>;q=1.0, <sip:dave@127.0.0.1:%%PORT%%;maddr=192.0.2.1>;q=0.9, "
+    "<sip:dave@127.0.0.1:%%PORT%%>;q=0.5\r\nContent-Length: 0\r\n\r\n", via, from, to, cid, cseq);
+  st_send (t, r302);
+  CU_ASSERT_TRUE (sf_test_peer_wait (t->peer));
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const next[] = { "INVITE ", NULL };
+  g_autoptr (GPtrArray) again = st_recv_set (t, next);
+  CU_ASSERT_TRUE (again->pdata[0] != NULL && g_str_has_prefix (again->pdata[0], "INVITE sip:dave@127.0.0.1:"));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"redirect\"", "192.0.2.1", NULL), 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"redirect\"", "sip:dave@127.0.0.1", NULL), 1);
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -503,4 +542,5 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "transferor: the call ends first", transferor_call_ends_first);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
+  CU_add_test (s, "transferee: the referred call's redirect", transferee_redirect);
 }
