@@ -140,7 +140,14 @@ sf_op_send_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     emit_transfer (ctx, "transferor", "failed", s->refer_call, 0, s->reason, NULL);
     return SF_OP_ERROR;
   }
-  SfInstance *c2 = strchr (w[1], ':') == NULL ? live (ep, w[1]) : NULL;
+  gboolean attended = strchr (w[1], ':') == NULL; /* a handle, not a URI (the control checked which) */
+  SfInstance *c2 = attended ? live (ep, w[1]) : NULL;
+  if (attended && c2 == NULL) {
+    /* it ended since the command: never a Refer-To made of a handle */
+    s->reason = g_strdup ("the second call has ended");
+    emit_transfer (ctx, "transferor", "failed", s->refer_call, 0, s->reason, NULL);
+    return SF_OP_ERROR;
+  }
   if (c2 != NULL) {
     SfUaCall *call2 = sf_ua_call_of (ep, c2);
     if (call2 == NULL || call2->dialog == NULL || call2->dialog->early || call2->dialog->remote_tag == NULL) {

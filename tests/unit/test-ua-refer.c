@@ -17,6 +17,8 @@
  *  - transferor_call_ends_first: a 200 sipfrag in an active NOTIFY BYEs the
  *    call (a higher CSeq than the REFER's); the subscription outlives the
  *    call (RFC 5057), takes the terminating NOTIFY; then 481
+ *  - transferor_call2_gone: device:refer naming a CALL2 that ended since the
+ *    command: no REFER (no Refer-To made of a handle), transfer failed
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
  *    reason phrase reaches the transferor as a sipfrag its parser takes
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
@@ -530,6 +532,26 @@ transferee_redirect (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* 'transfer CALL CALL2' whose CALL2 ended between the command and its event:
+ * no REFER (its Refer-To would be the handle), a failed transfer event. */
+static void
+transferor_call2_gone (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  SfMachine *subm = sf_machine_lookup_import (t->tu, "subscription");
+  SfInstance *sub = sf_endpoint_create (t->env->ep, subm, NULL, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (sub);
+  g_autofree char *arg = g_strdup_printf ("%s c99", sf_instance_handle (call));
+  sf_endpoint_post (t->env->ep, sub, sf_event_new (SF_EV_DEVICE, "refer", arg));
+  sf_endpoint_advance (t->env->ep, 0);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"transfer\"", "\"state\":\"failed\"", "the second call has ended", NULL), 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -540,6 +562,7 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "attended Refer-To with Replaces", attended_refer_to);
   CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
   CU_add_test (s, "transferor: the call ends first", transferor_call_ends_first);
+  CU_add_test (s, "transferor: CALL2 gone before the REFER", transferor_call2_gone);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
   CU_add_test (s, "transferee: the referred call's redirect", transferee_redirect);
