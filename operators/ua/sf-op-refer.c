@@ -363,7 +363,9 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
   guint status = 200;
   if (call->dialog == NULL || call->dialog->early || !sf_sip_dialog_request_in (call->dialog, e->msg, &status)) {
-    status = call->dialog == NULL ? 481 : status;
+    /* no confirmed dialog (none, or early: request_in was not asked): 481,
+     * never the 200 status starts with */
+    status = call->dialog == NULL || call->dialog->early ? 481 : status;
     emit_refused (ctx, status, "dialog");
     return respond (ctx, e, status, NULL, NULL, NULL) ? SF_OP_DONE : SF_OP_ERROR;
   }

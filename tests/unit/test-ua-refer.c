@@ -21,6 +21,7 @@
  *    command: no REFER (no Refer-To made of a handle), transfer failed
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
  *    reason phrase reaches the transferor as a sipfrag its parser takes
+ *  - transferee_early: a REFER in an early dialog (our 180 out): 481
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
  *  - transferee_redirect: the referred call's 302 is followed to our domain
@@ -552,6 +553,44 @@ transferor_call2_gone (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* A REFER in an early dialog (our 180 sent, not answered yet): 481, never a
+ * 2xx (RFC 3515 2.4.2 follows REFERs in a confirmed dialog only here). */
+static void
+transferee_early (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
+  g_assert (sf_config_set (env->cfg, "ua.uri=sip:bob@127.0.0.1", NULL));
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  g_assert (tu != NULL);
+  St *t = sf_test_stack_new (env, tu);
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKre1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: re-test@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Type: application/sdp\r\n"
+    "Content-Length: %zu\r\n\r\n%s", strlen (RT_OFFER), RT_OFFER);
+  st_send (t, inv);
+  g_autofree char *ringing = st_recv (t);
+  CU_ASSERT_TRUE_FATAL (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180"));
+  g_autofree char *to = hdr (ringing, "To");
+  const char *tg = strstr (to, ";tag=");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (tg);
+  g_autofree char *refer = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKre2\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%.*s\r\nCall-ID: re-test@127.0.0.1\r\n"
+    "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Content-Length: 0\r\n\r\n", (int) strcspn (tg + 5, ";>"), tg + 5);
+  st_send (t, refer);
+  g_autofree char *r = st_recv (t);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 481"));
+  if (r != NULL && !g_str_has_prefix (r, "SIP/2.0 481"))
+    g_printerr ("early REFER: %.40s\n", r);
+  sf_endpoint_advance (env->ep, 0);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no NOTIFY, no INVITE */
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -565,5 +604,6 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "transferor: CALL2 gone before the REFER", transferor_call2_gone);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
+  CU_add_test (s, "transferee: a REFER in an early dialog", transferee_early);
   CU_add_test (s, "transferee: the referred call's redirect", transferee_redirect);
 }
