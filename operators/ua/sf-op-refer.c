@@ -469,7 +469,14 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   /* Referred-By (RFC 3892): the REFER's, else its From's URI */
   const SfSipHdr *rb = sf_sub_header (e->msg, "Referred-By", 'b', &n);
   if (rb != NULL && n == 1 && rb->value.len > 0 && rb->value.len <= 512) {
-    rcall->referred_by = sf_sip_str_dup (rb->value);
+    /* unfolded (RFC 3261 7.3.1: a fold is LWS): the line goes into our INVITE,
+     * and a peer that does not know folding would read a folded line as a
+     * header of its own */
+    GString *v = g_string_sized_new (rb->value.len);
+    for (gsize i = 0; i < rb->value.len; i++)
+      if (rb->value.p[i] != '\r' && rb->value.p[i] != '\n')
+        g_string_append_c (v, rb->value.p[i]);
+    rcall->referred_by = g_string_free (v, FALSE);
   } else {
     const SfSipValue *from = sf_sip_msg_from (e->msg);
     rcall->referred_by = from != NULL && from->uri != NULL ? g_strdup_printf ("<%.*s>", (int) from->uri->raw.len,

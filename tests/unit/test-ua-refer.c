@@ -20,7 +20,8 @@
  *  - transferor_call2_gone: device:refer naming a CALL2 that ended since the
  *    command: no REFER (no Refer-To made of a handle), transfer failed
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
- *    reason phrase reaches the transferor as a sipfrag its parser takes
+ *    reason phrase reaches the transferor as a sipfrag its parser takes; a
+ *    folded Referred-By goes in the referred INVITE unfolded
  *  - transferee_early: a REFER in an early dialog (our 180 out): 481
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
@@ -389,6 +390,7 @@ transferee_reason (void)
     "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrr1\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Referred-By: <sip:peer@127.0.0.1>\r\n Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil\r\n"
     "Content-Length: 0\r\n\r\n", tag);
   st_send (t, refer);
   sf_endpoint_advance (t->env->ep, 0);
@@ -396,6 +398,10 @@ transferee_reason (void)
   g_autoptr (GPtrArray) got = st_recv_set (t, first);
   CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
   st_reply (t, got->pdata[1], "200 OK");
+  /* the REFER's folded Referred-By reaches the INVITE unfolded: one line */
+  g_autofree char *rb = hdr (got->pdata[2], "Referred-By");
+  CU_ASSERT_STRING_EQUAL (rb, "<sip:peer@127.0.0.1> Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil");
+  CU_ASSERT_PTR_NULL (strstr (got->pdata[2], "\r\n Via"));
   /* the target refuses, its reason phrase long and Latin-1 ("Occup\xe9" ...) */
   GString *why = g_string_new ("486 ");
   while (why->len < 600)
