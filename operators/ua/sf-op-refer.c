@@ -471,11 +471,14 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (rb != NULL && n == 1 && rb->value.len > 0 && rb->value.len <= 512) {
     /* unfolded (RFC 3261 7.3.1: a fold is LWS): the line goes into our INVITE,
      * and a peer that does not know folding would read a folded line as a
-     * header of its own */
+     * header of its own; no control byte either (our parser lets one through
+     * as a quoted-pair): a space instead, so a quoted-pair stays one */
     GString *v = g_string_sized_new (rb->value.len);
-    for (gsize i = 0; i < rb->value.len; i++)
-      if (rb->value.p[i] != '\r' && rb->value.p[i] != '\n')
-        g_string_append_c (v, rb->value.p[i]);
+    for (gsize i = 0; i < rb->value.len; i++) {
+      guchar c = (guchar) rb->value.p[i];
+      if (c != '\r' && c != '\n')
+        g_string_append_c (v, (c >= 0x20 && c != 0x7f) || c == '\t' ? (char) c : ' ');
+    }
     rcall->referred_by = g_string_free (v, FALSE);
   } else {
     const SfSipValue *from = sf_sip_msg_from (e->msg);

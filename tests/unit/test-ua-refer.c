@@ -21,7 +21,8 @@
  *    command: no REFER (no Refer-To made of a handle), transfer failed
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
  *    reason phrase reaches the transferor as a sipfrag its parser takes; a
- *    folded Referred-By goes in the referred INVITE unfolded
+ *    folded Referred-By goes in the referred INVITE unfolded, a control
+ *    byte (a quoted-pair's) a space
  *  - transferee_early: a REFER in an early dialog (our 180 out): 481
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
@@ -390,7 +391,7 @@ transferee_reason (void)
     "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrr1\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
-    "Referred-By: <sip:peer@127.0.0.1>\r\n Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil\r\n"
+    "Referred-By: \"p\\\001\" <sip:peer@127.0.0.1>\r\n Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil\r\n"
     "Content-Length: 0\r\n\r\n", tag);
   st_send (t, refer);
   sf_endpoint_advance (t->env->ep, 0);
@@ -400,7 +401,7 @@ transferee_reason (void)
   st_reply (t, got->pdata[1], "200 OK");
   /* the REFER's folded Referred-By reaches the INVITE unfolded: one line */
   g_autofree char *rb = hdr (got->pdata[2], "Referred-By");
-  CU_ASSERT_STRING_EQUAL (rb, "<sip:peer@127.0.0.1> Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil");
+  CU_ASSERT_STRING_EQUAL (rb, "\"p\\ \" <sip:peer@127.0.0.1> Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil");
   CU_ASSERT_PTR_NULL (strstr (got->pdata[2], "\r\n Via"));
   /* the target refuses, its reason phrase long and Latin-1 ("Occup\xe9" ...) */
   GString *why = g_string_new ("486 ");
