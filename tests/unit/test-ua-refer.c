@@ -19,6 +19,8 @@
  *    call (RFC 5057), takes the terminating NOTIFY; then 481
  *  - transferor_call2_gone: device:refer naming a CALL2 that ended since the
  *    command: no REFER (no Refer-To made of a handle), transfer failed
+ *  - transferor_refer_fails: our REFER lost (408 after Timer F) or refused
+ *    (491): transfer failed, the instance ends, the call stays
  *  - transferee_reason: the referred call's 486 with a 600-byte Latin-1
  *    reason phrase reaches the transferor as a sipfrag its parser takes; a
  *    folded Referred-By goes in the referred INVITE unfolded, a control
@@ -598,6 +600,36 @@ transferee_early (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* Our REFER lost (Timer F) or refused (491): a failed transfer, the
+ * subscription instance ends, the call stays and a new transfer can go. */
+static void
+transferor_refer_fails (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_autofree char *refer = st_transfer (t, call);
+  CU_ASSERT_TRUE_FATAL (refer != NULL && g_str_has_prefix (refer, "REFER "));
+  for (guint i = 0; i < 80; i++) { /* the retransmissions, then Timer F (64*T1) */
+    sf_endpoint_advance (t->env->ep, 500);
+    (void) sf_test_peer_quiet (t->peer); /* the main context run: what was sent is out */
+    char buf[8192];
+    while (g_socket_condition_check (t->peer, G_IO_IN) & G_IO_IN)
+      (void) g_socket_receive (t->peer, buf, sizeof buf, NULL, NULL);
+  }
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"transfer\"", "\"state\":\"failed\"", "\"status\":408", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  g_autofree char *refer2 = st_transfer (t, call);
+  CU_ASSERT_TRUE_FATAL (refer2 != NULL && g_str_has_prefix (refer2, "REFER "));
+  st_reply (t, refer2, "491 Request Pending");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"transfer\"", "\"state\":\"failed\"", "\"status\":491", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 2);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -609,6 +641,7 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
   CU_add_test (s, "transferor: the call ends first", transferor_call_ends_first);
   CU_add_test (s, "transferor: CALL2 gone before the REFER", transferor_call2_gone);
+  CU_add_test (s, "transferor: our REFER lost or refused", transferor_refer_fails);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
   CU_add_test (s, "transferee: a REFER in an early dialog", transferee_early);
