@@ -7,6 +7,7 @@
 #include "config.h"
 #include "sf-ua-call.h"
 #include "sf-session-timer.h"
+#include "sf-refer.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-json.h"
@@ -174,6 +175,8 @@ sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   }
   gint64 t = sf_ua_cfg_int (ctx, "no_answer_timeout");
+  if (t <= 0 && call->referred_by != NULL)
+    t = SF_REFER_EXPIRES; /* a call a REFER made is state the network made: it ends by a timer, whatever the setting */
   if (t > 0)
     sf_ctx_timer_start (ctx, "no_answer", (guint64) t * 1000);
   return SF_OP_TRANSITION;
@@ -444,6 +447,8 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_info ("%s: 488 to our RTP/SAVP offer: the INVITE again with RTP/AVP", sf_ctx_handle (ctx));
       sf_ctx_emit (ctx, "srtp_fallback", "\"status\":488");
       gint64 t = sf_ua_cfg_int (ctx, "no_answer_timeout");
+      if (t <= 0 && call->referred_by != NULL)
+        t = SF_REFER_EXPIRES; /* as OpStartCall */
       if (t > 0)
         sf_ctx_timer_start (ctx, "no_answer", (guint64) t * 1000);
       return SF_OP_DONE;

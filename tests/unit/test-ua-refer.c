@@ -25,6 +25,8 @@
  *    reason phrase reaches the transferor as a sipfrag its parser takes; a
  *    folded Referred-By goes in the referred INVITE unfolded, a control
  *    byte (a quoted-pair's) a space
+ *  - transferee_never_answered: the target rings for ever (no_answer_timeout
+ *    off): at SF_REFER_EXPIRES the final NOTIFY (timeout, 180) and a CANCEL
  *  - transferee_early: a REFER in an early dialog (our 180 out): 481
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
@@ -630,6 +632,47 @@ transferor_refer_fails (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* A referred call that rings for ever (the target answers 180, never more;
+ * ua.no_answer_timeout off): the notifier ends at its own bound with
+ * terminated;reason=timeout and the last status, and the referred call is
+ * cancelled then too (state a REFER made ends by a timer). */
+static void
+transferee_never_answered (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_assert (sf_config_set (t->env->cfg, "ua.no_answer_timeout=off", NULL));
+  g_autofree char *refer = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrv1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Content-Length: 0\r\n\r\n", tag);
+  st_send (t, refer);
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const first[] = { "SIP/2.0 202", "NOTIFY ", "INVITE ", NULL };
+  g_autoptr (GPtrArray) got = st_recv_set (t, first);
+  CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
+  st_reply (t, got->pdata[1], "200 OK");
+  st_reply_tag (t, got->pdata[2], "180 Ringing", "c1");
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const ring[] = { "NOTIFY ", NULL };
+  g_autoptr (GPtrArray) n180 = st_recv_set (t, ring);
+  CU_ASSERT_TRUE_FATAL (n180->pdata[0] != NULL && strstr (n180->pdata[0], "SIP/2.0 180 Ringing") != NULL);
+  st_reply (t, n180->pdata[0], "200 OK");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
+  sf_endpoint_advance (t->env->ep, (guint64) SF_REFER_EXPIRES * 1000);
+  const char *const end[] = { "NOTIFY ", "CANCEL ", NULL };
+  g_autoptr (GPtrArray) fin = st_recv_set (t, end);
+  CU_ASSERT_TRUE_FATAL (fin->pdata[0] != NULL);
+  g_autofree char *ss = hdr (fin->pdata[0], "Subscription-State");
+  CU_ASSERT_STRING_EQUAL (ss, "terminated;reason=timeout");
+  CU_ASSERT_PTR_NOT_NULL (strstr (fin->pdata[0], "SIP/2.0 180 Ringing"));
+  st_reply (t, fin->pdata[0], "200 OK");
+  CU_ASSERT_PTR_NOT_NULL (fin->pdata[1]); /* the referred call gave up too */
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -645,5 +688,6 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
   CU_add_test (s, "transferee: a REFER in an early dialog", transferee_early);
+  CU_add_test (s, "transferee: the referred call never answered", transferee_never_answered);
   CU_add_test (s, "transferee: the referred call's redirect", transferee_redirect);
 }
