@@ -37,6 +37,7 @@
 #include "sf-refer.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-endpoint.h"
+#include "framework/sf-clock.h"
 #include "framework/sf-module.h"
 #include "framework/sf-json.h"
 #include "states/sf-instance.h"
@@ -549,7 +550,10 @@ send_notify (SfCtx *ctx, Sub *s, gboolean final, const char *why)
     return FALSE;
   g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
   g_autofree char *evl = g_strdup_printf ("Event: refer;id=%s", s->event_id);
-  gint64 left = s->granted;
+  /* what is left of the subscription (RFC 6665 4.2.2: the expires= of a
+   * NOTIFY is the time remaining), at least 1 s while it is active */
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  gint64 left = s->ends_us > now ? (s->ends_us - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 1;
   g_autofree char *ss = final ? g_strdup_printf ("Subscription-State: terminated;reason=%s", why)
                               : g_strdup_printf ("Subscription-State: active;expires=%" G_GINT64_FORMAT, left);
   const char *extra[] = { evl, ss, NULL };
@@ -584,6 +588,7 @@ sf_op_refer_notifier_start (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "refer_notify") != 0 || s == NULL || !s->notifier)
     return SF_OP_SKIP;
   s->granted = SF_REFER_EXPIRES;
+  s->ends_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx))) + (gint64) SF_REFER_EXPIRES * G_USEC_PER_SEC;
   s->frag_status = 100;
   s->frag_reason = g_strdup ("Trying");
   sf_ctx_timer_start (ctx, "expires", (guint64) SF_REFER_EXPIRES * 1000);

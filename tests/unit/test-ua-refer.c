@@ -26,7 +26,9 @@
  *    folded Referred-By goes in the referred INVITE unfolded, a control
  *    byte (a quoted-pair's) a space
  *  - transferee_never_answered: the target rings for ever (no_answer_timeout
- *    off): at SF_REFER_EXPIRES the final NOTIFY (timeout, 180) and a CANCEL
+ *    off): each NOTIFY's expires= what is left (120, then 90 for the 180
+ *    30 s later); at SF_REFER_EXPIRES the final NOTIFY (timeout, 180) and a
+ *    CANCEL
  *  - transferee_early: a REFER in an early dialog (our 180 out): 481
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
@@ -654,14 +656,27 @@ transferee_never_answered (void)
   g_autoptr (GPtrArray) got = st_recv_set (t, first);
   CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
   st_reply (t, got->pdata[1], "200 OK");
+  g_autofree char *ss100 = hdr (got->pdata[1], "Subscription-State");
+  CU_ASSERT_STRING_EQUAL (ss100, "active;expires=120");
+  /* the 180 comes 30 s later (the INVITE's retransmissions meanwhile) */
+  for (guint i = 0; i < 60; i++) {
+    sf_endpoint_advance (t->env->ep, 500);
+    (void) sf_test_peer_quiet (t->peer);
+    char buf[8192];
+    while (g_socket_condition_check (t->peer, G_IO_IN) & G_IO_IN)
+      (void) g_socket_receive (t->peer, buf, sizeof buf, NULL, NULL);
+  }
   st_reply_tag (t, got->pdata[2], "180 Ringing", "c1");
+  CU_ASSERT_TRUE (sf_test_peer_wait (t->peer));
   sf_endpoint_advance (t->env->ep, 0);
   const char *const ring[] = { "NOTIFY ", NULL };
   g_autoptr (GPtrArray) n180 = st_recv_set (t, ring);
   CU_ASSERT_TRUE_FATAL (n180->pdata[0] != NULL && strstr (n180->pdata[0], "SIP/2.0 180 Ringing") != NULL);
+  g_autofree char *ss180 = hdr (n180->pdata[0], "Subscription-State");
+  CU_ASSERT_STRING_EQUAL (ss180, "active;expires=90"); /* what is left (RFC 6665 4.2.2) */
   st_reply (t, n180->pdata[0], "200 OK");
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
-  sf_endpoint_advance (t->env->ep, (guint64) SF_REFER_EXPIRES * 1000);
+  sf_endpoint_advance (t->env->ep, (guint64) (SF_REFER_EXPIRES - 30) * 1000);
   const char *const end[] = { "NOTIFY ", "CANCEL ", NULL };
   g_autoptr (GPtrArray) fin = st_recv_set (t, end);
   CU_ASSERT_TRUE_FATAL (fin->pdata[0] != NULL);
