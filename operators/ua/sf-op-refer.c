@@ -520,7 +520,7 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 /* A REFER the call cannot take: outside a dialog (the UA follows REFERs in
- * a call only: 403; the instance ends), or in a call that is not up (403). */
+ * a call only: 403; the instance ends), or in a call hanging up (403). */
 static SfOpResult
 sf_op_refer_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -743,7 +743,7 @@ const SfOperatorDef sf_op_refer_table[] = {
     "a REFER outside a dialog: 403 (this UA follows REFERs in a call only); transitions", "sip:REFER", NULL,
     "RFC 3515 2.4.2" },
   { "OpReferNotNow", sf_op_refer_refused, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a REFER in a call that is not up (ringing, hanging up, a re-INVITE pending): 403; the call goes on",
+    "a REFER in a call hanging up (HangingUp): 403; the call goes on (a REFER in an early dialog gets 481 from OpRefer)",
     "sip:REFER", NULL, "RFC 3515 2.4.2" },
   { "OpReferNotifierStart", sf_op_refer_notifier_start, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_NONE, NULL, NULL,
