@@ -29,6 +29,8 @@
  *    off): each NOTIFY's expires= what is left (120, then 90 for the 180
  *    30 s later); at SF_REFER_EXPIRES the final NOTIFY (timeout, 180) and a
  *    CANCEL
+ *  - transferee_call_ends_first: the transferor's BYE before the final
+ *    NOTIFY: it goes in the dialog all the same (RFC 5057), a 481 ends it
  *  - transferee_early: a REFER in an early dialog (our 180 out): 481
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
@@ -688,6 +690,54 @@ transferee_never_answered (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* RFC 5057 on the transferee: the transferor BYEs the call before the final
+ * NOTIFY; the notifier keeps the dialog (its reference), sends the final
+ * NOTIFY in it (our CSeq above the 100's), and ends on the 481 it gets. */
+static void
+transferee_call_ends_first (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_autofree char *refer = g_strdup_printf (
+    "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrb1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
+    "Content-Length: 0\r\n\r\n", tag);
+  st_send (t, refer);
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const first[] = { "SIP/2.0 202", "NOTIFY ", "INVITE ", NULL };
+  g_autoptr (GPtrArray) got = st_recv_set (t, first);
+  CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
+  st_reply (t, got->pdata[1], "200 OK");
+  g_autofree char *ncs = hdr (got->pdata[1], "CSeq");
+  /* the transferor's BYE ends the call */
+  g_autofree char *bye = g_strdup_printf (
+    "BYE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrb2\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, bye);
+  const char *const ok[] = { "SIP/2.0 200", NULL };
+  g_autoptr (GPtrArray) byeok = st_recv_set (t, ok);
+  CU_ASSERT_PTR_NOT_NULL (byeok->pdata[0]);
+  sf_endpoint_advance (t->env->ep, 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"call_end\"", "\"reason\":\"remote_bye\"", NULL), 1);
+  /* the target answers: the final NOTIFY goes in the dialog all the same */
+  st_reply_tag (t, got->pdata[2], "486 Busy Here", "c1");
+  sf_endpoint_advance (t->env->ep, 0);
+  const char *const last[] = { "NOTIFY ", NULL };
+  g_autoptr (GPtrArray) fin = st_recv_set (t, last);
+  CU_ASSERT_TRUE_FATAL (fin->pdata[0] != NULL);
+  CU_ASSERT_PTR_NOT_NULL (strstr (fin->pdata[0], "SIP/2.0 486"));
+  g_autofree char *fcs = hdr (fin->pdata[0], "CSeq");
+  CU_ASSERT_TRUE (g_ascii_strtoull (fcs, NULL, 10) > g_ascii_strtoull (ncs, NULL, 10));
+  st_reply (t, fin->pdata[0], "481 Call/Transaction Does Not Exist");
+  (void) sf_test_peer_quiet (t->peer); /* the 481 taken (the ACK of the 486 may come meanwhile) */
+  sf_endpoint_advance (t->env->ep, 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"subscription\"", "\"state\":\"terminated\"", NULL), 1);
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -704,5 +754,6 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
   CU_add_test (s, "transferee: a REFER in an early dialog", transferee_early);
   CU_add_test (s, "transferee: the referred call never answered", transferee_never_answered);
+  CU_add_test (s, "transferee: the call ends first", transferee_call_ends_first);
   CU_add_test (s, "transferee: the referred call's redirect", transferee_redirect);
 }
