@@ -32,6 +32,9 @@
  *  - transferee_call_ends_first: the transferor's BYE before the final
  *    NOTIFY: it goes in the dialog all the same (RFC 5057), a 481 ends it
  *  - transferee_early: a REFER in an early dialog (our 180 out): 481
+ *  - transferee_policy_tricks: same_domain against a trailing dot, another
+ *    address, our host as user, display name, parameter or header parameter,
+ *    a foreign maddr (403); two @, an escaped host, params after headers (400)
  *  - transferee_max_calls: a REFER when ua.max_calls calls are alive: 503
  *    (referred calls could chain without end); with room: followed
  *  - transferee_redirect: the referred call's 302 is followed to our domain
@@ -738,6 +741,47 @@ transferee_call_ends_first (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* ua.refer same_domain (ua.uri sip:bob@127.0.0.1) against Refer-To tricks:
+ * each answered as listed, none makes a call. */
+static void
+transferee_policy_tricks (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  static const struct {
+    const char *refer_to, *status;
+  } cases[] = {
+    { "<sip:carol@127.0.0.1.>", "SIP/2.0 403" },                   /* a trailing dot: another name */
+    { "<sip:carol@[::1]>", "SIP/2.0 403" },                        /* another address of the host */
+    { "<sip:127.0.0.1@evil.example>", "SIP/2.0 403" },             /* our host as the user */
+    { "\"sip:carol@127.0.0.1\" <sip:carol@evil.example>", "SIP/2.0 403" }, /* as the display name */
+    { "<sip:carol@evil.example;x=127.0.0.1>", "SIP/2.0 403" },     /* as a parameter */
+    { "<sip:carol@evil.example>;h=127.0.0.1", "SIP/2.0 403" },     /* as a header parameter */
+    { "<sip:carol@127.0.0.1;maddr=evil.example>", "SIP/2.0 403" }, /* maddr elsewhere */
+    { "<sip:carol@127.0.0.1@evil.example>", "SIP/2.0 400" },       /* two @ */
+    { "<sip:carol@127.0.0.1%2eevil.example>", "SIP/2.0 400" },     /* an escape in the host */
+    { "<tel:+19005550100>", "SIP/2.0 403" },                       /* another scheme */
+    { "<sip:carol@127.0.0.1?Route=%3Csip:evil.example%3Blr%3E;method=INVITE>", "SIP/2.0 400" }, /* params after headers */
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *refer = g_strdup_printf (
+      "REFER sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrp%u\r\nMax-Forwards: 70\r\n"
+      "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+      "CSeq: %u REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: %s\r\n"
+      "Content-Length: 0\r\n\r\n", i, tag, 2 + i, cases[i].refer_to);
+    st_send (t, refer);
+    g_autofree char *r = st_recv (t);
+    CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, cases[i].status));
+    if (r == NULL || !g_str_has_prefix (r, cases[i].status))
+      g_printerr ("Refer-To %s: %.60s\n", cases[i].refer_to, r != NULL ? r : "(nothing)");
+  }
+  sf_endpoint_advance (t->env->ep, 0);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no INVITE, no NOTIFY */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"transfer\"", "\"state\":\"accepted\"", NULL), 0);
+  sf_test_stack_free (t, NULL);
+}
+
 void
 sf_test_register_ua_refer (void)
 {
@@ -752,6 +796,7 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "transferor: our REFER lost or refused", transferor_refer_fails);
   CU_add_test (s, "transferee: the target's reason phrase", transferee_reason);
   CU_add_test (s, "transferee: ua.max_calls", transferee_max_calls);
+  CU_add_test (s, "transferee: same_domain against Refer-To tricks", transferee_policy_tricks);
   CU_add_test (s, "transferee: a REFER in an early dialog", transferee_early);
   CU_add_test (s, "transferee: the referred call never answered", transferee_never_answered);
   CU_add_test (s, "transferee: the call ends first", transferee_call_ends_first);
