@@ -13,7 +13,8 @@
 #     outside a dialog 403;
 #  2. a sipp transferee (refer-uas.xml) takes our 'transfer CALL URI': 202,
 #     NOTIFY 100 then 200: our UA BYEs the call (call_end reason transferred);
-#     with a final 486 the call stays;
+#     with a final 486 the call stays; the command refuses CALL2 = CALL, a
+#     CALL2 that is no call, a URI with headers;
 #  3. three sipflow UAs with GStreamer audio: alice calls bob, 'transfer' bob to
 #     carol (blind): bob's new call (Referred-By) reaches carol, alice's call
 #     ends (transferred); bob and carol hear each other's tones afterwards.
@@ -105,6 +106,18 @@ for frag in "200 OK" "486 Busy Here"; do
       [ "$(count tor '"event":"call_end"')" = "$ends" ] && cmd tor status &&
         wait_ev tor '"command":"status".*"state":"InCall"' 5 &&
         pass "after a failed transfer the call stays (InCall)" || fail "call did not stay"
+      # the command refuses CALL2 = CALL, a CALL2 that is no call, and a URI with headers
+      errs=$(count tor '"event":"error","command":"transfer"')
+      cmd tor transfer "$call" "$call"
+      cmd tor transfer "$call" c98
+      cmd tor transfer "$call" "sip:carol@127.0.0.1?Route=%3Csip:evil.example%3E"
+      wait_ev tor '"event":"error","command":"transfer"' 5 $((errs + 3)) &&
+        grep -q '"message":"transfer: no other call .'"$call"'. that is up' "$T/tor.events" &&
+        grep -q '"message":"transfer: no other call .c98. that is up' "$T/tor.events" &&
+        grep -q '"message":"transfer: .sip:carol@127.0.0.1?Route=.* is not a sip: URI without headers' "$T/tor.events" &&
+        [ "$(count tor '"event":"transfer".*"state":"referring"')" = 2 ] &&
+        pass "transfer to the call itself, to no call, to a URI with headers: refused by the command, no REFER" ||
+        fail "bad transfer commands" "$(grep '"command":"transfer"' "$T/tor.events" | tail -3)"
       cmd tor hangup
     fi
     sipp_server_wait "uas$code"
