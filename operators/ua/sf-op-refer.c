@@ -19,7 +19,8 @@
  * is checked (the dialog's CSeq, 12.2.2; exactly one Refer-To, 2.4.2: 400; a
  * sip/sips URI, method INVITE or none: 403 / 501; Refer-Sub, RFC 4488: 400),
  * then ua.refer's policy (off, same_domain, any: 403), one transfer at a time
- * per call (491), the subscription limits (503, 403); then 202.  Unless the
+ * per call (491), ua.max_calls (503: the referred call is one more), the
+ * subscription limits (503, 403); then 202.  Unless the
  * REFER says Refer-Sub: false (RFC 4488 4: honoured, the 202 says so too, no
  * NOTIFY), a notifier instance of the subscription machine holds a reference
  * to the dialog and sends NOTIFY 100 Trying at once (2.4.4), a NOTIFY per
@@ -36,6 +37,7 @@
 #include "sf-refer.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-endpoint.h"
+#include "framework/sf-clock.h"
 #include "framework/sf-module.h"
 #include "framework/sf-json.h"
 #include "states/sf-instance.h"
@@ -139,7 +141,14 @@ sf_op_send_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     emit_transfer (ctx, "transferor", "failed", s->refer_call, 0, s->reason, NULL);
     return SF_OP_ERROR;
   }
-  SfInstance *c2 = strchr (w[1], ':') == NULL ? live (ep, w[1]) : NULL;
+  gboolean attended = strchr (w[1], ':') == NULL; /* a handle, not a URI (the control checked which) */
+  SfInstance *c2 = attended ? live (ep, w[1]) : NULL;
+  if (attended && c2 == NULL) {
+    /* it ended since the command: never a Refer-To made of a handle */
+    s->reason = g_strdup ("the second call has ended");
+    emit_transfer (ctx, "transferor", "failed", s->refer_call, 0, s->reason, NULL);
+    return SF_OP_ERROR;
+  }
   if (c2 != NULL) {
     SfUaCall *call2 = sf_ua_call_of (ep, c2);
     if (call2 == NULL || call2->dialog == NULL || call2->dialog->early || call2->dialog->remote_tag == NULL) {
@@ -184,6 +193,11 @@ sf_op_send_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   s->cseq = sf_sip_msg_cseq (req)->number;
   s->event_id = g_strdup_printf ("%u", s->cseq); /* the NOTIFYs' Event id (RFC 3515 2.4.6) */
+  s->first_refer = call->refers_sent++ == 0;
+  /* our bound on the wait: a NOTIFY's expires may shorten it, never stretch
+   * it (OpNotify), so a transferee cannot keep this instance and its
+   * reference to the dialog for ever with active;expires=4294967295 */
+  s->granted = SF_REFER_EXPIRES;
   s->call_id = g_strdup (s->dialog->call_id);
   s->tag = g_strdup (s->dialog->local_tag);
   s->uri = g_strdup (s->dialog->remote_target);
@@ -298,6 +312,45 @@ our_domain (SfCtx *ctx, const char *host)
   return ours != NULL && g_ascii_strcasecmp (ours, host) == 0;
 }
 
+/* The live calls of @ctx's machine, its own included (as OpBusyHere counts
+ * them for an incoming INVITE, sf-op-ua.c). */
+static guint
+calls_alive (SfCtx *ctx)
+{
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfMachine *m = sf_instance_machine (sf_ctx_instance (ctx));
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
+  guint n = 0;
+  for (guint i = 0; i < all->len; i++)
+    if (sf_instance_machine (all->pdata[i]) == m && !sf_instance_ended (all->pdata[i]) &&
+        !sf_ua_message_alone (ep, all->pdata[i]))
+      n++;
+  return n;
+}
+
+/* ua.refer's same_domain for a target: its host, and its maddr when it has
+ * one (the INVITE would go to the maddr whatever the host says, RFC 3261
+ * 19.1.1, sf-sip-resolve.c), are our domain. */
+static gboolean
+in_our_domain (SfCtx *ctx, const char *host, const char *maddr)
+{
+  return our_domain (ctx, host) && (maddr == NULL || our_domain (ctx, maddr));
+}
+
+gboolean
+sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u)
+{
+  const char *policy = sf_ua_cfg (ctx, "refer");
+  if (g_strcmp0 (policy, "any") == 0)
+    return TRUE;
+  if (g_strcmp0 (policy, "off") == 0 || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS))
+    return FALSE;
+  g_autofree char *host = sf_sip_host_dup (u->host);
+  const SfSipParam *ma = sf_sip_uri_param (u, "maddr");
+  g_autofree char *maddr = ma == NULL ? NULL : ma->value.p != NULL ? sf_sip_host_dup (ma->value) : g_strdup ("");
+  return in_our_domain (ctx, host, maddr);
+}
+
 /* A REFER in the call's confirmed dialog (InCall, Onhold): see the file's
  * comment.  The call goes on whatever comes of it (the transferor ends it). */
 static SfOpResult
@@ -311,7 +364,9 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
   guint status = 200;
   if (call->dialog == NULL || call->dialog->early || !sf_sip_dialog_request_in (call->dialog, e->msg, &status)) {
-    status = call->dialog == NULL ? 481 : status;
+    /* no confirmed dialog (none, or early: request_in was not asked): 481,
+     * never the 200 status starts with */
+    status = call->dialog == NULL || call->dialog->early ? 481 : status;
     emit_refused (ctx, status, "dialog");
     return respond (ctx, e, status, NULL, NULL, NULL) ? SF_OP_DONE : SF_OP_ERROR;
   }
@@ -350,7 +405,7 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (refuse == 0 && g_strcmp0 (policy, "off") == 0) {
     refuse = 403;
     why = "REFER refused by policy (ua.refer is off)";
-  } else if (refuse == 0 && g_strcmp0 (policy, "any") != 0 && !our_domain (ctx, rt.host)) {
+  } else if (refuse == 0 && g_strcmp0 (policy, "any") != 0 && !in_our_domain (ctx, rt.host, rt.maddr)) {
     refuse = 403;
     why = "REFER refused by policy (ua.refer is same_domain: the target is not in our domain)";
   }
@@ -358,6 +413,14 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (refuse == 0 && live (ep, call->refer_child) != NULL) {
     refuse = 491;
     why = "A transfer of this call is in progress";
+  }
+  /* ua.max_calls bounds the referred calls too: each REFER is one more call,
+   * and the peer of a referred call may REFER it in turn (a chain of calls
+   * the transferee never hangs up, RFC 5589 leaves that to the transferor) */
+  if (refuse == 0 && calls_alive (ctx) >= (guint) sf_ua_cfg_int (ctx, "max_calls")) {
+    const char *const lines[] = { "Retry-After: 30", NULL };
+    emit_refused (ctx, 503, "max_calls");
+    return respond (ctx, e, 503, "Too Many Calls", NULL, lines) ? SF_OP_DONE : SF_OP_ERROR;
   }
   /* the subscription limits count notifiers too (RFC 6665 4.2.1) */
   g_autofree char *peer = e->peer.remote != NULL
@@ -407,7 +470,17 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   /* Referred-By (RFC 3892): the REFER's, else its From's URI */
   const SfSipHdr *rb = sf_sub_header (e->msg, "Referred-By", 'b', &n);
   if (rb != NULL && n == 1 && rb->value.len > 0 && rb->value.len <= 512) {
-    rcall->referred_by = sf_sip_str_dup (rb->value);
+    /* unfolded (RFC 3261 7.3.1: a fold is LWS): the line goes into our INVITE,
+     * and a peer that does not know folding would read a folded line as a
+     * header of its own; no control byte either (our parser lets one through
+     * as a quoted-pair): a space instead, so a quoted-pair stays one */
+    GString *v = g_string_sized_new (rb->value.len);
+    for (gsize i = 0; i < rb->value.len; i++) {
+      guchar c = (guchar) rb->value.p[i];
+      if (c != '\r' && c != '\n')
+        g_string_append_c (v, (c >= 0x20 && c != 0x7f) || c == '\t' ? (char) c : ' ');
+    }
+    rcall->referred_by = g_string_free (v, FALSE);
   } else {
     const SfSipValue *from = sf_sip_msg_from (e->msg);
     rcall->referred_by = from != NULL && from->uri != NULL ? g_strdup_printf ("<%.*s>", (int) from->uri->raw.len,
@@ -447,7 +520,7 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 }
 
 /* A REFER the call cannot take: outside a dialog (the UA follows REFERs in
- * a call only: 403; the instance ends), or in a call that is not up (403). */
+ * a call only: 403; the instance ends), or in a call hanging up (403). */
 static SfOpResult
 sf_op_refer_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -477,7 +550,10 @@ send_notify (SfCtx *ctx, Sub *s, gboolean final, const char *why)
     return FALSE;
   g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
   g_autofree char *evl = g_strdup_printf ("Event: refer;id=%s", s->event_id);
-  gint64 left = s->granted;
+  /* what is left of the subscription (RFC 6665 4.2.2: the expires= of a
+   * NOTIFY is the time remaining), at least 1 s while it is active */
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  gint64 left = s->ends_us > now ? (s->ends_us - now + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC : 1;
   g_autofree char *ss = final ? g_strdup_printf ("Subscription-State: terminated;reason=%s", why)
                               : g_strdup_printf ("Subscription-State: active;expires=%" G_GINT64_FORMAT, left);
   const char *extra[] = { evl, ss, NULL };
@@ -512,6 +588,7 @@ sf_op_refer_notifier_start (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "refer_notify") != 0 || s == NULL || !s->notifier)
     return SF_OP_SKIP;
   s->granted = SF_REFER_EXPIRES;
+  s->ends_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx))) + (gint64) SF_REFER_EXPIRES * G_USEC_PER_SEC;
   s->frag_status = 100;
   s->frag_reason = g_strdup ("Trying");
   sf_ctx_timer_start (ctx, "expires", (guint64) SF_REFER_EXPIRES * 1000);
@@ -520,6 +597,26 @@ sf_op_refer_notifier_start (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   }
   return SF_OP_TRANSITION;
+}
+
+/* The reason phrase of our sipfrag from the referred call's response: what
+ * its peer said (printable, but any length, and not always UTF-8: RFC 3261
+ * 25.1 asks for UTF-8, old peers send Latin-1), made what a transferor's
+ * strict parser takes (ours, sf_refer_parse_sipfrag: UTF-8, at most
+ * SF_REFER_MAX_REASON bytes), cut at a character's boundary; else the
+ * transferor answers our NOTIFY 400 and never learns the outcome. */
+static char *
+frag_reason_of (const char *r)
+{
+  g_autofree char *v = g_utf8_make_valid (r, -1);
+  const char *p = v;
+  while (*p != '\0') {
+    const char *next = g_utf8_next_char (p);
+    if ((gsize) (next - v) > SF_REFER_MAX_REASON)
+      break;
+    p = next;
+  }
+  return g_strndup (v, (gsize) (p - v));
 }
 
 static const char *const notify_progress_outcomes[] = { "final", "failed", NULL };
@@ -548,7 +645,7 @@ sf_op_refer_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (status < 200 && status == s->frag_status)
       return SF_OP_DONE; /* nothing new */
     g_free (s->frag_reason);
-    s->frag_reason = g_strdup (*end == ' ' ? end + 1 : "");
+    s->frag_reason = frag_reason_of (*end == ' ' ? end + 1 : "");
     s->frag_status = status;
   }
   gboolean final = expired || status >= 200;
@@ -638,7 +735,7 @@ const SfOperatorDef sf_op_refer_table[] = {
   { "OpRefer", sf_op_refer, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a REFER in the call's confirmed dialog: 481/500 (12.2.2); Refer-To one, well formed (400 naming it), sip/sips "
     "(403), method INVITE (501); Refer-Sub (400); ua.refer off or same_domain with a foreign host: 403; a transfer "
-    "of the call in progress: 491; the subscription limits: 503, 403; then 202 (Refer-Sub: false honoured: no "
+    "of the call in progress: 491; ua.max_calls calls alive: 503; the subscription limits: 503, 403; then 202 (Refer-Sub: false honoured: no "
     "subscription), a notifier instance of the subscription machine, and the referred call (a new instance whose "
     "INVITE carries Referred-By and the embedded Replaces); the call goes on",
     "sip:REFER", NULL, "RFC 3515 2.4.2, RFC 4488 4" },
@@ -646,7 +743,7 @@ const SfOperatorDef sf_op_refer_table[] = {
     "a REFER outside a dialog: 403 (this UA follows REFERs in a call only); transitions", "sip:REFER", NULL,
     "RFC 3515 2.4.2" },
   { "OpReferNotNow", sf_op_refer_refused, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
-    "a REFER in a call that is not up (ringing, hanging up, a re-INVITE pending): 403; the call goes on",
+    "a REFER in a call hanging up (HangingUp): 403; the call goes on (a REFER in an early dialog gets 481 from OpRefer)",
     "sip:REFER", NULL, "RFC 3515 2.4.2" },
   { "OpReferNotifierStart", sf_op_refer_notifier_start, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_NONE, NULL, NULL,

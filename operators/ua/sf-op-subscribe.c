@@ -499,7 +499,10 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   }
   if (strcmp (pkg, s->package) != 0)
     return answer (ctx, e, 489, NULL) ? SF_OP_DONE : SF_OP_ERROR;
-  if (g_strcmp0 (id, s->event_id) != 0) /* another id: another subscription, which we do not have */
+  /* another id: another subscription, which we do not have; none: REFER's
+   * NOTIFYs may omit it for the first REFER in the dialog only (RFC 3515
+   * 2.4.6), so for a later one it names no subscription of ours */
+  if (g_strcmp0 (id, s->event_id) != 0 && !(id == NULL && s->refer && !s->notifier && s->first_refer))
     return answer (ctx, e, 481, "Subscription Does Not Exist") ? SF_OP_DONE : SF_OP_ERROR;
   const SfSipHdr *sh = sf_sub_header (e->msg, "Subscription-State", 0, &n);
   g_auto (SfSubState) st = { 0 };

@@ -7,6 +7,7 @@
 #include "config.h"
 #include "sf-ua-call.h"
 #include "sf-session-timer.h"
+#include "sf-refer.h"
 #include "framework/sf-endpoint.h"
 #include "framework/sf-clock.h"
 #include "framework/sf-json.h"
@@ -176,6 +177,8 @@ sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_ERROR;
   }
   gint64 t = sf_ua_cfg_int (ctx, "no_answer_timeout");
+  if (t <= 0 && call->referred_by != NULL)
+    t = SF_REFER_EXPIRES; /* a call a REFER made is state the network made: it ends by a timer, whatever the setting */
   if (t > 0)
     sf_ctx_timer_start (ctx, "no_answer", (guint64) t * 1000);
   return SF_OP_TRANSITION;
@@ -290,6 +293,13 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     const SfSipValue *v = contacts->pdata[i];
     if (v->uri == NULL || (v->uri->kind != SF_URI_SIP && v->uri->kind != SF_URI_SIPS))
       continue;
+    /* a call a REFER made goes where ua.refer lets a REFER send it, redirected
+     * or not: else a 3xx from the target would call anywhere (toll fraud) */
+    if (call->referred_by != NULL && !sf_ua_refer_allows (ctx, v->uri)) {
+      g_autofree char *no = sf_sip_str_dup (v->uri->raw);
+      g_info ("%s: redirect to %s not followed: ua.refer", sf_ctx_handle (ctx), no);
+      continue;
+    }
     Target *t = g_new0 (Target, 1);
     t->uri = redirect_target (v->uri);
     const SfSipParam *q = sf_sip_value_param (v, "q");
@@ -439,6 +449,8 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_info ("%s: 488 to our RTP/SAVP offer: the INVITE again with RTP/AVP", sf_ctx_handle (ctx));
       sf_ctx_emit (ctx, "srtp_fallback", "\"status\":488");
       gint64 t = sf_ua_cfg_int (ctx, "no_answer_timeout");
+      if (t <= 0 && call->referred_by != NULL)
+        t = SF_REFER_EXPIRES; /* as OpStartCall */
       if (t > 0)
         sf_ctx_timer_start (ctx, "no_answer", (guint64) t * 1000);
       return SF_OP_DONE;

@@ -14,6 +14,7 @@ sf_refer_to_clear (SfReferTo *r)
 {
   g_clear_pointer (&r->uri, g_free);
   g_clear_pointer (&r->host, g_free);
+  g_clear_pointer (&r->maddr, g_free);
   g_clear_pointer (&r->method, g_free);
   g_clear_pointer (&r->replaces, g_free);
 }
@@ -107,6 +108,9 @@ sf_refer_parse_refer_to (SfSipStr value, SfReferTo *out, GError **error)
     const SfSipParam *m = sf_sip_uri_param (u, "method");
     if (m != NULL)
       out->method = m->value.p != NULL ? sf_sip_str_dup (m->value) : g_strdup ("");
+    const SfSipParam *ma = sf_sip_uri_param (u, "maddr");
+    if (ma != NULL) /* an empty one too: never mistaken for none */
+      out->maddr = ma->value.p != NULL ? sf_sip_host_dup (ma->value) : g_strdup ("");
   }
   for (guint i = 0; i < u->n_headers; i++) {
     if (u->headers[i].name.len != 8 || g_ascii_strncasecmp (u->headers[i].name.p, "Replaces", 8) != 0)

@@ -23,6 +23,8 @@ G_BEGIN_DECLS
 typedef struct {
   char *uri;        /* the URI without its headers ('?...'): the referred call's Request-URI */
   char *host;       /* its host, without brackets */
+  char *maddr;      /* nullable: its maddr parameter, without brackets: where the request would go
+                     * instead of host (RFC 3261 19.1.1), so the policy must judge it too */
   gboolean sip;     /* a sip: or sips: URI (else another scheme) */
   char *method;     /* nullable: the URI's method parameter */
   char *replaces;   /* nullable: the embedded Replaces header, unescaped (RFC 3891 6.1) */

@@ -21,10 +21,10 @@ static const SfConfigKey ua_keys[] = {
   { "outbound_proxy", SF_CFG_STRING, NULL, 0, 0, NULL, "URI of a proxy every out-of-dialog request goes through (a loose Route, 8.1.2)" },
   { "register_expires", SF_CFG_SECONDS, "600", 10, 86400, NULL, "Expires asked for in REGISTER" },
   { "auto_answer", SF_CFG_SECONDS, "off", 0, 3600, NULL, "answer incoming calls after this many seconds (0: at once; off: wait for 'answer')" },
-  { "no_answer_timeout", SF_CFG_SECONDS, "60", 1, 3600, NULL, "an outgoing call not answered in this time is cancelled (off: never)" },
+  { "no_answer_timeout", SF_CFG_SECONDS, "60", 1, 3600, NULL, "an outgoing call not answered in this time is cancelled (off: never; a REFER's call still after 120 s)" },
   { "ring_timeout", SF_CFG_INT, "180", 1, 3600, NULL,
     "an incoming call not answered in this time gets 480 (a caller that never cancels must not hold a call slot)" },
-  { "max_calls", SF_CFG_INT, "4", 1, 10000, NULL, "calls at once; one more incoming gets 486 Busy Here" },
+  { "max_calls", SF_CFG_INT, "4", 1, 10000, NULL, "calls at once; one more incoming gets 486 Busy Here, a REFER for one more 503" },
   /* session timers (RFC 4028; docs/ua.md "Session timers") */
   { "session_timer", SF_CFG_ENUM, "supported", 0, 0, "off|supported|required",
     "session timers: off, supported (offered and honoured), required (our INVITEs say Require: timer)" },

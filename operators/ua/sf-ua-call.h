@@ -64,6 +64,7 @@ typedef struct {
   char *refer_notifier;      /* a referred call: the handle of the notifier its progress goes to, nullable */
   char *referred_by;         /* a referred call: its Referred-By value (for call_end), nullable */
   gboolean refer_reported;   /* a referred call: its final status went to the notifier */
+  guint refers_sent;         /* transferor: our REFERs in this call's dialog (RFC 3515 2.4.6: id optional for the first) */
   gboolean signalling_tls;   /* UAC: our INVITE leaves over TLS (its first hop: the outbound proxy or the target) */
   /* both */
   SfSipDialog *dialog;
@@ -159,6 +160,10 @@ SfUaCall *sf_ua_call_ensure (SfUaInstance *ui);
 /* A referred call's progress (a 1xx above 100, its final status) to the
  * notifier of the REFER that made it (sf-op-refer.c; nothing for other calls). */
 void sf_ua_refer_progress (SfCtx *ctx, SfUaCall *call, guint status, const char *reason);
+/* Whether ua.refer lets a REFER make us call @u (a sip/sips URI): any; off
+ * never; same_domain when its host, and its maddr if any, are ua.uri's host
+ * (sf-op-refer.c).  Also what a referred call's redirect may go to. */
+gboolean sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u);
 
 /* The call of @ctx's instance, made on first use. */
 SfUaCall *sf_ua_call (SfCtx *ctx);

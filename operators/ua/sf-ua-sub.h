@@ -34,6 +34,9 @@ struct _SfUaSub {
   gboolean notify_out;    /* notifier: a NOTIFY of ours waits for its response (one at a time, RFC 6665 4.2.2) */
   gboolean queued;        /* notifier: a progress came meanwhile: frag_* go when it is answered */
   gboolean final_sent;    /* notifier: the terminated NOTIFY went */
+  gint64 ends_us;         /* notifier: when its expiry timer fires (each NOTIFY's expires= is what is left) */
+  gboolean first_refer;   /* transferor: ours is the first REFER in the dialog, so its NOTIFYs may omit
+                           * the Event id (RFC 3515 2.4.6); later ones must carry it */
 };
 typedef SfUaSub Sub;
 

@@ -1,7 +1,8 @@
 /* fuzz-refer.c: fuzz target for the parsers of REFER (operators/ua/sf-refer.c),
  * which read a REFER's Refer-To and Refer-Sub and its NOTIFYs' message/sipfrag
  * bodies from the network.  The input goes through all three.  Invariants
- * (abort): a Refer-To taken has a URI that parses again, and its Replaces
+ * (abort): a Refer-To taken has a URI that parses again, a host and, when
+ * that URI has a maddr, the maddr the policy judges; its Replaces
  * (which becomes a header line of our INVITE) has no control character and
  * at most SF_REFER_MAX_REPLACES bytes; a sipfrag taken has a status 100..699
  * and a reason without control characters.  Seeds: Refer-To values (blind,
@@ -24,6 +25,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (sf_refer_parse_refer_to (in, &rt, NULL)) {
     SfSipUri *u = sf_sip_uri_parse (sf_sip_str (rt.uri, strlen (rt.uri)), NULL, NULL);
     if (u == NULL)
+      abort ();
+    /* the policy judges where the INVITE goes: the host, and a maddr when
+     * the URI we call has one (the resolver would go there) */
+    if (rt.sip && (rt.host == NULL || (sf_sip_uri_param (u, "maddr") != NULL) != (rt.maddr != NULL)))
       abort ();
     sf_sip_uri_free (u);
     if (rt.replaces != NULL) {

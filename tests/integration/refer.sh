@@ -6,14 +6,15 @@
 #     whose ua.uri is sip:bob@host.invalid: a target in another domain 403
 #     (ua.refer same_domain, the default), two Refer-To 400, a malformed one
 #     400, method=BYE 501, a bad Refer-Sub 400, a Replaces with CR LF 400, none
-#     400; ua.refer=off: 403 naming the policy; accepted: 202 (Supported:
+#     400, our host with a foreign maddr 403 (same_domain); ua.refer=off: 403 naming the policy; accepted: 202 (Supported:
 #     norefersub), NOTIFY 100 Trying active, then the referred call's final
 #     status (host.invalid cannot be reached: 503) terminated;reason=noresource;
 #     Refer-Sub: false: 202 with Refer-Sub: false and no NOTIFY; a REFER
 #     outside a dialog 403;
 #  2. a sipp transferee (refer-uas.xml) takes our 'transfer CALL URI': 202,
 #     NOTIFY 100 then 200: our UA BYEs the call (call_end reason transferred);
-#     with a final 486 the call stays;
+#     with a final 486 the call stays; the command refuses CALL2 = CALL, a
+#     CALL2 that is no call, a URI with headers;
 #  3. three sipflow UAs with GStreamer audio: alice calls bob, 'transfer' bob to
 #     carol (blind): bob's new call (Referred-By) reaches carol, alice's call
 #     ends (transferred); bob and carol hear each other's tones afterwards.
@@ -31,8 +32,8 @@ start tee ua.xml "${common[@]}" --set ua.uri=sip:bob@host.invalid || exit 1
 start boff ua.xml "${common[@]}" --set ua.uri=sip:boff@host.invalid --set ua.refer=off || exit 1
 
 sipp_run refused "127.0.0.1:$PORT_tee" -sf "$SCEN/refer-uac-refused.xml" -s bob -m 1
-sipp_ok refused "REFER refused: a foreign host 403 (same_domain), two Refer-To 400, malformed 400, method=BYE 501, bad Refer-Sub 400, a CR LF Replaces 400, no Refer-To 400"
-[ "$(count tee '"event":"transfer".*"role":"transferee","state":"refused"')" = 7 ] &&
+sipp_ok refused "REFER refused: a foreign host 403 (same_domain), two Refer-To 400, malformed 400, method=BYE 501, bad Refer-Sub 400, a CR LF Replaces 400, no Refer-To 400, a foreign maddr 403"
+[ "$(count tee '"event":"transfer".*"role":"transferee","state":"refused"')" = 8 ] &&
   pass "each refusal is a transfer event (refused, the status, the reason)" ||
   fail "refusal events" "$(grep '"event":"transfer"' "$T/tee.events")"
 [ "$(count tee '"event":"incoming"')" = 1 ] && ! grep -q '"event":"call_end".*"referred_by"' "$T/tee.events" &&
@@ -105,6 +106,18 @@ for frag in "200 OK" "486 Busy Here"; do
       [ "$(count tor '"event":"call_end"')" = "$ends" ] && cmd tor status &&
         wait_ev tor '"command":"status".*"state":"InCall"' 5 &&
         pass "after a failed transfer the call stays (InCall)" || fail "call did not stay"
+      # the command refuses CALL2 = CALL, a CALL2 that is no call, and a URI with headers
+      errs=$(count tor '"event":"error","command":"transfer"')
+      cmd tor transfer "$call" "$call"
+      cmd tor transfer "$call" c98
+      cmd tor transfer "$call" "sip:carol@127.0.0.1?Route=%3Csip:evil.example%3E"
+      wait_ev tor '"event":"error","command":"transfer"' 5 $((errs + 3)) &&
+        grep -q '"message":"transfer: no other call .'"$call"'. that is up' "$T/tor.events" &&
+        grep -q '"message":"transfer: no other call .c98. that is up' "$T/tor.events" &&
+        grep -q '"message":"transfer: .sip:carol@127.0.0.1?Route=.* is not a sip: URI without headers' "$T/tor.events" &&
+        [ "$(count tor '"event":"transfer".*"state":"referring"')" = 2 ] &&
+        pass "transfer to the call itself, to no call, to a URI with headers: refused by the command, no REFER" ||
+        fail "bad transfer commands" "$(grep '"command":"transfer"' "$T/tor.events" | tail -3)"
       cmd tor hangup
     fi
     sipp_server_wait "uas$code"
