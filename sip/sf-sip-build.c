@@ -173,9 +173,32 @@ sf_sip_random_bytes_strong (guint8 *buf, gsize len)
   return got == len;
 }
 
+/* A thread's pool of kernel random bytes: one getrandom call per 256 bytes
+ * (32 tags), not one per tag, Call-ID and branch on the hot path.  Refilled
+ * after a fork (a child must not repeat its parent's tags). */
+typedef struct {
+  guint8 bytes[256];
+  gsize left;
+  pid_t pid;
+} RandomPool;
+static _Thread_local RandomPool pool;
+
 void
 sf_sip_random_bytes (guint8 *buf, gsize len)
 {
+  if (len <= sizeof pool.bytes / 4) {
+    pid_t me = getpid ();
+    if (pool.left < len || pool.pid != me) {
+      pool.left = sf_sip_random_bytes_strong (pool.bytes, sizeof pool.bytes) ? sizeof pool.bytes : 0;
+      pool.pid = me;
+    }
+    if (pool.left >= len) {
+      memcpy (buf, pool.bytes + sizeof pool.bytes - pool.left, len);
+      memset (pool.bytes + sizeof pool.bytes - pool.left, 0, len); /* used once */
+      pool.left -= len;
+      return;
+    }
+  }
   if (sf_sip_random_bytes_strong (buf, len))
     return;
   static gsize warned;
