@@ -690,18 +690,49 @@ sf_op_subscribe_refused (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* A NOTIFY that reached the UA flow matches no subscription (outside any
  * dialog: the stack answers one with an unknown To tag itself): 481 (RFC 6665
- * 4.1.3).  The instance ends. */
+ * 4.1.3).  The instance ends.  In a call's dialog (OpDialogNoSubscription,
+ * the flow's catch-all state): the NOTIFY 481 too, and a SUBSCRIBE there 481
+ * for refer (a REFER's subscription that ended, or one we do not refresh:
+ * docs/subscription.md) or 489 for another package (8.3.2); the call goes on.
+ * Without it the framework's 405 answered, though Allow lists both. */
+static SfOpResult
+no_subscription (SfCtx *ctx, SfEvent *ev, gboolean in_dialog)
+{
+  SfSipEvent *e = ev->payload;
+  gboolean notify = strcmp (ev->name, "NOTIFY") == 0;
+  if (e == NULL || !(notify || (in_dialog && strcmp (ev->name, "SUBSCRIBE") == 0)))
+    return SF_OP_SKIP;
+  g_autofree char *tag = sf_sip_random_tag ();
+  g_autoptr (SfSipMsg) r = NULL;
+  g_autofree char *pkg = NULL, *id = NULL;
+  g_autoptr (GError) error = NULL;
+  guint n = 0;
+  const SfSipHdr *eh = notify ? NULL : sf_sub_header (e->msg, "Event", 'o', &n);
+  gboolean event_ok = eh != NULL && n == 1 && sf_sub_parse_event (eh->value, &pkg, &id, &error);
+  if (notify || (event_ok && strcmp (pkg, "refer") == 0)) {
+    r = sf_sip_create_response (e->msg, 481, "Subscription Does Not Exist", tag, NULL);
+  } else if (!event_ok) {
+    g_autofree char *why = bad_header ("Event", error, n);
+    r = sf_sip_create_response (e->msg, 400, why, tag, NULL);
+  } else {
+    const char *const lines[] = { sf_sub_allow_events_line (), NULL };
+    r = sf_sip_create_response_with (e->msg, 489, NULL, tag, lines, NULL);
+  }
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_ERROR;
+  return in_dialog ? SF_OP_DONE : SF_OP_TRANSITION;
+}
+
 static SfOpResult
 sf_op_no_subscription (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  SfSipEvent *e = ev->payload;
-  if (strcmp (ev->name, "NOTIFY") != 0 || e == NULL)
-    return SF_OP_SKIP;
-  g_autofree char *tag = sf_sip_random_tag ();
-  g_autoptr (SfSipMsg) r = sf_sip_create_response (e->msg, 481, "Subscription Does Not Exist", tag, NULL);
-  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
-    return SF_OP_ERROR;
-  return SF_OP_TRANSITION;
+  return no_subscription (ctx, ev, FALSE);
+}
+
+static SfOpResult
+sf_op_dialog_no_subscription (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return no_subscription (ctx, ev, TRUE);
 }
 
 const SfOperatorDef sf_op_subscribe_table[] = {
@@ -751,5 +782,9 @@ const SfOperatorDef sf_op_subscribe_table[] = {
   { "OpNoSubscription", sf_op_no_subscription, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
     NULL,
     "a NOTIFY outside any subscription: 481; transitions", "sip:NOTIFY", NULL, "RFC 6665 4.1.3" },
+  { "OpDialogNoSubscription", sf_op_dialog_no_subscription, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "in a call's dialog, a NOTIFY or SUBSCRIBE no subscription owns: NOTIFY 481; SUBSCRIBE 481 for refer, 400 "
+    "without one Event, else 489 with Allow-Events; the call goes on",
+    "sip:NOTIFY|sip:SUBSCRIBE", NULL, "RFC 6665 4.1.3, 8.3.2" },
 };
 const gsize sf_op_subscribe_table_len = G_N_ELEMENTS (sf_op_subscribe_table);

@@ -741,6 +741,43 @@ transferee_call_ends_first (void)
   sf_test_stack_free (t, NULL);
 }
 
+/* In a call's dialog with no subscription of it: a NOTIFY 481, a SUBSCRIBE
+ * for refer 481, one for another package 489 with Allow-Events, one without
+ * Event 400 (RFC 6665 4.1.3, 8.3.2; the framework's 405 before); the call
+ * goes on (a BYE still gets 200). */
+static void
+in_dialog_no_subscription (void)
+{
+  SfInstance *call = NULL;
+  g_autofree char *tag = NULL;
+  St *t = st_call (&call, &tag);
+  g_autofree char *n = st_notify (t, tag, 2, "refer", "active;expires=60", "SIP/2.0 100 Trying\r\n");
+  CU_ASSERT_TRUE (n != NULL && g_str_has_prefix (n, "SIP/2.0 481"));
+  static const struct { const char *event; const char *status; } subs[] = {
+    { "Event: refer\r\n", "SIP/2.0 481" }, { "Event: presence\r\n", "SIP/2.0 489" }, { "", "SIP/2.0 400" } };
+  for (guint i = 0; i < G_N_ELEMENTS (subs); i++) {
+    g_autofree char *sub = g_strdup_printf (
+      "SUBSCRIBE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKns%u\r\n"
+      "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\n"
+      "Call-ID: rt-test@127.0.0.1\r\nCSeq: %u SUBSCRIBE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s"
+      "Expires: 60\r\nContent-Length: 0\r\n\r\n", i, tag, 3 + i, subs[i].event);
+    st_send (t, sub);
+    g_autofree char *r = st_recv (t);
+    CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, subs[i].status));
+    if (i == 1)
+      CU_ASSERT_PTR_NOT_NULL (r != NULL ? strstr (r, "\r\nAllow-Events: refer\r\n") : NULL);
+  }
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
+  g_autofree char *bye = g_strdup_printf (
+    "BYE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKnsb\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
+    "CSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n", tag);
+  st_send (t, bye);
+  g_autofree char *ok = st_recv (t);
+  CU_ASSERT_TRUE (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
+  sf_test_stack_free (t, NULL);
+}
+
 /* ua.refer same_domain (ua.uri sip:bob@127.0.0.1) against Refer-To tricks:
  * each answered as listed, none makes a call. */
 static void
@@ -789,6 +826,7 @@ sf_test_register_ua_refer (void)
   CU_add_test (s, "Refer-To", refer_to_values);
   CU_add_test (s, "Refer-Sub", refer_sub_values);
   CU_add_test (s, "message/sipfrag", sipfrag_values);
+  CU_add_test (s, "in a call's dialog without a subscription: 481, 489", in_dialog_no_subscription);
   CU_add_test (s, "attended Refer-To with Replaces", attended_refer_to);
   CU_add_test (s, "transferor: NOTIFY id and expires", transferor_notify);
   CU_add_test (s, "transferor: the call ends first", transferor_call_ends_first);
