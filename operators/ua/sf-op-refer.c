@@ -47,23 +47,6 @@
 #include "sip/sf-sip-txn-key.h"
 #include <string.h>
 
-static Sub *
-sub_new_of (SfUaInstance *ui)
-{
-  if (ui->sub == NULL) {
-    ui->sub = g_new0 (Sub, 1);
-    ui->sub->granted = -1;
-  }
-  return ui->sub;
-}
-
-static Sub *
-sub_peek (SfCtx *ctx)
-{
-  SfUaInstance *ui = sf_ctx_module_slot (ctx, &sf_ua_module);
-  return ui != NULL ? ui->sub : NULL;
-}
-
 /* The live instance with @handle, NULL when it ended or never was. */
 static SfInstance *
 live (SfEndpoint *ep, const char *handle)
@@ -122,7 +105,7 @@ sf_op_send_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "refer") != 0 || ev->arg == NULL)
     return SF_OP_SKIP;
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
-  Sub *s = sub_new_of (sf_ua_inst (ctx));
+  Sub *s = sf_ua_sub_new_of (sf_ua_inst (ctx));
   s->refer = TRUE;
   g_free (s->package);
   s->package = g_strdup ("refer");
@@ -224,7 +207,7 @@ static const char *const refer_response_outcomes[] = { "accepted", "failed", NUL
 static SfOpResult
 sf_op_refer_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (s == NULL || !s->refer || s->notifier)
     return SF_OP_SKIP;
   guint status;
@@ -493,7 +476,7 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (ni != NULL) {
     rcall->refer_notifier = g_strdup (sf_instance_handle (ni));
     SfUaInstance *nui = sf_instance_module_slot_ensure (ep, ni, &sf_ua_module, sf_ua_inst_new, sf_ua_inst_free);
-    Sub *s = sub_new_of (nui);
+    Sub *s = sf_ua_sub_new_of (nui);
     s->refer = TRUE;
     s->notifier = TRUE;
     s->package = g_strdup ("refer");
@@ -584,7 +567,7 @@ send_notify (SfCtx *ctx, Sub *s, gboolean final, const char *why)
 static SfOpResult
 sf_op_refer_notifier_start (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (strcmp (ev->name, "refer_notify") != 0 || s == NULL || !s->notifier)
     return SF_OP_SKIP;
   s->granted = SF_REFER_EXPIRES;
@@ -629,7 +612,7 @@ static const char *const notify_progress_outcomes[] = { "final", "failed", NULL 
 static SfOpResult
 sf_op_refer_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (s == NULL || !s->notifier || s->final_sent)
     return SF_OP_SKIP;
   gboolean expired = ev->kind == SF_EV_TIMER && strcmp (ev->name, "expires") == 0;
@@ -673,7 +656,7 @@ static const char *const notify_answered_outcomes[] = { "ended", "failed", NULL 
 static SfOpResult
 sf_op_refer_notify_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (s == NULL || !s->notifier || !s->notify_out)
     return SF_OP_SKIP;
   guint status;

@@ -61,10 +61,9 @@ sf_ua_sub_free (SfUaSub *s)
   g_free (s);
 }
 
-static Sub *
-sub_of (SfCtx *ctx)
+Sub *
+sf_ua_sub_new_of (SfUaInstance *ui)
 {
-  SfUaInstance *ui = sf_ua_inst (ctx);
   if (ui->sub == NULL) {
     ui->sub = g_new0 (Sub, 1);
     ui->sub->granted = -1;
@@ -73,7 +72,13 @@ sub_of (SfCtx *ctx)
 }
 
 static Sub *
-sub_peek (SfCtx *ctx)
+sub_of (SfCtx *ctx)
+{
+  return sf_ua_sub_new_of (sf_ua_inst (ctx));
+}
+
+Sub *
+sf_ua_sub_peek (SfCtx *ctx)
 {
   SfUaInstance *ui = sf_ctx_module_slot (ctx, &sf_ua_module);
   return ui != NULL ? ui->sub : NULL;
@@ -286,7 +291,7 @@ sf_op_subscribe (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_subscribe_refresh (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (strcmp (ev->name, "refresh") != 0 || s == NULL || s->dialog == NULL)
     return SF_OP_SKIP;
   sf_ua_auth_clear (&s->auth);
@@ -305,7 +310,7 @@ sf_op_unsubscribe (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfStack *st = sf_stack_from_ctx (ctx);
   sf_ctx_timer_start (ctx, arg, 64 * (guint64) (st != NULL ? sf_stack_timer_ms (st, '1') : 500));
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (s == NULL || s->dialog == NULL)
     return SF_OP_CONTINUE;
   sf_ctx_timer_cancel (ctx, "refresh");
@@ -322,7 +327,7 @@ sf_op_unsubscribe (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_unsubscribe_later (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (strcmp (ev->name, "unsubscribe") != 0 || s == NULL)
     return SF_OP_SKIP;
   s->unsubscribe = TRUE;
@@ -341,7 +346,7 @@ static SfOpResult
 sf_op_subscribe_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (strcmp (ev->name, "response") != 0 || e == NULL || s == NULL || s->last == NULL ||
       !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "SUBSCRIBE") || sf_sip_msg_cseq (e->msg)->number != s->cseq)
     return SF_OP_SKIP;
@@ -483,7 +488,7 @@ static SfOpResult
 sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (strcmp (ev->name, "NOTIFY") != 0 || e == NULL)
     return SF_OP_SKIP;
   if (s == NULL || s->call_id == NULL)
@@ -607,7 +612,7 @@ sf_op_notify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_subscription_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   sf_ctx_timer_cancel (ctx, "refresh");
   sf_ctx_timer_cancel (ctx, "expires");
   sf_ctx_timer_cancel (ctx, "retry");
@@ -624,7 +629,7 @@ sf_op_subscription_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_subscription_timeout (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  Sub *s = sub_peek (ctx);
+  Sub *s = sf_ua_sub_peek (ctx);
   if (s != NULL)
     set_reason (s, arg != NULL ? arg : ev->name);
   return SF_OP_TRANSITION;

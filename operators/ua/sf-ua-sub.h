@@ -40,6 +40,10 @@ struct _SfUaSub {
 };
 typedef SfUaSub Sub;
 
+/* The subscription state of @ui's instance, made on first use (transfer none). */
+Sub *sf_ua_sub_new_of (SfUaInstance *ui);
+/* The subscription state of @ctx's instance, NULL when none. */
+Sub *sf_ua_sub_peek (SfCtx *ctx);
 /* sf-op-subscribe.c's: live subscription instances of the endpoint, both
  * roles, and those whose peer is @peer (NULL: not counted). */
 guint sf_ua_sub_count (SfCtx *ctx, const char *peer, guint *with_peer);
