@@ -234,6 +234,33 @@ sf_test_stack_free (SfTestStack *t, void (*teardown) (SfEndpoint *ep))
   g_free (t);
 }
 
+void
+sf_test_stack_send (SfTestStack *t, const char *text)
+{
+  g_autofree char *port = g_strdup_printf ("%u", t->port);
+  g_auto (GStrv) parts = g_strsplit (text, "%PORT%", -1);
+  g_autofree char *out = g_strjoinv (port, parts);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), out, strlen (out), NULL, NULL);
+}
+
+char *
+sf_test_stack_recv (SfTestStack *t)
+{
+  if (!sf_test_peer_wait (t->peer))
+    return NULL;
+  char buf[8192];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+  return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
+}
+
+char *
+sf_test_header (const char *m, const char *name)
+{
+  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
+  const char *p = m != NULL ? strstr (m, needle) : NULL;
+  return p != NULL ? g_strndup (p + strlen (needle), strcspn (p + strlen (needle), "\r\n")) : NULL;
+}
+
 static gboolean
 peer_timed_out (gpointer data)
 {

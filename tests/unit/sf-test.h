@@ -56,6 +56,12 @@ SfTestStack *sf_test_stack_new (SfTestEnv *env, SfMachine *tu);
  * (nullable: a module's, before the endpoint goes), frees @env, and runs the
  * main context dry. */
 void sf_test_stack_free (SfTestStack *t, void (*teardown) (SfEndpoint *ep));
+/* Sends @text from the peer to the stack; "%PORT%" becomes the peer's port. */
+void sf_test_stack_send (SfTestStack *t, const char *text);
+/* The next datagram the peer gets (transfer full; NULL when none within 5 s of real time). */
+char *sf_test_stack_recv (SfTestStack *t);
+/* The value of header @name in the message text @m (transfer full), NULL when absent. */
+char *sf_test_header (const char *m, const char *name);
 
 /* Suites */
 void sf_test_register_timer (void);

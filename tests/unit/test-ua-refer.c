@@ -183,46 +183,17 @@ attended_refer_to (void)
 
 typedef SfTestStack St;
 
-static void
-st_send (St *t, const char *text)
-{
-  g_autofree char *port = g_strdup_printf ("%u", t->port);
-  g_auto (GStrv) parts = g_strsplit (text, "%PORT%", -1);
-  g_autofree char *out = g_strjoinv (port, parts);
-  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), out, strlen (out), NULL, NULL);
-}
-
-/* The next datagram (transfer full; NULL when none within 5 s of real time). */
-static char *
-st_recv (St *t)
-{
-  if (!sf_test_peer_wait (t->peer))
-    return NULL;
-  char buf[8192];
-  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
-  return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
-}
-
-/* The value of header @name in @m (transfer full), NULL when absent. */
-static char *
-hdr (const char *m, const char *name)
-{
-  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
-  const char *p = m != NULL ? strstr (m, needle) : NULL;
-  return p != NULL ? g_strndup (p + strlen (needle), strcspn (p + strlen (needle), "\r\n")) : NULL;
-}
-
 /* A response @status_line to the request @req (its Via, From, To, Call-ID, CSeq). */
 static void
 st_reply_tag (St *t, const char *req, const char *status_line, const char *to_tag)
 {
-  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to0 = hdr (req, "To");
+  g_autofree char *via = sf_test_header (req, "Via"), *from = sf_test_header (req, "From"), *to0 = sf_test_header (req, "To");
   g_autofree char *to = to_tag != NULL ? g_strdup_printf ("%s;tag=%s", to0, to_tag) : g_strdup (to0);
-  g_autofree char *cid = hdr (req, "Call-ID"), *cseq = hdr (req, "CSeq");
+  g_autofree char *cid = sf_test_header (req, "Call-ID"), *cseq = sf_test_header (req, "CSeq");
   g_autofree char *r = g_strdup_printf ("SIP/2.0 %s\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
                                         "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Length: 0\r\n\r\n",
                                         status_line, via, from, to, cid, cseq);
-  st_send (t, r);
+  sf_test_stack_send (t, r);
 }
 
 static void
@@ -245,8 +216,8 @@ st_notify (St *t, const char *tag, guint cseq, const char *event, const char *st
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: %u NOTIFY\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nEvent: %s\r\nSubscription-State: %s\r\n"
     "Content-Type: message/sipfrag\r\nContent-Length: %zu\r\n\r\n%s", cseq, tag, cseq, event, state, strlen (frag), frag);
-  st_send (t, n);
-  return st_recv (t);
+  sf_test_stack_send (t, n);
+  return sf_test_stack_recv (t);
 }
 
 /* 'transfer CALL sip:carol@127.0.0.1' as the control makes it: a new
@@ -262,7 +233,7 @@ st_transfer (St *t, SfInstance *call)
   g_autofree char *arg = g_strdup_printf ("%s sip:carol@127.0.0.1", sf_instance_handle (call));
   sf_endpoint_post (t->env->ep, sub, sf_event_new (SF_EV_DEVICE, "refer", arg));
   sf_endpoint_advance (t->env->ep, 0);
-  return st_recv (t);
+  return sf_test_stack_recv (t);
 }
 
 /* The UA (ua.uri sip:bob@127.0.0.1) on the fake clock, called by the peer
@@ -284,13 +255,13 @@ st_call (SfInstance **call_out, char **tag_out)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Type: application/sdp\r\n"
     "Content-Length: %zu\r\n\r\n%s", strlen (RT_OFFER), RT_OFFER);
-  st_send (t, inv);
-  g_autofree char *ringing = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *ringing = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180"));
   sf_endpoint_advance (env->ep, 0);
-  g_autofree char *ok = st_recv (t);
+  g_autofree char *ok = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
-  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *to = sf_test_header (ok, "To");
   const char *tg = strstr (to, ";tag=");
   CU_ASSERT_PTR_NOT_NULL_FATAL (tg);
   g_autofree char *tag = g_strndup (tg + 5, strcspn (tg + 5, ";>"));
@@ -298,7 +269,7 @@ st_call (SfInstance **call_out, char **tag_out)
     "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrtack\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, ack);
+  sf_test_stack_send (t, ack);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
   SfInstance *call = NULL;
   g_autoptr (GPtrArray) all = sf_endpoint_instances (env->ep);
@@ -352,12 +323,12 @@ transferor_notify (void)
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no BYE */
   CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
   /* with its id it is taken: the transfer succeeded, the call ends with BYE */
-  g_autofree char *cs2 = hdr (refer2, "CSeq");
+  g_autofree char *cs2 = sf_test_header (refer2, "CSeq");
   g_autofree char *ev2 = g_strdup_printf ("refer;id=%u", (guint) g_ascii_strtoull (cs2, NULL, 10));
   g_autofree char *a3 = st_notify (t, tag, 5, ev2, "terminated;reason=noresource", "SIP/2.0 200 OK\r\n");
   CU_ASSERT_TRUE (a3 != NULL && g_str_has_prefix (a3, "SIP/2.0 200"));
   sf_endpoint_advance (env->ep, 0);
-  g_autofree char *bye = st_recv (t);
+  g_autofree char *bye = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
   sf_test_stack_free (t, NULL);
 }
@@ -372,7 +343,7 @@ st_recv_set (St *t, const char *const *prefixes)
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (got, NULL);
   for (guint k = 0; k < 8 && have < n; k++) {
-    char *m = st_recv (t);
+    char *m = sf_test_stack_recv (t);
     if (m == NULL)
       break;
     gboolean kept = FALSE;
@@ -404,14 +375,14 @@ transferee_reason (void)
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Referred-By: \"p\\\001\" <sip:peer@127.0.0.1>\r\n Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil\r\n"
     "Content-Length: 0\r\n\r\n", tag);
-  st_send (t, refer);
+  sf_test_stack_send (t, refer);
   sf_endpoint_advance (t->env->ep, 0);
   const char *const first[] = { "SIP/2.0 202", "NOTIFY ", "INVITE ", NULL };
   g_autoptr (GPtrArray) got = st_recv_set (t, first);
   CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
   st_reply (t, got->pdata[1], "200 OK");
   /* the REFER's folded Referred-By reaches the INVITE unfolded: one line */
-  g_autofree char *rb = hdr (got->pdata[2], "Referred-By");
+  g_autofree char *rb = sf_test_header (got->pdata[2], "Referred-By");
   CU_ASSERT_STRING_EQUAL (rb, "\"p\\ \" <sip:peer@127.0.0.1> Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKevil");
   CU_ASSERT_PTR_NULL (strstr (got->pdata[2], "\r\n Via"));
   /* the target refuses, its reason phrase long and Latin-1 ("Occup\xe9" ...) */
@@ -435,7 +406,7 @@ transferee_reason (void)
     g_printerr ("sipfrag: %s\n", error->message);
   CU_ASSERT_EQUAL (status, 486);
   CU_ASSERT_TRUE (reason != NULL && g_str_has_prefix (reason, "Occup\xef\xbf\xbd "));
-  g_autofree char *ss = hdr (fin->pdata[0], "Subscription-State");
+  g_autofree char *ss = sf_test_header (fin->pdata[0], "Subscription-State");
   CU_ASSERT_STRING_EQUAL (ss, "terminated;reason=noresource");
   sf_test_stack_free (t, NULL);
 }
@@ -454,8 +425,8 @@ transferee_max_calls (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Content-Length: 0\r\n\r\n", tag);
-  st_send (t, refer);
-  g_autofree char *r = st_recv (t);
+  sf_test_stack_send (t, refer);
+  g_autofree char *r = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 503 Too Many Calls"));
   sf_endpoint_advance (t->env->ep, 0);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer)); /* no NOTIFY, no INVITE */
@@ -467,7 +438,7 @@ transferee_max_calls (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 3 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Refer-Sub: false\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, refer2);
+  sf_test_stack_send (t, refer2);
   sf_endpoint_advance (t->env->ep, 0);
   const char *const want[] = { "SIP/2.0 202", "INVITE ", NULL };
   g_autoptr (GPtrArray) got = st_recv_set (t, want);
@@ -488,15 +459,15 @@ transferor_call_ends_first (void)
   g_autofree char *refer = st_transfer (t, call);
   CU_ASSERT_TRUE_FATAL (refer != NULL && g_str_has_prefix (refer, "REFER "));
   st_reply (t, refer, "202 Accepted");
-  g_autofree char *cs = hdr (refer, "CSeq");
+  g_autofree char *cs = sf_test_header (refer, "CSeq");
   guint rcseq = (guint) g_ascii_strtoull (cs, NULL, 10);
   g_autofree char *ev = g_strdup_printf ("refer;id=%u", rcseq);
   g_autofree char *a1 = st_notify (t, tag, 2, ev, "active;expires=60", "SIP/2.0 200 OK\r\n");
   CU_ASSERT_TRUE (a1 != NULL && g_str_has_prefix (a1, "SIP/2.0 200"));
   sf_endpoint_advance (t->env->ep, 0);
-  g_autofree char *bye = st_recv (t);
+  g_autofree char *bye = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
-  g_autofree char *bcs = hdr (bye, "CSeq");
+  g_autofree char *bcs = sf_test_header (bye, "CSeq");
   CU_ASSERT_TRUE (g_ascii_strtoull (bcs, NULL, 10) > rcseq); /* one CSeq space for the dialog's usages */
   st_reply (t, bye, "200 OK");
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
@@ -528,19 +499,19 @@ transferee_redirect (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Refer-Sub: false\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, refer);
+  sf_test_stack_send (t, refer);
   sf_endpoint_advance (t->env->ep, 0);
   const char *const want[] = { "SIP/2.0 202", "INVITE ", NULL };
   g_autoptr (GPtrArray) got = st_recv_set (t, want);
   CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL);
   /* 302: a foreign target first (q=1), one of ours after it (q=0.5) */
-  g_autofree char *via = hdr (got->pdata[1], "Via"), *from = hdr (got->pdata[1], "From"), *to = hdr (got->pdata[1], "To");
-  g_autofree char *cid = hdr (got->pdata[1], "Call-ID"), *cseq = hdr (got->pdata[1], "CSeq");
+  g_autofree char *via = sf_test_header (got->pdata[1], "Via"), *from = sf_test_header (got->pdata[1], "From"), *to = sf_test_header (got->pdata[1], "To");
+  g_autofree char *cid = sf_test_header (got->pdata[1], "Call-ID"), *cseq = sf_test_header (got->pdata[1], "CSeq");
   g_autofree char *r302 = g_strdup_printf (
     "SIP/2.0 302 Moved Temporarily\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=c1\r\nCall-ID: %s\r\nCSeq: %s\r\n"
     "Contact: <sip:900@192.0.2.1>;q=1.0, <sip:dave@127.0.0.1:%%PORT%%;maddr=192.0.2.1>;q=0.9, "
     "<sip:dave@127.0.0.1:%%PORT%%>;q=0.5\r\nContent-Length: 0\r\n\r\n", via, from, to, cid, cseq);
-  st_send (t, r302);
+  sf_test_stack_send (t, r302);
   CU_ASSERT_TRUE (sf_test_peer_wait (t->peer));
   sf_endpoint_advance (t->env->ep, 0);
   const char *const next[] = { "INVITE ", NULL };
@@ -588,10 +559,10 @@ transferee_early (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: re-test@127.0.0.1\r\n"
     "CSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nContent-Type: application/sdp\r\n"
     "Content-Length: %zu\r\n\r\n%s", strlen (RT_OFFER), RT_OFFER);
-  st_send (t, inv);
-  g_autofree char *ringing = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *ringing = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180"));
-  g_autofree char *to = hdr (ringing, "To");
+  g_autofree char *to = sf_test_header (ringing, "To");
   const char *tg = strstr (to, ";tag=");
   CU_ASSERT_PTR_NOT_NULL_FATAL (tg);
   g_autofree char *refer = g_strdup_printf (
@@ -599,8 +570,8 @@ transferee_early (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%.*s\r\nCall-ID: re-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Content-Length: 0\r\n\r\n", (int) strcspn (tg + 5, ";>"), tg + 5);
-  st_send (t, refer);
-  g_autofree char *r = st_recv (t);
+  sf_test_stack_send (t, refer);
+  g_autofree char *r = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 481"));
   if (r != NULL && !g_str_has_prefix (r, "SIP/2.0 481"))
     g_printerr ("early REFER: %.40s\n", r);
@@ -655,13 +626,13 @@ transferee_never_answered (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Content-Length: 0\r\n\r\n", tag);
-  st_send (t, refer);
+  sf_test_stack_send (t, refer);
   sf_endpoint_advance (t->env->ep, 0);
   const char *const first[] = { "SIP/2.0 202", "NOTIFY ", "INVITE ", NULL };
   g_autoptr (GPtrArray) got = st_recv_set (t, first);
   CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
   st_reply (t, got->pdata[1], "200 OK");
-  g_autofree char *ss100 = hdr (got->pdata[1], "Subscription-State");
+  g_autofree char *ss100 = sf_test_header (got->pdata[1], "Subscription-State");
   CU_ASSERT_STRING_EQUAL (ss100, "active;expires=120");
   /* the 180 comes 30 s later (the INVITE's retransmissions meanwhile) */
   for (guint i = 0; i < 60; i++) {
@@ -677,7 +648,7 @@ transferee_never_answered (void)
   const char *const ring[] = { "NOTIFY ", NULL };
   g_autoptr (GPtrArray) n180 = st_recv_set (t, ring);
   CU_ASSERT_TRUE_FATAL (n180->pdata[0] != NULL && strstr (n180->pdata[0], "SIP/2.0 180 Ringing") != NULL);
-  g_autofree char *ss180 = hdr (n180->pdata[0], "Subscription-State");
+  g_autofree char *ss180 = sf_test_header (n180->pdata[0], "Subscription-State");
   CU_ASSERT_STRING_EQUAL (ss180, "active;expires=90"); /* what is left (RFC 6665 4.2.2) */
   st_reply (t, n180->pdata[0], "200 OK");
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
@@ -685,7 +656,7 @@ transferee_never_answered (void)
   const char *const end[] = { "NOTIFY ", "CANCEL ", NULL };
   g_autoptr (GPtrArray) fin = st_recv_set (t, end);
   CU_ASSERT_TRUE_FATAL (fin->pdata[0] != NULL);
-  g_autofree char *ss = hdr (fin->pdata[0], "Subscription-State");
+  g_autofree char *ss = sf_test_header (fin->pdata[0], "Subscription-State");
   CU_ASSERT_STRING_EQUAL (ss, "terminated;reason=timeout");
   CU_ASSERT_PTR_NOT_NULL (strstr (fin->pdata[0], "SIP/2.0 180 Ringing"));
   st_reply (t, fin->pdata[0], "200 OK");
@@ -707,19 +678,19 @@ transferee_call_ends_first (void)
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 2 REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: <sip:carol@127.0.0.1:%%PORT%%>\r\n"
     "Content-Length: 0\r\n\r\n", tag);
-  st_send (t, refer);
+  sf_test_stack_send (t, refer);
   sf_endpoint_advance (t->env->ep, 0);
   const char *const first[] = { "SIP/2.0 202", "NOTIFY ", "INVITE ", NULL };
   g_autoptr (GPtrArray) got = st_recv_set (t, first);
   CU_ASSERT_TRUE_FATAL (got->pdata[0] != NULL && got->pdata[1] != NULL && got->pdata[2] != NULL);
   st_reply (t, got->pdata[1], "200 OK");
-  g_autofree char *ncs = hdr (got->pdata[1], "CSeq");
+  g_autofree char *ncs = sf_test_header (got->pdata[1], "CSeq");
   /* the transferor's BYE ends the call */
   g_autofree char *bye = g_strdup_printf (
     "BYE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKrb2\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, bye);
+  sf_test_stack_send (t, bye);
   const char *const ok[] = { "SIP/2.0 200", NULL };
   g_autoptr (GPtrArray) byeok = st_recv_set (t, ok);
   CU_ASSERT_PTR_NOT_NULL (byeok->pdata[0]);
@@ -732,7 +703,7 @@ transferee_call_ends_first (void)
   g_autoptr (GPtrArray) fin = st_recv_set (t, last);
   CU_ASSERT_TRUE_FATAL (fin->pdata[0] != NULL);
   CU_ASSERT_PTR_NOT_NULL (strstr (fin->pdata[0], "SIP/2.0 486"));
-  g_autofree char *fcs = hdr (fin->pdata[0], "CSeq");
+  g_autofree char *fcs = sf_test_header (fin->pdata[0], "CSeq");
   CU_ASSERT_TRUE (g_ascii_strtoull (fcs, NULL, 10) > g_ascii_strtoull (ncs, NULL, 10));
   st_reply (t, fin->pdata[0], "481 Call/Transaction Does Not Exist");
   (void) sf_test_peer_quiet (t->peer); /* the 481 taken (the ACK of the 486 may come meanwhile) */
@@ -761,8 +732,8 @@ in_dialog_no_subscription (void)
       "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\n"
       "Call-ID: rt-test@127.0.0.1\r\nCSeq: %u SUBSCRIBE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s"
       "Expires: 60\r\nContent-Length: 0\r\n\r\n", i, tag, 3 + i, subs[i].event);
-    st_send (t, sub);
-    g_autofree char *r = st_recv (t);
+    sf_test_stack_send (t, sub);
+    g_autofree char *r = sf_test_stack_recv (t);
     CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, subs[i].status));
     if (i == 1)
       CU_ASSERT_PTR_NOT_NULL (r != NULL ? strstr (r, "\r\nAllow-Events: refer\r\n") : NULL);
@@ -772,8 +743,8 @@ in_dialog_no_subscription (void)
     "BYE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKnsb\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
     "CSeq: 9 BYE\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, bye);
-  g_autofree char *ok = st_recv (t);
+  sf_test_stack_send (t, bye);
+  g_autofree char *ok = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
   sf_test_stack_free (t, NULL);
 }
@@ -807,8 +778,8 @@ transferee_policy_tricks (void)
       "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: rt-test@127.0.0.1\r\n"
       "CSeq: %u REFER\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\nRefer-To: %s\r\n"
       "Content-Length: 0\r\n\r\n", i, tag, 2 + i, cases[i].refer_to);
-    st_send (t, refer);
-    g_autofree char *r = st_recv (t);
+    sf_test_stack_send (t, refer);
+    g_autofree char *r = sf_test_stack_recv (t);
     CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, cases[i].status));
     if (r == NULL || !g_str_has_prefix (r, cases[i].status))
       g_printerr ("Refer-To %s: %.60s\n", cases[i].refer_to, r != NULL ? r : "(nothing)");

@@ -233,41 +233,11 @@ st_free (St *t)
   sf_test_stack_free (t, NULL);
 }
 
-static void
-st_send (St *t, const char *text)
-{
-  g_autofree char *s = g_strdup (text);
-  g_autofree char *port = g_strdup_printf ("%u", t->port);
-  g_auto (GStrv) parts = g_strsplit (s, "%PORT%", -1);
-  g_autofree char *out = g_strjoinv (port, parts);
-  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), out, strlen (out), NULL, NULL);
-}
-
-/* The next datagram (transfer full; NULL when none within 5 s of real time). */
-static char *
-st_recv (St *t)
-{
-  if (!sf_test_peer_wait (t->peer))
-    return NULL;
-  char buf[8192];
-  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
-  return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
-}
-
-/* The value of header @name in @m (transfer full), NULL when absent. */
-static char *
-hdr (const char *m, const char *name)
-{
-  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
-  const char *p = m != NULL ? strstr (m, needle) : NULL;
-  return p != NULL ? g_strndup (p + strlen (needle), strcspn (p + strlen (needle), "\r\n")) : NULL;
-}
-
 /* The ;tag= of @m's To (transfer full). */
 static char *
 to_tag (const char *m)
 {
-  g_autofree char *to = hdr (m, "To");
+  g_autofree char *to = sf_test_header (m, "To");
   const char *tg = to != NULL ? strstr (to, ";tag=") : NULL;
   return tg != NULL ? g_strndup (tg + 5, strcspn (tg + 5, ";>")) : NULL;
 }
@@ -289,18 +259,18 @@ call_up (St *t, const char *se)
   g_autofree char *inv = g_strdup_printf (ST_INVITE "Session-Expires: %s\r\nContent-Type: application/sdp\r\n"
                                                     "Content-Length: %zu\r\n\r\n%s", se, strlen (ST_OFFER), ST_OFFER);
   g_assert (sf_config_set (t->env->cfg, "ua.auto_answer=0", NULL));
-  st_send (t, inv);
-  g_autofree char *ringing = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *ringing = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180"));
   sf_endpoint_advance (t->env->ep, 0);
-  char *ok = st_recv (t);
+  char *ok = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
   g_autofree char *tag = to_tag (ok);
   g_autofree char *ack = g_strdup_printf (
     "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKstack\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: st-test@127.0.0.1\r\n"
     "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, ack);
+  sf_test_stack_send (t, ack);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
   return ok;
 }
@@ -310,7 +280,7 @@ expires (void)
 {
   St *t = st_setup ();
   g_autofree char *ok = call_up (t, "90;refresher=uac");
-  g_autofree char *se = hdr (ok, "Session-Expires"), *req = hdr (ok, "Require");
+  g_autofree char *se = sf_test_header (ok, "Session-Expires"), *req = sf_test_header (ok, "Require");
   CU_ASSERT_STRING_EQUAL (se, "90;refresher=uac");
   CU_ASSERT_STRING_EQUAL (req, "timer");
   CU_ASSERT_EQUAL (
@@ -318,7 +288,7 @@ expires (void)
   sf_endpoint_advance (t->env->ep, 60000 - 1);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
   sf_endpoint_advance (t->env->ep, 1);
-  g_autofree char *bye = st_recv (t);
+  g_autofree char *bye = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_expired\"", NULL), 1);
   st_free (t);
@@ -329,15 +299,15 @@ refresher (void)
 {
   St *t = st_setup ();
   g_autofree char *ok = call_up (t, "90;refresher=uas");
-  g_autofree char *se = hdr (ok, "Session-Expires");
+  g_autofree char *se = sf_test_header (ok, "Session-Expires");
   CU_ASSERT_STRING_EQUAL (se, "90;refresher=uas");
   for (int round = 0; round < 2; round++) {
     sf_endpoint_advance (t->env->ep, 45000 - 1);
     CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
     sf_endpoint_advance (t->env->ep, 1);
-    g_autofree char *inv = st_recv (t);
+    g_autofree char *inv = sf_test_stack_recv (t);
     CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
-    g_autofree char *rse = hdr (inv, "Session-Expires");
+    g_autofree char *rse = sf_test_header (inv, "Session-Expires");
     CU_ASSERT_STRING_EQUAL (rse, "90;refresher=uac");
     /* the SDP of our 200 again, its o= line (version) unchanged */
     const char *o1 = strstr (ok, "\r\no="), *o2 = strstr (inv, "\r\no=");
@@ -345,14 +315,14 @@ refresher (void)
     CU_ASSERT_EQUAL (strcspn (o1 + 2, "\r"), strcspn (o2 + 2, "\r"));
     CU_ASSERT_EQUAL (strncmp (o1, o2, strcspn (o1 + 2, "\r") + 2), 0);
     /* 200 to it: copied Via, From, To, Call-ID, CSeq */
-    g_autofree char *via = hdr (inv, "Via"), *from = hdr (inv, "From"), *to = hdr (inv, "To"),
-                    *cseq = hdr (inv, "CSeq"), *cid = hdr (inv, "Call-ID");
+    g_autofree char *via = sf_test_header (inv, "Via"), *from = sf_test_header (inv, "From"), *to = sf_test_header (inv, "To"),
+                    *cseq = sf_test_header (inv, "CSeq"), *cid = sf_test_header (inv, "Call-ID");
     g_autofree char *resp = g_strdup_printf (
       "SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
       "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\nSession-Expires: 90;refresher=uac\r\nRequire: timer\r\n"
       "Content-Length: 0\r\n\r\n", via, from, to, cid, cseq);
-    st_send (t, resp);
-    g_autofree char *ack = st_recv (t);
+    sf_test_stack_send (t, resp);
+    g_autofree char *ack = sf_test_stack_recv (t);
     CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
   }
   /* the initial 200 and each refresh's 200 (re)started the timers, we refreshing */
@@ -366,14 +336,14 @@ refresher (void)
 static void
 st_reply (St *t, const char *req, guint status, const char *extra, const char *sdp)
 {
-  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
-                  *cid = hdr (req, "Call-ID");
+  g_autofree char *via = sf_test_header (req, "Via"), *from = sf_test_header (req, "From"), *to = sf_test_header (req, "To"), *cseq = sf_test_header (req, "CSeq"),
+                  *cid = sf_test_header (req, "Call-ID");
   g_autofree char *resp = g_strdup_printf (
     "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
     "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to, cid, cseq,
     extra,
     sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
-  st_send (t, resp);
+  sf_test_stack_send (t, resp);
 }
 
 static void
@@ -391,21 +361,21 @@ hold_refreshes (void)
   sf_endpoint_advance (t->env->ep, 30000);
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hold", NULL));
   sf_endpoint_drain (t->env->ep);
-  g_autofree char *inv = st_recv (t);
+  g_autofree char *inv = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
-  g_autofree char *se = hdr (inv, "Session-Expires"), *sup = hdr (inv, "Supported");
+  g_autofree char *se = sf_test_header (inv, "Session-Expires"), *sup = sf_test_header (inv, "Supported");
   CU_ASSERT_STRING_EQUAL (se, "90;refresher=uas");
   CU_ASSERT_STRING_EQUAL (sup, "timer");
   /* its 200 (the peer, its UAS, still refreshing) restarts the timers: BYE 60 s after it, not after the call's 200 */
   st_reply (t, inv, 200, "Session-Expires: 90;refresher=uas\r\nRequire: timer\r\n",
             "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
             "m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=recvonly\r\n");
-  g_autofree char *ack = st_recv (t);
+  g_autofree char *ack = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
   sf_endpoint_advance (t->env->ep, 60000 - 1);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
   sf_endpoint_advance (t->env->ep, 1);
-  g_autofree char *bye = st_recv (t);
+  g_autofree char *bye = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
   st_free (t);
 }
@@ -416,23 +386,23 @@ update_refresh (void)
   St *t = st_setup ();
   g_autofree char *ok = call_up (t, "90;refresher=uas\r\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE");
   sf_endpoint_advance (t->env->ep, 45000);
-  g_autofree char *up = st_recv (t);
+  g_autofree char *up = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "UPDATE "));
-  g_autofree char *se = hdr (up, "Session-Expires"), *len = hdr (up, "Content-Length");
+  g_autofree char *se = sf_test_header (up, "Session-Expires"), *len = sf_test_header (up, "Content-Length");
   CU_ASSERT_STRING_EQUAL (se, "90;refresher=uac");
   CU_ASSERT_STRING_EQUAL (len, "0");
   /* 422: the UPDATE again at once, the interval raised to its Min-SE */
   st_reply (t, up, 422, "Min-SE: 120\r\n", NULL);
-  g_autofree char *again = st_recv (t);
+  g_autofree char *again = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (again != NULL && g_str_has_prefix (again, "UPDATE "));
-  g_autofree char *se2 = hdr (again, "Session-Expires"), *min2 = hdr (again, "Min-SE");
-  g_autofree char *cs1 = hdr (up, "CSeq"), *cs2 = hdr (again, "CSeq");
+  g_autofree char *se2 = sf_test_header (again, "Session-Expires"), *min2 = sf_test_header (again, "Min-SE");
+  g_autofree char *cs1 = sf_test_header (up, "CSeq"), *cs2 = sf_test_header (again, "CSeq");
   CU_ASSERT_STRING_EQUAL (se2, "120;refresher=uac");
   CU_ASSERT_STRING_EQUAL (min2, "120");
   CU_ASSERT_STRING_NOT_EQUAL (cs1, cs2);
   /* 481: the session is gone, BYE (RFC 4028 10) */
   st_reply (t, again, 481, "", NULL);
-  g_autofree char *bye = st_recv (t);
+  g_autofree char *bye = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (bye != NULL && g_str_has_prefix (bye, "BYE "));
   /* call_end waits for the BYE's answer */
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_refresh_failed\"", NULL), 0);
@@ -447,10 +417,10 @@ too_small (void)
 {
   St *t = st_setup ();
   g_autofree char *inv = g_strdup_printf (ST_INVITE "Session-Expires: %d\r\nContent-Length: 0\r\n\r\n", 60);
-  st_send (t, inv);
-  g_autofree char *r = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *r = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (r != NULL && g_str_has_prefix (r, "SIP/2.0 422"));
-  g_autofree char *min = hdr (r, "Min-SE");
+  g_autofree char *min = sf_test_header (r, "Min-SE");
   CU_ASSERT_STRING_EQUAL (min, "90");
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"reason\":\"session_interval_too_small\"", NULL), 1);
   st_free (t);
@@ -462,14 +432,14 @@ too_small (void)
 static void
 st_reply_tagged (St *t, const char *req, guint status, const char *extra, const char *sdp)
 {
-  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
-                  *cid = hdr (req, "Call-ID");
+  g_autofree char *via = sf_test_header (req, "Via"), *from = sf_test_header (req, "From"), *to = sf_test_header (req, "To"), *cseq = sf_test_header (req, "CSeq"),
+                  *cid = sf_test_header (req, "Call-ID");
   g_autofree char *resp = g_strdup_printf (
     "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
     "Contact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, to,
     strstr (to, ";tag=") == NULL ? ";tag=callee" : "", cid, cseq, extra,
     sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
-  st_send (t, resp);
+  sf_test_stack_send (t, resp);
 }
 
 #define ST_ANSWER                                                                                      \
@@ -484,10 +454,10 @@ st_call_out (St *t, const char *extra)
   g_autofree char *uri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
   sf_endpoint_drain (t->env->ep);
-  g_autofree char *inv = st_recv (t);
+  g_autofree char *inv = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
   st_reply_tagged (t, inv, 200, extra, ST_ANSWER);
-  g_autofree char *ack = st_recv (t);
+  g_autofree char *ack = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ack != NULL && g_str_has_prefix (ack, "ACK "));
   return call;
 }
@@ -548,7 +518,7 @@ hold_glare_refresh (void)
   CU_ASSERT_TRUE_FATAL (retry != NULL);
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_refresh\"", "\"direction\":\"out\"", NULL), 0);
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"glare\"", NULL), 1);
-  g_autofree char *cs = hdr (retry, "CSeq");
+  g_autofree char *cs = sf_test_header (retry, "CSeq");
   CU_ASSERT_STRING_EQUAL (cs, "3 INVITE");
   st_reply_tagged (t, retry, 200, ST_TIMER_2XX, ST_RECVONLY);
   g_free (st_last_invite (t)); /* the ACK */
@@ -557,7 +527,7 @@ hold_glare_refresh (void)
   sf_endpoint_advance (t->env->ep, 45000);
   g_autofree char *refresh = st_last_invite (t);
   CU_ASSERT_TRUE_FATAL (refresh != NULL);
-  g_autofree char *cs2 = hdr (refresh, "CSeq");
+  g_autofree char *cs2 = sf_test_header (refresh, "CSeq");
   CU_ASSERT_STRING_EQUAL (cs2, "4 INVITE");
   st_reply_tagged (t, refresh, 200, ST_TIMER_2XX, ST_RECVONLY);
   g_free (st_last_invite (t));
@@ -588,7 +558,7 @@ st_request (St *t, const char *method, guint cseq, const char *tag, const char *
     "CSeq: %u %s\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\n%s%sContent-Length: %zu\r\n\r\n%s",
     method, method, cseq, tag, cseq, method, extra, sdp != NULL ? "Content-Type: application/sdp\r\n" : "",
     sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
-  st_send (t, req);
+  sf_test_stack_send (t, req);
 }
 
 /* The o= line's version of the SDP in @m (0 when none). */
@@ -623,24 +593,24 @@ update_early_2xx (void)
   St *t = st_setup ();
   g_autofree char *inv = g_strdup_printf (ST_INVITE "Require: 100rel\r\nContent-Type: application/sdp\r\n"
                                                     "Content-Length: %zu\r\n\r\n%s", strlen (ST_OFFER), ST_OFFER);
-  st_send (t, inv);
-  g_autofree char *rel = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *rel = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (rel != NULL && g_str_has_prefix (rel, "SIP/2.0 180"));
-  g_autofree char *tag = to_tag (rel), *rseq = hdr (rel, "RSeq");
+  g_autofree char *tag = to_tag (rel), *rseq = sf_test_header (rel, "RSeq");
   st_request (t, "UPDATE", 2, tag, "", "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
                                        "m=audio 6002 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendonly\r\n");
-  g_autofree char *up = st_recv (t);
+  g_autofree char *up = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "SIP/2.0 200"));
   CU_ASSERT_EQUAL (o_version (up), o_version (rel) + 1);
   CU_ASSERT_PTR_NOT_NULL (strstr (up, "a=recvonly"));
   g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
   st_request (t, "PRACK", 3, tag, rack, NULL);
-  g_autofree char *pr = st_recv (t);
+  g_autofree char *pr = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (pr != NULL && g_str_has_prefix (pr, "SIP/2.0 200"));
   sf_endpoint_post (t->env->ep, st_call (t), sf_event_new (SF_EV_DEVICE, "answer", NULL));
   sf_endpoint_drain (t->env->ep);
   sf_endpoint_advance (t->env->ep, 0);
-  g_autofree char *ok = st_recv (t);
+  g_autofree char *ok = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
   CU_ASSERT_EQUAL (o_version (ok), o_version (up));
   CU_ASSERT_STRING_EQUAL (body_of (ok), body_of (up));
@@ -668,7 +638,7 @@ refused_hold_refresh (void)
   sf_endpoint_advance (t->env->ep, 35000); /* 45 s: our refresh */
   g_autofree char *refresh = st_last_invite (t);
   CU_ASSERT_TRUE_FATAL (refresh != NULL);
-  g_autofree char *cs = hdr (refresh, "CSeq");
+  g_autofree char *cs = sf_test_header (refresh, "CSeq");
   CU_ASSERT_STRING_EQUAL (cs, "3 INVITE");
   CU_ASSERT_PTR_NULL (strstr (refresh, "a=sendonly"));
   CU_ASSERT_PTR_NOT_NULL (strstr (refresh, "a=sendrecv"));
@@ -723,7 +693,7 @@ rel1xx_flood (void)
   g_autofree char *uri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
   sf_endpoint_drain (t->env->ep);
-  g_autofree char *inv = st_recv (t);
+  g_autofree char *inv = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
   for (guint rseq = 1; rseq <= 20; rseq++) {
     g_autofree char *extra = g_strdup_printf ("Require: 100rel\r\nRSeq: %u\r\n", rseq);
@@ -732,14 +702,14 @@ rel1xx_flood (void)
   g_autofree char *prack = NULL;
   CU_ASSERT_EQUAL (st_count (t, "PRACK ", &prack), 1);
   CU_ASSERT_TRUE_FATAL (prack != NULL);
-  g_autofree char *rack = hdr (prack, "RAck"), *cs = hdr (inv, "CSeq");
+  g_autofree char *rack = sf_test_header (prack, "RAck"), *cs = sf_test_header (inv, "CSeq");
   CU_ASSERT_TRUE (rack != NULL && g_str_has_prefix (rack, "1 1 INVITE"));
   /* its 200; the 183 of RSeq 2 again (the UAS retransmits it): PRACKed */
   st_reply_tagged (t, prack, 200, "", NULL);
   st_reply_tagged (t, inv, 183, "Require: 100rel\r\nRSeq: 2\r\n", ST_ANSWER);
   g_autofree char *prack2 = NULL;
   CU_ASSERT_EQUAL (st_count (t, "PRACK ", &prack2), 1);
-  g_autofree char *rack2 = prack2 != NULL ? hdr (prack2, "RAck") : NULL;
+  g_autofree char *rack2 = prack2 != NULL ? sf_test_header (prack2, "RAck") : NULL;
   CU_ASSERT_TRUE (rack2 != NULL && g_str_has_prefix (rack2, "2 1 INVITE"));
   /* no answer to that one: the PRACK times out (32 s), and the next 1xx gets its PRACK */
   sf_endpoint_advance (t->env->ep, 33000);
@@ -764,38 +734,38 @@ early_target_refresh (void)
   GSocket *moved = sf_test_peer_new (t->env, &mto, &mport);
   g_autofree char *inv = g_strdup_printf (ST_INVITE "Require: 100rel\r\nContent-Type: application/sdp\r\n"
                                                     "Content-Length: %zu\r\n\r\n%s", strlen (ST_OFFER), ST_OFFER);
-  st_send (t, inv);
-  g_autofree char *rel = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *rel = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (rel != NULL && g_str_has_prefix (rel, "SIP/2.0 180"));
-  g_autofree char *tag = to_tag (rel), *rseq = hdr (rel, "RSeq");
+  g_autofree char *tag = to_tag (rel), *rseq = sf_test_header (rel, "RSeq");
   g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
   st_request (t, "PRACK", 2, tag, rack, NULL);
-  g_autofree char *pr = st_recv (t);
+  g_autofree char *pr = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (pr != NULL && g_str_has_prefix (pr, "SIP/2.0 200"));
   g_autofree char *update = g_strdup_printf (
     "UPDATE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKmove3\r\n"
     "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\n"
     "Call-ID: st-test@127.0.0.1\r\nCSeq: 3 UPDATE\r\nContact: <sip:peer@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
     tag, mport);
-  st_send (t, update);
-  g_autofree char *up = st_recv (t);
+  sf_test_stack_send (t, update);
+  g_autofree char *up = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (up != NULL && g_str_has_prefix (up, "SIP/2.0 200"));
   SfInstance *call = st_call (t);
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "answer", NULL));
   sf_endpoint_drain (t->env->ep);
   sf_endpoint_advance (t->env->ep, 0);
-  g_autofree char *ok = st_recv (t);
+  g_autofree char *ok = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
   g_autofree char *ack = g_strdup_printf (
     "ACK sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bKack1\r\nMax-Forwards: 70\r\n"
     "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>;tag=%s\r\nCall-ID: st-test@127.0.0.1\r\n"
     "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", tag);
-  st_send (t, ack);
+  sf_test_stack_send (t, ack);
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
   CU_ASSERT_STRING_EQUAL (sf_instance_state (call), "InCall");
   /* an OPTIONS with CSeq 2: out of order after the UPDATE's 3 */
   st_request (t, "OPTIONS", 2, tag, "", NULL);
-  g_autofree char *opt = st_recv (t);
+  g_autofree char *opt = sf_test_stack_recv (t);
   CU_ASSERT_TRUE (opt != NULL && g_str_has_prefix (opt, "SIP/2.0 500"));
   /* our BYE goes to the UPDATE's Contact */
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "hangup", NULL));
@@ -814,15 +784,15 @@ early_target_refresh (void)
 static void
 st_reply_from (St *t, const char *req, guint status, const char *tag, guint cport, const char *extra, const char *sdp)
 {
-  g_autofree char *via = hdr (req, "Via"), *from = hdr (req, "From"), *to = hdr (req, "To"), *cseq = hdr (req, "CSeq"),
-                  *cid = hdr (req, "Call-ID");
+  g_autofree char *via = sf_test_header (req, "Via"), *from = sf_test_header (req, "From"), *to = sf_test_header (req, "To"), *cseq = sf_test_header (req, "CSeq"),
+                  *cid = sf_test_header (req, "Call-ID");
   g_autofree char *bare = g_strndup (to, strstr (to, ";tag=") != NULL ? (gsize) (strstr (to, ";tag=") - to) : strlen (to));
   g_autofree char *resp = g_strdup_printf (
     "SIP/2.0 %u Whatever\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
     "Contact: <sip:peer@127.0.0.1:%u>\r\n%s%sContent-Length: %zu\r\n\r\n%s", status, via, from, bare, tag, cid,
     cseq, cport, extra, sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0,
     sdp != NULL ? sdp : "");
-  st_send (t, resp);
+  sf_test_stack_send (t, resp);
 }
 
 /* Attack: two forks answer our INVITE; fork A sends a reliable 183 with the
@@ -842,7 +812,7 @@ fork_update_hijack (void)
   g_autofree char *uri = g_strdup_printf ("sip:peer@127.0.0.1:%u", t->port);
   sf_endpoint_post (t->env->ep, call, sf_event_new (SF_EV_DEVICE, "call", uri));
   sf_endpoint_drain (t->env->ep);
-  g_autofree char *inv = st_recv (t);
+  g_autofree char *inv = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
   st_reply_from (t, inv, 183, "forkA", t->port, "Require: 100rel\r\nRSeq: 1\r\n", ST_ANSWER);
   g_autofree char *prack = NULL;
@@ -893,21 +863,21 @@ prack_bad_offer_answer (void)
   g_assert (sf_config_set (t->env->cfg, "ua.auto_answer=0", NULL));
   g_autofree char *inv = g_strdup_printf (ST_INVITE "Require: 100rel\r\nContent-Type: application/sdp\r\n"
                                                     "Content-Length: %zu\r\n\r\n%s", strlen (ST_OFFER), ST_OFFER);
-  st_send (t, inv);
-  g_autofree char *rel = st_recv (t);
+  sf_test_stack_send (t, inv);
+  g_autofree char *rel = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (rel != NULL && g_str_has_prefix (rel, "SIP/2.0 180"));
   sf_endpoint_advance (t->env->ep, 0); /* timer:answer: held until the PRACK */
   CU_ASSERT_TRUE (sf_test_peer_quiet (t->peer));
-  g_autofree char *tag = to_tag (rel), *rseq = hdr (rel, "RSeq");
+  g_autofree char *tag = to_tag (rel), *rseq = sf_test_header (rel, "RSeq");
   g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
   st_request (t, "PRACK", 2, tag, rack, "v=0\r\no=peer 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
                                        "t=0 0\r\nm=audio 6000 RTP/AVP 9\r\na=rtpmap:9 G722/8000\r\n");
-  g_autofree char *pr = st_recv (t);
+  g_autofree char *pr = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (pr != NULL && g_str_has_prefix (pr, "SIP/2.0 "));
   sf_endpoint_advance (t->env->ep, 0);
-  g_autofree char *ok = st_recv (t);
+  g_autofree char *ok = sf_test_stack_recv (t);
   CU_ASSERT_TRUE_FATAL (ok != NULL && g_str_has_prefix (ok, "SIP/2.0 200"));
-  g_autofree char *cs = hdr (ok, "CSeq");
+  g_autofree char *cs = sf_test_header (ok, "CSeq");
   CU_ASSERT_STRING_EQUAL (cs, "1 INVITE");
   CU_ASSERT_STRING_EQUAL (body_of (ok), body_of (rel)); /* the session as the 180 set it */
   st_free (t);
@@ -931,8 +901,8 @@ huge_session_expires (void)
       "Max-Forwards: 70\r\nFrom: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:bob@127.0.0.1>\r\n"
       "Call-ID: huge%u@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.1:%%PORT%%>\r\n"
       "Supported: timer\r\n%s: 1%s\r\nContent-Length: 0\r\n\r\n", i, i, names[i], junk);
-    st_send (t, inv);
-    g_autofree char *r = st_recv (t);
+    sf_test_stack_send (t, inv);
+    g_autofree char *r = sf_test_stack_recv (t);
     CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 400"));
     g_autofree char *line = g_strndup (r != NULL ? r : "", strcspn (r != NULL ? r : "", "\r"));
     CU_ASSERT_PTR_NOT_NULL (strstr (line, names[i]));
