@@ -33,7 +33,7 @@ if [ -n "$MEDIA" ]; then
   start callee xml/ua.xml "${m[@]}" --set media.rtp_ports=30000-33998 --set ua.uri=sip:b@127.0.0.1 \
     --set ua.auto_answer=0 --set media.source=tone:440 || exit 1
   start b2b xml/b2bua.xml --log-level error --set media.rtp_ports=34000-37998 --set b2bua.media=anchor \
-    --set "flow.target=sip:b@127.0.0.1:$PORT_callee" || exit 1
+    --set "b2bua.target=sip:b@127.0.0.1:$PORT_callee" || exit 1
   start caller xml/ua.xml "${m[@]}" --set media.rtp_ports=38000-39998 --set ua.uri=sip:a@127.0.0.1 \
     --set media.source=tone:1000 || exit 1
   for i in $(seq "$N"); do cmd caller call "sip:b@127.0.0.1:$PORT_b2b"; done
@@ -67,7 +67,7 @@ once() {
   sipp_server "$name-uas" -sf "$SCEN/$uas" -m "$CALLS" || { echo fail; return; }
   local upid=$SIPP_PID uport=$SIPP_PORT
   if [ "$kind" = b2bua ]; then
-    start "$name" xml/b2bua.xml --log-level error --set b2bua.media=pass --set "flow.target=sip:callee@127.0.0.1:$uport" ||
+    start "$name" xml/b2bua.xml --log-level error --set b2bua.media=pass --set "b2bua.target=sip:callee@127.0.0.1:$uport" ||
       { echo fail; return; }
   else
     start "$name" xml/proxy.xml --log-level error --set proxy.trusted=127.0.0.0/8 || { echo fail; return; }

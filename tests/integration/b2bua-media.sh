@@ -50,7 +50,7 @@ bob_remote() { grep '"event":"media"' "$T/bob.events" | tail -1 | sed -n 's/.*"r
 # via MODE N: baresip's Nth call, through a B2BUA in MODE; checks tones both ways
 via() {
   local mode=$1 k=$2 name=b2b$2
-  start "$name" b2bua.xml "${common[@]}" --set "flow.target=sip:bob@127.0.0.1:$PORT_bob" --set "b2bua.media=$mode" \
+  start "$name" b2bua.xml "${common[@]}" --set "b2bua.target=sip:bob@127.0.0.1:$PORT_bob" --set "b2bua.media=$mode" \
     --set "media.rtp_ports=$RELAY_LOW-$((RELAY_LOW + 99))" || return 1
   local i m
   i=$(count bob '"event":"incoming"')
@@ -101,7 +101,7 @@ SDP
 # latched LATCH N: carol calls bob through an anchoring B2BUA with b2bua.latch = LATCH
 latched() {
   local latch=$1 k=$2 name=b2bl$2 cname=carol$2
-  start "$name" b2bua.xml "${common[@]}" --set "flow.target=sip:bob@127.0.0.1:$PORT_bob" --set b2bua.media=anchor \
+  start "$name" b2bua.xml "${common[@]}" --set "b2bua.target=sip:bob@127.0.0.1:$PORT_bob" --set b2bua.media=anchor \
     --set "b2bua.latch=$latch" --set "media.rtp_ports=$RELAY_LOW-$((RELAY_LOW + 99))" || return 1
   start "$cname" ua.xml "${common[@]}" --set ua.uri=sip:carol@127.0.0.1 --set "ua.offer_file=$T/offer.sdp" \
     --set media.source=tone:1000 --set "media.sink=file:$T/$cname.wav" --set media.rtp_ports=45200-45299 || return 1

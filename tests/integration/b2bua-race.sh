@@ -21,7 +21,7 @@ ROUNDS=${ROUNDS:-100}
 
 common=(--set sip.t1_ms=100 --set media.backend=null --log-level error)
 start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.max_calls=1000 || exit 1
-start b2b b2bua.xml "${common[@]}" --set "flow.target=sip:bob@127.0.0.1:$PORT_bob" --set b2bua.media=pass || exit 1
+start b2b b2bua.xml "${common[@]}" --set "b2bua.target=sip:bob@127.0.0.1:$PORT_bob" --set b2bua.media=pass || exit 1
 start alice ua.xml "${common[@]}" --set ua.uri=sip:alice@127.0.0.1 --set ua.max_calls=1000 || exit 1
 TARGET=sip:b2b@127.0.0.1:$PORT_b2b
 

@@ -49,7 +49,7 @@ sipp_server_wait direct-uas
 sipp_server uas -sf "$SCEN/b2b-uas.xml" -m "$CALLS" -trace_logs -log_file "$T/uas.log" ||
   { fail "the called sipp did not start"; summary b2bua-sipp; exit 1; }
 uas_port=$SIPP_PORT uas_pid=$SIPP_PID
-start b2b b2bua.xml --set "flow.target=sip:callee@127.0.0.1:$uas_port" --set b2bua.media=pass \
+start b2b b2bua.xml --set "b2bua.target=sip:callee@127.0.0.1:$uas_port" --set b2bua.media=pass \
   --set sip.t1_ms=100 --log-level error || { summary b2bua-sipp; exit 1; }
 sipp_run uac "127.0.0.1:$PORT_b2b" -sf "$SCEN/b2b-uac.xml" -s b2b -m "$CALLS" -r 200 -l 200 -timeout 60 \
   -trace_logs -log_file "$T/uac.log"
@@ -70,12 +70,12 @@ na=$(wc -l <"$T/a.ids") nb=$(wc -l <"$T/b.ids") both=$(comm -12 "$T/a.ids" "$T/b
   pass "$CALLS distinct Call-IDs on each side, none on both" ||
   fail "Call-IDs: $na on the caller's side, $nb on the callee's, $both on both"
 
-# bridge_end pairs them: its call_id is A's, its b_call_id B's.
+# bridge_end pairs them: its a_call_id is the caller's, its b_call_id the callee's.
 python3 -c 'import json, sys
 for l in open(sys.argv[1]):
     e = json.loads(l) if l.startswith("{") else {}
     if e.get("event") == "bridge_end":
-        print(e.get("call_id"), e.get("b_call_id"))' "$T/b2b.events" >"$T/pairs"
+        print(e.get("a_call_id"), e.get("b_call_id"))' "$T/b2b.events" >"$T/pairs"
 np=$(wc -l <"$T/pairs")
 pa=$(cut -d' ' -f1 "$T/pairs" | sort -u | comm -12 - "$T/a.ids" | wc -l)
 pb=$(cut -d' ' -f2 "$T/pairs" | sort -u | comm -12 - "$T/b.ids" | wc -l)
