@@ -166,6 +166,7 @@ call_free (gpointer p)
   g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c->replaces);
   g_free (c->replaced_by);
+  sf_ua_leg_free (c->leg);
   g_free (c);
 }
 

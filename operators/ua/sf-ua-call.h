@@ -12,8 +12,16 @@
 #include "sip/sf-sip-dialog.h"
 #include "media/sf-sdp.h"
 #include "media/sf-media.h"
+#include "operators/ua/sf-ua-leg.h"
 
 G_BEGIN_DECLS
+
+/* A call that is one leg of a B2BUA bridge (sf-ua-leg.h; docs/ua.md "Leg mode
+ * (B2BUA)"): who to tell, and what the leg keeps for the bridge. */
+struct _SfUaLeg {
+  char *bridge;              /* the bridge's handle (our parent) */
+  gboolean a_side;           /* faces the caller: took the INVITE */
+};
 
 /* 3xx followed at most this many times for one call (RFC 3261 8.1.3.4 leaves the bound to us). */
 #define SF_UA_MAX_REDIRECTS 5
@@ -118,6 +126,7 @@ typedef struct {
   char *replaced_by;         /* the handle of the new call that takes this one's place (OpReplaces marks it at
                                 once, so a second INVITE naming this dialog is refused), owned, nullable; stale
                                 once that call ended without answering (sf-op-replaces.c) */
+  SfUaLeg *leg;              /* a B2BUA leg (sf-ua-leg.h), owned; NULL: a plain UA */
 } SfUaCall;
 
 /* A new INVITE refused at once (not ringing): the call kept (for call_end)
