@@ -13,6 +13,8 @@
  *    is not latched (127.0.0.2 against the SDP's 127.0.0.1)
  *  - latch_off: the SDP's port only: B's packets go where A's SDP says, so A
  *    hears nothing from the port it sends from
+ *  - rtp_timeout: with rtp_timeout_ms 300, RTP that stops gives one
+ *    "rtp_timeout" event, and none before RTP ever flowed
  *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
  *    back to the warm-up's baseline
  * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
@@ -262,6 +264,40 @@ latch_off (void)
 }
 
 static guint
+n_events (const char *want)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  guint n = 0;
+  for (guint k = 0; k < events->len; k++)
+    n += strcmp (events->pdata[k], want) == 0;
+  return n;
+}
+
+static void
+rtp_timeout (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c6", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 1000, 300, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A);
+  guint pa, pb;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  /* Nothing flowed yet: no timeout however long we wait (0.6 s here). */
+  g_usleep (600 * 1000);
+  CU_ASSERT_EQUAL (n_events ("rtp_timeout:"), 0);
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
+  CU_ASSERT_TRUE (has_event ("rtp_timeout:"));
+  g_usleep (600 * 1000); /* told once, not every check */
+  CU_ASSERT_EQUAL (n_events ("rtp_timeout:"), 1);
+}
+
+static guint
 threads (void)
 {
   g_autoptr (GDir) d = g_dir_open ("/proc/self/task", 0, NULL);
@@ -302,6 +338,7 @@ main (int argc, char **argv)
   CU_add_test (s, "guard", guard);
   CU_add_test (s, "sdp_host", sdp_host);
   CU_add_test (s, "latch_off", latch_off);
+  CU_add_test (s, "rtp_timeout", rtp_timeout);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {
