@@ -11,8 +11,9 @@
  * RTP, RFC 4961).  The probe reads the packet's source (GstNetAddressMeta)
  * and applies the latching rule (sf_media_relay_latch_check): a side's
  * destination is its SDP's address until the side is heard, then the source
- * it is heard from.  No queue: udpsrc's thread sends the packet itself (four
- * streaming threads per call).
+ * it is heard from; it also tells the telephone events it sees (RFC 4733,
+ * relayed untouched) as "dtmf" media events.  No queue: udpsrc's thread
+ * sends the packet itself (four streaming threads per call).
  *
  * Threads: the probes run in the streaming threads; they touch the relay's
  * lock-protected latch states and atomics, call multiudpsink's clear/add
@@ -24,6 +25,7 @@
 #include "media/sf-media-relay.h"
 #include <gio/gio.h>
 #include <gst/gst.h>
+#include <gst/rtp/rtp.h>
 #include <gst/net/gstnetaddressmeta.h> /* the struct only: the API type is looked up by name (no libgstnet link) */
 #include <string.h>
 
@@ -121,7 +123,37 @@ struct _Relay {
   Counters count[2];     /* per side */
   gint64 last_rtp_us;    /* the last RTP packet from either side (0: none yet) */
   gboolean timed_out;
+  /* RFC 4733 2.3: one event per RTP timestamp, repeated while it lasts: told
+   * once, when first seen (per side). */
+  gboolean have_event[2];
+  guint32 event_ts[2], event_ssrc[2];
 };
+
+static const char dtmf_events[] = "0123456789*#ABCD"; /* RFC 4733 3.2: events 0 to 15 */
+
+/* A telephone event from @from in @buf: told once per event.  Lock held. */
+static void
+dtmf_check (Relay *r, int from, GstBuffer *buf)
+{
+  int pt = r->spec.dtmf_pt[from];
+  GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+  if (pt < 0 || !gst_rtp_buffer_map (buf, GST_MAP_READ, &rtp))
+    return;
+  if (gst_rtp_buffer_get_payload_type (&rtp) == (guint) pt && gst_rtp_buffer_get_payload_len (&rtp) >= 4) {
+    const guint8 *payload = gst_rtp_buffer_get_payload (&rtp);
+    guint32 ts = gst_rtp_buffer_get_timestamp (&rtp), ssrc = gst_rtp_buffer_get_ssrc (&rtp);
+    if (!r->have_event[from] || ts != r->event_ts[from] || ssrc != r->event_ssrc[from]) {
+      r->have_event[from] = TRUE;
+      r->event_ts[from] = ts;
+      r->event_ssrc[from] = ssrc;
+      if (payload[0] < 16) {
+        char arg[4] = { from == SF_RELAY_A ? 'a' : 'b', ' ', dtmf_events[payload[0]], '\0' };
+        post (r->ctx, r->link, "dtmf", arg);
+      }
+    }
+  }
+  gst_rtp_buffer_unmap (&rtp);
+}
 
 /* Points the sink sending to @side's RTP (or RTCP) at @addr:@port; none
  * when @addr is NULL.  Lock held. */
@@ -170,8 +202,10 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   }
   r->count[b->from].packets_in++;
   r->count[b->from].bytes_in += (gint64) size;
-  if (!b->rtcp)
+  if (!b->rtcp) {
     r->last_rtp_us = now;
+    dtmf_check (r, b->from, buf);
+  }
   gboolean out = r->has_dest[to][b->rtcp];
   if (out) {
     r->count[to].packets_out++;
@@ -204,6 +238,8 @@ apply (Relay *r, const SfMediaRelaySpec *spec)
   r->spec.latch = spec->latch;
   r->spec.relatch_ms = spec->relatch_ms;
   r->spec.rtp_timeout_ms = spec->rtp_timeout_ms;
+  r->spec.dtmf_pt[0] = spec->dtmf_pt[0];
+  r->spec.dtmf_pt[1] = spec->dtmf_pt[1];
 }
 
 static gboolean

@@ -49,6 +49,7 @@ sf_media_relay_new (SfMedia *m, const char *call, GError **error)
   r->spec.port[SF_RELAY_B] = b;
   r->spec.latch = SF_RELAY_LATCH_ANY;
   r->spec.relatch_ms = RELATCH_MS_DEFAULT;
+  r->spec.dtmf_pt[SF_RELAY_A] = r->spec.dtmf_pt[SF_RELAY_B] = -1;
   r->impl = be->relay_start (m, call, &r->spec, error);
   if (r->impl == NULL) {
     sf_media_relay_free (r);
@@ -106,6 +107,21 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
   g_free (r->spec.peer_addr[side]);
   r->spec.peer_addr[side] = g_strdup (addr);
   r->spec.peer_port[side] = port;
+  return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
+}
+
+gboolean
+sf_media_relay_set_dtmf (SfMediaRelay *r, SfRelaySide side, int pt, GError **error)
+{
+  g_return_val_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B), FALSE);
+  if (pt < -1 || pt > 127) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: payload type %d is not in 0..127", r->call,
+                 pt);
+    return FALSE;
+  }
+  if (r->spec.dtmf_pt[side] == pt)
+    return TRUE;
+  r->spec.dtmf_pt[side] = pt;
   return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
 }
 

@@ -33,6 +33,10 @@ gboolean sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint re
  * than the last given lets the side latch again at once.  SF_MEDIA_ERROR_FAILED
  * for a name, an IPv6 address (the pool binds IPv4) or a bad port. */
 gboolean sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error);
+/* The telephone-event payload type @side sends with (SfSdpPeer.dtmf_pt:
+ * from its SDP; -1: none): its events, relayed as they are, are also told as
+ * "dtmf" media events ("a 5").  SF_MEDIA_ERROR_FAILED outside -1..127. */
+gboolean sf_media_relay_set_dtmf (SfMediaRelay *r, SfRelaySide side, int pt, GError **error);
 /* Packets and bytes received from @side and sent to it (sf-media.h SfMediaStats;
  * packets_lost: dropped from a source not latched). */
 void sf_media_relay_stats (SfMediaRelay *r, SfRelaySide side, SfMediaStats *out);

@@ -47,6 +47,7 @@ typedef struct {
   SfRelayLatch latch;
   guint relatch_ms;       /* silence from the latched source before another may latch */
   guint rtp_timeout_ms;   /* no RTP from either side for this long: "rtp_timeout"; 0: never */
+  int dtmf_pt[2];         /* the telephone-event payload type each side sends (RFC 4733); -1: none */
 } SfMediaRelaySpec;
 
 /* What a backend implements; the stream pointer is the one start() returned,
@@ -152,6 +153,8 @@ const char *sf_media_stream_call (SfMediaStream *st);
  *   "media_error"  @arg: the backend's message (a GStreamer bus error...)
  *   "latched"      a relay's side follows a new source (sf-media-relay.h);
  *                  @arg: "a ADDR:PORT" or "b ADDR:PORT"
+ *   "dtmf"         from a relay: @arg "a DIGIT" or "b DIGIT", the side that
+ *                  sent the RFC 4733 event (relayed as it is)
  *   "rtp_timeout"  from a relay too: no RTP from either side for its
  *                  rtp_timeout_ms
  * @call is the handle given to sf_media_start(). */

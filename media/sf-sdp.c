@@ -1232,6 +1232,7 @@ sf_sdp_peer_clear (SfSdpPeer *p)
     return;
   g_free (p->addr);
   memset (p, 0, sizeof *p);
+  p->dtmf_pt = -1;
 }
 
 /* RFC 3264 8.4 (and RFC 2543 before it): a connection address of zeros puts
@@ -1274,8 +1275,10 @@ sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpP
 {
   g_return_val_if_fail (side != NULL && side->addr != NULL, NULL);
   g_return_val_if_fail (sdp != NULL || len == 0, NULL);
-  if (peer != NULL)
+  if (peer != NULL) {
     memset (peer, 0, sizeof *peer);
+    peer->dtmf_pt = -1;
+  }
   g_autofree char *norm = check_lines (sdp != NULL ? sdp : "", len, error);
   if (norm == NULL)
     return NULL;
@@ -1299,6 +1302,13 @@ sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpP
       peer->hold = hold_addr (addr);
       peer->addr = n >= 2 && addr[0] == '[' && addr[n - 1] == ']' ? g_strndup (addr + 1, n - 2) : g_strdup (addr);
       peer->port = gst_sdp_media_get_port (m);
+      for (guint f = 0; f < gst_sdp_media_formats_len (m) && peer->dtmf_pt < 0; f++) {
+        guint64 pt;
+        Rtpmap r;
+        if (parse_uint_str (gst_sdp_media_get_format (m, f), 127, &pt) && find_rtpmap (m, (guint) pt, &r)
+            && g_ascii_strcasecmp (r.name, "telephone-event") == 0)
+          peer->dtmf_pt = (int) pt;
+      }
     }
   }
 
@@ -1378,8 +1388,10 @@ sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpP
   g_string_insert (out, o_at, origin);
   return g_string_free (out, FALSE);
 bad:
-  if (peer != NULL)
+  if (peer != NULL) {
     sf_sdp_peer_clear (peer);
+    peer->dtmf_pt = -1;
+  }
   memset (out->str, 0, out->len);
   g_string_free (out, TRUE);
   return NULL;

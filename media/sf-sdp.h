@@ -179,6 +179,8 @@ typedef struct {
   guint port;          /* its port; 0 when there is no active audio stream */
   gboolean hold;       /* the connection address is 0.0.0.0 or :: (RFC 3264 8.4) */
   gboolean crypto;     /* an a=crypto line (SDES keys) is in the SDP */
+  int dtmf_pt;         /* the relayed stream's telephone-event payload type
+                        * (RFC 4733), -1 when none */
 } SfSdpPeer;
 
 void sf_sdp_peer_clear (SfSdpPeer *p);

@@ -13,6 +13,9 @@
  *    is not latched (127.0.0.2 against the SDP's 127.0.0.1)
  *  - latch_off: the SDP's port only: B's packets go where A's SDP says, so A
  *    hears nothing from the port it sends from
+ *  - dtmf: RFC 4733 events from A (type 101, as A's SDP said) are relayed to B
+ *    and told once each as "dtmf" "a DIGIT", however often repeated; B's
+ *    events are not read while B's type is unknown
  *  - rtp_timeout: with rtp_timeout_ms 300, RTP that stops gives one
  *    "rtp_timeout" event, and none before RTP ever flowed
  *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
@@ -263,6 +266,46 @@ latch_off (void)
   CU_ASSERT_FALSE (recv_tag (a, "b1", 200, NULL));
 }
 
+/* An RFC 4733 packet: type @pt, timestamp @ts, event @ev. */
+static void
+send_event (GSocket *s, guint port, guint pt, guint32 ts, guint8 ev)
+{
+  guint8 buf[16] = { 0x80, (guint8) pt, 0x00, 0x02, (guint8) (ts >> 24), (guint8) (ts >> 16), (guint8) (ts >> 8),
+                     (guint8) ts, 0x11, 0x22, 0x33, 0x44, ev, 0x0a, 0x00, 0xa0 };
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
+  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, sizeof buf, NULL, NULL), ==, (gssize) sizeof buf);
+}
+
+static guint n_events (const char *want);
+
+static void
+dtmf (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c7", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pb;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", pa, &error));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL)); /* latched, B reached */
+  for (int i = 0; i < 3; i++)
+    send_event (a, ra, 101, 8000, 5); /* one event, three packets */
+  send_event (a, ra, 101, 8800, 11);  /* '#' */
+  send_event (b, rb, 101, 1000, 3);   /* B's type unknown: not read */
+  /* B's next packet crosses: its event went through the same thread before it. */
+  CU_ASSERT_TRUE (cross (b, rb, a, "b1", NULL));
+  CU_ASSERT_TRUE (has_event ("dtmf:a #"));
+  CU_ASSERT_EQUAL (n_events ("dtmf:a 5"), 1);
+  CU_ASSERT_EQUAL (n_events ("dtmf:b 3"), 0);
+}
+
 static guint
 n_events (const char *want)
 {
@@ -338,6 +381,7 @@ main (int argc, char **argv)
   CU_add_test (s, "guard", guard);
   CU_add_test (s, "sdp_host", sdp_host);
   CU_add_test (s, "latch_off", latch_off);
+  CU_add_test (s, "dtmf", dtmf);
   CU_add_test (s, "rtp_timeout", rtp_timeout);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);

@@ -21,7 +21,7 @@
  *    (side A, side B), gives them back when freed; the backend is told of each
  *    new SDP peer and not of the same one again (a refresh keeps the latch); a
  *    hold (0.0.0.0, RFC 3264 8.4) means no destination; names, IPv6 and bad
- *    ports refused; no two pairs left, or a backend without relay entries: an
+ *    ports refused; the telephone-event type told once, -1..127 only; no two pairs left, or a backend without relay entries: an
  *    error and no port kept
  *  - relay_latch: the latching rule: any latches on the first source and drops
  *    others while it talks, another source takes over only after relatch_ms of
@@ -574,6 +574,15 @@ relay_null (void)
   CU_ASSERT_FALSE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 0, 0, &e3));
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_SDP_HOST, 500, 5000, &error));
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 4);
+  /* The telephone-event type each side sends: told once, checked. */
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 5);
+  g_autoptr (GError) e5 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_dtmf (r, SF_RELAY_B, 128, &e5));
+  g_autoptr (GError) e6 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_dtmf (r, SF_RELAY_B, -2, &e6));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 5);
   SfMediaStats st;
   sf_media_relay_stats (r, SF_RELAY_A, &st);
   CU_ASSERT_EQUAL (st.packets_received, 0);

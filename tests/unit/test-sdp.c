@@ -35,7 +35,8 @@
  *    rest changed (RFC 3264 8), not when the author bumped its own version
  *  - bridge_anchor: c= to the relay, the first active audio m= to the relay's
  *    port, other m= port 0, ICE, a=rtcp and a=rtcp-mux dropped (RFC 8839),
- *    a=rtcp-fb and the rest kept; the author's address and port returned
+ *    a=rtcp-fb and the rest kept; the author's address and port returned (and
+ *    its telephone-event payload type, RFC 4733)
  *  - bridge_hold: c=0.0.0.0 kept (RFC 3264 8.4) and reported as hold; a refused
  *    audio stream (port 0) is not the one relayed
  *  - bridge_ipv6: IN IP6 relay and origin; a bracketed peer address unwrapped
@@ -930,6 +931,7 @@ bridge_pass (void)
   CU_ASSERT_EQUAL (peer.port, 49170);
   CU_ASSERT_FALSE (peer.hold);
   CU_ASSERT_FALSE (peer.crypto);
+  CU_ASSERT_EQUAL (peer.dtmf_pt, 101);
   sf_sdp_peer_clear (&peer);
   CU_ASSERT_PTR_NULL (peer.addr);
 
@@ -1016,6 +1018,7 @@ bridge_hold (void)
   g_autofree char *out = sf_sdp_bridge_rewrite (held, strlen (held), &b, &peer, &error);
   CU_ASSERT_PTR_NOT_NULL_FATAL (out);
   CU_ASSERT_TRUE (peer.hold);
+  CU_ASSERT_EQUAL (peer.dtmf_pt, -1);
   CU_ASSERT_STRING_EQUAL (peer.addr, "0.0.0.0");
   CU_ASSERT_EQUAL (peer.port, 49180);
   CU_ASSERT_PTR_NOT_NULL (strstr (out, "m=audio 0 RTP/AVP 0\r\nm=audio 40002 RTP/AVP 8\r\nc=IN IP4 0.0.0.0\r\n"));
