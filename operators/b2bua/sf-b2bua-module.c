@@ -91,8 +91,8 @@ sf_b2b_map_status (const SfB2bState *st, guint status)
   return status;
 }
 
-static void
-state_free (SfB2bState *st)
+void
+sf_b2b_state_free (SfB2bState *st)
 {
   if (st == NULL)
     return;
@@ -103,8 +103,8 @@ state_free (SfB2bState *st)
   g_free (st);
 }
 
-static SfB2bState *
-state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
+SfB2bState *
+sf_b2b_state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
 {
   SfB2bState *st = g_new0 (SfB2bState, 1);
   st->ep = ep;
@@ -115,7 +115,7 @@ state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
                                                                                     : SF_B2B_MEDIA_PASS;
   st->from = g_strdup (sf_config_get_string (cfg, "b2bua", "from"));
   if (!sf_b2b_parse_map (sf_config_get_list (cfg, "b2bua", "status_map"), st->status_map, error)) {
-    state_free (st);
+    sf_b2b_state_free (st);
     return NULL;
   }
   /* The configured rows come first: the first row that matches wins. */
@@ -127,7 +127,7 @@ state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
     if (*on[i] == '\0' || *end != '\0' || v < 300 || v > 699) {
       g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "b2bua.failover_on: '%s' is no status 300-699",
                    on[i]);
-      state_free (st);
+      sf_b2b_state_free (st);
       return NULL;
     }
     guint s = (guint) v;
@@ -138,7 +138,7 @@ state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
     if (!g_str_has_prefix (t[i], "sip:") && !g_str_has_prefix (t[i], "sips:")) {
       g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "b2bua.failover: '%s' is no sip: or sips: URI",
                    t[i]);
-      state_free (st);
+      sf_b2b_state_free (st);
       return NULL;
     }
   st->targets = g_strdupv ((char **) t);
@@ -158,7 +158,7 @@ setup (const SfModuleEnv *env, gpointer *state, GError **error)
 {
   if (env->cfg == NULL)
     return TRUE;
-  SfB2bState *st = state_new (env->ep, env->cfg, error);
+  SfB2bState *st = sf_b2b_state_new (env->ep, env->cfg, error);
   if (st == NULL)
     return FALSE;
   /* Anchored media needs the relay (media/sf-media-relay.h), which is not
@@ -166,7 +166,7 @@ setup (const SfModuleEnv *env, gpointer *state, GError **error)
   if (st->media == SF_B2B_MEDIA_ANCHOR && env->flow != NULL && sf_machine_binds (env->flow, "OpBridgeCall")) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "b2bua.media = anchor: the media relay is not built yet (docs/b2bua.md); use pass");
-    state_free (st);
+    sf_b2b_state_free (st);
     return FALSE;
   }
   *state = st;
@@ -176,7 +176,7 @@ setup (const SfModuleEnv *env, gpointer *state, GError **error)
 static void
 teardown (gpointer state)
 {
-  state_free (state);
+  sf_b2b_state_free (state);
 }
 
 static char *

@@ -54,6 +54,11 @@ typedef struct {
   gint64 start_us, answer_us;
 } SfB2bCall;
 
+/* The module's state for @ep from @cfg's [b2bua] (checked: a bad status_map,
+ * failover or failover_on row is an error naming the key); what setup makes
+ * (tests attach it with sf_module_attach). */
+SfB2bState *sf_b2b_state_new (SfEndpoint *ep, SfConfig *cfg, GError **error);
+void sf_b2b_state_free (SfB2bState *st);
 /* The bridge data of @ctx's instance (made on first use). */
 SfB2bCall *sf_b2b_call (SfCtx *ctx);
 /* B's final status @status mapped for A by b2bua.status_map (RFC 3261 16.7

@@ -93,12 +93,20 @@ side_of (SfB2bCall *c, SfEvent *ev)
   return 0;
 }
 
-/* B's Call-ID, for the bridge's events: from the leg's INVITE once it went. */
+/* B's Call-ID, for the bridge's events: from the message a note of B's came
+ * from (a response to B's INVITE), else from the leg's INVITE while the leg
+ * lives (a leg that ended is gone by the time its last note is read). */
 static void
-learn_b_call_id (SfCtx *ctx, SfB2bCall *c)
+learn_b_call_id (SfCtx *ctx, SfB2bCall *c, SfEvent *ev)
 {
   if (c->b_call_id != NULL || c->b == NULL)
     return;
+  const SfUaLegNote *n = ev != NULL && sf_event_kind (ev) == SF_EV_CHILD && strcmp (sf_event_name (ev), "end") != 0
+                           ? sf_event_payload (ev) : NULL;
+  if (n != NULL && n->msg != NULL) {
+    c->b_call_id = str_dup (sf_sip_msg_call_id (n->msg));
+    return;
+  }
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
   SfInstance *b = sf_endpoint_lookup_handle (ep, c->b);
   SfUaCall *call = b != NULL ? sf_ua_call_of (ep, b) : NULL;
@@ -378,7 +386,7 @@ sf_op_bridge_progress (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfB2bCall *c = sf_b2b_call (ctx);
   if (c == NULL || side_of (c, ev) != 'b')
     return SF_OP_SKIP;
-  learn_b_call_id (ctx, c);
+  learn_b_call_id (ctx, c, ev);
   set_fields (ctx, c);
   const SfUaLegNote *n = sf_event_payload (ev);
   guint status = n != NULL && n->status == 183 ? 183 : 180;
@@ -393,7 +401,7 @@ sf_op_bridge_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfB2bCall *c = sf_b2b_call (ctx);
   if (c == NULL || side_of (c, ev) != 'b')
     return SF_OP_SKIP;
-  learn_b_call_id (ctx, c);
+  learn_b_call_id (ctx, c, ev);
   set_fields (ctx, c);
   const SfUaLegNote *n = sf_event_payload (ev);
   c->answered = TRUE;
@@ -412,7 +420,7 @@ note_end (SfCtx *ctx, SfB2bCall *c, SfEvent *ev)
   if (side == 0)
     return 0;
   if (side == 'b')
-    learn_b_call_id (ctx, c);
+    learn_b_call_id (ctx, c, ev);
   gboolean end = strcmp (sf_event_name (ev), "end") == 0;
   const SfUaLegNote *n = end ? NULL : sf_event_payload (ev);
   if (n != NULL) {

@@ -12,10 +12,22 @@
  *    the stack (21.4.6: 405; before, only the guard's 500 came, 132*T1 later)
  *    as the leg is of the TU's scope; zero instances once the transactions end
  *  - status_map: the built-in rows (3xx 480, 401/407 403, per-hop 500, 503 500,
- *    the callee's own answers kept), configured rows first, bad rows refused */
+ *    the callee's own answers kept), configured rows first, bad rows refused
+ *  - bridge_hides: xml/b2bua.xml with two peers, A and B: B's INVITE shares no
+ *    Call-ID, tag, Via branch, Contact, From user, User-Agent or X- header with
+ *    A's (RFC 3261 6: a B2BUA's UAC side makes its own request); B's refusal
+ *    reaches A without B's reason phrase, Warning, Contact or tag; the
+ *    bridge_end event names A's Call-ID; zero instances at the end
+ *  - bridge_max_forwards_zero: A's Max-Forwards 0 gets 483 (RFC 3261 16.3
+ *    step 3, RFC 7332 3), and no B leg is made
+ *  - bridge_cancel_window: an INVITE and its CANCEL read in one batch: the
+ *    CANCEL finds the bridge, which still held the key, and OpBridgeRelay takes
+ *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
+ *    INVITE is cancelled; zero instances at the end */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/b2bua/sf-b2bua.h"
+#include "operators/sf-modules.h"
 #include "states/sf-ctx.h"
 #include <glib/gstdio.h>
 #include <string.h>
@@ -171,6 +183,277 @@ test_status_map (void)
   g_array_unref (st.status_map);
 }
 
+
+/* ---- the bridge, xml/b2bua.xml, between two peers ---- */
+
+typedef struct {
+  SfTestStack *t;            /* its peer is A */
+  GSocket *b;                /* B */
+  GInetSocketAddress *bto;
+  guint bport;
+} B2b;
+
+static SfB2bState *b2b_state; /* what the module's setup would make; the teardown frees it */
+
+static void
+b2b_teardown (SfEndpoint *ep)
+{
+  sf_module_attach (ep, &sf_b2bua_module, NULL);
+  g_clear_pointer (&b2b_state, sf_b2b_state_free);
+}
+
+static void
+trace_stderr (const char *line, gpointer data)
+{
+  g_printerr ("trace: %s\n", line);
+}
+
+static B2b *
+b2b_new (const char *set)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
+  g_assert (sf_config_set (env->cfg, "ua.uri=sip:b2b@127.0.0.1", NULL));
+  g_assert (sf_config_set (env->cfg, "sip.t1_ms=100", NULL));
+  if (set != NULL)
+    g_assert (sf_config_set (env->cfg, set, NULL));
+  if (g_getenv ("SF_TEST_TRACE") != NULL)
+    sf_endpoint_set_trace (env->ep, trace_stderr, NULL);
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
+  g_assert (tu != NULL);
+  B2b *x = g_new0 (B2b, 1);
+  x->t = sf_test_stack_new (env, tu);
+  x->b = sf_test_peer_new (env, &x->bto, &x->bport);
+  g_autofree char *target = g_strdup_printf ("b2bua.target=sip:bob@127.0.0.1:%u", x->bport);
+  g_assert (sf_config_set (env->cfg, target, NULL));
+  b2b_state = sf_b2b_state_new (env->ep, env->cfg, NULL);
+  g_assert (b2b_state != NULL);
+  sf_module_attach (env->ep, &sf_b2bua_module, b2b_state);
+  return x;
+}
+
+static void
+b2b_free (B2b *x)
+{
+  g_object_unref (x->b);
+  g_object_unref (x->bto);
+  sf_test_stack_free (x->t, b2b_teardown);
+  g_free (x);
+}
+
+static void
+send_on (GSocket *sock, GInetSocketAddress *to, const char *text)
+{
+  g_socket_send_to (sock, G_SOCKET_ADDRESS (to), text, strlen (text), NULL, NULL);
+}
+
+/* The next datagram on @sock (transfer full), NULL when none came. */
+static char *
+recv_on (GSocket *sock)
+{
+  if (!sf_test_peer_wait (sock))
+    return NULL;
+  char buf[8192];
+  gssize n = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
+  return n > 0 ? g_strndup (buf, n) : NULL;
+}
+
+/* The next final response on @sock (provisional ones skipped): its status. */
+static guint
+final_on (GSocket *sock, char **text)
+{
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *m = recv_on (sock);
+    if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
+      return 0;
+    guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
+    if (st >= 200) {
+      if (text != NULL)
+        *text = g_steal_pointer (&m);
+      return st;
+    }
+  }
+  return 0;
+}
+
+/* The value of header @name in @msg (transfer full), NULL when absent. */
+static char *
+hdr (const char *msg, const char *name)
+{
+  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
+  const char *p = strstr (msg, needle);
+  if (p == NULL)
+    return NULL;
+  p += strlen (needle);
+  return g_strndup (p, strcspn (p, "\r\n"));
+}
+
+#define A_SDP "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+
+static void
+a_invite (B2b *x, guint max_forwards, const char *branch)
+{
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: %u\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:%u>\r\nX-Secret: leak\r\nUser-Agent: alice-phone\r\n"
+    "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    x->t->port, branch, max_forwards, x->t->port, strlen (A_SDP), A_SDP);
+  send_on (x->t->peer, x->t->to, inv);
+}
+
+static void
+a_cancel (B2b *x, const char *branch)
+{
+  g_autofree char *c = g_strdup_printf (
+    "CANCEL sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", x->t->port, branch);
+  send_on (x->t->peer, x->t->to, c);
+}
+
+/* A's ACK for a final response @resp (>= 300) to its INVITE of @branch. */
+static void
+a_ack (B2b *x, const char *resp, const char *branch)
+{
+  g_autofree char *to = hdr (resp, "To");
+  g_autofree char *ack = g_strdup_printf (
+    "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, branch, to != NULL ? to : "");
+  send_on (x->t->peer, x->t->to, ack);
+}
+
+/* B answers @req with @status (a To tag of its own). */
+static void
+b_respond (B2b *x, const char *req, guint status)
+{
+  g_autofree char *via = hdr (req, "Via");
+  g_autofree char *from = hdr (req, "From");
+  g_autofree char *to = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID");
+  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 %u Whatever B Says\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=bobtag\r\n"
+                                        "Call-ID: %s\r\nCSeq: %s\r\nWarning: 399 bob.internal \"secret\"\r\n"
+                                        "Contact: <sip:bob@10.9.9.9>\r\nContent-Length: 0\r\n\r\n",
+                                        status, via, from, to, cid, cseq);
+  send_on (x->b, x->bto, r);
+}
+
+/* Runs the clock past every transaction's and guard's end: zero instances. */
+static void
+b2b_settle (B2b *x)
+{
+  for (guint i = 0; i < 50; i++) {
+    sf_endpoint_advance (x->t->env->ep, 1000);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  sf_endpoint_drain (x->t->env->ep);
+}
+
+/* B's INVITE after A's: the checks of topology hiding.  Returns it (transfer full). */
+static char *
+b_invite (B2b *x, guint a_max_forwards)
+{
+  char *inv = recv_on (x->b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
+  CU_ASSERT_TRUE (g_str_has_prefix (inv, "INVITE sip:bob@127.0.0.1"));
+  g_autofree char *cid = hdr (inv, "Call-ID");
+  g_autofree char *via = hdr (inv, "Via");
+  g_autofree char *from = hdr (inv, "From");
+  g_autofree char *contact = hdr (inv, "Contact");
+  g_autofree char *mf = hdr (inv, "Max-Forwards");
+  CU_ASSERT_TRUE (cid != NULL && strstr (cid, "a-call") == NULL);
+  CU_ASSERT_TRUE (via != NULL && strstr (via, "z9hG4bK-a") == NULL);
+  CU_ASSERT_TRUE (from != NULL && strstr (from, "alicetag") == NULL && strstr (from, "alice") == NULL);
+  CU_ASSERT_TRUE (contact != NULL && strstr (contact, "alice") == NULL);
+  CU_ASSERT_PTR_NULL (strstr (inv, "X-Secret"));
+  CU_ASSERT_PTR_NULL (strstr (inv, "alice-phone"));
+  (void) a_max_forwards; /* Max-Forwards A's minus one: bridge_leg_mode */
+  (void) mf;
+  return inv;
+}
+
+static void
+bridge_hides (void)
+{
+  B2b *x = b2b_new (NULL);
+  a_invite (x, 10, "z9hG4bK-a1");
+  g_autofree char *inv = b_invite (x, 10);
+  b_respond (x, inv, 486);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_TRUE (final_on (x->t->peer, &resp) >= 400);
+  CU_ASSERT_TRUE (resp != NULL && strstr (resp, "Whatever B Says") == NULL && strstr (resp, "bob.internal") == NULL &&
+                  strstr (resp, "10.9.9.9") == NULL && strstr (resp, "bobtag") == NULL);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-a1");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", NULL), 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (b2b_state);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+static void
+bridge_max_forwards_zero (void)
+{
+  B2b *x = b2b_new (NULL);
+  a_invite (x, 0, "z9hG4bK-a0");
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 483);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-a0");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no B leg */
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_status\":483", "\"ended_by\":\"bridge\"",
+                                  NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_cancel_window (void)
+{
+  B2b *x = b2b_new (NULL);
+  sf_endpoint_set_messages (x->t->env->ep, SF_MESSAGES_ON); /* step events name the operators that acted */
+  /* both datagrams wait on the socket: one read takes them (one batch) */
+  a_invite (x, 70, "z9hG4bK-aw");
+  a_cancel (x, "z9hG4bK-aw");
+  /* A hears: the CANCEL's 200 and the INVITE's 487 (after a 180 when it rang) */
+  gboolean cancel_ok = FALSE;
+  g_autofree char *final = NULL;
+  for (guint i = 0; i < 4 && (!cancel_ok || final == NULL); i++) {
+    g_autofree char *m = recv_on (x->t->peer);
+    if (m == NULL)
+      break;
+    g_autofree char *cseq = hdr (m, "CSeq");
+    if (g_str_has_prefix (m, "SIP/2.0 200") && cseq != NULL && strstr (cseq, "CANCEL") != NULL)
+      cancel_ok = TRUE;
+    else if (g_ascii_strtoull (m + 8, NULL, 10) >= 200 && cseq != NULL && strstr (cseq, "INVITE") != NULL)
+      final = g_steal_pointer (&m);
+  }
+  CU_ASSERT_TRUE (cancel_ok);
+  CU_ASSERT_TRUE_FATAL (final != NULL);
+  CU_ASSERT_TRUE (g_str_has_prefix (final, "SIP/2.0 487"));
+  CU_ASSERT_TRUE (sf_test_count (x->t->env, "\"event\":\"step\"", "OpBridgeRelay", NULL) >= 1); /* the window was hit */
+  a_ack (x, final, "z9hG4bK-aw");
+  /* B's INVITE went before the bridge heard A's end: B rings, and the CANCEL
+   * that waited for a provisional (9.1) follows */
+  g_autofree char *inv = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE"));
+  b_respond (x, inv, 180);
+  g_autofree char *cancel = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (cancel != NULL && g_str_has_prefix (cancel, "CANCEL"));
+  b_respond (x, cancel, 200);
+  b_respond (x, inv, 487);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -178,4 +461,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, test_move_key);
   SF_ADD_TEST (s, test_hand_over);
   SF_ADD_TEST (s, test_status_map);
+  SF_ADD_TEST (s, bridge_hides);
+  SF_ADD_TEST (s, bridge_max_forwards_zero);
+  SF_ADD_TEST (s, bridge_cancel_window);
 }
