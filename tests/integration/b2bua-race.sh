@@ -62,7 +62,7 @@ race() {
   # which way the races went, at alice's end (reason and final status)
   echo "# $name: $(grep '"event":"call_end"' "$T/alice.events" | tail -n "$ok" |
     grep -o '"reason":"[a-z_]*","status":[0-9]*' | sed 's/"reason":"\([a-z_]*\)","status":/\1 /' | sort | uniq -c |
-    awk '{ printf "%s%s x%s", NR > 1 ? ", " : "", $2 " " $3, $1 }')"
+    awk '{ printf "%s%s x%s", (NR > 1 ? ", " : ""), $2 " " $3, $1 }')"
 }
 race_cancel_answer() { cmd bob answer "$B"; cmd alice hangup "$A"; return 0; }
 race_cancel_busy() { cmd bob reject "$B" 486; cmd alice hangup "$A"; return 0; }
