@@ -216,12 +216,13 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* Applies @spec: latch policy, and each side's SDP destination unless the
- * side latched onto a source already and its SDP did not change.  Lock held. */
+ * side latched onto a source already and neither its SDP nor the policy
+ * changed (@all: everything, at start).  Lock held. */
 static void
-apply (Relay *r, const SfMediaRelaySpec *spec)
+apply (Relay *r, const SfMediaRelaySpec *spec, gboolean all)
 {
   for (int side = 0; side < 2; side++) {
-    gboolean changed = g_strcmp0 (spec->peer_addr[side], r->spec.peer_addr[side]) != 0
+    gboolean changed = all || g_strcmp0 (spec->peer_addr[side], r->spec.peer_addr[side]) != 0
                        || spec->peer_port[side] != r->spec.peer_port[side] || spec->latch != r->spec.latch
                        || spec->relatch_ms != r->spec.relatch_ms;
     for (int rtcp = 0; rtcp < 2; rtcp++) {
@@ -354,8 +355,7 @@ sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *
   g_mutex_lock (&r->lock);
   r->spec.port[0] = spec->port[0];
   r->spec.port[1] = spec->port[1];
-  r->spec.latch = (SfRelayLatch) -1; /* differs from any: apply() sets everything */
-  apply (r, spec);
+  apply (r, spec, TRUE);
   g_mutex_unlock (&r->lock);
   if (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
     g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: the pipeline does not start", call);
@@ -375,7 +375,7 @@ sf_media_gst_relay_update (gpointer relay, const SfMediaRelaySpec *spec, GError 
 {
   Relay *r = relay;
   g_mutex_lock (&r->lock);
-  apply (r, spec);
+  apply (r, spec, FALSE);
   r->timed_out = FALSE;
   g_mutex_unlock (&r->lock);
   return TRUE;
