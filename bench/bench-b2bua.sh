@@ -81,7 +81,7 @@ once() {
   SIPP_PID=$upid
   sipp_server_wait "$name-uas"
   stop "$name" >/dev/null
-  if [ "${OK:-0}" = "$CALLS" ]; then echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l; else echo fail; fi
+  if [ "${OK:-0}" = "$CALLS" ]; then printf '%.0f\n' "$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)"; else echo fail; fi
 }
 
 B=() P=()
