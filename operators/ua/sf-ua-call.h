@@ -21,7 +21,19 @@ G_BEGIN_DECLS
 struct _SfUaLeg {
   char *bridge;              /* the bridge's handle (our parent) */
   gboolean a_side;           /* faces the caller: took the INVITE */
+  /* B: what device:call gave (the INVITE again after a challenge or a 3xx is built from it too) */
+  char *target, *from;
+  guint max_forwards;
+  char *offer_ctype;
+  GPtrArray *lines;          /* char*: the flow's header lines for our INVITE, nullable */
+  /* relays inside the dialog (re-INVITE, UPDATE: sf-op-ua.c, sf-op-uac.c) */
+  SfSipEvent *pending;       /* a request with an offer, kept unanswered until device:reanswer, owned, nullable */
+  SfSipMsg *relay_out;       /* our relayed re-INVITE or UPDATE awaiting its final response, owned, nullable */
+  char *last_sdp;            /* the SDP we sent last: an offer-less re-INVITE's answer (RFC 3264 8: o= unchanged) */
 };
+/* Posts child:WHAT with a note made from @m (status, reason phrase, its body
+ * and Content-Type, a ref of @m) to the leg's bridge. */
+void sf_ua_leg_notify_msg (SfCtx *ctx, const char *what, SfSipMsg *m, const char *method);
 
 /* 3xx followed at most this many times for one call (RFC 3261 8.1.3.4 leaves the bound to us). */
 #define SF_UA_MAX_REDIRECTS 5
@@ -358,6 +370,10 @@ guint sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason
 /* ---- Replaces (RFC 3891): sf-op-replaces.c ---- */
 /* Is ua.replaces on and OpReplaces in the flow (the option tag replaces supported)? */
 gboolean sf_ua_replaces_on (SfCtx *ctx);
+
+/* A leg's re-INVITE or UPDATE @e (@method) in its dialog, checked already: an
+ * offer kept for the bridge (child:offer), or 491 (sf-op-ua.c). */
+SfOpResult sf_ua_leg_offer_in (SfCtx *ctx, SfUaCall *call, SfSipEvent *e, const char *method);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

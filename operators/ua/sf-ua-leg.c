@@ -69,6 +69,13 @@ sf_ua_leg_free (SfUaLeg *leg)
   if (leg == NULL)
     return;
   g_free (leg->bridge);
+  g_free (leg->target);
+  g_free (leg->from);
+  g_free (leg->offer_ctype);
+  g_clear_pointer (&leg->lines, g_ptr_array_unref);
+  g_clear_pointer (&leg->pending, sf_sip_event_free);
+  g_clear_pointer (&leg->relay_out, sf_sip_msg_unref);
+  g_free (leg->last_sdp);
   g_free (leg);
 }
 
@@ -98,4 +105,24 @@ sf_ua_leg_notify (SfCtx *ctx, const char *what, SfUaLegNote *note)
   /* The bridge is the parent (it spawned the leg): child:WHAT, arg = our handle. */
   sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_CHILD, what, sf_ctx_handle (ctx), note,
                                               (GDestroyNotify) sf_ua_leg_note_free));
+}
+
+void
+sf_ua_leg_notify_msg (SfCtx *ctx, const char *what, SfSipMsg *m, const char *method)
+{
+  SfUaLegNote *n = g_new0 (SfUaLegNote, 1);
+  n->method = g_strdup (method);
+  if (!sf_sip_msg_is_request (m)) {
+    n->status = sf_sip_msg_status (m);
+    n->reason = sf_sip_str_dup (sf_sip_msg_reason (m));
+  }
+  SfSipStr body = sf_sip_msg_body (m);
+  if (body.len > 0) {
+    const SfSipValue *ct = sf_sip_msg_value (m, SF_SIP_HDR_CONTENT_TYPE, NULL);
+    /* the media type alone (7.3.1: any case), without its parameters */
+    n->ctype = ct != NULL ? g_ascii_strdown (ct->text.p, ct->text.len) : g_strdup ("application/octet-stream");
+    n->body = g_strndup (body.p, body.len);
+  }
+  n->msg = sf_sip_msg_ref (m);
+  sf_ua_leg_notify (ctx, what, n);
 }

@@ -26,6 +26,7 @@ main (int argc, char **argv)
   sf_test_register_ua_prack ();
   sf_test_register_ua_subscribe ();
   sf_test_register_ua_refer ();
+  sf_test_register_ua_leg ();
   sf_test_register_flow_token ();
   sf_test_register_txn ();
   sf_test_register_sdp ();

@@ -74,6 +74,7 @@ void sf_test_register_sip_txn_key (void);
 void sf_test_register_ua_prack (void);
 void sf_test_register_ua_subscribe (void);
 void sf_test_register_ua_refer (void);
+void sf_test_register_ua_leg (void);
 void sf_test_register_flow_token (void);
 void sf_test_register_sdp (void);
 void sf_test_register_srtp (void);
