@@ -15,11 +15,19 @@
  *    the callee's own answers kept), configured rows first, bad rows refused
  *  - bridge_hides: xml/b2bua.xml with two peers, A and B: B's INVITE shares no
  *    Call-ID, tag, Via branch, Contact, From user, User-Agent or X- header with
- *    A's (RFC 3261 6: a B2BUA's UAC side makes its own request); B's refusal
- *    reaches A without B's reason phrase, Warning, Contact or tag; the
- *    bridge_end event names A's Call-ID; zero instances at the end
+ *    A's (RFC 3261 6: a B2BUA's UAC side makes its own request) and carries
+ *    Max-Forwards A's minus one (RFC 7332 3); B's 180 reaches A as 180, its 486
+ *    as 486, without
+ *    B's reason phrase, Warning, Contact or tag; the bridge_end event pairs both
+ *    Call-IDs and statuses; zero instances at the end
  *  - bridge_max_forwards_zero: A's Max-Forwards 0 gets 483 (RFC 3261 16.3
  *    step 3, RFC 7332 3), and no B leg is made
+ *  - bridge_status_map: B's 503, 401, 408 and 603 reach A as 500, 403, 408 and
+ *    603; b2bua.status_map's own row (486=600) wins
+ *  - bridge_up_a_hangs_up, bridge_up_b_hangs_up: B answers with its SDP, A gets
+ *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
+ *    BYE from either side gets 200 and the other side gets a BYE in its own
+ *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
  *  - bridge_cancel_window: an INVITE and its CANCEL read in one batch: the
  *    CANCEL finds the bridge, which still held the key, and OpBridgeRelay takes
  *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
@@ -371,8 +379,8 @@ b_invite (B2b *x, guint a_max_forwards)
   CU_ASSERT_TRUE (contact != NULL && strstr (contact, "alice") == NULL);
   CU_ASSERT_PTR_NULL (strstr (inv, "X-Secret"));
   CU_ASSERT_PTR_NULL (strstr (inv, "alice-phone"));
-  (void) a_max_forwards; /* Max-Forwards A's minus one: bridge_leg_mode */
-  (void) mf;
+  g_autofree char *want = g_strdup_printf ("%u", a_max_forwards - 1);
+  CU_ASSERT_STRING_EQUAL (mf != NULL ? mf : "", want); /* RFC 7332 3 */
   return inv;
 }
 
@@ -382,16 +390,23 @@ bridge_hides (void)
   B2b *x = b2b_new (NULL);
   a_invite (x, 10, "z9hG4bK-a1");
   g_autofree char *inv = b_invite (x, 10);
+  /* B rings: A hears 180 (the A leg is silent until the bridge drives it) */
+  b_respond (x, inv, 180);
+  g_autofree char *ringing = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180") && strstr (ringing, "bobtag") == NULL);
   b_respond (x, inv, 486);
   g_autofree char *resp = NULL;
-  CU_ASSERT_TRUE (final_on (x->t->peer, &resp) >= 400);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
   CU_ASSERT_TRUE (resp != NULL && strstr (resp, "Whatever B Says") == NULL && strstr (resp, "bob.internal") == NULL &&
                   strstr (resp, "10.9.9.9") == NULL && strstr (resp, "bobtag") == NULL);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-a1");
   b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", NULL), 1);
+  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", bcid);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", bfield,
+                                  "\"b_status\":486", "\"a_status\":486", NULL), 1);
   CU_ASSERT_PTR_NOT_NULL_FATAL (b2b_state);
   CU_ASSERT_EQUAL (b2b_state->live, 0);
   b2b_free (x);
@@ -411,6 +426,151 @@ bridge_max_forwards_zero (void)
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_status\":483", "\"ended_by\":\"bridge\"",
                                   NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_status_map (void)
+{
+  const struct { guint b, a; const char *set; } rows[] = {
+    { 503, 500, NULL }, { 401, 403, NULL }, { 408, 408, NULL }, { 603, 603, NULL },
+    { 486, 600, "b2bua.status_map=486=600" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    B2b *x = b2b_new (rows[i].set);
+    a_invite (x, 70, "z9hG4bK-am");
+    g_autofree char *inv = b_invite (x, 70);
+    b_respond (x, inv, rows[i].b);
+    g_autofree char *resp = NULL;
+    guint got = final_on (x->t->peer, &resp);
+    CU_ASSERT_EQUAL (got, rows[i].a);
+    if (got != rows[i].a)
+      g_printerr ("status map: B %u gave A %u, not %u\n", rows[i].b, got, rows[i].a);
+    if (resp != NULL)
+      a_ack (x, resp, "z9hG4bK-am");
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    b2b_free (x);
+  }
+}
+
+
+#define B_SDP "v=0\r\no=bob 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n"
+
+/* B answers @req 200 with its SDP. */
+static void
+b_answer (B2b *x, const char *req)
+{
+  g_autofree char *via = hdr (req, "Via");
+  g_autofree char *from = hdr (req, "From");
+  g_autofree char *to = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID");
+  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=bobtag\r\nCall-ID: %s\r\n"
+                                        "CSeq: %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
+                                        "Content-Length: %zu\r\n\r\n%s",
+                                        via, from, to, cid, cseq, x->bport, strlen (B_SDP), B_SDP);
+  send_on (x->b, x->bto, r);
+}
+
+/* A request in A's dialog (@method, CSeq @n) after the 200 @ok. */
+static void
+a_in_dialog (B2b *x, const char *ok, const char *method, guint n, const char *branch)
+{
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = contact != NULL ? g_strndup (contact + 1, strcspn (contact + 1, ">")) : g_strdup ("sip:b2b@127.0.0.1");
+  g_autofree char *m = g_strdup_printf (
+    "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n", method, ruri, x->t->port, branch, to, n, method);
+  send_on (x->t->peer, x->t->to, m);
+}
+
+/* A request in B's dialog (BYE, CSeq 1) after B's 200 to @inv. */
+static void
+b_bye (B2b *x, const char *inv)
+{
+  g_autofree char *from = hdr (inv, "From");
+  g_autofree char *to = hdr (inv, "To");
+  g_autofree char *cid = hdr (inv, "Call-ID");
+  g_autofree char *contact = hdr (inv, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *m = g_strdup_printf (
+    "BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-bbye\r\nMax-Forwards: 70\r\n"
+    "From: %s;tag=bobtag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+    ruri, x->bport, to, from, cid);
+  send_on (x->b, x->bto, m);
+}
+
+/* A calls, B answers; both ACKed.  Returns A's 200 and B's INVITE (transfer full). */
+static void
+call_up (B2b *x, char **a_ok, char **b_inv)
+{
+  a_invite (x, 70, "z9hG4bK-au");
+  *b_inv = b_invite (x, 70);
+  b_answer (x, *b_inv);
+  g_autofree char *ack = recv_on (x->b); /* the B leg's ACK for B's 2xx */
+  CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  CU_ASSERT_EQUAL (final_on (x->t->peer, a_ok), 200);
+  CU_ASSERT_TRUE_FATAL (*a_ok != NULL);
+  /* A's 200 carries B's SDP session (pass mode), not B's tag or Contact */
+  CU_ASSERT_PTR_NOT_NULL (strstr (*a_ok, "m=audio 42000"));
+  CU_ASSERT_PTR_NULL (strstr (*a_ok, "bobtag"));
+  g_autofree char *to = hdr (*a_ok, "To");
+  g_autofree char *ackm = g_strdup_printf (
+    "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-auack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, to);
+  send_on (x->t->peer, x->t->to, ackm);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
+}
+
+static void
+bridge_up_a_hangs_up (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abye");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b); /* B gets a BYE in its own dialog */
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *cid = hdr (bye, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (cid, icid);
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", icid);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", bfield, "\"answered\":true",
+                                  "\"ended_by\":\"a\"", NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_up_b_hangs_up (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  b_bye (x, inv);
+  g_autofree char *bok = recv_on (x->b);
+  CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
+  g_autofree char *bye = recv_on (x->t->peer); /* A gets a BYE in its own dialog */
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *cid = hdr (bye, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (cid, "a-call@127.0.0.1");
+  g_autofree char *via = hdr (bye, "Via");
+  g_autofree char *from = hdr (bye, "From");
+  g_autofree char *to = hdr (bye, "To");
+  g_autofree char *cseq = hdr (bye, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+                                        "Content-Length: 0\r\n\r\n", via, from, to, cid, cseq);
+  send_on (x->t->peer, x->t->to, r);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"answered\":true", "\"ended_by\":\"b\"", NULL), 1);
   b2b_free (x);
 }
 
@@ -463,5 +623,8 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, test_status_map);
   SF_ADD_TEST (s, bridge_hides);
   SF_ADD_TEST (s, bridge_max_forwards_zero);
+  SF_ADD_TEST (s, bridge_status_map);
   SF_ADD_TEST (s, bridge_cancel_window);
+  SF_ADD_TEST (s, bridge_up_a_hangs_up);
+  SF_ADD_TEST (s, bridge_up_b_hangs_up);
 }
