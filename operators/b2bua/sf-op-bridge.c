@@ -585,6 +585,11 @@ sf_op_bridge_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (c == NULL)
     return SF_OP_CONTINUE;
   gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  /* The line names both Call-IDs itself: the instance's fields keep A's only,
+   * so no key is written twice. */
+  GString *cf = g_string_new ("\"call_id\":");
+  sf_json_append_string (cf, c->a_call_id != NULL ? c->a_call_id : "");
+  sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (cf, FALSE));
   GString *f = g_string_new ("\"a_call_id\":");
   sf_json_append_string (f, c->a_call_id != NULL ? c->a_call_id : "");
   g_string_append (f, ",\"b_call_id\":");
