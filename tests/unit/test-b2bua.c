@@ -28,6 +28,15 @@
  *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
  *    BYE from either side gets 200 and the other side gets a BYE in its own
  *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
+ *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
+ *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
+ *    C's 486 reaches A (no target left)
+ *  - bridge_max_calls: b2bua.max_calls=1: a second INVITE while the first rings
+ *    gets 503 with Retry-After (RFC 3261 21.5.4) and makes no B leg
+ *  - bridge_options: an OPTIONS outside a dialog is answered 200 by a lone A
+ *    leg (11.2); nothing reaches B; zero instances
+ *  - bridge_setup: b2bua.media=anchor is refused at start (no relay yet); a bad
+ *    status_map or failover row names its key; a UA flow gets no bridge state
  *  - bridge_cancel_window: an INVITE and its CANCEL read in one batch: the
  *    CANCEL finds the bridge, which still held the key, and OpBridgeRelay takes
  *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
@@ -199,6 +208,9 @@ typedef struct {
   GSocket *b;                /* B */
   GInetSocketAddress *bto;
   guint bport;
+  GSocket *c;                /* C: the failover target, when there is one */
+  GInetSocketAddress *cto;
+  guint cport;
 } B2b;
 
 static SfB2bState *b2b_state; /* what the module's setup would make; the teardown frees it */
@@ -217,7 +229,7 @@ trace_stderr (const char *line, gpointer data)
 }
 
 static B2b *
-b2b_new (const char *set)
+b2b_new_full (const char *set, gboolean failover)
 {
   SfTestEnv *env = sf_test_env_new ();
   g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
@@ -235,10 +247,21 @@ b2b_new (const char *set)
   x->b = sf_test_peer_new (env, &x->bto, &x->bport);
   g_autofree char *target = g_strdup_printf ("b2bua.target=sip:bob@127.0.0.1:%u", x->bport);
   g_assert (sf_config_set (env->cfg, target, NULL));
+  if (failover) {
+    x->c = sf_test_peer_new (env, &x->cto, &x->cport);
+    g_autofree char *fo = g_strdup_printf ("b2bua.failover=sip:carol@127.0.0.1:%u", x->cport);
+    g_assert (sf_config_set (env->cfg, fo, NULL));
+  }
   b2b_state = sf_b2b_state_new (env->ep, env->cfg, NULL);
   g_assert (b2b_state != NULL);
   sf_module_attach (env->ep, &sf_b2bua_module, b2b_state);
   return x;
+}
+
+static B2b *
+b2b_new (const char *set)
+{
+  return b2b_new_full (set, FALSE);
 }
 
 static void
@@ -246,6 +269,8 @@ b2b_free (B2b *x)
 {
   g_object_unref (x->b);
   g_object_unref (x->bto);
+  g_clear_object (&x->c);
+  g_clear_object (&x->cto);
   sf_test_stack_free (x->t, b2b_teardown);
   g_free (x);
 }
@@ -574,6 +599,127 @@ bridge_up_b_hangs_up (void)
   b2b_free (x);
 }
 
+
+static void
+bridge_failover (void)
+{
+  B2b *x = b2b_new_full (NULL, TRUE);
+  a_invite (x, 70, "z9hG4bK-af");
+  g_autofree char *inv = b_invite (x, 70);
+  b_respond (x, inv, 503);
+  /* C gets a new INVITE: a new Call-ID, not B's, nothing of A's */
+  g_autofree char *cinv = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@127.0.0.1"));
+  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *ccid = hdr (cinv, "Call-ID");
+  CU_ASSERT_STRING_NOT_EQUAL (bcid, ccid);
+  CU_ASSERT_PTR_NULL (strstr (cinv, "a-call"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "X-Secret"));
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", "\"status\":503", "carol", NULL), 1);
+  /* C is busy: no target left, A gets C's 486 */
+  g_autofree char *via = hdr (cinv, "Via");
+  g_autofree char *from = hdr (cinv, "From");
+  g_autofree char *to = hdr (cinv, "To");
+  g_autofree char *cseq = hdr (cinv, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 486 Busy Here\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=caroltag\r\n"
+                                        "Call-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n", via, from, to, ccid, cseq);
+  send_on (x->c, x->cto, r);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-af");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+static void
+bridge_max_calls (void)
+{
+  B2b *x = b2b_new ("b2bua.max_calls=1");
+  a_invite (x, 70, "z9hG4bK-mc1");
+  g_autofree char *inv = b_invite (x, 70);
+  /* a second call while the first rings: 503 with Retry-After, no B leg */
+  g_autofree char *m = g_strdup_printf (
+    "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-mc2\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:dave@127.0.0.1>;tag=davetag\r\nTo: <sip:b2b@127.0.0.1>\r\n"
+    "Call-ID: second@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@127.0.0.1:%u>\r\n"
+    "Content-Length: 0\r\n\r\n", x->t->port, x->t->port);
+  send_on (x->t->peer, x->t->to, m);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 503);
+  g_autofree char *ra = resp != NULL ? hdr (resp, "Retry-After") : NULL;
+  CU_ASSERT_STRING_EQUAL (ra != NULL ? ra : "", "5");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
+  /* the first call ends: B is busy */
+  b_respond (x, inv, 486);
+  g_autofree char *busy = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &busy), 486);
+  if (busy != NULL)
+    a_ack (x, busy, "z9hG4bK-mc1");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+static void
+bridge_options (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *m = g_strdup_printf (
+    "OPTIONS sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-opt\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: opt@127.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", x->t->port);
+  send_on (x->t->peer, x->t->to, m);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200); /* the A leg answers, as a UA (RFC 3261 11.2) */
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));        /* nothing goes to B */
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+/* [b2bua] checked at setup: anchored media is refused until the relay exists,
+ * a bad status_map row names its key; a flow that does not bridge gets no state. */
+static void
+bridge_setup (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *flow = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
+  SfMachine *ua = sf_loader_load (env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (flow);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ua);
+  SfModuleEnv me = { .ep = env->ep, .cfg = env->cfg, .loader = env->loader, .flow = flow };
+  gpointer state = NULL;
+  g_autoptr (GError) e1 = NULL;
+  CU_ASSERT_TRUE (sf_b2bua_module.setup (&me, &state, &e1));
+  CU_ASSERT_PTR_NOT_NULL (state);
+  g_clear_pointer (&state, sf_b2bua_module.teardown);
+  g_assert (sf_config_set (env->cfg, "b2bua.media=anchor", NULL));
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e2));
+  CU_ASSERT_TRUE (e2 != NULL && strstr (e2->message, "anchor") != NULL);
+  CU_ASSERT_PTR_NULL (state);
+  me.flow = ua; /* a UA: nothing to set up, whatever [b2bua] says */
+  CU_ASSERT_TRUE (sf_b2bua_module.setup (&me, &state, NULL));
+  CU_ASSERT_PTR_NULL (state);
+  me.flow = flow;
+  g_assert (sf_config_set (env->cfg, "b2bua.media=pass", NULL));
+  g_assert (sf_config_set (env->cfg, "b2bua.status_map=486=600,oops", NULL));
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e3));
+  CU_ASSERT_TRUE (e3 != NULL && strstr (e3->message, "b2bua.status_map") != NULL && strstr (e3->message, "oops") != NULL);
+  g_assert (sf_config_set (env->cfg, "b2bua.status_map=486=600", NULL));
+  g_assert (sf_config_set (env->cfg, "b2bua.failover=tel:+1555", NULL));
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e4));
+  CU_ASSERT_TRUE (e4 != NULL && strstr (e4->message, "b2bua.failover") != NULL);
+  sf_machine_unref (flow);
+  sf_machine_unref (ua);
+  sf_test_env_free (env);
+}
+
 static void
 bridge_cancel_window (void)
 {
@@ -627,4 +773,8 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_cancel_window);
   SF_ADD_TEST (s, bridge_up_a_hangs_up);
   SF_ADD_TEST (s, bridge_up_b_hangs_up);
+  SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_max_calls);
+  SF_ADD_TEST (s, bridge_options);
+  SF_ADD_TEST (s, bridge_setup);
 }
