@@ -37,6 +37,10 @@
  *    leg (11.2); nothing reaches B; zero instances
  *  - bridge_setup: b2bua.media=anchor is refused at start (no relay yet); a bad
  *    status_map or failover row names its key; a UA flow gets no bridge state
+ *  - bridge_target_checks: a flow whose OpBridgeCall target host reads the
+ *    request, a header or a variable does not load (no open relay); a user
+ *    part from the request and a header line the flow lists do; b2bua.from is
+ *    B's From (with our tag); B's 480 reaches A
  *  - bridge_cancel_window: an INVITE and its CANCEL read in one batch: the
  *    CANCEL finds the bridge, which still held the key, and OpBridgeRelay takes
  *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
@@ -720,6 +724,54 @@ bridge_setup (void)
   sf_test_env_free (env);
 }
 
+
+/* No open relay: OpBridgeCall's target host must come from the flow or the
+ * configuration, checked when the flow loads; the user part may come from the
+ * request (escaped).  b2bua.from is B's From. */
+static void
+bridge_target_checks (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *ok = sf_test_load (env, "ok.xml",
+    "<flow version=\"2\" name=\"b\" scope=\"call\" initial=\"Idle\">"
+    "<state name=\"Idle\"><normal><op name=\"OpBridgeCall\" on=\"sip:INVITE\" "
+    "arg=\"sip:${ruri.user}@gw.example.com | P-Asserted-Identity: ${hdr.P-Asserted-Identity}\" next=\"Done\"/>"
+    "</normal></state><state name=\"Done\" final=\"true\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL (ok);
+  if (ok != NULL)
+    sf_machine_unref (ok);
+  const char *bad[] = { "sip:bob@${ruri.host}", "${hdr.X-Target}", "sip:${ruri.user}@${var.host}", "bob" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree char *xml = g_strdup_printf (
+      "<flow version=\"2\" name=\"b\" scope=\"call\" initial=\"Idle\">"
+      "<var name=\"host\" value=\"\"/>"
+      "<state name=\"Idle\"><normal><op name=\"OpBridgeCall\" on=\"sip:INVITE\" arg=\"%s\" next=\"Done\"/></normal></state>"
+      "<state name=\"Done\" final=\"true\"/></flow>", bad[i]);
+    SfTestEnv *e = sf_test_env_new (); /* its own loader: each refusal for its own reason */
+    SfMachine *m = sf_test_load (e, "bad.xml", xml);
+    CU_ASSERT_PTR_NULL (m);
+    CU_ASSERT_TRUE (sf_test_has_diag (e->loader, 0, FALSE, "bad arg for 'OpBridgeCall'"));
+    if (m != NULL)
+      sf_machine_unref (m);
+    sf_test_env_free (e);
+  }
+  sf_test_env_free (env);
+
+  B2b *x = b2b_new ("b2bua.from=<sip:gateway@b2b.example.com>");
+  a_invite (x, 70, "z9hG4bK-af2");
+  g_autofree char *inv = b_invite (x, 70);
+  g_autofree char *from = hdr (inv, "From");
+  CU_ASSERT_TRUE (from != NULL && g_str_has_prefix (from, "<sip:gateway@b2b.example.com>;tag="));
+  b_respond (x, inv, 480);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 480);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-af2");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 static void
 bridge_cancel_window (void)
 {
@@ -777,4 +829,5 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_max_calls);
   SF_ADD_TEST (s, bridge_options);
   SF_ADD_TEST (s, bridge_setup);
+  SF_ADD_TEST (s, bridge_target_checks);
 }
