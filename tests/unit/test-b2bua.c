@@ -28,6 +28,9 @@
  *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
  *    BYE from either side gets 200 and the other side gets a BYE in its own
  *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
+ *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
+ *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
+ *    8.4); the call then ends cleanly
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
  *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
  *    C's 486 reaches A (no target left)
@@ -495,10 +498,11 @@ b_answer (B2b *x, const char *req)
   g_autofree char *to = hdr (req, "To");
   g_autofree char *cid = hdr (req, "Call-ID");
   g_autofree char *cseq = hdr (req, "CSeq");
-  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=bobtag\r\nCall-ID: %s\r\n"
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
                                         "CSeq: %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
                                         "Content-Length: %zu\r\n\r\n%s",
-                                        via, from, to, cid, cseq, x->bport, strlen (B_SDP), B_SDP);
+                                        via, from, to, strstr (to, ";tag=") != NULL ? "" : ";tag=bobtag", cid, cseq,
+                                        x->bport, strlen (B_SDP), B_SDP);
   send_on (x->b, x->bto, r);
 }
 
@@ -772,6 +776,56 @@ bridge_target_checks (void)
   b2b_free (x);
 }
 
+
+#define A_HOLD "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendonly\r\n"
+
+/* A puts the call on hold (a re-INVITE with an offer, RFC 3264 8.4): B gets a
+ * re-INVITE in its own dialog with A's offer, B's answer reaches A in the 200. */
+static void
+bridge_reinvite (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *re = g_strdup_printf (
+    "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-are\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INVITE\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    ruri, x->t->port, to, x->t->port, strlen (A_HOLD), A_HOLD);
+  send_on (x->t->peer, x->t->to, re);
+  g_autofree char *bre = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  g_autofree char *bcid = hdr (bre, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (bcid, icid);                      /* B's own dialog */
+  CU_ASSERT_PTR_NOT_NULL (strstr (bre, "a=sendonly"));      /* A's offer */
+  CU_ASSERT_PTR_NULL (strstr (bre, "a-call"));
+  b_answer (x, bre);
+  g_autofree char *back = recv_on (x->b);                   /* the B leg's ACK */
+  CU_ASSERT_TRUE (back != NULL && g_str_has_prefix (back, "ACK "));
+  g_autofree char *aok = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &aok), 200);
+  CU_ASSERT_TRUE (aok != NULL && strstr (aok, "m=audio 42000") != NULL); /* B's answer */
+  g_autofree char *ack = g_strdup_printf (
+    "ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-areack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 ACK\r\n"
+    "Content-Length: 0\r\n\r\n", ruri, x->t->port, to);
+  send_on (x->t->peer, x->t->to, ack);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
+  /* and the call still ends cleanly */
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye2");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 static void
 bridge_cancel_window (void)
 {
@@ -825,6 +879,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_cancel_window);
   SF_ADD_TEST (s, bridge_up_a_hangs_up);
   SF_ADD_TEST (s, bridge_up_b_hangs_up);
+  SF_ADD_TEST (s, bridge_reinvite);
   SF_ADD_TEST (s, bridge_failover);
   SF_ADD_TEST (s, bridge_max_calls);
   SF_ADD_TEST (s, bridge_options);
