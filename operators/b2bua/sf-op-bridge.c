@@ -571,6 +571,22 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+
+/* A leg answered an INFO in its dialog (child:info): the other leg sends one
+ * with the same body (DTMF as application/dtmf-relay, RFC 6086 allows any
+ * package the peers agree on); its answer is not relayed back. */
+static SfOpResult
+sf_op_bridge_info (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  char side = c != NULL ? side_of (c, ev) : 0;
+  if (side == 0)
+    return SF_OP_SKIP;
+  const SfUaLegNote *n = sf_event_payload (ev);
+  drive (ctx, side == 'a' ? c->b : c->a, SF_UA_LEG_DOWN_INFO, NULL, copy_note (n, 0));
+  return SF_OP_DONE;
+}
+
 /* ---- OpBridgeRelay: the race window ---- */
 
 /* A request that reached the bridge itself after it handed the call's key to
@@ -692,6 +708,9 @@ const SfOperatorDef sf_op_bridge_table[] = {
   { "OpBridgeOfferAnswered", sf_op_bridge_offer_answered, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "the other leg's answer to the relayed offer answers the kept request: 200 with the SDP, 491 as 491, another "
     "failure as its status", "child:offer_answered", NULL, "RFC 3264 8" },
+  { "OpBridgeInfo", sf_op_bridge_info, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a leg answered an INFO in its dialog: the other leg sends one with the same Content-Type and body (its answer "
+    "is not relayed)", "child:info", NULL, "RFC 6086 4.2" },
   { "OpBridgeRelay", sf_op_bridge_relay, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a request that reached the bridge after it handed the call to its A leg (a CANCEL read with the INVITE) goes "
     "on to A", "sip", NULL, "RFC 3261 9.2" },

@@ -31,6 +31,8 @@
  *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
  *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
  *    8.4); the call then ends cleanly
+ *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
+ *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
  *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
  *    C's 486 reaches A (no target left)
@@ -826,6 +828,44 @@ bridge_reinvite (void)
   b2b_free (x);
 }
 
+
+/* An INFO from A (SIP INFO DTMF) in the call: A gets 200 from its leg, B gets
+ * an INFO in its own dialog with the same body (RFC 6086). */
+static void
+bridge_info (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  const char *dtmf = "Signal=5\r\nDuration=160\r\n";
+  g_autofree char *info = g_strdup_printf (
+    "INFO %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-ainfo\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INFO\r\n"
+    "Content-Type: application/dtmf-relay\r\nContent-Length: %zu\r\n\r\n%s", ruri, x->t->port, to, strlen (dtmf), dtmf);
+  send_on (x->t->peer, x->t->to, info);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *binfo = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (binfo != NULL && g_str_has_prefix (binfo, "INFO "));
+  g_autofree char *ct = hdr (binfo, "Content-Type");
+  CU_ASSERT_STRING_EQUAL (ct != NULL ? ct : "", "application/dtmf-relay");
+  CU_ASSERT_PTR_NOT_NULL (strstr (binfo, "Signal=5"));
+  g_autofree char *bcid = hdr (binfo, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (bcid, icid);
+  b_respond (x, binfo, 200);
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye3");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 static void
 bridge_cancel_window (void)
 {
@@ -880,6 +920,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_up_a_hangs_up);
   SF_ADD_TEST (s, bridge_up_b_hangs_up);
   SF_ADD_TEST (s, bridge_reinvite);
+  SF_ADD_TEST (s, bridge_info);
   SF_ADD_TEST (s, bridge_failover);
   SF_ADD_TEST (s, bridge_max_calls);
   SF_ADD_TEST (s, bridge_options);
