@@ -156,14 +156,15 @@ declare (SfPluginRegistrar *r, GError **error)
 static gboolean
 setup (const SfModuleEnv *env, gpointer *state, GError **error)
 {
-  if (env->cfg == NULL)
+  /* Only a flow that bridges has bridges to count (no b2bua_calls in other flows' stats). */
+  if (env->cfg == NULL || env->flow == NULL || !sf_machine_binds (env->flow, "OpBridgeAccept"))
     return TRUE;
   SfB2bState *st = sf_b2b_state_new (env->ep, env->cfg, error);
   if (st == NULL)
     return FALSE;
   /* Anchored media needs the relay (media/sf-media-relay.h), which is not
    * built yet: a B2BUA asked to anchor must not silently pass media through. */
-  if (st->media == SF_B2B_MEDIA_ANCHOR && env->flow != NULL && sf_machine_binds (env->flow, "OpBridgeCall")) {
+  if (st->media == SF_B2B_MEDIA_ANCHOR) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                  "b2bua.media = anchor: the media relay is not built yet (docs/b2bua.md); use pass");
     sf_b2b_state_free (st);

@@ -47,6 +47,7 @@ typedef struct {
   char *a_reason, *b_reason;
   const char *ended_by;   /* "a", "b", "bridge" (static), NULL while up */
   gboolean answered;
+  char offer_from;        /* 'a' or 'b': the side whose re-INVITE/UPDATE offer the other side has; 0: none */
   guint next_target;      /* index into st->targets for failover */
   guint max_forwards;     /* what B's INVITE carries */
   char *offer_ctype, *offer; /* owned, nullable: A's SDP offer */

@@ -519,6 +519,74 @@ sf_op_bridge_hangup (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+
+/* ---- offers in the call: hold, resume, re-INVITE and UPDATE ---- */
+
+/* A leg kept a re-INVITE or UPDATE with an offer (child:offer): the other
+ * leg sends it in its own dialog (device:reoffer).  One offer at a time
+ * through the bridge: a second gets 491 (RFC 3261 14.1, RFC 3311 5.2); with
+ * no other leg, 500. */
+static SfOpResult
+sf_op_bridge_offer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  char side = c != NULL ? side_of (c, ev) : 0;
+  if (side == 0)
+    return SF_OP_SKIP;
+  const char *from = side == 'a' ? c->a : c->b;
+  const char *other = side == 'a' ? c->b : c->a;
+  const SfUaLegNote *n = sf_event_payload (ev);
+  if (c->offer_from != 0) {
+    drive (ctx, from, SF_UA_LEG_DOWN_REANSWER, NULL, sf_ua_leg_note_new (491, NULL, NULL));
+    return SF_OP_DONE;
+  }
+  SfUaLegNote *out = copy_note (n, 0);
+  out->method = g_strdup (n != NULL ? n->method : NULL);
+  if (!drive (ctx, other, SF_UA_LEG_DOWN_REOFFER, NULL, out)) {
+    drive (ctx, from, SF_UA_LEG_DOWN_REANSWER, NULL, sf_ua_leg_note_new (500, NULL, NULL));
+    return SF_OP_DONE;
+  }
+  c->offer_from = side;
+  return SF_OP_DONE;
+}
+
+/* The other leg's answer to the relayed offer (child:offer_answered): the kept
+ * request gets it (device:reanswer): a 2xx with the answer, a 491 as 491 (the
+ * offerer retries, 14.1), another failure as its status (500 for none). */
+static SfOpResult
+sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  char side = c != NULL ? side_of (c, ev) : 0;
+  if (side == 0 || c->offer_from == 0 || side == c->offer_from)
+    return side == 0 ? SF_OP_SKIP : SF_OP_DONE; /* a stale answer: nothing waits for it */
+  const char *offerer = c->offer_from == 'a' ? c->a : c->b;
+  c->offer_from = 0;
+  const SfUaLegNote *n = sf_event_payload (ev);
+  guint status = n != NULL ? n->status : 0;
+  if (status < 200 || status > 699)
+    status = 500;
+  SfUaLegNote *out = status < 300 ? copy_note (n, 200) : sf_ua_leg_note_new (status, NULL, NULL);
+  drive (ctx, offerer, SF_UA_LEG_DOWN_REANSWER, NULL, out);
+  return SF_OP_DONE;
+}
+
+
+/* A leg answered an INFO in its dialog (child:info): the other leg sends one
+ * with the same body (DTMF as application/dtmf-relay, RFC 6086 allows any
+ * package the peers agree on); its answer is not relayed back. */
+static SfOpResult
+sf_op_bridge_info (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  char side = c != NULL ? side_of (c, ev) : 0;
+  if (side == 0)
+    return SF_OP_SKIP;
+  const SfUaLegNote *n = sf_event_payload (ev);
+  drive (ctx, side == 'a' ? c->b : c->a, SF_UA_LEG_DOWN_INFO, NULL, copy_note (n, 0));
+  return SF_OP_DONE;
+}
+
 /* ---- OpBridgeRelay: the race window ---- */
 
 /* A request that reached the bridge itself after it handed the call's key to
@@ -585,6 +653,11 @@ sf_op_bridge_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (c == NULL)
     return SF_OP_CONTINUE;
   gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  /* The line names both Call-IDs itself: the instance's fields keep A's only,
+   * so no key is written twice. */
+  GString *cf = g_string_new ("\"call_id\":");
+  sf_json_append_string (cf, c->a_call_id != NULL ? c->a_call_id : "");
+  sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (cf, FALSE));
   GString *f = g_string_new ("\"a_call_id\":");
   sf_json_append_string (f, c->a_call_id != NULL ? c->a_call_id : "");
   g_string_append (f, ",\"b_call_id\":");
@@ -629,6 +702,15 @@ const SfOperatorDef sf_op_bridge_table[] = {
     SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "a leg's call ended (child:call_end or child:end): the other leg is hung up (CANCEL or BYE as its state says); "
     "on another event (device:shutdown) both are; transitions", NULL, NULL, "RFC 3261 9.1, 15.1" },
+  { "OpBridgeOffer", sf_op_bridge_offer, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a leg kept a re-INVITE or UPDATE with an offer: the other leg sends it in its own dialog; a second offer while "
+    "one is relayed gets 491, an offer with no other leg 500", "child:offer", NULL, "RFC 3261 14.1, RFC 3311 5.2" },
+  { "OpBridgeOfferAnswered", sf_op_bridge_offer_answered, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "the other leg's answer to the relayed offer answers the kept request: 200 with the SDP, 491 as 491, another "
+    "failure as its status", "child:offer_answered", NULL, "RFC 3264 8" },
+  { "OpBridgeInfo", sf_op_bridge_info, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a leg answered an INFO in its dialog: the other leg sends one with the same Content-Type and body (its answer "
+    "is not relayed)", "child:info", NULL, "RFC 6086 4.2" },
   { "OpBridgeRelay", sf_op_bridge_relay, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a request that reached the bridge after it handed the call to its A leg (a CANCEL read with the INVITE) goes "
     "on to A", "sip", NULL, "RFC 3261 9.2" },

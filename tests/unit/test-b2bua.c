@@ -15,11 +15,37 @@
  *    the callee's own answers kept), configured rows first, bad rows refused
  *  - bridge_hides: xml/b2bua.xml with two peers, A and B: B's INVITE shares no
  *    Call-ID, tag, Via branch, Contact, From user, User-Agent or X- header with
- *    A's (RFC 3261 6: a B2BUA's UAC side makes its own request); B's refusal
- *    reaches A without B's reason phrase, Warning, Contact or tag; the
- *    bridge_end event names A's Call-ID; zero instances at the end
+ *    A's (RFC 3261 6: a B2BUA's UAC side makes its own request) and carries
+ *    Max-Forwards A's minus one (RFC 7332 3); B's 180 reaches A as 180, its 486
+ *    as 486, without
+ *    B's reason phrase, Warning, Contact or tag; the bridge_end event pairs both
+ *    Call-IDs and statuses; zero instances at the end
  *  - bridge_max_forwards_zero: A's Max-Forwards 0 gets 483 (RFC 3261 16.3
  *    step 3, RFC 7332 3), and no B leg is made
+ *  - bridge_status_map: B's 503, 401, 408 and 603 reach A as 500, 403, 408 and
+ *    603; b2bua.status_map's own row (486=600) wins
+ *  - bridge_up_a_hangs_up, bridge_up_b_hangs_up: B answers with its SDP, A gets
+ *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
+ *    BYE from either side gets 200 and the other side gets a BYE in its own
+ *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
+ *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
+ *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
+ *    8.4); the call then ends cleanly
+ *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
+ *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
+ *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
+ *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
+ *    C's 486 reaches A (no target left)
+ *  - bridge_max_calls: b2bua.max_calls=1: a second INVITE while the first rings
+ *    gets 503 with Retry-After (RFC 3261 21.5.4) and makes no B leg
+ *  - bridge_options: an OPTIONS outside a dialog is answered 200 by a lone A
+ *    leg (11.2); nothing reaches B; zero instances
+ *  - bridge_setup: b2bua.media=anchor is refused at start (no relay yet); a bad
+ *    status_map or failover row names its key; a UA flow gets no bridge state
+ *  - bridge_target_checks: a flow whose OpBridgeCall target host reads the
+ *    request, a header or a variable does not load (no open relay); a user
+ *    part from the request and a header line the flow lists do; b2bua.from is
+ *    B's From (with our tag); B's 480 reaches A
  *  - bridge_cancel_window: an INVITE and its CANCEL read in one batch: the
  *    CANCEL finds the bridge, which still held the key, and OpBridgeRelay takes
  *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
@@ -191,6 +217,9 @@ typedef struct {
   GSocket *b;                /* B */
   GInetSocketAddress *bto;
   guint bport;
+  GSocket *c;                /* C: the failover target, when there is one */
+  GInetSocketAddress *cto;
+  guint cport;
 } B2b;
 
 static SfB2bState *b2b_state; /* what the module's setup would make; the teardown frees it */
@@ -209,7 +238,7 @@ trace_stderr (const char *line, gpointer data)
 }
 
 static B2b *
-b2b_new (const char *set)
+b2b_new_full (const char *set, gboolean failover)
 {
   SfTestEnv *env = sf_test_env_new ();
   g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
@@ -227,10 +256,21 @@ b2b_new (const char *set)
   x->b = sf_test_peer_new (env, &x->bto, &x->bport);
   g_autofree char *target = g_strdup_printf ("b2bua.target=sip:bob@127.0.0.1:%u", x->bport);
   g_assert (sf_config_set (env->cfg, target, NULL));
+  if (failover) {
+    x->c = sf_test_peer_new (env, &x->cto, &x->cport);
+    g_autofree char *fo = g_strdup_printf ("b2bua.failover=sip:carol@127.0.0.1:%u", x->cport);
+    g_assert (sf_config_set (env->cfg, fo, NULL));
+  }
   b2b_state = sf_b2b_state_new (env->ep, env->cfg, NULL);
   g_assert (b2b_state != NULL);
   sf_module_attach (env->ep, &sf_b2bua_module, b2b_state);
   return x;
+}
+
+static B2b *
+b2b_new (const char *set)
+{
+  return b2b_new_full (set, FALSE);
 }
 
 static void
@@ -238,6 +278,8 @@ b2b_free (B2b *x)
 {
   g_object_unref (x->b);
   g_object_unref (x->bto);
+  g_clear_object (&x->c);
+  g_clear_object (&x->cto);
   sf_test_stack_free (x->t, b2b_teardown);
   g_free (x);
 }
@@ -371,8 +413,8 @@ b_invite (B2b *x, guint a_max_forwards)
   CU_ASSERT_TRUE (contact != NULL && strstr (contact, "alice") == NULL);
   CU_ASSERT_PTR_NULL (strstr (inv, "X-Secret"));
   CU_ASSERT_PTR_NULL (strstr (inv, "alice-phone"));
-  (void) a_max_forwards; /* Max-Forwards A's minus one: bridge_leg_mode */
-  (void) mf;
+  g_autofree char *want = g_strdup_printf ("%u", a_max_forwards - 1);
+  CU_ASSERT_STRING_EQUAL (mf != NULL ? mf : "", want); /* RFC 7332 3 */
   return inv;
 }
 
@@ -382,16 +424,23 @@ bridge_hides (void)
   B2b *x = b2b_new (NULL);
   a_invite (x, 10, "z9hG4bK-a1");
   g_autofree char *inv = b_invite (x, 10);
+  /* B rings: A hears 180 (the A leg is silent until the bridge drives it) */
+  b_respond (x, inv, 180);
+  g_autofree char *ringing = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180") && strstr (ringing, "bobtag") == NULL);
   b_respond (x, inv, 486);
   g_autofree char *resp = NULL;
-  CU_ASSERT_TRUE (final_on (x->t->peer, &resp) >= 400);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
   CU_ASSERT_TRUE (resp != NULL && strstr (resp, "Whatever B Says") == NULL && strstr (resp, "bob.internal") == NULL &&
                   strstr (resp, "10.9.9.9") == NULL && strstr (resp, "bobtag") == NULL);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-a1");
   b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", NULL), 1);
+  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", bcid);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", bfield,
+                                  "\"b_status\":486", "\"a_status\":486", NULL), 1);
   CU_ASSERT_PTR_NOT_NULL_FATAL (b2b_state);
   CU_ASSERT_EQUAL (b2b_state->live, 0);
   b2b_free (x);
@@ -411,6 +460,409 @@ bridge_max_forwards_zero (void)
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_status\":483", "\"ended_by\":\"bridge\"",
                                   NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_status_map (void)
+{
+  const struct { guint b, a; const char *set; } rows[] = {
+    { 503, 500, NULL }, { 401, 403, NULL }, { 408, 408, NULL }, { 603, 603, NULL },
+    { 486, 600, "b2bua.status_map=486=600" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    B2b *x = b2b_new (rows[i].set);
+    a_invite (x, 70, "z9hG4bK-am");
+    g_autofree char *inv = b_invite (x, 70);
+    b_respond (x, inv, rows[i].b);
+    g_autofree char *resp = NULL;
+    guint got = final_on (x->t->peer, &resp);
+    CU_ASSERT_EQUAL (got, rows[i].a);
+    if (got != rows[i].a)
+      g_printerr ("status map: B %u gave A %u, not %u\n", rows[i].b, got, rows[i].a);
+    if (resp != NULL)
+      a_ack (x, resp, "z9hG4bK-am");
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    b2b_free (x);
+  }
+}
+
+
+#define B_SDP "v=0\r\no=bob 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n"
+
+/* B answers @req 200 with its SDP. */
+static void
+b_answer (B2b *x, const char *req)
+{
+  g_autofree char *via = hdr (req, "Via");
+  g_autofree char *from = hdr (req, "From");
+  g_autofree char *to = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID");
+  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
+                                        "CSeq: %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
+                                        "Content-Length: %zu\r\n\r\n%s",
+                                        via, from, to, strstr (to, ";tag=") != NULL ? "" : ";tag=bobtag", cid, cseq,
+                                        x->bport, strlen (B_SDP), B_SDP);
+  send_on (x->b, x->bto, r);
+}
+
+/* A request in A's dialog (@method, CSeq @n) after the 200 @ok. */
+static void
+a_in_dialog (B2b *x, const char *ok, const char *method, guint n, const char *branch)
+{
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = contact != NULL ? g_strndup (contact + 1, strcspn (contact + 1, ">")) : g_strdup ("sip:b2b@127.0.0.1");
+  g_autofree char *m = g_strdup_printf (
+    "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n", method, ruri, x->t->port, branch, to, n, method);
+  send_on (x->t->peer, x->t->to, m);
+}
+
+/* A request in B's dialog (BYE, CSeq 1) after B's 200 to @inv. */
+static void
+b_bye (B2b *x, const char *inv)
+{
+  g_autofree char *from = hdr (inv, "From");
+  g_autofree char *to = hdr (inv, "To");
+  g_autofree char *cid = hdr (inv, "Call-ID");
+  g_autofree char *contact = hdr (inv, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *m = g_strdup_printf (
+    "BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-bbye\r\nMax-Forwards: 70\r\n"
+    "From: %s;tag=bobtag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+    ruri, x->bport, to, from, cid);
+  send_on (x->b, x->bto, m);
+}
+
+/* A calls, B answers; both ACKed.  Returns A's 200 and B's INVITE (transfer full). */
+static void
+call_up (B2b *x, char **a_ok, char **b_inv)
+{
+  a_invite (x, 70, "z9hG4bK-au");
+  *b_inv = b_invite (x, 70);
+  b_answer (x, *b_inv);
+  g_autofree char *ack = recv_on (x->b); /* the B leg's ACK for B's 2xx */
+  CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  CU_ASSERT_EQUAL (final_on (x->t->peer, a_ok), 200);
+  CU_ASSERT_TRUE_FATAL (*a_ok != NULL);
+  /* A's 200 carries B's SDP session (pass mode), not B's tag or Contact */
+  CU_ASSERT_PTR_NOT_NULL (strstr (*a_ok, "m=audio 42000"));
+  CU_ASSERT_PTR_NULL (strstr (*a_ok, "bobtag"));
+  g_autofree char *to = hdr (*a_ok, "To");
+  g_autofree char *ackm = g_strdup_printf (
+    "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-auack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, to);
+  send_on (x->t->peer, x->t->to, ackm);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
+}
+
+static void
+bridge_up_a_hangs_up (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abye");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b); /* B gets a BYE in its own dialog */
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *cid = hdr (bye, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (cid, icid);
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", icid);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", bfield, "\"answered\":true",
+                                  "\"ended_by\":\"a\"", NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_up_b_hangs_up (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  b_bye (x, inv);
+  g_autofree char *bok = recv_on (x->b);
+  CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
+  g_autofree char *bye = recv_on (x->t->peer); /* A gets a BYE in its own dialog */
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *cid = hdr (bye, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (cid, "a-call@127.0.0.1");
+  g_autofree char *via = hdr (bye, "Via");
+  g_autofree char *from = hdr (bye, "From");
+  g_autofree char *to = hdr (bye, "To");
+  g_autofree char *cseq = hdr (bye, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+                                        "Content-Length: 0\r\n\r\n", via, from, to, cid, cseq);
+  send_on (x->t->peer, x->t->to, r);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"answered\":true", "\"ended_by\":\"b\"", NULL), 1);
+  b2b_free (x);
+}
+
+
+static void
+bridge_failover (void)
+{
+  B2b *x = b2b_new_full (NULL, TRUE);
+  a_invite (x, 70, "z9hG4bK-af");
+  g_autofree char *inv = b_invite (x, 70);
+  b_respond (x, inv, 503);
+  /* C gets a new INVITE: a new Call-ID, not B's, nothing of A's */
+  g_autofree char *cinv = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@127.0.0.1"));
+  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *ccid = hdr (cinv, "Call-ID");
+  CU_ASSERT_STRING_NOT_EQUAL (bcid, ccid);
+  CU_ASSERT_PTR_NULL (strstr (cinv, "a-call"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "X-Secret"));
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", "\"status\":503", "carol", NULL), 1);
+  /* C is busy: no target left, A gets C's 486 */
+  g_autofree char *via = hdr (cinv, "Via");
+  g_autofree char *from = hdr (cinv, "From");
+  g_autofree char *to = hdr (cinv, "To");
+  g_autofree char *cseq = hdr (cinv, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 486 Busy Here\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=caroltag\r\n"
+                                        "Call-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n", via, from, to, ccid, cseq);
+  send_on (x->c, x->cto, r);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-af");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+static void
+bridge_max_calls (void)
+{
+  B2b *x = b2b_new ("b2bua.max_calls=1");
+  a_invite (x, 70, "z9hG4bK-mc1");
+  g_autofree char *inv = b_invite (x, 70);
+  /* a second call while the first rings: 503 with Retry-After, no B leg */
+  g_autofree char *m = g_strdup_printf (
+    "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-mc2\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:dave@127.0.0.1>;tag=davetag\r\nTo: <sip:b2b@127.0.0.1>\r\n"
+    "Call-ID: second@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@127.0.0.1:%u>\r\n"
+    "Content-Length: 0\r\n\r\n", x->t->port, x->t->port);
+  send_on (x->t->peer, x->t->to, m);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 503);
+  g_autofree char *ra = resp != NULL ? hdr (resp, "Retry-After") : NULL;
+  CU_ASSERT_STRING_EQUAL (ra != NULL ? ra : "", "5");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
+  /* the first call ends: B is busy */
+  b_respond (x, inv, 486);
+  g_autofree char *busy = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &busy), 486);
+  if (busy != NULL)
+    a_ack (x, busy, "z9hG4bK-mc1");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+static void
+bridge_options (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *m = g_strdup_printf (
+    "OPTIONS sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-opt\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: opt@127.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", x->t->port);
+  send_on (x->t->peer, x->t->to, m);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200); /* the A leg answers, as a UA (RFC 3261 11.2) */
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));        /* nothing goes to B */
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+/* [b2bua] checked at setup: anchored media is refused until the relay exists,
+ * a bad status_map row names its key; a flow that does not bridge gets no state. */
+static void
+bridge_setup (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *flow = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
+  SfMachine *ua = sf_loader_load (env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (flow);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ua);
+  SfModuleEnv me = { .ep = env->ep, .cfg = env->cfg, .loader = env->loader, .flow = flow };
+  gpointer state = NULL;
+  g_autoptr (GError) e1 = NULL;
+  CU_ASSERT_TRUE (sf_b2bua_module.setup (&me, &state, &e1));
+  CU_ASSERT_PTR_NOT_NULL (state);
+  g_clear_pointer (&state, sf_b2bua_module.teardown);
+  g_assert (sf_config_set (env->cfg, "b2bua.media=anchor", NULL));
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e2));
+  CU_ASSERT_TRUE (e2 != NULL && strstr (e2->message, "anchor") != NULL);
+  CU_ASSERT_PTR_NULL (state);
+  me.flow = ua; /* a UA: nothing to set up, whatever [b2bua] says */
+  CU_ASSERT_TRUE (sf_b2bua_module.setup (&me, &state, NULL));
+  CU_ASSERT_PTR_NULL (state);
+  me.flow = flow;
+  g_assert (sf_config_set (env->cfg, "b2bua.media=pass", NULL));
+  g_assert (sf_config_set (env->cfg, "b2bua.status_map=486=600,oops", NULL));
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e3));
+  CU_ASSERT_TRUE (e3 != NULL && strstr (e3->message, "b2bua.status_map") != NULL && strstr (e3->message, "oops") != NULL);
+  g_assert (sf_config_set (env->cfg, "b2bua.status_map=486=600", NULL));
+  g_assert (sf_config_set (env->cfg, "b2bua.failover=tel:+1555", NULL));
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e4));
+  CU_ASSERT_TRUE (e4 != NULL && strstr (e4->message, "b2bua.failover") != NULL);
+  sf_machine_unref (flow);
+  sf_machine_unref (ua);
+  sf_test_env_free (env);
+}
+
+
+/* No open relay: OpBridgeCall's target host must come from the flow or the
+ * configuration, checked when the flow loads; the user part may come from the
+ * request (escaped).  b2bua.from is B's From. */
+static void
+bridge_target_checks (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *ok = sf_test_load (env, "ok.xml",
+    "<flow version=\"2\" name=\"b\" scope=\"call\" initial=\"Idle\">"
+    "<state name=\"Idle\"><normal><op name=\"OpBridgeCall\" on=\"sip:INVITE\" "
+    "arg=\"sip:${ruri.user}@gw.example.com | P-Asserted-Identity: ${hdr.P-Asserted-Identity}\" next=\"Done\"/>"
+    "</normal></state><state name=\"Done\" final=\"true\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL (ok);
+  if (ok != NULL)
+    sf_machine_unref (ok);
+  const char *bad[] = { "sip:bob@${ruri.host}", "${hdr.X-Target}", "sip:${ruri.user}@${var.host}", "bob" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree char *xml = g_strdup_printf (
+      "<flow version=\"2\" name=\"b\" scope=\"call\" initial=\"Idle\">"
+      "<var name=\"host\" value=\"\"/>"
+      "<state name=\"Idle\"><normal><op name=\"OpBridgeCall\" on=\"sip:INVITE\" arg=\"%s\" next=\"Done\"/></normal></state>"
+      "<state name=\"Done\" final=\"true\"/></flow>", bad[i]);
+    SfTestEnv *e = sf_test_env_new (); /* its own loader: each refusal for its own reason */
+    SfMachine *m = sf_test_load (e, "bad.xml", xml);
+    CU_ASSERT_PTR_NULL (m);
+    CU_ASSERT_TRUE (sf_test_has_diag (e->loader, 0, FALSE, "bad arg for 'OpBridgeCall'"));
+    if (m != NULL)
+      sf_machine_unref (m);
+    sf_test_env_free (e);
+  }
+  sf_test_env_free (env);
+
+  B2b *x = b2b_new ("b2bua.from=<sip:gateway@b2b.example.com>");
+  a_invite (x, 70, "z9hG4bK-af2");
+  g_autofree char *inv = b_invite (x, 70);
+  g_autofree char *from = hdr (inv, "From");
+  CU_ASSERT_TRUE (from != NULL && g_str_has_prefix (from, "<sip:gateway@b2b.example.com>;tag="));
+  b_respond (x, inv, 480);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 480);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-af2");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+
+#define A_HOLD "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendonly\r\n"
+
+/* A puts the call on hold (a re-INVITE with an offer, RFC 3264 8.4): B gets a
+ * re-INVITE in its own dialog with A's offer, B's answer reaches A in the 200. */
+static void
+bridge_reinvite (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *re = g_strdup_printf (
+    "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-are\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INVITE\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    ruri, x->t->port, to, x->t->port, strlen (A_HOLD), A_HOLD);
+  send_on (x->t->peer, x->t->to, re);
+  g_autofree char *bre = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  g_autofree char *bcid = hdr (bre, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (bcid, icid);                      /* B's own dialog */
+  CU_ASSERT_PTR_NOT_NULL (strstr (bre, "a=sendonly"));      /* A's offer */
+  CU_ASSERT_PTR_NULL (strstr (bre, "a-call"));
+  b_answer (x, bre);
+  g_autofree char *back = recv_on (x->b);                   /* the B leg's ACK */
+  CU_ASSERT_TRUE (back != NULL && g_str_has_prefix (back, "ACK "));
+  g_autofree char *aok = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &aok), 200);
+  CU_ASSERT_TRUE (aok != NULL && strstr (aok, "m=audio 42000") != NULL); /* B's answer */
+  g_autofree char *ack = g_strdup_printf (
+    "ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-areack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 ACK\r\n"
+    "Content-Length: 0\r\n\r\n", ruri, x->t->port, to);
+  send_on (x->t->peer, x->t->to, ack);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
+  /* and the call still ends cleanly */
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye2");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+
+/* An INFO from A (SIP INFO DTMF) in the call: A gets 200 from its leg, B gets
+ * an INFO in its own dialog with the same body (RFC 6086). */
+static void
+bridge_info (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  const char *dtmf = "Signal=5\r\nDuration=160\r\n";
+  g_autofree char *info = g_strdup_printf (
+    "INFO %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-ainfo\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INFO\r\n"
+    "Content-Type: application/dtmf-relay\r\nContent-Length: %zu\r\n\r\n%s", ruri, x->t->port, to, strlen (dtmf), dtmf);
+  send_on (x->t->peer, x->t->to, info);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *binfo = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (binfo != NULL && g_str_has_prefix (binfo, "INFO "));
+  g_autofree char *ct = hdr (binfo, "Content-Type");
+  CU_ASSERT_STRING_EQUAL (ct != NULL ? ct : "", "application/dtmf-relay");
+  CU_ASSERT_PTR_NOT_NULL (strstr (binfo, "Signal=5"));
+  g_autofree char *bcid = hdr (binfo, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (bcid, icid);
+  b_respond (x, binfo, 200);
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye3");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   b2b_free (x);
 }
 
@@ -463,5 +915,15 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, test_status_map);
   SF_ADD_TEST (s, bridge_hides);
   SF_ADD_TEST (s, bridge_max_forwards_zero);
+  SF_ADD_TEST (s, bridge_status_map);
   SF_ADD_TEST (s, bridge_cancel_window);
+  SF_ADD_TEST (s, bridge_up_a_hangs_up);
+  SF_ADD_TEST (s, bridge_up_b_hangs_up);
+  SF_ADD_TEST (s, bridge_reinvite);
+  SF_ADD_TEST (s, bridge_info);
+  SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_max_calls);
+  SF_ADD_TEST (s, bridge_options);
+  SF_ADD_TEST (s, bridge_setup);
+  SF_ADD_TEST (s, bridge_target_checks);
 }
