@@ -472,6 +472,26 @@ sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
   return TRUE;
 }
 
+gboolean
+sf_endpoint_move_key (SfEndpoint *ep, SfInstance *from, SfInstance *to)
+{
+  g_return_val_if_fail (from != NULL && to != NULL, FALSE);
+  if (from == to || from->ended || to->ended || from->scoped_key == NULL ||
+      strcmp (from->machine->scope, to->machine->scope) != 0)
+    return FALSE;
+  /* The key's entry points at @to from now on: a request that comes after the
+   * move, for the same Call-ID and tag, reaches @to without passing @from. */
+  if (to->scoped_key != NULL)
+    g_hash_table_remove (ep->by_key, to->scoped_key);
+  g_free (to->scoped_key);
+  g_free (to->key);
+  to->key = g_steal_pointer (&from->key);
+  to->scoped_key = g_steal_pointer (&from->scoped_key);
+  g_hash_table_insert (ep->by_key, to->scoped_key, to);
+  sf_endpoint_trace (ep, from, "key %s handed to %s", to->key, to->handle);
+  return TRUE;
+}
+
 SfInstance *
 sf_endpoint_lookup_handle (SfEndpoint *ep, const char *handle)
 {
@@ -1039,4 +1059,5 @@ static const SfRuntimeHooks endpoint_hooks = {
   .lookup_id = sf_endpoint_lookup_id,
   .create = sf_endpoint_create,
   .emit = hook_emit,
+  .move_key = sf_endpoint_move_key,
 };

@@ -108,6 +108,11 @@ SfInstance *sf_endpoint_lookup_handle (SfEndpoint *ep, const char *handle);
 /* Gives @inst the key @key in its scope (a UAC's call learns its dialog's remote
  * tag from the 2xx).  FALSE when another instance has that key. */
 gboolean sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key);
+/* Moves @from's key to @to, an instance of the same scope (a bridge hands its
+ * call's key to the leg that answers the caller, docs/engine.md "Handing a call
+ * over"); @from is left keyless, @to loses the key it had.  FALSE (nothing
+ * changed) when @from has no key, either has ended, or their scopes differ. */
+gboolean sf_endpoint_move_key (SfEndpoint *ep, SfInstance *from, SfInstance *to);
 guint sf_endpoint_n_instances (SfEndpoint *ep);
 /* (transfer container) live instances, oldest first. */
 GPtrArray *sf_endpoint_instances (SfEndpoint *ep);

@@ -1159,6 +1159,7 @@ stream_stop (gpointer stream)
 
 static const SfMediaBackend backend = {
   "gstreamer", stream_start, stream_update, stream_dtmf, stream_stats, stream_stop, stream_play,
+  sf_media_gst_relay_start, sf_media_gst_relay_update, sf_media_gst_relay_stats, sf_media_gst_relay_stop,
 };
 
 const SfMediaBackend *

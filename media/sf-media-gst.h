@@ -15,6 +15,12 @@ G_BEGIN_DECLS
  * naming it and the Debian package that has it. */
 const SfMediaBackend *sf_media_gst_backend (void);
 
+/* Its relay entries (sf-media-gst-relay.c, sf-media-relay.h). */
+gpointer sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *spec, GError **error);
+gboolean sf_media_gst_relay_update (gpointer relay, const SfMediaRelaySpec *spec, GError **error);
+void sf_media_gst_relay_stats (gpointer relay, SfRelaySide side, SfMediaStats *out);
+void sf_media_gst_relay_stop (gpointer relay);
+
 /* How long without RTP, after some arrived while we receive, before
  * "rtp_timeout" (ms). */
 #define SF_MEDIA_GST_RTP_TIMEOUT_MS 3000

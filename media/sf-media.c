@@ -46,6 +46,8 @@ struct _SfMedia {
   gpointer event_data;            /* unowned */
   SfSdpSrtpMode srtp;
   gboolean srtp_insecure;
+  guint null_relays;              /* the null backend's relays running */
+  guint null_relay_updates;
 };
 
 /* The sockets holding an allocated port pair (real backends only). */
@@ -567,9 +569,51 @@ null_stop (gpointer stream)
   g_free (ns);
 }
 
+/* A relay: counted in its SfMedia. */
+static gpointer
+null_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *spec, GError **error)
+{
+  m->null_relays++;
+  return m;
+}
+
+static gboolean
+null_relay_update (gpointer relay, const SfMediaRelaySpec *spec, GError **error)
+{
+  ((SfMedia *) relay)->null_relay_updates++;
+  return TRUE;
+}
+
+static void
+null_relay_stats (gpointer relay, SfRelaySide side, SfMediaStats *out)
+{
+  memset (out, 0, sizeof *out);
+}
+
+static void
+null_relay_stop (gpointer relay)
+{
+  ((SfMedia *) relay)->null_relays--;
+}
+
 static const SfMediaBackend null_backend = {
   "null", null_start, null_update, null_dtmf, null_stats, null_stop, null_play,
+  null_relay_start, null_relay_update, null_relay_stats, null_relay_stop,
 };
+
+guint
+sf_media_null_relays (SfMedia *m)
+{
+  g_return_val_if_fail (m != NULL, 0);
+  return m->null_relays;
+}
+
+guint
+sf_media_null_relay_updates (SfMedia *m)
+{
+  g_return_val_if_fail (m != NULL, 0);
+  return m->null_relay_updates;
+}
 
 const SfMediaBackend *
 sf_media_null_backend (void)

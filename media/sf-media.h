@@ -28,6 +28,28 @@ typedef struct {
 typedef struct _SfMedia SfMedia;              /* one per endpoint */
 typedef struct _SfMediaStream SfMediaStream;  /* one per call */
 
+/* A B2BUA's anchored media (sf-media-relay.h): the two sides of a relay. */
+typedef enum { SF_RELAY_A, SF_RELAY_B } SfRelaySide;
+/* b2bua.latch: which source of RTP a side's destination follows
+ * (docs/media.md "Relay (B2BUA anchored media)"). */
+typedef enum {
+  SF_RELAY_LATCH_ANY,       /* the first source heard, wherever it is */
+  SF_RELAY_LATCH_SDP_HOST,  /* the first source whose address is the SDP's c= host */
+  SF_RELAY_LATCH_OFF,       /* none: the SDP's address and port only */
+} SfRelayLatch;
+
+/* What a relay runs (sf-media-relay.c builds it; backends read it). */
+typedef struct {
+  guint port[2];          /* our RTP port facing side A, side B (RTCP on port + 1) */
+  char *peer_addr[2];     /* owned, nullable: the side's IP literal from its SDP;
+                           * NULL: not known yet, or on hold (c=0.0.0.0) */
+  guint peer_port[2];     /* the side's RTP port from its SDP; 0 with peer_addr NULL */
+  SfRelayLatch latch;
+  guint relatch_ms;       /* silence from the latched source before another may latch */
+  guint rtp_timeout_ms;   /* no RTP from either side for this long: "rtp_timeout"; 0: never */
+  int dtmf_pt[2];         /* the telephone-event payload type each side sends (RFC 4733); -1: none */
+} SfMediaRelaySpec;
+
 /* What a backend implements; the stream pointer is the one start() returned,
  * owned by the backend until stop(). */
 typedef struct {
@@ -40,6 +62,15 @@ typedef struct {
   /* (Re)starts what the stream sends from the start of the WAV file @path (a
    * prompt), once, then silence; NULL: the backend plays no file. */
   gboolean (*play) (gpointer stream, const char *path, GError **error);
+  /* A relay of RTP and RTCP between two sides (sf-media-relay.h), the relay
+   * pointer owned by the backend until relay_stop(); NULL entries: the
+   * backend relays nothing (sf_media_relay_new() fails). */
+  gpointer (*relay_start) (SfMedia *m, const char *call, const SfMediaRelaySpec *spec, GError **error);
+  gboolean (*relay_update) (gpointer relay, const SfMediaRelaySpec *spec, GError **error);
+  /* @out: packets and bytes received from @side (taken) and sent to it;
+   * packets_lost: packets from @side dropped (a source not latched). */
+  void (*relay_stats) (gpointer relay, SfRelaySide side, SfMediaStats *out);
+  void (*relay_stop) (gpointer relay);
 } SfMediaBackend;
 
 /* Declares [media] in @cfg:
@@ -120,6 +151,12 @@ const char *sf_media_stream_call (SfMediaStream *st);
  *   "rtp_timeout"  @arg NULL: RTP stopped arriving (none for about 3 s after
  *                  some had arrived while we receive); not fatal
  *   "media_error"  @arg: the backend's message (a GStreamer bus error...)
+ *   "latched"      a relay's side follows a new source (sf-media-relay.h);
+ *                  @arg: "a ADDR:PORT" or "b ADDR:PORT"
+ *   "dtmf"         from a relay: @arg "a DIGIT" or "b DIGIT", the side that
+ *                  sent the RFC 4733 event (relayed as it is)
+ *   "rtp_timeout"  from a relay too: no RTP from either side for its
+ *                  rtp_timeout_ms
  * @call is the handle given to sf_media_start(). */
 typedef void (*SfMediaEventFunc) (const char *call, const char *event, const char *arg, gpointer data);
 /* One function per SfMedia (NULL: events are dropped); @data is unowned. */
@@ -136,6 +173,10 @@ guint sf_media_null_plays (SfMediaStream *st);
 const char *sf_media_null_played (SfMediaStream *st);
 /* The direction the null backend was last told (start or update). */
 SfSdpDir sf_media_null_dir (SfMediaStream *st);
+/* The null backend's relays (sf-media-relay.h): how many relays run, and how
+ * many updates all of them were given. */
+guint sf_media_null_relays (SfMedia *m);
+guint sf_media_null_relay_updates (SfMedia *m);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfMedia, sf_media_free)
 

@@ -464,13 +464,11 @@ is_rtp (const GstSDPMedia *m)
   return proto != NULL && strstr (proto, "RTP/") != NULL;
 }
 
-/* Checks and parses @text (see the file comment); NULL with SF_SDP_ERROR_MALFORMED. */
+/* Parses @norm, the output of check_lines(), and checks its structure; NULL
+ * with SF_SDP_ERROR_MALFORMED. */
 static GstSDPMessage *
-parse_sdp (const char *text, gsize len, GError **error)
+parse_checked (const char *norm, GError **error)
 {
-  g_autofree char *norm = check_lines (text, len, error);
-  if (norm == NULL)
-    return NULL;
   g_autoptr (GstSDPMessage) msg = NULL;
   gst_sdp_message_new (&msg);
   if (gst_sdp_message_parse_buffer ((const guint8 *) norm, strlen (norm), msg) != GST_SDP_OK) {
@@ -496,6 +494,14 @@ parse_sdp (const char *text, gsize len, GError **error)
     }
   }
   return g_steal_pointer (&msg);
+}
+
+/* Checks and parses @text (see the file comment); NULL with SF_SDP_ERROR_MALFORMED. */
+static GstSDPMessage *
+parse_sdp (const char *text, gsize len, GError **error)
+{
+  g_autofree char *norm = check_lines (text, len, error);
+  return norm != NULL ? parse_checked (norm, error) : NULL;
 }
 
 /* The first a=rtpmap of @pt in @m. */
@@ -1191,4 +1197,202 @@ sf_sdp_session_take_answer (SfSdpSession *s, const char *answer, gsize len, SfSd
   }
   keep_text (&s->in_force, s->last_offer); /* our offer answered: in force */
   return TRUE;
+}
+
+/* ---- a B2BUA's SDP (sf-sdp.h) ---- */
+
+void
+sf_sdp_bridge_side_init (SfSdpBridgeSide *side, const char *addr, const char *relay_addr, guint relay_port)
+{
+  g_return_if_fail (side != NULL && addr != NULL);
+  memset (side, 0, sizeof *side);
+  side->addr = g_strdup (addr);
+  if (relay_addr != NULL && relay_port != 0) {
+    side->relay_addr = g_strdup (relay_addr);
+    side->relay_port = relay_port;
+  }
+}
+
+void
+sf_sdp_bridge_side_clear (SfSdpBridgeSide *side)
+{
+  if (side == NULL)
+    return;
+  g_free (side->addr);
+  g_free (side->relay_addr);
+  g_free (side->sess_id);
+  keep_text (&side->last, NULL); /* it may hold SDES keys (pass-through) */
+  memset (side, 0, sizeof *side);
+}
+
+void
+sf_sdp_peer_clear (SfSdpPeer *p)
+{
+  if (p == NULL)
+    return;
+  g_free (p->addr);
+  memset (p, 0, sizeof *p);
+  p->dtmf_pt = -1;
+}
+
+/* RFC 3264 8.4 (and RFC 2543 before it): a connection address of zeros puts
+ * the stream on hold; the address means nothing then. */
+static gboolean
+hold_addr (const char *a)
+{
+  return strcmp (a, "0.0.0.0") == 0 || strcmp (a, "::") == 0 || strcmp (a, "[::]") == 0;
+}
+
+/* The attributes an anchored SDP drops: ICE's (RFC 8839 5) would have the
+ * peers find a path around the relay; RFC 3605's a=rtcp names the author's
+ * RTCP port and RFC 5761's a=rtcp-mux RTP and RTCP on one port, while the
+ * relay offers RTCP on its port + 1 only. */
+static gboolean
+anchor_drops (const char *value)
+{
+  gsize n = strcspn (value, ":");
+  static const char *const names[] = { "rtcp", "rtcp-mux", "candidate", "remote-candidates", "end-of-candidates" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (strlen (names[i]) == n && strncmp (value, names[i], n) == 0)
+      return TRUE;
+  return g_str_has_prefix (value, "ice-");
+}
+
+/* Any a=crypto line, at session or media level. */
+static gboolean
+has_crypto (const GstSDPMessage *msg)
+{
+  if (gst_sdp_message_get_attribute_val (msg, "crypto") != NULL)
+    return TRUE;
+  for (guint i = 0; i < gst_sdp_message_medias_len (msg); i++)
+    if (gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, i), "crypto") != NULL)
+      return TRUE;
+  return FALSE;
+}
+
+char *
+sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpPeer *peer, GError **error)
+{
+  g_return_val_if_fail (side != NULL && side->addr != NULL, NULL);
+  g_return_val_if_fail (sdp != NULL || len == 0, NULL);
+  if (peer != NULL) {
+    memset (peer, 0, sizeof *peer);
+    peer->dtmf_pt = -1;
+  }
+  g_autofree char *norm = check_lines (sdp != NULL ? sdp : "", len, error);
+  if (norm == NULL)
+    return NULL;
+  g_autoptr (GstSDPMessage) msg = parse_checked (norm, error);
+  if (msg == NULL)
+    return NULL;
+
+  /* The stream relayed: the first audio m= line not refused. */
+  int relayed = -1;
+  for (guint i = 0; i < gst_sdp_message_medias_len (msg) && relayed < 0; i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (msg, i);
+    if (strcmp (gst_sdp_media_get_media (m), "audio") == 0 && gst_sdp_media_get_port (m) != 0)
+      relayed = (int) i;
+  }
+  if (peer != NULL) {
+    peer->crypto = has_crypto (msg);
+    if (relayed >= 0) {
+      const GstSDPMedia *m = gst_sdp_message_get_media (msg, relayed);
+      const char *addr = connection_of (msg, m); /* parse_checked: one for every active m= */
+      gsize n = strlen (addr);
+      peer->hold = hold_addr (addr);
+      peer->addr = n >= 2 && addr[0] == '[' && addr[n - 1] == ']' ? g_strndup (addr + 1, n - 2) : g_strdup (addr);
+      peer->port = gst_sdp_media_get_port (m);
+      for (guint f = 0; f < gst_sdp_media_formats_len (m) && peer->dtmf_pt < 0; f++) {
+        guint64 pt;
+        Rtpmap r;
+        if (parse_uint_str (gst_sdp_media_get_format (m, f), 127, &pt) && find_rtpmap (m, (guint) pt, &r)
+            && g_ascii_strcasecmp (r.name, "telephone-event") == 0)
+          peer->dtmf_pt = (int) pt;
+      }
+    }
+  }
+
+  gboolean anchor = side->relay_port != 0 && side->relay_addr != NULL;
+  const char *relay_family = anchor && strchr (side->relay_addr, ':') != NULL ? "IP6" : "IP4";
+  g_auto (GStrv) lines = g_strsplit (norm, "\r\n", -1);
+  GString *out = g_string_sized_new (strlen (norm) + 64);
+  gssize o_at = -1; /* where our o= line goes */
+  int media = -1;
+  g_autofree char *origin = NULL;
+  for (guint i = 0; lines[i] != NULL; i++) {
+    const char *line = lines[i];
+    if (*line == '\0')
+      continue; /* the end of the last line */
+    const char *value = line + 2;
+    switch (line[0]) {
+    case 'o':
+      if (o_at >= 0) {
+        fail (error, SF_SDP_ERROR_MALFORMED, "more than one o= line");
+        goto bad;
+      }
+      o_at = (gssize) out->len;
+      continue;
+    case 'm':
+      media++;
+      if (anchor) {
+        /* m=<media> <port>[/<n>] <proto> <fmt>...: only the port changes (check_m_line read it). */
+        g_auto (GStrv) t = split_blanks (value);
+        g_string_append_printf (out, "m=%s %u", t[0], media == relayed ? side->relay_port : 0u);
+        for (guint k = 2; t[k] != NULL; k++)
+          g_string_append_printf (out, " %s", t[k]);
+        g_string_append (out, "\r\n");
+        continue;
+      }
+      break;
+    case 'c':
+      if (anchor) {
+        g_auto (GStrv) t = split_blanks (value); /* check_c_line: IN IP4|IP6 ADDR[/...] */
+        g_autofree char *addr = g_strndup (t[2], strcspn (t[2], "/"));
+        if (!hold_addr (addr)) {
+          g_string_append_printf (out, "c=IN %s %s\r\n", relay_family, side->relay_addr);
+          continue;
+        }
+      }
+      break;
+    case 'a':
+      if (anchor && anchor_drops (value))
+        continue;
+      break;
+    default:
+      break;
+    }
+    g_string_append (out, line);
+    g_string_append (out, "\r\n");
+  }
+  if (o_at < 0) {
+    fail (error, SF_SDP_ERROR_MALFORMED, "no o= line");
+    goto bad;
+  }
+  /* RFC 3264 8: a new version only for a different SDP; the text compared
+   * leaves o= out, which is ours and fixed but for the version. */
+  if (side->sess_id == NULL) {
+    guint64 id = sf_sip_random_u64 () & G_MAXINT64; /* RFC 3264 5: fits a signed 64-bit reader */
+    side->sess_id = g_strdup_printf ("%" G_GUINT64_FORMAT, id != 0 ? id : 1);
+  }
+  guint64 version = side->version;
+  if (side->last == NULL || strcmp (side->last, out->str) != 0)
+    version++;
+  origin = g_strdup_printf ("o=sipflow %s %" G_GUINT64_FORMAT " IN %s %s\r\n", side->sess_id, version,
+                                             strchr (side->addr, ':') != NULL ? "IP6" : "IP4", side->addr);
+  if (out->len + strlen (origin) > SF_SDP_MAX_BYTES) {
+    fail (error, SF_SDP_ERROR_MALFORMED, "SDP rewritten to more than %d bytes", SF_SDP_MAX_BYTES);
+    goto bad;
+  }
+  keep_text (&side->last, out->str);
+  side->version = version;
+  g_string_insert (out, o_at, origin);
+  return g_string_free (out, FALSE);
+bad:
+  if (peer != NULL) {
+    sf_sdp_peer_clear (peer);
+    peer->dtmf_pt = -1;
+  }
+  memset (out->str, 0, out->len);
+  g_string_free (out, TRUE);
+  return NULL;
 }

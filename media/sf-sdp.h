@@ -145,6 +145,66 @@ gboolean sf_sdp_session_take_answer (SfSdpSession *s, const char *answer, gsize 
  * rejected stream is INACTIVE; SENDRECV before any SDP was received. */
 SfSdpDir sf_sdp_session_remote_dir (SfSdpSession *s);
 
+/* ---- a B2BUA's SDP (docs/media.md "Relay (B2BUA anchored media)") ----
+ *
+ * A back-to-back user agent relays each leg's SDP to the other leg.  What it
+ * sends to one side is a description of its own session with that side (RFC
+ * 3264 8), so it keeps one origin per side: the o= line of every SDP sent to
+ * a side is ours (username sipflow, a session id fixed for the side, our
+ * address), and its version goes up by one only when what the SDP says
+ * changed (RFC 3264 8: an unchanged version means an identical SDP). */
+typedef struct {
+  /* Set by the caller before the first use: */
+  char *addr;          /* owned: our IP literal (no brackets) for o= */
+  /* Anchored media: the relay's address and port for this side (relay_port 0:
+   * pass-through, only o= is rewritten). */
+  char *relay_addr;    /* owned, nullable: IP literal, no brackets */
+  guint relay_port;
+  /* Kept by sf_sdp_bridge_rewrite() from one SDP to the next: */
+  char *sess_id;       /* owned: decimal, made on first use */
+  guint64 version;     /* o= version of the last SDP made (0: none yet) */
+  char *last;          /* owned: the last SDP made, its o= version left out */
+} SfSdpBridgeSide;
+
+/* @side zeroed, with our @addr (and, anchored, the relay's @relay_addr and
+ * @relay_port; relay_addr NULL for pass-through). */
+void sf_sdp_bridge_side_init (SfSdpBridgeSide *side, const char *addr, const char *relay_addr, guint relay_port);
+/* Frees the strings of @side and zeroes it; @side itself is the caller's. */
+void sf_sdp_bridge_side_clear (SfSdpBridgeSide *side);
+
+/* Where the SDP's author receives its audio: what the relay sends to. */
+typedef struct {
+  char *addr;          /* owned, nullable: the connection address of the first
+                        * active audio m= (no brackets); NULL when none */
+  guint port;          /* its port; 0 when there is no active audio stream */
+  gboolean hold;       /* the connection address is 0.0.0.0 or :: (RFC 3264 8.4) */
+  gboolean crypto;     /* an a=crypto line (SDES keys) is in the SDP */
+  int dtmf_pt;         /* the relayed stream's telephone-event payload type
+                        * (RFC 4733), -1 when none */
+} SfSdpPeer;
+
+void sf_sdp_peer_clear (SfSdpPeer *p);
+
+/* The SDP @sdp (one side's offer or answer) rewritten to be sent to the side
+ * @side describes (transfer full), and in @peer (may be NULL; overwritten, not
+ * freed: clear it before reusing it) where its author
+ * receives.  The text is checked as sf_sdp_session_answer() checks an offer
+ * (at most SF_SDP_MAX_BYTES, SF_SDP_MAX_MEDIA m= lines, one o= line) and
+ * written normalised (CRLF, no blank lines).
+ *   pass (@side->relay_port 0): only o= changes;
+ *   anchor: every c= line becomes the relay's address, except a hold address
+ *   0.0.0.0 (or ::), which is kept; the first audio m= with a port other than
+ *   0 gets the relay's port, every other m= port 0 (one audio stream is
+ *   relayed); a=rtcp, a=rtcp-mux, a=candidate, a=remote-candidates,
+ *   a=end-of-candidates and a=ice-* are dropped (ICE would route the media
+ *   around the relay: RFC 8445).
+ * NULL with SF_SDP_ERROR_MALFORMED naming the problem otherwise (@side
+ * unchanged). */
+char *sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpPeer *peer, GError **error);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfSdpBridgeSide, sf_sdp_bridge_side_clear)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfSdpPeer, sf_sdp_peer_clear)
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSdpSession, sf_sdp_session_free)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfSdpMedia, sf_sdp_media_clear)
 

@@ -280,7 +280,7 @@ sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
   SfSipBuilder *b = sf_sip_builder_request (spec->method, spec->ruri);
   sf_sip_builder_add (b, "Via", "SIP/2.0/%s %s;branch=%s;rport", spec->transport != NULL ? spec->transport : "UDP",
                       spec->via_sent_by, branch);
-  sf_sip_builder_add (b, "Max-Forwards", "70");
+  sf_sip_builder_add (b, "Max-Forwards", "%u", spec->max_forwards != 0 ? MIN (spec->max_forwards, 255u) : 70u);
   if (spec->route != NULL && spec->route[0] != NULL) {
     g_autofree char *routes = g_strjoinv (", ", (char **) spec->route);
     sf_sip_builder_add (b, "Route", "%s", routes);

@@ -55,6 +55,8 @@ typedef struct {
   const char *content_type; /* nullable */
   const char *body;
   gsize body_len;
+  guint max_forwards;       /* 0: 70.  A B2BUA's outgoing leg passes on the incoming request's value less
+                               one (RFC 7332 3: resetting it lets a loop through B2BUAs run for ever) */
 } SfSipRequestSpec;
 
 /* 8.1.1: a new request (transfer full). */

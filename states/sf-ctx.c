@@ -103,6 +103,16 @@ sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error)
   return child;
 }
 
+gboolean
+sf_ctx_hand_key (SfCtx *ctx, SfInstance *child)
+{
+  g_return_val_if_fail (ctx != NULL && child != NULL, FALSE);
+  if (child->parent_id != ctx->inst->id)
+    return FALSE; /* only down to one's own child: no operator takes another call's key */
+  SfRuntime *rt = ctx->inst->rt;
+  return rt->hooks->move_key (rt->host, ctx->inst, child);
+}
+
 void
 sf_ctx_set_slot (SfCtx *ctx, guint slot, gpointer data, GDestroyNotify destroy)
 {

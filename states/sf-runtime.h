@@ -79,6 +79,8 @@ typedef struct {
   /* An operator's event line (sf_ctx_emit): @event, then @fields (already-JSON
    * "key":value pairs, nullable). */
   void (*emit) (SfEndpoint *host, SfInstance *inst, const char *event, const char *fields);
+  /* Moves @from's key to @to (same scope; @from left keyless); FALSE when it cannot. */
+  gboolean (*move_key) (SfEndpoint *host, SfInstance *from, SfInstance *to);
 } SfRuntimeHooks;
 
 /* One operator call.  Built by the dispatcher on its stack; the host may build one

@@ -183,6 +183,11 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
 {
   if (ev->kind != SF_EV_DEVICE || strcmp (ev->name, "shutdown") == 0)
     return;
+  /* A device event with a payload was made by an operator (a bridge driving
+   * its leg, docs/b2bua.md), not typed as a command: nobody waits for an error
+   * about it, and a leg that ends while its bridge drives it is not one. */
+  if (ev->payload != NULL)
+    return;
   GString *out = sf_json_begin ("error");
   sf_json_add_str (out, "call", sf_instance_handle (inst));
   g_autofree char *msg = g_strdup_printf ("'%s' is not taken in state %s", ev->name, sf_instance_state (inst));

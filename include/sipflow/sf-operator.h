@@ -104,6 +104,12 @@ SF_API gboolean sf_ctx_post_parent (SfCtx *ctx, SfEvent *ev);
 /* Creates a child instance of the machine the flow imported as @machine; its end
  * reaches this instance as an SF_EV_CHILD event named "end". */
 SF_API SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *key, GError **error);
+/* Hands this instance's key to @child, a live child of the same scope: events
+ * posted by key (a SIP request of the call) reach the child from now on, and
+ * this instance is left keyless (docs/engine.md, "Handing a call over").
+ * FALSE, nothing changed, when this instance has no key or @child is not its
+ * child of the same scope. */
+SF_API gboolean sf_ctx_hand_key (SfCtx *ctx, SfInstance *child);
 
 /* A plugin's own per-instance data: one pointer per instance for the plugin
  * whose operator is running (its namespace, "ns" of "ns:Op"), kept in the

@@ -173,6 +173,15 @@ gboolean sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to
  * INVITE's, with 200 at once).  Called by OpTxnRequest.  FALSE when it could
  * neither hand it over nor answer it. */
 gboolean sf_stack_to_tu (SfStack *s, SfSipEvent *e);
+/* Hands @ev, a SIP request event @ctx's instance was given (by sf_stack_to_tu,
+ * or by a hand-over), to @to instead: a copy goes to @to's queue (never
+ * dropped: the transaction is committed to it), the server transaction reports
+ * to @to from now on, and "made for this request" (the untaken answer ends
+ * such an instance) moves with it.  A bridge gives the caller's INVITE, and
+ * any request that reaches it before its leg holds the key (a CANCEL in the
+ * same read), to its leg (docs/engine.md, "Handing a call over").  FALSE when
+ * @ev is no request or @to has ended. */
+gboolean sf_stack_hand_over (SfCtx *ctx, SfEvent *ev, SfInstance *to);
 /* Hands @resp (transfer none) to server transaction @txn to send. */
 gboolean sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp);
 /* Starts a client transaction (ICT for INVITE, NICT otherwise; RFC 3261 17.1)

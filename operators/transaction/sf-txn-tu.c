@@ -204,13 +204,44 @@ sf_stack_to_tu (SfStack *s, SfSipEvent *e)
   return TRUE;
 }
 
+gboolean
+sf_stack_hand_over (SfCtx *ctx, SfEvent *ev, SfInstance *to)
+{
+  g_return_val_if_fail (ctx != NULL && ev != NULL && to != NULL, FALSE);
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfInstance *from = sf_ctx_instance (ctx);
+  if (ev->kind != SF_EV_SIP || ev->payload == NULL || to == from || sf_instance_ended (to))
+    return FALSE;
+  SfSipEvent *e = ev->payload;
+  if (e->msg == NULL || !sf_sip_msg_is_request (e->msg))
+    return FALSE;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  /* The server transaction reports its timeout (Timer H) to its new user. */
+  SfInstance *txn = e->txn != NULL ? sf_endpoint_lookup_handle (ep, e->txn) : NULL;
+  if (txn != NULL && s != NULL)
+    set_tu (s, txn, to);
+  /* "Made for this request" goes with the request: the untaken answer ends the
+   * instance that now holds it, not the one that passed it on. */
+  SfTxnInstance *tf = sf_txn_inst_peek_of (ep, from);
+  if (tf != NULL && tf->fresh) {
+    tf->fresh = FALSE;
+    sf_txn_inst_of (ep, to)->fresh = TRUE;
+  }
+  /* The transaction is committed to this request: like sf_stack_to_tu, never dropped for a full queue. */
+  sf_endpoint_post_always (ep, to, sf_event_new_full (SF_EV_SIP, ev->name, ev->arg, sf_sip_event_new (e->msg, &e->peer, e->txn),
+                                                     (GDestroyNotify) sf_sip_event_free));
+  return TRUE;
+}
+
 /* docs/architecture.md: a request nothing takes still gets an answer. */
 void
 sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
 {
   SfStack *s = data;
-  /* the TU's instances, and the subscriptions requests are routed to (subscription_of) */
-  gboolean ours = sf_instance_machine (inst) == s->tu ||
+  /* the TU's instances and those of its scope (a bridge's legs: ua.xml's
+   * machine under b2bua.xml, docs/b2bua.md, which requests reach after a
+   * hand-over), and the subscriptions requests are routed to (subscription_of) */
+  gboolean ours = sf_instance_machine (inst) == s->tu || strcmp (sf_instance_machine (inst)->scope, s->tu->scope) == 0 ||
                   strcmp (sf_instance_machine (inst)->scope, SF_STACK_SUBSCRIPTION_SCOPE) == 0;
   if (ev->kind != SF_EV_SIP || ev->payload == NULL || !ours) {
     if (s->chained != NULL)

@@ -227,6 +227,8 @@ sf_ua_prack_send_1xx (SfCtx *ctx, SfUaCall *call, guint status)
     body = g_strdup (call->pending_answer);
     call->offer_in = FALSE;
     call->oa_done = TRUE;
+  } else if (call->leg != NULL) {
+    /* a B2BUA leg: the callee's 1xx had no SDP to relay; none of our own goes */
   } else {
     /* an INVITE without offer: ours goes in the first reliable message, the PRACK brings the answer (5) */
     g_autofree char *host = invite_host (call);
@@ -254,16 +256,19 @@ sf_ua_prack_send_1xx (SfCtx *ctx, SfUaCall *call, guint status)
   }
   sf_sip_builder_add (b, "Require", "100rel");
   sf_sip_builder_add (b, "RSeq", "%u", call->rseq);
-  sf_sip_builder_body (b, "application/sdp", body, strlen (body));
+  if (body != NULL)
+    sf_sip_builder_body (b, "application/sdp", body, strlen (body));
   SfSipMsg *r = sf_sip_builder_finish (g_steal_pointer (&b), NULL);
   if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), call->invite->txn, r)) {
     g_clear_pointer (&r, sf_sip_msg_unref);
     return NULL;
   }
   call->rel_1xx = sf_sip_msg_ref (r);
-  call->rel_sdp = TRUE;
-  g_free (call->rel_body);
-  call->rel_body = g_steal_pointer (&body);
+  call->rel_sdp = body != NULL;
+  if (body != NULL) {
+    g_free (call->rel_body);
+    call->rel_body = g_steal_pointer (&body);
+  }
   /* 3: retransmitted from T1, doubling, until the PRACK; given up after 64*T1 */
   guint t1 = sf_stack_timer_ms (sf_stack_from_ctx (ctx), '1');
   sf_stack_backoff_start (ctx, "rel1xx", t1);

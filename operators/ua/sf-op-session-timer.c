@@ -447,7 +447,10 @@ send_refresh (SfCtx *ctx, SfUaCall *call)
   if (s == NULL || call->dialog == NULL)
     return FALSE;
   const char *mode = sf_ua_cfg (ctx, "session_refresh");
-  const char *sdp = call->sdp != NULL ? sf_sdp_session_last_sent (call->sdp) : NULL;
+  /* a B2BUA leg repeats the SDP it relayed last (docs/ua.md "Leg mode") */
+  const char *sdp = call->leg != NULL ? call->leg->last_sdp
+                    : call->sdp != NULL ? sf_sdp_session_last_sent (call->sdp)
+                                        : NULL;
   gboolean update = (mode == NULL || strcmp (mode, "update") == 0) && call->se_peer_update;
   if (sdp == NULL)
     update = TRUE; /* nothing to repeat in a re-INVITE */

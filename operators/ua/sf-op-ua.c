@@ -205,7 +205,8 @@ sf_ua_call_screened (SfCtx *ctx, SfSipEvent *e)
 static SfOpResult
 sf_op_check_callee (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (!is_new_invite (ctx, ev))
+  SfUaCall *kept = sf_ua_call_peek (ctx);
+  if (!is_new_invite (ctx, ev) || (kept != NULL && kept->leg != NULL)) /* a B2BUA leg: the bridge screens */
     return SF_OP_SKIP;
   SfSipEvent *e = ev->payload;
   g_autofree char *user = sf_ua_user (ctx);
@@ -304,7 +305,8 @@ static SfOpResult
 sf_op_busy_here (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *replacing = sf_ua_call_peek (ctx);
-  if (!is_new_invite (ctx, ev) || calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls") ||
+  if (!is_new_invite (ctx, ev) || (replacing != NULL && replacing->leg != NULL) || /* a leg: b2bua.max_calls */
+      calls_up (ctx) < (guint) sf_ua_cfg_int (ctx, "max_calls") ||
       (replacing != NULL && replacing->replaces != NULL)) /* it takes the place of a call (RFC 3891): no more calls up */
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call_screened (ctx, ev->payload);
@@ -403,7 +405,11 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     return SF_OP_OUTCOME (0);
   }
   SfSipStr offer;
-  if (sdp_body (e->msg, &offer)) {
+  if (call->leg != NULL && sdp_body (e->msg, &offer)) {
+    /* a B2BUA leg: the offer is the bridge's to relay; the answer comes with
+     * device:progress or device:answer (docs/ua.md "Leg mode") */
+    call->offer_in = TRUE;
+  } else if (sdp_body (e->msg, &offer)) {
     g_autofree char *local = local_of (&e->peer);
     g_autofree char *host = sf_ua_host_of (local);
     g_autoptr (GError) error = NULL;
@@ -436,7 +442,9 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
     return SF_OP_OUTCOME (0);
   }
   g_autoptr (SfSipMsg) r = NULL;
-  if (call->replaces != NULL) {
+  if (call->leg != NULL) {
+    /* a B2BUA leg sends no 1xx of its own: the callee's progress comes as device:progress */
+  } else if (call->replaces != NULL) {
     /* RFC 3891 3: it replaces a call already accepted (OpReplaces): no 1xx,
      * OpAnswerReplacing answers it at once */
   } else if (sf_ua_prack_reliable (ctx, call, early)) {
@@ -464,7 +472,7 @@ ring (SfCtx *ctx, SfEvent *ev, gboolean early)
       g_info ("%s: an INVITE without offer: 183 without early media", sf_ctx_handle (ctx));
     r = answer_invite (ctx, call, early ? 183 : 180, NULL, NULL, NULL);
   }
-  if (r == NULL && call->replaces == NULL)
+  if (r == NULL && call->replaces == NULL && call->leg == NULL)
     return SF_OP_ERROR;
   if (r != NULL)
     keep_dialog (ctx, call, r); /* early */
@@ -502,7 +510,8 @@ static SfOpResult
 sf_op_start_ringing (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   gint64 after = sf_ua_cfg_int (ctx, "auto_answer");
-  if (after >= 0)
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (after >= 0 && (call == NULL || call->leg == NULL)) /* a leg answers when the bridge says */
     sf_ctx_timer_start (ctx, "answer", (guint64) after * 1000);
   /* every remote-made state ends by a timer: a caller that never sends CANCEL
    * gets 480 after ua.ring_timeout (its INVITE's Timer C, if a proxy runs one,
@@ -559,7 +568,28 @@ sf_op_answer_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "answer") != 0 || call == NULL || call->invite == NULL || call->final_sent)
     return SF_OP_SKIP;
   g_autofree char *sdp = NULL;
-  if (call->pending_answer != NULL) {
+  SfUaLegNote *note = call->leg != NULL && ev->kind == SF_EV_DEVICE ? ev->payload : NULL;
+  if (call->leg != NULL && call->rel_body != NULL && call->oa_done) {
+    /* the offer was answered in our reliable 1xx (RFC 3262 5): the 2xx repeats
+     * that answer, not another (RFC 3264 4: one answer per offer) */
+    sdp = g_strdup (call->rel_body);
+  } else if (call->leg != NULL) {
+    if (note == NULL || note->body == NULL) {
+      g_warning ("%s: answer: a B2BUA leg answers with the SDP the bridge gives, and none came", sf_ctx_handle (ctx));
+      return SF_OP_SKIP;
+    }
+    sdp = g_strdup (note->body);
+    if (call->offer_in) {
+      call->offer_in = FALSE;
+      call->oa_done = TRUE;
+    } else {
+      /* an INVITE without offer: the bridge's SDP is our offer, the ACK brings the answer (13.2.1) */
+      call->ok_has_offer = TRUE;
+      call->offer_out = TRUE;
+    }
+    g_free (call->leg->last_sdp);
+    call->leg->last_sdp = g_strdup (sdp);
+  } else if (call->pending_answer != NULL) {
     sdp = g_steal_pointer (&call->pending_answer);
     call->offer_in = FALSE;
     call->oa_done = TRUE;
@@ -665,8 +695,11 @@ sf_op_reject (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if ((ev->kind == SF_EV_DEVICE && strcmp (ev->name, "reject") != 0) || call == NULL || call->invite == NULL ||
         call->final_sent)
       return SF_OP_SKIP;
+    SfUaLegNote *note = call->leg != NULL && ev->kind == SF_EV_DEVICE ? ev->payload : NULL;
     if (ev->kind == SF_EV_DEVICE && ev->arg != NULL)
       status = (guint) g_ascii_strtoull (ev->arg, NULL, 10);
+    else if (note != NULL && note->status >= 300 && note->status <= 699)
+      status = note->status; /* the bridge's mapped status (docs/b2bua.md) */
   }
   g_autoptr (SfSipMsg) r = answer_invite (ctx, call, status, NULL, NULL, NULL);
   if (r == NULL)
@@ -822,6 +855,176 @@ sf_op_ring_cancel (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* ---- B2BUA leg mode (sf-ua-leg.h; docs/ua.md "Leg mode (B2BUA)") ---- */
+
+/* A re-INVITE or UPDATE @e in a leg's dialog (its checks done: in the dialog,
+ * no glare with ours): an offer is kept unanswered for the bridge (child:offer;
+ * OpRelayAnswer answers it on device:reanswer, or 500 on timer relay_guard); an
+ * offer-less re-INVITE is answered here with the SDP we sent last, o= unchanged
+ * (RFC 3264 8: a refresh changes nothing), its ACK bringing the answer (13.2.1). */
+SfOpResult
+sf_ua_leg_offer_in (SfCtx *ctx, SfUaCall *call, SfSipEvent *e, const char *method)
+{
+  SfUaLeg *leg = call->leg;
+  SfSipStr offer;
+  gboolean has_offer = sdp_body (e->msg, &offer);
+  if (has_offer && (leg->pending != NULL || leg->relay_out != NULL)) {
+    respond_plain (ctx, e, 491, NULL); /* one offer at a time through the bridge (RFC 3264 4; 14.2) */
+    return SF_OP_DONE;
+  }
+  if (has_offer) {
+    leg->pending = sf_sip_event_new (e->msg, &e->peer, e->txn);
+    call->offer_in = TRUE;
+    /* the peer's retransmissions are the transaction's; the bridge must answer
+     * before the peer gives up (64*T1), so must we */
+    guint t1 = sf_stack_timer_ms (sf_stack_from_ctx (ctx), '1');
+    sf_ctx_timer_start (ctx, "relay_guard", 64 * (guint64) t1);
+    sf_ua_leg_notify_msg (ctx, SF_UA_LEG_UP_OFFER, e->msg, method);
+    return SF_OP_DONE;
+  }
+  if (strcmp (method, "INVITE") != 0)
+    return SF_OP_SKIP; /* an UPDATE without offer: the plain path answers it */
+  if (sf_sip_msg_body (e->msg).len > 0 || leg->last_sdp == NULL) {
+    respond_plain (ctx, e, sf_sip_msg_body (e->msg).len > 0 ? 415 : 488, NULL);
+    return SF_OP_DONE;
+  }
+  g_autoptr (SfSipMsg) ok =
+    sf_ua_build_response (ctx, e->msg, &e->peer, 200, NULL, "application/sdp", leg->last_sdp, NULL);
+  if (ok == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, ok))
+    return SF_OP_ERROR;
+  keep_2xx (ctx, call, ok, &e->peer, e->txn);
+  call->ok_has_offer = TRUE;
+  call->offer_out = TRUE;
+  return SF_OP_DONE;
+}
+
+/* device:progress from the bridge (a leg facing the caller, ringing): the
+ * callee's 1xx relayed, status 180 or 183 (the note's, else the arg's, else
+ * 180) with the note's SDP if any; reliably (RFC 3262 3) when the caller
+ * required 100rel, or supports it and the 1xx carries SDP.  An unreliable 1xx's
+ * answer is not final (13.2.1): the 200 carries it again. */
+static SfOpResult
+sf_op_progress (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "progress") != 0 || call == NULL || call->leg == NULL || call->invite == NULL ||
+      call->final_sent)
+    return SF_OP_SKIP;
+  SfUaLegNote *note = ev->payload;
+  guint status = note != NULL && note->status != 0 ? note->status
+                 : ev->arg != NULL                  ? (guint) g_ascii_strtoull (ev->arg, NULL, 10)
+                                                    : 180;
+  if (status <= 100 || status > 199)
+    status = 180;
+  const char *body = note != NULL && note->body != NULL && *note->body != '\0' &&
+                         g_ascii_strcasecmp (note->ctype != NULL ? note->ctype : "", "application/sdp") == 0
+                       ? note->body
+                       : NULL;
+  g_autoptr (SfSipMsg) r = NULL;
+  if (call->rel_1xx != NULL) {
+    /* RFC 3262 3: one reliable 1xx at a time; this one goes without SDP and unreliably */
+    if (body != NULL)
+      g_info ("%s: progress %u: our reliable 1xx is not PRACKed yet: sent without SDP", sf_ctx_handle (ctx), status);
+    r = answer_invite (ctx, call, status, NULL, NULL, NULL);
+  } else if (sf_ua_prack_reliable (ctx, call, body != NULL)) {
+    if (body != NULL && call->offer_in && !call->oa_done) {
+      g_free (call->pending_answer);
+      call->pending_answer = g_strdup (body); /* sf_ua_prack_send_1xx sends it: the answer, for good */
+      g_free (call->leg->last_sdp);
+      call->leg->last_sdp = g_strdup (body);
+    }
+    r = sf_ua_prack_send_1xx (ctx, call, status);
+  } else {
+    r = answer_invite (ctx, call, status, body != NULL ? "application/sdp" : NULL, body, NULL);
+  }
+  if (r == NULL) {
+    g_warning ("%s: progress %u could not go", sf_ctx_handle (ctx), status);
+    return SF_OP_DONE;
+  }
+  if (call->dialog == NULL)
+    keep_dialog (ctx, call, r); /* early (12.1.1) */
+  return SF_OP_DONE;
+}
+
+/* device:reanswer from the bridge: the offer kept (leg_offer_in) answered with
+ * the note's status (0: 200) and, on a 2xx, its SDP; a 2xx to a re-INVITE is
+ * retransmitted until its ACK (13.3.1.4).  timer:relay_guard: the bridge took
+ * too long, 500 with Retry-After (14.2's answer for a request we cannot serve now). */
+static SfOpResult relay_answer (SfCtx *ctx, SfUaCall *call, SfSipEvent *e, SfEvent *ev);
+
+static SfOpResult
+sf_op_relay_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->leg == NULL || call->leg->pending == NULL ||
+      (ev->kind == SF_EV_DEVICE && strcmp (ev->name, "reanswer") != 0) ||
+      (ev->kind == SF_EV_TIMER && strcmp (ev->name, "relay_guard") != 0))
+    return SF_OP_SKIP;
+  SfSipEvent *e = g_steal_pointer (&call->leg->pending);
+  SfOpResult res = relay_answer (ctx, call, e, ev);
+  sf_sip_event_free (e);
+  return res;
+}
+
+static SfOpResult
+relay_answer (SfCtx *ctx, SfUaCall *call, SfSipEvent *e, SfEvent *ev)
+{
+  SfUaLeg *leg = call->leg;
+  sf_ctx_timer_cancel (ctx, "relay_guard");
+  call->offer_in = FALSE;
+  SfUaLegNote *note = ev->kind == SF_EV_DEVICE ? ev->payload : NULL;
+  guint status = ev->kind == SF_EV_TIMER ? 500 : note != NULL && note->status != 0 ? note->status : 200;
+  if (status < 200 || status > 699)
+    status = 500;
+  const char *body = note != NULL ? note->body : NULL;
+  if (status < 300 && (body == NULL || *body == '\0'))
+    status = 488; /* an answer without SDP answers no offer (RFC 3264 6) */
+  g_autoptr (SfSipMsg) r = NULL;
+  if (status < 300) {
+    r = sf_ua_build_response (ctx, e->msg, &e->peer, status, NULL, "application/sdp", body, NULL);
+  } else if (status == 500) {
+    g_autofree char *after = g_strdup_printf ("Retry-After: %d", g_random_int_range (0, 11));
+    const char *const lines[] = { after, NULL };
+    r = sf_sip_create_response_with (e->msg, 500, NULL, NULL, lines, NULL);
+  } else {
+    r = sf_sip_create_response (e->msg, status, NULL, NULL, NULL);
+  }
+  if (r == NULL || !sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r))
+    return SF_OP_DONE; /* the transaction is gone (the peer gave up): nothing to answer */
+  if (status < 300) {
+    g_free (leg->last_sdp);
+    leg->last_sdp = g_strdup (body);
+    if (sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE")) {
+      keep_2xx (ctx, call, r, &e->peer, e->txn);
+    } else if (call->incoming && !call->final_sent) {
+      g_free (call->rel_body); /* an early UPDATE: the INVITE's 2xx repeats this answer (RFC 6337 3.1.1) */
+      call->rel_body = g_strdup (body);
+    }
+  }
+  return SF_OP_DONE;
+}
+
+/* An INFO in the call's dialog (RFC 6086): a leg answers 200 and tells the
+ * bridge (child:info, its Content-Type and body); 481 for another dialog; a
+ * plain UA does not take it (the stack's 405, as before). */
+static SfOpResult
+sf_op_info (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "INFO") != 0 || e == NULL || e->txn == NULL || call == NULL || call->leg == NULL)
+    return SF_OP_SKIP;
+  guint status = 200;
+  if (call->dialog == NULL || !sf_sip_dialog_request_in (call->dialog, e->msg, &status)) {
+    respond_plain (ctx, e, call->dialog == NULL ? 481 : status, NULL);
+    return SF_OP_DONE;
+  }
+  if (!respond_plain (ctx, e, 200, NULL))
+    return SF_OP_DONE;
+  sf_ua_leg_notify_msg (ctx, SF_UA_LEG_UP_INFO, e->msg, "INFO");
+  return SF_OP_DONE;
+}
+
 /* A re-INVITE inside the call (14.2): its Contact refreshes the remote target
  * (12.2.2), a CSeq out of order gets 500; its offer gets our answer (RFC 3264
  * 8: a sendonly offer is the peer putting us on hold, answered recvonly), a
@@ -855,6 +1058,8 @@ sf_op_re_invite (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       sf_stack_respond (sf_stack_from_ctx (ctx), e->txn, r);
     return SF_OP_DONE;
   }
+  if (call->leg != NULL)
+    return sf_ua_leg_offer_in (ctx, call, e, "INVITE");
   g_autofree char *local = local_of (&e->peer);
   g_autofree char *host = sf_ua_host_of (local);
   g_autoptr (GError) error = NULL;
@@ -911,7 +1116,12 @@ sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autofree char *why = NULL;
   if (call != NULL) {
     SfSipStr answer;
-    if (call->ok_has_offer && call->sdp != NULL) {
+    if (call->ok_has_offer && call->leg != NULL) {
+      if (sdp_body (e->msg, &answer))
+        sf_ua_leg_notify_msg (ctx, SF_UA_LEG_UP_ACK, e->msg, "ACK");
+      else
+        why = g_strdup ("the ACK has no SDP answer to the offer in our 2xx");
+    } else if (call->ok_has_offer && call->sdp != NULL) {
       g_autoptr (GError) error = NULL;
       g_auto (SfSdpMedia) m = { .dtmf_pt = -1 };
       if (!sdp_body (e->msg, &answer))
@@ -1103,6 +1313,20 @@ const SfOperatorDef sf_op_ua_table[] = {
     "takes a re-INVITE in the call: its Contact refreshes the remote target (12.2.2), its offer gets our answer "
     "(a sendonly offer puts us on hold: recvonly, RFC 3264 8) or 488, and a re-INVITE while ours is pending 491; "
     "the call goes on", "sip:INVITE", NULL, "RFC 3261 14.2" },
+  { "OpProgress", sf_op_progress, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "B2BUA leg mode: on the bridge's device:progress sends the callee's provisional response to the ringing "
+    "INVITE: 180 or 183 (the note's status) with the SDP the bridge gives, if any; reliably (RFC 3262) when the "
+    "caller requires 100rel, or supports it and the 1xx carries SDP; the call stays ringing.  A plain UA does not "
+    "take it", "device:progress", NULL, "RFC 3261 13.3.1.1, RFC 3262 3" },
+  { "OpRelayAnswer", sf_op_relay_answer, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "B2BUA leg mode: answers the re-INVITE or UPDATE whose offer went to the bridge (child:offer) with the "
+    "bridge's device:reanswer: its status (200 by default) and SDP (a 2xx to a re-INVITE retransmitted until the "
+    "ACK); on timer:relay_guard (64*T1 without an answer) 500 with Retry-After", "device:reanswer|timer:relay_guard",
+    NULL, "RFC 3261 14.2, RFC 3311 5.2" },
+  { "OpInfo", sf_op_info, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "B2BUA leg mode: takes an INFO in the call's dialog, answers 200 and passes its Content-Type and body to the "
+    "bridge (child:info); 481 outside the dialog.  A plain UA does not take it (405 as before)", "sip:INFO", NULL,
+    "RFC 6086 4.2" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ack_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes the ACK for our 2xx: its retransmission stops and, when our 2xx carried the offer, the answer in the ACK "
     "is taken (none usable: outcome sdp_failed); then transitions", "sip:ACK", NULL, "RFC 3261 13.3.1.4" },

@@ -92,7 +92,8 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   const char *local = hop.local;
   if (call->invite_out == NULL)
     call->signalling_tls = hop.proto == SF_SIP_TLS; /* SDES keys only over TLS (sf_ua_call_signalling_secure) */
-  g_autofree char *from = sf_ua_from (ctx, local);
+  SfUaLeg *leg = call->leg; /* a B2BUA's B leg: built from what device:call gave, nothing of A's (docs/b2bua.md) */
+  g_autofree char *from = leg != NULL && leg->from != NULL ? g_strdup (leg->from) : sf_ua_from (ctx, local);
   g_autofree char *contact = sf_ua_contact (ctx, local, hop.contact_proto, hop.sips);
   const char *routes[] = { route, NULL };
   const char *extra[14]; /* the credentials answered so far, 401's and 407's both (22.3); 100rel's line; the session timer's; invite_extra's */
@@ -107,6 +108,9 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
     cseq = (guint32) sf_sip_msg_cseq (prev)->number + 1;
     body = new_offer && call->sdp != NULL ? sf_ua_offer (ctx, call, call->want_dir)
                                           : sf_sip_str_dup (sf_sip_msg_body (prev));
+  } else if (leg != NULL) {
+    to = g_strdup_printf ("<%s>", ruri);
+    body = g_strdup (leg->last_sdp != NULL ? leg->last_sdp : ""); /* the bridge's offer; none: offer-less */
   } else {
     to = g_strdup_printf ("<%s>", ruri);
     /* the SDP names the socket's own address (sip.advertise may be a name) */
@@ -131,14 +135,24 @@ send_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, gboolean new_offer, G
   for (guint i = 0; call->invite_extra != NULL && i < call->invite_extra->len && n + 1 < G_N_ELEMENTS (extra); i++)
     extra[n++] = call->invite_extra->pdata[i];
   extra[n] = NULL;
+  g_autoptr (GPtrArray) all = g_ptr_array_new ();
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (all, (gpointer) extra[i]);
+  for (guint i = 0; leg != NULL && leg->lines != NULL && i < leg->lines->len; i++) {
+    const char *l = leg->lines->pdata[i];
+    /* the flow's lines (OpBridgeCall's arg): whole "Name: value" lines, never a line break (no header injection) */
+    if (l != NULL && strchr (l, ':') != NULL && strpbrk (l, "\r\n") == NULL)
+      g_ptr_array_add (all, (gpointer) l);
+  }
+  g_ptr_array_add (all, NULL);
   g_autoptr (GPtrArray) combined = g_ptr_array_new_with_free_func (g_free);
-  combine_option_lines (extra, combined);
+  combine_option_lines ((const char **) all->pdata, combined);
   SfSipRequestSpec spec = { .method = "INVITE", .ruri = ruri, .from = from, .from_tag = from_tag, .to = to,
                             .call_id = call_id, .cseq = cseq, .via_sent_by = local,
                             .transport = sf_ua_hop_transport (&hop), .contact = contact,
-                            .route = route != NULL ? routes : NULL, .extra = extra,
+                            .route = route != NULL ? routes : NULL, .extra = (const char *const *) all->pdata,
                             .content_type = *body != '\0' ? "application/sdp" : NULL, .body = body,
-                            .body_len = strlen (body) };
+                            .body_len = strlen (body), .max_forwards = leg != NULL ? leg->max_forwards : 0 };
   SfSipMsg *inv = sf_sip_create_request (&spec, error);
   if (inv == NULL)
     return FALSE;
@@ -166,13 +180,29 @@ sf_ua_resend_invite (SfCtx *ctx, SfUaCall *call, const char *ruri, GError **erro
 static SfOpResult
 sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "call") != 0 || ev->arg == NULL)
+  SfUaCall *kept = sf_ua_call_peek (ctx);
+  SfUaLegCall *lc = kept != NULL && kept->leg != NULL ? ev->payload : NULL; /* only a bridge's event has one */
+  const char *target = lc != NULL ? lc->target : ev->arg;
+  if (strcmp (ev->name, "call") != 0 || target == NULL)
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call (ctx);
   call->incoming = FALSE;
+  if (lc != NULL) {
+    SfUaLeg *leg = call->leg;
+    g_free (leg->target);
+    leg->target = g_strdup (lc->target);
+    g_free (leg->from);
+    leg->from = g_strdup (lc->from);
+    leg->max_forwards = lc->max_forwards;
+    g_free (leg->last_sdp);
+    leg->last_sdp = g_strdup (lc->offer.body);
+    g_clear_pointer (&leg->lines, g_ptr_array_unref);
+    if (lc->offer.lines != NULL)
+      leg->lines = g_ptr_array_ref (lc->offer.lines);
+  }
   g_autoptr (GError) error = NULL;
-  if (!send_invite (ctx, call, ev->arg, FALSE, &error)) {
-    g_warning ("%s: call %s: %s", sf_ctx_handle (ctx), ev->arg, error->message);
+  if (!send_invite (ctx, call, target, FALSE, &error)) {
+    g_warning ("%s: call %s: %s", sf_ctx_handle (ctx), target, error->message);
     sf_ua_call_set_reason (call, "failed", 0);
     return SF_OP_ERROR;
   }
@@ -431,8 +461,17 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     /* 12.1.2: a 1xx with a To tag (and a Contact) makes an early dialog. */
     if (status > 100 && call->dialog == NULL && tt != NULL)
       sf_ua_uac_early_dialog (ctx, call, e->msg);
-    if (status > 100)
+    if (status > 100 && call->leg != NULL) {
+      SfSipStr b = sf_sip_msg_body (e->msg);
+      const SfSipValue *ct = sf_sip_msg_value (e->msg, SF_SIP_HDR_CONTENT_TYPE, NULL);
+      if (b.len > 0 && ct != NULL && sf_sip_str_caseeq (ct->text, "application/sdp")) {
+        g_free (call->early_sdp); /* the answer a 2xx without SDP stands on (13.2.1) */
+        call->early_sdp = g_strndup (b.p, b.len);
+      }
+      sf_ua_leg_notify_msg (ctx, SF_UA_LEG_UP_PROGRESS, e->msg, "INVITE");
+    } else if (status > 100) {
       take_early_answer (ctx, call, e->msg);
+    }
     return status > 100 ? SF_OP_OUTCOME (0) : SF_OP_DONE;
   }
   sf_ctx_timer_cancel (ctx, "no_answer");
@@ -539,6 +578,25 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (late)
     return SF_OP_OUTCOME (1);
   g_autofree char *why = NULL;
+  if (call->leg != NULL) {
+    /* the answer goes to the bridge: the 2xx's SDP, else the one of a 1xx (RFC 3264 4: it stands) */
+    SfUaLegNote *n = sf_ua_leg_note_new (status, NULL, NULL);
+    SfSipStr b = sf_sip_msg_body (e->msg);
+    if (b.len > 0)
+      n->body = g_strndup (b.p, b.len);
+    else if (call->early_sdp != NULL)
+      n->body = g_strdup (call->early_sdp);
+    if (n->body == NULL) {
+      sf_ua_leg_note_free (n);
+      sf_ua_call_sdp_failed (ctx, call, "the 2xx has no SDP answer to the offer");
+      return SF_OP_OUTCOME (4);
+    }
+    n->ctype = g_strdup ("application/sdp");
+    n->reason = sf_sip_str_dup (sf_sip_msg_reason (e->msg));
+    n->msg = sf_sip_msg_ref (e->msg);
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_ANSWERED, n);
+    return SF_OP_OUTCOME (1);
+  }
   if (!take_answer (call, e->msg, &why)) {
     sf_ua_call_sdp_failed (ctx, call, why);
     return SF_OP_OUTCOME (4);
@@ -917,6 +975,157 @@ sf_op_request_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* ---- B2BUA leg mode: relays inside the dialog (sf-ua-leg.h) ---- */
+
+/* device:reoffer: the bridge's offer (the other leg's re-INVITE or UPDATE)
+ * sent in our dialog: re-INVITE, or UPDATE when the note says so or the dialog
+ * is early (RFC 3311 5.1), with our Contact (a target refresh); one at a time,
+ * none while an offer of either side is open (RFC 3264 4): then child:offer_answered
+ * 491 at once, for the bridge to refuse the other side's request. */
+static SfOpResult
+sf_op_relay_offer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (strcmp (ev->name, "reoffer") != 0 || call == NULL || call->leg == NULL)
+    return SF_OP_SKIP;
+  SfUaLegNote *note = ev->payload;
+  SfUaLeg *leg = call->leg;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  gboolean update = call->dialog != NULL && (call->dialog->early || (note != NULL && g_strcmp0 (note->method, "UPDATE") == 0));
+  const char *method = update ? "UPDATE" : "INVITE";
+  g_auto (SfUaHop) hop = { 0 };
+  if (note == NULL || note->body == NULL || *note->body == '\0' || call->dialog == NULL || s == NULL ||
+      leg->relay_out != NULL || leg->pending != NULL || call->reinvite_out != NULL || call->update_out != NULL ||
+      call->ok != NULL || call->offer_in || call->offer_out || !sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop)) {
+    SfUaLegNote *n = sf_ua_leg_note_new (491, NULL, NULL);
+    n->method = g_strdup (method);
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_OFFER_ANSWERED, n);
+    return SF_OP_DONE;
+  }
+  g_autofree char *contact = sf_ua_contact (ctx, hop.local, hop.contact_proto, hop.sips);
+  SfSipDialogRequest r = { .method = method, .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                           .contact = contact, .content_type = "application/sdp", .body = note->body,
+                           .body_len = strlen (note->body) };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *next_hop = NULL;
+  SfSipMsg *req = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
+  if (req == NULL) {
+    g_warning ("%s: relayed %s: %s", sf_ctx_handle (ctx), method, error->message);
+    SfUaLegNote *n = sf_ua_leg_note_new (500, NULL, NULL);
+    n->method = g_strdup (method);
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_OFFER_ANSWERED, n);
+    return SF_OP_DONE;
+  }
+  leg->relay_out = req;
+  call->offer_out = TRUE;
+  g_free (leg->last_sdp);
+  leg->last_sdp = g_strdup (note->body);
+  sf_stack_request_to (s, sf_ctx_instance (ctx), req, next_hop);
+  return SF_OP_DONE;
+}
+
+/* The final response to our relayed re-INVITE or UPDATE: a 2xx to a re-INVITE
+ * gets its ACK (13.2.2.4) and refreshes the target; every final status goes to
+ * the bridge (child:offer_answered, the SDP of a 2xx), a 491 too: the bridge
+ * relays it, no local retry (the other side's peer retries, 14.1).  481, 408,
+ * or no answer at all (408 to the bridge): the dialog is gone (12.2.1.2), and
+ * the bridge, which ends both legs, says so with device:hangup. */
+static SfOpResult
+sf_op_relay_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfSipEvent *e = ev->payload;
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->leg == NULL || call->leg->relay_out == NULL)
+    return SF_OP_SKIP;
+  SfUaLeg *leg = call->leg;
+  SfSipMsg *out = leg->relay_out;
+  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (out));
+  if (ev->kind == SF_EV_TXN) {
+    SfSipMsg *failed = ev->payload;
+    if ((strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0) || failed == NULL ||
+        !sf_sip_str_eq (sf_sip_msg_method (failed), method) ||
+        sf_sip_msg_cseq (failed)->number != sf_sip_msg_cseq (out)->number)
+      return SF_OP_SKIP;
+    g_clear_pointer (&leg->relay_out, sf_sip_msg_unref);
+    call->offer_out = FALSE;
+    SfUaLegNote *n = sf_ua_leg_note_new (408, NULL, NULL);
+    n->method = g_strdup (method);
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_OFFER_ANSWERED, n);
+    return SF_OP_DONE;
+  }
+  if (ev->kind != SF_EV_SIP || strcmp (ev->name, "response") != 0 || e == NULL ||
+      !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, method) ||
+      sf_sip_msg_cseq (e->msg)->number != sf_sip_msg_cseq (out)->number)
+    return SF_OP_SKIP;
+  guint status = sf_sip_msg_status (e->msg);
+  if (status < 200)
+    return SF_OP_DONE;
+  g_autoptr (SfSipMsg) req = g_steal_pointer (&leg->relay_out);
+  call->offer_out = FALSE;
+  if (status < 300) {
+    sf_sip_dialog_update_uac (call->dialog, e->msg, TRUE, NULL); /* a target refresh (12.2.1.2) */
+    if (strcmp (method, "INVITE") == 0) {
+      g_auto (SfUaHop) hop = { 0 };
+      if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+        return SF_OP_ERROR;
+      SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                               .cseq = (guint32) sf_sip_msg_cseq (req)->number };
+      g_autofree char *next_hop = NULL;
+      g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, NULL);
+      if (ack == NULL)
+        return SF_OP_ERROR;
+      sf_stack_send_request_to (sf_stack_from_ctx (ctx), ack, next_hop);
+      g_clear_pointer (&call->ack, sf_sip_msg_unref);
+      call->ack = sf_sip_msg_ref (ack);
+    }
+  }
+  sf_ua_leg_notify_msg (ctx, SF_UA_LEG_UP_OFFER_ANSWERED, e->msg, method);
+  return SF_OP_DONE;
+}
+
+/* device:info: an INFO in the dialog with the bridge's Content-Type and body
+ * (RFC 6086 4.1; the other leg's INFO relayed); its final response is taken
+ * here and goes nowhere (a failed INFO does not end the call). */
+static SfOpResult
+sf_op_relay_info (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  if (call == NULL || call->leg == NULL)
+    return SF_OP_SKIP;
+  if (ev->kind == SF_EV_SIP) {
+    SfSipEvent *e = ev->payload;
+    return strcmp (ev->name, "response") == 0 && e != NULL && sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INFO")
+             ? SF_OP_DONE
+             : SF_OP_SKIP;
+  }
+  if (ev->kind == SF_EV_TXN) {
+    SfSipMsg *failed = ev->payload;
+    return failed != NULL && sf_sip_str_eq (sf_sip_msg_method (failed), "INFO") ? SF_OP_DONE : SF_OP_SKIP;
+  }
+  if (strcmp (ev->name, "info") != 0)
+    return SF_OP_SKIP;
+  SfUaLegNote *note = ev->payload;
+  SfStack *s = sf_stack_from_ctx (ctx);
+  g_auto (SfUaHop) hop = { 0 };
+  if (call->dialog == NULL || s == NULL || !sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+    return SF_OP_DONE; /* no dialog (yet or any more): the INFO has nowhere to go */
+  const char *ctype = note != NULL && note->body != NULL && *note->body != '\0' ? note->ctype : NULL;
+  if (ctype != NULL && (strpbrk (ctype, "\r\n") != NULL || *ctype == '\0'))
+    ctype = NULL;
+  SfSipDialogRequest r = { .method = "INFO", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                           .content_type = ctype, .body = ctype != NULL ? note->body : NULL,
+                           .body_len = ctype != NULL ? strlen (note->body) : 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *next_hop = NULL;
+  g_autoptr (SfSipMsg) info = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
+  if (info == NULL) {
+    g_warning ("%s: INFO: %s", sf_ctx_handle (ctx), error->message);
+    return SF_OP_DONE;
+  }
+  sf_stack_request_to (s, sf_ctx_instance (ctx), info, next_hop);
+  return SF_OP_DONE;
+}
+
 /* Timer ARG in Cancelling: no final response came 64*T1 after our CANCEL (9.1):
  * the INVITE's client transaction (which has no timer left in Proceeding) is
  * ended too; transitions. */
@@ -987,6 +1196,21 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpResume", sf_op_resume, SF_Q_NORMAL, SF_EV_DEVICE, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "on the control command 'resume': a re-INVITE offering sendrecv again, then transitions", "device:resume", NULL,
     "RFC 3261 14.1" },
+  { "OpRelayOffer", sf_op_relay_offer, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "B2BUA leg mode: on the bridge's device:reoffer sends its SDP as an offer in the call's dialog: a re-INVITE, "
+    "or an UPDATE when the note says UPDATE or the dialog is early; while any offer is open (either side's, or a "
+    "relay pending) child:offer_answered 491 at once instead", "device:reoffer", NULL, "RFC 3261 14.1, RFC 3311 5.1" },
+  { "OpRelayOfferAnswered", sf_op_relay_offer_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL,
+    SF_ARG_NONE, NULL, NULL,
+    "B2BUA leg mode: takes the final response to our relayed re-INVITE or UPDATE: a 2xx to a re-INVITE gets its "
+    "ACK; every final status (491 too: no local retry) goes to the bridge as child:offer_answered with the 2xx's "
+    "SDP (481, 408 and a timeout or transport error, sent as 408, say the dialog is gone: the bridge hangs up)", "sip:response|txn:timeout|txn:transport_error",
+    NULL, "RFC 3261 14.1, 13.2.2.4" },
+  { "OpRelayInfo", sf_op_relay_info, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL,
+    NULL,
+    "B2BUA leg mode: on the bridge's device:info sends an INFO in the call's dialog with the note's Content-Type "
+    "and body; takes the responses and failures of our INFOs, which change nothing", "device:info|sip:response|txn",
+    NULL, "RFC 6086 4.1" },
   { "OpReInviteAnswered", sf_op_reinvite_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, reinvite_outcomes,
     SF_ARG_NONE, NULL, NULL,
     "takes the responses to our re-INVITE (not an UPDATE's): a final one gives outcome accepted (2xx: ACK sent, answer taken, the "

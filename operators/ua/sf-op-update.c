@@ -182,6 +182,10 @@ sf_op_update (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     emit_update (ctx, "in", TRUE, 491, NULL);
     return SF_OP_DONE;
   }
+  if (call->leg != NULL && !call->offer_in && call->oa_done) {
+    emit_update (ctx, "in", TRUE, 0, "relayed");
+    return sf_ua_leg_offer_in (ctx, call, e, "UPDATE"); /* a B2BUA leg: the bridge relays the offer */
+  }
   if (call->offer_in || !call->oa_done || call->sdp == NULL) {
     /* 5.2: an offer of the peer we have not answered (for good: an answer in
      * an unreliable 1xx is not one), or no exchange completed yet (5.1 forbids

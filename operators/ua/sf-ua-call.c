@@ -166,6 +166,7 @@ call_free (gpointer p)
   g_clear_pointer (&c->update_out, sf_sip_msg_unref);
   g_free (c->replaces);
   g_free (c->replaced_by);
+  sf_ua_leg_free (c->leg);
   g_free (c);
 }
 
@@ -476,6 +477,12 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
     g_string_append (f, ",\"media\":null");
   }
   sf_ctx_emit (ctx, "call_end", f->str);
+  if (call->leg != NULL) {
+    /* a B2BUA leg: the bridge ends or fails over the other leg (docs/b2bua.md) */
+    SfUaLegNote *n = sf_ua_leg_note_new (call->status, NULL, NULL);
+    n->reason = g_strdup (call->reason != NULL ? call->reason : "ended");
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_CALL_END, n);
+  }
   g_string_free (f, TRUE);
 }
 

@@ -12,8 +12,28 @@
 #include "sip/sf-sip-dialog.h"
 #include "media/sf-sdp.h"
 #include "media/sf-media.h"
+#include "operators/ua/sf-ua-leg.h"
 
 G_BEGIN_DECLS
+
+/* A call that is one leg of a B2BUA bridge (sf-ua-leg.h; docs/ua.md "Leg mode
+ * (B2BUA)"): who to tell, and what the leg keeps for the bridge. */
+struct _SfUaLeg {
+  char *bridge;              /* the bridge's handle (our parent) */
+  gboolean a_side;           /* faces the caller: took the INVITE */
+  /* B: what device:call gave (the INVITE again after a challenge or a 3xx is built from it too) */
+  char *target, *from;
+  guint max_forwards;
+  char *offer_ctype;
+  GPtrArray *lines;          /* char*: the flow's header lines for our INVITE, nullable */
+  /* relays inside the dialog (re-INVITE, UPDATE: sf-op-ua.c, sf-op-uac.c) */
+  SfSipEvent *pending;       /* a request with an offer, kept unanswered until device:reanswer, owned, nullable */
+  SfSipMsg *relay_out;       /* our relayed re-INVITE or UPDATE awaiting its final response, owned, nullable */
+  char *last_sdp;            /* the SDP we sent last: an offer-less re-INVITE's answer (RFC 3264 8: o= unchanged) */
+};
+/* Posts child:WHAT with a note made from @m (status, reason phrase, its body
+ * and Content-Type, a ref of @m) to the leg's bridge. */
+void sf_ua_leg_notify_msg (SfCtx *ctx, const char *what, SfSipMsg *m, const char *method);
 
 /* 3xx followed at most this many times for one call (RFC 3261 8.1.3.4 leaves the bound to us). */
 #define SF_UA_MAX_REDIRECTS 5
@@ -118,6 +138,7 @@ typedef struct {
   char *replaced_by;         /* the handle of the new call that takes this one's place (OpReplaces marks it at
                                 once, so a second INVITE naming this dialog is refused), owned, nullable; stale
                                 once that call ended without answering (sf-op-replaces.c) */
+  SfUaLeg *leg;              /* a B2BUA leg (sf-ua-leg.h), owned; NULL: a plain UA */
 } SfUaCall;
 
 /* A new INVITE refused at once (not ringing): the call kept (for call_end)
@@ -349,6 +370,10 @@ guint sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason
 /* ---- Replaces (RFC 3891): sf-op-replaces.c ---- */
 /* Is ua.replaces on and OpReplaces in the flow (the option tag replaces supported)? */
 gboolean sf_ua_replaces_on (SfCtx *ctx);
+
+/* A leg's re-INVITE or UPDATE @e (@method) in its dialog, checked already: an
+ * offer kept for the bridge (child:offer), or 491 (sf-op-ua.c). */
+SfOpResult sf_ua_leg_offer_in (SfCtx *ctx, SfUaCall *call, SfSipEvent *e, const char *method);
 
 /* Writes call_end once: reason, status, duration, media stats. */
 void sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call);

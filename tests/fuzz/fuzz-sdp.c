@@ -4,7 +4,9 @@
  * media/sf-srtp.c) (an answer we write must itself be an offer a second
  * session, srtp offer, can answer), and as the peer's answer to our offer
  * (RTP/AVP, then RTP/SAVP); the negotiated stream is written as JSON and the
- * peer's direction read each time.  GstSDPMessage needs no
+ * peer's direction read each time.  Then the input as SDP a B2BUA relays
+ * (sf_sdp_bridge_rewrite), pass-through and anchored, twice each (the second
+ * compares with the first); what is written must itself be rewritable.  GstSDPMessage needs no
  * gst_init, so nothing else is set up. */
 #include "config.h"
 #include "media/sf-sdp.h"
@@ -72,9 +74,38 @@ answer (const char *text, size_t size, SfSdpDir dir, SfSdpSrtpMode srtp)
   sf_sdp_session_free (s);
 }
 
+/* The input relayed to one side, pass-through or anchored. */
+static void
+bridge (const char *text, size_t size, gboolean anchor)
+{
+  SfSdpBridgeSide side;
+  sf_sdp_bridge_side_init (&side, "127.0.0.1", anchor ? "127.0.0.1" : NULL, 40002);
+  for (int round = 0; round < 2; round++) {
+    SfSdpPeer peer;
+    GError *error = NULL;
+    char *out = sf_sdp_bridge_rewrite (text, size, &side, &peer, &error);
+    if ((out == NULL) != (error != NULL) || (error != NULL && error->domain != SF_SDP_ERROR))
+      __builtin_trap ();
+    if (out == NULL && (peer.addr != NULL || peer.port != 0))
+      __builtin_trap ();
+    g_clear_error (&error);
+    if (out != NULL) {
+      char *again = sf_sdp_bridge_rewrite (out, strlen (out), &side, NULL, NULL);
+      if (again == NULL)
+        __builtin_trap ();
+      g_free (again);
+    }
+    sf_sdp_peer_clear (&peer);
+    g_free (out);
+  }
+  sf_sdp_bridge_side_clear (&side);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
+  bridge ((const char *) data, size, FALSE);
+  bridge ((const char *) data, size, TRUE);
   const char *text = (const char *) data;
   answer (text, size, SF_SDP_SENDRECV, SF_SDP_SRTP_OFF);
   answer (text, size, SF_SDP_SENDONLY, SF_SDP_SRTP_OFF);

@@ -26,6 +26,7 @@ main (int argc, char **argv)
   sf_test_register_ua_prack ();
   sf_test_register_ua_subscribe ();
   sf_test_register_ua_refer ();
+  sf_test_register_ua_leg ();
   sf_test_register_flow_token ();
   sf_test_register_txn ();
   sf_test_register_sdp ();
@@ -42,6 +43,7 @@ main (int argc, char **argv)
   sf_test_register_ua_update ();
   sf_test_register_ua_message ();
   sf_test_register_ua_replaces ();
+  sf_test_register_b2bua ();
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {
     CU_pSuite suite = CU_get_suite (argv[1]);

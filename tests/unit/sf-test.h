@@ -80,6 +80,7 @@ void sf_test_register_sip_txn_key (void);
 void sf_test_register_ua_prack (void);
 void sf_test_register_ua_subscribe (void);
 void sf_test_register_ua_refer (void);
+void sf_test_register_ua_leg (void);
 void sf_test_register_flow_token (void);
 void sf_test_register_sdp (void);
 void sf_test_register_srtp (void);
@@ -95,5 +96,6 @@ void sf_test_register_ua_timer (void);
 void sf_test_register_ua_update (void);
 void sf_test_register_ua_message (void);
 void sf_test_register_ua_replaces (void);
+void sf_test_register_b2bua (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))

@@ -16,11 +16,24 @@
  *  - ports_taken: with a real backend a port whose RTP or RTCP port another
  *    socket holds is passed over; the null backend does not look
  *  - events: sf_media_emit reaches the function set, with the call and argument;
- *    without one, nothing happens */
+ *    without one, nothing happens
+ *  - relay_null: a B2BUA's relay (media/sf-media-relay.c) takes two port pairs
+ *    (side A, side B), gives them back when freed; the backend is told of each
+ *    new SDP peer and not of the same one again (a refresh keeps the latch); a
+ *    hold (0.0.0.0, RFC 3264 8.4) means no destination; names, IPv6 and bad
+ *    ports refused; the telephone-event type told once, -1..127 only; no two pairs left, or a backend without relay entries: an
+ *    error and no port kept
+ *  - relay_latch: the latching rule: any latches on the first source and drops
+ *    others while it talks, another source takes over only after relatch_ms of
+ *    silence (the guard against RTP bleed); sdp_host latches only on the SDP's
+ *    host; off takes every packet and latches nothing
+ *  - relay_no_backend: a backend without relay entries: an error naming it,
+ *    no port kept */
 #include "config.h"
 #include "sf-test.h"
 #include "media/sf-media.h"
 #include "media/sf-media-gst.h"
+#include "media/sf-media-relay.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -389,7 +402,7 @@ custom_stop (gpointer stream)
 
 /* No play hook: sf_media_play() refuses. */
 static const SfMediaBackend custom = { "custom", custom_start,  custom_update, custom_dtmf,
-                                       custom_stats, custom_stop, NULL };
+                                       custom_stats, custom_stop, NULL, NULL, NULL, NULL, NULL };
 
 static void
 custom_backend (void)
@@ -521,6 +534,154 @@ events (void)
   g_clear_pointer (&heard, g_ptr_array_unref);
 }
 
+static void
+relay_null (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMedia) m = media_with ("media.rtp_ports=41000-41007", &error); /* four pairs */
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfMediaRelay *r = sf_media_relay_new (m, "c1", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_EQUAL (sf_media_null_relays (m), 1);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 2);
+  guint a = sf_media_relay_port (r, SF_RELAY_A), b = sf_media_relay_port (r, SF_RELAY_B);
+  CU_ASSERT (a >= 41000 && a <= 41006 && a % 2 == 0);
+  CU_ASSERT (b >= 41000 && b <= 41006 && b % 2 == 0);
+  CU_ASSERT_NOT_EQUAL (a, b);
+  /* Peers from the SDPs: each new one told, the same one again not. */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "192.0.2.1", 49170, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 1);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "192.0.2.1", 49170, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 1);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "198.51.100.7", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 2);
+  /* Hold: 0.0.0.0 is no destination, like none, and told once. */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "0.0.0.0", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, NULL, 0, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
+  const char *bad[] = { "example.com", "2001:db8::1", "192.0.2.1 ", "1.2.3.4.5", "" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, bad[i], 5004, &e));
+    CU_ASSERT_TRUE (g_error_matches (e, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED));
+    CU_ASSERT (e != NULL && strstr (e->message, "c1: relay: ") != NULL);
+  }
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, "192.0.2.1", 65536, &e2));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 0, 0, &e3));
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_SDP_HOST, 500, 5000, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 4);
+  /* The telephone-event type each side sends: told once, checked. */
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 5);
+  g_autoptr (GError) e5 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_dtmf (r, SF_RELAY_B, 128, &e5));
+  g_autoptr (GError) e6 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_dtmf (r, SF_RELAY_B, -2, &e6));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 5);
+  SfMediaStats st;
+  sf_media_relay_stats (r, SF_RELAY_A, &st);
+  CU_ASSERT_EQUAL (st.packets_received, 0);
+  g_autofree char *json = sf_media_relay_stats_json (r);
+  CU_ASSERT_PTR_NOT_NULL (strstr (json, "{\"a\":{\"packets_sent\":0,"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (json, "},\"b\":{\"packets_sent\":0,"));
+  /* A second relay takes the last two pairs; a third finds one free pair
+   * only and keeps nothing. */
+  SfMediaRelay *r2 = sf_media_relay_new (m, "c2", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r2);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 4);
+  sf_media_relay_free (r);
+  guint lone = sf_media_port_alloc (m);
+  CU_ASSERT_NOT_EQUAL (lone, 0);
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_PTR_NULL (sf_media_relay_new (m, "c3", &e4));
+  CU_ASSERT (e4 != NULL && strstr (e4->message, "no two RTP port pairs") != NULL);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 3);
+  CU_ASSERT_EQUAL (sf_media_null_relays (m), 1);
+  sf_media_relay_free (r2);
+  sf_media_port_free (m, lone);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
+  CU_ASSERT_EQUAL (sf_media_null_relays (m), 0);
+  sf_media_relay_free (NULL);
+}
+
+static gpointer
+plain_start (SfMedia *m, const char *call, const SfSdpMedia *neg, GError **error)
+{
+  return m;
+}
+static gboolean
+plain_update (gpointer s, const SfSdpMedia *neg, GError **error)
+{
+  return TRUE;
+}
+static gboolean
+plain_dtmf (gpointer s, const char *d, GError **error)
+{
+  return TRUE;
+}
+static void
+plain_stats (gpointer s, SfMediaStats *out)
+{
+}
+static void
+plain_stop (gpointer s)
+{
+}
+
+static void
+relay_no_backend (void)
+{
+  static const SfMediaBackend plain = { "plain", plain_start, plain_update, plain_dtmf, plain_stats, plain_stop, NULL,
+                                        NULL, NULL, NULL, NULL };
+  g_autoptr (SfConfig) cfg = media_cfg ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMedia) m = sf_media_new (cfg, &plain, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_PTR_NULL (sf_media_relay_new (m, "c1", &error));
+  CU_ASSERT (error != NULL && strstr (error->message, "the plain backend relays no media") != NULL);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
+}
+
+static void
+relay_latch (void)
+{
+  const gint64 ms = G_TIME_SPAN_MILLISECOND;
+  SfRelayLatchState st;
+  /* any: the first source, then only it while it talks. */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_ANY, 1000, "192.0.2.1");
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 0), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 20 * ms), SF_RELAY_TAKE);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.66", 40000, 30 * ms), SF_RELAY_DROP);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40002, 40 * ms), SF_RELAY_DROP);
+  /* Still talking at 1000 ms: the stranger waits 1000 ms from the last packet. */
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 1000 * ms), SF_RELAY_TAKE);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.66", 40000, 1999 * ms), SF_RELAY_DROP);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.66", 40000, 2000 * ms), SF_RELAY_LATCH);
+  CU_ASSERT_STRING_EQUAL (st.addr, "203.0.113.66");
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 2001 * ms), SF_RELAY_DROP);
+  /* sdp_host: only the SDP's host latches, any port. */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_SDP_HOST, 1000, "192.0.2.1");
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 0), SF_RELAY_DROP);
+  CU_ASSERT_FALSE (st.latched);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 30000, ms), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 30002, 2 * ms), SF_RELAY_DROP);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 5000 * ms), SF_RELAY_DROP);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 30002, 5000 * ms), SF_RELAY_LATCH);
+  /* sdp_host without a host (hold, no SDP yet): nothing latches. */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_SDP_HOST, 1000, NULL);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 30000, 0), SF_RELAY_DROP);
+  /* off: everything taken, nothing latched. */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_OFF, 1000, "192.0.2.1");
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 0), SF_RELAY_TAKE);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.66", 40000, ms), SF_RELAY_TAKE);
+  CU_ASSERT_FALSE (st.latched);
+}
+
 void
 sf_test_register_media (void)
 {
@@ -534,4 +695,7 @@ sf_test_register_media (void)
   SF_ADD_TEST (s, backend_key);
   SF_ADD_TEST (s, ports_taken);
   SF_ADD_TEST (s, events);
+  SF_ADD_TEST (s, relay_null);
+  SF_ADD_TEST (s, relay_no_backend);
+  SF_ADD_TEST (s, relay_latch);
 }

@@ -29,7 +29,21 @@
  *  - malformed: each kind of broken SDP gives MALFORMED and a message naming it
  *  - noise: random bytes and mutated offers never crash and give an answer or an
  *    SF_SDP_ERROR
- *  - json: sf_sdp_media_json's fields */
+ *  - json: sf_sdp_media_json's fields
+ *  - bridge_pass: a B2BUA's pass-through rewrite changes o= only (ours: sipflow,
+ *    one session id per side, our address); the version goes up only when the
+ *    rest changed (RFC 3264 8), not when the author bumped its own version
+ *  - bridge_anchor: c= to the relay, the first active audio m= to the relay's
+ *    port, other m= port 0, ICE, a=rtcp and a=rtcp-mux dropped (RFC 8839),
+ *    a=rtcp-fb and the rest kept; the author's address and port returned (and
+ *    its telephone-event payload type, RFC 4733)
+ *  - bridge_hold: c=0.0.0.0 kept (RFC 3264 8.4) and reported as hold; a refused
+ *    audio stream (port 0) is not the one relayed
+ *  - bridge_ipv6: IN IP6 relay and origin; a bracketed peer address unwrapped
+ *  - bridge_malformed: two o= lines, no o=, broken SDP, too big: MALFORMED, the
+ *    side and the peer left as they were
+ *  - bridge_noise: random bytes and mutated SDP never crash; what comes out
+ *    reads back as SDP */
 #include "config.h"
 #include "sf-test.h"
 #include "media/sf-sdp.h"
@@ -830,6 +844,296 @@ json (void)
   sf_sdp_media_clear (&c);
 }
 
+/* ---- a B2BUA's rewrite ---- */
+
+static const char bridge_offer[] = "v=0\r\n"
+                                   "o=alice 2890844526 2890844527 IN IP4 192.0.2.10\r\n"
+                                   "s=-\r\n"
+                                   "c=IN IP4 192.0.2.10\r\n"
+                                   "t=0 0\r\n"
+                                   "a=ice-ufrag:F7gI\r\n"
+                                   "a=ice-pwd:x9cml/YzichV2+XlhiMu8g\r\n"
+                                   "m=audio 49170 RTP/AVP 0 101\r\n"
+                                   "c=IN IP4 198.51.100.7\r\n"
+                                   "a=rtpmap:101 telephone-event/8000\r\n"
+                                   "a=rtcp:49171\r\n"
+                                   "a=rtcp-mux\r\n"
+                                   "a=rtcp-fb:* nack\r\n"
+                                   "a=candidate:1 1 UDP 2130706431 198.51.100.7 49170 typ host\r\n"
+                                   "a=end-of-candidates\r\n"
+                                   "a=sendrecv\r\n"
+                                   "m=video 51372 RTP/AVP 31\r\n"
+                                   "m=audio 49180 RTP/AVP 8\r\n";
+
+/* The o= line of @sdp split in its six fields (transfer full). */
+static GStrv
+origin_of (const char *sdp)
+{
+  const char *o = strstr (sdp, "\r\no=");
+  if (o == NULL)
+    return NULL;
+  o += 4;
+  g_autofree char *line = g_strndup (o, strcspn (o, "\r\n"));
+  return g_strsplit (line, " ", -1);
+}
+
+/* @sdp without its o= line (transfer full): our random session id could hold any digits. */
+static char *
+without_origin (const char *sdp)
+{
+  char *copy = g_strdup (sdp);
+  char *o = strstr (copy, "\r\no=");
+  if (o != NULL) {
+    char *end = strstr (o + 2, "\r\n");
+    memmove (o, end, strlen (end) + 1);
+  }
+  return copy;
+}
+
+static char *
+replace (const char *s, const char *from, const char *to)
+{
+  g_auto (GStrv) parts = g_strsplit (s, from, -1);
+  return g_strjoinv (to, parts);
+}
+
+static void
+bridge_pass (void)
+{
+  g_auto (SfSdpBridgeSide) b = { 0 };
+  g_auto (SfSdpBridgeSide) a = { 0 };
+  sf_sdp_bridge_side_init (&b, "203.0.113.5", NULL, 0);
+  sf_sdp_bridge_side_init (&a, "203.0.113.5", NULL, 40000); /* no relay address: pass-through */
+  CU_ASSERT_EQUAL (a.relay_port, 0);
+  g_auto (SfSdpPeer) peer = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = sf_sdp_bridge_rewrite (bridge_offer, strlen (bridge_offer), &b, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  g_auto (GStrv) o = origin_of (out);
+  CU_ASSERT_FATAL (o != NULL && g_strv_length (o) == 6);
+  CU_ASSERT_STRING_EQUAL (o[0], "sipflow");
+  CU_ASSERT_STRING_EQUAL (o[2], "1");
+  CU_ASSERT_STRING_EQUAL (o[3], "IN");
+  CU_ASSERT_STRING_EQUAL (o[4], "IP4");
+  CU_ASSERT_STRING_EQUAL (o[5], "203.0.113.5");
+  CU_ASSERT_PTR_NULL (strstr (out, "alice"));
+  CU_ASSERT_PTR_NULL (strstr (out, "2890844526"));
+  /* Everything but o= as it came, in order. */
+  g_autofree char *theirs = g_strdup (bridge_offer);
+  char *their_o = strstr (theirs, "o=alice");
+  memmove (their_o, strstr (their_o, "\r\n") + 2, strlen (strstr (their_o, "\r\n") + 2) + 1);
+  g_autofree char *ours = g_strdup (out);
+  char *our_o = strstr (ours, "o=sipflow");
+  memmove (our_o, strstr (our_o, "\r\n") + 2, strlen (strstr (our_o, "\r\n") + 2) + 1);
+  CU_ASSERT_STRING_EQUAL (ours, theirs);
+  /* The author's stream. */
+  CU_ASSERT_STRING_EQUAL (peer.addr, "198.51.100.7");
+  CU_ASSERT_EQUAL (peer.port, 49170);
+  CU_ASSERT_FALSE (peer.hold);
+  CU_ASSERT_FALSE (peer.crypto);
+  CU_ASSERT_EQUAL (peer.dtmf_pt, 101);
+  sf_sdp_peer_clear (&peer);
+  CU_ASSERT_PTR_NULL (peer.addr);
+
+  /* The same SDP again, even with the author's version bumped and other line
+   * ends: the same version (RFC 3264 8). */
+  g_autofree char *bumped = replace (bridge_offer, "2890844527", "2890844528");
+  g_autofree char *lf = replace (bumped, "\r\n", "\n");
+  g_autofree char *out2 = sf_sdp_bridge_rewrite (lf, strlen (lf), &b, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out2);
+  CU_ASSERT_STRING_EQUAL (out2, out);
+  /* Changed (hold): version 2, same session id. */
+  g_autofree char *held = replace (bridge_offer, "a=sendrecv", "a=sendonly");
+  g_autofree char *out3 = sf_sdp_bridge_rewrite (held, strlen (held), &b, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out3);
+  g_auto (GStrv) o3 = origin_of (out3);
+  CU_ASSERT_STRING_EQUAL (o3[1], o[1]);
+  CU_ASSERT_STRING_EQUAL (o3[2], "2");
+  CU_ASSERT_PTR_NOT_NULL (strstr (out3, "a=sendonly\r\n"));
+  /* Back to sendrecv: a change again, version 3. */
+  g_autofree char *out4 = sf_sdp_bridge_rewrite (bridge_offer, strlen (bridge_offer), &b, NULL, &error);
+  g_auto (GStrv) o4 = origin_of (out4);
+  CU_ASSERT_STRING_EQUAL (o4[2], "3");
+  /* Another side: its own session id, its own versions. */
+  g_autofree char *outa = sf_sdp_bridge_rewrite (held, strlen (held), &a, NULL, &error);
+  g_auto (GStrv) oa = origin_of (outa);
+  CU_ASSERT_STRING_NOT_EQUAL (oa[1], o[1]);
+  CU_ASSERT_STRING_EQUAL (oa[2], "1");
+  /* SDES keys are reported (the bridge applies media.srtp_insecure_signalling). */
+  g_autofree char *srtp = replace (bridge_offer, "a=sendrecv",
+                                   "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
+  g_autofree char *outs = sf_sdp_bridge_rewrite (srtp, strlen (srtp), &a, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL (outs);
+  CU_ASSERT_TRUE (peer.crypto);
+  CU_ASSERT_PTR_NOT_NULL (strstr (outs, "a=crypto:1 "));
+}
+
+static void
+bridge_anchor (void)
+{
+  g_auto (SfSdpBridgeSide) b = { 0 };
+  sf_sdp_bridge_side_init (&b, "203.0.113.5", "203.0.113.5", 40002);
+  g_auto (SfSdpPeer) peer = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = sf_sdp_bridge_rewrite (bridge_offer, strlen (bridge_offer), &b, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  CU_ASSERT_STRING_EQUAL (peer.addr, "198.51.100.7");
+  CU_ASSERT_EQUAL (peer.port, 49170);
+  /* Nothing of the author's addresses or ports is left. */
+  g_autofree char *body = without_origin (out);
+  CU_ASSERT_PTR_NULL (strstr (out, "192.0.2.10"));
+  CU_ASSERT_PTR_NULL (strstr (out, "198.51.100.7"));
+  CU_ASSERT_PTR_NULL (strstr (body, "4917"));
+  CU_ASSERT_PTR_NULL (strstr (body, "51372"));
+  CU_ASSERT_PTR_NULL (strstr (out, "a=ice-"));
+  CU_ASSERT_PTR_NULL (strstr (out, "a=candidate"));
+  CU_ASSERT_PTR_NULL (strstr (out, "a=end-of-candidates"));
+  CU_ASSERT_PTR_NULL (strstr (out, "a=rtcp:"));
+  CU_ASSERT_PTR_NULL (strstr (out, "a=rtcp-mux"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "a=rtcp-fb:* nack\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "a=rtpmap:101 telephone-event/8000\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "\r\nc=IN IP4 203.0.113.5\r\nt=0 0\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "m=audio 40002 RTP/AVP 0 101\r\nc=IN IP4 203.0.113.5\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "m=video 0 RTP/AVP 31\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "m=audio 0 RTP/AVP 8\r\n"));
+  /* It reads back, and a UA answering it sends to the relay. */
+  g_autoptr (SfSdpSession) s = session ("127.0.0.1", 40000, "PCMU");
+  g_auto (SfSdpMedia) m = { 0 };
+  g_autofree char *ans = sf_sdp_session_answer (s, out, strlen (out), SF_SDP_SENDRECV, &m, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ans);
+  CU_ASSERT_STRING_EQUAL (m.remote_addr, "203.0.113.5");
+  CU_ASSERT_EQUAL (m.remote_port, 40002);
+  CU_ASSERT_EQUAL (m.dtmf_pt, 101);
+}
+
+static void
+bridge_hold (void)
+{
+  g_auto (SfSdpBridgeSide) b = { 0 };
+  sf_sdp_bridge_side_init (&b, "203.0.113.5", "203.0.113.5", 40002);
+  g_autofree char *held = peer_sdp ("m=audio 0 RTP/AVP 0\r\n"
+                                    "m=audio 49180 RTP/AVP 8\r\nc=IN IP4 0.0.0.0\r\na=sendonly\r\n");
+  g_auto (SfSdpPeer) peer = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = sf_sdp_bridge_rewrite (held, strlen (held), &b, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  CU_ASSERT_TRUE (peer.hold);
+  CU_ASSERT_EQUAL (peer.dtmf_pt, -1);
+  CU_ASSERT_STRING_EQUAL (peer.addr, "0.0.0.0");
+  CU_ASSERT_EQUAL (peer.port, 49180);
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "m=audio 0 RTP/AVP 0\r\nm=audio 40002 RTP/AVP 8\r\nc=IN IP4 0.0.0.0\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "\r\nc=IN IP4 203.0.113.5\r\n"));
+  /* No active audio: every port 0, nothing to relay to. */
+  g_autofree char *none = peer_sdp ("m=video 51372 RTP/AVP 31\r\nm=audio 0 RTP/AVP 0\r\n");
+  sf_sdp_peer_clear (&peer); /* an out parameter: overwritten, not freed */
+  g_autofree char *out2 = sf_sdp_bridge_rewrite (none, strlen (none), &b, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out2);
+  CU_ASSERT_PTR_NULL (peer.addr);
+  CU_ASSERT_EQUAL (peer.port, 0);
+  CU_ASSERT_PTR_NOT_NULL (strstr (out2, "m=video 0 RTP/AVP 31\r\nm=audio 0 RTP/AVP 0\r\n"));
+}
+
+static void
+bridge_ipv6 (void)
+{
+  g_auto (SfSdpBridgeSide) b = { 0 };
+  sf_sdp_bridge_side_init (&b, "2001:db8::5", "2001:db8::5", 40002);
+  const char *sdp = "v=0\r\no=bob 1 1 IN IP6 2001:db8::7\r\ns=-\r\nt=0 0\r\n"
+                    "m=audio 5004 RTP/AVP 0\r\nc=IN IP6 [2001:db8::7]\r\n";
+  g_auto (SfSdpPeer) peer = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *out = sf_sdp_bridge_rewrite (sdp, strlen (sdp), &b, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  CU_ASSERT_STRING_EQUAL (peer.addr, "2001:db8::7");
+  CU_ASSERT_EQUAL (peer.port, 5004);
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, " IN IP6 2001:db8::5\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (out, "m=audio 40002 RTP/AVP 0\r\nc=IN IP6 2001:db8::5\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (out, "db8::7"));
+}
+
+static void
+bridge_malformed (void)
+{
+  g_auto (SfSdpBridgeSide) b = { 0 };
+  sf_sdp_bridge_side_init (&b, "203.0.113.5", "203.0.113.5", 40002);
+  g_autofree char *good = peer_sdp ("m=audio 49170 RTP/AVP 0\r\n");
+  g_autofree char *out = sf_sdp_bridge_rewrite (good, strlen (good), &b, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (out);
+  g_autofree char *last = g_strdup (b.last);
+  g_autofree char *two_o = peer_sdp ("o=mallory 1 1 IN IP4 192.0.2.66\r\nm=audio 49170 RTP/AVP 0\r\n");
+  static const char nul[] = "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\0x\r\n";
+  g_autofree char *big = g_malloc (SF_SDP_MAX_BYTES + 2);
+  memset (big, 'a', SF_SDP_MAX_BYTES + 1);
+  big[SF_SDP_MAX_BYTES + 1] = '\0';
+  struct {
+    const char *sdp;
+    gssize len;
+    const char *msg;
+  } cases[] = {
+    { two_o, -1, "more than one o= line" },
+    { "v=0\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nm=audio 1 RTP/AVP 0\r\n", -1, "no o= line" },
+    { "v=1\r\n", -1, "unsupported SDP version" },
+    { "", 0, "empty SDP" },
+    { NULL, 0, "empty SDP" },
+    { "v=0\r\no=a 1 1 IN IP4 1.2.3.4\r\ns=-\r\nm=audio 1 RTP/AVP 0\r\n", -1, "c= missing for m=audio" },
+    { nul, sizeof nul - 1, "NUL byte" },
+    { big, SF_SDP_MAX_BYTES + 1, "more than" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GError) error = NULL;
+    SfSdpPeer peer = { 0 };
+    gsize len = cases[i].len >= 0 ? (gsize) cases[i].len : strlen (cases[i].sdp);
+    g_autofree char *bad = sf_sdp_bridge_rewrite (cases[i].sdp, len, &b, &peer, &error);
+    CU_ASSERT_PTR_NULL (bad);
+    CU_ASSERT_PTR_NULL (peer.addr);
+    CU_ASSERT_TRUE (g_error_matches (error, SF_SDP_ERROR, SF_SDP_ERROR_MALFORMED));
+    if (error != NULL && strstr (error->message, cases[i].msg) == NULL)
+      g_printerr ("case %" G_GSIZE_FORMAT ": '%s'\n", i, error->message);
+    CU_ASSERT (error != NULL && strstr (error->message, cases[i].msg) != NULL);
+    CU_ASSERT_EQUAL (b.version, 1);
+    CU_ASSERT_STRING_EQUAL (b.last, last);
+  }
+}
+
+static void
+bridge_noise (void)
+{
+  GRand *rand = g_rand_new_with_seed (3725);
+  g_auto (SfSdpBridgeSide) pass = { 0 };
+  g_auto (SfSdpBridgeSide) anchor = { 0 };
+  sf_sdp_bridge_side_init (&pass, "127.0.0.1", NULL, 0);
+  sf_sdp_bridge_side_init (&anchor, "127.0.0.1", "127.0.0.1", 40002);
+  gsize rlen = strlen (bridge_offer);
+  static const char alphabet[] = "0123456789 /=:\r\nmacovst-x\xff";
+  for (int i = 0; i < 2000; i++) {
+    g_autofree char *buf = g_strdup (bridge_offer);
+    gsize len = rlen;
+    int edits = g_rand_int_range (rand, 1, 4);
+    for (int e = 0; e < edits && len > 0; e++) {
+      gsize at = g_rand_int_range (rand, 0, (gint32) len);
+      switch (g_rand_int_range (rand, 0, 3)) {
+      case 0: buf[at] = alphabet[g_rand_int_range (rand, 0, sizeof alphabet - 1)]; break;
+      case 1: memmove (buf + at, buf + at + 1, len - at); len--; break;
+      default: len = at; break;
+      }
+    }
+    SfSdpBridgeSide *sides[] = { &pass, &anchor };
+    for (int k = 0; k < 2; k++) {
+      g_autoptr (GError) error = NULL;
+      g_auto (SfSdpPeer) peer = { 0 };
+      g_autofree char *out = sf_sdp_bridge_rewrite (buf, len, sides[k], &peer, &error);
+      CU_ASSERT ((out != NULL) == (error == NULL));
+      if (out == NULL)
+        continue;
+      /* What we send reads back as SDP, the same way. */
+      g_autoptr (GError) again = NULL;
+      g_autofree char *out2 = sf_sdp_bridge_rewrite (out, strlen (out), sides[k], NULL, &again);
+      CU_ASSERT_PTR_NOT_NULL (out2);
+    }
+  }
+  g_rand_free (rand);
+}
+
 void
 sf_test_register_sdp (void)
 {
@@ -850,4 +1154,10 @@ sf_test_register_sdp (void)
   SF_ADD_TEST (s, malformed);
   SF_ADD_TEST (s, noise);
   SF_ADD_TEST (s, json);
+  SF_ADD_TEST (s, bridge_pass);
+  SF_ADD_TEST (s, bridge_anchor);
+  SF_ADD_TEST (s, bridge_hold);
+  SF_ADD_TEST (s, bridge_ipv6);
+  SF_ADD_TEST (s, bridge_malformed);
+  SF_ADD_TEST (s, bridge_noise);
 }

@@ -1,0 +1,203 @@
+/* sf-media-relay.c: a B2BUA's anchored media (see sf-media-relay.h): the port
+ * pairs, the spec handed to the backend, and the latching rule every backend
+ * shares. */
+#include "config.h"
+#include "media/sf-media-relay.h"
+#include "framework/sf-json.h"
+#include <string.h>
+
+struct _SfMediaRelay {
+  SfMedia *media;          /* unowned */
+  char *call;              /* owned */
+  SfMediaRelaySpec spec;   /* owned strings */
+  gpointer impl;           /* the backend's, until relay_stop() */
+};
+
+#define RELATCH_MS_DEFAULT 1000
+#define RELATCH_MS_MAX 60000
+
+/* "CALL: relay: WHY". */
+static gboolean
+fail (GError **error, const char *call, const char *why)
+{
+  g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: %s", call, why);
+  return FALSE;
+}
+
+SfMediaRelay *
+sf_media_relay_new (SfMedia *m, const char *call, GError **error)
+{
+  g_return_val_if_fail (m != NULL && call != NULL, NULL);
+  const SfMediaBackend *be = sf_media_backend (m);
+  if (be->relay_start == NULL || be->relay_update == NULL || be->relay_stats == NULL || be->relay_stop == NULL) {
+    g_autofree char *why = g_strdup_printf ("the %s backend relays no media", be->name);
+    fail (error, call, why);
+    return NULL;
+  }
+  guint a = sf_media_port_alloc (m);
+  guint b = a != 0 ? sf_media_port_alloc (m) : 0;
+  if (b == 0) {
+    if (a != 0)
+      sf_media_port_free (m, a);
+    fail (error, call, "no two RTP port pairs left in media.rtp_ports");
+    return NULL;
+  }
+  SfMediaRelay *r = g_new0 (SfMediaRelay, 1);
+  r->media = m;
+  r->call = g_strdup (call);
+  r->spec.port[SF_RELAY_A] = a;
+  r->spec.port[SF_RELAY_B] = b;
+  r->spec.latch = SF_RELAY_LATCH_ANY;
+  r->spec.relatch_ms = RELATCH_MS_DEFAULT;
+  r->spec.dtmf_pt[SF_RELAY_A] = r->spec.dtmf_pt[SF_RELAY_B] = -1;
+  r->impl = be->relay_start (m, call, &r->spec, error);
+  if (r->impl == NULL) {
+    sf_media_relay_free (r);
+    return NULL;
+  }
+  g_debug ("%s: relay: ports %u (a) and %u (b)", call, a, b);
+  return r;
+}
+
+guint
+sf_media_relay_port (SfMediaRelay *r, SfRelaySide side)
+{
+  g_return_val_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B), 0);
+  return r->spec.port[side];
+}
+
+gboolean
+sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint relatch_ms, guint rtp_timeout_ms, GError **error)
+{
+  g_return_val_if_fail (r != NULL, FALSE);
+  if ((guint) latch > SF_RELAY_LATCH_OFF || relatch_ms == 0 || relatch_ms > RELATCH_MS_MAX) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: relatch_ms %u is not in 1..%d", r->call,
+                 relatch_ms, RELATCH_MS_MAX);
+    return FALSE;
+  }
+  r->spec.latch = latch;
+  r->spec.relatch_ms = relatch_ms;
+  r->spec.rtp_timeout_ms = rtp_timeout_ms;
+  return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
+}
+
+gboolean
+sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error)
+{
+  g_return_val_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B), FALSE);
+  if (addr != NULL && (!g_hostname_is_ip_address (addr) || strchr (addr, ':') != NULL || strlen (addr) > 15)) {
+    g_autofree char *s = g_strndup (addr, 40);
+    for (char *p = s; *p != '\0'; p++)
+      if (!g_ascii_isprint (*p))
+        *p = '.';
+    g_autofree char *why = g_strdup_printf ("'%s' is not an IPv4 address", s);
+    return fail (error, r->call, why);
+  }
+  if (port > 65535) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: port %u is not in 1..65535", r->call, port);
+    return FALSE;
+  }
+  /* RFC 3264 8.4: 0.0.0.0 is a hold: nowhere to send to. */
+  if (addr == NULL || port == 0 || strcmp (addr, "0.0.0.0") == 0) {
+    addr = NULL;
+    port = 0;
+  }
+  if (g_strcmp0 (addr, r->spec.peer_addr[side]) == 0 && port == r->spec.peer_port[side])
+    return TRUE; /* the same SDP again (a refresh): the latch holds */
+  g_free (r->spec.peer_addr[side]);
+  r->spec.peer_addr[side] = g_strdup (addr);
+  r->spec.peer_port[side] = port;
+  return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
+}
+
+gboolean
+sf_media_relay_set_dtmf (SfMediaRelay *r, SfRelaySide side, int pt, GError **error)
+{
+  g_return_val_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B), FALSE);
+  if (pt < -1 || pt > 127) {
+    g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: payload type %d is not in 0..127", r->call,
+                 pt);
+    return FALSE;
+  }
+  if (r->spec.dtmf_pt[side] == pt)
+    return TRUE;
+  r->spec.dtmf_pt[side] = pt;
+  return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
+}
+
+void
+sf_media_relay_stats (SfMediaRelay *r, SfRelaySide side, SfMediaStats *out)
+{
+  g_return_if_fail (r != NULL && out != NULL && (side == SF_RELAY_A || side == SF_RELAY_B));
+  memset (out, 0, sizeof *out);
+  sf_media_backend (r->media)->relay_stats (r->impl, side, out);
+}
+
+char *
+sf_media_relay_stats_json (SfMediaRelay *r)
+{
+  g_return_val_if_fail (r != NULL, NULL);
+  SfMediaStats a, b;
+  sf_media_relay_stats (r, SF_RELAY_A, &a);
+  sf_media_relay_stats (r, SF_RELAY_B, &b);
+  g_autofree char *ja = sf_media_stats_json (&a);
+  g_autofree char *jb = sf_media_stats_json (&b);
+  return g_strdup_printf ("{\"a\":%s,\"b\":%s}", ja, jb);
+}
+
+void
+sf_media_relay_free (SfMediaRelay *r)
+{
+  if (r == NULL)
+    return;
+  if (r->impl != NULL)
+    sf_media_backend (r->media)->relay_stop (r->impl);
+  for (int s = 0; s < 2; s++) {
+    if (r->spec.port[s] != 0)
+      sf_media_port_free (r->media, r->spec.port[s]);
+    g_free (r->spec.peer_addr[s]);
+  }
+  g_free (r->call);
+  g_free (r);
+}
+
+/* ---- latching ---- */
+
+void
+sf_media_relay_latch_reset (SfRelayLatchState *st, SfRelayLatch mode, guint relatch_ms, const char *sdp_host)
+{
+  g_return_if_fail (st != NULL);
+  memset (st, 0, sizeof *st);
+  st->mode = mode;
+  st->relatch_us = (gint64) relatch_ms * G_TIME_SPAN_MILLISECOND;
+  if (sdp_host != NULL)
+    g_strlcpy (st->sdp_host, sdp_host, sizeof st->sdp_host);
+}
+
+SfRelayVerdict
+sf_media_relay_latch_check (SfRelayLatchState *st, const char *addr, guint port, gint64 now_us)
+{
+  g_return_val_if_fail (st != NULL && addr != NULL, SF_RELAY_DROP);
+  if (st->mode == SF_RELAY_LATCH_OFF)
+    return SF_RELAY_TAKE;
+  if (st->latched) {
+    if (port == st->port && strcmp (addr, st->addr) == 0) {
+      st->last_us = now_us;
+      return SF_RELAY_TAKE;
+    }
+    /* Another source: only once the latched one has been silent for the
+     * guard (a phone that moved, a NAT binding renewed), never while it
+     * talks: a stranger who guesses the port cannot take the stream. */
+    if (now_us - st->last_us < st->relatch_us)
+      return SF_RELAY_DROP;
+  }
+  if (st->mode == SF_RELAY_LATCH_SDP_HOST && (st->sdp_host[0] == '\0' || strcmp (addr, st->sdp_host) != 0))
+    return SF_RELAY_DROP;
+  if (strlen (addr) >= sizeof st->addr)
+    return SF_RELAY_DROP;
+  st->latched = TRUE;
+  g_strlcpy (st->addr, addr, sizeof st->addr);
+  st->port = port;
+  st->last_us = now_us;
+  return SF_RELAY_LATCH;
+}

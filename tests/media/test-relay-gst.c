@@ -1,0 +1,406 @@
+/* test-relay-gst.c: the GStreamer relay of a B2BUA's anchored media
+ * (media/sf-media-gst-relay.c through media/sf-media-relay.h) with real UDP
+ * on 127.0.0.1: sockets play side A and side B (and a stranger), the relay's
+ * ports come from a pool on a random high range, every wait bounded.
+ *  - latch_any: A's SDP names a port it does not send from (a NAT); A's
+ *    packets reach B from our B port (symmetric RTP, RFC 4961), B's answer
+ *    reaches A at the port A sends from (latched), a "latched" event names it;
+ *    RTCP latches and crosses on port + 1 alike; the stats count both ways
+ *  - guard: a stranger's packets to our A port while A talks are dropped and
+ *    counted, never reach B, and do not move A's destination; after
+ *    relatch_ms of silence from A the stranger is latched instead
+ *  - sdp_host: with latch = sdp_host a source on another host than the SDP's
+ *    is not latched (127.0.0.2 against the SDP's 127.0.0.1)
+ *  - latch_off: the SDP's port only: B's packets go where A's SDP says, so A
+ *    hears nothing from the port it sends from
+ *  - dtmf: RFC 4733 events from A (type 101, as A's SDP said) are relayed to B
+ *    and told once each as "dtmf" "a DIGIT", however often repeated; B's
+ *    events are not read while B's type is unknown
+ *  - rtp_timeout: with rtp_timeout_ms 300, RTP that stops gives one
+ *    "rtp_timeout" event, and none before RTP ever flowed
+ *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
+ *    back to the warm-up's baseline
+ * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
+#include "config.h"
+#include "media/sf-media-gst.h"
+#include "media/sf-media-relay.h"
+#include <CUnit/Basic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+/* As in test-media-gst.c: unwind fully, so tests/lsan.supp can name GLib's
+ * and GStreamer's one-time allocations. */
+const char *__asan_default_options (void);
+const char *
+__asan_default_options (void)
+{
+  return "fast_unwind_on_malloc=0";
+}
+#endif
+
+#define WAIT_MS 2000
+
+static guint port_base;
+static GPtrArray *events; /* "event:arg" */
+
+static void
+on_event (const char *call, const char *event, const char *arg, gpointer data)
+{
+  g_ptr_array_add (events, g_strdup_printf ("%s:%s", event, arg != NULL ? arg : ""));
+}
+
+static SfMedia *
+media_new (void)
+{
+  g_autoptr (SfConfig) cfg = sf_config_new ();
+  g_autoptr (GError) error = NULL;
+  g_assert_true (sf_media_declare_config (cfg, &error));
+  g_autofree char *ports = g_strdup_printf ("media.rtp_ports=%u-%u", port_base, port_base + 99);
+  g_assert_true (sf_config_set (cfg, ports, &error));
+  SfMedia *m = sf_media_new (cfg, NULL, &error);
+  g_assert_nonnull (m);
+  sf_media_set_event_func (m, on_event, NULL);
+  return m;
+}
+
+/* A UDP socket on @host, any port, with a short receive timeout. */
+static GSocket *
+sock_new (const char *host, guint *port)
+{
+  g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, 0);
+  g_assert_true (g_socket_bind (s, sa, FALSE, NULL));
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (s, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  g_socket_set_blocking (s, FALSE);
+  return g_steal_pointer (&s);
+}
+
+/* A 12-byte RTP header (RFC 3550 5.1) and @tag as payload. */
+static void
+send_to (GSocket *s, guint port, const char *tag)
+{
+  guint8 buf[64] = { 0x80, 0x00, 0x00, 0x01, 0, 0, 0, 160, 0x11, 0x22, 0x33, 0x44 };
+  gsize n = strlen (tag);
+  memcpy (buf + 12, tag, n);
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
+  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, 12 + n, NULL, NULL), ==, (gssize) (12 + n));
+}
+
+/* The next packet on @s within @ms whose payload is @tag (others are read and
+ * passed over), and the port it came from in *@from; FALSE when none came. */
+static gboolean
+recv_tag (GSocket *s, const char *tag, guint ms, guint *from)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) ms * 1000;
+  while (g_get_monotonic_time () < end) {
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    char buf[256];
+    GSocketAddress *sa = NULL;
+    gssize n = g_socket_receive_from (s, &sa, buf, sizeof buf, NULL, NULL);
+    if (n < 0) {
+      g_usleep (2000);
+      continue;
+    }
+    guint port = sa != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)) : 0;
+    g_clear_object (&sa);
+    if (n == (gssize) (12 + strlen (tag)) && memcmp (buf + 12, tag, strlen (tag)) == 0) {
+      if (from != NULL)
+        *from = port;
+      return TRUE;
+    }
+  }
+  return FALSE;
+}
+
+/* Sends @tag from @src to @to every 10 ms until @dst receives it (bounded). */
+static gboolean
+cross (GSocket *src, guint to, GSocket *dst, const char *tag, guint *from)
+{
+  for (int i = 0; i < WAIT_MS / 20; i++) {
+    send_to (src, to, tag);
+    if (recv_tag (dst, tag, 20, from))
+      return TRUE;
+  }
+  return FALSE;
+}
+
+static gboolean
+has_event (const char *want)
+{
+  for (int i = 0; i < 100; i++) {
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    for (guint k = 0; k < events->len; k++)
+      if (strcmp (events->pdata[k], want) == 0)
+        return TRUE;
+    g_usleep (10000);
+  }
+  return FALSE;
+}
+
+static void
+latch_any (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c1", &error);
+  if (error != NULL)
+    printf ("\n%s\n", error->message);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pb, pa_rtcp, pb_rtcp;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
+  /* A's SDP names port 9 (the discard port: nobody there), B's its real one. */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  guint from = 0;
+  CU_ASSERT_TRUE (cross (a, ra, b, "a-to-b", &from));
+  CU_ASSERT_EQUAL (from, rb); /* RFC 4961: sent from our B port */
+  g_autofree char *latched = g_strdup_printf ("latched:a 127.0.0.1:%u", pa);
+  CU_ASSERT_TRUE (has_event (latched));
+  CU_ASSERT_TRUE (cross (b, rb, a, "b-to-a", &from));
+  CU_ASSERT_EQUAL (from, ra);
+  /* RTCP latches apart from RTP: A's RTCP is heard (and goes to B's SDP
+   * port + 1, where nobody is), then B's reaches A's RTCP socket, then A's
+   * reaches B's. */
+  send_to (a_rtcp, ra + 1, "rtcp-a0");
+  g_autofree char *latched_rtcp = g_strdup_printf ("latched:a 127.0.0.1:%u", pa_rtcp);
+  CU_ASSERT_FALSE (has_event (latched_rtcp)); /* told for RTP only */
+  CU_ASSERT_TRUE (cross (b_rtcp, rb + 1, a_rtcp, "rtcp-b", &from));
+  CU_ASSERT_EQUAL (from, ra + 1);
+  CU_ASSERT_TRUE (cross (a_rtcp, ra + 1, b_rtcp, "rtcp-a", &from));
+  CU_ASSERT_EQUAL (from, rb + 1);
+  SfMediaStats sa, sb;
+  sf_media_relay_stats (r, SF_RELAY_A, &sa);
+  sf_media_relay_stats (r, SF_RELAY_B, &sb);
+  CU_ASSERT (sa.packets_received >= 2 && sa.packets_sent >= 2);
+  CU_ASSERT (sb.packets_received >= 2 && sb.packets_sent >= 2);
+  CU_ASSERT (sa.bytes_received >= 2 * 18);
+}
+
+static void
+guard (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c2", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 300, 0, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pb, px;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) x = sock_new ("127.0.0.1", &px);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
+  /* The stranger while A talks: nothing of it reaches B; B still reaches A. */
+  for (int i = 0; i < 10; i++) {
+    send_to (a, ra, "a2");
+    send_to (x, ra, "x1");
+    g_usleep (10000);
+  }
+  CU_ASSERT_FALSE (recv_tag (b, "x1", 200, NULL));
+  SfMediaStats sa;
+  sf_media_relay_stats (r, SF_RELAY_A, &sa);
+  CU_ASSERT (sa.packets_lost >= 10);
+  CU_ASSERT_TRUE (cross (b, rb, a, "b1", NULL));
+  CU_ASSERT_FALSE (recv_tag (x, "b1", 100, NULL));
+  /* A silent for more than relatch_ms: the stranger takes its place. */
+  g_usleep (400 * 1000);
+  CU_ASSERT_TRUE (cross (x, ra, b, "x2", NULL));
+  g_autofree char *latched = g_strdup_printf ("latched:a 127.0.0.1:%u", px);
+  CU_ASSERT_TRUE (has_event (latched));
+  CU_ASSERT_TRUE (cross (b, rb, x, "b2", NULL));
+}
+
+static void
+sdp_host (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c3", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_SDP_HOST, 1000, 0, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pb, pw;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) w = sock_new ("127.0.0.2", &pw); /* another host */
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  for (int i = 0; i < 10; i++)
+    send_to (w, ra, "w1");
+  CU_ASSERT_FALSE (recv_tag (b, "w1", 200, NULL));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL)); /* the SDP's host, another port: latched */
+  CU_ASSERT_TRUE (cross (b, rb, a, "b1", NULL));
+}
+
+static void
+latch_off (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c4", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pb, psdp;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) asdp = sock_new ("127.0.0.1", &psdp); /* where A's SDP points */
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", psdp, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
+  /* B's packets go to the SDP's port, not to where A sends from. */
+  CU_ASSERT_TRUE (cross (b, rb, asdp, "b1", NULL));
+  CU_ASSERT_FALSE (recv_tag (a, "b1", 200, NULL));
+}
+
+/* An RFC 4733 packet: type @pt, timestamp @ts, event @ev. */
+static void
+send_event (GSocket *s, guint port, guint pt, guint32 ts, guint8 ev)
+{
+  guint8 buf[16] = { 0x80, (guint8) pt, 0x00, 0x02, (guint8) (ts >> 24), (guint8) (ts >> 16), (guint8) (ts >> 8),
+                     (guint8) ts, 0x11, 0x22, 0x33, 0x44, ev, 0x0a, 0x00, 0xa0 };
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
+  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, sizeof buf, NULL, NULL), ==, (gssize) sizeof buf);
+}
+
+static guint n_events (const char *want);
+
+static void
+dtmf (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c7", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pb;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", pa, &error));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL)); /* latched, B reached */
+  for (int i = 0; i < 3; i++)
+    send_event (a, ra, 101, 8000, 5); /* one event, three packets */
+  send_event (a, ra, 101, 8800, 11);  /* '#' */
+  send_event (b, rb, 101, 1000, 3);   /* B's type unknown: not read */
+  /* B's next packet crosses: its event went through the same thread before it. */
+  CU_ASSERT_TRUE (cross (b, rb, a, "b1", NULL));
+  CU_ASSERT_TRUE (has_event ("dtmf:a #"));
+  CU_ASSERT_EQUAL (n_events ("dtmf:a 5"), 1);
+  CU_ASSERT_EQUAL (n_events ("dtmf:b 3"), 0);
+}
+
+static guint
+n_events (const char *want)
+{
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  guint n = 0;
+  for (guint k = 0; k < events->len; k++)
+    n += strcmp (events->pdata[k], want) == 0;
+  return n;
+}
+
+static void
+rtp_timeout (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c6", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 1000, 300, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A);
+  guint pa, pb;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  /* Nothing flowed yet: no timeout however long we wait (0.6 s here). */
+  g_usleep (600 * 1000);
+  CU_ASSERT_EQUAL (n_events ("rtp_timeout:"), 0);
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
+  CU_ASSERT_TRUE (has_event ("rtp_timeout:"));
+  g_usleep (600 * 1000); /* told once, not every check */
+  CU_ASSERT_EQUAL (n_events ("rtp_timeout:"), 1);
+}
+
+static guint
+threads (void)
+{
+  g_autoptr (GDir) d = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+  while (d != NULL && g_dir_read_name (d) != NULL)
+    n++;
+  return n;
+}
+
+static void
+leaks (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  sf_media_relay_free (sf_media_relay_new (m, "warm", &error));
+  g_usleep (100000);
+  guint base = threads ();
+  for (int i = 0; i < 30; i++) {
+    SfMediaRelay *r = sf_media_relay_new (m, "c5", &error);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+    CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", 9, &error));
+    sf_media_relay_free (r);
+  }
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
+  g_usleep (100000);
+  CU_ASSERT (threads () <= base + 2); /* GLib's pool may keep two idle workers */
+}
+
+int
+main (int argc, char **argv)
+{
+  port_base = 2 * (guint) g_random_int_range (10000, 29500);
+  events = g_ptr_array_new_with_free_func (g_free);
+  if (CU_initialize_registry () != CUE_SUCCESS)
+    return 1;
+  CU_pSuite s = CU_add_suite ("relay-gst", NULL, NULL);
+  CU_add_test (s, "latch_any", latch_any);
+  CU_add_test (s, "guard", guard);
+  CU_add_test (s, "sdp_host", sdp_host);
+  CU_add_test (s, "latch_off", latch_off);
+  CU_add_test (s, "dtmf", dtmf);
+  CU_add_test (s, "rtp_timeout", rtp_timeout);
+  CU_add_test (s, "leaks", leaks);
+  CU_basic_set_mode (CU_BRM_VERBOSE);
+  if (argc > 1) {
+    CU_pTest t = CU_get_test (s, argv[1]);
+    if (t == NULL) {
+      fprintf (stderr, "test-relay-gst: no test '%s'\n", argv[1]);
+      CU_cleanup_registry ();
+      return 2;
+    }
+    CU_basic_run_test (s, t);
+  } else {
+    CU_basic_run_tests ();
+  }
+  unsigned failures = CU_get_number_of_failures () + CU_get_number_of_tests_failed ();
+  unsigned run = CU_get_number_of_tests_run ();
+  printf ("\nsipflow relay tests: %u tests run, %u assertions, %u failures (ports %u-%u)\n", run,
+          CU_get_number_of_asserts (), CU_get_number_of_tests_failed (), port_base, port_base + 99);
+  CU_cleanup_registry ();
+  g_ptr_array_unref (events);
+  return failures == 0 && run > 0 ? 0 : 1;
+}

@@ -1,0 +1,929 @@
+/* test-b2bua.c: the engine's hand-over of a call from a bridge to its leg, and
+ * the B2BUA bridge's pure parts (docs/b2bua.md, docs/engine.md "Handing a call
+ * over"), on the fake clock; a UDP socket on loopback plays the caller.
+ *  - move_key: sf_endpoint_move_key moves a key within a scope (the lookup
+ *    finds the new holder, the old one is keyless); refused across scopes, from
+ *    a keyless instance, onto itself
+ *  - hand_over: a bridge flow hands its child leg the call's key
+ *    (sf_ctx_hand_key, refused for an instance not its child) and the INVITE
+ *    (sf_stack_hand_over): the leg answers it (RFC 3261 17.2: the server
+ *    transaction follows its new user); a later request of the call goes
+ *    straight to the leg, and one the leg does not take is answered at once by
+ *    the stack (21.4.6: 405; before, only the guard's 500 came, 132*T1 later)
+ *    as the leg is of the TU's scope; zero instances once the transactions end
+ *  - status_map: the built-in rows (3xx 480, 401/407 403, per-hop 500, 503 500,
+ *    the callee's own answers kept), configured rows first, bad rows refused
+ *  - bridge_hides: xml/b2bua.xml with two peers, A and B: B's INVITE shares no
+ *    Call-ID, tag, Via branch, Contact, From user, User-Agent or X- header with
+ *    A's (RFC 3261 6: a B2BUA's UAC side makes its own request) and carries
+ *    Max-Forwards A's minus one (RFC 7332 3); B's 180 reaches A as 180, its 486
+ *    as 486, without
+ *    B's reason phrase, Warning, Contact or tag; the bridge_end event pairs both
+ *    Call-IDs and statuses; zero instances at the end
+ *  - bridge_max_forwards_zero: A's Max-Forwards 0 gets 483 (RFC 3261 16.3
+ *    step 3, RFC 7332 3), and no B leg is made
+ *  - bridge_status_map: B's 503, 401, 408 and 603 reach A as 500, 403, 408 and
+ *    603; b2bua.status_map's own row (486=600) wins
+ *  - bridge_up_a_hangs_up, bridge_up_b_hangs_up: B answers with its SDP, A gets
+ *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
+ *    BYE from either side gets 200 and the other side gets a BYE in its own
+ *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
+ *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
+ *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
+ *    8.4); the call then ends cleanly
+ *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
+ *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
+ *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
+ *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
+ *    C's 486 reaches A (no target left)
+ *  - bridge_max_calls: b2bua.max_calls=1: a second INVITE while the first rings
+ *    gets 503 with Retry-After (RFC 3261 21.5.4) and makes no B leg
+ *  - bridge_options: an OPTIONS outside a dialog is answered 200 by a lone A
+ *    leg (11.2); nothing reaches B; zero instances
+ *  - bridge_setup: b2bua.media=anchor is refused at start (no relay yet); a bad
+ *    status_map or failover row names its key; a UA flow gets no bridge state
+ *  - bridge_target_checks: a flow whose OpBridgeCall target host reads the
+ *    request, a header or a variable does not load (no open relay); a user
+ *    part from the request and a header line the flow lists do; b2bua.from is
+ *    B's From (with our tag); B's 480 reaches A
+ *  - bridge_cancel_window: an INVITE and its CANCEL read in one batch: the
+ *    CANCEL finds the bridge, which still held the key, and OpBridgeRelay takes
+ *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
+ *    INVITE is cancelled; zero instances at the end */
+#include "config.h"
+#include "sf-test.h"
+#include "operators/b2bua/sf-b2bua.h"
+#include "operators/sf-modules.h"
+#include "states/sf-ctx.h"
+#include <glib/gstdio.h>
+#include <string.h>
+
+static void
+test_move_key (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *m = sf_test_load (env, "c.xml",
+                               "<flow version=\"2\" name=\"c\" scope=\"call\" initial=\"A\"><state name=\"A\"/></flow>");
+  SfMachine *r = sf_test_load (env, "r.xml",
+                               "<flow version=\"2\" name=\"r\" scope=\"request\" initial=\"A\"><state name=\"A\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  SfInstance *a = sf_endpoint_create (env->ep, m, "cid|tag", NULL, NULL);
+  SfInstance *b = sf_endpoint_create (env->ep, m, "other", NULL, NULL);
+  SfInstance *x = sf_endpoint_create (env->ep, r, NULL, NULL, NULL);
+  CU_ASSERT_FALSE (sf_endpoint_move_key (env->ep, a, x));  /* another scope */
+  CU_ASSERT_FALSE (sf_endpoint_move_key (env->ep, a, a));
+  CU_ASSERT_TRUE (sf_endpoint_move_key (env->ep, a, b));
+  CU_ASSERT_PTR_EQUAL (sf_endpoint_lookup (env->ep, "call", "cid|tag"), b);
+  CU_ASSERT_PTR_NULL (sf_endpoint_lookup (env->ep, "call", "other")); /* b's own key is gone */
+  CU_ASSERT_FALSE (sf_endpoint_move_key (env->ep, a, b));  /* a is keyless now */
+  /* a can take a key again, and ends without touching b's */
+  CU_ASSERT_TRUE (sf_endpoint_set_key (env->ep, a, "new"));
+  sf_endpoint_kill (env->ep, a, "test");
+  CU_ASSERT_PTR_EQUAL (sf_endpoint_lookup (env->ep, "call", "cid|tag"), b);
+  sf_endpoint_drain (env->ep);
+  sf_machine_unref (m);
+  sf_machine_unref (r);
+  sf_test_env_free (env);
+}
+
+/* THandOver: spawns "leg", hands it the key and the request (once). */
+static SfOpResult
+t_hand_over (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfInstance *self = sf_ctx_instance (ctx);
+  /* not a child: refused */
+  SfInstance *stranger = sf_endpoint_create (sf_ctx_endpoint (ctx), sf_instance_machine (self), NULL, NULL, NULL);
+  CU_ASSERT_FALSE (sf_ctx_hand_key (ctx, stranger));
+  sf_endpoint_kill (sf_ctx_endpoint (ctx), stranger, "test");
+  SfInstance *leg = sf_ctx_spawn (ctx, "leg", NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (leg);
+  CU_ASSERT_TRUE (sf_ctx_hand_key (ctx, leg));
+  CU_ASSERT_TRUE (sf_stack_hand_over (ctx, ev, leg));
+  return SF_OP_TRANSITION;
+}
+
+static const SfOperatorDef hand_ops[] = {
+  { "THandOver", t_hand_over, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL, "test", NULL,
+    NULL, NULL },
+};
+
+static void
+send_text (SfTestStack *t, const char *method, const char *branch, guint cseq)
+{
+  g_autofree char *text = g_strdup_printf (
+    "%s sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:a@127.0.0.1>;tag=atag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: hand-over@127.0.0.1\r\n"
+    "CSeq: %u %s\r\nContact: <sip:a@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    method, t->port, branch, cseq, method, t->port);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), text, strlen (text), NULL, NULL);
+}
+
+static guint
+recv_status (SfTestStack *t)
+{
+  if (!sf_test_peer_wait (t->peer))
+    return 0;
+  char buf[4096];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf - 1, NULL, NULL);
+  if (n <= 12)
+    return 0;
+  buf[n] = '\0';
+  return (guint) g_ascii_strtoull (buf + 8, NULL, 10);
+}
+
+static void
+test_hand_over (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  CU_ASSERT_TRUE_FATAL (sf_registry_add (env->reg, NULL, hand_ops, G_N_ELEMENTS (hand_ops), NULL));
+  sf_config_set (env->cfg, "sip.t1_ms=100", NULL);
+  sf_endpoint_attach (env->ep, NULL);
+  g_autofree char *dir = g_dir_make_tmp ("sf-b2b-XXXXXX", NULL);
+  g_autofree char *bridge = g_build_filename (dir, "bridge.xml", NULL);
+  g_autofree char *leg = g_build_filename (dir, "leg.xml", NULL);
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (
+    bridge,
+    "<flow version=\"2\" name=\"bridge\" scope=\"call\" initial=\"Idle\"><import name=\"leg\" src=\"leg.xml\"/>"
+    "<state name=\"Idle\"><normal><op name=\"THandOver\" on=\"sip:INVITE\" next=\"Wait\"/></normal></state>"
+    "<state name=\"Wait\"><normal><op name=\"OpGo\" on=\"child:end\" next=\"Done\"/></normal></state>"
+    "<state name=\"Done\" final=\"true\"/></flow>", -1, NULL));
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (
+    leg,
+    "<flow version=\"2\" name=\"leg\" scope=\"call\" initial=\"Idle\">"
+    "<state name=\"Idle\"><normal><op name=\"OpReply\" on=\"sip:INVITE\" arg=\"200\" next=\"Up\"/></normal></state>"
+    "<state name=\"Up\"><normal><op name=\"OpReply\" on=\"sip:BYE\" arg=\"200\" next=\"Done\"/></normal></state>"
+    "<state name=\"Done\" final=\"true\"/></flow>", -1, NULL));
+  SfMachine *m = sf_loader_load (env->loader, bridge, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfTestStack *t = sf_test_stack_new (env, m);
+  send_text (t, "INVITE", "z9hG4bK-ho-1", 1);
+  CU_ASSERT_EQUAL (recv_status (t), 200); /* the leg answered the bridge's request */
+  g_autofree char *key = sf_stack_call_key ("hand-over@127.0.0.1", "atag");
+  SfInstance *holder = sf_endpoint_lookup (env->ep, "call", key);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (holder);
+  CU_ASSERT_STRING_EQUAL (sf_instance_machine (holder)->name, "leg");
+  /* An INFO of the call: the leg does not take it; answered at once (405) */
+  send_text (t, "INFO", "z9hG4bK-ho-2", 2);
+  CU_ASSERT_EQUAL (recv_status (t), 405);
+  /* the leg ends on a BYE; the bridge hears child:end and ends */
+  send_text (t, "BYE", "z9hG4bK-ho-3", 3);
+  CU_ASSERT_EQUAL (recv_status (t), 200);
+  sf_endpoint_advance (env->ep, 64 * 100 + 1000); /* Timers H, J at 64*T1 */
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"instance_end\"", "\"state\":\"Done\"", NULL), 2); /* the leg, then its bridge */
+  sf_test_stack_free (t, NULL);
+  g_unlink (bridge);
+  g_unlink (leg);
+  g_rmdir (dir);
+}
+
+static void
+test_status_map (void)
+{
+  SfB2bState st = { 0 };
+  st.status_map = g_array_new (FALSE, FALSE, sizeof (SfB2bMapRow));
+  const char *const rows[] = { "486=600", "5xx=480", NULL };
+  CU_ASSERT_TRUE (sf_b2b_parse_map (rows, st.status_map, NULL));
+  /* the built-in rows after the configured ones, as the module appends them */
+  const char *const builtin[] = { "3xx=480", "401=403", "407=403", "408=408", "481=500", "483=500", "491=500",
+                                  "503=500", NULL };
+  CU_ASSERT_TRUE (sf_b2b_parse_map (builtin, st.status_map, NULL));
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 486), 600);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 502), 480);  /* the class row */
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 503), 500);  /* an exact row wins over a class */
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 302), 480);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 407), 403);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 483), 500);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 603), 603);  /* the callee's own answer */
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 404), 404);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 180), 500);  /* no final status: ours */
+  const char *const bad[][2] = { { "486", NULL }, { "99=500", NULL }, { "486=200", NULL }, { "7xx=500", NULL },
+                                 { "486=", NULL } };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_b2b_parse_map (bad[i], st.status_map, &e));
+    CU_ASSERT_PTR_NOT_NULL (e != NULL ? strstr (e->message, "b2bua.status_map") : NULL);
+  }
+  g_array_unref (st.status_map);
+}
+
+
+/* ---- the bridge, xml/b2bua.xml, between two peers ---- */
+
+typedef struct {
+  SfTestStack *t;            /* its peer is A */
+  GSocket *b;                /* B */
+  GInetSocketAddress *bto;
+  guint bport;
+  GSocket *c;                /* C: the failover target, when there is one */
+  GInetSocketAddress *cto;
+  guint cport;
+} B2b;
+
+static SfB2bState *b2b_state; /* what the module's setup would make; the teardown frees it */
+
+static void
+b2b_teardown (SfEndpoint *ep)
+{
+  sf_module_attach (ep, &sf_b2bua_module, NULL);
+  g_clear_pointer (&b2b_state, sf_b2b_state_free);
+}
+
+static void
+trace_stderr (const char *line, gpointer data)
+{
+  g_printerr ("trace: %s\n", line);
+}
+
+static B2b *
+b2b_new_full (const char *set, gboolean failover)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
+  g_assert (sf_config_set (env->cfg, "ua.uri=sip:b2b@127.0.0.1", NULL));
+  g_assert (sf_config_set (env->cfg, "sip.t1_ms=100", NULL));
+  if (set != NULL)
+    g_assert (sf_config_set (env->cfg, set, NULL));
+  if (g_getenv ("SF_TEST_TRACE") != NULL)
+    sf_endpoint_set_trace (env->ep, trace_stderr, NULL);
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
+  g_assert (tu != NULL);
+  B2b *x = g_new0 (B2b, 1);
+  x->t = sf_test_stack_new (env, tu);
+  x->b = sf_test_peer_new (env, &x->bto, &x->bport);
+  g_autofree char *target = g_strdup_printf ("b2bua.target=sip:bob@127.0.0.1:%u", x->bport);
+  g_assert (sf_config_set (env->cfg, target, NULL));
+  if (failover) {
+    x->c = sf_test_peer_new (env, &x->cto, &x->cport);
+    g_autofree char *fo = g_strdup_printf ("b2bua.failover=sip:carol@127.0.0.1:%u", x->cport);
+    g_assert (sf_config_set (env->cfg, fo, NULL));
+  }
+  b2b_state = sf_b2b_state_new (env->ep, env->cfg, NULL);
+  g_assert (b2b_state != NULL);
+  sf_module_attach (env->ep, &sf_b2bua_module, b2b_state);
+  return x;
+}
+
+static B2b *
+b2b_new (const char *set)
+{
+  return b2b_new_full (set, FALSE);
+}
+
+static void
+b2b_free (B2b *x)
+{
+  g_object_unref (x->b);
+  g_object_unref (x->bto);
+  g_clear_object (&x->c);
+  g_clear_object (&x->cto);
+  sf_test_stack_free (x->t, b2b_teardown);
+  g_free (x);
+}
+
+static void
+send_on (GSocket *sock, GInetSocketAddress *to, const char *text)
+{
+  g_socket_send_to (sock, G_SOCKET_ADDRESS (to), text, strlen (text), NULL, NULL);
+}
+
+/* The next datagram on @sock (transfer full), NULL when none came. */
+static char *
+recv_on (GSocket *sock)
+{
+  if (!sf_test_peer_wait (sock))
+    return NULL;
+  char buf[8192];
+  gssize n = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
+  return n > 0 ? g_strndup (buf, n) : NULL;
+}
+
+/* The next final response on @sock (provisional ones skipped): its status. */
+static guint
+final_on (GSocket *sock, char **text)
+{
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *m = recv_on (sock);
+    if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
+      return 0;
+    guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
+    if (st >= 200) {
+      if (text != NULL)
+        *text = g_steal_pointer (&m);
+      return st;
+    }
+  }
+  return 0;
+}
+
+/* The value of header @name in @msg (transfer full), NULL when absent. */
+static char *
+hdr (const char *msg, const char *name)
+{
+  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
+  const char *p = strstr (msg, needle);
+  if (p == NULL)
+    return NULL;
+  p += strlen (needle);
+  return g_strndup (p, strcspn (p, "\r\n"));
+}
+
+#define A_SDP "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
+
+static void
+a_invite (B2b *x, guint max_forwards, const char *branch)
+{
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: %u\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:%u>\r\nX-Secret: leak\r\nUser-Agent: alice-phone\r\n"
+    "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    x->t->port, branch, max_forwards, x->t->port, strlen (A_SDP), A_SDP);
+  send_on (x->t->peer, x->t->to, inv);
+}
+
+static void
+a_cancel (B2b *x, const char *branch)
+{
+  g_autofree char *c = g_strdup_printf (
+    "CANCEL sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", x->t->port, branch);
+  send_on (x->t->peer, x->t->to, c);
+}
+
+/* A's ACK for a final response @resp (>= 300) to its INVITE of @branch. */
+static void
+a_ack (B2b *x, const char *resp, const char *branch)
+{
+  g_autofree char *to = hdr (resp, "To");
+  g_autofree char *ack = g_strdup_printf (
+    "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, branch, to != NULL ? to : "");
+  send_on (x->t->peer, x->t->to, ack);
+}
+
+/* B answers @req with @status (a To tag of its own). */
+static void
+b_respond (B2b *x, const char *req, guint status)
+{
+  g_autofree char *via = hdr (req, "Via");
+  g_autofree char *from = hdr (req, "From");
+  g_autofree char *to = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID");
+  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 %u Whatever B Says\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=bobtag\r\n"
+                                        "Call-ID: %s\r\nCSeq: %s\r\nWarning: 399 bob.internal \"secret\"\r\n"
+                                        "Contact: <sip:bob@10.9.9.9>\r\nContent-Length: 0\r\n\r\n",
+                                        status, via, from, to, cid, cseq);
+  send_on (x->b, x->bto, r);
+}
+
+/* Runs the clock past every transaction's and guard's end: zero instances. */
+static void
+b2b_settle (B2b *x)
+{
+  for (guint i = 0; i < 50; i++) {
+    sf_endpoint_advance (x->t->env->ep, 1000);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  sf_endpoint_drain (x->t->env->ep);
+}
+
+/* B's INVITE after A's: the checks of topology hiding.  Returns it (transfer full). */
+static char *
+b_invite (B2b *x, guint a_max_forwards)
+{
+  char *inv = recv_on (x->b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
+  CU_ASSERT_TRUE (g_str_has_prefix (inv, "INVITE sip:bob@127.0.0.1"));
+  g_autofree char *cid = hdr (inv, "Call-ID");
+  g_autofree char *via = hdr (inv, "Via");
+  g_autofree char *from = hdr (inv, "From");
+  g_autofree char *contact = hdr (inv, "Contact");
+  g_autofree char *mf = hdr (inv, "Max-Forwards");
+  CU_ASSERT_TRUE (cid != NULL && strstr (cid, "a-call") == NULL);
+  CU_ASSERT_TRUE (via != NULL && strstr (via, "z9hG4bK-a") == NULL);
+  CU_ASSERT_TRUE (from != NULL && strstr (from, "alicetag") == NULL && strstr (from, "alice") == NULL);
+  CU_ASSERT_TRUE (contact != NULL && strstr (contact, "alice") == NULL);
+  CU_ASSERT_PTR_NULL (strstr (inv, "X-Secret"));
+  CU_ASSERT_PTR_NULL (strstr (inv, "alice-phone"));
+  g_autofree char *want = g_strdup_printf ("%u", a_max_forwards - 1);
+  CU_ASSERT_STRING_EQUAL (mf != NULL ? mf : "", want); /* RFC 7332 3 */
+  return inv;
+}
+
+static void
+bridge_hides (void)
+{
+  B2b *x = b2b_new (NULL);
+  a_invite (x, 10, "z9hG4bK-a1");
+  g_autofree char *inv = b_invite (x, 10);
+  /* B rings: A hears 180 (the A leg is silent until the bridge drives it) */
+  b_respond (x, inv, 180);
+  g_autofree char *ringing = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180") && strstr (ringing, "bobtag") == NULL);
+  b_respond (x, inv, 486);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
+  CU_ASSERT_TRUE (resp != NULL && strstr (resp, "Whatever B Says") == NULL && strstr (resp, "bob.internal") == NULL &&
+                  strstr (resp, "10.9.9.9") == NULL && strstr (resp, "bobtag") == NULL);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-a1");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", bcid);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", bfield,
+                                  "\"b_status\":486", "\"a_status\":486", NULL), 1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (b2b_state);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+static void
+bridge_max_forwards_zero (void)
+{
+  B2b *x = b2b_new (NULL);
+  a_invite (x, 0, "z9hG4bK-a0");
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 483);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-a0");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no B leg */
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_status\":483", "\"ended_by\":\"bridge\"",
+                                  NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_status_map (void)
+{
+  const struct { guint b, a; const char *set; } rows[] = {
+    { 503, 500, NULL }, { 401, 403, NULL }, { 408, 408, NULL }, { 603, 603, NULL },
+    { 486, 600, "b2bua.status_map=486=600" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    B2b *x = b2b_new (rows[i].set);
+    a_invite (x, 70, "z9hG4bK-am");
+    g_autofree char *inv = b_invite (x, 70);
+    b_respond (x, inv, rows[i].b);
+    g_autofree char *resp = NULL;
+    guint got = final_on (x->t->peer, &resp);
+    CU_ASSERT_EQUAL (got, rows[i].a);
+    if (got != rows[i].a)
+      g_printerr ("status map: B %u gave A %u, not %u\n", rows[i].b, got, rows[i].a);
+    if (resp != NULL)
+      a_ack (x, resp, "z9hG4bK-am");
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    b2b_free (x);
+  }
+}
+
+
+#define B_SDP "v=0\r\no=bob 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0\r\n"
+
+/* B answers @req 200 with its SDP. */
+static void
+b_answer (B2b *x, const char *req)
+{
+  g_autofree char *via = hdr (req, "Via");
+  g_autofree char *from = hdr (req, "From");
+  g_autofree char *to = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID");
+  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
+                                        "CSeq: %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
+                                        "Content-Length: %zu\r\n\r\n%s",
+                                        via, from, to, strstr (to, ";tag=") != NULL ? "" : ";tag=bobtag", cid, cseq,
+                                        x->bport, strlen (B_SDP), B_SDP);
+  send_on (x->b, x->bto, r);
+}
+
+/* A request in A's dialog (@method, CSeq @n) after the 200 @ok. */
+static void
+a_in_dialog (B2b *x, const char *ok, const char *method, guint n, const char *branch)
+{
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = contact != NULL ? g_strndup (contact + 1, strcspn (contact + 1, ">")) : g_strdup ("sip:b2b@127.0.0.1");
+  g_autofree char *m = g_strdup_printf (
+    "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n", method, ruri, x->t->port, branch, to, n, method);
+  send_on (x->t->peer, x->t->to, m);
+}
+
+/* A request in B's dialog (BYE, CSeq 1) after B's 200 to @inv. */
+static void
+b_bye (B2b *x, const char *inv)
+{
+  g_autofree char *from = hdr (inv, "From");
+  g_autofree char *to = hdr (inv, "To");
+  g_autofree char *cid = hdr (inv, "Call-ID");
+  g_autofree char *contact = hdr (inv, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *m = g_strdup_printf (
+    "BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-bbye\r\nMax-Forwards: 70\r\n"
+    "From: %s;tag=bobtag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+    ruri, x->bport, to, from, cid);
+  send_on (x->b, x->bto, m);
+}
+
+/* A calls, B answers; both ACKed.  Returns A's 200 and B's INVITE (transfer full). */
+static void
+call_up (B2b *x, char **a_ok, char **b_inv)
+{
+  a_invite (x, 70, "z9hG4bK-au");
+  *b_inv = b_invite (x, 70);
+  b_answer (x, *b_inv);
+  g_autofree char *ack = recv_on (x->b); /* the B leg's ACK for B's 2xx */
+  CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  CU_ASSERT_EQUAL (final_on (x->t->peer, a_ok), 200);
+  CU_ASSERT_TRUE_FATAL (*a_ok != NULL);
+  /* A's 200 carries B's SDP session (pass mode), not B's tag or Contact */
+  CU_ASSERT_PTR_NOT_NULL (strstr (*a_ok, "m=audio 42000"));
+  CU_ASSERT_PTR_NULL (strstr (*a_ok, "bobtag"));
+  g_autofree char *to = hdr (*a_ok, "To");
+  g_autofree char *ackm = g_strdup_printf (
+    "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-auack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, to);
+  send_on (x->t->peer, x->t->to, ackm);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
+}
+
+static void
+bridge_up_a_hangs_up (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abye");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b); /* B gets a BYE in its own dialog */
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *cid = hdr (bye, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (cid, icid);
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", icid);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", bfield, "\"answered\":true",
+                                  "\"ended_by\":\"a\"", NULL), 1);
+  b2b_free (x);
+}
+
+static void
+bridge_up_b_hangs_up (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  b_bye (x, inv);
+  g_autofree char *bok = recv_on (x->b);
+  CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
+  g_autofree char *bye = recv_on (x->t->peer); /* A gets a BYE in its own dialog */
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  g_autofree char *cid = hdr (bye, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (cid, "a-call@127.0.0.1");
+  g_autofree char *via = hdr (bye, "Via");
+  g_autofree char *from = hdr (bye, "From");
+  g_autofree char *to = hdr (bye, "To");
+  g_autofree char *cseq = hdr (bye, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+                                        "Content-Length: 0\r\n\r\n", via, from, to, cid, cseq);
+  send_on (x->t->peer, x->t->to, r);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"answered\":true", "\"ended_by\":\"b\"", NULL), 1);
+  b2b_free (x);
+}
+
+
+static void
+bridge_failover (void)
+{
+  B2b *x = b2b_new_full (NULL, TRUE);
+  a_invite (x, 70, "z9hG4bK-af");
+  g_autofree char *inv = b_invite (x, 70);
+  b_respond (x, inv, 503);
+  /* C gets a new INVITE: a new Call-ID, not B's, nothing of A's */
+  g_autofree char *cinv = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@127.0.0.1"));
+  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *ccid = hdr (cinv, "Call-ID");
+  CU_ASSERT_STRING_NOT_EQUAL (bcid, ccid);
+  CU_ASSERT_PTR_NULL (strstr (cinv, "a-call"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "X-Secret"));
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", "\"status\":503", "carol", NULL), 1);
+  /* C is busy: no target left, A gets C's 486 */
+  g_autofree char *via = hdr (cinv, "Via");
+  g_autofree char *from = hdr (cinv, "From");
+  g_autofree char *to = hdr (cinv, "To");
+  g_autofree char *cseq = hdr (cinv, "CSeq");
+  g_autofree char *r = g_strdup_printf ("SIP/2.0 486 Busy Here\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=caroltag\r\n"
+                                        "Call-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n", via, from, to, ccid, cseq);
+  send_on (x->c, x->cto, r);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-af");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+static void
+bridge_max_calls (void)
+{
+  B2b *x = b2b_new ("b2bua.max_calls=1");
+  a_invite (x, 70, "z9hG4bK-mc1");
+  g_autofree char *inv = b_invite (x, 70);
+  /* a second call while the first rings: 503 with Retry-After, no B leg */
+  g_autofree char *m = g_strdup_printf (
+    "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-mc2\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:dave@127.0.0.1>;tag=davetag\r\nTo: <sip:b2b@127.0.0.1>\r\n"
+    "Call-ID: second@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@127.0.0.1:%u>\r\n"
+    "Content-Length: 0\r\n\r\n", x->t->port, x->t->port);
+  send_on (x->t->peer, x->t->to, m);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 503);
+  g_autofree char *ra = resp != NULL ? hdr (resp, "Retry-After") : NULL;
+  CU_ASSERT_STRING_EQUAL (ra != NULL ? ra : "", "5");
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
+  /* the first call ends: B is busy */
+  b_respond (x, inv, 486);
+  g_autofree char *busy = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &busy), 486);
+  if (busy != NULL)
+    a_ack (x, busy, "z9hG4bK-mc1");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+static void
+bridge_options (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *m = g_strdup_printf (
+    "OPTIONS sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-opt\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: opt@127.0.0.1\r\n"
+    "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", x->t->port);
+  send_on (x->t->peer, x->t->to, m);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200); /* the A leg answers, as a UA (RFC 3261 11.2) */
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));        /* nothing goes to B */
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+/* [b2bua] checked at setup: anchored media is refused until the relay exists,
+ * a bad status_map row names its key; a flow that does not bridge gets no state. */
+static void
+bridge_setup (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *flow = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
+  SfMachine *ua = sf_loader_load (env->loader, SF_SRCDIR "/xml/ua.xml", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (flow);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ua);
+  SfModuleEnv me = { .ep = env->ep, .cfg = env->cfg, .loader = env->loader, .flow = flow };
+  gpointer state = NULL;
+  g_autoptr (GError) e1 = NULL;
+  CU_ASSERT_TRUE (sf_b2bua_module.setup (&me, &state, &e1));
+  CU_ASSERT_PTR_NOT_NULL (state);
+  g_clear_pointer (&state, sf_b2bua_module.teardown);
+  g_assert (sf_config_set (env->cfg, "b2bua.media=anchor", NULL));
+  g_autoptr (GError) e2 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e2));
+  CU_ASSERT_TRUE (e2 != NULL && strstr (e2->message, "anchor") != NULL);
+  CU_ASSERT_PTR_NULL (state);
+  me.flow = ua; /* a UA: nothing to set up, whatever [b2bua] says */
+  CU_ASSERT_TRUE (sf_b2bua_module.setup (&me, &state, NULL));
+  CU_ASSERT_PTR_NULL (state);
+  me.flow = flow;
+  g_assert (sf_config_set (env->cfg, "b2bua.media=pass", NULL));
+  g_assert (sf_config_set (env->cfg, "b2bua.status_map=486=600,oops", NULL));
+  g_autoptr (GError) e3 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e3));
+  CU_ASSERT_TRUE (e3 != NULL && strstr (e3->message, "b2bua.status_map") != NULL && strstr (e3->message, "oops") != NULL);
+  g_assert (sf_config_set (env->cfg, "b2bua.status_map=486=600", NULL));
+  g_assert (sf_config_set (env->cfg, "b2bua.failover=tel:+1555", NULL));
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_FALSE (sf_b2bua_module.setup (&me, &state, &e4));
+  CU_ASSERT_TRUE (e4 != NULL && strstr (e4->message, "b2bua.failover") != NULL);
+  sf_machine_unref (flow);
+  sf_machine_unref (ua);
+  sf_test_env_free (env);
+}
+
+
+/* No open relay: OpBridgeCall's target host must come from the flow or the
+ * configuration, checked when the flow loads; the user part may come from the
+ * request (escaped).  b2bua.from is B's From. */
+static void
+bridge_target_checks (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  SfMachine *ok = sf_test_load (env, "ok.xml",
+    "<flow version=\"2\" name=\"b\" scope=\"call\" initial=\"Idle\">"
+    "<state name=\"Idle\"><normal><op name=\"OpBridgeCall\" on=\"sip:INVITE\" "
+    "arg=\"sip:${ruri.user}@gw.example.com | P-Asserted-Identity: ${hdr.P-Asserted-Identity}\" next=\"Done\"/>"
+    "</normal></state><state name=\"Done\" final=\"true\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL (ok);
+  if (ok != NULL)
+    sf_machine_unref (ok);
+  const char *bad[] = { "sip:bob@${ruri.host}", "${hdr.X-Target}", "sip:${ruri.user}@${var.host}", "bob" };
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autofree char *xml = g_strdup_printf (
+      "<flow version=\"2\" name=\"b\" scope=\"call\" initial=\"Idle\">"
+      "<var name=\"host\" value=\"\"/>"
+      "<state name=\"Idle\"><normal><op name=\"OpBridgeCall\" on=\"sip:INVITE\" arg=\"%s\" next=\"Done\"/></normal></state>"
+      "<state name=\"Done\" final=\"true\"/></flow>", bad[i]);
+    SfTestEnv *e = sf_test_env_new (); /* its own loader: each refusal for its own reason */
+    SfMachine *m = sf_test_load (e, "bad.xml", xml);
+    CU_ASSERT_PTR_NULL (m);
+    CU_ASSERT_TRUE (sf_test_has_diag (e->loader, 0, FALSE, "bad arg for 'OpBridgeCall'"));
+    if (m != NULL)
+      sf_machine_unref (m);
+    sf_test_env_free (e);
+  }
+  sf_test_env_free (env);
+
+  B2b *x = b2b_new ("b2bua.from=<sip:gateway@b2b.example.com>");
+  a_invite (x, 70, "z9hG4bK-af2");
+  g_autofree char *inv = b_invite (x, 70);
+  g_autofree char *from = hdr (inv, "From");
+  CU_ASSERT_TRUE (from != NULL && g_str_has_prefix (from, "<sip:gateway@b2b.example.com>;tag="));
+  b_respond (x, inv, 480);
+  g_autofree char *resp = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 480);
+  if (resp != NULL)
+    a_ack (x, resp, "z9hG4bK-af2");
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+
+#define A_HOLD "v=0\r\no=alice 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=sendonly\r\n"
+
+/* A puts the call on hold (a re-INVITE with an offer, RFC 3264 8.4): B gets a
+ * re-INVITE in its own dialog with A's offer, B's answer reaches A in the 200. */
+static void
+bridge_reinvite (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *re = g_strdup_printf (
+    "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-are\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INVITE\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    ruri, x->t->port, to, x->t->port, strlen (A_HOLD), A_HOLD);
+  send_on (x->t->peer, x->t->to, re);
+  g_autofree char *bre = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  g_autofree char *bcid = hdr (bre, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (bcid, icid);                      /* B's own dialog */
+  CU_ASSERT_PTR_NOT_NULL (strstr (bre, "a=sendonly"));      /* A's offer */
+  CU_ASSERT_PTR_NULL (strstr (bre, "a-call"));
+  b_answer (x, bre);
+  g_autofree char *back = recv_on (x->b);                   /* the B leg's ACK */
+  CU_ASSERT_TRUE (back != NULL && g_str_has_prefix (back, "ACK "));
+  g_autofree char *aok = NULL;
+  CU_ASSERT_EQUAL (final_on (x->t->peer, &aok), 200);
+  CU_ASSERT_TRUE (aok != NULL && strstr (aok, "m=audio 42000") != NULL); /* B's answer */
+  g_autofree char *ack = g_strdup_printf (
+    "ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-areack\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 ACK\r\n"
+    "Content-Length: 0\r\n\r\n", ruri, x->t->port, to);
+  send_on (x->t->peer, x->t->to, ack);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
+  /* and the call still ends cleanly */
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye2");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+
+/* An INFO from A (SIP INFO DTMF) in the call: A gets 200 from its leg, B gets
+ * an INFO in its own dialog with the same body (RFC 6086). */
+static void
+bridge_info (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  const char *dtmf = "Signal=5\r\nDuration=160\r\n";
+  g_autofree char *info = g_strdup_printf (
+    "INFO %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-ainfo\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INFO\r\n"
+    "Content-Type: application/dtmf-relay\r\nContent-Length: %zu\r\n\r\n%s", ruri, x->t->port, to, strlen (dtmf), dtmf);
+  send_on (x->t->peer, x->t->to, info);
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *binfo = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (binfo != NULL && g_str_has_prefix (binfo, "INFO "));
+  g_autofree char *ct = hdr (binfo, "Content-Type");
+  CU_ASSERT_STRING_EQUAL (ct != NULL ? ct : "", "application/dtmf-relay");
+  CU_ASSERT_PTR_NOT_NULL (strstr (binfo, "Signal=5"));
+  g_autofree char *bcid = hdr (binfo, "Call-ID");
+  g_autofree char *icid = hdr (inv, "Call-ID");
+  CU_ASSERT_STRING_EQUAL (bcid, icid);
+  b_respond (x, binfo, 200);
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye3");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+static void
+bridge_cancel_window (void)
+{
+  B2b *x = b2b_new (NULL);
+  sf_endpoint_set_messages (x->t->env->ep, SF_MESSAGES_ON); /* step events name the operators that acted */
+  /* both datagrams wait on the socket: one read takes them (one batch) */
+  a_invite (x, 70, "z9hG4bK-aw");
+  a_cancel (x, "z9hG4bK-aw");
+  /* A hears: the CANCEL's 200 and the INVITE's 487 (after a 180 when it rang) */
+  gboolean cancel_ok = FALSE;
+  g_autofree char *final = NULL;
+  for (guint i = 0; i < 4 && (!cancel_ok || final == NULL); i++) {
+    g_autofree char *m = recv_on (x->t->peer);
+    if (m == NULL)
+      break;
+    g_autofree char *cseq = hdr (m, "CSeq");
+    if (g_str_has_prefix (m, "SIP/2.0 200") && cseq != NULL && strstr (cseq, "CANCEL") != NULL)
+      cancel_ok = TRUE;
+    else if (g_ascii_strtoull (m + 8, NULL, 10) >= 200 && cseq != NULL && strstr (cseq, "INVITE") != NULL)
+      final = g_steal_pointer (&m);
+  }
+  CU_ASSERT_TRUE (cancel_ok);
+  CU_ASSERT_TRUE_FATAL (final != NULL);
+  CU_ASSERT_TRUE (g_str_has_prefix (final, "SIP/2.0 487"));
+  CU_ASSERT_TRUE (sf_test_count (x->t->env, "\"event\":\"step\"", "OpBridgeRelay", NULL) >= 1); /* the window was hit */
+  a_ack (x, final, "z9hG4bK-aw");
+  /* B's INVITE went before the bridge heard A's end: B rings, and the CANCEL
+   * that waited for a provisional (9.1) follows */
+  g_autofree char *inv = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE"));
+  b_respond (x, inv, 180);
+  g_autofree char *cancel = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (cancel != NULL && g_str_has_prefix (cancel, "CANCEL"));
+  b_respond (x, cancel, 200);
+  b_respond (x, inv, 487);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+void
+sf_test_register_b2bua (void)
+{
+  CU_pSuite s = CU_add_suite ("b2bua", NULL, NULL);
+  SF_ADD_TEST (s, test_move_key);
+  SF_ADD_TEST (s, test_hand_over);
+  SF_ADD_TEST (s, test_status_map);
+  SF_ADD_TEST (s, bridge_hides);
+  SF_ADD_TEST (s, bridge_max_forwards_zero);
+  SF_ADD_TEST (s, bridge_status_map);
+  SF_ADD_TEST (s, bridge_cancel_window);
+  SF_ADD_TEST (s, bridge_up_a_hangs_up);
+  SF_ADD_TEST (s, bridge_up_b_hangs_up);
+  SF_ADD_TEST (s, bridge_reinvite);
+  SF_ADD_TEST (s, bridge_info);
+  SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_max_calls);
+  SF_ADD_TEST (s, bridge_options);
+  SF_ADD_TEST (s, bridge_setup);
+  SF_ADD_TEST (s, bridge_target_checks);
+}
