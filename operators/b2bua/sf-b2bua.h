@@ -40,6 +40,7 @@ typedef struct {
 typedef struct {
   SfB2bState *st;         /* unowned: outlives every bridge (instances end before teardown) */
   gboolean counted;       /* holds one of st->live */
+  gboolean invite;        /* the request was an INVITE: a call, with a bridge_end line */
   char *a, *b;            /* owned, nullable: the live legs' handles */
   char *a_call_id;        /* owned: the caller's Call-ID */
   char *b_call_id;        /* owned, nullable: B's (learnt from the leg) */

@@ -174,8 +174,14 @@ sf_op_bridge_accept (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (c == NULL || c->st == NULL || c->a != NULL)
     return SF_OP_SKIP;
   gboolean invite = strcmp (sf_event_name (ev), "INVITE") == 0;
+  c->invite = invite;
+  c->a_call_id = str_dup (sf_sip_msg_call_id (e->msg));
+  c->start_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+  set_fields (ctx, c);
   if (invite && c->st->max_calls > 0 && c->st->live >= c->st->max_calls) {
     const char *const lines[] = { "Retry-After: 5", NULL };
+    c->a_status = 503;
+    c->ended_by = "bridge";
     if (!sf_message_reply (ctx, sf_message_from_event (ev), 503, "Too Many Calls", lines, NULL))
       return SF_OP_ERROR;
     return SF_OP_OUTCOME (0);
@@ -183,12 +189,11 @@ sf_op_bridge_accept (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfInstance *a = spawn_leg (ctx, TRUE);
   if (a == NULL) {
     sf_message_reply (ctx, sf_message_from_event (ev), 500, "Cannot Bridge", NULL, NULL);
+    c->a_status = 500;
+    c->ended_by = "bridge";
     return SF_OP_OUTCOME (0);
   }
   c->a = g_strdup (sf_instance_handle (a));
-  c->a_call_id = str_dup (sf_sip_msg_call_id (e->msg));
-  c->start_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
-  set_fields (ctx, c);
   if (invite) {
     c->counted = TRUE;
     c->st->live++;
@@ -650,8 +655,8 @@ static SfOpResult
 sf_op_bridge_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfB2bCall *c = sf_b2b_call (ctx);
-  if (c == NULL)
-    return SF_OP_CONTINUE;
+  if (c == NULL || !c->invite)
+    return SF_OP_CONTINUE; /* an OPTIONS or MESSAGE its leg answered: no call to report */
   gint64 now = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
   /* The line names both Call-IDs itself: the instance's fields keep A's only,
    * so no key is written twice. */

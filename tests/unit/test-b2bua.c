@@ -661,6 +661,8 @@ bridge_max_calls (void)
   g_autofree char *ra = resp != NULL ? hdr (resp, "Retry-After") : NULL;
   CU_ASSERT_STRING_EQUAL (ra != NULL ? ra : "", "5");
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"second@127.0.0.1\"",
+                                  "\"a_status\":503", "\"ended_by\":\"bridge\"", NULL), 1);
   /* the first call ends: B is busy */
   b_respond (x, inv, 486);
   g_autofree char *busy = NULL;
@@ -686,6 +688,7 @@ bridge_options (void)
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));        /* nothing goes to B */
   b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", NULL), 0); /* no call */
   CU_ASSERT_EQUAL (b2b_state->live, 0);
   b2b_free (x);
 }
