@@ -18,7 +18,13 @@ static const SfConfigKey b2bua_keys[] = {
   { "from", SF_CFG_STRING, NULL, 0, 0, NULL,
     "the From of B's INVITE, a name-addr (\"<sip:b2bua@example.com>\"); unset: ua.uri's (A's From is never copied)" },
   { "media", SF_CFG_ENUM, "pass", 0, 0, "pass|anchor",
-    "pass: the SDP is relayed (connection address kept); anchor: RTP relayed through us (not built yet: refused at start)" },
+    "pass: the SDP is relayed (connection address kept, o= rewritten); anchor: RTP relayed through us (c= and port ours, latching, RFC 4961)" },
+  { "latch", SF_CFG_ENUM, "any", 0, 0, "any|sdp_host|off",
+    "anchor: which RTP source a side's destination follows: the first heard (any), the first from the SDP's host, or none (off)" },
+  { "relatch_ms", SF_CFG_INT, "1000", 1, 60000, NULL,
+    "anchor: silence from the latched source before another source may take its place (ms)" },
+  { "rtp_timeout", SF_CFG_INT, "0", 0, 3600, NULL,
+    "anchor: seconds without RTP from either side before media:rtp_timeout reaches the bridge (0: never)" },
   { "status_map", SF_CFG_LIST, NULL, 0, 0, NULL,
     "B's final status to A's, FROM=TO rows (FROM a code or a class, 5xx) before the built-in ones (docs/b2bua.md)" },
   { "failover", SF_CFG_LIST, NULL, 0, 0, NULL,
@@ -114,6 +120,12 @@ sf_b2b_state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
   st->media = g_strcmp0 (sf_config_get_string (cfg, "b2bua", "media"), "anchor") == 0 ? SF_B2B_MEDIA_ANCHOR
                                                                                     : SF_B2B_MEDIA_PASS;
   st->from = g_strdup (sf_config_get_string (cfg, "b2bua", "from"));
+  const char *latch = sf_config_get_string (cfg, "b2bua", "latch");
+  st->latch = g_strcmp0 (latch, "off") == 0        ? SF_RELAY_LATCH_OFF
+              : g_strcmp0 (latch, "sdp_host") == 0 ? SF_RELAY_LATCH_SDP_HOST
+                                                   : SF_RELAY_LATCH_ANY;
+  st->relatch_ms = (guint) sf_config_get_int (cfg, "b2bua", "relatch_ms");
+  st->rtp_timeout_ms = (guint) sf_config_get_int (cfg, "b2bua", "rtp_timeout") * 1000;
   if (!sf_b2b_parse_map (sf_config_get_list (cfg, "b2bua", "status_map"), st->status_map, error)) {
     sf_b2b_state_free (st);
     return NULL;
@@ -162,14 +174,6 @@ setup (const SfModuleEnv *env, gpointer *state, GError **error)
   SfB2bState *st = sf_b2b_state_new (env->ep, env->cfg, error);
   if (st == NULL)
     return FALSE;
-  /* Anchored media needs the relay (media/sf-media-relay.h), which is not
-   * built yet: a B2BUA asked to anchor must not silently pass media through. */
-  if (st->media == SF_B2B_MEDIA_ANCHOR) {
-    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
-                 "b2bua.media = anchor: the media relay is not built yet (docs/b2bua.md); use pass");
-    sf_b2b_state_free (st);
-    return FALSE;
-  }
   *state = st;
   return TRUE;
 }

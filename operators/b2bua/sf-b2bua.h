@@ -6,6 +6,8 @@
 #pragma once
 #include <glib.h>
 #include "framework/sf-module.h"
+#include "media/sf-media-relay.h"
+#include "media/sf-sdp.h"
 
 G_BEGIN_DECLS
 
@@ -34,6 +36,8 @@ typedef struct {
   GArray *status_map;     /* SfB2bMapRow: the configured rows first, then the defaults */
   GArray *failover;       /* guint: B statuses that send the call to the next target */
   GStrv targets;          /* owned, nullable: b2bua.targets, tried after the flow's target */
+  SfRelayLatch latch;     /* b2bua.latch, relatch_ms, rtp_timeout (ms) */
+  guint relatch_ms, rtp_timeout_ms;
 } SfB2bState;
 
 /* Per bridge instance. */
@@ -54,6 +58,11 @@ typedef struct {
   char *offer_ctype, *offer; /* owned, nullable: A's SDP offer */
   GPtrArray *lines;       /* char*: the header lines the flow chose for B's INVITE */
   gint64 start_us, answer_us;
+  /* The SDP each side gets (docs/media.md "Relay (B2BUA anchored media)"):
+   * o= ours per side; anchored, c= and port the relay's. */
+  gboolean sides_set;
+  SfSdpBridgeSide to_a, to_b;
+  SfMediaRelay *relay;    /* owned, nullable: b2bua.media = anchor */
 } SfB2bCall;
 
 /* The module's state for @ep from @cfg's [b2bua] (checked: a bad status_map,

@@ -17,6 +17,7 @@
 #include "operators/transaction/sf-stack.h"
 #include "operators/ua/sf-ua-call.h"
 #include "operators/ua/sf-ua-leg.h"
+#include "media/sf-media.h"
 #include "sip/sf-sip-msg.h"
 #include "sipflow/sf-message.h"
 #include <string.h>
@@ -41,6 +42,9 @@ call_free (gpointer p)
   g_free (c->offer_ctype);
   g_free (c->offer);
   g_clear_pointer (&c->lines, g_ptr_array_unref);
+  sf_sdp_bridge_side_clear (&c->to_a);
+  sf_sdp_bridge_side_clear (&c->to_b);
+  sf_media_relay_free (c->relay);
   g_free (c);
 }
 
@@ -322,11 +326,48 @@ sf_op_bridge_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   c->max_forwards = mf < 0 ? 69 : (guint) MIN (mf, 256) - 1;
   SfSipStr body = sf_sip_msg_body (e->msg);
   const SfSipHdr *ct = sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTENT_TYPE);
+  if (!c->sides_set) {
+    /* Our address as the caller reached us: o= (and c=, anchored) of both sides. */
+    g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.local));
+    const char *relay_addr = NULL;
+    if (c->st->media == SF_B2B_MEDIA_ANCHOR && sf_ua_media (ctx) != NULL) {
+      g_autoptr (GError) error = NULL;
+      c->relay = sf_media_relay_new (sf_ua_media (ctx), sf_ctx_handle (ctx), &error);
+      if (c->relay == NULL)
+        sf_log (ctx, G_LOG_LEVEL_WARNING, "%s", error->message);
+      else if (!sf_media_relay_set_latch (c->relay, c->st->latch, c->st->relatch_ms, c->st->rtp_timeout_ms, &error))
+        sf_log (ctx, G_LOG_LEVEL_WARNING, "%s", error->message);
+      relay_addr = host;
+    }
+    sf_sdp_bridge_side_init (&c->to_a, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_A) : 0);
+    sf_sdp_bridge_side_init (&c->to_b, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_B) : 0);
+    c->sides_set = TRUE;
+  }
+  if (c->st->media == SF_B2B_MEDIA_ANCHOR && c->relay == NULL) {
+    drive (ctx, c->a, SF_UA_LEG_DOWN_REJECT, "503", sf_ua_leg_note_new (503, NULL, NULL));
+    c->a_status = 503;
+    c->ended_by = "bridge";
+    return SF_OP_OUTCOME (0);
+  }
   if (body.len > 0 && ct != NULL) {
+    g_autoptr (GError) error = NULL;
+    g_auto (SfSdpPeer) peer = { 0 };
+    char *sdp = sf_sdp_bridge_rewrite (body.p, body.len, &c->to_b, &peer, &error);
+    if (sdp == NULL) {
+      sf_log (ctx, G_LOG_LEVEL_INFO, "the caller's SDP: %s", error->message);
+      drive (ctx, c->a, SF_UA_LEG_DOWN_REJECT, "488", sf_ua_leg_note_new (488, NULL, NULL));
+      c->a_status = 488;
+      c->ended_by = "bridge";
+      return SF_OP_OUTCOME (0);
+    }
+    if (c->relay != NULL) {
+      sf_media_relay_set_peer (c->relay, SF_RELAY_A, peer.hold ? NULL : peer.addr, peer.port, NULL);
+      sf_media_relay_set_dtmf (c->relay, SF_RELAY_A, peer.dtmf_pt, NULL);
+    }
     g_free (c->offer_ctype);
     g_free (c->offer);
     c->offer_ctype = str_dup (ct->value);
-    c->offer = str_dup (body);
+    c->offer = sdp;
   }
   g_clear_pointer (&c->lines, g_ptr_array_unref);
   c->lines = g_ptr_array_new_with_free_func (g_free);
@@ -383,6 +424,27 @@ copy_note (const SfUaLegNote *n, guint status)
   return sf_ua_leg_note_new (status, n != NULL ? n->ctype : NULL, n != NULL ? n->body : NULL);
 }
 
+/* @n from side @from for the other side: its SDP rewritten for that side (o=
+ * ours; anchored, the relay's c= and port, and the relay told where @from
+ * receives); a note without a body copied; NULL when the SDP is unreadable. */
+static SfUaLegNote *
+note_across (SfB2bCall *c, char from, const SfUaLegNote *n, guint status)
+{
+  if (n == NULL || n->body == NULL || !c->sides_set)
+    return copy_note (n, status);
+  g_auto (SfSdpPeer) peer = { 0 };
+  g_autofree char *sdp = sf_sdp_bridge_rewrite (n->body, strlen (n->body), from == 'a' ? &c->to_b : &c->to_a, &peer,
+                                                NULL);
+  if (sdp == NULL)
+    return NULL;
+  if (c->relay != NULL) {
+    SfRelaySide side = from == 'a' ? SF_RELAY_A : SF_RELAY_B;
+    sf_media_relay_set_peer (c->relay, side, peer.hold ? NULL : peer.addr, peer.port, NULL);
+    sf_media_relay_set_dtmf (c->relay, side, peer.dtmf_pt, NULL);
+  }
+  return sf_ua_leg_note_new (status, n->ctype, sdp);
+}
+
 /* B's 18x: A gets 180 or 183 with B's SDP (early media), our own reason
  * phrase; nothing else of B's response (RFC 3261 6: each side its own dialog). */
 static SfOpResult
@@ -395,7 +457,8 @@ sf_op_bridge_progress (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   set_fields (ctx, c);
   const SfUaLegNote *n = sf_event_payload (ev);
   guint status = n != NULL && n->status == 183 ? 183 : 180;
-  drive (ctx, c->a, SF_UA_LEG_DOWN_PROGRESS, NULL, copy_note (n, status));
+  SfUaLegNote *out = note_across (c, 'b', n, status);
+  drive (ctx, c->a, SF_UA_LEG_DOWN_PROGRESS, NULL, out != NULL ? out : copy_note (NULL, status));
   return SF_OP_DONE;
 }
 
@@ -412,7 +475,11 @@ sf_op_bridge_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   c->answered = TRUE;
   c->b_status = 200;
   c->answer_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
-  drive (ctx, c->a, SF_UA_LEG_DOWN_ANSWER, NULL, copy_note (n, 200));
+  SfUaLegNote *out = note_across (c, 'b', n, 200);
+  if (out == NULL) /* B's answer unreadable: A gets none, the call ends on both sides */
+    out = sf_ua_leg_note_new (500, NULL, NULL);
+  drive (ctx, c->a, out->status == 200 ? SF_UA_LEG_DOWN_ANSWER : SF_UA_LEG_DOWN_REJECT, out->status == 200 ? NULL : "500",
+         out);
   return SF_OP_TRANSITION;
 }
 
@@ -545,7 +612,11 @@ sf_op_bridge_offer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     drive (ctx, from, SF_UA_LEG_DOWN_REANSWER, NULL, sf_ua_leg_note_new (491, NULL, NULL));
     return SF_OP_DONE;
   }
-  SfUaLegNote *out = copy_note (n, 0);
+  SfUaLegNote *out = note_across (c, side, n, 0);
+  if (out == NULL) { /* RFC 3261 14.2: an offer we cannot take, 488, the session as it was */
+    drive (ctx, from, SF_UA_LEG_DOWN_REANSWER, NULL, sf_ua_leg_note_new (488, NULL, NULL));
+    return SF_OP_DONE;
+  }
   out->method = g_strdup (n != NULL ? n->method : NULL);
   if (!drive (ctx, other, SF_UA_LEG_DOWN_REOFFER, NULL, out)) {
     drive (ctx, from, SF_UA_LEG_DOWN_REANSWER, NULL, sf_ua_leg_note_new (500, NULL, NULL));
@@ -571,7 +642,9 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint status = n != NULL ? n->status : 0;
   if (status < 200 || status > 699)
     status = 500;
-  SfUaLegNote *out = status < 300 ? copy_note (n, 200) : sf_ua_leg_note_new (status, NULL, NULL);
+  SfUaLegNote *out = status < 300 ? note_across (c, side, n, 200) : sf_ua_leg_note_new (status, NULL, NULL);
+  if (out == NULL)
+    out = sf_ua_leg_note_new (500, NULL, NULL);
   drive (ctx, offerer, SF_UA_LEG_DOWN_REANSWER, NULL, out);
   return SF_OP_DONE;
 }

@@ -71,6 +71,8 @@ na=$(wc -l <"$T/a.ids") nb=$(wc -l <"$T/b.ids") both=$(comm -12 "$T/a.ids" "$T/b
   fail "Call-IDs: $na on the caller's side, $nb on the callee's, $both on both"
 
 # bridge_end pairs them: its a_call_id is the caller's, its b_call_id the callee's.
+# (A bridge ends once both legs have: the last ones after sipp is done; bounded.)
+wait_ev b2b '"event":"bridge_end"' 30 "$CALLS"
 python3 -c 'import json, sys
 for l in open(sys.argv[1]):
     e = json.loads(l) if l.startswith("{") else {}
