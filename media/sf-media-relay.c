@@ -81,6 +81,29 @@ sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint relatch_ms,
   return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
 }
 
+/* @addr one of this host's own addresses: loopback, or one a socket can be
+ * bound to (a UDP bind to port 0 sends nothing). */
+static gboolean
+local_addr (const char *addr)
+{
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (addr);
+  if (ia == NULL)
+    return FALSE;
+  if (g_inet_address_get_is_loopback (ia))
+    return TRUE;
+  g_autoptr (GSocket) s = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_DATAGRAM,
+                                        G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, 0);
+  return s != NULL && g_socket_bind (s, sa, FALSE, NULL);
+}
+
+/* @port is one the pool holds, as an RTP port or as the RTCP port above one. */
+static gboolean
+pool_port (SfMedia *m, guint port)
+{
+  return sf_media_port_socket (m, port, FALSE) != NULL || (port > 0 && sf_media_port_socket (m, port - 1, TRUE) != NULL);
+}
+
 gboolean
 sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error)
 {
@@ -101,6 +124,16 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
   if (addr == NULL || port == 0 || strcmp (addr, "0.0.0.0") == 0) {
     addr = NULL;
     port = 0;
+  }
+  /* A destination that is one of our own relay ports (this call's or
+   * another's, RTP or the RTCP on port + 1): what we send there comes back
+   * to a relay that takes it (latch off, or a side not latched yet) and goes
+   * out again, a loop at full speed from one packet.  The pool gives ports
+   * out in order, so a caller who saw one of ours in an answer can name the
+   * next in a re-offer. */
+  if (addr != NULL && (pool_port (r->media, port) || pool_port (r->media, port + 1)) && local_addr (addr)) {
+    g_autofree char *why = g_strdup_printf ("%s:%u is a relay port of ours", addr, port);
+    return fail (error, r->call, why);
   }
   if (g_strcmp0 (addr, r->spec.peer_addr[side]) == 0 && port == r->spec.peer_port[side])
     return TRUE; /* the same SDP again (a refresh): the latch holds */

@@ -18,6 +18,8 @@
  *    events are not read while B's type is unknown
  *  - rtp_timeout: with rtp_timeout_ms 300, RTP that stops gives one
  *    "rtp_timeout" event, and none before RTP ever flowed
+ *  - self_loop: an SDP destination that is one of our own relay ports (RTP or
+ *    RTCP) on our own address is refused, so one packet never loops
  *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
  *    back to the warm-up's baseline
  * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
@@ -369,6 +371,41 @@ leaks (void)
   CU_ASSERT (threads () <= base + 2); /* GLib's pool may keep two idle workers */
 }
 
+/* The relay pointed at itself: with latch = off a side takes every source, so
+ * an SDP naming one of our own relay ports (A's SDP at our B port: the pool
+ * hands ports out in order, so a caller who saw our A port in one answer can
+ * guess the B port) made one packet from B go out of our A port to our B
+ * port, be taken again, and so on for ever: a loop at full speed from one
+ * packet.  Such a destination is refused (an address of ours, a port of the
+ * pool), RTP and RTCP alike; one packet in, at most one out. */
+static void
+self_loop (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c8", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pb;
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  /* Our own ports, RTP or RTCP (an odd SDP port puts RTCP on the next RTP). */
+  const guint own[] = { rb, rb + 1, rb - 1, ra, ra + 1 };
+  for (guint i = G_N_ELEMENTS (own); i-- > 0;) { /* rb last: the loop's way */
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", own[i], &e));
+    CU_ASSERT_PTR_NOT_NULL (e);
+  }
+  send_to (b, rb, "loop");
+  g_usleep (300000);
+  SfMediaStats st;
+  sf_media_relay_stats (r, SF_RELAY_A, &st);
+  CU_ASSERT (st.packets_sent <= 1);
+  sf_media_relay_stats (r, SF_RELAY_B, &st);
+  CU_ASSERT (st.packets_received <= 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -383,6 +420,7 @@ main (int argc, char **argv)
   CU_add_test (s, "latch_off", latch_off);
   CU_add_test (s, "dtmf", dtmf);
   CU_add_test (s, "rtp_timeout", rtp_timeout);
+  CU_add_test (s, "self_loop", self_loop);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {
