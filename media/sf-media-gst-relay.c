@@ -229,8 +229,10 @@ apply (Relay *r, const SfMediaRelaySpec *spec, gboolean all)
       if (!changed && r->latch[side][rtcp].latched)
         continue;
       sf_media_relay_latch_reset (&r->latch[side][rtcp], spec->latch, spec->relatch_ms, spec->peer_addr[side]);
-      /* RTCP on the RTP port + 1 (RFC 3550 11; a=rtcp is not relayed) */
-      dest_set (r, side, rtcp, spec->peer_addr[side], spec->peer_port[side] != 0 ? spec->peer_port[side] + rtcp : 0);
+      /* RTCP on the RTP port + 1 (RFC 3550 11; a=rtcp is not relayed); an
+       * SDP port of 65535 has none (multiudpsink would wrap 65536 to 0). */
+      guint port = spec->peer_port[side] != 0 ? spec->peer_port[side] + rtcp : 0;
+      dest_set (r, side, rtcp, spec->peer_addr[side], port <= 65535 ? port : 0);
     }
     g_free (r->spec.peer_addr[side]);
     r->spec.peer_addr[side] = g_strdup (spec->peer_addr[side]);

@@ -81,6 +81,15 @@ sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint relatch_ms,
   return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
 }
 
+/* RFC 1112 class D: 224.0.0.0/4.  (A subnet's broadcast address is not
+ * known here; the all-ones one is checked apart.) */
+static gboolean
+multicast (const char *addr)
+{
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (addr);
+  return ia != NULL && g_inet_address_get_is_multicast (ia);
+}
+
 /* @addr one of this host's own addresses: loopback, or one a socket can be
  * bound to (a UDP bind to port 0 sends nothing). */
 static gboolean
@@ -114,6 +123,10 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
       if (!g_ascii_isprint (*p))
         *p = '.';
     g_autofree char *why = g_strdup_printf ("'%s' is not an IPv4 address", s);
+    return fail (error, r->call, why);
+  }
+  if (addr != NULL && (strcmp (addr, "255.255.255.255") == 0 || multicast (addr))) {
+    g_autofree char *why = g_strdup_printf ("'%s' is a multicast or broadcast address", addr);
     return fail (error, r->call, why);
   }
   if (port > 65535) {

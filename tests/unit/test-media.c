@@ -560,7 +560,10 @@ relay_null (void)
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, NULL, 0, &error));
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
-  const char *bad[] = { "example.com", "2001:db8::1", "192.0.2.1 ", "1.2.3.4.5", "" };
+  /* Multicast and broadcast too: one packet to the relay would reach every
+   * host of a group or of our segment (an SDP is the caller's to write). */
+  const char *bad[] = { "example.com", "2001:db8::1", "192.0.2.1 ", "1.2.3.4.5", "", "224.0.0.1", "239.255.255.250",
+                        "255.255.255.255" };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autoptr (GError) e = NULL;
     CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, bad[i], 5004, &e));
