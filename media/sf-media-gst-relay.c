@@ -186,7 +186,14 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   gint64 now = g_get_monotonic_time ();
   int to = 1 - b->from;
   g_mutex_lock (&r->lock);
-  SfRelayVerdict v = sf_media_relay_latch_check (&r->latch[b->from][b->rtcp], addr, port, now);
+  /* RTCP follows the side's RTP: once RTP latched, RTCP from another host is
+   * a stranger's (RTCP comes seconds after RTP, RFC 3550 6.2: the port would
+   * be its for the asking, and with it the other side's reports, CNAME and
+   * all). */
+  const SfRelayLatchState *rtp = &r->latch[b->from][0];
+  SfRelayVerdict v = b->rtcp && rtp->mode != SF_RELAY_LATCH_OFF && rtp->latched && strcmp (addr, rtp->addr) != 0
+                       ? SF_RELAY_DROP
+                       : sf_media_relay_latch_check (&r->latch[b->from][b->rtcp], addr, port, now);
   if (v == SF_RELAY_DROP) {
     r->count[b->from].dropped++;
     g_mutex_unlock (&r->lock);
@@ -198,6 +205,15 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     if (!b->rtcp) {
       g_autofree char *arg = g_strdup_printf ("%c %s:%u", b->from == SF_RELAY_A ? 'a' : 'b', addr, port);
       post (r->ctx, r->link, "latched", arg);
+      /* RTCP latched onto another host before: forgotten, the side's RTCP
+       * goes to this host's RTP port + 1 until heard. */
+      SfRelayLatchState *rtcp = &r->latch[b->from][1];
+      if (rtcp->latched && strcmp (rtcp->addr, addr) != 0) {
+        char host[sizeof rtcp->sdp_host];
+        g_strlcpy (host, rtcp->sdp_host, sizeof host); /* the reset zeroes it first */
+        sf_media_relay_latch_reset (rtcp, r->spec.latch, r->spec.relatch_ms, host);
+        dest_set (r, b->from, TRUE, addr, port < 65535 ? port + 1 : 0);
+      }
     }
   }
   r->count[b->from].packets_in++;

@@ -20,6 +20,9 @@
  *    "rtp_timeout" event, and none before RTP ever flowed
  *  - self_loop: an SDP destination that is one of our own relay ports (RTP or
  *    RTCP) on our own address is refused, so one packet never loops
+ *  - rtcp_stranger: a stranger on another host who latched our RTCP port
+ *    before A's first report loses it once A's RTP latches: B's reports never
+ *    reach it, its reports never reach B
  *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
  *    back to the warm-up's baseline
  * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
@@ -406,6 +409,47 @@ self_loop (void)
   CU_ASSERT (st.packets_received <= 1);
 }
 
+/* RTCP latched apart from RTP: a stranger on another host who sent to our
+ * RTCP port before A's first report (RTCP comes seconds after RTP, RFC 3550
+ * 6.2) was latched and got B's reports, their SDES CNAME (often user@host)
+ * included, for the whole call.  Once A's RTP is latched, A's RTCP is taken
+ * from A's host only and a stranger's latch is dropped. */
+static void
+rtcp_stranger (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c9", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pa_rtcp, pb, pb_rtcp, px;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
+  g_autoptr (GSocket) x = sock_new ("127.0.0.2", &px); /* the stranger, another host */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  /* The stranger first, on RTCP: latched (nothing of A's is known yet). */
+  for (int i = 0; i < 5; i++)
+    send_to (x, ra + 1, "x-rtcp");
+  SfMediaStats st;
+  for (int i = 0; i < 100 && (sf_media_relay_stats (r, SF_RELAY_A, &st), st.packets_received < 5); i++)
+    g_usleep (10000);
+  CU_ASSERT_EQUAL (st.packets_received, 5);
+  CU_ASSERT_TRUE (cross (a, ra, b, "a-rtp", NULL)); /* A's RTP: latched */
+  /* B's reports: never to the stranger; to A once A's RTCP is heard. */
+  for (int i = 0; i < 5; i++)
+    send_to (b_rtcp, rb + 1, "b-rtcp1");
+  CU_ASSERT_FALSE (recv_tag (x, "b-rtcp1", 200, NULL));
+  for (int i = 0; i < 5; i++)
+    send_to (x, ra + 1, "x-rtcp2");
+  CU_ASSERT_FALSE (recv_tag (b_rtcp, "x-rtcp2", 200, NULL));
+  CU_ASSERT_TRUE (cross (a_rtcp, ra + 1, b_rtcp, "a-rtcp", NULL));
+  CU_ASSERT_TRUE (cross (b_rtcp, rb + 1, a_rtcp, "b-rtcp2", NULL));
+  CU_ASSERT_FALSE (recv_tag (x, "b-rtcp2", 100, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -421,6 +465,7 @@ main (int argc, char **argv)
   CU_add_test (s, "dtmf", dtmf);
   CU_add_test (s, "rtp_timeout", rtp_timeout);
   CU_add_test (s, "self_loop", self_loop);
+  CU_add_test (s, "rtcp_stranger", rtcp_stranger);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {
