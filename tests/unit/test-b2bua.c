@@ -36,6 +36,9 @@
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
  *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
  *    C's 486 reaches A (no target left)
+ *  - bridge_loop_status: with failover set, B's 483 (and 482) reach A as they
+ *    are and fail nothing over, so a loop through us unwinds once instead of
+ *    every hop retrying its failover targets
  *  - bridge_max_calls: b2bua.max_calls=1: a second INVITE while the first rings
  *    gets 503 with Retry-After (RFC 3261 21.5.4) and makes no B leg
  *  - bridge_options: an OPTIONS outside a dialog is answered 200 by a lone A
@@ -187,7 +190,7 @@ test_status_map (void)
   const char *const rows[] = { "486=600", "5xx=480", NULL };
   CU_ASSERT_TRUE (sf_b2b_parse_map (rows, st.status_map, NULL));
   /* the built-in rows after the configured ones, as the module appends them */
-  const char *const builtin[] = { "3xx=480", "401=403", "407=403", "408=408", "481=500", "483=500", "491=500",
+  const char *const builtin[] = { "3xx=480", "401=403", "407=403", "408=408", "481=500", "491=500",
                                   "503=500", NULL };
   CU_ASSERT_TRUE (sf_b2b_parse_map (builtin, st.status_map, NULL));
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 486), 600);
@@ -195,7 +198,7 @@ test_status_map (void)
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 503), 500);  /* an exact row wins over a class */
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 302), 480);
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 407), 403);
-  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 483), 500);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 481), 500);
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 603), 603);  /* the callee's own answer */
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 404), 404);
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 180), 500);  /* no final status: ours */
@@ -643,6 +646,34 @@ bridge_failover (void)
   b2b_free (x);
 }
 
+/* A loop through the bridge (a target, or a proxy behind it, that routes back
+ * to us): Max-Forwards ends it with 483 at the last hop, but each bridge
+ * before it turned 483 into 500, a failover_on status, so every hop tried
+ * its failover targets again: (1 + targets)^70 INVITEs from one.  482 and 483
+ * go back as they are (they are about A's request: its Max-Forwards crossed),
+ * and they are no failover status: the loop unwinds once. */
+static void
+bridge_loop_status (void)
+{
+  const guint codes[] = { 483, 482 };
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++) {
+    B2b *x = b2b_new_full (NULL, TRUE);
+    a_invite (x, 3, "z9hG4bK-al");
+    g_autofree char *inv = b_invite (x, 3);
+    b_respond (x, inv, codes[i]);
+    g_autofree char *resp = NULL;
+    CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), codes[i]);
+    if (resp != NULL)
+      a_ack (x, resp, "z9hG4bK-al");
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", NULL), 0);
+    g_autofree char *cinv = recv_on (x->c);
+    CU_ASSERT_PTR_NULL (cinv);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    b2b_free (x);
+  }
+}
+
 static void
 bridge_max_calls (void)
 {
@@ -926,6 +957,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_reinvite);
   SF_ADD_TEST (s, bridge_info);
   SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_loop_status);
   SF_ADD_TEST (s, bridge_max_calls);
   SF_ADD_TEST (s, bridge_options);
   SF_ADD_TEST (s, bridge_setup);
