@@ -11,6 +11,7 @@ struct _SfMediaRelay {
   char *call;              /* owned */
   SfMediaRelaySpec spec;   /* owned strings */
   gpointer impl;           /* the backend's, until relay_stop() */
+  gboolean no_local[2];    /* per side: an address of this host is no destination */
 };
 
 #define RELATCH_MS_DEFAULT 1000
@@ -138,6 +139,15 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
     addr = NULL;
     port = 0;
   }
+  /* A side that may not name this host (sf_media_relay_deny_local): its SDP
+   * would have us send what reaches the relay (a stranger's packets, while the
+   * other side is not latched yet) to a service of ours on loopback or our
+   * own address, from our own address. */
+  if (addr != NULL && r->no_local[side] && local_addr (addr)) {
+    g_autofree char *why = g_strdup_printf ("%s is an address of this host, and side %c may not name one", addr,
+                                            side == SF_RELAY_A ? 'a' : 'b');
+    return fail (error, r->call, why);
+  }
   /* A destination that is one of our own relay ports (this call's or
    * another's, RTP or the RTCP on port + 1): what we send there comes back
    * to a relay that takes it (latch off, or a side not latched yet) and goes
@@ -154,6 +164,13 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
   r->spec.peer_addr[side] = g_strdup (addr);
   r->spec.peer_port[side] = port;
   return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
+}
+
+void
+sf_media_relay_deny_local (SfMediaRelay *r, SfRelaySide side, gboolean deny)
+{
+  g_return_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B));
+  r->no_local[side] = deny;
 }
 
 gboolean

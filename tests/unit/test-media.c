@@ -586,6 +586,19 @@ relay_null (void)
   g_autoptr (GError) e6 = NULL;
   CU_ASSERT_FALSE (sf_media_relay_set_dtmf (r, SF_RELAY_B, -2, &e6));
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 5);
+  /* A side that may not name this host: loopback refused for it, not for the other. */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 6);
+  sf_media_relay_deny_local (r, SF_RELAY_A, TRUE);
+  const char *local[] = { "127.0.0.1", "127.9.9.9" };
+  for (gsize i = 0; i < G_N_ELEMENTS (local); i++) {
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, local[i], 11211, &e));
+    CU_ASSERT (e != NULL && strstr (e->message, "an address of this host") != NULL);
+  }
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "192.0.2.1", 49170, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 8);
   SfMediaStats st;
   sf_media_relay_stats (r, SF_RELAY_A, &st);
   CU_ASSERT_EQUAL (st.packets_received, 0);
