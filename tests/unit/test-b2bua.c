@@ -28,6 +28,8 @@
  *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
  *    BYE from either side gets 200 and the other side gets a BYE in its own
  *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
+ *  - bridge_rtp_timeout: media:rtp_timeout (the relay's, b2bua.rtp_timeout) in
+ *    a call that is up sends both legs a BYE; bridge_end says the bridge ended it
  *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
  *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
  *    8.4); the call then ends cleanly
@@ -586,6 +588,32 @@ bridge_up_a_hangs_up (void)
   b2b_free (x);
 }
 
+/* The relay's rtp_timeout (b2bua.rtp_timeout: both parties gone without a
+ * BYE) reached the bridge and was only written down: the call, its legs and
+ * the relay's two port pairs stayed up for ever.  Now both legs get a BYE. */
+static void
+bridge_rtp_timeout (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  SfEndpoint *ep = x->t->env->ep;
+  SfInstance *bridge = sf_endpoint_lookup_handle (ep, "c1");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bridge);
+  sf_endpoint_post (ep, bridge, sf_event_new (SF_EV_MEDIA, "rtp_timeout", NULL));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  g_autofree char *abye = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"ended_by\":\"bridge\"", NULL), 1);
+  b2b_free (x);
+}
+
 static void
 bridge_up_b_hangs_up (void)
 {
@@ -957,6 +985,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_reinvite);
   SF_ADD_TEST (s, bridge_info);
   SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_rtp_timeout);
   SF_ADD_TEST (s, bridge_loop_status);
   SF_ADD_TEST (s, bridge_max_calls);
   SF_ADD_TEST (s, bridge_options);
