@@ -661,6 +661,15 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (out == NULL)
     out = sf_ua_leg_note_new (500, NULL, NULL);
   drive (ctx, offerer, SF_UA_LEG_DOWN_REANSWER, NULL, out);
+  if (status == 408 || status == 481) {
+    /* RFC 3261 12.2.1.2: a 481 or 408, or no response at all, to a request in
+     * the dialog: the dialog is gone, and the call with it (the legs' ends
+     * move the bridge to Ending). */
+    if (c->ended_by == NULL)
+      c->ended_by = side == 'a' ? "a" : "b";
+    drive (ctx, c->a, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+    drive (ctx, c->b, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  }
   return SF_OP_DONE;
 }
 

@@ -33,6 +33,9 @@
  *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
  *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
  *    8.4); the call then ends cleanly
+ *  - bridge_reinvite_unanswered: B answers the relayed re-INVITE with 100 only:
+ *    after 64*T1 A's re-INVITE has a final failure, B's re-INVITE is given up
+ *    and the call ends on both sides; zero instances
  *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
  *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
@@ -892,6 +895,63 @@ bridge_reinvite (void)
 }
 
 
+/* A's re-INVITE (CSeq @n, branch @branch) with A_HOLD in the call of @ok. */
+static void
+a_reinvite (B2b *x, const char *ok, guint n, const char *branch)
+{
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *re = g_strdup_printf (
+    "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: %u INVITE\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    ruri, x->t->port, branch, to, n, x->t->port, strlen (A_HOLD), A_HOLD);
+  send_on (x->t->peer, x->t->to, re);
+}
+
+/* A hostile B answers the relayed re-INVITE with 100 and nothing more (an
+ * INVITE client transaction has no timer left then, RFC 3261 17.1.1.2): A's
+ * kept re-INVITE gets 500 at the leg's relay_guard, but the B leg kept its
+ * re-INVITE and the bridge its open offer for the rest of the call, so every
+ * later hold or resume of either side got 491.  The B leg gives up its
+ * re-INVITE after 64*T1 as a UA gives up its own (reinvite_guard): the call
+ * ends (RFC 3261 12.2.1.2 treats a re-INVITE that got no answer as the
+ * dialog gone). */
+static void
+bridge_reinvite_unanswered (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_reinvite (x, ok, 2, "z9hG4bK-arx");
+  g_autofree char *bre = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  b_respond (x, bre, 100);
+  /* 64*T1 (6.4 s) and more: A's re-INVITE is answered, B's call ends */
+  for (guint i = 0; i < 80; i++) {
+    sf_endpoint_advance (x->t->env->ep, 100);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  g_autofree char *resp = NULL;
+  guint st = final_on (x->t->peer, &resp);
+  CU_ASSERT (st >= 400);
+  /* what B got after its 100: a CANCEL of the re-INVITE, or a BYE */
+  gboolean b_told = FALSE;
+  for (char *m = recv_on (x->b); m != NULL; g_free (m), m = recv_on (x->b)) {
+    if (g_str_has_prefix (m, "BYE "))
+      b_respond (x, m, 200), b_told = TRUE;
+    else if (g_str_has_prefix (m, "CANCEL "))
+      b_told = TRUE;
+  }
+  CU_ASSERT_TRUE (b_told);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+
 /* An INFO from A (SIP INFO DTMF) in the call: A gets 200 from its leg, B gets
  * an INFO in its own dialog with the same body (RFC 6086). */
 static void
@@ -985,6 +1045,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_reinvite);
   SF_ADD_TEST (s, bridge_info);
   SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_reinvite_unanswered);
   SF_ADD_TEST (s, bridge_rtp_timeout);
   SF_ADD_TEST (s, bridge_loop_status);
   SF_ADD_TEST (s, bridge_max_calls);
