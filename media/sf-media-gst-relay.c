@@ -127,13 +127,22 @@ struct _Relay {
    * once, when first seen (per side). */
   gboolean have_event[2];
   guint32 event_ts[2], event_ssrc[2];
+  gint64 event_tat[2];   /* when the side's told events are paid for (the rate below) */
 };
+
+/* Events told per side: a burst of DTMF_BURST, then one per DTMF_EVERY_US
+ * (a digit lasts 40 ms at least, ITU-T Q.24).  Each is a post into the main
+ * context: a peer sending a new event in every packet (a new timestamp each)
+ * would otherwise queue them faster than the main loop runs them.  An event
+ * not told yet is told from its next packet (RFC 4733 2.5.1.4 repeats it). */
+#define DTMF_BURST 8
+#define DTMF_EVERY_US (40 * G_TIME_SPAN_MILLISECOND)
 
 static const char dtmf_events[] = "0123456789*#ABCD"; /* RFC 4733 3.2: events 0 to 15 */
 
 /* A telephone event from @from in @buf: told once per event.  Lock held. */
 static void
-dtmf_check (Relay *r, int from, GstBuffer *buf)
+dtmf_check (Relay *r, int from, GstBuffer *buf, gint64 now)
 {
   int pt = r->spec.dtmf_pt[from];
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
@@ -142,7 +151,10 @@ dtmf_check (Relay *r, int from, GstBuffer *buf)
   if (gst_rtp_buffer_get_payload_type (&rtp) == (guint) pt && gst_rtp_buffer_get_payload_len (&rtp) >= 4) {
     const guint8 *payload = gst_rtp_buffer_get_payload (&rtp);
     guint32 ts = gst_rtp_buffer_get_timestamp (&rtp), ssrc = gst_rtp_buffer_get_ssrc (&rtp);
-    if (!r->have_event[from] || ts != r->event_ts[from] || ssrc != r->event_ssrc[from]) {
+    gint64 tat = MAX (r->event_tat[from], now);
+    if ((!r->have_event[from] || ts != r->event_ts[from] || ssrc != r->event_ssrc[from])
+        && tat - now <= (DTMF_BURST - 1) * DTMF_EVERY_US) {
+      r->event_tat[from] = tat + DTMF_EVERY_US;
       r->have_event[from] = TRUE;
       r->event_ts[from] = ts;
       r->event_ssrc[from] = ssrc;
@@ -220,7 +232,7 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   r->count[b->from].bytes_in += (gint64) size;
   if (!b->rtcp) {
     r->last_rtp_us = now;
-    dtmf_check (r, b->from, buf);
+    dtmf_check (r, b->from, buf, now);
   }
   gboolean out = r->has_dest[to][b->rtcp];
   if (out) {
