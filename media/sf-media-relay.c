@@ -4,6 +4,9 @@
 #include "config.h"
 #include "media/sf-media-relay.h"
 #include "framework/sf-json.h"
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 
 struct _SfMediaRelay {
@@ -91,20 +94,26 @@ multicast (const char *addr)
   return ia != NULL && g_inet_address_get_is_multicast (ia);
 }
 
-/* @addr one of this host's own addresses: loopback, or one a socket can be
- * bound to (a UDP bind to port 0 sends nothing). */
+/* @addr (IPv4, checked by the caller) one of this host's own addresses:
+ * loopback, or an interface's (a bind test would not do: with
+ * net.ipv4.ip_nonlocal_bind every address binds). */
 static gboolean
 local_addr (const char *addr)
 {
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (addr);
-  if (ia == NULL)
+  struct in_addr a;
+  if (inet_pton (AF_INET, addr, &a) != 1)
     return FALSE;
-  if (g_inet_address_get_is_loopback (ia))
+  if ((ntohl (a.s_addr) >> 24) == 127)
     return TRUE;
-  g_autoptr (GSocket) s = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_DATAGRAM,
-                                        G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, 0);
-  return s != NULL && g_socket_bind (s, sa, FALSE, NULL);
+  struct ifaddrs *list = NULL;
+  if (getifaddrs (&list) != 0)
+    return FALSE;
+  gboolean found = FALSE;
+  for (struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET)
+      found = ((const struct sockaddr_in *) (gconstpointer) i->ifa_addr)->sin_addr.s_addr == a.s_addr;
+  freeifaddrs (list);
+  return found;
 }
 
 /* @port is one the pool holds, as an RTP port or as the RTCP port above one. */

@@ -34,7 +34,7 @@ gboolean sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint re
  * for a name, an IPv6 address (the pool binds IPv4) or a bad port. */
 gboolean sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error);
 /* @deny: sf_media_relay_set_peer refuses for @side an address of this host
- * (loopback, or one a socket binds to): a party that does not signal from
+ * (127.0.0.0/8, or an interface's): a party that does not signal from
  * this host names none of its services as where we send (by default allowed:
  * the caller knows where its sides are). */
 void sf_media_relay_deny_local (SfMediaRelay *r, SfRelaySide side, gboolean deny);

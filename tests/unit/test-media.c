@@ -36,6 +36,9 @@
 #include "media/sf-media-relay.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 
 static SfConfig *
@@ -596,6 +599,20 @@ relay_null (void)
     CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, local[i], 11211, &e));
     CU_ASSERT (e != NULL && strstr (e->message, "an address of this host") != NULL);
   }
+  /* An interface's own address too (loopback's is there at least). */
+  struct ifaddrs *ifs = NULL;
+  CU_ASSERT_EQUAL_FATAL (getifaddrs (&ifs), 0);
+  guint own = 0;
+  for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop (AF_INET, &((const struct sockaddr_in *) (gconstpointer) i->ifa_addr)->sin_addr, text, sizeof text);
+      g_autoptr (GError) e = NULL;
+      CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, text, 11211, &e));
+      own++;
+    }
+  freeifaddrs (ifs);
+  CU_ASSERT (own >= 1);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "192.0.2.1", 49170, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", 5004, &error));
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 8);
