@@ -127,13 +127,22 @@ struct _Relay {
    * once, when first seen (per side). */
   gboolean have_event[2];
   guint32 event_ts[2], event_ssrc[2];
+  gint64 event_tat[2];   /* when the side's told events are paid for (the rate below) */
 };
+
+/* Events told per side: a burst of DTMF_BURST, then one per DTMF_EVERY_US
+ * (a digit lasts 40 ms at least, ITU-T Q.24).  Each is a post into the main
+ * context: a peer sending a new event in every packet (a new timestamp each)
+ * would otherwise queue them faster than the main loop runs them.  An event
+ * not told yet is told from its next packet (RFC 4733 2.5.1.4 repeats it). */
+#define DTMF_BURST 8
+#define DTMF_EVERY_US (40 * G_TIME_SPAN_MILLISECOND)
 
 static const char dtmf_events[] = "0123456789*#ABCD"; /* RFC 4733 3.2: events 0 to 15 */
 
 /* A telephone event from @from in @buf: told once per event.  Lock held. */
 static void
-dtmf_check (Relay *r, int from, GstBuffer *buf)
+dtmf_check (Relay *r, int from, GstBuffer *buf, gint64 now)
 {
   int pt = r->spec.dtmf_pt[from];
   GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
@@ -142,7 +151,10 @@ dtmf_check (Relay *r, int from, GstBuffer *buf)
   if (gst_rtp_buffer_get_payload_type (&rtp) == (guint) pt && gst_rtp_buffer_get_payload_len (&rtp) >= 4) {
     const guint8 *payload = gst_rtp_buffer_get_payload (&rtp);
     guint32 ts = gst_rtp_buffer_get_timestamp (&rtp), ssrc = gst_rtp_buffer_get_ssrc (&rtp);
-    if (!r->have_event[from] || ts != r->event_ts[from] || ssrc != r->event_ssrc[from]) {
+    gint64 tat = MAX (r->event_tat[from], now);
+    if ((!r->have_event[from] || ts != r->event_ts[from] || ssrc != r->event_ssrc[from])
+        && tat - now <= (DTMF_BURST - 1) * DTMF_EVERY_US) {
+      r->event_tat[from] = tat + DTMF_EVERY_US;
       r->have_event[from] = TRUE;
       r->event_ts[from] = ts;
       r->event_ssrc[from] = ssrc;
@@ -186,7 +198,14 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   gint64 now = g_get_monotonic_time ();
   int to = 1 - b->from;
   g_mutex_lock (&r->lock);
-  SfRelayVerdict v = sf_media_relay_latch_check (&r->latch[b->from][b->rtcp], addr, port, now);
+  /* RTCP follows the side's RTP: once RTP latched, RTCP from another host is
+   * a stranger's (RTCP comes seconds after RTP, RFC 3550 6.2: the port would
+   * be its for the asking, and with it the other side's reports, CNAME and
+   * all). */
+  const SfRelayLatchState *rtp = &r->latch[b->from][0];
+  SfRelayVerdict v = b->rtcp && rtp->mode != SF_RELAY_LATCH_OFF && rtp->latched && strcmp (addr, rtp->addr) != 0
+                       ? SF_RELAY_DROP
+                       : sf_media_relay_latch_check (&r->latch[b->from][b->rtcp], addr, port, now);
   if (v == SF_RELAY_DROP) {
     r->count[b->from].dropped++;
     g_mutex_unlock (&r->lock);
@@ -198,13 +217,22 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     if (!b->rtcp) {
       g_autofree char *arg = g_strdup_printf ("%c %s:%u", b->from == SF_RELAY_A ? 'a' : 'b', addr, port);
       post (r->ctx, r->link, "latched", arg);
+      /* RTCP latched onto another host before: forgotten, the side's RTCP
+       * goes to this host's RTP port + 1 until heard. */
+      SfRelayLatchState *rtcp = &r->latch[b->from][1];
+      if (rtcp->latched && strcmp (rtcp->addr, addr) != 0) {
+        char host[sizeof rtcp->sdp_host];
+        g_strlcpy (host, rtcp->sdp_host, sizeof host); /* the reset zeroes it first */
+        sf_media_relay_latch_reset (rtcp, r->spec.latch, r->spec.relatch_ms, host);
+        dest_set (r, b->from, TRUE, addr, port < 65535 ? port + 1 : 0);
+      }
     }
   }
   r->count[b->from].packets_in++;
   r->count[b->from].bytes_in += (gint64) size;
   if (!b->rtcp) {
     r->last_rtp_us = now;
-    dtmf_check (r, b->from, buf);
+    dtmf_check (r, b->from, buf, now);
   }
   gboolean out = r->has_dest[to][b->rtcp];
   if (out) {
@@ -229,8 +257,10 @@ apply (Relay *r, const SfMediaRelaySpec *spec, gboolean all)
       if (!changed && r->latch[side][rtcp].latched)
         continue;
       sf_media_relay_latch_reset (&r->latch[side][rtcp], spec->latch, spec->relatch_ms, spec->peer_addr[side]);
-      /* RTCP on the RTP port + 1 (RFC 3550 11; a=rtcp is not relayed) */
-      dest_set (r, side, rtcp, spec->peer_addr[side], spec->peer_port[side] != 0 ? spec->peer_port[side] + rtcp : 0);
+      /* RTCP on the RTP port + 1 (RFC 3550 11; a=rtcp is not relayed); an
+       * SDP port of 65535 has none (multiudpsink would wrap 65536 to 0). */
+      guint port = spec->peer_port[side] != 0 ? spec->peer_port[side] + rtcp : 0;
+      dest_set (r, side, rtcp, spec->peer_addr[side], port <= 65535 ? port : 0);
     }
     g_free (r->spec.peer_addr[side]);
     r->spec.peer_addr[side] = g_strdup (spec->peer_addr[side]);

@@ -4,6 +4,9 @@
 #include "config.h"
 #include "media/sf-media-relay.h"
 #include "framework/sf-json.h"
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 
 struct _SfMediaRelay {
@@ -11,6 +14,7 @@ struct _SfMediaRelay {
   char *call;              /* owned */
   SfMediaRelaySpec spec;   /* owned strings */
   gpointer impl;           /* the backend's, until relay_stop() */
+  gboolean no_local[2];    /* per side: an address of this host is no destination */
 };
 
 #define RELATCH_MS_DEFAULT 1000
@@ -81,6 +85,44 @@ sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint relatch_ms,
   return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
 }
 
+/* RFC 1112 class D: 224.0.0.0/4.  (A subnet's broadcast address is not
+ * known here; the all-ones one is checked apart.) */
+static gboolean
+multicast (const char *addr)
+{
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (addr);
+  return ia != NULL && g_inet_address_get_is_multicast (ia);
+}
+
+/* @addr (IPv4, checked by the caller) one of this host's own addresses:
+ * loopback, or an interface's (a bind test would not do: with
+ * net.ipv4.ip_nonlocal_bind every address binds). */
+static gboolean
+local_addr (const char *addr)
+{
+  struct in_addr a;
+  if (inet_pton (AF_INET, addr, &a) != 1)
+    return FALSE;
+  if ((ntohl (a.s_addr) >> 24) == 127)
+    return TRUE;
+  struct ifaddrs *list = NULL;
+  if (getifaddrs (&list) != 0)
+    return FALSE;
+  gboolean found = FALSE;
+  for (struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET)
+      found = ((const struct sockaddr_in *) (gconstpointer) i->ifa_addr)->sin_addr.s_addr == a.s_addr;
+  freeifaddrs (list);
+  return found;
+}
+
+/* @port is one the pool holds, as an RTP port or as the RTCP port above one. */
+static gboolean
+pool_port (SfMedia *m, guint port)
+{
+  return sf_media_port_socket (m, port, FALSE) != NULL || (port > 0 && sf_media_port_socket (m, port - 1, TRUE) != NULL);
+}
+
 gboolean
 sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error)
 {
@@ -93,6 +135,10 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
     g_autofree char *why = g_strdup_printf ("'%s' is not an IPv4 address", s);
     return fail (error, r->call, why);
   }
+  if (addr != NULL && (strcmp (addr, "255.255.255.255") == 0 || multicast (addr))) {
+    g_autofree char *why = g_strdup_printf ("'%s' is a multicast or broadcast address", addr);
+    return fail (error, r->call, why);
+  }
   if (port > 65535) {
     g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: port %u is not in 1..65535", r->call, port);
     return FALSE;
@@ -102,12 +148,38 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
     addr = NULL;
     port = 0;
   }
+  /* A side that may not name this host (sf_media_relay_deny_local): its SDP
+   * would have us send what reaches the relay (a stranger's packets, while the
+   * other side is not latched yet) to a service of ours on loopback or our
+   * own address, from our own address. */
+  if (addr != NULL && r->no_local[side] && local_addr (addr)) {
+    g_autofree char *why = g_strdup_printf ("%s is an address of this host, and side %c may not name one", addr,
+                                            side == SF_RELAY_A ? 'a' : 'b');
+    return fail (error, r->call, why);
+  }
+  /* A destination that is one of our own relay ports (this call's or
+   * another's, RTP or the RTCP on port + 1): what we send there comes back
+   * to a relay that takes it (latch off, or a side not latched yet) and goes
+   * out again, a loop at full speed from one packet.  The pool gives ports
+   * out in order, so a caller who saw one of ours in an answer can name the
+   * next in a re-offer. */
+  if (addr != NULL && (pool_port (r->media, port) || pool_port (r->media, port + 1)) && local_addr (addr)) {
+    g_autofree char *why = g_strdup_printf ("%s:%u is a relay port of ours", addr, port);
+    return fail (error, r->call, why);
+  }
   if (g_strcmp0 (addr, r->spec.peer_addr[side]) == 0 && port == r->spec.peer_port[side])
     return TRUE; /* the same SDP again (a refresh): the latch holds */
   g_free (r->spec.peer_addr[side]);
   r->spec.peer_addr[side] = g_strdup (addr);
   r->spec.peer_port[side] = port;
   return sf_media_backend (r->media)->relay_update (r->impl, &r->spec, error);
+}
+
+void
+sf_media_relay_deny_local (SfMediaRelay *r, SfRelaySide side, gboolean deny)
+{
+  g_return_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B));
+  r->no_local[side] = deny;
 }
 
 gboolean

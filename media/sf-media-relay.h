@@ -33,6 +33,11 @@ gboolean sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint re
  * than the last given lets the side latch again at once.  SF_MEDIA_ERROR_FAILED
  * for a name, an IPv6 address (the pool binds IPv4) or a bad port. */
 gboolean sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error);
+/* @deny: sf_media_relay_set_peer refuses for @side an address of this host
+ * (127.0.0.0/8, or an interface's): a party that does not signal from
+ * this host names none of its services as where we send (by default allowed:
+ * the caller knows where its sides are). */
+void sf_media_relay_deny_local (SfMediaRelay *r, SfRelaySide side, gboolean deny);
 /* The telephone-event payload type @side sends with (SfSdpPeer.dtmf_pt:
  * from its SDP; -1: none): its events, relayed as they are, are also told as
  * "dtmf" media events ("a 5").  SF_MEDIA_ERROR_FAILED outside -1..127. */

@@ -41,8 +41,12 @@ static const SfB2bMapRow default_rows[] = {
   { 407, FALSE, 403 },
   { 408, FALSE, 408 },
   { 420, FALSE, 500 }, { 421, FALSE, 500 }, { 422, FALSE, 500 }, { 423, FALSE, 500 },
-  { 481, FALSE, 500 }, { 482, FALSE, 500 }, { 483, FALSE, 500 }, { 489, FALSE, 500 },
+  { 481, FALSE, 500 }, { 489, FALSE, 500 },
   { 491, FALSE, 500 }, { 494, FALSE, 500 },  /* per-hop statuses: about B's leg, not A's */
+  /* 482 and 483 are not: B's INVITE carries A's Max-Forwards, so they tell A
+   * its request looped or went too far, and kept as they are (no failover_on
+   * status) a loop through us unwinds once; turned into 500, a failover
+   * status, every hop of the loop would try its failover targets again. */
   { 503, FALSE, 500 },  /* RFC 3261 16.7 spirit: A must not back off from us for B's overload */
 };
 

@@ -211,6 +211,15 @@ sf_op_bridge_accept (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* ---- OpBridgeCall ---- */
 
+/* The request came from this host: a loopback source, or our own address. */
+static gboolean
+same_host (const SfSipPeer *p)
+{
+  GInetAddress *r = p->remote != NULL ? g_inet_socket_address_get_address (p->remote) : NULL;
+  GInetAddress *l = p->local != NULL ? g_inet_socket_address_get_address (p->local) : NULL;
+  return r != NULL && (g_inet_address_get_is_loopback (r) || (l != NULL && g_inet_address_equal (r, l)));
+}
+
 /* "TARGET [| Name: value]...": the host of TARGET comes from the flow or the
  * configuration (a literal, or ${cfg...}), never from the request: a B2BUA
  * whose callee a caller chooses is an open relay (docs/security.md). */
@@ -337,6 +346,12 @@ sf_op_bridge_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         sf_log (ctx, G_LOG_LEVEL_WARNING, "%s", error->message);
       else if (!sf_media_relay_set_latch (c->relay, c->st->latch, c->st->relatch_ms, c->st->rtp_timeout_ms, &error))
         sf_log (ctx, G_LOG_LEVEL_WARNING, "%s", error->message);
+      /* A caller that is not on this host names no address of it in its SDP:
+       * else a stranger who reaches our B port before B talks has its packets
+       * sent, from our address, to a service of ours (B, the callee the flow
+       * chose, may be on this host). */
+      if (c->relay != NULL)
+        sf_media_relay_deny_local (c->relay, SF_RELAY_A, !same_host (&e->peer));
       relay_addr = host;
     }
     sf_sdp_bridge_side_init (&c->to_a, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_A) : 0);
@@ -646,6 +661,15 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (out == NULL)
     out = sf_ua_leg_note_new (500, NULL, NULL);
   drive (ctx, offerer, SF_UA_LEG_DOWN_REANSWER, NULL, out);
+  if (status == 408 || status == 481) {
+    /* RFC 3261 12.2.1.2: a 481 or 408, or no response at all, to a request in
+     * the dialog: the dialog is gone, and the call with it (the legs' ends
+     * move the bridge to Ending). */
+    if (c->ended_by == NULL)
+      c->ended_by = side == 'a' ? "a" : "b";
+    drive (ctx, c->a, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+    drive (ctx, c->b, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  }
   return SF_OP_DONE;
 }
 

@@ -1021,6 +1021,10 @@ sf_op_relay_offer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_free (leg->last_sdp);
   leg->last_sdp = g_strdup (note->body);
   sf_stack_request_to (s, sf_ctx_instance (ctx), req, next_hop);
+  /* A re-INVITE a peer answers with a 1xx only has no timer left (17.1.1.2):
+   * given up after 64*T1, as a UA gives up its own (reinvite_guard). */
+  if (!update)
+    sf_ctx_timer_start (ctx, "relay_out_guard", 64 * (guint64) sf_stack_timer_ms (s, '1'));
   return SF_OP_DONE;
 }
 
@@ -1040,6 +1044,22 @@ sf_op_relay_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaLeg *leg = call->leg;
   SfSipMsg *out = leg->relay_out;
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (out));
+  if (ev->kind == SF_EV_TIMER) {
+    if (strcmp (ev->name, "relay_out_guard") != 0)
+      return SF_OP_SKIP;
+    /* No final response in 64*T1: the client transaction ended, the bridge
+     * told 408 (12.2.1.2: no response to a request in a dialog, the dialog
+     * is gone). */
+    SfInstance *ict = sf_stack_client_txn (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), out);
+    if (ict != NULL)
+      sf_endpoint_end (sf_ctx_endpoint (ctx), ict, "no final response to a relayed re-INVITE");
+    g_clear_pointer (&leg->relay_out, sf_sip_msg_unref);
+    call->offer_out = FALSE;
+    SfUaLegNote *n = sf_ua_leg_note_new (408, NULL, NULL);
+    n->method = g_strdup (method);
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_OFFER_ANSWERED, n);
+    return SF_OP_DONE;
+  }
   if (ev->kind == SF_EV_TXN) {
     SfSipMsg *failed = ev->payload;
     if ((strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0) || failed == NULL ||
@@ -1048,6 +1068,7 @@ sf_op_relay_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       return SF_OP_SKIP;
     g_clear_pointer (&leg->relay_out, sf_sip_msg_unref);
     call->offer_out = FALSE;
+    sf_ctx_timer_cancel (ctx, "relay_out_guard");
     SfUaLegNote *n = sf_ua_leg_note_new (408, NULL, NULL);
     n->method = g_strdup (method);
     sf_ua_leg_notify (ctx, SF_UA_LEG_UP_OFFER_ANSWERED, n);
@@ -1062,6 +1083,7 @@ sf_op_relay_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_DONE;
   g_autoptr (SfSipMsg) req = g_steal_pointer (&leg->relay_out);
   call->offer_out = FALSE;
+  sf_ctx_timer_cancel (ctx, "relay_out_guard");
   if (status < 300) {
     sf_sip_dialog_update_uac (call->dialog, e->msg, TRUE, NULL); /* a target refresh (12.2.1.2) */
     if (strcmp (method, "INVITE") == 0) {
@@ -1200,11 +1222,13 @@ const SfOperatorDef sf_op_uac_table[] = {
     "B2BUA leg mode: on the bridge's device:reoffer sends its SDP as an offer in the call's dialog: a re-INVITE, "
     "or an UPDATE when the note says UPDATE or the dialog is early; while any offer is open (either side's, or a "
     "relay pending) child:offer_answered 491 at once instead", "device:reoffer", NULL, "RFC 3261 14.1, RFC 3311 5.1" },
-  { "OpRelayOfferAnswered", sf_op_relay_offer_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN, 0, NULL,
+  { "OpRelayOfferAnswered", sf_op_relay_offer_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER, 0, NULL,
     SF_ARG_NONE, NULL, NULL,
     "B2BUA leg mode: takes the final response to our relayed re-INVITE or UPDATE: a 2xx to a re-INVITE gets its "
     "ACK; every final status (491 too: no local retry) goes to the bridge as child:offer_answered with the 2xx's "
-    "SDP (481, 408 and a timeout or transport error, sent as 408, say the dialog is gone: the bridge hangs up)", "sip:response|txn:timeout|txn:transport_error",
+    "SDP (481, 408 and a timeout or transport error, sent as 408, say the dialog is gone: the bridge hangs up); "
+    "timer:relay_out_guard (64*T1, a re-INVITE answered with a 1xx only): its transaction ended, 408 to the bridge",
+    "sip:response|txn:timeout|txn:transport_error|timer:relay_out_guard",
     NULL, "RFC 3261 14.1, 13.2.2.4" },
   { "OpRelayInfo", sf_op_relay_info, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL,
     NULL,

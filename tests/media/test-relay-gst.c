@@ -16,8 +16,15 @@
  *  - dtmf: RFC 4733 events from A (type 101, as A's SDP said) are relayed to B
  *    and told once each as "dtmf" "a DIGIT", however often repeated; B's
  *    events are not read while B's type is unknown
+ *  - dtmf_flood: 400 packets each a new event: at most a burst of 8 told, then
+ *    one per 40 ms; the relay still forwards after the flood
  *  - rtp_timeout: with rtp_timeout_ms 300, RTP that stops gives one
  *    "rtp_timeout" event, and none before RTP ever flowed
+ *  - self_loop: an SDP destination that is one of our own relay ports (RTP or
+ *    RTCP) on our own address is refused, so one packet never loops
+ *  - rtcp_stranger: a stranger on another host who latched our RTCP port
+ *    before A's first report loses it once A's RTP latches: B's reports never
+ *    reach it, its reports never reach B
  *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
  *    back to the warm-up's baseline
  * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
@@ -306,6 +313,40 @@ dtmf (void)
   CU_ASSERT_EQUAL (n_events ("dtmf:b 3"), 0);
 }
 
+/* A new telephone event in every packet (a new timestamp each): each was a
+ * post into the main context, as fast as packets came, so a caller could
+ * queue them faster than the main loop ran them.  Told at most a burst of 8,
+ * then one per 40 ms; every packet still relayed. */
+static void
+dtmf_flood (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c10", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A);
+  guint pa, pb;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < 400; i++)
+    send_event (a, ra, 101, 1000 + 160 * i, (guint8) (i % 16));
+  CU_ASSERT_TRUE (cross (a, ra, b, "a2", NULL)); /* after the flood, in order */
+  gint64 ms = (g_get_monotonic_time () - t0) / 1000;
+  guint told = 0;
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  for (guint k = 0; k < events->len; k++)
+    told += g_str_has_prefix (events->pdata[k], "dtmf:a ");
+  CU_ASSERT (told >= 1);
+  CU_ASSERT (told <= 8 + (guint) (ms / 40) + 1);
+  /* (How many reached B depends on the kernel's socket buffers: not counted.) */
+}
+
 static guint
 n_events (const char *want)
 {
@@ -369,6 +410,82 @@ leaks (void)
   CU_ASSERT (threads () <= base + 2); /* GLib's pool may keep two idle workers */
 }
 
+/* The relay pointed at itself: with latch = off a side takes every source, so
+ * an SDP naming one of our own relay ports (A's SDP at our B port: the pool
+ * hands ports out in order, so a caller who saw our A port in one answer can
+ * guess the B port) made one packet from B go out of our A port to our B
+ * port, be taken again, and so on for ever: a loop at full speed from one
+ * packet.  Such a destination is refused (an address of ours, a port of the
+ * pool), RTP and RTCP alike; one packet in, at most one out. */
+static void
+self_loop (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c8", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pb;
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  /* Our own ports, RTP or RTCP (an odd SDP port puts RTCP on the next RTP). */
+  const guint own[] = { rb, rb + 1, rb - 1, ra, ra + 1 };
+  for (guint i = G_N_ELEMENTS (own); i-- > 0;) { /* rb last: the loop's way */
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", own[i], &e));
+    CU_ASSERT_PTR_NOT_NULL (e);
+  }
+  send_to (b, rb, "loop");
+  g_usleep (300000);
+  SfMediaStats st;
+  sf_media_relay_stats (r, SF_RELAY_A, &st);
+  CU_ASSERT (st.packets_sent <= 1);
+  sf_media_relay_stats (r, SF_RELAY_B, &st);
+  CU_ASSERT (st.packets_received <= 1);
+}
+
+/* RTCP latched apart from RTP: a stranger on another host who sent to our
+ * RTCP port before A's first report (RTCP comes seconds after RTP, RFC 3550
+ * 6.2) was latched and got B's reports, their SDES CNAME (often user@host)
+ * included, for the whole call.  Once A's RTP is latched, A's RTCP is taken
+ * from A's host only and a stranger's latch is dropped. */
+static void
+rtcp_stranger (void)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new (m, "c9", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  guint pa, pa_rtcp, pb, pb_rtcp, px;
+  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
+  g_autoptr (GSocket) x = sock_new ("127.0.0.2", &px); /* the stranger, another host */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
+  /* The stranger first, on RTCP: latched (nothing of A's is known yet). */
+  for (int i = 0; i < 5; i++)
+    send_to (x, ra + 1, "x-rtcp");
+  SfMediaStats st;
+  for (int i = 0; i < 100 && (sf_media_relay_stats (r, SF_RELAY_A, &st), st.packets_received < 5); i++)
+    g_usleep (10000);
+  CU_ASSERT_EQUAL (st.packets_received, 5);
+  CU_ASSERT_TRUE (cross (a, ra, b, "a-rtp", NULL)); /* A's RTP: latched */
+  /* B's reports: never to the stranger; to A once A's RTCP is heard. */
+  for (int i = 0; i < 5; i++)
+    send_to (b_rtcp, rb + 1, "b-rtcp1");
+  CU_ASSERT_FALSE (recv_tag (x, "b-rtcp1", 200, NULL));
+  for (int i = 0; i < 5; i++)
+    send_to (x, ra + 1, "x-rtcp2");
+  CU_ASSERT_FALSE (recv_tag (b_rtcp, "x-rtcp2", 200, NULL));
+  CU_ASSERT_TRUE (cross (a_rtcp, ra + 1, b_rtcp, "a-rtcp", NULL));
+  CU_ASSERT_TRUE (cross (b_rtcp, rb + 1, a_rtcp, "b-rtcp2", NULL));
+  CU_ASSERT_FALSE (recv_tag (x, "b-rtcp2", 100, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -382,7 +499,10 @@ main (int argc, char **argv)
   CU_add_test (s, "sdp_host", sdp_host);
   CU_add_test (s, "latch_off", latch_off);
   CU_add_test (s, "dtmf", dtmf);
+  CU_add_test (s, "dtmf_flood", dtmf_flood);
   CU_add_test (s, "rtp_timeout", rtp_timeout);
+  CU_add_test (s, "self_loop", self_loop);
+  CU_add_test (s, "rtcp_stranger", rtcp_stranger);
   CU_add_test (s, "leaks", leaks);
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {

@@ -28,14 +28,22 @@
  *    200 with it (pass mode) and neither B's tag nor Contact; both sides ACK; a
  *    BYE from either side gets 200 and the other side gets a BYE in its own
  *    dialog (RFC 3261 15.1); bridge_end says who ended it; zero instances
+ *  - bridge_rtp_timeout: media:rtp_timeout (the relay's, b2bua.rtp_timeout) in
+ *    a call that is up sends both legs a BYE; bridge_end says the bridge ended it
  *  - bridge_reinvite: A holds (re-INVITE, a=sendonly): B gets a re-INVITE in
  *    its own dialog with A's offer, B's 200 answer reaches A's 200 (RFC 3264
  *    8.4); the call then ends cleanly
+ *  - bridge_reinvite_unanswered: B answers the relayed re-INVITE with 100 only:
+ *    after 64*T1 A's re-INVITE has a final failure, B's re-INVITE is given up
+ *    and the call ends on both sides; zero instances
  *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
  *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
  *    C gets an INVITE of its own (another Call-ID than B's, nothing of A's);
  *    C's 486 reaches A (no target left)
+ *  - bridge_loop_status: with failover set, B's 483 (and 482) reach A as they
+ *    are and fail nothing over, so a loop through us unwinds once instead of
+ *    every hop retrying its failover targets
  *  - bridge_max_calls: b2bua.max_calls=1: a second INVITE while the first rings
  *    gets 503 with Retry-After (RFC 3261 21.5.4) and makes no B leg
  *  - bridge_options: an OPTIONS outside a dialog is answered 200 by a lone A
@@ -187,7 +195,7 @@ test_status_map (void)
   const char *const rows[] = { "486=600", "5xx=480", NULL };
   CU_ASSERT_TRUE (sf_b2b_parse_map (rows, st.status_map, NULL));
   /* the built-in rows after the configured ones, as the module appends them */
-  const char *const builtin[] = { "3xx=480", "401=403", "407=403", "408=408", "481=500", "483=500", "491=500",
+  const char *const builtin[] = { "3xx=480", "401=403", "407=403", "408=408", "481=500", "491=500",
                                   "503=500", NULL };
   CU_ASSERT_TRUE (sf_b2b_parse_map (builtin, st.status_map, NULL));
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 486), 600);
@@ -195,7 +203,7 @@ test_status_map (void)
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 503), 500);  /* an exact row wins over a class */
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 302), 480);
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 407), 403);
-  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 483), 500);
+  CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 481), 500);
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 603), 603);  /* the callee's own answer */
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 404), 404);
   CU_ASSERT_EQUAL (sf_b2b_map_status (&st, 180), 500);  /* no final status: ours */
@@ -583,6 +591,32 @@ bridge_up_a_hangs_up (void)
   b2b_free (x);
 }
 
+/* The relay's rtp_timeout (b2bua.rtp_timeout: both parties gone without a
+ * BYE) reached the bridge and was only written down: the call, its legs and
+ * the relay's two port pairs stayed up for ever.  Now both legs get a BYE. */
+static void
+bridge_rtp_timeout (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  SfEndpoint *ep = x->t->env->ep;
+  SfInstance *bridge = sf_endpoint_lookup_handle (ep, "c1");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bridge);
+  sf_endpoint_post (ep, bridge, sf_event_new (SF_EV_MEDIA, "rtp_timeout", NULL));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  g_autofree char *abye = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"ended_by\":\"bridge\"", NULL), 1);
+  b2b_free (x);
+}
+
 static void
 bridge_up_b_hangs_up (void)
 {
@@ -641,6 +675,34 @@ bridge_failover (void)
   b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   b2b_free (x);
+}
+
+/* A loop through the bridge (a target, or a proxy behind it, that routes back
+ * to us): Max-Forwards ends it with 483 at the last hop, but each bridge
+ * before it turned 483 into 500, a failover_on status, so every hop tried
+ * its failover targets again: (1 + targets)^70 INVITEs from one.  482 and 483
+ * go back as they are (they are about A's request: its Max-Forwards crossed),
+ * and they are no failover status: the loop unwinds once. */
+static void
+bridge_loop_status (void)
+{
+  const guint codes[] = { 483, 482 };
+  for (guint i = 0; i < G_N_ELEMENTS (codes); i++) {
+    B2b *x = b2b_new_full (NULL, TRUE);
+    a_invite (x, 3, "z9hG4bK-al");
+    g_autofree char *inv = b_invite (x, 3);
+    b_respond (x, inv, codes[i]);
+    g_autofree char *resp = NULL;
+    CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), codes[i]);
+    if (resp != NULL)
+      a_ack (x, resp, "z9hG4bK-al");
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", NULL), 0);
+    g_autofree char *cinv = recv_on (x->c);
+    CU_ASSERT_PTR_NULL (cinv);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    b2b_free (x);
+  }
 }
 
 static void
@@ -833,6 +895,63 @@ bridge_reinvite (void)
 }
 
 
+/* A's re-INVITE (CSeq @n, branch @branch) with A_HOLD in the call of @ok. */
+static void
+a_reinvite (B2b *x, const char *ok, guint n, const char *branch)
+{
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *re = g_strdup_printf (
+    "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: %u INVITE\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+    ruri, x->t->port, branch, to, n, x->t->port, strlen (A_HOLD), A_HOLD);
+  send_on (x->t->peer, x->t->to, re);
+}
+
+/* A hostile B answers the relayed re-INVITE with 100 and nothing more (an
+ * INVITE client transaction has no timer left then, RFC 3261 17.1.1.2): A's
+ * kept re-INVITE gets 500 at the leg's relay_guard, but the B leg kept its
+ * re-INVITE and the bridge its open offer for the rest of the call, so every
+ * later hold or resume of either side got 491.  The B leg gives up its
+ * re-INVITE after 64*T1 as a UA gives up its own (reinvite_guard): the call
+ * ends (RFC 3261 12.2.1.2 treats a re-INVITE that got no answer as the
+ * dialog gone). */
+static void
+bridge_reinvite_unanswered (void)
+{
+  B2b *x = b2b_new (NULL);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_reinvite (x, ok, 2, "z9hG4bK-arx");
+  g_autofree char *bre = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  b_respond (x, bre, 100);
+  /* 64*T1 (6.4 s) and more: A's re-INVITE is answered, B's call ends */
+  for (guint i = 0; i < 80; i++) {
+    sf_endpoint_advance (x->t->env->ep, 100);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+  }
+  g_autofree char *resp = NULL;
+  guint st = final_on (x->t->peer, &resp);
+  CU_ASSERT (st >= 400);
+  /* what B got after its 100: a CANCEL of the re-INVITE, or a BYE */
+  gboolean b_told = FALSE;
+  for (char *m = recv_on (x->b); m != NULL; g_free (m), m = recv_on (x->b)) {
+    if (g_str_has_prefix (m, "BYE "))
+      b_respond (x, m, 200), b_told = TRUE;
+    else if (g_str_has_prefix (m, "CANCEL "))
+      b_told = TRUE;
+  }
+  CU_ASSERT_TRUE (b_told);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+
 /* An INFO from A (SIP INFO DTMF) in the call: A gets 200 from its leg, B gets
  * an INFO in its own dialog with the same body (RFC 6086). */
 static void
@@ -926,6 +1045,9 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_reinvite);
   SF_ADD_TEST (s, bridge_info);
   SF_ADD_TEST (s, bridge_failover);
+  SF_ADD_TEST (s, bridge_reinvite_unanswered);
+  SF_ADD_TEST (s, bridge_rtp_timeout);
+  SF_ADD_TEST (s, bridge_loop_status);
   SF_ADD_TEST (s, bridge_max_calls);
   SF_ADD_TEST (s, bridge_options);
   SF_ADD_TEST (s, bridge_setup);

@@ -36,6 +36,9 @@
 #include "media/sf-media-relay.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <string.h>
 
 static SfConfig *
@@ -560,7 +563,10 @@ relay_null (void)
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, NULL, 0, &error));
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
-  const char *bad[] = { "example.com", "2001:db8::1", "192.0.2.1 ", "1.2.3.4.5", "" };
+  /* Multicast and broadcast too: one packet to the relay would reach every
+   * host of a group or of our segment (an SDP is the caller's to write). */
+  const char *bad[] = { "example.com", "2001:db8::1", "192.0.2.1 ", "1.2.3.4.5", "", "224.0.0.1", "239.255.255.250",
+                        "255.255.255.255" };
   for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
     g_autoptr (GError) e = NULL;
     CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, bad[i], 5004, &e));
@@ -583,6 +589,33 @@ relay_null (void)
   g_autoptr (GError) e6 = NULL;
   CU_ASSERT_FALSE (sf_media_relay_set_dtmf (r, SF_RELAY_B, -2, &e6));
   CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 5);
+  /* A side that may not name this host: loopback refused for it, not for the other. */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 6);
+  sf_media_relay_deny_local (r, SF_RELAY_A, TRUE);
+  const char *local[] = { "127.0.0.1", "127.9.9.9" };
+  for (gsize i = 0; i < G_N_ELEMENTS (local); i++) {
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, local[i], 11211, &e));
+    CU_ASSERT (e != NULL && strstr (e->message, "an address of this host") != NULL);
+  }
+  /* An interface's own address too (loopback's is there at least). */
+  struct ifaddrs *ifs = NULL;
+  CU_ASSERT_EQUAL_FATAL (getifaddrs (&ifs), 0);
+  guint own = 0;
+  for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET) {
+      char text[INET_ADDRSTRLEN];
+      inet_ntop (AF_INET, &((const struct sockaddr_in *) (gconstpointer) i->ifa_addr)->sin_addr, text, sizeof text);
+      g_autoptr (GError) e = NULL;
+      CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, text, 11211, &e));
+      own++;
+    }
+  freeifaddrs (ifs);
+  CU_ASSERT (own >= 1);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "192.0.2.1", 49170, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 8);
   SfMediaStats st;
   sf_media_relay_stats (r, SF_RELAY_A, &st);
   CU_ASSERT_EQUAL (st.packets_received, 0);
