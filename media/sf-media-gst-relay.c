@@ -18,7 +18,7 @@
  * Threads: the probes run in the streaming threads; they touch the relay's
  * lock-protected latch states and atomics, call multiudpsink's clear/add
  * (which take the sink's own lock) and post events into the main context as
- * idle sources holding a Link (never the relay, which may be stopped before
+ * idle sources holding an SfGstLink (never the relay, which may be stopped before
  * the post runs). */
 #include "config.h"
 #include "media/sf-media-gst.h"
@@ -30,67 +30,6 @@
 #include <string.h>
 
 #define WATCH_MS 250 /* how often the RTP timeout is checked */
-
-typedef struct {
-  gatomicrefcount ref;
-  SfMedia *media;  /* unowned; NULL once the relay stopped (main context only) */
-  char *call;      /* owned */
-} Link;
-
-static Link *
-link_ref (Link *l)
-{
-  g_atomic_ref_count_inc (&l->ref);
-  return l;
-}
-
-static void
-link_unref (Link *l)
-{
-  if (l != NULL && g_atomic_ref_count_dec (&l->ref)) {
-    g_free (l->call);
-    g_free (l);
-  }
-}
-
-typedef struct {
-  Link *link;   /* owned ref */
-  char *event;  /* owned */
-  char *arg;    /* owned, nullable */
-} Post;
-
-static void
-post_free (gpointer data)
-{
-  Post *p = data;
-  link_unref (p->link);
-  g_free (p->event);
-  g_free (p->arg);
-  g_free (p);
-}
-
-static gboolean
-post_dispatch (gpointer data)
-{
-  Post *p = data;
-  if (p->link->media != NULL)
-    sf_media_emit (p->link->media, p->link->call, p->event, p->arg);
-  return G_SOURCE_REMOVE;
-}
-
-static void
-post (GMainContext *ctx, Link *link, const char *event, const char *arg)
-{
-  Post *p = g_new0 (Post, 1);
-  p->link = link_ref (link);
-  p->event = g_strdup (event);
-  p->arg = g_strdup (arg);
-  GSource *src = g_idle_source_new ();
-  g_source_set_callback (src, post_dispatch, p, post_free);
-  g_source_set_static_name (src, "sf-media-gst-relay event");
-  g_source_attach (src, ctx);
-  g_source_unref (src);
-}
 
 typedef struct _Relay Relay;
 
@@ -107,7 +46,7 @@ typedef struct {
 
 struct _Relay {
   SfMedia *media;        /* unowned */
-  Link *link;            /* owned */
+  SfGstLink *link;            /* owned */
   GMainContext *ctx;     /* owned: where events are delivered */
   GstElement *pipeline;  /* owned */
   GstElement *sink[2][2]; /* unowned: [side][rtcp], the sink sending TO side */
@@ -160,7 +99,7 @@ dtmf_check (Relay *r, int from, GstBuffer *buf, gint64 now)
       r->event_ssrc[from] = ssrc;
       if (payload[0] < 16) {
         char arg[4] = { from == SF_RELAY_A ? 'a' : 'b', ' ', dtmf_events[payload[0]], '\0' };
-        post (r->ctx, r->link, "dtmf", arg);
+        sf_gst_link_post (r->ctx, r->link, "dtmf", arg);
       }
     }
   }
@@ -216,7 +155,7 @@ on_packet (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     dest_set (r, b->from, b->rtcp, addr, port);
     if (!b->rtcp) {
       g_autofree char *arg = g_strdup_printf ("%c %s:%u", b->from == SF_RELAY_A ? 'a' : 'b', addr, port);
-      post (r->ctx, r->link, "latched", arg);
+      sf_gst_link_post (r->ctx, r->link, "latched", arg);
       /* RTCP latched onto another host before: forgotten, the side's RTCP
        * goes to this host's RTP port + 1 until heard. */
       SfRelayLatchState *rtcp = &r->latch[b->from][1];
@@ -298,7 +237,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
     g_autoptr (GError) err = NULL;
     gst_message_parse_error (msg, &err, NULL);
     g_autofree char *text = g_strdup_printf ("%s: %s", GST_MESSAGE_SRC_NAME (msg), err->message);
-    post (r->ctx, r->link, "media_error", text);
+    sf_gst_link_post (r->ctx, r->link, "media_error", text);
   }
   gst_message_unref (msg);
   return GST_BUS_DROP;
@@ -341,10 +280,7 @@ sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *
       }
   Relay *r = g_new0 (Relay, 1);
   r->media = m;
-  r->link = g_new0 (Link, 1);
-  g_atomic_ref_count_init (&r->link->ref);
-  r->link->media = m;
-  r->link->call = g_strdup (call);
+  r->link = sf_gst_link_new (m, call);
   r->ctx = g_main_context_ref_thread_default ();
   r->t0 = g_get_monotonic_time ();
   g_mutex_init (&r->lock);
@@ -440,7 +376,7 @@ sf_media_gst_relay_stop (gpointer relay)
     gst_object_unref (r->pipeline);
   }
   r->link->media = NULL; /* posts still queued are dropped */
-  link_unref (r->link);
+  sf_gst_link_unref (r->link);
   g_main_context_unref (r->ctx);
   for (int side = 0; side < 2; side++)
     g_free (r->spec.peer_addr[side]);

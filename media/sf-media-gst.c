@@ -9,7 +9,7 @@
  * Threads: GStreamer calls us from its streaming threads (pad-added, the
  * payload type map, probes, the bus sync handler).  Those touch only the
  * stream's atomics and lock-protected fields, and post events into the main
- * context as idle sources holding a Link (never the stream itself, which may be
+ * context as idle sources holding an SfGstLink (never the stream itself, which may be
  * stopped before the post runs).  Everything else runs in the main context. */
 #include "config.h"
 #include "media/sf-media-gst.h"
@@ -28,21 +28,25 @@ static const char dtmf_events[] = "0123456789*#ABCD"; /* RFC 4733 3.2: events 0 
 
 /* ---- links: what a post into the main context holds ---- */
 
-typedef struct {
-  gatomicrefcount ref;
-  SfMedia *media;  /* unowned; NULL once the stream stopped (main context only) */
-  char *call;      /* owned */
-} Link;
+SfGstLink *
+sf_gst_link_new (SfMedia *m, const char *call)
+{
+  SfGstLink *l = g_new0 (SfGstLink, 1);
+  g_atomic_ref_count_init (&l->ref);
+  l->media = m;
+  l->call = g_strdup (call);
+  return l;
+}
 
-static Link *
-link_ref (Link *l)
+SfGstLink *
+sf_gst_link_ref (SfGstLink *l)
 {
   g_atomic_ref_count_inc (&l->ref);
   return l;
 }
 
-static void
-link_unref (Link *l)
+void
+sf_gst_link_unref (SfGstLink *l)
 {
   if (l != NULL && g_atomic_ref_count_dec (&l->ref)) {
     g_free (l->call);
@@ -51,16 +55,16 @@ link_unref (Link *l)
 }
 
 typedef struct {
-  Link *link;   /* owned ref */
-  char *event;  /* owned */
-  char *arg;    /* owned, nullable */
+  SfGstLink *link;  /* owned ref */
+  char *event;      /* owned */
+  char *arg;        /* owned, nullable */
 } Post;
 
 static void
 post_free (gpointer data)
 {
   Post *p = data;
-  link_unref (p->link);
+  sf_gst_link_unref (p->link);
   g_free (p->event);
   g_free (p->arg);
   g_free (p);
@@ -75,12 +79,11 @@ post_dispatch (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Any thread: @event reaches the SfMedia's event function from @ctx. */
-static void
-post (GMainContext *ctx, Link *link, const char *event, const char *arg)
+void
+sf_gst_link_post (GMainContext *ctx, SfGstLink *link, const char *event, const char *arg)
 {
   Post *p = g_new0 (Post, 1);
-  p->link = link_ref (link);
+  p->link = sf_gst_link_ref (link);
   p->event = g_strdup (event);
   p->arg = g_strdup (arg);
   GSource *src = g_idle_source_new ();
@@ -107,7 +110,7 @@ static const Codec codecs[] = {
 
 typedef struct {
   SfMedia *media;                /* unowned */
-  Link *link;                    /* owned */
+  SfGstLink *link;                    /* owned */
   GMainContext *ctx;             /* owned: where events are delivered */
   SfSdpMedia neg;                /* owned: the negotiation in force */
   SfMediaSourceKind source;
@@ -494,7 +497,7 @@ on_rtp_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       st->event_ssrc = ssrc;
       if (payload[0] < 16 && g_atomic_int_get (&st->receiving)) {
         char digit[2] = { dtmf_events[payload[0]], '\0' };
-        post (st->ctx, st->link, "dtmf", digit);
+        sf_gst_link_post (st->ctx, st->link, "dtmf", digit);
       }
     }
   }
@@ -568,7 +571,7 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
              debug != NULL ? debug : "");
     g_mutex_lock (&st->lock);
     if (is_error && st->started)
-      post (st->ctx, st->link, "media_error", text);
+      sf_gst_link_post (st->ctx, st->link, "media_error", text);
     else if (is_error && st->start_error == NULL)
       st->start_error = g_steal_pointer (&text);
     g_mutex_unlock (&st->lock);
@@ -896,10 +899,7 @@ stream_start (SfMedia *m, const char *call, const SfSdpMedia *neg, GError **erro
   }
   Stream *st = g_new0 (Stream, 1);
   st->media = m;
-  st->link = g_new0 (Link, 1);
-  g_atomic_ref_count_init (&st->link->ref);
-  st->link->media = m;
-  st->link->call = g_strdup (call);
+  st->link = sf_gst_link_new (m, call);
   st->ctx = g_main_context_ref_thread_default ();
   st->t0 = g_get_monotonic_time ();
   g_mutex_init (&st->lock);
@@ -1146,7 +1146,7 @@ stream_stop (gpointer stream)
     g_source_unref (st->watch);
   }
   st->link->media = NULL; /* posts still queued are dropped */
-  link_unref (st->link);
+  sf_gst_link_unref (st->link);
   g_main_context_unref (st->ctx);
   sf_sdp_media_clear (&st->neg);
   g_free (st->source_path);

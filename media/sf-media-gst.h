@@ -15,6 +15,20 @@ G_BEGIN_DECLS
  * naming it and the Debian package that has it. */
 const SfMediaBackend *sf_media_gst_backend (void);
 
+/* What a post from a streaming thread into the main context holds: never
+ * the stream or relay itself, which may be gone when the post runs; @media is
+ * set to NULL (main context) when it stops, and its posts are then dropped. */
+typedef struct {
+  gatomicrefcount ref;
+  SfMedia *media;  /* unowned; NULL once the stream or relay stopped */
+  char *call;      /* owned */
+} SfGstLink;
+SfGstLink *sf_gst_link_new (SfMedia *m, const char *call);
+SfGstLink *sf_gst_link_ref (SfGstLink *l);
+void sf_gst_link_unref (SfGstLink *l);
+/* Any thread: @event reaches the SfMedia's event function from @ctx. */
+void sf_gst_link_post (GMainContext *ctx, SfGstLink *link, const char *event, const char *arg);
+
 /* Its relay entries (sf-media-gst-relay.c, sf-media-relay.h). */
 gpointer sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *spec, GError **error);
 gboolean sf_media_gst_relay_update (gpointer relay, const SfMediaRelaySpec *spec, GError **error);
