@@ -25,6 +25,10 @@ static const SfConfigKey b2bua_keys[] = {
     "anchor: silence from the latched source before another source may take its place (ms)" },
   { "rtp_timeout", SF_CFG_INT, "0", 0, 3600, NULL,
     "anchor: seconds without RTP from either side before media:rtp_timeout reaches the bridge (0: never)" },
+  { "refer", SF_CFG_ENUM, "off", 0, 0, "off|target_domain|any",
+    "a REFER from either side: refused (off, 403), or the bridge calls its Refer-To and joins the other side to that "
+    "call: only a target whose host is one the configuration calls (target_domain: the call's target, a failover "
+    "target), or any (a caller could have us call anywhere: toll fraud)" },
   { "status_map", SF_CFG_LIST, NULL, 0, 0, NULL,
     "B's final status to A's, FROM=TO rows (FROM a code or a class, 5xx) before the built-in ones (docs/b2bua.md)" },
   { "failover", SF_CFG_LIST, NULL, 0, 0, NULL,
@@ -124,6 +128,10 @@ sf_b2b_state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
   st->media = g_strcmp0 (sf_config_get_string (cfg, "b2bua", "media"), "anchor") == 0 ? SF_B2B_MEDIA_ANCHOR
                                                                                     : SF_B2B_MEDIA_PASS;
   st->from = g_strdup (sf_config_get_string (cfg, "b2bua", "from"));
+  const char *refer = sf_config_get_string (cfg, "b2bua", "refer");
+  st->refer = g_strcmp0 (refer, "any") == 0             ? SF_B2B_REFER_ANY
+              : g_strcmp0 (refer, "target_domain") == 0 ? SF_B2B_REFER_TARGET_DOMAIN
+                                                        : SF_B2B_REFER_OFF;
   const char *latch = sf_config_get_string (cfg, "b2bua", "latch");
   st->latch = g_strcmp0 (latch, "off") == 0        ? SF_RELAY_LATCH_OFF
               : g_strcmp0 (latch, "sdp_host") == 0 ? SF_RELAY_LATCH_SDP_HOST

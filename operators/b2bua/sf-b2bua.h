@@ -8,6 +8,7 @@
 #include "framework/sf-module.h"
 #include "media/sf-media-relay.h"
 #include "media/sf-sdp.h"
+#include "operators/ua/sf-ua-leg.h"
 
 G_BEGIN_DECLS
 
@@ -17,6 +18,13 @@ typedef enum {
   SF_B2B_MEDIA_PASS,    /* the SDP relayed, its connection address kept */
   SF_B2B_MEDIA_ANCHOR,  /* RTP relayed through us (refused at start until the relay exists) */
 } SfB2bMedia;
+
+/* b2bua.refer: what a REFER from either side may do (docs/b2bua.md "Transfer"). */
+typedef enum {
+  SF_B2B_REFER_OFF,            /* 403 */
+  SF_B2B_REFER_TARGET_DOMAIN,  /* the Refer-To's host (and maddr) one the configuration calls */
+  SF_B2B_REFER_ANY,
+} SfB2bRefer;
 
 /* One row of b2bua.status_map: B's final status @from (a class "4xx" when
  * @cls) becomes @to towards A. */
@@ -38,6 +46,7 @@ typedef struct {
   GStrv targets;          /* owned, nullable: b2bua.targets, tried after the flow's target */
   SfRelayLatch latch;     /* b2bua.latch, relatch_ms, rtp_timeout (ms) */
   guint relatch_ms, rtp_timeout_ms;
+  SfB2bRefer refer;
 } SfB2bState;
 
 /* Per bridge instance. */
@@ -52,7 +61,9 @@ typedef struct {
   char *a_reason, *b_reason;
   const char *ended_by;   /* "a", "b", "bridge" (static), NULL while up */
   gboolean answered;
-  char offer_from;        /* 'a' or 'b': the side whose re-INVITE/UPDATE offer the other side has; 0: none */
+  char offer_from;        /* 'a' or 'b': the side whose re-INVITE/UPDATE offer the other side has; 't': the
+                             bridge's own offer (a transfer joining the staying side to the referred call),
+                             'T': the referred call's update after it; 0: none */
   guint next_target;      /* index into st->targets for failover */
   guint max_forwards;     /* what B's INVITE carries */
   char *offer_ctype, *offer; /* owned, nullable: A's SDP offer */
@@ -63,6 +74,18 @@ typedef struct {
   gboolean sides_set;
   SfSdpBridgeSide to_a, to_b;
   SfMediaRelay *relay;    /* owned, nullable: b2bua.media = anchor */
+  /* The last SDP each side sent us, as it came (a transfer offers the side
+   * that stays to the referred call: RFC 3725's flow with the offer known). */
+  char *sdp_from_a, *sdp_from_b;
+  char *target;           /* owned, nullable: the URI the current B leg called (b2bua.refer = target_domain) */
+  /* A transfer (a REFER from side xfer_side): the referred call is leg xfer
+   * until it answers, then it takes xfer_side's place (sf-op-bridge.c). */
+  char *xfer;             /* owned, nullable: the referred call's handle */
+  char xfer_side;         /* 'a' or 'b': the transferor's side */
+  char *xfer_target;      /* owned, nullable: its Refer-To */
+  char *xfer_sent;        /* owned, nullable: the SDP the referred call was offered (the staying side's, as it came) */
+  SfUaLegNote *xfer_answer; /* owned, nullable: the referred call's answer, kept while another offer crosses */
+  guint transfers;        /* transfers completed */
 } SfB2bCall;
 
 /* The module's state for @ep from @cfg's [b2bua] (checked: a bad status_map,

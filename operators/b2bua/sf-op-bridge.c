@@ -19,6 +19,7 @@
 #include "operators/ua/sf-ua-leg.h"
 #include "media/sf-media.h"
 #include "sip/sf-sip-msg.h"
+#include "sip/sf-sip-uri.h"
 #include "sipflow/sf-message.h"
 #include <string.h>
 
@@ -45,6 +46,13 @@ call_free (gpointer p)
   sf_sdp_bridge_side_clear (&c->to_a);
   sf_sdp_bridge_side_clear (&c->to_b);
   sf_media_relay_free (c->relay);
+  g_free (c->sdp_from_a);
+  g_free (c->sdp_from_b);
+  g_free (c->target);
+  g_free (c->xfer);
+  g_free (c->xfer_target);
+  g_free (c->xfer_sent);
+  sf_ua_leg_note_free (c->xfer_answer);
   g_free (c);
 }
 
@@ -97,6 +105,22 @@ side_of (SfB2bCall *c, SfEvent *ev)
   return 0;
 }
 
+/* The event comes from the referred call of a transfer in progress. */
+static gboolean
+is_xfer (SfB2bCall *c, SfEvent *ev)
+{
+  if (c->xfer == NULL)
+    return FALSE;
+  const char *h = NULL;
+  if (strcmp (sf_event_name (ev), "end") == 0) {
+    const SfChildEnd *ce = sf_event_payload (ev);
+    h = ce != NULL ? ce->handle : NULL;
+  } else {
+    h = sf_event_arg (ev);
+  }
+  return h != NULL && strcmp (h, c->xfer) == 0;
+}
+
 /* B's Call-ID, for the bridge's events: from the message a note of B's came
  * from (a response to B's INVITE), else from the leg's INVITE while the leg
  * lives (a leg that ended is gone by the time its last note is read). */
@@ -146,6 +170,75 @@ set_fields (SfCtx *ctx, SfB2bCall *c)
   sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
 }
 
+/* The host of @uri (a sip/sips URI), lower case, transfer full; NULL when none. */
+static char *
+uri_host (const char *uri)
+{
+  g_autoptr (SfSipUri) u = uri != NULL ? sf_sip_uri_parse (sf_sip_str (uri, strlen (uri)), NULL, NULL) : NULL;
+  if (u == NULL || (u->kind != SF_URI_SIP && u->kind != SF_URI_SIPS))
+    return NULL;
+  g_autofree char *h = sf_sip_host_dup (u->host);
+  return h != NULL ? g_ascii_strdown (h, -1) : NULL;
+}
+
+/* b2bua.refer = target_domain: @host is the host of the URI this call's B
+ * leg called, or of a b2bua.failover target: a host the configuration (or
+ * the flow) chose, never one a caller named (docs/b2bua.md "Transfer"). */
+static gboolean
+target_domain (const SfB2bCall *c, const char *host)
+{
+  if (host == NULL)
+    return FALSE;
+  g_autofree char *t = uri_host (c->target);
+  if (t != NULL && g_ascii_strcasecmp (t, host) == 0)
+    return TRUE;
+  for (guint i = 0; c->st->targets != NULL && c->st->targets[i] != NULL; i++) {
+    g_autofree char *f = uri_host (c->st->targets[i]);
+    if (f != NULL && g_ascii_strcasecmp (f, host) == 0)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A leg's REFER (SfUaLegReferCheck): b2bua.refer's policy, a call that is up
+ * (a REFER in an early dialog never gets here: the leg says 481), one
+ * transfer at a time, and no offer crossing the bridge (RFC 3261 14.1: ours
+ * would meet it, 491).  The maddr, where the INVITE would really go (RFC 3261
+ * 19.1.1), is judged with the host. */
+static guint
+refer_check (SfEndpoint *ep, const char *bridge, const char *leg, const char *host, const char *maddr,
+             const char **why)
+{
+  SfInstance *bi = sf_endpoint_lookup_handle (ep, bridge);
+  SfB2bCall *c = bi != NULL && !sf_instance_ended (bi) ? sf_instance_module_slot (ep, bi, &sf_b2bua_module) : NULL;
+  if (c == NULL || c->st == NULL) {
+    *why = "No transfer in this call state";
+    return 403;
+  }
+  char side = c->a != NULL && strcmp (leg, c->a) == 0 ? 'a' : c->b != NULL && strcmp (leg, c->b) == 0 ? 'b' : 0;
+  if (c->st->refer == SF_B2B_REFER_OFF) {
+    *why = "REFER refused by policy (b2bua.refer is off)";
+    return 403;
+  }
+  if (side == 0 || !c->answered || c->ended_by != NULL || c->a == NULL || c->b == NULL) {
+    *why = "No transfer in this call state";
+    return 403;
+  }
+  if (c->st->refer == SF_B2B_REFER_TARGET_DOMAIN && (!target_domain (c, host) || (maddr != NULL && !target_domain (c, maddr)))) {
+    *why = "REFER refused by policy (b2bua.refer is target_domain: the target is not a host we call)";
+    return 403;
+  }
+  if (c->xfer != NULL) {
+    *why = "A transfer of this call is in progress";
+    return 491;
+  }
+  if (c->offer_from != 0) {
+    *why = "An offer is crossing this call";
+    return 491;
+  }
+  return 0;
+}
+
 static SfInstance *
 spawn_leg (SfCtx *ctx, gboolean a_side)
 {
@@ -156,6 +249,7 @@ spawn_leg (SfCtx *ctx, gboolean a_side)
     return NULL;
   }
   sf_ua_leg_attach (sf_ctx_endpoint (ctx), leg, sf_ctx_handle (ctx), a_side);
+  sf_ua_leg_set_refer_check (sf_ctx_endpoint (ctx), leg, refer_check);
   return leg;
 }
 
@@ -285,6 +379,8 @@ call_b (SfCtx *ctx, SfB2bCall *c, const char *target)
     return FALSE;
   g_free (c->b);
   c->b = g_strdup (sf_instance_handle (b));
+  g_free (c->target);
+  c->target = g_strdup (target);
   g_clear_pointer (&c->b_call_id, g_free);
   c->b_status = 0;
   g_clear_pointer (&c->b_reason, g_free);
@@ -383,6 +479,8 @@ sf_op_bridge_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_free (c->offer);
     c->offer_ctype = str_dup (ct->value);
     c->offer = sdp;
+    g_free (c->sdp_from_a);
+    c->sdp_from_a = g_strndup (body.p, body.len);
   }
   g_clear_pointer (&c->lines, g_ptr_array_unref);
   c->lines = g_ptr_array_new_with_free_func (g_free);
@@ -452,6 +550,9 @@ note_across (SfB2bCall *c, char from, const SfUaLegNote *n, guint status)
                                                 NULL);
   if (sdp == NULL)
     return NULL;
+  char **last = from == 'a' ? &c->sdp_from_a : &c->sdp_from_b;
+  g_free (*last);
+  *last = g_strdup (n->body);
   if (c->relay != NULL) {
     SfRelaySide side = from == 'a' ? SF_RELAY_A : SF_RELAY_B;
     sf_media_relay_set_peer (c->relay, side, peer.hold ? NULL : peer.addr, peer.port, NULL);
@@ -504,8 +605,11 @@ static char
 note_end (SfCtx *ctx, SfB2bCall *c, SfEvent *ev)
 {
   char side = side_of (c, ev);
-  if (side == 0)
+  if (side == 0) {
+    if (is_xfer (c, ev) && strcmp (sf_event_name (ev), "end") == 0)
+      g_clear_pointer (&c->xfer, g_free);
     return 0;
+  }
   if (side == 'b')
     learn_b_call_id (ctx, c, ev);
   gboolean end = strcmp (sf_event_name (ev), "end") == 0;
@@ -591,23 +695,31 @@ sf_op_bridge_hangup (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (sf_event_kind (ev) == SF_EV_CHILD) {
     char side = note_end (ctx, c, ev);
     if (side == 0)
-      return SF_OP_DONE; /* a leg replaced by failover: its end says nothing of the call */
+      return SF_OP_DONE; /* a leg replaced by failover or a transfer: its end says nothing of the call */
+    if (c->xfer != NULL && side == c->xfer_side && c->ended_by == NULL)
+      return SF_OP_DONE; /* the transferor hung up before the referred call answered (a blind transfer, RFC 5589
+                            6): the other side waits for that call (OpBridgeTransferFailed ends it if it fails) */
     if (c->ended_by == NULL)
       c->ended_by = side == 'a' ? "a" : "b";
     set_fields (ctx, c);
     const char *other = side == 'a' ? c->b : c->a;
     drive (ctx, other, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+    drive (ctx, c->xfer, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
     return SF_OP_TRANSITION;
   }
   if (c->ended_by == NULL)
     c->ended_by = "bridge";
   drive (ctx, c->a, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
   drive (ctx, c->b, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  drive (ctx, c->xfer, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
   return SF_OP_TRANSITION;
 }
 
 
 /* ---- offers in the call: hold, resume, re-INVITE and UPDATE ---- */
+
+static void transfer_offer_answered (SfCtx *ctx, SfB2bCall *c, char side, const SfUaLegNote *n, guint status);
+static gboolean transfer_reoffer (SfCtx *ctx, SfB2bCall *c);
 
 /* A leg kept a re-INVITE or UPDATE with an offer (child:offer): the other
  * leg sends it in its own dialog (device:reoffer).  One offer at a time
@@ -651,12 +763,16 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   char side = c != NULL ? side_of (c, ev) : 0;
   if (side == 0 || c->offer_from == 0 || side == c->offer_from)
     return side == 0 ? SF_OP_SKIP : SF_OP_DONE; /* a stale answer: nothing waits for it */
-  const char *offerer = c->offer_from == 'a' ? c->a : c->b;
-  c->offer_from = 0;
   const SfUaLegNote *n = sf_event_payload (ev);
   guint status = n != NULL ? n->status : 0;
   if (status < 200 || status > 699)
     status = 500;
+  if (c->offer_from == 't' || c->offer_from == 'T') {
+    transfer_offer_answered (ctx, c, side, n, status);
+    return SF_OP_DONE;
+  }
+  const char *offerer = c->offer_from == 'a' ? c->a : c->b;
+  c->offer_from = 0;
   SfUaLegNote *out = status < 300 ? note_across (c, side, n, 200) : sf_ua_leg_note_new (status, NULL, NULL);
   if (out == NULL)
     out = sf_ua_leg_note_new (500, NULL, NULL);
@@ -669,6 +785,9 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       c->ended_by = side == 'a' ? "a" : "b";
     drive (ctx, c->a, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
     drive (ctx, c->b, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+    drive (ctx, c->xfer, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  } else if (c->xfer_answer != NULL) {
+    transfer_reoffer (ctx, c); /* a transfer's offer waited for this one */
   }
   return SF_OP_DONE;
 }
@@ -707,6 +826,253 @@ sf_op_bridge_relay (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* ---- transfer: a REFER from either side (docs/b2bua.md "Transfer") ---- */
+
+/* The "bridge_transfer" event. */
+static void
+emit_xfer (SfCtx *ctx, SfB2bCall *c, const char *state, guint status)
+{
+  GString *f = g_string_new ("\"state\":");
+  sf_json_append_string (f, state);
+  g_string_append_printf (f, ",\"side\":\"%c\",\"target\":", c->xfer_side != 0 ? c->xfer_side : '?');
+  sf_json_append_string (f, c->xfer_target != NULL ? c->xfer_target : "");
+  if (status != 0)
+    g_string_append_printf (f, ",\"status\":%u", status);
+  sf_ctx_emit (ctx, "bridge_transfer", f->str);
+  g_string_free (f, TRUE);
+}
+
+/* Both legs (and a referred call) hung up: the call cannot go on. */
+static void
+hang_up_all (SfCtx *ctx, SfB2bCall *c)
+{
+  if (c->ended_by == NULL)
+    c->ended_by = "bridge";
+  drive (ctx, c->a, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  drive (ctx, c->b, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  drive (ctx, c->xfer, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+}
+
+/* A leg accepted a REFER (child:refer, after refer_check said yes): the
+ * bridge is the transferee.  The referred call is a new leg on the
+ * transferor's side that calls the Refer-To with the INVITE lines the leg
+ * made (Referred-By, an embedded Replaces) and, as its offer, the last SDP
+ * the side that stays sent us (RFC 3725 4.1's flow, the offer already known);
+ * its progress goes to the REFER's notifier (NOTIFYs with sipfrag, RFC 3515
+ * 2.4.5) through the leg itself.  A REFER that raced a change of the call (the
+ * check said yes, the call moved on): the notifier is told 503. */
+static SfOpResult
+sf_op_bridge_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  char side = c != NULL ? side_of (c, ev) : 0;
+  const SfUaLegNote *n = sf_event_payload (ev);
+  if (side == 0 || n == NULL || n->body == NULL)
+    return SF_OP_SKIP;
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  const char *stay = side == 'a' ? c->sdp_from_b : c->sdp_from_a;
+  g_autofree char *offer = NULL;
+  if (stay != NULL && c->sides_set)
+    offer = sf_sdp_bridge_rewrite (stay, strlen (stay), side == 'a' ? &c->to_a : &c->to_b, NULL, NULL);
+  SfInstance *leg = NULL;
+  if (c->xfer == NULL && c->answered && c->ended_by == NULL && c->a != NULL && c->b != NULL && offer != NULL)
+    leg = spawn_leg (ctx, FALSE);
+  if (leg == NULL) {
+    /* no offer to make (the call has no SDP of the side that stays), or the
+     * call moved on since the check: the REFER's outcome is a failure */
+    SfInstance *ni = n->notifier != NULL ? sf_endpoint_lookup_handle (ep, n->notifier) : NULL;
+    if (ni != NULL && !sf_instance_ended (ni))
+      sf_endpoint_post (ep, ni, sf_event_new (SF_EV_DEVICE, "refer_progress", "503 Service Unavailable"));
+    sf_log (ctx, G_LOG_LEVEL_INFO, "transfer to %s not made (the call changed, or no SDP to offer)", n->body);
+    return SF_OP_DONE;
+  }
+  g_free (c->xfer);
+  c->xfer = g_strdup (sf_instance_handle (leg));
+  c->xfer_side = side;
+  g_free (c->xfer_target);
+  c->xfer_target = g_strdup (n->body);
+  g_free (c->xfer_sent);
+  c->xfer_sent = g_strdup (stay);
+  g_clear_pointer (&c->xfer_answer, sf_ua_leg_note_free);
+  SfUaLegCall *lc = g_new0 (SfUaLegCall, 1);
+  lc->target = g_strdup (n->body);
+  lc->from = g_strdup (c->st->from);
+  lc->max_forwards = c->max_forwards;
+  lc->offer.ctype = g_strdup ("application/sdp");
+  lc->offer.body = g_steal_pointer (&offer);
+  lc->offer.lines = n->lines != NULL ? g_ptr_array_ref (n->lines) : NULL;
+  lc->refer_notifier = g_strdup (n->notifier);
+  lc->referred_by = g_strdup (n->reason);
+  emit_xfer (ctx, c, "started", 0);
+  sf_endpoint_post (ep, leg, sf_event_new_full (SF_EV_DEVICE, SF_UA_LEG_DOWN_CALL, lc->target, lc,
+                                                (GDestroyNotify) sf_ua_leg_call_free));
+  return SF_OP_DONE;
+}
+
+/* The side that stays gets the referred call's SDP as an offer (a re-INVITE
+ * in its dialog: RFC 3264 8, its peer changed); FALSE when it cannot go (the
+ * call is hung up). */
+static gboolean
+transfer_reoffer (SfCtx *ctx, SfB2bCall *c)
+{
+  char x = c->xfer_side, y = x == 'a' ? 'b' : 'a';
+  SfUaLegNote *out = note_across (c, x, c->xfer_answer, 0);
+  if (out == NULL || !drive (ctx, y == 'a' ? c->a : c->b, SF_UA_LEG_DOWN_REOFFER, NULL, out)) {
+    if (out == NULL)
+      sf_log (ctx, G_LOG_LEVEL_INFO, "the referred call's SDP is unreadable: the call ends");
+    hang_up_all (ctx, c);
+    return FALSE;
+  }
+  c->offer_from = 't';
+  return TRUE;
+}
+
+/* Two SDPs describe the same media: the same lines but o= (a version count
+ * up alone changes nothing the peer sends to, RFC 3264 8). */
+static gboolean
+same_media (const char *p, const char *q)
+{
+  if (p == NULL || q == NULL)
+    return p == q;
+  g_auto (GStrv) a = g_strsplit (p, "\n", -1);
+  g_auto (GStrv) b = g_strsplit (q, "\n", -1);
+  guint i = 0, j = 0;
+  for (;;) {
+    while (a[i] != NULL && g_str_has_prefix (a[i], "o="))
+      i++;
+    while (b[j] != NULL && g_str_has_prefix (b[j], "o="))
+      j++;
+    if (a[i] == NULL || b[j] == NULL)
+      return a[i] == b[j];
+    if (g_strcmp0 (g_strchomp (a[i]), g_strchomp (b[j])) != 0)
+      return FALSE;
+    i++, j++;
+  }
+}
+
+/* The answer to the bridge's own offer of a transfer ('t': the side that
+ * stays answers the referred call's SDP; 'T': the referred call answers the
+ * side that stays's new SDP).  A 491 (an offer of that side's own crossed
+ * ours, RFC 3261 14.1) is tried again by timer:xfer_retry; another failure
+ * ends the call: its media no longer meet. */
+static void
+transfer_offer_answered (SfCtx *ctx, SfB2bCall *c, char side, const SfUaLegNote *n, guint status)
+{
+  char kind = c->offer_from;
+  c->offer_from = 0;
+  if (kind == 'T') { /* the referred call's answer: the relay learns where it receives */
+    if (status < 300) {
+      SfUaLegNote *out = note_across (c, side, n, 0);
+      sf_ua_leg_note_free (out);
+    } else if (status == 408 || status == 481) {
+      hang_up_all (ctx, c);
+    }
+    return;
+  }
+  if (status == 491 && c->xfer_answer != NULL) {
+    /* 14.1: 2.1 to 4 s when we own the dialog's Call-ID (side b, the call we
+     * made), else up to 2 s */
+    guint ms = side == 'b' ? (guint) g_random_int_range (2100, 4001) : (guint) g_random_int_range (10, 2001);
+    sf_ctx_timer_start (ctx, "xfer_retry", ms);
+    return;
+  }
+  if (status >= 300) {
+    sf_log (ctx, G_LOG_LEVEL_INFO, "the transferred call's re-INVITE got %u: the call ends", status);
+    g_clear_pointer (&c->xfer_answer, sf_ua_leg_note_free);
+    hang_up_all (ctx, c);
+    return;
+  }
+  g_clear_pointer (&c->xfer_answer, sf_ua_leg_note_free);
+  SfUaLegNote *out = note_across (c, side, n, 0);
+  if (out == NULL) {
+    hang_up_all (ctx, c);
+    return;
+  }
+  /* The referred call was offered what this side sent before; an answer
+   * that moved its media (a new port, pass mode) must reach it too. */
+  if (!same_media (c->xfer_sent, n != NULL ? n->body : NULL)) {
+    g_free (c->xfer_sent);
+    c->xfer_sent = g_strdup (n->body);
+    if (drive (ctx, c->xfer_side == 'a' ? c->a : c->b, SF_UA_LEG_DOWN_REOFFER, NULL, out))
+      c->offer_from = 'T';
+    return;
+  }
+  sf_ua_leg_note_free (out);
+}
+
+static const char *const xfer_answered_outcomes[] = { "failed", NULL };
+
+/* The referred call answered: it takes the transferor's place (the
+ * transferor's leg, if still up, gets a BYE: its NOTIFY 200 went first, RFC
+ * 5589 6 has the transferor end it anyway), and the side that stays gets its
+ * SDP as an offer.  An offer crossing between the old legs: the staying
+ * side's kept one is refused 491 (it offers again, 14.1, now to the referred
+ * call); our offer waits for one of the transferor's (OpBridgeOfferAnswered). */
+static SfOpResult
+sf_op_bridge_transfer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  if (c == NULL || !is_xfer (c, ev))
+    return SF_OP_SKIP;
+  const SfUaLegNote *n = sf_event_payload (ev);
+  char x = c->xfer_side, y = x == 'a' ? 'b' : 'a';
+  char **xh = x == 'a' ? &c->a : &c->b;
+  g_autofree char *old = g_steal_pointer (xh);
+  *xh = g_steal_pointer (&c->xfer);
+  if (old != NULL)
+    drive (ctx, old, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  if (x == 'b')
+    learn_b_call_id (ctx, c, ev);
+  c->transfers++;
+  emit_xfer (ctx, c, "succeeded", 200);
+  sf_ua_leg_note_free (c->xfer_answer);
+  c->xfer_answer = copy_note (n, 200);
+  if (c->offer_from == y) {
+    drive (ctx, y == 'a' ? c->a : c->b, SF_UA_LEG_DOWN_REANSWER, NULL, sf_ua_leg_note_new (491, NULL, NULL));
+    c->offer_from = 0;
+  }
+  if (c->offer_from != 0)
+    return SF_OP_DONE;
+  return transfer_reoffer (ctx, c) ? SF_OP_DONE : SF_OP_OUTCOME (0);
+}
+
+static const char *const xfer_failed_outcomes[] = { "ended", NULL };
+
+/* The referred call failed (its call_end before an answer): its notifier has
+ * told the transferor (the leg's own sipfrag NOTIFY); the call goes on as it
+ * was, unless the transferor hung up meanwhile: then the side that stays is
+ * hung up (outcome ended). */
+static SfOpResult
+sf_op_bridge_transfer_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  if (c == NULL || !is_xfer (c, ev))
+    return SF_OP_SKIP;
+  gboolean end = strcmp (sf_event_name (ev), "end") == 0;
+  const SfUaLegNote *n = end ? NULL : sf_event_payload (ev);
+  emit_xfer (ctx, c, "failed", n != NULL ? n->status : 0);
+  char x = c->xfer_side;
+  g_clear_pointer (&c->xfer, g_free); /* its end, if it comes after, is no one's */
+  if ((x == 'a' ? c->a : c->b) != NULL)
+    return SF_OP_DONE;
+  if (c->ended_by == NULL)
+    c->ended_by = x == 'a' ? "a" : "b";
+  drive (ctx, x == 'a' ? c->b : c->a, SF_UA_LEG_DOWN_HANGUP, NULL, NULL);
+  return SF_OP_OUTCOME (0);
+}
+
+/* timer:xfer_retry: the transfer's offer again after a 491. */
+static SfOpResult
+sf_op_bridge_transfer_retry (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  if (c == NULL || c->xfer_answer == NULL)
+    return SF_OP_DONE;
+  if (c->offer_from != 0) /* another offer crosses: ours follows it (OpBridgeOfferAnswered) */
+    return SF_OP_DONE;
+  return transfer_reoffer (ctx, c) ? SF_OP_DONE : SF_OP_OUTCOME (0);
+}
+
 /* ---- Ending ---- */
 
 /* Entry of Ending: when no leg is left, a child:end of no leg is posted so
@@ -715,7 +1081,7 @@ static SfOpResult
 sf_op_bridge_check_gone (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfB2bCall *c = sf_b2b_call (ctx);
-  if (c != NULL && c->a == NULL && c->b == NULL)
+  if (c != NULL && c->a == NULL && c->b == NULL && c->xfer == NULL)
     sf_ctx_post_self (ctx, sf_event_new (SF_EV_CHILD, "end", NULL));
   return SF_OP_CONTINUE;
 }
@@ -730,21 +1096,19 @@ sf_op_bridge_gone (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   if (sf_event_kind (ev) == SF_EV_TIMER) {
     SfEndpoint *ep = sf_ctx_endpoint (ctx);
-    const char *legs[] = { c->a, c->b };
-    for (guint i = 0; i < 2; i++) {
+    const char *legs[] = { c->a, c->b, c->xfer };
+    for (guint i = 0; i < G_N_ELEMENTS (legs); i++) {
       SfInstance *l = legs[i] != NULL ? sf_endpoint_lookup_handle (ep, legs[i]) : NULL;
       if (l != NULL)
         sf_endpoint_end (ep, l, "bridge guard");
     }
     g_clear_pointer (&c->a, g_free);
     g_clear_pointer (&c->b, g_free);
+    g_clear_pointer (&c->xfer, g_free);
     return SF_OP_TRANSITION;
   }
-  if (strcmp (sf_event_name (ev), "end") == 0)
-    note_end (ctx, c, ev);
-  else
-    note_end (ctx, c, ev); /* call_end: statuses and reasons */
-  return c->a == NULL && c->b == NULL ? SF_OP_TRANSITION : SF_OP_DONE;
+  note_end (ctx, c, ev); /* end: the leg forgotten; call_end: statuses and reasons */
+  return c->a == NULL && c->b == NULL && c->xfer == NULL ? SF_OP_TRANSITION : SF_OP_DONE;
 }
 
 /* Entry of Ended: the call's one line, both Call-IDs paired (docs/b2bua.md). */
@@ -770,6 +1134,7 @@ sf_op_bridge_ended (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   sf_json_append_string (f, c->b_reason != NULL ? c->b_reason : "");
   g_string_append (f, ",\"ended_by\":");
   sf_json_append_string (f, c->ended_by != NULL ? c->ended_by : "");
+  g_string_append_printf (f, ",\"transfers\":%u", c->transfers);
   g_string_append_printf (f, ",\"answered\":%s,\"duration_s\":%.3f", c->answered ? "true" : "false",
                           c->start_us > 0 ? (now - c->start_us) / 1e6 : 0.0);
   g_autofree char *fields = g_string_free (f, FALSE);
@@ -813,6 +1178,23 @@ const SfOperatorDef sf_op_bridge_table[] = {
   { "OpBridgeInfo", sf_op_bridge_info, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a leg answered an INFO in its dialog: the other leg sends one with the same Content-Type and body (its answer "
     "is not relayed)", "child:info", NULL, "RFC 6086 4.2" },
+  { "OpBridgeRefer", sf_op_bridge_refer, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "a leg accepted a REFER (b2bua.refer allowed it): the referred call is a new leg on the transferor's side, "
+    "calling the Refer-To with the side that stays's last SDP as its offer; its progress goes to the REFER's "
+    "notifier", "child:refer", NULL, "RFC 3515 2.4.4, RFC 5589 6" },
+  { "OpBridgeTransferAnswered", sf_op_bridge_transfer_answered, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS,
+    xfer_answered_outcomes, SF_ARG_NONE, NULL, NULL,
+    "the referred call answered: it takes the transferor's place (the transferor's leg hung up) and the side that "
+    "stays gets its SDP in a re-INVITE; outcome failed when that cannot go (the call is hung up)", "child:answered",
+    NULL, "RFC 3264 8, RFC 5589 6" },
+  { "OpBridgeTransferFailed", sf_op_bridge_transfer_failed, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS,
+    xfer_failed_outcomes, SF_ARG_NONE, NULL, NULL,
+    "the referred call failed before answering: the call goes on, unless the transferor hung up meanwhile: then the "
+    "side that stays is hung up (outcome ended)", "child:call_end|child:end", NULL, "RFC 5589 6" },
+  { "OpBridgeTransferRetry", sf_op_bridge_transfer_retry, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS,
+    xfer_answered_outcomes, SF_ARG_NONE, NULL, NULL,
+    "the transfer's re-INVITE again after a 491 (RFC 3261 14.1); outcome failed when it cannot go",
+    "timer:xfer_retry", NULL, "RFC 3261 14.1" },
   { "OpBridgeRelay", sf_op_bridge_relay, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a request that reached the bridge after it handed the call to its A leg (a CANCEL read with the INVITE) goes "
     "on to A", "sip", NULL, "RFC 3261 9.2" },

@@ -334,6 +334,106 @@ sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u)
   return in_our_domain (ctx, host, maddr);
 }
 
+/* Referred-By for the referred call (RFC 3892): the REFER's, unfolded and
+ * without control bytes, else its From's URI (transfer full). */
+static char *
+referred_by_of (SfSipMsg *refer)
+{
+  guint n = 0;
+  const SfSipHdr *rb = sf_sub_header (refer, "Referred-By", 'b', &n);
+  if (rb != NULL && n == 1 && rb->value.len > 0 && rb->value.len <= 512) {
+    /* unfolded (RFC 3261 7.3.1: a fold is LWS): the line goes into our INVITE,
+     * and a peer that does not know folding would read a folded line as a
+     * header of its own; no control byte either (our parser lets one through
+     * as a quoted-pair): a space instead, so a quoted-pair stays one */
+    GString *v = g_string_sized_new (rb->value.len);
+    for (gsize i = 0; i < rb->value.len; i++) {
+      guchar c = (guchar) rb->value.p[i];
+      if (c != '\r' && c != '\n')
+        g_string_append_c (v, (c >= 0x20 && c != 0x7f) || c == '\t' ? (char) c : ' ');
+    }
+    return g_string_free (v, FALSE);
+  }
+  const SfSipValue *from = sf_sip_msg_from (refer);
+  return from != NULL && from->uri != NULL ? g_strdup_printf ("<%.*s>", (int) from->uri->raw.len, from->uri->raw.p)
+                                           : g_strdup ("<sip:anonymous@anonymous.invalid>");
+}
+
+/* A notifier instance of @subm for the REFER @e accepted in @call's dialog
+ * (its implicit subscription, RFC 3515 2.4.4), told to start (NOTIFY 100). */
+static void
+start_notifier (SfCtx *ctx, SfInstance *ni, SfSipEvent *e, SfUaCall *call, const SfReferTo *rt, const char *peer,
+                const char *refer_call)
+{
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfUaInstance *nui = sf_instance_module_slot_ensure (ep, ni, &sf_ua_module, sf_ua_inst_new, sf_ua_inst_free);
+  Sub *s = sf_ua_sub_new_of (nui);
+  s->refer = TRUE;
+  s->notifier = TRUE;
+  s->package = g_strdup ("refer");
+  s->event_id = g_strdup_printf ("%u", (guint) sf_sip_msg_cseq (e->msg)->number);
+  s->dialog = sf_sip_dialog_ref (call->dialog);
+  s->uri = g_strdup (rt->uri);
+  s->peer = g_strdup (peer);
+  s->refer_call = g_strdup (refer_call);
+  sf_endpoint_post (ep, ni, sf_event_new (SF_EV_DEVICE, "refer_notify", NULL));
+}
+
+/* A B2BUA leg's REFER once its checks are done: @refuse (with @why), else
+ * 202, the notifier, and child:refer to the bridge, which makes the referred
+ * call as a leg of its own and gives it the notifier (sf-ua-leg.h). */
+static SfOpResult
+refer_for_bridge (SfCtx *ctx, SfSipEvent *e, SfUaCall *call, const SfReferTo *rt, gboolean want_sub, guint refuse,
+                  const char *why)
+{
+  if (refuse != 0) {
+    emit_refused (ctx, refuse, why);
+    const char *const lines[] = { "Retry-After: 30", NULL };
+    return respond (ctx, e, refuse, why, NULL, refuse == 503 ? lines : NULL) ? SF_OP_DONE : SF_OP_ERROR;
+  }
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  g_autoptr (GError) error = NULL;
+  SfMachine *subm = want_sub ? sf_machine_lookup_import (sf_instance_machine (sf_ctx_instance (ctx)), "subscription")
+                             : NULL;
+  SfInstance *ni = subm != NULL ? sf_endpoint_create (ep, subm, NULL, NULL, &error) : NULL;
+  if (want_sub && ni == NULL) {
+    emit_refused (ctx, 500, error != NULL ? error->message : "no subscription machine");
+    return respond (ctx, e, 500, "Cannot Follow The REFER Now", NULL, NULL) ? SF_OP_DONE : SF_OP_ERROR;
+  }
+  const char *const lines_sub[] = { "Supported: norefersub", NULL };
+  const char *const lines_nosub[] = { "Refer-Sub: false", "Supported: norefersub", NULL };
+  if (!respond (ctx, e, 202, NULL, NULL, want_sub ? lines_sub : lines_nosub)) {
+    if (ni != NULL)
+      sf_endpoint_end (ep, ni, "refer not answered");
+    return SF_OP_ERROR;
+  }
+  g_autofree char *peer = e->peer.remote != NULL
+                            ? g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote))
+                            : g_strdup ("");
+  if (ni != NULL)
+    start_notifier (ctx, ni, e, call, rt, peer, NULL);
+  SfUaLegNote *n = sf_ua_leg_note_new (0, NULL, rt->uri);
+  n->lines = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *rb = referred_by_of (e->msg);
+  g_ptr_array_add (n->lines, g_strdup_printf ("Referred-By: %s", rb));
+  if (rt->replaces != NULL)
+    g_ptr_array_add (n->lines, g_strdup_printf ("Replaces: %s", rt->replaces));
+  n->reason = g_steal_pointer (&rb);
+  n->notifier = ni != NULL ? g_strdup (sf_instance_handle (ni)) : NULL;
+  n->msg = sf_sip_msg_ref (e->msg);
+  GString *f = g_string_new ("\"role\":\"transferee\",\"state\":\"accepted\",\"status\":202,\"target\":");
+  sf_json_append_string (f, rt->uri);
+  g_string_append_printf (f, ",\"bridge\":true,\"replaces\":%s,\"subscription\":", rt->replaces != NULL ? "true" : "false");
+  if (ni != NULL)
+    sf_json_append_string (f, sf_instance_handle (ni));
+  else
+    g_string_append (f, "null");
+  sf_ctx_emit (ctx, "transfer", f->str);
+  g_string_free (f, TRUE);
+  sf_ua_leg_notify (ctx, SF_UA_LEG_UP_REFER, n);
+  return SF_OP_DONE;
+}
+
 /* A REFER in the call's confirmed dialog (InCall, Onhold): see the file's
  * comment.  The call goes on whatever comes of it (the transferor ends it). */
 static SfOpResult
@@ -382,6 +482,13 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   } else if (rt.method != NULL && g_ascii_strcasecmp (rt.method, "INVITE") != 0) {
     refuse = 501;
     why = "Refer-To: only method INVITE is followed";
+  }
+  /* A B2BUA's leg: the bridge decides (b2bua.refer, one transfer at a time,
+   * its own bounds) and performs the transfer with a leg of its own. */
+  if (call->leg != NULL) {
+    if (refuse == 0)
+      refuse = sf_ua_leg_refer_check (ctx, rt.host, rt.maddr, &why);
+    return refer_for_bridge (ctx, e, call, &rt, want_sub, refuse, why);
   }
   /* ua.refer (toll fraud: a REFER must not make the UA call anywhere) */
   const char *policy = sf_ua_cfg (ctx, "refer");
@@ -451,41 +558,13 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *rcall = sf_ua_call_ensure (rui);
   rcall->invite_extra = g_ptr_array_new_with_free_func (g_free);
   /* Referred-By (RFC 3892): the REFER's, else its From's URI */
-  const SfSipHdr *rb = sf_sub_header (e->msg, "Referred-By", 'b', &n);
-  if (rb != NULL && n == 1 && rb->value.len > 0 && rb->value.len <= 512) {
-    /* unfolded (RFC 3261 7.3.1: a fold is LWS): the line goes into our INVITE,
-     * and a peer that does not know folding would read a folded line as a
-     * header of its own; no control byte either (our parser lets one through
-     * as a quoted-pair): a space instead, so a quoted-pair stays one */
-    GString *v = g_string_sized_new (rb->value.len);
-    for (gsize i = 0; i < rb->value.len; i++) {
-      guchar c = (guchar) rb->value.p[i];
-      if (c != '\r' && c != '\n')
-        g_string_append_c (v, (c >= 0x20 && c != 0x7f) || c == '\t' ? (char) c : ' ');
-    }
-    rcall->referred_by = g_string_free (v, FALSE);
-  } else {
-    const SfSipValue *from = sf_sip_msg_from (e->msg);
-    rcall->referred_by = from != NULL && from->uri != NULL ? g_strdup_printf ("<%.*s>", (int) from->uri->raw.len,
-                                                                              from->uri->raw.p)
-                                                           : g_strdup ("<sip:anonymous@anonymous.invalid>");
-  }
+  rcall->referred_by = referred_by_of (e->msg);
   g_ptr_array_add (rcall->invite_extra, g_strdup_printf ("Referred-By: %s", rcall->referred_by));
   if (rt.replaces != NULL)
     g_ptr_array_add (rcall->invite_extra, g_strdup_printf ("Replaces: %s", rt.replaces));
   if (ni != NULL) {
     rcall->refer_notifier = g_strdup (sf_instance_handle (ni));
-    SfUaInstance *nui = sf_instance_module_slot_ensure (ep, ni, &sf_ua_module, sf_ua_inst_new, sf_ua_inst_free);
-    Sub *s = sf_ua_sub_new_of (nui);
-    s->refer = TRUE;
-    s->notifier = TRUE;
-    s->package = g_strdup ("refer");
-    s->event_id = g_strdup_printf ("%u", (guint) sf_sip_msg_cseq (e->msg)->number);
-    s->dialog = sf_sip_dialog_ref (call->dialog);
-    s->uri = g_strdup (rt.uri);
-    s->peer = g_strdup (peer);
-    s->refer_call = g_strdup (sf_instance_handle (rc));
-    sf_endpoint_post (ep, ni, sf_event_new (SF_EV_DEVICE, "refer_notify", NULL));
+    start_notifier (ctx, ni, e, call, &rt, peer, sf_instance_handle (rc));
   }
   sf_endpoint_post (ep, rc, sf_event_new (SF_EV_DEVICE, "call", rt.uri));
   GString *f = g_string_new ("\"role\":\"transferee\",\"state\":\"accepted\",\"status\":202,\"target\":");

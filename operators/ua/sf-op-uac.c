@@ -199,6 +199,14 @@ sf_op_start_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_clear_pointer (&leg->lines, g_ptr_array_unref);
     if (lc->offer.lines != NULL)
       leg->lines = g_ptr_array_ref (lc->offer.lines);
+    if (lc->refer_notifier != NULL) { /* the bridge transfers: this call is the REFER's, its progress the notifier's */
+      g_free (call->refer_notifier);
+      call->refer_notifier = g_strdup (lc->refer_notifier);
+    }
+    if (lc->referred_by != NULL) {
+      g_free (call->referred_by);
+      call->referred_by = g_strdup (lc->referred_by);
+    }
   }
   g_autoptr (GError) error = NULL;
   if (!send_invite (ctx, call, target, FALSE, &error)) {

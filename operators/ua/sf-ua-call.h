@@ -30,6 +30,7 @@ struct _SfUaLeg {
   SfSipEvent *pending;       /* a request with an offer, kept unanswered until device:reanswer, owned, nullable */
   SfSipMsg *relay_out;       /* our relayed re-INVITE or UPDATE awaiting its final response, owned, nullable */
   char *last_sdp;            /* the SDP we sent last: an offer-less re-INVITE's answer (RFC 3264 8: o= unchanged) */
+  SfUaLegReferCheck refer_check; /* the bridge's word on a REFER, nullable (sf_ua_leg_set_refer_check) */
 };
 /* Posts child:WHAT with a note made from @m (status, reason phrase, its body
  * and Content-Type, a ref of @m) to the leg's bridge. */

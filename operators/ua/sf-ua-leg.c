@@ -28,6 +28,7 @@ sf_ua_leg_note_clear (SfUaLegNote *n)
   g_clear_pointer (&n->reason, g_free);
   g_clear_pointer (&n->lines, g_ptr_array_unref);
   g_clear_pointer (&n->msg, sf_sip_msg_unref);
+  g_clear_pointer (&n->notifier, g_free);
   n->status = 0;
 }
 
@@ -48,6 +49,8 @@ sf_ua_leg_call_free (SfUaLegCall *c)
   g_free (c->target);
   g_free (c->from);
   sf_ua_leg_note_clear (&c->offer);
+  g_free (c->refer_notifier);
+  g_free (c->referred_by);
   g_free (c);
 }
 
@@ -90,6 +93,27 @@ sf_ua_leg_attach (SfEndpoint *ep, SfInstance *inst, const char *bridge, gboolean
   call->leg = g_new0 (SfUaLeg, 1);
   call->leg->bridge = g_strdup (bridge);
   call->leg->a_side = a_side;
+}
+
+void
+sf_ua_leg_set_refer_check (SfEndpoint *ep, SfInstance *inst, SfUaLegReferCheck check)
+{
+  SfUaInstance *ui = sf_instance_module_slot (ep, inst, &sf_ua_module);
+  SfUaCall *call = ui != NULL ? ui->call : NULL;
+  if (call != NULL && call->leg != NULL)
+    call->leg->refer_check = check;
+}
+
+guint
+sf_ua_leg_refer_check (SfCtx *ctx, const char *host, const char *maddr, const char **why)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  SfUaLeg *leg = call != NULL ? call->leg : NULL;
+  if (leg == NULL || leg->refer_check == NULL) {
+    *why = "No transfer through this call";
+    return 403;
+  }
+  return leg->refer_check (sf_ctx_endpoint (ctx), leg->bridge, sf_ctx_handle (ctx), host, maddr, why);
 }
 
 void

@@ -36,7 +36,12 @@ G_BEGIN_DECLS
 #define SF_UA_LEG_UP_ACK            "ack"            /* an ACK with a body (offer-less relays, round 2): ctype+body */
 #define SF_UA_LEG_UP_INFO           "info"           /* an INFO in the dialog (answered 200 by the leg):
                                                         ctype+body (may be empty) */
-#define SF_UA_LEG_UP_REFER          "refer"          /* reserved (REFER through the bridge, round 2) */
+#define SF_UA_LEG_UP_REFER          "refer"          /* a REFER the leg accepted (202) after the bridge's
+                                                        check (sf_ua_leg_set_refer_check): body = the Refer-To
+                                                        URI (no headers), lines = the new call's INVITE lines
+                                                        (Referred-By, an embedded Replaces), notifier = the
+                                                        handle of the implicit subscription's notifier (NULL:
+                                                        Refer-Sub false), msg = the REFER */
 
 /* ---- down: bridge to leg (SF_EV_DEVICE events, payload SfUaLegNote unless said) ---- */
 #define SF_UA_LEG_DOWN_CALL     "call"     /* B: payload SfUaLegCall; the leg sends the INVITE */
@@ -63,6 +68,7 @@ typedef struct {
   GPtrArray *lines;  /* char*: further whole header lines "Name: value" a down event's request or response
                         carries (the flow chose them: topology hiding, docs/b2bua.md) */
   SfSipMsg *msg;     /* up: the message it came from (a ref) for the bridge's ${hdr.*}; down: unused */
+  char *notifier;    /* refer: the notifier instance's handle (progress goes there), nullable */
 } SfUaLegNote;
 
 /* device:call's payload: everything B's INVITE is built from (section 3 of the
@@ -72,6 +78,11 @@ typedef struct {
   char *from;          /* From as a name-addr "<sip:alice@us>" (our tag added), NULL: ua.uri's */
   guint max_forwards;  /* Max-Forwards (RFC 7332: A's minus 1); 0 = 70 */
   SfUaLegNote offer;   /* ctype+body: the offer (A's SDP, rewritten); lines: extra header lines */
+  /* A call a REFER made (the bridge performs a transfer): the notifier its
+   * progress goes to (RFC 3515 2.4.5, sf_ua_refer_progress) and the
+   * Referred-By value (its call_end says so); both nullable. */
+  char *refer_notifier;
+  char *referred_by;
 } SfUaLegCall;
 
 /* Makes @leg (an instance of a ua.xml machine in @ep) a leg of the bridge
@@ -79,6 +90,18 @@ typedef struct {
  * faces the caller (takes the INVITE) rather than the callee.  Call it before
  * the leg sees its first event. */
 void sf_ua_leg_attach (SfEndpoint *ep, SfInstance *leg, const char *bridge, gboolean a_side);
+
+/* The bridge's word on a REFER a leg received in its confirmed dialog
+ * (RFC 3515 2.4.2: the transferee decides): 0 to accept it (the leg answers
+ * 202 and sends child:refer), else the status the REFER gets (403, 491, 503)
+ * with *@why its reason phrase (static or owned by the bridge for the call).
+ * @host and @maddr (nullable) are the Refer-To URI's. */
+typedef guint (*SfUaLegReferCheck) (SfEndpoint *ep, const char *bridge, const char *leg, const char *host,
+                                    const char *maddr, const char **why);
+/* Sets @leg's REFER check (a leg without one refuses every REFER with 403). */
+void sf_ua_leg_set_refer_check (SfEndpoint *ep, SfInstance *leg, SfUaLegReferCheck check);
+/* @ctx's leg's check for a REFER to @host/@maddr (see SfUaLegReferCheck). */
+guint sf_ua_leg_refer_check (SfCtx *ctx, const char *host, const char *maddr, const char **why);
 
 /* Posts child:@what with @note (transfer full; NULL: an empty one) to the
  * bridge of @ctx's leg (its parent).  Nothing (the note freed) when the call is

@@ -530,9 +530,10 @@ a_in_dialog (B2b *x, const char *ok, const char *method, guint n, const char *br
   send_on (x->t->peer, x->t->to, m);
 }
 
-/* A request in B's dialog (BYE, CSeq 1) after B's 200 to @inv. */
+/* A request @method (CSeq @n, header lines @extra) in B's dialog after B's
+ * 200 to @inv. */
 static void
-b_bye (B2b *x, const char *inv)
+b_in_dialog (B2b *x, const char *inv, const char *method, guint n, const char *branch, const char *extra)
 {
   g_autofree char *from = hdr (inv, "From");
   g_autofree char *to = hdr (inv, "To");
@@ -540,10 +541,17 @@ b_bye (B2b *x, const char *inv)
   g_autofree char *contact = hdr (inv, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
   g_autofree char *m = g_strdup_printf (
-    "BYE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-bbye\r\nMax-Forwards: 70\r\n"
-    "From: %s;tag=bobtag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
-    ruri, x->bport, to, from, cid);
+    "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+    "From: %s;tag=bobtag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\n"
+    "%sContent-Length: 0\r\n\r\n", method, ruri, x->bport, branch, to, from, cid, n, method, x->bport, extra);
   send_on (x->b, x->bto, m);
+}
+
+/* B's BYE (CSeq 1) after B's 200 to @inv. */
+static void
+b_bye (B2b *x, const char *inv)
+{
+  b_in_dialog (x, inv, "BYE", 1, "z9hG4bK-bbye", "");
 }
 
 /* A calls, B answers; both ACKed.  Returns A's 200 and B's INVITE (transfer full). */
@@ -1029,6 +1037,211 @@ bridge_cancel_window (void)
   b2b_free (x);
 }
 
+/* ---- transfer through the bridge (b2bua.refer, docs/b2bua.md "Transfer") ---- */
+
+#define C_SDP "v=0\r\no=carol 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 44000 RTP/AVP 0\r\n"
+
+/* A peer's response @status to @req on @sock: a To tag @tag when the request
+ * has none, a Contact at @port, @sdp as body (nullable). */
+static void
+peer_reply (GSocket *sock, GInetSocketAddress *to, const char *req, guint status, const char *tag, guint port,
+            const char *sdp)
+{
+  g_autofree char *via = hdr (req, "Via");
+  g_autofree char *from = hdr (req, "From");
+  g_autofree char *toh = hdr (req, "To");
+  g_autofree char *cid = hdr (req, "Call-ID");
+  g_autofree char *cseq = hdr (req, "CSeq");
+  gboolean tagged = toh != NULL && strstr (toh, ";tag=") != NULL;
+  g_autofree char *r = g_strdup_printf (
+    "SIP/2.0 %u Peer\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+    "Contact: <sip:peer@127.0.0.1:%u>\r\n%sContent-Length: %zu\r\n\r\n%s",
+    status, via, from, toh, tagged || tag == NULL ? "" : ";tag=", tagged || tag == NULL ? "" : tag, cid, cseq, port,
+    sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
+  send_on (sock, to, r);
+}
+
+/* The next @n datagrams on @sock, each matched to the first of @prefixes
+ * (in any order) that it starts with; @out[i] the one of prefixes[i]
+ * (transfer full), NULL when none came. */
+static void
+recv_each (GSocket *sock, guint n, const char *const *prefixes, char **out)
+{
+  for (guint i = 0; i < n; i++) {
+    char *m = recv_on (sock);
+    if (m == NULL)
+      return;
+    guint k = 0;
+    while (k < n && (out[k] != NULL || !g_str_has_prefix (m, prefixes[k])))
+      k++;
+    if (k < n)
+      out[k] = m;
+    else {
+      g_printerr ("unexpected: %.60s\n", m);
+      g_free (m);
+    }
+  }
+}
+
+/* B refers A to C (b2bua.refer=target_domain, C on the target's host): 202
+ * and NOTIFY 100 to B; C gets an INVITE of the bridge's with Referred-By and
+ * A's SDP (pass mode), nothing of A's dialog; C's answer: B gets the NOTIFY
+ * 200 and a BYE (its leg replaced), A a re-INVITE with C's SDP (RFC 3264 8);
+ * A's BYE then reaches C.  bridge_end counts the transfer; zero instances. */
+static void
+bridge_transfer (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=target_domain", TRUE);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *rt = g_strdup_printf ("Refer-To: <sip:carol@127.0.0.1:%u>\r\nReferred-By: <sip:bob@127.0.0.1>\r\n",
+                                         x->cport);
+  b_in_dialog (x, inv, "REFER", 2, "z9hG4bK-bref", rt);
+  const char *const p1[] = { "SIP/2.0 202", "NOTIFY " };
+  char *m1[2] = { NULL, NULL };
+  recv_each (x->b, 2, p1, m1);
+  CU_ASSERT_PTR_NOT_NULL (m1[0]);
+  CU_ASSERT_TRUE_FATAL (m1[1] != NULL && strstr (m1[1], "SIP/2.0 100") != NULL && strstr (m1[1], "Event: refer") != NULL);
+  peer_reply (x->b, x->bto, m1[1], 200, NULL, x->bport, NULL);
+  /* C's INVITE: ours, with A's offer */
+  g_autofree char *cinv = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@127.0.0.1"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (cinv, "Referred-By: <sip:bob@127.0.0.1>"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (cinv, "m=audio 40000"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "a-call"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "alicetag"));
+  peer_reply (x->c, x->cto, cinv, 200, "caroltag", x->cport, C_SDP);
+  g_autofree char *cack = recv_on (x->c);
+  CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
+  /* B: the NOTIFY of C's 200, and a BYE */
+  const char *const p2[] = { "NOTIFY ", "BYE " };
+  char *m2[2] = { NULL, NULL };
+  recv_each (x->b, 2, p2, m2);
+  CU_ASSERT_TRUE (m2[0] != NULL && strstr (m2[0], "SIP/2.0 200") != NULL);
+  CU_ASSERT_PTR_NOT_NULL (m2[1]);
+  for (guint i = 0; i < 2; i++)
+    if (m2[i] != NULL)
+      peer_reply (x->b, x->bto, m2[i], 200, NULL, x->bport, NULL);
+  /* A: a re-INVITE with C's media; its answer is what C was offered: C hears nothing more */
+  g_autofree char *are = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (are != NULL && g_str_has_prefix (are, "INVITE ") && strstr (are, "m=audio 44000") != NULL);
+  CU_ASSERT_PTR_NULL (strstr (are, "carol"));
+  peer_reply (x->t->peer, x->t->to, are, 200, NULL, x->t->port, A_SDP);
+  g_autofree char *aack = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (aack != NULL && g_str_has_prefix (aack, "ACK "));
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->c));
+  /* A hangs up: C gets the BYE */
+  a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abyet");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *cbye = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cbye != NULL && g_str_has_prefix (cbye, "BYE "));
+  peer_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_transfer\"", "\"state\":\"succeeded\"", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"transfers\":1", "\"ended_by\":\"a\"", NULL),
+                   1);
+  for (guint i = 0; i < 2; i++) {
+    g_free (m1[i]);
+    g_free (m2[i]);
+  }
+  b2b_free (x);
+}
+
+/* A REFER the policy refuses gets 403 naming it, and the call goes on:
+ * b2bua.refer off (the default), and target_domain with a host we never call
+ * (a caller must not make us call anywhere: toll fraud). */
+static void
+bridge_transfer_refused (void)
+{
+  const struct { const char *set, *target, *why; } rows[] = {
+    { NULL, "sip:carol@127.0.0.1", "b2bua.refer is off" },
+    { "b2bua.refer=target_domain", "sip:carol@192.0.2.7", "target_domain" },
+    { "b2bua.refer=target_domain", "sip:carol@127.0.0.1;maddr=192.0.2.7", "target_domain" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
+    B2b *x = b2b_new (rows[i].set);
+    g_autofree char *ok = NULL, *inv = NULL;
+    call_up (x, &ok, &inv);
+    g_autofree char *rt = g_strdup_printf ("Refer-To: <%s>\r\n", rows[i].target);
+    b_in_dialog (x, inv, "REFER", 2, "z9hG4bK-bref", rt);
+    g_autofree char *r = recv_on (x->b);
+    CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 403") && strstr (r, rows[i].why) != NULL);
+    CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no NOTIFY */
+    b_in_dialog (x, inv, "BYE", 3, "z9hG4bK-bbye3", "");
+    g_autofree char *bok = recv_on (x->b);
+    CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
+    g_autofree char *abye = recv_on (x->t->peer);
+    CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
+    peer_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"transfers\":0", NULL), 1);
+    b2b_free (x);
+  }
+}
+
+/* A blind transfer whose transferor hangs up at once (RFC 5589 6 allows it):
+ * A is kept for C.  C busy: A gets a BYE (the call cannot go on); C answers:
+ * A gets C's SDP.  Either way B hears the outcome in a NOTIFY. */
+static void
+bridge_transfer_blind (void)
+{
+  const guint c_status[] = { 486, 200 };
+  for (guint i = 0; i < G_N_ELEMENTS (c_status); i++) {
+    B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+    g_autofree char *ok = NULL, *inv = NULL;
+    call_up (x, &ok, &inv);
+    g_autofree char *rt = g_strdup_printf ("Refer-To: sip:carol@127.0.0.1:%u\r\n", x->cport);
+    b_in_dialog (x, inv, "REFER", 2, "z9hG4bK-bref", rt);
+    const char *const p1[] = { "SIP/2.0 202", "NOTIFY " };
+    char *m1[2] = { NULL, NULL };
+    recv_each (x->b, 2, p1, m1);
+    CU_ASSERT_PTR_NOT_NULL (m1[0]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m1[1]);
+    peer_reply (x->b, x->bto, m1[1], 200, NULL, x->bport, NULL);
+    b_in_dialog (x, inv, "BYE", 3, "z9hG4bK-bbye3", "");
+    g_autofree char *bok = recv_on (x->b);
+    CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
+    CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer)); /* A waits for C */
+    g_autofree char *cinv = recv_on (x->c);
+    CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE "));
+    CU_ASSERT_PTR_NOT_NULL (strstr (cinv, "Referred-By: <sip:bob@127.0.0.1:")); /* none in the REFER: its From's URI */
+    peer_reply (x->c, x->cto, cinv, c_status[i], "caroltag", x->cport, c_status[i] == 200 ? C_SDP : NULL);
+    g_autofree char *cack = recv_on (x->c);
+    CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
+    g_autofree char *notify = recv_on (x->b);
+    g_autofree char *frag = g_strdup_printf ("SIP/2.0 %u", c_status[i]);
+    CU_ASSERT_TRUE (notify != NULL && g_str_has_prefix (notify, "NOTIFY ") && strstr (notify, frag) != NULL);
+    if (notify != NULL)
+      peer_reply (x->b, x->bto, notify, 200, NULL, x->bport, NULL);
+    g_autofree char *am = recv_on (x->t->peer);
+    if (c_status[i] == 486) {
+      CU_ASSERT_TRUE_FATAL (am != NULL && g_str_has_prefix (am, "BYE "));
+      peer_reply (x->t->peer, x->t->to, am, 200, NULL, x->t->port, NULL);
+    } else {
+      CU_ASSERT_TRUE_FATAL (am != NULL && g_str_has_prefix (am, "INVITE ") && strstr (am, "m=audio 44000") != NULL);
+      peer_reply (x->t->peer, x->t->to, am, 200, NULL, x->t->port, A_SDP);
+      g_autofree char *aack = recv_on (x->t->peer);
+      CU_ASSERT_TRUE (aack != NULL && g_str_has_prefix (aack, "ACK "));
+      a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abyeb");
+      CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+      g_autofree char *cbye = recv_on (x->c);
+      CU_ASSERT_TRUE_FATAL (cbye != NULL && g_str_has_prefix (cbye, "BYE "));
+      peer_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
+    }
+    b2b_settle (x);
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+    CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_transfer\"",
+                                    c_status[i] == 200 ? "\"state\":\"succeeded\"" : "\"state\":\"failed\"", NULL), 1);
+    CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", c_status[i] == 200 ? "\"transfers\":1"
+                                                                                               : "\"transfers\":0", NULL), 1);
+    g_free (m1[0]);
+    g_free (m1[1]);
+    b2b_free (x);
+  }
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -1052,4 +1265,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_options);
   SF_ADD_TEST (s, bridge_setup);
   SF_ADD_TEST (s, bridge_target_checks);
+  SF_ADD_TEST (s, bridge_transfer);
+  SF_ADD_TEST (s, bridge_transfer_refused);
+  SF_ADD_TEST (s, bridge_transfer_blind);
 }
