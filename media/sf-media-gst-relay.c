@@ -199,6 +199,7 @@ apply (Relay *r, const SfMediaRelaySpec *spec, gboolean all)
       /* RTCP on the RTP port + 1 (RFC 3550 11; a=rtcp is not relayed); an
        * SDP port of 65535 has none (multiudpsink would wrap 65536 to 0). */
       guint port = spec->peer_port[side] != 0 ? spec->peer_port[side] + rtcp : 0;
+      r->latch[side][rtcp].sdp_port = port <= 65535 ? port : 0;
       dest_set (r, side, rtcp, spec->peer_addr[side], port <= 65535 ? port : 0);
     }
     g_free (r->spec.peer_addr[side]);

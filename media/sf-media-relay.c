@@ -259,8 +259,11 @@ sf_media_relay_latch_check (SfRelayLatchState *st, const char *addr, guint port,
     }
     /* Another source: only once the latched one has been silent for the
      * guard (a phone that moved, a NAT binding renewed), never while it
-     * talks: a stranger who guesses the port cannot take the stream. */
-    if (now_us - st->last_us < st->relatch_us)
+     * talks: a stranger who guesses the port cannot take the stream.  But
+     * the source the SDP names exactly takes it at once: after a new SDP
+     * (a transfer's new party) the old party's last packets latched first. */
+    gboolean named = st->sdp_port != 0 && port == st->sdp_port && strcmp (addr, st->sdp_host) == 0;
+    if (now_us - st->last_us < st->relatch_us && !named)
       return SF_RELAY_DROP;
   }
   if (st->mode == SF_RELAY_LATCH_SDP_HOST && (st->sdp_host[0] == '\0' || strcmp (addr, st->sdp_host) != 0))

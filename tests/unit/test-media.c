@@ -697,6 +697,15 @@ relay_latch (void)
   CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.66", 40000, 2000 * ms), SF_RELAY_LATCH);
   CU_ASSERT_STRING_EQUAL (st.addr, "203.0.113.66");
   CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 2001 * ms), SF_RELAY_DROP);
+  /* any, the SDP's exact address and port known: that source takes the
+   * stream at once from another (a transfer: the old party's last packets
+   * latched before the new party spoke); others still wait for the guard. */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_ANY, 1000, "192.0.2.1");
+  st.sdp_port = 40000;
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 0), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 40002, ms), SF_RELAY_DROP); /* the host, not the port */
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 40000, 2 * ms), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 3 * ms), SF_RELAY_DROP);
   /* sdp_host: only the SDP's host latches, any port. */
   sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_SDP_HOST, 1000, "192.0.2.1");
   CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 40000, 0), SF_RELAY_DROP);
