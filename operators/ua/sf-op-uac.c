@@ -301,12 +301,15 @@ target_free (gpointer p)
 /* A 3xx to our INVITE (8.1.3.4): its Contacts join the targets, best q first;
  * the next one not tried yet gets a new INVITE.  At most SF_UA_MAX_REDIRECTS
  * redirects, never the same URI twice; with none left, OpFarEndResponse
- * takes the 3xx (failed). */
+ * takes the 3xx (failed).  A B2BUA's B leg follows none: 8.1.3.4 lets a UAC
+ * choose not to recurse, and a Contact the callee chose is no target the
+ * bridge's flow chose (docs/b2bua.md: no open relay); OpFarEndResponse ends
+ * the leg with the 3xx and the bridge maps it for A. */
 static SfOpResult
 sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (!response_to_invite (call, ev))
+  if (!response_to_invite (call, ev) || call->leg != NULL)
     return SF_OP_SKIP;
   SfSipEvent *e = ev->payload;
   guint status = sf_sip_msg_status (e->msg);
@@ -1184,7 +1187,7 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpReDirect", sf_op_redirect, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 3xx to our INVITE (not 305 or 380): its Contacts join the targets, best q first, and the next one not "
     "tried yet gets a new INVITE; bounded, never the same URI twice; with none left, OpFarEndResponse takes the "
-    "3xx", "sip:response 3xx", NULL, "RFC 3261 8.1.3.4" },
+    "3xx; a B2BUA leg follows none (OpFarEndResponse ends it)", "sip:response 3xx", NULL, "RFC 3261 8.1.3.4" },
   { "OpFarEndResponse", sf_op_far_end_response, SF_Q_NORMAL, SF_EV_SIP, 0, far_end_outcomes, SF_ARG_NONE, NULL,
     NULL,
     "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
