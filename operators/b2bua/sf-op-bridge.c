@@ -477,7 +477,57 @@ sf_op_bridge_progress (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
-/* B answered: A gets 200 with B's answer; transitions. */
+/* Do SDPs @x and @y describe the same media: every line the same but the
+ * session's own (v=, o=, s=, t=)?  Both are sf_sdp_bridge_rewrite()'s (CRLF,
+ * no blank lines). */
+static gboolean
+sdp_same_media (const char *x, const char *y)
+{
+  g_auto (GStrv) lx = g_strsplit (x, "\r\n", -1);
+  g_auto (GStrv) ly = g_strsplit (y, "\r\n", -1);
+  guint i = 0, j = 0;
+  for (;;) {
+    while (lx[i] != NULL && (*lx[i] == '\0' || strchr ("vost", lx[i][0]) != NULL))
+      i++;
+    while (ly[j] != NULL && (*ly[j] == '\0' || strchr ("vost", ly[j][0]) != NULL))
+      j++;
+    if (lx[i] == NULL || ly[j] == NULL)
+      return lx[i] == NULL && ly[j] == NULL;
+    if (strcmp (lx[i++], ly[j++]) != 0)
+      return FALSE;
+  }
+}
+
+/* B's 2xx answer @sdp (rewritten for A) after A's leg sent an answer in a
+ * reliable 1xx: that answer is the one of A's offer for good (RFC 3261
+ * 13.2.1, RFC 3262 5), so A's 200 repeats it (the leg does), and when B's 2xx
+ * answered with other media (another codec, address or stream: a forked B, a
+ * callee that changed its mind) A gets B's SDP as a new offer of ours (RFC
+ * 3264 8), by UPDATE when A's INVITE allows it (RFC 3311), else by re-INVITE;
+ * the leg sends it once A's ACK came.  Its answer is the bridge's own:
+ * offer_from 't', nothing to reanswer.  An unreliable 1xx's answer is not
+ * final (13.2.1): A's 200 carries B's answer, and nothing more goes. */
+static void
+reoffer_a_if_changed (SfCtx *ctx, SfB2bCall *c, const char *sdp)
+{
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfInstance *a = c->a != NULL ? sf_endpoint_lookup_handle (ep, c->a) : NULL;
+  SfUaCall *call = a != NULL ? sf_ua_call_of (ep, a) : NULL;
+  if (sdp == NULL || call == NULL || call->invite == NULL || call->rel_body == NULL || !call->oa_done ||
+      c->offer_from != 0 || sdp_same_media (call->rel_body, sdp))
+    return;
+  gboolean update = FALSE;
+  GPtrArray *allow = sf_sip_msg_values (call->invite->msg, SF_SIP_HDR_ALLOW, NULL);
+  for (guint i = 0; allow != NULL && i < allow->len && !update; i++)
+    update = sf_sip_str_eq (((SfSipValue *) allow->pdata[i])->text, "UPDATE"); /* methods: case-sensitive (7.1) */
+  SfUaLegNote *n = sf_ua_leg_note_new (0, "application/sdp", sdp);
+  n->method = g_strdup (update ? "UPDATE" : "INVITE");
+  if (drive (ctx, c->a, SF_UA_LEG_DOWN_REOFFER, NULL, n))
+    c->offer_from = 't';
+}
+
+/* B answered: A gets 200 with B's answer (or the one of A's reliable 1xx, then
+ * B's as a new offer when it differs: reoffer_a_if_changed); transitions. */
 static SfOpResult
 sf_op_bridge_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -493,8 +543,10 @@ sf_op_bridge_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaLegNote *out = note_across (c, 'b', n, 200);
   if (out == NULL) /* B's answer unreadable: A gets none, the call ends on both sides */
     out = sf_ua_leg_note_new (500, NULL, NULL);
+  g_autofree char *sdp = out->status == 200 ? g_strdup (out->body) : NULL;
   drive (ctx, c->a, out->status == 200 ? SF_UA_LEG_DOWN_ANSWER : SF_UA_LEG_DOWN_REJECT, out->status == 200 ? NULL : "500",
          out);
+  reoffer_a_if_changed (ctx, c, sdp);
   return SF_OP_TRANSITION;
 }
 
@@ -651,7 +703,7 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   char side = c != NULL ? side_of (c, ev) : 0;
   if (side == 0 || c->offer_from == 0 || side == c->offer_from)
     return side == 0 ? SF_OP_SKIP : SF_OP_DONE; /* a stale answer: nothing waits for it */
-  const char *offerer = c->offer_from == 'a' ? c->a : c->b;
+  const char *offerer = c->offer_from == 'a' ? c->a : c->offer_from == 'b' ? c->b : NULL; /* 't': ours, nothing to reanswer */
   c->offer_from = 0;
   const SfUaLegNote *n = sf_event_payload (ev);
   guint status = n != NULL ? n->status : 0;

@@ -1142,6 +1142,14 @@ sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_sdp_failed (ctx, call, why);
     return SF_OP_OUTCOME (0);
   }
+  if (call != NULL && call->leg != NULL && call->leg->reoffer_held != NULL && call->reason == NULL) {
+    /* a B2BUA leg: the offer the bridge gave while this ACK was awaited goes
+     * now (OpRelayOffer, once the call is up); a call hung up meanwhile sends
+     * none (its note goes with the leg) */
+    sf_ctx_post_self (ctx, sf_event_new_full (SF_EV_DEVICE, SF_UA_LEG_DOWN_REOFFER, NULL,
+                                              g_steal_pointer (&call->leg->reoffer_held),
+                                              (GDestroyNotify) sf_ua_leg_note_free));
+  }
   return SF_OP_TRANSITION;
 }
 

@@ -980,6 +980,19 @@ sf_op_request_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* ---- B2BUA leg mode: relays inside the dialog (sf-ua-leg.h) ---- */
 
+/* Our final answer to the INVITE we took is not complete yet: its 2xx waits for
+ * the ACK, or for the PRACK of our reliable 1xx (RFC 3262 3). */
+static gboolean
+initial_2xx_open (const SfUaCall *call)
+{
+  if (!call->incoming || call->invite == NULL)
+    return FALSE;
+  if (call->answer_held)
+    return TRUE;
+  return call->ok != NULL &&
+         sf_sip_msg_cseq (call->ok)->number == sf_sip_msg_cseq (call->invite->msg)->number;
+}
+
 /* device:reoffer: the bridge's offer (the other leg's re-INVITE or UPDATE)
  * sent in our dialog: re-INVITE, or UPDATE when the note says so or the dialog
  * is early (RFC 3311 5.1), with our Contact (a target refresh); one at a time,
@@ -996,6 +1009,19 @@ sf_op_relay_offer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   gboolean update = call->dialog != NULL && (call->dialog->early || (note != NULL && g_strcmp0 (note->method, "UPDATE") == 0));
   const char *method = update ? "UPDATE" : "INVITE";
+  if (note != NULL && note->body != NULL && *note->body != '\0' && initial_2xx_open (call) &&
+      leg->reoffer_held == NULL && leg->relay_out == NULL && leg->pending == NULL && !call->offer_in &&
+      !call->offer_out && call->reinvite_out == NULL && call->update_out == NULL) {
+    /* Our 2xx to the INVITE waits for its ACK (or for the PRACK our held 2xx
+     * waits on): RFC 3261 14.1 has no new INVITE transaction start while
+     * one is in progress, and the caller may not have our answer yet.  The
+     * offer is kept, one at most, and goes once the ACK came (OpAck); a
+     * B2BUA's bridge sends its own offer right after the 2xx (docs/b2bua.md,
+     * a reliable 183 whose answer B's 2xx changed). */
+    leg->reoffer_held = sf_ua_leg_note_new (note->status, note->ctype, note->body);
+    leg->reoffer_held->method = g_strdup (note->method);
+    return SF_OP_DONE;
+  }
   g_auto (SfUaHop) hop = { 0 };
   if (note == NULL || note->body == NULL || *note->body == '\0' || call->dialog == NULL || s == NULL ||
       leg->relay_out != NULL || leg->pending != NULL || call->reinvite_out != NULL || call->update_out != NULL ||

@@ -30,6 +30,8 @@ struct _SfUaLeg {
   SfSipEvent *pending;       /* a request with an offer, kept unanswered until device:reanswer, owned, nullable */
   SfSipMsg *relay_out;       /* our relayed re-INVITE or UPDATE awaiting its final response, owned, nullable */
   char *last_sdp;            /* the SDP we sent last: an offer-less re-INVITE's answer (RFC 3264 8: o= unchanged) */
+  SfUaLegNote *reoffer_held; /* device:reoffer's note that came while our 2xx to the INVITE waited for its ACK (or
+                                for the PRACK our 2xx waits on): sent once the ACK came, owned, nullable */
 };
 /* Posts child:WHAT with a note made from @m (status, reason phrase, its body
  * and Content-Type, a ref of @m) to the leg's bridge. */
