@@ -847,7 +847,9 @@ const SfOperatorDef sf_op_bridge_table[] = {
     "B's 18x: A gets 180 or 183 with B's SDP (our reason phrase, nothing else of B's)", "child:progress", NULL,
     "RFC 3261 13.3.1.1" },
   { "OpBridgeAnswer", sf_op_bridge_answer, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "B answered: A gets 200 with B's answer; transitions", "child:answered", NULL, "RFC 3261 13.3.1.4" },
+    NULL, "B answered: A gets 200 with B's answer (after a reliable 1xx, that 1xx's answer again, and B's SDP as "
+    "our offer once A's ACK came when its media differ); transitions", "child:answered", NULL,
+    "RFC 3261 13.3.1.4, 13.2.1" },
   { "OpBridgeFailed", sf_op_bridge_failed, SF_Q_NORMAL, SF_EV_CHILD, 0, failed_outcomes, SF_ARG_NONE, NULL, NULL,
     "B failed before answering: the next b2bua.failover target for a status of b2bua.failover_on (outcome retry), "
     "else A gets B's status through b2bua.status_map (outcome failed); A's events are left to others",

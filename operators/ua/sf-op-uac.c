@@ -1250,7 +1250,8 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpRelayOffer", sf_op_relay_offer, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "B2BUA leg mode: on the bridge's device:reoffer sends its SDP as an offer in the call's dialog: a re-INVITE, "
     "or an UPDATE when the note says UPDATE or the dialog is early; while any offer is open (either side's, or a "
-    "relay pending) child:offer_answered 491 at once instead", "device:reoffer", NULL, "RFC 3261 14.1, RFC 3311 5.1" },
+    "relay pending) child:offer_answered 491 at once instead; while our 2xx to the INVITE waits for its ACK the "
+    "offer is kept (one) and goes once the ACK came", "device:reoffer", NULL, "RFC 3261 14.1, RFC 3311 5.1" },
   { "OpRelayOfferAnswered", sf_op_relay_offer_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER, 0, NULL,
     SF_ARG_NONE, NULL, NULL,
     "B2BUA leg mode: takes the final response to our relayed re-INVITE or UPDATE: a 2xx to a re-INVITE gets its "
