@@ -15,7 +15,8 @@
  *    other media: A's 200 repeats the 183's SDP, and once A's ACK came A gets
  *    B's SDP as an offer (RFC 3264 8: o= version one more), by UPDATE when A's
  *    INVITE allows it, else by re-INVITE; B gets nothing of it; the next offer
- *    (A's re-INVITE) crosses to B as usual
+ *    (A's re-INVITE) crosses to B as usual; B's 200 before A's PRACK: A's 200
+ *    waits for the PRACK (RFC 3262 3), the offer for its ACK
  *  - leg2_183_no_reoffer: an unreliable 183 (A without 100rel): A's 200 carries
  *    B's 2xx SDP, no offer follows; a reliable 183 whose SDP B's 200 repeats
  *    (o= aside): no offer follows either */
@@ -331,9 +332,11 @@ leg2_fork (void)
 }
 
 /* A calls with @extra lines; B sends a 183 with B_SDP, then 200 with @b_2xx.
- * A PRACKs a reliable 183.  Returns A's 183 and 200 (transfer full), A's ACK sent. */
+ * A PRACKs a reliable 183, before B's 200 or, @prack_late, after it (A's 200
+ * waits for the PRACK, RFC 3262 3).  Returns A's 183 and 200 (transfer full). */
 static void
-early_then_answer (B2b *x, const char *extra, const char *b_2xx, char **a183, char **a200, char **b_inv)
+early_then_answer_full (B2b *x, const char *extra, const char *b_2xx, gboolean prack_late, char **a183, char **a200,
+                        char **b_inv)
 {
   a_invite (x, extra);
   *b_inv = recv_on (x->b);
@@ -343,8 +346,8 @@ early_then_answer (B2b *x, const char *extra, const char *b_2xx, char **a183, ch
   CU_ASSERT_TRUE_FATAL (*a183 != NULL && g_str_has_prefix (*a183, "SIP/2.0 183"));
   CU_ASSERT_PTR_NOT_NULL (strstr (*a183, "m=audio 42000 RTP/AVP 0"));
   g_autofree char *rseq = hdr (*a183, "RSeq");
-  if (rseq != NULL) {
-    g_autofree char *rack = g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq);
+  g_autofree char *rack = rseq != NULL ? g_strdup_printf ("RAck: %s 1 INVITE\r\n", rseq) : NULL;
+  if (rack != NULL && !prack_late) {
     a_request (x, *a183, "PRACK", 2, rack, NULL);
     g_autofree char *pok = recv_on (x->t->peer);
     CU_ASSERT_TRUE (pok != NULL && g_str_has_prefix (pok, "SIP/2.0 200") && strstr (pok, "PRACK") != NULL);
@@ -352,18 +355,31 @@ early_then_answer (B2b *x, const char *extra, const char *b_2xx, char **a183, ch
   b_respond (x, *b_inv, 200, "bobtag", b_2xx);
   g_autofree char *ack = recv_on (x->b);
   CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  if (rack != NULL && prack_late) {
+    CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer)); /* no 200 before the PRACK */
+    a_request (x, *a183, "PRACK", 2, rack, NULL);
+    g_autofree char *pok = recv_on (x->t->peer);
+    CU_ASSERT_TRUE (pok != NULL && g_str_has_prefix (pok, "SIP/2.0 200") && strstr (pok, "PRACK") != NULL);
+    sf_endpoint_advance (x->t->env->ep, 0); /* the held answer goes on timer:answer, at once */
+  }
   *a200 = recv_on (x->t->peer);
   CU_ASSERT_TRUE_FATAL (*a200 != NULL && g_str_has_prefix (*a200, "SIP/2.0 200") && strstr (*a200, "INVITE") != NULL);
 }
 
 static void
-reliable_183_changed (gboolean allow_update)
+early_then_answer (B2b *x, const char *extra, const char *b_2xx, char **a183, char **a200, char **b_inv)
+{
+  early_then_answer_full (x, extra, b_2xx, FALSE, a183, a200, b_inv);
+}
+
+static void
+reliable_183_changed (gboolean allow_update, gboolean prack_late)
 {
   B2b *x = b2b_new ();
   const char *extra = allow_update ? "Supported: 100rel\r\nAllow: INVITE, ACK, CANCEL, BYE, PRACK, UPDATE\r\n"
                                    : "Supported: 100rel\r\nAllow: INVITE, ACK, CANCEL, BYE, PRACK\r\n";
   g_autofree char *a183 = NULL, *a200 = NULL, *binv = NULL;
-  early_then_answer (x, extra, B_SDP2, &a183, &a200, &binv);
+  early_then_answer_full (x, extra, B_SDP2, prack_late, &a183, &a200, &binv);
   g_autofree char *req = hdr (a183, "Require");
   CU_ASSERT_STRING_EQUAL (req != NULL ? req : "", "100rel");
   /* the 183's answer was A's for good: the 200 repeats it (RFC 3262 5, RFC 3264 4) */
@@ -405,8 +421,9 @@ reliable_183_changed (gboolean allow_update)
 static void
 leg2_reliable_183_changed (void)
 {
-  reliable_183_changed (TRUE);
-  reliable_183_changed (FALSE);
+  reliable_183_changed (TRUE, FALSE);
+  reliable_183_changed (FALSE, FALSE);
+  reliable_183_changed (TRUE, TRUE); /* B's 200 before A's PRACK: the offer waits for the held 200's ACK */
 }
 
 static void
