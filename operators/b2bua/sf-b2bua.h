@@ -63,7 +63,8 @@ typedef struct {
   gboolean answered;
   char offer_from;        /* 'a' or 'b': the side whose re-INVITE/UPDATE offer the other side has; 't': the
                              bridge's own offer (a transfer joining the staying side to the referred call),
-                             'T': the referred call's update after it; 0: none */
+                             'T': the referred call's update after it; 'o': the bridge's own offer to A
+                             after B's 2xx changed a reliable 183's answer; 0: none */
   guint next_target;      /* index into st->targets for failover */
   guint max_forwards;     /* what B's INVITE carries */
   char *offer_ctype, *offer; /* owned, nullable: A's SDP offer */

@@ -578,7 +578,60 @@ sf_op_bridge_progress (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
-/* B answered: A gets 200 with B's answer; transitions. */
+/* Do SDPs @x and @y describe the same media: every line the same but the
+ * session's own (v=, o=, s=, t=: a version counted up changes nothing the
+ * peer sends to, RFC 3264 8)?  Line ends CRLF or LF (a peer's SDP as it
+ * came); NULL only equals NULL. */
+static gboolean
+sdp_same_media (const char *x, const char *y)
+{
+  if (x == NULL || y == NULL)
+    return x == y;
+  g_auto (GStrv) lx = g_strsplit (x, "\n", -1);
+  g_auto (GStrv) ly = g_strsplit (y, "\n", -1);
+  guint i = 0, j = 0;
+  for (;;) {
+    while (lx[i] != NULL && (*g_strchomp (lx[i]) == '\0' || strchr ("vost", lx[i][0]) != NULL))
+      i++;
+    while (ly[j] != NULL && (*g_strchomp (ly[j]) == '\0' || strchr ("vost", ly[j][0]) != NULL))
+      j++;
+    if (lx[i] == NULL || ly[j] == NULL)
+      return lx[i] == NULL && ly[j] == NULL;
+    if (strcmp (lx[i++], ly[j++]) != 0)
+      return FALSE;
+  }
+}
+
+/* B's 2xx answer @sdp (rewritten for A) after A's leg sent an answer in a
+ * reliable 1xx: that answer is the one of A's offer for good (RFC 3261
+ * 13.2.1, RFC 3262 5), so A's 200 repeats it (the leg does), and when B's 2xx
+ * answered with other media (another codec, address or stream: a forked B, a
+ * callee that changed its mind) A gets B's SDP as a new offer of ours (RFC
+ * 3264 8), by UPDATE when A's INVITE allows it (RFC 3311), else by re-INVITE;
+ * the leg sends it once A's ACK came.  Its answer is the bridge's own:
+ * offer_from 'o', nothing to reanswer.  An unreliable 1xx's answer is not
+ * final (13.2.1): A's 200 carries B's answer, and nothing more goes. */
+static void
+reoffer_a_if_changed (SfCtx *ctx, SfB2bCall *c, const char *sdp)
+{
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfInstance *a = c->a != NULL ? sf_endpoint_lookup_handle (ep, c->a) : NULL;
+  SfUaCall *call = a != NULL ? sf_ua_call_of (ep, a) : NULL;
+  if (sdp == NULL || call == NULL || call->invite == NULL || call->rel_body == NULL || !call->oa_done ||
+      c->offer_from != 0 || sdp_same_media (call->rel_body, sdp))
+    return;
+  gboolean update = FALSE;
+  GPtrArray *allow = sf_sip_msg_values (call->invite->msg, SF_SIP_HDR_ALLOW, NULL);
+  for (guint i = 0; allow != NULL && i < allow->len && !update; i++)
+    update = sf_sip_str_eq (((SfSipValue *) allow->pdata[i])->text, "UPDATE"); /* methods: case-sensitive (7.1) */
+  SfUaLegNote *n = sf_ua_leg_note_new (0, "application/sdp", sdp);
+  n->method = g_strdup (update ? "UPDATE" : "INVITE");
+  if (drive (ctx, c->a, SF_UA_LEG_DOWN_REOFFER, NULL, n))
+    c->offer_from = 'o';
+}
+
+/* B answered: A gets 200 with B's answer (or the one of A's reliable 1xx, then
+ * B's as a new offer when it differs: reoffer_a_if_changed); transitions. */
 static SfOpResult
 sf_op_bridge_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
@@ -594,8 +647,10 @@ sf_op_bridge_answer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaLegNote *out = note_across (c, 'b', n, 200);
   if (out == NULL) /* B's answer unreadable: A gets none, the call ends on both sides */
     out = sf_ua_leg_note_new (500, NULL, NULL);
+  g_autofree char *sdp = out->status == 200 ? g_strdup (out->body) : NULL;
   drive (ctx, c->a, out->status == 200 ? SF_UA_LEG_DOWN_ANSWER : SF_UA_LEG_DOWN_REJECT, out->status == 200 ? NULL : "500",
          out);
+  reoffer_a_if_changed (ctx, c, sdp);
   return SF_OP_TRANSITION;
 }
 
@@ -771,7 +826,8 @@ sf_op_bridge_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     transfer_offer_answered (ctx, c, side, n, status);
     return SF_OP_DONE;
   }
-  const char *offerer = c->offer_from == 'a' ? c->a : c->b;
+  const char *offerer = c->offer_from == 'a' ? c->a : c->offer_from == 'b' ? c->b : NULL; /* 'o': ours, nothing to
+                                                                                            reanswer */
   c->offer_from = 0;
   SfUaLegNote *out = status < 300 ? note_across (c, side, n, 200) : sf_ua_leg_note_new (status, NULL, NULL);
   if (out == NULL)
@@ -927,29 +983,6 @@ transfer_reoffer (SfCtx *ctx, SfB2bCall *c)
   return TRUE;
 }
 
-/* Two SDPs describe the same media: the same lines but o= (a version count
- * up alone changes nothing the peer sends to, RFC 3264 8). */
-static gboolean
-same_media (const char *p, const char *q)
-{
-  if (p == NULL || q == NULL)
-    return p == q;
-  g_auto (GStrv) a = g_strsplit (p, "\n", -1);
-  g_auto (GStrv) b = g_strsplit (q, "\n", -1);
-  guint i = 0, j = 0;
-  for (;;) {
-    while (a[i] != NULL && g_str_has_prefix (a[i], "o="))
-      i++;
-    while (b[j] != NULL && g_str_has_prefix (b[j], "o="))
-      j++;
-    if (a[i] == NULL || b[j] == NULL)
-      return a[i] == b[j];
-    if (g_strcmp0 (g_strchomp (a[i]), g_strchomp (b[j])) != 0)
-      return FALSE;
-    i++, j++;
-  }
-}
-
 /* The answer to the bridge's own offer of a transfer ('t': the side that
  * stays answers the referred call's SDP; 'T': the referred call answers the
  * side that stays's new SDP).  A 491 (an offer of that side's own crossed
@@ -990,7 +1023,7 @@ transfer_offer_answered (SfCtx *ctx, SfB2bCall *c, char side, const SfUaLegNote 
   }
   /* The referred call was offered what this side sent before; an answer
    * that moved its media (a new port, pass mode) must reach it too. */
-  if (!same_media (c->xfer_sent, n != NULL ? n->body : NULL)) {
+  if (!sdp_same_media (c->xfer_sent, n != NULL ? n->body : NULL)) {
     g_free (c->xfer_sent);
     c->xfer_sent = g_strdup (n->body);
     if (drive (ctx, c->xfer_side == 'a' ? c->a : c->b, SF_UA_LEG_DOWN_REOFFER, NULL, out))
@@ -1160,7 +1193,9 @@ const SfOperatorDef sf_op_bridge_table[] = {
     "B's 18x: A gets 180 or 183 with B's SDP (our reason phrase, nothing else of B's)", "child:progress", NULL,
     "RFC 3261 13.3.1.1" },
   { "OpBridgeAnswer", sf_op_bridge_answer, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL,
-    NULL, "B answered: A gets 200 with B's answer; transitions", "child:answered", NULL, "RFC 3261 13.3.1.4" },
+    NULL, "B answered: A gets 200 with B's answer (after a reliable 1xx, that 1xx's answer again, and B's SDP as "
+    "our offer once A's ACK came when its media differ); transitions", "child:answered", NULL,
+    "RFC 3261 13.3.1.4, 13.2.1" },
   { "OpBridgeFailed", sf_op_bridge_failed, SF_Q_NORMAL, SF_EV_CHILD, 0, failed_outcomes, SF_ARG_NONE, NULL, NULL,
     "B failed before answering: the next b2bua.failover target for a status of b2bua.failover_on (outcome retry), "
     "else A gets B's status through b2bua.status_map (outcome failed); A's events are left to others",

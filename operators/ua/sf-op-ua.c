@@ -1142,6 +1142,14 @@ sf_op_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     sf_ua_call_sdp_failed (ctx, call, why);
     return SF_OP_OUTCOME (0);
   }
+  if (call != NULL && call->leg != NULL && call->leg->reoffer_held != NULL && call->reason == NULL) {
+    /* a B2BUA leg: the offer the bridge gave while this ACK was awaited goes
+     * now (OpRelayOffer, once the call is up); a call hung up meanwhile sends
+     * none (its note goes with the leg) */
+    sf_ctx_post_self (ctx, sf_event_new_full (SF_EV_DEVICE, SF_UA_LEG_DOWN_REOFFER, NULL,
+                                              g_steal_pointer (&call->leg->reoffer_held),
+                                              (GDestroyNotify) sf_ua_leg_note_free));
+  }
   return SF_OP_TRANSITION;
 }
 
@@ -1329,7 +1337,8 @@ const SfOperatorDef sf_op_ua_table[] = {
     "RFC 6086 4.2" },
   { "OpAck", sf_op_ack, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, ack_outcomes, SF_ARG_NONE, NULL, NULL,
     "takes the ACK for our 2xx: its retransmission stops and, when our 2xx carried the offer, the answer in the ACK "
-    "is taken (none usable: outcome sdp_failed); then transitions", "sip:ACK", NULL, "RFC 3261 13.3.1.4" },
+    "is taken (none usable: outcome sdp_failed); a B2BUA leg's offer kept while the ACK was awaited goes now; then "
+    "transitions", "sip:ACK", NULL, "RFC 3261 13.3.1.4" },
   { "OpRefuse", sf_op_refuse, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_REQUIRED, fixup_refuse, refuse_arg_free,
     "answers a request of METHOD that this state does not serve with STATUS through its own transaction (a second "
     "INVITE while ringing: 482; a re-INVITE this flow cannot do: 491 or 488); the call goes on", "sip",

@@ -309,12 +309,15 @@ target_free (gpointer p)
 /* A 3xx to our INVITE (8.1.3.4): its Contacts join the targets, best q first;
  * the next one not tried yet gets a new INVITE.  At most SF_UA_MAX_REDIRECTS
  * redirects, never the same URI twice; with none left, OpFarEndResponse
- * takes the 3xx (failed). */
+ * takes the 3xx (failed).  A B2BUA's B leg follows none: 8.1.3.4 lets a UAC
+ * choose not to recurse, and a Contact the callee chose is no target the
+ * bridge's flow chose (docs/b2bua.md: no open relay); OpFarEndResponse ends
+ * the leg with the 3xx and the bridge maps it for A. */
 static SfOpResult
 sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (!response_to_invite (call, ev))
+  if (!response_to_invite (call, ev) || call->leg != NULL)
     return SF_OP_SKIP;
   SfSipEvent *e = ev->payload;
   guint status = sf_sip_msg_status (e->msg);
@@ -985,6 +988,19 @@ sf_op_request_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 
 /* ---- B2BUA leg mode: relays inside the dialog (sf-ua-leg.h) ---- */
 
+/* Our final answer to the INVITE we took is not complete yet: its 2xx waits for
+ * the ACK, or for the PRACK of our reliable 1xx (RFC 3262 3). */
+static gboolean
+initial_2xx_open (const SfUaCall *call)
+{
+  if (!call->incoming || call->invite == NULL)
+    return FALSE;
+  if (call->answer_held)
+    return TRUE;
+  return call->ok != NULL &&
+         sf_sip_msg_cseq (call->ok)->number == sf_sip_msg_cseq (call->invite->msg)->number;
+}
+
 /* device:reoffer: the bridge's offer (the other leg's re-INVITE or UPDATE)
  * sent in our dialog: re-INVITE, or UPDATE when the note says so or the dialog
  * is early (RFC 3311 5.1), with our Contact (a target refresh); one at a time,
@@ -1001,6 +1017,19 @@ sf_op_relay_offer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *s = sf_stack_from_ctx (ctx);
   gboolean update = call->dialog != NULL && (call->dialog->early || (note != NULL && g_strcmp0 (note->method, "UPDATE") == 0));
   const char *method = update ? "UPDATE" : "INVITE";
+  if (note != NULL && note->body != NULL && *note->body != '\0' && initial_2xx_open (call) &&
+      leg->reoffer_held == NULL && leg->relay_out == NULL && leg->pending == NULL && !call->offer_in &&
+      !call->offer_out && call->reinvite_out == NULL && call->update_out == NULL) {
+    /* Our 2xx to the INVITE waits for its ACK (or for the PRACK our held 2xx
+     * waits on): RFC 3261 14.1 has no new INVITE transaction start while
+     * one is in progress, and the caller may not have our answer yet.  The
+     * offer is kept, one at most, and goes once the ACK came (OpAck); a
+     * B2BUA's bridge sends its own offer right after the 2xx (docs/b2bua.md,
+     * a reliable 183 whose answer B's 2xx changed). */
+    leg->reoffer_held = sf_ua_leg_note_new (note->status, note->ctype, note->body);
+    leg->reoffer_held->method = g_strdup (note->method);
+    return SF_OP_DONE;
+  }
   g_auto (SfUaHop) hop = { 0 };
   if (note == NULL || note->body == NULL || *note->body == '\0' || call->dialog == NULL || s == NULL ||
       leg->relay_out != NULL || leg->pending != NULL || call->reinvite_out != NULL || call->update_out != NULL ||
@@ -1192,7 +1221,7 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpReDirect", sf_op_redirect, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 3xx to our INVITE (not 305 or 380): its Contacts join the targets, best q first, and the next one not "
     "tried yet gets a new INVITE; bounded, never the same URI twice; with none left, OpFarEndResponse takes the "
-    "3xx", "sip:response 3xx", NULL, "RFC 3261 8.1.3.4" },
+    "3xx; a B2BUA leg follows none (OpFarEndResponse ends it)", "sip:response 3xx", NULL, "RFC 3261 8.1.3.4" },
   { "OpFarEndResponse", sf_op_far_end_response, SF_Q_NORMAL, SF_EV_SIP, 0, far_end_outcomes, SF_ARG_NONE, NULL,
     NULL,
     "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
@@ -1229,7 +1258,8 @@ const SfOperatorDef sf_op_uac_table[] = {
   { "OpRelayOffer", sf_op_relay_offer, SF_Q_NORMAL, SF_EV_DEVICE, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "B2BUA leg mode: on the bridge's device:reoffer sends its SDP as an offer in the call's dialog: a re-INVITE, "
     "or an UPDATE when the note says UPDATE or the dialog is early; while any offer is open (either side's, or a "
-    "relay pending) child:offer_answered 491 at once instead", "device:reoffer", NULL, "RFC 3261 14.1, RFC 3311 5.1" },
+    "relay pending) child:offer_answered 491 at once instead; while our 2xx to the INVITE waits for its ACK the "
+    "offer is kept (one) and goes once the ACK came", "device:reoffer", NULL, "RFC 3261 14.1, RFC 3311 5.1" },
   { "OpRelayOfferAnswered", sf_op_relay_offer_answered, SF_Q_NORMAL, SF_EV_SIP | SF_EV_TXN | SF_EV_TIMER, 0, NULL,
     SF_ARG_NONE, NULL, NULL,
     "B2BUA leg mode: takes the final response to our relayed re-INVITE or UPDATE: a 2xx to a re-INVITE gets its "

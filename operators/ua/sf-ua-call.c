@@ -481,6 +481,11 @@ sf_ua_call_emit_end (SfCtx *ctx, SfUaCall *call)
     /* a B2BUA leg: the bridge ends or fails over the other leg (docs/b2bua.md) */
     SfUaLegNote *n = sf_ua_leg_note_new (call->status, NULL, NULL);
     n->reason = g_strdup (call->reason != NULL ? call->reason : "ended");
+    /* the leg's INVITE (B's, or the one A took): the bridge reads B's
+     * Call-ID from it when B refused before any 1xx, and the leg is gone by
+     * the time the bridge reads the note */
+    SfSipMsg *inv = call->invite_out != NULL ? call->invite_out : call->invite != NULL ? call->invite->msg : NULL;
+    n->msg = inv != NULL ? sf_sip_msg_ref (inv) : NULL;
     sf_ua_leg_notify (ctx, SF_UA_LEG_UP_CALL_END, n);
   }
   g_string_free (f, TRUE);

@@ -31,6 +31,8 @@ struct _SfUaLeg {
   SfSipMsg *relay_out;       /* our relayed re-INVITE or UPDATE awaiting its final response, owned, nullable */
   char *last_sdp;            /* the SDP we sent last: an offer-less re-INVITE's answer (RFC 3264 8: o= unchanged) */
   SfUaLegReferCheck refer_check; /* the bridge's word on a REFER, nullable (sf_ua_leg_set_refer_check) */
+  SfUaLegNote *reoffer_held; /* device:reoffer's note that came while our 2xx to the INVITE waited for its ACK (or
+                                for the PRACK our 2xx waits on): sent once the ACK came, owned, nullable */
 };
 /* Posts child:WHAT with a note made from @m (status, reason phrase, its body
  * and Content-Type, a ref of @m) to the leg's bridge. */

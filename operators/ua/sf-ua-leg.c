@@ -79,6 +79,7 @@ sf_ua_leg_free (SfUaLeg *leg)
   g_clear_pointer (&leg->pending, sf_sip_event_free);
   g_clear_pointer (&leg->relay_out, sf_sip_msg_unref);
   g_free (leg->last_sdp);
+  sf_ua_leg_note_free (leg->reoffer_held);
   g_free (leg);
 }
 
