@@ -24,11 +24,13 @@ G_BEGIN_DECLS
 /* The SDK's version (the package's: a unit test compares them).
  * SIPFLOW_API_VERSION is the 1 in libsipflow-1, sipflow-1.pc and the SIPFLOW_1
  * node: it changes only when the public API breaks after a release (before the
- * first one, 0.x, the plugin ABI below is what a break bumps). */
+ * first one, 0.x, the plugin ABI below is what a break bumps).  The minor
+ * version counts additions: 0.2 added sf_ctx_hand_key (a B2BUA's bridge hands
+ * its call to a leg); a plugin that calls it checks SIPFLOW_CHECK_VERSION (0, 2, 0). */
 #define SIPFLOW_MAJOR_VERSION 0
-#define SIPFLOW_MINOR_VERSION 1
+#define SIPFLOW_MINOR_VERSION 2
 #define SIPFLOW_MICRO_VERSION 0
-#define SIPFLOW_VERSION_STRING "0.1.0"
+#define SIPFLOW_VERSION_STRING "0.2.0"
 #define SIPFLOW_API_VERSION 1
 
 /* TRUE when the SDK being compiled against is at least @major.@minor.@micro. */
@@ -53,7 +55,7 @@ G_BEGIN_DECLS
  * tests only, with no promise). */
 #define SF_PLUGIN_ABI_VERSION 4
 
-/* The version of the library running (transfer none), "0.1.0": may be newer
+/* The version of the library running (transfer none), "0.2.0": may be newer
  * than SIPFLOW_VERSION_STRING, which is the one compiled against. */
 SF_API const char *sf_version (void);
 

@@ -108,7 +108,7 @@ SF_API SfInstance *sf_ctx_spawn (SfCtx *ctx, const char *machine, const char *ke
  * posted by key (a SIP request of the call) reach the child from now on, and
  * this instance is left keyless (docs/engine.md, "Handing a call over").
  * FALSE, nothing changed, when this instance has no key or @child is not its
- * child of the same scope. */
+ * child of the same scope.  Since 0.2. */
 SF_API gboolean sf_ctx_hand_key (SfCtx *ctx, SfInstance *child);
 
 /* A plugin's own per-instance data: one pointer per instance for the plugin
