@@ -1217,16 +1217,16 @@ const SfOperatorDef sf_op_bridge_table[] = {
     "a leg accepted a REFER (b2bua.refer allowed it): the referred call is a new leg on the transferor's side, "
     "calling the Refer-To with the side that stays's last SDP as its offer; its progress goes to the REFER's "
     "notifier", "child:refer", NULL, "RFC 3515 2.4.4, RFC 5589 6" },
-  { "OpBridgeTransferAnswered", sf_op_bridge_transfer_answered, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS,
+  { "OpBridgeTransferAnswered", sf_op_bridge_transfer_answered, SF_Q_NORMAL, SF_EV_CHILD, 0,
     xfer_answered_outcomes, SF_ARG_NONE, NULL, NULL,
     "the referred call answered: it takes the transferor's place (the transferor's leg hung up) and the side that "
     "stays gets its SDP in a re-INVITE; outcome failed when that cannot go (the call is hung up)", "child:answered",
     NULL, "RFC 3264 8, RFC 5589 6" },
-  { "OpBridgeTransferFailed", sf_op_bridge_transfer_failed, SF_Q_NORMAL, SF_EV_CHILD, SF_OPF_TRANSITIONS,
+  { "OpBridgeTransferFailed", sf_op_bridge_transfer_failed, SF_Q_NORMAL, SF_EV_CHILD, 0,
     xfer_failed_outcomes, SF_ARG_NONE, NULL, NULL,
     "the referred call failed before answering: the call goes on, unless the transferor hung up meanwhile: then the "
     "side that stays is hung up (outcome ended)", "child:call_end|child:end", NULL, "RFC 5589 6" },
-  { "OpBridgeTransferRetry", sf_op_bridge_transfer_retry, SF_Q_NORMAL, SF_EV_TIMER, SF_OPF_TRANSITIONS,
+  { "OpBridgeTransferRetry", sf_op_bridge_transfer_retry, SF_Q_NORMAL, SF_EV_TIMER, 0,
     xfer_answered_outcomes, SF_ARG_NONE, NULL, NULL,
     "the transfer's re-INVITE again after a 491 (RFC 3261 14.1); outcome failed when it cannot go",
     "timer:xfer_retry", NULL, "RFC 3261 14.1" },
