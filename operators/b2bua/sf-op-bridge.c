@@ -304,6 +304,21 @@ call_b (SfCtx *ctx, SfB2bCall *c, const char *target)
                                               (GDestroyNotify) sf_ua_leg_call_free));
 }
 
+/* Whether B's INVITE to @target, and to every failover target after it,
+ * leaves over TLS (the outbound proxy's hop when there is one, as
+ * sf-op-uac.c sends it). */
+static gboolean
+b_over_tls (SfCtx *ctx, const SfB2bCall *c, const char *target)
+{
+  g_autofree char *route = sf_ua_outbound_route (ctx);
+  for (guint i = 0; target != NULL; target = c->st->targets != NULL ? c->st->targets[i++] : NULL) {
+    g_auto (SfUaHop) hop = { 0 };
+    if (!sf_ua_hop (ctx, route != NULL ? route : target, &hop) || hop.proto != SF_SIP_TLS)
+      return FALSE;
+  }
+  return TRUE;
+}
+
 /* The caller's INVITE: Max-Forwards 0 gets 483 and no B leg (RFC 3261
  * 16.3 step 3 in spirit; RFC 7332: a B2BUA that resets it can loop for ever),
  * else B's INVITE carries A's minus one; B's leg calls the target of the arg
@@ -356,6 +371,13 @@ sf_op_bridge_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     sf_sdp_bridge_side_init (&c->to_a, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_A) : 0);
     sf_sdp_bridge_side_init (&c->to_b, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_B) : 0);
+    /* RFC 4568 8: SDES keys cross only when both hops are TLS (an SRTP call's
+     * keys go both ways: the offer's to the answerer, the answer's back), or
+     * media.srtp_insecure_signalling allows keys in the clear. */
+    gboolean keys = FALSE;
+    if (sf_ua_media (ctx) != NULL)
+      sf_media_srtp (sf_ua_media (ctx), &keys);
+    c->to_a.crypto_ok = c->to_b.crypto_ok = keys || (sf_stack_event_over_tls (e) && b_over_tls (ctx, c, target));
     c->sides_set = TRUE;
   }
   if (c->st->media == SF_B2B_MEDIA_ANCHOR && c->relay == NULL) {
