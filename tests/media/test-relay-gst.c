@@ -31,20 +31,10 @@
 #include "config.h"
 #include "media/sf-media-gst.h"
 #include "media/sf-media-relay.h"
-#include <CUnit/Basic.h>
+#include "media-test.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__SANITIZE_ADDRESS__)
-/* As in test-media-gst.c: unwind fully, so tests/lsan.supp can name GLib's
- * and GStreamer's one-time allocations. */
-const char *__asan_default_options (void);
-const char *
-__asan_default_options (void)
-{
-  return "fast_unwind_on_malloc=0";
-}
-#endif
 
 #define WAIT_MS 2000
 
@@ -71,30 +61,19 @@ media_new (void)
   return m;
 }
 
-/* A UDP socket on @host, any port, with a short receive timeout. */
-static GSocket *
-sock_new (const char *host, guint *port)
+/* Loopback in the family of @s: where the relay listens for it. */
+static const char *
+loopback_of (GSocket *s)
 {
-  g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, 0);
-  g_assert_true (g_socket_bind (s, sa, FALSE, NULL));
-  g_autoptr (GSocketAddress) local = g_socket_get_local_address (s, NULL);
-  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-  g_socket_set_blocking (s, FALSE);
-  return g_steal_pointer (&s);
+  return g_socket_get_family (s) == G_SOCKET_FAMILY_IPV6 ? "::1" : "127.0.0.1";
 }
 
-/* A 12-byte RTP header (RFC 3550 5.1) and @tag as payload. */
+/* An RTP packet from @s to our @port on loopback, @tag as payload. */
 static void
 send_to (GSocket *s, guint port, const char *tag)
 {
-  guint8 buf[64] = { 0x80, 0x00, 0x00, 0x01, 0, 0, 0, 160, 0x11, 0x22, 0x33, 0x44 };
   gsize n = strlen (tag);
-  memcpy (buf + 12, tag, n);
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
-  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, 12 + n, NULL, NULL), ==, (gssize) (12 + n));
+  g_assert_cmpint (mt_send_rtp (s, loopback_of (s), port, 0, 1, 160, 0x11223344, tag, n), ==, (gssize) (12 + n));
 }
 
 /* The next packet on @s within @ms whose payload is @tag (others are read and
@@ -162,10 +141,10 @@ latch_any (void)
   CU_ASSERT_PTR_NOT_NULL_FATAL (r);
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, pa_rtcp, pb_rtcp;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
-  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
-  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a_rtcp = mt_sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b_rtcp = mt_sock_new ("127.0.0.1", &pb_rtcp);
   /* A's SDP names port 9 (the discard port: nobody there), B's its real one. */
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
@@ -205,9 +184,9 @@ guard (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 300, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, px;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
-  g_autoptr (GSocket) x = sock_new ("127.0.0.1", &px);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) x = mt_sock_new ("127.0.0.1", &px);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
   /* The stranger while A talks: nothing of it reaches B; B still reaches A. */
@@ -240,9 +219,9 @@ sdp_host (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_SDP_HOST, 1000, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, pw;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) w = sock_new ("127.0.0.2", &pw); /* another host */
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) w = mt_sock_new ("127.0.0.2", &pw); /* another host */
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   for (int i = 0; i < 10; i++)
@@ -262,9 +241,9 @@ latch_off (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, psdp;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) asdp = sock_new ("127.0.0.1", &psdp); /* where A's SDP points */
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) asdp = mt_sock_new ("127.0.0.1", &psdp); /* where A's SDP points */
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", psdp, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
@@ -277,11 +256,8 @@ latch_off (void)
 static void
 send_event (GSocket *s, guint port, guint pt, guint32 ts, guint8 ev)
 {
-  guint8 buf[16] = { 0x80, (guint8) pt, 0x00, 0x02, (guint8) (ts >> 24), (guint8) (ts >> 16), (guint8) (ts >> 8),
-                     (guint8) ts, 0x11, 0x22, 0x33, 0x44, ev, 0x0a, 0x00, 0xa0 };
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
-  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, sizeof buf, NULL, NULL), ==, (gssize) sizeof buf);
+  const guint8 payload[4] = { ev, 0x0a, 0x00, 0xa0 };
+  g_assert_cmpint (mt_send_rtp (s, loopback_of (s), port, pt, 2, ts, 0x11223344, payload, sizeof payload), ==, 16);
 }
 
 static guint n_events (const char *want);
@@ -297,8 +273,8 @@ dtmf (void)
   CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", pa, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL)); /* latched, B reached */
@@ -328,8 +304,8 @@ dtmf_flood (void)
   CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A);
   guint pa, pb;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
   gint64 t0 = g_get_monotonic_time ();
@@ -369,8 +345,8 @@ rtp_timeout (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 1000, 300, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A);
   guint pa, pb;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   /* Nothing flowed yet: no timeout however long we wait (0.6 s here). */
   g_usleep (600 * 1000);
@@ -381,16 +357,6 @@ rtp_timeout (void)
   CU_ASSERT_EQUAL (n_events ("rtp_timeout:"), 1);
 }
 
-static guint
-threads (void)
-{
-  g_autoptr (GDir) d = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-  while (d != NULL && g_dir_read_name (d) != NULL)
-    n++;
-  return n;
-}
-
 static void
 leaks (void)
 {
@@ -398,7 +364,7 @@ leaks (void)
   g_autoptr (GError) error = NULL;
   sf_media_relay_free (sf_media_relay_new (m, "warm", &error));
   g_usleep (100000);
-  guint base = threads ();
+  guint base = mt_count_dir ("/proc/self/task");
   for (int i = 0; i < 30; i++) {
     SfMediaRelay *r = sf_media_relay_new (m, "c5", &error);
     CU_ASSERT_PTR_NOT_NULL_FATAL (r);
@@ -407,7 +373,7 @@ leaks (void)
   }
   CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
   g_usleep (100000);
-  CU_ASSERT (threads () <= base + 2); /* GLib's pool may keep two idle workers */
+  CU_ASSERT (mt_count_dir ("/proc/self/task") <= base + 2); /* GLib's pool may keep two idle workers */
 }
 
 /* The relay pointed at itself: with latch = off a side takes every source, so
@@ -427,7 +393,7 @@ self_loop (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pb;
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   /* Our own ports, RTP or RTCP (an odd SDP port puts RTCP on the next RTP). */
   const guint own[] = { rb, rb + 1, rb - 1, ra, ra + 1 };
@@ -459,11 +425,11 @@ rtcp_stranger (void)
   CU_ASSERT_PTR_NOT_NULL_FATAL (r);
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pa_rtcp, pb, pb_rtcp, px;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
-  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
-  g_autoptr (GSocket) x = sock_new ("127.0.0.2", &px); /* the stranger, another host */
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) a_rtcp = mt_sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) b_rtcp = mt_sock_new ("127.0.0.1", &pb_rtcp);
+  g_autoptr (GSocket) x = mt_sock_new ("127.0.0.2", &px); /* the stranger, another host */
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   /* The stranger first, on RTCP: latched (nothing of A's is known yet). */
@@ -491,36 +457,12 @@ main (int argc, char **argv)
 {
   port_base = 2 * (guint) g_random_int_range (10000, 29500);
   events = g_ptr_array_new_with_free_func (g_free);
-  if (CU_initialize_registry () != CUE_SUCCESS)
-    return 1;
-  CU_pSuite s = CU_add_suite ("relay-gst", NULL, NULL);
-  CU_add_test (s, "latch_any", latch_any);
-  CU_add_test (s, "guard", guard);
-  CU_add_test (s, "sdp_host", sdp_host);
-  CU_add_test (s, "latch_off", latch_off);
-  CU_add_test (s, "dtmf", dtmf);
-  CU_add_test (s, "dtmf_flood", dtmf_flood);
-  CU_add_test (s, "rtp_timeout", rtp_timeout);
-  CU_add_test (s, "self_loop", self_loop);
-  CU_add_test (s, "rtcp_stranger", rtcp_stranger);
-  CU_add_test (s, "leaks", leaks);
-  CU_basic_set_mode (CU_BRM_VERBOSE);
-  if (argc > 1) {
-    CU_pTest t = CU_get_test (s, argv[1]);
-    if (t == NULL) {
-      fprintf (stderr, "test-relay-gst: no test '%s'\n", argv[1]);
-      CU_cleanup_registry ();
-      return 2;
-    }
-    CU_basic_run_test (s, t);
-  } else {
-    CU_basic_run_tests ();
-  }
-  unsigned failures = CU_get_number_of_failures () + CU_get_number_of_tests_failed ();
-  unsigned run = CU_get_number_of_tests_run ();
-  printf ("\nsipflow relay tests: %u tests run, %u assertions, %u failures (ports %u-%u)\n", run,
-          CU_get_number_of_asserts (), CU_get_number_of_tests_failed (), port_base, port_base + 99);
-  CU_cleanup_registry ();
+  static const MtTest tests[] = {
+    { "latch_any", latch_any }, { "guard", guard }, { "sdp_host", sdp_host }, { "latch_off", latch_off },
+    { "dtmf", dtmf }, { "dtmf_flood", dtmf_flood }, { "rtp_timeout", rtp_timeout }, { "self_loop", self_loop },
+    { "rtcp_stranger", rtcp_stranger }, { "leaks", leaks }, { NULL, NULL },
+  };
+  int rc = mt_main (argc, argv, "relay-gst", tests, "relay", port_base, port_base + 99);
   g_ptr_array_unref (events);
-  return failures == 0 && run > 0 ? 0 : 1;
+  return rc;
 }
