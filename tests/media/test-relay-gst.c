@@ -25,8 +25,13 @@
  *  - rtcp_stranger: a stranger on another host who latched our RTCP port
  *    before A's first report loses it once A's RTP latches: B's reports never
  *    reach it, its reports never reach B
- *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
- *    back to the warm-up's baseline
+ *  - ipv6_a, ipv6_both: a side reached over IPv6 (A on ::1, B on 127.0.0.1;
+ *    then both on ::1) gets its ports bound on ::: RTP and RTCP cross and
+ *    latch as over IPv4, the side takes no IPv4 destination and hears nothing
+ *    over IPv4; once freed, the ports bind again on both families
+ *  - leaks: 30 relays started and stopped (every other one with an IPv6
+ *    side): the pool's ports all back, threads back to the warm-up's
+ *    baseline, descriptors to it exactly
  * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
 #include "config.h"
 #include "media/sf-media-gst.h"
@@ -364,9 +369,9 @@ leaks (void)
   g_autoptr (GError) error = NULL;
   sf_media_relay_free (sf_media_relay_new (m, "warm", &error));
   g_usleep (100000);
-  guint base = mt_count_dir ("/proc/self/task");
+  guint base = mt_count_dir ("/proc/self/task"), fds = mt_count_dir ("/proc/self/fd");
   for (int i = 0; i < 30; i++) {
-    SfMediaRelay *r = sf_media_relay_new (m, "c5", &error);
+    SfMediaRelay *r = sf_media_relay_new_full (m, "c5", i % 2 == 1, FALSE, &error); /* every other: A on IPv6 */
     CU_ASSERT_PTR_NOT_NULL_FATAL (r);
     CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", 9, &error));
     sf_media_relay_free (r);
@@ -374,6 +379,7 @@ leaks (void)
   CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
   g_usleep (100000);
   CU_ASSERT (mt_count_dir ("/proc/self/task") <= base + 2); /* GLib's pool may keep two idle workers */
+  CU_ASSERT_EQUAL (mt_count_dir ("/proc/self/fd"), fds); /* IPv6 sockets closed too */
 }
 
 /* The relay pointed at itself: with latch = off a side takes every source, so
@@ -383,6 +389,74 @@ leaks (void)
  * port, be taken again, and so on for ever: a loop at full speed from one
  * packet.  Such a destination is refused (an address of ours, a port of the
  * pool), RTP and RTCP alike; one packet in, at most one out. */
+/* One relay per family mix: A on ::1 with B on 127.0.0.1, then both on ::1.
+ * A's SDP names the discard port; A's packets reach B from our B port, B's
+ * reach A at the port A sends from (latched, the event names it), RTCP on
+ * port + 1 alike; A's side takes no IPv4 destination.  Once freed, the ports
+ * bind again on both families (nothing of the relay's is left on them). */
+static void
+ipv6_side (gboolean b_v6)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  SfMediaRelay *r = sf_media_relay_new_full (m, "c9", TRUE, b_v6, &error);
+  if (error != NULL)
+    printf ("\n%s\n", error->message);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  const char *bhost = b_v6 ? "::1" : "127.0.0.1";
+  guint pa, pb, pa_rtcp, pb_rtcp;
+  g_autoptr (GSocket) a = mt_sock_new ("::1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new (bhost, &pb);
+  g_autoptr (GSocket) a_rtcp = mt_sock_new ("::1", &pa_rtcp);
+  g_autoptr (GSocket) b_rtcp = mt_sock_new (bhost, &pb_rtcp);
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", pa, &e4));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "::1", 9, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, bhost, pb, &error));
+  guint from = 0;
+  CU_ASSERT_TRUE (cross (a, ra, b, "a-to-b", &from));
+  CU_ASSERT_EQUAL (from, rb);
+  g_autofree char *latched = g_strdup_printf ("latched:a ::1:%u", pa);
+  CU_ASSERT_TRUE (has_event (latched));
+  CU_ASSERT_TRUE (cross (b, rb, a, "b-to-a", &from));
+  CU_ASSERT_EQUAL (from, ra);
+  send_to (a_rtcp, ra + 1, "rtcp-a0");
+  CU_ASSERT_TRUE (cross (b_rtcp, rb + 1, a_rtcp, "rtcp-b", &from));
+  CU_ASSERT_EQUAL (from, ra + 1);
+  CU_ASSERT_TRUE (cross (a_rtcp, ra + 1, b_rtcp, "rtcp-a", &from));
+  CU_ASSERT_EQUAL (from, rb + 1);
+  /* Nothing reaches A's port over IPv4: the side's sockets are IPv6 only. */
+  guint p4;
+  g_autoptr (GSocket) four = mt_sock_new ("127.0.0.1", &p4);
+  send_to (four, ra, "v4");
+  CU_ASSERT_FALSE (recv_tag (b, "v4", 200, NULL));
+  sf_media_relay_free (r);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
+  const char *hosts[] = { "127.0.0.1", "::1" };
+  for (guint h = 0; h < G_N_ELEMENTS (hosts); h++)
+    for (guint k = 0; k < 2; k++) {
+      g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (hosts[h]);
+      g_autoptr (GSocket) s = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_DATAGRAM,
+                                            G_SOCKET_PROTOCOL_UDP, NULL);
+      g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) (k == 0 ? ra : rb));
+      CU_ASSERT_TRUE (g_socket_bind (s, sa, FALSE, NULL));
+    }
+}
+
+static void
+ipv6_a (void)
+{
+  ipv6_side (FALSE);
+}
+
+static void
+ipv6_both (void)
+{
+  ipv6_side (TRUE);
+}
+
 static void
 self_loop (void)
 {
@@ -460,7 +534,8 @@ main (int argc, char **argv)
   static const MtTest tests[] = {
     { "latch_any", latch_any }, { "guard", guard }, { "sdp_host", sdp_host }, { "latch_off", latch_off },
     { "dtmf", dtmf }, { "dtmf_flood", dtmf_flood }, { "rtp_timeout", rtp_timeout }, { "self_loop", self_loop },
-    { "rtcp_stranger", rtcp_stranger }, { "leaks", leaks }, { NULL, NULL },
+    { "rtcp_stranger", rtcp_stranger }, { "ipv6_a", ipv6_a }, { "ipv6_both", ipv6_both }, { "leaks", leaks },
+    { NULL, NULL },
   };
   int rc = mt_main (argc, argv, "relay-gst", tests, "relay", port_base, port_base + 99);
   g_ptr_array_unref (events);
