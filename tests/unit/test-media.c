@@ -20,9 +20,13 @@
  *  - relay_null: a B2BUA's relay (media/sf-media-relay.c) takes two port pairs
  *    (side A, side B), gives them back when freed; the backend is told of each
  *    new SDP peer and not of the same one again (a refresh keeps the latch); a
- *    hold (0.0.0.0, RFC 3264 8.4) means no destination; names, IPv6 and bad
- *    ports refused; the telephone-event type told once, -1..127 only; no two pairs left, or a backend without relay entries: an
+ *    hold (0.0.0.0, RFC 3264 8.4) means no destination; names, IPv6 (on an
+ *    IPv4 side) and bad ports refused; the telephone-event type told once, -1..127 only; no two pairs left, or a backend without relay entries: an
  *    error and no port kept
+ *  - relay_null_v6: a side made IPv6 (sf_media_relay_new_full) takes IPv6
+ *    destinations only, never IPv4-mapped or -compatible ones; :: is a hold;
+ *    ::1 and the interfaces' IPv6 addresses are this host's (deny_local); the
+ *    other side stays IPv4
  *  - relay_latch: the latching rule: any latches on the first source and drops
  *    others while it talks, another source takes over only after relatch_ms of
  *    silence (the guard against RTP bleed); sdp_host latches only on the SDP's

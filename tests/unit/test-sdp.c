@@ -39,6 +39,12 @@
  *    its telephone-event payload type, RFC 4733)
  *  - bridge_hold: c=0.0.0.0 kept (RFC 3264 8.4) and reported as hold; a refused
  *    audio stream (port 0) is not the one relayed
+ *  - bridge_crypto: toward a side without crypto_ok (RFC 4568 8) a=crypto lines
+ *    are dropped: an RTP/SAVP-only offer is NOT_ACCEPTABLE (pass and anchor,
+ *    the side untouched), an RTP/AVP line with keys goes in the clear, an SRTP
+ *    line beside an RTP one gets port 0 and the relay takes the RTP one, a
+ *    keyed SRTP video alone goes refused, DTLS-SRTP is untouched; a side with
+ *    crypto_ok gets the keys
  *  - bridge_ipv6: IN IP6 relay and origin; a bracketed peer address unwrapped
  *  - bridge_malformed: two o= lines, no o=, broken SDP, too big: MALFORMED, the
  *    side and the peer left as they were
