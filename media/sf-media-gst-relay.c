@@ -26,6 +26,7 @@
 #include <gio/gio.h>
 #include <gst/gst.h>
 #include <gst/rtp/rtp.h>
+#include <netinet/in.h>
 #include <gst/net/gstnetaddressmeta.h> /* the struct only: the API type is looked up by name (no libgstnet link) */
 #include <string.h>
 
@@ -50,6 +51,7 @@ struct _Relay {
   GMainContext *ctx;     /* owned: where events are delivered */
   GstElement *pipeline;  /* owned */
   GstElement *sink[2][2]; /* unowned: [side][rtcp], the sink sending TO side */
+  GSocket *own[2][2];    /* owned, nullable: [side][rtcp], an IPv6 side's sockets (the pool's are IPv4) */
   Branch branch[2][2];   /* [from][rtcp] */
   GType meta_api;
   GSource *watch;        /* owned, nullable: the RTP timeout check */
@@ -253,7 +255,9 @@ make (Relay *r, const char *factory, const char *name, GSocket *sock, GError **e
                  "GStreamer element %s is missing (Debian package gstreamer1.0-plugins-good)", factory);
     return NULL;
   }
-  g_object_set (e, "socket", sock, "close-socket", FALSE, NULL);
+  /* multiudpsink sends to IPv6 clients through its socket-v6 only */
+  gboolean v6 = g_socket_get_family (sock) == G_SOCKET_FAMILY_IPV6 && strcmp (factory, "multiudpsink") == 0;
+  g_object_set (e, v6 ? "socket-v6" : "socket", sock, "close-socket", FALSE, NULL);
   if (strcmp (factory, "multiudpsink") == 0)
     g_object_set (e, "sync", FALSE, "async", FALSE, NULL);
   gst_bin_add (GST_BIN (r->pipeline), e);
@@ -261,6 +265,22 @@ make (Relay *r, const char *factory, const char *name, GSocket *sock, GError **e
 }
 
 void sf_media_gst_relay_stop (gpointer relay);
+
+/* A UDP socket bound on :: and @port, IPv6 only: IPv4 packets would come
+ * from IPv4-mapped addresses, which the side's SDP never names (its
+ * destination is refused one, sf_media_relay_set_peer). */
+static GSocket *
+bind_v6 (guint port, GError **error)
+{
+  g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
+  if (s == NULL || !g_socket_set_option (s, IPPROTO_IPV6, IPV6_V6ONLY, 1, error))
+    return NULL;
+  g_autoptr (GInetAddress) any = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (any, (guint16) port);
+  if (!g_socket_bind (s, addr, FALSE, error))
+    return NULL;
+  return g_steal_pointer (&s);
+}
 
 gpointer
 sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *spec, GError **error)
@@ -279,7 +299,24 @@ sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *
                      spec->port[side] + rtcp);
         return NULL;
       }
+  /* An IPv6 side: the pool's IPv4 sockets give the port up (a dual-stack
+   * bind on :: would collide with them), and the same port is bound on ::,
+   * as the UA's stream does (sf-media-gst.c).  The pool frees the closed
+   * ones with the port. */
+  GSocket *own[2][2] = { { NULL } };
+  for (int side = 0; side < 2; side++)
+    for (int rtcp = 0; spec->v6[side] && rtcp < 2; rtcp++) {
+      g_socket_close (sock[side][rtcp], NULL);
+      if ((own[side][rtcp] = bind_v6 (spec->port[side] + rtcp, error)) == NULL) {
+        for (int k = 0; k < 4; k++)
+          g_clear_object (&own[k / 2][k % 2]);
+        g_prefix_error (error, "%s: relay: ", call);
+        return NULL;
+      }
+      sock[side][rtcp] = own[side][rtcp];
+    }
   Relay *r = g_new0 (Relay, 1);
+  memcpy (r->own, own, sizeof own);
   r->media = m;
   r->link = sf_gst_link_new (m, call);
   r->ctx = g_main_context_ref_thread_default ();
@@ -322,6 +359,8 @@ sf_media_gst_relay_start (SfMedia *m, const char *call, const SfMediaRelaySpec *
   g_mutex_lock (&r->lock);
   r->spec.port[0] = spec->port[0];
   r->spec.port[1] = spec->port[1];
+  r->spec.v6[0] = spec->v6[0];
+  r->spec.v6[1] = spec->v6[1];
   apply (r, spec, TRUE);
   g_mutex_unlock (&r->lock);
   if (gst_element_set_state (r->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
@@ -379,8 +418,14 @@ sf_media_gst_relay_stop (gpointer relay)
   r->link->media = NULL; /* posts still queued are dropped */
   sf_gst_link_unref (r->link);
   g_main_context_unref (r->ctx);
-  for (int side = 0; side < 2; side++)
+  for (int side = 0; side < 2; side++) {
     g_free (r->spec.peer_addr[side]);
+    for (int rtcp = 0; rtcp < 2; rtcp++)
+      if (r->own[side][rtcp] != NULL) {
+        g_socket_close (r->own[side][rtcp], NULL);
+        g_object_unref (r->own[side][rtcp]);
+      }
+  }
   g_mutex_clear (&r->lock);
   g_free (r);
 }

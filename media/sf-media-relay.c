@@ -31,6 +31,12 @@ fail (GError **error, const char *call, const char *why)
 SfMediaRelay *
 sf_media_relay_new (SfMedia *m, const char *call, GError **error)
 {
+  return sf_media_relay_new_full (m, call, FALSE, FALSE, error);
+}
+
+SfMediaRelay *
+sf_media_relay_new_full (SfMedia *m, const char *call, gboolean v6_a, gboolean v6_b, GError **error)
+{
   g_return_val_if_fail (m != NULL && call != NULL, NULL);
   const SfMediaBackend *be = sf_media_backend (m);
   if (be->relay_start == NULL || be->relay_update == NULL || be->relay_stats == NULL || be->relay_stop == NULL) {
@@ -51,6 +57,8 @@ sf_media_relay_new (SfMedia *m, const char *call, GError **error)
   r->call = g_strdup (call);
   r->spec.port[SF_RELAY_A] = a;
   r->spec.port[SF_RELAY_B] = b;
+  r->spec.v6[SF_RELAY_A] = v6_a;
+  r->spec.v6[SF_RELAY_B] = v6_b;
   r->spec.latch = SF_RELAY_LATCH_ANY;
   r->spec.relatch_ms = RELATCH_MS_DEFAULT;
   r->spec.dtmf_pt[SF_RELAY_A] = r->spec.dtmf_pt[SF_RELAY_B] = -1;
@@ -59,8 +67,15 @@ sf_media_relay_new (SfMedia *m, const char *call, GError **error)
     sf_media_relay_free (r);
     return NULL;
   }
-  g_debug ("%s: relay: ports %u (a) and %u (b)", call, a, b);
+  g_debug ("%s: relay: ports %u (a, %s) and %u (b, %s)", call, a, v6_a ? "IPv6" : "IPv4", b, v6_b ? "IPv6" : "IPv4");
   return r;
+}
+
+gboolean
+sf_media_relay_v6 (SfMediaRelay *r, SfRelaySide side)
+{
+  g_return_val_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B), FALSE);
+  return r->spec.v6[side];
 }
 
 guint
@@ -94,24 +109,31 @@ multicast (const char *addr)
   return ia != NULL && g_inet_address_get_is_multicast (ia);
 }
 
-/* @addr (IPv4, checked by the caller) one of this host's own addresses:
- * loopback, or an interface's (a bind test would not do: with
- * net.ipv4.ip_nonlocal_bind every address binds). */
+/* @addr (an IP literal, checked by the caller) one of this host's own
+ * addresses: loopback (127.0.0.0/8, ::1), or an interface's (a bind test would
+ * not do: with net.ipv4.ip_nonlocal_bind every address binds). */
 static gboolean
 local_addr (const char *addr)
 {
   struct in_addr a;
-  if (inet_pton (AF_INET, addr, &a) != 1)
+  struct in6_addr a6;
+  gboolean v6 = inet_pton (AF_INET, addr, &a) != 1;
+  if (v6 && inet_pton (AF_INET6, addr, &a6) != 1)
     return FALSE;
-  if ((ntohl (a.s_addr) >> 24) == 127)
+  if (v6 ? IN6_IS_ADDR_LOOPBACK (&a6) : (ntohl (a.s_addr) >> 24) == 127)
     return TRUE;
   struct ifaddrs *list = NULL;
   if (getifaddrs (&list) != 0)
     return FALSE;
   gboolean found = FALSE;
-  for (struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next)
-    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET)
+  for (struct ifaddrs *i = list; i != NULL && !found; i = i->ifa_next) {
+    if (i->ifa_addr == NULL)
+      continue;
+    if (!v6 && i->ifa_addr->sa_family == AF_INET)
       found = ((const struct sockaddr_in *) (gconstpointer) i->ifa_addr)->sin_addr.s_addr == a.s_addr;
+    else if (v6 && i->ifa_addr->sa_family == AF_INET6)
+      found = memcmp (&((const struct sockaddr_in6 *) (gconstpointer) i->ifa_addr)->sin6_addr, &a6, sizeof a6) == 0;
+  }
   freeifaddrs (list);
   return found;
 }
@@ -127,12 +149,19 @@ gboolean
 sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error)
 {
   g_return_val_if_fail (r != NULL && (side == SF_RELAY_A || side == SF_RELAY_B), FALSE);
-  if (addr != NULL && (!g_hostname_is_ip_address (addr) || strchr (addr, ':') != NULL || strlen (addr) > 15)) {
-    g_autofree char *s = g_strndup (addr, 40);
+  /* One family per side: its sockets are bound in it (sf_media_relay_new_full).
+   * An IPv4-mapped IPv6 address is refused: on a dual-stack socket it would
+   * reach IPv4 loopback past the checks below. */
+  struct in6_addr a6;
+  gboolean v6 = addr != NULL && inet_pton (AF_INET6, addr, &a6) == 1;
+  if (addr != NULL && (!g_hostname_is_ip_address (addr) || v6 != r->spec.v6[side] || strlen (addr) > 45
+                       || (v6 && (IN6_IS_ADDR_V4MAPPED (&a6) || IN6_IS_ADDR_V4COMPAT (&a6))))) {
+    g_autofree char *s = g_strndup (addr, 50);
     for (char *p = s; *p != '\0'; p++)
       if (!g_ascii_isprint (*p))
         *p = '.';
-    g_autofree char *why = g_strdup_printf ("'%s' is not an IPv4 address", s);
+    g_autofree char *why = g_strdup_printf ("'%s' is not an %s address (side %c's ports are)", s,
+                                            r->spec.v6[side] ? "IPv6" : "IPv4", side == SF_RELAY_A ? 'a' : 'b');
     return fail (error, r->call, why);
   }
   if (addr != NULL && (strcmp (addr, "255.255.255.255") == 0 || multicast (addr))) {
@@ -143,8 +172,8 @@ sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, gu
     g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "%s: relay: port %u is not in 1..65535", r->call, port);
     return FALSE;
   }
-  /* RFC 3264 8.4: 0.0.0.0 is a hold: nowhere to send to. */
-  if (addr == NULL || port == 0 || strcmp (addr, "0.0.0.0") == 0) {
+  /* RFC 3264 8.4: 0.0.0.0 (or ::) is a hold: nowhere to send to. */
+  if (addr == NULL || port == 0 || strcmp (addr, "0.0.0.0") == 0 || (v6 && IN6_IS_ADDR_UNSPECIFIED (&a6))) {
     addr = NULL;
     port = 0;
   }

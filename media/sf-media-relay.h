@@ -20,6 +20,13 @@ typedef struct _SfMediaRelay SfMediaRelay;
  * SF_MEDIA_ERROR_FAILED when the pool has no two pairs left or the backend
  * relays nothing or fails (no port kept). */
 SfMediaRelay *sf_media_relay_new (SfMedia *m, const char *call, GError **error);
+/* The same with each side's address family: @v6_a, @v6_b TRUE for a side
+ * reached over IPv6, whose port pair the backend binds on :: instead of the
+ * pool's IPv4 sockets (the pool's port numbers either way).  A side speaks
+ * one family: the one of the address the SDP sent to it names. */
+SfMediaRelay *sf_media_relay_new_full (SfMedia *m, const char *call, gboolean v6_a, gboolean v6_b, GError **error);
+/* Whether @side's ports are IPv6. */
+gboolean sf_media_relay_v6 (SfMediaRelay *r, SfRelaySide side);
 /* Our RTP port facing @side: the port the SDP sent to @side names. */
 guint sf_media_relay_port (SfMediaRelay *r, SfRelaySide side);
 /* The latching policy: @latch, @relatch_ms (1..60000) of silence from the
@@ -27,11 +34,13 @@ guint sf_media_relay_port (SfMediaRelay *r, SfRelaySide side);
  * (0: never) without RTP from either side before "rtp_timeout". */
 gboolean sf_media_relay_set_latch (SfMediaRelay *r, SfRelayLatch latch, guint relatch_ms, guint rtp_timeout_ms,
                                    GError **error);
-/* Where @side receives, from its SDP (SfSdpPeer): @addr an IPv4 literal and
- * @port 1..65535; @addr NULL (or 0.0.0.0, RFC 3264 8.4 hold) or @port 0: no
- * destination until the side is heard (latching).  An address or port other
- * than the last given lets the side latch again at once.  SF_MEDIA_ERROR_FAILED
- * for a name, an IPv6 address (the pool binds IPv4) or a bad port. */
+/* Where @side receives, from its SDP (SfSdpPeer): @addr an IP literal of the
+ * side's family and @port 1..65535; @addr NULL (or 0.0.0.0 or ::, RFC 3264 8.4
+ * hold) or @port 0: no destination until the side is heard (latching).  An
+ * address or port other than the last given lets the side latch again at
+ * once.  SF_MEDIA_ERROR_FAILED for a name, an address of the other family (the
+ * side's sockets cannot send there), an IPv4-mapped IPv6 address, or a bad
+ * port. */
 gboolean sf_media_relay_set_peer (SfMediaRelay *r, SfRelaySide side, const char *addr, guint port, GError **error);
 /* @deny: sf_media_relay_set_peer refuses for @side an address of this host
  * (127.0.0.0/8, or an interface's): a party that does not signal from

@@ -41,6 +41,7 @@ typedef enum {
 /* What a relay runs (sf-media-relay.c builds it; backends read it). */
 typedef struct {
   guint port[2];          /* our RTP port facing side A, side B (RTCP on port + 1) */
+  gboolean v6[2];         /* the side's family: IPv6 (the port bound on ::), else IPv4 (0.0.0.0) */
   char *peer_addr[2];     /* owned, nullable: the side's IP literal from its SDP;
                            * NULL: not known yet, or on hold (c=0.0.0.0) */
   guint peer_port[2];     /* the side's RTP port from its SDP; 0 with peer_addr NULL */

@@ -1286,11 +1286,33 @@ sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpP
   if (msg == NULL)
     return NULL;
 
+  /* RFC 4568 8: SDES keys travel only over signalling that keeps them
+   * secret.  Toward a side that may not have them, an SRTP stream keyed in
+   * the SDP cannot run (its keys are the stream's), so it is refused (port
+   * 0) rather than sent keyless; an RTP/AVP stream that also carries keys
+   * (best-effort SRTP) runs in the clear. */
+  gboolean keyless[SF_SDP_MAX_MEDIA] = { FALSE }; /* parse_checked: at most SF_SDP_MAX_MEDIA */
+  gboolean had_audio = FALSE, has_audio = FALSE;
+  for (guint i = 0; i < gst_sdp_message_medias_len (msg) && i < SF_SDP_MAX_MEDIA; i++) {
+    const GstSDPMedia *m = gst_sdp_message_get_media (msg, i);
+    gboolean audio = strcmp (gst_sdp_media_get_media (m), "audio") == 0 && gst_sdp_media_get_port (m) != 0;
+    keyless[i] = !side->crypto_ok && strstr (gst_sdp_media_get_proto (m), "SAVP") != NULL
+                 && gst_sdp_media_get_attribute_val (m, "crypto") != NULL;
+    had_audio |= audio;
+    has_audio |= audio && !keyless[i];
+  }
+  if (had_audio && !has_audio) {
+    fail (error, SF_SDP_ERROR_NOT_ACCEPTABLE,
+          "its SRTP audio is keyed by a=crypto, and SDES keys do not go to a leg whose signalling is not TLS "
+          "(RFC 4568 8; media.srtp_insecure_signalling)");
+    return NULL;
+  }
+
   /* The stream relayed: the first audio m= line not refused. */
   int relayed = -1;
   for (guint i = 0; i < gst_sdp_message_medias_len (msg) && relayed < 0; i++) {
     const GstSDPMedia *m = gst_sdp_message_get_media (msg, i);
-    if (strcmp (gst_sdp_media_get_media (m), "audio") == 0 && gst_sdp_media_get_port (m) != 0)
+    if (strcmp (gst_sdp_media_get_media (m), "audio") == 0 && gst_sdp_media_get_port (m) != 0 && !keyless[i])
       relayed = (int) i;
   }
   if (peer != NULL) {
@@ -1334,10 +1356,13 @@ sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpP
       continue;
     case 'm':
       media++;
-      if (anchor) {
+      if (anchor || (media < SF_SDP_MAX_MEDIA && keyless[media])) {
         /* m=<media> <port>[/<n>] <proto> <fmt>...: only the port changes (check_m_line read it). */
         g_auto (GStrv) t = split_blanks (value);
-        g_string_append_printf (out, "m=%s %u", t[0], media == relayed ? side->relay_port : 0u);
+        if (anchor)
+          g_string_append_printf (out, "m=%s %u", t[0], media == relayed ? side->relay_port : 0u);
+        else
+          g_string_append_printf (out, "m=%s 0", t[0]);
         for (guint k = 2; t[k] != NULL; k++)
           g_string_append_printf (out, " %s", t[k]);
         g_string_append (out, "\r\n");
@@ -1356,6 +1381,8 @@ sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpP
       break;
     case 'a':
       if (anchor && anchor_drops (value))
+        continue;
+      if (!side->crypto_ok && g_str_has_prefix (value, "crypto:"))
         continue;
       break;
     default:

@@ -160,6 +160,10 @@ typedef struct {
    * pass-through, only o= is rewritten). */
   char *relay_addr;    /* owned, nullable: IP literal, no brackets */
   guint relay_port;
+  /* SDES keys (a=crypto, RFC 4568) may go to this side: its signalling hop
+   * is TLS, or media.srtp_insecure_signalling says keys may travel in the
+   * clear (RFC 4568 8).  FALSE after sf_sdp_bridge_side_init(). */
+  gboolean crypto_ok;
   /* Kept by sf_sdp_bridge_rewrite() from one SDP to the next: */
   char *sess_id;       /* owned: decimal, made on first use */
   guint64 version;     /* o= version of the last SDP made (0: none yet) */
@@ -198,6 +202,12 @@ void sf_sdp_peer_clear (SfSdpPeer *p);
  *   relayed); a=rtcp, a=rtcp-mux, a=candidate, a=remote-candidates,
  *   a=end-of-candidates and a=ice-* are dropped (ICE would route the media
  *   around the relay: RFC 8445).
+ * Either way, toward a side without @side->crypto_ok every a=crypto line is
+ * dropped, and an m= line whose profile is SAVP (RTP/SAVP, RTP/SAVPF) keyed by
+ * a=crypto gets port 0 (it cannot run without its keys); when that leaves no
+ * audio stream where there was one, NULL with SF_SDP_ERROR_NOT_ACCEPTABLE
+ * (488 for an offer: the keys cannot cross, and a call without them would not
+ * run either).
  * NULL with SF_SDP_ERROR_MALFORMED naming the problem otherwise (@side
  * unchanged). */
 char *sf_sdp_bridge_rewrite (const char *sdp, gsize len, SfSdpBridgeSide *side, SfSdpPeer *peer, GError **error);

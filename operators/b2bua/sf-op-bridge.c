@@ -400,6 +400,57 @@ call_b (SfCtx *ctx, SfB2bCall *c, const char *target)
                                               (GDestroyNotify) sf_ua_leg_call_free));
 }
 
+/* Whether an INVITE of ours to @target leaves over TLS (the outbound proxy's
+ * hop when there is one, as sf-op-uac.c sends it). */
+static gboolean
+hop_over_tls (SfCtx *ctx, const char *target)
+{
+  g_autofree char *route = sf_ua_outbound_route (ctx);
+  g_auto (SfUaHop) hop = { 0 };
+  return sf_ua_hop (ctx, route != NULL ? route : target, &hop) && hop.proto == SF_SIP_TLS;
+}
+
+/* media.srtp_insecure_signalling: SDES keys may cross a hop that is not TLS. */
+static gboolean
+keys_in_clear (SfCtx *ctx)
+{
+  gboolean keys = FALSE;
+  if (sf_ua_media (ctx) != NULL)
+    sf_media_srtp (sf_ua_media (ctx), &keys);
+  return keys;
+}
+
+/* Whether B's INVITE to @target, and to every failover target after it,
+ * leaves over TLS (the outbound proxy's hop when there is one, as
+ * sf-op-uac.c sends it). */
+static gboolean
+b_over_tls (SfCtx *ctx, const SfB2bCall *c, const char *target)
+{
+  for (guint i = 0; target != NULL; target = c->st->targets != NULL ? c->st->targets[i++] : NULL)
+    if (!hop_over_tls (ctx, target))
+      return FALSE;
+  return TRUE;
+}
+
+/* Our address toward B when B is reached in the other family than the
+ * caller reached us in (@host): the address of our socket B's INVITE leaves
+ * from (sf_ua_hop, as sf-op-uac.c sends it), without brackets; NULL when it is
+ * of @host's family, or unknown or a wildcard (then @host is used for B too). */
+static char *
+b_local_host (SfCtx *ctx, const char *target, const char *host)
+{
+  g_autofree char *route = sf_ua_outbound_route (ctx);
+  g_auto (SfUaHop) hop = { 0 };
+  if (!sf_ua_hop (ctx, route != NULL ? route : target, &hop))
+    return NULL;
+  const char *l = hop.local;
+  g_autofree char *ip = l[0] == '[' ? g_strndup (l + 1, strcspn (l + 1, "]")) : g_strndup (l, strcspn (l, ":"));
+  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (ip);
+  if (ia == NULL || g_inet_address_get_is_any (ia) || (strchr (ip, ':') != NULL) == (strchr (host, ':') != NULL))
+    return NULL;
+  return g_steal_pointer (&ip);
+}
+
 /* The caller's INVITE: Max-Forwards 0 gets 483 and no B leg (RFC 3261
  * 16.3 step 3 in spirit; RFC 7332: a B2BUA that resets it can loop for ever),
  * else B's INVITE carries A's minus one; B's leg calls the target of the arg
@@ -434,10 +485,14 @@ sf_op_bridge_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (!c->sides_set) {
     /* Our address as the caller reached us: o= (and c=, anchored) of both sides. */
     g_autofree char *host = g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.local));
-    const char *relay_addr = NULL;
+    /* Each side's relay port in the family that side is reached in
+     * (docs/media.md "IPv6"): A's the caller's, B's our hop's toward B. */
+    g_autofree char *b_host = b_local_host (ctx, target, host);
+    const char *relay_addr = NULL, *bh = b_host != NULL ? b_host : host;
     if (c->st->media == SF_B2B_MEDIA_ANCHOR && sf_ua_media (ctx) != NULL) {
       g_autoptr (GError) error = NULL;
-      c->relay = sf_media_relay_new (sf_ua_media (ctx), sf_ctx_handle (ctx), &error);
+      c->relay = sf_media_relay_new_full (sf_ua_media (ctx), sf_ctx_handle (ctx), strchr (host, ':') != NULL,
+                                          strchr (bh, ':') != NULL, &error);
       if (c->relay == NULL)
         sf_log (ctx, G_LOG_LEVEL_WARNING, "%s", error->message);
       else if (!sf_media_relay_set_latch (c->relay, c->st->latch, c->st->relatch_ms, c->st->rtp_timeout_ms, &error))
@@ -451,7 +506,13 @@ sf_op_bridge_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       relay_addr = host;
     }
     sf_sdp_bridge_side_init (&c->to_a, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_A) : 0);
-    sf_sdp_bridge_side_init (&c->to_b, host, relay_addr, c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_B) : 0);
+    sf_sdp_bridge_side_init (&c->to_b, bh, relay_addr != NULL ? bh : NULL,
+                             c->relay != NULL ? sf_media_relay_port (c->relay, SF_RELAY_B) : 0);
+    /* RFC 4568 8: SDES keys cross only when both hops are TLS (an SRTP call's
+     * keys go both ways: the offer's to the answerer, the answer's back), or
+     * media.srtp_insecure_signalling allows keys in the clear. */
+    c->to_a.crypto_ok = c->to_b.crypto_ok =
+      keys_in_clear (ctx) || (sf_stack_event_over_tls (e) && b_over_tls (ctx, c, target));
     c->sides_set = TRUE;
   }
   if (c->st->media == SF_B2B_MEDIA_ANCHOR && c->relay == NULL) {
@@ -926,6 +987,10 @@ sf_op_bridge_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (side == 0 || n == NULL || n->body == NULL)
     return SF_OP_SKIP;
   SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  /* RFC 4568 8: the new party gets SDES keys only over TLS, like B (and
+   * then the side that stays gets none from it either) */
+  if (c->to_a.crypto_ok && !keys_in_clear (ctx) && !hop_over_tls (ctx, n->body))
+    c->to_a.crypto_ok = c->to_b.crypto_ok = FALSE;
   const char *stay = side == 'a' ? c->sdp_from_b : c->sdp_from_a;
   g_autofree char *offer = NULL;
   if (stay != NULL && c->sides_set)

@@ -5,7 +5,8 @@
  * session, srtp offer, can answer), and as the peer's answer to our offer
  * (RTP/AVP, then RTP/SAVP); the negotiated stream is written as JSON and the
  * peer's direction read each time.  Then the input as SDP a B2BUA relays
- * (sf_sdp_bridge_rewrite), pass-through and anchored, twice each (the second
+ * (sf_sdp_bridge_rewrite), pass-through and anchored, with SDES keys allowed
+ * to the side and not, twice each (the second
  * compares with the first); what is written must itself be rewritable.  GstSDPMessage needs no
  * gst_init, so nothing else is set up. */
 #include "config.h"
@@ -74,12 +75,14 @@ answer (const char *text, size_t size, SfSdpDir dir, SfSdpSrtpMode srtp)
   sf_sdp_session_free (s);
 }
 
-/* The input relayed to one side, pass-through or anchored. */
+/* The input relayed to one side, pass-through or anchored, SDES keys allowed
+ * to it or not (crypto_ok). */
 static void
-bridge (const char *text, size_t size, gboolean anchor)
+bridge (const char *text, size_t size, gboolean anchor, gboolean crypto_ok)
 {
   SfSdpBridgeSide side;
   sf_sdp_bridge_side_init (&side, "127.0.0.1", anchor ? "127.0.0.1" : NULL, 40002);
+  side.crypto_ok = crypto_ok;
   for (int round = 0; round < 2; round++) {
     SfSdpPeer peer;
     GError *error = NULL;
@@ -104,8 +107,10 @@ bridge (const char *text, size_t size, gboolean anchor)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  bridge ((const char *) data, size, FALSE);
-  bridge ((const char *) data, size, TRUE);
+  bridge ((const char *) data, size, FALSE, FALSE);
+  bridge ((const char *) data, size, TRUE, FALSE);
+  bridge ((const char *) data, size, FALSE, TRUE);
+  bridge ((const char *) data, size, TRUE, TRUE);
   const char *text = (const char *) data;
   answer (text, size, SF_SDP_SENDRECV, SF_SDP_SRTP_OFF);
   answer (text, size, SF_SDP_SENDONLY, SF_SDP_SRTP_OFF);

@@ -12,7 +12,10 @@
 #    c=IN IP4 192.0.2.1, a host nobody reaches, through anchor with latch any
 #    to bob: the relay latches onto where carol's RTP really comes from, and
 #    each hears the other's tone; with latch off (the negative control) carol
-#    hears nothing while bob still hears her.
+#    hears nothing while bob still hears her;
+#  - IPv6: two sipflow UAs and the B2BUA (anchor) on ::1: both SDPs the
+#    B2BUA sent name its relay ports (c=IN IP6 ::1), tones cross both ways, the
+#    relay latches side a onto ::1.
 . "$(dirname "$0")/lib.sh"
 need baresip:baresip-core gst-launch-1.0:gstreamer1.0-tools
 
@@ -142,6 +145,41 @@ latched() {
 }
 latched any 1
 latched off 2
+
+# IPv6: dave calls erin through an anchoring B2BUA, all three on ::1: the SDPs
+# the B2BUA sends say c=IN IP6 and name its relay ports, bound on :: (a relay
+# side speaks its side's family), and each hears the other's tone.
+v6() {
+  LISTEN=udp:[::1]:0 start erin ua.xml "${common[@]}" --set "ua.uri=sip:erin@[::1]" --set ua.auto_answer=0 \
+    --set media.source=tone:440 --set "media.sink=file:$T/erin.wav" --set media.rtp_ports=45300-45399 || return 1
+  LISTEN=udp:[::1]:0 ASAN_OPTIONS=$b2b_asan start b2b6 b2bua.xml "${common[@]}" \
+    --set "b2bua.target=sip:erin@[::1]:$PORT_erin" --set b2bua.media=anchor \
+    --set "media.rtp_ports=$RELAY_LOW-$((RELAY_LOW + 99))" || return 1
+  LISTEN=udp:[::1]:0 start dave ua.xml "${common[@]}" --set "ua.uri=sip:dave@[::1]" --set media.source=tone:1000 \
+    --set "media.sink=file:$T/dave.wav" --set media.rtp_ports=45400-45499 || return 1
+  cmd dave call "sip:erin@[::1]:$PORT_b2b6"
+  wait_ev dave '"event":"media".*"dir":"sendrecv"' 15 && wait_ev erin '"event":"media".*"dir":"sendrecv"' 10 ||
+    { fail "IPv6: no call" "$(tail -3 "$T/dave.err")" "$(tail -3 "$T/b2b6.err")"; return 1; }
+  local re="\"remote\":\"\\[::1\\]:$((RELAY_LOW / 100))[0-9][0-9]\"" # 46000-46099: the relay's
+  grep '"event":"media"' "$T/erin.events" | grep -q "$re" && grep '"event":"media"' "$T/dave.events" | grep -q "$re" &&
+    pass "IPv6: dave's and erin's SDPs name the B2BUA's relay ports on ::1" ||
+    fail "IPv6: not the relay's ports" "$(grep -h '"event":"media"' "$T/erin.events" "$T/dave.events")"
+  wait_for 15 size "$T/erin.wav" $((3 * 16000)) && wait_for 15 size "$T/dave.wav" $((3 * 16000)) ||
+    fail "IPv6: less than 3 s recorded"
+  cmd dave hangup
+  wait_ev erin '"event":"call_end"' 10 || fail "IPv6: erin's call did not end"
+  stop dave
+  "$SIPFLOW" tone "$T/erin.wav" 1000 >"$T/tone-e.out" 2>&1 && pass "IPv6: erin heard dave's 1000 Hz" ||
+    fail "IPv6: no 1000 Hz at erin" "$(cat "$T/tone-e.out")"
+  "$SIPFLOW" tone "$T/dave.wav" 440 >"$T/tone-d.out" 2>&1 && pass "IPv6: dave heard erin's 440 Hz" ||
+    fail "IPv6: no 440 Hz at dave" "$(cat "$T/tone-d.out")"
+  grep '"what":"latched"' "$T/b2b6.events" | grep -q '"message":"a ::1:[0-9]*"' &&
+    pass "IPv6: the relay latched side a onto ::1" ||
+    fail "IPv6: no latched event for side a on ::1" "$(grep -i latch "$T/b2b6.events" | head -3)"
+  stop b2b6 || fail "IPv6: the B2BUA's exit: $?"
+  stop erin
+}
+v6
 
 bs "/quit"
 stop bob

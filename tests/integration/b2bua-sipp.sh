@@ -19,22 +19,6 @@ need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
 CALLS=${CALLS:-1000}
 
-stats() {
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
-  STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
-}
-field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
-ended() {
-  stats "$1" || return 1
-  local created
-  created=$(field instances_created)
-  wait_ev "$1" '"event":"instance_end"' 90 "$created" || return 1
-  stats "$1" && [ "$(field instances_live)" = 0 ]
-}
-
 # The negative control: caller straight to callee.
 sipp_server direct-uas -sf "$SCEN/b2b-uas.xml" -m 3 -trace_logs -log_file "$T/direct-uas.log" ||
   { fail "the called sipp did not start"; summary b2bua-sipp; exit 1; }
@@ -85,7 +69,7 @@ pb=$(cut -d' ' -f2 "$T/pairs" | sort -u | comm -12 - "$T/b.ids" | wc -l)
   pass "$CALLS bridge_end lines, each pairing a caller Call-ID with a callee Call-ID" ||
   fail "bridge_end: $np lines, $pa caller Call-IDs, $pb callee Call-IDs matched"
 
-ended b2b && pass "every instance of the B2BUA ended ($(field instances_created) created)" ||
+ep_ended b2b && pass "every instance of the B2BUA ended ($(ep_field instances_created) created)" ||
   fail "instances left" "$STATS"
 stop b2b && pass "quit: exit 0" || fail "quit: exit $?" "$(tail -5 "$T/b2b.err")"
 summary b2bua-sipp

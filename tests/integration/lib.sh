@@ -193,6 +193,27 @@ sipp_server_wait() {
   sipp_stats "$1"
 }
 
+# ep_stats NAME: sends our NAME the status command and waits (bounded) for
+# the new stats line; sets STATS to it.
+ep_stats() {
+  local before
+  before=$(count "$1" '"event":"stats"')
+  cmd "$1" status
+  wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
+  STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
+}
+# ep_field KEY: the number KEY of the last ep_stats line.
+ep_field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
+# ep_ended NAME: waits (bounded) until every instance our NAME created has
+# ended; STATS is then its last stats line.
+ep_ended() {
+  ep_stats "$1" || return 1
+  local created
+  created=$(ep_field instances_created)
+  wait_ev "$1" '"event":"instance_end"' 90 "$created" || return 1
+  ep_stats "$1" && [ "$(ep_field instances_live)" = 0 ]
+}
+
 # retry SECS CMD...: CMD again every 0.2 s until it succeeds, SECS at most
 # (for a state no event says: a change a server reads at its next poll).
 retry() {

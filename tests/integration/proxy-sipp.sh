@@ -15,25 +15,6 @@ need_sipp
 SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
 printf 'alice:secret\n' >"$T/users"
 
-# stats NAME: sends status and waits for the new stats line; sets STATS to it.
-stats() {
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
-  STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
-}
-field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
-
-# ended NAME: waits (bounded) until every instance NAME created has ended.
-ended() {
-  stats "$1" || return 1
-  local created
-  created=$(field instances_created)
-  wait_ev "$1" '"event":"instance_end"' 90 "$created" || return 1
-  stats "$1" && [ "$(field instances_live)" = 0 ]
-}
-
 # run NAME CALLS RATE [LOST]: a proxy, a called sipp, a calling sipp through it
 run() {
   local name=$1 calls=$2 rate=$3 lost=${4:-}
@@ -62,7 +43,7 @@ byes=$(count clean '"event":"state","machine":"proxy".*"from":"Idle","to":"Routi
 [ "$invites" = 2000 ] && [ "$acks" -ge 1980 ] && [ "$byes" = 2000 ] &&
   pass "each INVITE and BYE went through the proxy (Record-Route), and $acks ACKs (one per 200 sipp got)" ||
   fail "through the proxy: $invites INVITE, $acks ACK, $byes BYE"
-ended clean && pass "every instance of the clean run ended (requests, branches, transactions)" ||
+ep_ended clean && pass "every instance of the clean run ended (requests, branches, transactions)" ||
   fail "clean run: instances left" "$STATS"
 echo "# clean run: $STATS" | cut -c1-400
 
@@ -70,12 +51,12 @@ run lossy 2000 500 5
 min=$((2000 * 95 / 100))
 [ "$UAC_OK" -ge "$min" ] && pass "with -lost 5 on both sipps: $UAC_OK of 2000 calls successful (at least $min), $UAC_RETRANS retransmissions" ||
   fail "lossy run: $UAC_OK successful, $UAC_FAILED failed (sipp exit $UAC_RC)" "$(tail -5 "$T/lossy-uac.out")"
-if ended lossy; then
-  pass "with loss: every transaction ended, $(field transactions) in all, $(field transactions_timed_out) by a timeout (B, F, H), $(field retransmissions_sent) retransmissions sent, $(field retransmissions_absorbed) absorbed"
+if ep_ended lossy; then
+  pass "with loss: every transaction ended, $(ep_field transactions) in all, $(ep_field transactions_timed_out) by a timeout (B, F, H), $(ep_field retransmissions_sent) retransmissions sent, $(ep_field retransmissions_absorbed) absorbed"
 else
   fail "lossy run: instances left" "$STATS"
 fi
-[ "$(field transactions_live)" = 0 ] && [ "$(field op_errors)" = 0 ] && [ "$(field outcomes_unmapped)" = 0 ] &&
+[ "$(ep_field transactions_live)" = 0 ] && [ "$(ep_field op_errors)" = 0 ] && [ "$(ep_field outcomes_unmapped)" = 0 ] &&
   pass "with loss: no transaction left, no operator error, no unmapped outcome" || fail "lossy stats" "$STATS"
 
 # the caller over TCP, the called party over UDP (the proxy bridges with two

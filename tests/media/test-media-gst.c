@@ -34,7 +34,7 @@
 #include "config.h"
 #include "media/sf-media-gst.h"
 #include "media/sf-tone.h"
-#include <CUnit/Basic.h>
+#include "media-test.h"
 #include <glib/gstdio.h>
 #include <malloc.h>
 #include <math.h>
@@ -42,18 +42,6 @@
 #include <string.h>
 #include <unistd.h>
 #if defined(__SANITIZE_ADDRESS__)
-/* LeakSanitizer's suppressions (tests/lsan.supp) name functions; the default
- * frame-pointer unwinder stops inside GLib (built without frame pointers), so
- * GLib's and GStreamer's one-time allocations could not be matched: unwind
- * fully.  (A run with many GStreamer types outgrows GLib's first quark block,
- * which GLib then leaks on purpose; its stack ends in _dl_init.) */
-const char *__asan_default_options (void);
-const char *
-__asan_default_options (void)
-{
-  return "fast_unwind_on_malloc=0";
-}
-
 /* AddressSanitizer's allocator (sanitizer/allocator_interface.h, which GCC
  * does not install): bytes allocated and not freed. */
 size_t __sanitizer_get_current_allocated_bytes (void);
@@ -464,21 +452,15 @@ srtp_ssrc_flood (void)
   call_start (a, b);
   Flow f = { a, b, 5 };
   CU_ASSERT (run_until (both_received, &f, 5000));
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (sock);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, (guint16) b->neg.local_port);
+  guint sport;
+  g_autoptr (GSocket) sock = mt_sock_new ("127.0.0.1", &sport);
   guint64 before = heap_kb ();
-  /* RTP version 2, PCMU, a 20-byte payload and a 10-byte tag of garbage */
-  guint8 pkt[12 + 20 + 10] = { 0x80, 0x00 };
+  /* PCMU, a 20-byte payload and a 10-byte tag of garbage */
+  const guint8 junk[20 + 10] = { 0 };
   for (guint round = 0; round < 40; round++) {
-    for (guint i = 0; i < 100; i++) {
-      guint32 ssrc = 0x5f000000u + round * 100 + i;
-      pkt[2] = (guint8) (i >> 8), pkt[3] = (guint8) i;
-      pkt[8] = (guint8) (ssrc >> 24), pkt[9] = (guint8) (ssrc >> 16), pkt[10] = (guint8) (ssrc >> 8), pkt[11] = (guint8) ssrc;
-      g_socket_send_to (sock, to, (const char *) pkt, sizeof pkt, NULL, NULL);
-    }
+    for (guint i = 0; i < 100; i++)
+      mt_send_rtp (sock, "127.0.0.1", b->neg.local_port, 0, (guint16) i, 0, 0x5f000000u + round * 100 + i, junk,
+                   sizeof junk);
     run_for (20); /* within the socket's receive buffer */
   }
   run_for (200);
@@ -750,16 +732,6 @@ bad_source (void)
 
 /* ---- leaks ---- */
 
-static guint
-count_dir (const char *path)
-{
-  g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
-  guint n = 0;
-  while (d != NULL && g_dir_read_name (d) != NULL)
-    n++;
-  return n;
-}
-
 static guint64
 rss_kb (void)
 {
@@ -789,7 +761,7 @@ typedef struct {
 static Usage
 usage_now (void)
 {
-  return (Usage) { count_dir ("/proc/self/task"), count_dir ("/proc/self/fd"), rss_kb (), heap_kb () };
+  return (Usage) { mt_count_dir ("/proc/self/task"), mt_count_dir ("/proc/self/fd"), rss_kb (), heap_kb () };
 }
 
 static guint threads_limit;
@@ -797,7 +769,7 @@ static guint threads_limit;
 static gboolean
 threads_settled (gpointer p)
 {
-  return count_dir ("/proc/self/task") <= threads_limit;
+  return mt_count_dir ("/proc/self/task") <= threads_limit;
 }
 
 static void
@@ -859,41 +831,15 @@ main (int argc, char **argv)
   g_assert_nonnull (tmp_dir);
   /* An even base in 20000..59000: A's pool and B's (200 ports each) above it. */
   port_base = 2 * (guint) g_random_int_range (10000, 29500);
-  if (CU_initialize_registry () != CUE_SUCCESS)
-    return 1;
-  CU_pSuite s = CU_add_suite ("media-gst", NULL, NULL);
-  CU_add_test (s, "tone_pcmu", tone_pcmu);
-  CU_add_test (s, "tone_pcma", tone_pcma);
-  CU_add_test (s, "tone_opus", tone_opus);
-  CU_add_test (s, "dtmf", dtmf);
-  CU_add_test (s, "dtmf_opus", dtmf_opus);
-  CU_add_test (s, "hold", hold);
-  CU_add_test (s, "rtp_timeout", rtp_timeout);
-  CU_add_test (s, "recodec", recodec);
-  CU_add_test (s, "file_source", file_source);
-  CU_add_test (s, "bad_source", bad_source);
-  CU_add_test (s, "srtp", srtp);
-  CU_add_test (s, "srtp_32", srtp_32);
-  CU_add_test (s, "srtp_ssrc_flood", srtp_ssrc_flood);
-  CU_add_test (s, "leaks", leaks);
-  CU_basic_set_mode (CU_BRM_VERBOSE);
-  if (argc > 1) {
-    CU_pTest t = CU_get_test (s, argv[1]);
-    if (t == NULL) {
-      fprintf (stderr, "test-media-gst: no test '%s'\n", argv[1]);
-      CU_cleanup_registry ();
-      return 2;
-    }
-    CU_basic_run_test (s, t);
-  } else {
-    CU_basic_run_tests ();
-  }
-  unsigned failures = CU_get_number_of_failures () + CU_get_number_of_tests_failed ();
-  unsigned run = CU_get_number_of_tests_run ();
-  printf ("\nsipflow media tests: %u tests run, %u assertions, %u failures (ports %u-%u)\n", run,
-          CU_get_number_of_asserts (), CU_get_number_of_tests_failed (), port_base, port_base + 399);
-  CU_cleanup_registry ();
+  static const MtTest tests[] = {
+    { "tone_pcmu", tone_pcmu }, { "tone_pcma", tone_pcma }, { "tone_opus", tone_opus },
+    { "dtmf", dtmf }, { "dtmf_opus", dtmf_opus }, { "hold", hold },
+    { "rtp_timeout", rtp_timeout }, { "recodec", recodec }, { "file_source", file_source },
+    { "bad_source", bad_source }, { "srtp", srtp }, { "srtp_32", srtp_32 },
+    { "srtp_ssrc_flood", srtp_ssrc_flood }, { "leaks", leaks }, { NULL, NULL },
+  };
+  int rc = mt_main (argc, argv, "media-gst", tests, "media", port_base, port_base + 399);
   remove_tmp ();
   g_free (tmp_dir);
-  return failures == 0 && run > 0 ? 0 : 1;
+  return rc;
 }

@@ -25,26 +25,21 @@
  *  - rtcp_stranger: a stranger on another host who latched our RTCP port
  *    before A's first report loses it once A's RTP latches: B's reports never
  *    reach it, its reports never reach B
- *  - leaks: 30 relays started and stopped: the pool's ports all back, threads
- *    back to the warm-up's baseline
+ *  - ipv6_a, ipv6_both: a side reached over IPv6 (A on ::1, B on 127.0.0.1;
+ *    then both on ::1) gets its ports bound on ::: RTP and RTCP cross and
+ *    latch as over IPv4, the side takes no IPv4 destination and hears nothing
+ *    over IPv4; once freed, the ports bind again on both families
+ *  - leaks: 30 relays started and stopped (every other one with an IPv6
+ *    side): the pool's ports all back, threads back to the warm-up's
+ *    baseline, descriptors to it exactly
  * A missing GStreamer element fails sf_media_relay_new(), so nothing is skipped. */
 #include "config.h"
 #include "media/sf-media-gst.h"
 #include "media/sf-media-relay.h"
-#include <CUnit/Basic.h>
+#include "media-test.h"
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__SANITIZE_ADDRESS__)
-/* As in test-media-gst.c: unwind fully, so tests/lsan.supp can name GLib's
- * and GStreamer's one-time allocations. */
-const char *__asan_default_options (void);
-const char *
-__asan_default_options (void)
-{
-  return "fast_unwind_on_malloc=0";
-}
-#endif
 
 #define WAIT_MS 2000
 
@@ -71,30 +66,19 @@ media_new (void)
   return m;
 }
 
-/* A UDP socket on @host, any port, with a short receive timeout. */
-static GSocket *
-sock_new (const char *host, guint *port)
+/* Loopback in the family of @s: where the relay listens for it. */
+static const char *
+loopback_of (GSocket *s)
 {
-  g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (host);
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, 0);
-  g_assert_true (g_socket_bind (s, sa, FALSE, NULL));
-  g_autoptr (GSocketAddress) local = g_socket_get_local_address (s, NULL);
-  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
-  g_socket_set_blocking (s, FALSE);
-  return g_steal_pointer (&s);
+  return g_socket_get_family (s) == G_SOCKET_FAMILY_IPV6 ? "::1" : "127.0.0.1";
 }
 
-/* A 12-byte RTP header (RFC 3550 5.1) and @tag as payload. */
+/* An RTP packet from @s to our @port on loopback, @tag as payload. */
 static void
 send_to (GSocket *s, guint port, const char *tag)
 {
-  guint8 buf[64] = { 0x80, 0x00, 0x00, 0x01, 0, 0, 0, 160, 0x11, 0x22, 0x33, 0x44 };
   gsize n = strlen (tag);
-  memcpy (buf + 12, tag, n);
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
-  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, 12 + n, NULL, NULL), ==, (gssize) (12 + n));
+  g_assert_cmpint (mt_send_rtp (s, loopback_of (s), port, 0, 1, 160, 0x11223344, tag, n), ==, (gssize) (12 + n));
 }
 
 /* The next packet on @s within @ms whose payload is @tag (others are read and
@@ -162,10 +146,10 @@ latch_any (void)
   CU_ASSERT_PTR_NOT_NULL_FATAL (r);
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, pa_rtcp, pb_rtcp;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
-  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
-  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a_rtcp = mt_sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b_rtcp = mt_sock_new ("127.0.0.1", &pb_rtcp);
   /* A's SDP names port 9 (the discard port: nobody there), B's its real one. */
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
@@ -205,9 +189,9 @@ guard (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 300, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, px;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
-  g_autoptr (GSocket) x = sock_new ("127.0.0.1", &px);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) x = mt_sock_new ("127.0.0.1", &px);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
   /* The stranger while A talks: nothing of it reaches B; B still reaches A. */
@@ -240,9 +224,9 @@ sdp_host (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_SDP_HOST, 1000, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, pw;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) w = sock_new ("127.0.0.2", &pw); /* another host */
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) w = mt_sock_new ("127.0.0.2", &pw); /* another host */
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   for (int i = 0; i < 10; i++)
@@ -262,9 +246,9 @@ latch_off (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb, psdp;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) asdp = sock_new ("127.0.0.1", &psdp); /* where A's SDP points */
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) asdp = mt_sock_new ("127.0.0.1", &psdp); /* where A's SDP points */
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", psdp, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
@@ -277,11 +261,8 @@ latch_off (void)
 static void
 send_event (GSocket *s, guint port, guint pt, guint32 ts, guint8 ev)
 {
-  guint8 buf[16] = { 0x80, (guint8) pt, 0x00, 0x02, (guint8) (ts >> 24), (guint8) (ts >> 16), (guint8) (ts >> 8),
-                     (guint8) ts, 0x11, 0x22, 0x33, 0x44, ev, 0x0a, 0x00, 0xa0 };
-  g_autoptr (GInetAddress) ia = g_inet_address_new_from_string ("127.0.0.1");
-  g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) port);
-  g_assert_cmpint (g_socket_send_to (s, sa, (const char *) buf, sizeof buf, NULL, NULL), ==, (gssize) sizeof buf);
+  const guint8 payload[4] = { ev, 0x0a, 0x00, 0xa0 };
+  g_assert_cmpint (mt_send_rtp (s, loopback_of (s), port, pt, 2, ts, 0x11223344, payload, sizeof payload), ==, 16);
 }
 
 static guint n_events (const char *want);
@@ -297,8 +278,8 @@ dtmf (void)
   CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pb;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", pa, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL)); /* latched, B reached */
@@ -328,8 +309,8 @@ dtmf_flood (void)
   CU_ASSERT_TRUE (sf_media_relay_set_dtmf (r, SF_RELAY_A, 101, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A);
   guint pa, pb;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   CU_ASSERT_TRUE (cross (a, ra, b, "a1", NULL));
   gint64 t0 = g_get_monotonic_time ();
@@ -369,8 +350,8 @@ rtp_timeout (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_ANY, 1000, 300, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A);
   guint pa, pb;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   /* Nothing flowed yet: no timeout however long we wait (0.6 s here). */
   g_usleep (600 * 1000);
@@ -381,16 +362,6 @@ rtp_timeout (void)
   CU_ASSERT_EQUAL (n_events ("rtp_timeout:"), 1);
 }
 
-static guint
-threads (void)
-{
-  g_autoptr (GDir) d = g_dir_open ("/proc/self/task", 0, NULL);
-  guint n = 0;
-  while (d != NULL && g_dir_read_name (d) != NULL)
-    n++;
-  return n;
-}
-
 static void
 leaks (void)
 {
@@ -398,16 +369,17 @@ leaks (void)
   g_autoptr (GError) error = NULL;
   sf_media_relay_free (sf_media_relay_new (m, "warm", &error));
   g_usleep (100000);
-  guint base = threads ();
+  guint base = mt_count_dir ("/proc/self/task"), fds = mt_count_dir ("/proc/self/fd");
   for (int i = 0; i < 30; i++) {
-    SfMediaRelay *r = sf_media_relay_new (m, "c5", &error);
+    SfMediaRelay *r = sf_media_relay_new_full (m, "c5", i % 2 == 1, FALSE, &error); /* every other: A on IPv6 */
     CU_ASSERT_PTR_NOT_NULL_FATAL (r);
     CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", 9, &error));
     sf_media_relay_free (r);
   }
   CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
   g_usleep (100000);
-  CU_ASSERT (threads () <= base + 2); /* GLib's pool may keep two idle workers */
+  CU_ASSERT (mt_count_dir ("/proc/self/task") <= base + 2); /* GLib's pool may keep two idle workers */
+  CU_ASSERT_EQUAL (mt_count_dir ("/proc/self/fd"), fds); /* IPv6 sockets closed too */
 }
 
 /* The relay pointed at itself: with latch = off a side takes every source, so
@@ -417,6 +389,74 @@ leaks (void)
  * port, be taken again, and so on for ever: a loop at full speed from one
  * packet.  Such a destination is refused (an address of ours, a port of the
  * pool), RTP and RTCP alike; one packet in, at most one out. */
+/* One relay per family mix: A on ::1 with B on 127.0.0.1, then both on ::1.
+ * A's SDP names the discard port; A's packets reach B from our B port, B's
+ * reach A at the port A sends from (latched, the event names it), RTCP on
+ * port + 1 alike; A's side takes no IPv4 destination.  Once freed, the ports
+ * bind again on both families (nothing of the relay's is left on them). */
+static void
+ipv6_side (gboolean b_v6)
+{
+  g_autoptr (SfMedia) m = media_new ();
+  g_ptr_array_set_size (events, 0);
+  g_autoptr (GError) error = NULL;
+  SfMediaRelay *r = sf_media_relay_new_full (m, "c9", TRUE, b_v6, &error);
+  if (error != NULL)
+    printf ("\n%s\n", error->message);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
+  const char *bhost = b_v6 ? "::1" : "127.0.0.1";
+  guint pa, pb, pa_rtcp, pb_rtcp;
+  g_autoptr (GSocket) a = mt_sock_new ("::1", &pa);
+  g_autoptr (GSocket) b = mt_sock_new (bhost, &pb);
+  g_autoptr (GSocket) a_rtcp = mt_sock_new ("::1", &pa_rtcp);
+  g_autoptr (GSocket) b_rtcp = mt_sock_new (bhost, &pb_rtcp);
+  g_autoptr (GError) e4 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", pa, &e4));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "::1", 9, &error));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, bhost, pb, &error));
+  guint from = 0;
+  CU_ASSERT_TRUE (cross (a, ra, b, "a-to-b", &from));
+  CU_ASSERT_EQUAL (from, rb);
+  g_autofree char *latched = g_strdup_printf ("latched:a ::1:%u", pa);
+  CU_ASSERT_TRUE (has_event (latched));
+  CU_ASSERT_TRUE (cross (b, rb, a, "b-to-a", &from));
+  CU_ASSERT_EQUAL (from, ra);
+  send_to (a_rtcp, ra + 1, "rtcp-a0");
+  CU_ASSERT_TRUE (cross (b_rtcp, rb + 1, a_rtcp, "rtcp-b", &from));
+  CU_ASSERT_EQUAL (from, ra + 1);
+  CU_ASSERT_TRUE (cross (a_rtcp, ra + 1, b_rtcp, "rtcp-a", &from));
+  CU_ASSERT_EQUAL (from, rb + 1);
+  /* Nothing reaches A's port over IPv4: the side's sockets are IPv6 only. */
+  guint p4;
+  g_autoptr (GSocket) four = mt_sock_new ("127.0.0.1", &p4);
+  send_to (four, ra, "v4");
+  CU_ASSERT_FALSE (recv_tag (b, "v4", 200, NULL));
+  sf_media_relay_free (r);
+  CU_ASSERT_EQUAL (sf_media_ports_in_use (m), 0);
+  const char *hosts[] = { "127.0.0.1", "::1" };
+  for (guint h = 0; h < G_N_ELEMENTS (hosts); h++)
+    for (guint k = 0; k < 2; k++) {
+      g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (hosts[h]);
+      g_autoptr (GSocket) s = g_socket_new (g_inet_address_get_family (ia), G_SOCKET_TYPE_DATAGRAM,
+                                            G_SOCKET_PROTOCOL_UDP, NULL);
+      g_autoptr (GSocketAddress) sa = g_inet_socket_address_new (ia, (guint16) (k == 0 ? ra : rb));
+      CU_ASSERT_TRUE (g_socket_bind (s, sa, FALSE, NULL));
+    }
+}
+
+static void
+ipv6_a (void)
+{
+  ipv6_side (FALSE);
+}
+
+static void
+ipv6_both (void)
+{
+  ipv6_side (TRUE);
+}
+
 static void
 self_loop (void)
 {
@@ -427,7 +467,7 @@ self_loop (void)
   CU_ASSERT_TRUE (sf_media_relay_set_latch (r, SF_RELAY_LATCH_OFF, 1000, 0, &error));
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pb;
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   /* Our own ports, RTP or RTCP (an odd SDP port puts RTCP on the next RTP). */
   const guint own[] = { rb, rb + 1, rb - 1, ra, ra + 1 };
@@ -459,11 +499,11 @@ rtcp_stranger (void)
   CU_ASSERT_PTR_NOT_NULL_FATAL (r);
   guint ra = sf_media_relay_port (r, SF_RELAY_A), rb = sf_media_relay_port (r, SF_RELAY_B);
   guint pa, pa_rtcp, pb, pb_rtcp, px;
-  g_autoptr (GSocket) a = sock_new ("127.0.0.1", &pa);
-  g_autoptr (GSocket) a_rtcp = sock_new ("127.0.0.1", &pa_rtcp);
-  g_autoptr (GSocket) b = sock_new ("127.0.0.1", &pb);
-  g_autoptr (GSocket) b_rtcp = sock_new ("127.0.0.1", &pb_rtcp);
-  g_autoptr (GSocket) x = sock_new ("127.0.0.2", &px); /* the stranger, another host */
+  g_autoptr (GSocket) a = mt_sock_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) a_rtcp = mt_sock_new ("127.0.0.1", &pa_rtcp);
+  g_autoptr (GSocket) b = mt_sock_new ("127.0.0.1", &pb);
+  g_autoptr (GSocket) b_rtcp = mt_sock_new ("127.0.0.1", &pb_rtcp);
+  g_autoptr (GSocket) x = mt_sock_new ("127.0.0.2", &px); /* the stranger, another host */
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "127.0.0.1", 9, &error));
   CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "127.0.0.1", pb, &error));
   /* The stranger first, on RTCP: latched (nothing of A's is known yet). */
@@ -491,36 +531,13 @@ main (int argc, char **argv)
 {
   port_base = 2 * (guint) g_random_int_range (10000, 29500);
   events = g_ptr_array_new_with_free_func (g_free);
-  if (CU_initialize_registry () != CUE_SUCCESS)
-    return 1;
-  CU_pSuite s = CU_add_suite ("relay-gst", NULL, NULL);
-  CU_add_test (s, "latch_any", latch_any);
-  CU_add_test (s, "guard", guard);
-  CU_add_test (s, "sdp_host", sdp_host);
-  CU_add_test (s, "latch_off", latch_off);
-  CU_add_test (s, "dtmf", dtmf);
-  CU_add_test (s, "dtmf_flood", dtmf_flood);
-  CU_add_test (s, "rtp_timeout", rtp_timeout);
-  CU_add_test (s, "self_loop", self_loop);
-  CU_add_test (s, "rtcp_stranger", rtcp_stranger);
-  CU_add_test (s, "leaks", leaks);
-  CU_basic_set_mode (CU_BRM_VERBOSE);
-  if (argc > 1) {
-    CU_pTest t = CU_get_test (s, argv[1]);
-    if (t == NULL) {
-      fprintf (stderr, "test-relay-gst: no test '%s'\n", argv[1]);
-      CU_cleanup_registry ();
-      return 2;
-    }
-    CU_basic_run_test (s, t);
-  } else {
-    CU_basic_run_tests ();
-  }
-  unsigned failures = CU_get_number_of_failures () + CU_get_number_of_tests_failed ();
-  unsigned run = CU_get_number_of_tests_run ();
-  printf ("\nsipflow relay tests: %u tests run, %u assertions, %u failures (ports %u-%u)\n", run,
-          CU_get_number_of_asserts (), CU_get_number_of_tests_failed (), port_base, port_base + 99);
-  CU_cleanup_registry ();
+  static const MtTest tests[] = {
+    { "latch_any", latch_any }, { "guard", guard }, { "sdp_host", sdp_host }, { "latch_off", latch_off },
+    { "dtmf", dtmf }, { "dtmf_flood", dtmf_flood }, { "rtp_timeout", rtp_timeout }, { "self_loop", self_loop },
+    { "rtcp_stranger", rtcp_stranger }, { "ipv6_a", ipv6_a }, { "ipv6_both", ipv6_both }, { "leaks", leaks },
+    { NULL, NULL },
+  };
+  int rc = mt_main (argc, argv, "relay-gst", tests, "relay", port_base, port_base + 99);
   g_ptr_array_unref (events);
-  return failures == 0 && run > 0 ? 0 : 1;
+  return rc;
 }

@@ -20,9 +20,13 @@
  *  - relay_null: a B2BUA's relay (media/sf-media-relay.c) takes two port pairs
  *    (side A, side B), gives them back when freed; the backend is told of each
  *    new SDP peer and not of the same one again (a refresh keeps the latch); a
- *    hold (0.0.0.0, RFC 3264 8.4) means no destination; names, IPv6 and bad
- *    ports refused; the telephone-event type told once, -1..127 only; no two pairs left, or a backend without relay entries: an
+ *    hold (0.0.0.0, RFC 3264 8.4) means no destination; names, IPv6 (on an
+ *    IPv4 side) and bad ports refused; the telephone-event type told once, -1..127 only; no two pairs left, or a backend without relay entries: an
  *    error and no port kept
+ *  - relay_null_v6: a side made IPv6 (sf_media_relay_new_full) takes IPv6
+ *    destinations only, never IPv4-mapped or -compatible ones; :: is a hold;
+ *    ::1 and the interfaces' IPv6 addresses are this host's (deny_local); the
+ *    other side stays IPv4
  *  - relay_latch: the latching rule: any latches on the first source and drops
  *    others while it talks, another source takes over only after relatch_ms of
  *    silence (the guard against RTP bleed); sdp_host latches only on the SDP's
@@ -666,6 +670,62 @@ plain_stop (gpointer s)
 {
 }
 
+/* A side reached over IPv6 (sf_media_relay_new_full): its destination is an
+ * IPv6 literal, never IPv4 nor IPv4-mapped (its sockets are IPv6 only, and a
+ * mapped loopback would pass the local check); :: is a hold; ::1 and the
+ * interfaces' IPv6 addresses are this host's.  The other side stays IPv4. */
+static void
+relay_null_v6 (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfMedia) m = media_with ("media.rtp_ports=41000-41007", &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  g_autoptr (SfMediaRelay) r = sf_media_relay_new_full (m, "c6", TRUE, FALSE, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_TRUE (sf_media_relay_v6 (r, SF_RELAY_A));
+  CU_ASSERT_FALSE (sf_media_relay_v6 (r, SF_RELAY_B));
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "2001:db8::7", 5004, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 1);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "::", 5004, &error)); /* hold */
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 2);
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, NULL, 0, &error));
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 2); /* the same: no destination */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_B, "192.0.2.1", 5004, &error));
+  const char *bad_a[] = { "192.0.2.1", "::ffff:127.0.0.1", "::ffff:192.0.2.1", "::192.0.2.1", "ff02::1",
+                          "[2001:db8::7]", "2001:db8::7%lo" };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_a); i++) {
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, bad_a[i], 5004, &e));
+    CU_ASSERT (e != NULL && strstr (e->message, "c6: relay: ") != NULL);
+  }
+  g_autoptr (GError) eb = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_B, "2001:db8::7", 5004, &eb));
+  CU_ASSERT (eb != NULL && strstr (eb->message, "not an IPv4 address") != NULL);
+  CU_ASSERT_EQUAL (sf_media_null_relay_updates (m), 3);
+  /* This host's IPv6 addresses, for a side that may not name one. */
+  CU_ASSERT_TRUE (sf_media_relay_set_peer (r, SF_RELAY_A, "::1", 5004, &error));
+  sf_media_relay_deny_local (r, SF_RELAY_A, TRUE);
+  guint own = 0;
+  g_autoptr (GError) e1 = NULL;
+  CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, "::1", 11211, &e1));
+  CU_ASSERT (e1 != NULL && strstr (e1->message, "an address of this host") != NULL);
+  struct ifaddrs *ifs = NULL;
+  CU_ASSERT_EQUAL_FATAL (getifaddrs (&ifs), 0);
+  for (struct ifaddrs *i = ifs; i != NULL; i = i->ifa_next)
+    if (i->ifa_addr != NULL && i->ifa_addr->sa_family == AF_INET6) {
+      const struct in6_addr *a6 = &((const struct sockaddr_in6 *) (gconstpointer) i->ifa_addr)->sin6_addr;
+      if (IN6_IS_ADDR_LINKLOCAL (a6))
+        continue; /* fe80:: needs a zone to be sent to, and a literal with one is refused above */
+      char text[INET6_ADDRSTRLEN];
+      inet_ntop (AF_INET6, a6, text, sizeof text);
+      g_autoptr (GError) e = NULL;
+      CU_ASSERT_FALSE (sf_media_relay_set_peer (r, SF_RELAY_A, text, 11211, &e));
+      own++;
+    }
+  freeifaddrs (ifs);
+  CU_ASSERT (own >= 1); /* ::1 at least */
+}
+
 static void
 relay_no_backend (void)
 {
@@ -738,6 +798,7 @@ sf_test_register_media (void)
   SF_ADD_TEST (s, ports_taken);
   SF_ADD_TEST (s, events);
   SF_ADD_TEST (s, relay_null);
+  SF_ADD_TEST (s, relay_null_v6);
   SF_ADD_TEST (s, relay_no_backend);
   SF_ADD_TEST (s, relay_latch);
 }

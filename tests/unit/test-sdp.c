@@ -39,6 +39,12 @@
  *    its telephone-event payload type, RFC 4733)
  *  - bridge_hold: c=0.0.0.0 kept (RFC 3264 8.4) and reported as hold; a refused
  *    audio stream (port 0) is not the one relayed
+ *  - bridge_crypto: toward a side without crypto_ok (RFC 4568 8) a=crypto lines
+ *    are dropped: an RTP/SAVP-only offer is NOT_ACCEPTABLE (pass and anchor,
+ *    the side untouched), an RTP/AVP line with keys goes in the clear, an SRTP
+ *    line beside an RTP one gets port 0 and the relay takes the RTP one, a
+ *    keyed SRTP video alone goes refused, DTLS-SRTP is untouched; a side with
+ *    crypto_ok gets the keys
  *  - bridge_ipv6: IN IP6 relay and origin; a bracketed peer address unwrapped
  *  - bridge_malformed: two o= lines, no o=, broken SDP, too big: MALFORMED, the
  *    side and the peer left as they were
@@ -959,13 +965,92 @@ bridge_pass (void)
   g_auto (GStrv) oa = origin_of (outa);
   CU_ASSERT_STRING_NOT_EQUAL (oa[1], o[1]);
   CU_ASSERT_STRING_EQUAL (oa[2], "1");
-  /* SDES keys are reported (the bridge applies media.srtp_insecure_signalling). */
+  /* SDES keys are reported, and cross to a side that may have them. */
   g_autofree char *srtp = replace (bridge_offer, "a=sendrecv",
                                    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz");
+  a.crypto_ok = TRUE;
   g_autofree char *outs = sf_sdp_bridge_rewrite (srtp, strlen (srtp), &a, &peer, &error);
   CU_ASSERT_PTR_NOT_NULL (outs);
   CU_ASSERT_TRUE (peer.crypto);
   CU_ASSERT_PTR_NOT_NULL (strstr (outs, "a=crypto:1 "));
+}
+
+#define KEY1 "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"
+#define KEY2 "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:NzB4d1BINUAvLEw6UzF3WSJ+PSdFcGdUJShpX1Zj\r\n"
+
+/* RFC 4568 8: SDES keys go only to a side whose signalling keeps them
+ * secret (crypto_ok); an SRTP stream keyed in the SDP cannot go without
+ * them, an RTP/AVP one that also carries keys goes in the clear. */
+static void
+bridge_crypto (void)
+{
+  g_auto (SfSdpBridgeSide) pass = { 0 };
+  g_auto (SfSdpBridgeSide) anchor = { 0 };
+  g_auto (SfSdpBridgeSide) ok = { 0 };
+  sf_sdp_bridge_side_init (&pass, "203.0.113.5", NULL, 0);
+  sf_sdp_bridge_side_init (&anchor, "203.0.113.5", "203.0.113.5", 40002);
+  sf_sdp_bridge_side_init (&ok, "203.0.113.5", NULL, 0);
+  CU_ASSERT_FALSE (pass.crypto_ok); /* the safe default */
+  ok.crypto_ok = TRUE;
+  SfSdpBridgeSide *insecure[] = { &pass, &anchor };
+
+  /* RTP/SAVP only: refused toward an insecure side, pass or anchor, side
+   * unchanged; as it is toward a secure one. */
+  g_autofree char *savp = peer_sdp ("m=audio 49170 RTP/SAVP 0\r\n" KEY1 KEY2);
+  for (guint k = 0; k < G_N_ELEMENTS (insecure); k++) {
+    g_autoptr (GError) error = NULL;
+    g_auto (SfSdpPeer) peer = { 0 };
+    g_autofree char *out = sf_sdp_bridge_rewrite (savp, strlen (savp), insecure[k], &peer, &error);
+    CU_ASSERT_PTR_NULL (out);
+    CU_ASSERT_TRUE (g_error_matches (error, SF_SDP_ERROR, SF_SDP_ERROR_NOT_ACCEPTABLE));
+    CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "not TLS") : NULL);
+    CU_ASSERT_EQUAL (insecure[k]->version, 0);
+    CU_ASSERT_PTR_NULL (insecure[k]->last);
+  }
+  g_autoptr (GError) error = NULL;
+  g_autofree char *kept = sf_sdp_bridge_rewrite (savp, strlen (savp), &ok, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (kept);
+  CU_ASSERT_PTR_NOT_NULL (strstr (kept, "m=audio 49170 RTP/SAVP 0\r\n" KEY1 KEY2));
+
+  /* Best-effort SRTP (RTP/AVP with keys): in the clear, keys dropped. */
+  g_autofree char *avp = peer_sdp ("m=audio 49170 RTP/AVP 0\r\n" KEY1 "a=sendrecv\r\n");
+  g_auto (SfSdpPeer) peer = { 0 };
+  g_autofree char *clear = sf_sdp_bridge_rewrite (avp, strlen (avp), &pass, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (clear);
+  CU_ASSERT_TRUE (peer.crypto); /* what came in */
+  CU_ASSERT_PTR_NULL (strstr (clear, "crypto"));
+  CU_ASSERT_PTR_NULL (strstr (clear, "inline:"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (clear, "m=audio 49170 RTP/AVP 0\r\na=sendrecv\r\n"));
+
+  /* SRTP with an RTP alternative (two audio m= lines): the SRTP one refused
+   * (port 0, no keys), the RTP one relayed; anchored, the relay's port goes
+   * on the RTP one and the relay sends to its address. */
+  g_autofree char *both = peer_sdp ("m=audio 49170 RTP/SAVP 0\r\n" KEY1 "m=audio 49172 RTP/AVP 0\r\n"
+                                    "c=IN IP4 198.51.100.7\r\n");
+  g_autofree char *p1 = sf_sdp_bridge_rewrite (both, strlen (both), &pass, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (p1);
+  CU_ASSERT_PTR_NOT_NULL (strstr (p1, "m=audio 0 RTP/SAVP 0\r\nm=audio 49172 RTP/AVP 0\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (p1, "inline:"));
+  sf_sdp_peer_clear (&peer);
+  g_autofree char *a1 = sf_sdp_bridge_rewrite (both, strlen (both), &anchor, &peer, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a1);
+  CU_ASSERT_PTR_NOT_NULL (strstr (a1, "m=audio 0 RTP/SAVP 0\r\nm=audio 40002 RTP/AVP 0\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (a1, "inline:"));
+  CU_ASSERT_STRING_EQUAL (peer.addr, "198.51.100.7");
+  CU_ASSERT_EQUAL (peer.port, 49172);
+
+  /* No audio to lose (a keyed SRTP video beside no audio at all): the video
+   * is refused, the SDP goes. */
+  g_autofree char *video = peer_sdp ("m=video 51372 RTP/SAVP 31\r\n" KEY1);
+  g_autofree char *v1 = sf_sdp_bridge_rewrite (video, strlen (video), &pass, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (v1);
+  CU_ASSERT_PTR_NOT_NULL (strstr (v1, "m=video 0 RTP/SAVP 31\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (v1, "inline:"));
+  /* DTLS-SRTP (no a=crypto: keys on the media path, RFC 5764) is not SDES. */
+  g_autofree char *dtls = peer_sdp ("m=audio 49170 UDP/TLS/RTP/SAVP 0\r\na=fingerprint:sha-256 AB:CD\r\n");
+  g_autofree char *d1 = sf_sdp_bridge_rewrite (dtls, strlen (dtls), &pass, NULL, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (d1);
+  CU_ASSERT_PTR_NOT_NULL (strstr (d1, "m=audio 49170 UDP/TLS/RTP/SAVP 0\r\n"));
 }
 
 static void
@@ -1157,6 +1242,7 @@ sf_test_register_sdp (void)
   SF_ADD_TEST (s, bridge_pass);
   SF_ADD_TEST (s, bridge_anchor);
   SF_ADD_TEST (s, bridge_hold);
+  SF_ADD_TEST (s, bridge_crypto);
   SF_ADD_TEST (s, bridge_ipv6);
   SF_ADD_TEST (s, bridge_malformed);
   SF_ADD_TEST (s, bridge_noise);
