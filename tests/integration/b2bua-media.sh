@@ -27,13 +27,6 @@ common=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCM
 # tests/lsan.supp.
 b2b_asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0
 RELAY_LOW=46000 # the B2BUA's relay ports: 46000-46099
-size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
-wait_for() { # wait_for SECS CMD...: CMD every 0.1 s until it succeeds (a file growing: no event says so)
-  local secs=$1 i
-  shift
-  for ((i = 0; i < secs * 10; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
 start bob ua.xml "${common[@]}" --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 \
   --set media.source=tone:440 --set "media.sink=file:$T/bob-{call}.wav" --set media.rtp_ports=45000-45099 || exit 1
@@ -79,13 +72,13 @@ via() {
   local call wav
   call=$(last_call bob)
   wav=$T/bob-$call.wav
-  wait_for 15 size "$wav" $((4 * 16000)) || fail "$mode: bob recorded less than 4 s" "$(ls -l "$T"/bob-*.wav 2>&1)"
+  retry 15 size "$wav" $((4 * 16000)) || fail "$mode: bob recorded less than 4 s" "$(ls -l "$T"/bob-*.wav 2>&1)"
   bs "/hangup"
   wait_ev bob "\"event\":\"call_end\".*\"call\":\"$call\"" 10 || fail "$mode: bob's call did not end"
   "$SIPFLOW" tone "$wav" 1000 >"$T/tone-$k.out" 2>&1 && pass "$mode: bob heard baresip's 1000 Hz" ||
     fail "$mode: no 1000 Hz at bob" "$(cat "$T/tone-$k.out")"
   local dec
-  wait_for 5 test "$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | wc -l)" -ge "$k"
+  retry 5 decs "$k"
   dec=$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | sort | tail -1)
   "$SIPFLOW" tone "$dec" 440 >"$T/tone-bs-$k.out" 2>&1 && pass "$mode: baresip heard bob's 440 Hz" ||
     fail "$mode: no 440 Hz at baresip" "$(cat "$T/tone-bs-$k.out")"
@@ -122,7 +115,7 @@ latched() {
   local call wav
   call=$(last_call bob)
   wav=$T/bob-$call.wav
-  wait_for 15 size "$wav" $((3 * 16000)) || fail "latch $latch: bob recorded less than 3 s"
+  retry 15 size "$wav" $((3 * 16000)) || fail "latch $latch: bob recorded less than 3 s"
   cmd "$cname" hangup
   wait_ev bob "\"event\":\"call_end\".*\"call\":\"$call\"" 10 || fail "latch $latch: bob's call did not end"
   stop "$cname"
@@ -164,7 +157,7 @@ v6() {
   grep '"event":"media"' "$T/erin.events" | grep -q "$re" && grep '"event":"media"' "$T/dave.events" | grep -q "$re" &&
     pass "IPv6: dave's and erin's SDPs name the B2BUA's relay ports on ::1" ||
     fail "IPv6: not the relay's ports" "$(grep -h '"event":"media"' "$T/erin.events" "$T/dave.events")"
-  wait_for 15 size "$T/erin.wav" $((3 * 16000)) && wait_for 15 size "$T/dave.wav" $((3 * 16000)) ||
+  retry 15 size "$T/erin.wav" $((3 * 16000)) && retry 15 size "$T/dave.wav" $((3 * 16000)) ||
     fail "IPv6: less than 3 s recorded"
   cmd dave hangup
   wait_ev erin '"event":"call_end"' 10 || fail "IPv6: erin's call did not end"

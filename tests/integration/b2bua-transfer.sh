@@ -21,27 +21,7 @@ start bob ua.xml "${base[@]}" --set ua.uri=sip:bob@127.0.0.1 --set media.source=
   --set media.rtp_ports=47100-47199 || exit 1
 start carol ua.xml "${base[@]}" --set ua.uri=sip:carol@127.0.0.1 --set media.source=tone:1000 \
   --set media.rtp_ports=47200-47299 --set "media.sink=file:$T/carol-{call}.wav" || exit 1
-size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
-wait_for() { # wait_for SECS CMD...: CMD every 0.1 s until it succeeds (a file growing: no event says so)
-  local secs=$1 i
-  shift
-  for ((i = 0; i < secs * 10; i++)); do "$@" && return 0; sleep 0.1; done
-  return 1
-}
 
-stats() {
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
-  STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
-}
-field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
-ended() { # ended NAME: every instance NAME made has ended (bounded: the transactions' 64*T1)
-  stats "$1" || return 1
-  wait_ev "$1" '"event":"instance_end"' 30 "$(field instances_created)" || return 1
-  stats "$1" && [ "$(field instances_live)" = 0 ]
-}
 
 # up NAME: alice calls bob through B2BUA NAME; sets A1 (alice's call) and B1 (bob's)
 up() {
@@ -108,7 +88,7 @@ via() {
   cmd carol dtmf "$C1" 1234
   wait_ev alice "\"event\":\"dtmf\".*\"call\":\"$A1\".*\"direction\":\"received\"" 10 $((d + 4)) &&
     pass "$mode: carol's DTMF 1234 reaches alice" || fail "$mode: carol to alice RTP" "$(grep dtmf "$T/alice.events")"
-  wait_for 15 size "$T/carol-$C1.wav" $((3 * 16000)) || fail "$mode: carol recorded less than 3 s"
+  retry 15 size "$T/carol-$C1.wav" $((3 * 16000)) || fail "$mode: carol recorded less than 3 s"
   cmd alice hangup "$A1"
   wait_ev carol "\"event\":\"call_end\".*\"call\":\"$C1\".*\"reason\":\"remote_bye\"" 10 &&
     pass "$mode: alice's hangup reaches carol" || fail "$mode: carol's end" "$(grep call_end "$T/carol.events")"
@@ -118,7 +98,7 @@ via() {
     fail "$mode: carol's recording" "$(cat "$T/tone.out")"
   "$SIPFLOW" tone "$T/alice-$A1.wav" 1000 >"$T/tone.out" 2>&1 && pass "$mode: alice heard carol's 1000 Hz most of the call ($(cat "$T/tone.out"))" ||
     fail "$mode: alice's recording" "$(cat "$T/tone.out")"
-  ended "$name" && pass "$mode: every instance of the B2BUA ended ($(field instances_created) created)" ||
+  ep_ended "$name" && pass "$mode: every instance of the B2BUA ended ($(ep_field instances_created) created)" ||
     fail "$mode: instances left" "$STATS"
   stop "$name" && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$name.err" &&
     pass "$mode: the B2BUA quits cleanly, no sanitizer report" || fail "$mode: the B2BUA's exit" "$(tail -5 "$T/$name.err")"

@@ -213,7 +213,6 @@ sniffing() {
 }
 retry 10 sniffing || fail "the capture on lo did not start" "$(cat "$T/sniff.out")"
 m=$(count bob "$SENDRECV")
-size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
 if call 3; then
   # 1 s of baresip's audio in bob's recording of this call first
   old=$(last_call bob)

@@ -214,6 +214,11 @@ ep_ended() {
   ep_stats "$1" && [ "$(ep_field instances_live)" = 0 ]
 }
 
+# size FILE BYTES: FILE holds at least BYTES (a recording growing: no event says so).
+size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+# decs N: baresip's sndfile module (snd_path $T/snd) wrote at least N recordings of what it heard.
+decs() { [ "$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | wc -l)" -ge "$1" ]; }
+
 # retry SECS CMD...: CMD again every 0.2 s until it succeeds, SECS at most
 # (for a state no event says: a change a server reads at its next poll).
 retry() {

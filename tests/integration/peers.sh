@@ -31,21 +31,9 @@ for hz in 440 1000; do
     audio/x-raw,format=S16LE,rate=8000,channels=1 ! wavenc ! filesink location="$T/tone$hz.wav" ||
     fail "gst-launch-1.0 could not write a WAV file"
 done
-# wait_for SECONDS COMMAND...: polls COMMAND (a recording's state) until it
-# succeeds, bounded; size FILE BYTES: FILE has at least BYTES; riff FILE: its
-# WAV header is written (linphonec writes it when the recording closes)
-wait_for() {
-  local i secs=$1
-  shift
-  for ((i = 0; i < secs * 10; i++)); do
-    "$@" && return 0
-    sleep 0.1
-  done
-  return 1
-}
-size() { [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -ge "$2" ]; }
+# riff FILE: its WAV header is written (linphonec writes it when the
+# recording closes); retry, size and decs are lib.sh's
 riff() { [ "$(head -c 4 "$1" 2>/dev/null)" = RIFF ]; }
-decs() { [ "$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | wc -l)" -ge "$1" ]; }
 
 # baresip (alice): commands come over UDP to its cons module; sndfile records
 # each call's audio, sent and received, in $T/snd
@@ -133,13 +121,13 @@ wait_ev bs 'Call established: sip:bob@sipflow.test' 10 &&
   wait_ev lc 'Call [0-9]+ with sip:alice@sipflow.test connected' 10 &&
   pass "both phones say the call is up (linphonec answered by itself)" ||
   fail "call up" "$(tail -3 "$T/bs.events")" "$(tail -3 "$T/lc.events")"
-wait_for 10 size "$T/lc-rec.wav" 16000 || fail "linphonec recorded less than 1 s" "$(ls -l "$T/lc-rec.wav" 2>&1)"
+retry 10 size "$T/lc-rec.wav" 16000 || fail "linphonec recorded less than 1 s" "$(ls -l "$T/lc-rec.wav" 2>&1)"
 bs "/hangup"
 wait_ev bs 'terminate call' 5 || fail "baresip did not take /hangup" "$(tail -3 "$T/bs.events")"
 bye_through 1 "$BS" && wait_ev lc 'Call [0-9]+ with sip:alice@sipflow.test ended' 10 &&
   pass "baresip hangs up: the BYE goes through the proxy, linphonec's call ends" ||
   fail "BYE baresip -> linphonec" "$(grep -E 'proxy_|branch_' "$T/px.events" | tail -4)" "$(tail -3 "$T/lc.events")"
-wait_for 5 riff "$T/lc-rec.wav" && "$SIPFLOW" tone "$T/lc-rec.wav" 440 >"$T/tone1.out" 2>&1 && pass "linphonec heard baresip's 440 Hz" ||
+retry 5 riff "$T/lc-rec.wav" && "$SIPFLOW" tone "$T/lc-rec.wav" 440 >"$T/tone1.out" 2>&1 && pass "linphonec heard baresip's 440 Hz" ||
   fail "no 440 Hz at linphonec" "$(cat "$T/tone1.out")"
 
 # the reverse: linphonec calls alice; baresip answers (answermode=auto)
@@ -153,9 +141,9 @@ wait_ev bs 'Call established: sip:bob@sipflow.test' 10 2 &&
   fail "second call up" "$(tail -3 "$T/bs.events")" "$(tail -3 "$T/lc.events")"
 lc "play $T/tone1000.wav"
 # sndfile names its files by the second: the second call's decoded audio is the newest
-wait_for 5 decs 2 || fail "baresip's sndfile did not record the second call" "$(ls -l "$T"/snd)"
+retry 5 decs 2 || fail "baresip's sndfile did not record the second call" "$(ls -l "$T"/snd)"
 dec=$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | sort | tail -1)
-wait_for 10 size "$dec" 16044 || fail "baresip recorded less than 1 s" "$(ls -l "$T"/snd)"
+retry 10 size "$dec" 16044 || fail "baresip recorded less than 1 s" "$(ls -l "$T"/snd)"
 closed=$(count bs 'session closed')
 lc "terminate"
 bye_through 1 "$LC" && wait_ev bs 'sip:bob@sipflow.test: session closed' 10 $((closed + 1)) &&
