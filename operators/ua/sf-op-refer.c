@@ -334,6 +334,27 @@ sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u)
   return in_our_domain (ctx, host, maddr);
 }
 
+/* The subscription limits for a REFER's notifier (RFC 6665 4.2.1: they count
+ * notifiers too): 503 past ua.max_subscriptions, 403 past the per-peer one,
+ * else 0; *@why the reason phrase. */
+static guint
+notifier_limit (SfCtx *ctx, SfSipEvent *e, const char **why)
+{
+  g_autofree char *peer = e->peer.remote != NULL
+                            ? g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote))
+                            : g_strdup ("");
+  guint with_peer = 0;
+  if (sf_ua_sub_count (ctx, peer, &with_peer) >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions")) {
+    *why = "Too Many Subscriptions";
+    return 503;
+  }
+  if (with_peer >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions_per_peer")) {
+    *why = "Too Many Subscriptions From You";
+    return 403;
+  }
+  return 0;
+}
+
 /* Referred-By for the referred call (RFC 3892): the REFER's, unfolded and
  * without control bytes, else its From's URI (transfer full). */
 static char *
@@ -488,6 +509,8 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (call->leg != NULL) {
     if (refuse == 0)
       refuse = sf_ua_leg_refer_check (ctx, rt.host, rt.maddr, &why);
+    if (refuse == 0 && want_sub) /* each accepted REFER is a notifier: bounded as the UA's */
+      refuse = notifier_limit (ctx, e, &why);
     return refer_for_bridge (ctx, e, call, &rt, want_sub, refuse, why);
   }
   /* ua.refer (toll fraud: a REFER must not make the UA call anywhere) */

@@ -1242,6 +1242,51 @@ bridge_transfer_blind (void)
   }
 }
 
+/* A REFER of a leg makes a notifier (the implicit subscription), as a UA's
+ * does: the subscription limits count it too (RFC 6665 4.2.1; the UA's
+ * OpRefer: 503 past ua.max_subscriptions, 403 past the per-peer one).  B
+ * refers again each time the referred call fails (C busy) and never answers
+ * a NOTIFY: past the limit its REFER is refused, no notifier more. */
+static void
+bridge_transfer_notifier_limit (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  g_assert (sf_config_set (x->t->env->cfg, "ua.max_subscriptions=2", NULL));
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *rt = g_strdup_printf ("Refer-To: <sip:carol@127.0.0.1:%u>\r\n", x->cport);
+  for (guint i = 0; i < 2; i++) {
+    g_autofree char *branch = g_strdup_printf ("z9hG4bK-bref%u", i);
+    b_in_dialog (x, inv, "REFER", 2 + i, branch, rt);
+    gboolean accepted = FALSE; /* the 202; the NOTIFYs are never answered */
+    for (char *m; !accepted && (m = recv_on (x->b)) != NULL; g_free (m))
+      accepted = g_str_has_prefix (m, "SIP/2.0 202");
+    CU_ASSERT_TRUE (accepted);
+    g_autofree char *cinv = recv_on (x->c);
+    CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE "));
+    peer_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
+    g_autofree char *cack = recv_on (x->c);
+    CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
+    while (!sf_test_peer_quiet (x->b))
+      g_free (recv_on (x->b));
+  }
+  b_in_dialog (x, inv, "REFER", 4, "z9hG4bK-bref2", rt);
+  g_autofree char *r = recv_on (x->b);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 503"));
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->c)); /* no third referred call */
+  b_in_dialog (x, inv, "BYE", 5, "z9hG4bK-bbye5", "");
+  const char *const p2[] = { "SIP/2.0 200" };
+  char *m2[1] = { NULL };
+  recv_each (x->b, 1, p2, m2);
+  g_free (m2[0]);
+  g_autofree char *abye = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
+  peer_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -1268,4 +1313,5 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_transfer);
   SF_ADD_TEST (s, bridge_transfer_refused);
   SF_ADD_TEST (s, bridge_transfer_blind);
+  SF_ADD_TEST (s, bridge_transfer_notifier_limit);
 }
