@@ -1287,6 +1287,35 @@ bridge_transfer_notifier_limit (void)
   b2b_free (x);
 }
 
+/* The relay's rule that the source an SDP names exactly latches at once (a
+ * transfer's new party over the old party's last packets) must not give
+ * that address a standing right: a party behind NAT names its private
+ * address, talks from its public one, and a stranger who can send from the
+ * private address and port (a host that has it on our side of the NAT, a
+ * spoofer) would take the stream in the middle of the call, the caller's
+ * own packets then dropped by the guard.  Past the first relatch_ms after
+ * the SDP came, the named source waits for the guard as any other. */
+static void
+bridge_latch_named_window (void)
+{
+  const gint64 ms = 1000;
+  SfRelayLatchState st;
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_ANY, 1000, "192.168.1.100");
+  st.sdp_port = 4000;
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.5", 61000, 0), SF_RELAY_LATCH);
+  for (gint64 t = 20; t <= 5000; t += 20)
+    sf_media_relay_latch_check (&st, "203.0.113.5", 61000, t * ms);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.168.1.100", 4000, 5010 * ms), SF_RELAY_DROP);
+  CU_ASSERT_STRING_EQUAL (st.addr, "203.0.113.5");
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.5", 61000, 5020 * ms), SF_RELAY_TAKE);
+  /* right after the SDP (the transfer's case) the named source still wins */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_ANY, 1000, "192.0.2.1");
+  st.sdp_port = 40000;
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 9000 * ms), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 40000, 9300 * ms), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 9310 * ms), SF_RELAY_DROP);
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -1314,4 +1343,5 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_transfer_refused);
   SF_ADD_TEST (s, bridge_transfer_blind);
   SF_ADD_TEST (s, bridge_transfer_notifier_limit);
+  SF_ADD_TEST (s, bridge_latch_named_window);
 }
