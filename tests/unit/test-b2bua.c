@@ -1316,6 +1316,42 @@ bridge_latch_named_window (void)
   CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 9310 * ms), SF_RELAY_DROP);
 }
 
+/* A (the caller, hidden from the B side: bridge_hides) refers B's side to C
+ * with a REFER without Referred-By: C's INVITE names nothing of A's (no
+ * Referred-By made from A's From); the call goes on when C is busy. */
+static void
+bridge_transfer_a_hidden (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *refer = g_strdup_printf (
+    "REFER %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-aref\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 REFER\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nRefer-To: <sip:carol@127.0.0.1:%u>\r\nRefer-Sub: false\r\n"
+    "Content-Length: 0\r\n\r\n", ruri, x->t->port, to, x->t->port, x->cport);
+  send_on (x->t->peer, x->t->to, refer);
+  g_autofree char *r = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 202"));
+  g_autofree char *cinv = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "alice"));
+  peer_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
+  g_autofree char *cack = recv_on (x->c);
+  CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyeh");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -1344,4 +1380,5 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_transfer_blind);
   SF_ADD_TEST (s, bridge_transfer_notifier_limit);
   SF_ADD_TEST (s, bridge_latch_named_window);
+  SF_ADD_TEST (s, bridge_transfer_a_hidden);
 }
