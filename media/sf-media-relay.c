@@ -281,6 +281,10 @@ sf_media_relay_latch_check (SfRelayLatchState *st, const char *addr, guint port,
   g_return_val_if_fail (st != NULL && addr != NULL, SF_RELAY_DROP);
   if (st->mode == SF_RELAY_LATCH_OFF)
     return SF_RELAY_TAKE;
+  if (!st->seen) {
+    st->seen = TRUE;
+    st->first_us = now_us;
+  }
   if (st->latched) {
     if (port == st->port && strcmp (addr, st->addr) == 0) {
       st->last_us = now_us;
@@ -290,8 +294,13 @@ sf_media_relay_latch_check (SfRelayLatchState *st, const char *addr, guint port,
      * guard (a phone that moved, a NAT binding renewed), never while it
      * talks: a stranger who guesses the port cannot take the stream.  But
      * the source the SDP names exactly takes it at once: after a new SDP
-     * (a transfer's new party) the old party's last packets latched first. */
-    gboolean named = st->sdp_port != 0 && port == st->sdp_port && strcmp (addr, st->sdp_host) == 0;
+     * (a transfer's new party) the old party's last packets latched first.
+     * Only while those can still be in flight (relatch_us from the first
+     * packet since the SDP): a party behind NAT names a private address and
+     * talks from another, and whoever can send from the named one (a host
+     * that has it on our side, a spoofer) must not take its stream later. */
+    gboolean named = st->sdp_port != 0 && port == st->sdp_port && strcmp (addr, st->sdp_host) == 0 &&
+                     now_us - st->first_us < st->relatch_us;
     if (now_us - st->last_us < st->relatch_us && !named)
       return SF_RELAY_DROP;
   }

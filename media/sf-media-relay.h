@@ -74,7 +74,10 @@ typedef struct {
   guint sdp_port;      /* the SDP's port for this stream, 0 none: a source that is exactly the SDP's
                           address and port latches at once, whatever is latched (the peer the signalling
                           names wins over the packets of one it replaced: a transfer, a re-INVITE to a
-                          new party; set after sf_media_relay_latch_reset) */
+                          new party; set after sf_media_relay_latch_reset), within relatch_us of the first
+                          packet after the reset only */
+  gboolean seen;       /* a packet came since the reset, the first at first_us */
+  gint64 first_us;
   gboolean latched;
   char addr[48];       /* the latched source */
   guint port;
@@ -85,7 +88,8 @@ typedef struct {
  * first accepted source latches; a later other source latches only after
  * relatch_us without a packet from the latched one (the guard against a
  * stranger taking the stream: RTP bleed), unless it is exactly the SDP's
- * address and port (sdp_port). */
+ * address and port (sdp_port) within relatch_us of the first packet since
+ * the reset. */
 SfRelayVerdict sf_media_relay_latch_check (SfRelayLatchState *st, const char *addr, guint port, gint64 now_us);
 /* A new SDP address for the side: not latched any more. */
 void sf_media_relay_latch_reset (SfRelayLatchState *st, SfRelayLatch mode, guint relatch_ms, const char *sdp_host);

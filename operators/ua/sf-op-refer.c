@@ -334,10 +334,32 @@ sf_ua_refer_allows (SfCtx *ctx, const SfSipUri *u)
   return in_our_domain (ctx, host, maddr);
 }
 
+/* The subscription limits for a REFER's notifier (RFC 6665 4.2.1: they count
+ * notifiers too): 503 past ua.max_subscriptions, 403 past the per-peer one,
+ * else 0; *@why the reason phrase. */
+static guint
+notifier_limit (SfCtx *ctx, SfSipEvent *e, const char **why)
+{
+  g_autofree char *peer = e->peer.remote != NULL
+                            ? g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote))
+                            : g_strdup ("");
+  guint with_peer = 0;
+  if (sf_ua_sub_count (ctx, peer, &with_peer) >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions")) {
+    *why = "Too Many Subscriptions";
+    return 503;
+  }
+  if (with_peer >= (guint) sf_ua_cfg_int (ctx, "max_subscriptions_per_peer")) {
+    *why = "Too Many Subscriptions From You";
+    return 403;
+  }
+  return 0;
+}
+
 /* Referred-By for the referred call (RFC 3892): the REFER's, unfolded and
- * without control bytes, else its From's URI (transfer full). */
+ * without control bytes, else its From's URI, or NULL when not @from_ok
+ * (transfer full). */
 static char *
-referred_by_of (SfSipMsg *refer)
+referred_by_of (SfSipMsg *refer, gboolean from_ok)
 {
   guint n = 0;
   const SfSipHdr *rb = sf_sub_header (refer, "Referred-By", 'b', &n);
@@ -355,6 +377,8 @@ referred_by_of (SfSipMsg *refer)
     return g_string_free (v, FALSE);
   }
   const SfSipValue *from = sf_sip_msg_from (refer);
+  if (!from_ok)
+    return NULL;
   return from != NULL && from->uri != NULL ? g_strdup_printf ("<%.*s>", (int) from->uri->raw.len, from->uri->raw.p)
                                            : g_strdup ("<sip:anonymous@anonymous.invalid>");
 }
@@ -414,8 +438,12 @@ refer_for_bridge (SfCtx *ctx, SfSipEvent *e, SfUaCall *call, const SfReferTo *rt
     start_notifier (ctx, ni, e, call, rt, peer, NULL);
   SfUaLegNote *n = sf_ua_leg_note_new (0, NULL, rt->uri);
   n->lines = g_ptr_array_new_with_free_func (g_free);
-  g_autofree char *rb = referred_by_of (e->msg);
-  g_ptr_array_add (n->lines, g_strdup_printf ("Referred-By: %s", rb));
+  /* the caller's own From never reaches the B side (topology hiding,
+   * docs/b2bua.md): an A leg passes a Referred-By the REFER carries, and
+   * makes none from its From */
+  g_autofree char *rb = referred_by_of (e->msg, !call->leg->a_side);
+  if (rb != NULL)
+    g_ptr_array_add (n->lines, g_strdup_printf ("Referred-By: %s", rb));
   if (rt->replaces != NULL)
     g_ptr_array_add (n->lines, g_strdup_printf ("Replaces: %s", rt->replaces));
   n->reason = g_steal_pointer (&rb);
@@ -488,6 +516,8 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (call->leg != NULL) {
     if (refuse == 0)
       refuse = sf_ua_leg_refer_check (ctx, rt.host, rt.maddr, &why);
+    if (refuse == 0 && want_sub) /* each accepted REFER is a notifier: bounded as the UA's */
+      refuse = notifier_limit (ctx, e, &why);
     return refer_for_bridge (ctx, e, call, &rt, want_sub, refuse, why);
   }
   /* ua.refer (toll fraud: a REFER must not make the UA call anywhere) */
@@ -558,7 +588,7 @@ sf_op_refer (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *rcall = sf_ua_call_ensure (rui);
   rcall->invite_extra = g_ptr_array_new_with_free_func (g_free);
   /* Referred-By (RFC 3892): the REFER's, else its From's URI */
-  rcall->referred_by = referred_by_of (e->msg);
+  rcall->referred_by = referred_by_of (e->msg, TRUE);
   g_ptr_array_add (rcall->invite_extra, g_strdup_printf ("Referred-By: %s", rcall->referred_by));
   if (rt.replaces != NULL)
     g_ptr_array_add (rcall->invite_extra, g_strdup_printf ("Replaces: %s", rt.replaces));

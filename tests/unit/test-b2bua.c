@@ -1242,6 +1242,116 @@ bridge_transfer_blind (void)
   }
 }
 
+/* A REFER of a leg makes a notifier (the implicit subscription), as a UA's
+ * does: the subscription limits count it too (RFC 6665 4.2.1; the UA's
+ * OpRefer: 503 past ua.max_subscriptions, 403 past the per-peer one).  B
+ * refers again each time the referred call fails (C busy) and never answers
+ * a NOTIFY: past the limit its REFER is refused, no notifier more. */
+static void
+bridge_transfer_notifier_limit (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  g_assert (sf_config_set (x->t->env->cfg, "ua.max_subscriptions=2", NULL));
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *rt = g_strdup_printf ("Refer-To: <sip:carol@127.0.0.1:%u>\r\n", x->cport);
+  for (guint i = 0; i < 2; i++) {
+    g_autofree char *branch = g_strdup_printf ("z9hG4bK-bref%u", i);
+    b_in_dialog (x, inv, "REFER", 2 + i, branch, rt);
+    gboolean accepted = FALSE; /* the 202; the NOTIFYs are never answered */
+    for (char *m; !accepted && (m = recv_on (x->b)) != NULL; g_free (m))
+      accepted = g_str_has_prefix (m, "SIP/2.0 202");
+    CU_ASSERT_TRUE (accepted);
+    g_autofree char *cinv = recv_on (x->c);
+    CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE "));
+    peer_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
+    g_autofree char *cack = recv_on (x->c);
+    CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
+    while (!sf_test_peer_quiet (x->b))
+      g_free (recv_on (x->b));
+  }
+  b_in_dialog (x, inv, "REFER", 4, "z9hG4bK-bref2", rt);
+  g_autofree char *r = recv_on (x->b);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 503"));
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->c)); /* no third referred call */
+  b_in_dialog (x, inv, "BYE", 5, "z9hG4bK-bbye5", "");
+  const char *const p2[] = { "SIP/2.0 200" };
+  char *m2[1] = { NULL };
+  recv_each (x->b, 1, p2, m2);
+  g_free (m2[0]);
+  g_autofree char *abye = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
+  peer_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+/* The relay's rule that the source an SDP names exactly latches at once (a
+ * transfer's new party over the old party's last packets) must not give
+ * that address a standing right: a party behind NAT names its private
+ * address, talks from its public one, and a stranger who can send from the
+ * private address and port (a host that has it on our side of the NAT, a
+ * spoofer) would take the stream in the middle of the call, the caller's
+ * own packets then dropped by the guard.  Past the first relatch_ms after
+ * the SDP came, the named source waits for the guard as any other. */
+static void
+bridge_latch_named_window (void)
+{
+  const gint64 ms = 1000;
+  SfRelayLatchState st;
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_ANY, 1000, "192.168.1.100");
+  st.sdp_port = 4000;
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.5", 61000, 0), SF_RELAY_LATCH);
+  for (gint64 t = 20; t <= 5000; t += 20)
+    sf_media_relay_latch_check (&st, "203.0.113.5", 61000, t * ms);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.168.1.100", 4000, 5010 * ms), SF_RELAY_DROP);
+  CU_ASSERT_STRING_EQUAL (st.addr, "203.0.113.5");
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.5", 61000, 5020 * ms), SF_RELAY_TAKE);
+  /* right after the SDP (the transfer's case) the named source still wins */
+  sf_media_relay_latch_reset (&st, SF_RELAY_LATCH_ANY, 1000, "192.0.2.1");
+  st.sdp_port = 40000;
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 9000 * ms), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "192.0.2.1", 40000, 9300 * ms), SF_RELAY_LATCH);
+  CU_ASSERT_EQUAL (sf_media_relay_latch_check (&st, "203.0.113.9", 5000, 9310 * ms), SF_RELAY_DROP);
+}
+
+/* A (the caller, hidden from the B side: bridge_hides) refers B's side to C
+ * with a REFER without Referred-By: C's INVITE names nothing of A's (no
+ * Referred-By made from A's From); the call goes on when C is busy. */
+static void
+bridge_transfer_a_hidden (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  g_autofree char *to = hdr (ok, "To");
+  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
+  g_autofree char *refer = g_strdup_printf (
+    "REFER %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-aref\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 REFER\r\n"
+    "Contact: <sip:alice@127.0.0.1:%u>\r\nRefer-To: <sip:carol@127.0.0.1:%u>\r\nRefer-Sub: false\r\n"
+    "Content-Length: 0\r\n\r\n", ruri, x->t->port, to, x->t->port, x->cport);
+  send_on (x->t->peer, x->t->to, refer);
+  g_autofree char *r = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 202"));
+  g_autofree char *cinv = recv_on (x->c);
+  CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@"));
+  CU_ASSERT_PTR_NULL (strstr (cinv, "alice"));
+  peer_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
+  g_autofree char *cack = recv_on (x->c);
+  CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyeh");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -1268,4 +1378,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_transfer);
   SF_ADD_TEST (s, bridge_transfer_refused);
   SF_ADD_TEST (s, bridge_transfer_blind);
+  SF_ADD_TEST (s, bridge_transfer_notifier_limit);
+  SF_ADD_TEST (s, bridge_latch_named_window);
+  SF_ADD_TEST (s, bridge_transfer_a_hidden);
 }
