@@ -29,6 +29,9 @@ static const SfConfigKey b2bua_keys[] = {
     "a REFER from either side: refused (off, 403), or the bridge calls its Refer-To and joins the other side to that "
     "call: only a target whose host is one the configuration calls (target_domain: the call's target, a failover "
     "target), or any (a caller could have us call anywhere: toll fraud)" },
+  { "refer_from", SF_CFG_ENUM, "b", 0, 0, "b|any",
+    "which side's REFER b2bua.refer may perform: the callee's only (b: the side the configuration chose), or the "
+    "caller's too (any: an untrusted caller could have us call any user or port of an allowed host)" },
   { "status_map", SF_CFG_LIST, NULL, 0, 0, NULL,
     "B's final status to A's, FROM=TO rows (FROM a code or a class, 5xx) before the built-in ones (docs/b2bua.md)" },
   { "failover", SF_CFG_LIST, NULL, 0, 0, NULL,
@@ -128,6 +131,7 @@ sf_b2b_state_new (SfEndpoint *ep, SfConfig *cfg, GError **error)
   st->media = g_strcmp0 (sf_config_get_string (cfg, "b2bua", "media"), "anchor") == 0 ? SF_B2B_MEDIA_ANCHOR
                                                                                     : SF_B2B_MEDIA_PASS;
   st->from = g_strdup (sf_config_get_string (cfg, "b2bua", "from"));
+  st->refer_from_any = g_strcmp0 (sf_config_get_string (cfg, "b2bua", "refer_from"), "any") == 0;
   const char *refer = sf_config_get_string (cfg, "b2bua", "refer");
   st->refer = g_strcmp0 (refer, "any") == 0             ? SF_B2B_REFER_ANY
               : g_strcmp0 (refer, "target_domain") == 0 ? SF_B2B_REFER_TARGET_DOMAIN

@@ -47,6 +47,7 @@ typedef struct {
   SfRelayLatch latch;     /* b2bua.latch, relatch_ms, rtp_timeout (ms) */
   guint relatch_ms, rtp_timeout_ms;
   SfB2bRefer refer;
+  gboolean refer_from_any; /* b2bua.refer_from = any: the caller's side may transfer too */
 } SfB2bState;
 
 /* Per bridge instance. */

@@ -220,6 +220,12 @@ refer_check (SfEndpoint *ep, const char *bridge, const char *leg, const char *ho
     *why = "REFER refused by policy (b2bua.refer is off)";
     return 403;
   }
+  if (side == 'a' && !c->st->refer_from_any) {
+    /* the caller is nobody we chose: a REFER of theirs would have us call
+     * any user (a premium number at a trunk) or port of an allowed host */
+    *why = "REFER refused by policy (b2bua.refer_from is b: only the called side may transfer)";
+    return 403;
+  }
   if (side == 0 || !c->answered || c->ended_by != NULL || c->a == NULL || c->b == NULL) {
     *why = "No transfer in this call state";
     return 403;

@@ -464,7 +464,9 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint status = sf_sip_msg_status (e->msg);
   const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
   if (call->refer_notifier != NULL) {
-    g_autofree char *phrase = sf_sip_str_dup (sf_sip_msg_reason (e->msg));
+    /* a B2BUA leg's party is hidden from the transferor: our phrase, not its */
+    g_autofree char *phrase = call->leg != NULL ? g_strdup (sf_sip_reason_phrase (status))
+                                                : sf_sip_str_dup (sf_sip_msg_reason (e->msg));
     sf_ua_refer_progress (ctx, call, status, phrase); /* a referred call's progress to its notifier (RFC 3515 2.4.5) */
   }
   if (status < 200) {

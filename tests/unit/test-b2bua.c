@@ -252,8 +252,9 @@ b2b_new_full (const char *set, gboolean failover)
   g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
   g_assert (sf_config_set (env->cfg, "ua.uri=sip:b2b@127.0.0.1", NULL));
   g_assert (sf_config_set (env->cfg, "sip.t1_ms=100", NULL));
-  if (set != NULL)
-    g_assert (sf_config_set (env->cfg, set, NULL));
+  g_auto (GStrv) sets = set != NULL ? g_strsplit (set, " ", -1) : NULL; /* space-separated KEY=VALUEs */
+  for (guint i = 0; sets != NULL && sets[i] != NULL; i++)
+    g_assert (sf_config_set (env->cfg, sets[i], NULL));
   if (g_getenv ("SF_TEST_TRACE") != NULL)
     sf_endpoint_set_trace (env->ep, trace_stderr, NULL);
   sf_endpoint_attach (env->ep, NULL);
@@ -1319,12 +1320,10 @@ bridge_latch_named_window (void)
 /* A (the caller, hidden from the B side: bridge_hides) refers B's side to C
  * with a REFER without Referred-By: C's INVITE names nothing of A's (no
  * Referred-By made from A's From); the call goes on when C is busy. */
+/* A's REFER (CSeq 2, Refer-Sub: false) to C in the call of @ok. */
 static void
-bridge_transfer_a_hidden (void)
+a_refer (B2b *x, const char *ok)
 {
-  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
-  g_autofree char *ok = NULL, *inv = NULL;
-  call_up (x, &ok, &inv);
   g_autofree char *to = hdr (ok, "To");
   g_autofree char *contact = hdr (ok, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
@@ -1334,6 +1333,38 @@ bridge_transfer_a_hidden (void)
     "Contact: <sip:alice@127.0.0.1:%u>\r\nRefer-To: <sip:carol@127.0.0.1:%u>\r\nRefer-Sub: false\r\n"
     "Content-Length: 0\r\n\r\n", ruri, x->t->port, to, x->t->port, x->cport);
   send_on (x->t->peer, x->t->to, refer);
+}
+
+/* The caller's REFER with b2bua.refer_from at its default (b): 403 naming
+ * it, even with b2bua.refer=any (the caller is nobody we chose), and the
+ * call goes on. */
+static void
+bridge_transfer_a_refused (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_refer (x, ok);
+  g_autofree char *r = recv_on (x->t->peer);
+  CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 403") && strstr (r, "refer_from") != NULL);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->c));
+  a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyer");
+  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  b2b_free (x);
+}
+
+static void
+bridge_transfer_a_hidden (void)
+{
+  B2b *x = b2b_new_full ("b2bua.refer=any b2bua.refer_from=any", TRUE);
+  g_autofree char *ok = NULL, *inv = NULL;
+  call_up (x, &ok, &inv);
+  a_refer (x, ok);
   g_autofree char *r = recv_on (x->t->peer);
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 202"));
   g_autofree char *cinv = recv_on (x->c);
@@ -1381,4 +1412,5 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_transfer_notifier_limit);
   SF_ADD_TEST (s, bridge_latch_named_window);
   SF_ADD_TEST (s, bridge_transfer_a_hidden);
+  SF_ADD_TEST (s, bridge_transfer_a_refused);
 }
