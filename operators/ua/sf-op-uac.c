@@ -1344,10 +1344,12 @@ const SfOperatorDef sf_op_uac_table[] = {
     "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
     "3960), answered for a 2xx (dialog confirmed, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), "
     "unusable, busy (486, 600) or failed; under media.srtp = offer a 488 to our RTP/SAVP INVITE sends it again "
-    "with RTP/AVP (no outcome)", "sip:response", NULL, "RFC 3261 13.2.2" },
+    "with RTP/AVP (no outcome); a B2BUA leg whose INVITE had no offer holds the 2xx's ACK for the caller's answer "
+    "(OpRelayAck)", "sip:response", NULL, "RFC 3261 13.2.2" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 2xx to our INVITE once the call is up: a retransmission gets the same ACK again; a 2xx from another "
-    "fork gets its own ACK and a BYE", "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },
+    "fork gets its own ACK and a BYE; while a B2BUA leg holds its ACK for the caller's answer, none",
+    "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },
   { "OpCancelCall", sf_op_cancel_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_NONE, NULL, NULL,
     "on device:hangup, device:shutdown or timer:no_answer before the answer: CANCEL, sent once the first 1xx came "
@@ -1362,7 +1364,8 @@ const SfOperatorDef sf_op_uac_table[] = {
     "device:hangup|timer:hangup", NULL, "RFC 3261 15.1.1" },
   { "OpTerminateCall", sf_op_terminate_call, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of the state that ends a call from our side: BYE through the dialog, whatever brought the call here "
-    "(a hang-up, a 2xx after our CANCEL, a 2xx never ACKed)", "*", NULL, "RFC 3261 15.1.1" },
+    "(a hang-up, a 2xx after our CANCEL, a 2xx never ACKed); a B2BUA leg's held ACK goes first, without body",
+    "*", NULL, "RFC 3261 15.1.1" },
   { "OpByeAnswered", sf_op_bye_answered, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the final response to our BYE, whatever it says: the call is over; transitions", "sip:response 2xx-6xx",
     NULL, "RFC 3261 15.1.1" },
