@@ -455,8 +455,8 @@ send_2xx_ack (SfCtx *ctx, SfUaCall *call, guint32 cseq, const char *sdp)
   if (call->dialog == NULL || !sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
     return FALSE;
   const char *creds[3];
-  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop), .cseq = cseq,
-                           .extra = sf_ua_auth_lines (&call->auth, creds),
+  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                           .cseq = cseq, .extra = sf_ua_auth_lines (&call->auth, creds),
                            .content_type = sdp != NULL ? "application/sdp" : NULL, .body = sdp,
                            .body_len = sdp != NULL ? strlen (sdp) : 0 };
   g_autofree char *next_hop = NULL;
@@ -466,7 +466,8 @@ send_2xx_ack (SfCtx *ctx, SfUaCall *call, guint32 cseq, const char *sdp)
     g_warning ("%s: ACK: %s", sf_ctx_handle (ctx), error->message);
     return FALSE;
   }
-  sf_stack_send_request_to (sf_stack_from_ctx (ctx), ack, next_hop); /* 8.1.2: a strict router gets it by the Request-URI */
+  /* 8.1.2: a strict router gets it by the Request-URI */
+  sf_stack_send_request_to (sf_stack_from_ctx (ctx), ack, next_hop);
   g_clear_pointer (&call->ack, sf_sip_msg_unref);
   call->ack = sf_sip_msg_ref (ack);
   return TRUE;
