@@ -931,6 +931,32 @@ sf_op_bridge_info (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* A's ACK brought the answer to the offer our 200 carried (child:ack): when
+ * A's INVITE had no offer, that offer was B's, in B's 2xx, and B's leg holds
+ * its ACK for this answer (RFC 3261 13.2.1): it goes across (rewritten for B;
+ * anchored, the relay learns where A receives) as device:ack.  An answer we
+ * cannot read goes as none: B's leg ACKs without body and hangs up (its end
+ * ends A's).  An ACK of an offer-less re-INVITE A's leg answered itself, with
+ * B holding nothing, goes nowhere (the offer repeated A's last view of B, RFC
+ * 3264 8). */
+static SfOpResult
+sf_op_bridge_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfB2bCall *c = sf_b2b_call (ctx);
+  if (c == NULL || side_of (c, ev) != 'a' || c->b == NULL)
+    return c == NULL ? SF_OP_SKIP : SF_OP_DONE;
+  SfEndpoint *ep = sf_ctx_endpoint (ctx);
+  SfInstance *b = sf_endpoint_lookup_handle (ep, c->b);
+  SfUaCall *bcall = b != NULL ? sf_ua_call_of (ep, b) : NULL;
+  if (bcall == NULL || bcall->leg == NULL || !bcall->leg->ack_held)
+    return SF_OP_DONE;
+  SfUaLegNote *out = note_across (c, 'a', sf_event_payload (ev), 0);
+  if (out == NULL)
+    sf_log (ctx, G_LOG_LEVEL_INFO, "the caller's answer in its ACK is unreadable: B's ACK goes without it");
+  drive (ctx, c->b, SF_UA_LEG_DOWN_ACK, NULL, out);
+  return SF_OP_DONE;
+}
+
 /* ---- OpBridgeRelay: the race window ---- */
 
 /* A request that reached the bridge itself after it handed the call's key to
@@ -1281,6 +1307,10 @@ const SfOperatorDef sf_op_bridge_table[] = {
   { "OpBridgeOfferAnswered", sf_op_bridge_offer_answered, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "the other leg's answer to the relayed offer answers the kept request: 200 with the SDP, 491 as 491, another "
     "failure as its status", "child:offer_answered", NULL, "RFC 3264 8" },
+  { "OpBridgeAck", sf_op_bridge_ack, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "A's ACK answered the offer our 200 carried, B's from its 2xx to an INVITE without offer: B's leg sends its "
+    "held ACK with the answer (device:ack; an unreadable one: none, and B's leg hangs up)", "child:ack", NULL,
+    "RFC 3261 13.2.1, RFC 3264 4" },
   { "OpBridgeInfo", sf_op_bridge_info, SF_Q_NORMAL, SF_EV_CHILD, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "a leg answered an INFO in its dialog: the other leg sends one with the same Content-Type and body (its answer "
     "is not relayed)", "child:info", NULL, "RFC 6086 4.2" },

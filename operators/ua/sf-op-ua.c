@@ -868,6 +868,13 @@ sf_ua_leg_offer_in (SfCtx *ctx, SfUaCall *call, SfSipEvent *e, const char *metho
   SfUaLeg *leg = call->leg;
   SfSipStr offer;
   gboolean has_offer = sdp_body (e->msg, &offer);
+  if (leg->ack_held && (has_offer || strcmp (method, "INVITE") == 0)) {
+    /* our ACK waits for the caller's answer to this peer's offer in its 2xx
+     * (OpRelayAck): our INVITE is not done (14.2: 491) and its offer is open
+     * (RFC 3264 4) */
+    respond_plain (ctx, e, 491, NULL);
+    return SF_OP_DONE;
+  }
   if (has_offer && (leg->pending != NULL || leg->relay_out != NULL)) {
     respond_plain (ctx, e, 491, NULL); /* one offer at a time through the bridge (RFC 3264 4; 14.2) */
     return SF_OP_DONE;

@@ -445,6 +445,55 @@ sf_ua_uac_early_dialog (SfCtx *ctx, SfUaCall *call, SfSipMsg *resp)
   }
 }
 
+/* The ACK of the 2xx to our INVITE of CSeq @cseq (13.2.2.4), through the
+ * call's dialog, with the INVITE's credentials and @sdp (an answer; NULL:
+ * none); kept in call->ack for the 2xx's retransmissions (OpAckAgain). */
+static gboolean
+send_2xx_ack (SfCtx *ctx, SfUaCall *call, guint32 cseq, const char *sdp)
+{
+  g_auto (SfUaHop) hop = { 0 };
+  if (call->dialog == NULL || !sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
+    return FALSE;
+  const char *creds[3];
+  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop),
+                           .cseq = cseq, .extra = sf_ua_auth_lines (&call->auth, creds),
+                           .content_type = sdp != NULL ? "application/sdp" : NULL, .body = sdp,
+                           .body_len = sdp != NULL ? strlen (sdp) : 0 };
+  g_autofree char *next_hop = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
+  if (ack == NULL) {
+    g_warning ("%s: ACK: %s", sf_ctx_handle (ctx), error->message);
+    return FALSE;
+  }
+  /* 8.1.2: a strict router gets it by the Request-URI */
+  sf_stack_send_request_to (sf_stack_from_ctx (ctx), ack, next_hop);
+  g_clear_pointer (&call->ack, sf_sip_msg_unref);
+  call->ack = sf_sip_msg_ref (ack);
+  return TRUE;
+}
+
+/* A B2BUA's B leg: the ACK held for the offer in the callee's 2xx goes now,
+ * with @sdp (the caller's answer, rewritten by the bridge) or without body;
+ * FALSE when none was held. */
+static gboolean
+leg_ack_release (SfCtx *ctx, SfUaCall *call, const char *sdp)
+{
+  if (call == NULL || call->leg == NULL || !call->leg->ack_held)
+    return FALSE;
+  call->leg->ack_held = FALSE;
+  sf_ctx_timer_cancel (ctx, "ack_hold");
+  call->offer_in = FALSE;
+  call->oa_done = sdp != NULL;
+  if (sdp != NULL) {
+    g_free (call->leg->last_sdp);
+    call->leg->last_sdp = g_strdup (sdp); /* an offer-less re-INVITE's answer later on */
+  }
+  if (!send_2xx_ack (ctx, call, call->leg->ack_cseq, sdp))
+    g_warning ("%s: the held ACK could not go", sf_ctx_handle (ctx));
+  return TRUE;
+}
+
 static const char *const far_end_outcomes[] = { "ringing", "answered", "busy", "failed", "sdp_failed", "unusable", NULL };
 
 /* A response to our INVITE: 1xx ringing (an early dialog from one with a To
@@ -477,6 +526,18 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     if (status > 100 && call->leg != NULL) {
       SfSipStr b = sf_sip_msg_body (e->msg);
       const SfSipValue *ct = sf_sip_msg_value (e->msg, SF_SIP_HDR_CONTENT_TYPE, NULL);
+      if (sf_sip_msg_body (inv).len == 0) {
+        /* our INVITE had no offer: SDP in a 1xx is no answer, and the leg
+         * cannot answer an offer in it (the caller has the answer, and a
+         * 1xx's offer would need it in the PRACK, RFC 3262 5): the progress
+         * goes up without body, the offer must come in the 2xx (13.2.1) */
+        SfUaLegNote *n = sf_ua_leg_note_new (status, NULL, NULL);
+        n->method = g_strdup ("INVITE");
+        n->reason = sf_sip_str_dup (sf_sip_msg_reason (e->msg));
+        n->msg = sf_sip_msg_ref (e->msg);
+        sf_ua_leg_notify (ctx, SF_UA_LEG_UP_PROGRESS, n);
+        return SF_OP_OUTCOME (0);
+      }
       if (b.len > 0 && ct != NULL && sf_sip_str_caseeq (ct->text, "application/sdp")) {
         g_free (call->early_sdp); /* the answer a 2xx without SDP stands on (13.2.1) */
         call->early_sdp = g_strndup (b.p, b.len);
@@ -555,29 +616,39 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_string_free (f, TRUE);
     sf_ua_call_set_reason (call, "bad_2xx", status);
   }
-  SfStack *s = sf_stack_from_ctx (ctx);
   g_autofree char *key = sf_stack_call_key (call->dialog->call_id, call->dialog->remote_tag);
   sf_endpoint_set_key (sf_ctx_endpoint (ctx), sf_ctx_instance (ctx), key);
-  g_auto (SfUaHop) hop = { 0 };
-  if (!sf_ua_hop (ctx, sf_ua_dialog_hop (call->dialog), &hop))
-    return SF_OP_ERROR;
+  SfSipStr ok_body = sf_sip_msg_body (e->msg);
+  if (usable && call->leg != NULL && sf_sip_msg_body (inv).len == 0 && !call->oa_done && ok_body.len > 0) {
+    /* A B2BUA's B leg whose INVITE had no offer (the caller's had none): the
+     * offer is in this 2xx and its answer must go in the ACK (RFC 3261 13.2.1,
+     * RFC 3264 4), and only the caller has it.  The ACK is held: the bridge
+     * gives A our 200 with this offer, and A's ACK's answer comes back as
+     * device:ack (OpRelayAck sends ours then).  Bounded by timer ack_hold
+     * (64*T1: the callee's own wait for the ACK, 13.3.1.4), and a hang-up
+     * before it sends the ACK without body first (OpTerminateCall). */
+    call->leg->ack_held = TRUE;
+    call->leg->ack_cseq = (guint32) sf_sip_msg_cseq (inv)->number;
+    call->status = status;
+    call->offer_out = FALSE;
+    call->offer_in = TRUE; /* an offer we have not answered: another (UPDATE, re-INVITE) is refused meanwhile */
+    call->oa_done = FALSE;
+    call->up_us = sf_clock_now_us (sf_endpoint_clock (sf_ctx_endpoint (ctx)));
+    sf_ctx_timer_start (ctx, "ack_hold", 64 * (guint64) sf_stack_timer_ms (sf_stack_from_ctx (ctx), '1'));
+    SfUaLegNote *n = sf_ua_leg_note_new (status, "application/sdp", NULL);
+    n->body = g_strndup (ok_body.p, ok_body.len);
+    n->method = g_strdup ("ACK"); /* the body is an offer: our ACK waits for device:ack */
+    n->reason = sf_sip_str_dup (sf_sip_msg_reason (e->msg));
+    n->msg = sf_sip_msg_ref (e->msg);
+    sf_ua_leg_notify (ctx, SF_UA_LEG_UP_ANSWERED, n);
+    return SF_OP_OUTCOME (1);
+  }
   /* 13.2.2.4: the ACK carries the INVITE's credentials; after an offer-less
    * INVITE whose offer came in this 2xx, the answer (13.2.1; sf-op-prack.c) */
-  const char *creds[3];
   g_autofree char *ack_sdp = NULL, *late_why = NULL;
   gboolean late = sf_ua_late_answer (ctx, call, e->msg, &ack_sdp, &late_why);
-  SfSipDialogRequest r = { .method = "ACK", .via_sent_by = hop.local, .transport = sf_ua_hop_transport (&hop), .cseq = (guint32) sf_sip_msg_cseq (inv)->number,
-                           .extra = sf_ua_auth_lines (&call->auth, creds),
-                           .content_type = ack_sdp != NULL ? "application/sdp" : NULL, .body = ack_sdp,
-                           .body_len = ack_sdp != NULL ? strlen (ack_sdp) : 0 };
-  g_autofree char *next_hop = NULL;
-  g_clear_error (&error);
-  g_autoptr (SfSipMsg) ack = sf_sip_dialog_create_request (call->dialog, &r, &next_hop, &error);
-  if (ack == NULL)
+  if (!send_2xx_ack (ctx, call, (guint32) sf_sip_msg_cseq (inv)->number, ack_sdp))
     return SF_OP_ERROR;
-  sf_stack_send_request_to (s, ack, next_hop); /* 8.1.2: a strict router gets it by the Request-URI */
-  g_clear_pointer (&call->ack, sf_sip_msg_unref);
-  call->ack = sf_sip_msg_ref (ack);
   call->status = status;
   call->offer_out = FALSE; /* the 2xx answers (or ends the call: sdp_failed, unusable) */
   call->oa_done = TRUE;
@@ -591,6 +662,11 @@ sf_op_far_end_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (late)
     return SF_OP_OUTCOME (1);
   g_autofree char *why = NULL;
+  if (call->leg != NULL && sf_sip_msg_body (inv).len == 0 && ok_body.len == 0) {
+    /* our INVITE had no offer: the 2xx must carry one (13.2.1) */
+    sf_ua_call_sdp_failed (ctx, call, "the 2xx has no SDP offer to our INVITE without one");
+    return SF_OP_OUTCOME (4);
+  }
   if (call->leg != NULL) {
     /* the answer goes to the bridge: the 2xx's SDP, else the one of a 1xx (RFC 3264 4: it stands) */
     SfUaLegNote *n = sf_ua_leg_note_new (status, NULL, NULL);
@@ -625,13 +701,17 @@ sf_op_ack_again (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfSipEvent *e = ev->payload;
   SfUaCall *call = sf_ua_call_peek (ctx);
-  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || call->ack == NULL ||
+  gboolean held = call != NULL && call->leg != NULL && call->leg->ack_held;
+  if (strcmp (ev->name, "response") != 0 || e == NULL || call == NULL || (call->ack == NULL && !held) ||
       sf_sip_msg_status (e->msg) / 100 != 2 || !sf_sip_str_eq (sf_sip_msg_cseq (e->msg)->text, "INVITE"))
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   const SfSipParam *tt = sf_sip_value_param (sf_sip_msg_to (e->msg), "tag");
   if (call->dialog == NULL || tt == NULL || sf_sip_str_eq (tt->value, call->dialog->remote_tag)) {
-    if (sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->ack)->number) {
+    /* a B2BUA leg holding its ACK for the caller's answer (OpFarEndResponse):
+     * the retransmission waits for it too, an ACK without the answer would
+     * end the offer/answer with none (RFC 3264 4) */
+    if (call->ack != NULL && sf_sip_msg_cseq (e->msg)->number == sf_sip_msg_cseq (call->ack)->number) {
       g_autofree char *next_hop = call->dialog != NULL ? sf_sip_dialog_next_hop (call->dialog) : NULL;
       sf_stack_send_request_to (s, call->ack, next_hop);
     }
@@ -796,6 +876,10 @@ static SfOpResult
 sf_op_terminate_call (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
+  /* a B2BUA leg's ACK held for the caller's answer goes first, without it:
+   * every 2xx gets its ACK (13.2.2.4), and the BYE follows it (15) */
+  if (leg_ack_release (ctx, call, NULL) && call->reason == NULL)
+    sf_ua_call_sdp_failed (ctx, call, "the call ended before the caller's ACK brought the answer to the 2xx's offer");
   if (!send_bye (ctx, call))
     return SF_OP_ERROR;
   sf_ua_call_set_reason (call, ev->kind == SF_EV_TIMER ? ev->name : "local_bye", 0);
@@ -1144,6 +1228,40 @@ sf_op_relay_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* device:ack (a B2BUA's B leg holding the ACK of the 2xx whose offer the
+ * caller answers: OpFarEndResponse): the ACK goes with the note's SDP, the
+ * caller's answer the bridge rewrote (RFC 3261 13.2.1: an offer in a 2xx is
+ * answered in the ACK).  A note without SDP (the caller's ACK had no usable
+ * answer), or timer:ack_hold (64*T1 and no device:ack: the caller never
+ * ACKed, or its leg is gone): the ACK goes without body, since every 2xx
+ * needs one (13.2.2.4), and the call ends with a BYE (the callee's offer is
+ * unanswered: no media, RFC 3264 4), as for an unusable answer.  Nothing held:
+ * nothing to do (the bridge relays every ACK of A's that had a body). */
+static SfOpResult
+sf_op_relay_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  SfUaCall *call = sf_ua_call_peek (ctx);
+  gboolean device = ev->kind == SF_EV_DEVICE && strcmp (ev->name, "ack") == 0;
+  if ((!device && !(ev->kind == SF_EV_TIMER && strcmp (ev->name, "ack_hold") == 0)) || call == NULL ||
+      call->leg == NULL)
+    return SF_OP_SKIP;
+  if (!call->leg->ack_held)
+    return SF_OP_DONE;
+  SfUaLegNote *note = device ? ev->payload : NULL;
+  const char *sdp = note != NULL && note->body != NULL && *note->body != '\0' &&
+                        g_ascii_strcasecmp (note->ctype != NULL ? note->ctype : "", "application/sdp") == 0
+                      ? note->body
+                      : NULL;
+  leg_ack_release (ctx, call, sdp);
+  if (sdp != NULL)
+    return SF_OP_DONE;
+  sf_ua_call_sdp_failed (ctx, call, device ? "the caller's ACK has no usable SDP answer to the offer in the 2xx"
+                                           : "no answer from the caller to the offer in the 2xx within 64*T1");
+  /* InCall takes device:hangup: HangingUp's BYE */
+  sf_ctx_post_self (ctx, sf_event_new (SF_EV_DEVICE, SF_UA_LEG_DOWN_HANGUP, NULL));
+  return SF_OP_DONE;
+}
+
 /* device:info: an INFO in the dialog with the bridge's Content-Type and body
  * (RFC 6086 4.1; the other leg's INFO relayed); its final response is taken
  * here and goes nowhere (a failed INFO does not end the call). */
@@ -1229,10 +1347,12 @@ const SfOperatorDef sf_op_uac_table[] = {
     "takes a response to our INVITE: outcome ringing for a 1xx (an early dialog, early media from its SDP, RFC "
     "3960), answered for a 2xx (dialog confirmed, answer taken, ACK sent), sdp_failed (ACK sent, no usable answer), "
     "unusable, busy (486, 600) or failed; under media.srtp = offer a 488 to our RTP/SAVP INVITE sends it again "
-    "with RTP/AVP (no outcome)", "sip:response", NULL, "RFC 3261 13.2.2" },
+    "with RTP/AVP (no outcome); a B2BUA leg whose INVITE had no offer holds the 2xx's ACK for the caller's answer "
+    "(OpRelayAck)", "sip:response", NULL, "RFC 3261 13.2.2" },
   { "OpAckAgain", sf_op_ack_again, SF_Q_NORMAL, SF_EV_SIP, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "takes a 2xx to our INVITE once the call is up: a retransmission gets the same ACK again; a 2xx from another "
-    "fork gets its own ACK and a BYE", "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },
+    "fork gets its own ACK and a BYE; while a B2BUA leg holds its ACK for the caller's answer, none",
+    "sip:response 2xx", NULL, "RFC 3261 13.2.2.4" },
   { "OpCancelCall", sf_op_cancel_call, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER | SF_EV_SIP, SF_OPF_TRANSITIONS, NULL,
     SF_ARG_NONE, NULL, NULL,
     "on device:hangup, device:shutdown or timer:no_answer before the answer: CANCEL, sent once the first 1xx came "
@@ -1247,7 +1367,8 @@ const SfOperatorDef sf_op_uac_table[] = {
     "device:hangup|timer:hangup", NULL, "RFC 3261 15.1.1" },
   { "OpTerminateCall", sf_op_terminate_call, SF_Q_ENTRY, SF_EV_ANY, 0, NULL, SF_ARG_NONE, NULL, NULL,
     "entry of the state that ends a call from our side: BYE through the dialog, whatever brought the call here "
-    "(a hang-up, a 2xx after our CANCEL, a 2xx never ACKed)", "*", NULL, "RFC 3261 15.1.1" },
+    "(a hang-up, a 2xx after our CANCEL, a 2xx never ACKed); a B2BUA leg's held ACK goes first, without body",
+    "*", NULL, "RFC 3261 15.1.1" },
   { "OpByeAnswered", sf_op_bye_answered, SF_Q_NORMAL, SF_EV_SIP, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE, NULL, NULL,
     "takes the final response to our BYE, whatever it says: the call is over; transitions", "sip:response 2xx-6xx",
     NULL, "RFC 3261 15.1.1" },
@@ -1270,6 +1391,11 @@ const SfOperatorDef sf_op_uac_table[] = {
     "timer:relay_out_guard (64*T1, a re-INVITE answered with a 1xx only): its transaction ended, 408 to the bridge",
     "sip:response|txn:timeout|txn:transport_error|timer:relay_out_guard",
     NULL, "RFC 3261 14.1, 13.2.2.4" },
+  { "OpRelayAck", sf_op_relay_ack, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_TIMER, 0, NULL, SF_ARG_NONE, NULL, NULL,
+    "B2BUA leg mode: the ACK our INVITE without offer held for the caller's answer to the offer in the callee's "
+    "2xx goes on the bridge's device:ack with the note's SDP; without SDP, or at timer:ack_hold (64*T1), it goes "
+    "without body and the call ends with a BYE (sdp_failed)", "device:ack|timer:ack_hold", NULL,
+    "RFC 3261 13.2.1, 13.2.2.4" },
   { "OpRelayInfo", sf_op_relay_info, SF_Q_NORMAL, SF_EV_DEVICE | SF_EV_SIP | SF_EV_TXN, 0, NULL, SF_ARG_NONE, NULL,
     NULL,
     "B2BUA leg mode: on the bridge's device:info sends an INFO in the call's dialog with the note's Content-Type "

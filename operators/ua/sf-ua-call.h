@@ -31,6 +31,10 @@ struct _SfUaLeg {
   SfSipMsg *relay_out;       /* our relayed re-INVITE or UPDATE awaiting its final response, owned, nullable */
   char *last_sdp;            /* the SDP we sent last: an offer-less re-INVITE's answer (RFC 3264 8: o= unchanged) */
   SfUaLegReferCheck refer_check; /* the bridge's word on a REFER, nullable (sf_ua_leg_set_refer_check) */
+  /* B: our INVITE had no offer and the callee's 2xx carried one: its ACK waits
+   * for the caller's answer (device:ack, OpRelayAck; timer ack_hold) */
+  gboolean ack_held;
+  guint32 ack_cseq;          /* the INVITE's CSeq the held ACK carries */
   SfUaLegNote *reoffer_held; /* device:reoffer's note that came while our 2xx to the INVITE waited for its ACK (or
                                 for the PRACK our 2xx waits on): sent once the ACK came, owned, nullable */
 };

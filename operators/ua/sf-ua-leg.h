@@ -24,7 +24,9 @@ G_BEGIN_DECLS
  * SfUaLegNote).  The fields each one fills: ---- */
 #define SF_UA_LEG_UP_PROGRESS       "progress"       /* a 1xx above 100 from B: status, reason; ctype+body
                                                         when it had SDP (early media) */
-#define SF_UA_LEG_UP_ANSWERED       "answered"       /* B's 2xx to the INVITE: status, ctype+body (its SDP answer) */
+#define SF_UA_LEG_UP_ANSWERED       "answered"       /* B's 2xx to the INVITE: status, ctype+body (its SDP answer;
+                                                        method "ACK": our INVITE had no offer, the body is B's
+                                                        offer, and the leg holds its ACK until device:ack) */
 #define SF_UA_LEG_UP_CALL_END       "call_end"       /* the leg's call ended (once, before child:end):
                                                         status (the INVITE's final status, sent or received; 0
                                                         when none), reason (the call_end reason: "cancelled",
@@ -33,7 +35,9 @@ G_BEGIN_DECLS
                                                         unanswered until device:reanswer: method, ctype+body */
 #define SF_UA_LEG_UP_OFFER_ANSWERED "offer_answered" /* the final response to our relayed offer
                                                         (device:reoffer): status, method; ctype+body on 2xx */
-#define SF_UA_LEG_UP_ACK            "ack"            /* an ACK with a body (offer-less relays, round 2): ctype+body */
+#define SF_UA_LEG_UP_ACK            "ack"            /* A: the ACK with the answer to the offer our 200 carried
+                                                        (the INVITE had none; or an offer-less re-INVITE's, which
+                                                        the leg answered itself): ctype+body */
 #define SF_UA_LEG_UP_INFO           "info"           /* an INFO in the dialog (answered 200 by the leg):
                                                         ctype+body (may be empty) */
 #define SF_UA_LEG_UP_REFER          "refer"          /* a REFER the leg accepted (202) after the bridge's
@@ -55,7 +59,11 @@ G_BEGIN_DECLS
                                               re-INVITE, UPDATE while early) with note's body as the offer */
 #define SF_UA_LEG_DOWN_REANSWER "reanswer" /* either: answer the kept offer: note.status (0 = 200) with note's
                                               body on 2xx */
-#define SF_UA_LEG_DOWN_ACK      "ack"      /* reserved (delayed ACK with a body, round 2) */
+#define SF_UA_LEG_DOWN_ACK      "ack"      /* B, holding the ACK of a 2xx that carried the offer (answered
+                                              with method "ACK"): the ACK goes with note's SDP (the caller's
+                                              answer); a note without SDP: the ACK without body, then BYE.
+                                              Nothing held: ignored.  Unsent in 64*T1 (timer ack_hold), the
+                                              leg ACKs without body and hangs up itself */
 #define SF_UA_LEG_DOWN_INFO     "info"     /* either, up: send INFO with note's ctype+body; its answer ignored */
 
 /* What one up or down event says.  Every pointer owned and nullable. */

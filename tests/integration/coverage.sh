@@ -42,7 +42,7 @@ sline() { # sline MACHINE TEXT: MACHINE's section has the line TEXT
 
 # ---- one flow, two processes: the UAS and the UAC of ua.xml ----
 expect_rc "coverage of a UAS and a UAC" 0 "$SIPFLOW" coverage "$T/callee.events" "$T/caller.events"
-line "ua ($SRC/xml/ua.xml): 5 of 183 transitions, 6 of 18 states"
+line "ua ($SRC/xml/ua.xml): 5 of 184 transitions, 6 of 18 states"
 line "ist ($SRC/xml/transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
 sline ist "  implements RFC 3261 Figure 7, RFC 6026"
 sline ict "  implements RFC 3261 Figure 5, RFC 6026"
@@ -70,9 +70,9 @@ sline ua "  [x] Trying -> RingBack  on sip:response [ringing]  (OpFarEndResponse
 sline ua "  [x] RingBack -> Busy  on sip:response [busy]  (OpFarEndResponse; RFC 3261 13.2.2)  1 time"
 line "events: 16 state, 4 step; 0 bad lines skipped"
 if grep -q . "$T/err"; then fail "no warning on good files" "$(head -3 "$T/err")"; else pass "no warning on good files"; fi
-# every arrow of the picture is listed: 183 of ua, as many [x] as the header says
+# every arrow of the picture is listed: 184 of ua, as many [x] as the header says
 section ua
-[ "$(grep -c '^  \[[x ]\] ' "$T/sec")" = 183 ] && pass "ua: 183 arrow lines" || fail "ua: 183 arrow lines" "$(grep -c '^  \[' "$T/sec")"
+[ "$(grep -c '^  \[[x ]\] ' "$T/sec")" = 184 ] && pass "ua: 184 arrow lines" || fail "ua: 184 arrow lines" "$(grep -c '^  \[' "$T/sec")"
 [ "$(grep -c '^  \[x\] ' "$T/sec")" = 5 ] && pass "ua: 5 taken" || fail "ua: 5 taken"
 
 # ---- two flows: ist counted across both, redirect reported too ----
@@ -91,7 +91,7 @@ has "--flow ist: ua's events are not of its flow" "$T/err" "machine 'ua' is not 
 sed "s|\"file\":\"[^\"]*\"|\"file\":\"/nonexistent/ua.xml\"|" "$T/callee.events" >"$T/moved.events"
 expect_rc "a flow file that is not here: the flow's name" 0 "$SIPFLOW" coverage "$T/moved.events"
 line "ist (builtin:transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
-line "ua (builtin:ua.xml): 2 of 183 transitions, 3 of 18 states"
+line "ua (builtin:ua.xml): 2 of 184 transitions, 3 of 18 states"
 sed "s|\"name\":\"ua.xml\"|\"name\":\"nosuch\"|" "$T/moved.events" >"$T/lost.events"
 expect_rc "a flow that is nowhere exits 1" 1 "$SIPFLOW" coverage "$T/lost.events"
 has "a flow that is nowhere: named" "$T/err" "the flow '/nonexistent/ua.xml' cannot be loaded"

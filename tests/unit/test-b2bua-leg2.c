@@ -19,7 +19,17 @@
  *    waits for the PRACK (RFC 3262 3), the offer for its ACK
  *  - leg2_183_no_reoffer: an unreliable 183 (A without 100rel): A's 200 carries
  *    B's 2xx SDP, no offer follows; a reliable 183 whose SDP B's 200 repeats
- *    (o= aside): no offer follows either */
+ *    (o= aside): no offer follows either
+ *  - leg2_late_offer: A's INVITE without SDP (a delayed offer): B's INVITE has
+ *    none; B's 183 SDP reaches A without it; B's 200 has the offer: A's 200
+ *    carries it (B's c= and m=, our o=), B gets no ACK, not even for its 200
+ *    again; A's ACK with the answer: B's ACK carries it (RFC 3261 13.2.1), and
+ *    the same ACK answers B's 200 again; an offer-less re-INVITE of A's is
+ *    answered by its leg with the SDP it sent last, nothing reaches B
+ *  - leg2_late_offer_no_ack: A never ACKs, or ACKs without answer: B still gets
+ *    its ACK (without body) and then a BYE, A a BYE; zero instances
+ *  - leg2_late_offer_none: B's 200 has no offer either: ACK and BYE to B, 500
+ *    to A */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/b2bua/sf-b2bua.h"
@@ -459,6 +469,185 @@ leg2_183_no_reoffer (void)
   }
 }
 
+/* A's INVITE without SDP (a delayed offer, RFC 3261 13.2.1). */
+static void
+a_invite_nosdp (B2b *x)
+{
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-l2a\r\nMax-Forwards: 70\r\n"
+    "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: a-call@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    x->t->port, x->t->port);
+  send_on (x->t->peer, x->t->to, inv);
+}
+
+/* A calls without SDP: B's INVITE has none either; B's 183 with SDP reaches A
+ * without it (no answer, and an offer only the 2xx may carry here); B's 200
+ * carries the offer: A's 200 carries it (pass mode: B's c= and m=), and B gets
+ * no ACK yet, not even for its 200 again.  Returns B's INVITE and A's 200. */
+static void
+late_offer_answered (B2b *x, char **b_inv, char **a200)
+{
+  a_invite_nosdp (x);
+  *b_inv = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (*b_inv != NULL && g_str_has_prefix (*b_inv, "INVITE "));
+  CU_ASSERT_STRING_EQUAL (body_of (*b_inv), "");
+  g_autofree char *bct = hdr (*b_inv, "Content-Type");
+  CU_ASSERT_PTR_NULL (bct);
+  b_respond (x, *b_inv, 183, "bobtag", B_SDP);
+  g_autofree char *a183 = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (a183 != NULL && g_str_has_prefix (a183, "SIP/2.0 183"));
+  CU_ASSERT_STRING_EQUAL (body_of (a183), "");
+  b_respond (x, *b_inv, 200, "bobtag", B_SDP2);
+  *a200 = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (*a200 != NULL && g_str_has_prefix (*a200, "SIP/2.0 200") && strstr (*a200, "INVITE") != NULL);
+  CU_ASSERT_PTR_NOT_NULL (strstr (body_of (*a200), "c=IN IP4 127.0.0.1\r\n"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (body_of (*a200), "m=audio 43000 RTP/AVP 8"));
+  CU_ASSERT_PTR_NULL (strstr (body_of (*a200), "o=bob")); /* the o= line is ours */
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* the ACK waits for A's answer */
+  b_respond (x, *b_inv, 200, "bobtag", B_SDP2); /* B's 200 again: still no ACK (an empty one would end the O/A) */
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
+}
+
+static void
+leg2_late_offer (void)
+{
+  B2b *x = b2b_new ();
+  g_autofree char *binv = NULL, *a200 = NULL;
+  late_offer_answered (x, &binv, &a200);
+  a_request (x, a200, "ACK", 1, NULL, A_SDP);
+  /* B's ACK carries A's answer (A's c= and m=, our o=), in B's dialog */
+  g_autofree char *ack = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (ack != NULL && g_str_has_prefix (ack, "ACK sip:bobtag@"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (body_of (ack), "m=audio 40000 RTP/AVP 0"));
+  CU_ASSERT_PTR_NOT_NULL (strstr (body_of (ack), "c=IN IP4 127.0.0.1\r\n"));
+  CU_ASSERT_PTR_NULL (strstr (body_of (ack), "o=alice"));
+  g_autofree char *act = hdr (ack, "Content-Type"), *acseq = hdr (ack, "CSeq"), *icseq = hdr (binv, "CSeq");
+  CU_ASSERT_STRING_EQUAL (act != NULL ? act : "", "application/sdp");
+  CU_ASSERT_TRUE (acseq != NULL && icseq != NULL && strtoul (acseq, NULL, 10) == strtoul (icseq, NULL, 10) &&
+                  strstr (acseq, "ACK") != NULL);
+  /* B's 200 again (its ACK lost): the same ACK, with the answer */
+  b_respond (x, binv, 200, "bobtag", B_SDP2);
+  g_autofree char *ack2 = recv_on (x->b);
+  CU_ASSERT_TRUE (ack2 != NULL && g_str_has_prefix (ack2, "ACK ") && strcmp (body_of (ack2), body_of (ack)) == 0);
+  /* an offer-less re-INVITE from A: its leg answers with the SDP it sent last (B's), B hears nothing */
+  a_request (x, a200, "INVITE", 2, NULL, NULL);
+  g_autofree char *rok = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (rok != NULL && g_str_has_prefix (rok, "SIP/2.0 200"));
+  CU_ASSERT_STRING_EQUAL (body_of (rok), body_of (a200));
+  a_request (x, a200, "ACK", 2, NULL, A_SDP);
+  CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
+  a_hangs_up (x, a200, 3);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"answered\":true", "\"ended_by\":\"a\"",
+                                  NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"reason\":\"sdp_failed\"", NULL), 0);
+  b2b_free (x);
+}
+
+/* Every datagram waiting on @sock (transfer full, each), none: an empty array. */
+static GPtrArray *
+drain_on (GSocket *sock)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  while (g_socket_condition_check (sock, G_IO_IN)) {
+    char buf[8192];
+    gssize n = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
+    if (n <= 0)
+      break;
+    g_ptr_array_add (out, g_strndup (buf, n));
+  }
+  return out;
+}
+
+/* After A's 200 carried B's offer: A sends @ack_sdp in its ACK (NULL: no ACK
+ * at all, or @ack_empty: an ACK without body).  B must get an ACK without
+ * body, then a BYE (RFC 3261 13.2.2.4, 15), A a BYE; both answered; zero
+ * instances once the clock ran out. */
+static void
+late_offer_failed (gboolean ack_empty)
+{
+  B2b *x = b2b_new ();
+  g_autofree char *binv = NULL, *a200 = NULL;
+  late_offer_answered (x, &binv, &a200);
+  if (ack_empty)
+    a_request (x, a200, "ACK", 1, NULL, NULL);
+  gboolean b_ack = FALSE, b_ack_empty = FALSE, b_bye = FALSE, bye_after_ack = FALSE, a_bye = FALSE;
+  guint a_200s = 0;
+  for (guint i = 0; i < 80 && !(b_bye && a_bye); i++) {
+    sf_endpoint_advance (x->t->env->ep, 500);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    sf_test_peer_quiet (x->b);
+    g_autoptr (GPtrArray) bm = drain_on (x->b);
+    for (guint j = 0; j < bm->len; j++) {
+      const char *m = bm->pdata[j];
+      if (g_str_has_prefix (m, "ACK ")) {
+        b_ack = TRUE;
+        b_ack_empty = *body_of (m) == '\0';
+      } else if (g_str_has_prefix (m, "BYE ")) {
+        bye_after_ack = b_ack;
+        b_bye = TRUE;
+        b_respond (x, m, 200, NULL, NULL);
+      }
+    }
+    g_autoptr (GPtrArray) am = drain_on (x->t->peer);
+    for (guint j = 0; j < am->len; j++) {
+      const char *m = am->pdata[j];
+      if (g_str_has_prefix (m, "SIP/2.0 200"))
+        a_200s++;
+      else if (g_str_has_prefix (m, "BYE ")) {
+        a_bye = TRUE;
+        a_respond (x, m, 200, NULL);
+      }
+    }
+  }
+  CU_ASSERT_TRUE (b_ack);
+  CU_ASSERT_TRUE (b_ack_empty);
+  CU_ASSERT_TRUE (b_bye);
+  CU_ASSERT_TRUE (bye_after_ack);
+  CU_ASSERT_TRUE (a_bye);
+  if (!ack_empty)
+    CU_ASSERT_TRUE (a_200s > 0); /* A's 200 retransmitted while no ACK came (13.3.1.4) */
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"answered\":true", NULL), 1);
+  CU_ASSERT_EQUAL (b2b_state->live, 0);
+  b2b_free (x);
+}
+
+static void
+leg2_late_offer_no_ack (void)
+{
+  late_offer_failed (FALSE); /* A never ACKs: its leg's no_ack or B's ack_hold, 64*T1 */
+  late_offer_failed (TRUE);  /* A's ACK has no answer (RFC 3264 4): its leg ends A's call, B's ACK goes empty */
+}
+
+/* B's 200 to an INVITE without offer has no SDP either (RFC 3261 13.2.1 wants
+ * the offer there): B gets its ACK and a BYE (sdp_failed), A gets 500, as for
+ * any B whose 2xx has no usable SDP. */
+static void
+leg2_late_offer_none (void)
+{
+  B2b *x = b2b_new ();
+  a_invite_nosdp (x);
+  g_autofree char *binv = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (binv != NULL && g_str_has_prefix (binv, "INVITE "));
+  b_respond (x, binv, 200, "bobtag", NULL);
+  g_autofree char *ack = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (ack != NULL && g_str_has_prefix (ack, "ACK "));
+  g_autofree char *bye = recv_on (x->b);
+  CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
+  b_respond (x, bye, 200, NULL, NULL);
+  g_autofree char *resp = recv_on (x->t->peer);
+  CU_ASSERT_TRUE_FATAL (resp != NULL && g_str_has_prefix (resp, "SIP/2.0 "));
+  CU_ASSERT_TRUE (g_str_has_prefix (resp, "SIP/2.0 500"));
+  a_ack_failure (x, resp);
+  b2b_settle (x);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"reason\":\"sdp_failed\"", NULL), 1);
+  b2b_free (x);
+}
+
 void
 sf_test_register_b2bua_leg2 (void)
 {
@@ -468,4 +657,7 @@ sf_test_register_b2bua_leg2 (void)
   SF_ADD_TEST (s, leg2_fork);
   SF_ADD_TEST (s, leg2_reliable_183_changed);
   SF_ADD_TEST (s, leg2_183_no_reoffer);
+  SF_ADD_TEST (s, leg2_late_offer);
+  SF_ADD_TEST (s, leg2_late_offer_no_ack);
+  SF_ADD_TEST (s, leg2_late_offer_none);
 }
