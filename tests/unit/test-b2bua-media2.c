@@ -10,94 +10,15 @@
  *  - bridge_sdes_allowed: media.srtp_insecure_signalling=true: the keys reach
  *    B as A sent them */
 #include "config.h"
-#include "sf-test.h"
+#include "sf-test-b2b.h"
 #include "operators/b2bua/sf-b2bua.h"
 #include "operators/sf-modules.h"
 #include "media/sf-media.h"
 #include <string.h>
 
-typedef struct {
-  SfTestStack *t; /* its peer is A */
-  GSocket *b;     /* B */
-  GInetSocketAddress *bto;
-  guint bport;
-} B2b;
-
-static SfB2bState *b2b_state; /* what the modules' setups would make; the teardown frees them */
-static SfMedia *b2b_media;
-
-static void
-b2b_teardown (SfEndpoint *ep)
-{
-  sf_module_attach (ep, &sf_b2bua_module, NULL);
-  g_clear_pointer (&b2b_state, sf_b2b_state_free);
-  sf_module_attach (ep, &sf_media_module, NULL);
-  g_clear_pointer (&b2b_media, sf_media_free);
-}
-
-/* The B2BUA on the null media backend with @set (nullable) configured, B a
- * peer socket. */
-static B2b *
-b2b_new (const char *set)
-{
-  SfTestEnv *env = sf_test_env_new ();
-  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
-  g_assert (sf_config_set (env->cfg, "ua.uri=sip:b2b@127.0.0.1", NULL));
-  g_assert (sf_config_set (env->cfg, "sip.t1_ms=100", NULL));
-  if (set != NULL)
-    g_assert (sf_config_set (env->cfg, set, NULL));
-  sf_endpoint_attach (env->ep, NULL);
-  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
-  g_assert (tu != NULL);
-  B2b *x = g_new0 (B2b, 1);
-  x->t = sf_test_stack_new (env, tu);
-  x->b = sf_test_peer_new (env, &x->bto, &x->bport);
-  g_autofree char *target = g_strdup_printf ("b2bua.target=sip:bob@127.0.0.1:%u", x->bport);
-  g_assert (sf_config_set (env->cfg, target, NULL));
-  b2b_media = sf_media_new (env->cfg, sf_media_null_backend (), NULL);
-  g_assert (b2b_media != NULL);
-  sf_module_attach (env->ep, &sf_media_module, b2b_media); /* media.srtp_insecure_signalling */
-  b2b_state = sf_b2b_state_new (env->ep, env->cfg, NULL);
-  g_assert (b2b_state != NULL);
-  sf_module_attach (env->ep, &sf_b2bua_module, b2b_state);
-  return x;
-}
-
-static void
-b2b_free (B2b *x)
-{
-  g_object_unref (x->b);
-  g_object_unref (x->bto);
-  sf_test_stack_free (x->t, b2b_teardown);
-  g_free (x);
-}
-
-/* Runs the clock past every transaction's and guard's end. */
-static void
-b2b_settle (B2b *x)
-{
-  for (guint i = 0; i < 50; i++) {
-    sf_endpoint_advance (x->t->env->ep, 1000);
-    while (g_main_context_iteration (NULL, FALSE))
-      ;
-  }
-  sf_endpoint_drain (x->t->env->ep);
-}
-
-/* The next datagram on @sock (transfer full), NULL when none came. */
-static char *
-recv_on (GSocket *sock)
-{
-  if (!sf_test_peer_wait (sock))
-    return NULL;
-  char buf[8192];
-  gssize n = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
-  return n > 0 ? g_strndup (buf, n) : NULL;
-}
-
 /* A's INVITE (over UDP) with @sdp. */
 static void
-a_invite (B2b *x, const char *sdp)
+a_invite (SfTestB2b *x, const char *sdp)
 {
   g_autofree char *inv = g_strdup_printf (
     "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%%PORT%%;branch=z9hG4bK-m2\r\nMax-Forwards: 70\r\n"
@@ -109,10 +30,10 @@ a_invite (B2b *x, const char *sdp)
 
 /* A's next final response: its status, the text in @text (nullable). */
 static guint
-a_final (B2b *x, char **text)
+a_final (SfTestB2b *x, char **text)
 {
   for (guint i = 0; i < 8; i++) {
-    g_autofree char *m = recv_on (x->t->peer);
+    g_autofree char *m = sf_test_recv (x->t->peer, FALSE);
     if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
       return 0;
     guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
@@ -127,7 +48,7 @@ a_final (B2b *x, char **text)
 
 /* A's ACK for a failure @resp to its INVITE. */
 static void
-a_ack (B2b *x, const char *resp)
+a_ack (SfTestB2b *x, const char *resp)
 {
   g_autofree char *to = sf_test_header (resp, "To");
   g_autofree char *ack = g_strdup_printf (
@@ -139,7 +60,7 @@ a_ack (B2b *x, const char *resp)
 
 /* B refuses @req with 486; the bridge gives A 486 too. */
 static void
-b_refuse (B2b *x, const char *req)
+b_refuse (SfTestB2b *x, const char *req)
 {
   g_autofree char *via = sf_test_header (req, "Via");
   g_autofree char *from = sf_test_header (req, "From");
@@ -162,49 +83,49 @@ b_refuse (B2b *x, const char *req)
 static void
 bridge_sdes_insecure (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, SF_TEST_B2B_MEDIA);
   a_invite (x, SDP_HEAD "m=audio 40000 RTP/SAVP 0\r\n" KEY);
   g_autofree char *resp = NULL;
   CU_ASSERT_EQUAL (a_final (x, &resp), 488);
   if (resp != NULL)
     a_ack (x, resp);
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no B leg: the keys went nowhere */
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_status\":488", NULL), 1);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_sdes_best_effort (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, SF_TEST_B2B_MEDIA);
   a_invite (x, SDP_HEAD "m=audio 40000 RTP/AVP 0\r\n" KEY "a=sendrecv\r\n");
-  g_autofree char *inv = recv_on (x->b);
+  g_autofree char *inv = sf_test_recv (x->b, FALSE);
   CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
   CU_ASSERT_TRUE (g_str_has_prefix (inv, "INVITE "));
   CU_ASSERT_PTR_NULL (strstr (inv, "a=crypto"));
   CU_ASSERT_PTR_NULL (strstr (inv, "inline:"));
   CU_ASSERT_PTR_NOT_NULL (strstr (inv, "m=audio 40000 RTP/AVP 0\r\na=sendrecv\r\n"));
   b_refuse (x, inv);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_sdes_allowed (void)
 {
-  B2b *x = b2b_new ("media.srtp_insecure_signalling=true");
+  SfTestB2b *x = sf_test_b2b_new ("media.srtp_insecure_signalling=true", SF_TEST_B2B_MEDIA);
   a_invite (x, SDP_HEAD "m=audio 40000 RTP/SAVP 0\r\n" KEY);
-  g_autofree char *inv = recv_on (x->b);
+  g_autofree char *inv = sf_test_recv (x->b, FALSE);
   CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
   CU_ASSERT_TRUE (g_str_has_prefix (inv, "INVITE "));
   CU_ASSERT_PTR_NOT_NULL (strstr (inv, "m=audio 40000 RTP/SAVP 0\r\n" KEY));
   b_refuse (x, inv);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 void

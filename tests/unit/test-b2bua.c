@@ -59,7 +59,7 @@
  *    it on to A: 200 for the CANCEL, 487 for the INVITE (RFC 3261 9.2); B's
  *    INVITE is cancelled; zero instances at the end */
 #include "config.h"
-#include "sf-test.h"
+#include "sf-test-b2b.h"
 #include "operators/b2bua/sf-b2bua.h"
 #include "operators/sf-modules.h"
 #include "states/sf-ctx.h"
@@ -220,102 +220,12 @@ test_status_map (void)
 
 /* ---- the bridge, xml/b2bua.xml, between two peers ---- */
 
-typedef struct {
-  SfTestStack *t;            /* its peer is A */
-  GSocket *b;                /* B */
-  GInetSocketAddress *bto;
-  guint bport;
-  GSocket *c;                /* C: the failover target, when there is one */
-  GInetSocketAddress *cto;
-  guint cport;
-} B2b;
-
-static SfB2bState *b2b_state; /* what the module's setup would make; the teardown frees it */
-
-static void
-b2b_teardown (SfEndpoint *ep)
-{
-  sf_module_attach (ep, &sf_b2bua_module, NULL);
-  g_clear_pointer (&b2b_state, sf_b2b_state_free);
-}
-
-static void
-trace_stderr (const char *line, gpointer data)
-{
-  g_printerr ("trace: %s\n", line);
-}
-
-static B2b *
-b2b_new_full (const char *set, gboolean failover)
-{
-  SfTestEnv *env = sf_test_env_new ();
-  g_assert (sf_config_set (env->cfg, "media.backend=null", NULL));
-  g_assert (sf_config_set (env->cfg, "ua.uri=sip:b2b@127.0.0.1", NULL));
-  g_assert (sf_config_set (env->cfg, "sip.t1_ms=100", NULL));
-  g_auto (GStrv) sets = set != NULL ? g_strsplit (set, " ", -1) : NULL; /* space-separated KEY=VALUEs */
-  for (guint i = 0; sets != NULL && sets[i] != NULL; i++)
-    g_assert (sf_config_set (env->cfg, sets[i], NULL));
-  if (g_getenv ("SF_TEST_TRACE") != NULL)
-    sf_endpoint_set_trace (env->ep, trace_stderr, NULL);
-  sf_endpoint_attach (env->ep, NULL);
-  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/b2bua.xml", NULL);
-  g_assert (tu != NULL);
-  B2b *x = g_new0 (B2b, 1);
-  x->t = sf_test_stack_new (env, tu);
-  x->b = sf_test_peer_new (env, &x->bto, &x->bport);
-  g_autofree char *target = g_strdup_printf ("b2bua.target=sip:bob@127.0.0.1:%u", x->bport);
-  g_assert (sf_config_set (env->cfg, target, NULL));
-  if (failover) {
-    x->c = sf_test_peer_new (env, &x->cto, &x->cport);
-    g_autofree char *fo = g_strdup_printf ("b2bua.failover=sip:carol@127.0.0.1:%u", x->cport);
-    g_assert (sf_config_set (env->cfg, fo, NULL));
-  }
-  b2b_state = sf_b2b_state_new (env->ep, env->cfg, NULL);
-  g_assert (b2b_state != NULL);
-  sf_module_attach (env->ep, &sf_b2bua_module, b2b_state);
-  return x;
-}
-
-static B2b *
-b2b_new (const char *set)
-{
-  return b2b_new_full (set, FALSE);
-}
-
-static void
-b2b_free (B2b *x)
-{
-  g_object_unref (x->b);
-  g_object_unref (x->bto);
-  g_clear_object (&x->c);
-  g_clear_object (&x->cto);
-  sf_test_stack_free (x->t, b2b_teardown);
-  g_free (x);
-}
-
-static void
-send_on (GSocket *sock, GInetSocketAddress *to, const char *text)
-{
-  g_socket_send_to (sock, G_SOCKET_ADDRESS (to), text, strlen (text), NULL, NULL);
-}
-
-/* The next datagram on @sock (transfer full), NULL when none came. */
-static char *
-recv_on (GSocket *sock)
-{
-  if (!sf_test_peer_wait (sock))
-    return NULL;
-  char buf[8192];
-  gssize n = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
-  return n > 0 ? g_strndup (buf, n) : NULL;
-}
-
 /* The next final response on @sock (provisional ones skipped): its status. */
 static guint
 final_on (GSocket *sock, char **text)
 {
   for (guint i = 0; i < 8; i++) {
-    g_autofree char *m = recv_on (sock);
+    g_autofree char *m = sf_test_recv (sock, FALSE);
     if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
       return 0;
     guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
@@ -328,22 +238,10 @@ final_on (GSocket *sock, char **text)
   return 0;
 }
 
-/* The value of header @name in @msg (transfer full), NULL when absent. */
-static char *
-hdr (const char *msg, const char *name)
-{
-  g_autofree char *needle = g_strdup_printf ("\r\n%s: ", name);
-  const char *p = strstr (msg, needle);
-  if (p == NULL)
-    return NULL;
-  p += strlen (needle);
-  return g_strndup (p, strcspn (p, "\r\n"));
-}
-
 #define A_SDP "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
 
 static void
-a_invite (B2b *x, guint max_forwards, const char *branch)
+a_invite (SfTestB2b *x, guint max_forwards, const char *branch)
 {
   g_autofree char *inv = g_strdup_printf (
     "INVITE sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: %u\r\n"
@@ -351,71 +249,59 @@ a_invite (B2b *x, guint max_forwards, const char *branch)
     "CSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:%u>\r\nX-Secret: leak\r\nUser-Agent: alice-phone\r\n"
     "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
     x->t->port, branch, max_forwards, x->t->port, strlen (A_SDP), A_SDP);
-  send_on (x->t->peer, x->t->to, inv);
+  sf_test_send (x->t->peer, x->t->to, inv);
 }
 
 static void
-a_cancel (B2b *x, const char *branch)
+a_cancel (SfTestB2b *x, const char *branch)
 {
   g_autofree char *c = g_strdup_printf (
     "CANCEL sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: a-call@127.0.0.1\r\n"
     "CSeq: 1 CANCEL\r\nContent-Length: 0\r\n\r\n", x->t->port, branch);
-  send_on (x->t->peer, x->t->to, c);
+  sf_test_send (x->t->peer, x->t->to, c);
 }
 
 /* A's ACK for a final response @resp (>= 300) to its INVITE of @branch. */
 static void
-a_ack (B2b *x, const char *resp, const char *branch)
+a_ack (SfTestB2b *x, const char *resp, const char *branch)
 {
-  g_autofree char *to = hdr (resp, "To");
+  g_autofree char *to = sf_test_header (resp, "To");
   g_autofree char *ack = g_strdup_printf (
     "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
     "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, branch, to != NULL ? to : "");
-  send_on (x->t->peer, x->t->to, ack);
+  sf_test_send (x->t->peer, x->t->to, ack);
 }
 
 /* B answers @req with @status (a To tag of its own). */
 static void
-b_respond (B2b *x, const char *req, guint status)
+b_respond (SfTestB2b *x, const char *req, guint status)
 {
-  g_autofree char *via = hdr (req, "Via");
-  g_autofree char *from = hdr (req, "From");
-  g_autofree char *to = hdr (req, "To");
-  g_autofree char *cid = hdr (req, "Call-ID");
-  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *via = sf_test_header (req, "Via");
+  g_autofree char *from = sf_test_header (req, "From");
+  g_autofree char *to = sf_test_header (req, "To");
+  g_autofree char *cid = sf_test_header (req, "Call-ID");
+  g_autofree char *cseq = sf_test_header (req, "CSeq");
   g_autofree char *r = g_strdup_printf ("SIP/2.0 %u Whatever B Says\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=bobtag\r\n"
                                         "Call-ID: %s\r\nCSeq: %s\r\nWarning: 399 bob.internal \"secret\"\r\n"
                                         "Contact: <sip:bob@10.9.9.9>\r\nContent-Length: 0\r\n\r\n",
                                         status, via, from, to, cid, cseq);
-  send_on (x->b, x->bto, r);
-}
-
-/* Runs the clock past every transaction's and guard's end: zero instances. */
-static void
-b2b_settle (B2b *x)
-{
-  for (guint i = 0; i < 50; i++) {
-    sf_endpoint_advance (x->t->env->ep, 1000);
-    while (g_main_context_iteration (NULL, FALSE))
-      ;
-  }
-  sf_endpoint_drain (x->t->env->ep);
+  sf_test_send (x->b, x->bto, r);
 }
 
 /* B's INVITE after A's: the checks of topology hiding.  Returns it (transfer full). */
 static char *
-b_invite (B2b *x, guint a_max_forwards)
+b_invite (SfTestB2b *x, guint a_max_forwards)
 {
-  char *inv = recv_on (x->b);
+  char *inv = sf_test_recv (x->b, FALSE);
   CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
   CU_ASSERT_TRUE (g_str_has_prefix (inv, "INVITE sip:bob@127.0.0.1"));
-  g_autofree char *cid = hdr (inv, "Call-ID");
-  g_autofree char *via = hdr (inv, "Via");
-  g_autofree char *from = hdr (inv, "From");
-  g_autofree char *contact = hdr (inv, "Contact");
-  g_autofree char *mf = hdr (inv, "Max-Forwards");
+  g_autofree char *cid = sf_test_header (inv, "Call-ID");
+  g_autofree char *via = sf_test_header (inv, "Via");
+  g_autofree char *from = sf_test_header (inv, "From");
+  g_autofree char *contact = sf_test_header (inv, "Contact");
+  g_autofree char *mf = sf_test_header (inv, "Max-Forwards");
   CU_ASSERT_TRUE (cid != NULL && strstr (cid, "a-call") == NULL);
   CU_ASSERT_TRUE (via != NULL && strstr (via, "z9hG4bK-a") == NULL);
   CU_ASSERT_TRUE (from != NULL && strstr (from, "alicetag") == NULL && strstr (from, "alice") == NULL);
@@ -430,12 +316,12 @@ b_invite (B2b *x, guint a_max_forwards)
 static void
 bridge_hides (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   a_invite (x, 10, "z9hG4bK-a1");
   g_autofree char *inv = b_invite (x, 10);
   /* B rings: A hears 180 (the A leg is silent until the bridge drives it) */
   b_respond (x, inv, 180);
-  g_autofree char *ringing = recv_on (x->t->peer);
+  g_autofree char *ringing = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180") && strstr (ringing, "bobtag") == NULL);
   b_respond (x, inv, 486);
   g_autofree char *resp = NULL;
@@ -444,32 +330,32 @@ bridge_hides (void)
                   strstr (resp, "10.9.9.9") == NULL && strstr (resp, "bobtag") == NULL);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-a1");
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  g_autofree char *bcid = hdr (inv, "Call-ID");
+  g_autofree char *bcid = sf_test_header (inv, "Call-ID");
   g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", bcid);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"a-call@127.0.0.1\"", bfield,
                                   "\"b_status\":486", "\"a_status\":486", NULL), 1);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (b2b_state);
-  CU_ASSERT_EQUAL (b2b_state->live, 0);
-  b2b_free (x);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (sf_test_b2b_state ());
+  CU_ASSERT_EQUAL (sf_test_b2b_state ()->live, 0);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_max_forwards_zero (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   a_invite (x, 0, "z9hG4bK-a0");
   g_autofree char *resp = NULL;
   CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 483);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-a0");
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no B leg */
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_status\":483", "\"ended_by\":\"bridge\"",
                                   NULL), 1);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 static void
@@ -480,7 +366,7 @@ bridge_status_map (void)
     { 486, 600, "b2bua.status_map=486=600" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
-    B2b *x = b2b_new (rows[i].set);
+    SfTestB2b *x = sf_test_b2b_new (rows[i].set, 0);
     a_invite (x, 70, "z9hG4bK-am");
     g_autofree char *inv = b_invite (x, 70);
     b_respond (x, inv, rows[i].b);
@@ -491,9 +377,9 @@ bridge_status_map (void)
       g_printerr ("status map: B %u gave A %u, not %u\n", rows[i].b, got, rows[i].a);
     if (resp != NULL)
       a_ack (x, resp, "z9hG4bK-am");
-    b2b_settle (x);
+    sf_test_b2b_settle (x);
     CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-    b2b_free (x);
+    sf_test_b2b_free (x);
   }
 }
 
@@ -502,102 +388,102 @@ bridge_status_map (void)
 
 /* B answers @req 200 with its SDP. */
 static void
-b_answer (B2b *x, const char *req)
+b_answer (SfTestB2b *x, const char *req)
 {
-  g_autofree char *via = hdr (req, "Via");
-  g_autofree char *from = hdr (req, "From");
-  g_autofree char *to = hdr (req, "To");
-  g_autofree char *cid = hdr (req, "Call-ID");
-  g_autofree char *cseq = hdr (req, "CSeq");
+  g_autofree char *via = sf_test_header (req, "Via");
+  g_autofree char *from = sf_test_header (req, "From");
+  g_autofree char *to = sf_test_header (req, "To");
+  g_autofree char *cid = sf_test_header (req, "Call-ID");
+  g_autofree char *cseq = sf_test_header (req, "CSeq");
   g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s\r\nCall-ID: %s\r\n"
                                         "CSeq: %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\n"
                                         "Content-Length: %zu\r\n\r\n%s",
                                         via, from, to, strstr (to, ";tag=") != NULL ? "" : ";tag=bobtag", cid, cseq,
                                         x->bport, strlen (B_SDP), B_SDP);
-  send_on (x->b, x->bto, r);
+  sf_test_send (x->b, x->bto, r);
 }
 
 /* A request in A's dialog (@method, CSeq @n) after the 200 @ok. */
 static void
-a_in_dialog (B2b *x, const char *ok, const char *method, guint n, const char *branch)
+a_in_dialog (SfTestB2b *x, const char *ok, const char *method, guint n, const char *branch)
 {
-  g_autofree char *to = hdr (ok, "To");
-  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *to = sf_test_header (ok, "To");
+  g_autofree char *contact = sf_test_header (ok, "Contact");
   g_autofree char *ruri = contact != NULL ? g_strndup (contact + 1, strcspn (contact + 1, ">")) : g_strdup ("sip:b2b@127.0.0.1");
   g_autofree char *m = g_strdup_printf (
     "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
     "CSeq: %u %s\r\nContent-Length: 0\r\n\r\n", method, ruri, x->t->port, branch, to, n, method);
-  send_on (x->t->peer, x->t->to, m);
+  sf_test_send (x->t->peer, x->t->to, m);
 }
 
 /* A request @method (CSeq @n, header lines @extra) in B's dialog after B's
  * 200 to @inv. */
 static void
-b_in_dialog (B2b *x, const char *inv, const char *method, guint n, const char *branch, const char *extra)
+b_in_dialog (SfTestB2b *x, const char *inv, const char *method, guint n, const char *branch, const char *extra)
 {
-  g_autofree char *from = hdr (inv, "From");
-  g_autofree char *to = hdr (inv, "To");
-  g_autofree char *cid = hdr (inv, "Call-ID");
-  g_autofree char *contact = hdr (inv, "Contact");
+  g_autofree char *from = sf_test_header (inv, "From");
+  g_autofree char *to = sf_test_header (inv, "To");
+  g_autofree char *cid = sf_test_header (inv, "Call-ID");
+  g_autofree char *contact = sf_test_header (inv, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
   g_autofree char *m = g_strdup_printf (
     "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: %s;tag=bobtag\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u %s\r\nContact: <sip:bob@127.0.0.1:%u>\r\n"
     "%sContent-Length: 0\r\n\r\n", method, ruri, x->bport, branch, to, from, cid, n, method, x->bport, extra);
-  send_on (x->b, x->bto, m);
+  sf_test_send (x->b, x->bto, m);
 }
 
 /* B's BYE (CSeq 1) after B's 200 to @inv. */
 static void
-b_bye (B2b *x, const char *inv)
+b_bye (SfTestB2b *x, const char *inv)
 {
   b_in_dialog (x, inv, "BYE", 1, "z9hG4bK-bbye", "");
 }
 
 /* A calls, B answers; both ACKed.  Returns A's 200 and B's INVITE (transfer full). */
 static void
-call_up (B2b *x, char **a_ok, char **b_inv)
+call_up (SfTestB2b *x, char **a_ok, char **b_inv)
 {
   a_invite (x, 70, "z9hG4bK-au");
   *b_inv = b_invite (x, 70);
   b_answer (x, *b_inv);
-  g_autofree char *ack = recv_on (x->b); /* the B leg's ACK for B's 2xx */
+  g_autofree char *ack = sf_test_recv (x->b, FALSE); /* the B leg's ACK for B's 2xx */
   CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
   CU_ASSERT_EQUAL (final_on (x->t->peer, a_ok), 200);
   CU_ASSERT_TRUE_FATAL (*a_ok != NULL);
   /* A's 200 carries B's SDP session (pass mode), not B's tag or Contact */
   CU_ASSERT_PTR_NOT_NULL (strstr (*a_ok, "m=audio 42000"));
   CU_ASSERT_PTR_NULL (strstr (*a_ok, "bobtag"));
-  g_autofree char *to = hdr (*a_ok, "To");
+  g_autofree char *to = sf_test_header (*a_ok, "To");
   g_autofree char *ackm = g_strdup_printf (
     "ACK sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-auack\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\n"
     "CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n", x->t->port, to);
-  send_on (x->t->peer, x->t->to, ackm);
+  sf_test_send (x->t->peer, x->t->to, ackm);
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
 }
 
 static void
 bridge_up_a_hangs_up (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abye");
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *bye = recv_on (x->b); /* B gets a BYE in its own dialog */
+  g_autofree char *bye = sf_test_recv (x->b, FALSE); /* B gets a BYE in its own dialog */
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
-  g_autofree char *cid = hdr (bye, "Call-ID");
-  g_autofree char *icid = hdr (inv, "Call-ID");
+  g_autofree char *cid = sf_test_header (bye, "Call-ID");
+  g_autofree char *icid = sf_test_header (inv, "Call-ID");
   CU_ASSERT_STRING_EQUAL (cid, icid);
   b_respond (x, bye, 200);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   g_autofree char *bfield = g_strdup_printf ("\"b_call_id\":\"%s\"", icid);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", bfield, "\"answered\":true",
                                   "\"ended_by\":\"a\"", NULL), 1);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 /* The relay's rtp_timeout (b2bua.rtp_timeout: both parties gone without a
@@ -606,7 +492,7 @@ bridge_up_a_hangs_up (void)
 static void
 bridge_rtp_timeout (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   SfEndpoint *ep = x->t->env->ep;
@@ -615,75 +501,75 @@ bridge_rtp_timeout (void)
   sf_endpoint_post (ep, bridge, sf_event_new (SF_EV_MEDIA, "rtp_timeout", NULL));
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_autofree char *bye = recv_on (x->b);
+  g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
-  g_autofree char *abye = recv_on (x->t->peer);
+  g_autofree char *abye = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"ended_by\":\"bridge\"", NULL), 1);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_up_b_hangs_up (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   b_bye (x, inv);
-  g_autofree char *bok = recv_on (x->b);
+  g_autofree char *bok = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
-  g_autofree char *bye = recv_on (x->t->peer); /* A gets a BYE in its own dialog */
+  g_autofree char *bye = sf_test_recv (x->t->peer, FALSE); /* A gets a BYE in its own dialog */
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
-  g_autofree char *cid = hdr (bye, "Call-ID");
+  g_autofree char *cid = sf_test_header (bye, "Call-ID");
   CU_ASSERT_STRING_EQUAL (cid, "a-call@127.0.0.1");
-  g_autofree char *via = hdr (bye, "Via");
-  g_autofree char *from = hdr (bye, "From");
-  g_autofree char *to = hdr (bye, "To");
-  g_autofree char *cseq = hdr (bye, "CSeq");
+  g_autofree char *via = sf_test_header (bye, "Via");
+  g_autofree char *from = sf_test_header (bye, "From");
+  g_autofree char *to = sf_test_header (bye, "To");
+  g_autofree char *cseq = sf_test_header (bye, "CSeq");
   g_autofree char *r = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: %s\r\nFrom: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
                                         "Content-Length: 0\r\n\r\n", via, from, to, cid, cseq);
-  send_on (x->t->peer, x->t->to, r);
-  b2b_settle (x);
+  sf_test_send (x->t->peer, x->t->to, r);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"answered\":true", "\"ended_by\":\"b\"", NULL), 1);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 
 static void
 bridge_failover (void)
 {
-  B2b *x = b2b_new_full (NULL, TRUE);
+  SfTestB2b *x = sf_test_b2b_new (NULL, SF_TEST_B2B_C);
   a_invite (x, 70, "z9hG4bK-af");
   g_autofree char *inv = b_invite (x, 70);
   b_respond (x, inv, 503);
   /* C gets a new INVITE: a new Call-ID, not B's, nothing of A's */
-  g_autofree char *cinv = recv_on (x->c);
+  g_autofree char *cinv = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@127.0.0.1"));
-  g_autofree char *bcid = hdr (inv, "Call-ID");
-  g_autofree char *ccid = hdr (cinv, "Call-ID");
+  g_autofree char *bcid = sf_test_header (inv, "Call-ID");
+  g_autofree char *ccid = sf_test_header (cinv, "Call-ID");
   CU_ASSERT_STRING_NOT_EQUAL (bcid, ccid);
   CU_ASSERT_PTR_NULL (strstr (cinv, "a-call"));
   CU_ASSERT_PTR_NULL (strstr (cinv, "X-Secret"));
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", "\"status\":503", "carol", NULL), 1);
   /* C is busy: no target left, A gets C's 486 */
-  g_autofree char *via = hdr (cinv, "Via");
-  g_autofree char *from = hdr (cinv, "From");
-  g_autofree char *to = hdr (cinv, "To");
-  g_autofree char *cseq = hdr (cinv, "CSeq");
+  g_autofree char *via = sf_test_header (cinv, "Via");
+  g_autofree char *from = sf_test_header (cinv, "From");
+  g_autofree char *to = sf_test_header (cinv, "To");
+  g_autofree char *cseq = sf_test_header (cinv, "CSeq");
   g_autofree char *r = g_strdup_printf ("SIP/2.0 486 Busy Here\r\nVia: %s\r\nFrom: %s\r\nTo: %s;tag=caroltag\r\n"
                                         "Call-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n", via, from, to, ccid, cseq);
-  send_on (x->c, x->cto, r);
+  sf_test_send (x->c, x->cto, r);
   g_autofree char *resp = NULL;
   CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-af");
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 /* A loop through the bridge (a target, or a proxy behind it, that routes back
@@ -697,7 +583,7 @@ bridge_loop_status (void)
 {
   const guint codes[] = { 483, 482 };
   for (guint i = 0; i < G_N_ELEMENTS (codes); i++) {
-    B2b *x = b2b_new_full (NULL, TRUE);
+    SfTestB2b *x = sf_test_b2b_new (NULL, SF_TEST_B2B_C);
     a_invite (x, 3, "z9hG4bK-al");
     g_autofree char *inv = b_invite (x, 3);
     b_respond (x, inv, codes[i]);
@@ -705,19 +591,19 @@ bridge_loop_status (void)
     CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), codes[i]);
     if (resp != NULL)
       a_ack (x, resp, "z9hG4bK-al");
-    b2b_settle (x);
+    sf_test_b2b_settle (x);
     CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_failover\"", NULL), 0);
-    g_autofree char *cinv = recv_on (x->c);
+    g_autofree char *cinv = sf_test_recv (x->c, FALSE);
     CU_ASSERT_PTR_NULL (cinv);
     CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-    b2b_free (x);
+    sf_test_b2b_free (x);
   }
 }
 
 static void
 bridge_max_calls (void)
 {
-  B2b *x = b2b_new ("b2bua.max_calls=1");
+  SfTestB2b *x = sf_test_b2b_new ("b2bua.max_calls=1", 0);
   a_invite (x, 70, "z9hG4bK-mc1");
   g_autofree char *inv = b_invite (x, 70);
   /* a second call while the first rings: 503 with Retry-After, no B leg */
@@ -726,10 +612,10 @@ bridge_max_calls (void)
     "Max-Forwards: 70\r\nFrom: <sip:dave@127.0.0.1>;tag=davetag\r\nTo: <sip:b2b@127.0.0.1>\r\n"
     "Call-ID: second@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:dave@127.0.0.1:%u>\r\n"
     "Content-Length: 0\r\n\r\n", x->t->port, x->t->port);
-  send_on (x->t->peer, x->t->to, m);
+  sf_test_send (x->t->peer, x->t->to, m);
   g_autofree char *resp = NULL;
   CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 503);
-  g_autofree char *ra = resp != NULL ? hdr (resp, "Retry-After") : NULL;
+  g_autofree char *ra = resp != NULL ? sf_test_header (resp, "Retry-After") : NULL;
   CU_ASSERT_STRING_EQUAL (ra != NULL ? ra : "", "5");
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"a_call_id\":\"second@127.0.0.1\"",
@@ -740,28 +626,28 @@ bridge_max_calls (void)
   CU_ASSERT_EQUAL (final_on (x->t->peer, &busy), 486);
   if (busy != NULL)
     a_ack (x, busy, "z9hG4bK-mc1");
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  CU_ASSERT_EQUAL (b2b_state->live, 0);
-  b2b_free (x);
+  CU_ASSERT_EQUAL (sf_test_b2b_state ()->live, 0);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_options (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *m = g_strdup_printf (
     "OPTIONS sip:b2b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-opt\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: opt@127.0.0.1\r\n"
     "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", x->t->port);
-  send_on (x->t->peer, x->t->to, m);
+  sf_test_send (x->t->peer, x->t->to, m);
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200); /* the A leg answers, as a UA (RFC 3261 11.2) */
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));        /* nothing goes to B */
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", NULL), 0); /* no call */
-  CU_ASSERT_EQUAL (b2b_state->live, 0);
-  b2b_free (x);
+  CU_ASSERT_EQUAL (sf_test_b2b_state ()->live, 0);
+  sf_test_b2b_free (x);
 }
 
 /* [b2bua] checked at setup: anchored media (the relay), a latch from its list,
@@ -838,19 +724,19 @@ bridge_target_checks (void)
   }
   sf_test_env_free (env);
 
-  B2b *x = b2b_new ("b2bua.from=<sip:gateway@b2b.example.com>");
+  SfTestB2b *x = sf_test_b2b_new ("b2bua.from=<sip:gateway@b2b.example.com>", 0);
   a_invite (x, 70, "z9hG4bK-af2");
   g_autofree char *inv = b_invite (x, 70);
-  g_autofree char *from = hdr (inv, "From");
+  g_autofree char *from = sf_test_header (inv, "From");
   CU_ASSERT_TRUE (from != NULL && g_str_has_prefix (from, "<sip:gateway@b2b.example.com>;tag="));
   b_respond (x, inv, 480);
   g_autofree char *resp = NULL;
   CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 480);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-af2");
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 
@@ -861,27 +747,27 @@ bridge_target_checks (void)
 static void
 bridge_reinvite (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
-  g_autofree char *to = hdr (ok, "To");
-  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *to = sf_test_header (ok, "To");
+  g_autofree char *contact = sf_test_header (ok, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
   g_autofree char *re = g_strdup_printf (
     "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-are\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INVITE\r\n"
     "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
     ruri, x->t->port, to, x->t->port, strlen (A_HOLD), A_HOLD);
-  send_on (x->t->peer, x->t->to, re);
-  g_autofree char *bre = recv_on (x->b);
+  sf_test_send (x->t->peer, x->t->to, re);
+  g_autofree char *bre = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
-  g_autofree char *bcid = hdr (bre, "Call-ID");
-  g_autofree char *icid = hdr (inv, "Call-ID");
+  g_autofree char *bcid = sf_test_header (bre, "Call-ID");
+  g_autofree char *icid = sf_test_header (inv, "Call-ID");
   CU_ASSERT_STRING_EQUAL (bcid, icid);                      /* B's own dialog */
   CU_ASSERT_PTR_NOT_NULL (strstr (bre, "a=sendonly"));      /* A's offer */
   CU_ASSERT_PTR_NULL (strstr (bre, "a-call"));
   b_answer (x, bre);
-  g_autofree char *back = recv_on (x->b);                   /* the B leg's ACK */
+  g_autofree char *back = sf_test_recv (x->b, FALSE);                   /* the B leg's ACK */
   CU_ASSERT_TRUE (back != NULL && g_str_has_prefix (back, "ACK "));
   g_autofree char *aok = NULL;
   CU_ASSERT_EQUAL (final_on (x->t->peer, &aok), 200);
@@ -890,33 +776,33 @@ bridge_reinvite (void)
     "ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-areack\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 ACK\r\n"
     "Content-Length: 0\r\n\r\n", ruri, x->t->port, to);
-  send_on (x->t->peer, x->t->to, ack);
+  sf_test_send (x->t->peer, x->t->to, ack);
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
   /* and the call still ends cleanly */
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye2");
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *bye = recv_on (x->b);
+  g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 
 /* A's re-INVITE (CSeq @n, branch @branch) with A_HOLD in the call of @ok. */
 static void
-a_reinvite (B2b *x, const char *ok, guint n, const char *branch)
+a_reinvite (SfTestB2b *x, const char *ok, guint n, const char *branch)
 {
-  g_autofree char *to = hdr (ok, "To");
-  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *to = sf_test_header (ok, "To");
+  g_autofree char *contact = sf_test_header (ok, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
   g_autofree char *re = g_strdup_printf (
     "INVITE %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: %u INVITE\r\n"
     "Contact: <sip:alice@127.0.0.1:%u>\r\nContent-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
     ruri, x->t->port, branch, to, n, x->t->port, strlen (A_HOLD), A_HOLD);
-  send_on (x->t->peer, x->t->to, re);
+  sf_test_send (x->t->peer, x->t->to, re);
 }
 
 /* A hostile B answers the relayed re-INVITE with 100 and nothing more (an
@@ -930,11 +816,11 @@ a_reinvite (B2b *x, const char *ok, guint n, const char *branch)
 static void
 bridge_reinvite_unanswered (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   a_reinvite (x, ok, 2, "z9hG4bK-arx");
-  g_autofree char *bre = recv_on (x->b);
+  g_autofree char *bre = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
   b_respond (x, bre, 100);
   /* 64*T1 (6.4 s) and more: A's re-INVITE is answered, B's call ends */
@@ -948,16 +834,16 @@ bridge_reinvite_unanswered (void)
   CU_ASSERT (st >= 400);
   /* what B got after its 100: a CANCEL of the re-INVITE, or a BYE */
   gboolean b_told = FALSE;
-  for (char *m = recv_on (x->b); m != NULL; g_free (m), m = recv_on (x->b)) {
+  for (char *m = sf_test_recv (x->b, FALSE); m != NULL; g_free (m), m = sf_test_recv (x->b, FALSE)) {
     if (g_str_has_prefix (m, "BYE "))
       b_respond (x, m, 200), b_told = TRUE;
     else if (g_str_has_prefix (m, "CANCEL "))
       b_told = TRUE;
   }
   CU_ASSERT_TRUE (b_told);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 
@@ -966,42 +852,42 @@ bridge_reinvite_unanswered (void)
 static void
 bridge_info (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
-  g_autofree char *to = hdr (ok, "To");
-  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *to = sf_test_header (ok, "To");
+  g_autofree char *contact = sf_test_header (ok, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
   const char *dtmf = "Signal=5\r\nDuration=160\r\n";
   g_autofree char *info = g_strdup_printf (
     "INFO %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-ainfo\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INFO\r\n"
     "Content-Type: application/dtmf-relay\r\nContent-Length: %zu\r\n\r\n%s", ruri, x->t->port, to, strlen (dtmf), dtmf);
-  send_on (x->t->peer, x->t->to, info);
+  sf_test_send (x->t->peer, x->t->to, info);
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *binfo = recv_on (x->b);
+  g_autofree char *binfo = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (binfo != NULL && g_str_has_prefix (binfo, "INFO "));
-  g_autofree char *ct = hdr (binfo, "Content-Type");
+  g_autofree char *ct = sf_test_header (binfo, "Content-Type");
   CU_ASSERT_STRING_EQUAL (ct != NULL ? ct : "", "application/dtmf-relay");
   CU_ASSERT_PTR_NOT_NULL (strstr (binfo, "Signal=5"));
-  g_autofree char *bcid = hdr (binfo, "Call-ID");
-  g_autofree char *icid = hdr (inv, "Call-ID");
+  g_autofree char *bcid = sf_test_header (binfo, "Call-ID");
+  g_autofree char *icid = sf_test_header (inv, "Call-ID");
   CU_ASSERT_STRING_EQUAL (bcid, icid);
   b_respond (x, binfo, 200);
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye3");
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *bye = recv_on (x->b);
+  g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_cancel_window (void)
 {
-  B2b *x = b2b_new (NULL);
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   sf_endpoint_set_messages (x->t->env->ep, SF_MESSAGES_ON); /* step events name the operators that acted */
   /* both datagrams wait on the socket: one read takes them (one batch) */
   a_invite (x, 70, "z9hG4bK-aw");
@@ -1010,10 +896,10 @@ bridge_cancel_window (void)
   gboolean cancel_ok = FALSE;
   g_autofree char *final = NULL;
   for (guint i = 0; i < 4 && (!cancel_ok || final == NULL); i++) {
-    g_autofree char *m = recv_on (x->t->peer);
+    g_autofree char *m = sf_test_recv (x->t->peer, FALSE);
     if (m == NULL)
       break;
-    g_autofree char *cseq = hdr (m, "CSeq");
+    g_autofree char *cseq = sf_test_header (m, "CSeq");
     if (g_str_has_prefix (m, "SIP/2.0 200") && cseq != NULL && strstr (cseq, "CANCEL") != NULL)
       cancel_ok = TRUE;
     else if (g_ascii_strtoull (m + 8, NULL, 10) >= 200 && cseq != NULL && strstr (cseq, "INVITE") != NULL)
@@ -1026,41 +912,21 @@ bridge_cancel_window (void)
   a_ack (x, final, "z9hG4bK-aw");
   /* B's INVITE went before the bridge heard A's end: B rings, and the CANCEL
    * that waited for a provisional (9.1) follows */
-  g_autofree char *inv = recv_on (x->b);
+  g_autofree char *inv = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE"));
   b_respond (x, inv, 180);
-  g_autofree char *cancel = recv_on (x->b);
+  g_autofree char *cancel = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (cancel != NULL && g_str_has_prefix (cancel, "CANCEL"));
   b_respond (x, cancel, 200);
   b_respond (x, inv, 487);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 /* ---- transfer through the bridge (b2bua.refer, docs/b2bua.md "Transfer") ---- */
 
 #define C_SDP "v=0\r\no=carol 5 5 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 44000 RTP/AVP 0\r\n"
-
-/* A peer's response @status to @req on @sock: a To tag @tag when the request
- * has none, a Contact at @port, @sdp as body (nullable). */
-static void
-peer_reply (GSocket *sock, GInetSocketAddress *to, const char *req, guint status, const char *tag, guint port,
-            const char *sdp)
-{
-  g_autofree char *via = hdr (req, "Via");
-  g_autofree char *from = hdr (req, "From");
-  g_autofree char *toh = hdr (req, "To");
-  g_autofree char *cid = hdr (req, "Call-ID");
-  g_autofree char *cseq = hdr (req, "CSeq");
-  gboolean tagged = toh != NULL && strstr (toh, ";tag=") != NULL;
-  g_autofree char *r = g_strdup_printf (
-    "SIP/2.0 %u Peer\r\nVia: %s\r\nFrom: %s\r\nTo: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-    "Contact: <sip:peer@127.0.0.1:%u>\r\n%sContent-Length: %zu\r\n\r\n%s",
-    status, via, from, toh, tagged || tag == NULL ? "" : ";tag=", tagged || tag == NULL ? "" : tag, cid, cseq, port,
-    sdp != NULL ? "Content-Type: application/sdp\r\n" : "", sdp != NULL ? strlen (sdp) : 0, sdp != NULL ? sdp : "");
-  send_on (sock, to, r);
-}
 
 /* The next @n datagrams on @sock, each matched to the first of @prefixes
  * (in any order) that it starts with; @out[i] the one of prefixes[i]
@@ -1069,7 +935,7 @@ static void
 recv_each (GSocket *sock, guint n, const char *const *prefixes, char **out)
 {
   for (guint i = 0; i < n; i++) {
-    char *m = recv_on (sock);
+    char *m = sf_test_recv (sock, FALSE);
     if (m == NULL)
       return;
     guint k = 0;
@@ -1092,7 +958,7 @@ recv_each (GSocket *sock, guint n, const char *const *prefixes, char **out)
 static void
 bridge_transfer (void)
 {
-  B2b *x = b2b_new_full ("b2bua.refer=target_domain", TRUE);
+  SfTestB2b *x = sf_test_b2b_new ("b2bua.refer=target_domain", SF_TEST_B2B_C);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   g_autofree char *rt = g_strdup_printf ("Refer-To: <sip:carol@127.0.0.1:%u>\r\nReferred-By: <sip:bob@127.0.0.1>\r\n",
@@ -1103,16 +969,16 @@ bridge_transfer (void)
   recv_each (x->b, 2, p1, m1);
   CU_ASSERT_PTR_NOT_NULL (m1[0]);
   CU_ASSERT_TRUE_FATAL (m1[1] != NULL && strstr (m1[1], "SIP/2.0 100") != NULL && strstr (m1[1], "Event: refer") != NULL);
-  peer_reply (x->b, x->bto, m1[1], 200, NULL, x->bport, NULL);
+  sf_test_reply (x->b, x->bto, m1[1], 200, NULL, x->bport, NULL);
   /* C's INVITE: ours, with A's offer */
-  g_autofree char *cinv = recv_on (x->c);
+  g_autofree char *cinv = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@127.0.0.1"));
   CU_ASSERT_PTR_NOT_NULL (strstr (cinv, "Referred-By: <sip:bob@127.0.0.1>"));
   CU_ASSERT_PTR_NOT_NULL (strstr (cinv, "m=audio 40000"));
   CU_ASSERT_PTR_NULL (strstr (cinv, "a-call"));
   CU_ASSERT_PTR_NULL (strstr (cinv, "alicetag"));
-  peer_reply (x->c, x->cto, cinv, 200, "caroltag", x->cport, C_SDP);
-  g_autofree char *cack = recv_on (x->c);
+  sf_test_reply (x->c, x->cto, cinv, 200, "caroltag", x->cport, C_SDP);
+  g_autofree char *cack = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
   /* B: the NOTIFY of C's 200, and a BYE */
   const char *const p2[] = { "NOTIFY ", "BYE " };
@@ -1122,22 +988,22 @@ bridge_transfer (void)
   CU_ASSERT_PTR_NOT_NULL (m2[1]);
   for (guint i = 0; i < 2; i++)
     if (m2[i] != NULL)
-      peer_reply (x->b, x->bto, m2[i], 200, NULL, x->bport, NULL);
+      sf_test_reply (x->b, x->bto, m2[i], 200, NULL, x->bport, NULL);
   /* A: a re-INVITE with C's media; its answer is what C was offered: C hears nothing more */
-  g_autofree char *are = recv_on (x->t->peer);
+  g_autofree char *are = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE_FATAL (are != NULL && g_str_has_prefix (are, "INVITE ") && strstr (are, "m=audio 44000") != NULL);
   CU_ASSERT_PTR_NULL (strstr (are, "carol"));
-  peer_reply (x->t->peer, x->t->to, are, 200, NULL, x->t->port, A_SDP);
-  g_autofree char *aack = recv_on (x->t->peer);
+  sf_test_reply (x->t->peer, x->t->to, are, 200, NULL, x->t->port, A_SDP);
+  g_autofree char *aack = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE (aack != NULL && g_str_has_prefix (aack, "ACK "));
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->c));
   /* A hangs up: C gets the BYE */
   a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abyet");
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *cbye = recv_on (x->c);
+  g_autofree char *cbye = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE_FATAL (cbye != NULL && g_str_has_prefix (cbye, "BYE "));
-  peer_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
-  b2b_settle (x);
+  sf_test_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_transfer\"", "\"state\":\"succeeded\"", NULL), 1);
   CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"transfers\":1", "\"ended_by\":\"a\"", NULL),
@@ -1146,7 +1012,7 @@ bridge_transfer (void)
     g_free (m1[i]);
     g_free (m2[i]);
   }
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 /* A REFER the policy refuses gets 403 naming it, and the call goes on:
@@ -1161,24 +1027,24 @@ bridge_transfer_refused (void)
     { "b2bua.refer=target_domain", "sip:carol@127.0.0.1;maddr=192.0.2.7", "target_domain" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (rows); i++) {
-    B2b *x = b2b_new (rows[i].set);
+    SfTestB2b *x = sf_test_b2b_new (rows[i].set, 0);
     g_autofree char *ok = NULL, *inv = NULL;
     call_up (x, &ok, &inv);
     g_autofree char *rt = g_strdup_printf ("Refer-To: <%s>\r\n", rows[i].target);
     b_in_dialog (x, inv, "REFER", 2, "z9hG4bK-bref", rt);
-    g_autofree char *r = recv_on (x->b);
+    g_autofree char *r = sf_test_recv (x->b, FALSE);
     CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 403") && strstr (r, rows[i].why) != NULL);
     CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no NOTIFY */
     b_in_dialog (x, inv, "BYE", 3, "z9hG4bK-bbye3", "");
-    g_autofree char *bok = recv_on (x->b);
+    g_autofree char *bok = sf_test_recv (x->b, FALSE);
     CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
-    g_autofree char *abye = recv_on (x->t->peer);
+    g_autofree char *abye = sf_test_recv (x->t->peer, FALSE);
     CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
-    peer_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
-    b2b_settle (x);
+    sf_test_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
+    sf_test_b2b_settle (x);
     CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
     CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_end\"", "\"transfers\":0", NULL), 1);
-    b2b_free (x);
+    sf_test_b2b_free (x);
   }
 }
 
@@ -1190,7 +1056,7 @@ bridge_transfer_blind (void)
 {
   const guint c_status[] = { 486, 200 };
   for (guint i = 0; i < G_N_ELEMENTS (c_status); i++) {
-    B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+    SfTestB2b *x = sf_test_b2b_new ("b2bua.refer=any", SF_TEST_B2B_C);
     g_autofree char *ok = NULL, *inv = NULL;
     call_up (x, &ok, &inv);
     g_autofree char *rt = g_strdup_printf ("Refer-To: sip:carol@127.0.0.1:%u\r\n", x->cport);
@@ -1200,38 +1066,38 @@ bridge_transfer_blind (void)
     recv_each (x->b, 2, p1, m1);
     CU_ASSERT_PTR_NOT_NULL (m1[0]);
     CU_ASSERT_PTR_NOT_NULL_FATAL (m1[1]);
-    peer_reply (x->b, x->bto, m1[1], 200, NULL, x->bport, NULL);
+    sf_test_reply (x->b, x->bto, m1[1], 200, NULL, x->bport, NULL);
     b_in_dialog (x, inv, "BYE", 3, "z9hG4bK-bbye3", "");
-    g_autofree char *bok = recv_on (x->b);
+    g_autofree char *bok = sf_test_recv (x->b, FALSE);
     CU_ASSERT_TRUE (bok != NULL && g_str_has_prefix (bok, "SIP/2.0 200"));
     CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer)); /* A waits for C */
-    g_autofree char *cinv = recv_on (x->c);
+    g_autofree char *cinv = sf_test_recv (x->c, FALSE);
     CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE "));
     CU_ASSERT_PTR_NOT_NULL (strstr (cinv, "Referred-By: <sip:bob@127.0.0.1:")); /* none in the REFER: its From's URI */
-    peer_reply (x->c, x->cto, cinv, c_status[i], "caroltag", x->cport, c_status[i] == 200 ? C_SDP : NULL);
-    g_autofree char *cack = recv_on (x->c);
+    sf_test_reply (x->c, x->cto, cinv, c_status[i], "caroltag", x->cport, c_status[i] == 200 ? C_SDP : NULL);
+    g_autofree char *cack = sf_test_recv (x->c, FALSE);
     CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
-    g_autofree char *notify = recv_on (x->b);
+    g_autofree char *notify = sf_test_recv (x->b, FALSE);
     g_autofree char *frag = g_strdup_printf ("SIP/2.0 %u", c_status[i]);
     CU_ASSERT_TRUE (notify != NULL && g_str_has_prefix (notify, "NOTIFY ") && strstr (notify, frag) != NULL);
     if (notify != NULL)
-      peer_reply (x->b, x->bto, notify, 200, NULL, x->bport, NULL);
-    g_autofree char *am = recv_on (x->t->peer);
+      sf_test_reply (x->b, x->bto, notify, 200, NULL, x->bport, NULL);
+    g_autofree char *am = sf_test_recv (x->t->peer, FALSE);
     if (c_status[i] == 486) {
       CU_ASSERT_TRUE_FATAL (am != NULL && g_str_has_prefix (am, "BYE "));
-      peer_reply (x->t->peer, x->t->to, am, 200, NULL, x->t->port, NULL);
+      sf_test_reply (x->t->peer, x->t->to, am, 200, NULL, x->t->port, NULL);
     } else {
       CU_ASSERT_TRUE_FATAL (am != NULL && g_str_has_prefix (am, "INVITE ") && strstr (am, "m=audio 44000") != NULL);
-      peer_reply (x->t->peer, x->t->to, am, 200, NULL, x->t->port, A_SDP);
-      g_autofree char *aack = recv_on (x->t->peer);
+      sf_test_reply (x->t->peer, x->t->to, am, 200, NULL, x->t->port, A_SDP);
+      g_autofree char *aack = sf_test_recv (x->t->peer, FALSE);
       CU_ASSERT_TRUE (aack != NULL && g_str_has_prefix (aack, "ACK "));
       a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abyeb");
       CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-      g_autofree char *cbye = recv_on (x->c);
+      g_autofree char *cbye = sf_test_recv (x->c, FALSE);
       CU_ASSERT_TRUE_FATAL (cbye != NULL && g_str_has_prefix (cbye, "BYE "));
-      peer_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
+      sf_test_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
     }
-    b2b_settle (x);
+    sf_test_b2b_settle (x);
     CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
     CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"bridge_transfer\"",
                                     c_status[i] == 200 ? "\"state\":\"succeeded\"" : "\"state\":\"failed\"", NULL), 1);
@@ -1239,7 +1105,7 @@ bridge_transfer_blind (void)
                                                                                                : "\"transfers\":0", NULL), 1);
     g_free (m1[0]);
     g_free (m1[1]);
-    b2b_free (x);
+    sf_test_b2b_free (x);
   }
 }
 
@@ -1251,7 +1117,7 @@ bridge_transfer_blind (void)
 static void
 bridge_transfer_notifier_limit (void)
 {
-  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  SfTestB2b *x = sf_test_b2b_new ("b2bua.refer=any", SF_TEST_B2B_C);
   g_assert (sf_config_set (x->t->env->cfg, "ua.max_subscriptions=2", NULL));
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
@@ -1260,19 +1126,19 @@ bridge_transfer_notifier_limit (void)
     g_autofree char *branch = g_strdup_printf ("z9hG4bK-bref%u", i);
     b_in_dialog (x, inv, "REFER", 2 + i, branch, rt);
     gboolean accepted = FALSE; /* the 202; the NOTIFYs are never answered */
-    for (char *m; !accepted && (m = recv_on (x->b)) != NULL; g_free (m))
+    for (char *m; !accepted && (m = sf_test_recv (x->b, FALSE)) != NULL; g_free (m))
       accepted = g_str_has_prefix (m, "SIP/2.0 202");
     CU_ASSERT_TRUE (accepted);
-    g_autofree char *cinv = recv_on (x->c);
+    g_autofree char *cinv = sf_test_recv (x->c, FALSE);
     CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE "));
-    peer_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
-    g_autofree char *cack = recv_on (x->c);
+    sf_test_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
+    g_autofree char *cack = sf_test_recv (x->c, FALSE);
     CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
     while (!sf_test_peer_quiet (x->b))
-      g_free (recv_on (x->b));
+      g_free (sf_test_recv (x->b, FALSE));
   }
   b_in_dialog (x, inv, "REFER", 4, "z9hG4bK-bref2", rt);
-  g_autofree char *r = recv_on (x->b);
+  g_autofree char *r = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 503"));
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->c)); /* no third referred call */
   b_in_dialog (x, inv, "BYE", 5, "z9hG4bK-bbye5", "");
@@ -1280,12 +1146,12 @@ bridge_transfer_notifier_limit (void)
   char *m2[1] = { NULL };
   recv_each (x->b, 1, p2, m2);
   g_free (m2[0]);
-  g_autofree char *abye = recv_on (x->t->peer);
+  g_autofree char *abye = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE_FATAL (abye != NULL && g_str_has_prefix (abye, "BYE "));
-  peer_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
-  b2b_settle (x);
+  sf_test_reply (x->t->peer, x->t->to, abye, 200, NULL, x->t->port, NULL);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 /* The relay's rule that the source an SDP names exactly latches at once (a
@@ -1322,17 +1188,17 @@ bridge_latch_named_window (void)
  * Referred-By made from A's From); the call goes on when C is busy. */
 /* A's REFER (CSeq 2, Refer-Sub: false) to C in the call of @ok. */
 static void
-a_refer (B2b *x, const char *ok)
+a_refer (SfTestB2b *x, const char *ok)
 {
-  g_autofree char *to = hdr (ok, "To");
-  g_autofree char *contact = hdr (ok, "Contact");
+  g_autofree char *to = sf_test_header (ok, "To");
+  g_autofree char *contact = sf_test_header (ok, "Contact");
   g_autofree char *ruri = g_strndup (contact + 1, strcspn (contact + 1, ">"));
   g_autofree char *refer = g_strdup_printf (
     "REFER %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-aref\r\nMax-Forwards: 70\r\n"
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 REFER\r\n"
     "Contact: <sip:alice@127.0.0.1:%u>\r\nRefer-To: <sip:carol@127.0.0.1:%u>\r\nRefer-Sub: false\r\n"
     "Content-Length: 0\r\n\r\n", ruri, x->t->port, to, x->t->port, x->cport);
-  send_on (x->t->peer, x->t->to, refer);
+  sf_test_send (x->t->peer, x->t->to, refer);
 }
 
 /* The caller's REFER with b2bua.refer_from at its default (b): 403 naming
@@ -1341,46 +1207,46 @@ a_refer (B2b *x, const char *ok)
 static void
 bridge_transfer_a_refused (void)
 {
-  B2b *x = b2b_new_full ("b2bua.refer=any", TRUE);
+  SfTestB2b *x = sf_test_b2b_new ("b2bua.refer=any", SF_TEST_B2B_C);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   a_refer (x, ok);
-  g_autofree char *r = recv_on (x->t->peer);
+  g_autofree char *r = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 403") && strstr (r, "refer_from") != NULL);
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->c));
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyer");
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *bye = recv_on (x->b);
+  g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 static void
 bridge_transfer_a_hidden (void)
 {
-  B2b *x = b2b_new_full ("b2bua.refer=any b2bua.refer_from=any", TRUE);
+  SfTestB2b *x = sf_test_b2b_new ("b2bua.refer=any b2bua.refer_from=any", SF_TEST_B2B_C);
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   a_refer (x, ok);
-  g_autofree char *r = recv_on (x->t->peer);
+  g_autofree char *r = sf_test_recv (x->t->peer, FALSE);
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 202"));
-  g_autofree char *cinv = recv_on (x->c);
+  g_autofree char *cinv = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE_FATAL (cinv != NULL && g_str_has_prefix (cinv, "INVITE sip:carol@"));
   CU_ASSERT_PTR_NULL (strstr (cinv, "alice"));
-  peer_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
-  g_autofree char *cack = recv_on (x->c);
+  sf_test_reply (x->c, x->cto, cinv, 486, "caroltag", x->cport, NULL);
+  g_autofree char *cack = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyeh");
   CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
-  g_autofree char *bye = recv_on (x->b);
+  g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
-  b2b_settle (x);
+  sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
-  b2b_free (x);
+  sf_test_b2b_free (x);
 }
 
 void
