@@ -111,6 +111,23 @@ sf_test_recv (GSocket *sock, gboolean skip_100)
   return NULL;
 }
 
+guint
+sf_test_recv_final (GSocket *sock, char **text)
+{
+  for (guint i = 0; i < 8; i++) {
+    g_autofree char *m = sf_test_recv (sock, FALSE);
+    if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
+      return 0;
+    guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
+    if (st >= 200) {
+      if (text != NULL)
+        *text = g_steal_pointer (&m);
+      return st;
+    }
+  }
+  return 0;
+}
+
 void
 sf_test_reply (GSocket *sock, GInetSocketAddress *to, const char *req, guint status, const char *tag, guint port,
                const char *sdp)

@@ -36,6 +36,9 @@ void sf_test_send (GSocket *sock, GInetSocketAddress *to, const char *text);
 /* The next datagram on @sock (transfer full), NULL when none came; with
  * @skip_100, a 100 Trying is skipped. */
 char *sf_test_recv (GSocket *sock, gboolean skip_100);
+/* The next final response on @sock (provisional ones skipped): its status
+ * (0 when none came), its text in *@text (nullable, transfer full). */
+guint sf_test_recv_final (GSocket *sock, char **text);
 /* A peer's response @status to @req on @sock: a To tag @tag when the request
  * has none, a Contact at @port, @sdp as body (nullable). */
 void sf_test_reply (GSocket *sock, GInetSocketAddress *to, const char *req, guint status, const char *tag, guint port,

@@ -28,24 +28,6 @@ a_invite (SfTestB2b *x, const char *sdp)
   sf_test_stack_send (x->t, inv);
 }
 
-/* A's next final response: its status, the text in @text (nullable). */
-static guint
-a_final (SfTestB2b *x, char **text)
-{
-  for (guint i = 0; i < 8; i++) {
-    g_autofree char *m = sf_test_recv (x->t->peer, FALSE);
-    if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
-      return 0;
-    guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
-    if (st >= 200) {
-      if (text != NULL)
-        *text = g_steal_pointer (&m);
-      return st;
-    }
-  }
-  return 0;
-}
-
 /* A's ACK for a failure @resp to its INVITE. */
 static void
 a_ack (SfTestB2b *x, const char *resp)
@@ -72,7 +54,7 @@ b_refuse (SfTestB2b *x, const char *req)
                                         via, from, to, cid, cseq);
   g_socket_send_to (x->b, G_SOCKET_ADDRESS (x->bto), r, strlen (r), NULL, NULL);
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (a_final (x, &resp), 486);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 486);
   if (resp != NULL)
     a_ack (x, resp);
 }
@@ -86,7 +68,7 @@ bridge_sdes_insecure (void)
   SfTestB2b *x = sf_test_b2b_new (NULL, SF_TEST_B2B_MEDIA);
   a_invite (x, SDP_HEAD "m=audio 40000 RTP/SAVP 0\r\n" KEY);
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (a_final (x, &resp), 488);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 488);
   if (resp != NULL)
     a_ack (x, resp);
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no B leg: the keys went nowhere */

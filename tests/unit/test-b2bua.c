@@ -220,24 +220,6 @@ test_status_map (void)
 
 /* ---- the bridge, xml/b2bua.xml, between two peers ---- */
 
-/* The next final response on @sock (provisional ones skipped): its status. */
-static guint
-final_on (GSocket *sock, char **text)
-{
-  for (guint i = 0; i < 8; i++) {
-    g_autofree char *m = sf_test_recv (sock, FALSE);
-    if (m == NULL || !g_str_has_prefix (m, "SIP/2.0 "))
-      return 0;
-    guint st = (guint) g_ascii_strtoull (m + 8, NULL, 10);
-    if (st >= 200) {
-      if (text != NULL)
-        *text = g_steal_pointer (&m);
-      return st;
-    }
-  }
-  return 0;
-}
-
 #define A_SDP "v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n"
 
 static void
@@ -325,7 +307,7 @@ bridge_hides (void)
   CU_ASSERT_TRUE (ringing != NULL && g_str_has_prefix (ringing, "SIP/2.0 180") && strstr (ringing, "bobtag") == NULL);
   b_respond (x, inv, 486);
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 486);
   CU_ASSERT_TRUE (resp != NULL && strstr (resp, "Whatever B Says") == NULL && strstr (resp, "bob.internal") == NULL &&
                   strstr (resp, "10.9.9.9") == NULL && strstr (resp, "bobtag") == NULL);
   if (resp != NULL)
@@ -347,7 +329,7 @@ bridge_max_forwards_zero (void)
   SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   a_invite (x, 0, "z9hG4bK-a0");
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 483);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 483);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-a0");
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b)); /* no B leg */
@@ -371,7 +353,7 @@ bridge_status_map (void)
     g_autofree char *inv = b_invite (x, 70);
     b_respond (x, inv, rows[i].b);
     g_autofree char *resp = NULL;
-    guint got = final_on (x->t->peer, &resp);
+    guint got = sf_test_recv_final (x->t->peer, &resp);
     CU_ASSERT_EQUAL (got, rows[i].a);
     if (got != rows[i].a)
       g_printerr ("status map: B %u gave A %u, not %u\n", rows[i].b, got, rows[i].a);
@@ -450,7 +432,7 @@ call_up (SfTestB2b *x, char **a_ok, char **b_inv)
   b_answer (x, *b_inv);
   g_autofree char *ack = sf_test_recv (x->b, FALSE); /* the B leg's ACK for B's 2xx */
   CU_ASSERT_TRUE (ack != NULL && g_str_has_prefix (ack, "ACK "));
-  CU_ASSERT_EQUAL (final_on (x->t->peer, a_ok), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, a_ok), 200);
   CU_ASSERT_TRUE_FATAL (*a_ok != NULL);
   /* A's 200 carries B's SDP session (pass mode), not B's tag or Contact */
   CU_ASSERT_PTR_NOT_NULL (strstr (*a_ok, "m=audio 42000"));
@@ -471,7 +453,7 @@ bridge_up_a_hangs_up (void)
   g_autofree char *ok = NULL, *inv = NULL;
   call_up (x, &ok, &inv);
   a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abye");
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *bye = sf_test_recv (x->b, FALSE); /* B gets a BYE in its own dialog */
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   g_autofree char *cid = sf_test_header (bye, "Call-ID");
@@ -564,7 +546,7 @@ bridge_failover (void)
                                         "Call-ID: %s\r\nCSeq: %s\r\nContent-Length: 0\r\n\r\n", via, from, to, ccid, cseq);
   sf_test_send (x->c, x->cto, r);
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 486);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 486);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-af");
   sf_test_b2b_settle (x);
@@ -588,7 +570,7 @@ bridge_loop_status (void)
     g_autofree char *inv = b_invite (x, 3);
     b_respond (x, inv, codes[i]);
     g_autofree char *resp = NULL;
-    CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), codes[i]);
+    CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), codes[i]);
     if (resp != NULL)
       a_ack (x, resp, "z9hG4bK-al");
     sf_test_b2b_settle (x);
@@ -614,7 +596,7 @@ bridge_max_calls (void)
     "Content-Length: 0\r\n\r\n", x->t->port, x->t->port);
   sf_test_send (x->t->peer, x->t->to, m);
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 503);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 503);
   g_autofree char *ra = resp != NULL ? sf_test_header (resp, "Retry-After") : NULL;
   CU_ASSERT_STRING_EQUAL (ra != NULL ? ra : "", "5");
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));
@@ -623,7 +605,7 @@ bridge_max_calls (void)
   /* the first call ends: B is busy */
   b_respond (x, inv, 486);
   g_autofree char *busy = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &busy), 486);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &busy), 486);
   if (busy != NULL)
     a_ack (x, busy, "z9hG4bK-mc1");
   sf_test_b2b_settle (x);
@@ -641,7 +623,7 @@ bridge_options (void)
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: <sip:b2b@127.0.0.1>\r\nCall-ID: opt@127.0.0.1\r\n"
     "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n", x->t->port);
   sf_test_send (x->t->peer, x->t->to, m);
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200); /* the A leg answers, as a UA (RFC 3261 11.2) */
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200); /* the A leg answers, as a UA (RFC 3261 11.2) */
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->b));        /* nothing goes to B */
   sf_test_b2b_settle (x);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (x->t->env->ep), 0);
@@ -731,7 +713,7 @@ bridge_target_checks (void)
   CU_ASSERT_TRUE (from != NULL && g_str_has_prefix (from, "<sip:gateway@b2b.example.com>;tag="));
   b_respond (x, inv, 480);
   g_autofree char *resp = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &resp), 480);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &resp), 480);
   if (resp != NULL)
     a_ack (x, resp, "z9hG4bK-af2");
   sf_test_b2b_settle (x);
@@ -770,7 +752,7 @@ bridge_reinvite (void)
   g_autofree char *back = sf_test_recv (x->b, FALSE);                   /* the B leg's ACK */
   CU_ASSERT_TRUE (back != NULL && g_str_has_prefix (back, "ACK "));
   g_autofree char *aok = NULL;
-  CU_ASSERT_EQUAL (final_on (x->t->peer, &aok), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &aok), 200);
   CU_ASSERT_TRUE (aok != NULL && strstr (aok, "m=audio 42000") != NULL); /* B's answer */
   g_autofree char *ack = g_strdup_printf (
     "ACK %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bK-areack\r\nMax-Forwards: 70\r\n"
@@ -780,7 +762,7 @@ bridge_reinvite (void)
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->t->peer));
   /* and the call still ends cleanly */
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye2");
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
@@ -830,7 +812,7 @@ bridge_reinvite_unanswered (void)
       ;
   }
   g_autofree char *resp = NULL;
-  guint st = final_on (x->t->peer, &resp);
+  guint st = sf_test_recv_final (x->t->peer, &resp);
   CU_ASSERT (st >= 400);
   /* what B got after its 100: a CANCEL of the re-INVITE, or a BYE */
   gboolean b_told = FALSE;
@@ -864,7 +846,7 @@ bridge_info (void)
     "From: <sip:alice@127.0.0.1>;tag=alicetag\r\nTo: %s\r\nCall-ID: a-call@127.0.0.1\r\nCSeq: 2 INFO\r\n"
     "Content-Type: application/dtmf-relay\r\nContent-Length: %zu\r\n\r\n%s", ruri, x->t->port, to, strlen (dtmf), dtmf);
   sf_test_send (x->t->peer, x->t->to, info);
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *binfo = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (binfo != NULL && g_str_has_prefix (binfo, "INFO "));
   g_autofree char *ct = sf_test_header (binfo, "Content-Type");
@@ -875,7 +857,7 @@ bridge_info (void)
   CU_ASSERT_STRING_EQUAL (bcid, icid);
   b_respond (x, binfo, 200);
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abye3");
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
@@ -999,7 +981,7 @@ bridge_transfer (void)
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->c));
   /* A hangs up: C gets the BYE */
   a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abyet");
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *cbye = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE_FATAL (cbye != NULL && g_str_has_prefix (cbye, "BYE "));
   sf_test_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
@@ -1092,7 +1074,7 @@ bridge_transfer_blind (void)
       g_autofree char *aack = sf_test_recv (x->t->peer, FALSE);
       CU_ASSERT_TRUE (aack != NULL && g_str_has_prefix (aack, "ACK "));
       a_in_dialog (x, ok, "BYE", 2, "z9hG4bK-abyeb");
-      CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+      CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
       g_autofree char *cbye = sf_test_recv (x->c, FALSE);
       CU_ASSERT_TRUE_FATAL (cbye != NULL && g_str_has_prefix (cbye, "BYE "));
       sf_test_reply (x->c, x->cto, cbye, 200, NULL, x->cport, NULL);
@@ -1215,7 +1197,7 @@ bridge_transfer_a_refused (void)
   CU_ASSERT_TRUE (r != NULL && g_str_has_prefix (r, "SIP/2.0 403") && strstr (r, "refer_from") != NULL);
   CU_ASSERT_TRUE (sf_test_peer_quiet (x->c));
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyer");
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
@@ -1240,7 +1222,7 @@ bridge_transfer_a_hidden (void)
   g_autofree char *cack = sf_test_recv (x->c, FALSE);
   CU_ASSERT_TRUE (cack != NULL && g_str_has_prefix (cack, "ACK "));
   a_in_dialog (x, ok, "BYE", 3, "z9hG4bK-abyeh");
-  CU_ASSERT_EQUAL (final_on (x->t->peer, NULL), 200);
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, NULL), 200);
   g_autofree char *bye = sf_test_recv (x->b, FALSE);
   CU_ASSERT_TRUE_FATAL (bye != NULL && g_str_has_prefix (bye, "BYE "));
   b_respond (x, bye, 200);
