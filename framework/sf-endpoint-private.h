@@ -30,6 +30,9 @@ struct _SfEndpoint {
   SfEmitFunc emit;
   gpointer emit_data;
   SfMessages messages;     /* the teaching detail */
+  guint event_classes;     /* SfEventClass bits: core.events */
+  guint emitting;          /* the bits written now: event_classes, without the teaching
+                            * ones when messages is off, 0 without emit (update_emitting) */
   GLogLevelFlags log_level; /* core.log_level: the most verbose level written */
   void (*before_emit) (gpointer data); /* nullable: sf_endpoint_set_before_emit */
   gpointer before_emit_data;
