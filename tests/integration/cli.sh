@@ -133,16 +133,19 @@ printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-d
 rc=$?
 [ "$rc" = 0 ] && [ "$(grep -c '"event":"state"' "$T/run-fe")" = 0 ] && pass "--events flow,end: no state line" \
   || fail "--events flow,end (exit $rc)" "$(grep -m2 '"event":"state"' "$T/run-fe"; head -3 "$T/err")"
-[ "$(grep -c -v '"event":"beep"\|"event":"instance_end"' "$T/run-fe")" = 0 ] && pass "... nor any line of another class (flow, stats)" \
-  || fail "--events flow,end: other lines" "$(grep -v '"event":"beep"\|"event":"instance_end"' "$T/run-fe" | head -3)"
-[ "$(grep '"event":"beep"\|"event":"instance_end"' "$T/run" | nots /dev/stdin)" = "$(nots "$T/run-fe")" ] \
-  && pass "... and the lines of its classes as the default has them" || fail "--events flow,end: lines differ" "$(head -3 "$T/run-fe")"
+# the demo's lines of other classes: state (state), flow, shutdown, stats (service), reply (control)
+others='"event":"\(state\|flow\|shutdown\|stats\|reply\)"'
+[ "$(grep -c "$others" "$T/run-fe")" = 0 ] && pass "... nor any line of another class (flow, shutdown, stats, reply)" \
+  || fail "--events flow,end: other lines" "$(grep "$others" "$T/run-fe" | head -3)"
+[ "$(grep -v "$others" "$T/run" | nots /dev/stdin)" = "$(nots "$T/run-fe")" ] \
+  && pass "... and the lines of its classes as the default has them" \
+  || fail "--events flow,end: lines differ" "$(diff <(grep -v "$others" "$T/run" | nots /dev/stdin) <(nots "$T/run-fe") | head -5)"
 printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --events none >"$T/run-none" 2>/dev/null
 [ ! -s "$T/run-none" ] && pass "--events none: no line at all" || fail "--events none wrote" "$(head -3 "$T/run-none")"
 printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --messages \
   --set core.events=service,timer >"$T/run-t" 2>/dev/null
-grep -q '"event":"timer"' "$T/run-t" && [ "$(grep -c -v '"event":"timer"\|"event":"flow"\|"event":"stats"' "$T/run-t")" = 0 ] \
-  && pass "core.events=service,timer with --messages: timer, flow and stats lines only" \
+grep -q '"event":"timer"' "$T/run-t" && [ "$(grep -c -v '"event":"\(timer\|flow\|shutdown\|stats\)"' "$T/run-t")" = 0 ] \
+  && pass "core.events=service,timer with --messages: timer, flow, shutdown and stats lines only" \
   || fail "core.events=service,timer" "$(grep -v '"event":"timer"' "$T/run-t" | head -3)"
 expect_rc "an unknown event class refused" 1 "$SIPFLOW" run examples/call-demo.xml --events state,states
 has "... naming it" "$T/err" "core.events (--events): unknown event class 'states'"
