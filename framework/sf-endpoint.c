@@ -124,6 +124,8 @@ sf_endpoint_free (SfEndpoint *ep)
   g_queue_clear_full (&ep->queue, (GDestroyNotify) queue_item_free);
   g_queue_clear_full (&ep->inbox, (GDestroyNotify) inbox_item_free);
   g_mutex_clear (&ep->inbox_lock);
+  if (ep->spare_line != NULL)
+    g_string_free (ep->spare_line, TRUE);
   /* The heap first: instances' timer tables point into it. */
   sf_timer_heap_free (ep->timers);
   g_hash_table_unref (ep->by_key);
@@ -452,7 +454,12 @@ sf_endpoint_emit_json (SfEndpoint *ep, GString *out)
     g_string_append_len (out, ts, p - ts);
     ep->emit (out->str, ep->emit_data);
   }
-  g_string_free (out, TRUE);
+  /* kept for the next line, unless one is kept already or it grew large
+   * (a whole message with --messages=full) */
+  if (ep->spare_line == NULL && out->allocated_len <= 4096)
+    ep->spare_line = out;
+  else
+    g_string_free (out, TRUE);
 }
 
 void
@@ -480,7 +487,14 @@ sf_endpoint_event_fields (SfInstance *inst)
 GString *
 sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
 {
-  GString *out = sf_json_begin (event);
+  GString *out;
+  if (ep->spare_line != NULL) { /* no allocation: the last line's buffer */
+    out = g_steal_pointer (&ep->spare_line);
+    g_string_truncate (out, 0);
+    sf_json_begin_in (out, event);
+  } else {
+    out = sf_json_begin (event);
+  }
   sf_json_add_str (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)

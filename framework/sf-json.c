@@ -1,6 +1,24 @@
 /* sf-json.c: JSON output helpers (see sf-json.h). */
 #include "config.h"
 #include "sf-json.h"
+#include <string.h>
+
+/* g_string_append_len without its call and its general case (an insert
+ * anywhere, a source inside the string) when the room is there: a line is
+ * some twenty pieces, and the line's buffer has room for nearly all of them
+ * from the start (sf_json_begin). */
+static inline void
+put (GString *out, const char *s, gsize n)
+{
+  if (out->len + n < out->allocated_len) {
+    memcpy (out->str + out->len, s, n);
+    out->len += n;
+    out->str[out->len] = '\0';
+  } else {
+    g_string_append_len (out, s, (gssize) n);
+  }
+}
+#define PUT_LITERAL(out, lit) put ((out), (lit), sizeof (lit) - 1)
 
 /* Bytes copied as they are: printable ASCII but the quote and the backslash.
  * A string made only of them (nearly every one the events write: names,
@@ -24,6 +42,15 @@ sf_json_append_string (GString *out, const char *str)
     p++;
   if (*p == '\0') {
     gsize n = (gsize) (p - (const unsigned char *) str);
+    if (out->len + n + 2 < out->allocated_len) {
+      char *d = out->str + out->len;
+      d[0] = '"';
+      memcpy (d + 1, str, n);
+      d[n + 1] = '"';
+      d[n + 2] = '\0';
+      out->len += n + 2;
+      return;
+    }
     g_string_append_c (out, '"');
     g_string_append_len (out, str, (gssize) n);
     g_string_append_c (out, '"');
@@ -38,7 +65,7 @@ sf_json_append_string (GString *out, const char *str)
   for (p = run; *p != '\0'; p++) {
     if (plain (*p) || *p >= 0x80)
       continue;
-    g_string_append_len (out, (const char *) run, (gssize) (p - run));
+    put (out, (const char *) run, (gsize) (p - run));
     run = p + 1;
     switch (*p) {
     case '"': g_string_append (out, "\\\""); break;
@@ -53,7 +80,7 @@ sf_json_append_string (GString *out, const char *str)
     }
     }
   }
-  g_string_append_len (out, (const char *) run, (gssize) (p - run));
+  put (out, (const char *) run, (gsize) (p - run));
   g_string_append_c (out, '"');
 }
 
@@ -61,12 +88,18 @@ sf_json_append_string (GString *out, const char *str)
  * at once, not GString's doublings from 16. */
 #define LINE_START 256
 
+void
+sf_json_begin_in (GString *out, const char *event)
+{
+  PUT_LITERAL (out, "{\"event\":");
+  sf_json_append_string (out, event);
+}
+
 GString *
 sf_json_begin (const char *event)
 {
   GString *out = g_string_sized_new (LINE_START);
-  g_string_append_len (out, "{\"event\":", 9);
-  sf_json_append_string (out, event);
+  sf_json_begin_in (out, event);
   return out;
 }
 
@@ -98,14 +131,17 @@ sf_json_add_int (GString *out, const char *k, gint64 value)
   while ((v /= 10) != 0);
   if (value < 0)
     *--p = '-';
-  g_string_append_len (out, p, buf + sizeof buf - p);
+  put (out, p, (gsize) (buf + sizeof buf - p));
 }
 
 void
 sf_json_add_bool (GString *out, const char *k, gboolean value)
 {
   key (out, k);
-  g_string_append (out, value ? "true" : "false");
+  if (value)
+    PUT_LITERAL (out, "true");
+  else
+    PUT_LITERAL (out, "false");
 }
 
 void
@@ -120,7 +156,7 @@ void
 sf_json_add_raw (GString *out, const char *k, const char *json)
 {
   key (out, k);
-  g_string_append (out, json);
+  put (out, json, strlen (json));
 }
 
 void
