@@ -11,6 +11,10 @@
 # Usage: bench/bench-callgrind.sh SIPFLOW proxy|redirect|register [N]   (N default 200)
 # SIPFLOW may be a libtool wrapper (an uninstalled build): the real program
 # under .libs/ is traced, with the library beside it.
+# SIPFLOW_ARGS (optional) is added to sipflow's command line, for example
+# SIPFLOW_ARGS="--events calls"; EVENTS_OUT (optional) names a file that gets
+# the event lines of the 2N run, to count them by event; CG_OUT (optional)
+# names a file that gets that run's callgrind output, for callgrind_annotate.
 set -u
 SIPFLOW=${1:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
 JOB=${2:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
@@ -51,11 +55,11 @@ instructions() {
     u=$!
     PIDS+=("$u")
     valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
-      --set proxy.trusted=127.0.0.0/8 --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
+      --set proxy.trusted=127.0.0.0/8 --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
   else
     printf 'sipp:sippass\n' >"$T/users"
     valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$BIN" run redirect.xml --listen udp:127.0.0.1:0 \
-      --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 --log-level error \
+      --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 --log-level error ${SIPFLOW_ARGS:-} \
       <"$T/in" >"$T/events" 2>"$T/err" &
   fi
   sf=$!
@@ -80,6 +84,8 @@ instructions() {
   exec 3>&-
   wait "$sf"
   [ "$JOB" = proxy ] && kill "$u" 2>/dev/null
+  [ -n "${EVENTS_OUT:-}" ] && cp "$T/events" "$EVENTS_OUT"
+  [ -n "${CG_OUT:-}" ] && cp "$T/cg.out" "$CG_OUT"
   awk '/^(summary|totals):/ { print $2; exit }' "$T/cg.out"
 }
 

@@ -122,7 +122,8 @@ filesize() {
   echo "$sum"
 }
 
-# sipflow_start ARGS...: "$SIPFLOW" run ARGS... in the background, its
+# sipflow_start ARGS...: "$SIPFLOW" run ARGS... $SIPFLOW_ARGS (optional, for
+# example SIPFLOW_ARGS="--events service") in the background, its
 # standard input a fifo held open on fd 3 (control lines: `echo quit >&3`),
 # its events in $T/events and its errors in $T/err; waits up to 5 s for the
 # "listening" event. Sets SF (its PID, added to PIDS) and SF_PORT (its UDP
@@ -130,7 +131,8 @@ filesize() {
 sipflow_start() {
   rm -f "$T/in"
   mkfifo "$T/in"
-  "$SIPFLOW" run "$@" <"$T/in" >"$T/events" 2>"$T/err" &
+  # shellcheck disable=SC2086 # SIPFLOW_ARGS: words
+  "$SIPFLOW" run "$@" ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
   SF=$!
   PIDS+=("$SF")
   exec 3>"$T/in"

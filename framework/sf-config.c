@@ -35,6 +35,8 @@ static const SfConfigKey core_keys[] = {
   { "trace", SF_CFG_BOOL, "false", 0, 0, NULL, "trace every event, operator and transition on standard error" },
   { "messages", SF_CFG_ENUM, "off", 0, 0, "off|on|full",
     "the teaching detail in the event output: sip_in/sip_out (full: with the whole message), timer and step events" },
+  { "events", SF_CFG_LIST, "all", 0, 0, NULL,
+    "the event classes written: all, none, or a list of service, control, flow, state, end, transaction, message, timer, step" },
   { "shutdown_timeout", SF_CFG_SECONDS, "5", 0, 600, NULL,
     "seconds that quit waits for instances to end cleanly" },
   { "exit_when_idle", SF_CFG_BOOL, "false", 0, 0, NULL,

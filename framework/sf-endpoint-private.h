@@ -30,9 +30,13 @@ struct _SfEndpoint {
   SfEmitFunc emit;
   gpointer emit_data;
   SfMessages messages;     /* the teaching detail */
+  guint event_classes;     /* SfEventClass bits: core.events */
+  guint emitting;          /* the bits written now: event_classes, without the teaching
+                            * ones when messages is off, 0 without emit (update_emitting) */
   GLogLevelFlags log_level; /* core.log_level: the most verbose level written */
   void (*before_emit) (gpointer data); /* nullable: sf_endpoint_set_before_emit */
   gpointer before_emit_data;
+  GString *spare_line;      /* owned, nullable: the last line's buffer, for the next (sf_endpoint_event_begin) */
   gint64 ts_second;        /* the second ts_text was made for (-1: none yet) */
   char ts_text[24];        /* "2026-12-06T15:23:49." for ts_second */
   SfTraceFunc trace;

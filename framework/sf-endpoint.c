@@ -33,6 +33,23 @@ typedef struct {
 /* Most events sf_endpoint_drain() runs in one call: a flow that posts to itself
  * forever is stopped there with a warning instead of hanging the caller. */
 #define SF_DRAIN_MAX 1000000
+/* A transaction machine's lines (state, instance_end) are of their own class. */
+static gboolean
+is_transaction (SfInstance *inst)
+{
+  return strcmp (inst->machine->scope, "transaction") == 0;
+}
+
+/* ep->emitting from what it depends on: the classes on, the teaching detail, a reader. */
+static void
+update_emitting (SfEndpoint *ep)
+{
+  guint on = ep->event_classes;
+  if (ep->messages == SF_MESSAGES_OFF)
+    on &= ~(guint) (SF_EVC_MESSAGE | SF_EVC_TIMER | SF_EVC_STEP);
+  ep->emitting = ep->emit != NULL ? on : 0;
+}
+
 /* The event that removes an instance another one ended (sf_endpoint_end). */
 #define REAP "sf.reap"
 /* Longest timer: one year. */
@@ -71,6 +88,11 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
                                                                    : SF_MESSAGES_ON;
   ep->log_level = sf_log_level_from_name (cfg != NULL ? sf_config_get_string (cfg, "core", "log_level") : NULL,
                                           G_LOG_LEVEL_WARNING);
+  ep->event_classes = SF_EVC_ALL;
+  const char *const *classes = cfg != NULL ? sf_config_get_list (cfg, "core", "events") : NULL;
+  if (classes != NULL && !sf_endpoint_parse_event_classes (classes, &ep->event_classes, NULL))
+    ep->event_classes = SF_EVC_ALL; /* run checked it already (config_apply): a library user gets all */
+  update_emitting (ep);
   ep->ts_second = -1;
   return ep;
 }
@@ -102,6 +124,8 @@ sf_endpoint_free (SfEndpoint *ep)
   g_queue_clear_full (&ep->queue, (GDestroyNotify) queue_item_free);
   g_queue_clear_full (&ep->inbox, (GDestroyNotify) inbox_item_free);
   g_mutex_clear (&ep->inbox_lock);
+  if (ep->spare_line != NULL)
+    g_string_free (ep->spare_line, TRUE);
   /* The heap first: instances' timer tables point into it. */
   sf_timer_heap_free (ep->timers);
   g_hash_table_unref (ep->by_key);
@@ -119,6 +143,7 @@ sf_endpoint_set_emit (SfEndpoint *ep, SfEmitFunc func, gpointer user_data)
 {
   ep->emit = func;
   ep->emit_data = user_data;
+  update_emitting (ep);
 }
 
 void
@@ -288,6 +313,58 @@ void
 sf_endpoint_set_messages (SfEndpoint *ep, SfMessages level)
 {
   ep->messages = level;
+  update_emitting (ep);
+}
+
+/* The class names of run --events and core.events (docs/architecture.md, "Event classes"). */
+static const struct {
+  const char *name;
+  SfEventClass cls;
+} event_class_names[] = {
+  { "service", SF_EVC_SERVICE }, { "control", SF_EVC_CONTROL }, { "flow", SF_EVC_FLOW },
+  { "state", SF_EVC_STATE },     { "end", SF_EVC_END },         { "transaction", SF_EVC_TRANSACTION },
+  { "message", SF_EVC_MESSAGE }, { "timer", SF_EVC_TIMER },     { "step", SF_EVC_STEP },
+};
+
+gboolean
+sf_endpoint_parse_event_classes (const char *const *names, guint *mask, GError **error)
+{
+  guint m = 0;
+  for (const char *const *n = names; n != NULL && *n != NULL; n++) {
+    if (strcmp (*n, "all") == 0) {
+      m = SF_EVC_ALL;
+      continue;
+    }
+    if (strcmp (*n, "none") == 0)
+      continue;
+    gsize i;
+    for (i = 0; i < G_N_ELEMENTS (event_class_names); i++)
+      if (strcmp (*n, event_class_names[i].name) == 0)
+        break;
+    if (i == G_N_ELEMENTS (event_class_names)) {
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                   "unknown event class '%s' (expected all, none or a list of: service, control, flow, state, "
+                   "end, transaction, message, timer, step)",
+                   *n);
+      return FALSE;
+    }
+    m |= event_class_names[i].cls;
+  }
+  *mask = m;
+  return TRUE;
+}
+
+void
+sf_endpoint_set_event_classes (SfEndpoint *ep, guint mask)
+{
+  ep->event_classes = mask & SF_EVC_ALL;
+  update_emitting (ep);
+}
+
+gboolean
+sf_endpoint_emits (SfEndpoint *ep, SfEventClass cls)
+{
+  return (ep->emitting & cls) != 0;
 }
 
 SfMessages
@@ -298,9 +375,36 @@ sf_endpoint_messages (SfEndpoint *ep)
 
 /* "ts", last on every line: UTC, ISO 8601 to the microsecond, so the files of
  * several processes merge by time (docs/teaching.md).  The date and time of
- * day are formatted once a second. */
-void
-sf_endpoint_emit_line (SfEndpoint *ep, char *line)
+ * day are formatted once a second; the rest is copied in, no printf: this runs
+ * for every line (about 40 a proxied call with every class on).  Writes
+ * "ts":"...Z" at @p, which has room for TS_FIELD_MAX bytes, and returns its end. */
+#define TS_FIELD_MAX (6 + sizeof ((SfEndpoint *) 0)->ts_text + 6 + 2)
+static char *
+write_ts (SfEndpoint *ep, char *p)
+{
+  gint64 us = sf_clock_wall_us (ep->clock);
+  gint64 sec = us / G_USEC_PER_SEC;
+  if (sec != ep->ts_second) {
+    g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
+    g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
+    g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
+    ep->ts_second = sec;
+  }
+  gsize date = strlen (ep->ts_text);
+  memcpy (p, "\"ts\":\"", 6);
+  p += 6;
+  memcpy (p, ep->ts_text, date);
+  p += date;
+  gint64 frac = us % G_USEC_PER_SEC;
+  for (int i = 5; i >= 0; i--, frac /= 10)
+    p[i] = (char) ('0' + frac % 10);
+  p += 6;
+  memcpy (p, "Z\"", 2);
+  return p + 2;
+}
+
+static void
+run_before_emit (SfEndpoint *ep)
 {
   if (ep->before_emit != NULL) {
     void (*func) (gpointer) = ep->before_emit;
@@ -308,34 +412,23 @@ sf_endpoint_emit_line (SfEndpoint *ep, char *line)
     func (ep->before_emit_data);
     ep->before_emit = func;
   }
+}
+
+void
+sf_endpoint_emit_line (SfEndpoint *ep, char *line)
+{
+  run_before_emit (ep);
   if (ep->emit != NULL) {
     gsize len = strlen (line);
-    gint64 us = sf_clock_wall_us (ep->clock);
-    gint64 sec = us / G_USEC_PER_SEC;
-    if (sec != ep->ts_second) {
-      g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
-      g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
-      g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
-      ep->ts_second = sec;
-    }
     if (len > 0 && line[len - 1] == '}') {
-      /* no printf: this runs for every line (about 40 a proxied call) */
-      gsize date = strlen (ep->ts_text);
-      char *stamped = g_malloc (len + date + 20);
+      char *stamped = g_malloc (len + TS_FIELD_MAX + 2);
       char *p = stamped;
       memcpy (p, line, len - 1);
       p += len - 1;
       if (len > 2)
         *p++ = ',';
-      memcpy (p, "\"ts\":\"", 6);
-      p += 6;
-      memcpy (p, ep->ts_text, date);
-      p += date;
-      gint64 frac = us % G_USEC_PER_SEC;
-      for (int i = 5; i >= 0; i--, frac /= 10)
-        p[i] = (char) ('0' + frac % 10);
-      p += 6;
-      memcpy (p, "Z\"}", 4); /* with the terminating NUL */
+      p = write_ts (ep, p);
+      memcpy (p, "}", 2); /* with the terminating NUL */
       ep->emit (stamped, ep->emit_data);
       g_free (stamped);
     } else {
@@ -343,6 +436,39 @@ sf_endpoint_emit_line (SfEndpoint *ep, char *line)
     }
   }
   g_free (line);
+}
+
+void
+sf_endpoint_emit_json (SfEndpoint *ep, GString *out)
+{
+  run_before_emit (ep);
+  if (ep->emit != NULL) {
+    /* the same bytes as sf_endpoint_emit_line (sf_json_end (out)), stamped
+     * in place: no second buffer, no copy */
+    char ts[TS_FIELD_MAX + 2];
+    char *p = ts;
+    if (out->len > 1)
+      *p++ = ',';
+    p = write_ts (ep, p);
+    *p++ = '}';
+    g_string_append_len (out, ts, p - ts);
+    ep->emit (out->str, ep->emit_data);
+  }
+  /* kept for the next line, unless one is kept already or it grew large
+   * (a whole message with --messages=full) */
+  if (ep->spare_line == NULL && out->allocated_len <= 4096)
+    ep->spare_line = out;
+  else
+    g_string_free (out, TRUE);
+}
+
+void
+sf_endpoint_emit_json_as (SfEndpoint *ep, SfEventClass cls, GString *out)
+{
+  if (sf_endpoint_emits (ep, cls))
+    sf_endpoint_emit_json (ep, out);
+  else
+    g_string_free (out, TRUE);
 }
 
 void
@@ -361,7 +487,14 @@ sf_endpoint_event_fields (SfInstance *inst)
 GString *
 sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
 {
-  GString *out = sf_json_begin (event);
+  GString *out;
+  if (ep->spare_line != NULL) { /* no allocation: the last line's buffer */
+    out = g_steal_pointer (&ep->spare_line);
+    g_string_truncate (out, 0);
+    sf_json_begin_in (out, event);
+  } else {
+    out = sf_json_begin (event);
+  }
   sf_json_add_str (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
@@ -561,11 +694,13 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
                    G_N_ELEMENTS (f), "%s %s: ended in %s (%s) after %.3f s", inst->handle, inst->machine->name,
                    inst->state->name, reason, duration);
   }
-  GString *out = sf_endpoint_event_begin (ep, inst, "instance_end");
-  sf_json_add_str (out, "state", inst->state->name);
-  sf_json_add_str (out, "reason", reason);
-  sf_json_add_double (out, "duration_s", duration);
-  sf_endpoint_emit_line (ep, sf_json_end (out));
+  if (sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_END)) {
+    GString *out = sf_endpoint_event_begin (ep, inst, "instance_end");
+    sf_json_add_str (out, "state", inst->state->name);
+    sf_json_add_str (out, "reason", reason);
+    sf_json_add_double (out, "duration_s", duration);
+    sf_endpoint_emit_json (ep, out);
+  }
   SfInstance *parent = sf_endpoint_lookup_id (ep, inst->parent_id);
   if (parent != NULL) {
     SfChildEnd *ce = g_new0 (SfChildEnd, 1);
@@ -720,14 +855,14 @@ dispatch_one (SfEndpoint *ep)
 static void
 timer_event (SfEndpoint *ep, SfInstance *inst, const char *name, const char *action, gint64 ms)
 {
-  if (sf_endpoint_messages (ep) == SF_MESSAGES_OFF)
+  if (!sf_endpoint_emits (ep, SF_EVC_TIMER))
     return;
   GString *out = sf_endpoint_event_begin (ep, inst, "timer");
   sf_json_add_str (out, "name", name);
   sf_json_add_str (out, "action", action);
   if (ms >= 0)
     sf_json_add_int (out, "ms", ms);
-  sf_endpoint_emit_line (ep, sf_json_end (out));
+  sf_endpoint_emit_json (ep, out);
 }
 
 /* Moves every timer due at the clock's time into the queue. */
@@ -978,11 +1113,28 @@ trigger_text (SfEvent *ev, char **owned)
   return *owned = g_strdup_printf ("%s %s", sf_event_trigger (ev), arg);
 }
 
+/* trigger_text's value into @out, without allocating when it is short. */
 static void
 add_trigger (GString *out, SfEvent *ev)
 {
-  g_autofree char *owned = NULL;
-  sf_json_add_str (out, "trigger", trigger_text (ev, &owned));
+  const char *arg = sf_event_arg (ev);
+  if (arg != NULL && strrchr (arg, ' ') != NULL)
+    arg = strrchr (arg, ' ') + 1;
+  gboolean status = arg != NULL && strlen (arg) == 3 && g_ascii_isdigit (arg[0]) && g_ascii_isdigit (arg[1]) &&
+                    g_ascii_isdigit (arg[2]);
+  const char *trigger = sf_event_trigger (ev);
+  gsize tlen;
+  char buf[128];
+  if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN) ||
+      (tlen = strlen (trigger)) + 5 > sizeof buf) {
+    g_autofree char *owned = NULL;
+    sf_json_add_str (out, "trigger", trigger_text (ev, &owned));
+    return;
+  }
+  memcpy (buf, trigger, tlen);
+  buf[tlen] = ' ';
+  memcpy (buf + tlen + 1, arg, 4); /* the status and its NUL */
+  sf_json_add_str (out, "trigger", buf);
 }
 
 static void
@@ -997,26 +1149,26 @@ hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const
     sf_log_fields (G_LOG_LEVEL_DEBUG, f, G_N_ELEMENTS (f), "%s %s: %s -> %s on %s", inst->handle, inst->machine->name,
                    from->name, to->name, trigger_text (ev, &owned));
   }
-  if (ep->emit == NULL)
-    return; /* nobody reads the event output: no line to build */
+  if (!sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_STATE))
+    return; /* nobody reads the event output, or not these lines: none to build */
   GString *out = sf_endpoint_event_begin (ep, inst, "state");
   sf_json_add_str (out, "from", from->name);
   sf_json_add_str (out, "to", to->name);
   add_trigger (out, ev);
   sf_json_add_strv (out, "ops", ops, n_ops);
-  sf_endpoint_emit_line (ep, sf_json_end (out));
+  sf_endpoint_emit_json (ep, out);
 }
 
 static void
 hook_stayed (SfEndpoint *ep, SfInstance *inst, const SfState *state, SfEvent *ev, const char *const *ops, guint n_ops)
 {
-  if (sf_endpoint_messages (ep) == SF_MESSAGES_OFF)
+  if (!sf_endpoint_emits (ep, SF_EVC_STEP))
     return;
   GString *out = sf_endpoint_event_begin (ep, inst, "step");
   sf_json_add_str (out, "state", state->name);
   add_trigger (out, ev);
   sf_json_add_strv (out, "ops", ops, n_ops);
-  sf_endpoint_emit_line (ep, sf_json_end (out));
+  sf_endpoint_emit_json (ep, out);
 }
 
 static void
@@ -1036,12 +1188,20 @@ hook_timer_running (SfEndpoint *ep, SfInstance *inst, const char *name)
 static void
 hook_emit (SfEndpoint *ep, SfInstance *inst, const char *event, const char *fields)
 {
+  if (!sf_endpoint_emits (ep, SF_EVC_FLOW))
+    return;
   GString *out = sf_endpoint_event_begin (ep, inst, event);
   if (fields != NULL && *fields != '\0') {
     g_string_append_c (out, ',');
     g_string_append (out, fields);
   }
-  sf_endpoint_emit_line (ep, sf_json_end (out));
+  sf_endpoint_emit_json (ep, out);
+}
+
+static gboolean
+hook_emitting (SfEndpoint *ep)
+{
+  return sf_endpoint_emits (ep, SF_EVC_FLOW);
 }
 
 static const SfRuntimeHooks endpoint_hooks = {
@@ -1059,5 +1219,6 @@ static const SfRuntimeHooks endpoint_hooks = {
   .lookup_id = sf_endpoint_lookup_id,
   .create = sf_endpoint_create,
   .emit = hook_emit,
+  .emitting = hook_emitting,
   .move_key = sf_endpoint_move_key,
 };

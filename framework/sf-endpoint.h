@@ -72,6 +72,33 @@ typedef enum {
 void sf_endpoint_set_messages (SfEndpoint *ep, SfMessages level);
 /* The level, SF_MESSAGES_OFF when nobody reads the event output. */
 SfMessages sf_endpoint_messages (SfEndpoint *ep);
+/* The classes of event lines a consumer chooses (run --events, core.events;
+ * docs/architecture.md "Event classes"), one bit each.  A line whose class is off
+ * is not built: the sites test sf_endpoint_emits() before they format
+ * anything.  The teaching classes (message, timer, step) write only with the
+ * teaching detail on (core.messages). */
+typedef enum {
+  SF_EVC_SERVICE = 1u << 0,     /* flow, listening, reload, shutdown, stats */
+  SF_EVC_CONTROL = 1u << 1,     /* reply, error: the answers to control commands */
+  SF_EVC_FLOW = 1u << 2,        /* the flows' own events (sf_ctx_emit): dialog, registration, proxy_2xx... */
+  SF_EVC_STATE = 1u << 3,       /* state, of every instance but a transaction */
+  SF_EVC_END = 1u << 4,         /* instance_end, of every instance but a transaction */
+  SF_EVC_TRANSACTION = 1u << 5, /* a transaction's state and instance_end; failover, stateless_answer */
+  SF_EVC_MESSAGE = 1u << 6,     /* sip_in, sip_out (teaching) */
+  SF_EVC_TIMER = 1u << 7,       /* timer (teaching) */
+  SF_EVC_STEP = 1u << 8,        /* step (teaching) */
+  SF_EVC_ALL = (1u << 9) - 1,
+} SfEventClass;
+/* Reads a list of class names (@names: "all", "none" or class names, NULL
+ * ends it) into @mask; FALSE with @error naming the unknown one. */
+gboolean sf_endpoint_parse_event_classes (const char *const *names, guint *mask, GError **error);
+/* The classes written (SF_EVC_ALL unless core.events said otherwise when the
+ * endpoint was made); run sets them again at a reload. */
+void sf_endpoint_set_event_classes (SfEndpoint *ep, guint mask);
+/* Whether a line of class @cls is written: somebody reads the event output
+ * and the class is on (for the teaching classes, the teaching detail too).
+ * One load and one test: the sites call it before building anything. */
+gboolean sf_endpoint_emits (SfEndpoint *ep, SfEventClass cls);
 /* Whether a log line at @level (one G_LOG_LEVEL_*) is written: core.log_level,
  * read when the endpoint is made and at a reload.  A line on a hot path (one per message, per
  * transition) is built only when it is. */
@@ -97,6 +124,13 @@ void sf_endpoint_get_stats_extra (SfEndpoint *ep, SfStatsFunc *func, gpointer *u
 
 /* Writes one line (transfer full) on the event output. */
 void sf_endpoint_emit_line (SfEndpoint *ep, char *line);
+/* The same for a line still open (sf_json_begin, sf_endpoint_event_begin:
+ * transfer full): closed with its "ts" in place, without a copy. */
+void sf_endpoint_emit_json (SfEndpoint *ep, GString *out);
+/* sf_endpoint_emit_json when class @cls is on; else frees @out.  For the rare
+ * lines (listening, reply...): a line per message tests sf_endpoint_emits()
+ * before it builds anything. */
+void sf_endpoint_emit_json_as (SfEndpoint *ep, SfEventClass cls, GString *out);
 
 /* Creates an instance of @machine (its initial entry queue runs as the first
  * queued event, SF_EV_START "create").  @key: nullable, unique within the

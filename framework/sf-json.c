@@ -1,6 +1,34 @@
 /* sf-json.c: JSON output helpers (see sf-json.h). */
 #include "config.h"
 #include "sf-json.h"
+#include <string.h>
+
+/* g_string_append_len without its call and its general case (an insert
+ * anywhere, a source inside the string) when the room is there: a line is
+ * some twenty pieces, and the line's buffer has room for nearly all of them
+ * from the start (sf_json_begin). */
+static inline void
+put (GString *out, const char *s, gsize n)
+{
+  if (out->len + n < out->allocated_len) {
+    memcpy (out->str + out->len, s, n);
+    out->len += n;
+    out->str[out->len] = '\0';
+  } else {
+    g_string_append_len (out, s, (gssize) n);
+  }
+}
+#define PUT_LITERAL(out, lit) put ((out), (lit), sizeof (lit) - 1)
+
+/* Bytes copied as they are: printable ASCII but the quote and the backslash.
+ * A string made only of them (nearly every one the events write: names,
+ * handles, keys) is valid UTF-8 and needs no escape, so it goes in with one
+ * copy, without g_utf8_make_valid's allocation. */
+static gboolean
+plain (unsigned char c)
+{
+  return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+}
 
 void
 sf_json_append_string (GString *out, const char *str)
@@ -9,30 +37,69 @@ sf_json_append_string (GString *out, const char *str)
     g_string_append (out, "null");
     return;
   }
-  g_autofree char *valid = g_utf8_make_valid (str, -1);
+  const unsigned char *p = (const unsigned char *) str;
+  while (plain (*p))
+    p++;
+  if (*p == '\0') {
+    gsize n = (gsize) (p - (const unsigned char *) str);
+    if (out->len + n + 2 < out->allocated_len) {
+      char *d = out->str + out->len;
+      d[0] = '"';
+      memcpy (d + 1, str, n);
+      d[n + 1] = '"';
+      d[n + 2] = '\0';
+      out->len += n + 2;
+      return;
+    }
+    g_string_append_c (out, '"');
+    g_string_append_len (out, str, (gssize) n);
+    g_string_append_c (out, '"');
+    return;
+  }
+  /* Bytes that are not valid UTF-8 are replaced, as g_utf8_make_valid does
+   * (the same bytes out: it copies a valid string as it is). */
+  g_autofree char *made = g_utf8_validate (str, -1, NULL) ? NULL : g_utf8_make_valid (str, -1);
+  const char *valid = made != NULL ? made : str;
   g_string_append_c (out, '"');
-  for (const unsigned char *p = (const unsigned char *) valid; *p != '\0'; p++) {
+  const unsigned char *run = (const unsigned char *) valid;
+  for (p = run; *p != '\0'; p++) {
+    if (plain (*p) || *p >= 0x80)
+      continue;
+    put (out, (const char *) run, (gsize) (p - run));
+    run = p + 1;
     switch (*p) {
     case '"': g_string_append (out, "\\\""); break;
     case '\\': g_string_append (out, "\\\\"); break;
     case '\n': g_string_append (out, "\\n"); break;
     case '\r': g_string_append (out, "\\r"); break;
     case '\t': g_string_append (out, "\\t"); break;
-    default:
-      if (*p < 0x20 || *p == 0x7f)
-        g_string_append_printf (out, "\\u%04x", *p);
-      else
-        g_string_append_c (out, (char) *p);
+    default: { /* < 0x20, 0x7f */
+      static const char hex[] = "0123456789abcdef";
+      char u[6] = { '\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 0xf] };
+      g_string_append_len (out, u, 6);
+    }
     }
   }
+  put (out, (const char *) run, (gsize) (p - run));
   g_string_append_c (out, '"');
+}
+
+/* An event line is about 230 bytes (a proxied call's average): room for that
+ * at once, not GString's doublings from 16. */
+#define LINE_START 256
+
+void
+sf_json_begin_in (GString *out, const char *event)
+{
+  PUT_LITERAL (out, "{\"event\":");
+  sf_json_append_string (out, event);
 }
 
 GString *
 sf_json_begin (const char *event)
 {
-  GString *out = g_string_new ("{\"event\":");
-  sf_json_append_string (out, event);
+  GString *out = g_string_sized_new (LINE_START);
+  sf_json_begin_in (out, event);
   return out;
 }
 
@@ -55,14 +122,26 @@ void
 sf_json_add_int (GString *out, const char *k, gint64 value)
 {
   key (out, k);
-  g_string_append_printf (out, "%" G_GINT64_FORMAT, value);
+  /* "%" G_GINT64_FORMAT's digits, without printf */
+  char buf[24];
+  char *p = buf + sizeof buf;
+  guint64 v = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  if (value < 0)
+    *--p = '-';
+  put (out, p, (gsize) (buf + sizeof buf - p));
 }
 
 void
 sf_json_add_bool (GString *out, const char *k, gboolean value)
 {
   key (out, k);
-  g_string_append (out, value ? "true" : "false");
+  if (value)
+    PUT_LITERAL (out, "true");
+  else
+    PUT_LITERAL (out, "false");
 }
 
 void
@@ -77,7 +156,7 @@ void
 sf_json_add_raw (GString *out, const char *k, const char *json)
 {
   key (out, k);
-  g_string_append (out, json);
+  put (out, json, strlen (json));
 }
 
 void

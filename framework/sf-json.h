@@ -9,6 +9,8 @@ G_BEGIN_DECLS
 void sf_json_append_string (GString *out, const char *str);
 /* Starts {"event":"@event" */
 GString *sf_json_begin (const char *event);
+/* The same at the end of @out (an empty buffer used again). */
+void sf_json_begin_in (GString *out, const char *event);
 void sf_json_add_str (GString *out, const char *key, const char *value);   /* NULL -> null */
 void sf_json_add_int (GString *out, const char *key, gint64 value);
 void sf_json_add_bool (GString *out, const char *key, gboolean value);

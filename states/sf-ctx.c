@@ -131,3 +131,10 @@ sf_ctx_emit (SfCtx *ctx, const char *event, const char *fields)
   SfRuntime *rt = ctx->inst->rt;
   rt->hooks->emit (rt->host, ctx->inst, event, fields);
 }
+
+gboolean
+sf_ctx_emits (SfCtx *ctx)
+{
+  SfRuntime *rt = ctx->inst->rt;
+  return rt->hooks->emitting == NULL || rt->hooks->emitting (rt->host);
+}

@@ -79,6 +79,9 @@ typedef struct {
   /* An operator's event line (sf_ctx_emit): @event, then @fields (already-JSON
    * "key":value pairs, nullable). */
   void (*emit) (SfEndpoint *host, SfInstance *inst, const char *event, const char *fields);
+  /* Whether an operator's event line is written at all (nullable: always), so
+   * that an operator builds its fields only then (sf_ctx_emits). */
+  gboolean (*emitting) (SfEndpoint *host);
   /* Moves @from's key to @to (same scope; @from left keyless); FALSE when it cannot. */
   gboolean (*move_key) (SfEndpoint *host, SfInstance *from, SfInstance *to);
 } SfRuntimeHooks;

@@ -198,8 +198,8 @@ status (SfUaControl *c, gboolean *ok)
     }
   if (nsubs > 0)
     g_string_append_c (out, ']');
-  g_autofree char *stats = sf_endpoint_stats_json (c->ep);
-  sf_endpoint_emit_line (c->ep, g_strdup (stats));
+  if (sf_endpoint_emits (c->ep, SF_EVC_SERVICE))
+    sf_endpoint_emit_line (c->ep, sf_endpoint_stats_json (c->ep));
   *ok = TRUE;
   return g_string_free (out, FALSE);
 }

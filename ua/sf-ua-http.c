@@ -648,7 +648,7 @@ sf_ua_http_start (SfUaHttp *h, GError **error)
   g_autofree char *addr = g_inet_address_to_string (h->addr);
   sf_json_add_str (ev, "addr", addr);
   sf_json_add_int (ev, "port", h->port);
-  sf_endpoint_emit_line (h->ep, sf_json_end (ev));
+  sf_endpoint_emit_json_as (h->ep, SF_EVC_SERVICE, ev);
   return TRUE;
 }
 

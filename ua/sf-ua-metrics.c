@@ -230,7 +230,7 @@ sf_ua_metrics_start (SfUaMetrics *m, GError **error)
   g_autofree char *addr = g_inet_address_to_string (m->addr);
   sf_json_add_str (ev, "addr", addr);
   sf_json_add_int (ev, "port", m->port);
-  sf_endpoint_emit_line (m->ep, sf_json_end (ev));
+  sf_endpoint_emit_json_as (m->ep, SF_EVC_SERVICE, ev);
   return TRUE;
 }
 

@@ -16,6 +16,7 @@
 #include "sf-ua-metrics.h"
 #include "sf-ua-notify.h"
 #include "states/sf-machine.h"
+#include <errno.h>
 #include <gio/gio.h>
 #include <gio/gunixinputstream.h>
 #include <glib-unix.h>
@@ -45,19 +46,75 @@ typedef struct {
     char **listens;          /* nullable: --listen */
     const char *http;        /* nullable: --http */
     const char *metrics;     /* nullable: --metrics */
+    const char *events;      /* nullable: --events */
     gboolean trace;          /* --trace */
     gboolean exit_when_idle; /* --exit-when-idle */
   } args;
 } Run;
 
+/* The event lines go out when the main loop is about to wait (flush_source),
+ * or when OUT_MAX bytes wait, not one write(2) each: a proxied call writes
+ * about 40 in a few loop iterations, and a system call a line was a large part
+ * of their cost under load.  A reader still has every line before sipflow
+ * waits for anything, and each write(2) ends at a line's end, as stdio's
+ * fflush per line had it (stdio's own buffer would cut a line in two), so
+ * a reader polling the file never sees half a line. */
+#define OUT_MAX (64 * 1024)
+static GString *out_buf;
+
+static void
+flush_out (void)
+{
+  gsize done = 0;
+  while (done < out_buf->len) {
+    gssize n = write (STDOUT_FILENO, out_buf->str + done, out_buf->len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break; /* a reader gone (run | head): the lines are dropped, as fputs's were */
+    done += (gsize) n;
+  }
+  g_string_truncate (out_buf, 0);
+}
+
 static void
 emit_stdout (const char *line, gpointer data)
 {
-  fputs (line, stdout);
-  fputc ('\n', stdout);
-  fflush (stdout);
+  gsize len = strlen (line);
+  if (out_buf->len + len + 1 > OUT_MAX && out_buf->len > 0)
+    flush_out ();
+  g_string_append_len (out_buf, line, (gssize) len);
+  g_string_append_c (out_buf, '\n');
   sf_ua_http_feed (((Run *) data)->http, line);
 }
+
+static gboolean
+flush_prepare (GSource *source, gint *timeout)
+{
+  (void) source;
+  if (out_buf->len > 0)
+    flush_out ();
+  *timeout = -1;
+  return FALSE;
+}
+
+static gboolean
+flush_check (GSource *source)
+{
+  (void) source;
+  return FALSE;
+}
+
+static gboolean
+flush_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  (void) source;
+  (void) callback;
+  (void) data;
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs flush_funcs = { flush_prepare, flush_check, flush_dispatch, NULL, NULL, NULL };
 
 static void
 trace_stderr (const char *line, gpointer data)
@@ -74,7 +131,8 @@ finish (Run *r)
   if (r->shutdown_timer != 0)
     g_source_remove (r->shutdown_timer);
   r->shutdown_timer = 0;
-  sf_endpoint_emit_line (r->ep, sf_endpoint_stats_json (r->ep));
+  if (sf_endpoint_emits (r->ep, SF_EVC_SERVICE))
+    sf_endpoint_emit_line (r->ep, sf_endpoint_stats_json (r->ep));
   g_main_loop_quit (r->loop);
 }
 
@@ -113,7 +171,7 @@ begin_shutdown_for (Run *r, const char *cause)
   r->shutting_down = TRUE;
   GString *ev = sf_json_begin ("shutdown");
   sf_json_add_str (ev, "cause", cause);
-  sf_endpoint_emit_line (r->ep, sf_json_end (ev));
+  sf_endpoint_emit_json_as (r->ep, SF_EVC_SERVICE, ev);
   g_message ("shutting down (%s)", cause);
   sf_ua_notify_stopping ();
   sf_ua_control_set_closing (r->ctl);
@@ -192,7 +250,7 @@ untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data)
   sf_json_add_str (out, "call", sf_instance_handle (inst));
   g_autofree char *msg = g_strdup_printf ("'%s' is not taken in state %s", ev->name, sf_instance_state (inst));
   sf_json_add_str (out, "message", msg);
-  sf_endpoint_emit_line (ep, sf_json_end (out));
+  sf_endpoint_emit_json_as (ep, SF_EVC_CONTROL, out);
 }
 
 static void
@@ -210,7 +268,7 @@ emit_reply (Run *r, const char *command, gboolean ok, const char *fields)
       g_string_append (out, fields);
     }
   }
-  sf_endpoint_emit_line (r->ep, sf_json_end (out));
+  sf_endpoint_emit_json_as (r->ep, SF_EVC_CONTROL, out);
 }
 
 static gboolean
@@ -221,13 +279,13 @@ on_stdin_line (const char *line, gsize len, gboolean too_long, gpointer data)
     GString *out = sf_json_begin ("error");
     g_autofree char *msg = g_strdup_printf ("command longer than %d bytes", SF_CONTROL_MAX_LINE);
     sf_json_add_str (out, "message", msg);
-    sf_endpoint_emit_line (r->ep, sf_json_end (out));
+    sf_endpoint_emit_json_as (r->ep, SF_EVC_CONTROL, out);
     return TRUE;
   }
   if (memchr (line, '\0', len) != NULL || !g_utf8_validate (line, (gssize) len, NULL)) {
     GString *out = sf_json_begin ("error");
     sf_json_add_str (out, "message", "a command must be UTF-8 text");
-    sf_endpoint_emit_line (r->ep, sf_json_end (out));
+    sf_endpoint_emit_json_as (r->ep, SF_EVC_CONTROL, out);
     return TRUE;
   }
   gboolean ok = TRUE;
@@ -282,7 +340,7 @@ emit_flow (SfEndpoint *ep, SfMachine *m, const char *flow)
   for (GList *l = imports; l != NULL; l = l->next)
     g_ptr_array_add (names, ((SfMachine *) l->data)->name);
   sf_json_add_strv (ev, "machines", (const char *const *) names->pdata, names->len);
-  sf_endpoint_emit_line (ep, sf_json_end (ev));
+  sf_endpoint_emit_json_as (ep, SF_EVC_SERVICE, ev);
 }
 
 /* Reads run's configuration into @cfg: --config's file, then the command
@@ -308,6 +366,17 @@ config_apply (SfConfig *cfg, const Run *r, GError **error)
   }
   if (r->args.metrics != NULL && !sf_config_set_value (cfg, "core", "metrics", r->args.metrics, "--metrics", error))
     return FALSE;
+  if (r->args.events != NULL && !sf_config_set_value (cfg, "core", "events", r->args.events, "--events", error))
+    return FALSE;
+  /* A list of any words to the configuration: the class names are checked here,
+   * at start and at a reload alike, naming the one that is wrong. */
+  guint classes;
+  g_autoptr (GError) bad = NULL;
+  if (!sf_endpoint_parse_event_classes (sf_config_get_list (cfg, "core", "events"), &classes, &bad)) {
+    g_set_error (error, bad->domain, bad->code, "core.events (%s): %s", sf_config_get_source (cfg, "core", "events"),
+                 bad->message);
+    return FALSE;
+  }
   return r->args.http == NULL || sf_config_set_value (cfg, "core", "http", r->args.http, "--http", error);
 }
 
@@ -352,6 +421,9 @@ run_reload (Run *r, GString *report)
     sf_endpoint_set_messages (r->ep, g_strcmp0 (messages, "full") == 0  ? SF_MESSAGES_FULL
                                      : g_strcmp0 (messages, "on") == 0 ? SF_MESSAGES_ON
                                                                         : SF_MESSAGES_OFF);
+    guint classes = SF_EVC_ALL;
+    sf_endpoint_parse_event_classes (sf_config_get_list (cfg, "core", "events"), &classes, NULL); /* checked */
+    sf_endpoint_set_event_classes (r->ep, classes);
     core_apply (r);
     /* The flows' list files: each one that cannot be read keeps its items. */
     lists = sf_flow_lists_reload (list_errors);
@@ -372,7 +444,7 @@ run_reload (Run *r, GString *report)
   g_string_append (ev, fields->str);
   if (message != NULL)
     sf_json_add_str (ev, "error", message);
-  sf_endpoint_emit_line (r->ep, sf_json_end (ev));
+  sf_endpoint_emit_json_as (r->ep, SF_EVC_SERVICE, ev);
   sf_ua_notify_ready (message == NULL ? "configuration reloaded" : "reload refused: the configuration in force is kept");
   if (message != NULL) {
     g_warning ("reload: %s", message);
@@ -418,6 +490,7 @@ sf_ua_cmd_run (int argc, char **argv)
   g_auto (GStrv) listens = NULL;
   g_autofree char *http = NULL;
   g_autofree char *metrics = NULL;
+  g_autofree char *events = NULL;
   gboolean trace = FALSE, exit_when_idle = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "read the configuration from FILE (INI)", "FILE" },
@@ -433,6 +506,10 @@ sf_ua_cmd_run (int argc, char **argv)
       "add the teaching detail to the events: every SIP message sent and received (sip_in, sip_out: its start line; "
       "=full: the whole message), timers set, fired and cancelled, loops (docs/teaching.md)",
       "on|full" },
+    { "events", 'e', 0, G_OPTION_ARG_STRING, &events,
+      "the event classes written: all (the default), none, or a list of service, control, flow, state, end, "
+      "transaction, message, timer, step (docs/architecture.md, \"Event classes\"); core.events",
+      "CLASS,..." },
     { "log-level", 'l', 0, G_OPTION_ARG_STRING, &log_level,
       "error, critical, warning (default), message, info or debug", "LEVEL" },
     { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
@@ -488,6 +565,7 @@ sf_ua_cmd_run (int argc, char **argv)
   r.args.listens = listens;
   r.args.http = http;
   r.args.metrics = metrics;
+  r.args.events = events;
   r.args.trace = trace;
   r.args.exit_when_idle = exit_when_idle;
   /* The flow first: its plugins declare their configuration sections. */
@@ -518,7 +596,11 @@ sf_ua_cmd_run (int argc, char **argv)
     g_main_loop_unref (r.loop);
     return SF_EXIT_FAIL;
   }
+  out_buf = g_string_sized_new (OUT_MAX);
   sf_endpoint_set_emit (r.ep, emit_stdout, &r);
+  GSource *flush_source = g_source_new (&flush_funcs, sizeof (GSource));
+  g_source_set_priority (flush_source, G_PRIORITY_LOW); /* prepared like any other, every iteration */
+  g_source_attach (flush_source, NULL);
   emit_flow (r.ep, machine, flow);
   sf_endpoint_set_untaken (r.ep, untaken, &r);
   sf_endpoint_attach (r.ep, NULL);
@@ -561,7 +643,7 @@ sf_ua_cmd_run (int argc, char **argv)
     GString *ev = sf_json_begin ("listening");
     sf_json_add_str (ev, "transport", "control");
     sf_json_add_str (ev, "path", control);
-    sf_endpoint_emit_line (r.ep, sf_json_end (ev));
+    sf_endpoint_emit_json_as (r.ep, SF_EVC_SERVICE, ev);
   }
   /* Every socket is open: a service is ready (systemd's Type=notify). */
   ready = g_strdup_printf ("running %s%s%s", flow, control != NULL ? ", control socket " : "",
@@ -604,6 +686,11 @@ out:
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
+  g_source_destroy (flush_source);
+  g_source_unref (flush_source);
+  flush_out ();
+  g_string_free (out_buf, TRUE);
+  out_buf = NULL;
   g_main_loop_unref (r.loop);
   return rc;
 }

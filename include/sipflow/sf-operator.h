@@ -133,5 +133,8 @@ SF_API gboolean sf_ctx_set_var (SfCtx *ctx, const char *name, const char *value)
  * {"event":@event,"call"|"instance":handle,"machine":..., then @fields (already-JSON
  * "key":value pairs joined by ',', or NULL)}. */
 SF_API void sf_ctx_emit (SfCtx *ctx, const char *event, const char *fields);
+/* Whether sf_ctx_emit writes anything (the "flow" event class is on and the
+ * event output is read): an operator on a hot path builds its fields only then. */
+SF_API gboolean sf_ctx_emits (SfCtx *ctx);
 
 G_END_DECLS

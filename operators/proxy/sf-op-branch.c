@@ -164,10 +164,13 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyInstance *pi = sf_proxy_inst (ctx);
   g_clear_pointer (&pi->fwd, sf_sip_msg_unref); /* none: the operator skips when it has one */
   pi->fwd = sf_sip_msg_ref (fwd);
-  g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
-  g_string_append (fields, ",\"request_uri\":");
-  sf_json_append_string (fields, ruri);
-  g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
+  gboolean emits = sf_ctx_emits (ctx);
+  if (emits) {
+    g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
+    g_string_append (fields, ",\"request_uri\":");
+    sf_json_append_string (fields, ruri);
+    g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
+  }
   /* A hop is a flow (a flow token of ours, or a binding behind NAT, which has
    * no Path): the request goes over it whatever Route is left (RFC 5626 5.3;
    * what is left, the Path values beyond ours, names the flow's own peer).
@@ -175,11 +178,12 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * expires) would relay anywhere by writing a Route after ours.  Else the
    * Route (16.6 step 7) or the Request-URI. */
   gboolean by_hop = hop != NULL;
-  if (by_hop) {
+  if (by_hop && emits) {
     g_string_append (fields, ",\"next_hop\":");
     sf_json_append_string (fields, j->hop);
   }
-  sf_ctx_emit (ctx, "branch_forward", fields->str);
+  if (emits)
+    sf_ctx_emit (ctx, "branch_forward", fields->str);
   g_string_free (fields, TRUE);
   if (by_hop)
     sf_stack_request_to (s, sf_ctx_instance (ctx), fwd, j->hop);

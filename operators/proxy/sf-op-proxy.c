@@ -928,8 +928,10 @@ rank_for (SfProxyCtx *p, guint status)
 static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
-  g_autofree char *f = g_strdup_printf ("\"status\":%u,\"branch\":\"%s\"", status, branch != NULL ? branch : "");
-  sf_ctx_emit (ctx, what, f);
+  if (sf_ctx_emits (ctx)) { /* one a response: built only when written */
+    g_autofree char *f = g_strdup_printf ("\"status\":%u,\"branch\":\"%s\"", status, branch != NULL ? branch : "");
+    sf_ctx_emit (ctx, what, f);
+  }
   SfProxyConfig *c = strcmp (what, "proxy_final") == 0 ? sf_proxy_config (ctx) : NULL;
   if (c != NULL && status >= 100 && status < 700)
     c->finals[status / 100]++;

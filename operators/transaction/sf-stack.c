@@ -573,7 +573,7 @@ sf_stack_listen (SfStack *s, const char *spec, GError **error)
   g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
   sf_json_add_str (ev, "addr", ip);
   sf_json_add_int (ev, "port", g_inet_socket_address_get_port (bound));
-  sf_endpoint_emit_line (s->ep, sf_json_end (ev));
+  sf_endpoint_emit_json_as (s->ep, SF_EVC_SERVICE, ev);
   return TRUE;
 }
 

@@ -45,6 +45,8 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   if (r == NULL || !sf_stack_send_response (s, r, to))
     return FALSE;
   s->stats.stateless++;
+  if (!sf_endpoint_emits (s->ep, SF_EVC_TRANSACTION))
+    return TRUE;
   GString *ev = sf_json_begin ("stateless_answer");
   sf_json_add_int (ev, "status", status);
   g_autofree char *rs = sf_sip_str_dup (sf_sip_msg_reason (r));
@@ -372,6 +374,10 @@ sf_stack_failover (SfStack *s, SfInstance *txn, const char *why)
       return FALSE;
     }
     remember_moved (s, tu, old_key, new_key);
+    if (!sf_endpoint_emits (s->ep, SF_EVC_TRANSACTION)) {
+      sf_sip_target_free (next);
+      return TRUE;
+    }
     GString *ev = sf_json_begin ("failover");
     sf_json_add_str (ev, "txn", sf_instance_handle (txn));
     sf_json_add_str (ev, "to_txn", sf_instance_handle (nt));

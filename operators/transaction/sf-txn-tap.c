@@ -207,7 +207,7 @@ sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GIne
   SfStack *s = data;
   if (s->debug_messages)
     log_message (s, dir, proto, local, remote, msg, wire);
-  if (sf_endpoint_messages (s->ep) == SF_MESSAGES_OFF)
+  if (!sf_endpoint_emits (s->ep, SF_EVC_MESSAGE))
     return;
   sf_stack_tap_flush (s);
   if (dir == SF_SIP_TAP_IN) {

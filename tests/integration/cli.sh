@@ -123,6 +123,35 @@ grep -q '"event":"timer","machine":"call-demo","call":"c1",.*"action":"set","ms"
   && pass "--messages: timer events, set with its delay, fired" || fail "--messages timer events" "$(grep -m3 timer "$T/run-m")"
 expect_rc "--messages takes on or full" 1 "$SIPFLOW" run examples/call-demo.xml --messages=loud
 
+# ---- run --events: the classes a consumer chooses (docs/architecture.md, "Event classes") ----
+# the lines of the demo run without their time and duration, to compare runs
+nots() { sed -e 's/,"ts":"[^"]*"}$/}/' -e 's/"duration_s":[0-9.]*/"duration_s":D/' "$1"; }
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --events all >"$T/run-all" 2>/dev/null
+[ "$(nots "$T/run-all")" = "$(nots "$T/run")" ] && pass "--events all writes what the default writes" \
+  || fail "--events all differs from the default" "$(diff <(nots "$T/run") <(nots "$T/run-all") | head -5)"
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --events flow,end >"$T/run-fe" 2>"$T/err"
+rc=$?
+[ "$rc" = 0 ] && [ "$(grep -c '"event":"state"' "$T/run-fe")" = 0 ] && pass "--events flow,end: no state line" \
+  || fail "--events flow,end (exit $rc)" "$(grep -m2 '"event":"state"' "$T/run-fe"; head -3 "$T/err")"
+# the demo's lines of other classes: state (state), flow, shutdown, stats (service), reply (control)
+others='"event":"\(state\|flow\|shutdown\|stats\|reply\)"'
+[ "$(grep -c "$others" "$T/run-fe")" = 0 ] && pass "... nor any line of another class (flow, shutdown, stats, reply)" \
+  || fail "--events flow,end: other lines" "$(grep "$others" "$T/run-fe" | head -3)"
+[ "$(grep -v "$others" "$T/run" | nots /dev/stdin)" = "$(nots "$T/run-fe")" ] \
+  && pass "... and the lines of its classes as the default has them" \
+  || fail "--events flow,end: lines differ" "$(diff <(grep -v "$others" "$T/run" | nots /dev/stdin) <(nots "$T/run-fe") | head -5)"
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --events none >"$T/run-none" 2>/dev/null
+[ ! -s "$T/run-none" ] && pass "--events none: no line at all" || fail "--events none wrote" "$(head -3 "$T/run-none")"
+printf 'call sip:bob@example.test\n' | timeout 20 "$SIPFLOW" run examples/call-demo.xml --exit-when-idle --messages \
+  --set core.events=service,timer >"$T/run-t" 2>/dev/null
+grep -q '"event":"timer"' "$T/run-t" && [ "$(grep -c -v '"event":"\(timer\|flow\|shutdown\|stats\)"' "$T/run-t")" = 0 ] \
+  && pass "core.events=service,timer with --messages: timer, flow, shutdown and stats lines only" \
+  || fail "core.events=service,timer" "$(grep -v '"event":"timer"' "$T/run-t" | head -3)"
+expect_rc "an unknown event class refused" 1 "$SIPFLOW" run examples/call-demo.xml --events state,states
+has "... naming it" "$T/err" "core.events (--events): unknown event class 'states'"
+expect_rc "... in core.events too" 1 "$SIPFLOW" run examples/call-demo.xml --set core.events=bogus
+has "... naming it and where it came from" "$T/err" "core.events (--set): unknown event class 'bogus'"
+
 # ---- configuration errors ----
 flow=examples/call-demo.xml
 expect_rc "unknown key refused" 1 "$SIPFLOW" run $flow --set core.nope=1
