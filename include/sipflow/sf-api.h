@@ -26,7 +26,8 @@ G_BEGIN_DECLS
  * node: it changes only when the public API breaks after a release (before the
  * first one, 0.x, the plugin ABI below is what a break bumps).  The minor
  * version counts additions: 0.2 added sf_ctx_hand_key (a B2BUA's bridge hands
- * its call to a leg); a plugin that calls it checks SIPFLOW_CHECK_VERSION (0, 2, 0). */
+ * its call to a leg) and sf_ctx_emits (is an event class on); a plugin that
+ * calls them checks SIPFLOW_CHECK_VERSION (0, 2, 0). */
 #define SIPFLOW_MAJOR_VERSION 0
 #define SIPFLOW_MINOR_VERSION 2
 #define SIPFLOW_MICRO_VERSION 0

@@ -134,7 +134,8 @@ SF_API gboolean sf_ctx_set_var (SfCtx *ctx, const char *name, const char *value)
  * "key":value pairs joined by ',', or NULL)}. */
 SF_API void sf_ctx_emit (SfCtx *ctx, const char *event, const char *fields);
 /* Whether sf_ctx_emit writes anything (the "flow" event class is on and the
- * event output is read): an operator on a hot path builds its fields only then. */
+ * event output is read): an operator on a hot path builds its fields only then.
+ * Since 0.2. */
 SF_API gboolean sf_ctx_emits (SfCtx *ctx);
 
 G_END_DECLS
