@@ -10,13 +10,17 @@
 # 1000 calls under both is compared too (KAMAILIO=no to leave it out).
 # Server CPU is user+sys from /proc (lib.sh ticks), so the ratio is noisy on a
 # loaded machine: alternated rounds, and the event counts are exact.
-# Usage: [ROUNDS=2] [KAMAILIO=no] bench/check-blast.sh BUILD_DIR [CALLS [RATE]]
+# BLAST_ARGS adds options to sip-blast (-1: unbatched sends, as sipp's);
+# JOBS picks the jobs (default "proxy redirect register").
+# Usage: [ROUNDS=2] [KAMAILIO=no] [BLAST_ARGS=-1] [JOBS=...] bench/check-blast.sh BUILD_DIR [CALLS [RATE]]
 #        (defaults: CALLS 2000, RATE 200; BUILD_DIR holds sipflow and bench/sip-blast)
 set -u
 B=${1:?usage: check-blast.sh BUILD_DIR [CALLS [RATE]]}
 CALLS=${2:-2000}
 RATE=${3:-200}
 ROUNDS=${ROUNDS:-2}
+JOBS=${JOBS:-proxy redirect register}
+# shellcheck disable=SC2034 # read by lib.sh (sipflow_start)
 SIPFLOW=$B/sipflow
 BLAST=$B/bench/sip-blast
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,7 +61,8 @@ sipp_load() {
 
 # blast_load JOB PORT: the same from sip-blast; prints how many completed
 blast_load() {
-  "$BLAST" -n "$CALLS" -r "$RATE" "$1" "$2" >"$T/blast.out"
+  # shellcheck disable=SC2086 # BLAST_ARGS: options, split
+  "$BLAST" ${BLAST_ARGS:-} -n "$CALLS" -r "$RATE" "$1" "$2" >"$T/blast.out"
   sed -n 's/.* completed=\([0-9]*\) .*/\1/p' "$T/blast.out"
 }
 
@@ -99,9 +104,11 @@ one() {
   "${load}_load" "$job" "$SPORT" >"$T/ok" # not in a subshell: sipp's UAS joins PIDS
   ok=$(cat "$T/ok")
   a=$(ticks "$SPID")
+  server_stop "$who"
+  # counted once sipflow has quit: the instances still live then end at exit
+  # (reason "exit"), so the counts do not depend on when the run stopped
   [ "$who" = sipflow ] &&
     sed -n 's/.*"event":"\([a-z_]*\)".*/\1/p' "$T/events" | sort | uniq -c | awk '{ print $2, $1 }' >"$T/ev.$job.$load.$round"
-  server_stop "$who"
   printf '%s %s %s %s %s %.1f\n' "$job" "$who" "$load" "$round" "$ok" "$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)" |
     tee -a "$T/results"
 }
@@ -109,7 +116,7 @@ one() {
 WHOS=sipflow
 [ "$KAM" = no ] || WHOS="sipflow kamailio"
 echo "job who load round completed ms_per_1000_calls"
-for job in proxy redirect register; do
+for job in $JOBS; do
   for round in $(seq "$ROUNDS"); do
     for who in $WHOS; do
       one "$who" "$job" sipp "$round"
@@ -122,7 +129,7 @@ echo
 echo "$CALLS calls at $RATE/s, median of $ROUNDS alternated rounds: server CPU ms per 1000 calls"
 echo "| job | server | under sipp | under sip-blast | blast / sipp |"
 echo "|---|---|---|---|---|"
-for job in proxy redirect register; do
+for job in $JOBS; do
   for who in $WHOS; do
     awk -v job="$job" -v who="$who" '
       function med(a, n,   i, j, x) { for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { x = a[j]; a[j] = a[j - 1]; a[j - 1] = x }
@@ -138,7 +145,7 @@ echo "sipflow's events per call, by kind (round 1; listening and flow are once p
 echo "| job | event | under sipp | under sip-blast | same |"
 echo "|---|---|---|---|---|"
 MISMATCH=0
-for job in proxy redirect register; do
+for job in $JOBS; do
   [ -f "$T/ev.$job.sipp.1" ] && [ -f "$T/ev.$job.blast.1" ] || continue
   join -a 1 -a 2 -e 0 -o 0,1.2,2.2 <(sort "$T/ev.$job.sipp.1") <(sort "$T/ev.$job.blast.1") |
     awk -v job="$job" -v n="$CALLS" '

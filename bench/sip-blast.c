@@ -17,12 +17,16 @@
  * INVITE stops at its first response), and every retransmission is counted:
  * on loopback a retransmission means the server (or this process) fell behind.
  * Call i is due at i / RATE s after the start (after the registration for
- * redirect); placed more than SLIP ms (default 100) after that, it is late (the generator
- * or the machine could not keep the rate).  A call not done within TIMEOUT s
- * of its placing fails.
+ * redirect); placed more than SLIP ms (default 100) after that, it is late
+ * (the generator or the machine could not keep the rate).  A call not done
+ * within TIMEOUT s (default 32) of its placing fails.
  * Prints one line of key=value figures (see usage()); exit status 0 when every
  * call completed, 1 otherwise, 2 on a usage or socket error.
- * Usage: sip-blast [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER]
+ * -x stops the run at the first sign that it is not clean (a retransmission,
+ * a repeat, a late call), for stepping a rate up without waiting out timers.
+ * -1 sends each datagram at once, as sipp does, where batches of them arrive
+ * at the server together (bench/README.md: what that changes).
+ * Usage: sip-blast [-x] [-1] [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER]
  *                  [-p PASSWORD] proxy|redirect|register SERVER_PORT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -118,6 +122,8 @@ static double t0;
 static unsigned completed, failed, retransmitted, late, finished;
 static unsigned long retransmissions, repeats, resp_count[7];
 static double worst_slip;
+static int stop_unclean; /* -x: stop at the first sign that the run is not clean */
+static int unbatched;    /* -1: each datagram sent at once, as sipp sends them */
 
 static double
 now(void)
@@ -199,6 +205,7 @@ queue(SendQ *q, int len, const struct sockaddr_in *to)
   q->to[i] = *to;
   q->hdr[i] = (struct mmsghdr){ .msg_hdr = { .msg_name = &q->to[i], .msg_namelen = sizeof q->to[i],
                                              .msg_iov = &q->iov[i], .msg_iovlen = 1 } };
+  if (unbatched) flush(q);
 }
 
 /* send_request C BUF LEN: the caller's request (queued already), kept for
@@ -572,7 +579,10 @@ caller_response(const Msg *m)
   if (is(m->cseq_method, "INVITE")) {
     if (k->phase != PH_INVITE) {
       /* a repeated final response: its ACK again (the first was lost or late) */
-      if (cls >= 2 && m->to_tag.p) { repeats++; if (job == JOB_PROXY && cls == 2) send_ack(c, m); else if (cls >= 3) send_ack(c, m); }
+      if (cls >= 2 && m->to_tag.p) {
+        repeats++;
+        send_ack(c, m);
+      }
       return;
     }
     if (cls == 1) { k->next = 0; return; } /* INVITE: no retransmission after a provisional */
@@ -758,14 +768,17 @@ static void
 usage(void)
 {
   fprintf(stderr,
-          "usage: sip-blast [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER] [-p PASSWORD]\n"
+          "usage: sip-blast [-x] [-1] [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER] [-p PASSWORD]\n"
           "                 proxy|redirect|register SERVER_PORT\n"
           "  plays CALLS calls (default 1000) at RATE a second (default 1000) against the server\n"
           "  on 127.0.0.1:SERVER_PORT over UDP; prints one line:\n"
           "  job calls rate completed failed retransmitted (calls) retransmissions repeats (final\n"
           "  responses or requests the server repeated) late (calls placed more than SLIP_MS, default\n"
           "  100, after their time) max_slip_ms placed_rate wall cpu (this process's user+sys seconds)\n"
-          "  r100 r180 r200 r302 r401 rother (responses received by the caller)\n");
+          "  r100 r180 r200 r302 r401 rother (responses received by the caller) aborted\n"
+          "  -x: stop at the first retransmission, repeat or late call (aborted=1; calls not done\n"
+          "  then are not counted as failed): for stepping a rate up until a run is not clean\n"
+          "  -1: each datagram sent at once (no batch), as sipp sends them\n");
   exit(2);
 }
 
@@ -774,7 +787,7 @@ main(int argc, char **argv)
 {
   int opt;
   ncalls = 1000;
-  while ((opt = getopt(argc, argv, "n:r:S:t:u:p:h")) != -1) {
+  while ((opt = getopt(argc, argv, "n:r:S:t:u:p:x1h")) != -1) {
     switch (opt) {
     case 'n': ncalls = (unsigned) strtoul(optarg, NULL, 10); break;
     case 'r': rate = strtod(optarg, NULL); break;
@@ -782,6 +795,8 @@ main(int argc, char **argv)
     case 't': timeout_s = strtod(optarg, NULL); break;
     case 'u': user = optarg; break;
     case 'p': password = optarg; break;
+    case 'x': stop_unclean = 1; break;
+    case '1': unbatched = 1; break;
     default: usage();
     }
   }
@@ -812,6 +827,7 @@ main(int argc, char **argv)
   if (warming) start_call(ncalls);
   double sched = now();
   unsigned placed = 0, oldest = 0;
+  int aborted = 0;
   double last_placed = sched;
   struct pollfd pfd[2] = { { out_caller.fd, POLLIN, 0 }, { out_callee.fd, POLLIN, 0 } };
   while (finished < ncalls) {
@@ -850,6 +866,10 @@ main(int argc, char **argv)
     flush(&out_caller);
     if (job == JOB_PROXY) flush(&out_callee);
     if (finished >= ncalls) break;
+    if (stop_unclean && (retransmissions || repeats || late)) {
+      aborted = 1;
+      break;
+    }
     /* wait for the next thing to do, 10 ms at most */
     double next = t + 0.01;
     if (!warming && placed < ncalls && sched + placed / rate < next) next = sched + placed / rate;
@@ -868,9 +888,9 @@ main(int argc, char **argv)
   double span = last_placed - sched;
   printf("job=%s calls=%u rate=%g completed=%u failed=%u retransmitted=%u retransmissions=%lu repeats=%lu "
          "late=%u max_slip_ms=%.1f placed_rate=%.1f wall=%.2f cpu=%.2f r100=%lu r180=%lu r200=%lu r302=%lu "
-         "r401=%lu rother=%lu\n",
+         "r401=%lu rother=%lu aborted=%d\n",
          argv[optind], ncalls, rate, completed, failed, retransmitted, retransmissions, repeats, late,
          worst_slip * 1000, span > 0 ? (ncalls - 1) / span : 0.0, wall, cpu, resp_count[0], resp_count[1],
-         resp_count[2], resp_count[3], resp_count[4], resp_count[5]);
+         resp_count[2], resp_count[3], resp_count[4], resp_count[5], aborted);
   return completed == ncalls ? 0 : 1;
 }
