@@ -13,7 +13,7 @@
 #     (sipflow, Kamailio 1 worker, Kamailio 2) alternated at each rate, each
 #     stopped at its first run that is not clean (clean: every call completed,
 #     no retransmission by sip-blast or repeated response from the server, no
-#     call placed more than 100 ms late).  sip-blast shares the two cores with
+#     call placed more than 100 ms late) twice in a row.  sip-blast shares the two cores with
 #     the server: its own CPU is in the log.
 #  3. Parsing beside sofia-sip (bench-parse-vs-sofia.sh): full parse against
 #     sofia's msg_make, lazy beside it.
@@ -110,6 +110,7 @@ blast_run() {
       { say "kamailio $who $job did not start"; return 1; }
     pid=$K port=$KPORT
   fi
+  sleep 0.5 # the server settled (Kamailio's workers start after its port is bound)
   b=$(ticks "$pid")
   line=$("$BLAST" -x -n "$n" -r "$rate" "$job" "$port")
   a=$(ticks "$pid")
@@ -131,12 +132,18 @@ for job in proxy redirect register; do
     for who in sipflow k1 k2; do
       [ "${active[$who]}" = 1 ] || continue
       say "sip-blast $job at $rate/s: $who"
-      if blast_run "$who" "$job" "$rate"; then best[$who]=$rate; else active[$who]=0; fi
+      # a run that is not clean is tried once more: on a shared machine a
+      # stall of another process's making can make one call late
+      if blast_run "$who" "$job" "$rate" || { say "not clean: once more"; blast_run "$who" "$job" "$rate"; }; then
+        best[$who]=$rate
+      else
+        active[$who]=0
+      fi
       sleep 0.5
     done
   done
   for who in sipflow k1 k2; do
-    r=${best[$who]:-0}
+    r=${best[$who]:-<${RATES%% *}}
     # still clean at the top rate: the rate is a floor
     [ "${active[$who]}" = 1 ] && r="$r+"
     echo "rate.$job $who $r" >>"$RES"
@@ -233,6 +240,7 @@ row() {
   row "memory per live transaction" "no benchmark yet" "-" "-" "abs_le 2048 bytes"
   row "CPU per call flat from 1,000 to 100,000 live transactions and bindings" "no benchmark yet" "-" "-" "flat"
   echo
-  echo "A figure with ! comes from a run that lost calls; a rate with + was still clean at the top of RATES."
+  echo "A figure with ! comes from a run that lost calls; a rate with + was still clean at the top of RATES;"
+  echo "<R: not clean at the lowest rate R."
   echo "$(($(date +%s) - START)) s in all."
 }

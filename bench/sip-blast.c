@@ -890,7 +890,7 @@ main(int argc, char **argv)
          "late=%u max_slip_ms=%.1f placed_rate=%.1f wall=%.2f cpu=%.2f r100=%lu r180=%lu r200=%lu r302=%lu "
          "r401=%lu rother=%lu aborted=%d\n",
          argv[optind], ncalls, rate, completed, failed, retransmitted, retransmissions, repeats, late,
-         worst_slip * 1000, span > 0 ? (ncalls - 1) / span : 0.0, wall, cpu, resp_count[0], resp_count[1],
+         worst_slip * 1000, span > 0 ? (placed - 1) / span : 0.0, wall, cpu, resp_count[0], resp_count[1],
          resp_count[2], resp_count[3], resp_count[4], resp_count[5], aborted);
   return completed == ncalls ? 0 : 1;
 }
