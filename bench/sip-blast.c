@@ -563,6 +563,18 @@ send_bye(uint32_t c, const Msg *m)
   send_request(c, b, n);
 }
 
+/* debug_repeat M WHY: with SIP_BLAST_DEBUG set, the first repeats received,
+ * on standard error (what a server sends twice is worth seeing) */
+static void
+debug_repeat(const Msg *m, const char *why)
+{
+  static int shown;
+  if (!g_getenv("SIP_BLAST_DEBUG") || shown >= 3) return;
+  shown++;
+  fprintf(stderr, "sip-blast: repeat (%s): %d %.*s, Call-ID %.*s, %d Via, %d Record-Route\n", why, m->code,
+          m->cseq_line.n, m->cseq_line.p, m->callid.n, m->callid.p, m->nvia, m->nrr);
+}
+
 /* a response at the caller's socket */
 static void
 caller_response(const Msg *m)
@@ -581,6 +593,7 @@ caller_response(const Msg *m)
       /* a repeated final response: its ACK again (the first was lost or late) */
       if (cls >= 2 && m->to_tag.p) {
         repeats++;
+        debug_repeat(m, "a final response to an INVITE already answered");
         send_ack(c, m);
       }
       return;
@@ -599,7 +612,13 @@ caller_response(const Msg *m)
       call_end(c, 0);
     }
   } else if (is(m->cseq_method, "BYE")) {
-    if (k->phase != PH_BYE) { if (cls >= 2) repeats++; return; }
+    if (k->phase != PH_BYE) {
+      if (cls >= 2) {
+        repeats++;
+        debug_repeat(m, "a final response to a BYE already answered");
+      }
+      return;
+    }
     if (cls == 1) { k->provisional = 1; return; }
     call_end(c, m->code == 200);
   } else if (is(m->cseq_method, "REGISTER")) {
@@ -612,6 +631,7 @@ caller_response(const Msg *m)
       call_end(c, 0);
     } else {
       repeats++;
+      debug_repeat(m, "a final response to a REGISTER already answered");
     }
   }
 }
