@@ -24,7 +24,7 @@
 # CPU figures are user+sys from /proc: noisy on a loaded machine (say so when
 # quoting them); the parse rates and memory are steadier.
 # QUICK=1: a smoke run of a few minutes (small N, one round, coarse rates);
-# the full run takes most of an hour.  Every script's output is kept in LOGDIR
+# the full run takes half an hour to an hour.  Every script's output is kept in LOGDIR
 # (printed at the end).
 # Usage: [QUICK=1] [ROUNDS=N] [RATES="..."] [STEP_SECS=S] [BINDINGS="10000 100000"]
 #        bench/all.sh [BUILD_DIR]   (default build/bench: configured without sanitizers)
