@@ -3,6 +3,12 @@
 #include "sf-sip-header.h"
 #include <string.h>
 
+static inline gboolean
+sf_sip_ch_token (guchar c)
+{
+  return sf_sip_ch (c, SF_SIP_CH_TOKEN);
+}
+
 static const SfSipHdrInfo infos[SF_SIP_HDR_COUNT] = {
   [SF_SIP_HDR_OTHER] = { SF_SIP_HDR_OTHER, "", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
   [SF_SIP_HDR_ACCEPT] = { SF_SIP_HDR_ACCEPT, "Accept", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_MEDIA },
@@ -57,18 +63,161 @@ sf_sip_hdr_info (SfSipHdrId id)
   return id < SF_SIP_HDR_COUNT ? &infos[id] : &infos[0];
 }
 
+/* Which known header @name is: a switch on the length and the first letter
+ * leaves at most two candidates to compare (generated from infos[]; the
+ * header-lookup unit test checks every name, compact form and case). */
 SfSipHdrId
 sf_sip_hdr_lookup (SfSipStr name)
 {
-  if (name.len == 1) {
-    for (int i = 1; i < SF_SIP_HDR_COUNT; i++)
-      if (infos[i].compact != 0 && g_ascii_tolower (name.p[0]) == infos[i].compact)
-        return (SfSipHdrId) i;
+  if (name.len == 0)
     return SF_SIP_HDR_OTHER;
+  char first = sf_sip_lower (name.p[0]);
+  if (name.len == 1) {
+    switch (first) {
+    case 'c': return SF_SIP_HDR_CONTENT_TYPE;
+    case 'e': return SF_SIP_HDR_CONTENT_ENCODING;
+    case 'f': return SF_SIP_HDR_FROM;
+    case 'i': return SF_SIP_HDR_CALL_ID;
+    case 'k': return SF_SIP_HDR_SUPPORTED;
+    case 'l': return SF_SIP_HDR_CONTENT_LENGTH;
+    case 'm': return SF_SIP_HDR_CONTACT;
+    case 's': return SF_SIP_HDR_SUBJECT;
+    case 't': return SF_SIP_HDR_TO;
+    case 'v': return SF_SIP_HDR_VIA;
+    default: return SF_SIP_HDR_OTHER;
+    }
   }
-  for (int i = 1; i < SF_SIP_HDR_COUNT; i++)
-    if (sf_sip_str_caseeq (name, infos[i].name))
-      return (SfSipHdrId) i;
+#define CAND(id) if (sf_sip_caseeq_len (name, infos[id].name, name.len)) return id
+  switch (name.len) {
+  case 2:
+    switch (first) {
+    case 't': CAND (SF_SIP_HDR_TO); break;
+    default: break;
+    }
+    break;
+  case 3:
+    switch (first) {
+    case 'v': CAND (SF_SIP_HDR_VIA); break;
+    default: break;
+    }
+    break;
+  case 4:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CSEQ); break;
+    case 'd': CAND (SF_SIP_HDR_DATE); break;
+    case 'f': CAND (SF_SIP_HDR_FROM); break;
+    default: break;
+    }
+    break;
+  case 5:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ALLOW); break;
+    case 'r': CAND (SF_SIP_HDR_ROUTE); break;
+    default: break;
+    }
+    break;
+  case 6:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ACCEPT); break;
+    case 's': CAND (SF_SIP_HDR_SERVER); break;
+    default: break;
+    }
+    break;
+  case 7:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CALL_ID); CAND (SF_SIP_HDR_CONTACT); break;
+    case 'e': CAND (SF_SIP_HDR_EXPIRES); break;
+    case 'r': CAND (SF_SIP_HDR_REQUIRE); break;
+    case 's': CAND (SF_SIP_HDR_SUBJECT); break;
+    case 'w': CAND (SF_SIP_HDR_WARNING); break;
+    default: break;
+    }
+    break;
+  case 8:
+    switch (first) {
+    case 'p': CAND (SF_SIP_HDR_PRIORITY); break;
+    case 'r': CAND (SF_SIP_HDR_REPLY_TO); break;
+    default: break;
+    }
+    break;
+  case 9:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CALL_INFO); break;
+    case 's': CAND (SF_SIP_HDR_SUPPORTED); break;
+    case 't': CAND (SF_SIP_HDR_TIMESTAMP); break;
+    default: break;
+    }
+    break;
+  case 10:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ALERT_INFO); break;
+    case 'e': CAND (SF_SIP_HDR_ERROR_INFO); break;
+    case 'u': CAND (SF_SIP_HDR_USER_AGENT); break;
+    default: break;
+    }
+    break;
+  case 11:
+    switch (first) {
+    case 'i': CAND (SF_SIP_HDR_IN_REPLY_TO); break;
+    case 'm': CAND (SF_SIP_HDR_MIN_EXPIRES); break;
+    case 'r': CAND (SF_SIP_HDR_RETRY_AFTER); break;
+    case 'u': CAND (SF_SIP_HDR_UNSUPPORTED); break;
+    default: break;
+    }
+    break;
+  case 12:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CONTENT_TYPE); break;
+    case 'm': CAND (SF_SIP_HDR_MAX_FORWARDS); CAND (SF_SIP_HDR_MIME_VERSION); break;
+    case 'o': CAND (SF_SIP_HDR_ORGANIZATION); break;
+    case 'r': CAND (SF_SIP_HDR_RECORD_ROUTE); break;
+    default: break;
+    }
+    break;
+  case 13:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_AUTHORIZATION); break;
+    case 'p': CAND (SF_SIP_HDR_PROXY_REQUIRE); break;
+    default: break;
+    }
+    break;
+  case 14:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CONTENT_LENGTH); break;
+    default: break;
+    }
+    break;
+  case 15:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ACCEPT_ENCODING); CAND (SF_SIP_HDR_ACCEPT_LANGUAGE); break;
+    default: break;
+    }
+    break;
+  case 16:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CONTENT_ENCODING); CAND (SF_SIP_HDR_CONTENT_LANGUAGE); break;
+    case 'w': CAND (SF_SIP_HDR_WWW_AUTHENTICATE); break;
+    default: break;
+    }
+    break;
+  case 18:
+    switch (first) {
+    case 'p': CAND (SF_SIP_HDR_PROXY_AUTHENTICATE); break;
+    default: break;
+    }
+    break;
+  case 19:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_AUTHENTICATION_INFO); break;
+    case 'c': CAND (SF_SIP_HDR_CONTENT_DISPOSITION); break;
+    case 'p': CAND (SF_SIP_HDR_PROXY_AUTHORIZATION); break;
+    default: break;
+    }
+    break;
+  default:
+    break;
+  }
+#undef CAND
   return SF_SIP_HDR_OTHER;
 }
 
@@ -86,7 +235,7 @@ const SfSipParam *
 sf_sip_value_param (const SfSipValue *v, const char *name)
 {
   for (guint i = 0; i < v->n_params; i++)
-    if (sf_sip_str_caseeq (v->params[i].name, name))
+    if (sf_sip_caseeq (v->params[i].name, name))
       return &v->params[i];
   return NULL;
 }
@@ -134,7 +283,7 @@ gen_value (Ctx *c, SfSipStr *out)
     *out = sf_sip_str (start, (gsize) (c->s.p - start));
     return TRUE;
   }
-  while (c->s.p < c->s.end && (sf_sip_is_token_char ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
+  while (c->s.p < c->s.end && (sf_sip_ch_token ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
                                *c->s.p == ']'))
     c->s.p++;
   if (c->s.p == start)
@@ -173,9 +322,9 @@ params (Ctx *c, SfSipValue *v)
     const SfSipParam *pi = &g_array_index (a, SfSipParam, i);
     gboolean repeat = FALSE;
     for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
-      if (sf_sip_str_caseeq (pi->name, once[k]))
+      if (sf_sip_caseeq (pi->name, once[k]))
         for (guint j = 0; j < i && !repeat; j++)
-          repeat = sf_sip_str_caseeq (g_array_index (a, SfSipParam, j).name, once[k]);
+          repeat = sf_sip_caseeq (g_array_index (a, SfSipParam, j).name, once[k]);
     if (repeat) {
       g_debug ("%.*s: parameter %.*s repeated, the first value kept", (int) MIN (c->name.len, 64), c->name.p,
                (int) MIN (pi->name.len, 32), pi->name.p);
@@ -260,9 +409,9 @@ parse_via (Ctx *c, SfSipValue *v)
     return FALSE;
   for (guint i = 0; i < v->n_params; i++) {
     const SfSipParam *p = &v->params[i];
-    if (sf_sip_str_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
+    if (sf_sip_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
       return bad (c, "branch must be a token");
-    if (sf_sip_str_caseeq (p->name, "received")) {
+    if (sf_sip_caseeq (p->name, "received")) {
       /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
       SfSipStr r = p->value;
       if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
@@ -270,7 +419,7 @@ parse_via (Ctx *c, SfSipValue *v)
       if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
         return bad (c, "received must be an IP address");
     }
-    if (sf_sip_str_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
+    if (sf_sip_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
       return bad (c, "maddr needs a host");
   }
   return number_param (c, v, "ttl", 255, FALSE) && number_param (c, v, "rport", 65535, TRUE);
@@ -391,7 +540,7 @@ parse_number (Ctx *c, SfSipValue *v, guint64 max)
 static gboolean
 is_word_char (guchar ch)
 {
-  return sf_sip_is_token_char (ch) || (ch != 0 && strchr ("()<>:\\\"/[]?{}", ch) != NULL);
+  return sf_sip_ch (ch, SF_SIP_CH_WORD);
 }
 
 static gboolean
@@ -515,7 +664,7 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
       SfSipStr t = tag != NULL ? tag->value : SF_SIP_STR_NULL;
       gboolean token = sf_sip_str_is_set (t);
       for (gsize i = 0; token && i < t.len; i++)
-        token = sf_sip_is_token_char ((guchar) t.p[i]);
+        token = sf_sip_ch_token ((guchar) t.p[i]);
       return tag == NULL || token || bad (c, "tag must be a token");
     }
   case SF_SIP_HDR_ROUTE:

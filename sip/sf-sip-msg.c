@@ -21,6 +21,7 @@ struct _SfSipMsg {
   GArray *headers;             /* SfSipHdr */
   SfSipStr body;
   GPtrArray *cache[SF_SIP_HDR_COUNT]; /* owned: parsed values, NULL until asked */
+  guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
 };
 
 static gboolean
@@ -223,7 +224,7 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
       return err (error, SF_SIP_ERROR_LIMIT, "headers: more than %d header lines", SF_SIP_MAX_HEADERS);
     SfSipHdr h = { 0 };
     const char *n = p;
-    while (n < cend && sf_sip_is_token_char ((guchar) *n))
+    while (n < cend && sf_sip_ch ((guchar) *n, SF_SIP_CH_TOKEN))
       n++;
     h.name = sf_sip_str (p, (gsize) (n - p));
     const char *colon = n;
@@ -256,6 +257,7 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
     h.value = sf_sip_str (s.p, (gsize) (vend - s.p));
     h.line = sf_sip_str (p, (gsize) (next - p));
     g_array_append_val (m->headers, h);
+    m->count[h.id]++;
     p = next;
   }
 }
@@ -373,10 +375,11 @@ sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
   if (msg->cache[id] != NULL)
     return msg->cache[id];
   GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-  for (guint i = 0; i < msg->headers->len; i++) {
+  for (guint i = 0, seen = 0; seen < msg->count[id] && i < msg->headers->len; i++) {
     SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
     if (h->id != id)
       continue;
+    seen++;
     if (!sf_sip_hdr_parse (id, h->name, h->value, msg->base, out, error)) {
       g_ptr_array_unref (out);
       return NULL;
@@ -396,11 +399,7 @@ sf_sip_msg_value (SfSipMsg *msg, SfSipHdrId id, GError **error)
 static guint
 count_lines (SfSipMsg *msg, SfSipHdrId id)
 {
-  guint n = 0;
-  for (guint i = 0; i < msg->headers->len; i++)
-    if (g_array_index (msg->headers, SfSipHdr, i).id == id)
-      n++;
-  return n;
+  return msg->count[id];
 }
 
 /* A header that must be there exactly once (8.1.1) and parse. */
@@ -622,6 +621,8 @@ sf_sip_msg_header (const SfSipMsg *msg, guint i)
 const SfSipHdr *
 sf_sip_msg_find (const SfSipMsg *msg, SfSipHdrId id)
 {
+  if (id < SF_SIP_HDR_COUNT && msg->count[id] == 0)
+    return NULL;
   for (guint i = 0; i < msg->headers->len; i++)
     if (g_array_index (msg->headers, SfSipHdr, i).id == id)
       return &g_array_index (msg->headers, SfSipHdr, i);

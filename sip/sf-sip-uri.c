@@ -18,10 +18,10 @@ fail (GError **error, const char *base, const char *at, const char *fmt, ...)
   return FALSE;
 }
 
-static gboolean
+static inline gboolean
 is_hex (guchar c)
 {
-  return g_ascii_isxdigit (c);
+  return sf_sip_ch (c, SF_SIP_CH_HEX);
 }
 
 /* Accepts unreserved, the extra characters @extra, and %HH escapes. */
@@ -34,7 +34,7 @@ valid_chars (SfSipStr s, const char *extra)
       if (i + 2 >= s.len || !is_hex ((guchar) s.p[i + 1]) || !is_hex ((guchar) s.p[i + 2]))
         return FALSE;
       i += 2;
-    } else if (!sf_sip_is_unreserved (c) && (c == 0 || strchr (extra, c) == NULL)) {
+    } else if (!sf_sip_ch (c, SF_SIP_CH_UNRESERVED) && (c == 0 || strchr (extra, c) == NULL)) {
       return FALSE;
     }
   }
@@ -160,6 +160,18 @@ same_name (SfSipStr a, SfSipStr b)
   return unescaped_equal (a, b, TRUE);
 }
 
+/* strchr (@stop, @c) != NULL without the call: NUL is a stop too. */
+static inline gboolean
+is_stop (const char *stop, char c)
+{
+  if (c == '\0')
+    return TRUE;
+  for (; *stop != '\0'; stop++)
+    if (*stop == c)
+      return TRUE;
+  return FALSE;
+}
+
 /* ;name[=value] pairs up to '?' or the end; @extra: characters allowed besides unreserved. */
 static gboolean
 parse_params (const char **pp, const char *end, const char *stop, const char *extra, SfSipParam **out, guint *n,
@@ -170,7 +182,7 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
   while (p < end && *p == ';') {
     p++;
     const char *ns = p;
-    while (p < end && *p != '=' && *p != ';' && strchr (stop, *p) == NULL)
+    while (p < end && *p != '=' && *p != ';' && !is_stop (stop, *p))
       p++;
     SfSipParam prm = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
     if (prm.name.len == 0 || !valid_chars (prm.name, extra)) {
@@ -179,7 +191,7 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
     }
     if (p < end && *p == '=') {
       const char *vs = ++p;
-      while (p < end && *p != ';' && strchr (stop, *p) == NULL)
+      while (p < end && *p != ';' && !is_stop (stop, *p))
         p++;
       prm.value = sf_sip_str (vs, (gsize) (p - vs));
       if (prm.value.len == 0 || !valid_chars (prm.value, extra)) {
@@ -327,10 +339,10 @@ sf_sip_uri_parse (SfSipStr s, const char *base, GError **error)
   u->scheme = sf_sip_str (s.p, (gsize) (p - s.p));
   p++;
   gboolean ok;
-  if (sf_sip_str_caseeq (u->scheme, "sip") || sf_sip_str_caseeq (u->scheme, "sips")) {
+  if (sf_sip_caseeq (u->scheme, "sip") || sf_sip_caseeq (u->scheme, "sips")) {
     u->kind = u->scheme.len == 3 ? SF_URI_SIP : SF_URI_SIPS;
     ok = parse_sip (u, p, end, base, error);
-  } else if (sf_sip_str_caseeq (u->scheme, "tel")) {
+  } else if (sf_sip_caseeq (u->scheme, "tel")) {
     u->kind = SF_URI_TEL;
     ok = parse_tel (u, p, end, base, error);
   } else {
@@ -361,7 +373,7 @@ const SfSipParam *
 sf_sip_uri_param (const SfSipUri *uri, const char *name)
 {
   for (guint i = 0; i < uri->n_params; i++)
-    if (sf_sip_str_caseeq (uri->params[i].name, name))
+    if (sf_sip_caseeq (uri->params[i].name, name))
       return &uri->params[i];
   return NULL;
 }
@@ -475,7 +487,7 @@ sf_sip_uri_equal (const SfSipUri *a, const SfSipUri *b)
       if (a->kind == SF_URI_TEL)
         return FALSE;
       for (gsize k = 0; k < G_N_ELEMENTS (must); k++)
-        if (sf_sip_str_caseeq (x->params[i].name, must[k]))
+        if (sf_sip_caseeq (x->params[i].name, must[k]))
           return FALSE;
     }
     /* Headers are never ignored: each must be in both, as often (a header may repeat). */
