@@ -1,6 +1,7 @@
 /* sf-sip-header.c: header names and header value parsers (RFC 3261 20, 25.1). */
 #include "config.h"
 #include "sf-sip-header.h"
+#include "sf-sip-arena.h"
 #include <string.h>
 
 static inline gboolean
@@ -246,7 +247,17 @@ typedef struct {
   SfSipScan s;
   SfSipStr name;       /* the header name as written */
   GError **error;
+  SfSipArena *arena;   /* nullable: values, URIs and parameters are g_malloc'd then */
 } Ctx;
+
+/* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
+static SfSipParam *
+store_params (Ctx *c, const SfSipParam *buf, guint n)
+{
+  if (n == 0)
+    return NULL;
+  return c->arena != NULL ? sf_sip_arena_dup (c->arena, buf, n * sizeof *buf) : g_memdup2 (buf, n * sizeof *buf);
+}
 
 static gboolean
 bad (Ctx *c, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
@@ -296,45 +307,41 @@ gen_value (Ctx *c, SfSipStr *out)
 static gboolean
 params (Ctx *c, SfSipValue *v)
 {
-  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  SfSipParam a[SF_SIP_MAX_PARAMS];
+  guint len = 0;
   while (sf_sip_scan_sep (&c->s, ';')) {
     SfSipParam p = { SF_SIP_STR_NULL, SF_SIP_STR_NULL };
-    if (!sf_sip_scan_token (&c->s, &p.name)) {
-      g_array_unref (a);
+    if (!sf_sip_scan_token (&c->s, &p.name))
       return bad (c, "empty or invalid parameter name");
-    }
-    if (sf_sip_scan_sep (&c->s, '=') && !gen_value (c, &p.value)) {
-      g_array_unref (a);
+    if (sf_sip_scan_sep (&c->s, '=') && !gen_value (c, &p.value))
       return FALSE;
-    }
-    if (a->len >= SF_SIP_MAX_PARAMS) {
-      g_array_unref (a);
+    if (len >= SF_SIP_MAX_PARAMS)
       return bad (c, "more than %d parameters", SF_SIP_MAX_PARAMS);
-    }
-    g_array_append_val (a, p);
+    a[len++] = p;
   }
   /* The parameters the stack acts on count once: a repeat is dropped and the first
    * value wins.  The grammar allows the repeat (*( SEMI generic-param ), 25.1: a
    * tag-param is also a generic-param) and the first is the one every reader would
    * take; refusing it cost whole dialogs (a re-INVITE with To ;tag=1;tag=1). */
   static const char *const once[] = { "tag", "branch", "received", "rport", "maddr", "ttl", "expires", "q", "lr" };
-  for (guint i = 0; i < a->len;) {
-    const SfSipParam *pi = &g_array_index (a, SfSipParam, i);
+  for (guint i = 1; i < len;) {
+    const SfSipParam *pi = &a[i];
     gboolean repeat = FALSE;
     for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
       if (sf_sip_caseeq (pi->name, once[k]))
         for (guint j = 0; j < i && !repeat; j++)
-          repeat = sf_sip_caseeq (g_array_index (a, SfSipParam, j).name, once[k]);
+          repeat = sf_sip_caseeq (a[j].name, once[k]);
     if (repeat) {
       g_debug ("%.*s: parameter %.*s repeated, the first value kept", (int) MIN (c->name.len, 64), c->name.p,
                (int) MIN (pi->name.len, 32), pi->name.p);
-      g_array_remove_index (a, i);
+      memmove (&a[i], &a[i + 1], (len - i - 1) * sizeof a[0]);
+      len--;
     } else {
       i++;
     }
   }
-  v->n_params = a->len;
-  v->params = (SfSipParam *) g_array_free (a, FALSE);
+  v->n_params = len;
+  v->params = store_params (c, a, len);
   return TRUE;
 }
 
@@ -431,7 +438,7 @@ static gboolean
 uri_in (Ctx *c, SfSipValue *v, SfSipStr raw)
 {
   GError *e = NULL;
-  v->uri = sf_sip_uri_parse (raw, c->s.base, &e);
+  v->uri = sf_sip_uri_parse_in (raw, c->s.base, c->arena, &e);
   if (v->uri == NULL) {
     if (c->error != NULL && *c->error == NULL)
       g_set_error (c->error, SF_SIP_ERROR, e->code, "%.*s: %s", (int) MIN (c->name.len, 64), c->name.p, e->message);
@@ -581,21 +588,18 @@ parse_auth (Ctx *c, SfSipValue *v, gboolean has_scheme)
     if (!sf_sip_scan_sws (&c->s))
       return at_end (c) ? TRUE : bad (c, "expected white space after the scheme");
   }
-  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  SfSipParam a[SF_SIP_MAX_PARAMS];
+  guint len = 0;
   do {
     SfSipParam p = { SF_SIP_STR_NULL, SF_SIP_STR_NULL };
-    if (!sf_sip_scan_token (&c->s, &p.name) || !sf_sip_scan_sep (&c->s, '=') || !gen_value (c, &p.value)) {
-      g_array_unref (a);
+    if (!sf_sip_scan_token (&c->s, &p.name) || !sf_sip_scan_sep (&c->s, '=') || !gen_value (c, &p.value))
       return bad (c, "expected name=value authentication parameters");
-    }
-    if (a->len >= SF_SIP_MAX_PARAMS) {
-      g_array_unref (a);
+    if (len >= SF_SIP_MAX_PARAMS)
       return bad (c, "more than %d parameters", SF_SIP_MAX_PARAMS);
-    }
-    g_array_append_val (a, p);
+    a[len++] = p;
   } while (sf_sip_scan_sep (&c->s, ','));
-  v->n_params = a->len;
-  v->params = (SfSipParam *) g_array_free (a, FALSE);
+  v->n_params = len;
+  v->params = store_params (c, a, len);
   return TRUE;
 }
 
@@ -760,7 +764,7 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
 static gboolean
 parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
 {
-  SfSipValue *v = g_new0 (SfSipValue, 1);
+  SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
   v->id = id;
   v->kind = sf_sip_hdr_info (id)->kind;
   v->raw = raw;
@@ -770,7 +774,8 @@ parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
   gboolean ok = parse_one (c, id, v) && (at_end (c) || bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?'));
   c->s = saved;
   if (!ok) {
-    sf_sip_value_free (v);
+    if (c->arena == NULL)
+      sf_sip_value_free (v);
     return FALSE;
   }
   g_ptr_array_add (out, v);
@@ -792,12 +797,19 @@ trim (SfSipStr s)
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
+  return sf_sip_hdr_parse_in (id, name, value, base, NULL, out, error);
+}
+
+gboolean
+sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
+                     GPtrArray *out, GError **error)
+{
   const SfSipHdrInfo *info = sf_sip_hdr_info (id);
-  Ctx c = { { 0 }, name, error };
+  Ctx c = { { 0 }, name, error, arena };
   sf_sip_scan_init (&c.s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
-    SfSipValue *v = g_new0 (SfSipValue, 1);
+    SfSipValue *v = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *v) : g_new0 (SfSipValue, 1);
     v->id = id;
     v->raw = v->text = trim (value);
     g_ptr_array_add (out, v);

@@ -117,6 +117,10 @@ SfSipHdrId sf_sip_hdr_lookup (SfSipStr name);
  * owned).  @base: the message start, for offsets in errors, which name the header. */
 gboolean sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out,
                            GError **error);
+/* The same with the values (their URIs and parameters too) allocated in @arena
+ * (nullable) and freed with it: @out must have no free function then. */
+gboolean sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
+                              GPtrArray *out, GError **error);
 void sf_sip_value_free (SfSipValue *v);
 /* The first parameter named @name (case-insensitive), or NULL. */
 const SfSipParam *sf_sip_value_param (const SfSipValue *v, const char *name);

@@ -9,7 +9,11 @@
 #define D SF_SIP_CH_DIGIT
 #define H SF_SIP_CH_HEX
 #define W SF_SIP_CH_WORD
+#define C SF_SIP_CH_CTL
 const guint8 sf_sip_char_class[256] = {
+  [0] = C, [1] = C, [2] = C, [3] = C, [4] = C, [5] = C, [6] = C, [7] = C, [8] = C, [9] = C, [10] = C,
+  [11] = C, [12] = C, [13] = C, [14] = C, [15] = C, [16] = C, [17] = C, [18] = C, [19] = C, [20] = C, [21] = C,
+  [22] = C, [23] = C, [24] = C, [25] = C, [26] = C, [27] = C, [28] = C, [29] = C, [30] = C, [31] = C, [0x7f] = C,
   ['-'] = T | U | W | SF_SIP_CH_HOST, ['.'] = T | U | W | SF_SIP_CH_HOST,
   ['!'] = T | U | W, ['*'] = T | U | W, ['_'] = T | U | W, ['~'] = T | U | W, ['\''] = T | U | W,
   ['%'] = T | W, ['+'] = T | W, ['`'] = T | W,
@@ -39,6 +43,7 @@ const guint8 sf_sip_char_class[256] = {
 #undef D
 #undef H
 #undef W
+#undef C
 
 gboolean
 sf_sip_str_eq (SfSipStr a, const char *lit)
@@ -196,6 +201,10 @@ sf_sip_scan_until (SfSipScan *s, const char *stops)
   gboolean quoted = FALSE, angle = FALSE;
   while (s->p < s->end) {
     char c = *s->p;
+    if (sf_sip_ch ((guchar) c, SF_SIP_CH_ALNUM)) { /* never a stop, a quote or an angle bracket */
+      s->p++;
+      continue;
+    }
     if (quoted) {
       if (c == '\\' && s->p + 1 < s->end)
         s->p++;

@@ -56,6 +56,7 @@ enum {
   SF_SIP_CH_HEX = 1 << 4,
   SF_SIP_CH_WORD = 1 << 5,       /* word (25.1, Call-ID): token and ()<>:\"/[]?{} */
   SF_SIP_CH_HOST = 1 << 6,       /* hostname characters: alphanum, '-', '.' */
+  SF_SIP_CH_CTL = 1 << 7,        /* CTL: 0x00-0x1f and DEL */
 };
 extern const guint8 sf_sip_char_class[256];
 
