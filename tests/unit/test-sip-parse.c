@@ -601,6 +601,34 @@ bad_request_reasons (void)
   CU_ASSERT (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_FRAMING));
 }
 
+/* sf_sip_hdr_lookup() is a switch written from the table of names: every name,
+ * in any case, and every compact form finds its id; near misses find none. */
+static void
+header_lookup (void)
+{
+  for (int id = SF_SIP_HDR_OTHER + 1; id < SF_SIP_HDR_COUNT; id++) {
+    const SfSipHdrInfo *info = sf_sip_hdr_info (id);
+    gsize n = strlen (info->name);
+    g_autofree char *lower = g_ascii_strdown (info->name, -1);
+    g_autofree char *upper = g_ascii_strup (info->name, -1);
+    CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (info->name, n)), id);
+    CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (lower, n)), id);
+    CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (upper, n)), id);
+    if (n > 2) /* a one-letter prefix may be a compact form */
+      CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (info->name, n - 1)), SF_SIP_HDR_OTHER);
+    if (info->compact != 0) {
+      char c[2] = { info->compact, g_ascii_toupper (info->compact) };
+      CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (c, 1)), id);
+      CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (c + 1, 1)), id);
+    }
+  }
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("X-Via", 5)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Contacts", 8)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Call-IE", 7)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("x", 1)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("", 0)), SF_SIP_HDR_OTHER);
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -614,4 +642,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, strictness);
   SF_ADD_TEST (s, repeated_params);
   SF_ADD_TEST (s, bad_request_reasons);
+  SF_ADD_TEST (s, header_lookup);
 }
