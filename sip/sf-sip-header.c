@@ -248,7 +248,28 @@ typedef struct {
   SfSipStr name;       /* the header name as written */
   GError **error;
   SfSipArena *arena;   /* nullable: values, URIs and parameters are g_malloc'd then */
+  GPtrArray *out;      /* without an arena: owned values are added here */
+  SfSipValues *vout;   /* with one: here */
 } Ctx;
+
+static void
+emit (Ctx *c, SfSipValue *v)
+{
+  if (c->vout == NULL) {
+    g_ptr_array_add (c->out, v);
+    return;
+  }
+  SfSipValues *o = c->vout;
+  if (o->len == o->cap) {
+    guint cap = o->cap == 0 ? 4 : o->cap * 2;
+    gpointer *t = sf_sip_arena_alloc0 (c->arena, cap * sizeof *t);
+    if (o->len > 0)
+      memcpy (t, o->pdata, o->len * sizeof *t);
+    o->pdata = t;
+    o->cap = cap;
+  }
+  o->pdata[o->len++] = v;
+}
 
 /* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
 static SfSipParam *
@@ -762,7 +783,7 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
 }
 
 static gboolean
-parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
+parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
 {
   SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
   v->id = id;
@@ -778,7 +799,7 @@ parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
       sf_sip_value_free (v);
     return FALSE;
   }
-  g_ptr_array_add (out, v);
+  emit (c, v);
   return TRUE;
 }
 
@@ -794,32 +815,43 @@ trim (SfSipStr s)
   return sf_sip_str (start, (gsize) (end - start));
 }
 
+static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base);
+
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
-  return sf_sip_hdr_parse_in (id, name, value, base, NULL, out, error);
+  Ctx c = { { 0 }, name, error, NULL, out, NULL };
+  return hdr_parse (&c, id, value, base);
 }
 
 gboolean
 sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
-                     GPtrArray *out, GError **error)
+                     SfSipValues *out, GError **error)
 {
+  Ctx c = { { 0 }, name, error, arena, NULL, out };
+  return hdr_parse (&c, id, value, base);
+}
+
+static gboolean
+hdr_parse (Ctx *cp, SfSipHdrId id, SfSipStr value, const char *base)
+{
+  Ctx c = *cp;
+  SfSipArena *arena = c.arena;
   const SfSipHdrInfo *info = sf_sip_hdr_info (id);
-  Ctx c = { { 0 }, name, error, arena };
   sf_sip_scan_init (&c.s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
     SfSipValue *v = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *v) : g_new0 (SfSipValue, 1);
     v->id = id;
     v->raw = v->text = trim (value);
-    g_ptr_array_add (out, v);
+    emit (&c, v);
     return TRUE;
   }
   if (info->shape != SF_SIP_HDR_LIST) {
     SfSipStr t = trim (value);
     if (t.len == 0)
       return bad (&c, "empty value");
-    return parse_value (id, t, &c, out);
+    return parse_value (id, t, &c);
   }
   /* A comma-separated list; an empty element is an error (RFC 4475 badinv01), an
    * empty Accept is not (20.1). */
@@ -833,7 +865,7 @@ sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *b
     c.s = s;
     if (item.len == 0)
       return bad (&c, "empty list element");
-    if (!parse_value (id, item, &c, out))
+    if (!parse_value (id, item, &c))
       return FALSE;
     if (s.p >= s.end)
       break;

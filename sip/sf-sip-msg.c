@@ -22,8 +22,9 @@ struct _SfSipMsg {
   SfSipHdr *headers;           /* in the arena */
   guint n_headers, cap_headers;
   SfSipStr body;
-  GPtrArray *cache[SF_SIP_HDR_COUNT]; /* owned: parsed values, NULL until asked */
+  SfSipValues *cache[SF_SIP_HDR_COUNT]; /* in the arena: parsed values, NULL until asked */
   guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
+  guint16 first[SF_SIP_HDR_COUNT];    /* the index of the first of them (when count > 0) */
   SfSipArena arena;            /* the header table, parsed values, URIs: freed with the message */
   /* The arena's first block, enough for a typical message parsed fully, so that
    * most messages cost one allocation (sf-sip-arena.h). */
@@ -56,9 +57,6 @@ sf_sip_msg_unref (SfSipMsg *msg)
 {
   if (msg == NULL || !g_ref_count_dec (&msg->ref))
     return;
-  for (int i = 0; i < SF_SIP_HDR_COUNT; i++)
-    if (msg->cache[i] != NULL)
-      g_ptr_array_unref (msg->cache[i]);
   g_clear_error (&msg->version_error);
   g_clear_error (&msg->invalid);
   sf_sip_arena_clear (&msg->arena);
@@ -290,8 +288,9 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
       m->headers = t;
       m->cap_headers = cap;
     }
+    if (m->count[h.id]++ == 0)
+      m->first[h.id] = (guint16) m->n_headers;
     m->headers[m->n_headers++] = h;
-    m->count[h.id]++;
     p = next;
   }
 }
@@ -403,23 +402,20 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
 
 /* ---- values, parsed on demand ---- */
 
-GPtrArray *
+SfSipValues *
 sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
   g_return_val_if_fail (id > SF_SIP_HDR_OTHER && id < SF_SIP_HDR_COUNT, NULL);
   if (msg->cache[id] != NULL)
     return msg->cache[id];
-  /* No free function: the values live in the message's arena. */
-  GPtrArray *out = g_ptr_array_sized_new (msg->count[id]);
-  for (guint i = 0, seen = 0; seen < msg->count[id] && i < msg->n_headers; i++) {
+  SfSipValues *out = sf_sip_arena_alloc0 (&msg->arena, sizeof *out);
+  for (guint i = msg->first[id], seen = 0; seen < msg->count[id] && i < msg->n_headers; i++) {
     SfSipHdr *h = &msg->headers[i];
     if (h->id != id)
       continue;
     seen++;
-    if (!sf_sip_hdr_parse_in (id, h->name, h->value, msg->base, &msg->arena, out, error)) {
-      g_ptr_array_unref (out);
-      return NULL;
-    }
+    if (!sf_sip_hdr_parse_in (id, h->name, h->value, msg->base, &msg->arena, out, error))
+      return NULL; /* what was parsed stays in the arena until the message goes */
   }
   msg->cache[id] = out;
   return out;
@@ -428,7 +424,7 @@ sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
 const SfSipValue *
 sf_sip_msg_value (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
-  GPtrArray *v = sf_sip_msg_values (msg, id, error);
+  SfSipValues *v = sf_sip_msg_values (msg, id, error);
   return v != NULL && v->len > 0 ? v->pdata[0] : NULL;
 }
 
@@ -463,7 +459,7 @@ validate (SfSipMsg *msg, GError **error)
     g_propagate_error (error, g_error_copy (msg->invalid));
     return FALSE;
   }
-  GPtrArray *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);
+  SfSipValues *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);
   if (vias == NULL)
     return FALSE;
   if (vias->len == 0)
@@ -657,12 +653,9 @@ sf_sip_msg_header (const SfSipMsg *msg, guint i)
 const SfSipHdr *
 sf_sip_msg_find (const SfSipMsg *msg, SfSipHdrId id)
 {
-  if (id < SF_SIP_HDR_COUNT && msg->count[id] == 0)
+  if (id >= SF_SIP_HDR_COUNT || msg->count[id] == 0)
     return NULL;
-  for (guint i = 0; i < msg->n_headers; i++)
-    if (msg->headers[i].id == id)
-      return &msg->headers[i];
-  return NULL;
+  return &msg->headers[msg->first[id]];
 }
 
 const SfSipHdr *

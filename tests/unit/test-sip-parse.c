@@ -54,14 +54,14 @@ uri_user_is (const SfSipUri *u, const char *want, gsize want_len)
 static const SfSipValue *
 nth (SfSipMsg *m, SfSipHdrId id, guint i)
 {
-  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  SfSipValues *v = sf_sip_msg_values (m, id, NULL);
   return v != NULL && i < v->len ? v->pdata[i] : NULL;
 }
 
 static guint
 count (SfSipMsg *m, SfSipHdrId id)
 {
-  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  SfSipValues *v = sf_sip_msg_values (m, id, NULL);
   return v != NULL ? v->len : 0;
 }
 
