@@ -26,9 +26,10 @@ struct _SfSipMsg {
   guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
   guint16 first[SF_SIP_HDR_COUNT];    /* the index of the first of them (when count > 0) */
   SfSipArena arena;            /* the header table, parsed values, URIs: freed with the message */
-  /* The arena's first block, enough for a typical message parsed fully, so that
-   * most messages cost one allocation (sf-sip-arena.h). */
-  char first_block[8192];
+  /* The arena's first block: a typical message parsed lazily fits (one
+   * allocation per message); a full parse adds a block or two.  Not larger:
+   * proxies and transactions keep many messages (sf-sip-arena.h). */
+  char first_block[4096];
 };
 
 static gboolean
