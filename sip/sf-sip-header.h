@@ -112,6 +112,8 @@ typedef struct {
 const SfSipHdrInfo *sf_sip_hdr_info (SfSipHdrId id);
 /* Looks a header name up (case-insensitive, compact forms included). */
 SfSipHdrId sf_sip_hdr_lookup (SfSipStr name);
+/* The same for a name known to be a token (the message parser's header names). */
+SfSipHdrId sf_sip_hdr_lookup_token (SfSipStr name);
 
 /* Parses one header line's value into values appended to @out (SfSipValue*,
  * owned).  @base: the message start, for offsets in errors, which name the header. */

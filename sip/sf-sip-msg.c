@@ -251,7 +251,7 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
     if (h.name.len == 0 || colon >= cend || *colon != ':')
       return err (error, SF_SIP_ERROR_SYNTAX, "headers: a line that is not 'Name: value' at offset %" G_GSIZE_FORMAT,
                   (gsize) (p - m->base));
-    h.id = sf_sip_hdr_lookup (h.name);
+    h.id = sf_sip_hdr_lookup_token (h.name); /* the name was scanned as a token above */
     /* No bare CR (a line end to some peers: header injection) and no control
      * byte but HTAB, unless escaped by a quoted-pair (RFC 4475 intmeth). */
     for (const char *q = colon + 1; q < next; q++) {

@@ -57,11 +57,13 @@ enum {
   SF_SIP_CH_WORD = 1 << 5,       /* word (25.1, Call-ID): token and ()<>:\"/[]?{} */
   SF_SIP_CH_HOST = 1 << 6,       /* hostname characters: alphanum, '-', '.' */
   SF_SIP_CH_CTL = 1 << 7,        /* CTL: 0x00-0x1f and DEL */
+  SF_SIP_CH_SPLIT = 1 << 8,      /* what sf_sip_scan_until() looks at: " \\ < > , ; */
+  SF_SIP_CH_LWS = 1 << 9,        /* SP, HTAB, CR, LF: where LWS may start */
 };
-extern const guint8 sf_sip_char_class[256];
+extern const guint16 sf_sip_char_class[256];
 
 static inline gboolean
-sf_sip_ch (guchar c, guint8 cls)
+sf_sip_ch (guchar c, guint16 cls)
 {
   return (sf_sip_char_class[c] & cls) != 0;
 }
@@ -119,7 +121,15 @@ sf_sip_scan_offset (const SfSipScan *s)
 }
 
 /* Skips LWS (SP, HTAB, and folds).  Returns TRUE when it skipped anything. */
-gboolean sf_sip_scan_sws (SfSipScan *s);
+gboolean sf_sip_scan_lws_at (SfSipScan *s);
+static inline gboolean
+sf_sip_scan_sws (SfSipScan *s)
+{
+  /* Mostly there is none: one look-up instead of a call. */
+  if (s->p >= s->end || !sf_sip_ch ((guchar) *s->p, SF_SIP_CH_LWS))
+    return FALSE;
+  return sf_sip_scan_lws_at (s);
+}
 /* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI, COLON, EQUAL...). */
 gboolean sf_sip_scan_sep (SfSipScan *s, char c);
 /* Peeks the next non-LWS character without consuming; 0 at the end. */

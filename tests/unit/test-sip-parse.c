@@ -643,6 +643,10 @@ header_lookup (void)
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("X-Via", 5)), SF_SIP_HDR_OTHER);
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Contacts", 8)), SF_SIP_HDR_OTHER);
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Call-IE", 7)), SF_SIP_HDR_OTHER);
+  /* Bytes that equal a letter or '-' once bit 0x20 is set, but are no token characters. */
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Call\rID", 7)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Content\rLength", 14)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("\x01ia", 3)), SF_SIP_HDR_OTHER);
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("x", 1)), SF_SIP_HDR_OTHER);
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("", 0)), SF_SIP_HDR_OTHER);
 }
