@@ -212,7 +212,8 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     return SF_OP_CONTINUE;
   gboolean reg = sf_sip_str_eq (sf_sip_msg_method (e->msg), "REGISTER");
   guint status = reg ? 401 : 407;
-  SfSipValues *creds = sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  SfSipValues *creds =
+      sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
   const SfSipValue *mine = NULL;
   for (guint i = 0; creds != NULL && i < creds->len && mine == NULL; i++) {
     g_autofree char *realm = sf_digest_param (creds->pdata[i], "realm");

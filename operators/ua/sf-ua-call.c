@@ -527,8 +527,8 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
                  a->tries + 1);
     return FALSE;
   }
-  SfSipValues *ch = sf_sip_msg_values (resp, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE,
-                                     error);
+  SfSipValues *ch =
+      sf_sip_msg_values (resp, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE, error);
   g_autoptr (SfDigestChallenge) c = ch != NULL ? sf_digest_challenge_pick (ch, error) : NULL;
   if (c == NULL)
     return FALSE;

@@ -134,7 +134,8 @@ note_response (Fuzz *f, GBytes *wire)
     return;
   guint status = sf_sip_msg_status (m);
   if (status == 401 || status == 407) {
-    SfSipValues *ch = sf_sip_msg_values (m, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
+    SfSipValues *ch =
+        sf_sip_msg_values (m, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
     SfDigestChallenge *c = ch != NULL ? sf_digest_challenge_pick (ch, NULL) : NULL;
     if (c != NULL) {
       g_clear_pointer (&f->challenge, sf_digest_challenge_free);
