@@ -465,7 +465,7 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_HOPS, "Max-Forwards: 0, not forwarded (483)");
     return NULL;
   }
-  GPtrArray *routes_in = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, error);
+  SfSipValues *routes_in = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, error);
   if (routes_in == NULL)
     return NULL;
   /* The route set as strings (URIs), edited as 16.4 and 16.6 say. */
@@ -624,7 +624,7 @@ SfSipMsg *
 sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValueEdit edit, gpointer data, GError **error)
 {
   g_return_val_if_fail (!sf_sip_msg_is_request (resp), NULL);
-  GPtrArray *vias = sf_sip_msg_values (resp, SF_SIP_HDR_VIA, error);
+  SfSipValues *vias = sf_sip_msg_values (resp, SF_SIP_HDR_VIA, error);
   if (vias == NULL)
     return NULL;
   if (vias->len < 2) {

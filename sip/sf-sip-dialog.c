@@ -35,7 +35,7 @@ tag_of (const SfSipValue *v)
 static char *
 contact_uri (SfSipMsg *m, GError **error)
 {
-  GPtrArray *c = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, error);
+  SfSipValues *c = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, error);
   if (c == NULL)
     return NULL;
   if (c->len != 1 || ((SfSipValue *) c->pdata[0])->uri == NULL) {
@@ -49,7 +49,7 @@ contact_uri (SfSipMsg *m, GError **error)
 static GPtrArray *
 route_set (SfSipMsg *m, gboolean reverse, GError **error)
 {
-  GPtrArray *rr = sf_sip_msg_values (m, SF_SIP_HDR_RECORD_ROUTE, error);
+  SfSipValues *rr = sf_sip_msg_values (m, SF_SIP_HDR_RECORD_ROUTE, error);
   if (rr == NULL)
     return NULL;
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
@@ -160,7 +160,7 @@ sf_sip_dialog_new_uac_fallback (SfSipMsg *req, SfSipMsg *resp)
   d->secure = sf_sip_msg_ruri (req)->kind == SF_URI_SIPS;
   /* the INVITE's own Route (an outbound proxy), in order */
   d->route_set = g_ptr_array_new_with_free_func (g_free);
-  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
   for (guint i = 0; routes != NULL && i < routes->len; i++)
     g_ptr_array_add (d->route_set, str (((SfSipValue *) routes->pdata[i])->raw));
   return d;

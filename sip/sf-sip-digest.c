@@ -105,7 +105,7 @@ sf_digest_challenge_free (SfDigestChallenge *c)
 }
 
 SfDigestChallenge *
-sf_digest_challenge_pick (GPtrArray *challenges, GError **error)
+sf_digest_challenge_pick (const SfSipValues *challenges, GError **error)
 {
   GString *asked = g_string_new (NULL);
   for (guint i = 0; challenges != NULL && i < challenges->len; i++) {

@@ -69,7 +69,7 @@ void sf_digest_challenge_free (SfDigestChallenge *c);
 /* Picks the first Digest challenge among @challenges (SfSipValue of WWW- or
  * Proxy-Authenticate) whose algorithm is supported; NULL with
  * SF_DIGEST_ERROR_UNSUPPORTED naming what was asked for. */
-SfDigestChallenge *sf_digest_challenge_pick (GPtrArray *challenges, GError **error);
+SfDigestChallenge *sf_digest_challenge_pick (const SfSipValues *challenges, GError **error);
 /* The Authorization/Proxy-Authorization value answering @c (transfer full).
  * @cnonce: NULL for a random one.  @nc: the nonce count for this nonce. */
 char *sf_digest_authorization (const SfDigestChallenge *c, const char *username, const char *password,

@@ -1,7 +1,14 @@
 /* sf-sip-header.c: header names and header value parsers (RFC 3261 20, 25.1). */
 #include "config.h"
 #include "sf-sip-header.h"
+#include "sf-sip-arena.h"
 #include <string.h>
+
+static inline gboolean
+sf_sip_ch_token (guchar c)
+{
+  return sf_sip_ch (c, SF_SIP_CH_TOKEN);
+}
 
 static const SfSipHdrInfo infos[SF_SIP_HDR_COUNT] = {
   [SF_SIP_HDR_OTHER] = { SF_SIP_HDR_OTHER, "", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
@@ -57,18 +64,199 @@ sf_sip_hdr_info (SfSipHdrId id)
   return id < SF_SIP_HDR_COUNT ? &infos[id] : &infos[0];
 }
 
+/* Which known header @name is: a switch on the length and the first letter
+ * leaves at most two candidates to compare (generated from infos[]; the
+ * header-lookup unit test checks every name, compact form and case). */
+/* @a (a token) equals @b (a canonical name: letters and '-') but for case.
+ * Setting bit 0x20 lowercases a letter and leaves '-' as it is; the only other
+ * byte it maps onto a letter or '-' is a non-token one (an upper-case letter's
+ * own lower case aside), so on tokens the comparison is exact, eight bytes at a
+ * time. */
+static inline gboolean
+token_caseeq (SfSipStr a, const char *b)
+{
+  const guint64 bit = G_GUINT64_CONSTANT (0x2020202020202020);
+  gsize i = 0;
+  for (; i + 8 <= a.len; i += 8) {
+    guint64 x, y;
+    memcpy (&x, a.p + i, 8);
+    memcpy (&y, b + i, 8);
+    if ((x | bit) != (y | bit))
+      return FALSE;
+  }
+  for (; i < a.len; i++)
+    if ((a.p[i] | 0x20) != (b[i] | 0x20))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+is_token (SfSipStr name)
+{
+  for (gsize i = 0; i < name.len; i++)
+    if (!sf_sip_ch ((guchar) name.p[i], SF_SIP_CH_TOKEN))
+      return FALSE;
+  return TRUE;
+}
+
 SfSipHdrId
 sf_sip_hdr_lookup (SfSipStr name)
 {
-  if (name.len == 1) {
-    for (int i = 1; i < SF_SIP_HDR_COUNT; i++)
-      if (infos[i].compact != 0 && g_ascii_tolower (name.p[0]) == infos[i].compact)
-        return (SfSipHdrId) i;
+  return is_token (name) ? sf_sip_hdr_lookup_token (name) : SF_SIP_HDR_OTHER;
+}
+
+SfSipHdrId
+sf_sip_hdr_lookup_token (SfSipStr name)
+{
+  if (name.len == 0)
     return SF_SIP_HDR_OTHER;
+  char first = sf_sip_lower (name.p[0]);
+  if (name.len == 1) {
+    switch (first) {
+    case 'c': return SF_SIP_HDR_CONTENT_TYPE;
+    case 'e': return SF_SIP_HDR_CONTENT_ENCODING;
+    case 'f': return SF_SIP_HDR_FROM;
+    case 'i': return SF_SIP_HDR_CALL_ID;
+    case 'k': return SF_SIP_HDR_SUPPORTED;
+    case 'l': return SF_SIP_HDR_CONTENT_LENGTH;
+    case 'm': return SF_SIP_HDR_CONTACT;
+    case 's': return SF_SIP_HDR_SUBJECT;
+    case 't': return SF_SIP_HDR_TO;
+    case 'v': return SF_SIP_HDR_VIA;
+    default: return SF_SIP_HDR_OTHER;
+    }
   }
-  for (int i = 1; i < SF_SIP_HDR_COUNT; i++)
-    if (sf_sip_str_caseeq (name, infos[i].name))
-      return (SfSipHdrId) i;
+#define CAND(id) if (token_caseeq (name, infos[id].name)) return id
+  switch (name.len) {
+  case 2:
+    switch (first) {
+    case 't': CAND (SF_SIP_HDR_TO); break;
+    default: break;
+    }
+    break;
+  case 3:
+    switch (first) {
+    case 'v': CAND (SF_SIP_HDR_VIA); break;
+    default: break;
+    }
+    break;
+  case 4:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CSEQ); break;
+    case 'd': CAND (SF_SIP_HDR_DATE); break;
+    case 'f': CAND (SF_SIP_HDR_FROM); break;
+    default: break;
+    }
+    break;
+  case 5:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ALLOW); break;
+    case 'r': CAND (SF_SIP_HDR_ROUTE); break;
+    default: break;
+    }
+    break;
+  case 6:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ACCEPT); break;
+    case 's': CAND (SF_SIP_HDR_SERVER); break;
+    default: break;
+    }
+    break;
+  case 7:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CALL_ID); CAND (SF_SIP_HDR_CONTACT); break;
+    case 'e': CAND (SF_SIP_HDR_EXPIRES); break;
+    case 'r': CAND (SF_SIP_HDR_REQUIRE); break;
+    case 's': CAND (SF_SIP_HDR_SUBJECT); break;
+    case 'w': CAND (SF_SIP_HDR_WARNING); break;
+    default: break;
+    }
+    break;
+  case 8:
+    switch (first) {
+    case 'p': CAND (SF_SIP_HDR_PRIORITY); break;
+    case 'r': CAND (SF_SIP_HDR_REPLY_TO); break;
+    default: break;
+    }
+    break;
+  case 9:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CALL_INFO); break;
+    case 's': CAND (SF_SIP_HDR_SUPPORTED); break;
+    case 't': CAND (SF_SIP_HDR_TIMESTAMP); break;
+    default: break;
+    }
+    break;
+  case 10:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ALERT_INFO); break;
+    case 'e': CAND (SF_SIP_HDR_ERROR_INFO); break;
+    case 'u': CAND (SF_SIP_HDR_USER_AGENT); break;
+    default: break;
+    }
+    break;
+  case 11:
+    switch (first) {
+    case 'i': CAND (SF_SIP_HDR_IN_REPLY_TO); break;
+    case 'm': CAND (SF_SIP_HDR_MIN_EXPIRES); break;
+    case 'r': CAND (SF_SIP_HDR_RETRY_AFTER); break;
+    case 'u': CAND (SF_SIP_HDR_UNSUPPORTED); break;
+    default: break;
+    }
+    break;
+  case 12:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CONTENT_TYPE); break;
+    case 'm': CAND (SF_SIP_HDR_MAX_FORWARDS); CAND (SF_SIP_HDR_MIME_VERSION); break;
+    case 'o': CAND (SF_SIP_HDR_ORGANIZATION); break;
+    case 'r': CAND (SF_SIP_HDR_RECORD_ROUTE); break;
+    default: break;
+    }
+    break;
+  case 13:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_AUTHORIZATION); break;
+    case 'p': CAND (SF_SIP_HDR_PROXY_REQUIRE); break;
+    default: break;
+    }
+    break;
+  case 14:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CONTENT_LENGTH); break;
+    default: break;
+    }
+    break;
+  case 15:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_ACCEPT_ENCODING); CAND (SF_SIP_HDR_ACCEPT_LANGUAGE); break;
+    default: break;
+    }
+    break;
+  case 16:
+    switch (first) {
+    case 'c': CAND (SF_SIP_HDR_CONTENT_ENCODING); CAND (SF_SIP_HDR_CONTENT_LANGUAGE); break;
+    case 'w': CAND (SF_SIP_HDR_WWW_AUTHENTICATE); break;
+    default: break;
+    }
+    break;
+  case 18:
+    switch (first) {
+    case 'p': CAND (SF_SIP_HDR_PROXY_AUTHENTICATE); break;
+    default: break;
+    }
+    break;
+  case 19:
+    switch (first) {
+    case 'a': CAND (SF_SIP_HDR_AUTHENTICATION_INFO); break;
+    case 'c': CAND (SF_SIP_HDR_CONTENT_DISPOSITION); break;
+    case 'p': CAND (SF_SIP_HDR_PROXY_AUTHORIZATION); break;
+    default: break;
+    }
+    break;
+  default:
+    break;
+  }
+#undef CAND
   return SF_SIP_HDR_OTHER;
 }
 
@@ -86,7 +274,7 @@ const SfSipParam *
 sf_sip_value_param (const SfSipValue *v, const char *name)
 {
   for (guint i = 0; i < v->n_params; i++)
-    if (sf_sip_str_caseeq (v->params[i].name, name))
+    if (sf_sip_caseeq (v->params[i].name, name))
       return &v->params[i];
   return NULL;
 }
@@ -97,7 +285,38 @@ typedef struct {
   SfSipScan s;
   SfSipStr name;       /* the header name as written */
   GError **error;
+  SfSipArena *arena;   /* nullable: values, URIs and parameters are g_malloc'd then */
+  GPtrArray *out;      /* without an arena: owned values are added here */
+  SfSipValues *vout;   /* with one: here */
 } Ctx;
+
+static void
+emit (Ctx *c, SfSipValue *v)
+{
+  if (c->vout == NULL) {
+    g_ptr_array_add (c->out, v);
+    return;
+  }
+  SfSipValues *o = c->vout;
+  if (o->len == o->cap) {
+    guint cap = o->cap == 0 ? 4 : o->cap * 2;
+    gpointer *t = sf_sip_arena_alloc0 (c->arena, cap * sizeof *t);
+    if (o->len > 0)
+      memcpy (t, o->pdata, o->len * sizeof *t);
+    o->pdata = t;
+    o->cap = cap;
+  }
+  o->pdata[o->len++] = v;
+}
+
+/* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
+static SfSipParam *
+store_params (Ctx *c, const SfSipParam *buf, guint n)
+{
+  if (n == 0)
+    return NULL;
+  return c->arena != NULL ? sf_sip_arena_dup (c->arena, buf, n * sizeof *buf) : g_memdup2 (buf, n * sizeof *buf);
+}
 
 static gboolean
 bad (Ctx *c, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
@@ -134,7 +353,7 @@ gen_value (Ctx *c, SfSipStr *out)
     *out = sf_sip_str (start, (gsize) (c->s.p - start));
     return TRUE;
   }
-  while (c->s.p < c->s.end && (sf_sip_is_token_char ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
+  while (c->s.p < c->s.end && (sf_sip_ch_token ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
                                *c->s.p == ']'))
     c->s.p++;
   if (c->s.p == start)
@@ -147,45 +366,41 @@ gen_value (Ctx *c, SfSipStr *out)
 static gboolean
 params (Ctx *c, SfSipValue *v)
 {
-  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  SfSipParam a[SF_SIP_MAX_PARAMS];
+  guint len = 0;
   while (sf_sip_scan_sep (&c->s, ';')) {
     SfSipParam p = { SF_SIP_STR_NULL, SF_SIP_STR_NULL };
-    if (!sf_sip_scan_token (&c->s, &p.name)) {
-      g_array_unref (a);
+    if (!sf_sip_scan_token (&c->s, &p.name))
       return bad (c, "empty or invalid parameter name");
-    }
-    if (sf_sip_scan_sep (&c->s, '=') && !gen_value (c, &p.value)) {
-      g_array_unref (a);
+    if (sf_sip_scan_sep (&c->s, '=') && !gen_value (c, &p.value))
       return FALSE;
-    }
-    if (a->len >= SF_SIP_MAX_PARAMS) {
-      g_array_unref (a);
+    if (len >= SF_SIP_MAX_PARAMS)
       return bad (c, "more than %d parameters", SF_SIP_MAX_PARAMS);
-    }
-    g_array_append_val (a, p);
+    a[len++] = p;
   }
   /* The parameters the stack acts on count once: a repeat is dropped and the first
    * value wins.  The grammar allows the repeat (*( SEMI generic-param ), 25.1: a
    * tag-param is also a generic-param) and the first is the one every reader would
    * take; refusing it cost whole dialogs (a re-INVITE with To ;tag=1;tag=1). */
   static const char *const once[] = { "tag", "branch", "received", "rport", "maddr", "ttl", "expires", "q", "lr" };
-  for (guint i = 0; i < a->len;) {
-    const SfSipParam *pi = &g_array_index (a, SfSipParam, i);
+  for (guint i = 1; i < len;) {
+    const SfSipParam *pi = &a[i];
     gboolean repeat = FALSE;
     for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
-      if (sf_sip_str_caseeq (pi->name, once[k]))
+      if (sf_sip_caseeq (pi->name, once[k]))
         for (guint j = 0; j < i && !repeat; j++)
-          repeat = sf_sip_str_caseeq (g_array_index (a, SfSipParam, j).name, once[k]);
+          repeat = sf_sip_caseeq (a[j].name, once[k]);
     if (repeat) {
       g_debug ("%.*s: parameter %.*s repeated, the first value kept", (int) MIN (c->name.len, 64), c->name.p,
                (int) MIN (pi->name.len, 32), pi->name.p);
-      g_array_remove_index (a, i);
+      memmove (&a[i], &a[i + 1], (len - i - 1) * sizeof a[0]);
+      len--;
     } else {
       i++;
     }
   }
-  v->n_params = a->len;
-  v->params = (SfSipParam *) g_array_free (a, FALSE);
+  v->n_params = len;
+  v->params = store_params (c, a, len);
   return TRUE;
 }
 
@@ -260,9 +475,9 @@ parse_via (Ctx *c, SfSipValue *v)
     return FALSE;
   for (guint i = 0; i < v->n_params; i++) {
     const SfSipParam *p = &v->params[i];
-    if (sf_sip_str_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
+    if (sf_sip_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
       return bad (c, "branch must be a token");
-    if (sf_sip_str_caseeq (p->name, "received")) {
+    if (sf_sip_caseeq (p->name, "received")) {
       /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
       SfSipStr r = p->value;
       if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
@@ -270,7 +485,7 @@ parse_via (Ctx *c, SfSipValue *v)
       if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
         return bad (c, "received must be an IP address");
     }
-    if (sf_sip_str_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
+    if (sf_sip_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
       return bad (c, "maddr needs a host");
   }
   return number_param (c, v, "ttl", 255, FALSE) && number_param (c, v, "rport", 65535, TRUE);
@@ -282,7 +497,7 @@ static gboolean
 uri_in (Ctx *c, SfSipValue *v, SfSipStr raw)
 {
   GError *e = NULL;
-  v->uri = sf_sip_uri_parse (raw, c->s.base, &e);
+  v->uri = sf_sip_uri_parse_in (raw, c->s.base, c->arena, &e);
   if (v->uri == NULL) {
     if (c->error != NULL && *c->error == NULL)
       g_set_error (c->error, SF_SIP_ERROR, e->code, "%.*s: %s", (int) MIN (c->name.len, 64), c->name.p, e->message);
@@ -391,7 +606,7 @@ parse_number (Ctx *c, SfSipValue *v, guint64 max)
 static gboolean
 is_word_char (guchar ch)
 {
-  return sf_sip_is_token_char (ch) || (ch != 0 && strchr ("()<>:\\\"/[]?{}", ch) != NULL);
+  return sf_sip_ch (ch, SF_SIP_CH_WORD);
 }
 
 static gboolean
@@ -432,21 +647,18 @@ parse_auth (Ctx *c, SfSipValue *v, gboolean has_scheme)
     if (!sf_sip_scan_sws (&c->s))
       return at_end (c) ? TRUE : bad (c, "expected white space after the scheme");
   }
-  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  SfSipParam a[SF_SIP_MAX_PARAMS];
+  guint len = 0;
   do {
     SfSipParam p = { SF_SIP_STR_NULL, SF_SIP_STR_NULL };
-    if (!sf_sip_scan_token (&c->s, &p.name) || !sf_sip_scan_sep (&c->s, '=') || !gen_value (c, &p.value)) {
-      g_array_unref (a);
+    if (!sf_sip_scan_token (&c->s, &p.name) || !sf_sip_scan_sep (&c->s, '=') || !gen_value (c, &p.value))
       return bad (c, "expected name=value authentication parameters");
-    }
-    if (a->len >= SF_SIP_MAX_PARAMS) {
-      g_array_unref (a);
+    if (len >= SF_SIP_MAX_PARAMS)
       return bad (c, "more than %d parameters", SF_SIP_MAX_PARAMS);
-    }
-    g_array_append_val (a, p);
+    a[len++] = p;
   } while (sf_sip_scan_sep (&c->s, ','));
-  v->n_params = a->len;
-  v->params = (SfSipParam *) g_array_free (a, FALSE);
+  v->n_params = len;
+  v->params = store_params (c, a, len);
   return TRUE;
 }
 
@@ -515,7 +727,7 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
       SfSipStr t = tag != NULL ? tag->value : SF_SIP_STR_NULL;
       gboolean token = sf_sip_str_is_set (t);
       for (gsize i = 0; token && i < t.len; i++)
-        token = sf_sip_is_token_char ((guchar) t.p[i]);
+        token = sf_sip_ch_token ((guchar) t.p[i]);
       return tag == NULL || token || bad (c, "tag must be a token");
     }
   case SF_SIP_HDR_ROUTE:
@@ -609,9 +821,9 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
 }
 
 static gboolean
-parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
+parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
 {
-  SfSipValue *v = g_new0 (SfSipValue, 1);
+  SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
   v->id = id;
   v->kind = sf_sip_hdr_info (id)->kind;
   v->raw = raw;
@@ -621,10 +833,11 @@ parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c, GPtrArray *out)
   gboolean ok = parse_one (c, id, v) && (at_end (c) || bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?'));
   c->s = saved;
   if (!ok) {
-    sf_sip_value_free (v);
+    if (c->arena == NULL)
+      sf_sip_value_free (v);
     return FALSE;
   }
-  g_ptr_array_add (out, v);
+  emit (c, v);
   return TRUE;
 }
 
@@ -640,25 +853,43 @@ trim (SfSipStr s)
   return sf_sip_str (start, (gsize) (end - start));
 }
 
+static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base);
+
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
+  Ctx c = { { 0 }, name, error, NULL, out, NULL };
+  return hdr_parse (&c, id, value, base);
+}
+
+gboolean
+sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
+                     SfSipValues *out, GError **error)
+{
+  Ctx c = { { 0 }, name, error, arena, NULL, out };
+  return hdr_parse (&c, id, value, base);
+}
+
+static gboolean
+hdr_parse (Ctx *cp, SfSipHdrId id, SfSipStr value, const char *base)
+{
+  Ctx c = *cp;
+  SfSipArena *arena = c.arena;
   const SfSipHdrInfo *info = sf_sip_hdr_info (id);
-  Ctx c = { { 0 }, name, error };
   sf_sip_scan_init (&c.s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
-    SfSipValue *v = g_new0 (SfSipValue, 1);
+    SfSipValue *v = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *v) : g_new0 (SfSipValue, 1);
     v->id = id;
     v->raw = v->text = trim (value);
-    g_ptr_array_add (out, v);
+    emit (&c, v);
     return TRUE;
   }
   if (info->shape != SF_SIP_HDR_LIST) {
     SfSipStr t = trim (value);
     if (t.len == 0)
       return bad (&c, "empty value");
-    return parse_value (id, t, &c, out);
+    return parse_value (id, t, &c);
   }
   /* A comma-separated list; an empty element is an error (RFC 4475 badinv01), an
    * empty Accept is not (20.1). */
@@ -672,7 +903,7 @@ sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base
     c.s = s;
     if (item.len == 0)
       return bad (&c, "empty list element");
-    if (!parse_value (id, item, &c, out))
+    if (!parse_value (id, item, &c))
       return FALSE;
     if (s.p >= s.end)
       break;

@@ -112,11 +112,26 @@ typedef struct {
 const SfSipHdrInfo *sf_sip_hdr_info (SfSipHdrId id);
 /* Looks a header name up (case-insensitive, compact forms included). */
 SfSipHdrId sf_sip_hdr_lookup (SfSipStr name);
+/* The same for a name known to be a token (the message parser's header names). */
+SfSipHdrId sf_sip_hdr_lookup_token (SfSipStr name);
 
 /* Parses one header line's value into values appended to @out (SfSipValue*,
  * owned).  @base: the message start, for offsets in errors, which name the header. */
 gboolean sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out,
                            GError **error);
+/* Parsed values in an arena: the fields of a GPtrArray (g_ptr_array_index()
+ * reads it), without GLib's allocation of one; never pass it to g_ptr_array_*
+ * functions. */
+typedef struct {
+  gpointer *pdata;   /* SfSipValue* */
+  guint len;
+  guint cap;
+} SfSipValues;
+
+/* The same, with the values (their URIs and parameters too) allocated in
+ * @arena and appended to @out, whose table grows in @arena. */
+gboolean sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
+                              SfSipValues *out, GError **error);
 void sf_sip_value_free (SfSipValue *v);
 /* The first parameter named @name (case-insensitive), or NULL. */
 const SfSipParam *sf_sip_value_param (const SfSipValue *v, const char *name);

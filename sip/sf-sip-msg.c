@@ -4,6 +4,7 @@
 #include "config.h"
 #include "sf-sip-msg.h"
 #include "sf-sip-build.h"
+#include "sf-sip-arena.h"
 #include <string.h>
 
 struct _SfSipMsg {
@@ -17,10 +18,18 @@ struct _SfSipMsg {
   SfSipStr start_line;         /* without its line end */
   SfSipStr method, ruri_raw, version, reason;
   guint status;
-  SfSipUri *ruri;              /* owned */
-  GArray *headers;             /* SfSipHdr */
+  SfSipUri *ruri;              /* in the arena */
+  SfSipHdr *headers;           /* in the arena */
+  guint n_headers, cap_headers;
   SfSipStr body;
-  GPtrArray *cache[SF_SIP_HDR_COUNT]; /* owned: parsed values, NULL until asked */
+  SfSipValues *cache[SF_SIP_HDR_COUNT]; /* in the arena: parsed values, NULL until asked */
+  guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
+  guint16 first[SF_SIP_HDR_COUNT];    /* the index of the first of them (when count > 0) */
+  SfSipArena arena;            /* the header table, parsed values, URIs: freed with the message */
+  /* The arena's first block: a typical message parsed lazily fits (one
+   * allocation per message); a full parse adds a block or two.  Not larger:
+   * proxies and transactions keep many messages (sf-sip-arena.h). */
+  char first_block[4096];
 };
 
 static gboolean
@@ -49,13 +58,9 @@ sf_sip_msg_unref (SfSipMsg *msg)
 {
   if (msg == NULL || !g_ref_count_dec (&msg->ref))
     return;
-  for (int i = 0; i < SF_SIP_HDR_COUNT; i++)
-    if (msg->cache[i] != NULL)
-      g_ptr_array_unref (msg->cache[i]);
-  sf_sip_uri_free (msg->ruri);
   g_clear_error (&msg->version_error);
   g_clear_error (&msg->invalid);
-  g_array_unref (msg->headers);
+  sf_sip_arena_clear (&msg->arena);
   g_bytes_unref (msg->bytes);
   g_free (msg);
 }
@@ -169,7 +174,7 @@ parse_start_line (SfSipMsg *m, GError **error)
     return TRUE;
   }
   GError *e = NULL;
-  m->ruri = sf_sip_uri_parse (m->ruri_raw, m->base, &e);
+  m->ruri = sf_sip_uri_parse_in (m->ruri_raw, m->base, &m->arena, &e);
   if (m->ruri == NULL) {
     g_set_error (&m->invalid, SF_SIP_ERROR, e->code, "Request-URI: %s", e->message);
     g_error_free (e);
@@ -191,6 +196,20 @@ line_end (const char *p, const char *end, const char **content_end)
     return NULL;
   *content_end = nl > p && nl[-1] == '\r' ? nl - 1 : nl;
   return nl + 1;
+}
+
+/* Whether one of the 8 bytes at @p is a CTL (below 0x20, or DEL 0x7f).  A
+ * byte below n sets its high bit in (x - n per byte) & ~x (n <= 128); a borrow
+ * can only mark a byte above one that is really below, so the answer is exact
+ * for the word, and the caller looks at its bytes one by one when it is yes. */
+static inline gboolean
+word_has_ctl (const char *p)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101), highs = G_GUINT64_CONSTANT (0x8080808080808080);
+  guint64 x;
+  memcpy (&x, p, sizeof x);
+  guint64 del = x ^ (ones * 0x7f); /* DEL bytes become zero */
+  return ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) != 0;
 }
 
 static gboolean
@@ -219,11 +238,11 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
     if ((gsize) (next - p) > SF_SIP_MAX_HEADER_LEN)
       return err (error, SF_SIP_ERROR_LIMIT, "headers: a header line longer than %d bytes at offset %" G_GSIZE_FORMAT,
                   SF_SIP_MAX_HEADER_LEN, (gsize) (p - m->base));
-    if (m->headers->len >= SF_SIP_MAX_HEADERS)
+    if (m->n_headers >= SF_SIP_MAX_HEADERS)
       return err (error, SF_SIP_ERROR_LIMIT, "headers: more than %d header lines", SF_SIP_MAX_HEADERS);
     SfSipHdr h = { 0 };
     const char *n = p;
-    while (n < cend && sf_sip_is_token_char ((guchar) *n))
+    while (n < cend && sf_sip_ch ((guchar) *n, SF_SIP_CH_TOKEN))
       n++;
     h.name = sf_sip_str (p, (gsize) (n - p));
     const char *colon = n;
@@ -232,11 +251,17 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
     if (h.name.len == 0 || colon >= cend || *colon != ':')
       return err (error, SF_SIP_ERROR_SYNTAX, "headers: a line that is not 'Name: value' at offset %" G_GSIZE_FORMAT,
                   (gsize) (p - m->base));
-    h.id = sf_sip_hdr_lookup (h.name);
+    h.id = sf_sip_hdr_lookup_token (h.name); /* the name was scanned as a token above */
     /* No bare CR (a line end to some peers: header injection) and no control
      * byte but HTAB, unless escaped by a quoted-pair (RFC 4475 intmeth). */
     for (const char *q = colon + 1; q < next; q++) {
+      if (q + 8 <= next && !word_has_ctl (q)) {
+        q += 7; /* eight bytes at a time while none is a control byte */
+        continue;
+      }
       guchar ch = (guchar) *q;
+      if (!sf_sip_ch (ch, SF_SIP_CH_CTL))
+        continue;
       if (ch == '\r' && (q + 1 >= next || q[1] != '\n'))
         return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: a CR that does not end a line at offset %" G_GSIZE_FORMAT,
                     (int) MIN (h.name.len, 64), h.name.p, (gsize) (q - m->base));
@@ -255,7 +280,18 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
       vend--; /* trailing LWS, empty folds included */
     h.value = sf_sip_str (s.p, (gsize) (vend - s.p));
     h.line = sf_sip_str (p, (gsize) (next - p));
-    g_array_append_val (m->headers, h);
+    if (m->n_headers == m->cap_headers) {
+      /* Doubling in the arena: the old table stays there unused, at most as large as the new one. */
+      guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
+      SfSipHdr *t = sf_sip_arena_alloc0 (&m->arena, cap * sizeof *t);
+      if (m->n_headers > 0)
+        memcpy (t, m->headers, m->n_headers * sizeof *t);
+      m->headers = t;
+      m->cap_headers = cap;
+    }
+    if (m->count[h.id]++ == 0)
+      m->first[h.id] = (guint16) m->n_headers;
+    m->headers[m->n_headers++] = h;
     p = next;
   }
 }
@@ -265,8 +301,8 @@ static gboolean
 content_length (SfSipMsg *m, gboolean *present, guint64 *value, GError **error)
 {
   *present = FALSE;
-  for (guint i = 0; i < m->headers->len; i++) {
-    SfSipHdr *h = &g_array_index (m->headers, SfSipHdr, i);
+  for (guint i = 0; i < m->n_headers; i++) {
+    SfSipHdr *h = &m->headers[i];
     if (h->id != SF_SIP_HDR_CONTENT_LENGTH)
       continue;
     if (*present)
@@ -302,11 +338,12 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     return NULL;
   }
   const char *end = data + size;
-  g_autoptr (SfSipMsg) m = g_new0 (SfSipMsg, 1);
+  g_autoptr (SfSipMsg) m = g_malloc (sizeof (SfSipMsg));
+  memset (m, 0, G_STRUCT_OFFSET (SfSipMsg, first_block)); /* the block needs no zeroing: the arena zeroes */
   g_ref_count_init (&m->ref);
   m->bytes = g_bytes_ref (bytes);
   m->base = data;
-  m->headers = g_array_new (FALSE, TRUE, sizeof (SfSipHdr));
+  sf_sip_arena_init (&m->arena, m->first_block, sizeof m->first_block);
   const char *p = skip_keepalive (data, end);
   const char *cend;
   const char *next = p < end ? line_end (p, end, &cend) : NULL;
@@ -366,21 +403,20 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
 
 /* ---- values, parsed on demand ---- */
 
-GPtrArray *
+SfSipValues *
 sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
   g_return_val_if_fail (id > SF_SIP_HDR_OTHER && id < SF_SIP_HDR_COUNT, NULL);
   if (msg->cache[id] != NULL)
     return msg->cache[id];
-  GPtrArray *out = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-  for (guint i = 0; i < msg->headers->len; i++) {
-    SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
+  SfSipValues *out = sf_sip_arena_alloc0 (&msg->arena, sizeof *out);
+  for (guint i = msg->first[id], seen = 0; seen < msg->count[id] && i < msg->n_headers; i++) {
+    SfSipHdr *h = &msg->headers[i];
     if (h->id != id)
       continue;
-    if (!sf_sip_hdr_parse (id, h->name, h->value, msg->base, out, error)) {
-      g_ptr_array_unref (out);
-      return NULL;
-    }
+    seen++;
+    if (!sf_sip_hdr_parse_in (id, h->name, h->value, msg->base, &msg->arena, out, error))
+      return NULL; /* what was parsed stays in the arena until the message goes */
   }
   msg->cache[id] = out;
   return out;
@@ -389,18 +425,14 @@ sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
 const SfSipValue *
 sf_sip_msg_value (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
-  GPtrArray *v = sf_sip_msg_values (msg, id, error);
+  SfSipValues *v = sf_sip_msg_values (msg, id, error);
   return v != NULL && v->len > 0 ? v->pdata[0] : NULL;
 }
 
 static guint
 count_lines (SfSipMsg *msg, SfSipHdrId id)
 {
-  guint n = 0;
-  for (guint i = 0; i < msg->headers->len; i++)
-    if (g_array_index (msg->headers, SfSipHdr, i).id == id)
-      n++;
-  return n;
+  return msg->count[id];
 }
 
 /* A header that must be there exactly once (8.1.1) and parse. */
@@ -428,7 +460,7 @@ validate (SfSipMsg *msg, GError **error)
     g_propagate_error (error, g_error_copy (msg->invalid));
     return FALSE;
   }
-  GPtrArray *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);
+  SfSipValues *vias = sf_sip_msg_values (msg, SF_SIP_HDR_VIA, error);
   if (vias == NULL)
     return FALSE;
   if (vias->len == 0)
@@ -500,8 +532,8 @@ sf_sip_msg_bad_request (SfSipMsg *req, const char *problem)
   for (const char *p = problem; *p != '\0' && out->len < 140; p++)
     g_string_append_c (out, (*p >= 0x20 && *p < 0x7f) ? *p : '?');
   g_string_append (out, ")\r\n");
-  for (guint i = 0; i < req->headers->len; i++) {
-    const SfSipHdr *h = &g_array_index (req->headers, SfSipHdr, i);
+  for (guint i = 0; i < req->n_headers; i++) {
+    const SfSipHdr *h = &req->headers[i];
     gboolean copy = FALSE;
     for (gsize k = 0; k < G_N_ELEMENTS (needed); k++)
       copy |= h->id == needed[k];
@@ -609,31 +641,30 @@ sf_sip_msg_body (const SfSipMsg *msg)
 guint
 sf_sip_msg_n_headers (const SfSipMsg *msg)
 {
-  return msg->headers->len;
+  return msg->n_headers;
 }
 
 const SfSipHdr *
 sf_sip_msg_header (const SfSipMsg *msg, guint i)
 {
-  g_return_val_if_fail (i < msg->headers->len, NULL);
-  return &g_array_index (msg->headers, SfSipHdr, i);
+  g_return_val_if_fail (i < msg->n_headers, NULL);
+  return &msg->headers[i];
 }
 
 const SfSipHdr *
 sf_sip_msg_find (const SfSipMsg *msg, SfSipHdrId id)
 {
-  for (guint i = 0; i < msg->headers->len; i++)
-    if (g_array_index (msg->headers, SfSipHdr, i).id == id)
-      return &g_array_index (msg->headers, SfSipHdr, i);
-  return NULL;
+  if (id >= SF_SIP_HDR_COUNT || msg->count[id] == 0)
+    return NULL;
+  return &msg->headers[msg->first[id]];
 }
 
 const SfSipHdr *
 sf_sip_msg_find_name (const SfSipMsg *msg, const char *name)
 {
   SfSipHdrId id = sf_sip_hdr_lookup (sf_sip_str (name, strlen (name)));
-  for (guint i = 0; i < msg->headers->len; i++) {
-    const SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
+  for (guint i = 0; i < msg->n_headers; i++) {
+    const SfSipHdr *h = &msg->headers[i];
     if (id != SF_SIP_HDR_OTHER ? h->id == id : sf_sip_str_caseeq (h->name, name))
       return h;
   }
@@ -707,8 +738,8 @@ sf_sip_msg_serialize (SfSipMsg *msg)
   GString *out = g_string_sized_new (g_bytes_get_size (msg->bytes));
   g_string_append_len (out, msg->start_line.p, (gssize) msg->start_line.len);
   g_string_append (out, "\r\n");
-  for (guint i = 0; i < msg->headers->len; i++) {
-    const SfSipHdr *h = &g_array_index (msg->headers, SfSipHdr, i);
+  for (guint i = 0; i < msg->n_headers; i++) {
+    const SfSipHdr *h = &msg->headers[i];
     g_string_append_len (out, h->line.p, (gssize) h->line.len);
   }
   g_string_append (out, "\r\n");

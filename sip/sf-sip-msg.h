@@ -69,9 +69,10 @@ const SfSipHdr *sf_sip_msg_find (const SfSipMsg *msg, SfSipHdrId id);
 const SfSipHdr *sf_sip_msg_find_name (const SfSipMsg *msg, const char *name);
 
 /* Every value of every @id header, in order, parsed on first use (transfer none;
- * valid as long as @msg).  NULL with @error when one is malformed.  An absent
- * header gives an empty array. */
-GPtrArray *sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error);
+ * valid as long as @msg; in the message's arena, so not a GPtrArray: read
+ * ->len and ->pdata[i] or g_ptr_array_index()).  NULL with @error when one is
+ * malformed.  An absent header gives an empty array. */
+SfSipValues *sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error);
 /* The first value of @id, or NULL (absent, or malformed with @error set). */
 const SfSipValue *sf_sip_msg_value (SfSipMsg *msg, SfSipHdrId id, GError **error);
 

@@ -3,6 +3,52 @@
 #include "sf-sip-str.h"
 #include <string.h>
 
+#define T SF_SIP_CH_TOKEN
+#define U SF_SIP_CH_UNRESERVED
+#define A (SF_SIP_CH_ALNUM | SF_SIP_CH_HOST)
+#define D SF_SIP_CH_DIGIT
+#define H SF_SIP_CH_HEX
+#define W SF_SIP_CH_WORD
+#define C SF_SIP_CH_CTL
+#define S SF_SIP_CH_SPLIT
+#define L SF_SIP_CH_LWS
+const guint16 sf_sip_char_class[256] = {
+  [0] = C, [1] = C, [2] = C, [3] = C, [4] = C, [5] = C, [6] = C, [7] = C, [8] = C, [9] = C | L, [10] = C | L,
+  [11] = C, [12] = C, [13] = C | L, [14] = C, [15] = C, [16] = C, [17] = C, [18] = C, [19] = C, [20] = C, [21] = C,
+  [22] = C, [23] = C, [24] = C, [25] = C, [26] = C, [27] = C, [28] = C, [29] = C, [30] = C, [31] = C, [0x7f] = C,
+  ['-'] = T | U | W | SF_SIP_CH_HOST, ['.'] = T | U | W | SF_SIP_CH_HOST,
+  ['!'] = T | U | W, ['*'] = T | U | W, ['_'] = T | U | W, ['~'] = T | U | W, ['\''] = T | U | W,
+  ['%'] = T | W, ['+'] = T | W, ['`'] = T | W, [' '] = L, [','] = S, [';'] = S,
+  ['('] = U | W, [')'] = U | W,
+  ['<'] = W | S, ['>'] = W | S, [':'] = W, ['\\'] = W | S, ['"'] = W | S, ['/'] = W, ['['] = W, [']'] = W, ['?'] = W,
+  ['{'] = W, ['}'] = W,
+  ['0'] = T | U | A | D | H | W, ['1'] = T | U | A | D | H | W, ['2'] = T | U | A | D | H | W,
+  ['3'] = T | U | A | D | H | W, ['4'] = T | U | A | D | H | W, ['5'] = T | U | A | D | H | W,
+  ['6'] = T | U | A | D | H | W, ['7'] = T | U | A | D | H | W, ['8'] = T | U | A | D | H | W,
+  ['9'] = T | U | A | D | H | W,
+  ['a'] = T | U | A | H | W, ['b'] = T | U | A | H | W, ['c'] = T | U | A | H | W, ['d'] = T | U | A | H | W,
+  ['e'] = T | U | A | H | W, ['f'] = T | U | A | H | W,
+  ['A'] = T | U | A | H | W, ['B'] = T | U | A | H | W, ['C'] = T | U | A | H | W, ['D'] = T | U | A | H | W,
+  ['E'] = T | U | A | H | W, ['F'] = T | U | A | H | W,
+  ['g'] = T | U | A | W, ['h'] = T | U | A | W, ['i'] = T | U | A | W, ['j'] = T | U | A | W, ['k'] = T | U | A | W,
+  ['l'] = T | U | A | W, ['m'] = T | U | A | W, ['n'] = T | U | A | W, ['o'] = T | U | A | W, ['p'] = T | U | A | W,
+  ['q'] = T | U | A | W, ['r'] = T | U | A | W, ['s'] = T | U | A | W, ['t'] = T | U | A | W, ['u'] = T | U | A | W,
+  ['v'] = T | U | A | W, ['w'] = T | U | A | W, ['x'] = T | U | A | W, ['y'] = T | U | A | W, ['z'] = T | U | A | W,
+  ['G'] = T | U | A | W, ['H'] = T | U | A | W, ['I'] = T | U | A | W, ['J'] = T | U | A | W, ['K'] = T | U | A | W,
+  ['L'] = T | U | A | W, ['M'] = T | U | A | W, ['N'] = T | U | A | W, ['O'] = T | U | A | W, ['P'] = T | U | A | W,
+  ['Q'] = T | U | A | W, ['R'] = T | U | A | W, ['S'] = T | U | A | W, ['T'] = T | U | A | W, ['U'] = T | U | A | W,
+  ['V'] = T | U | A | W, ['W'] = T | U | A | W, ['X'] = T | U | A | W, ['Y'] = T | U | A | W, ['Z'] = T | U | A | W,
+};
+#undef T
+#undef U
+#undef A
+#undef D
+#undef H
+#undef W
+#undef C
+#undef S
+#undef L
+
 gboolean
 sf_sip_str_eq (SfSipStr a, const char *lit)
 {
@@ -13,14 +59,13 @@ sf_sip_str_eq (SfSipStr a, const char *lit)
 gboolean
 sf_sip_str_caseeq (SfSipStr a, const char *lit)
 {
-  gsize n = strlen (lit);
-  return a.len == n && (n == 0 || g_ascii_strncasecmp (a.p, lit, n) == 0);
+  return sf_sip_caseeq (a, lit);
 }
 
 gboolean
 sf_sip_str_caseeq_str (SfSipStr a, SfSipStr b)
 {
-  return a.len == b.len && (a.len == 0 || g_ascii_strncasecmp (a.p, b.p, a.len) == 0);
+  return sf_sip_caseeq_len (a, b.p, b.len);
 }
 
 char *
@@ -56,17 +101,17 @@ sf_sip_str_to_u64 (SfSipStr s, guint64 max, guint64 *out)
 gboolean
 sf_sip_is_token_char (guchar c)
 {
-  return g_ascii_isalnum (c) || (c != 0 && strchr ("-.!%*_+`'~", c) != NULL);
+  return sf_sip_ch (c, SF_SIP_CH_TOKEN);
 }
 
 gboolean
 sf_sip_is_unreserved (guchar c)
 {
-  return g_ascii_isalnum (c) || (c != 0 && strchr ("-_.!~*'()", c) != NULL);
+  return sf_sip_ch (c, SF_SIP_CH_UNRESERVED);
 }
 
 gboolean
-sf_sip_scan_sws (SfSipScan *s)
+sf_sip_scan_lws_at (SfSipScan *s)
 {
   const char *start = s->p;
   for (;;) {
@@ -112,7 +157,7 @@ gboolean
 sf_sip_scan_token (SfSipScan *s, SfSipStr *out)
 {
   const char *start = s->p;
-  while (s->p < s->end && sf_sip_is_token_char ((guchar) *s->p))
+  while (s->p < s->end && sf_sip_ch ((guchar) *s->p, SF_SIP_CH_TOKEN))
     s->p++;
   if (s->p == start)
     return FALSE;
@@ -144,19 +189,37 @@ sf_sip_scan_quoted (SfSipScan *s, SfSipStr *out)
   return FALSE; /* unterminated (RFC 4475 quotbal) */
 }
 
+static inline gboolean
+stop_char (const char *stops, char c)
+{
+  for (; *stops != '\0'; stops++)
+    if (*stops == c)
+      return TRUE;
+  return FALSE;
+}
+
 SfSipStr
 sf_sip_scan_until (SfSipScan *s, const char *stops)
 {
   const char *start = s->p;
   gboolean quoted = FALSE, angle = FALSE;
+  /* Bytes outside SF_SIP_CH_SPLIT are skipped at once when every stop is in it
+   * (the header parsers' "," and "<;,"). */
+  gboolean fast = TRUE;
+  for (const char *x = stops; *x != '\0'; x++)
+    fast &= sf_sip_ch ((guchar) *x, SF_SIP_CH_SPLIT);
   while (s->p < s->end) {
     char c = *s->p;
+    if (fast && !sf_sip_ch ((guchar) c, SF_SIP_CH_SPLIT)) { /* not a stop, a quote, a backslash or an angle bracket */
+      s->p++;
+      continue;
+    }
     if (quoted) {
       if (c == '\\' && s->p + 1 < s->end)
         s->p++;
       else if (c == '"')
         quoted = FALSE;
-    } else if (!angle && c != '\0' && strchr (stops, c) != NULL) {
+    } else if (!angle && stop_char (stops, c)) {
       break;
     } else if (c == '"') {
       quoted = TRUE;

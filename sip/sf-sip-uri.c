@@ -1,6 +1,7 @@
 /* sf-sip-uri.c: URI parsing and comparison (see sf-sip-uri.h). */
 #include "config.h"
 #include "sf-sip-uri.h"
+#include "sf-sip-arena.h"
 #include <string.h>
 
 G_DEFINE_QUARK (sf-sip-error-quark, sf_sip_error)
@@ -18,10 +19,10 @@ fail (GError **error, const char *base, const char *at, const char *fmt, ...)
   return FALSE;
 }
 
-static gboolean
+static inline gboolean
 is_hex (guchar c)
 {
-  return g_ascii_isxdigit (c);
+  return sf_sip_ch (c, SF_SIP_CH_HEX);
 }
 
 /* Accepts unreserved, the extra characters @extra, and %HH escapes. */
@@ -34,7 +35,7 @@ valid_chars (SfSipStr s, const char *extra)
       if (i + 2 >= s.len || !is_hex ((guchar) s.p[i + 1]) || !is_hex ((guchar) s.p[i + 2]))
         return FALSE;
       i += 2;
-    } else if (!sf_sip_is_unreserved (c) && (c == 0 || strchr (extra, c) == NULL)) {
+    } else if (!sf_sip_ch (c, SF_SIP_CH_UNRESERVED) && (c == 0 || strchr (extra, c) == NULL)) {
       return FALSE;
     }
   }
@@ -160,36 +161,53 @@ same_name (SfSipStr a, SfSipStr b)
   return unescaped_equal (a, b, TRUE);
 }
 
+/* strchr (@stop, @c) != NULL without the call: NUL is a stop too. */
+static inline gboolean
+is_stop (const char *stop, char c)
+{
+  if (c == '\0')
+    return TRUE;
+  for (; *stop != '\0'; stop++)
+    if (*stop == c)
+      return TRUE;
+  return FALSE;
+}
+
+/* @n parameters of @buf, copied into @arena (or g_malloc'd without one); NULL when @n is 0. */
+static SfSipParam *
+store_params (SfSipArena *arena, const SfSipParam *buf, guint n)
+{
+  if (n == 0)
+    return NULL;
+  return arena != NULL ? sf_sip_arena_dup (arena, buf, n * sizeof *buf) : g_memdup2 (buf, n * sizeof *buf);
+}
+
 /* ;name[=value] pairs up to '?' or the end; @extra: characters allowed besides unreserved. */
 static gboolean
 parse_params (const char **pp, const char *end, const char *stop, const char *extra, SfSipParam **out, guint *n,
-              const char *base, GError **error)
+              SfSipArena *arena, const char *base, GError **error)
 {
   const char *p = *pp;
-  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  SfSipParam a[SF_SIP_MAX_PARAMS];
+  guint len = 0;
   while (p < end && *p == ';') {
     p++;
     const char *ns = p;
-    while (p < end && *p != '=' && *p != ';' && strchr (stop, *p) == NULL)
+    while (p < end && *p != '=' && *p != ';' && !is_stop (stop, *p))
       p++;
     SfSipParam prm = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
-    if (prm.name.len == 0 || !valid_chars (prm.name, extra)) {
-      g_array_unref (a);
+    if (prm.name.len == 0 || !valid_chars (prm.name, extra))
       return fail (error, base, ns, "URI: invalid parameter name '%.*s'", (int) MIN (prm.name.len, 32), prm.name.p);
-    }
     if (p < end && *p == '=') {
       const char *vs = ++p;
-      while (p < end && *p != ';' && strchr (stop, *p) == NULL)
+      while (p < end && *p != ';' && !is_stop (stop, *p))
         p++;
       prm.value = sf_sip_str (vs, (gsize) (p - vs));
-      if (prm.value.len == 0 || !valid_chars (prm.value, extra)) {
-        g_array_unref (a);
+      if (prm.value.len == 0 || !valid_chars (prm.value, extra))
         return fail (error, base, vs, "URI: parameter '%.*s' has an invalid value", (int) MIN (prm.name.len, 32),
                      prm.name.p);
-      }
     }
-    if (a->len >= SF_SIP_MAX_PARAMS) {
-      g_array_unref (a);
+    if (len >= SF_SIP_MAX_PARAMS) {
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d parameters", SF_SIP_MAX_PARAMS);
       return FALSE;
     }
@@ -197,59 +215,55 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
      * repeat has one reading: the first value, as every lookup takes it.  The
      * repeat is dropped (a debug message) rather than the whole message. */
     gboolean repeat = FALSE;
-    for (guint i = 0; i < a->len && !repeat; i++)
-      repeat = same_name (g_array_index (a, SfSipParam, i).name, prm.name);
+    for (guint i = 0; i < len && !repeat; i++)
+      repeat = same_name (a[i].name, prm.name);
     if (repeat)
       g_debug ("URI: parameter '%.*s' repeated, the first value kept", (int) MIN (prm.name.len, 32), prm.name.p);
     else
-      g_array_append_val (a, prm);
+      a[len++] = prm;
   }
-  *n = a->len;
-  *out = (SfSipParam *) g_array_free (a, FALSE);
+  *n = len;
+  *out = store_params (arena, a, len);
   *pp = p;
   return TRUE;
 }
 
 static gboolean
-parse_headers (SfSipUri *u, const char **pp, const char *end, const char *base, GError **error)
+parse_headers (SfSipUri *u, const char **pp, const char *end, SfSipArena *arena, const char *base, GError **error)
 {
   const char *p = *pp;
   if (p >= end || *p != '?')
     return TRUE;
-  GArray *a = g_array_new (FALSE, TRUE, sizeof (SfSipParam));
+  SfSipParam a[SF_SIP_MAX_PARAMS];
+  guint len = 0;
   do {
     p++;
     const char *ns = p;
     while (p < end && *p != '=' && *p != '&')
       p++;
     SfSipParam h = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
-    if (p >= end || *p != '=' || h.name.len == 0 || !valid_chars (h.name, "[]/?:+$")) {
-      g_array_unref (a);
+    if (p >= end || *p != '=' || h.name.len == 0 || !valid_chars (h.name, "[]/?:+$"))
       return fail (error, base, ns, "URI: invalid header");
-    }
     const char *vs = ++p;
     while (p < end && *p != '&')
       p++;
     h.value = sf_sip_str (vs, (gsize) (p - vs));
-    if (!valid_chars (h.value, "[]/?:+$")) {
-      g_array_unref (a);
+    if (!valid_chars (h.value, "[]/?:+$"))
       return fail (error, base, vs, "URI: invalid header value");
-    }
-    if (a->len >= SF_SIP_MAX_PARAMS) {
-      g_array_unref (a);
+    if (len >= SF_SIP_MAX_PARAMS) {
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d headers", SF_SIP_MAX_PARAMS);
       return FALSE;
     }
-    g_array_append_val (a, h);
+    a[len++] = h;
   } while (p < end && *p == '&');
-  u->n_headers = a->len;
-  u->headers = (SfSipParam *) g_array_free (a, FALSE);
+  u->n_headers = len;
+  u->headers = store_params (arena, a, len);
   *pp = p;
   return TRUE;
 }
 
 static gboolean
-parse_sip (SfSipUri *u, const char *p, const char *end, const char *base, GError **error)
+parse_sip (SfSipUri *u, const char *p, const char *end, SfSipArena *arena, const char *base, GError **error)
 {
   const char *at = memchr (p, '@', (gsize) (end - p));
   if (at != NULL) {
@@ -267,9 +281,9 @@ parse_sip (SfSipUri *u, const char *p, const char *end, const char *base, GError
   }
   if (!parse_hostport (u, &p, end, base, error))
     return FALSE;
-  if (!parse_params (&p, end, "?", "[]/:&+$", &u->params, &u->n_params, base, error))
+  if (!parse_params (&p, end, "?", "[]/:&+$", &u->params, &u->n_params, arena, base, error))
     return FALSE;
-  if (!parse_headers (u, &p, end, base, error))
+  if (!parse_headers (u, &p, end, arena, base, error))
     return FALSE;
   if (p != end)
     return fail (error, base, p, "URI: unexpected character '%c'", g_ascii_isprint (*p) ? *p : '?');
@@ -277,7 +291,7 @@ parse_sip (SfSipUri *u, const char *p, const char *end, const char *base, GError
 }
 
 static gboolean
-parse_tel (SfSipUri *u, const char *p, const char *end, const char *base, GError **error)
+parse_tel (SfSipUri *u, const char *p, const char *end, SfSipArena *arena, const char *base, GError **error)
 {
   const char *ns = p;
   if (p < end && *p == '+')
@@ -291,7 +305,7 @@ parse_tel (SfSipUri *u, const char *p, const char *end, const char *base, GError
       any_digit = TRUE;
   if (!any_digit)
     return fail (error, base, ns, "tel URI: no number");
-  if (!parse_params (&p, end, "", "[]/:&+$", &u->params, &u->n_params, base, error))
+  if (!parse_params (&p, end, "", "[]/:&+$", &u->params, &u->n_params, arena, base, error))
     return FALSE;
   if (p != end)
     return fail (error, base, p, "tel URI: unexpected character");
@@ -302,6 +316,12 @@ parse_tel (SfSipUri *u, const char *p, const char *end, const char *base, GError
 
 SfSipUri *
 sf_sip_uri_parse (SfSipStr s, const char *base, GError **error)
+{
+  return sf_sip_uri_parse_in (s, base, NULL, error);
+}
+
+SfSipUri *
+sf_sip_uri_parse_in (SfSipStr s, const char *base, SfSipArena *arena, GError **error)
 {
   if (base == NULL)
     base = s.p;
@@ -322,17 +342,17 @@ sf_sip_uri_parse (SfSipStr s, const char *base, GError **error)
     fail (error, base, p, "URI: no ':' after the scheme");
     return NULL;
   }
-  g_autoptr (SfSipUri) u = g_new0 (SfSipUri, 1);
+  SfSipUri *u = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *u) : g_new0 (SfSipUri, 1);
   u->raw = s;
   u->scheme = sf_sip_str (s.p, (gsize) (p - s.p));
   p++;
   gboolean ok;
-  if (sf_sip_str_caseeq (u->scheme, "sip") || sf_sip_str_caseeq (u->scheme, "sips")) {
+  if (sf_sip_caseeq (u->scheme, "sip") || sf_sip_caseeq (u->scheme, "sips")) {
     u->kind = u->scheme.len == 3 ? SF_URI_SIP : SF_URI_SIPS;
-    ok = parse_sip (u, p, end, base, error);
-  } else if (sf_sip_str_caseeq (u->scheme, "tel")) {
+    ok = parse_sip (u, p, end, arena, base, error);
+  } else if (sf_sip_caseeq (u->scheme, "tel")) {
     u->kind = SF_URI_TEL;
-    ok = parse_tel (u, p, end, base, error);
+    ok = parse_tel (u, p, end, arena, base, error);
   } else {
     u->kind = SF_URI_OTHER;
     u->opaque = sf_sip_str (p, (gsize) (end - p));
@@ -344,7 +364,12 @@ sf_sip_uri_parse (SfSipStr s, const char *base, GError **error)
     if (!ok)
       fail (error, base, p, "URI: invalid characters in a %.*s URI", (int) MIN (u->scheme.len, 32), u->scheme.p);
   }
-  return ok ? g_steal_pointer (&u) : NULL;
+  if (!ok) {
+    if (arena == NULL)
+      sf_sip_uri_free (u);
+    return NULL;
+  }
+  return u;
 }
 
 void
@@ -361,7 +386,7 @@ const SfSipParam *
 sf_sip_uri_param (const SfSipUri *uri, const char *name)
 {
   for (guint i = 0; i < uri->n_params; i++)
-    if (sf_sip_str_caseeq (uri->params[i].name, name))
+    if (sf_sip_caseeq (uri->params[i].name, name))
       return &uri->params[i];
   return NULL;
 }
@@ -475,7 +500,7 @@ sf_sip_uri_equal (const SfSipUri *a, const SfSipUri *b)
       if (a->kind == SF_URI_TEL)
         return FALSE;
       for (gsize k = 0; k < G_N_ELEMENTS (must); k++)
-        if (sf_sip_str_caseeq (x->params[i].name, must[k]))
+        if (sf_sip_caseeq (x->params[i].name, must[k]))
           return FALSE;
     }
     /* Headers are never ignored: each must be in both, as often (a header may repeat). */

@@ -52,6 +52,10 @@ typedef struct {
 
 /* Parses @s (which must outlive the result).  @base: start of the message, for offsets. */
 SfSipUri *sf_sip_uri_parse (SfSipStr s, const char *base, GError **error);
+/* The same, allocated in @arena (nullable: g_malloc'd then) and freed with it:
+ * never sf_sip_uri_free() such a URI. */
+typedef struct _SfSipArena SfSipArena;
+SfSipUri *sf_sip_uri_parse_in (SfSipStr s, const char *base, SfSipArena *arena, GError **error);
 void sf_sip_uri_free (SfSipUri *uri);
 /* The first parameter named @name (case-insensitive), or NULL. */
 const SfSipParam *sf_sip_uri_param (const SfSipUri *uri, const char *name);

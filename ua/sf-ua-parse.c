@@ -224,7 +224,7 @@ print_text (SfSipMsg *msg)
     if (id == SF_SIP_HDR_OTHER || seen[id])
       continue;
     seen[id] = TRUE;
-    GPtrArray *vals = sf_sip_msg_values (msg, id, NULL);
+    SfSipValues *vals = sf_sip_msg_values (msg, id, NULL);
     for (guint k = 0; vals != NULL && k < vals->len; k++) {
       Fields f = { FALSE, g_string_new (NULL), TRUE };
       value_fields (&f, vals->pdata[k]);
@@ -276,7 +276,7 @@ print_json (SfSipMsg *msg)
     first = FALSE;
     sf_json_append_string (o, sf_sip_hdr_info (id)->name);
     g_string_append (o, ":[");
-    GPtrArray *vals = sf_sip_msg_values (msg, id, NULL);
+    SfSipValues *vals = sf_sip_msg_values (msg, id, NULL);
     for (guint k = 0; vals != NULL && k < vals->len; k++) {
       g_string_append (o, k > 0 ? ",{" : "{");
       Fields f = { TRUE, o, TRUE };

@@ -51,7 +51,7 @@ sf_registrar_has_credentials (SfCtx *ctx, SfSipMsg *req)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   gboolean reg = sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER");
-  GPtrArray *creds = sf_sip_msg_values (req, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  SfSipValues *creds = sf_sip_msg_values (req, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
   for (guint i = 0; r != NULL && creds != NULL && i < creds->len; i++) {
     g_autofree char *realm = sf_digest_param (creds->pdata[i], "realm");
     if (realm != NULL && strcmp (realm, r->realm) == 0 && sf_sip_str_caseeq (((SfSipValue *) creds->pdata[i])->text, "Digest"))
@@ -212,7 +212,8 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     return SF_OP_CONTINUE;
   gboolean reg = sf_sip_str_eq (sf_sip_msg_method (e->msg), "REGISTER");
   guint status = reg ? 401 : 407;
-  GPtrArray *creds = sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  SfSipValues *creds =
+      sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
   const SfSipValue *mine = NULL;
   for (guint i = 0; creds != NULL && i < creds->len && mine == NULL; i++) {
     g_autofree char *realm = sf_digest_param (creds->pdata[i], "realm");

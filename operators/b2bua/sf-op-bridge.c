@@ -688,7 +688,7 @@ reoffer_a_if_changed (SfCtx *ctx, SfB2bCall *c, const char *sdp)
       c->offer_from != 0 || sdp_same_media (call->rel_body, sdp))
     return;
   gboolean update = FALSE;
-  GPtrArray *allow = sf_sip_msg_values (call->invite->msg, SF_SIP_HDR_ALLOW, NULL);
+  SfSipValues *allow = sf_sip_msg_values (call->invite->msg, SF_SIP_HDR_ALLOW, NULL);
   for (guint i = 0; allow != NULL && i < allow->len && !update; i++)
     update = sf_sip_str_eq (((SfSipValue *) allow->pdata[i])->text, "UPDATE"); /* methods: case-sensitive (7.1) */
   SfUaLegNote *n = sf_ua_leg_note_new (0, "application/sdp", sdp);

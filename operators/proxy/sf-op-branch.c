@@ -108,7 +108,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
      * so the callee's requests reach it over that flow, not at its Contact
      * (sf_proxy_flow_route); else a callee reached over its flow (behind NAT,
      * or its connection) gets it, so the caller's requests reach it there. */
-    GPtrArray *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
+    SfSipValues *in_routes = sf_sip_msg_values (j->req, SF_SIP_HDR_ROUTE, NULL);
     gboolean routed = j->route != NULL || (in_routes != NULL && in_routes->len > sf_proxy_own_routes (ctx, in_routes));
     /* Both parties on flows of ours, one of them a WebSocket (whose Contact
      * cannot be reached: RFC 7118): two values, each with the other party's

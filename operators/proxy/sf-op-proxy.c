@@ -216,7 +216,7 @@ trusted (SfCtx *ctx, const SfSipPeer *peer)
 static gboolean
 for_us (SfCtx *ctx, SfSipMsg *req)
 {
-  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
   guint n = routes != NULL ? routes->len : 0;
   const SfSipUri *ruri = sf_sip_msg_ruri (req);
   if (n > 0 && sf_proxy_uri_is_mine (ruri, ctx)) {
@@ -498,7 +498,7 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg)
     return SF_OP_SKIP;
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
-  GPtrArray *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
   guint n = routes != NULL ? routes->len : 0;
   if (n > 0 && sf_proxy_uri_is_mine (ruri, ctx)) {
     /* 16.4: a strict router put our Record-Route in the Request-URI: the last
@@ -629,7 +629,7 @@ sf_op_proxy_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (e == NULL || e->msg == NULL || p == NULL || e->msg != p->req->msg)
     return SF_OP_SKIP;
   const SfSipUri *ruri = sf_sip_msg_ruri (e->msg);
-  GPtrArray *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (e->msg, SF_SIP_HDR_ROUTE, NULL);
   guint n = routes != NULL ? routes->len : 0;
   if (n > sf_proxy_own_routes (ctx, routes) || !sf_proxy_domain_is_ours (ctx, ruri))
     return SF_OP_SKIP;

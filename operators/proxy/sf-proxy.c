@@ -292,7 +292,7 @@ sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req)
 }
 
 guint
-sf_proxy_own_routes (SfCtx *ctx, GPtrArray *routes)
+sf_proxy_own_routes (SfCtx *ctx, const SfSipValues *routes)
 {
   guint n = 0;
   while (routes != NULL && n < routes->len && n < 2) {
@@ -338,7 +338,7 @@ sf_proxy_token_ok (SfCtx *ctx, SfSipMsg *req)
    * the Request-URI) the last Route (16.4) */
   const SfSipUri *target = sf_sip_msg_ruri (req);
   if (hop == target) {
-    GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+    SfSipValues *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
     target = routes != NULL && routes->len > 0 ? ((SfSipValue *) routes->pdata[routes->len - 1])->uri : NULL;
   }
   return target != NULL && sf_proxy_token_matches (c, req, target, sft->value);
@@ -432,7 +432,7 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
     }
   }
   SfRegistrar *r = ctx != NULL ? sf_registrar_from_ctx (ctx) : NULL;
-  GPtrArray *creds = sf_sip_msg_values (req, SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
+  SfSipValues *creds = sf_sip_msg_values (req, SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
   for (guint i = 0; creds != NULL && i < creds->len; i++) {
     const SfSipValue *v = creds->pdata[i];
     g_autofree char *realm = sf_digest_param (v, "realm");
@@ -441,7 +441,7 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
     g_checksum_update (c, (const guchar *) "|", 1);
     g_checksum_update (c, (const guchar *) v->raw.p, (gssize) v->raw.len);
   }
-  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
   guint own = ctx != NULL ? sf_proxy_own_routes (ctx, routes) : 0;
   for (guint i = 0; routes != NULL && i < routes->len; i++) {
     const SfSipValue *v = routes->pdata[i];
@@ -509,7 +509,7 @@ gboolean
 sf_proxy_looped (SfCtx *ctx, SfSipMsg *req)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
-  GPtrArray *vias = sf_sip_msg_values (req, SF_SIP_HDR_VIA, NULL);
+  SfSipValues *vias = sf_sip_msg_values (req, SF_SIP_HDR_VIA, NULL);
   g_autofree char *h = NULL;
   for (guint i = 0; vias != NULL && i < vias->len; i++) {
     const SfSipValue *v = vias->pdata[i];
@@ -544,7 +544,7 @@ sf_proxy_uri_proto (const SfSipUri *uri)
 SfSipProto
 sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target)
 {
-  GPtrArray *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, NULL);
   for (guint i = 0; routes != NULL && i < routes->len; i++) {
     const SfSipValue *r = routes->pdata[i];
     if (r->uri != NULL && !sf_proxy_uri_is_mine (r->uri, ctx))

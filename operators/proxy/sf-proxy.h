@@ -168,7 +168,7 @@ const SfSipUri *sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req);
 /* How many of @routes (SfSipValue*, nullable) at the top are this proxy's own,
  * to be popped (16.4): 0, 1, or 2 for the pair a double Record-Route left
  * (RFC 5658: both values are this proxy's and are removed together). */
-guint sf_proxy_own_routes (SfCtx *ctx, GPtrArray *routes);
+guint sf_proxy_own_routes (SfCtx *ctx, const SfSipValues *routes);
 /* Is @token the one made for @req's dialog toward @target: with its From tag
  * and URI, or its To tag and URI (either side may send)? */
 gboolean sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri *target, SfSipStr token);

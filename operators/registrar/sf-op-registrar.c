@@ -112,7 +112,7 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipValue *expv = sf_sip_msg_value (e->msg, SF_SIP_HDR_EXPIRES, NULL);
   gint64 default_exp = expv != NULL ? (gint64) MIN (expv->number, (guint64) G_MAXINT32) : r->max_expires;
   g_autoptr (GError) bad = NULL;
-  GPtrArray *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, &bad);
+  SfSipValues *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, &bad);
   if (contacts == NULL && sf_sip_msg_find (e->msg, SF_SIP_HDR_CONTACT) != NULL) {
     /* A Contact we cannot read must not turn the REGISTER into a query (10.3 step 6). */
     g_autofree char *why = g_strdup_printf ("Bad Contact: %s", bad != NULL ? bad->message : "unreadable");

@@ -765,7 +765,7 @@ sf_registrar_format_q (guint thousandths)
 char *
 sf_registrar_unsupported (SfSipMsg *msg, SfSipHdrId id)
 {
-  GPtrArray *req = sf_sip_msg_values (msg, id, NULL);
+  SfSipValues *req = sf_sip_msg_values (msg, id, NULL);
   if (req == NULL || req->len == 0)
     return NULL;
   GString *tags = g_string_new ("Unsupported: ");

@@ -148,7 +148,7 @@ sf_message_transport (SfMessage *msg)
 
 /* The parsed values of header @name when sipflow knows it and it parses
  * (transfer none), else NULL: then its lines are its values. */
-static GPtrArray *
+static SfSipValues *
 known_values (SfSipMsg *m, const char *name, SfSipHdrId *id)
 {
   *id = sf_sip_hdr_lookup (sf_sip_str (name, strlen (name)));
@@ -163,7 +163,7 @@ sf_message_header (SfMessage *msg, const char *name, guint n, SfSlice *value)
   g_return_val_if_fail (msg != NULL && name != NULL, FALSE);
   SfSipMsg *m = sip_event (msg)->msg;
   SfSipHdrId id;
-  GPtrArray *values = known_values (m, name, &id);
+  SfSipValues *values = known_values (m, name, &id);
   if (values != NULL && sf_sip_hdr_info (id)->shape == SF_SIP_HDR_LIST) {
     if (n >= values->len)
       return FALSE;
@@ -198,7 +198,7 @@ static const SfSipValue *
 nth_value (SfMessage *msg, const char *name, guint n)
 {
   SfSipHdrId id;
-  GPtrArray *values = known_values (sip_event (msg)->msg, name, &id);
+  SfSipValues *values = known_values (sip_event (msg)->msg, name, &id);
   return values != NULL && n < values->len ? g_ptr_array_index (values, n) : NULL;
 }
 

@@ -74,7 +74,7 @@ sf_ua_message_body_status (SfSipMsg *req, char **line, const char **reason)
   /* 8.2.3: an encoding we do not apply, in any value of any Content-Encoding
    * header (20.12: a list, applied in order), or one we cannot read: not only
    * the first ("identity, gzip" was taken as text) */
-  GPtrArray *encs = sf_sip_msg_values (req, SF_SIP_HDR_CONTENT_ENCODING, NULL);
+  SfSipValues *encs = sf_sip_msg_values (req, SF_SIP_HDR_CONTENT_ENCODING, NULL);
   for (guint i = 0; encs == NULL || i < encs->len; i++)
     if (encs == NULL || !sf_sip_str_caseeq (((const SfSipValue *) encs->pdata[i])->text, "identity")) {
       *line = g_strdup ("Accept-Encoding: identity");

@@ -172,7 +172,7 @@ sf_ua_late_offer (SfCtx *ctx)
 static gboolean
 names_tag (SfSipMsg *m, SfSipHdrId id, const char *tag)
 {
-  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  SfSipValues *v = sf_sip_msg_values (m, id, NULL);
   for (guint i = 0; v != NULL && i < v->len; i++)
     if (sf_sip_str_caseeq (((SfSipValue *) v->pdata[i])->text, tag))
       return TRUE;

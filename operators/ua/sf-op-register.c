@@ -151,7 +151,7 @@ granted_expires (SfSipMsg *resp, Reg *r)
 {
   const SfSipValue *exp = sf_sip_msg_value (resp, SF_SIP_HDR_EXPIRES, NULL);
   gint64 g = exp != NULL ? (gint64) exp->number : r->expires;
-  GPtrArray *contacts = sf_sip_msg_values (resp, SF_SIP_HDR_CONTACT, NULL);
+  SfSipValues *contacts = sf_sip_msg_values (resp, SF_SIP_HDR_CONTACT, NULL);
   const SfSipValue *ours = r->last != NULL ? sf_sip_msg_value (r->last, SF_SIP_HDR_CONTACT, NULL) : NULL;
   for (guint i = 0; ours != NULL && contacts != NULL && i < contacts->len; i++) {
     const SfSipValue *c = contacts->pdata[i];

@@ -119,7 +119,7 @@ sf_ua_se_parse_min_se (const char *value, guint *min_se, GError **error)
 static gboolean
 lists (SfSipMsg *msg, SfSipHdrId id, const char *token)
 {
-  GPtrArray *vs = sf_sip_msg_values (msg, id, NULL);
+  SfSipValues *vs = sf_sip_msg_values (msg, id, NULL);
   for (guint i = 0; vs != NULL && i < vs->len; i++)
     if (sf_sip_str_caseeq (((SfSipValue *) vs->pdata[i])->text, token))
       return TRUE;

@@ -328,7 +328,7 @@ sf_op_redirect (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_hash_table_add (call->tried, sf_sip_str_dup (sf_sip_msg_ruri (call->invite_out)->raw));
     call->targets = g_ptr_array_new_with_free_func (g_free);
   }
-  GPtrArray *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, NULL);
+  SfSipValues *contacts = sf_sip_msg_values (e->msg, SF_SIP_HDR_CONTACT, NULL);
   g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func (target_free);
   for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
     const SfSipValue *v = contacts->pdata[i];

@@ -527,8 +527,8 @@ sf_ua_credentials (SfCtx *ctx, SfSipMsg *req, SfSipMsg *resp, SfUaAuth *a, GErro
                  a->tries + 1);
     return FALSE;
   }
-  GPtrArray *ch = sf_sip_msg_values (resp, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE,
-                                     error);
+  SfSipValues *ch =
+      sf_sip_msg_values (resp, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE, error);
   g_autoptr (SfDigestChallenge) c = ch != NULL ? sf_digest_challenge_pick (ch, error) : NULL;
   if (c == NULL)
     return FALSE;
@@ -592,7 +592,7 @@ sf_ua_supported_line (SfCtx *ctx)
 char *
 sf_ua_unsupported (SfCtx *ctx, SfSipMsg *msg)
 {
-  GPtrArray *req = sf_sip_msg_values (msg, SF_SIP_HDR_REQUIRE, NULL);
+  SfSipValues *req = sf_sip_msg_values (msg, SF_SIP_HDR_REQUIRE, NULL);
   if (req == NULL || req->len == 0)
     return NULL;
   GString *tags = NULL;

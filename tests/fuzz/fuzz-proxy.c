@@ -134,7 +134,8 @@ note_response (Fuzz *f, GBytes *wire)
     return;
   guint status = sf_sip_msg_status (m);
   if (status == 401 || status == 407) {
-    GPtrArray *ch = sf_sip_msg_values (m, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
+    SfSipValues *ch =
+        sf_sip_msg_values (m, status == 401 ? SF_SIP_HDR_WWW_AUTHENTICATE : SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
     SfDigestChallenge *c = ch != NULL ? sf_digest_challenge_pick (ch, NULL) : NULL;
     if (c != NULL) {
       g_clear_pointer (&f->challenge, sf_digest_challenge_free);
@@ -145,7 +146,7 @@ note_response (Fuzz *f, GBytes *wire)
   if (status / 100 == 2 && cseq != NULL && sf_sip_str_eq (cseq->text, "REGISTER")) {
     g_autofree char *req = request_key (m);
     const char *path = req != NULL ? g_hash_table_lookup (f->sent_paths, req) : NULL;
-    GPtrArray *contacts = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL);
+    SfSipValues *contacts = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL);
     for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
       char *k = uri_key (((SfSipValue *) contacts->pdata[i])->uri);
       if (k == NULL)
@@ -215,7 +216,7 @@ token_of_ours (Fuzz *f, SfSipMsg *m, const SfSipUri *u)
     return FALSE;
   const SfSipUri *target = sf_sip_msg_ruri (m);
   if (u == target) {
-    GPtrArray *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
+    SfSipValues *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
     target = routes != NULL && routes->len > 0 ? ((SfSipValue *) routes->pdata[routes->len - 1])->uri : NULL;
   }
   return target != NULL && sf_proxy_token_matches (c, m, target, sft->value);
@@ -267,7 +268,7 @@ note_datagram (Fuzz *f, GBytes *b, const SfSipPeer *from)
   }
   g_autofree char *rkey = path != NULL ? request_key (m) : NULL;
   if (rkey != NULL) {
-    GPtrArray *contacts = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL);
+    SfSipValues *contacts = sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL);
     for (guint i = 0; contacts != NULL && i < contacts->len; i++) {
       g_autofree char *k = uri_key (((SfSipValue *) contacts->pdata[i])->uri);
       if (k != NULL)
@@ -278,12 +279,12 @@ note_datagram (Fuzz *f, GBytes *b, const SfSipPeer *from)
     g_string_free (path, TRUE);
   }
   gboolean ok = is_trusted (from) || token_of_ours (f, m, sf_sip_msg_ruri (m));
-  GPtrArray *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
+  SfSipValues *routes = sf_sip_msg_values (m, SF_SIP_HDR_ROUTE, NULL);
   for (guint i = 0; !ok && routes != NULL && i < routes->len; i++)
     ok = token_of_ours (f, m, ((SfSipValue *) routes->pdata[i])->uri);
   const SfSipHdrId creds[] = { SF_SIP_HDR_AUTHORIZATION, SF_SIP_HDR_PROXY_AUTHORIZATION };
   for (guint k = 0; !ok && k < G_N_ELEMENTS (creds); k++) {
-    GPtrArray *vs = sf_sip_msg_values (m, creds[k], NULL);
+    SfSipValues *vs = sf_sip_msg_values (m, creds[k], NULL);
     for (guint i = 0; !ok && vs != NULL && i < vs->len; i++)
       ok = good_credentials (m, vs->pdata[i]);
   }

@@ -161,8 +161,8 @@ rank_and_final_response (void)
   g_ptr_array_add (ch, g_strdup ("WWW-Authenticate: Digest realm=\"b.test\", nonce=\"2\""));
   g_autoptr (SfSipMsg) f407 = sf_proxy_final_response (m407, ch);
   CU_ASSERT_EQUAL (sf_sip_msg_status (f407), 407);
-  GPtrArray *pa = sf_sip_msg_values (f407, SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
-  GPtrArray *wa = sf_sip_msg_values (f407, SF_SIP_HDR_WWW_AUTHENTICATE, NULL);
+  SfSipValues *pa = sf_sip_msg_values (f407, SF_SIP_HDR_PROXY_AUTHENTICATE, NULL);
+  SfSipValues *wa = sf_sip_msg_values (f407, SF_SIP_HDR_WWW_AUTHENTICATE, NULL);
   CU_ASSERT_TRUE (pa != NULL && pa->len == 1); /* its own, not twice */
   CU_ASSERT_TRUE (wa != NULL && wa->len == 1);
   CU_ASSERT_EQUAL (ch->len, 2);

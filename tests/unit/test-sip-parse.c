@@ -54,14 +54,14 @@ uri_user_is (const SfSipUri *u, const char *want, gsize want_len)
 static const SfSipValue *
 nth (SfSipMsg *m, SfSipHdrId id, guint i)
 {
-  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  SfSipValues *v = sf_sip_msg_values (m, id, NULL);
   return v != NULL && i < v->len ? v->pdata[i] : NULL;
 }
 
 static guint
 count (SfSipMsg *m, SfSipHdrId id)
 {
-  GPtrArray *v = sf_sip_msg_values (m, id, NULL);
+  SfSipValues *v = sf_sip_msg_values (m, id, NULL);
   return v != NULL ? v->len : 0;
 }
 
@@ -429,6 +429,24 @@ parses (const char *s)
 static void
 strictness (void)
 {
+  /* A control byte (or DEL) anywhere in a header value, whichever of the eight
+   * bytes the header-line check reads at once it falls in; bytes above 0x7f pass. */
+  for (int at = 0; at < 17; at++) {
+    static const char bytes[] = { 0x01, 0x1f, 0x7f, 0x00 };
+    for (gsize k = 0; k < G_N_ELEMENTS (bytes); k++) {
+      g_autofree char *value = g_strnfill (17, 'a');
+      value[at] = bytes[k];
+      g_autoptr (GString) text = g_string_new (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSubject: ");
+      g_string_append_len (text, value, 17);
+      g_string_append (text, "\r\n\r\n");
+      g_autoptr (GBytes) b = g_bytes_new (text->str, text->len);
+      g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, NULL);
+      CU_ASSERT_PTR_NULL (m);
+      value[at] = (char) 0xc3;
+      g_autofree char *ok = g_strconcat (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSubject: ", value, "\r\n\r\n", NULL);
+      CU_ASSERT_TRUE (parses (ok));
+    }
+  }
   CU_ASSERT_TRUE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\n\r\n"));
   CU_ASSERT_FALSE (parses (REQ_HEAD "From: \"a\rRoute: <sip:evil;lr>\" <sip:a@h>;tag=1\r\n\r\n"));
   CU_ASSERT_FALSE (parses (REQ_HEAD "From: <sip:a@h>;tag=1\r\nSubject: a\rb\r\n\r\n"));
@@ -601,6 +619,38 @@ bad_request_reasons (void)
   CU_ASSERT (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_FRAMING));
 }
 
+/* sf_sip_hdr_lookup() is a switch written from the table of names: every name,
+ * in any case, and every compact form finds its id; near misses find none. */
+static void
+header_lookup (void)
+{
+  for (int id = SF_SIP_HDR_OTHER + 1; id < SF_SIP_HDR_COUNT; id++) {
+    const SfSipHdrInfo *info = sf_sip_hdr_info (id);
+    gsize n = strlen (info->name);
+    g_autofree char *lower = g_ascii_strdown (info->name, -1);
+    g_autofree char *upper = g_ascii_strup (info->name, -1);
+    CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (info->name, n)), id);
+    CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (lower, n)), id);
+    CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (upper, n)), id);
+    if (n > 2) /* a one-letter prefix may be a compact form */
+      CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (info->name, n - 1)), SF_SIP_HDR_OTHER);
+    if (info->compact != 0) {
+      char c[2] = { info->compact, g_ascii_toupper (info->compact) };
+      CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (c, 1)), id);
+      CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str (c + 1, 1)), id);
+    }
+  }
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("X-Via", 5)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Contacts", 8)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Call-IE", 7)), SF_SIP_HDR_OTHER);
+  /* Bytes that equal a letter or '-' once bit 0x20 is set, but are no token characters. */
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Call\rID", 7)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("Content\rLength", 14)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("\x01ia", 3)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("x", 1)), SF_SIP_HDR_OTHER);
+  CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("", 0)), SF_SIP_HDR_OTHER);
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -614,4 +664,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, strictness);
   SF_ADD_TEST (s, repeated_params);
   SF_ADD_TEST (s, bad_request_reasons);
+  SF_ADD_TEST (s, header_lookup);
 }

@@ -1,0 +1,35 @@
+/* sf-sip-arena.h: a bump allocator for what parsing one message makes (its
+ * header table, parsed values, URIs and parameter arrays), freed at once with
+ * the message.  One malloc and one free per value was a third of a parse.
+ *
+ * The first block is the caller's (inside the message); further blocks come
+ * from g_malloc, at least SF_SIP_ARENA_BLOCK bytes each.  What is allocated is
+ * bounded by what the message holds, itself bounded by SF_SIP_MAX_MSG_SIZE,
+ * SF_SIP_MAX_HEADERS and SF_SIP_MAX_PARAMS. */
+#pragma once
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define SF_SIP_ARENA_BLOCK 4096
+
+typedef struct _SfSipArenaBlock SfSipArenaBlock;
+
+typedef struct _SfSipArena SfSipArena;
+
+struct _SfSipArena {
+  char *p;                  /* next free byte */
+  char *end;
+  SfSipArenaBlock *blocks;  /* owned: the g_malloc'd blocks */
+};
+
+/* @first (@size bytes, nullable) is used before any block is allocated. */
+void sf_sip_arena_init (SfSipArena *a, void *first, gsize size);
+/* @n zeroed bytes aligned for any type; never NULL (aborts when out of memory, as g_malloc). */
+void *sf_sip_arena_alloc0 (SfSipArena *a, gsize n);
+/* A copy of @n bytes of @src (@n may be 0: a non-NULL pointer all the same). */
+void *sf_sip_arena_dup (SfSipArena *a, const void *src, gsize n);
+/* Frees the blocks; the arena is empty afterwards. */
+void sf_sip_arena_clear (SfSipArena *a);
+
+G_END_DECLS
