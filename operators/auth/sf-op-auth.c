@@ -144,12 +144,21 @@ log_failure (SfCtx *ctx, SfSipEvent *e, const char *username, const char *why)
   audit (r, line);
 }
 
-/* Challenges @e again after refused credentials (logged when @ours, the nonce
- * in them is one of ours, and not @stale). */
-static SfOpResult
-refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, gboolean ours, const char *username, const char *why)
+/* Is @nonce (nullable) one of ours, expired or not?  Asked only when a refusal
+ * is to be logged: accepted credentials need not pay for a second HMAC. */
+static gboolean
+nonce_ours (SfCtx *ctx, const char *nonce)
 {
-  if (ours && !stale)
+  return sf_digest_server_nonce_ours (sf_registrar_from_ctx (ctx)->digest, nonce, now_s (ctx), NULL);
+}
+
+/* Challenges @e again after refused credentials (logged when @nonce, the one
+ * in them, is one of ours, and not @stale). */
+static SfOpResult
+refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *nonce, const char *username,
+        const char *why)
+{
+  if (!stale && nonce_ours (ctx, nonce))
     log_failure (ctx, e, username, why);
   if (!stale)
     sf_registrar_from_ctx (ctx)->counts.auth_bad_credentials++;
@@ -227,10 +236,9 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
    * passwords): credentials with a made-up nonce, which anyone can send from a
    * spoofed address, must not get that address banned. */
   g_autofree char *nonce = sf_digest_param (mine, "nonce");
-  gboolean ours = sf_digest_server_nonce_ours (r->digest, nonce, now_s (ctx), NULL);
   const SfUser *u = sf_registrar_user (r, username);
   if (u == NULL) {
-    if (ours)
+    if (nonce_ours (ctx, nonce))
       log_failure (ctx, e, username != NULL ? username : "", "unknown user");
     r->counts.auth_unknown_user++;
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
@@ -241,11 +249,11 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   for (guint i = 0; i < r->n_algs; i++)
     offered |= 1u << r->algs[i];
   if ((alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) || !(offered & (1u << alg)))
-    return refuse (ctx, e, status, FALSE, ours, username, "algorithm not offered");
+    return refuse (ctx, e, status, FALSE, nonce, username, "algorithm not offered");
   const char *no_ha1 = NULL;
   g_autofree char *ha1 = sf_user_ha1 (u, username, r->realm, alg, &no_ha1);
   if (ha1 == NULL) /* an HA1 stored for another realm, or none for this algorithm */
-    return refuse (ctx, e, status, FALSE, ours, username, no_ha1);
+    return refuse (ctx, e, status, FALSE, nonce, username, no_ha1);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (e->msg)->raw);
   SfSipStr body = sf_sip_msg_body (e->msg);
@@ -270,11 +278,11 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     }
     return SF_OP_CONTINUE;
   case SF_DIGEST_STALE:
-    return refuse (ctx, e, status, TRUE, ours, username, why);
+    return refuse (ctx, e, status, TRUE, nonce, username, why);
   case SF_DIGEST_REPLAY:
   case SF_DIGEST_BAD:
   default:
-    return refuse (ctx, e, status, FALSE, ours, username, why);
+    return refuse (ctx, e, status, FALSE, nonce, username, why);
   }
 }
 
