@@ -20,6 +20,8 @@
 #include "operators/transaction/sf-stack.h"
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-build.h"
+#include "sip/sf-sip-txn-key.h"
+#include "states/sf-machine.h"
 #include <string.h>
 
 #define SF_AUTH_LOG_PER_S 20      /* "auth failed" lines a second, per source address */
@@ -284,6 +286,42 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   default:
     return refuse (ctx, e, status, FALSE, nonce, username, why);
   }
+}
+
+static gboolean
+gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->users == NULL || !sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") ||
+      sf_registrar_has_credentials (ctx, req))
+    return FALSE;
+  g_autofree char *unsupported = sf_registrar_unsupported (req, SF_SIP_HDR_REQUIRE);
+  if (unsupported != NULL)
+    return FALSE; /* 420 before authentication (10.3 step 2): the flow's OpCheckRequire */
+  g_autofree char *key = sf_sip_txn_call_key_of (req);
+  if (key == NULL || sf_endpoint_lookup (sf_ctx_endpoint (ctx), "call", key) != NULL)
+    return FALSE; /* its call's instance decides (a REGISTER while the last one is saved: 500) */
+  g_autoptr (GPtrArray) ch = sf_registrar_challenge_lines (ctx, 401, FALSE);
+  if (sf_stack_answer_stateless (sf_stack_from_ctx (ctx), req, from, 401, NULL, (const char *const *) ch->pdata))
+    r->counts.auth_challenges++;
+  return TRUE;
+}
+
+const SfStackGate sf_registrar_gate = { .admit = gate_admit };
+
+gboolean
+sf_registrar_gate_fits (SfMachine *flow)
+{
+  if (flow == NULL || flow->initial == NULL || strcmp (flow->scope, "call") != 0)
+    return FALSE;
+  GPtrArray *q = flow->initial->queues[SF_QUEUE_NORMAL];
+  for (guint i = 0; q != NULL && i < q->len; i++) {
+    SfBinding *b = q->pdata[i];
+    if (b->guard == NULL && strcmp (b->op->name, "OpCheckRequire") == 0)
+      continue;
+    return b->guard == NULL && strcmp (b->op->name, "OpAuthorize") == 0 && g_strcmp0 (b->arg_text, "REGISTER") == 0;
+  }
+  return FALSE;
 }
 
 const SfOperatorDef sf_op_auth_table[] = {
