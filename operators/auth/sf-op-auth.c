@@ -288,6 +288,8 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   }
 }
 
+/* The registrar's gate (sf-registrar.h): the first REGISTER, without
+ * credentials, challenged with no transaction or instance made for it. */
 static gboolean
 gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
 {
@@ -314,6 +316,9 @@ sf_registrar_gate_fits (SfMachine *flow)
 {
   if (flow == NULL || flow->initial == NULL || strcmp (flow->scope, "call") != 0)
     return FALSE;
+  GPtrArray *entry = flow->initial->queues[SF_QUEUE_ENTRY];
+  if (entry != NULL && entry->len > 0)
+    return FALSE; /* what an instance does on being made would be skipped */
   GPtrArray *q = flow->initial->queues[SF_QUEUE_NORMAL];
   for (guint i = 0; q != NULL && i < q->len; i++) {
     SfBinding *b = q->pdata[i];

@@ -153,9 +153,10 @@ gboolean sf_registrar_has_credentials (SfCtx *ctx, SfSipMsg *req);
  * and belongs to no instance gets its 401 statelessly, as the flow's
  * OpAuthorize would answer it, without a transaction or an instance (RFC 3261
  * 8.2.7; Kamailio's www_challenge does the same).  sf_registrar_gate_fits says
- * whether @flow is such a flow: in its initial state the first operator that
- * can take a REGISTER (OpCheckRequire aside, which the gate answers for by
- * leaving a Require to the flow) is an unconditional OpAuthorize REGISTER. */
+ * whether @flow is such a flow: its initial state has no entry operator, and
+ * the first operator of its normal queue (OpCheckRequire aside, which the
+ * gate answers for by leaving a Require to the flow) is an unconditional
+ * OpAuthorize REGISTER. */
 extern const SfStackGate sf_registrar_gate;
 gboolean sf_registrar_gate_fits (SfMachine *flow);
 
