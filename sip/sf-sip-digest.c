@@ -224,8 +224,8 @@ typedef struct {
 } NonceSlot;
 
 struct _SfDigestServer {
-  guint8 *secret;
-  gsize secret_len;
+  GHmac *keyed;             /* HMAC-SHA-256 with the secret taken in: each nonce's MAC copies it
+                             * rather than hashing the secret's pads again */
   guint ttl_s;
   guint64 boot;             /* random, per server (one per process): nonces of another are stale */
   guint64 seq;              /* the next nonce's sequence number */
@@ -237,8 +237,7 @@ SfDigestServer *
 sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint nonce_slots)
 {
   SfDigestServer *s = g_new0 (SfDigestServer, 1);
-  s->secret = g_memdup2 (secret, len);
-  s->secret_len = len;
+  s->keyed = g_hmac_new (G_CHECKSUM_SHA256, secret, len);
   s->ttl_s = nonce_ttl_s;
   s->boot = sf_sip_random_u64 ();
   s->n_slots = MAX (nonce_slots, 1);
@@ -251,8 +250,7 @@ sf_digest_server_free (SfDigestServer *s)
 {
   if (s == NULL)
     return;
-  memset (s->secret, 0, s->secret_len);
-  g_free (s->secret);
+  g_hmac_unref (s->keyed);
   g_free (s->slots);
   g_free (s);
 }
@@ -261,14 +259,18 @@ sf_digest_server_free (SfDigestServer *s)
 static void
 nonce_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
 {
-  GHmac *h = g_hmac_new (G_CHECKSUM_SHA256, s->secret, s->secret_len);
+  static const char hex[] = "0123456789abcdef";
+  GHmac *h = g_hmac_copy (s->keyed);
   g_hmac_update (h, (const guchar *) head, NONCE_HEAD);
   guint8 digest[32];
   gsize len = sizeof digest;
   g_hmac_get_digest (h, digest, &len);
   g_hmac_unref (h);
-  for (int i = 0; i < NONCE_MAC / 2; i++)
-    g_snprintf (out + 2 * i, 3, "%02x", digest[i]);
+  for (int i = 0; i < NONCE_MAC / 2; i++) {
+    out[2 * i] = hex[digest[i] >> 4];
+    out[2 * i + 1] = hex[digest[i] & 15];
+  }
+  out[NONCE_MAC] = '\0';
 }
 
 char *

@@ -20,6 +20,8 @@
 #include "operators/transaction/sf-stack.h"
 #include "framework/sf-clock.h"
 #include "sip/sf-sip-build.h"
+#include "sip/sf-sip-txn-key.h"
+#include "states/sf-machine.h"
 #include <string.h>
 
 #define SF_AUTH_LOG_PER_S 20      /* "auth failed" lines a second, per source address */
@@ -144,12 +146,21 @@ log_failure (SfCtx *ctx, SfSipEvent *e, const char *username, const char *why)
   audit (r, line);
 }
 
-/* Challenges @e again after refused credentials (logged when @ours, the nonce
- * in them is one of ours, and not @stale). */
-static SfOpResult
-refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, gboolean ours, const char *username, const char *why)
+/* Is @nonce (nullable) one of ours, expired or not?  Asked only when a refusal
+ * is to be logged: accepted credentials need not pay for a second HMAC. */
+static gboolean
+nonce_ours (SfCtx *ctx, const char *nonce)
 {
-  if (ours && !stale)
+  return sf_digest_server_nonce_ours (sf_registrar_from_ctx (ctx)->digest, nonce, now_s (ctx), NULL);
+}
+
+/* Challenges @e again after refused credentials (logged when @nonce, the one
+ * in them, is one of ours, and not @stale). */
+static SfOpResult
+refuse (SfCtx *ctx, SfSipEvent *e, guint status, gboolean stale, const char *nonce, const char *username,
+        const char *why)
+{
+  if (!stale && nonce_ours (ctx, nonce))
     log_failure (ctx, e, username, why);
   if (!stale)
     sf_registrar_from_ctx (ctx)->counts.auth_bad_credentials++;
@@ -228,10 +239,9 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
    * passwords): credentials with a made-up nonce, which anyone can send from a
    * spoofed address, must not get that address banned. */
   g_autofree char *nonce = sf_digest_param (mine, "nonce");
-  gboolean ours = sf_digest_server_nonce_ours (r->digest, nonce, now_s (ctx), NULL);
   const SfUser *u = sf_registrar_user (r, username);
   if (u == NULL) {
-    if (ours)
+    if (nonce_ours (ctx, nonce))
       log_failure (ctx, e, username != NULL ? username : "", "unknown user");
     r->counts.auth_unknown_user++;
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
@@ -242,11 +252,11 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   for (guint i = 0; i < r->n_algs; i++)
     offered |= 1u << r->algs[i];
   if ((alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)) || !(offered & (1u << alg)))
-    return refuse (ctx, e, status, FALSE, ours, username, "algorithm not offered");
+    return refuse (ctx, e, status, FALSE, nonce, username, "algorithm not offered");
   const char *no_ha1 = NULL;
   g_autofree char *ha1 = sf_user_ha1 (u, username, r->realm, alg, &no_ha1);
   if (ha1 == NULL) /* an HA1 stored for another realm, or none for this algorithm */
-    return refuse (ctx, e, status, FALSE, ours, username, no_ha1);
+    return refuse (ctx, e, status, FALSE, nonce, username, no_ha1);
   g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (e->msg));
   g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (e->msg)->raw);
   SfSipStr body = sf_sip_msg_body (e->msg);
@@ -271,12 +281,53 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     }
     return SF_OP_CONTINUE;
   case SF_DIGEST_STALE:
-    return refuse (ctx, e, status, TRUE, ours, username, why);
+    return refuse (ctx, e, status, TRUE, nonce, username, why);
   case SF_DIGEST_REPLAY:
   case SF_DIGEST_BAD:
   default:
-    return refuse (ctx, e, status, FALSE, ours, username, why);
+    return refuse (ctx, e, status, FALSE, nonce, username, why);
   }
+}
+
+/* The registrar's gate (sf-registrar.h): the first REGISTER, without
+ * credentials, challenged with no transaction or instance made for it. */
+static gboolean
+gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
+{
+  SfRegistrar *r = sf_registrar_from_ctx (ctx);
+  if (r == NULL || r->users == NULL || !sf_sip_str_eq (sf_sip_msg_method (req), "REGISTER") ||
+      sf_registrar_has_credentials (ctx, req))
+    return FALSE;
+  g_autofree char *unsupported = sf_registrar_unsupported (req, SF_SIP_HDR_REQUIRE);
+  if (unsupported != NULL)
+    return FALSE; /* 420 before authentication (10.3 step 2): the flow's OpCheckRequire */
+  g_autofree char *key = sf_sip_txn_call_key_of (req);
+  if (key == NULL || sf_endpoint_lookup (sf_ctx_endpoint (ctx), "call", key) != NULL)
+    return FALSE; /* its call's instance decides (a REGISTER while the last one is saved: 500) */
+  g_autoptr (GPtrArray) ch = sf_registrar_challenge_lines (ctx, 401, FALSE);
+  if (sf_stack_answer_stateless (sf_stack_from_ctx (ctx), req, from, 401, NULL, (const char *const *) ch->pdata))
+    r->counts.auth_challenges++;
+  return TRUE;
+}
+
+const SfStackGate sf_registrar_gate = { .admit = gate_admit };
+
+gboolean
+sf_registrar_gate_fits (SfMachine *flow)
+{
+  if (flow == NULL || flow->initial == NULL || strcmp (flow->scope, "call") != 0)
+    return FALSE;
+  GPtrArray *entry = flow->initial->queues[SF_QUEUE_ENTRY];
+  if (entry != NULL && entry->len > 0)
+    return FALSE; /* what an instance does on being made would be skipped */
+  GPtrArray *q = flow->initial->queues[SF_QUEUE_NORMAL];
+  for (guint i = 0; q != NULL && i < q->len; i++) {
+    SfBinding *b = q->pdata[i];
+    if (b->guard == NULL && strcmp (b->op->name, "OpCheckRequire") == 0)
+      continue;
+    return b->guard == NULL && strcmp (b->op->name, "OpAuthorize") == 0 && g_strcmp0 (b->arg_text, "REGISTER") == 0;
+  }
+  return FALSE;
 }
 
 const SfOperatorDef sf_op_auth_table[] = {

@@ -103,7 +103,8 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return sf_registrar_answer (ctx, e, 404, "Domain Not Served", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   const SfSipValue *to = sf_sip_msg_to (e->msg);
   g_autofree char *to_host = to != NULL && to->uri != NULL ? sf_sip_str_dup (to->uri->host) : NULL;
-  if (to_host == NULL || !sf_registrar_is_ours (ctx, to_host)) /* 10.3 step 5: an AOR of a domain we serve */
+  /* 10.3 step 5: an AOR of a domain we serve (most often the Request-URI's host, just judged) */
+  if (to_host == NULL || (g_ascii_strcasecmp (to_host, host) != 0 && !sf_registrar_is_ours (ctx, to_host)))
     return sf_registrar_answer (ctx, e, 404, "Domain Not Served", NULL) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
   g_autofree char *aor = to != NULL ? sf_registrar_aor (ctx, to->uri) : NULL;
   g_autofree char *user = to != NULL && to->uri != NULL ? sf_sip_unescape (to->uri->user, NULL) : NULL;

@@ -21,13 +21,27 @@ static gboolean
 setup (const SfModuleEnv *env, gpointer *state, GError **error)
 {
   /* It attaches its state itself (tests set it up without the module list). */
-  return env->cfg == NULL || sf_registrar_setup (env->ep, env->cfg, error);
+  if (env->cfg == NULL)
+    return TRUE;
+  if (!sf_registrar_setup (env->ep, env->cfg, error))
+    return FALSE;
+  SfStack *stack = sf_module_state (env->ep, &sf_transaction_module);
+  if (stack != NULL && sf_registrar_gate_fits (env->flow)) {
+    sf_stack_set_gate (stack, &sf_registrar_gate);
+    ((SfRegistrar *) sf_module_state (env->ep, &sf_registrar_module))->gated = TRUE;
+  }
+  return TRUE;
 }
 
+/* The gate goes with the state it reads (the stack is torn down after us). */
 static void
 teardown (gpointer state)
 {
-  sf_registrar_teardown (((SfRegistrar *) state)->ep);
+  SfRegistrar *r = state;
+  SfStack *stack = sf_module_state (r->ep, &sf_transaction_module);
+  if (stack != NULL && r->gated)
+    sf_stack_set_gate (stack, NULL);
+  sf_registrar_teardown (r->ep);
 }
 
 static char *

@@ -29,6 +29,7 @@ typedef struct {
   guint n_algs;
   SfEndpoint *ep;           /* unowned: the endpoint this is data of */
   gboolean log_failures;    /* auth.log_failures: "auth failed" lines whatever core.log_level */
+  gboolean gated;           /* sf_registrar_gate is the stack's gate (set up with a flow that fits) */
   gint64 log_second;        /* "auth failed" lines: the second being counted, */
   GHashTable *log_sources;  /* source address -> lines in it (at most SF_AUTH_LOG_SOURCES; lazily made), */
   guint log_dropped;        /* lines left out in it (past SF_AUTH_LOG_PER_S for one source, or untracked), */
@@ -145,6 +146,19 @@ GPtrArray *sf_registrar_challenge_lines (SfCtx *ctx, guint status, gboolean stal
 /* Does @req carry Digest credentials for our realm (Authorization for a
  * REGISTER, Proxy-Authorization otherwise)? */
 gboolean sf_registrar_has_credentials (SfCtx *ctx, SfSipMsg *req);
+
+/* The registrar's gate (SfStackGate, operators/transaction/sf-stack.h) for a
+ * flow of scope call that begins by challenging REGISTERs (redirect.xml): a
+ * REGISTER that carries no credentials for our realm, asks for no extension
+ * and belongs to no instance gets its 401 statelessly, as the flow's
+ * OpAuthorize would answer it, without a transaction or an instance (RFC 3261
+ * 8.2.7; Kamailio's www_challenge does the same).  sf_registrar_gate_fits says
+ * whether @flow is such a flow: its initial state has no entry operator, and
+ * the first operator of its normal queue (OpCheckRequire aside, which the
+ * gate answers for by leaving a Require to the flow) is an unconditional
+ * OpAuthorize REGISTER. */
+extern const SfStackGate sf_registrar_gate;
+gboolean sf_registrar_gate_fits (SfMachine *flow);
 
 /* Is @from (a From value) anonymous, RFC 3323's sip:anonymous@anonymous.invalid? */
 gboolean sf_registrar_is_anonymous (const SfSipValue *from);

@@ -129,7 +129,8 @@ void sf_stack_count_call (SfStack *s, gboolean incoming, gboolean answered, gboo
 
 /* What a flow decides about what comes in before any state is made for it, and
  * how its instances take requests: set by whoever sets the flow up (sipflow
- * run gives a proxy's flow the proxy's gate, sf_proxy_gate).
+ * run gives a proxy's flow the proxy's gate, sf_proxy_gate, and a registrar's flow
+ * that fits it the registrar's, sf_registrar_gate).
  *  - admit: asked for each request that matches no transaction (not a CANCEL),
  *    with a context that has an endpoint but no instance (RFC 3261 8.2.7, 16.3:
  *    refusing and challenging need no transaction); TRUE when it answered

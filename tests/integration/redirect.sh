@@ -8,7 +8,8 @@
 #  - auth.algorithms=MD5,SHA-256: SHA-256 offered first all the same (sipp, which
 #    reads only the first challenge, stops at it); a UA registers with SHA-256;
 #  - a binding that is not refreshed expires (registrar.max_expires = 2);
-#  - sipp: 200 registrations with [authentication]; 5000 INVITEs at 1000 calls/s
+#  - sipp: 200 registrations with [authentication], each first 401 stateless
+#    (the registrar's gate); 5000 INVITEs at 1000 calls/s
 #    redirected (302, ACK); Contact: * clears the bindings.
 . "$(dirname "$0")/lib.sh"
 
@@ -84,6 +85,11 @@ SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
 sipp_run reg "$SRV" -sf "$SCEN/uac-register.xml" -s sipp -au sipp -ap sippass -m 200 -r 200
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 200 ] && pass "sipp: 200 registrations in a row through digest" ||
   fail "sipp registrations: exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/reg.out")"
+# the first challenge of each is the registrar gate's, stateless: no transaction, no instance
+[ "$(count srv '"event":"stateless_answer","status":401,"reason":"Unauthorized","method":"REGISTER"')" -ge 200 ] &&
+  ! grep -q '"event":"challenge".*"reason":"no credentials"' "$T/srv.events" &&
+  pass "each first 401 is answered statelessly (the registrar's gate)" ||
+  fail "stateless 401s" "$(grep -c stateless_answer "$T/srv.events")" "$(grep -m1 '"event":"challenge"' "$T/srv.events")"
 sipp_run inv302 "$SRV" -sf "$SCEN/uac-302.xml" -s sipp -m 5000 -r 1000
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 5000 ] && pass "sipp: 5000 INVITEs at 1000/s, each 302 with the binding, ACKed" ||
   fail "sipp 302 run: exit $SIPP_RC, ${OK:-0} successful, ${FAILED:-?} failed" "$(tail -5 "$T/inv302.out")"
