@@ -19,14 +19,6 @@ A_RTP=$BASE B_RTP=$((BASE + 2)) # the caller's and the callee's audio ports (not
 RELAY_LOW=46100 # anchor: the B2BUA's relay ports
 b2b_asan=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0 # GStreamer in the B2BUA (b2bua-media.sh)
 
-stats() {
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
-  STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
-}
-field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
 # sdp_port FILE START: the audio port of the SDP in the message of sipp's
 # -trace_msg log FILE that starts with START (the first one)
 sdp_port() {
@@ -115,10 +107,7 @@ one() {
       pass "anchor: RTP crosses the relay both ways (it learned the callee from its 200, the caller from its ACK): $(grep -o 'a_got.*' "$T/rtp-$mode.out")" ||
       fail "anchor: RTP did not cross" "$(cat "$T/rtp-$mode.out")"
   fi
-  local created
-  stats "$name" && created=$(field instances_created) && wait_ev "$name" '"event":"instance_end"' 30 "$created" &&
-    stats "$name" && [ "$(field instances_live)" = 0 ] &&
-    pass "$mode: every instance ended" || fail "$mode: instances left" "$STATS"
+  ep_ended "$name" && pass "$mode: every instance ended" || fail "$mode: instances left" "$STATS"
   [ "$(count "$name" '"event":"bridge_end".*"answered":true')" = 1 ] && [ "$(count "$name" '"sdp_failed"')" = 0 ] &&
     pass "$mode: one bridge_end, answered, no sdp_failed" || fail "$mode: bridge_end" "$(grep bridge_end "$T/$name.events")"
   stop "$name" || fail "$mode: the B2BUA's exit: $?" "$(tail -5 "$T/$name.err")"

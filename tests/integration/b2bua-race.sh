@@ -83,19 +83,9 @@ race bye_bye
 race early_bye
 
 # The B2BUA ends every instance it made (bounded by its timers and guards).
-stats() {
-  local before
-  before=$(count "$1" '"event":"stats"')
-  cmd "$1" status
-  wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
-  STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
-}
-field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
-stats b2b
-created=$(field instances_created)
-wait_ev b2b '"event":"instance_end"' 60 "$created" && stats b2b && [ "$(field instances_live)" = 0 ] &&
-  pass "the B2BUA: all $created instances ended, none live" || fail "the B2BUA: instances left" "$STATS"
-[ "$(field op_errors)" = 0 ] && pass "the B2BUA: no operator error" || fail "operator errors" "$STATS"
+ep_ended b2b &&
+  pass "the B2BUA: all $(ep_field instances_created) instances ended, none live" || fail "the B2BUA: instances left" "$STATS"
+[ "$(ep_field op_errors)" = 0 ] && pass "the B2BUA: no operator error" || fail "operator errors" "$STATS"
 stop b2b && pass "the B2BUA quits with exit 0 (LeakSanitizer clean in the test build)" ||
   fail "the B2BUA's exit: $?" "$(tail -20 "$T/b2b.err")"
 stop alice
