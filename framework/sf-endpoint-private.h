@@ -22,6 +22,8 @@ struct _SfEndpoint {
   GHashTable *handle_seq;  /* prefix -> counter */
   GQueue queue;            /* QueueItem */
   guint64 next_id;
+  guint worker, n_workers;  /* this endpoint's worker index and the set's size (0 and 1 alone):
+                             * handles and ids count by n_workers from worker + 1 */
   guint timer_gen;
   gboolean shutting_down;
   guint max_queue;

@@ -80,6 +80,7 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
   ep->next_id = 1;
+  ep->n_workers = 1;
   sf_runtime_init (&ep->rt, &endpoint_hooks, ep);
   ep->max_queue = cfg != NULL ? (guint) sf_config_get_int (cfg, "core", "max_queue") : 100000;
   const char *messages = cfg != NULL ? sf_config_get_string (cfg, "core", "messages") : NULL;
@@ -543,9 +544,11 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
     return NULL;
   }
   SfInstance *inst = sf_instance_new (&ep->rt, machine);
-  inst->id = ep->next_id++;
+  inst->id = ep->next_id;
+  ep->next_id += ep->n_workers;
   const char *prefix = handle_prefix (machine->scope);
-  guint seq = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix)) + 1;
+  guint last = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix));
+  guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
   g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
   inst->handle = g_strdup_printf ("%s%u", prefix, seq);
   inst->key = g_strdup (key);
@@ -916,6 +919,36 @@ sf_endpoint_advance (SfEndpoint *ep, guint64 ms)
     sf_endpoint_drain (ep);
   }
   sf_clock_fake_set_us (ep->clock, target);
+  sf_endpoint_drain (ep);
+}
+
+void
+sf_endpoint_set_worker (SfEndpoint *ep, guint worker, guint n_workers)
+{
+  g_return_if_fail (n_workers >= 1 && worker < n_workers && ep->next_id == 1);
+  ep->worker = worker;
+  ep->n_workers = n_workers;
+  ep->next_id = worker + 1;
+}
+
+guint
+sf_endpoint_worker (SfEndpoint *ep)
+{
+  return ep->worker;
+}
+
+gint64
+sf_endpoint_next_deadline (SfEndpoint *ep)
+{
+  return sf_timer_heap_next_deadline (ep->timers);
+}
+
+void
+sf_endpoint_advance_to (SfEndpoint *ep, gint64 us)
+{
+  g_return_if_fail (sf_clock_is_fake (ep->clock));
+  if (us > sf_clock_now_us (ep->clock))
+    sf_clock_fake_set_us (ep->clock, us);
   sf_endpoint_drain (ep);
 }
 

@@ -167,6 +167,18 @@ guint sf_endpoint_drain (SfEndpoint *ep);
 /* Fake clock only: moves time forward by @ms, firing every timer due on the way
  * in deadline order, each with the clock set to its deadline. */
 void sf_endpoint_advance (SfEndpoint *ep, guint64 ms);
+/* One engine of a set of workers (framework/sf-workers.h, docs/workers.md):
+ * worker @worker of @n_workers numbers its instance ids and each handle
+ * prefix @worker + 1, @worker + 1 + @n_workers, ... so that handles and ids
+ * are unique across the set and say their worker.  Before the first instance;
+ * alone (the default) it is worker 0 of 1, numbering 1, 2, 3 ... */
+void sf_endpoint_set_worker (SfEndpoint *ep, guint worker, guint n_workers);
+guint sf_endpoint_worker (SfEndpoint *ep);
+/* The earliest timer deadline (the clock's microseconds), G_MAXINT64 when none. */
+gint64 sf_endpoint_next_deadline (SfEndpoint *ep);
+/* Fake clock only: sets the clock to @us (never back) and drains: the worker
+ * set moves several endpoints' clocks together with it. */
+void sf_endpoint_advance_to (SfEndpoint *ep, gint64 us);
 /* Runs the queue and the timers from @context's main loop. */
 void sf_endpoint_attach (SfEndpoint *ep, GMainContext *context);
 /* After sf_endpoint_attach: @func runs after each batch of events (the run

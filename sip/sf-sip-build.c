@@ -262,6 +262,18 @@ sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **er
   return TRUE;
 }
 
+char *
+sf_sip_random_call_id (const char *via_sent_by)
+{
+  /* A random local part and the host of the sent-by (8.1.1.4). */
+  g_autofree char *r = random_hex (4);
+  g_autofree char *host = g_strdup (via_sent_by);
+  char *colon = host[0] != '[' ? strrchr (host, ':') : strstr (host, "]:");
+  if (colon != NULL)
+    *(host[0] == '[' ? colon + 1 : colon) = '\0';
+  return g_strdup_printf ("%s@%s", r, host);
+}
+
 SfSipMsg *
 sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
 {
@@ -269,18 +281,7 @@ sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
                           spec->to != NULL && spec->via_sent_by != NULL, NULL);
   g_autofree char *tag = spec->from_tag != NULL ? g_strdup (spec->from_tag) : sf_sip_random_tag ();
   g_autofree char *branch = spec->branch != NULL ? g_strdup (spec->branch) : sf_sip_random_branch ();
-  g_autofree char *call_id = NULL;
-  if (spec->call_id != NULL) {
-    call_id = g_strdup (spec->call_id);
-  } else {
-    /* A random local part and the host of the sent-by (8.1.1.4). */
-    g_autofree char *r = random_hex (4);
-    g_autofree char *host = g_strdup (spec->via_sent_by);
-    char *colon = host[0] != '[' ? strrchr (host, ':') : strstr (host, "]:");
-    if (colon != NULL)
-      *(host[0] == '[' ? colon + 1 : colon) = '\0';
-    call_id = g_strdup_printf ("%s@%s", r, host);
-  }
+  g_autofree char *call_id = spec->call_id != NULL ? g_strdup (spec->call_id) : sf_sip_random_call_id (spec->via_sent_by);
   SfSipBuilder *b = sf_sip_builder_request (spec->method, spec->ruri);
   sf_sip_builder_add (b, "Via", "SIP/2.0/%s %s;branch=%s;rport", spec->transport != NULL ? spec->transport : "UDP",
                       spec->via_sent_by, branch);

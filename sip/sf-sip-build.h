@@ -74,6 +74,9 @@ gboolean sf_sip_random_bytes_strong (guint8 *buf, gsize len);
 guint64 sf_sip_random_u64 (void);
 char *sf_sip_random_tag (void);
 char *sf_sip_random_branch (void);
+/* A new Call-ID: random hex "@" the host of @via_sent_by ("host:port", "[v6]:port"),
+ * what sf_sip_create_request() draws when its spec names none (8.1.1.4). */
+char *sf_sip_random_call_id (const char *via_sent_by);
 
 /* The standard reason phrase of @status ("Ringing"), or "Unknown". */
 const char *sf_sip_reason_phrase (guint status);

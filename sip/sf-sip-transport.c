@@ -91,7 +91,22 @@ struct _SfSipTransport {
   gpointer tap_data;
   SfSipSendFilter filter;
   gpointer filter_data;
+  SfSipSteerFunc steer;         /* nullable: one worker of several (sf_sip_transport_set_steer) */
+  gpointer steer_data;
 };
+
+void
+sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointer data)
+{
+  t->steer = func;
+  t->steer_data = data;
+}
+
+gboolean
+sf_sip_transport_steers (SfSipTransport *t)
+{
+  return t->steer != NULL;
+}
 
 void
 sf_sip_transport_set_send_filter (SfSipTransport *t, SfSipSendFilter func, gpointer data)
@@ -359,6 +374,22 @@ sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from
   handle_bytes (t, bytes, from);
 }
 
+/* What a socket read: to its owner when the steer hook takes it, else parsed
+ * here.  Alone (no hook) the cost is one test. */
+static void
+receive_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
+{
+  if (t->steer != NULL && t->steer (bytes, from, t->steer_data))
+    return;
+  handle_bytes (t, bytes, from);
+}
+
+void
+sf_sip_transport_receive (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
+{
+  receive_bytes (t, bytes, from);
+}
+
 /* ---- UDP ---- */
 
 static gboolean
@@ -385,7 +416,7 @@ udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
       l->t->stats.dropped++;
     } else if (msgs[i].bytes_received > 0) {
       g_autoptr (GBytes) b = g_bytes_new (vec[i].buffer, msgs[i].bytes_received);
-      handle_bytes (l->t, b, &from);
+      receive_bytes (l->t, b, &from);
     }
   }
   for (int i = 0; i < UDP_BATCH; i++)
@@ -861,7 +892,7 @@ tcp_consume (TcpConn *c)
     c->last_activity = now;
     SfSipPeer from = { c->proto, c->local, c->remote, c->id };
     g_ref_count_inc (&c->ref); /* the receiver may close us */
-    handle_bytes (c->t, b, &from);
+    receive_bytes (c->t, b, &from);
     conn_unref (c);
   }
   if (pings > 0 && !c->closed) {
@@ -1566,7 +1597,7 @@ ws_on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer
   }
   SfSipPeer from = { c->proto, c->local, c->remote, c->id };
   g_ref_count_inc (&c->ref); /* the receiver may close us */
-  handle_bytes (c->t, message, &from);
+  receive_bytes (c->t, message, &from);
   if (!c->closed)
     conn_arm (c, now);
   conn_unref (c);

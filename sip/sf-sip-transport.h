@@ -229,8 +229,24 @@ gboolean sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSo
  * from its socket?  Every connection, accepted or opened, gets it: no Nagle
  * delay between two messages written back to back. */
 gboolean sf_sip_transport_conn_nodelay (SfSipTransport *t, guint conn);
-/* Runs @bytes through the receive path as if they came from @from (tests, fuzzing). */
+/* Runs @bytes through the receive path as if they came from @from (tests,
+ * fuzzing), and on the owner's side of a hand-off between workers: parsed
+ * here, never steered. */
 void sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from);
+
+/* One worker of several (docs/workers.md): @func sees the raw bytes of every
+ * message read from a socket (a datagram, a framed stream message), with
+ * their peer, before anything parses them, and returns TRUE when it took them
+ * (for the worker that owns them: it refs @bytes and copies @from); FALSE: they
+ * are parsed here as always.  NULL (the default): none, and nothing is
+ * scanned. */
+typedef gboolean (*SfSipSteerFunc) (GBytes *bytes, const SfSipPeer *from, gpointer data);
+void sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointer data);
+/* Whether a steer hook is set. */
+gboolean sf_sip_transport_steers (SfSipTransport *t);
+/* Runs @bytes through the path a socket read takes, the steer hook first
+ * (tests: a message read by a worker that does not own it). */
+void sf_sip_transport_receive (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipTransport, sf_sip_transport_free)
 

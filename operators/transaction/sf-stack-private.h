@@ -25,6 +25,8 @@ struct _SfStack {
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
+  SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
+  guint worker;              /* its index there */
   guint max_instances;       /* sip.max_instances */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
   GHashTable *buckets;       /* RateKey (inside its Bucket) -> Bucket (owned) */

@@ -12,6 +12,7 @@
 #include "framework/sf-endpoint.h"
 #include "framework/sf-loader.h"
 #include "framework/sf-metrics.h"
+#include "framework/sf-workers.h"
 #include "sip/sf-sip-transport.h"
 
 G_BEGIN_DECLS
@@ -116,6 +117,23 @@ gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);
 const SfStackStats *sf_stack_stats (SfStack *s);
 SfConfig *sf_stack_config (SfStack *s);
 SfSipTransport *sf_stack_transport (SfStack *s);
+
+/* Workers (docs/workers.md; sf-txn-workers.c).  A set of @n workers routing
+ * under a key drawn from the cryptographic pool (transfer full). */
+SfWorkers *sf_stack_workers_new (guint n);
+/* Makes @s (its endpoint, its transport) worker @w of @set (unowned; the set
+ * must go before the stack): its transport's steer hook scans each datagram
+ * for its Call-ID and hands what another worker owns to that worker's inbox,
+ * attached to @context (NULL: the default), where it is injected into the
+ * owner's transport.  With one worker nothing is installed: a stack alone
+ * never scans.  Messages over connections stay where they were read until
+ * connections can be shared (docs/workers.md, step 4). */
+void sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *context);
+/* A new Call-ID for a request this stack starts (sf_sip_random_call_id),
+ * drawn until it hashes to this stack's worker, so that its responses and its
+ * dialog's requests come back to the worker that holds its state (transfer
+ * full).  Alone: the first draw. */
+char *sf_stack_new_call_id (SfStack *s, const char *via_sent_by);
 /* ,"sip_..." fields for the stats event (transfer full). */
 char *sf_stack_stats_fields (SfStack *s);
 /* The transaction module's metric families (docs/operations.md, "Metrics"):

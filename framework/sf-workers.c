@@ -1,0 +1,260 @@
+/* sf-workers.c: a set of workers and their inboxes (see sf-workers.h,
+ * docs/workers.md). */
+#include "config.h"
+#include "sf-workers.h"
+#include "sf-secret.h"
+#include "sf-clock.h"
+#include <string.h>
+
+typedef struct {
+  SfWorkFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} Item;
+
+typedef struct _Worker Worker;
+
+typedef struct {
+  GSource source;
+  Worker *w;
+} InboxSource;
+
+struct _Worker {
+  SfWorkers *set;
+  guint index;
+  SfEndpoint *ep;            /* unowned, nullable until set */
+  gpointer data;             /* unowned */
+  GMutex lock;
+  GQueue inbox;              /* Item (owned), under lock */
+  GSource *source;           /* owned, nullable: runs the inbox in the worker's context */
+  SfWorkerStats stats;       /* handed_out counted by the reader, the rest by the worker */
+};
+
+struct _SfWorkers {
+  guint n;
+  guint64 key[2];
+  Worker *workers;           /* owned, n of them */
+};
+
+guint
+sf_workers_route_key (const guint64 key[2], const char *id, gsize len, guint n)
+{
+  if (n <= 1)
+    return 0;
+  return (guint) (sf_siphash24 (key, (const guint8 *) id, len) % n);
+}
+
+static void
+item_free (Item *i)
+{
+  if (i->destroy != NULL)
+    i->destroy (i->data);
+  g_free (i);
+}
+
+/* Takes @w's whole inbox and runs it; returns how many items ran. */
+static guint
+run_inbox (Worker *w)
+{
+  g_mutex_lock (&w->lock);
+  GQueue items = w->inbox;
+  g_queue_init (&w->inbox);
+  g_mutex_unlock (&w->lock);
+  guint n = 0;
+  Item *i;
+  while ((i = g_queue_pop_head (&items)) != NULL) {
+    i->func (i->data);
+    item_free (i);
+    n++;
+  }
+  w->stats.handed_in += n;
+  return n;
+}
+
+static gboolean
+inbox_ready (Worker *w)
+{
+  g_mutex_lock (&w->lock);
+  gboolean ready = !g_queue_is_empty (&w->inbox);
+  g_mutex_unlock (&w->lock);
+  return ready;
+}
+
+static gboolean
+inbox_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return inbox_ready (((InboxSource *) source)->w);
+}
+
+static gboolean
+inbox_check (GSource *source)
+{
+  return inbox_ready (((InboxSource *) source)->w);
+}
+
+static gboolean
+inbox_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  (void) callback;
+  (void) user_data;
+  run_inbox (((InboxSource *) source)->w);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs inbox_source_funcs = {
+  .prepare = inbox_prepare,
+  .check = inbox_check,
+  .dispatch = inbox_dispatch,
+};
+
+SfWorkers *
+sf_workers_new (guint n, const guint64 key[2])
+{
+  g_return_val_if_fail (n >= 1 && n <= SF_WORKERS_MAX && key != NULL, NULL);
+  SfWorkers *set = g_new0 (SfWorkers, 1);
+  set->n = n;
+  set->key[0] = key[0];
+  set->key[1] = key[1];
+  set->workers = g_new0 (Worker, n);
+  for (guint i = 0; i < n; i++) {
+    Worker *w = &set->workers[i];
+    w->set = set;
+    w->index = i;
+    g_mutex_init (&w->lock);
+    g_queue_init (&w->inbox);
+  }
+  return set;
+}
+
+void
+sf_workers_free (SfWorkers *set)
+{
+  if (set == NULL)
+    return;
+  for (guint i = 0; i < set->n; i++) {
+    Worker *w = &set->workers[i];
+    if (w->source != NULL) {
+      g_source_destroy (w->source);
+      g_source_unref (w->source);
+    }
+    g_queue_clear_full (&w->inbox, (GDestroyNotify) item_free);
+    g_mutex_clear (&w->lock);
+  }
+  g_free (set->workers);
+  memset (set->key, 0, sizeof set->key);
+  g_free (set);
+}
+
+guint
+sf_workers_n (SfWorkers *set)
+{
+  return set->n;
+}
+
+guint
+sf_workers_route (SfWorkers *set, const char *id, gsize len)
+{
+  return sf_workers_route_key (set->key, id, len, set->n);
+}
+
+void
+sf_workers_set_worker (SfWorkers *set, guint w, SfEndpoint *ep, gpointer data, GMainContext *context)
+{
+  g_return_if_fail (w < set->n && set->workers[w].ep == NULL && ep != NULL);
+  Worker *wk = &set->workers[w];
+  wk->ep = ep;
+  wk->data = data;
+  sf_endpoint_set_worker (ep, w, set->n);
+  wk->source = g_source_new (&inbox_source_funcs, sizeof (InboxSource));
+  ((InboxSource *) wk->source)->w = wk;
+  g_source_set_name (wk->source, "sipflow worker inbox");
+  g_source_attach (wk->source, context);
+}
+
+SfEndpoint *
+sf_workers_endpoint (SfWorkers *set, guint w)
+{
+  g_return_val_if_fail (w < set->n, NULL);
+  return set->workers[w].ep;
+}
+
+gpointer
+sf_workers_data (SfWorkers *set, guint w)
+{
+  g_return_val_if_fail (w < set->n, NULL);
+  return set->workers[w].data;
+}
+
+void
+sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy)
+{
+  g_return_if_fail (from < set->n && to < set->n && func != NULL);
+  Worker *w = &set->workers[to];
+  Item *i = g_new (Item, 1);
+  *i = (Item) { func, data, destroy };
+  g_mutex_lock (&w->lock);
+  gboolean was_empty = g_queue_is_empty (&w->inbox);
+  g_queue_push_tail (&w->inbox, i);
+  if (was_empty)
+    w->stats.wakeups++;
+  g_mutex_unlock (&w->lock);
+  set->workers[from].stats.handed_out++;
+  /* Only the first item of a batch wakes the owner: it takes the whole inbox. */
+  if (was_empty && w->source != NULL)
+    g_main_context_wakeup (g_source_get_context (w->source));
+}
+
+guint
+sf_workers_drain (SfWorkers *set)
+{
+  guint total = 0;
+  /* Each round runs every inbox and every endpoint; what one worker hands
+   * another runs in the next round.  A bound like sf_endpoint_drain's: a
+   * ping-pong between workers cannot hold the thread for ever. */
+  for (guint round = 0; round < 1000; round++) {
+    guint moved = 0;
+    for (guint i = 0; i < set->n; i++) {
+      Worker *w = &set->workers[i];
+      moved += run_inbox (w);
+      if (w->ep != NULL)
+        moved += sf_endpoint_drain (w->ep);
+    }
+    total += moved;
+    if (moved == 0)
+      break;
+  }
+  return total;
+}
+
+void
+sf_workers_advance (SfWorkers *set, guint64 ms)
+{
+  SfEndpoint *first = set->workers[0].ep;
+  g_return_if_fail (first != NULL && sf_clock_is_fake (sf_endpoint_clock (first)));
+  gint64 target = sf_clock_now_us (sf_endpoint_clock (first)) + (gint64) ms * 1000;
+  sf_workers_drain (set);
+  for (;;) {
+    gint64 next = G_MAXINT64;
+    for (guint i = 0; i < set->n; i++)
+      if (set->workers[i].ep != NULL)
+        next = MIN (next, sf_endpoint_next_deadline (set->workers[i].ep));
+    if (next > target)
+      break;
+    for (guint i = 0; i < set->n; i++)
+      if (set->workers[i].ep != NULL)
+        sf_endpoint_advance_to (set->workers[i].ep, next);
+    sf_workers_drain (set);
+  }
+  for (guint i = 0; i < set->n; i++)
+    if (set->workers[i].ep != NULL)
+      sf_endpoint_advance_to (set->workers[i].ep, target);
+  sf_workers_drain (set);
+}
+
+void
+sf_workers_stats (SfWorkers *set, guint w, SfWorkerStats *out)
+{
+  g_return_if_fail (w < set->n);
+  *out = set->workers[w].stats;
+}

@@ -1,0 +1,95 @@
+/* sf-txn-workers.c: the SIP stack as one worker of several (docs/workers.md,
+ * "How a packet reaches its owner"): the transport's steer hook finds a
+ * datagram's Call-ID before anything parses it (sip/sf-sip-route.h) and, when
+ * another worker owns that Call-ID, hands the raw bytes and their peer to that
+ * worker's inbox; there they go through the owner's transport as if read from
+ * its socket (sf_sip_transport_inject).  The bytes are parsed once, by the
+ * owner, and no parsed message crosses between workers (SfSipMsg counts its
+ * references without atomics). */
+#include "config.h"
+#include "sf-stack-private.h"
+#include "sip/sf-sip-build.h"
+#include "sip/sf-sip-route.h"
+#include <string.h>
+
+/* A message on its way to its owner. */
+typedef struct {
+  SfStack *owner;   /* unowned: the set goes before its stacks */
+  GBytes *bytes;    /* owned */
+  SfSipPeer from;   /* owned refs: the reading worker's local address and the source */
+} Handoff;
+
+static void
+handoff_free (Handoff *h)
+{
+  g_bytes_unref (h->bytes);
+  sf_sip_peer_clear (&h->from);
+  g_free (h);
+}
+
+static void
+deliver (gpointer data)
+{
+  Handoff *h = data;
+  sf_sip_transport_inject (h->owner->tp, h->bytes, &h->from);
+}
+
+static gboolean
+steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
+{
+  SfStack *s = data;
+  if (from->proto != SF_SIP_UDP)
+    return FALSE; /* a connection's messages stay with the worker that holds it (step 4) */
+  gsize size;
+  const char *d = g_bytes_get_data (bytes, &size);
+  SfSipStr id;
+  if (!sf_sip_route_call_id (d, size, &id))
+    return FALSE; /* no Call-ID the parser would take: refused here, statelessly */
+  guint owner = sf_workers_route (s->workers, id.p, id.len);
+  if (owner == s->worker)
+    return FALSE;
+  SfStack *o = sf_workers_data (s->workers, owner);
+  if (o == NULL)
+    return FALSE;
+  Handoff *h = g_new (Handoff, 1);
+  h->owner = o;
+  h->bytes = g_bytes_ref (bytes);
+  sf_sip_peer_copy (&h->from, from);
+  sf_workers_hand (s->workers, s->worker, owner, deliver, h, (GDestroyNotify) handoff_free);
+  return TRUE;
+}
+
+SfWorkers *
+sf_stack_workers_new (guint n)
+{
+  /* A key of its own, not the rate limiter's, from the cryptographic pool: a
+   * peer that could predict it could aim every call at one worker. */
+  guint64 key[2] = { sf_sip_random_u64 (), sf_sip_random_u64 () };
+  return sf_workers_new (n, key);
+}
+
+void
+sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *context)
+{
+  g_return_if_fail (s->workers == NULL && set != NULL && w < sf_workers_n (set));
+  s->workers = set;
+  s->worker = w;
+  sf_workers_set_worker (set, w, s->ep, s, context);
+  if (sf_workers_n (set) > 1)
+    sf_sip_transport_set_steer (s->tp, steer, s);
+}
+
+char *
+sf_stack_new_call_id (SfStack *s, const char *via_sent_by)
+{
+  /* Drawn until it hashes home: N draws on average, and a Call-ID that looks
+   * like any other (no worker number a peer could read or copy).  Bounded: a
+   * miss 1000 times running (a chance of (1 - 1/N)^1000) keeps the last draw,
+   * whose messages are then handed over, not lost. */
+  char *id = sf_sip_random_call_id (via_sent_by);
+  for (guint i = 0; s->workers != NULL && i < 1000 && sf_workers_route (s->workers, id, strlen (id)) != s->worker; i++) {
+    g_free (id);
+    id = sf_sip_random_call_id (via_sent_by);
+  }
+  return id;
+}

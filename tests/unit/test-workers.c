@@ -1,0 +1,427 @@
+/* test-workers.c: two stateful proxies (xml/proxy.xml) as the two workers of
+ * one set, in one thread on fake clocks (framework/sf-workers.h,
+ * docs/workers.md step 1).  Each worker has its own loopback socket; every
+ * message is sent to the worker that does NOT own its Call-ID, which hands the
+ * bytes to the owner through its inbox.  One UDP socket plays the caller and
+ * the called party (the Request-URI names it), as in test-proxy.c.
+ *  - forwarded: (a) an INVITE, its 180 and its 200 read by the non-owner are
+ *    forwarded once each, by the owner (16.6, 16.7); (d) the ACK for the 2xx
+ *    and the BYE through the non-owner are forwarded, and so is the BYE's 200;
+ *    the non-owner holds no instance, its inbox counts are the hand-offs
+ *  - cancel: (b) a CANCEL read by the non-owner while the INVITE rings is
+ *    answered 200 and forwarded (9.2, 16.10); the 487 is ACKed downstream
+ *    (17.1.1.3) and goes upstream; the caller's ACK for it is absorbed
+ *  - retransmissions: (c) the INVITE retransmitted through both workers at
+ *    T1 and 2T1 makes one server transaction: it is forwarded once, and each
+ *    retransmission is answered with the last provisional response (16.7 /
+ *    17.2.1) instead
+ *  - handles: (e) the two workers' handles and ids never collide: worker w of 2
+ *    numbers w + 1, w + 3, ...
+ *  - alone: (f) a set of one installs no steer hook: a worker alone never scans
+ *  - drawn_home: the Call-IDs a worker draws for requests it starts
+ *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8 */
+#include "config.h"
+#include "sf-test.h"
+#include "operators/transaction/sf-stack.h"
+#include "operators/proxy/sf-proxy.h"
+#include "framework/sf-workers.h"
+#include "sip/sf-sip-route.h"
+#include <string.h>
+
+typedef struct {
+  SfTestStack *px[2];
+  SfWorkers *set;
+  GSocket *peer;      /* unowned: px[0]'s peer plays every party */
+  guint port;         /* its port */
+} Wk;
+
+static const guint64 test_key[2] = { 0x5346574f524b4552ULL, 0x73697066666c6f77ULL };
+
+static SfTestStack *
+proxy_new (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  CU_ASSERT_TRUE (sf_config_set (env->cfg, "proxy.trusted=127.0.0.0/8", NULL));
+  CU_ASSERT_TRUE (sf_proxy_setup (env->ep, env->cfg, NULL));
+  sf_endpoint_attach (env->ep, NULL);
+  SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/proxy.xml", NULL);
+  g_assert (tu != NULL);
+  SfTestStack *t = sf_test_stack_new (env, tu);
+  sf_stack_set_gate (t->stack, &sf_proxy_gate);
+  return t;
+}
+
+static Wk *
+wk_setup (void)
+{
+  Wk *w = g_new0 (Wk, 1);
+  w->set = sf_workers_new (2, test_key);
+  for (guint i = 0; i < 2; i++) {
+    w->px[i] = proxy_new ();
+    sf_stack_join_workers (w->px[i]->stack, w->set, i, NULL);
+  }
+  w->peer = w->px[0]->peer;
+  w->port = w->px[0]->port;
+  return w;
+}
+
+static void
+wk_free (Wk *w)
+{
+  sf_workers_free (w->set); /* first: its inboxes point at the stacks */
+  for (guint i = 0; i < 2; i++)
+    sf_test_stack_free (w->px[i], sf_proxy_teardown);
+  g_free (w);
+}
+
+/* A Call-ID that worker @owner owns (transfer full). */
+static char *
+call_id_for (Wk *w, guint owner, const char *tag)
+{
+  for (guint i = 0;; i++) {
+    char *id = g_strdup_printf ("wk-%s-%u@test", tag, i);
+    if (sf_workers_route (w->set, id, strlen (id)) == owner)
+      return id;
+    g_free (id);
+  }
+}
+
+/* Sends @text from the peer to worker @i's socket. */
+static void
+send_to (Wk *w, guint i, const char *text)
+{
+  g_socket_send_to (w->peer, G_SOCKET_ADDRESS (w->px[i]->to), text, strlen (text), NULL, NULL);
+}
+
+/* Every datagram the peer gets once the main context has run dry (the
+ * sockets are on loopback: what is sent is there at once), in order.  The
+ * workers' inboxes are sources of that context, so hand-offs run too. */
+static GPtrArray *
+recv_all (Wk *w)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  for (int round = 0; round < 50; round++) {
+    for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+      ;
+    gboolean any = FALSE;
+    while (g_socket_condition_check (w->peer, G_IO_IN)) {
+      char buf[8192];
+      gssize got = g_socket_receive (w->peer, buf, sizeof buf - 1, NULL, NULL);
+      if (got <= 0)
+        break;
+      g_ptr_array_add (out, g_strndup (buf, (gsize) got));
+      any = TRUE;
+    }
+    if (!any)
+      break;
+  }
+  return out;
+}
+
+/* How many of @msgs start with @start; *@first (nullable) gets the first (unowned). */
+static guint
+count (GPtrArray *msgs, const char *start, const char **first)
+{
+  guint n = 0;
+  for (guint i = 0; i < msgs->len; i++)
+    if (g_str_has_prefix (msgs->pdata[i], start)) {
+      if (n++ == 0 && first != NULL)
+        *first = msgs->pdata[i];
+    }
+  return n;
+}
+
+/* Nothing more was sent. */
+static gboolean
+quiet (Wk *w)
+{
+  g_autoptr (GPtrArray) got = recv_all (w);
+  for (guint i = 0; i < got->len; i++)
+    g_printerr ("\nworkers: unexpected: %.60s\n", (const char *) got->pdata[i]);
+  return got->len == 0;
+}
+
+/* A response @status to @req as the called party (8.2.6), as test-proxy.c. */
+static char *
+respond (const char *req, guint status, const char *reason)
+{
+  GString *r = g_string_new (NULL);
+  g_string_append_printf (r, "SIP/2.0 %u %s\r\n", status, reason);
+  g_auto (GStrv) lines = g_strsplit (req, "\r\n", -1);
+  for (char **l = lines; *l != NULL && **l != '\0'; l++) {
+    if (g_str_has_prefix (*l, "Via:") || g_str_has_prefix (*l, "From:") || g_str_has_prefix (*l, "Call-ID:") ||
+        g_str_has_prefix (*l, "CSeq:"))
+      g_string_append_printf (r, "%s\r\n", *l);
+    else if (g_str_has_prefix (*l, "To:"))
+      g_string_append_printf (r, "%s%s\r\n", *l, strstr (*l, "tag=") == NULL ? ";tag=callee1" : "");
+  }
+  g_string_append (r, "Content-Length: 0\r\n\r\n");
+  return g_string_free (r, FALSE);
+}
+
+/* A request from the caller to the called party (the peer) in call @cid. */
+static char *
+request (Wk *w, const char *method, const char *branch, const char *cid, const char *to_tag, guint cseq)
+{
+  return g_strdup_printf ("%s sip:callee@127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\n"
+                          "Max-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\n"
+                          "To: <sip:callee@example.org>%s%s\r\nCall-ID: %s\r\nCSeq: %u %s\r\n"
+                          "Contact: <sip:caller@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+                          method, w->port, w->port, branch, to_tag != NULL ? ";tag=" : "", to_tag != NULL ? to_tag : "",
+                          cid, cseq, method, w->port);
+}
+
+static guint64
+handed (Wk *w, guint i, gboolean out)
+{
+  SfWorkerStats st;
+  sf_workers_stats (w->set, i, &st);
+  return out ? st.handed_out : st.handed_in;
+}
+
+static void
+forwarded (void)
+{
+  Wk *w = wk_setup ();
+  g_autofree char *cid = call_id_for (w, 1, "a");
+  /* (a) the INVITE through worker 0, which does not own it */
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKwa1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", &fwd), 1);
+  g_autofree char *fwd_copy = g_strdup (fwd);
+  /* the owner forwarded it: its Record-Route names worker 1's port */
+  g_autofree char *rr = g_strdup_printf ("Record-Route: <sip:127.0.0.1:%u", g_inet_socket_address_get_port (w->px[1]->to));
+  CU_ASSERT_PTR_NOT_NULL (strstr (fwd_copy, rr));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  CU_ASSERT_EQUAL (handed (w, 1, FALSE), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_TRUE (sf_endpoint_n_instances (w->px[1]->env->ep) > 0);
+  /* its 180 and 200 through worker 0: each forwarded upstream once */
+  g_autofree char *r180 = respond (fwd_copy, 180, "Ringing");
+  send_to (w, 0, r180);
+  g_autoptr (GPtrArray) up1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (up1, "SIP/2.0 180", NULL), 1);
+  g_autofree char *r200 = respond (fwd_copy, 200, "OK");
+  send_to (w, 0, r200);
+  g_autoptr (GPtrArray) up2 = recv_all (w);
+  CU_ASSERT_EQUAL (count (up2, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_TRUE (quiet (w));
+  /* (d) the ACK for the 2xx and the BYE through worker 0: forwarded */
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKwa2", cid, "callee1", 1);
+  send_to (w, 0, ack);
+  g_autoptr (GPtrArray) down1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (down1, "ACK ", NULL), 1);
+  g_autofree char *bye = request (w, "BYE", "z9hG4bKwa3", cid, "callee1", 2);
+  send_to (w, 0, bye);
+  g_autoptr (GPtrArray) down2 = recv_all (w);
+  const char *fbye = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (down2, "BYE ", &fbye), 1);
+  g_autofree char *bye_ok = respond (fbye, 200, "OK");
+  send_to (w, 0, bye_ok);
+  g_autoptr (GPtrArray) up3 = recv_all (w);
+  CU_ASSERT_EQUAL (count (up3, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 6);
+  CU_ASSERT_EQUAL (handed (w, 1, FALSE), 6);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  /* every instance ends by its timers, the clocks moving together */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+static void
+cancel (void)
+{
+  Wk *w = wk_setup ();
+  g_autofree char *cid = call_id_for (w, 1, "b");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKwb1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", &fwd), 1);
+  g_autofree char *fwd_copy = g_strdup (fwd);
+  g_autofree char *r180 = respond (fwd_copy, 180, "Ringing");
+  send_to (w, 0, r180);
+  g_autoptr (GPtrArray) up1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (up1, "SIP/2.0 180", NULL), 1);
+  /* (b) the CANCEL through worker 0: 200 upstream, CANCEL downstream */
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKwb1", cid, NULL, 1);
+  send_to (w, 0, can);
+  g_autoptr (GPtrArray) c = recv_all (w);
+  const char *fcancel = NULL;
+  CU_ASSERT_EQUAL (count (c, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL_FATAL (count (c, "CANCEL ", &fcancel), 1);
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (fwd_copy, 487, "Request Terminated");
+  send_to (w, 0, cancel_ok);
+  send_to (w, 0, r487);
+  /* the 487 ACKed downstream by the client transaction, and sent upstream */
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "ACK ", NULL), 1);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 487", NULL), 1);
+  /* the caller's ACK for the 487, through worker 0: absorbed by the INVITE's server transaction */
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKwb1", cid, "callee1", 1);
+  send_to (w, 0, ack);
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 6);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+static void
+retransmissions (void)
+{
+  Wk *w = wk_setup ();
+  g_autofree char *cid = call_id_for (w, 1, "c");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKwc1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", &fwd), 1);
+  g_autofree char *fwd_copy = g_strdup (fwd);
+  g_autofree char *r180 = respond (fwd_copy, 180, "Ringing");
+  send_to (w, 0, r180);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 180", NULL), 1);
+  /* (c) the caller's retransmissions at T1 (through the owner) and 2T1 (through the other) */
+  sf_workers_advance (w->set, 500);
+  send_to (w, 1, inv);
+  g_autoptr (GPtrArray) r1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (r1, "SIP/2.0 180", NULL), 1); /* the last provisional response again */
+  sf_workers_advance (w->set, 1000);
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) r2 = recv_all (w);
+  CU_ASSERT_EQUAL (count (r2, "SIP/2.0 180", NULL), 1);
+  CU_ASSERT_TRUE (quiet (w));
+  /* one server transaction, on the owner: the INVITE was never forwarded again */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 3); /* INVITE, 180, INVITE; the one sent to the owner stayed there */
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 0);
+  g_autofree char *r486 = respond (fwd_copy, 486, "Busy Here");
+  send_to (w, 0, r486);
+  g_autoptr (GPtrArray) fin = recv_all (w);
+  CU_ASSERT_EQUAL (count (fin, "SIP/2.0 486", NULL), 1);
+  CU_ASSERT_EQUAL (count (fin, "ACK ", NULL), 1);
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKwc1", cid, "callee1", 1);
+  send_to (w, 1, ack);
+  CU_ASSERT_TRUE (quiet (w));
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+/* The handles named in @lines ("instance":"t3", "call":"c1"), worker @w's:
+ * each must have a number n with (n - 1) mod 2 = @w, and none may be one the
+ * other worker named.  *@n counts the distinct ones, *@wrong the others. */
+static void
+handles_of (GPtrArray *lines, GHashTable *seen, guint w, guint *n, guint *wrong)
+{
+  static const char *const fields[] = { "\"instance\":\"", "\"call\":\"" };
+  for (guint i = 0; i < lines->len; i++)
+    for (gsize f = 0; f < G_N_ELEMENTS (fields); f++) {
+      const char *h = strstr (lines->pdata[i], fields[f]);
+      if (h == NULL)
+        continue;
+      h += strlen (fields[f]);
+      const char *q = strchr (h, '"');
+      if (q == NULL)
+        continue;
+      g_autofree char *handle = g_strndup (h, (gsize) (q - h));
+      const char *d = handle;
+      while (*d != '\0' && !g_ascii_isdigit (*d))
+        d++;
+      guint64 num = g_ascii_strtoull (d, NULL, 10);
+      gpointer other;
+      if (num == 0 || (num - 1) % 2 != w)
+        (*wrong)++;
+      if (g_hash_table_lookup_extended (seen, handle, NULL, &other)) {
+        if (GPOINTER_TO_UINT (other) != w)
+          (*wrong)++;
+        continue;
+      }
+      g_hash_table_insert (seen, g_steal_pointer (&handle), GUINT_TO_POINTER (w));
+      (*n)++;
+    }
+}
+
+static void
+handles (void)
+{
+  Wk *w = wk_setup ();
+  /* (e) one call owned by each worker */
+  for (guint owner = 0; owner < 2; owner++) {
+    g_autofree char *cid = call_id_for (w, owner, "e");
+    g_autofree char *inv = request (w, "INVITE", owner == 0 ? "z9hG4bKwe0" : "z9hG4bKwe1", cid, NULL, 1);
+    send_to (w, 1 - owner, inv);
+    g_autoptr (GPtrArray) got = recv_all (w);
+    const char *fwd = NULL;
+    CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", &fwd), 1);
+    g_autofree char *r486 = respond (fwd, 486, "Busy Here");
+    send_to (w, 1 - owner, r486);
+    g_autoptr (GPtrArray) fin = recv_all (w);
+    CU_ASSERT_EQUAL (count (fin, "SIP/2.0 486", NULL), 1);
+  }
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint n0 = 0, n1 = 0, wrong = 0;
+  handles_of (w->px[0]->env->lines, seen, 0, &n0, &wrong);
+  handles_of (w->px[1]->env->lines, seen, 1, &n1, &wrong);
+  CU_ASSERT_TRUE (n0 >= 2 && n1 >= 2); /* a server and a client transaction at least, each */
+  CU_ASSERT_EQUAL (wrong, 0);          /* worker 0's are odd (1, 3, ...), worker 1's even */
+  wk_free (w);
+}
+
+static void
+alone (void)
+{
+  /* (f) */
+  SfTestStack *t = proxy_new ();
+  g_autoptr (SfWorkers) set = sf_workers_new (1, test_key);
+  sf_stack_join_workers (t->stack, set, 0, NULL);
+  CU_ASSERT_FALSE (sf_sip_transport_steers (sf_stack_transport (t->stack)));
+  CU_ASSERT_EQUAL (sf_workers_route (set, "anything", 8), 0);
+  sf_workers_free (g_steal_pointer (&set));
+  sf_test_stack_free (t, sf_proxy_teardown);
+  /* and a worker of two steers */
+  Wk *w = wk_setup ();
+  CU_ASSERT_TRUE (sf_sip_transport_steers (sf_stack_transport (w->px[0]->stack)));
+  wk_free (w);
+}
+
+static void
+drawn_home (void)
+{
+  static const guint ns[] = { 2, 3, 8 };
+  for (gsize k = 0; k < G_N_ELEMENTS (ns); k++) {
+    SfTestStack *t = proxy_new ();
+    SfWorkers *set = sf_workers_new (ns[k], test_key);
+    sf_stack_join_workers (t->stack, set, ns[k] - 1, NULL); /* the others need not exist to draw */
+    for (guint i = 0; i < 50; i++) {
+      g_autofree char *id = sf_stack_new_call_id (t->stack, "127.0.0.1:5060");
+      CU_ASSERT_TRUE (g_str_has_suffix (id, "@127.0.0.1"));
+      CU_ASSERT_EQUAL (sf_workers_route (set, id, strlen (id)), ns[k] - 1);
+    }
+    sf_workers_free (set);
+    sf_test_stack_free (t, sf_proxy_teardown);
+  }
+}
+
+void
+sf_test_register_workers (void)
+{
+  CU_pSuite s = CU_add_suite ("workers", NULL, NULL);
+  CU_add_test (s, "forwarded", forwarded);
+  CU_add_test (s, "cancel", cancel);
+  CU_add_test (s, "retransmissions", retransmissions);
+  CU_add_test (s, "handles", handles);
+  CU_add_test (s, "alone", alone);
+  CU_add_test (s, "drawn_home", drawn_home);
+}
