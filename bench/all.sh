@@ -19,6 +19,9 @@
 #     sofia's msg_make, lazy beside it.
 #  4. Memory per binding (bench-bindings.sh, memory stores, over TCP) at each
 #     of BINDINGS, beside Kamailio's usrloc.
+#  5. Memory per live transaction and CPU per request with them live
+#     (bench-txn-mem.sh: non-INVITE server transactions held by Timer J) at
+#     each of TXNS, beside Kamailio's tm.
 # Per live transaction and "CPU per call flat up to 100,000 live" have no
 # benchmark yet: their rows say so.
 # CPU figures are user+sys from /proc: noisy on a loaded machine (say so when
@@ -26,7 +29,7 @@
 # QUICK=1: a smoke run of a few minutes (small N, one round, coarse rates);
 # the full run takes half an hour to an hour.  Every script's output is kept in LOGDIR
 # (printed at the end).
-# Usage: [QUICK=1] [ROUNDS=N] [RATES="..."] [STEP_SECS=S] [BINDINGS="10000 100000"]
+# Usage: [QUICK=1] [ROUNDS=N] [RATES="..."] [STEP_SECS=S] [BINDINGS="10000 100000"] [TXNS="1000 10000 100000"]
 #        bench/all.sh [BUILD_DIR]   (default build/bench: configured without sanitizers)
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,10 +45,11 @@ for c in sipp kamailio; do
 done
 if [ "${QUICK:-0}" = 1 ]; then
   ROUNDS=${ROUNDS:-1} CALLS=${CALLS:-2000} RATES=${RATES:-1000 2000 4000 6000 8000 12000}
-  STEP_SECS=${STEP_SECS:-2} BINDINGS=${BINDINGS:-10000} PARSE_RUNS=${PARSE_RUNS:-1}
+  STEP_SECS=${STEP_SECS:-2} BINDINGS=${BINDINGS:-10000} PARSE_RUNS=${PARSE_RUNS:-1} TXNS=${TXNS:-1000 10000}
 else
   ROUNDS=${ROUNDS:-3} CALLS=${CALLS:-10000} RATES=${RATES:-1000 2000 3000 4000 5000 6000 8000 10000 12000 15000 20000}
   STEP_SECS=${STEP_SECS:-5} BINDINGS=${BINDINGS:-10000 100000} PARSE_RUNS=${PARSE_RUNS:-5}
+  TXNS=${TXNS:-1000 10000 100000}
 fi
 CPU_RATE=1000 # the rate of the issue's CPU figures
 . "$(dirname "$0")/lib.sh"
@@ -175,6 +179,17 @@ for n in $BINDINGS; do
   done
 done
 
+# ---- 5. memory per live transaction, CPU with them live ----
+say "bench-txn-mem.sh: $TXNS live transactions"
+LEVELS=$TXNS "$HERE/bench/bench-txn-mem.sh" "$SIPFLOW" "$BLAST" >"$LOGDIR/txn-mem" 2>&1
+# "WHO N=N completed C/N (...), live L; Pss ... = X bytes per live transaction (...); ... CPU Y ms per 1000"
+sed -n 's/^\([a-z]*\) *N=\([0-9]*\) *completed \([0-9]*\)\/[0-9]* .* = \([0-9]*\) bytes per live transaction .* CPU \([0-9]*\) ms per 1000$/\1 \2 \3 \4 \5/p' \
+  "$LOGDIR/txn-mem" | while read -r who n ok bytes cpu; do
+  [ "$ok" = "$n" ] || { bytes="$bytes!"; cpu="$cpu!"; }
+  echo "txn.$n $who $bytes" >>"$RES"
+  echo "txncpu.$n $who $cpu" >>"$RES"
+done
+
 # ---- the table ----
 # med KEY WHO: the median of the figures (a "!" on any: calls were lost)
 med() {
@@ -237,8 +252,15 @@ row() {
     row "memory per binding, $n bindings (bytes, Pss)" "$(med "bind.$n" sipflow)" "Kamailio usrloc" "$(med "bind.$n" kamailio)" \
       "abs_le 1024 bytes"
   done
-  row "memory per live transaction" "no benchmark yet" "-" "-" "abs_le 2048 bytes"
-  row "CPU per call flat from 1,000 to 100,000 live transactions and bindings" "no benchmark yet" "-" "-" "flat"
+  for n in $TXNS; do
+    row "memory per live transaction, $n live (bytes, Pss)" "$(med "txn.$n" sipflow)" "Kamailio tm" "$(med "txn.$n" kamailio)" \
+      "abs_le 2048 bytes"
+  done
+  for n in $TXNS; do
+    row "CPU per 1000 requests with $n transactions live (flat from 1,000 to 100,000)" "$(med "txncpu.$n" sipflow)" \
+      "Kamailio" "$(med "txncpu.$n" kamailio)" "flat"
+  done
+  row "CPU per call flat from 1,000 to 100,000 live bindings" "no benchmark yet" "-" "-" "flat"
   echo
   echo "A figure with ! comes from a run that lost calls; a rate with + was still clean at the top of RATES;"
   echo "<R: not clean at the lowest rate R."

@@ -11,7 +11,10 @@
  *  - redirect: one registration with digest first, then uac-302.xml
  *    (INVITE, 100 optional, 302, ACK for the 302 with the INVITE's branch);
  *  - register: uac-register.xml (REGISTER, 401, REGISTER with MD5 digest
- *    credentials, RFC 3261 22.4 and RFC 2617 3.2.2 with qop=auth, 200).
+ *    credentials, RFC 3261 22.4 and RFC 2617 3.2.2 with qop=auth, 200);
+ *  - options: one OPTIONS to sip:USER@SERVER per call, done at its final
+ *    response whatever its code (bench/bench-txn-mem.sh: each leaves a
+ *    non-INVITE server transaction that Timer J keeps 64*T1 over UDP).
  * Client transactions retransmit per RFC 3261 17.1 over UDP (T1 500 ms
  * doubling; non-INVITE capped at T2 4 s, T2 at once after a provisional;
  * INVITE stops at its first response), and every retransmission is counted:
@@ -27,7 +30,7 @@
  * -1 sends each datagram at once, as sipp does, where batches of them arrive
  * at the server together (bench/README.md: what that changes).
  * Usage: sip-blast [-x] [-1] [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER]
- *                  [-p PASSWORD] proxy|redirect|register SERVER_PORT */
+ *                  [-p PASSWORD] proxy|redirect|register|options SERVER_PORT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,9 +53,9 @@
 #define MAXMSG 4096
 #define MAXHDR 16
 
-enum { JOB_PROXY, JOB_REDIRECT, JOB_REGISTER };
+enum { JOB_PROXY, JOB_REDIRECT, JOB_REGISTER, JOB_OPTIONS };
 /* where a call stands (caller side) */
-enum { PH_NEW, PH_INVITE, PH_BYE, PH_REG1, PH_REG2, PH_DONE, PH_FAILED };
+enum { PH_NEW, PH_INVITE, PH_BYE, PH_REG1, PH_REG2, PH_OPTIONS, PH_DONE, PH_FAILED };
 
 typedef struct {
   double placed;     /* when its first request went out, s since the start */
@@ -436,11 +439,35 @@ send_register(uint32_t c, int cseq, const char *auth)
   send_request(c, b, n);
 }
 
+/* send_options C: the options job's one request (USER need not be known: a
+ * 404 or 480 ends the call as well as a 200) */
+static void
+send_options(uint32_t c)
+{
+  char *b = slot(&out_caller);
+  int n = snprintf(b, MAXMSG,
+                   "OPTIONS sip:%s@127.0.0.1:%d SIP/2.0\r\n"
+                   "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%u-o\r\n"
+                   "From: <sip:caller@127.0.0.1:%d>;tag=%uo%s\r\n"
+                   "To: <sip:%s@127.0.0.1:%d>\r\n"
+                   "Call-ID: %u-%s@blast\r\n"
+                   "CSeq: 1 OPTIONS\r\n"
+                   "Contact: <sip:caller@127.0.0.1:%d>\r\n"
+                   "Max-Forwards: 70\r\n"
+                   "Content-Length: 0\r\n\r\n",
+                   user, ntohs(server.sin_port), caller_port, token, c, caller_port, c, token, user,
+                   ntohs(server.sin_port), c, token, caller_port);
+  queue(&out_caller, n, &server);
+  calls[c].phase = PH_OPTIONS;
+  send_request(c, b, n);
+}
+
 static void
 start_call(uint32_t c)
 {
   calls[c].placed = now();
-  if (job == JOB_REGISTER || c == ncalls) send_register(c, 1, "");
+  if (job == JOB_OPTIONS) send_options(c);
+  else if (job == JOB_REGISTER || c == ncalls) send_register(c, 1, "");
   else send_invite(c);
 }
 
@@ -621,6 +648,14 @@ caller_response(const Msg *m)
     }
     if (cls == 1) { k->provisional = 1; return; }
     call_end(c, m->code == 200);
+  } else if (is(m->cseq_method, "OPTIONS")) {
+    if (cls == 1) { if (k->phase == PH_OPTIONS) k->provisional = 1; return; }
+    if (k->phase == PH_OPTIONS) {
+      call_end(c, 1);
+    } else {
+      repeats++;
+      debug_repeat(m, "a final response to an OPTIONS already answered");
+    }
   } else if (is(m->cseq_method, "REGISTER")) {
     if (cls == 1) { if (k->phase == PH_REG1 || k->phase == PH_REG2) k->provisional = 1; return; }
     if (k->phase == PH_REG1 && m->code == 401) {
@@ -789,7 +824,7 @@ usage(void)
 {
   fprintf(stderr,
           "usage: sip-blast [-x] [-1] [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER] [-p PASSWORD]\n"
-          "                 proxy|redirect|register SERVER_PORT\n"
+          "                 proxy|redirect|register|options SERVER_PORT\n"
           "  plays CALLS calls (default 1000) at RATE a second (default 1000) against the server\n"
           "  on 127.0.0.1:SERVER_PORT over UDP; prints one line:\n"
           "  job calls rate completed failed retransmitted (calls) retransmissions repeats (final\n"
@@ -824,6 +859,7 @@ main(int argc, char **argv)
   if (strcmp(argv[optind], "proxy") == 0) job = JOB_PROXY;
   else if (strcmp(argv[optind], "redirect") == 0) job = JOB_REDIRECT;
   else if (strcmp(argv[optind], "register") == 0) job = JOB_REGISTER;
+  else if (strcmp(argv[optind], "options") == 0) job = JOB_OPTIONS;
   else usage();
   server = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t) atoi(argv[optind + 1])),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

@@ -526,6 +526,14 @@ handle_prefix (const char *scope)
   return "i";
 }
 
+/* The key part of @inst's scoped key ("scope\x1fkey"), NULL without one: not
+ * a copy of its own, a string less per keyed instance. */
+static const char *
+key_of (SfInstance *inst)
+{
+  return inst->scoped_key != NULL ? inst->scoped_key + strlen (inst->machine->scope) + 1 : NULL;
+}
+
 SfInstance *
 sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInstance *parent, GError **error)
 {
@@ -551,8 +559,8 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
   g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
   inst->handle = g_strdup_printf ("%s%u", prefix, seq);
-  inst->key = g_strdup (key);
   inst->scoped_key = g_steal_pointer (&scoped);
+  inst->key = key_of (inst);
   inst->parent_id = parent != NULL ? parent->id : 0;
   inst->created_us = sf_clock_now_us (ep->clock);
   g_hash_table_insert (ep->by_id, &inst->id, inst);
@@ -601,9 +609,8 @@ sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
   if (inst->scoped_key != NULL)
     g_hash_table_remove (ep->by_key, inst->scoped_key);
   g_free (inst->scoped_key);
-  g_free (inst->key);
-  inst->key = g_strdup (key);
   inst->scoped_key = g_steal_pointer (&scoped);
+  inst->key = key_of (inst);
   g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
   return TRUE;
 }
@@ -620,9 +627,9 @@ sf_endpoint_move_key (SfEndpoint *ep, SfInstance *from, SfInstance *to)
   if (to->scoped_key != NULL)
     g_hash_table_remove (ep->by_key, to->scoped_key);
   g_free (to->scoped_key);
-  g_free (to->key);
-  to->key = g_steal_pointer (&from->key);
   to->scoped_key = g_steal_pointer (&from->scoped_key);
+  to->key = key_of (to);
+  from->key = NULL;
   g_hash_table_insert (ep->by_key, to->scoped_key, to);
   sf_endpoint_trace (ep, from, "key %s handed to %s", to->key, to->handle);
   return TRUE;
@@ -665,12 +672,14 @@ sf_endpoint_instances (SfEndpoint *ep)
 static void
 instance_remove (SfEndpoint *ep, SfInstance *inst)
 {
-  GHashTableIter it;
-  gpointer timer;
-  g_hash_table_iter_init (&it, inst->timers);
-  while (g_hash_table_iter_next (&it, NULL, &timer))
-    sf_timer_heap_remove (ep->timers, timer);
-  g_hash_table_remove_all (inst->timers);
+  if (inst->timers != NULL) {
+    GHashTableIter it;
+    gpointer timer;
+    g_hash_table_iter_init (&it, inst->timers);
+    while (g_hash_table_iter_next (&it, NULL, &timer))
+      sf_timer_heap_remove (ep->timers, timer);
+    g_hash_table_remove_all (inst->timers);
+  }
   if (inst->scoped_key != NULL)
     g_hash_table_remove (ep->by_key, inst->scoped_key);
   g_hash_table_remove (ep->by_handle, inst->handle);
@@ -838,8 +847,8 @@ dispatch_one (SfEndpoint *ep)
       ep->stats.events_dropped++;
     if (inst != NULL)
       instance_remove (ep, inst); /* ended from outside its own dispatch (sf_endpoint_end) */
-  } else if (q->timer_gen != 0 &&
-             GPOINTER_TO_UINT (g_hash_table_lookup (inst->fired, q->ev->name)) != q->timer_gen) {
+  } else if (q->timer_gen != 0 && (inst->fired == NULL ||
+             GPOINTER_TO_UINT (g_hash_table_lookup (inst->fired, q->ev->name)) != q->timer_gen)) {
     /* Fired, then cancelled or restarted by an event ahead of it in the queue. */
     sf_endpoint_trace (ep, inst, "timer:%s dropped: cancelled after it fired", q->ev->name);
     ep->stats.events_dropped++;
@@ -878,7 +887,10 @@ fire_due (SfEndpoint *ep)
   while ((t = sf_timer_heap_pop_due (ep->timers, now, NULL)) != NULL) {
     SfInstance *inst = sf_endpoint_lookup_id (ep, t->target);
     if (inst != NULL) {
-      g_hash_table_remove (inst->timers, t->name);
+      if (inst->timers != NULL)
+        g_hash_table_remove (inst->timers, t->name);
+      if (inst->fired == NULL)
+        inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_hash_table_insert (inst->fired, g_strdup (t->name), GUINT_TO_POINTER (t->gen));
       ep->stats.timers_fired++;
       timer_event (ep, inst, t->name, "fired", -1);
@@ -965,6 +977,8 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   t->gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
   gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
   SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
+  if (inst->timers == NULL)
+    inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_hash_table_insert (inst->timers, g_strdup (name), timer);
   ep->stats.timers_started++;
   timer_event (ep, inst, name, "set", (gint64) ms);
@@ -975,10 +989,10 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
 gboolean
 sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
 {
-  SfTimer *timer = g_hash_table_lookup (inst->timers, name);
+  SfTimer *timer = inst->timers != NULL ? g_hash_table_lookup (inst->timers, name) : NULL;
   if (timer == NULL) {
     /* Fired but not delivered yet: cancelling still stops it (dispatch_one drops it). */
-    if (!g_hash_table_remove (inst->fired, name))
+    if (inst->fired == NULL || !g_hash_table_remove (inst->fired, name))
       return FALSE;
     ep->stats.timers_cancelled++;
     timer_event (ep, inst, name, "cancelled", -1);
@@ -1215,7 +1229,7 @@ static gboolean
 hook_timer_running (SfEndpoint *ep, SfInstance *inst, const char *name)
 {
   (void) ep;
-  return g_hash_table_contains (inst->timers, name);
+  return inst->timers != NULL && g_hash_table_contains (inst->timers, name);
 }
 
 static void

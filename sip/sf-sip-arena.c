@@ -17,6 +17,7 @@ void
 sf_sip_arena_init (SfSipArena *a, void *first, gsize size)
 {
   a->blocks = NULL;
+  a->grow = SF_SIP_ARENA_BLOCK;
   if (first == NULL) {
     a->p = a->end = NULL;
     return;
@@ -35,7 +36,7 @@ sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
   if (need < n)
     g_error ("sf_sip_arena_alloc0: %" G_GSIZE_FORMAT " bytes", n);
   if (a->p == NULL || (gsize) (a->end - a->p) < need) {
-    gsize size = MAX (need, (gsize) SF_SIP_ARENA_BLOCK);
+    gsize size = MAX (need, a->grow);
     SfSipArenaBlock *b = g_malloc (HEADER + size);
     b->next = a->blocks;
     b->size = size;
@@ -47,6 +48,12 @@ sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
   a->p += need;
   memset (out, 0, n);
   return out;
+}
+
+void
+sf_sip_arena_set_grow (SfSipArena *a, gsize grow)
+{
+  a->grow = MAX (grow, (gsize) ALIGN);
 }
 
 void *

@@ -21,10 +21,15 @@ struct _SfSipArena {
   char *p;                  /* next free byte */
   char *end;
   SfSipArenaBlock *blocks;  /* owned: the g_malloc'd blocks */
+  gsize grow;               /* the least size of a further block */
 };
 
-/* @first (@size bytes, nullable) is used before any block is allocated. */
+/* @first (@size bytes, nullable) is used before any block is allocated;
+ * further blocks are at least SF_SIP_ARENA_BLOCK bytes. */
 void sf_sip_arena_init (SfSipArena *a, void *first, gsize size);
+/* Further blocks at least @grow bytes (a message kept long and seldom read:
+ * sf_sip_msg_compact()). */
+void sf_sip_arena_set_grow (SfSipArena *a, gsize grow);
 /* @n zeroed bytes aligned for any type; never NULL (aborts when out of memory, as g_malloc). */
 void *sf_sip_arena_alloc0 (SfSipArena *a, gsize n);
 /* A copy of @n bytes of @src (@n may be 0: a non-NULL pointer all the same). */

@@ -106,7 +106,12 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
   g_string_append_printf (b->head, "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", len);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
-  g_autoptr (GBytes) wire = g_string_free_to_bytes (g_steal_pointer (&b->head));
+  /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
+   * 300-byte response), and a message may be kept long (a server
+   * transaction's response, until Timer J).  A shrinking realloc stays in place. */
+  gsize wlen = b->head->len;
+  char *data = g_string_free (g_steal_pointer (&b->head), FALSE);
+  g_autoptr (GBytes) wire = g_bytes_new_take (g_realloc (data, wlen + 1), wlen);
   sf_sip_builder_free (b);
   return sf_sip_msg_parse (wire, error);
 }

@@ -26,11 +26,19 @@ struct _SfSipMsg {
   guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
   guint16 first[SF_SIP_HDR_COUNT];    /* the index of the first of them (when count > 0) */
   SfSipArena arena;            /* the header table, parsed values, URIs: freed with the message */
-  /* The arena's first block: a typical message parsed lazily fits (one
-   * allocation per message); a full parse adds a block or two.  Not larger:
-   * proxies and transactions keep many messages (sf-sip-arena.h). */
-  char first_block[4096];
+  guint frame_used;            /* bytes of the first block the framing parse took, 0: unknown (a head
+                                * only, or it needed a second block): sf_sip_msg_compact() */
+  guint table_bytes;           /* of them, the header tables (each doubling leaves the old one) */
+  /* The arena's first block (MSG_BLOCK bytes from the wire): a typical message
+   * parsed lazily fits (one allocation per message); a full parse adds a block
+   * or two.  Not larger: proxies and transactions keep many messages
+   * (sf-sip-arena.h); a compact copy has only what its framing takes. */
+  char first_block[];
 };
+
+#define MSG_BLOCK 4096
+#define ARENA_ALIGN 16 /* sf-sip-arena.c's */
+#define ROUND_ALIGN(n) (((n) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
 
 static gboolean
 err (GError **error, SfSipError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
@@ -284,6 +292,7 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
       /* Doubling in the arena: the old table stays there unused, at most as large as the new one. */
       guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
       SfSipHdr *t = sf_sip_arena_alloc0 (&m->arena, cap * sizeof *t);
+      m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
       if (m->n_headers > 0)
         memcpy (t, m->headers, m->n_headers * sizeof *t);
       m->headers = t;
@@ -323,6 +332,15 @@ skip_keepalive (const char *p, const char *end)
   return p;
 }
 
+/* What the framing took of the first block, recorded for sf_sip_msg_compact(). */
+static SfSipMsg *
+framed (SfSipMsg *m)
+{
+  if (m->arena.blocks == NULL && m->arena.p != NULL)
+    m->frame_used = (guint) (m->arena.p - m->first_block);
+  return m;
+}
+
 /* Parses the start line and the headers, then (unless @head_only) frames the body. */
 static SfSipMsg *
 parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error)
@@ -338,12 +356,12 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     return NULL;
   }
   const char *end = data + size;
-  g_autoptr (SfSipMsg) m = g_malloc (sizeof (SfSipMsg));
+  g_autoptr (SfSipMsg) m = g_malloc (G_STRUCT_OFFSET (SfSipMsg, first_block) + MSG_BLOCK);
   memset (m, 0, G_STRUCT_OFFSET (SfSipMsg, first_block)); /* the block needs no zeroing: the arena zeroes */
   g_ref_count_init (&m->ref);
   m->bytes = g_bytes_ref (bytes);
   m->base = data;
-  sf_sip_arena_init (&m->arena, m->first_block, sizeof m->first_block);
+  sf_sip_arena_init (&m->arena, m->first_block, MSG_BLOCK);
   const char *p = skip_keepalive (data, end);
   const char *cend;
   const char *next = p < end ? line_end (p, end, &cend) : NULL;
@@ -362,7 +380,7 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
   if (!parse_headers (m, &p, end, error))
     return NULL;
   if (head_only)
-    return g_steal_pointer (&m);
+    return g_steal_pointer (&m); /* frame_used 0: never compacted */
   gboolean has_cl;
   guint64 cl = 0;
   gsize rest = (gsize) (end - p);
@@ -398,7 +416,7 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     else
       g_error_free (fe);
   }
-  return g_steal_pointer (&m);
+  return framed (g_steal_pointer (&m));
 }
 
 /* ---- values, parsed on demand ---- */
@@ -506,6 +524,48 @@ gboolean
 sf_sip_msg_validate (SfSipMsg *msg, GError **error)
 {
   return validate (msg, error);
+}
+
+SfSipMsg *
+sf_sip_msg_compact (SfSipMsg *msg)
+{
+  g_return_val_if_fail (msg != NULL, NULL);
+  if (msg->frame_used == 0 || msg->frame_used < msg->table_bytes)
+    return sf_sip_msg_ref (msg);
+  /* What the framing made, copied: the fields (slices of the same bytes), the
+   * header table (slices too) at its exact size, the Request-URI parsed again
+   * (its parts point into the arena); no value (they are parsed again when
+   * asked for).  The block: what the framing took less the header tables,
+   * then the one table, and the alignment its start may lose. */
+  guint n = msg->n_headers;
+  gsize table = ROUND_ALIGN (MAX (n, 1) * sizeof (SfSipHdr));
+  gsize block = msg->frame_used - msg->table_bytes + table + ARENA_ALIGN;
+  if (block >= MSG_BLOCK)
+    return sf_sip_msg_ref (msg);
+  SfSipMsg *c = g_malloc (G_STRUCT_OFFSET (SfSipMsg, first_block) + block);
+  memcpy (c, msg, G_STRUCT_OFFSET (SfSipMsg, arena));
+  g_ref_count_init (&c->ref);
+  g_bytes_ref (c->bytes);
+  c->version_error = msg->version_error != NULL ? g_error_copy (msg->version_error) : NULL;
+  c->invalid = msg->invalid != NULL ? g_error_copy (msg->invalid) : NULL;
+  memset (c->cache, 0, sizeof c->cache);
+  sf_sip_arena_init (&c->arena, c->first_block, block);
+  /* A retransmission reads a value or two (the top Via, for its way back):
+   * further blocks of a quarter of the wire's do for that. */
+  sf_sip_arena_set_grow (&c->arena, SF_SIP_ARENA_BLOCK / 4);
+  c->headers = n > 0 ? sf_sip_arena_dup (&c->arena, msg->headers, n * sizeof (SfSipHdr)) : NULL;
+  c->cap_headers = n;
+  c->table_bytes = (guint) table;
+  if (msg->ruri != NULL) {
+    c->ruri = sf_sip_uri_parse_in (c->ruri_raw, c->base, &c->arena, NULL);
+    if (c->ruri == NULL) {
+      /* Cannot happen: the same text parsed once.  The original, then. */
+      sf_sip_msg_unref (c);
+      return sf_sip_msg_ref (msg);
+    }
+  }
+  framed (c);
+  return c;
 }
 
 /* Whether a To line carries a tag parameter (a To that does not parse has none). */

@@ -39,6 +39,13 @@ SfSipMsg *sf_sip_msg_parse (GBytes *datagram, GError **error);
  * frames but does not validate can still be answered 400 from its raw lines. */
 SfSipMsg *sf_sip_msg_parse_framed (GBytes *datagram, GError **error);
 gboolean sf_sip_msg_validate (SfSipMsg *msg, GError **error);
+/* @msg again in less memory (transfer full): the same bytes (a ref) framed
+ * again into a first block no larger than the framing takes, its values parsed
+ * again when asked for.  For a message kept long (a server transaction's
+ * request and response, kept until Timer J or H): a message from the wire
+ * takes a 4 KB block.  A new ref of @msg when it cannot be smaller (a head
+ * only, or more lines than one block holds). */
+SfSipMsg *sf_sip_msg_compact (SfSipMsg *msg);
 /* A 400 response (505 for a request of another SIP version) to @req (framed, maybe not valid) as raw bytes: its Via, From,
  * To (with a tag added), Call-ID and CSeq lines as received, and a reason phrase
  * "Bad Request (@problem)" cut to printable ASCII.  NULL when @req is not a

@@ -19,13 +19,17 @@ struct _SfInstance {
   SfRuntime *rt;           /* unowned: the runtime it runs in (its host outlives it) */
   guint64 id;              /* the host's: unique in the host, never reused */
   char *handle;            /* owned: "c1" */
-  char *key;               /* owned, nullable */
+  const char *key;         /* nullable: inside scoped_key (after the scope and "\x1f") */
   char *scoped_key;        /* owned, nullable: the host's index key, scope "\x1f" key */
   SfMachine *machine;      /* owned ref */
   SfState *state;          /* unowned: in machine */
   guint64 parent_id;       /* 0: none (by id, so a parent's end never dangles) */
-  GHashTable *timers;      /* the host's: name (owned) -> its timer (unowned: the host's heap owns it) */
-  GHashTable *fired;       /* the host's: name (owned) -> generation: fired, its event not yet delivered */
+  GHashTable *timers;      /* the host's, nullable until its first timer: name (owned) -> its timer
+                            * (unowned: the host's heap owns it) */
+  GHashTable *fired;       /* the host's, nullable until a timer fires: name (owned) -> generation:
+                            * fired, its event not yet delivered.  Both made when first needed: a
+                            * table is some 200 bytes, and most instances never fill the second
+                            * (a live transaction waiting on Timer J has no fired timer) */
   char *import_name;       /* owned, nullable: the name its parent imported its machine as */
   SfInstanceSlot *slots;   /* owned array of n_slots, nullable */
   guint n_slots;
@@ -38,7 +42,7 @@ struct _SfInstance {
 };
 
 /* A new instance of @machine (a ref is taken) in its initial state, running in
- * @rt, with empty timer tables and no data.  The host sets id, handle, key,
+ * @rt, with no timer tables yet and no data.  The host sets id, handle, key,
  * parent_id and created_us.  Free with sf_instance_free(). */
 SfInstance *sf_instance_new (SfRuntime *rt, SfMachine *machine);
 /* Frees @inst: its slots (highest first), then the rest.

@@ -11,8 +11,6 @@ sf_instance_new (SfRuntime *rt, SfMachine *machine)
   inst->rt = rt;
   inst->machine = sf_machine_ref (machine);
   inst->state = machine->initial;
-  inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return inst;
 }
 
@@ -21,8 +19,8 @@ sf_instance_free (SfInstance *inst)
 {
   if (inst == NULL)
     return;
-  g_hash_table_unref (inst->timers);
-  g_hash_table_unref (inst->fired);
+  g_clear_pointer (&inst->timers, g_hash_table_unref);
+  g_clear_pointer (&inst->fired, g_hash_table_unref);
   /* Highest slot first: a module set up later may hold on to an earlier one's data. */
   for (guint i = inst->n_slots; i-- > 0;) {
     SfInstanceSlot s = inst->slots[i];
@@ -37,7 +35,6 @@ sf_instance_free (SfInstance *inst)
   g_free (inst->vars);
   sf_machine_unref (inst->machine);
   g_free (inst->handle);
-  g_free (inst->key);
   g_free (inst->scoped_key);
   g_free (inst->end_reason);
   g_free (inst->import_name);

@@ -44,6 +44,31 @@ keep (SfSipMsg **field, SfSipMsg *msg)
     sf_sip_msg_unref (old);
 }
 
+/* A final response sent: kept for the retransmissions of the request.  Over
+ * UDP the transaction stays until Timer J (64*T1) or H, I, L, long after
+ * anything but a retransmission needs it: the response and the request are
+ * kept as compact copies (sf_sip_msg_compact: a message from the wire takes a
+ * 4 KB block; a live transaction held two), the originals left to whoever
+ * else holds them.  Over TCP and TLS the transaction ends at once. */
+static void
+keep_final (SfCtx *ctx, SfSipEvent *req, SfSipMsg *resp)
+{
+  SfTxnInstance *t = sf_txn_inst (ctx);
+  if (sf_sip_proto_is_stream (req->peer.proto)) {
+    keep (&t->last, resp);
+    return;
+  }
+  SfSipMsg *old = t->last;
+  t->last = sf_sip_msg_compact (resp);
+  if (old != NULL)
+    sf_sip_msg_unref (old);
+  if (req->msg != NULL) {
+    SfSipMsg *r = req->msg;
+    req->msg = sf_sip_msg_compact (r);
+    sf_sip_msg_unref (r);
+  }
+}
+
 /* The first request: kept, handed to the transaction user. */
 static SfOpResult
 sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -117,8 +142,11 @@ sf_op_txn_respond (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     notify_tu (ctx, "transport_error"); /* 17.2.4; the flow maps "error" to Terminated */
     return SF_OP_ERROR;
   }
-  keep (&sf_txn_inst (ctx)->last, e->msg);
   guint status = sf_sip_msg_status (e->msg);
+  if (status >= 200)
+    keep_final (ctx, req, e->msg);
+  else
+    keep (&sf_txn_inst (ctx)->last, e->msg);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
 }
 
@@ -332,7 +360,7 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), req->msg, 500);
   if (r == NULL || !sf_stack_send_response (s, r, &req->peer))
     return SF_OP_TRANSITION;
-  keep (&sf_txn_inst (ctx)->last, r);
+  keep_final (ctx, req, r);
   return SF_OP_OUTCOME (0);
 }
 
