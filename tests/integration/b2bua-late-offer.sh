@@ -110,7 +110,7 @@ one() {
   ep_ended "$name" && pass "$mode: every instance ended" || fail "$mode: instances left" "$STATS"
   [ "$(count "$name" '"event":"bridge_end".*"answered":true')" = 1 ] && [ "$(count "$name" '"sdp_failed"')" = 0 ] &&
     pass "$mode: one bridge_end, answered, no sdp_failed" || fail "$mode: bridge_end" "$(grep bridge_end "$T/$name.events")"
-  stop "$name" || fail "$mode: the B2BUA's exit: $?" "$(tail -5 "$T/$name.err")"
+  stop "$name" || fail "$mode: the B2BUA's exit: $?" "$(err_report "$T/$name.err")"
 }
 
 one pass

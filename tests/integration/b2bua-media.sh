@@ -82,7 +82,7 @@ via() {
   dec=$(ls "$T"/snd/dump-*-dec.wav 2>/dev/null | sort | tail -1)
   "$SIPFLOW" tone "$dec" 440 >"$T/tone-bs-$k.out" 2>&1 && pass "$mode: baresip heard bob's 440 Hz" ||
     fail "$mode: no 440 Hz at baresip" "$(cat "$T/tone-bs-$k.out")"
-  stop "$name" || fail "$mode: the B2BUA's exit: $?" "$(tail -5 "$T/$name.err")"
+  stop "$name" || fail "$mode: the B2BUA's exit: $?" "$(err_report "$T/$name.err")"
 }
 via pass 1
 via anchor 2

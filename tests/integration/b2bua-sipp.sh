@@ -71,5 +71,5 @@ pb=$(cut -d' ' -f2 "$T/pairs" | sort -u | comm -12 - "$T/b.ids" | wc -l)
 
 ep_ended b2b && pass "every instance of the B2BUA ended ($(ep_field instances_created) created)" ||
   fail "instances left" "$STATS"
-stop b2b && pass "quit: exit 0" || fail "quit: exit $?" "$(tail -5 "$T/b2b.err")"
+stop b2b && pass "quit: exit 0" || fail "quit: exit $?" "$(err_report "$T/b2b.err")"
 summary b2bua-sipp

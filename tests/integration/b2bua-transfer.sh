@@ -46,7 +46,7 @@ grep -q '"event":"transfer".*"role":"transferee","state":"refused".*b2bua.refer 
 cmd alice hangup "$A1"
 wait_ev bob "\"event\":\"call_end\".*\"call\":\"$B1\".*\"reason\":\"remote_bye\"" 10 &&
   pass "off: the call was still up: alice's hangup reaches bob" || fail "off: bob's end" "$(grep call_end "$T/bob.events")"
-stop b2boff || fail "off: the B2BUA's exit: $?" "$(tail -5 "$T/b2boff.err")"
+stop b2boff || fail "off: the B2BUA's exit: $?" "$(err_report "$T/b2boff.err")"
 
 # via MODE: the transfer through a B2BUA in MODE
 via() {
@@ -101,7 +101,7 @@ via() {
   ep_ended "$name" && pass "$mode: every instance of the B2BUA ended ($(ep_field instances_created) created)" ||
     fail "$mode: instances left" "$STATS"
   stop "$name" && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$name.err" &&
-    pass "$mode: the B2BUA quits cleanly, no sanitizer report" || fail "$mode: the B2BUA's exit" "$(tail -5 "$T/$name.err")"
+    pass "$mode: the B2BUA quits cleanly, no sanitizer report" || fail "$mode: the B2BUA's exit" "$(err_report "$T/$name.err")"
 }
 via pass
 via anchor

@@ -266,7 +266,7 @@ wait_ev carol '"event":"call_end".*"reason":"remote_bye"' 10 1 &&
 bs "/quit"
 timeout 10 tail --pid="$PID_bs" -f /dev/null || { fail "baresip did not quit"; kill "$PID_bs" 2>/dev/null; }
 for u in bob carol; do
-  stop $u || fail "$u exit" "$(tail -3 "$T/$u.err")"
+  stop $u || fail "$u exit" "$(err_report "$T/$u.err")"
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/$u.err" | head -3)"

@@ -163,10 +163,10 @@ ev alice unregistered 10 && ev bob unregistered 10 && ev carol unregistered 10 &
 cmd br quit
 timeout 20 tail --pid="$PID_br" -f /dev/null && wait_ev br '"event":"quit"' 1 && pass "the browser closes" ||
   fail "the browser did not close" "$(tail -3 "$T/br.err")"
-stop caller || fail "the UA's exit" "$(tail -3 "$T/caller.err")"
+stop caller || fail "the UA's exit" "$(err_report "$T/caller.err")"
 kill -0 "$SERVER_PID" 2>/dev/null && pass "$SERVER is still running" || fail "$SERVER died" "$(tail -5 "$T/px.events")"
 case $SERVER in
-  sipflow) stop px || fail "the proxy's exit" "$(tail -3 "$T/px.err")" ;;
+  sipflow) stop px || fail "the proxy's exit" "$(err_report "$T/px.err")" ;;
   kamailio) kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null ;;
 esac
 summary browser.sh

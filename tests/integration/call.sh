@@ -36,7 +36,7 @@ printf 'call sip:bob@127.0.0.1:%s\n' "$PORT" |
   timeout 30 "$SIPFLOW" run examples/uac-call.xml --listen udp:127.0.0.1:0 --set sip.t1_ms=100 --exit-when-idle \
     >"$T/uac.events" 2>"$T/uac.err"
 rc=$?
-[ "$rc" = 0 ] && pass "the UAC called, hung up and exited by itself" || fail "UAC exit $rc" "$(tail -3 "$T/uac.err")"
+[ "$rc" = 0 ] && pass "the UAC called, hung up and exited by itself" || fail "UAC exit $rc" "$(err_report "$T/uac.err")"
 states=$(grep '"machine":"uac-call"' "$T/uac.events" | grep -o '"to":"[A-Za-z]*"' | tr '\n' ' ')
 [ "$states" = '"to":"Calling" "to":"Ringback" "to":"InCall" "to":"HangingUp" "to":"CallEnded" ' ] &&
   pass "UAC: Calling, Ringback, InCall, HangingUp, CallEnded" || fail "UAC states" "$states"

@@ -565,6 +565,6 @@ rc=$?
 [ "$rc" != 0 ] && [ "$rc" != 124 ] && grep -q "registrar.cluster: expected auto, true or false, got 'maybe'" "$T/bad.err" &&
   pass "registrar.cluster=maybe stops the program (exit $rc), naming the key" || fail "registrar.cluster=maybe: exit $rc" "$(cat "$T/bad.err")"
 
-stop b && pass "B exits cleanly" || fail "B did not exit cleanly" "$(tail -5 "$T/b.err")"
+stop b && pass "B exits cleanly" || fail "B did not exit cleanly" "$(err_report "$T/b.err")"
 { kill "$PID_redis"; wait "$PID_redis"; } 2>/dev/null
 summary cluster.sh

@@ -174,7 +174,7 @@ cmd px status
 wait_ev px '"event":"stats"' 10 && grep '"event":"stats"' "$T/px.events" | tail -1 | grep -q '"nonce_slots_used":16[,}]' &&
   pass "stats: nonce_slots_used is 16, the table's size" || fail "stats" "$(grep '"event":"stats"' "$T/px.events" | tail -1)"
 
-stop px || fail "px exit" "$(tail -3 "$T/px.err")"
+stop px || fail "px exit" "$(err_report "$T/px.err")"
 port=$(out port)
 grep -q "auth failed: user \"alice\" from 127.0.0.1:$port: nonce count replayed\$" "$T/px.err" &&
   grep -q "auth failed: user \"mallory\" from 127.0.0.1:$port: wrong credentials\$" "$T/px.err" &&

@@ -66,7 +66,7 @@ for try in 1 2 3 4 5 6 7 8 9 10; do # bounded: 10 calls of 300 ms at most
 done
 [ "$freed" = 1 ] && pass "screening: taken off the list file, trent rings again (the flow saw the change by itself)" ||
   fail "screening: trent off the list" "$(tail -3 "$T/trent2.out")"
-stop scr || fail "scr exit" "$(tail -3 "$T/scr.err")"
+stop scr || fail "scr exit" "$(err_report "$T/scr.err")"
 
 # Answered in time: auto-answer at once, sipp's built-in uac (200, ACK, BYE).
 start scr2 "$T/screening.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 \
@@ -76,7 +76,7 @@ sipp_run ans "127.0.0.1:$PORT_scr2" -sn uac -s bob -m 5 -r 10
   [ "$(count scr2 '"event":"redirected"')" = 0 ] &&
   pass "screening: five calls answered in time are calls (200, ACK, BYE), none redirected" ||
   fail "screening answered: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -3 "$T/ans.out")"
-stop scr2 || fail "scr2 exit" "$(tail -3 "$T/scr2.err")"
+stop scr2 || fail "scr2 exit" "$(err_report "$T/scr2.err")"
 
 # ---- forward on busy and on no answer ----
 start fw "$EX/forward.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 \
@@ -94,7 +94,7 @@ wait "$rej"
 wait_ev fw '"event":"redirected".*"contact":"<sip:busy@127.0.0.1:5998>"' 5 &&
   pass "forward: a ringing call the user rejected went to flow.busy (302)" ||
   fail "forward on reject" "$(grep -E 'redirected|call_end' "$T/fw.events" | tail -2)"
-stop fw || fail "fw exit" "$(tail -3 "$T/fw.err")"
+stop fw || fail "fw exit" "$(err_report "$T/fw.err")"
 # Busy: one call is up (answered, sipp holds it 3 s), the next INVITE goes to flow.busy.
 start fwb "$EX/forward.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 \
   --set ua.max_calls=1 --set ua.auto_answer=0 --set flow.busy=sip:busy@127.0.0.1:5998 || exit 1
@@ -109,7 +109,7 @@ sipp_run fbusy "127.0.0.1:$PORT_fwb" -sf "$SCEN/uac-screen-302.xml" -s bob -key 
 wait "$long"
 wait_ev fwb '"event":"call_end".*"reason":"remote_bye"' 5 && pass "... the call that was up went on and ended by its BYE" ||
   fail "forward on busy: the first call" "$(grep call_end "$T/fwb.events")"
-stop fwb || fail "fwb exit" "$(tail -3 "$T/fwb.err")"
+stop fwb || fail "fwb exit" "$(err_report "$T/fwb.err")"
 
 # ---- a hunt group, in a proxy flow ----
 # Three phones: desk rings and never answers; a answers at once; b rings.
@@ -143,7 +143,7 @@ sipp_run other "127.0.0.1:$PORT_hunt" -sf "$SCEN/uac-rr.xml" -s nobody -key uas 
 grep -q '"event":"proxy_no_target"' "$T/hunt.events" && [ "$(count desk '"event":"incoming"')" = 1 ] &&
   pass "hunt group: a call to another user is not the group's (the location service; no phone rang)" ||
   fail "hunt group: the other call" "$(grep -E 'proxy_(answer|no_target|forward)' "$T/hunt.events" | tail -2)"
-stop hunt || fail "hunt exit" "$(tail -3 "$T/hunt.err")"
+stop hunt || fail "hunt exit" "$(err_report "$T/hunt.err")"
 
 # ---- time-of-day routing ----
 h=$((10#$(date +%H))); m=$(date +%M)
@@ -164,10 +164,10 @@ for hours in "$around" "$later"; do
       pass "time of day: outside $hours, the call went to flow.after_hours" ||
       fail "time of day outside $hours" "$(grep proxy_forward "$T/tod.events")"
   fi
-  stop tod || fail "tod exit" "$(tail -3 "$T/tod.err")"
+  stop tod || fail "tod exit" "$(err_report "$T/tod.err")"
   rm -f "$T/tod.events" "$T/tod.in" "$T/tod.err"
 done
-for p in desk pa pb; do cmd "$p" hangup; stop "$p" || fail "$p exit" "$(tail -3 "$T/$p.err")"; done
+for p in desk pa pb; do cmd "$p" hangup; stop "$p" || fail "$p exit" "$(err_report "$T/$p.err")"; done
 
 # ---- a forward target a request could choose: refused at load ----
 sed 's|arg="${cfg.flow.first} ${cfg.flow.then}"|arg="sip:x@${hdr.X-Target}"|' "$EX/hunt-group.xml" >"$T/relay.xml"

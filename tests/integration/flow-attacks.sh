@@ -41,7 +41,7 @@ wait_ev px '"event":"proxy_forward"' 5 &&
 grep -aq "^INVITE sip:1%20sip%3Avictim" "$T/gw.msgs" && [ ! -s "$T/evil.msgs" ] &&
   pass "... the gateway got it; nothing reached the victim's port (no relay)" ||
   fail "forward: who got the INVITE" "gw: $(grep -ac '^INVITE' "$T/gw.msgs" 2>/dev/null), victim: $(grep -ac '^INVITE' "$T/evil.msgs" 2>/dev/null)"
-stop px || fail "px exit" "$(tail -3 "$T/px.err")"
+stop px || fail "px exit" "$(err_report "$T/px.err")"
 
 # ---- a UA-side policy flow ----
 start ua "$FLOWS/policy.xml" --set media.backend=null --set sip.t1_ms=100 --set core.log_level=message || exit 1
@@ -115,6 +115,6 @@ printf 'response sip:alice@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};
 [ "$(sipcat send "127.0.0.1:$PORT_ua" "$T/resp.sip" --timeout 5)" = 501 ] && ! grep -q '"event":"got_response"' "$T/ua.events" &&
   pass "a request with the method 'response' is no sip:response: 501, no got_response event" ||
   fail "method response" "$(grep got_response "$T/ua.events")"
-stop ua || fail "ua exit" "$(tail -3 "$T/ua.err")"
+stop ua || fail "ua exit" "$(err_report "$T/ua.err")"
 
 summary flow-attacks.sh

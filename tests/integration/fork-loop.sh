@@ -108,7 +108,7 @@ invite mb0 bob "Max-Breadth: 0"
 invite mbx bob "Max-Breadth: three"
 [ "$(sipcat send "$PX" "$T/mbx.sip")" = 400 ] && pass "(d) Max-Breadth: three: 400" || fail "(d) malformed Max-Breadth"
 [ "$(count px '"event":"branch_forward".*"call_id":"mb[0x]-')" = 0 ] && pass "(d) neither was forwarded" || fail "(d) forwarded"
-stop px || fail "px exit" "$(tail -3 "$T/px.err")"
+stop px || fail "px exit" "$(err_report "$T/px.err")"
 
 # (c) Max-Breadth 3, seven contacts at an outside host (no trust needed: bob is ours)
 start pc proxy.xml --set sip.t1_ms=50 --set "core.state_dir=$T/pcstate" || exit 1
@@ -164,7 +164,7 @@ wait "$CALLER"
 read -r maxn maxs <<<"$(concurrency mute)"
 [ "$(cat "$T/mute.res")" = 408 ] && [ "$maxn" = 3 ] && [ "$maxs" -le 3 ] && pass "(c) 408 upstream; at most 3 at once, shares at most 3" ||
   fail "(c) unanswered" "res=$(cat "$T/mute.res") max=$maxn sum=$maxs"
-stop pc || fail "pc exit" "$(tail -3 "$T/pc.err")"
+stop pc || fail "pc exit" "$(err_report "$T/pc.err")"
 
 # (a) the redirect server refuses the same bindings
 start rd redirect.xml --set sip.t1_ms=100 || exit 1
@@ -173,7 +173,7 @@ register rdself bob "sip:bob@127.0.0.1:$PORT_rd"
   fail "(a) redirect own address"
 register rdok bob "sip:bob@127.0.0.1:9"
 [ "$(sipcat send "127.0.0.1:$PORT_rd" "$T/rdok.sip")" = 200 ] && pass "(a) redirect.xml: another port: 200" || fail "(a) redirect other port"
-stop rd || fail "rd exit" "$(tail -3 "$T/rd.err")"
+stop rd || fail "rd exit" "$(err_report "$T/rd.err")"
 
 for u in px pc rd; do
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" && pass "$u: no critical, no sanitizer report" ||

@@ -74,7 +74,7 @@ wait_ev ann '"event":"redirect".*"status":302,"target":"sip:sales@127.0.0.1:'"$P
 cmd ann hangup
 wait_ev ann '"event":"call_end"' 10 && wait_ev sales '"event":"call_end".*"reason":"remote_bye"' 5 ||
   fail "ann hangup" "$(grep call_end "$T/ann.events")"
-stop ann || fail "ann exit" "$(tail -3 "$T/ann.err")"
+stop ann || fail "ann exit" "$(err_report "$T/ann.err")"
 
 # ---- digit 9: the prompt again; then 2: support ----
 caller bea || exit 1
@@ -127,8 +127,8 @@ secs=$(sounding bea)
 [ -n "$secs" ] && awk -v s="$secs" 'BEGIN { exit !(s >= 1.2) }' &&
   pass "... the caller heard the prompt restarted by each digit: 600 Hz for $secs s (one play: 0.5 s)" ||
   fail "the restarted prompt at the caller" "${secs:-none}" "$(cat "$T/tone.out")"
-stop bea || fail "bea exit" "$(tail -3 "$T/bea.err")"
-stop ivr || fail "ivr exit" "$(tail -3 "$T/ivr.err")"
+stop bea || fail "bea exit" "$(err_report "$T/bea.err")"
+stop ivr || fail "ivr exit" "$(err_report "$T/ivr.err")"
 
 # ---- the null backend: the flow runs, nothing is carried ----
 start ivr0 "$EX/ivr.xml" "${null[@]}" --set ua.uri=sip:ivr@127.0.0.1 --set "flow.prompt=$T/prompt.wav" \
@@ -141,7 +141,7 @@ wait_ev cal0 "$early" 5 && wait_ev ivr0 '"event":"play"' 5 && wait_ev ivr0 '"eve
   fail "null backend" "$(grep -E 'media|play|call_end' "$T/ivr0.events" "$T/cal0.events")"
 for p in cal0 ivr0 sales support; do
   cmd "$p" hangup
-  stop "$p" || fail "$p exit" "$(tail -3 "$T/$p.err")"
+  stop "$p" || fail "$p exit" "$(err_report "$T/$p.err")"
 done
 
 summary ivr.sh

@@ -414,3 +414,23 @@ free_ports() {
   done
   return 1
 }
+
+# err_report FILE: what a failed exit check shows of a process's standard
+# error: where a sanitizer reported, the report with each leak's first frames
+# that are not the allocator's (so that a leak inside a library can be told
+# from one of ours without the file, which is gone once the test ends), at
+# most 80 lines; otherwise the last three lines.
+err_report() {
+  if grep -q 'ERROR: \(LeakSanitizer\|AddressSanitizer\)\|runtime error:' "$1" 2>/dev/null; then
+    awk '/ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:/ { on = 1 }
+      !on { next }
+      /^(Direct|Indirect) leak/ { print; k = 0; next }
+      /^ *#[0-9]+ / {
+        if (k < 14 && $0 !~ /libasan|asan_malloc|in (g_malloc|g_malloc0|g_slice_alloc|g_slice_alloc0|g_realloc|g_try_malloc) /) { print; k++ }
+        next
+      }
+      NF { print }' "$1" | head -80
+  else
+    tail -3 "$1"
+  fi
+}

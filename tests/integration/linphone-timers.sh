@@ -153,7 +153,7 @@ for l in lc lc2; do
   eval "exec $fd>&-"
 done
 for u in bob carol dave; do
-  stop $u || fail "$u exit" "$(tail -3 "$T/$u.err")"
+  stop $u || fail "$u exit" "$(err_report "$T/$u.err")"
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" && pass "$u: no critical, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
 done

@@ -67,7 +67,7 @@ if wait_ev evil '"transport":"http"' 10; then
 else
   fail "the live view of $T/attack.xml did not start" "$(tail -3 "$T/evil.err")"
 fi
-stop evil || fail "the hostile flow's element exit" "$(tail -3 "$T/evil.err")"
+stop evil || fail "the hostile flow's element exit" "$(err_report "$T/evil.err")"
 
 # 2. a call in progress
 common=(--set sip.t1_ms=100 --set media.rtp_ports=42000-42999 --set media.backend=null)
@@ -262,6 +262,6 @@ timeout 10 bash -c 'until [ "$(curl -s -o /dev/null -w "%{http_code}" --max-time
   _ "$BASE" && pass "closed streams give their slots back" || fail "the slots of closed streams"
 
 stop alice
-stop bob && pass "bob exits cleanly with the live view (no leak, no error)" || fail "bob's exit" "$(tail -5 "$T/bob.err")"
+stop bob && pass "bob exits cleanly with the live view (no leak, no error)" || fail "bob's exit" "$(err_report "$T/bob.err")"
 
 summary live

@@ -152,7 +152,7 @@ sipp_server_wait uas
 right=$(pairs "$T/uas.msg" "INVITE sip:" | awk '$2 == $1 "-dev"' | wc -l)
 [ "$right" = $N ] && pass "each of the $N INVITEs reached its own user's contact" ||
   fail "INVITEs at the right contact: $right of $N" "$(pairs "$T/uas.msg" "INVITE sip:" | awk '$2 != $1 "-dev"' | head -3)"
-stop px2 || fail "the restarted proxy did not exit cleanly" "$(tail -3 "$T/px2.err")"
+stop px2 || fail "the restarted proxy did not exit cleanly" "$(err_report "$T/px2.err")"
 
 # ---- the redirect server ----
 rd=(redirect.xml --set "registrar.users=$T/users" --set sip.t1_ms=100 --set "core.state_dir=$T/rdstate")
@@ -170,7 +170,7 @@ sipp_run rdinv "127.0.0.1:$PORT_rd2" -sf "$T/inv302.xml" -inf "$T/users.csv" -m 
 right=$(pairs "$T/rdinv.msg" "SIP/2.0 302" | awk '$2 == $1 "-dev"' | wc -l)
 [ "$right" = $N ] && pass "each 302 names its user's registered contact" ||
   fail "302s with the right contact: $right of $N" "$(pairs "$T/rdinv.msg" "SIP/2.0 302" | head -3)"
-stop rd2 || fail "the restarted redirect server did not exit cleanly" "$(tail -3 "$T/rd2.err")"
+stop rd2 || fail "the restarted redirect server did not exit cleanly" "$(err_report "$T/rd2.err")"
 
 # ---- a storm of REGISTERs, the server killed in the middle ----
 cat >"$T/storm.xml" <<'EOF'
@@ -221,7 +221,7 @@ lost=$(comm -23 "$T/storm.ok" "$T/storm.found" | wc -l)
 [ "$SIPP_RC" = 0 ] && [ "$lost" = 0 ] && pass "every REGISTER answered 200 is there after the restart ($got bindings, $users users)" ||
   fail "after the storm: $lost of $got bindings answered 200 are gone (sipp exit $SIPP_RC)" \
     "$(comm -23 "$T/storm.ok" "$T/storm.found" | head -3)"
-stop st2 || fail "the storm's restarted server did not exit cleanly" "$(tail -3 "$T/st2.err")"
+stop st2 || fail "the storm's restarted server did not exit cleanly" "$(err_report "$T/st2.err")"
 
 # ---- the file itself ----
 : >"$T/empty.sqlite"
@@ -263,6 +263,6 @@ exec {hold}>"$T/lk.hold"
 exec {hold}>&-
 wait "$LOCKER"
 [ "$(sipcat send "127.0.0.1:$PORT_lk" "$T/lk.sip")" = 200 ] && pass "... and 200 once the lock is gone" || fail "after the lock"
-stop lk || fail "the locked-out server did not exit cleanly" "$(tail -3 "$T/lk.err")"
+stop lk || fail "the locked-out server did not exit cleanly" "$(err_report "$T/lk.err")"
 
 summary location-restart

@@ -77,7 +77,7 @@ has "... the usage in the reply" "$T/out" 'usage: location dump [AOR]'
 expect_rc "ctl location remove without an AOR: exit 1" 1 ctl location remove
 expect_rc "ctl location frob: exit 1" 1 ctl location frob
 has "... the usage in the reply" "$T/out" 'usage: location dump [AOR]'
-stop px || fail "the proxy did not exit cleanly" "$(tail -3 "$T/px.err")"
+stop px || fail "the proxy did not exit cleanly" "$(err_report "$T/px.err")"
 
 # ---- the file, offline ----
 expect_rc "sipflow location dump --uri FILE" 0 loc dump --uri "$DB"
@@ -123,7 +123,7 @@ expect_rc "... dump" 0 "$SIPFLOW" ctl "$T/big.sock" location dump
 listed=$(grep -o '"listed":[0-9]*' "$T/out" | cut -d: -f2)
 [ "$listed" = 1000 ] && grep -q '"total":1102,"note":"cut at ' "$T/out" &&
   pass "... one reply lists 1000 and says it was cut" || fail "the cut dump" "$(tail -c 300 "$T/out")"
-stop big || fail "the second proxy did not exit cleanly" "$(tail -3 "$T/big.err")"
+stop big || fail "the second proxy did not exit cleanly" "$(err_report "$T/big.err")"
 
 # ---- errors ----
 expect_rc "a file that does not exist: exit 1" 1 loc count --uri "$T/none.sqlite"

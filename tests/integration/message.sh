@@ -77,7 +77,7 @@ if wait_ev alice '"to":"InCall"' 10 && wait_ev bob '"to":"InCall"' 10; then
 else
   fail "alice -> bob call" "$(grep -E 'call_end' "$T/alice.events")"
 fi
-stop alice || fail "alice exit" "$(tail -3 "$T/alice.err")"
+stop alice || fail "alice exit" "$(err_report "$T/alice.err")"
 
 # ---- a sipp UAC outside a dialog ----
 sipp_run uac "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-message.xml" -s bob -m 1
@@ -107,7 +107,7 @@ sipp_run flood "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-message.xml" -s bob -m 50 -r
 cmd bob status
 wait_ev bob '"event":"reply","command":"status"' 5 && grep '"command":"status"' "$T/bob.events" | tail -1 | grep -q '"calls":\[\]' &&
   pass "... and no instance is left (status: no call)" || fail "flood: status" "$(grep '"command":"status"' "$T/bob.events" | tail -1)"
-stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob || fail "bob exit" "$(err_report "$T/bob.err")"
 
 # ---- our MESSAGE to a UAS that challenges ----
 if sipp_server auth -sf "$SCEN/uas-message-auth.xml" -m 2; then
@@ -154,7 +154,7 @@ cmd fay "message sip:hole@127.0.0.1:$HOLE into the void"
 wait_ev fay '"to":"MessagePending"' 5 && cmd fay status &&
   wait_ev fay '"event":"reply","command":"status".*"state":"MessagePending"' 5 &&
   pass "status while our MESSAGE waits: its instance in MessagePending" || fail "status pending" "$(grep '"command":"status"' "$T/fay.events")"
-stop fay || fail "fay exit" "$(tail -3 "$T/fay.err")"
+stop fay || fail "fay exit" "$(err_report "$T/fay.err")"
 grep -q '"event":"message_sent".*"status":0,"in_dialog":false,"reason":"shutdown"' "$T/fay.events" &&
   pass "quit while it waits: message_sent 0 (shutdown), sipflow exits 0" || fail "shutdown pending" "$(grep message_sent "$T/fay.events")"
 kill "$HOLE_PID" 2>/dev/null
@@ -179,7 +179,7 @@ else
 fi
 stop ann || fail "ann exit"
 stop ben || fail "ben exit"
-stop px || fail "px exit" "$(tail -3 "$T/px.err")"
+stop px || fail "px exit" "$(err_report "$T/px.err")"
 
 # ---- the attacker's second reading ----
 start gil ua.xml "${UA[@]}" --set ua.uri=sip:gil@127.0.0.1 --set ua.max_calls=1 || exit 1
@@ -264,8 +264,8 @@ if wait_ev gil '"to":"MessagePending"' 5; then
 else
   fail "gil: no MessagePending" "$(grep message_sent "$T/gil.events")"
 fi
-stop hal || fail "hal exit" "$(tail -3 "$T/hal.err")"
-stop gil || fail "gil exit" "$(tail -3 "$T/gil.err")"
+stop hal || fail "hal exit" "$(err_report "$T/hal.err")"
+stop gil || fail "gil exit" "$(err_report "$T/gil.err")"
 kill "$HOLE2_PID" 2>/dev/null
 for u in alice bob carol eve dan fay gil hal ann ben px; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&

@@ -163,7 +163,7 @@ retry 5 scrape again && pass "once they closed, a scrape works again" || fail "s
 
 scrape live "$HPORT" && grep -q '^sipflow_calls_total{direction="incoming",outcome="answered"} 1$' "$T/live.prom" &&
   pass "the live view serves /metrics too" || fail "the live view's /metrics" "$(head -3 "$T/live.prom" 2>/dev/null)"
-stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob || fail "bob exit" "$(err_report "$T/bob.err")"
 
 # ---- addresses ----
 expect_rc "a bad --metrics address is refused" 1 "$SIPFLOW" run ua.xml --metrics nowhere:x --set media.backend=null </dev/null

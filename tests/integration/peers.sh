@@ -161,7 +161,7 @@ for p in bs lc; do
   wait "$pid" 2>/dev/null
 done
 exec {FD_lc}>&-
-stop px || fail "proxy exit" "$(tail -3 "$T/px.err")"
+stop px || fail "proxy exit" "$(err_report "$T/px.err")"
 ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/px.err" &&
   pass "proxy: no warning, no sanitizer report" ||
   fail "proxy stderr" "$(grep -E 'CRITICAL|WARNING|runtime error|Sanitizer' "$T/px.err" | head -3)"

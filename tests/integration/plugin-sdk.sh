@@ -99,7 +99,7 @@ libs=$(echo "$maps" | grep -c 'libsipflow-1\.so')
 [ "$libs" = 1 ] && echo "$maps" | grep -q "^$D/" && echo "$maps" | grep -q 'screen\.so$' &&
   pass "one libsipflow-1.so mapped (the installed one), and the plugin" || fail "libraries mapped" "$maps"
 
-stop uas && pass "sipflow exits 0" || fail "sipflow's exit" "$(tail -5 "$T/uas.err")"
+stop uas && pass "sipflow exits 0" || fail "sipflow's exit" "$(err_report "$T/uas.err")"
 ! grep -q -E 'ERROR: (Address|Leak|Undefined)Sanitizer|runtime error' "$T/uas.err" &&
   pass "no sanitizer report" || fail "sanitizer report" "$(grep -m3 -E 'Sanitizer|runtime error' "$T/uas.err")"
 summary plugin-sdk

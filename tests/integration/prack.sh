@@ -99,7 +99,7 @@ printf 'OPTIONS sip:bob@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};
 out=$(sipcat send "127.0.0.1:$PORT_bob" "$T/options.sip" --show | tr -d '\r' | grep -i -E '^(SIP/2.0 |Supported:|Allow:)' | tr '\n' '|')
 [ "$out" = "SIP/2.0 200 OK|Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, MESSAGE, SUBSCRIBE, NOTIFY, REFER|Supported: 100rel, timer, replaces|" ] &&
   pass "OPTIONS: 200 with Allow listing PRACK and Supported: 100rel (and timer, replaces)" || fail "OPTIONS" "$out"
-stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob || fail "bob exit" "$(err_report "$T/bob.err")"
 # a composed flow without the PRACK and session-timer operators (screening.xml)
 # does not claim what it cannot do: Require: 100rel, timer gets 420 naming both
 # (sf_ua_flow_binds), where ua.xml rings
@@ -109,7 +109,7 @@ printf 'INVITE sip:scr@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:{port};b
 out=$(sipcat send "127.0.0.1:$PORT_scr" "$T/req.sip" --show | tr -d '\r' | grep -i -E '^(SIP/2.0 |Unsupported:)' | tr '\n' '|')
 [ "$out" = "SIP/2.0 420 Bad Extension|Unsupported: 100rel, timer|" ] &&
   pass "screening.xml (no PRACK or refresh operators): Require: 100rel, timer gets 420 naming both" || fail "screening.xml's 420" "$out"
-stop scr || fail "scr exit" "$(tail -3 "$T/scr.err")"
+stop scr || fail "scr exit" "$(err_report "$T/scr.err")"
 
 # ---- the IVR's early media (OpEarlyMedia): Supported: 100rel makes its 183 reliable ----
 start ivr "$EX/ivr.xml" --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:ivr@127.0.0.1 \
@@ -119,7 +119,7 @@ sipp_run early "127.0.0.1:$PORT_ivr" -sf "$SCEN/uac-100rel-early.xml" -s ivr -m 
   wait_ev ivr '"event":"call_end".*"status":480' 5 &&
   pass "Supported: 100rel to ivr.xml: reliable 183 with the answer, PRACKed (200), 480 after flow.timeout" ||
   fail "ivr: sipp exit $SIPP_RC" "$(tail -5 "$T/early.out")" "$(grep -E 'prack|call_end' "$T/ivr.events")"
-stop ivr || fail "ivr exit" "$(tail -3 "$T/ivr.err")"
+stop ivr || fail "ivr exit" "$(err_report "$T/ivr.err")"
 
 # ---- ua.100rel = required ----
 start rose ua.xml "${common[@]}" --set ua.uri=sip:rose@127.0.0.1 --set ua.100rel=required || exit 1
@@ -130,7 +130,7 @@ sipp_run need "127.0.0.1:$PORT_rose" -sf "$SCEN/uac-100rel-421.xml" -s rose -m 1
 PORT_bob=$PORT_rose SVC=rose
 scenario reqd uac-100rel.xml && pass "required: an INVITE requiring 100rel: reliable 180, PRACK, 200" ||
   fail "required, Require: 100rel: sipp exit $SIPP_RC" "$(tail -5 "$T/reqd.out")"
-stop rose || fail "rose exit" "$(tail -3 "$T/rose.err")"
+stop rose || fail "rose exit" "$(err_report "$T/rose.err")"
 expect_rc "ua.100rel = maybe: refused at start" 1 timeout 10 "$SIPFLOW" run ua.xml --listen udp:127.0.0.1:0 --set ua.100rel=maybe
 grep -q "100rel" "$T/err" && pass "... the error names ua.100rel" || fail "ua.100rel error" "$(cat "$T/err")"
 
@@ -146,7 +146,7 @@ out=$(sipcat send "127.0.0.1:$PORT_sec" "$T/nooffer.sip" --timeout 3)
   pass "attack: no offer to put in our reliable 180 (media.srtp = require over UDP): 488 at once, call_end" ||
   fail "reliable 1xx without an offer to make" "$out" "$(grep -E 'call_end|state' "$T/sec.events" | tail -3)" "$(tail -2 "$T/sec.err")"
 ! grep -q 'failed in' "$T/sec.err" && pass "... no operator failed" || fail "operator failure" "$(grep 'failed in' "$T/sec.err")"
-stop sec || fail "sec exit" "$(tail -3 "$T/sec.err")"
+stop sec || fail "sec exit" "$(err_report "$T/sec.err")"
 
 # ---- our UA as caller ----
 if sipp_server rel183 -sf "$SCEN/uas-rel183.xml" -m 1; then
@@ -165,7 +165,7 @@ if sipp_server rel183 -sf "$SCEN/uas-rel183.xml" -m 1; then
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
     pass "sipp: Supported: 100rel in our INVITE, RAck and the PRACK's target checked, no second PRACK" ||
     fail "sipp rel183: exit $SIPP_RC" "$(tail -5 "$T/rel183.out")"
-  stop alice || fail "alice exit" "$(tail -3 "$T/alice.err")"
+  stop alice || fail "alice exit" "$(err_report "$T/alice.err")"
 else
   fail "sipp uas-rel183 did not start" "$(tail -3 "$T/rel183.out")"
 fi
@@ -183,7 +183,7 @@ if sipp_server fork -sf "$SCEN/uas-rel183-fork.xml" -m 1; then
   sipp_server_wait fork
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "sipp: each PRACK had its RAck and went to its fork's Contact" ||
     fail "sipp fork: exit $SIPP_RC" "$(tail -5 "$T/fork.out")"
-  stop fred || fail "fred exit" "$(tail -3 "$T/fred.err")"
+  stop fred || fail "fred exit" "$(err_report "$T/fred.err")"
 else
   fail "sipp uas-rel183-fork did not start" "$(tail -3 "$T/fork.out")"
 fi

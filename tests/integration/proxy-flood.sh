@@ -121,7 +121,7 @@ other=$(sipcat send "$PS" "$T/opt2.sip" --bind 127.0.0.2)
   [ "$other" = 200 ] && pass "sip.max_per_source=3: the fourth request of one address gets 503 with Retry-After, another address is served" ||
   fail "max_per_source" "held=$held fourth=$(echo "$fourth" | head -2 | tr '\n' ' ') other=$other"
 
-for u in px pr pm ps; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px pr pm ps; do stop "$u" || fail "$u exit" "$(err_report "$T/$u.err")"; done
 for u in px pr pm ps; do
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" && pass "$u: no critical, no sanitizer report" ||
     fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"

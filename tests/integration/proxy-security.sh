@@ -229,14 +229,14 @@ sed -e 's|^From: .*|From: <sip:mallory@evil.example>;tag=evilF|' -e 's|^To: .*|T
   fail "harvested token" "$(head -1 "$T/harvest.out") $hrr"
 
 # the proxy restarts on the same port with the same state directory: the dialog still routes
-stop px || fail "px exit" "$(tail -3 "$T/px.err")"
+stop px || fail "px exit" "$(err_report "$T/px.err")"
 LISTEN=udp:$PX start px2 "${pxargs[@]}" || exit 1
 [ "$(bye bye-restart dialog-1 alicetag out1 "$rr")" = 200 ] && pass "after a restart, the dialog's BYE with its token still goes through" ||
   fail "BYE after restart" "$(tail -3 "$T/px2.err")"
 [ "$(bye bye-restart-forged dialog-1 alicetag out1 "<sip:$PX;lr;sft=0123456789abcdef0123456789abcdef>")" = 403 ] &&
   pass "after a restart, a forged token is still refused" || fail "forged token after restart"
 
-stop px2 || fail "px2 exit" "$(tail -3 "$T/px2.err")"
+stop px2 || fail "px2 exit" "$(err_report "$T/px2.err")"
 kill "$OUTPID" 2>/dev/null
 for u in px px2; do
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" && pass "$u: no critical, no sanitizer report" ||

@@ -74,7 +74,7 @@ SIPP_PID=$uas_pid
 sipp_server_wait tcp-uas
 
 for u in clean lossy tcp; do
-  stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"
+  stop "$u" || fail "$u exit" "$(err_report "$T/$u.err")"
   ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" || fail "$u stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$u.err" | head -3)"
 done

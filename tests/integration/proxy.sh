@@ -405,7 +405,7 @@ grep '"call_id":"nof@probe"' "$T/px0.events" | grep -q '"proxy_final_none"' &&
   pass "RFC 4320: an OPTIONS that timed out downstream gets no 408" || fail "RFC 4320" "$(grep nof@probe "$T/px0.events" | tail -2)"
 
 for u in alice bob bob1 bob2 dave bob3 bob4 erin gina carol hank; do stop "$u" || fail "$u exit"; done
-for u in px px2 px0 pxa pxb px4; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in px px2 px0 pxa pxb px4; do stop "$u" || fail "$u exit" "$(err_report "$T/$u.err")"; done
 for u in px px2 px3 px0 pxa pxb px4 alice bob bob1 bob2 dave bob3 bob4 erin gina carol hank; do
   ! grep -q -E 'CRITICAL|WARNING|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no warning, no sanitizer report" ||

@@ -105,7 +105,7 @@ wait_ev bob '"event":"call_end"' 5 $((ends + 1)) && grep '"event":"call_end"' "$
   pass "after Contact: *, the user has no binding: 480" || fail "Contact: *" "$(grep call_end "$T/bob.events" | tail -1)"
 
 for u in alice bob eve dave; do stop "$u" || fail "$u exit"; done
-for u in srv srv2 srv3; do stop "$u" || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in srv srv2 srv3; do stop "$u" || fail "$u exit" "$(err_report "$T/$u.err")"; done
 for u in srv srv2 srv3 alice bob eve dave; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&
     pass "$u: no critical log, no sanitizer report" ||

@@ -123,7 +123,7 @@ EOF
       "$(grep -m3 'branch_forward' "$T/px.events")"
   rcli DEL sipflow:loc:sip:mallory@sipflow.test >/dev/null
   [ "$(rcli DBSIZE)" = 0 ] && pass "$what: no key in Redis" || fail "$what: keys in Redis: $(rcli KEYS '*')"
-  stop px || fail "$what: px did not exit cleanly" "$(tail -5 "$T/px.err")"
+  stop px || fail "$what: px did not exit cleanly" "$(err_report "$T/px.err")"
 }
 
 attack no-password --set location.redis_without_password=true

@@ -354,7 +354,7 @@ REDIS_PASS='s3cret pass' redis_start rp "" || { fail "the redis-server with a pa
 start good redirect.xml --set location.backend=redis --set "location.uri=redis://127.0.0.1:$RPORT_rp/1" \
   --set "location.password=s3cret pass" --set "location.timeout_ms=$TIMEOUT_MS" || exit 1
 preg pw "127.0.0.1:$PORT_good" 200 erin '<sip:erin@192.0.2.5>'
-[ "$SIPP_RC" = 0 ] && pass "requirepass: with location.password, REGISTER gets 200" || fail "REGISTER with the password: exit $SIPP_RC" "$(tail -3 "$T/good.err")"
+[ "$SIPP_RC" = 0 ] && pass "requirepass: with location.password, REGISTER gets 200" || fail "REGISTER with the password: exit $SIPP_RC" "$(err_report "$T/good.err")"
 timeout 5 redis-cli -p "$RPORT_rp" -a 's3cret pass' --no-auth-warning -n 1 HKEYS sipflow:loc:sip:erin@sipflow.test >"$T/pkeys"
 has "... the binding is in database 1" "$T/pkeys" "sip:erin@192.0.2.5"
 start bad redirect.xml --set location.backend=redis --set "location.uri=redis://:wrong@127.0.0.1:$RPORT_rp/1" \
@@ -366,6 +366,6 @@ has "... and the log names AUTH" "$T/bad.err" "AUTH refused"
 # ---- clean exits, Redis gone ----
 { kill -KILL "$PID_r" "$PID_rp"; wait "$PID_r" "$PID_rp"; } 2>/dev/null
 for s in pa pb rd rdm good bad; do
-  stop "$s" && pass "$s exits cleanly" || fail "$s did not exit cleanly" "$(tail -5 "$T/$s.err")"
+  stop "$s" && pass "$s exits cleanly" || fail "$s did not exit cleanly" "$(err_report "$T/$s.err")"
 done
 summary redis.sh

@@ -136,5 +136,5 @@ wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 5 &&
 
 stop alice
 stop bob
-stop px && pass "the proxy stops cleanly (exit 0)" || fail "proxy exit $?" "$(tail -3 "$T/px.err")"
+stop px && pass "the proxy stops cleanly (exit 0)" || fail "proxy exit $?" "$(err_report "$T/px.err")"
 summary reload.sh

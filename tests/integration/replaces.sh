@@ -129,7 +129,7 @@ CCID=$(call_id_of bob "$C")
 grep '"event":"sip_out"' "$T/bob.events" | grep -F "Call-ID: $CCID" | grep -q 'SIP/2.0 200 OK' &&
   ! grep '"event":"sip_out"' "$T/bob.events" | grep -F "Call-ID: $CCID" | grep -q 'SIP/2.0 18' &&
   pass "... and no 1xx went to carol, only the 200" || fail "carol's responses" "$(grep -F "Call-ID: $CCID" "$T/bob.events" | grep -o 'SIP/2.0 [0-9]*' | head)"
-stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob || fail "bob exit" "$(err_report "$T/bob.err")"
 
 # ---- a ringing call: an early dialog bob did not initiate ----
 start bobr ua.xml "${UA[@]}" || exit 1
@@ -141,7 +141,7 @@ refused bobr early-in "$RCID;to-tag=$(our_tag bobr "$RCID" To);from-tag=$(peer_t
 [ "$STATUS" = 481 ] && pass "Replaces naming our ringing call (an early dialog we did not initiate): 481" || fail "ringing: status '$STATUS'"
 [ "$(count bobr "\"event\":\"call_end\".*\"call\":\"$R\"")" = 0 ] && cmd bobr reject "$R" 486 && sipp_server_wait ring &&
   [ "$SIPP_RC" = 0 ] && pass "... it rang on, then rejected 486" || fail "the ringing call" "sipp $SIPP_RC"
-stop bobr || fail "bobr exit" "$(tail -3 "$T/bobr.err")"
+stop bobr || fail "bobr exit" "$(err_report "$T/bobr.err")"
 
 # ---- our early call: replaced, CANCELled ----
 start ann ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:ann@127.0.0.1 || exit 1
@@ -159,8 +159,8 @@ wait_ev bobe "\"event\":\"call_end\".*\"call\":\"$O\".*\"reason\":\"replaced\"|\
   grep -q "\"event\":\"replaced\".*\"action\":\"cancel\"" "$T/bobe.events" && grep '"event":"sip_out"' "$T/bobe.events" | grep -q "CANCEL sip:ann" &&
   pass "... our INVITE to ann CANCELled, call_end reason replaced" || fail "our early call" "$(grep -E 'call_end|"replaced"' "$T/bobe.events")"
 wait_ev ann '"event":"call_end".*"reason":"cancelled"' 5 && pass "... ann: call_end cancelled" || fail "ann" "$(grep call_end "$T/ann.events")"
-stop bobe || fail "bobe exit" "$(tail -3 "$T/bobe.err")"
-stop ann || fail "ann exit" "$(tail -3 "$T/ann.err")"
+stop bobe || fail "bobe exit" "$(err_report "$T/bobe.err")"
+stop ann || fail "ann exit" "$(err_report "$T/ann.err")"
 
 # ---- a burst of replacing INVITEs for one call (attack) ----
 # mallory knows alice's dialog and sends three INVITEs naming it back to back,
@@ -206,7 +206,7 @@ wait_ev bobx '"event":"replaced"' 5
   pass "three replacing INVITEs back to back: one replaces the call, two get 603" ||
   fail "the burst" "$(grep -E '"incoming"|"replaced"|replaces_refused' "$T/bobx.events")"
 sipp_server_wait alicex
-stop bobx || fail "bobx exit" "$(tail -3 "$T/bobx.err")"
+stop bobx || fail "bobx exit" "$(err_report "$T/bobx.err")"
 
 # ---- guessing a dialog (attack, RFC 3891 8; RFC 3261 19.3) ----
 # eve sees no signalling; she sends 312 OPTIONS, and if bob's tags came from
@@ -226,7 +226,7 @@ for w in $(echo "$PCID$PTAG" | fold -w 8); do grep -qx "$w" "$T/future" 2>/dev/n
   pass "... nor the Call-ID and From tag of his next call ($PCID, $PTAG)" ||
   fail "the next call's identifiers" "Call-ID '$PCID', tag '$PTAG', $GUESSED words of them predicted"
 cmd bobp hangup
-stop bobp || fail "bobp exit" "$(tail -3 "$T/bobp.err")"
+stop bobp || fail "bobp exit" "$(err_report "$T/bobp.err")"
 
 # ---- ua.replaces = off; Supported ----
 start bobo ua.xml "${UA[@]}" --set ua.replaces=off || exit 1
@@ -251,13 +251,13 @@ sed "s/127\.0\.0\.1:$PORT_bob SIP/127.0.0.1:$PORT_bobo SIP/" "$T/options-replace
 OPT_ST=$(timeout 30 python3 "$(dirname "$0")/sipcat.py" send "127.0.0.1:$PORT_bobo" "$T/options-off.sip" --timeout 5)
 [ "$OPT_ST" = 200 ] && pass "ua.replaces = off: an OPTIONS with Replaces is answered as any (200)" || fail "off: OPTIONS $OPT_ST"
 cmd bobo reject "$R" 486 && sipp_server_wait off
-stop bobo || fail "bobo exit" "$(tail -3 "$T/bobo.err")"
+stop bobo || fail "bobo exit" "$(err_report "$T/bobo.err")"
 
 start bobs ua.xml "${UA[@]}" || exit 1
 cmd bobs call "sip:nobody@127.0.0.1:9"
 wait_ev bobs '"event":"sip_out".*INVITE sip:nobody' 5 && grep '"event":"sip_out".*INVITE sip:nobody' "$T/bobs.events" | grep -q 'Supported: [^\\]*replaces' &&
   pass "our INVITE says Supported: ... replaces" || fail "our INVITE's Supported" "$(grep -o 'Supported: [^\\]*' "$T/bobs.events" | head -2)"
 cmd bobs hangup
-stop bobs || fail "bobs exit" "$(tail -3 "$T/bobs.err")"
+stop bobs || fail "bobs exit" "$(err_report "$T/bobs.err")"
 
 summary replaces.sh

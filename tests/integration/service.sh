@@ -145,7 +145,7 @@ wait_ev notify '^STOPPING=1$' 10 && pass "SIGTERM: STOPPING=1" || fail "no STOPP
 timeout 20 tail --pid="$SVC" -f /dev/null
 wait "$SVC"
 rc=$?
-[ "$rc" = 0 ] && pass "... and exit 0" || fail "exit $rc after SIGTERM" "$(tail -5 "$T/svc.err")"
+[ "$rc" = 0 ] && pass "... and exit 0" || fail "exit $rc after SIGTERM" "$(err_report "$T/svc.err")"
 [ ! -e "$T/run/control" ] && pass "... the control socket removed" || fail "control socket left"
 has "... the shutdown logged at level message" "$T/svc.err" "sipflow: message: shutting down (SIGTERM)"
 

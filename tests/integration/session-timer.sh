@@ -220,5 +220,5 @@ wait_ev xc '"event":"call_end".*"reason":"session_expired"' 90 &&
   fail "session expiry" "$(grep -E 'session|call_end' "$T/xc.events")"
 bg_wait xexp 30 && pass "... sipp got our BYE" || fail "expiry: sipp $(cat "$T/xexp.rc" 2>/dev/null)" "$(tail -5 "$T/xexp.out")"
 
-for u in ra rb xa xb xc; do stop $u || fail "$u exit" "$(tail -3 "$T/$u.err")"; done
+for u in ra rb xa xb xc; do stop $u || fail "$u exit" "$(err_report "$T/$u.err")"; done
 summary session-timer

@@ -98,7 +98,7 @@ refused503 "$PX" "$T/opt2.sip" 10 "proxy: an OPTIONS"
   pass "proxy: the CANCEL for the ringing INVITE still gets 200 (9.2)" || fail "proxy: CANCEL while shutting down"
 [ "$(grep -c '^CANCEL ' "$T/out.msgs")" -ge 1 ] && pass "proxy: the ringing branch was cancelled (16.10)" ||
   fail "proxy: CANCEL downstream" "$(grep -c '^CANCEL ' "$T/out.msgs")"
-ended px 15 && [ "$RC" = 0 ] && pass "proxy: exits 0 after core.shutdown_timeout" || fail "proxy: exit ($RC)" "$(tail -3 "$T/px.err")"
+ended px 15 && [ "$RC" = 0 ] && pass "proxy: exits 0 after core.shutdown_timeout" || fail "proxy: exit ($RC)" "$(err_report "$T/px.err")"
 [ $(($(date +%s) - T0)) -le 10 ] && pass "proxy: within the bound" || fail "proxy: took $(($(date +%s) - T0)) s"
 grep '"event":"stats"' "$T/px.events" | tail -1 | grep -q '"shutdown_refused":2,' &&
   pass "proxy: the stats count the two 503s (shutdown_refused)" || fail "proxy: stats" "$(grep '"event":"stats"' "$T/px.events" | tail -1)"
@@ -118,7 +118,7 @@ wait_ev px2 '"event":"shutdown","cause":"SIGINT"' 5 && pass "proxy: SIGINT start
   fail "proxy 2: shutdown event" "$(tail -3 "$T/px2.events")"
 refused503 "$PX2" "$T/inv2.sip" 7 "proxy (SIGINT): a new INVITE"
 kill -INT "$PID_px2"
-ended px2 10 && [ "$RC" = 0 ] && pass "proxy: a second SIGINT stops at once, exit 0" || fail "proxy 2: exit ($RC)" "$(tail -3 "$T/px2.err")"
+ended px2 10 && [ "$RC" = 0 ] && pass "proxy: a second SIGINT stops at once, exit 0" || fail "proxy 2: exit ($RC)" "$(err_report "$T/px2.err")"
 grep -q 'still alive at a second signal (SIGINT)' "$T/px2.err" && pass "proxy: the log names the second signal" ||
   fail "proxy 2: log" "$(tail -3 "$T/px2.err")"
 clean_stderr px2
@@ -135,7 +135,7 @@ newreq inv3 INVITE "sip:dave@$UA"
 refused503 "$UA" "$T/inv3.sip" 10 "ua: a new INVITE"
 newreq opt3 OPTIONS "sip:dave@$UA"
 refused503 "$UA" "$T/opt3.sip" 10 "ua: an OPTIONS"
-ended ua 15 && [ "$RC" = 0 ] && pass "ua: exits 0" || fail "ua: exit ($RC)" "$(tail -3 "$T/ua.err")"
+ended ua 15 && [ "$RC" = 0 ] && pass "ua: exits 0" || fail "ua: exit ($RC)" "$(err_report "$T/ua.err")"
 [ "$(grep -c '^CANCEL ' "$T/out.msgs")" -gt "$cancels" ] && pass "ua: the ringing call was cancelled (9.1)" ||
   fail "ua: no CANCEL"
 grep '"event":"stats"' "$T/ua.events" | tail -1 | grep -q '"shutdown_refused":2,' &&
@@ -146,7 +146,7 @@ clean_stderr ua
 start srv redirect.xml || exit 1
 kill -TERM "$PID_srv"
 ended srv 5 && [ "$RC" = 0 ] && grep -q '"event":"shutdown","cause":"SIGTERM"' "$T/srv.events" &&
-  pass "redirect: SIGTERM with nothing running exits 0 at once" || fail "redirect: exit ($RC)" "$(tail -3 "$T/srv.err")"
+  pass "redirect: SIGTERM with nothing running exits 0 at once" || fail "redirect: exit ($RC)" "$(err_report "$T/srv.err")"
 clean_stderr srv
 
 summary shutdown

@@ -160,7 +160,7 @@ else
   fail "sipp early notifier did not start"
 fi
 
-stop carol || fail "carol exit" "$(tail -3 "$T/carol.err")"
+stop carol || fail "carol exit" "$(err_report "$T/carol.err")"
 
 # ---- the per-peer limit: one subscription with 127.0.0.1 live, a SUBSCRIBE from it gets 403 ----
 start erin ua.xml --set media.backend=null --set sip.t1_ms=500 --set ua.uri=sip:erin@127.0.0.1 \
@@ -176,7 +176,7 @@ if sipp_server held -sf "$SCEN/uas-notify-early-multipart.xml" -m 1; then
   [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] && pass "ua.max_subscriptions_per_peer reached for 127.0.0.1: its SUBSCRIBE gets 403" ||
     fail "403 limit: sipp exit $SIPP_RC" "$(tail -5 "$T/lim403.out")"
   # shutdown: the subscription is removed (Expires: 0, the final NOTIFY) before the program ends
-  stop erin || fail "erin exit" "$(tail -3 "$T/erin.err")"
+  stop erin || fail "erin exit" "$(err_report "$T/erin.err")"
   grep -q '"event":"subscription".*"state":"terminated".*"reason":"timeout"' "$T/erin.events" &&
     pass "erin's shutdown unsubscribed first: Expires: 0, the final NOTIFY taken" ||
     fail "shutdown" "$(grep '"event":"subscription"' "$T/erin.events" | tail -2)"
@@ -195,7 +195,7 @@ if sipp_server route -sf "$SCEN/uas-subscribe-route.xml" -m 1; then
     pass "through ua.outbound_proxy: 404 from there ends the subscription" ||
     fail "outbound proxy" "$(grep '"event":"subscription"' "$T/frank.events" | tail -2)"
   sipp_done route "... sipp saw the Request-URI and the loose Route (;lr added)"
-  stop frank || fail "frank exit" "$(tail -3 "$T/frank.err")"
+  stop frank || fail "frank exit" "$(err_report "$T/frank.err")"
 else
   fail "sipp outbound proxy did not start"
 fi
@@ -212,7 +212,7 @@ wait_ev alice '"event":"subscribe_refused".*"status":489,"package":"presence"' 3
   pass "the refusal is a subscribe_refused event" || fail "subscribe_refused event" "$(grep refused "$T/alice.events")"
 
 cmd alice status
-stop alice || fail "alice exit" "$(tail -3 "$T/alice.err")"
+stop alice || fail "alice exit" "$(err_report "$T/alice.err")"
 for ua in alice carol erin frank; do
   ! grep -q -E "ERROR|AddressSanitizer|CRITICAL" "$T/$ua.err" && pass "no error, leak or critical in $ua's log" ||
     fail "$ua's log" "$(grep -E 'ERROR|AddressSanitizer|CRITICAL' "$T/$ua.err" | head -3)"

@@ -165,5 +165,5 @@ echo "# $out"
   pass "(d) a registered flow: pings get pongs and hold it past sip.tcp_idle; without them it goes" ||
   fail "(d) registered flow" "$out" "$(grep -E '"event":"(stats|bindings)"' "$T/px.events" | tail -2)"
 
-stop px && pass "the proxy quits cleanly (no leak)" || fail "proxy exit" "$(tail -5 "$T/px.err")"
+stop px && pass "the proxy quits cleanly (no leak)" || fail "proxy exit" "$(err_report "$T/px.err")"
 summary tcp-limits

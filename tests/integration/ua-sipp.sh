@@ -35,7 +35,7 @@ sipp_run uac "127.0.0.1:$PORT_bob" -sn uac -s bob -m 100 -r 50
   fail "sipp uac: exit $SIPP_RC, ${OK:-0} successful, ${FAILED:-?} failed" "$(tail -5 "$T/uac.out")"
 ended_all bob && [ "$(count bob '"event":"call_end".*"reason":"remote_bye","status":200')" = 100 ] &&
   pass "our UA: 100 calls answered, each ended by sipp's BYE" || fail "our UA's call_end events" "$(count bob call_end)"
-stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob || fail "bob exit" "$(err_report "$T/bob.err")"
 
 # ---- the same with 10% loss ----
 start bob2 ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 --set ua.max_calls=200 || exit 1
@@ -48,7 +48,7 @@ ended_all bob2 && pass "loss: every call that reached our UA ended ($(count bob2
 cmd bob2 status
 wait_ev bob2 '"event":"reply","command":"status"' 5 && grep '"command":"status"' "$T/bob2.events" | tail -1 | grep -q '"calls":\[\]' &&
   pass "loss: status shows no call left" || fail "loss: status" "$(grep '"command":"status"' "$T/bob2.events" | tail -1)"
-stop bob2 || fail "bob2 exit" "$(tail -3 "$T/bob2.err")"
+stop bob2 || fail "bob2 exit" "$(err_report "$T/bob2.err")"
 
 # ---- sipp uac -> our UA over TCP, 20 calls ----
 LISTEN=tcp:127.0.0.1:0 start tina ua.xml --set media.backend=null --set sip.t1_ms=100 --set ua.uri=sip:bob@127.0.0.1 --set ua.auto_answer=0 || exit 1
@@ -66,7 +66,7 @@ sipp_run reqbye "127.0.0.1:$PORT_rhea" -sf "$SCEN/uac-require-bye.xml" -s bob -m
   fail "Require in a BYE: sipp exit $SIPP_RC" "$(tail -5 "$T/reqbye.out")"
 wait_ev rhea '"event":"call_end".*"reason":"remote_bye","status":200' 5 &&
   pass "... the call went on, and the BYE without Require ended it (200)" || fail "rhea call_end" "$(grep call_end "$T/rhea.events")"
-stop rhea || fail "rhea exit" "$(tail -3 "$T/rhea.err")"
+stop rhea || fail "rhea exit" "$(err_report "$T/rhea.err")"
 
 # ---- our UA -> sipp uas, ten calls ----
 if sipp_server uas -sn uas -m 10; then

@@ -228,7 +228,7 @@ wait "$cat_pid"
 # 14. bob quits while ringing: the INVITE gets 480 through its transaction (the
 # transactions outlive the shutdown's first step)
 ring_bob
-stop bob && pass "bob quits with a call ringing" || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob && pass "bob quits with a call ringing" || fail "bob exit" "$(err_report "$T/bob.err")"
 wait_ev alice "\"event\":\"call_end\".*\"call\":\"$A\".*\"status\":480" 5 &&
   pass "quit while ringing: the caller gets 480" || fail "480 at quit" "$(grep call_end "$T/alice.events" | tail -1)"
 
@@ -248,7 +248,7 @@ wait_ev ringo '"command":"status"' 5 && ! grep '"command":"status"' "$T/ringo.ev
   pass "... and ringo's status lists no call" || fail "ringo status" "$(grep '"command":"status"' "$T/ringo.events")"
 
 for u in alice carol dave erin frank mia max rita ringo; do
-  stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(tail -3 "$T/$u.err")"
+  stop "$u" && pass "$u quits cleanly" || fail "$u exit" "$(err_report "$T/$u.err")"
 done
 for u in alice bob carol dave erin frank mia max rita; do
   [ -f "$T/$u.err" ] && ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$u.err" &&

@@ -75,7 +75,7 @@ sipp_run rglare "127.0.0.1:$PORT_bob" -sf "$SCEN/uac-update-glare.xml" -s bob -m
 grep '"event":"update"' "$T/bob.events" | tail -2 | head -1 | grep -q '"offer":true,"status":491' &&
   wait_ev bob '"event":"call_end".*"reason":"remote_bye"' 5 2 && pass "... update events 491 then 200, the call ended by BYE" ||
   fail "UAS glare events" "$(grep '"update"' "$T/bob.events" | tail -2)"
-stop bob || fail "bob exit" "$(tail -3 "$T/bob.err")"
+stop bob || fail "bob exit" "$(err_report "$T/bob.err")"
 
 # ---- received in the early dialog (UAS ringing, no 100rel) ----
 start eve ua.xml "${UA[@]}" --set ua.uri=sip:bob@127.0.0.1 || exit 1
@@ -95,7 +95,7 @@ read -r rc ok <"$T/early.rc"
 [ "$rc" = 0 ] && [ "$ok" = 1 ] && pass "early dialog: sipp saw 500 with Retry-After 0-10 and 200 without SDP; answered, BYE" ||
   fail "early dialog: sipp exit $rc" "$(grep -iE 'unexpected|regexp|fail' "$T/early.out" | head -3)"
 wait_ev eve '"event":"call_end".*"reason":"remote_bye"' 5 && pass "... the call went on to its BYE" || fail "early call_end"
-stop eve || fail "eve exit" "$(tail -3 "$T/eve.err")"
+stop eve || fail "eve exit" "$(err_report "$T/eve.err")"
 
 # ---- sent (UAC) ----
 start al ua.xml "${UA[@]}" --set ua.uri=sip:alice@127.0.0.1 || exit 1
@@ -205,7 +205,7 @@ timeout 30 tail --pid="$sp" -f /dev/null
 read -r rc ok <"$T/cglare.rc"
 [ "$rc" = 0 ] && [ "$ok" = 1 ] && pass "sipp caller: two UPDATEs with an offer, 491 then 200; BYE" ||
   fail "sipp caller glare: exit $rc" "$(grep -iE 'unexpected|regexp|fail' "$T/cglare.out" | head -3)"
-stop cal || fail "cal exit" "$(tail -3 "$T/cal.err")"
+stop cal || fail "cal exit" "$(err_report "$T/cal.err")"
 
 # ---- the control command ----
 cmd al update bogus
@@ -214,7 +214,7 @@ wait_ev al '"event":"error","command":"update".*nosdp.*got .bogus' 5 && pass "'u
 cmd al update
 wait_ev al '"event":"error","command":"update".*no call is up' 5 && pass "'update' with no call: refused" ||
   fail "update without call" "$(grep '"command":"update"' "$T/al.events" | tail -1)"
-stop al || fail "al exit" "$(tail -3 "$T/al.err")"
+stop al || fail "al exit" "$(err_report "$T/al.err")"
 
 # ---- ua.offer_file ----
 printf 'v=0\r\no=file 7 7 IN IP4 127.0.0.1\r\ns=offer-file\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n' >"$T/offer.sdp"

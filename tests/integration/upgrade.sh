@@ -119,7 +119,7 @@ for v in v1 v2; do
       >"$T/uac$v.events" 2>"$T/uac$v.err"
   rc=$?
   [ "$rc" = 0 ] && pass "$v uas-answer: the call from uac-call ended, and the UAC exited" ||
-    fail "$v: UAC exit $rc" "$(tail -3 "$T/uac$v.err")"
+    fail "$v: UAC exit $rc" "$(err_report "$T/uac$v.err")"
   wait_ev "uas$v" '"event":"instance_end","machine":"uas-answer"' 10
   got=$(grep '"machine":"uas-answer"' "$T/uas$v.events" | grep -o '"to":"[A-Za-z]*"' | cut -d'"' -f4 | tr '\n' ' ')
   [ "$got" = "Ringing Answered InCall CallEnded " ] && pass "$v uas-answer: Ringing, Answered, InCall, CallEnded" ||

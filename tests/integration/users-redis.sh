@@ -126,8 +126,8 @@ expect_rc "SIGCONT; user add dave" 0 user add dave --uri "$U" --password pw4
 retry 10 reg dave dave pw4 "127.0.0.1:$PORT_px" && pass "... dave registers at px: recovered" ||
   fail "dave not taken" "$(tail -3 "$T/px.err")"
 retry 10 users_seen px2 2 && pass "... px2 sees him too" || fail "px2 after SIGCONT"
-stop px || fail "px did not exit cleanly" "$(tail -3 "$T/px.err")"
-stop px2 || fail "px2 did not exit cleanly" "$(tail -3 "$T/px2.err")"
+stop px || fail "px did not exit cleanly" "$(err_report "$T/px.err")"
+stop px2 || fail "px2 did not exit cleanly" "$(err_report "$T/px2.err")"
 
 # ---- started while Redis is unreachable ----
 P2=$(free_port)
@@ -141,7 +141,7 @@ redis_start r2 "$P2" || { fail "second redis-server did not start"; exit 1; }
 expect_rc "a redis-server there; user add erin" 0 user add erin --uri "redis://:$REDIS_PASS@127.0.0.1:$P2/0" --password pw5
 retry 10 reg erin erin pw5 "127.0.0.1:$PORT_px3" && pass "... erin registers: it read the hash once Redis was there" ||
   fail "erin" "$(tail -3 "$T/px3.err")"
-stop px3 || fail "px3 did not exit cleanly" "$(tail -3 "$T/px3.err")"
+stop px3 || fail "px3 did not exit cleanly" "$(err_report "$T/px3.err")"
 
 # ---- errors ----
 expect_rc "user list of a Redis not there: exit 1" 1 user list --uri "redis://127.0.0.1:$(free_port)/0"

@@ -105,8 +105,8 @@ retry 8 reg erin erin pw5 "127.0.0.1:$PORT_px" && pass "... with her password sh
   fail "erin" "$(tail -5 "$T/erin.out")"
 stop ua1
 stop ua2
-stop px || fail "px did not exit cleanly" "$(tail -3 "$T/px.err")"
-stop px2 || fail "px2 did not exit cleanly" "$(tail -3 "$T/px2.err")"
+stop px || fail "px did not exit cleanly" "$(err_report "$T/px.err")"
+stop px2 || fail "px2 did not exit cleanly" "$(err_report "$T/px2.err")"
 
 # ---- a users file with a SHA-256 HA1 line ----
 printf '# SHA-256 HA1 of gina:sipflow.test:pw6\ngina:sipflow.test:%s\n' "$(ha1 gina:sipflow.test:pw6 sha256)" >"$T/users.txt"
