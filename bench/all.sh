@@ -22,14 +22,17 @@
 #  5. Memory per live transaction and CPU per request with them live
 #     (bench-txn-mem.sh: non-INVITE server transactions held by Timer J) at
 #     each of TXNS, beside Kamailio's tm.
-# Per live transaction and "CPU per call flat up to 100,000 live" have no
-# benchmark yet: their rows say so.
+#  6. Flatness in instructions (bench-flat.sh, sipflow alone: Kamailio's
+#     workers are processes callgrind does not follow): instructions per
+#     request with N bindings and N transactions live, at each of FLAT; the
+#     row's ratio is the largest N's figure over the smallest's.
 # CPU figures are user+sys from /proc: noisy on a loaded machine (say so when
 # quoting them); the parse rates and memory are steadier.
 # QUICK=1: a smoke run of a few minutes (small N, one round, coarse rates);
 # the full run takes half an hour to an hour.  Every script's output is kept in LOGDIR
 # (printed at the end).
 # Usage: [QUICK=1] [ROUNDS=N] [RATES="..."] [STEP_SECS=S] [BINDINGS="10000 100000"] [TXNS="1000 10000 100000"]
+#        [FLAT="1000 100000"]
 #        bench/all.sh [BUILD_DIR]   (default build/bench: configured without sanitizers)
 set -u
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,10 +49,12 @@ done
 if [ "${QUICK:-0}" = 1 ]; then
   ROUNDS=${ROUNDS:-1} CALLS=${CALLS:-2000} RATES=${RATES:-1000 2000 4000 6000 8000 12000}
   STEP_SECS=${STEP_SECS:-2} BINDINGS=${BINDINGS:-10000} PARSE_RUNS=${PARSE_RUNS:-1} TXNS=${TXNS:-1000 10000}
+  FLAT=${FLAT:-1000 10000}
 else
   ROUNDS=${ROUNDS:-3} CALLS=${CALLS:-10000} RATES=${RATES:-1000 2000 3000 4000 5000 6000 8000 10000 12000 15000 20000}
   STEP_SECS=${STEP_SECS:-5} BINDINGS=${BINDINGS:-10000 100000} PARSE_RUNS=${PARSE_RUNS:-5}
   TXNS=${TXNS:-1000 10000 100000}
+  FLAT=${FLAT:-1000 100000}
 fi
 CPU_RATE=1000 # the rate of the issue's CPU figures
 . "$(dirname "$0")/lib.sh"
@@ -190,6 +195,16 @@ sed -n 's/^\([a-z]*\) *N=\([0-9]*\) *completed \([0-9]*\)\/[0-9]* .* = \([0-9]*\
   echo "txncpu.$n $who $cpu" >>"$RES"
 done
 
+# ---- 6. instructions per request with N bindings and transactions live ----
+say "bench-flat.sh: $FLAT bindings and transactions live (callgrind)"
+LEVELS=$FLAT "$HERE/bench/bench-flat.sh" "$SIPFLOW" "$BLAST" >"$LOGDIR/flat" 2>&1
+# "N=N registered R/N; live transactions ...; probe C/P completed (retransmitted X) at ...: I instructions per request"
+sed -n 's/^N=\([0-9]*\) *registered \([0-9]*\)\/[0-9]*;.* probe \([0-9]*\)\/\([0-9]*\) completed .*: \([0-9]*\) instructions per request$/\1 \2 \3 \4 \5/p' \
+  "$LOGDIR/flat" | while read -r n reg ok probe ir; do
+  [ "$reg" = "$n" ] && [ "$ok" = "$probe" ] || ir="$ir!"
+  echo "flat.$n sipflow $ir" >>"$RES"
+done
+
 # ---- the table ----
 # med KEY WHO: the median of the figures (a "!" on any: calls were lost)
 med() {
@@ -260,7 +275,13 @@ row() {
     row "CPU per 1000 requests with $n transactions live (flat from 1,000 to 100,000)" "$(med "txncpu.$n" sipflow)" \
       "Kamailio" "$(med "txncpu.$n" kamailio)" "flat"
   done
-  row "CPU per call flat from 1,000 to 100,000 live bindings" "no benchmark yet" "-" "-" "flat"
+  for n in $FLAT; do
+    row "instructions per request with $n bindings and $n transactions live (callgrind)" "$(med "flat.$n" sipflow)" \
+      "-" "-" "flat"
+  done
+  lo=${FLAT%% *} hi=${FLAT##* }
+  row "flatness: instructions per request at $hi live over at $lo live" "$(med "flat.$hi" sipflow)" \
+    "sipflow at $lo" "$(med "flat.$lo" sipflow)" "le 1.05"
   echo
   echo "A figure with ! comes from a run that lost calls; a rate with + was still clean at the top of RATES;"
   echo "<R: not clean at the lowest rate R."
