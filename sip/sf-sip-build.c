@@ -22,11 +22,31 @@ builder_new (void)
   return b;
 }
 
+/* The decimal digits of @v, at least @width of them (zeros before): what
+ * printf's "%0*u" writes, without printf. */
+static void
+append_uint (GString *out, guint64 v, guint width)
+{
+  char buf[24];
+  char *p = buf + sizeof buf;
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (buf + sizeof buf - p < (gssize) width)
+    *--p = '0';
+  g_string_append_len (out, p, buf + sizeof buf - p);
+}
+
 SfSipBuilder *
 sf_sip_builder_request (const char *method, const char *ruri)
 {
   SfSipBuilder *b = builder_new ();
-  g_string_append_printf (b->head, "%s %s SIP/2.0\r\n", method, ruri);
+  /* Appends, not a printf: a builder is made for every message sent, and
+   * printf's format walk costs more than the copies. */
+  g_string_append (b->head, method);
+  g_string_append_c (b->head, ' ');
+  g_string_append (b->head, ruri);
+  g_string_append_len (b->head, " SIP/2.0\r\n", 10);
   return b;
 }
 
@@ -34,7 +54,11 @@ SfSipBuilder *
 sf_sip_builder_response (guint status, const char *reason)
 {
   SfSipBuilder *b = builder_new ();
-  g_string_append_printf (b->head, "SIP/2.0 %03u %s\r\n", status, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  g_string_append_len (b->head, "SIP/2.0 ", 8);
+  append_uint (b->head, status, 3);
+  g_string_append_c (b->head, ' ');
+  g_string_append (b->head, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  g_string_append_len (b->head, "\r\n", 2);
   return b;
 }
 
@@ -56,9 +80,17 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
 {
   va_list ap;
   va_start (ap, value_fmt);
-  g_string_append_printf (b->head, "%s: ", name);
-  g_string_append_vprintf (b->head, value_fmt, ap);
-  g_string_append (b->head, "\r\n");
+  g_string_append (b->head, name);
+  g_string_append_len (b->head, ": ", 2);
+  if (strcmp (value_fmt, "%s") == 0) { /* most lines: a value made elsewhere, copied without printf */
+    const char *v = va_arg (ap, const char *);
+    g_string_append (b->head, v != NULL ? v : "(null)"); /* as GLib's printf writes NULL */
+  }
+  else if (strchr (value_fmt, '%') == NULL) /* a literal value ("70") */
+    g_string_append (b->head, value_fmt);
+  else
+    g_string_append_vprintf (b->head, value_fmt, ap);
+  g_string_append_len (b->head, "\r\n", 2);
   va_end (ap);
 }
 
@@ -101,9 +133,14 @@ SfSipMsg *
 sf_sip_builder_finish (SfSipBuilder *b, GError **error)
 {
   gsize len = b->body != NULL ? g_bytes_get_size (b->body) : 0;
-  if (b->ctype != NULL)
-    g_string_append_printf (b->head, "Content-Type: %s\r\n", b->ctype);
-  g_string_append_printf (b->head, "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", len);
+  if (b->ctype != NULL) {
+    g_string_append_len (b->head, "Content-Type: ", 14);
+    g_string_append (b->head, b->ctype);
+    g_string_append_len (b->head, "\r\n", 2);
+  }
+  g_string_append_len (b->head, "Content-Length: ", 16);
+  append_uint (b->head, len, 1);
+  g_string_append_len (b->head, "\r\n\r\n", 4);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
   /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
@@ -593,22 +630,32 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   return sf_sip_builder_finish (b, error);
 }
 
-/* Adds line @h with its values passed through @edit (the text of a value,
- * transfer full, or NULL to keep it);
- * FALSE when the line does not parse. */
+/* Whether value @v was parsed from line @h (a message's values are slices of its lines). */
 static gboolean
-add_edited_line (SfSipBuilder *b, const SfSipHdr *h, SfSipValueEdit edit, gpointer data, GError **error)
+value_in_line (const SfSipValue *v, const SfSipHdr *h)
 {
-  g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-  if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, vals, error))
+  return v->raw.p >= h->value.p && v->raw.p < h->value.p + h->value.len;
+}
+
+/* Adds line @h of @m with its values passed through @edit (the text of a value,
+ * transfer full, or NULL to keep it).  The values are @m's, parsed once (the
+ * message's cache), not parsed again for the copy.  FALSE when they do not parse. */
+static gboolean
+add_edited_line (SfSipBuilder *b, SfSipMsg *m, const SfSipHdr *h, SfSipValueEdit edit, gpointer data, GError **error)
+{
+  SfSipValues *vals = sf_sip_msg_values (m, h->id, error);
+  if (vals == NULL)
     return FALSE;
   GString *line = g_string_new (NULL);
-  gboolean edited = FALSE;
+  gboolean edited = FALSE, first = TRUE;
   for (guint k = 0; k < vals->len; k++) {
     const SfSipValue *v = vals->pdata[k];
+    if (!value_in_line (v, h))
+      continue;
     g_autofree char *text = edit (v, data);
     edited |= text != NULL;
-    g_string_append (line, k > 0 ? ", " : "");
+    g_string_append (line, first ? "" : ", ");
+    first = FALSE;
     if (text != NULL)
       g_string_append (line, text);
     else
@@ -650,21 +697,17 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
       continue;
     if (h->id == SF_SIP_HDR_VIA && !popped) {
       popped = TRUE;
-      /* This line's first value is ours; the rest of the line stays. */
-      g_autoptr (GPtrArray) line_vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-      if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, line_vals, error)) {
-        sf_sip_builder_free (b);
-        return NULL;
-      }
-      if (line_vals->len > 1) {
-        const SfSipValue *second = line_vals->pdata[1];
+      /* This line's first value is ours; the rest of the line stays (the
+       * values parsed above: the second, when it is on this line). */
+      if (value_in_line (vias->pdata[1], h)) {
+        const SfSipValue *second = vias->pdata[1];
         g_autofree char *rest = str (sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
         sf_sip_builder_add (b, "Via", "%s", rest);
       }
       continue;
     }
     if (edit != NULL && h->id == id) {
-      if (!add_edited_line (b, h, edit, data, error)) {
+      if (!add_edited_line (b, resp, h, edit, data, error)) {
         sf_sip_builder_free (b);
         return NULL;
       }
