@@ -22,19 +22,29 @@ builder_new (void)
   return b;
 }
 
-/* The decimal digits of @v, at least @width of them (zeros before): what
- * printf's "%0*u" writes, without printf. */
-static void
-append_uint (GString *out, guint64 v, guint width)
+char *
+sf_sip_uint_text (char out[24], guint64 v)
 {
   char buf[24];
   char *p = buf + sizeof buf;
+  *--p = '\0';
   do
     *--p = (char) ('0' + v % 10);
   while ((v /= 10) != 0);
-  while (buf + sizeof buf - p < (gssize) width)
-    *--p = '0';
-  g_string_append_len (out, p, buf + sizeof buf - p);
+  memcpy (out, p, (gsize) (buf + sizeof buf - p));
+  return out;
+}
+
+/* The decimal digits of @v, at least @width of them (zeros before): what
+ * printf's "%0*u" writes. */
+static void
+append_uint (GString *out, guint64 v, guint width)
+{
+  char d[24];
+  gsize n = strlen (sf_sip_uint_text (d, v));
+  for (; n < width; width--)
+    g_string_append_c (out, '0');
+  g_string_append_len (out, d, (gssize) n);
 }
 
 SfSipBuilder *

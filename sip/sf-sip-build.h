@@ -78,6 +78,11 @@ char *sf_sip_random_branch (void);
  * what sf_sip_create_request() draws when its spec names none (8.1.1.4). */
 char *sf_sip_random_call_id (const char *via_sent_by);
 
+/* The decimal digits of @v into @out, returned: a status or a number in a
+ * string without printf, whose format walk costs more than the digits (on
+ * every message built or forwarded). */
+char *sf_sip_uint_text (char out[24], guint64 v);
+
 /* The standard reason phrase of @status ("Ringing"), or "Unknown". */
 const char *sf_sip_reason_phrase (guint status);
 

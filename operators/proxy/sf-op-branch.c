@@ -36,7 +36,9 @@ post_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
   if (parent == NULL || sf_instance_ended (parent))
     return;
   /* the arg names the branch, then the status, so that a trace reads "sip:response b1 180" */
-  g_autofree char *arg = g_strdup_printf ("%s %u", sf_ctx_handle (ctx), sf_sip_msg_status (resp));
+  char status[24];
+  sf_sip_uint_text (status, sf_sip_msg_status (resp));
+  g_autofree char *arg = g_strconcat (sf_ctx_handle (ctx), " ", status, NULL);
   sf_endpoint_post_always (sf_ctx_endpoint (ctx), parent,
                            sf_event_new_full (SF_EV_SIP, "response", arg, sf_sip_event_new (resp, peer, NULL),
                                               (GDestroyNotify) sf_sip_event_free));

@@ -929,7 +929,9 @@ static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
   if (sf_ctx_emits (ctx)) { /* one a response: built only when written */
-    g_autofree char *f = g_strdup_printf ("\"status\":%u,\"branch\":\"%s\"", status, branch != NULL ? branch : "");
+    char s[24];
+    sf_sip_uint_text (s, status);
+    g_autofree char *f = g_strconcat ("\"status\":", s, ",\"branch\":\"", branch != NULL ? branch : "", "\"", NULL);
     sf_ctx_emit (ctx, what, f);
   }
   SfProxyConfig *c = strcmp (what, "proxy_final") == 0 ? sf_proxy_config (ctx) : NULL;
