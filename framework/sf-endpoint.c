@@ -538,7 +538,8 @@ SfInstance *
 sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInstance *parent, GError **error)
 {
   g_return_val_if_fail (machine != NULL && machine->initial != NULL, NULL);
-  g_autofree char *scoped = key != NULL ? g_strdup_printf ("%s\x1f%s", machine->scope, key) : NULL;
+  /* g_strconcat, not a printf: keys and handles are made and looked up several times a call */
+  g_autofree char *scoped = key != NULL ? g_strconcat (machine->scope, "\x1f", key, NULL) : NULL;
   if (scoped != NULL && g_hash_table_contains (ep->by_key, scoped)) {
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_DUPLICATE_KEY,
                  "an instance with key '%s' already exists in scope '%s'", key, machine->scope);
@@ -558,7 +559,8 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   guint last = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix));
   guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
   g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
-  inst->handle = g_strdup_printf ("%s%u", prefix, seq);
+  char digits[24];
+  inst->handle = g_strconcat (prefix, sf_json_uint_text (digits, seq), NULL);
   inst->scoped_key = g_steal_pointer (&scoped);
   inst->key = key_of (inst);
   inst->parent_id = parent != NULL ? parent->id : 0;
@@ -592,7 +594,7 @@ sf_endpoint_lookup_id (SfEndpoint *ep, guint64 id)
 SfInstance *
 sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
 {
-  g_autofree char *scoped = g_strdup_printf ("%s\x1f%s", scope, key);
+  g_autofree char *scoped = g_strconcat (scope, "\x1f", key, NULL);
   SfInstance *inst = g_hash_table_lookup (ep->by_key, scoped);
   return inst != NULL && !inst->ended ? inst : NULL;
 }
@@ -600,7 +602,7 @@ sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
 gboolean
 sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
 {
-  g_autofree char *scoped = g_strdup_printf ("%s\x1f%s", inst->machine->scope, key);
+  g_autofree char *scoped = g_strconcat (inst->machine->scope, "\x1f", key, NULL);
   SfInstance *other = g_hash_table_lookup (ep->by_key, scoped);
   if (other == inst)
     return TRUE;
@@ -1157,7 +1159,7 @@ trigger_text (SfEvent *ev, char **owned)
                     g_ascii_isdigit (arg[2]);
   if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN))
     return sf_event_trigger (ev);
-  return *owned = g_strdup_printf ("%s %s", sf_event_trigger (ev), arg);
+  return *owned = g_strconcat (sf_event_trigger (ev), " ", arg, NULL);
 }
 
 /* trigger_text's value into @out, without allocating when it is short. */

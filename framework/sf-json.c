@@ -118,20 +118,27 @@ sf_json_add_str (GString *out, const char *k, const char *value)
   sf_json_append_string (out, value);
 }
 
+char *
+sf_json_uint_text (char out[24], guint64 v)
+{
+  /* "%" G_GUINT64_FORMAT's digits, without printf */
+  char *p = out + 24;
+  *--p = '\0';
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  return p;
+}
+
 void
 sf_json_add_int (GString *out, const char *k, gint64 value)
 {
   key (out, k);
-  /* "%" G_GINT64_FORMAT's digits, without printf */
   char buf[24];
-  char *p = buf + sizeof buf;
-  guint64 v = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
-  do
-    *--p = (char) ('0' + v % 10);
-  while ((v /= 10) != 0);
   if (value < 0)
-    *--p = '-';
-  put (out, p, (gsize) (buf + sizeof buf - p));
+    put (out, "-", 1);
+  const char *d = sf_json_uint_text (buf, value < 0 ? (guint64) 0 - (guint64) value : (guint64) value);
+  put (out, d, strlen (d));
 }
 
 void
