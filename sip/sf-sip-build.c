@@ -12,7 +12,30 @@ struct _SfSipBuilder {
   GString *head;     /* start line and headers */
   char *ctype;       /* owned, nullable */
   GBytes *body;      /* owned, nullable */
+  /* What finish() need not parse again (sf_sip_msg_parse_built): of the
+   * headers validation parses (MUST_PARSE), the ids with a line copied from a
+   * message whose values of that id parse (copied), and those with a line of
+   * any other origin (written).  Via copied from one message only, so that
+   * its count of values bounds the copy's. */
+  guint64 copied, written;
+  SfSipMsg *via_from; /* unowned, compared only */
 };
+
+#define ID_BIT(id) (G_GUINT64_CONSTANT (1) << (id))
+#define MUST_PARSE                                                                                                   \
+  (ID_BIT (SF_SIP_HDR_VIA) | ID_BIT (SF_SIP_HDR_FROM) | ID_BIT (SF_SIP_HDR_TO) | ID_BIT (SF_SIP_HDR_CALL_ID) |      \
+   ID_BIT (SF_SIP_HDR_CSEQ))
+
+/* Text written into the head from @from on: a CR or LF in it (a value given
+ * with a line end) could make lines of any name, so none is taken as copied. */
+static void
+written_from (SfSipBuilder *b, gsize from, SfSipHdrId id)
+{
+  b->written |= ID_BIT (id) & MUST_PARSE;
+  if (memchr (b->head->str + from, '\r', b->head->len - from) != NULL ||
+      memchr (b->head->str + from, '\n', b->head->len - from) != NULL)
+    b->written |= MUST_PARSE;
+}
 
 static SfSipBuilder *
 builder_new (void)
@@ -56,6 +79,7 @@ sf_sip_builder_request (const char *method, const char *ruri)
   g_string_append (b->head, method);
   g_string_append_c (b->head, ' ');
   g_string_append (b->head, ruri);
+  written_from (b, 0, SF_SIP_HDR_OTHER);
   g_string_append_len (b->head, " SIP/2.0\r\n", 10);
   return b;
 }
@@ -68,6 +92,7 @@ sf_sip_builder_response (guint status, const char *reason)
   append_uint (b->head, status, 3);
   g_string_append_c (b->head, ' ');
   g_string_append (b->head, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  written_from (b, 0, SF_SIP_HDR_OTHER);
   g_string_append_len (b->head, "\r\n", 2);
   return b;
 }
@@ -90,6 +115,7 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
 {
   va_list ap;
   va_start (ap, value_fmt);
+  gsize from = b->head->len;
   g_string_append (b->head, name);
   g_string_append_len (b->head, ": ", 2);
   if (strcmp (value_fmt, "%s") == 0) { /* most lines: a value made elsewhere, copied without printf */
@@ -100,12 +126,14 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
     g_string_append (b->head, value_fmt);
   else
     g_string_append_vprintf (b->head, value_fmt, ap);
+  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, strlen (name))));
   g_string_append_len (b->head, "\r\n", 2);
   va_end (ap);
 }
 
-void
-sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
+/* @h's line as received: a line a message framed (one header, its folds). */
+static void
+append_line (SfSipBuilder *b, const SfSipHdr *h)
 {
   SfSipStr l = h->line;
   gsize n = l.len;
@@ -119,12 +147,39 @@ sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
 }
 
 void
+sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
+{
+  append_line (b, h);
+  b->written |= ID_BIT (h->id) & MUST_PARSE; /* a line of a message not known here */
+}
+
+/* Appends line @h of @msg; a header validation parses counts as copied when
+ * @msg's values of its id parse (parsed already in a message that passed
+ * validation: a look in its cache). */
+static void
+copy_line (SfSipBuilder *b, SfSipMsg *msg, const SfSipHdr *h)
+{
+  append_line (b, h);
+  guint64 bit = ID_BIT (h->id) & MUST_PARSE;
+  if (bit == 0)
+    return;
+  SfSipValues *v = sf_sip_msg_values (msg, h->id, NULL);
+  if (v == NULL || (h->id == SF_SIP_HDR_VIA && (v->len > SF_SIP_MAX_VIA || (b->via_from != NULL && b->via_from != msg)))) {
+    b->written |= bit;
+    return;
+  }
+  if (h->id == SF_SIP_HDR_VIA)
+    b->via_from = msg;
+  b->copied |= bit;
+}
+
+void
 sf_sip_builder_copy (SfSipBuilder *b, SfSipMsg *msg, SfSipHdrId id)
 {
   for (guint i = 0; i < sf_sip_msg_n_headers (msg); i++) {
     const SfSipHdr *h = sf_sip_msg_header (msg, i);
     if (h->id == id)
-      sf_sip_builder_add_line (b, h);
+      copy_line (b, msg, h);
   }
 }
 
@@ -137,6 +192,8 @@ sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char *body
     return;
   b->ctype = g_strdup (content_type);
   b->body = g_bytes_new (body, len);
+  if (strpbrk (content_type, "\r\n") != NULL)
+    b->written |= MUST_PARSE; /* see written_from() */
 }
 
 SfSipMsg *
@@ -159,8 +216,12 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
   gsize wlen = b->head->len;
   char *data = g_string_free (g_steal_pointer (&b->head), FALSE);
   g_autoptr (GBytes) wire = g_bytes_new_take (g_realloc (data, wlen + 1), wlen);
+  /* The message parsed as a received one would be, but for the values of
+   * lines copied from messages where they parsed: the same bytes parse the
+   * same, so they are parsed when read (most never are), not twice. */
+  guint64 checked = b->copied & ~b->written;
   sf_sip_builder_free (b);
-  return sf_sip_msg_parse (wire, error);
+  return sf_sip_msg_parse_built (wire, checked, error);
 }
 
 const char *
@@ -384,18 +445,22 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
     case SF_SIP_HDR_FROM:
     case SF_SIP_HDR_CALL_ID:
     case SF_SIP_HDR_CSEQ:
-      sf_sip_builder_add_line (b, h);
+      copy_line (b, req, h);
       break;
     case SF_SIP_HDR_TO:
       if (status > 100 && to_tag != NULL && sf_sip_value_param (sf_sip_msg_to (req), "tag") == NULL) {
         /* 8.2.6.2: the value's bytes, then the tag.  Not through printf's %s: a
          * quoted-pair may escape a NUL ("a\<NUL>b", 25.1), which %s would cut
          * at, leaving an open quote that no parser takes. */
+        gsize from = b->head->len;
         g_string_append (b->head, "To: ");
         g_string_append_len (b->head, h->value.p, (gssize) h->value.len);
-        g_string_append_printf (b->head, ";tag=%s\r\n", to_tag);
+        g_string_append (b->head, ";tag=");
+        g_string_append (b->head, to_tag);
+        written_from (b, from, SF_SIP_HDR_TO);
+        g_string_append_len (b->head, "\r\n", 2);
       } else {
-        sf_sip_builder_add_line (b, h);
+        copy_line (b, req, h);
       }
       break;
     case SF_SIP_HDR_RECORD_ROUTE: /* 12.1.1: copied into responses that may create a dialog */
@@ -427,6 +492,7 @@ sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
   g_string_append (b->head, "Via: ");
   g_string_append_len (b->head, via->raw.p, (gssize) via->raw.len);
   g_string_append (b->head, "\r\n");
+  b->written |= ID_BIT (SF_SIP_HDR_VIA);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_FROM);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_TO);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_CALL_ID);
@@ -622,7 +688,7 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
       break;
     default:
       if (fwd->max_breadth == 0 || !sf_sip_str_caseeq (h->name, "Max-Breadth"))
-        sf_sip_builder_add_line (b, h);
+        copy_line (b, req, h);
     }
   }
   if (!mf_done)
@@ -675,7 +741,7 @@ add_edited_line (SfSipBuilder *b, SfSipMsg *m, const SfSipHdr *h, SfSipValueEdit
     g_autofree char *name = str (h->name);
     sf_sip_builder_add (b, name, "%s", line->str);
   } else {
-    sf_sip_builder_add_line (b, h);
+    copy_line (b, m, h);
   }
   g_string_free (line, TRUE);
   return TRUE;
@@ -723,7 +789,7 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
       }
       continue;
     }
-    sf_sip_builder_add_line (b, h);
+    copy_line (b, resp, h);
   }
   copy_body (b, resp);
   return sf_sip_builder_finish (b, error);
