@@ -127,6 +127,8 @@ sf_endpoint_free (SfEndpoint *ep)
   g_mutex_clear (&ep->inbox_lock);
   if (ep->spare_line != NULL)
     g_string_free (ep->spare_line, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+    g_free (ep->prefix[i].text);
   /* The heap first: instances' timer tables point into it. */
   sf_timer_heap_free (ep->timers);
   g_hash_table_unref (ep->by_key);
@@ -472,11 +474,23 @@ sf_endpoint_emit_json_as (SfEndpoint *ep, SfEventClass cls, GString *out)
     g_string_free (out, TRUE);
 }
 
+/* @inst's lines start differently from now on: its kept prefix goes. */
+static void
+prefix_forget (SfEndpoint *ep, SfInstance *inst)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+    if (ep->prefix[i].id == inst->id) {
+      ep->prefix[i].id = 0;
+      g_clear_pointer (&ep->prefix[i].text, g_free);
+    }
+}
+
 void
 sf_endpoint_set_event_fields (SfInstance *inst, char *fields)
 {
   g_free (inst->event_fields);
   inst->event_fields = fields;
+  prefix_forget (inst->rt->host, inst);
 }
 
 const char *
@@ -496,6 +510,12 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   } else {
     out = sf_json_begin (event);
   }
+  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+    if (ep->prefix[i].id == inst->id) {
+      g_string_append_len (out, ep->prefix[i].text, (gssize) ep->prefix[i].len);
+      return out;
+    }
+  gsize start = out->len;
   sf_json_add_str (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
@@ -505,6 +525,11 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
     g_string_append_c (out, ',');
     g_string_append (out, extra);
   }
+  guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
+  g_free (ep->prefix[slot].text);
+  ep->prefix[slot].id = inst->id;
+  ep->prefix[slot].len = out->len - start;
+  ep->prefix[slot].text = g_memdup2 (out->str + start, out->len - start);
   return out;
 }
 
@@ -613,6 +638,7 @@ sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
   g_free (inst->scoped_key);
   inst->scoped_key = g_steal_pointer (&scoped);
   inst->key = key_of (inst);
+  prefix_forget (ep, inst);
   g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
   return TRUE;
 }
@@ -632,6 +658,8 @@ sf_endpoint_move_key (SfEndpoint *ep, SfInstance *from, SfInstance *to)
   to->scoped_key = g_steal_pointer (&from->scoped_key);
   to->key = key_of (to);
   from->key = NULL;
+  prefix_forget (ep, from);
+  prefix_forget (ep, to);
   g_hash_table_insert (ep->by_key, to->scoped_key, to);
   sf_endpoint_trace (ep, from, "key %s handed to %s", to->key, to->handle);
   return TRUE;

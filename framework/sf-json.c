@@ -1,6 +1,7 @@
 /* sf-json.c: JSON output helpers (see sf-json.h). */
 #include "config.h"
 #include "sf-json.h"
+#include <math.h>
 #include <string.h>
 
 /* g_string_append_len without its call and its general case (an insert
@@ -30,6 +31,20 @@ plain (unsigned char c)
   return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
+/* Whether the 8 bytes of @x are all plain(): none is a control byte (below
+ * 0x20), DEL, the quote, the backslash or above 0x7f.  A byte below n sets its
+ * high bit in (x - n per byte) & ~x (exact for the word's answer, n <= 128),
+ * a zero byte in (z - 1 per byte) & ~z; XOR makes the three single bytes zero.
+ * Eight bytes a step: the strings of a line are some 400 a proxied call. */
+static inline gboolean
+word_plain (guint64 x)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101), highs = G_GUINT64_CONSTANT (0x8080808080808080);
+  guint64 q = x ^ (ones * '"'), b = x ^ (ones * '\\'), d = x ^ (ones * 0x7f);
+  guint64 bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | ((d - ones) & ~d) | x;
+  return (bad & highs) == 0;
+}
+
 void
 sf_json_append_string (GString *out, const char *str)
 {
@@ -37,11 +52,18 @@ sf_json_append_string (GString *out, const char *str)
     g_string_append (out, "null");
     return;
   }
-  const unsigned char *p = (const unsigned char *) str;
-  while (plain (*p))
-    p++;
-  if (*p == '\0') {
-    gsize n = (gsize) (p - (const unsigned char *) str);
+  gsize len = strlen (str), i = 0;
+  for (; i + 8 <= len; i += 8) {
+    guint64 x;
+    memcpy (&x, str + i, sizeof x);
+    if (!word_plain (x))
+      break;
+  }
+  while (i < len && plain ((unsigned char) str[i]))
+    i++;
+  const unsigned char *p;
+  if (i == len) {
+    gsize n = len;
     if (out->len + n + 2 < out->allocated_len) {
       char *d = out->str + out->len;
       d[0] = '"';
@@ -156,6 +178,21 @@ sf_json_add_double (GString *out, const char *k, double value)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
   key (out, k);
+  /* "%.3f" without printf when the thousandths are not in doubt: below 2^40
+   * the product is off the exact value by at most 2^-12, so a fraction of the
+   * product more than 1/1000 away from one half rounds as printf rounds the
+   * exact value.  The rest (negative, huge, a tie to be) by printf. */
+  double m = value * 1000.0;
+  double f = m - floor (m);
+  if (!signbit (value) && m < 1099511627776.0 && fabs (f - 0.5) > 0.001) { /* NaN: not below */
+    guint64 n = (guint64) floor (m + 0.5);
+    char d[24];
+    const char *whole = sf_json_uint_text (d, n / 1000);
+    put (out, whole, strlen (whole));
+    char frac[4] = { '.', (char) ('0' + n / 100 % 10), (char) ('0' + n / 10 % 10), (char) ('0' + n % 10) };
+    put (out, frac, 4);
+    return;
+  }
   g_string_append (out, g_ascii_formatd (buf, sizeof buf, "%.3f", value));
 }
 
