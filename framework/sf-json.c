@@ -31,20 +31,6 @@ plain (unsigned char c)
   return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
-/* Whether the 8 bytes of @x are all plain(): none is a control byte (below
- * 0x20), DEL, the quote, the backslash or above 0x7f.  A byte below n sets its
- * high bit in (x - n per byte) & ~x (exact for the word's answer, n <= 128),
- * a zero byte in (z - 1 per byte) & ~z; XOR makes the three single bytes zero.
- * Eight bytes a step: the strings of a line are some 400 a proxied call. */
-static inline gboolean
-word_plain (guint64 x)
-{
-  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101), highs = G_GUINT64_CONSTANT (0x8080808080808080);
-  guint64 q = x ^ (ones * '"'), b = x ^ (ones * '\\'), d = x ^ (ones * 0x7f);
-  guint64 bad = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b) | ((d - ones) & ~d) | x;
-  return (bad & highs) == 0;
-}
-
 void
 sf_json_append_string (GString *out, const char *str)
 {
@@ -52,18 +38,11 @@ sf_json_append_string (GString *out, const char *str)
     g_string_append (out, "null");
     return;
   }
-  gsize len = strlen (str), i = 0;
-  for (; i + 8 <= len; i += 8) {
-    guint64 x;
-    memcpy (&x, str + i, sizeof x);
-    if (!word_plain (x))
-      break;
-  }
-  while (i < len && plain ((unsigned char) str[i]))
-    i++;
-  const unsigned char *p;
-  if (i == len) {
-    gsize n = len;
+  const unsigned char *p = (const unsigned char *) str;
+  while (plain (*p))
+    p++;
+  if (*p == '\0') {
+    gsize n = (gsize) (p - (const unsigned char *) str);
     if (out->len + n + 2 < out->allocated_len) {
       char *d = out->str + out->len;
       d[0] = '"';
