@@ -204,7 +204,12 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
   SfStack *s = sf_stack_from_ctx (ctx);
   g_autofree char *host = sf_sip_str_dup (uri->host);
   guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
-  if (sf_stack_is_local (s, host, port))
+  /* A port none of our sockets has, with no sip.advertise, is not ours
+   * whatever the host: sf_stack_is_local() would say so after parsing the
+   * host into an address object (some 4,000 instructions; a proxied call asks
+   * some fifteen times, the next hop's URIs among them). */
+  gboolean maybe_local = sf_stack_advertised (s) != NULL || sf_sip_transport_has_port (sf_stack_transport (s), port);
+  if (maybe_local && sf_stack_is_local (s, host, port))
     return TRUE;
   /* By name: a URI without user in a domain of ours (Route: <sip:sipflow.test;lr>),
    * with no port or one we listen on. */
