@@ -10,6 +10,12 @@ sf_sip_ch_token (guchar c)
   return sf_sip_ch (c, SF_SIP_CH_TOKEN);
 }
 
+static inline gboolean
+is_lws (char ch)
+{
+  return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 static const SfSipHdrInfo infos[SF_SIP_HDR_COUNT] = {
   [SF_SIP_HDR_OTHER] = { SF_SIP_HDR_OTHER, "", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
   [SF_SIP_HDR_ACCEPT] = { SF_SIP_HDR_ACCEPT, "Accept", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_MEDIA },
@@ -288,6 +294,7 @@ typedef struct {
   SfSipArena *arena;   /* nullable: values, URIs and parameters are g_malloc'd then */
   GPtrArray *out;      /* without an arena: owned values are added here */
   SfSipValues *vout;   /* with one: here */
+  gboolean list;       /* parsing a list in one pass: a ',' ends an addr-spec */
 } Ctx;
 
 static void
@@ -560,9 +567,10 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
       if (!angle_uri (c, v))
         return FALSE;
     } else {
-      /* addr-spec: a URI containing ',', ';' or '?' must be in <> (20.10); ';' starts the header params. */
+      /* addr-spec: a URI containing ',', ';' or '?' must be in <> (20.10); ';' starts the header params,
+       * ',' the next element of a list. */
       const char *us = s->p;
-      while (s->p < s->end && *s->p != ';' && *s->p != ' ' && *s->p != '\t' && *s->p != '\r' && *s->p != '\n')
+      while (s->p < s->end && *s->p != ';' && !(c->list && *s->p == ',') && !is_lws (*s->p))
         s->p++;
       SfSipStr raw = sf_sip_str (us, (gsize) (s->p - us));
       (void) before;
@@ -820,25 +828,53 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
   }
 }
 
-static gboolean
-parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
+static SfSipValue *
+new_value (Ctx *c, SfSipHdrId id)
 {
   SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
   v->id = id;
   v->kind = sf_sip_hdr_info (id)->kind;
-  v->raw = raw;
-  v->text = raw;
-  SfSipScan saved = c->s;
-  sf_sip_scan_init (&c->s, raw, saved.base);
-  gboolean ok = parse_one (c, id, v) && (at_end (c) || bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?'));
-  c->s = saved;
-  if (!ok) {
+  return v;
+}
+
+/* One value at c->s.p, parsed where it lies: its raw text is what its parser
+ * took, trailing LWS aside.  The caller looks at what follows. */
+static gboolean
+parse_element (Ctx *c, SfSipHdrId id)
+{
+  const char *start = c->s.p;
+  SfSipValue *v = new_value (c, id);
+  v->raw = sf_sip_str (start, (gsize) (c->s.end - start)); /* Route's check reads its first byte */
+  if (!parse_one (c, id, v)) {
     if (c->arena == NULL)
       sf_sip_value_free (v);
     return FALSE;
   }
+  const char *e = c->s.p;
+  while (e > start && is_lws (e[-1]))
+    e--;
+  v->raw = sf_sip_str (start, (gsize) (e - start));
+  if (!sf_sip_str_is_set (v->text)) /* the parsers of Via, name-addr and <URI> values set none */
+    v->text = v->raw;
   emit (c, v);
   return TRUE;
+}
+
+static gboolean
+unexpected (Ctx *c)
+{
+  return bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?');
+}
+
+/* One value that must take all of @raw (a list element split off, or a single value). */
+static gboolean
+parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
+{
+  SfSipScan saved = c->s;
+  sf_sip_scan_init (&c->s, raw, saved.base);
+  gboolean ok = parse_element (c, id) && (at_end (c) || unexpected (c));
+  c->s = saved;
+  return ok;
 }
 
 static SfSipStr
@@ -848,7 +884,7 @@ trim (SfSipStr s)
   sf_sip_scan_init (&sc, s, NULL);
   sf_sip_scan_sws (&sc);
   const char *start = sc.p, *end = sc.end;
-  while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+  while (end > start && is_lws (end[-1]))
     end--;
   return sf_sip_str (start, (gsize) (end - start));
 }
@@ -858,7 +894,7 @@ static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *ba
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, NULL, out, NULL };
+  Ctx c = { { 0 }, name, error, NULL, out, NULL, FALSE };
   return hdr_parse (&c, id, value, base);
 }
 
@@ -866,7 +902,7 @@ gboolean
 sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
                      SfSipValues *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, arena, NULL, out };
+  Ctx c = { { 0 }, name, error, arena, NULL, out, FALSE };
   return hdr_parse (&c, id, value, base);
 }
 
@@ -898,16 +934,38 @@ hdr_parse (Ctx *cp, SfSipHdrId id, SfSipStr value, const char *base)
   if ((id == SF_SIP_HDR_ACCEPT || id == SF_SIP_HDR_ACCEPT_ENCODING || id == SF_SIP_HDR_ACCEPT_LANGUAGE ||
        id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && trim (value).len == 0)
     return TRUE;
-  for (;;) {
-    SfSipStr item = trim (sf_sip_scan_until (&s, ","));
-    c.s = s;
-    if (item.len == 0)
-      return bad (&c, "empty list element");
-    if (!parse_value (id, item, &c))
-      return FALSE;
-    if (s.p >= s.end)
-      break;
-    s.p++; /* the comma */
+  if (id == SF_SIP_HDR_WARNING || id == SF_SIP_HDR_IN_REPLY_TO) {
+    /* Split first: a warn-agent and a Call-ID word may hold a ',' that their
+     * parsers would take, where the list's comma is meant. */
+    for (;;) {
+      SfSipStr item = trim (sf_sip_scan_until (&s, ","));
+      c.s = s;
+      if (item.len == 0)
+        return bad (&c, "empty list element");
+      if (!parse_value (id, item, &c))
+        return FALSE;
+      if (s.p >= s.end)
+        break;
+      s.p++; /* the comma */
+    }
+    return TRUE;
   }
-  return TRUE;
+  /* The other lists in one pass: each element's parser stops at a ',' outside
+   * quotes and <> (no token, parameter value, host or URI outside <> holds
+   * one), where the list goes on; the verdicts are those of splitting on such
+   * commas first, without a second look at every byte. */
+  c.list = TRUE;
+  for (;;) {
+    sf_sip_scan_sws (&c.s);
+    if (sf_sip_scan_eof (&c.s) || *c.s.p == ',')
+      return bad (&c, "empty list element");
+    if (!parse_element (&c, id))
+      return FALSE;
+    sf_sip_scan_sws (&c.s);
+    if (sf_sip_scan_eof (&c.s))
+      return TRUE;
+    if (*c.s.p != ',')
+      return unexpected (&c);
+    c.s.p++;
+  }
 }

@@ -14,7 +14,9 @@
  *    be given, empty Supported/Allow lists are valid, an IPv6 address has one "::"
  *  - repeated_params: a repeated tag, rport, branch, expires or URI parameter: the first wins
  *  - bad_request_reasons: the 400 (and its reason) for each problem of a request that frames,
- *    framing errors of a datagram included; what gets no answer */
+ *    framing errors of a datagram included; what gets no answer
+ *  - list_elements: list headers parsed in one pass: each element's raw text and
+ *    values, and the errors splitting on commas first would find */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -665,6 +667,74 @@ header_lookup (void)
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("", 0)), SF_SIP_HDR_OTHER);
 }
 
+/* A message with @line among the mandatory headers, parsed and every header checked. */
+static SfSipMsg *
+with_line (const char *line, GError **error)
+{
+  g_autofree char *text = g_strdup_printf ("OPTIONS sip:b@example.com SIP/2.0\r\n"
+                                           "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+                                           "To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+                                           "Call-ID: c@a\r\nCSeq: 1 OPTIONS\r\n%s\r\nContent-Length: 0\r\n\r\n", line);
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  SfSipMsg *m = sf_sip_msg_parse (b, error);
+  if (m != NULL && !sf_sip_msg_check_all (m, error))
+    g_clear_pointer (&m, sf_sip_msg_unref);
+  return m;
+}
+
+static gboolean
+raw_is (const SfSipValue *v, const char *want)
+{
+  return v != NULL && sf_sip_str_eq (v->raw, want);
+}
+
+static void
+list_elements (void)
+{
+  /* Lists are parsed in one pass: each element where it lies, its raw text
+   * without the white space and folds around it; the same values as
+   * splitting on commas outside quotes and <> first. */
+  g_autoptr (SfSipMsg) m = with_line ("Contact: sip:a@b.example.com ,\r\n \"x, y\" <sip:c@d.example.com;lr>;q=0.5\t, *", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL)->len, 3);
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_CONTACT, 0), "sip:a@b.example.com"));
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_CONTACT, 1), "\"x, y\" <sip:c@d.example.com;lr>;q=0.5"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (nth (m, SF_SIP_HDR_CONTACT, 1)->display, "x, y"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (nth (m, SF_SIP_HDR_CONTACT, 1)->uri->host, "d.example.com"));
+  CU_ASSERT_TRUE (nth (m, SF_SIP_HDR_CONTACT, 2)->star);
+  g_clear_pointer (&m, sf_sip_msg_unref);
+  m = with_line ("Allow: INVITE ,ACK,\tBYE;x=\"a,b\"", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_ALLOW, NULL)->len, 3);
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_ALLOW, 0), "INVITE"));
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_ALLOW, 2), "BYE;x=\"a,b\""));
+  CU_ASSERT_TRUE (sf_sip_str_eq (nth (m, SF_SIP_HDR_ALLOW, 1)->text, "ACK"));
+  g_clear_pointer (&m, sf_sip_msg_unref);
+  m = with_line ("Via: SIP/2.0/TCP c.example.com ; branch=z9hG4bK2 , SIP/2.0/UDP [::1]:5070", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_VIA, NULL)->len, 3);
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_VIA, 1), "SIP/2.0/TCP c.example.com ; branch=z9hG4bK2"));
+  CU_ASSERT_EQUAL (nth (m, SF_SIP_HDR_VIA, 2)->port, 5070);
+  g_clear_pointer (&m, sf_sip_msg_unref);
+  /* Where splitting would have found an error, so does the one pass. */
+  static const char *const bad[] = {
+    "Contact: <sip:a@b.example.com>,", "Contact: ,<sip:a@b.example.com>", "Allow: INVITE,, ACK",
+    "Route: <sip:a@b.example.com;lr>, sip:c@d.example.com", "Allow: INVITE<x, y>", "Supported: timer, 100rel,",
+    "Contact: <sip:a@b.example.com> x, <sip:c@d.example.com>", "Accept: application/sdp,",
+    "Via: SIP/2.0/UDP c.example.com;branch=\"a,b\"", "Contact: sip:a\"x,y\"@b.example.com",
+    "Contact: <sip:a@b.example.com;x=\"a,b>",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    SfSipMsg *b = with_line (bad[i], &e);
+    if (b != NULL)
+      g_printerr ("\n  accepted: %s", bad[i]);
+    CU_ASSERT_PTR_NULL (b);
+    CU_ASSERT_TRUE (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX));
+    g_clear_pointer (&b, sf_sip_msg_unref);
+  }
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -679,4 +749,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, repeated_params);
   SF_ADD_TEST (s, bad_request_reasons);
   SF_ADD_TEST (s, header_lookup);
+  SF_ADD_TEST (s, list_elements);
 }
