@@ -3,7 +3,7 @@
 #include "sf-sip-arena.h"
 #include <string.h>
 
-#define ALIGN 16
+#define ALIGN SF_SIP_ARENA_ALIGN
 
 struct _SfSipArenaBlock {
   SfSipArenaBlock *next;
@@ -30,7 +30,7 @@ sf_sip_arena_init (SfSipArena *a, void *first, gsize size)
 }
 
 void *
-sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
+sf_sip_arena_alloc0_block (SfSipArena *a, gsize n)
 {
   gsize need = (n + ALIGN - 1) & ~(gsize) (ALIGN - 1);
   if (need < n)

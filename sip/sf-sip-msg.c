@@ -37,7 +37,7 @@ struct _SfSipMsg {
 };
 
 #define MSG_BLOCK 4096
-#define ARENA_ALIGN 16 /* sf-sip-arena.c's */
+#define ARENA_ALIGN SF_SIP_ARENA_ALIGN
 #define ROUND_ALIGN(n) (((n) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
 
 static gboolean
