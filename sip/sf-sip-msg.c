@@ -95,6 +95,8 @@ valid_version (SfSipStr v)
 static gboolean
 check_version (SfSipStr v, GError **error)
 {
+  if (v.len == 7 && memcmp (v.p, "SIP/2.0", 7) == 0)
+    return TRUE; /* as nearly every message writes it */
   if (!valid_version (v))
     return err (error, SF_SIP_ERROR_SYNTAX, "start line: invalid SIP version '%.*s'", (int) MIN (v.len, 32), v.p);
   if (!sf_sip_str_caseeq (v, "SIP/2.0"))
