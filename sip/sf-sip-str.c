@@ -4,7 +4,12 @@
 #include <string.h>
 
 #define T SF_SIP_CH_TOKEN
-#define U SF_SIP_CH_UNRESERVED
+/* Every unreserved byte may be in each URI part. */
+#define U (SF_SIP_CH_UNRESERVED | SF_SIP_CH_USER | SF_SIP_CH_PASSWORD | SF_SIP_CH_PARAM | SF_SIP_CH_HNV)
+#define UR SF_SIP_CH_USER
+#define PW SF_SIP_CH_PASSWORD
+#define PM SF_SIP_CH_PARAM
+#define HV SF_SIP_CH_HNV
 #define A (SF_SIP_CH_ALNUM | SF_SIP_CH_HOST)
 #define D SF_SIP_CH_DIGIT
 #define H SF_SIP_CH_HEX
@@ -18,9 +23,11 @@ const guint16 sf_sip_char_class[256] = {
   [22] = C, [23] = C, [24] = C, [25] = C, [26] = C, [27] = C, [28] = C, [29] = C, [30] = C, [31] = C, [0x7f] = C,
   ['-'] = T | U | W | SF_SIP_CH_HOST, ['.'] = T | U | W | SF_SIP_CH_HOST,
   ['!'] = T | U | W, ['*'] = T | U | W, ['_'] = T | U | W, ['~'] = T | U | W, ['\''] = T | U | W,
-  ['%'] = T | W, ['+'] = T | W, ['`'] = T | W, [' '] = L, [','] = S, [';'] = S,
+  ['%'] = T | W, ['+'] = T | W | UR | PW | PM | HV, ['`'] = T | W, [' '] = L, [','] = S | UR | PW,
+  [';'] = S | UR, ['&'] = UR | PW | PM, ['='] = UR | PW, ['$'] = UR | PW | PM | HV,
   ['('] = U | W, [')'] = U | W,
-  ['<'] = W | S, ['>'] = W | S, [':'] = W, ['\\'] = W | S, ['"'] = W | S, ['/'] = W, ['['] = W, [']'] = W, ['?'] = W,
+  ['<'] = W | S, ['>'] = W | S, [':'] = W | PM | HV, ['\\'] = W | S, ['"'] = W | S, ['/'] = W | UR | PM | HV,
+  ['['] = W | PM | HV, [']'] = W | PM | HV, ['?'] = W | UR | HV,
   ['{'] = W, ['}'] = W,
   ['0'] = T | U | A | D | H | W, ['1'] = T | U | A | D | H | W, ['2'] = T | U | A | D | H | W,
   ['3'] = T | U | A | D | H | W, ['4'] = T | U | A | D | H | W, ['5'] = T | U | A | D | H | W,
@@ -48,6 +55,10 @@ const guint16 sf_sip_char_class[256] = {
 #undef C
 #undef S
 #undef L
+#undef UR
+#undef PW
+#undef PM
+#undef HV
 
 gboolean
 sf_sip_str_eq (SfSipStr a, const char *lit)

@@ -59,6 +59,11 @@ enum {
   SF_SIP_CH_CTL = 1 << 7,        /* CTL: 0x00-0x1f and DEL */
   SF_SIP_CH_SPLIT = 1 << 8,      /* what sf_sip_scan_until() looks at: " \\ < > , ; */
   SF_SIP_CH_LWS = 1 << 9,        /* SP, HTAB, CR, LF: where LWS may start */
+  /* What a URI part may hold besides escapes (19.1.1, 25.1): unreserved and */
+  SF_SIP_CH_USER = 1 << 10,      /* user-unreserved: & = + $ , ; ? / */
+  SF_SIP_CH_PASSWORD = 1 << 11,  /* & = + $ , */
+  SF_SIP_CH_PARAM = 1 << 12,     /* param-unreserved: [ ] / : & + $ */
+  SF_SIP_CH_HNV = 1 << 13,       /* hnv-unreserved: [ ] / ? : + $ */
 };
 extern const guint16 sf_sip_char_class[256];
 

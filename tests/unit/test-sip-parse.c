@@ -16,7 +16,9 @@
  *  - bad_request_reasons: the 400 (and its reason) for each problem of a request that frames,
  *    framing errors of a datagram included; what gets no answer
  *  - list_elements: list headers parsed in one pass: each element's raw text and
- *    values, and the errors splitting on commas first would find */
+ *    values, and the errors splitting on commas first would find
+ *  - uri_char_classes: the character classes of URI users, passwords, parameters
+ *    and headers are unreserved and the grammar's extra characters */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -735,6 +737,26 @@ list_elements (void)
   }
 }
 
+static void
+uri_char_classes (void)
+{
+  /* The URI parts' classes are unreserved plus the grammar's extra characters (25.1). */
+  static const struct { guint16 cls; const char *extra; } parts[] = {
+    { SF_SIP_CH_USER, "&=+$,;?/" }, { SF_SIP_CH_PASSWORD, "&=+$," },
+    { SF_SIP_CH_PARAM, "[]/:&+$" }, { SF_SIP_CH_HNV, "[]/?:+$" },
+  };
+  for (gsize k = 0; k < G_N_ELEMENTS (parts); k++)
+    for (int c = 0; c < 256; c++) {
+      gboolean want = (g_ascii_isalnum (c) || (c != 0 && strchr ("-_.!~*'()", c) != NULL)) ||
+                      (c != 0 && strchr (parts[k].extra, c) != NULL);
+      if (sf_sip_ch ((guchar) c, parts[k].cls) != want)
+        g_printerr ("\n  class %s, byte 0x%02x", parts[k].extra, (guint) c);
+      CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, parts[k].cls), want);
+      CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_UNRESERVED),
+                       g_ascii_isalnum (c) || (c != 0 && strchr ("-_.!~*'()", c) != NULL));
+    }
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -750,4 +772,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, bad_request_reasons);
   SF_ADD_TEST (s, header_lookup);
   SF_ADD_TEST (s, list_elements);
+  SF_ADD_TEST (s, uri_char_classes);
 }
