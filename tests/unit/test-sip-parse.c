@@ -18,7 +18,9 @@
  *  - list_elements: list headers parsed in one pass: each element's raw text and
  *    values, and the errors splitting on commas first would find
  *  - uri_char_classes: the character classes of URI users, passwords, parameters
- *    and headers are unreserved and the grammar's extra characters */
+ *    and headers are unreserved and the grammar's extra characters
+ *  - header_control_bytes: a control byte anywhere in a header value is found at
+ *    its offset (bare CR, DEL, others), an escaped one and folds are let through */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -757,6 +759,43 @@ uri_char_classes (void)
     }
 }
 
+static void
+header_control_bytes (void)
+{
+  /* A header line's end and its control bytes are found in one pass, eight
+   * bytes at a time: a control byte at any place in a word is found at its
+   * offset, a quoted-pair's is let through, a fold is no line end. */
+  const char *head = "OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+                     "To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: c@a\r\nCSeq: 1 OPTIONS\r\n"
+                     "Subject: ";
+  for (guint k = 0; k < 24; k++)
+    for (int bad = 0; bad < 3; bad++) {
+      char value[25];
+      memset (value, 'x', 24);
+      value[24] = '\0';
+      GString *t = g_string_new (head);
+      gsize at = t->len + k;
+      g_string_append_len (t, value, 24);
+      t->str[at] = bad == 0 ? '\x01' : bad == 1 ? '\x7f' : '\r';
+      g_string_append (t, "\r\nContent-Length: 0\r\n\r\n");
+      g_autoptr (GBytes) b = g_string_free_to_bytes (t);
+      g_autoptr (GError) e = NULL;
+      g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, &e);
+      CU_ASSERT_PTR_NULL (m);
+      CU_ASSERT_TRUE (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX));
+      g_autofree char *want = g_strdup_printf ("offset %" G_GSIZE_FORMAT, at);
+      CU_ASSERT_TRUE (e != NULL && g_str_has_suffix (e->message, want));
+    }
+  static const char *const good[] = { "a\\\x01b", "a\\\x7f", "1234567\\\x01", "a\r\n b\r\n\tc", "\tx\t" };
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++) {
+    g_autofree char *t = g_strdup_printf ("%s%s\r\nContent-Length: 0\r\n\r\n", head, good[i]);
+    g_autoptr (GBytes) b = g_bytes_new (t, strlen (t));
+    g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+    CU_ASSERT_EQUAL (sf_sip_msg_n_headers (m), 7);
+  }
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -773,4 +812,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, header_lookup);
   SF_ADD_TEST (s, list_elements);
   SF_ADD_TEST (s, uri_char_classes);
+  SF_ADD_TEST (s, header_control_bytes);
 }
