@@ -130,10 +130,16 @@ gboolean sf_sip_scan_lws_at (SfSipScan *s);
 static inline gboolean
 sf_sip_scan_sws (SfSipScan *s)
 {
-  /* Mostly there is none: one look-up instead of a call. */
+  /* Mostly there is none: one look-up.  Else spaces, skipped here; a CR or
+   * LF may start a fold: the function looks. */
   if (s->p >= s->end || !sf_sip_ch ((guchar) *s->p, SF_SIP_CH_LWS))
     return FALSE;
-  return sf_sip_scan_lws_at (s);
+  const char *start = s->p;
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t'))
+    s->p++;
+  if (s->p < s->end && (*s->p == '\r' || *s->p == '\n'))
+    sf_sip_scan_lws_at (s);
+  return s->p != start;
 }
 /* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI, COLON, EQUAL...). */
 gboolean sf_sip_scan_sep (SfSipScan *s, char c);
