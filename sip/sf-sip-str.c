@@ -96,10 +96,12 @@ sf_sip_str_to_u64 (SfSipStr s, guint64 max, guint64 *out)
     return FALSE;
   guint64 v = 0;
   for (gsize i = 0; i < s.len; i++) {
-    if (!g_ascii_isdigit (s.p[i]))
+    if (!sf_sip_ch ((guchar) s.p[i], SF_SIP_CH_DIGIT))
       return FALSE;
     guint d = (guint) (s.p[i] - '0');
-    if (v > (G_MAXUINT64 - d) / 10)
+    /* 19 digits cannot overflow (10^19 - 1 < 2^64): only a 20th is checked,
+     * without a division per digit. */
+    if (i == 19 && v > (G_MAXUINT64 - d) / 10)
       return FALSE;
     v = v * 10 + d;
   }

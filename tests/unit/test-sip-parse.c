@@ -20,7 +20,8 @@
  *  - uri_char_classes: the character classes of URI users, passwords, parameters
  *    and headers are unreserved and the grammar's extra characters
  *  - header_control_bytes: a control byte anywhere in a header value is found at
- *    its offset (bare CR, DEL, others), an escaped one and folds are let through */
+ *    its offset (bare CR, DEL, others), an escaped one and folds are let through
+ *  - decimal_bounds: decimals up to 2^64 - 1 and their limits */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -796,6 +797,25 @@ header_control_bytes (void)
   }
 }
 
+static void
+decimal_bounds (void)
+{
+  /* sf_sip_str_to_u64 checks overflow on the 20th digit only. */
+  guint64 v = 0;
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("18446744073709551615"), G_MAXUINT64, &v));
+  CU_ASSERT_EQUAL (v, G_MAXUINT64);
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("9999999999999999999"), G_MAXUINT64, &v));
+  CU_ASSERT_EQUAL (v, G_GUINT64_CONSTANT (9999999999999999999));
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("00000000000000000070"), 70, &v));
+  CU_ASSERT_EQUAL (v, 70);
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("18446744073709551616"), G_MAXUINT64, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("99999999999999999999"), G_MAXUINT64, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("100000000000000000000"), G_MAXUINT64, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("256"), 255, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("1a"), 255, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT (""), 255, &v));
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -813,4 +833,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, list_elements);
   SF_ADD_TEST (s, uri_char_classes);
   SF_ADD_TEST (s, header_control_bytes);
+  SF_ADD_TEST (s, decimal_bounds);
 }
