@@ -50,6 +50,18 @@ sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
   memset (out, 0, n);
   return out;
 }
+/* @n bytes as sf_sip_arena_alloc0(), not zeroed: for a table whose every
+ * entry is written before it is read (the message's header table). */
+static inline void *
+sf_sip_arena_alloc (SfSipArena *a, gsize n)
+{
+  gsize need = (n + SF_SIP_ARENA_ALIGN - 1) & ~(gsize) (SF_SIP_ARENA_ALIGN - 1);
+  if (G_UNLIKELY (need < n || a->p == NULL || (gsize) (a->end - a->p) < need))
+    return sf_sip_arena_alloc0_block (a, n);
+  void *out = a->p;
+  a->p += need;
+  return out;
+}
 /* A copy of @n bytes of @src (@n may be 0: a non-NULL pointer all the same). */
 void *sf_sip_arena_dup (SfSipArena *a, const void *src, gsize n);
 /* Frees the blocks; the arena is empty afterwards. */

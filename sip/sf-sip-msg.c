@@ -285,7 +285,7 @@ add_header (SfSipMsg *m, const SfSipHdr *h)
 {
   if (m->n_headers == m->cap_headers) {
     guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
-    SfSipHdr *t = sf_sip_arena_alloc0 (&m->arena, cap * sizeof *t);
+    SfSipHdr *t = sf_sip_arena_alloc (&m->arena, cap * sizeof *t); /* entries written before read */
     m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
     if (m->n_headers > 0)
       memcpy (t, m->headers, m->n_headers * sizeof *t);
@@ -517,6 +517,8 @@ sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
   if (msg->cache[id] != NULL)
     return msg->cache[id];
   SfSipValues *out = sf_sip_arena_alloc0 (&msg->arena, sizeof *out);
+  out->pdata = out->first;
+  out->cap = G_N_ELEMENTS (out->first);
   for (guint i = msg->first[id], seen = 0; seen < msg->count[id] && i < msg->n_headers; i++) {
     SfSipHdr *h = &msg->headers[i];
     if (h->id != id)
