@@ -6,6 +6,9 @@
 #include "sf-sip-build.h"
 #include "sf-sip-arena.h"
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct _SfSipMsg {
   grefcount ref;
@@ -229,10 +232,22 @@ word_has_ctl (const char *p)
   return word_ctl_mask (p) != 0;
 }
 
-/* The first CTL byte at or after @q before @end, or @end. */
+/* The first CTL byte at or after @q before @end, or @end: sixteen bytes at a
+ * time where SSE2 is there (every x86-64), then eight, then one. */
 static inline const char *
 next_ctl (const char *q, const char *end)
 {
+#ifdef __SSE2__
+  const __m128i lim = _mm_set1_epi8 (0x1f), del = _mm_set1_epi8 (0x7f);
+  for (; q + 16 <= end; q += 16) {
+    __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) q);
+    /* x <= 0x1f unsigned: max (x, 0x1f) is 0x1f */
+    __m128i ctl = _mm_or_si128 (_mm_cmpeq_epi8 (_mm_max_epu8 (x, lim), lim), _mm_cmpeq_epi8 (x, del));
+    int mask = _mm_movemask_epi8 (ctl); /* bit i: byte i, in memory order */
+    if (mask != 0)
+      return q + __builtin_ctz ((unsigned) mask);
+  }
+#endif
   for (; q + 8 <= end; q += 8) {
     guint64 mask = word_ctl_mask (q);
     if (mask != 0) {
