@@ -382,8 +382,7 @@ gen_value (Ctx *c, SfSipStr *out)
     *out = sf_sip_str (start, (gsize) (c->s.p - start));
     return TRUE;
   }
-  while (c->s.p < c->s.end && (sf_sip_ch_token ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
-                               *c->s.p == ']'))
+  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_GEN))
     c->s.p++;
   if (c->s.p == start)
     return bad (c, "empty parameter value");
@@ -458,8 +457,7 @@ host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
     s->p = close + 1;
     *kind = SF_HOST_IPV6;
   } else {
-    while (s->p < s->end && (g_ascii_isalnum (*s->p) || *s->p == '-' || *s->p == '.' ||
-                             (brackets_optional && *s->p == ':')))
+    while (s->p < s->end && (sf_sip_ch ((guchar) *s->p, SF_SIP_CH_HOST) || (brackets_optional && *s->p == ':')))
       s->p++;
     SfSipStr h = sf_sip_str (start, (gsize) (s->p - start));
     if (h.len == 0)
@@ -634,16 +632,10 @@ parse_number (Ctx *c, SfSipValue *v, guint64 max)
 }
 
 static gboolean
-is_word_char (guchar ch)
-{
-  return sf_sip_ch (ch, SF_SIP_CH_WORD);
-}
-
-static gboolean
 parse_callid (Ctx *c, SfSipValue *v)
 {
   const char *start = c->s.p;
-  while (c->s.p < c->s.end && (is_word_char ((guchar) *c->s.p) || *c->s.p == '@'))
+  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_CALLID))
     c->s.p++;
   v->text = sf_sip_str (start, (gsize) (c->s.p - start));
   if (v->text.len == 0)

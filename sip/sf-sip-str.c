@@ -3,7 +3,7 @@
 #include "sf-sip-str.h"
 #include <string.h>
 
-#define T SF_SIP_CH_TOKEN
+#define T (SF_SIP_CH_TOKEN | SF_SIP_CH_GEN)
 /* Every unreserved byte may be in each URI part. */
 #define U (SF_SIP_CH_UNRESERVED | SF_SIP_CH_USER | SF_SIP_CH_PASSWORD | SF_SIP_CH_PARAM | SF_SIP_CH_HNV)
 #define UR SF_SIP_CH_USER
@@ -13,7 +13,7 @@
 #define A (SF_SIP_CH_ALNUM | SF_SIP_CH_HOST)
 #define D SF_SIP_CH_DIGIT
 #define H SF_SIP_CH_HEX
-#define W SF_SIP_CH_WORD
+#define W (SF_SIP_CH_WORD | SF_SIP_CH_CALLID)
 #define C SF_SIP_CH_CTL
 #define S SF_SIP_CH_SPLIT
 #define L SF_SIP_CH_LWS
@@ -26,8 +26,8 @@ const guint16 sf_sip_char_class[256] = {
   ['%'] = T | W, ['+'] = T | W | UR | PW | PM | HV, ['`'] = T | W, [' '] = L, [','] = S | UR | PW,
   [';'] = S | UR, ['&'] = UR | PW | PM, ['='] = UR | PW, ['$'] = UR | PW | PM | HV,
   ['('] = U | W, [')'] = U | W,
-  ['<'] = W | S, ['>'] = W | S, [':'] = W | PM | HV, ['\\'] = W | S, ['"'] = W | S, ['/'] = W | UR | PM | HV,
-  ['['] = W | PM | HV, [']'] = W | PM | HV, ['?'] = W | UR | HV,
+  ['<'] = W | S, ['>'] = W | S, [':'] = W | PM | HV | SF_SIP_CH_GEN, ['@'] = SF_SIP_CH_CALLID, ['\\'] = W | S, ['"'] = W | S, ['/'] = W | UR | PM | HV,
+  ['['] = W | PM | HV | SF_SIP_CH_GEN, [']'] = W | PM | HV | SF_SIP_CH_GEN, ['?'] = W | UR | HV,
   ['{'] = W, ['}'] = W,
   ['0'] = T | U | A | D | H | W, ['1'] = T | U | A | D | H | W, ['2'] = T | U | A | D | H | W,
   ['3'] = T | U | A | D | H | W, ['4'] = T | U | A | D | H | W, ['5'] = T | U | A | D | H | W,

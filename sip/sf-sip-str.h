@@ -64,6 +64,8 @@ enum {
   SF_SIP_CH_PASSWORD = 1 << 11,  /* & = + $ , */
   SF_SIP_CH_PARAM = 1 << 12,     /* param-unreserved: [ ] / : & + $ */
   SF_SIP_CH_HNV = 1 << 13,       /* hnv-unreserved: [ ] / ? : + $ */
+  SF_SIP_CH_CALLID = 1 << 14,    /* word and '@': what a Call-ID is scanned over */
+  SF_SIP_CH_GEN = 1 << 15,       /* token and : [ ]: an unquoted gen-value (a host or an IPv6 reference) */
 };
 extern const guint16 sf_sip_char_class[256];
 

@@ -758,6 +758,13 @@ uri_char_classes (void)
       CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_UNRESERVED),
                        g_ascii_isalnum (c) || (c != 0 && strchr ("-_.!~*'()", c) != NULL));
     }
+  /* And the scanners' classes made of others. */
+  for (int c = 0; c < 256; c++) {
+    CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_CALLID), sf_sip_ch ((guchar) c, SF_SIP_CH_WORD) || c == '@');
+    CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_GEN),
+                     sf_sip_ch ((guchar) c, SF_SIP_CH_TOKEN) || c == ':' || c == '[' || c == ']');
+    CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_HOST), g_ascii_isalnum (c) || c == '-' || c == '.');
+  }
 }
 
 static void
