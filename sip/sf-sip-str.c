@@ -167,18 +167,6 @@ sf_sip_scan_sep (SfSipScan *s, char c)
 }
 
 gboolean
-sf_sip_scan_token (SfSipScan *s, SfSipStr *out)
-{
-  const char *start = s->p;
-  while (s->p < s->end && sf_sip_ch ((guchar) *s->p, SF_SIP_CH_TOKEN))
-    s->p++;
-  if (s->p == start)
-    return FALSE;
-  *out = sf_sip_str (start, (gsize) (s->p - start));
-  return TRUE;
-}
-
-gboolean
 sf_sip_scan_quoted (SfSipScan *s, SfSipStr *out)
 {
   if (s->p >= s->end || *s->p != '"')

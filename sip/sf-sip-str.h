@@ -147,8 +147,18 @@ sf_sip_scan_sws (SfSipScan *s)
 gboolean sf_sip_scan_sep (SfSipScan *s, char c);
 /* Peeks the next non-LWS character without consuming; 0 at the end. */
 char sf_sip_scan_peek (SfSipScan *s);
-/* A token (1*token-char). */
-gboolean sf_sip_scan_token (SfSipScan *s, SfSipStr *out);
+/* A token (1*token-char).  Inline: the parsers' most frequent call. */
+static inline gboolean
+sf_sip_scan_token (SfSipScan *s, SfSipStr *out)
+{
+  const char *start = s->p;
+  while (s->p < s->end && sf_sip_ch ((guchar) *s->p, SF_SIP_CH_TOKEN))
+    s->p++;
+  if (s->p == start)
+    return FALSE;
+  *out = sf_sip_str (start, (gsize) (s->p - start));
+  return TRUE;
+}
 /* A quoted-string; @out gets what is between the quotes, quoted-pairs intact. */
 gboolean sf_sip_scan_quoted (SfSipScan *s, SfSipStr *out);
 /* Bytes up to (not including) any of @stops at nesting level 0, outside quotes
