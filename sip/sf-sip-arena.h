@@ -33,33 +33,30 @@ void sf_sip_arena_init (SfSipArena *a, void *first, gsize size);
 void sf_sip_arena_set_grow (SfSipArena *a, gsize grow);
 #define SF_SIP_ARENA_ALIGN 16
 
-/* The slow path of sf_sip_arena_alloc0(): a new block. */
-void *sf_sip_arena_alloc0_block (SfSipArena *a, gsize n);
+/* The slow path of the two below: a new block (not zeroed). */
+void *sf_sip_arena_alloc_block (SfSipArena *a, gsize n);
 
-/* @n zeroed bytes aligned for any type; never NULL (aborts when out of memory, as g_malloc).
- * Inline: most allocations fit the block, and with @n a constant the zeroing
- * is a few stores instead of a call to memset (a parse makes about fifty). */
-static inline void *
-sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
-{
-  gsize need = (n + SF_SIP_ARENA_ALIGN - 1) & ~(gsize) (SF_SIP_ARENA_ALIGN - 1);
-  if (G_UNLIKELY (need < n || a->p == NULL || (gsize) (a->end - a->p) < need))
-    return sf_sip_arena_alloc0_block (a, n);
-  void *out = a->p;
-  a->p += need;
-  memset (out, 0, n);
-  return out;
-}
-/* @n bytes as sf_sip_arena_alloc0(), not zeroed: for a table whose every
- * entry is written before it is read (the message's header table). */
+/* @n bytes aligned for any type, not zeroed: for a table whose every entry is
+ * written before it is read (the message's header table); never NULL (aborts
+ * when out of memory, as g_malloc).  Inline: most allocations fit the block. */
 static inline void *
 sf_sip_arena_alloc (SfSipArena *a, gsize n)
 {
   gsize need = (n + SF_SIP_ARENA_ALIGN - 1) & ~(gsize) (SF_SIP_ARENA_ALIGN - 1);
   if (G_UNLIKELY (need < n || a->p == NULL || (gsize) (a->end - a->p) < need))
-    return sf_sip_arena_alloc0_block (a, n);
+    return sf_sip_arena_alloc_block (a, n);
   void *out = a->p;
   a->p += need;
+  return out;
+}
+
+/* The same, zeroed.  With @n a constant the zeroing is a few stores instead
+ * of a call to memset (a parse makes about fifty). */
+static inline void *
+sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
+{
+  void *out = sf_sip_arena_alloc (a, n);
+  memset (out, 0, n);
   return out;
 }
 /* A copy of @n bytes of @src (@n may be 0: a non-NULL pointer all the same). */
