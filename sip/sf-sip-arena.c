@@ -3,7 +3,7 @@
 #include "sf-sip-arena.h"
 #include <string.h>
 
-#define ALIGN 16
+#define ALIGN SF_SIP_ARENA_ALIGN
 
 struct _SfSipArenaBlock {
   SfSipArenaBlock *next;
@@ -30,11 +30,11 @@ sf_sip_arena_init (SfSipArena *a, void *first, gsize size)
 }
 
 void *
-sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
+sf_sip_arena_alloc_block (SfSipArena *a, gsize n)
 {
   gsize need = (n + ALIGN - 1) & ~(gsize) (ALIGN - 1);
   if (need < n)
-    g_error ("sf_sip_arena_alloc0: %" G_GSIZE_FORMAT " bytes", n);
+    g_error ("sf_sip_arena_alloc: %" G_GSIZE_FORMAT " bytes", n);
   if (a->p == NULL || (gsize) (a->end - a->p) < need) {
     gsize size = MAX (need, a->grow);
     SfSipArenaBlock *b = g_malloc (HEADER + size);
@@ -46,7 +46,6 @@ sf_sip_arena_alloc0 (SfSipArena *a, gsize n)
   }
   void *out = a->p;
   a->p += need;
-  memset (out, 0, n);
   return out;
 }
 
@@ -59,7 +58,7 @@ sf_sip_arena_set_grow (SfSipArena *a, gsize grow)
 void *
 sf_sip_arena_dup (SfSipArena *a, const void *src, gsize n)
 {
-  void *out = sf_sip_arena_alloc0 (a, n);
+  void *out = sf_sip_arena_alloc (a, n);
   if (n > 0)
     memcpy (out, src, n);
   return out;

@@ -10,6 +10,12 @@ sf_sip_ch_token (guchar c)
   return sf_sip_ch (c, SF_SIP_CH_TOKEN);
 }
 
+static inline gboolean
+is_lws (char ch)
+{
+  return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 static const SfSipHdrInfo infos[SF_SIP_HDR_COUNT] = {
   [SF_SIP_HDR_OTHER] = { SF_SIP_HDR_OTHER, "", 0, SF_SIP_HDR_TEXT, SF_SIP_VAL_OPAQUE },
   [SF_SIP_HDR_ACCEPT] = { SF_SIP_HDR_ACCEPT, "Accept", 0, SF_SIP_HDR_LIST, SF_SIP_VAL_MEDIA },
@@ -75,16 +81,37 @@ sf_sip_hdr_info (SfSipHdrId id)
 static inline gboolean
 token_caseeq (SfSipStr a, const char *b)
 {
+  /* @b is as long as @a (the switch below matched the length).  The tail is
+   * compared by a load that overlaps the bytes before it: at most two
+   * compares for a name of 4 to 16 bytes. */
   const guint64 bit = G_GUINT64_CONSTANT (0x2020202020202020);
-  gsize i = 0;
-  for (; i + 8 <= a.len; i += 8) {
-    guint64 x, y;
-    memcpy (&x, a.p + i, 8);
-    memcpy (&y, b + i, 8);
-    if ((x | bit) != (y | bit))
-      return FALSE;
+  gsize n = a.len;
+  if (n >= 8) {
+    gsize i = 0;
+    for (; i + 8 <= n; i += 8) {
+      guint64 x, y;
+      memcpy (&x, a.p + i, 8);
+      memcpy (&y, b + i, 8);
+      if ((x | bit) != (y | bit))
+        return FALSE;
+    }
+    if (i < n) {
+      guint64 x, y;
+      memcpy (&x, a.p + n - 8, 8);
+      memcpy (&y, b + n - 8, 8);
+      return (x | bit) == (y | bit);
+    }
+    return TRUE;
   }
-  for (; i < a.len; i++)
+  if (n >= 4) {
+    guint32 x, y, u, w;
+    memcpy (&x, a.p, 4);
+    memcpy (&y, b, 4);
+    memcpy (&u, a.p + n - 4, 4);
+    memcpy (&w, b + n - 4, 4);
+    return ((x | 0x20202020u) == (y | 0x20202020u)) & ((u | 0x20202020u) == (w | 0x20202020u));
+  }
+  for (gsize i = 0; i < n; i++)
     if ((a.p[i] | 0x20) != (b[i] | 0x20))
       return FALSE;
   return TRUE;
@@ -288,6 +315,8 @@ typedef struct {
   SfSipArena *arena;   /* nullable: values, URIs and parameters are g_malloc'd then */
   GPtrArray *out;      /* without an arena: owned values are added here */
   SfSipValues *vout;   /* with one: here */
+  gboolean list;       /* parsing a list in one pass: a ',' ends an addr-spec */
+  SfSipValKind kind;   /* the header's, for each value */
 } Ctx;
 
 static void
@@ -353,8 +382,7 @@ gen_value (Ctx *c, SfSipStr *out)
     *out = sf_sip_str (start, (gsize) (c->s.p - start));
     return TRUE;
   }
-  while (c->s.p < c->s.end && (sf_sip_ch_token ((guchar) *c->s.p) || *c->s.p == ':' || *c->s.p == '[' ||
-                               *c->s.p == ']'))
+  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_GEN))
     c->s.p++;
   if (c->s.p == start)
     return bad (c, "empty parameter value");
@@ -429,8 +457,7 @@ host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
     s->p = close + 1;
     *kind = SF_HOST_IPV6;
   } else {
-    while (s->p < s->end && (g_ascii_isalnum (*s->p) || *s->p == '-' || *s->p == '.' ||
-                             (brackets_optional && *s->p == ':')))
+    while (s->p < s->end && (sf_sip_ch ((guchar) *s->p, SF_SIP_CH_HOST) || (brackets_optional && *s->p == ':')))
       s->p++;
     SfSipStr h = sf_sip_str (start, (gsize) (s->p - start));
     if (h.len == 0)
@@ -560,9 +587,10 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
       if (!angle_uri (c, v))
         return FALSE;
     } else {
-      /* addr-spec: a URI containing ',', ';' or '?' must be in <> (20.10); ';' starts the header params. */
+      /* addr-spec: a URI containing ',', ';' or '?' must be in <> (20.10); ';' starts the header params,
+       * ',' the next element of a list. */
       const char *us = s->p;
-      while (s->p < s->end && *s->p != ';' && *s->p != ' ' && *s->p != '\t' && *s->p != '\r' && *s->p != '\n')
+      while (s->p < s->end && *s->p != ';' && !(c->list && *s->p == ',') && !is_lws (*s->p))
         s->p++;
       SfSipStr raw = sf_sip_str (us, (gsize) (s->p - us));
       (void) before;
@@ -604,16 +632,10 @@ parse_number (Ctx *c, SfSipValue *v, guint64 max)
 }
 
 static gboolean
-is_word_char (guchar ch)
-{
-  return sf_sip_ch (ch, SF_SIP_CH_WORD);
-}
-
-static gboolean
 parse_callid (Ctx *c, SfSipValue *v)
 {
   const char *start = c->s.p;
-  while (c->s.p < c->s.end && (is_word_char ((guchar) *c->s.p) || *c->s.p == '@'))
+  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_CALLID))
     c->s.p++;
   v->text = sf_sip_str (start, (gsize) (c->s.p - start));
   if (v->text.len == 0)
@@ -820,25 +842,53 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
   }
 }
 
-static gboolean
-parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
+static SfSipValue *
+new_value (Ctx *c, SfSipHdrId id)
 {
   SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
   v->id = id;
-  v->kind = sf_sip_hdr_info (id)->kind;
-  v->raw = raw;
-  v->text = raw;
-  SfSipScan saved = c->s;
-  sf_sip_scan_init (&c->s, raw, saved.base);
-  gboolean ok = parse_one (c, id, v) && (at_end (c) || bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?'));
-  c->s = saved;
-  if (!ok) {
+  v->kind = c->kind;
+  return v;
+}
+
+/* One value at c->s.p, parsed where it lies: its raw text is what its parser
+ * took, trailing LWS aside.  The caller looks at what follows. */
+static gboolean
+parse_element (Ctx *c, SfSipHdrId id)
+{
+  const char *start = c->s.p;
+  SfSipValue *v = new_value (c, id);
+  v->raw = sf_sip_str (start, (gsize) (c->s.end - start)); /* Route's check reads its first byte */
+  if (!parse_one (c, id, v)) {
     if (c->arena == NULL)
       sf_sip_value_free (v);
     return FALSE;
   }
+  const char *e = c->s.p;
+  while (e > start && is_lws (e[-1]))
+    e--;
+  v->raw = sf_sip_str (start, (gsize) (e - start));
+  if (!sf_sip_str_is_set (v->text)) /* the parsers of Via, name-addr and <URI> values set none */
+    v->text = v->raw;
   emit (c, v);
   return TRUE;
+}
+
+static gboolean
+unexpected (Ctx *c)
+{
+  return bad (c, "unexpected '%c'", g_ascii_isprint (*c->s.p) ? *c->s.p : '?');
+}
+
+/* One value that must take all of @raw (a list element split off, or a single value). */
+static gboolean
+parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
+{
+  SfSipScan saved = c->s;
+  sf_sip_scan_init (&c->s, raw, saved.base);
+  gboolean ok = parse_element (c, id) && (at_end (c) || unexpected (c));
+  c->s = saved;
+  return ok;
 }
 
 static SfSipStr
@@ -848,7 +898,7 @@ trim (SfSipStr s)
   sf_sip_scan_init (&sc, s, NULL);
   sf_sip_scan_sws (&sc);
   const char *start = sc.p, *end = sc.end;
-  while (end > start && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+  while (end > start && is_lws (end[-1]))
     end--;
   return sf_sip_str (start, (gsize) (end - start));
 }
@@ -858,7 +908,7 @@ static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *ba
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, NULL, out, NULL };
+  Ctx c = { { 0 }, name, error, NULL, out, NULL, FALSE, SF_SIP_VAL_OPAQUE };
   return hdr_parse (&c, id, value, base);
 }
 
@@ -866,48 +916,70 @@ gboolean
 sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
                      SfSipValues *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, arena, NULL, out };
+  Ctx c = { { 0 }, name, error, arena, NULL, out, FALSE, SF_SIP_VAL_OPAQUE };
   return hdr_parse (&c, id, value, base);
 }
 
 static gboolean
-hdr_parse (Ctx *cp, SfSipHdrId id, SfSipStr value, const char *base)
+hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
 {
-  Ctx c = *cp;
-  SfSipArena *arena = c.arena;
+  SfSipArena *arena = c->arena;
   const SfSipHdrInfo *info = sf_sip_hdr_info (id);
-  sf_sip_scan_init (&c.s, value, base);
+  c->kind = info->kind;
+  sf_sip_scan_init (&c->s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
     SfSipValue *v = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *v) : g_new0 (SfSipValue, 1);
     v->id = id;
     v->raw = v->text = trim (value);
-    emit (&c, v);
+    emit (c, v);
     return TRUE;
   }
   if (info->shape != SF_SIP_HDR_LIST) {
     SfSipStr t = trim (value);
     if (t.len == 0)
-      return bad (&c, "empty value");
-    return parse_value (id, t, &c);
+      return bad (c, "empty value");
+    return parse_value (id, t, c);
   }
   /* A comma-separated list; an empty element is an error (RFC 4475 badinv01), an
    * empty Accept is not (20.1). */
-  SfSipScan s = c.s;
+  SfSipScan s = c->s;
   /* Lists that may be empty (20.1, 20.2, 20.3, 20.5, 20.37). */
   if ((id == SF_SIP_HDR_ACCEPT || id == SF_SIP_HDR_ACCEPT_ENCODING || id == SF_SIP_HDR_ACCEPT_LANGUAGE ||
        id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && trim (value).len == 0)
     return TRUE;
-  for (;;) {
-    SfSipStr item = trim (sf_sip_scan_until (&s, ","));
-    c.s = s;
-    if (item.len == 0)
-      return bad (&c, "empty list element");
-    if (!parse_value (id, item, &c))
-      return FALSE;
-    if (s.p >= s.end)
-      break;
-    s.p++; /* the comma */
+  if (id == SF_SIP_HDR_WARNING || id == SF_SIP_HDR_IN_REPLY_TO) {
+    /* Split first: a warn-agent and a Call-ID word may hold a ',' that their
+     * parsers would take, where the list's comma is meant. */
+    for (;;) {
+      SfSipStr item = trim (sf_sip_scan_until (&s, ","));
+      c->s = s;
+      if (item.len == 0)
+        return bad (c, "empty list element");
+      if (!parse_value (id, item, c))
+        return FALSE;
+      if (s.p >= s.end)
+        break;
+      s.p++; /* the comma */
+    }
+    return TRUE;
   }
-  return TRUE;
+  /* The other lists in one pass: each element's parser stops at a ',' outside
+   * quotes and <> (no token, parameter value, host or URI outside <> holds
+   * one), where the list goes on; the verdicts are those of splitting on such
+   * commas first, without a second look at every byte. */
+  c->list = TRUE;
+  for (;;) {
+    sf_sip_scan_sws (&c->s);
+    if (sf_sip_scan_eof (&c->s) || *c->s.p == ',')
+      return bad (c, "empty list element");
+    if (!parse_element (c, id))
+      return FALSE;
+    sf_sip_scan_sws (&c->s);
+    if (sf_sip_scan_eof (&c->s))
+      return TRUE;
+    if (*c->s.p != ',')
+      return unexpected (c);
+    c->s.p++;
+  }
 }

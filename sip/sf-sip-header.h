@@ -126,6 +126,8 @@ typedef struct {
   gpointer *pdata;   /* SfSipValue* */
   guint len;
   guint cap;
+  gpointer first[2]; /* pdata's first table (most headers have one or two values), nullable:
+                      * sf_sip_msg_values() points pdata here; a larger table grows in the arena */
 } SfSipValues;
 
 /* The same, with the values (their URIs and parameters too) allocated in

@@ -6,6 +6,9 @@
 #include "sf-sip-build.h"
 #include "sf-sip-arena.h"
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 struct _SfSipMsg {
   grefcount ref;
@@ -37,7 +40,7 @@ struct _SfSipMsg {
 };
 
 #define MSG_BLOCK 4096
-#define ARENA_ALIGN 16 /* sf-sip-arena.c's */
+#define ARENA_ALIGN SF_SIP_ARENA_ALIGN
 #define ROUND_ALIGN(n) (((n) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
 
 static gboolean
@@ -95,6 +98,8 @@ valid_version (SfSipStr v)
 static gboolean
 check_version (SfSipStr v, GError **error)
 {
+  if (v.len == 7 && memcmp (v.p, "SIP/2.0", 7) == 0)
+    return TRUE; /* as nearly every message writes it */
   if (!valid_version (v))
     return err (error, SF_SIP_ERROR_SYNTAX, "start line: invalid SIP version '%.*s'", (int) MIN (v.len, 32), v.p);
   if (!sf_sip_str_caseeq (v, "SIP/2.0"))
@@ -206,18 +211,165 @@ line_end (const char *p, const char *end, const char **content_end)
   return nl + 1;
 }
 
-/* Whether one of the 8 bytes at @p is a CTL (below 0x20, or DEL 0x7f).  A
- * byte below n sets its high bit in (x - n per byte) & ~x (n <= 128); a borrow
- * can only mark a byte above one that is really below, so the answer is exact
- * for the word, and the caller looks at its bytes one by one when it is yes. */
-static inline gboolean
-word_has_ctl (const char *p)
+/* The CTL bytes (below 0x20, or DEL 0x7f) of the 8 at @p, as the high bit of
+ * each.  A byte below n sets its high bit in (x - n per byte) & ~x (n <= 128);
+ * a borrow can only mark a byte above one that is really below, so the mask is
+ * 0 exactly when no byte is a CTL, and its lowest mark (in memory order) is
+ * exact: the first CTL byte. */
+static inline guint64
+word_ctl_mask (const char *p)
 {
   const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101), highs = G_GUINT64_CONSTANT (0x8080808080808080);
   guint64 x;
   memcpy (&x, p, sizeof x);
   guint64 del = x ^ (ones * 0x7f); /* DEL bytes become zero */
-  return ((((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs) != 0;
+  return (((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs;
+}
+
+static inline gboolean
+word_has_ctl (const char *p)
+{
+  return word_ctl_mask (p) != 0;
+}
+
+/* The first CTL byte at or after @q before @end, or @end: sixteen bytes at a
+ * time where SSE2 is there (every x86-64), then eight, then one. */
+static inline const char *
+next_ctl (const char *q, const char *end)
+{
+#ifdef __SSE2__
+  const __m128i lim = _mm_set1_epi8 (0x1f), del = _mm_set1_epi8 (0x7f);
+  for (; q + 16 <= end; q += 16) {
+    __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) q);
+    /* x <= 0x1f unsigned: max (x, 0x1f) is 0x1f */
+    __m128i ctl = _mm_or_si128 (_mm_cmpeq_epi8 (_mm_max_epu8 (x, lim), lim), _mm_cmpeq_epi8 (x, del));
+    int mask = _mm_movemask_epi8 (ctl); /* bit i: byte i, in memory order */
+    if (mask != 0)
+      return q + __builtin_ctz ((unsigned) mask);
+  }
+#endif
+  for (; q + 8 <= end; q += 8) {
+    guint64 mask = word_ctl_mask (q);
+    if (mask != 0) {
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+      return q + (__builtin_ctzll (mask) >> 3);
+#else
+      break; /* the bytes one by one below */
+#endif
+    }
+  }
+  while (q < end && !sf_sip_ch ((guchar) *q, SF_SIP_CH_CTL))
+    q++;
+  return q;
+}
+
+/* A header line's rest after its colon at @q, in one pass: where it ends
+ * (*@next after its LF, *@cend before its CRLF or LF; folds inside) and the
+ * first control byte it may not hold (*@bad, NULL when none): a bare CR (a
+ * line end to some peers: header injection), or any CTL but HTAB unless
+ * escaped by a quoted-pair (RFC 4475 intmeth).  FALSE when no LF ends it. */
+static inline gboolean
+header_rest (const char *q, const char *end, const char **next, const char **cend, const char **bad)
+{
+  *bad = NULL;
+  for (;;) {
+    q = next_ctl (q, end);
+    if (q >= end)
+      return FALSE;
+    char ch = *q;
+    if (ch == '\n') {
+      if (q + 1 < end && (q[1] == ' ' || q[1] == '\t')) { /* a fold */
+        q++;
+        continue;
+      }
+      *next = q + 1;
+      *cend = q[-1] == '\r' ? q - 1 : q; /* q[-1] is the colon at least */
+      return TRUE;
+    }
+    if (*bad == NULL && ((ch == '\r' && (q + 1 >= end || q[1] != '\n')) ||
+                         (ch != '\r' && ch != '\t' && q[-1] != '\\')))
+      *bad = q;
+    q++;
+  }
+}
+
+/* The header table grows by doubling in the arena: the old table stays there
+ * unused, at most as large as the new one. */
+static void
+add_header (SfSipMsg *m, const SfSipHdr *h)
+{
+  if (m->n_headers == m->cap_headers) {
+    guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
+    SfSipHdr *t = sf_sip_arena_alloc (&m->arena, cap * sizeof *t); /* entries written before read */
+    m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
+    if (m->n_headers > 0)
+      memcpy (t, m->headers, m->n_headers * sizeof *t);
+    m->headers = t;
+    m->cap_headers = cap;
+  }
+  if (m->count[h->id]++ == 0)
+    m->first[h->id] = (guint16) m->n_headers;
+  m->headers[m->n_headers++] = *h;
+}
+
+static gboolean
+ctl_error (SfSipMsg *m, SfSipStr name, const char *q, GError **error)
+{
+  guchar ch = (guchar) *q;
+  if (ch == '\r')
+    return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: a CR that does not end a line at offset %" G_GSIZE_FORMAT,
+                (int) MIN (name.len, 64), name.p, (gsize) (q - m->base));
+  return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: control character 0x%02x at offset %" G_GSIZE_FORMAT,
+              (int) MIN (name.len, 64), name.p, ch, (gsize) (q - m->base));
+}
+
+/* The value of a header line: after the colon and LWS, up to the line's end
+ * less trailing LWS (empty folds included). */
+static SfSipStr
+header_value (SfSipMsg *m, const char *colon, const char *cend)
+{
+  SfSipScan s;
+  sf_sip_scan_init (&s, sf_sip_str (colon + 1, (gsize) (cend - colon - 1)), m->base);
+  sf_sip_scan_sws (&s);
+  const char *vend = cend;
+  while (vend > s.p && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r' || vend[-1] == '\n'))
+    vend--;
+  return sf_sip_str (s.p, (gsize) (vend - s.p));
+}
+
+/* A line the quick way (parse_headers) does not take: the empty line that
+ * ends the headers (TRUE, *@after past it), or an error, the errors ranked as
+ * for any line: the line's end, its folds, the limits, then the name (which
+ * is wrong here: the quick way takes every line with a name, a colon and an
+ * end), and control bytes last (the quick way's). */
+static gboolean
+header_slow (SfSipMsg *m, const char *p, const char *end, const char **after, GError **error)
+{
+  const char *cend;
+  const char *next = line_end (p, end, &cend);
+  if (next == NULL)
+    return err (error, SF_SIP_ERROR_SYNTAX, "headers: not terminated by an empty line");
+  if (cend == p) { /* the empty line */
+    *after = next;
+    return TRUE;
+  }
+  if (*p == ' ' || *p == '\t')
+    return err (error, SF_SIP_ERROR_SYNTAX, "headers: a continuation line with no header before it at offset %" G_GSIZE_FORMAT,
+                (gsize) (p - m->base));
+  /* Folded continuation lines belong to this header. */
+  while (next < end && (*next == ' ' || *next == '\t')) {
+    const char *n2 = line_end (next, end, &cend);
+    if (n2 == NULL)
+      return err (error, SF_SIP_ERROR_SYNTAX, "headers: not terminated by an empty line");
+    next = n2;
+  }
+  if ((gsize) (next - p) > SF_SIP_MAX_HEADER_LEN)
+    return err (error, SF_SIP_ERROR_LIMIT, "headers: a header line longer than %d bytes at offset %" G_GSIZE_FORMAT,
+                SF_SIP_MAX_HEADER_LEN, (gsize) (p - m->base));
+  if (m->n_headers >= SF_SIP_MAX_HEADERS)
+    return err (error, SF_SIP_ERROR_LIMIT, "headers: more than %d header lines", SF_SIP_MAX_HEADERS);
+  return err (error, SF_SIP_ERROR_SYNTAX, "headers: a line that is not 'Name: value' at offset %" G_GSIZE_FORMAT,
+              (gsize) (p - m->base));
 }
 
 static gboolean
@@ -225,82 +377,34 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
 {
   const char *p = *pp;
   for (;;) {
-    const char *cend;
-    const char *next = line_end (p, end, &cend);
-    if (next == NULL)
-      return err (error, SF_SIP_ERROR_SYNTAX, "headers: not terminated by an empty line");
-    if (cend == p) { /* the empty line */
-      *pp = next;
-      return TRUE;
-    }
-    if (*p == ' ' || *p == '\t')
-      return err (error, SF_SIP_ERROR_SYNTAX, "headers: a continuation line with no header before it at offset %" G_GSIZE_FORMAT,
-                  (gsize) (p - m->base));
-    /* Folded continuation lines belong to this header. */
-    while (next < end && (*next == ' ' || *next == '\t')) {
-      const char *n2 = line_end (next, end, &cend);
-      if (n2 == NULL)
-        return err (error, SF_SIP_ERROR_SYNTAX, "headers: not terminated by an empty line");
-      next = n2;
+    /* The quick way: a token name, optional SP/HTAB and a colon at the line's
+     * start (no CR or LF among them), then the rest of the line (its end, its
+     * folds and its control bytes) in one pass. */
+    const char *n = p;
+    while (n < end && sf_sip_ch ((guchar) *n, SF_SIP_CH_TOKEN))
+      n++;
+    const char *colon = n;
+    while (colon < end && (*colon == ' ' || *colon == '\t'))
+      colon++;
+    const char *next, *cend, *bad;
+    if (n == p || colon >= end || *colon != ':' || !header_rest (colon + 1, end, &next, &cend, &bad)) {
+      if (!header_slow (m, p, end, pp, error))
+        return FALSE;
+      return TRUE; /* the empty line */
     }
     if ((gsize) (next - p) > SF_SIP_MAX_HEADER_LEN)
       return err (error, SF_SIP_ERROR_LIMIT, "headers: a header line longer than %d bytes at offset %" G_GSIZE_FORMAT,
                   SF_SIP_MAX_HEADER_LEN, (gsize) (p - m->base));
     if (m->n_headers >= SF_SIP_MAX_HEADERS)
       return err (error, SF_SIP_ERROR_LIMIT, "headers: more than %d header lines", SF_SIP_MAX_HEADERS);
-    SfSipHdr h = { 0 };
-    const char *n = p;
-    while (n < cend && sf_sip_ch ((guchar) *n, SF_SIP_CH_TOKEN))
-      n++;
+    SfSipHdr h;
     h.name = sf_sip_str (p, (gsize) (n - p));
-    const char *colon = n;
-    while (colon < cend && (*colon == ' ' || *colon == '\t'))
-      colon++;
-    if (h.name.len == 0 || colon >= cend || *colon != ':')
-      return err (error, SF_SIP_ERROR_SYNTAX, "headers: a line that is not 'Name: value' at offset %" G_GSIZE_FORMAT,
-                  (gsize) (p - m->base));
-    h.id = sf_sip_hdr_lookup_token (h.name); /* the name was scanned as a token above */
-    /* No bare CR (a line end to some peers: header injection) and no control
-     * byte but HTAB, unless escaped by a quoted-pair (RFC 4475 intmeth). */
-    for (const char *q = colon + 1; q < next; q++) {
-      if (q + 8 <= next && !word_has_ctl (q)) {
-        q += 7; /* eight bytes at a time while none is a control byte */
-        continue;
-      }
-      guchar ch = (guchar) *q;
-      if (!sf_sip_ch (ch, SF_SIP_CH_CTL))
-        continue;
-      if (ch == '\r' && (q + 1 >= next || q[1] != '\n'))
-        return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: a CR that does not end a line at offset %" G_GSIZE_FORMAT,
-                    (int) MIN (h.name.len, 64), h.name.p, (gsize) (q - m->base));
-      if ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f) {
-        if (q > colon + 1 && q[-1] == '\\')
-          continue;
-        return err (error, SF_SIP_ERROR_SYNTAX, "%.*s: control character 0x%02x at offset %" G_GSIZE_FORMAT,
-                    (int) MIN (h.name.len, 64), h.name.p, ch, (gsize) (q - m->base));
-      }
-    }
-    SfSipScan s;
-    sf_sip_scan_init (&s, sf_sip_str (colon + 1, (gsize) (cend - colon - 1)), m->base);
-    sf_sip_scan_sws (&s);
-    const char *vend = cend;
-    while (vend > s.p && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r' || vend[-1] == '\n'))
-      vend--; /* trailing LWS, empty folds included */
-    h.value = sf_sip_str (s.p, (gsize) (vend - s.p));
+    if (bad != NULL)
+      return ctl_error (m, h.name, bad, error);
+    h.id = sf_sip_hdr_lookup_token (h.name); /* the name was scanned as a token */
+    h.value = header_value (m, colon, cend);
     h.line = sf_sip_str (p, (gsize) (next - p));
-    if (m->n_headers == m->cap_headers) {
-      /* Doubling in the arena: the old table stays there unused, at most as large as the new one. */
-      guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
-      SfSipHdr *t = sf_sip_arena_alloc0 (&m->arena, cap * sizeof *t);
-      m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
-      if (m->n_headers > 0)
-        memcpy (t, m->headers, m->n_headers * sizeof *t);
-      m->headers = t;
-      m->cap_headers = cap;
-    }
-    if (m->count[h.id]++ == 0)
-      m->first[h.id] = (guint16) m->n_headers;
-    m->headers[m->n_headers++] = h;
+    add_header (m, &h);
     p = next;
   }
 }
@@ -428,6 +532,8 @@ sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
   if (msg->cache[id] != NULL)
     return msg->cache[id];
   SfSipValues *out = sf_sip_arena_alloc0 (&msg->arena, sizeof *out);
+  out->pdata = out->first;
+  out->cap = G_N_ELEMENTS (out->first);
   for (guint i = msg->first[id], seen = 0; seen < msg->count[id] && i < msg->n_headers; i++) {
     SfSipHdr *h = &msg->headers[i];
     if (h->id != id)

@@ -3,12 +3,17 @@
 #include "sf-sip-str.h"
 #include <string.h>
 
-#define T SF_SIP_CH_TOKEN
-#define U SF_SIP_CH_UNRESERVED
+#define T (SF_SIP_CH_TOKEN | SF_SIP_CH_GEN)
+/* Every unreserved byte may be in each URI part. */
+#define U (SF_SIP_CH_UNRESERVED | SF_SIP_CH_USER | SF_SIP_CH_PASSWORD | SF_SIP_CH_PARAM | SF_SIP_CH_HNV)
+#define UR SF_SIP_CH_USER
+#define PW SF_SIP_CH_PASSWORD
+#define PM SF_SIP_CH_PARAM
+#define HV SF_SIP_CH_HNV
 #define A (SF_SIP_CH_ALNUM | SF_SIP_CH_HOST)
 #define D SF_SIP_CH_DIGIT
 #define H SF_SIP_CH_HEX
-#define W SF_SIP_CH_WORD
+#define W (SF_SIP_CH_WORD | SF_SIP_CH_CALLID)
 #define C SF_SIP_CH_CTL
 #define S SF_SIP_CH_SPLIT
 #define L SF_SIP_CH_LWS
@@ -18,9 +23,11 @@ const guint16 sf_sip_char_class[256] = {
   [22] = C, [23] = C, [24] = C, [25] = C, [26] = C, [27] = C, [28] = C, [29] = C, [30] = C, [31] = C, [0x7f] = C,
   ['-'] = T | U | W | SF_SIP_CH_HOST, ['.'] = T | U | W | SF_SIP_CH_HOST,
   ['!'] = T | U | W, ['*'] = T | U | W, ['_'] = T | U | W, ['~'] = T | U | W, ['\''] = T | U | W,
-  ['%'] = T | W, ['+'] = T | W, ['`'] = T | W, [' '] = L, [','] = S, [';'] = S,
+  ['%'] = T | W, ['+'] = T | W | UR | PW | PM | HV, ['`'] = T | W, [' '] = L, [','] = S | UR | PW,
+  [';'] = S | UR, ['&'] = UR | PW | PM, ['='] = UR | PW, ['$'] = UR | PW | PM | HV,
   ['('] = U | W, [')'] = U | W,
-  ['<'] = W | S, ['>'] = W | S, [':'] = W, ['\\'] = W | S, ['"'] = W | S, ['/'] = W, ['['] = W, [']'] = W, ['?'] = W,
+  ['<'] = W | S, ['>'] = W | S, [':'] = W | PM | HV | SF_SIP_CH_GEN, ['@'] = SF_SIP_CH_CALLID, ['\\'] = W | S, ['"'] = W | S, ['/'] = W | UR | PM | HV,
+  ['['] = W | PM | HV | SF_SIP_CH_GEN, [']'] = W | PM | HV | SF_SIP_CH_GEN, ['?'] = W | UR | HV,
   ['{'] = W, ['}'] = W,
   ['0'] = T | U | A | D | H | W, ['1'] = T | U | A | D | H | W, ['2'] = T | U | A | D | H | W,
   ['3'] = T | U | A | D | H | W, ['4'] = T | U | A | D | H | W, ['5'] = T | U | A | D | H | W,
@@ -48,6 +55,10 @@ const guint16 sf_sip_char_class[256] = {
 #undef C
 #undef S
 #undef L
+#undef UR
+#undef PW
+#undef PM
+#undef HV
 
 gboolean
 sf_sip_str_eq (SfSipStr a, const char *lit)
@@ -85,10 +96,12 @@ sf_sip_str_to_u64 (SfSipStr s, guint64 max, guint64 *out)
     return FALSE;
   guint64 v = 0;
   for (gsize i = 0; i < s.len; i++) {
-    if (!g_ascii_isdigit (s.p[i]))
+    if (!sf_sip_ch ((guchar) s.p[i], SF_SIP_CH_DIGIT))
       return FALSE;
     guint d = (guint) (s.p[i] - '0');
-    if (v > (G_MAXUINT64 - d) / 10)
+    /* 19 digits cannot overflow (10^19 - 1 < 2^64): only a 20th is checked,
+     * without a division per digit. */
+    if (i == 19 && v > (G_MAXUINT64 - d) / 10)
       return FALSE;
     v = v * 10 + d;
   }
@@ -151,18 +164,6 @@ sf_sip_scan_sep (SfSipScan *s, char c)
   }
   s->p = save;
   return FALSE;
-}
-
-gboolean
-sf_sip_scan_token (SfSipScan *s, SfSipStr *out)
-{
-  const char *start = s->p;
-  while (s->p < s->end && sf_sip_ch ((guchar) *s->p, SF_SIP_CH_TOKEN))
-    s->p++;
-  if (s->p == start)
-    return FALSE;
-  *out = sf_sip_str (start, (gsize) (s->p - start));
-  return TRUE;
 }
 
 gboolean

@@ -59,6 +59,13 @@ enum {
   SF_SIP_CH_CTL = 1 << 7,        /* CTL: 0x00-0x1f and DEL */
   SF_SIP_CH_SPLIT = 1 << 8,      /* what sf_sip_scan_until() looks at: " \\ < > , ; */
   SF_SIP_CH_LWS = 1 << 9,        /* SP, HTAB, CR, LF: where LWS may start */
+  /* What a URI part may hold besides escapes (19.1.1, 25.1): unreserved and */
+  SF_SIP_CH_USER = 1 << 10,      /* user-unreserved: & = + $ , ; ? / */
+  SF_SIP_CH_PASSWORD = 1 << 11,  /* & = + $ , */
+  SF_SIP_CH_PARAM = 1 << 12,     /* param-unreserved: [ ] / : & + $ */
+  SF_SIP_CH_HNV = 1 << 13,       /* hnv-unreserved: [ ] / ? : + $ */
+  SF_SIP_CH_CALLID = 1 << 14,    /* word and '@': what a Call-ID is scanned over */
+  SF_SIP_CH_GEN = 1 << 15,       /* token and : [ ]: an unquoted gen-value (a host or an IPv6 reference) */
 };
 extern const guint16 sf_sip_char_class[256];
 
@@ -125,17 +132,33 @@ gboolean sf_sip_scan_lws_at (SfSipScan *s);
 static inline gboolean
 sf_sip_scan_sws (SfSipScan *s)
 {
-  /* Mostly there is none: one look-up instead of a call. */
+  /* Mostly there is none: one look-up.  Else spaces, skipped here; a CR or
+   * LF may start a fold: the function looks. */
   if (s->p >= s->end || !sf_sip_ch ((guchar) *s->p, SF_SIP_CH_LWS))
     return FALSE;
-  return sf_sip_scan_lws_at (s);
+  const char *start = s->p;
+  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t'))
+    s->p++;
+  if (s->p < s->end && (*s->p == '\r' || *s->p == '\n'))
+    sf_sip_scan_lws_at (s);
+  return s->p != start;
 }
 /* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI, COLON, EQUAL...). */
 gboolean sf_sip_scan_sep (SfSipScan *s, char c);
 /* Peeks the next non-LWS character without consuming; 0 at the end. */
 char sf_sip_scan_peek (SfSipScan *s);
-/* A token (1*token-char). */
-gboolean sf_sip_scan_token (SfSipScan *s, SfSipStr *out);
+/* A token (1*token-char).  Inline: the parsers' most frequent call. */
+static inline gboolean
+sf_sip_scan_token (SfSipScan *s, SfSipStr *out)
+{
+  const char *start = s->p;
+  while (s->p < s->end && sf_sip_ch ((guchar) *s->p, SF_SIP_CH_TOKEN))
+    s->p++;
+  if (s->p == start)
+    return FALSE;
+  *out = sf_sip_str (start, (gsize) (s->p - start));
+  return TRUE;
+}
 /* A quoted-string; @out gets what is between the quotes, quoted-pairs intact. */
 gboolean sf_sip_scan_quoted (SfSipScan *s, SfSipStr *out);
 /* Bytes up to (not including) any of @stops at nesting level 0, outside quotes

@@ -25,21 +25,27 @@ is_hex (guchar c)
   return sf_sip_ch (c, SF_SIP_CH_HEX);
 }
 
-/* Accepts unreserved, the extra characters @extra, and %HH escapes. */
-static gboolean
-valid_chars (SfSipStr s, const char *extra)
+/* Past the bytes of class @cls (unreserved and a part's extra characters:
+ * SF_SIP_CH_USER...) and %HH escapes from @p: where the first other byte is. */
+static inline const char *
+skip_chars (const char *p, const char *end, guint16 cls)
 {
-  for (gsize i = 0; i < s.len; i++) {
-    guchar c = (guchar) s.p[i];
-    if (c == '%') {
-      if (i + 2 >= s.len || !is_hex ((guchar) s.p[i + 1]) || !is_hex ((guchar) s.p[i + 2]))
-        return FALSE;
-      i += 2;
-    } else if (!sf_sip_ch (c, SF_SIP_CH_UNRESERVED) && (c == 0 || strchr (extra, c) == NULL)) {
-      return FALSE;
-    }
+  while (p < end) {
+    if (sf_sip_ch ((guchar) *p, cls))
+      p++;
+    else if (*p == '%' && end - p > 2 && is_hex ((guchar) p[1]) && is_hex ((guchar) p[2]))
+      p += 3;
+    else
+      break;
   }
-  return TRUE;
+  return p;
+}
+
+/* Whether @s is all bytes of class @cls and %HH escapes. */
+static gboolean
+valid_chars (SfSipStr s, guint16 cls)
+{
+  return skip_chars (s.p, s.p + s.len, cls) == s.p + s.len;
 }
 
 char *
@@ -102,20 +108,6 @@ sf_sip_is_ipv6 (SfSipStr h)
   return colons >= 2 && colons <= 7 + (dbl != NULL);
 }
 
-static gboolean
-valid_hostname (SfSipStr h)
-{
-  if (h.len == 0 || h.len > 255)
-    return FALSE;
-  for (gsize i = 0; i < h.len; i++) {
-    char c = h.p[i];
-    if (!g_ascii_isalnum (c) && c != '-' && c != '.')
-      return FALSE;
-    if (c == '.' && i > 0 && h.p[i - 1] == '.')
-      return FALSE;
-  }
-  return h.p[0] != '.' && h.p[0] != '-';
-}
 
 /* host [":" port] at *p .. end; advances *p past it. */
 static gboolean
@@ -132,12 +124,18 @@ parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *base,
     p = close + 1;
     u->host_kind = SF_HOST_IPV6;
   } else {
-    while (p < end && (g_ascii_isalnum (*p) || *p == '-' || *p == '.'))
+    /* A hostname or an IPv4 address: alphanum, '-' and '.', no empty label
+     * (".."), not starting with '.' or '-', at most 255 bytes; in one pass. */
+    gboolean dots = FALSE;
+    while (p < end && sf_sip_ch ((guchar) *p, SF_SIP_CH_HOST)) {
+      if (*p == '.' && p > h && p[-1] == '.')
+        dots = TRUE;
       p++;
+    }
     SfSipStr host = sf_sip_str (h, (gsize) (p - h));
-    if (!valid_hostname (host))
+    if (host.len == 0 || host.len > 255 || dots || *h == '.' || *h == '-')
       return fail (error, base, h, "URI: invalid host");
-    u->host_kind = sf_sip_is_ipv4 (host) ? SF_HOST_IPV4 : SF_HOST_NAME;
+    u->host_kind = g_ascii_isdigit (*h) && sf_sip_is_ipv4 (host) ? SF_HOST_IPV4 : SF_HOST_NAME;
   }
   u->host = sf_sip_str (h, (gsize) (p - h));
   if (p < end && *p == ':') {
@@ -161,18 +159,6 @@ same_name (SfSipStr a, SfSipStr b)
   return unescaped_equal (a, b, TRUE);
 }
 
-/* strchr (@stop, @c) != NULL without the call: NUL is a stop too. */
-static inline gboolean
-is_stop (const char *stop, char c)
-{
-  if (c == '\0')
-    return TRUE;
-  for (; *stop != '\0'; stop++)
-    if (*stop == c)
-      return TRUE;
-  return FALSE;
-}
-
 /* @n parameters of @buf, copied into @arena (or g_malloc'd without one); NULL when @n is 0. */
 static SfSipParam *
 store_params (SfSipArena *arena, const SfSipParam *buf, guint n)
@@ -182,10 +168,19 @@ store_params (SfSipArena *arena, const SfSipParam *buf, guint n)
   return arena != NULL ? sf_sip_arena_dup (arena, buf, n * sizeof *buf) : g_memdup2 (buf, n * sizeof *buf);
 }
 
-/* ;name[=value] pairs up to '?' or the end; @extra: characters allowed besides unreserved. */
+/* Whether @c ends a parameter name or value: ';', '?' when @stop_q, NUL, and '=' when @eq. */
+static inline gboolean
+ends_param (char c, gboolean stop_q, gboolean eq)
+{
+  return c == ';' || c == '\0' || (stop_q && c == '?') || (eq && c == '=');
+}
+
+/* ;name[=value] pairs up to '?' (when @stop_q) or the end; each name and value
+ * of param-unreserved bytes and escapes.  One pass: a byte that may not be
+ * there is found where the scan for the end stops. */
 static gboolean
-parse_params (const char **pp, const char *end, const char *stop, const char *extra, SfSipParam **out, guint *n,
-              SfSipArena *arena, const char *base, GError **error)
+parse_params (const char **pp, const char *end, gboolean stop_q, SfSipParam **out, guint *n, SfSipArena *arena,
+              const char *base, GError **error)
 {
   const char *p = *pp;
   SfSipParam a[SF_SIP_MAX_PARAMS];
@@ -193,17 +188,18 @@ parse_params (const char **pp, const char *end, const char *stop, const char *ex
   while (p < end && *p == ';') {
     p++;
     const char *ns = p;
-    while (p < end && *p != '=' && *p != ';' && !is_stop (stop, *p))
-      p++;
+    p = skip_chars (p, end, SF_SIP_CH_PARAM);
+    if (p == ns || (p < end && !ends_param (*p, stop_q, TRUE))) {
+      while (p < end && !ends_param (*p, stop_q, TRUE))
+        p++; /* the whole name, for the message */
+      return fail (error, base, ns, "URI: invalid parameter name '%.*s'", (int) MIN (p - ns, 32), ns);
+    }
     SfSipParam prm = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
-    if (prm.name.len == 0 || !valid_chars (prm.name, extra))
-      return fail (error, base, ns, "URI: invalid parameter name '%.*s'", (int) MIN (prm.name.len, 32), prm.name.p);
     if (p < end && *p == '=') {
       const char *vs = ++p;
-      while (p < end && *p != ';' && !is_stop (stop, *p))
-        p++;
+      p = skip_chars (p, end, SF_SIP_CH_PARAM);
       prm.value = sf_sip_str (vs, (gsize) (p - vs));
-      if (prm.value.len == 0 || !valid_chars (prm.value, extra))
+      if (prm.value.len == 0 || (p < end && !ends_param (*p, stop_q, FALSE)))
         return fail (error, base, vs, "URI: parameter '%.*s' has an invalid value", (int) MIN (prm.name.len, 32),
                      prm.name.p);
     }
@@ -242,13 +238,13 @@ parse_headers (SfSipUri *u, const char **pp, const char *end, SfSipArena *arena,
     while (p < end && *p != '=' && *p != '&')
       p++;
     SfSipParam h = { sf_sip_str (ns, (gsize) (p - ns)), SF_SIP_STR_NULL };
-    if (p >= end || *p != '=' || h.name.len == 0 || !valid_chars (h.name, "[]/?:+$"))
+    if (p >= end || *p != '=' || h.name.len == 0 || !valid_chars (h.name, SF_SIP_CH_HNV))
       return fail (error, base, ns, "URI: invalid header");
     const char *vs = ++p;
     while (p < end && *p != '&')
       p++;
     h.value = sf_sip_str (vs, (gsize) (p - vs));
-    if (!valid_chars (h.value, "[]/?:+$"))
+    if (!valid_chars (h.value, SF_SIP_CH_HNV))
       return fail (error, base, vs, "URI: invalid header value");
     if (len >= SF_SIP_MAX_PARAMS) {
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT, "URI: more than %d headers", SF_SIP_MAX_PARAMS);
@@ -270,18 +266,18 @@ parse_sip (SfSipUri *u, const char *p, const char *end, SfSipArena *arena, const
     const char *colon = memchr (p, ':', (gsize) (at - p));
     const char *uend = colon != NULL ? colon : at;
     u->user = sf_sip_str (p, (gsize) (uend - p));
-    if (u->user.len == 0 || !valid_chars (u->user, "&=+$,;?/"))
+    if (u->user.len == 0 || !valid_chars (u->user, SF_SIP_CH_USER))
       return fail (error, base, p, "URI: invalid user part");
     if (colon != NULL) {
       u->password = sf_sip_str (colon + 1, (gsize) (at - colon - 1));
-      if (!valid_chars (u->password, "&=+$,"))
+      if (!valid_chars (u->password, SF_SIP_CH_PASSWORD))
         return fail (error, base, colon + 1, "URI: invalid password");
     }
     p = at + 1;
   }
   if (!parse_hostport (u, &p, end, base, error))
     return FALSE;
-  if (!parse_params (&p, end, "?", "[]/:&+$", &u->params, &u->n_params, arena, base, error))
+  if (!parse_params (&p, end, TRUE, &u->params, &u->n_params, arena, base, error))
     return FALSE;
   if (!parse_headers (u, &p, end, arena, base, error))
     return FALSE;
@@ -305,7 +301,7 @@ parse_tel (SfSipUri *u, const char *p, const char *end, SfSipArena *arena, const
       any_digit = TRUE;
   if (!any_digit)
     return fail (error, base, ns, "tel URI: no number");
-  if (!parse_params (&p, end, "", "[]/:&+$", &u->params, &u->n_params, arena, base, error))
+  if (!parse_params (&p, end, FALSE, &u->params, &u->n_params, arena, base, error))
     return FALSE;
   if (p != end)
     return fail (error, base, p, "tel URI: unexpected character");
@@ -336,8 +332,12 @@ sf_sip_uri_parse_in (SfSipStr s, const char *base, SfSipArena *arena, GError **e
     fail (error, base, p, "URI: no scheme");
     return NULL;
   }
-  while (p < end && (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.'))
-    p++;
+  if (end - p > 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
+      (p[3] == ':' || ((p[3] | 0x20) == 's' && p[4] == ':')))
+    p += p[3] == ':' ? 3 : 4; /* sip: and sips:, nearly every URI */
+  else
+    while (p < end && (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.'))
+      p++;
   if (p >= end || *p != ':') {
     fail (error, base, p, "URI: no ':' after the scheme");
     return NULL;

@@ -63,7 +63,7 @@ vectors (void)
       g_autofree char *ch = g_strdup_printf ("Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"", c[2], c[6], c[0]);
       g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch);
       g_autoptr (GError) error = NULL;
-      CU_ASSERT_PTR_NULL (sf_digest_challenge_pick (&(SfSipValues) { (chs)->pdata, (chs)->len, 0 }, &error));
+      CU_ASSERT_PTR_NULL (sf_digest_challenge_pick (&(SfSipValues) { .pdata = (chs)->pdata, .len = (chs)->len }, &error));
       CU_ASSERT (g_error_matches (error, SF_DIGEST_ERROR, SF_DIGEST_ERROR_UNSUPPORTED));
       CU_ASSERT_PTR_NOT_NULL (error != NULL ? strstr (error->message, "unsupported algorithm: SHA-512-256") : NULL);
       refused++;
@@ -101,13 +101,13 @@ pick_first_supported (void)
     g_autoptr (GPtrArray) one = values (SF_SIP_HDR_WWW_AUTHENTICATE, lines[i]);
     g_ptr_array_extend_and_steal (chs, g_steal_pointer (&one));
   }
-  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { (chs)->pdata, (chs)->len, 0 }, NULL);
+  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { .pdata = (chs)->pdata, .len = (chs)->len }, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (c);
   CU_ASSERT_EQUAL (c->alg, SF_DIGEST_SHA256);
   CU_ASSERT_STRING_EQUAL (c->nonce, "n2");
   /* No algorithm parameter means MD5 (RFC 2617 3.2.1). */
   g_autoptr (GPtrArray) plain = values (SF_SIP_HDR_PROXY_AUTHENTICATE, "Digest realm=\"r\", nonce=\"x\"");
-  g_autoptr (SfDigestChallenge) p = sf_digest_challenge_pick (&(SfSipValues) { (plain)->pdata, (plain)->len, 0 }, NULL);
+  g_autoptr (SfDigestChallenge) p = sf_digest_challenge_pick (&(SfSipValues) { .pdata = (plain)->pdata, .len = (plain)->len }, NULL);
   CU_ASSERT_PTR_NOT_NULL_FATAL (p);
   CU_ASSERT_EQUAL (p->alg, SF_DIGEST_MD5);
   CU_ASSERT_FALSE (p->qop_auth);
@@ -118,7 +118,7 @@ answer_and_check (SfDigestServer *srv, const char *challenge, const char *passwo
                   const char *server_password)
 {
   g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, challenge);
-  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { (chs)->pdata, (chs)->len, 0 }, NULL);
+  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { .pdata = (chs)->pdata, .len = (chs)->len }, NULL);
   g_assert (c != NULL);
   g_autofree char *auth = sf_digest_authorization (c, "alice", password, "REGISTER", "sip:sipflow.test", "0a4f113b", nc);
   g_autoptr (GPtrArray) av = values (SF_SIP_HDR_AUTHORIZATION, auth);
@@ -136,7 +136,7 @@ use_nonce (SfDigestServer *srv, const char *nonce, const char *password, gboolea
 {
   g_autofree char *ch = g_strdup_printf ("Digest realm=\"sipflow.test\", nonce=\"%s\", algorithm=MD5, qop=\"auth\"", nonce);
   g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch);
-  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { (chs)->pdata, (chs)->len, 0 }, NULL);
+  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { .pdata = (chs)->pdata, .len = (chs)->len }, NULL);
   g_assert (c != NULL);
   c->qop_auth = qop;
   g_autofree char *auth = sf_digest_authorization (c, "alice", password, "REGISTER", "sip:sipflow.test", NULL, nc);
@@ -176,7 +176,7 @@ server_round_trip (void)
   /* For another URI, or with an algorithm not offered: refused. */
   g_autofree char *ch2 = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 3000);
   g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch2);
-  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { (chs)->pdata, (chs)->len, 0 }, NULL);
+  g_autoptr (SfDigestChallenge) c = sf_digest_challenge_pick (&(SfSipValues) { .pdata = (chs)->pdata, .len = (chs)->len }, NULL);
   g_autofree char *ha1 = sf_digest_ha1 (SF_DIGEST_MD5, "alice", "sipflow.test", "wonderland");
   g_autofree char *ok = sf_digest_authorization (c, "alice", "wonderland", "REGISTER", "sip:sipflow.test", NULL, 1);
   g_autoptr (GPtrArray) ov = values (SF_SIP_HDR_AUTHORIZATION, ok);

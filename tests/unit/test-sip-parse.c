@@ -14,7 +14,14 @@
  *    be given, empty Supported/Allow lists are valid, an IPv6 address has one "::"
  *  - repeated_params: a repeated tag, rport, branch, expires or URI parameter: the first wins
  *  - bad_request_reasons: the 400 (and its reason) for each problem of a request that frames,
- *    framing errors of a datagram included; what gets no answer */
+ *    framing errors of a datagram included; what gets no answer
+ *  - list_elements: list headers parsed in one pass: each element's raw text and
+ *    values, and the errors splitting on commas first would find
+ *  - uri_char_classes: the character classes of URI users, passwords, parameters
+ *    and headers are unreserved and the grammar's extra characters
+ *  - header_control_bytes: a control byte anywhere in a header value is found at
+ *    its offset (bare CR, DEL, others), an escaped one and folds are let through
+ *  - decimal_bounds: decimals up to 2^64 - 1 and their limits */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -665,6 +672,157 @@ header_lookup (void)
   CU_ASSERT_EQUAL (sf_sip_hdr_lookup (sf_sip_str ("", 0)), SF_SIP_HDR_OTHER);
 }
 
+/* A message with @line among the mandatory headers, parsed and every header checked. */
+static SfSipMsg *
+with_line (const char *line, GError **error)
+{
+  g_autofree char *text = g_strdup_printf ("OPTIONS sip:b@example.com SIP/2.0\r\n"
+                                           "Via: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+                                           "To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+                                           "Call-ID: c@a\r\nCSeq: 1 OPTIONS\r\n%s\r\nContent-Length: 0\r\n\r\n", line);
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  SfSipMsg *m = sf_sip_msg_parse (b, error);
+  if (m != NULL && !sf_sip_msg_check_all (m, error))
+    g_clear_pointer (&m, sf_sip_msg_unref);
+  return m;
+}
+
+static gboolean
+raw_is (const SfSipValue *v, const char *want)
+{
+  return v != NULL && sf_sip_str_eq (v->raw, want);
+}
+
+static void
+list_elements (void)
+{
+  /* Lists are parsed in one pass: each element where it lies, its raw text
+   * without the white space and folds around it; the same values as
+   * splitting on commas outside quotes and <> first. */
+  g_autoptr (SfSipMsg) m = with_line ("Contact: sip:a@b.example.com ,\r\n \"x, y\" <sip:c@d.example.com;lr>;q=0.5\t, *", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_CONTACT, NULL)->len, 3);
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_CONTACT, 0), "sip:a@b.example.com"));
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_CONTACT, 1), "\"x, y\" <sip:c@d.example.com;lr>;q=0.5"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (nth (m, SF_SIP_HDR_CONTACT, 1)->display, "x, y"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (nth (m, SF_SIP_HDR_CONTACT, 1)->uri->host, "d.example.com"));
+  CU_ASSERT_TRUE (nth (m, SF_SIP_HDR_CONTACT, 2)->star);
+  g_clear_pointer (&m, sf_sip_msg_unref);
+  m = with_line ("Allow: INVITE ,ACK,\tBYE;x=\"a,b\"", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_ALLOW, NULL)->len, 3);
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_ALLOW, 0), "INVITE"));
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_ALLOW, 2), "BYE;x=\"a,b\""));
+  CU_ASSERT_TRUE (sf_sip_str_eq (nth (m, SF_SIP_HDR_ALLOW, 1)->text, "ACK"));
+  g_clear_pointer (&m, sf_sip_msg_unref);
+  m = with_line ("Via: SIP/2.0/TCP c.example.com ; branch=z9hG4bK2 , SIP/2.0/UDP [::1]:5070", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (m, SF_SIP_HDR_VIA, NULL)->len, 3);
+  CU_ASSERT_TRUE (raw_is (nth (m, SF_SIP_HDR_VIA, 1), "SIP/2.0/TCP c.example.com ; branch=z9hG4bK2"));
+  CU_ASSERT_EQUAL (nth (m, SF_SIP_HDR_VIA, 2)->port, 5070);
+  g_clear_pointer (&m, sf_sip_msg_unref);
+  /* Where splitting would have found an error, so does the one pass. */
+  static const char *const bad[] = {
+    "Contact: <sip:a@b.example.com>,", "Contact: ,<sip:a@b.example.com>", "Allow: INVITE,, ACK",
+    "Route: <sip:a@b.example.com;lr>, sip:c@d.example.com", "Allow: INVITE<x, y>", "Supported: timer, 100rel,",
+    "Contact: <sip:a@b.example.com> x, <sip:c@d.example.com>", "Accept: application/sdp,",
+    "Via: SIP/2.0/UDP c.example.com;branch=\"a,b\"", "Contact: sip:a\"x,y\"@b.example.com",
+    "Contact: <sip:a@b.example.com;x=\"a,b>",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_autoptr (GError) e = NULL;
+    SfSipMsg *b = with_line (bad[i], &e);
+    if (b != NULL)
+      g_printerr ("\n  accepted: %s", bad[i]);
+    CU_ASSERT_PTR_NULL (b);
+    CU_ASSERT_TRUE (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX));
+    g_clear_pointer (&b, sf_sip_msg_unref);
+  }
+}
+
+static void
+uri_char_classes (void)
+{
+  /* The URI parts' classes are unreserved plus the grammar's extra characters (25.1). */
+  static const struct { guint16 cls; const char *extra; } parts[] = {
+    { SF_SIP_CH_USER, "&=+$,;?/" }, { SF_SIP_CH_PASSWORD, "&=+$," },
+    { SF_SIP_CH_PARAM, "[]/:&+$" }, { SF_SIP_CH_HNV, "[]/?:+$" },
+  };
+  for (gsize k = 0; k < G_N_ELEMENTS (parts); k++)
+    for (int c = 0; c < 256; c++) {
+      gboolean want = (g_ascii_isalnum (c) || (c != 0 && strchr ("-_.!~*'()", c) != NULL)) ||
+                      (c != 0 && strchr (parts[k].extra, c) != NULL);
+      if (sf_sip_ch ((guchar) c, parts[k].cls) != want)
+        g_printerr ("\n  class %s, byte 0x%02x", parts[k].extra, (guint) c);
+      CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, parts[k].cls), want);
+      CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_UNRESERVED),
+                       g_ascii_isalnum (c) || (c != 0 && strchr ("-_.!~*'()", c) != NULL));
+    }
+  /* And the scanners' classes made of others. */
+  for (int c = 0; c < 256; c++) {
+    CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_CALLID), sf_sip_ch ((guchar) c, SF_SIP_CH_WORD) || c == '@');
+    CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_GEN),
+                     sf_sip_ch ((guchar) c, SF_SIP_CH_TOKEN) || c == ':' || c == '[' || c == ']');
+    CU_ASSERT_EQUAL (sf_sip_ch ((guchar) c, SF_SIP_CH_HOST), g_ascii_isalnum (c) || c == '-' || c == '.');
+  }
+}
+
+static void
+header_control_bytes (void)
+{
+  /* A header line's end and its control bytes are found in one pass, eight
+   * bytes at a time: a control byte at any place in a word is found at its
+   * offset, a quoted-pair's is let through, a fold is no line end. */
+  const char *head = "OPTIONS sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n"
+                     "To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\nCall-ID: c@a\r\nCSeq: 1 OPTIONS\r\n"
+                     "Subject: ";
+  for (guint k = 0; k < 24; k++)
+    for (int bad = 0; bad < 3; bad++) {
+      char value[25];
+      memset (value, 'x', 24);
+      value[24] = '\0';
+      GString *t = g_string_new (head);
+      gsize at = t->len + k;
+      g_string_append_len (t, value, 24);
+      t->str[at] = bad == 0 ? '\x01' : bad == 1 ? '\x7f' : '\r';
+      g_string_append (t, "\r\nContent-Length: 0\r\n\r\n");
+      g_autoptr (GBytes) b = g_string_free_to_bytes (t);
+      g_autoptr (GError) e = NULL;
+      g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, &e);
+      CU_ASSERT_PTR_NULL (m);
+      CU_ASSERT_TRUE (g_error_matches (e, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX));
+      g_autofree char *want = g_strdup_printf ("offset %" G_GSIZE_FORMAT, at);
+      CU_ASSERT_TRUE (e != NULL && g_str_has_suffix (e->message, want));
+    }
+  static const char *const good[] = { "a\\\x01b", "a\\\x7f", "1234567\\\x01", "a\r\n b\r\n\tc", "\tx\t" };
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++) {
+    g_autofree char *t = g_strdup_printf ("%s%s\r\nContent-Length: 0\r\n\r\n", head, good[i]);
+    g_autoptr (GBytes) b = g_bytes_new (t, strlen (t));
+    g_autoptr (SfSipMsg) m = sf_sip_msg_parse (b, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+    CU_ASSERT_EQUAL (sf_sip_msg_n_headers (m), 7);
+  }
+}
+
+static void
+decimal_bounds (void)
+{
+  /* sf_sip_str_to_u64 checks overflow on the 20th digit only. */
+  guint64 v = 0;
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("18446744073709551615"), G_MAXUINT64, &v));
+  CU_ASSERT_EQUAL (v, G_MAXUINT64);
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("9999999999999999999"), G_MAXUINT64, &v));
+  CU_ASSERT_EQUAL (v, G_GUINT64_CONSTANT (9999999999999999999));
+  CU_ASSERT_TRUE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("00000000000000000070"), 70, &v));
+  CU_ASSERT_EQUAL (v, 70);
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("18446744073709551616"), G_MAXUINT64, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("99999999999999999999"), G_MAXUINT64, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("100000000000000000000"), G_MAXUINT64, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("256"), 255, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT ("1a"), 255, &v));
+  CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT (""), 255, &v));
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -679,4 +837,8 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, repeated_params);
   SF_ADD_TEST (s, bad_request_reasons);
   SF_ADD_TEST (s, header_lookup);
+  SF_ADD_TEST (s, list_elements);
+  SF_ADD_TEST (s, uri_char_classes);
+  SF_ADD_TEST (s, header_control_bytes);
+  SF_ADD_TEST (s, decimal_bounds);
 }
