@@ -1029,7 +1029,7 @@ sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
                                           SF_SIP_HDR_CSEQ };
   static SfSipValue placeholder;
   static gpointer one[] = { &placeholder };
-  SfSipValues stand_in = { one, 1, 1 };
+  SfSipValues stand_in = { .pdata = one, .len = 1, .cap = 1 };
   gboolean skipped[G_N_ELEMENTS (skippable)] = { FALSE };
   for (gsize i = 0; i < G_N_ELEMENTS (skippable); i++) {
     SfSipHdrId id = skippable[i];
