@@ -36,13 +36,15 @@
  *    stale)
  *  - rate: (j) sip.rate_limit counts a source whose requests are owned by
  *    both workers in one bucket: of four new requests at once (a burst of
- *    two), two pass, whichever worker owns them */
+ *    two), two pass, whichever worker owns them
+ *  - lists: the file lists of one registry reload without another's */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-workers.h"
+#include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
 #include <glib/gstdio.h>
 #include <string.h>
@@ -664,6 +666,33 @@ rate (void)
   wk_free (w);
 }
 
+static void
+lists (void)
+{
+  /* the file lists of one registry are reloaded without touching another's:
+   * each worker reloads its own, in its own thread (framework/sf-flow.h) */
+  g_autofree char *dir = g_dir_make_tmp ("sipflow-lists-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "list", NULL);
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (path, "old\n", -1, NULL));
+  int a, b; /* two owners: stand-ins for two workers' registries */
+  SfFlowList *la = sf_flow_list_new_file_of (path, &a, NULL);
+  SfFlowList *lb = sf_flow_list_new_file_of (path, &b, NULL);
+  CU_ASSERT_FATAL (la != NULL && lb != NULL);
+  CU_ASSERT_TRUE (sf_flow_list_contains (la, "old", 0));
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "old", 0));
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (path, "new\n", -1, NULL));
+  CU_ASSERT_EQUAL (sf_flow_lists_reload_of (&a, NULL), 1);
+  CU_ASSERT_TRUE (sf_flow_list_contains (la, "new", 0));
+  CU_ASSERT_FALSE (sf_flow_list_contains (lb, "new", 0)); /* not reloaded: worker b's to do */
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "old", 0));
+  CU_ASSERT_EQUAL (sf_flow_lists_reload_of (&b, NULL), 1);
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "new", 0));
+  sf_flow_list_unref (la);
+  sf_flow_list_unref (lb);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -678,4 +707,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "cseq_order", cseq_order);
   CU_add_test (s, "nonce", nonce);
   CU_add_test (s, "rate", rate);
+  CU_add_test (s, "lists", lists);
 }
