@@ -483,14 +483,24 @@ register_msg (Wk *w, const char *cid, guint cseq, const char *user, const char *
                           auth != NULL ? auth : "", auth != NULL ? "\r\n" : "");
 }
 
-/* Sends @text to worker @i and returns the one response it gets (transfer full; "" when none). */
-static char *
-exchange (Wk *w, guint i, const char *text)
+/* Sends @text (taken) to worker @i: does its one response start with
+ * @start?  *@out (nullable) gets the response (transfer full). */
+static gboolean
+answered (Wk *w, guint i, char *text, const char *start, char **out)
 {
   send_to (w, i, text);
-  g_autoptr (GPtrArray) got = recv_all (w);
-  CU_ASSERT_EQUAL (got->len, 1);
-  return g_strdup (got->len > 0 ? (const char *) got->pdata[0] : "");
+  g_free (text);
+  g_autoptr (GPtrArray) all = recv_all (w);
+  CU_ASSERT_EQUAL (all->len, 1);
+  char *got = g_strdup (all->len > 0 ? (const char *) all->pdata[0] : "");
+  gboolean ok = g_str_has_prefix (got, start);
+  if (!ok)
+    g_printerr ("\nworkers: expected %s, got: %.60s\n", start, got);
+  if (out != NULL)
+    *out = got;
+  else
+    g_free (got);
+  return ok;
 }
 
 /* The number of Contact header lines of @msg. */
@@ -510,12 +520,9 @@ fork_across (void)
   /* (g) device 1's REGISTER owned by worker 0, read by worker 1; device 2's the other way */
   g_autofree char *rc0 = call_id_for (w, 0, "g-reg");
   g_autofree char *rc1 = call_id_for (w, 1, "g-reg");
-  g_autofree char *reg1 = register_msg (w, rc0, 1, "bob1", NULL);
-  g_autofree char *ok1 = exchange (w, 1, reg1);
-  CU_ASSERT_TRUE (g_str_has_prefix (ok1, "SIP/2.0 200"));
-  g_autofree char *reg2 = register_msg (w, rc1, 1, "bob2", NULL);
-  g_autofree char *ok2 = exchange (w, 0, reg2);
-  CU_ASSERT_TRUE (g_str_has_prefix (ok2, "SIP/2.0 200"));
+  g_autofree char *ok2 = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, rc0, 1, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, rc1, 1, "bob2", NULL), "SIP/2.0 200", &ok2));
   CU_ASSERT_EQUAL (contacts (ok2), 2); /* worker 1's REGISTER sees device 1's binding: one location */
   CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 2);
   CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[1]->env->ep)), 0);
@@ -575,18 +582,10 @@ cseq_order (void)
   Wk *w = wk_setup_with (NULL, TRUE);
   /* (h) owned by worker 1, whose location is worker 0's through the inboxes */
   g_autofree char *cid = call_id_for (w, 1, "h");
-  g_autofree char *reg = register_msg (w, cid, 5, "bob1", NULL);
-  g_autofree char *ok = exchange (w, 0, reg);
-  CU_ASSERT_TRUE (g_str_has_prefix (ok, "SIP/2.0 200"));
-  g_autofree char *lower = register_msg (w, cid, 4, "bob1", NULL);
-  g_autofree char *refused = exchange (w, 1, lower);
-  CU_ASSERT_TRUE (g_str_has_prefix (refused, "SIP/2.0 500"));
-  g_autofree char *same = register_msg (w, cid, 5, "bob1", NULL);
-  g_autofree char *refused2 = exchange (w, 0, same);
-  CU_ASSERT_TRUE (g_str_has_prefix (refused2, "SIP/2.0 500"));
-  g_autofree char *higher = register_msg (w, cid, 6, "bob1", NULL);
-  g_autofree char *ok2 = exchange (w, 1, higher);
-  CU_ASSERT_TRUE (g_str_has_prefix (ok2, "SIP/2.0 200"));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 4, "bob1", NULL), "SIP/2.0 500", NULL)); /* lower */
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 500", NULL)); /* the same */
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 6, "bob1", NULL), "SIP/2.0 200", NULL)); /* higher */
   CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 1);
   wk_free (w);
 }
@@ -614,29 +613,21 @@ nonce (void)
   Wk *w = wk_setup_with (sets, TRUE);
   /* (i) challenged by worker 0 */
   g_autofree char *c0 = call_id_for (w, 0, "i");
-  g_autofree char *reg = register_msg (w, c0, 1, "bob1", NULL);
-  g_autofree char *ch = exchange (w, 0, reg);
-  CU_ASSERT_TRUE_FATAL (g_str_has_prefix (ch, "SIP/2.0 401"));
+  g_autofree char *ch = NULL;
+  CU_ASSERT_TRUE_FATAL (answered (w, 0, register_msg (w, c0, 1, "bob1", NULL), "SIP/2.0 401", &ch));
   /* its nonce taken by worker 1, in a REGISTER of another Call-ID (a UA reusing a nonce) */
   g_autofree char *auth = credentials (ch, 1);
   g_autofree char *c1 = call_id_for (w, 1, "i");
-  g_autofree char *reg1 = register_msg (w, c1, 1, "bob1", auth);
-  g_autofree char *ok = exchange (w, 1, reg1);
-  CU_ASSERT_TRUE (g_str_has_prefix (ok, "SIP/2.0 200"));
-  /* the same nonce count again, through worker 1 and through worker 0: a replay */
-  g_autofree char *again1 = register_msg (w, c1, 2, "bob1", auth);
-  g_autofree char *r1 = exchange (w, 1, again1);
-  CU_ASSERT_TRUE (g_str_has_prefix (r1, "SIP/2.0 401"));
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 1, "bob1", auth), "SIP/2.0 200", NULL));
+  /* the same nonce count again, through worker 1 and through worker 0: a replay, not a stale nonce */
+  g_autofree char *r1 = NULL, *r0 = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 2, "bob1", auth), "SIP/2.0 401", &r1));
   CU_ASSERT_PTR_NULL (strstr (r1, "stale=true"));
-  g_autofree char *again0 = register_msg (w, c0, 2, "bob1", auth);
-  g_autofree char *r0 = exchange (w, 0, again0);
-  CU_ASSERT_TRUE (g_str_has_prefix (r0, "SIP/2.0 401"));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 2, "bob1", auth), "SIP/2.0 401", &r0));
   CU_ASSERT_PTR_NULL (strstr (r0, "stale=true"));
   /* the next count is good, on worker 0 */
   g_autofree char *auth2 = credentials (ch, 2);
-  g_autofree char *next = register_msg (w, c0, 3, "bob1", auth2);
-  g_autofree char *ok0 = exchange (w, 0, next);
-  CU_ASSERT_TRUE (g_str_has_prefix (ok0, "SIP/2.0 200"));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 3, "bob1", auth2), "SIP/2.0 200", NULL));
   wk_free (w);
   g_unlink (users);
   g_rmdir (dir);
