@@ -37,7 +37,9 @@
  *  - rate: (j) sip.rate_limit counts a source whose requests are owned by
  *    both workers in one bucket: of four new requests at once (a burst of
  *    two), two pass, whichever worker owns them
- *  - lists: the file lists of one registry reload without another's */
+ *  - lists: the file lists of one registry reload without another's
+ *  - location_layer: sf-location-worker.c alone: an update through worker 1
+ *    held by worker 0; requests in flight when either location closes freed */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -684,6 +686,80 @@ lists (void)
   g_rmdir (dir);
 }
 
+/* Runs every inbox of @set and the main context until *@done or nothing moves. */
+static void
+pump (SfWorkers *set, const gboolean *done)
+{
+  for (guint i = 0; i < 100 && !*done; i++) {
+    guint moved = sf_workers_drain (set);
+    while (g_main_context_iteration (NULL, FALSE))
+      moved++;
+    if (moved == 0)
+      break;
+  }
+}
+
+typedef struct {
+  gboolean done, freed;
+  guint bindings;
+} Outcome;
+
+static void
+got_result (SfLocationResult *r, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->bindings = r->error == NULL ? r->bindings->len : G_MAXUINT;
+  sf_location_result_free (r);
+}
+
+static void
+outcome_freed (gpointer data)
+{
+  ((Outcome *) data)->freed = TRUE;
+}
+
+static void
+location_layer (void)
+{
+  /* the worker layer alone: worker 1's update lands in worker 0's location
+   * and its result comes back; a request in flight when the asking location
+   * closes, or when worker 0's does, is freed, never delivered (ASan) */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocation *home = sf_location_new_memory (clock);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  Outcome up = { 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  CU_ASSERT_FALSE (up.done); /* never from inside the call that asked */
+  pump (set, &up.done);
+  CU_ASSERT_TRUE (up.done);
+  CU_ASSERT_EQUAL (up.bindings, 1);
+  CU_ASSERT_EQUAL (sf_location_size (home), 1);
+  CU_ASSERT_EQUAL (sf_location_size (w1), 0);
+  /* asked, then the asking location closes before the answer */
+  Outcome gone = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &gone, outcome_freed);
+  sf_workers_drain (set); /* worker 0 has it now */
+  sf_location_free (w1);
+  CU_ASSERT_TRUE (gone.freed);
+  pump (set, &gone.done);
+  CU_ASSERT_FALSE (gone.done);
+  /* asked, then worker 0's location closes with the request in it */
+  SfLocation *w1b = sf_location_new_worker (clock, set, 1, home);
+  Outcome lost = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &lost, outcome_freed);
+  sf_workers_drain (set);
+  sf_location_free (home);
+  pump (set, &lost.done);
+  CU_ASSERT_FALSE (lost.done);
+  sf_location_free (w1b);
+  CU_ASSERT_TRUE (lost.freed);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -699,4 +775,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "nonce", nonce);
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
+  CU_add_test (s, "location_layer", location_layer);
 }
