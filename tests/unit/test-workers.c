@@ -39,7 +39,8 @@
  *    two), two pass, whichever worker owns them
  *  - lists: the file lists of one registry reload without another's
  *  - location_layer: sf-location-worker.c alone: an update through worker 1
- *    held by worker 0; requests in flight when either location closes freed */
+ *    held by worker 0; requests in flight when either location closes freed
+ *  - shares: each of two workers refuses new work at sip.max_instances / 2 */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -760,6 +761,34 @@ location_layer (void)
   sf_clock_free (clock);
 }
 
+static void
+shares (void)
+{
+  /* sip.max_instances is the process's bound: each of two workers holds
+   * half.  INVITEs owned by worker 1 that nobody answers keep their
+   * instances; the first 503 must come while worker 1 holds fewer than the
+   * whole 16 (alone it would hold 16 first). */
+  const char *const sets[] = { "sip.max_instances=16", NULL };
+  Wk *w = wk_setup_with (sets, FALSE);
+  guint held = 0, forwarded = 0;
+  gboolean refused = FALSE;
+  for (guint i = 0; i < 10 && !refused; i++) {
+    g_autofree char *tag = g_strdup_printf ("s%u", i);
+    g_autofree char *cid = call_id_for (w, 1, tag);
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKws%u", i);
+    g_autofree char *inv = request (w, "INVITE", branch, cid, NULL, 1);
+    held = sf_endpoint_n_instances (w->px[1]->env->ep);
+    send_to (w, 0, inv);
+    g_autoptr (GPtrArray) got = recv_all (w);
+    forwarded += count (got, "INVITE ", NULL);
+    refused = count (got, "SIP/2.0 503", NULL) == 1;
+  }
+  CU_ASSERT_TRUE (refused);
+  CU_ASSERT_TRUE (forwarded >= 1);
+  CU_ASSERT_TRUE (held >= 8 && held < 16); /* refused at its share, 16 / 2 */
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -776,4 +805,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
   CU_add_test (s, "location_layer", location_layer);
+  CU_add_test (s, "shares", shares);
 }
