@@ -40,7 +40,13 @@
  *  - lists: the file lists of one registry reload without another's
  *  - location_layer: sf-location-worker.c alone: an update through worker 1
  *    held by worker 0; requests in flight when either location closes freed
- *  - shares: each of two workers refuses new work at sip.max_instances / 2 */
+ *  - shares: the set refuses new work at sip.max_instances live server
+ *    transactions, whichever worker holds them; one worker may hold more
+ *    than max / 2
+ *  - one_source: a source reusing one Call-ID is refused at its
+ *    sip.max_per_source, and the worker it fills still takes another
+ *    source's call; one_source_of_three: at three workers, at 2
+ *    max_per_source / 3 at one worker */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -53,7 +59,8 @@
 #include <string.h>
 
 typedef struct {
-  SfTestStack *px[2];
+  SfTestStack *px[3];
+  guint n;            /* workers: 2, or 3 */
   SfWorkers *set;
   GSocket *peer;      /* unowned: px[0]'s peer plays every party */
   guint port;         /* its port */
@@ -96,14 +103,15 @@ proxy_registrar_teardown (SfEndpoint *ep)
   sf_registrar_teardown (ep);
 }
 
-/* Two workers; with @registrar each has the registrar's state, joined. */
+/* @n workers; with @registrar each has the registrar's state, joined. */
 static Wk *
-wk_setup_with (const char *const *sets, gboolean registrar)
+wk_setup_n (const char *const *sets, gboolean registrar, guint n)
 {
   Wk *w = g_new0 (Wk, 1);
-  w->set = sf_workers_new (2, test_key);
+  w->n = n;
+  w->set = sf_workers_new (n, test_key);
   w->registrar = registrar;
-  for (guint i = 0; i < 2; i++) {
+  for (guint i = 0; i < n; i++) {
     w->px[i] = proxy_new_with (sets, registrar);
     sf_stack_join_workers (w->px[i]->stack, w->set, i, NULL);
     if (registrar)
@@ -112,6 +120,13 @@ wk_setup_with (const char *const *sets, gboolean registrar)
   w->peer = w->px[0]->peer;
   w->port = w->px[0]->port;
   return w;
+}
+
+/* Two workers; with @registrar each has the registrar's state, joined. */
+static Wk *
+wk_setup_with (const char *const *sets, gboolean registrar)
+{
+  return wk_setup_n (sets, registrar, 2);
 }
 
 static Wk *
@@ -124,7 +139,7 @@ static void
 wk_free (Wk *w)
 {
   sf_workers_free (w->set); /* first: its inboxes point at the stacks */
-  for (guint i = 0; i < 2; i++)
+  for (guint i = 0; i < w->n; i++)
     sf_test_stack_free (w->px[i], w->registrar ? proxy_registrar_teardown : sf_proxy_teardown);
   g_free (w);
 }
@@ -764,28 +779,135 @@ location_layer (void)
 static void
 shares (void)
 {
-  /* sip.max_instances is the process's bound: each of two workers holds
-   * half.  INVITEs owned by worker 1 that nobody answers keep their
-   * instances; the first 503 must come while worker 1 holds fewer than the
-   * whole 16 (alone it would hold 16 first). */
+  /* sip.max_instances bounds the set: its live server transactions, counted
+   * in the shared table, whichever worker holds them; a worker alone may
+   * hold more than max/N (up to 2 max/N instances).  REGISTERs (a
+   * transaction each, living until Timer J) from a trusted source: 12 owned
+   * by worker 0 (past its share of 8), 4 by worker 1; the 17th is refused
+   * by worker 1, which holds only 4. */
   const char *const sets[] = { "sip.max_instances=16", NULL };
-  Wk *w = wk_setup_with (sets, FALSE);
-  guint held = 0, forwarded = 0;
-  gboolean refused = FALSE;
-  for (guint i = 0; i < 10 && !refused; i++) {
+  Wk *w = wk_setup_with (sets, TRUE);
+  for (guint i = 0; i < 16; i++) {
     g_autofree char *tag = g_strdup_printf ("s%u", i);
-    g_autofree char *cid = call_id_for (w, 1, tag);
-    g_autofree char *branch = g_strdup_printf ("z9hG4bKws%u", i);
-    g_autofree char *inv = request (w, "INVITE", branch, cid, NULL, 1);
-    held = sf_endpoint_n_instances (w->px[1]->env->ep);
-    send_to (w, 0, inv);
-    g_autoptr (GPtrArray) got = recv_all (w);
-    forwarded += count (got, "INVITE ", NULL);
-    refused = count (got, "SIP/2.0 503", NULL) == 1;
+    g_autofree char *cid = call_id_for (w, i < 12 ? 0 : 1, tag);
+    CU_ASSERT_TRUE (answered (w, i % 2, register_msg (w, cid, 1, "bob1", NULL), "SIP/2.0 200", NULL));
   }
-  CU_ASSERT_TRUE (refused);
-  CU_ASSERT_TRUE (forwarded >= 1);
-  CU_ASSERT_TRUE (held >= 8 && held < 16); /* refused at its share, 16 / 2 */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 12);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 4);
+  g_autofree char *cid = call_id_for (w, 1, "s16");
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 1, "bob1", NULL), "SIP/2.0 503", NULL));
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->overloaded, 1);
+  wk_free (w);
+}
+
+/* A UDP socket on @addr (a loopback address): another source than the peer. */
+static GSocket *
+source_new (const char *addr, guint *port)
+{
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new_from_string (addr, 0);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (sock, any, FALSE, NULL));
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  return sock;
+}
+
+/* From @sock (@addr:@port), to worker @i: INVITE number @n of call @cid,
+ * for a user of ours not registered.  The status @sock is answered (0:
+ * none): 480 taken (its server transaction alive until Timer H), 503
+ * refused. */
+static guint
+invite_from (Wk *w, GSocket *sock, const char *addr, guint port, guint i, const char *cid, guint n)
+{
+  static guint branch;
+  branch++;
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:nobody@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP %s:%u;branch=z9hG4bKwo%u\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\n"
+    "Call-ID: %s\r\nCSeq: %u INVITE\r\nContact: <sip:caller@%s:%u>\r\nContent-Length: 0\r\n\r\n",
+    addr, port, branch, cid, n + 1, addr, port);
+  g_socket_send_to (sock, G_SOCKET_ADDRESS (w->px[i]->to), inv, strlen (inv), NULL, NULL);
+  g_ptr_array_unref (recv_all (w)); /* runs the workers; the peer's copies dropped */
+  guint status = 0;
+  while (g_socket_condition_check (sock, G_IO_IN)) {
+    char buf[4096];
+    gssize got = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
+    if (got <= 0)
+      break;
+    buf[got] = '\0';
+    status = (guint) atoi (buf + 8);
+  }
+  return status;
+}
+
+static void
+one_source (void)
+{
+  /* One source reusing one Call-ID sends all its requests to one worker:
+   * it is refused there at its sip.max_per_source (here max / 2), and the
+   * worker (bound at 2 max / N) still takes another source's call.  (With
+   * the share max/N, the first source filled worker 1 and the second got
+   * 503.) */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.max_instances=16", "sip.max_per_source=8", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  guint pa, pb;
+  g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
+  g_autofree char *cid = call_id_for (w, 1, "o");
+  guint taken = 0, n = 0;
+  for (guint status = 480; status == 480 && n < 10; n++) {
+    status = invite_from (w, a, "127.0.0.1", pa, n % 2, cid, n);
+    taken += status == 480;
+  }
+  CU_ASSERT_EQUAL (taken, 8); /* its max_per_source, then 503 */
+  g_autofree char *cid_a0 = call_id_for (w, 0, "o");
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 503); /* in the set, wherever */
+  g_autofree char *cid_b = call_id_for (w, 1, "ob");
+  CU_ASSERT_EQUAL (invite_from (w, b, "127.0.0.2", pb, 1, cid_b, 0), 480); /* worker 1 takes another source */
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->overloaded, 1);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 1, cid, n), 480); /* its holds ended with them */
+  wk_free (w);
+}
+
+static void
+one_source_of_three (void)
+{
+  /* At three workers, a worker's bound is 2 max / 3 (10 instances here) and
+   * one source holds at most 2 max_per_source / 3 at one worker (5, under
+   * its 8 in the set), so a source reusing one Call-ID leaves its worker
+   * room for others; its other calls still go, on other workers. */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.max_instances=16", "sip.max_per_source=8", NULL };
+  Wk *w = wk_setup_n (sets, TRUE, 3);
+  guint pa, pb;
+  g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
+  g_autofree char *cid = call_id_for (w, 2, "t");
+  guint taken = 0, n = 0;
+  for (guint status = 480; status == 480 && n < 10; n++) {
+    status = invite_from (w, a, "127.0.0.1", pa, n % 3, cid, n);
+    taken += status == 480;
+  }
+  CU_ASSERT_EQUAL (taken, 5); /* 2 * 8 / 3 at worker 2 */
+  g_autofree char *cid_a0 = call_id_for (w, 0, "t");
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 480); /* another worker: its share in the set */
+  for (guint i = 0; i < 5; i++) {
+    g_autofree char *tag = g_strdup_printf ("tb%u", i);
+    g_autofree char *cid_b = call_id_for (w, 2, tag);
+    CU_ASSERT_EQUAL (invite_from (w, b, "127.0.0.2", pb, i % 3, cid_b, 0), 480); /* worker 2 takes b's calls */
+  }
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[2]->env->ep), 10);
+  guint pc;
+  g_autoptr (GSocket) c = source_new ("127.0.0.3", &pc);
+  g_autofree char *cid_c = call_id_for (w, 2, "tc");
+  CU_ASSERT_EQUAL (invite_from (w, c, "127.0.0.3", pc, 0, cid_c, 0), 503); /* worker 2 at its bound */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  for (guint i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[i]->env->ep), 0);
   wk_free (w);
 }
 
@@ -806,4 +928,6 @@ sf_test_register_workers (void)
   CU_add_test (s, "lists", lists);
   CU_add_test (s, "location_layer", location_layer);
   CU_add_test (s, "shares", shares);
+  CU_add_test (s, "one_source", one_source);
+  CU_add_test (s, "one_source_of_three", one_source_of_three);
 }
