@@ -103,10 +103,16 @@ sf_location_new_redis (SfClock *clock, const char *uri, const char *password, gu
   return loc;
 }
 
-SfLocation *
-sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home)
+guint64
+sf_location_worker_busy (SfLocation *loc)
 {
-  SfLocStore *store = sf_loc_worker_open (set, w, home, answered);
+  return loc->store != NULL ? sf_loc_worker_busy (loc->store) : 0;
+}
+
+SfLocation *
+sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home, guint max_asks)
+{
+  SfLocStore *store = sf_loc_worker_open (set, w, home, max_asks, answered);
   g_return_val_if_fail (store != NULL, NULL);
   SfLocation *loc = sf_location_new_memory (clock);
   loc->store = store;

@@ -511,7 +511,10 @@ sf_registrar_join_workers (SfEndpoint *ep, SfWorkers *set, guint w)
   /* The copy this worker opened at setup (sqlite: the same file, loaded) is
    * dropped unused: worker 0's is the one that answers. */
   sf_location_free (r->loc);
-  r->loc = sf_location_new_worker (sf_endpoint_clock (ep), set, w, home->loc);
+  /* At most this worker's share of sip.max_instances asks in flight: each
+   * serves a transaction, so more means worker 0 has fallen behind. */
+  guint max = (guint) sf_config_get_int (sf_endpoint_config (ep), "sip", "max_instances");
+  r->loc = sf_location_new_worker (sf_endpoint_clock (ep), set, w, home->loc, MAX (max / sf_workers_n (set), 1));
 }
 
 void

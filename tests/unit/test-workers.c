@@ -40,6 +40,8 @@
  *  - lists: the file lists of one registry reload without another's
  *  - location_layer: sf-location-worker.c alone: an update through worker 1
  *    held by worker 0; requests in flight when either location closes freed
+ *  - asks_bounded: past its max_asks in flight, worker 1's location
+ *    answers a lookup or an update at once as busy, counted
  *  - shares: the set refuses new work at sip.max_instances live server
  *    transactions, whichever worker holds them; one worker may hold more
  *    than max / 2
@@ -744,7 +746,7 @@ location_layer (void)
   SfClock *clock = sf_clock_new_fake (0);
   SfWorkers *set = sf_workers_new (2, test_key);
   SfLocation *home = sf_location_new_memory (clock);
-  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 0);
   SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
   Outcome up = { 0 };
   sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
@@ -763,7 +765,7 @@ location_layer (void)
   pump (set, &gone.done);
   CU_ASSERT_FALSE (gone.done);
   /* asked, then worker 0's location closes with the request in it */
-  SfLocation *w1b = sf_location_new_worker (clock, set, 1, home);
+  SfLocation *w1b = sf_location_new_worker (clock, set, 1, home, 0);
   Outcome lost = { 0 };
   sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &lost, outcome_freed);
   sf_workers_drain (set);
@@ -772,6 +774,56 @@ location_layer (void)
   CU_ASSERT_FALSE (lost.done);
   sf_location_free (w1b);
   CU_ASSERT_TRUE (lost.freed);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
+static void
+got_error (SfLocationResult *r, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->bindings = r->error != NULL ? (guint) r->error->code : G_MAXUINT;
+  sf_location_result_free (r);
+}
+
+static void
+asks_bounded (void)
+{
+  /* worker 1 asks worker 0, which does not run: past max_asks (2) in flight
+   * the next lookup is answered at once (in the next iteration, worker 0
+   * still stopped) as a store that cannot answer, and an update as one that
+   * could not write; counted.  Once answered, asking works again. */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocation *home = sf_location_new_memory (clock);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 2);
+  Outcome held[2] = { { 0 }, { 0 } }, busy = { 0 }, busy_up = { 0 };
+  for (guint i = 0; i < 2; i++)
+    sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &held[i], NULL);
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_error, &busy, NULL);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_error, &busy_up, NULL);
+  CU_ASSERT_FALSE (busy.done); /* never from inside the call that asked */
+  while (g_main_context_iteration (NULL, FALSE)) /* the asker's context only: no inbox drained */
+    ;
+  CU_ASSERT_TRUE (busy.done);
+  CU_ASSERT_EQUAL (busy.bindings, SF_LOCATION_ERROR_UNAVAILABLE);
+  CU_ASSERT_TRUE (busy_up.done);
+  CU_ASSERT_EQUAL (busy_up.bindings, SF_LOCATION_ERROR_STORE_FAILED);
+  CU_ASSERT_FALSE (held[0].done || held[1].done);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (w1), 2);
+  CU_ASSERT_EQUAL (sf_location_size (home), 0); /* the busy update never reached worker 0 */
+  pump (set, &held[1].done);
+  CU_ASSERT_TRUE (held[0].done && held[1].done);
+  Outcome again = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &again, NULL);
+  pump (set, &again.done);
+  CU_ASSERT_TRUE (again.done);
+  CU_ASSERT_EQUAL (again.bindings, 0);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (w1), 2);
+  sf_location_free (w1);
+  sf_location_free (home);
   sf_workers_free (set);
   sf_clock_free (clock);
 }
@@ -927,6 +979,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
   CU_add_test (s, "location_layer", location_layer);
+  CU_add_test (s, "asks_bounded", asks_bounded);
   CU_add_test (s, "shares", shares);
   CU_add_test (s, "one_source", one_source);
   CU_add_test (s, "one_source_of_three", one_source_of_three);
