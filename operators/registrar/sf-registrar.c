@@ -65,7 +65,7 @@ static const SfConfigKey auth_keys[] = {
     "digest algorithms offered, one challenge each: SHA-256 ones first, then MD5 ones (docs/servers.md)" },
   { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
   { "nonce_slots", SF_CFG_INT, "65536", 1, 4194304, NULL,
-    "nonces usable at once (a fixed table, 24 bytes a slot): a nonce whose slot a newer one took is stale" },
+    "nonces usable at once (a fixed table, 32 bytes a slot): a nonce whose slot a newer one took is stale" },
   { "log_failures", SF_CFG_BOOL, "true", 0, 0, NULL,
     "write the \"auth failed\" lines for fail2ban whatever core.log_level (false: only at log level message)" },
 };
