@@ -52,7 +52,8 @@ typedef struct {
   guint w;
   SfLocation *home;
   gpointer data;       /* the asking SfLocation's request (answered's data) */
-  gboolean at_home;    /* worker 0's location holds it: the inbox must not free it */
+  gboolean at_home;    /* worker 0 took it from the inbox: its location holds it, then the way
+                        * back; set once, never cleared */
   char *aor;
   gboolean update;
   char *call_id;
@@ -91,7 +92,10 @@ ask_free (gpointer p)
   g_free (a);
 }
 
-/* The inbox's destroy: an Ask worker 0's location holds is its to free. */
+/* The destroy of the way to worker 0: an Ask at_home took is no longer the
+ * inbox's (worker 0's location frees it, or home_done hands it back);
+ * only one dropped before it ran is freed here.  The flag is never cleared,
+ * so this holds even when the location answers inside at_home's call. */
 static void
 ask_drop (gpointer p)
 {
@@ -113,14 +117,14 @@ back (gpointer p)
   a->store->base.answered (r->error, bindings, a->data);
 }
 
-/* In worker 0: its location's result, posted back. */
+/* In worker 0: its location's result, posted back; the way back owns the
+ * Ask (freed once back ran, or when the inbox is dropped). */
 static void
 home_done (SfLocationResult *result, gpointer p)
 {
   Ask *a = p;
-  a->at_home = FALSE;
   a->result = result;
-  sf_workers_hand (a->set, 0, a->w, back, a, ask_drop);
+  sf_workers_hand (a->set, 0, a->w, back, a, ask_free);
 }
 
 /* In worker 0: the request run on its location. */
@@ -128,7 +132,7 @@ static void
 at_home (gpointer p)
 {
   Ask *a = p;
-  a->at_home = TRUE; /* from here home_done or the location's data_free has it */
+  a->at_home = TRUE; /* from here the location has it: home_done or its data_free */
   if (!a->update) {
     sf_location_lookup (a->home, a->aor, home_done, a, ask_free);
     return;

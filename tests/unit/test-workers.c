@@ -42,6 +42,8 @@
  *  - lists: the file lists of one registry reload without another's
  *  - location_layer: sf-location-worker.c alone: an update through worker 1
  *    held by worker 0; requests in flight when either location closes freed
+ *  - home_inline: worker 0's location answering inside the call that asks:
+ *    each request handed back once and freed once
  *  - asks_bounded: past its max_asks in flight, worker 1's location
  *    answers a lookup or an update at once as busy, counted
  *  - shares: the set refuses new work at sip.max_instances live server
@@ -56,6 +58,7 @@
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
+#include "operators/registrar/sf-location-store.h"
 #include "framework/sf-workers.h"
 #include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
@@ -817,6 +820,57 @@ got_error (SfLocationResult *r, gpointer data)
   sf_location_result_free (r);
 }
 
+/* A store of the shared kind that answers inside the call that asks (none
+ * does today; the worker layer must not depend on it). */
+static void
+inline_close (SfLocStore *s)
+{
+  g_free (s);
+}
+
+static void
+inline_lookup (SfLocStore *s, const char *aor, gint64 now, gpointer data)
+{
+  (void) aor;
+  (void) now;
+  s->answered (NULL, g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free), data);
+}
+
+static void
+inline_update (SfLocStore *s, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data)
+{
+  (void) u;
+  inline_lookup (s, aor, now, data);
+}
+
+static const SfLocStoreClass inline_class = { .close = inline_close, .lookup = inline_lookup, .update = inline_update };
+
+static void
+home_inline (void)
+{
+  /* worker 0's location answers inside sf_location_lookup()/update(): the
+   * request is handed back once and freed once (ASan) */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocStore *store = g_new0 (SfLocStore, 1);
+  store->klass = &inline_class;
+  SfLocation *home = sf_location_new_over (clock, store);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 0);
+  Outcome look = { 0 }, up = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &look, NULL);
+  pump (set, &look.done);
+  CU_ASSERT_TRUE (look.done);
+  CU_ASSERT_EQUAL (look.bindings, 0);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  pump (set, &up.done);
+  CU_ASSERT_TRUE (up.done);
+  sf_location_free (w1);
+  sf_location_free (home);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
 static void
 asks_bounded (void)
 {
@@ -1010,6 +1064,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
   CU_add_test (s, "location_layer", location_layer);
+  CU_add_test (s, "home_inline", home_inline);
   CU_add_test (s, "asks_bounded", asks_bounded);
   CU_add_test (s, "shares", shares);
   CU_add_test (s, "one_source", one_source);
