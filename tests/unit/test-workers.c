@@ -145,9 +145,13 @@ wk_setup (void)
 static void
 wk_free (Wk *w)
 {
-  sf_workers_free (w->set); /* first: its inboxes point at the stacks */
-  for (guint i = 0; i < w->n; i++)
+  /* Workers 1..N-1 first (their locations ask worker 0's, which must outlive
+   * them: sf-location.h), then worker 0, then the set; no inbox runs in
+   * between, and what is left in one is freed with the set, its destroy
+   * touching no engine. */
+  for (guint i = w->n; i-- > 0;)
     sf_test_stack_free (w->px[i], w->registrar ? proxy_registrar_teardown : sf_proxy_teardown);
+  sf_workers_free (w->set);
   g_free (w);
 }
 
