@@ -37,7 +37,8 @@ typedef struct {
  * per worker would let a source whose calls hash to N workers send N times its
  * rate and hold N times its share.  The table is cut in stripes by the hash of
  * the source, each under a mutex of its own, so workers on threads meet only
- * when two of their sources share a stripe.  Lock order: a stripe's lock is a
+ * when two of their sources share a stripe (both the rate key's and the
+ * address's hash are keyed: a peer cannot aim at one stripe).  Lock order: a stripe's lock is a
  * leaf; it is never held with another stripe's, nor across a call out of
  * this file (only the GHashTable, GQueue and g_free under it).  At one
  * worker the stack owns the table alone and each lock is uncontended. */
@@ -104,6 +105,8 @@ rate_seed (void)
   }
 }
 
+static guint held_hash (gconstpointer source);
+
 /* A table of @n stripes (1 or SF_SOURCE_STRIPES) holding @max buckets in all. */
 static SfSourceTable *
 source_table_new (guint n, guint max)
@@ -118,7 +121,7 @@ source_table_new (guint n, guint max)
     st->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
     g_queue_init (&st->lru);
     st->max_buckets = MAX ((max + n - 1) / n, 1);
-    st->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    st->held = g_hash_table_new_full (held_hash, g_str_equal, g_free, NULL);
   }
   return t;
 }
@@ -153,10 +156,25 @@ rate_stripe (SfSourceTable *t, const RateKey *k)
   return &t->stripes[(h >> 56) % t->n];
 }
 
+/* A source address's hash for sip.max_per_source, under the rate key too:
+ * spoofed UDP sources are as easy to choose for an unkeyed string hash (one
+ * stripe's lock and one GHashTable's chain for all) as for the buckets'. */
+static guint64
+held_hash64 (const char *source)
+{
+  return sf_siphash24 (rate_hash_key, (const guint8 *) source, strlen (source));
+}
+
+static guint
+held_hash (gconstpointer source)
+{
+  return (guint) held_hash64 (source);
+}
+
 static Stripe *
 held_stripe (SfSourceTable *t, const char *source)
 {
-  return &t->stripes[g_str_hash (source) % t->n];
+  return &t->stripes[(held_hash64 (source) >> 56) % t->n];
 }
 
 /* sip.rate_limit: may one more new request from @addr go on?  O(1): a lookup,
@@ -229,6 +247,19 @@ sf_stack_set_rate_sources_for_test (SfStack *s, guint max)
   /* one stripe: the test sees one exact least-recently-used order */
   source_table_unref (s->sources);
   s->sources = source_table_new (1, max);
+}
+
+guint
+sf_stack_held_stripes_for_test (SfStack *s)
+{
+  guint n = 0;
+  for (guint i = 0; i < s->sources->n; i++) {
+    Stripe *st = &s->sources->stripes[i];
+    g_mutex_lock (&st->lock);
+    n += g_hash_table_size (st->held) > 0;
+    g_mutex_unlock (&st->lock);
+  }
+  return n;
 }
 
 guint

@@ -52,7 +52,9 @@
  *  - one_source: a source reusing one Call-ID is refused at its
  *    sip.max_per_source, and the worker it fills still takes another
  *    source's call; one_source_of_three: at three workers, at 2
- *    max_per_source / 3 at one worker */
+ *    max_per_source / 3 at one worker
+ *  - held_keyed: sources sharing an unkeyed string hash's stripe are spread
+ *    over the per-source table's stripes by its keyed hash */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -1051,6 +1053,30 @@ one_source_of_three (void)
   wk_free (w);
 }
 
+static void
+held_keyed (void)
+{
+  /* 24 sources whose addresses share g_str_hash modulo 16 (one stripe of the
+   * per-source table, unkeyed) each hold a transaction: the table's keyed
+   * hash spreads them (all in one stripe: a chance of 16^-23). */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  g_autofree char *cid = call_id_for (w, 0, "hk");
+  guint found = 0;
+  for (guint i = 1; found < 24 && i < 65000; i++) {
+    g_autofree char *addr = g_strdup_printf ("127.0.%u.%u", i / 254, i % 254 + 1);
+    if (g_str_hash (addr) % 16 != 0)
+      continue;
+    guint port;
+    g_autoptr (GSocket) sock = source_new (addr, &port);
+    CU_ASSERT_EQUAL (invite_from (w, sock, addr, port, 0, cid, found), 480);
+    found++;
+  }
+  CU_ASSERT_EQUAL_FATAL (found, 24);
+  CU_ASSERT_TRUE (sf_stack_held_stripes_for_test (w->px[0]->stack) > 1);
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -1073,4 +1099,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "shares", shares);
   CU_add_test (s, "one_source", one_source);
   CU_add_test (s, "one_source_of_three", one_source_of_three);
+  CU_add_test (s, "held_keyed", held_keyed);
 }
