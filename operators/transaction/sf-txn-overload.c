@@ -249,31 +249,32 @@ sf_stack_set_rate_sources_for_test (SfStack *s, guint max)
   s->sources = source_table_new (1, max);
 }
 
-guint
-sf_stack_held_stripes_for_test (SfStack *s)
-{
-  guint n = 0;
-  for (guint i = 0; i < s->sources->n; i++) {
-    Stripe *st = &s->sources->stripes[i];
-    g_mutex_lock (&st->lock);
-    n += g_hash_table_size (st->held) > 0;
-    g_mutex_unlock (&st->lock);
-  }
-  return n;
-}
-
-guint
-sf_stack_rate_sources_for_test (SfStack *s)
+/* Tests: the sources the rate table holds, or (@held) the stripes holding a
+ * per-source count. */
+static guint
+table_count (SfStack *s, gboolean held)
 {
   guint n = 0;
   for (guint i = 0; i < s->sources->n; i++) {
     Stripe *st = &s->sources->stripes[i];
     g_mutex_lock (&st->lock);
     g_assert (g_hash_table_size (st->buckets) == st->lru.length);
-    n += g_hash_table_size (st->buckets);
+    n += held ? g_hash_table_size (st->held) > 0 : g_hash_table_size (st->buckets);
     g_mutex_unlock (&st->lock);
   }
   return n;
+}
+
+guint
+sf_stack_held_stripes_for_test (SfStack *s)
+{
+  return table_count (s, TRUE);
+}
+
+guint
+sf_stack_rate_sources_for_test (SfStack *s)
+{
+  return table_count (s, FALSE);
 }
 
 /* sip.max_per_source: the server transactions one source address holds
