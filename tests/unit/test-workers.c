@@ -758,6 +758,32 @@ outcome_freed (gpointer data)
   ((Outcome *) data)->freed = TRUE;
 }
 
+/* Worker 1's location over worker 0's @home, @max_asks in flight (0: no limit). */
+typedef struct {
+  SfClock *clock;
+  SfWorkers *set;
+  SfLocation *home, *w1;
+} Layer;
+
+static void
+layer_init (Layer *l, SfLocStore *store, guint max_asks)
+{
+  l->clock = sf_clock_new_fake (0);
+  l->set = sf_workers_new (2, test_key);
+  l->home = store != NULL ? sf_location_new_over (l->clock, store) : sf_location_new_memory (l->clock);
+  l->w1 = sf_location_new_worker (l->clock, l->set, 1, l->home, max_asks);
+}
+
+/* Frees what is left, in the contract's order: worker 1's, worker 0's, the set. */
+static void
+layer_clear (Layer *l)
+{
+  g_clear_pointer (&l->w1, sf_location_free);
+  g_clear_pointer (&l->home, sf_location_free);
+  sf_workers_free (l->set);
+  sf_clock_free (l->clock);
+}
+
 static void
 location_layer (void)
 {
@@ -838,25 +864,20 @@ home_inline (void)
 {
   /* worker 0's location answers inside sf_location_lookup()/update(): the
    * request is handed back once and freed once (ASan) */
-  SfClock *clock = sf_clock_new_fake (0);
-  SfWorkers *set = sf_workers_new (2, test_key);
   SfLocStore *store = g_new0 (SfLocStore, 1);
   store->klass = &inline_class;
-  SfLocation *home = sf_location_new_over (clock, store);
-  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 0);
+  Layer l;
+  layer_init (&l, store, 0);
   Outcome look = { 0 }, up = { 0 };
-  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &look, NULL);
-  pump (set, &look.done);
+  sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_result, &look, NULL);
+  pump (l.set, &look.done);
   CU_ASSERT_TRUE (look.done);
   CU_ASSERT_EQUAL (look.bindings, 0);
   SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
-  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
-  pump (set, &up.done);
+  sf_location_update (l.w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  pump (l.set, &up.done);
   CU_ASSERT_TRUE (up.done);
-  sf_location_free (w1);
-  sf_location_free (home);
-  sf_workers_free (set);
-  sf_clock_free (clock);
+  layer_clear (&l);
 }
 
 static void
@@ -866,16 +887,14 @@ asks_bounded (void)
    * the next lookup is answered at once (in the next iteration, worker 0
    * still stopped) as a store that cannot answer, and an update as one that
    * could not write; counted.  Once answered, asking works again. */
-  SfClock *clock = sf_clock_new_fake (0);
-  SfWorkers *set = sf_workers_new (2, test_key);
-  SfLocation *home = sf_location_new_memory (clock);
-  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 2);
+  Layer l;
+  layer_init (&l, NULL, 2);
   Outcome held[2] = { { 0 }, { 0 } }, busy = { 0 }, busy_up = { 0 };
   for (guint i = 0; i < 2; i++)
-    sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &held[i], NULL);
-  sf_location_lookup (w1, "sip:bob@sipflow.test", got_error, &busy, NULL);
+    sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_result, &held[i], NULL);
+  sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_error, &busy, NULL);
   SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
-  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_error, &busy_up, NULL);
+  sf_location_update (l.w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_error, &busy_up, NULL);
   CU_ASSERT_FALSE (busy.done); /* never from inside the call that asked */
   while (g_main_context_iteration (NULL, FALSE)) /* the asker's context only: no inbox drained */
     ;
@@ -884,20 +903,17 @@ asks_bounded (void)
   CU_ASSERT_TRUE (busy_up.done);
   CU_ASSERT_EQUAL (busy_up.bindings, SF_LOCATION_ERROR_STORE_FAILED);
   CU_ASSERT_FALSE (held[0].done || held[1].done);
-  CU_ASSERT_EQUAL (sf_location_worker_busy (w1), 2);
-  CU_ASSERT_EQUAL (sf_location_size (home), 0); /* the busy update never reached worker 0 */
-  pump (set, &held[1].done);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (l.w1), 2);
+  CU_ASSERT_EQUAL (sf_location_size (l.home), 0); /* the busy update never reached worker 0 */
+  pump (l.set, &held[1].done);
   CU_ASSERT_TRUE (held[0].done && held[1].done);
   Outcome again = { 0 };
-  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &again, NULL);
-  pump (set, &again.done);
+  sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_result, &again, NULL);
+  pump (l.set, &again.done);
   CU_ASSERT_TRUE (again.done);
   CU_ASSERT_EQUAL (again.bindings, 0);
-  CU_ASSERT_EQUAL (sf_location_worker_busy (w1), 2);
-  sf_location_free (w1);
-  sf_location_free (home);
-  sf_workers_free (set);
-  sf_clock_free (clock);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (l.w1), 2);
+  layer_clear (&l);
 }
 
 static void
