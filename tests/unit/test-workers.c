@@ -980,6 +980,20 @@ invite_from (Wk *w, GSocket *sock, const char *addr, guint port, guint i, const 
   return status;
 }
 
+/* From @a (127.0.0.1:@pa), INVITEs of the one call @cid through each worker
+ * in turn until one is refused (10 at most): how many were taken; *@n gets
+ * how many were sent. */
+static guint
+fill_one_call (Wk *w, GSocket *a, guint pa, const char *cid, guint *n)
+{
+  guint taken = 0;
+  for (guint status = 480; status == 480 && *n < 10; (*n)++) {
+    status = invite_from (w, a, "127.0.0.1", pa, *n % w->n, cid, *n);
+    taken += status == 480;
+  }
+  return taken;
+}
+
 static void
 one_source (void)
 {
@@ -994,11 +1008,7 @@ one_source (void)
   g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
   g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
   g_autofree char *cid = call_id_for (w, 1, "o");
-  guint taken = 0, n = 0;
-  for (guint status = 480; status == 480 && n < 10; n++) {
-    status = invite_from (w, a, "127.0.0.1", pa, n % 2, cid, n);
-    taken += status == 480;
-  }
+  guint n = 0, taken = fill_one_call (w, a, pa, cid, &n);
   CU_ASSERT_EQUAL (taken, 8); /* its max_per_source, then 503 */
   g_autofree char *cid_a0 = call_id_for (w, 0, "o");
   CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 503); /* in the set, wherever */
@@ -1026,11 +1036,7 @@ one_source_of_three (void)
   g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
   g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
   g_autofree char *cid = call_id_for (w, 2, "t");
-  guint taken = 0, n = 0;
-  for (guint status = 480; status == 480 && n < 10; n++) {
-    status = invite_from (w, a, "127.0.0.1", pa, n % 3, cid, n);
-    taken += status == 480;
-  }
+  guint n = 0, taken = fill_one_call (w, a, pa, cid, &n);
   CU_ASSERT_EQUAL (taken, 5); /* 2 * 8 / 3 at worker 2 */
   g_autofree char *cid_a0 = call_id_for (w, 0, "t");
   CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 480); /* another worker: its share in the set */
