@@ -217,11 +217,50 @@ sf_digest_authorization (const SfDigestChallenge *c, const char *username, const
 #define NONCE_HEAD 48 /* hex digits of time, boot id and sequence number */
 #define NONCE_MAC 32  /* hex digits of the HMAC */
 
+/* The counts a slot remembers below its highest: a window as IPsec's
+ * anti-replay (one bit a count).  The workers of a set check a nonce's
+ * requests in whatever order their threads reach the lock, so a UA's nc=1 may
+ * come after its nc=2: a count never seen within the window is taken, one
+ * seen is a replay, one below the window stale (the UA gets a new nonce). */
+#define NC_WINDOW 64
+
 typedef struct {
   guint64 gen;   /* the generation this nonce-count state belongs to; 0: none yet */
   gint64 made_s; /* that nonce's time */
-  guint32 nc;    /* the last nonce count accepted; G_MAXUINT32 after a use without qop */
+  guint32 nc;    /* the highest nonce count accepted */
+  gboolean once; /* used without qop: never again */
+  guint64 seen;  /* bit i: count nc - i accepted (bit 0: nc itself) */
 } NonceSlot;
+
+/* With the slot's generation already: takes @count (marking it seen), or
+ * says why not (REPLAY: seen, or used without qop; STALE: below the window). */
+static SfDigestVerdict
+slot_take (NonceSlot *slot, guint32 count, const char **why)
+{
+  if (slot->once) {
+    *why = "nonce count replayed"; /* used without qop: the nonce once */
+    return SF_DIGEST_REPLAY;
+  }
+  if (count > slot->nc) {
+    guint32 shift = count - slot->nc;
+    slot->seen = shift >= NC_WINDOW ? 1 : (slot->seen << shift) | 1;
+    slot->nc = count;
+    *why = "ok";
+    return SF_DIGEST_OK;
+  }
+  guint32 back = slot->nc - count;
+  if (back >= NC_WINDOW) {
+    *why = "nonce count below the window"; /* its state is gone: it could be a replay */
+    return SF_DIGEST_STALE;
+  }
+  if (slot->seen & (G_GUINT64_CONSTANT (1) << back)) {
+    *why = "nonce count replayed";
+    return SF_DIGEST_REPLAY;
+  }
+  slot->seen |= G_GUINT64_CONSTANT (1) << back;
+  *why = "ok";
+  return SF_DIGEST_OK;
+}
 
 struct _SfDigestServer {
   GHmac *keyed;             /* HMAC-SHA-256 with the secret taken in: each nonce's MAC copies it
@@ -231,6 +270,11 @@ struct _SfDigestServer {
   guint64 seq;              /* the next nonce's sequence number */
   guint n_slots;
   NonceSlot *slots;         /* n_slots, allocated once */
+  /* The workers of one process share one server (docs/workers.md): seq and
+   * the slots are taken under this lock, never across a callback; keyed,
+   * boot and the sizes never change after sf_digest_server_new. */
+  GMutex lock;
+  gatomicrefcount ref;
 };
 
 SfDigestServer *
@@ -242,14 +286,24 @@ sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint 
   s->boot = sf_sip_random_u64 ();
   s->n_slots = MAX (nonce_slots, 1);
   s->slots = g_new0 (NonceSlot, s->n_slots);
+  g_mutex_init (&s->lock);
+  g_atomic_ref_count_init (&s->ref);
+  return s;
+}
+
+SfDigestServer *
+sf_digest_server_ref (SfDigestServer *s)
+{
+  g_atomic_ref_count_inc (&s->ref);
   return s;
 }
 
 void
 sf_digest_server_free (SfDigestServer *s)
 {
-  if (s == NULL)
+  if (s == NULL || !g_atomic_ref_count_dec (&s->ref))
     return;
+  g_mutex_clear (&s->lock);
   g_hmac_unref (s->keyed);
   g_free (s->slots);
   g_free (s);
@@ -277,8 +331,11 @@ char *
 sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
 {
   char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  g_mutex_lock (&s->lock);
+  guint64 seq = s->seq++;
+  g_mutex_unlock (&s->lock);
   g_snprintf (nonce, NONCE_HEAD + 1, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
-              (guint64) now_s, s->boot, s->seq++);
+              (guint64) now_s, s->boot, seq);
   nonce_mac (s, nonce, nonce + NONCE_HEAD);
   return g_strdup (nonce);
 }
@@ -397,27 +454,39 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
     *why = "nonce expired";
     return SF_DIGEST_STALE;
   }
-  if (f.boot != s->boot || f.seq >= s->seq) {
+  if (f.boot != s->boot) {
     /* Made before this process started, or by another node sharing the secret:
      * its nonce counts are not in our table, so it could be a replay. */
     *why = "nonce from another boot or node";
     return SF_DIGEST_STALE;
   }
+  /* The test of the slot and its update are one step: two workers taking the
+   * same nonce count at once must not both see it fresh. */
+  g_mutex_lock (&s->lock);
+  SfDigestVerdict v = SF_DIGEST_OK;
   NonceSlot *slot = &s->slots[f.seq % s->n_slots];
   guint64 gen = f.seq / s->n_slots + 1;
-  if (slot->gen > gen) {
+  if (f.seq >= s->seq) {
+    *why = "nonce from another boot or node";
+    v = SF_DIGEST_STALE;
+  } else if (slot->gen > gen) {
     *why = "nonce slot reused"; /* its nonce-count state is gone: it could be a replay */
-    return SF_DIGEST_STALE;
+    v = SF_DIGEST_STALE;
+  } else if (slot->gen == gen && qop == NULL) {
+    *why = "nonce count replayed"; /* without qop, the nonce once */
+    v = SF_DIGEST_REPLAY;
+  } else if (slot->gen == gen) {
+    v = slot_take (slot, count, why); /* each count once, within the window */
+  } else {
+    slot->gen = gen;
+    slot->made_s = f.made_s;
+    slot->nc = count;
+    slot->once = qop == NULL;
+    slot->seen = 1;
+    *why = "ok";
   }
-  if (slot->gen == gen && (qop == NULL || count <= slot->nc)) {
-    *why = "nonce count replayed"; /* each count once and increasing; without qop, the nonce once */
-    return SF_DIGEST_REPLAY;
-  }
-  slot->gen = gen;
-  slot->made_s = f.made_s;
-  slot->nc = qop != NULL ? count : G_MAXUINT32;
-  *why = "ok";
-  return SF_DIGEST_OK;
+  g_mutex_unlock (&s->lock);
+  return v;
 }
 
 gboolean
@@ -435,8 +504,10 @@ guint
 sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s)
 {
   guint n = 0;
+  g_mutex_lock (&s->lock);
   for (guint i = 0; i < s->n_slots; i++)
     if (s->slots[i].gen != 0 && now_s - s->slots[i].made_s <= (gint64) s->ttl_s)
       n++;
+  g_mutex_unlock (&s->lock);
   return n;
 }

@@ -65,7 +65,7 @@ static const SfConfigKey auth_keys[] = {
     "digest algorithms offered, one challenge each: SHA-256 ones first, then MD5 ones (docs/servers.md)" },
   { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
   { "nonce_slots", SF_CFG_INT, "65536", 1, 4194304, NULL,
-    "nonces usable at once (a fixed table, 24 bytes a slot): a nonce whose slot a newer one took is stale" },
+    "nonces usable at once (a fixed table, 32 bytes a slot): a nonce whose slot a newer one took is stale" },
   { "log_failures", SF_CFG_BOOL, "true", 0, 0, NULL,
     "write the \"auth failed\" lines for fail2ban whatever core.log_level (false: only at log level message)" },
 };
@@ -433,10 +433,17 @@ sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar **prepar
   }
   n->users_kept = keep_users;
   /* The nonces given out stay good unless their table changes (then they
-   * are stale: the phone answers the new challenge without asking its user). */
-  if ((sf_config_get_int (had, "auth", "nonce_ttl_s") != sf_config_get_int (cfg, "auth", "nonce_ttl_s") ||
-       sf_config_get_int (had, "auth", "nonce_slots") != sf_config_get_int (cfg, "auth", "nonce_slots")) &&
-      (n->digest = digest_new (cfg, error)) == NULL) {
+   * are stale: the phone answers the new challenge without asking its user).
+   * The workers of a set share one table, which no worker may replace alone. */
+  gboolean nonces_changed = sf_config_get_int (had, "auth", "nonce_ttl_s") != sf_config_get_int (cfg, "auth", "nonce_ttl_s") ||
+                            sf_config_get_int (had, "auth", "nonce_slots") != sf_config_get_int (cfg, "auth", "nonce_slots");
+  if (nonces_changed && r->joined) {
+    registrar_free (n);
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "auth.nonce_ttl_s, auth.nonce_slots: the workers share one nonce table; restart to change it");
+    return FALSE;
+  }
+  if (nonces_changed && (n->digest = digest_new (cfg, error)) == NULL) {
     registrar_free (n);
     return FALSE;
   }
@@ -483,6 +490,31 @@ void
 sf_registrar_reload_abort (SfRegistrar *n)
 {
   registrar_free (n);
+}
+
+void
+sf_registrar_join_workers (SfEndpoint *ep, SfWorkers *set, guint w)
+{
+  SfRegistrar *r = sf_module_state (ep, &sf_registrar_module);
+  if (r == NULL || sf_workers_n (set) < 2)
+    return; /* one worker: nothing is shared, nothing changes */
+  r->joined = TRUE;
+  if (w == 0)
+    return;
+  SfEndpoint *ep0 = sf_workers_endpoint (set, 0);
+  SfRegistrar *home = ep0 != NULL ? sf_module_state (ep0, &sf_registrar_module) : NULL;
+  g_return_if_fail (home != NULL);
+  sf_digest_server_free (r->digest);
+  r->digest = sf_digest_server_ref (home->digest);
+  if (sf_location_shared (r->loc))
+    return; /* redis: the store is already one for every node, and so for every worker */
+  /* The copy this worker opened at setup (sqlite: the same file, loaded) is
+   * dropped unused: worker 0's is the one that answers. */
+  sf_location_free (r->loc);
+  /* At most this worker's share of sip.max_instances asks in flight: each
+   * serves a transaction, so more means worker 0 has fallen behind. */
+  guint max = (guint) sf_config_get_int (sf_endpoint_config (ep), "sip", "max_instances");
+  r->loc = sf_location_new_worker (sf_endpoint_clock (ep), set, w, home->loc, MAX (max / sf_workers_n (set), 1));
 }
 
 void

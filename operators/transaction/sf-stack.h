@@ -127,7 +127,10 @@ SfWorkers *sf_stack_workers_new (guint n);
  * attached to @context (NULL: the default), where it is injected into the
  * owner's transport.  With one worker nothing is installed: a stack alone
  * never scans.  Messages over connections stay where they were read until
- * connections can be shared (docs/workers.md, step 4). */
+ * connections can be shared (docs/workers.md, step 4).  With more than one
+ * worker, @s holds its share of sip.max_instances (and its endpoint of
+ * core.max_queue), and a worker other than 0 counts sip.rate_limit and
+ * sip.max_per_source in worker 0's table (joined first), one for the set. */
 void sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *context);
 /* A new Call-ID for a request this stack starts (sf_sip_random_call_id),
  * drawn until it hashes to this stack's worker, so that its responses and its
@@ -307,6 +310,8 @@ gboolean sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port);
 void sf_stack_set_rate_sources_for_test (SfStack *s, guint max);
 /* The sources the rate table holds. */
 guint sf_stack_rate_sources_for_test (SfStack *s);
+/* Tests: the stripes of the per-source table (sip.max_per_source) holding a source. */
+guint sf_stack_held_stripes_for_test (SfStack *s);
 /* The request server transaction @txn (an instance of @ep) took (transfer
  * none), NULL before it took one. */
 SfSipEvent *sf_stack_txn_request_for_test (SfEndpoint *ep, SfInstance *txn);

@@ -19,30 +19,77 @@
  *    numbers w + 1, w + 3, ...
  *  - alone: (f) a set of one installs no steer hook: a worker alone never scans
  *  - drawn_home: the Call-IDs a worker draws for requests it starts
- *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8 */
+ *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8
+ * Step 2, the shared state (the proxy's registrar set up on each worker and
+ * joined, sf_registrar_join_workers):
+ *  - fork: (g) bob's two devices REGISTER through different workers (one
+ *    REGISTER owned by each), both bindings in worker 0's location; an
+ *    INVITE for bob owned by worker 1 and read by worker 0 is forked to both
+ *    (its lookup crossing to worker 0 and back); the 200 of one device read by
+ *    the non-owner goes upstream once, the other device is cancelled and its
+ *    487 ACKed, not forwarded (16.7, 16.10)
+ *  - cseq_order: (h) a re-REGISTER with a lower CSeq read by the other worker
+ *    is refused (10.3 step 7: 500), a higher one taken
+ *  - nonce: (i) with registrar.users, a nonce issued by worker 0 is taken by
+ *    worker 1 (one digest server: separate ones would answer stale=true); the
+ *    same nonce count replayed through either worker is refused (401, not
+ *    stale); a new nonce's nc=1 checked after its nc=2 (two workers) is taken,
+ *    then refused as a replay (the digest server's window of counts)
+ *  - rate: (j) sip.rate_limit counts a source whose requests are owned by
+ *    both workers in one bucket: of four new requests at once (a burst of
+ *    two), two pass, whichever worker owns them
+ *  - lists: the file lists of one registry reload without another's
+ *  - location_layer: sf-location-worker.c alone: an update through worker 1
+ *    held by worker 0; requests in flight when either location closes freed
+ *  - home_inline: worker 0's location answering inside the call that asks:
+ *    each request handed back once and freed once
+ *  - asks_bounded: past its max_asks in flight, worker 1's location
+ *    answers a lookup or an update at once as busy, counted
+ *  - shares: the set refuses new work at sip.max_instances live server
+ *    transactions, whichever worker holds them; one worker may hold more
+ *    than max / 2
+ *  - one_source: a source reusing one Call-ID is refused at its
+ *    sip.max_per_source, and the worker it fills still takes another
+ *    source's call; one_source_of_three: at three workers, at 2
+ *    max_per_source / 3 at one worker
+ *  - held_keyed: sources sharing an unkeyed string hash's stripe are spread
+ *    over the per-source table's stripes by its keyed hash */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
+#include "operators/registrar/sf-registrar.h"
+#include "operators/registrar/sf-location-store.h"
 #include "framework/sf-workers.h"
+#include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct {
-  SfTestStack *px[2];
+  SfTestStack *px[3];
+  guint n;            /* workers: 2, or 3 */
   SfWorkers *set;
   GSocket *peer;      /* unowned: px[0]'s peer plays every party */
   guint port;         /* its port */
+  gboolean registrar; /* each worker has the registrar's state (step 2) */
 } Wk;
 
 static const guint64 test_key[2] = { 0x5346574f524b4552ULL, 0x73697066666c6f77ULL };
 
+/* A proxy (xml/proxy.xml); with @registrar its registrar state too, after
+ * the settings @sets (NULL-terminated, nullable; proxy.trusted is loopback
+ * unless they say otherwise). */
 static SfTestStack *
-proxy_new (void)
+proxy_new_with (const char *const *sets, gboolean registrar)
 {
   SfTestEnv *env = sf_test_env_new ();
   CU_ASSERT_TRUE (sf_config_set (env->cfg, "proxy.trusted=127.0.0.0/8", NULL));
+  for (const char *const *x = sets; x != NULL && *x != NULL; x++)
+    CU_ASSERT_TRUE (sf_config_set (env->cfg, *x, NULL));
   CU_ASSERT_TRUE (sf_proxy_setup (env->ep, env->cfg, NULL));
+  if (registrar)
+    CU_ASSERT_TRUE (sf_registrar_setup (env->ep, env->cfg, NULL));
   sf_endpoint_attach (env->ep, NULL);
   SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/proxy.xml", NULL);
   g_assert (tu != NULL);
@@ -51,26 +98,61 @@ proxy_new (void)
   return t;
 }
 
+static SfTestStack *
+proxy_new (void)
+{
+  return proxy_new_with (NULL, FALSE);
+}
+
+static void
+proxy_registrar_teardown (SfEndpoint *ep)
+{
+  sf_proxy_teardown (ep);
+  sf_registrar_teardown (ep);
+}
+
+/* @n workers; with @registrar each has the registrar's state, joined. */
 static Wk *
-wk_setup (void)
+wk_setup_n (const char *const *sets, gboolean registrar, guint n)
 {
   Wk *w = g_new0 (Wk, 1);
-  w->set = sf_workers_new (2, test_key);
-  for (guint i = 0; i < 2; i++) {
-    w->px[i] = proxy_new ();
+  w->n = n;
+  w->set = sf_workers_new (n, test_key);
+  w->registrar = registrar;
+  for (guint i = 0; i < n; i++) {
+    w->px[i] = proxy_new_with (sets, registrar);
     sf_stack_join_workers (w->px[i]->stack, w->set, i, NULL);
+    if (registrar)
+      sf_registrar_join_workers (w->px[i]->env->ep, w->set, i);
   }
   w->peer = w->px[0]->peer;
   w->port = w->px[0]->port;
   return w;
 }
 
+/* Two workers; with @registrar each has the registrar's state, joined. */
+static Wk *
+wk_setup_with (const char *const *sets, gboolean registrar)
+{
+  return wk_setup_n (sets, registrar, 2);
+}
+
+static Wk *
+wk_setup (void)
+{
+  return wk_setup_with (NULL, FALSE);
+}
+
 static void
 wk_free (Wk *w)
 {
-  sf_workers_free (w->set); /* first: its inboxes point at the stacks */
-  for (guint i = 0; i < 2; i++)
-    sf_test_stack_free (w->px[i], sf_proxy_teardown);
+  /* Workers 1..N-1 first (their locations ask worker 0's, which must outlive
+   * them: sf-location.h), then worker 0, then the set; no inbox runs in
+   * between, and what is left in one is freed with the set, its destroy
+   * touching no engine. */
+  for (guint i = w->n; i-- > 0;)
+    sf_test_stack_free (w->px[i], w->registrar ? proxy_registrar_teardown : sf_proxy_teardown);
+  sf_workers_free (w->set);
   g_free (w);
 }
 
@@ -414,6 +496,591 @@ drawn_home (void)
   }
 }
 
+/* ---- step 2: the shared state ---- */
+
+/* A REGISTER for bob@sipflow.test binding sip:@user@ the peer (@auth, nullable:
+ * an Authorization value). */
+static char *
+register_msg (Wk *w, const char *cid, guint cseq, const char *user, const char *auth)
+{
+  static guint branch;
+  branch++;
+  return g_strdup_printf ("REGISTER sip:sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u\r\n"
+                          "Max-Forwards: 70\r\nFrom: <sip:bob@sipflow.test>;tag=r%u\r\nTo: <sip:bob@sipflow.test>\r\n"
+                          "Call-ID: %s\r\nCSeq: %u REGISTER\r\nContact: <sip:%s@127.0.0.1:%u>\r\nExpires: 3600\r\n"
+                          "%s%s%sContent-Length: 0\r\n\r\n",
+                          w->port, branch, branch, cid, cseq, user, w->port, auth != NULL ? "Authorization: " : "",
+                          auth != NULL ? auth : "", auth != NULL ? "\r\n" : "");
+}
+
+/* Sends @text (taken) to worker @i: does its one response start with
+ * @start?  *@out (nullable) gets the response (transfer full). */
+static gboolean
+answered (Wk *w, guint i, char *text, const char *start, char **out)
+{
+  send_to (w, i, text);
+  g_free (text);
+  g_autoptr (GPtrArray) all = recv_all (w);
+  CU_ASSERT_EQUAL (all->len, 1);
+  char *got = g_strdup (all->len > 0 ? (const char *) all->pdata[0] : "");
+  gboolean ok = g_str_has_prefix (got, start);
+  if (!ok)
+    g_printerr ("\nworkers: expected %s, got: %.60s\n", start, got);
+  if (out != NULL)
+    *out = got;
+  else
+    g_free (got);
+  return ok;
+}
+
+/* The number of Contact header lines of @msg. */
+static guint
+contacts (const char *msg)
+{
+  guint n = 0;
+  for (const char *p = strstr (msg, "\r\nContact:"); p != NULL; p = strstr (p + 1, "\r\nContact:"))
+    n++;
+  return n;
+}
+
+static void
+fork_across (void)
+{
+  Wk *w = wk_setup_with (NULL, TRUE);
+  /* (g) device 1's REGISTER owned by worker 0, read by worker 1; device 2's the other way */
+  g_autofree char *rc0 = call_id_for (w, 0, "g-reg");
+  g_autofree char *rc1 = call_id_for (w, 1, "g-reg");
+  g_autofree char *ok2 = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, rc0, 1, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, rc1, 1, "bob2", NULL), "SIP/2.0 200", &ok2));
+  CU_ASSERT_EQUAL (contacts (ok2), 2); /* worker 1's REGISTER sees device 1's binding: one location */
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 2);
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[1]->env->ep)), 0);
+  /* the INVITE for bob, owned by worker 1, read by worker 0: forked to both devices */
+  g_autofree char *cid = call_id_for (w, 1, "g-inv");
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:bob@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKwg1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:bob@sipflow.test>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+    "Contact: <sip:caller@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    w->port, cid, w->port);
+  guint before0 = sf_endpoint_n_instances (w->px[0]->env->ep); /* device 1's REGISTER transaction */
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", NULL), 2);
+  g_autofree char *to1 = NULL, *to2 = NULL;
+  for (guint i = 0; i < got->len; i++) {
+    if (g_str_has_prefix (got->pdata[i], "INVITE sip:bob1@"))
+      to1 = g_strdup (got->pdata[i]);
+    else if (g_str_has_prefix (got->pdata[i], "INVITE sip:bob2@"))
+      to2 = g_strdup (got->pdata[i]);
+  }
+  CU_ASSERT_FATAL (to1 != NULL && to2 != NULL);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), before0); /* the call is on its owner */
+  /* both ring; device 1 answers, through worker 0 */
+  g_autofree char *ring1 = respond (to1, 180, "Ringing");
+  g_autofree char *ring2 = respond (to2, 180, "Ringing");
+  send_to (w, 0, ring1);
+  send_to (w, 1, ring2);
+  g_autoptr (GPtrArray) up1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (up1, "SIP/2.0 180", NULL), 2);
+  g_autofree char *ok = respond (to1, 200, "OK");
+  send_to (w, 0, ok);
+  g_autoptr (GPtrArray) up2 = recv_all (w);
+  const char *fcancel = NULL;
+  CU_ASSERT_EQUAL (count (up2, "SIP/2.0 200", NULL), 1);            /* upstream, once */
+  CU_ASSERT_EQUAL_FATAL (count (up2, "CANCEL sip:bob2@", &fcancel), 1); /* the other fork cancelled (16.7 step 10) */
+  CU_ASSERT_EQUAL (count (up2, "CANCEL ", NULL), 1);
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (to2, 487, "Request Terminated");
+  send_to (w, 0, cancel_ok);
+  send_to (w, 0, r487);
+  g_autoptr (GPtrArray) end = recv_all (w);
+  CU_ASSERT_EQUAL (count (end, "ACK sip:bob2@", NULL), 1); /* the 487 ACKed downstream (17.1.1.3) */
+  CU_ASSERT_EQUAL (count (end, "SIP/2.0 487", NULL), 0);   /* and not sent upstream: a 2xx went (16.7) */
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), before0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+static void
+cseq_order (void)
+{
+  Wk *w = wk_setup_with (NULL, TRUE);
+  /* (h) owned by worker 1, whose location is worker 0's through the inboxes */
+  g_autofree char *cid = call_id_for (w, 1, "h");
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 4, "bob1", NULL), "SIP/2.0 500", NULL)); /* lower */
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 500", NULL)); /* the same */
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 6, "bob1", NULL), "SIP/2.0 200", NULL)); /* higher */
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 1);
+  wk_free (w);
+}
+
+/* The Authorization value answering @challenge (a 401) as bob with nonce count @nc. */
+static char *
+credentials (const char *challenge, guint32 nc)
+{
+  const char *n = strstr (challenge, "nonce=\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (n);
+  n += 7;
+  g_autofree char *nonce = g_strndup (n, (gsize) (strchr (n, '"') - n));
+  SfDigestChallenge c = { SF_DIGEST_MD5, (char *) "sipflow.test", nonce, NULL, TRUE, FALSE };
+  return sf_digest_authorization (&c, "bob", "secret", "REGISTER", "sip:sipflow.test", "0a4f113b", nc);
+}
+
+static void
+nonce (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sipflow-workers-XXXXXX", NULL);
+  g_autofree char *users = g_build_filename (dir, "users", NULL);
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (users, "bob:secret\n", -1, NULL));
+  g_autofree char *set = g_strdup_printf ("registrar.users=%s", users);
+  const char *const sets[] = { set, NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  /* (i) challenged by worker 0 */
+  g_autofree char *c0 = call_id_for (w, 0, "i");
+  g_autofree char *ch = NULL;
+  CU_ASSERT_TRUE_FATAL (answered (w, 0, register_msg (w, c0, 1, "bob1", NULL), "SIP/2.0 401", &ch));
+  /* its nonce taken by worker 1, in a REGISTER of another Call-ID (a UA reusing a nonce) */
+  g_autofree char *auth = credentials (ch, 1);
+  g_autofree char *c1 = call_id_for (w, 1, "i");
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 1, "bob1", auth), "SIP/2.0 200", NULL));
+  /* the same nonce count again, through worker 1 and through worker 0: a replay, not a stale nonce */
+  g_autofree char *r1 = NULL, *r0 = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 2, "bob1", auth), "SIP/2.0 401", &r1));
+  CU_ASSERT_PTR_NULL (strstr (r1, "stale=true"));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 2, "bob1", auth), "SIP/2.0 401", &r0));
+  CU_ASSERT_PTR_NULL (strstr (r0, "stale=true"));
+  /* the next count is good, on worker 0 */
+  g_autofree char *auth2 = credentials (ch, 2);
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 3, "bob1", auth2), "SIP/2.0 200", NULL));
+  /* a new nonce's requests checked out of order, as two workers may: nc=1
+   * after nc=2 is taken (never seen within the window), then refused */
+  g_autofree char *ch2 = NULL;
+  CU_ASSERT_TRUE_FATAL (answered (w, 0, register_msg (w, c0, 4, "bob1", NULL), "SIP/2.0 401", &ch2));
+  g_autofree char *late1 = credentials (ch2, 1);
+  g_autofree char *late2 = credentials (ch2, 2);
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 3, "bob1", late2), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 5, "bob1", late1), "SIP/2.0 200", NULL));
+  g_autofree char *again = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 4, "bob1", late1), "SIP/2.0 401", &again));
+  CU_ASSERT_PTR_NULL (strstr (again, "stale=true"));
+  wk_free (w);
+  g_unlink (users);
+  g_rmdir (dir);
+}
+
+static void
+rate (void)
+{
+  /* (j) the peer (loopback) is not trusted here: its requests are counted */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.rate_limit=1", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  for (guint i = 0; i < 4; i++) {
+    g_autofree char *tag = g_strdup_printf ("j%u", i);
+    g_autofree char *cid = call_id_for (w, i % 2, tag);
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKwj%u", i);
+    g_autofree char *opt = g_strdup_printf (
+      "OPTIONS sip:nobody@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+      "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:nobody@sipflow.test>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n",
+      w->port, branch, cid);
+    send_to (w, i % 2, opt);
+  }
+  g_autoptr (GPtrArray) got = recv_all (w);
+  CU_ASSERT_EQUAL (got->len, 2); /* a burst of two for the source, both workers together */
+  guint64 limited = sf_stack_stats (w->px[0]->stack)->rate_limited + sf_stack_stats (w->px[1]->stack)->rate_limited;
+  CU_ASSERT_EQUAL (limited, 2); /* separate tables: none (each worker would allow its own two) */
+  wk_free (w);
+}
+
+static void
+lists (void)
+{
+  /* the file lists of one registry are reloaded without touching another's:
+   * each worker reloads its own, in its own thread (framework/sf-flow.h) */
+  g_autofree char *dir = g_dir_make_tmp ("sipflow-lists-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "list", NULL);
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (path, "old\n", -1, NULL));
+  int a, b; /* two owners: stand-ins for two workers' registries */
+  SfFlowList *la = sf_flow_list_new_file_of (path, &a, NULL);
+  SfFlowList *lb = sf_flow_list_new_file_of (path, &b, NULL);
+  CU_ASSERT_FATAL (la != NULL && lb != NULL);
+  CU_ASSERT_TRUE (sf_flow_list_contains (la, "old", 0));
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "old", 0));
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (path, "new\n", -1, NULL));
+  CU_ASSERT_EQUAL (sf_flow_lists_reload_of (&a, NULL), 1);
+  CU_ASSERT_TRUE (sf_flow_list_contains (la, "new", 0));
+  CU_ASSERT_FALSE (sf_flow_list_contains (lb, "new", 0)); /* not reloaded: worker b's to do */
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "old", 0));
+  CU_ASSERT_EQUAL (sf_flow_lists_reload_of (&b, NULL), 1);
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "new", 0));
+  sf_flow_list_unref (la);
+  sf_flow_list_unref (lb);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+/* Runs every inbox of @set and the main context until *@done or nothing moves. */
+static void
+pump (SfWorkers *set, const gboolean *done)
+{
+  for (guint i = 0; i < 100 && !*done; i++) {
+    guint moved = sf_workers_drain (set);
+    while (g_main_context_iteration (NULL, FALSE))
+      moved++;
+    if (moved == 0)
+      break;
+  }
+}
+
+typedef struct {
+  gboolean done, freed;
+  guint bindings;
+} Outcome;
+
+static void
+got_result (SfLocationResult *r, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->bindings = r->error == NULL ? r->bindings->len : G_MAXUINT;
+  sf_location_result_free (r);
+}
+
+static void
+outcome_freed (gpointer data)
+{
+  ((Outcome *) data)->freed = TRUE;
+}
+
+/* Worker 1's location over worker 0's @home, @max_asks in flight (0: no limit). */
+typedef struct {
+  SfClock *clock;
+  SfWorkers *set;
+  SfLocation *home, *w1;
+} Layer;
+
+static void
+layer_init (Layer *l, SfLocStore *store, guint max_asks)
+{
+  l->clock = sf_clock_new_fake (0);
+  l->set = sf_workers_new (2, test_key);
+  l->home = store != NULL ? sf_location_new_over (l->clock, store) : sf_location_new_memory (l->clock);
+  l->w1 = sf_location_new_worker (l->clock, l->set, 1, l->home, max_asks);
+}
+
+/* Frees what is left, in the contract's order: worker 1's, worker 0's, the set. */
+static void
+layer_clear (Layer *l)
+{
+  g_clear_pointer (&l->w1, sf_location_free);
+  g_clear_pointer (&l->home, sf_location_free);
+  sf_workers_free (l->set);
+  sf_clock_free (l->clock);
+}
+
+static void
+location_layer (void)
+{
+  /* the worker layer alone: worker 1's update lands in worker 0's location
+   * and its result comes back; a request in flight when the asking location
+   * closes, or when worker 0's does, is freed, never delivered (ASan) */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocation *home = sf_location_new_memory (clock);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 0);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  Outcome up = { 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  CU_ASSERT_FALSE (up.done); /* never from inside the call that asked */
+  pump (set, &up.done);
+  CU_ASSERT_TRUE (up.done);
+  CU_ASSERT_EQUAL (up.bindings, 1);
+  CU_ASSERT_EQUAL (sf_location_size (home), 1);
+  CU_ASSERT_EQUAL (sf_location_size (w1), 0);
+  /* asked, then the asking location closes before the answer */
+  Outcome gone = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &gone, outcome_freed);
+  sf_workers_drain (set); /* worker 0 has it now */
+  sf_location_free (w1);
+  CU_ASSERT_TRUE (gone.freed);
+  pump (set, &gone.done);
+  CU_ASSERT_FALSE (gone.done);
+  /* asked, then worker 0's location closes with the request in it */
+  SfLocation *w1b = sf_location_new_worker (clock, set, 1, home, 0);
+  Outcome lost = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &lost, outcome_freed);
+  sf_workers_drain (set);
+  sf_location_free (home);
+  pump (set, &lost.done);
+  CU_ASSERT_FALSE (lost.done);
+  sf_location_free (w1b);
+  CU_ASSERT_TRUE (lost.freed);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
+static void
+got_error (SfLocationResult *r, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->bindings = r->error != NULL ? (guint) r->error->code : G_MAXUINT;
+  sf_location_result_free (r);
+}
+
+/* A store of the shared kind that answers inside the call that asks (none
+ * does today; the worker layer must not depend on it). */
+static void
+inline_close (SfLocStore *s)
+{
+  g_free (s);
+}
+
+static void
+inline_lookup (SfLocStore *s, const char *aor, gint64 now, gpointer data)
+{
+  (void) aor;
+  (void) now;
+  s->answered (NULL, g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free), data);
+}
+
+static void
+inline_update (SfLocStore *s, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data)
+{
+  (void) u;
+  inline_lookup (s, aor, now, data);
+}
+
+static const SfLocStoreClass inline_class = { .close = inline_close, .lookup = inline_lookup, .update = inline_update };
+
+static void
+home_inline (void)
+{
+  /* worker 0's location answers inside sf_location_lookup()/update(): the
+   * request is handed back once and freed once (ASan) */
+  SfLocStore *store = g_new0 (SfLocStore, 1);
+  store->klass = &inline_class;
+  Layer l;
+  layer_init (&l, store, 0);
+  Outcome look = { 0 }, up = { 0 };
+  sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_result, &look, NULL);
+  pump (l.set, &look.done);
+  CU_ASSERT_TRUE (look.done);
+  CU_ASSERT_EQUAL (look.bindings, 0);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  sf_location_update (l.w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  pump (l.set, &up.done);
+  CU_ASSERT_TRUE (up.done);
+  layer_clear (&l);
+}
+
+static void
+asks_bounded (void)
+{
+  /* worker 1 asks worker 0, which does not run: past max_asks (2) in flight
+   * the next lookup is answered at once (in the next iteration, worker 0
+   * still stopped) as a store that cannot answer, and an update as one that
+   * could not write; counted.  Once answered, asking works again. */
+  Layer l;
+  layer_init (&l, NULL, 2);
+  Outcome held[2] = { { 0 }, { 0 } }, busy = { 0 }, busy_up = { 0 };
+  for (guint i = 0; i < 2; i++)
+    sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_result, &held[i], NULL);
+  sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_error, &busy, NULL);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  sf_location_update (l.w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_error, &busy_up, NULL);
+  CU_ASSERT_FALSE (busy.done); /* never from inside the call that asked */
+  while (g_main_context_iteration (NULL, FALSE)) /* the asker's context only: no inbox drained */
+    ;
+  CU_ASSERT_TRUE (busy.done);
+  CU_ASSERT_EQUAL (busy.bindings, SF_LOCATION_ERROR_UNAVAILABLE);
+  CU_ASSERT_TRUE (busy_up.done);
+  CU_ASSERT_EQUAL (busy_up.bindings, SF_LOCATION_ERROR_STORE_FAILED);
+  CU_ASSERT_FALSE (held[0].done || held[1].done);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (l.w1), 2);
+  CU_ASSERT_EQUAL (sf_location_size (l.home), 0); /* the busy update never reached worker 0 */
+  pump (l.set, &held[1].done);
+  CU_ASSERT_TRUE (held[0].done && held[1].done);
+  Outcome again = { 0 };
+  sf_location_lookup (l.w1, "sip:bob@sipflow.test", got_result, &again, NULL);
+  pump (l.set, &again.done);
+  CU_ASSERT_TRUE (again.done);
+  CU_ASSERT_EQUAL (again.bindings, 0);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (l.w1), 2);
+  layer_clear (&l);
+}
+
+static void
+shares (void)
+{
+  /* sip.max_instances bounds the set: its live server transactions, counted
+   * in the shared table, whichever worker holds them; a worker alone may
+   * hold more than max/N (up to 2 max/N instances).  REGISTERs (a
+   * transaction each, living until Timer J) from a trusted source: 12 owned
+   * by worker 0 (past its share of 8), 4 by worker 1; the 17th is refused
+   * by worker 1, which holds only 4. */
+  const char *const sets[] = { "sip.max_instances=16", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  for (guint i = 0; i < 16; i++) {
+    g_autofree char *tag = g_strdup_printf ("s%u", i);
+    g_autofree char *cid = call_id_for (w, i < 12 ? 0 : 1, tag);
+    CU_ASSERT_TRUE (answered (w, i % 2, register_msg (w, cid, 1, "bob1", NULL), "SIP/2.0 200", NULL));
+  }
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 12);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 4);
+  g_autofree char *cid = call_id_for (w, 1, "s16");
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 1, "bob1", NULL), "SIP/2.0 503", NULL));
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->overloaded, 1);
+  wk_free (w);
+}
+
+/* A UDP socket on @addr (a loopback address): another source than the peer. */
+static GSocket *
+source_new (const char *addr, guint *port)
+{
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new_from_string (addr, 0);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (sock, any, FALSE, NULL));
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  return sock;
+}
+
+/* From @sock (@addr:@port), to worker @i: INVITE number @n of call @cid,
+ * for a user of ours not registered.  The status @sock is answered (0:
+ * none): 480 taken (its server transaction alive until Timer H), 503
+ * refused. */
+static guint
+invite_from (Wk *w, GSocket *sock, const char *addr, guint port, guint i, const char *cid, guint n)
+{
+  static guint branch;
+  branch++;
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:nobody@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP %s:%u;branch=z9hG4bKwo%u\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\n"
+    "Call-ID: %s\r\nCSeq: %u INVITE\r\nContact: <sip:caller@%s:%u>\r\nContent-Length: 0\r\n\r\n",
+    addr, port, branch, cid, n + 1, addr, port);
+  g_socket_send_to (sock, G_SOCKET_ADDRESS (w->px[i]->to), inv, strlen (inv), NULL, NULL);
+  g_ptr_array_unref (recv_all (w)); /* runs the workers; the peer's copies dropped */
+  guint status = 0;
+  while (g_socket_condition_check (sock, G_IO_IN)) {
+    char buf[4096];
+    gssize got = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
+    if (got <= 0)
+      break;
+    buf[got] = '\0';
+    status = (guint) atoi (buf + 8);
+  }
+  return status;
+}
+
+/* From @a (127.0.0.1:@pa), INVITEs of the one call @cid through each worker
+ * in turn until one is refused (10 at most): how many were taken; *@n gets
+ * how many were sent. */
+static guint
+fill_one_call (Wk *w, GSocket *a, guint pa, const char *cid, guint *n)
+{
+  guint taken = 0;
+  for (guint status = 480; status == 480 && *n < 10; (*n)++) {
+    status = invite_from (w, a, "127.0.0.1", pa, *n % w->n, cid, *n);
+    taken += status == 480;
+  }
+  return taken;
+}
+
+static void
+one_source (void)
+{
+  /* One source reusing one Call-ID sends all its requests to one worker:
+   * it is refused there at its sip.max_per_source (here max / 2), and the
+   * worker (bound at 2 max / N) still takes another source's call.  (With
+   * the share max/N, the first source filled worker 1 and the second got
+   * 503.) */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.max_instances=16", "sip.max_per_source=8", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  guint pa, pb;
+  g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
+  g_autofree char *cid = call_id_for (w, 1, "o");
+  guint n = 0, taken = fill_one_call (w, a, pa, cid, &n);
+  CU_ASSERT_EQUAL (taken, 8); /* its max_per_source, then 503 */
+  g_autofree char *cid_a0 = call_id_for (w, 0, "o");
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 503); /* in the set, wherever */
+  g_autofree char *cid_b = call_id_for (w, 1, "ob");
+  CU_ASSERT_EQUAL (invite_from (w, b, "127.0.0.2", pb, 1, cid_b, 0), 480); /* worker 1 takes another source */
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->overloaded, 1);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 1, cid, n), 480); /* its holds ended with them */
+  wk_free (w);
+}
+
+static void
+one_source_of_three (void)
+{
+  /* At three workers, a worker's bound is 2 max / 3 (10 instances here) and
+   * one source holds at most 2 max_per_source / 3 at one worker (5, under
+   * its 8 in the set), so a source reusing one Call-ID leaves its worker
+   * room for others; its other calls still go, on other workers. */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.max_instances=16", "sip.max_per_source=8", NULL };
+  Wk *w = wk_setup_n (sets, TRUE, 3);
+  guint pa, pb;
+  g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
+  g_autofree char *cid = call_id_for (w, 2, "t");
+  guint n = 0, taken = fill_one_call (w, a, pa, cid, &n);
+  CU_ASSERT_EQUAL (taken, 5); /* 2 * 8 / 3 at worker 2 */
+  g_autofree char *cid_a0 = call_id_for (w, 0, "t");
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 480); /* another worker: its share in the set */
+  for (guint i = 0; i < 5; i++) {
+    g_autofree char *tag = g_strdup_printf ("tb%u", i);
+    g_autofree char *cid_b = call_id_for (w, 2, tag);
+    CU_ASSERT_EQUAL (invite_from (w, b, "127.0.0.2", pb, i % 3, cid_b, 0), 480); /* worker 2 takes b's calls */
+  }
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[2]->env->ep), 10);
+  guint pc;
+  g_autoptr (GSocket) c = source_new ("127.0.0.3", &pc);
+  g_autofree char *cid_c = call_id_for (w, 2, "tc");
+  CU_ASSERT_EQUAL (invite_from (w, c, "127.0.0.3", pc, 0, cid_c, 0), 503); /* worker 2 at its bound */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  for (guint i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[i]->env->ep), 0);
+  wk_free (w);
+}
+
+static void
+held_keyed (void)
+{
+  /* 24 sources whose addresses share g_str_hash modulo 16 (one stripe of the
+   * per-source table, unkeyed) each hold a transaction: the table's keyed
+   * hash spreads them (all in one stripe: a chance of 16^-23). */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  g_autofree char *cid = call_id_for (w, 0, "hk");
+  guint found = 0;
+  for (guint i = 1; found < 24 && i < 65000; i++) {
+    g_autofree char *addr = g_strdup_printf ("127.0.%u.%u", i / 254, i % 254 + 1);
+    if (g_str_hash (addr) % 16 != 0)
+      continue;
+    guint port;
+    g_autoptr (GSocket) sock = source_new (addr, &port);
+    CU_ASSERT_EQUAL (invite_from (w, sock, addr, port, 0, cid, found), 480);
+    found++;
+  }
+  CU_ASSERT_EQUAL_FATAL (found, 24);
+  CU_ASSERT_TRUE (sf_stack_held_stripes_for_test (w->px[0]->stack) > 1);
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -424,4 +1091,16 @@ sf_test_register_workers (void)
   CU_add_test (s, "handles", handles);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
+  CU_add_test (s, "fork", fork_across);
+  CU_add_test (s, "cseq_order", cseq_order);
+  CU_add_test (s, "nonce", nonce);
+  CU_add_test (s, "rate", rate);
+  CU_add_test (s, "lists", lists);
+  CU_add_test (s, "location_layer", location_layer);
+  CU_add_test (s, "home_inline", home_inline);
+  CU_add_test (s, "asks_bounded", asks_bounded);
+  CU_add_test (s, "shares", shares);
+  CU_add_test (s, "one_source", one_source);
+  CU_add_test (s, "one_source_of_three", one_source_of_three);
+  CU_add_test (s, "held_keyed", held_keyed);
 }
