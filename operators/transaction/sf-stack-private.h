@@ -27,6 +27,7 @@ struct _SfStack {
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */
+  GPtrArray *listened;       /* owned: "proto:addr:port" of each socket bound, in order (sf_stack_listened) */
   guint max_instances;       /* sip.max_instances */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
   GHashTable *buckets;       /* RateKey (inside its Bucket) -> Bucket (owned) */
@@ -40,7 +41,7 @@ struct _SfStack {
     GInetSocketAddress *local, *remote; /* owned, nullable */
     SfSipMsg *msg;                      /* owned ref, nullable */
     GBytes *wire;                       /* owned */
-    guint idle;                         /* the source that writes it if nothing else does, 0: none */
+    GSource *idle;                      /* owned, nullable: the source that writes it if nothing else does */
   } tap;
 };
 
