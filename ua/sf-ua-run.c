@@ -82,7 +82,8 @@ struct _RunWorker {
   GError *error;
   /* its own thread only */
   gboolean shutting_down, done;
-  char *snapshot;            /* sync_call's result */
+  char *snapshot;            /* sync_call's result: worker_snapshot */
+  guint killed;              /* sync_call's result: worker_kill_all */
 };
 
 static char *gather_stats (gpointer data);
@@ -211,12 +212,15 @@ stop_now (Run *r, const char *why)
     g_source_remove (r->shutdown_timer);
   r->shutdown_timer = 0;
   g_autoptr (GPtrArray) all = sf_endpoint_instances (r->ep);
-  if (all->len > 0)
-    g_warning ("shutdown: %u instance(s) still alive %s: ended without their flows", all->len, why);
+  guint alive = all->len;
+  for (guint i = 1; r->workers != NULL && i < r->n; i++) {
+    sync_call (&r->workers[i - 1], worker_kill_all);
+    alive += r->workers[i - 1].killed;
+  }
+  if (alive > 0)
+    g_warning ("shutdown: %u instance(s) still alive %s: ended without their flows", alive, why);
   for (guint i = 0; i < all->len; i++)
     sf_endpoint_kill (r->ep, all->pdata[i], "shutdown timeout");
-  for (guint i = 1; r->workers != NULL && i < r->n; i++)
-    sync_call (&r->workers[i - 1], worker_kill_all);
   finish (r);
 }
 
@@ -794,8 +798,7 @@ static void
 worker_kill_all (RunWorker *w)
 {
   g_autoptr (GPtrArray) all = sf_endpoint_instances (w->ep);
-  if (all->len > 0)
-    g_warning ("shutdown: worker %u: %u instance(s) still alive: ended without their flows", w->index, all->len);
+  w->killed = all->len; /* stop_now logs them all at once */
   for (guint i = 0; i < all->len; i++)
     sf_endpoint_kill (w->ep, all->pdata[i], "shutdown timeout");
 }
