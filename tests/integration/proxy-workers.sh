@@ -194,7 +194,7 @@ grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal
   fail "UA refusal message" "$(cat "$T/err")"
 
 # ---- the proxy at two workers ----
-start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=2 \
+start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=4 \
   --log-level error || exit 1
 PX=127.0.0.1:$PORT_px
 [ "$(count px '"event":"listening"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
@@ -258,7 +258,7 @@ Contact: <sip:alice@127.0.0.1:9>
 EOF
 sipcat send "$PX" "$T/ring.sip" --timeout 15 >"$T/ring.out" &
 PIDS+=($!)
-wait_ev px '"event":"proxy_provisional"' 10 || fail "ringing" "$(tail -3 "$T/px.events")"
+wait_ev px "\"event\":\"proxy_provisional\".*\"call_id\":\"ring-$$\"" 10 || fail "ringing" "$(tail -3 "$T/px.events")"
 kill -TERM "$PID_px"
 wait_ev px '"event":"shutdown","cause":"SIGTERM"' 5 || fail "shutdown event" "$(tail -3 "$T/px.events")"
 refused=0
