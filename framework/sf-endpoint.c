@@ -941,6 +941,8 @@ sf_endpoint_set_worker (SfEndpoint *ep, guint worker, guint n_workers)
   ep->worker = worker;
   ep->n_workers = n_workers;
   ep->next_id = worker + 1;
+  /* core.max_queue bounds the process: each worker holds its share */
+  ep->max_queue = MAX (ep->max_queue / n_workers, 1);
 }
 
 guint

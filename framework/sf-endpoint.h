@@ -171,7 +171,8 @@ void sf_endpoint_advance (SfEndpoint *ep, guint64 ms);
  * worker @worker of @n_workers numbers its instance ids and each handle
  * prefix @worker + 1, @worker + 1 + @n_workers, ... so that handles and ids
  * are unique across the set and say their worker.  Before the first instance;
- * alone (the default) it is worker 0 of 1, numbering 1, 2, 3 ... */
+ * alone (the default) it is worker 0 of 1, numbering 1, 2, 3 ...  Its queue
+ * holds core.max_queue / @n_workers events (a bound of the process). */
 void sf_endpoint_set_worker (SfEndpoint *ep, guint worker, guint n_workers);
 guint sf_endpoint_worker (SfEndpoint *ep);
 /* The earliest timer deadline (the clock's microseconds), G_MAXINT64 when none. */

@@ -459,6 +459,7 @@ struct _SfFlowList {
   char *path;           /* owned, nullable: a file list */
   gint64 mtime;         /* the file's, when read */
   gint64 checked_us;    /* monotonic time of the last look at the file */
+  gconstpointer owner;  /* nullable: the registry whose loader read it (sf_flow_lists_reload_of) */
 };
 
 SfFlowList *
@@ -510,12 +511,21 @@ read_list_file (const char *path, gint64 *mtime, GError **error)
 }
 
 /* Every file list alive in the process, for sf_flow_lists_reload() (the
- * control command 'reload'); a list leaves it when it is freed. */
+ * control command 'reload'); a list leaves it when it is freed.  The lock
+ * guards the list of lists, not their items: those are an engine's, read and
+ * replaced in its thread, which is why a worker reloads its own registry's
+ * lists (sf_flow_lists_reload_of) and never another's (docs/workers.md). */
 static GMutex file_lists_lock;
 static GList *file_lists;
 
 SfFlowList *
 sf_flow_list_new_file (const char *path, GError **error)
+{
+  return sf_flow_list_new_file_of (path, NULL, error);
+}
+
+SfFlowList *
+sf_flow_list_new_file_of (const char *path, gconstpointer owner, GError **error)
 {
   gint64 mtime = 0;
   GHashTable *items = read_list_file (path, &mtime, error);
@@ -527,6 +537,7 @@ sf_flow_list_new_file (const char *path, GError **error)
   l->path = g_strdup (path);
   l->mtime = mtime;
   l->checked_us = G_MININT64 / 2; /* the first look, at the first use, only sets the clock */
+  l->owner = owner;
   g_mutex_lock (&file_lists_lock);
   file_lists = g_list_prepend (file_lists, l);
   g_mutex_unlock (&file_lists_lock);
@@ -591,10 +602,18 @@ list_refresh (SfFlowList *l, gint64 now)
 guint
 sf_flow_lists_reload (GString *errors)
 {
+  return sf_flow_lists_reload_of (NULL, errors);
+}
+
+guint
+sf_flow_lists_reload_of (gconstpointer owner, GString *errors)
+{
   guint n = 0;
   g_mutex_lock (&file_lists_lock);
   for (GList *it = file_lists; it != NULL; it = it->next) {
     SfFlowList *l = it->data;
+    if (owner != NULL && l->owner != owner)
+      continue;
     gint64 mtime = 0;
     g_autoptr (GError) error = NULL;
     GHashTable *items = read_list_file (l->path, &mtime, &error);

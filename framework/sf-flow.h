@@ -57,6 +57,9 @@ gboolean sf_expr_check (const char *text, const SfFlowScope *scope, GError **err
  * endpoint's clock). */
 SfFlowList *sf_flow_list_new_items (const char *const *items);
 SfFlowList *sf_flow_list_new_file (const char *path, GError **error);
+/* The same, read for @owner (nullable): the registry whose loader read it, so
+ * that each worker reloads its own lists in its own thread. */
+SfFlowList *sf_flow_list_new_file_of (const char *path, gconstpointer owner, GError **error);
 void sf_flow_list_unref (SfFlowList *list);
 /* @now_us: the endpoint clock's monotonic time (the file is looked at when a
  * second has passed since the last look). */
@@ -66,6 +69,10 @@ gboolean sf_flow_list_contains (SfFlowList *list, const char *value, gint64 now_
  * 'reload'): the number read; a file that cannot be read keeps its items and
  * its error is appended to @errors (nullable). */
 guint sf_flow_lists_reload (GString *errors);
+/* The same for the lists of @owner alone (NULL: every list): with workers,
+ * each worker reloads its registry's lists in its own thread, as only it
+ * reads them (docs/workers.md, "Handles, control commands and status"). */
+guint sf_flow_lists_reload_of (gconstpointer owner, GString *errors);
 
 /* Compiles the condition elements among @node's children (<if>, <all>, <any>,
  * <not>; several are all required) into one condition; NULL with no error when

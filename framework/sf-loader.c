@@ -836,7 +836,7 @@ load_declarations (SfLoader *l, const char *file, SfMachine *m, xmlNode *root)
         }
         g_autofree char *full = resolve_relative (file, path);
         g_autoptr (GError) e = NULL;
-        fl = sf_flow_list_new_file (full, &e);
+        fl = sf_flow_list_new_file_of (full, l->reg, &e); /* its registry's: each worker reloads its own */
         if (fl == NULL) {
           ERR (l, file, n, "<list>: %s", e->message);
           continue;

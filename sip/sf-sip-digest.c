@@ -231,6 +231,11 @@ struct _SfDigestServer {
   guint64 seq;              /* the next nonce's sequence number */
   guint n_slots;
   NonceSlot *slots;         /* n_slots, allocated once */
+  /* The workers of one process share one server (docs/workers.md): seq and
+   * the slots are taken under this lock, never across a callback; keyed,
+   * boot and the sizes never change after sf_digest_server_new. */
+  GMutex lock;
+  gatomicrefcount ref;
 };
 
 SfDigestServer *
@@ -242,14 +247,24 @@ sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint 
   s->boot = sf_sip_random_u64 ();
   s->n_slots = MAX (nonce_slots, 1);
   s->slots = g_new0 (NonceSlot, s->n_slots);
+  g_mutex_init (&s->lock);
+  g_atomic_ref_count_init (&s->ref);
+  return s;
+}
+
+SfDigestServer *
+sf_digest_server_ref (SfDigestServer *s)
+{
+  g_atomic_ref_count_inc (&s->ref);
   return s;
 }
 
 void
 sf_digest_server_free (SfDigestServer *s)
 {
-  if (s == NULL)
+  if (s == NULL || !g_atomic_ref_count_dec (&s->ref))
     return;
+  g_mutex_clear (&s->lock);
   g_hmac_unref (s->keyed);
   g_free (s->slots);
   g_free (s);
@@ -277,8 +292,11 @@ char *
 sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
 {
   char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  g_mutex_lock (&s->lock);
+  guint64 seq = s->seq++;
+  g_mutex_unlock (&s->lock);
   g_snprintf (nonce, NONCE_HEAD + 1, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
-              (guint64) now_s, s->boot, s->seq++);
+              (guint64) now_s, s->boot, seq);
   nonce_mac (s, nonce, nonce + NONCE_HEAD);
   return g_strdup (nonce);
 }
@@ -397,27 +415,35 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
     *why = "nonce expired";
     return SF_DIGEST_STALE;
   }
-  if (f.boot != s->boot || f.seq >= s->seq) {
+  if (f.boot != s->boot) {
     /* Made before this process started, or by another node sharing the secret:
      * its nonce counts are not in our table, so it could be a replay. */
     *why = "nonce from another boot or node";
     return SF_DIGEST_STALE;
   }
+  /* The test of the slot and its update are one step: two workers taking the
+   * same nonce count at once must not both see it fresh. */
+  g_mutex_lock (&s->lock);
+  SfDigestVerdict v = SF_DIGEST_OK;
   NonceSlot *slot = &s->slots[f.seq % s->n_slots];
   guint64 gen = f.seq / s->n_slots + 1;
-  if (slot->gen > gen) {
+  if (f.seq >= s->seq) {
+    *why = "nonce from another boot or node";
+    v = SF_DIGEST_STALE;
+  } else if (slot->gen > gen) {
     *why = "nonce slot reused"; /* its nonce-count state is gone: it could be a replay */
-    return SF_DIGEST_STALE;
-  }
-  if (slot->gen == gen && (qop == NULL || count <= slot->nc)) {
+    v = SF_DIGEST_STALE;
+  } else if (slot->gen == gen && (qop == NULL || count <= slot->nc)) {
     *why = "nonce count replayed"; /* each count once and increasing; without qop, the nonce once */
-    return SF_DIGEST_REPLAY;
+    v = SF_DIGEST_REPLAY;
+  } else {
+    slot->gen = gen;
+    slot->made_s = f.made_s;
+    slot->nc = qop != NULL ? count : G_MAXUINT32;
+    *why = "ok";
   }
-  slot->gen = gen;
-  slot->made_s = f.made_s;
-  slot->nc = qop != NULL ? count : G_MAXUINT32;
-  *why = "ok";
-  return SF_DIGEST_OK;
+  g_mutex_unlock (&s->lock);
+  return v;
 }
 
 gboolean
@@ -435,8 +461,10 @@ guint
 sf_digest_server_slots_used (SfDigestServer *s, gint64 now_s)
 {
   guint n = 0;
+  g_mutex_lock (&s->lock);
   for (guint i = 0; i < s->n_slots; i++)
     if (s->slots[i].gen != 0 && now_s - s->slots[i].made_s <= (gint64) s->ttl_s)
       n++;
+  g_mutex_unlock (&s->lock);
   return n;
 }

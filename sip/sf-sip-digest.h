@@ -95,6 +95,10 @@ typedef struct _SfDigestServer SfDigestServer;
  * slot was used.  The boot id is drawn here: nonces of another server (another
  * process, or another node with the same secret) are stale to this one. */
 SfDigestServer *sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint nonce_slots);
+/* Another reference (the workers of a process share one server: any thread
+ * may use it; its table is under a lock of its own). */
+SfDigestServer *sf_digest_server_ref (SfDigestServer *s);
+/* Drops a reference; the last frees it. */
 void sf_digest_server_free (SfDigestServer *s);
 /* A fresh nonce (transfer full), made at @now_s (seconds, any epoch). */
 char *sf_digest_server_nonce (SfDigestServer *s, gint64 now_s);

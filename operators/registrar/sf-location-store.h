@@ -73,6 +73,12 @@ SfLocStore *sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWr
 SfLocStore *sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLocAnswered answered,
                                GError **error);
 
+/* The worker layer (sf-location-worker.c): worker @w's (not 0) lookups and
+ * updates run on @home, worker 0's location (unowned: it and @set outlive the
+ * layer), through the set's inboxes; the outcomes go to @answered in worker
+ * @w's context. */
+SfLocStore *sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, SfLocAnswered answered);
+
 /* A parsed redis URI (sf_loc_redis_parse_uri); strings owned. */
 typedef struct {
   char *host;       /* without the brackets of an IPv6 literal */

@@ -103,6 +103,16 @@ sf_location_new_redis (SfClock *clock, const char *uri, const char *password, gu
   return loc;
 }
 
+SfLocation *
+sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home)
+{
+  SfLocStore *store = sf_loc_worker_open (set, w, home, answered);
+  g_return_val_if_fail (store != NULL, NULL);
+  SfLocation *loc = sf_location_new_memory (clock);
+  loc->store = store;
+  return loc;
+}
+
 static void pending_free (gpointer p);
 
 /* Does the store answer lookups and updates itself (the core stays empty)? */

@@ -22,6 +22,7 @@
 #include <glib.h>
 #include "framework/sf-clock.h"
 #include "framework/sf-metrics.h"
+#include "framework/sf-workers.h"
 
 G_BEGIN_DECLS
 
@@ -108,6 +109,11 @@ SfLocation *sf_location_new_sqlite (SfClock *clock, const char *path, guint busy
  * background and again after a failure; NULL only for a bad URI. */
 SfLocation *sf_location_new_redis (SfClock *clock, const char *uri, const char *password, guint timeout_ms,
                                    GError **error);
+/* Worker @w's (1 to N - 1) view of worker 0's location @home (docs/workers.md):
+ * a store that holds nothing itself, like redis, whose every lookup and
+ * update runs on @home through @set's inboxes (sf-location-worker.c).  @home
+ * and @set must outlive it. */
+SfLocation *sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home);
 /* At most @max addresses-of-record with bindings (0: no limit): a REGISTER that
  * would add one more, once the expired ones are purged, gets
  * SF_LOCATION_ERROR_STORE_FULL.  With redis, the keys of its database

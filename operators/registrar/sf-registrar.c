@@ -433,10 +433,17 @@ sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar **prepar
   }
   n->users_kept = keep_users;
   /* The nonces given out stay good unless their table changes (then they
-   * are stale: the phone answers the new challenge without asking its user). */
-  if ((sf_config_get_int (had, "auth", "nonce_ttl_s") != sf_config_get_int (cfg, "auth", "nonce_ttl_s") ||
-       sf_config_get_int (had, "auth", "nonce_slots") != sf_config_get_int (cfg, "auth", "nonce_slots")) &&
-      (n->digest = digest_new (cfg, error)) == NULL) {
+   * are stale: the phone answers the new challenge without asking its user).
+   * The workers of a set share one table, which no worker may replace alone. */
+  gboolean nonces_changed = sf_config_get_int (had, "auth", "nonce_ttl_s") != sf_config_get_int (cfg, "auth", "nonce_ttl_s") ||
+                            sf_config_get_int (had, "auth", "nonce_slots") != sf_config_get_int (cfg, "auth", "nonce_slots");
+  if (nonces_changed && r->joined) {
+    registrar_free (n);
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "auth.nonce_ttl_s, auth.nonce_slots: the workers share one nonce table; restart to change it");
+    return FALSE;
+  }
+  if (nonces_changed && (n->digest = digest_new (cfg, error)) == NULL) {
     registrar_free (n);
     return FALSE;
   }
@@ -483,6 +490,28 @@ void
 sf_registrar_reload_abort (SfRegistrar *n)
 {
   registrar_free (n);
+}
+
+void
+sf_registrar_join_workers (SfEndpoint *ep, SfWorkers *set, guint w)
+{
+  SfRegistrar *r = sf_module_state (ep, &sf_registrar_module);
+  if (r == NULL || sf_workers_n (set) < 2)
+    return; /* one worker: nothing is shared, nothing changes */
+  r->joined = TRUE;
+  if (w == 0)
+    return;
+  SfEndpoint *ep0 = sf_workers_endpoint (set, 0);
+  SfRegistrar *home = ep0 != NULL ? sf_module_state (ep0, &sf_registrar_module) : NULL;
+  g_return_if_fail (home != NULL);
+  sf_digest_server_free (r->digest);
+  r->digest = sf_digest_server_ref (home->digest);
+  if (sf_location_shared (r->loc))
+    return; /* redis: the store is already one for every node, and so for every worker */
+  /* The copy this worker opened at setup (sqlite: the same file, loaded) is
+   * dropped unused: worker 0's is the one that answers. */
+  sf_location_free (r->loc);
+  r->loc = sf_location_new_worker (sf_endpoint_clock (ep), set, w, home->loc);
 }
 
 void

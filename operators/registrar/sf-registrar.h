@@ -42,6 +42,7 @@ typedef struct {
     guint port;
   } stores[2];              /* the Redis servers of location.uri and registrar.users, when they are redis */
   guint n_stores;
+  gboolean joined;          /* a worker of a set of more than one (sf_registrar_join_workers) */
   gboolean users_kept;      /* a prepared reload's (sf_registrar_reload_prepare): the users in force stay */
   struct {                  /* the metrics' counters (docs/operations.md, "Metrics") */
     guint64 registers_accepted, registers_refused; /* REGISTER answered 2xx; >= 300 but a 401 challenge */
@@ -69,6 +70,15 @@ gboolean sf_registrar_reload_prepare (SfRegistrar *r, SfConfig *cfg, SfRegistrar
 /* Puts @prepared (taken; nullable) in force in @r, which stays the module's state. */
 void sf_registrar_reload_commit (SfRegistrar *r, SfRegistrar *prepared);
 void sf_registrar_reload_abort (SfRegistrar *prepared);
+/* Makes @ep's registrar (set up, when it has one) worker @w of @set
+ * (docs/workers.md, step 2): worker 0 keeps its own; each other worker takes
+ * a reference to worker 0's digest server (a nonce issued by one worker is
+ * taken by any, its counts checked in one table) and, unless the bindings are
+ * in redis (each worker its own connection), a location service that runs on
+ * worker 0's (sf_location_new_worker).  Worker 0 joins first; the set and
+ * worker 0's engine outlive the others.  A reload cannot then change the
+ * nonce table (sf_registrar_reload_prepare refuses it). */
+void sf_registrar_join_workers (SfEndpoint *ep, SfWorkers *set, guint w);
 /* Frees what sf_registrar_setup() kept and detaches it (after the endpoint's
  * instances are gone). */
 void sf_registrar_teardown (SfEndpoint *ep);

@@ -8,6 +8,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _SfSourceTable SfSourceTable;
+
 struct _SfStack {
   SfEndpoint *ep;            /* unowned */
   SfConfig *cfg;             /* unowned */
@@ -28,13 +30,11 @@ struct _SfStack {
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */
   GPtrArray *listened;       /* owned: "proto:addr:port" of each socket bound, in order (sf_stack_listened) */
-  guint max_instances;       /* sip.max_instances */
+  guint max_instances;       /* sip.max_instances, divided by the workers of a set */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
-  GHashTable *buckets;       /* RateKey (inside its Bucket) -> Bucket (owned) */
-  GQueue lru;                /* the Buckets' links, the most recently used first */
-  guint max_buckets;         /* SF_STACK_MAX_BUCKETS (smaller in tests) */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
-  GHashTable *held;          /* source address (owned string) -> live server transactions (GUINT) */
+  SfSourceTable *sources;    /* owned ref: the rate buckets and the live server transactions per source,
+                              * one table for every worker of a set (sf-txn-overload.c) */
   gboolean debug_messages;   /* core.log_level is debug: each message's start line is logged */
   struct {                   /* sf-txn-tap.c: the sip_in line not yet written (wire NULL: none) */
     SfSipProto proto;
@@ -130,6 +130,10 @@ void sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer d
 /* Reads sip.max_instances, rate_limit, max_per_source; makes the tables. */
 void sf_stack_overload_init (SfStack *s);
 void sf_stack_overload_clear (SfStack *s);
+/* sip.max_instances, this worker's share of it (reload too). */
+void sf_stack_overload_reconfigure (SfStack *s);
+/* Worker @w of a set: the source table becomes worker 0's (@home's), shared. */
+void sf_stack_overload_share (SfStack *s, SfStack *home);
 /* sip.rate_limit: may one more new request from @from's address go on (a
  * token taken when TRUE)? */
 gboolean sf_stack_rate_ok (SfStack *s, const SfSipPeer *from);

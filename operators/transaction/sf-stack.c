@@ -529,7 +529,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
 void
 sf_stack_reconfigure (SfStack *s)
 {
-  s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
+  sf_stack_overload_reconfigure (s); /* sip.max_instances: this worker's share */
   s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit"); /* the buckets fill at the new rate from now */
   s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
   /* Connections open keep the timers they have; the next ones get these. */

@@ -131,7 +131,10 @@ SfWorkers *sf_stack_workers_new (guint n);
  * attached to @context (NULL: the default), where it is injected into the
  * owner's transport.  With one worker nothing is installed: a stack alone
  * never scans.  Messages over connections stay where they were read until
- * connections can be shared (docs/workers.md, step 4). */
+ * connections can be shared (docs/workers.md, step 4).  With more than one
+ * worker, @s holds its share of sip.max_instances (and its endpoint of
+ * core.max_queue), and a worker other than 0 counts sip.rate_limit and
+ * sip.max_per_source in worker 0's table (joined first), one for the set. */
 void sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *context);
 /* A new Call-ID for a request this stack starts (sf_sip_random_call_id),
  * drawn until it hashes to this stack's worker, so that its responses and its

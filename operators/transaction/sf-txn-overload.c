@@ -25,12 +25,37 @@ typedef struct {
   RateKey key;
   double tokens;
   gint64 last_us;
-  GList link;   /* in SfStack.lru; data: this bucket */
+  GList link;   /* in its Stripe's lru; data: this bucket */
 } Bucket;
-/* Sources tracked at most; when full, the least recently seen one is
- * forgotten (it gets a fresh bucket when it comes back): O(1) a request, and a
- * new source is always counted. */
+/* Sources tracked at most; when full, the least recently seen one (of its
+ * stripe) is forgotten (it gets a fresh bucket when it comes back): O(1) a
+ * request, and a new source is always counted. */
 #define SF_STACK_MAX_BUCKETS 65536
+
+/* The rate buckets and the sip.max_per_source counts are one table for every
+ * worker of a set (docs/workers.md, "State that stays per worker"): a table
+ * per worker would let a source whose calls hash to N workers send N times its
+ * rate and hold N times its share.  The table is cut in stripes by the hash of
+ * the source, each under a mutex of its own, so workers on threads meet only
+ * when two of their sources share a stripe.  Lock order: a stripe's lock is a
+ * leaf; it is never held with another stripe's, nor across a call out of
+ * this file (only the GHashTable, GQueue and g_free under it).  At one
+ * worker the stack owns the table alone and each lock is uncontended. */
+#define SF_SOURCE_STRIPES 16
+
+typedef struct {
+  GMutex lock;
+  GHashTable *buckets;   /* RateKey (inside its Bucket) -> Bucket (owned) */
+  GQueue lru;            /* the Buckets' links, the most recently used first */
+  guint max_buckets;     /* this stripe's share of the table's */
+  GHashTable *held;      /* source address (owned string) -> live server transactions (GUINT) */
+} Stripe;
+
+struct _SfSourceTable {
+  gatomicrefcount ref;   /* each stack of the set, and each SfTxnSourceHold */
+  guint n;               /* stripes in use: SF_SOURCE_STRIPES (1 in a test that wants one exact LRU) */
+  Stripe stripes[SF_SOURCE_STRIPES];
+};
 
 /* SipHash-2-4 (Aumasson, Bernstein) of a RateKey under a key drawn once a
  * process: the table's hash, so sources cannot be chosen to collide (an
@@ -68,7 +93,7 @@ rate_key_of (GInetAddress *addr, RateKey *k)
 }
 
 static void
-rate_table_init (SfStack *s, guint max)
+rate_seed (void)
 {
   static gsize seeded = 0;
   if (g_once_init_enter (&seeded)) {
@@ -76,15 +101,66 @@ rate_table_init (SfStack *s, guint max)
       rate_hash_key[i] = sf_sip_random_u64 (); /* a peer that could predict it could aim at one bucket */
     g_once_init_leave (&seeded, 1);
   }
-  if (s->buckets != NULL)
-    g_hash_table_unref (s->buckets);
-  s->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
-  g_queue_init (&s->lru);
-  s->max_buckets = max;
+}
+
+/* A table of @n stripes (1 or SF_SOURCE_STRIPES) holding @max buckets in all. */
+static SfSourceTable *
+source_table_new (guint n, guint max)
+{
+  rate_seed ();
+  SfSourceTable *t = g_new0 (SfSourceTable, 1);
+  g_atomic_ref_count_init (&t->ref);
+  t->n = n;
+  for (guint i = 0; i < n; i++) {
+    Stripe *st = &t->stripes[i];
+    g_mutex_init (&st->lock);
+    st->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
+    g_queue_init (&st->lru);
+    st->max_buckets = MAX ((max + n - 1) / n, 1);
+    st->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  }
+  return t;
+}
+
+static SfSourceTable *
+source_table_ref (SfSourceTable *t)
+{
+  g_atomic_ref_count_inc (&t->ref);
+  return t;
+}
+
+static void
+source_table_unref (SfSourceTable *t)
+{
+  if (t == NULL || !g_atomic_ref_count_dec (&t->ref))
+    return;
+  for (guint i = 0; i < t->n; i++) {
+    Stripe *st = &t->stripes[i];
+    g_hash_table_unref (st->buckets); /* frees the Buckets, and so the LRU links inside them */
+    g_hash_table_unref (st->held);
+    g_mutex_clear (&st->lock);
+  }
+  g_free (t);
+}
+
+/* The stripe of a rate key: the hash's top bits (its low ones pick the
+ * GHashTable's bucket inside the stripe). */
+static Stripe *
+rate_stripe (SfSourceTable *t, const RateKey *k)
+{
+  guint64 h = sf_siphash24 (rate_hash_key, (const guint8 *) k, sizeof *k);
+  return &t->stripes[(h >> 56) % t->n];
+}
+
+static Stripe *
+held_stripe (SfSourceTable *t, const char *source)
+{
+  return &t->stripes[g_str_hash (source) % t->n];
 }
 
 /* sip.rate_limit: may one more new request from @addr go on?  O(1): a lookup,
- * a move to the front of the LRU list, and at most one eviction. */
+ * a move to the front of the LRU list, and at most one eviction, under the
+ * source's stripe's lock. */
 static gboolean
 rate_take (SfStack *s, GInetAddress *addr)
 {
@@ -92,31 +168,38 @@ rate_take (SfStack *s, GInetAddress *addr)
   rate_key_of (addr, &key);
   gint64 now = sf_clock_now_us (sf_endpoint_clock (s->ep));
   double cap = 2.0 * s->rate;
-  Bucket *b = g_hash_table_lookup (s->buckets, &key);
+  Stripe *st = rate_stripe (s->sources, &key);
+  gboolean evicted = FALSE, ok = TRUE;
+  g_mutex_lock (&st->lock);
+  Bucket *b = g_hash_table_lookup (st->buckets, &key);
   if (b != NULL) {
-    g_queue_unlink (&s->lru, &b->link);
+    g_queue_unlink (&st->lru, &b->link);
   } else {
-    if (g_hash_table_size (s->buckets) >= s->max_buckets) {
-      GList *oldest = g_queue_pop_tail_link (&s->lru);
-      g_hash_table_remove (s->buckets, &((Bucket *) oldest->data)->key); /* frees it */
-      s->stats.rate_evicted++;
+    if (g_hash_table_size (st->buckets) >= st->max_buckets) {
+      GList *oldest = g_queue_pop_tail_link (&st->lru);
+      g_hash_table_remove (st->buckets, &((Bucket *) oldest->data)->key); /* frees it */
+      evicted = TRUE;
     }
     b = g_new0 (Bucket, 1);
     b->key = key;
     b->tokens = cap;
     b->last_us = now;
     b->link.data = b;
-    g_hash_table_insert (s->buckets, &b->key, b);
+    g_hash_table_insert (st->buckets, &b->key, b);
   }
-  g_queue_push_head_link (&s->lru, &b->link);
+  g_queue_push_head_link (&st->lru, &b->link);
   if (now > b->last_us) {
     b->tokens = MIN (cap, b->tokens + (double) (now - b->last_us) / G_USEC_PER_SEC * s->rate);
     b->last_us = now;
   }
   if (b->tokens < 1.0)
-    return FALSE;
-  b->tokens -= 1.0;
-  return TRUE;
+    ok = FALSE;
+  else
+    b->tokens -= 1.0;
+  g_mutex_unlock (&st->lock);
+  if (evicted)
+    s->stats.rate_evicted++;
+  return ok;
 }
 
 /* sip.rate_limit: may one more new request from @from's address go on? */
@@ -142,35 +225,47 @@ sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port)
 void
 sf_stack_set_rate_sources_for_test (SfStack *s, guint max)
 {
-  rate_table_init (s, max);
+  /* one stripe: the test sees one exact least-recently-used order */
+  source_table_unref (s->sources);
+  s->sources = source_table_new (1, max);
 }
 
 guint
 sf_stack_rate_sources_for_test (SfStack *s)
 {
-  g_assert (g_hash_table_size (s->buckets) == s->lru.length);
-  return g_hash_table_size (s->buckets);
+  guint n = 0;
+  for (guint i = 0; i < s->sources->n; i++) {
+    Stripe *st = &s->sources->stripes[i];
+    g_mutex_lock (&st->lock);
+    g_assert (g_hash_table_size (st->buckets) == st->lru.length);
+    n += g_hash_table_size (st->buckets);
+    g_mutex_unlock (&st->lock);
+  }
+  return n;
 }
 
 /* sip.max_per_source: the server transactions one source address holds
- * live, counted in a table shared (by reference) with each transaction's
- * data (SfTxnInstance.source), whose release counts it down when the
- * transaction is freed; an address leaves the table at 0, so it holds at most
- * one entry per live transaction. */
+ * live, counted in the stripe of the address (the table held by reference by
+ * each transaction's data, SfTxnInstance.source), whose release counts it
+ * down when the transaction is freed; an address leaves the table at 0, so it
+ * holds at most one entry per live transaction. */
 struct _SfTxnSourceHold {
-  GHashTable *held; /* owned ref: address -> count */
-  char *source;     /* owned */
+  SfSourceTable *table; /* owned ref: it may outlive the stack that made the hold */
+  char *source;         /* owned */
 };
 
 void
 sf_txn_source_hold_free (SfTxnSourceHold *h)
 {
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (h->held, h->source));
+  Stripe *st = held_stripe (h->table, h->source);
+  g_mutex_lock (&st->lock);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, h->source));
   if (n <= 1)
-    g_hash_table_remove (h->held, h->source);
+    g_hash_table_remove (st->held, h->source);
   else
-    g_hash_table_insert (h->held, g_strdup (h->source), GUINT_TO_POINTER (n - 1));
-  g_hash_table_unref (h->held);
+    g_hash_table_insert (st->held, g_strdup (h->source), GUINT_TO_POINTER (n - 1));
+  g_mutex_unlock (&st->lock);
+  source_table_unref (h->table);
   g_free (h->source);
   g_free (h);
 }
@@ -178,10 +273,13 @@ sf_txn_source_hold_free (SfTxnSourceHold *h)
 void
 sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source)
 {
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source));
-  g_hash_table_insert (s->held, g_strdup (source), GUINT_TO_POINTER (n + 1));
+  Stripe *st = held_stripe (s->sources, source);
+  g_mutex_lock (&st->lock);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
+  g_hash_table_insert (st->held, g_strdup (source), GUINT_TO_POINTER (n + 1));
+  g_mutex_unlock (&st->lock);
   SfTxnSourceHold *h = g_new0 (SfTxnSourceHold, 1);
-  h->held = g_hash_table_ref (s->held);
+  h->table = source_table_ref (s->sources);
   h->source = g_strdup (source);
   SfTxnInstance *t = sf_txn_inst_of (s->ep, txn);
   g_clear_pointer (&t->source, sf_txn_source_hold_free);
@@ -190,7 +288,10 @@ sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source)
 
 /* May @from's address hold one more server transaction?  Its address
  * (transfer full), "" when it is not counted (a trusted source, no limit),
- * NULL when it holds its share already. */
+ * NULL when it holds its share already.  The test here and the count in
+ * sf_stack_source_hold are two steps: workers on threads testing one source
+ * at once may pass its share by one transaction each, a bounded excess (N - 1
+ * at most), never a growth. */
 char *
 sf_stack_source_over_share (SfStack *s, const SfSipPeer *from)
 {
@@ -199,7 +300,11 @@ sf_stack_source_over_share (SfStack *s, const SfSipPeer *from)
   if (sf_stack_gate_trusted (s, from))
     return g_strdup ("");
   char *source = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (s->held, source)) >= s->max_per_source) {
+  Stripe *st = held_stripe (s->sources, source);
+  g_mutex_lock (&st->lock);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
+  g_mutex_unlock (&st->lock);
+  if (n >= s->max_per_source) {
     g_free (source);
     return NULL;
   }
@@ -239,16 +344,32 @@ sf_stack_refuse_shutting_down (SfStack *s, SfSipMsg *msg, const SfSipPeer *from,
 void
 sf_stack_overload_init (SfStack *s)
 {
-  s->max_instances = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
+  sf_stack_overload_reconfigure (s);
   s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit");
-  rate_table_init (s, SF_STACK_MAX_BUCKETS);
+  s->sources = source_table_new (SF_SOURCE_STRIPES, SF_STACK_MAX_BUCKETS);
   s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
-  s->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+void
+sf_stack_overload_reconfigure (SfStack *s)
+{
+  /* A bound stays a bound with workers: each holds its share, and the keyed
+   * hash of the Call-ID spreads the work evenly over them. */
+  guint n = s->workers != NULL ? sf_workers_n (s->workers) : 1;
+  s->max_instances = MAX ((guint) sf_config_get_int (s->cfg, "sip", "max_instances") / n, 1);
+}
+
+void
+sf_stack_overload_share (SfStack *s, SfStack *home)
+{
+  if (s->sources == home->sources)
+    return;
+  source_table_unref (s->sources);
+  s->sources = source_table_ref (home->sources);
 }
 
 void
 sf_stack_overload_clear (SfStack *s)
 {
-  g_hash_table_unref (s->buckets);
-  g_hash_table_unref (s->held); /* transactions still alive hold their own ref */
+  g_clear_pointer (&s->sources, source_table_unref); /* transactions still alive hold their own ref */
 }

@@ -75,8 +75,15 @@ sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *contex
   s->workers = set;
   s->worker = w;
   sf_workers_set_worker (set, w, s->ep, s, context);
-  if (sf_workers_n (set) > 1)
-    sf_sip_transport_set_steer (s->tp, steer, s);
+  if (sf_workers_n (set) == 1)
+    return; /* one worker: today's engine, nothing shared, nothing divided */
+  sf_sip_transport_set_steer (s->tp, steer, s);
+  /* docs/workers.md step 2: this worker's share of sip.max_instances, and
+   * worker 0's table of rate buckets and per-source counts for all. */
+  sf_stack_overload_reconfigure (s);
+  SfStack *home = sf_workers_data (set, 0);
+  if (w > 0 && home != NULL) /* worker 0 joins first; a worker alone (a test drawing Call-IDs) keeps its own */
+    sf_stack_overload_share (s, home);
 }
 
 char *

@@ -11,6 +11,7 @@
  * it is while our UPDATE is out. */
 #include "config.h"
 #include "sf-ua-call.h"
+#include "operators/sf-modules.h"
 #include "framework/sf-json.h"
 #include "sip/sf-sip-build.h"
 #include <glib/gstdio.h>
@@ -18,18 +19,23 @@
 
 /* ---- ua.offer_file ---- */
 
-/* ua.offer_file's text, read when the configuration is checked (at start, and
- * again by reload): an offer never waits for a disk. */
-static char *offer_file_text;
+/* The ua module's state, one per endpoint (so per worker: docs/workers.md):
+ * ua.offer_file's text, read when the configuration is checked (at start,
+ * and again by a reload, which swaps it in on the endpoint's own thread): an
+ * offer never waits for a disk, and no thread reads what another replaces. */
+struct _SfUaState {
+  char *offer_file_text;   /* owned, nullable: ua.offer_file unset */
+};
 
-gboolean
-sf_ua_offer_file_check (SfConfig *cfg, GError **error)
+/* Checks ua.offer_file (readable, at most SF_UA_OFFER_FILE_MAX bytes, SDP);
+ * *@out gets its text (NULL when unset). */
+static gboolean
+offer_file_read (SfConfig *cfg, char **out, GError **error)
 {
+  *out = NULL;
   const char *path = sf_config_get_string (cfg, "ua", "offer_file");
-  if (path == NULL) {
-    g_clear_pointer (&offer_file_text, g_free);
+  if (path == NULL)
     return TRUE;
-  }
   const char *src = sf_config_get_source (cfg, "ua", "offer_file");
   GStatBuf st;
   g_autoptr (GError) e = NULL;
@@ -65,22 +71,57 @@ sf_ua_offer_file_check (SfConfig *cfg, GError **error)
                  path, e->message);
     return FALSE;
   }
-  g_free (offer_file_text);
-  offer_file_text = g_steal_pointer (&text);
+  *out = g_steal_pointer (&text);
   return TRUE;
+}
+
+SfUaState *
+sf_ua_state_new (SfConfig *cfg, GError **error)
+{
+  char *text = NULL;
+  if (!sf_ua_check_config (cfg, error) || !offer_file_read (cfg, &text, error))
+    return NULL;
+  SfUaState *st = g_new0 (SfUaState, 1);
+  st->offer_file_text = text;
+  return st;
+}
+
+void
+sf_ua_state_free (SfUaState *st)
+{
+  if (st == NULL)
+    return;
+  g_free (st->offer_file_text);
+  g_free (st);
+}
+
+void
+sf_ua_state_commit (SfUaState *st, SfUaState *n)
+{
+  char *text = st->offer_file_text;
+  st->offer_file_text = n->offer_file_text;
+  n->offer_file_text = text;
+  sf_ua_state_free (n);
+}
+
+char *
+sf_ua_state_offer (const SfUaState *st, SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
+{
+  /* The session makes its offer even when the file's goes instead: the answer
+   * is checked against it (RFC 3264 7), and its o= version keeps counting. */
+  char *own = sf_sdp_session_offer (call->sdp, dir);
+  if (st == NULL || st->offer_file_text == NULL)
+    return own;
+  g_free (own);
+  g_info ("%s: offering ua.offer_file's SDP", ctx != NULL ? sf_ctx_handle (ctx) : "ua");
+  return g_strdup (st->offer_file_text);
 }
 
 char *
 sf_ua_offer (SfCtx *ctx, SfUaCall *call, SfSdpDir dir)
 {
-  /* The session makes its offer even when the file's goes instead: the answer
-   * is checked against it (RFC 3264 7), and its o= version keeps counting. */
-  char *own = sf_sdp_session_offer (call->sdp, dir);
-  if (offer_file_text == NULL)
-    return own;
-  g_free (own);
-  g_info ("%s: offering ua.offer_file's SDP", ctx != NULL ? sf_ctx_handle (ctx) : "ua");
-  return g_strdup (offer_file_text);
+  SfUaState *st = ctx != NULL ? sf_module_state (sf_ctx_endpoint (ctx), &sf_ua_module) : NULL;
+  return sf_ua_state_offer (st, ctx, call, dir);
 }
 
 /* ---- glare (RFC 3261 14.1) ---- */

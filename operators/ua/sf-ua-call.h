@@ -214,6 +214,8 @@ void sf_ua_call_sdp_failed (SfCtx *ctx, SfUaCall *call, const char *detail);
 /* @m becomes the call's negotiated stream (its strings moved, @m left empty). */
 void sf_ua_call_take_media (SfUaCall *call, SfSdpMedia *m);
 
+typedef struct _SfUaState SfUaState;
+
 /* Declares [ua] in @cfg. */
 gboolean sf_ua_declare_config (SfConfig *cfg, GError **error);
 /* Checks what the [ua] strings must be (URIs) once the configuration is read. */
@@ -339,12 +341,19 @@ guint sf_ua_glare_ms (const SfUaCall *call);
  * event says when the request goes again. */
 void sf_ua_glare (SfCtx *ctx, SfUaCall *call, const char *method, const char *timer);
 /* Our next offer in direction @dir (transfer full): the session's (its o=
- * version one higher, RFC 3264 8), or the file of ua.offer_file, sent as it is. */
+ * version one higher, RFC 3264 8), or the file of ua.offer_file (the ua
+ * module's state of @ctx's endpoint), sent as it is. */
 char *sf_ua_offer (SfCtx *ctx, SfUaCall *call, SfSdpDir dir);
-/* Checks ua.offer_file (readable, at most SF_UA_OFFER_FILE_MAX bytes, SDP) and
- * keeps its text for sf_ua_offer; FALSE with @error naming the key and file. */
+/* The same with the state @st (nullable: the session's offer). */
+char *sf_ua_state_offer (const SfUaState *st, SfCtx *ctx, SfUaCall *call, SfSdpDir dir);
+/* The ua module's state (per endpoint): [ua] checked (sf_ua_check_config) and
+ * ua.offer_file (readable, at most SF_UA_OFFER_FILE_MAX bytes, SDP) read;
+ * NULL with @error naming the key and file. */
 #define SF_UA_OFFER_FILE_MAX 8192
-gboolean sf_ua_offer_file_check (SfConfig *cfg, GError **error);
+SfUaState *sf_ua_state_new (SfConfig *cfg, GError **error);
+void sf_ua_state_free (SfUaState *st);
+/* A reload: @n's (taken) values go in force in @st. */
+void sf_ua_state_commit (SfUaState *st, SfUaState *n);
 /* Our UPDATE through @call's dialog (12.2.1.1) with our Contact (RFC 3311 5.1:
  * a target refresh) and, when @offer, a new offer of the session as it is
  * (direction kept, o= version one higher): call->update_out until

@@ -42,19 +42,46 @@ declare (SfPluginRegistrar *r, GError **error)
          sf_plugin_add_operators (r, sf_op_replaces_table, sf_op_replaces_table_len, error);
 }
 
-/* Nothing to run per endpoint: the [ua] keys are checked together here, once
- * the configuration is read, so a bad one stops the program at start. */
+/* The [ua] keys are checked together here, once the configuration is read,
+ * so a bad one stops the program at start; the state keeps what is read from
+ * a file (ua.offer_file). */
 static gboolean
 setup (const SfModuleEnv *env, gpointer *state, GError **error)
 {
-  return env->cfg == NULL || sf_ua_check_config (env->cfg, error);
+  if (env->cfg == NULL)
+    return TRUE;
+  *state = sf_ua_state_new (env->cfg, error);
+  return *state != NULL;
 }
 
-/* [ua] is read when used: checking the new values is all a reload needs. */
+static void
+teardown (gpointer state)
+{
+  sf_ua_state_free (state);
+}
+
+/* [ua] is read when used: checking the new values, and reading the file
+ * again, is all a reload needs. */
 static gboolean
 reload_prepare (gpointer state, SfConfig *cfg, gpointer *prepared, GError **error)
 {
-  return sf_ua_check_config (cfg, error);
+  *prepared = sf_ua_state_new (cfg, error);
+  return *prepared != NULL;
+}
+
+static void
+reload_commit (gpointer state, gpointer prepared)
+{
+  if (state != NULL)
+    sf_ua_state_commit (state, prepared);
+  else
+    sf_ua_state_free (prepared);
+}
+
+static void
+reload_abort (gpointer state, gpointer prepared)
+{
+  sf_ua_state_free (prepared);
 }
 
 const SfModuleDef sf_ua_module = {
@@ -62,5 +89,8 @@ const SfModuleDef sf_ua_module = {
   .doc = "the user agent: calls, dialogs, registration (RFC 3261 8, 12, 13, 15, 10)",
   .declare = declare,
   .setup = setup,
+  .teardown = teardown,
   .reload_prepare = reload_prepare,
+  .reload_commit = reload_commit,
+  .reload_abort = reload_abort,
 };

@@ -35,7 +35,10 @@ test_glare_interval (void)
   CU_ASSERT_EQUAL (hi_x, 2000);
 }
 
-/* A [ua] configuration with offer_file = @path (NULL: unset), checked. */
+/* The ua module's state for a [ua] configuration with offer_file = @path
+ * (NULL: unset), checked; the last one made is kept in ua_state. */
+static SfUaState *ua_state;
+
 static gboolean
 check_offer_file (const char *path, GError **error)
 {
@@ -45,7 +48,12 @@ check_offer_file (const char *path, GError **error)
   g_autofree char *ini = path != NULL ? g_strdup_printf ("[ua]\noffer_file = %s\n", path) : g_strdup ("[ua]\n");
   if (!sf_config_load_data (cfg, ini, "alice.ini", error))
     return FALSE;
-  return sf_ua_check_config (cfg, error);
+  SfUaState *st = sf_ua_state_new (cfg, error);
+  if (st == NULL)
+    return FALSE;
+  sf_ua_state_free (ua_state);
+  ua_state = st;
+  return TRUE;
 }
 
 static void
@@ -95,13 +103,14 @@ test_offer_file (void)
   static const char *const codecs[] = { "PCMU", NULL };
   SfUaCall call = { .sdp = sf_sdp_session_new ("127.0.0.1", 4000, codecs, NULL) };
   CU_ASSERT_PTR_NOT_NULL_FATAL (call.sdp);
-  g_autofree char *offer = sf_ua_offer (NULL, &call, SF_SDP_SENDRECV);
+  g_autofree char *offer = sf_ua_state_offer (ua_state, NULL, &call, SF_SDP_SENDRECV);
   CU_ASSERT_STRING_EQUAL (offer, sdp);
   CU_ASSERT_TRUE (check_offer_file (NULL, NULL)); /* unset again: the session's offer */
-  g_autofree char *own = sf_ua_offer (NULL, &call, SF_SDP_SENDONLY);
+  g_autofree char *own = sf_ua_state_offer (ua_state, NULL, &call, SF_SDP_SENDONLY);
   CU_ASSERT_PTR_NOT_NULL (strstr (own, "a=sendonly"));
   CU_ASSERT_PTR_NULL (strstr (own, "s=file"));
   sf_sdp_session_free (call.sdp);
+  g_clear_pointer (&ua_state, sf_ua_state_free);
 
   const char *const files[] = { good, g722, empty, big, nul, junk };
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++)

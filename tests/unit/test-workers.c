@@ -19,13 +19,34 @@
  *    numbers w + 1, w + 3, ...
  *  - alone: (f) a set of one installs no steer hook: a worker alone never scans
  *  - drawn_home: the Call-IDs a worker draws for requests it starts
- *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8 */
+ *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8
+ * Step 2, the shared state (the proxy's registrar set up on each worker and
+ * joined, sf_registrar_join_workers):
+ *  - fork: (g) bob's two devices REGISTER through different workers (one
+ *    REGISTER owned by each), both bindings in worker 0's location; an
+ *    INVITE for bob owned by worker 1 and read by worker 0 is forked to both
+ *    (its lookup crossing to worker 0 and back); the 200 of one device read by
+ *    the non-owner goes upstream once, the other device is cancelled and its
+ *    487 ACKed, not forwarded (16.7, 16.10)
+ *  - cseq_order: (h) a re-REGISTER with a lower CSeq read by the other worker
+ *    is refused (10.3 step 7: 500), a higher one taken
+ *  - nonce: (i) with registrar.users, a nonce issued by worker 0 is taken by
+ *    worker 1 (one digest server: separate ones would answer stale=true); the
+ *    same nonce count replayed through either worker is refused (401, not
+ *    stale)
+ *  - rate: (j) sip.rate_limit counts a source whose requests are owned by
+ *    both workers in one bucket: of four new requests at once (a burst of
+ *    two), two pass, whichever worker owns them
+ *  - lists: the file lists of one registry reload without another's */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
+#include "operators/registrar/sf-registrar.h"
 #include "framework/sf-workers.h"
+#include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
+#include <glib/gstdio.h>
 #include <string.h>
 
 typedef struct {
@@ -33,16 +54,24 @@ typedef struct {
   SfWorkers *set;
   GSocket *peer;      /* unowned: px[0]'s peer plays every party */
   guint port;         /* its port */
+  gboolean registrar; /* each worker has the registrar's state (step 2) */
 } Wk;
 
 static const guint64 test_key[2] = { 0x5346574f524b4552ULL, 0x73697066666c6f77ULL };
 
+/* A proxy (xml/proxy.xml); with @registrar its registrar state too, after
+ * the settings @sets (NULL-terminated, nullable; proxy.trusted is loopback
+ * unless they say otherwise). */
 static SfTestStack *
-proxy_new (void)
+proxy_new_with (const char *const *sets, gboolean registrar)
 {
   SfTestEnv *env = sf_test_env_new ();
   CU_ASSERT_TRUE (sf_config_set (env->cfg, "proxy.trusted=127.0.0.0/8", NULL));
+  for (const char *const *x = sets; x != NULL && *x != NULL; x++)
+    CU_ASSERT_TRUE (sf_config_set (env->cfg, *x, NULL));
   CU_ASSERT_TRUE (sf_proxy_setup (env->ep, env->cfg, NULL));
+  if (registrar)
+    CU_ASSERT_TRUE (sf_registrar_setup (env->ep, env->cfg, NULL));
   sf_endpoint_attach (env->ep, NULL);
   SfMachine *tu = sf_loader_load (env->loader, SF_SRCDIR "/xml/proxy.xml", NULL);
   g_assert (tu != NULL);
@@ -51,18 +80,41 @@ proxy_new (void)
   return t;
 }
 
+static SfTestStack *
+proxy_new (void)
+{
+  return proxy_new_with (NULL, FALSE);
+}
+
+static void
+proxy_registrar_teardown (SfEndpoint *ep)
+{
+  sf_proxy_teardown (ep);
+  sf_registrar_teardown (ep);
+}
+
+/* Two workers; with @registrar each has the registrar's state, joined. */
 static Wk *
-wk_setup (void)
+wk_setup_with (const char *const *sets, gboolean registrar)
 {
   Wk *w = g_new0 (Wk, 1);
   w->set = sf_workers_new (2, test_key);
+  w->registrar = registrar;
   for (guint i = 0; i < 2; i++) {
-    w->px[i] = proxy_new ();
+    w->px[i] = proxy_new_with (sets, registrar);
     sf_stack_join_workers (w->px[i]->stack, w->set, i, NULL);
+    if (registrar)
+      sf_registrar_join_workers (w->px[i]->env->ep, w->set, i);
   }
   w->peer = w->px[0]->peer;
   w->port = w->px[0]->port;
   return w;
+}
+
+static Wk *
+wk_setup (void)
+{
+  return wk_setup_with (NULL, FALSE);
 }
 
 static void
@@ -70,7 +122,7 @@ wk_free (Wk *w)
 {
   sf_workers_free (w->set); /* first: its inboxes point at the stacks */
   for (guint i = 0; i < 2; i++)
-    sf_test_stack_free (w->px[i], sf_proxy_teardown);
+    sf_test_stack_free (w->px[i], w->registrar ? proxy_registrar_teardown : sf_proxy_teardown);
   g_free (w);
 }
 
@@ -414,6 +466,224 @@ drawn_home (void)
   }
 }
 
+/* ---- step 2: the shared state ---- */
+
+/* A REGISTER for bob@sipflow.test binding sip:@user@ the peer (@auth, nullable:
+ * an Authorization value). */
+static char *
+register_msg (Wk *w, const char *cid, guint cseq, const char *user, const char *auth)
+{
+  static guint branch;
+  branch++;
+  return g_strdup_printf ("REGISTER sip:sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKreg%u\r\n"
+                          "Max-Forwards: 70\r\nFrom: <sip:bob@sipflow.test>;tag=r%u\r\nTo: <sip:bob@sipflow.test>\r\n"
+                          "Call-ID: %s\r\nCSeq: %u REGISTER\r\nContact: <sip:%s@127.0.0.1:%u>\r\nExpires: 3600\r\n"
+                          "%s%s%sContent-Length: 0\r\n\r\n",
+                          w->port, branch, branch, cid, cseq, user, w->port, auth != NULL ? "Authorization: " : "",
+                          auth != NULL ? auth : "", auth != NULL ? "\r\n" : "");
+}
+
+/* Sends @text (taken) to worker @i: does its one response start with
+ * @start?  *@out (nullable) gets the response (transfer full). */
+static gboolean
+answered (Wk *w, guint i, char *text, const char *start, char **out)
+{
+  send_to (w, i, text);
+  g_free (text);
+  g_autoptr (GPtrArray) all = recv_all (w);
+  CU_ASSERT_EQUAL (all->len, 1);
+  char *got = g_strdup (all->len > 0 ? (const char *) all->pdata[0] : "");
+  gboolean ok = g_str_has_prefix (got, start);
+  if (!ok)
+    g_printerr ("\nworkers: expected %s, got: %.60s\n", start, got);
+  if (out != NULL)
+    *out = got;
+  else
+    g_free (got);
+  return ok;
+}
+
+/* The number of Contact header lines of @msg. */
+static guint
+contacts (const char *msg)
+{
+  guint n = 0;
+  for (const char *p = strstr (msg, "\r\nContact:"); p != NULL; p = strstr (p + 1, "\r\nContact:"))
+    n++;
+  return n;
+}
+
+static void
+fork_across (void)
+{
+  Wk *w = wk_setup_with (NULL, TRUE);
+  /* (g) device 1's REGISTER owned by worker 0, read by worker 1; device 2's the other way */
+  g_autofree char *rc0 = call_id_for (w, 0, "g-reg");
+  g_autofree char *rc1 = call_id_for (w, 1, "g-reg");
+  g_autofree char *ok2 = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, rc0, 1, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, rc1, 1, "bob2", NULL), "SIP/2.0 200", &ok2));
+  CU_ASSERT_EQUAL (contacts (ok2), 2); /* worker 1's REGISTER sees device 1's binding: one location */
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 2);
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[1]->env->ep)), 0);
+  /* the INVITE for bob, owned by worker 1, read by worker 0: forked to both devices */
+  g_autofree char *cid = call_id_for (w, 1, "g-inv");
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:bob@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKwg1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:bob@sipflow.test>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+    "Contact: <sip:caller@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    w->port, cid, w->port);
+  guint before0 = sf_endpoint_n_instances (w->px[0]->env->ep); /* device 1's REGISTER transaction */
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", NULL), 2);
+  g_autofree char *to1 = NULL, *to2 = NULL;
+  for (guint i = 0; i < got->len; i++) {
+    if (g_str_has_prefix (got->pdata[i], "INVITE sip:bob1@"))
+      to1 = g_strdup (got->pdata[i]);
+    else if (g_str_has_prefix (got->pdata[i], "INVITE sip:bob2@"))
+      to2 = g_strdup (got->pdata[i]);
+  }
+  CU_ASSERT_FATAL (to1 != NULL && to2 != NULL);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), before0); /* the call is on its owner */
+  /* both ring; device 1 answers, through worker 0 */
+  g_autofree char *ring1 = respond (to1, 180, "Ringing");
+  g_autofree char *ring2 = respond (to2, 180, "Ringing");
+  send_to (w, 0, ring1);
+  send_to (w, 1, ring2);
+  g_autoptr (GPtrArray) up1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (up1, "SIP/2.0 180", NULL), 2);
+  g_autofree char *ok = respond (to1, 200, "OK");
+  send_to (w, 0, ok);
+  g_autoptr (GPtrArray) up2 = recv_all (w);
+  const char *fcancel = NULL;
+  CU_ASSERT_EQUAL (count (up2, "SIP/2.0 200", NULL), 1);            /* upstream, once */
+  CU_ASSERT_EQUAL_FATAL (count (up2, "CANCEL sip:bob2@", &fcancel), 1); /* the other fork cancelled (16.7 step 10) */
+  CU_ASSERT_EQUAL (count (up2, "CANCEL ", NULL), 1);
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (to2, 487, "Request Terminated");
+  send_to (w, 0, cancel_ok);
+  send_to (w, 0, r487);
+  g_autoptr (GPtrArray) end = recv_all (w);
+  CU_ASSERT_EQUAL (count (end, "ACK sip:bob2@", NULL), 1); /* the 487 ACKed downstream (17.1.1.3) */
+  CU_ASSERT_EQUAL (count (end, "SIP/2.0 487", NULL), 0);   /* and not sent upstream: a 2xx went (16.7) */
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), before0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+static void
+cseq_order (void)
+{
+  Wk *w = wk_setup_with (NULL, TRUE);
+  /* (h) owned by worker 1, whose location is worker 0's through the inboxes */
+  g_autofree char *cid = call_id_for (w, 1, "h");
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 4, "bob1", NULL), "SIP/2.0 500", NULL)); /* lower */
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 500", NULL)); /* the same */
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 6, "bob1", NULL), "SIP/2.0 200", NULL)); /* higher */
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 1);
+  wk_free (w);
+}
+
+/* The Authorization value answering @challenge (a 401) as bob with nonce count @nc. */
+static char *
+credentials (const char *challenge, guint32 nc)
+{
+  const char *n = strstr (challenge, "nonce=\"");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (n);
+  n += 7;
+  g_autofree char *nonce = g_strndup (n, (gsize) (strchr (n, '"') - n));
+  SfDigestChallenge c = { SF_DIGEST_MD5, (char *) "sipflow.test", nonce, NULL, TRUE, FALSE };
+  return sf_digest_authorization (&c, "bob", "secret", "REGISTER", "sip:sipflow.test", "0a4f113b", nc);
+}
+
+static void
+nonce (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("sipflow-workers-XXXXXX", NULL);
+  g_autofree char *users = g_build_filename (dir, "users", NULL);
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (users, "bob:secret\n", -1, NULL));
+  g_autofree char *set = g_strdup_printf ("registrar.users=%s", users);
+  const char *const sets[] = { set, NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  /* (i) challenged by worker 0 */
+  g_autofree char *c0 = call_id_for (w, 0, "i");
+  g_autofree char *ch = NULL;
+  CU_ASSERT_TRUE_FATAL (answered (w, 0, register_msg (w, c0, 1, "bob1", NULL), "SIP/2.0 401", &ch));
+  /* its nonce taken by worker 1, in a REGISTER of another Call-ID (a UA reusing a nonce) */
+  g_autofree char *auth = credentials (ch, 1);
+  g_autofree char *c1 = call_id_for (w, 1, "i");
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 1, "bob1", auth), "SIP/2.0 200", NULL));
+  /* the same nonce count again, through worker 1 and through worker 0: a replay, not a stale nonce */
+  g_autofree char *r1 = NULL, *r0 = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 2, "bob1", auth), "SIP/2.0 401", &r1));
+  CU_ASSERT_PTR_NULL (strstr (r1, "stale=true"));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 2, "bob1", auth), "SIP/2.0 401", &r0));
+  CU_ASSERT_PTR_NULL (strstr (r0, "stale=true"));
+  /* the next count is good, on worker 0 */
+  g_autofree char *auth2 = credentials (ch, 2);
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 3, "bob1", auth2), "SIP/2.0 200", NULL));
+  wk_free (w);
+  g_unlink (users);
+  g_rmdir (dir);
+}
+
+static void
+rate (void)
+{
+  /* (j) the peer (loopback) is not trusted here: its requests are counted */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.rate_limit=1", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  for (guint i = 0; i < 4; i++) {
+    g_autofree char *tag = g_strdup_printf ("j%u", i);
+    g_autofree char *cid = call_id_for (w, i % 2, tag);
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKwj%u", i);
+    g_autofree char *opt = g_strdup_printf (
+      "OPTIONS sip:nobody@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=%s\r\nMax-Forwards: 70\r\n"
+      "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:nobody@sipflow.test>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+      "Content-Length: 0\r\n\r\n",
+      w->port, branch, cid);
+    send_to (w, i % 2, opt);
+  }
+  g_autoptr (GPtrArray) got = recv_all (w);
+  CU_ASSERT_EQUAL (got->len, 2); /* a burst of two for the source, both workers together */
+  guint64 limited = sf_stack_stats (w->px[0]->stack)->rate_limited + sf_stack_stats (w->px[1]->stack)->rate_limited;
+  CU_ASSERT_EQUAL (limited, 2); /* separate tables: none (each worker would allow its own two) */
+  wk_free (w);
+}
+
+static void
+lists (void)
+{
+  /* the file lists of one registry are reloaded without touching another's:
+   * each worker reloads its own, in its own thread (framework/sf-flow.h) */
+  g_autofree char *dir = g_dir_make_tmp ("sipflow-lists-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "list", NULL);
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (path, "old\n", -1, NULL));
+  int a, b; /* two owners: stand-ins for two workers' registries */
+  SfFlowList *la = sf_flow_list_new_file_of (path, &a, NULL);
+  SfFlowList *lb = sf_flow_list_new_file_of (path, &b, NULL);
+  CU_ASSERT_FATAL (la != NULL && lb != NULL);
+  CU_ASSERT_TRUE (sf_flow_list_contains (la, "old", 0));
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "old", 0));
+  CU_ASSERT_TRUE_FATAL (g_file_set_contents (path, "new\n", -1, NULL));
+  CU_ASSERT_EQUAL (sf_flow_lists_reload_of (&a, NULL), 1);
+  CU_ASSERT_TRUE (sf_flow_list_contains (la, "new", 0));
+  CU_ASSERT_FALSE (sf_flow_list_contains (lb, "new", 0)); /* not reloaded: worker b's to do */
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "old", 0));
+  CU_ASSERT_EQUAL (sf_flow_lists_reload_of (&b, NULL), 1);
+  CU_ASSERT_TRUE (sf_flow_list_contains (lb, "new", 0));
+  sf_flow_list_unref (la);
+  sf_flow_list_unref (lb);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -424,4 +694,9 @@ sf_test_register_workers (void)
   CU_add_test (s, "handles", handles);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
+  CU_add_test (s, "fork", fork_across);
+  CU_add_test (s, "cseq_order", cseq_order);
+  CU_add_test (s, "nonce", nonce);
+  CU_add_test (s, "rate", rate);
+  CU_add_test (s, "lists", lists);
 }

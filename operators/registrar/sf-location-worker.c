@@ -1,0 +1,210 @@
+/* sf-location-worker.c: the location service of a worker other than 0
+ * (docs/workers.md, "The location service").  Worker 0 holds the bindings
+ * (the memory core, sqlite written through); this layer makes every other
+ * worker's SfLocation a client of it, through the seam a store shared by
+ * several nodes uses (SfLocStoreClass.lookup and .update, as redis): each
+ * lookup and update, the REGISTER's changes copied, is posted to worker 0's
+ * inbox, run there by sf_location_lookup()/sf_location_update(), and its
+ * result posted back to the asking worker, where it is delivered as a store's
+ * answer.  So a REGISTER and an INVITE for one address-of-record meet one
+ * copy of its bindings whichever workers their Call-IDs hash to, and CSeq
+ * order (10.3 step 7) and the limits are checked in one place; the location
+ * code stays single-threaded.
+ *
+ * Threads: a request is owned by one worker at a time (the asker, then worker
+ * 0 while its location has it, then the asker again); nothing is shared but
+ * the Link, whose count is atomic and whose closed flag only the asking worker
+ * reads and writes (the answer runs in its thread).  No lock is held. */
+#include "config.h"
+#include "sf-location-store.h"
+#include "framework/sf-workers.h"
+#include <string.h>
+
+/* What outlives the store while its requests travel: they find it closed. */
+typedef struct {
+  gatomicrefcount ref;
+  gboolean closed;   /* the asking worker's: set by close, read by the answer */
+} Link;
+
+typedef struct {
+  SfLocStore base;
+  SfWorkers *set;    /* unowned: it goes after the engines' location services */
+  guint w;           /* this worker */
+  SfLocation *home;  /* unowned: worker 0's, used only in worker 0's thread */
+  Link *link;        /* owned ref */
+} WorkerStore;
+
+/* A lookup or an update on its way to worker 0 and back; every string owned. */
+typedef struct {
+  WorkerStore *store;  /* valid only while !link->closed, in the asking worker */
+  Link *link;          /* owned ref */
+  SfWorkers *set;
+  guint w;
+  SfLocation *home;
+  gpointer data;       /* the asking SfLocation's request (answered's data) */
+  gboolean at_home;    /* worker 0's location holds it: the inbox must not free it */
+  char *aor;
+  gboolean update;
+  char *call_id;
+  guint32 cseq;
+  gboolean has_origin;
+  char *origin[6];     /* source, transport, local, flow, path, node */
+  gboolean remove_all;
+  SfLocChange *changes;
+  guint n_changes;
+  SfLocationResult *result; /* on the way back */
+} Ask;
+
+static void
+link_unref (Link *l)
+{
+  if (g_atomic_ref_count_dec (&l->ref))
+    g_free (l);
+}
+
+static void
+ask_free (gpointer p)
+{
+  Ask *a = p;
+  link_unref (a->link);
+  g_free (a->aor);
+  g_free (a->call_id);
+  for (guint i = 0; i < G_N_ELEMENTS (a->origin); i++)
+    g_free (a->origin[i]);
+  for (guint k = 0; k < a->n_changes; k++) {
+    g_free ((char *) a->changes[k].contact);
+    g_free ((char *) a->changes[k].instance);
+  }
+  g_free (a->changes);
+  g_clear_pointer (&a->result, sf_location_result_free);
+  g_free (a);
+}
+
+/* The inbox's destroy: an Ask worker 0's location holds is its to free. */
+static void
+ask_drop (gpointer p)
+{
+  Ask *a = p;
+  if (!a->at_home)
+    ask_free (a);
+}
+
+/* In the asking worker: the answer, unless its location closed meanwhile
+ * (then the request it answered is gone with it). */
+static void
+back (gpointer p)
+{
+  Ask *a = p;
+  if (a->link->closed)
+    return;
+  SfLocationResult *r = a->result;
+  GPtrArray *bindings = r->error == NULL ? g_steal_pointer (&r->bindings) : NULL;
+  a->store->base.answered (r->error, bindings, a->data);
+}
+
+/* In worker 0: its location's result, posted back. */
+static void
+home_done (SfLocationResult *result, gpointer p)
+{
+  Ask *a = p;
+  a->at_home = FALSE;
+  a->result = result;
+  sf_workers_hand (a->set, 0, a->w, back, a, ask_drop);
+}
+
+/* In worker 0: the request run on its location. */
+static void
+at_home (gpointer p)
+{
+  Ask *a = p;
+  a->at_home = TRUE; /* from here home_done or the location's data_free has it */
+  if (!a->update) {
+    sf_location_lookup (a->home, a->aor, home_done, a, ask_free);
+    return;
+  }
+  SfLocOrigin o = { a->origin[0], a->origin[1], a->origin[2], a->origin[3], a->origin[4], a->origin[5] };
+  sf_location_update (a->home, a->aor, a->call_id, a->cseq, a->has_origin ? &o : NULL, a->remove_all, a->changes,
+                      a->n_changes, home_done, a, ask_free);
+}
+
+static Ask *
+ask_new (WorkerStore *s, const char *aor, gpointer data)
+{
+  Ask *a = g_new0 (Ask, 1);
+  a->store = s;
+  g_atomic_ref_count_inc (&s->link->ref);
+  a->link = s->link;
+  a->set = s->set;
+  a->w = s->w;
+  a->home = s->home;
+  a->data = data;
+  a->aor = g_strdup (aor);
+  return a;
+}
+
+static void
+worker_lookup (SfLocStore *base, const char *aor, gint64 now, gpointer data)
+{
+  (void) now;
+  WorkerStore *s = (WorkerStore *) base;
+  sf_workers_hand (s->set, s->w, 0, at_home, ask_new (s, aor, data), ask_drop);
+}
+
+static void
+worker_update (SfLocStore *base, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data)
+{
+  (void) now;
+  WorkerStore *s = (WorkerStore *) base;
+  Ask *a = ask_new (s, aor, data);
+  a->update = TRUE;
+  a->call_id = g_strdup (u->call_id);
+  a->cseq = u->cseq;
+  a->remove_all = u->remove_all;
+  if (u->origin != NULL) {
+    const char *o[] = { u->origin->source, u->origin->transport, u->origin->local,
+                        u->origin->flow,   u->origin->path,      u->origin->node };
+    a->has_origin = TRUE;
+    for (guint i = 0; i < G_N_ELEMENTS (a->origin); i++)
+      a->origin[i] = g_strdup (o[i]);
+  }
+  /* As many as the REGISTER carried: the message's own bounds (its size, its
+   * header count) bound the copy; worker 0 then applies the location's limits. */
+  a->n_changes = u->n_changes;
+  a->changes = g_new0 (SfLocChange, MAX (u->n_changes, 1));
+  for (guint k = 0; k < u->n_changes; k++) {
+    a->changes[k] = u->changes[k];
+    a->changes[k].contact = g_strdup (u->changes[k].contact);
+    a->changes[k].instance = g_strdup (u->changes[k].instance);
+  }
+  sf_workers_hand (s->set, s->w, 0, at_home, a, ask_drop);
+}
+
+static void
+worker_close (SfLocStore *base)
+{
+  WorkerStore *s = (WorkerStore *) base;
+  s->link->closed = TRUE;
+  link_unref (s->link);
+  g_free (s);
+}
+
+static const SfLocStoreClass worker_class = {
+  .close = worker_close,
+  .lookup = worker_lookup,
+  .update = worker_update,
+};
+
+SfLocStore *
+sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, SfLocAnswered answered)
+{
+  g_return_val_if_fail (set != NULL && w > 0 && w < sf_workers_n (set) && home != NULL, NULL);
+  WorkerStore *s = g_new0 (WorkerStore, 1);
+  s->base.klass = &worker_class;
+  s->base.answered = answered;
+  s->set = set;
+  s->w = w;
+  s->home = home;
+  s->link = g_new0 (Link, 1);
+  g_atomic_ref_count_init (&s->link->ref);
+  return &s->base;
+}
