@@ -7,6 +7,7 @@
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "operators/transaction/sf-stack.h"
+#include "operators/registrar/sf-registrar.h"
 #include "framework/sf-workers.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
@@ -821,7 +822,11 @@ join_workers (Run *r, SfEndpoint *ep, guint index, GMainContext *ctx, GError **e
     return FALSE;
   }
   sf_sip_transport_set_reuseport (sf_stack_transport (s), TRUE);
+  /* The stack's tables (rate buckets, per-source counts) and the
+   * registrar's (digest nonces, the location through worker 0): worker 0
+   * first, as the others take its (docs/workers.md, step 2). */
   sf_stack_join_workers (s, r->set, index, ctx);
+  sf_registrar_join_workers (ep, r->set, index);
   return TRUE;
 }
 
@@ -969,6 +974,8 @@ workers_stop (Run *r)
   g_mutex_unlock (&r->lock);
 }
 
+/* Waits for workers 1 to n - 1 to be torn down: before worker 0, whose
+ * location and digest server they use. */
 static void
 workers_join (Run *r)
 {
@@ -981,7 +988,6 @@ workers_join (Run *r)
     g_main_context_unref (w->ctx);
   }
   g_clear_pointer (&r->workers, g_free);
-  g_clear_pointer (&r->set, sf_workers_free);
 }
 
 /* What core.workers > 1 does not run yet, named (docs/workers.md, "Steps"). */
@@ -1250,6 +1256,7 @@ out:
   g_clear_pointer (&r.in, sf_line_reader_free);
   sf_ua_control_free (r.ctl);
   workers_stop (&r);
+  workers_join (&r);
   /* Instances hold SIP messages the stack's loader machines describe: end them first. */
   g_autoptr (GPtrArray) left = sf_endpoint_instances (r.ep);
   for (guint i = 0; i < left->len; i++)
@@ -1259,7 +1266,8 @@ out:
   /* Then the modules, in reverse order (calls gave their RTP ports back). */
   sf_modules_teardown (r.ep);
   sf_endpoint_free (r.ep);
-  workers_join (&r);
+  /* Last: what was handed after the inboxes closed is freed with it. */
+  g_clear_pointer (&r.set, sf_workers_free);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
