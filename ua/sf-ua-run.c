@@ -995,6 +995,9 @@ static gboolean
 machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, GError **error)
 {
   static const char *const safe[] = { "core", "transaction", "registrar", "auth", "redirect", "proxy", NULL };
+  /* The user agent's operators that answer a request statelessly, as the
+   * registrar and the redirect server use them. */
+  static const char *const safe_ops[] = { "OpRefuse", "OpCheckRequire", NULL };
   if (!g_hash_table_add (seen, m))
     return TRUE;
   for (guint i = 0; i < m->states->len; i++) {
@@ -1005,7 +1008,7 @@ machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, G
         if (b->op == NULL)
           continue;
         const char *mod = sf_registry_operator_module (reg, b->op->name);
-        if (mod != NULL && g_strv_contains (safe, mod))
+        if ((mod != NULL && g_strv_contains (safe, mod)) || g_strv_contains (safe_ops, b->op->name))
           continue;
         g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                      "core.workers = %u: %s uses %s (%s %s): only the proxy, the redirect server and the registrar run on "

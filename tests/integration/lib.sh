@@ -33,8 +33,8 @@ trap cleanup EXIT
 # start NAME FLOW ARGS...: runs 'sipflow run FLOW ARGS' with a UDP socket on a
 # free loopback port ($LISTEN, default udp:127.0.0.1:0) and its own state
 # directory ($T/NAME.state); sets PORT_<NAME> once it listens.  FD_<NAME>
-# writes its stdin.  SF_WORKERS=N runs the proxies, redirect servers and
-# registrars listening on UDP only with --set core.workers=N (docs/workers.md:
+# writes its stdin.  SF_WORKERS=N runs the proxies and the redirect servers
+# (registrars) listening on UDP only with --set core.workers=N (docs/workers.md:
 # what runs on several workers yet); the others as always.
 start() {
   local name=$1 flow=$2
@@ -51,7 +51,7 @@ start() {
   local workers=()
   case "$flow ${LISTEN:-} $*" in
     *tcp:* | *tls:* | *ws:* | *wss:*) ;;
-    *proxy.xml* | *redirect.xml* | *register.xml*) [ -n "${SF_WORKERS:-}" ] && workers=(--set "core.workers=$SF_WORKERS") ;;
+    *proxy.xml* | *redirect.xml*) [ -n "${SF_WORKERS:-}" ] && workers=(--set "core.workers=$SF_WORKERS") ;;
   esac
   XDG_STATE_HOME="$T/$name.state" ASAN_OPTIONS=$asan "$SIPFLOW" run "$flow" --listen "${LISTEN:-udp:127.0.0.1:0}" "${workers[@]}" "$@" <"$T/$name.in" \
     >"$T/$name.events" 2>"$T/$name.err" &
