@@ -678,9 +678,24 @@ skip_string (const char **p)
   *p = *q == '"' ? q + 1 : q;
 }
 
+/* Whether the number about to follow @out ("...,\"KEY\":") is a figure of
+ * something every worker shares or holds a whole copy of: the digest nonce
+ * table (one for the set) and the users file (read by each): worker 0's is
+ * the set's, not the sum. */
+static gboolean
+shared_key (const GString *out)
+{
+  static const char *const keys[] = { "\"nonce_slots_used\":", "\"users\":", NULL };
+  for (const char *const *k = keys; *k != NULL; k++)
+    if (g_str_has_suffix (out->str, *k))
+      return TRUE;
+  return FALSE;
+}
+
 /* The 'stats' lines of @n workers (same keys in the same order: the same
- * flow and configuration) with every number summed; strings are the first
- * line's (its "ts").  NULL when their shapes differ. */
+ * flow and configuration) with every number summed but the shared ones
+ * (shared_key); strings are the first line's (its "ts").  NULL when their
+ * shapes differ. */
 static char *
 sum_stats (char **lines, guint n)
 {
@@ -700,10 +715,12 @@ sum_stats (char **lines, guint n)
       g_string_append_len (out, start, p[0] - start);
     } else if (c == '-' || g_ascii_isdigit (c)) {
       gint64 sum = 0;
+      gboolean one = shared_key (out);
       for (guint i = 0; i < n; i++) {
         if (*p[i] != '-' && !g_ascii_isdigit (*p[i]))
           goto bad;
-        sum += take_number (&p[i]);
+        gint64 v = take_number (&p[i]);
+        sum = one && i > 0 ? sum : sum + v;
       }
       g_string_append_printf (out, "%" G_GINT64_FORMAT, sum);
     } else {
