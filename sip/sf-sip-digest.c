@@ -217,11 +217,50 @@ sf_digest_authorization (const SfDigestChallenge *c, const char *username, const
 #define NONCE_HEAD 48 /* hex digits of time, boot id and sequence number */
 #define NONCE_MAC 32  /* hex digits of the HMAC */
 
+/* The counts a slot remembers below its highest: a window as IPsec's
+ * anti-replay (one bit a count).  The workers of a set check a nonce's
+ * requests in whatever order their threads reach the lock, so a UA's nc=1 may
+ * come after its nc=2: a count never seen within the window is taken, one
+ * seen is a replay, one below the window stale (the UA gets a new nonce). */
+#define NC_WINDOW 64
+
 typedef struct {
   guint64 gen;   /* the generation this nonce-count state belongs to; 0: none yet */
   gint64 made_s; /* that nonce's time */
-  guint32 nc;    /* the last nonce count accepted; G_MAXUINT32 after a use without qop */
+  guint32 nc;    /* the highest nonce count accepted */
+  gboolean once; /* used without qop: never again */
+  guint64 seen;  /* bit i: count nc - i accepted (bit 0: nc itself) */
 } NonceSlot;
+
+/* With the slot's generation already: takes @count (marking it seen), or
+ * says why not (REPLAY: seen, or used without qop; STALE: below the window). */
+static SfDigestVerdict
+slot_take (NonceSlot *slot, guint32 count, const char **why)
+{
+  if (slot->once) {
+    *why = "nonce count replayed"; /* used without qop: the nonce once */
+    return SF_DIGEST_REPLAY;
+  }
+  if (count > slot->nc) {
+    guint32 shift = count - slot->nc;
+    slot->seen = shift >= NC_WINDOW ? 1 : (slot->seen << shift) | 1;
+    slot->nc = count;
+    *why = "ok";
+    return SF_DIGEST_OK;
+  }
+  guint32 back = slot->nc - count;
+  if (back >= NC_WINDOW) {
+    *why = "nonce count below the window"; /* its state is gone: it could be a replay */
+    return SF_DIGEST_STALE;
+  }
+  if (slot->seen & (G_GUINT64_CONSTANT (1) << back)) {
+    *why = "nonce count replayed";
+    return SF_DIGEST_REPLAY;
+  }
+  slot->seen |= G_GUINT64_CONSTANT (1) << back;
+  *why = "ok";
+  return SF_DIGEST_OK;
+}
 
 struct _SfDigestServer {
   GHmac *keyed;             /* HMAC-SHA-256 with the secret taken in: each nonce's MAC copies it
@@ -433,13 +472,17 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
   } else if (slot->gen > gen) {
     *why = "nonce slot reused"; /* its nonce-count state is gone: it could be a replay */
     v = SF_DIGEST_STALE;
-  } else if (slot->gen == gen && (qop == NULL || count <= slot->nc)) {
-    *why = "nonce count replayed"; /* each count once and increasing; without qop, the nonce once */
+  } else if (slot->gen == gen && qop == NULL) {
+    *why = "nonce count replayed"; /* without qop, the nonce once */
     v = SF_DIGEST_REPLAY;
+  } else if (slot->gen == gen) {
+    v = slot_take (slot, count, why); /* each count once, within the window */
   } else {
     slot->gen = gen;
     slot->made_s = f.made_s;
-    slot->nc = qop != NULL ? count : G_MAXUINT32;
+    slot->nc = count;
+    slot->once = qop == NULL;
+    slot->seen = 1;
     *why = "ok";
   }
   g_mutex_unlock (&s->lock);

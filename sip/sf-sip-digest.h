@@ -80,10 +80,11 @@ char *sf_digest_authorization (const SfDigestChallenge *c, const char *username,
 typedef enum {
   SF_DIGEST_OK,
   SF_DIGEST_STALE,     /* a right response for a nonce we no longer take (expired, its slot reused,
-                        * another boot or node): challenge again with stale=true (RFC 7616 3.3) */
+                        * another boot or node, a count 64 or more below the highest taken):
+                        * challenge again with stale=true (RFC 7616 3.3) */
   SF_DIGEST_BAD,       /* wrong response, foreign or forged nonce, missing parameters, nc=00000000 */
-  SF_DIGEST_REPLAY,    /* a nonce count not above the last taken for this nonce (a nonce used
-                        * without qop: any second use) */
+  SF_DIGEST_REPLAY,    /* a nonce count taken already for this nonce (a nonce used without qop:
+                        * any second use) */
 } SfDigestVerdict;
 
 typedef struct _SfDigestServer SfDigestServer;
@@ -111,12 +112,14 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
  * what was offered) and a uri equal to @ruri (RFC 7616 3.4.6).  In order: the
  * parameters (else BAD), the nonce's HMAC (BAD), the response (BAD), then the
  * nonce's age, boot id and slot (STALE: only a right response learns stale)
- * and the nonce count (REPLAY).  With qop, nc counts from 00000001 and must
- * grow; without qop (RFC 2069 style) a nonce is taken once.  @why (nullable)
- * gets a static phrase for logs: "wrong credentials", "nonce not ours",
- * "malformed credentials", "algorithm not offered", "uri is not the
+ * and the nonce count (REPLAY).  With qop, nc counts from 00000001 and each
+ * count is taken once, in any order within 64 of the highest taken (the
+ * workers of a set may check a UA's requests out of order); further below it
+ * is STALE.  Without qop (RFC 2069 style) a nonce is taken once.  @why
+ * (nullable) gets a static phrase for logs: "wrong credentials", "nonce not
+ * ours", "malformed credentials", "algorithm not offered", "uri is not the
  * Request-URI", "nonce expired", "nonce from another boot or node", "nonce slot
- * reused", "nonce count replayed" or "ok". */
+ * reused", "nonce count below the window", "nonce count replayed" or "ok". */
 SfDigestVerdict sf_digest_server_check (SfDigestServer *s, const SfSipValue *authorization, const char *ha1,
                                         guint offered, const char *method, const char *ruri, const char *body,
                                         gsize body_len, gint64 now_s, const char **why);

@@ -73,11 +73,18 @@ SfLocStore *sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWr
 SfLocStore *sf_loc_redis_open (const char *uri, const char *password, guint timeout_ms, SfLocAnswered answered,
                                GError **error);
 
+/* A location over @store (taken), a store of the shared kind (lookup and
+ * update): its answers go to the location's own answered. */
+SfLocation *sf_location_new_over (SfClock *clock, SfLocStore *store);
+
 /* The worker layer (sf-location-worker.c): worker @w's (not 0) lookups and
  * updates run on @home, worker 0's location (unowned: it and @set outlive the
  * layer), through the set's inboxes; the outcomes go to @answered in worker
- * @w's context. */
-SfLocStore *sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, SfLocAnswered answered);
+ * @w's context.  Past @max_asks requests in flight (0: no limit) one is
+ * answered at once as busy. */
+SfLocStore *sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, guint max_asks, SfLocAnswered answered);
+/* The requests a worker layer answered busy (0 for any other store). */
+guint64 sf_loc_worker_busy (SfLocStore *store);
 
 /* A parsed redis URI (sf_loc_redis_parse_uri); strings owned. */
 typedef struct {

@@ -11,10 +11,17 @@
  * order (10.3 step 7) and the limits are checked in one place; the location
  * code stays single-threaded.
  *
+ * Requests in flight are bounded per asking worker (max_asks, counted on the
+ * Link): past it a request is answered at once, in the asking worker, as a
+ * store that does not answer is (a lookup SF_LOCATION_ERROR_UNAVAILABLE, 503
+ * at the proxy; an update SF_LOCATION_ERROR_STORE_FAILED, 500 with
+ * Retry-After at the registrar), so a worker 0 that falls behind makes the
+ * others refuse, not queue without end.
+ *
  * Threads: a request is owned by one worker at a time (the asker, then worker
  * 0 while its location has it, then the asker again); nothing is shared but
- * the Link, whose count is atomic and whose closed flag only the asking worker
- * reads and writes (the answer runs in its thread).  No lock is held. */
+ * the Link, whose counts are atomic and whose closed flag only the asking
+ * worker reads and writes (the answer runs in its thread).  No lock is held. */
 #include "config.h"
 #include "sf-location-store.h"
 #include "framework/sf-workers.h"
@@ -23,6 +30,7 @@
 /* What outlives the store while its requests travel: they find it closed. */
 typedef struct {
   gatomicrefcount ref;
+  gint in_flight;    /* atomic: Asks alive (made by the asker, freed by whichever worker has it) */
   gboolean closed;   /* the asking worker's: set by close, read by the answer */
 } Link;
 
@@ -32,6 +40,8 @@ typedef struct {
   guint w;           /* this worker */
   SfLocation *home;  /* unowned: worker 0's, used only in worker 0's thread */
   Link *link;        /* owned ref */
+  guint max_asks;    /* requests in flight at most (0: no limit) */
+  guint64 busy;      /* requests answered at once past max_asks */
 } WorkerStore;
 
 /* A lookup or an update on its way to worker 0 and back; every string owned. */
@@ -42,7 +52,8 @@ typedef struct {
   guint w;
   SfLocation *home;
   gpointer data;       /* the asking SfLocation's request (answered's data) */
-  gboolean at_home;    /* worker 0's location holds it: the inbox must not free it */
+  gboolean at_home;    /* worker 0 took it from the inbox: its location holds it, then the way
+                        * back; set once, never cleared */
   char *aor;
   gboolean update;
   char *call_id;
@@ -66,6 +77,7 @@ static void
 ask_free (gpointer p)
 {
   Ask *a = p;
+  g_atomic_int_add (&a->link->in_flight, -1);
   link_unref (a->link);
   g_free (a->aor);
   g_free (a->call_id);
@@ -80,7 +92,10 @@ ask_free (gpointer p)
   g_free (a);
 }
 
-/* The inbox's destroy: an Ask worker 0's location holds is its to free. */
+/* The destroy of the way to worker 0: an Ask at_home took is no longer the
+ * inbox's (worker 0's location frees it, or home_done hands it back);
+ * only one dropped before it ran is freed here.  The flag is never cleared,
+ * so this holds even when the location answers inside at_home's call. */
 static void
 ask_drop (gpointer p)
 {
@@ -102,14 +117,14 @@ back (gpointer p)
   a->store->base.answered (r->error, bindings, a->data);
 }
 
-/* In worker 0: its location's result, posted back. */
+/* In worker 0: its location's result, posted back; the way back owns the
+ * Ask (freed once back ran, or when the inbox is dropped). */
 static void
 home_done (SfLocationResult *result, gpointer p)
 {
   Ask *a = p;
-  a->at_home = FALSE;
   a->result = result;
-  sf_workers_hand (a->set, 0, a->w, back, a, ask_drop);
+  sf_workers_hand (a->set, 0, a->w, back, a, ask_free);
 }
 
 /* In worker 0: the request run on its location. */
@@ -117,7 +132,7 @@ static void
 at_home (gpointer p)
 {
   Ask *a = p;
-  a->at_home = TRUE; /* from here home_done or the location's data_free has it */
+  a->at_home = TRUE; /* from here the location has it: home_done or its data_free */
   if (!a->update) {
     sf_location_lookup (a->home, a->aor, home_done, a, ask_free);
     return;
@@ -133,6 +148,7 @@ ask_new (WorkerStore *s, const char *aor, gpointer data)
   Ask *a = g_new0 (Ask, 1);
   a->store = s;
   g_atomic_ref_count_inc (&s->link->ref);
+  g_atomic_int_inc (&s->link->in_flight);
   a->link = s->link;
   a->set = s->set;
   a->w = s->w;
@@ -142,12 +158,40 @@ ask_new (WorkerStore *s, const char *aor, gpointer data)
   return a;
 }
 
+static gboolean
+busy_back (gpointer p)
+{
+  back (p);
+  return G_SOURCE_REMOVE;
+}
+
+/* Sends @a (made) to worker 0, or past max_asks answers it busy: in a later
+ * iteration of the asking worker's context (a store never answers inside
+ * the call that asked). */
+static void
+ask_send (WorkerStore *s, Ask *a)
+{
+  guint n = (guint) g_atomic_int_get (&s->link->in_flight);
+  if (s->max_asks == 0 || n <= s->max_asks) {
+    sf_workers_hand (s->set, s->w, 0, at_home, a, ask_drop);
+    return;
+  }
+  s->busy++;
+  a->result = g_new0 (SfLocationResult, 1);
+  a->result->error = g_error_new (SF_LOCATION_ERROR, a->update ? SF_LOCATION_ERROR_STORE_FAILED : SF_LOCATION_ERROR_UNAVAILABLE,
+                                  "worker 0's location busy: %u requests in flight", n - 1);
+  GSource *src = g_idle_source_new ();
+  g_source_set_callback (src, busy_back, a, ask_free);
+  g_source_attach (src, g_main_context_get_thread_default ());
+  g_source_unref (src);
+}
+
 static void
 worker_lookup (SfLocStore *base, const char *aor, gint64 now, gpointer data)
 {
   (void) now;
   WorkerStore *s = (WorkerStore *) base;
-  sf_workers_hand (s->set, s->w, 0, at_home, ask_new (s, aor, data), ask_drop);
+  ask_send (s, ask_new (s, aor, data));
 }
 
 static void
@@ -176,7 +220,7 @@ worker_update (SfLocStore *base, const char *aor, const SfLocUpdate *u, gint64 n
     a->changes[k].contact = g_strdup (u->changes[k].contact);
     a->changes[k].instance = g_strdup (u->changes[k].instance);
   }
-  sf_workers_hand (s->set, s->w, 0, at_home, a, ask_drop);
+  ask_send (s, a);
 }
 
 static void
@@ -194,8 +238,14 @@ static const SfLocStoreClass worker_class = {
   .update = worker_update,
 };
 
+guint64
+sf_loc_worker_busy (SfLocStore *base)
+{
+  return base->klass == &worker_class ? ((WorkerStore *) base)->busy : 0;
+}
+
 SfLocStore *
-sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, SfLocAnswered answered)
+sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, guint max_asks, SfLocAnswered answered)
 {
   g_return_val_if_fail (set != NULL && w > 0 && w < sf_workers_n (set) && home != NULL, NULL);
   WorkerStore *s = g_new0 (WorkerStore, 1);
@@ -204,6 +254,7 @@ sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, SfLocAnswered ans
   s->set = set;
   s->w = w;
   s->home = home;
+  s->max_asks = max_asks;
   s->link = g_new0 (Link, 1);
   g_atomic_ref_count_init (&s->link->ref);
   return &s->base;

@@ -93,24 +93,33 @@ sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms,
 static void answered (GError *error, GPtrArray *bindings, gpointer data);
 
 SfLocation *
-sf_location_new_redis (SfClock *clock, const char *uri, const char *password, guint timeout_ms, GError **error)
+sf_location_new_over (SfClock *clock, SfLocStore *store)
 {
-  SfLocStore *store = sf_loc_redis_open (uri, password, timeout_ms, answered, error);
-  if (store == NULL)
-    return NULL;
   SfLocation *loc = sf_location_new_memory (clock);
+  store->answered = answered;
   loc->store = store;
   return loc;
 }
 
 SfLocation *
-sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home)
+sf_location_new_redis (SfClock *clock, const char *uri, const char *password, guint timeout_ms, GError **error)
 {
-  SfLocStore *store = sf_loc_worker_open (set, w, home, answered);
+  SfLocStore *store = sf_loc_redis_open (uri, password, timeout_ms, answered, error);
+  return store != NULL ? sf_location_new_over (clock, store) : NULL;
+}
+
+guint64
+sf_location_worker_busy (SfLocation *loc)
+{
+  return loc->store != NULL ? sf_loc_worker_busy (loc->store) : 0;
+}
+
+SfLocation *
+sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home, guint max_asks)
+{
+  SfLocStore *store = sf_loc_worker_open (set, w, home, max_asks, answered);
   g_return_val_if_fail (store != NULL, NULL);
-  SfLocation *loc = sf_location_new_memory (clock);
-  loc->store = store;
-  return loc;
+  return sf_location_new_over (clock, store);
 }
 
 static void pending_free (gpointer p);

@@ -112,8 +112,12 @@ SfLocation *sf_location_new_redis (SfClock *clock, const char *uri, const char *
 /* Worker @w's (1 to N - 1) view of worker 0's location @home (docs/workers.md):
  * a store that holds nothing itself, like redis, whose every lookup and
  * update runs on @home through @set's inboxes (sf-location-worker.c).  @home
- * and @set must outlive it. */
-SfLocation *sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home);
+ * and @set must outlive it.  Past @max_asks requests in flight (0: no limit)
+ * a lookup gets SF_LOCATION_ERROR_UNAVAILABLE, an update
+ * SF_LOCATION_ERROR_STORE_FAILED, at once (in a later iteration). */
+SfLocation *sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home, guint max_asks);
+/* The requests a worker's view answered busy past its max_asks (0 for any other location). */
+guint64 sf_location_worker_busy (SfLocation *loc);
 /* At most @max addresses-of-record with bindings (0: no limit): a REGISTER that
  * would add one more, once the expired ones are purged, gets
  * SF_LOCATION_ERROR_STORE_FULL.  With redis, the keys of its database

@@ -65,7 +65,7 @@ static const SfConfigKey auth_keys[] = {
     "digest algorithms offered, one challenge each: SHA-256 ones first, then MD5 ones (docs/servers.md)" },
   { "nonce_ttl_s", SF_CFG_INT, "300", 10, 86400, NULL, "seconds a nonce is good for (then stale=true)" },
   { "nonce_slots", SF_CFG_INT, "65536", 1, 4194304, NULL,
-    "nonces usable at once (a fixed table, 24 bytes a slot): a nonce whose slot a newer one took is stale" },
+    "nonces usable at once (a fixed table, 32 bytes a slot): a nonce whose slot a newer one took is stale" },
   { "log_failures", SF_CFG_BOOL, "true", 0, 0, NULL,
     "write the \"auth failed\" lines for fail2ban whatever core.log_level (false: only at log level message)" },
 };
@@ -511,7 +511,10 @@ sf_registrar_join_workers (SfEndpoint *ep, SfWorkers *set, guint w)
   /* The copy this worker opened at setup (sqlite: the same file, loaded) is
    * dropped unused: worker 0's is the one that answers. */
   sf_location_free (r->loc);
-  r->loc = sf_location_new_worker (sf_endpoint_clock (ep), set, w, home->loc);
+  /* At most this worker's share of sip.max_instances asks in flight: each
+   * serves a transaction, so more means worker 0 has fallen behind. */
+  guint max = (guint) sf_config_get_int (sf_endpoint_config (ep), "sip", "max_instances");
+  r->loc = sf_location_new_worker (sf_endpoint_clock (ep), set, w, home->loc, MAX (max / sf_workers_n (set), 1));
 }
 
 void

@@ -75,8 +75,9 @@ void sf_registrar_reload_abort (SfRegistrar *prepared);
  * a reference to worker 0's digest server (a nonce issued by one worker is
  * taken by any, its counts checked in one table) and, unless the bindings are
  * in redis (each worker its own connection), a location service that runs on
- * worker 0's (sf_location_new_worker).  Worker 0 joins first; the set and
- * worker 0's engine outlive the others.  A reload cannot then change the
+ * worker 0's (sf_location_new_worker).  After sf_stack_join_workers (worker
+ * 0's first: its endpoint is found through the set); the set and worker 0's
+ * engine outlive the others.  A reload cannot then change the
  * nonce table (sf_registrar_reload_prepare refuses it). */
 void sf_registrar_join_workers (SfEndpoint *ep, SfWorkers *set, guint w);
 /* Frees what sf_registrar_setup() kept and detaches it (after the endpoint's

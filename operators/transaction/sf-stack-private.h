@@ -30,11 +30,18 @@ struct _SfStack {
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */
   GPtrArray *listened;       /* owned: "proto:addr:port" of each socket bound, in order (sf_stack_listened) */
-  guint max_instances;       /* sip.max_instances, divided by the workers of a set */
+  guint max_instances;       /* this worker's bound on its live instances: sip.max_instances alone,
+                              * MIN (max, 2 max / N) in a set of N (sf-txn-overload.c) */
+  guint set_max;             /* in a set of N > 1: sip.max_instances, checked against the set's live
+                              * server transactions (the shared table's count); 0 alone */
+  guint worker_per_source;   /* in a set of N > 2: the server transactions one source may hold at
+                              * this worker, 2 max_per_source / N */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
   SfSourceTable *sources;    /* owned ref: the rate buckets and the live server transactions per source,
                               * one table for every worker of a set (sf-txn-overload.c) */
+  SfSourceTable *here;       /* owned ref, NULL but in a set of N > 2: the live server transactions
+                              * per source held at this worker */
   gboolean debug_messages;   /* core.log_level is debug: each message's start line is logged */
   struct {                   /* sf-txn-tap.c: the sip_in line not yet written (wire NULL: none) */
     SfSipProto proto;
@@ -75,7 +82,7 @@ typedef struct {
   SfSipMsg *last;           /* a ref: the last response sent */
   char *tu;                 /* the handle of the instance its request went to: it
                              * hears the timeout; a TU that ended is not found by it */
-  SfTxnSourceHold *source;  /* counts it against sip.max_per_source */
+  SfTxnSourceHold *source;  /* counts it against sip.max_per_source and the set's sip.max_instances */
   /* a client transaction (ict.xml, nict.xml) */
   SfClientTxn *client;      /* set by sf_stack_request */
   SfSipMsg *final;          /* a ref: the non-2xx final response */
@@ -137,13 +144,14 @@ void sf_stack_overload_share (SfStack *s, SfStack *home);
 /* sip.rate_limit: may one more new request from @from's address go on (a
  * token taken when TRUE)? */
 gboolean sf_stack_rate_ok (SfStack *s, const SfSipPeer *from);
-/* May @from's address hold one more server transaction?  Its address
- * (transfer full), "" when it is not counted (a trusted source, no limit),
- * NULL when it holds its share already. */
+/* May @from's address hold one more server transaction, and the set (N > 1)
+ * one more?  Its address (transfer full), "" when it is not counted (a
+ * trusted source, no limit), NULL when it or the set holds its bound already. */
 char *sf_stack_source_over_share (SfStack *s, const SfSipPeer *from);
-/* Counts @txn against @source (sf_stack_source_over_share()'s answer) until it is freed. */
+/* Counts @txn against @source (sf_stack_source_over_share()'s answer) and
+ * against the set's sip.max_instances (N > 1) until it is freed. */
 void sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source);
-/* Ends a hold (SfTxnInstance.source): its source holds one transaction less. */
+/* Ends a hold (SfTxnInstance.source): its source and the set hold one transaction less. */
 void sf_txn_source_hold_free (SfTxnSourceHold *h);
 /* Shutting down: does @msg (a request no server transaction has; @call its
  * call, nullable) start new work, to be refused? */

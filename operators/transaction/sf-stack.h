@@ -314,6 +314,8 @@ gboolean sf_stack_rate_ok_for_test (SfStack *s, const char *addr, guint port);
 void sf_stack_set_rate_sources_for_test (SfStack *s, guint max);
 /* The sources the rate table holds. */
 guint sf_stack_rate_sources_for_test (SfStack *s);
+/* Tests: the stripes of the per-source table (sip.max_per_source) holding a source. */
+guint sf_stack_held_stripes_for_test (SfStack *s);
 /* The request server transaction @txn (an instance of @ep) took (transfer
  * none), NULL before it took one. */
 SfSipEvent *sf_stack_txn_request_for_test (SfEndpoint *ep, SfInstance *txn);

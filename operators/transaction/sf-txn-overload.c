@@ -37,7 +37,8 @@ typedef struct {
  * per worker would let a source whose calls hash to N workers send N times its
  * rate and hold N times its share.  The table is cut in stripes by the hash of
  * the source, each under a mutex of its own, so workers on threads meet only
- * when two of their sources share a stripe.  Lock order: a stripe's lock is a
+ * when two of their sources share a stripe (both the rate key's and the
+ * address's hash are keyed: a peer cannot aim at one stripe).  Lock order: a stripe's lock is a
  * leaf; it is never held with another stripe's, nor across a call out of
  * this file (only the GHashTable, GQueue and g_free under it).  At one
  * worker the stack owns the table alone and each lock is uncontended. */
@@ -53,6 +54,7 @@ typedef struct {
 
 struct _SfSourceTable {
   gatomicrefcount ref;   /* each stack of the set, and each SfTxnSourceHold */
+  gint live;             /* atomic: the set's live server transactions (a set of N > 1 counts them) */
   guint n;               /* stripes in use: SF_SOURCE_STRIPES (1 in a test that wants one exact LRU) */
   Stripe stripes[SF_SOURCE_STRIPES];
 };
@@ -103,6 +105,8 @@ rate_seed (void)
   }
 }
 
+static guint held_hash (gconstpointer source);
+
 /* A table of @n stripes (1 or SF_SOURCE_STRIPES) holding @max buckets in all. */
 static SfSourceTable *
 source_table_new (guint n, guint max)
@@ -117,7 +121,7 @@ source_table_new (guint n, guint max)
     st->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
     g_queue_init (&st->lru);
     st->max_buckets = MAX ((max + n - 1) / n, 1);
-    st->held = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    st->held = g_hash_table_new_full (held_hash, g_str_equal, g_free, NULL);
   }
   return t;
 }
@@ -152,10 +156,25 @@ rate_stripe (SfSourceTable *t, const RateKey *k)
   return &t->stripes[(h >> 56) % t->n];
 }
 
+/* A source address's hash for sip.max_per_source, under the rate key too:
+ * spoofed UDP sources are as easy to choose for an unkeyed string hash (one
+ * stripe's lock and one GHashTable's chain for all) as for the buckets'. */
+static guint64
+held_hash64 (const char *source)
+{
+  return sf_siphash24 (rate_hash_key, (const guint8 *) source, strlen (source));
+}
+
+static guint
+held_hash (gconstpointer source)
+{
+  return (guint) held_hash64 (source);
+}
+
 static Stripe *
 held_stripe (SfSourceTable *t, const char *source)
 {
-  return &t->stripes[g_str_hash (source) % t->n];
+  return &t->stripes[(held_hash64 (source) >> 56) % t->n];
 }
 
 /* sip.rate_limit: may one more new request from @addr go on?  O(1): a lookup,
@@ -230,18 +249,32 @@ sf_stack_set_rate_sources_for_test (SfStack *s, guint max)
   s->sources = source_table_new (1, max);
 }
 
-guint
-sf_stack_rate_sources_for_test (SfStack *s)
+/* Tests: the sources the rate table holds, or (@held) the stripes holding a
+ * per-source count. */
+static guint
+table_count (SfStack *s, gboolean held)
 {
   guint n = 0;
   for (guint i = 0; i < s->sources->n; i++) {
     Stripe *st = &s->sources->stripes[i];
     g_mutex_lock (&st->lock);
     g_assert (g_hash_table_size (st->buckets) == st->lru.length);
-    n += g_hash_table_size (st->buckets);
+    n += held ? g_hash_table_size (st->held) > 0 : g_hash_table_size (st->buckets);
     g_mutex_unlock (&st->lock);
   }
   return n;
+}
+
+guint
+sf_stack_held_stripes_for_test (SfStack *s)
+{
+  return table_count (s, TRUE);
+}
+
+guint
+sf_stack_rate_sources_for_test (SfStack *s)
+{
+  return table_count (s, FALSE);
 }
 
 /* sip.max_per_source: the server transactions one source address holds
@@ -251,21 +284,49 @@ sf_stack_rate_sources_for_test (SfStack *s)
  * holds at most one entry per live transaction. */
 struct _SfTxnSourceHold {
   SfSourceTable *table; /* owned ref: it may outlive the stack that made the hold */
-  char *source;         /* owned */
+  SfSourceTable *here;  /* owned ref, nullable: the worker's own counts (a set of N > 1) */
+  char *source;         /* owned, NULL: not counted for a source (trusted, or no limit) */
+  gboolean live;        /* counted in the table's live (a set of N > 1) */
 };
+
+/* The live server transactions @source holds in @t (read under its stripe's lock). */
+static guint
+held_get (SfSourceTable *t, const char *source)
+{
+  Stripe *st = held_stripe (t, source);
+  g_mutex_lock (&st->lock);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
+  g_mutex_unlock (&st->lock);
+  return n;
+}
+
+/* Counts one more (@up) or one less for @source in @t; it leaves at 0. */
+static void
+held_move (SfSourceTable *t, const char *source, gboolean up)
+{
+  Stripe *st = held_stripe (t, source);
+  g_mutex_lock (&st->lock);
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
+  if (!up && n <= 1)
+    g_hash_table_remove (st->held, source);
+  else
+    g_hash_table_insert (st->held, g_strdup (source), GUINT_TO_POINTER (up ? n + 1 : n - 1));
+  g_mutex_unlock (&st->lock);
+}
 
 void
 sf_txn_source_hold_free (SfTxnSourceHold *h)
 {
-  Stripe *st = held_stripe (h->table, h->source);
-  g_mutex_lock (&st->lock);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, h->source));
-  if (n <= 1)
-    g_hash_table_remove (st->held, h->source);
-  else
-    g_hash_table_insert (st->held, g_strdup (h->source), GUINT_TO_POINTER (n - 1));
-  g_mutex_unlock (&st->lock);
+  if (h->source != NULL) {
+    held_move (h->table, h->source, FALSE);
+    if (h->here != NULL)
+      held_move (h->here, h->source, FALSE);
+  }
+  if (h->live)
+    g_atomic_int_add (&h->table->live, -1);
   source_table_unref (h->table);
+  if (h->here != NULL)
+    source_table_unref (h->here);
   g_free (h->source);
   g_free (h);
 }
@@ -273,38 +334,46 @@ sf_txn_source_hold_free (SfTxnSourceHold *h)
 void
 sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source)
 {
-  Stripe *st = held_stripe (s->sources, source);
-  g_mutex_lock (&st->lock);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
-  g_hash_table_insert (st->held, g_strdup (source), GUINT_TO_POINTER (n + 1));
-  g_mutex_unlock (&st->lock);
+  if (*source == '\0' && s->set_max == 0)
+    return; /* alone and not counted: nothing to hold */
   SfTxnSourceHold *h = g_new0 (SfTxnSourceHold, 1);
   h->table = source_table_ref (s->sources);
-  h->source = g_strdup (source);
+  if (*source != '\0') {
+    h->source = g_strdup (source);
+    held_move (s->sources, source, TRUE);
+    if (s->here != NULL) {
+      h->here = source_table_ref (s->here);
+      held_move (s->here, source, TRUE);
+    }
+  }
+  if (s->set_max != 0) {
+    g_atomic_int_inc (&s->sources->live);
+    h->live = TRUE;
+  }
   SfTxnInstance *t = sf_txn_inst_of (s->ep, txn);
   g_clear_pointer (&t->source, sf_txn_source_hold_free);
   t->source = h;
 }
 
-/* May @from's address hold one more server transaction?  Its address
- * (transfer full), "" when it is not counted (a trusted source, no limit),
- * NULL when it holds its share already.  The test here and the count in
- * sf_stack_source_hold are two steps: workers on threads testing one source
- * at once may pass its share by one transaction each, a bounded excess (N - 1
- * at most), never a growth. */
+/* May @from's address hold one more server transaction (in the set, and in a
+ * set of N > 1 at this worker), and the set one more?  Its address (transfer
+ * full), "" when it is not counted (a trusted source, no limit), NULL when it
+ * holds its share already or the set holds sip.max_instances.  The test here
+ * and the count in sf_stack_source_hold are two steps: workers on threads
+ * testing at once may pass a bound by one transaction each, a bounded excess
+ * (N - 1 at most), never a growth. */
 char *
 sf_stack_source_over_share (SfStack *s, const SfSipPeer *from)
 {
+  if (s->set_max != 0 && (guint) g_atomic_int_get (&s->sources->live) >= s->set_max)
+    return NULL;
   if (s->max_per_source == 0 || from == NULL || from->remote == NULL)
     return g_strdup ("");
   if (sf_stack_gate_trusted (s, from))
     return g_strdup ("");
   char *source = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
-  Stripe *st = held_stripe (s->sources, source);
-  g_mutex_lock (&st->lock);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
-  g_mutex_unlock (&st->lock);
-  if (n >= s->max_per_source) {
+  if (held_get (s->sources, source) >= s->max_per_source ||
+      (s->here != NULL && held_get (s->here, source) >= s->worker_per_source)) {
     g_free (source);
     return NULL;
   }
@@ -353,10 +422,30 @@ sf_stack_overload_init (SfStack *s)
 void
 sf_stack_overload_reconfigure (SfStack *s)
 {
-  /* A bound stays a bound with workers: each holds its share, and the keyed
-   * hash of the Call-ID spreads the work evenly over them. */
+  /* A bound stays a bound with workers, and one source fills a worker no
+   * more than it can fill one engine.  The keyed hash of the Call-ID spreads
+   * calls, not one source's requests: a source reusing one Call-ID sends all
+   * of them to one worker, which a share of max/N, with max_per_source (2/5
+   * of max by default) not divided, let it fill.  So in a set of N > 1: the
+   * set holds at most max live server transactions (the shared table's
+   * count); a worker at most 2 max/N instances (room for the hash's
+   * unevenness); one source at most max_per_source in the set and 2
+   * max_per_source/N at one worker, the same part of that worker's bound as
+   * max_per_source is of max (counted only where it is tighter, N > 2)
+   * (docs/workers.md "Bounds in a set", docs/security.md). */
   guint n = s->workers != NULL ? sf_workers_n (s->workers) : 1;
-  s->max_instances = MAX ((guint) sf_config_get_int (s->cfg, "sip", "max_instances") / n, 1);
+  guint max = (guint) sf_config_get_int (s->cfg, "sip", "max_instances");
+  if (n == 1) {
+    s->max_instances = max;
+    s->set_max = 0;
+    return;
+  }
+  guint mps = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
+  s->max_instances = (guint) MIN ((guint64) max, 2 * (guint64) max / n);
+  s->set_max = max;
+  s->worker_per_source = MAX (2 * mps / n, 1);
+  if (n > 2 && s->here == NULL)
+    s->here = source_table_new (1, 1); /* only its held counts: this worker's thread alone */
 }
 
 void
@@ -372,4 +461,5 @@ void
 sf_stack_overload_clear (SfStack *s)
 {
   g_clear_pointer (&s->sources, source_table_unref); /* transactions still alive hold their own ref */
+  g_clear_pointer (&s->here, source_table_unref);
 }

@@ -6,8 +6,11 @@
  *  - server_round_trip: our challenge, our answer, our check: ok; a replayed nonce
  *    count, a wrong password, a forged nonce, an expired nonce (stale) each refused;
  *    credentials for another Request-URI or another algorithm refused
- *  - nonce_counts: each nc once and increasing (RFC 7616 3.4); nc=00000000 refused
- *    (and uses nothing up)
+ *  - nonce_counts: each nc once (RFC 7616 3.4); nc=00000000 refused (and uses
+ *    nothing up)
+ *  - nc_window: a count never seen within 64 of the highest taken is taken in
+ *    any order, one seen is a replay, one further below stale; a jump of 64
+ *    or more forgets the counts below
  *  - no_qop_once: credentials without qop (RFC 2069 style) taken once per nonce, and
  *    not after a use with qop
  *  - slot_reuse: a table of 4 slots wrapped 250 times: no nonce used earlier is ever
@@ -207,7 +210,8 @@ nonce_counts (void)
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, &why), SF_DIGEST_REPLAY);
   CU_ASSERT_STRING_EQUAL (why, "nonce count replayed");
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 3, 1001, NULL), SF_DIGEST_OK);
-  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 2, 1001, NULL), SF_DIGEST_REPLAY); /* below the last */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 2, 1001, NULL), SF_DIGEST_OK); /* late, never seen */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 2, 1001, NULL), SF_DIGEST_REPLAY);
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 3, 1001, NULL), SF_DIGEST_REPLAY);
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0, 1001, NULL), SF_DIGEST_BAD);
   CU_ASSERT_EQUAL (use_nonce (srv, n, "guess", TRUE, 4, 1001, &why), SF_DIGEST_BAD);
@@ -215,6 +219,36 @@ nonce_counts (void)
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 4, 1002, NULL), SF_DIGEST_OK);
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", FALSE, 0, 1002, NULL), SF_DIGEST_REPLAY); /* no qop: not after a use */
   CU_ASSERT_EQUAL (sf_digest_server_slots_used (srv, 1002), 1);
+}
+
+static void
+nc_window (void)
+{
+  g_autoptr (SfDigestServer) srv = sf_digest_server_new (the_secret, sizeof the_secret, 300, 16);
+  g_autofree char *n = sf_digest_server_nonce (srv, 1000);
+  const char *why = NULL;
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 100, 1000, NULL), SF_DIGEST_OK);
+  for (guint32 nc = 99; nc >= 37; nc -= 2) /* within the window, in reverse, every other one */
+    CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, nc, 1000, NULL), SF_DIGEST_OK);
+  for (guint32 nc = 37; nc <= 100; nc++) /* each seen or not, exactly as taken */
+    CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, nc, 1000, NULL),
+                     nc % 2 == 1 || nc == 100 ? SF_DIGEST_REPLAY : SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 36, 1000, &why), SF_DIGEST_STALE); /* 100 - 64 */
+  CU_ASSERT_STRING_EQUAL (why, "nonce count below the window");
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_STALE);
+  /* a jump by the window or more: what was below is gone, stale, never taken again */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 164, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 100, 1000, NULL), SF_DIGEST_STALE);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 101, 1000, NULL), SF_DIGEST_OK); /* 63 below: inside */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 101, 1000, NULL), SF_DIGEST_REPLAY);
+  /* a shift inside the window keeps the counts seen */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 170, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 164, 1000, NULL), SF_DIGEST_REPLAY);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 165, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 106, 1000, NULL), SF_DIGEST_STALE); /* 170 - 64 */
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0xffffffff, 1000, NULL), SF_DIGEST_OK);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0xffffffff, 1000, NULL), SF_DIGEST_REPLAY);
+  CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 0xfffffffe, 1000, NULL), SF_DIGEST_OK);
 }
 
 static void
@@ -403,6 +437,7 @@ sf_test_register_sip_digest (void)
   SF_ADD_TEST (s, pick_first_supported);
   SF_ADD_TEST (s, server_round_trip);
   SF_ADD_TEST (s, nonce_counts);
+  SF_ADD_TEST (s, nc_window);
   SF_ADD_TEST (s, no_qop_once);
   SF_ADD_TEST (s, slot_reuse);
   SF_ADD_TEST (s, expired);

@@ -33,16 +33,33 @@
  *  - nonce: (i) with registrar.users, a nonce issued by worker 0 is taken by
  *    worker 1 (one digest server: separate ones would answer stale=true); the
  *    same nonce count replayed through either worker is refused (401, not
- *    stale)
+ *    stale); a new nonce's nc=1 checked after its nc=2 (two workers) is taken,
+ *    then refused as a replay (the digest server's window of counts)
  *  - rate: (j) sip.rate_limit counts a source whose requests are owned by
  *    both workers in one bucket: of four new requests at once (a burst of
  *    two), two pass, whichever worker owns them
- *  - lists: the file lists of one registry reload without another's */
+ *  - lists: the file lists of one registry reload without another's
+ *  - location_layer: sf-location-worker.c alone: an update through worker 1
+ *    held by worker 0; requests in flight when either location closes freed
+ *  - home_inline: worker 0's location answering inside the call that asks:
+ *    each request handed back once and freed once
+ *  - asks_bounded: past its max_asks in flight, worker 1's location
+ *    answers a lookup or an update at once as busy, counted
+ *  - shares: the set refuses new work at sip.max_instances live server
+ *    transactions, whichever worker holds them; one worker may hold more
+ *    than max / 2
+ *  - one_source: a source reusing one Call-ID is refused at its
+ *    sip.max_per_source, and the worker it fills still takes another
+ *    source's call; one_source_of_three: at three workers, at 2
+ *    max_per_source / 3 at one worker
+ *  - held_keyed: sources sharing an unkeyed string hash's stripe are spread
+ *    over the per-source table's stripes by its keyed hash */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-registrar.h"
+#include "operators/registrar/sf-location-store.h"
 #include "framework/sf-workers.h"
 #include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
@@ -50,7 +67,8 @@
 #include <string.h>
 
 typedef struct {
-  SfTestStack *px[2];
+  SfTestStack *px[3];
+  guint n;            /* workers: 2, or 3 */
   SfWorkers *set;
   GSocket *peer;      /* unowned: px[0]'s peer plays every party */
   guint port;         /* its port */
@@ -93,14 +111,15 @@ proxy_registrar_teardown (SfEndpoint *ep)
   sf_registrar_teardown (ep);
 }
 
-/* Two workers; with @registrar each has the registrar's state, joined. */
+/* @n workers; with @registrar each has the registrar's state, joined. */
 static Wk *
-wk_setup_with (const char *const *sets, gboolean registrar)
+wk_setup_n (const char *const *sets, gboolean registrar, guint n)
 {
   Wk *w = g_new0 (Wk, 1);
-  w->set = sf_workers_new (2, test_key);
+  w->n = n;
+  w->set = sf_workers_new (n, test_key);
   w->registrar = registrar;
-  for (guint i = 0; i < 2; i++) {
+  for (guint i = 0; i < n; i++) {
     w->px[i] = proxy_new_with (sets, registrar);
     sf_stack_join_workers (w->px[i]->stack, w->set, i, NULL);
     if (registrar)
@@ -109,6 +128,13 @@ wk_setup_with (const char *const *sets, gboolean registrar)
   w->peer = w->px[0]->peer;
   w->port = w->px[0]->port;
   return w;
+}
+
+/* Two workers; with @registrar each has the registrar's state, joined. */
+static Wk *
+wk_setup_with (const char *const *sets, gboolean registrar)
+{
+  return wk_setup_n (sets, registrar, 2);
 }
 
 static Wk *
@@ -120,9 +146,13 @@ wk_setup (void)
 static void
 wk_free (Wk *w)
 {
-  sf_workers_free (w->set); /* first: its inboxes point at the stacks */
-  for (guint i = 0; i < 2; i++)
+  /* Workers 1..N-1 first (their locations ask worker 0's, which must outlive
+   * them: sf-location.h), then worker 0, then the set; no inbox runs in
+   * between, and what is left in one is freed with the set, its destroy
+   * touching no engine. */
+  for (guint i = w->n; i-- > 0;)
     sf_test_stack_free (w->px[i], w->registrar ? proxy_registrar_teardown : sf_proxy_teardown);
+  sf_workers_free (w->set);
   g_free (w);
 }
 
@@ -628,6 +658,17 @@ nonce (void)
   /* the next count is good, on worker 0 */
   g_autofree char *auth2 = credentials (ch, 2);
   CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 3, "bob1", auth2), "SIP/2.0 200", NULL));
+  /* a new nonce's requests checked out of order, as two workers may: nc=1
+   * after nc=2 is taken (never seen within the window), then refused */
+  g_autofree char *ch2 = NULL;
+  CU_ASSERT_TRUE_FATAL (answered (w, 0, register_msg (w, c0, 4, "bob1", NULL), "SIP/2.0 401", &ch2));
+  g_autofree char *late1 = credentials (ch2, 1);
+  g_autofree char *late2 = credentials (ch2, 2);
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 3, "bob1", late2), "SIP/2.0 200", NULL));
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, c0, 5, "bob1", late1), "SIP/2.0 200", NULL));
+  g_autofree char *again = NULL;
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, c1, 4, "bob1", late1), "SIP/2.0 401", &again));
+  CU_ASSERT_PTR_NULL (strstr (again, "stale=true"));
   wk_free (w);
   g_unlink (users);
   g_rmdir (dir);
@@ -684,6 +725,340 @@ lists (void)
   g_rmdir (dir);
 }
 
+/* Runs every inbox of @set and the main context until *@done or nothing moves. */
+static void
+pump (SfWorkers *set, const gboolean *done)
+{
+  for (guint i = 0; i < 100 && !*done; i++) {
+    guint moved = sf_workers_drain (set);
+    while (g_main_context_iteration (NULL, FALSE))
+      moved++;
+    if (moved == 0)
+      break;
+  }
+}
+
+typedef struct {
+  gboolean done, freed;
+  guint bindings;
+} Outcome;
+
+static void
+got_result (SfLocationResult *r, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->bindings = r->error == NULL ? r->bindings->len : G_MAXUINT;
+  sf_location_result_free (r);
+}
+
+static void
+outcome_freed (gpointer data)
+{
+  ((Outcome *) data)->freed = TRUE;
+}
+
+static void
+location_layer (void)
+{
+  /* the worker layer alone: worker 1's update lands in worker 0's location
+   * and its result comes back; a request in flight when the asking location
+   * closes, or when worker 0's does, is freed, never delivered (ASan) */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocation *home = sf_location_new_memory (clock);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 0);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  Outcome up = { 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  CU_ASSERT_FALSE (up.done); /* never from inside the call that asked */
+  pump (set, &up.done);
+  CU_ASSERT_TRUE (up.done);
+  CU_ASSERT_EQUAL (up.bindings, 1);
+  CU_ASSERT_EQUAL (sf_location_size (home), 1);
+  CU_ASSERT_EQUAL (sf_location_size (w1), 0);
+  /* asked, then the asking location closes before the answer */
+  Outcome gone = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &gone, outcome_freed);
+  sf_workers_drain (set); /* worker 0 has it now */
+  sf_location_free (w1);
+  CU_ASSERT_TRUE (gone.freed);
+  pump (set, &gone.done);
+  CU_ASSERT_FALSE (gone.done);
+  /* asked, then worker 0's location closes with the request in it */
+  SfLocation *w1b = sf_location_new_worker (clock, set, 1, home, 0);
+  Outcome lost = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &lost, outcome_freed);
+  sf_workers_drain (set);
+  sf_location_free (home);
+  pump (set, &lost.done);
+  CU_ASSERT_FALSE (lost.done);
+  sf_location_free (w1b);
+  CU_ASSERT_TRUE (lost.freed);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
+static void
+got_error (SfLocationResult *r, gpointer data)
+{
+  Outcome *o = data;
+  o->done = TRUE;
+  o->bindings = r->error != NULL ? (guint) r->error->code : G_MAXUINT;
+  sf_location_result_free (r);
+}
+
+/* A store of the shared kind that answers inside the call that asks (none
+ * does today; the worker layer must not depend on it). */
+static void
+inline_close (SfLocStore *s)
+{
+  g_free (s);
+}
+
+static void
+inline_lookup (SfLocStore *s, const char *aor, gint64 now, gpointer data)
+{
+  (void) aor;
+  (void) now;
+  s->answered (NULL, g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free), data);
+}
+
+static void
+inline_update (SfLocStore *s, const char *aor, const SfLocUpdate *u, gint64 now, gpointer data)
+{
+  (void) u;
+  inline_lookup (s, aor, now, data);
+}
+
+static const SfLocStoreClass inline_class = { .close = inline_close, .lookup = inline_lookup, .update = inline_update };
+
+static void
+home_inline (void)
+{
+  /* worker 0's location answers inside sf_location_lookup()/update(): the
+   * request is handed back once and freed once (ASan) */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocStore *store = g_new0 (SfLocStore, 1);
+  store->klass = &inline_class;
+  SfLocation *home = sf_location_new_over (clock, store);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 0);
+  Outcome look = { 0 }, up = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &look, NULL);
+  pump (set, &look.done);
+  CU_ASSERT_TRUE (look.done);
+  CU_ASSERT_EQUAL (look.bindings, 0);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_result, &up, NULL);
+  pump (set, &up.done);
+  CU_ASSERT_TRUE (up.done);
+  sf_location_free (w1);
+  sf_location_free (home);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
+static void
+asks_bounded (void)
+{
+  /* worker 1 asks worker 0, which does not run: past max_asks (2) in flight
+   * the next lookup is answered at once (in the next iteration, worker 0
+   * still stopped) as a store that cannot answer, and an update as one that
+   * could not write; counted.  Once answered, asking works again. */
+  SfClock *clock = sf_clock_new_fake (0);
+  SfWorkers *set = sf_workers_new (2, test_key);
+  SfLocation *home = sf_location_new_memory (clock);
+  SfLocation *w1 = sf_location_new_worker (clock, set, 1, home, 2);
+  Outcome held[2] = { { 0 }, { 0 } }, busy = { 0 }, busy_up = { 0 };
+  for (guint i = 0; i < 2; i++)
+    sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &held[i], NULL);
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_error, &busy, NULL);
+  SfLocChange c = { "sip:bob@192.0.2.1", 1.0, 3600, NULL, 0 };
+  sf_location_update (w1, "sip:bob@sipflow.test", "cid", 1, NULL, FALSE, &c, 1, got_error, &busy_up, NULL);
+  CU_ASSERT_FALSE (busy.done); /* never from inside the call that asked */
+  while (g_main_context_iteration (NULL, FALSE)) /* the asker's context only: no inbox drained */
+    ;
+  CU_ASSERT_TRUE (busy.done);
+  CU_ASSERT_EQUAL (busy.bindings, SF_LOCATION_ERROR_UNAVAILABLE);
+  CU_ASSERT_TRUE (busy_up.done);
+  CU_ASSERT_EQUAL (busy_up.bindings, SF_LOCATION_ERROR_STORE_FAILED);
+  CU_ASSERT_FALSE (held[0].done || held[1].done);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (w1), 2);
+  CU_ASSERT_EQUAL (sf_location_size (home), 0); /* the busy update never reached worker 0 */
+  pump (set, &held[1].done);
+  CU_ASSERT_TRUE (held[0].done && held[1].done);
+  Outcome again = { 0 };
+  sf_location_lookup (w1, "sip:bob@sipflow.test", got_result, &again, NULL);
+  pump (set, &again.done);
+  CU_ASSERT_TRUE (again.done);
+  CU_ASSERT_EQUAL (again.bindings, 0);
+  CU_ASSERT_EQUAL (sf_location_worker_busy (w1), 2);
+  sf_location_free (w1);
+  sf_location_free (home);
+  sf_workers_free (set);
+  sf_clock_free (clock);
+}
+
+static void
+shares (void)
+{
+  /* sip.max_instances bounds the set: its live server transactions, counted
+   * in the shared table, whichever worker holds them; a worker alone may
+   * hold more than max/N (up to 2 max/N instances).  REGISTERs (a
+   * transaction each, living until Timer J) from a trusted source: 12 owned
+   * by worker 0 (past its share of 8), 4 by worker 1; the 17th is refused
+   * by worker 1, which holds only 4. */
+  const char *const sets[] = { "sip.max_instances=16", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  for (guint i = 0; i < 16; i++) {
+    g_autofree char *tag = g_strdup_printf ("s%u", i);
+    g_autofree char *cid = call_id_for (w, i < 12 ? 0 : 1, tag);
+    CU_ASSERT_TRUE (answered (w, i % 2, register_msg (w, cid, 1, "bob1", NULL), "SIP/2.0 200", NULL));
+  }
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 12);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 4);
+  g_autofree char *cid = call_id_for (w, 1, "s16");
+  CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 1, "bob1", NULL), "SIP/2.0 503", NULL));
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->overloaded, 1);
+  wk_free (w);
+}
+
+/* A UDP socket on @addr (a loopback address): another source than the peer. */
+static GSocket *
+source_new (const char *addr, guint *port)
+{
+  GSocket *sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new_from_string (addr, 0);
+  CU_ASSERT_TRUE_FATAL (g_socket_bind (sock, any, FALSE, NULL));
+  g_autoptr (GSocketAddress) local = g_socket_get_local_address (sock, NULL);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+  return sock;
+}
+
+/* From @sock (@addr:@port), to worker @i: INVITE number @n of call @cid,
+ * for a user of ours not registered.  The status @sock is answered (0:
+ * none): 480 taken (its server transaction alive until Timer H), 503
+ * refused. */
+static guint
+invite_from (Wk *w, GSocket *sock, const char *addr, guint port, guint i, const char *cid, guint n)
+{
+  static guint branch;
+  branch++;
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:nobody@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP %s:%u;branch=z9hG4bKwo%u\r\n"
+    "Max-Forwards: 70\r\nFrom: <sip:caller@example.net>;tag=c1\r\nTo: <sip:callee@example.org>\r\n"
+    "Call-ID: %s\r\nCSeq: %u INVITE\r\nContact: <sip:caller@%s:%u>\r\nContent-Length: 0\r\n\r\n",
+    addr, port, branch, cid, n + 1, addr, port);
+  g_socket_send_to (sock, G_SOCKET_ADDRESS (w->px[i]->to), inv, strlen (inv), NULL, NULL);
+  g_ptr_array_unref (recv_all (w)); /* runs the workers; the peer's copies dropped */
+  guint status = 0;
+  while (g_socket_condition_check (sock, G_IO_IN)) {
+    char buf[4096];
+    gssize got = g_socket_receive (sock, buf, sizeof buf - 1, NULL, NULL);
+    if (got <= 0)
+      break;
+    buf[got] = '\0';
+    status = (guint) atoi (buf + 8);
+  }
+  return status;
+}
+
+static void
+one_source (void)
+{
+  /* One source reusing one Call-ID sends all its requests to one worker:
+   * it is refused there at its sip.max_per_source (here max / 2), and the
+   * worker (bound at 2 max / N) still takes another source's call.  (With
+   * the share max/N, the first source filled worker 1 and the second got
+   * 503.) */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.max_instances=16", "sip.max_per_source=8", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  guint pa, pb;
+  g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
+  g_autofree char *cid = call_id_for (w, 1, "o");
+  guint taken = 0, n = 0;
+  for (guint status = 480; status == 480 && n < 10; n++) {
+    status = invite_from (w, a, "127.0.0.1", pa, n % 2, cid, n);
+    taken += status == 480;
+  }
+  CU_ASSERT_EQUAL (taken, 8); /* its max_per_source, then 503 */
+  g_autofree char *cid_a0 = call_id_for (w, 0, "o");
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 503); /* in the set, wherever */
+  g_autofree char *cid_b = call_id_for (w, 1, "ob");
+  CU_ASSERT_EQUAL (invite_from (w, b, "127.0.0.2", pb, 1, cid_b, 0), 480); /* worker 1 takes another source */
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->overloaded, 1);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 1, cid, n), 480); /* its holds ended with them */
+  wk_free (w);
+}
+
+static void
+one_source_of_three (void)
+{
+  /* At three workers, a worker's bound is 2 max / 3 (10 instances here) and
+   * one source holds at most 2 max_per_source / 3 at one worker (5, under
+   * its 8 in the set), so a source reusing one Call-ID leaves its worker
+   * room for others; its other calls still go, on other workers. */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", "sip.max_instances=16", "sip.max_per_source=8", NULL };
+  Wk *w = wk_setup_n (sets, TRUE, 3);
+  guint pa, pb;
+  g_autoptr (GSocket) a = source_new ("127.0.0.1", &pa);
+  g_autoptr (GSocket) b = source_new ("127.0.0.2", &pb);
+  g_autofree char *cid = call_id_for (w, 2, "t");
+  guint taken = 0, n = 0;
+  for (guint status = 480; status == 480 && n < 10; n++) {
+    status = invite_from (w, a, "127.0.0.1", pa, n % 3, cid, n);
+    taken += status == 480;
+  }
+  CU_ASSERT_EQUAL (taken, 5); /* 2 * 8 / 3 at worker 2 */
+  g_autofree char *cid_a0 = call_id_for (w, 0, "t");
+  CU_ASSERT_EQUAL (invite_from (w, a, "127.0.0.1", pa, 0, cid_a0, 0), 480); /* another worker: its share in the set */
+  for (guint i = 0; i < 5; i++) {
+    g_autofree char *tag = g_strdup_printf ("tb%u", i);
+    g_autofree char *cid_b = call_id_for (w, 2, tag);
+    CU_ASSERT_EQUAL (invite_from (w, b, "127.0.0.2", pb, i % 3, cid_b, 0), 480); /* worker 2 takes b's calls */
+  }
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[2]->env->ep), 10);
+  guint pc;
+  g_autoptr (GSocket) c = source_new ("127.0.0.3", &pc);
+  g_autofree char *cid_c = call_id_for (w, 2, "tc");
+  CU_ASSERT_EQUAL (invite_from (w, c, "127.0.0.3", pc, 0, cid_c, 0), 503); /* worker 2 at its bound */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  for (guint i = 0; i < 3; i++)
+    CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[i]->env->ep), 0);
+  wk_free (w);
+}
+
+static void
+held_keyed (void)
+{
+  /* 24 sources whose addresses share g_str_hash modulo 16 (one stripe of the
+   * per-source table, unkeyed) each hold a transaction: the table's keyed
+   * hash spreads them (all in one stripe: a chance of 16^-23). */
+  const char *const sets[] = { "proxy.trusted=192.0.2.1/32", NULL };
+  Wk *w = wk_setup_with (sets, TRUE);
+  g_autofree char *cid = call_id_for (w, 0, "hk");
+  guint found = 0;
+  for (guint i = 1; found < 24 && i < 65000; i++) {
+    g_autofree char *addr = g_strdup_printf ("127.0.%u.%u", i / 254, i % 254 + 1);
+    if (g_str_hash (addr) % 16 != 0)
+      continue;
+    guint port;
+    g_autoptr (GSocket) sock = source_new (addr, &port);
+    CU_ASSERT_EQUAL (invite_from (w, sock, addr, port, 0, cid, found), 480);
+    found++;
+  }
+  CU_ASSERT_EQUAL_FATAL (found, 24);
+  CU_ASSERT_TRUE (sf_stack_held_stripes_for_test (w->px[0]->stack) > 1);
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -699,4 +1074,11 @@ sf_test_register_workers (void)
   CU_add_test (s, "nonce", nonce);
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
+  CU_add_test (s, "location_layer", location_layer);
+  CU_add_test (s, "home_inline", home_inline);
+  CU_add_test (s, "asks_bounded", asks_bounded);
+  CU_add_test (s, "shares", shares);
+  CU_add_test (s, "one_source", one_source);
+  CU_add_test (s, "one_source_of_three", one_source_of_three);
+  CU_add_test (s, "held_keyed", held_keyed);
 }
