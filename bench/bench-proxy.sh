@@ -18,6 +18,13 @@
 # clean rate is printed (RATE is then not used): clean is every call successful,
 # no retransmission on sipp's side, and a wall time within 20% + 1 s of
 # CALLS/RATE (a slower run means sipp or the proxy could not keep the rate).
+# WORKERS=N (default 1) runs sipflow with core.workers=N and Kamailio with
+# N children (KWORKERS, default 2, wins for Kamailio when set); SOURCES=many
+# has the caller use a socket per call (sipp -t un), so that the kernel
+# spreads the calls over the workers' SO_REUSEPORT sockets (docs/workers.md);
+# the default, one, is one source port, the worst case for them.  Each
+# sipflow run prints its workers' handed_out per call (messages read by one
+# worker and run by another).
 # Usage: bench/bench-proxy.sh SIPFLOW [CALLS [RATE]] [max]   (defaults 5000, 500)
 set -u
 SIPFLOW=${1:?usage: bench-proxy.sh SIPFLOW [CALLS [RATE]] [max]}
@@ -37,6 +44,10 @@ SCEN=$HERE/tests/integration/sipp
 . "$(dirname "$0")/lib.sh"
 bench_init
 HZ=$(getconf CLK_TCK)
+KWORKERS=${KWORKERS:-${WORKERS:-2}}
+WORKERS=${WORKERS:-1}
+SRC=()
+[ "${SOURCES:-one}" = many ] && SRC=(-t un -max_socket 2000)
 
 # run NAME PORT SCENARIO ARGS...: one sipp run, stopped if the proxy $WATCH
 # exits; prints "successful wall retransmissions"
@@ -46,7 +57,7 @@ run() {
   local start end ok
   start=$(date +%s.%N)
   sipp "127.0.0.1:$port" -sf "$scen" -p $((20000 + RANDOM % 20000)) -i 127.0.0.1 -nostdin -timeout "$BOUND" -timeout_error \
-    -trace_stat -stf "$T/$name.csv" "$@" >/dev/null 2>&1 &
+    -trace_stat -stf "$T/$name.csv" "${SRC[@]}" "$@" >/dev/null 2>&1 &
   local s=$!
   # a proxy that dies stops the run (not minutes of retransmissions)
   while alive "$s"; do
@@ -80,7 +91,21 @@ measure() {
   fi
   # clean: every call, no retransmission, and the calls placed at the rate asked
   # (wall within 20% + 1 s of CALLS/RATE: past that sipp or the proxy lags)
+  [ "$label" = sipflow ] && [ "$WORKERS" -gt 1 ] && handed
   [ "$ok" = "$CALLS" ] && [ "$re" = 0 ] && [ "$(echo "$wall <= $CALLS / $rate * 1.2 + 1" | bc -l)" = 1 ]
+}
+
+# handed: sipflow's handed_out per call since the last one (status, summed
+# over its workers)
+HANDED=0
+handed() {
+  local before now
+  before=$(grep -c '"event":"stats"' "$T/events")
+  echo status >&3
+  for _ in $(seq 100); do [ "$(grep -c '"event":"stats"' "$T/events")" -gt "$before" ] && break; sleep 0.05; done
+  now=$(grep '"event":"stats"' "$T/events" | tail -1 | grep -o '"handed_out":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
+  printf '%-9s handed_out %.2f per call (%s workers)\n' sipflow "$(echo "(${now:-0} - $HANDED) / $CALLS" | bc -l)" "$WORKERS"
+  HANDED=${now:-0}
 }
 
 # measure_all LABEL PORT PIDS: one run at each rate (stops at the first
@@ -127,7 +152,7 @@ if [ -z "${U:-}" ]; then
 fi
 
 # ---- sipflow ----
-sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --log-level error
+sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$WORKERS" --log-level error
 PORT=$SF_PORT
 if [ -n "$PORT" ] && alive "$SF"; then
   measure_all sipflow "$PORT" "$SF"
@@ -153,10 +178,11 @@ if ! command -v kamailio >/dev/null; then
   exit 0
 fi
 # shared memory: about 150 KB per call/s (transactions are kept 5 s)
-if ! kamailio_start kamailio-proxy.cfg $((TOP * 150 / 1000 + 64)); then
+if ! KWORKERS=$KWORKERS kamailio_start kamailio-proxy.cfg $((TOP * 150 / 1000 + 64)) -A "KCHILDREN=$KWORKERS"; then
   echo "kamailio: did not start: not measured"
   exit 1
 fi
+echo "kamailio: $KWORKERS children"
 measure_all kamailio "$KPORT" "$K"
 if grep -q -i 'out of mem' "$T/k.out"; then
   echo "kamailio: ran out of shared memory (raise -m): its figures measure retransmissions"

@@ -29,6 +29,10 @@
 # KARGS adds options to Kamailio's command line: "-x tlsf -X tlsf" takes its
 # TLSF allocator for shared and private memory instead of the default qm,
 # whose search of its free lists is most of db_redis's cost (bench/README.md).
+# WORKERS=N (default 1) runs sipflow with core.workers=N and Kamailio with N
+# workers (-n; KWORKERS, default 2, wins for Kamailio when set); SOURCES=many
+# has sipp's INVITEs use a socket per call (-t un), spreading the calls over
+# the workers' SO_REUSEPORT sockets (docs/workers.md).
 # Usage: [BACKENDS="sqlite memory redis"] [ROUNDS=1] [KARGS=...] bench/bench-redirect.sh SIPFLOW [CALLS [RATE]]
 #        (defaults: BACKENDS "sqlite memory", ROUNDS 1, CALLS 5000, RATE 1000)
 set -u
@@ -43,6 +47,10 @@ SCEN=$HERE/tests/integration/sipp
 . "$(dirname "$0")/lib.sh"
 bench_init
 HZ=$(getconf CLK_TCK)
+export KWORKERS=${KWORKERS:-${WORKERS:-2}}
+WORKERS=${WORKERS:-1}
+SRC=()
+[ "${SOURCES:-one}" = many ] && SRC=(-t un -max_socket 2000)
 
 # run NAME PORT SCENARIO ARGS...: one sipp run; prints "successful wall"
 run() {
@@ -69,7 +77,11 @@ one() {
   shift
   [ "$backend" = redis ] && rb=$(ticks "$REDIS_PID")
   b=$(ticks "$@")
-  res=$(run "$who-$job" "$port" "$scen" "${args[@]}")
+  # a socket per call for the INVITEs only: the REGISTERs from a port each
+  # would be as many bindings of one address-of-record (registrar.max_bindings)
+  local src=()
+  [ "$job" = redirect ] && src=("${SRC[@]}")
+  res=$(run "$who-$job" "$port" "$scen" "${src[@]}" "${args[@]}")
   a=$(ticks "$@")
   [ "$backend" = redis ] && ra=$(ticks "$REDIS_PID")
   ms=$(echo "($a - $b) * 1000000 / $HZ / $CALLS" | bc -l)
@@ -110,7 +122,7 @@ sipflow_run() {
   # older build without the key: EXTRA= bench/bench-redirect.sh ...)
   # shellcheck disable=SC2086
   sipflow_start redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 \
-    ${EXTRA---set sip.rate_limit=0} "${loc[@]}" --log-level error
+    ${EXTRA---set sip.rate_limit=0} "${loc[@]}" --set "core.workers=$WORKERS" --log-level error
   sf=$SF
   port=$SF_PORT
   if [ -z "$port" ]; then

@@ -41,6 +41,9 @@ static const SfConfigKey core_keys[] = {
     "seconds that quit waits for instances to end cleanly" },
   { "exit_when_idle", SF_CFG_BOOL, "false", 0, 0, NULL,
     "run: exit once standard input is closed and no instance is left" },
+  { "workers", SF_CFG_INT, "1", 1, 64, NULL,
+    "run: engines on threads of their own, each its own UDP socket on every listen address; a message goes to the one "
+    "its Call-ID hashes to (docs/workers.md; not reloadable)" },
   { "max_queue", SF_CFG_INT, "100000", 16, 10000000, NULL,
     "pending events above which new posts are refused" },
   { "state_dir", SF_CFG_STRING, NULL, 0, 0, NULL,

@@ -27,6 +27,7 @@ struct _Worker {
   GMutex lock;
   GQueue inbox;              /* Item (owned), under lock */
   GSource *source;           /* owned, nullable: runs the inbox in the worker's context */
+  GMainContext *context;     /* owned ref, nullable: that context */
   SfWorkerStats stats;       /* handed_out counted by the reader, the rest by the worker */
 };
 
@@ -139,6 +140,7 @@ sf_workers_free (SfWorkers *set)
       g_source_unref (w->source);
     }
     g_queue_clear_full (&w->inbox, (GDestroyNotify) item_free);
+    g_clear_pointer (&w->context, g_main_context_unref);
     g_mutex_clear (&w->lock);
   }
   g_free (set->workers);
@@ -170,6 +172,7 @@ sf_workers_set_worker (SfWorkers *set, guint w, SfEndpoint *ep, gpointer data, G
   ((InboxSource *) wk->source)->w = wk;
   g_source_set_name (wk->source, "sipflow worker inbox");
   g_source_attach (wk->source, context);
+  wk->context = g_main_context_ref (g_source_get_context (wk->source));
 }
 
 SfEndpoint *
@@ -200,9 +203,10 @@ sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer
     w->stats.wakeups++;
   g_mutex_unlock (&w->lock);
   set->workers[from].stats.handed_out++;
-  /* Only the first item of a batch wakes the owner: it takes the whole inbox. */
-  if (was_empty && w->source != NULL)
-    g_main_context_wakeup (g_source_get_context (w->source));
+  /* Only the first item of a batch wakes the owner: it takes the whole inbox.
+   * Its context, not its source: the source may be destroyed by then (closed). */
+  if (was_empty && w->context != NULL)
+    g_main_context_wakeup (w->context);
 }
 
 guint
@@ -256,5 +260,21 @@ void
 sf_workers_stats (SfWorkers *set, guint w, SfWorkerStats *out)
 {
   g_return_if_fail (w < set->n);
+  /* handed_in and handed_out are written by worker @w's thread (the caller's,
+   * with threads), wakeups by the posting threads under the inbox lock. */
+  g_mutex_lock (&set->workers[w].lock);
   *out = set->workers[w].stats;
+  g_mutex_unlock (&set->workers[w].lock);
+}
+
+void
+sf_workers_close (SfWorkers *set)
+{
+  for (guint i = 0; i < set->n; i++) {
+    Worker *w = &set->workers[i];
+    if (w->source != NULL) {
+      g_source_destroy (w->source);
+      g_clear_pointer (&w->source, g_source_unref);
+    }
+  }
 }

@@ -10,10 +10,12 @@
  * of SIP: an inbox holds closures; the SIP stack posts the raw bytes and their
  * peer (operators/transaction/sf-txn-workers.c).
  *
- * This is the in-thread set (docs/workers.md, step 1): every worker runs on one
- * main context and, in tests, on fake clocks that sf_workers_advance() moves
- * together, so every cross-worker path runs deterministically.  The inbox is
- * already under a mutex, as the threads of step 3 will need it. */
+ * Each worker's inbox is a source of the context given to
+ * sf_workers_set_worker: in tests every worker runs on one main context and on
+ * fake clocks that sf_workers_advance() moves together, so every cross-worker
+ * path runs deterministically (docs/workers.md, step 1); 'sipflow run' with
+ * core.workers > 1 gives each worker a thread and a context of its own (step
+ * 3), and a hand-off wakes the owner's context.  The inbox is under a mutex. */
 #pragma once
 #include <glib.h>
 #include "sf-endpoint.h"
@@ -65,11 +67,18 @@ guint sf_workers_drain (SfWorkers *set);
  * inbox and endpoint drained after each step. */
 void sf_workers_advance (SfWorkers *set, guint64 ms);
 
+/* Stops running the inboxes (their sources leave the contexts): what is handed
+ * after this waits, untouched, and is freed with the set.  Run's end, once
+ * every worker's loop has stopped, before their engines are torn down: no
+ * hand-off then runs into an engine going away. */
+void sf_workers_close (SfWorkers *set);
+
 typedef struct {
   guint64 handed_out;  /* messages this worker read and handed to their owner */
   guint64 handed_in;   /* items this worker ran from its inbox */
   guint64 wakeups;     /* times its inbox went from empty to not empty */
 } SfWorkerStats;
+/* Worker @w's counters; with threads, from @w's own thread. */
 void sf_workers_stats (SfWorkers *set, guint w, SfWorkerStats *out);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfWorkers, sf_workers_free)

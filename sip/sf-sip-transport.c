@@ -45,7 +45,7 @@ struct _TcpConn {
   GQueue out;                   /* GBytes waiting */
   gboolean writing, closed;
   GCancellable *cancel;
-  guint timer;                  /* GSource id: the next deadline (conn_check) */
+  GSource *timer;               /* owned, nullable: the next deadline (conn_check), on the transport's context */
   gint64 timer_at;              /* when it fires */
   gint64 opened;                /* monotonic times, µs */
   gint64 last_activity;         /* the last whole message in or out (or the opening) */
@@ -92,8 +92,21 @@ struct _SfSipTransport {
   SfSipSendFilter filter;
   gpointer filter_data;
   SfSipSteerFunc steer;         /* nullable: one worker of several (sf_sip_transport_set_steer) */
+  gboolean reuseport;           /* UDP sockets join a reuseport group (sf_sip_transport_set_reuseport) */
   gpointer steer_data;
 };
+
+void
+sf_sip_transport_set_reuseport (SfSipTransport *t, gboolean on)
+{
+  t->reuseport = on;
+}
+
+GMainContext *
+sf_sip_transport_context (SfSipTransport *t)
+{
+  return t->context;
+}
 
 void
 sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointer data)
@@ -480,6 +493,15 @@ ws_release (SoupWebsocketConnection *ws, gpointer data)
 }
 
 static void
+conn_timer_clear (TcpConn *c)
+{
+  if (c->timer == NULL)
+    return;
+  g_source_destroy (c->timer);
+  g_clear_pointer (&c->timer, g_source_unref);
+}
+
+static void
 conn_close (TcpConn *c, const char *why)
 {
   if (c->closed)
@@ -488,9 +510,7 @@ conn_close (TcpConn *c, const char *why)
   g_debug ("%s connection %u closed: %s", sf_sip_proto_name (c->proto), c->id, why);
   c->t->stats.tcp_closed++;
   g_cancellable_cancel (c->cancel);
-  if (c->timer != 0)
-    g_source_remove (c->timer);
-  c->timer = 0;
+  conn_timer_clear (c);
   if (c->hello != NULL) {
     g_source_destroy (c->hello);
     g_clear_pointer (&c->hello, g_source_unref);
@@ -560,7 +580,7 @@ conn_check (gpointer data)
   TcpConn *c = data;
   gint64 now = g_get_monotonic_time ();
   gboolean stall;
-  c->timer = 0;
+  g_clear_pointer (&c->timer, g_source_unref);
   if (now >= conn_deadline (c, &stall)) {
     if (stall) {
       c->t->stats.tcp_closed_stalled++;
@@ -592,12 +612,15 @@ conn_arm (TcpConn *c, gint64 now)
 {
   gboolean stall;
   gint64 wait_ms = CLAMP ((conn_deadline (c, &stall) - now + 999) / 1000, 1, 3600 * 1000);
-  if (c->timer != 0 && c->timer_at <= now + wait_ms * 1000)
+  if (c->timer != NULL && c->timer_at <= now + wait_ms * 1000)
     return;
-  if (c->timer != 0)
-    g_source_remove (c->timer);
+  conn_timer_clear (c);
   c->timer_at = now + wait_ms * 1000;
-  c->timer = g_timeout_add ((guint) wait_ms, conn_check, c);
+  /* On the transport's context, not the global default: a worker's
+   * connections are timed by its own thread (docs/workers.md). */
+  c->timer = g_timeout_source_new ((guint) wait_ms);
+  g_source_set_callback (c->timer, conn_check, c, NULL);
+  g_source_attach (c->timer, c->t->context);
 }
 
 static TcpConn *
@@ -1914,6 +1937,29 @@ sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddres
   return TRUE;
 }
 
+/* Binds @sock to @addr in a reuseport group: SO_REUSEPORT before bind(), so
+ * that the kernel groups the sockets that set it (same user, same address)
+ * and gives each datagram to one of them by a hash of its source and
+ * destination.  bind(2) by hand: g_socket_bind() sets SO_REUSEPORT back to
+ * what its allow_reuse says, and with it SO_REUSEADDR, which is not wanted. */
+static gboolean
+udp_bind_shared (GSocket *sock, GInetSocketAddress *addr, GError **error)
+{
+  if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error))
+    return FALSE;
+  struct sockaddr_storage native;
+  gssize len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (addr));
+  if (len < 0 || !g_socket_address_to_native (G_SOCKET_ADDRESS (addr), &native, sizeof native, error))
+    return FALSE;
+  if (bind (g_socket_get_fd (sock), (struct sockaddr *) &native, (socklen_t) len) != 0) {
+    int e = errno;
+    g_autofree char *where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (addr));
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Error binding to address %s: %s", where, g_strerror (e));
+    return FALSE;
+  }
+  return TRUE;
+}
+
 gboolean
 sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr, GInetSocketAddress **bound,
                          GError **error)
@@ -1952,7 +1998,9 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
     return TRUE;
   }
   g_autoptr (GSocket) sock = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
-  if (sock == NULL || !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
+  if (sock == NULL)
+    return FALSE;
+  if (t->reuseport ? !udp_bind_shared (sock, addr, error) : !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
     return FALSE;
   g_socket_set_blocking (sock, FALSE);
   /* A server under a burst, or starved of CPU for a moment, must not lose

@@ -242,6 +242,15 @@ void sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer 
  * scanned. */
 typedef gboolean (*SfSipSteerFunc) (GBytes *bytes, const SfSipPeer *from, gpointer data);
 void sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointer data);
+/* One socket of a group per worker (docs/workers.md): the UDP sockets
+ * listened on after this get SO_REUSEPORT before bind(), so that the workers'
+ * sockets share each address and the kernel spreads datagrams over them by
+ * source.  Off by default: a process alone must keep its port to itself (a
+ * second sipflow on it fails to bind, as today).  Stream listeners are not
+ * shared yet (docs/workers.md, step 4). */
+void sf_sip_transport_set_reuseport (SfSipTransport *t, gboolean on);
+/* The main context the transport's sources run in (NULL: the global default). */
+GMainContext *sf_sip_transport_context (SfSipTransport *t);
 /* Whether a steer hook is set. */
 gboolean sf_sip_transport_steers (SfSipTransport *t);
 /* Runs @bytes through the path a socket read takes, the steer hook first

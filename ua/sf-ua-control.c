@@ -34,6 +34,8 @@ struct _SfUaControl {
   gboolean closing;          /* shutting down: only status and quit */
   SfUaReloadFunc reload;     /* nullable: what 'reload' runs beyond the list files */
   gpointer reload_data;
+  SfUaStatsFunc stats;       /* nullable: the stats line, when not the endpoint's own */
+  gpointer stats_data;
 };
 
 /* Most reply bytes a socket client may leave unread before it is dropped. */
@@ -72,6 +74,13 @@ static const Command commands[] = {
 
 typedef struct _Client Client;
 static void client_close (Client *cl, gboolean flush);
+
+void
+sf_ua_control_set_stats (SfUaControl *c, SfUaStatsFunc func, gpointer data)
+{
+  c->stats = func;
+  c->stats_data = data;
+}
 
 void
 sf_ua_control_set_reload (SfUaControl *c, SfUaReloadFunc func, gpointer data)
@@ -199,7 +208,7 @@ status (SfUaControl *c, gboolean *ok)
   if (nsubs > 0)
     g_string_append_c (out, ']');
   if (sf_endpoint_emits (c->ep, SF_EVC_SERVICE))
-    sf_endpoint_emit_line (c->ep, sf_endpoint_stats_json (c->ep));
+    sf_endpoint_emit_line (c->ep, c->stats != NULL ? c->stats (c->stats_data) : sf_endpoint_stats_json (c->ep));
   *ok = TRUE;
   return g_string_free (out, FALSE);
 }

@@ -6,6 +6,9 @@
  * 503 (operators/transaction/sf-txn-overload.c); a second signal stops at once. */
 #include "config.h"
 #include "operators/sf-modules.h"
+#include "operators/transaction/sf-stack.h"
+#include "operators/registrar/sf-registrar.h"
+#include "framework/sf-workers.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
@@ -25,9 +28,17 @@
 #include <string.h>
 #include <unistd.h>
 
+typedef struct _RunWorker RunWorker;
+
 typedef struct {
   GMainLoop *loop;
-  SfEndpoint *ep;
+  SfEndpoint *ep;            /* worker 0's, on the main loop */
+  guint n;                   /* core.workers */
+  SfWorkers *set;            /* owned, nullable: the workers when n > 1 */
+  RunWorker *workers;        /* owned, nullable: workers 1 to n - 1, on threads of their own */
+  GMutex lock;               /* the workers' start and their replies (sync_call) */
+  GCond cond;
+  guint workers_done;        /* workers 1 to n - 1 shut down to their transactions (main thread only) */
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
   SfUaHttp *http;            /* owned, nullable: the live view (--http) */
@@ -49,8 +60,38 @@ typedef struct {
     const char *events;      /* nullable: --events */
     gboolean trace;          /* --trace */
     gboolean exit_when_idle; /* --exit-when-idle */
+    const char *flow;        /* the flow, loaded again by each worker */
   } args;
 } Run;
+
+/* A worker other than 0: its engine and thread (see "workers" below). */
+struct _RunWorker {
+  Run *r;
+  guint index;
+  GThread *thread;
+  GMainContext *ctx;         /* owned */
+  GMainLoop *loop;           /* owned */
+  SfConfig *cfg;             /* owned, as the others below, by the thread */
+  SfRegistry *reg;
+  SfLoader *loader;
+  SfMachine *machine;
+  SfEndpoint *ep;
+  GString *out;              /* its event lines not yet written */
+  GSource *flush;
+  /* under r->lock */
+  gboolean set_up, failed, stopped;
+  GError *error;
+  /* its own thread only */
+  gboolean shutting_down, done;
+  char *snapshot;            /* sync_call's result: worker_snapshot */
+  guint killed;              /* sync_call's result: worker_kill_all */
+};
+
+static char *gather_stats (gpointer data);
+static void worker_kill_all (RunWorker *w);
+static void sync_call (RunWorker *w, void (*func) (RunWorker *w));
+static gboolean worker_shutdown (gpointer data);
+static void post (RunWorker *w, GSourceFunc func, gpointer data);
 
 /* The event lines go out when the main loop is about to wait (flush_source),
  * or when OUT_MAX bytes wait, not one write(2) each: a proxied call writes
@@ -60,21 +101,33 @@ typedef struct {
  * fflush per line had it (stdio's own buffer would cut a line in two), so
  * a reader polling the file never sees half a line. */
 #define OUT_MAX (64 * 1024)
-static GString *out_buf;
+static GString *out_buf;     /* worker 0's (the main thread's) */
+/* With workers each has a buffer of its own and writes it whole under this
+ * lock: lines of different workers interleave by batch, never mid-line
+ * (docs/workers.md, "The event output"). */
+static GMutex out_lock;
 
 static void
-flush_out (void)
+flush_buf (GString *buf)
 {
   gsize done = 0;
-  while (done < out_buf->len) {
-    gssize n = write (STDOUT_FILENO, out_buf->str + done, out_buf->len - done);
+  g_mutex_lock (&out_lock);
+  while (done < buf->len) {
+    gssize n = write (STDOUT_FILENO, buf->str + done, buf->len - done);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0)
       break; /* a reader gone (run | head): the lines are dropped, as fputs's were */
     done += (gsize) n;
   }
-  g_string_truncate (out_buf, 0);
+  g_mutex_unlock (&out_lock);
+  g_string_truncate (buf, 0);
+}
+
+static void
+flush_out (void)
+{
+  flush_buf (out_buf);
 }
 
 static void
@@ -88,12 +141,18 @@ emit_stdout (const char *line, gpointer data)
   sf_ua_http_feed (((Run *) data)->http, line);
 }
 
+/* The flush source: its buffer is worker 0's (out_buf), or a worker's. */
+typedef struct {
+  GSource source;
+  GString **buf;
+} FlushSource;
+
 static gboolean
 flush_prepare (GSource *source, gint *timeout)
 {
-  (void) source;
-  if (out_buf->len > 0)
-    flush_out ();
+  GString *buf = *((FlushSource *) source)->buf;
+  if (buf->len > 0)
+    flush_buf (buf);
   *timeout = -1;
   return FALSE;
 }
@@ -116,6 +175,16 @@ flush_dispatch (GSource *source, GSourceFunc callback, gpointer data)
 
 static GSourceFuncs flush_funcs = { flush_prepare, flush_check, flush_dispatch, NULL, NULL, NULL };
 
+static GSource *
+flush_source_new (GString **buf, GMainContext *context)
+{
+  GSource *src = g_source_new (&flush_funcs, sizeof (FlushSource));
+  ((FlushSource *) src)->buf = buf;
+  g_source_set_priority (src, G_PRIORITY_LOW); /* prepared like any other, every iteration */
+  g_source_attach (src, context);
+  return src;
+}
+
 static void
 trace_stderr (const char *line, gpointer data)
 {
@@ -132,7 +201,7 @@ finish (Run *r)
     g_source_remove (r->shutdown_timer);
   r->shutdown_timer = 0;
   if (sf_endpoint_emits (r->ep, SF_EVC_SERVICE))
-    sf_endpoint_emit_line (r->ep, sf_endpoint_stats_json (r->ep));
+    sf_endpoint_emit_line (r->ep, r->set != NULL ? gather_stats (r) : sf_endpoint_stats_json (r->ep));
   g_main_loop_quit (r->loop);
 }
 
@@ -144,8 +213,13 @@ stop_now (Run *r, const char *why)
     g_source_remove (r->shutdown_timer);
   r->shutdown_timer = 0;
   g_autoptr (GPtrArray) all = sf_endpoint_instances (r->ep);
-  if (all->len > 0)
-    g_warning ("shutdown: %u instance(s) still alive %s: ended without their flows", all->len, why);
+  guint alive = all->len;
+  for (guint i = 1; r->workers != NULL && i < r->n; i++) {
+    sync_call (&r->workers[i - 1], worker_kill_all);
+    alive += r->workers[i - 1].killed;
+  }
+  if (alive > 0)
+    g_warning ("shutdown: %u instance(s) still alive %s: ended without their flows", alive, why);
   for (guint i = 0; i < all->len; i++)
     sf_endpoint_kill (r->ep, all->pdata[i], "shutdown timeout");
   finish (r);
@@ -175,7 +249,11 @@ begin_shutdown_for (Run *r, const char *cause)
   g_message ("shutting down (%s)", cause);
   sf_ua_notify_stopping ();
   sf_ua_control_set_closing (r->ctl);
-  if (sf_endpoint_shutdown (r->ep) == 0) {
+  /* Every worker answers new requests 503 from now and reports when only its
+   * transactions are left (worker_done). */
+  for (guint i = 1; r->workers != NULL && i < r->n; i++)
+    post (&r->workers[i - 1], worker_shutdown, &r->workers[i - 1]);
+  if (sf_endpoint_shutdown (r->ep) == 0 && r->workers_done + 1 >= r->n) {
     finish (r);
     return;
   }
@@ -196,7 +274,7 @@ check_idle (Run *r)
 {
   guint n = sf_endpoint_n_instances (r->ep);
   /* Shutting down, transactions left are only absorbing retransmissions: they do not hold the exit. */
-  if (r->shutting_down && sf_endpoint_n_instances_but (r->ep, "transaction") == 0)
+  if (r->shutting_down && sf_endpoint_n_instances_but (r->ep, "transaction") == 0 && r->workers_done + 1 >= r->n)
     finish (r);
   else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && n == 0)
     begin_shutdown_for (r, "idle");
@@ -406,6 +484,13 @@ run_reload (Run *r, GString *report)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) changed = NULL;
   gboolean ok;
+  if (r->n > 1) {
+    /* Each worker would prepare, then all commit or all abort
+     * (docs/workers.md, "Handles, control commands and status"): not built. */
+    g_string_assign (report, "reload is not built for core.workers > 1 yet: restart to change the configuration");
+    g_warning ("reload: %s", report->str);
+    return FALSE;
+  }
   sf_ua_notify_reloading (); /* systemd: ExecReload= (SIGHUP) waits for the READY=1 below */
   {
     SfConfig *next = sf_config_new_like (cfg);
@@ -478,6 +563,510 @@ on_sighup (gpointer data)
   g_autoptr (GString) report = g_string_new (NULL);
   run_reload (r, report); /* the event and the log say how it went */
   return G_SOURCE_CONTINUE;
+}
+
+/* ---- workers (docs/workers.md) ----
+ *
+ * With core.workers = N > 1, worker 0 is the engine above, on the main loop;
+ * workers 1 to N - 1 are engines of their own (configuration, registry, flow,
+ * endpoint, modules, stack and sockets), each on a thread with its own main
+ * context, pushed as the thread-default before anything is set up so that
+ * every source and GIO call of its engine attaches there.  What crosses
+ * between threads: the raw bytes of a message handed to its owner (the set's
+ * inboxes), and the closures below (posted to a worker's context as idle
+ * sources), which read and change only the worker they run in. */
+
+
+/* Run's side of the workers' start and end, under r->lock. */
+static enum { WORKERS_STARTING, WORKERS_RUN, WORKERS_ABORT } workers_phase;
+static gboolean workers_teardown;
+
+static void
+emit_worker (const char *line, gpointer data)
+{
+  RunWorker *w = data;
+  gsize len = strlen (line);
+  if (w->out->len + len + 1 > OUT_MAX && w->out->len > 0)
+    flush_buf (w->out);
+  g_string_append_len (w->out, line, (gssize) len);
+  g_string_append_c (w->out, '\n');
+}
+
+/* Runs @func (@data) in @w's thread, when its context next turns. */
+static void
+post (RunWorker *w, GSourceFunc func, gpointer data)
+{
+  GSource *src = g_idle_source_new ();
+  g_source_set_priority (src, G_PRIORITY_DEFAULT);
+  g_source_set_callback (src, func, data, NULL);
+  g_source_attach (src, w->ctx);
+  g_source_unref (src);
+}
+
+typedef struct {
+  RunWorker *w;
+  void (*func) (RunWorker *w);
+  gboolean done;
+} SyncCall;
+
+static gboolean
+sync_run (gpointer data)
+{
+  SyncCall *c = data;
+  c->func (c->w);
+  g_mutex_lock (&c->w->r->lock);
+  c->done = TRUE;
+  g_cond_broadcast (&c->w->r->cond);
+  g_mutex_unlock (&c->w->r->lock);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs @func in @w's thread and waits for it: the main thread only, while
+ * every worker's loop runs (no worker ever waits for the main thread). */
+static void
+sync_call (RunWorker *w, void (*func) (RunWorker *w))
+{
+  SyncCall c = { w, func, FALSE };
+  post (w, sync_run, &c);
+  g_mutex_lock (&w->r->lock);
+  while (!c.done)
+    g_cond_wait (&w->r->cond, &w->r->lock);
+  g_mutex_unlock (&w->r->lock);
+}
+
+/* A worker's figures beside the sum, read in its own thread. */
+static char *
+worker_fields (SfWorkers *set, guint index, SfEndpoint *ep)
+{
+  SfWorkerStats st;
+  sf_workers_stats (set, index, &st);
+  g_autoptr (GString) out = g_string_new (NULL);
+  sf_json_add_int (out, "worker", index);
+  sf_json_add_int (out, "instances_live", sf_endpoint_n_instances (ep));
+  sf_json_add_int (out, "handed_in", (gint64) st.handed_in);
+  sf_json_add_int (out, "handed_out", (gint64) st.handed_out);
+  sf_json_add_int (out, "wakeups", (gint64) st.wakeups);
+  return g_strdup (out->str + 1); /* after its leading comma */
+}
+
+static void
+worker_snapshot (RunWorker *w)
+{
+  g_free (w->snapshot);
+  char *line = sf_endpoint_stats_json (w->ep);
+  g_autofree char *fields = worker_fields (w->r->set, w->index, w->ep);
+  w->snapshot = g_strdup_printf ("%s\n%s", line, fields);
+  g_free (line);
+}
+
+/* Reads the number at *@p and moves *@p past it. */
+static gint64
+take_number (const char **p)
+{
+  char *end;
+  gint64 v = g_ascii_strtoll (*p, &end, 10);
+  *p = end;
+  return v;
+}
+
+static void
+skip_string (const char **p)
+{
+  const char *q = *p + 1;
+  while (*q != '\0' && *q != '"')
+    q += *q == '\\' && q[1] != '\0' ? 2 : 1;
+  *p = *q == '"' ? q + 1 : q;
+}
+
+/* Whether the number about to follow @out ("...,\"KEY\":") is a figure of
+ * something every worker shares or holds a whole copy of: the digest nonce
+ * table (one for the set) and the users file (read by each): worker 0's is
+ * the set's, not the sum. */
+static gboolean
+shared_key (const GString *out)
+{
+  static const char *const keys[] = { "\"nonce_slots_used\":", "\"users\":", NULL };
+  for (const char *const *k = keys; *k != NULL; k++)
+    if (g_str_has_suffix (out->str, *k))
+      return TRUE;
+  return FALSE;
+}
+
+/* The 'stats' lines of @n workers (same keys in the same order: the same
+ * flow and configuration) with every number summed but the shared ones
+ * (shared_key); strings are the first line's (its "ts").  NULL when their
+ * shapes differ. */
+static char *
+sum_stats (char **lines, guint n)
+{
+  const char *p[SF_WORKERS_MAX];
+  for (guint i = 0; i < n; i++)
+    p[i] = lines[i];
+  GString *out = g_string_new (NULL);
+  while (*p[0] != '\0') {
+    char c = *p[0];
+    if (c == '"') {
+      const char *start = p[0];
+      for (guint i = 0; i < n; i++) {
+        if (*p[i] != '"')
+          goto bad;
+        skip_string (&p[i]);
+      }
+      g_string_append_len (out, start, p[0] - start);
+    } else if (c == '-' || g_ascii_isdigit (c)) {
+      gint64 sum = 0;
+      gboolean one = shared_key (out);
+      for (guint i = 0; i < n; i++) {
+        if (*p[i] != '-' && !g_ascii_isdigit (*p[i]))
+          goto bad;
+        gint64 v = take_number (&p[i]);
+        sum = one && i > 0 ? sum : sum + v;
+      }
+      g_string_append_printf (out, "%" G_GINT64_FORMAT, sum);
+    } else {
+      for (guint i = 0; i < n; i++) {
+        if (*p[i] != c)
+          goto bad;
+        p[i]++;
+      }
+      g_string_append_c (out, c);
+    }
+  }
+  return g_string_free (out, FALSE);
+bad:
+  g_string_free (out, TRUE);
+  return NULL;
+}
+
+/* The 'stats' line of every worker: the counters summed, then "workers", a
+ * list of each one's own figures (SfUaStatsFunc).  Every worker copies its
+ * own counters in its own thread: none is read across threads. */
+static char *
+gather_stats (gpointer data)
+{
+  Run *r = data;
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) per = g_string_new (NULL);
+  g_ptr_array_add (lines, sf_endpoint_stats_json (r->ep));
+  g_autofree char *f0 = worker_fields (r->set, 0, r->ep);
+  g_string_append_printf (per, "{%s}", f0);
+  for (guint i = 1; i < r->n; i++) {
+    RunWorker *w = &r->workers[i - 1];
+    sync_call (w, worker_snapshot);
+    char *nl = strchr (w->snapshot, '\n');
+    *nl = '\0';
+    g_string_append_printf (per, ",{%s}", nl + 1);
+    g_ptr_array_add (lines, g_steal_pointer (&w->snapshot));
+  }
+  char *sum = sum_stats ((char **) lines->pdata, lines->len);
+  if (sum == NULL) /* cannot happen with one flow; worker 0's then, said so */
+    sum = g_strdup (lines->pdata[0]);
+  /* "workers" before the closing "ts", as a new field of the line. */
+  char *ts = g_strrstr (sum, ",\"ts\":");
+  GString *out = g_string_new_len (sum, ts != NULL ? ts - sum : (gssize) strlen (sum) - 1);
+  g_string_append_printf (out, ",\"workers\":[%s]%s", per->str, ts != NULL ? ts : "}");
+  g_free (sum);
+  return g_string_free (out, FALSE);
+}
+
+/* On the main thread: worker @data's report that only transactions are left. */
+static gboolean
+main_worker_done (gpointer data)
+{
+  Run *r = data;
+  if (r->finished)
+    return G_SOURCE_REMOVE;
+  r->workers_done++;
+  check_idle (r);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+worker_done (RunWorker *w)
+{
+  w->done = TRUE;
+  GSource *src = g_idle_source_new ();
+  g_source_set_callback (src, main_worker_done, w->r, NULL);
+  g_source_attach (src, NULL); /* the main thread's */
+  g_source_unref (src);
+}
+
+static gboolean
+worker_after_batch (gpointer data)
+{
+  RunWorker *w = data;
+  if (w->shutting_down && !w->done && sf_endpoint_n_instances_but (w->ep, "transaction") == 0)
+    worker_done (w);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+worker_shutdown (gpointer data)
+{
+  RunWorker *w = data;
+  if (w->shutting_down)
+    return G_SOURCE_REMOVE;
+  w->shutting_down = TRUE;
+  if (sf_endpoint_shutdown (w->ep) == 0)
+    worker_done (w);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+worker_kill_all (RunWorker *w)
+{
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (w->ep);
+  w->killed = all->len; /* stop_now logs them all at once */
+  for (guint i = 0; i < all->len; i++)
+    sf_endpoint_kill (w->ep, all->pdata[i], "shutdown timeout");
+}
+
+static gboolean
+worker_quit (gpointer data)
+{
+  g_main_loop_quit (((RunWorker *) data)->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Makes @ep (worker @index; @ctx NULL: the main one) one of the set. */
+static gboolean
+join_workers (Run *r, SfEndpoint *ep, guint index, GMainContext *ctx, GError **error)
+{
+  SfStack *s = sf_module_state (ep, &sf_transaction_module);
+  if (s == NULL) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "core.workers = %u: workers share SIP sockets, and this run has none (sip.listen, --listen)", r->n);
+    return FALSE;
+  }
+  sf_sip_transport_set_reuseport (sf_stack_transport (s), TRUE);
+  /* The stack's tables (rate buckets, per-source counts) and the
+   * registrar's (digest nonces, the location through worker 0): worker 0
+   * first, as the others take its (docs/workers.md, step 2). */
+  sf_stack_join_workers (s, r->set, index, ctx);
+  sf_registrar_join_workers (ep, r->set, index);
+  return TRUE;
+}
+
+static gboolean
+worker_setup (RunWorker *w, GError **error)
+{
+  Run *r = w->r;
+  w->cfg = sf_config_new ();
+  w->reg = sf_registry_new (w->cfg, sf_builtin_modules);
+  w->loader = sf_loader_new (w->reg);
+  w->machine = sf_loader_load (w->loader, r->args.flow, error);
+  if (w->machine == NULL || !config_apply (w->cfg, r, error))
+    return FALSE;
+  /* Where worker 0 bound, its ports included (port 0 is one port for all). */
+  SfStack *s0 = sf_module_state (r->ep, &sf_transaction_module);
+  const GPtrArray *bound = sf_stack_listened (s0);
+  g_autoptr (GString) list = g_string_new (NULL);
+  for (guint i = 0; i < bound->len; i++)
+    g_string_append_printf (list, "%s%s", i > 0 ? "," : "", (const char *) bound->pdata[i]);
+  if (!sf_config_set_value (w->cfg, "sip", "listen", list->str, "--listen", error))
+    return FALSE;
+  w->ep = sf_endpoint_new (sf_clock_new_system (), w->reg, w->cfg);
+  w->out = g_string_sized_new (OUT_MAX);
+  sf_endpoint_set_emit (w->ep, emit_worker, w);
+  w->flush = flush_source_new (&w->out, w->ctx);
+  gboolean trace = r->args.trace || sf_config_get_bool (w->cfg, "core", "trace");
+  sf_endpoint_set_trace (w->ep, trace ? trace_stderr : NULL, NULL);
+  sf_endpoint_set_untaken (w->ep, untaken, r);
+  sf_endpoint_attach (w->ep, w->ctx);
+  sf_endpoint_set_after_batch (w->ep, worker_after_batch, w);
+  return sf_modules_setup (w->ep, w->loader, w->machine, error) && join_workers (r, w->ep, w->index, w->ctx, error) &&
+         sf_modules_start (w->ep, error);
+}
+
+static void
+worker_teardown (RunWorker *w)
+{
+  if (w->ep != NULL) {
+    g_autoptr (GPtrArray) left = sf_endpoint_instances (w->ep);
+    for (guint i = 0; i < left->len; i++)
+      sf_endpoint_kill (w->ep, left->pdata[i], "exit");
+    sf_modules_teardown (w->ep);
+    sf_endpoint_free (w->ep);
+    for (int i = 0; i < 100 && g_main_context_iteration (w->ctx, FALSE); i++)
+      ;
+  }
+  if (w->flush != NULL) {
+    g_source_destroy (w->flush);
+    g_source_unref (w->flush);
+  }
+  if (w->out != NULL) {
+    flush_buf (w->out);
+    g_string_free (w->out, TRUE);
+  }
+  g_clear_pointer (&w->machine, sf_machine_unref);
+  g_clear_pointer (&w->loader, sf_loader_free);
+  g_clear_pointer (&w->reg, sf_registry_free);
+  g_clear_pointer (&w->cfg, sf_config_free);
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  RunWorker *w = data;
+  Run *r = w->r;
+  g_main_context_push_thread_default (w->ctx);
+  GError *error = NULL;
+  gboolean ok = worker_setup (w, &error);
+  g_mutex_lock (&r->lock);
+  w->set_up = TRUE;
+  w->failed = !ok;
+  w->error = error;
+  g_cond_broadcast (&r->cond);
+  while (workers_phase == WORKERS_STARTING)
+    g_cond_wait (&r->cond, &r->lock);
+  gboolean run = ok && workers_phase == WORKERS_RUN;
+  g_mutex_unlock (&r->lock);
+  if (run)
+    g_main_loop_run (w->loop);
+  /* Stopped: wait until every worker is, so that no hand-off runs into an
+   * engine being torn down (the inboxes are closed meanwhile). */
+  g_mutex_lock (&r->lock);
+  w->stopped = TRUE;
+  g_cond_broadcast (&r->cond);
+  while (!workers_teardown)
+    g_cond_wait (&r->cond, &r->lock);
+  g_mutex_unlock (&r->lock);
+  worker_teardown (w);
+  g_main_context_pop_thread_default (w->ctx);
+  return NULL;
+}
+
+/* Starts workers 1 to n - 1 once worker 0 has bound its sockets; FALSE when
+ * one could not be set up (every one then ends). */
+static gboolean
+workers_start (Run *r, GError **error)
+{
+  r->workers = g_new0 (RunWorker, r->n - 1);
+  for (guint i = 1; i < r->n; i++) {
+    RunWorker *w = &r->workers[i - 1];
+    w->r = r;
+    w->index = i;
+    w->ctx = g_main_context_new ();
+    w->loop = g_main_loop_new (w->ctx, FALSE);
+    g_autofree char *name = g_strdup_printf ("sf-worker-%u", i);
+    w->thread = g_thread_new (name, worker_main, w);
+  }
+  gboolean ok = TRUE;
+  g_mutex_lock (&r->lock);
+  for (guint i = 1; i < r->n; i++) {
+    RunWorker *w = &r->workers[i - 1];
+    while (!w->set_up)
+      g_cond_wait (&r->cond, &r->lock);
+    if (w->failed && ok) {
+      ok = FALSE;
+      if (w->error != NULL)
+        g_propagate_prefixed_error (error, g_steal_pointer (&w->error), "worker %u: ", i);
+      else
+        g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "worker %u could not be set up", i);
+    }
+  }
+  workers_phase = ok ? WORKERS_RUN : WORKERS_ABORT;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+  return ok;
+}
+
+/* Every worker's loop stopped, their inboxes closed; then they tear down. */
+static void
+workers_stop (Run *r)
+{
+  if (r->workers == NULL)
+    return;
+  for (guint i = 1; i < r->n; i++)
+    post (&r->workers[i - 1], worker_quit, &r->workers[i - 1]);
+  g_mutex_lock (&r->lock);
+  for (guint i = 1; i < r->n; i++)
+    while (!r->workers[i - 1].stopped)
+      g_cond_wait (&r->cond, &r->lock);
+  g_mutex_unlock (&r->lock);
+  sf_workers_close (r->set);
+  g_mutex_lock (&r->lock);
+  workers_teardown = TRUE;
+  g_cond_broadcast (&r->cond);
+  g_mutex_unlock (&r->lock);
+}
+
+/* Waits for workers 1 to n - 1 to be torn down: before worker 0, whose
+ * location and digest server they use. */
+static void
+workers_join (Run *r)
+{
+  for (guint i = 1; r->workers != NULL && i < r->n; i++) {
+    RunWorker *w = &r->workers[i - 1];
+    g_thread_join (w->thread);
+    g_clear_error (&w->error);
+    g_free (w->snapshot);
+    g_main_loop_unref (w->loop);
+    g_main_context_unref (w->ctx);
+  }
+  g_clear_pointer (&r->workers, g_free);
+}
+
+/* What core.workers > 1 does not run yet, named (docs/workers.md, "Steps"). */
+static gboolean
+machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, GError **error)
+{
+  static const char *const safe[] = { "core", "transaction", "registrar", "auth", "redirect", "proxy", NULL };
+  /* The user agent's operators that answer a request statelessly, as the
+   * registrar and the redirect server use them. */
+  static const char *const safe_ops[] = { "OpRefuse", "OpCheckRequire", NULL };
+  if (!g_hash_table_add (seen, m))
+    return TRUE;
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *st = m->states->pdata[i];
+    for (int q = 0; q < SF_QUEUE_COUNT; q++)
+      for (guint k = 0; st->queues[q] != NULL && k < st->queues[q]->len; k++) {
+        const SfBinding *b = st->queues[q]->pdata[k];
+        if (b->op == NULL)
+          continue;
+        const char *mod = sf_registry_operator_module (reg, b->op->name);
+        if ((mod != NULL && g_strv_contains (safe, mod)) || g_strv_contains (safe_ops, b->op->name))
+          continue;
+        g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                     "core.workers = %u: %s uses %s (%s %s): only the proxy, the redirect server and the registrar run on "
+                     "several workers yet (user agents, the B2BUA and plugins: docs/workers.md, step 5); set core.workers = 1",
+                     r->n, m->file, b->op->name, mod != NULL && g_strcmp0 (mod, "ua") != 0 && g_strcmp0 (mod, "media") != 0 &&
+                                                        g_strcmp0 (mod, "b2bua") != 0 ? "plugin" : "module",
+                     mod != NULL ? mod : "unknown");
+        return FALSE;
+      }
+  }
+  GHashTableIter it;
+  gpointer v;
+  if (m->imports != NULL) {
+    g_hash_table_iter_init (&it, m->imports);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      if (!machine_workers_safe (r, reg, v, seen, error))
+        return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+workers_allowed (Run *r, SfConfig *cfg, SfRegistry *reg, SfMachine *m, GError **error)
+{
+  const char *const *specs = sf_config_get_list (cfg, "sip", "listen");
+  for (const char *const *sp = specs; sp != NULL && *sp != NULL; sp++)
+    if (!g_str_has_prefix (*sp, "udp:")) {
+      g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                   "core.workers = %u: %s (%s): only UDP sockets are shared by workers yet (TCP, TLS and WebSocket: "
+                   "docs/workers.md, step 4); set core.workers = 1", r->n, *sp, sf_config_get_source (cfg, "sip", "listen"));
+      return FALSE;
+    }
+  if (r->args.http != NULL || sf_config_get_string (cfg, "core", "http") != NULL ||
+      sf_config_get_string (cfg, "core", "metrics") != NULL) {
+    g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
+                 "core.workers = %u: the live view (--http, core.http) and /metrics (--metrics, core.metrics) read one "
+                 "engine and are not built for several workers yet; set core.workers = 1", r->n);
+    return FALSE;
+  }
+  g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
+  return machine_workers_safe (r, reg, m, seen, error);
 }
 
 int
@@ -568,11 +1157,19 @@ sf_ua_cmd_run (int argc, char **argv)
   r.args.events = events;
   r.args.trace = trace;
   r.args.exit_when_idle = exit_when_idle;
+  r.args.flow = flow;
   /* The flow first: its plugins declare their configuration sections. */
   if (!config_apply (cfg, &r, &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;
   }
+  r.n = (guint) sf_config_get_int (cfg, "core", "workers");
+  if (r.n > 1 && !workers_allowed (&r, cfg, reg, machine, &error)) {
+    fprintf (stderr, "sipflow run: %s\n", error->message);
+    return SF_EXIT_FAIL;
+  }
+  g_mutex_init (&r.lock);
+  g_cond_init (&r.cond);
   sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
 
   /* A reader that went away (run | head) must not kill us mid-shutdown. */
@@ -598,15 +1195,17 @@ sf_ua_cmd_run (int argc, char **argv)
   }
   out_buf = g_string_sized_new (OUT_MAX);
   sf_endpoint_set_emit (r.ep, emit_stdout, &r);
-  GSource *flush_source = g_source_new (&flush_funcs, sizeof (GSource));
-  g_source_set_priority (flush_source, G_PRIORITY_LOW); /* prepared like any other, every iteration */
-  g_source_attach (flush_source, NULL);
+  GSource *flush_source = flush_source_new (&out_buf, NULL);
   emit_flow (r.ep, machine, flow);
   sf_endpoint_set_untaken (r.ep, untaken, &r);
   sf_endpoint_attach (r.ep, NULL);
   sf_endpoint_set_after_batch (r.ep, after_batch, &r);
   r.ctl = sf_ua_control_new (r.ep, machine, begin_shutdown, &r);
   sf_ua_control_set_reload (r.ctl, control_reload, &r);
+  if (r.n > 1) {
+    r.set = sf_stack_workers_new (r.n);
+    sf_ua_control_set_stats (r.ctl, gather_stats, &r);
+  }
   int rc = SF_EXIT_OK;
   g_autofree char *ready = NULL; /* the service's status line (sd_notify) */
   guint watchdog = 0;            /* systemd's watchdog ping (WatchdogSec=) */
@@ -617,7 +1216,9 @@ sf_ua_cmd_run (int argc, char **argv)
   /* The modules (operators/sf-modules.h and the flow's plugins), in order:
    * each sets up its state for this endpoint; then they start (the sockets
    * open once every module is ready). */
-  if (!sf_modules_setup (r.ep, loader, machine, &error) || !sf_modules_start (r.ep, &error)) {
+  if (!sf_modules_setup (r.ep, loader, machine, &error) ||
+      (r.set != NULL && !join_workers (&r, r.ep, 0, NULL, &error)) || !sf_modules_start (r.ep, &error) ||
+      (r.set != NULL && !workers_start (&r, &error))) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
     rc = SF_EXIT_FAIL;
     goto out;
@@ -674,6 +1275,8 @@ out:
   g_source_remove (sig_hup);
   g_clear_pointer (&r.in, sf_line_reader_free);
   sf_ua_control_free (r.ctl);
+  workers_stop (&r);
+  workers_join (&r);
   /* Instances hold SIP messages the stack's loader machines describe: end them first. */
   g_autoptr (GPtrArray) left = sf_endpoint_instances (r.ep);
   for (guint i = 0; i < left->len; i++)
@@ -683,6 +1286,8 @@ out:
   /* Then the modules, in reverse order (calls gave their RTP ports back). */
   sf_modules_teardown (r.ep);
   sf_endpoint_free (r.ep);
+  /* Last: what was handed after the inboxes closed is freed with it. */
+  g_clear_pointer (&r.set, sf_workers_free);
   /* Let cancelled async reads and closed sockets finish their callbacks (bounded). */
   for (int i = 0; i < 100 && g_main_context_iteration (NULL, FALSE); i++)
     ;
@@ -692,5 +1297,7 @@ out:
   g_string_free (out_buf, TRUE);
   out_buf = NULL;
   g_main_loop_unref (r.loop);
+  g_mutex_clear (&r.lock);
+  g_cond_clear (&r.cond);
   return rc;
 }

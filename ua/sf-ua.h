@@ -48,6 +48,10 @@ char *sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok);
  * flows' list files again only. */
 typedef gboolean (*SfUaReloadFunc) (gpointer data, GString *report);
 void sf_ua_control_set_reload (SfUaControl *c, SfUaReloadFunc func, gpointer data);
+/* The 'stats' line 'status' writes (transfer full), when not the endpoint's
+ * own (sf_endpoint_stats_json): several workers' summed (docs/workers.md). */
+typedef char *(*SfUaStatsFunc) (gpointer data);
+void sf_ua_control_set_stats (SfUaControl *c, SfUaStatsFunc func, gpointer data);
 /* From now on only status and quit are taken (run is shutting down). */
 void sf_ua_control_set_closing (SfUaControl *c);
 /* Longest control command line. */

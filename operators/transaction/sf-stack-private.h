@@ -29,6 +29,7 @@ struct _SfStack {
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */
+  GPtrArray *listened;       /* owned: "proto:addr:port" of each socket bound, in order (sf_stack_listened) */
   guint max_instances;       /* this worker's bound on its live instances: sip.max_instances alone,
                               * MIN (max, 2 max / N) in a set of N (sf-txn-overload.c) */
   guint set_max;             /* in a set of N > 1: sip.max_instances, checked against the set's live
@@ -47,7 +48,7 @@ struct _SfStack {
     GInetSocketAddress *local, *remote; /* owned, nullable */
     SfSipMsg *msg;                      /* owned ref, nullable */
     GBytes *wire;                       /* owned */
-    guint idle;                         /* the source that writes it if nothing else does, 0: none */
+    GSource *idle;                      /* owned, nullable: the source that writes it if nothing else does */
   } tap;
 };
 

@@ -507,7 +507,10 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->ict = g_steal_pointer (&ict);
   s->nict = g_steal_pointer (&nict);
   sf_stack_overload_init (s);
-  s->tp = sf_sip_transport_new (NULL, sf_stack_on_recv, s);
+  s->listened = g_ptr_array_new_with_free_func (g_free);
+  /* The thread-default context: a worker's (docs/workers.md), or NULL, the
+   * global default, on the main thread. */
+  s->tp = sf_sip_transport_new (g_main_context_get_thread_default (), sf_stack_on_recv, s);
   sf_sip_transport_set_tcp_idle (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_idle"));
   sf_sip_transport_set_tcp_limits (s->tp, (guint) sf_config_get_int (s->cfg, "sip", "tcp_stall"),
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
@@ -556,8 +559,15 @@ sf_stack_free (SfStack *s)
   sf_machine_unref (s->ict);
   sf_machine_unref (s->nict);
   g_free (s->adv_host);
+  g_ptr_array_unref (s->listened);
   sf_stack_overload_clear (s);
   g_free (s);
+}
+
+const GPtrArray *
+sf_stack_listened (SfStack *s)
+{
+  return s->listened;
 }
 
 gboolean
@@ -568,9 +578,15 @@ sf_stack_listen (SfStack *s, const char *spec, GError **error)
   g_autoptr (GInetSocketAddress) bound = NULL;
   if (!sf_sip_listen_spec_parse (spec, &proto, &addr, error) || !sf_sip_transport_listen (s->tp, proto, addr, &bound, error))
     return FALSE;
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
+  gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (bound)) == G_SOCKET_FAMILY_IPV6;
+  g_ptr_array_add (s->listened, g_strdup_printf (v6 ? "%s:[%s]:%u" : "%s:%s:%u", sf_sip_proto_name (proto), ip,
+                                                 g_inet_socket_address_get_port (bound)));
+  /* One 'listening' per address: worker 0's, the others bind where it did. */
+  if (s->workers != NULL && s->worker != 0)
+    return TRUE;
   GString *ev = sf_json_begin ("listening");
   sf_json_add_str (ev, "transport", sf_sip_proto_name (proto));
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (bound));
   sf_json_add_str (ev, "addr", ip);
   sf_json_add_int (ev, "port", g_inet_socket_address_get_port (bound));
   sf_endpoint_emit_json_as (s->ep, SF_EVC_SERVICE, ev);

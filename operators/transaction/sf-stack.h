@@ -112,8 +112,12 @@ gboolean sf_stack_declare_config (SfConfig *cfg, GError **error);
  * them); the system's CAs when none is named.  NULL with @error naming the key
  * and file when one is missing or wrong (transfer full). */
 SfSipTlsConfig *sf_stack_tls_load (SfConfig *cfg, GError **error);
-/* Binds "udp|tcp|tls:ADDR:PORT" and writes the 'listening' event. */
+/* Binds "udp|tcp|tls:ADDR:PORT" and writes the 'listening' event (worker 0
+ * only when @s is one worker of several: the others bind where it did). */
 gboolean sf_stack_listen (SfStack *s, const char *spec, GError **error);
+/* The addresses bound so far, as "proto:addr:port" specs with the port the
+ * kernel gave (transfer none): what the other workers listen on. */
+const GPtrArray *sf_stack_listened (SfStack *s);
 const SfStackStats *sf_stack_stats (SfStack *s);
 SfConfig *sf_stack_config (SfStack *s);
 SfSipTransport *sf_stack_transport (SfStack *s);

@@ -151,9 +151,9 @@ log_message (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *
 void
 sf_stack_tap_flush (SfStack *s)
 {
-  if (s->tap.idle != 0) {
-    g_source_remove (s->tap.idle);
-    s->tap.idle = 0;
+  if (s->tap.idle != NULL) {
+    g_source_destroy (s->tap.idle);
+    g_clear_pointer (&s->tap.idle, g_source_unref);
   }
   if (s->tap.wire == NULL)
     return;
@@ -172,7 +172,7 @@ static gboolean
 flush_when_idle (gpointer data)
 {
   SfStack *s = data;
-  s->tap.idle = 0;
+  g_clear_pointer (&s->tap.idle, g_source_unref); /* returning REMOVE destroys it */
   sf_stack_tap_flush (s);
   return G_SOURCE_REMOVE;
 }
@@ -194,7 +194,10 @@ void
 sf_stack_tap_clear (SfStack *s)
 {
   sf_endpoint_set_before_emit (s->ep, NULL, NULL);
-  g_clear_handle_id (&s->tap.idle, g_source_remove);
+  if (s->tap.idle != NULL) {
+    g_source_destroy (s->tap.idle);
+    g_clear_pointer (&s->tap.idle, g_source_unref);
+  }
   g_clear_pointer (&s->tap.msg, sf_sip_msg_unref);
   g_clear_pointer (&s->tap.wire, g_bytes_unref);
   g_clear_object (&s->tap.local);
@@ -216,7 +219,11 @@ sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local, GIne
     s->tap.remote = remote != NULL ? g_object_ref (remote) : NULL;
     s->tap.msg = msg != NULL ? sf_sip_msg_ref (msg) : NULL;
     s->tap.wire = g_bytes_ref (wire);
-    s->tap.idle = g_idle_add (flush_when_idle, s);
+    /* On the stack's own context (its transport's), not the global default:
+     * a worker's line is written by its own thread (docs/workers.md). */
+    s->tap.idle = g_idle_source_new ();
+    g_source_set_callback (s->tap.idle, flush_when_idle, s, NULL);
+    g_source_attach (s->tap.idle, sf_sip_transport_context (s->tp));
     return;
   }
   g_autoptr (SfSipMsg) parsed = sf_sip_msg_parse (wire, NULL);

@@ -33,7 +33,9 @@ trap cleanup EXIT
 # start NAME FLOW ARGS...: runs 'sipflow run FLOW ARGS' with a UDP socket on a
 # free loopback port ($LISTEN, default udp:127.0.0.1:0) and its own state
 # directory ($T/NAME.state); sets PORT_<NAME> once it listens.  FD_<NAME>
-# writes its stdin.
+# writes its stdin.  SF_WORKERS=N runs the proxies and the redirect servers
+# (registrars) listening on UDP only with --set core.workers=N (docs/workers.md:
+# what runs on several workers yet); the others as always.
 start() {
   local name=$1 flow=$2
   shift 2
@@ -46,7 +48,12 @@ start() {
     *ua.xml*media.backend=null*) ;;
     *ua.xml*) [ -n "$asan" ] && asan="$asan:fast_unwind_on_malloc=0" ;;
   esac
-  XDG_STATE_HOME="$T/$name.state" ASAN_OPTIONS=$asan "$SIPFLOW" run "$flow" --listen "${LISTEN:-udp:127.0.0.1:0}" "$@" <"$T/$name.in" \
+  local workers=()
+  case "$flow ${LISTEN:-} $*" in
+    *tcp:* | *tls:* | *ws:* | *wss:*) ;;
+    *proxy.xml* | *redirect.xml*) [ -n "${SF_WORKERS:-}" ] && workers=(--set "core.workers=$SF_WORKERS") ;;
+  esac
+  XDG_STATE_HOME="$T/$name.state" ASAN_OPTIONS=$asan "$SIPFLOW" run "$flow" --listen "${LISTEN:-udp:127.0.0.1:0}" "${workers[@]}" "$@" <"$T/$name.in" \
     >"$T/$name.events" 2>"$T/$name.err" &
   PIDS+=($!)
   eval "PID_$name=$!"
@@ -202,8 +209,9 @@ ep_stats() {
   wait_ev "$1" '"event":"stats"' 10 $((before + 1)) || return 1
   STATS=$(grep '"event":"stats"' "$T/$1.events" | tail -1)
 }
-# ep_field KEY: the number KEY of the last ep_stats line.
-ep_field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
+# ep_field KEY: the number KEY of the last ep_stats line (the sum: with
+# workers, the line's "workers" list repeats some keys per worker after it).
+ep_field() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | head -1 | cut -d: -f2; }
 # ep_ended NAME: waits (bounded) until every instance our NAME created has
 # ended; STATS is then its last stats line.
 ep_ended() {

@@ -1,0 +1,314 @@
+#!/bin/bash
+# proxy-workers.sh: xml/proxy.xml with core.workers=2 (docs/workers.md, step
+# 3): two engines on two threads, each with its own SO_REUSEPORT socket on the
+# one address; the kernel spreads the callers' datagrams over the sockets by
+# source, and each worker hands what another owns (by Call-ID) to it.  The
+# callers are sipp with one socket per call (-t un): every call comes from a
+# port of its own, so both sockets read and both workers hand over.
+#  - 200 calls through the proxy to a callee that sends every 200 twice (the
+#    second as a retransmission of a 200 lost on the way): every call
+#    completes, the retransmitted 200 is forwarded (16.7) and ACKed end to end;
+#  - 20 calls cancelled while ringing: 200 to each CANCEL, the 487 up, ACKed;
+#  - status: the counters summed, both workers listed, each with a nonzero
+#    handed_in (it ran messages the other read);
+#  - every event line is whole JSON, and each instance's lines are in order;
+#  - 'listening' once; SIGTERM with a call ringing: new requests get 503
+#    (from whichever worker reads them); a second SIGTERM: exit 0;
+#  - what is not run on several workers yet is refused, naming the setting.
+. "$(dirname "$0")/lib.sh"
+need_sipp
+SIPCAT=$(cd "$(dirname "$0")" && pwd)/sipcat.py
+sipcat() { timeout 30 python3 "$SIPCAT" "$@"; }
+command -v python3 >/dev/null || { echo "not ok - python3 is not installed (scripts/setup-deps installs it)"; exit 1; }
+SCEN=$(cd "$(dirname "$0")/sipp" && pwd)
+
+# The callee: 180 and 200; at the ACK, the 200 once more (its retransmission,
+# as if the ACK had crossed it), which the caller ACKs again.  The INVITE's
+# two Via lines (the proxy's, the caller's) and Record-Route are kept for it.
+cat >"$T/uas-dup200.xml" <<'EOF'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="uas sending its 200 twice">
+  <recv request="INVITE">
+    <action>
+      <ereg regexp="Via: [^\r\n]*\r\nVia: [^\r\n]*" search_in="msg" check_it="true" assign_to="via"/>
+      <ereg regexp="Record-Route: [^\r\n]*" search_in="msg" check_it="true" assign_to="rr"/>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
+      <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="cseq"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_Record-Route:]
+[last_From:]
+[last_To:];tag=[pid]dup[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_Record-Route:]
+[last_From:]
+[last_To:];tag=[pid]dup[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[$via]
+[$rr]
+From: [$from]
+To: [$to];tag=[pid]dup[call_number]
+Call-ID: [call_id]
+CSeq: [$cseq]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]></send>
+  <recv request="INVITE" optional="true" advance_state="false"/>
+  <recv request="ACK" optional="global" advance_state="false"/>
+  <recv request="BYE"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <timewait milliseconds="4000"/>
+</scenario>
+EOF
+
+# The cancelled call, both sides: the callee rings, takes the CANCEL and ends
+# the INVITE 487; the caller cancels at the 180 and ACKs the 487.
+cat >"$T/uas-cancel.xml" <<'EOF'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="uas cancelled while ringing">
+  <recv request="INVITE">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to"/>
+      <ereg regexp="Via: [^\r\n]*\r\nVia: [^\r\n]*" search_in="msg" check_it="true" assign_to="via"/>
+      <ereg regexp=".*" search_in="hdr" header="CSeq:" assign_to="cseq"/>
+    </action>
+  </recv>
+  <send><![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=cx[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <recv request="CANCEL" timeout="20000"/>
+  <send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send>
+  <send><![CDATA[
+SIP/2.0 487 Request Terminated
+[$via]
+From: [$from]
+To: [$to];tag=cx[call_number]
+Call-ID: [call_id]
+CSeq: [$cseq]
+Content-Length: 0
+
+]]></send>
+  <recv request="ACK" timeout="20000"/>
+</scenario>
+EOF
+cat >"$T/uac-cancel.xml" <<'EOF'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="uac cancelling while ringing">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[uas] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]cc[call_number]
+To: <sip:[service]@[uas]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180"/>
+  <send><![CDATA[
+CANCEL sip:[service]@[uas] SIP/2.0
+[last_Via:]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]cc[call_number]
+To: <sip:[service]@[uas]>
+Call-ID: [call_id]
+CSeq: 1 CANCEL
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+  <recv response="200"/>
+  <recv response="487"/>
+  <send><![CDATA[
+ACK sip:[service]@[uas] SIP/2.0
+[last_Via:]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]cc[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+</scenario>
+EOF
+
+# ---- refusals: what is not run on several workers yet ----
+expect_rc "a TCP listener with core.workers=2 is refused" 1 "$SIPFLOW" run proxy.xml --listen tcp:127.0.0.1:0 --set core.workers=2
+grep -q 'core.workers = 2: tcp:127.0.0.1:0 (--listen): only UDP' "$T/err" && pass "the refusal names core.workers and the listener" ||
+  fail "TCP refusal message" "$(cat "$T/err")"
+expect_rc "a user agent with core.workers=2 is refused" 1 "$SIPFLOW" run ua.xml --listen udp:127.0.0.1:0 --set core.workers=2
+grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal names core.workers and the UA's step" ||
+  fail "UA refusal message" "$(cat "$T/err")"
+
+# ---- the proxy at two workers ----
+start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 \
+  || exit 1
+PX=127.0.0.1:$PORT_px
+[ "$(count px '"event":"listening"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
+  fail "listening lines: $(count px '"event":"listening"')"
+
+# 200 calls, the 200 sent twice
+sipp_server dup-uas -sf "$T/uas-dup200.xml" -m 200 || fail "the called sipp did not start"
+UAS_PID=$SIPP_PID
+sipp_run calls "$PX" -t un -max_socket 1000 -sf "$SCEN/uac-rr.xml" -s callee -key uas "127.0.0.1:$SIPP_PORT" -m 200 -r 100
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 200 ] && pass "200 calls through the proxy at two workers, all successful" ||
+  fail "calls: sipp exit $SIPP_RC, ${OK:-0} successful, ${FAILED:-?} failed" "$(tail -5 "$T/calls.out")"
+SIPP_PID=$UAS_PID
+sipp_server_wait dup-uas
+[ "$SIPP_RC" = 0 ] && pass "the callee saw every call end (BYE)" || fail "callee: sipp exit $SIPP_RC" "$(tail -5 "$T/dup-uas.out")"
+# Each 200 is sent twice and sipp ACKs each one it gets: two ACKs a call
+# through the proxy (a 2xx retransmission is forwarded, 16.7 step 10).
+acks=$(count px '"event":"proxy_ack"')
+[ "$acks" -ge 396 ] && pass "the retransmitted 200s were forwarded: $acks ACKs for 200 calls" ||
+  fail "retransmitted 200: $acks ACKs through the proxy, wanted about 400"
+
+# 20 calls cancelled while ringing
+sipp_server cx-uas -sf "$T/uas-cancel.xml" -m 20 || fail "the cancelled callee did not start"
+UAS_PID=$SIPP_PID
+sipp_run cancel "$PX" -t un -max_socket 1000 -sf "$T/uac-cancel.xml" -s callee -key uas "127.0.0.1:$SIPP_PORT" -m 20 -r 20
+[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 20 ] && pass "20 calls cancelled while ringing: 200 to each CANCEL, 487, ACK" ||
+  fail "cancel: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/cancel.out")"
+SIPP_PID=$UAS_PID
+sipp_server_wait cx-uas
+[ "$SIPP_RC" = 0 ] && pass "the callee got every CANCEL and the ACK of each 487" ||
+  fail "cancelled callee: sipp exit $SIPP_RC" "$(tail -5 "$T/cx-uas.out")"
+
+# status: summed, per worker
+if ep_ended px; then
+  pass "every instance ended on both workers ($(ep_field instances_created) created)"
+else
+  fail "instances left" "$STATS"
+fi
+echo "# $(echo "$STATS" | grep -o '"workers":\[.*\]')"
+ins=$(echo "$STATS" | grep -o '"handed_in":[0-9]*' | cut -d: -f2 | tr '\n' ' ')
+set -- $ins
+[ $# = 2 ] && [ "$1" -gt 0 ] && [ "$2" -gt 0 ] && pass "status lists both workers, each ran messages the other read (handed_in $1, $2)" ||
+  fail "per-worker handed_in: '$ins'" "$STATS"
+[ "$(ep_field calls_answered)" = 0 ] && [ "$(ep_field transactions_live)" = 0 ] && [ "$(ep_field op_errors)" = 0 ] &&
+  pass "summed counters: no transaction left, no operator error" || fail "summed counters" "$STATS"
+
+# shutdown: a call ringing keeps the workers up; new requests get 503
+sipcat listen "$T/out.port" "$T/out.msgs" --answer 180 --seconds 60 &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$T/out.port" ] && break; sleep 0.1; done # bounded: the listener's socket
+OUT=$(cat "$T/out.port")
+cat >"$T/ring.sip" <<EOF
+INVITE sip:bob@127.0.0.1:$OUT SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKring$$;rport
+Max-Forwards: 70
+From: <sip:alice@example.net>;tag=ring$$
+To: <sip:bob@example.org>
+Call-ID: ring-$$
+CSeq: 1 INVITE
+Contact: <sip:alice@127.0.0.1:9>
+
+EOF
+sipcat send "$PX" "$T/ring.sip" --timeout 15 >"$T/ring.out" &
+PIDS+=($!)
+wait_ev px "\"event\":\"proxy_provisional\".*\"call_id\":\"ring-$$\"" 10 || fail "ringing" "$(tail -3 "$T/px.events")"
+kill -TERM "$PID_px"
+wait_ev px '"event":"shutdown","cause":"SIGTERM"' 5 || fail "shutdown event" "$(tail -3 "$T/px.events")"
+refused=0
+for i in 1 2 3 4 5 6; do # Call-IDs that hash to either worker, from sockets read by either
+  cat >"$T/new$i.sip" <<EOF
+OPTIONS sip:bob@127.0.0.1:$OUT SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKn$i{cid};rport
+Max-Forwards: 70
+From: <sip:carol@example.net>;tag=n{cid}
+To: <sip:bob@127.0.0.1:$OUT>
+Call-ID: new$i-{cid}
+CSeq: 1 OPTIONS
+
+EOF
+  [ "$(sipcat send "$PX" "$T/new$i.sip" --timeout 5 | head -1)" = 503 ] && refused=$((refused + 1))
+done
+[ "$refused" = 6 ] && pass "while shutting down: 6 of 6 new requests got 503" || fail "503 while shutting down: $refused of 6"
+# the ringing call would hold the exit for core.shutdown_timeout (60 s): a
+# second SIGTERM ends it at once, on both workers
+kill -TERM "$PID_px"
+RC=timeout
+timeout 20 tail --pid="$PID_px" -f /dev/null && { wait "$PID_px" 2>/dev/null; RC=$?; }
+[ "$RC" = 0 ] && pass "SIGTERM: exit 0 (the second one ends the ringing call)" || fail "exit ($RC)" "$(tail -3 "$T/px.err")"
+grep -q -E 'shutdown: [0-9]+ instance\(s\) still alive at a second signal \(SIGTERM\)' "$T/px.err" &&
+  pass "the log counts what was left across the workers" || fail "shutdown log" "$(tail -3 "$T/px.err")"
+grep '"event":"stats"' "$T/px.events" | tail -1 | grep -q '"shutdown_refused":6,' &&
+  pass "the last stats count the 503s of both workers (shutdown_refused)" ||
+  fail "final stats" "$(grep '"event":"stats"' "$T/px.events" | tail -1)"
+
+# every line whole JSON; each instance's lines in order (one instance, one
+# worker, one buffer written whole)
+if python3 - "$T/px.events" >"$T/lines.out" 2>&1 <<'EOF'; then
+import json, sys
+last = {}
+n = 0
+for i, line in enumerate(open(sys.argv[1], encoding="utf-8"), 1):
+    ev = json.loads(line)
+    n += 1
+    who = ev.get("call") or ev.get("instance")
+    if who is None:
+        continue
+    if who in last and ev["ts"] < last[who]:
+        sys.exit(f"line {i}: {who} goes back in time ({ev['ts']} < {last[who]})")
+    last[who] = ev["ts"]
+print(f"{n} lines, {len(last)} instances")
+EOF
+  pass "every event line parses, each instance's in order ($(cat "$T/lines.out"))"
+else
+  fail "event lines" "$(tail -3 "$T/lines.out")"
+fi
+! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer' "$T/px.err" &&
+  pass "no critical log, no sanitizer report" || fail "stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/px.err" | head -3)"
+summary proxy-workers
