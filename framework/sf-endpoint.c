@@ -127,6 +127,8 @@ sf_endpoint_free (SfEndpoint *ep)
   g_mutex_clear (&ep->inbox_lock);
   if (ep->spare_line != NULL)
     g_string_free (ep->spare_line, TRUE);
+  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+    g_free (ep->prefix[i].text);
   /* The heap first: instances' timer tables point into it. */
   sf_timer_heap_free (ep->timers);
   g_hash_table_unref (ep->by_key);
@@ -472,11 +474,23 @@ sf_endpoint_emit_json_as (SfEndpoint *ep, SfEventClass cls, GString *out)
     g_string_free (out, TRUE);
 }
 
+/* @inst's lines start differently from now on: its kept prefix goes. */
+static void
+prefix_forget (SfEndpoint *ep, SfInstance *inst)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+    if (ep->prefix[i].id == inst->id) {
+      ep->prefix[i].id = 0;
+      g_clear_pointer (&ep->prefix[i].text, g_free);
+    }
+}
+
 void
 sf_endpoint_set_event_fields (SfInstance *inst, char *fields)
 {
   g_free (inst->event_fields);
   inst->event_fields = fields;
+  prefix_forget (inst->rt->host, inst);
 }
 
 const char *
@@ -496,6 +510,12 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   } else {
     out = sf_json_begin (event);
   }
+  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+    if (ep->prefix[i].id == inst->id) {
+      g_string_append_len (out, ep->prefix[i].text, (gssize) ep->prefix[i].len);
+      return out;
+    }
+  gsize start = out->len;
   sf_json_add_str (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
@@ -505,6 +525,11 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
     g_string_append_c (out, ',');
     g_string_append (out, extra);
   }
+  guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
+  g_free (ep->prefix[slot].text);
+  ep->prefix[slot].id = inst->id;
+  ep->prefix[slot].len = out->len - start;
+  ep->prefix[slot].text = g_memdup2 (out->str + start, out->len - start);
   return out;
 }
 
@@ -538,7 +563,8 @@ SfInstance *
 sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInstance *parent, GError **error)
 {
   g_return_val_if_fail (machine != NULL && machine->initial != NULL, NULL);
-  g_autofree char *scoped = key != NULL ? g_strdup_printf ("%s\x1f%s", machine->scope, key) : NULL;
+  /* g_strconcat, not a printf: keys and handles are made and looked up several times a call */
+  g_autofree char *scoped = key != NULL ? g_strconcat (machine->scope, "\x1f", key, NULL) : NULL;
   if (scoped != NULL && g_hash_table_contains (ep->by_key, scoped)) {
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_DUPLICATE_KEY,
                  "an instance with key '%s' already exists in scope '%s'", key, machine->scope);
@@ -558,7 +584,8 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   guint last = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix));
   guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
   g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
-  inst->handle = g_strdup_printf ("%s%u", prefix, seq);
+  char digits[24];
+  inst->handle = g_strconcat (prefix, sf_json_uint_text (digits, seq), NULL);
   inst->scoped_key = g_steal_pointer (&scoped);
   inst->key = key_of (inst);
   inst->parent_id = parent != NULL ? parent->id : 0;
@@ -592,7 +619,7 @@ sf_endpoint_lookup_id (SfEndpoint *ep, guint64 id)
 SfInstance *
 sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
 {
-  g_autofree char *scoped = g_strdup_printf ("%s\x1f%s", scope, key);
+  g_autofree char *scoped = g_strconcat (scope, "\x1f", key, NULL);
   SfInstance *inst = g_hash_table_lookup (ep->by_key, scoped);
   return inst != NULL && !inst->ended ? inst : NULL;
 }
@@ -600,7 +627,7 @@ sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
 gboolean
 sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
 {
-  g_autofree char *scoped = g_strdup_printf ("%s\x1f%s", inst->machine->scope, key);
+  g_autofree char *scoped = g_strconcat (inst->machine->scope, "\x1f", key, NULL);
   SfInstance *other = g_hash_table_lookup (ep->by_key, scoped);
   if (other == inst)
     return TRUE;
@@ -611,6 +638,7 @@ sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
   g_free (inst->scoped_key);
   inst->scoped_key = g_steal_pointer (&scoped);
   inst->key = key_of (inst);
+  prefix_forget (ep, inst);
   g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
   return TRUE;
 }
@@ -630,6 +658,8 @@ sf_endpoint_move_key (SfEndpoint *ep, SfInstance *from, SfInstance *to)
   to->scoped_key = g_steal_pointer (&from->scoped_key);
   to->key = key_of (to);
   from->key = NULL;
+  prefix_forget (ep, from);
+  prefix_forget (ep, to);
   g_hash_table_insert (ep->by_key, to->scoped_key, to);
   sf_endpoint_trace (ep, from, "key %s handed to %s", to->key, to->handle);
   return TRUE;
@@ -1175,7 +1205,7 @@ trigger_text (SfEvent *ev, char **owned)
                     g_ascii_isdigit (arg[2]);
   if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN))
     return sf_event_trigger (ev);
-  return *owned = g_strdup_printf ("%s %s", sf_event_trigger (ev), arg);
+  return *owned = g_strconcat (sf_event_trigger (ev), " ", arg, NULL);
 }
 
 /* trigger_text's value into @out, without allocating when it is short. */

@@ -72,7 +72,7 @@ const char *
 sf_event_trigger (SfEvent *ev)
 {
   if (ev->trigger == NULL)
-    ev->trigger = g_strdup_printf ("%s:%s", sf_event_kind_name (ev->kind), ev->name);
+    ev->trigger = g_strconcat (sf_event_kind_name (ev->kind), ":", ev->name, NULL); /* not a printf: once an event */
   return ev->trigger;
 }
 

@@ -1,6 +1,7 @@
 /* sf-json.c: JSON output helpers (see sf-json.h). */
 #include "config.h"
 #include "sf-json.h"
+#include <math.h>
 #include <string.h>
 
 /* g_string_append_len without its call and its general case (an insert
@@ -118,20 +119,27 @@ sf_json_add_str (GString *out, const char *k, const char *value)
   sf_json_append_string (out, value);
 }
 
+char *
+sf_json_uint_text (char out[24], guint64 v)
+{
+  /* "%" G_GUINT64_FORMAT's digits, without printf */
+  char *p = out + 24;
+  *--p = '\0';
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  return p;
+}
+
 void
 sf_json_add_int (GString *out, const char *k, gint64 value)
 {
   key (out, k);
-  /* "%" G_GINT64_FORMAT's digits, without printf */
   char buf[24];
-  char *p = buf + sizeof buf;
-  guint64 v = value < 0 ? (guint64) 0 - (guint64) value : (guint64) value;
-  do
-    *--p = (char) ('0' + v % 10);
-  while ((v /= 10) != 0);
   if (value < 0)
-    *--p = '-';
-  put (out, p, (gsize) (buf + sizeof buf - p));
+    put (out, "-", 1);
+  const char *d = sf_json_uint_text (buf, value < 0 ? (guint64) 0 - (guint64) value : (guint64) value);
+  put (out, d, strlen (d));
 }
 
 void
@@ -149,6 +157,21 @@ sf_json_add_double (GString *out, const char *k, double value)
 {
   char buf[G_ASCII_DTOSTR_BUF_SIZE];
   key (out, k);
+  /* "%.3f" without printf when the thousandths are not in doubt: below 2^40
+   * the product is off the exact value by at most 2^-12, so a fraction of the
+   * product more than 1/1000 away from one half rounds as printf rounds the
+   * exact value.  The rest (negative, huge, a tie to be) by printf. */
+  double m = value * 1000.0;
+  double f = m - floor (m);
+  if (!signbit (value) && m < 1099511627776.0 && fabs (f - 0.5) > 0.001) { /* NaN: not below */
+    guint64 n = (guint64) floor (m + 0.5);
+    char d[24];
+    const char *whole = sf_json_uint_text (d, n / 1000);
+    put (out, whole, strlen (whole));
+    char frac[4] = { '.', (char) ('0' + n / 100 % 10), (char) ('0' + n / 10 % 10), (char) ('0' + n % 10) };
+    put (out, frac, 4);
+    return;
+  }
   g_string_append (out, g_ascii_formatd (buf, sizeof buf, "%.3f", value));
 }
 

@@ -17,6 +17,9 @@ void sf_json_add_bool (GString *out, const char *key, gboolean value);
 void sf_json_add_double (GString *out, const char *key, double value);
 void sf_json_add_raw (GString *out, const char *key, const char *json);
 void sf_json_add_strv (GString *out, const char *key, const char *const *values, gssize n);
+/* The decimal digits of @v written at the end of @out, returned (a pointer
+ * into @out): a number in a line or a handle without printf. */
+char *sf_json_uint_text (char out[24], guint64 v);
 /* Closes the object; returns the line without a newline (transfer full). */
 char *sf_json_end (GString *out);
 

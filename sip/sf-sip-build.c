@@ -12,7 +12,30 @@ struct _SfSipBuilder {
   GString *head;     /* start line and headers */
   char *ctype;       /* owned, nullable */
   GBytes *body;      /* owned, nullable */
+  /* What finish() need not parse again (sf_sip_msg_parse_built): of the
+   * headers validation parses (MUST_PARSE), the ids with a line copied from a
+   * message whose values of that id parse (copied), and those with a line of
+   * any other origin (written).  Via copied from one message only, so that
+   * its count of values bounds the copy's. */
+  guint64 copied, written;
+  SfSipMsg *via_from; /* unowned, compared only */
 };
+
+#define ID_BIT(id) (G_GUINT64_CONSTANT (1) << (id))
+#define MUST_PARSE                                                                                                   \
+  (ID_BIT (SF_SIP_HDR_VIA) | ID_BIT (SF_SIP_HDR_FROM) | ID_BIT (SF_SIP_HDR_TO) | ID_BIT (SF_SIP_HDR_CALL_ID) |      \
+   ID_BIT (SF_SIP_HDR_CSEQ))
+
+/* Text written into the head from @from on: a CR or LF in it (a value given
+ * with a line end) could make lines of any name, so none is taken as copied. */
+static void
+written_from (SfSipBuilder *b, gsize from, SfSipHdrId id)
+{
+  b->written |= ID_BIT (id) & MUST_PARSE;
+  if (memchr (b->head->str + from, '\r', b->head->len - from) != NULL ||
+      memchr (b->head->str + from, '\n', b->head->len - from) != NULL)
+    b->written |= MUST_PARSE;
+}
 
 static SfSipBuilder *
 builder_new (void)
@@ -22,11 +45,42 @@ builder_new (void)
   return b;
 }
 
+char *
+sf_sip_uint_text (char out[24], guint64 v)
+{
+  char buf[24];
+  char *p = buf + sizeof buf;
+  *--p = '\0';
+  do
+    *--p = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  memcpy (out, p, (gsize) (buf + sizeof buf - p));
+  return out;
+}
+
+/* The decimal digits of @v, at least @width of them (zeros before): what
+ * printf's "%0*u" writes. */
+static void
+append_uint (GString *out, guint64 v, guint width)
+{
+  char d[24];
+  gsize n = strlen (sf_sip_uint_text (d, v));
+  for (; n < width; width--)
+    g_string_append_c (out, '0');
+  g_string_append_len (out, d, (gssize) n);
+}
+
 SfSipBuilder *
 sf_sip_builder_request (const char *method, const char *ruri)
 {
   SfSipBuilder *b = builder_new ();
-  g_string_append_printf (b->head, "%s %s SIP/2.0\r\n", method, ruri);
+  /* Appends, not a printf: a builder is made for every message sent, and
+   * printf's format walk costs more than the copies. */
+  g_string_append (b->head, method);
+  g_string_append_c (b->head, ' ');
+  g_string_append (b->head, ruri);
+  written_from (b, 0, SF_SIP_HDR_OTHER);
+  g_string_append_len (b->head, " SIP/2.0\r\n", 10);
   return b;
 }
 
@@ -34,7 +88,12 @@ SfSipBuilder *
 sf_sip_builder_response (guint status, const char *reason)
 {
   SfSipBuilder *b = builder_new ();
-  g_string_append_printf (b->head, "SIP/2.0 %03u %s\r\n", status, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  g_string_append_len (b->head, "SIP/2.0 ", 8);
+  append_uint (b->head, status, 3);
+  g_string_append_c (b->head, ' ');
+  g_string_append (b->head, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  written_from (b, 0, SF_SIP_HDR_OTHER);
+  g_string_append_len (b->head, "\r\n", 2);
   return b;
 }
 
@@ -56,14 +115,25 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
 {
   va_list ap;
   va_start (ap, value_fmt);
-  g_string_append_printf (b->head, "%s: ", name);
-  g_string_append_vprintf (b->head, value_fmt, ap);
-  g_string_append (b->head, "\r\n");
+  gsize from = b->head->len;
+  g_string_append (b->head, name);
+  g_string_append_len (b->head, ": ", 2);
+  if (strcmp (value_fmt, "%s") == 0) { /* most lines: a value made elsewhere, copied without printf */
+    const char *v = va_arg (ap, const char *);
+    g_string_append (b->head, v != NULL ? v : "(null)"); /* as GLib's printf writes NULL */
+  }
+  else if (strchr (value_fmt, '%') == NULL) /* a literal value ("70") */
+    g_string_append (b->head, value_fmt);
+  else
+    g_string_append_vprintf (b->head, value_fmt, ap);
+  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, strlen (name))));
+  g_string_append_len (b->head, "\r\n", 2);
   va_end (ap);
 }
 
-void
-sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
+/* @h's line as received: a line a message framed (one header, its folds). */
+static void
+append_line (SfSipBuilder *b, const SfSipHdr *h)
 {
   SfSipStr l = h->line;
   gsize n = l.len;
@@ -77,12 +147,39 @@ sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
 }
 
 void
+sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
+{
+  append_line (b, h);
+  b->written |= ID_BIT (h->id) & MUST_PARSE; /* a line of a message not known here */
+}
+
+/* Appends line @h of @msg; a header validation parses counts as copied when
+ * @msg's values of its id parse (parsed already in a message that passed
+ * validation: a look in its cache). */
+static void
+copy_line (SfSipBuilder *b, SfSipMsg *msg, const SfSipHdr *h)
+{
+  append_line (b, h);
+  guint64 bit = ID_BIT (h->id) & MUST_PARSE;
+  if (bit == 0)
+    return;
+  SfSipValues *v = sf_sip_msg_values (msg, h->id, NULL);
+  if (v == NULL || (h->id == SF_SIP_HDR_VIA && (v->len > SF_SIP_MAX_VIA || (b->via_from != NULL && b->via_from != msg)))) {
+    b->written |= bit;
+    return;
+  }
+  if (h->id == SF_SIP_HDR_VIA)
+    b->via_from = msg;
+  b->copied |= bit;
+}
+
+void
 sf_sip_builder_copy (SfSipBuilder *b, SfSipMsg *msg, SfSipHdrId id)
 {
   for (guint i = 0; i < sf_sip_msg_n_headers (msg); i++) {
     const SfSipHdr *h = sf_sip_msg_header (msg, i);
     if (h->id == id)
-      sf_sip_builder_add_line (b, h);
+      copy_line (b, msg, h);
   }
 }
 
@@ -95,15 +192,22 @@ sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char *body
     return;
   b->ctype = g_strdup (content_type);
   b->body = g_bytes_new (body, len);
+  if (strpbrk (content_type, "\r\n") != NULL)
+    b->written |= MUST_PARSE; /* see written_from() */
 }
 
 SfSipMsg *
 sf_sip_builder_finish (SfSipBuilder *b, GError **error)
 {
   gsize len = b->body != NULL ? g_bytes_get_size (b->body) : 0;
-  if (b->ctype != NULL)
-    g_string_append_printf (b->head, "Content-Type: %s\r\n", b->ctype);
-  g_string_append_printf (b->head, "Content-Length: %" G_GSIZE_FORMAT "\r\n\r\n", len);
+  if (b->ctype != NULL) {
+    g_string_append_len (b->head, "Content-Type: ", 14);
+    g_string_append (b->head, b->ctype);
+    g_string_append_len (b->head, "\r\n", 2);
+  }
+  g_string_append_len (b->head, "Content-Length: ", 16);
+  append_uint (b->head, len, 1);
+  g_string_append_len (b->head, "\r\n\r\n", 4);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
   /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
@@ -112,8 +216,12 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
   gsize wlen = b->head->len;
   char *data = g_string_free (g_steal_pointer (&b->head), FALSE);
   g_autoptr (GBytes) wire = g_bytes_new_take (g_realloc (data, wlen + 1), wlen);
+  /* The message parsed as a received one would be, but for the values of
+   * lines copied from messages where they parsed: the same bytes parse the
+   * same, so they are parsed when read (most never are), not twice. */
+  guint64 checked = b->copied & ~b->written;
   sf_sip_builder_free (b);
-  return sf_sip_msg_parse (wire, error);
+  return sf_sip_msg_parse_built (wire, checked, error);
 }
 
 const char *
@@ -337,18 +445,22 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
     case SF_SIP_HDR_FROM:
     case SF_SIP_HDR_CALL_ID:
     case SF_SIP_HDR_CSEQ:
-      sf_sip_builder_add_line (b, h);
+      copy_line (b, req, h);
       break;
     case SF_SIP_HDR_TO:
       if (status > 100 && to_tag != NULL && sf_sip_value_param (sf_sip_msg_to (req), "tag") == NULL) {
         /* 8.2.6.2: the value's bytes, then the tag.  Not through printf's %s: a
          * quoted-pair may escape a NUL ("a\<NUL>b", 25.1), which %s would cut
          * at, leaving an open quote that no parser takes. */
+        gsize from = b->head->len;
         g_string_append (b->head, "To: ");
         g_string_append_len (b->head, h->value.p, (gssize) h->value.len);
-        g_string_append_printf (b->head, ";tag=%s\r\n", to_tag);
+        g_string_append (b->head, ";tag=");
+        g_string_append (b->head, to_tag);
+        written_from (b, from, SF_SIP_HDR_TO);
+        g_string_append_len (b->head, "\r\n", 2);
       } else {
-        sf_sip_builder_add_line (b, h);
+        copy_line (b, req, h);
       }
       break;
     case SF_SIP_HDR_RECORD_ROUTE: /* 12.1.1: copied into responses that may create a dialog */
@@ -380,6 +492,7 @@ sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
   g_string_append (b->head, "Via: ");
   g_string_append_len (b->head, via->raw.p, (gssize) via->raw.len);
   g_string_append (b->head, "\r\n");
+  b->written |= ID_BIT (SF_SIP_HDR_VIA);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_FROM);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_TO);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_CALL_ID);
@@ -575,7 +688,7 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
       break;
     default:
       if (fwd->max_breadth == 0 || !sf_sip_str_caseeq (h->name, "Max-Breadth"))
-        sf_sip_builder_add_line (b, h);
+        copy_line (b, req, h);
     }
   }
   if (!mf_done)
@@ -593,22 +706,32 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   return sf_sip_builder_finish (b, error);
 }
 
-/* Adds line @h with its values passed through @edit (the text of a value,
- * transfer full, or NULL to keep it);
- * FALSE when the line does not parse. */
+/* Whether value @v was parsed from line @h (a message's values are slices of its lines). */
 static gboolean
-add_edited_line (SfSipBuilder *b, const SfSipHdr *h, SfSipValueEdit edit, gpointer data, GError **error)
+value_in_line (const SfSipValue *v, const SfSipHdr *h)
 {
-  g_autoptr (GPtrArray) vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-  if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, vals, error))
+  return v->raw.p >= h->value.p && v->raw.p < h->value.p + h->value.len;
+}
+
+/* Adds line @h of @m with its values passed through @edit (the text of a value,
+ * transfer full, or NULL to keep it).  The values are @m's, parsed once (the
+ * message's cache), not parsed again for the copy.  FALSE when they do not parse. */
+static gboolean
+add_edited_line (SfSipBuilder *b, SfSipMsg *m, const SfSipHdr *h, SfSipValueEdit edit, gpointer data, GError **error)
+{
+  SfSipValues *vals = sf_sip_msg_values (m, h->id, error);
+  if (vals == NULL)
     return FALSE;
   GString *line = g_string_new (NULL);
-  gboolean edited = FALSE;
+  gboolean edited = FALSE, first = TRUE;
   for (guint k = 0; k < vals->len; k++) {
     const SfSipValue *v = vals->pdata[k];
+    if (!value_in_line (v, h))
+      continue;
     g_autofree char *text = edit (v, data);
     edited |= text != NULL;
-    g_string_append (line, k > 0 ? ", " : "");
+    g_string_append (line, first ? "" : ", ");
+    first = FALSE;
     if (text != NULL)
       g_string_append (line, text);
     else
@@ -618,7 +741,7 @@ add_edited_line (SfSipBuilder *b, const SfSipHdr *h, SfSipValueEdit edit, gpoint
     g_autofree char *name = str (h->name);
     sf_sip_builder_add (b, name, "%s", line->str);
   } else {
-    sf_sip_builder_add_line (b, h);
+    copy_line (b, m, h);
   }
   g_string_free (line, TRUE);
   return TRUE;
@@ -650,27 +773,23 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
       continue;
     if (h->id == SF_SIP_HDR_VIA && !popped) {
       popped = TRUE;
-      /* This line's first value is ours; the rest of the line stays. */
-      g_autoptr (GPtrArray) line_vals = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
-      if (!sf_sip_hdr_parse (h->id, h->name, h->value, h->value.p, line_vals, error)) {
-        sf_sip_builder_free (b);
-        return NULL;
-      }
-      if (line_vals->len > 1) {
-        const SfSipValue *second = line_vals->pdata[1];
+      /* This line's first value is ours; the rest of the line stays (the
+       * values parsed above: the second, when it is on this line). */
+      if (value_in_line (vias->pdata[1], h)) {
+        const SfSipValue *second = vias->pdata[1];
         g_autofree char *rest = str (sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
         sf_sip_builder_add (b, "Via", "%s", rest);
       }
       continue;
     }
     if (edit != NULL && h->id == id) {
-      if (!add_edited_line (b, h, edit, data, error)) {
+      if (!add_edited_line (b, resp, h, edit, data, error)) {
         sf_sip_builder_free (b);
         return NULL;
       }
       continue;
     }
-    sf_sip_builder_add_line (b, h);
+    copy_line (b, resp, h);
   }
   copy_body (b, resp);
   return sf_sip_builder_finish (b, error);

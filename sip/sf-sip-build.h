@@ -32,7 +32,10 @@ void sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char 
  * with @error for a line without ':'. */
 gboolean sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **error);
 /* Adds Content-Length, parses, frees @b (transfer full).  NULL with the parse
- * error if what was built is not a valid message. */
+ * error if what was built is not a valid message.  Lines copied from a parsed
+ * message (sf_sip_builder_copy(), the constructions below) keep the values
+ * they parsed to there: theirs are parsed when first read
+ * (sf_sip_msg_parse_built()). */
 SfSipMsg *sf_sip_builder_finish (SfSipBuilder *b, GError **error);
 
 /* What a new out-of-dialog request needs (8.1.1).  Unset fields get RFC 3261's
@@ -77,6 +80,11 @@ char *sf_sip_random_branch (void);
 /* A new Call-ID: random hex "@" the host of @via_sent_by ("host:port", "[v6]:port"),
  * what sf_sip_create_request() draws when its spec names none (8.1.1.4). */
 char *sf_sip_random_call_id (const char *via_sent_by);
+
+/* The decimal digits of @v into @out, returned: a status or a number in a
+ * string without printf, whose format walk costs more than the digits (on
+ * every message built or forwarded). */
+char *sf_sip_uint_text (char out[24], guint64 v);
 
 /* The standard reason phrase of @status ("Ringing"), or "Unknown". */
 const char *sf_sip_reason_phrase (guint status);

@@ -111,6 +111,16 @@ gboolean sf_sip_msg_check_all (SfSipMsg *msg, GError **error);
  * as received for headers not changed), an empty line, the body. */
 GBytes *sf_sip_msg_serialize (SfSipMsg *msg);
 
+/* sf_sip_msg_parse() of a message this process built (sf-sip-build.c), for
+ * which the values of the header ids in @checked (bits 1 << id, of Via, From,
+ * To, Call-ID and CSeq) are known to parse: every line with such an id is a
+ * byte copy of a line whose value parsed in another message (at most
+ * SF_SIP_MAX_VIA Via values among them).  Those values are not parsed now
+ * but when first read; what else validation asks (the counts of those
+ * headers, the rest of it) is checked as sf_sip_msg_parse() does.  A request's
+ * CSeq is always parsed (its method is compared with the request's). */
+SfSipMsg *sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipMsg, sf_sip_msg_unref)
 
 G_END_DECLS

@@ -36,7 +36,9 @@ post_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
   if (parent == NULL || sf_instance_ended (parent))
     return;
   /* the arg names the branch, then the status, so that a trace reads "sip:response b1 180" */
-  g_autofree char *arg = g_strdup_printf ("%s %u", sf_ctx_handle (ctx), sf_sip_msg_status (resp));
+  char status[24];
+  sf_sip_uint_text (status, sf_sip_msg_status (resp));
+  g_autofree char *arg = g_strconcat (sf_ctx_handle (ctx), " ", status, NULL);
   sf_endpoint_post_always (sf_ctx_endpoint (ctx), parent,
                            sf_event_new_full (SF_EV_SIP, "response", arg, sf_sip_event_new (resp, peer, NULL),
                                               (GDestroyNotify) sf_sip_event_free));
@@ -119,14 +121,16 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
                                   ? sf_proxy_hop_token (ctx, hop, sf_sip_msg_call_id (j->req)) : NULL;
     gboolean two_flows = j->in_flow != NULL && out_flow != NULL;
     const char *flow_token = j->in_flow != NULL ? j->in_flow : out_flow;
-    g_autofree char *ff = flow_token != NULL ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", flow_token) : g_strdup ("");
-    g_autofree char *ff_in = two_flows ? g_strdup_printf (";" SF_FLOW_TOKEN_PARAM "=%s", out_flow) : g_strdup (ff);
+    /* g_strconcat, not printf: once a forwarded request */
+    g_autofree char *ff = flow_token != NULL ? g_strconcat (";" SF_FLOW_TOKEN_PARAM "=", flow_token, NULL) : g_strdup ("");
+    g_autofree char *ff_in = two_flows ? g_strconcat (";" SF_FLOW_TOKEN_PARAM "=", out_flow, NULL) : g_strdup (ff);
     /* a sips request is record-routed with a sips URI (RFC 5630 4.2, 3261
      * 16.6 4); over TLS else ;transport=tls */
     gboolean sips = sf_sip_msg_ruri (j->req) != NULL && sf_sip_msg_ruri (j->req)->kind == SF_URI_SIPS;
-    rr = g_strdup_printf ("<%s:%s;lr%s%s;sft=%s%s>", sips && proto == SF_SIP_TLS ? "sips" : "sip", local,
-                          proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? ";transport=" : "",
-                          proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? sf_sip_proto_name (proto) : "", token, ff);
+    rr = g_strconcat ("<", sips && proto == SF_SIP_TLS ? "sips" : "sip", ":", local, ";lr",
+                      proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? ";transport=" : "",
+                      proto != SF_SIP_UDP && !(sips && proto == SF_SIP_TLS) ? sf_sip_proto_name (proto) : "", ";sft=", token,
+                      ff, ">", NULL);
     g_autofree char *in_local = j->in_proto != proto || two_flows ? sf_stack_local (s, j->in_proto) : NULL;
     if (in_local != NULL) {
       gboolean in_sips = sips && j->in_proto == SF_SIP_TLS;
@@ -169,7 +173,7 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autofree char *ruri = sf_sip_str_dup (sf_sip_msg_ruri (fwd)->raw);
     g_string_append (fields, ",\"request_uri\":");
     sf_json_append_string (fields, ruri);
-    g_string_append_printf (fields, ",\"max_breadth\":%u", MAX (j->breadth, 1));
+    sf_json_add_int (fields, "max_breadth", MAX (j->breadth, 1));
   }
   /* A hop is a flow (a flow token of ours, or a binding behind NAT, which has
    * no Path): the request goes over it whatever Route is left (RFC 5626 5.3;

@@ -341,7 +341,8 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (e->msg), "branch");
   g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
-  g_autofree char *branch = g_strdup_printf (SF_SIP_BRANCH_COOKIE "sfa%.16s", sum);
+  g_autofree char *branch = g_strconcat (SF_SIP_BRANCH_COOKIE "sfa", sum, NULL); /* "%.16s" of the sum, without printf */
+  branch[strlen (SF_SIP_BRANCH_COOKIE "sfa") + MIN (strlen (sum), 16)] = '\0';
   /* toward a party behind NAT or a connection: over its flow (RFC 5626 5.3;
    * one gone: absorbed above) */
   g_autoptr (SfSipUri) hop_uri = flow_hop != NULL ? sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL) : NULL;
@@ -929,7 +930,9 @@ static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
   if (sf_ctx_emits (ctx)) { /* one a response: built only when written */
-    g_autofree char *f = g_strdup_printf ("\"status\":%u,\"branch\":\"%s\"", status, branch != NULL ? branch : "");
+    char s[24];
+    sf_sip_uint_text (s, status);
+    g_autofree char *f = g_strconcat ("\"status\":", s, ",\"branch\":\"", branch != NULL ? branch : "", "\"", NULL);
     sf_ctx_emit (ctx, what, f);
   }
   SfProxyConfig *c = strcmp (what, "proxy_final") == 0 ? sf_proxy_config (ctx) : NULL;

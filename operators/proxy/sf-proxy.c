@@ -204,7 +204,12 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
   SfStack *s = sf_stack_from_ctx (ctx);
   g_autofree char *host = sf_sip_str_dup (uri->host);
   guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
-  if (sf_stack_is_local (s, host, port))
+  /* A port none of our sockets has, with no sip.advertise, is not ours
+   * whatever the host: sf_stack_is_local() would say so after parsing the
+   * host into an address object (some 4,000 instructions; a proxied call asks
+   * some fifteen times, the next hop's URIs among them). */
+  gboolean maybe_local = sf_stack_advertised (s) != NULL || sf_sip_transport_has_port (sf_stack_transport (s), port);
+  if (maybe_local && sf_stack_is_local (s, host, port))
     return TRUE;
   /* By name: a URI without user in a domain of ours (Route: <sip:sipflow.test;lr>),
    * with no port or one we listen on. */
@@ -361,7 +366,13 @@ rewrite_rr (const SfSipValue *v, gpointer data)
   gsize before = (gsize) (sft->value.p - v->raw.p), after = before + sft->value.len;
   if (sft->value.p < v->raw.p || after > v->raw.len)
     return NULL;
-  return g_strdup_printf ("%.*s%s%.*s", (int) before, v->raw.p, w->token, (int) (v->raw.len - after), v->raw.p + after);
+  gsize tl = strlen (w->token);
+  char *out = g_malloc (v->raw.len - sft->value.len + tl + 1);
+  memcpy (out, v->raw.p, before);
+  memcpy (out + before, w->token, tl);
+  memcpy (out + before + tl, v->raw.p + after, v->raw.len - after);
+  out[v->raw.len - sft->value.len + tl] = '\0';
+  return out;
 }
 
 SfSipMsg *
@@ -388,7 +399,7 @@ sf_proxy_forward_response (SfCtx *ctx, SfSipMsg *resp, GError **error)
   } else {
     w.token = sf_proxy_token (c, sf_sip_msg_call_id (resp), ftag->value, from->uri, contact->uri);
     g_free (pi->caller_token);
-    pi->caller_token = g_strdup_printf ("%s\n%s", raw, w.token);
+    pi->caller_token = g_strconcat (raw, "\n", w.token, NULL);
   }
   SfSipMsg *out = sf_sip_create_forward_response_edited (resp, SF_SIP_HDR_RECORD_ROUTE, rewrite_rr, &w, error);
   g_free (w.token);
@@ -422,8 +433,11 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
   SfSipStr cid = sf_sip_msg_call_id (req);
   g_checksum_update (c, (const guchar *) "|", 1);
   g_checksum_update (c, (const guchar *) cid.p, (gssize) cid.len);
-  g_autofree char *n = g_strdup_printf ("|%" G_GUINT64_FORMAT "|", sf_sip_msg_cseq (req)->number);
+  char n[24];
+  sf_sip_uint_text (n, sf_sip_msg_cseq (req)->number);
+  g_checksum_update (c, (const guchar *) "|", 1);
   g_checksum_update (c, (const guchar *) n, -1);
+  g_checksum_update (c, (const guchar *) "|", 1);
   for (guint i = 0; i < sf_sip_msg_n_headers (req); i++) {
     const SfSipHdr *h = sf_sip_msg_header (req, i);
     if (h->id == SF_SIP_HDR_PROXY_REQUIRE) {
@@ -457,6 +471,16 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
 
 #define BRANCH_MARK SF_SIP_BRANCH_COOKIE "sfp"
 
+/* "%08x" of @v into @out (9 bytes), without printf: twice a forwarded request. */
+static void
+hex8 (guint32 v, char out[9])
+{
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 7; i >= 0; i--, v >>= 4)
+    out[i] = hex[v & 15];
+  out[8] = '\0';
+}
+
 /* 8 hex digits of SipHash-2-4 (key, HASH "." RANDOM): proof that a
  * branch is ours, for the responses that come back without a transaction
  * (16.7: forwarded statelessly; a forged one would make us a reflector).
@@ -466,19 +490,21 @@ static void
 branch_mac (SfProxyConfig *c, const char *head, gsize len, char out[9])
 {
   guint64 mac = sf_siphash24 (c->branch_key, (const guint8 *) head, len);
-  g_snprintf (out, 9, "%08x", (guint) (mac >> 32));
+  hex8 ((guint32) (mac >> 32), out);
 }
 
 char *
 sf_proxy_branch (SfCtx *ctx, SfSipMsg *req)
 {
   g_autofree char *h = loop_hash (ctx, req);
-  g_autofree char *head = g_strdup_printf ("%s.%08x", h, (guint32) sf_sip_random_u64 ());
+  char rnd[9];
+  hex8 ((guint32) sf_sip_random_u64 (), rnd);
+  g_autofree char *head = g_strconcat (h, ".", rnd, NULL);
   char mac[9] = "00000000";
   SfProxyConfig *c = ctx != NULL ? sf_proxy_config (ctx) : NULL;
   if (c != NULL)
     branch_mac (c, head, strlen (head), mac);
-  return g_strdup_printf (BRANCH_MARK "%s%s", head, mac);
+  return g_strconcat (BRANCH_MARK, head, mac, NULL);
 }
 
 gboolean
@@ -658,7 +684,7 @@ sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
   }
   if (local == NULL)
     return NULL;
-  char *via = g_strdup_printf ("SIP/2.0/%s %s;branch=%s;rport", sf_sip_proto_via (*proto), local, branch);
+  char *via = g_strconcat ("SIP/2.0/", sf_sip_proto_via (*proto), " ", local, ";branch=", branch, ";rport", NULL);
   if (sent_by != NULL)
     *sent_by = local;
   else

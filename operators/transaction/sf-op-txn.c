@@ -475,7 +475,8 @@ to_parent (SfCtx *ctx, SfEvent *ev)
 {
   SfSipEvent *e = ev->payload;
   /* the status as arg: a trace reads "sip:response 180" */
-  g_autofree char *status = g_strdup_printf ("%u", sf_sip_msg_status (e->msg));
+  char status[24];
+  sf_sip_uint_text (status, sf_sip_msg_status (e->msg));
   sf_ctx_post_parent (ctx, sf_event_new_full (SF_EV_SIP, "response", status, sf_sip_event_new (e->msg, &e->peer, sf_ctx_handle (ctx)),
                                               (GDestroyNotify) sf_sip_event_free));
 }

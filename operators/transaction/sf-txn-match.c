@@ -43,8 +43,8 @@ on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
         sf_stack_gate_stray (s, msg, from); /* a proxy's: forwarded as a stateless proxy would (16.7, 16.11) */
       return; /* no transaction: dropped (17.1.3) */
     }
-    char status[8]; /* the arg of a response event is its status code: on="sip:response 3xx" reads it */
-    g_snprintf (status, sizeof status, "%u", sf_sip_msg_status (msg));
+    char status[24]; /* the arg of a response event is its status code: on="sip:response 3xx" reads it */
+    sf_sip_uint_text (status, sf_sip_msg_status (msg));
     sf_endpoint_post (s->ep, ct, sf_event_new_full (SF_EV_SIP, "response", status, sf_sip_event_new (msg, from, NULL),
                                                     (GDestroyNotify) sf_sip_event_free));
     return;

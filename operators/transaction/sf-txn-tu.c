@@ -44,8 +44,8 @@ sf_stack_respond (SfStack *s, const char *txn, SfSipMsg *resp)
   SfInstance *t = txn != NULL ? sf_endpoint_lookup_handle (s->ep, txn) : NULL;
   if (t == NULL)
     return FALSE; /* the transaction is gone (it timed out): nothing can be sent */
-  char status[8]; /* its arg is the status, as a response event's: the trace and the state events show it */
-  g_snprintf (status, sizeof status, "%u", sf_sip_msg_status (resp));
+  char status[24]; /* its arg is the status, as a response event's: the trace and the state events show it */
+  sf_sip_uint_text (status, sf_sip_msg_status (resp));
   sf_endpoint_post_always (s->ep, t, sf_event_new_full (SF_EV_TXN, "respond", status, sf_sip_event_new (resp, NULL, NULL),
                                                        (GDestroyNotify) sf_sip_event_free));
   return TRUE;

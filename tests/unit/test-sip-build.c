@@ -9,6 +9,10 @@
  *    headers byte for byte, body kept; Max-Forwards 0 is refused (483)
  *  - forward_response (16.7.9): the top Via removed, also from a multi-value line
  *  - builder_checks: what a builder wrote is parsed, so a broken header is an error
+ *  - built_copies: lines copied from a parsed message are not parsed again at
+ *    finish, yet read the same values as a parse of the bytes; a line end inside
+ *    a written value, or Via values from two messages past SF_SIP_MAX_VIA,
+ *    still fail as a parse of the bytes does
  *  - request (8.1.1): the mandatory headers, a magic-cookie branch, a From tag, a
  *    Call-ID, Max-Forwards 70, the route set as Route, the body with its length */
 #include "config.h"
@@ -377,6 +381,69 @@ response_huge_via (void)
                               "Call-ID: big@192.0.2.1\r\nCSeq: 7 OPTIONS\r\nContent-Length: 0\r\n\r\n");
 }
 
+/* A request with @n Via values on one line. */
+static SfSipMsg *
+many_vias (guint n)
+{
+  GString *t = g_string_new ("OPTIONS sip:b@h SIP/2.0\r\nVia: ");
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (t, "%sSIP/2.0/UDP h%u;branch=z9hG4bK%u", i > 0 ? ", " : "", i, i);
+  g_string_append (t, "\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: c@h\r\nCSeq: 7 OPTIONS\r\n"
+                      "Content-Length: 0\r\n\r\n");
+  SfSipMsg *m = parse (t->str);
+  g_string_free (t, TRUE);
+  return m;
+}
+
+/* A 200 with the Via lines of @via1 and @via2 (nullable) and the other
+ * mandatory lines of @via1, each copied. */
+static SfSipMsg *
+copied_response (SfSipMsg *via1, SfSipMsg *via2, GError **error)
+{
+  SfSipBuilder *b = sf_sip_builder_response (200, NULL);
+  sf_sip_builder_copy (b, via1, SF_SIP_HDR_VIA);
+  if (via2 != NULL)
+    sf_sip_builder_copy (b, via2, SF_SIP_HDR_VIA);
+  static const SfSipHdrId rest[] = { SF_SIP_HDR_FROM, SF_SIP_HDR_TO, SF_SIP_HDR_CALL_ID, SF_SIP_HDR_CSEQ };
+  for (gsize i = 0; i < G_N_ELEMENTS (rest); i++)
+    sf_sip_builder_copy (b, via1, rest[i]);
+  return sf_sip_builder_finish (b, error);
+}
+
+static void
+built_copies (void)
+{
+  g_autoptr (SfSipMsg) req = parse (invite_text);
+  g_autoptr (SfSipMsg) r = req != NULL ? sf_sip_create_response (req, 180, NULL, "t9", NULL) : NULL;
+  g_autoptr (GBytes) w = r != NULL ? sf_sip_msg_serialize (r) : NULL;
+  g_autoptr (SfSipMsg) again = w != NULL ? sf_sip_msg_parse (w, NULL) : NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL (again); /* the response, and a parse of its bytes */
+  CU_ASSERT_EQUAL (sf_sip_msg_values (r, SF_SIP_HDR_VIA, NULL)->len, 2);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_top_via (r), "branch")->value, "z9hG4bK77ef4c2312983.1"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_from (r), "tag")->value, "1928301774"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_value_param (sf_sip_msg_to (r), "tag")->value, "t9"));
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_call_id (r), "a84b4c76e66710"));
+  CU_ASSERT_EQUAL (sf_sip_msg_cseq (r)->number, sf_sip_msg_cseq (again)->number);
+  CU_ASSERT_TRUE (sf_sip_str_eq (sf_sip_msg_from (r)->uri->raw, "sip:alice@atlanta.com"));
+  /* A value with a line end in it writes a line of another name: parsed, and a bad Via is an error. */
+  const char *inject[] = { "X-A: a\r\nVia: @@@", NULL };
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_PTR_NULL (sf_sip_create_response_with (req, 200, NULL, "t9", inject, &error));
+  CU_ASSERT_PTR_NOT_NULL (error);
+  /* Via copied from two messages: their values together are past the bound;
+   * from one message, the same lines make a message. */
+  g_autoptr (SfSipMsg) m1 = many_vias (40);
+  g_autoptr (SfSipMsg) m2 = many_vias (40);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
+  g_autoptr (GError) error2 = NULL;
+  CU_ASSERT_PTR_NULL (copied_response (m1, m2, &error2));
+  CU_ASSERT_TRUE (g_error_matches (error2, SF_SIP_ERROR, SF_SIP_ERROR_LIMIT));
+  g_autoptr (SfSipMsg) ok = copied_response (m1, NULL, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ok);
+  CU_ASSERT_EQUAL (sf_sip_msg_values (ok, SF_SIP_HDR_VIA, NULL)->len, 40);
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -390,4 +457,5 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, request);
   SF_ADD_TEST (s, response_nul_display_name);
   SF_ADD_TEST (s, response_huge_via);
+  SF_ADD_TEST (s, built_copies);
 }
