@@ -698,17 +698,34 @@ sf_endpoint_instances (SfEndpoint *ep)
   return a;
 }
 
+/* The index of @inst's running timer @name, or -1. */
+static gint
+inst_timer_find (SfInstance *inst, const char *name)
+{
+  for (guint i = 0; i < inst->n_timers; i++)
+    if (strcmp (inst->timers[i].name, name) == 0)
+      return (gint) i;
+  return -1;
+}
+
+/* Forgets @inst's timer entry @i (its heap entry is the caller's), the last
+ * moved into its place; the array freed with the last entry. */
+static void
+inst_timer_forget (SfInstance *inst, guint i)
+{
+  inst->timers[i] = inst->timers[--inst->n_timers];
+  if (inst->n_timers == 0)
+    g_clear_pointer (&inst->timers, g_free);
+}
+
 /* Removes @inst for good: its timers, its keys, its memory. */
 static void
 instance_remove (SfEndpoint *ep, SfInstance *inst)
 {
-  if (inst->timers != NULL) {
-    GHashTableIter it;
-    gpointer timer;
-    g_hash_table_iter_init (&it, inst->timers);
-    while (g_hash_table_iter_next (&it, NULL, &timer))
-      sf_timer_heap_remove (ep->timers, timer);
-    g_hash_table_remove_all (inst->timers);
+  while (inst->n_timers > 0) {
+    SfTimer *timer = inst->timers[inst->n_timers - 1].timer;
+    inst_timer_forget (inst, inst->n_timers - 1);
+    sf_timer_heap_remove (ep->timers, timer);
   }
   if (inst->scoped_key != NULL)
     g_hash_table_remove (ep->by_key, inst->scoped_key);
@@ -917,8 +934,9 @@ fire_due (SfEndpoint *ep)
   while ((t = sf_timer_heap_pop_due (ep->timers, now, NULL)) != NULL) {
     SfInstance *inst = sf_endpoint_lookup_id (ep, t->target);
     if (inst != NULL) {
-      if (inst->timers != NULL)
-        g_hash_table_remove (inst->timers, t->name);
+      gint i = inst_timer_find (inst, t->name);
+      if (i >= 0)
+        inst_timer_forget (inst, (guint) i);
       if (inst->fired == NULL)
         inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
       g_hash_table_insert (inst->fired, g_strdup (t->name), GUINT_TO_POINTER (t->gen));
@@ -1009,9 +1027,8 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   t->gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
   gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
   SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
-  if (inst->timers == NULL)
-    inst->timers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_hash_table_insert (inst->timers, g_strdup (name), timer);
+  inst->timers = g_renew (SfInstanceTimer, inst->timers, inst->n_timers + 1);
+  inst->timers[inst->n_timers++] = (SfInstanceTimer) { t->name, timer };
   ep->stats.timers_started++;
   timer_event (ep, inst, name, "set", (gint64) ms);
   if (ep->source != NULL && !sf_clock_is_fake (ep->clock))
@@ -1021,8 +1038,8 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
 gboolean
 sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
 {
-  SfTimer *timer = inst->timers != NULL ? g_hash_table_lookup (inst->timers, name) : NULL;
-  if (timer == NULL) {
+  gint i = inst_timer_find (inst, name);
+  if (i < 0) {
     /* Fired but not delivered yet: cancelling still stops it (dispatch_one drops it). */
     if (inst->fired == NULL || !g_hash_table_remove (inst->fired, name))
       return FALSE;
@@ -1030,8 +1047,9 @@ sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
     timer_event (ep, inst, name, "cancelled", -1);
     return TRUE;
   }
-  g_hash_table_remove (inst->timers, name);
-  sf_timer_heap_remove (ep->timers, timer);
+  SfTimer *timer = inst->timers[i].timer;
+  inst_timer_forget (inst, (guint) i);
+  sf_timer_heap_remove (ep->timers, timer); /* frees the name the entry pointed to: after */
   ep->stats.timers_cancelled++;
   timer_event (ep, inst, name, "cancelled", -1);
   return TRUE;
@@ -1261,7 +1279,7 @@ static gboolean
 hook_timer_running (SfEndpoint *ep, SfInstance *inst, const char *name)
 {
   (void) ep;
-  return inst->timers != NULL && g_hash_table_contains (inst->timers, name);
+  return inst_timer_find (inst, name) >= 0;
 }
 
 static void

@@ -8,6 +8,13 @@
 #include "sf-runtime.h"
 #include "sf-instance.h"
 
+/* A running timer of an instance (SfInstance.timers). */
+typedef struct {
+  const char *name;        /* unowned: the name its heap entry's data holds (freed with the
+                            * entry, after the host forgets this) */
+  struct _SfTimer *timer;  /* unowned: the host's heap owns it */
+} SfInstanceTimer;
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -24,12 +31,15 @@ struct _SfInstance {
   SfMachine *machine;      /* owned ref */
   SfState *state;          /* unowned: in machine */
   guint64 parent_id;       /* 0: none (by id, so a parent's end never dangles) */
-  GHashTable *timers;      /* the host's, nullable until its first timer: name (owned) -> its timer
-                            * (unowned: the host's heap owns it) */
+  SfInstanceTimer *timers; /* the host's: its running timers, n_timers of them, nullable when none.
+                            * An array searched in order, not a table: an instance runs a few
+                            * timers at a time, and a live transaction in Completed one (Timer J),
+                            * which a table made 250 bytes (with its name) */
+  guint n_timers;
   GHashTable *fired;       /* the host's, nullable until a timer fires: name (owned) -> generation:
-                            * fired, its event not yet delivered.  Both made when first needed: a
-                            * table is some 200 bytes, and most instances never fill the second
-                            * (a live transaction waiting on Timer J has no fired timer) */
+                            * fired, its event not yet delivered.  Made when first needed: a table
+                            * is some 200 bytes, and most instances never fill it (a live
+                            * transaction waiting on Timer J has no fired timer) */
   char *import_name;       /* owned, nullable: the name its parent imported its machine as */
   SfInstanceSlot *slots;   /* owned array of n_slots, nullable */
   guint n_slots;

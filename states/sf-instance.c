@@ -19,7 +19,7 @@ sf_instance_free (SfInstance *inst)
 {
   if (inst == NULL)
     return;
-  g_clear_pointer (&inst->timers, g_hash_table_unref);
+  g_clear_pointer (&inst->timers, g_free);
   g_clear_pointer (&inst->fired, g_hash_table_unref);
   /* Highest slot first: a module set up later may hold on to an earlier one's data. */
   for (guint i = inst->n_slots; i-- > 0;) {

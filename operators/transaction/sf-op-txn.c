@@ -20,11 +20,12 @@ request_of (SfCtx *ctx)
   return t != NULL ? t->request : NULL;
 }
 
-static SfSipMsg *
-last_of (SfCtx *ctx)
+/* Whether a response went out (the last one kept, or the final one's bytes). */
+static gboolean
+answered (SfCtx *ctx)
 {
   SfTxnInstance *t = sf_txn_inst_peek (ctx);
-  return t != NULL ? t->last : NULL;
+  return t != NULL && (t->last != NULL || t->kept != NULL);
 }
 
 static SfClientTxn *
@@ -44,12 +45,24 @@ keep (SfSipMsg **field, SfSipMsg *msg)
     sf_sip_msg_unref (old);
 }
 
+/* What a server transaction keeps once its final response went out over UDP:
+ * the bytes of its request and of that response, in one allocation. */
+struct _SfTxnKept {
+  guint req_len;   /* 0: no request bytes */
+  guint resp_len;
+  char bytes[];    /* the request's, then the response's */
+};
+
 /* A final response sent: kept for the retransmissions of the request.  Over
  * UDP the transaction stays until Timer J (64*T1) or H, I, L, long after
- * anything but a retransmission needs it: the response and the request are
- * kept as compact copies (sf_sip_msg_compact: a message from the wire takes a
- * 4 KB block; a live transaction held two), the originals left to whoever
- * else holds them.  Over TCP and TLS the transaction ends at once. */
+ * anything but a retransmission needs it, and a parsed message costs three to
+ * four times its bytes (its header table and per-kind caches; a message from
+ * the wire a 4 KB block): the request and the response are kept as bytes only
+ * (SfTxnKept), the messages left to whoever else holds them, and parsed again
+ * on the rare path that reads them (a retransmitted request, Timer G, a
+ * timeout or transport error told to the TU).  The request's peer stays (the
+ * response goes where the transport sent it the first time: its Via, from
+ * that peer's socket).  Over TCP and TLS the transaction ends at once. */
 static void
 keep_final (SfCtx *ctx, SfSipEvent *req, SfSipMsg *resp)
 {
@@ -58,15 +71,66 @@ keep_final (SfCtx *ctx, SfSipEvent *req, SfSipMsg *resp)
     keep (&t->last, resp);
     return;
   }
-  SfSipMsg *old = t->last;
-  t->last = sf_sip_msg_compact (resp);
-  if (old != NULL)
-    sf_sip_msg_unref (old);
+  g_autoptr (GBytes) rb = NULL;
+  gsize req_len = 0;
+  const char *rd = NULL;
   if (req->msg != NULL) {
-    SfSipMsg *r = req->msg;
-    req->msg = sf_sip_msg_compact (r);
-    sf_sip_msg_unref (r);
+    rb = sf_sip_msg_serialize (req->msg);
+    rd = g_bytes_get_data (rb, &req_len);
+  } else if (t->kept != NULL) {
+    rd = t->kept->bytes; /* a second final response (the guard's 500 cannot follow one: safe either way) */
+    req_len = t->kept->req_len;
   }
+  g_autoptr (GBytes) sb = sf_sip_msg_serialize (resp);
+  gsize resp_len;
+  const char *sd = g_bytes_get_data (sb, &resp_len);
+  SfTxnKept *k = g_malloc (G_STRUCT_OFFSET (SfTxnKept, bytes) + req_len + resp_len);
+  k->req_len = (guint) req_len;
+  k->resp_len = (guint) resp_len;
+  if (req_len > 0)
+    memcpy (k->bytes, rd, req_len);
+  memcpy (k->bytes + req_len, sd, resp_len);
+  g_free (t->kept);
+  t->kept = k;
+  g_clear_pointer (&t->last, sf_sip_msg_unref);
+  g_clear_pointer (&req->msg, sf_sip_msg_unref);
+}
+
+/* Bytes of t->kept parsed again (transfer full), NULL when there are none.
+ * They parsed when they were kept: a failure here is a bug, said so. */
+static SfSipMsg *
+parse_kept (const char *data, gsize len)
+{
+  if (len == 0)
+    return NULL;
+  g_autoptr (GBytes) b = g_bytes_new (data, len);
+  g_autoptr (GError) error = NULL;
+  SfSipMsg *m = sf_sip_msg_parse (b, &error);
+  if (m == NULL)
+    g_warning ("a kept message does not parse again: %s", error->message);
+  return m;
+}
+
+/* The transaction's request (transfer full), NULL when it has none. */
+static SfSipMsg *
+request_msg (SfTxnInstance *t)
+{
+  if (t == NULL || t->request == NULL)
+    return NULL;
+  if (t->request->msg != NULL)
+    return sf_sip_msg_ref (t->request->msg);
+  return t->kept != NULL ? parse_kept (t->kept->bytes, t->kept->req_len) : NULL;
+}
+
+/* The last response sent (transfer full), NULL when none went out. */
+static SfSipMsg *
+last_msg (SfTxnInstance *t)
+{
+  if (t == NULL)
+    return NULL;
+  if (t->last != NULL)
+    return sf_sip_msg_ref (t->last);
+  return t->kept != NULL ? parse_kept (t->kept->bytes + t->kept->req_len, t->kept->resp_len) : NULL;
 }
 
 /* The first request: kept, handed to the transaction user. */
@@ -85,8 +149,9 @@ sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
  * which ends the transaction and tells its user (17.2.4; the flows map it in
  * Completed, RFC 3261 Figures 7 and 8). */
 static void
-resend_last (SfCtx *ctx, SfStack *s, SfSipMsg *last, SfSipEvent *req)
+resend_last (SfCtx *ctx, SfStack *s, SfSipEvent *req)
 {
+  g_autoptr (SfSipMsg) last = last_msg (sf_txn_inst_peek (ctx));
   if (last == NULL)
     return;
   if (sf_stack_send_response (s, last, &req->peer))
@@ -104,8 +169,7 @@ sf_op_txn_retransmission (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_ABSORBED);
-  SfSipMsg *last = last_of (ctx);
-  resend_last (ctx, s, last, req);
+  resend_last (ctx, s, req);
   return SF_OP_DONE;
 }
 
@@ -176,7 +240,7 @@ sf_op_txn_send_100 (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (arg != NULL && (ev->kind != SF_EV_TIMER || strcmp (ev->name, arg) != 0))
     return SF_OP_SKIP;
   SfSipEvent *req = request_of (ctx);
-  if (req == NULL || last_of (ctx) != NULL)
+  if (req == NULL || answered (ctx))
     return arg != NULL ? SF_OP_DONE : SF_OP_SKIP;
   g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 100, NULL, NULL, NULL);
   if (r == NULL || !sf_stack_send_response (sf_stack_from_ctx (ctx), r, &req->peer))
@@ -283,9 +347,8 @@ sf_op_txn_resend (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
   SfSipEvent *req = request_of (ctx);
-  SfSipMsg *last = last_of (ctx);
   if (req != NULL)
-    resend_last (ctx, s, last, req);
+    resend_last (ctx, s, req);
   sf_stack_backoff (ctx, arg, TRUE);
   return SF_OP_DONE;
 }
@@ -298,9 +361,8 @@ notify_tu (SfCtx *ctx, const char *what)
   /* The payload is the transaction's request, so a TU with several transactions
    * knows which one failed (OpRequestFailed). */
   SfClientTxn *client = client_of (ctx);
-  SfSipEvent *req = request_of (ctx);
-  SfSipMsg *msg = client != NULL ? client->req : req != NULL ? req->msg : NULL;
-  SfEvent *ev = sf_event_new_full (SF_EV_TXN, what, sf_ctx_handle (ctx), msg != NULL ? sf_sip_msg_ref (msg) : NULL,
+  SfSipMsg *msg = client != NULL ? sf_sip_msg_ref (client->req) : request_msg (sf_txn_inst_peek (ctx));
+  SfEvent *ev = sf_event_new_full (SF_EV_TXN, what, sf_ctx_handle (ctx), msg,
                                    msg != NULL ? (GDestroyNotify) sf_sip_msg_unref : NULL);
   if (sf_instance_parent (sf_ctx_instance (ctx)) != NULL) {
     sf_ctx_post_parent (ctx, ev);
@@ -348,7 +410,10 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, arg) != 0)
     return SF_OP_SKIP;
   SfSipEvent *req = request_of (ctx);
-  SfSipMsg *last = last_of (ctx);
+  SfTxnInstance *t = sf_txn_inst_peek (ctx);
+  if (t != NULL && t->kept != NULL)
+    return SF_OP_DONE; /* a final response went out (a flow that leaves the guard running) */
+  SfSipMsg *last = t != NULL ? t->last : NULL;
   if (req != NULL && last != NULL && sf_sip_msg_status (last) > 100 && sf_sip_str_eq (sf_sip_msg_method (req->msg), "INVITE"))
     return SF_OP_DONE; /* a ringing INVITE (13.3.1.1) */
   SfStack *s = sf_stack_from_ctx (ctx);

@@ -70,6 +70,7 @@ typedef struct {
 } SfTxnBackoff;
 
 typedef struct _SfTxnSourceHold SfTxnSourceHold;
+typedef struct _SfTxnKept SfTxnKept;
 
 /* What the transaction module keeps on one instance, in its slot
  * (sf_txn_inst): a server transaction's request and responses, a client
@@ -79,7 +80,9 @@ typedef struct _SfTxnSourceHold SfTxnSourceHold;
 typedef struct {
   /* a server transaction (ist.xml, nist.xml) */
   SfSipEvent *request;      /* its first request (OpTxnRequest) */
-  SfSipMsg *last;           /* a ref: the last response sent */
+  SfSipMsg *last;           /* a ref: the last response sent, until a final one goes out over UDP */
+  SfTxnKept *kept;          /* from then: the bytes of its request and that response (sf-op-txn.c);
+                             * request->msg and last are NULL */
   char *tu;                 /* the handle of the instance its request went to: it
                              * hears the timeout; a TU that ended is not found by it */
   SfTxnSourceHold *source;  /* counts it against sip.max_per_source and the set's sip.max_instances */

@@ -168,6 +168,7 @@ inst_free (gpointer p)
   SfTxnInstance *t = p;
   g_clear_pointer (&t->request, sf_sip_event_free);
   g_clear_pointer (&t->last, sf_sip_msg_unref);
+  g_free (t->kept);
   g_free (t->tu);
   g_clear_pointer (&t->source, sf_txn_source_hold_free);
   g_clear_pointer (&t->client, sf_txn_client_free);
