@@ -54,27 +54,7 @@ bench_init
 
 # the users, one a line, and the REGISTER each sends once
 awk -v n="$N" 'BEGIN { print "SEQUENTIAL"; for (i = 1; i <= n; i++) printf "u%07d;\n", i }' >"$T/users.csv"
-cat >"$T/reg.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="one REGISTER per user of the injection file">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      Max-Forwards: 70
-      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      Expires: 3600
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-XML
+register_scenario "$T/reg.xml"
 
 # register PORT: the N REGISTERs; prints how many got their 200
 register() {

@@ -35,15 +35,8 @@ trap cleanup EXIT
 command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind is not installed" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "bench-callgrind: sipp is not installed" >&2; exit 1; }
 
-BIN=$SIPFLOW
-if head -c 2 "$SIPFLOW" | grep -q '#!'; then
-  d=$(dirname "$SIPFLOW")
-  BIN=$d/.libs/$(basename "$SIPFLOW")
-  [ -x "$d/.libs/lt-$(basename "$SIPFLOW")" ] && BIN=$d/.libs/lt-$(basename "$SIPFLOW")
-  export LD_LIBRARY_PATH=$d/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fi
-
 . "$(dirname "$0")/lib.sh"
+traced_binary "$SIPFLOW"
 
 # instructions CALLS: the sipflow process's total instruction count for CALLS calls
 instructions() {

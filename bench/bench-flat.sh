@@ -38,51 +38,12 @@ for c in valgrind callgrind_control sipp; do
 done
 [ -x "$BLAST" ] || { echo "bench-flat.sh: $BLAST not built" >&2; exit 2; }
 
-# the real program under .libs/ when SIPFLOW is a libtool wrapper (as bench-callgrind.sh)
-BIN=$SIPFLOW
-if head -c 2 "$SIPFLOW" | grep -q '#!'; then
-  d=$(dirname "$SIPFLOW")
-  BIN=$d/.libs/$(basename "$SIPFLOW")
-  [ -x "$d/.libs/lt-$(basename "$SIPFLOW")" ] && BIN=$d/.libs/lt-$(basename "$SIPFLOW")
-  export LD_LIBRARY_PATH=$d/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-fi
+traced_binary "$SIPFLOW"
 
-cat >"$T/reg.xml" <<'XML'
-<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="one REGISTER per user of the injection file">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-      Max-Forwards: 70
-      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
-      To: <sip:[field0]@[remote_ip]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:[field0]@[local_ip]:[local_port]>
-      Expires: 3600
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-XML
+register_scenario "$T/reg.xml"
 
 # field NAME LINE: NAME=VALUE of sip-blast's line
 field() { echo "$2" | sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
-
-# stats: the transactions_live and bindings figures of a fresh `status`
-stats() {
-  local n
-  n=$(grep -c '"event":"stats"' "$T/events")
-  echo status >&3
-  for _ in $(seq 300); do
-    [ "$(grep -c '"event":"stats"' "$T/events")" -gt "$n" ] && break
-    sleep 0.2
-  done
-  grep '"event":"stats"' "$T/events" | tail -1 | sed -n 's/.*"transactions_live":\([0-9]*\).*/\1/p'
-}
 
 level() {
   local n=$1 port ok live0 live1 probe ir
@@ -108,12 +69,12 @@ level() {
   ok=$(awk -F';' 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "SuccessfulCall(C)") c = i } END { print $c + 0 }' \
     "$T/reg.csv")
   rm -f "$T/reg.csv"
-  live0=$(stats)
+  live0=$(sf_stat transactions_live 60)
   callgrind_control -i on "$SF" >/dev/null
   probe=$("$BLAST" -n "$PROBE" -r "$PROBE_RATE" -t 60 -u u0000001 options "$port" 2>&1 | tr '\n' ' ')
   callgrind_control -i off "$SF" >/dev/null
   callgrind_control -d "$SF" >/dev/null
-  live1=$(stats)
+  live1=$(sf_stat transactions_live 60)
   # the dump callgrind_control -d asked for (cg.out.1): what ran while the
   # instrumentation was on, the probe (its summary line says 0, its totals line
   # holds the count)

@@ -52,16 +52,7 @@ blast() {
 # field NAME LINE: NAME=VALUE of sip-blast's line
 field() { echo "$2" | sed -n "s/.*\b$1=\([^ ]*\).*/\1/p"; }
 
-sf_live() {
-  local n
-  n=$(grep -c '"event":"stats"' "$T/events")
-  echo status >&3
-  for _ in $(seq 50); do
-    [ "$(grep -c '"event":"stats"' "$T/events")" -gt "$n" ] && break
-    sleep 0.1
-  done
-  grep '"event":"stats"' "$T/events" | tail -1 | sed -n 's/.*"transactions_live":\([0-9]*\).*/\1/p'
-}
+sf_live() { sf_stat transactions_live; }
 kam_live() {
   kamcmd -s "unix:$T/run/ctl" tm.stats 2>/dev/null | sed -n 's/^[[:space:]]*current:[[:space:]]*//p' | head -1
 }

@@ -198,3 +198,59 @@ backends_redis() {
     BACKENDS=$(echo " $BACKENDS " | sed 's/ redis / /')
   fi
 }
+
+# traced_binary SIPFLOW: sets BIN to the program valgrind should trace: SIPFLOW,
+# or when it is a libtool wrapper (an uninstalled build) the real program under
+# .libs/, with the library beside it on LD_LIBRARY_PATH
+traced_binary() {
+  local d
+  BIN=$1
+  if head -c 2 "$1" | grep -q '#!'; then
+    d=$(dirname "$1")
+    BIN=$d/.libs/$(basename "$1")
+    [ -x "$d/.libs/lt-$(basename "$1")" ] && BIN=$d/.libs/lt-$(basename "$1")
+    export LD_LIBRARY_PATH=$d/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  fi
+}
+
+# register_scenario FILE: a sipp scenario that sends one REGISTER per user of
+# its injection file (field0: the user; Contact sip:USER@ its own address,
+# Expires 3600, no digest) and waits for the 200
+register_scenario() {
+  cat >"$1" <<'XML'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="one REGISTER per user of the injection file">
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+      Max-Forwards: 70
+      From: <sip:[field0]@[remote_ip]>;tag=[call_number]
+      To: <sip:[field0]@[remote_ip]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:[field0]@[local_ip]:[local_port]>
+      Expires: 3600
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+XML
+}
+
+# sf_stat FIELD [SECONDS]: asks the sipflow of sipflow_start (or any whose
+# control lines go to fd 3 and whose events go to $T/events) for `status`,
+# waits up to SECONDS (default 10) for the new stats line, and prints FIELD's
+# number from it
+sf_stat() {
+  local n
+  n=$(grep -c '"event":"stats"' "$T/events")
+  echo status >&3
+  for _ in $(seq $((${2:-10} * 5))); do
+    [ "$(grep -c '"event":"stats"' "$T/events")" -gt "$n" ] && break
+    sleep 0.2
+  done
+  grep '"event":"stats"' "$T/events" | tail -1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
