@@ -4,13 +4,17 @@
 # against the issue's goals.
 #  1. CPU per call under sipp (bench-proxy.sh; bench-redirect.sh: REGISTER
 #     with digest and the redirect, location stores memory and sqlite),
-#     Kamailio with 1 worker and with 2 (KWORKERS), ROUNDS rounds alternated
-#     (each script runs sipflow, then Kamailio); medians.  sipflow runs one
-#     core today (no workers): its "all cores" figure is its one-core figure.
+#     sipflow with 1 worker and with 2 (core.workers) beside Kamailio with 1
+#     and 2 (children), ROUNDS rounds alternated (each script runs sipflow,
+#     then Kamailio, with the same WORKERS), sipp with a socket per call
+#     (SOURCES=many: the kernel spreads the calls over both servers' sockets);
+#     medians.
 #  2. The highest clean rate of each job (proxy, redirect, register; memory
 #     stores) from bench/sip-blast, above sipp's limit: a fresh server per run,
-#     STEP_SECS seconds of calls at each rate of RATES in turn, the servers
-#     (sipflow, Kamailio 1 worker, Kamailio 2) alternated at each rate, each
+#     STEP_SECS seconds of calls at each rate of RATES in turn, from
+#     BLAST_SOCKETS source ports (default 16: many sources, as many phones),
+#     the servers (sipflow 1 and 2 workers, Kamailio 1 and 2) alternated at
+#     each rate, each
 #     stopped at its first run that is not clean (clean: every call completed,
 #     no retransmission by sip-blast or repeated response from the server, no
 #     call placed more than 100 ms late) twice in a row.  sip-blast shares the two cores with
@@ -71,22 +75,25 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 # ---- 1. CPU per call under sipp ----
 for round in $(seq "$ROUNDS"); do
   for kw in 1 2; do
-    say "round $round, Kamailio $kw worker(s): bench-proxy.sh $CALLS calls at $CPU_RATE/s"
-    KWORKERS=$kw "$HERE/bench/bench-proxy.sh" "$SIPFLOW" "$CALLS" "$CPU_RATE" >"$LOGDIR/proxy.$round.k$kw" 2>&1
+    say "round $round, $kw worker(s) each: bench-proxy.sh $CALLS calls at $CPU_RATE/s"
+    WORKERS=$kw KWORKERS=$kw SOURCES=many "$HERE/bench/bench-proxy.sh" "$SIPFLOW" "$CALLS" "$CPU_RATE" \
+      >"$LOGDIR/proxy.$round.k$kw" 2>&1
     # "WHO INVITE..BYE via Record-Route: OK of N at R/s, ... = MS ms per 1000"
     sed -n 's/^\([a-z]*\) *INVITE..BYE via Record-Route: \([0-9]*\) of \([0-9]*\) .* = \([0-9.]*\) ms per 1000$/\1 \2 \3 \4/p' \
       "$LOGDIR/proxy.$round.k$kw" | while read -r who ok n ms; do
       [ "$who" = kamailio ] && who=k$kw
+      [ "$who" = sipflow ] && who=sf$kw
       [ "$ok" = "$n" ] || ms="$ms!"
       echo "cpu.proxy $who $ms" >>"$RES"
     done
-    say "round $round, Kamailio $kw worker(s): bench-redirect.sh (memory, sqlite) $CALLS at $CPU_RATE/s"
-    KWORKERS=$kw BACKENDS="memory sqlite" "$HERE/bench/bench-redirect.sh" "$SIPFLOW" "$CALLS" "$CPU_RATE" \
+    say "round $round, $kw worker(s) each: bench-redirect.sh (memory, sqlite) $CALLS at $CPU_RATE/s"
+    WORKERS=$kw KWORKERS=$kw SOURCES=many BACKENDS="memory sqlite" "$HERE/bench/bench-redirect.sh" "$SIPFLOW" "$CALLS" "$CPU_RATE" \
       >"$LOGDIR/redirect.$round.k$kw" 2>&1
     # "WHO BACKEND JOB: OK of N at R/s, ... = MS ms per 1000"
     sed -n 's/^\([a-z]*\) *\([a-z]*\) *\([a-z]*\): *\([0-9]*\) of \([0-9]*\) .* = \([0-9.]*\) ms per 1000.*$/\1 \2 \3 \4 \5 \6/p' \
       "$LOGDIR/redirect.$round.k$kw" | while read -r who be job ok n ms; do
       [ "$who" = kamailio ] && who=k$kw
+      [ "$who" = sipflow ] && who=sf$kw
       [ "$ok" = "$n" ] || ms="$ms!"
       echo "cpu.$job.$be $who $ms" >>"$RES"
     done
@@ -99,13 +106,14 @@ printf 'sipp:sippass\n' >"$T/users"
 # the line; returns 0 when the run is clean
 blast_run() {
   local who=$1 job=$2 rate=$3 n=$(($3 * STEP_SECS)) pid port b a line ms cfg shm
-  if [ "$who" = sipflow ]; then
+  if [ "${who#sf}" != "$who" ]; then
     rm -rf "$XDG_STATE_HOME"
     if [ "$job" = proxy ]; then
-      sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --log-level error
+      sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=${who#sf}" \
+        --log-level error
     else
       sipflow_start redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 \
-        --set sip.rate_limit=0 --set location.backend=memory --log-level error
+        --set sip.rate_limit=0 --set location.backend=memory --set "core.workers=${who#sf}" --log-level error
     fi
     pid=$SF port=$SF_PORT
     [ -n "$port" ] || { say "sipflow $job did not start: $(tail -1 "$T/err")"; return 1; }
@@ -121,9 +129,9 @@ blast_run() {
   fi
   sleep 0.5 # the server settled (Kamailio's workers start after its port is bound)
   b=$(ticks "$pid")
-  line=$("$BLAST" -x -n "$n" -r "$rate" "$job" "$port")
+  line=$("$BLAST" -x -s "${BLAST_SOCKETS:-16}" -n "$n" -r "$rate" "$job" "$port")
   a=$(ticks "$pid")
-  if [ "$who" = sipflow ]; then
+  if [ "${who#sf}" != "$who" ]; then
     echo quit >&3
     exec 3>&-
     rm -f "$T/events"
@@ -136,9 +144,9 @@ blast_run() {
   echo "$line" | grep -q " completed=$n failed=0 retransmitted=0 retransmissions=0 repeats=0 late=0 "
 }
 for job in proxy redirect register; do
-  declare -A best=() active=([sipflow]=1 [k1]=1 [k2]=1)
+  declare -A best=() active=([sf1]=1 [sf2]=1 [k1]=1 [k2]=1)
   for rate in $RATES; do
-    for who in sipflow k1 k2; do
+    for who in sf1 sf2 k1 k2; do
       [ "${active[$who]}" = 1 ] || continue
       say "sip-blast $job at $rate/s: $who"
       # a run that is not clean is tried once more: on a shared machine a
@@ -151,7 +159,7 @@ for job in proxy redirect register; do
       sleep 0.5
     done
   done
-  for who in sipflow k1 k2; do
+  for who in sf1 sf2 k1 k2; do
     r=${best[$who]:-<${RATES%% *}}
     # still clean at the top rate: the rate is a floor
     [ "${active[$who]}" = 1 ] && r="$r+"
@@ -240,7 +248,7 @@ row() {
   echo "Issue 25: sipflow beside its peers ($( [ "${QUICK:-0}" = 1 ] && echo QUICK || echo full) run, $(date -u '+%Y-%m-%d %H:%M') UTC,"
   echo "load average before $LOAD0, after $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; logs in $LOGDIR)"
   echo "CPU: ms of server CPU per 1000 calls, median of $ROUNDS alternated round(s), $CALLS calls at $CPU_RATE/s under sipp."
-  echo "sipflow runs on one core today (no workers): its all-cores figures are its one-core figures."
+  echo "1 core: sipflow core.workers=1 beside Kamailio children=1; all cores: both at 2."
   echo
   echo "| metric | sipflow | peer | ratio | goal | met |"
   echo "|---|---|---|---|---|---|"
@@ -248,13 +256,13 @@ row() {
     "register.memory:REGISTER with digest (memory)" "redirect.sqlite:redirect INVITE/302/ACK (sqlite, the default store)" \
     "register.sqlite:REGISTER with digest (sqlite, the default store)"; do
     key=cpu.${j%%:*} label=${j#*:}
-    row "$label, CPU per 1000, 1 core" "$(med "$key" sipflow)" "Kamailio 1 worker" "$(med "$key" k1)" "le 0.5"
-    row "$label, CPU per 1000, all cores (sipflow: 1)" "$(med "$key" sipflow)" "Kamailio 2 workers" "$(med "$key" k2)" "le 0.5"
+    row "$label, CPU per 1000, 1 core" "$(med "$key" sf1)" "Kamailio 1 worker" "$(med "$key" k1)" "le 0.5"
+    row "$label, CPU per 1000, 2 workers" "$(med "$key" sf2)" "Kamailio 2 workers" "$(med "$key" k2)" "le 0.5"
   done
   for job in proxy redirect register; do
-    row "$job: highest clean rate /s (sip-blast, $STEP_SECS s runs), 1 core" "$(med "rate.$job" sipflow)" \
+    row "$job: highest clean rate /s (sip-blast, $STEP_SECS s runs), 1 core" "$(med "rate.$job" sf1)" \
       "Kamailio 1 worker" "$(med "rate.$job" k1)" "reported (no figure set)"
-    row "$job: highest clean rate /s, all cores (sipflow: 1)" "$(med "rate.$job" sipflow)" \
+    row "$job: highest clean rate /s, 2 workers" "$(med "rate.$job" sf2)" \
       "Kamailio 2 workers" "$(med "rate.$job" k2)" "reported (no figure set)"
   done
   for m in $(awk '$1 ~ /^parse\.full\./ && $2 == "sipflow" { sub(/^parse\.full\./, "", $1); print $1 }' "$RES" | awk '!s[$0]++'); do

@@ -29,8 +29,12 @@
  * a repeat, a late call), for stepping a rate up without waiting out timers.
  * -1 sends each datagram at once, as sipp does, where batches of them arrive
  * at the server together (bench/README.md: what that changes).
+ * -s SOCKETS spreads the calls over that many source sockets (each a port of
+ * its own), as many phones would: a server that reads one port with several
+ * SO_REUSEPORT sockets (sipflow's core.workers, Kamailio's children) gets its
+ * datagrams spread by the kernel, which hashes the source address and port.
  * Usage: sip-blast [-x] [-1] [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER]
- *                  [-p PASSWORD] proxy|redirect|register|options SERVER_PORT */
+ *                  [-p PASSWORD] [-s SOCKETS] proxy|redirect|register|options SERVER_PORT */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -116,8 +120,18 @@ static double rate = 1000, slip_max = 0.1, timeout_s = 32;
 static const char *user = "sipp", *password = "sippass";
 static char token[32];         /* this run's mark in every Call-ID */
 static struct sockaddr_in server;
-static int caller_port, callee_port;
-static SendQ out_caller, out_callee;
+/* -s SOCKETS: calls spread over that many caller sockets (and, proxy job,
+ * callee sockets), call c on socket c % SOCKETS, so that a server reading
+ * with several sockets on one port (SO_REUSEPORT: the kernel picks one by the
+ * source address and port) gets them from many sources, not one */
+#define MAXSOCK 64
+static int nsock = 1;
+static int caller_ports[MAXSOCK], callee_ports[MAXSOCK];
+static SendQ *out_callers, *out_callees;
+#define CQ(c) (&out_callers[(c) % nsock])
+#define EQ(c) (&out_callees[(c) % nsock])
+#define CPORT(c) caller_ports[(c) % nsock]
+#define EPORT(c) callee_ports[(c) % nsock]
 static Timer *heap;
 static size_t heap_n, heap_cap;
 static double t0;
@@ -381,7 +395,7 @@ static const char sdp[] = "v=0\r\no=blast 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP
 static void
 send_invite(uint32_t c)
 {
-  char *b = slot(&out_caller);
+  char *b = slot(CQ(c));
   int n;
   if (job == JOB_PROXY)
     n = snprintf(b, MAXMSG,
@@ -395,7 +409,7 @@ send_invite(uint32_t c)
                  "Max-Forwards: 70\r\n"
                  "Content-Type: application/sdp\r\n"
                  "Content-Length: %zu\r\n\r\n%s",
-                 callee_port, caller_port, token, c, caller_port, c, token, callee_port, c, token, caller_port,
+                 EPORT(c), CPORT(c), token, c, CPORT(c), c, token, EPORT(c), c, token, CPORT(c),
                  sizeof sdp - 1, sdp);
   else
     n = snprintf(b, MAXMSG,
@@ -408,9 +422,9 @@ send_invite(uint32_t c)
                  "Contact: <sip:caller@127.0.0.1:%d>\r\n"
                  "Max-Forwards: 70\r\n"
                  "Content-Length: 0\r\n\r\n",
-                 user, ntohs(server.sin_port), caller_port, token, c, caller_port, c, token, user,
-                 ntohs(server.sin_port), c, token, caller_port);
-  queue(&out_caller, n, &server);
+                 user, ntohs(server.sin_port), CPORT(c), token, c, CPORT(c), c, token, user,
+                 ntohs(server.sin_port), c, token, CPORT(c));
+  queue(CQ(c), n, &server);
   calls[c].phase = PH_INVITE;
   send_request(c, b, n);
 }
@@ -419,7 +433,7 @@ send_invite(uint32_t c)
 static void
 send_register(uint32_t c, int cseq, const char *auth)
 {
-  char *b = slot(&out_caller);
+  char *b = slot(CQ(c));
   int n = snprintf(b, MAXMSG,
                    "REGISTER sip:127.0.0.1:%d SIP/2.0\r\n"
                    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%u-r%d\r\n"
@@ -432,9 +446,9 @@ send_register(uint32_t c, int cseq, const char *auth)
                    "Expires: 600\r\n"
                    "Max-Forwards: 70\r\n"
                    "Content-Length: 0\r\n\r\n",
-                   ntohs(server.sin_port), caller_port, token, c, cseq, user, c, token, user, c, token, cseq, user,
-                   caller_port, auth);
-  queue(&out_caller, n, &server);
+                   ntohs(server.sin_port), CPORT(c), token, c, cseq, user, c, token, user, c, token, cseq, user,
+                   CPORT(c), auth);
+  queue(CQ(c), n, &server);
   calls[c].phase = cseq == 1 ? PH_REG1 : PH_REG2;
   send_request(c, b, n);
 }
@@ -444,7 +458,7 @@ send_register(uint32_t c, int cseq, const char *auth)
 static void
 send_options(uint32_t c)
 {
-  char *b = slot(&out_caller);
+  char *b = slot(CQ(c));
   int n = snprintf(b, MAXMSG,
                    "OPTIONS sip:%s@127.0.0.1:%d SIP/2.0\r\n"
                    "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%u-o\r\n"
@@ -455,9 +469,9 @@ send_options(uint32_t c)
                    "Contact: <sip:caller@127.0.0.1:%d>\r\n"
                    "Max-Forwards: 70\r\n"
                    "Content-Length: 0\r\n\r\n",
-                   user, ntohs(server.sin_port), caller_port, token, c, caller_port, c, token, user,
-                   ntohs(server.sin_port), c, token, caller_port);
-  queue(&out_caller, n, &server);
+                   user, ntohs(server.sin_port), CPORT(c), token, c, CPORT(c), c, token, user,
+                   ntohs(server.sin_port), c, token, CPORT(c));
+  queue(CQ(c), n, &server);
   calls[c].phase = PH_OPTIONS;
   send_request(c, b, n);
 }
@@ -539,11 +553,11 @@ answer_challenge(uint32_t c, const Msg *m)
 static void
 send_ack(uint32_t c, const Msg *m)
 {
-  char *b = slot(&out_caller);
+  char *b = slot(CQ(c));
   int n;
   if (job == JOB_PROXY) {
     n = snprintf(b, MAXMSG, "ACK %.*s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%u-a\r\n",
-                 m->contact_uri.n, m->contact_uri.p, caller_port, token, c);
+                 m->contact_uri.n, m->contact_uri.p, CPORT(c), token, c);
     for (int i = m->nrr - 1; i >= 0 && n < MAXMSG; i--)
       n += snprintf(b + n, MAXMSG - n, "Route: %.*s\r\n", m->rr[i].n, m->rr[i].p);
     if (n < MAXMSG)
@@ -552,7 +566,7 @@ send_ack(uint32_t c, const Msg *m)
                     "To: <sip:callee@127.0.0.1:%d>;tag=%.*s\r\n"
                     "Call-ID: %u-%s@blast\r\n"
                     "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                    caller_port, c, token, callee_port, m->to_tag.n, m->to_tag.p, c, token);
+                    CPORT(c), c, token, EPORT(c), m->to_tag.n, m->to_tag.p, c, token);
   } else {
     n = snprintf(b, MAXMSG,
                  "ACK sip:%s@127.0.0.1:%d SIP/2.0\r\n"
@@ -561,10 +575,10 @@ send_ack(uint32_t c, const Msg *m)
                  "To: <sip:%s@127.0.0.1:%d>;tag=%.*s\r\n"
                  "Call-ID: %u-%s@blast\r\n"
                  "CSeq: 1 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                 user, ntohs(server.sin_port), caller_port, token, c, caller_port, c, token, user,
+                 user, ntohs(server.sin_port), CPORT(c), token, c, CPORT(c), c, token, user,
                  ntohs(server.sin_port), m->to_tag.n, m->to_tag.p, c, token);
   }
-  queue(&out_caller, n, &server);
+  queue(CQ(c), n, &server);
 }
 
 /* the BYE of a proxied call, along the same route as the ACK */
@@ -573,7 +587,7 @@ send_bye(uint32_t c, const Msg *m)
 {
   char b[MAXMSG];
   int n = snprintf(b, MAXMSG, "BYE %.*s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-%s-%u-b\r\n",
-                   m->contact_uri.n, m->contact_uri.p, caller_port, token, c);
+                   m->contact_uri.n, m->contact_uri.p, CPORT(c), token, c);
   for (int i = m->nrr - 1; i >= 0 && n < MAXMSG; i--)
     n += snprintf(b + n, MAXMSG - n, "Route: %.*s\r\n", m->rr[i].n, m->rr[i].p);
   if (n < MAXMSG)
@@ -582,10 +596,10 @@ send_bye(uint32_t c, const Msg *m)
                   "To: <sip:callee@127.0.0.1:%d>;tag=%.*s\r\n"
                   "Call-ID: %u-%s@blast\r\n"
                   "CSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
-                  caller_port, c, token, callee_port, m->to_tag.n, m->to_tag.p, c, token);
+                  CPORT(c), c, token, EPORT(c), m->to_tag.n, m->to_tag.p, c, token);
   if (n >= MAXMSG) return;
-  memcpy(slot(&out_caller), b, n);
-  queue(&out_caller, n, &server);
+  memcpy(slot(CQ(c)), b, n);
+  queue(CQ(c), n, &server);
   calls[c].phase = PH_BYE;
   send_request(c, b, n);
 }
@@ -693,7 +707,7 @@ build_response(char *b, const Msg *m, const char *status, int tag, int rr, int b
                   m->to_line.n, m->to_line.p, tag ? ";tag=" : "", tag ? c : 0, tag ? "u" : "", m->callid_line.n,
                   m->callid_line.p, m->cseq_line.n, m->cseq_line.p);
   if (tag && n < MAXMSG)
-    n += snprintf(b + n, MAXMSG - n, "Contact: <sip:127.0.0.1:%d;transport=udp>\r\n", callee_port);
+    n += snprintf(b + n, MAXMSG - n, "Contact: <sip:127.0.0.1:%d;transport=udp>\r\n", EPORT(c));
   if (n < MAXMSG) {
     if (body)
       n += snprintf(b + n, MAXMSG - n, "Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
@@ -715,16 +729,16 @@ callee_request(const Msg *m, const struct sockaddr_in *from)
     if (k->answered) {
       /* the proxy retransmitted: our 200 again while it is kept */
       repeats++;
-      if (k->resp) queue(&out_callee, (memcpy(slot(&out_callee), k->resp, k->resp_len), k->resp_len), from);
+      if (k->resp) queue(EQ(c), (memcpy(slot(EQ(c)), k->resp, k->resp_len), k->resp_len), from);
       return;
     }
     k->answered = 1;
-    char *b = slot(&out_callee);
-    queue(&out_callee, build_response(b, m, "180 Ringing", 1, 1, 0, c), from);
-    b = slot(&out_callee);
+    char *b = slot(EQ(c));
+    queue(EQ(c), build_response(b, m, "180 Ringing", 1, 1, 0, c), from);
+    b = slot(EQ(c));
     int n = build_response(b, m, "200 OK", 1, 1, 1, c);
     if (n <= 0 || n >= MAXMSG) return;
-    queue(&out_callee, n, from);
+    queue(EQ(c), n, from);
     k->resp = malloc(n);
     if (!k->resp) abort();
     memcpy(k->resp, b, n);
@@ -739,8 +753,8 @@ callee_request(const Msg *m, const struct sockaddr_in *from)
     free(k->resp);
     k->resp = NULL;
   } else if (is(m->method, "BYE")) {
-    char *b = slot(&out_callee);
-    queue(&out_callee, build_response(b, m, "200 OK", 0, 0, 0, c), from);
+    char *b = slot(EQ(c));
+    queue(EQ(c), build_response(b, m, "200 OK", 0, 0, 0, c), from);
   }
 }
 
@@ -752,8 +766,8 @@ fire(Timer t)
   if (t.callee) {
     if (k->c_next != t.t || !k->resp) return; /* stale */
     if (t.t >= k->c_give_up) { k->c_next = 0; free(k->resp); k->resp = NULL; return; }
-    memcpy(slot(&out_callee), k->resp, k->resp_len);
-    queue(&out_callee, k->resp_len, &k->resp_to);
+    memcpy(slot(EQ(t.idx)), k->resp, k->resp_len);
+    queue(EQ(t.idx), k->resp_len, &k->resp_to);
     retransmissions++;
     k->retransmitted = 1;
     k->c_interval *= 2;
@@ -763,8 +777,8 @@ fire(Timer t)
   }
   if (k->next != t.t || !k->req) return; /* stale */
   if (t.t >= k->give_up) { call_end(t.idx, 0); return; }
-  memcpy(slot(&out_caller), k->req, k->req_len);
-  queue(&out_caller, k->req_len, &server);
+  memcpy(slot(CQ(t.idx)), k->req, k->req_len);
+  queue(CQ(t.idx), k->req_len, &server);
   retransmissions++;
   k->retransmitted = 1;
   int non_invite = k->phase != PH_INVITE;
@@ -790,6 +804,16 @@ udp_socket(int *port)
   }
   *port = ntohs(a.sin_port);
   return fd;
+}
+
+/* every queue's batch out (a message for call c may sit in any socket's) */
+static void
+flush_all(void)
+{
+  for (int i = 0; i < nsock; i++) {
+    flush(&out_callers[i]);
+    if (job == JOB_PROXY) flush(&out_callees[i]);
+  }
 }
 
 static char rbuf[BATCH][MAXMSG];
@@ -824,7 +848,7 @@ usage(void)
 {
   fprintf(stderr,
           "usage: sip-blast [-x] [-1] [-n CALLS] [-r RATE] [-S SLIP_MS] [-t TIMEOUT_S] [-u USER] [-p PASSWORD]\n"
-          "                 proxy|redirect|register|options SERVER_PORT\n"
+          "                 [-s SOCKETS] proxy|redirect|register|options SERVER_PORT\n"
           "  plays CALLS calls (default 1000) at RATE a second (default 1000) against the server\n"
           "  on 127.0.0.1:SERVER_PORT over UDP; prints one line:\n"
           "  job calls rate completed failed retransmitted (calls) retransmissions repeats (final\n"
@@ -833,7 +857,9 @@ usage(void)
           "  r100 r180 r200 r302 r401 rother (responses received by the caller) aborted\n"
           "  -x: stop at the first retransmission, repeat or late call (aborted=1; calls not done\n"
           "  then are not counted as failed): for stepping a rate up until a run is not clean\n"
-          "  -1: each datagram sent at once (no batch), as sipp sends them\n");
+          "  -1: each datagram sent at once (no batch), as sipp sends them\n"
+          "  -s: the calls spread over SOCKETS caller sockets (and callee sockets for proxy), call i\n"
+          "  on socket i %% SOCKETS (default 1, at most 64): many sources for a server's SO_REUSEPORT group\n");
   exit(2);
 }
 
@@ -842,7 +868,7 @@ main(int argc, char **argv)
 {
   int opt;
   ncalls = 1000;
-  while ((opt = getopt(argc, argv, "n:r:S:t:u:p:x1h")) != -1) {
+  while ((opt = getopt(argc, argv, "n:r:S:t:u:p:s:x1h")) != -1) {
     switch (opt) {
     case 'n': ncalls = (unsigned) strtoul(optarg, NULL, 10); break;
     case 'r': rate = strtod(optarg, NULL); break;
@@ -850,12 +876,13 @@ main(int argc, char **argv)
     case 't': timeout_s = strtod(optarg, NULL); break;
     case 'u': user = optarg; break;
     case 'p': password = optarg; break;
+    case 's': nsock = atoi(optarg); break;
     case 'x': stop_unclean = 1; break;
     case '1': unbatched = 1; break;
     default: usage();
     }
   }
-  if (argc - optind != 2 || ncalls == 0 || rate <= 0 || timeout_s <= 0) usage();
+  if (argc - optind != 2 || ncalls == 0 || rate <= 0 || timeout_s <= 0 || nsock < 1 || nsock > MAXSOCK) usage();
   if (strcmp(argv[optind], "proxy") == 0) job = JOB_PROXY;
   else if (strcmp(argv[optind], "redirect") == 0) job = JOB_REDIRECT;
   else if (strcmp(argv[optind], "register") == 0) job = JOB_REGISTER;
@@ -869,12 +896,22 @@ main(int argc, char **argv)
   t0 = 0;
   t0 = now();
 
-  out_caller.fd = udp_socket(&caller_port);
-  out_callee.fd = job == JOB_PROXY ? udp_socket(&callee_port) : -1;
-  if (out_caller.fd < 0 || (job == JOB_PROXY && out_callee.fd < 0)) {
-    perror("sip-blast: socket");
-    return 2;
+  out_callers = calloc(nsock, sizeof *out_callers);
+  out_callees = calloc(nsock, sizeof *out_callees);
+  if (!out_callers || !out_callees) abort();
+  /* the pollfds: caller sockets first, then (proxy) callee sockets */
+  struct pollfd pfd[2 * MAXSOCK];
+  int npfd = 0;
+  for (int i = 0; i < nsock; i++) {
+    out_callers[i].fd = udp_socket(&caller_ports[i]);
+    out_callees[i].fd = job == JOB_PROXY ? udp_socket(&callee_ports[i]) : -1;
+    if (out_callers[i].fd < 0 || (job == JOB_PROXY && out_callees[i].fd < 0)) {
+      perror("sip-blast: socket");
+      return 2;
+    }
+    pfd[npfd++] = (struct pollfd){ out_callers[i].fd, POLLIN, 0 };
   }
+  for (int i = 0; job == JOB_PROXY && i < nsock; i++) pfd[npfd++] = (struct pollfd){ out_callees[i].fd, POLLIN, 0 };
   calls = calloc(ncalls + 1, sizeof *calls);
   if (!calls) abort();
 
@@ -885,7 +922,6 @@ main(int argc, char **argv)
   unsigned placed = 0, oldest = 0;
   int aborted = 0;
   double last_placed = sched;
-  struct pollfd pfd[2] = { { out_caller.fd, POLLIN, 0 }, { out_callee.fd, POLLIN, 0 } };
   while (finished < ncalls) {
     double t = now();
     if (warming) {
@@ -905,10 +941,13 @@ main(int argc, char **argv)
     /* what came in: until nothing is waiting (a batch at a time each) */
     int got;
     do {
-      got = receive(out_caller.fd, 0);
-      if (job == JOB_PROXY) got += receive(out_callee.fd, 1);
-      flush(&out_caller);
-      if (job == JOB_PROXY) flush(&out_callee);
+      got = 0;
+      for (int i = 0; i < nsock; i++) {
+        int r = receive(out_callers[i].fd, 0);
+        if (job == JOB_PROXY) r += receive(out_callees[i].fd, 1);
+        if (r > got) got = r;
+      }
+      flush_all();
     } while (got >= BATCH);
     /* the timers due */
     t = now();
@@ -919,8 +958,7 @@ main(int argc, char **argv)
       call_end(oldest, 0);
       while (oldest < placed && (calls[oldest].phase == PH_DONE || calls[oldest].phase == PH_FAILED)) oldest++;
     }
-    flush(&out_caller);
-    if (job == JOB_PROXY) flush(&out_callee);
+    flush_all();
     if (finished >= ncalls) break;
     if (stop_unclean && (retransmissions || repeats || late)) {
       aborted = 1;
@@ -933,7 +971,7 @@ main(int argc, char **argv)
     double wait = next - now();
     if (wait > 0) {
       struct timespec w = { 0, (long) (wait * 1e9) };
-      ppoll(pfd, job == JOB_PROXY ? 2 : 1, &w, NULL);
+      ppoll(pfd, (nfds_t) npfd, &w, NULL);
     }
   }
   double wall = now() - sched;
