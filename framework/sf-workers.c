@@ -10,6 +10,7 @@ typedef struct {
   SfWorkFunc func;
   gpointer data;
   GDestroyNotify destroy;
+  gsize size;        /* the bytes it declared (sf_workers_offer), counted while it waits */
 } Item;
 
 typedef struct _Worker Worker;
@@ -26,14 +27,18 @@ struct _Worker {
   gpointer data;             /* unowned */
   GMutex lock;
   GQueue inbox;              /* Item (owned), under lock */
+  gsize inbox_bytes;         /* the sizes of what waits in it, under lock */
   GSource *source;           /* owned, nullable: runs the inbox in the worker's context */
   GMainContext *context;     /* owned ref, nullable: that context */
-  SfWorkerStats stats;       /* handed_out counted by the reader, the rest by the worker */
+  SfWorkerStats stats;       /* handed_out counted by the reader, handed_in by the worker, wakeups and dropped by
+                              * the posters under lock */
 };
 
 struct _SfWorkers {
   guint n;
   guint64 key[2];
+  guint max_items;           /* what may wait in one inbox (sf_workers_offer) */
+  gsize max_bytes;
   Worker *workers;           /* owned, n of them */
 };
 
@@ -53,13 +58,20 @@ item_free (Item *i)
   g_free (i);
 }
 
-/* Takes @w's whole inbox and runs it; returns how many items ran. */
+/* Takes up to SF_WORKERS_RUN_MAX items of @w's inbox and runs them; returns
+ * how many ran.  The rest wait for the next turn of the context (the source
+ * stays ready), so a backlog reaches the owner's event queue a slice at a
+ * time, as a socket's datagrams do, instead of at once past core.max_queue. */
 static guint
 run_inbox (Worker *w)
 {
+  GQueue items = G_QUEUE_INIT;
   g_mutex_lock (&w->lock);
-  GQueue items = w->inbox;
-  g_queue_init (&w->inbox);
+  for (guint k = 0; k < SF_WORKERS_RUN_MAX && !g_queue_is_empty (&w->inbox); k++) {
+    Item *i = g_queue_pop_head (&w->inbox);
+    w->inbox_bytes -= i->size;
+    g_queue_push_tail (&items, i);
+  }
   g_mutex_unlock (&w->lock);
   guint n = 0;
   Item *i;
@@ -117,6 +129,8 @@ sf_workers_new (guint n, const guint64 key[2])
   set->n = n;
   set->key[0] = key[0];
   set->key[1] = key[1];
+  set->max_items = SF_WORKERS_INBOX_MAX;
+  set->max_bytes = SF_WORKERS_INBOX_MAX_BYTES;
   set->workers = g_new0 (Worker, n);
   for (guint i = 0; i < n; i++) {
     Worker *w = &set->workers[i];
@@ -190,23 +204,58 @@ sf_workers_data (SfWorkers *set, guint w)
 }
 
 void
-sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy)
+sf_workers_set_inbox_max (SfWorkers *set, guint items, gsize bytes)
 {
-  g_return_if_fail (from < set->n && to < set->n && func != NULL);
+  g_return_if_fail (items >= 1 && bytes >= 1);
+  set->max_items = items;
+  set->max_bytes = bytes;
+}
+
+/* Queues @func at @to; with @bounded, refuses it (FALSE, counted) when
+ * @to's inbox is full. */
+static gboolean
+post (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy, gsize size,
+      gboolean bounded)
+{
   Worker *w = &set->workers[to];
-  Item *i = g_new (Item, 1);
-  *i = (Item) { func, data, destroy };
   g_mutex_lock (&w->lock);
+  if (bounded && (w->inbox.length >= set->max_items || w->inbox_bytes + size > set->max_bytes)) {
+    w->stats.dropped++;
+    g_mutex_unlock (&w->lock);
+    if (destroy != NULL)
+      destroy (data);
+    return FALSE;
+  }
+  Item *i = g_new (Item, 1);
+  *i = (Item) { func, data, destroy, size };
+  w->inbox_bytes += size;
   gboolean was_empty = g_queue_is_empty (&w->inbox);
   g_queue_push_tail (&w->inbox, i);
   if (was_empty)
     w->stats.wakeups++;
   g_mutex_unlock (&w->lock);
   set->workers[from].stats.handed_out++;
-  /* Only the first item of a batch wakes the owner: it takes the whole inbox.
-   * Its context, not its source: the source may be destroyed by then (closed). */
+  /* Only the first item of a batch wakes the owner: its source stays ready
+   * until the inbox is empty.  Its context, not its source: the source may be
+   * destroyed by then (closed). */
   if (was_empty && w->context != NULL)
     g_main_context_wakeup (w->context);
+  return TRUE;
+}
+
+void
+sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy)
+{
+  g_return_if_fail (from < set->n && to < set->n && func != NULL);
+  post (set, from, to, func, data, destroy, 0, FALSE);
+}
+
+gboolean
+sf_workers_offer (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy,
+                  gsize size)
+{
+  g_return_val_if_fail (from < set->n && to < set->n && func != NULL, FALSE);
+  return post (set, from, to, func, data, destroy, size, TRUE);
 }
 
 guint
@@ -261,10 +310,14 @@ sf_workers_stats (SfWorkers *set, guint w, SfWorkerStats *out)
 {
   g_return_if_fail (w < set->n);
   /* handed_in and handed_out are written by worker @w's thread (the caller's,
-   * with threads), wakeups by the posting threads under the inbox lock. */
-  g_mutex_lock (&set->workers[w].lock);
-  *out = set->workers[w].stats;
-  g_mutex_unlock (&set->workers[w].lock);
+   * with threads), wakeups and dropped by the posting threads under the inbox
+   * lock. */
+  Worker *wk = &set->workers[w];
+  g_mutex_lock (&wk->lock);
+  *out = wk->stats;
+  out->waiting = wk->inbox.length;
+  out->waiting_bytes = wk->inbox_bytes;
+  g_mutex_unlock (&wk->lock);
 }
 
 void

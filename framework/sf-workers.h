@@ -5,8 +5,10 @@
  * Which worker owns a message is a pure function of its Call-ID, keyed so that
  * a peer cannot aim every call at one worker (sf_workers_route).  The worker
  * that reads a message it does not own posts it to the owner's inbox; the
- * owner takes its whole inbox when its main context next turns (the inbox is a
- * GSource of that context) or when the set is drained.  The set knows nothing
+ * owner runs a slice of its inbox (SF_WORKERS_RUN_MAX items) each time its
+ * main context turns (the inbox is a GSource of that context) or the set is
+ * drained.  A message's inbox is bounded (sf_workers_offer): past its bound a
+ * hand-off is dropped and counted, as a full socket buffer drops a datagram.  The set knows nothing
  * of SIP: an inbox holds closures; the SIP stack posts the raw bytes and their
  * peer (operators/transaction/sf-txn-workers.c).
  *
@@ -24,6 +26,15 @@ G_BEGIN_DECLS
 
 /* Most workers in a set (core.workers: 1 to 64). */
 #define SF_WORKERS_MAX 64
+/* Most items one inbox runs per turn of its context: the rest wait for the
+ * next turn, so a backlog reaches the owner's event queue (core.max_queue / N)
+ * a slice at a time, between its own reads and timers. */
+#define SF_WORKERS_RUN_MAX 64
+/* Most messages and bytes that may wait in one inbox (sf_workers_offer), by
+ * default: what a socket buffer of a few MiB holds.  'sipflow run' lowers the
+ * count to a worker's share of core.max_queue when that is smaller. */
+#define SF_WORKERS_INBOX_MAX 4096
+#define SF_WORKERS_INBOX_MAX_BYTES (4 * 1024 * 1024)
 
 typedef struct _SfWorkers SfWorkers;
 
@@ -46,18 +57,36 @@ guint sf_workers_n (SfWorkers *set);
 /* sf_workers_route_key under the set's key and size. */
 guint sf_workers_route (SfWorkers *set, const char *id, gsize len);
 
-/* Makes @ep (unowned; it must outlive the set) worker @w: its handles and ids
- * are numbered by the set's stride (sf_endpoint_set_worker), and @data
- * (unowned) is what the owner's side of a hand-off finds with
- * sf_workers_data().  Its inbox is attached to @context (NULL: the default). */
+/* Makes @ep (unowned) worker @w: its handles and ids are numbered by the
+ * set's stride (sf_endpoint_set_worker), and @data (unowned) is what the
+ * owner's side of a hand-off finds with sf_workers_data().  Its inbox is
+ * attached to @context (NULL: the default).  The set never reads @ep once its
+ * inboxes are closed (sf_workers_close): the engines go first, 1 to N - 1
+ * then 0 (whose location the others ask: sf-location.h), then the set, whose
+ * leftover items' destroys touch no engine (docs/workers.md). */
 void sf_workers_set_worker (SfWorkers *set, guint w, SfEndpoint *ep, gpointer data, GMainContext *context);
 SfEndpoint *sf_workers_endpoint (SfWorkers *set, guint w);
 gpointer sf_workers_data (SfWorkers *set, guint w);
 
 /* Worker @from hands @func (@data, freed with @destroy, nullable) to worker
  * @to's inbox; it runs there, in order with what @from posted before.  Any
- * thread.  Counted: handed_out of @from, handed_in of @to when it runs. */
+ * thread.  Counted: handed_out of @from, handed_in of @to when it runs.
+ * Never refused: for work bounded by its caller (the location layer's
+ * requests in flight, max_asks), whose loss would leave a request unanswered. */
 void sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy);
+/* sf_workers_hand for what a remote party sends (a datagram of @size bytes):
+ * refused when @to's inbox already holds its most items or @size more bytes
+ * would pass its most bytes (sf_workers_set_inbox_max); then @data is
+ * destroyed at once, @to's dropped counted, and FALSE returned.  UDP
+ * retransmits what is lost so, as a datagram dropped by a full socket
+ * buffer; a flood that the owner cannot keep up with costs it no more than
+ * its inbox's bound in memory. */
+gboolean sf_workers_offer (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy,
+                           gsize size);
+/* The bound of each inbox for sf_workers_offer (defaults SF_WORKERS_INBOX_MAX
+ * and SF_WORKERS_INBOX_MAX_BYTES; at least 1 each).  Before the workers'
+ * threads start (in one thread, as in tests: at any time). */
+void sf_workers_set_inbox_max (SfWorkers *set, guint items, gsize bytes);
 
 /* In-thread: runs every inbox and drains every endpoint until nothing moves
  * (bounded); returns the number of inbox items and events run. */
@@ -77,6 +106,9 @@ typedef struct {
   guint64 handed_out;  /* messages this worker read and handed to their owner */
   guint64 handed_in;   /* items this worker ran from its inbox */
   guint64 wakeups;     /* times its inbox went from empty to not empty */
+  guint64 dropped;     /* hand-offs to it refused, its inbox full (sf_workers_offer) */
+  guint waiting;       /* items in its inbox now */
+  gsize waiting_bytes; /* the bytes they declared */
 } SfWorkerStats;
 /* Worker @w's counters; with threads, from @w's own thread. */
 void sf_workers_stats (SfWorkers *set, guint w, SfWorkerStats *out);

@@ -243,13 +243,22 @@ dump_one (const char *aor, const SfLocBinding *b, gpointer data)
   return TRUE;
 }
 
-/* location dump [AOR] | count | remove AOR [CONTACT]: the running registrar's bindings. */
+/* location dump [AOR] | count | remove AOR [CONTACT]: the running registrar's
+ * bindings.  At core.workers > 1 they are worker 0's, the one engine whose
+ * location holds them (the others' ask it: sf-location-worker.c), and the
+ * control is worker 0's too: it runs on the main thread, which runs worker
+ * 0's engine (ua/sf-ua-run.c), so the walk and the removal run in the thread
+ * that owns the bindings, with no hop. */
 static char *
 location (SfUaControl *c, GPtrArray *args, gboolean *ok)
 {
   SfLocation *loc = sf_registrar_location (c->ep);
   if (loc == NULL)
     return fail (ok, "location: this flow has no registrar");
+  /* A control made on another worker would see a view holding nothing:
+   * said so rather than answered with no bindings. */
+  if (sf_endpoint_worker (c->ep) != 0)
+    return fail (ok, "location: worker %u holds no bindings: worker 0 does", sf_endpoint_worker (c->ep));
   if (sf_location_shared (loc)) /* this node holds none of them */
     return fail (ok, "location: location.backend is redis, shared by every node (this one holds none): read and "
                      "clean it with 'sipflow location dump|count|purge --config FILE' (the node's configuration)");
@@ -537,7 +546,7 @@ sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok)
   if (strcmp (name, "reload") == 0) {
     /* The flows' list files, read again now (they are also read again when they change). */
     g_autoptr (GString) errors = g_string_new (NULL);
-    guint lists = sf_flow_lists_reload (errors);
+    guint lists = sf_flow_lists_reload_of (sf_endpoint_registry (c->ep), errors); /* this engine's lists */
     if (errors->len > 0)
       return fail (ok, "reload: %u list files read again; %s", lists, errors->str);
     return g_strdup_printf ("\"ok\":true,\"lists\":%u", lists);

@@ -510,8 +510,10 @@ run_reload (Run *r, GString *report)
     sf_endpoint_parse_event_classes (sf_config_get_list (cfg, "core", "events"), &classes, NULL); /* checked */
     sf_endpoint_set_event_classes (r->ep, classes);
     core_apply (r);
-    /* The flows' list files: each one that cannot be read keeps its items. */
-    lists = sf_flow_lists_reload (list_errors);
+    /* The flows' list files: each one that cannot be read keeps its items.
+     * This engine's registry's (one engine here: reload is refused above at
+     * N > 1; across workers each would reload its own, in its thread). */
+    lists = sf_flow_lists_reload_of (sf_endpoint_registry (r->ep), list_errors);
   }
   GString *fields = g_string_new (NULL);
   if (ok) /* first, as the reply had it when reload read the list files only */
@@ -646,6 +648,14 @@ worker_fields (SfWorkers *set, guint index, SfEndpoint *ep)
   sf_json_add_int (out, "handed_in", (gint64) st.handed_in);
   sf_json_add_int (out, "handed_out", (gint64) st.handed_out);
   sf_json_add_int (out, "wakeups", (gint64) st.wakeups);
+  /* What a flood past the inbox's bound cost (sf_workers_offer), and what
+   * waits now. */
+  sf_json_add_int (out, "inbox_dropped", (gint64) st.dropped);
+  sf_json_add_int (out, "inbox_waiting", st.waiting);
+  /* Worker w > 0: lookups and updates its location answered busy, worker 0
+   * falling behind (sf-location-worker.c's max_asks); 0 on worker 0. */
+  SfLocation *loc = sf_registrar_location (ep);
+  sf_json_add_int (out, "location_busy", loc != NULL ? (gint64) sf_location_worker_busy (loc) : 0);
   return g_strdup (out->str + 1); /* after its leading comma */
 }
 
@@ -1204,6 +1214,10 @@ sf_ua_cmd_run (int argc, char **argv)
   sf_ua_control_set_reload (r.ctl, control_reload, &r);
   if (r.n > 1) {
     r.set = sf_stack_workers_new (r.n);
+    /* What may wait in one inbox: at most a worker's share of the events the
+     * process may queue (core.max_queue / N), each message becoming one. */
+    guint share = MAX ((guint) sf_config_get_int (cfg, "core", "max_queue") / r.n, 1);
+    sf_workers_set_inbox_max (r.set, MIN (share, SF_WORKERS_INBOX_MAX), SF_WORKERS_INBOX_MAX_BYTES);
     sf_ua_control_set_stats (r.ctl, gather_stats, &r);
   }
   int rc = SF_EXIT_OK;

@@ -55,7 +55,9 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
   h->owner = o;
   h->bytes = g_bytes_ref (bytes);
   sf_sip_peer_copy (&h->from, from);
-  sf_workers_hand (s->workers, s->worker, owner, deliver, h, (GDestroyNotify) handoff_free);
+  /* Bounded: past the owner's inbox bound the datagram is dropped and counted
+   * (sf_workers_offer), as its socket would drop it; taken either way. */
+  sf_workers_offer (s->workers, s->worker, owner, deliver, h, (GDestroyNotify) handoff_free, size);
   return TRUE;
 }
 

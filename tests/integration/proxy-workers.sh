@@ -9,8 +9,12 @@
 #    second as a retransmission of a 200 lost on the way): every call
 #    completes, the retransmitted 200 is forwarded (16.7) and ACKed end to end;
 #  - 20 calls cancelled while ringing: 200 to each CANCEL, the 487 up, ACKed;
+#  - 20 REGISTERs whose Call-IDs hash to either worker: 'location count',
+#    'dump AOR' and 'remove AOR' on standard input see worker 0's bindings,
+#    all 20 of them;
 #  - status: the counters summed, both workers listed, each with a nonzero
-#    handed_in (it ran messages the other read);
+#    handed_in (it ran messages the other read), no hand-off dropped
+#    (inbox_dropped), no location request answered busy (location_busy);
 #  - every event line is whole JSON, and each instance's lines are in order;
 #  - 'listening' once; SIGTERM with a call ringing: new requests get 503
 #    (from whichever worker reads them); a second SIGTERM: exit 0;
@@ -226,6 +230,36 @@ sipp_server_wait cx-uas
 [ "$SIPP_RC" = 0 ] && pass "the callee got every CANCEL and the ACK of each 487" ||
   fail "cancelled callee: sipp exit $SIPP_RC" "$(tail -5 "$T/cx-uas.out")"
 
+# location: 20 users register, their Call-IDs hashing to either worker; every
+# binding is held by worker 0 (the others' locations ask it), and 'location'
+# on standard input (worker 0's control) sees them all
+cat >"$T/reg.sip" <<EOF
+REGISTER sip:$PX SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKreg{n}x{cid};rport
+Max-Forwards: 70
+From: <sip:w{n}@127.0.0.1>;tag=r{cid}
+To: <sip:w{n}@127.0.0.1>
+Call-ID: reg-{cid}
+CSeq: 1 REGISTER
+Contact: <sip:w{n}@192.0.2.1:5060>
+Expires: 600
+
+EOF
+regs=$(sipcat send "$PX" "$T/reg.sip" --count 20 --timeout 5 | grep -c '^200$')
+[ "$regs" = 20 ] && pass "20 REGISTERs through both workers: 200 each" || fail "REGISTERs: $regs of 20 got 200"
+cmd px location count
+wait_ev px '"event":"reply","command":"location","ok":true,"bindings":20,"aors":20' 10 &&
+  pass "location count at two workers: the 20 bindings, whichever worker took the REGISTER" ||
+  fail "location count" "$(grep '"command":"location"' "$T/px.events" | tail -1)"
+cmd px location dump sip:w7@127.0.0.1
+wait_ev px '"command":"location","ok":true,"bindings":\[\{"aor":"sip:w7@127.0.0.1","contact":"sip:w7@192.0.2.1:5060"' 10 &&
+  pass "location dump AOR at two workers" || fail "location dump" "$(grep '"command":"location"' "$T/px.events" | tail -1)"
+cmd px location remove sip:w7@127.0.0.1
+cmd px location count
+wait_ev px '"event":"reply","command":"location","ok":true,"bindings":19,"aors":19' 10 &&
+  pass "location remove at two workers: gone from worker 0's bindings" ||
+  fail "location remove" "$(grep '"command":"location"' "$T/px.events" | tail -2)"
+
 # status: summed, per worker
 if ep_ended px; then
   pass "every instance ended on both workers ($(ep_field instances_created) created)"
@@ -237,6 +271,12 @@ ins=$(echo "$STATS" | grep -o '"handed_in":[0-9]*' | cut -d: -f2 | tr '\n' ' ')
 set -- $ins
 [ $# = 2 ] && [ "$1" -gt 0 ] && [ "$2" -gt 0 ] && pass "status lists both workers, each ran messages the other read (handed_in $1, $2)" ||
   fail "per-worker handed_in: '$ins'" "$STATS"
+per_worker() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2 | tr '\n' ' '; }
+[ "$(per_worker inbox_dropped)" = "0 0 " ] && [ "$(per_worker inbox_waiting)" = "0 0 " ] &&
+  pass "status per worker: no hand-off dropped, nothing waiting (inbox_dropped, inbox_waiting)" ||
+  fail "inbox_dropped '$(per_worker inbox_dropped)', inbox_waiting '$(per_worker inbox_waiting)'" "$STATS"
+[ "$(per_worker location_busy)" = "0 0 " ] && pass "status per worker: location_busy 0 (worker 0 kept up)" ||
+  fail "location_busy '$(per_worker location_busy)'" "$STATS"
 [ "$(ep_field calls_answered)" = 0 ] && [ "$(ep_field transactions_live)" = 0 ] && [ "$(ep_field op_errors)" = 0 ] &&
   pass "summed counters: no transaction left, no operator error" || fail "summed counters" "$STATS"
 

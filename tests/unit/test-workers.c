@@ -53,7 +53,13 @@
  *    source's call; one_source_of_three: at three workers, at 2
  *    max_per_source / 3 at one worker
  *  - held_keyed: sources sharing an unkeyed string hash's stripe are spread
- *    over the per-source table's stripes by its keyed hash */
+ *    over the per-source table's stripes by its keyed hash
+ * Step 3, continued:
+ *  - inbox_bounded: worker 0 not turning (its inbox on a context of its
+ *    own), a flood of datagrams it owns read by worker 1 past its inbox's
+ *    bound (items, then bytes) is dropped and counted, what waits stays
+ *    within the bound, a backlog runs SF_WORKERS_RUN_MAX a turn, and worker
+ *    0 then serves what waited and a new request */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -111,9 +117,10 @@ proxy_registrar_teardown (SfEndpoint *ep)
   sf_registrar_teardown (ep);
 }
 
-/* @n workers; with @registrar each has the registrar's state, joined. */
+/* @n workers; with @registrar each has the registrar's state, joined;
+ * worker 0's inbox on @ctx0 (NULL: the default context). */
 static Wk *
-wk_setup_n (const char *const *sets, gboolean registrar, guint n)
+wk_setup_ctx (const char *const *sets, gboolean registrar, guint n, GMainContext *ctx0)
 {
   Wk *w = g_new0 (Wk, 1);
   w->n = n;
@@ -121,13 +128,19 @@ wk_setup_n (const char *const *sets, gboolean registrar, guint n)
   w->registrar = registrar;
   for (guint i = 0; i < n; i++) {
     w->px[i] = proxy_new_with (sets, registrar);
-    sf_stack_join_workers (w->px[i]->stack, w->set, i, NULL);
+    sf_stack_join_workers (w->px[i]->stack, w->set, i, i == 0 ? ctx0 : NULL);
     if (registrar)
       sf_registrar_join_workers (w->px[i]->env->ep, w->set, i);
   }
   w->peer = w->px[0]->peer;
   w->port = w->px[0]->port;
   return w;
+}
+
+static Wk *
+wk_setup_n (const char *const *sets, gboolean registrar, guint n)
+{
+  return wk_setup_ctx (sets, registrar, n, NULL);
 }
 
 /* Two workers; with @registrar each has the registrar's state, joined. */
@@ -1081,6 +1094,110 @@ held_keyed (void)
   wk_free (w);
 }
 
+/* recv_all with worker 0's inbox on @ctx0: both contexts turned until
+ * nothing moves and nothing waits in worker 0's inbox. */
+static GPtrArray *
+recv_all_ctx (Wk *w, GMainContext *ctx0)
+{
+  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  for (int round = 0; round < 50; round++) {
+    gboolean moved = FALSE;
+    for (int i = 0; i < 1000 && g_main_context_iteration (ctx0, FALSE); i++)
+      moved = TRUE;
+    g_autoptr (GPtrArray) got = recv_all (w);
+    for (guint i = 0; i < got->len; i++)
+      g_ptr_array_add (out, g_strdup (got->pdata[i]));
+    SfWorkerStats st;
+    sf_workers_stats (w->set, 0, &st);
+    if (!moved && got->len == 0 && st.waiting == 0)
+      break;
+  }
+  return out;
+}
+
+static void
+bump (gpointer data)
+{
+  (*(guint *) data)++;
+}
+
+static void
+inbox_bounded (void)
+{
+  /* Worker 0's inbox is on a context of its own, turned by hand: worker 0
+   * busy (its thread not turning) while worker 1 reads a flood it owns. */
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  SfWorkerStats st;
+  /* A backlog runs a slice (SF_WORKERS_RUN_MAX) per turn of the context. */
+  guint ran = 0;
+  for (guint i = 0; i < SF_WORKERS_RUN_MAX * 2 + 10; i++)
+    CU_ASSERT_TRUE (sf_workers_offer (w->set, 1, 0, bump, &ran, NULL, 0));
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx0, FALSE));
+  CU_ASSERT_EQUAL (ran, SF_WORKERS_RUN_MAX);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx0, FALSE));
+  CU_ASSERT_EQUAL (ran, SF_WORKERS_RUN_MAX * 2);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx0, FALSE));
+  CU_ASSERT_EQUAL (ran, SF_WORKERS_RUN_MAX * 2 + 10);
+  CU_ASSERT_FALSE (g_main_context_iteration (ctx0, FALSE)); /* empty: not ready */
+
+  /* The flood: 64 INVITEs owned by worker 0, read by worker 1, past an
+   * inbox of 16: 16 wait, 48 are dropped and counted. */
+  sf_workers_set_inbox_max (w->set, 16, SF_WORKERS_INBOX_MAX_BYTES);
+  gsize longest = 0;
+  for (guint k = 0; k < 64; k++) {
+    g_autofree char *tag = g_strdup_printf ("f%u", k);
+    g_autofree char *cid = call_id_for (w, 0, tag);
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKfl%u", k);
+    g_autofree char *inv = request (w, "INVITE", branch, cid, NULL, 1);
+    longest = MAX (longest, strlen (inv));
+    send_to (w, 1, inv);
+  }
+  g_ptr_array_unref (recv_all (w)); /* worker 1 reads them all; worker 0's inbox does not run */
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.dropped, 48);
+  CU_ASSERT_EQUAL (st.waiting, 16);
+  CU_ASSERT_TRUE (st.waiting_bytes > 0 && st.waiting_bytes <= 16 * longest); /* memory bounded */
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), SF_WORKERS_RUN_MAX * 2 + 10 + 16);
+  /* The bound in bytes: room for two more messages' bytes, not for 17 */
+  sf_workers_set_inbox_max (w->set, 1000, st.waiting_bytes + 2 * longest);
+  for (guint k = 0; k < 4; k++) {
+    g_autofree char *tag = g_strdup_printf ("b%u", k);
+    g_autofree char *cid = call_id_for (w, 0, tag);
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKfb%u", k);
+    g_autofree char *inv = request (w, "INVITE", branch, cid, NULL, 1);
+    send_to (w, 1, inv);
+  }
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.waiting, 18);
+  CU_ASSERT_EQUAL (st.dropped, 50);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0); /* nothing made for what waits */
+
+  /* Worker 0 turns again: what waited is served, each forwarded once */
+  g_autoptr (GPtrArray) got = recv_all_ctx (w, ctx0);
+  CU_ASSERT_EQUAL (count (got, "INVITE ", NULL), 18);
+  /* and a legitimate request after the flood is served */
+  g_autofree char *cid = call_id_for (w, 0, "legit");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKlegit", cid, NULL, 1);
+  send_to (w, 1, inv);
+  g_autoptr (GPtrArray) got2 = recv_all_ctx (w, ctx0);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL (count (got2, "INVITE ", &fwd), 1);
+  CU_ASSERT_PTR_NOT_NULL (fwd != NULL ? strstr (fwd, cid) : NULL);
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.dropped, 50);
+  CU_ASSERT_EQUAL (st.waiting, 0);
+  CU_ASSERT_EQUAL (st.waiting_bytes, 0);
+  /* every instance ends by its timers: the callee never answers (Timer B,
+   * the proxy's Timer C of three minutes, then Timer H of the 408) */
+  sf_workers_advance (w->set, 300 * 1000);
+  g_ptr_array_unref (recv_all_ctx (w, ctx0));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -1103,4 +1220,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "one_source", one_source);
   CU_add_test (s, "one_source_of_three", one_source_of_three);
   CU_add_test (s, "held_keyed", held_keyed);
+  CU_add_test (s, "inbox_bounded", inbox_bounded);
 }
