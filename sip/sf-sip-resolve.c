@@ -248,11 +248,13 @@ sf_sip_resolve_numeric (const SfSipUri *uri, guint protos)
     return NULL;
   Query q;
   query_init (&q, uri, protos);
-  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (q.host);
+  /* (q.host has its brackets dropped already: not twice) */
+  SfSipIp ip;
   GPtrArray *out = NULL;
-  if (ip != NULL) {
+  if (q.host[0] != '[' && sf_sip_ip_parse (sf_sip_str (q.host, strlen (q.host)), &ip)) {
     out = targets_new ();
-    add (out, q.proto, ip, q.port != 0 ? q.port : default_port (q.proto, q.secure), NULL);
+    g_autoptr (GInetSocketAddress) a = sf_sip_socket_address (&ip, q.port != 0 ? q.port : default_port (q.proto, q.secure));
+    g_ptr_array_add (out, sf_sip_target_new (q.proto, a, NULL));
   }
   query_clear (&q);
   return out;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <errno.h>
@@ -329,20 +330,107 @@ sf_sip_transport_local (SfSipTransport *t, SfSipProto proto)
 }
 
 gboolean
-sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port)
+sf_sip_ip_parse (SfSipStr host, SfSipIp *ip)
 {
-  for (guint i = 0; i < t->udp->len; i++) {
-    GInetSocketAddress *a = ((UdpListener *) t->udp->pdata[i])->local;
-    if ((port == 0 || g_inet_socket_address_get_port (a) == port) &&
-        g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
-      return TRUE;
+  if (host.len >= 2 && host.p[0] == '[' && host.p[host.len - 1] == ']')
+    host = sf_sip_str (host.p + 1, host.len - 2);
+  /* The longest literal inet_pton() takes is 45 characters (an IPv6 one
+   * ending in dotted IPv4); longer is a name. */
+  char text[64];
+  if (host.len == 0 || host.len >= sizeof text || memchr (host.p, '\0', host.len) != NULL)
+    return FALSE;
+  memcpy (text, host.p, host.len);
+  text[host.len] = '\0';
+  if (memchr (text, '%', host.len) != NULL) {
+    /* a scope: GLib's own reading (the scope is not part of the bytes compared) */
+    g_autoptr (GInetAddress) a = g_inet_address_new_from_string (text);
+    if (a == NULL)
+      return FALSE;
+    ip->family = g_inet_address_get_family (a);
+    memset (ip->bytes, 0, sizeof ip->bytes);
+    memcpy (ip->bytes, g_inet_address_to_bytes (a), g_inet_address_get_native_size (a));
+    return TRUE;
   }
-  for (guint i = 0; i < t->tcp_bound->len; i++) {
-    GInetSocketAddress *a = t->tcp_bound->pdata[i];
-    if ((port == 0 || g_inet_socket_address_get_port (a) == port) &&
-        g_inet_address_equal (g_inet_socket_address_get_address (a), addr))
-      return TRUE;
+  memset (ip->bytes, 0, sizeof ip->bytes);
+  if (inet_pton (AF_INET, text, ip->bytes) > 0) {
+    ip->family = G_SOCKET_FAMILY_IPV4;
+    return TRUE;
   }
+  if (inet_pton (AF_INET6, text, ip->bytes) > 0) {
+    ip->family = G_SOCKET_FAMILY_IPV6;
+    return TRUE;
+  }
+  return FALSE;
+}
+
+gboolean
+sf_sip_ip_equal (const SfSipIp *a, const SfSipIp *b)
+{
+  return a->family == b->family && memcmp (a->bytes, b->bytes, a->family == G_SOCKET_FAMILY_IPV4 ? 4 : 16) == 0;
+}
+
+/* The last addresses sf_sip_socket_address() made on a thread: a fixed
+ * number, replaced in turn, whatever the peers send. */
+#define ADDR_CACHE 8
+typedef struct {
+  SfSipIp ip[ADDR_CACHE];
+  guint port[ADDR_CACHE];
+  GInetSocketAddress *addr[ADDR_CACHE]; /* owned refs, NULL: empty */
+  guint next;
+} AddrCache;
+
+static void
+addr_cache_free (gpointer p)
+{
+  AddrCache *c = p;
+  for (guint i = 0; i < ADDR_CACHE; i++)
+    g_clear_object (&c->addr[i]);
+  g_free (c);
+}
+
+static GPrivate addr_cache = G_PRIVATE_INIT (addr_cache_free);
+
+GInetSocketAddress *
+sf_sip_socket_address (const SfSipIp *ip, guint port)
+{
+  AddrCache *c = g_private_get (&addr_cache);
+  if (c == NULL) {
+    c = g_new0 (AddrCache, 1);
+    g_private_set (&addr_cache, c);
+  }
+  for (guint i = 0; i < ADDR_CACHE; i++)
+    if (c->addr[i] != NULL && c->port[i] == port && sf_sip_ip_equal (&c->ip[i], ip))
+      return g_object_ref (c->addr[i]);
+  g_autoptr (GInetAddress) a = g_inet_address_new_from_bytes (ip->bytes, ip->family);
+  GInetSocketAddress *sa = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (a, (guint16) port));
+  guint i = c->next;
+  c->next = (i + 1) % ADDR_CACHE;
+  g_clear_object (&c->addr[i]);
+  c->ip[i] = *ip;
+  c->port[i] = port;
+  c->addr[i] = g_object_ref (sa);
+  return sa;
+}
+
+static gboolean
+socket_address_is (GInetSocketAddress *a, const SfSipIp *ip, guint port)
+{
+  if (port != 0 && g_inet_socket_address_get_port (a) != port)
+    return FALSE;
+  GInetAddress *ia = g_inet_socket_address_get_address (a);
+  return g_inet_address_get_family (ia) == ip->family &&
+         memcmp (g_inet_address_to_bytes (ia), ip->bytes, g_inet_address_get_native_size (ia)) == 0;
+}
+
+gboolean
+sf_sip_transport_is_local (SfSipTransport *t, const SfSipIp *ip, guint port)
+{
+  for (guint i = 0; i < t->udp->len; i++)
+    if (socket_address_is (((UdpListener *) t->udp->pdata[i])->local, ip, port))
+      return TRUE;
+  for (guint i = 0; i < t->tcp_bound->len; i++)
+    if (socket_address_is (t->tcp_bound->pdata[i], ip, port))
+      return TRUE;
   return FALSE;
 }
 
@@ -2124,29 +2212,39 @@ sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPe
   const SfSipParam *received = sf_sip_value_param (via, "received");
   const SfSipParam *rport = sf_sip_value_param (via, "rport");
   guint port = via->port != 0 ? via->port : 5060;
-  g_autoptr (GInetAddress) ip = NULL;
+  g_autoptr (GSocketAddress) made = NULL;
+  GInetSocketAddress *dest = NULL;
   /* 18.2.2 sends to a Via's maddr; only a multicast one is taken: a unicast
    * maddr would let any request aim its answers (and their retransmissions)
    * at a third party (docs/security.md) */
   g_autoptr (GInetAddress) group = maddr != NULL && sf_sip_str_is_set (maddr->value) ? ip_of (maddr->value) : NULL;
   if (group != NULL && g_inet_address_get_is_multicast (group)) {
-    ip = g_steal_pointer (&group);
+    made = g_inet_socket_address_new (group, (guint16) port);
   } else {
-    if (received != NULL && sf_sip_str_is_set (received->value))
-      ip = ip_of (received->value);
+    SfSipIp ip;
+    gboolean have = received != NULL && sf_sip_str_is_set (received->value) && sf_sip_ip_parse (received->value, &ip);
     guint64 rp;
     if (rport != NULL && sf_sip_str_is_set (rport->value) && sf_sip_str_to_u64 (rport->value, 65535, &rp) && rp > 0)
       port = (guint) rp;
-    if (ip == NULL)
-      ip = ip_of (via->host);
+    if (!have)
+      have = sf_sip_ip_parse (via->host, &ip);
+    if (!have) {
+      /* A host name we would have to resolve: the request's source is where the
+       * received= we added would have pointed anyway. */
+      return send_raw (t, from, wire, error);
+    }
+    /* Most answers go back where the request came from: that address object,
+     * not a new one (two GObjects a response) */
+    if (from->remote != NULL && g_inet_socket_address_get_port (from->remote) == port &&
+        socket_address_is (from->remote, &ip, port)) {
+      dest = from->remote;
+    } else {
+      made = G_SOCKET_ADDRESS (sf_sip_socket_address (&ip, port));
+    }
   }
-  if (ip == NULL) {
-    /* A host name we would have to resolve: the request's source is where the
-     * received= we added would have pointed anyway. */
-    return send_raw (t, from, wire, error);
-  }
-  g_autoptr (GSocketAddress) dest = g_inet_socket_address_new (ip, (guint16) port);
+  if (dest == NULL)
+    dest = G_INET_SOCKET_ADDRESS (made);
   if (from->proto == SF_SIP_UDP)
-    return udp_send (t, from->local, G_INET_SOCKET_ADDRESS (dest), wire, error);
-  return sf_sip_transport_send (t, from->proto, G_INET_SOCKET_ADDRESS (dest), 0, wire, error);
+    return udp_send (t, from->local, dest, wire, error);
+  return sf_sip_transport_send (t, from->proto, dest, 0, wire, error);
 }

@@ -155,9 +155,26 @@ void sf_sip_transport_set_tls (SfSipTransport *t, SfSipTlsConfig *tls);
 /* @func NULL: none (the default). */
 void sf_sip_transport_set_tap (SfSipTransport *t, SfSipTapFunc func, gpointer data);
 void sf_sip_transport_free (SfSipTransport *t);
-/* Is @addr:@port one of the addresses this transport listens on (any socket;
- * @port 0: any port)? */
-gboolean sf_sip_transport_is_local (SfSipTransport *t, GInetAddress *addr, guint port);
+/* An IP address as bytes: what a check needs without making a GInetAddress
+ * (a GObject: some 4,000 instructions to make and free). */
+typedef struct {
+  GSocketFamily family; /* G_SOCKET_FAMILY_IPV4 or _IPV6 */
+  guint8 bytes[16];     /* network order; 4 of them for IPv4 */
+} SfSipIp;
+/* @host, an IP literal (IPv6 with or without its "[]"), read as
+ * g_inet_address_new_from_string() reads it: FALSE when it is none (a name). */
+gboolean sf_sip_ip_parse (SfSipStr host, SfSipIp *ip);
+/* Same family and bytes, as g_inet_address_equal(). */
+gboolean sf_sip_ip_equal (const SfSipIp *a, const SfSipIp *b);
+/* A socket address for @ip:@port (transfer full): one of the few this thread
+ * made last when it is the same (the objects are immutable and their refs
+ * atomic), else a new one.  A proxied call sends to the same two or three
+ * addresses again and again; each new one is two GObjects. */
+GInetSocketAddress *sf_sip_socket_address (const SfSipIp *ip, guint port);
+/* Is @ip:@port one of the addresses this transport listens on (any socket;
+ * @port 0: any port)?  Address and port as they are: a socket bound to the
+ * any-address is not every address. */
+gboolean sf_sip_transport_is_local (SfSipTransport *t, const SfSipIp *ip, guint port);
 /* Does one of the sockets listen on @port (any address)? */
 gboolean sf_sip_transport_has_port (SfSipTransport *t, guint port);
 /* For tests and fuzzing: @func sees every message before it is sent (@dest NULL

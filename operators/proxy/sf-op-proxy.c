@@ -233,16 +233,8 @@ same_host_port (const SfSipUri *a, const SfSipUri *b)
 {
   if ((a->port != 0 ? a->port : 5060) != (b->port != 0 ? b->port : 5060))
     return FALSE;
-  GInetAddress *ip[2] = { NULL, NULL };
-  const SfSipUri *u[2] = { a, b };
-  for (int i = 0; i < 2; i++) {
-    g_autofree char *h = sf_sip_host_dup (u[i]->host);
-    ip[i] = g_inet_address_new_from_string (h);
-  }
-  gboolean same = ip[0] != NULL && ip[1] != NULL && g_inet_address_equal (ip[0], ip[1]);
-  g_clear_object (&ip[0]);
-  g_clear_object (&ip[1]);
-  return same;
+  SfSipIp ip[2];
+  return sf_sip_ip_parse (a->host, &ip[0]) && sf_sip_ip_parse (b->host, &ip[1]) && sf_sip_ip_equal (&ip[0], &ip[1]);
 }
 
 typedef enum {

@@ -14,8 +14,7 @@ sent_by_is_local (SfStack *s, const SfSipValue *via)
 {
   if (via == NULL)
     return FALSE;
-  g_autofree char *host = sf_sip_str_dup (via->host);
-  return sf_stack_is_local (s, host, via->port != 0 ? via->port : 5060);
+  return sf_stack_is_local_host (s, via->host, via->port != 0 ? via->port : 5060);
 }
 
 gboolean

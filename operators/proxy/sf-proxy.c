@@ -202,18 +202,19 @@ sf_proxy_uri_is_mine (const SfSipUri *uri, gpointer ctx)
   if (uri == NULL || (uri->kind != SF_URI_SIP && uri->kind != SF_URI_SIPS))
     return FALSE;
   SfStack *s = sf_stack_from_ctx (ctx);
-  g_autofree char *host = sf_sip_str_dup (uri->host);
   guint port = uri->port != 0 ? uri->port : uri->kind == SF_URI_SIPS ? 5061 : 5060;
   /* A port none of our sockets has, with no sip.advertise, is not ours
-   * whatever the host: sf_stack_is_local() would say so after parsing the
-   * host into an address object (some 4,000 instructions; a proxied call asks
-   * some fifteen times, the next hop's URIs among them). */
+   * whatever the host (a proxied call asks some fifteen times, the next
+   * hop's URIs among them). */
   gboolean maybe_local = sf_stack_advertised (s) != NULL || sf_sip_transport_has_port (sf_stack_transport (s), port);
-  if (maybe_local && sf_stack_is_local (s, host, port))
+  if (maybe_local && sf_stack_is_local_host (s, uri->host, port))
     return TRUE;
   /* By name: a URI without user in a domain of ours (Route: <sip:sipflow.test;lr>),
    * with no port or one we listen on. */
-  if (sf_sip_str_is_set (uri->user) || !sf_registrar_serves (ctx, host))
+  if (sf_sip_str_is_set (uri->user))
+    return FALSE;
+  g_autofree char *host = sf_sip_str_dup (uri->host);
+  if (!sf_registrar_serves (ctx, host))
     return FALSE;
   return uri->port == 0 || sf_sip_transport_has_port (sf_stack_transport (s), uri->port);
 }
@@ -543,8 +544,7 @@ sf_proxy_looped (SfCtx *ctx, SfSipMsg *req)
     if (b == NULL || !sf_sip_str_is_set (b->value) || b->value.len < strlen (BRANCH_MARK) + 16 ||
         strncmp (b->value.p, BRANCH_MARK, strlen (BRANCH_MARK)) != 0)
       continue;
-    g_autofree char *host = sf_sip_str_dup (v->host);
-    if (!sf_stack_is_local (s, host, v->port != 0 ? v->port : 5060))
+    if (!sf_stack_is_local_host (s, v->host, v->port != 0 ? v->port : 5060))
       continue;
     if (h == NULL)
       h = loop_hash (ctx, req);
@@ -808,12 +808,11 @@ sf_proxy_flow_closed (SfCtx *ctx, const char *hop)
   g_autoptr (SfSipUri) uri = hop != NULL ? sf_sip_uri_parse (sf_sip_str (hop, strlen (hop)), NULL, NULL) : NULL;
   if (stack == NULL || uri == NULL || uri->port == 0 || !sf_sip_proto_is_stream (sf_proxy_uri_proto (uri)))
     return FALSE;
-  g_autofree char *host = sf_sip_host_dup (uri->host);
-  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
-  if (ip == NULL)
+  SfSipIp ip;
+  if (!sf_sip_ip_parse (uri->host, &ip))
     return FALSE;
-  g_autoptr (GSocketAddress) addr = g_inet_socket_address_new (ip, (guint16) uri->port);
-  return !sf_sip_transport_tcp_open (sf_stack_transport (stack), G_INET_SOCKET_ADDRESS (addr));
+  g_autoptr (GInetSocketAddress) addr = sf_sip_socket_address (&ip, uri->port);
+  return !sf_sip_transport_tcp_open (sf_stack_transport (stack), addr);
 }
 
 char *
@@ -823,13 +822,11 @@ sf_proxy_hop_token (SfCtx *ctx, const SfSipUri *hop, SfSipStr call_id)
   SfStack *stack = sf_stack_from_ctx (ctx);
   if (c == NULL || stack == NULL || hop == NULL || hop->port == 0)
     return NULL;
-  g_autofree char *host = sf_sip_host_dup (hop->host);
-  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (host);
-  if (ip == NULL)
+  SfSipIp ip;
+  if (!sf_sip_ip_parse (hop->host, &ip))
     return NULL;
   SfSipTransport *tp = sf_stack_transport (stack);
-  g_auto (SfFlowTokenFlow) f = { sf_proxy_uri_proto (hop), G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) hop->port)),
-                                 0, 0 };
+  g_auto (SfFlowTokenFlow) f = { sf_proxy_uri_proto (hop), sf_sip_socket_address (&ip, hop->port), 0, 0 };
   if (sf_sip_proto_is_stream (f.proto)) {
     /* the connection the request goes over; none open: no flow to name (a
      * new connection to the address is no flow of the callee's) */

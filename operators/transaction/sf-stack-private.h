@@ -26,6 +26,8 @@ struct _SfStack {
   guint lookups_running;     /* RFC 3263 lookups in flight, at most SF_STACK_MAX_LOOKUPS */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
+  SfSipIp adv_ip;            /* adv_host as an address, when adv_is_ip (sf_stack_is_local) */
+  gboolean adv_is_ip;
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */

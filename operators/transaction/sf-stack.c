@@ -356,20 +356,35 @@ sf_stack_local (SfStack *s, SfSipProto proto)
 gboolean
 sf_stack_is_local (SfStack *s, const char *host, guint port)
 {
-  g_autofree char *h = g_strdup (host);
-  if (h[0] == '[' && strlen (h) >= 2)
-    memmove (h, h + 1, strlen (h)), h[strlen (h) - 1] = '\0';
-  g_autoptr (GInetAddress) ip = g_inet_address_new_from_string (h);
-  if (ip != NULL && sf_sip_transport_is_local (s->tp, ip, port))
+  return sf_stack_is_local_host (s, sf_sip_str (host, strlen (host)), port);
+}
+
+/* An IPv6 literal's brackets dropped, as sf_sip_ip_parse() does. */
+static SfSipStr
+bare_host (SfSipStr h)
+{
+  return h.len >= 2 && h.p[0] == '[' && h.p[h.len - 1] == ']' ? sf_sip_str (h.p + 1, h.len - 2) : h;
+}
+
+/* Asked some ten times a proxied call (Route, Record-Route, Via): addresses
+ * compared as bytes, no address object made. */
+gboolean
+sf_stack_is_local_host (SfStack *s, SfSipStr host, guint port)
+{
+  SfSipIp ip;
+  gboolean is_ip = sf_sip_ip_parse (host, &ip);
+  if (is_ip && sf_sip_transport_is_local (s->tp, &ip, port))
     return TRUE;
   /* the advertised address is ours too (with its port, or any of our sockets') */
   if (s->adv_host == NULL)
     return FALSE;
-  g_autofree char *ah = g_strdup (s->adv_host);
-  if (ah[0] == '[' && strlen (ah) >= 2)
-    memmove (ah, ah + 1, strlen (ah)), ah[strlen (ah) - 1] = '\0';
-  g_autoptr (GInetAddress) aip = g_inet_address_new_from_string (ah);
-  gboolean same = aip != NULL ? ip != NULL && g_inet_address_equal (aip, ip) : g_ascii_strcasecmp (ah, h) == 0;
+  gboolean same;
+  if (s->adv_is_ip) {
+    same = is_ip && sf_sip_ip_equal (&s->adv_ip, &ip);
+  } else {
+    SfSipStr a = bare_host (sf_sip_str (s->adv_host, strlen (s->adv_host))), h = bare_host (host);
+    same = a.len == h.len && (a.len == 0 || g_ascii_strncasecmp (a.p, h.p, a.len) == 0);
+  }
   if (!same)
     return FALSE;
   if (port == 0)
@@ -502,6 +517,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->cfg = sf_endpoint_config (ep);
   s->adv_host = g_steal_pointer (&adv_host);
   s->adv_port = adv_port;
+  s->adv_is_ip = s->adv_host != NULL && sf_sip_ip_parse (sf_sip_str (s->adv_host, strlen (s->adv_host)), &s->adv_ip);
   s->tu = sf_machine_ref (tu);
   s->ist = g_steal_pointer (&ist);
   s->nist = g_steal_pointer (&nist);

@@ -286,6 +286,8 @@ char *sf_stack_call_key (const char *call_id, const char *remote_tag);
  * this element listens on, or sip.advertise's?  (A proxy's own Record-Route and
  * Via, 16.3, 16.4.)  @port 0: with any port (a registrar's domain check). */
 gboolean sf_stack_is_local (SfStack *s, const char *host, guint port);
+/* The same for @host as the parser holds it (no copy). */
+gboolean sf_stack_is_local_host (SfStack *s, SfSipStr host, guint port);
 /* The client transaction (instance) that sends @req, or NULL (matched by branch
  * and method, 17.1.3): the one that took over when that failed over to another
  * target (RFC 3263 4.3), when @tu (nullable) is its transaction user. */

@@ -34,6 +34,12 @@
  *  - tcp_keepalive: a CRLF ping gets a CRLF pong (RFC 5626 4.4.1); pings do
  *    not hold a connection past sip.tcp_idle unless it carries a registered
  *    flow (sf_sip_transport_mark_flow), and do once it does; unmarked, it goes
+ *  - ip_literals: sf_sip_ip_parse() reads what g_inet_address_new_from_string()
+ *    reads (IPv4, IPv6 in brackets or not, scoped, names, near-misses) to the
+ *    same bytes; sf_sip_socket_address() hands the same object for the same
+ *    address and port, another for another; sf_sip_transport_is_local() on a
+ *    bound socket: its address with its port or port 0, not another port,
+ *    family or the any-address
  *  (These run on the real clock, as the transport's timers do: limits of 1 s,
  *  every wait bounded.) */
 #include "config.h"
@@ -775,11 +781,69 @@ ws_never_connects (void)
   sf_sip_transport_free (t);
 }
 
+static void
+ip_literals (void)
+{
+  static const char *const texts[] = {
+    "127.0.0.1", "[127.0.0.1]", "10.0.0.255", "255.255.255.255", "0.0.0.0", "1.2.3", "1.2.3.4.5", "01.2.3.4",
+    "256.1.1.1", "1.2.3.4 ", " 1.2.3.4", "::1", "[::1]", "[::1", "::1]", "[[::1]]", "::", "2001:db8::1",
+    "2001:DB8:0:0:0:0:0:1", "::ffff:192.0.2.1", "fe80::1%lo", "[fe80::1%lo]", "fe80::1%", "1::2::3",
+    "0000:0000:0000:0000:0000:0000:0000:00001", "example.com", "EXAMPLE.com", "", "[]", "[", "a:b",
+    "1234:5678:9abc:def0:1234:5678:255.255.255.255",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++) {
+    const char *t = texts[i];
+    /* what sf_stack_is_local() did: brackets dropped, then GLib's reading */
+    gsize n = strlen (t);
+    g_autofree char *bare = n >= 2 && t[0] == '[' && t[n - 1] == ']' ? g_strndup (t + 1, n - 2) : g_strdup (t);
+    g_autoptr (GInetAddress) want = g_inet_address_new_from_string (bare);
+    SfSipIp ip;
+    gboolean got = sf_sip_ip_parse (sf_sip_str (t, n), &ip);
+    CU_ASSERT_EQUAL (got, want != NULL);
+    if (got && want != NULL) {
+      CU_ASSERT_EQUAL (ip.family, g_inet_address_get_family (want));
+      CU_ASSERT_EQUAL (memcmp (ip.bytes, g_inet_address_to_bytes (want), g_inet_address_get_native_size (want)), 0);
+    }
+  }
+  SfSipIp a, b, c;
+  CU_ASSERT_FATAL (sf_sip_ip_parse (sf_sip_str ("127.0.0.1", 9), &a) && sf_sip_ip_parse (sf_sip_str ("::1", 3), &b) &&
+                   sf_sip_ip_parse (sf_sip_str ("[0:0::1]", 8), &c));
+  CU_ASSERT_FALSE (sf_sip_ip_equal (&a, &b));
+  CU_ASSERT_TRUE (sf_sip_ip_equal (&b, &c));
+  g_autoptr (GInetSocketAddress) s1 = sf_sip_socket_address (&a, 5060);
+  g_autoptr (GInetSocketAddress) s2 = sf_sip_socket_address (&a, 5060);
+  g_autoptr (GInetSocketAddress) s3 = sf_sip_socket_address (&a, 5062);
+  g_autoptr (GInetSocketAddress) s4 = sf_sip_socket_address (&b, 5060);
+  CU_ASSERT_PTR_EQUAL (s1, s2);
+  CU_ASSERT_PTR_NOT_EQUAL (s1, s3);
+  CU_ASSERT_EQUAL (g_inet_socket_address_get_port (s3), 5062);
+  CU_ASSERT_EQUAL (g_inet_address_get_family (g_inet_socket_address_get_address (s4)), G_SOCKET_FAMILY_IPV6);
+  g_autofree char *text = sf_sip_addr_to_string (s1);
+  CU_ASSERT_STRING_EQUAL (text, "127.0.0.1:5060");
+
+  SfSipTransport *t = sf_sip_transport_new (NULL, on_recv, NULL);
+  SfSipProto proto;
+  g_autoptr (GInetSocketAddress) addr = NULL;
+  g_autoptr (GInetSocketAddress) bound = NULL;
+  CU_ASSERT_FATAL (sf_sip_listen_spec_parse ("udp:127.0.0.1:0", &proto, &addr, NULL));
+  CU_ASSERT_FATAL (sf_sip_transport_listen (t, proto, addr, &bound, NULL));
+  guint port = g_inet_socket_address_get_port (bound);
+  SfSipIp any;
+  CU_ASSERT_FATAL (sf_sip_ip_parse (sf_sip_str ("0.0.0.0", 7), &any));
+  CU_ASSERT_TRUE (sf_sip_transport_is_local (t, &a, port));
+  CU_ASSERT_TRUE (sf_sip_transport_is_local (t, &a, 0));
+  CU_ASSERT_FALSE (sf_sip_transport_is_local (t, &a, port == 65535 ? 1 : port + 1));
+  CU_ASSERT_FALSE (sf_sip_transport_is_local (t, &b, port));
+  CU_ASSERT_FALSE (sf_sip_transport_is_local (t, &any, port));
+  sf_sip_transport_free (t);
+}
+
 void
 sf_test_register_sip_transport (void)
 {
   CU_pSuite s = CU_add_suite ("sip-transport", NULL, NULL);
   SF_ADD_TEST (s, listen_specs);
+  SF_ADD_TEST (s, ip_literals);
   SF_ADD_TEST (s, ws_never_connects);
   SF_ADD_TEST (s, udp_exchange);
   SF_ADD_TEST (s, udp_bad_request);
