@@ -226,12 +226,6 @@ word_ctl_mask (const char *p)
   return (((x - ones * 0x20) & ~x) | ((del - ones) & ~del)) & highs;
 }
 
-static inline gboolean
-word_has_ctl (const char *p)
-{
-  return word_ctl_mask (p) != 0;
-}
-
 /* The first CTL byte at or after @q before @end, or @end: sixteen bytes at a
  * time where SSE2 is there (every x86-64), then eight, then one. */
 static inline const char *

@@ -820,7 +820,11 @@ sf_location_redis_purge (const char *uri, const char *password, guint timeout_ms
     for (guint k = 0; k < 6; k++)
       g_ptr_array_add (a, g_strdup ("-"));
     g_autoptr (GError) e = NULL;
-    g_autoptr (GPtrArray) list = sync_script (c, shown, keys->pdata[i], a, &dropped, &e);
+    /* what the script read back is not needed here, only whether it ran
+     * (a g_autoptr never read is an unused variable to clang) */
+    GPtrArray *list = sync_script (c, shown, keys->pdata[i], a, &dropped, &e);
+    if (list != NULL)
+      g_ptr_array_unref (list);
     if (g_error_matches (e, SF_LOCATION_ERROR, SF_LOCATION_ERROR_FULL)) {
       /* a hash over the limits (written by hand, or by another program):
        * left as it is, the others purged */
