@@ -93,14 +93,14 @@ struct _SfSipTransport {
   SfSipSendFilter filter;
   gpointer filter_data;
   SfSipSteerFunc steer;         /* nullable: one worker of several (sf_sip_transport_set_steer) */
-  gboolean reuseport;           /* UDP sockets join a reuseport group (sf_sip_transport_set_reuseport) */
+  SfSipReuseport reuseport;     /* UDP sockets in a reuseport group (sf_sip_transport_set_reuseport) */
   gpointer steer_data;
 };
 
 void
-sf_sip_transport_set_reuseport (SfSipTransport *t, gboolean on)
+sf_sip_transport_set_reuseport (SfSipTransport *t, SfSipReuseport mode)
 {
-  t->reuseport = on;
+  t->reuseport = mode;
 }
 
 GMainContext *
@@ -2031,7 +2031,29 @@ sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSocketAddres
  * destination.  bind(2) by hand: g_socket_bind() sets SO_REUSEPORT back to
  * what its allow_reuse says, and with it SO_REUSEADDR, which is not wanted. */
 static gboolean
-udp_bind_shared (GSocket *sock, GInetSocketAddress *addr, GError **error)
+bind_native (int fd, struct sockaddr *native, socklen_t len, GInetSocketAddress *addr, GError **error)
+{
+  if (bind (fd, native, len) == 0)
+    return TRUE;
+  int e = errno;
+  g_autofree char *where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (addr));
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Error binding to address %s: %s", where, g_strerror (e));
+  return FALSE;
+}
+
+/* @mode FIRST: the group's first socket binds only an address no one holds.
+ * With SO_REUSEPORT set, bind(2) would succeed beside any socket of the same
+ * user that set it too (a second sipflow with workers, any program of ours):
+ * a second process would silently take half the datagrams, and a bind to
+ * port 0 may be given a port such a group already holds (UDP's automatic
+ * port choice does not count them as taken).  So a plain socket binds the
+ * address first, without the option, as a process alone does: EADDRINUSE is
+ * the error it would be without workers, and for port 0 the port it got is
+ * the group's; it is closed and the group's first socket binds that port.
+ * Another program of the same user binding that port in between is the one
+ * window left (docs/security.md: workers want a user of their own). */
+static gboolean
+udp_bind_shared (GSocket *sock, GInetSocketAddress *addr, SfSipReuseport mode, GError **error)
 {
   if (!g_socket_set_option (sock, SOL_SOCKET, SO_REUSEPORT, 1, error))
     return FALSE;
@@ -2039,13 +2061,30 @@ udp_bind_shared (GSocket *sock, GInetSocketAddress *addr, GError **error)
   gssize len = g_socket_address_get_native_size (G_SOCKET_ADDRESS (addr));
   if (len < 0 || !g_socket_address_to_native (G_SOCKET_ADDRESS (addr), &native, sizeof native, error))
     return FALSE;
-  if (bind (g_socket_get_fd (sock), (struct sockaddr *) &native, (socklen_t) len) != 0) {
-    int e = errno;
-    g_autofree char *where = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (addr));
-    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Error binding to address %s: %s", where, g_strerror (e));
-    return FALSE;
+  if (mode == SF_SIP_REUSEPORT_FIRST) {
+    int probe = socket (native.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "socket: %s", g_strerror (e));
+      return FALSE;
+    }
+    /* an IPv6 probe dual-stack, as GLib makes its IPv6 sockets: [::] then
+     * collides with 0.0.0.0 exactly as it would without workers */
+    int zero = 0;
+    if (native.ss_family == AF_INET6)
+      (void) setsockopt (probe, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    gboolean ok = bind_native (probe, (struct sockaddr *) &native, (socklen_t) len, addr, error);
+    socklen_t got = sizeof native;
+    if (ok && getsockname (probe, (struct sockaddr *) &native, &got) != 0) {
+      int e = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "getsockname: %s", g_strerror (e));
+      ok = FALSE;
+    }
+    close (probe);
+    if (!ok)
+      return FALSE;
   }
-  return TRUE;
+  return bind_native (g_socket_get_fd (sock), (struct sockaddr *) &native, (socklen_t) len, addr, error);
 }
 
 gboolean
@@ -2088,7 +2127,8 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   g_autoptr (GSocket) sock = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
   if (sock == NULL)
     return FALSE;
-  if (t->reuseport ? !udp_bind_shared (sock, addr, error) : !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
+  if (t->reuseport != SF_SIP_REUSEPORT_OFF ? !udp_bind_shared (sock, addr, t->reuseport, error)
+                                            : !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
     return FALSE;
   g_socket_set_blocking (sock, FALSE);
   /* A server under a burst, or starved of CPU for a moment, must not lose

@@ -265,7 +265,12 @@ void sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointe
  * source.  Off by default: a process alone must keep its port to itself (a
  * second sipflow on it fails to bind, as today).  Stream listeners are not
  * shared yet (docs/workers.md, step 4). */
-void sf_sip_transport_set_reuseport (SfSipTransport *t, gboolean on);
+typedef enum {
+  SF_SIP_REUSEPORT_OFF,   /* a socket of its own (the default) */
+  SF_SIP_REUSEPORT_FIRST, /* the group's first (worker 0): its address must be free, as without the option */
+  SF_SIP_REUSEPORT_JOIN,  /* joins the group the first made (the other workers: the first's ports) */
+} SfSipReuseport;
+void sf_sip_transport_set_reuseport (SfSipTransport *t, SfSipReuseport mode);
 /* The main context the transport's sources run in (NULL: the global default). */
 GMainContext *sf_sip_transport_context (SfSipTransport *t);
 /* Whether a steer hook is set. */

@@ -848,7 +848,7 @@ join_workers (Run *r, SfEndpoint *ep, guint index, GMainContext *ctx, GError **e
                  "core.workers = %u: workers share SIP sockets, and this run has none (sip.listen, --listen)", r->n);
     return FALSE;
   }
-  sf_sip_transport_set_reuseport (sf_stack_transport (s), TRUE);
+  sf_sip_transport_set_reuseport (sf_stack_transport (s), index == 0 ? SF_SIP_REUSEPORT_FIRST : SF_SIP_REUSEPORT_JOIN);
   /* The stack's tables (rate buckets, per-source counts) and the
    * registrar's (digest nonces, the location through worker 0): worker 0
    * first, as the others take its (docs/workers.md, step 2). */
