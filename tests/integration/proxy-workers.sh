@@ -201,6 +201,13 @@ grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal
 start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 \
   || exit 1
 PX=127.0.0.1:$PORT_px
+# The reuseport group is ours alone: a second sipflow with workers on the
+# same port fails as a process without workers does (EADDRINUSE), instead of
+# joining the group and taking half the datagrams.
+expect_rc "a second sipflow at two workers on the port is refused" 1 "$SIPFLOW" run proxy.xml \
+  --listen "udp:127.0.0.1:$PORT_px" --set core.workers=2
+grep -q 'Address already in use' "$T/err" && pass "... the address in use, as at one worker" ||
+  fail "second sipflow on the port" "$(tail -2 "$T/err")"
 [ "$(count px '"event":"listening"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
   fail "listening lines: $(count px '"event":"listening"')"
 
