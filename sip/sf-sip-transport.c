@@ -15,12 +15,40 @@
 #define UDP_BATCH 8
 #define TCP_READ 8192
 
+/* A UDP socket's cache of the peer addresses it read from lately, keyed by the
+ * kernel's own bytes (the IPv6 flow label and scope id with the address and
+ * port: a link-local peer is answered through its scope).  Most datagrams of a
+ * proxied call come from the same two or three addresses; without it each one
+ * read would make a GInetSocketAddress and a GInetAddress (two GObjects).  A
+ * fixed number of slots, in sets chosen by a keyed hash, each set's oldest
+ * replaced: a flood of distinct sources costs what it costs without a cache
+ * (a new object each), never more memory. */
+#define UDP_PEER_SETS 16
+#define UDP_PEER_WAYS 4
+typedef union {
+  struct sockaddr sa;
+  struct sockaddr_in in4;
+  struct sockaddr_in6 in6;
+} UdpName;
+
+typedef struct {
+  UdpName name;
+  socklen_t len;                /* 0: empty */
+  GInetSocketAddress *addr;     /* owned, nullable */
+} UdpPeer;
+
 typedef struct {
   SfSipTransport *t;
   GSocket *sock;                /* owned */
   GInetSocketAddress *local;    /* owned */
   GSource *src;                 /* owned */
   guint8 *bufs;                 /* owned: UDP_BATCH buffers of SF_SIP_MAX_MSG_SIZE + 1 */
+  struct mmsghdr msgs[UDP_BATCH];  /* recvmmsg's headers, pointing into bufs and names */
+  struct iovec iov[UDP_BATCH];
+  struct sockaddr_storage names[UDP_BATCH];
+  UdpPeer peers[UDP_PEER_SETS][UDP_PEER_WAYS];
+  guint8 peer_next[UDP_PEER_SETS]; /* each set's next slot to replace */
+  guint64 peer_key[2];          /* random: which set an address falls in is not for a peer to choose */
 } UdpListener;
 
 typedef struct _TcpConn TcpConn;
@@ -94,6 +122,7 @@ struct _SfSipTransport {
   gpointer filter_data;
   SfSipSteerFunc steer;         /* nullable: one worker of several (sf_sip_transport_set_steer) */
   SfSipReuseport reuseport;     /* UDP sockets in a reuseport group (sf_sip_transport_set_reuseport) */
+  gsize udp_max;                /* the longest datagram read (SF_SIP_MAX_MSG_SIZE; lower in tests) */
   gpointer steer_data;
 };
 
@@ -493,35 +522,120 @@ sf_sip_transport_receive (SfSipTransport *t, GBytes *bytes, const SfSipPeer *fro
 
 /* ---- UDP ---- */
 
+/* Which set of @l's peer cache @name (@len bytes) falls in: a hash keyed per
+ * socket, so a peer cannot choose addresses that all land in one set. */
+static guint
+udp_peer_set (UdpListener *l, const UdpName *name, socklen_t len)
+{
+  guint64 h = l->peer_key[0];
+  const guint8 *b = (const guint8 *) name;
+  for (socklen_t i = 0; i < len; i++)
+    h = (h ^ b[i]) * G_GUINT64_CONSTANT (0x100000001b3);
+  h ^= l->peer_key[1];
+  h ^= h >> 29;
+  h *= G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
+  h ^= h >> 32;
+  return (guint) (h % UDP_PEER_SETS);
+}
+
+/* The address object of the peer @name (@len bytes, as recvmmsg wrote it),
+ * transfer none (the cache holds it until replaced; a receiver that keeps it
+ * takes a ref), or NULL for what is not an IPv4 or IPv6 address. */
+static GInetSocketAddress *
+udp_peer (UdpListener *l, UdpName *name, socklen_t len)
+{
+  if (!((name->sa.sa_family == AF_INET && len == sizeof name->in4) ||
+        (name->sa.sa_family == AF_INET6 && len == sizeof name->in6)))
+    return NULL;
+  if (name->sa.sa_family == AF_INET)
+    memset (name->in4.sin_zero, 0, sizeof name->in4.sin_zero); /* not part of the address */
+  guint set = udp_peer_set (l, name, len);
+  UdpPeer *ways = l->peers[set];
+  for (guint i = 0; i < UDP_PEER_WAYS; i++)
+    if (ways[i].len == len && memcmp (&ways[i].name, name, len) == 0)
+      return ways[i].addr;
+  GSocketAddress *a = g_socket_address_new_from_native (name, len);
+  if (a == NULL)
+    return NULL;
+  if (!G_IS_INET_SOCKET_ADDRESS (a)) {
+    g_object_unref (a);
+    return NULL;
+  }
+  UdpPeer *p = &ways[l->peer_next[set]];
+  l->peer_next[set] = (guint8) ((l->peer_next[set] + 1) % UDP_PEER_WAYS);
+  g_clear_object (&p->addr);
+  memcpy (&p->name, name, len);
+  p->len = len;
+  p->addr = G_INET_SOCKET_ADDRESS (a);
+  return p->addr;
+}
+
+static void
+udp_peers_clear (UdpListener *l)
+{
+  for (guint s = 0; s < UDP_PEER_SETS; s++)
+    for (guint i = 0; i < UDP_PEER_WAYS; i++) {
+      g_clear_object (&l->peers[s][i].addr);
+      l->peers[s][i].len = 0;
+    }
+}
+
+void
+sf_sip_transport_set_udp_max (SfSipTransport *t, gsize bytes)
+{
+  g_return_if_fail (bytes >= 1 && bytes <= SF_SIP_MAX_MSG_SIZE);
+  t->udp_max = bytes;
+}
+
+guint
+sf_sip_transport_udp_peers (SfSipTransport *t)
+{
+  guint n = 0;
+  for (guint k = 0; k < t->udp->len; k++) {
+    UdpListener *l = t->udp->pdata[k];
+    for (guint s = 0; s < UDP_PEER_SETS; s++)
+      for (guint i = 0; i < UDP_PEER_WAYS; i++)
+        n += l->peers[s][i].addr != NULL;
+  }
+  return n;
+}
+
+/* Reads up to UDP_BATCH datagrams with one recvmmsg on the socket's descriptor
+ * into the listener's own buffers (GSocket's receive would make a new address
+ * object for every datagram); GLib's source still says when to read. */
 static gboolean
 udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
 {
+  (void) cond;
   UdpListener *l = data;
-  GInputVector vec[UDP_BATCH];
-  GInputMessage msgs[UDP_BATCH];
-  GSocketAddress *addrs[UDP_BATCH];
   for (int i = 0; i < UDP_BATCH; i++) {
-    vec[i].buffer = l->bufs + (gsize) i * (SF_SIP_MAX_MSG_SIZE + 1);
-    vec[i].size = SF_SIP_MAX_MSG_SIZE + 1;
-    addrs[i] = NULL;
-    msgs[i] = (GInputMessage) { &addrs[i], &vec[i], 1, 0, 0, NULL, NULL };
+    l->iov[i].iov_base = l->bufs + (gsize) i * (SF_SIP_MAX_MSG_SIZE + 1);
+    l->iov[i].iov_len = l->t->udp_max + 1;
+    l->msgs[i].msg_hdr = (struct msghdr) { .msg_name = &l->names[i], .msg_namelen = sizeof l->names[i],
+                                           .msg_iov = &l->iov[i], .msg_iovlen = 1 };
+    l->msgs[i].msg_len = 0;
   }
-  gint n = g_socket_receive_messages (sock, msgs, UDP_BATCH, 0, NULL, NULL);
-  for (gint i = 0; i < n; i++) {
-    if (addrs[i] == NULL || !G_IS_INET_SOCKET_ADDRESS (addrs[i]))
+  int n;
+  do
+    n = recvmmsg (g_socket_get_fd (sock), l->msgs, UDP_BATCH, MSG_DONTWAIT, NULL);
+  while (n < 0 && errno == EINTR);
+  for (int i = 0; i < n; i++) {
+    struct msghdr *h = &l->msgs[i].msg_hdr;
+    GInetSocketAddress *remote = udp_peer (l, (UdpName *) h->msg_name, h->msg_namelen);
+    if (remote == NULL)
       continue;
-    SfSipPeer from = { SF_SIP_UDP, l->local, G_INET_SOCKET_ADDRESS (addrs[i]), 0 };
-    if (msgs[i].bytes_received > SF_SIP_MAX_MSG_SIZE) {
-      g_autoptr (GBytes) b = g_bytes_new (vec[i].buffer, 64);
+    SfSipPeer from = { SF_SIP_UDP, l->local, remote, 0 };
+    /* MSG_TRUNC: the datagram was longer than the buffer, whose last byte is
+     * there to tell a message of exactly the limit from a longer one. */
+    if ((h->msg_flags & MSG_TRUNC) != 0 || l->msgs[i].msg_len > l->t->udp_max) {
+      g_autoptr (GBytes) b = g_bytes_new (l->iov[i].iov_base, MIN (l->msgs[i].msg_len, 64));
       log_bad ("dropped", b, from.remote, "datagram larger than the message size limit");
       l->t->stats.dropped++;
-    } else if (msgs[i].bytes_received > 0) {
-      g_autoptr (GBytes) b = g_bytes_new (vec[i].buffer, msgs[i].bytes_received);
+    } else if (l->msgs[i].msg_len > 0) {
+      g_autoptr (GBytes) b = g_bytes_new (l->iov[i].iov_base, l->msgs[i].msg_len);
       receive_bytes (l->t, b, &from);
     }
   }
-  for (int i = 0; i < UDP_BATCH; i++)
-    g_clear_object (&addrs[i]);
   return G_SOURCE_CONTINUE;
 }
 
@@ -533,6 +647,7 @@ udp_free (UdpListener *l)
   g_socket_close (l->sock, NULL);
   g_object_unref (l->sock);
   g_object_unref (l->local);
+  udp_peers_clear (l);
   g_free (l->bufs);
   g_free (l);
 }
@@ -1827,6 +1942,7 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->client = g_socket_client_new ();
   t->tcp_idle_s = SF_SIP_TCP_IDLE_S;
   t->tcp_stall_s = SF_SIP_TCP_STALL_S;
+  t->udp_max = SF_SIP_MAX_MSG_SIZE;
   g_socket_client_set_timeout (t->client, t->tcp_stall_s);
   t->tcp_max_per_source = SF_SIP_TCP_MAX_PER_SOURCE;
   t->tcp_max_conns = SF_SIP_TCP_MAX_CONNS;
@@ -2146,6 +2262,8 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   }
   l->local = G_INET_SOCKET_ADDRESS (local);
   l->bufs = g_malloc ((gsize) UDP_BATCH * (SF_SIP_MAX_MSG_SIZE + 1));
+  l->peer_key[0] = sf_sip_random_u64 ();
+  l->peer_key[1] = sf_sip_random_u64 ();
   l->src = g_socket_create_source (l->sock, G_IO_IN, NULL);
   g_source_set_callback (l->src, G_SOURCE_FUNC (udp_readable), l, NULL);
   g_source_attach (l->src, t->context);

@@ -171,6 +171,12 @@ gboolean sf_sip_ip_equal (const SfSipIp *a, const SfSipIp *b);
  * atomic), else a new one.  A proxied call sends to the same two or three
  * addresses again and again; each new one is two GObjects. */
 GInetSocketAddress *sf_sip_socket_address (const SfSipIp *ip, guint port);
+/* For tests: the peer addresses the UDP sockets' caches hold now (each socket
+ * keeps at most 64, however many sources send to it). */
+guint sf_sip_transport_udp_peers (SfSipTransport *t);
+/* For tests: datagrams longer than @bytes (1 to SF_SIP_MAX_MSG_SIZE, the
+ * default) are dropped and counted, as a longer one than the limit is. */
+void sf_sip_transport_set_udp_max (SfSipTransport *t, gsize bytes);
 /* Is @ip:@port one of the addresses this transport listens on (any socket;
  * @port 0: any port)?  Address and port as they are: a socket bound to the
  * any-address is not every address. */

@@ -5,6 +5,10 @@
  *  - udp_bad_request: a request with a broken Via, a Content-Length past the datagram or
  *    a bad Request-URI parameter is answered 400 naming the problem,
  *    sent to the packet's source; garbage is dropped and counted
+ *  - udp_read_limits: a datagram of exactly the size limit is read; one byte
+ *    more, or one the buffer truncates (MSG_TRUNC), is dropped and counted and
+ *    the next is read whole; the same source is the same address object; 300
+ *    sources leave at most 64 addresses in the socket's cache
  *  - tcp_bad_request: a bad Request-URI parameter over TCP is answered 400 on the
  *    connection, which stays open; repeated parameters are delivered (first wins)
  *  - tcp_exchange: a request over a new connection, its response over the same
@@ -242,6 +246,109 @@ raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want
   g_socket_set_blocking (s, FALSE);
   gssize n = g_socket_receive (s, buf, sizeof buf - 1, NULL, NULL);
   return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
+}
+
+/* A UDP socket on 127.0.0.1, any port. */
+static GSocket *
+udp_socket (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert (g_socket_bind (s, any, FALSE, NULL));
+  return s;
+}
+
+/* Turns the main loop until @t has dropped @n datagrams or 5 s pass. */
+static gboolean
+wait_dropped (SfSipTransport *t, guint64 n)
+{
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (sf_sip_transport_stats (t)->dropped < n && !out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  return sf_sip_transport_stats (t)->dropped >= n;
+}
+
+/* An OPTIONS of exactly @size bytes (its body pads it). */
+static char *
+sized_options (gsize size, const char *call_id)
+{
+  g_autofree char *head = g_strdup_printf ("OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK%s\r\n"
+                                           "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+                                           "Content-Type: text/plain\r\nContent-Length: %05u\r\n\r\n",
+                                           call_id, call_id, 0u);
+  gsize body = size - strlen (head);
+  g_free (head);
+  head = g_strdup_printf ("OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK%s\r\n"
+                          "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+                          "Content-Type: text/plain\r\nContent-Length: %05u\r\n\r\n",
+                          call_id, call_id, (guint) body);
+  char *m = g_malloc (size + 1);
+  memcpy (m, head, strlen (head));
+  memset (m + strlen (head), 'x', body);
+  m[size] = '\0';
+  return m;
+}
+
+/* What a remote party controls on the UDP read path: the datagram's length
+ * (one of exactly the limit is read; one byte more, or a datagram the buffer
+ * truncates (MSG_TRUNC), is dropped and counted, and the next one is read
+ * whole) and its source address: the same source is the same address object
+ * (cached), and 300 sources leave at most 64 addresses cached. */
+static void
+udp_read_limits (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  sf_sip_transport_set_udp_max (b, 1000);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "udp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  g_autoptr (GSocket) s = udp_socket ();
+  g_autofree char *at = sized_options (1000, "at");
+  g_autofree char *over = sized_options (1001, "over");
+  g_autofree char *trunc = sized_options (3000, "trunc");
+  g_autofree char *again = sized_options (1000, "again");
+  CU_ASSERT_EQUAL_FATAL (strlen (at), 1000);
+  g_socket_send_to (s, G_SOCKET_ADDRESS (lb), at, 1000, NULL, NULL);
+  g_socket_send_to (s, G_SOCKET_ADDRESS (lb), over, 1001, NULL, NULL);
+  g_socket_send_to (s, G_SOCKET_ADDRESS (lb), trunc, 3000, NULL, NULL);
+  g_socket_send_to (s, G_SOCKET_ADDRESS (lb), again, 1000, NULL, NULL);
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 2));
+  CU_ASSERT_EQUAL (sf_sip_transport_stats (b)->dropped, 2);
+  SfSipStr id = sf_sip_msg_call_id (ib.msgs->pdata[1]);
+  CU_ASSERT_TRUE (sf_sip_str_eq (id, "again"));
+  CU_ASSERT_EQUAL (sf_sip_msg_body (ib.msgs->pdata[1]).len, strlen (strstr (again, "\r\n\r\n") + 4));
+  SfSipPeer *p0 = ib.peers->pdata[0], *p1 = ib.peers->pdata[1];
+  CU_ASSERT_PTR_EQUAL (p0->remote, p1->remote);
+  g_autoptr (GSocketAddress) mine = g_socket_get_local_address (s, NULL);
+  CU_ASSERT_EQUAL (g_inet_socket_address_get_port (p0->remote), g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (mine)));
+  /* A flood of sources: garbage from 300 ports, in rounds the socket buffer holds. */
+  GSocket *flood[300];
+  guint64 dropped = 2;
+  for (guint i = 0; i < G_N_ELEMENTS (flood); i++) {
+    flood[i] = udp_socket ();
+    g_socket_send_to (flood[i], G_SOCKET_ADDRESS (lb), "\x01\x02 flood", 8, NULL, NULL);
+    if (i % 32 == 31 || i + 1 == G_N_ELEMENTS (flood)) {
+      dropped += i % 32 + 1;
+      CU_ASSERT_TRUE_FATAL (wait_dropped (b, dropped));
+    }
+  }
+  CU_ASSERT_TRUE (sf_sip_transport_udp_peers (b) <= 64);
+  CU_ASSERT_TRUE (sf_sip_transport_udp_peers (b) >= 16);
+  /* The first source again, whether or not the flood pushed it out: its own address. */
+  g_autofree char *last = sized_options (500, "last");
+  g_socket_send_to (s, G_SOCKET_ADDRESS (lb), last, 500, NULL, NULL);
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 3));
+  SfSipPeer *p2 = ib.peers->pdata[2];
+  CU_ASSERT_TRUE (g_inet_socket_address_get_port (p2->remote) == g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (mine)));
+  for (guint i = 0; i < G_N_ELEMENTS (flood); i++)
+    g_object_unref (flood[i]);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
 }
 
 static void
@@ -847,6 +954,7 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, ws_never_connects);
   SF_ADD_TEST (s, udp_exchange);
   SF_ADD_TEST (s, udp_bad_request);
+  SF_ADD_TEST (s, udp_read_limits);
   SF_ADD_TEST (s, tcp_bad_request);
   SF_ADD_TEST (s, tcp_exchange);
   SF_ADD_TEST (s, ipv6);
