@@ -49,6 +49,7 @@ typedef struct {
   UdpPeer peers[UDP_PEER_SETS][UDP_PEER_WAYS];
   guint8 peer_next[UDP_PEER_SETS]; /* each set's next slot to replace */
   guint64 peer_key[2];          /* random: which set an address falls in is not for a peer to choose */
+  gboolean reading;             /* in udp_readable: a nested turn of the loop must not reuse the buffers */
 } UdpListener;
 
 typedef struct _TcpConn TcpConn;
@@ -608,6 +609,9 @@ udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
 {
   (void) cond;
   UdpListener *l = data;
+  if (l->reading)
+    return G_SOURCE_CONTINUE; /* the outer call reads it (the source may recurse: see sf_sip_transport_listen) */
+  l->reading = TRUE;
   for (int i = 0; i < UDP_BATCH; i++) {
     l->iov[i].iov_base = l->bufs + (gsize) i * (SF_SIP_MAX_MSG_SIZE + 1);
     l->iov[i].iov_len = l->t->udp_max + 1;
@@ -636,6 +640,7 @@ udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
       receive_bytes (l->t, b, &from);
     }
   }
+  l->reading = FALSE;
   return G_SOURCE_CONTINUE;
 }
 
@@ -2266,6 +2271,11 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   l->peer_key[1] = sf_sip_random_u64 ();
   l->src = g_socket_create_source (l->sock, G_IO_IN, NULL);
   g_source_set_callback (l->src, G_SOURCE_FUNC (udp_readable), l, NULL);
+  /* GLib blocks a source that may not recurse while it dispatches, taking its
+   * descriptor out of the poll set and putting it back, and each of the two
+   * writes the context's wakeup descriptor: two write(2)s and a spurious
+   * turn of the loop for every read.  udp_readable guards itself instead. */
+  g_source_set_can_recurse (l->src, TRUE);
   g_source_attach (l->src, t->context);
   g_ptr_array_add (t->udp, l);
   if (bound != NULL)
