@@ -1031,7 +1031,9 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   inst->timers[inst->n_timers++] = (SfInstanceTimer) { t->name, timer };
   ep->stats.timers_started++;
   timer_event (ep, inst, name, "set", (gint64) ms);
-  if (ep->source != NULL && !sf_clock_is_fake (ep->clock))
+  /* Only from another thread: the loop's own recomputes its timeout in
+   * source_prepare before it polls again, and a wakeup is a write(2). */
+  if (ep->source != NULL && !sf_clock_is_fake (ep->clock) && !g_main_context_is_owner (g_source_get_context (ep->source)))
     g_main_context_wakeup (g_source_get_context (ep->source));
 }
 
