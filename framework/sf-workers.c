@@ -26,8 +26,14 @@ struct _Worker {
   SfEndpoint *ep;            /* unowned, nullable until set */
   gpointer data;             /* unowned */
   GMutex lock;
-  GQueue inbox;              /* Item (owned), under lock */
+  /* The inbox, under lock: a ring of items by value (owned), so a hand-off
+   * allocates no queue node nor item: @len from @head, @cap slots, grown by
+   * doubling (offers stop at the set's max_items; hands are bounded by their
+   * callers). */
+  Item *ring;
+  guint cap, head, len;
   gsize inbox_bytes;         /* the sizes of what waits in it, under lock */
+  gint queued;               /* len, written under lock, read without it (atomic) */
   GSource *source;           /* owned, nullable: runs the inbox in the worker's context */
   GMainContext *context;     /* owned ref, nullable: that context */
   SfWorkerStats stats;       /* handed_out counted by the reader, handed_in by the worker, wakeups and dropped by
@@ -51,11 +57,37 @@ sf_workers_route_key (const guint64 key[2], const char *id, gsize len, guint n)
 }
 
 static void
-item_free (Item *i)
+item_clear (Item *i)
 {
   if (i->destroy != NULL)
     i->destroy (i->data);
-  g_free (i);
+}
+
+/* Appends @item to @w's ring, under its lock. */
+static void
+ring_push (Worker *w, const Item *item)
+{
+  if (w->len == w->cap) {
+    guint cap = MAX (w->cap * 2, 64);
+    Item *ring = g_new (Item, cap);
+    for (guint k = 0; k < w->len; k++)
+      ring[k] = w->ring[(w->head + k) % w->cap];
+    g_free (w->ring);
+    w->ring = ring;
+    w->cap = cap;
+    w->head = 0;
+  }
+  w->ring[(w->head + w->len) % w->cap] = *item;
+  w->len++;
+}
+
+static Item
+ring_pop (Worker *w)
+{
+  Item i = w->ring[w->head];
+  w->head = (w->head + 1) % w->cap;
+  w->len--;
+  return i;
 }
 
 /* Takes up to SF_WORKERS_RUN_MAX items of @w's inbox and runs them; returns
@@ -65,32 +97,31 @@ item_free (Item *i)
 static guint
 run_inbox (Worker *w)
 {
-  GQueue items = G_QUEUE_INIT;
-  g_mutex_lock (&w->lock);
-  for (guint k = 0; k < SF_WORKERS_RUN_MAX && !g_queue_is_empty (&w->inbox); k++) {
-    Item *i = g_queue_pop_head (&w->inbox);
-    w->inbox_bytes -= i->size;
-    g_queue_push_tail (&items, i);
-  }
-  g_mutex_unlock (&w->lock);
+  Item items[SF_WORKERS_RUN_MAX];
   guint n = 0;
-  Item *i;
-  while ((i = g_queue_pop_head (&items)) != NULL) {
-    i->func (i->data);
-    item_free (i);
+  g_mutex_lock (&w->lock);
+  while (n < SF_WORKERS_RUN_MAX && w->len > 0) {
+    items[n] = ring_pop (w);
+    w->inbox_bytes -= items[n].size;
     n++;
+  }
+  g_atomic_int_set (&w->queued, (gint) w->len);
+  g_mutex_unlock (&w->lock);
+  for (guint k = 0; k < n; k++) {
+    items[k].func (items[k].data);
+    item_clear (&items[k]);
   }
   w->stats.handed_in += n;
   return n;
 }
 
+/* Asked twice each turn of the worker's context, whatever it runs: an atomic
+ * read, not the lock.  An item posted just after it reads 0 wakes the
+ * context (post), which then asks again (check). */
 static gboolean
 inbox_ready (Worker *w)
 {
-  g_mutex_lock (&w->lock);
-  gboolean ready = !g_queue_is_empty (&w->inbox);
-  g_mutex_unlock (&w->lock);
-  return ready;
+  return g_atomic_int_get (&w->queued) > 0;
 }
 
 static gboolean
@@ -137,7 +168,6 @@ sf_workers_new (guint n, const guint64 key[2])
     w->set = set;
     w->index = i;
     g_mutex_init (&w->lock);
-    g_queue_init (&w->inbox);
   }
   return set;
 }
@@ -153,7 +183,11 @@ sf_workers_free (SfWorkers *set)
       g_source_destroy (w->source);
       g_source_unref (w->source);
     }
-    g_queue_clear_full (&w->inbox, (GDestroyNotify) item_free);
+    while (w->len > 0) {
+      Item left = ring_pop (w);
+      item_clear (&left);
+    }
+    g_free (w->ring);
     g_clear_pointer (&w->context, g_main_context_unref);
     g_mutex_clear (&w->lock);
   }
@@ -219,18 +253,17 @@ post (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDes
 {
   Worker *w = &set->workers[to];
   g_mutex_lock (&w->lock);
-  if (bounded && (w->inbox.length >= set->max_items || w->inbox_bytes + size > set->max_bytes)) {
+  if (bounded && (w->len >= set->max_items || w->inbox_bytes + size > set->max_bytes)) {
     w->stats.dropped++;
     g_mutex_unlock (&w->lock);
     if (destroy != NULL)
       destroy (data);
     return FALSE;
   }
-  Item *i = g_new (Item, 1);
-  *i = (Item) { func, data, destroy, size };
   w->inbox_bytes += size;
-  gboolean was_empty = g_queue_is_empty (&w->inbox);
-  g_queue_push_tail (&w->inbox, i);
+  gboolean was_empty = w->len == 0;
+  ring_push (w, &(Item) { func, data, destroy, size });
+  g_atomic_int_set (&w->queued, (gint) w->len);
   if (was_empty)
     w->stats.wakeups++;
   g_mutex_unlock (&w->lock);
@@ -315,7 +348,7 @@ sf_workers_stats (SfWorkers *set, guint w, SfWorkerStats *out)
   Worker *wk = &set->workers[w];
   g_mutex_lock (&wk->lock);
   *out = wk->stats;
-  out->waiting = wk->inbox.length;
+  out->waiting = wk->len;
   out->waiting_bytes = wk->inbox_bytes;
   g_mutex_unlock (&wk->lock);
 }
