@@ -16,7 +16,12 @@
 # SIPFLOW_ARGS (optional) is added to sipflow's command line, for example
 # SIPFLOW_ARGS="--events calls"; EVENTS_OUT (optional) names a file that gets
 # the event lines of the 2N run, to count them by event; CG_OUT (optional)
-# names a file that gets that run's callgrind output, for callgrind_annotate.
+# names a file that gets that run's callgrind output, for callgrind_annotate
+# (and CG_OUT.n the N run's, to subtract one from the other by function).
+# WORKERS (optional, default 1) runs sipflow with core.workers=WORKERS: the
+# workers' threads are counted together (valgrind runs them one at a time);
+# CG_ARGS (optional) is added to valgrind's command line, for example
+# CG_ARGS=--separate-threads=yes.
 set -u
 SIPFLOW=${1:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
 JOB=${2:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
@@ -49,12 +54,12 @@ instructions() {
     sipp -sf "$SCEN/uas-rr.xml" -p "$uport" -i 127.0.0.1 -nostdin -timeout 600 >/dev/null 2>&1 &
     u=$!
     PIDS+=("$u")
-    valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
-      --set proxy.trusted=127.0.0.0/8 --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
+    valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
+      --set proxy.trusted=127.0.0.0/8 --set "core.workers=${WORKERS:-1}" --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
   else
     printf 'sipp:sippass\n' >"$T/users"
-    valgrind --tool=callgrind --callgrind-out-file="$T/cg.out" "$BIN" run redirect.xml --listen udp:127.0.0.1:0 \
-      --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 --log-level error ${SIPFLOW_ARGS:-} \
+    valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run redirect.xml --listen udp:127.0.0.1:0 \
+      --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 --set "core.workers=${WORKERS:-1}" --log-level error ${SIPFLOW_ARGS:-} \
       <"$T/in" >"$T/events" 2>"$T/err" &
   fi
   sf=$!
@@ -80,10 +85,14 @@ instructions() {
   wait "$sf"
   [ "$JOB" = proxy ] && kill "$u" 2>/dev/null
   [ -n "${EVENTS_OUT:-}" ] && cp "$T/events" "$EVENTS_OUT"
-  [ -n "${CG_OUT:-}" ] && cp "$T/cg.out" "$CG_OUT"
-  awk '/^(summary|totals):/ { print $2; exit }' "$T/cg.out"
+  # With --separate-threads=yes each thread has a file of its own (cg.out-01...)
+  if [ -n "${CG_OUT:-}" ]; then
+    for f in "$T"/cg.out*; do cp "$f" "$CG_OUT${CG_SUFFIX:-}${f#"$T"/cg.out}"; done
+  fi
+  awk 'FNR == 1 { seen = 0 } !seen && /^(summary|totals):/ { n += $2; seen = 1 } END { print n }' "$T"/cg.out*
+  rm -f "$T"/cg.out*
 }
 
-one=$(instructions "$N")
+one=$(CG_SUFFIX=.n instructions "$N")
 two=$(instructions $((2 * N)))
 echo "$JOB: $N calls $one instructions, $((2 * N)) calls $two instructions: $(((two - one) / N)) per call"
