@@ -59,7 +59,10 @@
  *    own), a flood of datagrams it owns read by worker 1 past its inbox's
  *    bound (items, then bytes) is dropped and counted, what waits stays
  *    within the bound, a backlog runs SF_WORKERS_RUN_MAX a turn, and worker
- *    0 then serves what waited and a new request */
+ *    0 then serves what waited and a new request
+ *  - inbox_order: items run in the order posted across the inbox ring's wrap
+ *    and growth, hands past the offers' bound; an offer to a full inbox is
+ *    refused; what waits when the set goes is destroyed once, not run */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -1198,6 +1201,87 @@ inbox_bounded (void)
   wk_free (w);
 }
 
+typedef struct {
+  GArray *seen;   /* guint: the items' numbers in the order they ran */
+  guint freed;    /* items destroyed */
+} Order;
+
+typedef struct {
+  Order *o;
+  guint n;
+} Numbered;
+
+static void
+numbered_run (gpointer data)
+{
+  Numbered *x = data;
+  g_array_append_val (x->o->seen, x->n);
+}
+
+static void
+numbered_free (gpointer data)
+{
+  Numbered *x = data;
+  x->o->freed++;
+  g_free (x);
+}
+
+static void
+post_numbered (SfWorkers *set, Order *o, guint n, gboolean offer)
+{
+  Numbered *x = g_new (Numbered, 1);
+  *x = (Numbered) { o, n };
+  if (offer) {
+    CU_ASSERT_TRUE (sf_workers_offer (set, 1, 0, numbered_run, x, numbered_free, 10));
+  } else {
+    sf_workers_hand (set, 1, 0, numbered_run, x, numbered_free);
+  }
+}
+
+/* The inbox is a ring that grows: items run in the order posted across its
+ * wrap and its growth, hands (unbounded) past the offers' bound, and what
+ * still waits when the set goes is destroyed, once each. */
+static void
+inbox_order (void)
+{
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  Order o = { g_array_new (FALSE, FALSE, sizeof (guint)), 0 };
+  guint next = 0;
+  for (; next < 100; next++)
+    post_numbered (w->set, &o, next, TRUE);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx0, FALSE)); /* 64 run: the head moves on */
+  for (; next < 250; next++) /* wraps, then grows with the head inside the ring */
+    post_numbered (w->set, &o, next, TRUE);
+  sf_workers_set_inbox_max (w->set, 16, SF_WORKERS_INBOX_MAX_BYTES);
+  CU_ASSERT_FALSE (sf_workers_offer (w->set, 1, 0, numbered_run, NULL, NULL, 10)); /* full: refused */
+  for (; next < 600; next++) /* hands are bounded by their callers, not the inbox */
+    post_numbered (w->set, &o, next, FALSE);
+  for (guint turn = 0; turn < 100 && g_main_context_iteration (ctx0, FALSE); turn++)
+    ;
+  CU_ASSERT_EQUAL_FATAL (o.seen->len, 600);
+  gboolean in_order = TRUE;
+  for (guint k = 0; k < o.seen->len; k++)
+    in_order = in_order && g_array_index (o.seen, guint, k) == k;
+  CU_ASSERT_TRUE (in_order);
+  CU_ASSERT_EQUAL (o.freed, 600);
+  SfWorkerStats st;
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.waiting, 0);
+  CU_ASSERT_EQUAL (st.waiting_bytes, 0);
+  CU_ASSERT_EQUAL (st.dropped, 1);
+  /* Left waiting when the set goes: destroyed with it, not run */
+  sf_workers_close (w->set);
+  for (guint k = 0; k < 5; k++)
+    post_numbered (w->set, &o, next++, FALSE);
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.waiting, 5);
+  wk_free (w);
+  CU_ASSERT_EQUAL (o.seen->len, 600);
+  CU_ASSERT_EQUAL (o.freed, 605);
+  g_array_unref (o.seen);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -1221,4 +1305,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "one_source_of_three", one_source_of_three);
   CU_add_test (s, "held_keyed", held_keyed);
   CU_add_test (s, "inbox_bounded", inbox_bounded);
+  CU_add_test (s, "inbox_order", inbox_order);
 }
