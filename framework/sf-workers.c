@@ -36,6 +36,7 @@ struct _Worker {
   gint queued;               /* len, written under lock, read without it (atomic) */
   GSource *source;           /* owned, nullable: runs the inbox in the worker's context */
   GMainContext *context;     /* owned ref, nullable: that context */
+  guint64 wake_pending;      /* bit k: worker k waits for this one's sf_workers_wake (this worker's thread only) */
   SfWorkerStats stats;       /* handed_out counted by the reader, handed_in by the worker, wakeups and dropped by
                               * the posters under lock */
 };
@@ -246,10 +247,10 @@ sf_workers_set_inbox_max (SfWorkers *set, guint items, gsize bytes)
 }
 
 /* Queues @func at @to; with @bounded, refuses it (FALSE, counted) when
- * @to's inbox is full. */
+ * @to's inbox is full; with @later, leaves the wake-up to sf_workers_wake. */
 static gboolean
 post (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy, gsize size,
-      gboolean bounded)
+      gboolean bounded, gboolean later)
 {
   Worker *w = &set->workers[to];
   g_mutex_lock (&w->lock);
@@ -271,7 +272,9 @@ post (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDes
   /* Only the first item of a batch wakes the owner: its source stays ready
    * until the inbox is empty.  Its context, not its source: the source may be
    * destroyed by then (closed). */
-  if (was_empty && w->context != NULL)
+  if (was_empty && later)
+    set->workers[from].wake_pending |= G_GUINT64_CONSTANT (1) << to;
+  else if (was_empty && w->context != NULL)
     g_main_context_wakeup (w->context);
   return TRUE;
 }
@@ -280,7 +283,7 @@ void
 sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy)
 {
   g_return_if_fail (from < set->n && to < set->n && func != NULL);
-  post (set, from, to, func, data, destroy, 0, FALSE);
+  post (set, from, to, func, data, destroy, 0, FALSE, FALSE);
 }
 
 gboolean
@@ -288,7 +291,26 @@ sf_workers_offer (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointe
                   gsize size)
 {
   g_return_val_if_fail (from < set->n && to < set->n && func != NULL, FALSE);
-  return post (set, from, to, func, data, destroy, size, TRUE);
+  return post (set, from, to, func, data, destroy, size, TRUE, FALSE);
+}
+
+gboolean
+sf_workers_offer_later (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy,
+                        gsize size)
+{
+  g_return_val_if_fail (from < set->n && to < set->n && func != NULL, FALSE);
+  return post (set, from, to, func, data, destroy, size, TRUE, TRUE);
+}
+
+void
+sf_workers_wake (SfWorkers *set, guint from)
+{
+  g_return_if_fail (from < set->n);
+  guint64 pending = set->workers[from].wake_pending;
+  set->workers[from].wake_pending = 0;
+  for (guint to = 0; pending != 0; to++, pending >>= 1)
+    if ((pending & 1) != 0 && set->workers[to].context != NULL)
+      g_main_context_wakeup (set->workers[to].context);
 }
 
 guint

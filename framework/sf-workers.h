@@ -83,6 +83,14 @@ void sf_workers_hand (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpo
  * its inbox's bound in memory. */
 gboolean sf_workers_offer (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDestroyNotify destroy,
                            gsize size);
+/* sf_workers_offer whose wake-up of @to, when it needs one, waits for
+ * sf_workers_wake (@from): the datagrams of one read handed to one owner
+ * wake it once, not once each when it drains faster than they come.  From
+ * @from's thread; the caller wakes before it next waits. */
+gboolean sf_workers_offer_later (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data,
+                                 GDestroyNotify destroy, gsize size);
+/* Wakes each worker an sf_workers_offer_later of @from's left unwoken. */
+void sf_workers_wake (SfWorkers *set, guint from);
 /* The bound of each inbox for sf_workers_offer (defaults SF_WORKERS_INBOX_MAX
  * and SF_WORKERS_INBOX_MAX_BYTES; at least 1 each).  Before the workers'
  * threads start (in one thread, as in tests: at any time). */

@@ -122,6 +122,8 @@ struct _SfSipTransport {
   SfSipSendFilter filter;
   gpointer filter_data;
   SfSipSteerFunc steer;         /* nullable: one worker of several (sf_sip_transport_set_steer) */
+  SfSipSteerDone steer_done;    /* nullable: after a batch the hook took some of (sf_sip_transport_set_steer_done) */
+  gboolean steered;             /* the hook took a message since steer_done last ran */
   SfSipReuseport reuseport;     /* UDP sockets in a reuseport group (sf_sip_transport_set_reuseport) */
   gsize udp_max;                /* the longest datagram read (SF_SIP_MAX_MSG_SIZE; lower in tests) */
   gpointer steer_data;
@@ -506,19 +508,39 @@ sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from
 }
 
 /* What a socket read: to its owner when the steer hook takes it, else parsed
- * here.  Alone (no hook) the cost is one test. */
+ * here.  Alone (no hook) the cost is one test.  Each caller ends its batch
+ * (a recvmmsg's datagrams, one stream message) with steer_flush. */
 static void
 receive_bytes (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
 {
-  if (t->steer != NULL && t->steer (bytes, from, t->steer_data))
+  if (t->steer != NULL && t->steer (bytes, from, t->steer_data)) {
+    t->steered = TRUE;
     return;
+  }
   handle_bytes (t, bytes, from);
+}
+
+static void
+steer_flush (SfSipTransport *t)
+{
+  if (t->steered) {
+    t->steered = FALSE;
+    if (t->steer_done != NULL)
+      t->steer_done (t->steer_data);
+  }
 }
 
 void
 sf_sip_transport_receive (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
 {
   receive_bytes (t, bytes, from);
+  steer_flush (t);
+}
+
+void
+sf_sip_transport_set_steer_done (SfSipTransport *t, SfSipSteerDone func)
+{
+  t->steer_done = func;
 }
 
 /* ---- UDP ---- */
@@ -640,6 +662,7 @@ udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
       receive_bytes (l->t, b, &from);
     }
   }
+  steer_flush (l->t);
   l->reading = FALSE;
   return G_SOURCE_CONTINUE;
 }
@@ -1124,6 +1147,7 @@ tcp_consume (TcpConn *c)
     SfSipPeer from = { c->proto, c->local, c->remote, c->id };
     g_ref_count_inc (&c->ref); /* the receiver may close us */
     receive_bytes (c->t, b, &from);
+    steer_flush (c->t);
     conn_unref (c);
   }
   if (pings > 0 && !c->closed) {
@@ -1829,6 +1853,7 @@ ws_on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer
   SfSipPeer from = { c->proto, c->local, c->remote, c->id };
   g_ref_count_inc (&c->ref); /* the receiver may close us */
   receive_bytes (c->t, message, &from);
+  steer_flush (c->t);
   if (!c->closed)
     conn_arm (c, now);
   conn_unref (c);

@@ -265,6 +265,12 @@ void sf_sip_transport_inject (SfSipTransport *t, GBytes *bytes, const SfSipPeer 
  * scanned. */
 typedef gboolean (*SfSipSteerFunc) (GBytes *bytes, const SfSipPeer *from, gpointer data);
 void sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointer data);
+/* Called with the steer hook's data after each batch of messages read
+ * together (the datagrams of one read, one stream message) of which the hook
+ * took at least one: the hook may hold back the wake-ups of the owners it
+ * handed to until then, one per owner a batch instead of one a message. */
+typedef void (*SfSipSteerDone) (gpointer data);
+void sf_sip_transport_set_steer_done (SfSipTransport *t, SfSipSteerDone func);
 /* One socket of a group per worker (docs/workers.md): the UDP sockets
  * listened on after this get SO_REUSEPORT before bind(), so that the workers'
  * sockets share each address and the kernel spreads datagrams over them by

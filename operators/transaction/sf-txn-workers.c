@@ -56,9 +56,17 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
   h->bytes = g_bytes_ref (bytes);
   sf_sip_peer_copy (&h->from, from);
   /* Bounded: past the owner's inbox bound the datagram is dropped and counted
-   * (sf_workers_offer), as its socket would drop it; taken either way. */
-  sf_workers_offer (s->workers, s->worker, owner, deliver, h, (GDestroyNotify) handoff_free, size);
+   * (sf_workers_offer), as its socket would drop it; taken either way.  The
+   * owner is woken once the batch read with it is through (steer_done). */
+  sf_workers_offer_later (s->workers, s->worker, owner, deliver, h, (GDestroyNotify) handoff_free, size);
   return TRUE;
+}
+
+static void
+steer_done (gpointer data)
+{
+  SfStack *s = data;
+  sf_workers_wake (s->workers, s->worker);
 }
 
 SfWorkers *
@@ -80,6 +88,7 @@ sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *contex
   if (sf_workers_n (set) == 1)
     return; /* one worker: today's engine, nothing shared, nothing divided */
   sf_sip_transport_set_steer (s->tp, steer, s);
+  sf_sip_transport_set_steer_done (s->tp, steer_done);
   /* docs/workers.md step 2: this worker's share of sip.max_instances, and
    * worker 0's table of rate buckets and per-source counts for all. */
   sf_stack_overload_reconfigure (s);

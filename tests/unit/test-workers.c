@@ -62,7 +62,10 @@
  *    0 then serves what waited and a new request
  *  - inbox_order: items run in the order posted across the inbox ring's wrap
  *    and growth, hands past the offers' bound; an offer to a full inbox is
- *    refused; what waits when the set goes is destroyed once, not run */
+ *    refused; what waits when the set goes is destroyed once, not run
+ *  - wake_later: offers whose wake-up waits for the end of the reader's batch
+ *    (sf_workers_offer_later) reach an owner asleep in poll, on a thread of
+ *    its own, once sf_workers_wake runs: one wake-up for two */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -1282,6 +1285,98 @@ inbox_order (void)
   g_array_unref (o.seen);
 }
 
+/* Worker 0's thread for wake_later: it turns ctx0 until its item ran or the
+ * test gives up, and says when it waits in poll. */
+static struct {
+  GMutex lock;
+  GCond cond;
+  gboolean polling, ran, give_up;
+} later;
+
+static gint
+later_poll (GPollFD *fds, guint n, gint timeout)
+{
+  g_mutex_lock (&later.lock);
+  later.polling = TRUE;
+  g_cond_broadcast (&later.cond);
+  g_mutex_unlock (&later.lock);
+  gint r = g_poll (fds, n, timeout);
+  g_mutex_lock (&later.lock);
+  later.polling = FALSE;
+  g_mutex_unlock (&later.lock);
+  return r;
+}
+
+static void
+later_run (gpointer data)
+{
+  (void) data;
+  g_mutex_lock (&later.lock);
+  later.ran = TRUE;
+  g_cond_broadcast (&later.cond);
+  g_mutex_unlock (&later.lock);
+}
+
+static gpointer
+later_thread (gpointer data)
+{
+  GMainContext *ctx = data;
+  g_main_context_push_thread_default (ctx);
+  for (;;) {
+    g_mutex_lock (&later.lock);
+    gboolean stop = later.ran || later.give_up;
+    g_mutex_unlock (&later.lock);
+    if (stop)
+      break;
+    g_main_context_iteration (ctx, TRUE);
+  }
+  g_main_context_pop_thread_default (ctx);
+  return NULL;
+}
+
+/* Waits (5 s at most) until @flag is set; under later.lock. */
+static gboolean
+later_wait (gboolean *flag)
+{
+  gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (!*flag)
+    if (!g_cond_wait_until (&later.cond, &later.lock, end))
+      break;
+  return *flag;
+}
+
+/* An offer whose wake-up is held back (sf_workers_offer_later, one per
+ * batch) still reaches an owner asleep in poll: sf_workers_wake wakes it.
+ * Without the wake the owner would sleep on (its poll has no timeout) and
+ * the wait below would end in failure after 5 s. */
+static void
+wake_later (void)
+{
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  g_main_context_set_poll_func (ctx0, later_poll);
+  later.polling = later.ran = later.give_up = FALSE;
+  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.polling)); /* asleep: nothing ready */
+  g_mutex_unlock (&later.lock);
+  CU_ASSERT_TRUE (sf_workers_offer_later (w->set, 1, 0, later_run, NULL, NULL, 10));
+  CU_ASSERT_TRUE (sf_workers_offer_later (w->set, 1, 0, later_run, NULL, NULL, 10)); /* one wake for both */
+  sf_workers_wake (w->set, 1);
+  g_mutex_lock (&later.lock);
+  gboolean ran = later_wait (&later.ran);
+  later.give_up = TRUE;
+  g_mutex_unlock (&later.lock);
+  CU_ASSERT_TRUE (ran);
+  g_main_context_wakeup (ctx0);
+  g_thread_join (th);
+  SfWorkerStats st;
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.wakeups, 1);
+  g_main_context_set_poll_func (ctx0, g_poll);
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -1306,4 +1401,5 @@ sf_test_register_workers (void)
   CU_add_test (s, "held_keyed", held_keyed);
   CU_add_test (s, "inbox_bounded", inbox_bounded);
   CU_add_test (s, "inbox_order", inbox_order);
+  CU_add_test (s, "wake_later", wake_later);
 }
