@@ -219,14 +219,22 @@ set_flag (GSocket *s, GIOCondition c, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* A UDP socket on 127.0.0.1, any port. */
+static GSocket *
+udp_socket (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
+  g_assert (g_socket_bind (s, any, FALSE, NULL));
+  return s;
+}
+
 /* Sends @text from a plain UDP socket and returns the reply (5 s at most) or NULL. */
 static char *
 raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want_reply)
 {
-  g_autoptr (GSocket) s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert (g_socket_bind (s, any, FALSE, NULL));
+  g_autoptr (GSocket) s = udp_socket ();
   g_socket_send_to (s, G_SOCKET_ADDRESS (to), text, len, NULL, NULL);
   if (!want_reply)
     return NULL;
@@ -248,17 +256,6 @@ raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want
   return n > 0 ? g_strndup (buf, (gsize) n) : NULL;
 }
 
-/* A UDP socket on 127.0.0.1, any port. */
-static GSocket *
-udp_socket (void)
-{
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr (GSocketAddress) any = g_inet_socket_address_new (lo, 0);
-  g_assert (g_socket_bind (s, any, FALSE, NULL));
-  return s;
-}
-
 /* Turns the main loop until @t has dropped @n datagrams or 5 s pass. */
 static gboolean
 wait_dropped (SfSipTransport *t, guint64 n)
@@ -272,20 +269,24 @@ wait_dropped (SfSipTransport *t, guint64 n)
   return sf_sip_transport_stats (t)->dropped >= n;
 }
 
+/* The head of an OPTIONS with a Content-Length of @cl: five digits, so its
+ * length does not depend on @cl. */
+static char *
+options_head (const char *call_id, gsize cl)
+{
+  return g_strdup_printf ("OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK%s\r\n"
+                          "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
+                          "Content-Type: text/plain\r\nContent-Length: %05u\r\n\r\n",
+                          call_id, call_id, (guint) cl);
+}
+
 /* An OPTIONS of exactly @size bytes (its body pads it). */
 static char *
 sized_options (gsize size, const char *call_id)
 {
-  g_autofree char *head = g_strdup_printf ("OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK%s\r\n"
-                                           "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
-                                           "Content-Type: text/plain\r\nContent-Length: %05u\r\n\r\n",
-                                           call_id, call_id, 0u);
-  gsize body = size - strlen (head);
-  g_free (head);
-  head = g_strdup_printf ("OPTIONS sip:b@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK%s\r\n"
-                          "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n"
-                          "Content-Type: text/plain\r\nContent-Length: %05u\r\n\r\n",
-                          call_id, call_id, (guint) body);
+  g_autofree char *probe = options_head (call_id, 0);
+  gsize body = size - strlen (probe);
+  g_autofree char *head = options_head (call_id, body);
   char *m = g_malloc (size + 1);
   memcpy (m, head, strlen (head));
   memset (m + strlen (head), 'x', body);
