@@ -17,45 +17,29 @@ CALLS=${3:-3000}
 RATE=${4:-1000}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
 SCEN=$HERE/tests/integration/sipp
-T=$(mktemp -d)
-export XDG_STATE_HOME="$T/state"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$T"
-}
-trap cleanup EXIT
 command -v perf >/dev/null || { echo "bench-syscalls: perf is not installed" >&2; exit 1; }
 command -v sipp >/dev/null || { echo "bench-syscalls: sipp is not installed" >&2; exit 1; }
 . "$(dirname "$0")/lib.sh"
-traced_binary "$SIPFLOW"
+bench_init
 
 uport=$(free_port)
 sipp -sf "$SCEN/uas-rr.xml" -p "$uport" -i 127.0.0.1 -nostdin -timeout 600 >/dev/null 2>&1 &
 PIDS+=($!)
-mkfifo "$T/in"
-"$BIN" run proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$W" \
-  --log-level error <"$T/in" >"$T/events" 2>"$T/err" &
-sf=$!
-PIDS+=("$sf")
-exec 3>"$T/in"
-for _ in $(seq 100); do grep -q '"listening"' "$T/events" && break; sleep 0.1; done
-port=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
-[ -n "$port" ] || { echo "bench-syscalls: sipflow did not start" >&2; tail -5 "$T/err" >&2; exit 1; }
+sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$W" --log-level error
+[ -n "$SF_PORT" ] || { echo "bench-syscalls: sipflow did not start" >&2; tail -5 "$T/err" >&2; exit 1; }
 ev=task-clock,context-switches
 for s in poll write read futex recvmmsg sendto sendmsg; do ev=$ev,syscalls:sys_enter_$s; done
-perf stat -x, -e "$ev" -p "$sf" -o "$T/perf" 2>/dev/null &
+perf stat -x, -e "$ev" -p "$SF" -o "$T/perf" 2>/dev/null &
 pp=$!
 for _ in $(seq 50); do [ -s "$T/perf" ] && break; sleep 0.1; done # perf has attached when it wrote its header
-read -r -a st0 <"/proc/$sf/stat"
-sipp "127.0.0.1:$port" -sf "$SCEN/uac-rr.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 -t un -max_socket 2000 \
+read -r -a st0 <"/proc/$SF/stat"
+sipp "127.0.0.1:$SF_PORT" -sf "$SCEN/uac-rr.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 -t un -max_socket 2000 \
   -s callee -key uas "127.0.0.1:$uport" -m "$CALLS" -r "$RATE" >/dev/null 2>&1
-read -r -a st1 <"/proc/$sf/stat"
+read -r -a st1 <"/proc/$SF/stat"
 kill -INT "$pp"
 wait "$pp"
 echo quit >&3
 exec 3>&-
-wait "$sf"
+wait "$SF"
 echo "workers $W, $CALLS calls at $RATE/s: user $(((st1[13] - st0[13]) * 10000 / CALLS)) ms, sys $(((st1[14] - st0[14]) * 10000 / CALLS)) ms per 1000 calls (ticks of 10 ms)"
 awk -F, -v c="$CALLS" '!/^#/ && NF > 2 { sub(/^syscalls:sys_enter_/, "", $3); printf "  %-18s %8.2f per call\n", $3, $1 / c }' "$T/perf"
