@@ -31,6 +31,20 @@ plain (unsigned char c)
   return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
 }
 
+/* plain () as a table: the scan below reads every byte of every string of
+ * every line (some 400 strings a proxied call), and a load and a test cost
+ * half of plain ()'s four comparisons.  1 for a plain byte. */
+#define P8 1, 1, 1, 1, 1, 1, 1, 1
+#define P16 P8, P8
+static const guint8 plain_table[256] = {
+  [0x20] = 1, 1, 0 /* " */, P8, 1, 1, 1, 1, 1,                  /* 0x20-0x2f */
+  [0x30] = P16, [0x40] = P16,                                   /* 0x30-0x4f */
+  [0x50] = P8, 1, 1, 1, 1, 0 /* \ */, 1, 1, 1,                   /* 0x50-0x5f */
+  [0x60] = P16, [0x70] = P8, 1, 1, 1, 1, 1, 1, 1, 0 /* DEL */,   /* 0x60-0x7f */
+};
+#undef P8
+#undef P16
+
 void
 sf_json_append_string (GString *out, const char *str)
 {
@@ -39,7 +53,7 @@ sf_json_append_string (GString *out, const char *str)
     return;
   }
   const unsigned char *p = (const unsigned char *) str;
-  while (plain (*p))
+  while (plain_table[*p])
     p++;
   if (*p == '\0') {
     gsize n = (gsize) (p - (const unsigned char *) str);
