@@ -75,7 +75,6 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) sf_instance_free);
   ep->by_key = g_hash_table_new (g_str_hash, g_str_equal);
   ep->by_handle = g_hash_table_new (g_str_hash, g_str_equal);
-  ep->handle_seq = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&ep->queue);
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
@@ -127,13 +126,10 @@ sf_endpoint_free (SfEndpoint *ep)
   g_mutex_clear (&ep->inbox_lock);
   if (ep->spare_line != NULL)
     g_string_free (ep->spare_line, TRUE);
-  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    g_free (ep->prefix[i].text);
   /* The heap first: instances' timer tables point into it. */
   sf_timer_heap_free (ep->timers);
   g_hash_table_unref (ep->by_key);
   g_hash_table_unref (ep->by_handle);
-  g_hash_table_unref (ep->handle_seq);
   g_hash_table_unref (ep->by_id);
   /* After the instances: they may hold what a module's state owns. */
   sf_modules_teardown (ep);
@@ -391,19 +387,34 @@ write_ts (SfEndpoint *ep, char *p)
     g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
     g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
     g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
+    ep->ts_len = strlen (ep->ts_text);
     ep->ts_second = sec;
   }
-  gsize date = strlen (ep->ts_text);
   memcpy (p, "\"ts\":\"", 6);
   p += 6;
-  memcpy (p, ep->ts_text, date);
-  p += date;
-  gint64 frac = us % G_USEC_PER_SEC;
+  memcpy (p, ep->ts_text, ep->ts_len);
+  p += ep->ts_len;
+  /* 32 bits: a division by ten is then a multiplication */
+  guint32 frac = (guint32) (us % G_USEC_PER_SEC);
   for (int i = 5; i >= 0; i--, frac /= 10)
     p[i] = (char) ('0' + frac % 10);
   p += 6;
   memcpy (p, "Z\"", 2);
   return p + 2;
+}
+
+/* g_string_append_len's bytes, without its call when the room is there (as
+ * sf-json.c's put): twice a line. */
+static inline void
+append (GString *out, const char *s, gsize n)
+{
+  if (out->len + n < out->allocated_len) {
+    memcpy (out->str + out->len, s, n);
+    out->len += n;
+    out->str[out->len] = '\0';
+  } else {
+    g_string_append_len (out, s, (gssize) n);
+  }
 }
 
 static void
@@ -454,7 +465,7 @@ sf_endpoint_emit_json (SfEndpoint *ep, GString *out)
       *p++ = ',';
     p = write_ts (ep, p);
     *p++ = '}';
-    g_string_append_len (out, ts, p - ts);
+    append (out, ts, (gsize) (p - ts));
     ep->emit (out->str, ep->emit_data);
   }
   /* kept for the next line, unless one is kept already or it grew large
@@ -479,10 +490,8 @@ static void
 prefix_forget (SfEndpoint *ep, SfInstance *inst)
 {
   for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    if (ep->prefix[i].id == inst->id) {
+    if (ep->prefix[i].id == inst->id)
       ep->prefix[i].id = 0;
-      g_clear_pointer (&ep->prefix[i].text, g_free);
-    }
 }
 
 void
@@ -512,7 +521,7 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   }
   for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
     if (ep->prefix[i].id == inst->id) {
-      g_string_append_len (out, ep->prefix[i].text, (gssize) ep->prefix[i].len);
+      append (out, ep->prefix[i].text, ep->prefix[i].len);
       return out;
     }
   gsize start = out->len;
@@ -525,11 +534,13 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
     g_string_append_c (out, ',');
     g_string_append (out, extra);
   }
-  guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
-  g_free (ep->prefix[slot].text);
-  ep->prefix[slot].id = inst->id;
-  ep->prefix[slot].len = out->len - start;
-  ep->prefix[slot].text = g_memdup2 (out->str + start, out->len - start);
+  gsize len = out->len - start;
+  if (len <= sizeof ep->prefix[0].text) {
+    guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
+    ep->prefix[slot].id = inst->id;
+    ep->prefix[slot].len = len;
+    memcpy (ep->prefix[slot].text, out->str + start, len);
+  }
   return out;
 }
 
@@ -537,18 +548,20 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
 
 static void post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen);
 
-static const char *
+/* Handles start with a letter for the scope; each letter counts on its own
+ * (handle_seq, by the index this returns).  The last: any other scope. */
+static const char *const handle_letters[] = { "c", "d", "t", "b", "r", "m", "p", "s", "i" };
+
+static guint
 handle_prefix (const char *scope)
 {
-  static const struct { const char *scope, *prefix; } map[] = {
-    { "call", "c" }, { "dialog", "d" }, { "transaction", "t" }, { "branch", "b" },
-    { "registration", "r" }, { "media", "m" }, { "request", "p" },
-    { "subscription", "s" },
-  };
-  for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
-    if (strcmp (map[i].scope, scope) == 0)
-      return map[i].prefix;
-  return "i";
+  static const char *const scopes[] = { "call", "dialog", "transaction", "branch", "registration", "media",
+                                        "request", "subscription" };
+  G_STATIC_ASSERT (G_N_ELEMENTS (scopes) + 1 == G_N_ELEMENTS (handle_letters));
+  for (guint i = 0; i < G_N_ELEMENTS (scopes); i++)
+    if (strcmp (scopes[i], scope) == 0)
+      return i;
+  return G_N_ELEMENTS (scopes);
 }
 
 /* The key part of @inst's scoped key ("scope\x1fkey"), NULL without one: not
@@ -580,12 +593,12 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   SfInstance *inst = sf_instance_new (&ep->rt, machine);
   inst->id = ep->next_id;
   ep->next_id += ep->n_workers;
-  const char *prefix = handle_prefix (machine->scope);
-  guint last = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix));
+  guint letter = handle_prefix (machine->scope);
+  guint last = ep->handle_seq[letter];
   guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
-  g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
+  ep->handle_seq[letter] = seq;
   char digits[24];
-  inst->handle = g_strconcat (prefix, sf_json_uint_text (digits, seq), NULL);
+  inst->handle = g_strconcat (handle_letters[letter], sf_json_uint_text (digits, seq), NULL);
   inst->scoped_key = g_steal_pointer (&scoped);
   inst->key = key_of (inst);
   inst->parent_id = parent != NULL ? parent->id : 0;
@@ -619,7 +632,14 @@ sf_endpoint_lookup_id (SfEndpoint *ep, guint64 id)
 SfInstance *
 sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
 {
-  g_autofree char *scoped = g_strconcat (scope, "\x1f", key, NULL);
+  /* "scope\x1fkey" on the stack when it fits (eleven lookups a proxied call) */
+  char buf[192];
+  gsize slen = strlen (scope), klen = strlen (key);
+  g_autofree char *owned = NULL;
+  char *scoped = slen + klen + 2 <= sizeof buf ? buf : (owned = g_malloc (slen + klen + 2));
+  memcpy (scoped, scope, slen);
+  scoped[slen] = '\x1f';
+  memcpy (scoped + slen + 1, key, klen + 1);
   SfInstance *inst = g_hash_table_lookup (ep->by_key, scoped);
   return inst != NULL && !inst->ended ? inst : NULL;
 }
