@@ -23,7 +23,11 @@ struct _SfEndpoint {
   GHashTable *by_key;      /* scoped key -> SfInstance (unowned) */
   GHashTable *by_handle;   /* handle -> SfInstance (unowned) */
   guint handle_seq[9];     /* the last number of each handle letter (sf-endpoint.c handle_letters), 0: none yet */
-  GQueue queue;            /* QueueItem */
+  /* The event queue: a ring of items held by value (sf-endpoint.c QueueItem),
+   * not a list of allocated ones: some 28 events a proxied call each save an
+   * item and a list link made and freed.  queue_cap a power of two or 0. */
+  struct _SfQueueItem *queue;
+  guint queue_cap, queue_head, queue_len;
   guint64 next_id;
   guint worker, n_workers;  /* this endpoint's worker index and the set's size (0 and 1 alone):
                              * handles and ids count by n_workers from worker + 1 */

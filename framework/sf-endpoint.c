@@ -10,11 +10,51 @@
 
 G_DEFINE_QUARK (sf-endpoint-error-quark, sf_endpoint_error)
 
-typedef struct {
+typedef struct _SfQueueItem {
   guint64 target;  /* instance id */
   SfEvent *ev;     /* owned */
   guint timer_gen; /* a fired timer's generation; 0: not a timer */
 } QueueItem;
+
+/* A ring this size or larger is freed when it empties: a burst does not keep
+ * its memory. */
+#define QUEUE_KEEP 1024
+
+static QueueItem *
+queue_tail (SfEndpoint *ep)
+{
+  return ep->queue_len == 0 ? NULL : &ep->queue[(ep->queue_head + ep->queue_len - 1) & (ep->queue_cap - 1)];
+}
+
+static void
+queue_push (SfEndpoint *ep, QueueItem item)
+{
+  if (ep->queue_len == ep->queue_cap) {
+    guint cap = ep->queue_cap == 0 ? 64 : ep->queue_cap * 2;
+    QueueItem *ring = g_new (QueueItem, cap);
+    for (guint i = 0; i < ep->queue_len; i++) /* in order, from the head */
+      ring[i] = ep->queue[(ep->queue_head + i) & (ep->queue_cap - 1)];
+    g_free (ep->queue);
+    ep->queue = ring;
+    ep->queue_cap = cap;
+    ep->queue_head = 0;
+  }
+  ep->queue[(ep->queue_head + ep->queue_len++) & (ep->queue_cap - 1)] = item;
+}
+
+static gboolean
+queue_pop (SfEndpoint *ep, QueueItem *out)
+{
+  if (ep->queue_len == 0)
+    return FALSE;
+  *out = ep->queue[ep->queue_head];
+  ep->queue_head = (ep->queue_head + 1) & (ep->queue_cap - 1);
+  if (--ep->queue_len == 0 && ep->queue_cap >= QUEUE_KEEP) {
+    g_clear_pointer (&ep->queue, g_free);
+    ep->queue_cap = ep->queue_head = 0;
+  }
+  return TRUE;
+}
 
 typedef struct {
   char *handle;    /* owned */
@@ -75,7 +115,6 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) sf_instance_free);
   ep->by_key = g_hash_table_new (g_str_hash, g_str_equal);
   ep->by_handle = g_hash_table_new (g_str_hash, g_str_equal);
-  g_queue_init (&ep->queue);
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
   ep->next_id = 1;
@@ -98,13 +137,6 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
 }
 
 static void
-queue_item_free (QueueItem *q)
-{
-  sf_event_unref (q->ev);
-  g_free (q);
-}
-
-static void
 inbox_item_free (InboxItem *i)
 {
   g_free (i->handle);
@@ -121,7 +153,10 @@ sf_endpoint_free (SfEndpoint *ep)
     g_source_destroy (ep->source);
     g_source_unref (ep->source);
   }
-  g_queue_clear_full (&ep->queue, (GDestroyNotify) queue_item_free);
+  QueueItem q;
+  while (queue_pop (ep, &q))
+    sf_event_unref (q.ev);
+  g_free (ep->queue);
   g_queue_clear_full (&ep->inbox, (GDestroyNotify) inbox_item_free);
   g_mutex_clear (&ep->inbox_lock);
   if (ep->spare_line != NULL)
@@ -585,7 +620,7 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   }
   /* Overload protection at the edge (commands, new calls), not inside flows: a
    * child spawned by a flow is the flow's own work. */
-  if (parent == NULL && g_queue_get_length (&ep->queue) >= ep->max_queue) {
+  if (parent == NULL && ep->queue_len >= ep->max_queue) {
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_QUEUE_FULL,
                  "event queue full (%u events): instance not created", ep->max_queue);
     return NULL;
@@ -814,7 +849,7 @@ post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen)
    * its place, and the dispatcher runs the initial entry queue on a start:create
    * of its own just before it (states/sf-dispatch.c).  Nothing can come between
    * the two, so the order of everything stays as it was. */
-  QueueItem *tail = g_queue_peek_tail (&ep->queue);
+  QueueItem *tail = queue_tail (ep);
   if (tail != NULL && tail->target == inst->id && tail->timer_gen == 0 && !inst->started && timer_gen == 0 &&
       tail->ev->kind == SF_EV_START && strcmp (tail->ev->name, "create") == 0 && ev->kind != SF_EV_START) {
     sf_event_unref (tail->ev);
@@ -822,11 +857,7 @@ post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen)
     ep->stats.events_posted++;
     return;
   }
-  QueueItem *q = g_new0 (QueueItem, 1);
-  q->target = inst->id;
-  q->ev = ev;
-  q->timer_gen = timer_gen;
-  g_queue_push_tail (&ep->queue, q);
+  queue_push (ep, (QueueItem) { .target = inst->id, .ev = ev, .timer_gen = timer_gen });
   ep->stats.events_posted++;
 }
 
@@ -834,7 +865,7 @@ gboolean
 sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
 {
   g_return_val_if_fail (inst != NULL && ev != NULL, FALSE);
-  if (inst->ended || g_queue_get_length (&ep->queue) >= ep->max_queue) {
+  if (inst->ended || ep->queue_len >= ep->max_queue) {
     g_debug ("event %s for %s dropped: %s", sf_event_trigger (ev), inst->handle,
              inst->ended ? "instance ended" : "queue full");
     ep->stats.events_dropped++;
@@ -905,8 +936,8 @@ take_inbox (SfEndpoint *ep)
 static gboolean
 dispatch_one (SfEndpoint *ep)
 {
-  QueueItem *q = g_queue_pop_head (&ep->queue);
-  if (q == NULL)
+  QueueItem item, *q = &item; /* a copy: the dispatch may grow the ring */
+  if (!queue_pop (ep, &item))
     return FALSE;
   SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
   if (inst == NULL || inst->ended) {
@@ -926,7 +957,7 @@ dispatch_one (SfEndpoint *ep)
     if (inst->ended)
       instance_remove (ep, inst);
   }
-  queue_item_free (q);
+  sf_event_unref (q->ev);
   return TRUE;
 }
 
@@ -1131,7 +1162,7 @@ source_ready (SfEndpoint *ep, gint *timeout)
   g_mutex_lock (&ep->inbox_lock);
   inbox = !g_queue_is_empty (&ep->inbox);
   g_mutex_unlock (&ep->inbox_lock);
-  if (inbox || !g_queue_is_empty (&ep->queue))
+  if (inbox || ep->queue_len > 0)
     return TRUE;
   gint64 next = sf_timer_heap_next_deadline (ep->timers);
   if (next == G_MAXINT64 || sf_clock_is_fake (ep->clock)) {

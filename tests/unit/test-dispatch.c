@@ -15,6 +15,7 @@
  *  - child_end: a child's end is an event to its parent
  *  - post_by_key: events reach an instance by scope and key; keys are unique
  *  - fifo: one instance's events are dispatched in the order posted
+ *  - fifo_ring: so too across the queue ring's wrap, its growth and its reuse
  *  - threadsafe_post: an event posted from another thread is dispatched in the main context
  *  - shutdown: instances that do not take device:shutdown end at once; an instance
  *    created while shutting down hears it too (regression)
@@ -395,6 +396,33 @@ fifo (void)
   sf_test_env_free (env);
 }
 
+/* The queue is a ring that grows (sf-endpoint.c): events in order across its
+ * wrap, its growth with the head inside it, and a large one freed and made
+ * again.  x then y moves A to B and back; one event out of order is untaken. */
+static void
+fifo_ring (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  static const guint batches[] = { 40, 100, 3000, 6 };
+  guint total = 0;
+  for (gsize b = 0; b < G_N_ELEMENTS (batches); b++) {
+    for (guint i = 0; i < batches[b]; i++)
+      sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, i % 2 ? "y" : "x", NULL));
+    CU_ASSERT_EQUAL (sf_endpoint_drain (env->ep), batches[b]);
+    total += batches[b];
+  }
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_untaken, 0);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions, total);
+  g_autofree char *calls = sf_test_take_calls ();
+  sf_test_env_free (env);
+}
+
 typedef struct {
   SfEndpoint *ep;
   const char *handle;
@@ -702,6 +730,7 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, child_end);
   SF_ADD_TEST (s, post_by_key);
   SF_ADD_TEST (s, fifo);
+  SF_ADD_TEST (s, fifo_ring);
   SF_ADD_TEST (s, threadsafe_post);
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
