@@ -63,8 +63,8 @@ typedef struct {
 
 typedef struct {
   guint64 target;
-  char *name;      /* owned */
   guint gen;       /* matches the instance's entry until cancelled or restarted */
+  char name[];     /* in the same block: one allocation a timer started */
 } TimerData;
 
 /* Events dispatched per main-loop iteration, so a flow that posts to itself
@@ -98,7 +98,6 @@ update_emitting (SfEndpoint *ep)
 static void
 timer_data_free (TimerData *t)
 {
-  g_free (t->name);
   g_free (t);
 }
 
@@ -1072,9 +1071,10 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
 {
   sf_endpoint_timer_cancel (ep, inst, name);
   ms = MIN (ms, SF_TIMER_MAX_MS);
-  TimerData *t = g_new0 (TimerData, 1);
+  gsize len = strlen (name);
+  TimerData *t = g_malloc (sizeof (TimerData) + len + 1);
   t->target = inst->id;
-  t->name = g_strdup (name);
+  memcpy (t->name, name, len + 1);
   t->gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
   gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
   SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
