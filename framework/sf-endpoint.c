@@ -559,7 +559,7 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
       return out;
     }
   gsize start = out->len;
-  sf_json_add_str (out, "machine", inst->machine->name);
+  sf_json_add_str_k (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
     sf_json_add_str (out, "key", inst->key);
@@ -809,9 +809,9 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
   }
   if (sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_END)) {
     GString *out = sf_endpoint_event_begin (ep, inst, "instance_end");
-    sf_json_add_str (out, "state", inst->state->name);
-    sf_json_add_str (out, "reason", reason);
-    sf_json_add_double (out, "duration_s", duration);
+    sf_json_add_str_k (out, "state", inst->state->name);
+    sf_json_add_str_k (out, "reason", reason);
+    sf_json_add_double_k (out, "duration_s", duration);
     sf_endpoint_emit_json (ep, out);
   }
   SfInstance *parent = sf_endpoint_lookup_id (ep, inst->parent_id);
@@ -1276,13 +1276,13 @@ add_trigger (GString *out, SfEvent *ev)
   if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN) ||
       (tlen = strlen (trigger)) + 5 > sizeof buf) {
     g_autofree char *owned = NULL;
-    sf_json_add_str (out, "trigger", trigger_text (ev, &owned));
+    sf_json_add_str_k (out, "trigger", trigger_text (ev, &owned));
     return;
   }
   memcpy (buf, trigger, tlen);
   buf[tlen] = ' ';
   memcpy (buf + tlen + 1, arg, 4); /* the status and its NUL */
-  sf_json_add_str (out, "trigger", buf);
+  sf_json_add_str_k (out, "trigger", buf);
 }
 
 static void
@@ -1300,10 +1300,10 @@ hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const
   if (!sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_STATE))
     return; /* nobody reads the event output, or not these lines: none to build */
   GString *out = sf_endpoint_event_begin (ep, inst, "state");
-  sf_json_add_str (out, "from", from->name);
-  sf_json_add_str (out, "to", to->name);
+  sf_json_add_str_k (out, "from", from->name);
+  sf_json_add_str_k (out, "to", to->name);
   add_trigger (out, ev);
-  sf_json_add_strv (out, "ops", ops, n_ops);
+  sf_json_add_strv_k (out, "ops", ops, n_ops);
   sf_endpoint_emit_json (ep, out);
 }
 

@@ -167,10 +167,22 @@ sf_json_add_bool (GString *out, const char *k, gboolean value)
 }
 
 void
+sf_json_put_key (GString *out, const char *key_json, gsize len)
+{
+  put (out, key_json, len);
+}
+
+void
 sf_json_add_double (GString *out, const char *k, double value)
 {
-  char buf[G_ASCII_DTOSTR_BUF_SIZE];
   key (out, k);
+  sf_json_append_double (out, value);
+}
+
+void
+sf_json_append_double (GString *out, double value)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
   /* "%.3f" without printf when the thousandths are not in doubt: below 2^40
    * the product is off the exact value by at most 2^-12, so a fraction of the
    * product more than 1/1000 away from one half rounds as printf rounds the
@@ -200,6 +212,12 @@ void
 sf_json_add_strv (GString *out, const char *k, const char *const *values, gssize n)
 {
   key (out, k);
+  sf_json_append_strv (out, values, n);
+}
+
+void
+sf_json_append_strv (GString *out, const char *const *values, gssize n)
+{
   g_string_append_c (out, '[');
   for (gssize i = 0; n < 0 ? values[i] != NULL : i < n; i++) {
     if (i > 0)

@@ -678,6 +678,20 @@ json_every_byte (void)
   sf_json_append_string (out, "");
   sf_json_append_string (out, "z9hG4bK-1|127.0.0.1:5060|INVITE");
   CU_ASSERT_STRING_EQUAL (out->str, "null\"\"\"z9hG4bK-1|127.0.0.1:5060|INVITE\"");
+  /* a key made when compiling writes what the scanned key writes */
+  const char *ops[] = { "OpA", "Op\"B", NULL };
+  g_autoptr (GString) k = g_string_new ("{");
+  g_autoptr (GString) plain = g_string_new ("{");
+  sf_json_add_str_k (k, "from", "Idle");
+  sf_json_add_str (plain, "from", "Idle");
+  sf_json_add_str_k (k, "to", NULL);
+  sf_json_add_str (plain, "to", NULL);
+  sf_json_add_double_k (k, "duration_s", 1.2345);
+  sf_json_add_double (plain, "duration_s", 1.2345);
+  sf_json_add_strv_k (k, "ops", ops, -1);
+  sf_json_add_strv (plain, "ops", ops, -1);
+  CU_ASSERT_STRING_EQUAL (k->str, plain->str);
+  CU_ASSERT_STRING_EQUAL (k->str, "{,\"from\":\"Idle\",\"to\":null,\"duration_s\":1.234,\"ops\":[\"OpA\",\"Op\\\"B\"]");
 }
 
 static void
