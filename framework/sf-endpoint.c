@@ -64,7 +64,7 @@ typedef struct {
 typedef struct {
   guint64 target;
   guint gen;       /* matches the instance's entry until cancelled or restarted */
-  char name[];     /* in the same block: one allocation a timer started */
+  char name[];     /* in the same block, itself the heap timer's data (sf_timer_heap_add_sized) */
 } TimerData;
 
 /* Events dispatched per main-loop iteration, so a flow that posts to itself
@@ -94,12 +94,6 @@ update_emitting (SfEndpoint *ep)
 #define REAP "sf.reap"
 /* Longest timer: one year. */
 #define SF_TIMER_MAX_MS (G_GUINT64_CONSTANT (366) * 24 * 3600 * 1000)
-
-static void
-timer_data_free (TimerData *t)
-{
-  g_free (t);
-}
 
 static const SfRuntimeHooks endpoint_hooks;
 
@@ -980,8 +974,9 @@ fire_due (SfEndpoint *ep)
 {
   guint n = 0;
   gint64 now = sf_clock_now_us (ep->clock);
-  TimerData *t;
-  while ((t = sf_timer_heap_pop_due (ep->timers, now, NULL)) != NULL) {
+  SfTimer *timer;
+  while ((timer = sf_timer_heap_take_due (ep->timers, now)) != NULL) {
+    TimerData *t = sf_timer_data (timer);
     SfInstance *inst = sf_endpoint_lookup_id (ep, t->target);
     if (inst != NULL) {
       gint i = inst_timer_find (inst, t->name);
@@ -995,7 +990,7 @@ fire_due (SfEndpoint *ep)
       post_internal (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL), t->gen);
       n++;
     }
-    timer_data_free (t);
+    sf_timer_free (timer); /* t with it */
   }
   return n;
 }
@@ -1072,12 +1067,13 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   sf_endpoint_timer_cancel (ep, inst, name);
   ms = MIN (ms, SF_TIMER_MAX_MS);
   gsize len = strlen (name);
-  TimerData *t = g_malloc (sizeof (TimerData) + len + 1);
+  guint gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
+  gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
+  SfTimer *timer = sf_timer_heap_add_sized (ep->timers, deadline, sizeof (TimerData) + len + 1);
+  TimerData *t = sf_timer_data (timer);
   t->target = inst->id;
   memcpy (t->name, name, len + 1);
-  t->gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
-  gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
-  SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
+  t->gen = gen;
   inst->timers = g_renew (SfInstanceTimer, inst->timers, inst->n_timers + 1);
   inst->timers[inst->n_timers++] = (SfInstanceTimer) { t->name, timer };
   ep->stats.timers_started++;
