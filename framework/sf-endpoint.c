@@ -431,20 +431,6 @@ write_ts (SfEndpoint *ep, char *p)
   return p + 2;
 }
 
-/* g_string_append_len's bytes, without its call when the room is there (as
- * sf-json.c's put): twice a line. */
-static inline void
-append (GString *out, const char *s, gsize n)
-{
-  if (out->len + n < out->allocated_len) {
-    memcpy (out->str + out->len, s, n);
-    out->len += n;
-    out->str[out->len] = '\0';
-  } else {
-    g_string_append_len (out, s, (gssize) n);
-  }
-}
-
 static void
 run_before_emit (SfEndpoint *ep)
 {
@@ -493,7 +479,7 @@ sf_endpoint_emit_json (SfEndpoint *ep, GString *out)
       *p++ = ',';
     p = write_ts (ep, p);
     *p++ = '}';
-    append (out, ts, (gsize) (p - ts));
+    sf_json_put (out, ts, (gsize) (p - ts));
     ep->emit (out->str, ep->emit_data);
   }
   /* kept for the next line, unless one is kept already or it grew large
@@ -549,7 +535,7 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   }
   for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
     if (ep->prefix[i].id == inst->id) {
-      append (out, ep->prefix[i].text, ep->prefix[i].len);
+      sf_json_put (out, ep->prefix[i].text, ep->prefix[i].len);
       return out;
     }
   gsize start = out->len;

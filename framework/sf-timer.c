@@ -143,12 +143,9 @@ sf_timer_heap_next_deadline (SfTimerHeap *heap)
 gpointer
 sf_timer_heap_pop_due (SfTimerHeap *heap, gint64 now_us, gint64 *deadline_us)
 {
-  if (heap->v->len == 0)
+  SfTimer *t = sf_timer_heap_take_due (heap, now_us);
+  if (t == NULL)
     return NULL;
-  SfTimer *t = heap->v->pdata[0];
-  if (t->deadline > now_us)
-    return NULL;
-  detach (heap, t);
   gpointer data = t->data;
   if (deadline_us != NULL)
     *deadline_us = t->deadline;
