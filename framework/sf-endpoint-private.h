@@ -11,6 +11,9 @@
 
 typedef struct _SfModuleStates SfModuleStates;
 
+/* The longest line prefix an endpoint keeps (struct _SfEndpoint.prefix). */
+#define SF_EVENT_PREFIX_MAX 240
+
 struct _SfEndpoint {
   SfClock *clock;          /* owned */
   SfRegistry *reg;         /* unowned */
@@ -19,8 +22,12 @@ struct _SfEndpoint {
   GHashTable *by_id;       /* guint64* id -> SfInstance (owned) */
   GHashTable *by_key;      /* scoped key -> SfInstance (unowned) */
   GHashTable *by_handle;   /* handle -> SfInstance (unowned) */
-  GHashTable *handle_seq;  /* prefix -> counter */
-  GQueue queue;            /* QueueItem */
+  guint handle_seq[9];     /* the last number of each handle letter (sf-endpoint.c handle_letters), 0: none yet */
+  /* The event queue: a ring of items held by value (sf-endpoint.c QueueItem),
+   * not a list of allocated ones: some 28 events a proxied call each save an
+   * item and a list link made and freed.  queue_cap a power of two or 0. */
+  struct _SfQueueItem *queue;
+  guint queue_cap, queue_head, queue_len;
   guint64 next_id;
   guint worker, n_workers;  /* this endpoint's worker index and the set's size (0 and 1 alone):
                              * handles and ids count by n_workers from worker + 1 */
@@ -41,17 +48,20 @@ struct _SfEndpoint {
   GString *spare_line;      /* owned, nullable: the last line's buffer, for the next (sf_endpoint_event_begin) */
   /* The fields every line of an instance starts with ("machine", its handle,
    * "key", the host's fields) as written for the last instances that wrote a
-   * line: most lines come from an instance that wrote one a moment ago (six
-   * in ten of a proxied call's with four kept).  id 0: empty.  Forgotten when
-   * a key or the host's fields change (prefix_forget). */
+   * line: most lines come from an instance that wrote one a moment ago (a
+   * proxied call's nine instances write some 40 lines, each after its first
+   * from one of the last sixteen).  id 0: empty.  A prefix longer than the
+   * slot is not kept.  Forgotten when a key or the host's fields change
+   * (prefix_forget). */
   struct {
     guint64 id;
-    char *text;             /* owned */
     gsize len;
-  } prefix[4];
+    char text[SF_EVENT_PREFIX_MAX];
+  } prefix[16];
   guint prefix_next;        /* the slot the next new prefix takes */
   gint64 ts_second;        /* the second ts_text was made for (-1: none yet) */
   char ts_text[24];        /* "2026-12-06T15:23:49." for ts_second */
+  gsize ts_len;            /* strlen (ts_text) */
   SfTraceFunc trace;
   gpointer trace_data;
   SfUntakenFunc untaken;

@@ -10,11 +10,51 @@
 
 G_DEFINE_QUARK (sf-endpoint-error-quark, sf_endpoint_error)
 
-typedef struct {
+typedef struct _SfQueueItem {
   guint64 target;  /* instance id */
   SfEvent *ev;     /* owned */
   guint timer_gen; /* a fired timer's generation; 0: not a timer */
 } QueueItem;
+
+/* A ring this size or larger is freed when it empties: a burst does not keep
+ * its memory. */
+#define QUEUE_KEEP 1024
+
+static QueueItem *
+queue_tail (SfEndpoint *ep)
+{
+  return ep->queue_len == 0 ? NULL : &ep->queue[(ep->queue_head + ep->queue_len - 1) & (ep->queue_cap - 1)];
+}
+
+static void
+queue_push (SfEndpoint *ep, QueueItem item)
+{
+  if (ep->queue_len == ep->queue_cap) {
+    guint cap = ep->queue_cap == 0 ? 64 : ep->queue_cap * 2;
+    QueueItem *ring = g_new (QueueItem, cap);
+    for (guint i = 0; i < ep->queue_len; i++) /* in order, from the head */
+      ring[i] = ep->queue[(ep->queue_head + i) & (ep->queue_cap - 1)];
+    g_free (ep->queue);
+    ep->queue = ring;
+    ep->queue_cap = cap;
+    ep->queue_head = 0;
+  }
+  ep->queue[(ep->queue_head + ep->queue_len++) & (ep->queue_cap - 1)] = item;
+}
+
+static gboolean
+queue_pop (SfEndpoint *ep, QueueItem *out)
+{
+  if (ep->queue_len == 0)
+    return FALSE;
+  *out = ep->queue[ep->queue_head];
+  ep->queue_head = (ep->queue_head + 1) & (ep->queue_cap - 1);
+  if (--ep->queue_len == 0 && ep->queue_cap >= QUEUE_KEEP) {
+    g_clear_pointer (&ep->queue, g_free);
+    ep->queue_cap = ep->queue_head = 0;
+  }
+  return TRUE;
+}
 
 typedef struct {
   char *handle;    /* owned */
@@ -23,8 +63,8 @@ typedef struct {
 
 typedef struct {
   guint64 target;
-  char *name;      /* owned */
   guint gen;       /* matches the instance's entry until cancelled or restarted */
+  char name[];     /* in the same block, itself the heap timer's data (sf_timer_heap_add_sized) */
 } TimerData;
 
 /* Events dispatched per main-loop iteration, so a flow that posts to itself
@@ -55,13 +95,6 @@ update_emitting (SfEndpoint *ep)
 /* Longest timer: one year. */
 #define SF_TIMER_MAX_MS (G_GUINT64_CONSTANT (366) * 24 * 3600 * 1000)
 
-static void
-timer_data_free (TimerData *t)
-{
-  g_free (t->name);
-  g_free (t);
-}
-
 static const SfRuntimeHooks endpoint_hooks;
 
 SfEndpoint *
@@ -75,8 +108,6 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) sf_instance_free);
   ep->by_key = g_hash_table_new (g_str_hash, g_str_equal);
   ep->by_handle = g_hash_table_new (g_str_hash, g_str_equal);
-  ep->handle_seq = g_hash_table_new (g_str_hash, g_str_equal);
-  g_queue_init (&ep->queue);
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
   ep->next_id = 1;
@@ -99,13 +130,6 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
 }
 
 static void
-queue_item_free (QueueItem *q)
-{
-  sf_event_unref (q->ev);
-  g_free (q);
-}
-
-static void
 inbox_item_free (InboxItem *i)
 {
   g_free (i->handle);
@@ -122,18 +146,18 @@ sf_endpoint_free (SfEndpoint *ep)
     g_source_destroy (ep->source);
     g_source_unref (ep->source);
   }
-  g_queue_clear_full (&ep->queue, (GDestroyNotify) queue_item_free);
+  QueueItem q;
+  while (queue_pop (ep, &q))
+    sf_event_unref (q.ev);
+  g_free (ep->queue);
   g_queue_clear_full (&ep->inbox, (GDestroyNotify) inbox_item_free);
   g_mutex_clear (&ep->inbox_lock);
   if (ep->spare_line != NULL)
     g_string_free (ep->spare_line, TRUE);
-  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    g_free (ep->prefix[i].text);
   /* The heap first: instances' timer tables point into it. */
   sf_timer_heap_free (ep->timers);
   g_hash_table_unref (ep->by_key);
   g_hash_table_unref (ep->by_handle);
-  g_hash_table_unref (ep->handle_seq);
   g_hash_table_unref (ep->by_id);
   /* After the instances: they may hold what a module's state owns. */
   sf_modules_teardown (ep);
@@ -391,14 +415,15 @@ write_ts (SfEndpoint *ep, char *p)
     g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
     g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
     g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
+    ep->ts_len = strlen (ep->ts_text);
     ep->ts_second = sec;
   }
-  gsize date = strlen (ep->ts_text);
   memcpy (p, "\"ts\":\"", 6);
   p += 6;
-  memcpy (p, ep->ts_text, date);
-  p += date;
-  gint64 frac = us % G_USEC_PER_SEC;
+  memcpy (p, ep->ts_text, ep->ts_len);
+  p += ep->ts_len;
+  /* 32 bits: a division by ten is then a multiplication */
+  guint32 frac = (guint32) (us % G_USEC_PER_SEC);
   for (int i = 5; i >= 0; i--, frac /= 10)
     p[i] = (char) ('0' + frac % 10);
   p += 6;
@@ -454,7 +479,7 @@ sf_endpoint_emit_json (SfEndpoint *ep, GString *out)
       *p++ = ',';
     p = write_ts (ep, p);
     *p++ = '}';
-    g_string_append_len (out, ts, p - ts);
+    sf_json_put (out, ts, (gsize) (p - ts));
     ep->emit (out->str, ep->emit_data);
   }
   /* kept for the next line, unless one is kept already or it grew large
@@ -479,10 +504,8 @@ static void
 prefix_forget (SfEndpoint *ep, SfInstance *inst)
 {
   for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    if (ep->prefix[i].id == inst->id) {
+    if (ep->prefix[i].id == inst->id)
       ep->prefix[i].id = 0;
-      g_clear_pointer (&ep->prefix[i].text, g_free);
-    }
 }
 
 void
@@ -512,11 +535,11 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   }
   for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
     if (ep->prefix[i].id == inst->id) {
-      g_string_append_len (out, ep->prefix[i].text, (gssize) ep->prefix[i].len);
+      sf_json_put (out, ep->prefix[i].text, ep->prefix[i].len);
       return out;
     }
   gsize start = out->len;
-  sf_json_add_str (out, "machine", inst->machine->name);
+  sf_json_add_str_k (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
   if (inst->key != NULL)
     sf_json_add_str (out, "key", inst->key);
@@ -525,11 +548,13 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
     g_string_append_c (out, ',');
     g_string_append (out, extra);
   }
-  guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
-  g_free (ep->prefix[slot].text);
-  ep->prefix[slot].id = inst->id;
-  ep->prefix[slot].len = out->len - start;
-  ep->prefix[slot].text = g_memdup2 (out->str + start, out->len - start);
+  gsize len = out->len - start;
+  if (len <= sizeof ep->prefix[0].text) {
+    guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
+    ep->prefix[slot].id = inst->id;
+    ep->prefix[slot].len = len;
+    memcpy (ep->prefix[slot].text, out->str + start, len);
+  }
   return out;
 }
 
@@ -537,18 +562,20 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
 
 static void post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen);
 
-static const char *
+/* Handles start with a letter for the scope; each letter counts on its own
+ * (handle_seq, by the index this returns).  The last: any other scope. */
+static const char *const handle_letters[] = { "c", "d", "t", "b", "r", "m", "p", "s", "i" };
+
+static guint
 handle_prefix (const char *scope)
 {
-  static const struct { const char *scope, *prefix; } map[] = {
-    { "call", "c" }, { "dialog", "d" }, { "transaction", "t" }, { "branch", "b" },
-    { "registration", "r" }, { "media", "m" }, { "request", "p" },
-    { "subscription", "s" },
-  };
-  for (gsize i = 0; i < G_N_ELEMENTS (map); i++)
-    if (strcmp (map[i].scope, scope) == 0)
-      return map[i].prefix;
-  return "i";
+  static const char *const scopes[] = { "call", "dialog", "transaction", "branch", "registration", "media",
+                                        "request", "subscription" };
+  G_STATIC_ASSERT (G_N_ELEMENTS (scopes) + 1 == G_N_ELEMENTS (handle_letters));
+  for (guint i = 0; i < G_N_ELEMENTS (scopes); i++)
+    if (strcmp (scopes[i], scope) == 0)
+      return i;
+  return G_N_ELEMENTS (scopes);
 }
 
 /* The key part of @inst's scoped key ("scope\x1fkey"), NULL without one: not
@@ -572,7 +599,7 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   }
   /* Overload protection at the edge (commands, new calls), not inside flows: a
    * child spawned by a flow is the flow's own work. */
-  if (parent == NULL && g_queue_get_length (&ep->queue) >= ep->max_queue) {
+  if (parent == NULL && ep->queue_len >= ep->max_queue) {
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_QUEUE_FULL,
                  "event queue full (%u events): instance not created", ep->max_queue);
     return NULL;
@@ -580,12 +607,12 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   SfInstance *inst = sf_instance_new (&ep->rt, machine);
   inst->id = ep->next_id;
   ep->next_id += ep->n_workers;
-  const char *prefix = handle_prefix (machine->scope);
-  guint last = GPOINTER_TO_UINT (g_hash_table_lookup (ep->handle_seq, prefix));
+  guint letter = handle_prefix (machine->scope);
+  guint last = ep->handle_seq[letter];
   guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
-  g_hash_table_insert (ep->handle_seq, (gpointer) prefix, GUINT_TO_POINTER (seq));
+  ep->handle_seq[letter] = seq;
   char digits[24];
-  inst->handle = g_strconcat (prefix, sf_json_uint_text (digits, seq), NULL);
+  inst->handle = g_strconcat (handle_letters[letter], sf_json_uint_text (digits, seq), NULL);
   inst->scoped_key = g_steal_pointer (&scoped);
   inst->key = key_of (inst);
   inst->parent_id = parent != NULL ? parent->id : 0;
@@ -619,7 +646,14 @@ sf_endpoint_lookup_id (SfEndpoint *ep, guint64 id)
 SfInstance *
 sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
 {
-  g_autofree char *scoped = g_strconcat (scope, "\x1f", key, NULL);
+  /* "scope\x1fkey" on the stack when it fits (eleven lookups a proxied call) */
+  char buf[192];
+  gsize slen = strlen (scope), klen = strlen (key);
+  g_autofree char *owned = NULL;
+  char *scoped = slen + klen + 2 <= sizeof buf ? buf : (owned = g_malloc (slen + klen + 2));
+  memcpy (scoped, scope, slen);
+  scoped[slen] = '\x1f';
+  memcpy (scoped + slen + 1, key, klen + 1);
   SfInstance *inst = g_hash_table_lookup (ep->by_key, scoped);
   return inst != NULL && !inst->ended ? inst : NULL;
 }
@@ -755,9 +789,9 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
   }
   if (sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_END)) {
     GString *out = sf_endpoint_event_begin (ep, inst, "instance_end");
-    sf_json_add_str (out, "state", inst->state->name);
-    sf_json_add_str (out, "reason", reason);
-    sf_json_add_double (out, "duration_s", duration);
+    sf_json_add_str_k (out, "state", inst->state->name);
+    sf_json_add_str_k (out, "reason", reason);
+    sf_json_add_double_k (out, "duration_s", duration);
     sf_endpoint_emit_json (ep, out);
   }
   SfInstance *parent = sf_endpoint_lookup_id (ep, inst->parent_id);
@@ -794,7 +828,7 @@ post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen)
    * its place, and the dispatcher runs the initial entry queue on a start:create
    * of its own just before it (states/sf-dispatch.c).  Nothing can come between
    * the two, so the order of everything stays as it was. */
-  QueueItem *tail = g_queue_peek_tail (&ep->queue);
+  QueueItem *tail = queue_tail (ep);
   if (tail != NULL && tail->target == inst->id && tail->timer_gen == 0 && !inst->started && timer_gen == 0 &&
       tail->ev->kind == SF_EV_START && strcmp (tail->ev->name, "create") == 0 && ev->kind != SF_EV_START) {
     sf_event_unref (tail->ev);
@@ -802,11 +836,7 @@ post_internal (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, guint timer_gen)
     ep->stats.events_posted++;
     return;
   }
-  QueueItem *q = g_new0 (QueueItem, 1);
-  q->target = inst->id;
-  q->ev = ev;
-  q->timer_gen = timer_gen;
-  g_queue_push_tail (&ep->queue, q);
+  queue_push (ep, (QueueItem) { .target = inst->id, .ev = ev, .timer_gen = timer_gen });
   ep->stats.events_posted++;
 }
 
@@ -814,7 +844,7 @@ gboolean
 sf_endpoint_post (SfEndpoint *ep, SfInstance *inst, SfEvent *ev)
 {
   g_return_val_if_fail (inst != NULL && ev != NULL, FALSE);
-  if (inst->ended || g_queue_get_length (&ep->queue) >= ep->max_queue) {
+  if (inst->ended || ep->queue_len >= ep->max_queue) {
     g_debug ("event %s for %s dropped: %s", sf_event_trigger (ev), inst->handle,
              inst->ended ? "instance ended" : "queue full");
     ep->stats.events_dropped++;
@@ -885,8 +915,8 @@ take_inbox (SfEndpoint *ep)
 static gboolean
 dispatch_one (SfEndpoint *ep)
 {
-  QueueItem *q = g_queue_pop_head (&ep->queue);
-  if (q == NULL)
+  QueueItem item, *q = &item; /* a copy: the dispatch may grow the ring */
+  if (!queue_pop (ep, &item))
     return FALSE;
   SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
   if (inst == NULL || inst->ended) {
@@ -906,7 +936,7 @@ dispatch_one (SfEndpoint *ep)
     if (inst->ended)
       instance_remove (ep, inst);
   }
-  queue_item_free (q);
+  sf_event_unref (q->ev);
   return TRUE;
 }
 
@@ -930,8 +960,9 @@ fire_due (SfEndpoint *ep)
 {
   guint n = 0;
   gint64 now = sf_clock_now_us (ep->clock);
-  TimerData *t;
-  while ((t = sf_timer_heap_pop_due (ep->timers, now, NULL)) != NULL) {
+  SfTimer *timer;
+  while ((timer = sf_timer_heap_take_due (ep->timers, now)) != NULL) {
+    TimerData *t = sf_timer_data (timer);
     SfInstance *inst = sf_endpoint_lookup_id (ep, t->target);
     if (inst != NULL) {
       gint i = inst_timer_find (inst, t->name);
@@ -945,7 +976,7 @@ fire_due (SfEndpoint *ep)
       post_internal (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL), t->gen);
       n++;
     }
-    timer_data_free (t);
+    sf_timer_free (timer); /* t with it */
   }
   return n;
 }
@@ -1021,12 +1052,14 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
 {
   sf_endpoint_timer_cancel (ep, inst, name);
   ms = MIN (ms, SF_TIMER_MAX_MS);
-  TimerData *t = g_new0 (TimerData, 1);
-  t->target = inst->id;
-  t->name = g_strdup (name);
-  t->gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
+  gsize len = strlen (name);
+  guint gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
   gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
-  SfTimer *timer = sf_timer_heap_add (ep->timers, deadline, t, (GDestroyNotify) timer_data_free);
+  SfTimer *timer = sf_timer_heap_add_sized (ep->timers, deadline, sizeof (TimerData) + len + 1);
+  TimerData *t = sf_timer_data (timer);
+  t->target = inst->id;
+  memcpy (t->name, name, len + 1);
+  t->gen = gen;
   inst->timers = g_renew (SfInstanceTimer, inst->timers, inst->n_timers + 1);
   inst->timers[inst->n_timers++] = (SfInstanceTimer) { t->name, timer };
   ep->stats.timers_started++;
@@ -1113,7 +1146,7 @@ source_ready (SfEndpoint *ep, gint *timeout)
   g_mutex_lock (&ep->inbox_lock);
   inbox = !g_queue_is_empty (&ep->inbox);
   g_mutex_unlock (&ep->inbox_lock);
-  if (inbox || !g_queue_is_empty (&ep->queue))
+  if (inbox || ep->queue_len > 0)
     return TRUE;
   gint64 next = sf_timer_heap_next_deadline (ep->timers);
   if (next == G_MAXINT64 || sf_clock_is_fake (ep->clock)) {
@@ -1227,13 +1260,13 @@ add_trigger (GString *out, SfEvent *ev)
   if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN) ||
       (tlen = strlen (trigger)) + 5 > sizeof buf) {
     g_autofree char *owned = NULL;
-    sf_json_add_str (out, "trigger", trigger_text (ev, &owned));
+    sf_json_add_str_k (out, "trigger", trigger_text (ev, &owned));
     return;
   }
   memcpy (buf, trigger, tlen);
   buf[tlen] = ' ';
   memcpy (buf + tlen + 1, arg, 4); /* the status and its NUL */
-  sf_json_add_str (out, "trigger", buf);
+  sf_json_add_str_k (out, "trigger", buf);
 }
 
 static void
@@ -1251,10 +1284,10 @@ hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const
   if (!sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_STATE))
     return; /* nobody reads the event output, or not these lines: none to build */
   GString *out = sf_endpoint_event_begin (ep, inst, "state");
-  sf_json_add_str (out, "from", from->name);
-  sf_json_add_str (out, "to", to->name);
+  sf_json_add_str_k (out, "from", from->name);
+  sf_json_add_str_k (out, "to", to->name);
   add_trigger (out, ev);
-  sf_json_add_strv (out, "ops", ops, n_ops);
+  sf_json_add_strv_k (out, "ops", ops, n_ops);
   sf_endpoint_emit_json (ep, out);
 }
 

@@ -3,8 +3,25 @@
  * are not valid UTF-8 are replaced, so a hostile peer cannot break the output. */
 #pragma once
 #include <glib.h>
+#include <string.h>
 
 G_BEGIN_DECLS
+
+/* g_string_append_len without its call and its general case (an insert
+ * anywhere, a source inside the string) when the room is there: a line is
+ * some twenty pieces, and the line's buffer has room for nearly all of them
+ * from the start (sf_json_begin). */
+static inline void
+sf_json_put (GString *out, const char *s, gsize n)
+{
+  if (out->len + n < out->allocated_len) {
+    memcpy (out->str + out->len, s, n);
+    out->len += n;
+    out->str[out->len] = '\0';
+  } else {
+    g_string_append_len (out, s, (gssize) n);
+  }
+}
 
 void sf_json_append_string (GString *out, const char *str);
 /* Starts {"event":"@event" */
@@ -17,6 +34,17 @@ void sf_json_add_bool (GString *out, const char *key, gboolean value);
 void sf_json_add_double (GString *out, const char *key, double value);
 void sf_json_add_raw (GString *out, const char *key, const char *json);
 void sf_json_add_strv (GString *out, const char *key, const char *const *values, gssize n);
+/* The same with a key known when compiling: @k a string literal of plain
+ * characters (no quote, backslash nor control byte: it is written as it is),
+ * its ",\"k\":" made by the compiler, not scanned for escapes at each line. */
+#define SF_JSON_KEY(out, k) sf_json_put_key ((out), ",\"" k "\":", sizeof (",\"" k "\":") - 1)
+#define sf_json_add_str_k(out, k, value) (SF_JSON_KEY (out, k), sf_json_append_string ((out), (value)))
+#define sf_json_add_double_k(out, k, value) (SF_JSON_KEY (out, k), sf_json_append_double ((out), (value)))
+#define sf_json_add_strv_k(out, k, values, n) (SF_JSON_KEY (out, k), sf_json_append_strv ((out), (values), (n)))
+void sf_json_put_key (GString *out, const char *key_json, gsize len);
+/* The values alone (sf_json_append_string is the string's). */
+void sf_json_append_double (GString *out, double value);
+void sf_json_append_strv (GString *out, const char *const *values, gssize n);
 /* The decimal digits of @v written at the end of @out, returned (a pointer
  * into @out): a number in a line or a handle without printf. */
 char *sf_json_uint_text (char out[24], guint64 v);

@@ -143,17 +143,52 @@ sf_timer_heap_next_deadline (SfTimerHeap *heap)
 gpointer
 sf_timer_heap_pop_due (SfTimerHeap *heap, gint64 now_us, gint64 *deadline_us)
 {
+  SfTimer *t = sf_timer_heap_take_due (heap, now_us);
+  if (t == NULL)
+    return NULL;
+  gpointer data = t->data;
+  if (deadline_us != NULL)
+    *deadline_us = t->deadline;
+  g_free (t);
+  return data;
+}
+
+SfTimer *
+sf_timer_heap_add_sized (SfTimerHeap *heap, gint64 deadline_us, gsize size)
+{
+  /* the data right after the struct: sizeof keeps it aligned as the struct is (8) */
+  SfTimer *t = g_malloc (sizeof (SfTimer) + size);
+  t->deadline = deadline_us;
+  t->seq = heap->seq++;
+  t->data = t + 1;
+  t->destroy = NULL;
+  g_ptr_array_add (heap->v, t);
+  sift_up (heap, heap->v->len - 1);
+  return t;
+}
+
+gpointer
+sf_timer_data (SfTimer *timer)
+{
+  return timer->data;
+}
+
+SfTimer *
+sf_timer_heap_take_due (SfTimerHeap *heap, gint64 now_us)
+{
   if (heap->v->len == 0)
     return NULL;
   SfTimer *t = heap->v->pdata[0];
   if (t->deadline > now_us)
     return NULL;
   detach (heap, t);
-  gpointer data = t->data;
-  if (deadline_us != NULL)
-    *deadline_us = t->deadline;
-  g_free (t);
-  return data;
+  return t;
+}
+
+void
+sf_timer_free (SfTimer *timer)
+{
+  timer_free (timer);
 }
 
 guint

@@ -9,11 +9,11 @@ G_BEGIN_DECLS
 struct _SfEvent {
   grefcount ref;
   SfEventKind kind;
-  char *name;             /* owned: "answer", "B", "INVITE", "end" */
-  char *arg;              /* owned, nullable: a device command's argument ("sip:bob@...") */
+  char *name;             /* in the event's block (sf-event.c): "answer", "B", "INVITE", "end" */
+  char *arg;              /* in the block, nullable: a device command's argument ("sip:bob@...") */
   gpointer payload;       /* owned through payload_free: SIP message, child info ... */
   GDestroyNotify payload_free;
-  char *trigger;          /* owned, lazily built "kind:name" */
+  char *trigger;          /* in the block: "kind:name", name its tail */
 };
 
 G_END_DECLS

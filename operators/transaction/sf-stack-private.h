@@ -28,6 +28,13 @@ struct _SfStack {
   guint adv_port;            /* its port, 0: the socket's */
   SfSipIp adv_ip;            /* adv_host as an address, when adv_is_ip (sf_stack_is_local) */
   gboolean adv_is_ip;
+  /* sf_stack_local's text for each protocol (SfSipProto) and the socket
+   * address it was made from (a ref held, so a new address is never taken
+   * for the old one): three a proxied call, each an address printed. */
+  struct {
+    GSocketAddress *addr;    /* owned ref, nullable */
+    char *text;              /* owned */
+  } local_text[SF_SIP_WSS + 1];
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */

@@ -346,11 +346,21 @@ sf_stack_local (SfStack *s, SfSipProto proto)
   GInetSocketAddress *a = sf_sip_transport_local (s->tp, proto);
   if (a == NULL)
     return NULL;
-  if (s->adv_host != NULL)
-    return g_strdup_printf ("%s:%u", s->adv_host, s->adv_port != 0 ? s->adv_port : g_inet_socket_address_get_port (a));
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
-  gboolean v6 = strchr (ip, ':') != NULL;
-  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
+  g_return_val_if_fail ((guint) proto < G_N_ELEMENTS (s->local_text), NULL);
+  if (s->local_text[proto].addr == (GSocketAddress *) a) /* adv_host and adv_port never change */
+    return g_strdup (s->local_text[proto].text);
+  char *text;
+  if (s->adv_host != NULL) {
+    text = g_strdup_printf ("%s:%u", s->adv_host, s->adv_port != 0 ? s->adv_port : g_inet_socket_address_get_port (a));
+  } else {
+    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (a));
+    gboolean v6 = strchr (ip, ':') != NULL;
+    text = g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (a));
+  }
+  g_set_object (&s->local_text[proto].addr, (GSocketAddress *) a);
+  g_free (s->local_text[proto].text);
+  s->local_text[proto].text = text;
+  return g_strdup (text);
 }
 
 gboolean
@@ -576,6 +586,10 @@ sf_stack_free (SfStack *s)
   sf_machine_unref (s->ict);
   sf_machine_unref (s->nict);
   g_free (s->adv_host);
+  for (guint i = 0; i < G_N_ELEMENTS (s->local_text); i++) {
+    g_clear_object (&s->local_text[i].addr);
+    g_free (s->local_text[i].text);
+  }
   g_ptr_array_unref (s->listened);
   sf_stack_overload_clear (s);
   g_free (s);

@@ -22,7 +22,7 @@ G_BEGIN_DECLS
 typedef struct {
   SfSipMsg *msg;        /* owned ref */
   SfSipPeer peer;       /* owned */
-  char *txn;            /* owned, nullable: the server transaction's handle */
+  char *txn;            /* nullable: the server transaction's handle, in the event's block (sf_sip_event_new) */
 } SfSipEvent;
 
 SfSipEvent *sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn);

@@ -18,11 +18,13 @@
 SfSipEvent *
 sf_sip_event_new (SfSipMsg *msg, const SfSipPeer *peer, const char *txn)
 {
-  SfSipEvent *e = g_new0 (SfSipEvent, 1);
+  /* the handle in the same block: one allocation less (17 events a proxied call) */
+  gsize tlen = txn != NULL ? strlen (txn) + 1 : 0;
+  SfSipEvent *e = g_malloc0 (sizeof (SfSipEvent) + tlen);
   e->msg = msg != NULL ? sf_sip_msg_ref (msg) : NULL;
   if (peer != NULL)
     sf_sip_peer_copy (&e->peer, peer);
-  e->txn = g_strdup (txn);
+  e->txn = txn != NULL ? memcpy (e + 1, txn, tlen) : NULL;
   return e;
 }
 
@@ -34,8 +36,7 @@ sf_sip_event_free (SfSipEvent *e)
   if (e->msg != NULL)
     sf_sip_msg_unref (e->msg);
   sf_sip_peer_clear (&e->peer);
-  g_free (e->txn);
-  g_free (e);
+  g_free (e); /* txn with it */
 }
 
 gboolean

@@ -15,6 +15,7 @@
  *  - child_end: a child's end is an event to its parent
  *  - post_by_key: events reach an instance by scope and key; keys are unique
  *  - fifo: one instance's events are dispatched in the order posted
+ *  - fifo_ring: so too across the queue ring's wrap, its growth and its reuse
  *  - threadsafe_post: an event posted from another thread is dispatched in the main context
  *  - shutdown: instances that do not take device:shutdown end at once; an instance
  *    created while shutting down hears it too (regression)
@@ -26,10 +27,16 @@
  *  - module_slots: a module's slot is found by its descriptor (sf_module_id),
  *    made once on demand, and freed with the instance
  *  - no_event_output: with nobody reading events the dispatcher still counts
- *    (the state lines are not built), and the stats event carries its counters */
+ *    (the state lines are not built), and the stats event carries its counters
+ *  - json_every_byte: each byte alone and between plain ones comes out of
+ *    sf_json_append_string as RFC 8259 wants (the fast scan's table against
+ *    the rule written out here)
+ *  - event_strings: an event's name, argument and trigger (one block) read
+ *    back as given, the argument NULL or empty, every kind's trigger */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/sf-modules.h"
+#include "framework/sf-json.h"
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -389,6 +396,33 @@ fifo (void)
   sf_test_env_free (env);
 }
 
+/* The queue is a ring that grows (sf-endpoint.c): events in order across its
+ * wrap, its growth with the head inside it, and a large one freed and made
+ * again.  x then y moves A to B and back; one event out of order is untaken. */
+static void
+fifo_ring (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  static const guint batches[] = { 40, 100, 3000, 6 };
+  guint total = 0;
+  for (gsize b = 0; b < G_N_ELEMENTS (batches); b++) {
+    for (guint i = 0; i < batches[b]; i++)
+      sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, i % 2 ? "y" : "x", NULL));
+    CU_ASSERT_EQUAL (sf_endpoint_drain (env->ep), batches[b]);
+    total += batches[b];
+  }
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->events_untaken, 0);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions, total);
+  g_autofree char *calls = sf_test_take_calls ();
+  sf_test_env_free (env);
+}
+
 typedef struct {
   SfEndpoint *ep;
   const char *handle;
@@ -597,6 +631,99 @@ no_event_output (void)
   sf_test_env_free (env);
 }
 
+/* What one byte alone becomes between quotes. */
+static void
+json_byte_want (GString *want, unsigned char c)
+{
+  if (c == '"')
+    g_string_append (want, "\\\"");
+  else if (c == '\\')
+    g_string_append (want, "\\\\");
+  else if (c == '\n')
+    g_string_append (want, "\\n");
+  else if (c == '\r')
+    g_string_append (want, "\\r");
+  else if (c == '\t')
+    g_string_append (want, "\\t");
+  else if (c < 0x20 || c == 0x7f)
+    g_string_append_printf (want, "\\u%04x", c);
+  else if (c >= 0x80)
+    g_string_append (want, "\xef\xbf\xbd"); /* alone, never valid UTF-8: U+FFFD */
+  else
+    g_string_append_c (want, (char) c);
+}
+
+static void
+json_every_byte (void)
+{
+  for (guint c = 1; c < 256; c++) {
+    for (guint framed = 0; framed < 2; framed++) {
+      char in[4] = { 'a', (char) c, 'b', '\0' }, one[2] = { (char) c, '\0' };
+      g_autoptr (GString) got = g_string_new (NULL);
+      sf_json_append_string (got, framed ? in : one);
+      g_autoptr (GString) want = g_string_new ("\"");
+      if (framed)
+        g_string_append_c (want, 'a');
+      json_byte_want (want, (unsigned char) c);
+      if (framed)
+        g_string_append_c (want, 'b');
+      g_string_append_c (want, '"');
+      if (strcmp (got->str, want->str) != 0)
+        g_printerr ("json byte 0x%02x%s: got %s want %s\n", c, framed ? " framed" : "", got->str, want->str);
+      CU_ASSERT_STRING_EQUAL (got->str, want->str);
+    }
+  }
+  g_autoptr (GString) out = g_string_new (NULL);
+  sf_json_append_string (out, NULL);
+  sf_json_append_string (out, "");
+  sf_json_append_string (out, "z9hG4bK-1|127.0.0.1:5060|INVITE");
+  CU_ASSERT_STRING_EQUAL (out->str, "null\"\"\"z9hG4bK-1|127.0.0.1:5060|INVITE\"");
+  /* a key made when compiling writes what the scanned key writes */
+  const char *ops[] = { "OpA", "Op\"B", NULL };
+  g_autoptr (GString) k = g_string_new ("{");
+  g_autoptr (GString) plain = g_string_new ("{");
+  sf_json_add_str_k (k, "from", "Idle");
+  sf_json_add_str (plain, "from", "Idle");
+  sf_json_add_str_k (k, "to", NULL);
+  sf_json_add_str (plain, "to", NULL);
+  sf_json_add_double_k (k, "duration_s", 1.2345);
+  sf_json_add_double (plain, "duration_s", 1.2345);
+  sf_json_add_strv_k (k, "ops", ops, -1);
+  sf_json_add_strv (plain, "ops", ops, -1);
+  CU_ASSERT_STRING_EQUAL (k->str, plain->str);
+  CU_ASSERT_STRING_EQUAL (k->str, "{,\"from\":\"Idle\",\"to\":null,\"duration_s\":1.234,\"ops\":[\"OpA\",\"Op\\\"B\"]");
+}
+
+static void
+event_strings (void)
+{
+  static const SfEventKind kinds[] = { SF_EV_SIP, SF_EV_TXN, SF_EV_TIMER, SF_EV_DEVICE, SF_EV_MEDIA,
+                                       SF_EV_CHILD, SF_EV_TASK, SF_EV_START };
+  for (gsize i = 0; i < G_N_ELEMENTS (kinds); i++) {
+    SfEvent *ev = sf_event_new (kinds[i], "INVITE", i % 2 ? "sip:bob@example.com 180" : NULL);
+    g_autofree char *trigger = g_strconcat (sf_event_kind_name (kinds[i]), ":INVITE", NULL);
+    CU_ASSERT_EQUAL (sf_event_kind (ev), kinds[i]);
+    CU_ASSERT_STRING_EQUAL (sf_event_name (ev), "INVITE");
+    CU_ASSERT_STRING_EQUAL (sf_event_trigger (ev), trigger);
+    if (i % 2) {
+      CU_ASSERT_STRING_EQUAL (sf_event_arg (ev), "sip:bob@example.com 180");
+    } else {
+      CU_ASSERT_PTR_NULL (sf_event_arg (ev));
+    }
+    sf_event_unref (ev);
+  }
+  char *payload = g_strdup ("payload");
+  SfEvent *ev = sf_event_new_full (SF_EV_TASK, "", "", payload, g_free);
+  CU_ASSERT_STRING_EQUAL (sf_event_name (ev), "");
+  CU_ASSERT_STRING_EQUAL (sf_event_arg (ev), "");
+  CU_ASSERT_STRING_EQUAL (sf_event_trigger (ev), "task:");
+  CU_ASSERT_PTR_EQUAL (sf_event_payload (ev), payload);
+  sf_event_ref (ev);
+  sf_event_unref (ev);
+  CU_ASSERT_STRING_EQUAL (sf_event_name (ev), "");
+  sf_event_unref (ev); /* the payload with it: ASan says if not */
+}
+
 void
 sf_test_register_dispatch (void)
 {
@@ -617,10 +744,13 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, child_end);
   SF_ADD_TEST (s, post_by_key);
   SF_ADD_TEST (s, fifo);
+  SF_ADD_TEST (s, fifo_ring);
   SF_ADD_TEST (s, threadsafe_post);
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
   SF_ADD_TEST (s, instance_slots);
   SF_ADD_TEST (s, module_slots);
   SF_ADD_TEST (s, no_event_output);
+  SF_ADD_TEST (s, json_every_byte);
+  SF_ADD_TEST (s, event_strings);
 }

@@ -6,6 +6,7 @@
  *    other 4xx, 5xx; 503 sent as 500) and step 7 (challenges aggregated)
  *  - branch_hash: the Via branch carries a hash that is the same for the same
  *    request and differs when the Request-URI or the Route set differ (16.6 step 8)
+ *  - token_hmac: a Record-Route token is the HMAC its header describes
  *  - branch_ours_failover: our forwarded branch is ours, and so is it with the
  *    ".fN" of a failover (RFC 3263 4.3); other suffixes and a broken MAC are not
  *  - timer_c: an INVITE forwarded, 180 back upstream; Timer C (181 s) after the
@@ -216,6 +217,54 @@ branch_hash (void)
   /* the documented hash: SHA-256 of "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" */
   g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "sip:x@example.org|1||c@x|1|", -1);
   CU_ASSERT_EQUAL (strncmp (b1 + strlen ("z9hG4bKsfp"), sum, 16), 0);
+  /* "|ROUTE" for each Route (none is ours without a context), also one
+   * longer than the hash's buffer (sf-proxy.c Feed) */
+  g_autofree char *sum2 = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
+                                                         "sip:x@example.org|1||c@x|1||<sip:192.0.2.9;lr>", -1);
+  CU_ASSERT_EQUAL (strncmp (b2 + strlen ("z9hG4bKsfp"), sum2, 16), 0);
+  g_autofree char *longuser = g_strnfill (300, 'u');
+  g_autofree char *route = g_strdup_printf ("Route: <sip:%s@192.0.2.9;lr>\r\n", longuser);
+  g_autofree char *t3 = g_strdup_printf (REQ, route);
+  g_autoptr (SfSipMsg) m3 = msg (t3);
+  g_autofree char *b3 = sf_proxy_branch (NULL, m3);
+  g_autofree char *in3 = g_strdup_printf ("sip:x@example.org|1||c@x|1||<sip:%s@192.0.2.9;lr>", longuser);
+  g_autofree char *sum3 = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in3, -1);
+  CU_ASSERT_EQUAL (strncmp (b3 + strlen ("z9hG4bKsfp"), sum3, 16), 0);
+}
+
+/* A Record-Route token is the first 32 hex digits of HMAC-SHA-256 over
+ * "CALLID\nTAG\nuser@host\nuser@host:port" (sf-proxy.h), the user unescaped,
+ * the host lowercase, the port the default when absent; written out here
+ * with GLib's own HMAC, also with a user part longer than the buffer the
+ * token's bytes are gathered in. */
+static void
+token_hmac (void)
+{
+  SfProxyConfig c = { 0 };
+  for (guint i = 0; i < sizeof c.rr_key; i++)
+    c.rr_key[i] = (guint8) (i * 7 + 1);
+  c.rr_hmac = g_hmac_new (G_CHECKSUM_SHA256, c.rr_key, sizeof c.rr_key);
+  g_autofree char *longuser = g_strnfill (300, 'u');
+  g_autofree char *longuri = g_strdup_printf ("sip:%s@Host.example", longuser);
+  struct { const char *aor, *target, *want; } cases[] = {
+    { "sip:alice@Example.COM", "sip:b%6Fb@192.0.2.7:5070;transport=udp", "alice@example.com\nbob@192.0.2.7:5070" },
+    { "sips:alice@example.com", "sips:carol@Host.example", "alice@example.com\ncarol@host.example:5061" },
+    { "sip:example.com", "sip:192.0.2.8", "@example.com\n@192.0.2.8:5060" },
+    { "sip:alice@example.com", longuri, NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (SfSipUri) aor = sf_sip_uri_parse (sf_sip_str (cases[i].aor, strlen (cases[i].aor)), NULL, NULL);
+    g_autoptr (SfSipUri) target = sf_sip_uri_parse (sf_sip_str (cases[i].target, strlen (cases[i].target)), NULL, NULL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (aor);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (target);
+    g_autofree char *longwant = g_strdup_printf ("alice@example.com\n%s@host.example:5060", longuser);
+    g_autofree char *data = g_strconcat ("call-1@x\ntag-9\n", cases[i].want != NULL ? cases[i].want : longwant, NULL);
+    g_autofree char *mac = g_compute_hmac_for_string (G_CHECKSUM_SHA256, c.rr_key, sizeof c.rr_key, data, -1);
+    g_autofree char *token = sf_proxy_token (&c, sf_sip_str ("call-1@x", 8), sf_sip_str ("tag-9", 5), aor, target);
+    CU_ASSERT_EQUAL (strlen (token), 32);
+    CU_ASSERT_EQUAL (strncmp (token, mac, 32), 0);
+  }
+  g_hmac_unref (c.rr_hmac);
 }
 
 /* A response that finds no transaction is forwarded only with a branch of
@@ -499,6 +548,7 @@ sf_test_register_proxy (void)
   CU_pSuite s = CU_add_suite ("proxy", NULL, NULL);
   SF_ADD_TEST (s, rank_and_final_response);
   SF_ADD_TEST (s, branch_hash);
+  SF_ADD_TEST (s, token_hmac);
   SF_ADD_TEST (s, branch_ours_failover);
   SF_ADD_TEST (s, timer_c);
   SF_ADD_TEST (s, timer_c_silent);

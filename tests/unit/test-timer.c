@@ -3,6 +3,7 @@
  * injectable clock; no test sleeps).
  *  - heap_order: 2000 random deadlines with random removals come out sorted
  *  - heap_ties_fifo: equal deadlines fire in the order they were added
+ *  - heap_sized: timers with their data in their own block: in order, data intact
  *  - fire_in_order: timers of several instances fire in deadline order, each at its deadline
  *  - not_early: a timer does not fire one millisecond before its deadline
  *  - restart_and_cancel: restarting replaces the old deadline; a cancelled timer never fires
@@ -76,6 +77,36 @@ heap_ties_fifo (void)
       fifo = FALSE;
   CU_ASSERT_TRUE (fifo);
   CU_ASSERT_EQUAL (sf_timer_heap_size (h), 0);
+}
+
+/* Timers with their data in their own block: taken out in deadline order
+ * (ties first in, first out), their data as written, one removed before it
+ * is due never comes out, those left freed with the heap (ASan says if not). */
+static void
+heap_sized (void)
+{
+  g_autoptr (SfTimerHeap) h = sf_timer_heap_new ();
+  static const gint64 deadlines[] = { 300, 100, 200, 100, 50, 400 };
+  SfTimer *timers[G_N_ELEMENTS (deadlines)];
+  for (guint i = 0; i < G_N_ELEMENTS (deadlines); i++) {
+    timers[i] = sf_timer_heap_add_sized (h, deadlines[i], sizeof (guint64) + 8);
+    guint64 *d = sf_timer_data (timers[i]);
+    *d = i;
+    g_strlcpy ((char *) (d + 1), "name", 8);
+  }
+  sf_timer_heap_remove (h, timers[2]); /* 200: never due */
+  CU_ASSERT_PTR_NULL (sf_timer_heap_take_due (h, 49));
+  static const guint64 order[] = { 4, 1, 3, 0 }; /* 50, 100 (first in), 100, 300 */
+  for (guint i = 0; i < G_N_ELEMENTS (order); i++) {
+    SfTimer *t = sf_timer_heap_take_due (h, 399);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (t);
+    guint64 *d = sf_timer_data (t);
+    CU_ASSERT_EQUAL (*d, order[i]);
+    CU_ASSERT_STRING_EQUAL ((char *) (d + 1), "name");
+    sf_timer_free (t);
+  }
+  CU_ASSERT_PTR_NULL (sf_timer_heap_take_due (h, 399));
+  CU_ASSERT_EQUAL (sf_timer_heap_size (h), 1); /* 400, freed with the heap */
 }
 
 /* A flow whose entry starts the timers named in @entry and whose timers each
@@ -280,6 +311,7 @@ sf_test_register_timer (void)
   CU_pSuite s = CU_add_suite ("timer", NULL, NULL);
   SF_ADD_TEST (s, heap_order);
   SF_ADD_TEST (s, heap_ties_fifo);
+  SF_ADD_TEST (s, heap_sized);
   SF_ADD_TEST (s, fire_in_order);
   SF_ADD_TEST (s, not_early);
   SF_ADD_TEST (s, restart_and_cancel);

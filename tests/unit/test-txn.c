@@ -64,7 +64,9 @@
  *  - default_answers: the policy object alone: an ACK nothing, a CANCEL 200 with
  *    its To as received, a To tag not the call's 481, a known method 405 with
  *    Allow and a fresh To tag, an unknown one 501, the call's own tag 405 (12.2.2,
- *    21.4.6, 21.5.2, 9.2) */
+ *    21.4.6, 21.5.2, 9.2)
+ *  - stack_local: our socket's "host:port" for a protocol, the same each time,
+ *    none without a socket of that protocol, one bound later found */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
@@ -1216,6 +1218,31 @@ lookups_bounded (void)
   sf_test_env_free (env);
 }
 
+/* sf_stack_local: the address of our socket for a protocol as "host:port",
+ * the same text each time (kept: sf-stack.c), NULL without such a socket,
+ * a socket bound later found too. */
+static void
+stack_local (void)
+{
+  Txn *t = client_setup ();
+  const GPtrArray *listened = sf_stack_listened (t->stack);
+  CU_ASSERT_EQUAL_FATAL (listened->len, 1);
+  g_autofree char *a = sf_stack_local (t->stack, SF_SIP_UDP);
+  g_autofree char *b = sf_stack_local (t->stack, SF_SIP_UDP);
+  g_autofree char *udp = g_strconcat ("udp:", a, NULL);
+  CU_ASSERT_STRING_EQUAL (udp, listened->pdata[0]);
+  CU_ASSERT_STRING_EQUAL (a, b);
+  CU_ASSERT_PTR_NOT_EQUAL (a, b); /* each the caller's */
+  CU_ASSERT_PTR_NULL (sf_stack_local (t->stack, SF_SIP_TCP));
+  CU_ASSERT_TRUE_FATAL (sf_stack_listen (t->stack, "tcp:127.0.0.1:0", NULL));
+  g_autofree char *c = sf_stack_local (t->stack, SF_SIP_TCP);
+  g_autofree char *tcp = g_strconcat ("tcp:", c, NULL);
+  CU_ASSERT_STRING_EQUAL (tcp, listened->pdata[1]);
+  g_autofree char *a2 = sf_stack_local (t->stack, SF_SIP_UDP);
+  CU_ASSERT_STRING_EQUAL (a2, a);
+  txn_free (t);
+}
+
 void
 sf_test_register_txn (void)
 {
@@ -1249,4 +1276,5 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, rate_table_no_scan);
   SF_ADD_TEST (s, lookups_bounded);
   SF_ADD_TEST (s, default_answers);
+  SF_ADD_TEST (s, stack_local);
 }
