@@ -861,6 +861,33 @@ gather_stats (Run *r, GString *calls, GString *late)
   return g_string_free (out, FALSE);
 }
 
+static void
+worker_metrics (RunWorker *w, SyncCall *c)
+{
+  c->text[0] = sf_metrics_render (w->ep);
+}
+
+/* /metrics across the workers (SfUaMetricsRenderFunc): each renders its own
+ * in its thread, the main thread sums them (sf_ua_metrics_sum). */
+static char *
+metrics_render (gpointer data)
+{
+  Run *r = data;
+  char *texts[SF_WORKERS_MAX] = { NULL };
+  texts[0] = sf_metrics_render (r->ep);
+  if (r->workers == NULL) /* stopping: worker 0's */
+    return texts[0];
+  SyncCall *calls[SF_WORKERS_MAX] = { NULL };
+  sync_all (r, worker_metrics, calls);
+  for (guint i = 1; i < r->n; i++)
+    texts[i] = calls[i] != NULL ? calls[i]->text[0] : NULL;
+  char *sum = sf_ua_metrics_sum (texts, r->n);
+  for (guint i = 1; i < r->n; i++)
+    g_clear_pointer (&calls[i], sync_unref);
+  g_free (texts[0]);
+  return sum;
+}
+
 /* The control's 'status' across the workers (SfUaStatsFunc). */
 static char *
 control_stats (gpointer data, GString *calls, GString *late)
@@ -1243,11 +1270,10 @@ workers_allowed (Run *r, SfConfig *cfg, SfRegistry *reg, SfMachine *m, GError **
                    "docs/workers.md, step 4); set core.workers = 1", r->n, *sp, sf_config_get_source (cfg, "sip", "listen"));
       return FALSE;
     }
-  if (r->args.http != NULL || sf_config_get_string (cfg, "core", "http") != NULL ||
-      sf_config_get_string (cfg, "core", "metrics") != NULL) {
+  if (r->args.http != NULL || sf_config_get_string (cfg, "core", "http") != NULL) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
-                 "core.workers = %u: the live view (--http, core.http) and /metrics (--metrics, core.metrics) read one "
-                 "engine and are not built for several workers yet; set core.workers = 1", r->n);
+                 "core.workers = %u: the live view (--http, core.http) follows one engine and is not built for several "
+                 "workers yet (--metrics is); set core.workers = 1", r->n);
     return FALSE;
   }
   g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
@@ -1394,6 +1420,8 @@ sf_ua_cmd_run (int argc, char **argv)
     guint share = MAX ((guint) sf_config_get_int (cfg, "core", "max_queue") / r.n, 1);
     sf_workers_set_inbox_max (r.set, MIN (share, SF_WORKERS_INBOX_MAX), SF_WORKERS_INBOX_MAX_BYTES);
     sf_ua_control_set_stats (r.ctl, control_stats, &r);
+    if (r.metrics != NULL)
+      sf_ua_metrics_set_render (r.metrics, metrics_render, &r);
   }
   int rc = SF_EXIT_OK;
   g_autofree char *ready = NULL; /* the service's status line (sd_notify) */

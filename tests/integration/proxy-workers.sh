@@ -190,6 +190,10 @@ Content-Length: 0
 EOF
 
 # ---- refusals: what is not run on several workers yet ----
+expect_rc "the live view with core.workers=2 is refused" 1 "$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --http 127.0.0.1:0 \
+  --set core.workers=2
+grep -q 'core.workers = 2: the live view (--http, core.http)' "$T/err" && pass "... naming core.workers and --http" ||
+  fail "--http refusal message" "$(cat "$T/err")"
 expect_rc "a TCP listener with core.workers=2 is refused" 1 "$SIPFLOW" run proxy.xml --listen tcp:127.0.0.1:0 --set core.workers=2
 grep -q 'core.workers = 2: tcp:127.0.0.1:0 (--listen): only UDP' "$T/err" && pass "the refusal names core.workers and the listener" ||
   fail "TCP refusal message" "$(cat "$T/err")"
@@ -199,7 +203,7 @@ grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal
 
 # ---- the proxy at two workers ----
 start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 \
-  || exit 1
+  --metrics 0 || exit 1
 PX=127.0.0.1:$PORT_px
 # The reuseport group is ours alone: a second sipflow with workers on the
 # same port fails as a process without workers does (EADDRINUSE), instead of
@@ -208,8 +212,8 @@ expect_rc "a second sipflow at two workers on the port is refused" 1 "$SIPFLOW" 
   --listen "udp:127.0.0.1:$PORT_px" --set core.workers=2
 grep -q 'Address already in use' "$T/err" && pass "... the address in use, as at one worker" ||
   fail "second sipflow on the port" "$(tail -2 "$T/err")"
-[ "$(count px '"event":"listening"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
-  fail "listening lines: $(count px '"event":"listening"')"
+[ "$(count px '"event":"listening","transport":"udp"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
+  fail "listening lines: $(count px '"event":"listening","transport":"udp"')"
 
 # 200 calls, the 200 sent twice
 sipp_server dup-uas -sf "$T/uas-dup200.xml" -m 200 || fail "the called sipp did not start"
@@ -284,6 +288,16 @@ per_worker() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2 | tr '\n' '
   fail "location_busy '$(per_worker location_busy)'" "$STATS"
 [ "$(ep_field calls_answered)" = 0 ] && [ "$(ep_field transactions_live)" = 0 ] && [ "$(ep_field op_errors)" = 0 ] &&
   pass "summed counters: no transaction left, no operator error" || fail "summed counters" "$STATS"
+# /metrics: every worker's exposition, summed as status sums (the calls of
+# both workers: about half each), the process's own figures once
+MPORT=$(metrics_port px)
+scrape px || fail "scrape at two workers"
+expect_metric px 'sipflow_proxy_requests_total{class="2xx"}' 400
+expect_metric px 'sipflow_proxy_requests_total{class="4xx"}' 20
+expect_metric px 'sipflow_location_bindings' 19
+expect_metric px 'sipflow_instances_created_total' "$(ep_field instances_created)"
+[ "$(grep -c '^sipflow_build_info' "$T/px.prom")" = 1 ] && [ "$(val px 'sipflow_build_info{version="'"$(grep -o 'version="[^"]*"' "$T/px.prom" | head -1 | cut -d'"' -f2)"'"}')" = 1 ] &&
+  pass "px: the process's figures once (build_info 1)" || fail "build_info" "$(grep build_info "$T/px.prom")"
 
 # shutdown: a call ringing keeps the workers up; new requests get 503
 sipcat listen "$T/out.port" "$T/out.msgs" --answer 180 --seconds 60 &
