@@ -896,19 +896,21 @@ control_stats (gpointer data, GString *calls, GString *late)
 }
 
 typedef struct {
-  RunWorker *w;
+  Run *r;
+  guint index;
   gboolean idle;
 } WorkerReport;
 
-/* On the main thread: worker @data's idleness changed. */
+/* On the main thread: worker @data's idleness changed.  (It may come after the
+ * end, the workers freed: by index, not by pointer.) */
 static gboolean
 main_worker_report (gpointer data)
 {
   WorkerReport *rep = data;
-  Run *r = rep->w->r;
-  if (r->finished)
+  Run *r = rep->r;
+  if (r->finished || r->workers == NULL)
     return G_SOURCE_REMOVE;
-  rep->w->idle = rep->idle;
+  r->workers[rep->index - 1].idle = rep->idle;
   check_idle (r);
   return G_SOURCE_REMOVE;
 }
@@ -936,7 +938,8 @@ worker_report (RunWorker *w)
     return;
   w->idle_posted = idle;
   WorkerReport *rep = g_new (WorkerReport, 1);
-  rep->w = w;
+  rep->r = w->r;
+  rep->index = w->index;
   rep->idle = idle;
   GSource *src = g_idle_source_new ();
   g_source_set_callback (src, main_worker_report, rep, g_free);
@@ -1487,6 +1490,7 @@ sf_ua_cmd_run (int argc, char **argv)
   g_main_loop_run (r.loop);
 out:
   g_clear_handle_id (&watchdog, g_source_remove);
+  g_clear_handle_id (&r.idle_retry, g_source_remove);
   g_source_remove (sig_int);
   g_source_remove (sig_term);
   g_source_remove (sig_hup);
