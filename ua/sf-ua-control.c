@@ -184,7 +184,10 @@ status (SfUaControl *c, gboolean *ok)
   /* With workers, theirs too, each read in its own thread (the user agent's
    * registration and subscriptions below run at one worker only). */
   g_autoptr (GString) late = g_string_new (NULL);
-  g_autofree char *stats = c->stats != NULL ? c->stats (c->stats_data, list, late) : sf_endpoint_stats_json (c->ep);
+  gboolean emits = sf_endpoint_emits (c->ep, SF_EVC_SERVICE);
+  g_autofree char *stats = c->stats != NULL ? c->stats (c->stats_data, list, late)
+                           : emits           ? sf_endpoint_stats_json (c->ep)
+                                             : NULL;
   GString *out = g_string_new ("\"ok\":true,\"calls\":[");
   g_string_append (out, list->str);
   g_string_append (out, "]");
@@ -224,7 +227,7 @@ status (SfUaControl *c, gboolean *ok)
     }
   if (nsubs > 0)
     g_string_append_c (out, ']');
-  if (sf_endpoint_emits (c->ep, SF_EVC_SERVICE))
+  if (emits)
     sf_endpoint_emit_line (c->ep, g_steal_pointer (&stats));
   *ok = TRUE;
   return g_string_free (out, FALSE);
