@@ -152,19 +152,20 @@ calls (SfUaControl *c)
   return out;
 }
 
-static char *
-status (SfUaControl *c, gboolean *ok)
+void
+sf_ua_control_calls_json (SfEndpoint *ep, SfMachine *machine, GString *out)
 {
-  g_autoptr (GPtrArray) list = calls (c);
-  GString *out = g_string_new ("\"ok\":true,\"calls\":[");
-  for (guint i = 0; i < list->len; i++) {
-    SfInstance *inst = list->pdata[i];
-    g_string_append (out, i > 0 ? ",{\"call\":" : "{\"call\":");
+  g_autoptr (GPtrArray) all = sf_endpoint_instances (ep);
+  for (guint i = 0; i < all->len; i++) {
+    SfInstance *inst = all->pdata[i];
+    if (sf_instance_machine (inst) != machine || sf_instance_ended (inst))
+      continue;
+    g_string_append (out, out->len > 0 ? ",{\"call\":" : "{\"call\":");
     sf_json_append_string (out, sf_instance_handle (inst));
     g_string_append (out, ",\"state\":");
     sf_json_append_string (out, sf_instance_state (inst));
     /* A call of the user agent with audio running: its RTP stats now. */
-    SfUaCall *call = sf_ua_call_of (c->ep, inst);
+    SfUaCall *call = sf_ua_call_of (ep, inst);
     if (call != NULL && call->stream != NULL) {
       SfMediaStats st;
       sf_media_stats (call->stream, &st);
@@ -173,7 +174,26 @@ status (SfUaControl *c, gboolean *ok)
     }
     g_string_append_c (out, '}');
   }
+}
+
+static char *
+status (SfUaControl *c, gboolean *ok)
+{
+  g_autoptr (GString) list = g_string_new (NULL);
+  sf_ua_control_calls_json (c->ep, c->machine, list);
+  /* With workers, theirs too, each read in its own thread (the user agent's
+   * registration and subscriptions below run at one worker only). */
+  g_autoptr (GString) late = g_string_new (NULL);
+  gboolean emits = sf_endpoint_emits (c->ep, SF_EVC_SERVICE);
+  g_autofree char *stats = c->stats != NULL ? c->stats (c->stats_data, list, late)
+                           : emits           ? sf_endpoint_stats_json (c->ep)
+                                             : NULL;
+  GString *out = g_string_new ("\"ok\":true,\"calls\":[");
+  g_string_append (out, list->str);
   g_string_append (out, "]");
+  /* A worker that did not answer in time: its calls are missing, said so. */
+  if (late->len > 0)
+    g_string_append_printf (out, ",\"late_workers\":[%s]", late->str);
   /* The registration machine's instance, when the flow has one (xml/ua.xml). */
   SfMachine *regm = sf_machine_lookup_import (c->machine, "registration");
   g_autoptr (GPtrArray) all = sf_endpoint_instances (c->ep);
@@ -207,8 +227,8 @@ status (SfUaControl *c, gboolean *ok)
     }
   if (nsubs > 0)
     g_string_append_c (out, ']');
-  if (sf_endpoint_emits (c->ep, SF_EVC_SERVICE))
-    sf_endpoint_emit_line (c->ep, c->stats != NULL ? c->stats (c->stats_data) : sf_endpoint_stats_json (c->ep));
+  if (emits)
+    sf_endpoint_emit_line (c->ep, g_steal_pointer (&stats));
   *ok = TRUE;
   return g_string_free (out, FALSE);
 }

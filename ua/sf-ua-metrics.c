@@ -25,6 +25,8 @@ struct _SfUaMetrics {
   GPtrArray *conns;          /* Conn (owned): the connections open */
   gint64 second;             /* monotonic second of the scrapes counted in */
   guint scrapes;             /* scrapes answered in it */
+  SfUaMetricsRenderFunc render; /* nullable: the text, when not the endpoint's own */
+  gpointer render_data;
 };
 
 typedef struct {
@@ -95,15 +97,116 @@ respond_text (SoupServerMessage *msg, guint status, const char *text)
   soup_server_message_set_response (msg, "text/plain; charset=utf-8", SOUP_MEMORY_COPY, text, strlen (text));
 }
 
-void
-sf_ua_metrics_respond (SfEndpoint *ep, gpointer message, gboolean head)
+/* Answers @msg with @text (transfer full). */
+static void
+respond_metrics (SoupServerMessage *msg, char *text)
 {
-  SoupServerMessage *msg = message;
-  (void) head; /* libsoup sends a HEAD's headers only, Content-Length included */
-  char *text = sf_metrics_render (ep);
   soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
   soup_server_message_set_response (msg, "text/plain; version=0.0.4; charset=utf-8", SOUP_MEMORY_TAKE, text, strlen (text));
+}
+
+void
+sf_ua_metrics_respond (SfEndpoint *ep, gpointer message, gboolean head)
+{
+  (void) head; /* libsoup sends a HEAD's headers only, Content-Length included */
+  respond_metrics (message, sf_metrics_render (ep));
+}
+
+void
+sf_ua_metrics_set_render (SfUaMetrics *m, SfUaMetricsRenderFunc func, gpointer data)
+{
+  m->render = func;
+  m->render_data = data;
+}
+
+/* Whether the sample line @line belongs to a family every worker reports
+ * whole, or one only worker 0 means: its value is worker 0's, not the sum. */
+static gboolean
+once_for_set (const char *line)
+{
+  /* The location store's latency: worker 0's is the store's; the others'
+   * are their round trips to worker 0. */
+  static const char *const once[] = { "sipflow_process_start_time_seconds", "sipflow_build_info",
+                                      "sipflow_location_store_seconds", NULL };
+  for (const char *const *f = once; *f != NULL; f++) {
+    gsize len = strlen (*f);
+    if (strncmp (line, *f, len) == 0 && strchr ("{ _", line[len]) != NULL)
+      return TRUE;
+  }
+  return FALSE;
+}
+
+/* A sample's value with no fraction, exponent, Inf or NaN. */
+static gboolean
+integral (const char *v)
+{
+  if (*v == '-')
+    v++;
+  if (*v == '\0')
+    return FALSE;
+  for (; *v != '\0'; v++)
+    if (!g_ascii_isdigit (*v))
+      return FALSE;
+  return TRUE;
+}
+
+char *
+sf_ua_metrics_sum (char **texts, guint n)
+{
+  /* Each other worker's samples by series (the line up to its value). */
+  g_autoptr (GPtrArray) series = g_ptr_array_new_with_free_func ((GDestroyNotify) g_hash_table_unref);
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  GString *late = g_string_new (NULL);
+  for (guint i = 1; i < n; i++) {
+    if (texts[i] == NULL) {
+      g_string_append_printf (late, "%s%u", late->len > 0 ? ", " : "", i);
+      continue;
+    }
+    char **l = g_strsplit (texts[i], "\n", -1);
+    GHashTable *t = g_hash_table_new (g_str_hash, g_str_equal);
+    for (char **p = l; *p != NULL; p++) {
+      char *sp = **p != '#' ? strrchr (*p, ' ') : NULL;
+      if (sp != NULL) {
+        *sp = '\0'; /* the series, then the value */
+        g_hash_table_insert (t, *p, sp + 1);
+      }
+    }
+    g_ptr_array_add (lines, l);
+    g_ptr_array_add (series, t);
+  }
+  GString *out = g_string_new (NULL);
+  g_auto (GStrv) l0 = g_strsplit (texts[0], "\n", -1);
+  for (char **p = l0; *p != NULL; p++) {
+    char *sp = **p != '#' ? strrchr (*p, ' ') : NULL;
+    if (sp == NULL || once_for_set (*p)) {
+      g_string_append_printf (out, "%s%s", *p, p[1] != NULL ? "\n" : "");
+      continue;
+    }
+    *sp = '\0';
+    const char *v0 = sp + 1;
+    gboolean whole = integral (v0);
+    gint64 isum = whole ? g_ascii_strtoll (v0, NULL, 10) : 0;
+    double dsum = g_ascii_strtod (v0, NULL);
+    for (guint i = 0; i < series->len; i++) {
+      const char *v = g_hash_table_lookup (series->pdata[i], *p);
+      if (v == NULL) /* a series worker 0 has alone (its location's bindings) */
+        continue;
+      whole = whole && integral (v);
+      isum += whole ? g_ascii_strtoll (v, NULL, 10) : 0;
+      dsum += g_ascii_strtod (v, NULL);
+    }
+    if (whole) {
+      g_string_append_printf (out, "%s %" G_GINT64_FORMAT "\n", *p, isum);
+    } else {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      g_string_append_printf (out, "%s %s\n", *p, g_ascii_dtostr (buf, sizeof buf, dsum));
+    }
+  }
+  if (late->len > 0)
+    g_string_append_printf (out, "# worker(s) %s did not answer in time: their figures are missing\n", late->str);
+  g_string_free (late, TRUE);
+  return g_string_free (out, FALSE);
 }
 
 /* Before any body is read: libsoup would keep a body whole in memory, and
@@ -147,7 +250,7 @@ handle (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable
     respond_text (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "too many scrapes this second\n");
     return;
   }
-  sf_ua_metrics_respond (m->ep, msg, g_strcmp0 (soup_server_message_get_method (msg), "HEAD") == 0);
+  respond_metrics (msg, m->render != NULL ? m->render (m->render_data) : sf_metrics_render (m->ep));
 }
 
 /* "ADDR:PORT", "[V6]:PORT", ":PORT", "PORT" -> host (transfer full; "" for

@@ -30,6 +30,17 @@ void sf_ua_metrics_free (SfUaMetrics *m);
 /* Answers @msg (a GET or HEAD of /metrics) with @ep's metrics: the live view
  * (sf-ua-http.c) serves /metrics through it too.  @msg is a SoupServerMessage. */
 void sf_ua_metrics_respond (SfEndpoint *ep, gpointer msg, gboolean head);
+/* The text /metrics serves when it is not the endpoint's own
+ * (sf_metrics_render): several workers' summed (docs/workers.md).  Transfer
+ * full. */
+typedef char *(*SfUaMetricsRenderFunc) (gpointer data);
+void sf_ua_metrics_set_render (SfUaMetrics *m, SfUaMetricsRenderFunc func, gpointer data);
+/* The expositions of @n workers as one (transfer full): worker 0's (@texts[0])
+ * families and series in its order, each sample the sum of that series in
+ * every text but those of the families one for the set (the process's start
+ * time, its version, the location store's latency: worker 0's); a NULL text
+ * (a worker that did not answer in time) is left out and named in a comment. */
+char *sf_ua_metrics_sum (char **texts, guint n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfUaMetrics, sf_ua_metrics_free)
 

@@ -38,7 +38,10 @@ typedef struct {
   RunWorker *workers;        /* owned, nullable: workers 1 to n - 1, on threads of their own */
   GMutex lock;               /* the workers' start and their replies (sync_call) */
   GCond cond;
-  guint workers_done;        /* workers 1 to n - 1 shut down to their transactions (main thread only) */
+  /* The workers' start and end, under lock: one run's, not the process's. */
+  enum { WORKERS_STARTING, WORKERS_RUN, WORKERS_ABORT } workers_phase;
+  gboolean workers_teardown;
+  guint idle_retry;          /* a source id: check_idle again after a worker did not answer in time */
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
   SfUaHttp *http;            /* owned, nullable: the live view (--http) */
@@ -82,14 +85,37 @@ struct _RunWorker {
   gboolean set_up, failed, stopped;
   GError *error;
   /* its own thread only */
-  gboolean shutting_down, done;
-  char *snapshot;            /* sync_call's result: worker_snapshot */
-  guint killed;              /* sync_call's result: worker_kill_all */
+  gboolean shutting_down;
+  gboolean idle_posted;      /* what it last told the main thread (worker_report) */
+  guint stall_ms;            /* tests only: its first answer comes this late (SIPFLOW_TEST_STALL_WORKER_MS) */
+  /* the main thread only */
+  gboolean idle;             /* its last report: no instance (shutting down: none but transactions) */
+  gboolean late;             /* it did not answer the last check in time */
 };
 
-static char *gather_stats (gpointer data);
-static void worker_kill_all (RunWorker *w);
-static void sync_call (RunWorker *w, void (*func) (RunWorker *w));
+/* How long the main thread waits for the workers' answers (status, the
+ * last stats line, the shutdown's checks): a worker that is not back in time
+ * is named and left, not waited on forever. */
+#define WORKER_ANSWER_MS 1000
+
+/* What a worker computes in its own thread for the main one (sync_all). */
+typedef struct _SyncCall SyncCall;
+typedef void (*SyncFunc) (RunWorker *w, SyncCall *c);
+struct _SyncCall {
+  gint ref;                  /* atomic: the main thread's and the worker's source's */
+  RunWorker *w;
+  SyncFunc func;
+  gboolean done;             /* under r->lock */
+  char *text[3];             /* func's results */
+  guint number;
+  gboolean flag;
+};
+
+static char *gather_stats (Run *r, GString *calls, GString *late);
+static void worker_kill_all (RunWorker *w, SyncCall *c);
+static void sync_all (Run *r, SyncFunc func, SyncCall **calls);
+static void sync_unref (gpointer data);
+static gboolean set_idle (Run *r);
 static gboolean worker_shutdown (gpointer data);
 static void post (RunWorker *w, GSourceFunc func, gpointer data);
 
@@ -200,8 +226,9 @@ finish (Run *r)
   if (r->shutdown_timer != 0)
     g_source_remove (r->shutdown_timer);
   r->shutdown_timer = 0;
+  g_clear_handle_id (&r->idle_retry, g_source_remove);
   if (sf_endpoint_emits (r->ep, SF_EVC_SERVICE))
-    sf_endpoint_emit_line (r->ep, r->set != NULL ? gather_stats (r) : sf_endpoint_stats_json (r->ep));
+    sf_endpoint_emit_line (r->ep, r->set != NULL ? gather_stats (r, NULL, NULL) : sf_endpoint_stats_json (r->ep));
   g_main_loop_quit (r->loop);
 }
 
@@ -213,13 +240,22 @@ stop_now (Run *r, const char *why)
     g_source_remove (r->shutdown_timer);
   r->shutdown_timer = 0;
   g_autoptr (GPtrArray) all = sf_endpoint_instances (r->ep);
-  guint alive = all->len;
-  for (guint i = 1; r->workers != NULL && i < r->n; i++) {
-    sync_call (&r->workers[i - 1], worker_kill_all);
-    alive += r->workers[i - 1].killed;
+  guint alive = all->len, late = 0;
+  if (r->workers != NULL) {
+    SyncCall *calls[SF_WORKERS_MAX] = { NULL };
+    sync_all (r, worker_kill_all, calls);
+    for (guint i = 1; i < r->n; i++) {
+      if (calls[i] != NULL)
+        alive += calls[i]->number;
+      else
+        late++; /* its instances end at its teardown ("exit") */
+      g_clear_pointer (&calls[i], sync_unref);
+    }
   }
   if (alive > 0)
     g_warning ("shutdown: %u instance(s) still alive %s: ended without their flows", alive, why);
+  if (late > 0)
+    g_warning ("shutdown: %u worker(s) did not answer in %d ms: their instances end with them", late, WORKER_ANSWER_MS);
   for (guint i = 0; i < all->len; i++)
     sf_endpoint_kill (r->ep, all->pdata[i], "shutdown timeout");
   finish (r);
@@ -253,7 +289,7 @@ begin_shutdown_for (Run *r, const char *cause)
    * transactions are left (worker_done). */
   for (guint i = 1; r->workers != NULL && i < r->n; i++)
     post (&r->workers[i - 1], worker_shutdown, &r->workers[i - 1]);
-  if (sf_endpoint_shutdown (r->ep) == 0 && r->workers_done + 1 >= r->n) {
+  if (sf_endpoint_shutdown (r->ep) == 0 && set_idle (r)) {
     finish (r);
     return;
   }
@@ -269,14 +305,19 @@ begin_shutdown (gpointer data)
   begin_shutdown_for (data, "quit");
 }
 
+/* Whether the process is idle, decided for the whole set: worker 0 here, the
+ * others by their reports and, when every one says it is, a check in each
+ * one's thread now (set_idle). */
 static void
 check_idle (Run *r)
 {
-  guint n = sf_endpoint_n_instances (r->ep);
+  if (r->finished)
+    return;
   /* Shutting down, transactions left are only absorbing retransmissions: they do not hold the exit. */
-  if (r->shutting_down && sf_endpoint_n_instances_but (r->ep, "transaction") == 0 && r->workers_done + 1 >= r->n)
+  if (r->shutting_down && sf_endpoint_n_instances_but (r->ep, "transaction") == 0 && set_idle (r))
     finish (r);
-  else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && n == 0)
+  else if (!r->shutting_down && r->exit_when_idle && r->stdin_closed && sf_endpoint_n_instances (r->ep) == 0 &&
+           set_idle (r))
     begin_shutdown_for (r, "idle");
 }
 
@@ -579,10 +620,6 @@ on_sighup (gpointer data)
  * sources), which read and change only the worker they run in. */
 
 
-/* Run's side of the workers' start and end, under r->lock. */
-static enum { WORKERS_STARTING, WORKERS_RUN, WORKERS_ABORT } workers_phase;
-static gboolean workers_teardown;
-
 static void
 emit_worker (const char *line, gpointer data)
 {
@@ -605,35 +642,66 @@ post (RunWorker *w, GSourceFunc func, gpointer data)
   g_source_unref (src);
 }
 
-typedef struct {
-  RunWorker *w;
-  void (*func) (RunWorker *w);
-  gboolean done;
-} SyncCall;
+static void
+sync_unref (gpointer data)
+{
+  SyncCall *c = data;
+  if (!g_atomic_int_dec_and_test (&c->ref))
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (c->text); i++)
+    g_free (c->text[i]);
+  g_free (c);
+}
 
 static gboolean
 sync_run (gpointer data)
 {
   SyncCall *c = data;
-  c->func (c->w);
-  g_mutex_lock (&c->w->r->lock);
+  RunWorker *w = c->w;
+  if (w->stall_ms > 0) {
+    g_usleep ((gulong) w->stall_ms * 1000);
+    w->stall_ms = 0;
+  }
+  if (w->ep != NULL) /* not yet torn down: a call that came too late may still be attached */
+    c->func (w, c);
+  g_mutex_lock (&w->r->lock);
   c->done = TRUE;
-  g_cond_broadcast (&c->w->r->cond);
-  g_mutex_unlock (&c->w->r->lock);
+  g_cond_broadcast (&w->r->cond);
+  g_mutex_unlock (&w->r->lock);
   return G_SOURCE_REMOVE;
 }
 
-/* Runs @func in @w's thread and waits for it: the main thread only, while
- * every worker's loop runs (no worker ever waits for the main thread). */
+/* Runs @func in the thread of every worker 1 to n - 1 and waits for them, at
+ * most WORKER_ANSWER_MS in all: @calls[i] is worker i's answer (for the
+ * caller to sync_unref), NULL when it was late; a late one finishes on its
+ * own and frees itself.  The main thread only, while the workers' loops run
+ * (no worker ever waits for the main thread). */
 static void
-sync_call (RunWorker *w, void (*func) (RunWorker *w))
+sync_all (Run *r, SyncFunc func, SyncCall **calls)
 {
-  SyncCall c = { w, func, FALSE };
-  post (w, sync_run, &c);
-  g_mutex_lock (&w->r->lock);
-  while (!c.done)
-    g_cond_wait (&w->r->cond, &w->r->lock);
-  g_mutex_unlock (&w->r->lock);
+  calls[0] = NULL;
+  for (guint i = 1; i < r->n; i++) {
+    SyncCall *c = g_new0 (SyncCall, 1);
+    c->ref = 2;
+    c->w = &r->workers[i - 1];
+    c->func = func;
+    GSource *src = g_idle_source_new ();
+    g_source_set_priority (src, G_PRIORITY_DEFAULT);
+    g_source_set_callback (src, sync_run, c, sync_unref);
+    g_source_attach (src, c->w->ctx);
+    g_source_unref (src);
+    calls[i] = c;
+  }
+  gint64 until = g_get_monotonic_time () + WORKER_ANSWER_MS * G_TIME_SPAN_MILLISECOND;
+  g_mutex_lock (&r->lock);
+  for (guint i = 1; i < r->n; i++)
+    while (!calls[i]->done)
+      if (!g_cond_wait_until (&r->cond, &r->lock, until))
+        break;
+  for (guint i = 1; i < r->n; i++)
+    if (!calls[i]->done)
+      g_clear_pointer (&calls[i], sync_unref);
+  g_mutex_unlock (&r->lock);
 }
 
 /* A worker's figures beside the sum, read in its own thread. */
@@ -659,14 +727,15 @@ worker_fields (SfWorkers *set, guint index, SfEndpoint *ep)
   return g_strdup (out->str + 1); /* after its leading comma */
 }
 
+/* A worker's part of 'status': its stats line, its own figures, its calls. */
 static void
-worker_snapshot (RunWorker *w)
+worker_snapshot (RunWorker *w, SyncCall *c)
 {
-  g_free (w->snapshot);
-  char *line = sf_endpoint_stats_json (w->ep);
-  g_autofree char *fields = worker_fields (w->r->set, w->index, w->ep);
-  w->snapshot = g_strdup_printf ("%s\n%s", line, fields);
-  g_free (line);
+  c->text[0] = sf_endpoint_stats_json (w->ep);
+  c->text[1] = worker_fields (w->r->set, w->index, w->ep);
+  g_autoptr (GString) calls = g_string_new (NULL);
+  sf_ua_control_calls_json (w->ep, w->machine, calls);
+  c->text[2] = g_strdup (calls->str);
 }
 
 /* Reads the number at *@p and moves *@p past it. */
@@ -750,27 +819,40 @@ bad:
 
 /* The 'stats' line of every worker: the counters summed, then "workers", a
  * list of each one's own figures (SfUaStatsFunc).  Every worker copies its
- * own counters in its own thread: none is read across threads. */
+ * own counters in its own thread: none is read across threads.  @calls
+ * (nullable) gets the calls of workers 1 to n - 1 (sf_ua_control_calls_json),
+ * @late (nullable) the numbers of those that did not answer in time: they are
+ * left out of the sum and listed as {"worker":N,"late":true}. */
 static char *
-gather_stats (gpointer data)
+gather_stats (Run *r, GString *calls, GString *late)
 {
-  Run *r = data;
-  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) lines = g_ptr_array_new ();
   g_autoptr (GString) per = g_string_new (NULL);
-  g_ptr_array_add (lines, sf_endpoint_stats_json (r->ep));
+  char *line0 = sf_endpoint_stats_json (r->ep);
+  g_ptr_array_add (lines, line0);
   g_autofree char *f0 = worker_fields (r->set, 0, r->ep);
   g_string_append_printf (per, "{%s}", f0);
+  SyncCall *answers[SF_WORKERS_MAX] = { NULL };
+  sync_all (r, worker_snapshot, answers);
   for (guint i = 1; i < r->n; i++) {
-    RunWorker *w = &r->workers[i - 1];
-    sync_call (w, worker_snapshot);
-    char *nl = strchr (w->snapshot, '\n');
-    *nl = '\0';
-    g_string_append_printf (per, ",{%s}", nl + 1);
-    g_ptr_array_add (lines, g_steal_pointer (&w->snapshot));
+    SyncCall *c = answers[i];
+    if (c == NULL) {
+      g_string_append_printf (per, ",{\"worker\":%u,\"late\":true}", i);
+      if (late != NULL)
+        g_string_append_printf (late, "%s%u", late->len > 0 ? "," : "", i);
+      continue;
+    }
+    g_string_append_printf (per, ",{%s}", c->text[1]);
+    g_ptr_array_add (lines, c->text[0]);
+    if (calls != NULL && c->text[2][0] != '\0')
+      g_string_append_printf (calls, "%s%s", calls->len > 0 ? "," : "", c->text[2]);
   }
   char *sum = sum_stats ((char **) lines->pdata, lines->len);
   if (sum == NULL) /* cannot happen with one flow; worker 0's then, said so */
-    sum = g_strdup (lines->pdata[0]);
+    sum = g_strdup (line0);
+  for (guint i = 1; i < r->n; i++)
+    g_clear_pointer (&answers[i], sync_unref); /* the lines are theirs */
+  g_free (line0);
   /* "workers" before the closing "ts", as a new field of the line. */
   char *ts = g_strrstr (sum, ",\"ts\":");
   GString *out = g_string_new_len (sum, ts != NULL ? ts - sum : (gssize) strlen (sum) - 1);
@@ -779,24 +861,88 @@ gather_stats (gpointer data)
   return g_string_free (out, FALSE);
 }
 
-/* On the main thread: worker @data's report that only transactions are left. */
-static gboolean
-main_worker_done (gpointer data)
+static void
+worker_metrics (RunWorker *w, SyncCall *c)
+{
+  c->text[0] = sf_metrics_render (w->ep);
+}
+
+/* /metrics across the workers (SfUaMetricsRenderFunc): each renders its own
+ * in its thread, the main thread sums them (sf_ua_metrics_sum). */
+static char *
+metrics_render (gpointer data)
 {
   Run *r = data;
-  if (r->finished)
+  char *texts[SF_WORKERS_MAX] = { NULL };
+  texts[0] = sf_metrics_render (r->ep);
+  if (r->workers == NULL) /* stopping: worker 0's */
+    return texts[0];
+  SyncCall *calls[SF_WORKERS_MAX] = { NULL };
+  sync_all (r, worker_metrics, calls);
+  for (guint i = 1; i < r->n; i++)
+    texts[i] = calls[i] != NULL ? calls[i]->text[0] : NULL;
+  char *sum = sf_ua_metrics_sum (texts, r->n);
+  for (guint i = 1; i < r->n; i++)
+    g_clear_pointer (&calls[i], sync_unref);
+  g_free (texts[0]);
+  return sum;
+}
+
+/* The control's 'status' across the workers (SfUaStatsFunc). */
+static char *
+control_stats (gpointer data, GString *calls, GString *late)
+{
+  return gather_stats (data, calls, late);
+}
+
+typedef struct {
+  Run *r;
+  guint index;
+  gboolean idle;
+} WorkerReport;
+
+/* On the main thread: worker @data's idleness changed.  (It may come after the
+ * end, the workers freed: by index, not by pointer.) */
+static gboolean
+main_worker_report (gpointer data)
+{
+  WorkerReport *rep = data;
+  Run *r = rep->r;
+  if (r->finished || r->workers == NULL)
     return G_SOURCE_REMOVE;
-  r->workers_done++;
+  r->workers[rep->index - 1].idle = rep->idle;
   check_idle (r);
   return G_SOURCE_REMOVE;
 }
 
-static void
-worker_done (RunWorker *w)
+/* Whether @w holds nothing that must end before the process does: no
+ * instance, or shutting down none but transactions (they only absorb
+ * retransmissions). */
+static gboolean
+worker_idle_now (RunWorker *w)
 {
-  w->done = TRUE;
+  return w->shutting_down ? sf_endpoint_n_instances_but (w->ep, "transaction") == 0 : sf_endpoint_n_instances (w->ep) == 0;
+}
+
+/* In @w's thread: tells the main thread when its idleness changes, both ways
+ * (an in-dialog BYE read after a worker was idle makes it busy again), while
+ * it shuts down or with --exit-when-idle: the set-wide decision is the main
+ * thread's (set_idle). */
+static void
+worker_report (RunWorker *w)
+{
+  if (!w->shutting_down && !w->r->exit_when_idle) /* set before the workers start, never changed at N > 1 */
+    return;
+  gboolean idle = worker_idle_now (w);
+  if (idle == w->idle_posted)
+    return;
+  w->idle_posted = idle;
+  WorkerReport *rep = g_new (WorkerReport, 1);
+  rep->r = w->r;
+  rep->index = w->index;
+  rep->idle = idle;
   GSource *src = g_idle_source_new ();
-  g_source_set_callback (src, main_worker_done, w->r, NULL);
+  g_source_set_callback (src, main_worker_report, rep, g_free);
   g_source_attach (src, NULL); /* the main thread's */
   g_source_unref (src);
 }
@@ -804,9 +950,7 @@ worker_done (RunWorker *w)
 static gboolean
 worker_after_batch (gpointer data)
 {
-  RunWorker *w = data;
-  if (w->shutting_down && !w->done && sf_endpoint_n_instances_but (w->ep, "transaction") == 0)
-    worker_done (w);
+  worker_report (data);
   return G_SOURCE_CONTINUE;
 }
 
@@ -817,16 +961,73 @@ worker_shutdown (gpointer data)
   if (w->shutting_down)
     return G_SOURCE_REMOVE;
   w->shutting_down = TRUE;
-  if (sf_endpoint_shutdown (w->ep) == 0)
-    worker_done (w);
+  sf_endpoint_shutdown (w->ep);
+  worker_report (w);
   return G_SOURCE_REMOVE;
 }
 
+/* In @w's thread: whether it is idle now; when it is not, it reports again
+ * once it is. */
 static void
-worker_kill_all (RunWorker *w)
+worker_confirm_idle (RunWorker *w, SyncCall *c)
+{
+  c->flag = worker_idle_now (w);
+  if (!c->flag)
+    w->idle_posted = FALSE;
+}
+
+static gboolean
+idle_retry (gpointer data)
+{
+  Run *r = data;
+  r->idle_retry = 0;
+  for (guint i = 1; i < r->n; i++)
+    if (r->workers[i - 1].late) {
+      r->workers[i - 1].late = FALSE;
+      r->workers[i - 1].idle = TRUE; /* to be asked again: the check in its thread decides */
+    }
+  check_idle (r);
+  return G_SOURCE_REMOVE;
+}
+
+/* Whether every worker 1 to n - 1 is idle: each one's last report says so
+ * and each one, asked in its own thread now, confirms it (a report may be on
+ * its way).  A worker late to answer counts as busy and is asked again in a
+ * moment.  A message read after this answer and before the loops stop is
+ * one that came after the end, as one read after the socket closed. */
+static gboolean
+set_idle (Run *r)
+{
+  for (guint i = 1; r->workers != NULL && i < r->n; i++)
+    if (!r->workers[i - 1].idle)
+      return FALSE;
+  if (r->workers == NULL)
+    return TRUE;
+  SyncCall *calls[SF_WORKERS_MAX] = { NULL };
+  sync_all (r, worker_confirm_idle, calls);
+  gboolean idle = TRUE;
+  for (guint i = 1; i < r->n; i++) {
+    RunWorker *w = &r->workers[i - 1];
+    if (calls[i] == NULL) {
+      w->idle = FALSE;
+      w->late = TRUE;
+      if (r->idle_retry == 0)
+        r->idle_retry = g_timeout_add (100, idle_retry, r);
+      idle = FALSE;
+    } else if (!calls[i]->flag) {
+      w->idle = FALSE;
+      idle = FALSE;
+    }
+    g_clear_pointer (&calls[i], sync_unref);
+  }
+  return idle;
+}
+
+static void
+worker_kill_all (RunWorker *w, SyncCall *c)
 {
   g_autoptr (GPtrArray) all = sf_endpoint_instances (w->ep);
-  w->killed = all->len; /* stop_now logs them all at once */
+  c->number = all->len; /* stop_now logs them all at once */
   for (guint i = 0; i < all->len; i++)
     sf_endpoint_kill (w->ep, all->pdata[i], "shutdown timeout");
 }
@@ -897,6 +1098,7 @@ worker_teardown (RunWorker *w)
       sf_endpoint_kill (w->ep, left->pdata[i], "exit");
     sf_modules_teardown (w->ep);
     sf_endpoint_free (w->ep);
+    w->ep = NULL; /* a status call that came too late finds it gone (sync_run) */
     for (int i = 0; i < 100 && g_main_context_iteration (w->ctx, FALSE); i++)
       ;
   }
@@ -927,9 +1129,9 @@ worker_main (gpointer data)
   w->failed = !ok;
   w->error = error;
   g_cond_broadcast (&r->cond);
-  while (workers_phase == WORKERS_STARTING)
+  while (r->workers_phase == WORKERS_STARTING)
     g_cond_wait (&r->cond, &r->lock);
-  gboolean run = ok && workers_phase == WORKERS_RUN;
+  gboolean run = ok && r->workers_phase == WORKERS_RUN;
   g_mutex_unlock (&r->lock);
   if (run)
     g_main_loop_run (w->loop);
@@ -938,7 +1140,7 @@ worker_main (gpointer data)
   g_mutex_lock (&r->lock);
   w->stopped = TRUE;
   g_cond_broadcast (&r->cond);
-  while (!workers_teardown)
+  while (!r->workers_teardown)
     g_cond_wait (&r->cond, &r->lock);
   g_mutex_unlock (&r->lock);
   worker_teardown (w);
@@ -956,6 +1158,10 @@ workers_start (Run *r, GError **error)
     RunWorker *w = &r->workers[i - 1];
     w->r = r;
     w->index = i;
+    w->idle = w->idle_posted = TRUE; /* nothing yet */
+    /* Tests only: a worker that answers late (tests/integration/proxy-workers.sh). */
+    const char *stall = g_getenv ("SIPFLOW_TEST_STALL_WORKER_MS");
+    w->stall_ms = i == 1 && stall != NULL ? (guint) g_ascii_strtoull (stall, NULL, 10) : 0;
     w->ctx = g_main_context_new ();
     w->loop = g_main_loop_new (w->ctx, FALSE);
     g_autofree char *name = g_strdup_printf ("sf-worker-%u", i);
@@ -975,7 +1181,7 @@ workers_start (Run *r, GError **error)
         g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE, "worker %u could not be set up", i);
     }
   }
-  workers_phase = ok ? WORKERS_RUN : WORKERS_ABORT;
+  r->workers_phase = ok ? WORKERS_RUN : WORKERS_ABORT;
   g_cond_broadcast (&r->cond);
   g_mutex_unlock (&r->lock);
   return ok;
@@ -996,7 +1202,7 @@ workers_stop (Run *r)
   g_mutex_unlock (&r->lock);
   sf_workers_close (r->set);
   g_mutex_lock (&r->lock);
-  workers_teardown = TRUE;
+  r->workers_teardown = TRUE;
   g_cond_broadcast (&r->cond);
   g_mutex_unlock (&r->lock);
 }
@@ -1010,7 +1216,6 @@ workers_join (Run *r)
     RunWorker *w = &r->workers[i - 1];
     g_thread_join (w->thread);
     g_clear_error (&w->error);
-    g_free (w->snapshot);
     g_main_loop_unref (w->loop);
     g_main_context_unref (w->ctx);
   }
@@ -1068,11 +1273,10 @@ workers_allowed (Run *r, SfConfig *cfg, SfRegistry *reg, SfMachine *m, GError **
                    "docs/workers.md, step 4); set core.workers = 1", r->n, *sp, sf_config_get_source (cfg, "sip", "listen"));
       return FALSE;
     }
-  if (r->args.http != NULL || sf_config_get_string (cfg, "core", "http") != NULL ||
-      sf_config_get_string (cfg, "core", "metrics") != NULL) {
+  if (r->args.http != NULL || sf_config_get_string (cfg, "core", "http") != NULL) {
     g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
-                 "core.workers = %u: the live view (--http, core.http) and /metrics (--metrics, core.metrics) read one "
-                 "engine and are not built for several workers yet; set core.workers = 1", r->n);
+                 "core.workers = %u: the live view (--http, core.http) follows one engine and is not built for several "
+                 "workers yet (--metrics is); set core.workers = 1", r->n);
     return FALSE;
   }
   g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
@@ -1218,7 +1422,9 @@ sf_ua_cmd_run (int argc, char **argv)
      * process may queue (core.max_queue / N), each message becoming one. */
     guint share = MAX ((guint) sf_config_get_int (cfg, "core", "max_queue") / r.n, 1);
     sf_workers_set_inbox_max (r.set, MIN (share, SF_WORKERS_INBOX_MAX), SF_WORKERS_INBOX_MAX_BYTES);
-    sf_ua_control_set_stats (r.ctl, gather_stats, &r);
+    sf_ua_control_set_stats (r.ctl, control_stats, &r);
+    if (r.metrics != NULL)
+      sf_ua_metrics_set_render (r.metrics, metrics_render, &r);
   }
   int rc = SF_EXIT_OK;
   g_autofree char *ready = NULL; /* the service's status line (sd_notify) */
@@ -1284,6 +1490,7 @@ sf_ua_cmd_run (int argc, char **argv)
   g_main_loop_run (r.loop);
 out:
   g_clear_handle_id (&watchdog, g_source_remove);
+  g_clear_handle_id (&r.idle_retry, g_source_remove);
   g_source_remove (sig_int);
   g_source_remove (sig_term);
   g_source_remove (sig_hup);

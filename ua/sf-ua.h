@@ -49,8 +49,15 @@ char *sf_ua_control_exec (SfUaControl *c, const char *line, gboolean *ok);
 typedef gboolean (*SfUaReloadFunc) (gpointer data, GString *report);
 void sf_ua_control_set_reload (SfUaControl *c, SfUaReloadFunc func, gpointer data);
 /* The 'stats' line 'status' writes (transfer full), when not the endpoint's
- * own (sf_endpoint_stats_json): several workers' summed (docs/workers.md). */
-typedef char *(*SfUaStatsFunc) (gpointer data);
+ * own (sf_endpoint_stats_json): several workers' summed (docs/workers.md).
+ * It appends the other workers' calls to @calls (sf_ua_control_calls_json)
+ * and to @late the numbers of the workers that did not answer in time
+ * (comma-separated), which the reply names. */
+typedef char *(*SfUaStatsFunc) (gpointer data, GString *calls, GString *late);
+/* Appends @ep's calls (the live instances of @machine, the flow's main
+ * machine) to @out as 'status' lists them, each {"call":...,"state":...},
+ * after a comma when @out is not empty; in @ep's thread. */
+void sf_ua_control_calls_json (SfEndpoint *ep, SfMachine *machine, GString *out);
 void sf_ua_control_set_stats (SfUaControl *c, SfUaStatsFunc func, gpointer data);
 /* From now on only status and quit are taken (run is shutting down). */
 void sf_ua_control_set_closing (SfUaControl *c);

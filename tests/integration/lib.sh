@@ -89,6 +89,14 @@ wait_ev() {
     _ "$T/$name.events" "$re" "$count"
 }
 
+# location_count NAME BINDINGS AORS: asks NAME 'location count' on its
+# standard input and waits (bounded) for the reply to say BINDINGS bindings of
+# AORS addresses-of-record.
+location_count() {
+  cmd "$1" location count
+  wait_ev "$1" "\"event\":\"reply\",\"command\":\"location\",\"ok\":true,\"bindings\":$2,\"aors\":$3" 10
+}
+
 # count NAME REGEX: lines of NAME.events matching REGEX.
 count() { grep -c -E -- "$2" "$T/$1.events"; }
 

@@ -58,8 +58,7 @@ expect_rc "ctl location dump AOR" 0 ctl location dump sip:u0@127.0.0.1
 has "... its two bindings only" "$T/out" '"listed":2,"total":2'
 expect_rc "ctl location dump of an unknown AOR: none" 0 ctl location dump sip:nobody@127.0.0.1
 has "... an empty list" "$T/out" '{"ok":true,"bindings":[],"listed":0,"total":0}'
-cmd px location count
-wait_ev px '"event":"reply","command":"location","ok":true,"bindings":6,"aors":5' 10 &&
+location_count px 6 5 &&
   pass "location count on standard input: a reply event" || fail "location count on stdin" "$(tail -3 "$T/px.events")"
 expect_rc "sipflow location count on the file while the proxy has it open" 0 loc count --uri "$DB"
 has "... the same bindings (each written before its 200)" "$T/out" '{"bindings":6,"aors":5,"expired":0}'

@@ -190,6 +190,10 @@ Content-Length: 0
 EOF
 
 # ---- refusals: what is not run on several workers yet ----
+expect_rc "the live view with core.workers=2 is refused" 1 "$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 --http 127.0.0.1:0 \
+  --set core.workers=2
+grep -q 'core.workers = 2: the live view (--http, core.http)' "$T/err" && pass "... naming core.workers and --http" ||
+  fail "--http refusal message" "$(cat "$T/err")"
 expect_rc "a TCP listener with core.workers=2 is refused" 1 "$SIPFLOW" run proxy.xml --listen tcp:127.0.0.1:0 --set core.workers=2
 grep -q 'core.workers = 2: tcp:127.0.0.1:0 (--listen): only UDP' "$T/err" && pass "the refusal names core.workers and the listener" ||
   fail "TCP refusal message" "$(cat "$T/err")"
@@ -199,7 +203,7 @@ grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal
 
 # ---- the proxy at two workers ----
 start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 \
-  || exit 1
+  --metrics 0 || exit 1
 PX=127.0.0.1:$PORT_px
 # The reuseport group is ours alone: a second sipflow with workers on the
 # same port fails as a process without workers does (EADDRINUSE), instead of
@@ -208,8 +212,8 @@ expect_rc "a second sipflow at two workers on the port is refused" 1 "$SIPFLOW" 
   --listen "udp:127.0.0.1:$PORT_px" --set core.workers=2
 grep -q 'Address already in use' "$T/err" && pass "... the address in use, as at one worker" ||
   fail "second sipflow on the port" "$(tail -2 "$T/err")"
-[ "$(count px '"event":"listening"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
-  fail "listening lines: $(count px '"event":"listening"')"
+[ "$(count px '"event":"listening","transport":"udp"')" = 1 ] && pass "one 'listening' for the address, not one per worker" ||
+  fail "listening lines: $(count px '"event":"listening","transport":"udp"')"
 
 # 200 calls, the 200 sent twice
 sipp_server dup-uas -sf "$T/uas-dup200.xml" -m 200 || fail "the called sipp did not start"
@@ -254,16 +258,14 @@ Expires: 600
 EOF
 regs=$(sipcat send "$PX" "$T/reg.sip" --count 20 --timeout 5 | grep -c '^200$')
 [ "$regs" = 20 ] && pass "20 REGISTERs through both workers: 200 each" || fail "REGISTERs: $regs of 20 got 200"
-cmd px location count
-wait_ev px '"event":"reply","command":"location","ok":true,"bindings":20,"aors":20' 10 &&
+location_count px 20 20 &&
   pass "location count at two workers: the 20 bindings, whichever worker took the REGISTER" ||
   fail "location count" "$(grep '"command":"location"' "$T/px.events" | tail -1)"
 cmd px location dump sip:w7@127.0.0.1
 wait_ev px '"command":"location","ok":true,"bindings":\[\{"aor":"sip:w7@127.0.0.1","contact":"sip:w7@192.0.2.1:5060"' 10 &&
   pass "location dump AOR at two workers" || fail "location dump" "$(grep '"command":"location"' "$T/px.events" | tail -1)"
 cmd px location remove sip:w7@127.0.0.1
-cmd px location count
-wait_ev px '"event":"reply","command":"location","ok":true,"bindings":19,"aors":19' 10 &&
+location_count px 19 19 &&
   pass "location remove at two workers: gone from worker 0's bindings" ||
   fail "location remove" "$(grep '"command":"location"' "$T/px.events" | tail -2)"
 
@@ -286,6 +288,16 @@ per_worker() { echo "$STATS" | grep -o "\"$1\":[0-9]*" | cut -d: -f2 | tr '\n' '
   fail "location_busy '$(per_worker location_busy)'" "$STATS"
 [ "$(ep_field calls_answered)" = 0 ] && [ "$(ep_field transactions_live)" = 0 ] && [ "$(ep_field op_errors)" = 0 ] &&
   pass "summed counters: no transaction left, no operator error" || fail "summed counters" "$STATS"
+# /metrics: every worker's exposition, summed as status sums (the calls of
+# both workers: about half each), the process's own figures once
+MPORT=$(metrics_port px)
+scrape px || fail "scrape at two workers"
+expect_metric px 'sipflow_proxy_requests_total{class="2xx"}' 400
+expect_metric px 'sipflow_proxy_requests_total{class="4xx"}' 20
+expect_metric px 'sipflow_location_bindings' 19
+expect_metric px 'sipflow_instances_created_total' "$(ep_field instances_created)"
+[ "$(grep -c '^sipflow_build_info' "$T/px.prom")" = 1 ] && [ "$(val px 'sipflow_build_info{version="'"$(grep -o 'version="[^"]*"' "$T/px.prom" | head -1 | cut -d'"' -f2)"'"}')" = 1 ] &&
+  pass "px: the process's figures once (build_info 1)" || fail "build_info" "$(grep build_info "$T/px.prom")"
 
 # shutdown: a call ringing keeps the workers up; new requests get 503
 sipcat listen "$T/out.port" "$T/out.msgs" --answer 180 --seconds 60 &
@@ -309,6 +321,7 @@ wait_ev px "\"event\":\"proxy_provisional\".*\"call_id\":\"ring-$$\"" 10 || fail
 kill -TERM "$PID_px"
 wait_ev px '"event":"shutdown","cause":"SIGTERM"' 5 || fail "shutdown event" "$(tail -3 "$T/px.events")"
 refused=0
+sends=()
 for i in 1 2 3 4 5 6; do # Call-IDs that hash to either worker, from sockets read by either
   cat >"$T/new$i.sip" <<EOF
 OPTIONS sip:bob@127.0.0.1:$OUT SIP/2.0
@@ -320,8 +333,15 @@ Call-ID: new$i-{cid}
 CSeq: 1 OPTIONS
 
 EOF
-  [ "$(sipcat send "$PX" "$T/new$i.sip" --timeout 5 | head -1)" = 503 ] && refused=$((refused + 1))
+  sipcat send "$PX" "$T/new$i.sip" --timeout 5 >"$T/new$i.out" &
+  sends+=($!)
 done
+# All at once: the ringing call's branch is cancelled at the SIGTERM, and
+# its CANCEL (answered 180 by the listener) times out in 64*T1 = 6.4 s, when
+# the call ends and the process with it: six sends one after the other took
+# longer than that on a loaded machine.
+wait "${sends[@]}"
+for i in 1 2 3 4 5 6; do [ "$(head -1 "$T/new$i.out")" = 503 ] && refused=$((refused + 1)); done
 [ "$refused" = 6 ] && pass "while shutting down: 6 of 6 new requests got 503" || fail "503 while shutting down: $refused of 6"
 # the ringing call would hold the exit for core.shutdown_timeout (60 s): a
 # second SIGTERM ends it at once, on both workers
@@ -358,4 +378,125 @@ else
 fi
 ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer' "$T/px.err" &&
   pass "no critical log, no sanitizer report" || fail "stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/px.err" | head -3)"
+
+# ---- set-wide decisions: status, shutdown, --exit-when-idle ----
+# listener NAME [ARGS]: a sipcat listener in the background (ARGS: --answer
+# CODE; none: it never answers); its port in $T/NAME.port, read into LPORT.
+listener() {
+  local name=$1
+  shift
+  timeout 120 python3 "$SIPCAT" listen "$T/$name.port" "$T/$name.msgs" --seconds 120 "$@" &
+  PIDS+=($!)
+  for _ in $(seq 50); do [ -s "$T/$name.port" ] && break; sleep 0.1; done # bounded: the listener's socket
+  LPORT=$(cat "$T/$name.port")
+}
+listener ok --answer 200
+OK_PORT=$LPORT
+listener mute
+MUTE_PORT=$LPORT
+# request NAME METHOD CALL-ID PORT [TO-TAG]: writes $T/NAME.sip, a METHOD to
+# the listener on PORT with that Call-ID (a To tag: inside a dialog).
+request() {
+  cat >"$T/$1.sip" <<EOF
+$2 sip:bob@127.0.0.1:$4 SIP/2.0
+Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK$1{cid};rport
+Max-Forwards: 70
+From: <sip:alice@example.net>;tag=$1{cid}
+To: <sip:bob@127.0.0.1:$4>${5:+;tag=$5}
+Call-ID: $3
+CSeq: 2 $2
+
+EOF
+}
+# handle_of NAME CALL-ID [N]: the number of the proxy instance NAME made for
+# the Nth request (default 1) with CALL-ID.
+handle_of() {
+  local re="\"event\":\"state\",\"machine\":\"proxy\",\"instance\":\"p[0-9]+\".*\"call_id\":\"$2\",\"from\":\"Idle\""
+  wait_ev "$1" "$re" 5 "${3:-1}" || return 1
+  grep -E "$re" "$T/$1.events" | sed -n "${3:-1}p" | sed 's/.*"instance":"p\([0-9]*\)".*/\1/'
+}
+# callid_on NAME W PREFIX: a Call-ID PREFIX-K that worker W of NAME owns,
+# found by an ACK inside a dialog (forwarded statelessly: it leaves no
+# transaction behind): handles count by worker (p1, p3, ... worker 0's; p2,
+# p4, ... worker 1's at two workers).
+callid_on() {
+  local name=$1 w=$2 k h port
+  eval "port=\$PORT_$name"
+  for k in $(seq 20); do
+    request probe ACK "$3-$k" "$OK_PORT" callee
+    sipcat send "127.0.0.1:$port" "$T/probe.sip" --count 1 --timeout 0 >/dev/null
+    h=$(handle_of "$name" "$3-$k") || return 1
+    [ $(((h - 1) % 2)) = "$w" ] && { echo "$3-$k"; return 0; }
+  done
+  return 1
+}
+
+# Shutdown waits for every worker, each for as long as it holds a request:
+# worker 1 is idle when SIGTERM comes, a BYE it reads afterwards (inside a
+# dialog: not refused) makes it busy again, and the exit waits for that BYE's
+# answer even when worker 0 was done first.
+start sd proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 ||
+  exit 1
+A=$(callid_on sd 0 sd-a) && B=$(callid_on sd 1 sd-b) && pass "Call-IDs owned by worker 0 ($A) and worker 1 ($B)" ||
+  fail "no Call-ID found for either worker" "$(tail -3 "$T/sd.err")"
+request sda OPTIONS "$A" "$MUTE_PORT"
+sipcat send "127.0.0.1:$PORT_sd" "$T/sda.sip" --timeout 1 >/dev/null &
+PIDS+=($!)
+wait_ev sd "\"event\":\"branch_forward\".*\"call_id\":\"$A\"" 5 || fail "the request on worker 0 was not forwarded"
+kill -TERM "$PID_sd"
+wait_ev sd '"event":"shutdown","cause":"SIGTERM"' 5 || fail "shutdown event" "$(tail -3 "$T/sd.events")"
+request sdb BYE "$B" "$MUTE_PORT" callee
+sipcat send "127.0.0.1:$PORT_sd" "$T/sdb.sip" --timeout 1 >/dev/null &
+PIDS+=($!)
+wait_ev sd "\"event\":\"branch_forward\".*\"call_id\":\"$B\"" 5 &&
+  pass "shutting down, a BYE read by worker 1 after it was idle is forwarded" || fail "the BYE was not forwarded"
+# Nobody answers either request: worker 0's ends at Timer F (64*T1, 6.4 s)
+# and a quiet time (no 408 to a non-INVITE, RFC 4320), the BYE's the same
+# time after it was sent, later: the exit waits for it.
+RC=timeout
+timeout 30 tail --pid="$PID_sd" -f /dev/null && { wait "$PID_sd" 2>/dev/null; RC=$?; }
+[ "$RC" = 0 ] && pass "exit 0 once both workers are done" || fail "exit ($RC)" "$(tail -3 "$T/sd.err")"
+ended() { grep -E "\"event\":\"instance_end\",\"machine\":\"proxy\",.*\"call_id\":\"$2\"" "$T/$1.events" | tail -1 | grep -o '"reason":"[^"]*"'; }
+[ "$(ended sd "$A")" = '"reason":"final state"' ] && [ "$(ended sd "$B")" = '"reason":"final state"' ] &&
+  pass "the exit waited for worker 1's BYE: it ended by its flow, as worker 0's request, not at the exit" ||
+  fail "how they ended: worker 0's request $(ended sd "$A"), worker 1's BYE $(ended sd "$B")" "$(tail -3 "$T/sd.err")"
+
+# status lists every worker's calls and waits a bounded time for each: worker
+# 1 here answers its first question 3 s late (a test hook), and the reply
+# comes without it, naming it; then it lists worker 1's call.
+# --exit-when-idle looks at every worker: standard input closed with a
+# request in progress on worker 1 does not start the shutdown.
+SIPFLOW_TEST_STALL_WORKER_MS=3000 start ei proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 \
+  --set sip.t1_ms=100 --exit-when-idle || exit 1
+cmd ei status
+if wait_ev ei '"event":"reply","command":"status","ok":true,"calls":\[\],"late_workers":\[1\]' 2.5; then
+  pass "status with worker 1 late: the reply within the bound, naming it (late_workers)"
+else
+  fail "status with a late worker" "$(grep '"command":"status"' "$T/ei.events" | tail -1)"
+fi
+grep '"event":"stats"' "$T/ei.events" | tail -1 | grep -q '{"worker":1,"late":true}' &&
+  pass "... its stats line lists it late" || fail "stats with a late worker" "$(grep '"event":"stats"' "$T/ei.events" | tail -1)"
+C=$(callid_on ei 1 ei-c) || fail "no Call-ID found for worker 1"
+request eic OPTIONS "$C" "$MUTE_PORT"
+# (without ei's standard input: closing it below must reach sipflow)
+(eval "exec $FD_ei>&-"; sipcat send "127.0.0.1:$PORT_ei" "$T/eic.sip" --timeout 1 >/dev/null) &
+PIDS+=($!)
+H=$(handle_of ei "$C" 2) || fail "the request on worker 1 was not forwarded"
+cmd ei status
+wait_ev ei "\"event\":\"reply\",\"command\":\"status\",\"ok\":true,\"calls\":\[\{\"call\":\"p$H\",\"state\":\"Proceeding\"\}\]" 5 &&
+  pass "status lists worker 1's call (p$H)" || fail "status calls" "$(grep '"command":"status"' "$T/ei.events" | tail -1)"
+eval "exec $FD_ei>&-" # standard input closed
+request eid OPTIONS "ei-d-$$" "$OK_PORT"
+[ "$(sipcat send "127.0.0.1:$PORT_ei" "$T/eid.sip" --timeout 5)" = 200 ] && [ "$(count ei '"event":"shutdown"')" = 0 ] &&
+  pass "--exit-when-idle: input closed, worker 1 busy: still serving (no 503, no shutdown)" ||
+  fail "--exit-when-idle with worker 1 busy" "$(grep '"event":"shutdown"' "$T/ei.events")"
+RC=timeout
+timeout 30 tail --pid="$PID_ei" -f /dev/null && { wait "$PID_ei" 2>/dev/null; RC=$?; }
+[ "$RC" = 0 ] && [ "$(ended ei "$C")" = '"reason":"final state"' ] && [ "$(count ei '"event":"shutdown","cause":"idle"')" = 1 ] &&
+  pass "... then idle once worker 1's request ended by its flow: exit 0" ||
+  fail "idle exit ($RC, worker 1's request: $(ended ei "$C"))" "$(tail -3 "$T/ei.err")"
+for name in sd ei; do
+  ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer' "$T/$name.err" &&
+    pass "$name: no critical log, no sanitizer report" || fail "$name stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/$name.err" | head -3)"
+done
 summary proxy-workers
