@@ -2300,6 +2300,8 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
    * descriptor out of the poll set and putting it back, and each of the two
    * writes the context's wakeup descriptor: two write(2)s and a spurious
    * turn of the loop for every read.  udp_readable guards itself instead. */
+  /* The guard makes a nested turn of t->context from a receive callback
+   * spin (the socket stays readable): no callback may turn it. */
   g_source_set_can_recurse (l->src, TRUE);
   g_source_attach (l->src, t->context);
   g_ptr_array_add (t->udp, l);
@@ -2318,7 +2320,11 @@ udp_send_to (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len,
 {
   struct sockaddr_storage name;
   gssize size = g_socket_address_get_native_size (G_SOCKET_ADDRESS (dest));
-  if (size < 0 || !g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &name, sizeof name, error))
+  if (size < 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Error sending message: no native form of the address");
+    return FALSE;
+  }
+  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &name, sizeof name, error))
     return FALSE;
   gssize n;
   do
