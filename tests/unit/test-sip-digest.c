@@ -176,6 +176,18 @@ server_round_trip (void)
   char *n = strstr (ch, "nonce=\"") + 7;
   n[3] = n[3] == '0' ? '1' : '0';
   CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+  /* So is one whose MAC has a digit changed, in either of its halves (two
+   * SipHash, each checked); the nonce as made is taken. */
+  for (int at = 48; at < 80; at += 31) {
+    g_autofree char *mac = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 2000);
+    char *m = strstr (mac, "nonce=\"") + 7;
+    CU_ASSERT_EQUAL (strchr (m, '"') - m, 80);
+    char was = m[at];
+    m[at] = was == '0' ? '1' : '0';
+    CU_ASSERT_EQUAL (answer_and_check (srv, mac, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+    m[at] = was;
+    CU_ASSERT_EQUAL (answer_and_check (srv, mac, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_OK);
+  }
   /* For another URI, or with an algorithm not offered: refused. */
   g_autofree char *ch2 = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 3000);
   g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch2);
