@@ -19,6 +19,7 @@
 #include "operators/registrar/sf-location.h"
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-location-store.h"
+#include "operators/registrar/sf-nat.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -943,6 +944,32 @@ test_redis_walk_hostile (void)
   g_object_unref (h.listener);
 }
 
+/* sf_nat_detect_from (the source as a socket address) agrees with
+ * sf_nat_detect (the source written out), IPv4 and IPv6. */
+static gboolean
+detect_from (gboolean tcp, const char *via_host, guint via_port, gboolean rport, const char *ip, guint port)
+{
+  g_autoptr (GSocketAddress) a = g_inet_socket_address_new_from_string (ip, port);
+  gboolean from = sf_nat_detect_from (tcp, via_host, via_port, rport, G_INET_SOCKET_ADDRESS (a));
+  CU_ASSERT_EQUAL (from, sf_nat_detect (tcp, via_host, via_port, rport, ip, port));
+  return from;
+}
+
+static void
+test_nat_detect_from (void)
+{
+  CU_ASSERT_FALSE (detect_from (FALSE, "192.0.2.1", 5060, TRUE, "192.0.2.1", 5060));
+  CU_ASSERT_FALSE (detect_from (FALSE, "192.0.2.1", 0, TRUE, "192.0.2.1", 5060)); /* no port: 5060 */
+  CU_ASSERT_TRUE (detect_from (FALSE, "10.0.0.7", 5060, FALSE, "198.51.100.9", 40000));
+  CU_ASSERT_TRUE (detect_from (TRUE, "10.0.0.7", 5060, FALSE, "198.51.100.9", 40000));
+  CU_ASSERT_TRUE (detect_from (FALSE, "127.0.0.1", 5062, TRUE, "127.0.0.1", 31000));
+  CU_ASSERT_FALSE (detect_from (TRUE, "127.0.0.1", 5062, TRUE, "127.0.0.1", 31000));
+  CU_ASSERT_FALSE (detect_from (FALSE, "phone.example.com", 5060, TRUE, "192.0.2.1", 5060));
+  CU_ASSERT_FALSE (detect_from (FALSE, "[2001:db8::1]", 5060, TRUE, "2001:db8:0::1", 5060));
+  CU_ASSERT_TRUE (detect_from (FALSE, "[fd00::1]", 5060, TRUE, "2001:db8::1", 5060));
+  CU_ASSERT_FALSE (detect_from (FALSE, "[" "1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17]", 5060, FALSE, "192.0.2.1", 5060));
+}
+
 void
 sf_test_register_location (void)
 {
@@ -966,4 +993,5 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_redis_down);
   SF_ADD_TEST (s, test_redis_flight_bytes);
   SF_ADD_TEST (s, test_redis_walk_hostile);
+  SF_ADD_TEST (s, test_nat_detect_from);
 }
