@@ -326,16 +326,21 @@ sf_digest_server_free (SfDigestServer *s)
   g_free (s);
 }
 
+/* @v as 16 lowercase hex digits at @out (no terminator). */
+static void
+hex16 (guint64 v, char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++)
+    out[i] = hex[(v >> (60 - 4 * i)) & 15];
+}
+
 /* The MAC of the nonce's first NONCE_HEAD hex digits, in hex (see above). */
 static void
 nonce_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
 {
-  static const char hex[] = "0123456789abcdef";
-  for (int k = 0; k < 2; k++) {
-    guint64 m = sf_siphash24 (s->mac_keys[k], (const guint8 *) head, NONCE_HEAD);
-    for (int i = 0; i < 16; i++)
-      out[16 * k + i] = hex[(m >> (60 - 4 * i)) & 15];
-  }
+  for (int k = 0; k < 2; k++)
+    hex16 (sf_siphash24 (s->mac_keys[k], (const guint8 *) head, NONCE_HEAD), out + 16 * k);
   out[NONCE_MAC] = '\0';
 }
 
@@ -346,8 +351,9 @@ sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
   g_mutex_lock (&s->lock);
   guint64 seq = s->seq++;
   g_mutex_unlock (&s->lock);
-  g_snprintf (nonce, NONCE_HEAD + 1, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
-              (guint64) now_s, s->boot, seq);
+  hex16 ((guint64) now_s, nonce);
+  hex16 (s->boot, nonce + 16);
+  hex16 (seq, nonce + 32);
   nonce_mac (s, nonce, nonce + NONCE_HEAD);
   return g_strdup (nonce);
 }
@@ -358,8 +364,11 @@ sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg al
   g_autofree char *nonce = sf_digest_server_nonce (s, now_s);
   GString *out = g_string_new ("Digest realm=");
   quoted (out, realm);
-  g_string_append_printf (out, ", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s", nonce, sf_digest_alg_name (alg),
-                          stale ? ", stale=true" : "");
+  g_string_append (out, ", nonce=\"");
+  g_string_append (out, nonce);
+  g_string_append (out, "\", algorithm=");
+  g_string_append (out, sf_digest_alg_name (alg));
+  g_string_append (out, stale ? ", qop=\"auth\", stale=true" : ", qop=\"auth\"");
   return g_string_free (out, FALSE);
 }
 

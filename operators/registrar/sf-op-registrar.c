@@ -250,19 +250,6 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
-/* @v (not negative) in decimal, into @buf (returned). */
-static const char *
-decimal (gint64 v, char buf[24])
-{
-  char *p = buf + 23;
-  *p = '\0';
-  do {
-    *--p = (char) ('0' + v % 10);
-    v /= 10;
-  } while (v > 0);
-  return p;
-}
-
 /* "Date: Mon, 07 Dec 2026 11:37:41 GMT" (RFC 3261 20.17: RFC 1123's form,
  * English names whatever the locale; transfer full), made once a second per
  * thread: a busy registrar answers many REGISTERs in one. */
@@ -311,19 +298,7 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
-    /* written by hand, not by printf: one to three lines each REGISTER */
-    guint q = (guint) (b->q * 1000 + 0.5);
-    char num[24];
-    GString *c = g_string_sized_new (40 + strlen (b->contact));
-    g_string_append (c, "Contact: <");
-    g_string_append (c, b->contact);
-    g_string_append (c, ">;expires=");
-    g_string_append (c, decimal (MAX (b->expires_at - res->now, 0), num));
-    g_string_append (c, ";q=");
-    g_string_append (c, decimal (q / 1000, num));
-    char frac[] = { '.', (char) ('0' + q / 100 % 10), (char) ('0' + q / 10 % 10), (char) ('0' + q % 10), '\0' };
-    g_string_append (c, frac);
-    g_ptr_array_add (lines, g_string_free (c, FALSE));
+    g_ptr_array_add (lines, sf_registrar_contact_line (b->contact, b->expires_at - res->now, b->q, FALSE));
   }
   /* 10.3 step 8: the 200 SHOULD carry a Date */
   g_ptr_array_add (lines, date_line ());

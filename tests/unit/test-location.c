@@ -629,6 +629,16 @@ test_qvalues (void)
   CU_ASSERT_STRING_EQUAL (a, "0.500");
   CU_ASSERT_STRING_EQUAL (b, "1.000");
   CU_ASSERT_STRING_EQUAL (c, "0.005");
+  /* The Contact lines of a 200 (expires first) and of a 302 (q first); a q
+   * out of 0..1 (a hostile stored row) written as the nearest qvalue. */
+  g_autofree char *l200 = sf_registrar_contact_line ("sip:a@192.0.2.1:5060", 3600, 0.5, FALSE);
+  g_autofree char *l302 = sf_registrar_contact_line ("sip:a@192.0.2.1", 0, 1.0, TRUE);
+  g_autofree char *high = sf_registrar_contact_line ("sip:a@h", 1234567890123, 7.0, FALSE);
+  g_autofree char *low = sf_registrar_contact_line ("sip:a@h", -5, -1.0, TRUE);
+  CU_ASSERT_STRING_EQUAL (l200, "Contact: <sip:a@192.0.2.1:5060>;expires=3600;q=0.500");
+  CU_ASSERT_STRING_EQUAL (l302, "Contact: <sip:a@192.0.2.1>;q=1.000;expires=0");
+  CU_ASSERT_STRING_EQUAL (high, "Contact: <sip:a@h>;expires=1234567890123;q=1.000");
+  CU_ASSERT_STRING_EQUAL (low, "Contact: <sip:a@h>;q=0.000;expires=0");
 }
 
 static void
