@@ -663,7 +663,7 @@ sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri)
     return NULL;
   if (uri->port != 0 && !sf_registrar_is_ours (ctx, low))
     return g_strdup_printf ("sip:%s@%s:%u", user, low, uri->port);
-  return g_strdup_printf ("sip:%s@%s", user, low);
+  return g_strconcat ("sip:", user, "@", low, NULL);
 }
 
 typedef struct {
