@@ -956,28 +956,35 @@ test_redis_walk_hostile (void)
 
 /* sf_nat_detect_from (the source as a socket address) agrees with
  * sf_nat_detect (the source written out), IPv4 and IPv6. */
-static gboolean
-detect_from (gboolean tcp, const char *via_host, guint via_port, gboolean rport, const char *ip, guint port)
-{
-  g_autoptr (GSocketAddress) a = g_inet_socket_address_new_from_string (ip, port);
-  gboolean from = sf_nat_detect_from (tcp, via_host, via_port, rport, G_INET_SOCKET_ADDRESS (a));
-  CU_ASSERT_EQUAL (from, sf_nat_detect (tcp, via_host, via_port, rport, ip, port));
-  return from;
-}
-
 static void
 test_nat_detect_from (void)
 {
-  CU_ASSERT_FALSE (detect_from (FALSE, "192.0.2.1", 5060, TRUE, "192.0.2.1", 5060));
-  CU_ASSERT_FALSE (detect_from (FALSE, "192.0.2.1", 0, TRUE, "192.0.2.1", 5060)); /* no port: 5060 */
-  CU_ASSERT_TRUE (detect_from (FALSE, "10.0.0.7", 5060, FALSE, "198.51.100.9", 40000));
-  CU_ASSERT_TRUE (detect_from (TRUE, "10.0.0.7", 5060, FALSE, "198.51.100.9", 40000));
-  CU_ASSERT_TRUE (detect_from (FALSE, "127.0.0.1", 5062, TRUE, "127.0.0.1", 31000));
-  CU_ASSERT_FALSE (detect_from (TRUE, "127.0.0.1", 5062, TRUE, "127.0.0.1", 31000));
-  CU_ASSERT_FALSE (detect_from (FALSE, "phone.example.com", 5060, TRUE, "192.0.2.1", 5060));
-  CU_ASSERT_FALSE (detect_from (FALSE, "[2001:db8::1]", 5060, TRUE, "2001:db8:0::1", 5060));
-  CU_ASSERT_TRUE (detect_from (FALSE, "[fd00::1]", 5060, TRUE, "2001:db8::1", 5060));
-  CU_ASSERT_FALSE (detect_from (FALSE, "[" "1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16:17]", 5060, FALSE, "192.0.2.1", 5060));
+  static const struct {
+    gboolean tcp, rport, nat;
+    const char *via;
+    guint via_port;
+    const char *ip;
+    guint port;
+  } cases[] = {
+    { FALSE, TRUE, FALSE, "192.0.2.1", 5060, "192.0.2.1", 5060 },
+    { FALSE, TRUE, FALSE, "192.0.2.1", 0, "192.0.2.1", 5060 }, /* no port: 5060 */
+    { FALSE, FALSE, TRUE, "10.0.0.7", 5060, "198.51.100.9", 40000 },
+    { TRUE, FALSE, TRUE, "10.0.0.7", 5060, "198.51.100.9", 40000 },
+    { FALSE, TRUE, TRUE, "127.0.0.1", 5062, "127.0.0.1", 31000 },
+    { TRUE, TRUE, FALSE, "127.0.0.1", 5062, "127.0.0.1", 31000 },
+    { FALSE, TRUE, FALSE, "phone.example.com", 5060, "192.0.2.1", 5060 },
+    { FALSE, TRUE, FALSE, "[2001:db8::1]", 5060, "2001:db8:0::1", 5060 },
+    { FALSE, TRUE, TRUE, "[fd00::1]", 5060, "2001:db8::1", 5060 },
+    { FALSE, FALSE, FALSE, "[1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa]", 5060, "192.0.2.1", 5060 }, /* longer than any address */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GSocketAddress) a = g_inet_socket_address_new_from_string (cases[i].ip, cases[i].port);
+    gboolean from = sf_nat_detect_from (cases[i].tcp, cases[i].via, cases[i].via_port, cases[i].rport,
+                                        G_INET_SOCKET_ADDRESS (a));
+    CU_ASSERT_EQUAL (from, cases[i].nat);
+    CU_ASSERT_EQUAL (from, sf_nat_detect (cases[i].tcp, cases[i].via, cases[i].via_port, cases[i].rport, cases[i].ip,
+                                          cases[i].port));
+  }
 }
 
 void
