@@ -212,7 +212,8 @@ sf_digest_authorization (const SfDigestChallenge *c, const char *username, const
  * HMAC-SHA-256(secret, a label) once at start.  A 128-bit tag as HMAC-SHA-256
  * cut to 128 bits gave, for a tenth of its cost (the proxy's branches use
  * SipHash as a MAC too): two MACs per registration, the challenge's and the
- * check's.  The sequence number names a slot (seq mod
+ * check's.  Nonces of earlier builds (HMAC-SHA-256 cut to 128 bits) are still
+ * recognised (legacy_mac), at their old cost, only when the first MAC fails.  The sequence number names a slot (seq mod
  * n_slots) and a generation (seq div n_slots, plus 1) in a table of fixed size:
  * nonce-count state is made only when a nonce is first used with a right
  * response, in its slot, and a newer generation taking the slot makes every
@@ -269,6 +270,8 @@ slot_take (NonceSlot *slot, guint32 count, const char **why)
 
 struct _SfDigestServer {
   guint64 mac_keys[2][2];   /* the two SipHash keys of the nonces' MAC */
+  GHmac *legacy;            /* HMAC-SHA-256 with the secret taken in: the MAC of the nonces
+                             * of earlier builds, asked only when the SipHash MAC fails */
   guint ttl_s;
   guint64 boot;             /* random, per server (one per process): nonces of another are stale */
   guint64 seq;              /* the next nonce's sequence number */
@@ -300,6 +303,7 @@ sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint 
     s->mac_keys[i / 2][i % 2] = w;
   }
   memset (keys, 0, sizeof keys);
+  s->legacy = g_hmac_new (G_CHECKSUM_SHA256, secret, len);
   s->ttl_s = nonce_ttl_s;
   s->boot = sf_sip_random_u64 ();
   s->n_slots = MAX (nonce_slots, 1);
@@ -322,6 +326,7 @@ sf_digest_server_free (SfDigestServer *s)
   if (s == NULL || !g_atomic_ref_count_dec (&s->ref))
     return;
   g_mutex_clear (&s->lock);
+  g_hmac_unref (s->legacy);
   g_free (s->slots);
   g_free (s);
 }
@@ -333,6 +338,38 @@ hex16 (guint64 v, char *out)
   static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 16; i++)
     out[i] = hex[(v >> (60 - 4 * i)) & 15];
+}
+
+/* An earlier build's MAC of the nonce's first NONCE_HEAD hex digits:
+ * HMAC-SHA-256(secret, them) cut to 128 bits, in hex.  Its nonces, made by a
+ * node not yet upgraded or before a restart, are still ours (so stale, not
+ * refused, when the response is right). */
+static void
+legacy_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
+{
+  GHmac *h = g_hmac_copy (s->legacy);
+  g_hmac_update (h, (const guchar *) head, NONCE_HEAD);
+  guint8 digest[32];
+  gsize len = sizeof digest;
+  g_hmac_get_digest (h, digest, &len);
+  g_hmac_unref (h);
+  for (int i = 0; i < 2; i++) {
+    guint64 v = 0;
+    for (int j = 0; j < 8; j++)
+      v = v << 8 | digest[8 * i + j];
+    hex16 (v, out + 16 * i);
+  }
+  out[NONCE_MAC] = '\0';
+}
+
+/* Is @mac the MAC at @nonce's tail?  In constant time. */
+static gboolean
+mac_is (const char *mac, const char *nonce)
+{
+  guint8 diff = 0;
+  for (int i = 0; i < NONCE_MAC; i++)
+    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[NONCE_HEAD + i]));
+  return diff == 0;
 }
 
 /* The MAC of the nonce's first NONCE_HEAD hex digits, in hex (see above). */
@@ -395,14 +432,13 @@ nonce_parse (SfDigestServer *s, const char *nonce, NonceFields *out)
   for (int i = 0; i < NONCE_HEAD + NONCE_MAC; i++)
     if (!g_ascii_isxdigit (nonce[i]))
       return FALSE;
-  char mac[NONCE_MAC + 1];
+  char mac[NONCE_MAC + 1], old[NONCE_MAC + 1];
   nonce_mac (s, nonce, mac);
-  /* constant-time comparison */
-  guint8 diff = 0;
-  for (int i = 0; i < NONCE_MAC; i++)
-    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[NONCE_HEAD + i]));
-  if (diff != 0)
-    return FALSE;
+  if (!mac_is (mac, nonce)) {
+    legacy_mac (s, nonce, old);
+    if (!mac_is (old, nonce))
+      return FALSE;
+  }
   out->made_s = (gint64) hex_field (nonce);
   out->boot = hex_field (nonce + 16);
   out->seq = hex_field (nonce + 32);
