@@ -353,11 +353,10 @@ legacy_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
   gsize len = sizeof digest;
   g_hmac_get_digest (h, digest, &len);
   g_hmac_unref (h);
-  for (int i = 0; i < 2; i++) {
-    guint64 v = 0;
-    for (int j = 0; j < 8; j++)
-      v = v << 8 | digest[8 * i + j];
-    hex16 (v, out + 16 * i);
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < NONCE_MAC / 2; i++) {
+    out[2 * i] = hex[digest[i] >> 4];
+    out[2 * i + 1] = hex[digest[i] & 15];
   }
   out[NONCE_MAC] = '\0';
 }
