@@ -6,7 +6,7 @@
  * The client computes responses and picks the first challenge whose algorithm
  * it supports (RFC 7616 3.7).  The server keeps no state per nonce issued (RFC
  * 7616 3.3): a nonce is a time, a per-server boot id and a sequence number
- * under an HMAC with a server secret, so any node holding the secret can tell
+ * under a MAC keyed from a server secret, so any node holding the secret can tell
  * it is genuine, and it never issues the same nonce twice.  The sequence number
  * names a slot and a generation in a table of fixed size; nonce-count state is
  * made on a nonce's first use with a right response.  Every nonce count is
@@ -110,7 +110,7 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
  * credentials' algorithm) for a request with @method, @ruri and @body.  The
  * credentials must use an algorithm in @offered (a mask of 1 << SfDigestAlg:
  * what was offered) and a uri equal to @ruri (RFC 7616 3.4.6).  In order: the
- * parameters (else BAD), the nonce's HMAC (BAD), the response (BAD), then the
+ * parameters (else BAD), the nonce's MAC (BAD), the response (BAD), then the
  * nonce's age, boot id and slot (STALE: only a right response learns stale)
  * and the nonce count (REPLAY).  With qop, nc counts from 00000001 and each
  * count is taken once, in any order within 64 of the highest taken (the
@@ -123,7 +123,7 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
 SfDigestVerdict sf_digest_server_check (SfDigestServer *s, const SfSipValue *authorization, const char *ha1,
                                         guint offered, const char *method, const char *ruri, const char *body,
                                         gsize body_len, gint64 now_s, const char **why);
-/* Is @nonce one of ours: its HMAC verifies with our secret (this boot, an
+/* Is @nonce one of ours: its MAC verifies with our secret (this boot, an
  * earlier one or another node sharing the secret) and it was not made more
  * than 60 s after @now_s?  @expired (nullable) then tells whether it is older
  * than the nonce lifetime.  Touches no nonce-count state: for deciding whether a

@@ -42,7 +42,7 @@ sf_registrar_challenge_lines (SfCtx *ctx, guint status, gboolean stale)
   GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < r->n_algs; i++) {
     g_autofree char *c = sf_digest_server_challenge (r->digest, r->realm, r->algs[i], stale, now_s (ctx));
-    g_ptr_array_add (lines, g_strdup_printf ("%s: %s", status == 401 ? "WWW-Authenticate" : "Proxy-Authenticate", c));
+    g_ptr_array_add (lines, g_strconcat (status == 401 ? "WWW-Authenticate: " : "Proxy-Authenticate: ", c, NULL));
   }
   g_ptr_array_add (lines, NULL);
   return lines;

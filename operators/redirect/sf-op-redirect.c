@@ -100,9 +100,7 @@ sf_op_redirect_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_autoptr (SfSipUri) cu = sf_sip_uri_parse (sf_sip_str (b->contact, strlen (b->contact)), NULL, NULL);
     if (cu != NULL && ruri != NULL && sf_sip_uri_equal (cu, ruri))
       continue;
-    g_autofree char *q = sf_registrar_format_q ((guint) (b->q * 1000 + 0.5));
-    g_ptr_array_add (lines, g_strdup_printf ("Contact: <%s>;q=%s;expires=%" G_GINT64_FORMAT, b->contact, q,
-                                             b->expires_at - res->now));
+    g_ptr_array_add (lines, sf_registrar_contact_line (b->contact, b->expires_at - res->now, b->q, TRUE));
   }
   if (lines->len == 0)
     return sf_registrar_answer (ctx, e, 480, NULL, NULL); /* only the Request-URI itself was bound */

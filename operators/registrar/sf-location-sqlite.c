@@ -39,6 +39,7 @@ typedef struct {
   GQueue out;            /* Op*, done, to the main context */
   GSource *wake;         /* in the opener's main context */
   sqlite3_stmt *del, *ins, *sel, *purge;
+  sqlite3_stmt *begin, *commit; /* prepared once: sqlite3_exec would compile them at each batch */
 } Store;
 
 static void
@@ -254,11 +255,11 @@ commit_batch (Store *s, GPtrArray *batch)
 {
   if (batch->len == 0)
     return;
-  gboolean ok = sqlite3_exec (s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+  gboolean ok = step_done (s->begin);
   for (guint i = 0; ok && i < batch->len; i++)
     ok = write_op (s, batch->pdata[i]);
   if (ok)
-    ok = sqlite3_exec (s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    ok = step_done (s->commit);
   if (ok)
     return;
   g_autofree char *why = g_strdup (sqlite3_errmsg (s->db));
@@ -359,6 +360,8 @@ sqlite_close (SfLocStore *base)
   sqlite3_finalize (s->ins);
   sqlite3_finalize (s->sel);
   sqlite3_finalize (s->purge);
+  sqlite3_finalize (s->begin);
+  sqlite3_finalize (s->commit);
   sqlite3_close (s->db);
   g_free (s->path);
   g_free (s);
@@ -447,7 +450,9 @@ store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **e
                           "INSERT INTO binding (aor, " COLUMNS ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                           -1, &s->ins, NULL) != SQLITE_OK ||
       sqlite3_prepare_v2 (s->db, "SELECT " COLUMNS " FROM binding WHERE aor = ?", -1, &s->sel, NULL) != SQLITE_OK ||
-      sqlite3_prepare_v2 (s->db, "DELETE FROM binding WHERE expires <= ?", -1, &s->purge, NULL) != SQLITE_OK) {
+      sqlite3_prepare_v2 (s->db, "DELETE FROM binding WHERE expires <= ?", -1, &s->purge, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (s->db, "BEGIN IMMEDIATE", -1, &s->begin, NULL) != SQLITE_OK ||
+      sqlite3_prepare_v2 (s->db, "COMMIT", -1, &s->commit, NULL) != SQLITE_OK) {
     fail (s, error, "preparing the statements");
     sqlite_close (&s->base);
     return NULL;

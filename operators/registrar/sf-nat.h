@@ -8,7 +8,7 @@
  * (RFC 3581's symmetric routing applied to requests), the Request-URI staying
  * the Contact.  Pure functions: no state, no I/O. */
 #pragma once
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -35,6 +35,9 @@ gboolean sf_nat_mode_parse (const char *text, SfNatMode *out);
  * (18.2.2).  Over TCP the source port is the connection's, never the Via's. */
 gboolean sf_nat_detect (gboolean tcp, const char *via_host, guint via_port, gboolean via_rport, const char *source_ip,
                         guint source_port);
+/* The same with the source as the transport gave it (no address written out). */
+gboolean sf_nat_detect_from (gboolean tcp, const char *via_host, guint via_port, gboolean via_rport,
+                             GInetSocketAddress *source);
 
 /* The flow recorded for a binding sf_nat_detect() found behind a NAT:
  * "udp:192.0.2.1:5060" (@transport ":" @source; transfer full). */

@@ -10,6 +10,7 @@
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-uri.h"
 #include <string.h>
+#include <time.h>
 
 /* What an instance serving a REGISTER keeps between OpSaveBindings and
  * OpRegisterReply, in the registrar module's slot. */
@@ -216,12 +217,11 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   const SfSipValue *via = sf_sip_msg_top_via (e->msg);
   if (via != NULL && e->peer.remote != NULL) {
     g_autofree char *via_host = sf_sip_str_dup (via->host);
-    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (e->peer.remote));
     /* over TLS the flow is the way back whatever the addresses (a UA's
      * certificate seldom names its address as a server's: RFC 5922); over
      * WebSocket the only way (its Contact's host is .invalid: RFC 7118) */
-    if (e->peer.proto == SF_SIP_TLS || sf_sip_proto_is_ws (e->peer.proto) || sf_nat_detect (sf_sip_proto_is_stream (e->peer.proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL, ip,
-                       g_inet_socket_address_get_port (e->peer.remote)))
+    if (e->peer.proto == SF_SIP_TLS || sf_sip_proto_is_ws (e->peer.proto) || sf_nat_detect_from (sf_sip_proto_is_stream (e->peer.proto), via_host, via->port, sf_sip_value_param (via, "rport") != NULL,
+                            e->peer.remote))
       flow = sf_nat_flow (transport, source);
   }
   SfStack *stack = sf_stack_from_ctx (ctx);
@@ -250,6 +250,29 @@ sf_op_save_bindings (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* "Date: Mon, 07 Dec 2026 11:37:41 GMT" (RFC 3261 20.17: RFC 1123's form,
+ * English names whatever the locale; transfer full), made once a second per
+ * thread: a busy registrar answers many REGISTERs in one. */
+static char *
+date_line (void)
+{
+  static const char days[] = "SunMonTueWedThuFriSat";
+  static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  static _Thread_local gint64 made_s = -1;
+  static _Thread_local char line[48];
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  if (now != made_s) {
+    time_t t = (time_t) now;
+    struct tm tm;
+    if (gmtime_r (&t, &tm) == NULL)
+      return g_strdup ("Date: Thu, 01 Jan 1970 00:00:00 GMT");
+    g_snprintf (line, sizeof line, "Date: %.3s, %02d %.3s %04d %02d:%02d:%02d GMT", days + 3 * tm.tm_wday, tm.tm_mday,
+                months + 3 * tm.tm_mon, tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    made_s = now;
+  }
+  return g_strdup (line);
+}
+
 /* task:location after OpSaveBindings: 200 with every binding of the
  * address-of-record, each with its expires and q (10.3 step 8); an update out
  * of order 500; one the store could not write 500 with Retry-After. */
@@ -275,13 +298,10 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
   for (guint i = 0; i < res->bindings->len; i++) {
     const SfLocBinding *b = res->bindings->pdata[i];
-    g_autofree char *q = sf_registrar_format_q ((guint) (b->q * 1000 + 0.5));
-    g_ptr_array_add (lines, g_strdup_printf ("Contact: <%s>;expires=%" G_GINT64_FORMAT ";q=%s", b->contact,
-                                             b->expires_at - res->now, q));
+    g_ptr_array_add (lines, sf_registrar_contact_line (b->contact, b->expires_at - res->now, b->q, FALSE));
   }
   /* 10.3 step 8: the 200 SHOULD carry a Date */
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
-  g_ptr_array_add (lines, g_date_time_format (now, "Date: %a, %d %b %Y %H:%M:%S GMT"));
+  g_ptr_array_add (lines, date_line ());
   g_ptr_array_add (lines, NULL);
   SfOpResult r = sf_registrar_answer (ctx, e, 200, NULL, (const char *const *) lines->pdata);
   /* The connection the REGISTER came over now carries a registered flow for

@@ -663,7 +663,7 @@ sf_registrar_aor (SfCtx *ctx, const SfSipUri *uri)
     return NULL;
   if (uri->port != 0 && !sf_registrar_is_ours (ctx, low))
     return g_strdup_printf ("sip:%s@%s:%u", user, low, uri->port);
-  return g_strdup_printf ("sip:%s@%s", user, low);
+  return g_strconcat ("sip:", user, "@", low, NULL);
 }
 
 typedef struct {
@@ -788,10 +788,55 @@ sf_registrar_parse_q (const char *text, guint *out)
   return TRUE;
 }
 
+/* The lines below are written by hand, not by printf: a Contact line for each
+ * binding of every 200 and 302. */
+static void
+append_decimal (GString *out, guint64 v)
+{
+  char buf[24], *p = buf + sizeof buf;
+  do {
+    *--p = (char) ('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  g_string_append_len (out, p, buf + sizeof buf - p);
+}
+
+static void
+append_q (GString *out, guint thousandths)
+{
+  append_decimal (out, thousandths / 1000);
+  char frac[] = { '.', (char) ('0' + thousandths / 100 % 10), (char) ('0' + thousandths / 10 % 10),
+                  (char) ('0' + thousandths % 10) };
+  g_string_append_len (out, frac, sizeof frac);
+}
+
 char *
 sf_registrar_format_q (guint thousandths)
 {
-  return g_strdup_printf ("%u.%03u", thousandths / 1000, thousandths % 1000);
+  GString *out = g_string_sized_new (8);
+  append_q (out, thousandths);
+  return g_string_free (out, FALSE);
+}
+
+char *
+sf_registrar_contact_line (const char *contact, gint64 expires_s, double q, gboolean q_first)
+{
+  guint thousandths = (guint) CLAMP (q * 1000 + 0.5, 0, 1000);
+  GString *out = g_string_sized_new (40 + strlen (contact));
+  g_string_append (out, "Contact: <");
+  g_string_append (out, contact);
+  g_string_append_c (out, '>');
+  if (q_first) {
+    g_string_append (out, ";q=");
+    append_q (out, thousandths);
+  }
+  g_string_append (out, ";expires=");
+  append_decimal (out, (guint64) MAX (expires_s, 0));
+  if (!q_first) {
+    g_string_append (out, ";q=");
+    append_q (out, thousandths);
+  }
+  return g_string_free (out, FALSE);
 }
 
 char *

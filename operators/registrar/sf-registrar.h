@@ -125,6 +125,9 @@ gboolean sf_registrar_uri_is_store (SfCtx *ctx, const SfSipUri *uri);
 gboolean sf_registrar_parse_q (const char *text, guint *out);
 /* "0.5" -> "0.500": a qvalue as written in a Contact (transfer full). */
 char *sf_registrar_format_q (guint thousandths);
+/* "Contact: <@contact>;expires=@expires_s;q=@q" (@q_first: q before expires),
+ * the qvalue as sf_registrar_format_q writes it (transfer full). */
+char *sf_registrar_contact_line (const char *contact, gint64 expires_s, double q, gboolean q_first);
 
 /* The canonical address-of-record of @uri (10.3 step 5): sip:user@host, lowercase
  * host, no parameters, the port kept only for a host not ours (transfer full);

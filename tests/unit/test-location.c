@@ -19,6 +19,7 @@
 #include "operators/registrar/sf-location.h"
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-location-store.h"
+#include "operators/registrar/sf-nat.h"
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <sqlite3.h>
@@ -628,6 +629,16 @@ test_qvalues (void)
   CU_ASSERT_STRING_EQUAL (a, "0.500");
   CU_ASSERT_STRING_EQUAL (b, "1.000");
   CU_ASSERT_STRING_EQUAL (c, "0.005");
+  /* The Contact lines of a 200 (expires first) and of a 302 (q first); a q
+   * out of 0..1 (a hostile stored row) written as the nearest qvalue. */
+  g_autofree char *l200 = sf_registrar_contact_line ("sip:a@192.0.2.1:5060", 3600, 0.5, FALSE);
+  g_autofree char *l302 = sf_registrar_contact_line ("sip:a@192.0.2.1", 0, 1.0, TRUE);
+  g_autofree char *high = sf_registrar_contact_line ("sip:a@h", 1234567890123, 7.0, FALSE);
+  g_autofree char *low = sf_registrar_contact_line ("sip:a@h", -5, -1.0, TRUE);
+  CU_ASSERT_STRING_EQUAL (l200, "Contact: <sip:a@192.0.2.1:5060>;expires=3600;q=0.500");
+  CU_ASSERT_STRING_EQUAL (l302, "Contact: <sip:a@192.0.2.1>;q=1.000;expires=0");
+  CU_ASSERT_STRING_EQUAL (high, "Contact: <sip:a@h>;expires=1234567890123;q=1.000");
+  CU_ASSERT_STRING_EQUAL (low, "Contact: <sip:a@h>;q=0.000;expires=0");
 }
 
 static void
@@ -943,6 +954,39 @@ test_redis_walk_hostile (void)
   g_object_unref (h.listener);
 }
 
+/* sf_nat_detect_from (the source as a socket address) agrees with
+ * sf_nat_detect (the source written out), IPv4 and IPv6. */
+static void
+test_nat_detect_from (void)
+{
+  static const struct {
+    gboolean tcp, rport, nat;
+    const char *via;
+    guint via_port;
+    const char *ip;
+    guint port;
+  } cases[] = {
+    { FALSE, TRUE, FALSE, "192.0.2.1", 5060, "192.0.2.1", 5060 },
+    { FALSE, TRUE, FALSE, "192.0.2.1", 0, "192.0.2.1", 5060 }, /* no port: 5060 */
+    { FALSE, FALSE, TRUE, "10.0.0.7", 5060, "198.51.100.9", 40000 },
+    { TRUE, FALSE, TRUE, "10.0.0.7", 5060, "198.51.100.9", 40000 },
+    { FALSE, TRUE, TRUE, "127.0.0.1", 5062, "127.0.0.1", 31000 },
+    { TRUE, TRUE, FALSE, "127.0.0.1", 5062, "127.0.0.1", 31000 },
+    { FALSE, TRUE, FALSE, "phone.example.com", 5060, "192.0.2.1", 5060 },
+    { FALSE, TRUE, FALSE, "[2001:db8::1]", 5060, "2001:db8:0::1", 5060 },
+    { FALSE, TRUE, TRUE, "[fd00::1]", 5060, "2001:db8::1", 5060 },
+    { FALSE, FALSE, FALSE, "[1111:2222:3333:4444:5555:6666:7777:8888:9999:aaaa]", 5060, "192.0.2.1", 5060 }, /* longer than any address */
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GSocketAddress) a = g_inet_socket_address_new_from_string (cases[i].ip, cases[i].port);
+    gboolean from = sf_nat_detect_from (cases[i].tcp, cases[i].via, cases[i].via_port, cases[i].rport,
+                                        G_INET_SOCKET_ADDRESS (a));
+    CU_ASSERT_EQUAL (from, cases[i].nat);
+    CU_ASSERT_EQUAL (from, sf_nat_detect (cases[i].tcp, cases[i].via, cases[i].via_port, cases[i].rport, cases[i].ip,
+                                          cases[i].port));
+  }
+}
+
 void
 sf_test_register_location (void)
 {
@@ -966,4 +1010,5 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_redis_down);
   SF_ADD_TEST (s, test_redis_flight_bytes);
   SF_ADD_TEST (s, test_redis_walk_hostile);
+  SF_ADD_TEST (s, test_nat_detect_from);
 }

@@ -176,6 +176,36 @@ server_round_trip (void)
   char *n = strstr (ch, "nonce=\"") + 7;
   n[3] = n[3] == '0' ? '1' : '0';
   CU_ASSERT_EQUAL (answer_and_check (srv, ch, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+  /* So is one whose MAC has a digit changed, in either of its halves (two
+   * SipHash, each checked); the nonce as made is taken. */
+  for (int at = 48; at < 80; at += 31) {
+    g_autofree char *mac = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 2000);
+    char *m = strstr (mac, "nonce=\"") + 7;
+    CU_ASSERT_EQUAL (strchr (m, '"') - m, 80);
+    char was = m[at];
+    m[at] = was == '0' ? '1' : '0';
+    CU_ASSERT_EQUAL (answer_and_check (srv, mac, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+    m[at] = was;
+    CU_ASSERT_EQUAL (answer_and_check (srv, mac, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_OK);
+  }
+  /* A nonce of an earlier build (HMAC-SHA-256 of the secret over the head,
+   * cut to 128 bits) is still ours: stale with the right password (another
+   * boot), a plain refusal with a wrong one or a digit changed. */
+  {
+    const char *head = "00000000000007d0" "0123456789abcdef" "0000000000000007";
+    g_autoptr (GHmac) h = g_hmac_new (G_CHECKSUM_SHA256, secret, sizeof secret);
+    g_hmac_update (h, (const guchar *) head, 48);
+    g_autofree char *old_mac = g_strndup (g_hmac_get_string (h), 32);
+    g_autofree char *old = g_strdup_printf ("Digest realm=\"sipflow.test\", nonce=\"%s%s\", algorithm=MD5, qop=\"auth\"",
+                                            head, old_mac);
+    CU_ASSERT_EQUAL (answer_and_check (srv, old, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_STALE);
+    CU_ASSERT_EQUAL (answer_and_check (srv, old, "guess", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+    g_autofree char *nonce = g_strconcat (head, old_mac, NULL);
+    CU_ASSERT_TRUE (sf_digest_server_nonce_ours (srv, nonce, 2001, NULL));
+    char *m = strstr (old, head) + 48 + 5;
+    *m = *m == '0' ? '1' : '0';
+    CU_ASSERT_EQUAL (answer_and_check (srv, old, "wonderland", 1, 2001, "wonderland"), SF_DIGEST_BAD);
+  }
   /* For another URI, or with an algorithm not offered: refused. */
   g_autofree char *ch2 = sf_digest_server_challenge (srv, "sipflow.test", SF_DIGEST_MD5, FALSE, 3000);
   g_autoptr (GPtrArray) chs = values (SF_SIP_HDR_WWW_AUTHENTICATE, ch2);
