@@ -292,7 +292,8 @@ sf_sip_value_free (SfSipValue *v)
 {
   if (v == NULL)
     return;
-  sf_sip_uri_free (v->uri);
+  if (v->kind == SF_SIP_VAL_NAMEADDR || v->kind == SF_SIP_VAL_INFO)
+    sf_sip_uri_free (v->uri);
   g_free (v->params);
   g_free (v);
 }
@@ -842,10 +843,24 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
   }
 }
 
-static SfSipValue *
+/* The bytes of a value of each kind that its parser may leave unwritten:
+ * zeroed.  The union's other bytes are its other kinds' (sf-sip-header.h). */
+#define VALUE_COMMON G_STRUCT_OFFSET (SfSipValue, display)
+#define VALUE_NAMEADDR (G_STRUCT_OFFSET (SfSipValue, star) + sizeof (gboolean))
+G_STATIC_ASSERT (VALUE_COMMON == G_STRUCT_OFFSET (SfSipValue, protocol));
+
+static inline __attribute__ ((always_inline)) SfSipValue *
 new_value (Ctx *c, SfSipHdrId id)
 {
-  SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
+  SfSipValue *v;
+  if (c->arena == NULL)
+    v = g_new0 (SfSipValue, 1);
+  else if (c->kind == SF_SIP_VAL_VIA)
+    v = sf_sip_arena_alloc0 (c->arena, sizeof *v);
+  else if (c->kind == SF_SIP_VAL_NAMEADDR || c->kind == SF_SIP_VAL_INFO)
+    memset ((v = sf_sip_arena_alloc (c->arena, sizeof *v)), 0, VALUE_NAMEADDR); /* constant sizes: stores */
+  else
+    memset ((v = sf_sip_arena_alloc (c->arena, sizeof *v)), 0, VALUE_COMMON);
   v->id = id;
   v->kind = c->kind;
   return v;
@@ -923,14 +938,12 @@ sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *b
 static gboolean
 hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
 {
-  SfSipArena *arena = c->arena;
   const SfSipHdrInfo *info = sf_sip_hdr_info (id);
   c->kind = info->kind;
   sf_sip_scan_init (&c->s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
-    SfSipValue *v = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *v) : g_new0 (SfSipValue, 1);
-    v->id = id;
+    SfSipValue *v = new_value (c, id); /* c->kind: OPAQUE */
     v->raw = v->text = trim (value);
     emit (c, v);
     return TRUE;

@@ -33,6 +33,7 @@ struct _SfSipMsg {
   guint frame_used;            /* bytes of the first block the framing parse took, 0: unknown (a head
                                 * only, or it needed a second block): sf_sip_msg_compact() */
   guint table_bytes;           /* of them, the header tables (each doubling leaves the old one) */
+  gboolean table_in_place;     /* while framing: the header table is the arena's free space, not yet taken */
   /* The arena's first block (MSG_BLOCK bytes from the wire): a typical message
    * parsed lazily fits (one allocation per message); a full parse adds a block
    * or two.  Not larger: proxies and transactions keep many messages
@@ -288,13 +289,23 @@ header_rest (const char *q, const char *end, const char **next, const char **cen
   }
 }
 
-/* The header table grows by doubling in the arena: the old table stays there
- * unused, at most as large as the new one. */
+/* The header table is written where the arena's free space starts, nothing
+ * else being allocated while the lines are framed, and takes from the arena
+ * what the lines filled only once they are all there (parse_headers()): a
+ * dozen lines take 672 bytes of the first block, not a table of 32 (1,792).
+ * Past the free space, the table grows by doubling in the arena (the old
+ * table stays there unused, at most as large as the new one). */
 static void
 add_header (SfSipMsg *m, const SfSipHdr *h)
 {
-  if (m->n_headers == m->cap_headers) {
-    guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
+  if (G_UNLIKELY (m->n_headers == m->cap_headers)) {
+    if (m->table_in_place) { /* the lines so far are the arena's now */
+      SfSipHdr *t = sf_sip_arena_alloc (&m->arena, MAX (m->n_headers, 1) * sizeof *t);
+      g_assert (m->n_headers == 0 || t == m->headers);
+      m->table_bytes += (guint) ROUND_ALIGN (MAX (m->n_headers, 1) * sizeof *t);
+      m->table_in_place = FALSE;
+    }
+    guint cap = MIN (MAX (m->cap_headers * 2, 16u), SF_SIP_MAX_HEADERS);
     SfSipHdr *t = sf_sip_arena_alloc (&m->arena, cap * sizeof *t); /* entries written before read */
     m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
     if (m->n_headers > 0)
@@ -370,7 +381,7 @@ header_slow (SfSipMsg *m, const char *p, const char *end, const char **after, GE
 }
 
 static gboolean
-parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
+parse_lines (SfSipMsg *m, const char **pp, const char *end, GError **error)
 {
   const char *p = *pp;
   for (;;) {
@@ -404,6 +415,31 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
     add_header (m, &h);
     p = next;
   }
+}
+
+static gboolean
+parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
+{
+  SfSipArena *a = &m->arena;
+  /* Whole aligned steps of the free space only: the table, rounded up to the
+   * alignment when taken, must still fit where it was written. */
+  gsize room = a->p != NULL ? ((gsize) (a->end - a->p) & ~(gsize) (ARENA_ALIGN - 1)) / sizeof (SfSipHdr) : 0;
+  m->headers = (SfSipHdr *) (void *) a->p; /* aligned: the arena hands out ARENA_ALIGN blocks */
+  m->cap_headers = (guint) MIN (room, SF_SIP_MAX_HEADERS);
+  m->table_in_place = TRUE;
+  gboolean ok = parse_lines (m, pp, end, error);
+  if (m->table_in_place) { /* what the lines filled, taken from the arena */
+    m->table_in_place = FALSE;
+    if (m->n_headers == 0) {
+      m->headers = NULL;
+    } else {
+      G_GNUC_UNUSED SfSipHdr *t = sf_sip_arena_alloc (a, m->n_headers * sizeof (SfSipHdr));
+      g_assert (t == m->headers);
+      m->table_bytes = (guint) ROUND_ALIGN (m->n_headers * sizeof (SfSipHdr));
+    }
+    m->cap_headers = m->n_headers;
+  }
+  return ok;
 }
 
 /* The Content-Length lines: none, one, or an error for several (RFC 4475
