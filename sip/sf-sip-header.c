@@ -318,25 +318,36 @@ typedef struct {
   SfSipValues *vout;   /* with one: here */
   gboolean list;       /* parsing a list in one pass: a ',' ends an addr-spec */
   SfSipValKind kind;   /* the header's, for each value */
+  gboolean trimmed;    /* the value has no LWS at either end (a message's SfSipHdr value) */
 } Ctx;
 
 static void
-emit (Ctx *c, SfSipValue *v)
+emit_slow (Ctx *c, SfSipValue *v)
 {
   if (c->vout == NULL) {
     g_ptr_array_add (c->out, v);
     return;
   }
   SfSipValues *o = c->vout;
-  if (o->len == o->cap) {
-    guint cap = o->cap == 0 ? 4 : o->cap * 2;
-    gpointer *t = sf_sip_arena_alloc0 (c->arena, cap * sizeof *t);
-    if (o->len > 0)
-      memcpy (t, o->pdata, o->len * sizeof *t);
-    o->pdata = t;
-    o->cap = cap;
-  }
+  guint cap = o->cap == 0 ? 4 : o->cap * 2;
+  gpointer *t = sf_sip_arena_alloc0 (c->arena, cap * sizeof *t);
+  if (o->len > 0)
+    memcpy (t, o->pdata, o->len * sizeof *t);
+  o->pdata = t;
+  o->cap = cap;
   o->pdata[o->len++] = v;
+}
+
+/* Inline: a value goes into its table's free slot, mostly (a call per value
+ * cost more than the store). */
+static inline void
+emit (Ctx *c, SfSipValue *v)
+{
+  SfSipValues *o = c->vout;
+  if (G_LIKELY (o != NULL && o->len < o->cap))
+    o->pdata[o->len++] = v;
+  else
+    emit_slow (c, v);
 }
 
 /* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
@@ -415,10 +426,15 @@ params (Ctx *c, SfSipValue *v)
   for (guint i = 1; i < len;) {
     const SfSipParam *pi = &a[i];
     gboolean repeat = FALSE;
-    for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
-      if (sf_sip_caseeq (pi->name, once[k]))
-        for (guint j = 0; j < i && !repeat; j++)
-          repeat = sf_sip_caseeq (a[j].name, once[k]);
+    /* A name seen before first (names mostly differ in length: one compare
+     * each), then whether it is one of those. */
+    for (guint j = 0; j < i && !repeat; j++)
+      repeat = sf_sip_caseeq_len (a[j].name, pi->name.p, pi->name.len);
+    if (repeat) {
+      repeat = FALSE;
+      for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
+        repeat = sf_sip_caseeq (pi->name, once[k]);
+    }
     if (repeat) {
       g_debug ("%.*s: parameter %.*s repeated, the first value kept", (int) MIN (c->name.len, 64), c->name.p,
                (int) MIN (pi->name.len, 32), pi->name.p);
@@ -899,11 +915,9 @@ unexpected (Ctx *c)
 static gboolean
 parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
 {
-  SfSipScan saved = c->s;
-  sf_sip_scan_init (&c->s, raw, saved.base);
-  gboolean ok = parse_element (c, id) && (at_end (c) || unexpected (c));
-  c->s = saved;
-  return ok;
+  /* c->s is not kept: each caller sets it again before it reads it. */
+  sf_sip_scan_init (&c->s, raw, c->s.base);
+  return parse_element (c, id) && (at_end (c) || unexpected (c));
 }
 
 static SfSipStr
@@ -923,7 +937,7 @@ static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *ba
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, NULL, out, NULL, FALSE, SF_SIP_VAL_OPAQUE };
+  Ctx c = { { 0 }, name, error, NULL, out, NULL, FALSE, SF_SIP_VAL_OPAQUE, FALSE };
   return hdr_parse (&c, id, value, base);
 }
 
@@ -931,25 +945,32 @@ gboolean
 sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
                      SfSipValues *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, arena, NULL, out, FALSE, SF_SIP_VAL_OPAQUE };
+  Ctx c; /* every field set, here or by hdr_parse() (the scanner, the kind) */
+  c.name = name;
+  c.error = error;
+  c.arena = arena;
+  c.out = NULL;
+  c.vout = out;
+  c.list = FALSE;
+  c.trimmed = TRUE;
   return hdr_parse (&c, id, value, base);
 }
 
 static gboolean
 hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
 {
-  const SfSipHdrInfo *info = sf_sip_hdr_info (id);
+  const SfSipHdrInfo *info = &infos[id < SF_SIP_HDR_COUNT ? id : 0];
   c->kind = info->kind;
   sf_sip_scan_init (&c->s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
     SfSipValue *v = new_value (c, id); /* c->kind: OPAQUE */
-    v->raw = v->text = trim (value);
+    v->raw = v->text = c->trimmed ? value : trim (value);
     emit (c, v);
     return TRUE;
   }
   if (info->shape != SF_SIP_HDR_LIST) {
-    SfSipStr t = trim (value);
+    SfSipStr t = c->trimmed ? value : trim (value);
     if (t.len == 0)
       return bad (c, "empty value");
     return parse_value (id, t, c);
@@ -959,7 +980,7 @@ hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
   SfSipScan s = c->s;
   /* Lists that may be empty (20.1, 20.2, 20.3, 20.5, 20.37). */
   if ((id == SF_SIP_HDR_ACCEPT || id == SF_SIP_HDR_ACCEPT_ENCODING || id == SF_SIP_HDR_ACCEPT_LANGUAGE ||
-       id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && trim (value).len == 0)
+       id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && (c->trimmed ? value : trim (value)).len == 0)
     return TRUE;
   if (id == SF_SIP_HDR_WARNING || id == SF_SIP_HDR_IN_REPLY_TO) {
     /* Split first: a warn-agent and a Call-ID word may hold a ',' that their

@@ -141,7 +141,8 @@ typedef struct {
 } SfSipValues;
 
 /* The same, with the values (their URIs and parameters too) allocated in
- * @arena and appended to @out, whose table grows in @arena. */
+ * @arena and appended to @out, whose table grows in @arena.  @value has no
+ * LWS at either end, as a message's SfSipHdr value (sf-sip-msg.h). */
 gboolean sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
                               SfSipValues *out, GError **error);
 void sf_sip_value_free (SfSipValue *v);
