@@ -474,8 +474,12 @@ host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
     s->p = close + 1;
     *kind = SF_HOST_IPV6;
   } else {
-    while (s->p < s->end && (sf_sip_ch ((guchar) *s->p, SF_SIP_CH_HOST) || (brackets_optional && *s->p == ':')))
-      s->p++;
+    gboolean dots = FALSE; /* "a..b" is taken here: a Via host is named, not resolved by the parser */
+    if (!brackets_optional)
+      s->p = sf_sip_host_span (s->p, s->end, &dots);
+    else
+      while (s->p < s->end && (sf_sip_ch ((guchar) *s->p, SF_SIP_CH_HOST) || *s->p == ':'))
+        s->p++;
     SfSipStr h = sf_sip_str (start, (gsize) (s->p - start));
     if (h.len == 0)
       return bad (c, "expected a host");
