@@ -589,9 +589,16 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
     if (!angle_uri (c, v))
       return FALSE;
   } else {
-    /* A display name of tokens, or an addr-spec.  A '<' ahead at top level decides. */
+    /* A display name of tokens, or an addr-spec.  A '<' ahead at top level
+     * decides: right after tokens and LWS (none of which is a quote, a bracket,
+     * ';' or ','), or found by the scan that skips quotes and brackets. */
     SfSipScan look = *s;
-    SfSipStr before = sf_sip_scan_until (&look, "<;,");
+    while (look.p < look.end && sf_sip_ch ((guchar) *look.p, SF_SIP_CH_TOKEN | SF_SIP_CH_LWS))
+      look.p++;
+    if (look.p >= look.end || *look.p != '<') {
+      look = *s;
+      sf_sip_scan_until (&look, "<;,");
+    }
     if (look.p < look.end && *look.p == '<') {
       const char *ds = s->p;
       const char *de = ds;
@@ -614,7 +621,6 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
       while (s->p < s->end && *s->p != ';' && !(c->list && *s->p == ',') && !is_lws (*s->p))
         s->p++;
       SfSipStr raw = sf_sip_str (us, (gsize) (s->p - us));
-      (void) before;
       if (raw.len == 0)
         return bad (c, "expected a URI");
       if (memchr (raw.p, '?', raw.len) != NULL || memchr (raw.p, ',', raw.len) != NULL)

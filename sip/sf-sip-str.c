@@ -153,7 +153,7 @@ sf_sip_scan_peek (SfSipScan *s)
 }
 
 gboolean
-sf_sip_scan_sep (SfSipScan *s, char c)
+sf_sip_scan_sep_lws (SfSipScan *s, char c)
 {
   const char *save = s->p;
   sf_sip_scan_sws (s);

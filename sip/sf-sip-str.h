@@ -192,8 +192,23 @@ sf_sip_scan_sws (SfSipScan *s)
     sf_sip_scan_lws_at (s);
   return s->p != start;
 }
-/* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI, COLON, EQUAL...). */
-gboolean sf_sip_scan_sep (SfSipScan *s, char c);
+/* The slow path of sf_sip_scan_sep(): LWS before the separator. */
+gboolean sf_sip_scan_sep_lws (SfSipScan *s, char c);
+/* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI,
+ * COLON, EQUAL...; @c is never a LWS byte).  Inline: the separator or another
+ * byte is mostly right there. */
+static inline gboolean
+sf_sip_scan_sep (SfSipScan *s, char c)
+{
+  if (s->p < s->end && *s->p == c) {
+    s->p++;
+    sf_sip_scan_sws (s);
+    return TRUE;
+  }
+  if (s->p >= s->end || !sf_sip_ch ((guchar) *s->p, SF_SIP_CH_LWS))
+    return FALSE;
+  return sf_sip_scan_sep_lws (s, c);
+}
 /* Peeks the next non-LWS character without consuming; 0 at the end. */
 char sf_sip_scan_peek (SfSipScan *s);
 /* A token (1*token-char).  Inline: the parsers' most frequent call. */
