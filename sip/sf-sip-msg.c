@@ -114,7 +114,7 @@ static gboolean
 parse_start_line (SfSipMsg *m, GError **error)
 {
   SfSipStr l = m->start_line;
-  if (l.len >= 4 && g_ascii_strncasecmp (l.p, "SIP/", 4) == 0) {
+  if (l.len >= 4 && (l.p[0] | 0x20) == 's' && (l.p[1] | 0x20) == 'i' && (l.p[2] | 0x20) == 'p' && l.p[3] == '/') {
     /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase */
     const char *sp = memchr (l.p, ' ', l.len);
     if (sp == NULL)
@@ -150,7 +150,7 @@ parse_start_line (SfSipMsg *m, GError **error)
   if (m->method.len == 0)
     return err (error, SF_SIP_ERROR_SYNTAX, "request line: empty method");
   for (gsize i = 0; i < m->method.len; i++)
-    if (!sf_sip_is_token_char ((guchar) m->method.p[i]))
+    if (!sf_sip_ch ((guchar) m->method.p[i], SF_SIP_CH_TOKEN))
       return err (error, SF_SIP_ERROR_SYNTAX, "request line: the method is not a token");
   /* The version: the last word, trailing spaces aside. */
   const char *lend = l.p + l.len, *vend = lend;
@@ -388,9 +388,7 @@ parse_lines (SfSipMsg *m, const char **pp, const char *end, GError **error)
     /* The quick way: a token name, optional SP/HTAB and a colon at the line's
      * start (no CR or LF among them), then the rest of the line (its end, its
      * folds and its control bytes) in one pass. */
-    const char *n = p;
-    while (n < end && sf_sip_ch ((guchar) *n, SF_SIP_CH_TOKEN))
-      n++;
+    const char *n = sf_sip_token_span (p, end);
     const char *colon = n;
     while (colon < end && (*colon == ' ' || *colon == '\t'))
       colon++;
@@ -596,12 +594,11 @@ count_lines (SfSipMsg *msg, SfSipHdrId id)
 static gboolean
 require_one (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
-  const char *name = sf_sip_hdr_info (id)->name;
   guint n = count_lines (msg, id);
   if (n == 0)
-    return err (error, SF_SIP_ERROR_MISSING, "missing %s header", name);
+    return err (error, SF_SIP_ERROR_MISSING, "missing %s header", sf_sip_hdr_info (id)->name);
   if (n > 1)
-    return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", name);
+    return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", sf_sip_hdr_info (id)->name);
   return sf_sip_msg_values (msg, id, error) != NULL;
 }
 

@@ -22,7 +22,7 @@
  *  - header_control_bytes: a control byte anywhere in a header value is found at
  *    its offset (bare CR, DEL, others), an escaped one and folds are let through
  *  - decimal_bounds: decimals up to 2^64 - 1 and their limits
- *  - host_span: the hostname scan sixteen bytes at a time against a byte loop
+ *  - host_span: the hostname and token scans sixteen bytes at a time against byte loops
  *    (each byte value at each place of runs of 1 to 40 bytes, ".." on either
  *    side of a 16-byte step), and URIs whose user or host it reads */
 #include "config.h"
@@ -858,6 +858,13 @@ host_span (void)
             g_printerr ("\n  host_span len %zu byte 0x%02x at %zu: end %td/%td dots %d/%d", len, (guint) c, at,
                         e1 - buf, e2 - buf, d1, d2);
         }
+        /* The token scan likewise (its sixteen-byte steps stop at the first
+         * byte not alphanumeric, '-' or '.'; token bytes go on from there). */
+        const char *t2 = buf;
+        while (t2 < buf + len && sf_sip_is_token_char ((guchar) *t2))
+          t2++;
+        if (sf_sip_token_span (buf, buf + len) != t2 && wrong++ < 5)
+          g_printerr ("\n  token_span len %zu byte 0x%02x at %zu", len, (guint) c, at);
       }
   CU_ASSERT_EQUAL (wrong, 0);
   /* Through the URI parser: a user found by the hostname scan, "..", a user
