@@ -662,8 +662,7 @@ static gboolean
 parse_callid (Ctx *c, SfSipValue *v)
 {
   const char *start = c->s.p;
-  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_CALLID))
-    c->s.p++;
+  c->s.p = sf_sip_class_span (c->s.p, c->s.end, SF_SIP_CH_CALLID, '@');
   v->text = sf_sip_str (start, (gsize) (c->s.p - start));
   if (v->text.len == 0)
     return bad (c, "expected a Call-ID");

@@ -90,8 +90,8 @@ sf_sip_caseeq_len (SfSipStr a, const char *b, gsize n)
 {
   if (a.len != n)
     return FALSE;
-  for (gsize i = 0; i < n; i++)
-    if (sf_sip_lower (a.p[i]) != sf_sip_lower (b[i]))
+  for (gsize i = 0; i < n; i++) /* equal bytes first: most names are written as compared */
+    if (a.p[i] != b[i] && sf_sip_lower (a.p[i]) != sf_sip_lower (b[i]))
       return FALSE;
   return TRUE;
 }
@@ -149,11 +149,12 @@ sf_sip_host_span (const char *p, const char *end, gboolean *dots)
   return p;
 }
 
-/* The end of the run of token bytes (SF_SIP_CH_TOKEN) from @p before @end:
- * alphanumerics, '-' and '.' (most of a header name's bytes) sixteen at a
- * time where SSE2 is there, the other token bytes one by one. */
+/* The end of the run of bytes of class @cls from @p before @end, for a class
+ * that holds alphanumerics, '-', '.' and @extra (tokens, Call-ID words):
+ * those sixteen at a time where SSE2 is there (most of a header name's or a
+ * Call-ID's bytes), the class's other bytes one by one. */
 static inline const char *
-sf_sip_token_span (const char *p, const char *end)
+sf_sip_class_span (const char *p, const char *end, guint16 cls, char extra)
 {
 #ifdef __SSE2__
   for (; end - p >= 16; p += 16) {
@@ -163,7 +164,8 @@ sf_sip_token_span (const char *p, const char *end)
                                     _mm_cmpgt_epi8 (_mm_set1_epi8 ('z' + 1), lo));
     __m128i digit = _mm_and_si128 (_mm_cmpgt_epi8 (x, _mm_set1_epi8 ('0' - 1)),
                                    _mm_cmpgt_epi8 (_mm_set1_epi8 ('9' + 1), x));
-    __m128i punct = _mm_or_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ('.')), _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('-')));
+    __m128i punct = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ('.')), _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('-'))),
+                                  _mm_cmpeq_epi8 (x, _mm_set1_epi8 (extra)));
     unsigned bad = ~(unsigned) _mm_movemask_epi8 (_mm_or_si128 (_mm_or_si128 (letter, digit), punct)) & 0xffffu;
     if (bad != 0) {
       p += __builtin_ctz (bad);
@@ -171,9 +173,16 @@ sf_sip_token_span (const char *p, const char *end)
     }
   }
 #endif
-  while (p < end && sf_sip_ch ((guchar) *p, SF_SIP_CH_TOKEN))
+  while (p < end && sf_sip_ch ((guchar) *p, cls))
     p++;
   return p;
+}
+
+/* Token bytes (SF_SIP_CH_TOKEN): a header name. */
+static inline const char *
+sf_sip_token_span (const char *p, const char *end)
+{
+  return sf_sip_class_span (p, end, SF_SIP_CH_TOKEN, '-');
 }
 
 /* ---- the scanner ---- */
