@@ -455,7 +455,7 @@ number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean fla
   const SfSipParam *p = sf_sip_value_param (v, name);
   guint64 n;
   if (p != NULL && !(flag_ok && !sf_sip_str_is_set (p->value)) &&
-      (!sf_sip_str_is_set (p->value) || !sf_sip_str_to_u64 (p->value, max, &n)))
+      (!sf_sip_str_is_set (p->value) || !sf_sip_dec_u64 (p->value, max, &n)))
     return bad (c, "parameter %s must be a number up to %" G_GUINT64_FORMAT, name, max);
   return TRUE;
 }
@@ -515,7 +515,7 @@ parse_via (Ctx *c, SfSipValue *v)
     while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
       c->s.p++;
     port = sf_sip_str (ps, (gsize) (c->s.p - ps));
-    if (!sf_sip_str_to_u64 (port, 65535, &n) || n == 0)
+    if (!sf_sip_dec_u64 (port, 65535, &n) || n == 0)
       return bad (c, "invalid port");
     v->port = (guint) n;
   }
@@ -640,7 +640,7 @@ parse_cseq (Ctx *c, SfSipValue *v)
   const char *ns = c->s.p;
   while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
     c->s.p++;
-  if (!sf_sip_str_to_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
+  if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
     return bad (c, "sequence number must be an integer below 2**32");
   if (!sf_sip_scan_sws (&c->s) || !sf_sip_scan_token (&c->s, &v->text))
     return bad (c, "expected a method after the sequence number");
@@ -653,7 +653,7 @@ parse_number (Ctx *c, SfSipValue *v, guint64 max)
   const char *ns = c->s.p;
   while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
     c->s.p++;
-  if (!sf_sip_str_to_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
+  if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
     return bad (c, "expected an integer from 0 to %" G_GUINT64_FORMAT, max);
   return TRUE;
 }
@@ -744,7 +744,7 @@ parse_warning (Ctx *c, SfSipValue *v)
   const char *ns = c->s.p;
   while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
     c->s.p++;
-  if (c->s.p - ns != 3 || !sf_sip_str_to_u64 (sf_sip_str (ns, 3), 999, &v->number))
+  if (c->s.p - ns != 3 || !sf_sip_dec_u64 (sf_sip_str (ns, 3), 999, &v->number))
     return bad (c, "warn-code must be three digits");
   if (!sf_sip_scan_sws (&c->s))
     return bad (c, "expected a warn-agent");

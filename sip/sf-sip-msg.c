@@ -127,7 +127,7 @@ parse_start_line (SfSipMsg *m, GError **error)
     while (code + n < end && g_ascii_isdigit (code[n]))
       n++;
     guint64 status;
-    if (n != 3 || !sf_sip_str_to_u64 (sf_sip_str (code, 3), 699, &status) || status < 100)
+    if (n != 3 || !sf_sip_dec_u64 (sf_sip_str (code, 3), 699, &status) || status < 100)
       return err (error, SF_SIP_ERROR_SYNTAX, "status line: the status code must be three digits from 100 to 699");
     if (code + 3 < end && code[3] != ' ')
       return err (error, SF_SIP_ERROR_SYNTAX, "status line: expected a space after the status code");
@@ -451,7 +451,7 @@ content_length (SfSipMsg *m, gboolean *present, guint64 *value, GError **error)
   if (n == 0)
     return TRUE;
   const SfSipHdr *h = &m->headers[m->first[SF_SIP_HDR_CONTENT_LENGTH]];
-  if (!sf_sip_str_to_u64 (h->value, SF_SIP_MAX_MSG_SIZE, value))
+  if (!sf_sip_dec_u64 (h->value, SF_SIP_MAX_MSG_SIZE, value))
     return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: '%.*s' is not a length from 0 to %d",
                 (int) MIN (h->value.len, 32), h->value.p, SF_SIP_MAX_MSG_SIZE);
   if (n > 1)

@@ -185,6 +185,30 @@ sf_sip_token_span (const char *p, const char *end)
   return sf_sip_class_span (p, end, SF_SIP_CH_TOKEN, '-');
 }
 
+/* The same inline, for the parsers (a CSeq, a length, a port: a call each
+ * cost as much as the digits). */
+static inline gboolean
+sf_sip_dec_u64 (SfSipStr s, guint64 max, guint64 *out)
+{
+  if (s.len == 0 || s.len > 20)
+    return FALSE;
+  guint64 v = 0;
+  for (gsize i = 0; i < s.len; i++) {
+    if (!sf_sip_ch ((guchar) s.p[i], SF_SIP_CH_DIGIT))
+      return FALSE;
+    guint d = (guint) (s.p[i] - '0');
+    /* 19 digits cannot overflow (10^19 - 1 < 2^64): only a 20th is checked,
+     * without a division per digit. */
+    if (i == 19 && v > (G_MAXUINT64 - d) / 10)
+      return FALSE;
+    v = v * 10 + d;
+  }
+  if (v > max)
+    return FALSE;
+  *out = v;
+  return TRUE;
+}
+
 /* ---- the scanner ---- */
 typedef struct {
   const char *p;      /* current position */

@@ -141,7 +141,7 @@ parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *span,
     while (p < end && g_ascii_isdigit (*p))
       p++;
     guint64 port;
-    if (!sf_sip_str_to_u64 (sf_sip_str (ps, (gsize) (p - ps)), 65535, &port) || port == 0)
+    if (!sf_sip_dec_u64 (sf_sip_str (ps, (gsize) (p - ps)), 65535, &port) || port == 0)
       return fail (error, base, ps, "URI: invalid port");
     u->port = (guint) port;
   }
