@@ -394,8 +394,7 @@ gen_value (Ctx *c, SfSipStr *out)
     *out = sf_sip_str (start, (gsize) (c->s.p - start));
     return TRUE;
   }
-  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_GEN))
-    c->s.p++;
+  c->s.p = sf_sip_class_span (c->s.p, c->s.end, SF_SIP_CH_GEN, ':'); /* branches, tags: sixteen bytes a step */
   if (c->s.p == start)
     return bad (c, "empty parameter value");
   *out = sf_sip_str (start, (gsize) (c->s.p - start));

@@ -22,7 +22,7 @@
  *  - header_control_bytes: a control byte anywhere in a header value is found at
  *    its offset (bare CR, DEL, others), an escaped one and folds are let through
  *  - decimal_bounds: decimals up to 2^64 - 1 and their limits
- *  - host_span: the hostname, token and Call-ID scans sixteen bytes at a time against byte loops
+ *  - host_span: the hostname, token, gen-value and Call-ID scans sixteen bytes at a time against byte loops
  *    (each byte value at each place of runs of 1 to 40 bytes, ".." on either
  *    side of a 16-byte step), and URIs whose user or host it reads */
 #include "config.h"
@@ -865,6 +865,11 @@ host_span (void)
           t2++;
         if (sf_sip_token_span (buf, buf + len) != t2 && wrong++ < 5)
           g_printerr ("\n  token_span len %zu byte 0x%02x at %zu", len, (guint) c, at);
+        const char *g2 = buf; /* a parameter's gen-value */
+        while (g2 < buf + len && sf_sip_ch ((guchar) *g2, SF_SIP_CH_GEN))
+          g2++;
+        if (sf_sip_class_span (buf, buf + len, SF_SIP_CH_GEN, ':') != g2 && wrong++ < 5)
+          g_printerr ("\n  class_span (gen-value) len %zu byte 0x%02x at %zu", len, (guint) c, at);
         const char *w2 = buf; /* a Call-ID's words */
         while (w2 < buf + len && sf_sip_ch ((guchar) *w2, SF_SIP_CH_CALLID))
           w2++;
