@@ -292,7 +292,8 @@ sf_sip_value_free (SfSipValue *v)
 {
   if (v == NULL)
     return;
-  sf_sip_uri_free (v->uri);
+  if (v->kind == SF_SIP_VAL_NAMEADDR || v->kind == SF_SIP_VAL_INFO)
+    sf_sip_uri_free (v->uri);
   g_free (v->params);
   g_free (v);
 }
@@ -317,25 +318,36 @@ typedef struct {
   SfSipValues *vout;   /* with one: here */
   gboolean list;       /* parsing a list in one pass: a ',' ends an addr-spec */
   SfSipValKind kind;   /* the header's, for each value */
+  gboolean trimmed;    /* the value has no LWS at either end (a message's SfSipHdr value) */
 } Ctx;
 
 static void
-emit (Ctx *c, SfSipValue *v)
+emit_slow (Ctx *c, SfSipValue *v)
 {
   if (c->vout == NULL) {
     g_ptr_array_add (c->out, v);
     return;
   }
   SfSipValues *o = c->vout;
-  if (o->len == o->cap) {
-    guint cap = o->cap == 0 ? 4 : o->cap * 2;
-    gpointer *t = sf_sip_arena_alloc0 (c->arena, cap * sizeof *t);
-    if (o->len > 0)
-      memcpy (t, o->pdata, o->len * sizeof *t);
-    o->pdata = t;
-    o->cap = cap;
-  }
+  guint cap = o->cap == 0 ? 4 : o->cap * 2;
+  gpointer *t = sf_sip_arena_alloc0 (c->arena, cap * sizeof *t);
+  if (o->len > 0)
+    memcpy (t, o->pdata, o->len * sizeof *t);
+  o->pdata = t;
+  o->cap = cap;
   o->pdata[o->len++] = v;
+}
+
+/* Inline: a value goes into its table's free slot, mostly (a call per value
+ * cost more than the store). */
+static inline void
+emit (Ctx *c, SfSipValue *v)
+{
+  SfSipValues *o = c->vout;
+  if (G_LIKELY (o != NULL && o->len < o->cap))
+    o->pdata[o->len++] = v;
+  else
+    emit_slow (c, v);
 }
 
 /* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
@@ -382,8 +394,7 @@ gen_value (Ctx *c, SfSipStr *out)
     *out = sf_sip_str (start, (gsize) (c->s.p - start));
     return TRUE;
   }
-  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_GEN))
-    c->s.p++;
+  c->s.p = sf_sip_class_span (c->s.p, c->s.end, SF_SIP_CH_GEN, ':'); /* branches, tags: sixteen bytes a step */
   if (c->s.p == start)
     return bad (c, "empty parameter value");
   *out = sf_sip_str (start, (gsize) (c->s.p - start));
@@ -414,10 +425,15 @@ params (Ctx *c, SfSipValue *v)
   for (guint i = 1; i < len;) {
     const SfSipParam *pi = &a[i];
     gboolean repeat = FALSE;
-    for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
-      if (sf_sip_caseeq (pi->name, once[k]))
-        for (guint j = 0; j < i && !repeat; j++)
-          repeat = sf_sip_caseeq (a[j].name, once[k]);
+    /* A name seen before first (names mostly differ in length: one compare
+     * each), then whether it is one of those. */
+    for (guint j = 0; j < i && !repeat; j++)
+      repeat = sf_sip_caseeq_len (a[j].name, pi->name.p, pi->name.len);
+    if (repeat) {
+      repeat = FALSE;
+      for (gsize k = 0; k < G_N_ELEMENTS (once) && !repeat; k++)
+        repeat = sf_sip_caseeq (pi->name, once[k]);
+    }
     if (repeat) {
       g_debug ("%.*s: parameter %.*s repeated, the first value kept", (int) MIN (c->name.len, 64), c->name.p,
                (int) MIN (pi->name.len, 32), pi->name.p);
@@ -438,7 +454,7 @@ number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean fla
   const SfSipParam *p = sf_sip_value_param (v, name);
   guint64 n;
   if (p != NULL && !(flag_ok && !sf_sip_str_is_set (p->value)) &&
-      (!sf_sip_str_is_set (p->value) || !sf_sip_str_to_u64 (p->value, max, &n)))
+      (!sf_sip_str_is_set (p->value) || !sf_sip_dec_u64 (p->value, max, &n)))
     return bad (c, "parameter %s must be a number up to %" G_GUINT64_FORMAT, name, max);
   return TRUE;
 }
@@ -457,8 +473,12 @@ host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
     s->p = close + 1;
     *kind = SF_HOST_IPV6;
   } else {
-    while (s->p < s->end && (sf_sip_ch ((guchar) *s->p, SF_SIP_CH_HOST) || (brackets_optional && *s->p == ':')))
-      s->p++;
+    gboolean dots = FALSE; /* "a..b" is taken here: a Via host is named, not resolved by the parser */
+    if (!brackets_optional)
+      s->p = sf_sip_host_span (s->p, s->end, &dots);
+    else
+      while (s->p < s->end && (sf_sip_ch ((guchar) *s->p, SF_SIP_CH_HOST) || *s->p == ':'))
+        s->p++;
     SfSipStr h = sf_sip_str (start, (gsize) (s->p - start));
     if (h.len == 0)
       return bad (c, "expected a host");
@@ -494,7 +514,7 @@ parse_via (Ctx *c, SfSipValue *v)
     while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
       c->s.p++;
     port = sf_sip_str (ps, (gsize) (c->s.p - ps));
-    if (!sf_sip_str_to_u64 (port, 65535, &n) || n == 0)
+    if (!sf_sip_dec_u64 (port, 65535, &n) || n == 0)
       return bad (c, "invalid port");
     v->port = (guint) n;
   }
@@ -568,9 +588,16 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
     if (!angle_uri (c, v))
       return FALSE;
   } else {
-    /* A display name of tokens, or an addr-spec.  A '<' ahead at top level decides. */
+    /* A display name of tokens, or an addr-spec.  A '<' ahead at top level
+     * decides: right after tokens and LWS (none of which is a quote, a bracket,
+     * ';' or ','), or found by the scan that skips quotes and brackets. */
     SfSipScan look = *s;
-    SfSipStr before = sf_sip_scan_until (&look, "<;,");
+    while (look.p < look.end && sf_sip_ch ((guchar) *look.p, SF_SIP_CH_TOKEN | SF_SIP_CH_LWS))
+      look.p++;
+    if (look.p >= look.end || *look.p != '<') {
+      look = *s;
+      sf_sip_scan_until (&look, "<;,");
+    }
     if (look.p < look.end && *look.p == '<') {
       const char *ds = s->p;
       const char *de = ds;
@@ -593,7 +620,6 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
       while (s->p < s->end && *s->p != ';' && !(c->list && *s->p == ',') && !is_lws (*s->p))
         s->p++;
       SfSipStr raw = sf_sip_str (us, (gsize) (s->p - us));
-      (void) before;
       if (raw.len == 0)
         return bad (c, "expected a URI");
       if (memchr (raw.p, '?', raw.len) != NULL || memchr (raw.p, ',', raw.len) != NULL)
@@ -613,7 +639,7 @@ parse_cseq (Ctx *c, SfSipValue *v)
   const char *ns = c->s.p;
   while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
     c->s.p++;
-  if (!sf_sip_str_to_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
+  if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
     return bad (c, "sequence number must be an integer below 2**32");
   if (!sf_sip_scan_sws (&c->s) || !sf_sip_scan_token (&c->s, &v->text))
     return bad (c, "expected a method after the sequence number");
@@ -626,7 +652,7 @@ parse_number (Ctx *c, SfSipValue *v, guint64 max)
   const char *ns = c->s.p;
   while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
     c->s.p++;
-  if (!sf_sip_str_to_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
+  if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
     return bad (c, "expected an integer from 0 to %" G_GUINT64_FORMAT, max);
   return TRUE;
 }
@@ -635,8 +661,7 @@ static gboolean
 parse_callid (Ctx *c, SfSipValue *v)
 {
   const char *start = c->s.p;
-  while (c->s.p < c->s.end && sf_sip_ch ((guchar) *c->s.p, SF_SIP_CH_CALLID))
-    c->s.p++;
+  c->s.p = sf_sip_class_span (c->s.p, c->s.end, SF_SIP_CH_CALLID, '@');
   v->text = sf_sip_str (start, (gsize) (c->s.p - start));
   if (v->text.len == 0)
     return bad (c, "expected a Call-ID");
@@ -718,7 +743,7 @@ parse_warning (Ctx *c, SfSipValue *v)
   const char *ns = c->s.p;
   while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
     c->s.p++;
-  if (c->s.p - ns != 3 || !sf_sip_str_to_u64 (sf_sip_str (ns, 3), 999, &v->number))
+  if (c->s.p - ns != 3 || !sf_sip_dec_u64 (sf_sip_str (ns, 3), 999, &v->number))
     return bad (c, "warn-code must be three digits");
   if (!sf_sip_scan_sws (&c->s))
     return bad (c, "expected a warn-agent");
@@ -842,10 +867,24 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
   }
 }
 
-static SfSipValue *
+/* The bytes of a value of each kind that its parser may leave unwritten:
+ * zeroed.  The union's other bytes are its other kinds' (sf-sip-header.h). */
+#define VALUE_COMMON G_STRUCT_OFFSET (SfSipValue, display)
+#define VALUE_NAMEADDR (G_STRUCT_OFFSET (SfSipValue, star) + sizeof (gboolean))
+G_STATIC_ASSERT (VALUE_COMMON == G_STRUCT_OFFSET (SfSipValue, protocol));
+
+static inline __attribute__ ((always_inline)) SfSipValue *
 new_value (Ctx *c, SfSipHdrId id)
 {
-  SfSipValue *v = c->arena != NULL ? sf_sip_arena_alloc0 (c->arena, sizeof *v) : g_new0 (SfSipValue, 1);
+  SfSipValue *v;
+  if (c->arena == NULL)
+    v = g_new0 (SfSipValue, 1);
+  else if (c->kind == SF_SIP_VAL_VIA)
+    v = sf_sip_arena_alloc0 (c->arena, sizeof *v);
+  else if (c->kind == SF_SIP_VAL_NAMEADDR || c->kind == SF_SIP_VAL_INFO)
+    memset ((v = sf_sip_arena_alloc (c->arena, sizeof *v)), 0, VALUE_NAMEADDR); /* constant sizes: stores */
+  else
+    memset ((v = sf_sip_arena_alloc (c->arena, sizeof *v)), 0, VALUE_COMMON);
   v->id = id;
   v->kind = c->kind;
   return v;
@@ -884,11 +923,9 @@ unexpected (Ctx *c)
 static gboolean
 parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
 {
-  SfSipScan saved = c->s;
-  sf_sip_scan_init (&c->s, raw, saved.base);
-  gboolean ok = parse_element (c, id) && (at_end (c) || unexpected (c));
-  c->s = saved;
-  return ok;
+  /* c->s is not kept: each caller sets it again before it reads it. */
+  sf_sip_scan_init (&c->s, raw, c->s.base);
+  return parse_element (c, id) && (at_end (c) || unexpected (c));
 }
 
 static SfSipStr
@@ -908,7 +945,7 @@ static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *ba
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, NULL, out, NULL, FALSE, SF_SIP_VAL_OPAQUE };
+  Ctx c = { { 0 }, name, error, NULL, out, NULL, FALSE, SF_SIP_VAL_OPAQUE, FALSE };
   return hdr_parse (&c, id, value, base);
 }
 
@@ -916,27 +953,32 @@ gboolean
 sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
                      SfSipValues *out, GError **error)
 {
-  Ctx c = { { 0 }, name, error, arena, NULL, out, FALSE, SF_SIP_VAL_OPAQUE };
+  Ctx c; /* every field set, here or by hdr_parse() (the scanner, the kind) */
+  c.name = name;
+  c.error = error;
+  c.arena = arena;
+  c.out = NULL;
+  c.vout = out;
+  c.list = FALSE;
+  c.trimmed = TRUE;
   return hdr_parse (&c, id, value, base);
 }
 
 static gboolean
 hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
 {
-  SfSipArena *arena = c->arena;
-  const SfSipHdrInfo *info = sf_sip_hdr_info (id);
+  const SfSipHdrInfo *info = &infos[id < SF_SIP_HDR_COUNT ? id : 0];
   c->kind = info->kind;
   sf_sip_scan_init (&c->s, value, base);
   if (info->kind == SF_SIP_VAL_OPAQUE && id != SF_SIP_HDR_DATE && id != SF_SIP_HDR_WARNING &&
       id != SF_SIP_HDR_MIME_VERSION && id != SF_SIP_HDR_TIMESTAMP) {
-    SfSipValue *v = arena != NULL ? sf_sip_arena_alloc0 (arena, sizeof *v) : g_new0 (SfSipValue, 1);
-    v->id = id;
-    v->raw = v->text = trim (value);
+    SfSipValue *v = new_value (c, id); /* c->kind: OPAQUE */
+    v->raw = v->text = c->trimmed ? value : trim (value);
     emit (c, v);
     return TRUE;
   }
   if (info->shape != SF_SIP_HDR_LIST) {
-    SfSipStr t = trim (value);
+    SfSipStr t = c->trimmed ? value : trim (value);
     if (t.len == 0)
       return bad (c, "empty value");
     return parse_value (id, t, c);
@@ -946,7 +988,7 @@ hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
   SfSipScan s = c->s;
   /* Lists that may be empty (20.1, 20.2, 20.3, 20.5, 20.37). */
   if ((id == SF_SIP_HDR_ACCEPT || id == SF_SIP_HDR_ACCEPT_ENCODING || id == SF_SIP_HDR_ACCEPT_LANGUAGE ||
-       id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && trim (value).len == 0)
+       id == SF_SIP_HDR_ALLOW || id == SF_SIP_HDR_SUPPORTED) && (c->trimmed ? value : trim (value)).len == 0)
     return TRUE;
   if (id == SF_SIP_HDR_WARNING || id == SF_SIP_HDR_IN_REPLY_TO) {
     /* Split first: a warn-agent and a Call-ID word may hold a ',' that their

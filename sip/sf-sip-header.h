@@ -86,7 +86,13 @@ typedef struct {
   SfSipValKind kind;
 } SfSipHdrInfo;
 
-/* One parsed header value.  Slices point into the message's bytes. */
+/* One parsed header value.  Slices point into the message's bytes.  What
+ * every kind may set comes first; what only some kinds have shares one union
+ * (anonymous: read as v->uri, v->host...), so that a value is 136 bytes
+ * instead of 176 and a value of a plain kind (a token, a number: most of a
+ * message's) has only its first 64 bytes zeroed when parsed.  Read the
+ * union's fields of the kind @kind says only (the values of a header id all
+ * have its kind: sf_sip_hdr_info()). */
 typedef struct {
   SfSipHdrId id;
   SfSipValKind kind;
@@ -94,19 +100,23 @@ typedef struct {
   SfSipStr text;           /* TOKEN: the token; CSEQ: the method; MEDIA: "type/subtype";
                               AUTH: the scheme; OPAQUE: the value */
   guint64 number;          /* NUMBER: the value; CSEQ: the sequence number */
-  /* NAMEADDR, INFO */
-  SfSipStr display;        /* as written; quoted display names without their quotes */
-  gboolean display_quoted;
-  SfSipUri *uri;           /* owned, nullable (Contact: *) */
-  gboolean star;           /* Contact: * */
-  /* VIA */
-  SfSipStr protocol, version, transport;
-  SfSipStr host;           /* sent-by host; IPv6 keeps its brackets */
-  SfSipHostKind host_kind;
-  guint port;              /* 0: absent */
   /* header parameters (tag, q, expires, branch...), or AUTH's auth-params */
   SfSipParam *params;      /* owned */
   guint n_params;
+  union {
+    struct { /* NAMEADDR, INFO */
+      SfSipStr display;    /* as written; quoted display names without their quotes */
+      SfSipUri *uri;       /* owned, nullable (Contact: *) */
+      gboolean display_quoted;
+      gboolean star;       /* Contact: * */
+    };
+    struct { /* VIA */
+      SfSipStr protocol, version, transport;
+      SfSipStr host;       /* sent-by host; IPv6 keeps its brackets */
+      SfSipHostKind host_kind;
+      guint port;          /* 0: absent */
+    };
+  };
 } SfSipValue;
 
 const SfSipHdrInfo *sf_sip_hdr_info (SfSipHdrId id);
@@ -131,7 +141,8 @@ typedef struct {
 } SfSipValues;
 
 /* The same, with the values (their URIs and parameters too) allocated in
- * @arena and appended to @out, whose table grows in @arena. */
+ * @arena and appended to @out, whose table grows in @arena.  @value has no
+ * LWS at either end, as a message's SfSipHdr value (sf-sip-msg.h). */
 gboolean sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, SfSipArena *arena,
                               SfSipValues *out, GError **error);
 void sf_sip_value_free (SfSipValue *v);

@@ -28,10 +28,12 @@ struct _SfSipMsg {
   SfSipValues *cache[SF_SIP_HDR_COUNT]; /* in the arena: parsed values, NULL until asked */
   guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
   guint16 first[SF_SIP_HDR_COUNT];    /* the index of the first of them (when count > 0) */
+  guint64 present;             /* bit 1 << id: count[id] > 0 (sf_sip_msg_check_all walks these only) */
   SfSipArena arena;            /* the header table, parsed values, URIs: freed with the message */
   guint frame_used;            /* bytes of the first block the framing parse took, 0: unknown (a head
                                 * only, or it needed a second block): sf_sip_msg_compact() */
   guint table_bytes;           /* of them, the header tables (each doubling leaves the old one) */
+  gboolean table_in_place;     /* while framing: the header table is the arena's free space, not yet taken */
   /* The arena's first block (MSG_BLOCK bytes from the wire): a typical message
    * parsed lazily fits (one allocation per message); a full parse adds a block
    * or two.  Not larger: proxies and transactions keep many messages
@@ -112,7 +114,7 @@ static gboolean
 parse_start_line (SfSipMsg *m, GError **error)
 {
   SfSipStr l = m->start_line;
-  if (l.len >= 4 && g_ascii_strncasecmp (l.p, "SIP/", 4) == 0) {
+  if (l.len >= 4 && (l.p[0] | 0x20) == 's' && (l.p[1] | 0x20) == 'i' && (l.p[2] | 0x20) == 'p' && l.p[3] == '/') {
     /* Status-Line = SIP-Version SP Status-Code SP Reason-Phrase */
     const char *sp = memchr (l.p, ' ', l.len);
     if (sp == NULL)
@@ -125,7 +127,7 @@ parse_start_line (SfSipMsg *m, GError **error)
     while (code + n < end && g_ascii_isdigit (code[n]))
       n++;
     guint64 status;
-    if (n != 3 || !sf_sip_str_to_u64 (sf_sip_str (code, 3), 699, &status) || status < 100)
+    if (n != 3 || !sf_sip_dec_u64 (sf_sip_str (code, 3), 699, &status) || status < 100)
       return err (error, SF_SIP_ERROR_SYNTAX, "status line: the status code must be three digits from 100 to 699");
     if (code + 3 < end && code[3] != ' ')
       return err (error, SF_SIP_ERROR_SYNTAX, "status line: expected a space after the status code");
@@ -148,7 +150,7 @@ parse_start_line (SfSipMsg *m, GError **error)
   if (m->method.len == 0)
     return err (error, SF_SIP_ERROR_SYNTAX, "request line: empty method");
   for (gsize i = 0; i < m->method.len; i++)
-    if (!sf_sip_is_token_char ((guchar) m->method.p[i]))
+    if (!sf_sip_ch ((guchar) m->method.p[i], SF_SIP_CH_TOKEN))
       return err (error, SF_SIP_ERROR_SYNTAX, "request line: the method is not a token");
   /* The version: the last word, trailing spaces aside. */
   const char *lend = l.p + l.len, *vend = lend;
@@ -287,13 +289,23 @@ header_rest (const char *q, const char *end, const char **next, const char **cen
   }
 }
 
-/* The header table grows by doubling in the arena: the old table stays there
- * unused, at most as large as the new one. */
+/* The header table is written where the arena's free space starts, nothing
+ * else being allocated while the lines are framed, and takes from the arena
+ * what the lines filled only once they are all there (parse_headers()): a
+ * dozen lines take 672 bytes of the first block, not a table of 32 (1,792).
+ * Past the free space, the table grows by doubling in the arena (the old
+ * table stays there unused, at most as large as the new one). */
 static void
 add_header (SfSipMsg *m, const SfSipHdr *h)
 {
-  if (m->n_headers == m->cap_headers) {
-    guint cap = m->cap_headers == 0 ? 32 : MIN (m->cap_headers * 2, SF_SIP_MAX_HEADERS);
+  if (G_UNLIKELY (m->n_headers == m->cap_headers)) {
+    if (m->table_in_place) { /* the lines so far are the arena's now */
+      SfSipHdr *t = sf_sip_arena_alloc (&m->arena, MAX (m->n_headers, 1) * sizeof *t);
+      g_assert (m->n_headers == 0 || t == m->headers);
+      m->table_bytes += (guint) ROUND_ALIGN (MAX (m->n_headers, 1) * sizeof *t);
+      m->table_in_place = FALSE;
+    }
+    guint cap = MIN (MAX (m->cap_headers * 2, 16u), SF_SIP_MAX_HEADERS);
     SfSipHdr *t = sf_sip_arena_alloc (&m->arena, cap * sizeof *t); /* entries written before read */
     m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
     if (m->n_headers > 0)
@@ -301,8 +313,10 @@ add_header (SfSipMsg *m, const SfSipHdr *h)
     m->headers = t;
     m->cap_headers = cap;
   }
-  if (m->count[h->id]++ == 0)
+  if (m->count[h->id]++ == 0) {
     m->first[h->id] = (guint16) m->n_headers;
+    m->present |= G_GUINT64_CONSTANT (1) << h->id;
+  }
   m->headers[m->n_headers++] = *h;
 }
 
@@ -367,16 +381,14 @@ header_slow (SfSipMsg *m, const char *p, const char *end, const char **after, GE
 }
 
 static gboolean
-parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
+parse_lines (SfSipMsg *m, const char **pp, const char *end, GError **error)
 {
   const char *p = *pp;
   for (;;) {
     /* The quick way: a token name, optional SP/HTAB and a colon at the line's
      * start (no CR or LF among them), then the rest of the line (its end, its
      * folds and its control bytes) in one pass. */
-    const char *n = p;
-    while (n < end && sf_sip_ch ((guchar) *n, SF_SIP_CH_TOKEN))
-      n++;
+    const char *n = sf_sip_token_span (p, end);
     const char *colon = n;
     while (colon < end && (*colon == ' ' || *colon == '\t'))
       colon++;
@@ -403,22 +415,47 @@ parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
   }
 }
 
-/* The Content-Length lines: none, one, or an error for several (RFC 4475 mcl01). */
+static gboolean
+parse_headers (SfSipMsg *m, const char **pp, const char *end, GError **error)
+{
+  SfSipArena *a = &m->arena;
+  /* Whole aligned steps of the free space only: the table, rounded up to the
+   * alignment when taken, must still fit where it was written. */
+  gsize room = a->p != NULL ? ((gsize) (a->end - a->p) & ~(gsize) (ARENA_ALIGN - 1)) / sizeof (SfSipHdr) : 0;
+  m->headers = (SfSipHdr *) (void *) a->p; /* aligned: the arena hands out ARENA_ALIGN blocks */
+  m->cap_headers = (guint) MIN (room, SF_SIP_MAX_HEADERS);
+  m->table_in_place = TRUE;
+  gboolean ok = parse_lines (m, pp, end, error);
+  if (m->table_in_place) { /* what the lines filled, taken from the arena */
+    m->table_in_place = FALSE;
+    if (m->n_headers == 0) {
+      m->headers = NULL;
+    } else {
+      G_GNUC_UNUSED SfSipHdr *t = sf_sip_arena_alloc (a, m->n_headers * sizeof (SfSipHdr));
+      g_assert (t == m->headers);
+      m->table_bytes = (guint) ROUND_ALIGN (m->n_headers * sizeof (SfSipHdr));
+    }
+    m->cap_headers = m->n_headers;
+  }
+  return ok;
+}
+
+/* The Content-Length lines: none, one, or an error for several (RFC 4475
+ * mcl01), from the counts the framing kept: the first line's value is
+ * checked first, as a walk over the lines would find it. */
 static gboolean
 content_length (SfSipMsg *m, gboolean *present, guint64 *value, GError **error)
 {
-  *present = FALSE;
-  for (guint i = 0; i < m->n_headers; i++) {
-    SfSipHdr *h = &m->headers[i];
-    if (h->id != SF_SIP_HDR_CONTENT_LENGTH)
-      continue;
-    if (*present)
-      return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: appears more than once");
-    *present = TRUE;
-    if (!sf_sip_str_to_u64 (h->value, SF_SIP_MAX_MSG_SIZE, value))
-      return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: '%.*s' is not a length from 0 to %d",
-                  (int) MIN (h->value.len, 32), h->value.p, SF_SIP_MAX_MSG_SIZE);
-  }
+  guint n = m->count[SF_SIP_HDR_CONTENT_LENGTH];
+  *present = n > 0;
+  if (n == 0)
+    return TRUE;
+  const SfSipHdr *h = &m->headers[m->first[SF_SIP_HDR_CONTENT_LENGTH]];
+  if (!sf_sip_dec_u64 (h->value, SF_SIP_MAX_MSG_SIZE, value))
+    return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: '%.*s' is not a length from 0 to %d",
+                (int) MIN (h->value.len, 32), h->value.p, SF_SIP_MAX_MSG_SIZE);
+  if (n > 1)
+    return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: appears more than once");
   return TRUE;
 }
 
@@ -557,12 +594,11 @@ count_lines (SfSipMsg *msg, SfSipHdrId id)
 static gboolean
 require_one (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
-  const char *name = sf_sip_hdr_info (id)->name;
   guint n = count_lines (msg, id);
   if (n == 0)
-    return err (error, SF_SIP_ERROR_MISSING, "missing %s header", name);
+    return err (error, SF_SIP_ERROR_MISSING, "missing %s header", sf_sip_hdr_info (id)->name);
   if (n > 1)
-    return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", name);
+    return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", sf_sip_hdr_info (id)->name);
   return sf_sip_msg_values (msg, id, error) != NULL;
 }
 
@@ -880,13 +916,14 @@ sf_sip_msg_max_forwards (SfSipMsg *msg)
 gboolean
 sf_sip_msg_check_all (SfSipMsg *msg, GError **error)
 {
-  for (int id = SF_SIP_HDR_OTHER + 1; id < SF_SIP_HDR_COUNT; id++) {
-    guint n = count_lines (msg, id);
-    if (n == 0)
-      continue;
-    if (n > 1 && sf_sip_hdr_info (id)->shape == SF_SIP_HDR_SINGLE)
+  /* The ids present, in id order (the first error is the same as a walk over
+   * every id's would find), instead of a look at each of the 44. */
+  G_STATIC_ASSERT (SF_SIP_HDR_COUNT <= 64);
+  for (guint64 left = msg->present & ~G_GUINT64_CONSTANT (1); left != 0; left &= left - 1) {
+    SfSipHdrId id = (SfSipHdrId) __builtin_ctzll (left);
+    if (msg->count[id] > 1 && sf_sip_hdr_info (id)->shape == SF_SIP_HDR_SINGLE)
       return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", sf_sip_hdr_info (id)->name);
-    if (sf_sip_msg_values (msg, id, error) == NULL)
+    if (msg->cache[id] == NULL && sf_sip_msg_values (msg, id, error) == NULL)
       return FALSE;
   }
   return TRUE;

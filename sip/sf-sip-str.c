@@ -92,23 +92,7 @@ sf_sip_str_dup (SfSipStr s)
 gboolean
 sf_sip_str_to_u64 (SfSipStr s, guint64 max, guint64 *out)
 {
-  if (s.len == 0 || s.len > 20)
-    return FALSE;
-  guint64 v = 0;
-  for (gsize i = 0; i < s.len; i++) {
-    if (!sf_sip_ch ((guchar) s.p[i], SF_SIP_CH_DIGIT))
-      return FALSE;
-    guint d = (guint) (s.p[i] - '0');
-    /* 19 digits cannot overflow (10^19 - 1 < 2^64): only a 20th is checked,
-     * without a division per digit. */
-    if (i == 19 && v > (G_MAXUINT64 - d) / 10)
-      return FALSE;
-    v = v * 10 + d;
-  }
-  if (v > max)
-    return FALSE;
-  *out = v;
-  return TRUE;
+  return sf_sip_dec_u64 (s, max, out);
 }
 
 gboolean
@@ -153,7 +137,7 @@ sf_sip_scan_peek (SfSipScan *s)
 }
 
 gboolean
-sf_sip_scan_sep (SfSipScan *s, char c)
+sf_sip_scan_sep_lws (SfSipScan *s, char c)
 {
   const char *save = s->p;
   sf_sip_scan_sws (s);

@@ -10,6 +10,9 @@
 #pragma once
 #include <glib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 G_BEGIN_DECLS
 
@@ -87,8 +90,8 @@ sf_sip_caseeq_len (SfSipStr a, const char *b, gsize n)
 {
   if (a.len != n)
     return FALSE;
-  for (gsize i = 0; i < n; i++)
-    if (sf_sip_lower (a.p[i]) != sf_sip_lower (b[i]))
+  for (gsize i = 0; i < n; i++) /* equal bytes first: most names are written as compared */
+    if (a.p[i] != b[i] && sf_sip_lower (a.p[i]) != sf_sip_lower (b[i]))
       return FALSE;
   return TRUE;
 }
@@ -98,6 +101,112 @@ static inline gboolean
 sf_sip_caseeq (SfSipStr a, const char *lit)
 {
   return sf_sip_caseeq_len (a, lit, strlen (lit));
+}
+
+/* The end of the run of hostname bytes (SF_SIP_CH_HOST: alphanum, '-', '.')
+ * from @p before @end; *@dots TRUE when two dots are adjacent in it (an
+ * empty label), else unchanged.  Sixteen bytes at a time where SSE2 is there
+ * (every x86-64): a byte loop was a tenth of a full parse (five URIs and a
+ * Via host a message). */
+static inline const char *
+sf_sip_host_span (const char *p, const char *end, gboolean *dots)
+{
+  unsigned prev_dot = 0; /* the byte before p was a dot */
+#ifdef __SSE2__
+  for (; end - p >= 16; p += 16) {
+    __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
+    /* Letters by their lower case (OR 0x20 maps only the upper-case letters
+     * onto lower-case ones); digits, '-' and '.' as they are (OR 0x20 would
+     * map control bytes onto them).  Signed compares: bytes from 0x80 are
+     * negative, below every bound. */
+    __m128i lo = _mm_or_si128 (x, _mm_set1_epi8 (0x20));
+    __m128i letter = _mm_and_si128 (_mm_cmpgt_epi8 (lo, _mm_set1_epi8 ('a' - 1)),
+                                    _mm_cmpgt_epi8 (_mm_set1_epi8 ('z' + 1), lo));
+    __m128i digit = _mm_and_si128 (_mm_cmpgt_epi8 (x, _mm_set1_epi8 ('0' - 1)),
+                                   _mm_cmpgt_epi8 (_mm_set1_epi8 ('9' + 1), x));
+    __m128i dot = _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('.'));
+    __m128i ok = _mm_or_si128 (_mm_or_si128 (letter, digit), _mm_or_si128 (dot, _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('-'))));
+    unsigned bad = ~(unsigned) _mm_movemask_epi8 (ok) & 0xffffu; /* bit i: byte i, in memory order */
+    unsigned dm = (unsigned) _mm_movemask_epi8 (dot);
+    if (bad != 0) {
+      unsigned n = (unsigned) __builtin_ctz (bad);
+      dm &= (1u << n) - 1; /* the dots before the first other byte */
+      if ((dm & (dm >> 1)) != 0 || (prev_dot & dm) != 0)
+        *dots = TRUE;
+      return p + n;
+    }
+    if ((dm & (dm >> 1)) != 0 || (prev_dot & dm) != 0)
+      *dots = TRUE;
+    prev_dot = dm >> 15;
+  }
+#endif
+  for (; p < end && sf_sip_ch ((guchar) *p, SF_SIP_CH_HOST); p++) {
+    unsigned d = *p == '.';
+    if (d & prev_dot)
+      *dots = TRUE;
+    prev_dot = d;
+  }
+  return p;
+}
+
+/* The end of the run of bytes of class @cls from @p before @end, for a class
+ * that holds alphanumerics, '-', '.' and @extra (tokens, Call-ID words):
+ * those sixteen at a time where SSE2 is there (most of a header name's or a
+ * Call-ID's bytes), the class's other bytes one by one. */
+static inline const char *
+sf_sip_class_span (const char *p, const char *end, guint16 cls, char extra)
+{
+#ifdef __SSE2__
+  for (; end - p >= 16; p += 16) {
+    __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) p);
+    __m128i lo = _mm_or_si128 (x, _mm_set1_epi8 (0x20)); /* as in sf_sip_host_span() */
+    __m128i letter = _mm_and_si128 (_mm_cmpgt_epi8 (lo, _mm_set1_epi8 ('a' - 1)),
+                                    _mm_cmpgt_epi8 (_mm_set1_epi8 ('z' + 1), lo));
+    __m128i digit = _mm_and_si128 (_mm_cmpgt_epi8 (x, _mm_set1_epi8 ('0' - 1)),
+                                   _mm_cmpgt_epi8 (_mm_set1_epi8 ('9' + 1), x));
+    __m128i punct = _mm_or_si128 (_mm_or_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ('.')), _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('-'))),
+                                  _mm_cmpeq_epi8 (x, _mm_set1_epi8 (extra)));
+    unsigned bad = ~(unsigned) _mm_movemask_epi8 (_mm_or_si128 (_mm_or_si128 (letter, digit), punct)) & 0xffffu;
+    if (bad != 0) {
+      p += __builtin_ctz (bad);
+      break; /* the bytes from there one by one */
+    }
+  }
+#endif
+  while (p < end && sf_sip_ch ((guchar) *p, cls))
+    p++;
+  return p;
+}
+
+/* Token bytes (SF_SIP_CH_TOKEN): a header name. */
+static inline const char *
+sf_sip_token_span (const char *p, const char *end)
+{
+  return sf_sip_class_span (p, end, SF_SIP_CH_TOKEN, '-');
+}
+
+/* The same inline, for the parsers (a CSeq, a length, a port: a call each
+ * cost as much as the digits). */
+static inline gboolean
+sf_sip_dec_u64 (SfSipStr s, guint64 max, guint64 *out)
+{
+  if (s.len == 0 || s.len > 20)
+    return FALSE;
+  guint64 v = 0;
+  for (gsize i = 0; i < s.len; i++) {
+    if (!sf_sip_ch ((guchar) s.p[i], SF_SIP_CH_DIGIT))
+      return FALSE;
+    guint d = (guint) (s.p[i] - '0');
+    /* 19 digits cannot overflow (10^19 - 1 < 2^64): only a 20th is checked,
+     * without a division per digit. */
+    if (i == 19 && v > (G_MAXUINT64 - d) / 10)
+      return FALSE;
+    v = v * 10 + d;
+  }
+  if (v > max)
+    return FALSE;
+  *out = v;
+  return TRUE;
 }
 
 /* ---- the scanner ---- */
@@ -143,8 +252,23 @@ sf_sip_scan_sws (SfSipScan *s)
     sf_sip_scan_lws_at (s);
   return s->p != start;
 }
-/* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI, COLON, EQUAL...). */
-gboolean sf_sip_scan_sep (SfSipScan *s, char c);
+/* The slow path of sf_sip_scan_sep(): LWS before the separator. */
+gboolean sf_sip_scan_sep_lws (SfSipScan *s, char c);
+/* After optional LWS, consumes @c and the LWS after it (RFC 3261 25.1 SEMI,
+ * COLON, EQUAL...; @c is never a LWS byte).  Inline: the separator or another
+ * byte is mostly right there. */
+static inline gboolean
+sf_sip_scan_sep (SfSipScan *s, char c)
+{
+  if (s->p < s->end && *s->p == c) {
+    s->p++;
+    sf_sip_scan_sws (s);
+    return TRUE;
+  }
+  if (s->p >= s->end || !sf_sip_ch ((guchar) *s->p, SF_SIP_CH_LWS))
+    return FALSE;
+  return sf_sip_scan_sep_lws (s, c);
+}
 /* Peeks the next non-LWS character without consuming; 0 at the end. */
 char sf_sip_scan_peek (SfSipScan *s);
 /* A token (1*token-char).  Inline: the parsers' most frequent call. */

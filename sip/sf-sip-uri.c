@@ -61,8 +61,9 @@ sf_sip_is_ipv4 (SfSipStr h)
 {
   int parts = 0, digits = 0, value = 0;
   for (gsize i = 0; i < h.len; i++) {
-    if (g_ascii_isdigit (h.p[i])) {
-      value = value * 10 + (h.p[i] - '0');
+    guint d = (guint) ((guchar) h.p[i] - '0'); /* a digit: below 10 (one compare, no table) */
+    if (d < 10) {
+      value = value * 10 + (int) d;
       if (++digits > 3 || value > 255)
         return FALSE;
     } else if (h.p[i] == '.' && digits > 0 && parts < 3) {
@@ -109,9 +110,12 @@ sf_sip_is_ipv6 (SfSipStr h)
 }
 
 
-/* host [":" port] at *p .. end; advances *p past it. */
+/* host [":" port] at *p .. end; advances *p past it.  @span: where the run
+ * of hostname bytes from *p ends when the caller found it (@dots: whether it
+ * holds "..") or NULL. */
 static gboolean
-parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *base, GError **error)
+parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *span, gboolean dots, const char *base,
+                GError **error)
 {
   const char *p = *pp;
   const char *h = p;
@@ -126,12 +130,7 @@ parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *base,
   } else {
     /* A hostname or an IPv4 address: alphanum, '-' and '.', no empty label
      * (".."), not starting with '.' or '-', at most 255 bytes; in one pass. */
-    gboolean dots = FALSE;
-    while (p < end && sf_sip_ch ((guchar) *p, SF_SIP_CH_HOST)) {
-      if (*p == '.' && p > h && p[-1] == '.')
-        dots = TRUE;
-      p++;
-    }
+    p = span != NULL ? span : sf_sip_host_span (p, end, &dots);
     SfSipStr host = sf_sip_str (h, (gsize) (p - h));
     if (host.len == 0 || host.len > 255 || dots || *h == '.' || *h == '-')
       return fail (error, base, h, "URI: invalid host");
@@ -143,7 +142,7 @@ parse_hostport (SfSipUri *u, const char **pp, const char *end, const char *base,
     while (p < end && g_ascii_isdigit (*p))
       p++;
     guint64 port;
-    if (!sf_sip_str_to_u64 (sf_sip_str (ps, (gsize) (p - ps)), 65535, &port) || port == 0)
+    if (!sf_sip_dec_u64 (sf_sip_str (ps, (gsize) (p - ps)), 65535, &port) || port == 0)
       return fail (error, base, ps, "URI: invalid port");
     u->port = (guint) port;
   }
@@ -261,8 +260,19 @@ parse_headers (SfSipUri *u, const char **pp, const char *end, SfSipArena *arena,
 static gboolean
 parse_sip (SfSipUri *u, const char *p, const char *end, SfSipArena *arena, const char *base, GError **error)
 {
-  const char *at = memchr (p, '@', (gsize) (end - p));
-  if (at != NULL) {
+  /* The run of hostname bytes first: it is the host when no '@' follows (no
+   * user part), and the user when an '@' ends it (hostname bytes are user
+   * bytes, and none is '@' or ':'): most URIs are read once.  Else the user
+   * part by its '@' and ':' as the grammar has it. */
+  gboolean dots = FALSE;
+  const char *span = sf_sip_host_span (p, end, &dots);
+  const char *at = span < end && *span == '@' ? span : memchr (span, '@', (gsize) (end - span));
+  if (at == span && span > p) {
+    u->user = sf_sip_str (p, (gsize) (span - p));
+    p = at + 1;
+    span = NULL;
+  } else if (at != NULL) {
+    span = NULL;
     const char *colon = memchr (p, ':', (gsize) (at - p));
     const char *uend = colon != NULL ? colon : at;
     u->user = sf_sip_str (p, (gsize) (uend - p));
@@ -275,11 +285,12 @@ parse_sip (SfSipUri *u, const char *p, const char *end, SfSipArena *arena, const
     }
     p = at + 1;
   }
-  if (!parse_hostport (u, &p, end, base, error))
+  if (!parse_hostport (u, &p, end, span, dots, base, error))
     return FALSE;
-  if (!parse_params (&p, end, TRUE, &u->params, &u->n_params, arena, base, error))
+  /* Most URIs have no header and one parameter or none: no call then. */
+  if (p < end && *p == ';' && !parse_params (&p, end, TRUE, &u->params, &u->n_params, arena, base, error))
     return FALSE;
-  if (!parse_headers (u, &p, end, arena, base, error))
+  if (p < end && *p == '?' && !parse_headers (u, &p, end, arena, base, error))
     return FALSE;
   if (p != end)
     return fail (error, base, p, "URI: unexpected character '%c'", g_ascii_isprint (*p) ? *p : '?');

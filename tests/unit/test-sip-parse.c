@@ -21,7 +21,10 @@
  *    and headers are unreserved and the grammar's extra characters
  *  - header_control_bytes: a control byte anywhere in a header value is found at
  *    its offset (bare CR, DEL, others), an escaped one and folds are let through
- *  - decimal_bounds: decimals up to 2^64 - 1 and their limits */
+ *  - decimal_bounds: decimals up to 2^64 - 1 and their limits
+ *  - host_span: the hostname, token, gen-value and Call-ID scans sixteen bytes at a time against byte loops
+ *    (each byte value at each place of runs of 1 to 40 bytes, ".." on either
+ *    side of a 16-byte step), and URIs whose user or host it reads */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -823,6 +826,86 @@ decimal_bounds (void)
   CU_ASSERT_FALSE (sf_sip_str_to_u64 (SF_SIP_STR_LIT (""), 255, &v));
 }
 
+/* What sf_sip_host_span() answers, byte by byte. */
+static const char *
+host_span_ref (const char *p, const char *end, gboolean *dots)
+{
+  const char *h = p;
+  for (; p < end && (g_ascii_isalnum (*p) || *p == '-' || *p == '.'); p++)
+    if (*p == '.' && p > h && p[-1] == '.')
+      *dots = TRUE;
+  return p;
+}
+
+static void
+host_span (void)
+{
+  char buf[48];
+  guint wrong = 0;
+  for (gsize len = 1; len <= 40; len++)
+    for (gsize at = 0; at < len; at++)
+      for (int c = 0; c < 256; c++) {
+        /* A run of host bytes with byte @c at @at; dots before it in some runs. */
+        for (gsize i = 0; i < len; i++)
+          buf[i] = "ab-9.Zx0"[i % 8];
+        buf[at] = (char) c;
+        if (c == '.' && at > 0)
+          buf[at - 1] = (len + at) % 3 == 0 ? '.' : 'q'; /* ".." across each place, steps of 16 too */
+        gboolean d1 = FALSE, d2 = FALSE;
+        const char *e1 = sf_sip_host_span (buf, buf + len, &d1), *e2 = host_span_ref (buf, buf + len, &d2);
+        if (e1 != e2 || d1 != d2) {
+          if (wrong++ < 5)
+            g_printerr ("\n  host_span len %zu byte 0x%02x at %zu: end %td/%td dots %d/%d", len, (guint) c, at,
+                        e1 - buf, e2 - buf, d1, d2);
+        }
+        /* The token scan likewise (its sixteen-byte steps stop at the first
+         * byte not alphanumeric, '-' or '.'; token bytes go on from there). */
+        const char *t2 = buf;
+        while (t2 < buf + len && sf_sip_is_token_char ((guchar) *t2))
+          t2++;
+        if (sf_sip_token_span (buf, buf + len) != t2 && wrong++ < 5)
+          g_printerr ("\n  token_span len %zu byte 0x%02x at %zu", len, (guint) c, at);
+        const char *g2 = buf; /* a parameter's gen-value */
+        while (g2 < buf + len && sf_sip_ch ((guchar) *g2, SF_SIP_CH_GEN))
+          g2++;
+        if (sf_sip_class_span (buf, buf + len, SF_SIP_CH_GEN, ':') != g2 && wrong++ < 5)
+          g_printerr ("\n  class_span (gen-value) len %zu byte 0x%02x at %zu", len, (guint) c, at);
+        const char *w2 = buf; /* a Call-ID's words */
+        while (w2 < buf + len && sf_sip_ch ((guchar) *w2, SF_SIP_CH_CALLID))
+          w2++;
+        if (sf_sip_class_span (buf, buf + len, SF_SIP_CH_CALLID, '@') != w2 && wrong++ < 5)
+          g_printerr ("\n  class_span (Call-ID) len %zu byte 0x%02x at %zu", len, (guint) c, at);
+      }
+  CU_ASSERT_EQUAL (wrong, 0);
+  /* Through the URI parser: a user found by the hostname scan, "..", a user
+   * with other bytes, a host past 16 bytes. */
+  static const struct { const char *uri; gboolean ok; const char *user, *host; } cases[] = {
+    { "sip:bob@biloxi.example.com", TRUE, "bob", "biloxi.example.com" },
+    { "sip:bob.smith-2@a.very.long.host.name.example.com:5060;lr", TRUE, "bob.smith-2",
+      "a.very.long.host.name.example.com" },
+    { "sip:server10.biloxi.example.com;lr", TRUE, NULL, "server10.biloxi.example.com" },
+    { "sip:a;b@host.example.com", TRUE, "a;b", "host.example.com" },
+    { "sip:alice:secret@atlanta.example.com", TRUE, "alice", "atlanta.example.com" },
+    { "sip:@host.example.com", FALSE, NULL, NULL },
+    { "sip:bob@biloxi..example.com", FALSE, NULL, NULL },
+    { "sip:bob@0123456789abcdef..example.com", FALSE, NULL, NULL },
+    { "sip:0123456789abcde..example.com", FALSE, NULL, NULL },
+    { "sip:0123456789abcdef.example.com", TRUE, NULL, "0123456789abcdef.example.com" },
+    { "sip:bo b@host", FALSE, NULL, NULL },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GError) e = NULL;
+    g_autoptr (SfSipUri) u = sf_sip_uri_parse (sf_sip_str (cases[i].uri, strlen (cases[i].uri)), NULL, &e);
+    if ((u != NULL) != cases[i].ok)
+      g_printerr ("\n  %s: %s", cases[i].uri, e != NULL ? e->message : "parsed");
+    CU_ASSERT_EQUAL (u != NULL, cases[i].ok);
+    if (u == NULL || !cases[i].ok)
+      continue;
+    CU_ASSERT_TRUE (cases[i].user != NULL ? sf_sip_str_eq (u->user, cases[i].user) : u->user.len == 0);
+    CU_ASSERT_TRUE (sf_sip_str_eq (u->host, cases[i].host));
+  }
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -841,4 +924,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, uri_char_classes);
   SF_ADD_TEST (s, header_control_bytes);
   SF_ADD_TEST (s, decimal_bounds);
+  SF_ADD_TEST (s, host_span);
 }
