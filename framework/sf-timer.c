@@ -143,6 +143,10 @@ sf_timer_heap_next_deadline (SfTimerHeap *heap)
 gpointer
 sf_timer_heap_pop_due (SfTimerHeap *heap, gint64 now_us, gint64 *deadline_us)
 {
+  /* a timer of sf_timer_heap_add_sized keeps its data in its own block:
+   * freeing it here would hand back freed bytes, so it is taken, never popped */
+  if (heap->v->len > 0)
+    g_return_val_if_fail (((SfTimer *) heap->v->pdata[0])->data != (gpointer) ((SfTimer *) heap->v->pdata[0] + 1), NULL);
   SfTimer *t = sf_timer_heap_take_due (heap, now_us);
   if (t == NULL)
     return NULL;
