@@ -168,12 +168,22 @@ sipp_run() {
   for try in 1 2 3 4 5; do
     local lport=$((20000 + (RANDOM % 20000)))
     rm -f "$T/$name"*.csv
+    rm -f "$T/$name.errors"
     timeout 150 sipp "$target" -p "$lport" -i 127.0.0.1 -nostdin -timeout 120 -timeout_error \
-      -trace_stat -stf "$T/$name.csv" "$@" >"$T/$name.out" 2>&1
+      -trace_stat -stf "$T/$name.csv" -trace_err -error_file "$T/$name.errors" "$@" >"$T/$name.out" 2>&1
     SIPP_RC=$?
     [ "$SIPP_RC" != 254 ] && break
   done
+  sipp_errors "$name"
   sipp_stats "$name"
+}
+
+# sipp_errors NAME: a sipp that failed leaves what it did not expect (its
+# -trace_err file) at the end of NAME.out, where the tests' failure reports
+# read their tail.
+sipp_errors() {
+  [ "${SIPP_RC:-0}" != 0 ] && [ -s "$T/$1.errors" ] || return 0
+  { echo "---- sipp's errors ($1):"; tail -n 40 "$T/$1.errors"; } >>"$T/$1.out"
 }
 
 # sipp_server NAME ARGS...: sipp in the background (a UAS or registrar scenario)
@@ -185,8 +195,9 @@ sipp_server() {
     SIPP_PORT=$((20000 + (RANDOM % 20000)))
     udp_bound "$SIPP_PORT" && continue
     rm -f "$T/$name"*.csv
+    rm -f "$T/$name.errors"
     timeout 150 sipp -p "$SIPP_PORT" -i 127.0.0.1 -nostdin -timeout 120 -timeout_error \
-      -trace_stat -stf "$T/$name.csv" "$@" >"$T/$name.out" 2>&1 &
+      -trace_stat -stf "$T/$name.csv" -trace_err -error_file "$T/$name.errors" "$@" >"$T/$name.out" 2>&1 &
     SIPP_PID=$!
     PIDS+=("$SIPP_PID")
     for i in $(seq 50); do # bounded: 5 s for the socket to appear
@@ -205,6 +216,7 @@ sipp_server_wait() {
   timeout 150 tail --pid="$SIPP_PID" -f /dev/null || kill "$SIPP_PID" 2>/dev/null
   wait "$SIPP_PID" 2>/dev/null
   SIPP_RC=$?
+  sipp_errors "$1"
   sipp_stats "$1"
 }
 

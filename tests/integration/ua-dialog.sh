@@ -93,7 +93,7 @@ start eva "${UA[@]}" --set ua.uri=sip:eva@127.0.0.1 --set ua.auto_answer=0 || ex
 sipp_run dialog "127.0.0.1:$PORT_eva" -sf "$SCEN/uac-dialog.xml" -s eva -m 1
 [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 1 ] &&
   pass "in the dialog: OPTIONS 200 with Allow and Accept, INFO 405 with the same Allow, BYE 200" ||
-  fail "sipp dialog: exit $SIPP_RC" "$(tail -8 "$T/dialog.out")"
+  fail "sipp dialog: exit $SIPP_RC" "$(tail -30 "$T/dialog.out")"
 wait_ev eva '"event":"call_end".*"reason":"remote_bye"' 10 && grep -q '"to":"InCall"' "$T/eva.events" &&
   pass "a wrong-tag ACK then the right one: the call went up, ended by the BYE" ||
   fail "eva" "$(grep -E 'state|call_end' "$T/eva.events" | tail -5)"
