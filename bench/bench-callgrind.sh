@@ -22,6 +22,14 @@
 # workers' threads are counted together (valgrind runs them one at a time);
 # CG_ARGS (optional) is added to valgrind's command line, for example
 # CG_ARGS=--separate-threads=yes.
+# SIPFLOW may be the word kamailio: Kamailio (bench/kamailio-proxy.cfg for
+# proxy, bench/kamailio-registrar.cfg for redirect and register, memory
+# location, digest against the same password) does the same job under the
+# same callgrind, KWORKERS (default 1) UDP children; every process it forks
+# stays under valgrind and writes a file of its own, and their totals are
+# summed: the peer's instructions per call from the same kind of run, which
+# the machine's load does not change either (the kernel's work, syscalls
+# and wake-ups, is in neither count).
 set -u
 SIPFLOW=${1:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
 JOB=${2:?usage: bench-callgrind.sh SIPFLOW proxy|redirect [N]}
@@ -41,7 +49,36 @@ command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind is not insta
 command -v sipp >/dev/null || { echo "bench-callgrind: sipp is not installed" >&2; exit 1; }
 
 . "$(dirname "$0")/lib.sh"
-traced_binary "$SIPFLOW"
+if [ "$SIPFLOW" = kamailio ]; then
+  command -v kamailio >/dev/null || PATH=$PATH:/usr/sbin
+  command -v kamailio >/dev/null || { echo "bench-callgrind: kamailio is not installed" >&2; exit 1; }
+else
+  traced_binary "$SIPFLOW"
+fi
+
+# start_kamailio: Kamailio under callgrind for JOB on a free port; sets port and sf
+start_kamailio() {
+  local cfg=kamailio-registrar.cfg mods i
+  [ "$JOB" = proxy ] && cfg=kamailio-proxy.cfg
+  mods=$(find /usr/lib -name tm.so -path '*kamailio*' | head -1)
+  mods=${mods%/*}
+  port=$(free_port)
+  rm -rf "$T/run"
+  mkdir -p "$T/run"
+  valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out.%p" kamailio -f "$HERE/bench/$cfg" \
+    -A "KPORT=$port" -A "KCHILDREN=${KWORKERS:-1}" ${mods:+-L "$mods"} -DD -E -n "${KWORKERS:-1}" -m 256 -M 16 \
+    -Y "$T/run" -P "$T/run/k.pid" -w "$T/run" >"$T/k.out" 2>&1 &
+  sf=$!
+  PIDS+=("$sf")
+  for i in $(seq 600); do # bounded: a minute for valgrind to start it
+    bound "$port" && return 0
+    alive "$sf" || break
+    sleep 0.1
+  done
+  echo "bench-callgrind: kamailio did not start" >&2
+  tail -5 "$T/k.out" >&2
+  exit 1
+}
 
 # instructions CALLS: the sipflow process's total instruction count for CALLS calls
 instructions() {
@@ -54,6 +91,10 @@ instructions() {
     sipp -sf "$SCEN/uas-rr.xml" -p "$uport" -i 127.0.0.1 -nostdin -timeout 600 >/dev/null 2>&1 &
     u=$!
     PIDS+=("$u")
+  fi
+  if [ "$SIPFLOW" = kamailio ]; then
+    start_kamailio
+  elif [ "$JOB" = proxy ]; then
     valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
       --set proxy.trusted=127.0.0.0/8 --set "core.workers=${WORKERS:-1}" --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
   else
@@ -62,12 +103,14 @@ instructions() {
       --set "registrar.users=$T/users" --set auth.algorithms=MD5 --set sip.rate_limit=0 --set "core.workers=${WORKERS:-1}" --log-level error ${SIPFLOW_ARGS:-} \
       <"$T/in" >"$T/events" 2>"$T/err" &
   fi
-  sf=$!
-  PIDS+=("$sf")
-  exec 3>"$T/in"
-  for _ in $(seq 600); do grep -q '"listening"' "$T/events" && break; sleep 0.1; done
-  port=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
-  [ -n "$port" ] || { echo "bench-callgrind: sipflow did not start" >&2; tail -5 "$T/err" >&2; exit 1; }
+  if [ "$SIPFLOW" != kamailio ]; then
+    sf=$!
+    PIDS+=("$sf")
+    exec 3>"$T/in"
+    for _ in $(seq 600); do grep -q '"listening"' "$T/events" && break; sleep 0.1; done
+    port=$(sed -n 's/.*"listening".*"port":\([0-9]*\).*/\1/p' "$T/events" | head -1)
+    [ -n "$port" ] || { echo "bench-callgrind: sipflow did not start" >&2; tail -5 "$T/err" >&2; exit 1; }
+  fi
   if [ "$JOB" = proxy ]; then
     sipp "127.0.0.1:$port" -sf "$SCEN/uac-rr.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
       -s callee -key uas "127.0.0.1:$uport" -m "$calls" -r "${CG_RATE:-20}" >/dev/null 2>&1
@@ -80,8 +123,12 @@ instructions() {
     sipp "127.0.0.1:$port" -sf "$SCEN/uac-302.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 600 \
       -s sipp -m "$calls" -r "${CG_RATE:-20}" >/dev/null 2>&1
   fi
-  echo quit >&3
-  exec 3>&-
+  if [ "$SIPFLOW" = kamailio ]; then
+    kill -TERM "$sf" 2>/dev/null # its children end with it, each writing its file
+  else
+    echo quit >&3
+    exec 3>&-
+  fi
   wait "$sf"
   [ "$JOB" = proxy ] && kill "$u" 2>/dev/null
   [ -n "${EVENTS_OUT:-}" ] && cp "$T/events" "$EVENTS_OUT"
