@@ -202,3 +202,14 @@ sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len)
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
+void
+sf_hash_hex (const void *in, gsize len, char out[17])
+{
+  /* "sipflow-hash-key" as SipHash's key bytes: two little-endian words */
+  static const guint64 key[2] = { 0x2d776f6c66706973ULL, 0x79656b2d68736168ULL };
+  static const char hex[] = "0123456789abcdef";
+  guint64 h = sf_siphash24 (key, in, len);
+  for (int i = 0; i < 16; i++)
+    out[i] = hex[(h >> (60 - 4 * i)) & 15];
+  out[16] = '\0';
+}

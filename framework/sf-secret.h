@@ -28,4 +28,11 @@ gboolean sf_secret_derive (SfConfig *cfg, const char *purpose, guint8 out[SF_SEC
  * HMAC would cost too much per message (the proxy's Via branches). */
 guint64 sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len);
 
+/* 16 lowercase hex digits (and a NUL: @out gets 17 bytes) of SipHash-2-4 of
+ * @in under a fixed, public key, the 16 bytes "sipflow-hash-key": no secret
+ * in it, for what only has to be the same for the same bytes and spread well
+ * (the proxy's loop hash, RFC 3261 16.6 step 8; a stateless answer's To tag,
+ * 8.2.7), at about a tenth of SHA-256's cost. */
+void sf_hash_hex (const void *in, gsize len, char out[17]);
+
 G_END_DECLS

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "sf-stack-private.h"
 #include "framework/sf-json.h"
+#include "framework/sf-secret.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-txn-key.h"
@@ -31,8 +32,9 @@ char *
 sf_stack_stateless_tag (SfSipMsg *req, const char *method)
 {
   g_autofree char *key = sf_sip_txn_server_key_for (req, method);
-  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key != NULL ? key : "", -1);
-  return g_strdup_printf ("sfs%.16s", hash);
+  char tag[3 + 17] = "sfs";
+  sf_hash_hex (key != NULL ? key : "", key != NULL ? strlen (key) : 0, tag + 3);
+  return g_strdup (tag);
 }
 
 gboolean
