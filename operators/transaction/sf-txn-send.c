@@ -58,9 +58,15 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (req));
   sf_json_add_str (ev, "call_id", cid);
   if (to != NULL && to->remote != NULL) {
-    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (to->remote));
-    g_autofree char *src = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (to->remote));
-    sf_json_add_str (ev, "source", src);
+    /* "ip:port", an IPv6 address without brackets (as this line always had
+     * it); an IPv4 one written by hand (sf_sip_addr_to_string: once a REGISTER's 401) */
+    GInetAddress *ip = g_inet_socket_address_get_address (to->remote);
+    g_autofree char *text = g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4 ? sf_sip_addr_to_string (to->remote) : NULL;
+    if (text == NULL) {
+      g_autofree char *v6 = g_inet_address_to_string (ip);
+      text = g_strdup_printf ("%s:%u", v6, g_inet_socket_address_get_port (to->remote));
+    }
+    sf_json_add_str (ev, "source", text);
   }
   sf_endpoint_emit_line (s->ep, sf_json_end (ev));
   return TRUE;
