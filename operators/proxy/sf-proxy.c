@@ -74,18 +74,10 @@ proxy_config_new (SfConfig *cfg, GError **error)
     return NULL;
   }
   c->rr_hmac = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
-  guint8 mkeys[32];
-  if (!sf_secret_derive (cfg, "sipflow record-route mac", mkeys, error)) {
+  if (!sf_secret_derive_siphash (cfg, "sipflow record-route mac", c->rr_mac_keys, error)) {
     sf_proxy_config_free (c);
     return NULL;
   }
-  for (int i = 0; i < 4; i++) {
-    guint64 w = 0;
-    for (int j = 0; j < 8; j++)
-      w |= (guint64) mkeys[8 * i + j] << (8 * j);
-    c->rr_mac_keys[i / 2][i % 2] = w;
-  }
-  memset (mkeys, 0, sizeof mkeys);
   guint8 bkey[32];
   if (!sf_secret_derive (cfg, "sipflow branch", bkey, error)) {
     sf_proxy_config_free (c);
@@ -321,15 +313,6 @@ feed_uri (Feed *f, const SfSipUri *uri, gboolean port)
   }
 }
 
-/* @v as 16 lowercase hex digits at @out (no terminator). */
-static void
-hex16 (guint64 v, char *out)
-{
-  static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; i++)
-    out[i] = hex[(v >> (60 - 4 * i)) & 15];
-}
-
 /* What a Record-Route token is made of (sf-proxy.h). */
 static void
 feed_token (Feed *f, SfSipStr call_id, SfSipStr tag, const SfSipUri *aor, const SfSipUri *target)
@@ -351,7 +334,7 @@ static void
 token_mac (SfProxyConfig *c, const Feed *f, char out[33])
 {
   for (int k = 0; k < 2; k++)
-    hex16 (sf_siphash24 (c->rr_mac_keys[k], f->p, f->n), out + 16 * k);
+    sf_hex16 (sf_siphash24 (c->rr_mac_keys[k], f->p, f->n), out + 16 * k);
   out[32] = '\0';
 }
 
