@@ -202,3 +202,35 @@ sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len)
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
+gboolean
+sf_secret_derive_siphash (SfConfig *cfg, const char *purpose, guint64 keys[2][2], GError **error)
+{
+  guint8 raw[SF_SECRET_LEN];
+  if (!sf_secret_derive (cfg, purpose, raw, error))
+    return FALSE;
+  for (int i = 0; i < 4; i++) {
+    guint64 w = 0;
+    for (int j = 0; j < 8; j++)
+      w |= (guint64) raw[8 * i + j] << (8 * j);
+    keys[i / 2][i % 2] = w;
+  }
+  memset (raw, 0, sizeof raw);
+  return TRUE;
+}
+
+void
+sf_hex16 (guint64 v, char *out)
+{
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++)
+    out[i] = hex[(v >> (60 - 4 * i)) & 15];
+}
+
+void
+sf_hash_hex (const void *in, gsize len, char out[17])
+{
+  /* "sipflow-hash-key" as SipHash's key bytes: two little-endian words */
+  static const guint64 key[2] = { 0x2d776f6c66706973ULL, 0x79656b2d68736168ULL };
+  sf_hex16 (sf_siphash24 (key, in, len), out);
+  out[16] = '\0';
+}

@@ -23,9 +23,24 @@ char *sf_state_dir (SfConfig *cfg);
  * for one use, HMAC-SHA-256(secret, @purpose), so no two uses share a key. */
 gboolean sf_secret_derive (SfConfig *cfg, const char *purpose, guint8 out[SF_SECRET_LEN], GError **error);
 
+/* Two SipHash-2-4 keys for a 128-bit MAC (two SipHash of the same bytes):
+ * the 32 bytes sf_secret_derive gives for @purpose, as four little-endian
+ * words. */
+gboolean sf_secret_derive_siphash (SfConfig *cfg, const char *purpose, guint64 keys[2][2], GError **error);
+
 /* SipHash-2-4 (Aumasson, Bernstein) of @in under the 128-bit key @k: a keyed
  * hash for hash tables an attacker feeds, and a short MAC (64 bits) where an
  * HMAC would cost too much per message (the proxy's Via branches). */
 guint64 sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len);
+
+/* @v as 16 lowercase hex digits at @out (no terminator): a MAC's text. */
+void sf_hex16 (guint64 v, char *out);
+
+/* 16 lowercase hex digits (and a NUL: @out gets 17 bytes) of SipHash-2-4 of
+ * @in under a fixed, public key, the 16 bytes "sipflow-hash-key": no secret
+ * in it, for what only has to be the same for the same bytes and spread well
+ * (the proxy's loop hash, RFC 3261 16.6 step 8; a stateless answer's To tag,
+ * 8.2.7), at about a tenth of SHA-256's cost. */
+void sf_hash_hex (const void *in, gsize len, char out[17]);
 
 G_END_DECLS

@@ -186,14 +186,41 @@ sf_sip_peer_copy (SfSipPeer *dst, const SfSipPeer *src)
   dst->conn = src->conn;
 }
 
+/* @v in decimal at @p; returns the end. */
+static char *
+put_uint (char *p, guint v)
+{
+  char d[10];
+  int n = 0;
+  do
+    d[n++] = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n > 0)
+    *p++ = d[--n];
+  return p;
+}
+
 char *
 sf_sip_addr_to_string (GInetSocketAddress *addr)
 {
   if (addr == NULL)
     return NULL;
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (addr));
-  gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (addr)) == G_SOCKET_FAMILY_IPV6;
-  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (addr));
+  GInetAddress *ip = g_inet_socket_address_get_address (addr);
+  guint port = g_inet_socket_address_get_port (addr);
+  if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4) {
+    /* by hand, not inet_ntop and a printf: twice a REGISTER (its source and
+     * local address), once a stateless answer's event line */
+    const guint8 *b = g_inet_address_to_bytes (ip);
+    char out[sizeof "255.255.255.255:65535"], *p = out;
+    for (int i = 0; i < 4; i++) {
+      p = put_uint (p, b[i]);
+      *p++ = i < 3 ? '.' : ':';
+    }
+    p = put_uint (p, port);
+    return g_strndup (out, (gsize) (p - out));
+  }
+  g_autofree char *text = g_inet_address_to_string (ip);
+  return g_strdup_printf ("[%s]:%u", text, port);
 }
 
 static const char *const proto_names[] = { "udp", "tcp", "tls", "ws", "wss" };

@@ -7,6 +7,7 @@
  * aggregated; a CANCEL cancels the pending branches (16.10). */
 #include "config.h"
 #include "sf-proxy.h"
+#include "framework/sf-secret.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-flow.h"
 #include "framework/sf-json.h"
@@ -331,10 +332,9 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_TRANSITION;
   }
   const SfSipParam *b = sf_sip_value_param (sf_sip_msg_top_via (e->msg), "branch");
-  g_autofree char *in = b != NULL ? sf_sip_str_dup (b->value) : g_strdup ("");
-  g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in, -1);
-  g_autofree char *branch = g_strconcat (SF_SIP_BRANCH_COOKIE "sfa", sum, NULL); /* "%.16s" of the sum, without printf */
-  branch[strlen (SF_SIP_BRANCH_COOKIE "sfa") + MIN (strlen (sum), 16)] = '\0';
+  char sum[17];
+  sf_hash_hex (b != NULL ? b->value.p : "", b != NULL ? b->value.len : 0, sum);
+  g_autofree char *branch = g_strconcat (SF_SIP_BRANCH_COOKIE "sfa", sum, NULL);
   /* toward a party behind NAT or a connection: over its flow (RFC 5626 5.3;
    * one gone: absorbed above) */
   g_autoptr (SfSipUri) hop_uri = flow_hop != NULL ? sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL) : NULL;

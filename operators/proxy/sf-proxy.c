@@ -36,6 +36,7 @@ sf_proxy_config_free (SfProxyConfig *c)
     return;
   g_ptr_array_unref (c->trusted);
   memset (c->rr_key, 0, sizeof c->rr_key);
+  memset (c->rr_mac_keys, 0, sizeof c->rr_mac_keys);
   if (c->rr_hmac != NULL)
     g_hmac_unref (c->rr_hmac);
   memset (c->branch_key, 0, sizeof c->branch_key);
@@ -73,6 +74,10 @@ proxy_config_new (SfConfig *cfg, GError **error)
     return NULL;
   }
   c->rr_hmac = g_hmac_new (G_CHECKSUM_SHA256, c->rr_key, sizeof c->rr_key);
+  if (!sf_secret_derive_siphash (cfg, "sipflow record-route mac", c->rr_mac_keys, error)) {
+    sf_proxy_config_free (c);
+    return NULL;
+  }
   guint8 bkey[32];
   if (!sf_secret_derive (cfg, "sipflow branch", bkey, error)) {
     sf_proxy_config_free (c);
@@ -227,26 +232,30 @@ sf_proxy_domain_is_ours (SfCtx *ctx, const SfSipUri *uri)
   return sf_registrar_uri_is_self (ctx, uri);
 }
 
-/* Bytes for a hash or an HMAC gathered in a buffer and handed over in few
- * calls: the same bytes in the same order (the same digest), without GLib's
- * per-call work for each of a loop hash's twenty pieces (16.6 step 8) or a
- * Record-Route token's ten.  One of @c and @h is set. */
+/* The bytes a token or the loop hash is made of, gathered in one place: the
+ * SipHash-2-4 that makes them takes its input whole.  Most fit the inline
+ * buffer; a longer run (a long Route set, a user of 300 bytes) moves to the
+ * heap, bounded by the message it was taken from. */
 typedef struct {
-  GChecksum *c;
-  GHmac *h;
-  gsize n;
-  guchar buf[256];
+  guchar *p;
+  gsize n, cap;
+  guchar inl[512];
 } Feed;
 
 static void
-feed_flush (Feed *f)
+feed_init (Feed *f)
 {
-  if (f->n == 0)
-    return;
-  if (f->h != NULL)
-    g_hmac_update (f->h, f->buf, (gssize) f->n);
-  else
-    g_checksum_update (f->c, f->buf, (gssize) f->n);
+  f->p = f->inl;
+  f->n = 0;
+  f->cap = sizeof f->inl;
+}
+
+static void
+feed_clear (Feed *f)
+{
+  if (f->p != f->inl)
+    g_free (f->p);
+  f->p = f->inl;
   f->n = 0;
 }
 
@@ -255,17 +264,17 @@ feed (Feed *f, const void *p, gsize len)
 {
   if (len == 0)
     return; /* p may be NULL then (an empty slice) */
-  if (f->n + len > sizeof f->buf) {
-    feed_flush (f);
-    if (len > sizeof f->buf) {
-      if (f->h != NULL)
-        g_hmac_update (f->h, p, (gssize) len);
-      else
-        g_checksum_update (f->c, p, (gssize) len);
-      return;
+  if (f->cap - f->n < len) {
+    gsize cap = MAX (f->cap * 2, f->n + len);
+    if (f->p == f->inl) {
+      f->p = g_malloc (cap);
+      memcpy (f->p, f->inl, f->n);
+    } else {
+      f->p = g_realloc (f->p, cap);
     }
+    f->cap = cap;
   }
-  memcpy (f->buf + f->n, p, len);
+  memcpy (f->p + f->n, p, len);
   f->n += len;
 }
 
@@ -274,7 +283,7 @@ feed (Feed *f, const void *p, gsize len)
  * them); with @port, ":port" too, the default when absent: a remote target as
  * a Contact gives it and a Request-URI inside the dialog copies it. */
 static void
-hmac_uri (Feed *f, const SfSipUri *uri, gboolean port)
+feed_uri (Feed *f, const SfSipUri *uri, gboolean port)
 {
   if (uri == NULL)
     return;
@@ -304,30 +313,59 @@ hmac_uri (Feed *f, const SfSipUri *uri, gboolean port)
   }
 }
 
-char *
-sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag, const SfSipUri *aor, const SfSipUri *target)
+/* What a Record-Route token is made of (sf-proxy.h). */
+static void
+feed_token (Feed *f, SfSipStr call_id, SfSipStr tag, const SfSipUri *aor, const SfSipUri *target)
+{
+  feed (f, call_id.p, call_id.len);
+  feed (f, "\n", 1);
+  feed (f, tag.p, tag.len);
+  feed (f, "\n", 1);
+  feed_uri (f, aor, FALSE);
+  feed (f, "\n", 1);
+  feed_uri (f, target, TRUE);
+}
+
+/* The token of the bytes in @f, 32 hex digits and a NUL at @out: two
+ * SipHash-2-4, each under its own 128-bit key, a 128-bit tag (the digest
+ * nonces' MAC, sip/sf-sip-digest.c, is made the same way) at a tenth of an
+ * HMAC-SHA-256's cost, once or twice a proxied call. */
+static void
+token_mac (SfProxyConfig *c, const Feed *f, char out[33])
+{
+  for (int k = 0; k < 2; k++)
+    sf_hex16 (sf_siphash24 (c->rr_mac_keys[k], f->p, f->n), out + 16 * k);
+  out[32] = '\0';
+}
+
+/* The token an earlier build made of the same bytes: the first 16 bytes of
+ * HMAC-SHA-256(rr_key, them) in hex.  Only checked, never made. */
+static void
+token_mac_legacy (SfProxyConfig *c, const Feed *f, char out[33])
 {
   GHmac *h = g_hmac_copy (c->rr_hmac); /* keyed once (sf_proxy_setup) */
-  Feed f = { .h = h };
-  feed (&f, call_id.p, call_id.len);
-  feed (&f, "\n", 1);
-  feed (&f, tag.p, tag.len);
-  feed (&f, "\n", 1);
-  hmac_uri (&f, aor, FALSE);
-  feed (&f, "\n", 1);
-  hmac_uri (&f, target, TRUE);
-  feed_flush (&f);
+  g_hmac_update (h, f->p, (gssize) f->n);
   guint8 d[32];
   gsize len = sizeof d;
   g_hmac_get_digest (h, d, &len);
   g_hmac_unref (h);
   static const char hex[] = "0123456789abcdef";
-  char *out = g_malloc (33);
   for (int i = 0; i < 16; i++) {
     out[2 * i] = hex[d[i] >> 4];
     out[2 * i + 1] = hex[d[i] & 15];
   }
   out[32] = '\0';
+}
+
+char *
+sf_proxy_token (SfProxyConfig *c, SfSipStr call_id, SfSipStr tag, const SfSipUri *aor, const SfSipUri *target)
+{
+  Feed f;
+  feed_init (&f);
+  feed_token (&f, call_id, tag, aor, target);
+  char *out = g_malloc (33);
+  token_mac (c, &f, out);
+  feed_clear (&f);
   return out;
 }
 
@@ -355,26 +393,60 @@ sf_proxy_own_routes (SfCtx *ctx, const SfSipValues *routes)
   return n;
 }
 
+/* Is @token the 32 hex digits @want?  In constant time. */
 static gboolean
-token_matches (SfProxyConfig *c, SfSipStr call_id, const SfSipValue *party, const SfSipUri *target, SfSipStr token)
+token_is (SfSipStr token, const char *want)
+{
+  if (token.len != 32)
+    return FALSE;
+  guint8 diff = 0;
+  for (gsize i = 0; i < 32; i++)
+    diff |= (guint8) (g_ascii_tolower (token.p[i]) ^ want[i]);
+  return diff == 0;
+}
+
+/* Feeds @f the token's bytes for @party (the From or the To of @req's
+ * dialog); FALSE when it has no tag or no URI (no token can be its). */
+static gboolean
+party_feed (Feed *f, SfSipStr call_id, const SfSipValue *party, const SfSipUri *target)
 {
   const SfSipParam *tag = party != NULL ? sf_sip_value_param (party, "tag") : NULL;
   if (tag == NULL || !sf_sip_str_is_set (tag->value) || party->uri == NULL)
     return FALSE;
-  g_autofree char *want = sf_proxy_token (c, call_id, tag->value, party->uri, target);
-  if (token.len != strlen (want))
-    return FALSE;
-  guint8 diff = 0;
-  for (gsize i = 0; i < token.len; i++)
-    diff |= (guint8) (g_ascii_tolower (token.p[i]) ^ want[i]);
-  return diff == 0;
+  feed_token (f, call_id, tag->value, party->uri, target);
+  return TRUE;
 }
 
 gboolean
 sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri *target, SfSipStr token)
 {
+  if (token.len != 32)
+    return FALSE;
   SfSipStr cid = sf_sip_msg_call_id (req);
-  return token_matches (c, cid, sf_sip_msg_from (req), target, token) || token_matches (c, cid, sf_sip_msg_to (req), target, token);
+  const SfSipValue *party[2] = { sf_sip_msg_from (req), sf_sip_msg_to (req) };
+  Feed f[2];
+  gboolean fed[2];
+  gboolean ok = FALSE;
+  char want[33];
+  for (int i = 0; i < 2; i++) {
+    feed_init (&f[i]);
+    fed[i] = party_feed (&f[i], cid, party[i], target);
+    if (fed[i] && !ok) {
+      token_mac (c, &f[i], want);
+      ok = token_is (token, want);
+    }
+  }
+  /* an earlier build's token (a dialog set up before the upgrade, or through
+   * a node of the cluster not yet upgraded): what a forged token costs, the
+   * two HMACs it cost before */
+  for (int i = 0; i < 2 && !ok; i++)
+    if (fed[i]) {
+      token_mac_legacy (c, &f[i], want);
+      ok = token_is (token, want);
+    }
+  feed_clear (&f[0]);
+  feed_clear (&f[1]);
+  return ok;
 }
 
 gboolean
@@ -452,7 +524,9 @@ sf_proxy_forward_response (SfCtx *ctx, SfSipMsg *resp, GError **error)
   return out;
 }
 
-/* 16 hex digits of SHA-256 over what identifies a request at this hop:
+/* sf_hash_hex of what identifies a request at this hop (no secret: any
+ * hash the same for the same bytes would do; an earlier build's SHA-256 makes
+ * a request looping across an upgrade a spiral once more, then a loop):
  * "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" (the Request-URI as received), then
  * "|VALUE" for each Proxy-Require line, each Proxy-Authorization value that
  * is not for our realm and each Route value but the first one (or two, RFC
@@ -465,8 +539,8 @@ sf_proxy_forward_response (SfCtx *ctx, SfSipMsg *resp, GError **error)
 static char *
 loop_hash (SfCtx *ctx, SfSipMsg *req)
 {
-  GChecksum *c = g_checksum_new (G_CHECKSUM_SHA256);
-  Feed f = { .c = c };
+  Feed f;
+  feed_init (&f);
   SfSipStr ruri = sf_sip_msg_ruri (req)->raw;
   feed (&f, ruri.p, ruri.len);
   const SfSipParam *ft = sf_sip_value_param (sf_sip_msg_from (req), "tag");
@@ -511,18 +585,9 @@ loop_hash (SfCtx *ctx, SfSipMsg *req)
     feed (&f, "|", 1);
     feed (&f, v->raw.p, v->raw.len);
   }
-  feed_flush (&f);
-  guint8 d[32];
-  gsize len = sizeof d;
-  g_checksum_get_digest (c, d, &len);
-  g_checksum_free (c);
-  static const char hex[] = "0123456789abcdef";
-  char *out = g_malloc (17); /* g_checksum_get_string's first 16 digits */
-  for (int i = 0; i < 8; i++) {
-    out[2 * i] = hex[d[i] >> 4];
-    out[2 * i + 1] = hex[d[i] & 15];
-  }
-  out[16] = '\0';
+  char *out = g_malloc (17);
+  sf_hash_hex (f.p, f.n, out);
+  feed_clear (&f);
   return out;
 }
 

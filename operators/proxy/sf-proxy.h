@@ -24,8 +24,9 @@ typedef struct {
   guint timer_c_ms;     /* 0: off */
   SfProxyFork fork;
   guint max_breadth;    /* RFC 5393 5.3.3: the Max-Breadth of a request without one */
-  guint8 rr_key[32];    /* signs Record-Route tokens (core.secret_file, purpose "sipflow record-route") */
-  GHmac *rr_hmac;       /* owned: HMAC-SHA-256 keyed with rr_key, copied for each token */
+  guint64 rr_mac_keys[2][2]; /* the two SipHash keys of the Record-Route tokens' MAC (purpose "sipflow record-route mac") */
+  guint8 rr_key[32];    /* the earlier builds' token key (purpose "sipflow record-route"): their tokens still check */
+  GHmac *rr_hmac;       /* owned: HMAC-SHA-256 keyed with rr_key, copied for each token of an earlier build checked */
   guint64 branch_key[2]; /* SipHash key of the MAC in our Via branches (purpose "sipflow branch") */
   guint8 flow_key[32];   /* checks flow tokens (purpose "sipflow flow", as the registrar makes them; sip/sf-sip-flow-token.h) */
   guint64 finals[7];     /* final responses sent upstream, by class ([2]: 2xx...; the metrics') */
@@ -149,8 +150,9 @@ SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
  * else @target (nullable), else its Request-URI. */
 SfSipProto sf_proxy_next_proto (SfCtx *ctx, SfSipMsg *req, const SfSipUri *target);
 
-/* The proof this proxy puts in its Record-Route, ";sft=TOKEN": 32 hex digits
- * of HMAC-SHA-256(key, Call-ID "\n" tag "\n" user@host "\n" user@host:port),
+/* The proof this proxy puts in its Record-Route, ";sft=TOKEN": 32 hex digits,
+ * two SipHash-2-4 (each under its own 128-bit key, rr_mac_keys) of
+ * Call-ID "\n" tag "\n" user@host "\n" user@host:port,
  * the tag and the user@host those of the party that set the dialog up (its
  * From), the user@host:port the remote target that the requests carrying this
  * Record-Route as their Route will have as Request-URI: the caller's Contact
@@ -170,7 +172,10 @@ const SfSipUri *sf_proxy_our_hop (SfCtx *ctx, SfSipMsg *req);
  * (RFC 5658: both values are this proxy's and are removed together). */
 guint sf_proxy_own_routes (SfCtx *ctx, const SfSipValues *routes);
 /* Is @token the one made for @req's dialog toward @target: with its From tag
- * and URI, or its To tag and URI (either side may send)? */
+ * and URI, or its To tag and URI (either side may send)?  A token of an
+ * earlier build (the first 32 hex digits of HMAC-SHA-256(rr_key, the same
+ * bytes)) is asked for only when the SipHash one fails: dialogs set up before
+ * an upgrade, or through a node not yet upgraded, still route. */
 gboolean sf_proxy_token_matches (SfProxyConfig *c, SfSipMsg *req, const SfSipUri *target, SfSipStr token);
 /* Does @req come back along a Record-Route this proxy made for its dialog and
  * its remote target (the Request-URI, or a strict router's last Route)?  The

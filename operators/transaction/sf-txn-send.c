@@ -6,6 +6,7 @@
 #include "config.h"
 #include "sf-stack-private.h"
 #include "framework/sf-json.h"
+#include "framework/sf-secret.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-txn-key.h"
@@ -31,8 +32,9 @@ char *
 sf_stack_stateless_tag (SfSipMsg *req, const char *method)
 {
   g_autofree char *key = sf_sip_txn_server_key_for (req, method);
-  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, key != NULL ? key : "", -1);
-  return g_strdup_printf ("sfs%.16s", hash);
+  char tag[3 + 17] = "sfs";
+  sf_hash_hex (key != NULL ? key : "", key != NULL ? strlen (key) : 0, tag + 3);
+  return g_strdup (tag);
 }
 
 gboolean
@@ -56,9 +58,15 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (req));
   sf_json_add_str (ev, "call_id", cid);
   if (to != NULL && to->remote != NULL) {
-    g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (to->remote));
-    g_autofree char *src = g_strdup_printf ("%s:%u", ip, g_inet_socket_address_get_port (to->remote));
-    sf_json_add_str (ev, "source", src);
+    /* "ip:port", an IPv6 address without brackets (as this line always had
+     * it); an IPv4 one written by hand (sf_sip_addr_to_string: once a REGISTER's 401) */
+    GInetAddress *ip = g_inet_socket_address_get_address (to->remote);
+    g_autofree char *text = g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4 ? sf_sip_addr_to_string (to->remote) : NULL;
+    if (text == NULL) {
+      g_autofree char *v6 = g_inet_address_to_string (ip);
+      text = g_strdup_printf ("%s:%u", v6, g_inet_socket_address_get_port (to->remote));
+    }
+    sf_json_add_str (ev, "source", text);
   }
   sf_endpoint_emit_line (s->ep, sf_json_end (ev));
   return TRUE;

@@ -257,12 +257,13 @@ wait_ev gina '"event":"call_end".*"status":486' 5 && pass "q order: both refused
 # is forwarded statelessly to the next Via, when its branch is one of ours (the
 # branch's MAC, made with px0's key, checks); a forged one is dropped (no
 # reflector). px0's secret is known to the test (core.secret_file): the MAC is
-# HMAC-SHA-256(HMAC-SHA-256(secret, "sipflow branch"), "branch\n" HEAD).
+# the top 32 bits of SipHash-2-4 of HEAD under the first 16 bytes of
+# HMAC-SHA-256(secret, "sipflow branch").
 head=0123456789abcdef.00000000
-mac=$(python3 - "$PX0_SECRET" "$head" <<'PY'
-import hashlib, hmac, struct, sys
-key = hmac.new(bytes.fromhex(sys.argv[1]), b"sipflow branch", hashlib.sha256).digest()[:16]
-def siphash24(k, m):  # SipHash-2-4, the reference algorithm
+# SipHash-2-4, the reference algorithm, for the branch MAC and the loop hash
+cat >"$T/siphash.py" <<'PY'
+import struct
+def siphash24(k, m):
     k0, k1 = struct.unpack("<QQ", k)
     v = [k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d, k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573]
     M = (1 << 64) - 1
@@ -282,6 +283,11 @@ def siphash24(k, m):  # SipHash-2-4, the reference algorithm
     for _ in range(4):
         rnd()
     return v[0] ^ v[1] ^ v[2] ^ v[3]
+PY
+mac=$(PYTHONPATH=$T python3 - "$PX0_SECRET" "$head" <<'PY'
+import hashlib, hmac, sys
+from siphash import siphash24
+key = hmac.new(bytes.fromhex(sys.argv[1]), b"sipflow branch", hashlib.sha256).digest()[:16]
 print("%08x" % (siphash24(key, sys.argv[2].encode()) >> 32))
 PY
 )
@@ -387,8 +393,9 @@ METHOD=INVITE TARGET=$PX0 probe strict 408 "sip:$PX0;lr" 70 "Route: <sip:strict@
   pass "a strict router's request: the last Route becomes the Request-URI again" ||
   fail "strict router" "$(grep branch_forward "$T/px0.events" | tail -1)"
 # a loop (16.3 step 4): the request carries our own Via with the branch we would
-# compute for it (docs/proxy.md gives the hash)
-hash=$(printf 'sip:x@127.0.0.1:9|probetag||loop@probe|1|' | sha256sum | cut -c1-16)
+# compute for it (docs/proxy.md gives the hash: SipHash-2-4 under the key
+# "sipflow-hash-key")
+hash=$(PYTHONPATH=$T python3 -c 'from siphash import siphash24; print("%016x" % siphash24(b"sipflow-hash-key", b"sip:x@127.0.0.1:9|probetag||loop@probe|1|"))')
 probe loop 482 sip:x@127.0.0.1:9 70 "Via: SIP/2.0/UDP $PX;branch=z9hG4bKsfp$hash.00000000;rport" &&
   pass "a request that comes back unchanged: 482 Loop Detected" || fail "482" "$(tail -3 "$T/loop.out")"
 # the same request with another branch hash in our Via is a spiral: forwarded

@@ -173,6 +173,14 @@ secret_file (void)
   CU_ASSERT_TRUE (sf_secret_derive (cfg, "two", c, NULL));
   CU_ASSERT_EQUAL (memcmp (a, b, sizeof a), 0);
   CU_ASSERT_NOT_EQUAL (memcmp (a, c, sizeof a), 0); /* one key per purpose */
+  /* the same 32 bytes as two SipHash keys: four little-endian words */
+  guint64 k[2][2];
+  CU_ASSERT_TRUE (sf_secret_derive_siphash (cfg, "one", k, NULL));
+  for (int i = 0; i < 4; i++) {
+    guint64 w;
+    memcpy (&w, a + 8 * i, sizeof w);
+    CU_ASSERT_EQUAL (k[i / 2][i % 2], GUINT64_FROM_LE (w));
+  }
   GStatBuf st;
   CU_ASSERT_EQUAL (g_stat (path, &st), 0);
   CU_ASSERT_EQUAL (st.st_mode & 0777, 0600);

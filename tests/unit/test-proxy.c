@@ -6,7 +6,8 @@
  *    other 4xx, 5xx; 503 sent as 500) and step 7 (challenges aggregated)
  *  - branch_hash: the Via branch carries a hash that is the same for the same
  *    request and differs when the Request-URI or the Route set differ (16.6 step 8)
- *  - token_hmac: a Record-Route token is the HMAC its header describes
+ *  - token_mac: a Record-Route token is the MAC its header describes; an
+ *    earlier build's (HMAC-SHA-256) still checks, a token changed in either half not
  *  - branch_ours_failover: our forwarded branch is ours, and so is it with the
  *    ".fN" of a failover (RFC 3263 4.3); other suffixes and a broken MAC are not
  *  - timer_c: an INVITE forwarded, 180 back upstream; Timer C (181 s) after the
@@ -28,6 +29,7 @@
 #include "operators/registrar/sf-nat.h"
 #include "operators/sf-modules.h"
 #include "framework/sf-module.h"
+#include "framework/sf-secret.h"
 #include "sip/sf-sip-build.h"
 #include <string.h>
 
@@ -214,37 +216,53 @@ branch_hash (void)
   CU_ASSERT_EQUAL (strncmp (b1, b1again, strlen ("z9hG4bKsfp") + 16), 0); /* the hash part repeats */
   CU_ASSERT_STRING_NOT_EQUAL (b1, b1again);                               /* the rest does not */
   CU_ASSERT_NOT_EQUAL (strncmp (b1, b2, strlen ("z9hG4bKsfp") + 16), 0);  /* another Route set: a spiral */
-  /* the documented hash: SHA-256 of "RURI|FROMTAG|TOTAG|CALLID|CSEQ|" */
-  g_autofree char *sum = g_compute_checksum_for_string (G_CHECKSUM_SHA256, "sip:x@example.org|1||c@x|1|", -1);
+  /* the documented hash: SipHash-2-4 under the key "sipflow-hash-key" of
+   * "RURI|FROMTAG|TOTAG|CALLID|CSEQ|", written out by key words here */
+  static const guint64 key[2] = { 0x2d776f6c66706973ULL, 0x79656b2d68736168ULL };
+  const char *in1 = "sip:x@example.org|1||c@x|1|";
+  g_autofree char *sum = g_strdup_printf ("%016" G_GINT64_MODIFIER "x", sf_siphash24 (key, (const guint8 *) in1, strlen (in1)));
   CU_ASSERT_EQUAL (strncmp (b1 + strlen ("z9hG4bKsfp"), sum, 16), 0);
+  /* a reference vector of SipHash-2-4 itself (key 00..0f, message 00..0e) */
+  guint64 k[2] = { 0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL };
+  guint8 m[15];
+  for (guint i = 0; i < sizeof m; i++)
+    m[i] = (guint8) i;
+  CU_ASSERT_EQUAL (sf_siphash24 (k, m, sizeof m), G_GUINT64_CONSTANT (0xa129ca6149be45e5));
   /* "|ROUTE" for each Route (none is ours without a context), also one
-   * longer than the hash's buffer (sf-proxy.c Feed) */
-  g_autofree char *sum2 = g_compute_checksum_for_string (G_CHECKSUM_SHA256,
-                                                         "sip:x@example.org|1||c@x|1||<sip:192.0.2.9;lr>", -1);
+   * longer than the inline buffer the bytes are gathered in (sf-proxy.c Feed) */
+  const char *in2 = "sip:x@example.org|1||c@x|1||<sip:192.0.2.9;lr>";
+  g_autofree char *sum2 = g_strdup_printf ("%016" G_GINT64_MODIFIER "x", sf_siphash24 (key, (const guint8 *) in2, strlen (in2)));
   CU_ASSERT_EQUAL (strncmp (b2 + strlen ("z9hG4bKsfp"), sum2, 16), 0);
-  g_autofree char *longuser = g_strnfill (300, 'u');
+  g_autofree char *longuser = g_strnfill (600, 'u');
   g_autofree char *route = g_strdup_printf ("Route: <sip:%s@192.0.2.9;lr>\r\n", longuser);
   g_autofree char *t3 = g_strdup_printf (REQ, route);
   g_autoptr (SfSipMsg) m3 = msg (t3);
   g_autofree char *b3 = sf_proxy_branch (NULL, m3);
   g_autofree char *in3 = g_strdup_printf ("sip:x@example.org|1||c@x|1||<sip:%s@192.0.2.9;lr>", longuser);
-  g_autofree char *sum3 = g_compute_checksum_for_string (G_CHECKSUM_SHA256, in3, -1);
+  g_autofree char *sum3 = g_strdup_printf ("%016" G_GINT64_MODIFIER "x", sf_siphash24 (key, (const guint8 *) in3, strlen (in3)));
   CU_ASSERT_EQUAL (strncmp (b3 + strlen ("z9hG4bKsfp"), sum3, 16), 0);
 }
 
-/* A Record-Route token is the first 32 hex digits of HMAC-SHA-256 over
+/* A Record-Route token is two SipHash-2-4, each under its own key, of
  * "CALLID\nTAG\nuser@host\nuser@host:port" (sf-proxy.h), the user unescaped,
- * the host lowercase, the port the default when absent; written out here
- * with GLib's own HMAC, also with a user part longer than the buffer the
- * token's bytes are gathered in. */
+ * the host lowercase, the port the default when absent; written out here,
+ * also with a user part longer than the buffer the token's bytes are gathered
+ * in.  An earlier build's token of the same bytes (the first 32 hex digits of
+ * HMAC-SHA-256 under rr_key, made here with GLib's own HMAC) still checks, for
+ * the From's side and for the To's; a digit changed in either half of a
+ * token, or either kind made for another dialog, does not. */
 static void
-token_hmac (void)
+token_mac (void)
 {
   SfProxyConfig c = { 0 };
   for (guint i = 0; i < sizeof c.rr_key; i++)
     c.rr_key[i] = (guint8) (i * 7 + 1);
   c.rr_hmac = g_hmac_new (G_CHECKSUM_SHA256, c.rr_key, sizeof c.rr_key);
-  g_autofree char *longuser = g_strnfill (300, 'u');
+  c.rr_mac_keys[0][0] = 0x0123456789abcdefULL;
+  c.rr_mac_keys[0][1] = 0xfedcba9876543210ULL;
+  c.rr_mac_keys[1][0] = 0x1111222233334444ULL;
+  c.rr_mac_keys[1][1] = 0x5555666677778888ULL;
+  g_autofree char *longuser = g_strnfill (600, 'u');
   g_autofree char *longuri = g_strdup_printf ("sip:%s@Host.example", longuser);
   struct { const char *aor, *target, *want; } cases[] = {
     { "sip:alice@Example.COM", "sip:b%6Fb@192.0.2.7:5070;transport=udp", "alice@example.com\nbob@192.0.2.7:5070" },
@@ -259,10 +277,50 @@ token_hmac (void)
     CU_ASSERT_PTR_NOT_NULL_FATAL (target);
     g_autofree char *longwant = g_strdup_printf ("alice@example.com\n%s@host.example:5060", longuser);
     g_autofree char *data = g_strconcat ("call-1@x\ntag-9\n", cases[i].want != NULL ? cases[i].want : longwant, NULL);
-    g_autofree char *mac = g_compute_hmac_for_string (G_CHECKSUM_SHA256, c.rr_key, sizeof c.rr_key, data, -1);
+    g_autofree char *mac = g_strdup_printf ("%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
+                                            sf_siphash24 (c.rr_mac_keys[0], (const guint8 *) data, strlen (data)),
+                                            sf_siphash24 (c.rr_mac_keys[1], (const guint8 *) data, strlen (data)));
     g_autofree char *token = sf_proxy_token (&c, sf_sip_str ("call-1@x", 8), sf_sip_str ("tag-9", 5), aor, target);
-    CU_ASSERT_EQUAL (strlen (token), 32);
-    CU_ASSERT_EQUAL (strncmp (token, mac, 32), 0);
+    CU_ASSERT_STRING_EQUAL (token, mac);
+  }
+  /* checking, as a request in the dialog brings it: from the caller (its
+   * From) and from the callee (the caller in its To) */
+  const char *callee = "sip:b%6Fb@192.0.2.7:5070;transport=udp";
+  g_autoptr (SfSipUri) target = sf_sip_uri_parse (sf_sip_str (callee, strlen (callee)), NULL, NULL);
+  const char *data = "call-1@x\ntag-9\nalice@example.com\nbob@192.0.2.7:5070";
+  g_autofree char *legacy = g_compute_hmac_for_string (G_CHECKSUM_SHA256, c.rr_key, sizeof c.rr_key, data, -1);
+  legacy[32] = '\0';
+  g_autoptr (SfSipUri) aor = sf_sip_uri_parse (sf_sip_str ("sip:alice@Example.COM", 21), NULL, NULL);
+  g_autofree char *fresh = sf_proxy_token (&c, sf_sip_str ("call-1@x", 8), sf_sip_str ("tag-9", 5), aor, target);
+  g_autoptr (SfSipMsg) bycaller = msg ("BYE sip:bob@192.0.2.7:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt1\r\n"
+                                       "Max-Forwards: 70\r\nFrom: <sip:alice@Example.COM>;tag=tag-9\r\n"
+                                       "To: <sip:bob@example.org>;tag=b1\r\nCall-ID: call-1@x\r\nCSeq: 2 BYE\r\n"
+                                       "Content-Length: 0\r\n\r\n");
+  g_autoptr (SfSipMsg) bycallee = msg ("BYE sip:bob@192.0.2.7:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt2\r\n"
+                                       "Max-Forwards: 70\r\nFrom: <sip:bob@example.org>;tag=b1\r\n"
+                                       "To: <sip:alice@Example.COM>;tag=tag-9\r\nCall-ID: call-1@x\r\nCSeq: 1 BYE\r\n"
+                                       "Content-Length: 0\r\n\r\n");
+  g_autoptr (SfSipMsg) other = msg ("BYE sip:bob@192.0.2.7:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt3\r\n"
+                                    "Max-Forwards: 70\r\nFrom: <sip:alice@Example.COM>;tag=tag-9\r\n"
+                                    "To: <sip:bob@example.org>;tag=b1\r\nCall-ID: call-2@x\r\nCSeq: 2 BYE\r\n"
+                                    "Content-Length: 0\r\n\r\n");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bycaller);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (bycallee);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (other);
+  const char *tokens[] = { fresh, legacy };
+  for (guint k = 0; k < G_N_ELEMENTS (tokens); k++) {
+    SfSipStr tok = sf_sip_str (tokens[k], 32);
+    CU_ASSERT_TRUE (sf_proxy_token_matches (&c, bycaller, target, tok));
+    CU_ASSERT_TRUE (sf_proxy_token_matches (&c, bycallee, target, tok));
+    CU_ASSERT_FALSE (sf_proxy_token_matches (&c, other, target, tok)); /* another Call-ID */
+    CU_ASSERT_FALSE (sf_proxy_token_matches (&c, bycaller, aor, tok)); /* another remote target */
+    for (guint at = 0; at < 32; at += 31) { /* a digit of the first half, of the second */
+      g_autofree char *bad = g_strdup (tokens[k]);
+      bad[at] = bad[at] == '0' ? '1' : '0';
+      CU_ASSERT_FALSE (sf_proxy_token_matches (&c, bycaller, target, sf_sip_str (bad, 32)));
+      CU_ASSERT_FALSE (sf_proxy_token_matches (&c, bycallee, target, sf_sip_str (bad, 32)));
+    }
+    CU_ASSERT_FALSE (sf_proxy_token_matches (&c, bycaller, target, sf_sip_str (tokens[k], 31)));
   }
   g_hmac_unref (c.rr_hmac);
 }
@@ -548,7 +606,7 @@ sf_test_register_proxy (void)
   CU_pSuite s = CU_add_suite ("proxy", NULL, NULL);
   SF_ADD_TEST (s, rank_and_final_response);
   SF_ADD_TEST (s, branch_hash);
-  SF_ADD_TEST (s, token_hmac);
+  SF_ADD_TEST (s, token_mac);
   SF_ADD_TEST (s, branch_ours_failover);
   SF_ADD_TEST (s, timer_c);
   SF_ADD_TEST (s, timer_c_silent);
