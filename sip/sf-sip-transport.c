@@ -191,9 +191,41 @@ sf_sip_addr_to_string (GInetSocketAddress *addr)
 {
   if (addr == NULL)
     return NULL;
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (addr));
-  gboolean v6 = g_inet_address_get_family (g_inet_socket_address_get_address (addr)) == G_SOCKET_FAMILY_IPV6;
-  return g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (addr));
+  /* inet_ntop on the native address, as g_inet_address_to_string does, and
+   * the port by hand: a registrar writes two per REGISTER, and the GLib
+   * string and printf route cost ten times this */
+  struct sockaddr_storage ss;
+  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (addr), &ss, sizeof ss, NULL))
+    return NULL;
+  char buf[INET6_ADDRSTRLEN + 10];
+  gsize n = 0;
+  guint port;
+  if (ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *a = (const struct sockaddr_in6 *) &ss;
+    buf[n++] = '[';
+    if (inet_ntop (AF_INET6, &a->sin6_addr, buf + n, INET6_ADDRSTRLEN) == NULL)
+      return NULL;
+    n += strlen (buf + n);
+    buf[n++] = ']';
+    port = ntohs (a->sin6_port);
+  } else if (ss.ss_family == AF_INET) {
+    const struct sockaddr_in *a = (const struct sockaddr_in *) &ss;
+    if (inet_ntop (AF_INET, &a->sin_addr, buf, INET6_ADDRSTRLEN) == NULL)
+      return NULL;
+    n = strlen (buf);
+    port = ntohs (a->sin_port);
+  } else {
+    return NULL;
+  }
+  buf[n++] = ':';
+  char digits[8];
+  gsize d = 0;
+  do
+    digits[d++] = (char) ('0' + port % 10);
+  while ((port /= 10) > 0);
+  while (d > 0)
+    buf[n++] = digits[--d];
+  return g_strndup (buf, n);
 }
 
 static const char *const proto_names[] = { "udp", "tcp", "tls", "ws", "wss" };
