@@ -43,8 +43,9 @@ typedef struct {
    * once, before any write. */
   gboolean (*load) (SfLocStore *s, gint64 now, GHashTable *aors, GError **error);
   /* Replaces the bindings of @aor with @bindings (transfer full; empty: it
-   * has none); @written is called later with @data, unless the store is
-   * closed first. */
+   * has none; the bindings are the core's too, read only, and may be
+   * read in the store's own thread); @written is called later with @data,
+   * unless the store is closed first. */
   void (*write) (SfLocStore *s, const char *aor, GPtrArray *bindings, gint64 now, gpointer data);
   /* Commits what is queued, then closes and frees; no more callbacks. */
   void (*close) (SfLocStore *s);

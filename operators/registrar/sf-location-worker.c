@@ -21,7 +21,10 @@
  * Threads: a request is owned by one worker at a time (the asker, then worker
  * 0 while its location has it, then the asker again); nothing is shared but
  * the Link, whose counts are atomic and whose closed flag only the asking
- * worker reads and writes (the answer runs in its thread).  No lock is held. */
+ * worker reads and writes (the answer runs in its thread), and the bindings
+ * of a result, which worker 0's core holds too: their reference counts are
+ * atomic and a binding with two owners is never changed (sf-location.h).
+ * No lock is held. */
 #include "config.h"
 #include "sf-location-store.h"
 #include "framework/sf-workers.h"

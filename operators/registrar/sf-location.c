@@ -22,7 +22,7 @@ struct _SfLocation {
 void
 sf_loc_binding_free (SfLocBinding *b)
 {
-  if (b == NULL)
+  if (b == NULL || g_atomic_int_add (&b->refs, -1) > 0) /* the old value: 0 was the last owner */
     return;
   g_free (b->contact);
   g_free (b->call_id);
@@ -37,20 +37,10 @@ sf_loc_binding_free (SfLocBinding *b)
 }
 
 SfLocBinding *
-sf_loc_binding_copy (const SfLocBinding *b)
+sf_loc_binding_ref (SfLocBinding *b)
 {
-  SfLocBinding *c = g_new0 (SfLocBinding, 1);
-  *c = *b;
-  c->contact = g_strdup (b->contact);
-  c->call_id = g_strdup (b->call_id);
-  c->source = g_strdup (b->source);
-  c->transport = g_strdup (b->transport);
-  c->local = g_strdup (b->local);
-  c->flow = g_strdup (b->flow);
-  c->path = g_strdup (b->path);
-  c->instance = g_strdup (b->instance);
-  c->node = g_strdup (b->node);
-  return c;
+  g_atomic_int_inc (&b->refs);
+  return b;
 }
 
 void
@@ -216,7 +206,7 @@ snapshot (SfLocation *loc, const char *aor, GError *error)
   r->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
   GPtrArray *list = error == NULL ? live (loc, aor) : NULL;
   for (guint i = 0; list != NULL && i < list->len; i++)
-    g_ptr_array_add (r->bindings, sf_loc_binding_copy (list->pdata[i]));
+    g_ptr_array_add (r->bindings, sf_loc_binding_ref (list->pdata[i]));
   g_ptr_array_sort (r->bindings, by_q);
   return r;
 }
@@ -507,6 +497,17 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
       b = g_new0 (SfLocBinding, 1);
       b->contact = g_strdup (changes[k].contact);
       g_ptr_array_add (list, b);
+    } else if (g_atomic_int_get (&b->refs) > 0) {
+      /* shared with a result or a write still in use (maybe in another
+       * thread): replaced, never changed.  A binding the core alone holds
+       * gains no owner meanwhile: only the core's thread refs it. */
+      SfLocBinding *fresh = g_new0 (SfLocBinding, 1);
+      fresh->contact = g_strdup (b->contact);
+      guint at = 0;
+      g_ptr_array_find (list, b, &at);
+      list->pdata[at] = fresh; /* the array's free func not run: the old one is dropped below */
+      sf_loc_binding_free (b);
+      b = fresh;
     }
     b->q = changes[k].q;
     b->expires_at = now + changes[k].expires_s;
@@ -534,7 +535,7 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
   /* written through: the result waits for the commit */
   GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
   for (guint i = 0; list != NULL && i < list->len; i++)
-    g_ptr_array_add (rows, sf_loc_binding_copy (list->pdata[i]));
+    g_ptr_array_add (rows, sf_loc_binding_ref (list->pdata[i]));
   Pending *d = pending_new (loc, snapshot (loc, aor, NULL), done, data, data_free);
   d->aor = g_strdup (aor);
   g_queue_push_tail (&loc->writing, d);
@@ -590,7 +591,7 @@ sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
     return 0;
   GPtrArray *rows = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
   for (guint i = 0; i < list->len; i++)
-    g_ptr_array_add (rows, sf_loc_binding_copy (list->pdata[i]));
+    g_ptr_array_add (rows, sf_loc_binding_ref (list->pdata[i]));
   if (list->len == 0)
     g_hash_table_remove (loc->aors, aor);
   if (loc->store == NULL) {

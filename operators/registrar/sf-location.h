@@ -44,7 +44,12 @@ typedef enum {
 #define SF_LOCATION_MAX_AOR_BYTES (64 * 1024)
 
 /* One binding (schema version 1 of the sqlite store holds each field).  The
- * strings are owned; the nullable ones are NULL when the REGISTER did not say. */
+ * strings are owned; the nullable ones are NULL when the REGISTER did not say.
+ * A binding is counted by reference, so the results of lookups and updates
+ * and the rows handed to the sqlite writer share the core's bindings instead
+ * of copying each one's strings: once it has a second owner (refs above 0)
+ * nobody changes it, since another worker's thread or the writer's may be
+ * reading it (an update replaces a shared binding by a new one). */
 typedef struct {
   char *contact;      /* the Contact URI as registered */
   double q;           /* 0..1, 1 when the Contact had no q */
@@ -59,11 +64,13 @@ typedef struct {
   char *instance;     /* nullable: the Contact's +sip.instance (RFC 5626 4.1) */
   guint32 reg_id;     /* the Contact's reg-id, 0 without one */
   char *node;         /* nullable: the node that received it, "host:port" as others reach it (sip.advertise's host when set) */
+  gint refs;          /* atomic: owners beyond the first (0 as g_new0 makes it: one owner) */
 } SfLocBinding;
 
+/* Drops one owner's reference; the last one frees the binding (NULL: nothing). */
 void sf_loc_binding_free (SfLocBinding *b);
-/* A deep copy (transfer full). */
-SfLocBinding *sf_loc_binding_copy (const SfLocBinding *b);
+/* One more owner (atomic: the owners may be in different threads); returns @b. */
+SfLocBinding *sf_loc_binding_ref (SfLocBinding *b);
 
 /* One Contact of a REGISTER (10.3 step 7): @expires_s 0 removes it.  The
  * strings are borrowed for the call. */

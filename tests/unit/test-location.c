@@ -137,6 +137,15 @@ test_bindings (void)
   g_autoptr (SfLocationResult) r3 = update (loc, "sip:alice@example.com", "c2", 1, FALSE, again, 1);
   CU_ASSERT_PTR_NULL (r3->error);
   CU_ASSERT_EQUAL (((SfLocBinding *) r3->bindings->pdata[0])->expires_at - r3->now, 600);
+  /* r1 still holds the refreshed binding (the results share the core's by
+   * reference): it was replaced, so r1 reads what it read, not the refresh */
+  const SfLocBinding *before = r1->bindings->pdata[1];
+  CU_ASSERT_PTR_NOT_EQUAL (before, r3->bindings->pdata[0]);
+  CU_ASSERT_STRING_EQUAL (before->contact, "sip:a@192.0.2.1");
+  CU_ASSERT_EQUAL (before->expires_at - r1->now, 60);
+  CU_ASSERT_EQUAL (before->q, 0.5);
+  CU_ASSERT_STRING_EQUAL (before->call_id, "c1");
+  CU_ASSERT_EQUAL (before->cseq, 1);
   /* expiry on the clock: after 121 s only the refreshed one is left */
   sf_clock_fake_set_us (clock, (1000 + 121) * G_USEC_PER_SEC);
   g_autoptr (SfLocationResult) r4 = lookup (loc, "sip:alice@example.com");
