@@ -208,14 +208,20 @@ sf_secret_derive_siphash (SfConfig *cfg, const char *purpose, guint64 keys[2][2]
   guint8 raw[SF_SECRET_LEN];
   if (!sf_secret_derive (cfg, purpose, raw, error))
     return FALSE;
+  sf_siphash_keys (raw, keys);
+  memset (raw, 0, sizeof raw);
+  return TRUE;
+}
+
+void
+sf_siphash_keys (const guint8 raw[32], guint64 keys[2][2])
+{
   for (int i = 0; i < 4; i++) {
     guint64 w = 0;
     for (int j = 0; j < 8; j++)
       w |= (guint64) raw[8 * i + j] << (8 * j);
     keys[i / 2][i % 2] = w;
   }
-  memset (raw, 0, sizeof raw);
-  return TRUE;
 }
 
 void

@@ -35,6 +35,9 @@ guint64 sf_siphash24 (const guint64 k[2], const guint8 *in, gsize len);
 
 /* @v as 16 lowercase hex digits at @out (no terminator): a MAC's text. */
 void sf_hex16 (guint64 v, char *out);
+/* Two SipHash-2-4 keys from 32 bytes (little-endian words): the cutting
+ * sf_secret_derive_siphash and the digest nonces' keys share. */
+void sf_siphash_keys (const guint8 raw[32], guint64 keys[2][2]);
 
 /* 16 lowercase hex digits (and a NUL: @out gets 17 bytes) of SipHash-2-4 of
  * @in under a fixed, public key, the 16 bytes "sipflow-hash-key": no secret

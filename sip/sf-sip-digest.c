@@ -296,12 +296,7 @@ sf_digest_server_new (const guint8 *secret, gsize len, guint nonce_ttl_s, guint 
   gsize klen = sizeof keys;
   g_hmac_get_digest (h, keys, &klen);
   g_hmac_unref (h);
-  for (int i = 0; i < 4; i++) {
-    guint64 w = 0;
-    for (int j = 0; j < 8; j++)
-      w |= (guint64) keys[8 * i + j] << (8 * j);
-    s->mac_keys[i / 2][i % 2] = w;
-  }
+  sf_siphash_keys (keys, s->mac_keys);
   memset (keys, 0, sizeof keys);
   s->legacy = g_hmac_new (G_CHECKSUM_SHA256, secret, len);
   s->ttl_s = nonce_ttl_s;
@@ -329,15 +324,6 @@ sf_digest_server_free (SfDigestServer *s)
   g_hmac_unref (s->legacy);
   g_free (s->slots);
   g_free (s);
-}
-
-/* @v as 16 lowercase hex digits at @out (no terminator). */
-static void
-hex16 (guint64 v, char *out)
-{
-  static const char hex[] = "0123456789abcdef";
-  for (int i = 0; i < 16; i++)
-    out[i] = hex[(v >> (60 - 4 * i)) & 15];
 }
 
 /* An earlier build's MAC of the nonce's first NONCE_HEAD hex digits:
@@ -376,7 +362,7 @@ static void
 nonce_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
 {
   for (int k = 0; k < 2; k++)
-    hex16 (sf_siphash24 (s->mac_keys[k], (const guint8 *) head, NONCE_HEAD), out + 16 * k);
+    sf_hex16 (sf_siphash24 (s->mac_keys[k], (const guint8 *) head, NONCE_HEAD), out + 16 * k);
   out[NONCE_MAC] = '\0';
 }
 
@@ -387,9 +373,9 @@ sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
   g_mutex_lock (&s->lock);
   guint64 seq = s->seq++;
   g_mutex_unlock (&s->lock);
-  hex16 ((guint64) now_s, nonce);
-  hex16 (s->boot, nonce + 16);
-  hex16 (seq, nonce + 32);
+  sf_hex16 ((guint64) now_s, nonce);
+  sf_hex16 (s->boot, nonce + 16);
+  sf_hex16 (seq, nonce + 32);
   nonce_mac (s, nonce, nonce + NONCE_HEAD);
   return g_strdup (nonce);
 }
