@@ -91,21 +91,8 @@ measure() {
   fi
   # clean: every call, no retransmission, and the calls placed at the rate asked
   # (wall within 20% + 1 s of CALLS/RATE: past that sipp or the proxy lags)
-  [ "$label" = sipflow ] && [ "$WORKERS" -gt 1 ] && handed
+  [ "$label" = sipflow ] && [ "$WORKERS" -gt 1 ] && sf_handed "$CALLS"
   [ "$ok" = "$CALLS" ] && [ "$re" = 0 ] && [ "$(echo "$wall <= $CALLS / $rate * 1.2 + 1" | bc -l)" = 1 ]
-}
-
-# handed: sipflow's handed_out per call since the last one (status, summed
-# over its workers)
-HANDED=0
-handed() {
-  local before now
-  before=$(grep -c '"event":"stats"' "$T/events")
-  echo status >&3
-  for _ in $(seq 100); do [ "$(grep -c '"event":"stats"' "$T/events")" -gt "$before" ] && break; sleep 0.05; done
-  now=$(grep '"event":"stats"' "$T/events" | tail -1 | grep -o '"handed_out":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
-  printf '%-9s handed_out %.2f per call (%s workers)\n' sipflow "$(echo "(${now:-0} - $HANDED) / $CALLS" | bc -l)" "$WORKERS"
-  HANDED=${now:-0}
 }
 
 # measure_all LABEL PORT PIDS: one run at each rate (stops at the first

@@ -92,6 +92,8 @@ one() {
     "$(redis-cli -p "$REDIS_PORT" info keyspace | tr -d '\r' | awk -F'[=,]' '/^db/ { n += $2 } END { print n + 0 }')"
   printf '\n'
   printf '%s %s %s %s %.1f %.1f %s\n' "$job" "$backend" "$who" "$round" "$ms" "$rms" "${res% *}" >>"$T/results"
+  [ "$who" = sipflow ] && [ "$WORKERS" -gt 1 ] && sf_handed "$CALLS"
+  return 0
 }
 
 # measure WHO BACKEND ROUND PORT PIDS: the REGISTER run, then the 302 run
@@ -129,6 +131,8 @@ sipflow_run() {
     sipflow_unstarted "$backend"
     return
   fi
+  SF_HANDED=0
+  SF_WAKEUPS=0
   measure sipflow "$backend" "$round" "$port" "$sf"
   echo quit >&3
   exec 3>&-

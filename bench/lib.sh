@@ -254,3 +254,23 @@ sf_stat() {
   done
   grep '"event":"stats"' "$T/events" | tail -1 | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
 }
+
+# sf_handed CALLS: sipflow's handed_out and wakeups per call since the last
+# call (a status asked on fd 3, its stats line summed over the workers):
+# messages read by one worker and run by another, and the times an inbox went
+# from empty to not empty (each a wake-up of the owner's thread)
+SF_HANDED=0
+SF_WAKEUPS=0
+sf_handed() {
+  local calls=$1 before out wake line
+  before=$(grep -c '"event":"stats"' "$T/events")
+  echo status >&3
+  for _ in $(seq 100); do [ "$(grep -c '"event":"stats"' "$T/events")" -gt "$before" ] && break; sleep 0.05; done
+  line=$(grep '"event":"stats"' "$T/events" | tail -1)
+  out=$(grep -o '"handed_out":[0-9]*' <<<"$line" | cut -d: -f2 | paste -sd+ | bc)
+  wake=$(grep -o '"wakeups":[0-9]*' <<<"$line" | cut -d: -f2 | paste -sd+ | bc)
+  printf '%-9s handed_out %.2f, wakeups %.2f per call (%s workers)\n' sipflow \
+    "$(echo "(${out:-0} - $SF_HANDED) / $calls" | bc -l)" "$(echo "(${wake:-0} - $SF_WAKEUPS) / $calls" | bc -l)" "$WORKERS"
+  SF_HANDED=${out:-0}
+  SF_WAKEUPS=${wake:-0}
+}

@@ -41,6 +41,7 @@ typedef struct {
   /* The workers' start and end, under lock: one run's, not the process's. */
   enum { WORKERS_STARTING, WORKERS_RUN, WORKERS_ABORT } workers_phase;
   gboolean workers_teardown;
+  gboolean answer_here;      /* the flow answers every request itself: requests stay where read (machine_answers_here) */
   guint idle_retry;          /* a source id: check_idle again after a worker did not answer in time */
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
@@ -1053,6 +1054,8 @@ join_workers (Run *r, SfEndpoint *ep, guint index, GMainContext *ctx, GError **e
   /* The stack's tables (rate buckets, per-source counts) and the
    * registrar's (digest nonces, the location through worker 0): worker 0
    * first, as the others take its (docs/workers.md, step 2). */
+  if (r->answer_here)
+    sf_stack_workers_answer_here (s);
   sf_stack_join_workers (s, r->set, index, ctx);
   sf_registrar_join_workers (ep, r->set, index);
   return TRUE;
@@ -1268,6 +1271,41 @@ machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, G
   return TRUE;
 }
 
+/* Does @m (and what it imports) answer every request itself, sending none
+ * (a registrar, a redirect server): only the core's, the registrar's, the
+ * digest's and the redirect server's operators and the user agent's stateless
+ * answers?  Then no message it takes needs the worker of its Call-ID: no
+ * client transaction waits for a response, no dialog for its next request. */
+static gboolean
+machine_answers_here (SfRegistry *reg, SfMachine *m, GHashTable *seen)
+{
+  static const char *const here[] = { "core", "registrar", "auth", "redirect", NULL };
+  static const char *const here_ops[] = { "OpRefuse", "OpCheckRequire", NULL };
+  if (!g_hash_table_add (seen, m))
+    return TRUE;
+  for (guint i = 0; i < m->states->len; i++) {
+    SfState *st = m->states->pdata[i];
+    for (int q = 0; q < SF_QUEUE_COUNT; q++)
+      for (guint k = 0; st->queues[q] != NULL && k < st->queues[q]->len; k++) {
+        const SfBinding *b = st->queues[q]->pdata[k];
+        if (b->op == NULL)
+          continue;
+        const char *mod = sf_registry_operator_module (reg, b->op->name);
+        if (!((mod != NULL && g_strv_contains (here, mod)) || g_strv_contains (here_ops, b->op->name)))
+          return FALSE;
+      }
+  }
+  GHashTableIter it;
+  gpointer v;
+  if (m->imports != NULL) {
+    g_hash_table_iter_init (&it, m->imports);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      if (!machine_answers_here (reg, v, seen))
+        return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 workers_allowed (Run *r, SfConfig *cfg, SfRegistry *reg, SfMachine *m, GError **error)
 {
@@ -1286,7 +1324,11 @@ workers_allowed (Run *r, SfConfig *cfg, SfRegistry *reg, SfMachine *m, GError **
     return FALSE;
   }
   g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
-  return machine_workers_safe (r, reg, m, seen, error);
+  if (!machine_workers_safe (r, reg, m, seen, error))
+    return FALSE;
+  g_autoptr (GHashTable) looked = g_hash_table_new (NULL, NULL);
+  r->answer_here = machine_answers_here (reg, m, looked);
+  return TRUE;
 }
 
 int

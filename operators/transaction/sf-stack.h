@@ -136,6 +136,14 @@ SfWorkers *sf_stack_workers_new (guint n);
  * core.max_queue), and a worker other than 0 counts sip.rate_limit and
  * sip.max_per_source in worker 0's table (joined first), one for the set. */
 void sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *context);
+/* For a flow that answers every request on the spot (a registrar, a redirect
+ * server: no client transaction, no dialog): a request read over UDP stays
+ * with the worker that read it instead of crossing to its Call-ID's owner;
+ * responses keep the Call-ID rule.  Retransmissions, the ACK and a CANCEL
+ * come from the request's source 4-tuple, which the kernel gives to the same
+ * socket (docs/workers.md, "Requests answered on the spot").  Before or after
+ * sf_stack_join_workers; without a set of several it changes nothing. */
+void sf_stack_workers_answer_here (SfStack *s);
 /* A new Call-ID for a request this stack starts (sf_sip_random_call_id),
  * drawn until it hashes to this stack's worker, so that its responses and its
  * dialog's requests come back to the worker that holds its state (transfer

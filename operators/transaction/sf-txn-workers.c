@@ -42,6 +42,11 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
     return FALSE; /* a connection's messages stay with the worker that holds it (step 4) */
   gsize size;
   const char *d = g_bytes_get_data (bytes, &size);
+  /* Anything that is not a response (a request, or bytes the parser will
+   * refuse statelessly) is answered by the worker that read it: no scan, no
+   * hand-off, no wake-up. */
+  if (s->requests_stay && !(size >= 4 && memcmp (d, "SIP/", 4) == 0))
+    return FALSE;
   SfSipStr id;
   if (!sf_sip_route_call_id (d, size, &id))
     return FALSE; /* no Call-ID the parser would take: refused here, statelessly */
@@ -95,6 +100,12 @@ sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *contex
   SfStack *home = sf_workers_data (set, 0);
   if (w > 0 && home != NULL) /* worker 0 joins first; a worker alone (a test drawing Call-IDs) keeps its own */
     sf_stack_overload_share (s, home);
+}
+
+void
+sf_stack_workers_answer_here (SfStack *s)
+{
+  s->requests_stay = TRUE;
 }
 
 char *

@@ -379,6 +379,28 @@ fi
 ! grep -q -E 'CRITICAL|runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer' "$T/px.err" &&
   pass "no critical log, no sanitizer report" || fail "stderr" "$(grep -E 'CRITICAL|runtime error|Sanitizer' "$T/px.err" | head -3)"
 
+# ---- the registrar at two workers: requests answered where they are read ----
+# redirect.xml answers every request itself, so a request stays with the
+# worker that read it (docs/workers.md, "Requests answered on the spot"): 20
+# REGISTERs from one source port land on one socket, and the only crossings
+# are that worker's location updates asked of worker 0 and their answers:
+# none when it is worker 0, two a REGISTER when it is worker 1.  Under the
+# Call-ID rule about half of them would be handed over on top (10 + 2 x the
+# ones worker 1 owns, or 40 - those worker 0 owns): neither 0 nor 40 but for
+# a draw of 2^-20.
+start rg redirect.xml --set core.workers=2 --set location.backend=memory || exit 1
+sed "s/$PX/127.0.0.1:$PORT_rg/" "$T/reg.sip" >"$T/rg-reg.sip"
+regs=$(sipcat send "127.0.0.1:$PORT_rg" "$T/rg-reg.sip" --count 20 --timeout 5 | grep -c '^200$')
+[ "$regs" = 20 ] && pass "20 REGISTERs to the registrar at two workers: 200 each" || fail "registrar REGISTERs: $regs of 20 got 200"
+location_count rg 20 20 && pass "... all 20 bindings in worker 0's location" ||
+  fail "registrar location count" "$(grep '"command":"location"' "$T/rg.events" | tail -1)"
+ep_stats rg
+outs=$(echo "$STATS" | grep -o '"handed_out":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
+[ "$outs" = 0 ] || [ "$outs" = 40 ] &&
+  pass "each REGISTER answered by the worker that read it: $outs hand-offs (its location asks and answers only)" ||
+  fail "registrar hand-offs: $outs, wanted 0 or 40" "$STATS"
+stop rg && pass "the registrar at two workers exits 0" || fail "registrar exit" "$(tail -3 "$T/rg.err")"
+
 # ---- set-wide decisions: status, shutdown, --exit-when-idle ----
 # listener NAME [ARGS]: a sipcat listener in the background (ARGS: --answer
 # CODE; none: it never answers); its port in $T/NAME.port, read into LPORT.

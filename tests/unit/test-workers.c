@@ -35,6 +35,13 @@
  *    same nonce count replayed through either worker is refused (401, not
  *    stale); a new nonce's nc=1 checked after its nc=2 (two workers) is taken,
  *    then refused as a replay (the digest server's window of counts)
+ *  - answer_here: with sf_stack_workers_answer_here (a flow that answers
+ *    every request itself), a REGISTER is answered by the worker that read
+ *    it, whatever its Call-ID: no hand-off; its retransmission read there is
+ *    absorbed by that worker's transaction; a lower CSeq of the same Call-ID
+ *    read by the other worker is refused by worker 0's location (10.3 step
+ *    7), its ask and answer the only crossings; a response still goes to its
+ *    Call-ID's owner
  *  - rate: (j) sip.rate_limit counts a source whose requests are owned by
  *    both workers in one bucket: of four new requests at once (a burst of
  *    two), two pass, whichever worker owns them
@@ -636,6 +643,50 @@ cseq_order (void)
   CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 500", NULL)); /* the same */
   CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 6, "bob1", NULL), "SIP/2.0 200", NULL)); /* higher */
   CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 1);
+  wk_free (w);
+}
+
+static void
+answer_here (void)
+{
+  Wk *w = wk_setup_with (NULL, TRUE);
+  for (guint i = 0; i < w->n; i++)
+    sf_stack_workers_answer_here (w->px[i]->stack);
+  g_autofree char *cid = call_id_for (w, 1, "here");
+  g_autofree char *reg = register_msg (w, cid, 5, "bob1", NULL);
+  send_to (w, 0, reg);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  CU_ASSERT_EQUAL (count (got, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 0); /* answered where read: worker 0, which holds the location */
+  CU_ASSERT_EQUAL (handed (w, 1, FALSE), 0);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  guint held = sf_endpoint_n_instances (w->px[0]->env->ep);
+  CU_ASSERT_TRUE (held > 0); /* its server transaction */
+  /* the retransmission, from the same source to the same socket: absorbed
+   * by that transaction, the 200 sent again, nothing new */
+  send_to (w, 0, reg);
+  g_autoptr (GPtrArray) again = recv_all (w);
+  CU_ASSERT_EQUAL (again->len, 1);
+  CU_ASSERT_EQUAL (count (again, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), held);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 0);
+  /* the same Call-ID from another source (worker 1's socket), a lower CSeq:
+   * worker 1 answers, the order checked in worker 0's location */
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 4, "bob1", NULL), "SIP/2.0 500", NULL));
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1); /* its location ask */
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1); /* and the answer */
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 6, "bob1", NULL), "SIP/2.0 200", NULL));
+  CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 1);
+  /* a response keeps the Call-ID rule: read by worker 0, run by worker 1 */
+  guint64 out0 = handed (w, 0, TRUE);
+  g_autofree char *resp = g_strdup_printf ("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKstray\r\n"
+                                           "From: <sip:a@example.net>;tag=1\r\nTo: <sip:b@example.net>;tag=2\r\n"
+                                           "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+                                           w->port, cid);
+  send_to (w, 0, resp);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), out0 + 1);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
   wk_free (w);
 }
 
@@ -1390,6 +1441,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "fork", fork_across);
   CU_add_test (s, "cseq_order", cseq_order);
   CU_add_test (s, "nonce", nonce);
+  CU_add_test (s, "answer_here", answer_here);
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
   CU_add_test (s, "location_layer", location_layer);
