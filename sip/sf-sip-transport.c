@@ -2260,6 +2260,72 @@ udp_bind_shared (GSocket *sock, GInetSocketAddress *addr, SfSipReuseport mode, G
   return bind_native (g_socket_get_fd (sock), (struct sockaddr *) &native, (socklen_t) len, addr, error);
 }
 
+/* Makes @sock (bound; taken) one of @t's UDP sockets, read on @t's context;
+ * *@bound (transfer full, nullable) gets its address. */
+static gboolean
+udp_add (SfSipTransport *t, GSocket *sock, GInetSocketAddress **bound, GError **error)
+{
+  g_socket_set_blocking (sock, FALSE);
+  /* A server under a burst, or starved of CPU for a moment, must not lose
+   * datagrams in a small kernel buffer (an ACK is never retransmitted): ask for
+   * SF_SIP_UDP_RCVBUF (the kernel caps it at net.core.rmem_max). */
+  g_socket_set_option (sock, SOL_SOCKET, SO_RCVBUF, SF_SIP_UDP_RCVBUF, NULL);
+  UdpListener *l = g_new0 (UdpListener, 1);
+  l->t = t;
+  l->sock = sock;
+  GSocketAddress *local = g_socket_get_local_address (l->sock, error);
+  if (local == NULL) {
+    g_object_unref (l->sock);
+    g_free (l);
+    return FALSE;
+  }
+  l->local = G_INET_SOCKET_ADDRESS (local);
+  l->bufs = g_malloc ((gsize) UDP_BATCH * (SF_SIP_MAX_MSG_SIZE + 1));
+  l->peer_key[0] = sf_sip_random_u64 ();
+  l->peer_key[1] = sf_sip_random_u64 ();
+  l->src = g_socket_create_source (l->sock, G_IO_IN, NULL);
+  g_source_set_callback (l->src, G_SOURCE_FUNC (udp_readable), l, NULL);
+  /* GLib blocks a source that may not recurse while it dispatches, taking its
+   * descriptor out of the poll set and putting it back, and each of the two
+   * writes the context's wakeup descriptor: two write(2)s and a spurious
+   * turn of the loop for every read.  udp_readable guards itself instead. */
+  /* The guard makes a nested turn of t->context from a receive callback
+   * spin (the socket stays readable): no callback may turn it. */
+  g_source_set_can_recurse (l->src, TRUE);
+  g_source_attach (l->src, t->context);
+  g_ptr_array_add (t->udp, l);
+  if (bound != NULL)
+    *bound = g_object_ref (l->local);
+  return TRUE;
+}
+
+
+GInetSocketAddress *
+sf_sip_transport_open_home (SfSipTransport *t, GSocketFamily family, GError **error)
+{
+  UdpListener *like = NULL;
+  for (guint i = 0; i < t->udp->len && like == NULL; i++)
+    if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family)
+      like = t->udp->pdata[i];
+  if (like == NULL) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no UDP socket of that family to open a worker's own beside");
+    return NULL;
+  }
+  g_autoptr (GSocket) sock = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, error);
+  if (sock == NULL)
+    return NULL;
+  /* The listener's address, a port of its own: no SO_REUSEPORT, so what
+   * arrives there is this socket's alone, whatever its source. */
+  g_autoptr (GSocketAddress) at = g_inet_socket_address_new (g_inet_socket_address_get_address (like->local), 0);
+  if (!g_socket_bind (sock, at, FALSE, error))
+    return NULL;
+  GInetSocketAddress *bound = NULL;
+  if (!udp_add (t, g_steal_pointer (&sock), &bound, error))
+    return NULL;
+  g_object_unref (bound); /* the listener holds it */
+  return bound;
+}
+
 gboolean
 sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr, GInetSocketAddress **bound,
                          GError **error)
@@ -2303,38 +2369,7 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
   if (t->reuseport != SF_SIP_REUSEPORT_OFF ? !udp_bind_shared (sock, addr, t->reuseport, error)
                                             : !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
     return FALSE;
-  g_socket_set_blocking (sock, FALSE);
-  /* A server under a burst, or starved of CPU for a moment, must not lose
-   * datagrams in a small kernel buffer (an ACK is never retransmitted): ask for
-   * SF_SIP_UDP_RCVBUF (the kernel caps it at net.core.rmem_max). */
-  g_socket_set_option (sock, SOL_SOCKET, SO_RCVBUF, SF_SIP_UDP_RCVBUF, NULL);
-  UdpListener *l = g_new0 (UdpListener, 1);
-  l->t = t;
-  l->sock = g_steal_pointer (&sock);
-  GSocketAddress *local = g_socket_get_local_address (l->sock, error);
-  if (local == NULL) {
-    g_object_unref (l->sock);
-    g_free (l);
-    return FALSE;
-  }
-  l->local = G_INET_SOCKET_ADDRESS (local);
-  l->bufs = g_malloc ((gsize) UDP_BATCH * (SF_SIP_MAX_MSG_SIZE + 1));
-  l->peer_key[0] = sf_sip_random_u64 ();
-  l->peer_key[1] = sf_sip_random_u64 ();
-  l->src = g_socket_create_source (l->sock, G_IO_IN, NULL);
-  g_source_set_callback (l->src, G_SOURCE_FUNC (udp_readable), l, NULL);
-  /* GLib blocks a source that may not recurse while it dispatches, taking its
-   * descriptor out of the poll set and putting it back, and each of the two
-   * writes the context's wakeup descriptor: two write(2)s and a spurious
-   * turn of the loop for every read.  udp_readable guards itself instead. */
-  /* The guard makes a nested turn of t->context from a receive callback
-   * spin (the socket stays readable): no callback may turn it. */
-  g_source_set_can_recurse (l->src, TRUE);
-  g_source_attach (l->src, t->context);
-  g_ptr_array_add (t->udp, l);
-  if (bound != NULL)
-    *bound = g_object_ref (l->local);
-  return TRUE;
+  return udp_add (t, g_steal_pointer (&sock), bound, error);
 }
 
 static gboolean same_addr (GInetSocketAddress *a, GInetSocketAddress *b);
@@ -2416,6 +2451,13 @@ sf_sip_transport_send_named (SfSipTransport *t, SfSipProto proto, GInetSocketAdd
     return tcp_send (t, proto, dest, conn, name, wire, error);
   g_return_val_if_fail (dest != NULL, FALSE);
   return udp_send (t, NULL, dest, wire, error);
+}
+
+gboolean
+sf_sip_transport_send_udp_from (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest, GBytes *wire,
+                                GError **error)
+{
+  return udp_send (t, local, dest, wire, error);
 }
 
 static gboolean

@@ -227,6 +227,17 @@ gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSoc
 /* Binds; *@bound (transfer full, nullable) gets the address with its real port. */
 gboolean sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr,
                                   GInetSocketAddress **bound, GError **error);
+/* One worker of several: a UDP socket of this transport's own beside its
+ * first UDP socket of @family (a member of the listeners' SO_REUSEPORT
+ * group), on the same address and a port the kernel picks, without
+ * SO_REUSEPORT.  The worker names it in the Via of what it forwards, so the
+ * responses come back to this socket, not to whichever member of the group
+ * the kernel's hash of their source picks (docs/workers.md, "A socket of each
+ * worker's own").  Read like the others (the steer hook sees what arrives),
+ * counted local (sf_sip_transport_is_local, _has_port), never the first UDP
+ * socket (sf_sip_transport_local).  Returns its address (transfer none: the
+ * transport's until it is freed), or NULL with @error. */
+GInetSocketAddress *sf_sip_transport_open_home (SfSipTransport *t, GSocketFamily family, GError **error);
 
 /* Sends @wire to @dest.  TCP: over connection @conn if it is open, else over an
  * open connection to @dest, else over a new one (connected asynchronously;
@@ -238,6 +249,10 @@ gboolean sf_sip_transport_send (SfSipTransport *t, SfSipProto proto, GInetSocket
  * when it was opened for the same @name (or accepted from @dest). */
 gboolean sf_sip_transport_send_named (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest, guint conn,
                                       const char *name, GBytes *wire, GError **error);
+/* Sends @wire over UDP to @dest from the socket bound to @local (the
+ * transport's first of @dest's family when none is). */
+gboolean sf_sip_transport_send_udp_from (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest,
+                                         GBytes *wire, GError **error);
 /* Sends @resp as 18.2.2 says, for a request that came from @from. */
 gboolean sf_sip_transport_send_response (SfSipTransport *t, SfSipMsg *resp, const SfSipPeer *from, GError **error);
 

@@ -90,7 +90,10 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipProto proto = sf_proxy_next_proto (ctx, j->req, hop != NULL ? hop : target);
   g_autofree char *branch = sf_proxy_branch (ctx, j->req);
   g_autofree char *local = NULL;
-  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, &local);
+  /* Over a flow (a party behind NAT, whose NAT lets in only what comes from
+   * the address it sent to: the listener) from the listener; else from this
+   * worker's own socket, so the responses come back to it. */
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, hop == NULL, &local);
   gboolean in_dialog = sf_sip_value_param (sf_sip_msg_to (j->req), "tag") != NULL;
   g_autofree char *rr = NULL;
   if (c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")) {

@@ -339,7 +339,9 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * one gone: absorbed above) */
   g_autoptr (SfSipUri) hop_uri = flow_hop != NULL ? sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL) : NULL;
   SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, hop_uri);
-  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, NULL);
+  /* from this worker's own socket unless over a flow, as OpBranchForward:
+   * a 2xx retransmitted to where the ACK came from comes back to it */
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, flow_hop == NULL, NULL);
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx, .strip_realm = r != NULL ? r->realm : NULL };
   g_autoptr (GError) error = NULL;

@@ -789,7 +789,7 @@ sf_proxy_final_response (SfSipMsg *best, GPtrArray *challenges)
 
 
 char *
-sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
+sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, gboolean own, char **sent_by)
 {
   SfStack *s = sf_stack_from_ctx (ctx);
   char *local = sf_stack_local (s, *proto);
@@ -805,7 +805,9 @@ sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by)
   }
   if (local == NULL)
     return NULL;
-  char *via = g_strconcat ("SIP/2.0/", sf_sip_proto_via (*proto), " ", local, ";branch=", branch, ";rport", NULL);
+  const char *home = own && *proto == SF_SIP_UDP ? sf_stack_home_sent_by (s) : NULL;
+  char *via = g_strconcat ("SIP/2.0/", sf_sip_proto_via (*proto), " ", home != NULL ? home : local, ";branch=", branch,
+                           ";rport", NULL);
   if (sent_by != NULL)
     *sent_by = local;
   else

@@ -142,8 +142,11 @@ gboolean sf_proxy_looped (SfCtx *ctx, SfSipMsg *req);
 /* This proxy's Via value for a request sent over *@proto with @branch
  * ("SIP/2.0/UDP host:port;branch=...;rport"; transfer full); with no socket for
  * *@proto, the other transport, and *@proto says so.  *@sent_by (nullable) gets
- * the host:port (transfer full).  NULL when nothing listens. */
-char *sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, char **sent_by);
+ * the host:port (transfer full).  NULL when nothing listens.  With @own, over
+ * UDP, one worker of several names its own socket (sf_stack_home_sent_by),
+ * where the responses are to come back; *@sent_by stays the listener's (for
+ * Record-Route). */
+char *sf_proxy_via (SfCtx *ctx, SfSipProto *proto, const char *branch, gboolean own, char **sent_by);
 /* The transport to reach @uri by: TCP when it says transport=tcp. */
 SfSipProto sf_proxy_uri_proto (const SfSipUri *uri);
 /* The transport of @req's next hop: its first Route that is not this proxy,

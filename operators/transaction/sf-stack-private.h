@@ -38,6 +38,9 @@ struct _SfStack {
   SfStackGate gate;          /* what the flow decides before any state (all NULL: nothing) */
   SfWorkers *workers;        /* unowned, nullable: the set this stack is a worker of (sf-txn-workers.c) */
   guint worker;              /* its index there */
+  GInetSocketAddress *home;  /* unowned (the transport's), nullable: this worker's own UDP socket (sf-txn-workers.c) */
+  char *home_sent_by;        /* owned, nullable: its "host:port" for a Via */
+  gboolean home_tried;       /* opened, or failed: not tried again */
   gboolean requests_stay;    /* a request stays with the worker that read it (sf_stack_workers_answer_here) */
   GPtrArray *listened;       /* owned: "proto:addr:port" of each socket bound, in order (sf_stack_listened) */
   guint max_instances;       /* this worker's bound on its live instances: sip.max_instances alone,

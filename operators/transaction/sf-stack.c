@@ -591,6 +591,7 @@ sf_stack_free (SfStack *s)
     g_free (s->local_text[i].text);
   }
   g_ptr_array_unref (s->listened);
+  g_free (s->home_sent_by);
   sf_stack_overload_clear (s);
   g_free (s);
 }

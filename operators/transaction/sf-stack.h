@@ -144,6 +144,13 @@ void sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *c
  * socket (docs/workers.md, "Requests answered on the spot").  Before or after
  * sf_stack_join_workers; without a set of several it changes nothing. */
 void sf_stack_workers_answer_here (SfStack *s);
+/* The sent-by ("host:port") of this worker's own UDP socket (transfer none),
+ * or NULL: one worker alone, a flow that answers on the spot, an advertised
+ * address (sip.advertise names the listener, not a port of ours), no UDP
+ * socket.  A request whose top Via names it leaves from that socket and its
+ * responses come back there: to this worker (docs/workers.md, "A socket of
+ * each worker's own"); a request arriving there is refused. */
+const char *sf_stack_home_sent_by (SfStack *s);
 /* A new Call-ID for a request this stack starts (sf_sip_random_call_id),
  * drawn until it hashes to this stack's worker, so that its responses and its
  * dialog's requests come back to the worker that holds its state (transfer

@@ -464,6 +464,17 @@ tls_name (SfSipMsg *req)
   return sf_sip_str_dup (uri->host);
 }
 
+/* Does @req's top Via name this worker's own socket (sf_stack_home_sent_by)?
+ * Then it leaves from there, where its responses are to come back. */
+static gboolean
+names_home (SfStack *s, SfSipMsg *req)
+{
+  const SfSipValue *v = sf_sip_msg_top_via (req);
+  SfSipIp ip;
+  return v != NULL && v->port == g_inet_socket_address_get_port (s->home) && sf_sip_ip_parse (v->host, &ip) &&
+         sf_sip_transport_is_local (s->tp, &ip, v->port);
+}
+
 gboolean
 sf_stack_send_request_error (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest, GError **error)
 {
@@ -475,6 +486,8 @@ sf_stack_send_request_error (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetS
     return FALSE;
   }
   g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  if (proto == SF_SIP_UDP && s->home != NULL && names_home (s, req))
+    return sf_sip_transport_send_udp_from (s->tp, s->home, dest, wire, error);
   g_autofree char *name = proto == SF_SIP_TLS ? tls_name (req) : NULL;
   return sf_sip_transport_send_named (s->tp, proto, dest, 0, name, wire, error);
 }

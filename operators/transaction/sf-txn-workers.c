@@ -42,10 +42,22 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
     return FALSE; /* a connection's messages stay with the worker that holds it (step 4) */
   gsize size;
   const char *d = g_bytes_get_data (bytes, &size);
+  gboolean response = size >= 4 && memcmp (d, "SIP/", 4) == 0;
+  if (s->home != NULL && from->local == s->home) {
+    /* This worker's own socket: only our Via names it, so a response there
+     * answers what this worker sent (its transaction is here, whatever the
+     * Call-ID).  A request has no business there (Record-Route and Contact
+     * name the listener): refused, counted, never answered. */
+    if (response)
+      return FALSE;
+    sf_stack_count (s, SF_STACK_STAT_REFUSED);
+    g_debug ("worker %u: a request on its own socket: dropped", s->worker);
+    return TRUE;
+  }
   /* Anything that is not a response (a request, or bytes the parser will
    * refuse statelessly) is answered by the worker that read it: no scan, no
    * hand-off, no wake-up. */
-  if (s->requests_stay && !(size >= 4 && memcmp (d, "SIP/", 4) == 0))
+  if (s->requests_stay && !response)
     return FALSE;
   SfSipStr id;
   if (!sf_sip_route_call_id (d, size, &id))
@@ -72,6 +84,40 @@ steer_done (gpointer data)
 {
   SfStack *s = data;
   sf_workers_wake (s->workers, s->worker);
+}
+
+/* This worker's own UDP socket beside the shared listener, named in the Via
+ * of what it forwards (sf_stack_home_sent_by): not for a flow that sends
+ * nothing, nor behind an advertised address (a NAT or a load balancer in
+ * front maps the listener's port, not ours).  Without it (it could not be
+ * opened) the worker sends from the listener as before: responses then cross
+ * by Call-ID.  Opened at the first request forwarded (a worker joins its set
+ * before it binds the listener), tried once. */
+static void
+open_home (SfStack *s)
+{
+  GInetSocketAddress *first = sf_sip_transport_local (s->tp, SF_SIP_UDP);
+  if (s->home_tried || s->workers == NULL || sf_workers_n (s->workers) < 2 || s->requests_stay || s->adv_host != NULL ||
+      first == NULL)
+    return;
+  s->home_tried = TRUE;
+  GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (first));
+  g_autoptr (GError) error = NULL;
+  s->home = sf_sip_transport_open_home (s->tp, family, &error);
+  if (s->home == NULL) {
+    g_warning ("worker %u: no socket of its own (%s): it forwards from the shared one", s->worker, error->message);
+    return;
+  }
+  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (s->home));
+  gboolean v6 = family == G_SOCKET_FAMILY_IPV6;
+  s->home_sent_by = g_strdup_printf ("%s%s%s:%u", v6 ? "[" : "", ip, v6 ? "]" : "", g_inet_socket_address_get_port (s->home));
+}
+
+const char *
+sf_stack_home_sent_by (SfStack *s)
+{
+  open_home (s);
+  return s->home_sent_by;
 }
 
 SfWorkers *

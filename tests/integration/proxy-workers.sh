@@ -430,6 +430,33 @@ CSeq: 2 $2
 
 EOF
 }
+# A socket of each worker's own (docs/workers.md): 10 OPTIONS through a proxy
+# at two workers, their Call-IDs hashing to either, each forwarded with a Via
+# that names a port of the forwarding worker's own, not the shared listener's
+# (Record-Route keeps that), and answered through it; a request sent to such a
+# port is refused, unanswered, and counted.
+start ow proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 || exit 1
+answers=0
+for k in $(seq 10); do
+  request own OPTIONS "own-$k" "$OK_PORT"
+  sipcat send "127.0.0.1:$PORT_ow" "$T/own.sip" --count 1 --timeout 5 | grep -q '^200$' && answers=$((answers + 1))
+done
+# the first Via of each OPTIONS the listener got, by its Call-ID: the proxy's
+vports=$(awk '/^OPTIONS /{v=""} /^Via: / && v=="" {v=$0} /^Call-ID: own-/{print v}' "$T/ok.msgs" |
+  sed 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/' | sort -u | tr '\n' ' ')
+set -- $vports
+[ "$answers" = 10 ] && [ $# -ge 1 ] && [ $# -le 2 ] && ! echo " $vports" | grep -q " $PORT_ow " &&
+  pass "forwarded from each worker's own socket (Via ports $vports, the listener $PORT_ow), every answer back through it" ||
+  fail "own sockets: $answers of 10 answered, Via ports '$vports', the listener $PORT_ow"
+ep_stats ow
+before=$(ep_field requests_refused)
+request stray OPTIONS own-stray "$OK_PORT"
+got=$(sipcat send "127.0.0.1:$1" "$T/stray.sip" --count 1 --timeout 1)
+ep_stats ow
+! echo "$got" | grep -q '^[0-9]' && [ "$(ep_field requests_refused)" = $((before + 1)) ] &&
+  pass "a request sent to a worker's own socket is refused, unanswered, counted (requests_refused)" ||
+  fail "a request to port $1: answered '$got', requests_refused $before -> $(ep_field requests_refused)" "$STATS"
+stop ow && pass "that proxy exits 0" || fail "own-socket proxy exit" "$(tail -3 "$T/ow.err")"
 # handle_of NAME CALL-ID [N]: the number of the proxy instance NAME made for
 # the Nth request (default 1) with CALL-ID.
 handle_of() {

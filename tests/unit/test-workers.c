@@ -17,6 +17,12 @@
  *    17.2.1) instead
  *  - handles: (e) the two workers' handles and ids never collide: worker w of 2
  *    numbers w + 1, w + 3, ...
+ *  - own_socket: a worker forwards from a UDP socket of its own and names
+ *    it in its Via (not the listener's port, which Record-Route keeps); the
+ *    180, the CANCEL's 200 and the 487 sent there are run by that worker with
+ *    no hand-off, whatever worker read the request; its CANCEL and its ACK
+ *    leave from there too; a request sent there is refused, unanswered
+ *    (docs/workers.md, "A socket of each worker's own")
  *  - alone: (f) a set of one installs no steer hook: a worker alone never scans
  *  - drawn_home: the Call-IDs a worker draws for requests it starts
  *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8
@@ -338,6 +344,104 @@ forwarded (void)
   /* every instance ends by its timers, the clocks moving together */
   sf_workers_advance (w->set, 64 * 500 + 1000);
   g_ptr_array_unref (recv_all (w)); /* what the timers sent on the way */
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+/* The first datagram the peer gets once the context ran dry (transfer
+ * full; "" for none), *@from_port its source port. */
+static char *
+recv_one (Wk *w, guint *from_port)
+{
+  for (int i = 0; i < 1000 && g_main_context_iteration (NULL, FALSE); i++)
+    ;
+  *from_port = 0;
+  if (!g_socket_condition_check (w->peer, G_IO_IN))
+    return g_strdup ("");
+  char buf[8192];
+  GSocketAddress *src = NULL;
+  gssize got = g_socket_receive_from (w->peer, &src, buf, sizeof buf - 1, NULL, NULL);
+  if (src != NULL) {
+    *from_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (src));
+    g_object_unref (src);
+  }
+  return g_strndup (buf, got > 0 ? (gsize) got : 0);
+}
+
+/* The port of @msg's top Via (0: none). */
+static guint
+via_port (const char *msg)
+{
+  const char *v = strstr (msg, "\r\nVia: SIP/2.0/UDP 127.0.0.1:");
+  return v != NULL ? (guint) g_ascii_strtoull (v + strlen ("\r\nVia: SIP/2.0/UDP 127.0.0.1:"), NULL, 10) : 0;
+}
+
+/* Sends @text from the peer to 127.0.0.1:@port. */
+static void
+send_port (Wk *w, guint port, const char *text)
+{
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, (guint16) port);
+  g_socket_send_to (w->peer, to, text, strlen (text), NULL, NULL);
+}
+
+static void
+own_socket (void)
+{
+  Wk *w = wk_setup ();
+  guint l0 = g_inet_socket_address_get_port (w->px[0]->to), l1 = g_inet_socket_address_get_port (w->px[1]->to);
+  g_autofree char *cid = call_id_for (w, 1, "own");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKown1", cid, NULL, 1);
+  send_to (w, 0, inv); /* read by worker 0, handed to worker 1 */
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  guint home = via_port (fwd);
+  CU_ASSERT_TRUE (home != 0 && home != l0 && home != l1); /* not a listener's */
+  CU_ASSERT_EQUAL (src, home);                              /* and it left from there */
+  g_autofree char *rr = g_strdup_printf ("Record-Route: <sip:127.0.0.1:%u", l1);
+  CU_ASSERT_PTR_NOT_NULL (strstr (fwd, rr)); /* the dialog's requests come to the listener */
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  /* the 180 to the Via: run by worker 1, no hand-off */
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  send_port (w, home, r180);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 180", NULL), 1);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 0);
+  /* the CANCEL read by worker 0: handed over, 200 upstream, CANCEL downstream from worker 1's socket */
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKown1", cid, NULL, 1);
+  send_to (w, 0, can);
+  g_autoptr (GPtrArray) c = recv_all (w);
+  const char *fcancel = NULL;
+  CU_ASSERT_EQUAL (count (c, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL_FATAL (count (c, "CANCEL ", &fcancel), 1);
+  CU_ASSERT_EQUAL (via_port (fcancel), home);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 2);
+  /* its 200 and the 487 to the Via: run there, the 487 ACKed from there and sent up */
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (fwd, 487, "Request Terminated");
+  send_port (w, home, cancel_ok);
+  send_port (w, home, r487);
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 487", NULL), 1);
+  const char *ack = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (e, "ACK ", &ack), 1);
+  CU_ASSERT_EQUAL (via_port (ack), home);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 2);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 0);
+  /* a request to that socket: refused, unanswered, nothing made */
+  guint64 refused = sf_stack_stats (w->px[1]->stack)->refused;
+  guint live = sf_endpoint_n_instances (w->px[1]->env->ep);
+  g_autofree char *opt = request (w, "OPTIONS", "z9hG4bKown2", cid, NULL, 2);
+  send_port (w, home, opt);
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->refused, refused + 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), live);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
   wk_free (w);
 }
@@ -1436,6 +1540,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "cancel", cancel);
   CU_add_test (s, "retransmissions", retransmissions);
   CU_add_test (s, "handles", handles);
+  CU_add_test (s, "own_socket", own_socket);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
   CU_add_test (s, "fork", fork_across);
