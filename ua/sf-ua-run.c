@@ -41,7 +41,7 @@ typedef struct {
   /* The workers' start and end, under lock: one run's, not the process's. */
   enum { WORKERS_STARTING, WORKERS_RUN, WORKERS_ABORT } workers_phase;
   gboolean workers_teardown;
-  gboolean answer_here;      /* the flow answers every request itself: requests stay where read (machine_answers_here) */
+  gboolean answer_here;      /* the flow answers every request itself: requests stay where read (machine_workers_safe) */
   guint idle_retry;          /* a source id: check_idle again after a worker did not answer in time */
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
@@ -1231,11 +1231,17 @@ workers_join (Run *r)
   g_clear_pointer (&r->workers, g_free);
 }
 
-/* What core.workers > 1 does not run yet, named (docs/workers.md, "Steps"). */
+/* What core.workers > 1 does not run yet, named (docs/workers.md, "Steps").
+ * *@here is cleared when @m (or what it imports) may send a request or hold
+ * a dialog: only operators of the core, the registrar, the digest and the
+ * redirect server and the user agent's stateless answers leave it set (a
+ * flow that answers every request itself: its requests stay with the worker
+ * that read them, sf_stack_workers_answer_here). */
 static gboolean
-machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, GError **error)
+machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, gboolean *here, GError **error)
 {
-  static const char *const safe[] = { "core", "transaction", "registrar", "auth", "redirect", "proxy", NULL };
+  static const char *const answer[] = { "core", "registrar", "auth", "redirect", NULL };
+  static const char *const send[] = { "transaction", "proxy", NULL };
   /* The user agent's operators that answer a request statelessly, as the
    * registrar and the redirect server use them. */
   static const char *const safe_ops[] = { "OpRefuse", "OpCheckRequire", NULL };
@@ -1249,7 +1255,10 @@ machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, G
         if (b->op == NULL)
           continue;
         const char *mod = sf_registry_operator_module (reg, b->op->name);
-        if ((mod != NULL && g_strv_contains (safe, mod)) || g_strv_contains (safe_ops, b->op->name))
+        if ((mod != NULL && g_strv_contains (answer, mod)) || g_strv_contains (safe_ops, b->op->name))
+          continue;
+        *here = FALSE;
+        if (mod != NULL && g_strv_contains (send, mod))
           continue;
         g_set_error (error, SF_CONFIG_ERROR, SF_CONFIG_ERROR_BAD_VALUE,
                      "core.workers = %u: %s uses %s (%s %s): only the proxy, the redirect server and the registrar run on "
@@ -1265,42 +1274,7 @@ machine_workers_safe (Run *r, SfRegistry *reg, SfMachine *m, GHashTable *seen, G
   if (m->imports != NULL) {
     g_hash_table_iter_init (&it, m->imports);
     while (g_hash_table_iter_next (&it, NULL, &v))
-      if (!machine_workers_safe (r, reg, v, seen, error))
-        return FALSE;
-  }
-  return TRUE;
-}
-
-/* Does @m (and what it imports) answer every request itself, sending none
- * (a registrar, a redirect server): only the core's, the registrar's, the
- * digest's and the redirect server's operators and the user agent's stateless
- * answers?  Then no message it takes needs the worker of its Call-ID: no
- * client transaction waits for a response, no dialog for its next request. */
-static gboolean
-machine_answers_here (SfRegistry *reg, SfMachine *m, GHashTable *seen)
-{
-  static const char *const here[] = { "core", "registrar", "auth", "redirect", NULL };
-  static const char *const here_ops[] = { "OpRefuse", "OpCheckRequire", NULL };
-  if (!g_hash_table_add (seen, m))
-    return TRUE;
-  for (guint i = 0; i < m->states->len; i++) {
-    SfState *st = m->states->pdata[i];
-    for (int q = 0; q < SF_QUEUE_COUNT; q++)
-      for (guint k = 0; st->queues[q] != NULL && k < st->queues[q]->len; k++) {
-        const SfBinding *b = st->queues[q]->pdata[k];
-        if (b->op == NULL)
-          continue;
-        const char *mod = sf_registry_operator_module (reg, b->op->name);
-        if (!((mod != NULL && g_strv_contains (here, mod)) || g_strv_contains (here_ops, b->op->name)))
-          return FALSE;
-      }
-  }
-  GHashTableIter it;
-  gpointer v;
-  if (m->imports != NULL) {
-    g_hash_table_iter_init (&it, m->imports);
-    while (g_hash_table_iter_next (&it, NULL, &v))
-      if (!machine_answers_here (reg, v, seen))
+      if (!machine_workers_safe (r, reg, v, seen, here, error))
         return FALSE;
   }
   return TRUE;
@@ -1324,11 +1298,8 @@ workers_allowed (Run *r, SfConfig *cfg, SfRegistry *reg, SfMachine *m, GError **
     return FALSE;
   }
   g_autoptr (GHashTable) seen = g_hash_table_new (NULL, NULL);
-  if (!machine_workers_safe (r, reg, m, seen, error))
-    return FALSE;
-  g_autoptr (GHashTable) looked = g_hash_table_new (NULL, NULL);
-  r->answer_here = machine_answers_here (reg, m, looked);
-  return TRUE;
+  r->answer_here = TRUE;
+  return machine_workers_safe (r, reg, m, seen, &r->answer_here, error);
 }
 
 int
