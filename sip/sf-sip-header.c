@@ -301,8 +301,9 @@ sf_sip_value_free (SfSipValue *v)
 const SfSipParam *
 sf_sip_value_param (const SfSipValue *v, const char *name)
 {
+  gsize n = strlen (name); /* once, not per parameter */
   for (guint i = 0; i < v->n_params; i++)
-    if (sf_sip_caseeq (v->params[i].name, name))
+    if (sf_sip_caseeq_len (v->params[i].name, name, n))
       return &v->params[i];
   return NULL;
 }
@@ -448,15 +449,22 @@ params (Ctx *c, SfSipValue *v)
   return TRUE;
 }
 
+/* Parameter @p (nullable: absent) of name @name, a number up to @max, or a
+ * flag without a value where @flag_ok. */
 static gboolean
-number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean flag_ok)
+number_param_is (Ctx *c, const SfSipParam *p, const char *name, guint64 max, gboolean flag_ok)
 {
-  const SfSipParam *p = sf_sip_value_param (v, name);
   guint64 n;
   if (p != NULL && !(flag_ok && !sf_sip_str_is_set (p->value)) &&
       (!sf_sip_str_is_set (p->value) || !sf_sip_dec_u64 (p->value, max, &n)))
     return bad (c, "parameter %s must be a number up to %" G_GUINT64_FORMAT, name, max);
   return TRUE;
+}
+
+static gboolean
+number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean flag_ok)
+{
+  return number_param_is (c, sf_sip_value_param (v, name), name, max, flag_ok);
 }
 
 /* ---- Via (20.42) ---- */
@@ -520,22 +528,43 @@ parse_via (Ctx *c, SfSipValue *v)
   }
   if (!params (c, v))
     return FALSE;
+  /* The parameters checked, in one walk that tells them by length first:
+   * each of these names is there at most once (params() drops a repeat), so
+   * ttl and rport, checked after the others as before, are the ones
+   * sf_sip_value_param() would find. */
+  const SfSipParam *ttl = NULL, *rport = NULL;
   for (guint i = 0; i < v->n_params; i++) {
     const SfSipParam *p = &v->params[i];
-    if (sf_sip_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
-      return bad (c, "branch must be a token");
-    if (sf_sip_caseeq (p->name, "received")) {
-      /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
-      SfSipStr r = p->value;
-      if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
-        r = sf_sip_str (r.p + 1, r.len - 2);
-      if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
-        return bad (c, "received must be an IP address");
+    switch (p->name.len) {
+    case 3:
+      if (sf_sip_caseeq (p->name, "ttl"))
+        ttl = p;
+      break;
+    case 5:
+      if (sf_sip_caseeq (p->name, "rport"))
+        rport = p;
+      else if (sf_sip_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
+        return bad (c, "maddr needs a host");
+      break;
+    case 6:
+      if (sf_sip_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
+        return bad (c, "branch must be a token");
+      break;
+    case 8:
+      if (sf_sip_caseeq (p->name, "received")) {
+        /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
+        SfSipStr r = p->value;
+        if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
+          r = sf_sip_str (r.p + 1, r.len - 2);
+        if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
+          return bad (c, "received must be an IP address");
+      }
+      break;
+    default:
+      break;
     }
-    if (sf_sip_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
-      return bad (c, "maddr needs a host");
   }
-  return number_param (c, v, "ttl", 255, FALSE) && number_param (c, v, "rport", 65535, TRUE);
+  return number_param_is (c, ttl, "ttl", 255, FALSE) && number_param_is (c, rport, "rport", 65535, TRUE);
 }
 
 /* ---- name-addr / addr-spec (20.10, 20.20, 20.39...) ---- */

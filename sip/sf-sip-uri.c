@@ -56,24 +56,34 @@ sf_sip_host_dup (SfSipStr host)
   return g_strndup (host.p, host.len);
 }
 
+/* dotted-quad: four parts of one to three digits, each at most 255 (leading
+ * zeros allowed), three dots.  A part at a time rather than a byte at a time
+ * with a state: an IPv4 received= on each Via of a response and an IPv4
+ * Contact host were 4% of a full parse byte by byte. */
 gboolean
 sf_sip_is_ipv4 (SfSipStr h)
 {
-  int parts = 0, digits = 0, value = 0;
-  for (gsize i = 0; i < h.len; i++) {
-    guint d = (guint) ((guchar) h.p[i] - '0'); /* a digit: below 10 (one compare, no table) */
-    if (d < 10) {
-      value = value * 10 + (int) d;
-      if (++digits > 3 || value > 255)
-        return FALSE;
-    } else if (h.p[i] == '.' && digits > 0 && parts < 3) {
-      parts++;
-      digits = value = 0;
-    } else {
+  if (h.len < 7 || h.len > 15) /* "0.0.0.0" to "255.255.255.255" */
+    return FALSE;
+  const guchar *p = (const guchar *) h.p, *end = p + h.len;
+  for (int part = 0;; part++) {
+    guint value = (guint) (*p - '0'); /* p < end: the length, then the check after each dot */
+    if (value >= 10)
       return FALSE;
+    p++;
+    for (int k = 0; k < 2 && p < end; k++, p++) {
+      guint d = (guint) (*p - '0'); /* a digit: below 10 (one compare, no table) */
+      if (d >= 10)
+        break;
+      value = value * 10 + d;
     }
+    if (value > 255)
+      return FALSE;
+    if (part == 3)
+      return p == end; /* a fourth digit or anything else after the fourth part: not IPv4 */
+    if (p >= end || *p != '.' || ++p >= end)
+      return FALSE;
   }
-  return parts == 3 && digits > 0;
 }
 
 gboolean

@@ -24,7 +24,10 @@
  *  - decimal_bounds: decimals up to 2^64 - 1 and their limits
  *  - host_span: the hostname, token, gen-value and Call-ID scans sixteen bytes at a time against byte loops
  *    (each byte value at each place of runs of 1 to 40 bytes, ".." on either
- *    side of a 16-byte step), and URIs whose user or host it reads */
+ *    side of a 16-byte step), and URIs whose user or host it reads
+ *  - ipv4_check: sf_sip_is_ipv4() (a part at a time) against a byte loop, on
+ *    every string of up to 8 bytes over digits, '.' and a letter, and on four
+ *    parts of 0 to 4 digits (values about 255, leading zeros) with a byte before or after */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -906,6 +909,69 @@ host_span (void)
   }
 }
 
+/* What sf_sip_is_ipv4() answers, a byte at a time. */
+static gboolean
+ipv4_ref (const char *p, gsize len)
+{
+  int parts = 0, digits = 0, value = 0;
+  for (gsize i = 0; i < len; i++) {
+    if (g_ascii_isdigit (p[i])) {
+      value = value * 10 + (p[i] - '0');
+      if (++digits > 3 || value > 255)
+        return FALSE;
+    } else if (p[i] == '.' && digits > 0 && parts < 3) {
+      parts++;
+      digits = value = 0;
+    } else {
+      return FALSE;
+    }
+  }
+  return parts == 3 && digits > 0;
+}
+
+static void
+ipv4_check (void)
+{
+  static const char alphabet[] = "0259.x";
+  char buf[40];
+  guint wrong = 0, valid = 0;
+  for (gsize len = 0; len <= 8; len++) {
+    guint n = 1;
+    for (gsize i = 0; i < len; i++)
+      n *= sizeof alphabet - 1;
+    for (guint k = 0; k < n; k++) {
+      for (gsize i = 0, r = k; i < len; i++, r /= sizeof alphabet - 1)
+        buf[i] = alphabet[r % (sizeof alphabet - 1)];
+      gboolean want = ipv4_ref (buf, len);
+      valid += want;
+      if (sf_sip_is_ipv4 (sf_sip_str (buf, len)) != want && wrong++ < 5)
+        g_printerr ("\n  is_ipv4 '%.*s': %d", (int) len, buf, !want);
+    }
+  }
+  static const char *const parts[] = { "", "0", "00", "000", "0000", "1", "25", "255", "256", "260",
+                                        "299", "300", "999", "01", "010", "0255", "2555", "1x" };
+  static const char *const around[] = { "", ".", "x", "0", ":" };
+  for (gsize a = 0; a < G_N_ELEMENTS (parts); a++)
+    for (gsize b = 0; b < G_N_ELEMENTS (parts); b++)
+      for (gsize c = 0; c < G_N_ELEMENTS (parts); c++)
+        for (gsize d = 0; d < G_N_ELEMENTS (parts); d++)
+          for (gsize e = 0; e < 2 * G_N_ELEMENTS (around); e++) {
+            const char *x = around[e % G_N_ELEMENTS (around)];
+            int len = e < G_N_ELEMENTS (around)
+                        ? g_snprintf (buf, sizeof buf, "%s%s.%s.%s.%s", x, parts[a], parts[b], parts[c], parts[d])
+                        : g_snprintf (buf, sizeof buf, "%s.%s.%s.%s%s", parts[a], parts[b], parts[c], parts[d], x);
+            gboolean want = ipv4_ref (buf, (gsize) len);
+            valid += want;
+            if (sf_sip_is_ipv4 (sf_sip_str (buf, (gsize) len)) != want && wrong++ < 5)
+              g_printerr ("\n  is_ipv4 '%s': %d", buf, !want);
+          }
+  CU_ASSERT_EQUAL (wrong, 0);
+  CU_ASSERT_TRUE (valid > 1000); /* the cases hold addresses, not only refusals */
+  CU_ASSERT_TRUE (sf_sip_is_ipv4 (SF_SIP_STR_LIT ("255.255.255.255")));
+  CU_ASSERT_FALSE (sf_sip_is_ipv4 (SF_SIP_STR_LIT ("255.255.255.256")));
+  CU_ASSERT_FALSE (sf_sip_is_ipv4 (SF_SIP_STR_NULL));
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -925,4 +991,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, header_control_bytes);
   SF_ADD_TEST (s, decimal_bounds);
   SF_ADD_TEST (s, host_span);
+  SF_ADD_TEST (s, ipv4_check);
 }
