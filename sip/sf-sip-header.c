@@ -351,6 +351,16 @@ emit (Ctx *c, SfSipValue *v)
     emit_slow (c, v);
 }
 
+/* The end of the run of digits at @p before @end.  On locals: a loop on
+ * c->s.p loads and stores the scanner for every byte (a char read may alias it). */
+static inline const char *
+digits_end (const char *p, const char *end)
+{
+  while (p < end && (guint) (*p - '0') < 10)
+    p++;
+  return p;
+}
+
 /* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
 static SfSipParam *
 store_params (Ctx *c, const SfSipParam *buf, guint n)
@@ -519,8 +529,7 @@ parse_via (Ctx *c, SfSipValue *v)
     SfSipStr port;
     guint64 n;
     const char *ps = c->s.p;
-    while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-      c->s.p++;
+    c->s.p = digits_end (ps, c->s.end);
     port = sf_sip_str (ps, (gsize) (c->s.p - ps));
     if (!sf_sip_dec_u64 (port, 65535, &n) || n == 0)
       return bad (c, "invalid port");
@@ -621,8 +630,10 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
      * decides: right after tokens and LWS (none of which is a quote, a bracket,
      * ';' or ','), or found by the scan that skips quotes and brackets. */
     SfSipScan look = *s;
-    while (look.p < look.end && sf_sip_ch ((guchar) *look.p, SF_SIP_CH_TOKEN | SF_SIP_CH_LWS))
-      look.p++;
+    const char *lp = look.p;
+    while (lp < look.end && sf_sip_ch ((guchar) *lp, SF_SIP_CH_TOKEN | SF_SIP_CH_LWS))
+      lp++;
+    look.p = lp;
     if (look.p >= look.end || *look.p != '<') {
       look = *s;
       sf_sip_scan_until (&look, "<;,");
@@ -666,8 +677,7 @@ static gboolean
 parse_cseq (Ctx *c, SfSipValue *v)
 {
   const char *ns = c->s.p;
-  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-    c->s.p++;
+  c->s.p = digits_end (ns, c->s.end);
   if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
     return bad (c, "sequence number must be an integer below 2**32");
   if (!sf_sip_scan_sws (&c->s) || !sf_sip_scan_token (&c->s, &v->text))
@@ -679,8 +689,7 @@ static gboolean
 parse_number (Ctx *c, SfSipValue *v, guint64 max)
 {
   const char *ns = c->s.p;
-  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-    c->s.p++;
+  c->s.p = digits_end (ns, c->s.end);
   if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
     return bad (c, "expected an integer from 0 to %" G_GUINT64_FORMAT, max);
   return TRUE;
@@ -770,8 +779,7 @@ static gboolean
 parse_warning (Ctx *c, SfSipValue *v)
 {
   const char *ns = c->s.p;
-  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-    c->s.p++;
+  c->s.p = digits_end (ns, c->s.end);
   if (c->s.p - ns != 3 || !sf_sip_dec_u64 (sf_sip_str (ns, 3), 999, &v->number))
     return bad (c, "warn-code must be three digits");
   if (!sf_sip_scan_sws (&c->s))

@@ -66,22 +66,26 @@ sf_sip_is_ipv4 (SfSipStr h)
   if (h.len < 7 || h.len > 15) /* "0.0.0.0" to "255.255.255.255" */
     return FALSE;
   const guchar *p = (const guchar *) h.p, *end = p + h.len;
-  for (int part = 0;; part++) {
-    guint value = (guint) (*p - '0'); /* p < end: the length, then the check after each dot */
-    if (value >= 10)
+  for (guint dots = 0;; dots++) { /* p < end: the length, then the check after each dot */
+    guint d = (guint) (*p - '0'); /* a digit: below 10 (one compare, no table) */
+    if (d >= 10)
       return FALSE;
+    guint value = d;
     p++;
-    for (int k = 0; k < 2 && p < end; k++, p++) {
-      guint d = (guint) (*p - '0'); /* a digit: below 10 (one compare, no table) */
-      if (d >= 10)
-        break;
+    if (p < end && (d = (guint) (*p - '0')) < 10) {
       value = value * 10 + d;
+      p++;
+      if (p < end && (d = (guint) (*p - '0')) < 10) {
+        value = value * 10 + d;
+        p++;
+        if (value > 255)
+          return FALSE;
+      }
     }
-    if (value > 255)
-      return FALSE;
-    if (part == 3)
-      return p == end; /* a fourth digit or anything else after the fourth part: not IPv4 */
-    if (p >= end || *p != '.' || ++p >= end)
+    if (p == end)
+      return dots == 3;
+    /* a fourth digit, a fourth dot, anything else, or nothing after the dot: not IPv4 */
+    if (*p != '.' || dots == 3 || ++p == end)
       return FALSE;
   }
 }
