@@ -517,10 +517,21 @@ host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
 static gboolean
 parse_via (Ctx *c, SfSipValue *v)
 {
-  if (!sf_sip_scan_token (&c->s, &v->protocol) || !sf_sip_scan_sep (&c->s, '/') ||
-      !sf_sip_scan_token (&c->s, &v->version) || !sf_sip_scan_sep (&c->s, '/') ||
-      !sf_sip_scan_token (&c->s, &v->transport))
+  /* "SIP/2.0/" as nearly every Via writes it: what the two tokens and the
+   * first separator would take, in one compare; the white space the second
+   * separator allows after it skipped as it would. */
+  if (c->s.end - c->s.p >= 8 && memcmp (c->s.p, "SIP/2.0/", 8) == 0) {
+    v->protocol = sf_sip_str (c->s.p, 3);
+    v->version = sf_sip_str (c->s.p + 4, 3);
+    c->s.p += 8;
+    sf_sip_scan_sws (&c->s);
+    if (!sf_sip_scan_token (&c->s, &v->transport))
+      return bad (c, "expected sent-protocol SIP/2.0/TRANSPORT");
+  } else if (!sf_sip_scan_token (&c->s, &v->protocol) || !sf_sip_scan_sep (&c->s, '/') ||
+             !sf_sip_scan_token (&c->s, &v->version) || !sf_sip_scan_sep (&c->s, '/') ||
+             !sf_sip_scan_token (&c->s, &v->transport)) {
     return bad (c, "expected sent-protocol SIP/2.0/TRANSPORT");
+  }
   if (!sf_sip_scan_sws (&c->s))
     return bad (c, "expected white space before sent-by");
   if (!host (c, &v->host, &v->host_kind, FALSE))
