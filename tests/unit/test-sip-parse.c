@@ -27,7 +27,10 @@
  *    side of a 16-byte step), and URIs whose user or host it reads
  *  - ipv4_check: sf_sip_is_ipv4() (a part at a time) against a byte loop, on
  *    every string of up to 8 bytes over digits, '.' and a letter, and on four
- *    parts of 0 to 4 digits (values about 255, leading zeros) with a byte before or after */
+ *    parts of 0 to 4 digits (values about 255, leading zeros) with a byte before or after
+ *  - quoted_scan: sf_sip_scan_quoted() (sixteen bytes at a time) against a byte loop, for
+ *    each of '"', '\\', CR, LF, NUL and a letter at each place of strings of 1 to 40
+ *    bytes, with a second quote, escape, CR or LF right after it or across a 16-byte step */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -972,6 +975,60 @@ ipv4_check (void)
   CU_ASSERT_FALSE (sf_sip_is_ipv4 (SF_SIP_STR_NULL));
 }
 
+/* What sf_sip_scan_quoted() answers, a byte at a time: the content's length, or -1. */
+static gssize
+quoted_ref (const char *p, gsize len)
+{
+  if (len == 0 || p[0] != '"')
+    return -1;
+  for (gsize i = 1; i < len; i++) {
+    if (p[i] == '\\') {
+      if (i + 1 >= len || p[i + 1] == '\r' || p[i + 1] == '\n')
+        return -1;
+      i++;
+    } else if (p[i] == '"') {
+      return (gssize) (i - 1);
+    }
+  }
+  return -1;
+}
+
+static void
+quoted_scan (void)
+{
+  static const char special[] = { '"', '\\', '\r', '\n', '\0', 'a' };
+  char buf[48];
+  guint wrong = 0, found = 0;
+  for (gsize len = 1; len <= 40; len++)
+    for (gsize at = 1; at < len; at++)
+      for (gsize k = 0; k < sizeof special; k++)
+        for (gsize second = 0; second < 16; second++) {
+          buf[0] = '"';
+          for (gsize i = 1; i < len; i++)
+            buf[i] = "xy z,;=9"[i % 8];
+          if (second >= 8)
+            buf[len - 1] = '"'; /* closed at the end, unless a special byte is there */
+          buf[at] = special[k];
+          /* A second special byte right after the first (an escaped CR or
+           * LF, an escaped quote...) or across a 16-byte step from it. */
+          gsize at2 = second % 8 < 4 ? at + 1 : (at + 11 + second % 8) % len;
+          if (at2 > 0 && at2 < len && at2 != at)
+            buf[at2] = "\"\\\r\n"[second % 4];
+          gssize want = quoted_ref (buf, len);
+          SfSipScan sc;
+          sf_sip_scan_init (&sc, sf_sip_str (buf, len), NULL);
+          SfSipStr out = SF_SIP_STR_NULL;
+          gboolean ok = sf_sip_scan_quoted (&sc, &out);
+          gssize got = ok ? (gssize) out.len : -1;
+          found += want >= 0;
+          if ((got != want || (ok && (out.p != buf + 1 || sc.p != buf + 2 + out.len))) && wrong++ < 5)
+            g_printerr ("\n  scan_quoted len %zu 0x%02x at %zu, second at %zu: %zd/%zd", len, (guint) special[k], at, at2,
+                        got, want);
+        }
+  CU_ASSERT_EQUAL (wrong, 0);
+  CU_ASSERT_TRUE (found > 1000); /* strings that end, not only refusals */
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -992,4 +1049,5 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, decimal_bounds);
   SF_ADD_TEST (s, host_span);
   SF_ADD_TEST (s, ipv4_check);
+  SF_ADD_TEST (s, quoted_scan);
 }
