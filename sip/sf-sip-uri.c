@@ -357,10 +357,12 @@ sf_sip_uri_parse_in (SfSipStr s, const char *base, SfSipArena *arena, GError **e
     fail (error, base, p, "URI: no scheme");
     return NULL;
   }
+  gboolean sip = FALSE; /* the scheme is sip or sips, known here (no second compare below) */
   if (end - p > 4 && (p[0] | 0x20) == 's' && (p[1] | 0x20) == 'i' && (p[2] | 0x20) == 'p' &&
-      (p[3] == ':' || ((p[3] | 0x20) == 's' && p[4] == ':')))
+      (p[3] == ':' || ((p[3] | 0x20) == 's' && p[4] == ':'))) {
     p += p[3] == ':' ? 3 : 4; /* sip: and sips:, nearly every URI */
-  else
+    sip = TRUE;
+  } else
     while (p < end && (g_ascii_isalnum (*p) || *p == '+' || *p == '-' || *p == '.'))
       p++;
   if (p >= end || *p != ':') {
@@ -372,7 +374,7 @@ sf_sip_uri_parse_in (SfSipStr s, const char *base, SfSipArena *arena, GError **e
   u->scheme = sf_sip_str (s.p, (gsize) (p - s.p));
   p++;
   gboolean ok;
-  if (sf_sip_caseeq (u->scheme, "sip") || sf_sip_caseeq (u->scheme, "sips")) {
+  if (sip || sf_sip_caseeq (u->scheme, "sip") || sf_sip_caseeq (u->scheme, "sips")) {
     u->kind = u->scheme.len == 3 ? SF_URI_SIP : SF_URI_SIPS;
     ok = parse_sip (u, p, end, arena, base, error);
   } else if (sf_sip_caseeq (u->scheme, "tel")) {
