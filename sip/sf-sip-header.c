@@ -992,7 +992,10 @@ trim (SfSipStr s)
   return sf_sip_str (start, (gsize) (end - start));
 }
 
-static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base);
+/* Inline in both callers: a message's values come through sf_sip_hdr_parse_in()
+ * one header line at a time, and a call more per line cost more than the copy. */
+static inline __attribute__ ((always_inline)) gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value,
+                                                                  const char *base);
 
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
@@ -1016,7 +1019,7 @@ sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *b
   return hdr_parse (&c, id, value, base);
 }
 
-static gboolean
+static inline __attribute__ ((always_inline)) gboolean
 hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
 {
   const SfSipHdrInfo *info = &infos[id < SF_SIP_HDR_COUNT ? id : 0];
