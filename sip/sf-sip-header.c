@@ -117,6 +117,12 @@ token_caseeq (SfSipStr a, const char *b)
   return TRUE;
 }
 
+/* Whether the token @s is the literal @lit (letters) but for case: the
+ * length first, then token_caseeq() on a length the compiler knows (the
+ * literal's: only the compares for that length are there). */
+#define NAME_IS(s, lit) \
+  ((s).len == sizeof (lit) - 1 && token_caseeq (sf_sip_str ((s).p, sizeof (lit) - 1), (lit)))
+
 static gboolean
 is_token (SfSipStr name)
 {
@@ -549,7 +555,7 @@ parse_via (Ctx *c, SfSipValue *v)
   if (!params (c, v))
     return FALSE;
   /* The parameters checked, in one walk that tells them by length first
-   * (then token_caseeq(): the names are tokens of the switch's length):
+   * (then NAME_IS(): the names are tokens):
    * each of these names is there at most once (params() drops a repeat), so
    * ttl and rport, checked after the others as before, are the ones
    * sf_sip_value_param() would find. */
@@ -558,21 +564,21 @@ parse_via (Ctx *c, SfSipValue *v)
     const SfSipParam *p = &v->params[i];
     switch (p->name.len) {
     case 3:
-      if (token_caseeq (p->name, "ttl"))
+      if (NAME_IS (p->name, "ttl"))
         ttl = p;
       break;
     case 5:
-      if (token_caseeq (p->name, "rport"))
+      if (NAME_IS (p->name, "rport"))
         rport = p;
-      else if (token_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
+      else if (NAME_IS (p->name, "maddr") && !sf_sip_str_is_set (p->value))
         return bad (c, "maddr needs a host");
       break;
     case 6:
-      if (token_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
+      if (NAME_IS (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
         return bad (c, "branch must be a token");
       break;
     case 8:
-      if (token_caseeq (p->name, "received")) {
+      if (NAME_IS (p->name, "received")) {
         /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
         SfSipStr r = p->value;
         if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
@@ -821,7 +827,7 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
     {
       const SfSipParam *tag = NULL; /* the first "tag", as sf_sip_value_param() finds it */
       for (guint i = 0; i < v->n_params && tag == NULL; i++)
-        if (v->params[i].name.len == 3 && token_caseeq (v->params[i].name, "tag"))
+        if (NAME_IS (v->params[i].name, "tag"))
           tag = &v->params[i];
       SfSipStr t = tag != NULL ? tag->value : SF_SIP_STR_NULL;
       gboolean token = sf_sip_str_is_set (t);
