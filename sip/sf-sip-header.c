@@ -978,7 +978,7 @@ unexpected (Ctx *c)
 }
 
 /* One value that must take all of @raw (a list element split off, or a single value). */
-static gboolean
+static inline __attribute__ ((always_inline)) gboolean
 parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
 {
   /* c->s is not kept: each caller sets it again before it reads it. */
