@@ -13,7 +13,11 @@
  * body is kept as an opaque payload (the SDP is not parsed, as in sipflow).
  * The mode column therefore always says "full".
  *
- * Usage: bench-parse-sofia [SECONDS_PER_CASE] (default 1). */
+ * Usage: bench-parse-sofia [SECONDS_PER_CASE] (default 1).
+ * bench-parse-sofia -n COUNT MESSAGE parses one message COUNT times and prints
+ * nothing, as bench-parse -n does: under callgrind, the difference between
+ * COUNT and 2 COUNT parses divided by COUNT is sofia-sip's cost of one parse,
+ * beside bench-parse's full mode.  MESSAGE: invite, ok200 or register. */
 #include "bench/bench-messages.h"
 #include <sofia-sip/msg.h>
 #include <sofia-sip/sip.h>
@@ -48,6 +52,17 @@ parsed_ok (msg_t *m)
 }
 
 static void
+parse_one (msg_mclass_t const *mclass, const char *name, const char *text, size_t len)
+{
+  msg_t *m = msg_make (mclass, 0, text, (ssize_t) len);
+  if (!parsed_ok (m)) {
+    fprintf (stderr, "bench-parse-sofia: %s does not parse\n", name);
+    exit (1);
+  }
+  msg_destroy (m);
+}
+
+static void
 run (const char *name, const char *text, double seconds)
 {
   msg_mclass_t const *mclass = sip_default_mclass ();
@@ -55,14 +70,8 @@ run (const char *name, const char *text, double seconds)
   unsigned long long n = 0;
   double start = cpu_seconds (), now;
   do {
-    for (int i = 0; i < 1000; i++) {
-      msg_t *m = msg_make (mclass, 0, text, (ssize_t) len);
-      if (!parsed_ok (m)) {
-        fprintf (stderr, "bench-parse-sofia: %s does not parse\n", name);
-        exit (1);
-      }
-      msg_destroy (m);
-    }
+    for (int i = 0; i < 1000; i++)
+      parse_one (mclass, name, text, len);
     n += 1000;
     now = cpu_seconds ();
   } while (now - start < seconds);
@@ -73,6 +82,20 @@ run (const char *name, const char *text, double seconds)
 int
 main (int argc, char **argv)
 {
+  if (argc == 4 && strcmp (argv[1], "-n") == 0) {
+    long count = atol (argv[2]);
+    const char *text = strcmp (argv[3], "invite") == 0 ? bench_invite
+                       : strcmp (argv[3], "ok200") == 0 ? bench_ok200
+                       : strcmp (argv[3], "register") == 0 ? bench_register : NULL;
+    if (count <= 0 || text == NULL) {
+      fprintf (stderr, "usage: bench-parse-sofia -n COUNT invite|ok200|register\n");
+      return 2;
+    }
+    msg_mclass_t const *mclass = sip_default_mclass ();
+    for (long i = 0; i < count; i++)
+      parse_one (mclass, argv[3], text, strlen (text));
+    return 0;
+  }
   double seconds = argc > 1 ? atof (argv[1]) : 1.0;
   if (seconds <= 0 || seconds > 600) {
     fprintf (stderr, "usage: bench-parse-sofia [SECONDS_PER_CASE (0-600)]\n");

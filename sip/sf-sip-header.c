@@ -117,6 +117,12 @@ token_caseeq (SfSipStr a, const char *b)
   return TRUE;
 }
 
+/* Whether the token @s is the literal @lit (letters) but for case: the
+ * length first, then token_caseeq() on a length the compiler knows (the
+ * literal's: only the compares for that length are there). */
+#define NAME_IS(s, lit) \
+  ((s).len == sizeof (lit) - 1 && token_caseeq (sf_sip_str ((s).p, sizeof (lit) - 1), (lit)))
+
 static gboolean
 is_token (SfSipStr name)
 {
@@ -301,8 +307,9 @@ sf_sip_value_free (SfSipValue *v)
 const SfSipParam *
 sf_sip_value_param (const SfSipValue *v, const char *name)
 {
+  gsize n = strlen (name); /* once, not per parameter */
   for (guint i = 0; i < v->n_params; i++)
-    if (sf_sip_caseeq (v->params[i].name, name))
+    if (sf_sip_caseeq_len (v->params[i].name, name, n))
       return &v->params[i];
   return NULL;
 }
@@ -348,6 +355,16 @@ emit (Ctx *c, SfSipValue *v)
     o->pdata[o->len++] = v;
   else
     emit_slow (c, v);
+}
+
+/* The end of the run of digits at @p before @end.  On locals: a loop on
+ * c->s.p loads and stores the scanner for every byte (a char read may alias it). */
+static inline const char *
+digits_end (const char *p, const char *end)
+{
+  while (p < end && (guint) (*p - '0') < 10)
+    p++;
+  return p;
 }
 
 /* @n parameters of @buf into the arena (or g_malloc'd); NULL when @n is 0. */
@@ -448,15 +465,22 @@ params (Ctx *c, SfSipValue *v)
   return TRUE;
 }
 
+/* Parameter @p (nullable: absent) of name @name, a number up to @max, or a
+ * flag without a value where @flag_ok. */
 static gboolean
-number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean flag_ok)
+number_param_is (Ctx *c, const SfSipParam *p, const char *name, guint64 max, gboolean flag_ok)
 {
-  const SfSipParam *p = sf_sip_value_param (v, name);
   guint64 n;
   if (p != NULL && !(flag_ok && !sf_sip_str_is_set (p->value)) &&
       (!sf_sip_str_is_set (p->value) || !sf_sip_dec_u64 (p->value, max, &n)))
     return bad (c, "parameter %s must be a number up to %" G_GUINT64_FORMAT, name, max);
   return TRUE;
+}
+
+static gboolean
+number_param (Ctx *c, SfSipValue *v, const char *name, guint64 max, gboolean flag_ok)
+{
+  return number_param_is (c, sf_sip_value_param (v, name), name, max, flag_ok);
 }
 
 /* ---- Via (20.42) ---- */
@@ -499,10 +523,21 @@ host (Ctx *c, SfSipStr *out, SfSipHostKind *kind, gboolean brackets_optional)
 static gboolean
 parse_via (Ctx *c, SfSipValue *v)
 {
-  if (!sf_sip_scan_token (&c->s, &v->protocol) || !sf_sip_scan_sep (&c->s, '/') ||
-      !sf_sip_scan_token (&c->s, &v->version) || !sf_sip_scan_sep (&c->s, '/') ||
-      !sf_sip_scan_token (&c->s, &v->transport))
+  /* "SIP/2.0/" as nearly every Via writes it: what the two tokens and the
+   * first separator would take, in one compare; the white space the second
+   * separator allows after it skipped as it would. */
+  if (c->s.end - c->s.p >= 8 && memcmp (c->s.p, "SIP/2.0/", 8) == 0) {
+    v->protocol = sf_sip_str (c->s.p, 3);
+    v->version = sf_sip_str (c->s.p + 4, 3);
+    c->s.p += 8;
+    sf_sip_scan_sws (&c->s);
+    if (!sf_sip_scan_token (&c->s, &v->transport))
+      return bad (c, "expected sent-protocol SIP/2.0/TRANSPORT");
+  } else if (!sf_sip_scan_token (&c->s, &v->protocol) || !sf_sip_scan_sep (&c->s, '/') ||
+             !sf_sip_scan_token (&c->s, &v->version) || !sf_sip_scan_sep (&c->s, '/') ||
+             !sf_sip_scan_token (&c->s, &v->transport)) {
     return bad (c, "expected sent-protocol SIP/2.0/TRANSPORT");
+  }
   if (!sf_sip_scan_sws (&c->s))
     return bad (c, "expected white space before sent-by");
   if (!host (c, &v->host, &v->host_kind, FALSE))
@@ -511,8 +546,7 @@ parse_via (Ctx *c, SfSipValue *v)
     SfSipStr port;
     guint64 n;
     const char *ps = c->s.p;
-    while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-      c->s.p++;
+    c->s.p = digits_end (ps, c->s.end);
     port = sf_sip_str (ps, (gsize) (c->s.p - ps));
     if (!sf_sip_dec_u64 (port, 65535, &n) || n == 0)
       return bad (c, "invalid port");
@@ -520,22 +554,44 @@ parse_via (Ctx *c, SfSipValue *v)
   }
   if (!params (c, v))
     return FALSE;
+  /* The parameters checked, in one walk that tells them by length first
+   * (then NAME_IS(): the names are tokens):
+   * each of these names is there at most once (params() drops a repeat), so
+   * ttl and rport, checked after the others as before, are the ones
+   * sf_sip_value_param() would find. */
+  const SfSipParam *ttl = NULL, *rport = NULL;
   for (guint i = 0; i < v->n_params; i++) {
     const SfSipParam *p = &v->params[i];
-    if (sf_sip_caseeq (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
-      return bad (c, "branch must be a token");
-    if (sf_sip_caseeq (p->name, "received")) {
-      /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
-      SfSipStr r = p->value;
-      if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
-        r = sf_sip_str (r.p + 1, r.len - 2);
-      if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
-        return bad (c, "received must be an IP address");
+    switch (p->name.len) {
+    case 3:
+      if (NAME_IS (p->name, "ttl"))
+        ttl = p;
+      break;
+    case 5:
+      if (NAME_IS (p->name, "rport"))
+        rport = p;
+      else if (NAME_IS (p->name, "maddr") && !sf_sip_str_is_set (p->value))
+        return bad (c, "maddr needs a host");
+      break;
+    case 6:
+      if (NAME_IS (p->name, "branch") && (!sf_sip_str_is_set (p->value) || p->value.p[0] == '"'))
+        return bad (c, "branch must be a token");
+      break;
+    case 8:
+      if (NAME_IS (p->name, "received")) {
+        /* IPv4, or IPv6 with or without brackets (RFC 3261 grammar; RFC 5118 4.5) */
+        SfSipStr r = p->value;
+        if (r.len >= 2 && r.p[0] == '[' && r.p[r.len - 1] == ']')
+          r = sf_sip_str (r.p + 1, r.len - 2);
+        if (!sf_sip_str_is_set (p->value) || (!sf_sip_is_ipv4 (r) && !sf_sip_is_ipv6 (r)))
+          return bad (c, "received must be an IP address");
+      }
+      break;
+    default:
+      break;
     }
-    if (sf_sip_caseeq (p->name, "maddr") && !sf_sip_str_is_set (p->value))
-      return bad (c, "maddr needs a host");
   }
-  return number_param (c, v, "ttl", 255, FALSE) && number_param (c, v, "rport", 65535, TRUE);
+  return number_param_is (c, ttl, "ttl", 255, FALSE) && number_param_is (c, rport, "rport", 65535, TRUE);
 }
 
 /* ---- name-addr / addr-spec (20.10, 20.20, 20.39...) ---- */
@@ -592,8 +648,10 @@ parse_nameaddr (Ctx *c, SfSipValue *v, gboolean star_ok)
      * decides: right after tokens and LWS (none of which is a quote, a bracket,
      * ';' or ','), or found by the scan that skips quotes and brackets. */
     SfSipScan look = *s;
-    while (look.p < look.end && sf_sip_ch ((guchar) *look.p, SF_SIP_CH_TOKEN | SF_SIP_CH_LWS))
-      look.p++;
+    const char *lp = look.p;
+    while (lp < look.end && sf_sip_ch ((guchar) *lp, SF_SIP_CH_TOKEN | SF_SIP_CH_LWS))
+      lp++;
+    look.p = lp;
     if (look.p >= look.end || *look.p != '<') {
       look = *s;
       sf_sip_scan_until (&look, "<;,");
@@ -637,8 +695,7 @@ static gboolean
 parse_cseq (Ctx *c, SfSipValue *v)
 {
   const char *ns = c->s.p;
-  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-    c->s.p++;
+  c->s.p = digits_end (ns, c->s.end);
   if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), G_MAXUINT32, &v->number))
     return bad (c, "sequence number must be an integer below 2**32");
   if (!sf_sip_scan_sws (&c->s) || !sf_sip_scan_token (&c->s, &v->text))
@@ -650,8 +707,7 @@ static gboolean
 parse_number (Ctx *c, SfSipValue *v, guint64 max)
 {
   const char *ns = c->s.p;
-  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-    c->s.p++;
+  c->s.p = digits_end (ns, c->s.end);
   if (!sf_sip_dec_u64 (sf_sip_str (ns, (gsize) (c->s.p - ns)), max, &v->number))
     return bad (c, "expected an integer from 0 to %" G_GUINT64_FORMAT, max);
   return TRUE;
@@ -741,8 +797,7 @@ static gboolean
 parse_warning (Ctx *c, SfSipValue *v)
 {
   const char *ns = c->s.p;
-  while (c->s.p < c->s.end && g_ascii_isdigit (*c->s.p))
-    c->s.p++;
+  c->s.p = digits_end (ns, c->s.end);
   if (c->s.p - ns != 3 || !sf_sip_dec_u64 (sf_sip_str (ns, 3), 999, &v->number))
     return bad (c, "warn-code must be three digits");
   if (!sf_sip_scan_sws (&c->s))
@@ -770,7 +825,10 @@ parse_one (Ctx *c, SfSipHdrId id, SfSipValue *v)
     if (!parse_nameaddr (c, v, FALSE))
       return FALSE;
     {
-      const SfSipParam *tag = sf_sip_value_param (v, "tag");
+      const SfSipParam *tag = NULL; /* the first "tag", as sf_sip_value_param() finds it */
+      for (guint i = 0; i < v->n_params && tag == NULL; i++)
+        if (NAME_IS (v->params[i].name, "tag"))
+          tag = &v->params[i];
       SfSipStr t = tag != NULL ? tag->value : SF_SIP_STR_NULL;
       gboolean token = sf_sip_str_is_set (t);
       for (gsize i = 0; token && i < t.len; i++)
@@ -920,7 +978,7 @@ unexpected (Ctx *c)
 }
 
 /* One value that must take all of @raw (a list element split off, or a single value). */
-static gboolean
+static inline __attribute__ ((always_inline)) gboolean
 parse_value (SfSipHdrId id, SfSipStr raw, Ctx *c)
 {
   /* c->s is not kept: each caller sets it again before it reads it. */
@@ -940,7 +998,10 @@ trim (SfSipStr s)
   return sf_sip_str (start, (gsize) (end - start));
 }
 
-static gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base);
+/* Inline in both callers: a message's values come through sf_sip_hdr_parse_in()
+ * one header line at a time, and a call more per line cost more than the copy. */
+static inline __attribute__ ((always_inline)) gboolean hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value,
+                                                                  const char *base);
 
 gboolean
 sf_sip_hdr_parse (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *base, GPtrArray *out, GError **error)
@@ -964,7 +1025,7 @@ sf_sip_hdr_parse_in (SfSipHdrId id, SfSipStr name, SfSipStr value, const char *b
   return hdr_parse (&c, id, value, base);
 }
 
-static gboolean
+static inline __attribute__ ((always_inline)) gboolean
 hdr_parse (Ctx *c, SfSipHdrId id, SfSipStr value, const char *base)
 {
   const SfSipHdrInfo *info = &infos[id < SF_SIP_HDR_COUNT ? id : 0];

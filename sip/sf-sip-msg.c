@@ -273,6 +273,17 @@ header_rest (const char *q, const char *end, const char **next, const char **cen
     if (q >= end)
       return FALSE;
     char ch = *q;
+    /* CRLF, nearly every line's end, in one step: the CR is no control byte
+     * to refuse, and the look for the next one would stop at the LF. */
+    if (ch == '\r' && q + 1 < end && q[1] == '\n') {
+      if (q + 2 < end && (q[2] == ' ' || q[2] == '\t')) { /* a fold */
+        q += 2;
+        continue;
+      }
+      *next = q + 2;
+      *cend = q;
+      return TRUE;
+    }
     if (ch == '\n') {
       if (q + 1 < end && (q[1] == ' ' || q[1] == '\t')) { /* a fold */
         q++;
@@ -295,29 +306,38 @@ header_rest (const char *q, const char *end, const char **next, const char **cen
  * dozen lines take 672 bytes of the first block, not a table of 32 (1,792).
  * Past the free space, the table grows by doubling in the arena (the old
  * table stays there unused, at most as large as the new one). */
-static void
-add_header (SfSipMsg *m, const SfSipHdr *h)
+static void G_GNUC_NO_INLINE
+grow_headers (SfSipMsg *m)
 {
-  if (G_UNLIKELY (m->n_headers == m->cap_headers)) {
-    if (m->table_in_place) { /* the lines so far are the arena's now */
-      SfSipHdr *t = sf_sip_arena_alloc (&m->arena, MAX (m->n_headers, 1) * sizeof *t);
-      g_assert (m->n_headers == 0 || t == m->headers);
-      m->table_bytes += (guint) ROUND_ALIGN (MAX (m->n_headers, 1) * sizeof *t);
-      m->table_in_place = FALSE;
-    }
-    guint cap = MIN (MAX (m->cap_headers * 2, 16u), SF_SIP_MAX_HEADERS);
-    SfSipHdr *t = sf_sip_arena_alloc (&m->arena, cap * sizeof *t); /* entries written before read */
-    m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
-    if (m->n_headers > 0)
-      memcpy (t, m->headers, m->n_headers * sizeof *t);
-    m->headers = t;
-    m->cap_headers = cap;
+  if (m->table_in_place) { /* the lines so far are the arena's now */
+    SfSipHdr *t = sf_sip_arena_alloc (&m->arena, MAX (m->n_headers, 1) * sizeof *t);
+    g_assert (m->n_headers == 0 || t == m->headers);
+    m->table_bytes += (guint) ROUND_ALIGN (MAX (m->n_headers, 1) * sizeof *t);
+    m->table_in_place = FALSE;
   }
-  if (m->count[h->id]++ == 0) {
-    m->first[h->id] = (guint16) m->n_headers;
-    m->present |= G_GUINT64_CONSTANT (1) << h->id;
+  guint cap = MIN (MAX (m->cap_headers * 2, 16u), SF_SIP_MAX_HEADERS);
+  SfSipHdr *t = sf_sip_arena_alloc (&m->arena, cap * sizeof *t); /* entries written before read */
+  m->table_bytes += (guint) ROUND_ALIGN (cap * sizeof *t);
+  if (m->n_headers > 0)
+    memcpy (t, m->headers, m->n_headers * sizeof *t);
+  m->headers = t;
+  m->cap_headers = cap;
+}
+
+/* The next entry of the table, of id @id, counted; the caller writes its
+ * other fields there (no copy of an entry built aside). */
+static inline SfSipHdr *
+add_header (SfSipMsg *m, SfSipHdrId id)
+{
+  if (G_UNLIKELY (m->n_headers == m->cap_headers))
+    grow_headers (m);
+  if (m->count[id]++ == 0) {
+    m->first[id] = (guint16) m->n_headers;
+    m->present |= G_GUINT64_CONSTANT (1) << id;
   }
-  m->headers[m->n_headers++] = *h;
+  SfSipHdr *h = &m->headers[m->n_headers++];
+  h->id = id;
+  return h;
 }
 
 static gboolean
@@ -403,14 +423,13 @@ parse_lines (SfSipMsg *m, const char **pp, const char *end, GError **error)
                   SF_SIP_MAX_HEADER_LEN, (gsize) (p - m->base));
     if (m->n_headers >= SF_SIP_MAX_HEADERS)
       return err (error, SF_SIP_ERROR_LIMIT, "headers: more than %d header lines", SF_SIP_MAX_HEADERS);
-    SfSipHdr h;
-    h.name = sf_sip_str (p, (gsize) (n - p));
+    SfSipStr name = sf_sip_str (p, (gsize) (n - p));
     if (bad != NULL)
-      return ctl_error (m, h.name, bad, error);
-    h.id = sf_sip_hdr_lookup_token (h.name); /* the name was scanned as a token */
-    h.value = header_value (m, colon, cend);
-    h.line = sf_sip_str (p, (gsize) (next - p));
-    add_header (m, &h);
+      return ctl_error (m, name, bad, error);
+    SfSipHdr *h = add_header (m, sf_sip_hdr_lookup_token (name)); /* the name was scanned as a token */
+    h->name = name;
+    h->value = header_value (m, colon, cend);
+    h->line = sf_sip_str (p, (gsize) (next - p));
     p = next;
   }
 }

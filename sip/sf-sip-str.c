@@ -1,6 +1,9 @@
 /* sf-sip-str.c: slices and the lexical scanner (RFC 3261 section 25.1). */
 #include "config.h"
 #include "sf-sip-str.h"
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <string.h>
 
 #define T (SF_SIP_CH_TOKEN | SF_SIP_CH_GEN)
@@ -155,23 +158,36 @@ sf_sip_scan_quoted (SfSipScan *s, SfSipStr *out)
 {
   if (s->p >= s->end || *s->p != '"')
     return FALSE;
-  const char *start = s->p + 1;
-  for (const char *q = start; q < s->end; q++) {
-    if (*q == '\\') {
-      if (q + 1 >= s->end)
-        return FALSE;
-      q++; /* quoted-pair: any octet but CR and LF (NUL included, RFC 4475 intmeth) */
-      if (*q == '\r' || *q == '\n')
-        return FALSE;
-      continue;
+  const char *start = s->p + 1, *q = start, *end = s->end;
+  for (;;) {
+    /* The next '"' or '\\': sixteen bytes at a time where SSE2 is there (an
+     * Authorization's nonce, response and cnonce were a tenth of a REGISTER's
+     * full parse byte by byte), the last bytes one by one. */
+#ifdef __SSE2__
+    for (; end - q >= 16; q += 16) {
+      __m128i x = _mm_loadu_si128 ((const __m128i *) (const void *) q);
+      unsigned mask = (unsigned) _mm_movemask_epi8 (
+        _mm_or_si128 (_mm_cmpeq_epi8 (x, _mm_set1_epi8 ('"')), _mm_cmpeq_epi8 (x, _mm_set1_epi8 ('\\'))));
+      if (mask != 0) {
+        q += __builtin_ctz (mask);
+        break;
+      }
     }
+#endif
+    while (q < end && *q != '"' && *q != '\\')
+      q++;
+    if (q >= end)
+      return FALSE; /* unterminated (RFC 4475 quotbal) */
     if (*q == '"') {
       *out = sf_sip_str (start, (gsize) (q - start));
       s->p = q + 1;
       return TRUE;
     }
+    /* quoted-pair: any octet but CR and LF (NUL included, RFC 4475 intmeth) */
+    if (q + 1 >= end || q[1] == '\r' || q[1] == '\n')
+      return FALSE;
+    q += 2;
   }
-  return FALSE; /* unterminated (RFC 4475 quotbal) */
 }
 
 static inline gboolean

@@ -245,10 +245,11 @@ sf_sip_scan_sws (SfSipScan *s)
    * LF may start a fold: the function looks. */
   if (s->p >= s->end || !sf_sip_ch ((guchar) *s->p, SF_SIP_CH_LWS))
     return FALSE;
-  const char *start = s->p;
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t'))
-    s->p++;
-  if (s->p < s->end && (*s->p == '\r' || *s->p == '\n'))
+  const char *start = s->p, *p = start, *end = s->end;
+  while (p < end && (*p == ' ' || *p == '\t'))
+    p++;
+  s->p = p;
+  if (p < end && (*p == '\r' || *p == '\n'))
     sf_sip_scan_lws_at (s);
   return s->p != start;
 }
@@ -271,16 +272,19 @@ sf_sip_scan_sep (SfSipScan *s, char c)
 }
 /* Peeks the next non-LWS character without consuming; 0 at the end. */
 char sf_sip_scan_peek (SfSipScan *s);
-/* A token (1*token-char).  Inline: the parsers' most frequent call. */
+/* A token (1*token-char).  Inline: the parsers' most frequent call.  The
+ * loop runs on a local pointer: through s->p, each byte read (a char may
+ * alias anything) made the compiler load and store the scanner again. */
 static inline gboolean
 sf_sip_scan_token (SfSipScan *s, SfSipStr *out)
 {
-  const char *start = s->p;
-  while (s->p < s->end && sf_sip_ch ((guchar) *s->p, SF_SIP_CH_TOKEN))
-    s->p++;
-  if (s->p == start)
+  const char *start = s->p, *p = start, *end = s->end;
+  while (p < end && sf_sip_ch ((guchar) *p, SF_SIP_CH_TOKEN))
+    p++;
+  if (p == start)
     return FALSE;
-  *out = sf_sip_str (start, (gsize) (s->p - start));
+  s->p = p;
+  *out = sf_sip_str (start, (gsize) (p - start));
   return TRUE;
 }
 /* A quoted-string; @out gets what is between the quotes, quoted-pairs intact. */

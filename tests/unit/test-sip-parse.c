@@ -24,7 +24,13 @@
  *  - decimal_bounds: decimals up to 2^64 - 1 and their limits
  *  - host_span: the hostname, token, gen-value and Call-ID scans sixteen bytes at a time against byte loops
  *    (each byte value at each place of runs of 1 to 40 bytes, ".." on either
- *    side of a 16-byte step), and URIs whose user or host it reads */
+ *    side of a 16-byte step), and URIs whose user or host it reads
+ *  - ipv4_check: sf_sip_is_ipv4() (a part at a time) against a byte loop, on
+ *    every string of up to 8 bytes over digits, '.' and a letter, and on four
+ *    parts of 0 to 4 digits (values about 255, leading zeros) with a byte before or after
+ *  - quoted_scan: sf_sip_scan_quoted() (sixteen bytes at a time) against a byte loop, for
+ *    each of '"', '\\', CR, LF, NUL and a letter at each place of strings of 1 to 40
+ *    bytes, with a second quote, escape, CR or LF right after it or across a 16-byte step */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-msg.h"
@@ -906,6 +912,123 @@ host_span (void)
   }
 }
 
+/* What sf_sip_is_ipv4() answers, a byte at a time. */
+static gboolean
+ipv4_ref (const char *p, gsize len)
+{
+  int parts = 0, digits = 0, value = 0;
+  for (gsize i = 0; i < len; i++) {
+    if (g_ascii_isdigit (p[i])) {
+      value = value * 10 + (p[i] - '0');
+      if (++digits > 3 || value > 255)
+        return FALSE;
+    } else if (p[i] == '.' && digits > 0 && parts < 3) {
+      parts++;
+      digits = value = 0;
+    } else {
+      return FALSE;
+    }
+  }
+  return parts == 3 && digits > 0;
+}
+
+static void
+ipv4_check (void)
+{
+  static const char alphabet[] = "0259.x";
+  char buf[40];
+  guint wrong = 0, valid = 0;
+  for (gsize len = 0; len <= 8; len++) {
+    guint n = 1;
+    for (gsize i = 0; i < len; i++)
+      n *= sizeof alphabet - 1;
+    for (guint k = 0; k < n; k++) {
+      for (gsize i = 0, r = k; i < len; i++, r /= sizeof alphabet - 1)
+        buf[i] = alphabet[r % (sizeof alphabet - 1)];
+      gboolean want = ipv4_ref (buf, len);
+      valid += want;
+      if (sf_sip_is_ipv4 (sf_sip_str (buf, len)) != want && wrong++ < 5)
+        g_printerr ("\n  is_ipv4 '%.*s': %d", (int) len, buf, !want);
+    }
+  }
+  static const char *const parts[] = { "", "0", "00", "000", "0000", "1", "25", "255", "256", "260",
+                                        "299", "300", "999", "01", "010", "0255", "2555", "1x" };
+  static const char *const around[] = { "", ".", "x", "0", ":" };
+  for (gsize a = 0; a < G_N_ELEMENTS (parts); a++)
+    for (gsize b = 0; b < G_N_ELEMENTS (parts); b++)
+      for (gsize c = 0; c < G_N_ELEMENTS (parts); c++)
+        for (gsize d = 0; d < G_N_ELEMENTS (parts); d++)
+          for (gsize e = 0; e < 2 * G_N_ELEMENTS (around); e++) {
+            const char *x = around[e % G_N_ELEMENTS (around)];
+            int len = e < G_N_ELEMENTS (around)
+                        ? g_snprintf (buf, sizeof buf, "%s%s.%s.%s.%s", x, parts[a], parts[b], parts[c], parts[d])
+                        : g_snprintf (buf, sizeof buf, "%s.%s.%s.%s%s", parts[a], parts[b], parts[c], parts[d], x);
+            gboolean want = ipv4_ref (buf, (gsize) len);
+            valid += want;
+            if (sf_sip_is_ipv4 (sf_sip_str (buf, (gsize) len)) != want && wrong++ < 5)
+              g_printerr ("\n  is_ipv4 '%s': %d", buf, !want);
+          }
+  CU_ASSERT_EQUAL (wrong, 0);
+  CU_ASSERT_TRUE (valid > 1000); /* the cases hold addresses, not only refusals */
+  CU_ASSERT_TRUE (sf_sip_is_ipv4 (SF_SIP_STR_LIT ("255.255.255.255")));
+  CU_ASSERT_FALSE (sf_sip_is_ipv4 (SF_SIP_STR_LIT ("255.255.255.256")));
+  CU_ASSERT_FALSE (sf_sip_is_ipv4 (SF_SIP_STR_NULL));
+}
+
+/* What sf_sip_scan_quoted() answers, a byte at a time: the content's length, or -1. */
+static gssize
+quoted_ref (const char *p, gsize len)
+{
+  if (len == 0 || p[0] != '"')
+    return -1;
+  for (gsize i = 1; i < len; i++) {
+    if (p[i] == '\\') {
+      if (i + 1 >= len || p[i + 1] == '\r' || p[i + 1] == '\n')
+        return -1;
+      i++;
+    } else if (p[i] == '"') {
+      return (gssize) (i - 1);
+    }
+  }
+  return -1;
+}
+
+static void
+quoted_scan (void)
+{
+  static const char special[] = { '"', '\\', '\r', '\n', '\0', 'a' };
+  char buf[48];
+  guint wrong = 0, found = 0;
+  for (gsize len = 1; len <= 40; len++)
+    for (gsize at = 1; at < len; at++)
+      for (gsize k = 0; k < sizeof special; k++)
+        for (gsize second = 0; second < 16; second++) {
+          buf[0] = '"';
+          for (gsize i = 1; i < len; i++)
+            buf[i] = "xy z,;=9"[i % 8];
+          if (second >= 8)
+            buf[len - 1] = '"'; /* closed at the end, unless a special byte is there */
+          buf[at] = special[k];
+          /* A second special byte right after the first (an escaped CR or
+           * LF, an escaped quote...) or across a 16-byte step from it. */
+          gsize at2 = second % 8 < 4 ? at + 1 : (at + 11 + second % 8) % len;
+          if (at2 > 0 && at2 < len && at2 != at)
+            buf[at2] = "\"\\\r\n"[second % 4];
+          gssize want = quoted_ref (buf, len);
+          SfSipScan sc;
+          sf_sip_scan_init (&sc, sf_sip_str (buf, len), NULL);
+          SfSipStr out = SF_SIP_STR_NULL;
+          gboolean ok = sf_sip_scan_quoted (&sc, &out);
+          gssize got = ok ? (gssize) out.len : -1;
+          found += want >= 0;
+          if ((got != want || (ok && (out.p != buf + 1 || sc.p != buf + 2 + out.len))) && wrong++ < 5)
+            g_printerr ("\n  scan_quoted len %zu 0x%02x at %zu, second at %zu: %zd/%zd", len, (guint) special[k], at, at2,
+                        got, want);
+        }
+  CU_ASSERT_EQUAL (wrong, 0);
+  CU_ASSERT_TRUE (found > 1000); /* strings that end, not only refusals */
+}
+
 void
 sf_test_register_sip_parse (void)
 {
@@ -925,4 +1048,6 @@ sf_test_register_sip_parse (void)
   SF_ADD_TEST (s, header_control_bytes);
   SF_ADD_TEST (s, decimal_bounds);
   SF_ADD_TEST (s, host_span);
+  SF_ADD_TEST (s, ipv4_check);
+  SF_ADD_TEST (s, quoted_scan);
 }
