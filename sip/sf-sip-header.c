@@ -119,9 +119,11 @@ token_caseeq (SfSipStr a, const char *b)
 
 /* Whether the token @s is the literal @lit (letters) but for case: the
  * length first, then token_caseeq() on a length the compiler knows (the
- * literal's: only the compares for that length are there). */
+ * literal's: only the compares for that length are there).  `"" lit ""`
+ * compiles only for a string literal: a pointer would make sizeof the
+ * pointer's and token_caseeq read past a shorter name. */
 #define NAME_IS(s, lit) \
-  ((s).len == sizeof (lit) - 1 && token_caseeq (sf_sip_str ((s).p, sizeof (lit) - 1), (lit)))
+  ((s).len == sizeof ("" lit "") - 1 && token_caseeq (sf_sip_str ((s).p, sizeof ("" lit "") - 1), (lit)))
 
 static gboolean
 is_token (SfSipStr name)
@@ -556,20 +558,22 @@ parse_via (Ctx *c, SfSipValue *v)
     return FALSE;
   /* The parameters checked, in one walk that tells them by length first
    * (then NAME_IS(): the names are tokens):
-   * each of these names is there at most once (params() drops a repeat), so
-   * ttl and rport, checked after the others as before, are the ones
-   * sf_sip_value_param() would find. */
+   * each of these names is there at most once (params() drops a repeat);
+   * ttl and rport, checked after the others as before, are the first ones
+   * (those sf_sip_value_param() would find) even if that ever changed. */
   const SfSipParam *ttl = NULL, *rport = NULL;
   for (guint i = 0; i < v->n_params; i++) {
     const SfSipParam *p = &v->params[i];
     switch (p->name.len) {
     case 3:
-      if (NAME_IS (p->name, "ttl"))
+      if (ttl == NULL && NAME_IS (p->name, "ttl"))
         ttl = p;
       break;
     case 5:
-      if (NAME_IS (p->name, "rport"))
-        rport = p;
+      if (NAME_IS (p->name, "rport")) {
+        if (rport == NULL)
+          rport = p;
+      }
       else if (NAME_IS (p->name, "maddr") && !sf_sip_str_is_set (p->value))
         return bad (c, "maddr needs a host");
       break;
