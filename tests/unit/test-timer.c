@@ -148,18 +148,39 @@ clocked_emit (const char *line, gpointer data)
                             sf_clock_now_us (sf_endpoint_clock (c->env->ep)) / 1000);
 }
 
+/* Flows "one", "two" and "three" into @m, each starting the timer @timers[i]
+ * ("a=300ms"), their fired_* lines logged with the clock's time into @c. */
+static void
+three_flows (SfTestEnv *env, Clocked *c, const char *const timers[3], SfMachine *m[3])
+{
+  static const char *const names[3] = { "one", "two", "three" };
+  c->env = env;
+  c->log = g_string_new (NULL);
+  sf_endpoint_set_emit (env->ep, clocked_emit, c);
+  for (guint i = 0; i < 3; i++) {
+    g_autofree char *op = g_strdup_printf ("<op name=\"OpStartTimer\" arg=\"%s\"/>", timers[i]);
+    m[i] = timer_flow (env, names[i], op);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m[i]);
+  }
+}
+
+static void
+three_flows_free (SfTestEnv *env, Clocked *c, SfMachine *m[3])
+{
+  for (guint i = 0; i < 3; i++)
+    sf_machine_unref (m[i]);
+  g_string_free (c->log, TRUE);
+  sf_test_env_free (env);
+}
+
 static void
 fire_in_order (void)
 {
   SfTestEnv *env = sf_test_env_new ();
-  Clocked c = { env, g_string_new (NULL) };
-  sf_endpoint_set_emit (env->ep, clocked_emit, &c);
-  g_autoptr (SfMachine) m1 = timer_flow (env, "one", "<op name=\"OpStartTimer\" arg=\"a=300ms\"/>");
-  g_autoptr (SfMachine) m2 = timer_flow (env, "two", "<op name=\"OpStartTimer\" arg=\"c=200ms\"/>");
-  g_autoptr (SfMachine) m3 = timer_flow (env, "three", "<op name=\"OpStartTimer\" arg=\"a=2s\"/>");
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
+  Clocked c;
+  SfMachine *m[3];
+  three_flows (env, &c, (const char *const[]) { "a=300ms", "c=200ms", "a=2s" }, m);
+  SfMachine *m1 = m[0], *m2 = m[1], *m3 = m[2];
   sf_endpoint_create (env->ep, m3, NULL, NULL, NULL);
   sf_endpoint_create (env->ep, m1, NULL, NULL, NULL);
   sf_endpoint_create (env->ep, m2, NULL, NULL, NULL);
@@ -169,8 +190,7 @@ fire_in_order (void)
   sf_endpoint_advance (env->ep, 1000);
   CU_ASSERT_STRING_EQUAL (c.log->str, "c@200 a@300 a@2000");
   CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 3);
-  g_string_free (c.log, TRUE);
-  sf_test_env_free (env);
+  three_flows_free (env, &c, m);
 }
 
 static void
@@ -332,14 +352,10 @@ static void
 coarse_together (void)
 {
   SfTestEnv *env = sf_test_env_new ();
-  Clocked c = { env, g_string_new (NULL) };
-  sf_endpoint_set_emit (env->ep, clocked_emit, &c);
-  g_autoptr (SfMachine) m1 = timer_flow (env, "one", "<op name=\"OpStartTimer\" arg=\"a=32s\"/>");
-  g_autoptr (SfMachine) m2 = timer_flow (env, "two", "<op name=\"OpStartTimer\" arg=\"c=32s\"/>");
-  g_autoptr (SfMachine) m3 = timer_flow (env, "three", "<op name=\"OpStartTimer\" arg=\"b=32s\"/>");
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
+  Clocked c;
+  SfMachine *m[3];
+  three_flows (env, &c, (const char *const[]) { "a=32s", "c=32s", "b=32s" }, m);
+  SfMachine *m1 = m[0], *m2 = m[1], *m3 = m[2];
   sf_endpoint_advance (env->ep, 10);
   sf_endpoint_create (env->ep, m1, NULL, NULL, NULL); /* a due at 32.010 s: at 32.1 */
   sf_endpoint_advance (env->ep, 50);
@@ -354,8 +370,7 @@ coarse_together (void)
   CU_ASSERT_STRING_EQUAL (c.log->str, "a@32100 c@32100 b@32100");
   sf_endpoint_advance (env->ep, 100);
   CU_ASSERT_STRING_EQUAL (c.log->str, "a@32100 c@32100 b@32100 c@32150");
-  g_string_free (c.log, TRUE);
-  sf_test_env_free (env);
+  three_flows_free (env, &c, m);
 }
 
 void
