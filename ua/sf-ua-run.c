@@ -169,18 +169,21 @@ emit_stdout (const char *line, gpointer data)
 
 /* The flush source: its buffer is worker 0's (out_buf), or a worker's.  It
  * is prepared when no source of higher priority is ready, the loop about to
- * wait.  It writes then, unless it wrote less than FLUSH_DELAY_US ago and
- * fewer than FLUSH_BYTES wait: those lines go with the next write, at most
- * FLUSH_DELAY_US later (the loop wakes for it).  At 1,000 calls a second the
- * loop waits some 3,000 times a second, a write(2) each to a file before;
- * now 100.  A line after a quiet spell is written as the loop goes idle, as
- * before. */
+ * wait, and writes then, as before, unless the loop is busy: when the last
+ * FLUSH_DELAY_US window had FLUSH_BUSY_TURNS waits or more with lines to
+ * write, lines wait for the end of the current window (the loop wakes for
+ * it) or FLUSH_BYTES.  At 1,000 calls a second the loop waits some 3,000
+ * times a second, a write(2) each to a file before; now 100.  At low rates
+ * nothing changes: no line waits, no wake-up is added. */
 #define FLUSH_DELAY_US (10 * 1000)
+#define FLUSH_BUSY_TURNS 3
 #define FLUSH_BYTES (32 * 1024)
 typedef struct {
   GSource source;
   GString **buf;
-  gint64 last;               /* when it last wrote (the loop's monotonic time) */
+  gint64 window;             /* when the current window began (the loop's monotonic time) */
+  guint turns;               /* waits with lines to write in it */
+  gboolean busy;             /* the window before it had FLUSH_BUSY_TURNS */
 } FlushSource;
 
 static gboolean
@@ -192,13 +195,19 @@ flush_prepare (GSource *source, gint *timeout)
   if (buf->len == 0)
     return FALSE;
   gint64 now = g_source_get_time (source);
-  gint64 wait = fs->last + FLUSH_DELAY_US - now;
-  if (wait <= 0 || buf->len >= FLUSH_BYTES) {
+  if (now - fs->window >= FLUSH_DELAY_US) {
+    /* busy only when that window ended just now, not before a quiet spell */
+    fs->busy = fs->turns >= FLUSH_BUSY_TURNS && now - fs->window < 2 * FLUSH_DELAY_US;
+    fs->window = now;
+    fs->turns = 0;
     flush_buf (buf);
-    fs->last = now;
-  } else {
-    *timeout = (gint) ((wait + 999) / 1000);
+    return FALSE;
   }
+  fs->turns++;
+  if (!fs->busy || buf->len >= FLUSH_BYTES)
+    flush_buf (buf);
+  else
+    *timeout = (gint) ((fs->window + FLUSH_DELAY_US - now + 999) / 1000);
   return FALSE;
 }
 
