@@ -70,6 +70,7 @@ case $JOB in
   *) echo "bench-syscalls: JOB is proxy, register or redirect" >&2; exit 2 ;;
 esac
 if [ "$SIPFLOW" = kamailio ]; then
+  # shellcheck disable=SC2153 # KPORT: set by kamailio_start
   PORT=$KPORT
   SRVPIDS="$K $(pgrep -P "$K" | tr '\n' ' ')"
 else
@@ -77,6 +78,7 @@ else
   PORT=$SF_PORT
   SRVPIDS=$SF
 fi
+SRVLIST=$(echo "$SRVPIDS" | xargs | tr ' ' ,) # perf's -p
 if [ "$JOB" = redirect ]; then
   sipp "127.0.0.1:$PORT" -sf "$SCEN/uac-register.xml" -p "$(free_port)" -i 127.0.0.1 -nostdin -timeout 30 \
     -s sipp -au sipp -ap sippass -m 1 >/dev/null 2>&1
@@ -116,11 +118,11 @@ if [ "$WARM" -gt 0 ]; then
   sp=$!
   sleep "$WARM"
   read -r u0 s0 < <(ticks2)
-  perf stat -x, -e "$ev" "${waits[@]}" -p "$(echo $SRVPIDS | tr ' ' ,)" -o "$T/perf" -- sleep "$(echo "$CALLS / $RATE" | bc -l)" 2>/dev/null
+  perf stat -x, -e "$ev" "${waits[@]}" -p "$SRVLIST" -o "$T/perf" -- sleep "$(echo "$CALLS / $RATE" | bc -l)" 2>/dev/null
   read -r u1 s1 < <(ticks2)
   wait "$sp"
 else
-  perf stat -x, -e "$ev" "${waits[@]}" -p "$(echo $SRVPIDS | tr ' ' ,)" -o "$T/perf" 2>/dev/null &
+  perf stat -x, -e "$ev" "${waits[@]}" -p "$SRVLIST" -o "$T/perf" 2>/dev/null &
   pp=$!
   for _ in $(seq 50); do [ -s "$T/perf" ] && break; sleep 0.1; done # perf has attached when it wrote its header
   read -r u0 s0 < <(ticks2)
