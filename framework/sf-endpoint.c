@@ -1054,7 +1054,7 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   ms = MIN (ms, SF_TIMER_MAX_MS);
   gsize len = strlen (name);
   guint gen = ++ep->timer_gen != 0 ? ep->timer_gen : ++ep->timer_gen;
-  gint64 deadline = sf_clock_now_us (ep->clock) + (gint64) ms * 1000;
+  gint64 deadline = sf_timer_deadline (sf_clock_now_us (ep->clock), ms);
   SfTimer *timer = sf_timer_heap_add_sized (ep->timers, deadline, sizeof (TimerData) + len + 1);
   TimerData *t = sf_timer_data (timer);
   t->target = inst->id;

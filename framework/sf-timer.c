@@ -200,3 +200,15 @@ sf_timer_heap_size (SfTimerHeap *heap)
 {
   return heap->v->len;
 }
+
+gint64
+sf_timer_deadline (gint64 now_us, guint64 ms)
+{
+  gint64 d = now_us + (gint64) ms * 1000;
+  if (ms < SF_TIMER_COARSE_MS)
+    return d;
+  gint64 r = d % SF_TIMER_GRID_US;
+  if (r < 0)
+    r += SF_TIMER_GRID_US; /* a clock before its epoch (a fake one may start anywhere) */
+  return r == 0 ? d : d + (SF_TIMER_GRID_US - r);
+}

@@ -34,6 +34,18 @@ SfTimer *sf_timer_heap_take_due (SfTimerHeap *heap, gint64 now_us);
 /* Frees a timer taken out (and its data). */
 void sf_timer_free (SfTimer *timer);
 
+/* The deadline of a timer of @ms started at @now_us.  A timer of
+ * SF_TIMER_COARSE_MS or more (the transaction's 64*T1 timers B, F, H, J,
+ * Timers D, I, K, the proxy's Timer C, a flow's long ones) is due at the next
+ * multiple of SF_TIMER_GRID_US at or after now + @ms: never early, at most
+ * 100 ms late (2% of 5 s), and the timers of one grid step fire in one loop
+ * wake-up (a server answering 1,000 REGISTERs a second ends 1,000 transactions
+ * a second; it wakes 10 times for them, not 1,000).  Shorter ones, the T1/T2
+ * retransmission timers among them, are due at now + @ms exactly. */
+#define SF_TIMER_COARSE_MS 5000
+#define SF_TIMER_GRID_US (100 * 1000)
+gint64 sf_timer_deadline (gint64 now_us, guint64 ms);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfTimerHeap, sf_timer_heap_free)
 
 G_END_DECLS

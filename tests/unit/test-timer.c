@@ -10,7 +10,12 @@
  *  - chain: a timer started by a fired timer fires within the same advance
  *  - ended_instance: an instance's timers die with it
  *  - cancelled_after_firing: a timer that fired while an earlier event was queued, and
- *    that this event cancels, is not delivered (regression) */
+ *    that this event cancels, is not delivered (regression)
+ *  - deadline_grid: a timer of 5 s or more is due at the next 100 ms step, never
+ *    before its time; a shorter one at its time exactly
+ *  - coarse_together: long timers started 10 and 60 ms apart fire together at
+ *    the step after the later one's time, in the order they were started, not
+ *    before; a short timer beside them keeps its exact time */
 #include "config.h"
 #include "sf-test.h"
 #include "framework/sf-timer.h"
@@ -143,18 +148,39 @@ clocked_emit (const char *line, gpointer data)
                             sf_clock_now_us (sf_endpoint_clock (c->env->ep)) / 1000);
 }
 
+/* Flows "one", "two" and "three" into @m, each starting the timer @timers[i]
+ * ("a=300ms"), their fired_* lines logged with the clock's time into @c. */
+static void
+three_flows (SfTestEnv *env, Clocked *c, const char *const timers[3], SfMachine *m[3])
+{
+  static const char *const names[3] = { "one", "two", "three" };
+  c->env = env;
+  c->log = g_string_new (NULL);
+  sf_endpoint_set_emit (env->ep, clocked_emit, c);
+  for (guint i = 0; i < 3; i++) {
+    g_autofree char *op = g_strdup_printf ("<op name=\"OpStartTimer\" arg=\"%s\"/>", timers[i]);
+    m[i] = timer_flow (env, names[i], op);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m[i]);
+  }
+}
+
+static void
+three_flows_free (SfTestEnv *env, Clocked *c, SfMachine *m[3])
+{
+  for (guint i = 0; i < 3; i++)
+    sf_machine_unref (m[i]);
+  g_string_free (c->log, TRUE);
+  sf_test_env_free (env);
+}
+
 static void
 fire_in_order (void)
 {
   SfTestEnv *env = sf_test_env_new ();
-  Clocked c = { env, g_string_new (NULL) };
-  sf_endpoint_set_emit (env->ep, clocked_emit, &c);
-  g_autoptr (SfMachine) m1 = timer_flow (env, "one", "<op name=\"OpStartTimer\" arg=\"a=300ms\"/>");
-  g_autoptr (SfMachine) m2 = timer_flow (env, "two", "<op name=\"OpStartTimer\" arg=\"c=200ms\"/>");
-  g_autoptr (SfMachine) m3 = timer_flow (env, "three", "<op name=\"OpStartTimer\" arg=\"a=2s\"/>");
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m1);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m2);
-  CU_ASSERT_PTR_NOT_NULL_FATAL (m3);
+  Clocked c;
+  SfMachine *m[3];
+  three_flows (env, &c, (const char *const[]) { "a=300ms", "c=200ms", "a=2s" }, m);
+  SfMachine *m1 = m[0], *m2 = m[1], *m3 = m[2];
   sf_endpoint_create (env->ep, m3, NULL, NULL, NULL);
   sf_endpoint_create (env->ep, m1, NULL, NULL, NULL);
   sf_endpoint_create (env->ep, m2, NULL, NULL, NULL);
@@ -164,8 +190,7 @@ fire_in_order (void)
   sf_endpoint_advance (env->ep, 1000);
   CU_ASSERT_STRING_EQUAL (c.log->str, "c@200 a@300 a@2000");
   CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 3);
-  g_string_free (c.log, TRUE);
-  sf_test_env_free (env);
+  three_flows_free (env, &c, m);
 }
 
 static void
@@ -305,6 +330,49 @@ teaching_detail (void)
   }
 }
 
+static void
+deadline_grid (void)
+{
+  /* shorter than SF_TIMER_COARSE_MS: exact, whatever the start */
+  CU_ASSERT_EQUAL (sf_timer_deadline (1234567, 500), 1734567);
+  CU_ASSERT_EQUAL (sf_timer_deadline (1234567, 4999), 1234567 + 4999000);
+  /* 5 s and more: rounded up to the next 100 ms, never down */
+  CU_ASSERT_EQUAL (sf_timer_deadline (1234567, 5000), 6300000);
+  CU_ASSERT_EQUAL (sf_timer_deadline (1200000, 5000), 6200000); /* on a step: kept */
+  CU_ASSERT_EQUAL (sf_timer_deadline (1200001, 32000), 33300000);
+  CU_ASSERT_EQUAL (sf_timer_deadline (-150000, 32000), 31900000); /* a fake clock before 0 */
+  CU_ASSERT_EQUAL (sf_timer_deadline (-100000, 5000), 4900000);
+  for (gint64 now = 0; now < 300000; now += 7919) {
+    gint64 d = sf_timer_deadline (now, 64 * 500);
+    CU_ASSERT_TRUE (d >= now + 32000000 && d < now + 32000000 + SF_TIMER_GRID_US && d % SF_TIMER_GRID_US == 0);
+  }
+}
+
+static void
+coarse_together (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  Clocked c;
+  SfMachine *m[3];
+  three_flows (env, &c, (const char *const[]) { "a=32s", "c=32s", "b=32s" }, m);
+  SfMachine *m1 = m[0], *m2 = m[1], *m3 = m[2];
+  sf_endpoint_advance (env->ep, 10);
+  sf_endpoint_create (env->ep, m1, NULL, NULL, NULL); /* a due at 32.010 s: at 32.1 */
+  sf_endpoint_advance (env->ep, 50);
+  sf_endpoint_create (env->ep, m2, NULL, NULL, NULL); /* c due at 32.060 s: at 32.1 */
+  sf_endpoint_create (env->ep, m3, NULL, NULL, NULL); /* b due at 32.060 s: at 32.1; Fb then starts a short c */
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_next_deadline (env->ep), 32100000);
+  sf_endpoint_advance (env->ep, 32099 - 60);
+  CU_ASSERT_STRING_EQUAL (c.log->str, ""); /* 1 ms before the step: none */
+  sf_endpoint_advance (env->ep, 1);
+  /* at 32.100 s: a then c (started in that order), b; b's own c=50ms (short) at 32.150 exactly */
+  CU_ASSERT_STRING_EQUAL (c.log->str, "a@32100 c@32100 b@32100");
+  sf_endpoint_advance (env->ep, 100);
+  CU_ASSERT_STRING_EQUAL (c.log->str, "a@32100 c@32100 b@32100 c@32150");
+  three_flows_free (env, &c, m);
+}
+
 void
 sf_test_register_timer (void)
 {
@@ -319,4 +387,6 @@ sf_test_register_timer (void)
   SF_ADD_TEST (s, ended_instance);
   SF_ADD_TEST (s, cancelled_after_firing);
   SF_ADD_TEST (s, teaching_detail);
+  SF_ADD_TEST (s, deadline_grid);
+  SF_ADD_TEST (s, coarse_together);
 }
