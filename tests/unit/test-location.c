@@ -85,7 +85,7 @@ set_flag (gpointer p)
 }
 
 /* Runs the main context until the result comes (bounded: 10 s; the sqlite
- * one comes from the writer thread). */
+ * one may come from the writer thread). */
 static SfLocationResult *
 wait_result (SfLocationResult **slot)
 {
