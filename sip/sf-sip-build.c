@@ -110,14 +110,31 @@ sf_sip_builder_free (SfSipBuilder *b)
   g_free (b);
 }
 
+/* A line's "@name: " (@name @len bytes); where it starts. */
+static gsize
+line_start (SfSipBuilder *b, const char *name, gsize len)
+{
+  gsize from = b->head->len;
+  g_string_append_len (b->head, name, (gssize) len);
+  g_string_append_len (b->head, ": ", 2);
+  return from;
+}
+
+/* The end of the line begun at @from by line_start (@name @len bytes). */
+static void
+line_end (SfSipBuilder *b, gsize from, const char *name, gsize len)
+{
+  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, len)));
+  g_string_append_len (b->head, "\r\n", 2);
+}
+
 void
 sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ...)
 {
   va_list ap;
   va_start (ap, value_fmt);
-  gsize from = b->head->len;
-  g_string_append (b->head, name);
-  g_string_append_len (b->head, ": ", 2);
+  gsize len = strlen (name);
+  gsize from = line_start (b, name, len);
   if (strcmp (value_fmt, "%s") == 0) { /* most lines: a value made elsewhere, copied without printf */
     const char *v = va_arg (ap, const char *);
     g_string_append (b->head, v != NULL ? v : "(null)"); /* as GLib's printf writes NULL */
@@ -126,8 +143,7 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
     g_string_append (b->head, value_fmt);
   else
     g_string_append_vprintf (b->head, value_fmt, ap);
-  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, strlen (name))));
-  g_string_append_len (b->head, "\r\n", 2);
+  line_end (b, from, name, len);
   va_end (ap);
 }
 
@@ -369,8 +385,15 @@ sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **er
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "header line '%s' has no ':'", *x);
       return FALSE;
     }
-    g_autofree char *name = g_strndup (*x, (gsize) (colon - *x));
-    sf_sip_builder_add (b, g_strstrip (name), "%s", colon + 1 + strspn (colon + 1, " \t"));
+    /* the name as g_strstrip would leave it, without copying it out */
+    const char *name = *x, *end = colon;
+    while (name < end && g_ascii_isspace (*name))
+      name++;
+    while (end > name && g_ascii_isspace (end[-1]))
+      end--;
+    gsize from = line_start (b, name, (gsize) (end - name));
+    g_string_append (b->head, colon + 1 + strspn (colon + 1, " \t"));
+    line_end (b, from, name, (gsize) (end - name));
   }
   return TRUE;
 }

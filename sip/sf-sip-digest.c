@@ -430,10 +430,10 @@ nonce_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
   out[NONCE_MAC] = '\0';
 }
 
-char *
-sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
+/* A fresh nonce into @nonce. */
+static void
+make_nonce (SfDigestServer *s, gint64 now_s, char nonce[NONCE_HEAD + NONCE_MAC + 1])
 {
-  char nonce[NONCE_HEAD + NONCE_MAC + 1];
   g_mutex_lock (&s->lock);
   guint64 seq = s->seq++;
   g_mutex_unlock (&s->lock);
@@ -441,20 +441,36 @@ sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
   sf_hex16 (s->boot, nonce + 16);
   sf_hex16 (seq, nonce + 32);
   nonce_mac (s, nonce, nonce + NONCE_HEAD);
+}
+
+char *
+sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
+{
+  char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  make_nonce (s, now_s, nonce);
   return g_strdup (nonce);
+}
+
+void
+sf_digest_server_challenge_append (SfDigestServer *s, GString *out, const char *realm, SfDigestAlg alg,
+                                   gboolean stale, gint64 now_s)
+{
+  char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  make_nonce (s, now_s, nonce);
+  g_string_append_len (out, "Digest realm=", 13);
+  quoted (out, realm);
+  g_string_append_len (out, ", nonce=\"", 9);
+  g_string_append_len (out, nonce, NONCE_HEAD + NONCE_MAC);
+  g_string_append_len (out, "\", algorithm=", 13);
+  g_string_append (out, sf_digest_alg_name (alg));
+  g_string_append (out, stale ? ", qop=\"auth\", stale=true" : ", qop=\"auth\"");
 }
 
 char *
 sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg alg, gboolean stale, gint64 now_s)
 {
-  g_autofree char *nonce = sf_digest_server_nonce (s, now_s);
-  GString *out = g_string_new ("Digest realm=");
-  quoted (out, realm);
-  g_string_append (out, ", nonce=\"");
-  g_string_append (out, nonce);
-  g_string_append (out, "\", algorithm=");
-  g_string_append (out, sf_digest_alg_name (alg));
-  g_string_append (out, stale ? ", qop=\"auth\", stale=true" : ", qop=\"auth\"");
+  GString *out = g_string_sized_new (200);
+  sf_digest_server_challenge_append (s, out, realm, alg, stale, now_s);
   return g_string_free (out, FALSE);
 }
 

@@ -106,6 +106,9 @@ char *sf_digest_server_nonce (SfDigestServer *s, gint64 now_s);
 /* The WWW-/Proxy-Authenticate value for @realm and @alg (transfer full). */
 char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg alg, gboolean stale,
                                   gint64 now_s);
+/* The same value appended to @out (a header line built in one buffer). */
+void sf_digest_server_challenge_append (SfDigestServer *s, GString *out, const char *realm, SfDigestAlg alg,
+                                        gboolean stale, gint64 now_s);
 /* The auth-params of Digest credentials a server reads, each unquoted (NULL:
  * absent or empty), the first of each name as sf_digest_param finds it, but
  * all in one walk over the value's parameters and in one allocation (buf,

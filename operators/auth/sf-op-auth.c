@@ -40,9 +40,13 @@ sf_registrar_challenge_lines (SfCtx *ctx, guint status, gboolean stale)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  gint64 now = now_s (ctx);
   for (guint i = 0; i < r->n_algs; i++) {
-    g_autofree char *c = sf_digest_server_challenge (r->digest, r->realm, r->algs[i], stale, now_s (ctx));
-    g_ptr_array_add (lines, g_strconcat (status == 401 ? "WWW-Authenticate: " : "Proxy-Authenticate: ", c, NULL));
+    /* each line made in one buffer, sized for it: the nonce is 80 bytes */
+    GString *line = g_string_sized_new (160 + strlen (r->realm));
+    g_string_append (line, status == 401 ? "WWW-Authenticate: " : "Proxy-Authenticate: ");
+    sf_digest_server_challenge_append (r->digest, line, r->realm, r->algs[i], stale, now);
+    g_ptr_array_add (lines, g_string_free (line, FALSE));
   }
   g_ptr_array_add (lines, NULL);
   return lines;

@@ -311,9 +311,12 @@ sf_op_register_reply (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfStack *stack = sf_stack_from_ctx (ctx);
   if (flow > 0 && stack != NULL && sf_sip_proto_is_stream (e->peer.proto))
     sf_sip_transport_mark_flow (sf_stack_transport (stack), &e->peer, flow - 1);
-  GString *f = g_string_new ("\"aor\":");
+  GString *f = g_string_sized_new (64);
+  g_string_append_len (f, "\"aor\":", 6);
   sf_json_append_string (f, sv->aor);
-  g_string_append_printf (f, ",\"bindings\":%u", res->bindings->len);
+  char n[24]; /* the count without printf, which cost more than the rest of the line */
+  g_string_append_len (f, ",\"bindings\":", 12);
+  g_string_append (f, sf_json_uint_text (n, res->bindings->len));
   sf_ctx_emit (ctx, "bindings", f->str);
   g_string_free (f, TRUE);
   return r;
