@@ -31,19 +31,38 @@ sf_digest_alg_name (SfDigestAlg alg)
   return algs[alg].name;
 }
 
-/* H(parts joined by ':') in lowercase hex. */
-static char *
-hash (SfDigestAlg alg, const char *const *parts, gsize n)
+/* H(parts joined by ':') in lowercase hex into @out, by @c (reset first: one
+ * checksum for the two or three hashes of a response, its digest read into
+ * @out, not through a string of its own and a copy). */
+static void
+hash_hex (GChecksum *c, const char *const *parts, gsize n, char out[65])
 {
-  GChecksum *c = g_checksum_new (algs[alg].hash);
+  g_checksum_reset (c);
   for (gsize i = 0; i < n; i++) {
     if (i > 0)
       g_checksum_update (c, (const guchar *) ":", 1);
     g_checksum_update (c, (const guchar *) parts[i], (gssize) strlen (parts[i]));
   }
-  char *hex = g_strdup (g_checksum_get_string (c));
+  guint8 d[32];
+  gsize len = sizeof d;
+  g_checksum_get_digest (c, d, &len);
+  static const char hex[] = "0123456789abcdef";
+  for (gsize i = 0; i < len; i++) {
+    out[2 * i] = hex[d[i] >> 4];
+    out[2 * i + 1] = hex[d[i] & 15];
+  }
+  out[2 * len] = '\0';
+}
+
+/* H(parts joined by ':') in lowercase hex (transfer full). */
+static char *
+hash (SfDigestAlg alg, const char *const *parts, gsize n)
+{
+  GChecksum *c = g_checksum_new (algs[alg].hash);
+  char hex[65];
+  hash_hex (c, parts, n, hex);
   g_checksum_free (c);
-  return hex;
+  return g_strdup (hex);
 }
 
 char *
@@ -56,29 +75,32 @@ sf_digest_ha1 (SfDigestAlg alg, const char *username, const char *realm, const c
 char *
 sf_digest_response (const SfDigestInput *in)
 {
-  g_autofree char *ha1 = NULL;
+  GChecksum *c = g_checksum_new (algs[in->alg].hash);
+  char sess[65], ha2[65], out[65];
+  const char *ha1 = in->ha1;
   if (algs[in->alg].sess) {
     const char *p[] = { in->ha1, in->nonce, in->cnonce != NULL ? in->cnonce : "" };
-    ha1 = hash (in->alg, p, 3);
-  } else {
-    ha1 = g_strdup (in->ha1);
+    hash_hex (c, p, 3, sess);
+    ha1 = sess;
   }
-  g_autofree char *ha2 = NULL;
   if (g_strcmp0 (in->qop, "auth-int") == 0) {
     g_autofree char *hbody = g_compute_checksum_for_data (algs[in->alg].hash, (const guchar *) (in->body != NULL ? in->body : ""),
                                                           in->body_len);
     const char *p[] = { in->method, in->uri, hbody };
-    ha2 = hash (in->alg, p, 3);
+    hash_hex (c, p, 3, ha2);
   } else {
     const char *p[] = { in->method, in->uri };
-    ha2 = hash (in->alg, p, 2);
+    hash_hex (c, p, 2, ha2);
   }
   if (in->qop != NULL) {
     const char *p[] = { ha1, in->nonce, in->nc, in->cnonce, in->qop, ha2 };
-    return hash (in->alg, p, 6);
+    hash_hex (c, p, 6, out);
+  } else {
+    const char *p[] = { ha1, in->nonce, ha2 };
+    hash_hex (c, p, 3, out);
   }
-  const char *p[] = { ha1, in->nonce, ha2 };
-  return hash (in->alg, p, 3);
+  g_checksum_free (c);
+  return g_strdup (out);
 }
 
 /* @p's value unquoted (NULL: none, or empty). */
@@ -417,7 +439,7 @@ mac_is (const char *mac, const char *nonce)
 {
   guint8 diff = 0;
   for (int i = 0; i < NONCE_MAC; i++)
-    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[NONCE_HEAD + i]));
+    diff |= (guint8) (mac[i] ^ sf_sip_lower (nonce[NONCE_HEAD + i])); /* inline: as g_ascii_tolower, no call a byte */
   return diff == 0;
 }
 
@@ -510,13 +532,15 @@ nonce_parse (SfDigestServer *s, const char *nonce, NonceFields *out)
   return TRUE;
 }
 
+/* Is @given (any case) the lowercase hex @want?  In constant time in @want:
+ * only @given's bytes are lowered (inline, no call a byte). */
 static gboolean
-same_hex (const char *a, const char *b)
+same_hex (const char *want, const char *given)
 {
-  gsize la = strlen (a), lb = strlen (b);
+  gsize la = strlen (want), lb = strlen (given);
   guint8 diff = la != lb;
   for (gsize i = 0; i < MIN (la, lb); i++)
-    diff |= (guint8) (g_ascii_tolower (a[i]) ^ g_ascii_tolower (b[i]));
+    diff |= (guint8) (want[i] ^ sf_sip_lower (given[i]));
   return diff == 0;
 }
 
