@@ -161,11 +161,15 @@ sf_digest_creds_parse (const SfSipValue *v, SfDigestCreds *out)
     if (t.len >= 2 && t.p[0] == '"')
       t = sf_sip_str (t.p + 1, t.len - 2);
     *(const char **) ((guint8 *) out + want[k].off) = w;
-    gboolean quoted = t.p != found[k]->value.p;
-    for (gsize i = 0; i < t.len; i++) {
-      if (quoted && t.p[i] == '\\' && i + 1 < t.len)
-        i++;
-      *w++ = t.p[i];
+    if (t.p == found[k]->value.p || memchr (t.p, '\\', t.len) == NULL) {
+      memcpy (w, t.p, t.len); /* most values: nothing to undo */
+      w += t.len;
+    } else {
+      for (gsize i = 0; i < t.len; i++) {
+        if (t.p[i] == '\\' && i + 1 < t.len)
+          i++;
+        *w++ = t.p[i];
+      }
     }
     *w++ = '\0';
   }
