@@ -31,38 +31,19 @@ sf_digest_alg_name (SfDigestAlg alg)
   return algs[alg].name;
 }
 
-/* H(parts joined by ':') in lowercase hex into @out, by @c (reset first: one
- * checksum for the two or three hashes of a response, its digest read into
- * @out, not through a string of its own and a copy). */
-static void
-hash_hex (GChecksum *c, const char *const *parts, gsize n, char out[65])
+/* H(parts joined by ':') in lowercase hex. */
+static char *
+hash (SfDigestAlg alg, const char *const *parts, gsize n)
 {
-  g_checksum_reset (c);
+  GChecksum *c = g_checksum_new (algs[alg].hash);
   for (gsize i = 0; i < n; i++) {
     if (i > 0)
       g_checksum_update (c, (const guchar *) ":", 1);
     g_checksum_update (c, (const guchar *) parts[i], (gssize) strlen (parts[i]));
   }
-  guint8 d[32];
-  gsize len = sizeof d;
-  g_checksum_get_digest (c, d, &len);
-  static const char hex[] = "0123456789abcdef";
-  for (gsize i = 0; i < len; i++) {
-    out[2 * i] = hex[d[i] >> 4];
-    out[2 * i + 1] = hex[d[i] & 15];
-  }
-  out[2 * len] = '\0';
-}
-
-/* H(parts joined by ':') in lowercase hex (transfer full). */
-static char *
-hash (SfDigestAlg alg, const char *const *parts, gsize n)
-{
-  GChecksum *c = g_checksum_new (algs[alg].hash);
-  char hex[65];
-  hash_hex (c, parts, n, hex);
+  char *hex = g_strdup (g_checksum_get_string (c));
   g_checksum_free (c);
-  return g_strdup (hex);
+  return hex;
 }
 
 char *
@@ -75,32 +56,29 @@ sf_digest_ha1 (SfDigestAlg alg, const char *username, const char *realm, const c
 char *
 sf_digest_response (const SfDigestInput *in)
 {
-  GChecksum *c = g_checksum_new (algs[in->alg].hash);
-  char sess[65], ha2[65], out[65];
-  const char *ha1 = in->ha1;
+  g_autofree char *ha1 = NULL;
   if (algs[in->alg].sess) {
     const char *p[] = { in->ha1, in->nonce, in->cnonce != NULL ? in->cnonce : "" };
-    hash_hex (c, p, 3, sess);
-    ha1 = sess;
+    ha1 = hash (in->alg, p, 3);
+  } else {
+    ha1 = g_strdup (in->ha1);
   }
+  g_autofree char *ha2 = NULL;
   if (g_strcmp0 (in->qop, "auth-int") == 0) {
     g_autofree char *hbody = g_compute_checksum_for_data (algs[in->alg].hash, (const guchar *) (in->body != NULL ? in->body : ""),
                                                           in->body_len);
     const char *p[] = { in->method, in->uri, hbody };
-    hash_hex (c, p, 3, ha2);
+    ha2 = hash (in->alg, p, 3);
   } else {
     const char *p[] = { in->method, in->uri };
-    hash_hex (c, p, 2, ha2);
+    ha2 = hash (in->alg, p, 2);
   }
   if (in->qop != NULL) {
     const char *p[] = { ha1, in->nonce, in->nc, in->cnonce, in->qop, ha2 };
-    hash_hex (c, p, 6, out);
-  } else {
-    const char *p[] = { ha1, in->nonce, ha2 };
-    hash_hex (c, p, 3, out);
+    return hash (in->alg, p, 6);
   }
-  g_checksum_free (c);
-  return g_strdup (out);
+  const char *p[] = { ha1, in->nonce, ha2 };
+  return hash (in->alg, p, 3);
 }
 
 /* @p's value unquoted (NULL: none, or empty). */
