@@ -2,6 +2,7 @@
 #include "config.h"
 #include "sf-sip-build.h"
 #include "sf-sip-digest.h"
+#include "framework/sf-json.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -20,6 +21,12 @@ struct _SfSipBuilder {
   guint64 copied, written;
   SfSipMsg *via_from; /* unowned, compared only */
 };
+
+/* @n bytes at @p appended to the head: sf_json_put (g_string_append_len
+ * without its call and its general case while the room is there), since a
+ * message is some thirty appends into a head sized for most messages. */
+#define PUT(b, p, n) sf_json_put ((b)->head, (p), (n))
+#define PUTS(b, str) PUT (b, str, strlen (str))
 
 #define ID_BIT(id) (G_GUINT64_CONSTANT (1) << (id))
 #define MUST_PARSE                                                                                                   \
@@ -67,7 +74,7 @@ append_uint (GString *out, guint64 v, guint width)
   gsize n = strlen (sf_sip_uint_text (d, v));
   for (; n < width; width--)
     g_string_append_c (out, '0');
-  g_string_append_len (out, d, (gssize) n);
+  sf_json_put (out, d, n);
 }
 
 SfSipBuilder *
@@ -88,12 +95,12 @@ SfSipBuilder *
 sf_sip_builder_response (guint status, const char *reason)
 {
   SfSipBuilder *b = builder_new ();
-  g_string_append_len (b->head, "SIP/2.0 ", 8);
+  PUT (b, "SIP/2.0 ", 8);
   append_uint (b->head, status, 3);
-  g_string_append_c (b->head, ' ');
-  g_string_append (b->head, reason != NULL ? reason : sf_sip_reason_phrase (status));
+  PUT (b, " ", 1);
+  PUTS (b, reason != NULL ? reason : sf_sip_reason_phrase (status));
   written_from (b, 0, SF_SIP_HDR_OTHER);
-  g_string_append_len (b->head, "\r\n", 2);
+  PUT (b, "\r\n", 2);
   return b;
 }
 
@@ -110,14 +117,31 @@ sf_sip_builder_free (SfSipBuilder *b)
   g_free (b);
 }
 
+/* A line's "@name: " (@name @len bytes); where it starts. */
+static gsize
+line_start (SfSipBuilder *b, const char *name, gsize len)
+{
+  gsize from = b->head->len;
+  PUT (b, name, len);
+  PUT (b, ": ", 2);
+  return from;
+}
+
+/* The end of the line begun at @from by line_start (@name @len bytes). */
+static void
+line_end (SfSipBuilder *b, gsize from, const char *name, gsize len)
+{
+  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, len)));
+  PUT (b, "\r\n", 2);
+}
+
 void
 sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ...)
 {
   va_list ap;
   va_start (ap, value_fmt);
-  gsize from = b->head->len;
-  g_string_append (b->head, name);
-  g_string_append_len (b->head, ": ", 2);
+  gsize len = strlen (name);
+  gsize from = line_start (b, name, len);
   if (strcmp (value_fmt, "%s") == 0) { /* most lines: a value made elsewhere, copied without printf */
     const char *v = va_arg (ap, const char *);
     g_string_append (b->head, v != NULL ? v : "(null)"); /* as GLib's printf writes NULL */
@@ -126,8 +150,7 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
     g_string_append (b->head, value_fmt);
   else
     g_string_append_vprintf (b->head, value_fmt, ap);
-  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, strlen (name))));
-  g_string_append_len (b->head, "\r\n", 2);
+  line_end (b, from, name, len);
   va_end (ap);
 }
 
@@ -139,11 +162,11 @@ append_line (SfSipBuilder *b, const SfSipHdr *h)
   gsize n = l.len;
   while (n > 0 && (l.p[n - 1] == '\n' || l.p[n - 1] == '\r'))
     n--;
-  g_string_append_len (b->head, l.p, (gssize) n);
+  PUT (b, l.p, n);
   if (n + 2 == l.len && l.p[n] == '\r')
-    g_string_append_len (b->head, l.p + n, 2); /* as received */
+    PUT (b, l.p + n, 2); /* as received */
   else
-    g_string_append (b->head, "\r\n");
+    PUT (b, "\r\n", 2);
 }
 
 void
@@ -205,9 +228,9 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
     g_string_append (b->head, b->ctype);
     g_string_append_len (b->head, "\r\n", 2);
   }
-  g_string_append_len (b->head, "Content-Length: ", 16);
+  PUT (b, "Content-Length: ", 16);
   append_uint (b->head, len, 1);
-  g_string_append_len (b->head, "\r\n\r\n", 4);
+  PUT (b, "\r\n\r\n", 4);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
   /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
@@ -369,8 +392,15 @@ sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **er
       g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "header line '%s' has no ':'", *x);
       return FALSE;
     }
-    g_autofree char *name = g_strndup (*x, (gsize) (colon - *x));
-    sf_sip_builder_add (b, g_strstrip (name), "%s", colon + 1 + strspn (colon + 1, " \t"));
+    /* the name as g_strstrip would leave it, without copying it out */
+    const char *name = *x, *end = colon;
+    while (name < end && g_ascii_isspace (*name))
+      name++;
+    while (end > name && g_ascii_isspace (end[-1]))
+      end--;
+    gsize from = line_start (b, name, (gsize) (end - name));
+    PUTS (b, colon + 1 + strspn (colon + 1, " \t"));
+    line_end (b, from, name, (gsize) (end - name));
   }
   return TRUE;
 }
@@ -453,12 +483,12 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
          * quoted-pair may escape a NUL ("a\<NUL>b", 25.1), which %s would cut
          * at, leaving an open quote that no parser takes. */
         gsize from = b->head->len;
-        g_string_append (b->head, "To: ");
-        g_string_append_len (b->head, h->value.p, (gssize) h->value.len);
-        g_string_append (b->head, ";tag=");
-        g_string_append (b->head, to_tag);
+        PUT (b, "To: ", 4);
+        PUT (b, h->value.p, h->value.len);
+        PUT (b, ";tag=", 5);
+        PUTS (b, to_tag);
         written_from (b, from, SF_SIP_HDR_TO);
-        g_string_append_len (b->head, "\r\n", 2);
+        PUT (b, "\r\n", 2);
       } else {
         copy_line (b, req, h);
       }

@@ -81,15 +81,83 @@ sf_digest_response (const SfDigestInput *in)
   return hash (in->alg, p, 3);
 }
 
-char *
-sf_digest_param (const SfSipValue *v, const char *name)
+/* @p's value unquoted (NULL: none, or empty). */
+static char *
+param_text (const SfSipParam *p)
 {
-  const SfSipParam *p = sf_sip_value_param (v, name);
   if (p == NULL || !sf_sip_str_is_set (p->value))
     return NULL;
   if (p->value.len >= 2 && p->value.p[0] == '"')
     return sf_sip_unquote (sf_sip_str (p->value.p + 1, p->value.len - 2), NULL);
   return sf_sip_str_dup (p->value);
+}
+
+char *
+sf_digest_param (const SfSipValue *v, const char *name)
+{
+  return param_text (sf_sip_value_param (v, name));
+}
+
+void
+sf_digest_creds_parse (const SfSipValue *v, SfDigestCreds *out)
+{
+  static const struct { const char *name; guint8 len; guint8 off; } want[] = {
+    { "username", 8, G_STRUCT_OFFSET (SfDigestCreds, username) },
+    { "realm", 5, G_STRUCT_OFFSET (SfDigestCreds, realm) },
+    { "nonce", 5, G_STRUCT_OFFSET (SfDigestCreds, nonce) },
+    { "uri", 3, G_STRUCT_OFFSET (SfDigestCreds, uri) },
+    { "response", 8, G_STRUCT_OFFSET (SfDigestCreds, response) },
+    { "algorithm", 9, G_STRUCT_OFFSET (SfDigestCreds, algorithm) },
+    { "qop", 3, G_STRUCT_OFFSET (SfDigestCreds, qop) },
+    { "cnonce", 6, G_STRUCT_OFFSET (SfDigestCreds, cnonce) },
+    { "nc", 2, G_STRUCT_OFFSET (SfDigestCreds, nc) },
+  };
+  const SfSipParam *found[G_N_ELEMENTS (want)] = { NULL };
+  memset (out, 0, sizeof *out);
+  guint seen = 0; /* the first of each name only, its value empty or not (as sf_sip_value_param) */
+  gsize size = 0;
+  for (guint i = 0; i < v->n_params && seen != (1u << G_N_ELEMENTS (want)) - 1; i++) {
+    const SfSipParam *p = &v->params[i];
+    for (guint k = 0; k < G_N_ELEMENTS (want); k++)
+      if (!(seen & (1u << k)) && sf_sip_caseeq_len (p->name, want[k].name, want[k].len)) {
+        seen |= 1u << k;
+        if (sf_sip_str_is_set (p->value)) {
+          found[k] = p;
+          size += p->value.len + 1;
+        }
+        break;
+      }
+  }
+  if (size == 0)
+    return;
+  /* Each value unquoted (as sf_sip_unquote) into one buffer: nine values, one malloc. */
+  char *w = out->buf = g_malloc (size);
+  for (guint k = 0; k < G_N_ELEMENTS (want); k++) {
+    if (found[k] == NULL)
+      continue;
+    SfSipStr t = found[k]->value;
+    if (t.len >= 2 && t.p[0] == '"')
+      t = sf_sip_str (t.p + 1, t.len - 2);
+    *(const char **) ((guint8 *) out + want[k].off) = w;
+    if (t.p == found[k]->value.p || memchr (t.p, '\\', t.len) == NULL) {
+      memcpy (w, t.p, t.len); /* most values: nothing to undo */
+      w += t.len;
+    } else {
+      for (gsize i = 0; i < t.len; i++) {
+        if (t.p[i] == '\\' && i + 1 < t.len)
+          i++;
+        *w++ = t.p[i];
+      }
+    }
+    *w++ = '\0';
+  }
+}
+
+void
+sf_digest_creds_clear (SfDigestCreds *c)
+{
+  g_free (c->buf);
+  memset (c, 0, sizeof *c);
 }
 
 /* ---- client ---- */
@@ -353,7 +421,7 @@ mac_is (const char *mac, const char *nonce)
 {
   guint8 diff = 0;
   for (int i = 0; i < NONCE_MAC; i++)
-    diff |= (guint8) (mac[i] ^ g_ascii_tolower (nonce[NONCE_HEAD + i]));
+    diff |= (guint8) (mac[i] ^ sf_sip_lower (nonce[NONCE_HEAD + i])); /* inline: as g_ascii_tolower, no call a byte */
   return diff == 0;
 }
 
@@ -366,10 +434,10 @@ nonce_mac (SfDigestServer *s, const char *head, char out[NONCE_MAC + 1])
   out[NONCE_MAC] = '\0';
 }
 
-char *
-sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
+/* A fresh nonce into @nonce. */
+static void
+make_nonce (SfDigestServer *s, gint64 now_s, char nonce[NONCE_HEAD + NONCE_MAC + 1])
 {
-  char nonce[NONCE_HEAD + NONCE_MAC + 1];
   g_mutex_lock (&s->lock);
   guint64 seq = s->seq++;
   g_mutex_unlock (&s->lock);
@@ -377,20 +445,36 @@ sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
   sf_hex16 (s->boot, nonce + 16);
   sf_hex16 (seq, nonce + 32);
   nonce_mac (s, nonce, nonce + NONCE_HEAD);
+}
+
+char *
+sf_digest_server_nonce (SfDigestServer *s, gint64 now_s)
+{
+  char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  make_nonce (s, now_s, nonce);
   return g_strdup (nonce);
+}
+
+void
+sf_digest_server_challenge_append (SfDigestServer *s, GString *out, const char *realm, SfDigestAlg alg,
+                                   gboolean stale, gint64 now_s)
+{
+  char nonce[NONCE_HEAD + NONCE_MAC + 1];
+  make_nonce (s, now_s, nonce);
+  g_string_append_len (out, "Digest realm=", 13);
+  quoted (out, realm);
+  g_string_append_len (out, ", nonce=\"", 9);
+  g_string_append_len (out, nonce, NONCE_HEAD + NONCE_MAC);
+  g_string_append_len (out, "\", algorithm=", 13);
+  g_string_append (out, sf_digest_alg_name (alg));
+  g_string_append (out, stale ? ", qop=\"auth\", stale=true" : ", qop=\"auth\"");
 }
 
 char *
 sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg alg, gboolean stale, gint64 now_s)
 {
-  g_autofree char *nonce = sf_digest_server_nonce (s, now_s);
-  GString *out = g_string_new ("Digest realm=");
-  quoted (out, realm);
-  g_string_append (out, ", nonce=\"");
-  g_string_append (out, nonce);
-  g_string_append (out, "\", algorithm=");
-  g_string_append (out, sf_digest_alg_name (alg));
-  g_string_append (out, stale ? ", qop=\"auth\", stale=true" : ", qop=\"auth\"");
+  GString *out = g_string_sized_new (200);
+  sf_digest_server_challenge_append (s, out, realm, alg, stale, now_s);
   return g_string_free (out, FALSE);
 }
 
@@ -430,13 +514,15 @@ nonce_parse (SfDigestServer *s, const char *nonce, NonceFields *out)
   return TRUE;
 }
 
+/* Is @given (any case) the lowercase hex @want?  In constant time in @want:
+ * only @given's bytes are lowered (inline, no call a byte). */
 static gboolean
-same_hex (const char *a, const char *b)
+same_hex (const char *want, const char *given)
 {
-  gsize la = strlen (a), lb = strlen (b);
+  gsize la = strlen (want), lb = strlen (given);
   guint8 diff = la != lb;
   for (gsize i = 0; i < MIN (la, lb); i++)
-    diff |= (guint8) (g_ascii_tolower (a[i]) ^ g_ascii_tolower (b[i]));
+    diff |= (guint8) (want[i] ^ sf_sip_lower (given[i]));
   return diff == 0;
 }
 
@@ -450,13 +536,24 @@ sf_digest_server_check (SfDigestServer *s, const SfSipValue *auth, const char *h
   *why = "malformed credentials";
   if (!sf_sip_str_caseeq (auth->text, "Digest"))
     return SF_DIGEST_BAD;
-  g_autofree char *nonce = sf_digest_param (auth, "nonce");
-  g_autofree char *uri = sf_digest_param (auth, "uri");
-  g_autofree char *response = sf_digest_param (auth, "response");
-  g_autofree char *alg_name = sf_digest_param (auth, "algorithm");
-  g_autofree char *qop = sf_digest_param (auth, "qop");
-  g_autofree char *cnonce = sf_digest_param (auth, "cnonce");
-  g_autofree char *nc = sf_digest_param (auth, "nc");
+  SfDigestCreds c;
+  sf_digest_creds_parse (auth, &c);
+  SfDigestVerdict v = sf_digest_server_check_creds (s, &c, ha1, offered, method, ruri, body, body_len, now_s, why);
+  sf_digest_creds_clear (&c);
+  return v;
+}
+
+SfDigestVerdict
+sf_digest_server_check_creds (SfDigestServer *s, const SfDigestCreds *c, const char *ha1, guint offered,
+                              const char *method, const char *ruri, const char *body, gsize body_len, gint64 now_s,
+                              const char **why)
+{
+  const char *unused;
+  if (why == NULL)
+    why = &unused;
+  *why = "malformed credentials";
+  const char *nonce = c->nonce, *uri = c->uri, *response = c->response, *alg_name = c->algorithm, *qop = c->qop,
+             *cnonce = c->cnonce, *nc = c->nc;
   SfDigestAlg alg = SF_DIGEST_MD5;
   if (nonce == NULL || uri == NULL || response == NULL || ha1 == NULL ||
       (alg_name != NULL && !sf_digest_alg_parse (alg_name, &alg)))

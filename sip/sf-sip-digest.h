@@ -106,6 +106,22 @@ char *sf_digest_server_nonce (SfDigestServer *s, gint64 now_s);
 /* The WWW-/Proxy-Authenticate value for @realm and @alg (transfer full). */
 char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigestAlg alg, gboolean stale,
                                   gint64 now_s);
+/* The same value appended to @out (a header line built in one buffer). */
+void sf_digest_server_challenge_append (SfDigestServer *s, GString *out, const char *realm, SfDigestAlg alg,
+                                        gboolean stale, gint64 now_s);
+/* The auth-params of Digest credentials a server reads, each unquoted (NULL:
+ * absent or empty), the first of each name as sf_digest_param finds it, but
+ * all in one walk over the value's parameters and in one allocation (buf,
+ * freed by sf_digest_creds_clear). */
+typedef struct {
+  const char *username, *realm, *nonce, *uri, *response, *algorithm, *qop, *cnonce, *nc;
+  char *buf;
+} SfDigestCreds;
+
+void sf_digest_creds_parse (const SfSipValue *authorization, SfDigestCreds *out);
+void sf_digest_creds_clear (SfDigestCreds *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (SfDigestCreds, sf_digest_creds_clear)
+
 /* Checks an Authorization value against the user's H(A1) (hex, for the
  * credentials' algorithm) for a request with @method, @ruri and @body.  The
  * credentials must use an algorithm in @offered (a mask of 1 << SfDigestAlg:
@@ -123,6 +139,10 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
 SfDigestVerdict sf_digest_server_check (SfDigestServer *s, const SfSipValue *authorization, const char *ha1,
                                         guint offered, const char *method, const char *ruri, const char *body,
                                         gsize body_len, gint64 now_s, const char **why);
+/* sf_digest_server_check on credentials parsed already (their scheme Digest). */
+SfDigestVerdict sf_digest_server_check_creds (SfDigestServer *s, const SfDigestCreds *c, const char *ha1,
+                                              guint offered, const char *method, const char *ruri,
+                                              const char *body, gsize body_len, gint64 now_s, const char **why);
 /* Is @nonce one of ours: its MAC verifies with our secret (this boot, an
  * earlier one or another node sharing the secret) and it was not made more
  * than 60 s after @now_s?  @expired (nullable) then tells whether it is older

@@ -40,9 +40,13 @@ sf_registrar_challenge_lines (SfCtx *ctx, guint status, gboolean stale)
 {
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  gint64 now = now_s (ctx);
   for (guint i = 0; i < r->n_algs; i++) {
-    g_autofree char *c = sf_digest_server_challenge (r->digest, r->realm, r->algs[i], stale, now_s (ctx));
-    g_ptr_array_add (lines, g_strconcat (status == 401 ? "WWW-Authenticate: " : "Proxy-Authenticate: ", c, NULL));
+    /* each line made in one buffer, sized for it: the nonce is 80 bytes */
+    GString *line = g_string_sized_new (160 + strlen (r->realm));
+    g_string_append (line, status == 401 ? "WWW-Authenticate: " : "Proxy-Authenticate: ");
+    sf_digest_server_challenge_append (r->digest, line, r->realm, r->algs[i], stale, now);
+    g_ptr_array_add (lines, g_string_free (line, FALSE));
   }
   g_ptr_array_add (lines, NULL);
   return lines;
@@ -225,20 +229,26 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   guint status = reg ? 401 : 407;
   SfSipValues *creds =
       sf_sip_msg_values (e->msg, reg ? SF_SIP_HDR_AUTHORIZATION : SF_SIP_HDR_PROXY_AUTHORIZATION, NULL);
-  const SfSipValue *mine = NULL;
-  for (guint i = 0; creds != NULL && i < creds->len && mine == NULL; i++) {
-    g_autofree char *realm = sf_digest_param (creds->pdata[i], "realm");
-    if (realm != NULL && strcmp (realm, r->realm) == 0 && sf_sip_str_caseeq (((SfSipValue *) creds->pdata[i])->text, "Digest"))
-      mine = creds->pdata[i];
+  /* The first Digest credentials for our realm, their parameters read in one
+   * walk (sf_digest_creds_parse), not one walk a parameter. */
+  g_auto (SfDigestCreds) c = { 0 };
+  gboolean mine = FALSE;
+  for (guint i = 0; creds != NULL && i < creds->len && !mine; i++) {
+    const SfSipValue *v = creds->pdata[i];
+    if (!sf_sip_str_caseeq (v->text, "Digest"))
+      continue;
+    sf_digest_creds_clear (&c);
+    sf_digest_creds_parse (v, &c);
+    mine = c.realm != NULL && strcmp (c.realm, r->realm) == 0;
   }
-  if (mine == NULL)
+  if (!mine)
     return challenge (ctx, e, status, FALSE, "no credentials") ? SF_OP_TRANSITION : SF_OP_ERROR;
-  g_autofree char *username = sf_digest_param (mine, "username");
+  const char *username = c.username;
   /* Logged only with a nonce of ours (an expired one too: with it a wrong
    * password gets a plain challenge, the right one stale=true, so it tests
    * passwords): credentials with a made-up nonce, which anyone can send from a
    * spoofed address, must not get that address banned. */
-  g_autofree char *nonce = sf_digest_param (mine, "nonce");
+  const char *nonce = c.nonce;
   const SfUser *u = sf_registrar_user (r, username);
   if (u == NULL) {
     if (nonce_ours (ctx, nonce))
@@ -246,7 +256,7 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
     r->counts.auth_unknown_user++;
     return sf_registrar_answer (ctx, e, 403, "Unknown user", NULL);
   }
-  g_autofree char *alg_name = sf_digest_param (mine, "algorithm");
+  const char *alg_name = c.algorithm;
   SfDigestAlg alg = SF_DIGEST_MD5;
   guint offered = 0;
   for (guint i = 0; i < r->n_algs; i++)
@@ -262,7 +272,7 @@ sf_registrar_authorize (SfCtx *ctx, SfSipEvent *e)
   SfSipStr body = sf_sip_msg_body (e->msg);
   g_autofree char *body_s = sf_sip_str_dup (body);
   const char *why = NULL;
-  switch (sf_digest_server_check (r->digest, mine, ha1, offered, method, ruri, body_s, body.len, now_s (ctx), &why)) {
+  switch (sf_digest_server_check_creds (r->digest, &c, ha1, offered, method, ruri, body_s, body.len, now_s (ctx), &why)) {
   case SF_DIGEST_OK:
     if (reg) {
       /* 10.3 step 4, once the credentials are good: may this user change this address-of-record? */

@@ -3,14 +3,23 @@
  *
  * One file, WAL journal, synchronous=NORMAL: a commit is in the WAL file when
  * COMMIT returns, so a killed process loses nothing committed; power loss may
- * lose the last commits (not yet checkpointed), never corrupt the file.  One
- * writer thread owns the connection after the load: the main loop hands it
- * writes through a GAsyncQueue; it takes every write queued, commits them in
- * one transaction (group commit: one WAL append and fsync-free commit for a
- * burst of REGISTERs), then hands the outcomes back to the main context
- * through one GSource.  Every statement binds its values (no SQL is built from
- * what a REGISTER carries).  Expired rows are deleted by the writer every
- * PURGE_EVERY_S seconds. */
+ * lose the last commits (not yet checkpointed), never corrupt the file.
+ *
+ * Two connections.  The main context's commits the writes of one main-loop
+ * iteration in one transaction (group commit) at the end of it, but only
+ * when it can without waiting: its busy timeout is 0 and it never
+ * checkpoints (a checkpoint fsyncs).  A hand-off to a thread and back cost two
+ * wake-ups and a dozen system calls per REGISTER, more than the commit itself
+ * (bench/README.md, round 5).  When the file is locked (another process, the
+ * purge) or the commit fails, the same writes go to the writer thread, which
+ * owns the second connection: it waits for the lock up to the busy timeout,
+ * commits every write queued in one transaction, reports a failure, and
+ * hands the outcomes back through one GSource; while any write is with it,
+ * later ones go to it too, so outcomes keep their order.  The thread also
+ * checkpoints the WAL when the main connection's commits grew it past
+ * CHECKPOINT_PAGES, and deletes the expired rows every PURGE_EVERY_S seconds.
+ * Every statement binds its values (no SQL is built from what a REGISTER
+ * carries). */
 #include "config.h"
 #include "sf-location-store.h"
 #include <errno.h>
@@ -19,9 +28,13 @@
 #include <string.h>
 
 #define PURGE_EVERY_S 60
+#define CHECKPOINT_PAGES 1000 /* SQLite's own automatic checkpoint's threshold */
+
+typedef enum { OP_WRITE, OP_QUIT, OP_CHECKPOINT } OpKind;
 
 typedef struct {
-  char *aor;             /* NULL: the quit op */
+  OpKind kind;
+  char *aor;             /* OP_WRITE's */
   GPtrArray *bindings;   /* owned */
   gint64 now;
   gpointer data;
@@ -29,18 +42,30 @@ typedef struct {
   GPtrArray *committed;  /* set by the writer on failure: what the store still holds */
 } Op;
 
-typedef struct {
+typedef struct _Store Store;
+struct _Store {
   SfLocStore base;
   char *path;
-  sqlite3 *db;
-  GThread *thread;
-  GAsyncQueue *in;       /* Op*, to the writer */
-  GMutex lock;           /* guards out */
-  GQueue out;            /* Op*, done, to the main context */
-  GSource *wake;         /* in the opener's main context */
+  sqlite3 *db;           /* the main context's connection (the offline tools' only one) */
   sqlite3_stmt *del, *ins, *sel, *purge;
   sqlite3_stmt *begin, *commit; /* prepared once: sqlite3_exec would compile them at each batch */
-} Store;
+  /* a server's store only: */
+  Store *w;              /* the writer thread's connection and statements */
+  GThread *thread;
+  GAsyncQueue *in;       /* Op*, to the writer */
+  GMutex lock;           /* guards out, last_now, last_mono */
+  GQueue out;            /* Op*, done, to the main context */
+  gint64 last_now, last_mono; /* the last write's wall clock (the main clock's, fake in tests), and when */
+  GSource *wake;         /* in the opener's main context */
+  GPtrArray *batch;      /* Op*, this iteration's writes, committed here at its end; main context only */
+  guint with_writer;     /* ops handed to the thread and not back; main context only */
+  gboolean checkpoint_asked; /* an OP_CHECKPOINT is with the thread; main context only */
+};
+
+typedef struct {
+  GSource source;
+  Store *s;
+} WakeSource;
 
 static void
 op_free (Op *op)
@@ -114,6 +139,7 @@ migrate (Store *s, GError **error)
 }
 
 static gpointer writer (gpointer p);
+static int wal_grown (void *p, sqlite3 *db, const char *name, int pages);
 
 static char *
 column_text (sqlite3_stmt *st, int i)
@@ -177,7 +203,10 @@ sqlite_load (SfLocStore *base, gint64 now, GHashTable *aors, GError **error)
   sqlite3_finalize (st);
   if (rc != SQLITE_DONE)
     return fail (s, error, "loading the bindings");
-  /* the connection was the main thread's until now; from here on, the writer's */
+  /* from here on the main connection never waits for the lock (the writer
+   * thread does) and never checkpoints (the writer does, when wal_grown asks) */
+  sqlite3_busy_timeout (s->db, 0);
+  sqlite3_wal_hook (s->db, wal_grown, s);
   s->thread = g_thread_new ("sf-location", writer, s);
   return TRUE;
 }
@@ -277,39 +306,108 @@ commit_batch (Store *s, GPtrArray *batch)
 static gpointer
 writer (gpointer p)
 {
-  Store *s = p;
-  gint64 last_now = 0, last_mono = 0, purged_mono = g_get_monotonic_time ();
+  Store *s = p, *w = s->w;
+  gint64 purged_mono = g_get_monotonic_time ();
   g_autoptr (GPtrArray) batch = g_ptr_array_new ();
+  g_autoptr (GPtrArray) checkpoints = g_ptr_array_new ();
   for (gboolean quit = FALSE; !quit;) {
     Op *op = g_async_queue_timeout_pop (s->in, PURGE_EVERY_S * G_USEC_PER_SEC);
     for (; op != NULL; op = g_async_queue_try_pop (s->in)) {
-      if (op->aor == NULL) {
+      if (op->kind == OP_QUIT) {
         op_free (op);
         quit = TRUE;
         break; /* the quit op is the last one pushed */
       }
-      last_now = op->now;
-      last_mono = g_get_monotonic_time ();
-      g_ptr_array_add (batch, op);
+      g_ptr_array_add (op->kind == OP_CHECKPOINT ? checkpoints : batch, op);
     }
-    commit_batch (s, batch);
-    if (batch->len > 0) {
+    /* Before the writes: the main connection writes nothing meanwhile (its
+     * writes come here until this op is back), so the checkpoint copies the
+     * whole WAL (PASSIVE: unless another process reads an older state) and
+     * the next write transaction starts the WAL again from its beginning. */
+    if (checkpoints->len > 0)
+      sqlite3_wal_checkpoint_v2 (w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    commit_batch (w, batch);
+    if (batch->len > 0 || checkpoints->len > 0) {
       g_mutex_lock (&s->lock);
       for (guint i = 0; i < batch->len; i++)
         g_queue_push_tail (&s->out, batch->pdata[i]);
+      for (guint i = 0; i < checkpoints->len; i++)
+        g_queue_push_tail (&s->out, checkpoints->pdata[i]);
       g_mutex_unlock (&s->lock);
       g_source_set_ready_time (s->wake, 0); /* thread-safe: wakes the main context */
       g_ptr_array_set_size (batch, 0);
+      g_ptr_array_set_size (checkpoints, 0);
     }
+    g_mutex_lock (&s->lock);
+    gint64 last_now = s->last_now, last_mono = s->last_mono;
+    g_mutex_unlock (&s->lock);
     if (last_now > 0 && g_get_monotonic_time () - purged_mono >= PURGE_EVERY_S * G_USEC_PER_SEC) {
-      /* the wall time of the last op, moved on by the time since: the main clock's, fake in tests */
-      sqlite3_bind_int64 (s->purge, 1, last_now + (g_get_monotonic_time () - last_mono) / G_USEC_PER_SEC);
-      if (!step_done (s->purge))
-        g_warning ("location: %s: purging the expired bindings: %s", s->path, sqlite3_errmsg (s->db));
+      /* the wall time of the last write, moved on by the time since: the main clock's, fake in tests */
+      sqlite3_bind_int64 (w->purge, 1, last_now + (g_get_monotonic_time () - last_mono) / G_USEC_PER_SEC);
+      if (!step_done (w->purge))
+        g_warning ("location: %s: purging the expired bindings: %s", s->path, sqlite3_errmsg (w->db));
       purged_mono = g_get_monotonic_time ();
     }
   }
   return NULL;
+}
+
+/* Called by SQLite after each commit of the main connection (in the main
+ * context), with the WAL's length: past CHECKPOINT_PAGES the writer thread is
+ * asked to checkpoint (the main connection never does: a checkpoint fsyncs),
+ * and the writes go to it until it has. */
+static int
+wal_grown (void *p, sqlite3 *db, const char *name, int pages)
+{
+  Store *s = p;
+  if (pages >= CHECKPOINT_PAGES && !s->checkpoint_asked) {
+    Op *op = g_new0 (Op, 1);
+    op->kind = OP_CHECKPOINT;
+    s->checkpoint_asked = TRUE;
+    s->with_writer++;
+    g_async_queue_push (s->in, op);
+  }
+  return SQLITE_OK;
+}
+
+/* @batch committed on the main connection, without waiting: FALSE (nothing
+ * written) when the file is locked or anything fails. */
+static gboolean
+commit_here (Store *s, GPtrArray *batch)
+{
+  gboolean ok = step_done (s->begin);
+  for (guint i = 0; ok && i < batch->len; i++)
+    ok = write_op (s, batch->pdata[i]);
+  if (ok)
+    ok = step_done (s->commit);
+  if (!ok && !sqlite3_get_autocommit (s->db))
+    sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+  return ok;
+}
+
+/* This iteration's writes: committed here and their outcomes given, or handed
+ * to the writer thread (which waits for the lock and reports failures). */
+static void
+flush_batch (Store *s, gboolean report)
+{
+  GPtrArray *batch = s->batch;
+  if (batch->len == 0)
+    return;
+  if (commit_here (s, batch)) {
+    s->batch = g_ptr_array_new ();
+    for (guint i = 0; i < batch->len; i++) {
+      Op *op = batch->pdata[i];
+      if (report)
+        s->base.written (NULL, NULL, op->data);
+      op_free (op);
+    }
+    g_ptr_array_unref (batch);
+    return;
+  }
+  for (guint i = 0; i < batch->len; i++)
+    g_async_queue_push (s->in, batch->pdata[i]);
+  s->with_writer += batch->len;
+  g_ptr_array_set_size (batch, 0);
 }
 
 static void
@@ -321,7 +419,22 @@ sqlite_write (SfLocStore *base, const char *aor, GPtrArray *bindings, gint64 now
   op->bindings = bindings;
   op->now = now;
   op->data = data;
-  g_async_queue_push (s->in, op);
+  g_mutex_lock (&s->lock);
+  s->last_now = now;
+  s->last_mono = g_get_monotonic_time ();
+  g_mutex_unlock (&s->lock);
+  if (s->with_writer > 0) {
+    s->with_writer++;
+    g_async_queue_push (s->in, op); /* after those: the outcomes keep their order */
+  } else
+    g_ptr_array_add (s->batch, op); /* committed at the end of this iteration (wake_prepare) */
+}
+
+static gboolean
+wake_prepare (GSource *src, gint *timeout)
+{
+  *timeout = -1;
+  return ((WakeSource *) src)->s->batch->len > 0;
 }
 
 static gboolean
@@ -333,21 +446,35 @@ wake_dispatch (GSource *src, GSourceFunc cb, gpointer data)
   GQueue done = s->out;
   g_queue_init (&s->out);
   g_mutex_unlock (&s->lock);
-  for (Op *op; (op = g_queue_pop_head (&done)) != NULL; op_free (op))
-    s->base.written (op->error, g_steal_pointer (&op->committed), op->data);
+  for (Op *op; (op = g_queue_pop_head (&done)) != NULL; op_free (op)) {
+    s->with_writer--;
+    if (op->kind == OP_CHECKPOINT)
+      s->checkpoint_asked = FALSE;
+    else
+      s->base.written (op->error, g_steal_pointer (&op->committed), op->data);
+  }
+  /* the batch holds only writes made while none was with the writer: none of theirs comes before */
+  flush_batch (s, TRUE);
   return G_SOURCE_CONTINUE;
 }
 
-static GSourceFuncs wake_funcs = { NULL, NULL, wake_dispatch, NULL, NULL, NULL };
+static GSourceFuncs wake_funcs = { wake_prepare, NULL, wake_dispatch, NULL, NULL, NULL };
 
 static void
 sqlite_close (SfLocStore *base)
 {
   Store *s = (Store *) base;
+  if (s->batch != NULL)
+    flush_batch (s, FALSE); /* no outcomes now: their callers drop their results themselves */
   if (s->thread != NULL) {
-    g_async_queue_push (s->in, g_new0 (Op, 1)); /* quit, after what is queued */
+    Op *quit = g_new0 (Op, 1);
+    quit->kind = OP_QUIT;
+    g_async_queue_push (s->in, quit); /* after what is queued */
     g_thread_join (s->thread);
   }
+  if (s->w != NULL)
+    sqlite_close (&s->w->base); /* before the main connection: the last one to close checkpoints */
+  g_clear_pointer (&s->batch, g_ptr_array_unref);
   for (Op *op; (op = g_queue_pop_head (&s->out)) != NULL;)
     op_free (op); /* their callers drop their results themselves */
   if (s->wake != NULL) {
@@ -466,9 +593,17 @@ sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten writte
   Store *s = store_open (path, busy_timeout_ms, TRUE, error);
   if (s == NULL)
     return NULL;
+  /* the writer thread's connection: the file is made and migrated by now */
+  s->w = store_open (path, busy_timeout_ms, FALSE, error);
+  if (s->w == NULL) {
+    sqlite_close (&s->base);
+    return NULL;
+  }
   s->base.written = written;
   s->in = g_async_queue_new ();
-  s->wake = g_source_new (&wake_funcs, sizeof (GSource));
+  s->batch = g_ptr_array_new ();
+  s->wake = g_source_new (&wake_funcs, sizeof (WakeSource));
+  ((WakeSource *) s->wake)->s = s;
   g_source_set_callback (s->wake, NULL, s, NULL);
   g_source_set_name (s->wake, "location writer results");
   g_source_attach (s->wake, g_main_context_get_thread_default ());

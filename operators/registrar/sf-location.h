@@ -131,8 +131,9 @@ guint64 sf_location_worker_busy (SfLocation *loc);
  * (DBSIZE, whatever else the database holds: it is the store's alone) are
  * counted instead, in the script that adds the new key. */
 void sf_location_set_max_aors (SfLocation *loc, guint max);
-/* Writes already handed to the persistence layer are committed first (the
- * writer thread finishes its queue); results not delivered yet are dropped
+/* Writes already handed to the persistence layer are committed first (sqlite:
+ * this loop iteration's, and the writer thread's queue); results not
+ * delivered yet are dropped
  * (their data freed with data_free). */
 void sf_location_free (SfLocation *loc);
 

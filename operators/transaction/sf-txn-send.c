@@ -52,11 +52,10 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
   GString *ev = sf_json_begin ("stateless_answer");
   sf_json_add_int (ev, "status", status);
   g_autofree char *rs = sf_sip_str_dup (sf_sip_msg_reason (r));
-  sf_json_add_str (ev, "reason", rs);
-  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (req));
-  sf_json_add_str (ev, "method", method);
+  sf_json_add_str_k (ev, "reason", rs); /* keys made when compiling, not scanned a line */
+  sf_json_add_str_k (ev, "method", m);
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (req));
-  sf_json_add_str (ev, "call_id", cid);
+  sf_json_add_str_k (ev, "call_id", cid);
   if (to != NULL && to->remote != NULL) {
     /* "ip:port", an IPv6 address without brackets (as this line always had
      * it); an IPv4 one written by hand (sf_sip_addr_to_string: once a REGISTER's 401) */
@@ -66,7 +65,7 @@ sf_stack_answer_stateless (SfStack *s, SfSipMsg *req, const SfSipPeer *to, guint
       g_autofree char *v6 = g_inet_address_to_string (ip);
       text = g_strdup_printf ("%s:%u", v6, g_inet_socket_address_get_port (to->remote));
     }
-    sf_json_add_str (ev, "source", text);
+    sf_json_add_str_k (ev, "source", text);
   }
   sf_endpoint_emit_line (s->ep, sf_json_end (ev));
   return TRUE;

@@ -85,7 +85,7 @@ set_flag (gpointer p)
 }
 
 /* Runs the main context until the result comes (bounded: 10 s; the sqlite
- * one comes from the writer thread). */
+ * one may come from the writer thread). */
 static SfLocationResult *
 wait_result (SfLocationResult **slot)
 {
@@ -552,6 +552,88 @@ test_sqlite_write_fails (void)
   sf_location_free (loc);
 }
 
+/* Outcomes in the order the updates were made (sqlite_order's callback). */
+static void
+record (SfLocationResult *r, gpointer data)
+{
+  g_ptr_array_add (data, r);
+}
+
+/* sqlite: while a write waits with the writer thread for the lock, a later
+ * one goes behind it, not past it on the main connection (which would commit
+ * it at once when the lock is gone, its outcome first). */
+static void
+test_sqlite_order_behind_writer (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 10000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  sqlite3 *other = NULL;
+  CU_ASSERT_EQUAL_FATAL (sqlite3_open (db_path, &other), SQLITE_OK);
+  CU_ASSERT_EQUAL (sqlite3_exec (other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_location_result_free);
+  const SfLocChange a[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
+  sf_location_update (loc, "sip:alice@example.com", "c1", 1, NULL, FALSE, a, 1, record, got, NULL);
+  for (int i = 0; i < 3; i++) /* the main connection finds the file locked: the write goes to the thread */
+    g_main_context_iteration (NULL, FALSE);
+  CU_ASSERT_EQUAL (got->len, 0);
+  sqlite3_exec (other, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close (other);
+  const SfLocChange b[] = { CH ("sip:b@192.0.2.2", 1.0, 60) };
+  sf_location_update (loc, "sip:alice@example.com", "c1", 2, NULL, FALSE, b, 1, record, got, NULL);
+  gboolean late = FALSE;
+  guint id = g_timeout_add (10000, set_flag, &late);
+  while (got->len < 2 && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (!late)
+    g_source_remove (id);
+  CU_ASSERT_EQUAL_FATAL (got->len, 2);
+  SfLocationResult *first = got->pdata[0], *second = got->pdata[1];
+  CU_ASSERT_TRUE (first->error == NULL && first->bindings->len == 1);
+  CU_ASSERT_TRUE (second->error == NULL && second->bindings->len == 2);
+  /* both back: the next write is the main connection's again, committed at
+   * the end of the iteration that made it (the thread would take longer) */
+  const SfLocChange c[] = { CH ("sip:c@192.0.2.3", 1.0, 60) };
+  sf_location_update (loc, "sip:alice@example.com", "c1", 3, NULL, FALSE, c, 1, record, got, NULL);
+  for (int i = 0; i < 2 && got->len < 3; i++)
+    g_main_context_iteration (NULL, FALSE);
+  CU_ASSERT_EQUAL_FATAL (got->len, 3);
+  CU_ASSERT_EQUAL (((SfLocationResult *) got->pdata[2])->bindings->len, 3);
+  sf_location_free (loc);
+}
+
+/* sqlite: the main connection never checkpoints; the writer thread does when
+ * it asks, so the WAL does not keep every commit (each REGISTER's pages) until
+ * the program ends. */
+static void
+test_sqlite_checkpoints (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  SfLocation *loc = new_store (clock);
+  const guint n = 1500; /* two WAL pages a commit at least: past the threshold (1000) more than twice */
+  for (guint i = 0; i < n; i++) {
+    g_autofree char *contact = g_strdup_printf ("sip:a@192.0.2.1:%u", 1024 + i % 8);
+    const SfLocChange c[] = { CH (contact, 1.0, 60) };
+    g_autoptr (SfLocationResult) r = update (loc, "sip:alice@example.com", "c1", i + 1, FALSE, c, 1);
+    CU_ASSERT_PTR_NULL (r->error);
+  }
+  /* the WAL is overwritten from its start after a checkpoint: its length is
+   * the most it held, every commit's pages when nothing checkpoints */
+  g_autofree char *wal = g_strconcat (db_path, "-wal", NULL);
+  GStatBuf st;
+  CU_ASSERT_EQUAL_FATAL (g_stat (wal, &st), 0);
+  const gint64 all = (gint64) 2 * n * (4096 + 24); /* two frames a commit, a frame a page and its header */
+  CU_ASSERT_TRUE (st.st_size > 0 && st.st_size < all / 2);
+  if (!(st.st_size > 0 && st.st_size < all / 2))
+    g_printerr ("checkpoints: a WAL of %" G_GINT64_FORMAT " bytes after %u commits\n", (gint64) st.st_size, n);
+  sf_location_free (loc);
+}
+
 static void
 test_users_file (void)
 {
@@ -1010,6 +1092,8 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_each_remove);
   SF_ADD_TEST (s, test_sqlite_migration);
   SF_ADD_TEST (s, test_sqlite_write_fails);
+  SF_ADD_TEST (s, test_sqlite_order_behind_writer);
+  SF_ADD_TEST (s, test_sqlite_checkpoints);
   SF_ADD_TEST (s, test_sqlite_hostile_rows);
   SF_ADD_TEST (s, test_users_file);
   SF_ADD_TEST (s, test_algorithm_order);

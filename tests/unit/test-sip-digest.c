@@ -21,7 +21,10 @@
  *    wrong response is BAD, not STALE (RFC 7616 3.3)
  *  - other_nodes: a server with the same secret but another boot id finds our nonce
  *    stale (never good); one with another secret finds it not ours (BAD)
- *  - unique_nonces: no two challenges share a nonce */
+ *  - unique_nonces: no two challenges share a nonce
+ *  - creds_parse: the one-walk reading of credentials gives, for every name,
+ *    what sf_digest_param gives (the first of a name, unquoted, escapes
+ *    undone, names in any case, an absent one NULL) */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-digest.h"
@@ -459,6 +462,46 @@ nonce_ours (void)
   CU_ASSERT_EQUAL (use_nonce (srv, n, "wonderland", TRUE, 1, 1000, NULL), SF_DIGEST_REPLAY);
 }
 
+static void
+creds_parse (void)
+{
+  static const char *const cases[] = {
+    "Digest username=\"alice\", realm=\"wonder\\\"land\", nonce=\"abc\", uri=\"sip:a.example\", "
+    "response=\"0123\", algorithm=MD5, qop=auth, cnonce=\"c\\\\n\", nc=00000001",
+    "Digest REALM=\"first\", realm=\"second\", Username=bob, nonce=\"\", uri=\"\\\\\", NC=00000002, qop=\"auth\"",
+    "Digest realm=\"r\", realm=\"s\", x=\"y\", response=\"a\\\\b\\\"\"",
+    "Digest foo=bar",
+  };
+  static const char *const names[] = { "username", "realm", "nonce", "uri", "response", "algorithm", "qop", "cnonce", "nc" };
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GPtrArray) v = values (SF_SIP_HDR_AUTHORIZATION, cases[i]);
+    CU_ASSERT_EQUAL_FATAL (v->len, 1);
+    g_auto (SfDigestCreds) c = { 0 };
+    sf_digest_creds_parse (v->pdata[0], &c);
+    const char *got[] = { c.username, c.realm, c.nonce, c.uri, c.response, c.algorithm, c.qop, c.cnonce, c.nc };
+    for (gsize k = 0; k < G_N_ELEMENTS (names); k++) {
+      g_autofree char *want = sf_digest_param (v->pdata[0], names[k]);
+      if (g_strcmp0 (want, got[k]) != 0)
+        g_printerr ("creds_parse: case %zu, %s: '%s', want '%s'\n", i, names[k], got[k], want);
+      CU_ASSERT_STRING_EQUAL (got[k] != NULL ? got[k] : "(none)", want != NULL ? want : "(none)");
+    }
+  }
+  /* what the cases above must have met, lest they test nothing */
+  g_autoptr (GPtrArray) v = values (SF_SIP_HDR_AUTHORIZATION, cases[0]);
+  g_auto (SfDigestCreds) c = { 0 };
+  sf_digest_creds_parse (v->pdata[0], &c);
+  CU_ASSERT_STRING_EQUAL (c.realm, "wonder\"land");
+  CU_ASSERT_STRING_EQUAL (c.cnonce, "c\\n");
+  g_autoptr (GPtrArray) w = values (SF_SIP_HDR_AUTHORIZATION, cases[1]);
+  g_auto (SfDigestCreds) d = { 0 };
+  sf_digest_creds_parse (w->pdata[0], &d);
+  CU_ASSERT_STRING_EQUAL (d.realm, "first");
+  CU_ASSERT_STRING_EQUAL (d.username, "bob");
+  CU_ASSERT_STRING_EQUAL (d.nonce, "");
+  CU_ASSERT_STRING_EQUAL (d.uri, "\\");
+  CU_ASSERT_PTR_NULL (d.cnonce);
+}
+
 void
 sf_test_register_sip_digest (void)
 {
@@ -475,4 +518,5 @@ sf_test_register_sip_digest (void)
   SF_ADD_TEST (s, other_nodes);
   SF_ADD_TEST (s, unique_nonces);
   SF_ADD_TEST (s, nonce_ours);
+  SF_ADD_TEST (s, creds_parse);
 }
