@@ -5,6 +5,7 @@
 #include "framework/sf-json.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -311,22 +312,46 @@ sf_sip_random_bytes_strong (guint8 *buf, gsize len)
 
 /* A thread's pool of kernel random bytes: one getrandom call per 256 bytes
  * (32 tags), not one per tag, Call-ID and branch on the hot path.  Refilled
- * after a fork (a child must not repeat its parent's tags). */
+ * after a fork (a child must not repeat its parent's tags): a fork is told by
+ * a generation pthread_atfork() moves on in the child, read with one load
+ * (getpid(2) was a system call at every tag, glibc no longer caching it). */
 typedef struct {
   guint8 bytes[256];
   gsize left;
-  pid_t pid;
+  guint gen; /* fork_gen when filled; 0: never */
 } RandomPool;
 static _Thread_local RandomPool pool;
+static volatile guint fork_gen = 1;
+
+static void
+forked_child (void)
+{
+  /* only the forking thread lives on in the child, and runs this before it
+   * returns from fork(): no other thread can read the generation meanwhile */
+  fork_gen++;
+  if (fork_gen == 0)
+    fork_gen = 1;
+}
+
+static guint
+random_fork_gen (void)
+{
+  static gsize registered;
+  if (g_once_init_enter (&registered)) {
+    pthread_atfork (NULL, NULL, forked_child);
+    g_once_init_leave (&registered, 1);
+  }
+  return fork_gen;
+}
 
 void
 sf_sip_random_bytes (guint8 *buf, gsize len)
 {
   if (len <= sizeof pool.bytes / 4) {
-    pid_t me = getpid ();
-    if (pool.left < len || pool.pid != me) {
+    guint gen = random_fork_gen ();
+    if (pool.left < len || pool.gen != gen) {
       pool.left = sf_sip_random_bytes_strong (pool.bytes, sizeof pool.bytes) ? sizeof pool.bytes : 0;
-      pool.pid = me;
+      pool.gen = gen;
     }
     if (pool.left >= len) {
       memcpy (buf, pool.bytes + sizeof pool.bytes - pool.left, len);

@@ -18,6 +18,9 @@
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "sip/sf-sip-transport.h"
 #include <string.h>
 
@@ -444,6 +447,37 @@ built_copies (void)
   CU_ASSERT_EQUAL (sf_sip_msg_values (ok, SF_SIP_HDR_VIA, NULL)->len, 40);
 }
 
+/* A forked child must not draw the bytes its parent draws next from the
+ * thread's pool it inherited (tags, Call-IDs and branches would repeat):
+ * the pool is primed, then parent and child each draw 32 bytes. */
+static void
+random_after_fork (void)
+{
+  guint8 prime[8], mine[32], theirs[32];
+  sf_sip_random_bytes (prime, sizeof prime);
+  int fds[2];
+  CU_ASSERT_EQUAL_FATAL (pipe (fds), 0);
+  pid_t pid = fork ();
+  CU_ASSERT_TRUE_FATAL (pid >= 0);
+  if (pid == 0) {
+    guint8 child[32];
+    sf_sip_random_bytes (child, sizeof child);
+    ssize_t n = write (fds[1], child, sizeof child);
+    _exit (n == (ssize_t) sizeof child ? 0 : 1);
+  }
+  close (fds[1]);
+  sf_sip_random_bytes (mine, sizeof mine);
+  gsize got = 0;
+  for (ssize_t n; got < sizeof theirs && (n = read (fds[0], theirs + got, sizeof theirs - got)) > 0;)
+    got += (gsize) n;
+  close (fds[0]);
+  int status = 0;
+  CU_ASSERT_EQUAL (waitpid (pid, &status, 0), pid);
+  CU_ASSERT_TRUE (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  CU_ASSERT_EQUAL_FATAL (got, sizeof theirs);
+  CU_ASSERT_NOT_EQUAL (memcmp (mine, theirs, sizeof mine), 0);
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -458,4 +492,5 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, response_nul_display_name);
   SF_ADD_TEST (s, response_huge_via);
   SF_ADD_TEST (s, built_copies);
+  SF_ADD_TEST (s, random_after_fork);
 }
