@@ -324,8 +324,18 @@ writer (gpointer p)
      * writes come here until this op is back), so the checkpoint copies the
      * whole WAL (PASSIVE: unless another process reads an older state) and
      * the next write transaction starts the WAL again from its beginning. */
-    if (checkpoints->len > 0)
-      sqlite3_wal_checkpoint_v2 (w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (checkpoints->len > 0) {
+      int log = 0, done = 0;
+      /* After a complete checkpoint the next write starts the WAL again and
+       * syncs its new header: a write of the thread's own (the schema version
+       * it already holds) takes that fdatasync here, not in the main loop's
+       * next commit (a REGISTER's answer held for a disk flush).  Writes in
+       * this batch would take it too. */
+      if (sqlite3_wal_checkpoint_v2 (w->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK && log > 0 &&
+          done == log && batch->len == 0 &&
+          sqlite3_exec (w->db, "PRAGMA user_version = " G_STRINGIFY (SF_LOC_SQLITE_SCHEMA), NULL, NULL, NULL) != SQLITE_OK)
+        g_warning ("location: %s: starting the WAL again: %s", s->path, sqlite3_errmsg (w->db));
+    }
     commit_batch (w, batch);
     if (batch->len > 0 || checkpoints->len > 0) {
       g_mutex_lock (&s->lock);
