@@ -110,7 +110,7 @@ char *sf_digest_server_challenge (SfDigestServer *s, const char *realm, SfDigest
 void sf_digest_server_challenge_append (SfDigestServer *s, GString *out, const char *realm, SfDigestAlg alg,
                                         gboolean stale, gint64 now_s);
 /* The auth-params of Digest credentials a server reads, each unquoted (NULL:
- * absent or empty), the first of each name as sf_digest_param finds it, but
+ * absent or with no value; "" for an empty quoted value), the first of each name as sf_digest_param finds it, but
  * all in one walk over the value's parameters and in one allocation (buf,
  * freed by sf_digest_creds_clear). */
 typedef struct {

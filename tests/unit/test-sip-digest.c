@@ -471,6 +471,9 @@ creds_parse (void)
     "Digest REALM=\"first\", realm=\"second\", Username=bob, nonce=\"\", uri=\"\\\\\", NC=00000002, qop=\"auth\"",
     "Digest realm=\"r\", realm=\"s\", x=\"y\", response=\"a\\\\b\\\"\"",
     "Digest foo=bar",
+    /* names that extend or cut a wanted one are other names */
+    "Digest responsex=\"bad\", ncx=00000009, non=\"n\", realmy=q, cnonc=z, response=\"good\", nc=00000003",
+    "Digest response=\"\", nc=\"\", realm=\"\"",
   };
   static const char *const names[] = { "username", "realm", "nonce", "uri", "response", "algorithm", "qop", "cnonce", "nc" };
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -500,6 +503,20 @@ creds_parse (void)
   CU_ASSERT_STRING_EQUAL (d.nonce, "");
   CU_ASSERT_STRING_EQUAL (d.uri, "\\");
   CU_ASSERT_PTR_NULL (d.cnonce);
+  /* (a flag-form name, "nonce, nonce=x", never gets here: the parser
+   * refuses credentials that are not all name=value) */
+  g_autoptr (GPtrArray) y = values (SF_SIP_HDR_AUTHORIZATION, cases[4]);
+  g_auto (SfDigestCreds) f = { 0 };
+  sf_digest_creds_parse (y->pdata[0], &f);
+  CU_ASSERT_STRING_EQUAL (f.response, "good");
+  CU_ASSERT_STRING_EQUAL (f.nc, "00000003");
+  CU_ASSERT_PTR_NULL (f.nonce);
+  CU_ASSERT_PTR_NULL (f.realm);
+  g_autoptr (GPtrArray) z = values (SF_SIP_HDR_AUTHORIZATION, cases[5]);
+  g_auto (SfDigestCreds) g = { 0 };
+  sf_digest_creds_parse (z->pdata[0], &g);
+  CU_ASSERT_STRING_EQUAL (g.response, "");
+  CU_ASSERT_STRING_EQUAL (g.nc, "");
 }
 
 void
