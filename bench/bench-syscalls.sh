@@ -7,6 +7,7 @@
 # contexts' wake-up descriptors (and the event lines' writes); poll(2) is a
 # turn of a loop that slept.  Counts do not depend on the machine's load as
 # CPU time does (user and sys, from /proc, in 1/100 s ticks: indicative).
+# At WORKERS > 1 with core.worker_source=own, as bench-proxy.sh.
 # Needs perf (with the syscalls tracepoints: root or perf_event_paranoid <= 1)
 # and sipp.
 # Usage: bench/bench-syscalls.sh SIPFLOW [WORKERS [CALLS [RATE]]]   (defaults 1, 3000, 1000)
@@ -25,7 +26,8 @@ bench_init
 uport=$(free_port)
 sipp -sf "$SCEN/uas-rr.xml" -p "$uport" -i 127.0.0.1 -nostdin -timeout 600 >/dev/null 2>&1 &
 PIDS+=($!)
-sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$W" --log-level error
+sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$W" \
+  --set core.worker_source=own --log-level error
 [ -n "$SF_PORT" ] || { echo "bench-syscalls: sipflow did not start" >&2; tail -5 "$T/err" >&2; exit 1; }
 ev=task-clock,context-switches
 for s in poll write read futex recvmmsg sendto sendmsg; do ev=$ev,syscalls:sys_enter_$s; done
