@@ -439,37 +439,38 @@ CSeq: 2 $2
 
 EOF
 }
+# ten_options NAME: 10 OPTIONS through proxy NAME to the listener "ok",
+# Call-IDs NAME-1..10 (hashing to either worker); sets answers (how many got
+# 200) and vports (the ports of their first Via, the proxy's, as the
+# listener got them: sorted, unique, each followed by a space).
+ten_options() {
+  local name=$1 port k
+  eval "port=\$PORT_$name"
+  answers=0
+  for k in $(seq 10); do
+    request "$name-o" OPTIONS "$name-$k" "$OK_PORT"
+    sipcat send "127.0.0.1:$port" "$T/$name-o.sip" --count 1 --timeout 5 | grep -q '^200$' && answers=$((answers + 1))
+  done
+  vports=$(awk -v c="^Call-ID: $name-" '/^OPTIONS /{v=""} /^Via: / && v=="" {v=$0} $0 ~ c {print v}' "$T/ok.msgs" |
+    sed 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/' | sort -u | tr '\n' ' ')
+}
 # By default (core.worker_source = listener) a proxy at two workers forwards
-# from the shared listener: 10 OPTIONS, their Call-IDs hashing to either
-# worker, each forwarded with a Via naming the listener's port (a peer that
-# admits only that address and port lets the responses in), each answered.
+# from the shared listener: each OPTIONS forwarded with a Via naming the
+# listener's port (a peer that admits only that address and port lets the
+# responses in), each answered.
 start dl proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 || exit 1
-answers=0
-for k in $(seq 10); do
-  request dlo OPTIONS "dl-$k" "$OK_PORT"
-  sipcat send "127.0.0.1:$PORT_dl" "$T/dlo.sip" --count 1 --timeout 5 | grep -q '^200$' && answers=$((answers + 1))
-done
-vports=$(awk '/^OPTIONS /{v=""} /^Via: / && v=="" {v=$0} /^Call-ID: dl-/{print v}' "$T/ok.msgs" |
-  sed 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/' | sort -u | tr '\n' ' ')
+ten_options dl
 [ "$answers" = 10 ] && [ "$vports" = "$PORT_dl " ] &&
   pass "by default forwarded from the listener (every Via port $PORT_dl), every answer back" ||
   fail "default source: $answers of 10 answered, Via ports '$vports', the listener $PORT_dl"
 stop dl && pass "that proxy exits 0" || fail "default-source proxy exit" "$(tail -3 "$T/dl.err")"
 # A socket of each worker's own (docs/workers.md), core.worker_source = own:
-# 10 OPTIONS through a proxy at two workers, their Call-IDs hashing to
-# either, each forwarded with a Via that names a port of the forwarding
+# each OPTIONS forwarded with a Via that names a port of the forwarding
 # worker's own, not the shared listener's (Record-Route keeps that), and
 # answered through it; a request sent to such a port is refused, unanswered,
 # and counted.
 start ow proxy.xml --set core.workers=2 --set core.worker_source=own --set proxy.trusted=127.0.0.0/8 || exit 1
-answers=0
-for k in $(seq 10); do
-  request own OPTIONS "own-$k" "$OK_PORT"
-  sipcat send "127.0.0.1:$PORT_ow" "$T/own.sip" --count 1 --timeout 5 | grep -q '^200$' && answers=$((answers + 1))
-done
-# the first Via of each OPTIONS the listener got, by its Call-ID: the proxy's
-vports=$(awk '/^OPTIONS /{v=""} /^Via: / && v=="" {v=$0} /^Call-ID: own-/{print v}' "$T/ok.msgs" |
-  sed 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/' | sort -u | tr '\n' ' ')
+ten_options ow
 set -- $vports
 [ "$answers" = 10 ] && [ $# -ge 1 ] && [ $# -le 2 ] && ! echo " $vports" | grep -q " $PORT_ow " &&
   pass "forwarded from each worker's own socket (Via ports $vports, the listener $PORT_ow), every answer back through it" ||

@@ -401,6 +401,19 @@ own_source (Wk *w)
     sf_stack_workers_own_source (w->px[i]->stack);
 }
 
+/* An INVITE owned by worker 1 (its Call-ID in *@cid, transfer full, branch
+ * z9hG4bK@tag) read by worker 0: the INVITE worker 1 forwards (transfer
+ * full; "" for none), *@src its source port. */
+static char *
+invite_across (Wk *w, const char *tag, char **cid, guint *src)
+{
+  *cid = call_id_for (w, 1, tag);
+  g_autofree char *branch = g_strconcat ("z9hG4bK", tag, NULL);
+  g_autofree char *inv = request (w, "INVITE", branch, *cid, NULL, 1);
+  send_to (w, 0, inv);
+  return recv_one (w, src);
+}
+
 /* By default (core.worker_source = listener) a worker forwards from the
  * listener and names it in its Via: no socket of its own. */
 static void
@@ -408,11 +421,9 @@ listener_source (void)
 {
   Wk *w = wk_setup ();
   guint l1 = g_inet_socket_address_get_port (w->px[1]->to);
-  g_autofree char *cid = call_id_for (w, 1, "lsn");
-  g_autofree char *inv = request (w, "INVITE", "z9hG4bKlsn1", cid, NULL, 1);
-  send_to (w, 0, inv); /* read by worker 0, handed to worker 1 */
+  g_autofree char *cid = NULL;
   guint src = 0;
-  g_autofree char *fwd = recv_one (w, &src);
+  g_autofree char *fwd = invite_across (w, "lsn1", &cid, &src);
   CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
   CU_ASSERT_EQUAL (via_port (fwd), l1);
   CU_ASSERT_EQUAL (src, l1);
@@ -429,11 +440,9 @@ own_socket (void)
   Wk *w = wk_setup ();
   own_source (w);
   guint l0 = g_inet_socket_address_get_port (w->px[0]->to), l1 = g_inet_socket_address_get_port (w->px[1]->to);
-  g_autofree char *cid = call_id_for (w, 1, "own");
-  g_autofree char *inv = request (w, "INVITE", "z9hG4bKown1", cid, NULL, 1);
-  send_to (w, 0, inv); /* read by worker 0, handed to worker 1 */
+  g_autofree char *cid = NULL;
   guint src = 0;
-  g_autofree char *fwd = recv_one (w, &src);
+  g_autofree char *fwd = invite_across (w, "own1", &cid, &src); /* read by worker 0, handed to worker 1 */
   CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
   guint home = via_port (fwd);
   CU_ASSERT_TRUE (home != 0 && home != l0 && home != l1); /* not a listener's */
