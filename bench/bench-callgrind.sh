@@ -97,8 +97,8 @@ instructions() {
     start_kamailio
   elif [ "$JOB" = proxy ]; then
     valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
-      --set proxy.trusted=127.0.0.0/8 --set "core.workers=${WORKERS:-1}" --set core.worker_source=own --log-level error \
-      ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
+      --set proxy.trusted=127.0.0.0/8 --set "core.workers=${WORKERS:-1}" --set core.worker_source=own \
+      --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
   else
     printf 'sipp:sippass\n' >"$T/users"
     valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run redirect.xml --listen udp:127.0.0.1:0 \

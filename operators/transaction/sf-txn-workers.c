@@ -105,8 +105,8 @@ static void
 open_home (SfStack *s)
 {
   GInetSocketAddress *first = sf_sip_transport_local (s->tp, SF_SIP_UDP);
-  if (!s->own_source || s->home_tried || s->workers == NULL || sf_workers_n (s->workers) < 2 || s->requests_stay || s->adv_host != NULL ||
-      first == NULL)
+  if (!s->own_source || s->home_tried || s->workers == NULL || sf_workers_n (s->workers) < 2 || s->requests_stay ||
+      s->adv_host != NULL || first == NULL)
     return;
   s->home_tried = TRUE;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (first));
@@ -131,7 +131,9 @@ sf_stack_home_sent_by (SfStack *s)
 gboolean
 sf_stack_is_home (SfStack *s, GInetSocketAddress *local)
 {
-  return s->home != NULL && local != NULL && g_inet_socket_address_get_port (local) == g_inet_socket_address_get_port (s->home) &&
+  if (s->home == NULL || local == NULL)
+    return FALSE;
+  return g_inet_socket_address_get_port (local) == g_inet_socket_address_get_port (s->home) &&
          g_inet_address_equal (g_inet_socket_address_get_address (local), g_inet_socket_address_get_address (s->home));
 }
 

@@ -208,7 +208,8 @@ grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal
 expect_rc "core.worker_source = an unknown value is refused" 1 "$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 \
   --set core.workers=2 --set core.worker_source=ephemeral
 grep -q -- "--set: core.worker_source: expected one of listener|own, got 'ephemeral'" "$T/err" &&
-  pass "... naming the setting, where it was set and the values it takes" || fail "worker_source refusal message" "$(cat "$T/err")"
+  pass "... naming the setting, where it was set and the values it takes" ||
+  fail "worker_source refusal message" "$(cat "$T/err")"
 
 # ---- the proxy at two workers ----
 start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 \
