@@ -110,7 +110,7 @@ blast_run() {
     rm -rf "$XDG_STATE_HOME"
     if [ "$job" = proxy ]; then
       sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=${who#sf}" \
-        --log-level error
+        --set core.worker_source=own --log-level error
     else
       sipflow_start redirect.xml --listen udp:127.0.0.1:0 --set "registrar.users=$T/users" --set auth.algorithms=MD5 \
         --set sip.rate_limit=0 --set location.backend=memory --set "core.workers=${who#sf}" --log-level error

@@ -18,8 +18,9 @@
 # the event lines of the 2N run, to count them by event; CG_OUT (optional)
 # names a file that gets that run's callgrind output, for callgrind_annotate
 # (and CG_OUT.n the N run's, to subtract one from the other by function).
-# WORKERS (optional, default 1) runs sipflow with core.workers=WORKERS: the
-# workers' threads are counted together (valgrind runs them one at a time);
+# WORKERS (optional, default 1) runs sipflow with core.workers=WORKERS (the
+# proxy with core.worker_source=own, as bench-proxy.sh): the workers' threads
+# are counted together (valgrind runs them one at a time);
 # CG_ARGS (optional) is added to valgrind's command line, for example
 # CG_ARGS=--separate-threads=yes.
 # SIPFLOW may be the word kamailio: Kamailio (bench/kamailio-proxy.cfg for
@@ -96,7 +97,8 @@ instructions() {
     start_kamailio
   elif [ "$JOB" = proxy ]; then
     valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run proxy.xml --listen udp:127.0.0.1:0 \
-      --set proxy.trusted=127.0.0.0/8 --set "core.workers=${WORKERS:-1}" --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
+      --set proxy.trusted=127.0.0.0/8 --set "core.workers=${WORKERS:-1}" --set core.worker_source=own \
+      --log-level error ${SIPFLOW_ARGS:-} <"$T/in" >"$T/events" 2>"$T/err" &
   else
     printf 'sipp:sippass\n' >"$T/users"
     valgrind --tool=callgrind ${CG_ARGS:-} --callgrind-out-file="$T/cg.out" "$BIN" run redirect.xml --listen udp:127.0.0.1:0 \

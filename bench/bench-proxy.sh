@@ -18,7 +18,9 @@
 # clean rate is printed (RATE is then not used): clean is every call successful,
 # no retransmission on sipp's side, and a wall time within 20% + 1 s of
 # CALLS/RATE (a slower run means sipp or the proxy could not keep the rate).
-# WORKERS=N (default 1) runs sipflow with core.workers=N and Kamailio with
+# WORKERS=N (default 1) runs sipflow with core.workers=N (and
+# core.worker_source=own: each worker forwards from a port of its own, so the
+# callee's responses come back to it; sipp answers to the Via) and Kamailio with
 # N children (KWORKERS, default 2, wins for Kamailio when set); SOURCES=many
 # has the caller use a socket per call (sipp -t un), so that the kernel
 # spreads the calls over the workers' SO_REUSEPORT sockets (docs/workers.md);
@@ -139,7 +141,8 @@ if [ -z "${U:-}" ]; then
 fi
 
 # ---- sipflow ----
-sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$WORKERS" --log-level error
+sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$WORKERS" \
+  --set core.worker_source=own --log-level error
 PORT=$SF_PORT
 if [ -n "$PORT" ] && alive "$SF"; then
   measure_all sipflow "$PORT" "$SF"

@@ -13,6 +13,8 @@
 # SIPFLOW "kamailio" runs Kamailio 5.6 on the same job instead
 # (bench/kamailio-proxy.cfg, bench/kamailio-registrar.cfg with the memory
 # usrloc), with WORKERS UDP children: its counts beside sipflow's.
+# At WORKERS > 1 the proxy forwards with core.worker_source=own, as
+# bench-proxy.sh.
 # The counts of write(2) and read(2) are sipflow's event lines and the main
 # contexts' wake-up descriptors; poll(2) is a turn of a loop that slept
 # (Kamailio's children block in recvfrom).  Counts do not depend on the
@@ -54,7 +56,7 @@ case $JOB in
       KWORKERS=$W kamailio_start kamailio-proxy.cfg $((RATE * 150 / 1000 + 64)) -A "KCHILDREN=$W" || exit 1
     else
       sipflow_start proxy.xml --listen udp:127.0.0.1:0 --set proxy.trusted=127.0.0.0/8 --set "core.workers=$W" \
-        --set sip.max_instances=500000 --log-level error
+        --set sip.max_instances=500000 --set core.worker_source=own --log-level error
     fi
     ;;
   register | redirect)

@@ -44,6 +44,9 @@ static const SfConfigKey core_keys[] = {
   { "workers", SF_CFG_INT, "1", 1, 64, NULL,
     "run: engines on threads of their own, each its own UDP socket on every listen address; a message goes to the one "
     "its Call-ID hashes to (docs/workers.md; not reloadable)" },
+  { "worker_source", SF_CFG_ENUM, "listener", 0, 0, "listener|own",
+    "run, core.workers > 1: where a proxy worker forwards from: the shared listener, or a UDP port of its own named in "
+    "its Via, for peers that answer to the Via and do not filter by source port (docs/workers.md; not reloadable)" },
   { "max_queue", SF_CFG_INT, "100000", 16, 10000000, NULL,
     "pending events above which new posts are refused" },
   { "state_dir", SF_CFG_STRING, NULL, 0, 0, NULL,

@@ -42,6 +42,7 @@ typedef struct {
   enum { WORKERS_STARTING, WORKERS_RUN, WORKERS_ABORT } workers_phase;
   gboolean workers_teardown;
   gboolean answer_here;      /* the flow answers every request itself: requests stay where read (machine_workers_safe) */
+  gboolean own_source;       /* core.worker_source = own: each proxy worker forwards from a UDP port of its own */
   guint idle_retry;          /* a source id: check_idle again after a worker did not answer in time */
   SfUaControl *ctl;
   SfLineReader *in;          /* owned, nullable: standard input */
@@ -1084,6 +1085,8 @@ join_workers (Run *r, SfEndpoint *ep, guint index, GMainContext *ctx, GError **e
    * first, as the others take its (docs/workers.md, step 2). */
   if (r->answer_here)
     sf_stack_workers_answer_here (s);
+  if (r->own_source)
+    sf_stack_workers_own_source (s);
   sf_stack_join_workers (s, r->set, index, ctx);
   sf_registrar_join_workers (ep, r->set, index);
   return TRUE;
@@ -1425,6 +1428,7 @@ sf_ua_cmd_run (int argc, char **argv)
     return SF_EXIT_FAIL;
   }
   r.n = (guint) sf_config_get_int (cfg, "core", "workers");
+  r.own_source = g_strcmp0 (sf_config_get_string (cfg, "core", "worker_source"), "own") == 0;
   if (r.n > 1 && !workers_allowed (&r, cfg, reg, machine, &error)) {
     fprintf (stderr, "sipflow run: %s\n", error->message);
     return SF_EXIT_FAIL;

@@ -90,10 +90,14 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipProto proto = sf_proxy_next_proto (ctx, j->req, hop != NULL ? hop : target);
   g_autofree char *branch = sf_proxy_branch (ctx, j->req);
   g_autofree char *local = NULL;
-  /* Over a flow (a party behind NAT, whose NAT lets in only what comes from
-   * the address it sent to: the listener) from the listener; else from this
-   * worker's own socket, so the responses come back to it. */
-  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, hop == NULL, &local);
+  /* From this worker's own socket when there is one (core.worker_source =
+   * own), so the responses come back to it; from the listener over a flow (a
+   * NAT lets in only what comes from the address it was sent to), to any
+   * location binding (a firewall in front of it may do the same, and it
+   * registered with the listener's address and port), and for a REGISTER (a
+   * registrar records its source as the binding's). */
+  gboolean own = hop == NULL && !j->binding && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER");
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, own, &local);
   gboolean in_dialog = sf_sip_value_param (sf_sip_msg_to (j->req), "tag") != NULL;
   g_autofree char *rr = NULL;
   if (c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")) {

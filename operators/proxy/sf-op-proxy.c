@@ -339,9 +339,11 @@ sf_op_proxy_forward_ack (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * one gone: absorbed above) */
   g_autoptr (SfSipUri) hop_uri = flow_hop != NULL ? sf_sip_uri_parse (sf_sip_str (flow_hop, strlen (flow_hop)), NULL, NULL) : NULL;
   SfSipProto proto = sf_proxy_next_proto (ctx, e->msg, hop_uri);
-  /* from this worker's own socket unless over a flow, as OpBranchForward:
-   * a 2xx retransmitted to where the ACK came from comes back to it */
-  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, flow_hop == NULL, NULL);
+  /* from the listener, even with core.worker_source = own: an ACK has no
+   * response to bring home, and the callee (a location binding among them,
+   * or behind a firewall that let in the INVITE's source) knows the
+   * listener's address and port */
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, FALSE, NULL);
   SfRegistrar *r = sf_registrar_from_ctx (ctx);
   SfSipForward fwd = { .via = via, .is_mine = sf_proxy_uri_is_mine, .data = ctx, .strip_realm = r != NULL ? r->realm : NULL };
   g_autoptr (GError) error = NULL;
@@ -728,6 +730,7 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     }
     SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
     t->uri = g_strdup (b->contact);
+    t->binding = TRUE;
     /* behind NAT: the Request-URI stays the Contact, the request goes to the
      * source the REGISTER came from (docs/servers.md, "Behind NAT") */
     /* a Path whose first hop is this node (registrar.cluster): the hop
@@ -864,6 +867,7 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     j->in_proto = p->req->peer.proto;
     j->target = g_strdup (t->uri);
     j->hop = g_strdup (t->hop);
+    j->binding = t->binding;
     j->route = g_strdup (t->route);
     j->in_flow = sf_proxy_in_flow (ctx, p->req->msg, &p->req->peer);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");

@@ -42,7 +42,11 @@ sf_proxy_forward_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from)
   SfSipPeer to = { 0 };
   if (!sf_sip_proto_from_name (next->transport, &to.proto))
     to.proto = SF_SIP_UDP;
-  to.local = from->proto == to.proto && from->local != NULL ? g_object_ref (from->local) : NULL;
+  /* From the socket it came in on, as a stateless proxy answers (18.2.2),
+   * unless that is this worker's own socket (core.worker_source = own): the
+   * next hop upstream sent to the listener and knows that address and port. */
+  gboolean same = from->proto == to.proto && from->local != NULL && !sf_stack_is_home (s, from->local);
+  to.local = same ? g_object_ref (from->local) : NULL;
   to.remote = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new (ip, (guint16) (next->port != 0 ? next->port : 5060)));
   gboolean sent = sf_stack_send_response (s, fwd, &to);
   if (sent)

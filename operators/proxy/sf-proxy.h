@@ -51,6 +51,7 @@ typedef struct {
   guint q;       /* thousandths */
   char *hop;     /* owned, nullable: where it goes instead of the uri (a binding behind NAT: sf_nat_next_hop; a flow token's flow) */
   char *route;   /* owned, nullable: Route values put before the request's (a binding's Path, RFC 3327 5.3) */
+  gboolean binding; /* a location binding's: sent from the listener, the address it registered with */
 } SfProxyTarget;
 
 /* One branch (16.6) as its parent sees it. */
@@ -87,6 +88,7 @@ typedef struct {
   guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
   gboolean invite;
   SfSipProto in_proto;  /* the transport the request came in on (RFC 5658 double Record-Route) */
+  gboolean binding;     /* SfProxyTarget.binding */
 } SfProxyJob;
 
 void sf_proxy_job_free (SfProxyJob *j);

@@ -42,6 +42,7 @@ struct _SfStack {
   char *home_sent_by;        /* owned, nullable: its "host:port" for a Via */
   gboolean home_tried;       /* opened, or failed: not tried again */
   gboolean requests_stay;    /* a request stays with the worker that read it (sf_stack_workers_answer_here) */
+  gboolean own_source;       /* core.worker_source = own: open_home may open one (sf_stack_workers_own_source) */
   GPtrArray *listened;       /* owned: "proto:addr:port" of each socket bound, in order (sf_stack_listened) */
   guint max_instances;       /* this worker's bound on its live instances: sip.max_instances alone,
                               * MIN (max, 2 max / N) in a set of N (sf-txn-overload.c) */

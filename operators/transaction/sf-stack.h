@@ -144,12 +144,23 @@ void sf_stack_join_workers (SfStack *s, SfWorkers *set, guint w, GMainContext *c
  * socket (docs/workers.md, "Requests answered on the spot").  Before or after
  * sf_stack_join_workers; without a set of several it changes nothing. */
 void sf_stack_workers_answer_here (SfStack *s);
+/* core.worker_source = own: one proxy worker of several forwards from a UDP
+ * socket of its own (sf_stack_home_sent_by) instead of the shared listener.
+ * Off by default: a peer that admits only the listener's address and port (a
+ * firewall that lets in only replies, a trunk that knows its peers by
+ * IP:port, a registrar that records a REGISTER's source) would not know that
+ * port (docs/workers.md, "A socket of each worker's own").  Before the first
+ * request forwarded. */
+void sf_stack_workers_own_source (SfStack *s);
+/* Is @local (a socket address the stack read from) this worker's own socket? */
+gboolean sf_stack_is_home (SfStack *s, GInetSocketAddress *local);
 /* The sent-by ("host:port") of this worker's own UDP socket (transfer none),
- * or NULL: one worker alone, a flow that answers on the spot, an advertised
- * address (sip.advertise names the listener, not a port of ours), no UDP
- * socket.  A request whose top Via names it leaves from that socket and its
- * responses come back there: to this worker (docs/workers.md, "A socket of
- * each worker's own"); a request arriving there is refused. */
+ * or NULL: core.worker_source = listener (the default), one worker alone, a
+ * flow that answers on the spot, an advertised address (sip.advertise names
+ * the listener, not a port of ours), no UDP socket.  A request whose top Via
+ * names it leaves from that socket and its responses come back there: to this
+ * worker (docs/workers.md, "A socket of each worker's own"); a request
+ * arriving there is refused. */
 const char *sf_stack_home_sent_by (SfStack *s);
 /* A new Call-ID for a request this stack starts (sf_sip_random_call_id),
  * drawn until it hashes to this stack's worker, so that its responses and its

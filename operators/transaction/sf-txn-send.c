@@ -463,15 +463,21 @@ tls_name (SfSipMsg *req)
   return sf_sip_str_dup (uri->host);
 }
 
-/* Does @req's top Via name this worker's own socket (sf_stack_home_sent_by)?
- * Then it leaves from there, where its responses are to come back. */
+/* Does @req's top Via name this worker's own socket (sf_stack_home_sent_by),
+ * and is @dest of its address family?  Then it leaves from there, where its
+ * responses are to come back.  A destination of the other family (the Via was
+ * written before the name was resolved) is sent to from that family's
+ * listener: its responses go to their source (received, rport: 18.2.2) and
+ * reach this worker by their Call-ID. */
 static gboolean
-names_home (SfStack *s, SfSipMsg *req)
+names_home (SfStack *s, SfSipMsg *req, GInetSocketAddress *dest)
 {
   const SfSipValue *v = sf_sip_msg_top_via (req);
   SfSipIp ip;
-  return v != NULL && v->port == g_inet_socket_address_get_port (s->home) && sf_sip_ip_parse (v->host, &ip) &&
-         sf_sip_transport_is_local (s->tp, &ip, v->port);
+  return v != NULL && v->port == g_inet_socket_address_get_port (s->home) &&
+         g_inet_address_get_family (g_inet_socket_address_get_address (dest)) ==
+           g_inet_address_get_family (g_inet_socket_address_get_address (s->home)) &&
+         sf_sip_ip_parse (v->host, &ip) && sf_sip_transport_is_local (s->tp, &ip, v->port);
 }
 
 gboolean
@@ -485,7 +491,7 @@ sf_stack_send_request_error (SfStack *s, SfSipMsg *req, SfSipProto proto, GInetS
     return FALSE;
   }
   g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
-  if (proto == SF_SIP_UDP && s->home != NULL && names_home (s, req))
+  if (proto == SF_SIP_UDP && s->home != NULL && names_home (s, req, dest))
     return sf_sip_transport_send_udp_from (s->tp, s->home, dest, wire, error);
   g_autofree char *name = proto == SF_SIP_TLS ? tls_name (req) : NULL;
   return sf_sip_transport_send_named (s->tp, proto, dest, 0, name, wire, error);

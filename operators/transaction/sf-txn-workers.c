@@ -42,6 +42,13 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
     return FALSE; /* a connection's messages stay with the worker that holds it (step 4) */
   gsize size;
   const char *d = g_bytes_get_data (bytes, &size);
+  /* A response is told by its first four bytes, "SIP/", case-sensitive, with
+   * no leading CRLF skipped: a response written "sip/2.0" (7.1 lets the
+   * version be any case) or behind CRLF keep-alives is taken for a request.
+   * That fails closed: on the own socket it is refused (its transaction
+   * retransmits or times out), elsewhere it goes by its Call-ID as a
+   * request would, or stays (requests_stay) and is parsed by the worker that
+   * read it, which holds no transaction for it if another does. */
   gboolean response = size >= 4 && memcmp (d, "SIP/", 4) == 0;
   if (s->home != NULL && from->local == s->home) {
     /* This worker's own socket: only our Via names it, so a response there
@@ -87,7 +94,8 @@ steer_done (gpointer data)
 }
 
 /* This worker's own UDP socket beside the shared listener, named in the Via
- * of what it forwards (sf_stack_home_sent_by): not for a flow that sends
+ * of what it forwards (sf_stack_home_sent_by): only when asked for
+ * (core.worker_source = own); not for a flow that sends
  * nothing, nor behind an advertised address (a NAT or a load balancer in
  * front maps the listener's port, not ours).  Without it (it could not be
  * opened) the worker sends from the listener as before: responses then cross
@@ -97,8 +105,8 @@ static void
 open_home (SfStack *s)
 {
   GInetSocketAddress *first = sf_sip_transport_local (s->tp, SF_SIP_UDP);
-  if (s->home_tried || s->workers == NULL || sf_workers_n (s->workers) < 2 || s->requests_stay || s->adv_host != NULL ||
-      first == NULL)
+  if (!s->own_source || s->home_tried || s->workers == NULL || sf_workers_n (s->workers) < 2 || s->requests_stay ||
+      s->adv_host != NULL || first == NULL)
     return;
   s->home_tried = TRUE;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (first));
@@ -118,6 +126,15 @@ sf_stack_home_sent_by (SfStack *s)
 {
   open_home (s);
   return s->home_sent_by;
+}
+
+gboolean
+sf_stack_is_home (SfStack *s, GInetSocketAddress *local)
+{
+  if (s->home == NULL || local == NULL)
+    return FALSE;
+  return g_inet_socket_address_get_port (local) == g_inet_socket_address_get_port (s->home) &&
+         g_inet_address_equal (g_inet_socket_address_get_address (local), g_inet_socket_address_get_address (s->home));
 }
 
 SfWorkers *
@@ -152,6 +169,12 @@ void
 sf_stack_workers_answer_here (SfStack *s)
 {
   s->requests_stay = TRUE;
+}
+
+void
+sf_stack_workers_own_source (SfStack *s)
+{
+  s->own_source = TRUE;
 }
 
 char *

@@ -18,7 +18,12 @@
 #  - every event line is whole JSON, and each instance's lines are in order;
 #  - 'listening' once; SIGTERM with a call ringing: new requests get 503
 #    (from whichever worker reads them); a second SIGTERM: exit 0;
-#  - what is not run on several workers yet is refused, naming the setting.
+#  - what is not run on several workers yet is refused, naming the setting;
+#    so is an unknown core.worker_source;
+#  - by default a proxy at two workers forwards from the shared listener
+#    (its Via names the listener's port); with core.worker_source = own each
+#    worker forwards from a port of its own, and a request sent there is
+#    refused.
 . "$(dirname "$0")/lib.sh"
 need_sipp
 SIPCAT=$(cd "$(dirname "$0")" && pwd)/sipcat.py
@@ -200,6 +205,11 @@ grep -q 'core.workers = 2: tcp:127.0.0.1:0 (--listen): only UDP' "$T/err" && pas
 expect_rc "a user agent with core.workers=2 is refused" 1 "$SIPFLOW" run ua.xml --listen udp:127.0.0.1:0 --set core.workers=2
 grep -q 'core.workers = 2: .*ua.xml uses .*step 5' "$T/err" && pass "the refusal names core.workers and the UA's step" ||
   fail "UA refusal message" "$(cat "$T/err")"
+expect_rc "core.worker_source = an unknown value is refused" 1 "$SIPFLOW" run proxy.xml --listen udp:127.0.0.1:0 \
+  --set core.workers=2 --set core.worker_source=ephemeral
+grep -q -- "--set: core.worker_source: expected one of listener|own, got 'ephemeral'" "$T/err" &&
+  pass "... naming the setting, where it was set and the values it takes" ||
+  fail "worker_source refusal message" "$(cat "$T/err")"
 
 # ---- the proxy at two workers ----
 start px proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 --set sip.t1_ms=100 --set core.shutdown_timeout=60 \
@@ -430,20 +440,38 @@ CSeq: 2 $2
 
 EOF
 }
-# A socket of each worker's own (docs/workers.md): 10 OPTIONS through a proxy
-# at two workers, their Call-IDs hashing to either, each forwarded with a Via
-# that names a port of the forwarding worker's own, not the shared listener's
-# (Record-Route keeps that), and answered through it; a request sent to such a
-# port is refused, unanswered, and counted.
-start ow proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 || exit 1
-answers=0
-for k in $(seq 10); do
-  request own OPTIONS "own-$k" "$OK_PORT"
-  sipcat send "127.0.0.1:$PORT_ow" "$T/own.sip" --count 1 --timeout 5 | grep -q '^200$' && answers=$((answers + 1))
-done
-# the first Via of each OPTIONS the listener got, by its Call-ID: the proxy's
-vports=$(awk '/^OPTIONS /{v=""} /^Via: / && v=="" {v=$0} /^Call-ID: own-/{print v}' "$T/ok.msgs" |
-  sed 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/' | sort -u | tr '\n' ' ')
+# ten_options NAME: 10 OPTIONS through proxy NAME to the listener "ok",
+# Call-IDs NAME-1..10 (hashing to either worker); sets answers (how many got
+# 200) and vports (the ports of their first Via, the proxy's, as the
+# listener got them: sorted, unique, each followed by a space).
+ten_options() {
+  local name=$1 port k
+  eval "port=\$PORT_$name"
+  answers=0
+  for k in $(seq 10); do
+    request "$name-o" OPTIONS "$name-$k" "$OK_PORT"
+    sipcat send "127.0.0.1:$port" "$T/$name-o.sip" --count 1 --timeout 5 | grep -q '^200$' && answers=$((answers + 1))
+  done
+  vports=$(awk -v c="^Call-ID: $name-" '/^OPTIONS /{v=""} /^Via: / && v=="" {v=$0} $0 ~ c {print v}' "$T/ok.msgs" |
+    sed 's/.*127\.0\.0\.1:\([0-9]*\).*/\1/' | sort -u | tr '\n' ' ')
+}
+# By default (core.worker_source = listener) a proxy at two workers forwards
+# from the shared listener: each OPTIONS forwarded with a Via naming the
+# listener's port (a peer that admits only that address and port lets the
+# responses in), each answered.
+start dl proxy.xml --set core.workers=2 --set proxy.trusted=127.0.0.0/8 || exit 1
+ten_options dl
+[ "$answers" = 10 ] && [ "$vports" = "$PORT_dl " ] &&
+  pass "by default forwarded from the listener (every Via port $PORT_dl), every answer back" ||
+  fail "default source: $answers of 10 answered, Via ports '$vports', the listener $PORT_dl"
+stop dl && pass "that proxy exits 0" || fail "default-source proxy exit" "$(tail -3 "$T/dl.err")"
+# A socket of each worker's own (docs/workers.md), core.worker_source = own:
+# each OPTIONS forwarded with a Via that names a port of the forwarding
+# worker's own, not the shared listener's (Record-Route keeps that), and
+# answered through it; a request sent to such a port is refused, unanswered,
+# and counted.
+start ow proxy.xml --set core.workers=2 --set core.worker_source=own --set proxy.trusted=127.0.0.0/8 || exit 1
+ten_options ow
 set -- $vports
 [ "$answers" = 10 ] && [ $# -ge 1 ] && [ $# -le 2 ] && ! echo " $vports" | grep -q " $PORT_ow " &&
   pass "forwarded from each worker's own socket (Via ports $vports, the listener $PORT_ow), every answer back through it" ||

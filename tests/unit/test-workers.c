@@ -17,12 +17,20 @@
  *    17.2.1) instead
  *  - handles: (e) the two workers' handles and ids never collide: worker w of 2
  *    numbers w + 1, w + 3, ...
- *  - own_socket: a worker forwards from a UDP socket of its own and names
+ *  - listener_source: by default (core.worker_source = listener) a worker
+ *    forwards from the listener, named in its Via, and opens no socket
+ *  - own_socket: with core.worker_source = own, a worker forwards from a UDP socket of its own and names
  *    it in its Via (not the listener's port, which Record-Route keeps); the
  *    180, the CANCEL's 200 and the 487 sent there are run by that worker with
  *    no hand-off, whatever worker read the request; its CANCEL and its ACK
  *    leave from there too; a request sent there is refused, unanswered
  *    (docs/workers.md, "A socket of each worker's own")
+ *  - own_stray: with own, a 2xx arriving at the own socket after its
+ *    transaction ended is forwarded statelessly from the listener, not from
+ *    that socket; the ACK for a 2xx leaves from the listener
+ *  - own_binding: with own, a target from a location binding and a
+ *    forwarded REGISTER leave from the listener; a Request-URI target from
+ *    the own socket
  *  - alone: (f) a set of one installs no steer hook: a worker alone never scans
  *  - drawn_home: the Call-IDs a worker draws for requests it starts
  *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8
@@ -385,16 +393,56 @@ send_port (Wk *w, guint port, const char *text)
   g_socket_send_to (w->peer, to, text, strlen (text), NULL, NULL);
 }
 
+/* core.worker_source = own on every worker of @w (before anything is forwarded). */
+static void
+own_source (Wk *w)
+{
+  for (guint i = 0; i < w->n; i++)
+    sf_stack_workers_own_source (w->px[i]->stack);
+}
+
+/* An INVITE owned by worker 1 (its Call-ID in *@cid, transfer full, branch
+ * z9hG4bK@tag) read by worker 0: the INVITE worker 1 forwards (transfer
+ * full; "" for none), *@src its source port. */
+static char *
+invite_across (Wk *w, const char *tag, char **cid, guint *src)
+{
+  *cid = call_id_for (w, 1, tag);
+  g_autofree char *branch = g_strconcat ("z9hG4bK", tag, NULL);
+  g_autofree char *inv = request (w, "INVITE", branch, *cid, NULL, 1);
+  send_to (w, 0, inv);
+  return recv_one (w, src);
+}
+
+/* By default (core.worker_source = listener) a worker forwards from the
+ * listener and names it in its Via: no socket of its own. */
+static void
+listener_source (void)
+{
+  Wk *w = wk_setup ();
+  guint l1 = g_inet_socket_address_get_port (w->px[1]->to);
+  g_autofree char *cid = NULL;
+  guint src = 0;
+  g_autofree char *fwd = invite_across (w, "lsn1", &cid, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  CU_ASSERT_EQUAL (via_port (fwd), l1);
+  CU_ASSERT_EQUAL (src, l1);
+  CU_ASSERT_PTR_NULL (sf_stack_home_sent_by (w->px[0]->stack));
+  CU_ASSERT_PTR_NULL (sf_stack_home_sent_by (w->px[1]->stack));
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
 static void
 own_socket (void)
 {
   Wk *w = wk_setup ();
+  own_source (w);
   guint l0 = g_inet_socket_address_get_port (w->px[0]->to), l1 = g_inet_socket_address_get_port (w->px[1]->to);
-  g_autofree char *cid = call_id_for (w, 1, "own");
-  g_autofree char *inv = request (w, "INVITE", "z9hG4bKown1", cid, NULL, 1);
-  send_to (w, 0, inv); /* read by worker 0, handed to worker 1 */
+  g_autofree char *cid = NULL;
   guint src = 0;
-  g_autofree char *fwd = recv_one (w, &src);
+  g_autofree char *fwd = invite_across (w, "own1", &cid, &src); /* read by worker 0, handed to worker 1 */
   CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
   guint home = via_port (fwd);
   CU_ASSERT_TRUE (home != 0 && home != l0 && home != l1); /* not a listener's */
@@ -443,6 +491,48 @@ own_socket (void)
   g_ptr_array_unref (recv_all (w));
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  wk_free (w);
+}
+
+/* With core.worker_source = own, a 2xx that comes to a worker's own socket
+ * after its transaction ended (a stray, forwarded statelessly: 16.7 step
+ * 10) goes upstream from the listener, the address the caller sent to, not
+ * from that socket; the ACK for the 2xx leaves from the listener too. */
+static void
+own_stray (void)
+{
+  Wk *w = wk_setup ();
+  own_source (w);
+  guint l1 = g_inet_socket_address_get_port (w->px[1]->to);
+  g_autofree char *cid = call_id_for (w, 1, "ostray");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKostray1", cid, NULL, 1);
+  send_to (w, 1, inv);
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  guint home = via_port (fwd);
+  CU_ASSERT_TRUE (home != 0 && home != l1);
+  g_autofree char *r200 = respond (fwd, 200, "OK");
+  send_port (w, home, r200);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 200", NULL), 1);
+  /* the ACK for the 2xx: from the listener, named in its Via */
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKostray2", cid, "callee1", 1);
+  send_to (w, 1, ack);
+  g_autofree char *fack = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fack, "ACK "));
+  CU_ASSERT_EQUAL (src, l1);
+  CU_ASSERT_EQUAL (via_port (fack), l1);
+  /* every transaction over, the 2xx again to the own socket: a stray */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  guint64 stateless = sf_stack_stats (w->px[1]->stack)->stateless;
+  send_port (w, home, r200);
+  g_autofree char *again = recv_one (w, &src);
+  CU_ASSERT_TRUE (g_str_has_prefix (again, "SIP/2.0 200"));
+  CU_ASSERT_EQUAL (src, l1);
+  CU_ASSERT_EQUAL (sf_stack_stats (w->px[1]->stack)->stateless, stateless + 1);
+  CU_ASSERT_TRUE (quiet (w));
   wk_free (w);
 }
 
@@ -747,6 +837,66 @@ cseq_order (void)
   CU_ASSERT_TRUE (answered (w, 0, register_msg (w, cid, 5, "bob1", NULL), "SIP/2.0 500", NULL)); /* the same */
   CU_ASSERT_TRUE (answered (w, 1, register_msg (w, cid, 6, "bob1", NULL), "SIP/2.0 200", NULL)); /* higher */
   CU_ASSERT_EQUAL (sf_location_size (sf_registrar_location (w->px[0]->env->ep)), 1);
+  wk_free (w);
+}
+
+/* With core.worker_source = own, a target from a location binding (not
+ * behind NAT here: no flow, no hop) and a forwarded REGISTER still leave
+ * from the listener, the address the binding registered with and the one a
+ * registrar records; a target from the Request-URI leaves from the own
+ * socket. */
+static void
+own_binding (void)
+{
+  Wk *w = wk_setup_with (NULL, TRUE);
+  own_source (w);
+  guint l1 = g_inet_socket_address_get_port (w->px[1]->to);
+  g_autofree char *rc = call_id_for (w, 1, "ob-reg");
+  CU_ASSERT_TRUE (answered (w, 1, register_msg (w, rc, 1, "bob1", NULL), "SIP/2.0 200", NULL));
+  g_autofree char *cid = call_id_for (w, 1, "ob-inv");
+  g_autofree char *inv = g_strdup_printf (
+    "INVITE sip:bob@sipflow.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKob1\r\nMax-Forwards: 70\r\n"
+    "From: <sip:caller@example.net>;tag=c1\r\nTo: <sip:bob@sipflow.test>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+    "Contact: <sip:caller@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    w->port, cid, w->port);
+  send_to (w, 0, inv);
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE sip:bob1@"));
+  CU_ASSERT_EQUAL (src, l1);
+  CU_ASSERT_EQUAL (via_port (fwd), l1);
+  g_autofree char *r486 = respond (fwd, 486, "Busy Here");
+  send_port (w, l1, r486);
+  g_autoptr (GPtrArray) up = recv_all (w); /* the ACK down, the 486 up */
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 486", NULL), 1);
+  /* a REGISTER for a domain not ours: forwarded, from the listener */
+  g_autofree char *fc = call_id_for (w, 1, "ob-fwd");
+  g_autofree char *reg = g_strdup_printf (
+    "REGISTER sip:127.0.0.1:%u SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKob2\r\nMax-Forwards: 70\r\n"
+    "From: <sip:carol@example.org>;tag=r1\r\nTo: <sip:carol@example.org>\r\nCall-ID: %s\r\nCSeq: 1 REGISTER\r\n"
+    "Contact: <sip:carol@127.0.0.1:%u>\r\nContent-Length: 0\r\n\r\n",
+    w->port, w->port, fc, w->port);
+  send_to (w, 1, reg);
+  g_autofree char *freg = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (freg, "REGISTER "));
+  CU_ASSERT_EQUAL (src, l1);
+  CU_ASSERT_EQUAL (via_port (freg), l1);
+  g_autofree char *reg_ok = respond (freg, 200, "OK");
+  send_port (w, l1, reg_ok);
+  g_ptr_array_unref (recv_all (w));
+  /* a Request-URI target: from the own socket */
+  g_autofree char *oc = call_id_for (w, 1, "ob-ruri");
+  g_autofree char *opt = request (w, "OPTIONS", "z9hG4bKob3", oc, NULL, 1);
+  send_to (w, 1, opt);
+  g_autofree char *fopt = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fopt, "OPTIONS "));
+  CU_ASSERT_TRUE (src != l1 && src == via_port (fopt));
+  g_autofree char *opt_ok = respond (fopt, 200, "OK");
+  send_port (w, src, opt_ok);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
   wk_free (w);
 }
 
@@ -1540,7 +1690,10 @@ sf_test_register_workers (void)
   CU_add_test (s, "cancel", cancel);
   CU_add_test (s, "retransmissions", retransmissions);
   CU_add_test (s, "handles", handles);
+  CU_add_test (s, "listener_source", listener_source);
   CU_add_test (s, "own_socket", own_socket);
+  CU_add_test (s, "own_stray", own_stray);
+  CU_add_test (s, "own_binding", own_binding);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
   CU_add_test (s, "fork", fork_across);
