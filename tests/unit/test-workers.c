@@ -1446,6 +1446,7 @@ static struct {
   GMutex lock;
   GCond cond;
   gboolean polling, ran, give_up;
+  gboolean busy, release; /* busy_run: running in worker 0; may return */
 } later;
 
 static gint
@@ -1532,6 +1533,89 @@ wake_later (void)
   wk_free (w);
 }
 
+/* A hand-off to an owner asleep in poll wakes it (sf_workers_hand, the
+ * immediate wake-up): without the wake (its inbox's "asleep" flag not set, or
+ * not read) it would sleep on, and the wait below fail after 5 s. */
+static void
+wake_asleep (void)
+{
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  g_main_context_set_poll_func (ctx0, later_poll);
+  later.polling = later.ran = later.give_up = FALSE;
+  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.polling));
+  g_mutex_unlock (&later.lock);
+  sf_workers_hand (w->set, 1, 0, later_run, NULL, NULL);
+  g_mutex_lock (&later.lock);
+  gboolean ran = later_wait (&later.ran);
+  later.give_up = TRUE;
+  g_mutex_unlock (&later.lock);
+  CU_ASSERT_TRUE (ran);
+  g_main_context_wakeup (ctx0);
+  g_thread_join (th);
+  SfWorkerStats st;
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.wakeups, 1);
+  g_main_context_set_poll_func (ctx0, g_poll);
+  wk_free (w);
+}
+
+/* Worker 0 busy: says so, and holds its thread until the test releases it. */
+static void
+busy_run (gpointer data)
+{
+  (void) data;
+  g_mutex_lock (&later.lock);
+  later.busy = TRUE;
+  g_cond_broadcast (&later.cond);
+  gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (!later.release)
+    if (!g_cond_wait_until (&later.cond, &later.lock, end))
+      break;
+  g_mutex_unlock (&later.lock);
+}
+
+/* A hand-off to an owner that is awake (running an item of its inbox) does
+ * not write its context's eventfd (no wake-up counted), and still runs: the
+ * owner finds it before it next sleeps.  A poster that woke every time would
+ * count two wake-ups; an owner that slept past it would fail the wait. */
+static void
+busy_no_wake (void)
+{
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  g_main_context_set_poll_func (ctx0, later_poll);
+  later.polling = later.ran = later.give_up = later.busy = later.release = FALSE;
+  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.polling));
+  g_mutex_unlock (&later.lock);
+  sf_workers_hand (w->set, 1, 0, busy_run, NULL, NULL); /* asleep: woken */
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.busy));
+  g_mutex_unlock (&later.lock);
+  sf_workers_hand (w->set, 1, 0, later_run, NULL, NULL); /* busy: not woken */
+  SfWorkerStats st;
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.wakeups, 1);
+  g_mutex_lock (&later.lock);
+  later.release = TRUE;
+  g_cond_broadcast (&later.cond);
+  gboolean ran = later_wait (&later.ran);
+  later.give_up = TRUE;
+  g_mutex_unlock (&later.lock);
+  CU_ASSERT_TRUE (ran);
+  g_main_context_wakeup (ctx0);
+  g_thread_join (th);
+  sf_workers_stats (w->set, 0, &st);
+  CU_ASSERT_EQUAL (st.wakeups, 1);
+  CU_ASSERT_EQUAL (st.handed_in, 2);
+  g_main_context_set_poll_func (ctx0, g_poll);
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -1559,4 +1643,6 @@ sf_test_register_workers (void)
   CU_add_test (s, "inbox_bounded", inbox_bounded);
   CU_add_test (s, "inbox_order", inbox_order);
   CU_add_test (s, "wake_later", wake_later);
+  CU_add_test (s, "wake_asleep", wake_asleep);
+  CU_add_test (s, "busy_no_wake", busy_no_wake);
 }
