@@ -316,9 +316,8 @@ post (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDes
   g_mutex_unlock (&w->lock);
   set->workers[from].stats.handed_out++;
   /* Its context, not its source: the source may be destroyed by then
-   * (closed).  A wake-up held back (@later) is still due: the owner was
-   * asleep when the item went in, and only a wake or something else of its
-   * context's ends that. */
+   * (closed).  A wake-up held back (@later) is made by sf_workers_wake
+   * whatever the owner does meanwhile: it was asleep when the item went in. */
   if (wake && later)
     set->workers[from].wake_pending |= G_GUINT64_CONSTANT (1) << to;
   else if (wake && w->context != NULL)
