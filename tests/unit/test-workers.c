@@ -1501,64 +1501,75 @@ later_wait (gboolean *flag)
   return *flag;
 }
 
+/* Starts worker 0's thread on @ctx0 and waits until it sleeps in poll
+ * (nothing ready). */
+static GThread *
+owner_start (GMainContext *ctx0)
+{
+  g_main_context_set_poll_func (ctx0, later_poll);
+  later.polling = later.ran = later.give_up = later.busy = later.release = FALSE;
+  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.polling));
+  g_mutex_unlock (&later.lock);
+  return th;
+}
+
+/* Waits (5 s at most) until later_run ran in worker 0, then stops its
+ * thread; returns whether it ran. */
+static gboolean
+owner_stop (GThread *th, GMainContext *ctx0)
+{
+  g_mutex_lock (&later.lock);
+  later.release = TRUE;
+  g_cond_broadcast (&later.cond);
+  gboolean ran = later_wait (&later.ran);
+  later.give_up = TRUE;
+  g_mutex_unlock (&later.lock);
+  g_main_context_wakeup (ctx0);
+  g_thread_join (th);
+  g_main_context_set_poll_func (ctx0, g_poll);
+  return ran;
+}
+
+static guint64
+wakeups_of (Wk *w, guint index)
+{
+  SfWorkerStats st;
+  sf_workers_stats (w->set, index, &st);
+  return st.wakeups;
+}
+
 /* An offer whose wake-up is held back (sf_workers_offer_later, one per
  * batch) still reaches an owner asleep in poll: sf_workers_wake wakes it.
  * Without the wake the owner would sleep on (its poll has no timeout) and
- * the wait below would end in failure after 5 s. */
+ * the wait would end in failure after 5 s. */
 static void
 wake_later (void)
 {
   g_autoptr (GMainContext) ctx0 = g_main_context_new ();
   Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
-  g_main_context_set_poll_func (ctx0, later_poll);
-  later.polling = later.ran = later.give_up = FALSE;
-  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
-  g_mutex_lock (&later.lock);
-  CU_ASSERT_TRUE (later_wait (&later.polling)); /* asleep: nothing ready */
-  g_mutex_unlock (&later.lock);
+  GThread *th = owner_start (ctx0);
   CU_ASSERT_TRUE (sf_workers_offer_later (w->set, 1, 0, later_run, NULL, NULL, 10));
   CU_ASSERT_TRUE (sf_workers_offer_later (w->set, 1, 0, later_run, NULL, NULL, 10)); /* one wake for both */
   sf_workers_wake (w->set, 1);
-  g_mutex_lock (&later.lock);
-  gboolean ran = later_wait (&later.ran);
-  later.give_up = TRUE;
-  g_mutex_unlock (&later.lock);
-  CU_ASSERT_TRUE (ran);
-  g_main_context_wakeup (ctx0);
-  g_thread_join (th);
-  SfWorkerStats st;
-  sf_workers_stats (w->set, 0, &st);
-  CU_ASSERT_EQUAL (st.wakeups, 1);
-  g_main_context_set_poll_func (ctx0, g_poll);
+  CU_ASSERT_TRUE (owner_stop (th, ctx0));
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
   wk_free (w);
 }
 
 /* A hand-off to an owner asleep in poll wakes it (sf_workers_hand, the
  * immediate wake-up): without the wake (its inbox's "asleep" flag not set, or
- * not read) it would sleep on, and the wait below fail after 5 s. */
+ * not read) it would sleep on, and the wait fail after 5 s. */
 static void
 wake_asleep (void)
 {
   g_autoptr (GMainContext) ctx0 = g_main_context_new ();
   Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
-  g_main_context_set_poll_func (ctx0, later_poll);
-  later.polling = later.ran = later.give_up = FALSE;
-  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
-  g_mutex_lock (&later.lock);
-  CU_ASSERT_TRUE (later_wait (&later.polling));
-  g_mutex_unlock (&later.lock);
+  GThread *th = owner_start (ctx0);
   sf_workers_hand (w->set, 1, 0, later_run, NULL, NULL);
-  g_mutex_lock (&later.lock);
-  gboolean ran = later_wait (&later.ran);
-  later.give_up = TRUE;
-  g_mutex_unlock (&later.lock);
-  CU_ASSERT_TRUE (ran);
-  g_main_context_wakeup (ctx0);
-  g_thread_join (th);
-  SfWorkerStats st;
-  sf_workers_stats (w->set, 0, &st);
-  CU_ASSERT_EQUAL (st.wakeups, 1);
-  g_main_context_set_poll_func (ctx0, g_poll);
+  CU_ASSERT_TRUE (owner_stop (th, ctx0));
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
   wk_free (w);
 }
 
@@ -1586,33 +1597,18 @@ busy_no_wake (void)
 {
   g_autoptr (GMainContext) ctx0 = g_main_context_new ();
   Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
-  g_main_context_set_poll_func (ctx0, later_poll);
-  later.polling = later.ran = later.give_up = later.busy = later.release = FALSE;
-  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
-  g_mutex_lock (&later.lock);
-  CU_ASSERT_TRUE (later_wait (&later.polling));
-  g_mutex_unlock (&later.lock);
+  GThread *th = owner_start (ctx0);
   sf_workers_hand (w->set, 1, 0, busy_run, NULL, NULL); /* asleep: woken */
   g_mutex_lock (&later.lock);
   CU_ASSERT_TRUE (later_wait (&later.busy));
   g_mutex_unlock (&later.lock);
   sf_workers_hand (w->set, 1, 0, later_run, NULL, NULL); /* busy: not woken */
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
+  CU_ASSERT_TRUE (owner_stop (th, ctx0));
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
   SfWorkerStats st;
   sf_workers_stats (w->set, 0, &st);
-  CU_ASSERT_EQUAL (st.wakeups, 1);
-  g_mutex_lock (&later.lock);
-  later.release = TRUE;
-  g_cond_broadcast (&later.cond);
-  gboolean ran = later_wait (&later.ran);
-  later.give_up = TRUE;
-  g_mutex_unlock (&later.lock);
-  CU_ASSERT_TRUE (ran);
-  g_main_context_wakeup (ctx0);
-  g_thread_join (th);
-  sf_workers_stats (w->set, 0, &st);
-  CU_ASSERT_EQUAL (st.wakeups, 1);
   CU_ASSERT_EQUAL (st.handed_in, 2);
-  g_main_context_set_poll_func (ctx0, g_poll);
   wk_free (w);
 }
 
