@@ -257,8 +257,8 @@ sf_stat() {
 
 # sf_handed CALLS: sipflow's handed_out and wakeups per call since the last
 # call (a status asked on fd 3, its stats line summed over the workers):
-# messages read by one worker and run by another, and the times an inbox went
-# from empty to not empty (each a wake-up of the owner's thread)
+# messages read by one worker and run by another, and the times a hand-off
+# woke its owner's thread (an eventfd write: the owner was asleep in poll)
 SF_HANDED=0
 SF_WAKEUPS=0
 sf_handed() {

@@ -34,6 +34,7 @@ struct _Worker {
   guint cap, head, len;
   gsize inbox_bytes;         /* the sizes of what waits in it, under lock */
   gint queued;               /* len, written under lock, read without it (atomic) */
+  gint asleep;               /* 1 from the inbox's prepare to its check: the owner may be in poll() (atomic) */
   GSource *source;           /* owned, nullable: runs the inbox in the worker's context */
   GMainContext *context;     /* owned ref, nullable: that context */
   guint64 wake_pending;      /* bit k: worker k waits for this one's sf_workers_wake (this worker's thread only) */
@@ -125,17 +126,58 @@ inbox_ready (Worker *w)
   return g_atomic_int_get (&w->queued) > 0;
 }
 
+/* A hand-off wakes the owner only when it may be asleep in poll(): an eventfd
+ * write, a wake from poll(), a read and a context switch each, while an owner
+ * that is awake (running a slice of its inbox, a read, a timer) turns its
+ * context again before it next sleeps and finds the item in this prepare.
+ *
+ * GLib calls every source's prepare before it polls (g_main_context_prepare),
+ * unless a source already found ready makes the poll's timeout 0 (one of
+ * higher priority, or this one still ready: then there is no sleep to miss),
+ * and this source's check after the poll.  So the owner sets @asleep here,
+ * then reads @queued; a poster (post) stores @queued, then reads @asleep,
+ * and wakes the context only when it is set.  All four accesses are
+ * sequentially consistent (g_atomic_int_get and g_atomic_int_set), so they
+ * fall in one total order in which each load sees the last store before it:
+ * if the owner's read of @queued comes before the poster's store, its own
+ * store of @asleep came before that too, and the poster's read of @asleep,
+ * after its store, sees 1 and wakes it; otherwise the owner sees the item
+ * and does not sleep (prepare returns TRUE: timeout 0).  Either the owner
+ * sees the item or the poster sees the owner asleep: a wake-up cannot be
+ * lost (Dekker's mutual exclusion, store then load on each side).  A poster
+ * that reads 1 just after the owner woke for something else writes one
+ * needless eventfd (the next poll returns at once): the flag errs only that
+ * way.  A clear (check) always comes after a poll and before the next
+ * prepare sets it again.
+ *
+ * An item pushed into an inbox that already held some needs no wake-up at
+ * all: the post that made it non-empty woke the owner or saw it awake, and
+ * the owner never sleeps while @queued > 0 (above), which only it lowers.
+ *
+ * Only the inbox's hand-offs are gated so: everything else that wakes the
+ * context (a source attached from another thread, sf_endpoint_post_threadsafe,
+ * the run's control and stop closures) goes through GLib, which writes the
+ * eventfd each time.  A source blocked by a recursive turn of its context
+ * (none in sipflow) is not prepared; then its inbox does not run either
+ * until the outer turn, whose prepare sets @asleep again. */
 static gboolean
 inbox_prepare (GSource *source, gint *timeout)
 {
+  Worker *w = ((InboxSource *) source)->w;
   *timeout = -1;
-  return inbox_ready (((InboxSource *) source)->w);
+  g_atomic_int_set (&w->asleep, 1);
+  if (!inbox_ready (w))
+    return FALSE;
+  g_atomic_int_set (&w->asleep, 0); /* ready: this turn does not sleep */
+  return TRUE;
 }
 
 static gboolean
 inbox_check (GSource *source)
 {
-  return inbox_ready (((InboxSource *) source)->w);
+  Worker *w = ((InboxSource *) source)->w;
+  g_atomic_int_set (&w->asleep, 0);
+  return inbox_ready (w);
 }
 
 static gboolean
@@ -265,16 +307,20 @@ post (SfWorkers *set, guint from, guint to, SfWorkFunc func, gpointer data, GDes
   gboolean was_empty = w->len == 0;
   ring_push (w, &(Item) { func, data, destroy, size });
   g_atomic_int_set (&w->queued, (gint) w->len);
-  if (was_empty)
+  /* Stored @queued, now read @asleep (inbox_prepare: why no wake-up is lost).
+   * Only the first item of a batch may need to wake the owner: its source
+   * stays ready until the inbox is empty. */
+  gboolean wake = was_empty && g_atomic_int_get (&w->asleep) != 0;
+  if (wake)
     w->stats.wakeups++;
   g_mutex_unlock (&w->lock);
   set->workers[from].stats.handed_out++;
-  /* Only the first item of a batch wakes the owner: its source stays ready
-   * until the inbox is empty.  Its context, not its source: the source may be
-   * destroyed by then (closed). */
-  if (was_empty && later)
+  /* Its context, not its source: the source may be destroyed by then
+   * (closed).  A wake-up held back (@later) is made by sf_workers_wake
+   * whatever the owner does meanwhile: it was asleep when the item went in. */
+  if (wake && later)
     set->workers[from].wake_pending |= G_GUINT64_CONSTANT (1) << to;
-  else if (was_empty && w->context != NULL)
+  else if (wake && w->context != NULL)
     g_main_context_wakeup (w->context);
   return TRUE;
 }

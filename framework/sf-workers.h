@@ -17,7 +17,9 @@
  * fake clocks that sf_workers_advance() moves together, so every cross-worker
  * path runs deterministically (docs/workers.md, step 1); 'sipflow run' with
  * core.workers > 1 gives each worker a thread and a context of its own (step
- * 3), and a hand-off wakes the owner's context.  The inbox is under a mutex. */
+ * 3), and a hand-off wakes the owner's context when the owner may be asleep
+ * in poll() (an owner awake finds the item before it next sleeps).  The inbox
+ * is under a mutex. */
 #pragma once
 #include <glib.h>
 #include "sf-endpoint.h"
@@ -113,7 +115,7 @@ void sf_workers_close (SfWorkers *set);
 typedef struct {
   guint64 handed_out;  /* messages this worker read and handed to their owner */
   guint64 handed_in;   /* items this worker ran from its inbox */
-  guint64 wakeups;     /* times its inbox went from empty to not empty */
+  guint64 wakeups;     /* times a hand-off woke it: its inbox went from empty to not empty while it may have slept */
   guint64 dropped;     /* hand-offs to it refused, its inbox full (sf_workers_offer) */
   guint waiting;       /* items in its inbox now */
   gsize waiting_bytes; /* the bytes they declared */

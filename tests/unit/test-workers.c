@@ -1596,6 +1596,7 @@ static struct {
   GMutex lock;
   GCond cond;
   gboolean polling, ran, give_up;
+  gboolean busy, release; /* busy_run: running in worker 0; may return */
 } later;
 
 static gint
@@ -1650,35 +1651,114 @@ later_wait (gboolean *flag)
   return *flag;
 }
 
+/* Starts worker 0's thread on @ctx0 and waits until it sleeps in poll
+ * (nothing ready). */
+static GThread *
+owner_start (GMainContext *ctx0)
+{
+  g_main_context_set_poll_func (ctx0, later_poll);
+  later.polling = later.ran = later.give_up = later.busy = later.release = FALSE;
+  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.polling));
+  g_mutex_unlock (&later.lock);
+  return th;
+}
+
+/* Waits (5 s at most) until later_run ran in worker 0, then stops its
+ * thread; returns whether it ran. */
+static gboolean
+owner_stop (GThread *th, GMainContext *ctx0)
+{
+  g_mutex_lock (&later.lock);
+  later.release = TRUE;
+  g_cond_broadcast (&later.cond);
+  gboolean ran = later_wait (&later.ran);
+  later.give_up = TRUE;
+  g_mutex_unlock (&later.lock);
+  g_main_context_wakeup (ctx0);
+  g_thread_join (th);
+  g_main_context_set_poll_func (ctx0, g_poll);
+  return ran;
+}
+
+static guint64
+wakeups_of (Wk *w, guint index)
+{
+  SfWorkerStats st;
+  sf_workers_stats (w->set, index, &st);
+  return st.wakeups;
+}
+
 /* An offer whose wake-up is held back (sf_workers_offer_later, one per
  * batch) still reaches an owner asleep in poll: sf_workers_wake wakes it.
  * Without the wake the owner would sleep on (its poll has no timeout) and
- * the wait below would end in failure after 5 s. */
+ * the wait would end in failure after 5 s. */
 static void
 wake_later (void)
 {
   g_autoptr (GMainContext) ctx0 = g_main_context_new ();
   Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
-  g_main_context_set_poll_func (ctx0, later_poll);
-  later.polling = later.ran = later.give_up = FALSE;
-  GThread *th = g_thread_new ("worker 0", later_thread, ctx0);
-  g_mutex_lock (&later.lock);
-  CU_ASSERT_TRUE (later_wait (&later.polling)); /* asleep: nothing ready */
-  g_mutex_unlock (&later.lock);
+  GThread *th = owner_start (ctx0);
   CU_ASSERT_TRUE (sf_workers_offer_later (w->set, 1, 0, later_run, NULL, NULL, 10));
   CU_ASSERT_TRUE (sf_workers_offer_later (w->set, 1, 0, later_run, NULL, NULL, 10)); /* one wake for both */
   sf_workers_wake (w->set, 1);
+  CU_ASSERT_TRUE (owner_stop (th, ctx0));
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
+  wk_free (w);
+}
+
+/* A hand-off to an owner asleep in poll wakes it (sf_workers_hand, the
+ * immediate wake-up): without the wake (its inbox's "asleep" flag not set, or
+ * not read) it would sleep on, and the wait fail after 5 s. */
+static void
+wake_asleep (void)
+{
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  GThread *th = owner_start (ctx0);
+  sf_workers_hand (w->set, 1, 0, later_run, NULL, NULL);
+  CU_ASSERT_TRUE (owner_stop (th, ctx0));
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
+  wk_free (w);
+}
+
+/* Worker 0 busy: says so, and holds its thread until the test releases it. */
+static void
+busy_run (gpointer data)
+{
+  (void) data;
   g_mutex_lock (&later.lock);
-  gboolean ran = later_wait (&later.ran);
-  later.give_up = TRUE;
+  later.busy = TRUE;
+  g_cond_broadcast (&later.cond);
+  gint64 end = g_get_monotonic_time () + 5 * G_TIME_SPAN_SECOND;
+  while (!later.release)
+    if (!g_cond_wait_until (&later.cond, &later.lock, end))
+      break;
   g_mutex_unlock (&later.lock);
-  CU_ASSERT_TRUE (ran);
-  g_main_context_wakeup (ctx0);
-  g_thread_join (th);
+}
+
+/* A hand-off to an owner that is awake (running an item of its inbox) does
+ * not write its context's eventfd (no wake-up counted), and still runs: the
+ * owner finds it before it next sleeps.  A poster that woke every time would
+ * count two wake-ups; an owner that slept past it would fail the wait. */
+static void
+busy_no_wake (void)
+{
+  g_autoptr (GMainContext) ctx0 = g_main_context_new ();
+  Wk *w = wk_setup_ctx (NULL, FALSE, 2, ctx0);
+  GThread *th = owner_start (ctx0);
+  sf_workers_hand (w->set, 1, 0, busy_run, NULL, NULL); /* asleep: woken */
+  g_mutex_lock (&later.lock);
+  CU_ASSERT_TRUE (later_wait (&later.busy));
+  g_mutex_unlock (&later.lock);
+  sf_workers_hand (w->set, 1, 0, later_run, NULL, NULL); /* busy: not woken */
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
+  CU_ASSERT_TRUE (owner_stop (th, ctx0));
+  CU_ASSERT_EQUAL (wakeups_of (w, 0), 1);
   SfWorkerStats st;
   sf_workers_stats (w->set, 0, &st);
-  CU_ASSERT_EQUAL (st.wakeups, 1);
-  g_main_context_set_poll_func (ctx0, g_poll);
+  CU_ASSERT_EQUAL (st.handed_in, 2);
   wk_free (w);
 }
 
@@ -1712,4 +1792,6 @@ sf_test_register_workers (void)
   CU_add_test (s, "inbox_bounded", inbox_bounded);
   CU_add_test (s, "inbox_order", inbox_order);
   CU_add_test (s, "wake_later", wake_later);
+  CU_add_test (s, "wake_asleep", wake_asleep);
+  CU_add_test (s, "busy_no_wake", busy_no_wake);
 }
