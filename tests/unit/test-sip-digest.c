@@ -476,11 +476,13 @@ creds_parse (void)
     "Digest response=\"\", nc=\"\", realm=\"\"",
   };
   static const char *const names[] = { "username", "realm", "nonce", "uri", "response", "algorithm", "qop", "cnonce", "nc" };
+  SfDigestCreds all[G_N_ELEMENTS (cases)] = { 0 }; /* each case's, for the checks after the loop */
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr (GPtrArray) v = values (SF_SIP_HDR_AUTHORIZATION, cases[i]);
     CU_ASSERT_EQUAL_FATAL (v->len, 1);
-    g_auto (SfDigestCreds) c = { 0 };
+    SfDigestCreds c = { 0 };
     sf_digest_creds_parse (v->pdata[0], &c);
+    all[i] = c;
     const char *got[] = { c.username, c.realm, c.nonce, c.uri, c.response, c.algorithm, c.qop, c.cnonce, c.nc };
     for (gsize k = 0; k < G_N_ELEMENTS (names); k++) {
       g_autofree char *want = sf_digest_param (v->pdata[0], names[k]);
@@ -489,34 +491,24 @@ creds_parse (void)
       CU_ASSERT_STRING_EQUAL (got[k] != NULL ? got[k] : "(none)", want != NULL ? want : "(none)");
     }
   }
-  /* what the cases above must have met, lest they test nothing */
-  g_autoptr (GPtrArray) v = values (SF_SIP_HDR_AUTHORIZATION, cases[0]);
-  g_auto (SfDigestCreds) c = { 0 };
-  sf_digest_creds_parse (v->pdata[0], &c);
-  CU_ASSERT_STRING_EQUAL (c.realm, "wonder\"land");
-  CU_ASSERT_STRING_EQUAL (c.cnonce, "c\\n");
-  g_autoptr (GPtrArray) w = values (SF_SIP_HDR_AUTHORIZATION, cases[1]);
-  g_auto (SfDigestCreds) d = { 0 };
-  sf_digest_creds_parse (w->pdata[0], &d);
-  CU_ASSERT_STRING_EQUAL (d.realm, "first");
-  CU_ASSERT_STRING_EQUAL (d.username, "bob");
-  CU_ASSERT_STRING_EQUAL (d.nonce, "");
-  CU_ASSERT_STRING_EQUAL (d.uri, "\\");
-  CU_ASSERT_PTR_NULL (d.cnonce);
-  /* (a flag-form name, "nonce, nonce=x", never gets here: the parser
-   * refuses credentials that are not all name=value) */
-  g_autoptr (GPtrArray) y = values (SF_SIP_HDR_AUTHORIZATION, cases[4]);
-  g_auto (SfDigestCreds) f = { 0 };
-  sf_digest_creds_parse (y->pdata[0], &f);
-  CU_ASSERT_STRING_EQUAL (f.response, "good");
-  CU_ASSERT_STRING_EQUAL (f.nc, "00000003");
-  CU_ASSERT_PTR_NULL (f.nonce);
-  CU_ASSERT_PTR_NULL (f.realm);
-  g_autoptr (GPtrArray) z = values (SF_SIP_HDR_AUTHORIZATION, cases[5]);
-  g_auto (SfDigestCreds) g = { 0 };
-  sf_digest_creds_parse (z->pdata[0], &g);
-  CU_ASSERT_STRING_EQUAL (g.response, "");
-  CU_ASSERT_STRING_EQUAL (g.nc, "");
+  /* what the cases above must have met, lest they test nothing; (a
+   * flag-form name, "nonce, nonce=x", never gets here: the parser refuses
+   * credentials that are not all name=value) */
+  CU_ASSERT_STRING_EQUAL (all[0].realm, "wonder\"land");
+  CU_ASSERT_STRING_EQUAL (all[0].cnonce, "c\\n");
+  CU_ASSERT_STRING_EQUAL (all[1].realm, "first");
+  CU_ASSERT_STRING_EQUAL (all[1].username, "bob");
+  CU_ASSERT_STRING_EQUAL (all[1].nonce, "");
+  CU_ASSERT_STRING_EQUAL (all[1].uri, "\\");
+  CU_ASSERT_PTR_NULL (all[1].cnonce);
+  CU_ASSERT_STRING_EQUAL (all[4].response, "good");
+  CU_ASSERT_STRING_EQUAL (all[4].nc, "00000003");
+  CU_ASSERT_PTR_NULL (all[4].nonce);
+  CU_ASSERT_PTR_NULL (all[4].realm);
+  CU_ASSERT_STRING_EQUAL (all[5].response, "");
+  CU_ASSERT_STRING_EQUAL (all[5].nc, "");
+  for (gsize i = 0; i < G_N_ELEMENTS (all); i++)
+    sf_digest_creds_clear (&all[i]);
 }
 
 void
