@@ -94,11 +94,14 @@ sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
    * own), so the responses come back to it; from the listener over a flow (a
    * NAT lets in only what comes from the address it was sent to), to any
    * location binding (a firewall in front of it may do the same, and it
-   * registered with the listener's address and port), and for a REGISTER (a
-   * registrar records its source as the binding's). */
-  gboolean own = hop == NULL && !j->binding && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER");
-  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, own, &local);
+   * registered with the listener's address and port), for a REGISTER (a
+   * registrar records its source as the binding's), and for a request inside
+   * a dialog (its target came from a Contact through Route and the Request-URI,
+   * not from a binding looked up again: it may be a registered UA behind such
+   * a firewall, which admitted the dialog's INVITE from the listener). */
   gboolean in_dialog = sf_sip_value_param (sf_sip_msg_to (j->req), "tag") != NULL;
+  gboolean own = hop == NULL && !j->binding && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER");
+  g_autofree char *via = sf_proxy_via (ctx, &proto, branch, own, &local);
   g_autofree char *rr = NULL;
   if (c != NULL && c->record_route && !in_dialog && !sf_sip_str_eq (sf_sip_msg_method (j->req), "REGISTER")) {
     /* the token proves, when the dialog's requests come back, that it was set up through us */

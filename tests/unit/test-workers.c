@@ -28,9 +28,9 @@
  *  - own_stray: with own, a 2xx arriving at the own socket after its
  *    transaction ended is forwarded statelessly from the listener, not from
  *    that socket; the ACK for a 2xx leaves from the listener
- *  - own_binding: with own, a target from a location binding and a
- *    forwarded REGISTER leave from the listener; a Request-URI target from
- *    the own socket
+ *  - own_binding: with own, a target from a location binding, a forwarded
+ *    REGISTER and a request inside a dialog leave from the listener; a
+ *    Request-URI target out of a dialog from the own socket
  *  - alone: (f) a set of one installs no steer hook: a worker alone never scans
  *  - drawn_home: the Call-IDs a worker draws for requests it starts
  *    (sf_stack_new_call_id) hash to it, for N = 2, 3 and 8
@@ -893,6 +893,18 @@ own_binding (void)
   CU_ASSERT_TRUE (src != l1 && src == via_port (fopt));
   g_autofree char *opt_ok = respond (fopt, 200, "OK");
   send_port (w, src, opt_ok);
+  g_ptr_array_unref (recv_all (w));
+  /* the same target inside a dialog (a To tag): from the listener, since
+   * the proxy cannot tell whether it is a registered UA behind a firewall */
+  g_autofree char *dc = call_id_for (w, 1, "ob-dlg");
+  g_autofree char *dopt = request (w, "OPTIONS", "z9hG4bKob4", dc, "d1", 2);
+  send_to (w, 1, dopt);
+  g_autofree char *fdopt = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fdopt, "OPTIONS "));
+  CU_ASSERT_EQUAL (src, l1);
+  CU_ASSERT_EQUAL (via_port (fdopt), l1);
+  g_autofree char *dopt_ok = respond (fdopt, 200, "OK");
+  send_port (w, l1, dopt_ok);
   g_ptr_array_unref (recv_all (w));
   sf_workers_advance (w->set, 64 * 500 + 1000);
   g_ptr_array_unref (recv_all (w));
