@@ -150,9 +150,17 @@ inbox_ready (Worker *w)
  * way.  A clear (check) always comes after a poll and before the next
  * prepare sets it again.
  *
- * An item pushed into an inbox that already held some needs no wake-up at
- * all: the post that made it non-empty woke the owner or saw it awake, and
- * the owner never sleeps while @queued > 0 (above), which only it lowers.
+ * An item pushed into an inbox that already held some needs no wake-up of
+ * its own: the post that made it non-empty woke the owner, saw it awake, or
+ * (sf_workers_offer_later) owes it a wake in that poster's wake_pending,
+ * which sf_workers_wake writes at the end of the poster's read batch; the
+ * owner never sleeps with @queued > 0 but in that last case, bounded by the
+ * poster's batch.  A new path that sets a pending bit must always flush it.
+ *
+ * The proof needs GLib's atomics to be sequentially consistent, which they
+ * are where the compiler has __ATOMIC_SEQ_CST (gcc and clang: the store is an
+ * xchg on x86); GLib's older fallback (a fence then a plain store) would let
+ * a store and the next load swap, and is refused below.
  *
  * Only the inbox's hand-offs are gated so: everything else that wakes the
  * context (a source attached from another thread, sf_endpoint_post_threadsafe,
@@ -160,6 +168,9 @@ inbox_ready (Worker *w)
  * eventfd each time.  A source blocked by a recursive turn of its context
  * (none in sipflow) is not prepared; then its inbox does not run either
  * until the outer turn, whose prepare sets @asleep again. */
+#ifndef __ATOMIC_SEQ_CST
+#error "sf-workers.c: the inbox's wake-up gate needs sequentially consistent atomics (__ATOMIC_SEQ_CST)"
+#endif
 static gboolean
 inbox_prepare (GSource *source, gint *timeout)
 {
