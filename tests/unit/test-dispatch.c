@@ -44,6 +44,10 @@
 #include <string.h>
 
 #define FLOW_HEAD "<flow version=\"1\" name=\"t\" initial=\"A\">"
+/* x then y moves A to B and back. */
+#define XY_FLOW FLOW_HEAD \
+  "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>" \
+  "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>"
 
 static SfInstance *
 start (SfTestEnv *env, SfMachine *m)
@@ -406,9 +410,7 @@ static void
 fifo_ring (void)
 {
   SfTestEnv *env = sf_test_env_new ();
-  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
-    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>"
-    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>");
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", XY_FLOW);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);
   SfInstance *inst = start (env, m);
   static const guint batches[] = { 40, 100, 3000, 6 };
@@ -480,9 +482,7 @@ static void
 dispatch_queued (void)
 {
   SfTestEnv *env = sf_test_env_new ();
-  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
-    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>"
-    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>");
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", XY_FLOW);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);
   /* Unattached: nothing runs; the caller's drain does. */
   SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
