@@ -67,6 +67,10 @@ struct _SfEndpoint {
   SfUntakenFunc untaken;
   gpointer untaken_data;
   GSource *source;         /* owned, nullable */
+  GSourceFunc after_batch;  /* nullable: sf_endpoint_set_after_batch */
+  gpointer after_batch_data;
+  guint turn_left;          /* events this turn of the loop may still dispatch (reset in the source's prepare) */
+  gboolean in_batch;        /* run_batch is dispatching: sf_endpoint_dispatch_queued waits */
   GMutex inbox_lock;
   GQueue inbox;            /* InboxItem, from other threads */
   GMainContext *context;   /* unowned, nullable */

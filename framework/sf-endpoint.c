@@ -67,7 +67,8 @@ typedef struct {
   char name[];     /* in the same block, itself the heap timer's data (sf_timer_heap_add_sized) */
 } TimerData;
 
-/* Events dispatched per main-loop iteration, so a flow that posts to itself
+/* Events dispatched per main-loop iteration (the source's and
+ * sf_endpoint_dispatch_queued's together), so a flow that posts to itself
  * forever cannot starve sockets and timers. */
 #define SF_DRAIN_BATCH 1024
 /* Most events sf_endpoint_drain() runs in one call: a flow that posts to itself
@@ -985,6 +986,8 @@ guint
 sf_endpoint_drain (SfEndpoint *ep)
 {
   guint n = 0;
+  gboolean outer = ep->in_batch; /* sf_endpoint_dispatch_queued waits for this drain too */
+  ep->in_batch = TRUE;
   take_inbox (ep);
   fire_due (ep);
   while (dispatch_one (ep))
@@ -992,6 +995,7 @@ sf_endpoint_drain (SfEndpoint *ep)
       g_warning ("%u events in one drain: a flow is posting to itself without end; the rest waits", n);
       break;
     }
+  ep->in_batch = outer;
   return n;
 }
 
@@ -1162,10 +1166,15 @@ source_ready (SfEndpoint *ep, gint *timeout)
   return FALSE;
 }
 
+/* Every turn of the loop starts with the prepare (of every source): the
+ * budget of events the turn may dispatch, shared by the source and
+ * sf_endpoint_dispatch_queued, starts again there. */
 static gboolean
 source_prepare (GSource *source, gint *timeout)
 {
-  return source_ready (((EndpointSource *) source)->ep, timeout);
+  SfEndpoint *ep = ((EndpointSource *) source)->ep;
+  ep->turn_left = SF_DRAIN_BATCH;
+  return source_ready (ep, timeout);
 }
 
 static gboolean
@@ -1174,17 +1183,42 @@ source_check (GSource *source)
   return source_ready (((EndpointSource *) source)->ep, NULL);
 }
 
+/* What the source does when ready: the other threads' events and the timers
+ * due join the queue, then at most what is left of this turn's budget is
+ * dispatched (the rest waits for the next turn: a flow that posts to itself
+ * forever cannot starve sockets and timers), then the after-batch hook. */
+static void
+run_batch (SfEndpoint *ep)
+{
+  ep->in_batch = TRUE;
+  take_inbox (ep);
+  fire_due (ep);
+  while (ep->turn_left > 0 && dispatch_one (ep))
+    ep->turn_left--;
+  ep->in_batch = FALSE;
+  if (ep->after_batch != NULL)
+    ep->after_batch (ep->after_batch_data);
+}
+
 static gboolean
 source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
+  (void) callback;
+  (void) user_data;
   SfEndpoint *ep = ((EndpointSource *) source)->ep;
-  take_inbox (ep);
-  fire_due (ep);
-  for (guint n = 0; n < SF_DRAIN_BATCH && dispatch_one (ep); n++)
-    ;
-  if (callback != NULL)
-    callback (user_data);
+  if (!ep->in_batch) /* never a dispatch inside a dispatch (a nested turn of the loop) */
+    run_batch (ep);
   return G_SOURCE_CONTINUE;
+}
+
+void
+sf_endpoint_dispatch_queued (SfEndpoint *ep)
+{
+  /* Unattached (the unit tests' fake clock), the caller drains; inside a
+   * dispatch, the dispatch's own loop takes what was queued. */
+  if (ep->source == NULL || ep->in_batch || ep->queue_len == 0)
+    return;
+  run_batch (ep);
 }
 
 static GSourceFuncs endpoint_source_funcs = {
@@ -1210,7 +1244,8 @@ void
 sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer user_data)
 {
   g_return_if_fail (ep->source != NULL);
-  g_source_set_callback (ep->source, func, user_data, NULL);
+  ep->after_batch = func;
+  ep->after_batch_data = user_data;
 }
 
 /* ---- the runtime's hooks: how states/ reaches the endpoint ---- */

@@ -185,6 +185,12 @@ void sf_endpoint_attach (SfEndpoint *ep, GMainContext *context);
 /* After sf_endpoint_attach: @func runs after each batch of events (the run
  * command checks there whether it is done). */
 void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer user_data);
+/* Dispatches now what the main-loop source would in the loop's next turn,
+ * the after-batch hook included, within the same budget of events a turn: for
+ * a socket's reader at the end of its batch, so that a message is answered in
+ * the turn that read it, not after another poll.  Does nothing when the queue
+ * is empty, before sf_endpoint_attach, or inside a dispatch. */
+void sf_endpoint_dispatch_queued (SfEndpoint *ep);
 
 /* Sends device:"shutdown" to every instance but transactions; those that do not
  * take it end at once.  Transactions (scope "transaction") are left to their own

@@ -127,6 +127,8 @@ struct _SfSipTransport {
   SfSipReuseport reuseport;     /* UDP sockets in a reuseport group (sf_sip_transport_set_reuseport) */
   gsize udp_max;                /* the longest datagram read (SF_SIP_MAX_MSG_SIZE; lower in tests) */
   gpointer steer_data;
+  SfSipSteerDone after_read;    /* nullable: after each batch of datagrams read (sf_sip_transport_set_after_read) */
+  gpointer after_read_data;
 };
 
 void
@@ -570,6 +572,13 @@ sf_sip_transport_set_steer_done (SfSipTransport *t, SfSipSteerDone func)
   t->steer_done = func;
 }
 
+void
+sf_sip_transport_set_after_read (SfSipTransport *t, SfSipSteerDone func, gpointer data)
+{
+  t->after_read = func;
+  t->after_read_data = data;
+}
+
 /* ---- UDP ---- */
 
 /* Which set of @l's peer cache @name (@len bytes) falls in: a hash keyed per
@@ -691,6 +700,8 @@ udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
   }
   steer_flush (l->t);
   l->reading = FALSE;
+  if (n > 0 && l->t->after_read != NULL)
+    l->t->after_read (l->t->after_read_data);
   return G_SOURCE_CONTINUE;
 }
 

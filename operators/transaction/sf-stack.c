@@ -485,6 +485,14 @@ tcp_max_connections (SfConfig *cfg)
   return MAX (fit, 1);
 }
 
+/* After a read of datagrams: what they queued is dispatched in the turn of
+ * the loop that read them, not in the next after another poll. */
+static void
+after_read (gpointer data)
+{
+  sf_endpoint_dispatch_queued (((SfStack *) data)->ep);
+}
+
 SfStack *
 sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
 {
@@ -543,6 +551,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
                                    tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
+  sf_sip_transport_set_after_read (s->tp, after_read, s);
   sf_sip_transport_set_tls (s->tp, tls);
   ws_origins (s);
   s->debug_messages = g_strcmp0 (sf_config_get_string (s->cfg, "core", "log_level"), "debug") == 0;

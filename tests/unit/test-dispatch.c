@@ -17,6 +17,9 @@
  *  - fifo: one instance's events are dispatched in the order posted
  *  - fifo_ring: so too across the queue ring's wrap, its growth and its reuse
  *  - threadsafe_post: an event posted from another thread is dispatched in the main context
+ *  - dispatch_queued: a socket's reader dispatches the queue in its own turn of
+ *    the loop, after-batch hook included, within the budget the turn shares
+ *    with the endpoint's source; unattached, it leaves the queue to the drain
  *  - shutdown: instances that do not take device:shutdown end at once; an instance
  *    created while shutting down hears it too (regression)
  *  - internal_events_not_dropped: a full queue refuses outside posts but never the
@@ -41,6 +44,10 @@
 #include <string.h>
 
 #define FLOW_HEAD "<flow version=\"1\" name=\"t\" initial=\"A\">"
+/* x then y moves A to B and back. */
+#define XY_FLOW FLOW_HEAD \
+  "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>" \
+  "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>"
 
 static SfInstance *
 start (SfTestEnv *env, SfMachine *m)
@@ -403,9 +410,7 @@ static void
 fifo_ring (void)
 {
   SfTestEnv *env = sf_test_env_new ();
-  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
-    "<state name=\"A\"><normal><op name=\"TOn\" arg=\"x\" next=\"B\"/></normal></state>"
-    "<state name=\"B\"><normal><op name=\"TOn\" arg=\"y\" next=\"A\"/></normal></state></flow>");
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", XY_FLOW);
   CU_ASSERT_PTR_NOT_NULL_FATAL (m);
   SfInstance *inst = start (env, m);
   static const guint batches[] = { 40, 100, 3000, 6 };
@@ -462,6 +467,56 @@ threadsafe_post (void)
   for (int i = 0; i < 100 && stop_when_moved (inst); i++)
     g_main_context_iteration (ctx, FALSE);
   CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  sf_test_env_free (env);
+  g_main_context_unref (ctx);
+}
+
+static gboolean
+count_batches (gpointer data)
+{
+  (*(guint *) data)++;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+dispatch_queued (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", XY_FLOW);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  /* Unattached: nothing runs; the caller's drain does. */
+  SfInstance *inst = sf_endpoint_create (env->ep, m, NULL, NULL, NULL);
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "x", NULL));
+  sf_endpoint_dispatch_queued (env->ep);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  GMainContext *ctx = g_main_context_new ();
+  sf_endpoint_attach (env->ep, ctx);
+  guint batches = 0;
+  sf_endpoint_set_after_batch (env->ep, count_batches, &batches);
+  /* A turn with one event: the source's; 1023 of the turn's 1024 are left. */
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "y", NULL));
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx, FALSE));
+  CU_ASSERT_EQUAL (batches, 1);
+  guint base = sf_endpoint_stats (env->ep)->transitions;
+  for (guint i = 0; i < 1500; i++)
+    sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, i % 2 ? "y" : "x", NULL));
+  sf_endpoint_dispatch_queued (env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions - base, 1023);
+  CU_ASSERT_EQUAL (batches, 2);
+  /* The turn's budget is spent: the rest waits for the next turn. */
+  sf_endpoint_dispatch_queued (env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions - base, 1023);
+  for (int i = 0; i < 10 && sf_endpoint_stats (env->ep)->transitions - base < 1500; i++)
+    g_main_context_iteration (ctx, FALSE);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions - base, 1500);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  /* An empty queue: no batch, no hook. */
+  guint before = batches;
+  sf_endpoint_dispatch_queued (env->ep);
+  CU_ASSERT_EQUAL (batches, before);
+  g_autofree char *calls = sf_test_take_calls ();
   sf_test_env_free (env);
   g_main_context_unref (ctx);
 }
@@ -746,6 +801,7 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, fifo);
   SF_ADD_TEST (s, fifo_ring);
   SF_ADD_TEST (s, threadsafe_post);
+  SF_ADD_TEST (s, dispatch_queued);
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
   SF_ADD_TEST (s, instance_slots);
