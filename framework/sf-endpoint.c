@@ -1173,6 +1173,14 @@ static gboolean
 source_prepare (GSource *source, gint *timeout)
 {
   SfEndpoint *ep = ((EndpointSource *) source)->ep;
+  if (ep->in_batch) {
+    /* a turn nested inside a batch (none in sipflow today; the UDP source,
+     * which runs batches through sf_endpoint_dispatch_queued, may recurse):
+     * no new budget, and not ready, or that turn would spin on a dispatch
+     * that does nothing; the batch's own loop goes on after it */
+    *timeout = -1;
+    return FALSE;
+  }
   ep->turn_left = SF_DRAIN_BATCH;
   return source_ready (ep, timeout);
 }
@@ -1180,7 +1188,8 @@ source_prepare (GSource *source, gint *timeout)
 static gboolean
 source_check (GSource *source)
 {
-  return source_ready (((EndpointSource *) source)->ep, NULL);
+  SfEndpoint *ep = ((EndpointSource *) source)->ep;
+  return !ep->in_batch && source_ready (ep, NULL);
 }
 
 /* What the source does when ready: the other threads' events and the timers
@@ -1215,8 +1224,10 @@ void
 sf_endpoint_dispatch_queued (SfEndpoint *ep)
 {
   /* Unattached (the unit tests' fake clock), the caller drains; inside a
-   * dispatch, the dispatch's own loop takes what was queued. */
-  if (ep->source == NULL || ep->in_batch || ep->queue_len == 0)
+   * dispatch, the dispatch's own loop takes what was queued; with this turn's
+   * budget spent, the source takes it next turn (nor the after-batch hook
+   * run again for nothing: at shutdown it walks every instance). */
+  if (ep->source == NULL || ep->in_batch || ep->queue_len == 0 || ep->turn_left == 0)
     return;
   run_batch (ep);
 }

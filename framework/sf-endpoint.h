@@ -189,7 +189,8 @@ void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer use
  * the after-batch hook included, within the same budget of events a turn: for
  * a socket's reader at the end of its batch, so that a message is answered in
  * the turn that read it, not after another poll.  Does nothing when the queue
- * is empty, before sf_endpoint_attach, or inside a dispatch. */
+ * is empty, before sf_endpoint_attach, inside a dispatch, or when the turn's
+ * budget is spent.  Only on the thread that runs the endpoint's context. */
 void sf_endpoint_dispatch_queued (SfEndpoint *ep);
 
 /* Sends device:"shutdown" to every instance but transactions; those that do not
