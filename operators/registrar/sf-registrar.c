@@ -693,10 +693,14 @@ deliver (SfLocationResult *r, gpointer data)
 {
   ReplyTo *t = data;
   SfInstance *inst = sf_endpoint_lookup_handle (t->ep, t->handle);
-  if (inst != NULL) /* always: the result belongs to work already accepted (a full queue must not lose it) */
+  if (inst != NULL) { /* always: the result belongs to work already accepted (a full queue must not lose it) */
     sf_endpoint_post_always (t->ep, inst, sf_event_new_full (SF_EV_TASK, "location", NULL, r,
                                                       (GDestroyNotify) sf_location_result_free));
-  else
+    /* run it in this turn (the store's answer came from a source of the
+     * loop, never inside a dispatch: then this does nothing), not after
+     * another poll: the REGISTER's 200 goes out a loop turn sooner */
+    sf_endpoint_dispatch_queued (t->ep);
+  } else
     sf_location_result_free (r); /* the instance is gone: nothing to tell */
   reply_free (t);
 }
