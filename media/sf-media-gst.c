@@ -297,6 +297,33 @@ file_of (Stream *st)
   return st->source == SF_MEDIA_SOURCE_FILE ? st->source_path : NULL;
 }
 
+/* The file branch's first buffer, just before the mixer takes it: the
+ * branch's timestamps are moved so that the file starts at the pipeline's
+ * running time now.  The mixer's output follows the live silent source from
+ * the pipeline's start; the file's branch (its own thread reading and parsing
+ * the file) may come later, by how much depends on the load, and what it
+ * sends for times the mixer has passed is dropped as late: the beginning of
+ * the prompt would be lost.  The mixer cannot be past now (the silent source
+ * has no data beyond it).  Before the pipeline plays (no clock yet) the
+ * mixer has not started: the file starts at zero, with the output. */
+static GstPadProbeReturn
+on_file_first (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstElement *p = data;
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  g_autoptr (GstClock) clock = gst_element_get_clock (p);
+  g_autoptr (GstEvent) ev = gst_pad_get_sticky_event (pad, GST_EVENT_SEGMENT, 0);
+  if (clock == NULL || ev == NULL || buf == NULL || !GST_BUFFER_PTS_IS_VALID (buf))
+    return GST_PAD_PROBE_REMOVE;
+  const GstSegment *seg;
+  gst_event_parse_segment (ev, &seg);
+  GstClockTime at = gst_segment_to_running_time (seg, GST_FORMAT_TIME, GST_BUFFER_PTS (buf));
+  GstClockTime now = gst_clock_get_time (clock), base = gst_element_get_base_time (p);
+  if (GST_CLOCK_TIME_IS_VALID (at) && now > base && now - base > at)
+    gst_pad_set_offset (pad, (gint64) (now - base - at));
+  return GST_PAD_PROBE_REMOVE;
+}
+
 /* The elements that read a WAV file (file_* in the pipeline), ending in raw
  * mono audio at the codec's rate; their last one in @last (unowned). */
 static gboolean
@@ -313,6 +340,8 @@ build_file (Stream *st, const char *path, GstElement **last, GError **error)
   if (!link_or_fail (file, parse, error) || !link_or_fail (parse, conv, error) || !link_or_fail (conv, res, error)
       || !link_or_fail (res, file_caps, error))
     return FALSE;
+  g_autoptr (GstPad) out = gst_element_get_static_pad (file_caps, "src");
+  gst_pad_add_probe (out, GST_PAD_PROBE_TYPE_BUFFER, on_file_first, p, NULL);
   *last = file_caps;
   return TRUE;
 }
@@ -1023,8 +1052,9 @@ stream_dtmf (gpointer stream, const char *digits, GError **error)
  * same SSRC, sequence numbers and timestamps go on).  The old branch is
  * flushed first, which frees its streaming thread if the mixer holds it, so
  * that stopping it neither blocks nor reports an error; the new branch's
- * timestamps are moved to the pipeline's running time now, or the mixer,
- * already past their zero, would drop them as late. */
+ * timestamps are moved to the pipeline's running time at its first buffer
+ * (on_file_first), or the mixer, already past their zero, would drop them as
+ * late. */
 static gboolean
 replace_file (Stream *st, GError **error)
 {
@@ -1050,9 +1080,6 @@ replace_file (Stream *st, GError **error)
     return FALSE;
   g_autoptr (GstPad) src = gst_element_get_static_pad (last, "src");
   g_autoptr (GstPad) sink = gst_element_request_pad_simple (mix, "sink_%u");
-  g_autoptr (GstClock) clock = gst_element_get_clock (p);
-  if (clock != NULL)
-    gst_pad_set_offset (src, (gint64) (gst_clock_get_time (clock) - gst_element_get_base_time (p)));
   if (sink == NULL || gst_pad_link (src, sink) != GST_PAD_LINK_OK) {
     g_set_error (error, SF_MEDIA_ERROR, SF_MEDIA_ERROR_FAILED, "play: cannot link the file to the mixer");
     return FALSE;
