@@ -13,7 +13,8 @@
  * (bench/README.md, round 5).  When the file is locked (another process, the
  * purge) or the commit fails, the same writes go to the writer thread, which
  * owns the second connection: it waits for the lock up to the busy timeout,
- * commits every write queued in one transaction, reports a failure, and
+ * commits every write queued in one transaction (when SQLite refuses one
+ * write, again with a savepoint each: that one fails alone), reports a failure, and
  * hands the outcomes back through one GSource; while any write is with it,
  * later ones go to it too, so outcomes keep their order.  The thread also
  * checkpoints the WAL when the main connection's commits grew it past
@@ -277,16 +278,70 @@ committed (Store *s, const char *aor)
   return list;
 }
 
+static GError *
+write_error (const char *why)
+{
+  return g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "the location store could not write: %s", why);
+}
+
+/* After @batch failed in one transaction at one of its ops' statements: the
+ * batch again, each op inside a savepoint, so that an op SQLite refuses (a
+ * constraint, a trigger, a value too big) is undone and fails alone and the
+ * others commit.  Only after a failure: the common path keeps one
+ * transaction and no savepoint statements.  An error that ends the whole
+ * transaction (SQLite rolls back by itself on a full disk, an I/O error, no
+ * memory) or a COMMIT that fails fails every op. */
+static void
+commit_each (Store *s, GPtrArray *batch)
+{
+  gboolean ok = step_done (s->begin);
+  for (guint i = 0; ok && i < batch->len; i++) {
+    Op *op = batch->pdata[i];
+    ok = sqlite3_exec (s->db, "SAVEPOINT op", NULL, NULL, NULL) == SQLITE_OK;
+    if (ok && write_op (s, op)) {
+      ok = sqlite3_exec (s->db, "RELEASE op", NULL, NULL, NULL) == SQLITE_OK;
+      continue;
+    }
+    if (!ok || sqlite3_get_autocommit (s->db)) {
+      ok = FALSE;
+      break;
+    }
+    g_warning ("location: %s: the write of %s failed: %s", s->path, op->aor, sqlite3_errmsg (s->db));
+    op->error = write_error (sqlite3_errmsg (s->db));
+    ok = sqlite3_exec (s->db, "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL) == SQLITE_OK;
+  }
+  if (ok)
+    ok = step_done (s->commit);
+  if (!ok) {
+    g_autofree char *why = g_strdup (sqlite3_errmsg (s->db));
+    if (!sqlite3_get_autocommit (s->db))
+      sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+    g_warning ("location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
+    for (guint i = 0; i < batch->len; i++) {
+      Op *op = batch->pdata[i];
+      g_clear_error (&op->error);
+      op->error = write_error (why);
+    }
+  }
+  for (guint i = 0; i < batch->len; i++) {
+    Op *op = batch->pdata[i];
+    if (op->error != NULL)
+      op->committed = committed (s, op->aor);
+  }
+}
+
 /* One transaction for every op of @batch; on failure each gets the error and
- * its address-of-record's committed rows. */
+ * its address-of-record's committed rows, unless the failure was one op's
+ * (commit_each). */
 static void
 commit_batch (Store *s, GPtrArray *batch)
 {
   if (batch->len == 0)
     return;
-  gboolean ok = step_done (s->begin);
+  gboolean ok = step_done (s->begin), began = ok;
   for (guint i = 0; ok && i < batch->len; i++)
     ok = write_op (s, batch->pdata[i]);
+  gboolean wrote = ok;
   if (ok)
     ok = step_done (s->commit);
   if (ok)
@@ -294,11 +349,14 @@ commit_batch (Store *s, GPtrArray *batch)
   g_autofree char *why = g_strdup (sqlite3_errmsg (s->db));
   if (!sqlite3_get_autocommit (s->db))
     sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+  if (began && !wrote && batch->len > 1) {
+    commit_each (s, batch);
+    return;
+  }
   g_warning ("location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
   for (guint i = 0; i < batch->len; i++) {
     Op *op = batch->pdata[i];
-    op->error = g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "the location store could not write: %s",
-                             why);
+    op->error = write_error (why);
     op->committed = committed (s, op->aor);
   }
 }

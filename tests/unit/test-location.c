@@ -559,6 +559,70 @@ record (SfLocationResult *r, gpointer data)
   g_ptr_array_add (data, r);
 }
 
+/* Runs the main context until @got holds @n outcomes (bounded: 10 s). */
+static void
+wait_outcomes (GPtrArray *got, guint n)
+{
+  gboolean late = FALSE;
+  guint id = g_timeout_add (10000, set_flag, &late);
+  while (got->len < n && !late)
+    g_main_context_iteration (NULL, TRUE);
+  if (!late)
+    g_source_remove (id);
+}
+
+/* sqlite: one write that SQLite refuses (a trigger on the file stands for a
+ * constraint or a value it will not take) among good ones of the same turn,
+ * one group commit: it alone gets STORE_FAILED and the core goes back to
+ * what the file holds for its address-of-record; the writes before and
+ * after it are committed (in the file when it is opened again). */
+static void
+test_sqlite_one_write_fails (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  const SfLocChange old[] = { CH ("sip:b@192.0.2.2", 1.0, 60) };
+  g_autoptr (SfLocationResult) r0 = update (loc, "sip:bob@example.com", "c1", 1, FALSE, old, 1);
+  CU_ASSERT_PTR_NULL (r0->error);
+  exec_on (db_path, "CREATE TRIGGER refuse BEFORE INSERT ON binding WHEN NEW.contact = 'sip:bad@192.0.2.9'"
+                    " BEGIN SELECT RAISE (ABORT, 'refused by the test'); END");
+  g_autoptr (GPtrArray) got = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_location_result_free);
+  const SfLocChange a[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
+  const SfLocChange bad[] = { CH ("sip:bad@192.0.2.9", 1.0, 60) };
+  const SfLocChange c[] = { CH ("sip:c@192.0.2.3", 1.0, 60) };
+  /* one turn: one group */
+  sf_location_update (loc, "sip:alice@example.com", "c1", 1, NULL, FALSE, a, 1, record, got, NULL);
+  sf_location_update (loc, "sip:bob@example.com", "c1", 2, NULL, FALSE, bad, 1, record, got, NULL);
+  sf_location_update (loc, "sip:carol@example.com", "c1", 1, NULL, FALSE, c, 1, record, got, NULL);
+  CU_ASSERT_EQUAL (got->len, 0);
+  wait_outcomes (got, 3);
+  CU_ASSERT_EQUAL_FATAL (got->len, 3);
+  SfLocationResult *ra = got->pdata[0], *rb = got->pdata[1], *rc = got->pdata[2];
+  CU_ASSERT_TRUE (ra->error == NULL && ra->bindings->len == 1);
+  CU_ASSERT_TRUE (rb->error != NULL && rb->error->code == SF_LOCATION_ERROR_STORE_FAILED);
+  if (rb->error != NULL)
+    CU_ASSERT_PTR_NOT_NULL (strstr (rb->error->message, "refused by the test"));
+  CU_ASSERT_TRUE (rc->error == NULL && rc->bindings->len == 1);
+  /* bob: what the file holds, the binding before the refused write */
+  g_autoptr (SfLocationResult) b = lookup (loc, "sip:bob@example.com");
+  CU_ASSERT_EQUAL (b->bindings->len, 1);
+  CU_ASSERT_PTR_NOT_NULL (binding (b, "sip:b@192.0.2.2"));
+  sf_location_free (loc);
+  loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  g_autoptr (SfLocationResult) fa = lookup (loc, "sip:alice@example.com");
+  g_autoptr (SfLocationResult) fb = lookup (loc, "sip:bob@example.com");
+  g_autoptr (SfLocationResult) fc = lookup (loc, "sip:carol@example.com");
+  CU_ASSERT_TRUE (fa->bindings->len == 1 && binding (fa, "sip:a@192.0.2.1") != NULL);
+  CU_ASSERT_TRUE (fb->bindings->len == 1 && binding (fb, "sip:b@192.0.2.2") != NULL);
+  CU_ASSERT_TRUE (fc->bindings->len == 1 && binding (fc, "sip:c@192.0.2.3") != NULL);
+  sf_location_free (loc);
+}
+
 /* sqlite: while a write waits with the writer thread for the lock, a later
  * one goes behind it, not past it on the main connection (which would commit
  * it at once when the lock is gone, its outcome first). */
@@ -1093,6 +1157,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_sqlite_migration);
   SF_ADD_TEST (s, test_sqlite_write_fails);
   SF_ADD_TEST (s, test_sqlite_order_behind_writer);
+  SF_ADD_TEST (s, test_sqlite_one_write_fails);
   SF_ADD_TEST (s, test_sqlite_checkpoints);
   SF_ADD_TEST (s, test_sqlite_hostile_rows);
   SF_ADD_TEST (s, test_users_file);
