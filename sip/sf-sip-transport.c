@@ -559,6 +559,15 @@ steer_flush (SfSipTransport *t)
   }
 }
 
+/* After a read that handed up at least one message (its datagrams, or the
+ * whole messages a stream read completed), before the socket is read again. */
+static void
+read_done (SfSipTransport *t)
+{
+  if (t->after_read != NULL)
+    t->after_read (t->after_read_data);
+}
+
 void
 sf_sip_transport_receive (SfSipTransport *t, GBytes *bytes, const SfSipPeer *from)
 {
@@ -700,8 +709,8 @@ udp_readable (GSocket *sock, GIOCondition cond, gpointer data)
   }
   steer_flush (l->t);
   l->reading = FALSE;
-  if (n > 0 && l->t->after_read != NULL)
-    l->t->after_read (l->t->after_read_data);
+  if (n > 0)
+    read_done (l->t);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1149,7 +1158,7 @@ conn_queue (TcpConn *c, GBytes *wire, GError **error)
 static void
 tcp_consume (TcpConn *c)
 {
-  guint pings = 0;
+  guint pings = 0, taken = 0;
   gint64 now = g_get_monotonic_time ();
   while (!c->closed && c->in->len > 0) {
     if (c->partial_since == 0) {
@@ -1175,7 +1184,7 @@ tcp_consume (TcpConn *c)
       /* The stream cannot be framed any more: nothing after this can be trusted. */
       c->t->stats.dropped++;
       conn_close (c, error->message);
-      return;
+      break;
     }
     g_autoptr (GBytes) b = g_bytes_new (c->in->data + skip, len);
     g_byte_array_remove_range (c->in, 0, (guint) (skip + len));
@@ -1186,6 +1195,7 @@ tcp_consume (TcpConn *c)
     g_ref_count_inc (&c->ref); /* the receiver may close us */
     receive_bytes (c->t, b, &from);
     steer_flush (c->t);
+    taken++;
     conn_unref (c);
   }
   if (pings > 0 && !c->closed) {
@@ -1196,6 +1206,8 @@ tcp_consume (TcpConn *c)
       c->last_activity = now;
     conn_queue (c, b, NULL);
   }
+  if (taken > 0)
+    read_done (c->t);
 }
 
 static void
@@ -1894,6 +1906,7 @@ ws_on_message (SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer
   steer_flush (c->t);
   if (!c->closed)
     conn_arm (c, now);
+  read_done (c->t);
   conn_unref (c);
 }
 

@@ -286,8 +286,10 @@ void sf_sip_transport_set_steer (SfSipTransport *t, SfSipSteerFunc func, gpointe
  * handed to until then, one per owner a batch instead of one a message. */
 typedef void (*SfSipSteerDone) (gpointer data);
 void sf_sip_transport_set_steer_done (SfSipTransport *t, SfSipSteerDone func);
-/* Called with @data after each read of datagrams that returned any (all
- * of them parsed or handed over, the socket not read again yet): the stack
+/* Called with @data after each read that handed up at least one message
+ * (a read of datagrams that returned any; the whole messages a TCP or TLS
+ * read completed, keep-alives alone are none; a WebSocket message), all of
+ * them parsed or handed over and the socket not read again yet: the stack
  * runs there what they queued, in the same turn of the loop. */
 void sf_sip_transport_set_after_read (SfSipTransport *t, SfSipSteerDone func, gpointer data);
 /* One socket of a group per worker (docs/workers.md): the UDP sockets

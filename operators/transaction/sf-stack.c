@@ -485,8 +485,9 @@ tcp_max_connections (SfConfig *cfg)
   return MAX (fit, 1);
 }
 
-/* After a read of datagrams: what they queued is dispatched in the turn of
- * the loop that read them, not in the next after another poll. */
+/* After a read that handed up messages (datagrams, stream messages): what
+ * they queued is dispatched in the turn of the loop that read them, not in
+ * the next after another poll. */
 static void
 after_read (gpointer data)
 {

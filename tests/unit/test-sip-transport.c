@@ -13,7 +13,9 @@
  *    connection, which stays open; repeated parameters are delivered (first wins)
  *  - tcp_exchange: a request over a new connection, its response over the same
  *    connection, two messages and keep-alive CRLFs in one write, connection reuse,
- *    TCP_NODELAY on the accepted and the opened connection
+ *    TCP_NODELAY on the accepted and the opened connection; on UDP and TCP the
+ *    after-read hook runs in the turn that read a message, after it (the stack
+ *    dispatches there what the message queued), and not for keep-alives alone
  *  - ipv6: the same over [::1]
  *  - listen_specs: udp:/tcp:/tls:/ws:/wss: address specs and their errors
  *  - ws_never_connects: a message for a WebSocket peer with no connection
@@ -118,6 +120,23 @@ options (guint cseq, const char *sent_by, const char *transport)
   return sf_sip_create_request (&spec, NULL);
 }
 
+static gboolean wait_count (const guint64 *counter, guint64 n, guint ms);
+
+/* The after-read hook's record: how many times it ran, and how many
+ * messages the inbox held at its last run. */
+typedef struct {
+  Inbox *in;
+  guint calls, seen;
+} AfterRead;
+
+static void
+on_after_read (gpointer data)
+{
+  AfterRead *r = data;
+  r->calls++;
+  r->seen = r->in->msgs->len;
+}
+
 static GInetSocketAddress *
 listen_on (SfSipTransport *t, const char *spec)
 {
@@ -145,11 +164,16 @@ exchange (const char *ip, const char *proto_name, SfSipProto proto)
   g_autoptr (GInetSocketAddress) lb = listen_on (b, spec);
   CU_ASSERT_PTR_NOT_NULL_FATAL (la);
   CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  AfterRead after = { &ib, 0, 0 };
+  sf_sip_transport_set_after_read (b, on_after_read, &after);
   /* A Via naming a host that is not the source, with rport: received= and rport= get filled. */
   g_autoptr (SfSipMsg) req = options (1, "a.invalid:5999", proto_name);
   g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
   CU_ASSERT_TRUE (sf_sip_transport_send (a, proto, lb, 0, wire, NULL));
   CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  /* The after-read hook ran in the turn that read the message, after it. */
+  CU_ASSERT_EQUAL (after.calls, 1);
+  CU_ASSERT_EQUAL (after.seen, 1);
   SfSipMsg *got = ib.msgs->pdata[0];
   SfSipPeer *from = ib.peers->pdata[0];
   CU_ASSERT_EQUAL (from->proto, proto);
@@ -178,6 +202,17 @@ exchange (const char *ip, const char *proto_name, SfSipProto proto)
     g_autoptr (GBytes) wb = g_byte_array_free_to_bytes (both);
     CU_ASSERT_TRUE (sf_sip_transport_send (a, SF_SIP_TCP, lb, 0, wb, NULL));
     CU_ASSERT_TRUE_FATAL (wait_for (&ib, 3));
+    /* After the read that completed the last one, in its turn (once for
+     * both when one read took them, as it does on loopback mostly). */
+    CU_ASSERT_TRUE (after.calls == 2 || after.calls == 3);
+    CU_ASSERT_EQUAL (after.seen, 3);
+    /* Keep-alives alone hand up no message: no hook. */
+    guint calls = after.calls;
+    g_autoptr (GBytes) ping = g_bytes_new_static ("\r\n\r\n", 4);
+    guint64 pongs = sf_sip_transport_stats (b)->tcp_pongs;
+    CU_ASSERT_TRUE (sf_sip_transport_send (a, SF_SIP_TCP, lb, 0, ping, NULL));
+    CU_ASSERT_TRUE (wait_count (&sf_sip_transport_stats (b)->tcp_pongs, pongs + 1, 5000));
+    CU_ASSERT_EQUAL (after.calls, calls);
     CU_ASSERT_EQUAL (sf_sip_msg_cseq (ib.msgs->pdata[1])->number, 2);
     CU_ASSERT_EQUAL (sf_sip_msg_cseq (ib.msgs->pdata[2])->number, 3);
     CU_ASSERT_EQUAL (sf_sip_transport_stats (a)->tcp_connected, 1);
