@@ -18,6 +18,8 @@
  *    sound card's sink; B records the whole second of its tone, then silence
  *    (however late the file's branch starts under load, its beginning is not
  *    dropped as late by A's mixer)
+ *  - play_prompt: A plays a file, then a prompt with play() in the same call
+ *    (a new file branch in the running pipeline): B records both whole
  *  - bad_source: a missing WAV source fails start() naming it; a file that is not
  *    WAV fails start() or gives a "media_error" event (the parser's thread decides)
  *  - srtp, srtp_32: the tone call under SRTP (RFC 3711, keys in SDP by RFC 4568:
@@ -654,6 +656,43 @@ file_source (void)
   side_free (b);
 }
 
+/* A plays a WAV file (one second of 1000 Hz), then, in the same call, a
+ * prompt (half a second of it) with play(): its file replaces the first one
+ * in the running pipeline; B records both whole (1.5 s of the tone). */
+static void
+play_prompt (void)
+{
+  g_autofree char *first = tmp_path ("first.wav");
+  g_autofree char *prompt = tmp_path ("prompt-half.wav");
+  g_autofree char *wav_b = tmp_path ("B-play.wav");
+  write_tone_wav (first, 1000, 1.0);
+  write_tone_wav (prompt, 1000, 0.5);
+  g_autofree char *source = g_strdup_printf ("file:%s", first);
+  Side *a = side_new ("A", 0, source, NULL, "PCMU");
+  Side *b = side_new ("B", 1, "silence", wav_b, "PCMU");
+  call_start (a, b);
+  Flow f = { a, b, 5 };
+  CU_ASSERT (run_until (both_received, &f, 5000));
+  run_for (1500); /* the first file has ended */
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT (sf_media_play (a->st, prompt, &error));
+  run_for (1500);
+  side_end_call (a);
+  side_end_call (b);
+  g_autoptr (SfWav) w = sf_wav_load (wav_b, &error);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (w);
+  SfToneReport r = sf_tone_measure (w, 1000, 100);
+  printf ("\n  B-play.wav: %.2f s, 1000 Hz share %.3f over %.1f s sounding\n", (double) w->n_frames / w->rate,
+          r.share, r.sounding_s);
+  /* 1.5 s of tone in two pieces: 15 to 17 windows of 100 ms */
+  CU_ASSERT (r.sounding_s >= 1.45 && r.sounding_s <= 1.75);
+  CU_ASSERT (r.share >= 0.5);
+  CU_ASSERT_EQUAL (a->events->len, 0);
+  CU_ASSERT_EQUAL (b->events->len, 0);
+  side_free (a);
+  side_free (b);
+}
+
 /* @s's stream follows a negotiation of @codec on payload type @pt. */
 static void
 switch_codec (Side *s, const char *codec, guint pt)
@@ -838,7 +877,7 @@ main (int argc, char **argv)
     { "tone_pcmu", tone_pcmu }, { "tone_pcma", tone_pcma }, { "tone_opus", tone_opus },
     { "dtmf", dtmf }, { "dtmf_opus", dtmf_opus }, { "hold", hold },
     { "rtp_timeout", rtp_timeout }, { "recodec", recodec }, { "file_source", file_source },
-    { "bad_source", bad_source }, { "srtp", srtp }, { "srtp_32", srtp_32 },
+    { "play_prompt", play_prompt }, { "bad_source", bad_source }, { "srtp", srtp }, { "srtp_32", srtp_32 },
     { "srtp_ssrc_flood", srtp_ssrc_flood }, { "leaks", leaks }, { NULL, NULL },
   };
   int rc = mt_main (argc, argv, "media-gst", tests, "media", port_base, port_base + 399);
