@@ -18,6 +18,8 @@
  *    dispatches there what the message queued), and not for keep-alives alone
  *  - ipv6: the same over [::1]
  *  - listen_specs: udp:/tcp:/tls:/ws:/wss: address specs and their errors
+ *  - ws_after_read: a WebSocket message read (libsoup's client): the
+ *    after-read hook runs in its turn, after it
  *  - ws_never_connects: a message for a WebSocket peer with no connection
  *    fails at once (a browser cannot be connected to); wss: without a
  *    certificate is refused; ws: listens
@@ -54,6 +56,7 @@
 #include "sip/sf-sip-transport.h"
 #include "sip/sf-sip-resolve.h"
 #include <glib/gstdio.h>
+#include <libsoup/soup.h>
 #include <string.h>
 
 typedef struct {
@@ -905,6 +908,51 @@ tls_config_errors (void)
 }
 
 static void
+on_ws_connected (GObject *src, GAsyncResult *res, gpointer data)
+{
+  *(SoupWebsocketConnection **) data = soup_session_websocket_connect_finish (SOUP_SESSION (src), res, NULL);
+}
+
+/* A WebSocket client (libsoup's) sends a request to a ws: listener: the
+ * after-read hook runs in the turn that read it, after it. */
+static void
+ws_after_read (void)
+{
+  Inbox ib;
+  inbox_init (&ib);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  AfterRead after = { &ib, 0, 0 };
+  sf_sip_transport_set_after_read (b, on_after_read, &after);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, "ws:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  g_autofree char *uri = g_strdup_printf ("ws://127.0.0.1:%u/", g_inet_socket_address_get_port (lb));
+  g_autoptr (SoupSession) session = soup_session_new ();
+  g_autoptr (SoupMessage) upgrade = soup_message_new ("GET", uri);
+  static const char *const sip_only[] = { "sip", NULL };
+  SoupWebsocketConnection *ws = NULL;
+  soup_session_websocket_connect_async (session, upgrade, NULL, (char **) sip_only, G_PRIORITY_DEFAULT, NULL,
+                                        on_ws_connected, &ws);
+  gboolean out = FALSE;
+  guint id = g_timeout_add (5000, timed_out, &out);
+  while (ws == NULL && !out)
+    g_main_context_iteration (NULL, TRUE);
+  if (!out)
+    g_source_remove (id);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ws);
+  CU_ASSERT_EQUAL (after.calls, 0);
+  g_autoptr (SfSipMsg) req = options (1, "127.0.0.1:5999", "WS");
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  g_autofree char *text = g_strndup (g_bytes_get_data (wire, NULL), g_bytes_get_size (wire));
+  soup_websocket_connection_send_text (ws, text);
+  CU_ASSERT_TRUE (wait_for (&ib, 1));
+  CU_ASSERT_EQUAL (after.calls, 1);
+  CU_ASSERT_EQUAL (after.seen, 1);
+  g_object_unref (ws);
+  sf_sip_transport_free (b);
+  inbox_clear (&ib);
+}
+
+static void
 ws_never_connects (void)
 {
   SfSipTransport *t = sf_sip_transport_new (NULL, on_recv, NULL);
@@ -988,6 +1036,7 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, listen_specs);
   SF_ADD_TEST (s, ip_literals);
   SF_ADD_TEST (s, ws_never_connects);
+  SF_ADD_TEST (s, ws_after_read);
   SF_ADD_TEST (s, udp_exchange);
   SF_ADD_TEST (s, udp_bad_request);
   SF_ADD_TEST (s, udp_read_limits);
