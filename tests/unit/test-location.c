@@ -648,12 +648,7 @@ test_sqlite_order_behind_writer (void)
   sqlite3_close (other);
   const SfLocChange b[] = { CH ("sip:b@192.0.2.2", 1.0, 60) };
   sf_location_update (loc, "sip:alice@example.com", "c1", 2, NULL, FALSE, b, 1, record, got, NULL);
-  gboolean late = FALSE;
-  guint id = g_timeout_add (10000, set_flag, &late);
-  while (got->len < 2 && !late)
-    g_main_context_iteration (NULL, TRUE);
-  if (!late)
-    g_source_remove (id);
+  wait_outcomes (got, 2);
   CU_ASSERT_EQUAL_FATAL (got->len, 2);
   SfLocationResult *first = got->pdata[0], *second = got->pdata[1];
   CU_ASSERT_TRUE (first->error == NULL && first->bindings->len == 1);
