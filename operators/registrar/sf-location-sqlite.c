@@ -14,8 +14,8 @@
  * purge) or the commit fails, the same writes go to the writer thread, which
  * owns the second connection: it waits for the lock up to the busy timeout,
  * commits every write queued in one transaction (when SQLite refuses one
- * write, again with a savepoint each: that one fails alone), reports a failure, and
- * hands the outcomes back through one GSource; while any write is with it,
+ * write, again with a savepoint each: that one fails alone), reports a
+ * failure, and hands the outcomes back through one GSource; while any write is with it,
  * later ones go to it too, so outcomes keep their order.  The thread also
  * checkpoints the WAL when the main connection's commits grew it past
  * CHECKPOINT_PAGES, and deletes the expired rows every PURGE_EVERY_S seconds.
@@ -306,7 +306,8 @@ commit_each (Store *s, GPtrArray *batch)
       ok = FALSE;
       break;
     }
-    g_warning ("location: %s: the write of %s failed: %s", s->path, op->aor, sqlite3_errmsg (s->db));
+    /* not the address-of-record: it is what a REGISTER carried */
+    g_warning ("location: %s: one write of a group of %u failed: %s", s->path, batch->len, sqlite3_errmsg (s->db));
     op->error = write_error (sqlite3_errmsg (s->db));
     ok = sqlite3_exec (s->db, "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL) == SQLITE_OK;
   }
