@@ -175,3 +175,19 @@ sf_loc_mirror_read (SfLocMirror *m, const char *aor, gint64 now, GPtrArray *out)
   g_mutex_unlock (&m->lock);
   return open;
 }
+
+guint
+sf_loc_mirror_size (SfLocMirror *m)
+{
+  guint n = 0;
+  g_mutex_lock (&m->lock);
+  if (m->aors != NULL) {
+    GHashTableIter it;
+    gpointer v;
+    g_hash_table_iter_init (&it, m->aors);
+    while (g_hash_table_iter_next (&it, NULL, &v))
+      n += ((Slot *) v)->list->n;
+  }
+  g_mutex_unlock (&m->lock);
+  return n;
+}

@@ -39,6 +39,8 @@ void sf_loc_mirror_close (SfLocMirror *m);
  * closed. */
 gboolean sf_loc_mirror_read (SfLocMirror *m, const char *aor, gint64 now, GPtrArray *out);
 gboolean sf_loc_mirror_closed (SfLocMirror *m);
+/* The bindings @m holds, expired ones too (tests: it holds what the core does). */
+guint sf_loc_mirror_size (SfLocMirror *m);
 
 /* @loc's mirror (transfer full), turned on and filled from its core now, or
  * NULL when @loc's bindings are in a shared store (redis: nothing to mirror).
