@@ -78,11 +78,11 @@ SfLocStore *sf_loc_redis_open (const char *uri, const char *password, guint time
  * update): its answers go to the location's own answered. */
 SfLocation *sf_location_new_over (SfClock *clock, SfLocStore *store);
 
-/* The worker layer (sf-location-worker.c): worker @w's (not 0) lookups and
- * updates run on @home, worker 0's location (unowned: it and @set outlive the
- * layer), through the set's inboxes; the outcomes go to @answered in worker
- * @w's context.  Past @max_asks requests in flight (0: no limit) one is
- * answered at once as busy. */
+/* The worker layer (sf-location-worker.c): worker @w's (not 0) updates run on
+ * @home, worker 0's location (unowned: it and @set outlive the layer),
+ * through the set's inboxes, and its lookups read @home's mirror; the
+ * outcomes go to @answered in worker @w's context.  Past @max_asks requests
+ * in flight (0: no limit) one is answered at once as busy. */
 SfLocStore *sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, guint max_asks, SfLocAnswered answered);
 /* The requests a worker layer answered busy (0 for any other store). */
 guint64 sf_loc_worker_busy (SfLocStore *store);

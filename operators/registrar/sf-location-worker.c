@@ -2,14 +2,23 @@
  * (docs/workers.md, "The location service").  Worker 0 holds the bindings
  * (the memory core, sqlite written through); this layer makes every other
  * worker's SfLocation a client of it, through the seam a store shared by
- * several nodes uses (SfLocStoreClass.lookup and .update, as redis): each
- * lookup and update, the REGISTER's changes copied, is posted to worker 0's
- * inbox, run there by sf_location_lookup()/sf_location_update(), and its
- * result posted back to the asking worker, where it is delivered as a store's
- * answer.  So a REGISTER and an INVITE for one address-of-record meet one
- * copy of its bindings whichever workers their Call-IDs hash to, and CSeq
- * order (10.3 step 7) and the limits are checked in one place; the location
- * code stays single-threaded.
+ * several nodes uses (SfLocStoreClass.lookup and .update, as redis).
+ *
+ * A lookup is answered here, from worker 0's mirror (sf-location-mirror.h):
+ * the bindings worker 0's core published after its last change to the
+ * address-of-record, the expired ones left out by this worker's clock.  The
+ * answer goes out in a later turn of this worker's context (a store never
+ * answers inside the call that asked), the lookups of one turn under one
+ * idle source.  Worker 0 publishes before a change's result goes out, so a
+ * lookup that starts after a REGISTER's 200 sees its bindings.
+ *
+ * An update, the REGISTER's changes copied, is posted to worker 0's inbox,
+ * run there by sf_location_update(), and its result posted back to the
+ * asking worker, where it is delivered as a store's answer.  So CSeq order
+ * (10.3 step 7) and the limits are checked in one place, the core has one
+ * writer, and the location code stays single-threaded.  A lookup crosses
+ * the same way when worker 0's location has no mirror (a shared store's:
+ * only tests make such a layer, redis being one store for every worker).
  *
  * Requests in flight are bounded per asking worker (max_asks, counted on the
  * Link): past it a request is answered at once, in the asking worker, as a
@@ -21,12 +30,13 @@
  * Threads: a request is owned by one worker at a time (the asker, then worker
  * 0 while its location has it, then the asker again); nothing is shared but
  * the Link, whose counts are atomic and whose closed flag only the asking
- * worker reads and writes (the answer runs in its thread), and the bindings
- * of a result, which worker 0's core holds too: their reference counts are
- * atomic and a binding with two owners is never changed (sf-location.h).
- * No lock is held. */
+ * worker reads and writes (the answer runs in its thread), the mirror
+ * (under its mutex), and the bindings of a result, which worker 0's core
+ * holds too: their reference counts are atomic and a binding with two owners
+ * is never changed (sf-location.h). */
 #include "config.h"
 #include "sf-location-store.h"
+#include "sf-location-mirror.h"
 #include "framework/sf-workers.h"
 #include <string.h>
 
@@ -45,7 +55,24 @@ typedef struct {
   Link *link;        /* owned ref */
   guint max_asks;    /* requests in flight at most (0: no limit) */
   guint64 busy;      /* requests answered at once past max_asks */
+  SfLocMirror *mirror; /* owned ref, nullable: worker 0's bindings, read for lookups */
+  GQueue ready;      /* Ready*: lookups answered from the mirror, to deliver next turn */
+  GSource *idle;     /* owned ref, while ready is not empty: delivers it */
 } WorkerStore;
+
+/* A lookup's answer from the mirror, waiting for the asker's next turn. */
+typedef struct {
+  gpointer data;       /* the asking SfLocation's request */
+  GPtrArray *bindings; /* owned */
+} Ready;
+
+static void
+ready_free (gpointer p)
+{
+  Ready *r = p;
+  g_ptr_array_unref (r->bindings);
+  g_free (r);
+}
 
 /* A lookup or an update on its way to worker 0 and back; every string owned. */
 typedef struct {
@@ -189,12 +216,50 @@ ask_send (WorkerStore *s, Ask *a)
   g_source_unref (src);
 }
 
+/* The lookups answered from the mirror in earlier turns (those queued when
+ * it started: one answered may ask again, for the next turn).  A lookup
+ * made after worker 0's location closed is not answered, as it would not
+ * be through the inbox; the request goes with the asking location. */
+static gboolean
+deliver_ready (gpointer p)
+{
+  WorkerStore *s = p;
+  Link *link = s->link;
+  g_atomic_ref_count_inc (&link->ref);
+  gboolean gone = sf_loc_mirror_closed (s->mirror);
+  for (guint n = s->ready.length; n > 0 && !gone && !link->closed; n--) {
+    Ready *r = g_queue_pop_head (&s->ready);
+    gpointer data = r->data;
+    GPtrArray *bindings = g_steal_pointer (&r->bindings);
+    g_free (r);
+    s->base.answered (NULL, bindings, data); /* may close the store: s is gone then */
+  }
+  gboolean more = !link->closed && !gone && s->ready.length > 0;
+  if (!link->closed && !more)
+    g_clear_pointer (&s->idle, g_source_unref);
+  link_unref (link);
+  return more ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
 static void
 worker_lookup (SfLocStore *base, const char *aor, gint64 now, gpointer data)
 {
-  (void) now;
   WorkerStore *s = (WorkerStore *) base;
-  ask_send (s, ask_new (s, aor, data));
+  if (s->mirror == NULL) {
+    ask_send (s, ask_new (s, aor, data));
+    return;
+  }
+  Ready *r = g_new (Ready, 1);
+  r->data = data;
+  r->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
+  sf_loc_mirror_read (s->mirror, aor, now, r->bindings);
+  g_queue_push_tail (&s->ready, r);
+  if (s->idle == NULL) {
+    s->idle = g_idle_source_new ();
+    g_source_set_priority (s->idle, G_PRIORITY_DEFAULT); /* as the memory core's results */
+    g_source_set_callback (s->idle, deliver_ready, s, NULL);
+    g_source_attach (s->idle, g_main_context_get_thread_default ());
+  }
 }
 
 static void
@@ -232,6 +297,12 @@ worker_close (SfLocStore *base)
   WorkerStore *s = (WorkerStore *) base;
   s->link->closed = TRUE;
   link_unref (s->link);
+  if (s->idle != NULL) {
+    g_source_destroy (s->idle);
+    g_source_unref (s->idle);
+  }
+  g_queue_clear_full (&s->ready, ready_free); /* their requests go with the asking location */
+  g_clear_pointer (&s->mirror, sf_loc_mirror_unref);
   g_free (s);
 }
 
@@ -258,6 +329,8 @@ sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, guint max_asks, S
   s->w = w;
   s->home = home;
   s->max_asks = max_asks;
+  s->mirror = sf_location_mirror (home);
+  g_queue_init (&s->ready);
   s->link = g_new0 (Link, 1);
   g_atomic_ref_count_init (&s->link->ref);
   return &s->base;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "sf-location.h"
 #include "sf-location-store.h"
+#include "sf-location-mirror.h"
 #include <string.h>
 
 G_DEFINE_QUARK (sf-location-error-quark, sf_location_error)
@@ -17,6 +18,7 @@ struct _SfLocation {
   GQueue writing;        /* Pending* whose write the store has not reported yet, oldest first */
   GHashTable *asking;    /* Pending* the shared store (lookup and update hooks) has not answered yet */
   SfMetricHistogram latency[SF_LOC_N_OPS]; /* how long the store took, by SfLocOp (the metrics') */
+  SfLocMirror *mirror;   /* owned ref: the bindings for the other workers' lookups, on once one joins */
 };
 
 void
@@ -60,6 +62,7 @@ sf_location_new_memory (SfClock *clock)
   loc->clock = clock;
   loc->aors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   g_queue_init (&loc->writing);
+  loc->mirror = sf_loc_mirror_new ();
   return loc;
 }
 
@@ -142,8 +145,28 @@ sf_location_free (SfLocation *loc)
     g_source_destroy (src); /* frees the Pending: the result and the caller's data */
     g_source_unref (src);
   }
+  sf_loc_mirror_close (loc->mirror); /* before the core's bindings go: readers find it closed */
+  sf_loc_mirror_unref (loc->mirror);
   g_hash_table_unref (loc->aors);
   g_free (loc);
+}
+
+SfLocMirror *
+sf_location_mirror (SfLocation *loc)
+{
+  if (shared (loc))
+    return NULL; /* the core is empty: the store answers */
+  sf_loc_mirror_enable (loc->mirror, loc->aors);
+  return sf_loc_mirror_ref (loc->mirror);
+}
+
+/* After each change to @aor's bindings in the core, before its result goes
+ * out: the other workers' lookups see it from then on. */
+static void
+publish (SfLocation *loc, const char *aor)
+{
+  if (sf_loc_mirror_on (loc->mirror))
+    sf_loc_mirror_publish (loc->mirror, aor, g_hash_table_lookup (loc->aors, aor));
 }
 
 static gint64
@@ -160,13 +183,17 @@ live (SfLocation *loc, const char *aor)
   if (list == NULL)
     return NULL;
   gint64 now = now_s (loc);
+  guint before = list->len;
   for (guint i = list->len; i > 0; i--)
     if (((SfLocBinding *) list->pdata[i - 1])->expires_at <= now)
       g_ptr_array_remove_index (list, i - 1);
+  if (list->len == before)
+    return list;
   if (list->len == 0) {
-    g_hash_table_remove (loc->aors, aor);
-    return NULL;
+    g_hash_table_remove (loc->aors, aor); /* frees list */
+    list = NULL;
   }
+  publish (loc, aor);
   return list;
 }
 
@@ -397,6 +424,7 @@ written (GError *error, GPtrArray *committed, gpointer data)
         g_hash_table_insert (loc->aors, g_strdup (d->aor), g_steal_pointer (&committed));
       else
         g_hash_table_remove (loc->aors, d->aor);
+      publish (loc, d->aor);
     }
   }
   g_clear_pointer (&committed, g_ptr_array_unref);
@@ -498,9 +526,10 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
       b->contact = g_strdup (changes[k].contact);
       g_ptr_array_add (list, b);
     } else if (g_atomic_int_get (&b->refs) > 0) {
-      /* shared with a result or a write still in use (maybe in another
-       * thread): replaced, never changed.  A binding the core alone holds
-       * gains no owner meanwhile: only the core's thread refs it. */
+      /* shared with a result, a write still in use or the workers' mirror
+       * (maybe read in another thread): replaced, never changed.  A binding
+       * the core alone holds gains no owner meanwhile: only the core's
+       * thread refs it (the mirror's readers ref only what it holds). */
       SfLocBinding *fresh = g_new0 (SfLocBinding, 1);
       fresh->contact = g_strdup (b->contact);
       guint at = 0;
@@ -528,6 +557,7 @@ sf_location_update (SfLocation *loc, const char *aor, const char *call_id, guint
     g_hash_table_remove (loc->aors, aor);
     list = NULL;
   }
+  publish (loc, aor); /* before the result, and so a REGISTER's 200, goes out */
   if (loc->store == NULL) {
     later (loc, snapshot (loc, aor, NULL), done, data, data_free);
     return;
@@ -594,6 +624,7 @@ sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
     g_ptr_array_add (rows, sf_loc_binding_ref (list->pdata[i]));
   if (list->len == 0)
     g_hash_table_remove (loc->aors, aor);
+  publish (loc, aor);
   if (loc->store == NULL) {
     g_ptr_array_unref (rows);
     return removed;

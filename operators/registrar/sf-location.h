@@ -117,11 +117,14 @@ SfLocation *sf_location_new_sqlite (SfClock *clock, const char *path, guint busy
 SfLocation *sf_location_new_redis (SfClock *clock, const char *uri, const char *password, guint timeout_ms,
                                    GError **error);
 /* Worker @w's (1 to N - 1) view of worker 0's location @home (docs/workers.md):
- * a store that holds nothing itself, like redis, whose every lookup and
- * update runs on @home through @set's inboxes (sf-location-worker.c).  @home
- * and @set must outlive it.  Past @max_asks requests in flight (0: no limit)
- * a lookup gets SF_LOCATION_ERROR_UNAVAILABLE, an update
- * SF_LOCATION_ERROR_STORE_FAILED, at once (in a later iteration). */
+ * a store that holds nothing itself, like redis, whose updates run on @home
+ * through @set's inboxes and whose lookups read @home's mirror of its
+ * bindings (sf-location-worker.c, sf-location-mirror.h), which this turns
+ * on: made while @home's thread does not run (worker 0 waits for the other
+ * workers' setup).  @home and @set must outlive it.  Past @max_asks requests
+ * in flight (0: no limit) an update gets SF_LOCATION_ERROR_STORE_FAILED at
+ * once (in a later iteration); so does a lookup, SF_LOCATION_ERROR_UNAVAILABLE,
+ * when @home is a shared store's (it has no mirror: its lookups cross too). */
 SfLocation *sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *home, guint max_asks);
 /* The requests a worker's view answered busy past its max_asks (0 for any other location). */
 guint64 sf_location_worker_busy (SfLocation *loc);

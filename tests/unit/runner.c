@@ -48,6 +48,7 @@ main (int argc, char **argv)
   sf_test_register_b2bua_media ();
   sf_test_register_route ();
   sf_test_register_workers ();
+  sf_test_register_location_mirror ();
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {
     CU_pSuite suite = CU_get_suite (argv[1]);
