@@ -162,7 +162,7 @@ on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
     sf_stack_answer_stateless (s, msg, from, 503, NULL, NULL);
     return;
   }
-  sf_stack_source_hold (s, txn, source); /* counted for the source and the set, when they count */
+  sf_stack_source_hold (s, txn, g_steal_pointer (&source)); /* counted for the source and the set, when they count */
   s->stats.transactions++;
   sf_endpoint_post_always (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
                                                           (GDestroyNotify) sf_sip_event_free));
