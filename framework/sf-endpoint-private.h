@@ -71,6 +71,8 @@ struct _SfEndpoint {
   gpointer after_batch_data;
   guint turn_left;          /* events this turn of the loop may still dispatch (reset in the source's prepare) */
   gboolean in_batch;        /* run_batch is dispatching: sf_endpoint_dispatch_queued waits */
+  GArray *deferred;         /* owned, nullable: Deferred (sf-endpoint.c), oldest first (sf_endpoint_defer) */
+  gboolean running_deferred; /* run_deferred is running them: a nested one waits */
   GMutex inbox_lock;
   GQueue inbox;            /* InboxItem, from other threads */
   GMainContext *context;   /* unowned, nullable */

@@ -162,6 +162,9 @@ sf_endpoint_free (SfEndpoint *ep)
   g_hash_table_unref (ep->by_id);
   /* After the instances: they may hold what a module's state owns. */
   sf_modules_teardown (ep);
+  /* After the modules: their teardowns cancel the calls they deferred. */
+  if (ep->deferred != NULL)
+    g_array_unref (ep->deferred);
   sf_clock_free (ep->clock);
   g_free (ep);
 }
@@ -982,19 +985,81 @@ fire_due (SfEndpoint *ep)
   return n;
 }
 
+/* ---- calls deferred to the batch (sf_endpoint_defer) ---- */
+
+typedef struct {
+  SfDeferFunc func; /* NULL: cancelled */
+  gpointer data;
+} Deferred;
+
+void
+sf_endpoint_defer (SfEndpoint *ep, SfDeferFunc func, gpointer data)
+{
+  if (ep->deferred == NULL)
+    ep->deferred = g_array_new (FALSE, FALSE, sizeof (Deferred));
+  g_array_append_val (ep->deferred, ((Deferred) { func, data }));
+}
+
+void
+sf_endpoint_undefer (SfEndpoint *ep, SfDeferFunc func, gpointer data)
+{
+  /* marked, not removed: run_deferred may be walking the array */
+  for (guint i = 0; ep->deferred != NULL && i < ep->deferred->len; i++) {
+    Deferred *d = &g_array_index (ep->deferred, Deferred, i);
+    if (d->func == func && d->data == data)
+      d->func = NULL;
+  }
+}
+
+static gboolean
+has_deferred (SfEndpoint *ep)
+{
+  return ep->deferred != NULL && ep->deferred->len > 0;
+}
+
+/* Runs the calls deferred before this one began, at most *@budget of them
+ * (counted down); those deferred while they run wait for the next time, so a
+ * call that defers itself again cannot keep the batch.  FALSE when none was
+ * waiting (or a run is already under way, further up the stack). */
+static gboolean
+run_deferred (SfEndpoint *ep, guint *budget)
+{
+  if (!has_deferred (ep) || ep->running_deferred)
+    return FALSE;
+  ep->running_deferred = TRUE;
+  guint n = ep->deferred->len, i;
+  for (i = 0; i < n && *budget > 0; i++) {
+    Deferred *d = &g_array_index (ep->deferred, Deferred, i); /* again each time: a call may grow the array */
+    SfDeferFunc func = d->func;
+    if (func == NULL)
+      continue;
+    d->func = NULL;
+    func (d->data);
+    (*budget)--;
+  }
+  g_array_remove_range (ep->deferred, 0, i);
+  ep->running_deferred = FALSE;
+  return TRUE;
+}
+
 guint
 sf_endpoint_drain (SfEndpoint *ep)
 {
-  guint n = 0;
+  guint n = 0, left = SF_DRAIN_MAX;
   gboolean outer = ep->in_batch; /* sf_endpoint_dispatch_queued waits for this drain too */
   ep->in_batch = TRUE;
   take_inbox (ep);
   fire_due (ep);
-  while (dispatch_one (ep))
-    if (++n >= SF_DRAIN_MAX) {
+  do {
+    while (left > 0 && dispatch_one (ep)) {
+      n++;
+      left--;
+    }
+    if (left == 0) {
       g_warning ("%u events in one drain: a flow is posting to itself without end; the rest waits", n);
       break;
     }
+  } while (run_deferred (ep, &left));
   ep->in_batch = outer;
   return n;
 }
@@ -1150,7 +1215,7 @@ source_ready (SfEndpoint *ep, gint *timeout)
   g_mutex_lock (&ep->inbox_lock);
   inbox = !g_queue_is_empty (&ep->inbox);
   g_mutex_unlock (&ep->inbox_lock);
-  if (inbox || ep->queue_len > 0)
+  if (inbox || ep->queue_len > 0 || has_deferred (ep))
     return TRUE;
   gint64 next = sf_timer_heap_next_deadline (ep->timers);
   if (next == G_MAXINT64 || sf_clock_is_fake (ep->clock)) {
@@ -1194,16 +1259,19 @@ source_check (GSource *source)
 
 /* What the source does when ready: the other threads' events and the timers
  * due join the queue, then at most what is left of this turn's budget is
- * dispatched (the rest waits for the next turn: a flow that posts to itself
- * forever cannot starve sockets and timers), then the after-batch hook. */
+ * dispatched, the deferred calls each time the queue is empty (the rest waits
+ * for the next turn: a flow that posts to itself forever cannot starve
+ * sockets and timers), then the after-batch hook. */
 static void
 run_batch (SfEndpoint *ep)
 {
   ep->in_batch = TRUE;
   take_inbox (ep);
   fire_due (ep);
-  while (ep->turn_left > 0 && dispatch_one (ep))
-    ep->turn_left--;
+  do {
+    while (ep->turn_left > 0 && dispatch_one (ep))
+      ep->turn_left--;
+  } while (ep->turn_left > 0 && run_deferred (ep, &ep->turn_left));
   ep->in_batch = FALSE;
   if (ep->after_batch != NULL)
     ep->after_batch (ep->after_batch_data);
@@ -1227,7 +1295,7 @@ sf_endpoint_dispatch_queued (SfEndpoint *ep)
    * dispatch, the dispatch's own loop takes what was queued; with this turn's
    * budget spent, the source takes it next turn (nor the after-batch hook
    * run again for nothing: at shutdown it walks every instance). */
-  if (ep->source == NULL || ep->in_batch || ep->queue_len == 0 || ep->turn_left == 0)
+  if (ep->source == NULL || ep->in_batch || (ep->queue_len == 0 && !has_deferred (ep)) || ep->turn_left == 0)
     return;
   run_batch (ep);
 }

@@ -192,6 +192,20 @@ void sf_endpoint_set_after_batch (SfEndpoint *ep, GSourceFunc func, gpointer use
  * is empty, before sf_endpoint_attach, inside a dispatch, or when the turn's
  * budget is spent.  Only on the thread that runs the endpoint's context. */
 void sf_endpoint_dispatch_queued (SfEndpoint *ep);
+/* A call deferred to the endpoint's batch (sf_endpoint_defer). */
+typedef void (*SfDeferFunc) (gpointer data);
+/* Runs @func (@data) later on the endpoint's thread, never inside this call:
+ * in the batch running now once its queue is empty (the same turn of the
+ * loop, each call counting as an event of the turn's budget), else in the
+ * loop's next turn (the source is ready while calls wait; unattached: at the
+ * next drain).  For an answer its asker must not see before its own call
+ * returns, without the extra turn of an idle source.  Calls run in the order
+ * deferred; one deferred while they run waits for the next time.  @data stays
+ * the caller's: it cancels its calls (sf_endpoint_undefer) before freeing it,
+ * at the latest from a module's teardown (the endpoint frees its list after). */
+void sf_endpoint_defer (SfEndpoint *ep, SfDeferFunc func, gpointer data);
+/* Drops the calls of @func with @data not run yet. */
+void sf_endpoint_undefer (SfEndpoint *ep, SfDeferFunc func, gpointer data);
 
 /* Sends device:"shutdown" to every instance but transactions; those that do not
  * take it end at once.  Transactions (scope "transaction") are left to their own

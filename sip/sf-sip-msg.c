@@ -948,9 +948,44 @@ sf_sip_msg_check_all (SfSipMsg *msg, GError **error)
   return TRUE;
 }
 
+/* Do @msg's bytes hold exactly what sf_sip_msg_serialize() writes: the start
+ * line at their start, its CRLF, every header line end to end, a CRLF and the
+ * body up to their end?  True of every message we build (the builder writes
+ * it so) and of most received ones; not of one with keep-alive CRLFs before
+ * it, LF line ends, or bytes after its body.  One look at each line. */
+static gboolean
+bytes_are_serialized (SfSipMsg *msg)
+{
+  gsize size;
+  const char *d = g_bytes_get_data (msg->bytes, &size), *end = d + size;
+  const char *p = msg->start_line.p;
+  if (p != d || (gsize) (end - p) < msg->start_line.len + 2)
+    return FALSE;
+  p += msg->start_line.len;
+  if (p[0] != '\r' || p[1] != '\n')
+    return FALSE;
+  p += 2;
+  for (guint i = 0; i < msg->n_headers; i++) {
+    const SfSipHdr *h = &msg->headers[i];
+    if (h->line.p != p || (gsize) (end - p) < h->line.len)
+      return FALSE;
+    p += h->line.len;
+  }
+  if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+    return FALSE;
+  p += 2;
+  if (msg->body.len > 0 && msg->body.p != p)
+    return FALSE;
+  return (gsize) (end - p) == msg->body.len;
+}
+
 GBytes *
 sf_sip_msg_serialize (SfSipMsg *msg)
 {
+  /* A message sent as it was built (each response, each request a transaction
+   * sends) is its bytes already: no copy. */
+  if (bytes_are_serialized (msg))
+    return g_bytes_ref (msg->bytes);
   GString *out = g_string_sized_new (g_bytes_get_size (msg->bytes));
   g_string_append_len (out, msg->start_line.p, (gssize) msg->start_line.len);
   g_string_append (out, "\r\n");

@@ -108,7 +108,8 @@ GArray *sf_sip_msg_multipart (SfSipMsg *msg, GError **error);
 gboolean sf_sip_msg_check_all (SfSipMsg *msg, GError **error);
 
 /* The wire form (transfer full): the start line, every header line (the bytes
- * as received for headers not changed), an empty line, the body. */
+ * as received for headers not changed), an empty line, the body: the
+ * message's own bytes, another reference, when they are exactly that. */
 GBytes *sf_sip_msg_serialize (SfSipMsg *msg);
 
 /* sf_sip_msg_parse() of a message this process built (sf-sip-build.c), for

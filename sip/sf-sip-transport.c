@@ -202,6 +202,29 @@ put_uint (char *p, guint v)
   return p;
 }
 
+/* The dotted quad of IPv4 address @b at @p (what inet_ntop writes); returns the end. */
+static char *
+put_ipv4 (char *p, const guint8 *b)
+{
+  for (int i = 0; i < 4; i++) {
+    if (i > 0)
+      *p++ = '.';
+    p = put_uint (p, b[i]);
+  }
+  return p;
+}
+
+const char *
+sf_sip_ip_text (GInetAddress *ip, char buf[SF_SIP_IPV4_TEXT], char **owned)
+{
+  *owned = NULL;
+  if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4) {
+    *put_ipv4 (buf, g_inet_address_to_bytes (ip)) = '\0';
+    return buf;
+  }
+  return *owned = g_inet_address_to_string (ip);
+}
+
 char *
 sf_sip_addr_to_string (GInetSocketAddress *addr)
 {
@@ -212,12 +235,8 @@ sf_sip_addr_to_string (GInetSocketAddress *addr)
   if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV4) {
     /* by hand, not inet_ntop and a printf: twice a REGISTER (its source and
      * local address), once a stateless answer's event line */
-    const guint8 *b = g_inet_address_to_bytes (ip);
-    char out[sizeof "255.255.255.255:65535"], *p = out;
-    for (int i = 0; i < 4; i++) {
-      p = put_uint (p, b[i]);
-      *p++ = i < 3 ? '.' : ':';
-    }
+    char out[sizeof "255.255.255.255:65535"], *p = put_ipv4 (out, g_inet_address_to_bytes (ip));
+    *p++ = ':';
     p = put_uint (p, port);
     return g_strndup (out, (gsize) (p - out));
   }
@@ -290,7 +309,9 @@ static SfSipMsg *
 fix_via (SfSipMsg *m, GBytes *bytes, const SfSipPeer *from)
 {
   const SfSipValue *via = sf_sip_msg_top_via (m);
-  g_autofree char *ip = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  char ip4[SF_SIP_IPV4_TEXT];
+  g_autofree char *ip6 = NULL;
+  const char *ip = sf_sip_ip_text (g_inet_socket_address_get_address (from->remote), ip4, &ip6);
   SfSipStr host = via->host;
   if (host.len >= 2 && host.p[0] == '[')
     host = sf_sip_str (host.p + 1, host.len - 2);

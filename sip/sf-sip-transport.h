@@ -67,6 +67,12 @@ void sf_sip_peer_copy (SfSipPeer *dst, const SfSipPeer *src);
 char *sf_sip_peer_to_string (const SfSipProto proto, GInetSocketAddress *addr);
 /* "127.0.0.1:5070", "[::1]:5070" (transfer full); NULL for NULL. */
 char *sf_sip_addr_to_string (GInetSocketAddress *addr);
+/* The text g_inet_address_to_string() gives of @ip, without its allocation
+ * for IPv4 (once or twice a received request): an IPv4 address is written
+ * into @buf, another into a new string in *@owned (NULL otherwise), which
+ * the caller frees.  Returns the text. */
+#define SF_SIP_IPV4_TEXT sizeof "255.255.255.255"
+const char *sf_sip_ip_text (GInetAddress *ip, char buf[SF_SIP_IPV4_TEXT], char **owned);
 
 /* The methods sipflow knows (the RFC 3261 six and the extensions it answers),
  * then SF_SIP_METHOD_OTHER for every other token: a label set a remote party

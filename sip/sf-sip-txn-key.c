@@ -50,6 +50,27 @@ append (GString *s, SfSipStr v)
   g_string_append_len (s, v.p != NULL ? v.p : "", (gssize) v.len);
 }
 
+/* Copies @len bytes of @p to @at, returns the end (a key is built in one
+ * block of its exact size: no GString growth, no printf, a few thousand
+ * instructions a message less). */
+static char *
+put (char *at, const char *p, gsize len)
+{
+  if (len > 0)
+    memcpy (at, p, len);
+  return at + len;
+}
+
+/* @v's decimal digits, at most 10 (a guint), written backwards into the end of @buf [10]: their start. */
+static char *
+utoa (guint v, char *end)
+{
+  do
+    *--end = (char) ('0' + v % 10);
+  while ((v /= 10) != 0);
+  return end;
+}
+
 char *
 sf_sip_txn_server_key_for (SfSipMsg *req, const char *method)
 {
@@ -61,18 +82,22 @@ sf_sip_txn_server_key_for (SfSipMsg *req, const char *method)
   if (via == NULL || cseq == NULL)
     return NULL;
   const SfSipParam *branch = branch_of (via);
-  GString *k = g_string_new (NULL);
   if (cookie (branch)) {
     /* branch|sent-by host (lower case):port|method */
-    append (k, branch->value);
-    g_string_append_c (k, '|');
-    gsize at = k->len;
-    append (k, via->host);
-    for (gsize i = at; i < k->len; i++)
-      k->str[i] = g_ascii_tolower (k->str[i]);
-    g_string_append_printf (k, ":%u|%s", via->port, method);
-    return g_string_free (k, FALSE);
+    char digits[10], *d = utoa (via->port, digits + sizeof digits);
+    gsize dlen = (gsize) (digits + sizeof digits - d), mlen = strlen (method);
+    char *key = g_malloc (branch->value.len + 1 + via->host.len + 1 + dlen + 1 + mlen + 1);
+    char *at = put (key, branch->value.p, branch->value.len);
+    *at++ = '|';
+    for (gsize i = 0; i < via->host.len; i++)
+      *at++ = g_ascii_tolower (via->host.p[i]);
+    *at++ = ':';
+    at = put (at, d, dlen);
+    *at++ = '|';
+    at = put (at, method, mlen + 1); /* its NUL too */
+    return key;
   }
+  GString *k = g_string_new (NULL);
   /* RFC 2543: Request-URI, From tag, Call-ID, CSeq number, top Via, method;
    * the To tag for a non-INVITE transaction.  A response has no Request-URI. */
   if (!sf_sip_msg_is_request (req)) {
@@ -104,7 +129,14 @@ sf_sip_txn_server_key (SfSipMsg *req)
 {
   if (req == NULL || !sf_sip_msg_is_request (req))
     return NULL;
-  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (req));
+  SfSipStr m = sf_sip_msg_method (req);
+  char buf[32]; /* every common method fits: no copy on the heap */
+  g_autofree char *long_method = NULL;
+  const char *method = buf;
+  if (m.len < sizeof buf)
+    *put (buf, m.p, m.len) = '\0';
+  else
+    method = long_method = sf_sip_str_dup (m);
   return sf_sip_txn_server_key_for (req, strcmp (method, "ACK") == 0 ? "INVITE" : method);
 }
 
@@ -150,17 +182,30 @@ sf_sip_txn_client_key_for (SfSipMsg *msg, const char *method)
   return client_key (msg, method);
 }
 
+/* "@c|@t" in one block of its size. */
+static char *
+call_key (const char *c, gsize clen, const char *t, gsize tlen)
+{
+  char *key = g_malloc (clen + 1 + tlen + 1);
+  char *at = put (key, c, clen);
+  *at++ = '|';
+  *put (at, t, tlen) = '\0';
+  return key;
+}
+
 char *
 sf_sip_txn_call_key (const char *call_id, const char *remote_tag)
 {
-  return g_strdup_printf ("%s|%s", call_id != NULL ? call_id : "", remote_tag != NULL ? remote_tag : "");
+  return call_key (call_id != NULL ? call_id : "", call_id != NULL ? strlen (call_id) : 0,
+                   remote_tag != NULL ? remote_tag : "", remote_tag != NULL ? strlen (remote_tag) : 0);
 }
 
 char *
 sf_sip_txn_call_key_of (SfSipMsg *req)
 {
   const SfSipValue *cid = sf_sip_msg_value (req, SF_SIP_HDR_CALL_ID, NULL);
-  g_autofree char *c = cid != NULL ? sf_sip_str_dup (cid->text) : g_strdup ("");
-  g_autofree char *t = sf_sip_str_dup (tag_of (req, SF_SIP_HDR_FROM));
-  return sf_sip_txn_call_key (c, t);
+  SfSipStr t = tag_of (req, SF_SIP_HDR_FROM);
+  /* as the C strings sf_sip_str_dup made of them before: up to a NUL inside */
+  gsize clen = cid != NULL && cid->text.p != NULL ? strnlen (cid->text.p, cid->text.len) : 0;
+  return call_key (clen > 0 ? cid->text.p : "", clen, t.p, strnlen (t.p, t.len));
 }

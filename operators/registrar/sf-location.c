@@ -4,6 +4,8 @@
 #include "sf-location.h"
 #include "sf-location-store.h"
 #include "sf-location-mirror.h"
+
+#include "framework/sf-endpoint.h"
 #include <string.h>
 
 G_DEFINE_QUARK (sf-location-error-quark, sf_location_error)
@@ -11,7 +13,9 @@ G_DEFINE_QUARK (sf-location-error-quark, sf_location_error)
 struct _SfLocation {
   SfClock *clock;        /* unowned */
   GHashTable *aors;      /* char* aor -> GPtrArray of SfLocBinding* */
-  GList *pending;        /* GSource* of results not delivered yet */
+  GList *pending;        /* GSource* of results not delivered yet (no answer_ep) */
+  SfEndpoint *answer_ep; /* unowned, nullable: the core's answers run in its batch (sf_location_answer_in) */
+  GQueue ready;          /* Pending* deferred to answer_ep's batch, not delivered yet, oldest first */
   guint max_aors;        /* 0: no limit */
   gint64 purged_at;      /* clock seconds of the last full purge */
   SfLocStore *store;     /* owned, nullable: the persistence layer */
@@ -63,6 +67,8 @@ sf_location_new_memory (SfClock *clock)
   loc->aors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   g_queue_init (&loc->writing);
   loc->mirror = sf_loc_mirror_new ();
+
+  g_queue_init (&loc->ready);
   return loc;
 }
 
@@ -116,6 +122,7 @@ sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *hom
 }
 
 static void pending_free (gpointer p);
+static void deliver_ready (gpointer p);
 
 /* Does the store answer lookups and updates itself (the core stays empty)? */
 static gboolean
@@ -147,6 +154,12 @@ sf_location_free (SfLocation *loc)
   }
   sf_loc_mirror_close (loc->mirror); /* before the core's bindings go: readers find it closed */
   sf_loc_mirror_unref (loc->mirror);
+
+  gpointer d;
+  while ((d = g_queue_pop_head (&loc->ready)) != NULL) {
+    sf_endpoint_undefer (loc->answer_ep, deliver_ready, d);
+    pending_free (d); /* the result and the caller's data */
+  }
   g_hash_table_unref (loc->aors);
   g_free (loc);
 }
@@ -307,12 +320,38 @@ sf_location_persistent (SfLocation *loc)
   return loc->store != NULL;
 }
 
-/* The result goes out in a later iteration of the thread-default main context,
- * as a remote store's would. */
+/* From the endpoint's batch: one answer, taken off the location's list
+ * first, so that a callback may free the location (sf_location_free drops
+ * the others' calls). */
+static void
+deliver_ready (gpointer p)
+{
+  Pending *d = p;
+  g_queue_remove (&d->loc->ready, d); /* its head: the calls run in the order deferred */
+  SfLocationResult *r = g_steal_pointer (&d->result);
+  d->done (r, d->data);
+  pending_free (d);
+}
+
+void
+sf_location_answer_in (SfLocation *loc, SfEndpoint *ep)
+{
+  loc->answer_ep = ep;
+}
+
+/* The result goes out later, never inside the caller's call, as a remote
+ * store's would: from the endpoint's batch once its queue is empty
+ * (sf_location_answer_in: in the same turn of the loop), else from an idle
+ * source in a later iteration of the thread-default main context. */
 static void
 later (SfLocation *loc, SfLocationResult *r, SfLocationFunc done, gpointer data, GDestroyNotify data_free)
 {
   Pending *d = pending_new (loc, r, done, data, data_free);
+  if (loc->answer_ep != NULL) {
+    g_queue_push_tail (&loc->ready, d);
+    sf_endpoint_defer (loc->answer_ep, deliver_ready, d);
+    return;
+  }
   d->src = g_idle_source_new ();
   g_source_set_callback (d->src, deliver, d, pending_free);
   g_source_set_priority (d->src, G_PRIORITY_DEFAULT);

@@ -2,7 +2,8 @@
  * address-of-record to contacts, behind an asynchronous interface (docs/architecture.md:
  * a lookup's result comes back as an event), so a persistent store or one
  * shared by several servers can replace the in-memory one without touching the
- * flows.  Results are delivered in a later main-loop iteration, never from
+ * flows.  Results are delivered later (a later main-loop iteration, or the
+ * endpoint's batch: sf_location_answer_in), never from
  * inside the call that asked.
  *
  * How it is built: a memory core plus an optional persistence layer
@@ -134,6 +135,14 @@ guint64 sf_location_worker_busy (SfLocation *loc);
  * (DBSIZE, whatever else the database holds: it is the store's alone) are
  * counted instead, in the script that adds the new key. */
 void sf_location_set_max_aors (SfLocation *loc, guint max);
+/* The answers the memory core gives itself (every lookup, an update with no
+ * persistence layer, a refused update) run from @ep's batch once its queue is
+ * empty (sf_endpoint_defer), not from an idle source: the same turn of the
+ * loop, not one more poll; still never from inside the call that asked.  @ep
+ * (unowned) runs on the thread that uses @loc and outlives it (the registrar's
+ * endpoint, whose module teardown frees @loc).  Without it (tests, tools) an
+ * idle source of the thread-default main context answers. */
+void sf_location_answer_in (SfLocation *loc, struct _SfEndpoint *ep);
 /* Writes already handed to the persistence layer are committed first (sqlite:
  * this loop iteration's, and the writer thread's queue); results not
  * delivered yet are dropped

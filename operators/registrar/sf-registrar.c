@@ -391,6 +391,9 @@ sf_registrar_setup (SfEndpoint *ep, SfConfig *cfg, GError **error)
     return FALSE;
   }
   sf_location_set_max_aors (r->loc, (guint) sf_config_get_int (cfg, "registrar", "max_aors"));
+  /* the memory core's answers in the endpoint's batch, not one more loop
+   * turn later (freed in our teardown, inside the endpoint's free) */
+  sf_location_answer_in (r->loc, ep);
   r->ep = ep;
   SfStack *stack = sf_module_state (ep, &sf_transaction_module);
   if (stack != NULL)
@@ -696,9 +699,9 @@ deliver (SfLocationResult *r, gpointer data)
   if (inst != NULL) { /* always: the result belongs to work already accepted (a full queue must not lose it) */
     sf_endpoint_post_always (t->ep, inst, sf_event_new_full (SF_EV_TASK, "location", NULL, r,
                                                       (GDestroyNotify) sf_location_result_free));
-    /* run it in this turn (the store's answer came from a source of the
-     * loop, never inside a dispatch: then this does nothing), not after
-     * another poll: the REGISTER's 200 goes out a loop turn sooner */
+    /* run it in this turn, not after another poll: a store's answer comes
+     * from a source of the loop (the memory core's from the endpoint's batch,
+     * which runs it anyway: then this does nothing) */
     sf_endpoint_dispatch_queued (t->ep);
   } else
     sf_location_result_free (r); /* the instance is gone: nothing to tell */

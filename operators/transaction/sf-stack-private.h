@@ -165,9 +165,9 @@ gboolean sf_stack_rate_ok (SfStack *s, const SfSipPeer *from);
  * one more?  Its address (transfer full), "" when it is not counted (a
  * trusted source, no limit), NULL when it or the set holds its bound already. */
 char *sf_stack_source_over_share (SfStack *s, const SfSipPeer *from);
-/* Counts @txn against @source (sf_stack_source_over_share()'s answer) and
- * against the set's sip.max_instances (N > 1) until it is freed. */
-void sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source);
+/* Counts @txn against @source (sf_stack_source_over_share()'s answer, taken:
+ * transfer full) and against the set's sip.max_instances (N > 1) until it is freed. */
+void sf_stack_source_hold (SfStack *s, SfInstance *txn, char *source);
 /* Ends a hold (SfTxnInstance.source): its source and the set hold one transaction less. */
 void sf_txn_source_hold_free (SfTxnSourceHold *h);
 /* Shutting down: does @msg (a request no server transaction has; @call its

@@ -50,9 +50,19 @@ on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
     return;
   }
   s->stats.requests++;
-  g_autofree char *method = sf_sip_str_dup (sf_sip_msg_method (msg));
+  /* the method as a C string: on the stack when it fits (every common one) */
+  SfSipStr ms = sf_sip_msg_method (msg);
+  char mbuf[32];
+  g_autofree char *long_method = ms.len < sizeof mbuf ? NULL : sf_sip_str_dup (ms);
+  const char *method = long_method;
+  if (method == NULL) {
+    if (ms.len > 0) /* a validated request has a method: never 0 */
+      memcpy (mbuf, ms.p, ms.len);
+    mbuf[ms.len] = '\0';
+    method = mbuf;
+  }
   gboolean ack = strcmp (method, "ACK") == 0;
-  g_autofree char *key = sf_sip_txn_server_key (msg); /* an ACK: its INVITE's */
+  g_autofree char *key = sf_sip_txn_server_key_for (msg, ack ? "INVITE" : method); /* an ACK: its INVITE's */
   if (key == NULL)
     return; /* the transport hands on validated messages only: never */
   SfInstance *txn = sf_endpoint_lookup (s->ep, "transaction", key);
@@ -152,7 +162,7 @@ on_recv (SfStack *s, SfSipMsg *msg, const SfSipPeer *from)
     sf_stack_answer_stateless (s, msg, from, 503, NULL, NULL);
     return;
   }
-  sf_stack_source_hold (s, txn, source); /* counted for the source and the set, when they count */
+  sf_stack_source_hold (s, txn, g_steal_pointer (&source)); /* counted for the source and the set, when they count */
   s->stats.transactions++;
   sf_endpoint_post_always (s->ep, txn, sf_event_new_full (SF_EV_SIP, method, NULL, sf_sip_event_new (msg, from, sf_instance_handle (txn)),
                                                           (GDestroyNotify) sf_sip_event_free));

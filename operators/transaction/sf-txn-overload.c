@@ -332,14 +332,18 @@ sf_txn_source_hold_free (SfTxnSourceHold *h)
 }
 
 void
-sf_stack_source_hold (SfStack *s, SfInstance *txn, const char *source)
+sf_stack_source_hold (SfStack *s, SfInstance *txn, char *source)
 {
-  if (*source == '\0' && s->set_max == 0)
+  if (*source == '\0' && s->set_max == 0) {
+    g_free (source);
     return; /* alone and not counted: nothing to hold */
+  }
   SfTxnSourceHold *h = g_new0 (SfTxnSourceHold, 1);
   h->table = source_table_ref (s->sources);
-  if (*source != '\0') {
-    h->source = g_strdup (source);
+  if (*source == '\0') {
+    g_free (source);
+  } else {
+    h->source = source;
     held_move (s->sources, source, TRUE);
     if (s->here != NULL) {
       h->here = source_table_ref (s->here);
@@ -371,13 +375,13 @@ sf_stack_source_over_share (SfStack *s, const SfSipPeer *from)
     return g_strdup ("");
   if (sf_stack_gate_trusted (s, from))
     return g_strdup ("");
-  char *source = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  char ip4[SF_SIP_IPV4_TEXT];
+  g_autofree char *ip6 = NULL;
+  const char *source = sf_sip_ip_text (g_inet_socket_address_get_address (from->remote), ip4, &ip6);
   if (held_get (s->sources, source) >= s->max_per_source ||
-      (s->here != NULL && held_get (s->here, source) >= s->worker_per_source)) {
-    g_free (source);
+      (s->here != NULL && held_get (s->here, source) >= s->worker_per_source))
     return NULL;
-  }
-  return source;
+  return ip6 != NULL ? g_steal_pointer (&ip6) : g_strdup (source);
 }
 
 /* Shutting down (quit, SIGINT, SIGTERM) until the sockets close: does @msg (a

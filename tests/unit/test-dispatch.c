@@ -20,6 +20,11 @@
  *  - dispatch_queued: a socket's reader dispatches the queue in its own turn of
  *    the loop, after-batch hook included, within the budget the turn shares
  *    with the endpoint's source; unattached, it leaves the queue to the drain
+ *  - deferred: a deferred call never runs inside sf_endpoint_defer; it runs
+ *    in the batch once the queue is empty (the events it posts in the same
+ *    turn), in the order deferred, each counting against the turn's budget
+ *    (one that defers itself again runs 1024 times a turn, not forever);
+ *    unattached, at the drain; a cancelled one never runs
  *  - shutdown: instances that do not take device:shutdown end at once; an instance
  *    created while shutting down hears it too (regression)
  *  - internal_events_not_dropped: a full queue refuses outside posts but never the
@@ -521,6 +526,86 @@ dispatch_queued (void)
   g_main_context_unref (ctx);
 }
 
+typedef struct {
+  SfEndpoint *ep;
+  SfInstance *inst;
+  GString *log;      /* what ran, in order: "name(state)" */
+  const char *name;
+  guint again;       /* defers itself again this many more times */
+  guint runs;
+} Call;
+
+static void
+deferred_call (gpointer p)
+{
+  Call *c = p;
+  c->runs++;
+  if (c->log != NULL)
+    g_string_append_printf (c->log, "%s(%s) ", c->name, c->inst != NULL ? sf_instance_state (c->inst) : "-");
+  if (c->inst != NULL) /* an answer becomes an event, dispatched in the same batch */
+    sf_endpoint_post (c->ep, c->inst, sf_event_new (SF_EV_DEVICE, "y", NULL));
+  if (c->again > 0) {
+    c->again--;
+    sf_endpoint_defer (c->ep, deferred_call, c);
+  }
+}
+
+static void
+deferred (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", XY_FLOW);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  g_autoptr (GString) log = g_string_new ("");
+  /* Unattached: not inside the call; the drain runs them, in order, but the cancelled one. */
+  Call a = { env->ep, NULL, log, "a", 0, 0 }, b = { env->ep, NULL, log, "b", 0, 0 }, c = { env->ep, NULL, log, "c", 0, 0 };
+  sf_endpoint_defer (env->ep, deferred_call, &a);
+  sf_endpoint_defer (env->ep, deferred_call, &b);
+  sf_endpoint_defer (env->ep, deferred_call, &c);
+  sf_endpoint_undefer (env->ep, deferred_call, &b);
+  CU_ASSERT_EQUAL (a.runs, 0);
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_STRING_EQUAL (log->str, "a(-) c(-) ");
+  CU_ASSERT_EQUAL (b.runs, 0);
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_EQUAL (a.runs, 1); /* once */
+  /* Attached: one turn runs the event queued (x: A to B), then the call,
+   * then the event the call posted (y: back to A), then the after-batch hook once. */
+  GMainContext *ctx = g_main_context_new ();
+  sf_endpoint_attach (env->ep, ctx);
+  guint batches = 0;
+  sf_endpoint_set_after_batch (env->ep, count_batches, &batches);
+  g_string_truncate (log, 0);
+  Call d = { env->ep, inst, log, "d", 0, 0 };
+  sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, "x", NULL));
+  sf_endpoint_defer (env->ep, deferred_call, &d);
+  CU_ASSERT_EQUAL (d.runs, 0);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx, FALSE));
+  CU_ASSERT_STRING_EQUAL (log->str, "d(B) ");
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  CU_ASSERT_EQUAL (batches, 1);
+  /* Deferred outside a batch, nothing queued: the source is ready for it. */
+  sf_endpoint_defer (env->ep, deferred_call, &d);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx, FALSE));
+  CU_ASSERT_EQUAL (d.runs, 2);
+  CU_ASSERT_STRING_EQUAL (log->str, "d(B) d(A) ");
+  /* One that defers itself again: the turn's budget (1024) bounds it, the rest next turn. */
+  Call e = { env->ep, NULL, NULL, "e", 2000, 0 };
+  sf_endpoint_defer (env->ep, deferred_call, &e);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx, FALSE));
+  CU_ASSERT_EQUAL (e.runs, 1024);
+  CU_ASSERT_TRUE (g_main_context_iteration (ctx, FALSE));
+  CU_ASSERT_EQUAL (e.runs, 2001);
+  sf_endpoint_undefer (env->ep, deferred_call, &e); /* nothing left: harmless */
+  /* One still waiting when the endpoint goes: freed with it, not run (ASan: no leak). */
+  sf_endpoint_defer (env->ep, deferred_call, &a);
+  g_autofree char *calls = sf_test_take_calls ();
+  sf_test_env_free (env);
+  CU_ASSERT_EQUAL (a.runs, 1);
+  g_main_context_unref (ctx);
+}
+
 static void
 shutdown (void)
 {
@@ -802,6 +887,7 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, fifo_ring);
   SF_ADD_TEST (s, threadsafe_post);
   SF_ADD_TEST (s, dispatch_queued);
+  SF_ADD_TEST (s, deferred);
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
   SF_ADD_TEST (s, instance_slots);

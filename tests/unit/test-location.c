@@ -12,7 +12,10 @@
  * hostile stored binding, a Redis that refuses or never answers (every
  * request fails within the timeout, none from inside the call; freed with
  * requests pending), and one whose SCAN cursor never comes back to 0 (the
- * offline walk cut after a bounded number of SCANs). */
+ * offline walk cut after a bounded number of SCANs); answers run in an
+ * endpoint's batch (sf_location_answer_in): never inside the call that asked,
+ * one asked from an answer's callback not inside that callback, those pending
+ * dropped (their data freed, no callback) when the location is freed. */
 #include "config.h"
 #include "operators/sf-modules.h"
 #include "sf-test.h"
@@ -759,6 +762,83 @@ test_algorithm_order (void)
   }
 }
 
+typedef struct {
+  SfLocation *loc;
+  SfLocationResult *first, *second;
+  gboolean second_inside;  /* the second came while the first's callback ran */
+  gboolean in_first;
+} Again;
+
+static void
+got_second (SfLocationResult *r, gpointer data)
+{
+  Again *a = data;
+  a->second = r;
+  a->second_inside = a->in_first;
+}
+
+static void
+got_first (SfLocationResult *r, gpointer data)
+{
+  Again *a = data;
+  a->first = r;
+  a->in_first = TRUE;
+  sf_location_lookup (a->loc, "sip:alice@example.com", got_second, a, NULL);
+  a->in_first = FALSE;
+}
+
+static void
+count_dropped (gpointer p)
+{
+  (*(guint *) p)++;
+}
+
+static void
+never (SfLocationResult *r, gpointer data)
+{
+  (void) data;
+  sf_location_result_free (r);
+  CU_FAIL ("an answer dropped with its location was delivered");
+}
+
+static void
+test_answer_in (void)
+{
+  SfTestEnv *env = sf_test_env_new (); /* unattached: its drain runs the batch */
+  SfLocation *loc = sf_location_new_memory (sf_endpoint_clock (env->ep));
+  sf_location_answer_in (loc, env->ep);
+  SfLocChange c[] = { CH ("sip:alice@192.0.2.1", 1000, 3600) };
+  SfLocationResult *r = NULL;
+  sf_location_update (loc, "sip:alice@example.com", "cid", 1, NULL, FALSE, c, 1, keep, &r, NULL);
+  CU_ASSERT_PTR_NULL (r); /* never from inside the call */
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  CU_ASSERT_PTR_NULL (r->error);
+  CU_ASSERT_EQUAL (r->bindings->len, 1);
+  sf_location_result_free (r);
+  /* A lookup asked from an answer's callback is answered after it, in the same drain. */
+  Again a = { loc, NULL, NULL, FALSE, FALSE };
+  sf_location_lookup (loc, "sip:alice@example.com", got_first, &a, NULL);
+  CU_ASSERT_PTR_NULL (a.first);
+  sf_endpoint_drain (env->ep);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a.first);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (a.second);
+  CU_ASSERT_FALSE (a.second_inside);
+  CU_ASSERT_EQUAL (a.second->bindings->len, 1);
+  sf_location_result_free (a.first);
+  sf_location_result_free (a.second);
+  /* Freed with answers pending: each caller's data freed, no callback; the
+   * endpoint's calls for them cancelled (a drain after: ASan would see the
+   * freed answers used). */
+  guint freed = 0;
+  sf_location_lookup (loc, "sip:alice@example.com", never, &freed, count_dropped);
+  sf_location_lookup (loc, "sip:bob@example.com", never, &freed, count_dropped);
+  sf_location_free (loc);
+  CU_ASSERT_EQUAL (freed, 2);
+  sf_endpoint_drain (env->ep);
+  sf_test_env_free (env);
+}
+
 static void
 test_qvalues (void)
 {
@@ -1158,6 +1238,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_users_file);
   SF_ADD_TEST (s, test_algorithm_order);
   SF_ADD_TEST (s, test_qvalues);
+  SF_ADD_TEST (s, test_answer_in);
   SF_ADD_TEST (s, test_redis_uri);
   SF_ADD_TEST (s, test_redis_decode);
   SF_ADD_TEST (s, test_redis_down);

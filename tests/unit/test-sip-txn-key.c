@@ -17,7 +17,10 @@
  *  - hostile: a message without Via, a response given for a server key, a
  *    non-CANCEL given for a cancelled INVITE's key: NULL, no critical; an
  *    8,000-byte branch keys whole (one byte changed: no match)
- *  - call_key: Call-ID and From tag; without a From tag "" */
+ *  - call_key: Call-ID and From tag; without a From tag "" (both NULL: "|")
+ *  - key_text: the server key's text, which event lines show: branch, the
+ *    host lowered, the port as written (0 when absent, five digits), the
+ *    method; an ACK's says INVITE; a method longer than 31 bytes whole */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-txn-key.h"
@@ -270,6 +273,26 @@ call_key (void)
   CU_ASSERT_STRING_EQUAL (k, CID "|1928301774");
   CU_ASSERT_STRING_EQUAL (k2, CID "|");
   CU_ASSERT_STRING_EQUAL (k3, k2);
+  g_autofree char *k4 = sf_sip_txn_call_key (NULL, NULL);
+  CU_ASSERT_STRING_EQUAL (k4, "|");
+}
+
+static void
+key_text (void)
+{
+  g_autoptr (SfSipMsg) inv = req ("INVITE", "SIP/2.0/UDP PC33.Atlanta.COM;branch=z9hG4bK776asdhds", BOB);
+  g_autoptr (SfSipMsg) ack = req ("ACK", "SIP/2.0/UDP pc33.atlanta.com:65535;branch=z9hG4bK776asdhds", BOB_TAGGED);
+  g_autoptr (SfSipMsg) reg = req ("REGISTER", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKx", BOB);
+  g_autoptr (SfSipMsg) ext = req ("ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789", VIA, BOB);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ext);
+  g_autofree char *ki = sf_sip_txn_server_key (inv);
+  g_autofree char *ka = sf_sip_txn_server_key (ack);
+  g_autofree char *kr = sf_sip_txn_server_key (reg);
+  g_autofree char *ke = sf_sip_txn_server_key (ext);
+  CU_ASSERT_STRING_EQUAL (ki, "z9hG4bK776asdhds|pc33.atlanta.com:0|INVITE");
+  CU_ASSERT_STRING_EQUAL (ka, "z9hG4bK776asdhds|pc33.atlanta.com:65535|INVITE");
+  CU_ASSERT_STRING_EQUAL (kr, "z9hG4bKx|192.0.2.1:5060|REGISTER");
+  CU_ASSERT_STRING_EQUAL (ke, "z9hG4bK776asdhds|pc33.atlanta.com:0|ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789");
 }
 
 void
@@ -283,4 +306,5 @@ sf_test_register_sip_txn_key (void)
   SF_ADD_TEST (s, client);
   SF_ADD_TEST (s, hostile);
   SF_ADD_TEST (s, call_key);
+  SF_ADD_TEST (s, key_text);
 }
