@@ -987,6 +987,9 @@ fire_due (SfEndpoint *ep)
 
 /* ---- calls deferred to the batch (sf_endpoint_defer) ---- */
 
+/* Deferred calls an emptied array keeps room for. */
+#define DEFERRED_KEEP 256
+
 typedef struct {
   SfDeferFunc func; /* NULL: cancelled */
   gpointer data;
@@ -1007,6 +1010,17 @@ sf_endpoint_undefer (SfEndpoint *ep, SfDeferFunc func, gpointer data)
   for (guint i = 0; ep->deferred != NULL && i < ep->deferred->len; i++) {
     Deferred *d = &g_array_index (ep->deferred, Deferred, i);
     if (d->func == func && d->data == data)
+      d->func = NULL;
+  }
+}
+
+void
+sf_endpoint_undefer_matching (SfEndpoint *ep, SfDeferFunc func, gboolean (*match) (gpointer data, gpointer user),
+                              gpointer user)
+{
+  for (guint i = 0; ep->deferred != NULL && i < ep->deferred->len; i++) {
+    Deferred *d = &g_array_index (ep->deferred, Deferred, i);
+    if (d->func == func && match (d->data, user))
       d->func = NULL;
   }
 }
@@ -1038,6 +1052,9 @@ run_deferred (SfEndpoint *ep, guint *budget)
     (*budget)--;
   }
   g_array_remove_range (ep->deferred, 0, i);
+  /* an array that grew under a burst does not keep its peak */
+  if (ep->deferred->len == 0 && i > DEFERRED_KEEP)
+    g_clear_pointer (&ep->deferred, g_array_unref);
   ep->running_deferred = FALSE;
   return TRUE;
 }
@@ -1050,16 +1067,20 @@ sf_endpoint_drain (SfEndpoint *ep)
   ep->in_batch = TRUE;
   take_inbox (ep);
   fire_due (ep);
-  do {
+  for (;;) {
     while (left > 0 && dispatch_one (ep)) {
       n++;
       left--;
     }
     if (left == 0) {
-      g_warning ("%u events in one drain: a flow is posting to itself without end; the rest waits", n);
+      g_warning ("%u events and deferred calls in one drain: a flow is posting to itself without end; the rest waits", n);
       break;
     }
-  } while (run_deferred (ep, &left));
+    guint before = left;
+    if (!run_deferred (ep, &left))
+      break;
+    n += before - left; /* a deferred call counts as an event: a caller draining until nothing ran sees it */
+  }
   ep->in_batch = outer;
   return n;
 }
@@ -1268,6 +1289,14 @@ run_batch (SfEndpoint *ep)
   ep->in_batch = TRUE;
   take_inbox (ep);
   fire_due (ep);
+  if (has_deferred (ep)) {
+    /* calls an earlier turn left waiting, its queue never empty within its
+     * budget (a steady overload): first, within half of this turn's, or they
+     * would wait as long as the overload lasts */
+    guint share = ep->turn_left / 2, before = share;
+    run_deferred (ep, &share);
+    ep->turn_left -= before - share;
+  }
   do {
     while (ep->turn_left > 0 && dispatch_one (ep))
       ep->turn_left--;

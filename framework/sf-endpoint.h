@@ -200,12 +200,20 @@ typedef void (*SfDeferFunc) (gpointer data);
  * loop's next turn (the source is ready while calls wait; unattached: at the
  * next drain).  For an answer its asker must not see before its own call
  * returns, without the extra turn of an idle source.  Calls run in the order
- * deferred; one deferred while they run waits for the next time.  @data stays
+ * deferred; one deferred while they run waits for the next time; calls a busy
+ * turn left waiting (its queue never emptied within the budget) run first in
+ * the next, within half its budget, so a steady overload cannot starve them.
+ * @data stays
  * the caller's: it cancels its calls (sf_endpoint_undefer) before freeing it,
  * at the latest from a module's teardown (the endpoint frees its list after). */
 void sf_endpoint_defer (SfEndpoint *ep, SfDeferFunc func, gpointer data);
 /* Drops the calls of @func with @data not run yet. */
 void sf_endpoint_undefer (SfEndpoint *ep, SfDeferFunc func, gpointer data);
+/* Drops, in one walk, the calls of @func not run yet whose data @match (data,
+ * @user) says TRUE for: a caller with many calls waiting (a location freed
+ * with its answers queued) cancels them all without one walk each. */
+void sf_endpoint_undefer_matching (SfEndpoint *ep, SfDeferFunc func, gboolean (*match) (gpointer data, gpointer user),
+                                   gpointer user);
 
 /* Sends device:"shutdown" to every instance but transactions; those that do not
  * take it end at once.  Transactions (scope "transaction") are left to their own

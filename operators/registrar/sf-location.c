@@ -123,6 +123,7 @@ sf_location_new_worker (SfClock *clock, SfWorkers *set, guint w, SfLocation *hom
 
 static void pending_free (gpointer p);
 static void deliver_ready (gpointer p);
+static gboolean pending_of (gpointer p, gpointer loc);
 
 /* Does the store answer lookups and updates itself (the core stays empty)? */
 static gboolean
@@ -154,12 +155,9 @@ sf_location_free (SfLocation *loc)
   }
   sf_loc_mirror_close (loc->mirror); /* before the core's bindings go: readers find it closed */
   sf_loc_mirror_unref (loc->mirror);
-
-  gpointer d;
-  while ((d = g_queue_pop_head (&loc->ready)) != NULL) {
-    sf_endpoint_undefer (loc->answer_ep, deliver_ready, d);
-    pending_free (d); /* the result and the caller's data */
-  }
+  if (loc->ready.length > 0) /* one walk of the endpoint's calls, not one per answer */
+    sf_endpoint_undefer_matching (loc->answer_ep, deliver_ready, pending_of, loc);
+  g_queue_clear_full (&loc->ready, pending_free); /* the results and the callers' data */
   g_hash_table_unref (loc->aors);
   g_free (loc);
 }
@@ -331,6 +329,12 @@ deliver_ready (gpointer p)
   SfLocationResult *r = g_steal_pointer (&d->result);
   d->done (r, d->data);
   pending_free (d);
+}
+
+static gboolean
+pending_of (gpointer p, gpointer loc)
+{
+  return ((Pending *) p)->loc == loc;
 }
 
 void

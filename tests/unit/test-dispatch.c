@@ -606,6 +606,58 @@ deferred (void)
   g_main_context_unref (ctx);
 }
 
+/* A steady overload: each turn more events arrive than the turn's budget
+ * (1024), so the queue is never empty when the budget ends.  A call deferred
+ * meanwhile still runs in the next turn (first, within half its budget),
+ * not when the overload ends; and a location freed with many answers
+ * waiting cancels them in one walk (sf_endpoint_undefer_matching). */
+static gboolean
+is_call (gpointer data, gpointer user)
+{
+  return ((Call *) data)->name == user;
+}
+
+static void
+deferred_overload (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", XY_FLOW);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  GMainContext *ctx = g_main_context_new ();
+  sf_endpoint_attach (env->ep, ctx);
+  Call a = { env->ep, NULL, NULL, "a", 0, 0 };
+  guint turn = 0;
+  for (; turn < 5 && a.runs == 0; turn++) {
+    for (int i = 0; i < 1100; i++)
+      sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, i % 2 ? "y" : "x", NULL));
+    if (turn == 0)
+      sf_endpoint_defer (env->ep, deferred_call, &a);
+    g_main_context_iteration (ctx, FALSE);
+  }
+  CU_ASSERT_EQUAL (a.runs, 1);
+  CU_ASSERT_EQUAL (turn, 1); /* the turn after it was deferred */
+  /* Many calls of one owner cancelled together, the others kept. */
+  static const char mine[] = "mine", theirs[] = "theirs";
+  Call *calls = g_new0 (Call, 3000);
+  for (int i = 0; i < 3000; i++) {
+    calls[i] = (Call) { env->ep, NULL, NULL, i % 1000 == 0 ? theirs : mine, 0, 0 };
+    sf_endpoint_defer (env->ep, deferred_call, &calls[i]);
+  }
+  sf_endpoint_undefer_matching (env->ep, deferred_call, is_call, (gpointer) mine);
+  sf_endpoint_drain (env->ep);
+  guint ran = 0;
+  for (int i = 0; i < 3000; i++) {
+    ran += calls[i].runs;
+    CU_ASSERT_EQUAL (calls[i].runs, calls[i].name == theirs ? 1 : 0);
+  }
+  CU_ASSERT_EQUAL (ran, 3);
+  g_free (calls);
+  g_autofree char *log = sf_test_take_calls ();
+  sf_test_env_free (env);
+  g_main_context_unref (ctx);
+}
+
 static void
 shutdown (void)
 {
@@ -887,6 +939,7 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, fifo_ring);
   SF_ADD_TEST (s, threadsafe_post);
   SF_ADD_TEST (s, dispatch_queued);
+  SF_ADD_TEST (s, deferred_overload);
   SF_ADD_TEST (s, deferred);
   SF_ADD_TEST (s, shutdown);
   SF_ADD_TEST (s, internal_events_not_dropped);
