@@ -73,6 +73,7 @@ struct _SfEndpoint {
   gboolean in_batch;        /* run_batch is dispatching: sf_endpoint_dispatch_queued waits */
   GArray *deferred;         /* owned, nullable: Deferred (sf-endpoint.c), oldest first (sf_endpoint_defer) */
   gboolean running_deferred; /* run_deferred is running them: a nested one waits */
+  gboolean deferred_starved; /* the last batch spent its budget with calls waiting: they go first in the next */
   GMutex inbox_lock;
   GQueue inbox;            /* InboxItem, from other threads */
   GMainContext *context;   /* unowned, nullable */

@@ -1289,9 +1289,9 @@ run_batch (SfEndpoint *ep)
   ep->in_batch = TRUE;
   take_inbox (ep);
   fire_due (ep);
-  if (has_deferred (ep)) {
-    /* calls an earlier turn left waiting, its queue never empty within its
-     * budget (a steady overload): first, within half of this turn's, or they
+  if (ep->deferred_starved && has_deferred (ep)) {
+    /* calls the last batch left waiting, its budget spent before its queue
+     * emptied (a steady overload): first, within half of this turn's, or they
      * would wait as long as the overload lasts */
     guint share = ep->turn_left / 2, before = share;
     run_deferred (ep, &share);
@@ -1301,6 +1301,7 @@ run_batch (SfEndpoint *ep)
     while (ep->turn_left > 0 && dispatch_one (ep))
       ep->turn_left--;
   } while (ep->turn_left > 0 && run_deferred (ep, &ep->turn_left));
+  ep->deferred_starved = ep->turn_left == 0 && has_deferred (ep);
   ep->in_batch = FALSE;
   if (ep->after_batch != NULL)
     ep->after_batch (ep->after_batch_data);
