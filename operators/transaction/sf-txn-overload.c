@@ -49,7 +49,7 @@ typedef struct {
   GHashTable *buckets;   /* RateKey (inside its Bucket) -> Bucket (owned) */
   GQueue lru;            /* the Buckets' links, the most recently used first */
   guint max_buckets;     /* this stripe's share of the table's */
-  GHashTable *held;      /* source address (owned string) -> live server transactions (GUINT) */
+  GHashTable *held;      /* source address (the text inside the value) -> Held (owned) */
 } Stripe;
 
 struct _SfSourceTable {
@@ -121,7 +121,7 @@ source_table_new (guint n, guint max)
     st->buckets = g_hash_table_new_full (rate_key_hash, rate_key_equal, NULL, g_free);
     g_queue_init (&st->lru);
     st->max_buckets = MAX ((max + n - 1) / n, 1);
-    st->held = g_hash_table_new_full (held_hash, g_str_equal, g_free, NULL);
+    st->held = g_hash_table_new_full (held_hash, g_str_equal, NULL, g_free);
   }
   return t;
 }
@@ -289,13 +289,22 @@ struct _SfTxnSourceHold {
   gboolean live;        /* counted in the table's live (a set of N > 1) */
 };
 
+/* An address's count in a stripe's table, its key the text inside it: one
+ * block made when the address comes and freed when it leaves, so that a
+ * count moving up and down (twice a transaction) copies no text. */
+typedef struct {
+  guint n;
+  char source[];
+} Held;
+
 /* The live server transactions @source holds in @t (read under its stripe's lock). */
 static guint
 held_get (SfSourceTable *t, const char *source)
 {
   Stripe *st = held_stripe (t, source);
   g_mutex_lock (&st->lock);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
+  const Held *h = g_hash_table_lookup (st->held, source);
+  guint n = h != NULL ? h->n : 0;
   g_mutex_unlock (&st->lock);
   return n;
 }
@@ -306,11 +315,21 @@ held_move (SfSourceTable *t, const char *source, gboolean up)
 {
   Stripe *st = held_stripe (t, source);
   g_mutex_lock (&st->lock);
-  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (st->held, source));
-  if (!up && n <= 1)
-    g_hash_table_remove (st->held, source);
-  else
-    g_hash_table_insert (st->held, g_strdup (source), GUINT_TO_POINTER (up ? n + 1 : n - 1));
+  Held *h = g_hash_table_lookup (st->held, source);
+  if (up) {
+    if (h == NULL) {
+      gsize len = strlen (source) + 1;
+      h = g_malloc (sizeof (Held) + len);
+      h->n = 0;
+      memcpy (h->source, source, len);
+      g_hash_table_insert (st->held, h->source, h);
+    }
+    h->n++;
+  } else if (h != NULL && h->n > 1) {
+    h->n--;
+  } else if (h != NULL) {
+    g_hash_table_remove (st->held, source); /* frees h */
+  }
   g_mutex_unlock (&st->lock);
 }
 

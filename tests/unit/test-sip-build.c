@@ -14,7 +14,10 @@
  *    a written value, or Via values from two messages past SF_SIP_MAX_VIA,
  *    still fail as a parse of the bytes does
  *  - request (8.1.1): the mandatory headers, a magic-cookie branch, a From tag, a
- *    Call-ID, Max-Forwards 70, the route set as Route, the body with its length */
+ *    Call-ID, Max-Forwards 70, the route set as Route, the body with its length
+ *  - serialize_own_bytes: a built message serializes to its own bytes (no
+ *    copy); a received one with keep-alive CRLFs before it, LF line ends or
+ *    bytes after its body to the lines, the blank line and the body only */
 #include "config.h"
 #include "sf-test.h"
 #include "sip/sf-sip-build.h"
@@ -478,6 +481,46 @@ random_after_fork (void)
   CU_ASSERT_NOT_EQUAL (memcmp (mine, theirs, sizeof mine), 0);
 }
 
+static void
+serialize_own_bytes (void)
+{
+  g_autoptr (SfSipMsg) inv = parse (invite_text);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (inv);
+  g_autoptr (SfSipMsg) r = sf_sip_create_response (inv, 180, NULL, "a6c85cf", NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (r);
+  g_autoptr (GBytes) w1 = sf_sip_msg_serialize (r);
+  g_autoptr (GBytes) w2 = sf_sip_msg_serialize (r);
+  CU_ASSERT_PTR_EQUAL (g_bytes_get_data (w1, NULL), g_bytes_get_data (w2, NULL)); /* the message's bytes, twice */
+  g_autoptr (SfSipMsg) again = sf_sip_msg_parse (w1, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (again);
+  g_autofree char *w3 = wire (again);
+  CU_ASSERT_EQUAL (strlen (w3), g_bytes_get_size (w1));
+  CU_ASSERT_EQUAL (memcmp (w3, g_bytes_get_data (w1, NULL), strlen (w3)), 0);
+  /* the received request itself: its bytes are its wire form (CRLFs, Content-Length exact) */
+  g_autofree char *winv = wire (inv);
+  CU_ASSERT_STRING_EQUAL (winv, invite_text);
+  static const char *const odd[][2] = {
+    { "\r\n\r\nOPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+      "To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+      "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+      "To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" },
+    { "OPTIONS sip:b@h SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\n"
+      "To: <sip:b@h>\nCall-ID: c\nCSeq: 1 OPTIONS\nContent-Length: 0\n\n",
+      "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@h>;tag=1\n"
+      "To: <sip:b@h>\nCall-ID: c\nCSeq: 1 OPTIONS\nContent-Length: 0\n\r\n" },
+    { "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+      "To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 2\r\n\r\nabcd",
+      "OPTIONS sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\n"
+      "To: <sip:b@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 2\r\n\r\nab" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (odd); i++) {
+    g_autoptr (SfSipMsg) m = parse (odd[i][0]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+    g_autofree char *w = wire (m);
+    CU_ASSERT_STRING_EQUAL (w, odd[i][1]);
+  }
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -493,4 +536,5 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, response_huge_via);
   SF_ADD_TEST (s, built_copies);
   SF_ADD_TEST (s, random_after_fork);
+  SF_ADD_TEST (s, serialize_own_bytes);
 }

@@ -1011,6 +1011,17 @@ ip_literals (void)
   CU_ASSERT_EQUAL (g_inet_address_get_family (g_inet_socket_address_get_address (s4)), G_SOCKET_FAMILY_IPV6);
   g_autofree char *text = sf_sip_addr_to_string (s1);
   CU_ASSERT_STRING_EQUAL (text, "127.0.0.1:5060");
+  /* sf_sip_ip_text: GLib's text, IPv4 by hand on the stack, another in a string */
+  static const char *const ips[] = { "0.0.0.0", "255.255.255.255", "10.0.20.3", "192.168.100.1", "::1", "::ffff:1.2.3.4" };
+  for (gsize i = 0; i < G_N_ELEMENTS (ips); i++) {
+    g_autoptr (GInetAddress) ia = g_inet_address_new_from_string (ips[i]);
+    g_autofree char *glib = g_inet_address_to_string (ia);
+    char buf[SF_SIP_IPV4_TEXT];
+    g_autofree char *owned = NULL;
+    const char *mine = sf_sip_ip_text (ia, buf, &owned);
+    CU_ASSERT_STRING_EQUAL (mine, glib);
+    CU_ASSERT_TRUE (i < 4 ? mine == buf && owned == NULL : mine == owned);
+  }
 
   SfSipTransport *t = sf_sip_transport_new (NULL, on_recv, NULL);
   SfSipProto proto;
