@@ -750,8 +750,9 @@ worker_fields (SfWorkers *set, guint index, SfEndpoint *ep)
    * waits now. */
   sf_json_add_int (out, "inbox_dropped", (gint64) st.dropped);
   sf_json_add_int (out, "inbox_waiting", st.waiting);
-  /* Worker w > 0: lookups and updates its location answered busy, worker 0
-   * falling behind (sf-location-worker.c's max_asks); 0 on worker 0. */
+  /* Worker w > 0: updates its location answered busy, worker 0 falling
+   * behind (sf-location-worker.c's max_asks; lookups read worker 0's mirror
+   * and are never busy); 0 on worker 0. */
   SfLocation *loc = sf_registrar_location (ep);
   sf_json_add_int (out, "location_busy", loc != NULL ? (gint64) sf_location_worker_busy (loc) : 0);
   return g_strdup (out->str + 1); /* after its leading comma */
