@@ -10,6 +10,7 @@
 #include "sf-stack-private.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-route.h"
+#include "framework/sf-clock.h"
 #include <string.h>
 
 /* A message on its way to its owner. */
@@ -55,8 +56,16 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
      * answers what this worker sent (its transaction is here, whatever the
      * Call-ID).  A request has no business there (Record-Route and Contact
      * name the listener): refused, counted, never answered. */
-    if (response)
+    if (response) {
+      /* A provisional answers an INVITE that may ring long with nothing of
+       * its Call-ID routed by its claim meanwhile: it keeps the claim on
+       * (16.8: Timer C restarts at each; 13.3.1.1: a UAS sends one a
+       * minute), so the caller's CANCEL still finds this worker. */
+      SfSipStr pid;
+      if (size > 9 && d[8] == '1' && sf_workers_claims_on (s->workers) && sf_sip_route_call_id (d, size, &pid))
+        sf_workers_touch (s->workers, pid.p, pid.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
       return FALSE;
+    }
     sf_stack_count (s, SF_STACK_STAT_REFUSED);
     g_debug ("worker %u: a request on its own socket: dropped", s->worker);
     return TRUE;
@@ -69,7 +78,16 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
   SfSipStr id;
   if (!sf_sip_route_call_id (d, size, &id))
     return FALSE; /* no Call-ID the parser would take: refused here, statelessly */
-  guint owner = sf_workers_route (s->workers, id.p, id.len);
+  /* An INVITE claims its Call-ID for this worker (first come: a copy read
+   * elsewhere before follows that claim); anything else follows a claim, or
+   * the hash (docs/workers.md, "Calls owned where they are read"). */
+  guint owner;
+  if (!sf_workers_claims_on (s->workers))
+    owner = sf_workers_route (s->workers, id.p, id.len);
+  else if (!response && size > 7 && memcmp (d, "INVITE ", 7) == 0)
+    owner = sf_workers_claim (s->workers, s->worker, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
+  else
+    owner = sf_workers_owner (s->workers, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
   if (owner == s->worker)
     return FALSE;
   SfStack *o = sf_workers_data (s->workers, owner);
@@ -143,7 +161,12 @@ sf_stack_workers_new (guint n)
   /* A key of its own, not the rate limiter's, from the cryptographic pool: a
    * peer that could predict it could aim every call at one worker. */
   guint64 key[2] = { sf_sip_random_u64 (), sf_sip_random_u64 () };
-  return sf_workers_new (n, key);
+  SfWorkers *set = sf_workers_new (n, key);
+  /* Claims: the flows that run on several workers (the proxy, the redirect
+   * server, the registrar) hold no dialog, so a claim need outlive only the
+   * transactions of its Call-ID, not a call (docs/workers.md). */
+  sf_workers_set_claims (set, SF_WORKERS_CLAIMS_MAX, SF_WORKERS_CLAIM_MS);
+  return set;
 }
 
 void

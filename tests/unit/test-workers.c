@@ -840,6 +840,214 @@ cseq_order (void)
   wk_free (w);
 }
 
+/* Two workers with claims on (at most @max, each living @life_ms after its
+ * last use) and core.worker_source = own. */
+static Wk *
+wk_claims (guint max, guint life_ms)
+{
+  Wk *w = wk_setup ();
+  sf_workers_set_claims (w->set, max, life_ms);
+  own_source (w);
+  return w;
+}
+
+/* An INVITE whose Call-ID hashes to worker 1, read by worker 0, is claimed
+ * there: worker 0 forwards it from its own socket, its retransmission and
+ * its CANCEL read by worker 1 are handed to worker 0 (one server
+ * transaction: the INVITE is not forwarded again), the caller's ACK for the
+ * 487 read by worker 0 is absorbed there. */
+static void
+claim_call (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = call_id_for (w, 1, "cl1");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKcl1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  guint home = via_port (fwd);
+  CU_ASSERT_EQUAL (src, home);
+  g_autofree char *own0 = g_strdup_printf ("127.0.0.1:%u", home);
+  CU_ASSERT_STRING_EQUAL (sf_stack_home_sent_by (w->px[0]->stack), own0); /* worker 0's own socket */
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 0);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  send_port (w, home, r180);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 180", NULL), 1);
+  /* the retransmission from another source (worker 1's socket): to worker 0, the 180 again */
+  sf_workers_advance (w->set, 500);
+  send_to (w, 1, inv);
+  g_autoptr (GPtrArray) r1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (r1, "SIP/2.0 180", NULL), 1);
+  CU_ASSERT_EQUAL (count (r1, "INVITE ", NULL), 0);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1);
+  /* the CANCEL through worker 1: 200 upstream, CANCEL downstream from worker 0's socket */
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKcl1", cid, NULL, 1);
+  send_to (w, 1, can);
+  g_autoptr (GPtrArray) c = recv_all (w);
+  const char *fcancel = NULL;
+  CU_ASSERT_EQUAL (count (c, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL_FATAL (count (c, "CANCEL ", &fcancel), 1);
+  CU_ASSERT_EQUAL (via_port (fcancel), home);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 2);
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (fwd, 487, "Request Terminated");
+  send_port (w, home, cancel_ok);
+  send_port (w, home, r487);
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 487", NULL), 1);
+  CU_ASSERT_EQUAL (count (e, "ACK ", NULL), 1);
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKcl1", cid, "callee1", 1);
+  send_to (w, 0, ack);
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 0);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 2);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  wk_free (w);
+}
+
+/* The first copy of an INVITE read by the worker its Call-ID hashes to
+ * claims it too: a copy read by the other worker after (another source)
+ * follows that claim, and is absorbed there, not forwarded twice. */
+static void
+claim_first (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = call_id_for (w, 1, "cl2");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKcl2", cid, NULL, 1);
+  send_to (w, 1, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", &fwd), 1);
+  g_autofree char *fwd_copy = g_strdup (fwd);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  g_autofree char *r180 = respond (fwd_copy, 180, "Ringing");
+  send_port (w, via_port (fwd_copy), r180);
+  g_ptr_array_unref (recv_all (w));
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) again = recv_all (w);
+  CU_ASSERT_EQUAL (count (again, "INVITE ", NULL), 0);
+  CU_ASSERT_EQUAL (count (again, "SIP/2.0 180", NULL), 1); /* the retransmission answered by the one transaction */
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  g_autofree char *r486 = respond (fwd_copy, 486, "Busy Here");
+  send_port (w, via_port (fwd_copy), r486);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* A full table claims nothing (the hash rule: the INVITE goes to worker 1),
+ * and nothing for SF_WORKERS_CLAIM_HOLD_MS after, even once a claim ended;
+ * then claims again.  A claim ends @life after its last use (fake clock):
+ * then its Call-ID's messages follow the hash. */
+static void
+claim_full (void)
+{
+  Wk *w = wk_claims (1, 10 * 1000);
+  g_autofree char *a = call_id_for (w, 1, "clf-a");
+  g_autofree char *b = call_id_for (w, 1, "clf-b");
+  g_autofree char *c = call_id_for (w, 1, "clf-c");
+  /* A: claimed by worker 0 */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, a, strlen (a), 0), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, a, strlen (a), 0), 0);
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 1, a, strlen (a), 0), 0); /* first come */
+  /* B: the table full, the hash's worker, and no claim made */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, b, strlen (b), 1000), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  /* A's claim ended (10 s after its last use at 0 s): the hash; C finds the table held for 64 s */
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, a, strlen (a), 10 * G_USEC_PER_SEC + 1), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), 20 * G_USEC_PER_SEC), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  /* past the hold: claimed again */
+  gint64 later = 1000 + SF_WORKERS_CLAIM_HOLD_MS * G_GINT64_CONSTANT (1000) + 1;
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), later), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 9 * G_USEC_PER_SEC), 0); /* used: moved on */
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 18 * G_USEC_PER_SEC), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 29 * G_USEC_PER_SEC), 1); /* 11 s unused */
+  wk_free (w);
+}
+
+/* Through the stacks, on their fake clocks: a provisional at the claiming
+ * worker's own socket keeps its claim on (an INVITE ringing longer than a
+ * claim lives, then cancelled through the other worker, still meets its
+ * transaction); once the claim ended, a BYE read by worker 0 goes by the
+ * hash, to worker 1. */
+static void
+claim_expiry (void)
+{
+  Wk *w = wk_claims (16, 10 * 1000);
+  g_autofree char *cid = call_id_for (w, 1, "cle");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKcle1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  guint home = via_port (fwd);
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  for (int i = 0; i < 3; i++) { /* 24 s of ringing, a 180 each 8 s */
+    sf_workers_advance (w->set, 8000);
+    send_port (w, home, r180);
+    g_ptr_array_unref (recv_all (w));
+  }
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE) + handed (w, 1, TRUE), 0);
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKcle1", cid, NULL, 1);
+  send_to (w, 1, can);
+  g_autoptr (GPtrArray) c = recv_all (w);
+  const char *fcancel = NULL;
+  CU_ASSERT_EQUAL (count (c, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL_FATAL (count (c, "CANCEL ", &fcancel), 1);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1);
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (fwd, 487, "Request Terminated");
+  send_port (w, home, cancel_ok);
+  send_port (w, home, r487);
+  g_ptr_array_unref (recv_all (w));
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKcle1", cid, "callee1", 1);
+  send_to (w, 0, ack);
+  CU_ASSERT_TRUE (quiet (w));
+  /* 33 s later the claim has ended: a BYE read by worker 0 is worker 1's */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  g_autofree char *bye = request (w, "BYE", "z9hG4bKcle2", cid, "callee1", 2);
+  send_to (w, 0, bye);
+  g_autoptr (GPtrArray) b = recv_all (w);
+  CU_ASSERT_EQUAL (count (b, "BYE ", NULL), 1);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* Forwards one OPTIONS (To tag @to_tag, nullable) of a new Call-ID worker 1
+ * owns (@tag) read by worker 1, answers it 200 to the forward's Via, and
+ * returns the port it left from (0: not forwarded, or its Via named another
+ * port than the one it left from). */
+static guint
+forward_one (Wk *w, const char *tag, const char *branch, const char *to_tag)
+{
+  g_autofree char *cid = call_id_for (w, 1, tag);
+  g_autofree char *opt = request (w, "OPTIONS", branch, cid, to_tag, to_tag != NULL ? 2 : 1);
+  send_to (w, 1, opt);
+  guint src = 0;
+  g_autofree char *fopt = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fopt, "OPTIONS "));
+  CU_ASSERT_EQUAL (via_port (fopt), src);
+  g_autofree char *ok = respond (fopt, 200, "OK");
+  send_port (w, src, ok);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 200", NULL), 1); /* its answer, back upstream */
+  return via_port (fopt) == src ? src : 0;
+}
+
 /* With core.worker_source = own, a target from a location binding (not
  * behind NAT here: no flow, no hop) and a forwarded REGISTER still leave
  * from the listener, the address the binding registered with and the one a
@@ -885,27 +1093,11 @@ own_binding (void)
   send_port (w, l1, reg_ok);
   g_ptr_array_unref (recv_all (w));
   /* a Request-URI target: from the own socket */
-  g_autofree char *oc = call_id_for (w, 1, "ob-ruri");
-  g_autofree char *opt = request (w, "OPTIONS", "z9hG4bKob3", oc, NULL, 1);
-  send_to (w, 1, opt);
-  g_autofree char *fopt = recv_one (w, &src);
-  CU_ASSERT_FATAL (g_str_has_prefix (fopt, "OPTIONS "));
-  CU_ASSERT_TRUE (src != l1 && src == via_port (fopt));
-  g_autofree char *opt_ok = respond (fopt, 200, "OK");
-  send_port (w, src, opt_ok);
-  g_ptr_array_unref (recv_all (w));
+  guint osrc = forward_one (w, "ob-ruri", "z9hG4bKob3", NULL);
+  CU_ASSERT_TRUE (osrc != 0 && osrc != l1);
   /* the same target inside a dialog (a To tag): from the listener, since
    * the proxy cannot tell whether it is a registered UA behind a firewall */
-  g_autofree char *dc = call_id_for (w, 1, "ob-dlg");
-  g_autofree char *dopt = request (w, "OPTIONS", "z9hG4bKob4", dc, "d1", 2);
-  send_to (w, 1, dopt);
-  g_autofree char *fdopt = recv_one (w, &src);
-  CU_ASSERT_FATAL (g_str_has_prefix (fdopt, "OPTIONS "));
-  CU_ASSERT_EQUAL (src, l1);
-  CU_ASSERT_EQUAL (via_port (fdopt), l1);
-  g_autofree char *dopt_ok = respond (fdopt, 200, "OK");
-  send_port (w, l1, dopt_ok);
-  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (forward_one (w, "ob-dlg", "z9hG4bKob4", "d1"), l1);
   sf_workers_advance (w->set, 64 * 500 + 1000);
   g_ptr_array_unref (recv_all (w));
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
@@ -1786,6 +1978,10 @@ sf_test_register_workers (void)
   CU_add_test (s, "own_socket", own_socket);
   CU_add_test (s, "own_stray", own_stray);
   CU_add_test (s, "own_binding", own_binding);
+  CU_add_test (s, "claim_call", claim_call);
+  CU_add_test (s, "claim_first", claim_first);
+  CU_add_test (s, "claim_full", claim_full);
+  CU_add_test (s, "claim_expiry", claim_expiry);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
   CU_add_test (s, "fork", fork_across);
