@@ -212,7 +212,11 @@ inbox_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 {
   (void) callback;
   (void) user_data;
-  run_inbox (((InboxSource *) source)->w);
+  Worker *w = ((InboxSource *) source)->w;
+  /* What the items queued runs in this turn, not after another poll (as a
+   * socket's batch does: sf_endpoint_dispatch_queued). */
+  if (run_inbox (w) > 0 && w->ep != NULL)
+    sf_endpoint_dispatch_queued (w->ep);
   return G_SOURCE_CONTINUE;
 }
 
