@@ -1436,6 +1436,17 @@ sf_ua_cmd_run (int argc, char **argv)
   g_mutex_init (&r.lock);
   g_cond_init (&r.cond);
   sf_ua_log_init (sf_config_get_string (cfg, "core", "log_level"));
+  if (r.own_source) {
+    /* Said once, here: each worker would otherwise skip it without a word
+     * (open_home in operators/transaction/sf-txn-workers.c). */
+    const char *why = r.n == 1                     ? "one worker: every response already comes back to it"
+                      : r.answer_here              ? "this flow answers every request itself and forwards none"
+                      : sf_config_get_string (cfg, "sip", "advertise") != NULL
+                        ? "sip.advertise: a NAT or balancer in front maps the listener's port, not a worker's own"
+                        : NULL;
+    if (why != NULL)
+      g_warning ("core.worker_source = own is ignored: %s", why);
+  }
 
   /* A reader that went away (run | head) must not kill us mid-shutdown. */
   signal (SIGPIPE, SIG_IGN);
