@@ -61,6 +61,7 @@ struct _SfWorkers {
   gint64 claim_life_us;
   gint64 claim_hold_until_us; /* a full table made no claim: none until then */
   gint64 claim_swept_us;      /* the last sweep of the whole table */
+  guint *claimed;             /* owned, n: the claims each worker holds (claim_lock) */
   guint max_items;           /* what may wait in one inbox (sf_workers_offer) */
   gsize max_bytes;
   Worker *workers;           /* owned, n of them */
@@ -268,6 +269,7 @@ sf_workers_free (SfWorkers *set)
   }
   g_free (set->workers);
   g_free (set->claim);
+  g_free (set->claimed);
   g_mutex_clear (&set->claim_lock);
   memset (set->key, 0, sizeof set->key);
   g_free (set);
@@ -320,6 +322,7 @@ static void
 claim_delete (SfWorkers *set, guint i)
 {
   guint mask = set->slots - 1;
+  set->claimed[set->claim[i].worker]--;
   for (guint j = (i + 1) & mask; set->claim[j].h != 0; j = (j + 1) & mask) {
     guint home = (guint) set->claim[j].h & mask;
     /* j's entry may move to i when i lies on its probe from home to j */
@@ -384,8 +387,10 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
   if (set->claim_max == 0)
     return (guint) (h % set->n);
   g_mutex_lock (&set->claim_lock);
-  if (set->claim == NULL)
+  if (set->claim == NULL) {
     set->claim = g_new0 (Claim, set->slots);
+    set->claimed = g_new0 (guint, set->n);
+  }
   gint i = claim_live (set, h, now_us);
   guint owner;
   if (i >= 0) {
@@ -398,12 +403,21 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
     if (now_us < set->claim_hold_until_us) {
       owner = (guint) (h % set->n); /* full, or full lately: the hash rule */
     } else {
+      /* The reader's, unless it already holds a quarter more calls than the
+       * hash's worker (and 64): one source (a trunk, the one port a peer
+       * sends from) would otherwise bring every call to the worker the
+       * kernel gives it, and leave the others idle.  Then the hash's worker
+       * takes it, as without claims, and the claim says so. */
+      guint hashed = (guint) (h % set->n);
+      owner = w;
+      if (hashed != w && set->claimed[w] > set->claimed[hashed] + set->claimed[hashed] / 4 + 64)
+        owner = hashed;
       guint k = (guint) h & (set->slots - 1);
       while (set->claim[k].h != 0)
         k = (k + 1) & (set->slots - 1);
-      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, w };
+      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, owner };
       set->claim_count++;
-      owner = w;
+      set->claimed[owner]++;
     }
   }
   g_mutex_unlock (&set->claim_lock);

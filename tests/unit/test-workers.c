@@ -976,6 +976,31 @@ claim_full (void)
   wk_free (w);
 }
 
+/* One source (a trunk: every INVITE read by worker 0) does not bring every
+ * call to worker 0: once it holds a quarter more claims than worker 1 (and
+ * 64), a Call-ID that hashes to worker 1 is claimed for worker 1; one that
+ * hashes to worker 0 stays there. */
+static void
+claim_balance (void)
+{
+  Wk *w = wk_claims (4096, SF_WORKERS_CLAIM_MS);
+  guint on[2] = { 0, 0 }, moved = 0;
+  for (guint i = 0; i < 2000; i++) {
+    g_autofree char *id = g_strdup_printf ("trunk-%u@test", i);
+    guint o = sf_workers_claim (w->set, 0, id, strlen (id), 0);
+    on[o]++;
+    if (o == 1)
+      CU_ASSERT_EQUAL (sf_workers_route (w->set, id, strlen (id)), 1); /* only what hashes there */
+    moved += o != sf_workers_route (w->set, id, strlen (id));
+    CU_ASSERT_EQUAL (sf_workers_owner (w->set, id, strlen (id), 0), o);
+  }
+  CU_ASSERT_EQUAL (on[0] + on[1], 2000);
+  CU_ASSERT_TRUE (on[1] > 800);                        /* both workers carry the trunk */
+  CU_ASSERT_TRUE (on[0] <= on[1] + on[1] / 4 + 65);   /* within the bound */
+  CU_ASSERT_TRUE (moved > 100);                        /* and worker 0 still keeps what it may */
+  wk_free (w);
+}
+
 /* Through the stacks, on their fake clocks: a provisional at the claiming
  * worker's own socket keeps its claim on (an INVITE ringing longer than a
  * claim lives, then cancelled through the other worker, still meets its
@@ -1981,6 +2006,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_call", claim_call);
   CU_add_test (s, "claim_first", claim_first);
   CU_add_test (s, "claim_full", claim_full);
+  CU_add_test (s, "claim_balance", claim_balance);
   CU_add_test (s, "claim_expiry", claim_expiry);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
