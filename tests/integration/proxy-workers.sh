@@ -491,24 +491,20 @@ ep_stats ow
 # each from a port of its own: under the Call-ID rule about half of their
 # three requests each crossed (about 90); with claims none but what a
 # retransmission or a response to the listener brings (at most 12 here).
-sipp_server ow-uas -sf "$SCEN/uas-rr.xml" -m 40 || fail "the called sipp did not start"
-UAS_PID=$SIPP_PID
-sipp_run ow-calls "127.0.0.1:$PORT_ow" -t un -max_socket 1000 -sf "$SCEN/uac-rr.xml" -s callee -key uas \
-  "127.0.0.1:$SIPP_PORT" -m 40 -r 40
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 40 ] && pass "40 calls through own sockets and claims, all successful" ||
-  fail "own calls: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/ow-calls.out")"
-SIPP_PID=$UAS_PID
-sipp_server_wait ow-uas
-sipp_server ow-cx -sf "$T/uas-cancel.xml" -m 20 || fail "the cancelled callee did not start"
-UAS_PID=$SIPP_PID
-sipp_run ow-cancel "127.0.0.1:$PORT_ow" -t un -max_socket 1000 -sf "$T/uac-cancel.xml" -s callee -key uas \
-  "127.0.0.1:$SIPP_PORT" -m 20 -r 20
-[ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = 20 ] && pass "20 calls cancelled while ringing, claimed: 200 to each CANCEL, 487, ACK" ||
-  fail "own cancel: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/ow-cancel.out")"
-SIPP_PID=$UAS_PID
-sipp_server_wait ow-cx
-[ "$SIPP_RC" = 0 ] && pass "... the callee got every CANCEL and the ACK of each 487" ||
-  fail "claimed cancelled callee: sipp exit $SIPP_RC" "$(tail -5 "$T/ow-cx.out")"
+# own_calls NAME UAS UAC N WHAT: N calls from sipp's UAC scenario through ow
+# to its UAS scenario, a port per call; passes when every one completed.
+own_calls() {
+  sipp_server "$1-uas" -sf "$2" -m "$4" || fail "$1: the called sipp did not start"
+  UAS_PID=$SIPP_PID
+  sipp_run "$1" "127.0.0.1:$PORT_ow" -t un -max_socket 1000 -sf "$3" -s callee -key uas "127.0.0.1:$SIPP_PORT" -m "$4" -r "$4"
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = "$4" ] && pass "$5" || fail "$1: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/$1.out")"
+  SIPP_PID=$UAS_PID
+  sipp_server_wait "$1-uas"
+  [ "$SIPP_RC" = 0 ] && pass "... the callee saw each one end" || fail "$1 callee: sipp exit $SIPP_RC" "$(tail -5 "$T/$1-uas.out")"
+}
+own_calls ow-calls "$SCEN/uas-rr.xml" "$SCEN/uac-rr.xml" 40 "40 calls through own sockets and claims, all successful"
+own_calls ow-cancel "$T/uas-cancel.xml" "$T/uac-cancel.xml" 20 \
+  "20 calls cancelled while ringing, claimed: 200 to each CANCEL, 487, ACK"
 ep_stats ow
 outs=$(echo "$STATS" | grep -o '"handed_out":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
 [ "${outs:-99}" -le 12 ] && pass "60 calls, claimed where read: $outs hand-offs (the Call-ID rule: about 90)" ||
