@@ -61,6 +61,7 @@ struct _SfWorkers {
   gint64 claim_life_us;
   gint64 claim_hold_until_us; /* a full table made no claim: none until then */
   gint64 claim_swept_us;      /* the last sweep of the whole table */
+  guint claim_cursor;         /* the next slot a claim's small sweep looks at */
   guint *claimed;             /* owned, n: the claims each worker holds (claim_lock) */
   guint max_items;           /* what may wait in one inbox (sf_workers_offer) */
   gsize max_bytes;
@@ -396,6 +397,14 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
   if (i >= 0) {
     owner = set->claim[i].worker; /* first come: a retransmission, or another reader's copy, follows it */
   } else {
+    /* Two slots looked at per new claim, going round the table: ended claims
+     * leave it a whole turn after their end at most (65,536 claims), so the
+     * counts per worker below are mostly of live ones. */
+    for (guint k = 0; k < 2; k++) {
+      guint c = set->claim_cursor++ & (set->slots - 1);
+      if (set->claim[c].h != 0 && set->claim[c].end_us <= now_us)
+        claim_delete (set, c);
+    }
     if (set->claim_count >= set->claim_max)
       claim_sweep (set, now_us);
     if (set->claim_count >= set->claim_max)
