@@ -47,6 +47,7 @@ typedef struct {
   guint64 h;       /* the Call-ID's keyed hash; 0: an empty slot */
   gint64 end_us;   /* when it ends, unless a message routed by it moves this on */
   guint worker;
+  gboolean ending; /* its call ended (sf_workers_claim_end): end_us stays, whatever uses it */
 } Claim;
 
 struct _SfWorkers {
@@ -362,8 +363,8 @@ claim_hash (SfWorkers *set, const char *id, gsize len)
   return h != 0 ? h : 1;
 }
 
-/* @h's live claim's slot (its end moved on to @now_us + the lifetime), or -1
- * (an ended one deleted); under claim_lock. */
+/* @h's live claim's slot (its end moved on to @now_us + the lifetime unless
+ * it is ending), or -1 (an ended one deleted); under claim_lock. */
 static gint
 claim_live (SfWorkers *set, guint64 h, gint64 now_us)
 {
@@ -376,7 +377,8 @@ claim_live (SfWorkers *set, guint64 h, gint64 now_us)
     claim_delete (set, (guint) i);
     return -1;
   }
-  set->claim[i].end_us = now_us + set->claim_life_us;
+  if (!set->claim[i].ending)
+    set->claim[i].end_us = now_us + set->claim_life_us;
   return i;
 }
 
@@ -396,6 +398,13 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
   guint owner;
   if (i >= 0) {
     owner = set->claim[i].worker; /* first come: a retransmission, or another reader's copy, follows it */
+    if (set->claim[i].ending) {
+      /* A new INVITE of an ended call (a retry after 401/407, a re-INVITE
+       * of a fork's other dialog) may ring long: live again; a mere
+       * retransmission of the ended one pays the idle bound at most. */
+      set->claim[i].ending = FALSE;
+      set->claim[i].end_us = now_us + set->claim_life_us;
+    }
   } else {
     /* Two slots looked at per new claim, going round the table: ended claims
      * leave it a whole turn after their end at most (65,536 claims), so the
@@ -424,7 +433,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
       guint k = (guint) h & (set->slots - 1);
       while (set->claim[k].h != 0)
         k = (k + 1) & (set->slots - 1);
-      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, owner };
+      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, owner, FALSE };
       set->claim_count++;
       set->claimed[owner]++;
     }
@@ -456,6 +465,22 @@ sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us)
   guint64 h = claim_hash (set, id, len);
   g_mutex_lock (&set->claim_lock);
   claim_live (set, h, now_us);
+  g_mutex_unlock (&set->claim_lock);
+}
+
+void
+sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, gint64 now_us, guint within_ms)
+{
+  if (set->claim_max == 0)
+    return;
+  guint64 h = claim_hash (set, id, len);
+  g_mutex_lock (&set->claim_lock);
+  gint i = set->claim != NULL ? claim_find (set, h) : -1;
+  if (i >= 0 && set->claim[i].end_us > now_us) {
+    Claim *c = &set->claim[i];
+    c->end_us = MIN (c->end_us, now_us + (gint64) within_ms * 1000); /* never past the idle bound */
+    c->ending = TRUE;
+  }
   g_mutex_unlock (&set->claim_lock);
 }
 

@@ -124,6 +124,12 @@ guint sf_workers_owner (SfWorkers *set, const char *id, gsize len, gint64 now_us
 /* Refreshes @id's claim, if any (a provisional response at a worker's own
  * socket: the INVITE it answers may ring long with nothing else routed). */
 void sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us);
+/* @id's call ended as the proxy sees it (a final response other than 2xx
+ * to an INVITE, or one to a BYE): its claim, if any, ends @within_ms from
+ * @now_us (the server transaction's life for retransmissions), or at its
+ * idle end if sooner; messages routed by it meanwhile do not move that on.
+ * A later INVITE of @id (sf_workers_claim) makes it live again. */
+void sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, gint64 now_us, guint within_ms);
 /* Claims in the table, those not yet swept after their end included. */
 guint sf_workers_claims (SfWorkers *set);
 

@@ -67,6 +67,7 @@ static void
 keep_final (SfCtx *ctx, SfSipEvent *req, SfSipMsg *resp)
 {
   SfTxnInstance *t = sf_txn_inst (ctx);
+  sf_stack_workers_final (sf_stack_from_ctx (ctx), req->msg, resp); /* a claim's call may end here */
   if (sf_sip_proto_is_stream (req->peer.proto)) {
     keep (&t->last, resp);
     return;

@@ -214,3 +214,21 @@ sf_stack_new_call_id (SfStack *s, const char *via_sent_by)
   }
   return id;
 }
+
+void
+sf_stack_workers_final (SfStack *s, SfSipMsg *req, SfSipMsg *resp)
+{
+  if (s->workers == NULL || req == NULL || !sf_workers_claims_on (s->workers))
+    return;
+  SfSipStr m = sf_sip_msg_method (req);
+  gboolean bye = sf_sip_str_eq (m, "BYE");
+  if (!bye && !(sf_sip_str_eq (m, "INVITE") && sf_sip_msg_status (resp) >= 300))
+    return; /* a 2xx: the dialog's ACK, BYE and re-INVITEs meet the claim */
+  /* Ended: the claim stays while this transaction absorbs retransmissions
+   * (17.2.1 Timer H then I; 17.2.2 Timer J, 64*T1, plus T4 for what is
+   * still in flight), by the stack's configured timers (docs/workers.md,
+   * "Calls owned where they are read"). */
+  guint within = 64 * sf_stack_timer_ms (s, '1') + sf_stack_timer_ms (s, '4');
+  SfSipStr id = sf_sip_msg_call_id (req);
+  sf_workers_claim_end (s->workers, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)), within);
+}

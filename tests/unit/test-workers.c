@@ -94,6 +94,7 @@
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-location-store.h"
 #include "framework/sf-workers.h"
+#include "framework/sf-clock.h"
 #include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
 #include <glib/gstdio.h>
@@ -850,12 +851,176 @@ cseq_order (void)
 /* Two workers with claims on (at most @max, each living @life_ms after its
  * last use) and core.worker_source = own. */
 static Wk *
-wk_claims (guint max, guint life_ms)
+wk_claims_with (const char *const *sets, guint max, guint life_ms)
 {
-  Wk *w = wk_setup ();
+  Wk *w = wk_setup_with (sets, FALSE);
   sf_workers_set_claims (w->set, max, life_ms);
   own_source (w);
   return w;
+}
+
+static Wk *
+wk_claims (guint max, guint life_ms)
+{
+  return wk_claims_with (NULL, max, life_ms);
+}
+
+/* Who routes Call-ID @cid now (worker 0's fake clock): its claim's worker,
+ * else the hash's.  An ending claim is not moved on by asking. */
+static guint
+owner_now (Wk *w, const char *cid)
+{
+  return sf_workers_owner (w->set, cid, strlen (cid), sf_clock_now_us (sf_endpoint_clock (w->px[0]->env->ep)));
+}
+
+/* An INVITE of a Call-ID worker 1 hashes, read by worker 0 and claimed
+ * there (*@cid transfer full): the INVITE forwarded (transfer full), *@home
+ * worker 0's own port it left from. */
+static char *
+claimed_invite (Wk *w, const char *tag, char **cid, guint *home)
+{
+  *cid = call_id_for (w, 1, tag);
+  g_autofree char *branch = g_strdup_printf ("z9hG4bK%s1", tag);
+  g_autofree char *inv = request (w, "INVITE", branch, *cid, NULL, 1);
+  send_to (w, 0, inv);
+  char *fwd = recv_one (w, home);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  CU_ASSERT_EQUAL (owner_now (w, *cid), 0);
+  return fwd;
+}
+
+/* A completed call: its claim outlives the 200 (the ACK and the BYE read by
+ * worker 1 go to worker 0), ends after the BYE's final response plus the
+ * non-INVITE server transaction's Timer J (64*T1) and T4, not before: a
+ * retransmitted BYE in that window still meets its transaction. */
+static void
+claim_bye (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = NULL;
+  guint home = 0;
+  g_autofree char *fwd = claimed_invite (w, "clb", &cid, &home);
+  g_autofree char *ok = respond (fwd, 200, "OK");
+  send_port (w, home, ok);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 200", NULL), 1);
+  sf_workers_advance (w->set, 60 * 1000); /* a minute's call: still claimed */
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKclb2", cid, "callee1", 1);
+  send_to (w, 1, ack);
+  g_autoptr (GPtrArray) a = recv_all (w);
+  CU_ASSERT_EQUAL (count (a, "ACK ", NULL), 1);
+  g_autofree char *bye = request (w, "BYE", "z9hG4bKclb3", cid, "callee1", 2);
+  send_to (w, 1, bye);
+  const char *fbye = NULL;
+  g_autoptr (GPtrArray) b = recv_all (w);
+  CU_ASSERT_EQUAL_FATAL (count (b, "BYE ", &fbye), 1);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 2);
+  g_autofree char *bye_ok = respond (fbye, 200, "OK");
+  send_port (w, via_port (fbye), bye_ok); /* in a dialog: from the listener (own_binding) */
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 200", NULL), 1);
+  /* 30 s on, within Timer J (64*500 ms): the BYE again, to worker 0, answered there */
+  sf_workers_advance (w->set, 30 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  send_to (w, 1, bye);
+  g_autoptr (GPtrArray) r = recv_all (w);
+  CU_ASSERT_EQUAL (count (r, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL (count (r, "BYE ", NULL), 0);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 3);
+  /* 36 s: still claimed (Timer J and T4, 37 s), the retransmission having
+   * not moved its end on: gone 2 s later */
+  sf_workers_advance (w->set, 6000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  sf_workers_advance (w->set, 2000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* A failed call, with T1 shortened to 100 ms: its claim ends after the
+ * INVITE server transaction's Timer H (64*T1) and I (T4), the window in
+ * which it absorbs the ACK or a retransmitted INVITE, not 240 s after. */
+static void
+claim_failed (void)
+{
+  const char *const sets[] = { "sip.t1_ms=100", NULL };
+  Wk *w = wk_claims_with (sets, 16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = NULL;
+  guint home = 0;
+  g_autofree char *fwd = claimed_invite (w, "clx", &cid, &home);
+  g_autofree char *busy = respond (fwd, 486, "Busy Here");
+  send_port (w, home, busy);
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 486", NULL), 1);
+  CU_ASSERT_EQUAL (count (e, "ACK ", NULL), 1);
+  sf_workers_advance (w->set, 6000); /* within Timer H, 6.4 s */
+  g_ptr_array_unref (recv_all (w));
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKclx1", cid, "callee1", 1);
+  send_to (w, 1, ack); /* the caller's ACK: handed to worker 0, absorbed there */
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1);
+  sf_workers_advance (w->set, 5000); /* 11 s: Timer I (T4) past, the claim's window (6.4 s + 5 s) not */
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  sf_workers_advance (w->set, 1000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  wk_free (w);
+}
+
+/* The table alone, on a clock of its own: an ending claim keeps its end
+ * whatever routes by it, never later than its idle end; a new INVITE makes
+ * it live again; and 2,000 calls at 5 a second, each ended a second after
+ * its INVITE, go through a table of 256 without ever filling it (each
+ * reader keeps its own calls), where claims living 240 s would fill it
+ * after 51 s. */
+static void
+claim_rate (void)
+{
+  SfWorkers *set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 256, 10 * 1000);
+  const gint64 s = G_USEC_PER_SEC;
+  g_autofree char *a = NULL;
+  for (guint i = 0; a == NULL || sf_workers_route (set, a, strlen (a)) != 1; i++) {
+    g_free (a);
+    a = g_strdup_printf ("clr-%u@test", i);
+  }
+  gsize la = strlen (a);
+  CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 0), 0);
+  sf_workers_claim_end (set, a, la, 1 * s, 37 * 1000); /* its idle end, at 10 s, is sooner */
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 9 * s), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 10 * s + 1), 1);
+  CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 20 * s), 0);
+  sf_workers_claim_end (set, a, la, 21 * s, 3000);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 23 * s), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 24 * s - 1), 0); /* not moved on by the last */
+  CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 24 * s - 1), 0); /* an INVITE: live again */
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 33 * s), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 44 * s), 1);
+  sf_workers_free (set);
+  set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 256, SF_WORKERS_CLAIM_MS);
+  guint kept = 0, most = 0;
+  for (guint i = 0; i < 2000; i++) {
+    gint64 now = 100 * s + i * s / 5;
+    g_autofree char *id = g_strdup_printf ("rate-%u@test", i);
+    kept += sf_workers_claim (set, i % 2, id, strlen (id), now) == i % 2;
+    most = MAX (most, sf_workers_claims (set));
+    if (i > 0) { /* the previous call's BYE answered */
+      g_autofree char *prev = g_strdup_printf ("rate-%u@test", i - 1);
+      sf_workers_claim_end (set, prev, strlen (prev), now, 37 * 1000);
+    }
+  }
+  CU_ASSERT_EQUAL (kept, 2000);
+  CU_ASSERT_TRUE (most <= 256);
+  sf_workers_free (set);
 }
 
 /* An INVITE whose Call-ID hashes to worker 1, read by worker 0, is claimed
@@ -1992,6 +2157,9 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_full", claim_full);
   CU_add_test (s, "claim_balance", claim_balance);
   CU_add_test (s, "claim_expiry", claim_expiry);
+  CU_add_test (s, "claim_bye", claim_bye);
+  CU_add_test (s, "claim_failed", claim_failed);
+  CU_add_test (s, "claim_rate", claim_rate);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
   CU_add_test (s, "fork", fork_across);
