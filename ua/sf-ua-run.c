@@ -746,6 +746,7 @@ worker_fields (SfWorkers *set, guint index, SfEndpoint *ep)
   sf_json_add_int (out, "handed_in", (gint64) st.handed_in);
   sf_json_add_int (out, "handed_out", (gint64) st.handed_out);
   sf_json_add_int (out, "wakeups", (gint64) st.wakeups);
+  sf_json_add_int (out, "claims", sf_workers_claims (set)); /* the set's, the same on every worker */
   /* What a flood past the inbox's bound cost (sf_workers_offer), and what
    * waits now. */
   sf_json_add_int (out, "inbox_dropped", (gint64) st.dropped);
