@@ -485,6 +485,17 @@ sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, gint64 now_us, 
 }
 
 guint
+sf_workers_claims_live (SfWorkers *set, gint64 now_us)
+{
+  g_mutex_lock (&set->claim_lock);
+  if (set->claim != NULL)
+    claim_sweep (set, now_us);
+  guint n = set->claim_count;
+  g_mutex_unlock (&set->claim_lock);
+  return n;
+}
+
+guint
 sf_workers_claims (SfWorkers *set)
 {
   g_mutex_lock (&set->claim_lock);

@@ -132,6 +132,10 @@ void sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us)
 void sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, gint64 now_us, guint within_ms);
 /* Claims in the table, those not yet swept after their end included. */
 guint sf_workers_claims (SfWorkers *set);
+/* The same after a sweep of the ended ones (at most one a second, as when
+ * the table is full: the rest may have ended within the last second); for
+ * status. */
+guint sf_workers_claims_live (SfWorkers *set, gint64 now_us);
 
 /* In-thread: runs every inbox and drains every endpoint until nothing moves
  * (bounded); returns the number of inbox items and events run. */
