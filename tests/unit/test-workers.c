@@ -1135,6 +1135,75 @@ claim_full (void)
   wk_free (w);
 }
 
+/* The claims' table against a model: 15 Call-IDs in a table of 32 slots
+ * (max 16: never full, so every new claim is made), probes that wrap round
+ * its end, ended claims deleted by shifting back (on a lookup, by the small
+ * sweep, by the whole sweep): 200,000 random claims, lookups, ends and clock
+ * steps; a live claim always routes to its worker, an ended one by the hash.
+ * A deletion that broke a probe chain would send a live call's messages to
+ * the other worker. */
+static void
+claim_model (void)
+{
+  Wk *w = wk_claims (16, 10 * 1000);
+  enum { IDS = 15 };
+  char *ids[IDS];
+  struct { gboolean live, ending; guint owner; gint64 end; } m[IDS] = { 0 };
+  for (guint i = 0; i < IDS; i++)
+    ids[i] = g_strdup_printf ("model-%u@test", i);
+  const gint64 life = 10 * G_USEC_PER_SEC;
+  GRand *r = g_rand_new_with_seed (25);
+  gint64 now = 1;
+  guint bad = 0, made = 0, ended = 0;
+  for (guint step = 0; step < 200000; step++) {
+    guint k = (guint) g_rand_int_range (r, 0, IDS);
+    const char *id = ids[k];
+    gsize len = strlen (id);
+    guint hash = sf_workers_route (w->set, id, len);
+    if (m[k].live && m[k].end <= now)
+      m[k].live = FALSE, ended++;
+    switch (g_rand_int_range (r, 0, 4)) {
+    case 0: { /* an INVITE read by worker 0 or 1 */
+      guint reader = (guint) g_rand_int_range (r, 0, 2);
+      guint o = sf_workers_claim (w->set, reader, id, len, now);
+      if (m[k].live)
+        bad += o != m[k].owner;
+      else {
+        bad += o != reader && o != hash;
+        m[k].owner = o;
+        made++;
+      }
+      m[k].live = TRUE, m[k].ending = FALSE, m[k].end = now + life;
+      break;
+    }
+    case 1: /* a lookup: the claim's worker, moved on unless ending */
+      bad += sf_workers_owner (w->set, id, len, now) != (m[k].live ? m[k].owner : hash);
+      if (m[k].live && !m[k].ending)
+        m[k].end = now + life;
+      break;
+    case 2: { /* its call ended */
+      guint within = (guint) g_rand_int_range (r, 0, 12000);
+      sf_workers_claim_end (w->set, id, len, now, within);
+      if (m[k].live)
+        m[k].ending = TRUE, m[k].end = MIN (m[k].end, now + (gint64) within * 1000);
+      break;
+    }
+    default: /* time goes on */
+      now += g_rand_int_range (r, 0, 3 * G_USEC_PER_SEC);
+      if (g_rand_int_range (r, 0, 8) == 0)
+        sf_workers_claims_live (w->set, now); /* the whole sweep */
+      break;
+    }
+    CU_ASSERT_TRUE (sf_workers_claims (w->set) <= 16);
+  }
+  CU_ASSERT_EQUAL (bad, 0);
+  CU_ASSERT_TRUE (made > 10000 && ended > 10000); /* claims were made and deleted throughout */
+  g_rand_free (r);
+  for (guint i = 0; i < IDS; i++)
+    g_free (ids[i]);
+  wk_free (w);
+}
+
 /* One source (a trunk: every INVITE read by worker 0) does not bring every
  * call to worker 0: once it holds a quarter more claims than worker 1 (and
  * 64), a Call-ID that hashes to worker 1 is claimed for worker 1; one that
@@ -2155,6 +2224,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_call", claim_call);
   CU_add_test (s, "claim_first", claim_first);
   CU_add_test (s, "claim_full", claim_full);
+  CU_add_test (s, "claim_model", claim_model);
   CU_add_test (s, "claim_balance", claim_balance);
   CU_add_test (s, "claim_expiry", claim_expiry);
   CU_add_test (s, "claim_bye", claim_bye);
