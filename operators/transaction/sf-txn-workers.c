@@ -81,10 +81,16 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
   /* An INVITE claims its Call-ID for this worker (first come: a copy read
    * elsewhere before follows that claim); anything else follows a claim, or
    * the hash (docs/workers.md, "Calls owned where they are read"). */
+  /* The start line as the parser finds it: past the CR and LF it skips
+   * (keep-alives), or "\r\nINVITE" would go unclaimed and its plain
+   * retransmission claim elsewhere (two server transactions). */
+  gsize sl = 0;
+  while (sl < size && (d[sl] == '\r' || d[sl] == '\n'))
+    sl++;
   guint owner;
   if (!sf_workers_claims_on (s->workers))
     owner = sf_workers_route (s->workers, id.p, id.len);
-  else if (!response && size > 7 && memcmp (d, "INVITE ", 7) == 0)
+  else if (!response && size - sl > 7 && memcmp (d + sl, "INVITE ", 7) == 0)
     owner = sf_workers_claim (s->workers, s->worker, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
   else
     owner = sf_workers_owner (s->workers, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));

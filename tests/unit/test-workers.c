@@ -2209,6 +2209,35 @@ busy_no_wake (void)
   wk_free (w);
 }
 
+/* An INVITE behind a CRLF (the parser skips it) is claimed as a plain one:
+ * else it goes by the hash, unclaimed, and its retransmission without the
+ * CRLF, read by the same worker, claims there: a second server transaction,
+ * the INVITE forwarded twice. */
+static void
+claim_crlf (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = call_id_for (w, 1, "clcrlf");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKclcrlf", cid, NULL, 1);
+  g_autofree char *crlf = g_strconcat ("\r\n", inv, NULL);
+  send_to (w, 0, crlf);
+  g_autoptr (GPtrArray) a = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (a, "INVITE ", &fwd), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  g_autofree char *fwd1 = g_strdup (fwd);
+  g_autofree char *r180 = respond (fwd1, 180, "Ringing");
+  send_port (w, via_port (fwd1), r180);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 500);
+  send_to (w, 0, inv); /* the retransmission, plain */
+  g_autoptr (GPtrArray) b = recv_all (w);
+  CU_ASSERT_EQUAL (count (b, "INVITE ", NULL), 0); /* absorbed, not forwarded again */
+  sf_workers_advance (w->set, 200 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -2227,6 +2256,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_model", claim_model);
   CU_add_test (s, "claim_balance", claim_balance);
   CU_add_test (s, "claim_expiry", claim_expiry);
+  CU_add_test (s, "claim_crlf", claim_crlf);
   CU_add_test (s, "claim_bye", claim_bye);
   CU_add_test (s, "claim_failed", claim_failed);
   CU_add_test (s, "claim_rate", claim_rate);
