@@ -61,6 +61,7 @@ struct _SfWorkers {
   guint slots, claim_count, claim_max;
   gint64 claim_life_us;
   gint64 claim_hold_until_us; /* a full table made no claim: none until then */
+  gint64 claim_hashed_until_us; /* then, until this, claims name the hash's worker */
   gint64 claim_swept_us;      /* the last sweep of the whole table */
   guint claim_cursor;         /* the next slot a claim's small sweep looks at */
   guint *claimed;             /* owned, n: the claims each worker holds (claim_lock) */
@@ -416,8 +417,14 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
     }
     if (set->claim_count >= set->claim_max)
       claim_sweep (set, now_us);
-    if (set->claim_count >= set->claim_max)
+    if (set->claim_count >= set->claim_max) {
       set->claim_hold_until_us = now_us + SF_WORKERS_CLAIM_HOLD_MS * G_GINT64_CONSTANT (1000);
+      /* An INVITE the hold sent by the hash may keep its transaction for a
+       * claim's life after: until then a claim of its Call-ID (its
+       * retransmission, anyone's INVITE with that Call-ID) names the hash's
+       * worker too, where that transaction is. */
+      set->claim_hashed_until_us = set->claim_hold_until_us + set->claim_life_us;
+    }
     if (now_us < set->claim_hold_until_us) {
       owner = (guint) (h % set->n); /* full, or full lately: the hash rule */
     } else {
@@ -427,8 +434,8 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
        * kernel gives it, and leave the others idle.  Then the hash's worker
        * takes it, as without claims, and the claim says so. */
       guint hashed = (guint) (h % set->n);
-      owner = w;
-      if (hashed != w && set->claimed[w] > set->claimed[hashed] + set->claimed[hashed] / 4 + 64)
+      owner = now_us < set->claim_hashed_until_us ? hashed : w;
+      if (owner != hashed && set->claimed[w] > set->claimed[hashed] + set->claimed[hashed] / 4 + 64)
         owner = hashed;
       guint k = (guint) h & (set->slots - 1);
       while (set->claim[k].h != 0)

@@ -106,8 +106,9 @@ void sf_workers_set_inbox_max (SfWorkers *set, guint items, gsize bytes);
  * lives SF_WORKERS_CLAIM_MS after the last message routed by it, in a table
  * of at most SF_WORKERS_CLAIMS_MAX claims under one lock.  A full table
  * makes no claim, and none for SF_WORKERS_CLAIM_HOLD_MS after (the hash rule
- * then, for everyone): an INVITE routed by the hash while it was full cannot
- * be claimed elsewhere by a retransmission before its transaction ends. */
+ * then, for everyone), and its claims for a claim's lifetime after name the
+ * hash's worker: an INVITE routed by the hash while it was full cannot be
+ * claimed elsewhere by a retransmission before its transaction ends. */
 #define SF_WORKERS_CLAIMS_MAX 65536
 #define SF_WORKERS_CLAIM_MS (240 * 1000)
 #define SF_WORKERS_CLAIM_HOLD_MS (64 * 1000)

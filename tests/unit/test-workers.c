@@ -1126,12 +1126,19 @@ claim_full (void)
   CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
   CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), 20 * G_USEC_PER_SEC), 1);
   CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
-  /* past the hold: claimed again */
+  /* past the hold, for a claim's life (10 s): claimed for the hash's worker,
+   * where the hold sent C's INVITE */
   gint64 later = 1000 + SF_WORKERS_CLAIM_HOLD_MS * G_GINT64_CONSTANT (1000) + 1;
-  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), later), 0);
-  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 9 * G_USEC_PER_SEC), 0); /* used: moved on */
-  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 18 * G_USEC_PER_SEC), 0);
-  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 29 * G_USEC_PER_SEC), 1); /* 11 s unused */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), later), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 1), 1);
+  /* then the reader's again */
+  g_autofree char *d = call_id_for (w, 1, "clf-d");
+  later += 11 * G_USEC_PER_SEC; /* C ended (its last use at later + 1) */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, d, strlen (d), later), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, d, strlen (d), later + 9 * G_USEC_PER_SEC), 0); /* used: moved on */
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, d, strlen (d), later + 18 * G_USEC_PER_SEC), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, d, strlen (d), later + 29 * G_USEC_PER_SEC), 1); /* 11 s unused */
   wk_free (w);
 }
 
@@ -2238,6 +2245,58 @@ claim_crlf (void)
   wk_free (w);
 }
 
+/* The hold's tail: a full table at t0 holds claims to t0 + 64 s; an INVITE
+ * at t0 + 60 s goes by the hash (worker 1), unclaimed; at t0 + 65 s another
+ * INVITE of its Call-ID read by worker 0 (its retransmission, or anyone's
+ * with that Call-ID) claims for the hash's worker, where the first one's
+ * transaction is: the retransmission is absorbed there, and the caller's
+ * CANCEL read by worker 0 finds it (not a 481). */
+static void
+hold_tail (gboolean same_branch)
+{
+  Wk *w = wk_claims (1, 10 * 1000);
+  gint64 t0 = sf_clock_now_us (sf_endpoint_clock (w->px[0]->env->ep));
+  g_autofree char *a = call_id_for (w, 1, "clht-a");
+  g_autofree char *b = call_id_for (w, 1, "clht-b");
+  sf_workers_claim (w->set, 0, a, strlen (a), t0);
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, b, strlen (b), t0), 1); /* full: held to t0 + 64 s */
+  sf_workers_advance (w->set, 60 * 1000);
+  g_autofree char *cid = call_id_for (w, 1, same_branch ? "clht-v" : "clht-w");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKclhtv", cid, NULL, 1);
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) x = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (x, "INVITE ", &fwd), 1);
+  g_autofree char *fwd1 = g_strdup (fwd);
+  g_autofree char *r180 = respond (fwd1, 180, "Ringing");
+  send_port (w, via_port (fwd1), r180);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 5 * 1000); /* t0 + 65 s: the hold over */
+  g_autofree char *inv2 = same_branch ? g_strdup (inv) : request (w, "INVITE", "z9hG4bKclhtx", cid, NULL, 1);
+  send_to (w, 0, inv2);
+  g_autoptr (GPtrArray) y = recv_all (w);
+  if (same_branch)
+    CU_ASSERT_EQUAL (count (y, "INVITE ", NULL), 0); /* absorbed by its transaction */
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKclhtv", cid, NULL, 1);
+  send_to (w, 0, can);
+  g_autoptr (GPtrArray) z = recv_all (w);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 481", NULL), 0);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 200", NULL), 1); /* the CANCEL's */
+  sf_workers_advance (w->set, 200 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+static void
+claim_hold_tail_retx (void)
+{
+  hold_tail (TRUE);
+}
+static void
+claim_hold_tail_other (void)
+{
+  hold_tail (FALSE);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -2257,6 +2316,8 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_balance", claim_balance);
   CU_add_test (s, "claim_expiry", claim_expiry);
   CU_add_test (s, "claim_crlf", claim_crlf);
+  CU_add_test (s, "claim_hold_tail_retx", claim_hold_tail_retx);
+  CU_add_test (s, "claim_hold_tail_other", claim_hold_tail_other);
   CU_add_test (s, "claim_bye", claim_bye);
   CU_add_test (s, "claim_failed", claim_failed);
   CU_add_test (s, "claim_rate", claim_rate);
