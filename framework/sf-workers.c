@@ -42,6 +42,8 @@ struct _Worker {
                               * the posters under lock */
 };
 
+#define CLAIM_BUCKET_US (5 * G_USEC_PER_SEC)
+
 /* A claim: a slot of the open-addressing table below. */
 typedef struct {
   guint64 h;       /* the Call-ID's keyed hash; 0: an empty slot */
@@ -64,7 +66,13 @@ struct _SfWorkers {
   gint64 claim_hashed_until_us; /* then, until this, claims name the hash's worker */
   gint64 claim_swept_us;      /* the last sweep of the whole table */
   guint claim_cursor;         /* the next slot a claim's small sweep looks at */
-  guint *claimed;             /* owned, n: the claims each worker holds (claim_lock) */
+  /* The claims each worker made lately (the balance below), in two buckets
+   * of CLAIM_BUCKET_US: [w] this one's, from @claim_made_since_us, [n + w]
+   * the one before.  Load that decays: claims that ended, or never were
+   * calls, stop counting within two buckets, unlike a count of the claims
+   * held (an ended claim stays in the table until a sweep passes it). */
+  guint *claim_made;          /* owned, 2n (claim_lock) */
+  gint64 claim_made_since_us;
   guint max_items;           /* what may wait in one inbox (sf_workers_offer) */
   gsize max_bytes;
   Worker *workers;           /* owned, n of them */
@@ -272,7 +280,7 @@ sf_workers_free (SfWorkers *set)
   }
   g_free (set->workers);
   g_free (set->claim);
-  g_free (set->claimed);
+  g_free (set->claim_made);
   g_mutex_clear (&set->claim_lock);
   memset (set->key, 0, sizeof set->key);
   g_free (set);
@@ -325,7 +333,6 @@ static void
 claim_delete (SfWorkers *set, guint i)
 {
   guint mask = set->slots - 1;
-  set->claimed[set->claim[i].worker]--;
   for (guint j = (i + 1) & mask; set->claim[j].h != 0; j = (j + 1) & mask) {
     guint home = (guint) set->claim[j].h & mask;
     /* j's entry may move to i when i lies on its probe from home to j */
@@ -393,7 +400,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
   g_mutex_lock (&set->claim_lock);
   if (set->claim == NULL) {
     set->claim = g_new0 (Claim, set->slots);
-    set->claimed = g_new0 (guint, set->n);
+    set->claim_made = g_new0 (guint, 2 * set->n);
   }
   gint i = claim_live (set, h, now_us);
   guint owner;
@@ -428,21 +435,31 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
     if (now_us < set->claim_hold_until_us) {
       owner = (guint) (h % set->n); /* full, or full lately: the hash rule */
     } else {
-      /* The reader's, unless it already holds a quarter more calls than the
-       * hash's worker (and 64): one source (a trunk, the one port a peer
+      /* The reader's, unless it already took a quarter more new claims than
+       * the hash's worker (and 64) in the last 5 to 10 s: one source (a trunk, the one port a peer
        * sends from) would otherwise bring every call to the worker the
        * kernel gives it, and leave the others idle.  Then the hash's worker
        * takes it, as without claims, and the claim says so. */
       guint hashed = (guint) (h % set->n);
       owner = now_us < set->claim_hashed_until_us ? hashed : w;
-      if (owner != hashed && set->claimed[w] > set->claimed[hashed] + set->claimed[hashed] / 4 + 64)
+      if (now_us - set->claim_made_since_us >= CLAIM_BUCKET_US) {
+        gboolean last = now_us - set->claim_made_since_us < 2 * CLAIM_BUCKET_US; /* the one before is the last */
+        for (guint k = 0; k < set->n; k++) {
+          set->claim_made[set->n + k] = last ? set->claim_made[k] : 0;
+          set->claim_made[k] = 0;
+        }
+        set->claim_made_since_us = now_us;
+      }
+      guint mine = set->claim_made[w] + set->claim_made[set->n + w];
+      guint its = set->claim_made[hashed] + set->claim_made[set->n + hashed];
+      if (owner != hashed && mine > its + its / 4 + 64)
         owner = hashed;
       guint k = (guint) h & (set->slots - 1);
       while (set->claim[k].h != 0)
         k = (k + 1) & (set->slots - 1);
       set->claim[k] = (Claim) { h, now_us + set->claim_life_us, owner, FALSE };
       set->claim_count++;
-      set->claimed[owner]++;
+      set->claim_made[owner]++;
     }
   }
   g_mutex_unlock (&set->claim_lock);
