@@ -315,16 +315,20 @@ sf_workers_claims_on (SfWorkers *set)
   return set->claim_max > 0;
 }
 
-/* The slot holding @h, or -1; under claim_lock, the table allocated. */
+/* The slot holding @h, or -1; under claim_lock, the table allocated.  At
+ * most a whole turn: the table always keeps an empty slot (claim_count <
+ * claim_max, half the slots), the bound is there should that ever break. */
 static gint
 claim_find (SfWorkers *set, guint64 h)
 {
-  for (guint i = (guint) h & (set->slots - 1);; i = (i + 1) & (set->slots - 1)) {
+  guint i = (guint) h & (set->slots - 1);
+  for (guint n = 0; n < set->slots; n++, i = (i + 1) & (set->slots - 1)) {
     if (set->claim[i].h == h)
       return (gint) i;
     if (set->claim[i].h == 0)
       return -1;
   }
+  return -1;
 }
 
 /* Empties slot @i, moving back the entries whose probe passed it, so that no
@@ -432,7 +436,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
        * worker too, where that transaction is. */
       set->claim_hashed_until_us = set->claim_hold_until_us + set->claim_life_us;
     }
-    if (now_us < set->claim_hold_until_us) {
+    if (now_us < set->claim_hold_until_us || set->claim_count >= set->claim_max) {
       owner = (guint) (h % set->n); /* full, or full lately: the hash rule */
     } else {
       /* The reader's, unless it already took a quarter more new claims than

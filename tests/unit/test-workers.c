@@ -2323,6 +2323,52 @@ claim_pin (void)
   sf_workers_free (set);
 }
 
+/* Ended claims leave the table without the hold.  A table full of ended
+ * claims (16 of 16) takes 16 new ones at once, each for its reader: the
+ * whole sweep empties it when the small one has not, no 64 s of the hash
+ * rule (without the whole sweep the table fills and holds).  Then the small sweep:
+ * 30 ended claims of 64, and 33 new ones (66 slots looked at of 128, never
+ * full, so no whole sweep) leave fewer than the 63 a table without it would
+ * hold. */
+static void
+claim_sweeps (void)
+{
+  SfWorkers *set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 16, 1000);
+  gint64 t = G_USEC_PER_SEC;
+  for (guint i = 0; i < 16; i++) {
+    g_autofree char *id = g_strdup_printf ("sw-%u", i);
+    sf_workers_claim (set, 0, id, strlen (id), t);
+  }
+  CU_ASSERT_EQUAL (sf_workers_claims (set), 16);
+  t += 2 * G_USEC_PER_SEC; /* all ended */
+  guint n = 0;
+  for (guint i = 0; n < 16; i++) {
+    g_autofree char *id = g_strdup_printf ("sw-new-%u", i);
+    if (sf_workers_route (set, id, strlen (id)) != 1)
+      continue;
+    CU_ASSERT_EQUAL (sf_workers_claim (set, 0, id, strlen (id), t), 0); /* the reader's: claimed, no hold */
+    n++;
+  }
+  CU_ASSERT_EQUAL (sf_workers_claims (set), 16);
+  sf_workers_free (set);
+
+  set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 64, 1000);
+  t = G_USEC_PER_SEC;
+  for (guint i = 0; i < 30; i++) {
+    g_autofree char *id = g_strdup_printf ("ss-%u", i);
+    sf_workers_claim (set, i & 1, id, strlen (id), t);
+  }
+  t += 2 * G_USEC_PER_SEC;
+  for (guint i = 0; i < 33; i++) {
+    g_autofree char *id = g_strdup_printf ("ss-new-%u", i);
+    sf_workers_claim (set, i & 1, id, strlen (id), t);
+  }
+  CU_ASSERT_TRUE (sf_workers_claims (set) < 58);
+  sf_workers_free (set);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -2343,6 +2389,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_expiry", claim_expiry);
   CU_add_test (s, "claim_crlf", claim_crlf);
   CU_add_test (s, "claim_pin", claim_pin);
+  CU_add_test (s, "claim_sweeps", claim_sweeps);
   CU_add_test (s, "claim_hold_tail_retx", claim_hold_tail_retx);
   CU_add_test (s, "claim_hold_tail_other", claim_hold_tail_other);
   CU_add_test (s, "claim_bye", claim_bye);
