@@ -48,8 +48,9 @@ struct _Worker {
 typedef struct {
   guint64 h;       /* the Call-ID's keyed hash; 0: an empty slot */
   gint64 end_us;   /* when it ends, unless a message routed by it moves this on */
-  guint worker;
-  gboolean ending; /* its call ended (sf_workers_claim_end): end_us stays, whatever uses it */
+  guint32 txn;     /* the keyed hash of the INVITE server transaction that made it (sf_workers_claim_bind); 0: none yet */
+  guint16 worker;
+  guint8 ending;   /* its call ended (sf_workers_claim_end): end_us stays, whatever uses it */
 } Claim;
 
 struct _SfWorkers {
@@ -416,6 +417,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
        * retransmission of the ended one pays the idle bound at most. */
       set->claim[i].ending = FALSE;
       set->claim[i].end_us = now_us + set->claim_life_us;
+      set->claim[i].txn = 0; /* the new INVITE's transaction binds it */
     }
   } else {
     /* Two slots looked at per new claim, going round the table: ended claims
@@ -461,7 +463,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
       guint k = (guint) h & (set->slots - 1);
       while (set->claim[k].h != 0)
         k = (k + 1) & (set->slots - 1);
-      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, owner, FALSE };
+      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, 0, (guint16) owner, FALSE };
       set->claim_count++;
       set->claim_made[owner]++;
     }
@@ -496,15 +498,38 @@ sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us)
   g_mutex_unlock (&set->claim_lock);
 }
 
+/* A transaction handle's keyed hash, never 0 (0: no transaction bound). */
+static guint32
+claim_txn_hash (SfWorkers *set, const char *txn)
+{
+  guint32 t = (guint32) sf_siphash24 (set->key, (const guint8 *) txn, strlen (txn));
+  return t != 0 ? t : 1;
+}
+
 void
-sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, gint64 now_us, guint within_ms)
+sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us)
+{
+  if (set->claim_max == 0 || txn == NULL)
+    return;
+  guint64 h = claim_hash (set, id, len);
+  guint32 t = claim_txn_hash (set, txn);
+  g_mutex_lock (&set->claim_lock);
+  gint i = claim_live (set, h, now_us);
+  if (i >= 0 && set->claim[i].txn == 0)
+    set->claim[i].txn = t;
+  g_mutex_unlock (&set->claim_lock);
+}
+
+void
+sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us, guint within_ms)
 {
   if (set->claim_max == 0)
     return;
   guint64 h = claim_hash (set, id, len);
+  guint32 t = txn != NULL ? claim_txn_hash (set, txn) : 0;
   g_mutex_lock (&set->claim_lock);
   gint i = set->claim != NULL ? claim_find (set, h) : -1;
-  if (i >= 0 && set->claim[i].end_us > now_us) {
+  if (i >= 0 && set->claim[i].end_us > now_us && (txn == NULL || set->claim[i].txn == t)) {
     Claim *c = &set->claim[i];
     c->end_us = MIN (c->end_us, now_us + (gint64) within_ms * 1000); /* never past the idle bound */
     c->ending = TRUE;

@@ -102,7 +102,8 @@ void sf_workers_set_inbox_max (SfWorkers *set, guint items, gsize bytes);
  * that reads an INVITE owns its Call-ID instead of worker_of(Call-ID), so the
  * caller's later requests (read by the same worker: one source, one socket)
  * stay there, and what another worker reads of that Call-ID is handed to it.
- * A claim is a keyed 64-bit hash of the Call-ID, its worker and its end: it
+ * A claim is a keyed 64-bit hash of the Call-ID, its worker, its end and its
+ * INVITE server transaction's hash (sf_workers_claim_bind): it
  * lives SF_WORKERS_CLAIM_MS after the last message routed by it, in a table
  * of at most SF_WORKERS_CLAIMS_MAX claims under one lock.  A full table
  * makes no claim, and none for SF_WORKERS_CLAIM_HOLD_MS after (the hash rule
@@ -126,11 +127,17 @@ guint sf_workers_owner (SfWorkers *set, const char *id, gsize len, gint64 now_us
  * socket: the INVITE it answers may ring long with nothing else routed). */
 void sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us);
 /* @id's call ended as the proxy sees it (a final response other than 2xx
- * to an INVITE, or one to a BYE): its claim, if any, ends @within_ms from
+ * to the claim's INVITE transaction @txn, or a 2xx to a BYE: @txn NULL):
+ * its claim, if any (and bound to @txn when given), ends @within_ms from
  * @now_us (the server transaction's life for retransmissions), or at its
  * idle end if sooner; messages routed by it meanwhile do not move that on.
  * A later INVITE of @id (sf_workers_claim) makes it live again. */
-void sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, gint64 now_us, guint within_ms);
+void sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us, guint within_ms);
+/* The INVITE server transaction @txn (its handle) started for @id: the
+ * claim's own, unless one is bound already.  Only its failure
+ * (sf_workers_claim_end with @txn) ends the claim: a foreign INVITE with the
+ * Call-ID failing does not. */
+void sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us);
 /* Claims in the table, those not yet swept after their end included. */
 guint sf_workers_claims (SfWorkers *set);
 /* The same after a sweep of the ended ones (at most one a second, as when

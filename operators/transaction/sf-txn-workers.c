@@ -222,13 +222,30 @@ sf_stack_new_call_id (SfStack *s, const char *via_sent_by)
 }
 
 void
-sf_stack_workers_final (SfStack *s, SfSipMsg *req, SfSipMsg *resp)
+sf_stack_workers_begin (SfStack *s, SfSipMsg *req, const char *txn)
+{
+  if (s->workers == NULL || req == NULL || txn == NULL || !sf_workers_claims_on (s->workers) ||
+      !sf_sip_str_eq (sf_sip_msg_method (req), "INVITE"))
+    return;
+  SfSipStr id = sf_sip_msg_call_id (req);
+  sf_workers_claim_bind (s->workers, id.p, id.len, txn, sf_clock_now_us (sf_endpoint_clock (s->ep)));
+}
+
+void
+sf_stack_workers_final (SfStack *s, SfSipMsg *req, const char *txn, SfSipMsg *resp)
 {
   if (s->workers == NULL || req == NULL || !sf_workers_claims_on (s->workers))
     return;
+  /* Keyed to the call, not to its Call-ID: anyone may send a request with
+   * a ringing call's Call-ID and have it refused.  A BYE ends the claim only
+   * when accepted (2xx: the callee's dialog is over); an INVITE's failure
+   * only when the INVITE is the claim's own transaction (bound at its
+   * start, sf_stack_workers_begin); a re-INVITE's failure (491, 488) leaves
+   * the dialog's claim. */
   SfSipStr m = sf_sip_msg_method (req);
+  guint status = sf_sip_msg_status (resp);
   gboolean bye = sf_sip_str_eq (m, "BYE");
-  if (!bye && !(sf_sip_str_eq (m, "INVITE") && sf_sip_msg_status (resp) >= 300))
+  if (bye ? status >= 300 : !(sf_sip_str_eq (m, "INVITE") && status >= 300 && txn != NULL))
     return; /* a 2xx: the dialog's ACK, BYE and re-INVITEs meet the claim */
   /* Ended: the claim stays while this transaction absorbs retransmissions
    * (17.2.1 Timer H then I; 17.2.2 Timer J, 64*T1, plus T4 for what is
@@ -236,5 +253,5 @@ sf_stack_workers_final (SfStack *s, SfSipMsg *req, SfSipMsg *resp)
    * "Calls owned where they are read"). */
   guint within = 64 * sf_stack_timer_ms (s, '1') + sf_stack_timer_ms (s, '4');
   SfSipStr id = sf_sip_msg_call_id (req);
-  sf_workers_claim_end (s->workers, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)), within);
+  sf_workers_claim_end (s->workers, id.p, id.len, bye ? NULL : txn, sf_clock_now_us (sf_endpoint_clock (s->ep)), within);
 }

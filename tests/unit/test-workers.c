@@ -994,11 +994,11 @@ claim_rate (void)
   }
   gsize la = strlen (a);
   CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 0), 0);
-  sf_workers_claim_end (set, a, la, 1 * s, 37 * 1000); /* its idle end, at 10 s, is sooner */
+  sf_workers_claim_end (set, a, la, NULL, 1 * s, 37 * 1000); /* its idle end, at 10 s, is sooner */
   CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 9 * s), 0);
   CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 10 * s + 1), 1);
   CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 20 * s), 0);
-  sf_workers_claim_end (set, a, la, 21 * s, 3000);
+  sf_workers_claim_end (set, a, la, NULL, 21 * s, 3000);
   CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 23 * s), 0);
   CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 24 * s - 1), 0); /* not moved on by the last */
   CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 24 * s - 1), 0); /* an INVITE: live again */
@@ -1015,7 +1015,7 @@ claim_rate (void)
     most = MAX (most, sf_workers_claims (set));
     if (i > 0) { /* the previous call's BYE answered */
       g_autofree char *prev = g_strdup_printf ("rate-%u@test", i - 1);
-      sf_workers_claim_end (set, prev, strlen (prev), now, 37 * 1000);
+      sf_workers_claim_end (set, prev, strlen (prev), NULL, now, 37 * 1000);
     }
   }
   CU_ASSERT_EQUAL (kept, 2000);
@@ -1190,7 +1190,7 @@ claim_model (void)
       break;
     case 2: { /* its call ended */
       guint within = (guint) g_rand_int_range (r, 0, 12000);
-      sf_workers_claim_end (w->set, id, len, now, within);
+      sf_workers_claim_end (w->set, id, len, NULL, now, within);
       if (m[k].live)
         m[k].ending = TRUE, m[k].end = MIN (m[k].end, now + (gint64) within * 1000);
       break;
@@ -2369,6 +2369,52 @@ claim_sweeps (void)
   sf_workers_free (set);
 }
 
+/* The claim is the call's, not the Call-ID's: while a call rings, anyone's
+ * INVITE with its Call-ID refused (486) and anyone's BYE refused (481) do not
+ * end it; the caller's CANCEL long after (past the window such an end would
+ * have left, 11.4 s here) read by worker 1 still meets the INVITE at worker
+ * 0 (200, 487 from the callee), not 481 at the hash's worker. */
+static void
+claim_foreign (void)
+{
+  const char *const sets[] = { "sip.t1_ms=100", NULL };
+  Wk *w = wk_claims_with (sets, 16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = NULL;
+  guint home = 0;
+  g_autofree char *fwd = claimed_invite (w, "clfo", &cid, &home);
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  send_port (w, home, r180);
+  g_ptr_array_unref (recv_all (w));
+  const char *methods[] = { "INVITE", "BYE" };
+  const guint status[] = { 486, 481 };
+  for (guint k = 0; k < 2; k++) {
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKclfoatk%u", k);
+    g_autofree char *atk = request (w, methods[k], branch, cid, NULL, 7);
+    send_to (w, 1, atk);
+    g_autoptr (GPtrArray) a = recv_all (w);
+    g_autofree char *start = g_strdup_printf ("%s ", methods[k]);
+    const char *f = NULL;
+    CU_ASSERT_EQUAL_FATAL (count (a, start, &f), 1);
+    g_autofree char *f1 = g_strdup (f);
+    g_autofree char *no = respond (f1, status[k], "No");
+    send_port (w, via_port (f1), no);
+    g_autoptr (GPtrArray) b = recv_all (w);
+    g_autofree char *st = g_strdup_printf ("SIP/2.0 %u", status[k]);
+    CU_ASSERT_EQUAL (count (b, st, NULL), 1); /* refused upstream */
+  }
+  sf_workers_advance (w->set, 12000); /* past 64*T1 + T4 */
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKclfo1", cid, NULL, 1);
+  send_to (w, 1, can);
+  g_autoptr (GPtrArray) z = recv_all (w);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 481", NULL), 0);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 200", NULL), 1);
+  sf_workers_advance (w->set, 200 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -2390,6 +2436,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "claim_crlf", claim_crlf);
   CU_add_test (s, "claim_pin", claim_pin);
   CU_add_test (s, "claim_sweeps", claim_sweeps);
+  CU_add_test (s, "claim_foreign", claim_foreign);
   CU_add_test (s, "claim_hold_tail_retx", claim_hold_tail_retx);
   CU_add_test (s, "claim_hold_tail_other", claim_hold_tail_other);
   CU_add_test (s, "claim_bye", claim_bye);
