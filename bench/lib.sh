@@ -269,8 +269,9 @@ sf_handed() {
   line=$(grep '"event":"stats"' "$T/events" | tail -1)
   out=$(grep -o '"handed_out":[0-9]*' <<<"$line" | cut -d: -f2 | paste -sd+ | bc)
   wake=$(grep -o '"wakeups":[0-9]*' <<<"$line" | cut -d: -f2 | paste -sd+ | bc)
-  printf '%-9s handed_out %.2f, wakeups %.2f per call (%s workers)\n' sipflow \
-    "$(echo "(${out:-0} - $SF_HANDED) / $calls" | bc -l)" "$(echo "(${wake:-0} - $SF_WAKEUPS) / $calls" | bc -l)" "$WORKERS"
+  printf '%-9s handed_out %.2f, wakeups %.2f per call (%s workers), claims held %s\n' sipflow \
+    "$(echo "(${out:-0} - $SF_HANDED) / $calls" | bc -l)" "$(echo "(${wake:-0} - $SF_WAKEUPS) / $calls" | bc -l)" "$WORKERS" \
+    "$(grep -o '"claims":[0-9]*' <<<"$line" | head -1 | cut -d: -f2)"
   SF_HANDED=${out:-0}
   SF_WAKEUPS=${wake:-0}
 }

@@ -42,9 +42,38 @@ struct _Worker {
                               * the posters under lock */
 };
 
+#define CLAIM_BUCKET_US (5 * G_USEC_PER_SEC)
+
+/* A claim: a slot of the open-addressing table below. */
+typedef struct {
+  guint64 h;       /* the Call-ID's keyed hash; 0: an empty slot */
+  gint64 end_us;   /* when it ends, unless a message routed by it moves this on */
+  guint32 txn;     /* the keyed hash of the INVITE server transaction that made it (sf_workers_claim_bind); 0: none yet */
+  guint16 worker;
+  guint8 ending;   /* its call ended (sf_workers_claim_end): end_us stays, whatever uses it */
+} Claim;
+
 struct _SfWorkers {
   guint n;
   guint64 key[2];
+  /* Claims (sf_workers_claim), under claim_lock: @slots (a power of two, twice
+   * @claim_max) probed linearly from h, deleted by shifting back, so a lookup
+   * stops at the first empty slot; allocated at the first claim. */
+  GMutex claim_lock;
+  Claim *claim;
+  guint slots, claim_count, claim_max;
+  gint64 claim_life_us;
+  gint64 claim_hold_until_us; /* a full table made no claim: none until then */
+  gint64 claim_hashed_until_us; /* then, until this, claims name the hash's worker */
+  gint64 claim_swept_us;      /* the last sweep of the whole table */
+  guint claim_cursor;         /* the next slot a claim's small sweep looks at */
+  /* The claims each worker made lately (the balance below), in two buckets
+   * of CLAIM_BUCKET_US: [w] this one's, from @claim_made_since_us, [n + w]
+   * the one before.  Load that decays: claims that ended, or never were
+   * calls, stop counting within two buckets, unlike a count of the claims
+   * held (an ended claim stays in the table until a sweep passes it). */
+  guint *claim_made;          /* owned, 2n (claim_lock) */
+  gint64 claim_made_since_us;
   guint max_items;           /* what may wait in one inbox (sf_workers_offer) */
   gsize max_bytes;
   Worker *workers;           /* owned, n of them */
@@ -227,6 +256,7 @@ sf_workers_new (guint n, const guint64 key[2])
     w->index = i;
     g_mutex_init (&w->lock);
   }
+  g_mutex_init (&set->claim_lock);
   return set;
 }
 
@@ -250,6 +280,9 @@ sf_workers_free (SfWorkers *set)
     g_mutex_clear (&w->lock);
   }
   g_free (set->workers);
+  g_free (set->claim);
+  g_free (set->claim_made);
+  g_mutex_clear (&set->claim_lock);
   memset (set->key, 0, sizeof set->key);
   g_free (set);
 }
@@ -264,6 +297,264 @@ guint
 sf_workers_route (SfWorkers *set, const char *id, gsize len)
 {
   return sf_workers_route_key (set->key, id, len, set->n);
+}
+
+void
+sf_workers_set_claims (SfWorkers *set, guint max, guint lifetime_ms)
+{
+  g_return_if_fail (set->claim == NULL && max <= G_MAXUINT / 4 && lifetime_ms > 0);
+  set->claim_max = set->n > 1 ? max : 0; /* one worker owns everything already */
+  set->claim_life_us = (gint64) lifetime_ms * 1000;
+  set->slots = 1;
+  while (set->slots < 2 * max)
+    set->slots *= 2;
+}
+
+gboolean
+sf_workers_claims_on (SfWorkers *set)
+{
+  return set->claim_max > 0;
+}
+
+/* The slot holding @h, or -1; under claim_lock, the table allocated.  At
+ * most a whole turn: the table always keeps an empty slot (claim_count <
+ * claim_max, half the slots), the bound is there should that ever break. */
+static gint
+claim_find (SfWorkers *set, guint64 h)
+{
+  guint i = (guint) h & (set->slots - 1);
+  for (guint n = 0; n < set->slots; n++, i = (i + 1) & (set->slots - 1)) {
+    if (set->claim[i].h == h)
+      return (gint) i;
+    if (set->claim[i].h == 0)
+      return -1;
+  }
+  return -1;
+}
+
+/* Empties slot @i, moving back the entries whose probe passed it, so that no
+ * lookup stops short of them. */
+static void
+claim_delete (SfWorkers *set, guint i)
+{
+  guint mask = set->slots - 1;
+  for (guint j = (i + 1) & mask; set->claim[j].h != 0; j = (j + 1) & mask) {
+    guint home = (guint) set->claim[j].h & mask;
+    /* j's entry may move to i when i lies on its probe from home to j */
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      set->claim[i] = set->claim[j];
+      i = j;
+    }
+  }
+  set->claim[i].h = 0;
+  set->claim_count--;
+}
+
+/* Every ended claim out, at most once a second (a whole pass of the table):
+ * when the table looks full, so that ended claims do not keep it so. */
+static void
+claim_sweep (SfWorkers *set, gint64 now_us)
+{
+  if (now_us - set->claim_swept_us < G_USEC_PER_SEC && set->claim_swept_us != 0)
+    return;
+  set->claim_swept_us = now_us;
+  for (guint i = 0; i < set->slots;)
+    if (set->claim[i].h != 0 && set->claim[i].end_us <= now_us)
+      claim_delete (set, i); /* slot i may now hold a moved entry: look again */
+    else
+      i++;
+}
+
+/* The Call-ID's keyed hash, worker_of's own (h % n is worker_of): a peer
+ * that cannot predict it cannot aim two Call-IDs at one claim.  0 marks an
+ * empty slot, so it is taken as 1 (a chance of 2^-64 a Call-ID; its messages
+ * then agree with each other, if not with sf_workers_route). */
+static guint64
+claim_hash (SfWorkers *set, const char *id, gsize len)
+{
+  guint64 h = sf_siphash24 (set->key, (const guint8 *) id, len);
+  return h != 0 ? h : 1;
+}
+
+/* @h's live claim's slot (its end moved on to @now_us + the lifetime unless
+ * it is ending), or -1 (an ended one deleted); under claim_lock. */
+static gint
+claim_live (SfWorkers *set, guint64 h, gint64 now_us)
+{
+  if (set->claim == NULL)
+    return -1;
+  gint i = claim_find (set, h);
+  if (i < 0)
+    return -1;
+  if (set->claim[i].end_us <= now_us) {
+    claim_delete (set, (guint) i);
+    return -1;
+  }
+  if (!set->claim[i].ending)
+    set->claim[i].end_us = now_us + set->claim_life_us;
+  return i;
+}
+
+guint
+sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now_us)
+{
+  g_return_val_if_fail (w < set->n, 0);
+  guint64 h = claim_hash (set, id, len);
+  if (set->claim_max == 0)
+    return (guint) (h % set->n);
+  g_mutex_lock (&set->claim_lock);
+  if (set->claim == NULL) {
+    set->claim = g_new0 (Claim, set->slots);
+    set->claim_made = g_new0 (guint, 2 * set->n);
+  }
+  gint i = claim_live (set, h, now_us);
+  guint owner;
+  if (i >= 0) {
+    owner = set->claim[i].worker; /* first come: a retransmission, or another reader's copy, follows it */
+    if (set->claim[i].ending) {
+      /* A new INVITE of an ended call (a retry after 401/407, a re-INVITE
+       * of a fork's other dialog) may ring long: live again; a mere
+       * retransmission of the ended one pays the idle bound at most. */
+      set->claim[i].ending = FALSE;
+      set->claim[i].end_us = now_us + set->claim_life_us;
+      set->claim[i].txn = 0; /* the new INVITE's transaction binds it */
+    }
+  } else {
+    /* Two slots looked at per new claim, going round the table: ended claims
+     * leave it a whole turn after their end at most (65,536 claims), so the
+     * counts per worker below are mostly of live ones. */
+    for (guint k = 0; k < 2; k++) {
+      guint c = set->claim_cursor++ & (set->slots - 1);
+      if (set->claim[c].h != 0 && set->claim[c].end_us <= now_us)
+        claim_delete (set, c);
+    }
+    if (set->claim_count >= set->claim_max)
+      claim_sweep (set, now_us);
+    if (set->claim_count >= set->claim_max) {
+      set->claim_hold_until_us = now_us + SF_WORKERS_CLAIM_HOLD_MS * G_GINT64_CONSTANT (1000);
+      /* An INVITE the hold sent by the hash may keep its transaction for a
+       * claim's life after: until then a claim of its Call-ID (its
+       * retransmission, anyone's INVITE with that Call-ID) names the hash's
+       * worker too, where that transaction is. */
+      set->claim_hashed_until_us = set->claim_hold_until_us + set->claim_life_us;
+    }
+    if (now_us < set->claim_hold_until_us || set->claim_count >= set->claim_max) {
+      owner = (guint) (h % set->n); /* full, or full lately: the hash rule */
+    } else {
+      /* The reader's, unless it already took a quarter more new claims than
+       * the hash's worker (and 64) in the last 5 to 10 s: one source (a trunk, the one port a peer
+       * sends from) would otherwise bring every call to the worker the
+       * kernel gives it, and leave the others idle.  Then the hash's worker
+       * takes it, as without claims, and the claim says so. */
+      guint hashed = (guint) (h % set->n);
+      owner = now_us < set->claim_hashed_until_us ? hashed : w;
+      if (now_us - set->claim_made_since_us >= CLAIM_BUCKET_US) {
+        gboolean last = now_us - set->claim_made_since_us < 2 * CLAIM_BUCKET_US; /* the one before is the last */
+        for (guint k = 0; k < set->n; k++) {
+          set->claim_made[set->n + k] = last ? set->claim_made[k] : 0;
+          set->claim_made[k] = 0;
+        }
+        set->claim_made_since_us = now_us;
+      }
+      guint mine = set->claim_made[w] + set->claim_made[set->n + w];
+      guint its = set->claim_made[hashed] + set->claim_made[set->n + hashed];
+      if (owner != hashed && mine > its + its / 4 + 64)
+        owner = hashed;
+      guint k = (guint) h & (set->slots - 1);
+      while (set->claim[k].h != 0)
+        k = (k + 1) & (set->slots - 1);
+      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, 0, (guint16) owner, FALSE };
+      set->claim_count++;
+      set->claim_made[owner]++;
+    }
+  }
+  g_mutex_unlock (&set->claim_lock);
+  return owner;
+}
+
+guint
+sf_workers_owner (SfWorkers *set, const char *id, gsize len, gint64 now_us)
+{
+  guint64 h = claim_hash (set, id, len);
+  guint owner = (guint) (h % set->n);
+  if (set->claim_max == 0)
+    return owner;
+  g_mutex_lock (&set->claim_lock);
+  gint i = claim_live (set, h, now_us);
+  if (i >= 0)
+    owner = set->claim[i].worker;
+  g_mutex_unlock (&set->claim_lock);
+  return owner;
+}
+
+void
+sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us)
+{
+  if (set->claim_max == 0)
+    return;
+  guint64 h = claim_hash (set, id, len);
+  g_mutex_lock (&set->claim_lock);
+  claim_live (set, h, now_us);
+  g_mutex_unlock (&set->claim_lock);
+}
+
+/* A transaction handle's keyed hash, never 0 (0: no transaction bound). */
+static guint32
+claim_txn_hash (SfWorkers *set, const char *txn)
+{
+  guint32 t = (guint32) sf_siphash24 (set->key, (const guint8 *) txn, strlen (txn));
+  return t != 0 ? t : 1;
+}
+
+void
+sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us)
+{
+  if (set->claim_max == 0 || txn == NULL)
+    return;
+  guint64 h = claim_hash (set, id, len);
+  guint32 t = claim_txn_hash (set, txn);
+  g_mutex_lock (&set->claim_lock);
+  gint i = claim_live (set, h, now_us);
+  if (i >= 0 && set->claim[i].txn == 0)
+    set->claim[i].txn = t;
+  g_mutex_unlock (&set->claim_lock);
+}
+
+void
+sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us, guint within_ms)
+{
+  if (set->claim_max == 0)
+    return;
+  guint64 h = claim_hash (set, id, len);
+  guint32 t = txn != NULL ? claim_txn_hash (set, txn) : 0;
+  g_mutex_lock (&set->claim_lock);
+  gint i = set->claim != NULL ? claim_find (set, h) : -1;
+  if (i >= 0 && set->claim[i].end_us > now_us && (txn == NULL || set->claim[i].txn == t)) {
+    Claim *c = &set->claim[i];
+    c->end_us = MIN (c->end_us, now_us + (gint64) within_ms * 1000); /* never past the idle bound */
+    c->ending = TRUE;
+  }
+  g_mutex_unlock (&set->claim_lock);
+}
+
+guint
+sf_workers_claims_live (SfWorkers *set, gint64 now_us)
+{
+  g_mutex_lock (&set->claim_lock);
+  if (set->claim != NULL)
+    claim_sweep (set, now_us);
+  guint n = set->claim_count;
+  g_mutex_unlock (&set->claim_lock);
+  return n;
+}
+
+guint
+sf_workers_claims (SfWorkers *set)
+{
+  g_mutex_lock (&set->claim_lock);
+  guint n = set->claim_count;
+  g_mutex_unlock (&set->claim_lock);
+  return n;
 }
 
 void

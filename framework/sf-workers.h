@@ -98,6 +98,53 @@ void sf_workers_wake (SfWorkers *set, guint from);
  * threads start (in one thread, as in tests: at any time). */
 void sf_workers_set_inbox_max (SfWorkers *set, guint items, gsize bytes);
 
+/* Claims (docs/workers.md, "Calls owned where they are read"): the worker
+ * that reads an INVITE owns its Call-ID instead of worker_of(Call-ID), so the
+ * caller's later requests (read by the same worker: one source, one socket)
+ * stay there, and what another worker reads of that Call-ID is handed to it.
+ * A claim is a keyed 64-bit hash of the Call-ID, its worker, its end and its
+ * INVITE server transaction's hash (sf_workers_claim_bind): it
+ * lives SF_WORKERS_CLAIM_MS after the last message routed by it, in a table
+ * of at most SF_WORKERS_CLAIMS_MAX claims under one lock.  A full table
+ * makes no claim, and none for SF_WORKERS_CLAIM_HOLD_MS after (the hash rule
+ * then, for everyone), and its claims for a claim's lifetime after name the
+ * hash's worker: an INVITE routed by the hash while it was full cannot be
+ * claimed elsewhere by a retransmission before its transaction ends. */
+#define SF_WORKERS_CLAIMS_MAX 65536
+#define SF_WORKERS_CLAIM_MS (240 * 1000)
+#define SF_WORKERS_CLAIM_HOLD_MS (64 * 1000)
+/* Claims on (@max > 0 claims, each living @lifetime_ms after its last use) or
+ * off (@max 0: the hash rule alone, the default).  Before the threads start. */
+void sf_workers_set_claims (SfWorkers *set, guint max, guint lifetime_ms);
+gboolean sf_workers_claims_on (SfWorkers *set);
+/* An INVITE of Call-ID @id read by worker @w at @now_us (its clock): the
+ * worker of the Call-ID's claim (refreshed) when there is one, else @w's new
+ * claim, else (full, or claims off) worker_of (@id). */
+guint sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now_us);
+/* Any other message of @id: its claim's worker (refreshed), else worker_of. */
+guint sf_workers_owner (SfWorkers *set, const char *id, gsize len, gint64 now_us);
+/* Refreshes @id's claim, if any (a provisional response at a worker's own
+ * socket: the INVITE it answers may ring long with nothing else routed). */
+void sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us);
+/* @id's call ended as the proxy sees it (a final response other than 2xx
+ * to the claim's INVITE transaction @txn, or a 2xx to a BYE: @txn NULL):
+ * its claim, if any (and bound to @txn when given), ends @within_ms from
+ * @now_us (the server transaction's life for retransmissions), or at its
+ * idle end if sooner; messages routed by it meanwhile do not move that on.
+ * A later INVITE of @id (sf_workers_claim) makes it live again. */
+void sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us, guint within_ms);
+/* The INVITE server transaction @txn (its handle) started for @id: the
+ * claim's own, unless one is bound already.  Only its failure
+ * (sf_workers_claim_end with @txn) ends the claim: a foreign INVITE with the
+ * Call-ID failing does not. */
+void sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us);
+/* Claims in the table, those not yet swept after their end included. */
+guint sf_workers_claims (SfWorkers *set);
+/* The same after a sweep of the ended ones (at most one a second, as when
+ * the table is full: the rest may have ended within the last second); for
+ * status. */
+guint sf_workers_claims_live (SfWorkers *set, gint64 now_us);
+
 /* In-thread: runs every inbox and drains every endpoint until nothing moves
  * (bounded); returns the number of inbox items and events run. */
 guint sf_workers_drain (SfWorkers *set);

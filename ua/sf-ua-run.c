@@ -9,6 +9,7 @@
 #include "operators/transaction/sf-stack.h"
 #include "operators/registrar/sf-registrar.h"
 #include "framework/sf-workers.h"
+#include "framework/sf-clock.h"
 #include "sf-ua.h"
 #include "framework/sf-json.h"
 #include "framework/sf-loader.h"
@@ -746,6 +747,8 @@ worker_fields (SfWorkers *set, guint index, SfEndpoint *ep)
   sf_json_add_int (out, "handed_in", (gint64) st.handed_in);
   sf_json_add_int (out, "handed_out", (gint64) st.handed_out);
   sf_json_add_int (out, "wakeups", (gint64) st.wakeups);
+  /* The set's live claims (the same on every worker) */
+  sf_json_add_int (out, "claims", sf_workers_claims_live (set, sf_clock_now_us (sf_endpoint_clock (ep))));
   /* What a flood past the inbox's bound cost (sf_workers_offer), and what
    * waits now. */
   sf_json_add_int (out, "inbox_dropped", (gint64) st.dropped);

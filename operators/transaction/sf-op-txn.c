@@ -67,6 +67,7 @@ static void
 keep_final (SfCtx *ctx, SfSipEvent *req, SfSipMsg *resp)
 {
   SfTxnInstance *t = sf_txn_inst (ctx);
+  sf_stack_workers_final (sf_stack_from_ctx (ctx), req->msg, req->txn, resp); /* a claim's call may end here */
   if (sf_sip_proto_is_stream (req->peer.proto)) {
     keep (&t->last, resp);
     return;
@@ -141,6 +142,7 @@ sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (e == NULL || request_of (ctx) != NULL)
     return SF_OP_SKIP;
   sf_txn_inst (ctx)->request = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  sf_stack_workers_begin (sf_stack_from_ctx (ctx), e->msg, e->txn); /* an INVITE's claim is its call's */
   sf_stack_to_tu (sf_stack_from_ctx (ctx), e);
   return SF_OP_TRANSITION;
 }

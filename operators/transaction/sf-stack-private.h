@@ -133,6 +133,12 @@ gboolean sf_stack_gate_admit (SfStack *s, SfSipMsg *req, const SfSipPeer *from);
 gboolean sf_stack_gate_trusted (SfStack *s, const SfSipPeer *from);
 void sf_stack_gate_stray (SfStack *s, SfSipMsg *resp, const SfSipPeer *from);
 
+/* sf-txn-workers.c: a server transaction's final response @resp to @req
+ * (sf-op-txn.c keep_final): a BYE's, or an INVITE's other than 2xx, ends the
+ * Call-ID's claim once the transaction can no longer absorb a retransmission. */
+void sf_stack_workers_final (SfStack *s, SfSipMsg *req, const char *txn, SfSipMsg *resp);
+void sf_stack_workers_begin (SfStack *s, SfSipMsg *req, const char *txn);
+
 /* sf-txn-match.c: the transport's receive and send-error callbacks. */
 void sf_stack_on_recv (SfSipMsg *msg, const SfSipPeer *from, gpointer data);
 

@@ -10,6 +10,7 @@
 #include "sf-stack-private.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-route.h"
+#include "framework/sf-clock.h"
 #include <string.h>
 
 /* A message on its way to its owner. */
@@ -55,8 +56,16 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
      * answers what this worker sent (its transaction is here, whatever the
      * Call-ID).  A request has no business there (Record-Route and Contact
      * name the listener): refused, counted, never answered. */
-    if (response)
+    if (response) {
+      /* A provisional answers an INVITE that may ring long with nothing of
+       * its Call-ID routed by its claim meanwhile: it keeps the claim on
+       * (16.8: Timer C restarts at each; 13.3.1.1: a UAS sends one a
+       * minute), so the caller's CANCEL still finds this worker. */
+      SfSipStr pid;
+      if (size > 9 && d[8] == '1' && sf_workers_claims_on (s->workers) && sf_sip_route_call_id (d, size, &pid))
+        sf_workers_touch (s->workers, pid.p, pid.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
       return FALSE;
+    }
     sf_stack_count (s, SF_STACK_STAT_REFUSED);
     g_debug ("worker %u: a request on its own socket: dropped", s->worker);
     return TRUE;
@@ -69,7 +78,22 @@ steer (GBytes *bytes, const SfSipPeer *from, gpointer data)
   SfSipStr id;
   if (!sf_sip_route_call_id (d, size, &id))
     return FALSE; /* no Call-ID the parser would take: refused here, statelessly */
-  guint owner = sf_workers_route (s->workers, id.p, id.len);
+  /* An INVITE claims its Call-ID for this worker (first come: a copy read
+   * elsewhere before follows that claim); anything else follows a claim, or
+   * the hash (docs/workers.md, "Calls owned where they are read"). */
+  /* The start line as the parser finds it: past the CR and LF it skips
+   * (keep-alives), or "\r\nINVITE" would go unclaimed and its plain
+   * retransmission claim elsewhere (two server transactions). */
+  gsize sl = 0;
+  while (sl < size && (d[sl] == '\r' || d[sl] == '\n'))
+    sl++;
+  guint owner;
+  if (!sf_workers_claims_on (s->workers))
+    owner = sf_workers_route (s->workers, id.p, id.len);
+  else if (!response && size - sl > 7 && memcmp (d + sl, "INVITE ", 7) == 0)
+    owner = sf_workers_claim (s->workers, s->worker, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
+  else
+    owner = sf_workers_owner (s->workers, id.p, id.len, sf_clock_now_us (sf_endpoint_clock (s->ep)));
   if (owner == s->worker)
     return FALSE;
   SfStack *o = sf_workers_data (s->workers, owner);
@@ -143,7 +167,12 @@ sf_stack_workers_new (guint n)
   /* A key of its own, not the rate limiter's, from the cryptographic pool: a
    * peer that could predict it could aim every call at one worker. */
   guint64 key[2] = { sf_sip_random_u64 (), sf_sip_random_u64 () };
-  return sf_workers_new (n, key);
+  SfWorkers *set = sf_workers_new (n, key);
+  /* Claims: the flows that run on several workers (the proxy, the redirect
+   * server, the registrar) hold no dialog, so a claim need outlive only the
+   * transactions of its Call-ID, not a call (docs/workers.md). */
+  sf_workers_set_claims (set, SF_WORKERS_CLAIMS_MAX, SF_WORKERS_CLAIM_MS);
+  return set;
 }
 
 void
@@ -190,4 +219,39 @@ sf_stack_new_call_id (SfStack *s, const char *via_sent_by)
     id = sf_sip_random_call_id (via_sent_by);
   }
   return id;
+}
+
+void
+sf_stack_workers_begin (SfStack *s, SfSipMsg *req, const char *txn)
+{
+  if (s->workers == NULL || req == NULL || txn == NULL || !sf_workers_claims_on (s->workers) ||
+      !sf_sip_str_eq (sf_sip_msg_method (req), "INVITE"))
+    return;
+  SfSipStr id = sf_sip_msg_call_id (req);
+  sf_workers_claim_bind (s->workers, id.p, id.len, txn, sf_clock_now_us (sf_endpoint_clock (s->ep)));
+}
+
+void
+sf_stack_workers_final (SfStack *s, SfSipMsg *req, const char *txn, SfSipMsg *resp)
+{
+  if (s->workers == NULL || req == NULL || !sf_workers_claims_on (s->workers))
+    return;
+  /* Keyed to the call, not to its Call-ID: anyone may send a request with
+   * a ringing call's Call-ID and have it refused.  A BYE ends the claim only
+   * when accepted (2xx: the callee's dialog is over); an INVITE's failure
+   * only when the INVITE is the claim's own transaction (bound at its
+   * start, sf_stack_workers_begin); a re-INVITE's failure (491, 488) leaves
+   * the dialog's claim. */
+  SfSipStr m = sf_sip_msg_method (req);
+  guint status = sf_sip_msg_status (resp);
+  gboolean bye = sf_sip_str_eq (m, "BYE");
+  if (bye ? status >= 300 : !(sf_sip_str_eq (m, "INVITE") && status >= 300 && txn != NULL))
+    return; /* a 2xx: the dialog's ACK, BYE and re-INVITEs meet the claim */
+  /* Ended: the claim stays while this transaction absorbs retransmissions
+   * (17.2.1 Timer H then I; 17.2.2 Timer J, 64*T1, plus T4 for what is
+   * still in flight), by the stack's configured timers (docs/workers.md,
+   * "Calls owned where they are read"). */
+  guint within = 64 * sf_stack_timer_ms (s, '1') + sf_stack_timer_ms (s, '4');
+  SfSipStr id = sf_sip_msg_call_id (req);
+  sf_workers_claim_end (s->workers, id.p, id.len, bye ? NULL : txn, sf_clock_now_us (sf_endpoint_clock (s->ep)), within);
 }

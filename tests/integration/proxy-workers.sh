@@ -484,6 +484,31 @@ ep_stats ow
 ! echo "$got" | grep -q '^[0-9]' && [ "$(ep_field requests_refused)" = $((before + 1)) ] &&
   pass "a request sent to a worker's own socket is refused, unanswered, counted (requests_refused)" ||
   fail "a request to port $1: answered '$got', requests_refused $before -> $(ep_field requests_refused)" "$STATS"
+# Claims (docs/workers.md, "Calls owned where they are read"): each call's
+# INVITE claims its Call-ID for the worker that read it, so its ACK, BYE and
+# CANCEL (from the caller's one port: that worker's socket) stay there, and
+# its responses come to that worker's own socket.  40 calls and 20 cancelled,
+# each from a port of its own: under the Call-ID rule about half of their
+# three requests each crossed (about 90); with claims none but what a
+# retransmission or a response to the listener brings (at most 12 here).
+# own_calls NAME UAS UAC N WHAT: N calls from sipp's UAC scenario through ow
+# to its UAS scenario, a port per call; passes when every one completed.
+own_calls() {
+  sipp_server "$1-uas" -sf "$2" -m "$4" || fail "$1: the called sipp did not start"
+  UAS_PID=$SIPP_PID
+  sipp_run "$1" "127.0.0.1:$PORT_ow" -t un -max_socket 1000 -sf "$3" -s callee -key uas "127.0.0.1:$SIPP_PORT" -m "$4" -r "$4"
+  [ "$SIPP_RC" = 0 ] && [ "${OK:-0}" = "$4" ] && pass "$5" || fail "$1: sipp exit $SIPP_RC, ${OK:-0} successful" "$(tail -5 "$T/$1.out")"
+  SIPP_PID=$UAS_PID
+  sipp_server_wait "$1-uas"
+  [ "$SIPP_RC" = 0 ] && pass "... the callee saw each one end" || fail "$1 callee: sipp exit $SIPP_RC" "$(tail -5 "$T/$1-uas.out")"
+}
+own_calls ow-calls "$SCEN/uas-rr.xml" "$SCEN/uac-rr.xml" 40 "40 calls through own sockets and claims, all successful"
+own_calls ow-cancel "$T/uas-cancel.xml" "$T/uac-cancel.xml" 20 \
+  "20 calls cancelled while ringing, claimed: 200 to each CANCEL, 487, ACK"
+ep_stats ow
+outs=$(echo "$STATS" | grep -o '"handed_out":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
+[ "${outs:-99}" -le 12 ] && pass "60 calls, claimed where read: $outs hand-offs (the Call-ID rule: about 90)" ||
+  fail "claimed calls: $outs hand-offs, wanted at most 12" "$STATS"
 stop ow && pass "that proxy exits 0" || fail "own-socket proxy exit" "$(tail -3 "$T/ow.err")"
 # handle_of NAME CALL-ID [N]: the number of the proxy instance NAME made for
 # the Nth request (default 1) with CALL-ID.

@@ -94,6 +94,7 @@
 #include "operators/registrar/sf-registrar.h"
 #include "operators/registrar/sf-location-store.h"
 #include "framework/sf-workers.h"
+#include "framework/sf-clock.h"
 #include "framework/sf-flow.h"
 #include "sip/sf-sip-route.h"
 #include <glib/gstdio.h>
@@ -434,6 +435,28 @@ listener_source (void)
   wk_free (w);
 }
 
+/* The caller's CANCEL (@branch, @cid) of the INVITE forwarded as @fwd from
+ * the own socket at @home, read by worker @reader: 200 upstream and the
+ * CANCEL downstream from @home; its 200 and the 487 sent to @home: the 487
+ * upstream and its ACK downstream from @home.  TRUE when all of that. */
+static gboolean
+cancel_at_home (Wk *w, guint reader, const char *branch, const char *cid, const char *fwd, guint home)
+{
+  g_autofree char *can = request (w, "CANCEL", branch, cid, NULL, 1);
+  send_to (w, reader, can);
+  g_autoptr (GPtrArray) c = recv_all (w);
+  const char *fcancel = NULL;
+  if (count (c, "SIP/2.0 200", NULL) != 1 || count (c, "CANCEL ", &fcancel) != 1 || via_port (fcancel) != home)
+    return FALSE;
+  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
+  g_autofree char *r487 = respond (fwd, 487, "Request Terminated");
+  send_port (w, home, cancel_ok);
+  send_port (w, home, r487);
+  g_autoptr (GPtrArray) e = recv_all (w);
+  const char *ack = NULL;
+  return count (e, "SIP/2.0 487", NULL) == 1 && count (e, "ACK ", &ack) == 1 && via_port (ack) == home;
+}
+
 static void
 own_socket (void)
 {
@@ -458,25 +481,10 @@ own_socket (void)
   CU_ASSERT_EQUAL (count (up, "SIP/2.0 180", NULL), 1);
   CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
   CU_ASSERT_EQUAL (handed (w, 1, TRUE), 0);
-  /* the CANCEL read by worker 0: handed over, 200 upstream, CANCEL downstream from worker 1's socket */
-  g_autofree char *can = request (w, "CANCEL", "z9hG4bKown1", cid, NULL, 1);
-  send_to (w, 0, can);
-  g_autoptr (GPtrArray) c = recv_all (w);
-  const char *fcancel = NULL;
-  CU_ASSERT_EQUAL (count (c, "SIP/2.0 200", NULL), 1);
-  CU_ASSERT_EQUAL_FATAL (count (c, "CANCEL ", &fcancel), 1);
-  CU_ASSERT_EQUAL (via_port (fcancel), home);
-  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 2);
-  /* its 200 and the 487 to the Via: run there, the 487 ACKed from there and sent up */
-  g_autofree char *cancel_ok = respond (fcancel, 200, "OK");
-  g_autofree char *r487 = respond (fwd, 487, "Request Terminated");
-  send_port (w, home, cancel_ok);
-  send_port (w, home, r487);
-  g_autoptr (GPtrArray) e = recv_all (w);
-  CU_ASSERT_EQUAL (count (e, "SIP/2.0 487", NULL), 1);
-  const char *ack = NULL;
-  CU_ASSERT_EQUAL_FATAL (count (e, "ACK ", &ack), 1);
-  CU_ASSERT_EQUAL (via_port (ack), home);
+  /* the CANCEL read by worker 0: handed over, 200 upstream, CANCEL downstream
+   * from worker 1's socket; its 200 and the 487 to the Via: run there, the
+   * 487 ACKed from there and sent up, none of them handed over */
+  CU_ASSERT_TRUE (cancel_at_home (w, 0, "z9hG4bKown1", cid, fwd, home));
   CU_ASSERT_EQUAL (handed (w, 0, TRUE), 2);
   CU_ASSERT_EQUAL (handed (w, 1, TRUE), 0);
   /* a request to that socket: refused, unanswered, nothing made */
@@ -840,6 +848,456 @@ cseq_order (void)
   wk_free (w);
 }
 
+/* Two workers with claims on (at most @max, each living @life_ms after its
+ * last use) and core.worker_source = own. */
+static Wk *
+wk_claims_with (const char *const *sets, guint max, guint life_ms)
+{
+  Wk *w = wk_setup_with (sets, FALSE);
+  sf_workers_set_claims (w->set, max, life_ms);
+  own_source (w);
+  return w;
+}
+
+static Wk *
+wk_claims (guint max, guint life_ms)
+{
+  return wk_claims_with (NULL, max, life_ms);
+}
+
+/* Who routes Call-ID @cid now (worker 0's fake clock): its claim's worker,
+ * else the hash's.  An ending claim is not moved on by asking. */
+static guint
+owner_now (Wk *w, const char *cid)
+{
+  return sf_workers_owner (w->set, cid, strlen (cid), sf_clock_now_us (sf_endpoint_clock (w->px[0]->env->ep)));
+}
+
+/* An INVITE of a Call-ID worker 1 hashes, read by worker 0 and claimed
+ * there (*@cid transfer full): the INVITE forwarded (transfer full), *@home
+ * worker 0's own port it left from. */
+static char *
+claimed_invite (Wk *w, const char *tag, char **cid, guint *home)
+{
+  *cid = call_id_for (w, 1, tag);
+  g_autofree char *branch = g_strdup_printf ("z9hG4bK%s1", tag);
+  g_autofree char *inv = request (w, "INVITE", branch, *cid, NULL, 1);
+  send_to (w, 0, inv);
+  char *fwd = recv_one (w, home);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  CU_ASSERT_EQUAL (owner_now (w, *cid), 0);
+  return fwd;
+}
+
+/* A completed call: its claim outlives the 200 (the ACK and the BYE read by
+ * worker 1 go to worker 0), ends after the BYE's final response plus the
+ * non-INVITE server transaction's Timer J (64*T1) and T4, not before: a
+ * retransmitted BYE in that window still meets its transaction. */
+static void
+claim_bye (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = NULL;
+  guint home = 0;
+  g_autofree char *fwd = claimed_invite (w, "clb", &cid, &home);
+  g_autofree char *ok = respond (fwd, 200, "OK");
+  send_port (w, home, ok);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 200", NULL), 1);
+  sf_workers_advance (w->set, 60 * 1000); /* a minute's call: still claimed */
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKclb2", cid, "callee1", 1);
+  send_to (w, 1, ack);
+  g_autoptr (GPtrArray) a = recv_all (w);
+  CU_ASSERT_EQUAL (count (a, "ACK ", NULL), 1);
+  g_autofree char *bye = request (w, "BYE", "z9hG4bKclb3", cid, "callee1", 2);
+  send_to (w, 1, bye);
+  const char *fbye = NULL;
+  g_autoptr (GPtrArray) b = recv_all (w);
+  CU_ASSERT_EQUAL_FATAL (count (b, "BYE ", &fbye), 1);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 2);
+  g_autofree char *bye_ok = respond (fbye, 200, "OK");
+  send_port (w, via_port (fbye), bye_ok); /* in a dialog: from the listener (own_binding) */
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 200", NULL), 1);
+  /* 30 s on, within Timer J (64*500 ms): the BYE again, to worker 0, answered there */
+  sf_workers_advance (w->set, 30 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  send_to (w, 1, bye);
+  g_autoptr (GPtrArray) r = recv_all (w);
+  CU_ASSERT_EQUAL (count (r, "SIP/2.0 200", NULL), 1);
+  CU_ASSERT_EQUAL (count (r, "BYE ", NULL), 0);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 3);
+  /* 36 s: still claimed (Timer J and T4, 37 s), the retransmission having
+   * not moved its end on: gone 2 s later */
+  sf_workers_advance (w->set, 6000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  sf_workers_advance (w->set, 2000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* A failed call, with T1 shortened to 100 ms: its claim ends after the
+ * INVITE server transaction's Timer H (64*T1) and I (T4), the window in
+ * which it absorbs the ACK or a retransmitted INVITE, not 240 s after. */
+static void
+claim_failed (void)
+{
+  const char *const sets[] = { "sip.t1_ms=100", NULL };
+  Wk *w = wk_claims_with (sets, 16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = NULL;
+  guint home = 0;
+  g_autofree char *fwd = claimed_invite (w, "clx", &cid, &home);
+  g_autofree char *busy = respond (fwd, 486, "Busy Here");
+  send_port (w, home, busy);
+  g_autoptr (GPtrArray) e = recv_all (w);
+  CU_ASSERT_EQUAL (count (e, "SIP/2.0 486", NULL), 1);
+  CU_ASSERT_EQUAL (count (e, "ACK ", NULL), 1);
+  sf_workers_advance (w->set, 6000); /* within Timer H, 6.4 s */
+  g_ptr_array_unref (recv_all (w));
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKclx1", cid, "callee1", 1);
+  send_to (w, 1, ack); /* the caller's ACK: handed to worker 0, absorbed there */
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1);
+  sf_workers_advance (w->set, 5000); /* 11 s: Timer I (T4) past, the claim's window (6.4 s + 5 s) not */
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  sf_workers_advance (w->set, 1000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  wk_free (w);
+}
+
+/* The table alone, on a clock of its own: an ending claim keeps its end
+ * whatever routes by it, never later than its idle end; a new INVITE makes
+ * it live again; and 2,000 calls at 5 a second, each ended a second after
+ * its INVITE, go through a table of 256 without ever filling it (each
+ * reader keeps its own calls), where claims living 240 s would fill it
+ * after 51 s. */
+static void
+claim_rate (void)
+{
+  SfWorkers *set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 256, 10 * 1000);
+  const gint64 s = G_USEC_PER_SEC;
+  g_autofree char *a = NULL;
+  for (guint i = 0; a == NULL || sf_workers_route (set, a, strlen (a)) != 1; i++) {
+    g_free (a);
+    a = g_strdup_printf ("clr-%u@test", i);
+  }
+  gsize la = strlen (a);
+  CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 0), 0);
+  sf_workers_claim_end (set, a, la, NULL, 1 * s, 37 * 1000); /* its idle end, at 10 s, is sooner */
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 9 * s), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 10 * s + 1), 1);
+  CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 20 * s), 0);
+  sf_workers_claim_end (set, a, la, NULL, 21 * s, 3000);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 23 * s), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 24 * s - 1), 0); /* not moved on by the last */
+  CU_ASSERT_EQUAL (sf_workers_claim (set, 0, a, la, 24 * s - 1), 0); /* an INVITE: live again */
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 33 * s), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (set, a, la, 44 * s), 1);
+  sf_workers_free (set);
+  set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 256, SF_WORKERS_CLAIM_MS);
+  guint kept = 0, most = 0;
+  for (guint i = 0; i < 2000; i++) {
+    gint64 now = 100 * s + i * s / 5;
+    g_autofree char *id = g_strdup_printf ("rate-%u@test", i);
+    kept += sf_workers_claim (set, i % 2, id, strlen (id), now) == i % 2;
+    most = MAX (most, sf_workers_claims (set));
+    if (i > 0) { /* the previous call's BYE answered */
+      g_autofree char *prev = g_strdup_printf ("rate-%u@test", i - 1);
+      sf_workers_claim_end (set, prev, strlen (prev), NULL, now, 37 * 1000);
+    }
+  }
+  CU_ASSERT_EQUAL (kept, 2000);
+  CU_ASSERT_TRUE (most <= 256);
+  sf_workers_free (set);
+}
+
+/* An INVITE whose Call-ID hashes to worker 1, read by worker 0, is claimed
+ * there: worker 0 forwards it from its own socket, its retransmission and
+ * its CANCEL read by worker 1 are handed to worker 0 (one server
+ * transaction: the INVITE is not forwarded again), the caller's ACK for the
+ * 487 read by worker 0 is absorbed there. */
+static void
+claim_call (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = call_id_for (w, 1, "cl1");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKcl1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  guint home = via_port (fwd);
+  CU_ASSERT_EQUAL (src, home);
+  g_autofree char *own0 = g_strdup_printf ("127.0.0.1:%u", home);
+  CU_ASSERT_STRING_EQUAL (sf_stack_home_sent_by (w->px[0]->stack), own0); /* worker 0's own socket */
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 0);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  send_port (w, home, r180);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 180", NULL), 1);
+  /* the retransmission from another source (worker 1's socket): to worker 0, the 180 again */
+  sf_workers_advance (w->set, 500);
+  send_to (w, 1, inv);
+  g_autoptr (GPtrArray) r1 = recv_all (w);
+  CU_ASSERT_EQUAL (count (r1, "SIP/2.0 180", NULL), 1);
+  CU_ASSERT_EQUAL (count (r1, "INVITE ", NULL), 0);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1);
+  /* the CANCEL through worker 1: handed to worker 0, which cancels from its socket */
+  CU_ASSERT_TRUE (cancel_at_home (w, 1, "z9hG4bKcl1", cid, fwd, home));
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 2);
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKcl1", cid, "callee1", 1);
+  send_to (w, 0, ack);
+  CU_ASSERT_TRUE (quiet (w));
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 0);
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 2);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  wk_free (w);
+}
+
+/* The first copy of an INVITE read by the worker its Call-ID hashes to
+ * claims it too: a copy read by the other worker after (another source)
+ * follows that claim, and is absorbed there, not forwarded twice. */
+static void
+claim_first (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = call_id_for (w, 1, "cl2");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKcl2", cid, NULL, 1);
+  send_to (w, 1, inv);
+  g_autoptr (GPtrArray) got = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (got, "INVITE ", &fwd), 1);
+  g_autofree char *fwd_copy = g_strdup (fwd);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  g_autofree char *r180 = respond (fwd_copy, 180, "Ringing");
+  send_port (w, via_port (fwd_copy), r180);
+  g_ptr_array_unref (recv_all (w));
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) again = recv_all (w);
+  CU_ASSERT_EQUAL (count (again, "INVITE ", NULL), 0);
+  CU_ASSERT_EQUAL (count (again, "SIP/2.0 180", NULL), 1); /* the retransmission answered by the one transaction */
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[0]->env->ep), 0);
+  g_autofree char *r486 = respond (fwd_copy, 486, "Busy Here");
+  send_port (w, via_port (fwd_copy), r486);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* A full table claims nothing (the hash rule: the INVITE goes to worker 1),
+ * and nothing for SF_WORKERS_CLAIM_HOLD_MS after, even once a claim ended;
+ * then claims again.  A claim ends @life after its last use (fake clock):
+ * then its Call-ID's messages follow the hash. */
+static void
+claim_full (void)
+{
+  Wk *w = wk_claims (1, 10 * 1000);
+  g_autofree char *a = call_id_for (w, 1, "clf-a");
+  g_autofree char *b = call_id_for (w, 1, "clf-b");
+  g_autofree char *c = call_id_for (w, 1, "clf-c");
+  /* A: claimed by worker 0 */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, a, strlen (a), 0), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, a, strlen (a), 0), 0);
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 1, a, strlen (a), 0), 0); /* first come */
+  /* B: the table full, the hash's worker, and no claim made */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, b, strlen (b), 1000), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  /* A's claim ended (10 s after its last use at 0 s): the hash; C finds the table held for 64 s */
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, a, strlen (a), 10 * G_USEC_PER_SEC + 1), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), 20 * G_USEC_PER_SEC), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 0);
+  /* past the hold, for a claim's life (10 s): claimed for the hash's worker,
+   * where the hold sent C's INVITE */
+  gint64 later = 1000 + SF_WORKERS_CLAIM_HOLD_MS * G_GINT64_CONSTANT (1000) + 1;
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, c, strlen (c), later), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, c, strlen (c), later + 1), 1);
+  /* then the reader's again */
+  g_autofree char *d = call_id_for (w, 1, "clf-d");
+  later += 11 * G_USEC_PER_SEC; /* C ended (its last use at later + 1) */
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, d, strlen (d), later), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, d, strlen (d), later + 9 * G_USEC_PER_SEC), 0); /* used: moved on */
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, d, strlen (d), later + 18 * G_USEC_PER_SEC), 0);
+  CU_ASSERT_EQUAL (sf_workers_owner (w->set, d, strlen (d), later + 29 * G_USEC_PER_SEC), 1); /* 11 s unused */
+  wk_free (w);
+}
+
+/* The claims' table against a model: 15 Call-IDs in a table of 32 slots
+ * (max 16: never full, so every new claim is made), probes that wrap round
+ * its end, ended claims deleted by shifting back (on a lookup, by the small
+ * sweep, by the whole sweep): 200,000 random claims, lookups, ends and clock
+ * steps; a live claim always routes to its worker, an ended one by the hash.
+ * A deletion that broke a probe chain would send a live call's messages to
+ * the other worker. */
+static void
+claim_model (void)
+{
+  Wk *w = wk_claims (16, 10 * 1000);
+  enum { IDS = 15 };
+  char *ids[IDS];
+  struct { gboolean live, ending; guint owner; gint64 end; } m[IDS] = { 0 };
+  for (guint i = 0; i < IDS; i++)
+    ids[i] = g_strdup_printf ("model-%u@test", i);
+  const gint64 life = 10 * G_USEC_PER_SEC;
+  GRand *r = g_rand_new_with_seed (25);
+  gint64 now = 1;
+  guint bad = 0, made = 0, ended = 0;
+  for (guint step = 0; step < 200000; step++) {
+    guint k = (guint) g_rand_int_range (r, 0, IDS);
+    const char *id = ids[k];
+    gsize len = strlen (id);
+    guint hash = sf_workers_route (w->set, id, len);
+    if (m[k].live && m[k].end <= now)
+      m[k].live = FALSE, ended++;
+    switch (g_rand_int_range (r, 0, 4)) {
+    case 0: { /* an INVITE read by worker 0 or 1 */
+      guint reader = (guint) g_rand_int_range (r, 0, 2);
+      guint o = sf_workers_claim (w->set, reader, id, len, now);
+      if (m[k].live)
+        bad += o != m[k].owner;
+      else {
+        bad += o != reader && o != hash;
+        m[k].owner = o;
+        made++;
+      }
+      m[k].live = TRUE, m[k].ending = FALSE, m[k].end = now + life;
+      break;
+    }
+    case 1: /* a lookup: the claim's worker, moved on unless ending */
+      bad += sf_workers_owner (w->set, id, len, now) != (m[k].live ? m[k].owner : hash);
+      if (m[k].live && !m[k].ending)
+        m[k].end = now + life;
+      break;
+    case 2: { /* its call ended */
+      guint within = (guint) g_rand_int_range (r, 0, 12000);
+      sf_workers_claim_end (w->set, id, len, NULL, now, within);
+      if (m[k].live)
+        m[k].ending = TRUE, m[k].end = MIN (m[k].end, now + (gint64) within * 1000);
+      break;
+    }
+    default: /* time goes on */
+      now += g_rand_int_range (r, 0, 3 * G_USEC_PER_SEC);
+      if (g_rand_int_range (r, 0, 8) == 0)
+        sf_workers_claims_live (w->set, now); /* the whole sweep */
+      break;
+    }
+    CU_ASSERT_TRUE (sf_workers_claims (w->set) <= 16);
+  }
+  CU_ASSERT_EQUAL (bad, 0);
+  CU_ASSERT_TRUE (made > 10000 && ended > 10000); /* claims were made and deleted throughout */
+  g_rand_free (r);
+  for (guint i = 0; i < IDS; i++)
+    g_free (ids[i]);
+  wk_free (w);
+}
+
+/* One source (a trunk: every INVITE read by worker 0) does not bring every
+ * call to worker 0: once it holds a quarter more claims than worker 1 (and
+ * 64), a Call-ID that hashes to worker 1 is claimed for worker 1; one that
+ * hashes to worker 0 stays there. */
+static void
+claim_balance (void)
+{
+  Wk *w = wk_claims (4096, SF_WORKERS_CLAIM_MS);
+  guint on[2] = { 0, 0 }, moved = 0;
+  for (guint i = 0; i < 2000; i++) {
+    g_autofree char *id = g_strdup_printf ("trunk-%u@test", i);
+    guint o = sf_workers_claim (w->set, 0, id, strlen (id), 0);
+    on[o]++;
+    if (o == 1)
+      CU_ASSERT_EQUAL (sf_workers_route (w->set, id, strlen (id)), 1); /* only what hashes there */
+    moved += o != sf_workers_route (w->set, id, strlen (id));
+    CU_ASSERT_EQUAL (sf_workers_owner (w->set, id, strlen (id), 0), o);
+  }
+  CU_ASSERT_EQUAL (on[0] + on[1], 2000);
+  CU_ASSERT_TRUE (on[1] > 800);                        /* both workers carry the trunk */
+  CU_ASSERT_TRUE (on[0] <= on[1] + on[1] / 4 + 65);   /* within the bound */
+  CU_ASSERT_TRUE (moved > 100);                        /* and worker 0 still keeps what it may */
+  wk_free (w);
+}
+
+/* Through the stacks, on their fake clocks: a provisional at the claiming
+ * worker's own socket keeps its claim on (an INVITE ringing longer than a
+ * claim lives, then cancelled through the other worker, still meets its
+ * transaction); once the claim ended, a BYE read by worker 0 goes by the
+ * hash, to worker 1. */
+static void
+claim_expiry (void)
+{
+  Wk *w = wk_claims (16, 10 * 1000);
+  g_autofree char *cid = call_id_for (w, 1, "cle");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKcle1", cid, NULL, 1);
+  send_to (w, 0, inv);
+  guint src = 0;
+  g_autofree char *fwd = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fwd, "INVITE "));
+  guint home = via_port (fwd);
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  for (int i = 0; i < 3; i++) { /* 24 s of ringing, a 180 each 8 s */
+    sf_workers_advance (w->set, 8000);
+    send_port (w, home, r180);
+    g_ptr_array_unref (recv_all (w));
+  }
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE) + handed (w, 1, TRUE), 0);
+  CU_ASSERT_TRUE (cancel_at_home (w, 1, "z9hG4bKcle1", cid, fwd, home));
+  CU_ASSERT_EQUAL (handed (w, 1, TRUE), 1);
+  g_autofree char *ack = request (w, "ACK", "z9hG4bKcle1", cid, "callee1", 1);
+  send_to (w, 0, ack);
+  CU_ASSERT_TRUE (quiet (w));
+  /* 33 s later the claim has ended: a BYE read by worker 0 is worker 1's */
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  g_autofree char *bye = request (w, "BYE", "z9hG4bKcle2", cid, "callee1", 2);
+  send_to (w, 0, bye);
+  g_autoptr (GPtrArray) b = recv_all (w);
+  CU_ASSERT_EQUAL (count (b, "BYE ", NULL), 1);
+  CU_ASSERT_EQUAL (handed (w, 0, TRUE), 1);
+  sf_workers_advance (w->set, 64 * 500 + 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* Forwards one OPTIONS (To tag @to_tag, nullable) of a new Call-ID worker 1
+ * owns (@tag) read by worker 1, answers it 200 to the forward's Via, and
+ * returns the port it left from (0: not forwarded, or its Via named another
+ * port than the one it left from). */
+static guint
+forward_one (Wk *w, const char *tag, const char *branch, const char *to_tag)
+{
+  g_autofree char *cid = call_id_for (w, 1, tag);
+  g_autofree char *opt = request (w, "OPTIONS", branch, cid, to_tag, to_tag != NULL ? 2 : 1);
+  send_to (w, 1, opt);
+  guint src = 0;
+  g_autofree char *fopt = recv_one (w, &src);
+  CU_ASSERT_FATAL (g_str_has_prefix (fopt, "OPTIONS "));
+  CU_ASSERT_EQUAL (via_port (fopt), src);
+  g_autofree char *ok = respond (fopt, 200, "OK");
+  send_port (w, src, ok);
+  g_autoptr (GPtrArray) up = recv_all (w);
+  CU_ASSERT_EQUAL (count (up, "SIP/2.0 200", NULL), 1); /* its answer, back upstream */
+  return via_port (fopt) == src ? src : 0;
+}
+
 /* With core.worker_source = own, a target from a location binding (not
  * behind NAT here: no flow, no hop) and a forwarded REGISTER still leave
  * from the listener, the address the binding registered with and the one a
@@ -885,27 +1343,11 @@ own_binding (void)
   send_port (w, l1, reg_ok);
   g_ptr_array_unref (recv_all (w));
   /* a Request-URI target: from the own socket */
-  g_autofree char *oc = call_id_for (w, 1, "ob-ruri");
-  g_autofree char *opt = request (w, "OPTIONS", "z9hG4bKob3", oc, NULL, 1);
-  send_to (w, 1, opt);
-  g_autofree char *fopt = recv_one (w, &src);
-  CU_ASSERT_FATAL (g_str_has_prefix (fopt, "OPTIONS "));
-  CU_ASSERT_TRUE (src != l1 && src == via_port (fopt));
-  g_autofree char *opt_ok = respond (fopt, 200, "OK");
-  send_port (w, src, opt_ok);
-  g_ptr_array_unref (recv_all (w));
+  guint osrc = forward_one (w, "ob-ruri", "z9hG4bKob3", NULL);
+  CU_ASSERT_TRUE (osrc != 0 && osrc != l1);
   /* the same target inside a dialog (a To tag): from the listener, since
    * the proxy cannot tell whether it is a registered UA behind a firewall */
-  g_autofree char *dc = call_id_for (w, 1, "ob-dlg");
-  g_autofree char *dopt = request (w, "OPTIONS", "z9hG4bKob4", dc, "d1", 2);
-  send_to (w, 1, dopt);
-  g_autofree char *fdopt = recv_one (w, &src);
-  CU_ASSERT_FATAL (g_str_has_prefix (fdopt, "OPTIONS "));
-  CU_ASSERT_EQUAL (src, l1);
-  CU_ASSERT_EQUAL (via_port (fdopt), l1);
-  g_autofree char *dopt_ok = respond (fdopt, 200, "OK");
-  send_port (w, l1, dopt_ok);
-  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (forward_one (w, "ob-dlg", "z9hG4bKob4", "d1"), l1);
   sf_workers_advance (w->set, 64 * 500 + 1000);
   g_ptr_array_unref (recv_all (w));
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (w->px[1]->env->ep), 0);
@@ -1779,6 +2221,205 @@ busy_no_wake (void)
   wk_free (w);
 }
 
+/* An INVITE behind a CRLF (the parser skips it) is claimed as a plain one:
+ * else it goes by the hash, unclaimed, and its retransmission without the
+ * CRLF, read by the same worker, claims there: a second server transaction,
+ * the INVITE forwarded twice. */
+static void
+claim_crlf (void)
+{
+  Wk *w = wk_claims (16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = call_id_for (w, 1, "clcrlf");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKclcrlf", cid, NULL, 1);
+  g_autofree char *crlf = g_strconcat ("\r\n", inv, NULL);
+  send_to (w, 0, crlf);
+  g_autoptr (GPtrArray) a = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (a, "INVITE ", &fwd), 1);
+  CU_ASSERT_EQUAL (sf_workers_claims (w->set), 1);
+  g_autofree char *fwd1 = g_strdup (fwd);
+  g_autofree char *r180 = respond (fwd1, 180, "Ringing");
+  send_port (w, via_port (fwd1), r180);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 500);
+  send_to (w, 0, inv); /* the retransmission, plain */
+  g_autoptr (GPtrArray) b = recv_all (w);
+  CU_ASSERT_EQUAL (count (b, "INVITE ", NULL), 0); /* absorbed, not forwarded again */
+  sf_workers_advance (w->set, 200 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
+/* The hold's tail: a full table at t0 holds claims to t0 + 64 s; an INVITE
+ * at t0 + 60 s goes by the hash (worker 1), unclaimed; at t0 + 65 s another
+ * INVITE of its Call-ID read by worker 0 (its retransmission, or anyone's
+ * with that Call-ID) claims for the hash's worker, where the first one's
+ * transaction is: the retransmission is absorbed there, and the caller's
+ * CANCEL read by worker 0 finds it (not a 481). */
+static void
+hold_tail (gboolean same_branch)
+{
+  Wk *w = wk_claims (1, 10 * 1000);
+  gint64 t0 = sf_clock_now_us (sf_endpoint_clock (w->px[0]->env->ep));
+  g_autofree char *a = call_id_for (w, 1, "clht-a");
+  g_autofree char *b = call_id_for (w, 1, "clht-b");
+  sf_workers_claim (w->set, 0, a, strlen (a), t0);
+  CU_ASSERT_EQUAL (sf_workers_claim (w->set, 0, b, strlen (b), t0), 1); /* full: held to t0 + 64 s */
+  sf_workers_advance (w->set, 60 * 1000);
+  g_autofree char *cid = call_id_for (w, 1, same_branch ? "clht-v" : "clht-w");
+  g_autofree char *inv = request (w, "INVITE", "z9hG4bKclhtv", cid, NULL, 1);
+  send_to (w, 0, inv);
+  g_autoptr (GPtrArray) x = recv_all (w);
+  const char *fwd = NULL;
+  CU_ASSERT_EQUAL_FATAL (count (x, "INVITE ", &fwd), 1);
+  g_autofree char *fwd1 = g_strdup (fwd);
+  g_autofree char *r180 = respond (fwd1, 180, "Ringing");
+  send_port (w, via_port (fwd1), r180);
+  g_ptr_array_unref (recv_all (w));
+  sf_workers_advance (w->set, 5 * 1000); /* t0 + 65 s: the hold over */
+  g_autofree char *inv2 = same_branch ? g_strdup (inv) : request (w, "INVITE", "z9hG4bKclhtx", cid, NULL, 1);
+  send_to (w, 0, inv2);
+  g_autoptr (GPtrArray) y = recv_all (w);
+  if (same_branch)
+    CU_ASSERT_EQUAL (count (y, "INVITE ", NULL), 0); /* absorbed by its transaction */
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKclhtv", cid, NULL, 1);
+  send_to (w, 0, can);
+  g_autoptr (GPtrArray) z = recv_all (w);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 481", NULL), 0);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 200", NULL), 1); /* the CANCEL's */
+  sf_workers_advance (w->set, 200 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+static void
+claim_hold_tail_retx (void)
+{
+  hold_tail (TRUE);
+}
+static void
+claim_hold_tail_other (void)
+{
+  hold_tail (FALSE);
+}
+
+/* The balance counts load that decays: 40,000 claims worker 1 took in one
+ * burst (junk INVITEs never answered) weigh nothing 5 minutes later, when a
+ * trunk read by worker 0 (100 calls a second) spreads again over both
+ * workers; a count of the claims held would keep the ended ones (until a
+ * sweep passes them) and leave every trunk call on worker 0. */
+static void
+claim_pin (void)
+{
+  SfWorkers *set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, SF_WORKERS_CLAIMS_MAX, SF_WORKERS_CLAIM_MS);
+  gint64 t = G_USEC_PER_SEC;
+  for (guint i = 0; i < 40000; i++) {
+    g_autofree char *id = g_strdup_printf ("junk-%u", i);
+    sf_workers_claim (set, 1, id, strlen (id), t);
+  }
+  gint64 when = t + 300 * G_USEC_PER_SEC;
+  guint on[2] = { 0, 0 };
+  for (guint i = 0; i < 5000; i++) {
+    g_autofree char *id = g_strdup_printf ("trunk-%u", i);
+    on[sf_workers_claim (set, 0, id, strlen (id), when + i * 10000)]++;
+  }
+  CU_ASSERT_TRUE (on[1] > 1800);                    /* both carry it */
+  CU_ASSERT_TRUE (on[0] <= on[1] + on[1] / 2);      /* 5:4 and 64 in 5 to 10 s: 1.4:1 at 100 a second */
+  sf_workers_free (set);
+}
+
+/* Ended claims leave the table without the hold.  A table full of ended
+ * claims (16 of 16) takes 16 new ones at once, each for its reader: the
+ * whole sweep empties it when the small one has not, no 64 s of the hash
+ * rule (without the whole sweep the table fills and holds).  Then the small sweep:
+ * 30 ended claims of 64, and 33 new ones (66 slots looked at of 128, never
+ * full, so no whole sweep) leave fewer than the 63 a table without it would
+ * hold. */
+static void
+claim_sweeps (void)
+{
+  SfWorkers *set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 16, 1000);
+  gint64 t = G_USEC_PER_SEC;
+  for (guint i = 0; i < 16; i++) {
+    g_autofree char *id = g_strdup_printf ("sw-%u", i);
+    sf_workers_claim (set, 0, id, strlen (id), t);
+  }
+  CU_ASSERT_EQUAL (sf_workers_claims (set), 16);
+  t += 2 * G_USEC_PER_SEC; /* all ended */
+  guint n = 0;
+  for (guint i = 0; n < 16; i++) {
+    g_autofree char *id = g_strdup_printf ("sw-new-%u", i);
+    if (sf_workers_route (set, id, strlen (id)) != 1)
+      continue;
+    CU_ASSERT_EQUAL (sf_workers_claim (set, 0, id, strlen (id), t), 0); /* the reader's: claimed, no hold */
+    n++;
+  }
+  CU_ASSERT_EQUAL (sf_workers_claims (set), 16);
+  sf_workers_free (set);
+
+  set = sf_workers_new (2, test_key);
+  sf_workers_set_claims (set, 64, 1000);
+  t = G_USEC_PER_SEC;
+  for (guint i = 0; i < 30; i++) {
+    g_autofree char *id = g_strdup_printf ("ss-%u", i);
+    sf_workers_claim (set, i & 1, id, strlen (id), t);
+  }
+  t += 2 * G_USEC_PER_SEC;
+  for (guint i = 0; i < 33; i++) {
+    g_autofree char *id = g_strdup_printf ("ss-new-%u", i);
+    sf_workers_claim (set, i & 1, id, strlen (id), t);
+  }
+  CU_ASSERT_TRUE (sf_workers_claims (set) < 58);
+  sf_workers_free (set);
+}
+
+/* The claim is the call's, not the Call-ID's: while a call rings, anyone's
+ * INVITE with its Call-ID refused (486) and anyone's BYE refused (481) do not
+ * end it; the caller's CANCEL long after (past the window such an end would
+ * have left, 11.4 s here) read by worker 1 still meets the INVITE at worker
+ * 0 (200, 487 from the callee), not 481 at the hash's worker. */
+static void
+claim_foreign (void)
+{
+  const char *const sets[] = { "sip.t1_ms=100", NULL };
+  Wk *w = wk_claims_with (sets, 16, SF_WORKERS_CLAIM_MS);
+  g_autofree char *cid = NULL;
+  guint home = 0;
+  g_autofree char *fwd = claimed_invite (w, "clfo", &cid, &home);
+  g_autofree char *r180 = respond (fwd, 180, "Ringing");
+  send_port (w, home, r180);
+  g_ptr_array_unref (recv_all (w));
+  const char *methods[] = { "INVITE", "BYE" };
+  const guint status[] = { 486, 481 };
+  for (guint k = 0; k < 2; k++) {
+    g_autofree char *branch = g_strdup_printf ("z9hG4bKclfoatk%u", k);
+    g_autofree char *atk = request (w, methods[k], branch, cid, NULL, 7);
+    send_to (w, 1, atk);
+    g_autoptr (GPtrArray) a = recv_all (w);
+    g_autofree char *start = g_strdup_printf ("%s ", methods[k]);
+    const char *f = NULL;
+    CU_ASSERT_EQUAL_FATAL (count (a, start, &f), 1);
+    g_autofree char *f1 = g_strdup (f);
+    g_autofree char *no = respond (f1, status[k], "No");
+    send_port (w, via_port (f1), no);
+    g_autoptr (GPtrArray) b = recv_all (w);
+    g_autofree char *st = g_strdup_printf ("SIP/2.0 %u", status[k]);
+    CU_ASSERT_EQUAL (count (b, st, NULL), 1); /* refused upstream */
+  }
+  sf_workers_advance (w->set, 12000); /* past 64*T1 + T4 */
+  g_ptr_array_unref (recv_all (w));
+  CU_ASSERT_EQUAL (owner_now (w, cid), 0);
+  g_autofree char *can = request (w, "CANCEL", "z9hG4bKclfo1", cid, NULL, 1);
+  send_to (w, 1, can);
+  g_autoptr (GPtrArray) z = recv_all (w);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 481", NULL), 0);
+  CU_ASSERT_EQUAL (count (z, "SIP/2.0 200", NULL), 1);
+  sf_workers_advance (w->set, 200 * 1000);
+  g_ptr_array_unref (recv_all (w));
+  wk_free (w);
+}
+
 void
 sf_test_register_workers (void)
 {
@@ -1791,6 +2432,21 @@ sf_test_register_workers (void)
   CU_add_test (s, "own_socket", own_socket);
   CU_add_test (s, "own_stray", own_stray);
   CU_add_test (s, "own_binding", own_binding);
+  CU_add_test (s, "claim_call", claim_call);
+  CU_add_test (s, "claim_first", claim_first);
+  CU_add_test (s, "claim_full", claim_full);
+  CU_add_test (s, "claim_model", claim_model);
+  CU_add_test (s, "claim_balance", claim_balance);
+  CU_add_test (s, "claim_expiry", claim_expiry);
+  CU_add_test (s, "claim_crlf", claim_crlf);
+  CU_add_test (s, "claim_pin", claim_pin);
+  CU_add_test (s, "claim_sweeps", claim_sweeps);
+  CU_add_test (s, "claim_foreign", claim_foreign);
+  CU_add_test (s, "claim_hold_tail_retx", claim_hold_tail_retx);
+  CU_add_test (s, "claim_hold_tail_other", claim_hold_tail_other);
+  CU_add_test (s, "claim_bye", claim_bye);
+  CU_add_test (s, "claim_failed", claim_failed);
+  CU_add_test (s, "claim_rate", claim_rate);
   CU_add_test (s, "alone", alone);
   CU_add_test (s, "drawn_home", drawn_home);
   CU_add_test (s, "fork", fork_across);
