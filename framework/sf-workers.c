@@ -51,6 +51,7 @@ typedef struct {
   guint32 txn;     /* the keyed hash of the INVITE server transaction that made it (sf_workers_claim_bind); 0: none yet */
   guint16 worker;
   guint8 ending;   /* its call ended (sf_workers_claim_end): end_us stays, whatever uses it */
+  guint8 answered; /* its INVITE transaction sent a 2xx (sf_workers_claim_answered): a BYE's 2xx may end it */
 } Claim;
 
 struct _SfWorkers {
@@ -418,6 +419,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
       set->claim[i].ending = FALSE;
       set->claim[i].end_us = now_us + set->claim_life_us;
       set->claim[i].txn = 0; /* the new INVITE's transaction binds it */
+      set->claim[i].answered = FALSE;
     }
   } else {
     /* Two slots looked at per new claim, going round the table: ended claims
@@ -463,7 +465,7 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
       guint k = (guint) h & (set->slots - 1);
       while (set->claim[k].h != 0)
         k = (k + 1) & (set->slots - 1);
-      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, 0, (guint16) owner, FALSE };
+      set->claim[k] = (Claim) { h, now_us + set->claim_life_us, 0, (guint16) owner, FALSE, FALSE };
       set->claim_count++;
       set->claim_made[owner]++;
     }
@@ -507,7 +509,7 @@ claim_txn_hash (SfWorkers *set, const char *txn)
 }
 
 void
-sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us)
+sf_workers_claim_bind (SfWorkers *set, guint w, const char *id, gsize len, const char *txn, gint64 now_us)
 {
   if (set->claim_max == 0 || txn == NULL)
     return;
@@ -515,8 +517,25 @@ sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *tx
   guint32 t = claim_txn_hash (set, txn);
   g_mutex_lock (&set->claim_lock);
   gint i = claim_live (set, h, now_us);
-  if (i >= 0 && set->claim[i].txn == 0)
+  /* only on the claim's worker: where its INVITE's transaction runs; an
+   * INVITE that reached another (over a connection, not steered) must not
+   * take the call's place */
+  if (i >= 0 && set->claim[i].txn == 0 && set->claim[i].worker == w)
     set->claim[i].txn = t;
+  g_mutex_unlock (&set->claim_lock);
+}
+
+void
+sf_workers_claim_answered (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us)
+{
+  if (set->claim_max == 0 || txn == NULL)
+    return;
+  guint64 h = claim_hash (set, id, len);
+  guint32 t = claim_txn_hash (set, txn);
+  g_mutex_lock (&set->claim_lock);
+  gint i = set->claim != NULL ? claim_find (set, h) : -1;
+  if (i >= 0 && set->claim[i].end_us > now_us && set->claim[i].txn == t)
+    set->claim[i].answered = TRUE;
   g_mutex_unlock (&set->claim_lock);
 }
 
@@ -529,7 +548,12 @@ sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, const char *txn
   guint32 t = txn != NULL ? claim_txn_hash (set, txn) : 0;
   g_mutex_lock (&set->claim_lock);
   gint i = set->claim != NULL ? claim_find (set, h) : -1;
-  if (i >= 0 && set->claim[i].end_us > now_us && (txn == NULL || set->claim[i].txn == t)) {
+  /* a BYE's 2xx (@txn NULL) ends a claim only once its INVITE was answered
+   * (or none was bound): a BYE sent to a UAS of the sender's choosing, or on
+   * one early dialog of a forked INVITE, is answered 2xx while the INVITE
+   * still rings, and its CANCEL must still meet it */
+  if (i >= 0 && set->claim[i].end_us > now_us &&
+      (txn == NULL ? set->claim[i].answered || set->claim[i].txn == 0 : set->claim[i].txn == t)) {
     Claim *c = &set->claim[i];
     c->end_us = MIN (c->end_us, now_us + (gint64) within_ms * 1000); /* never past the idle bound */
     c->ending = TRUE;

@@ -127,7 +127,8 @@ guint sf_workers_owner (SfWorkers *set, const char *id, gsize len, gint64 now_us
  * socket: the INVITE it answers may ring long with nothing else routed). */
 void sf_workers_touch (SfWorkers *set, const char *id, gsize len, gint64 now_us);
 /* @id's call ended as the proxy sees it (a final response other than 2xx
- * to the claim's INVITE transaction @txn, or a 2xx to a BYE: @txn NULL):
+ * to the claim's INVITE transaction @txn, or a 2xx to a BYE: @txn NULL,
+ * heeded only once the claim's INVITE was answered, or none was bound):
  * its claim, if any (and bound to @txn when given), ends @within_ms from
  * @now_us (the server transaction's life for retransmissions), or at its
  * idle end if sooner; messages routed by it meanwhile do not move that on.
@@ -136,8 +137,12 @@ void sf_workers_claim_end (SfWorkers *set, const char *id, gsize len, const char
 /* The INVITE server transaction @txn (its handle) started for @id: the
  * claim's own, unless one is bound already.  Only its failure
  * (sf_workers_claim_end with @txn) ends the claim: a foreign INVITE with the
- * Call-ID failing does not. */
-void sf_workers_claim_bind (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us);
+ * Call-ID failing does not.  Bound only on the claim's worker @w (where its
+ * INVITE's transaction runs). */
+void sf_workers_claim_bind (SfWorkers *set, guint w, const char *id, gsize len, const char *txn, gint64 now_us);
+/* The claim's INVITE transaction @txn sent a 2xx: from now on a BYE's 2xx
+ * ends the claim (before it, the INVITE still rings for the claim's worker). */
+void sf_workers_claim_answered (SfWorkers *set, const char *id, gsize len, const char *txn, gint64 now_us);
 /* Claims in the table, those not yet swept after their end included. */
 guint sf_workers_claims (SfWorkers *set);
 /* The same after a sweep of the ended ones (at most one a second, as when

@@ -228,7 +228,7 @@ sf_stack_workers_begin (SfStack *s, SfSipMsg *req, const char *txn)
       !sf_sip_str_eq (sf_sip_msg_method (req), "INVITE"))
     return;
   SfSipStr id = sf_sip_msg_call_id (req);
-  sf_workers_claim_bind (s->workers, id.p, id.len, txn, sf_clock_now_us (sf_endpoint_clock (s->ep)));
+  sf_workers_claim_bind (s->workers, s->worker, id.p, id.len, txn, sf_clock_now_us (sf_endpoint_clock (s->ep)));
 }
 
 void
@@ -244,9 +244,16 @@ sf_stack_workers_final (SfStack *s, SfSipMsg *req, const char *txn, SfSipMsg *re
    * the dialog's claim. */
   SfSipStr m = sf_sip_msg_method (req);
   guint status = sf_sip_msg_status (resp);
-  gboolean bye = sf_sip_str_eq (m, "BYE");
-  if (bye ? status >= 300 : !(sf_sip_str_eq (m, "INVITE") && status >= 300 && txn != NULL))
-    return; /* a 2xx: the dialog's ACK, BYE and re-INVITEs meet the claim */
+  gboolean bye = sf_sip_str_eq (m, "BYE"), invite = sf_sip_str_eq (m, "INVITE");
+  if (invite && status < 300 && txn != NULL) {
+    /* a 2xx: the dialog's ACK, BYE and re-INVITEs meet the claim, and
+     * from now on a BYE's 2xx may end it */
+    SfSipStr id = sf_sip_msg_call_id (req);
+    sf_workers_claim_answered (s->workers, id.p, id.len, txn, sf_clock_now_us (sf_endpoint_clock (s->ep)));
+    return;
+  }
+  if (bye ? status >= 300 : !(invite && status >= 300 && txn != NULL))
+    return;
   /* Ended: the claim stays while this transaction absorbs retransmissions
    * (17.2.1 Timer H then I; 17.2.2 Timer J, 64*T1, plus T4 for what is
    * still in flight), by the stack's configured timers (docs/workers.md,

@@ -2375,8 +2375,8 @@ claim_sweeps (void)
 }
 
 /* The claim is the call's, not the Call-ID's: while a call rings, anyone's
- * INVITE with its Call-ID refused (486) and anyone's BYE refused (481) do not
- * end it; the caller's CANCEL long after (past the window such an end would
+ * INVITE with its Call-ID refused (486) and anyone's BYE, refused (481) or
+ * accepted (200: sent to a UAS of the sender's choosing) do not end it; the caller's CANCEL long after (past the window such an end would
  * have left, 11.4 s here) read by worker 1 still meets the INVITE at worker
  * 0 (200, 487 from the callee), not 481 at the hash's worker. */
 static void
@@ -2390,9 +2390,9 @@ claim_foreign (void)
   g_autofree char *r180 = respond (fwd, 180, "Ringing");
   send_port (w, home, r180);
   g_ptr_array_unref (recv_all (w));
-  const char *methods[] = { "INVITE", "BYE" };
-  const guint status[] = { 486, 481 };
-  for (guint k = 0; k < 2; k++) {
+  const char *methods[] = { "INVITE", "BYE", "BYE" };
+  const guint status[] = { 486, 481, 200 }; /* the last: a BYE to a UAS the sender chose, accepted */
+  for (guint k = 0; k < 3; k++) {
     g_autofree char *branch = g_strdup_printf ("z9hG4bKclfoatk%u", k);
     g_autofree char *atk = request (w, methods[k], branch, cid, NULL, 7);
     send_to (w, 1, atk);
