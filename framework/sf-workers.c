@@ -444,7 +444,8 @@ sf_workers_claim (SfWorkers *set, guint w, const char *id, gsize len, gint64 now
       owner = (guint) (h % set->n); /* full, or full lately: the hash rule */
     } else {
       /* The reader's, unless it already took a quarter more new claims than
-       * the hash's worker (and 64) in the last 5 to 10 s: one source (a trunk, the one port a peer
+       * the hash's worker (and 64) in the last 5 to 15 s (the buckets turn
+       * over at a claim 5 s or more after the last turn): one source (a trunk, the one port a peer
        * sends from) would otherwise bring every call to the worker the
        * kernel gives it, and leave the others idle.  Then the hash's worker
        * takes it, as without claims, and the claim says so. */
