@@ -27,6 +27,9 @@
 # the default, one, is one source port, the worst case for them.  Each
 # sipflow run prints its workers' handed_out per call (messages read by one
 # worker and run by another).
+# KARGS adds options to Kamailio's command line: KARGS="-x tlsf -X tlsf" runs
+# it with its TLSF allocator instead of q_malloc, Debian's default (q_malloc's
+# free-list search is about half of Kamailio's CPU on this job).
 # Usage: bench/bench-proxy.sh SIPFLOW [CALLS [RATE]] [max]   (defaults 5000, 500)
 set -u
 SIPFLOW=${1:?usage: bench-proxy.sh SIPFLOW [CALLS [RATE]] [max]}
