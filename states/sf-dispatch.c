@@ -9,6 +9,7 @@
  * queue.  It reports to its host through the runtime's hooks (sf-runtime.h)
  * and counts in the runtime's SfDispatchStats. */
 #include "config.h"
+#include <string.h>
 #include "sf-runtime.h"
 #include "sf-instance-private.h"
 
@@ -77,9 +78,50 @@ call_op (SfRuntime *rt, SfInstance *inst, const SfBinding *b, SfQueue q, SfEvent
   return r;
 }
 
+/* The names of the operators that acted on one event, for the state_changed
+ * and stayed hooks.  On the stack: a dispatch is a few per message, and one
+ * allocation each for this list was a tenth of a proxied call's mallocs; a
+ * queue longer than the inline room (none of the shipped flows has one) goes
+ * to the heap. */
+typedef struct {
+  const char **v;
+  guint len, cap;
+  const char *inline_v[16];
+} RanList;
+
+static void
+ran_init (RanList *r)
+{
+  r->v = r->inline_v;
+  r->len = 0;
+  r->cap = G_N_ELEMENTS (r->inline_v);
+}
+
+static void
+ran_add (RanList *r, const char *name)
+{
+  if (r->len == r->cap) {
+    guint cap = r->cap * 2;
+    const char **v = g_new (const char *, cap);
+    memcpy (v, r->v, r->len * sizeof *v);
+    if (r->v != r->inline_v)
+      g_free (r->v);
+    r->v = v;
+    r->cap = cap;
+  }
+  r->v[r->len++] = name;
+}
+
+static void
+ran_clear (RanList *r)
+{
+  if (r->v != r->inline_v)
+    g_free (r->v);
+}
+
 /* Entry and exit queues: every operator runs; only errors count. */
 static void
-run_side_queue (SfRuntime *rt, SfInstance *inst, SfState *state, SfQueue q, SfEvent *ev, GPtrArray *ran)
+run_side_queue (SfRuntime *rt, SfInstance *inst, SfState *state, SfQueue q, SfEvent *ev, RanList *ran)
 {
   GPtrArray *queue = state->queues[q];
   for (guint i = 0; i < queue->len; i++) {
@@ -88,7 +130,7 @@ run_side_queue (SfRuntime *rt, SfInstance *inst, SfState *state, SfQueue q, SfEv
     if (r == SF_OP_SKIP)
       continue;
     if (ran != NULL)
-      g_ptr_array_add (ran, b->op_name);
+      ran_add (ran, b->op_name);
     if (r == SF_OP_ERROR) {
       rt->stats.op_errors++;
       g_warning ("%s: %s failed in the %s queue of %s on %s", inst->handle, b->op_name, sf_queue_name (q),
@@ -117,7 +159,7 @@ outcome_target (SfRuntime *rt, SfInstance *inst, const SfBinding *b, int idx, Sf
 
 /* A normal queue.  Returns TRUE when taken; sets *target when a transition was chosen. */
 static gboolean
-run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfState **target, GPtrArray *ran)
+run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfState **target, RanList *ran)
 {
   GPtrArray *queue = state->queues[SF_QUEUE_NORMAL];
   gboolean taken = FALSE;
@@ -127,7 +169,7 @@ run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfStat
     if (r == SF_OP_SKIP)
       continue;
     taken = TRUE;
-    g_ptr_array_add (ran, b->op_name);
+    ran_add (ran, b->op_name);
     switch (r) {
     case SF_OP_CONTINUE:
       continue;
@@ -176,14 +218,14 @@ run_normal (SfRuntime *rt, SfInstance *inst, SfState *state, SfEvent *ev, SfStat
 }
 
 static void
-transition (SfRuntime *rt, SfInstance *inst, SfState *target, SfEvent *ev, GPtrArray *ran)
+transition (SfRuntime *rt, SfInstance *inst, SfState *target, SfEvent *ev, RanList *ran)
 {
   SfState *from = inst->state;
   run_side_queue (rt, inst, from, SF_QUEUE_EXIT, ev, ran);
   inst->state = target;
   rt->stats.transitions++;
   sf_runtime_trace (rt, inst, "%s -> %s", from->name, target->name);
-  rt->hooks->state_changed (rt->host, inst, from, target, ev, (const char *const *) ran->pdata, ran->len);
+  rt->hooks->state_changed (rt->host, inst, from, target, ev, (const char *const *) ran->v, ran->len);
   run_side_queue (rt, inst, target, SF_QUEUE_ENTRY, ev, NULL);
   if (target->final)
     rt->hooks->end_instance (rt->host, inst, "final state");
@@ -214,25 +256,28 @@ sf_dispatch (SfInstance *inst, SfEvent *ev)
   }
   sf_runtime_trace (rt, inst, "%s <- %s%s%s", inst->state->name, sf_event_trigger (ev), ev->arg != NULL ? " " : "",
                      ev->arg != NULL ? ev->arg : "");
-  g_autoptr (GPtrArray) ran = g_ptr_array_new ();
+  RanList ran;
+  ran_init (&ran);
   SfState *target = NULL;
-  gboolean taken = run_normal (rt, inst, inst->state, ev, &target, ran);
+  gboolean taken = run_normal (rt, inst, inst->state, ev, &target, &ran);
   SfState *catch_all = inst->machine->catch_all;
   if (!taken && catch_all != NULL && catch_all != inst->state) {
     sf_runtime_trace (rt, inst, "  not taken in %s: trying *", inst->state->name);
-    taken = run_normal (rt, inst, catch_all, ev, &target, ran);
+    taken = run_normal (rt, inst, catch_all, ev, &target, &ran);
   }
   if (!taken) {
     rt->stats.events_untaken++;
     g_info ("%s: %s not taken in state %s", inst->handle, sf_event_trigger (ev), inst->state->name);
     sf_runtime_trace (rt, inst, "  not taken in %s", inst->state->name);
     rt->hooks->untaken (rt->host, inst, ev);
+    ran_clear (&ran);
     return FALSE;
   }
   rt->stats.events_taken++;
   if (target != NULL)
-    transition (rt, inst, target, ev, ran);
+    transition (rt, inst, target, ev, &ran);
   else
-    rt->hooks->stayed (rt->host, inst, inst->state, ev, (const char *const *) ran->pdata, ran->len);
+    rt->hooks->stayed (rt->host, inst, inst->state, ev, (const char *const *) ran.v, ran.len);
+  ran_clear (&ran);
   return TRUE;
 }

@@ -2,6 +2,7 @@
  *  - initial_entry: the initial state's entry queue runs when an instance is created
  *  - skip_continue_done: SKIP passes on, CONTINUE acts and goes on, DONE stops the queue
  *  - transition_order: exit queue, set, entry queue; the state event lists the ops
+ *  - many_ops: so it does when more act than the dispatcher's list holds inline
  *  - first_transition_wins: the queue stops at the first transition
  *  - outcomes: named outcomes go where <on> says; an unmapped one counts as DONE
  *  - invalid_outcome: an outcome the operator never declared is an error, not a crash
@@ -121,6 +122,36 @@ transition_order (void)
                                   "\"trigger\":\"device:go\"", "\"ops\":[\"TCont\",\"TTrans\",\"TCont\",\"TCont\"]",
                                   NULL), 1);
   CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->transitions, 1);
+  sf_test_env_free (env);
+}
+
+/* More operators act on one event than the dispatcher's list holds inline
+ * (16): the state event still names all of them, in order. */
+static void
+many_ops (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (GString) flow = g_string_new (FLOW_HEAD "<state name=\"A\"><normal>");
+  g_autoptr (GString) want = g_string_new ("\"ops\":[");
+  for (int i = 0; i < 20; i++) {
+    g_string_append_printf (flow, "<op name=\"TCont\" arg=\"n%d\"/>", i);
+    g_string_append (want, "\"TCont\",");
+  }
+  g_string_append (flow, "<op name=\"TTrans\" next=\"B\"/></normal><exit>");
+  g_string_append (want, "\"TTrans\"");
+  for (int i = 0; i < 15; i++) {
+    g_string_append_printf (flow, "<op name=\"TCont\" arg=\"x%d\"/>", i);
+    g_string_append (want, ",\"TCont\"");
+  }
+  g_string_append (flow, "</exit></state><state name=\"B\"/></flow>");
+  g_string_append (want, "]");
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", flow->str);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  device (env, inst, "go", NULL);
+  g_free (sf_test_take_calls ());
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  CU_ASSERT_EQUAL (sf_test_count (env, "\"event\":\"state\"", "\"from\":\"A\",\"to\":\"B\"", want->str, NULL), 1);
   sf_test_env_free (env);
 }
 
@@ -923,6 +954,7 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, initial_entry);
   SF_ADD_TEST (s, skip_continue_done);
   SF_ADD_TEST (s, transition_order);
+  SF_ADD_TEST (s, many_ops);
   SF_ADD_TEST (s, first_transition_wins);
   SF_ADD_TEST (s, outcomes);
   SF_ADD_TEST (s, invalid_outcome);
