@@ -312,6 +312,42 @@ static const SfLocStoreClass worker_class = {
   .update = worker_update,
 };
 
+/* A closed flow's name on its way to worker 0 (sf_loc_worker_remove_flow). */
+typedef struct {
+  SfLocation *home;  /* unowned: used only in worker 0's thread, as an Ask's */
+  char *flow;        /* owned */
+} FlowGone;
+
+static void
+flow_gone_free (gpointer p)
+{
+  FlowGone *f = p;
+  g_free (f->flow);
+  g_free (f);
+}
+
+static void
+flow_gone_at_home (gpointer p)
+{
+  FlowGone *f = p;
+  sf_location_remove_flow (f->home, f->flow);
+}
+
+gboolean
+sf_loc_worker_remove_flow (SfLocStore *base, const char *flow)
+{
+  if (base->klass != &worker_class)
+    return FALSE;
+  WorkerStore *s = (WorkerStore *) base;
+  FlowGone *f = g_new (FlowGone, 1);
+  f->home = s->home;
+  f->flow = g_strdup (flow);
+  /* offered, not handed: a remote party closes connections at its will, so
+   * the inbox's bound holds (one refused leaves its bindings to expire) */
+  sf_workers_offer (s->set, s->w, 0, flow_gone_at_home, f, flow_gone_free, sizeof *f + strlen (flow));
+  return TRUE;
+}
+
 guint64
 sf_loc_worker_busy (SfLocStore *base)
 {
