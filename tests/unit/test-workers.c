@@ -61,7 +61,9 @@
  *    two), two pass, whichever worker owns them
  *  - lists: the file lists of one registry reload without another's
  *  - location_layer: sf-location-worker.c alone: an update through worker 1
- *    held by worker 0; requests in flight when either location closes freed
+ *    held by worker 0; requests in flight when either location closes freed;
+ *    a lookup worker 1 made after worker 0's location closed answered
+ *    unavailable, not left waiting
  *  - location_flow_closed: a WebSocket flow closed on worker 1: its
  *    bindings leave worker 0's location (handed there), another flow's stay
  *  - home_inline: worker 0's location answering inside the call that asks:
@@ -1564,6 +1566,8 @@ layer_clear (Layer *l)
   sf_clock_free (l->clock);
 }
 
+static void got_error (SfLocationResult *r, gpointer data);
+
 static void
 location_layer (void)
 {
@@ -1591,16 +1595,23 @@ location_layer (void)
   CU_ASSERT_TRUE (gone.freed);
   pump (set, &gone.done);
   CU_ASSERT_FALSE (gone.done);
-  /* asked, then worker 0's location closes with the request in it */
+  /* asked (read from the mirror), then worker 0's location closes: the
+   * answer read is delivered; one asked after is answered unavailable */
   SfLocation *w1b = sf_location_new_worker (clock, set, 1, home, 0);
-  Outcome lost = { 0 };
-  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &lost, outcome_freed);
+  Outcome read = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &read, outcome_freed);
   sf_workers_drain (set);
   sf_location_free (home);
-  pump (set, &lost.done);
-  CU_ASSERT_FALSE (lost.done);
+  pump (set, &read.done);
+  CU_ASSERT_TRUE (read.done && !read.freed); /* delivered: the data is the callback's */
+  CU_ASSERT_EQUAL (read.bindings, 1);
+  Outcome late = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_error, &late, outcome_freed);
+  CU_ASSERT_FALSE (late.done);
+  pump (set, &late.done);
+  CU_ASSERT_TRUE (late.done && !late.freed);
+  CU_ASSERT_EQUAL (late.bindings, SF_LOCATION_ERROR_UNAVAILABLE);
   sf_location_free (w1b);
-  CU_ASSERT_TRUE (lost.freed);
   sf_workers_free (set);
   sf_clock_free (clock);
 }
