@@ -2470,9 +2470,10 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
   UdpListener *chosen = NULL;
   for (guint i = 0; i < t->udp->len && chosen == NULL; i++) {
     UdpListener *l = t->udp->pdata[i];
-    /* an IPv6 socket answers the IPv4 peers it received from (dual-stack) */
-    if (local != NULL && (g_socket_get_family (l->sock) == family || family == G_SOCKET_FAMILY_IPV4) &&
-        same_addr (l->local, local))
+    /* an IPv6 socket on [::] answers the IPv4 peers it received from (dual-stack) */
+    if (local != NULL && same_addr (l->local, local) &&
+        (g_socket_get_family (l->sock) == family ||
+         (family == G_SOCKET_FAMILY_IPV4 && g_inet_address_get_is_any (g_inet_socket_address_get_address (l->local)))))
       chosen = l;
   }
   gboolean ipv4_socket = FALSE;
