@@ -528,6 +528,15 @@ sf_sip_transport_has_port (SfSipTransport *t, guint port)
   return FALSE;
 }
 
+/* An IPv6 UDP socket on [::]: dual-stack (GLib makes its IPv6 sockets so), it
+ * reaches IPv4 peers too, as ::ffff:a.b.c.d (udp_send_to). */
+static gboolean
+udp_dual_stack (UdpListener *l)
+{
+  return g_socket_get_family (l->sock) == G_SOCKET_FAMILY_IPV6 &&
+         g_inet_address_get_is_any (g_inet_socket_address_get_address (l->local));
+}
+
 gboolean
 sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest)
 {
@@ -537,7 +546,8 @@ sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddre
     return t->tls != NULL;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
   for (guint i = 0; i < t->udp->len; i++)
-    if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family)
+    if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family ||
+        (family == G_SOCKET_FAMILY_IPV4 && udp_dual_stack (t->udp->pdata[i])))
       return TRUE;
   return FALSE;
 }
@@ -2470,17 +2480,17 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
   UdpListener *chosen = NULL;
   for (guint i = 0; i < t->udp->len && chosen == NULL; i++) {
     UdpListener *l = t->udp->pdata[i];
-    /* an IPv6 socket on [::] answers the IPv4 peers it received from (dual-stack) */
+    /* a socket on [::] answers the IPv4 peers it received from */
     if (local != NULL && same_addr (l->local, local) &&
-        (g_socket_get_family (l->sock) == family ||
-         (family == G_SOCKET_FAMILY_IPV4 && g_inet_address_get_is_any (g_inet_socket_address_get_address (l->local)))))
+        (g_socket_get_family (l->sock) == family || (family == G_SOCKET_FAMILY_IPV4 && udp_dual_stack (l))))
       chosen = l;
   }
   gboolean ipv4_socket = FALSE;
   for (guint i = 0; i < t->udp->len && chosen == NULL && family == G_SOCKET_FAMILY_IPV4; i++)
     ipv4_socket |= g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family;
-  if (chosen == NULL && family == G_SOCKET_FAMILY_IPV4 && !ipv4_socket)
-    family = G_SOCKET_FAMILY_IPV6; /* none: an IPv6 one, dual-stack unless bound v6only (sendto says so) */
+  for (guint i = 0; i < t->udp->len && chosen == NULL && family == G_SOCKET_FAMILY_IPV4 && !ipv4_socket; i++)
+    if (udp_dual_stack (t->udp->pdata[i]))
+      chosen = t->udp->pdata[i]; /* no IPv4 socket: one on [::] */
   for (guint i = 0; i < t->udp->len; i++) {
     UdpListener *l = chosen != NULL ? chosen : t->udp->pdata[i];
     if (chosen == NULL && g_socket_get_family (l->sock) != family)

@@ -19,7 +19,8 @@
  *  - ipv6: the same over [::1]
  *  - dual_stack: an IPv4 peer of a [::] listener (UDP, TCP) is its IPv4
  *    address, not ::ffff:a.b.c.d (the peer, received=), and is answered
- *    through the socket or connection its request came in on
+ *    through the socket or connection its request came in on; with no IPv4
+ *    UDP socket, a request to an IPv4 address leaves from the [::] one
  *  - listen_specs: udp:/tcp:/tls:/ws:/wss: address specs and their errors
  *  - ws_after_read: a WebSocket message read (libsoup's client): the
  *    after-read hook runs in its turn, after it
@@ -293,6 +294,15 @@ dual_stack_one (SfSipProto proto)
   CU_ASSERT_TRUE (sf_sip_transport_send_response (b, resp, from, &error));
   CU_ASSERT_TRUE_FATAL (wait_for (&ia, 1));
   CU_ASSERT_EQUAL (sf_sip_msg_status (ia.msgs->pdata[0]), 200);
+  if (proto == SF_SIP_UDP) {
+    /* a request of b's own to an IPv4 address: b has no IPv4 socket, its [::] one sends it */
+    CU_ASSERT_TRUE (sf_sip_transport_can_send (b, SF_SIP_UDP, la));
+    g_autoptr (SfSipMsg) back = options (2, "[::1]:5999", "UDP");
+    g_autoptr (GBytes) bw = sf_sip_msg_serialize (back);
+    CU_ASSERT_TRUE (sf_sip_transport_send (b, SF_SIP_UDP, la, 0, bw, NULL));
+    CU_ASSERT_TRUE_FATAL (wait_for (&ia, 2));
+    CU_ASSERT_EQUAL (sf_sip_msg_cseq (ia.msgs->pdata[1])->number, 2);
+  }
   sf_sip_transport_free (a);
   sf_sip_transport_free (b);
   inbox_clear (&ia);
