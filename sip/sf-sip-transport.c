@@ -528,6 +528,15 @@ sf_sip_transport_has_port (SfSipTransport *t, guint port)
   return FALSE;
 }
 
+/* An IPv6 UDP socket on [::]: dual-stack (GLib makes its IPv6 sockets so), it
+ * reaches IPv4 peers too, as ::ffff:a.b.c.d (udp_send_to). */
+static gboolean
+udp_dual_stack (UdpListener *l)
+{
+  return g_socket_get_family (l->sock) == G_SOCKET_FAMILY_IPV6 &&
+         g_inet_address_get_is_any (g_inet_socket_address_get_address (l->local));
+}
+
 gboolean
 sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *dest)
 {
@@ -537,7 +546,8 @@ sf_sip_transport_can_send (SfSipTransport *t, SfSipProto proto, GInetSocketAddre
     return t->tls != NULL;
   GSocketFamily family = g_inet_address_get_family (g_inet_socket_address_get_address (dest));
   for (guint i = 0; i < t->udp->len; i++)
-    if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family)
+    if (g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family ||
+        (family == G_SOCKET_FAMILY_IPV4 && udp_dual_stack (t->udp->pdata[i])))
       return TRUE;
   return FALSE;
 }
@@ -643,6 +653,10 @@ udp_peer (UdpListener *l, UdpName *name, socklen_t len)
   for (guint i = 0; i < UDP_PEER_WAYS; i++)
     if (ways[i].len == len && memcmp (&ways[i].name, name, len) == 0)
       return ways[i].addr;
+  /* GLib gives an IPv4 peer of a dual-stack socket (::ffff:a.b.c.d) as its
+   * IPv4 address, as it does an accepted connection's: one host, one identity
+   * for the limits, Via received=, flows and events; udp_send_to maps it back
+   * for an IPv6 socket (tests/unit/test-sip-transport.c, dual_stack). */
   GSocketAddress *a = g_socket_address_new_from_native (name, len);
   if (a == NULL)
     return NULL;
@@ -2433,6 +2447,16 @@ udp_send_to (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len,
   }
   if (!g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &name, sizeof name, error))
     return FALSE;
+  if (name.ss_family == AF_INET && g_socket_get_family (l->sock) == G_SOCKET_FAMILY_IPV6) {
+    /* an IPv4 peer of a dual-stack socket (udp_peer gave it as IPv4) */
+    struct sockaddr_in v4;
+    memcpy (&v4, &name, sizeof v4);
+    struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_port = v4.sin_port };
+    v6.sin6_addr.s6_addr[10] = v6.sin6_addr.s6_addr[11] = 0xff;
+    memcpy (&v6.sin6_addr.s6_addr[12], &v4.sin_addr, sizeof v4.sin_addr);
+    memcpy (&name, &v6, sizeof v6);
+    size = sizeof v6;
+  }
   gssize n;
   do
     n = sendto (g_socket_get_fd (l->sock), d, len, MSG_NOSIGNAL, (struct sockaddr *) &name, (socklen_t) size);
@@ -2456,12 +2480,20 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
   UdpListener *chosen = NULL;
   for (guint i = 0; i < t->udp->len && chosen == NULL; i++) {
     UdpListener *l = t->udp->pdata[i];
-    if (local != NULL && g_socket_get_family (l->sock) == family && same_addr (l->local, local))
+    /* a socket on [::] answers the IPv4 peers it received from */
+    if (local != NULL && same_addr (l->local, local) &&
+        (g_socket_get_family (l->sock) == family || (family == G_SOCKET_FAMILY_IPV4 && udp_dual_stack (l))))
       chosen = l;
   }
+  gboolean ipv4_socket = FALSE;
+  for (guint i = 0; i < t->udp->len && chosen == NULL && family == G_SOCKET_FAMILY_IPV4; i++)
+    ipv4_socket |= g_socket_get_family (((UdpListener *) t->udp->pdata[i])->sock) == family;
+  for (guint i = 0; i < t->udp->len && chosen == NULL && family == G_SOCKET_FAMILY_IPV4 && !ipv4_socket; i++)
+    if (udp_dual_stack (t->udp->pdata[i]))
+      chosen = t->udp->pdata[i]; /* no IPv4 socket: one on [::] */
   for (guint i = 0; i < t->udp->len; i++) {
     UdpListener *l = chosen != NULL ? chosen : t->udp->pdata[i];
-    if (g_socket_get_family (l->sock) != family)
+    if (chosen == NULL && g_socket_get_family (l->sock) != family)
       continue;
     gsize len;
     const char *d = g_bytes_get_data (wire, &len);
@@ -2477,7 +2509,7 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
   }
   t->stats.send_errors++;
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED, "no UDP socket for an %s destination",
-               family == G_SOCKET_FAMILY_IPV6 ? "IPv6" : "IPv4");
+               g_inet_address_get_family (g_inet_socket_address_get_address (dest)) == G_SOCKET_FAMILY_IPV6 ? "IPv6" : "IPv4");
   return FALSE;
 }
 

@@ -71,7 +71,7 @@ char *sf_sip_addr_to_string (GInetSocketAddress *addr);
  * for IPv4 (once or twice a received request): an IPv4 address is written
  * into @buf, another into a new string in *@owned (NULL otherwise), which
  * the caller frees.  Returns the text. */
-#define SF_SIP_IPV4_TEXT sizeof "255.255.255.255"
+#define SF_SIP_IPV4_TEXT (sizeof "255.255.255.255")
 const char *sf_sip_ip_text (GInetAddress *ip, char buf[SF_SIP_IPV4_TEXT], char **owned);
 
 /* The methods sipflow knows (the RFC 3261 six and the extensions it answers),

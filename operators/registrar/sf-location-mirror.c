@@ -155,15 +155,6 @@ sf_loc_mirror_close (SfLocMirror *m)
 }
 
 gboolean
-sf_loc_mirror_closed (SfLocMirror *m)
-{
-  g_mutex_lock (&m->lock);
-  gboolean closed = m->closed;
-  g_mutex_unlock (&m->lock);
-  return closed;
-}
-
-gboolean
 sf_loc_mirror_read (SfLocMirror *m, const char *aor, gint64 now, GPtrArray *out)
 {
   g_mutex_lock (&m->lock);

@@ -38,7 +38,6 @@ void sf_loc_mirror_close (SfLocMirror *m);
  * @now (wall-clock seconds), in the core's order; FALSE (nothing added) once
  * closed. */
 gboolean sf_loc_mirror_read (SfLocMirror *m, const char *aor, gint64 now, GPtrArray *out);
-gboolean sf_loc_mirror_closed (SfLocMirror *m);
 /* The bindings @m holds, expired ones too (tests: it holds what the core does). */
 guint sf_loc_mirror_size (SfLocMirror *m);
 

@@ -30,6 +30,7 @@
 
 #define PURGE_EVERY_S 60
 #define CHECKPOINT_PAGES 1000 /* SQLite's own automatic checkpoint's threshold */
+#define WARN_EVERY_S 10       /* write failures: a line at most this often (warn_write) */
 
 typedef enum { OP_WRITE, OP_QUIT, OP_CHECKPOINT } OpKind;
 
@@ -61,6 +62,8 @@ struct _Store {
   GPtrArray *batch;      /* Op*, this iteration's writes, committed here at its end; main context only */
   guint with_writer;     /* ops handed to the thread and not back; main context only */
   gboolean checkpoint_asked; /* an OP_CHECKPOINT is with the thread; main context only */
+  gint64 warn_next;      /* the writer's: no write failure is logged before (monotonic) */
+  guint warn_quiet;      /* the writer's: failures left out since the last line */
 };
 
 typedef struct {
@@ -284,6 +287,42 @@ write_error (const char *why)
   return g_error_new (SF_LOCATION_ERROR, SF_LOCATION_ERROR_STORE_FAILED, "the location store could not write: %s", why);
 }
 
+/* A write failure's warning.  On a full disk every write fails, each would
+ * warn alone (a line a REGISTER): the first is logged, then at most one line
+ * every WARN_EVERY_S seconds, which says how many were left out (so does
+ * warn_flush once the window is over).  Writer thread only. */
+static void G_GNUC_PRINTF (2, 3)
+warn_write (Store *s, const char *format, ...)
+{
+  gint64 now = g_get_monotonic_time ();
+  if (now < s->warn_next) {
+    s->warn_quiet++;
+    return;
+  }
+  va_list ap;
+  va_start (ap, format);
+  g_autofree char *line = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  if (s->warn_quiet > 0)
+    g_warning ("%s (and %u more write failures before it, not logged each)", line, s->warn_quiet);
+  else
+    g_warning ("%s", line);
+  s->warn_quiet = 0;
+  s->warn_next = now + WARN_EVERY_S * G_USEC_PER_SEC;
+}
+
+/* The failures warn_write left out, once its window is over (each turn of
+ * the writer: they are said even when no write fails after them). */
+static void
+warn_flush (Store *s)
+{
+  if (s->warn_quiet == 0 || g_get_monotonic_time () < s->warn_next)
+    return;
+  g_warning ("location: %s: %u more write failures (not logged each)", s->path, s->warn_quiet);
+  s->warn_quiet = 0;
+  s->warn_next = g_get_monotonic_time () + WARN_EVERY_S * G_USEC_PER_SEC;
+}
+
 /* After @batch failed in one transaction at one of its ops' statements: the
  * batch again, each op inside a savepoint, so that an op SQLite refuses (a
  * constraint, a trigger, a value too big) is undone and fails alone and the
@@ -307,7 +346,7 @@ commit_each (Store *s, GPtrArray *batch)
       break;
     }
     /* not the address-of-record: it is what a REGISTER carried */
-    g_warning ("location: %s: one write of a group of %u failed: %s", s->path, batch->len, sqlite3_errmsg (s->db));
+    warn_write (s, "location: %s: one write of a group of %u failed: %s", s->path, batch->len, sqlite3_errmsg (s->db));
     op->error = write_error (sqlite3_errmsg (s->db));
     ok = sqlite3_exec (s->db, "ROLLBACK TO op; RELEASE op", NULL, NULL, NULL) == SQLITE_OK;
   }
@@ -317,7 +356,7 @@ commit_each (Store *s, GPtrArray *batch)
     g_autofree char *why = g_strdup (sqlite3_errmsg (s->db));
     if (!sqlite3_get_autocommit (s->db))
       sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
-    g_warning ("location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
+    warn_write (s, "location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
     for (guint i = 0; i < batch->len; i++) {
       Op *op = batch->pdata[i];
       g_clear_error (&op->error);
@@ -354,7 +393,7 @@ commit_batch (Store *s, GPtrArray *batch)
     commit_each (s, batch);
     return;
   }
-  g_warning ("location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
+  warn_write (s, "location: %s: a write of %u address(es)-of-record failed: %s", s->path, batch->len, why);
   for (guint i = 0; i < batch->len; i++) {
     Op *op = batch->pdata[i];
     op->error = write_error (why);
@@ -396,6 +435,7 @@ writer (gpointer p)
         g_warning ("location: %s: starting the WAL again: %s", s->path, sqlite3_errmsg (w->db));
     }
     commit_batch (w, batch);
+    warn_flush (w);
     if (batch->len > 0 || checkpoints->len > 0) {
       g_mutex_lock (&s->lock);
       for (guint i = 0; i < batch->len; i++)

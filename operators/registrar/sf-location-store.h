@@ -84,6 +84,10 @@ SfLocation *sf_location_new_over (SfClock *clock, SfLocStore *store);
  * outcomes go to @answered in worker @w's context.  Past @max_asks requests
  * in flight (0: no limit) one is answered at once as busy. */
 SfLocStore *sf_loc_worker_open (SfWorkers *set, guint w, SfLocation *home, guint max_asks, SfLocAnswered answered);
+/* For a worker layer, hands the removal of @flow's bindings to worker 0's
+ * location (sf_location_remove_flow there) and returns TRUE; FALSE for any
+ * other store. */
+gboolean sf_loc_worker_remove_flow (SfLocStore *store, const char *flow);
 /* The requests a worker layer answered busy (0 for any other store). */
 guint64 sf_loc_worker_busy (SfLocStore *store);
 

@@ -64,6 +64,7 @@ typedef struct {
 typedef struct {
   gpointer data;       /* the asking SfLocation's request */
   GPtrArray *bindings; /* owned */
+  gboolean closed;     /* the mirror was closed (worker 0's location gone): unavailable */
 } Ready;
 
 static void
@@ -218,23 +219,28 @@ ask_send (WorkerStore *s, Ask *a)
 
 /* The lookups answered from the mirror in earlier turns (those queued when
  * it started: one answered may ask again, for the next turn).  A lookup
- * made after worker 0's location closed is not answered, as it would not
- * be through the inbox; the request goes with the asking location. */
+ * made after worker 0's location closed (at shutdown) is answered
+ * unavailable, as a store that cannot answer is (503 at the proxy), not
+ * left waiting; one read before gets what it read. */
 static gboolean
 deliver_ready (gpointer p)
 {
   WorkerStore *s = p;
   Link *link = s->link;
   g_atomic_ref_count_inc (&link->ref);
-  gboolean gone = sf_loc_mirror_closed (s->mirror);
-  for (guint n = s->ready.length; n > 0 && !gone && !link->closed; n--) {
+  for (guint n = s->ready.length; n > 0 && !link->closed; n--) {
     Ready *r = g_queue_pop_head (&s->ready);
     gpointer data = r->data;
+    g_autoptr (GError) error = r->closed ? g_error_new_literal (SF_LOCATION_ERROR, SF_LOCATION_ERROR_UNAVAILABLE,
+                                                                "worker 0's location is closed")
+                                         : NULL;
     GPtrArray *bindings = g_steal_pointer (&r->bindings);
     g_free (r);
-    s->base.answered (NULL, bindings, data); /* may close the store: s is gone then */
+    if (error != NULL)
+      g_clear_pointer (&bindings, g_ptr_array_unref);
+    s->base.answered (error, bindings, data); /* may close the store: s is gone then */
   }
-  gboolean more = !link->closed && !gone && s->ready.length > 0;
+  gboolean more = !link->closed && s->ready.length > 0;
   if (!link->closed && !more)
     g_clear_pointer (&s->idle, g_source_unref);
   link_unref (link);
@@ -252,7 +258,7 @@ worker_lookup (SfLocStore *base, const char *aor, gint64 now, gpointer data)
   Ready *r = g_new (Ready, 1);
   r->data = data;
   r->bindings = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_loc_binding_free);
-  sf_loc_mirror_read (s->mirror, aor, now, r->bindings);
+  r->closed = !sf_loc_mirror_read (s->mirror, aor, now, r->bindings);
   g_queue_push_tail (&s->ready, r);
   if (s->idle == NULL) {
     s->idle = g_idle_source_new ();
@@ -311,6 +317,42 @@ static const SfLocStoreClass worker_class = {
   .lookup = worker_lookup,
   .update = worker_update,
 };
+
+/* A closed flow's name on its way to worker 0 (sf_loc_worker_remove_flow). */
+typedef struct {
+  SfLocation *home;  /* unowned: used only in worker 0's thread, as an Ask's */
+  char *flow;        /* owned */
+} FlowGone;
+
+static void
+flow_gone_free (gpointer p)
+{
+  FlowGone *f = p;
+  g_free (f->flow);
+  g_free (f);
+}
+
+static void
+flow_gone_at_home (gpointer p)
+{
+  FlowGone *f = p;
+  sf_location_remove_flow (f->home, f->flow);
+}
+
+gboolean
+sf_loc_worker_remove_flow (SfLocStore *base, const char *flow)
+{
+  if (base->klass != &worker_class)
+    return FALSE;
+  WorkerStore *s = (WorkerStore *) base;
+  FlowGone *f = g_new (FlowGone, 1);
+  f->home = s->home;
+  f->flow = g_strdup (flow);
+  /* offered, not handed: a remote party closes connections at its will, so
+   * the inbox's bound holds (one refused leaves its bindings to expire) */
+  sf_workers_offer (s->set, s->w, 0, flow_gone_at_home, f, flow_gone_free, sizeof *f + strlen (flow));
+  return TRUE;
+}
 
 guint64
 sf_loc_worker_busy (SfLocStore *base)

@@ -679,6 +679,40 @@ sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
   return removed;
 }
 
+typedef struct {
+  const char *flow;
+  GPtrArray *gone;      /* char*: AOR, then contact, for each binding on it */
+} FlowGone;
+
+static gboolean
+on_flow (const char *aor, const SfLocBinding *b, gpointer data)
+{
+  FlowGone *g = data;
+  if (b->flow != NULL && strcmp (b->flow, g->flow) == 0) {
+    g_ptr_array_add (g->gone, g_strdup (aor));
+    g_ptr_array_add (g->gone, g_strdup (b->contact));
+  }
+  return TRUE;
+}
+
+guint
+sf_location_remove_flow (SfLocation *loc, const char *flow)
+{
+  if (loc->store != NULL && sf_loc_worker_remove_flow (loc->store, flow))
+    return 0; /* worker 0 holds them */
+  if (shared (loc))
+    return 0;
+  FlowGone g = { flow, g_ptr_array_new_with_free_func (g_free) };
+  sf_location_each (loc, NULL, on_flow, &g);
+  guint removed = 0;
+  for (guint i = 0; i + 1 < g.gone->len; i += 2)
+    removed += sf_location_remove (loc, g.gone->pdata[i], g.gone->pdata[i + 1]);
+  if (removed > 0)
+    g_info ("%s closed: %u binding(s) on it removed", flow, removed);
+  g_ptr_array_unref (g.gone);
+  return removed;
+}
+
 guint
 sf_location_size (SfLocation *loc)
 {

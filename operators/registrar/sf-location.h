@@ -186,6 +186,15 @@ void sf_location_each (SfLocation *loc, const char *aor, SfLocationEachFunc f, g
  * the store holds).  Returns the bindings removed from the core. */
 guint sf_location_remove (SfLocation *loc, const char *aor, const char *contact);
 
+/* Removes every binding on @flow (sf_nat_flow's "ws:IP:PORT"), as
+ * sf_location_remove does each: its connection closed.  On a worker other
+ * than 0 (sf_location_new_worker) the removal is handed to worker 0's
+ * location, which removes them in a later turn of its own (dropped, the
+ * bindings left to expire, when its inbox is full: a remote party's closes
+ * are bounded there as its datagrams are); a shared store's are left to
+ * expire.  Returns the bindings removed here and now. */
+guint sf_location_remove_flow (SfLocation *loc, const char *flow);
+
 /* TRUE when the bindings live in a store several nodes share (redis), not in
  * this node: sf_location_each and sf_location_remove see none of them. */
 gboolean sf_location_shared (SfLocation *loc);

@@ -334,35 +334,20 @@ digest_new (SfConfig *cfg, GError **error)
   return d;
 }
 
-typedef struct {
-  const char *flow;     /* "ws:IP:PORT": the flow that closed */
-  GPtrArray *gone;      /* char*: AOR, then contact, for each binding on it */
-} FlowGone;
-
-static gboolean
-on_flow (const char *aor, const SfLocBinding *b, gpointer data)
-{
-  FlowGone *g = data;
-  if (b->flow != NULL && strcmp (b->flow, g->flow) == 0) {
-    g_ptr_array_add (g->gone, g_strdup (aor));
-    g_ptr_array_add (g->gone, g_strdup (b->contact));
-  }
-  return TRUE;
-}
-
 /* A WebSocket that carried a registration closed: its bindings go (RFC 7118
  * 5: a browser's Contact names no address, the connection was the only way
  * to it; RFC 5626's flow is gone).  TCP and TLS flows stay until they expire:
  * a phone reconnects and registers again, and a cluster's other nodes may
  * still reach it.  Only the connections that carried a REGISTER (marked as
  * flows) get here, so the walk over the bindings is paid per registered
- * browser that leaves, not per connection.  A shared (redis) store is left to
- * expiry: this node holds none of its bindings. */
+ * browser that leaves, not per connection.  On a worker other than 0 the
+ * removal crosses to worker 0's location (sf_location_remove_flow); a shared
+ * (redis) store is left to expiry: this node holds none of its bindings. */
 static void
 flow_closed (SfSipProto proto, GInetSocketAddress *remote, gpointer data)
 {
   SfRegistrar *r = data;
-  if (!sf_sip_proto_is_ws (proto) || r->loc == NULL || sf_location_shared (r->loc))
+  if (!sf_sip_proto_is_ws (proto) || r->loc == NULL)
     return;
   /* the peer is back from the same address (a NAT kept its mapping) on a
    * connection still open: its bindings (named by the address) are that one's */
@@ -371,14 +356,7 @@ flow_closed (SfSipProto proto, GInetSocketAddress *remote, gpointer data)
     return;
   g_autofree char *source = sf_sip_addr_to_string (remote);
   g_autofree char *flow = sf_nat_flow (sf_sip_proto_name (proto), source);
-  FlowGone g = { flow, g_ptr_array_new_with_free_func (g_free) };
-  sf_location_each (r->loc, NULL, on_flow, &g);
-  guint removed = 0;
-  for (guint i = 0; i + 1 < g.gone->len; i += 2)
-    removed += sf_location_remove (r->loc, g.gone->pdata[i], g.gone->pdata[i + 1]);
-  if (removed > 0)
-    g_info ("%s closed: %u binding(s) on it removed", flow, removed);
-  g_ptr_array_unref (g.gone);
+  sf_location_remove_flow (r->loc, flow);
 }
 
 gboolean

@@ -432,12 +432,18 @@ need() {
 port_used() { awk -v p=":$(printf '%04X' "$1")" 'NR > 1 && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
   /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null; }
 # free_ports N: a base port B (even) with B..B+N-1 bound by no one; sets BASE
-# (for peers that take ports we cannot ask the kernel for: baresip, linphonec).
+# (for peers that take ports we cannot ask the kernel for: baresip, linphonec;
+# a UA's media.rtp_ports, so that tests run side by side).  The bound ports
+# are read once: a range of a hundred or more is checked in the shell.
 free_ports() {
-  local try i
+  local -A used=()
+  local p try i
+  for p in $(awk 'FNR > 1 { print substr($2, length($2) - 3) }' /proc/net/udp /proc/net/tcp /proc/net/udp6 /proc/net/tcp6 2>/dev/null); do
+    used[$((16#$p))]=1
+  done
   for try in $(seq 50); do
     BASE=$((20000 + 2 * (RANDOM % 10000)))
-    for ((i = 0; i < $1; i++)); do port_used $((BASE + i)) && continue 2; done
+    for ((i = 0; i < $1; i++)); do [ -n "${used[$((BASE + i))]:-}" ] && continue 2; done
     return 0
   done
   return 1

@@ -136,12 +136,13 @@ stop tor || fail "tor exit status (ASan)"
 stop tee || fail "tee exit status (ASan)"
 
 # ---- 3. three sipflow UAs: blind transfer with audio ----
+free_ports 300 || { fail "no free ports"; exit 1; } # the UAs' RTP ports: tests run side by side
 audio=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU --set ua.auto_answer=0)
-start alice ua.xml "${audio[@]}" --set media.rtp_ports=44000-44099 --set ua.uri=sip:alice@127.0.0.1 \
+start alice ua.xml "${audio[@]}" --set "media.rtp_ports=$BASE-$((BASE + 99))" --set ua.uri=sip:alice@127.0.0.1 \
   --set media.source=silence || exit 1
-start bob ua.xml "${audio[@]}" --set media.rtp_ports=44100-44199 --set ua.uri=sip:bob@127.0.0.1 \
+start bob ua.xml "${audio[@]}" --set "media.rtp_ports=$((BASE + 100))-$((BASE + 199))" --set ua.uri=sip:bob@127.0.0.1 \
   --set media.source=tone:440 --set "media.sink=file:$T/bob-{call}.wav" || exit 1
-start carol ua.xml "${audio[@]}" --set media.rtp_ports=44200-44299 --set ua.uri=sip:carol@127.0.0.1 \
+start carol ua.xml "${audio[@]}" --set "media.rtp_ports=$((BASE + 200))-$((BASE + 299))" --set ua.uri=sip:carol@127.0.0.1 \
   --set media.source=tone:1000 --set "media.sink=file:$T/carol-{call}.wav" || exit 1
 cmd alice call "sip:bob@127.0.0.1:$PORT_bob"
 if wait_ev alice '"event":"media".*"dir":"sendrecv"' 10 && wait_ev bob '"event":"media".*"dir":"sendrecv"' 10; then

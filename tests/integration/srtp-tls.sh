@@ -32,13 +32,15 @@ printf 'alice:pw\nbob:pw\n' >"$T/users"
 LISTEN=tls:127.0.0.1:0 start px proxy.xml -c "$T/px.conf" --set "registrar.users=$T/users" --set sip.t1_ms=100 \
   --log-level debug || exit 1
 PXT=127.0.0.1:$(tls_port px)
+free_ports 200 || { fail "no free ports"; exit 1; } # the UAs' RTP ports: tests run side by side
+RTP_ALICE=$BASE-$((BASE + 99)) RTP_BOB=$((BASE + 100))-$((BASE + 199))
 ua=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU --set media.srtp=require
   --messages full --log-level debug --set ua.password=pw --set "ua.registrar=sip:$PXT;transport=tls"
   --set "ua.outbound_proxy=sip:$PXT;transport=tls" --set ua.auto_answer=0)
 LISTEN=tls:127.0.0.1:0 start alice ua.xml -c "$T/alice.conf" "${ua[@]}" --set ua.uri=sip:alice@sipflow.test \
-  --set media.rtp_ports=44000-44099 --set media.source=tone:1000 --set "media.sink=file:$T/alice.wav" || exit 1
+  --set "media.rtp_ports=$RTP_ALICE" --set media.source=tone:1000 --set "media.sink=file:$T/alice.wav" || exit 1
 LISTEN=tls:127.0.0.1:0 start bob ua.xml -c "$T/bob.conf" "${ua[@]}" --set ua.uri=sip:bob@sipflow.test \
-  --set media.rtp_ports=44100-44199 --set media.source=tone:440 --set "media.sink=file:$T/bob.wav" || exit 1
+  --set "media.rtp_ports=$RTP_BOB" --set media.source=tone:440 --set "media.sink=file:$T/bob.wav" || exit 1
 wait_ev alice '"event":"registration".*"state":"registered"' 10 && wait_ev bob '"event":"registration".*"state":"registered"' 10 &&
   grep '"event":"sip_out"' "$T/alice.events" | grep -m1 '"start":"REGISTER ' | grep -q '"proto":"tls"' &&
   pass "alice and bob register over TLS at the proxy" ||
@@ -75,7 +77,7 @@ echo "$ok" | grep -q '"proto":"tls"' && echo "$ok" | grep -q -E "Record-Route: <
 
 # srtp_capture NAME: 50 RTP datagrams each way, each 182 bytes (checked against the clear frame later)
 srtp_capture() {
-  sniff capture "$T/$1.cap" 50 10 44000-44099 44100-44199 >"$T/sniff.out" 2>&1 ||
+  sniff capture "$T/$1.cap" 50 10 "$RTP_ALICE" "$RTP_BOB" >"$T/sniff.out" 2>&1 ||
     fail "$1: SRTP both ways" "$(cat "$T/sniff.out")"
 }
 srtp_capture call

@@ -10,13 +10,14 @@
 # the sipp cases: refer.sh; Replaces' refusals: replaces.sh.
 . "$(dirname "$0")/lib.sh"
 
+free_ports 300 || { fail "no free ports"; exit 1; } # the UAs' RTP ports: tests run side by side
 base=(--set sip.t1_ms=100 --set media.backend=gstreamer --set media.codecs=PCMU --set ua.auto_answer=0)
 start alice ua.xml "${base[@]}" --set ua.uri=sip:alice@127.0.0.1 --set media.source=tone:600 \
-  --set media.rtp_ports=44000-44099 --set "media.sink=file:$T/alice-{call}.wav" || exit 1
+  --set "media.rtp_ports=$BASE-$((BASE + 99))" --set "media.sink=file:$T/alice-{call}.wav" || exit 1
 start bob ua.xml "${base[@]}" --set ua.uri=sip:bob@127.0.0.1 --set media.source=tone:440 \
-  --set media.rtp_ports=44100-44199 --set "media.sink=file:$T/bob-{call}.wav" || exit 1
+  --set "media.rtp_ports=$((BASE + 100))-$((BASE + 199))" --set "media.sink=file:$T/bob-{call}.wav" || exit 1
 start carol ua.xml "${base[@]}" --set ua.uri=sip:carol@127.0.0.1 --set media.source=tone:1000 \
-  --set media.rtp_ports=44200-44299 --set "media.sink=file:$T/carol-{call}.wav" || exit 1
+  --set "media.rtp_ports=$((BASE + 200))-$((BASE + 299))" --set "media.sink=file:$T/carol-{call}.wav" || exit 1
 
 # call FROM URI: FROM calls URI; prints FROM's handle of the call once it is up
 call() {

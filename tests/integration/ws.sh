@@ -35,7 +35,8 @@ PY=/usr/bin/python3 # Debian's, where python3-websockets is
 command -v openssl >/dev/null || { fail "openssl is missing"; summary ws; exit 1; }
 "$PY" -c 'import websockets' 2>/dev/null || { fail "python3-websockets is missing (scripts/setup-deps)"; summary ws; exit 1; }
 WSSIP=$(dirname "$0")/wssip.py
-common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set media.rtp_ports=44000-44999 --set media.backend=null --log-level warning)
+free_ports 100 || { fail "no free ports"; summary ws; exit 1; } # the UAs' RTP ports: tests run side by side
+common=(--set sip.t1_ms=100 --set sip.t4_ms=200 --set "media.rtp_ports=$BASE-$((BASE + 99))" --set media.backend=null --log-level warning)
 
 mkca ca && mkcert server ca DNS:localhost IP:127.0.0.1 ||
   { fail "openssl could not make the certificates"; summary ws; exit 1; }

@@ -7,6 +7,7 @@
  * addresses-of-record; the users file parser's verdicts with line numbers;
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
+ * sqlite write failures in a row warned once, not once each;
  * looking inside: the walk, a removal written through, the offline walk and
  * purge of the file; the redis layer where no Redis is needed: its URI, a
  * hostile stored binding, a Redis that refuses or never answers (every
@@ -552,6 +553,47 @@ test_sqlite_write_fails (void)
   g_autoptr (SfLocationResult) r3 = update (loc, "sip:alice@example.com", "c1", 3, FALSE, two, 1);
   CU_ASSERT_PTR_NULL (r3->error);
   CU_ASSERT_EQUAL (r3->bindings->len, 2);
+  sf_location_free (loc);
+}
+
+/* Warnings naming a failed location write, counted by a log writer that
+ * passes every line on to GLib's (set once a process: GLib allows no more). */
+static gint write_warnings; /* atomic: logged by the writer thread */
+
+static GLogWriterOutput
+counting_writer (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
+{
+  for (gsize i = 0; (level & G_LOG_LEVEL_WARNING) != 0 && i < n; i++)
+    if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
+        strstr (fields[i].value, "address(es)-of-record failed") != NULL)
+      g_atomic_int_inc (&write_warnings);
+  return g_log_writer_default (level, fields, n, data);
+}
+
+/* sqlite: a store whose every write fails (a full disk; a trigger on the file
+ * stands for it) warns once for many failures in a row, not once each. */
+static void
+test_sqlite_write_warnings (void)
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    g_log_set_writer_func (counting_writer, NULL, NULL);
+    g_once_init_leave (&once, 1);
+  }
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  exec_on (db_path, "CREATE TRIGGER refuse BEFORE INSERT ON binding BEGIN SELECT RAISE (ABORT, 'disk full, says the test'); END");
+  g_atomic_int_set (&write_warnings, 0);
+  const SfLocChange c[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
+  for (guint i = 0; i < 5; i++) {
+    g_autoptr (SfLocationResult) r = update (loc, "sip:alice@example.com", "c1", i + 1, FALSE, c, 1);
+    CU_ASSERT_TRUE (r->error != NULL && r->error->code == SF_LOCATION_ERROR_STORE_FAILED);
+  }
+  CU_ASSERT_EQUAL (g_atomic_int_get (&write_warnings), 1);
   sf_location_free (loc);
 }
 
@@ -1233,6 +1275,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_sqlite_write_fails);
   SF_ADD_TEST (s, test_sqlite_order_behind_writer);
   SF_ADD_TEST (s, test_sqlite_one_write_fails);
+  SF_ADD_TEST (s, test_sqlite_write_warnings);
   SF_ADD_TEST (s, test_sqlite_checkpoints);
   SF_ADD_TEST (s, test_sqlite_hostile_rows);
   SF_ADD_TEST (s, test_users_file);

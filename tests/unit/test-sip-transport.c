@@ -17,6 +17,10 @@
  *    after-read hook runs in the turn that read a message, after it (the stack
  *    dispatches there what the message queued), and not for keep-alives alone
  *  - ipv6: the same over [::1]
+ *  - dual_stack: an IPv4 peer of a [::] listener (UDP, TCP) is its IPv4
+ *    address, not ::ffff:a.b.c.d (the peer, received=), and is answered
+ *    through the socket or connection its request came in on; with no IPv4
+ *    UDP socket, a request to an IPv4 address leaves from the [::] one
  *  - listen_specs: udp:/tcp:/tls:/ws:/wss: address specs and their errors
  *  - ws_after_read: a WebSocket message read (libsoup's client): the
  *    after-read hook runs in its turn, after it
@@ -248,6 +252,68 @@ ipv6 (void)
 {
   exchange ("::1", "UDP", SF_SIP_UDP);
   exchange ("::1", "TCP", SF_SIP_TCP);
+}
+
+/* An IPv4 peer of a [::] listener (dual-stack) over @proto: seen as its IPv4
+ * address (received= and the peer), answered through the socket or
+ * connection its request came in on. */
+static void
+dual_stack_one (SfSipProto proto)
+{
+  Inbox ia, ib;
+  inbox_init (&ia);
+  inbox_init (&ib);
+  SfSipTransport *a = sf_sip_transport_new (NULL, on_recv, &ia);
+  SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  const char *name = proto == SF_SIP_UDP ? "udp" : "tcp";
+  g_autofree char *spec_a = g_strdup_printf ("%s:127.0.0.1:0", name);
+  g_autofree char *spec_b = g_strdup_printf ("%s:[::]:0", name);
+  g_autoptr (GInetSocketAddress) la = listen_on (a, spec_a);
+  g_autoptr (GInetSocketAddress) lb = listen_on (b, spec_b);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (la);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
+  g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, g_inet_socket_address_get_port (lb));
+  g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (la));
+  g_autoptr (SfSipMsg) req = options (1, sent_by, proto == SF_SIP_UDP ? "UDP" : "TCP");
+  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+  CU_ASSERT_TRUE (sf_sip_transport_send (a, proto, G_INET_SOCKET_ADDRESS (to), 0, wire, NULL));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+  SfSipPeer *from = ib.peers->pdata[0];
+  CU_ASSERT_EQUAL (g_inet_address_get_family (g_inet_socket_address_get_address (from->remote)), G_SOCKET_FAMILY_IPV4);
+  g_autofree char *text = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+  CU_ASSERT_STRING_EQUAL (text, "127.0.0.1");
+  if (proto == SF_SIP_UDP) /* a's socket (TCP: a port of the kernel's choosing) */
+    CU_ASSERT_EQUAL (g_inet_socket_address_get_port (from->remote), g_inet_socket_address_get_port (la));
+  /* rport asked for received=: the IPv4 address, as the sent-by names it */
+  const SfSipParam *received = sf_sip_value_param (sf_sip_msg_top_via (ib.msgs->pdata[0]), "received");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (received);
+  CU_ASSERT_TRUE (sf_sip_str_eq (received->value, "127.0.0.1"));
+  g_autoptr (SfSipMsg) resp = sf_sip_create_response (ib.msgs->pdata[0], 200, NULL, "t1", NULL);
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_sip_transport_send_response (b, resp, from, &error));
+  CU_ASSERT_TRUE_FATAL (wait_for (&ia, 1));
+  CU_ASSERT_EQUAL (sf_sip_msg_status (ia.msgs->pdata[0]), 200);
+  if (proto == SF_SIP_UDP) {
+    /* a request of b's own to an IPv4 address: b has no IPv4 socket, its [::] one sends it */
+    CU_ASSERT_TRUE (sf_sip_transport_can_send (b, SF_SIP_UDP, la));
+    g_autoptr (SfSipMsg) back = options (2, "[::1]:5999", "UDP");
+    g_autoptr (GBytes) bw = sf_sip_msg_serialize (back);
+    CU_ASSERT_TRUE (sf_sip_transport_send (b, SF_SIP_UDP, la, 0, bw, NULL));
+    CU_ASSERT_TRUE_FATAL (wait_for (&ia, 2));
+    CU_ASSERT_EQUAL (sf_sip_msg_cseq (ia.msgs->pdata[1])->number, 2);
+  }
+  sf_sip_transport_free (a);
+  sf_sip_transport_free (b);
+  inbox_clear (&ia);
+  inbox_clear (&ib);
+}
+
+static void
+dual_stack (void)
+{
+  dual_stack_one (SF_SIP_UDP);
+  dual_stack_one (SF_SIP_TCP);
 }
 
 static gboolean
@@ -1054,6 +1120,7 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, tcp_bad_request);
   SF_ADD_TEST (s, tcp_exchange);
   SF_ADD_TEST (s, ipv6);
+  SF_ADD_TEST (s, dual_stack);
   SF_ADD_TEST (s, response_from_receiving_socket);
   SF_ADD_TEST (s, resolve);
   SF_ADD_TEST (s, tcp_idle_close);

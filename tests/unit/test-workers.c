@@ -61,7 +61,11 @@
  *    two), two pass, whichever worker owns them
  *  - lists: the file lists of one registry reload without another's
  *  - location_layer: sf-location-worker.c alone: an update through worker 1
- *    held by worker 0; requests in flight when either location closes freed
+ *    held by worker 0; requests in flight when either location closes freed;
+ *    a lookup worker 1 made after worker 0's location closed answered
+ *    unavailable, not left waiting
+ *  - location_flow_closed: a WebSocket flow closed on worker 1: its
+ *    bindings leave worker 0's location (handed there), another flow's stay
  *  - home_inline: worker 0's location answering inside the call that asks:
  *    each request handed back once and freed once
  *  - asks_bounded: past its max_asks in flight, worker 1's location
@@ -1562,6 +1566,8 @@ layer_clear (Layer *l)
   sf_clock_free (l->clock);
 }
 
+static void got_error (SfLocationResult *r, gpointer data);
+
 static void
 location_layer (void)
 {
@@ -1589,18 +1595,61 @@ location_layer (void)
   CU_ASSERT_TRUE (gone.freed);
   pump (set, &gone.done);
   CU_ASSERT_FALSE (gone.done);
-  /* asked, then worker 0's location closes with the request in it */
+  /* asked (read from the mirror), then worker 0's location closes: the
+   * answer read is delivered; one asked after is answered unavailable */
   SfLocation *w1b = sf_location_new_worker (clock, set, 1, home, 0);
-  Outcome lost = { 0 };
-  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &lost, outcome_freed);
+  Outcome read = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_result, &read, outcome_freed);
   sf_workers_drain (set);
   sf_location_free (home);
-  pump (set, &lost.done);
-  CU_ASSERT_FALSE (lost.done);
+  pump (set, &read.done);
+  CU_ASSERT_TRUE (read.done && !read.freed); /* delivered: the data is the callback's */
+  CU_ASSERT_EQUAL (read.bindings, 1);
+  Outcome late = { 0 };
+  sf_location_lookup (w1b, "sip:bob@sipflow.test", got_error, &late, outcome_freed);
+  CU_ASSERT_FALSE (late.done);
+  pump (set, &late.done);
+  CU_ASSERT_TRUE (late.done && !late.freed);
+  CU_ASSERT_EQUAL (late.bindings, SF_LOCATION_ERROR_UNAVAILABLE);
   sf_location_free (w1b);
-  CU_ASSERT_TRUE (lost.freed);
   sf_workers_free (set);
   sf_clock_free (clock);
+}
+
+static void
+location_flow_closed (void)
+{
+  /* a WebSocket flow that closes on worker 1: its bindings go from worker
+   * 0's location (RFC 7118 5), handed there; another flow's stay */
+  Layer l;
+  layer_init (&l, NULL, 0);
+  SfLocOrigin ws = { "127.0.0.1:5555", "ws", "127.0.0.1:8080", "ws:127.0.0.1:5555", NULL, NULL };
+  SfLocOrigin other = { "127.0.0.1:6666", "ws", "127.0.0.1:8080", "ws:127.0.0.1:6666", NULL, NULL };
+  SfLocChange c1 = { "sip:carol@a.invalid", 1.0, 3600, NULL, 0 };
+  SfLocChange c2 = { "sip:erin@b.invalid", 1.0, 3600, NULL, 0 };
+  Outcome u1 = { 0 }, u2 = { 0 };
+  sf_location_update (l.w1, "sip:carol@sipflow.test", "c1", 1, &ws, FALSE, &c1, 1, got_result, &u1, NULL);
+  sf_location_update (l.w1, "sip:erin@sipflow.test", "c2", 1, &other, FALSE, &c2, 1, got_result, &u2, NULL);
+  pump (l.set, &u2.done);
+  CU_ASSERT_TRUE (u1.done && u2.done);
+  CU_ASSERT_EQUAL_FATAL (sf_location_size (l.home), 2);
+  SfWorkerStats st;
+  sf_workers_stats (l.set, 0, &st);
+  guint64 in = st.handed_in;
+  CU_ASSERT_EQUAL (sf_location_remove_flow (l.w1, "ws:127.0.0.1:5555"), 0); /* none here: worker 0's */
+  gboolean never = FALSE;
+  pump (l.set, &never);
+  sf_workers_stats (l.set, 0, &st);
+  CU_ASSERT_EQUAL (st.handed_in, in + 1);
+  CU_ASSERT_EQUAL (sf_location_size (l.home), 1);
+  Outcome left = { 0 };
+  sf_location_lookup (l.home, "sip:erin@sipflow.test", got_result, &left, NULL);
+  pump (l.set, &left.done);
+  CU_ASSERT_EQUAL (left.bindings, 1);
+  /* on worker 0 itself: at once */
+  CU_ASSERT_EQUAL (sf_location_remove_flow (l.home, "ws:127.0.0.1:6666"), 1);
+  CU_ASSERT_EQUAL (sf_location_size (l.home), 0);
+  layer_clear (&l);
 }
 
 static void
@@ -2456,6 +2505,7 @@ sf_test_register_workers (void)
   CU_add_test (s, "rate", rate);
   CU_add_test (s, "lists", lists);
   CU_add_test (s, "location_layer", location_layer);
+  CU_add_test (s, "location_flow_closed", location_flow_closed);
   CU_add_test (s, "home_inline", home_inline);
   CU_add_test (s, "asks_bounded", asks_bounded);
   CU_add_test (s, "shares", shares);
