@@ -153,8 +153,8 @@ void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func
 /* @batch: a UDP datagram leaves at the end of the turn of the transport's
  * context it was sent in (before the context may sleep: one sendmmsg(2) for
  * the turn's datagrams), in the order sent; for a transport whose context
- * runs (the default, FALSE: at once, as a unit test that drains by hand
- * needs).  A send that fails there is counted (send_errors) and handed to
+ * runs (the default, FALSE: at once, as a unit test that advances a fake
+ * clock and reads the sockets by hand needs).  A send that fails there is counted (send_errors) and handed to
  * sf_sip_transport_set_udp_failed's @func with its destination and bytes;
  * what fails before (no socket of the family, the send filter, an address
  * with no native form) still fails the send call itself. */
