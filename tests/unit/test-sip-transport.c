@@ -274,15 +274,10 @@ udp_socket (void)
   return s;
 }
 
-/* Sends @text from a plain UDP socket and returns the reply (5 s at most) or NULL. */
-static char *
-raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want_reply)
+/* Turns the main loop until @s is readable or 5 s pass; says which. */
+static gboolean
+wait_readable (GSocket *s)
 {
-  g_autoptr (GSocket) s = udp_socket ();
-  g_socket_send_to (s, G_SOCKET_ADDRESS (to), text, len, NULL, NULL);
-  if (!want_reply)
-    return NULL;
-  /* The transport answers from the main loop: turn it until the reply is readable. */
   gboolean out = FALSE, readable = FALSE;
   guint id = g_timeout_add (5000, timed_out, &out);
   GSource *src = g_socket_create_source (s, G_IO_IN, NULL);
@@ -294,6 +289,19 @@ raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want
   g_source_unref (src);
   if (!out)
     g_source_remove (id);
+  return readable;
+}
+
+/* Sends @text from a plain UDP socket and returns the reply (5 s at most) or NULL. */
+static char *
+raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want_reply)
+{
+  g_autoptr (GSocket) s = udp_socket ();
+  g_socket_send_to (s, G_SOCKET_ADDRESS (to), text, len, NULL, NULL);
+  if (!want_reply)
+    return NULL;
+  /* The transport answers from the main loop: turn it until the reply is readable. */
+  wait_readable (s);
   char buf[2048];
   g_socket_set_blocking (s, FALSE);
   gssize n = g_socket_receive (s, buf, sizeof buf - 1, NULL, NULL);
@@ -1065,18 +1073,7 @@ udp_send_batch (void)
   /* From an idle callback: it leaves before the loop sleeps, with nothing else to wake it. */
   gpointer args[2] = { a, to };
   g_idle_add (send_idle, args);
-  gboolean out = FALSE, readable = FALSE;
-  guint id = g_timeout_add (5000, timed_out, &out);
-  GSource *src = g_socket_create_source (r, G_IO_IN, NULL);
-  g_source_set_callback (src, G_SOURCE_FUNC (set_flag), &readable, NULL);
-  g_source_attach (src, NULL);
-  while (!out && !readable)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_destroy (src);
-  g_source_unref (src);
-  if (!out)
-    g_source_remove (id);
-  CU_ASSERT_TRUE (readable);
+  CU_ASSERT_TRUE (wait_readable (r));
   g_autofree char *idle = next_datagram (r);
   CU_ASSERT_STRING_EQUAL (idle, "idle");
   /* A failure in the middle: counted, handed to the hook; the rest still sent. */
