@@ -98,9 +98,22 @@ ticks2() {
   done
   echo "$u $s"
 }
+# nvcsw: nonvoluntary context switches summed over SRVPIDS' threads (the
+# times the scheduler took the CPU from a server thread that could still run:
+# a peer woken by our send preempting us, say); perf's context-switches count
+# both kinds
+nvcsw() {
+  local p n=0 k v st
+  for p in $SRVPIDS; do
+    for st in /proc/"$p"/task/*/status; do
+      while read -r k v; do [ "$k" = nonvoluntary_ctxt_switches: ] && n=$((n + v)); done <"$st" 2>/dev/null
+    done
+  done
+  echo "$n"
+}
 
 ev=task-clock,context-switches,cpu-migrations,page-faults
-for s in poll epoll_wait write read futex recvfrom recvmmsg sendto sendmsg brk madvise; do ev=$ev,syscalls:sys_enter_$s; done
+for s in poll epoll_wait write read futex recvfrom recvmmsg sendto sendmsg sendmmsg brk madvise; do ev=$ev,syscalls:sys_enter_$s; done
 ev=$ev,raw_syscalls:sys_enter
 # the loop's waits: polls that may sleep (a timeout not 0), and polls that
 # found nothing (nothing ready at a poll(0), or a wait ended by its timeout: a
@@ -120,16 +133,20 @@ if [ "$WARM" -gt 0 ]; then
   sp=$!
   sleep "$WARM"
   read -r u0 s0 < <(ticks2)
+  nv0=$(nvcsw)
   perf stat -x, -e "$ev" "${waits[@]}" -p "$SRVLIST" -o "$T/perf" -- sleep "$(echo "$CALLS / $RATE" | bc -l)" 2>/dev/null
   read -r u1 s1 < <(ticks2)
+  nv1=$(nvcsw)
   wait "$sp"
 else
   perf stat -x, -e "$ev" "${waits[@]}" -p "$SRVLIST" -o "$T/perf" 2>/dev/null &
   pp=$!
   for _ in $(seq 50); do [ -s "$T/perf" ] && break; sleep 0.1; done # perf has attached when it wrote its header
   read -r u0 s0 < <(ticks2)
+  nv0=$(nvcsw)
   sipp_job "$CALLS"
   read -r u1 s1 < <(ticks2)
+  nv1=$(nvcsw)
   kill -INT "$pp"
   wait "$pp"
 fi
@@ -153,3 +170,4 @@ awk -F, -v c="$CALLS" '!/^#/ && NF > 2 && $1 ~ /^[0-9.]+$/ {
   sub(/^syscalls:sys_enter_/, "", $3); sub(/^raw_syscalls:sys_enter$/, "all syscalls", $3)
   if ($3 == "task-clock") printf "  %-20s %8.3f ms per call\n", $3, $1 / c
   else printf "  %-20s %8.2f per call\n", $3, $1 / c }' "$T/perf"
+awk -v n=$((nv1 - nv0)) -v c="$CALLS" 'BEGIN { printf "  %-20s %8.2f per call\n", "nonvoluntary cs", n / c }'

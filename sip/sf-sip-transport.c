@@ -13,6 +13,9 @@
 #include <errno.h>
 
 #define UDP_BATCH 8
+/* Datagrams held for one sendmmsg at the end of the loop's turn at most: a
+ * turn that makes more sends them as the queue fills (a peer cannot grow it). */
+#define UDP_OUT_CAP 64
 #define TCP_READ 8192
 
 /* A UDP socket's cache of the peer addresses it read from lately, keyed by the
@@ -88,6 +91,24 @@ struct _TcpConn {
   guint8 buf[TCP_READ];
 };
 
+/* A datagram made in this turn of the loop, not yet sent (udp_flush). */
+typedef struct {
+  UdpListener *l;
+  GInetSocketAddress *dest;     /* owned */
+  GBytes *wire;                 /* owned */
+  struct sockaddr_storage name; /* @dest's native form */
+  socklen_t len;
+} UdpOut;
+
+typedef struct {
+  GSource source;
+  SfSipTransport *t;
+} UdpFlushSource;
+
+static void udp_flush (SfSipTransport *t);
+static gboolean udp_flush_prepare (GSource *source, gint *timeout);
+static GSourceFuncs udp_flush_funcs = { .prepare = udp_flush_prepare };
+
 /* Failed TLS handshakes written as warnings a second (the rest at debug). */
 #define SF_SIP_TLS_WARN_PER_S 10
 
@@ -128,6 +149,12 @@ struct _SfSipTransport {
   gsize udp_max;                /* the longest datagram read (SF_SIP_MAX_MSG_SIZE; lower in tests) */
   gpointer steer_data;
   SfSipSteerDone after_read;    /* nullable: after each batch of datagrams read (sf_sip_transport_set_after_read) */
+  UdpOut out[UDP_OUT_CAP];      /* datagrams of this turn, in the order they were made */
+  guint n_out;
+  GSource *flush;               /* owned: sends them before the context may sleep (udp_flush_prepare) */
+  gboolean batch;               /* UDP sends wait for the turn's end (sf_sip_transport_set_udp_batch) */
+  SfSipUdpFailedFunc udp_failed; /* nullable: a datagram the flush could not send */
+  gpointer udp_failed_data;
   gpointer after_read_data;
 };
 
@@ -2063,6 +2090,13 @@ sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv, gpointer data)
   t->tcp_max_per_source = SF_SIP_TCP_MAX_PER_SOURCE;
   t->tcp_max_conns = SF_SIP_TCP_MAX_CONNS;
   t->per_source = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  t->flush = g_source_new (&udp_flush_funcs, sizeof (UdpFlushSource));
+  ((UdpFlushSource *) t->flush)->t = t;
+  /* first of the context's sources: GLib prepares no source of a lower
+   * priority than one already ready */
+  g_source_set_priority (t->flush, G_MININT);
+  g_source_set_name (t->flush, "sipflow UDP flush");
+  g_source_attach (t->flush, context);
   do
     t->boot = (guint32) sf_sip_random_u64 ();
   while (t->boot == 0);
@@ -2074,6 +2108,10 @@ sf_sip_transport_free (SfSipTransport *t)
 {
   if (t == NULL)
     return;
+  t->udp_failed = NULL; /* the stack goes first: what fails now is only counted */
+  udp_flush (t);
+  g_source_destroy (t->flush);
+  g_source_unref (t->flush);
   g_autoptr (GList) conns = g_hash_table_get_values (t->conns);
   for (GList *l = conns; l != NULL; l = l->next)
     conn_close (l->data, "shutdown");
@@ -2433,11 +2471,101 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
 
 static gboolean same_addr (GInetSocketAddress *a, GInetSocketAddress *b);
 
+/* What a datagram's send failed with: counted, and told to whoever sent it
+ * (sf_sip_transport_set_udp_failed). */
+static void
+udp_out_failed (SfSipTransport *t, UdpOut *o, int e)
+{
+  t->stats.send_errors++;
+  g_autoptr (GError) error = g_error_new (G_IO_ERROR, g_io_error_from_errno (e), "Error sending message: %s", g_strerror (e));
+  if (t->udp_failed != NULL)
+    t->udp_failed (o->dest, o->wire, error, t->udp_failed_data);
+}
+
+/* Sends the datagrams queued in this turn, in their order, with a sendmmsg(2)
+ * for each run of them from one socket: the peer woken by the first one runs
+ * after our turn, not in the middle of it.  sendmmsg stops at a message that
+ * fails: that one is reported and the rest sent. */
+static void
+udp_flush (SfSipTransport *t)
+{
+  struct mmsghdr msgs[UDP_OUT_CAP];
+  struct iovec iov[UDP_OUT_CAP];
+  UdpOut done[UDP_OUT_CAP];
+  guint n = t->n_out;
+  if (n == 0)
+    return;
+  /* the failure hook may send again: into the emptied queue, after these */
+  memcpy (done, t->out, n * sizeof *done);
+  t->n_out = 0;
+  for (guint i = 0; i < n; i++) {
+    gsize len;
+    iov[i].iov_base = (void *) g_bytes_get_data (done[i].wire, &len);
+    iov[i].iov_len = len;
+    msgs[i].msg_hdr = (struct msghdr) { .msg_name = &done[i].name, .msg_namelen = done[i].len,
+                                        .msg_iov = &iov[i], .msg_iovlen = 1 };
+    msgs[i].msg_len = 0;
+  }
+  guint i = 0;
+  while (i < n) {
+    guint run = 1;
+    while (i + run < n && done[i + run].l == done[i].l)
+      run++;
+    int r;
+    do
+      r = sendmmsg (g_socket_get_fd (done[i].l->sock), msgs + i, run, MSG_NOSIGNAL);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) {
+      udp_out_failed (t, &done[i], errno);
+      i++;
+      continue;
+    }
+    for (guint k = i; k < i + (guint) r; k++) {
+      t->stats.sent++;
+      count_message (t->stats.requests_out, t->stats.responses_out, iov[k].iov_base, iov[k].iov_len);
+    }
+    i += (guint) r;
+  }
+  for (guint k = 0; k < n; k++) {
+    g_object_unref (done[k].dest);
+    g_bytes_unref (done[k].wire);
+  }
+}
+
+static gboolean
+udp_flush_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  udp_flush (((UdpFlushSource *) source)->t);
+  return FALSE;
+}
+
+void
+sf_sip_transport_set_udp_batch (SfSipTransport *t, gboolean batch)
+{
+  if (!batch)
+    udp_flush (t);
+  t->batch = batch;
+}
+
+void
+sf_sip_transport_set_udp_failed (SfSipTransport *t, SfSipUdpFailedFunc func, gpointer data)
+{
+  t->udp_failed = func;
+  t->udp_failed_data = data;
+}
+
+void
+sf_sip_transport_flush (SfSipTransport *t)
+{
+  udp_flush (t);
+}
+
 /* One datagram by sendto(2) on the socket's descriptor: what g_socket_send_to
  * does for a non-blocking socket, without its checks and conversions around
  * the call (about 500 instructions a message); its errors as GLib's. */
 static gboolean
-udp_send_to (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len, GError **error)
+udp_send_now (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len, GError **error)
 {
   struct sockaddr_storage name;
   gssize size = g_socket_address_get_native_size (G_SOCKET_ADDRESS (dest));
@@ -2469,6 +2597,30 @@ udp_send_to (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len,
   return TRUE;
 }
 
+/* Queues one datagram from @l's socket for the end of the turn (udp_flush);
+ * what fails before the send (no native form of the address) fails here. */
+static gboolean
+udp_send_to (UdpListener *l, GInetSocketAddress *dest, GBytes *wire, GError **error)
+{
+  SfSipTransport *t = l->t;
+  gssize size = g_socket_address_get_native_size (G_SOCKET_ADDRESS (dest));
+  if (size < 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Error sending message: no native form of the address");
+    return FALSE;
+  }
+  if (t->n_out == UDP_OUT_CAP)
+    udp_flush (t);
+  UdpOut *o = &t->out[t->n_out];
+  if (!g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &o->name, sizeof o->name, error))
+    return FALSE;
+  o->len = (socklen_t) size;
+  o->l = l;
+  o->dest = g_object_ref (dest);
+  o->wire = g_bytes_ref (wire);
+  t->n_out++;
+  return TRUE;
+}
+
 /* Sends from @local's socket when there is one (a response leaves from where its
  * request came in), else from the first socket of the destination's family. */
 static gboolean
@@ -2495,14 +2647,21 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
     UdpListener *l = chosen != NULL ? chosen : t->udp->pdata[i];
     if (chosen == NULL && g_socket_get_family (l->sock) != family)
       continue;
-    gsize len;
-    const char *d = g_bytes_get_data (wire, &len);
-    if (!udp_send_to (l, dest, d, len, error)) {
+    if (!t->batch) {
+      gsize len;
+      const char *d = g_bytes_get_data (wire, &len);
+      if (!udp_send_now (l, dest, d, len, error)) {
+        t->stats.send_errors++;
+        return FALSE;
+      }
+      t->stats.sent++;
+      count_message (t->stats.requests_out, t->stats.responses_out, d, len);
+    } else if (!udp_send_to (l, dest, wire, error)) {
       t->stats.send_errors++;
       return FALSE;
     }
-    t->stats.sent++;
-    count_message (t->stats.requests_out, t->stats.responses_out, d, len);
+    /* the message's line now, as the transaction that sent it is found (it may
+     * end before the turn does) */
     if (t->tap != NULL)
       t->tap (SF_SIP_TAP_OUT, SF_SIP_UDP, l->local, dest, NULL, wire, t->tap_data);
     return TRUE;

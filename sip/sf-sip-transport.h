@@ -150,6 +150,20 @@ SfSipTransport *sf_sip_transport_new (GMainContext *context, SfSipRecvFunc recv,
  * broke): called once per failed connection. */
 typedef void (*SfSipSendErrorFunc) (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func, gpointer data);
+/* @batch: a UDP datagram leaves at the end of the turn of the transport's
+ * context it was sent in (before the context may sleep: one sendmmsg(2) for
+ * the turn's datagrams), in the order sent; for a transport whose context
+ * runs (the default, FALSE: at once, as a unit test that advances a fake
+ * clock and reads the sockets by hand needs).  A send that fails there is counted (send_errors) and handed to
+ * sf_sip_transport_set_udp_failed's @func with its destination and bytes;
+ * what fails before (no socket of the family, the send filter, an address
+ * with no native form) still fails the send call itself. */
+void sf_sip_transport_set_udp_batch (SfSipTransport *t, gboolean batch);
+typedef void (*SfSipUdpFailedFunc) (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data);
+void sf_sip_transport_set_udp_failed (SfSipTransport *t, SfSipUdpFailedFunc func, gpointer data);
+/* Sends the UDP datagrams held since the turn began now (they leave before
+ * the transport's context next sleeps anyway). */
+void sf_sip_transport_flush (SfSipTransport *t);
 /* A connection that carried a registered flow (sf_sip_transport_mark_flow)
  * closed, @remote its peer: called once, as it closes (it is no longer found). */
 typedef void (*SfSipFlowClosedFunc) (SfSipProto proto, GInetSocketAddress *remote, gpointer data);

@@ -151,6 +151,7 @@ void sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local,
 /* Writes the held sip_in, if any. */
 void sf_stack_tap_flush (SfStack *s);
 void sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
+void sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data);
 void sf_txn_client_free (SfClientTxn *c);
 
 /* sf-txn-tu.c: the endpoint's untaken hook (a request the call did not take). */

@@ -552,6 +552,10 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
                                    (guint) sf_config_get_int (s->cfg, "sip", "tcp_max_per_source"),
                                    tcp_max_connections (s->cfg));
   sf_sip_transport_set_send_error (s->tp, sf_stack_on_send_error, s);
+  sf_sip_transport_set_udp_failed (s->tp, sf_stack_on_udp_failed, s);
+  /* a running loop sends a turn's datagrams at its end; the unit tests' fake
+   * clock, advanced by hand between reads of the sockets, sends at once */
+  sf_sip_transport_set_udp_batch (s->tp, !sf_clock_is_fake (sf_endpoint_clock (s->ep)));
   sf_sip_transport_set_after_read (s->tp, after_read, s);
   sf_sip_transport_set_tls (s->tp, tls);
   ws_origins (s);

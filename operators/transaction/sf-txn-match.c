@@ -185,6 +185,33 @@ sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError
   }
 }
 
+/* A UDP datagram that failed at the end of the turn it was sent in: the
+ * transaction that sent it hears txn:transport_error, as a send that failed at
+ * once tells it (17.1.4, 17.2.4): a request's client transaction, a response's
+ * server transaction.  An ACK's failure, and a message no transaction sent
+ * (stateless, forwarded stray), are noted only, as before. */
+void
+sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data)
+{
+  (void) dest;
+  SfStack *s = data;
+  g_autoptr (SfSipMsg) m = sf_sip_msg_parse (wire, NULL);
+  if (m == NULL || sf_sip_msg_cseq (m) == NULL)
+    return; /* what we built parses: never */
+  gboolean request = sf_sip_msg_is_request (m);
+  if (!request)
+    g_warning ("sending %u: %s", sf_sip_msg_status (m), error->message);
+  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    g_debug ("%.*s not sent: %s", (int) sf_sip_msg_method (m).len, sf_sip_msg_method (m).p, error->message);
+  if (request && sf_sip_str_eq (sf_sip_msg_method (m), "ACK"))
+    return;
+  g_autofree char *method = request ? NULL : sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
+  g_autofree char *key = request ? sf_sip_txn_client_key (m) : sf_sip_txn_server_key_for (m, method);
+  SfInstance *t = key != NULL ? sf_endpoint_lookup (s->ep, "transaction", key) : NULL;
+  if (t != NULL)
+    sf_endpoint_post (s->ep, t, sf_event_new (SF_EV_TXN, "transport_error", error->message));
+}
+
 void
 sf_txn_client_free (SfClientTxn *c)
 {

@@ -52,6 +52,12 @@
  *    address and port, another for another; sf_sip_transport_is_local() on a
  *    bound socket: its address with its port or port 0, not another port,
  *    family or the any-address
+ *  - udp_send_batch: UDP datagrams leave at the end of the turn they were sent
+ *    in: none before it, all of them in order after one turn; a send from an
+ *    idle callback leaves without another event arriving; a datagram that
+ *    fails in the middle (a broadcast address without SO_BROADCAST) is counted
+ *    and handed to the failure hook, and the rest are sent; the 65th datagram
+ *    of a turn sends the 64 before it; freeing the transport sends what is held
  *  (These run on the real clock, as the transport's timers do: limits of 1 s,
  *  every wait bounded.) */
 #include "config.h"
@@ -334,15 +340,10 @@ udp_socket (void)
   return s;
 }
 
-/* Sends @text from a plain UDP socket and returns the reply (5 s at most) or NULL. */
-static char *
-raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want_reply)
+/* Turns the main loop until @s is readable or 5 s pass; says which. */
+static gboolean
+wait_readable (GSocket *s)
 {
-  g_autoptr (GSocket) s = udp_socket ();
-  g_socket_send_to (s, G_SOCKET_ADDRESS (to), text, len, NULL, NULL);
-  if (!want_reply)
-    return NULL;
-  /* The transport answers from the main loop: turn it until the reply is readable. */
   gboolean out = FALSE, readable = FALSE;
   guint id = g_timeout_add (5000, timed_out, &out);
   GSource *src = g_socket_create_source (s, G_IO_IN, NULL);
@@ -354,6 +355,19 @@ raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want
   g_source_unref (src);
   if (!out)
     g_source_remove (id);
+  return readable;
+}
+
+/* Sends @text from a plain UDP socket and returns the reply (5 s at most) or NULL. */
+static char *
+raw_exchange (GInetSocketAddress *to, const char *text, gsize len, gboolean want_reply)
+{
+  g_autoptr (GSocket) s = udp_socket ();
+  g_socket_send_to (s, G_SOCKET_ADDRESS (to), text, len, NULL, NULL);
+  if (!want_reply)
+    return NULL;
+  /* The transport answers from the main loop: turn it until the reply is readable. */
+  wait_readable (s);
   char buf[2048];
   g_socket_set_blocking (s, FALSE);
   gssize n = g_socket_receive (s, buf, sizeof buf - 1, NULL, NULL);
@@ -1038,6 +1052,130 @@ ws_never_connects (void)
   sf_sip_transport_free (t);
 }
 
+
+typedef struct {
+  guint calls;
+  GIOErrorEnum code;
+  char *wire;
+} Failed;
+
+static void
+on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data)
+{
+  Failed *f = data;
+  (void) dest;
+  f->calls++;
+  f->code = (GIOErrorEnum) error->code;
+  g_free (f->wire);
+  f->wire = g_strndup (g_bytes_get_data (wire, NULL), g_bytes_get_size (wire));
+}
+
+static void
+send_text (SfSipTransport *t, GInetSocketAddress *to, const char *text)
+{
+  g_autoptr (GBytes) b = g_bytes_new (text, strlen (text));
+  g_autoptr (GError) error = NULL;
+  CU_ASSERT_TRUE (sf_sip_transport_send (t, SF_SIP_UDP, to, 0, b, &error));
+}
+
+/* The next datagram on @s as a string (5 s at most), or NULL. */
+static char *
+next_datagram (GSocket *s)
+{
+  char buf[256];
+  g_socket_set_timeout (s, 5);
+  gssize n = g_socket_receive (s, buf, sizeof buf, NULL, NULL);
+  return n >= 0 ? g_strndup (buf, (gsize) n) : NULL;
+}
+
+/* Reads @n datagrams from @s and checks they are @prefix0 .. @prefix(n-1) from @first. */
+static gboolean
+datagrams_in_order (GSocket *s, const char *prefix, guint first, guint n)
+{
+  for (guint i = first; i < first + n; i++) {
+    g_autofree char *got = next_datagram (s);
+    g_autofree char *want = g_strdup_printf ("%s%u", prefix, i);
+    if (g_strcmp0 (got, want) != 0) {
+      g_printerr ("datagram %u: got %s\n", i, got != NULL ? got : "nothing");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+send_idle (gpointer data)
+{
+  gpointer *args = data;
+  send_text (args[0], args[1], "idle");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+udp_send_batch (void)
+{
+  Inbox ia;
+  inbox_init (&ia);
+  Failed f = { 0 };
+  SfSipTransport *a = sf_sip_transport_new (NULL, on_recv, &ia);
+  sf_sip_transport_set_udp_batch (a, TRUE);
+  sf_sip_transport_set_udp_failed (a, on_udp_failed, &f);
+  g_autoptr (GInetSocketAddress) la = listen_on (a, "udp:127.0.0.1:0");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (la);
+  const SfSipTransportStats *st = sf_sip_transport_stats (a);
+  g_autoptr (GSocket) r = udp_socket ();
+  g_autoptr (GSocketAddress) ra = g_socket_get_local_address (r, NULL);
+  GInetSocketAddress *to = G_INET_SOCKET_ADDRESS (ra);
+  /* Ten in one turn: none leaves before its end, all in order after it. */
+  for (guint i = 0; i < 10; i++) {
+    g_autofree char *text = g_strdup_printf ("m%u", i);
+    send_text (a, to, text);
+  }
+  CU_ASSERT_EQUAL (g_socket_condition_check (r, G_IO_IN), 0);
+  CU_ASSERT_EQUAL (st->sent, 0);
+  g_main_context_iteration (NULL, FALSE);
+  CU_ASSERT_EQUAL (st->sent, 10);
+  CU_ASSERT_TRUE (datagrams_in_order (r, "m", 0, 10));
+  /* From an idle callback: it leaves before the loop sleeps, with nothing else to wake it. */
+  gpointer args[2] = { a, to };
+  g_idle_add (send_idle, args);
+  CU_ASSERT_TRUE (wait_readable (r));
+  g_autofree char *idle = next_datagram (r);
+  CU_ASSERT_STRING_EQUAL (idle, "idle");
+  /* A failure in the middle: counted, handed to the hook; the rest still sent. */
+  g_autoptr (GInetAddress) bcast = g_inet_address_new_from_string ("255.255.255.255");
+  g_autoptr (GSocketAddress) bad = g_inet_socket_address_new (bcast, g_inet_socket_address_get_port (to));
+  send_text (a, to, "e0");
+  send_text (a, G_INET_SOCKET_ADDRESS (bad), "broadcast");
+  send_text (a, to, "e1");
+  sf_sip_transport_flush (a);
+  CU_ASSERT_EQUAL (f.calls, 1);
+  CU_ASSERT_EQUAL (f.code, G_IO_ERROR_PERMISSION_DENIED);
+  CU_ASSERT_STRING_EQUAL (f.wire, "broadcast");
+  CU_ASSERT_EQUAL (st->send_errors, 1);
+  CU_ASSERT_EQUAL (st->sent, 13);
+  CU_ASSERT_TRUE (datagrams_in_order (r, "e", 0, 2));
+  /* The cap: the 65th of a turn sends the 64 before it. */
+  for (guint i = 0; i < 70; i++) {
+    g_autofree char *text = g_strdup_printf ("c%u", i);
+    send_text (a, to, text);
+    if (i == 63)
+      CU_ASSERT_EQUAL (st->sent, 13);
+  }
+  CU_ASSERT_EQUAL (st->sent, 13 + 64);
+  CU_ASSERT_TRUE (datagrams_in_order (r, "c", 0, 64));
+  CU_ASSERT_EQUAL (g_socket_condition_check (r, G_IO_IN), 0);
+  g_main_context_iteration (NULL, FALSE);
+  CU_ASSERT_TRUE (datagrams_in_order (r, "c", 64, 6));
+  /* Held at the end: sent as the transport goes. */
+  send_text (a, to, "last");
+  sf_sip_transport_free (a);
+  g_autofree char *last = next_datagram (r);
+  CU_ASSERT_STRING_EQUAL (last, "last");
+  g_free (f.wire);
+  inbox_clear (&ia);
+}
+
 static void
 ip_literals (void)
 {
@@ -1117,6 +1255,7 @@ sf_test_register_sip_transport (void)
   SF_ADD_TEST (s, udp_exchange);
   SF_ADD_TEST (s, udp_bad_request);
   SF_ADD_TEST (s, udp_read_limits);
+  SF_ADD_TEST (s, udp_send_batch);
   SF_ADD_TEST (s, tcp_bad_request);
   SF_ADD_TEST (s, tcp_exchange);
   SF_ADD_TEST (s, ipv6);
