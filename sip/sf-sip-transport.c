@@ -2561,6 +2561,23 @@ sf_sip_transport_flush (SfSipTransport *t)
   udp_flush (t);
 }
 
+/* @name (@size bytes) as @l's socket takes it: an IPv4 peer of a dual-stack
+ * socket (udp_peer gave it as IPv4) as ::ffff:a.b.c.d; returns the size.
+ * Both ways out, at once and batched, go through it. */
+static gssize
+udp_native_for (UdpListener *l, struct sockaddr_storage *name, gssize size)
+{
+  if (name->ss_family != AF_INET || g_socket_get_family (l->sock) != G_SOCKET_FAMILY_IPV6)
+    return size;
+  struct sockaddr_in v4;
+  memcpy (&v4, name, sizeof v4);
+  struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_port = v4.sin_port };
+  v6.sin6_addr.s6_addr[10] = v6.sin6_addr.s6_addr[11] = 0xff;
+  memcpy (&v6.sin6_addr.s6_addr[12], &v4.sin_addr, sizeof v4.sin_addr);
+  memcpy (name, &v6, sizeof v6);
+  return (gssize) sizeof v6;
+}
+
 /* One datagram by sendto(2) on the socket's descriptor: what g_socket_send_to
  * does for a non-blocking socket, without its checks and conversions around
  * the call (about 500 instructions a message); its errors as GLib's. */
@@ -2575,16 +2592,7 @@ udp_send_now (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len
   }
   if (!g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &name, sizeof name, error))
     return FALSE;
-  if (name.ss_family == AF_INET && g_socket_get_family (l->sock) == G_SOCKET_FAMILY_IPV6) {
-    /* an IPv4 peer of a dual-stack socket (udp_peer gave it as IPv4) */
-    struct sockaddr_in v4;
-    memcpy (&v4, &name, sizeof v4);
-    struct sockaddr_in6 v6 = { .sin6_family = AF_INET6, .sin6_port = v4.sin_port };
-    v6.sin6_addr.s6_addr[10] = v6.sin6_addr.s6_addr[11] = 0xff;
-    memcpy (&v6.sin6_addr.s6_addr[12], &v4.sin_addr, sizeof v4.sin_addr);
-    memcpy (&name, &v6, sizeof v6);
-    size = sizeof v6;
-  }
+  size = udp_native_for (l, &name, size);
   gssize n;
   do
     n = sendto (g_socket_get_fd (l->sock), d, len, MSG_NOSIGNAL, (struct sockaddr *) &name, (socklen_t) size);
@@ -2613,7 +2621,7 @@ udp_send_to (UdpListener *l, GInetSocketAddress *dest, GBytes *wire, GError **er
   UdpOut *o = &t->out[t->n_out];
   if (!g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &o->name, sizeof o->name, error))
     return FALSE;
-  o->len = (socklen_t) size;
+  o->len = (socklen_t) udp_native_for (l, &o->name, size);
   o->l = l;
   o->dest = g_object_ref (dest);
   o->wire = g_bytes_ref (wire);
