@@ -9,7 +9,9 @@
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
  * sqlite write failures in a row warned once, not once each;
  * looking inside: the walk, a removal written through, the offline walk and
- * purge of the file; the redis layer where no Redis is needed: its URI, a
+ * purge of the file; a closed flow's bindings found through an index (only
+ * the AORs holding one looked at; the index exact over random operations);
+ * the redis layer where no Redis is needed: its URI, a
  * hostile stored binding, a Redis that refuses or never answers (every
  * request fails within the timeout, none from inside the call; freed with
  * requests pending), and one whose SCAN cursor never comes back to 0 (the
@@ -377,6 +379,141 @@ collect (const char *aor, const SfLocBinding *b, gpointer data)
 {
   g_string_append_printf (data, "%s %s %" G_GINT64_FORMAT ";", aor, b->contact, b->expires_at);
   return TRUE;
+}
+
+/* An update of @aor from @flow (NULL: none), answered. */
+static SfLocationResult *
+update_from (SfLocation *loc, const char *aor, const char *flow, guint32 cseq, gboolean star, const SfLocChange *c,
+             guint n)
+{
+  SfLocOrigin o = { 0 };
+  o.flow = flow;
+  SfLocationResult *r = NULL;
+  sf_location_update (loc, aor, "cid", cseq, &o, star, c, n, keep, &r, NULL);
+  return wait_result (&r);
+}
+
+/* A closed flow's bindings are found through the location's flow index: among
+ * 20,000 addresses-of-record, the removal looks at the two with a binding on
+ * the flow, removes exactly those bindings (not the same AOR's other one), and
+ * an unknown flow looks at none (a walk of every AOR per closed WebSocket let
+ * anyone with an account stall the registrar). */
+static void
+test_flow_index (void)
+{
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  SfLocation *loc = sf_location_new_memory (clock);
+  for (guint i = 0; i < 20000; i++) {
+    g_autofree char *aor = g_strdup_printf ("sip:u%u@example.com", i);
+    const SfLocChange c[] = { CH ("sip:u@192.0.2.1", 1.0, 600) };
+    sf_location_result_free (update_from (loc, aor, NULL, 1, FALSE, c, 1));
+  }
+  const SfLocChange a[] = { CH ("sip:a@192.0.2.2;transport=ws", 1.0, 600) };
+  const SfLocChange b[] = { CH ("sip:b@192.0.2.3;transport=ws", 1.0, 600) };
+  const SfLocChange b2[] = { CH ("sip:b2@192.0.2.4;transport=ws", 1.0, 600) };
+  sf_location_result_free (update_from (loc, "sip:u7@example.com", "ws:192.0.2.2:1000", 2, FALSE, a, 1));
+  sf_location_result_free (update_from (loc, "sip:u9@example.com", "ws:192.0.2.2:1000", 2, FALSE, b, 1));
+  sf_location_result_free (update_from (loc, "sip:u9@example.com", "ws:192.0.2.4:2000", 3, FALSE, b2, 1));
+  CU_ASSERT_EQUAL (sf_location_size (loc), 20003);
+  CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.9:9"), 0);
+  CU_ASSERT_EQUAL (sf_location_flow_visits (loc), 0);
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.2:1000"), 2);
+  CU_ASSERT_EQUAL (sf_location_flow_visits (loc), 2);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 20001);
+  g_autoptr (SfLocationResult) u9 = lookup (loc, "sip:u9@example.com");
+  CU_ASSERT_EQUAL_FATAL (u9->bindings->len, 2);
+  CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.2:1000"), 0); /* gone from the index too */
+  CU_ASSERT_EQUAL (sf_location_flow_visits (loc), 2);
+  sf_location_free (loc);
+  /* bindings loaded from a sqlite file are in the index */
+  on_sqlite = TRUE;
+  fresh_db ();
+  loc = new_store (clock);
+  sf_location_result_free (update_from (loc, "sip:u7@example.com", "ws:192.0.2.2:1000", 2, FALSE, a, 1));
+  sf_location_free (loc);
+  loc = new_store (clock);
+  CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.2:1000"), 1);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 0);
+  sf_location_free (loc);
+}
+
+/* One (AOR, contact) the flow-index model holds. */
+typedef struct {
+  int flow;        /* -1: none */
+  gint64 expires;  /* clock seconds */
+} Held;
+
+/* The flow index against a model over random operations (adds, refreshes that
+ * move a binding to another flow, removals by expires 0 and Contact: *, time
+ * going by so bindings expire, flows closed): after each, the index matches
+ * the core, and a closed flow removes the live bindings the model has on it,
+ * looking at exactly the AORs that hold one (expired or not). */
+static void
+test_flow_index_model (void)
+{
+  enum { AORS = 12, CONTACTS = 3, FLOWS = 4, OPS = 3000 };
+  gint64 t = G_GINT64_CONSTANT (1700000000);
+  g_autoptr (SfClock) clock = sf_clock_new_fake (t * G_USEC_PER_SEC);
+  SfLocation *loc = sf_location_new_memory (clock);
+  Held held[AORS][CONTACTS];
+  gboolean there[AORS][CONTACTS] = { { FALSE } };
+  GRand *rand = g_rand_new_with_seed (25);
+  guint32 cseq = 1;
+  guint64 visits = 0;
+  for (guint op = 0; op < OPS; op++) {
+    guint kind = g_rand_int_range (rand, 0, 10);
+    guint ai = g_rand_int_range (rand, 0, AORS), ci = g_rand_int_range (rand, 0, CONTACTS);
+    int fi = g_rand_int_range (rand, -1, FLOWS);
+    g_autofree char *aor = g_strdup_printf ("sip:a%u@example.com", ai);
+    g_autofree char *contact = g_strdup_printf ("sip:c%u@192.0.2.1", ci);
+    g_autofree char *flow = fi >= 0 ? g_strdup_printf ("ws:192.0.2.1:%d", 1000 + fi) : NULL;
+    if (kind < 6 || kind == 7) { /* add, refresh or (7) remove one binding */
+      gint expires = kind == 7 ? 0 : g_rand_int_range (rand, 10, 120);
+      const SfLocChange c[] = { CH (contact, 1.0, expires) };
+      sf_location_result_free (update_from (loc, aor, flow, cseq++, FALSE, c, 1));
+      for (guint k = 0; k < CONTACTS; k++) /* the core drops the AOR's expired first */
+        there[ai][k] = there[ai][k] && held[ai][k].expires > t;
+      there[ai][ci] = expires > 0;
+      held[ai][ci] = (Held) { fi, t + expires };
+    } else if (kind == 6) { /* Contact: * */
+      sf_location_result_free (update_from (loc, aor, NULL, cseq++, TRUE, NULL, 0));
+      for (guint k = 0; k < CONTACTS; k++)
+        there[ai][k] = FALSE;
+    } else if (kind == 8) {
+      t += g_rand_int_range (rand, 0, 40);
+      sf_clock_fake_set_us (clock, t * G_USEC_PER_SEC);
+    } else {
+      fi = g_rand_int_range (rand, 0, FLOWS);
+      g_autofree char *closed = g_strdup_printf ("ws:192.0.2.1:%d", 1000 + fi);
+      guint live = 0, holding = 0;
+      for (guint a = 0; a < AORS; a++) {
+        gboolean holds = FALSE;
+        for (guint k = 0; k < CONTACTS; k++)
+          if (there[a][k] && held[a][k].flow == fi) {
+            holds = TRUE;
+            if (held[a][k].expires > t) {
+              live++;
+              there[a][k] = FALSE;
+            }
+          }
+        holding += holds;
+      }
+      CU_ASSERT_EQUAL (sf_location_remove_flow (loc, closed), live);
+      visits += holding;
+      CU_ASSERT_EQUAL (sf_location_flow_visits (loc), visits);
+    }
+    CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  }
+  guint n = 0;
+  for (guint a = 0; a < AORS; a++)
+    for (guint k = 0; k < CONTACTS; k++)
+      n += there[a][k];
+  CU_ASSERT_EQUAL (sf_location_size (loc), n);
+  g_rand_free (rand);
+  sf_location_free (loc);
 }
 
 /* Looking inside: sf_location_each walks the live bindings in AOR order;
@@ -1271,6 +1408,8 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_aor_bytes_sqlite);
   SF_ADD_TEST (s, test_sqlite_reopen);
   SF_ADD_TEST (s, test_each_remove);
+  SF_ADD_TEST (s, test_flow_index);
+  SF_ADD_TEST (s, test_flow_index_model);
   SF_ADD_TEST (s, test_sqlite_migration);
   SF_ADD_TEST (s, test_sqlite_write_fails);
   SF_ADD_TEST (s, test_sqlite_order_behind_writer);
