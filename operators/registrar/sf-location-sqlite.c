@@ -312,11 +312,12 @@ warn_write (Store *s, const char *format, ...)
 }
 
 /* The failures warn_write left out, once its window is over (each turn of
- * the writer: they are said even when no write fails after them). */
+ * the writer: they are said even when no write fails after them), or now
+ * with @closing (the last turn: they would be lost). */
 static void
-warn_flush (Store *s)
+warn_flush (Store *s, gboolean closing)
 {
-  if (s->warn_quiet == 0 || g_get_monotonic_time () < s->warn_next)
+  if (s->warn_quiet == 0 || (!closing && g_get_monotonic_time () < s->warn_next))
     return;
   g_warning ("location: %s: %u more write failures (not logged each)", s->path, s->warn_quiet);
   s->warn_quiet = 0;
@@ -409,7 +410,12 @@ writer (gpointer p)
   g_autoptr (GPtrArray) batch = g_ptr_array_new ();
   g_autoptr (GPtrArray) checkpoints = g_ptr_array_new ();
   for (gboolean quit = FALSE; !quit;) {
-    Op *op = g_async_queue_timeout_pop (s->in, PURGE_EVERY_S * G_USEC_PER_SEC);
+    /* idle, the thread wakes for the purge; with failures held back, when
+     * their window ends too (warn_flush says them then, not a purge later) */
+    gint64 wait = PURGE_EVERY_S * G_USEC_PER_SEC;
+    if (w->warn_quiet > 0)
+      wait = CLAMP (w->warn_next - g_get_monotonic_time (), 0, wait);
+    Op *op = g_async_queue_timeout_pop (s->in, wait);
     for (; op != NULL; op = g_async_queue_try_pop (s->in)) {
       if (op->kind == OP_QUIT) {
         op_free (op);
@@ -435,7 +441,7 @@ writer (gpointer p)
         g_warning ("location: %s: starting the WAL again: %s", s->path, sqlite3_errmsg (w->db));
     }
     commit_batch (w, batch);
-    warn_flush (w);
+    warn_flush (w, quit);
     if (batch->len > 0 || checkpoints->len > 0) {
       g_mutex_lock (&s->lock);
       for (guint i = 0; i < batch->len; i++)
