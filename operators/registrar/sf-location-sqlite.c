@@ -64,6 +64,7 @@ struct _Store {
   gboolean checkpoint_asked; /* an OP_CHECKPOINT is with the thread; main context only */
   gint64 warn_next;      /* the writer's: no write failure is logged before (monotonic) */
   guint warn_quiet;      /* the writer's: failures left out since the last line */
+  gint64 warn_every;     /* the writer's: WARN_EVERY_S in microseconds (shorter in tests) */
 };
 
 typedef struct {
@@ -308,7 +309,7 @@ warn_write (Store *s, const char *format, ...)
   else
     g_warning ("%s", line);
   s->warn_quiet = 0;
-  s->warn_next = now + WARN_EVERY_S * G_USEC_PER_SEC;
+  s->warn_next = now + s->warn_every;
 }
 
 /* The failures warn_write left out, once its window is over (each turn of
@@ -321,7 +322,7 @@ warn_flush (Store *s, gboolean closing)
     return;
   g_warning ("location: %s: %u more write failures (not logged each)", s->path, s->warn_quiet);
   s->warn_quiet = 0;
-  s->warn_next = g_get_monotonic_time () + WARN_EVERY_S * G_USEC_PER_SEC;
+  s->warn_next = g_get_monotonic_time () + s->warn_every;
 }
 
 /* After @batch failed in one transaction at one of its ops' statements: the
@@ -644,6 +645,7 @@ static Store *
 store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **error)
 {
   Store *s = g_new0 (Store, 1);
+  s->warn_every = WARN_EVERY_S * G_USEC_PER_SEC;
   s->base.klass = &sqlite_class;
   s->path = g_strdup (path);
   g_mutex_init (&s->lock);
@@ -700,6 +702,14 @@ store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **e
     return NULL;
   }
   return s;
+}
+
+void
+sf_loc_sqlite_warn_every (SfLocStore *base, guint ms)
+{
+  Store *s = (Store *) base;
+  if (base->klass == &sqlite_class && s->w != NULL)
+    s->w->warn_every = (gint64) ms * 1000; /* before any write: the queue orders it before the writer's reads */
 }
 
 SfLocStore *

@@ -776,6 +776,13 @@ sf_location_remove_flow (SfLocation *loc, const char *flow)
   return removed;
 }
 
+void
+sf_location_sqlite_warn_every (SfLocation *loc, guint ms)
+{
+  if (loc->store != NULL)
+    sf_loc_sqlite_warn_every (loc->store, ms);
+}
+
 guint64
 sf_location_flow_visits (SfLocation *loc)
 {

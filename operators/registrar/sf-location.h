@@ -199,6 +199,9 @@ guint sf_location_remove_flow (SfLocation *loc, const char *flow);
  * index match the bindings the core holds (a full walk)? */
 guint64 sf_location_flow_visits (SfLocation *loc);
 gboolean sf_location_flows_exact (SfLocation *loc);
+/* For tests: a sqlite location's write failures logged at most a line every
+ * @ms, not every 10 s (before its first write). */
+void sf_location_sqlite_warn_every (SfLocation *loc, guint ms);
 
 /* TRUE when the bindings live in a store several nodes share (redis), not in
  * this node: sf_location_each and sf_location_remove see none of them. */

@@ -7,7 +7,8 @@
  * addresses-of-record; the users file parser's verdicts with line numbers;
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
- * sqlite write failures in a row warned once, not once each;
+ * sqlite write failures in a row warned once, not once each, those left out
+ * told when their window ends (the store idle) or it closes;
  * looking inside: the walk, a removal written through, the offline walk and
  * purge of the file; a closed flow's bindings found through an index (only
  * the AORs holding one looked at; the index exact over random operations);
@@ -698,24 +699,46 @@ test_sqlite_write_fails (void)
 static gint write_warnings; /* atomic: logged by the writer thread */
 static gint held_back;      /* atomic: the failures those lines said were left out */
 
+static GMutex warned_lock;   /* with warned: a line counted (from the writer thread) */
+static GCond warned;
+
+/* The N of "N more write failures" in @text (0: none). */
+static gint
+more_in (const char *text)
+{
+  const char *more = strstr (text, " more write failures ");
+  const char *digits = more;
+  while (digits != NULL && digits > text && g_ascii_isdigit (digits[-1]))
+    digits--;
+  return digits != NULL && digits < more ? atoi (digits) : 0;
+}
+
 static GLogWriterOutput
 counting_writer (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
-  for (gsize i = 0; (level & G_LOG_LEVEL_WARNING) != 0 && i < n; i++)
-    if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
-        strstr (fields[i].value, "address(es)-of-record failed") != NULL)
-      g_atomic_int_inc (&write_warnings);
   for (gsize i = 0; (level & G_LOG_LEVEL_WARNING) != 0 && i < n; i++) {
-    const char *text = fields[i].value;
-    const char *more = fields[i].length < 0 && strcmp (fields[i].key, "MESSAGE") == 0 ?
-                       strstr (text, " more write failures (not logged each)") : NULL;
-    const char *digits = more; /* "location: PATH: N more write failures ..." */
-    while (digits != NULL && digits > text && g_ascii_isdigit (digits[-1]))
-      digits--;
-    if (digits != NULL && digits < more)
-      g_atomic_int_add (&held_back, atoi (digits));
+    if (strcmp (fields[i].key, "MESSAGE") != 0 || fields[i].length >= 0)
+      continue;
+    if (strstr (fields[i].value, "address(es)-of-record failed") != NULL)
+      g_atomic_int_inc (&write_warnings);
+    g_atomic_int_add (&held_back, more_in (fields[i].value));
+    g_mutex_lock (&warned_lock);
+    g_cond_broadcast (&warned);
+    g_mutex_unlock (&warned_lock);
   }
   return g_log_writer_default (level, fields, n, data);
+}
+
+static void
+count_warnings (void)
+{
+  static gsize once = 0;
+  if (g_once_init_enter (&once)) {
+    g_log_set_writer_func (counting_writer, NULL, NULL);
+    g_once_init_leave (&once, 1);
+  }
+  g_atomic_int_set (&write_warnings, 0);
+  g_atomic_int_set (&held_back, 0);
 }
 
 /* sqlite: a store whose every write fails (a full disk; a trigger on the file
@@ -725,11 +748,6 @@ counting_writer (GLogLevelFlags level, const GLogField *fields, gsize n, gpointe
 static void
 test_sqlite_write_warnings (void)
 {
-  static gsize once = 0;
-  if (g_once_init_enter (&once)) {
-    g_log_set_writer_func (counting_writer, NULL, NULL);
-    g_once_init_leave (&once, 1);
-  }
   on_sqlite = TRUE;
   fresh_db ();
   g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
@@ -737,8 +755,7 @@ test_sqlite_write_warnings (void)
   SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
   CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
   exec_on (db_path, "CREATE TRIGGER refuse BEFORE INSERT ON binding BEGIN SELECT RAISE (ABORT, 'disk full, says the test'); END");
-  g_atomic_int_set (&write_warnings, 0);
-  g_atomic_int_set (&held_back, 0);
+  count_warnings ();
   const SfLocChange c[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
   for (guint i = 0; i < 5; i++) {
     g_autoptr (SfLocationResult) r = update (loc, "sip:alice@example.com", "c1", i + 1, FALSE, c, 1);
@@ -748,6 +765,34 @@ test_sqlite_write_warnings (void)
   sf_location_free (loc);
   CU_ASSERT_EQUAL (g_atomic_int_get (&write_warnings), 1);
   CU_ASSERT_EQUAL (g_atomic_int_get (&held_back), 4);
+}
+
+/* sqlite: failures held back are said when their window ends, the store open
+ * and idle (the writer thread waits for them, not for its next purge, a
+ * minute on): with a 1 s window, the five are all told within 10 s. */
+static void
+test_sqlite_write_warnings_idle (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  sf_location_sqlite_warn_every (loc, 1000);
+  exec_on (db_path, "CREATE TRIGGER refuse BEFORE INSERT ON binding BEGIN SELECT RAISE (ABORT, 'disk full, says the test'); END");
+  count_warnings ();
+  const SfLocChange c[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
+  for (guint i = 0; i < 5; i++)
+    sf_location_result_free (update (loc, "sip:alice@example.com", "c1", i + 1, FALSE, c, 1));
+  gint64 until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  g_mutex_lock (&warned_lock);
+  while (g_atomic_int_get (&write_warnings) + g_atomic_int_get (&held_back) < 5 &&
+         g_cond_wait_until (&warned, &warned_lock, until))
+    ;
+  g_mutex_unlock (&warned_lock);
+  CU_ASSERT_EQUAL (g_atomic_int_get (&write_warnings) + g_atomic_int_get (&held_back), 5);
+  sf_location_free (loc);
 }
 
 /* Outcomes in the order the updates were made (sqlite_order's callback). */
@@ -1431,6 +1476,7 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_sqlite_order_behind_writer);
   SF_ADD_TEST (s, test_sqlite_one_write_fails);
   SF_ADD_TEST (s, test_sqlite_write_warnings);
+  SF_ADD_TEST (s, test_sqlite_write_warnings_idle);
   SF_ADD_TEST (s, test_sqlite_checkpoints);
   SF_ADD_TEST (s, test_sqlite_hostile_rows);
   SF_ADD_TEST (s, test_users_file);
