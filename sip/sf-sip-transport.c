@@ -53,6 +53,7 @@ typedef struct {
   guint8 peer_next[UDP_PEER_SETS]; /* each set's next slot to replace */
   guint64 peer_key[2];          /* random: which set an address falls in is not for a peer to choose */
   gboolean reading;             /* in udp_readable: a nested turn of the loop must not reuse the buffers */
+  gboolean dual_stack;          /* on [::] with IPV6_V6ONLY off: reaches IPv4 peers too (read once, udp_add) */
 } UdpListener;
 
 typedef struct _TcpConn TcpConn;
@@ -555,13 +556,11 @@ sf_sip_transport_has_port (SfSipTransport *t, guint port)
   return FALSE;
 }
 
-/* An IPv6 UDP socket on [::]: dual-stack (GLib makes its IPv6 sockets so), it
- * reaches IPv4 peers too, as ::ffff:a.b.c.d (udp_send_to). */
+/* Does @l reach IPv4 peers too, as ::ffff:a.b.c.d (udp_send_to)? */
 static gboolean
 udp_dual_stack (UdpListener *l)
 {
-  return g_socket_get_family (l->sock) == G_SOCKET_FAMILY_IPV6 &&
-         g_inet_address_get_is_any (g_inet_socket_address_get_address (l->local));
+  return l->dual_stack;
 }
 
 gboolean
@@ -2377,6 +2376,13 @@ udp_add (SfSipTransport *t, GSocket *sock, GInetSocketAddress **bound, GError **
     return FALSE;
   }
   l->local = G_INET_SOCKET_ADDRESS (local);
+  /* Only an IPv6 socket on [::] with IPV6_V6ONLY off is dual-stack: GLib
+   * leaves the option as the kernel makes it (net.ipv6.bindv6only=1 hosts:
+   * on), and a send to an IPv4 peer through an IPv6-only socket fails. */
+  gint v6only = 1;
+  l->dual_stack = g_socket_get_family (sock) == G_SOCKET_FAMILY_IPV6 &&
+                  g_inet_address_get_is_any (g_inet_socket_address_get_address (l->local)) &&
+                  g_socket_get_option (sock, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, NULL) && v6only == 0;
   l->bufs = g_malloc ((gsize) UDP_BATCH * (SF_SIP_MAX_MSG_SIZE + 1));
   l->peer_key[0] = sf_sip_random_u64 ();
   l->peer_key[1] = sf_sip_random_u64 ();
@@ -2467,6 +2473,12 @@ sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress
                                             : !g_socket_bind (sock, G_SOCKET_ADDRESS (addr), FALSE, error))
     return FALSE;
   return udp_add (t, g_steal_pointer (&sock), bound, error);
+}
+
+gboolean
+sf_sip_transport_listen_udp_socket (SfSipTransport *t, GSocket *sock, GInetSocketAddress **bound, GError **error)
+{
+  return udp_add (t, g_object_ref (sock), bound, error);
 }
 
 static gboolean same_addr (GInetSocketAddress *a, GInetSocketAddress *b);

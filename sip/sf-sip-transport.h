@@ -247,6 +247,10 @@ gboolean sf_sip_listen_spec_parse (const char *spec, SfSipProto *proto, GInetSoc
 /* Binds; *@bound (transfer full, nullable) gets the address with its real port. */
 gboolean sf_sip_transport_listen (SfSipTransport *t, SfSipProto proto, GInetSocketAddress *addr,
                                   GInetSocketAddress **bound, GError **error);
+/* Reads and sends over @sock, a bound UDP socket the caller made (and set
+ * options on: tests), as over one sf_sip_transport_listen made. */
+gboolean sf_sip_transport_listen_udp_socket (SfSipTransport *t, GSocket *sock, GInetSocketAddress **bound,
+                                             GError **error);
 /* One worker of several: a UDP socket of this transport's own beside its
  * first UDP socket of @family (a member of the listeners' SO_REUSEPORT
  * group), on the same address and a port the kernel picks, without

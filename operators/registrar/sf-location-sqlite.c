@@ -64,6 +64,7 @@ struct _Store {
   gboolean checkpoint_asked; /* an OP_CHECKPOINT is with the thread; main context only */
   gint64 warn_next;      /* the writer's: no write failure is logged before (monotonic) */
   guint warn_quiet;      /* the writer's: failures left out since the last line */
+  gint64 warn_every;     /* the writer's: WARN_EVERY_S in microseconds (shorter in tests) */
 };
 
 typedef struct {
@@ -308,19 +309,20 @@ warn_write (Store *s, const char *format, ...)
   else
     g_warning ("%s", line);
   s->warn_quiet = 0;
-  s->warn_next = now + WARN_EVERY_S * G_USEC_PER_SEC;
+  s->warn_next = now + s->warn_every;
 }
 
 /* The failures warn_write left out, once its window is over (each turn of
- * the writer: they are said even when no write fails after them). */
+ * the writer: they are said even when no write fails after them), or now
+ * with @closing (the last turn: they would be lost). */
 static void
-warn_flush (Store *s)
+warn_flush (Store *s, gboolean closing)
 {
-  if (s->warn_quiet == 0 || g_get_monotonic_time () < s->warn_next)
+  if (s->warn_quiet == 0 || (!closing && g_get_monotonic_time () < s->warn_next))
     return;
   g_warning ("location: %s: %u more write failures (not logged each)", s->path, s->warn_quiet);
   s->warn_quiet = 0;
-  s->warn_next = g_get_monotonic_time () + WARN_EVERY_S * G_USEC_PER_SEC;
+  s->warn_next = g_get_monotonic_time () + s->warn_every;
 }
 
 /* After @batch failed in one transaction at one of its ops' statements: the
@@ -409,7 +411,12 @@ writer (gpointer p)
   g_autoptr (GPtrArray) batch = g_ptr_array_new ();
   g_autoptr (GPtrArray) checkpoints = g_ptr_array_new ();
   for (gboolean quit = FALSE; !quit;) {
-    Op *op = g_async_queue_timeout_pop (s->in, PURGE_EVERY_S * G_USEC_PER_SEC);
+    /* idle, the thread wakes for the purge; with failures held back, when
+     * their window ends too (warn_flush says them then, not a purge later) */
+    gint64 wait = PURGE_EVERY_S * G_USEC_PER_SEC;
+    if (w->warn_quiet > 0)
+      wait = CLAMP (w->warn_next - g_get_monotonic_time (), 0, wait);
+    Op *op = g_async_queue_timeout_pop (s->in, wait);
     for (; op != NULL; op = g_async_queue_try_pop (s->in)) {
       if (op->kind == OP_QUIT) {
         op_free (op);
@@ -435,7 +442,7 @@ writer (gpointer p)
         g_warning ("location: %s: starting the WAL again: %s", s->path, sqlite3_errmsg (w->db));
     }
     commit_batch (w, batch);
-    warn_flush (w);
+    warn_flush (w, quit);
     if (batch->len > 0 || checkpoints->len > 0) {
       g_mutex_lock (&s->lock);
       for (guint i = 0; i < batch->len; i++)
@@ -638,6 +645,7 @@ static Store *
 store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **error)
 {
   Store *s = g_new0 (Store, 1);
+  s->warn_every = WARN_EVERY_S * G_USEC_PER_SEC;
   s->base.klass = &sqlite_class;
   s->path = g_strdup (path);
   g_mutex_init (&s->lock);
@@ -694,6 +702,14 @@ store_open (const char *path, guint busy_timeout_ms, gboolean create, GError **e
     return NULL;
   }
   return s;
+}
+
+void
+sf_loc_sqlite_warn_every (SfLocStore *base, guint ms)
+{
+  Store *s = (Store *) base;
+  if (base->klass == &sqlite_class && s->w != NULL)
+    s->w->warn_every = (gint64) ms * 1000; /* before any write: the queue orders it before the writer's reads */
 }
 
 SfLocStore *

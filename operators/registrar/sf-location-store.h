@@ -66,6 +66,9 @@ struct _SfLocStore {
 /* The SQLite layer (sf-location-sqlite.c); its outcomes go to @written in the
  * thread-default main context of the caller. */
 SfLocStore *sf_loc_sqlite_open (const char *path, guint busy_timeout_ms, SfLocWritten written, GError **error);
+/* Tests: write failures logged at most a line every @ms, not every 10 s
+ * (call it before the first write). */
+void sf_loc_sqlite_warn_every (SfLocStore *store, guint ms);
 
 /* The Redis layer (sf-location-redis.c) for location.uri @uri
  * (redis://[:PASSWORD@]HOST[:PORT][/DB]; @password, nullable, wins over the

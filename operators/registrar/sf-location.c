@@ -23,6 +23,15 @@ struct _SfLocation {
   GHashTable *asking;    /* Pending* the shared store (lookup and update hooks) has not answered yet */
   SfMetricHistogram latency[SF_LOC_N_OPS]; /* how long the store took, by SfLocOp (the metrics') */
   SfLocMirror *mirror;   /* owned ref: the bindings for the other workers' lookups, on once one joins */
+  /* A closed flow's bindings without a walk of every address-of-record (a
+   * remote party opens and closes WebSockets at will): flow name -> the set
+   * (char* -> itself, owned) of the addresses-of-record with a binding on
+   * it, expired or not, as the core holds them; and, to undo that on the
+   * next change, address-of-record -> GPtrArray of the flow names it is
+   * filed under.  Both at most the bindings' count of entries. */
+  GHashTable *by_flow;
+  GHashTable *flows_of;
+  guint64 flow_visits;   /* addresses-of-record sf_location_remove_flow looked at (tests) */
 };
 
 void
@@ -67,12 +76,15 @@ sf_location_new_memory (SfClock *clock)
   loc->aors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
   g_queue_init (&loc->writing);
   loc->mirror = sf_loc_mirror_new ();
+  loc->by_flow = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+  loc->flows_of = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
 
   g_queue_init (&loc->ready);
   return loc;
 }
 
 static void written (GError *error, GPtrArray *committed, gpointer data);
+static void reindex_all (SfLocation *loc);
 
 SfLocation *
 sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms, GError **error)
@@ -86,6 +98,7 @@ sf_location_new_sqlite (SfClock *clock, const char *path, guint busy_timeout_ms,
     sf_location_free (loc);
     return NULL;
   }
+  reindex_all (loc);
   return loc;
 }
 
@@ -159,6 +172,8 @@ sf_location_free (SfLocation *loc)
     sf_endpoint_undefer_matching (loc->answer_ep, deliver_ready, pending_of, loc);
   g_queue_clear_full (&loc->ready, pending_free); /* the results and the callers' data */
   g_hash_table_unref (loc->aors);
+  g_hash_table_unref (loc->by_flow);
+  g_hash_table_unref (loc->flows_of);
   g_free (loc);
 }
 
@@ -171,11 +186,58 @@ sf_location_mirror (SfLocation *loc)
   return sf_loc_mirror_ref (loc->mirror);
 }
 
-/* After each change to @aor's bindings in the core, before its result goes
- * out: the other workers' lookups see it from then on. */
+/* Files @aor under the flows of its bindings now, after taking it out from
+ * under those it was filed under (the cost: its bindings, bounded). */
+static void
+reindex (SfLocation *loc, const char *aor)
+{
+  GPtrArray *old = g_hash_table_lookup (loc->flows_of, aor);
+  for (guint i = 0; old != NULL && i < old->len; i++) {
+    GHashTable *set = g_hash_table_lookup (loc->by_flow, old->pdata[i]);
+    g_hash_table_remove (set, aor);
+    if (g_hash_table_size (set) == 0)
+      g_hash_table_remove (loc->by_flow, old->pdata[i]);
+  }
+  g_hash_table_remove (loc->flows_of, aor);
+  GPtrArray *list = g_hash_table_lookup (loc->aors, aor);
+  GPtrArray *now = NULL;
+  for (guint i = 0; list != NULL && i < list->len; i++) {
+    const char *flow = ((SfLocBinding *) list->pdata[i])->flow;
+    if (flow == NULL)
+      continue;
+    GHashTable *set = g_hash_table_lookup (loc->by_flow, flow);
+    if (set == NULL) {
+      set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_hash_table_insert (loc->by_flow, g_strdup (flow), set);
+    }
+    if (g_hash_table_contains (set, aor))
+      continue; /* two bindings on one flow */
+    g_hash_table_add (set, g_strdup (aor));
+    if (now == NULL)
+      now = g_ptr_array_new_with_free_func (g_free);
+    g_ptr_array_add (now, g_strdup (flow));
+  }
+  if (now != NULL)
+    g_hash_table_insert (loc->flows_of, g_strdup (aor), now);
+}
+
+static void
+reindex_all (SfLocation *loc)
+{
+  GHashTableIter it;
+  gpointer k;
+  g_hash_table_iter_init (&it, loc->aors);
+  while (g_hash_table_iter_next (&it, &k, NULL))
+    reindex (loc, k);
+}
+
+/* After each change to @aor's bindings in the core (every change comes
+ * here), before its result goes out: the flow index follows, and the other
+ * workers' lookups see it from then on. */
 static void
 publish (SfLocation *loc, const char *aor)
 {
+  reindex (loc, aor);
   if (sf_loc_mirror_on (loc->mirror))
     sf_loc_mirror_publish (loc->mirror, aor, g_hash_table_lookup (loc->aors, aor));
 }
@@ -679,22 +741,6 @@ sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
   return removed;
 }
 
-typedef struct {
-  const char *flow;
-  GPtrArray *gone;      /* char*: AOR, then contact, for each binding on it */
-} FlowGone;
-
-static gboolean
-on_flow (const char *aor, const SfLocBinding *b, gpointer data)
-{
-  FlowGone *g = data;
-  if (b->flow != NULL && strcmp (b->flow, g->flow) == 0) {
-    g_ptr_array_add (g->gone, g_strdup (aor));
-    g_ptr_array_add (g->gone, g_strdup (b->contact));
-  }
-  return TRUE;
-}
-
 guint
 sf_location_remove_flow (SfLocation *loc, const char *flow)
 {
@@ -702,15 +748,73 @@ sf_location_remove_flow (SfLocation *loc, const char *flow)
     return 0; /* worker 0 holds them */
   if (shared (loc))
     return 0;
-  FlowGone g = { flow, g_ptr_array_new_with_free_func (g_free) };
-  sf_location_each (loc, NULL, on_flow, &g);
+  GHashTable *set = g_hash_table_lookup (loc->by_flow, flow);
+  if (set == NULL)
+    return 0;
+  /* what to remove first: each removal changes the index */
+  g_autoptr (GPtrArray) gone = g_ptr_array_new_with_free_func (g_free); /* AOR, then contact, for each */
+  gint64 now = now_s (loc);
+  GHashTableIter it;
+  gpointer aor;
+  g_hash_table_iter_init (&it, set);
+  while (g_hash_table_iter_next (&it, &aor, NULL)) {
+    loc->flow_visits++;
+    GPtrArray *list = g_hash_table_lookup (loc->aors, aor);
+    for (guint k = 0; list != NULL && k < list->len; k++) {
+      const SfLocBinding *b = list->pdata[k];
+      if (b->expires_at > now && b->flow != NULL && strcmp (b->flow, flow) == 0) {
+        g_ptr_array_add (gone, g_strdup (aor));
+        g_ptr_array_add (gone, g_strdup (b->contact));
+      }
+    }
+  }
   guint removed = 0;
-  for (guint i = 0; i + 1 < g.gone->len; i += 2)
-    removed += sf_location_remove (loc, g.gone->pdata[i], g.gone->pdata[i + 1]);
+  for (guint i = 0; i + 1 < gone->len; i += 2)
+    removed += sf_location_remove (loc, gone->pdata[i], gone->pdata[i + 1]);
   if (removed > 0)
     g_info ("%s closed: %u binding(s) on it removed", flow, removed);
-  g_ptr_array_unref (g.gone);
   return removed;
+}
+
+void
+sf_location_sqlite_warn_every (SfLocation *loc, guint ms)
+{
+  if (loc->store != NULL)
+    sf_loc_sqlite_warn_every (loc->store, ms);
+}
+
+guint64
+sf_location_flow_visits (SfLocation *loc)
+{
+  return loc->flow_visits;
+}
+
+gboolean
+sf_location_flows_exact (SfLocation *loc)
+{
+  guint filed = 0, held = 0;
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, loc->by_flow);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    filed += g_hash_table_size (v);
+  g_hash_table_iter_init (&it, loc->aors);
+  while (g_hash_table_iter_next (&it, &k, &v)) {
+    GPtrArray *list = v;
+    for (guint i = 0; i < list->len; i++) {
+      const char *flow = ((SfLocBinding *) list->pdata[i])->flow;
+      gboolean first = flow != NULL; /* each (flow, AOR) counted once */
+      for (guint j = 0; j < i && first; j++)
+        first = g_strcmp0 (((SfLocBinding *) list->pdata[j])->flow, flow) != 0;
+      if (!first)
+        continue;
+      held++;
+      GHashTable *set = g_hash_table_lookup (loc->by_flow, flow);
+      if (set == NULL || !g_hash_table_contains (set, k))
+        return FALSE;
+    }
+  }
+  return filed == held;
 }
 
 guint

@@ -194,6 +194,14 @@ guint sf_location_remove (SfLocation *loc, const char *aor, const char *contact)
  * are bounded there as its datagrams are); a shared store's are left to
  * expire.  Returns the bindings removed here and now. */
 guint sf_location_remove_flow (SfLocation *loc, const char *flow);
+/* For tests: how many addresses-of-record sf_location_remove_flow has looked
+ * at (only those with a binding on the flow: an index, not a walk); does that
+ * index match the bindings the core holds (a full walk)? */
+guint64 sf_location_flow_visits (SfLocation *loc);
+gboolean sf_location_flows_exact (SfLocation *loc);
+/* For tests: a sqlite location's write failures logged at most a line every
+ * @ms, not every 10 s (before its first write). */
+void sf_location_sqlite_warn_every (SfLocation *loc, guint ms);
 
 /* TRUE when the bindings live in a store several nodes share (redis), not in
  * this node: sf_location_each and sf_location_remove see none of them. */

@@ -7,9 +7,12 @@
  * addresses-of-record; the users file parser's verdicts with line numbers;
  * auth.algorithms: MD5 alone by default, SHA-256 ones offered first whatever
  * the order written (RFC 8760 2.4, RFC 7616 3.7: most preferred first);
- * sqlite write failures in a row warned once, not once each;
+ * sqlite write failures in a row warned once, not once each, those left out
+ * told when their window ends (the store idle) or it closes;
  * looking inside: the walk, a removal written through, the offline walk and
- * purge of the file; the redis layer where no Redis is needed: its URI, a
+ * purge of the file; a closed flow's bindings found through an index (only
+ * the AORs holding one looked at; the index exact over random operations);
+ * the redis layer where no Redis is needed: its URI, a
  * hostile stored binding, a Redis that refuses or never answers (every
  * request fails within the timeout, none from inside the call; freed with
  * requests pending), and one whose SCAN cursor never comes back to 0 (the
@@ -379,6 +382,141 @@ collect (const char *aor, const SfLocBinding *b, gpointer data)
   return TRUE;
 }
 
+/* An update of @aor from @flow (NULL: none), answered. */
+static SfLocationResult *
+update_from (SfLocation *loc, const char *aor, const char *flow, guint32 cseq, gboolean star, const SfLocChange *c,
+             guint n)
+{
+  SfLocOrigin o = { 0 };
+  o.flow = flow;
+  SfLocationResult *r = NULL;
+  sf_location_update (loc, aor, "cid", cseq, &o, star, c, n, keep, &r, NULL);
+  return wait_result (&r);
+}
+
+/* A closed flow's bindings are found through the location's flow index: among
+ * 20,000 addresses-of-record, the removal looks at the two with a binding on
+ * the flow, removes exactly those bindings (not the same AOR's other one), and
+ * an unknown flow looks at none (a walk of every AOR per closed WebSocket let
+ * anyone with an account stall the registrar). */
+static void
+test_flow_index (void)
+{
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  SfLocation *loc = sf_location_new_memory (clock);
+  for (guint i = 0; i < 20000; i++) {
+    g_autofree char *aor = g_strdup_printf ("sip:u%u@example.com", i);
+    const SfLocChange c[] = { CH ("sip:u@192.0.2.1", 1.0, 600) };
+    sf_location_result_free (update_from (loc, aor, NULL, 1, FALSE, c, 1));
+  }
+  const SfLocChange a[] = { CH ("sip:a@192.0.2.2;transport=ws", 1.0, 600) };
+  const SfLocChange b[] = { CH ("sip:b@192.0.2.3;transport=ws", 1.0, 600) };
+  const SfLocChange b2[] = { CH ("sip:b2@192.0.2.4;transport=ws", 1.0, 600) };
+  sf_location_result_free (update_from (loc, "sip:u7@example.com", "ws:192.0.2.2:1000", 2, FALSE, a, 1));
+  sf_location_result_free (update_from (loc, "sip:u9@example.com", "ws:192.0.2.2:1000", 2, FALSE, b, 1));
+  sf_location_result_free (update_from (loc, "sip:u9@example.com", "ws:192.0.2.4:2000", 3, FALSE, b2, 1));
+  CU_ASSERT_EQUAL (sf_location_size (loc), 20003);
+  CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.9:9"), 0);
+  CU_ASSERT_EQUAL (sf_location_flow_visits (loc), 0);
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.2:1000"), 2);
+  CU_ASSERT_EQUAL (sf_location_flow_visits (loc), 2);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 20001);
+  g_autoptr (SfLocationResult) u9 = lookup (loc, "sip:u9@example.com");
+  CU_ASSERT_EQUAL_FATAL (u9->bindings->len, 2);
+  CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.2:1000"), 0); /* gone from the index too */
+  CU_ASSERT_EQUAL (sf_location_flow_visits (loc), 2);
+  sf_location_free (loc);
+  /* bindings loaded from a sqlite file are in the index */
+  on_sqlite = TRUE;
+  fresh_db ();
+  loc = new_store (clock);
+  sf_location_result_free (update_from (loc, "sip:u7@example.com", "ws:192.0.2.2:1000", 2, FALSE, a, 1));
+  sf_location_free (loc);
+  loc = new_store (clock);
+  CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  CU_ASSERT_EQUAL (sf_location_remove_flow (loc, "ws:192.0.2.2:1000"), 1);
+  CU_ASSERT_EQUAL (sf_location_size (loc), 0);
+  sf_location_free (loc);
+}
+
+/* One (AOR, contact) the flow-index model holds. */
+typedef struct {
+  int flow;        /* -1: none */
+  gint64 expires;  /* clock seconds */
+} Held;
+
+/* The flow index against a model over random operations (adds, refreshes that
+ * move a binding to another flow, removals by expires 0 and Contact: *, time
+ * going by so bindings expire, flows closed): after each, the index matches
+ * the core, and a closed flow removes the live bindings the model has on it,
+ * looking at exactly the AORs that hold one (expired or not). */
+static void
+test_flow_index_model (void)
+{
+  enum { AORS = 12, CONTACTS = 3, FLOWS = 4, OPS = 3000 };
+  gint64 t = G_GINT64_CONSTANT (1700000000);
+  g_autoptr (SfClock) clock = sf_clock_new_fake (t * G_USEC_PER_SEC);
+  SfLocation *loc = sf_location_new_memory (clock);
+  Held held[AORS][CONTACTS];
+  gboolean there[AORS][CONTACTS] = { { FALSE } };
+  GRand *rand = g_rand_new_with_seed (25);
+  guint32 cseq = 1;
+  guint64 visits = 0;
+  for (guint op = 0; op < OPS; op++) {
+    guint kind = g_rand_int_range (rand, 0, 10);
+    guint ai = g_rand_int_range (rand, 0, AORS), ci = g_rand_int_range (rand, 0, CONTACTS);
+    int fi = g_rand_int_range (rand, -1, FLOWS);
+    g_autofree char *aor = g_strdup_printf ("sip:a%u@example.com", ai);
+    g_autofree char *contact = g_strdup_printf ("sip:c%u@192.0.2.1", ci);
+    g_autofree char *flow = fi >= 0 ? g_strdup_printf ("ws:192.0.2.1:%d", 1000 + fi) : NULL;
+    if (kind < 6 || kind == 7) { /* add, refresh or (7) remove one binding */
+      gint expires = kind == 7 ? 0 : g_rand_int_range (rand, 10, 120);
+      const SfLocChange c[] = { CH (contact, 1.0, expires) };
+      sf_location_result_free (update_from (loc, aor, flow, cseq++, FALSE, c, 1));
+      for (guint k = 0; k < CONTACTS; k++) /* the core drops the AOR's expired first */
+        there[ai][k] = there[ai][k] && held[ai][k].expires > t;
+      there[ai][ci] = expires > 0;
+      held[ai][ci] = (Held) { fi, t + expires };
+    } else if (kind == 6) { /* Contact: * */
+      sf_location_result_free (update_from (loc, aor, NULL, cseq++, TRUE, NULL, 0));
+      for (guint k = 0; k < CONTACTS; k++)
+        there[ai][k] = FALSE;
+    } else if (kind == 8) {
+      t += g_rand_int_range (rand, 0, 40);
+      sf_clock_fake_set_us (clock, t * G_USEC_PER_SEC);
+    } else {
+      fi = g_rand_int_range (rand, 0, FLOWS);
+      g_autofree char *closed = g_strdup_printf ("ws:192.0.2.1:%d", 1000 + fi);
+      guint live = 0, holding = 0;
+      for (guint a = 0; a < AORS; a++) {
+        gboolean holds = FALSE;
+        for (guint k = 0; k < CONTACTS; k++)
+          if (there[a][k] && held[a][k].flow == fi) {
+            holds = TRUE;
+            if (held[a][k].expires > t) {
+              live++;
+              there[a][k] = FALSE;
+            }
+          }
+        holding += holds;
+      }
+      CU_ASSERT_EQUAL (sf_location_remove_flow (loc, closed), live);
+      visits += holding;
+      CU_ASSERT_EQUAL (sf_location_flow_visits (loc), visits);
+    }
+    CU_ASSERT_TRUE (sf_location_flows_exact (loc));
+  }
+  guint n = 0;
+  for (guint a = 0; a < AORS; a++)
+    for (guint k = 0; k < CONTACTS; k++)
+      n += there[a][k];
+  CU_ASSERT_EQUAL (sf_location_size (loc), n);
+  g_rand_free (rand);
+  sf_location_free (loc);
+}
+
 /* Looking inside: sf_location_each walks the live bindings in AOR order;
  * sf_location_remove removes one contact or a whole AOR whatever the CSeq and
  * writes it through; the offline sf_location_file_each sees the file (the
@@ -559,27 +697,57 @@ test_sqlite_write_fails (void)
 /* Warnings naming a failed location write, counted by a log writer that
  * passes every line on to GLib's (set once a process: GLib allows no more). */
 static gint write_warnings; /* atomic: logged by the writer thread */
+static gint held_back;      /* atomic: the failures those lines said were left out */
+
+static GMutex warned_lock;   /* with warned: a line counted (from the writer thread) */
+static GCond warned;
+
+/* The N of "N more write failures" in @text (0: none). */
+static gint
+more_in (const char *text)
+{
+  const char *more = strstr (text, " more write failures ");
+  const char *digits = more;
+  while (digits != NULL && digits > text && g_ascii_isdigit (digits[-1]))
+    digits--;
+  return digits != NULL && digits < more ? atoi (digits) : 0;
+}
 
 static GLogWriterOutput
 counting_writer (GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
-  for (gsize i = 0; (level & G_LOG_LEVEL_WARNING) != 0 && i < n; i++)
-    if (strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].length < 0 &&
-        strstr (fields[i].value, "address(es)-of-record failed") != NULL)
+  for (gsize i = 0; (level & G_LOG_LEVEL_WARNING) != 0 && i < n; i++) {
+    if (strcmp (fields[i].key, "MESSAGE") != 0 || fields[i].length >= 0)
+      continue;
+    if (strstr (fields[i].value, "address(es)-of-record failed") != NULL)
       g_atomic_int_inc (&write_warnings);
+    g_atomic_int_add (&held_back, more_in (fields[i].value));
+    g_mutex_lock (&warned_lock);
+    g_cond_broadcast (&warned);
+    g_mutex_unlock (&warned_lock);
+  }
   return g_log_writer_default (level, fields, n, data);
 }
 
-/* sqlite: a store whose every write fails (a full disk; a trigger on the file
- * stands for it) warns once for many failures in a row, not once each. */
 static void
-test_sqlite_write_warnings (void)
+count_warnings (void)
 {
   static gsize once = 0;
   if (g_once_init_enter (&once)) {
     g_log_set_writer_func (counting_writer, NULL, NULL);
     g_once_init_leave (&once, 1);
   }
+  g_atomic_int_set (&write_warnings, 0);
+  g_atomic_int_set (&held_back, 0);
+}
+
+/* sqlite: a store whose every write fails (a full disk; a trigger on the file
+ * stands for it) warns once for many failures in a row, not once each; the
+ * ones left out are counted in a line when the store closes (within the
+ * window: none is said after it). */
+static void
+test_sqlite_write_warnings (void)
+{
   on_sqlite = TRUE;
   fresh_db ();
   g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
@@ -587,13 +755,43 @@ test_sqlite_write_warnings (void)
   SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
   CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
   exec_on (db_path, "CREATE TRIGGER refuse BEFORE INSERT ON binding BEGIN SELECT RAISE (ABORT, 'disk full, says the test'); END");
-  g_atomic_int_set (&write_warnings, 0);
+  count_warnings ();
   const SfLocChange c[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
   for (guint i = 0; i < 5; i++) {
     g_autoptr (SfLocationResult) r = update (loc, "sip:alice@example.com", "c1", i + 1, FALSE, c, 1);
     CU_ASSERT_TRUE (r->error != NULL && r->error->code == SF_LOCATION_ERROR_STORE_FAILED);
   }
   CU_ASSERT_EQUAL (g_atomic_int_get (&write_warnings), 1);
+  sf_location_free (loc);
+  CU_ASSERT_EQUAL (g_atomic_int_get (&write_warnings), 1);
+  CU_ASSERT_EQUAL (g_atomic_int_get (&held_back), 4);
+}
+
+/* sqlite: failures held back are said when their window ends, the store open
+ * and idle (the writer thread waits for them, not for its next purge, a
+ * minute on): with a 1 s window, the five are all told within 10 s. */
+static void
+test_sqlite_write_warnings_idle (void)
+{
+  on_sqlite = TRUE;
+  fresh_db ();
+  g_autoptr (SfClock) clock = sf_clock_new_fake (G_GINT64_CONSTANT (1700000000) * G_USEC_PER_SEC);
+  g_autoptr (GError) e = NULL;
+  SfLocation *loc = sf_location_new_sqlite (clock, db_path, 2000, &e);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (loc);
+  sf_location_sqlite_warn_every (loc, 1000);
+  exec_on (db_path, "CREATE TRIGGER refuse BEFORE INSERT ON binding BEGIN SELECT RAISE (ABORT, 'disk full, says the test'); END");
+  count_warnings ();
+  const SfLocChange c[] = { CH ("sip:a@192.0.2.1", 1.0, 60) };
+  for (guint i = 0; i < 5; i++)
+    sf_location_result_free (update (loc, "sip:alice@example.com", "c1", i + 1, FALSE, c, 1));
+  gint64 until = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  g_mutex_lock (&warned_lock);
+  while (g_atomic_int_get (&write_warnings) + g_atomic_int_get (&held_back) < 5 &&
+         g_cond_wait_until (&warned, &warned_lock, until))
+    ;
+  g_mutex_unlock (&warned_lock);
+  CU_ASSERT_EQUAL (g_atomic_int_get (&write_warnings) + g_atomic_int_get (&held_back), 5);
   sf_location_free (loc);
 }
 
@@ -1271,11 +1469,14 @@ sf_test_register_location (void)
   SF_ADD_TEST (s, test_aor_bytes_sqlite);
   SF_ADD_TEST (s, test_sqlite_reopen);
   SF_ADD_TEST (s, test_each_remove);
+  SF_ADD_TEST (s, test_flow_index);
+  SF_ADD_TEST (s, test_flow_index_model);
   SF_ADD_TEST (s, test_sqlite_migration);
   SF_ADD_TEST (s, test_sqlite_write_fails);
   SF_ADD_TEST (s, test_sqlite_order_behind_writer);
   SF_ADD_TEST (s, test_sqlite_one_write_fails);
   SF_ADD_TEST (s, test_sqlite_write_warnings);
+  SF_ADD_TEST (s, test_sqlite_write_warnings_idle);
   SF_ADD_TEST (s, test_sqlite_checkpoints);
   SF_ADD_TEST (s, test_sqlite_hostile_rows);
   SF_ADD_TEST (s, test_users_file);

@@ -20,7 +20,10 @@
  *  - dual_stack: an IPv4 peer of a [::] listener (UDP, TCP) is its IPv4
  *    address, not ::ffff:a.b.c.d (the peer, received=), and is answered
  *    through the socket or connection its request came in on; with no IPv4
- *    UDP socket, a request to an IPv4 address leaves from the [::] one
+ *    UDP socket, a request to an IPv4 address leaves from the [::] one; a
+ *    [::] UDP socket with IPV6_V6ONLY on (a test-made one; GLib's own on a
+ *    net.ipv6.bindv6only=1 host) reaches no IPv4 destination: can_send FALSE,
+ *    a send fails cleanly
  *  - listen_specs: udp:/tcp:/tls:/ws:/wss: address specs and their errors
  *  - ws_after_read: a WebSocket message read (libsoup's client): the
  *    after-read hook runs in its turn, after it
@@ -68,6 +71,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <string.h>
+#include <netinet/in.h>
 
 typedef struct {
   GPtrArray *msgs;    /* SfSipMsg refs */
@@ -260,11 +264,35 @@ ipv6 (void)
   exchange ("::1", "TCP", SF_SIP_TCP);
 }
 
-/* An IPv4 peer of a [::] listener (dual-stack) over @proto: seen as its IPv4
- * address (received= and the peer), answered through the socket or
- * connection its request came in on. */
+/* IPV6_V6ONLY of @s (TRUE: IPv6 only). */
+static gboolean
+v6only (GSocket *s)
+{
+  gint v = -1;
+  g_assert (g_socket_get_option (s, IPPROTO_IPV6, IPV6_V6ONLY, &v, NULL));
+  return v != 0;
+}
+
+/* A new IPv6 UDP socket, unbound: IPV6_V6ONLY as GLib leaves it (the
+ * kernel's net.ipv6.bindv6only), the one sf_sip_transport_listen's get. */
+static GSocket *
+udp6_socket (void)
+{
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  g_assert (s != NULL);
+  return s;
+}
+
+/* An IPv4 peer of a [::] listener over @proto.  Dual-stack (IPV6_V6ONLY off):
+ * seen as its IPv4 address (received= and the peer), answered through the
+ * socket or connection its request came in on, and (UDP) a request to an
+ * IPv4 address sent through it.  IPv6 only: over UDP no IPv4 destination is
+ * reachable (can_send says so, a send fails cleanly); over TCP the IPv4 peer
+ * is refused.  @set_v6only (UDP): -1 the socket sf_sip_transport_listen
+ * makes, else one the test made with the option set so, both branches run
+ * whatever the host's default. */
 static void
-dual_stack_one (SfSipProto proto)
+dual_stack_one (SfSipProto proto, gint set_v6only)
 {
   Inbox ia, ib;
   inbox_init (&ia);
@@ -275,39 +303,67 @@ dual_stack_one (SfSipProto proto)
   g_autofree char *spec_a = g_strdup_printf ("%s:127.0.0.1:0", name);
   g_autofree char *spec_b = g_strdup_printf ("%s:[::]:0", name);
   g_autoptr (GInetSocketAddress) la = listen_on (a, spec_a);
-  g_autoptr (GInetSocketAddress) lb = listen_on (b, spec_b);
+  g_autoptr (GInetSocketAddress) lb = NULL;
+  g_autoptr (GSocket) probe = udp6_socket ();
+  gboolean only6 = v6only (probe);
+  if (set_v6only < 0) {
+    lb = listen_on (b, spec_b);
+  } else {
+    CU_ASSERT_TRUE_FATAL (g_socket_set_option (probe, IPPROTO_IPV6, IPV6_V6ONLY, set_v6only, NULL));
+    only6 = v6only (probe);
+    CU_ASSERT_EQUAL (only6, set_v6only != 0);
+    g_autoptr (GInetAddress) any6 = g_inet_address_new_any (G_SOCKET_FAMILY_IPV6);
+    g_autoptr (GSocketAddress) at = g_inet_socket_address_new (any6, 0);
+    CU_ASSERT_TRUE_FATAL (g_socket_bind (probe, at, FALSE, NULL));
+    CU_ASSERT_TRUE_FATAL (sf_sip_transport_listen_udp_socket (b, probe, &lb, NULL));
+  }
   CU_ASSERT_PTR_NOT_NULL_FATAL (la);
   CU_ASSERT_PTR_NOT_NULL_FATAL (lb);
   g_autoptr (GInetAddress) lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
   g_autoptr (GSocketAddress) to = g_inet_socket_address_new (lo, g_inet_socket_address_get_port (lb));
-  g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (la));
-  g_autoptr (SfSipMsg) req = options (1, sent_by, proto == SF_SIP_UDP ? "UDP" : "TCP");
-  g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
-  CU_ASSERT_TRUE (sf_sip_transport_send (a, proto, G_INET_SOCKET_ADDRESS (to), 0, wire, NULL));
-  CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
-  SfSipPeer *from = ib.peers->pdata[0];
-  CU_ASSERT_EQUAL (g_inet_address_get_family (g_inet_socket_address_get_address (from->remote)), G_SOCKET_FAMILY_IPV4);
-  g_autofree char *text = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
-  CU_ASSERT_STRING_EQUAL (text, "127.0.0.1");
-  if (proto == SF_SIP_UDP) /* a's socket (TCP: a port of the kernel's choosing) */
-    CU_ASSERT_EQUAL (g_inet_socket_address_get_port (from->remote), g_inet_socket_address_get_port (la));
-  /* rport asked for received=: the IPv4 address, as the sent-by names it */
-  const SfSipParam *received = sf_sip_value_param (sf_sip_msg_top_via (ib.msgs->pdata[0]), "received");
-  CU_ASSERT_PTR_NOT_NULL_FATAL (received);
-  CU_ASSERT_TRUE (sf_sip_str_eq (received->value, "127.0.0.1"));
-  g_autoptr (SfSipMsg) resp = sf_sip_create_response (ib.msgs->pdata[0], 200, NULL, "t1", NULL);
-  g_autoptr (GError) error = NULL;
-  CU_ASSERT_TRUE (sf_sip_transport_send_response (b, resp, from, &error));
-  CU_ASSERT_TRUE_FATAL (wait_for (&ia, 1));
-  CU_ASSERT_EQUAL (sf_sip_msg_status (ia.msgs->pdata[0]), 200);
-  if (proto == SF_SIP_UDP) {
-    /* a request of b's own to an IPv4 address: b has no IPv4 socket, its [::] one sends it */
-    CU_ASSERT_TRUE (sf_sip_transport_can_send (b, SF_SIP_UDP, la));
+  if (only6 && proto == SF_SIP_UDP) {
+    CU_ASSERT_FALSE (sf_sip_transport_can_send (b, SF_SIP_UDP, la));
     g_autoptr (SfSipMsg) back = options (2, "[::1]:5999", "UDP");
     g_autoptr (GBytes) bw = sf_sip_msg_serialize (back);
-    CU_ASSERT_TRUE (sf_sip_transport_send (b, SF_SIP_UDP, la, 0, bw, NULL));
-    CU_ASSERT_TRUE_FATAL (wait_for (&ia, 2));
-    CU_ASSERT_EQUAL (sf_sip_msg_cseq (ia.msgs->pdata[1])->number, 2);
+    g_autoptr (GError) e = NULL;
+    CU_ASSERT_FALSE (sf_sip_transport_send (b, SF_SIP_UDP, la, 0, bw, &e));
+    CU_ASSERT_TRUE (g_error_matches (e, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED));
+  } else if (only6) {
+    g_autoptr (GSocketClient) client = g_socket_client_new ();
+    g_autoptr (GError) e = NULL;
+    g_autoptr (GSocketConnection) c = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (to), NULL, &e);
+    CU_ASSERT_PTR_NULL (c);
+    CU_ASSERT_TRUE (g_error_matches (e, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED));
+  } else {
+    g_autofree char *sent_by = g_strdup_printf ("127.0.0.1:%u", g_inet_socket_address_get_port (la));
+    g_autoptr (SfSipMsg) req = options (1, sent_by, proto == SF_SIP_UDP ? "UDP" : "TCP");
+    g_autoptr (GBytes) wire = sf_sip_msg_serialize (req);
+    CU_ASSERT_TRUE (sf_sip_transport_send (a, proto, G_INET_SOCKET_ADDRESS (to), 0, wire, NULL));
+    CU_ASSERT_TRUE_FATAL (wait_for (&ib, 1));
+    SfSipPeer *from = ib.peers->pdata[0];
+    CU_ASSERT_EQUAL (g_inet_address_get_family (g_inet_socket_address_get_address (from->remote)), G_SOCKET_FAMILY_IPV4);
+    g_autofree char *text = g_inet_address_to_string (g_inet_socket_address_get_address (from->remote));
+    CU_ASSERT_STRING_EQUAL (text, "127.0.0.1");
+    if (proto == SF_SIP_UDP) /* a's socket (TCP: a port of the kernel's choosing) */
+      CU_ASSERT_EQUAL (g_inet_socket_address_get_port (from->remote), g_inet_socket_address_get_port (la));
+    /* rport asked for received=: the IPv4 address, as the sent-by names it */
+    const SfSipParam *received = sf_sip_value_param (sf_sip_msg_top_via (ib.msgs->pdata[0]), "received");
+    CU_ASSERT_PTR_NOT_NULL_FATAL (received);
+    CU_ASSERT_TRUE (sf_sip_str_eq (received->value, "127.0.0.1"));
+    g_autoptr (SfSipMsg) resp = sf_sip_create_response (ib.msgs->pdata[0], 200, NULL, "t1", NULL);
+    g_autoptr (GError) error = NULL;
+    CU_ASSERT_TRUE (sf_sip_transport_send_response (b, resp, from, &error));
+    CU_ASSERT_TRUE_FATAL (wait_for (&ia, 1));
+    CU_ASSERT_EQUAL (sf_sip_msg_status (ia.msgs->pdata[0]), 200);
+    if (proto == SF_SIP_UDP) {
+      /* a request of b's own to an IPv4 address: b has no IPv4 socket, its [::] one sends it */
+      CU_ASSERT_TRUE (sf_sip_transport_can_send (b, SF_SIP_UDP, la));
+      g_autoptr (SfSipMsg) back = options (2, "[::1]:5999", "UDP");
+      g_autoptr (GBytes) bw = sf_sip_msg_serialize (back);
+      CU_ASSERT_TRUE (sf_sip_transport_send (b, SF_SIP_UDP, la, 0, bw, NULL));
+      CU_ASSERT_TRUE_FATAL (wait_for (&ia, 2));
+      CU_ASSERT_EQUAL (sf_sip_msg_cseq (ia.msgs->pdata[1])->number, 2);
+    }
   }
   sf_sip_transport_free (a);
   sf_sip_transport_free (b);
@@ -318,8 +374,10 @@ dual_stack_one (SfSipProto proto)
 static void
 dual_stack (void)
 {
-  dual_stack_one (SF_SIP_UDP);
-  dual_stack_one (SF_SIP_TCP);
+  dual_stack_one (SF_SIP_UDP, -1);
+  dual_stack_one (SF_SIP_UDP, 0);
+  dual_stack_one (SF_SIP_UDP, 1);
+  dual_stack_one (SF_SIP_TCP, -1);
 }
 
 static gboolean
