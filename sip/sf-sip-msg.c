@@ -34,6 +34,7 @@ struct _SfSipMsg {
                                 * only, or it needed a second block): sf_sip_msg_compact() */
   guint table_bytes;           /* of them, the header tables (each doubling leaves the old one) */
   gboolean table_in_place;     /* while framing: the header table is the arena's free space, not yet taken */
+  gboolean compacted;          /* made by sf_sip_msg_compact(): compacting it again would copy the same */
   /* The arena's first block (MSG_BLOCK bytes from the wire): a typical message
    * parsed lazily fits (one allocation per message); a full parse adds a block
    * or two.  Not larger: proxies and transactions keep many messages
@@ -685,7 +686,7 @@ SfSipMsg *
 sf_sip_msg_compact (SfSipMsg *msg)
 {
   g_return_val_if_fail (msg != NULL, NULL);
-  if (msg->frame_used == 0 || msg->frame_used < msg->table_bytes)
+  if (msg->compacted || msg->frame_used == 0 || msg->frame_used < msg->table_bytes)
     return sf_sip_msg_ref (msg);
   /* What the framing made, copied: the fields (slices of the same bytes), the
    * header table (slices too) at its exact size, the Request-URI parsed again
@@ -711,6 +712,7 @@ sf_sip_msg_compact (SfSipMsg *msg)
   c->headers = n > 0 ? sf_sip_arena_dup (&c->arena, msg->headers, n * sizeof (SfSipHdr)) : NULL;
   c->cap_headers = n;
   c->table_bytes = (guint) table;
+  c->compacted = TRUE;
   if (msg->ruri != NULL) {
     c->ruri = sf_sip_uri_parse_in (c->ruri_raw, c->base, &c->arena, NULL);
     if (c->ruri == NULL) {
