@@ -417,8 +417,7 @@ accepted_compact (void)
   Px *t = px_setup (NULL);
   send_invite (t, "z9hG4bKac1");
   g_autofree char *fwd = expect (t, "INVITE ");
-  CU_ASSERT_PTR_NOT_NULL_FATAL (fwd);
-  g_autoptr (SfSipMsg) fm = msg (fwd);
+  g_autoptr (SfSipMsg) fm = fwd != NULL ? msg (fwd) : NULL;
   CU_ASSERT_PTR_NOT_NULL_FATAL (fm);
   SfInstance *ict = sf_stack_client_txn (t->stack, NULL, fm);
   CU_ASSERT_PTR_NOT_NULL_FATAL (ict);
