@@ -25,7 +25,9 @@ struct _SfSipMsg {
   SfSipHdr *headers;           /* in the arena */
   guint n_headers, cap_headers;
   SfSipStr body;
-  SfSipValues *cache[SF_SIP_HDR_COUNT]; /* in the arena: parsed values, NULL until asked */
+  SfSipValues **cache;         /* SF_SIP_HDR_COUNT of them, first in the arena: the parsed values of
+                                * each id, NULL until asked; the array itself NULL in a compact copy
+                                * until a value is asked for (most never are) */
   guint16 count[SF_SIP_HDR_COUNT];    /* header lines with each id (at most SF_SIP_MAX_HEADERS) */
   guint16 first[SF_SIP_HDR_COUNT];    /* the index of the first of them (when count > 0) */
   guint64 present;             /* bit 1 << id: count[id] > 0 (sf_sip_msg_check_all walks these only) */
@@ -34,6 +36,7 @@ struct _SfSipMsg {
                                 * only, or it needed a second block): sf_sip_msg_compact() */
   guint table_bytes;           /* of them, the header tables (each doubling leaves the old one) */
   gboolean table_in_place;     /* while framing: the header table is the arena's free space, not yet taken */
+  gboolean compacted;          /* made by sf_sip_msg_compact(): compacting it again would copy the same */
   /* The arena's first block (MSG_BLOCK bytes from the wire): a typical message
    * parsed lazily fits (one allocation per message); a full parse adds a block
    * or two.  Not larger: proxies and transactions keep many messages
@@ -44,6 +47,7 @@ struct _SfSipMsg {
 #define MSG_BLOCK 4096
 #define ARENA_ALIGN SF_SIP_ARENA_ALIGN
 #define ROUND_ALIGN(n) (((n) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
+#define CACHE_BYTES (SF_SIP_HDR_COUNT * sizeof (SfSipValues *))
 
 static gboolean
 err (GError **error, SfSipError code, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
@@ -516,6 +520,7 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
   m->bytes = g_bytes_ref (bytes);
   m->base = data;
   sf_sip_arena_init (&m->arena, m->first_block, MSG_BLOCK);
+  m->cache = sf_sip_arena_alloc0 (&m->arena, CACHE_BYTES); /* first: sf_sip_msg_compact() leaves it out */
   const char *p = skip_keepalive (data, end);
   const char *cend;
   const char *next = p < end ? line_end (p, end, &cend) : NULL;
@@ -579,7 +584,9 @@ SfSipValues *
 sf_sip_msg_values (SfSipMsg *msg, SfSipHdrId id, GError **error)
 {
   g_return_val_if_fail (id > SF_SIP_HDR_OTHER && id < SF_SIP_HDR_COUNT, NULL);
-  if (msg->cache[id] != NULL)
+  if (G_UNLIKELY (msg->cache == NULL))
+    msg->cache = sf_sip_arena_alloc0 (&msg->arena, CACHE_BYTES);
+  else if (msg->cache[id] != NULL)
     return msg->cache[id];
   SfSipValues *out = sf_sip_arena_alloc0 (&msg->arena, sizeof *out);
   out->pdata = out->first;
@@ -685,16 +692,17 @@ SfSipMsg *
 sf_sip_msg_compact (SfSipMsg *msg)
 {
   g_return_val_if_fail (msg != NULL, NULL);
-  if (msg->frame_used == 0 || msg->frame_used < msg->table_bytes)
+  if (msg->compacted || msg->frame_used == 0 || msg->frame_used < msg->table_bytes + ROUND_ALIGN (CACHE_BYTES))
     return sf_sip_msg_ref (msg);
   /* What the framing made, copied: the fields (slices of the same bytes), the
    * header table (slices too) at its exact size, the Request-URI parsed again
    * (its parts point into the arena); no value (they are parsed again when
-   * asked for).  The block: what the framing took less the header tables,
-   * then the one table, and the alignment its start may lose. */
+   * asked for, the value cache made then).  The block: what the framing took
+   * less the value cache and the header tables, then the one table, and the
+   * alignment its start may lose. */
   guint n = msg->n_headers;
   gsize table = ROUND_ALIGN (MAX (n, 1) * sizeof (SfSipHdr));
-  gsize block = msg->frame_used - msg->table_bytes + table + ARENA_ALIGN;
+  gsize block = msg->frame_used - ROUND_ALIGN (CACHE_BYTES) - msg->table_bytes + table + ARENA_ALIGN;
   if (block >= MSG_BLOCK)
     return sf_sip_msg_ref (msg);
   SfSipMsg *c = g_malloc (G_STRUCT_OFFSET (SfSipMsg, first_block) + block);
@@ -703,7 +711,7 @@ sf_sip_msg_compact (SfSipMsg *msg)
   g_bytes_ref (c->bytes);
   c->version_error = msg->version_error != NULL ? g_error_copy (msg->version_error) : NULL;
   c->invalid = msg->invalid != NULL ? g_error_copy (msg->invalid) : NULL;
-  memset (c->cache, 0, sizeof c->cache);
+  c->cache = NULL;
   sf_sip_arena_init (&c->arena, c->first_block, block);
   /* A retransmission reads a value or two (the top Via, for its way back):
    * further blocks of a quarter of the wire's do for that. */
@@ -711,6 +719,7 @@ sf_sip_msg_compact (SfSipMsg *msg)
   c->headers = n > 0 ? sf_sip_arena_dup (&c->arena, msg->headers, n * sizeof (SfSipHdr)) : NULL;
   c->cap_headers = n;
   c->table_bytes = (guint) table;
+  c->compacted = TRUE;
   if (msg->ruri != NULL) {
     c->ruri = sf_sip_uri_parse_in (c->ruri_raw, c->base, &c->arena, NULL);
     if (c->ruri == NULL) {
@@ -942,7 +951,7 @@ sf_sip_msg_check_all (SfSipMsg *msg, GError **error)
     SfSipHdrId id = (SfSipHdrId) __builtin_ctzll (left);
     if (msg->count[id] > 1 && sf_sip_hdr_info (id)->shape == SF_SIP_HDR_SINGLE)
       return err (error, SF_SIP_ERROR_SYNTAX, "%s: appears more than once", sf_sip_hdr_info (id)->name);
-    if (msg->cache[id] == NULL && sf_sip_msg_values (msg, id, error) == NULL)
+    if ((msg->cache == NULL || msg->cache[id] == NULL) && sf_sip_msg_values (msg, id, error) == NULL)
       return FALSE;
   }
   return TRUE;

@@ -44,7 +44,7 @@ gboolean sf_sip_msg_validate (SfSipMsg *msg, GError **error);
  * again when asked for.  For a message kept long (a server transaction's
  * request and response, kept until Timer J or H): a message from the wire
  * takes a 4 KB block.  A new ref of @msg when it cannot be smaller (a head
- * only, or more lines than one block holds). */
+ * only, more lines than one block holds, or a compact copy already). */
 SfSipMsg *sf_sip_msg_compact (SfSipMsg *msg);
 /* A 400 response (505 for a request of another SIP version) to @req (framed, maybe not valid) as raw bytes: its Via, From,
  * To (with a tag added), Call-ID and CSeq lines as received, and a reason phrase

@@ -20,7 +20,7 @@ job (SfCtx *ctx)
   return pi != NULL ? pi->job : NULL;
 }
 
-/* The request as forwarded, NULL before. */
+/* The request as forwarded, NULL before (and once Accepted). */
 static SfSipMsg *
 forwarded (SfCtx *ctx)
 {
@@ -81,8 +81,8 @@ static SfOpResult
 sf_op_branch_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfProxyJob *j = job (ctx);
-  if (j == NULL || forwarded (ctx) != NULL)
-    return SF_OP_SKIP;
+  if (j == NULL || j->req == NULL || forwarded (ctx) != NULL)
+    return SF_OP_SKIP; /* forwarded already (j->req NULL: and Accepted) */
   SfStack *s = sf_stack_from_ctx (ctx);
   SfProxyConfig *c = sf_proxy_config (ctx);
   g_autoptr (SfSipUri) target = j->target != NULL ? sf_sip_uri_parse (sf_sip_str (j->target, strlen (j->target)), NULL, NULL) : NULL;
@@ -233,6 +233,14 @@ sf_op_branch_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_OUTCOME (0);
   }
   sf_ctx_timer_cancel (ctx, "C");
+  if (j->invite && status < 300) {
+    /* Accepted: the branch lives on as long as its client transaction (64*T1)
+     * and builds nothing more from its requests (no CANCEL, no 408 of its
+     * own): both are let go; the client transaction keeps its own (compact)
+     * ref of the one forwarded, the parent its ref of the one received. */
+    g_clear_pointer (&j->req, sf_sip_msg_unref);
+    g_clear_pointer (&sf_proxy_inst (ctx)->fwd, sf_sip_msg_unref);
+  }
   return SF_OP_OUTCOME (j->invite && status < 300 ? 1 : 2);
 }
 

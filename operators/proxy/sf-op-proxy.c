@@ -1013,6 +1013,12 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       p->final_sent = status;
       p->no_new_branches = TRUE;
       cancel_pending (ctx, p, "SIP;cause=200;text=\"Call completed elsewhere\"");
+      /* No branch follows a 2xx, and the instance lives on while the
+       * branches wait for further 2xx (up to 64*T1): the request as a
+       * compact copy from here (its values parsed again if read). */
+      SfSipMsg *old = p->req->msg;
+      p->req->msg = sf_sip_msg_compact (old);
+      sf_sip_msg_unref (old);
     }
     return SF_OP_OUTCOME (1);
   }

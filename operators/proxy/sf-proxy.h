@@ -79,7 +79,7 @@ typedef struct {
 
 /* What a branch is given (SfProxyInstance.job, set by its parent). */
 typedef struct {
-  SfSipMsg *req;        /* owned ref: the request as received */
+  SfSipMsg *req;        /* owned ref: the request as received; NULL once the branch is Accepted */
   char *target;         /* owned, nullable */
   char *hop;            /* owned, nullable: the next hop instead of the target's (SfProxyTarget.hop) */
   char *route;          /* owned, nullable: Route values to preload (SfProxyTarget.route) */
@@ -105,7 +105,7 @@ typedef struct {
   gboolean quitting;        /* shutdown came before the request: it gets 503 */
   /* a branch instance (xml/proxy-branch.xml) */
   SfProxyJob *job;          /* set by its parent */
-  SfSipMsg *fwd;            /* a ref: the request as forwarded */
+  SfSipMsg *fwd;            /* a ref: the request as forwarded; NULL again once the branch is Accepted */
   char *rr_token;           /* the token of the Record-Route the branch put in its
                              * request; a response's Record-Route values carrying it are ours */
   char *caller_token;       /* "Contact raw\ntoken": the token made for the callee's Contact */

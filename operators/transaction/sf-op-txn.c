@@ -483,6 +483,25 @@ to_parent (SfCtx *ctx, SfEvent *ev)
                                               (GDestroyNotify) sf_sip_event_free));
 }
 
+/* A final response (@status) came: the request is not sent again, and the
+ * transaction lives on (Timer D, K or M: up to 64*T1) for the key and the
+ * ACK built from it.  A message parsed into its 4 KB block is kept as a
+ * compact copy instead (sf_sip_msg_compact: values parsed again when read);
+ * the TU's ref, if it keeps one, stays as it was.  Over TCP and TLS only an
+ * INVITE's 2xx leaves it living (Timer M; D and K are 0 there): no copy else. */
+static void
+compact_request (SfCtx *ctx, guint status)
+{
+  SfClientTxn *c = client_of (ctx);
+  if (c == NULL || c->req == NULL)
+    return;
+  if (sf_sip_proto_is_stream (c->proto) && (status >= 300 || !sf_sip_str_eq (sf_sip_msg_method (c->req), "INVITE")))
+    return;
+  SfSipMsg *old = c->req;
+  c->req = sf_sip_msg_compact (old);
+  sf_sip_msg_unref (old);
+}
+
 /* A response: to the transaction user; its class picks the outcome. */
 static SfOpResult
 sf_op_txn_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -494,6 +513,8 @@ sf_op_txn_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint status = sf_sip_msg_status (e->msg);
   if (status >= 300)
     keep (&sf_txn_inst (ctx)->final, e->msg);
+  if (status >= 200)
+    compact_request (ctx, status);
   return SF_OP_OUTCOME (status < 200 ? 0 : status < 300 ? 1 : 2);
 }
 

@@ -21,10 +21,15 @@
  *    sent-by against the source) and where a request for the binding goes
  *    (registrar.nat auto, off, always; docs/servers.md "Behind NAT")
  *  - in_flow_upstream_rr: a NATed caller's flow token in our Record-Route,
- *    none when an element upstream Record-Routed (another node) */
+ *    none when an element upstream Record-Routed (another node)
+ *  - accepted_compact: after a 2xx the INVITE's client transaction keeps its
+ *    request as a compact copy (64*T1 in Accepted); a 2xx retransmission
+ *    still goes upstream through the branch that let its requests go, and
+ *    every instance ends */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
+#include "operators/transaction/sf-stack-private.h"
 #include "operators/proxy/sf-proxy.h"
 #include "operators/registrar/sf-nat.h"
 #include "operators/sf-modules.h"
@@ -407,6 +412,46 @@ timer_c (void)
 }
 
 static void
+accepted_compact (void)
+{
+  Px *t = px_setup (NULL);
+  send_invite (t, "z9hG4bKac1");
+  g_autofree char *fwd = expect (t, "INVITE ");
+  g_autoptr (SfSipMsg) fm = fwd != NULL ? msg (fwd) : NULL;
+  CU_ASSERT_PTR_NOT_NULL_FATAL (fm);
+  SfInstance *ict = sf_stack_client_txn (t->stack, NULL, fm);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (ict);
+  SfTxnInstance *ti = sf_txn_inst_peek_of (t->env->ep, ict);
+  CU_ASSERT_FATAL (ti != NULL && ti->client != NULL);
+  /* before the 2xx: the message the branch built, in its full block (a
+   * compact copy of it is another message) */
+  g_autoptr (SfSipMsg) c0 = sf_sip_msg_compact (ti->client->req);
+  CU_ASSERT_PTR_NOT_EQUAL (c0, ti->client->req);
+  g_autofree char *ok = respond (fwd, 200, "OK");
+  send_text (t, ok);
+  g_autofree char *up = expect (t, "SIP/2.0 200");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (up);
+  CU_ASSERT_PTR_NOT_NULL (strstr (up, "branch=z9hG4bKac1"));
+  /* Accepted: the request kept is a compact copy (compacting it again gives it back) */
+  ti = sf_txn_inst_peek_of (t->env->ep, ict);
+  CU_ASSERT_FATAL (ti != NULL && ti->client != NULL);
+  g_autoptr (SfSipMsg) c1 = sf_sip_msg_compact (ti->client->req);
+  CU_ASSERT_PTR_EQUAL (c1, ti->client->req);
+  g_autoptr (GBytes) b0 = sf_sip_msg_serialize (fm);
+  g_autoptr (GBytes) b1 = sf_sip_msg_serialize (ti->client->req);
+  CU_ASSERT_TRUE (g_bytes_equal (b0, b1));
+  /* the callee's 2xx again (RFC 6026): upstream again */
+  send_text (t, ok);
+  g_autofree char *again = expect (t, "SIP/2.0 200");
+  CU_ASSERT_PTR_NOT_NULL (again);
+  nothing_sent (t);
+  sf_endpoint_advance (t->env->ep, 64 * 500);
+  nothing_sent (t);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  px_free (t);
+}
+
+static void
 timer_c_silent (void)
 {
   const char *const sets[] = { "proxy.timer_c=10", NULL };
@@ -610,6 +655,7 @@ sf_test_register_proxy (void)
   SF_ADD_TEST (s, branch_ours_failover);
   SF_ADD_TEST (s, timer_c);
   SF_ADD_TEST (s, timer_c_silent);
+  SF_ADD_TEST (s, accepted_compact);
   SF_ADD_TEST (s, quitting);
   SF_ADD_TEST (s, max_breadth);
   SF_ADD_TEST (s, nat_detect);

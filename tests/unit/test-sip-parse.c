@@ -246,6 +246,10 @@ walk_index (const char *dir, const char *msgdir, gboolean (*check) (const char *
                       sf_sip_msg_n_headers (c) == sf_sip_msg_n_headers (m) && g_bytes_equal (s1, s2) &&
                       sf_sip_msg_is_request (c) == sf_sip_msg_is_request (m) &&
                       (!sf_sip_msg_is_request (m) || sf_sip_uri_equal (sf_sip_msg_ruri (c), sf_sip_msg_ruri (m)));
+      /* Compacting a compact copy (a client transaction's request, compacted
+       * at its final response, may be one already) makes no third. */
+      g_autoptr (SfSipMsg) cc = c != NULL ? sf_sip_msg_compact (c) : NULL;
+      same = same && cc == c;
       if (!same)
         g_printerr ("%s: its compact copy reads differently\n", cols[0]);
       CU_ASSERT_TRUE (same);
