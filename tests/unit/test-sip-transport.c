@@ -290,15 +290,19 @@ udp6_socket (void)
  * reachable (can_send says so, a send fails cleanly); over TCP the IPv4 peer
  * is refused.  @set_v6only (UDP): -1 the socket sf_sip_transport_listen
  * makes, else one the test made with the option set so, both branches run
- * whatever the host's default. */
+ * whatever the host's default.  @batch: UDP datagrams leave at the end of the
+ * turn (sf_sip_transport_set_udp_batch), the way a running stack sends, else
+ * at once (the unit tests' fake clock). */
 static void
-dual_stack_one (SfSipProto proto, gint set_v6only)
+dual_stack_one (SfSipProto proto, gint set_v6only, gboolean batch)
 {
   Inbox ia, ib;
   inbox_init (&ia);
   inbox_init (&ib);
   SfSipTransport *a = sf_sip_transport_new (NULL, on_recv, &ia);
   SfSipTransport *b = sf_sip_transport_new (NULL, on_recv, &ib);
+  sf_sip_transport_set_udp_batch (a, batch);
+  sf_sip_transport_set_udp_batch (b, batch);
   const char *name = proto == SF_SIP_UDP ? "udp" : "tcp";
   g_autofree char *spec_a = g_strdup_printf ("%s:127.0.0.1:0", name);
   g_autofree char *spec_b = g_strdup_printf ("%s:[::]:0", name);
@@ -374,10 +378,12 @@ dual_stack_one (SfSipProto proto, gint set_v6only)
 static void
 dual_stack (void)
 {
-  dual_stack_one (SF_SIP_UDP, -1);
-  dual_stack_one (SF_SIP_UDP, 0);
-  dual_stack_one (SF_SIP_UDP, 1);
-  dual_stack_one (SF_SIP_TCP, -1);
+  dual_stack_one (SF_SIP_UDP, -1, FALSE);
+  dual_stack_one (SF_SIP_UDP, 0, FALSE);
+  dual_stack_one (SF_SIP_UDP, 0, TRUE);
+  dual_stack_one (SF_SIP_UDP, 1, FALSE);
+  dual_stack_one (SF_SIP_UDP, 1, TRUE);
+  dual_stack_one (SF_SIP_TCP, -1, FALSE);
 }
 
 static gboolean
