@@ -712,6 +712,8 @@ sf_sip_msg_compact (SfSipMsg *msg)
   c->version_error = msg->version_error != NULL ? g_error_copy (msg->version_error) : NULL;
   c->invalid = msg->invalid != NULL ? g_error_copy (msg->invalid) : NULL;
   c->cache = NULL;
+  c->frame_used = 0; /* set by framed() below, when the Request-URI fits the block */
+  c->table_in_place = FALSE;
   sf_sip_arena_init (&c->arena, c->first_block, block);
   /* A retransmission reads a value or two (the top Via, for its way back):
    * further blocks of a quarter of the wire's do for that. */
