@@ -2628,7 +2628,7 @@ udp_send_to (UdpListener *l, GInetSocketAddress *dest, GBytes *wire, GError **er
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Error sending message: no native form of the address");
     return FALSE;
   }
-  if (t->n_out == UDP_OUT_CAP)
+  while (t->n_out >= UDP_OUT_CAP) /* a flush empties it; the loop guards a hook that sends */
     udp_flush (t);
   UdpOut *o = &t->out[t->n_out];
   if (!g_socket_address_to_native (G_SOCKET_ADDRESS (dest), &o->name, sizeof o->name, error))

@@ -134,6 +134,21 @@ last_msg (SfTxnInstance *t)
   return t->kept != NULL ? parse_kept (t->kept->bytes + t->kept->req_len, t->kept->resp_len) : NULL;
 }
 
+gboolean
+sf_txn_sent_last (SfTxnInstance *t, GBytes *wire)
+{
+  if (t == NULL || wire == NULL)
+    return FALSE;
+  gsize len;
+  const char *d = g_bytes_get_data (wire, &len);
+  if (t->last != NULL) {
+    g_autoptr (GBytes) last = sf_sip_msg_serialize (t->last);
+    return g_bytes_equal (last, wire);
+  }
+  return t->kept != NULL && t->kept->resp_len == len && len > 0 &&
+         memcmp (t->kept->bytes + t->kept->req_len, d, len) == 0;
+}
+
 /* The first request: kept, handed to the transaction user. */
 static SfOpResult
 sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)

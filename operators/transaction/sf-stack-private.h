@@ -153,6 +153,10 @@ void sf_stack_tap_flush (SfStack *s);
 void sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
 void sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data);
 void sf_txn_client_free (SfClientTxn *c);
+/* sf-op-txn.c: @wire is, byte for byte, the last response server transaction
+ * @t (nullable) sent (a datagram that failed at the end of its turn is its
+ * own, not one that merely names its key: sf_stack_on_udp_failed). */
+gboolean sf_txn_sent_last (SfTxnInstance *t, GBytes *wire);
 
 /* sf-txn-tu.c: the endpoint's untaken hook (a request the call did not take). */
 void sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data);

@@ -188,28 +188,54 @@ sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError
 /* A UDP datagram that failed at the end of the turn it was sent in: the
  * transaction that sent it hears txn:transport_error, as a send that failed at
  * once tells it (17.1.4, 17.2.4): a request's client transaction, a response's
- * server transaction.  An ACK's failure, and a message no transaction sent
- * (stateless, forwarded stray), are noted only, as before. */
+ * server transaction.  Which one sent it is told by what it sent, never by the
+ * key the bytes name: a stateless answer (a 400 copies the Via and CSeq of
+ * whatever came in) names the transaction of anyone whose branch and sent-by
+ * the sender copied, and its failure must not end that transaction (a third
+ * party could kill a ringing call with one datagram).  So a client
+ * transaction hears it only when the bytes are its request's and went to its
+ * destination, a server transaction only when they are its last response's.
+ * An ACK's failure, and a message no transaction sent (stateless, forwarded
+ * stray), are noted only, at debug: a peer can make them fail. */
 void
 sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data)
 {
-  (void) dest;
   SfStack *s = data;
   g_autoptr (SfSipMsg) m = sf_sip_msg_parse (wire, NULL);
   if (m == NULL || sf_sip_msg_cseq (m) == NULL)
     return; /* what we built parses: never */
   gboolean request = sf_sip_msg_is_request (m);
+  SfInstance *t = NULL;
+  if (!request || !sf_sip_str_eq (sf_sip_msg_method (m), "ACK")) {
+    g_autofree char *method = request ? NULL : sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
+    g_autofree char *key = request ? sf_sip_txn_client_key (m) : sf_sip_txn_server_key_for (m, method);
+    t = key != NULL ? sf_endpoint_lookup (s->ep, "transaction", key) : NULL;
+  }
+  SfTxnInstance *ti = t != NULL ? sf_txn_inst_peek_of (s->ep, t) : NULL;
+  gboolean ours = FALSE;
+  if (ti != NULL && request) {
+    SfClientTxn *c = ti->client;
+    if (c != NULL && c->proto == SF_SIP_UDP && c->req != NULL &&
+        g_inet_socket_address_get_port (c->dest) == g_inet_socket_address_get_port (dest) &&
+        g_inet_address_equal (g_inet_socket_address_get_address (c->dest), g_inet_socket_address_get_address (dest))) {
+      g_autoptr (GBytes) sent = sf_sip_msg_serialize (c->req);
+      ours = g_bytes_equal (sent, wire);
+    }
+  } else if (ti != NULL) {
+    ours = sf_txn_sent_last (ti, wire);
+  }
+  if (!ours) {
+    if (request)
+      g_debug ("%.*s not sent: %s", (int) sf_sip_msg_method (m).len, sf_sip_msg_method (m).p, error->message);
+    else
+      g_debug ("%u not sent: %s", sf_sip_msg_status (m), error->message);
+    return;
+  }
   if (!request)
-    g_warning ("sending %u: %s", sf_sip_msg_status (m), error->message);
+    g_warning ("%s: sending %u: %s", sf_instance_handle (t), sf_sip_msg_status (m), error->message);
   else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
     g_debug ("%.*s not sent: %s", (int) sf_sip_msg_method (m).len, sf_sip_msg_method (m).p, error->message);
-  if (request && sf_sip_str_eq (sf_sip_msg_method (m), "ACK"))
-    return;
-  g_autofree char *method = request ? NULL : sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
-  g_autofree char *key = request ? sf_sip_txn_client_key (m) : sf_sip_txn_server_key_for (m, method);
-  SfInstance *t = key != NULL ? sf_endpoint_lookup (s->ep, "transaction", key) : NULL;
-  if (t != NULL)
-    sf_endpoint_post (s->ep, t, sf_event_new (SF_EV_TXN, "transport_error", error->message));
+  sf_endpoint_post (s->ep, t, sf_event_new (SF_EV_TXN, "transport_error", error->message));
 }
 
 void

@@ -24,6 +24,8 @@
  *  - server_send_fails: a response retransmission that cannot be sent (a send
  *    filter refuses it) ends the INVITE and the non-INVITE server transaction at
  *    once, Completed -> Terminated (17.2.4, Figures 7 and 8)
+ *  - failed_send_owner: a datagram that failed at the end of its turn ends the
+ *    transaction that sent those bytes, not one whose key a stateless answer names
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
  *    a retransmitted request gets the same answer; Timer J ends each transaction
@@ -70,6 +72,7 @@
 #include "config.h"
 #include "sf-test.h"
 #include "operators/transaction/sf-stack.h"
+#include "operators/transaction/sf-stack-private.h"
 #include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
 #include "sipflow/sf-message.h"
@@ -455,6 +458,45 @@ server_send_fails (void)
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"nist\"", "\"state\":\"Terminated\"",
                                   NULL), 1);
   sf_sip_transport_set_send_filter (sf_stack_transport (t->stack), NULL, NULL);
+  txn_free (t);
+}
+
+/* A datagram that fails at the end of its turn (sf_stack_on_udp_failed) ends
+ * only the transaction that sent those bytes.  The attack: a request that the
+ * transport answers statelessly (a 400 copies its Via and CSeq), carrying a
+ * ringing caller's branch and sent-by, from where that 400 cannot go (source
+ * port 0: EINVAL; or padded past the datagram size: EMSGSIZE).  Found by
+ * its key, the 400's failure ended the caller's INVITE transaction. */
+static void
+failed_send_owner (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
+  sf_test_env_free (scratch);
+  send_req (t, "INVITE", "z9hG4bKvictim", "INVITE", NULL);
+  sf_test_peer_wait (t->peer);
+  char buf[4096];
+  gssize n = g_socket_receive (t->peer, buf, sizeof buf, NULL, NULL);
+  CU_ASSERT_TRUE_FATAL (n > 12 && strncmp (buf, "SIP/2.0 486 ", 12) == 0);
+  g_autoptr (GBytes) own = g_bytes_new (buf, (gsize) n);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the IST, Completed */
+  g_autoptr (GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Invalid argument");
+  /* the stateless 400 the attacker's request drew: the victim's Via and CSeq */
+  g_autofree char *forged = g_strdup_printf (
+    "SIP/2.0 400 CSeq method does not match\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKvictim\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>;tag=x\r\nCall-ID: other@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", t->port);
+  g_autoptr (GBytes) wire = g_bytes_new (forged, strlen (forged));
+  sf_stack_on_udp_failed (t->to, wire, error, t->stack);
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", NULL), 0);
+  /* its own 486 failing: that ends it (17.2.4) */
+  sf_stack_on_udp_failed (t->to, own, error, t->stack);
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", "\"state\":\"Terminated\"",
+                                  NULL), 1);
   txn_free (t);
 }
 
@@ -1257,6 +1299,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, rfc2543_ack_for_2xx);
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, server_send_fails);
+  SF_ADD_TEST (s, failed_send_owner);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, sdk_send_request);
   SF_ADD_TEST (s, nict_timeout);
