@@ -152,6 +152,8 @@ struct _SfSipTransport {
   SfSipSteerDone after_read;    /* nullable: after each batch of datagrams read (sf_sip_transport_set_after_read) */
   UdpOut out[UDP_OUT_CAP];      /* datagrams of this turn, in the order they were made */
   guint n_out;
+  int fail_errno;               /* sf_sip_transport_fail_sends (tests): the flush's next fail_n fail so */
+  guint fail_n;
   GSource *flush;               /* owned: sends them before the context may sleep (udp_flush_prepare) */
   gboolean batch;               /* UDP sends wait for the turn's end (sf_sip_transport_set_udp_batch) */
   SfSipUdpFailedFunc udp_failed; /* nullable: a datagram the flush could not send */
@@ -2483,12 +2485,27 @@ sf_sip_transport_listen_udp_socket (SfSipTransport *t, GSocket *sock, GInetSocke
 
 static gboolean same_addr (GInetSocketAddress *a, GInetSocketAddress *b);
 
-/* What a datagram's send failed with: counted, and told to whoever sent it
- * (sf_sip_transport_set_udp_failed). */
+/* A send that failed for want of room (the socket's send buffer full, the
+ * kernel short of buffers): a datagram lost as the network loses them, which
+ * retransmissions (17.1.1.2, 17.2.1) are for, not a transport error that ends
+ * a transaction.  A peer can fill the buffer (large requests drawing 400s):
+ * reported, this ended ringing calls that shared it. */
+static gboolean
+udp_error_is_loss (int e)
+{
+  return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ENOMEM;
+}
+
+/* What a datagram's send failed with: counted; told to whoever sent it
+ * (sf_sip_transport_set_udp_failed) unless it is a loss (udp_error_is_loss). */
 static void
 udp_out_failed (SfSipTransport *t, UdpOut *o, int e)
 {
   t->stats.send_errors++;
+  if (udp_error_is_loss (e)) {
+    g_debug ("a datagram dropped: %s", g_strerror (e));
+    return;
+  }
   g_autoptr (GError) error = g_error_new (G_IO_ERROR, g_io_error_from_errno (e), "Error sending message: %s", g_strerror (e));
   if (t->udp_failed != NULL)
     t->udp_failed (o->dest, o->wire, error, t->udp_failed_data);
@@ -2523,6 +2540,12 @@ udp_flush (SfSipTransport *t)
     guint run = 1;
     while (i + run < n && done[i + run].l == done[i].l)
       run++;
+    if (t->fail_n > 0) {
+      t->fail_n--;
+      udp_out_failed (t, &done[i], t->fail_errno);
+      i++;
+      continue;
+    }
     int r;
     do
       r = sendmmsg (g_socket_get_fd (done[i].l->sock), msgs + i, run, MSG_NOSIGNAL);
@@ -2561,6 +2584,13 @@ sf_sip_transport_set_udp_batch (SfSipTransport *t, gboolean batch)
 }
 
 void
+sf_sip_transport_fail_sends (SfSipTransport *t, int e, guint n)
+{
+  t->fail_errno = e;
+  t->fail_n = n;
+}
+
+void
 sf_sip_transport_set_udp_failed (SfSipTransport *t, SfSipUdpFailedFunc func, gpointer data)
 {
   t->udp_failed = func;
@@ -2592,10 +2622,12 @@ udp_native_for (UdpListener *l, struct sockaddr_storage *name, gssize size)
 
 /* One datagram by sendto(2) on the socket's descriptor: what g_socket_send_to
  * does for a non-blocking socket, without its checks and conversions around
- * the call (about 500 instructions a message); its errors as GLib's. */
+ * the call (about 500 instructions a message); its errors as GLib's, but for
+ * a loss (udp_error_is_loss): TRUE, *@lost set, counted in send_errors. */
 static gboolean
-udp_send_now (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len, GError **error)
+udp_send_now (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len, gboolean *lost, GError **error)
 {
+  *lost = FALSE;
   struct sockaddr_storage name;
   gssize size = g_socket_address_get_native_size (G_SOCKET_ADDRESS (dest));
   if (size < 0) {
@@ -2611,6 +2643,12 @@ udp_send_now (UdpListener *l, GInetSocketAddress *dest, const char *d, gsize len
   while (n < 0 && errno == EINTR);
   if (n < 0) {
     int e = errno;
+    if (udp_error_is_loss (e)) { /* lost, as on the wire */
+      g_debug ("a datagram dropped: %s", g_strerror (e));
+      l->t->stats.send_errors++;
+      *lost = TRUE;
+      return TRUE;
+    }
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (e), "Error sending message: %s", g_strerror (e));
     return FALSE;
   }
@@ -2670,12 +2708,15 @@ udp_send (SfSipTransport *t, GInetSocketAddress *local, GInetSocketAddress *dest
     if (!t->batch) {
       gsize len;
       const char *d = g_bytes_get_data (wire, &len);
-      if (!udp_send_now (l, dest, d, len, error)) {
+      gboolean lost;
+      if (!udp_send_now (l, dest, d, len, &lost, error)) {
         t->stats.send_errors++;
         return FALSE;
       }
-      t->stats.sent++;
-      count_message (t->stats.requests_out, t->stats.responses_out, d, len);
+      if (!lost) {
+        t->stats.sent++;
+        count_message (t->stats.requests_out, t->stats.responses_out, d, len);
+      }
     } else if (!udp_send_to (l, dest, wire, error)) {
       t->stats.send_errors++;
       return FALSE;

@@ -161,6 +161,11 @@ void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func
 void sf_sip_transport_set_udp_batch (SfSipTransport *t, gboolean batch);
 typedef void (*SfSipUdpFailedFunc) (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data);
 void sf_sip_transport_set_udp_failed (SfSipTransport *t, SfSipUdpFailedFunc func, gpointer data);
+/* Tests: the next @n datagrams the end-of-turn flush sends fail with errno @e
+ * as if the kernel said so (a full send buffer is not made on demand). A
+ * failure for want of room (EAGAIN, ENOBUFS, ENOMEM) is a loss: counted in
+ * send_errors, not told to @func. */
+void sf_sip_transport_fail_sends (SfSipTransport *t, int e, guint n);
 /* Sends the UDP datagrams held since the turn began now (they leave before
  * the transport's context next sleeps anyway). */
 void sf_sip_transport_flush (SfSipTransport *t);

@@ -56,6 +56,7 @@
  *    bound socket: its address with its port or port 0, not another port,
  *    family or the any-address
  *  - udp_send_batch: UDP datagrams leave at the end of the turn they were sent
+ *    (a failure for want of room is a loss, counted, not told to the stack)
  *    in: none before it, all of them in order after one turn; a send from an
  *    idle callback leaves without another event arriving; a datagram that
  *    fails in the middle (a broadcast address without SO_BROADCAST) is counted
@@ -71,6 +72,7 @@
 #include <glib/gstdio.h>
 #include <libsoup/soup.h>
 #include <string.h>
+#include <errno.h>
 #include <netinet/in.h>
 
 typedef struct {
@@ -1219,6 +1221,25 @@ udp_send_batch (void)
   CU_ASSERT_EQUAL (st->send_errors, 1);
   CU_ASSERT_EQUAL (st->sent, 13);
   CU_ASSERT_TRUE (datagrams_in_order (r, "e", 0, 2));
+  /* A send buffer full (or the kernel short of buffers): a loss, counted, not
+   * told (a peer can fill the buffer; retransmissions are for losses); a
+   * refusal that is not a loss is told. */
+  sf_sip_transport_fail_sends (a, EAGAIN, 1);
+  send_text (a, to, "full");
+  sf_sip_transport_flush (a);
+  sf_sip_transport_fail_sends (a, ENOBUFS, 1);
+  send_text (a, to, "nobufs");
+  sf_sip_transport_flush (a);
+  CU_ASSERT_EQUAL (f.calls, 1);
+  CU_ASSERT_EQUAL (st->send_errors, 3);
+  sf_sip_transport_fail_sends (a, EPERM, 1);
+  send_text (a, to, "refused");
+  sf_sip_transport_flush (a);
+  CU_ASSERT_EQUAL (f.calls, 2);
+  CU_ASSERT_STRING_EQUAL (f.wire, "refused");
+  CU_ASSERT_EQUAL (st->send_errors, 4);
+  CU_ASSERT_EQUAL (st->sent, 13);
+  CU_ASSERT_EQUAL (g_socket_condition_check (r, G_IO_IN), 0);
   /* The cap: the 65th of a turn sends the 64 before it. */
   for (guint i = 0; i < 70; i++) {
     g_autofree char *text = g_strdup_printf ("c%u", i);
