@@ -97,6 +97,7 @@ typedef struct {
   UdpListener *l;
   GInetSocketAddress *dest;     /* owned */
   GBytes *wire;                 /* owned */
+  guint64 sender;               /* who queued it (sf_sip_transport_set_sender), 0: nobody told */
   struct sockaddr_storage name; /* @dest's native form */
   socklen_t len;
 } UdpOut;
@@ -152,6 +153,7 @@ struct _SfSipTransport {
   SfSipSteerDone after_read;    /* nullable: after each batch of datagrams read (sf_sip_transport_set_after_read) */
   UdpOut out[UDP_OUT_CAP];      /* datagrams of this turn, in the order they were made */
   guint n_out;
+  guint64 sender;               /* the sender of what is queued now (sf_sip_transport_set_sender) */
   int fail_errno;               /* sf_sip_transport_fail_sends (tests): the flush's next fail_n fail so */
   guint fail_n;
   GSource *flush;               /* owned: sends them before the context may sleep (udp_flush_prepare) */
@@ -2508,7 +2510,7 @@ udp_out_failed (SfSipTransport *t, UdpOut *o, int e)
   }
   g_autoptr (GError) error = g_error_new (G_IO_ERROR, g_io_error_from_errno (e), "Error sending message: %s", g_strerror (e));
   if (t->udp_failed != NULL)
-    t->udp_failed (o->dest, o->wire, error, t->udp_failed_data);
+    t->udp_failed (o->dest, o->wire, o->sender, error, t->udp_failed_data);
 }
 
 /* Sends the datagrams queued in this turn, in their order, with a sendmmsg(2)
@@ -2597,6 +2599,14 @@ sf_sip_transport_set_udp_failed (SfSipTransport *t, SfSipUdpFailedFunc func, gpo
   t->udp_failed_data = data;
 }
 
+guint64
+sf_sip_transport_set_sender (SfSipTransport *t, guint64 sender)
+{
+  guint64 was = t->sender;
+  t->sender = sender;
+  return was;
+}
+
 void
 sf_sip_transport_flush (SfSipTransport *t)
 {
@@ -2675,6 +2685,7 @@ udp_send_to (UdpListener *l, GInetSocketAddress *dest, GBytes *wire, GError **er
   o->l = l;
   o->dest = g_object_ref (dest);
   o->wire = g_bytes_ref (wire);
+  o->sender = t->sender;
   t->n_out++;
   return TRUE;
 }

@@ -155,12 +155,20 @@ void sf_sip_transport_set_send_error (SfSipTransport *t, SfSipSendErrorFunc func
  * the turn's datagrams), in the order sent; for a transport whose context
  * runs (the default, FALSE: at once, as a unit test that advances a fake
  * clock and reads the sockets by hand needs).  A send that fails there is counted (send_errors) and handed to
- * sf_sip_transport_set_udp_failed's @func with its destination and bytes;
+ * sf_sip_transport_set_udp_failed's @func with its destination, bytes and sender;
  * what fails before (no socket of the family, the send filter, an address
  * with no native form) still fails the send call itself. */
 void sf_sip_transport_set_udp_batch (SfSipTransport *t, gboolean batch);
-typedef void (*SfSipUdpFailedFunc) (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data);
+/* @sender: what sf_sip_transport_set_sender named when the datagram was queued
+ * (0: nobody), so the hook knows whose bytes they were without reading them. */
+typedef void (*SfSipUdpFailedFunc) (GInetSocketAddress *dest, GBytes *wire, guint64 sender, const GError *error,
+                                    gpointer data);
 void sf_sip_transport_set_udp_failed (SfSipTransport *t, SfSipUdpFailedFunc func, gpointer data);
+/* The datagrams queued from now on are @sender's (an id of the caller's, 0:
+ * nobody's), until it is set again; returns the sender it replaces, for the
+ * caller to put back.  Only the failure hook reads it: a sender that must not
+ * be found after it ended is one its owner's lookup no longer finds. */
+guint64 sf_sip_transport_set_sender (SfSipTransport *t, guint64 sender);
 /* Tests: the next @n datagrams the end-of-turn flush sends fail with errno @e
  * as if the kernel said so (a full send buffer is not made on demand). A
  * failure for want of room (EAGAIN, ENOBUFS, ENOMEM) is a loss: counted in

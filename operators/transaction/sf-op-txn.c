@@ -134,21 +134,6 @@ last_msg (SfTxnInstance *t)
   return t->kept != NULL ? parse_kept (t->kept->bytes + t->kept->req_len, t->kept->resp_len) : NULL;
 }
 
-gboolean
-sf_txn_sent_last (SfTxnInstance *t, GBytes *wire)
-{
-  if (t == NULL || wire == NULL)
-    return FALSE;
-  gsize len;
-  const char *d = g_bytes_get_data (wire, &len);
-  if (t->last != NULL) {
-    g_autoptr (GBytes) last = sf_sip_msg_serialize (t->last);
-    return g_bytes_equal (last, wire);
-  }
-  return t->kept != NULL && t->kept->resp_len == len && len > 0 &&
-         memcmp (t->kept->bytes + t->kept->req_len, d, len) == 0;
-}
-
 /* The first request: kept, handed to the transaction user. */
 static SfOpResult
 sf_op_txn_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
@@ -171,7 +156,7 @@ resend_last (SfCtx *ctx, SfStack *s, SfSipEvent *req)
   g_autoptr (SfSipMsg) last = last_msg (sf_txn_inst_peek (ctx));
   if (last == NULL)
     return;
-  if (sf_stack_send_response (s, last, &req->peer))
+  if (sf_stack_send_response_by (s, sf_ctx_instance (ctx), last, &req->peer))
     sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   else
     sf_ctx_post_self (ctx, sf_event_new (SF_EV_TXN, "transport_error", NULL));
@@ -219,7 +204,7 @@ sf_op_txn_respond (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *req = request_of (ctx);
   if (strcmp (ev->name, "respond") != 0 || e == NULL || e->msg == NULL || req == NULL)
     return SF_OP_SKIP;
-  if (!sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer)) {
+  if (!sf_stack_send_response_by (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), e->msg, &req->peer)) {
     notify_tu (ctx, "transport_error"); /* 17.2.4; the flow maps "error" to Terminated */
     return SF_OP_ERROR;
   }
@@ -242,7 +227,7 @@ sf_op_txn_forward_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint status = sf_sip_msg_status (e->msg);
   if (status < 200 || status >= 300)
     return SF_OP_DONE; /* a final response was sent already: others are dropped (17.2.1) */
-  sf_stack_send_response (sf_stack_from_ctx (ctx), e->msg, &req->peer);
+  sf_stack_send_response_by (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), e->msg, &req->peer);
   return SF_OP_DONE;
 }
 
@@ -260,7 +245,7 @@ sf_op_txn_send_100 (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (req == NULL || answered (ctx))
     return arg != NULL ? SF_OP_DONE : SF_OP_SKIP;
   g_autoptr (SfSipMsg) r = sf_sip_create_response (req->msg, 100, NULL, NULL, NULL);
-  if (r == NULL || !sf_stack_send_response (sf_stack_from_ctx (ctx), r, &req->peer))
+  if (r == NULL || !sf_stack_send_response_by (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), r, &req->peer))
     return SF_OP_ERROR;
   keep (&sf_txn_inst (ctx)->last, r);
   return arg != NULL ? SF_OP_DONE : SF_OP_CONTINUE;
@@ -440,7 +425,7 @@ sf_op_txn_guard (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (req == NULL)
     return SF_OP_TRANSITION;
   g_autoptr (SfSipMsg) r = sf_txn_answers_build (sf_txn_answers_default (), req->msg, 500);
-  if (r == NULL || !sf_stack_send_response (s, r, &req->peer))
+  if (r == NULL || !sf_stack_send_response_by (s, sf_ctx_instance (ctx), r, &req->peer))
     return SF_OP_TRANSITION;
   keep_final (ctx, req, r);
   return SF_OP_OUTCOME (0);
@@ -454,7 +439,7 @@ sf_op_txn_send_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfClientTxn *c = client_of (ctx);
   if (c == NULL)
     return SF_OP_ERROR;
-  if (!sf_stack_send_request (sf_stack_from_ctx (ctx), c->req, c->proto, c->dest))
+  if (!sf_stack_send_request_by (sf_stack_from_ctx (ctx), sf_ctx_instance (ctx), c->req, c->proto, c->dest))
     sf_ctx_post_self (ctx, sf_event_new (SF_EV_TXN, "transport_error", NULL));
   return SF_OP_CONTINUE;
 }
@@ -469,7 +454,7 @@ sf_op_txn_retransmit_request (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfClientTxn *c = client_of (ctx);
   SfStack *s = sf_stack_from_ctx (ctx);
-  if (c != NULL && sf_stack_send_request (s, c->req, c->proto, c->dest))
+  if (c != NULL && sf_stack_send_request_by (s, sf_ctx_instance (ctx), c->req, c->proto, c->dest))
     sf_stack_count (s, SF_STACK_STAT_RETRANSMISSIONS_SENT);
   sf_stack_backoff (ctx, parts[0], parts[1] == NULL);
   return SF_OP_DONE;
@@ -588,6 +573,25 @@ sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_TRANSITION;
 }
 
+/* RFC 6026 7.1, for the INVITE server transaction in Accepted: "A server
+ * transaction MUST NOT discard transaction state based only on encountering a
+ * non-recoverable transport error when sending a response.  Instead, the
+ * associated INVITE server transaction state machine MUST remain in its
+ * current state.  (Timers will eventually cause it to transition to the
+ * "Terminated" state)."  Its Figure 5 draws Accepted's "Transport Err. /
+ * Inform TU" as a loop.  A 2xx sent at the end of the turn fails after the
+ * transaction entered Accepted: the TU hears it, and Timer L still ends the
+ * transaction (it absorbs the INVITE's retransmissions until then). */
+static SfOpResult
+sf_op_txn_inform_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  if (strcmp (ev->name, "transport_error") != 0)
+    return SF_OP_SKIP;
+  sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_TRANSPORT_ERRORS);
+  notify_tu (ctx, "transport_error");
+  return SF_OP_DONE;
+}
+
 /* RFC 3263 4.3: the request could not reach its target (a transport error,
  * Timer B or F) or the target answered 503 (treated as a failure to reach it):
  * it goes to the next target the location found, through a new client
@@ -680,5 +684,8 @@ const SfOperatorDef sf_op_txn_table[] = {
   { "OpTxnTransportError", sf_op_txn_transport_error, SF_Q_NORMAL, SF_EV_TXN, SF_OPF_TRANSITIONS, NULL, SF_ARG_NONE,
     NULL, NULL, "a send failed (a client's request, or a server's response retransmission): the TU hears "
     "txn:transport_error; transitions", "txn:transport_error", NULL, "RFC 3261 17.1.4, 17.2.4" },
+  { "OpTxnInformTransportError", sf_op_txn_inform_transport_error, SF_Q_NORMAL, SF_EV_TXN, 0, NULL, SF_ARG_NONE,
+    NULL, NULL, "RFC 6026 Accepted: a response that could not be sent: the TU hears txn:transport_error and the "
+    "transaction stays (its timer ends it)", "txn:transport_error", NULL, "RFC 6026 7.1" },
 };
 const gsize sf_op_txn_table_len = G_N_ELEMENTS (sf_op_txn_table);

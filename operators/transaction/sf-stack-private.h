@@ -151,12 +151,10 @@ void sf_stack_tap (SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *local,
 /* Writes the held sip_in, if any. */
 void sf_stack_tap_flush (SfStack *s);
 void sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError *error, gpointer data);
-void sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data);
+/* The transport's hook for a datagram that failed at the end of its turn:
+ * @sender (an instance id, 0: none) is the transaction it was sent by. */
+void sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, guint64 sender, const GError *error, gpointer data);
 void sf_txn_client_free (SfClientTxn *c);
-/* sf-op-txn.c: @wire is, byte for byte, the last response server transaction
- * @t (nullable) sent (a datagram that failed at the end of its turn is its
- * own, not one that merely names its key: sf_stack_on_udp_failed). */
-gboolean sf_txn_sent_last (SfTxnInstance *t, GBytes *wire);
 
 /* sf-txn-tu.c: the endpoint's untaken hook (a request the call did not take). */
 void sf_stack_untaken (SfEndpoint *ep, SfInstance *inst, SfEvent *ev, gpointer data);
@@ -211,6 +209,11 @@ SfInstance *sf_stack_request_targets (SfStack *s, SfInstance *tu, SfSipMsg *req,
  * transaction user; @why ("timeout", "transport_error", "503") is written in
  * the 'failover' event.  FALSE when no target is left (the TU hears of the failure). */
 gboolean sf_stack_failover (SfStack *s, SfInstance *txn, const char *why);
+/* sf_stack_send_response and sf_stack_send_request from transaction @txn:
+ * what the transport queues is named as @txn's (sf_stack_on_udp_failed). */
+gboolean sf_stack_send_response_by (SfStack *s, SfInstance *txn, SfSipMsg *resp, const SfSipPeer *to);
+gboolean sf_stack_send_request_by (SfStack *s, SfInstance *txn, SfSipMsg *req, SfSipProto proto,
+                                   GInetSocketAddress *dest);
 /* 8.2.7: the To tag of a stateless answer to @req, made from its transaction
  * key for @method (transfer full). */
 char *sf_stack_stateless_tag (SfSipMsg *req, const char *method);

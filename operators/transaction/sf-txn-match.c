@@ -9,6 +9,8 @@
 #include "sf-stack-private.h"
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-txn-key.h"
+#include "framework/sf-endpoint-private.h" /* sf_endpoint_lookup_id: a datagram's sender */
+#include "framework/sf-json.h"
 #include <string.h>
 
 SfInstance *
@@ -187,55 +189,50 @@ sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const GError
 
 /* A UDP datagram that failed at the end of the turn it was sent in: the
  * transaction that sent it hears txn:transport_error, as a send that failed at
- * once tells it (17.1.4, 17.2.4): a request's client transaction, a response's
- * server transaction.  Which one sent it is told by what it sent, never by the
+ * once tells it (17.1.4, 17.2.4).  Which one sent it is @sender, the instance
+ * id it was queued under (sf_stack_send_response_by, _request_by), never the
  * key the bytes name: a stateless answer (a 400 copies the Via and CSeq of
  * whatever came in) names the transaction of anyone whose branch and sent-by
  * the sender copied, and its failure must not end that transaction (a third
- * party could kill a ringing call with one datagram).  So a client
- * transaction hears it only when the bytes are its request's and went to its
- * destination, a server transaction only when they are its last response's.
- * An ACK's failure, and a message no transaction sent (stateless, forwarded
- * stray), are noted only, at debug: a peer can make them fail. */
+ * party could kill a ringing call with one datagram); it goes in nobody's
+ * name.  The id is never reused and not found once its instance ended, so a
+ * datagram outliving its transaction tells nobody.  What no live transaction
+ * sent (a stateless answer, a forwarded stray, an ACK) is noted only, at
+ * debug: a peer can make them fail.  A send_failed line follows the
+ * datagram's sip_out, written when it was queued (docs/sip.md). */
 void
-sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data)
+sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, guint64 sender, const GError *error, gpointer data)
 {
   SfStack *s = data;
-  g_autoptr (SfSipMsg) m = sf_sip_msg_parse (wire, NULL);
-  if (m == NULL || sf_sip_msg_cseq (m) == NULL)
-    return; /* what we built parses: never */
-  gboolean request = sf_sip_msg_is_request (m);
-  SfInstance *t = NULL;
-  if (!request || !sf_sip_str_eq (sf_sip_msg_method (m), "ACK")) {
-    g_autofree char *method = request ? NULL : sf_sip_str_dup (sf_sip_msg_cseq (m)->text);
-    g_autofree char *key = request ? sf_sip_txn_client_key (m) : sf_sip_txn_server_key_for (m, method);
-    t = key != NULL ? sf_endpoint_lookup (s->ep, "transaction", key) : NULL;
+  SfInstance *t = sender != 0 ? sf_endpoint_lookup_id (s->ep, sender) : NULL;
+  gsize len;
+  const char *d = g_bytes_get_data (wire, &len);
+  gsize end = 0;
+  while (end < len && end < 512 && d[end] != '\r' && d[end] != '\n')
+    end++;
+  gboolean response = len >= 8 && memcmp (d, "SIP/2.0 ", 8) == 0;
+  if (t != NULL && response)
+    g_warning ("%s: sending %.*s: %s", sf_instance_handle (t), (int) end, d, error->message);
+  else
+    g_debug ("%.*s not sent: %s", (int) end, d, error->message);
+  /* A transaction's failure is one of its events (it ends it, or its TU
+   * hears it: the default stream says why); a datagram nobody sent is a
+   * detail of the sip_out lines, written with them only (--messages): a
+   * peer can make those fail at will. */
+  if (sf_endpoint_emits (s->ep, t != NULL ? SF_EVC_TRANSACTION : SF_EVC_MESSAGE)) {
+    GString *ev = sf_json_begin ("send_failed");
+    sf_json_add_str (ev, "proto", sf_sip_proto_name (SF_SIP_UDP));
+    g_autofree char *r = sf_sip_addr_to_string (dest);
+    sf_json_add_str (ev, "remote", r);
+    g_autofree char *start = g_strndup (d, end);
+    sf_json_add_str (ev, "start", start);
+    sf_json_add_str (ev, "error", error->message);
+    if (t != NULL)
+      sf_json_add_str (ev, "transaction", sf_instance_handle (t));
+    sf_endpoint_emit_line (s->ep, sf_json_end (ev));
   }
-  SfTxnInstance *ti = t != NULL ? sf_txn_inst_peek_of (s->ep, t) : NULL;
-  gboolean ours = FALSE;
-  if (ti != NULL && request) {
-    SfClientTxn *c = ti->client;
-    if (c != NULL && c->proto == SF_SIP_UDP && c->req != NULL &&
-        g_inet_socket_address_get_port (c->dest) == g_inet_socket_address_get_port (dest) &&
-        g_inet_address_equal (g_inet_socket_address_get_address (c->dest), g_inet_socket_address_get_address (dest))) {
-      g_autoptr (GBytes) sent = sf_sip_msg_serialize (c->req);
-      ours = g_bytes_equal (sent, wire);
-    }
-  } else if (ti != NULL) {
-    ours = sf_txn_sent_last (ti, wire);
-  }
-  if (!ours) {
-    if (request)
-      g_debug ("%.*s not sent: %s", (int) sf_sip_msg_method (m).len, sf_sip_msg_method (m).p, error->message);
-    else
-      g_debug ("%u not sent: %s", sf_sip_msg_status (m), error->message);
-    return;
-  }
-  if (!request)
-    g_warning ("%s: sending %u: %s", sf_instance_handle (t), sf_sip_msg_status (m), error->message);
-  else if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
-    g_debug ("%.*s not sent: %s", (int) sf_sip_msg_method (m).len, sf_sip_msg_method (m).p, error->message);
-  sf_endpoint_post (s->ep, t, sf_event_new (SF_EV_TXN, "transport_error", error->message));
+  if (t != NULL)
+    sf_endpoint_post (s->ep, t, sf_event_new (SF_EV_TXN, "transport_error", error->message));
 }
 
 void

@@ -10,7 +10,7 @@
 #include "sip/sf-sip-build.h"
 #include "sip/sf-sip-resolve.h"
 #include "sip/sf-sip-txn-key.h"
-#include "states/sf-instance.h"
+#include "states/sf-instance-private.h" /* the instance's id: what its queued datagrams name */
 #include <string.h>
 
 gboolean
@@ -23,6 +23,28 @@ sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to)
   }
   s->stats.responses_sent++;
   return TRUE;
+}
+
+/* The transport queues what @txn sends in its name (its instance id: never
+ * reused, and not found once the instance ended), so a datagram that fails at
+ * the end of the turn is told to the transaction that sent it and to no other
+ * (sf_stack_on_udp_failed); everything else is sent in nobody's name. */
+gboolean
+sf_stack_send_response_by (SfStack *s, SfInstance *txn, SfSipMsg *resp, const SfSipPeer *to)
+{
+  guint64 was = sf_sip_transport_set_sender (s->tp, txn->id);
+  gboolean ok = sf_stack_send_response (s, resp, to);
+  sf_sip_transport_set_sender (s->tp, was);
+  return ok;
+}
+
+gboolean
+sf_stack_send_request_by (SfStack *s, SfInstance *txn, SfSipMsg *req, SfSipProto proto, GInetSocketAddress *dest)
+{
+  guint64 was = sf_sip_transport_set_sender (s->tp, txn->id);
+  gboolean ok = sf_stack_send_request (s, req, proto, dest);
+  sf_sip_transport_set_sender (s->tp, was);
+  return ok;
 }
 
 /* 8.2.7: a stateless answer's To tag is the same for every retransmission of

@@ -60,7 +60,8 @@
  *    in: none before it, all of them in order after one turn; a send from an
  *    idle callback leaves without another event arriving; a datagram that
  *    fails in the middle (a broadcast address without SO_BROADCAST) is counted
- *    and handed to the failure hook, and the rest are sent; the 65th datagram
+ *    and handed to the failure hook with the sender named when it was queued
+ *    (sf_sip_transport_set_sender), and the rest are sent; the 65th datagram
  *    of a turn sends the 64 before it; freeing the transport sends what is held
  *  (These run on the real clock, as the transport's timers do: limits of 1 s,
  *  every wait bounded.) */
@@ -1123,14 +1124,16 @@ typedef struct {
   guint calls;
   GIOErrorEnum code;
   char *wire;
+  guint64 sender;
 } Failed;
 
 static void
-on_udp_failed (GInetSocketAddress *dest, GBytes *wire, const GError *error, gpointer data)
+on_udp_failed (GInetSocketAddress *dest, GBytes *wire, guint64 sender, const GError *error, gpointer data)
 {
   Failed *f = data;
   (void) dest;
   f->calls++;
+  f->sender = sender;
   f->code = (GIOErrorEnum) error->code;
   g_free (f->wire);
   f->wire = g_strndup (g_bytes_get_data (wire, NULL), g_bytes_get_size (wire));
@@ -1211,13 +1214,18 @@ udp_send_batch (void)
   /* A failure in the middle: counted, handed to the hook; the rest still sent. */
   g_autoptr (GInetAddress) bcast = g_inet_address_new_from_string ("255.255.255.255");
   g_autoptr (GSocketAddress) bad = g_inet_socket_address_new (bcast, g_inet_socket_address_get_port (to));
+  /* The hook hears who queued it (named before the send, unnamed after:
+   * the flush runs in nobody's name). */
   send_text (a, to, "e0");
+  CU_ASSERT_EQUAL (sf_sip_transport_set_sender (a, 41), 0);
   send_text (a, G_INET_SOCKET_ADDRESS (bad), "broadcast");
+  CU_ASSERT_EQUAL (sf_sip_transport_set_sender (a, 0), 41);
   send_text (a, to, "e1");
   sf_sip_transport_flush (a);
   CU_ASSERT_EQUAL (f.calls, 1);
   CU_ASSERT_EQUAL (f.code, G_IO_ERROR_PERMISSION_DENIED);
   CU_ASSERT_STRING_EQUAL (f.wire, "broadcast");
+  CU_ASSERT_EQUAL (f.sender, 41);
   CU_ASSERT_EQUAL (st->send_errors, 1);
   CU_ASSERT_EQUAL (st->sent, 13);
   CU_ASSERT_TRUE (datagrams_in_order (r, "e", 0, 2));
@@ -1237,6 +1245,7 @@ udp_send_batch (void)
   sf_sip_transport_flush (a);
   CU_ASSERT_EQUAL (f.calls, 2);
   CU_ASSERT_STRING_EQUAL (f.wire, "refused");
+  CU_ASSERT_EQUAL (f.sender, 0);
   CU_ASSERT_EQUAL (st->send_errors, 4);
   CU_ASSERT_EQUAL (st->sent, 13);
   CU_ASSERT_EQUAL (g_socket_condition_check (r, G_IO_IN), 0);

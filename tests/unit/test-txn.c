@@ -24,8 +24,15 @@
  *  - server_send_fails: a response retransmission that cannot be sent (a send
  *    filter refuses it) ends the INVITE and the non-INVITE server transaction at
  *    once, Completed -> Terminated (17.2.4, Figures 7 and 8)
- *  - failed_send_owner: a datagram that failed at the end of its turn ends the
- *    transaction that sent those bytes, not one whose key a stateless answer names
+ *  - failed_send_owner (sends batched, the queue flushed at the turn's end): a
+ *    datagram that failed there ends the transaction that sent it, not one whose
+ *    key a stateless 400 names; a send_failed line for each
+ *  - failed_send_rfc2543: the same for an RFC 2543 transaction (no key finds it
+ *    from its response: the sender's id does); a transaction that ended before
+ *    its datagram failed tells nobody
+ *  - accepted_send_fails: a 2xx that fails after the INVITE server transaction
+ *    entered Accepted: the TU hears txn:transport_error, the transaction stays
+ *    (absorbs the INVITE's retransmission) until Timer L (RFC 6026 7.1)
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
  *    a retransmitted request gets the same answer; Timer J ends each transaction
@@ -76,6 +83,7 @@
 #include "operators/transaction/sf-txn-answers.h"
 #include "sip/sf-sip-build.h"
 #include "sipflow/sf-message.h"
+#include <errno.h>
 #include <string.h>
 
 typedef SfTestStack Txn;
@@ -461,42 +469,115 @@ server_send_fails (void)
   txn_free (t);
 }
 
+/* Test stacks send at once (the fake clock: the loop is not turned between
+ * an advance and the read of the socket).  Batched, the way a running stack
+ * sends: what a turn made leaves when the loop turns (recv_status,
+ * nothing_sent), or at flush_turn after an advance. */
+static void
+batched (Txn *t)
+{
+  sf_sip_transport_set_udp_batch (sf_stack_transport (t->stack), TRUE);
+}
+
+/* The turn's end: the queued datagrams sent, what failed told and handled. */
+static void
+flush_turn (Txn *t)
+{
+  sf_sip_transport_flush (sf_stack_transport (t->stack));
+  sf_endpoint_drain (t->env->ep);
+}
+
+/* The next @n datagrams of the queue fail as if the kernel refused them
+ * (EINVAL: not a loss, so a transport error). */
+static void
+fail_next (Txn *t, guint n)
+{
+  sf_sip_transport_fail_sends (sf_stack_transport (t->stack), EINVAL, n);
+}
+
 /* A datagram that fails at the end of its turn (sf_stack_on_udp_failed) ends
- * only the transaction that sent those bytes.  The attack: a request that the
+ * only the transaction that sent it.  The attack: a request that the
  * transport answers statelessly (a 400 copies its Via and CSeq), carrying a
- * ringing caller's branch and sent-by, from where that 400 cannot go (source
- * port 0: EINVAL; or padded past the datagram size: EMSGSIZE).  Found by
- * its key, the 400's failure ended the caller's INVITE transaction. */
+ * ringing caller's branch and sent-by, whose 400 cannot go (source port 0:
+ * EINVAL; or padded past the datagram size: EMSGSIZE).  Found by its key,
+ * the 400's failure ended the caller's INVITE transaction; the 400 goes in
+ * nobody's name now. */
 static void
 failed_send_owner (void)
 {
   SfTestEnv *scratch = sf_test_env_new ();
   Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
   sf_test_env_free (scratch);
+  batched (t);
+  sf_endpoint_set_messages (t->env->ep, SF_MESSAGES_ON); /* the line of a datagram nobody sent */
+  const SfSipTransportStats *st = sf_sip_transport_stats (sf_stack_transport (t->stack));
   send_req (t, "INVITE", "z9hG4bKvictim", "INVITE", NULL);
-  sf_test_peer_wait (t->peer);
-  char buf[4096];
-  gssize n = g_socket_receive (t->peer, buf, sizeof buf, NULL, NULL);
-  CU_ASSERT_TRUE_FATAL (n > 12 && strncmp (buf, "SIP/2.0 486 ", 12) == 0);
-  g_autoptr (GBytes) own = g_bytes_new (buf, (gsize) n);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the IST, Completed */
-  g_autoptr (GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "Invalid argument");
-  /* the stateless 400 the attacker's request drew: the victim's Via and CSeq */
+  /* the victim's Via and CSeq on a request whose CSeq names another method: a 400 */
   g_autofree char *forged = g_strdup_printf (
-    "SIP/2.0 400 CSeq method does not match\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKvictim\r\n"
-    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>;tag=x\r\nCall-ID: other@127.0.0.1\r\n"
-    "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", t->port);
-  g_autoptr (GBytes) wire = g_bytes_new (forged, strlen (forged));
-  sf_stack_on_udp_failed (t->to, wire, error, t->stack);
+    "INVITE sip:uas@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKvictim\r\nMax-Forwards: 70\r\n"
+    "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>\r\nCall-ID: other@127.0.0.1\r\n"
+    "CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n", t->port);
+  fail_next (t, 1);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), forged, strlen (forged), NULL, NULL);
+  for (guint i = 0; i < 100 && st->send_errors == 0; i++)
+    g_main_context_iteration (NULL, FALSE); /* read, answered, the answer failed at the turn's end */
+  CU_ASSERT_EQUAL (st->send_errors, 1);
+  CU_ASSERT_EQUAL (st->bad_requests, 1);
   sf_endpoint_drain (t->env->ep);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", NULL), 0);
-  /* its own 486 failing: that ends it (17.2.4) */
-  sf_stack_on_udp_failed (t->to, own, error, t->stack);
-  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"start\":\"SIP/2.0 400 ", NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"transaction\"", NULL), 0);
+  /* its own 486 (Timer G) failing: that ends it (17.2.4) */
+  fail_next (t, 1);
+  advance (t, 500);
+  flush_turn (t);
+  CU_ASSERT_EQUAL (st->send_errors, 2);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0);
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", "\"state\":\"Terminated\"",
                                   NULL), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"start\":\"SIP/2.0 486 ", "\"transaction\"", NULL), 1);
+  txn_free (t);
+}
+
+/* The same for an RFC 2543 client's INVITE (no magic cookie): a response has
+ * no key that finds its transaction (17.2.3 matches a request by its
+ * Request-URI), so only the sender's name tells whose 486 failed. */
+static void
+failed_send_rfc2543 (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
+  sf_test_env_free (scratch);
+  batched (t);
+  send_req (t, "INVITE", "oldstyle2", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  fail_next (t, 1);
+  advance (t, 500); /* Timer G */
+  flush_turn (t);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0); /* not at Timer H */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", "\"state\":\"Terminated\"",
+                                  NULL), 1);
+  /* A transaction that ended before its datagram failed: its id finds nothing
+   * (ids are never reused), the next transaction is not told. */
+  sf_endpoint_set_messages (t->env->ep, SF_MESSAGES_ON); /* the line of a datagram nobody's now */
+  send_req (t, "INVITE", "z9hG4bKgone", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  g_autoptr (GPtrArray) live = sf_endpoint_instances (t->env->ep);
+  CU_ASSERT_EQUAL_FATAL (live->len, 1);
+  fail_next (t, 1);
+  advance (t, 500); /* its 486 again, queued */
+  sf_endpoint_kill (t->env->ep, live->pdata[0], "test");
+  sf_endpoint_drain (t->env->ep);
+  send_req (t, "INVITE", "z9hG4bKnext", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 486); /* the loop's turn sent both: the old one failed */
+  sf_endpoint_drain (t->env->ep);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"start\":\"SIP/2.0 486 ", NULL), 2);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"transaction\"", NULL), 1);
   txn_free (t);
 }
 
@@ -803,6 +884,52 @@ tcp_connect_refused (void)
   g_autofree char *s = seen ();
   CU_ASSERT_STRING_EQUAL (s, "transport_error");
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the transaction ended; the TU is left */
+  txn_free (t);
+}
+
+/* A call answered with 200 at once; what its transactions tell it of failures, recorded. */
+static const char accept_flow[] =
+  "<flow version=\"2\" name=\"accepter\" scope=\"call\" initial=\"Idle\">"
+  "<state name=\"Idle\"><normal><op name=\"OpRing\" on=\"sip:INVITE\" next=\"Ringing\"/></normal></state>"
+  "<state name=\"Ringing\"><entry><op name=\"OpStartTimer\" arg=\"answer=0ms\"/></entry>"
+  "<normal><op name=\"OpAnswerCall\" on=\"timer:answer\" next=\"Answered\"/></normal></state>"
+  "<state name=\"Answered\"><normal><op name=\"TTuRecord\" on=\"txn:transport_error|txn:timeout\"/></normal></state>"
+  "</flow>";
+
+/* RFC 6026 7.1: the 2xx leaves at the end of the turn, after the INVITE server
+ * transaction entered Accepted; its failure there is told to the TU, and the
+ * transaction stays until Timer L (the state is not discarded for a transport
+ * error).  Accepted mapped no transport error: the TU was never told. */
+static void
+accepted_send_fails (void)
+{
+  if (tu_seen == NULL)
+    tu_seen = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_set_size (tu_seen, 0);
+  SfTestEnv *scratch = sf_test_env_new ();
+  sf_registry_add (scratch->reg, NULL, tu_ops, G_N_ELEMENTS (tu_ops), NULL);
+  Txn *t = txn_setup (sf_test_load (scratch, "accepter.xml", accept_flow));
+  sf_test_env_free (scratch);
+  batched (t);
+  send_req (t, "INVITE", "z9hG4bKacc1", "INVITE", NULL);
+  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  fail_next (t, 1);
+  advance (t, 0); /* the 200, queued; the IST in Accepted */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"machine\":\"ist\"", "\"to\":\"Accepted\"", NULL), 1);
+  flush_turn (t);
+  g_autofree char *s1 = seen ();
+  CU_ASSERT_STRING_EQUAL (s1, "transport_error");
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", NULL), 0);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"start\":\"SIP/2.0 200 ", "\"transaction\"", NULL), 1);
+  /* still there: the INVITE's retransmission is absorbed, not a new call */
+  send_req (t, "INVITE", "z9hG4bKacc1", "INVITE", NULL);
+  CU_ASSERT_TRUE (nothing_sent (t));
+  CU_ASSERT_EQUAL (sf_stack_stats (t->stack)->transactions, 1);
+  advance (t, 64 * 500); /* Timer L */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"instance_end\"", "\"machine\":\"ist\"", "\"state\":\"Terminated\"",
+                                  NULL), 1);
+  g_autofree char *s2 = seen ();
+  CU_ASSERT_STRING_EQUAL (s2, ""); /* Timer L tells nobody */
   txn_free (t);
 }
 
@@ -1300,6 +1427,8 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, untaken_requests);
   SF_ADD_TEST (s, server_send_fails);
   SF_ADD_TEST (s, failed_send_owner);
+  SF_ADD_TEST (s, failed_send_rfc2543);
+  SF_ADD_TEST (s, accepted_send_fails);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, sdk_send_request);
   SF_ADD_TEST (s, nict_timeout);
