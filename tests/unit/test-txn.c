@@ -27,6 +27,8 @@
  *  - failed_send_owner (sends batched, the queue flushed at the turn's end): a
  *    datagram that failed there ends the transaction that sent it, not one whose
  *    key a stateless 400 names; a send_failed line for each
+ *  - failed_send_513: the same for the 513 sent in place of an oversize 486 (the
+ *    transaction keeps the 486: only the sender's id names it)
  *  - failed_send_rfc2543: the same for an RFC 2543 transaction (no key finds it
  *    from its response: the sender's id does); a transaction that ended before
  *    its datagram failed tells nobody
@@ -487,6 +489,18 @@ flush_turn (Txn *t)
   sf_endpoint_drain (t->env->ep);
 }
 
+/* recv_status for a batched stack: the loop turned without blocking until
+ * the peer has the answer (the turn that queued it flushes it before it would
+ * sleep, and the peer's socket is not one the loop polls: a blocking turn
+ * would wait for recv_status's 5 s timeout). */
+static guint
+recv_batched (Txn *t)
+{
+  for (guint i = 0; i < 1000 && !g_socket_condition_check (t->peer, G_IO_IN); i++)
+    g_main_context_iteration (NULL, FALSE);
+  return recv_status (t, NULL);
+}
+
 /* The next @n datagrams of the queue fail as if the kernel refused them
  * (EINVAL: not a loss, so a transport error). */
 static void
@@ -512,7 +526,7 @@ failed_send_owner (void)
   sf_endpoint_set_messages (t->env->ep, SF_MESSAGES_ON); /* the line of a datagram nobody sent */
   const SfSipTransportStats *st = sf_sip_transport_stats (sf_stack_transport (t->stack));
   send_req (t, "INVITE", "z9hG4bKvictim", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  CU_ASSERT_EQUAL (recv_batched (t), 486);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1); /* the IST, Completed */
   /* the victim's Via and CSeq on a request whose CSeq names another method: a 400 */
   g_autofree char *forged = g_strdup_printf (
@@ -542,6 +556,51 @@ failed_send_owner (void)
   txn_free (t);
 }
 
+/* An INVITE near the UDP limit, its size in Via lines, without Max-Forwards:
+ * the 486 copying them (with a To tag) passes the limit, and a bare 513 goes
+ * in its place (docs/sip.md).  The transaction keeps the 486:
+ * the 513's bytes are not its own, and only the sender's name tells whose
+ * failed. */
+static void
+failed_send_513 (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
+  sf_test_env_free (scratch);
+  batched (t);
+  g_autofree char *head = g_strdup_printf (
+    "INVITE sip:uas@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKbig513\r\n", t->port);
+  const char *tail = "From: <sip:peer@127.0.0.1>;tag=peer1\r\nTo: <sip:uas@127.0.0.1>\r\nCall-ID: big513@127.0.0.1\r\n"
+                     "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+  GString *m = g_string_new (head);
+  /* The 486 is 102 bytes longer than its INVITE (a status line for the
+   * request line, a To tag): between the UDP limit (65,507) and the largest
+   * message built (64 KiB), as an INVITE of 65,406 to 65,434 bytes makes it. */
+  gsize total = 65420;
+  gsize room = total - strlen (head) - strlen (tail);
+  for (guint k = 0; room > 0; k++) { /* lines under the 8 KiB line limit */
+    gsize n = MIN (8000, room);
+    g_autofree char *pre = g_strdup_printf ("Via: SIP/2.0/UDP h%u.example.com;branch=z9hG4bKx%u;p=", k, k);
+    g_string_append (m, pre);
+    for (gsize i = strlen (pre) + 2; i < n; i++)
+      g_string_append_c (m, 'a');
+    g_string_append (m, "\r\n");
+    room -= n;
+  }
+  g_string_append (m, tail);
+  CU_ASSERT_EQUAL_FATAL (m->len, total);
+  g_socket_send_to (t->peer, G_SOCKET_ADDRESS (t->to), m->str, m->len, NULL, NULL);
+  g_string_free (m, TRUE);
+  CU_ASSERT_EQUAL (recv_batched (t), 513);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
+  fail_next (t, 1);
+  advance (t, 500); /* Timer G: the 486 again, a 513 in its place */
+  flush_turn (t);
+  CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 0); /* not at Timer H */
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"start\":\"SIP/2.0 513 ", "\"transaction\"", NULL), 1);
+  txn_free (t);
+}
+
 /* The same for an RFC 2543 client's INVITE (no magic cookie): a response has
  * no key that finds its transaction (17.2.3 matches a request by its
  * Request-URI), so only the sender's name tells whose 486 failed. */
@@ -553,7 +612,7 @@ failed_send_rfc2543 (void)
   sf_test_env_free (scratch);
   batched (t);
   send_req (t, "INVITE", "oldstyle2", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  CU_ASSERT_EQUAL (recv_batched (t), 486);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
   fail_next (t, 1);
   advance (t, 500); /* Timer G */
@@ -565,7 +624,7 @@ failed_send_rfc2543 (void)
    * (ids are never reused), the next transaction is not told. */
   sf_endpoint_set_messages (t->env->ep, SF_MESSAGES_ON); /* the line of a datagram nobody's now */
   send_req (t, "INVITE", "z9hG4bKgone", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 486);
+  CU_ASSERT_EQUAL (recv_batched (t), 486);
   g_autoptr (GPtrArray) live = sf_endpoint_instances (t->env->ep);
   CU_ASSERT_EQUAL_FATAL (live->len, 1);
   fail_next (t, 1);
@@ -573,7 +632,7 @@ failed_send_rfc2543 (void)
   sf_endpoint_kill (t->env->ep, live->pdata[0], "test");
   sf_endpoint_drain (t->env->ep);
   send_req (t, "INVITE", "z9hG4bKnext", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 486); /* the loop's turn sent both: the old one failed */
+  CU_ASSERT_EQUAL (recv_batched (t), 486); /* the loop's turn sent both: the old one failed */
   sf_endpoint_drain (t->env->ep);
   CU_ASSERT_EQUAL (sf_endpoint_n_instances (t->env->ep), 1);
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"start\":\"SIP/2.0 486 ", NULL), 2);
@@ -912,7 +971,7 @@ accepted_send_fails (void)
   sf_test_env_free (scratch);
   batched (t);
   send_req (t, "INVITE", "z9hG4bKacc1", "INVITE", NULL);
-  CU_ASSERT_EQUAL (recv_status (t, NULL), 180);
+  CU_ASSERT_EQUAL (recv_batched (t), 180);
   fail_next (t, 1);
   advance (t, 0); /* the 200, queued; the IST in Accepted */
   CU_ASSERT_EQUAL (sf_test_count (t->env, "\"machine\":\"ist\"", "\"to\":\"Accepted\"", NULL), 1);
@@ -1428,6 +1487,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, server_send_fails);
   SF_ADD_TEST (s, failed_send_owner);
   SF_ADD_TEST (s, failed_send_rfc2543);
+  SF_ADD_TEST (s, failed_send_513);
   SF_ADD_TEST (s, accepted_send_fails);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, sdk_send_request);
