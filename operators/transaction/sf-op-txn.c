@@ -563,14 +563,21 @@ sf_op_txn_pass_2xx (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   return SF_OP_DONE;
 }
 
+/* A send failed: counted, the TU told; @then (a transition, or none). */
 static SfOpResult
-sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+transport_error (SfCtx *ctx, SfEvent *ev, SfOpResult then)
 {
   if (strcmp (ev->name, "transport_error") != 0)
     return SF_OP_SKIP;
   sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_TRANSPORT_ERRORS);
   notify_tu (ctx, "transport_error");
-  return SF_OP_TRANSITION;
+  return then;
+}
+
+static SfOpResult
+sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
+{
+  return transport_error (ctx, ev, SF_OP_TRANSITION);
 }
 
 /* RFC 6026 7.1, for the INVITE server transaction in Accepted: "A server
@@ -585,11 +592,7 @@ sf_op_txn_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 static SfOpResult
 sf_op_txn_inform_transport_error (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
-  if (strcmp (ev->name, "transport_error") != 0)
-    return SF_OP_SKIP;
-  sf_stack_count (sf_stack_from_ctx (ctx), SF_STACK_STAT_TRANSPORT_ERRORS);
-  notify_tu (ctx, "transport_error");
-  return SF_OP_DONE;
+  return transport_error (ctx, ev, SF_OP_DONE);
 }
 
 /* RFC 3263 4.3: the request could not reach its target (a transport error,
