@@ -210,11 +210,18 @@ sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, guint64 sender, 
   gsize end = 0;
   while (end < len && end < 512 && d[end] != '\r' && d[end] != '\n')
     end++;
-  gboolean response = len >= 8 && memcmp (d, "SIP/2.0 ", 8) == 0;
+  /* the log names a response by its status, a request by its method: not the
+   * reason phrase or Request-URI, which may be a peer's text */
+  gboolean response = end >= 11 && memcmp (d, "SIP/2.0 ", 8) == 0;
+  gsize word = 0;
+  while (word < end && d[word] != ' ')
+    word++;
   if (t != NULL && response)
-    g_warning ("%s: sending %.*s: %s", sf_instance_handle (t), (int) end, d, error->message);
+    g_warning ("%s: sending %.3s: %s", sf_instance_handle (t), d + 8, error->message);
+  else if (response)
+    g_debug ("%.3s not sent: %s", d + 8, error->message);
   else
-    g_debug ("%.*s not sent: %s", (int) end, d, error->message);
+    g_debug ("%.*s not sent: %s", (int) word, d, error->message);
   /* A transaction's failure is one of its events (it ends it, or its TU
    * hears it: the default stream says why); a datagram nobody sent is a
    * detail of the sip_out lines, written with them only (--messages): a
