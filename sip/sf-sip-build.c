@@ -21,7 +21,59 @@ struct _SfSipBuilder {
    * its count of values bounds the copy's. */
   guint64 copied, written;
   SfSipMsg *via_from; /* unowned, compared only */
+  /* Where the start line ends and each header line is, for finish() to fill
+   * the message's table from instead of framing the text again
+   * (sf_sip_msg_new_built).  reparse: text was given that the marks cannot
+   * vouch for (a control byte, a name that is no token): finish() parses the
+   * whole message as a received one instead, with the same outcome. */
+  gsize start_len;
+  gboolean reparse;
+  SfSipLineMark *marks; /* marks_in until more lines than it holds */
+  guint n_marks, cap_marks;
+  SfSipLineMark marks_in[24];
 };
+
+static SfSipBuiltHook built_hook;
+static gpointer built_hook_data;
+
+void
+sf_sip_builder_set_test_hook (SfSipBuiltHook hook, gpointer data)
+{
+  built_hook = hook;
+  built_hook_data = data;
+}
+
+/* The slow path of mark(): a larger table of marks, or too many lines. */
+static gboolean G_GNUC_NO_INLINE
+grow_marks (SfSipBuilder *b)
+{
+  if (b->n_marks >= SF_SIP_MAX_HEADERS) {
+    b->reparse = TRUE; /* the parse says what is wrong (too many lines) */
+    return FALSE;
+  }
+  guint cap = MIN (b->cap_marks * 2, (guint) SF_SIP_MAX_HEADERS);
+  if (b->marks == b->marks_in)
+    b->marks = g_memdup2 (b->marks_in, b->n_marks * sizeof *b->marks);
+  b->marks = g_renew (SfSipLineMark, b->marks, cap);
+  b->cap_marks = cap;
+  return TRUE;
+}
+
+/* The line from @start to the head's end (its CRLF written): name @name_len
+ * bytes, its value @value_len bytes at @value_start, of header @id. */
+static inline void
+mark (SfSipBuilder *b, gsize start, gsize name_len, gsize value_start, gsize value_len, SfSipHdrId id)
+{
+  if (G_UNLIKELY (b->n_marks == b->cap_marks) && !grow_marks (b))
+    return;
+  SfSipLineMark *k = &b->marks[b->n_marks++];
+  k->start = (guint32) start;
+  k->name_len = (guint32) name_len;
+  k->value_start = (guint32) value_start;
+  k->value_len = (guint32) value_len;
+  k->line_len = (guint32) (b->head->len - start);
+  k->id = id;
+}
 
 /* @n bytes at @p appended to the head: sf_json_put (g_string_append_len
  * without its call and its general case while the room is there), since a
@@ -34,14 +86,18 @@ struct _SfSipBuilder {
   (ID_BIT (SF_SIP_HDR_VIA) | ID_BIT (SF_SIP_HDR_FROM) | ID_BIT (SF_SIP_HDR_TO) | ID_BIT (SF_SIP_HDR_CALL_ID) |      \
    ID_BIT (SF_SIP_HDR_CSEQ))
 
-/* Text written into the head from @from on: a CR or LF in it (a value given
- * with a line end) could make lines of any name, so none is taken as copied. */
+/* Text written into the head from @from on: a control byte in it (HTAB
+ * too) leaves the framing to the parse; a CR or LF (a value given with a line
+ * end) could make lines of any name, so none is taken as copied either. */
 static void
 written_from (SfSipBuilder *b, gsize from, SfSipHdrId id)
 {
   b->written |= ID_BIT (id) & MUST_PARSE;
-  if (memchr (b->head->str + from, '\r', b->head->len - from) != NULL ||
-      memchr (b->head->str + from, '\n', b->head->len - from) != NULL)
+  const char *p = b->head->str + from, *end = b->head->str + b->head->len;
+  if (G_LIKELY (sf_sip_next_ctl (p, end) == end))
+    return;
+  b->reparse = TRUE;
+  if (memchr (p, '\r', (gsize) (end - p)) != NULL || memchr (p, '\n', (gsize) (end - p)) != NULL)
     b->written |= MUST_PARSE;
 }
 
@@ -50,6 +106,8 @@ builder_new (void)
 {
   SfSipBuilder *b = g_new0 (SfSipBuilder, 1);
   b->head = g_string_sized_new (512);
+  b->marks = b->marks_in;
+  b->cap_marks = G_N_ELEMENTS (b->marks_in);
   return b;
 }
 
@@ -89,6 +147,7 @@ sf_sip_builder_request (const char *method, const char *ruri)
   g_string_append (b->head, ruri);
   written_from (b, 0, SF_SIP_HDR_OTHER);
   g_string_append_len (b->head, " SIP/2.0\r\n", 10);
+  b->start_len = b->head->len - 2;
   return b;
 }
 
@@ -101,6 +160,7 @@ sf_sip_builder_response (guint status, const char *reason)
   PUT (b, " ", 1);
   PUTS (b, reason != NULL ? reason : sf_sip_reason_phrase (status));
   written_from (b, 0, SF_SIP_HDR_OTHER);
+  b->start_len = b->head->len;
   PUT (b, "\r\n", 2);
   return b;
 }
@@ -115,6 +175,8 @@ sf_sip_builder_free (SfSipBuilder *b)
   g_free (b->ctype);
   if (b->body != NULL)
     g_bytes_unref (b->body);
+  if (b->marks != b->marks_in)
+    g_free (b->marks);
   g_free (b);
 }
 
@@ -132,8 +194,20 @@ line_start (SfSipBuilder *b, const char *name, gsize len)
 static void
 line_end (SfSipBuilder *b, gsize from, const char *name, gsize len)
 {
-  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, len)));
+  SfSipHdrId id = sf_sip_hdr_lookup (sf_sip_str (name, len));
+  written_from (b, from, id);
+  /* The value as the parser trims it: with no control byte in the line
+   * (else reparse), only spaces around it. */
+  gsize vs = from + len + 2, ve = b->head->len;
+  while (vs < ve && b->head->str[vs] == ' ')
+    vs++;
+  while (ve > vs && b->head->str[ve - 1] == ' ')
+    ve--;
   PUT (b, "\r\n", 2);
+  if (len == 0 || sf_sip_token_span (name, name + len) != name + len)
+    b->reparse = TRUE; /* the parse's error: not "Name: value" */
+  else
+    mark (b, from, len, vs, ve - vs, id);
 }
 
 void
@@ -163,16 +237,33 @@ append_line (SfSipBuilder *b, const SfSipHdr *h)
   gsize n = l.len;
   while (n > 0 && (l.p[n - 1] == '\n' || l.p[n - 1] == '\r'))
     n--;
+  gsize from = b->head->len;
   PUT (b, l.p, n);
   if (n + 2 == l.len && l.p[n] == '\r')
     PUT (b, l.p + n, 2); /* as received */
   else
     PUT (b, "\r\n", 2);
+  /* A line a message framed frames the same here: its name, value and folds
+   * where they were, a CRLF for its end (the value never reaches into it). */
+  if (h->name.p != l.p || h->name.len == 0 || h->value.p < l.p + h->name.len + 1 ||
+      h->value.p + h->value.len > l.p + n)
+    b->reparse = TRUE;
+  else
+    mark (b, from, h->name.len, from + (gsize) (h->value.p - l.p), h->value.len, h->id);
 }
 
 void
 sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
 {
+  /* A line of some message (not known here): its framing is vouched for
+   * only when it has no control byte at all (no fold, no escaped CTL) and a
+   * name that is a token. */
+  gsize n = h->line.len;
+  while (n > 0 && (h->line.p[n - 1] == '\n' || h->line.p[n - 1] == '\r'))
+    n--;
+  if (sf_sip_next_ctl (h->line.p, h->line.p + n) != h->line.p + n ||
+      sf_sip_token_span (h->name.p, h->name.p + h->name.len) != h->name.p + h->name.len)
+    b->reparse = TRUE;
   append_line (b, h);
   b->written |= ID_BIT (h->id) & MUST_PARSE; /* a line of a message not known here */
 }
@@ -225,13 +316,14 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
 {
   gsize len = b->body != NULL ? g_bytes_get_size (b->body) : 0;
   if (b->ctype != NULL) {
-    g_string_append_len (b->head, "Content-Type: ", 14);
+    gsize from = line_start (b, "Content-Type", 12);
     g_string_append (b->head, b->ctype);
-    g_string_append_len (b->head, "\r\n", 2);
+    line_end (b, from, "Content-Type", 12);
   }
-  PUT (b, "Content-Length: ", 16);
+  gsize from = line_start (b, "Content-Length", 14);
   append_uint (b->head, len, 1);
-  PUT (b, "\r\n\r\n", 4);
+  line_end (b, from, "Content-Length", 14);
+  PUT (b, "\r\n", 2);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
   /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
@@ -244,8 +336,24 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
    * lines copied from messages where they parsed: the same bytes parse the
    * same, so they are parsed when read (most never are), not twice. */
   guint64 checked = b->copied & ~b->written;
+  /* The table filled from the marks (no second framing pass) unless text
+   * came that they cannot vouch for; a message over the size limit is the
+   * parse's to refuse. */
+  gboolean direct = !b->reparse && wlen <= SF_SIP_MAX_MSG_SIZE;
+  GError *e = NULL;
+  SfSipMsg *msg = direct ? sf_sip_msg_new_built (wire, b->start_len, b->marks, b->n_marks, checked, &e)
+                         : sf_sip_msg_parse_built (wire, checked, &e);
   sf_sip_builder_free (b);
-  return sf_sip_msg_parse_built (wire, checked, error);
+  if (G_UNLIKELY (built_hook != NULL)) {
+    GError *pe = NULL;
+    SfSipMsg *parsed = sf_sip_msg_parse_built (wire, checked, &pe);
+    built_hook (msg, e, parsed, pe, direct, built_hook_data);
+    g_clear_pointer (&parsed, sf_sip_msg_unref);
+    g_clear_error (&pe);
+  }
+  if (e != NULL)
+    g_propagate_error (error, e);
+  return msg;
 }
 
 const char *
@@ -507,13 +615,11 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
         /* 8.2.6.2: the value's bytes, then the tag.  Not through printf's %s: a
          * quoted-pair may escape a NUL ("a\<NUL>b", 25.1), which %s would cut
          * at, leaving an open quote that no parser takes. */
-        gsize from = b->head->len;
-        PUT (b, "To: ", 4);
+        gsize from = line_start (b, "To", 2);
         PUT (b, h->value.p, h->value.len);
         PUT (b, ";tag=", 5);
         PUTS (b, to_tag);
-        written_from (b, from, SF_SIP_HDR_TO);
-        PUT (b, "\r\n", 2);
+        line_end (b, from, "To", 2);
       } else {
         copy_line (b, req, h);
       }
@@ -544,10 +650,9 @@ sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
   SfSipBuilder *b = sf_sip_builder_response (status, NULL);
   /* The top Via value alone: it names the hop the response goes back to (18.2.2). */
   const SfSipValue *via = sf_sip_msg_top_via (m);
-  g_string_append (b->head, "Via: ");
-  g_string_append_len (b->head, via->raw.p, (gssize) via->raw.len);
-  g_string_append (b->head, "\r\n");
-  b->written |= ID_BIT (SF_SIP_HDR_VIA);
+  gsize from = line_start (b, "Via", 3);
+  PUT (b, via->raw.p, via->raw.len);
+  line_end (b, from, "Via", 3);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_FROM);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_TO);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_CALL_ID);

@@ -38,6 +38,15 @@ gboolean sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GE
  * (sf_sip_msg_parse_built()). */
 SfSipMsg *sf_sip_builder_finish (SfSipBuilder *b, GError **error);
 
+/* Tests only (the builder's differential test): when set, every finish also
+ * parses its bytes again as before (sf_sip_msg_parse_built) and gives @hook
+ * both outcomes (transfer none, each message or error nullable) and whether
+ * the first filled its table from the builder's marks (@direct).  Set it
+ * while no builder runs; NULL unsets it. */
+typedef void (*SfSipBuiltHook) (SfSipMsg *built, const GError *built_error, SfSipMsg *parsed,
+                                const GError *parsed_error, gboolean direct, gpointer data);
+void sf_sip_builder_set_test_hook (SfSipBuiltHook hook, gpointer data);
+
 /* What a new out-of-dialog request needs (8.1.1).  Unset fields get RFC 3261's
  * defaults: a Call-ID, a From tag and a Via branch (with the magic cookie,
  * 8.1.1.7) are generated; Max-Forwards 70; CSeq 1. */

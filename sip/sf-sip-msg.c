@@ -499,6 +499,72 @@ framed (SfSipMsg *m)
   return m;
 }
 
+/* A message on @bytes (a ref taken), its arena's first block and the value
+ * cache in it; nothing parsed yet. */
+static SfSipMsg *
+msg_new (GBytes *bytes, const char *data)
+{
+  SfSipMsg *m = g_malloc (G_STRUCT_OFFSET (SfSipMsg, first_block) + MSG_BLOCK);
+  memset (m, 0, G_STRUCT_OFFSET (SfSipMsg, first_block)); /* the block needs no zeroing: the arena zeroes */
+  g_ref_count_init (&m->ref);
+  m->bytes = g_bytes_ref (bytes);
+  m->base = data;
+  sf_sip_arena_init (&m->arena, m->first_block, MSG_BLOCK);
+  m->cache = sf_sip_arena_alloc0 (&m->arena, CACHE_BYTES); /* first: sf_sip_msg_compact() leaves it out */
+  return m;
+}
+
+/* The start line of @m, @len bytes at @p: its limit, then its parse. */
+static gboolean
+start_line (SfSipMsg *m, const char *p, gsize len, GError **error)
+{
+  if (len > SF_SIP_MAX_START_LINE)
+    return err (error, SF_SIP_ERROR_LIMIT, "start line longer than %d bytes", SF_SIP_MAX_START_LINE);
+  m->start_line = sf_sip_str (p, len);
+  return parse_start_line (m, error);
+}
+
+/* The body after the headers (from @p): Content-Length's framing.  FALSE
+ * only on a stream; a datagram's framing problem is kept in m->invalid. */
+static gboolean
+frame_body (SfSipMsg *m, const char *p, const char *end, gboolean stream, GError **error)
+{
+  gboolean has_cl;
+  guint64 cl = 0;
+  gsize rest = (gsize) (end - p);
+  GError *fe = NULL;
+  if (!content_length (m, &has_cl, &cl, &fe)) {
+    if (stream) {
+      g_propagate_error (error, fe);
+      return FALSE;
+    }
+  } else if (!has_cl) {
+    if (stream)
+      return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
+    m->body = sf_sip_str (p, rest);
+  } else if (cl > rest) {
+    err (&fe, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
+         " bytes after the headers", cl, rest);
+    if (stream) {
+      g_propagate_error (error, fe);
+      return FALSE;
+    }
+  } else {
+    m->body = sf_sip_str (p, (gsize) cl); /* bytes after it are dropped (18.3) */
+  }
+  if (fe != NULL) {
+    /* A datagram whose headers parse but whose length is wrong: a request is
+     * answered 400 (18.3, "the element SHOULD generate a 400"), a response
+     * discarded; validation fails with it, the body is empty. */
+    m->body = sf_sip_str (p, 0);
+    if (m->invalid == NULL)
+      m->invalid = fe;
+    else
+      g_error_free (fe);
+  }
+  return TRUE;
+}
+
 /* Parses the start line and the headers, then (unless @head_only) frames the body. */
 static SfSipMsg *
 parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error)
@@ -514,13 +580,7 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     return NULL;
   }
   const char *end = data + size;
-  g_autoptr (SfSipMsg) m = g_malloc (G_STRUCT_OFFSET (SfSipMsg, first_block) + MSG_BLOCK);
-  memset (m, 0, G_STRUCT_OFFSET (SfSipMsg, first_block)); /* the block needs no zeroing: the arena zeroes */
-  g_ref_count_init (&m->ref);
-  m->bytes = g_bytes_ref (bytes);
-  m->base = data;
-  sf_sip_arena_init (&m->arena, m->first_block, MSG_BLOCK);
-  m->cache = sf_sip_arena_alloc0 (&m->arena, CACHE_BYTES); /* first: sf_sip_msg_compact() leaves it out */
+  g_autoptr (SfSipMsg) m = msg_new (bytes, data);
   const char *p = skip_keepalive (data, end);
   const char *cend;
   const char *next = p < end ? line_end (p, end, &cend) : NULL;
@@ -528,53 +588,15 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     err (error, SF_SIP_ERROR_SYNTAX, p < end ? "start line: no line end" : "empty message");
     return NULL;
   }
-  if ((gsize) (cend - p) > SF_SIP_MAX_START_LINE) {
-    err (error, SF_SIP_ERROR_LIMIT, "start line longer than %d bytes", SF_SIP_MAX_START_LINE);
-    return NULL;
-  }
-  m->start_line = sf_sip_str (p, (gsize) (cend - p));
-  if (!parse_start_line (m, error))
+  if (!start_line (m, p, (gsize) (cend - p), error))
     return NULL;
   p = next;
   if (!parse_headers (m, &p, end, error))
     return NULL;
   if (head_only)
     return g_steal_pointer (&m); /* frame_used 0: never compacted */
-  gboolean has_cl;
-  guint64 cl = 0;
-  gsize rest = (gsize) (end - p);
-  GError *fe = NULL;
-  if (!content_length (m, &has_cl, &cl, &fe)) {
-    if (stream) {
-      g_propagate_error (error, fe);
-      return NULL;
-    }
-  } else if (!has_cl) {
-    if (stream) {
-      err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
-      return NULL;
-    }
-    m->body = sf_sip_str (p, rest);
-  } else if (cl > rest) {
-    err (&fe, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
-         " bytes after the headers", cl, rest);
-    if (stream) {
-      g_propagate_error (error, fe);
-      return NULL;
-    }
-  } else {
-    m->body = sf_sip_str (p, (gsize) cl); /* bytes after it are dropped (18.3) */
-  }
-  if (fe != NULL) {
-    /* A datagram whose headers parse but whose length is wrong: a request is
-     * answered 400 (18.3, "the element SHOULD generate a 400"), a response
-     * discarded; validation fails with it, the body is empty. */
-    m->body = sf_sip_str (p, 0);
-    if (m->invalid == NULL)
-      m->invalid = fe;
-    else
-      g_error_free (fe);
-  }
+  if (!frame_body (m, p, end, stream, error))
+    return NULL;
   return framed (g_steal_pointer (&m));
 }
 
@@ -1108,19 +1130,14 @@ sf_sip_msg_multipart (SfSipMsg *msg, GError **error)
 
 /* ---- messages built from lines that parsed (sf-sip-build.c) ---- */
 
-SfSipMsg *
-sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
+/* validate() of a built message: for the ids in @checked it finds a value
+ * table in the cache instead (one value: present, not over SF_SIP_MAX_VIA),
+ * checks the line counts as ever, and the table is taken away again, so that
+ * a reader parses the real values when it first asks.  An id with no line
+ * gets no table: validate() finds it missing.  Frees @m on failure. */
+static SfSipMsg *
+validate_built (SfSipMsg *m, guint64 checked, GError **error)
 {
-  g_return_val_if_fail (datagram != NULL, NULL);
-  g_autoptr (SfSipMsg) m = parse_framed (datagram, FALSE, FALSE, error);
-  if (m == NULL)
-    return NULL;
-  /* validate() parses the values of what a message cannot live without; for
-   * the ids in @checked it finds a value table in the cache instead (one
-   * value: present, not over SF_SIP_MAX_VIA), checks the line counts as
-   * ever, and the table is taken away again, so that a reader parses the
-   * real values when it first asks.  An id with no line gets no table:
-   * validate() finds it missing. */
   static const SfSipHdrId skippable[] = { SF_SIP_HDR_VIA, SF_SIP_HDR_FROM, SF_SIP_HDR_TO, SF_SIP_HDR_CALL_ID,
                                           SF_SIP_HDR_CSEQ };
   static SfSipValue placeholder;
@@ -1139,5 +1156,74 @@ sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
   for (gsize i = 0; i < G_N_ELEMENTS (skippable); i++)
     if (skipped[i])
       m->cache[skippable[i]] = NULL;
-  return ok ? g_steal_pointer (&m) : NULL;
+  if (!ok) {
+    sf_sip_msg_unref (m);
+    return NULL;
+  }
+  return m;
+}
+
+SfSipMsg *
+sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
+{
+  g_return_val_if_fail (datagram != NULL, NULL);
+  SfSipMsg *m = parse_framed (datagram, FALSE, FALSE, error);
+  return m != NULL ? validate_built (m, checked, error) : NULL;
+}
+
+const char *
+sf_sip_next_ctl (const char *p, const char *end)
+{
+  return next_ctl (p, end);
+}
+
+SfSipMsg *
+sf_sip_msg_new_built (GBytes *wire, gsize start_len, const SfSipLineMark *marks, guint n, guint64 checked,
+                      GError **error)
+{
+  g_return_val_if_fail (wire != NULL, NULL);
+  gsize size;
+  const char *data = g_bytes_get_data (wire, &size);
+  /* The start line must end in its CRLF, before any other LF (the builder
+   * wrote no control byte in it); limits past which the parse has an error
+   * to give are left to it. */
+  if (data == NULL || size > SF_SIP_MAX_MSG_SIZE || n > SF_SIP_MAX_HEADERS || start_len == 0 ||
+      start_len + 2 > size || data[0] == '\r' || data[0] == '\n' || data[start_len] != '\r' ||
+      data[start_len + 1] != '\n' || memchr (data, '\n', start_len) != NULL)
+    return sf_sip_msg_parse_built (wire, checked, error);
+  SfSipMsg *m = msg_new (wire, data);
+  if (!start_line (m, data, start_len, error)) {
+    sf_sip_msg_unref (m);
+    return NULL;
+  }
+  /* The table as parse_headers() leaves it: its exact size, after the
+   * Request-URI, in the first block while it fits. */
+  if (n > 0) {
+    m->headers = sf_sip_arena_alloc (&m->arena, n * sizeof (SfSipHdr));
+    m->table_bytes = (guint) ROUND_ALIGN (n * sizeof (SfSipHdr));
+  }
+  m->cap_headers = n;
+  /* The marks tile the head (each line right after the one before, its value
+   * inside it before its CRLF, within the line limit), else the parse. */
+  gsize at = start_len + 2;
+  for (guint i = 0; i < n; i++) {
+    const SfSipLineMark *k = &marks[i];
+    if (G_UNLIKELY (k->start != at || k->line_len > SF_SIP_MAX_HEADER_LEN || k->line_len > size - at ||
+                    k->line_len < k->name_len + 3 || k->value_start < at + k->name_len + 1 ||
+                    k->value_start + (gsize) k->value_len > at + k->line_len - 2)) {
+      sf_sip_msg_unref (m);
+      return sf_sip_msg_parse_built (wire, checked, error);
+    }
+    SfSipHdr *h = add_header (m, k->id);
+    h->name = sf_sip_str (data + at, k->name_len);
+    h->value = sf_sip_str (data + k->value_start, k->value_len);
+    h->line = sf_sip_str (data + at, k->line_len);
+    at += k->line_len;
+  }
+  if (size - at < 2 || data[at] != '\r' || data[at + 1] != '\n') {
+    sf_sip_msg_unref (m);
+    return sf_sip_msg_parse_built (wire, checked, error);
+  }
+  frame_body (m, data + at + 2, data + size, FALSE, NULL); /* a datagram's: never fails */
+  return validate_built (framed (m), checked, error);
 }
