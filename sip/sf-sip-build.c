@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -101,11 +102,60 @@ written_from (SfSipBuilder *b, gsize from, SfSipHdrId id)
     b->written |= MUST_PARSE;
 }
 
+/* A thread's spare head: the text of the last builder finished, kept for
+ * the next.  A new GString for each message was a request of 1 KiB (past
+ * malloc's small bins: each merged its fast bins first), and one to grow
+ * it for a message with a body; finish() copies the text out at its size.
+ * At most SPARE_MAX bytes are kept; freed at thread end (GPrivate's notify)
+ * and, for the thread that calls exit(), at exit. */
+#define SPARE_MAX (16 * 1024)
+
+static void
+spare_free (gpointer s)
+{
+  if (s != NULL)
+    g_string_free (s, TRUE);
+}
+
+static GPrivate spare_head = G_PRIVATE_INIT (spare_free);
+
+static void
+spare_at_exit (void)
+{
+  g_private_replace (&spare_head, NULL);
+}
+
+static GString *
+head_take (void)
+{
+  GString *h = g_private_get (&spare_head);
+  if (h == NULL)
+    return g_string_sized_new (1024);
+  g_private_set (&spare_head, NULL);
+  return h;
+}
+
+static void
+head_give_back (GString *h)
+{
+  if (h->allocated_len > SPARE_MAX || g_private_get (&spare_head) != NULL) {
+    g_string_free (h, TRUE); /* another builder's is kept already */
+    return;
+  }
+  static gsize once;
+  if (g_once_init_enter (&once)) {
+    atexit (spare_at_exit);
+    g_once_init_leave (&once, 1);
+  }
+  g_string_truncate (h, 0);
+  g_private_set (&spare_head, h);
+}
+
 static SfSipBuilder *
 builder_new (void)
 {
   SfSipBuilder *b = g_new0 (SfSipBuilder, 1);
-  b->head = g_string_sized_new (512);
+  b->head = head_take ();
   b->marks = b->marks_in;
   b->cap_marks = G_N_ELEMENTS (b->marks_in);
   return b;
@@ -171,7 +221,7 @@ sf_sip_builder_free (SfSipBuilder *b)
   if (b == NULL)
     return;
   if (b->head != NULL)
-    g_string_free (b->head, TRUE);
+    head_give_back (b->head);
   g_free (b->ctype);
   if (b->body != NULL)
     g_bytes_unref (b->body);
@@ -326,12 +376,11 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
   PUT (b, "\r\n", 2);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
-  /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
-   * 300-byte response), and a message may be kept long (a server
-   * transaction's response, until Timer J).  A shrinking realloc stays in place. */
+  /* The text copied out at its size (a message may be kept long: a server
+   * transaction's response, until Timer J); the head goes back to be the
+   * thread's spare (builder_free). */
   gsize wlen = b->head->len;
-  char *data = g_string_free (g_steal_pointer (&b->head), FALSE);
-  g_autoptr (GBytes) wire = g_bytes_new_take (g_realloc (data, wlen + 1), wlen);
+  g_autoptr (GBytes) wire = g_bytes_new (b->head->str, wlen);
   /* The message parsed as a received one would be, but for the values of
    * lines copied from messages where they parsed: the same bytes parse the
    * same, so they are parsed when read (most never are), not twice. */
