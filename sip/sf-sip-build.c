@@ -186,33 +186,48 @@ append_uint (GString *out, guint64 v, guint width)
   sf_json_put (out, d, n);
 }
 
-SfSipBuilder *
-sf_sip_builder_request (const char *method, const char *ruri)
+/* A request's builder from slices (a forwarded request's method and
+ * Request-URI, not copied out first). */
+static SfSipBuilder *
+request_str (SfSipStr method, SfSipStr ruri)
 {
   SfSipBuilder *b = builder_new ();
   /* Appends, not a printf: a builder is made for every message sent, and
    * printf's format walk costs more than the copies. */
-  g_string_append (b->head, method);
-  g_string_append_c (b->head, ' ');
-  g_string_append (b->head, ruri);
+  PUT (b, method.p, method.len);
+  PUT (b, " ", 1);
+  PUT (b, ruri.p, ruri.len);
   written_from (b, 0, SF_SIP_HDR_OTHER);
-  g_string_append_len (b->head, " SIP/2.0\r\n", 10);
+  PUT (b, " SIP/2.0\r\n", 10);
   b->start_len = b->head->len - 2;
+  return b;
+}
+
+SfSipBuilder *
+sf_sip_builder_request (const char *method, const char *ruri)
+{
+  return request_str (sf_sip_str (method, strlen (method)), sf_sip_str (ruri, strlen (ruri)));
+}
+
+static SfSipBuilder *
+response_str (guint status, SfSipStr reason)
+{
+  SfSipBuilder *b = builder_new ();
+  PUT (b, "SIP/2.0 ", 8);
+  append_uint (b->head, status, 3);
+  PUT (b, " ", 1);
+  PUT (b, reason.p, reason.len);
+  written_from (b, 0, SF_SIP_HDR_OTHER);
+  b->start_len = b->head->len;
+  PUT (b, "\r\n", 2);
   return b;
 }
 
 SfSipBuilder *
 sf_sip_builder_response (guint status, const char *reason)
 {
-  SfSipBuilder *b = builder_new ();
-  PUT (b, "SIP/2.0 ", 8);
-  append_uint (b->head, status, 3);
-  PUT (b, " ", 1);
-  PUTS (b, reason != NULL ? reason : sf_sip_reason_phrase (status));
-  written_from (b, 0, SF_SIP_HDR_OTHER);
-  b->start_len = b->head->len;
-  PUT (b, "\r\n", 2);
-  return b;
+  const char *r = reason != NULL ? reason : sf_sip_reason_phrase (status);
+  return response_str (status, sf_sip_str (r, strlen (r)));
 }
 
 void
@@ -258,6 +273,15 @@ line_end (SfSipBuilder *b, gsize from, const char *name, gsize len)
     b->reparse = TRUE; /* the parse's error: not "Name: value" */
   else
     mark (b, from, len, vs, ve - vs, id);
+}
+
+/* "@name: @value" (@name @len bytes), the value's bytes as they are. */
+static void
+add_str (SfSipBuilder *b, const char *name, gsize len, SfSipStr value)
+{
+  gsize from = line_start (b, name, len);
+  PUT (b, value.p, value.len);
+  line_end (b, from, name, len);
 }
 
 void
@@ -630,12 +654,6 @@ sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
   return sf_sip_builder_finish (b, error);
 }
 
-static char *
-str (SfSipStr s)
-{
-  return sf_sip_str_dup (s);
-}
-
 SfSipMsg *
 sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const char *to_tag, GError **error)
 {
@@ -715,10 +733,8 @@ sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
 static SfSipMsg *
 same_hop_request (SfSipMsg *req, const char *method, SfSipMsg *to_src, const char *const *lines, GError **error)
 {
-  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
-  g_autofree char *via = str (sf_sip_msg_top_via (req)->raw);
-  SfSipBuilder *b = sf_sip_builder_request (method, ruri);
-  sf_sip_builder_add (b, "Via", "%s", via);
+  SfSipBuilder *b = request_str (sf_sip_str (method, strlen (method)), sf_sip_msg_ruri (req)->raw);
+  add_str (b, "Via", 3, sf_sip_msg_top_via (req)->raw);
   sf_sip_builder_copy (b, req, SF_SIP_HDR_ROUTE);
   sf_sip_builder_add (b, "Max-Forwards", "70");
   sf_sip_builder_copy (b, req, SF_SIP_HDR_FROM);
@@ -752,17 +768,19 @@ sf_sip_create_cancel_with (SfSipMsg *req, const char *const *lines, GError **err
   return same_hop_request (req, "CANCEL", req, lines, error);
 }
 
-/* The URI inside a Route value's <> (transfer full). */
-static char *
-route_uri (const SfSipValue *v)
-{
-  return v->uri != NULL ? str (v->uri->raw) : str (v->raw);
-}
+/* A hop of the route set being edited: a Route value as written, the URI
+ * inside its <>, whether that has ;lr; slices of the request or of the
+ * forward's preload (no copies). */
+typedef struct {
+  SfSipStr raw, uri;
+  gboolean lr;
+} Hop;
 
-static gboolean
-has_lr (const SfSipValue *v)
+static Hop
+hop (const SfSipValue *v)
 {
-  return v->uri != NULL && sf_sip_uri_param (v->uri, "lr") != NULL;
+  Hop h = { v->raw, v->uri != NULL ? v->uri->raw : v->raw, v->uri != NULL && sf_sip_uri_param (v->uri, "lr") != NULL };
+  return h;
 }
 
 /* The body of @m and its Content-Type line as received (none if it had none). */
@@ -788,6 +806,19 @@ credentials_for (const SfSipHdr *h, const char *realm)
   return r != NULL && strcmp (r, realm) == 0;
 }
 
+/* One Route line of @routes' values, ", " between them. */
+static void
+add_routes (SfSipBuilder *b, GArray *routes)
+{
+  gsize from = line_start (b, "Route", 5);
+  for (guint i = 0; i < routes->len; i++) {
+    if (i > 0)
+      PUT (b, ", ", 2);
+    PUT (b, g_array_index (routes, Hop, i).raw.p, g_array_index (routes, Hop, i).raw.len);
+  }
+  line_end (b, from, "Route", 5);
+}
+
 SfSipMsg *
 sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
 {
@@ -800,67 +831,63 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   SfSipValues *routes_in = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, error);
   if (routes_in == NULL)
     return NULL;
-  /* The route set as strings (URIs), edited as 16.4 and 16.6 say. */
-  g_autoptr (GPtrArray) routes = g_ptr_array_new_with_free_func (g_free); /* values as written */
-  g_autoptr (GPtrArray) uris = g_ptr_array_new_with_free_func (g_free);   /* their URIs */
-  g_autoptr (GPtrArray) lr = g_ptr_array_new ();
+  /* The route set, edited as 16.4 and 16.6 say: slices in a table made
+   * only when there is one (most initial requests have none). */
+  g_autoptr (GArray) routes = NULL;
+  g_autoptr (GPtrArray) pre = NULL; /* the preload's values, which the slices may point into */
+  if (routes_in->len > 0 || fwd->preload != NULL)
+    routes = g_array_sized_new (FALSE, FALSE, sizeof (Hop), routes_in->len + 2);
   for (guint i = 0; i < routes_in->len; i++) {
-    g_ptr_array_add (routes, str (((SfSipValue *) routes_in->pdata[i])->raw));
-    g_ptr_array_add (uris, route_uri (routes_in->pdata[i]));
-    g_ptr_array_add (lr, GINT_TO_POINTER (has_lr (routes_in->pdata[i])));
+    Hop h = hop (routes_in->pdata[i]);
+    g_array_append_val (routes, h);
   }
-  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
+#define N_ROUTES (routes != NULL ? routes->len : 0u)
+#define ROUTE(i) g_array_index (routes, Hop, (i))
+  SfSipStr ruri = sf_sip_msg_ruri (req)->raw;
+  g_autofree char *strict = NULL; /* the Request-URI as a Route value (strict router) */
   gboolean changed_routes = FALSE;
   /* 16.4: a Request-URI this proxy put in a Record-Route (the previous hop was a
    * strict router): the real target is the last Route. */
-  if (fwd->is_mine != NULL && routes->len > 0 && fwd->is_mine (sf_sip_msg_ruri (req), fwd->data)) {
-    g_free (ruri);
-    ruri = route_uri (routes_in->pdata[routes_in->len - 1]);
-    g_ptr_array_remove_index (routes, routes->len - 1);
-    g_ptr_array_remove_index (uris, uris->len - 1);
-    g_ptr_array_remove_index (lr, lr->len - 1);
+  if (fwd->is_mine != NULL && N_ROUTES > 0 && fwd->is_mine (sf_sip_msg_ruri (req), fwd->data)) {
+    ruri = ROUTE (routes->len - 1).uri;
+    g_array_remove_index (routes, routes->len - 1);
     changed_routes = TRUE;
   }
   /* 16.4: the top Route naming this proxy is removed; so is a second one right
    * below it (RFC 5658: a double Record-Route, one value per side, comes
    * back as two Routes of ours, both removed). */
-  for (guint i = 0; fwd->is_mine != NULL && routes->len > 0 && i < 2 && i < routes_in->len; i++) {
+  for (guint i = 0; fwd->is_mine != NULL && N_ROUTES > 0 && i < 2 && i < routes_in->len; i++) {
     const SfSipValue *top = routes_in->pdata[i];
     if (top->uri == NULL || !fwd->is_mine (top->uri, fwd->data))
       break;
-    g_ptr_array_remove_index (routes, 0);
-    g_ptr_array_remove_index (uris, 0);
-    g_ptr_array_remove_index (lr, 0);
+    g_array_remove_index (routes, 0);
     changed_routes = TRUE;
   }
-  if (fwd->target != NULL) {
-    g_free (ruri);
-    ruri = g_strdup (fwd->target);
-  }
+  if (fwd->target != NULL)
+    ruri = sf_sip_str (fwd->target, strlen (fwd->target));
   if (fwd->preload != NULL) {
-    g_autoptr (GPtrArray) pre = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+    pre = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
     SfSipStr pv = sf_sip_str (fwd->preload, strlen (fwd->preload));
     if (sf_sip_hdr_parse (SF_SIP_HDR_ROUTE, SF_SIP_STR_LIT ("Route"), pv, fwd->preload, pre, NULL))
       for (guint i = pre->len; i-- > 0;) {
         if (((SfSipValue *) pre->pdata[i])->uri == NULL)
           continue;
-        g_ptr_array_insert (routes, 0, str (((SfSipValue *) pre->pdata[i])->raw));
-        g_ptr_array_insert (uris, 0, route_uri (pre->pdata[i]));
-        g_ptr_array_insert (lr, 0, GINT_TO_POINTER (has_lr (pre->pdata[i])));
+        Hop h = hop (pre->pdata[i]);
+        g_array_insert_val (routes, 0, h);
         changed_routes = TRUE;
       }
   }
   /* 16.6 step 6: a next hop without ;lr is a strict router: it gets the
    * Request-URI, and the Request-URI goes to the end of the route set. */
-  if (routes->len > 0 && !GPOINTER_TO_INT (lr->pdata[0])) {
-    g_ptr_array_add (routes, g_strdup_printf ("<%s>", ruri));
-    g_free (ruri);
-    ruri = g_strdup (uris->pdata[0]);
-    g_ptr_array_remove_index (routes, 0);
+  if (N_ROUTES > 0 && !ROUTE (0).lr) {
+    strict = g_strdup_printf ("<%.*s>", (int) ruri.len, ruri.p);
+    Hop last = { sf_sip_str (strict, strlen (strict)), SF_SIP_STR_NULL, TRUE };
+    g_array_append_val (routes, last);
+    ruri = ROUTE (0).uri;
+    g_array_remove_index (routes, 0);
     changed_routes = TRUE;
   }
-  g_autofree char *method = str (sf_sip_msg_method (req));
-  SfSipBuilder *b = sf_sip_builder_request (method, ruri);
+  SfSipBuilder *b = request_str (sf_sip_msg_method (req), ruri);
   sf_sip_builder_add (b, "Via", "%s", fwd->via);
   gboolean mf_done = FALSE, rr_done = FALSE, routes_done = FALSE;
   for (guint i = 0; i < sf_sip_msg_n_headers (req); i++) {
@@ -885,14 +912,10 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
       sf_sip_builder_add_line (b, h);
       break;
     case SF_SIP_HDR_ROUTE:
-      if (!changed_routes) {
+      if (!changed_routes)
         sf_sip_builder_add_line (b, h);
-      } else if (!routes_done && routes->len > 0) {
-        g_ptr_array_add (routes, NULL);
-        g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
-        g_ptr_array_remove_index (routes, routes->len - 1);
-        sf_sip_builder_add (b, "Route", "%s", joined);
-      }
+      else if (!routes_done && N_ROUTES > 0)
+        add_routes (b, routes);
       routes_done = TRUE;
       break;
     default:
@@ -906,11 +929,10 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     sf_sip_builder_add (b, "Max-Breadth", "%u", fwd->max_breadth);
   if (!rr_done && fwd->record_route != NULL)
     sf_sip_builder_add (b, "Record-Route", "%s", fwd->record_route);
-  if (!routes_done && changed_routes && routes->len > 0) {
-    g_ptr_array_add (routes, NULL);
-    g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
-    sf_sip_builder_add (b, "Route", "%s", joined);
-  }
+  if (!routes_done && changed_routes && N_ROUTES > 0)
+    add_routes (b, routes);
+#undef N_ROUTES
+#undef ROUTE
   copy_body (b, req);
   return sf_sip_builder_finish (b, error);
 }
@@ -946,12 +968,11 @@ add_edited_line (SfSipBuilder *b, SfSipMsg *m, const SfSipHdr *h, SfSipValueEdit
     else
       g_string_append_len (line, v->raw.p, (gssize) v->raw.len);
   }
-  if (edited) {
-    g_autofree char *name = str (h->name);
-    sf_sip_builder_add (b, name, "%s", line->str);
-  } else {
+  if (edited)
+    add_str (b, h->name.p, h->name.len, sf_sip_str (line->str, line->len)); /* all its bytes: a NUL escaped in a
+                                                                              * quoted string too (25.1) */
+  else
     copy_line (b, m, h);
-  }
   g_string_free (line, TRUE);
   return TRUE;
 }
@@ -973,8 +994,7 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
     g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "Via: a response with one Via was for this element");
     return NULL;
   }
-  g_autofree char *reason = str (sf_sip_msg_reason (resp));
-  SfSipBuilder *b = sf_sip_builder_response (sf_sip_msg_status (resp), reason);
+  SfSipBuilder *b = response_str (sf_sip_msg_status (resp), sf_sip_msg_reason (resp));
   gboolean popped = FALSE;
   for (guint i = 0; i < sf_sip_msg_n_headers (resp); i++) {
     const SfSipHdr *h = sf_sip_msg_header (resp, i);
@@ -986,8 +1006,7 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
        * values parsed above: the second, when it is on this line). */
       if (value_in_line (vias->pdata[1], h)) {
         const SfSipValue *second = vias->pdata[1];
-        g_autofree char *rest = str (sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
-        sf_sip_builder_add (b, "Via", "%s", rest);
+        add_str (b, "Via", 3, sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
       }
       continue;
     }
