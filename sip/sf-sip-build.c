@@ -297,7 +297,16 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
   }
   else if (strchr (value_fmt, '%') == NULL) /* a literal value ("70") */
     g_string_append (b->head, value_fmt);
-  else
+  else if (strcmp (value_fmt, "%u") == 0) /* a number alone (Max-Forwards): its digits, no format walk */
+    append_uint (b->head, va_arg (ap, unsigned int), 1);
+  else if (strcmp (value_fmt, "%" G_GUINT64_FORMAT) == 0)
+    append_uint (b->head, va_arg (ap, guint64), 1);
+  else if (strcmp (value_fmt, "%" G_GINT64_FORMAT) == 0 || strcmp (value_fmt, "%d") == 0) {
+    gint64 v = value_fmt[1] == 'd' ? va_arg (ap, int) : va_arg (ap, gint64);
+    if (v < 0)
+      PUT (b, "-", 1);
+    append_uint (b->head, v < 0 ? -(guint64) v : (guint64) v, 1);
+  } else
     g_string_append_vprintf (b->head, value_fmt, ap);
   line_end (b, from, name, len);
   va_end (ap);

@@ -18,6 +18,8 @@
  *  - built_direct: every construction the code uses and 3,000 messages of
  *    random lines (fixed seed) built: each finished message equals a parse
  *    of its bytes in every accessor, and fails as that parse fails
+ *  - add_numbers: a value that is one number ("%d", "%u", 64-bit) is written
+ *    as printf writes it, extremes included
  *  - serialize_own_bytes: a built message serializes to its own bytes (no
  *    copy); a received one with keep-alive CRLFs before it, LF line ends or
  *    bytes after its body to the lines, the blank line and the body only */
@@ -911,6 +913,31 @@ built_direct (void)
   CU_ASSERT (d.direct * 3 >= d.finished);
 }
 
+/* A value that is one number is written without printf: the same digits. */
+static void
+add_numbers (void)
+{
+  SfSipBuilder *b = sf_sip_builder_response (200, NULL);
+  sf_sip_builder_add (b, "Via", "SIP/2.0/UDP h;branch=z9hG4bK%d", 1);
+  sf_sip_builder_add (b, "From", "<sip:a@b>;tag=%u", 2u);
+  sf_sip_builder_add (b, "To", "<sip:a@b>");
+  sf_sip_builder_add (b, "Call-ID", "c");
+  sf_sip_builder_add (b, "CSeq", "1 INVITE");
+  sf_sip_builder_add (b, "X-D", "%d", G_MININT);
+  sf_sip_builder_add (b, "X-U", "%u", G_MAXUINT);
+  sf_sip_builder_add (b, "X-I", "%" G_GINT64_FORMAT, G_MININT64);
+  sf_sip_builder_add (b, "X-J", "%" G_GINT64_FORMAT, (gint64) 0);
+  sf_sip_builder_add (b, "X-L", "%" G_GUINT64_FORMAT, G_MAXUINT64);
+  g_autoptr (SfSipMsg) m = sf_sip_builder_finish (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  g_autofree char *w = wire (m);
+  g_autofree char *d = g_strdup_printf ("X-D: %d\r\n", G_MININT);
+  g_autofree char *u = g_strdup_printf ("X-U: %u\r\n", G_MAXUINT);
+  g_autofree char *i = g_strdup_printf ("X-I: %" G_GINT64_FORMAT "\r\n", G_MININT64);
+  g_autofree char *l = g_strdup_printf ("X-L: %" G_GUINT64_FORMAT "\r\n", G_MAXUINT64);
+  CU_ASSERT (has (w, d) && has (w, u) && has (w, i) && has (w, "X-J: 0\r\n") && has (w, l));
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -928,4 +955,5 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, random_after_fork);
   SF_ADD_TEST (s, serialize_own_bytes);
   SF_ADD_TEST (s, built_direct);
+  SF_ADD_TEST (s, add_numbers);
 }
