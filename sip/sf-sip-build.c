@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -21,7 +22,59 @@ struct _SfSipBuilder {
    * its count of values bounds the copy's. */
   guint64 copied, written;
   SfSipMsg *via_from; /* unowned, compared only */
+  /* Where the start line ends and each header line is, for finish() to fill
+   * the message's table from instead of framing the text again
+   * (sf_sip_msg_new_built).  reparse: text was given that the marks cannot
+   * vouch for (a control byte, a name that is no token): finish() parses the
+   * whole message as a received one instead, with the same outcome. */
+  gsize start_len;
+  gboolean reparse;
+  SfSipLineMark *marks; /* marks_in until more lines than it holds */
+  guint n_marks, cap_marks;
+  SfSipLineMark marks_in[24];
 };
+
+static SfSipBuiltHook built_hook;
+static gpointer built_hook_data;
+
+void
+sf_sip_builder_set_test_hook (SfSipBuiltHook hook, gpointer data)
+{
+  built_hook = hook;
+  built_hook_data = data;
+}
+
+/* The slow path of mark(): a larger table of marks, or too many lines. */
+static gboolean G_GNUC_NO_INLINE
+grow_marks (SfSipBuilder *b)
+{
+  if (b->n_marks >= SF_SIP_MAX_HEADERS) {
+    b->reparse = TRUE; /* the parse says what is wrong (too many lines) */
+    return FALSE;
+  }
+  guint cap = MIN (b->cap_marks * 2, (guint) SF_SIP_MAX_HEADERS);
+  if (b->marks == b->marks_in)
+    b->marks = g_memdup2 (b->marks_in, b->n_marks * sizeof *b->marks);
+  b->marks = g_renew (SfSipLineMark, b->marks, cap);
+  b->cap_marks = cap;
+  return TRUE;
+}
+
+/* The line from @start to the head's end (its CRLF written): name @name_len
+ * bytes, its value @value_len bytes at @value_start, of header @id. */
+static inline void
+mark (SfSipBuilder *b, gsize start, gsize name_len, gsize value_start, gsize value_len, SfSipHdrId id)
+{
+  if (G_UNLIKELY (b->n_marks == b->cap_marks) && !grow_marks (b))
+    return;
+  SfSipLineMark *k = &b->marks[b->n_marks++];
+  k->start = (guint32) start;
+  k->name_len = (guint32) name_len;
+  k->value_start = (guint32) value_start;
+  k->value_len = (guint32) value_len;
+  k->line_len = (guint32) (b->head->len - start);
+  k->id = id;
+}
 
 /* @n bytes at @p appended to the head: sf_json_put (g_string_append_len
  * without its call and its general case while the room is there), since a
@@ -34,22 +87,77 @@ struct _SfSipBuilder {
   (ID_BIT (SF_SIP_HDR_VIA) | ID_BIT (SF_SIP_HDR_FROM) | ID_BIT (SF_SIP_HDR_TO) | ID_BIT (SF_SIP_HDR_CALL_ID) |      \
    ID_BIT (SF_SIP_HDR_CSEQ))
 
-/* Text written into the head from @from on: a CR or LF in it (a value given
- * with a line end) could make lines of any name, so none is taken as copied. */
+/* Text written into the head from @from on: a control byte in it (HTAB
+ * too) leaves the framing to the parse; a CR or LF (a value given with a line
+ * end) could make lines of any name, so none is taken as copied either. */
 static void
 written_from (SfSipBuilder *b, gsize from, SfSipHdrId id)
 {
   b->written |= ID_BIT (id) & MUST_PARSE;
-  if (memchr (b->head->str + from, '\r', b->head->len - from) != NULL ||
-      memchr (b->head->str + from, '\n', b->head->len - from) != NULL)
+  const char *p = b->head->str + from, *end = b->head->str + b->head->len;
+  if (G_LIKELY (sf_sip_next_ctl (p, end) == end))
+    return;
+  b->reparse = TRUE;
+  if (memchr (p, '\r', (gsize) (end - p)) != NULL || memchr (p, '\n', (gsize) (end - p)) != NULL)
     b->written |= MUST_PARSE;
+}
+
+/* A thread's spare head: the text of the last builder finished, kept for
+ * the next.  A new GString for each message was a request of 1 KiB (past
+ * malloc's small bins: each merged its fast bins first), and one to grow
+ * it for a message with a body; finish() copies the text out at its size.
+ * At most SPARE_MAX bytes are kept; freed at thread end (GPrivate's notify)
+ * and, for the thread that calls exit(), at exit. */
+#define SPARE_MAX (16 * 1024)
+
+static void
+spare_free (gpointer s)
+{
+  if (s != NULL)
+    g_string_free (s, TRUE);
+}
+
+static GPrivate spare_head = G_PRIVATE_INIT (spare_free);
+
+static void
+spare_at_exit (void)
+{
+  g_private_replace (&spare_head, NULL);
+}
+
+static GString *
+head_take (void)
+{
+  GString *h = g_private_get (&spare_head);
+  if (h == NULL)
+    return g_string_sized_new (1024);
+  g_private_set (&spare_head, NULL);
+  return h;
+}
+
+static void
+head_give_back (GString *h)
+{
+  if (h->allocated_len > SPARE_MAX || g_private_get (&spare_head) != NULL) {
+    g_string_free (h, TRUE); /* another builder's is kept already */
+    return;
+  }
+  static gsize once;
+  if (g_once_init_enter (&once)) {
+    atexit (spare_at_exit);
+    g_once_init_leave (&once, 1);
+  }
+  g_string_truncate (h, 0);
+  g_private_set (&spare_head, h);
 }
 
 static SfSipBuilder *
 builder_new (void)
 {
   SfSipBuilder *b = g_new0 (SfSipBuilder, 1);
-  b->head = g_string_sized_new (512);
+  b->head = head_take ();
+  b->marks = b->marks_in;
+  b->cap_marks = G_N_ELEMENTS (b->marks_in);
   return b;
 }
 
@@ -78,31 +186,48 @@ append_uint (GString *out, guint64 v, guint width)
   sf_json_put (out, d, n);
 }
 
-SfSipBuilder *
-sf_sip_builder_request (const char *method, const char *ruri)
+/* A request's builder from slices (a forwarded request's method and
+ * Request-URI, not copied out first). */
+static SfSipBuilder *
+request_str (SfSipStr method, SfSipStr ruri)
 {
   SfSipBuilder *b = builder_new ();
   /* Appends, not a printf: a builder is made for every message sent, and
    * printf's format walk costs more than the copies. */
-  g_string_append (b->head, method);
-  g_string_append_c (b->head, ' ');
-  g_string_append (b->head, ruri);
+  PUT (b, method.p, method.len);
+  PUT (b, " ", 1);
+  PUT (b, ruri.p, ruri.len);
   written_from (b, 0, SF_SIP_HDR_OTHER);
-  g_string_append_len (b->head, " SIP/2.0\r\n", 10);
+  PUT (b, " SIP/2.0\r\n", 10);
+  b->start_len = b->head->len - 2;
+  return b;
+}
+
+SfSipBuilder *
+sf_sip_builder_request (const char *method, const char *ruri)
+{
+  return request_str (sf_sip_str (method, strlen (method)), sf_sip_str (ruri, strlen (ruri)));
+}
+
+static SfSipBuilder *
+response_str (guint status, SfSipStr reason)
+{
+  SfSipBuilder *b = builder_new ();
+  PUT (b, "SIP/2.0 ", 8);
+  append_uint (b->head, status, 3);
+  PUT (b, " ", 1);
+  PUT (b, reason.p, reason.len);
+  written_from (b, 0, SF_SIP_HDR_OTHER);
+  b->start_len = b->head->len;
+  PUT (b, "\r\n", 2);
   return b;
 }
 
 SfSipBuilder *
 sf_sip_builder_response (guint status, const char *reason)
 {
-  SfSipBuilder *b = builder_new ();
-  PUT (b, "SIP/2.0 ", 8);
-  append_uint (b->head, status, 3);
-  PUT (b, " ", 1);
-  PUTS (b, reason != NULL ? reason : sf_sip_reason_phrase (status));
-  written_from (b, 0, SF_SIP_HDR_OTHER);
-  PUT (b, "\r\n", 2);
-  return b;
+  const char *r = reason != NULL ? reason : sf_sip_reason_phrase (status);
+  return response_str (status, sf_sip_str (r, strlen (r)));
 }
 
 void
@@ -111,10 +236,12 @@ sf_sip_builder_free (SfSipBuilder *b)
   if (b == NULL)
     return;
   if (b->head != NULL)
-    g_string_free (b->head, TRUE);
+    head_give_back (b->head);
   g_free (b->ctype);
   if (b->body != NULL)
     g_bytes_unref (b->body);
+  if (b->marks != b->marks_in)
+    g_free (b->marks);
   g_free (b);
 }
 
@@ -132,8 +259,29 @@ line_start (SfSipBuilder *b, const char *name, gsize len)
 static void
 line_end (SfSipBuilder *b, gsize from, const char *name, gsize len)
 {
-  written_from (b, from, sf_sip_hdr_lookup (sf_sip_str (name, len)));
+  SfSipHdrId id = sf_sip_hdr_lookup (sf_sip_str (name, len));
+  written_from (b, from, id);
+  /* The value as the parser trims it: with no control byte in the line
+   * (else reparse), only spaces around it. */
+  gsize vs = from + len + 2, ve = b->head->len;
+  while (vs < ve && b->head->str[vs] == ' ')
+    vs++;
+  while (ve > vs && b->head->str[ve - 1] == ' ')
+    ve--;
   PUT (b, "\r\n", 2);
+  if (len == 0 || sf_sip_token_span (name, name + len) != name + len)
+    b->reparse = TRUE; /* the parse's error: not "Name: value" */
+  else
+    mark (b, from, len, vs, ve - vs, id);
+}
+
+/* "@name: @value" (@name @len bytes), the value's bytes as they are. */
+static void
+add_str (SfSipBuilder *b, const char *name, gsize len, SfSipStr value)
+{
+  gsize from = line_start (b, name, len);
+  PUT (b, value.p, value.len);
+  line_end (b, from, name, len);
 }
 
 void
@@ -149,7 +297,16 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
   }
   else if (strchr (value_fmt, '%') == NULL) /* a literal value ("70") */
     g_string_append (b->head, value_fmt);
-  else
+  else if (strcmp (value_fmt, "%u") == 0) /* a number alone (Max-Forwards): its digits, no format walk */
+    append_uint (b->head, va_arg (ap, unsigned int), 1);
+  else if (strcmp (value_fmt, "%" G_GUINT64_FORMAT) == 0)
+    append_uint (b->head, va_arg (ap, guint64), 1);
+  else if (strcmp (value_fmt, "%" G_GINT64_FORMAT) == 0 || strcmp (value_fmt, "%d") == 0) {
+    gint64 v = value_fmt[1] == 'd' ? va_arg (ap, int) : va_arg (ap, gint64);
+    if (v < 0)
+      PUT (b, "-", 1);
+    append_uint (b->head, v < 0 ? -(guint64) v : (guint64) v, 1);
+  } else
     g_string_append_vprintf (b->head, value_fmt, ap);
   line_end (b, from, name, len);
   va_end (ap);
@@ -163,16 +320,33 @@ append_line (SfSipBuilder *b, const SfSipHdr *h)
   gsize n = l.len;
   while (n > 0 && (l.p[n - 1] == '\n' || l.p[n - 1] == '\r'))
     n--;
+  gsize from = b->head->len;
   PUT (b, l.p, n);
   if (n + 2 == l.len && l.p[n] == '\r')
     PUT (b, l.p + n, 2); /* as received */
   else
     PUT (b, "\r\n", 2);
+  /* A line a message framed frames the same here: its name, value and folds
+   * where they were, a CRLF for its end (the value never reaches into it). */
+  if (h->name.p != l.p || h->name.len == 0 || h->value.p < l.p + h->name.len + 1 ||
+      h->value.p + h->value.len > l.p + n)
+    b->reparse = TRUE;
+  else
+    mark (b, from, h->name.len, from + (gsize) (h->value.p - l.p), h->value.len, h->id);
 }
 
 void
 sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h)
 {
+  /* A line of some message (not known here): its framing is vouched for
+   * only when it has no control byte at all (no fold, no escaped CTL) and a
+   * name that is a token. */
+  gsize n = h->line.len;
+  while (n > 0 && (h->line.p[n - 1] == '\n' || h->line.p[n - 1] == '\r'))
+    n--;
+  if (sf_sip_next_ctl (h->line.p, h->line.p + n) != h->line.p + n ||
+      sf_sip_token_span (h->name.p, h->name.p + h->name.len) != h->name.p + h->name.len)
+    b->reparse = TRUE;
   append_line (b, h);
   b->written |= ID_BIT (h->id) & MUST_PARSE; /* a line of a message not known here */
 }
@@ -225,27 +399,43 @@ sf_sip_builder_finish (SfSipBuilder *b, GError **error)
 {
   gsize len = b->body != NULL ? g_bytes_get_size (b->body) : 0;
   if (b->ctype != NULL) {
-    g_string_append_len (b->head, "Content-Type: ", 14);
+    gsize from = line_start (b, "Content-Type", 12);
     g_string_append (b->head, b->ctype);
-    g_string_append_len (b->head, "\r\n", 2);
+    line_end (b, from, "Content-Type", 12);
   }
-  PUT (b, "Content-Length: ", 16);
+  gsize from = line_start (b, "Content-Length", 14);
   append_uint (b->head, len, 1);
-  PUT (b, "\r\n\r\n", 4);
+  line_end (b, from, "Content-Length", 14);
+  PUT (b, "\r\n", 2);
   if (len > 0)
     g_string_append_len (b->head, g_bytes_get_data (b->body, NULL), (gssize) len);
-  /* The buffer cut to the message: a GString grows by doubling (1 KiB for a
-   * 300-byte response), and a message may be kept long (a server
-   * transaction's response, until Timer J).  A shrinking realloc stays in place. */
+  /* The text copied out at its size (a message may be kept long: a server
+   * transaction's response, until Timer J); the head goes back to be the
+   * thread's spare (builder_free). */
   gsize wlen = b->head->len;
-  char *data = g_string_free (g_steal_pointer (&b->head), FALSE);
-  g_autoptr (GBytes) wire = g_bytes_new_take (g_realloc (data, wlen + 1), wlen);
+  g_autoptr (GBytes) wire = g_bytes_new (b->head->str, wlen);
   /* The message parsed as a received one would be, but for the values of
    * lines copied from messages where they parsed: the same bytes parse the
    * same, so they are parsed when read (most never are), not twice. */
   guint64 checked = b->copied & ~b->written;
+  /* The table filled from the marks (no second framing pass) unless text
+   * came that they cannot vouch for; a message over the size limit is the
+   * parse's to refuse. */
+  gboolean direct = !b->reparse && wlen <= SF_SIP_MAX_MSG_SIZE;
+  GError *e = NULL;
+  SfSipMsg *msg = direct ? sf_sip_msg_new_built (wire, b->start_len, b->marks, b->n_marks, checked, &e)
+                         : sf_sip_msg_parse_built (wire, checked, &e);
   sf_sip_builder_free (b);
-  return sf_sip_msg_parse_built (wire, checked, error);
+  if (G_UNLIKELY (built_hook != NULL)) {
+    GError *pe = NULL;
+    SfSipMsg *parsed = sf_sip_msg_parse_built (wire, checked, &pe);
+    built_hook (msg, e, parsed, pe, direct, built_hook_data);
+    g_clear_pointer (&parsed, sf_sip_msg_unref);
+    g_clear_error (&pe);
+  }
+  if (e != NULL)
+    g_propagate_error (error, e);
+  return msg;
 }
 
 const char *
@@ -473,12 +663,6 @@ sf_sip_create_request (const SfSipRequestSpec *spec, GError **error)
   return sf_sip_builder_finish (b, error);
 }
 
-static char *
-str (SfSipStr s)
-{
-  return sf_sip_str_dup (s);
-}
-
 SfSipMsg *
 sf_sip_create_response (SfSipMsg *req, guint status, const char *reason, const char *to_tag, GError **error)
 {
@@ -507,13 +691,11 @@ sf_sip_create_response_with (SfSipMsg *req, guint status, const char *reason, co
         /* 8.2.6.2: the value's bytes, then the tag.  Not through printf's %s: a
          * quoted-pair may escape a NUL ("a\<NUL>b", 25.1), which %s would cut
          * at, leaving an open quote that no parser takes. */
-        gsize from = b->head->len;
-        PUT (b, "To: ", 4);
+        gsize from = line_start (b, "To", 2);
         PUT (b, h->value.p, h->value.len);
         PUT (b, ";tag=", 5);
         PUTS (b, to_tag);
-        written_from (b, from, SF_SIP_HDR_TO);
-        PUT (b, "\r\n", 2);
+        line_end (b, from, "To", 2);
       } else {
         copy_line (b, req, h);
       }
@@ -544,10 +726,9 @@ sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
   SfSipBuilder *b = sf_sip_builder_response (status, NULL);
   /* The top Via value alone: it names the hop the response goes back to (18.2.2). */
   const SfSipValue *via = sf_sip_msg_top_via (m);
-  g_string_append (b->head, "Via: ");
-  g_string_append_len (b->head, via->raw.p, (gssize) via->raw.len);
-  g_string_append (b->head, "\r\n");
-  b->written |= ID_BIT (SF_SIP_HDR_VIA);
+  gsize from = line_start (b, "Via", 3);
+  PUT (b, via->raw.p, via->raw.len);
+  line_end (b, from, "Via", 3);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_FROM);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_TO);
   sf_sip_builder_copy (b, m, SF_SIP_HDR_CALL_ID);
@@ -561,10 +742,8 @@ sf_sip_create_minimal_response (SfSipMsg *m, guint status, GError **error)
 static SfSipMsg *
 same_hop_request (SfSipMsg *req, const char *method, SfSipMsg *to_src, const char *const *lines, GError **error)
 {
-  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
-  g_autofree char *via = str (sf_sip_msg_top_via (req)->raw);
-  SfSipBuilder *b = sf_sip_builder_request (method, ruri);
-  sf_sip_builder_add (b, "Via", "%s", via);
+  SfSipBuilder *b = request_str (sf_sip_str (method, strlen (method)), sf_sip_msg_ruri (req)->raw);
+  add_str (b, "Via", 3, sf_sip_msg_top_via (req)->raw);
   sf_sip_builder_copy (b, req, SF_SIP_HDR_ROUTE);
   sf_sip_builder_add (b, "Max-Forwards", "70");
   sf_sip_builder_copy (b, req, SF_SIP_HDR_FROM);
@@ -598,17 +777,19 @@ sf_sip_create_cancel_with (SfSipMsg *req, const char *const *lines, GError **err
   return same_hop_request (req, "CANCEL", req, lines, error);
 }
 
-/* The URI inside a Route value's <> (transfer full). */
-static char *
-route_uri (const SfSipValue *v)
-{
-  return v->uri != NULL ? str (v->uri->raw) : str (v->raw);
-}
+/* A hop of the route set being edited: a Route value as written, the URI
+ * inside its <>, whether that has ;lr; slices of the request or of the
+ * forward's preload (no copies). */
+typedef struct {
+  SfSipStr raw, uri;
+  gboolean lr;
+} Hop;
 
-static gboolean
-has_lr (const SfSipValue *v)
+static Hop
+hop (const SfSipValue *v)
 {
-  return v->uri != NULL && sf_sip_uri_param (v->uri, "lr") != NULL;
+  Hop h = { v->raw, v->uri != NULL ? v->uri->raw : v->raw, v->uri != NULL && sf_sip_uri_param (v->uri, "lr") != NULL };
+  return h;
 }
 
 /* The body of @m and its Content-Type line as received (none if it had none). */
@@ -634,6 +815,19 @@ credentials_for (const SfSipHdr *h, const char *realm)
   return r != NULL && strcmp (r, realm) == 0;
 }
 
+/* One Route line of @routes' values, ", " between them. */
+static void
+add_routes (SfSipBuilder *b, GArray *routes)
+{
+  gsize from = line_start (b, "Route", 5);
+  for (guint i = 0; i < routes->len; i++) {
+    if (i > 0)
+      PUT (b, ", ", 2);
+    PUT (b, g_array_index (routes, Hop, i).raw.p, g_array_index (routes, Hop, i).raw.len);
+  }
+  line_end (b, from, "Route", 5);
+}
+
 SfSipMsg *
 sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
 {
@@ -646,67 +840,63 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
   SfSipValues *routes_in = sf_sip_msg_values (req, SF_SIP_HDR_ROUTE, error);
   if (routes_in == NULL)
     return NULL;
-  /* The route set as strings (URIs), edited as 16.4 and 16.6 say. */
-  g_autoptr (GPtrArray) routes = g_ptr_array_new_with_free_func (g_free); /* values as written */
-  g_autoptr (GPtrArray) uris = g_ptr_array_new_with_free_func (g_free);   /* their URIs */
-  g_autoptr (GPtrArray) lr = g_ptr_array_new ();
+  /* The route set, edited as 16.4 and 16.6 say: slices in a table made
+   * only when there is one (most initial requests have none). */
+  g_autoptr (GArray) routes = NULL;
+  g_autoptr (GPtrArray) pre = NULL; /* the preload's values, which the slices may point into */
+  if (routes_in->len > 0 || fwd->preload != NULL)
+    routes = g_array_sized_new (FALSE, FALSE, sizeof (Hop), routes_in->len + 2);
   for (guint i = 0; i < routes_in->len; i++) {
-    g_ptr_array_add (routes, str (((SfSipValue *) routes_in->pdata[i])->raw));
-    g_ptr_array_add (uris, route_uri (routes_in->pdata[i]));
-    g_ptr_array_add (lr, GINT_TO_POINTER (has_lr (routes_in->pdata[i])));
+    Hop h = hop (routes_in->pdata[i]);
+    g_array_append_val (routes, h);
   }
-  g_autofree char *ruri = str (sf_sip_msg_ruri (req)->raw);
+#define N_ROUTES (routes != NULL ? routes->len : 0u)
+#define ROUTE(i) g_array_index (routes, Hop, (i))
+  SfSipStr ruri = sf_sip_msg_ruri (req)->raw;
+  g_autofree char *strict = NULL; /* the Request-URI as a Route value (strict router) */
   gboolean changed_routes = FALSE;
   /* 16.4: a Request-URI this proxy put in a Record-Route (the previous hop was a
    * strict router): the real target is the last Route. */
-  if (fwd->is_mine != NULL && routes->len > 0 && fwd->is_mine (sf_sip_msg_ruri (req), fwd->data)) {
-    g_free (ruri);
-    ruri = route_uri (routes_in->pdata[routes_in->len - 1]);
-    g_ptr_array_remove_index (routes, routes->len - 1);
-    g_ptr_array_remove_index (uris, uris->len - 1);
-    g_ptr_array_remove_index (lr, lr->len - 1);
+  if (fwd->is_mine != NULL && N_ROUTES > 0 && fwd->is_mine (sf_sip_msg_ruri (req), fwd->data)) {
+    ruri = ROUTE (routes->len - 1).uri;
+    g_array_remove_index (routes, routes->len - 1);
     changed_routes = TRUE;
   }
   /* 16.4: the top Route naming this proxy is removed; so is a second one right
    * below it (RFC 5658: a double Record-Route, one value per side, comes
    * back as two Routes of ours, both removed). */
-  for (guint i = 0; fwd->is_mine != NULL && routes->len > 0 && i < 2 && i < routes_in->len; i++) {
+  for (guint i = 0; fwd->is_mine != NULL && N_ROUTES > 0 && i < 2 && i < routes_in->len; i++) {
     const SfSipValue *top = routes_in->pdata[i];
     if (top->uri == NULL || !fwd->is_mine (top->uri, fwd->data))
       break;
-    g_ptr_array_remove_index (routes, 0);
-    g_ptr_array_remove_index (uris, 0);
-    g_ptr_array_remove_index (lr, 0);
+    g_array_remove_index (routes, 0);
     changed_routes = TRUE;
   }
-  if (fwd->target != NULL) {
-    g_free (ruri);
-    ruri = g_strdup (fwd->target);
-  }
+  if (fwd->target != NULL)
+    ruri = sf_sip_str (fwd->target, strlen (fwd->target));
   if (fwd->preload != NULL) {
-    g_autoptr (GPtrArray) pre = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
+    pre = g_ptr_array_new_with_free_func ((GDestroyNotify) sf_sip_value_free);
     SfSipStr pv = sf_sip_str (fwd->preload, strlen (fwd->preload));
     if (sf_sip_hdr_parse (SF_SIP_HDR_ROUTE, SF_SIP_STR_LIT ("Route"), pv, fwd->preload, pre, NULL))
       for (guint i = pre->len; i-- > 0;) {
         if (((SfSipValue *) pre->pdata[i])->uri == NULL)
           continue;
-        g_ptr_array_insert (routes, 0, str (((SfSipValue *) pre->pdata[i])->raw));
-        g_ptr_array_insert (uris, 0, route_uri (pre->pdata[i]));
-        g_ptr_array_insert (lr, 0, GINT_TO_POINTER (has_lr (pre->pdata[i])));
+        Hop h = hop (pre->pdata[i]);
+        g_array_insert_val (routes, 0, h);
         changed_routes = TRUE;
       }
   }
   /* 16.6 step 6: a next hop without ;lr is a strict router: it gets the
    * Request-URI, and the Request-URI goes to the end of the route set. */
-  if (routes->len > 0 && !GPOINTER_TO_INT (lr->pdata[0])) {
-    g_ptr_array_add (routes, g_strdup_printf ("<%s>", ruri));
-    g_free (ruri);
-    ruri = g_strdup (uris->pdata[0]);
-    g_ptr_array_remove_index (routes, 0);
+  if (N_ROUTES > 0 && !ROUTE (0).lr) {
+    strict = g_strdup_printf ("<%.*s>", (int) ruri.len, ruri.p);
+    Hop last = { sf_sip_str (strict, strlen (strict)), SF_SIP_STR_NULL, TRUE };
+    g_array_append_val (routes, last);
+    ruri = ROUTE (0).uri;
+    g_array_remove_index (routes, 0);
     changed_routes = TRUE;
   }
-  g_autofree char *method = str (sf_sip_msg_method (req));
-  SfSipBuilder *b = sf_sip_builder_request (method, ruri);
+  SfSipBuilder *b = request_str (sf_sip_msg_method (req), ruri);
   sf_sip_builder_add (b, "Via", "%s", fwd->via);
   gboolean mf_done = FALSE, rr_done = FALSE, routes_done = FALSE;
   for (guint i = 0; i < sf_sip_msg_n_headers (req); i++) {
@@ -731,14 +921,10 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
       sf_sip_builder_add_line (b, h);
       break;
     case SF_SIP_HDR_ROUTE:
-      if (!changed_routes) {
+      if (!changed_routes)
         sf_sip_builder_add_line (b, h);
-      } else if (!routes_done && routes->len > 0) {
-        g_ptr_array_add (routes, NULL);
-        g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
-        g_ptr_array_remove_index (routes, routes->len - 1);
-        sf_sip_builder_add (b, "Route", "%s", joined);
-      }
+      else if (!routes_done && N_ROUTES > 0)
+        add_routes (b, routes);
       routes_done = TRUE;
       break;
     default:
@@ -752,11 +938,10 @@ sf_sip_create_forward (SfSipMsg *req, const SfSipForward *fwd, GError **error)
     sf_sip_builder_add (b, "Max-Breadth", "%u", fwd->max_breadth);
   if (!rr_done && fwd->record_route != NULL)
     sf_sip_builder_add (b, "Record-Route", "%s", fwd->record_route);
-  if (!routes_done && changed_routes && routes->len > 0) {
-    g_ptr_array_add (routes, NULL);
-    g_autofree char *joined = g_strjoinv (", ", (char **) routes->pdata);
-    sf_sip_builder_add (b, "Route", "%s", joined);
-  }
+  if (!routes_done && changed_routes && N_ROUTES > 0)
+    add_routes (b, routes);
+#undef N_ROUTES
+#undef ROUTE
   copy_body (b, req);
   return sf_sip_builder_finish (b, error);
 }
@@ -792,12 +977,11 @@ add_edited_line (SfSipBuilder *b, SfSipMsg *m, const SfSipHdr *h, SfSipValueEdit
     else
       g_string_append_len (line, v->raw.p, (gssize) v->raw.len);
   }
-  if (edited) {
-    g_autofree char *name = str (h->name);
-    sf_sip_builder_add (b, name, "%s", line->str);
-  } else {
+  if (edited)
+    add_str (b, h->name.p, h->name.len, sf_sip_str (line->str, line->len)); /* all its bytes: a NUL escaped in a
+                                                                              * quoted string too (25.1) */
+  else
     copy_line (b, m, h);
-  }
   g_string_free (line, TRUE);
   return TRUE;
 }
@@ -819,8 +1003,7 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
     g_set_error (error, SF_SIP_ERROR, SF_SIP_ERROR_SYNTAX, "Via: a response with one Via was for this element");
     return NULL;
   }
-  g_autofree char *reason = str (sf_sip_msg_reason (resp));
-  SfSipBuilder *b = sf_sip_builder_response (sf_sip_msg_status (resp), reason);
+  SfSipBuilder *b = response_str (sf_sip_msg_status (resp), sf_sip_msg_reason (resp));
   gboolean popped = FALSE;
   for (guint i = 0; i < sf_sip_msg_n_headers (resp); i++) {
     const SfSipHdr *h = sf_sip_msg_header (resp, i);
@@ -832,8 +1015,7 @@ sf_sip_create_forward_response_edited (SfSipMsg *resp, SfSipHdrId id, SfSipValue
        * values parsed above: the second, when it is on this line). */
       if (value_in_line (vias->pdata[1], h)) {
         const SfSipValue *second = vias->pdata[1];
-        g_autofree char *rest = str (sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
-        sf_sip_builder_add (b, "Via", "%s", rest);
+        add_str (b, "Via", 3, sf_sip_str (second->raw.p, (gsize) (h->value.p + h->value.len - second->raw.p)));
       }
       continue;
     }

@@ -1,8 +1,9 @@
 /* sf-sip-build.h: building outgoing messages (modelled on PJSIP's message
- * chapter).  A builder writes the wire form once; finishing it parses that
- * text into an immutable, reference-counted SfSipMsg (as PJSIP's tx_data),
- * which is sent by reference.  Headers copied from another message keep their
- * original bytes.
+ * chapter).  A builder writes the wire form once; finishing it makes that
+ * text an immutable, reference-counted SfSipMsg (as PJSIP's tx_data), which
+ * is sent by reference: its header table from where the builder put each
+ * line, or a full parse of text it cannot vouch for (docs/sip.md).  Headers
+ * copied from another message keep their original bytes.
  *
  * The RFC 3261 constructions: a response to a request (8.2.6), the ACK for a
  * non-2xx final response (17.1.1.3), a CANCEL (9.1), a request to forward
@@ -22,7 +23,8 @@ void sf_sip_builder_free (SfSipBuilder *b);
 /* Appends "Name: value" (the value must not hold CR or LF; it is not checked here
  * but by the parse in finish). */
 void sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ...) G_GNUC_PRINTF (3, 4);
-/* Appends a header line as received (its bytes kept; a bare LF end becomes CRLF). */
+/* Appends a header line of a message (sf_sip_msg_header()) as received (its
+ * bytes kept; a bare LF end becomes CRLF). */
 void sf_sip_builder_add_line (SfSipBuilder *b, const SfSipHdr *h);
 /* Appends every header of @msg with @id, as received. */
 void sf_sip_builder_copy (SfSipBuilder *b, SfSipMsg *msg, SfSipHdrId id);
@@ -31,12 +33,22 @@ void sf_sip_builder_body (SfSipBuilder *b, const char *content_type, const char 
 /* Adds whole header lines "Name: value" (@lines NULL-terminated, nullable); FALSE
  * with @error for a line without ':'. */
 gboolean sf_sip_builder_add_lines (SfSipBuilder *b, const char *const *lines, GError **error);
-/* Adds Content-Length, parses, frees @b (transfer full).  NULL with the parse
- * error if what was built is not a valid message.  Lines copied from a parsed
+/* Adds Content-Length, makes the message, frees @b (transfer full).  NULL
+ * with the error a parse of its bytes gives if what was built is not a valid
+ * message.  Lines copied from a parsed
  * message (sf_sip_builder_copy(), the constructions below) keep the values
  * they parsed to there: theirs are parsed when first read
  * (sf_sip_msg_parse_built()). */
 SfSipMsg *sf_sip_builder_finish (SfSipBuilder *b, GError **error);
+
+/* Tests only (the builder's differential test): when set, every finish also
+ * parses its bytes again as before (sf_sip_msg_parse_built) and gives @hook
+ * both outcomes (transfer none, each message or error nullable) and whether
+ * the first filled its table from the builder's marks (@direct).  Set it
+ * while no builder runs; NULL unsets it. */
+typedef void (*SfSipBuiltHook) (SfSipMsg *built, const GError *built_error, SfSipMsg *parsed,
+                                const GError *parsed_error, gboolean direct, gpointer data);
+void sf_sip_builder_set_test_hook (SfSipBuiltHook hook, gpointer data);
 
 /* What a new out-of-dialog request needs (8.1.1).  Unset fields get RFC 3261's
  * defaults: a Call-ID, a From tag and a Via branch (with the magic cookie,

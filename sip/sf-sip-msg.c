@@ -5,9 +5,23 @@
 #include "sf-sip-msg.h"
 #include "sf-sip-build.h"
 #include "sf-sip-arena.h"
+#include <stdlib.h>
 #include <string.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SF_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SF_ASAN 1
+#endif
+#endif
+#ifdef SF_ASAN
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void) (p), (void) (n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void) (p), (void) (n))
 #endif
 
 struct _SfSipMsg {
@@ -45,6 +59,89 @@ struct _SfSipMsg {
 };
 
 #define MSG_BLOCK 4096
+#define MSG_SIZE (G_STRUCT_OFFSET (SfSipMsg, first_block) + MSG_BLOCK)
+
+/* ---- a thread's cache of message blocks ----
+ *
+ * A message from the wire or the builder is one allocation of MSG_SIZE bytes
+ * (4.4 KB): too large for malloc's per-thread cache and fast bins, so each
+ * one went to its sorted bins, and every such request first merged the fast
+ * bins (malloc_consolidate, some 17 times a proxied call), and a new block
+ * touched new pages.  A thread keeps up to MSG_CACHE_MAX freed ones (a
+ * message is mostly freed on the thread that made it) and takes them back
+ * warm; past that bound they are freed.  The cache is emptied when its
+ * thread ends (GPrivate's notify) and, for the thread that calls exit(),
+ * at exit.  Under AddressSanitizer a cached block is poisoned: a read
+ * through a message freed into it is reported as a use after free (one
+ * reused since is not: ASan's quarantine would have caught that, the bound
+ * of 64 is the trade). */
+#define MSG_CACHE_MAX 64
+
+typedef struct {
+  void *head;        /* the first cached block; its first bytes point to the next */
+  guint n;
+  gboolean registered;
+} MsgCache;
+
+static _Thread_local MsgCache msg_cache;
+
+static void
+msg_cache_flush (gpointer data)
+{
+  MsgCache *c = data;
+  while (c->head != NULL) {
+    void *b = c->head;
+    ASAN_UNPOISON_MEMORY_REGION (b, MSG_SIZE);
+    c->head = *(void **) b;
+    g_free (b);
+  }
+  c->n = 0;
+  c->registered = FALSE;
+}
+
+static GPrivate msg_cache_key = G_PRIVATE_INIT (msg_cache_flush);
+
+static void
+msg_cache_at_exit (void)
+{
+  msg_cache_flush (&msg_cache); /* the exiting thread's: thread keys' notifies do not run for it */
+}
+
+static void *
+msg_block_alloc (void)
+{
+  MsgCache *c = &msg_cache;
+  void *b = c->head;
+  if (b == NULL)
+    return g_malloc (MSG_SIZE);
+  ASAN_UNPOISON_MEMORY_REGION (b, MSG_SIZE);
+  c->head = *(void **) b;
+  c->n--;
+  return b;
+}
+
+static void
+msg_block_free (void *b)
+{
+  MsgCache *c = &msg_cache;
+  if (c->n >= MSG_CACHE_MAX) {
+    g_free (b);
+    return;
+  }
+  if (G_UNLIKELY (!c->registered)) {
+    static gsize once;
+    if (g_once_init_enter (&once)) {
+      atexit (msg_cache_at_exit);
+      g_once_init_leave (&once, 1);
+    }
+    g_private_set (&msg_cache_key, c); /* its notify empties the cache when the thread ends */
+    c->registered = TRUE;
+  }
+  *(void **) b = c->head;
+  c->head = b;
+  c->n++;
+  ASAN_POISON_MEMORY_REGION (b, MSG_SIZE);
+}
 #define ARENA_ALIGN SF_SIP_ARENA_ALIGN
 #define ROUND_ALIGN(n) (((n) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
 #define CACHE_BYTES (SF_SIP_HDR_COUNT * sizeof (SfSipValues *))
@@ -79,7 +176,10 @@ sf_sip_msg_unref (SfSipMsg *msg)
   g_clear_error (&msg->invalid);
   sf_sip_arena_clear (&msg->arena);
   g_bytes_unref (msg->bytes);
-  g_free (msg);
+  if (msg->compacted)
+    g_free (msg); /* a smaller block */
+  else
+    msg_block_free (msg);
 }
 
 /* ---- the start line ---- */
@@ -499,6 +599,72 @@ framed (SfSipMsg *m)
   return m;
 }
 
+/* A message on @bytes (a ref taken), its arena's first block and the value
+ * cache in it; nothing parsed yet. */
+static SfSipMsg *
+msg_new (GBytes *bytes, const char *data)
+{
+  SfSipMsg *m = msg_block_alloc ();
+  memset (m, 0, G_STRUCT_OFFSET (SfSipMsg, first_block)); /* the block needs no zeroing: the arena zeroes */
+  g_ref_count_init (&m->ref);
+  m->bytes = g_bytes_ref (bytes);
+  m->base = data;
+  sf_sip_arena_init (&m->arena, m->first_block, MSG_BLOCK);
+  m->cache = sf_sip_arena_alloc0 (&m->arena, CACHE_BYTES); /* first: sf_sip_msg_compact() leaves it out */
+  return m;
+}
+
+/* The start line of @m, @len bytes at @p: its limit, then its parse. */
+static gboolean
+start_line (SfSipMsg *m, const char *p, gsize len, GError **error)
+{
+  if (len > SF_SIP_MAX_START_LINE)
+    return err (error, SF_SIP_ERROR_LIMIT, "start line longer than %d bytes", SF_SIP_MAX_START_LINE);
+  m->start_line = sf_sip_str (p, len);
+  return parse_start_line (m, error);
+}
+
+/* The body after the headers (from @p): Content-Length's framing.  FALSE
+ * only on a stream; a datagram's framing problem is kept in m->invalid. */
+static gboolean
+frame_body (SfSipMsg *m, const char *p, const char *end, gboolean stream, GError **error)
+{
+  gboolean has_cl;
+  guint64 cl = 0;
+  gsize rest = (gsize) (end - p);
+  GError *fe = NULL;
+  if (!content_length (m, &has_cl, &cl, &fe)) {
+    if (stream) {
+      g_propagate_error (error, fe);
+      return FALSE;
+    }
+  } else if (!has_cl) {
+    if (stream)
+      return err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
+    m->body = sf_sip_str (p, rest);
+  } else if (cl > rest) {
+    err (&fe, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
+         " bytes after the headers", cl, rest);
+    if (stream) {
+      g_propagate_error (error, fe);
+      return FALSE;
+    }
+  } else {
+    m->body = sf_sip_str (p, (gsize) cl); /* bytes after it are dropped (18.3) */
+  }
+  if (fe != NULL) {
+    /* A datagram whose headers parse but whose length is wrong: a request is
+     * answered 400 (18.3, "the element SHOULD generate a 400"), a response
+     * discarded; validation fails with it, the body is empty. */
+    m->body = sf_sip_str (p, 0);
+    if (m->invalid == NULL)
+      m->invalid = fe;
+    else
+      g_error_free (fe);
+  }
+  return TRUE;
+}
+
 /* Parses the start line and the headers, then (unless @head_only) frames the body. */
 static SfSipMsg *
 parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error)
@@ -514,13 +680,7 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     return NULL;
   }
   const char *end = data + size;
-  g_autoptr (SfSipMsg) m = g_malloc (G_STRUCT_OFFSET (SfSipMsg, first_block) + MSG_BLOCK);
-  memset (m, 0, G_STRUCT_OFFSET (SfSipMsg, first_block)); /* the block needs no zeroing: the arena zeroes */
-  g_ref_count_init (&m->ref);
-  m->bytes = g_bytes_ref (bytes);
-  m->base = data;
-  sf_sip_arena_init (&m->arena, m->first_block, MSG_BLOCK);
-  m->cache = sf_sip_arena_alloc0 (&m->arena, CACHE_BYTES); /* first: sf_sip_msg_compact() leaves it out */
+  g_autoptr (SfSipMsg) m = msg_new (bytes, data);
   const char *p = skip_keepalive (data, end);
   const char *cend;
   const char *next = p < end ? line_end (p, end, &cend) : NULL;
@@ -528,53 +688,15 @@ parse_framed (GBytes *bytes, gboolean stream, gboolean head_only, GError **error
     err (error, SF_SIP_ERROR_SYNTAX, p < end ? "start line: no line end" : "empty message");
     return NULL;
   }
-  if ((gsize) (cend - p) > SF_SIP_MAX_START_LINE) {
-    err (error, SF_SIP_ERROR_LIMIT, "start line longer than %d bytes", SF_SIP_MAX_START_LINE);
-    return NULL;
-  }
-  m->start_line = sf_sip_str (p, (gsize) (cend - p));
-  if (!parse_start_line (m, error))
+  if (!start_line (m, p, (gsize) (cend - p), error))
     return NULL;
   p = next;
   if (!parse_headers (m, &p, end, error))
     return NULL;
   if (head_only)
     return g_steal_pointer (&m); /* frame_used 0: never compacted */
-  gboolean has_cl;
-  guint64 cl = 0;
-  gsize rest = (gsize) (end - p);
-  GError *fe = NULL;
-  if (!content_length (m, &has_cl, &cl, &fe)) {
-    if (stream) {
-      g_propagate_error (error, fe);
-      return NULL;
-    }
-  } else if (!has_cl) {
-    if (stream) {
-      err (error, SF_SIP_ERROR_FRAMING, "Content-Length: required on a stream transport (RFC 3261 18.3)");
-      return NULL;
-    }
-    m->body = sf_sip_str (p, rest);
-  } else if (cl > rest) {
-    err (&fe, SF_SIP_ERROR_FRAMING, "Content-Length: %" G_GUINT64_FORMAT " is more than the %" G_GSIZE_FORMAT
-         " bytes after the headers", cl, rest);
-    if (stream) {
-      g_propagate_error (error, fe);
-      return NULL;
-    }
-  } else {
-    m->body = sf_sip_str (p, (gsize) cl); /* bytes after it are dropped (18.3) */
-  }
-  if (fe != NULL) {
-    /* A datagram whose headers parse but whose length is wrong: a request is
-     * answered 400 (18.3, "the element SHOULD generate a 400"), a response
-     * discarded; validation fails with it, the body is empty. */
-    m->body = sf_sip_str (p, 0);
-    if (m->invalid == NULL)
-      m->invalid = fe;
-    else
-      g_error_free (fe);
-  }
+  if (!frame_body (m, p, end, stream, error))
+    return NULL;
   return framed (g_steal_pointer (&m));
 }
 
@@ -1108,19 +1230,14 @@ sf_sip_msg_multipart (SfSipMsg *msg, GError **error)
 
 /* ---- messages built from lines that parsed (sf-sip-build.c) ---- */
 
-SfSipMsg *
-sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
+/* validate() of a built message: for the ids in @checked it finds a value
+ * table in the cache instead (one value: present, not over SF_SIP_MAX_VIA),
+ * checks the line counts as ever, and the table is taken away again, so that
+ * a reader parses the real values when it first asks.  An id with no line
+ * gets no table: validate() finds it missing.  Frees @m on failure. */
+static SfSipMsg *
+validate_built (SfSipMsg *m, guint64 checked, GError **error)
 {
-  g_return_val_if_fail (datagram != NULL, NULL);
-  g_autoptr (SfSipMsg) m = parse_framed (datagram, FALSE, FALSE, error);
-  if (m == NULL)
-    return NULL;
-  /* validate() parses the values of what a message cannot live without; for
-   * the ids in @checked it finds a value table in the cache instead (one
-   * value: present, not over SF_SIP_MAX_VIA), checks the line counts as
-   * ever, and the table is taken away again, so that a reader parses the
-   * real values when it first asks.  An id with no line gets no table:
-   * validate() finds it missing. */
   static const SfSipHdrId skippable[] = { SF_SIP_HDR_VIA, SF_SIP_HDR_FROM, SF_SIP_HDR_TO, SF_SIP_HDR_CALL_ID,
                                           SF_SIP_HDR_CSEQ };
   static SfSipValue placeholder;
@@ -1139,5 +1256,74 @@ sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
   for (gsize i = 0; i < G_N_ELEMENTS (skippable); i++)
     if (skipped[i])
       m->cache[skippable[i]] = NULL;
-  return ok ? g_steal_pointer (&m) : NULL;
+  if (!ok) {
+    sf_sip_msg_unref (m);
+    return NULL;
+  }
+  return m;
+}
+
+SfSipMsg *
+sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error)
+{
+  g_return_val_if_fail (datagram != NULL, NULL);
+  SfSipMsg *m = parse_framed (datagram, FALSE, FALSE, error);
+  return m != NULL ? validate_built (m, checked, error) : NULL;
+}
+
+const char *
+sf_sip_next_ctl (const char *p, const char *end)
+{
+  return next_ctl (p, end);
+}
+
+SfSipMsg *
+sf_sip_msg_new_built (GBytes *wire, gsize start_len, const SfSipLineMark *marks, guint n, guint64 checked,
+                      GError **error)
+{
+  g_return_val_if_fail (wire != NULL, NULL);
+  gsize size;
+  const char *data = g_bytes_get_data (wire, &size);
+  /* The start line must end in its CRLF, before any other LF (the builder
+   * wrote no control byte in it); limits past which the parse has an error
+   * to give are left to it. */
+  if (data == NULL || size > SF_SIP_MAX_MSG_SIZE || n > SF_SIP_MAX_HEADERS || start_len == 0 ||
+      start_len + 2 > size || data[0] == '\r' || data[0] == '\n' || data[start_len] != '\r' ||
+      data[start_len + 1] != '\n' || memchr (data, '\n', start_len) != NULL)
+    return sf_sip_msg_parse_built (wire, checked, error);
+  SfSipMsg *m = msg_new (wire, data);
+  if (!start_line (m, data, start_len, error)) {
+    sf_sip_msg_unref (m);
+    return NULL;
+  }
+  /* The table as parse_headers() leaves it: its exact size, after the
+   * Request-URI, in the first block while it fits. */
+  if (n > 0) {
+    m->headers = sf_sip_arena_alloc (&m->arena, n * sizeof (SfSipHdr));
+    m->table_bytes = (guint) ROUND_ALIGN (n * sizeof (SfSipHdr));
+  }
+  m->cap_headers = n;
+  /* The marks tile the head (each line right after the one before, its value
+   * inside it before its CRLF, within the line limit), else the parse. */
+  gsize at = start_len + 2;
+  for (guint i = 0; i < n; i++) {
+    const SfSipLineMark *k = &marks[i];
+    if (G_UNLIKELY (k->start != at || k->line_len > SF_SIP_MAX_HEADER_LEN || k->line_len > size - at ||
+                    k->line_len < k->name_len + 3 || k->value_start < at + k->name_len + 1 ||
+                    k->value_start + (gsize) k->value_len > at + k->line_len - 2)) {
+      sf_sip_msg_unref (m);
+      return sf_sip_msg_parse_built (wire, checked, error);
+    }
+    SfSipHdr *h = add_header (m, k->id);
+    h->name = sf_sip_str (data + at, k->name_len);
+    h->value = sf_sip_str (data + k->value_start, k->value_len);
+    h->line = sf_sip_str (data + at, k->line_len);
+    at += k->line_len;
+  }
+  if (size - at < 2 || data[at] != '\r' || data[at + 1] != '\n') {
+    sf_sip_msg_unref (m);
+    return sf_sip_msg_parse_built (wire, checked, error);
+  }
+  frame_body (m, data + at + 2, data + size, FALSE, NULL); /* a datagram's: never fails */
+  return validate_built (framed (m), checked, error);
 }

@@ -122,6 +122,30 @@ GBytes *sf_sip_msg_serialize (SfSipMsg *msg);
  * CSeq is always parsed (its method is compared with the request's). */
 SfSipMsg *sf_sip_msg_parse_built (GBytes *datagram, guint64 checked, GError **error);
 
+/* A header line of a message being built, by offsets into its text (which
+ * moves while it grows): where the line starts, its name's length, its value
+ * (LWS at both ends trimmed, as the parser trims) and the whole line with its
+ * CRLF. */
+typedef struct {
+  guint32 start, name_len, value_start, value_len, line_len;
+  SfSipHdrId id;
+} SfSipLineMark;
+
+/* sf_sip_msg_parse_built() without the framing pass: the builder says where
+ * the start line (@start_len bytes, then CRLF) and each header line are, and
+ * the message's table is filled from that.  The builder vouches for what the
+ * parser's framing checks of each line (docs/sip.md "Built messages"); the
+ * start line, the limits, the body's framing and validation are done as
+ * sf_sip_msg_parse_built() does them, with the same errors.  NULL with
+ * @error when it fails; a message whose @marks do not tile its head exactly
+ * is parsed in full instead (never the case for the builder's). */
+SfSipMsg *sf_sip_msg_new_built (GBytes *wire, gsize start_len, const SfSipLineMark *marks, guint n, guint64 checked,
+                                GError **error);
+
+/* The first CTL byte (0x00-0x1f, 0x7f) at or after @p before @end, or @end:
+ * what the builder looks for in text it is given, sixteen bytes at a time. */
+const char *sf_sip_next_ctl (const char *p, const char *end);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfSipMsg, sf_sip_msg_unref)
 
 G_END_DECLS

@@ -15,6 +15,11 @@
  *    still fail as a parse of the bytes does
  *  - request (8.1.1): the mandatory headers, a magic-cookie branch, a From tag, a
  *    Call-ID, Max-Forwards 70, the route set as Route, the body with its length
+ *  - built_direct: every construction the code uses and 3,000 messages of
+ *    random lines (fixed seed) built: each finished message equals a parse
+ *    of its bytes in every accessor, and fails as that parse fails
+ *  - add_numbers: a value that is one number ("%d", "%u", 64-bit) is written
+ *    as printf writes it, extremes included
  *  - serialize_own_bytes: a built message serializes to its own bytes (no
  *    copy); a received one with keep-alive CRLFs before it, LF line ends or
  *    bytes after its body to the lines, the blank line and the body only */
@@ -521,6 +526,418 @@ serialize_own_bytes (void)
   }
 }
 
+
+/* ---- built_direct: the table filled from the builder's marks against a
+ * parse of the same bytes ---- */
+
+typedef struct {
+  guint finished, direct, differ;
+} Diff;
+
+static gboolean
+same_str (SfSipStr a, SfSipStr b)
+{
+  return a.p == b.p && a.len == b.len; /* both slices of the same bytes */
+}
+
+static gboolean
+same_error (const GError *a, const GError *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return a->domain == b->domain && a->code == b->code && strcmp (a->message, b->message) == 0;
+}
+
+static gboolean
+same_uri (const SfSipUri *a, const SfSipUri *b)
+{
+  if (a == NULL || b == NULL)
+    return a == b;
+  return a->kind == b->kind && same_str (a->raw, b->raw) && same_str (a->host, b->host) && a->port == b->port &&
+         same_str (a->user, b->user) && a->n_params == b->n_params && a->n_headers == b->n_headers;
+}
+
+static gboolean
+same_value (const SfSipValue *a, const SfSipValue *b)
+{
+  if (a->id != b->id || a->kind != b->kind || !same_str (a->raw, b->raw) || !same_str (a->text, b->text) ||
+      a->number != b->number || a->n_params != b->n_params)
+    return FALSE;
+  for (guint i = 0; i < a->n_params; i++)
+    if (!same_str (a->params[i].name, b->params[i].name) || !same_str (a->params[i].value, b->params[i].value))
+      return FALSE;
+  if (a->kind == SF_SIP_VAL_NAMEADDR || a->kind == SF_SIP_VAL_INFO)
+    return same_str (a->display, b->display) && same_uri (a->uri, b->uri) && a->star == b->star;
+  if (a->kind == SF_SIP_VAL_VIA)
+    return same_str (a->transport, b->transport) && same_str (a->host, b->host) && a->port == b->port;
+  return TRUE;
+}
+
+/* Every accessor of @a against @b's, in the same order (values are parsed
+ * when first read: both read them alike).  The first difference, or NULL. */
+static const char *
+differ (SfSipMsg *a, SfSipMsg *b)
+{
+  if (sf_sip_msg_is_request (a) != sf_sip_msg_is_request (b) ||
+      !same_str (sf_sip_msg_method (a), sf_sip_msg_method (b)) || sf_sip_msg_status (a) != sf_sip_msg_status (b) ||
+      !same_str (sf_sip_msg_reason (a), sf_sip_msg_reason (b)) || !same_str (sf_sip_msg_body (a), sf_sip_msg_body (b)))
+    return "start line or body";
+  if (!same_uri (sf_sip_msg_ruri (a), sf_sip_msg_ruri (b)))
+    return "Request-URI";
+  if (sf_sip_msg_n_headers (a) != sf_sip_msg_n_headers (b))
+    return "header count";
+  for (guint i = 0; i < sf_sip_msg_n_headers (a); i++) {
+    const SfSipHdr *x = sf_sip_msg_header (a, i), *y = sf_sip_msg_header (b, i);
+    if (x->id != y->id || !same_str (x->name, y->name) || !same_str (x->value, y->value) ||
+        !same_str (x->line, y->line))
+      return "a header line";
+  }
+  static const char *const names[] = { "Via", "v", "subject", "X-Any", "max-forwards", "CONTENT-LENGTH", "l" };
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    if (sf_sip_msg_find_name (a, names[i]) != NULL
+          ? sf_sip_msg_find_name (b, names[i]) == NULL ||
+              sf_sip_msg_find_name (a, names[i]) - sf_sip_msg_header (a, 0) !=
+                sf_sip_msg_find_name (b, names[i]) - sf_sip_msg_header (b, 0)
+          : sf_sip_msg_find_name (b, names[i]) != NULL)
+      return "find_name";
+  for (SfSipHdrId id = SF_SIP_HDR_OTHER + 1; id < SF_SIP_HDR_COUNT; id++) {
+    const SfSipHdr *x = sf_sip_msg_find (a, id), *y = sf_sip_msg_find (b, id);
+    if ((x == NULL) != (y == NULL) || (x != NULL && !same_str (x->line, y->line)))
+      return "find";
+    g_autoptr (GError) ea = NULL;
+    g_autoptr (GError) eb = NULL;
+    SfSipValues *va = sf_sip_msg_values (a, id, &ea), *vb = sf_sip_msg_values (b, id, &eb);
+    if ((va == NULL) != (vb == NULL) || !same_error (ea, eb))
+      return "values (outcome)";
+    if (va == NULL)
+      continue;
+    if (va->len != vb->len)
+      return "values (count)";
+    for (guint k = 0; k < va->len; k++)
+      if (!same_value (va->pdata[k], vb->pdata[k]))
+        return "a value";
+  }
+  if (sf_sip_msg_max_forwards (a) != sf_sip_msg_max_forwards (b) ||
+      !same_str (sf_sip_msg_call_id (a), sf_sip_msg_call_id (b)))
+    return "Max-Forwards or Call-ID";
+  g_autoptr (GError) ca = NULL;
+  g_autoptr (GError) cb = NULL;
+  if (sf_sip_msg_check_all (a, &ca) != sf_sip_msg_check_all (b, &cb) || !same_error (ca, cb))
+    return "check_all";
+  g_autoptr (GError) ma = NULL;
+  g_autoptr (GError) mb = NULL;
+  g_autoptr (GArray) pa = sf_sip_msg_multipart (a, &ma);
+  g_autoptr (GArray) pb = sf_sip_msg_multipart (b, &mb);
+  if ((pa == NULL) != (pb == NULL) || !same_error (ma, mb) || (pa != NULL && pa->len != pb->len))
+    return "multipart";
+  g_autoptr (GBytes) sa = sf_sip_msg_serialize (a);
+  g_autoptr (GBytes) sb = sf_sip_msg_serialize (b);
+  if (!g_bytes_equal (sa, sb))
+    return "serialize";
+  g_autoptr (SfSipMsg) xa = sf_sip_msg_compact (a);
+  g_autoptr (SfSipMsg) xb = sf_sip_msg_compact (b);
+  if (sf_sip_msg_n_headers (xa) != sf_sip_msg_n_headers (xb) || !same_uri (sf_sip_msg_ruri (xa), sf_sip_msg_ruri (xb)))
+    return "compact";
+  return NULL;
+}
+
+static void
+diff_hook (SfSipMsg *built, const GError *built_error, SfSipMsg *parsed, const GError *parsed_error, gboolean direct,
+           gpointer data)
+{
+  Diff *d = data;
+  d->finished++;
+  d->direct += direct;
+  const char *what = NULL;
+  if ((built == NULL) != (parsed == NULL) || !same_error (built_error, parsed_error))
+    what = "outcome";
+  else if (built != NULL)
+    what = differ (built, parsed);
+  if (what != NULL) {
+    d->differ++;
+    if (d->differ <= 3) {
+      g_autoptr (GBytes) w = parsed != NULL ? sf_sip_msg_serialize (parsed) : NULL;
+      g_printerr ("built_direct: %s differs (%s / %s)%s%.*s\n", what, built_error ? built_error->message : "-",
+                  parsed_error ? parsed_error->message : "-", w ? ":\n" : "", w ? (int) g_bytes_get_size (w) : 0,
+                  w ? (const char *) g_bytes_get_data (w, NULL) : "");
+    }
+  }
+}
+
+static const char *const received[] = {
+  invite_text,
+  /* compact forms, a fold, LF line ends, a Via line of two values, a display name escaping a NUL (below) */
+  "INVITE sip:bob@biloxi.com;transport=udp SIP/2.0\n"
+  "v: SIP/2.0/UDP a.example.com;branch=z9hG4bK1, SIP/2.0/TCP b.example.com:5070;branch=z9hG4bK2\n"
+  "f: \"A\\\"x\" <sip:alice@atlanta.com>;tag=88\n"
+  "t: sip:bob@biloxi.com\n"
+  "i: 1234@atlanta.com\n"
+  "CSeq: 7\n  INVITE\n"
+  "Max-Forwards:70\n"
+  "Subject: a\n\tfolded subject \n"
+  "Proxy-Authorization: Digest username=\"a\", realm=\"biloxi.com\", nonce=\"n\", uri=\"sip:bob@biloxi.com\", response=\"r\"\n"
+  "Proxy-Authorization: Digest username=\"a\", realm=\"other.com\", nonce=\"n\", uri=\"sip:bob@biloxi.com\", response=\"r\"\n"
+  "Max-Breadth: 60\n"
+  "c: multipart/mixed;boundary=xx\n"
+  "l: 26\n"
+  "\n"
+  "--xx\r\n\r\nab\r\n--xx--\r\nrest..",
+  /* a strict-router hop, a Route naming us */
+  "OPTIONS sip:proxy.example.com SIP/2.0\r\n"
+  "Via: SIP/2.0/UDP c.example.com;branch=z9hG4bKs;rport\r\n"
+  "Route: <sip:strict.example.com>\r\n"
+  "Route: <sip:me.example.com;lr>,<sip:final@b.example.com>\r\n"
+  "From: <sip:c@example.com>;tag=1\r\n"
+  "To: <sip:d@example.com>\r\n"
+  "Call-ID: x\r\n"
+  "CSeq: 2 OPTIONS\r\n"
+  "Timestamp: 54\r\n"
+  "\r\n",
+};
+
+static const char *const responses[] = {
+  "SIP/2.0 180 Ringing\r\n"
+  "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp, SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKn\r\n"
+  "Via: SIP/2.0/UDP first.example.com;branch=z9hG4bKf\r\n"
+  "Record-Route: <sip:proxy.example.com;lr>\r\n"
+  "From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+  "To: Bob <sip:bob@biloxi.com>;tag=a6c85cf\r\n"
+  "Call-ID: a84b4c76e66710\r\n"
+  "CSeq: 314159 INVITE\r\n"
+  "Contact: <sip:bob@192.0.2.4>, <sip:bob2@192.0.2.5>;q=0.5\r\n"
+  "Content-Type: application/sdp\r\n"
+  "Content-Length: 3\r\n"
+  "\r\n"
+  "v=0",
+  "SIP/2.0 200 OK\n"
+  "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp\n"
+  "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bKn\n"
+  "From: <sip:a@b>;tag=1\n"
+  "To: <sip:c@d>;tag=2\n"
+  "Call-ID: q\n"
+  "CSeq: 5 BYE\n"
+  "X-Folded: one\n two\n"
+  "\n",
+};
+
+static gboolean
+mine (const SfSipUri *uri, gpointer data)
+{
+  return sf_sip_str_caseeq (uri->host, "me.example.com") || sf_sip_str_caseeq (uri->host, "proxy.example.com");
+}
+
+static char *
+edit_contact (const SfSipValue *v, gpointer data)
+{
+  return v->n_params > 0 ? NULL : g_strdup ("<sip:edited@192.0.2.9>");
+}
+
+/* Every construction the code uses, on each received message. */
+static void
+build_known (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (received); i++) {
+    g_autoptr (SfSipMsg) req = parse (received[i]);
+    CU_ASSERT_PTR_NOT_NULL_FATAL (req);
+    static const guint codes[] = { 100, 180, 200, 401, 486 };
+    for (gsize k = 0; k < G_N_ELEMENTS (codes); k++)
+      g_clear_pointer (&(SfSipMsg *) { sf_sip_create_response (req, codes[k], NULL, "t0", NULL) }, sf_sip_msg_unref);
+    const char *const lines[] = { "WWW-Authenticate: Digest realm=\"r\", nonce=\"n\"", "Contact:<sip:x@y>", NULL };
+    sf_sip_msg_unref (sf_sip_create_response_with (req, 401, "Nope", "t1", lines, NULL));
+    sf_sip_msg_unref (sf_sip_create_minimal_response (req, 513, NULL));
+    sf_sip_msg_unref (sf_sip_create_cancel (req, NULL));
+    const char *const reason[] = { "Reason: SIP;cause=200;text=\"Call completed elsewhere\"", NULL };
+    sf_sip_msg_unref (sf_sip_create_cancel_with (req, reason, NULL));
+    for (gsize r = 0; r < G_N_ELEMENTS (responses); r++) {
+      g_autoptr (SfSipMsg) resp = parse (responses[r]);
+      CU_ASSERT_PTR_NOT_NULL_FATAL (resp);
+      g_clear_pointer (&(SfSipMsg *) { sf_sip_create_ack (req, resp, NULL) }, sf_sip_msg_unref);
+      g_clear_pointer (&(SfSipMsg *) { sf_sip_create_forward_response (resp, NULL) }, sf_sip_msg_unref);
+      g_clear_pointer (&(SfSipMsg *) { sf_sip_create_forward_response_edited (resp, SF_SIP_HDR_CONTACT, edit_contact,
+                                                                              NULL, NULL) },
+                       sf_sip_msg_unref);
+      g_clear_pointer (&(SfSipMsg *) { sf_sip_create_minimal_response (resp, 500, NULL) }, sf_sip_msg_unref);
+    }
+    SfSipForward fwds[] = {
+      { .via = "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKnew" },
+      { .via = "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKnew", .record_route = "<sip:proxy.example.com;lr>",
+        .is_mine = mine, .strip_realm = "biloxi.com", .max_breadth = 30 },
+      { .via = "SIP/2.0/TCP proxy.example.com;branch=z9hG4bKnew", .target = "sip:bob@192.0.2.4:5062",
+        .preload = "<sip:edge.example.com;lr>, <sip:strict2.example.com>", .is_mine = mine },
+      { .via = "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKnew\tx" }, /* a tab: parsed in full */
+    };
+    for (gsize f = 0; f < G_N_ELEMENTS (fwds); f++)
+      g_clear_pointer (&(SfSipMsg *) { sf_sip_create_forward (req, &fwds[f], NULL) }, sf_sip_msg_unref);
+    /* the builder's own calls, a line of the request among them */
+    SfSipBuilder *b = sf_sip_builder_request ("MESSAGE", "sip:x@example.com");
+    sf_sip_builder_copy (b, req, SF_SIP_HDR_VIA);
+    sf_sip_builder_copy (b, req, SF_SIP_HDR_FROM);
+    sf_sip_builder_copy (b, req, SF_SIP_HDR_TO);
+    sf_sip_builder_copy (b, req, SF_SIP_HDR_CALL_ID);
+    sf_sip_builder_add (b, "CSeq", "%d MESSAGE", 9);
+    for (guint h = 0; h < sf_sip_msg_n_headers (req); h++)
+      if (sf_sip_msg_header (req, h)->id == SF_SIP_HDR_OTHER)
+        sf_sip_builder_add_line (b, sf_sip_msg_header (req, h));
+    sf_sip_builder_body (b, "text/plain", "hello", 5);
+    sf_sip_msg_unref (sf_sip_builder_finish (b, NULL));
+  }
+  SfSipRequestSpec spec = { .method = "INVITE", .ruri = "sip:bob@biloxi.com", .from = "Alice <sip:alice@a.com>",
+                            .to = "<sip:bob@biloxi.com>", .via_sent_by = "192.0.2.1:5060", .contact = "<sip:a@192.0.2.1>",
+                            .route = (const char *const[]) { "<sip:p1;lr>", "<sip:p2;lr>", NULL },
+                            .extra = (const char *const[]) { "Supported: timer", "Session-Expires: 1800", NULL },
+                            .content_type = "application/sdp", .body = "v=0\r\n", .body_len = 5 };
+  sf_sip_msg_unref (sf_sip_create_request (&spec, NULL));
+}
+
+/* Random lines from a fixed seed: names known, compact, in any case, or
+ * not tokens; values of any bytes (control bytes now and then); lines
+ * copied from received messages among them. */
+static const char *const rnd_names[] = { "Via", "VIA", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq",
+                                         "Max-Forwards", "Content-Length", "l", "Content-Type", "c", "Contact", "m",
+                                         "Route", "Record-Route", "Expires", "X-Thing", "x", "Subject", "Allow",
+                                         "Supported", "k", "Allow-Events", "Require", "Bad Name", "Bad:Name", "",
+                                         "Na\xc3\xa9me" };
+static const char *const rnd_values[] = { "SIP/2.0/UDP h.example.com;branch=z9hG4bKr", "<sip:a@b>;tag=x", "sip:a@b",
+                                          "1 INVITE", "7 REGISTER", "70", "0", "-1", "abc", "", " ", "  padded  ",
+                                          "\"q\\\"uoted\" <sip:x@y>", "<sip:a@b>, <sip:c@d>;lr", "text/plain",
+                                          "*", "a,b,,c", "99999999999999999999999" };
+
+static char *
+rnd_value (GRand *r)
+{
+  if (g_rand_int_range (r, 0, 3) > 0)
+    return g_strdup (rnd_values[g_rand_int_range (r, 0, G_N_ELEMENTS (rnd_values))]);
+  static const char alphabet[] = " \t\r\n\x01\x7f\\\"<>;=,@:/abcXYZ019.-_%~";
+  gsize n = (gsize) g_rand_int_range (r, 0, 40);
+  gboolean ctl = g_rand_int_range (r, 0, 4) == 0; /* control bytes in one value of four */
+  char *v = g_malloc (n + 1);
+  for (gsize i = 0; i < n; i++) {
+    gsize at = ctl && g_rand_int_range (r, 0, 8) == 0 ? (gsize) g_rand_int_range (r, 0, 6)
+                                                      : (gsize) g_rand_int_range (r, 6, sizeof alphabet - 1);
+    v[i] = alphabet[at];
+  }
+  v[n] = '\0';
+  return v;
+}
+
+static void
+build_random (GRand *r, SfSipMsg *const *from, gsize n_from)
+{
+  static const char *const methods[] = { "INVITE", "REGISTER", "BYE", "OPTIONS", "", "IN VITE", "ACK" };
+  static const char *const ruris[] = { "sip:bob@biloxi.com", "sips:[2001:db8::1]:5061", "tel:+1234", "sip:a b",
+                                       "sip:a@b?x=y", "<sip:x>", "sip:ctl\x01@x" };
+  SfSipBuilder *b;
+  const char *method = methods[g_rand_int_range (r, 0, G_N_ELEMENTS (methods))];
+  if (g_rand_boolean (r))
+    b = sf_sip_builder_request (method, ruris[g_rand_int_range (r, 0, G_N_ELEMENTS (ruris))]);
+  else
+    b = sf_sip_builder_response ((guint) g_rand_int_range (r, 100, 700),
+                                 g_rand_int_range (r, 0, 4) == 0 ? "Odd\treason" : NULL);
+  /* the mandatory lines mostly there, so that most messages get through validation */
+  if (g_rand_int_range (r, 0, 5) > 0) {
+    SfSipMsg *src = from[g_rand_int_range (r, 0, (gint32) n_from)];
+    sf_sip_builder_copy (b, src, SF_SIP_HDR_VIA);
+    sf_sip_builder_copy (b, src, SF_SIP_HDR_FROM);
+    sf_sip_builder_copy (b, src, SF_SIP_HDR_TO);
+    sf_sip_builder_copy (b, src, SF_SIP_HDR_CALL_ID);
+    if (g_rand_boolean (r))
+      sf_sip_builder_add (b, "CSeq", "1 %s", method);
+    else
+      sf_sip_builder_copy (b, src, SF_SIP_HDR_CSEQ);
+  }
+  guint lines = (guint) g_rand_int_range (r, 0, 12);
+  if (g_rand_int_range (r, 0, 50) == 0)
+    lines = 300; /* over SF_SIP_MAX_HEADERS */
+  for (guint i = 0; i < lines; i++) {
+    switch (g_rand_int_range (r, 0, 4)) {
+    case 0: { /* a received line */
+      SfSipMsg *src = from[g_rand_int_range (r, 0, (gint32) n_from)];
+      const SfSipHdr *h = sf_sip_msg_header (src, (guint) g_rand_int_range (r, 0, (gint32) sf_sip_msg_n_headers (src)));
+      if (g_rand_boolean (r))
+        sf_sip_builder_add_line (b, h);
+      else
+        sf_sip_builder_copy (b, src, h->id != SF_SIP_HDR_OTHER ? h->id : SF_SIP_HDR_SUBJECT);
+      break;
+    }
+    case 1: { /* a whole line */
+      g_autofree char *v = rnd_value (r);
+      g_autofree char *line = g_strdup_printf ("%s:%s%s", rnd_names[g_rand_int_range (r, 0, G_N_ELEMENTS (rnd_names))],
+                                               g_rand_boolean (r) ? " " : "", v);
+      const char *const l[] = { line, NULL };
+      sf_sip_builder_add_lines (b, l, NULL);
+      break;
+    }
+    default: {
+      g_autofree char *v = rnd_value (r);
+      /* the names that are no tokens one time in four */
+      gint32 nn = g_rand_int_range (r, 0, 4) == 0 ? G_N_ELEMENTS (rnd_names) : G_N_ELEMENTS (rnd_names) - 4;
+      sf_sip_builder_add (b, rnd_names[g_rand_int_range (r, 0, nn)], "%s", v);
+    }
+    }
+  }
+  if (g_rand_int_range (r, 0, 20) == 0) { /* past SF_SIP_MAX_HEADER_LEN */
+    g_autofree char *big = g_strnfill (SF_SIP_MAX_HEADER_LEN, 'a');
+    sf_sip_builder_add (b, "X-Big", "%s", big);
+  }
+  if (g_rand_int_range (r, 0, 3) == 0) {
+    g_autofree char *body = rnd_value (r);
+    sf_sip_builder_body (b, g_rand_int_range (r, 0, 8) == 0 ? "text/\x01plain" : "text/plain", body, strlen (body));
+  }
+  sf_sip_msg_unref (sf_sip_builder_finish (b, NULL));
+}
+
+static void
+built_direct (void)
+{
+  Diff d = { 0 };
+  sf_sip_builder_set_test_hook (diff_hook, &d);
+  build_known ();
+  guint known = d.finished, known_direct = d.direct;
+  SfSipMsg *from[G_N_ELEMENTS (received) + G_N_ELEMENTS (responses)];
+  gsize n_from = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (received); i++)
+    from[n_from++] = parse (received[i]);
+  for (gsize i = 0; i < G_N_ELEMENTS (responses); i++)
+    from[n_from++] = parse (responses[i]);
+  g_autoptr (GRand) r = g_rand_new_with_seed (25);
+  for (guint i = 0; i < 3000; i++)
+    build_random (r, from, n_from);
+  for (gsize i = 0; i < n_from; i++)
+    sf_sip_msg_unref (from[i]);
+  sf_sip_builder_set_test_hook (NULL, NULL);
+  g_printerr ("built_direct: %u messages built (%u known, %u of them direct), %u direct\n", d.finished, known,
+              known_direct, d.direct);
+  CU_ASSERT_EQUAL (d.differ, 0);
+  /* the comparisons are of the new way: most messages took it */
+  CU_ASSERT (known_direct * 10 >= known * 8);
+  CU_ASSERT (d.direct * 3 >= d.finished);
+}
+
+/* A value that is one number is written without printf: the same digits. */
+static void
+add_numbers (void)
+{
+  SfSipBuilder *b = sf_sip_builder_response (200, NULL);
+  sf_sip_builder_add (b, "Via", "SIP/2.0/UDP h;branch=z9hG4bK%d", 1);
+  sf_sip_builder_add (b, "From", "<sip:a@b>;tag=%u", 2u);
+  sf_sip_builder_add (b, "To", "<sip:a@b>");
+  sf_sip_builder_add (b, "Call-ID", "c");
+  sf_sip_builder_add (b, "CSeq", "1 INVITE");
+  sf_sip_builder_add (b, "X-D", "%d", G_MININT);
+  sf_sip_builder_add (b, "X-U", "%u", G_MAXUINT);
+  sf_sip_builder_add (b, "X-I", "%" G_GINT64_FORMAT, G_MININT64);
+  sf_sip_builder_add (b, "X-J", "%" G_GINT64_FORMAT, (gint64) 0);
+  sf_sip_builder_add (b, "X-L", "%" G_GUINT64_FORMAT, G_MAXUINT64);
+  g_autoptr (SfSipMsg) m = sf_sip_builder_finish (b, NULL);
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  g_autofree char *w = wire (m);
+  g_autofree char *d = g_strdup_printf ("X-D: %d\r\n", G_MININT);
+  g_autofree char *u = g_strdup_printf ("X-U: %u\r\n", G_MAXUINT);
+  g_autofree char *i = g_strdup_printf ("X-I: %" G_GINT64_FORMAT "\r\n", G_MININT64);
+  g_autofree char *l = g_strdup_printf ("X-L: %" G_GUINT64_FORMAT "\r\n", G_MAXUINT64);
+  CU_ASSERT (has (w, d) && has (w, u) && has (w, i) && has (w, "X-J: 0\r\n") && has (w, l));
+}
+
 void
 sf_test_register_sip_build (void)
 {
@@ -537,4 +954,6 @@ sf_test_register_sip_build (void)
   SF_ADD_TEST (s, built_copies);
   SF_ADD_TEST (s, random_after_fork);
   SF_ADD_TEST (s, serialize_own_bytes);
+  SF_ADD_TEST (s, built_direct);
+  SF_ADD_TEST (s, add_numbers);
 }
