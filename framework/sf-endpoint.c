@@ -426,10 +426,14 @@ write_ts (SfEndpoint *ep, char *p)
   p += 6;
   memcpy (p, ep->ts_text, ep->ts_len);
   p += ep->ts_len;
-  /* 32 bits: a division by ten is then a multiplication */
+  /* two digits a step from a table: three divisions, not six (32 bits: a
+   * division by a constant is then a multiplication) */
+  static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
   guint32 frac = (guint32) (us % G_USEC_PER_SEC);
-  for (int i = 5; i >= 0; i--, frac /= 10)
-    p[i] = (char) ('0' + frac % 10);
+  for (int i = 4; i >= 0; i -= 2, frac /= 100)
+    memcpy (p + i, pairs + 2 * (frac % 100), 2);
   p += 6;
   memcpy (p, "Z\"", 2);
   return p + 2;

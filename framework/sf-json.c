@@ -38,8 +38,25 @@ sf_json_append_string (GString *out, const char *str)
     return;
   }
   const unsigned char *p = (const unsigned char *) str;
-  while (plain_table[*p])
-    p++;
+  /* four bytes a turn: a byte is read only when the one before it is plain
+   * (so not the NUL), never past the string's end */
+  for (;;) {
+    if (!plain_table[p[0]])
+      break;
+    if (!plain_table[p[1]]) {
+      p += 1;
+      break;
+    }
+    if (!plain_table[p[2]]) {
+      p += 2;
+      break;
+    }
+    if (!plain_table[p[3]]) {
+      p += 3;
+      break;
+    }
+    p += 4;
+  }
   if (*p == '\0') {
     gsize n = (gsize) (p - (const unsigned char *) str);
     if (out->len + n + 2 < out->allocated_len) {
