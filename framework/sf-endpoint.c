@@ -410,12 +410,45 @@ sf_endpoint_messages (SfEndpoint *ep)
  * for every line (about 40 a proxied call with every class on).  Writes
  * "ts":"...Z" at @p, which has room for TS_FIELD_MAX bytes, and returns its end. */
 #define TS_FIELD_MAX (6 + sizeof ((SfEndpoint *) 0)->ts_text + 6 + 2)
+
+/* "YYYY-MM-DDTHH:MM:SS." of @sec into @out (21 bytes with the NUL), as
+ * g_date_time_format writes it, for the years 1970 to 9999 (FALSE outside):
+ * the civil date by arithmetic (days to year, month, day in the proleptic
+ * Gregorian calendar), not GDateTime's allocation and strftime at each
+ * second (some 4,500 instructions; a second holds a few lines at low rates). */
+static gboolean
+ts_text_of (gint64 sec, char out[21])
+{
+  if (sec < 0 || sec >= G_GINT64_CONSTANT (253402300800)) /* 10000-01-01 */
+    return FALSE;
+  guint64 z = (guint64) (sec / 86400) + 719468; /* days since 0000-03-01 */
+  guint64 tod = (guint64) (sec % 86400);
+  guint64 era = z / 146097;
+  guint64 doe = z - era * 146097;
+  guint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  guint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  guint64 mp = (5 * doy + 2) / 153;
+  guint d = (guint) (doy - (153 * mp + 2) / 5 + 1);
+  guint m = (guint) (mp < 10 ? mp + 3 : mp - 9);
+  guint y = (guint) (yoe + era * 400 + (m <= 2));
+  guint h = (guint) (tod / 3600), mi = (guint) (tod / 60 % 60), se = (guint) (tod % 60);
+  char t[21] = { (char) ('0' + y / 1000), (char) ('0' + y / 100 % 10), (char) ('0' + y / 10 % 10), (char) ('0' + y % 10),
+                 '-', (char) ('0' + m / 10), (char) ('0' + m % 10), '-', (char) ('0' + d / 10), (char) ('0' + d % 10),
+                 'T', (char) ('0' + h / 10), (char) ('0' + h % 10), ':', (char) ('0' + mi / 10), (char) ('0' + mi % 10),
+                 ':', (char) ('0' + se / 10), (char) ('0' + se % 10), '.', '\0' };
+  memcpy (out, t, sizeof t);
+  return TRUE;
+}
+
 static char *
 write_ts (SfEndpoint *ep, char *p)
 {
   gint64 us = sf_clock_wall_us (ep->clock);
   gint64 sec = us / G_USEC_PER_SEC;
-  if (sec != ep->ts_second) {
+  if (sec != ep->ts_second && ts_text_of (sec, ep->ts_text)) {
+    ep->ts_len = 20;
+    ep->ts_second = sec;
+  } else if (sec != ep->ts_second) {
     g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
     g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
     g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
@@ -536,16 +569,22 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   GString *out;
   if (ep->spare_line != NULL) { /* no allocation: the last line's buffer */
     out = g_steal_pointer (&ep->spare_line);
-    g_string_truncate (out, 0);
+    out->len = 0; /* g_string_truncate (out, 0) without its call */
+    out->str[0] = '\0';
     sf_json_begin_in (out, event);
   } else {
     out = sf_json_begin (event);
   }
-  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
+  /* the newest prefixes first: an instance's lines come in runs (its
+   * transaction's state, its timers, its own state) */
+  guint n = G_N_ELEMENTS (ep->prefix);
+  for (guint k = 1; k <= n; k++) {
+    guint i = (ep->prefix_next - k) % n;
     if (ep->prefix[i].id == inst->id) {
       sf_json_put (out, ep->prefix[i].text, ep->prefix[i].len);
       return out;
     }
+  }
   gsize start = out->len;
   sf_json_add_str_k (out, "machine", inst->machine->name);
   sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
@@ -553,8 +592,8 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
     sf_json_add_str (out, "key", inst->key);
   const char *extra = inst->event_fields;
   if (extra != NULL && *extra != '\0') {
-    g_string_append_c (out, ',');
-    g_string_append (out, extra);
+    sf_json_put (out, ",", 1);
+    sf_json_put (out, extra, strlen (extra));
   }
   gsize len = out->len - start;
   if (len <= sizeof ep->prefix[0].text) {
@@ -1472,8 +1511,8 @@ hook_emit (SfEndpoint *ep, SfInstance *inst, const char *event, const char *fiel
     return;
   GString *out = sf_endpoint_event_begin (ep, inst, event);
   if (fields != NULL && *fields != '\0') {
-    g_string_append_c (out, ',');
-    g_string_append (out, fields);
+    sf_json_put (out, ",", 1);
+    sf_json_put (out, fields, strlen (fields));
   }
   sf_endpoint_emit_json (ep, out);
 }

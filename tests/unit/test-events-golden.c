@@ -10,6 +10,8 @@
  *  - engine_lines: state, step, timer, instance_end and a flow's own event
  *    (fields, a hostile key and extra fields kept in the line prefix), each
  *    event class, on the fake clock across seconds and a day
+ *  - ts_dates: the timestamp's date and time as GDateTime writes them, 1970
+ *    to past the year 9999
  *  - proxy_call: an INVITE whose Via does not parse (400, statelessly; its
  *    sip_in once crashed the tap), a proxied INVITE and 200 with a Call-ID
  *    holding a quote and a backslash, messages on (sip_in, sip_out,
@@ -277,6 +279,35 @@ engine_lines (void)
   sf_test_env_free (env);
 }
 
+/* ---- ts_dates ---- */
+
+/* The "ts" of a line against GDateTime's text for the same second, from 1970
+ * through the year 9999 and past it (GDateTime's range ends there: the
+ * fallback text), leap days and centuries on the way. */
+static void
+ts_dates (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  guint64 ms = 0;
+  guint bad = 0;
+  for (guint i = 0; i < 4000; i++) {
+    sf_endpoint_emit_line (env->ep, g_strdup ("{}"));
+    const char *line = env->lines->pdata[env->lines->len - 1];
+    gint64 sec = (gint64) (ms / 1000);
+    g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
+    g_autofree char *day = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
+    g_autofree char *want = g_strdup_printf ("{\"ts\":\"%s%06uZ\"}", day, (guint) (ms % 1000 * 1000));
+    if (strcmp (line, want) != 0 && bad++ < 5)
+      g_printerr ("ts_dates: %s, want %s\n", line, want);
+    /* about 2.5 years and an odd second a step; every 50th a leap day's edges */
+    guint64 step = i % 50 == 49 ? 86400 * 1000 + 1 : (guint64) 912 * 86400 * 1000 + 1001 + i;
+    ms += step;
+    sf_endpoint_advance (env->ep, step);
+  }
+  CU_ASSERT_EQUAL (bad, 0);
+  sf_test_env_free (env);
+}
+
 /* ---- proxy_call ---- */
 
 /* @line with every decimal run equal to a port of @ports made "PORT", and
@@ -490,5 +521,6 @@ sf_test_register_events_golden (void)
   CU_pSuite s = CU_add_suite ("events_golden", NULL, NULL);
   SF_ADD_TEST (s, json_values);
   SF_ADD_TEST (s, engine_lines);
+  SF_ADD_TEST (s, ts_dates);
   SF_ADD_TEST (s, proxy_call);
 }
