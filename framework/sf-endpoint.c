@@ -575,21 +575,21 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   } else {
     out = sf_json_begin (event);
   }
-  /* the newest prefixes first: an instance's lines come in runs (its
-   * transaction's state, its timers, its own state) */
-  guint n = G_N_ELEMENTS (ep->prefix);
-  for (guint k = 1; k <= n; k++) {
-    guint i = (ep->prefix_next - k) % n;
-    if (ep->prefix[i].id == inst->id) {
-      sf_json_put (out, ep->prefix[i].text, ep->prefix[i].len);
-      return out;
-    }
+  /* an instance's prefix lives in the slot of its id (ids are never
+   * reused): one look, not a search of every slot */
+  guint slot = (guint) (inst->id % G_N_ELEMENTS (ep->prefix));
+  if (ep->prefix[slot].id == inst->id) {
+    sf_json_put (out, ep->prefix[slot].text, ep->prefix[slot].len);
+    return out;
   }
   gsize start = out->len;
   sf_json_add_str_k (out, "machine", inst->machine->name);
-  sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
+  if (strcmp (inst->machine->scope, "call") == 0)
+    sf_json_add_str_k (out, "call", inst->handle);
+  else
+    sf_json_add_str_k (out, "instance", inst->handle);
   if (inst->key != NULL)
-    sf_json_add_str (out, "key", inst->key);
+    sf_json_add_str_k (out, "key", inst->key);
   const char *extra = inst->event_fields;
   if (extra != NULL && *extra != '\0') {
     sf_json_put (out, ",", 1);
@@ -597,7 +597,6 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
   }
   gsize len = out->len - start;
   if (len <= sizeof ep->prefix[0].text) {
-    guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
     ep->prefix[slot].id = inst->id;
     ep->prefix[slot].len = len;
     memcpy (ep->prefix[slot].text, out->str + start, len);
@@ -1432,28 +1431,29 @@ trigger_text (SfEvent *ev, char **owned)
   return *owned = g_strconcat (sf_event_trigger (ev), " ", arg, NULL);
 }
 
-/* trigger_text's value into @out, without allocating when it is short. */
+/* trigger_text's value into @out as a "trigger" field, without allocating:
+ * the trigger escaped, then " NNN" (plain bytes, the same escaped or not)
+ * before its closing quote. */
 static void
 add_trigger (GString *out, SfEvent *ev)
 {
-  const char *arg = sf_event_arg (ev);
-  if (arg != NULL && strrchr (arg, ' ') != NULL)
-    arg = strrchr (arg, ' ') + 1;
-  gboolean status = arg != NULL && strlen (arg) == 3 && g_ascii_isdigit (arg[0]) && g_ascii_isdigit (arg[1]) &&
-                    g_ascii_isdigit (arg[2]);
   const char *trigger = sf_event_trigger (ev);
-  gsize tlen;
-  char buf[128];
-  if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN) ||
-      (tlen = strlen (trigger)) + 5 > sizeof buf) {
-    g_autofree char *owned = NULL;
-    sf_json_add_str_k (out, "trigger", trigger_text (ev, &owned));
-    return;
+  SfEventKind kind = sf_event_kind (ev);
+  const char *st = kind == SF_EV_SIP || kind == SF_EV_TXN ? sf_event_arg (ev) : NULL;
+  if (st != NULL) {
+    const char *sp = strrchr (st, ' ');
+    if (sp != NULL)
+      st = sp + 1;
+    /* each byte read only when the one before it is a digit (not the NUL) */
+    if (!g_ascii_isdigit (st[0]) || !g_ascii_isdigit (st[1]) || !g_ascii_isdigit (st[2]) || st[3] != '\0')
+      st = NULL;
   }
-  memcpy (buf, trigger, tlen);
-  buf[tlen] = ' ';
-  memcpy (buf + tlen + 1, arg, 4); /* the status and its NUL */
-  sf_json_add_str_k (out, "trigger", buf);
+  sf_json_add_str_k (out, "trigger", trigger);
+  if (st != NULL && trigger != NULL) {
+    char tail[5] = { ' ', st[0], st[1], st[2], '"' };
+    out->len--; /* the closing quote, written again after the status */
+    sf_json_put (out, tail, sizeof tail);
+  }
 }
 
 static void
