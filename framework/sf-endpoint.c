@@ -554,9 +554,9 @@ sf_endpoint_emit_json_as (SfEndpoint *ep, SfEventClass cls, GString *out)
 static void
 prefix_forget (SfEndpoint *ep, SfInstance *inst)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    if (ep->prefix[i].id == inst->id)
-      ep->prefix[i].id = 0;
+  guint slot = (guint) (inst->id % G_N_ELEMENTS (ep->prefix)); /* its only place (put_prefix) */
+  if (ep->prefix[slot].id == inst->id)
+    ep->prefix[slot].id = 0;
 }
 
 void
@@ -573,18 +573,23 @@ sf_endpoint_event_fields (SfInstance *inst)
   return inst->event_fields;
 }
 
-GString *
-sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
+/* The buffer for the next line, empty: the last line's (no allocation), or a new one. */
+static GString *
+line_buffer (SfEndpoint *ep)
 {
-  GString *out;
-  if (ep->spare_line != NULL) { /* no allocation: the last line's buffer */
-    out = g_steal_pointer (&ep->spare_line);
-    out->len = 0; /* g_string_truncate (out, 0) without its call */
-    out->str[0] = '\0';
-    sf_json_begin_in (out, event);
-  } else {
-    out = sf_json_begin (event);
-  }
+  GString *out = g_steal_pointer (&ep->spare_line);
+  if (out == NULL)
+    return g_string_sized_new (256);
+  out->len = 0; /* g_string_truncate (out, 0) without its call */
+  out->str[0] = '\0';
+  return out;
+}
+
+/* @inst's fields after the event's name: "machine", its handle, "key", the
+ * host's fields; kept for its next lines. */
+static GString *
+put_prefix (SfEndpoint *ep, SfInstance *inst, GString *out)
+{
   /* an instance's prefix lives in the slot of its id (ids are never
    * reused): one look, not a search of every slot */
   guint slot = (guint) (inst->id % G_N_ELEMENTS (ep->prefix));
@@ -612,6 +617,26 @@ sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
     memcpy (ep->prefix[slot].text, out->str + start, len);
   }
   return out;
+}
+
+GString *
+sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
+{
+  GString *out = line_buffer (ep);
+  sf_json_begin_in (out, event);
+  return put_prefix (ep, inst, out);
+}
+
+/* sf_endpoint_event_begin with the event's name a string literal of plain
+ * characters, its {"event":"..." made by the compiler, not scanned. */
+#define EVENT_BEGIN_LITERAL(ep, inst, name) \
+  event_begin_json ((ep), (inst), "{\"event\":\"" name "\"", sizeof ("{\"event\":\"" name "\"") - 1)
+static GString *
+event_begin_json (SfEndpoint *ep, SfInstance *inst, const char *head, gsize len)
+{
+  GString *out = line_buffer (ep);
+  sf_json_put (out, head, len);
+  return put_prefix (ep, inst, out);
 }
 
 /* ---- instances ---- */
@@ -1480,7 +1505,7 @@ hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const
   }
   if (!sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_STATE))
     return; /* nobody reads the event output, or not these lines: none to build */
-  GString *out = sf_endpoint_event_begin (ep, inst, "state");
+  GString *out = EVENT_BEGIN_LITERAL (ep, inst, "state");
   sf_json_add_str_k (out, "from", from->name);
   sf_json_add_str_k (out, "to", to->name);
   add_trigger (out, ev);
@@ -1493,10 +1518,10 @@ hook_stayed (SfEndpoint *ep, SfInstance *inst, const SfState *state, SfEvent *ev
 {
   if (!sf_endpoint_emits (ep, SF_EVC_STEP))
     return;
-  GString *out = sf_endpoint_event_begin (ep, inst, "step");
-  sf_json_add_str (out, "state", state->name);
+  GString *out = EVENT_BEGIN_LITERAL (ep, inst, "step");
+  sf_json_add_str_k (out, "state", state->name);
   add_trigger (out, ev);
-  sf_json_add_strv (out, "ops", ops, n_ops);
+  sf_json_add_strv_k (out, "ops", ops, n_ops);
   sf_endpoint_emit_json (ep, out);
 }
 
