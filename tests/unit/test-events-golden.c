@@ -7,6 +7,8 @@
  * proxy's own branch hashes and Record-Route MACs, which hash those ports.
  *  - json_values: every sf-json.h writer over strings a remote party can send
  *    (quotes, backslashes, every control byte, DEL, UTF-8, invalid UTF-8)
+ *  - json_every_position: each byte at each place of strings of 1 to 40
+ *    bytes against the rule written out (the scan by words, its tails)
  *  - engine_lines: state, step, timer, instance_end and a flow's own event
  *    (fields, a hostile key and extra fields kept in the line prefix), each
  *    event class, on the fake clock across seconds and a day
@@ -141,6 +143,58 @@ json_values (void)
   g_ptr_array_add (got, sf_json_end (out));
   compare ("json", (const char *const *) got->pdata, got->len, golden_json);
   g_ptr_array_unref (got);
+}
+
+/* ---- json_every_position ---- */
+
+/* Each byte at each place of plain strings of 1 to 40 bytes (every word and
+ * tail the scan by words meets), the buffer full or not, against the rule
+ * written out here: RFC 8259's escapes, a byte that is not UTF-8 alone
+ * replaced by U+FFFD (as g_utf8_make_valid writes it). */
+static void
+json_every_position (void)
+{
+  guint bad = 0;
+  for (guint c = 1; c < 256; c++) {
+    GString *want_c = g_string_new (NULL);
+    if (c == '"' || c == '\\')
+      g_string_append_printf (want_c, "\\%c", c);
+    else if (c == '\n')
+      g_string_append (want_c, "\\n");
+    else if (c == '\r')
+      g_string_append (want_c, "\\r");
+    else if (c == '\t')
+      g_string_append (want_c, "\\t");
+    else if (c < 0x20 || c == 0x7f)
+      g_string_append_printf (want_c, "\\u%04x", c);
+    else if (c >= 0x80)
+      g_string_append (want_c, "\357\277\275");
+    else
+      g_string_append_c (want_c, (char) c);
+    for (guint len = 1; len <= 40; len++)
+      for (guint at = 0; at < len; at++) {
+        char in[41];
+        memset (in, 'a' + at % 26, len);
+        in[at] = (char) c;
+        in[len] = '\0';
+        GString *got = g_string_sized_new (at % 3 == 0 ? 1 : 256); /* small: the room is made */
+        g_string_append (got, "x");
+        sf_json_append_string (got, in);
+        GString *want = g_string_new ("x\"");
+        g_string_append_len (want, in, at);
+        g_string_append (want, want_c->str);
+        g_string_append (want, in + at + 1);
+        g_string_append_c (want, '"');
+        if (strcmp (got->str, want->str) != 0 || got->len != want->len) {
+          if (bad++ < 5)
+            g_printerr ("json byte 0x%02x at %u of %u: got %s want %s\n", c, at, len, got->str, want->str);
+        }
+        g_string_free (got, TRUE);
+        g_string_free (want, TRUE);
+      }
+    g_string_free (want_c, TRUE);
+  }
+  CU_ASSERT_EQUAL (bad, 0);
 }
 
 /* ---- engine_lines ---- */
@@ -523,6 +577,7 @@ sf_test_register_events_golden (void)
 {
   CU_pSuite s = CU_add_suite ("events_golden", NULL, NULL);
   SF_ADD_TEST (s, json_values);
+  SF_ADD_TEST (s, json_every_position);
   SF_ADD_TEST (s, engine_lines);
   SF_ADD_TEST (s, ts_dates);
   SF_ADD_TEST (s, proxy_call);
