@@ -30,91 +30,65 @@ static const guint8 plain_table[256] = {
 #undef P8
 #undef P16
 
-/* Eight bytes at a time (SWAR): nonzero when a byte of @w is not plain, that
- * is below 0x20, a quote, a backslash, or 0x7f and above.  Each test is the
- * classic "has a byte less than" / "has a zero byte" on the word, exact as a
- * yes or no (a borrow or carry between bytes starts only at a byte that
- * already answers yes).  Bytes are read from the string's known length
- * (strlen first), never past its end. */
-#define ONES G_GUINT64_CONSTANT (0x0101010101010101)
-#define HIGHS G_GUINT64_CONSTANT (0x8080808080808080)
-static inline guint64
-not_plain8 (guint64 w)
-{
-  guint64 below = (w - ONES * 0x20) & ~w;
-  guint64 q = w ^ (ONES * '"');
-  guint64 b = w ^ (ONES * '\\');
-  guint64 high = w | (w + ONES); /* 0x7f becomes 0x80; 0x80 and above have it */
-  return (below | ((q - ONES) & ~q) | ((b - ONES) & ~b) | high) & HIGHS;
-}
-
-static inline guint64
-load8 (const unsigned char *p)
-{
-  guint64 w;
-  memcpy (&w, p, 8);
-  return w;
-}
-
-/* @n bytes of @s copied to @d (room there) while testing them: TRUE when all
- * are plain.  Words of eight (the last one overlapping the one before), or
- * two overlapping words of four, or byte by byte below four: moves of a fixed
- * size, no memcpy call, one pass. */
-static inline gboolean
-copy_plain (char *d, const unsigned char *s, gsize n)
+/* @n bytes (at most 16) from @s to @d: two overlapping moves of a fixed
+ * size, not memcpy's call, for the short strings nearly every one is. */
+static inline void
+copy_short (char *d, const char *s, gsize n)
 {
   if (n >= 8) {
-    guint64 bad = 0;
-    gsize i = 0;
-    for (; i + 8 <= n; i += 8) {
-      guint64 w = load8 (s + i);
-      bad |= not_plain8 (w);
-      memcpy (d + i, &w, 8);
-    }
-    if (i < n) {
-      guint64 w = load8 (s + n - 8);
-      bad |= not_plain8 (w);
-      memcpy (d + n - 8, &w, 8);
-    }
-    return bad == 0;
+    memcpy (d, s, 8);
+    memcpy (d + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy (d, s, 4);
+    memcpy (d + n - 4, s + n - 4, 4);
+  } else {
+    for (gsize i = 0; i < n; i++)
+      d[i] = s[i];
   }
-  if (n >= 4) {
-    guint32 x, y;
-    memcpy (&x, s, 4);
-    memcpy (&y, s + n - 4, 4);
-    memcpy (d, &x, 4);
-    memcpy (d + n - 4, &y, 4);
-    return not_plain8 (x | (guint64) y << 32) == 0;
-  }
-  gboolean plain = TRUE;
-  for (gsize i = 0; i < n; i++) {
-    plain &= plain_table[s[i]];
-    d[i] = (char) s[i];
-  }
-  return plain;
 }
 
 void
 sf_json_append_string_nn (GString *out, const char *str)
 {
-  gsize n = strlen (str);
-  if (out->len + n + 3 > out->allocated_len) { /* room for the quotes and the NUL */
-    gsize len = out->len;
-    g_string_set_size (out, len + n + 3);
-    g_string_truncate (out, len);
+  const unsigned char *p = (const unsigned char *) str;
+  /* four bytes a turn: a byte is read only when the one before it is plain
+   * (so not the NUL), never past the string's end */
+  for (;;) {
+    if (!plain_table[p[0]])
+      break;
+    if (!plain_table[p[1]]) {
+      p += 1;
+      break;
+    }
+    if (!plain_table[p[2]]) {
+      p += 2;
+      break;
+    }
+    if (!plain_table[p[3]]) {
+      p += 3;
+      break;
+    }
+    p += 4;
   }
-  char *d = out->str + out->len;
-  d[0] = '"';
-  if (copy_plain (d + 1, (const unsigned char *) str, n)) {
-    /* nearly every string the events write (names, handles, keys): valid
-     * UTF-8 that needs no escape, in with one pass and no allocation */
-    d[n + 1] = '"';
-    d[n + 2] = '\0';
-    out->len += n + 2;
+  if (*p == '\0') {
+    gsize n = (gsize) (p - (const unsigned char *) str);
+    if (out->len + n + 2 < out->allocated_len) {
+      char *d = out->str + out->len;
+      d[0] = '"';
+      if (n <= 16)
+        copy_short (d + 1, str, n);
+      else
+        memcpy (d + 1, str, n);
+      d[n + 1] = '"';
+      d[n + 2] = '\0';
+      out->len += n + 2;
+      return;
+    }
+    g_string_append_c (out, '"');
+    g_string_append_len (out, str, (gssize) n);
+    g_string_append_c (out, '"');
     return;
   }
-  d[0] = '\0'; /* what was copied is written again below, escaped */
-  const unsigned char *p;
   /* Bytes that are not valid UTF-8 are replaced, as g_utf8_make_valid does
    * (the same bytes out: it copies a valid string as it is). */
   g_autofree char *made = g_utf8_validate (str, -1, NULL) ? NULL : g_utf8_make_valid (str, -1);
