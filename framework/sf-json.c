@@ -178,12 +178,6 @@ sf_json_add_bool (GString *out, const char *k, gboolean value)
 }
 
 void
-sf_json_put_key (GString *out, const char *key_json, gsize len)
-{
-  sf_json_put (out, key_json, len);
-}
-
-void
 sf_json_add_double (GString *out, const char *k, double value)
 {
   key (out, k);

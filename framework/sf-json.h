@@ -58,7 +58,6 @@ void sf_json_add_strv (GString *out, const char *key, const char *const *values,
 #define sf_json_add_str_k(out, k, value) (SF_JSON_KEY (out, k), sf_json_append_string ((out), (value)))
 #define sf_json_add_double_k(out, k, value) (SF_JSON_KEY (out, k), sf_json_append_double ((out), (value)))
 #define sf_json_add_strv_k(out, k, values, n) (SF_JSON_KEY (out, k), sf_json_append_strv ((out), (values), (n)))
-void sf_json_put_key (GString *out, const char *key_json, gsize len);
 /* The values alone (sf_json_append_string is the string's). */
 void sf_json_append_double (GString *out, double value);
 void sf_json_append_strv (GString *out, const char *const *values, gssize n);
