@@ -49,16 +49,15 @@ struct _SfEndpoint {
   /* The fields every line of an instance starts with ("machine", its handle,
    * "key", the host's fields) as written for the last instances that wrote a
    * line: most lines come from an instance that wrote one a moment ago (a
-   * proxied call's nine instances write some 40 lines, each after its first
-   * from one of the last sixteen).  id 0: empty.  A prefix longer than the
-   * slot is not kept.  Forgotten when a key or the host's fields change
-   * (prefix_forget). */
+   * proxied call's nine instances write some 40 lines).  An instance's is in
+   * slot id % 16 (ids are never reused), so finding it is one look.  id 0:
+   * empty.  A prefix longer than the slot is not kept.  Forgotten when a key
+   * or the host's fields change (prefix_forget). */
   struct {
     guint64 id;
     gsize len;
     char text[SF_EVENT_PREFIX_MAX];
   } prefix[16];
-  guint prefix_next;        /* the slot the next new prefix takes */
   gint64 ts_second;        /* the second ts_text was made for (-1: none yet) */
   char ts_text[24];        /* "2026-12-06T15:23:49." for ts_second */
   gsize ts_len;            /* strlen (ts_text) */

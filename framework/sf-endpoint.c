@@ -410,12 +410,45 @@ sf_endpoint_messages (SfEndpoint *ep)
  * for every line (about 40 a proxied call with every class on).  Writes
  * "ts":"...Z" at @p, which has room for TS_FIELD_MAX bytes, and returns its end. */
 #define TS_FIELD_MAX (6 + sizeof ((SfEndpoint *) 0)->ts_text + 6 + 2)
+
+/* "YYYY-MM-DDTHH:MM:SS." of @sec into @out (21 bytes with the NUL), as
+ * g_date_time_format writes it, for the years 1970 to 9999 (FALSE outside):
+ * the civil date by arithmetic (days to year, month, day in the proleptic
+ * Gregorian calendar), not GDateTime's allocation and strftime at each
+ * second (some 4,500 instructions; a second holds a few lines at low rates). */
+static gboolean
+ts_text_of (gint64 sec, char out[21])
+{
+  if (sec < 0 || sec >= G_GINT64_CONSTANT (253402300800)) /* 10000-01-01 */
+    return FALSE;
+  guint64 z = (guint64) (sec / 86400) + 719468; /* days since 0000-03-01 */
+  guint64 tod = (guint64) (sec % 86400);
+  guint64 era = z / 146097;
+  guint64 doe = z - era * 146097;
+  guint64 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  guint64 doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  guint64 mp = (5 * doy + 2) / 153;
+  guint d = (guint) (doy - (153 * mp + 2) / 5 + 1);
+  guint m = (guint) (mp < 10 ? mp + 3 : mp - 9);
+  guint y = (guint) (yoe + era * 400 + (m <= 2));
+  guint h = (guint) (tod / 3600), mi = (guint) (tod / 60 % 60), se = (guint) (tod % 60);
+  char t[21] = { (char) ('0' + y / 1000), (char) ('0' + y / 100 % 10), (char) ('0' + y / 10 % 10), (char) ('0' + y % 10),
+                 '-', (char) ('0' + m / 10), (char) ('0' + m % 10), '-', (char) ('0' + d / 10), (char) ('0' + d % 10),
+                 'T', (char) ('0' + h / 10), (char) ('0' + h % 10), ':', (char) ('0' + mi / 10), (char) ('0' + mi % 10),
+                 ':', (char) ('0' + se / 10), (char) ('0' + se % 10), '.', '\0' };
+  memcpy (out, t, sizeof t);
+  return TRUE;
+}
+
 static char *
 write_ts (SfEndpoint *ep, char *p)
 {
   gint64 us = sf_clock_wall_us (ep->clock);
   gint64 sec = us / G_USEC_PER_SEC;
-  if (sec != ep->ts_second) {
+  if (sec != ep->ts_second && ts_text_of (sec, ep->ts_text)) {
+    ep->ts_len = 20;
+    ep->ts_second = sec;
+  } else if (sec != ep->ts_second) {
     g_autoptr (GDateTime) t = g_date_time_new_from_unix_utc (sec);
     g_autofree char *text = t != NULL ? g_date_time_format (t, "%Y-%m-%dT%H:%M:%S.") : g_strdup ("1970-01-01T00:00:00.");
     g_strlcpy (ep->ts_text, text, sizeof ep->ts_text);
@@ -424,12 +457,19 @@ write_ts (SfEndpoint *ep, char *p)
   }
   memcpy (p, "\"ts\":\"", 6);
   p += 6;
-  memcpy (p, ep->ts_text, ep->ts_len);
+  if (G_LIKELY (ep->ts_len == 20)) /* ts_text_of's: a fixed size, moves inline */
+    memcpy (p, ep->ts_text, 20);
+  else
+    memcpy (p, ep->ts_text, ep->ts_len);
   p += ep->ts_len;
-  /* 32 bits: a division by ten is then a multiplication */
+  /* two digits a step from a table: three divisions, not six (32 bits: a
+   * division by a constant is then a multiplication) */
+  static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
   guint32 frac = (guint32) (us % G_USEC_PER_SEC);
-  for (int i = 5; i >= 0; i--, frac /= 10)
-    p[i] = (char) ('0' + frac % 10);
+  for (int i = 4; i >= 0; i -= 2, frac /= 100)
+    memcpy (p + i, pairs + 2 * (frac % 100), 2);
   p += 6;
   memcpy (p, "Z\"", 2);
   return p + 2;
@@ -476,14 +516,21 @@ sf_endpoint_emit_json (SfEndpoint *ep, GString *out)
   run_before_emit (ep);
   if (ep->emit != NULL) {
     /* the same bytes as sf_endpoint_emit_line (sf_json_end (out)), stamped
-     * in place: no second buffer, no copy */
-    char ts[TS_FIELD_MAX + 2];
-    char *p = ts;
+     * in place: written straight into the line's buffer, made large enough
+     * first (nearly always it is) */
+    gsize room = 1 + TS_FIELD_MAX + 2;
+    if (out->len + room >= out->allocated_len) {
+      gsize len = out->len;
+      g_string_set_size (out, len + room);
+      out->len = len;
+    }
+    char *p = out->str + out->len;
     if (out->len > 1)
       *p++ = ',';
     p = write_ts (ep, p);
     *p++ = '}';
-    sf_json_put (out, ts, (gsize) (p - ts));
+    *p = '\0';
+    out->len = (gsize) (p - out->str);
     ep->emit (out->str, ep->emit_data);
   }
   /* kept for the next line, unless one is kept already or it grew large
@@ -507,9 +554,9 @@ sf_endpoint_emit_json_as (SfEndpoint *ep, SfEventClass cls, GString *out)
 static void
 prefix_forget (SfEndpoint *ep, SfInstance *inst)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    if (ep->prefix[i].id == inst->id)
-      ep->prefix[i].id = 0;
+  guint slot = (guint) (inst->id % G_N_ELEMENTS (ep->prefix)); /* its only place (put_prefix) */
+  if (ep->prefix[slot].id == inst->id)
+    ep->prefix[slot].id = 0;
 }
 
 void
@@ -526,40 +573,70 @@ sf_endpoint_event_fields (SfInstance *inst)
   return inst->event_fields;
 }
 
-GString *
-sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
+/* The buffer for the next line, empty: the last line's (no allocation), or a new one. */
+static GString *
+line_buffer (SfEndpoint *ep)
 {
-  GString *out;
-  if (ep->spare_line != NULL) { /* no allocation: the last line's buffer */
-    out = g_steal_pointer (&ep->spare_line);
-    g_string_truncate (out, 0);
-    sf_json_begin_in (out, event);
-  } else {
-    out = sf_json_begin (event);
+  GString *out = g_steal_pointer (&ep->spare_line);
+  if (out == NULL)
+    return g_string_sized_new (256);
+  out->len = 0; /* g_string_truncate (out, 0) without its call */
+  out->str[0] = '\0';
+  return out;
+}
+
+/* @inst's fields after the event's name: "machine", its handle, "key", the
+ * host's fields; kept for its next lines. */
+static GString *
+put_prefix (SfEndpoint *ep, SfInstance *inst, GString *out)
+{
+  /* an instance's prefix lives in the slot of its id (ids are never
+   * reused): one look, not a search of every slot */
+  guint slot = (guint) (inst->id % G_N_ELEMENTS (ep->prefix));
+  if (ep->prefix[slot].id == inst->id) {
+    sf_json_put (out, ep->prefix[slot].text, ep->prefix[slot].len);
+    return out;
   }
-  for (guint i = 0; i < G_N_ELEMENTS (ep->prefix); i++)
-    if (ep->prefix[i].id == inst->id) {
-      sf_json_put (out, ep->prefix[i].text, ep->prefix[i].len);
-      return out;
-    }
   gsize start = out->len;
   sf_json_add_str_k (out, "machine", inst->machine->name);
-  sf_json_add_str (out, strcmp (inst->machine->scope, "call") == 0 ? "call" : "instance", inst->handle);
+  if (strcmp (inst->machine->scope, "call") == 0)
+    sf_json_add_str_k (out, "call", inst->handle);
+  else
+    sf_json_add_str_k (out, "instance", inst->handle);
   if (inst->key != NULL)
-    sf_json_add_str (out, "key", inst->key);
+    sf_json_add_str_k (out, "key", inst->key);
   const char *extra = inst->event_fields;
   if (extra != NULL && *extra != '\0') {
-    g_string_append_c (out, ',');
-    g_string_append (out, extra);
+    sf_json_put (out, ",", 1);
+    sf_json_put (out, extra, strlen (extra));
   }
   gsize len = out->len - start;
   if (len <= sizeof ep->prefix[0].text) {
-    guint slot = ep->prefix_next++ % G_N_ELEMENTS (ep->prefix);
     ep->prefix[slot].id = inst->id;
     ep->prefix[slot].len = len;
     memcpy (ep->prefix[slot].text, out->str + start, len);
   }
   return out;
+}
+
+GString *
+sf_endpoint_event_begin (SfEndpoint *ep, SfInstance *inst, const char *event)
+{
+  GString *out = line_buffer (ep);
+  sf_json_begin_in (out, event);
+  return put_prefix (ep, inst, out);
+}
+
+/* sf_endpoint_event_begin with the event's name a string literal of plain
+ * characters, its {"event":"..." made by the compiler, not scanned. */
+#define EVENT_BEGIN_LITERAL(ep, inst, name) \
+  event_begin_json ((ep), (inst), "{\"event\":\"" name "\"", sizeof ("{\"event\":\"" name "\"") - 1)
+static GString *
+event_begin_json (SfEndpoint *ep, SfInstance *inst, const char *head, gsize len)
+{
+  GString *out = line_buffer (ep);
+  sf_json_put (out, head, len);
+  return put_prefix (ep, inst, out);
 }
 
 /* ---- instances ---- */
@@ -1389,28 +1466,29 @@ trigger_text (SfEvent *ev, char **owned)
   return *owned = g_strconcat (sf_event_trigger (ev), " ", arg, NULL);
 }
 
-/* trigger_text's value into @out, without allocating when it is short. */
+/* trigger_text's value into @out as a "trigger" field, without allocating:
+ * the trigger escaped, then " NNN" (plain bytes, the same escaped or not)
+ * before its closing quote. */
 static void
 add_trigger (GString *out, SfEvent *ev)
 {
-  const char *arg = sf_event_arg (ev);
-  if (arg != NULL && strrchr (arg, ' ') != NULL)
-    arg = strrchr (arg, ' ') + 1;
-  gboolean status = arg != NULL && strlen (arg) == 3 && g_ascii_isdigit (arg[0]) && g_ascii_isdigit (arg[1]) &&
-                    g_ascii_isdigit (arg[2]);
   const char *trigger = sf_event_trigger (ev);
-  gsize tlen;
-  char buf[128];
-  if (!status || (sf_event_kind (ev) != SF_EV_SIP && sf_event_kind (ev) != SF_EV_TXN) ||
-      (tlen = strlen (trigger)) + 5 > sizeof buf) {
-    g_autofree char *owned = NULL;
-    sf_json_add_str_k (out, "trigger", trigger_text (ev, &owned));
-    return;
+  SfEventKind kind = sf_event_kind (ev);
+  const char *st = kind == SF_EV_SIP || kind == SF_EV_TXN ? sf_event_arg (ev) : NULL;
+  if (st != NULL) {
+    const char *sp = strrchr (st, ' ');
+    if (sp != NULL)
+      st = sp + 1;
+    /* each byte read only when the one before it is a digit (not the NUL) */
+    if (!g_ascii_isdigit (st[0]) || !g_ascii_isdigit (st[1]) || !g_ascii_isdigit (st[2]) || st[3] != '\0')
+      st = NULL;
   }
-  memcpy (buf, trigger, tlen);
-  buf[tlen] = ' ';
-  memcpy (buf + tlen + 1, arg, 4); /* the status and its NUL */
-  sf_json_add_str_k (out, "trigger", buf);
+  sf_json_add_str_k (out, "trigger", trigger);
+  if (st != NULL && trigger != NULL) {
+    char tail[5] = { ' ', st[0], st[1], st[2], '"' };
+    out->len--; /* the closing quote, written again after the status */
+    sf_json_put (out, tail, sizeof tail);
+  }
 }
 
 static void
@@ -1427,7 +1505,7 @@ hook_state_changed (SfEndpoint *ep, SfInstance *inst, const SfState *from, const
   }
   if (!sf_endpoint_emits (ep, is_transaction (inst) ? SF_EVC_TRANSACTION : SF_EVC_STATE))
     return; /* nobody reads the event output, or not these lines: none to build */
-  GString *out = sf_endpoint_event_begin (ep, inst, "state");
+  GString *out = EVENT_BEGIN_LITERAL (ep, inst, "state");
   sf_json_add_str_k (out, "from", from->name);
   sf_json_add_str_k (out, "to", to->name);
   add_trigger (out, ev);
@@ -1440,10 +1518,10 @@ hook_stayed (SfEndpoint *ep, SfInstance *inst, const SfState *state, SfEvent *ev
 {
   if (!sf_endpoint_emits (ep, SF_EVC_STEP))
     return;
-  GString *out = sf_endpoint_event_begin (ep, inst, "step");
-  sf_json_add_str (out, "state", state->name);
+  GString *out = EVENT_BEGIN_LITERAL (ep, inst, "step");
+  sf_json_add_str_k (out, "state", state->name);
   add_trigger (out, ev);
-  sf_json_add_strv (out, "ops", ops, n_ops);
+  sf_json_add_strv_k (out, "ops", ops, n_ops);
   sf_endpoint_emit_json (ep, out);
 }
 
@@ -1468,8 +1546,8 @@ hook_emit (SfEndpoint *ep, SfInstance *inst, const char *event, const char *fiel
     return;
   GString *out = sf_endpoint_event_begin (ep, inst, event);
   if (fields != NULL && *fields != '\0') {
-    g_string_append_c (out, ',');
-    g_string_append (out, fields);
+    sf_json_put (out, ",", 1);
+    sf_json_put (out, fields, strlen (fields));
   }
   sf_endpoint_emit_json (ep, out);
 }

@@ -30,22 +30,55 @@ static const guint8 plain_table[256] = {
 #undef P8
 #undef P16
 
-void
-sf_json_append_string (GString *out, const char *str)
+/* @n bytes (at most 16) from @s to @d: two overlapping moves of a fixed
+ * size, not memcpy's call, for the short strings nearly every one is. */
+static inline void
+copy_short (char *d, const char *s, gsize n)
 {
-  if (str == NULL) {
-    g_string_append (out, "null");
-    return;
+  if (n >= 8) {
+    memcpy (d, s, 8);
+    memcpy (d + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy (d, s, 4);
+    memcpy (d + n - 4, s + n - 4, 4);
+  } else {
+    for (gsize i = 0; i < n; i++)
+      d[i] = s[i];
   }
+}
+
+void
+sf_json_append_string_nn (GString *out, const char *str)
+{
   const unsigned char *p = (const unsigned char *) str;
-  while (plain_table[*p])
-    p++;
+  /* four bytes a turn: a byte is read only when the one before it is plain
+   * (so not the NUL), never past the string's end */
+  for (;;) {
+    if (!plain_table[p[0]])
+      break;
+    if (!plain_table[p[1]]) {
+      p += 1;
+      break;
+    }
+    if (!plain_table[p[2]]) {
+      p += 2;
+      break;
+    }
+    if (!plain_table[p[3]]) {
+      p += 3;
+      break;
+    }
+    p += 4;
+  }
   if (*p == '\0') {
     gsize n = (gsize) (p - (const unsigned char *) str);
     if (out->len + n + 2 < out->allocated_len) {
       char *d = out->str + out->len;
       d[0] = '"';
-      memcpy (d + 1, str, n);
+      if (n <= 16)
+        copy_short (d + 1, str, n);
+      else
+        memcpy (d + 1, str, n);
       d[n + 1] = '"';
       d[n + 2] = '\0';
       out->len += n + 2;
@@ -87,13 +120,6 @@ sf_json_append_string (GString *out, const char *str)
 /* An event line is about 230 bytes (a proxied call's average): room for that
  * at once, not GString's doublings from 16. */
 #define LINE_START 256
-
-void
-sf_json_begin_in (GString *out, const char *event)
-{
-  PUT_LITERAL (out, "{\"event\":");
-  sf_json_append_string (out, event);
-}
 
 GString *
 sf_json_begin (const char *event)
@@ -149,12 +175,6 @@ sf_json_add_bool (GString *out, const char *k, gboolean value)
     PUT_LITERAL (out, "true");
   else
     PUT_LITERAL (out, "false");
-}
-
-void
-sf_json_put_key (GString *out, const char *key_json, gsize len)
-{
-  sf_json_put (out, key_json, len);
 }
 
 void

@@ -165,8 +165,18 @@ emit_stdout (const char *line, gpointer data)
   gsize len = strlen (line);
   if (out_buf->len + len + 1 > OUT_MAX && out_buf->len > 0)
     flush_out ();
-  g_string_append_len (out_buf, line, (gssize) len);
-  g_string_append_c (out_buf, '\n');
+  /* the line and its newline at once: the buffer has room nearly always
+   * (OUT_MAX from the start, flushed above), no g_string_insert_len */
+  if (out_buf->len + len + 1 < out_buf->allocated_len) {
+    char *d = out_buf->str + out_buf->len;
+    memcpy (d, line, len);
+    d[len] = '\n';
+    d[len + 1] = '\0';
+    out_buf->len += len + 1;
+  } else {
+    g_string_append_len (out_buf, line, (gssize) len);
+    g_string_append_c (out_buf, '\n');
+  }
   sf_ua_http_feed (((Run *) data)->http, line);
 }
 

@@ -19,12 +19,22 @@
 /* The longest start line written (a Request-URI can be long; the rest is in "text"). */
 #define START_MAX 512
 
+/* @msg's first @id value, NULL when it has none or it does not parse: the
+ * transport hands in requests it answers 400 for validation's sake (a Via or
+ * CSeq that does not parse), which the accessors that check would warn of
+ * and sf_sip_value_param would follow. */
+static const SfSipValue *
+value_or_null (SfSipMsg *msg, SfSipHdrId id)
+{
+  return sf_sip_msg_value (msg, id, NULL);
+}
+
 /* The transaction @msg moved, and its user's handle (transfer none, nullable). */
 static SfInstance *
 txn_of (SfStack *s, SfSipTapDir dir, SfSipMsg *msg, SfInstance **user)
 {
   *user = NULL;
-  if (msg == NULL || sf_sip_msg_top_via (msg) == NULL || sf_sip_msg_cseq (msg) == NULL)
+  if (msg == NULL || value_or_null (msg, SF_SIP_HDR_VIA) == NULL || value_or_null (msg, SF_SIP_HDR_CSEQ) == NULL)
     return NULL;
   gboolean request = sf_sip_msg_is_request (msg);
   /* what we receive as a request, or send as a response, is a server transaction's */
@@ -81,15 +91,17 @@ write_line (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *l
   g_autofree char *start = g_strndup (d, end);
   sf_json_add_str (ev, "start", start);
   if (msg != NULL) {
-    g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (msg));
+    const SfSipValue *id = value_or_null (msg, SF_SIP_HDR_CALL_ID);
+    g_autofree char *cid = id != NULL ? sf_sip_str_dup (id->text) : NULL;
     sf_json_add_str (ev, "call_id", cid);
-    const SfSipValue *cseq = sf_sip_msg_cseq (msg);
+    const SfSipValue *cseq = value_or_null (msg, SF_SIP_HDR_CSEQ);
     if (cseq != NULL) {
       g_autofree char *m = sf_sip_str_dup (cseq->text);
       g_autofree char *c = g_strdup_printf ("%" G_GUINT64_FORMAT " %s", cseq->number, m);
       sf_json_add_str (ev, "cseq", c);
     }
-    const SfSipParam *branch = sf_sip_value_param (sf_sip_msg_top_via (msg), "branch");
+    const SfSipValue *via = value_or_null (msg, SF_SIP_HDR_VIA);
+    const SfSipParam *branch = via != NULL ? sf_sip_value_param (via, "branch") : NULL;
     if (branch != NULL) {
       g_autofree char *b = sf_sip_str_dup (branch->value);
       sf_json_add_str (ev, "branch", b);
@@ -137,7 +149,8 @@ log_message (SfStack *s, SfSipTapDir dir, SfSipProto proto, GInetSocketAddress *
   g_autoptr (SfSipMsg) parsed = msg == NULL && dir == SF_SIP_TAP_OUT ? sf_sip_msg_parse (wire, NULL) : NULL;
   if (msg == NULL)
     msg = parsed;
-  g_autofree char *cid = msg != NULL ? sf_sip_str_dup (sf_sip_msg_call_id (msg)) : NULL;
+  const SfSipValue *id = msg != NULL ? value_or_null (msg, SF_SIP_HDR_CALL_ID) : NULL;
+  g_autofree char *cid = id != NULL ? sf_sip_str_dup (id->text) : NULL;
   SfInstance *user = NULL;
   SfInstance *t = msg != NULL ? txn_of (s, dir, msg, &user) : NULL;
   const GLogField f[] = { { SF_LOG_FIELD_CALL_ID, cid, -1 },

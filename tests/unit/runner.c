@@ -49,6 +49,7 @@ main (int argc, char **argv)
   sf_test_register_route ();
   sf_test_register_workers ();
   sf_test_register_location_mirror ();
+  sf_test_register_events_golden ();
   CU_basic_set_mode (CU_BRM_VERBOSE);
   if (argc > 1) {
     CU_pSuite suite = CU_get_suite (argv[1]);

@@ -102,5 +102,6 @@ void sf_test_register_b2bua_media (void);
 void sf_test_register_route (void);
 void sf_test_register_workers (void);
 void sf_test_register_location_mirror (void);
+void sf_test_register_events_golden (void);
 
 #define SF_ADD_TEST(suite, fn) CU_add_test ((suite), #fn, (fn))
