@@ -11,6 +11,7 @@ sf_instance_new (SfRuntime *rt, SfMachine *machine)
   inst->rt = rt;
   inst->machine = sf_machine_ref (machine);
   inst->state = machine->initial;
+  inst->timers = inst->timers_room;
   return inst;
 }
 
@@ -19,7 +20,8 @@ sf_instance_free (SfInstance *inst)
 {
   if (inst == NULL)
     return;
-  g_clear_pointer (&inst->timers, g_free);
+  if (inst->timers != inst->timers_room)
+    g_free (inst->timers);
   g_clear_pointer (&inst->fired, g_hash_table_unref);
   /* Highest slot first: a module set up later may hold on to an earlier one's data. */
   for (guint i = inst->n_slots; i-- > 0;) {
@@ -34,9 +36,7 @@ sf_instance_free (SfInstance *inst)
       g_free (inst->vars[i]);
   g_free (inst->vars);
   sf_machine_unref (inst->machine);
-  g_free (inst->handle);
-  g_free (inst->scoped_key);
-  g_free (inst->end_reason);
+  g_free (inst->scoped_key.text);
   g_free (inst->import_name);
   g_free (inst->event_fields);
   g_free (inst);
