@@ -79,8 +79,9 @@ typedef struct {
 
 /* A timer of an instance restarted with its interval doubled (sf_stack_backoff). */
 typedef struct {
-  char *name;   /* owned: the timer */
-  guint ms;     /* the interval it was last started with */
+  char room[12]; /* the timer's name when it fits ("A", "E", "G", "2xx", "rel1xx") */
+  char *owned;   /* owned, nullable: its name when it does not */
+  guint ms;      /* the interval it was last started with */
 } SfTxnBackoff;
 
 typedef struct _SfTxnSourceHold SfTxnSourceHold;
@@ -110,8 +111,10 @@ typedef struct {
                              * successor's, so the TU's request still finds it (sf_stack_client_txn) */
   gboolean fresh;           /* made by the stack for the request it was handed */
   /* any instance */
-  SfTxnBackoff *backoff;    /* n_backoff of them */
+  SfTxnBackoff *backoff;    /* owned, nullable: n_backoff of them when more than backoff_room holds */
   guint n_backoff;
+  SfTxnBackoff backoff_room[2]; /* the first two: an instance backs off one timer or two (A, E or
+                             * G; the UA's 2xx), which allocate nothing here then */
 } SfTxnInstance;
 
 /* sf-stack.c */

@@ -177,8 +177,9 @@ inst_free (gpointer p)
   g_free (t->local_tag);
   if (t->moved != NULL)
     g_hash_table_unref (t->moved);
+  SfTxnBackoff *all = t->backoff != NULL ? t->backoff : t->backoff_room;
   for (guint i = 0; i < t->n_backoff; i++)
-    g_free (t->backoff[i].name);
+    g_free (all[i].owned);
   g_free (t->backoff);
   g_free (t);
 }
@@ -211,9 +212,12 @@ sf_txn_inst_peek (SfCtx *ctx)
 static SfTxnBackoff *
 backoff_find (SfTxnInstance *t, const char *name)
 {
-  for (guint i = 0; t != NULL && i < t->n_backoff; i++)
-    if (strcmp (t->backoff[i].name, name) == 0)
-      return &t->backoff[i];
+  if (t == NULL)
+    return NULL;
+  SfTxnBackoff *all = t->backoff != NULL ? t->backoff : t->backoff_room;
+  for (guint i = 0; i < t->n_backoff; i++)
+    if (strcmp (all[i].owned != NULL ? all[i].owned : all[i].room, name) == 0)
+      return &all[i];
   return NULL;
 }
 
@@ -223,10 +227,19 @@ sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms)
   SfTxnInstance *t = sf_txn_inst (ctx);
   SfTxnBackoff *b = backoff_find (t, name);
   if (b == NULL) {
-    /* a few timers an instance (G; A or E; the UA's 2xx): grown one at a time */
-    t->backoff = g_renew (SfTxnBackoff, t->backoff, t->n_backoff + 1);
-    b = &t->backoff[t->n_backoff++];
-    b->name = g_strdup (name);
+    /* a few timers an instance (G; A or E; the UA's 2xx): in the room, then
+     * in an array grown one at a time */
+    if (t->backoff != NULL)
+      t->backoff = g_renew (SfTxnBackoff, t->backoff, t->n_backoff + 1);
+    else if (t->n_backoff == G_N_ELEMENTS (t->backoff_room)) {
+      t->backoff = g_new (SfTxnBackoff, t->n_backoff + 1);
+      memcpy (t->backoff, t->backoff_room, sizeof t->backoff_room);
+    }
+    b = &(t->backoff != NULL ? t->backoff : t->backoff_room)[t->n_backoff++];
+    gsize len = strlen (name);
+    b->owned = len < sizeof b->room ? NULL : g_strdup (name);
+    if (b->owned == NULL)
+      memcpy (b->room, name, len + 1);
   }
   b->ms = ms;
   sf_ctx_timer_start (ctx, name, ms);
