@@ -63,9 +63,28 @@ sf_event_new_child_end (const char *machine, const char *import, const char *han
   return ev;
 }
 
+/* The reference count of an event that is never freed: start:create. */
+#define STATIC_REF G_MAXINT
+
+/* start:create, the first event of every instance (some fourteen a proxied
+ * call, most of them replaced in the queue at once by the instance's first
+ * real event, or made by the dispatcher for an initial entry queue): one
+ * event for all, no allocation.  Nothing writes to an event after it is
+ * made, and its count is left alone (sf_event_ref, sf_event_unref), so every
+ * thread can share it. */
+static char start_create_text[] = "start:create";
+static SfEvent start_create = {
+  .ref = STATIC_REF,
+  .kind = SF_EV_START,
+  .name = start_create_text + sizeof "start:" - 1,
+  .trigger = start_create_text,
+};
+
 SfEvent *
 sf_event_new (SfEventKind kind, const char *name, const char *arg)
 {
+  if (kind == SF_EV_START && arg == NULL && strcmp (name, "create") == 0)
+    return &start_create;
   return sf_event_new_full (kind, name, arg, NULL, NULL);
 }
 
@@ -73,14 +92,15 @@ SfEvent *
 sf_event_ref (SfEvent *ev)
 {
   g_return_val_if_fail (ev != NULL, NULL);
-  g_ref_count_inc (&ev->ref);
+  if (ev->ref != STATIC_REF)
+    g_ref_count_inc (&ev->ref);
   return ev;
 }
 
 void
 sf_event_unref (SfEvent *ev)
 {
-  if (ev == NULL || !g_ref_count_dec (&ev->ref))
+  if (ev == NULL || ev->ref == STATIC_REF || !g_ref_count_dec (&ev->ref))
     return;
   if (ev->payload_free != NULL && ev->payload != NULL)
     ev->payload_free (ev->payload);
