@@ -25,20 +25,14 @@ target_free (SfProxyTarget *t)
   g_free (t);
 }
 
-static void
-branch_rec_free (SfProxyBranchRec *b)
-{
-  g_free (b->handle);
-  g_free (b);
-}
-
 void
 sf_proxy_ctx_free (SfProxyCtx *p)
 {
   sf_sip_event_free (p->req);
   g_ptr_array_unref (p->targets);
   g_ptr_array_unref (p->branches);
-  g_ptr_array_unref (p->challenges);
+  if (p->challenges != NULL)
+    g_ptr_array_unref (p->challenges);
   if (p->best != NULL)
     sf_sip_msg_unref (p->best);
   g_free (p);
@@ -181,8 +175,7 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfProxyCtx *p = g_new0 (SfProxyCtx, 1);
   p->req = sf_sip_event_new (e->msg, &e->peer, e->txn);
   p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
-  p->branches = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_rec_free);
-  p->challenges = g_ptr_array_new_with_free_func (g_free);
+  p->branches = g_ptr_array_new_with_free_func (g_free);
   sf_proxy_inst (ctx)->ctx = p; /* none before: pctx () is NULL */
   GString *f = g_string_new ("\"call_id\":");
   g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
@@ -850,7 +843,10 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
   }
   guint used = breadth_used (p);
   guint left = p->group_end - p->next_target;
-  g_autofree guint *shares = g_new0 (guint, left);
+  /* on the stack when few (a group is a target or two) */
+  guint room[8] = { 0 };
+  g_autofree guint *owned = left > G_N_ELEMENTS (room) ? g_new0 (guint, left) : NULL;
+  guint *shares = owned != NULL ? owned : room;
   guint fit = sf_proxy_breadth_split (p->breadth > used ? p->breadth - used : 0, left, shares);
   guint spawned = 0;
   for (guint k = 0; k < fit; k++) {
@@ -862,13 +858,9 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
       g_warning ("%s: no branch for %s: %s", sf_ctx_handle (ctx), t->uri != NULL ? t->uri : "the Request-URI", error->message);
       continue;
     }
-    SfProxyJob *j = g_new0 (SfProxyJob, 1);
+    SfProxyJob *j = sf_proxy_job_new (t);
     j->req = sf_sip_msg_ref (p->req->msg);
     j->in_proto = p->req->peer.proto;
-    j->target = g_strdup (t->uri);
-    j->hop = g_strdup (t->hop);
-    j->binding = t->binding;
-    j->route = g_strdup (t->route);
     j->in_flow = sf_proxy_in_flow (ctx, p->req->msg, &p->req->peer);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
     j->breadth = shares[k];
@@ -879,7 +871,7 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     if (fields != NULL)
       sf_endpoint_set_event_fields (child, g_strdup (fields));
     SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
-    b->handle = g_strdup (sf_instance_handle (child));
+    g_strlcpy (b->handle, sf_instance_handle (child), sizeof b->handle);
     b->breadth = shares[k];
     g_ptr_array_add (p->branches, b);
     spawned++;
@@ -964,7 +956,7 @@ send_best (SfCtx *ctx, SfProxyCtx *p)
     return r != NULL && sf_stack_respond (s, p->req->txn, r);
   }
   guint status = sf_sip_msg_status (p->best);
-  gboolean aggregate = (status == 401 || status == 407) && p->challenges->len > 0;
+  gboolean aggregate = (status == 401 || status == 407) && p->challenges != NULL && p->challenges->len > 0;
   g_autoptr (SfSipMsg) r = sf_proxy_final_response (p->best, aggregate ? p->challenges : NULL);
   p->final_sent = sf_sip_msg_status (r);
   emit_response (ctx, "proxy_final", p->final_sent, NULL);
@@ -1030,6 +1022,8 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       if (h->id == SF_SIP_HDR_WWW_AUTHENTICATE || h->id == SF_SIP_HDR_PROXY_AUTHENTICATE) {
         g_autofree char *name = sf_sip_str_dup (h->name);
         g_autofree char *value = sf_sip_str_dup (h->value);
+        if (p->challenges == NULL) /* made by the first: most requests never meet one */
+          p->challenges = g_ptr_array_new_with_free_func (g_free);
         g_ptr_array_add (p->challenges, g_strdup_printf ("%s: %s", name, value));
       }
     }

@@ -148,15 +148,38 @@ sf_proxy_config (SfCtx *ctx)
   return sf_module_state (sf_ctx_endpoint (ctx), &sf_proxy_module);
 }
 
+/* Copies @s (nullable) to *@at, moved on past it; the copy or NULL. */
+static char *
+put_str (char **at, const char *s, gsize len)
+{
+  if (s == NULL)
+    return NULL;
+  char *copy = memcpy (*at, s, len + 1);
+  *at += len + 1;
+  return copy;
+}
+
+SfProxyJob *
+sf_proxy_job_new (const SfProxyTarget *t)
+{
+  /* one block: a branch is spawned for each request a call proxies */
+  gsize ul = t->uri != NULL ? strlen (t->uri) : 0, hl = t->hop != NULL ? strlen (t->hop) : 0;
+  gsize rl = t->route != NULL ? strlen (t->route) : 0;
+  SfProxyJob *j = g_malloc0 (sizeof (SfProxyJob) + ul + hl + rl + 3);
+  char *at = (char *) (j + 1);
+  j->target = put_str (&at, t->uri, ul);
+  j->hop = put_str (&at, t->hop, hl);
+  j->route = put_str (&at, t->route, rl);
+  j->binding = t->binding;
+  return j;
+}
+
 void
 sf_proxy_job_free (SfProxyJob *j)
 {
   if (j == NULL)
     return;
   sf_sip_msg_unref (j->req);
-  g_free (j->target);
-  g_free (j->hop);
-  g_free (j->route);
   g_free (j->in_flow);
   g_free (j);
 }
