@@ -786,6 +786,27 @@ inst_timer_forget (SfInstance *inst, guint i)
   }
 }
 
+/* The index of @inst's timer @name that fired, its event queued, or -1. */
+static gint
+inst_fired_find (SfInstance *inst, const char *name)
+{
+  for (guint i = 0; i < inst->n_fired; i++)
+    if (strcmp (inst->fired[i].ev->name, name) == 0)
+      return (gint) i;
+  return -1;
+}
+
+/* Forgets @inst's fired timer @i, the last moved into its place; the array
+ * freed with the last entry. */
+static void
+inst_fired_forget (SfInstance *inst, guint i)
+{
+  sf_event_unref (inst->fired[i].ev);
+  inst->fired[i] = inst->fired[--inst->n_fired];
+  if (inst->n_fired == 0)
+    g_clear_pointer (&inst->fired, g_free);
+}
+
 /* Removes @inst for good: its timers, its keys, its memory. */
 static void
 instance_remove (SfEndpoint *ep, SfInstance *inst)
@@ -943,20 +964,21 @@ dispatch_one (SfEndpoint *ep)
   QueueItem item, *q = &item; /* a copy: the dispatch may grow the ring */
   if (!queue_pop (ep, &item))
     return FALSE;
+  gint f = -1;
   SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
   if (inst == NULL || inst->ended) {
     if (inst == NULL || q->ev->kind != SF_EV_START || strcmp (q->ev->name, REAP) != 0)
       ep->stats.events_dropped++;
     if (inst != NULL)
       instance_remove (ep, inst); /* ended from outside its own dispatch (sf_endpoint_end) */
-  } else if (q->timer_gen != 0 && (inst->fired == NULL ||
-             GPOINTER_TO_UINT (g_hash_table_lookup (inst->fired, q->ev->name)) != q->timer_gen)) {
+  } else if (q->timer_gen != 0 && ((f = inst_fired_find (inst, q->ev->name)) < 0 ||
+                                    inst->fired[f].gen != q->timer_gen)) {
     /* Fired, then cancelled or restarted by an event ahead of it in the queue. */
     sf_endpoint_trace (ep, inst, "timer:%s dropped: cancelled after it fired", q->ev->name);
     ep->stats.events_dropped++;
   } else {
     if (q->timer_gen != 0)
-      g_hash_table_remove (inst->fired, q->ev->name);
+      inst_fired_forget (inst, (guint) f);
     sf_dispatch (inst, q->ev);
     if (inst->ended)
       instance_remove (ep, inst);
@@ -993,12 +1015,18 @@ fire_due (SfEndpoint *ep)
       gint i = inst_timer_find (inst, t->name);
       if (i >= 0)
         inst_timer_forget (inst, (guint) i);
-      if (inst->fired == NULL)
-        inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_hash_table_insert (inst->fired, g_strdup (t->name), GUINT_TO_POINTER (t->gen));
+      SfEvent *ev = sf_event_new (SF_EV_TIMER, t->name, NULL);
+      gint f = inst_fired_find (inst, t->name);
+      if (f >= 0) /* fired before, its event still queued: that one is dropped now */
+        sf_event_unref (inst->fired[f].ev);
+      else {
+        inst->fired = g_renew (SfFiredTimer, inst->fired, inst->n_fired + 1);
+        f = (gint) inst->n_fired++;
+      }
+      inst->fired[f] = (SfFiredTimer) { sf_event_ref (ev), t->gen };
       ep->stats.timers_fired++;
       timer_event (ep, inst, t->name, "fired", -1);
-      post_internal (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL), t->gen);
+      post_internal (ep, inst, ev, t->gen);
       n++;
     }
     sf_timer_free (timer); /* t with it */
@@ -1192,8 +1220,10 @@ sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
   gint i = inst_timer_find (inst, name);
   if (i < 0) {
     /* Fired but not delivered yet: cancelling still stops it (dispatch_one drops it). */
-    if (inst->fired == NULL || !g_hash_table_remove (inst->fired, name))
+    gint f = inst_fired_find (inst, name);
+    if (f < 0)
       return FALSE;
+    inst_fired_forget (inst, (guint) f);
     ep->stats.timers_cancelled++;
     timer_event (ep, inst, name, "cancelled", -1);
     return TRUE;

@@ -24,6 +24,13 @@ typedef struct {
   guint hash;
 } SfScopedKey;
 
+/* A timer of an instance that fired, its event still queued (SfInstance.fired). */
+typedef struct {
+  struct _SfEvent *ev;     /* a ref: the queued timer event (its name is the timer's) */
+  guint gen;               /* the generation it fired with: the queued event is delivered if it
+                            * still matches (not cancelled or restarted since) */
+} SfFiredTimer;
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -50,10 +57,11 @@ struct _SfInstance {
   SfInstanceTimer timers_room[2]; /* timers' array while it holds no more: most instances run one or
                             * two at a time (a client transaction A and B), and an array
                             * allocated and freed with each start and stop cost 14 a call */
-  GHashTable *fired;       /* the host's, nullable until a timer fires: name (owned) -> generation:
-                            * fired, its event not yet delivered.  Made when first needed: a table
-                            * is some 200 bytes, and most instances never fill it (a live
-                            * transaction waiting on Timer J has no fired timer) */
+  SfFiredTimer *fired;     /* the host's, nullable when none: n_fired timers fired whose events are
+                            * not delivered yet, one a name.  An array searched in order, made
+                            * when first needed and freed with its last entry: a table was some
+                            * 200 bytes and five allocations, for one entry or two */
+  guint n_fired;
   char *import_name;       /* owned, nullable: the name its parent imported its machine as */
   SfInstanceSlot *slots;   /* owned array of n_slots, nullable */
   guint n_slots;

@@ -1,6 +1,7 @@
 /* sf-instance.c: instances and their data (see sf-instance.h). */
 #include "config.h"
 #include "sf-instance-private.h"
+#include "sf-event-private.h"
 #include <string.h>
 
 SfInstance *
@@ -22,7 +23,9 @@ sf_instance_free (SfInstance *inst)
     return;
   if (inst->timers != inst->timers_room)
     g_free (inst->timers);
-  g_clear_pointer (&inst->fired, g_hash_table_unref);
+  for (guint i = 0; i < inst->n_fired; i++)
+    sf_event_unref (inst->fired[i].ev);
+  g_free (inst->fired);
   /* Highest slot first: a module set up later may hold on to an earlier one's data. */
   for (guint i = inst->n_slots; i-- > 0;) {
     SfInstanceSlot s = inst->slots[i];
