@@ -172,8 +172,8 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || pctx (ctx) != NULL)
     return SF_OP_SKIP;
-  SfProxyCtx *p = g_new0 (SfProxyCtx, 1);
-  p->req = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  SfProxyCtx *p = g_new (SfProxyCtx, 1); /* not g_new0: calloc passes by malloc's cache (sf_instance_new) */
+  *p = (SfProxyCtx) { .req = sf_sip_event_new (e->msg, &e->peer, e->txn) };
   p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
   p->branches = g_ptr_array_new_with_free_func (g_free);
   sf_proxy_inst (ctx)->ctx = p; /* none before: pctx () is NULL */
@@ -870,9 +870,9 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     const char *fields = sf_endpoint_event_fields (sf_ctx_instance (ctx));
     if (fields != NULL)
       sf_endpoint_set_event_fields (child, g_strdup (fields));
-    SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
+    SfProxyBranchRec *b = g_new (SfProxyBranchRec, 1); /* not g_new0: sf_instance_new says why */
+    *b = (SfProxyBranchRec) { .breadth = shares[k] };
     g_strlcpy (b->handle, sf_instance_handle (child), sizeof b->handle);
-    b->breadth = shares[k];
     g_ptr_array_add (p->branches, b);
     spawned++;
   }

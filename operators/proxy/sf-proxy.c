@@ -165,7 +165,8 @@ sf_proxy_job_new (const SfProxyTarget *t)
   /* one block: a branch is spawned for each request a call proxies */
   gsize ul = t->uri != NULL ? strlen (t->uri) : 0, hl = t->hop != NULL ? strlen (t->hop) : 0;
   gsize rl = t->route != NULL ? strlen (t->route) : 0;
-  SfProxyJob *j = g_malloc0 (sizeof (SfProxyJob) + ul + hl + rl + 3);
+  SfProxyJob *j = g_malloc (sizeof (SfProxyJob) + ul + hl + rl + 3); /* not calloc: sf_instance_new */
+  *j = (SfProxyJob) { 0 };
   char *at = (char *) (j + 1);
   j->target = put_str (&at, t->uri, ul);
   j->hop = put_str (&at, t->hop, hl);
@@ -187,7 +188,9 @@ sf_proxy_job_free (SfProxyJob *j)
 static gpointer
 inst_new (void)
 {
-  return g_new0 (SfProxyInstance, 1);
+  /* not g_new0: calloc passes by malloc's cache (sf_instance_new) */
+  SfProxyInstance *pi = g_new (SfProxyInstance, 1);
+  return memset (pi, 0, sizeof *pi);
 }
 
 static void

@@ -159,7 +159,9 @@ sf_stack_timer_ms (SfStack *s, char which)
 static gpointer
 inst_new (void)
 {
-  return g_new0 (SfTxnInstance, 1);
+  /* not g_new0: calloc passes by malloc's cache (sf_instance_new) */
+  SfTxnInstance *t = g_new (SfTxnInstance, 1);
+  return memset (t, 0, sizeof *t);
 }
 
 static void
