@@ -63,7 +63,10 @@ struct _SfInstance {
                             * 200 bytes and five allocations, for one entry or two */
   guint n_fired;
   char *import_name;       /* owned, nullable: the name its parent imported its machine as */
-  SfInstanceSlot *slots;   /* owned array of n_slots, nullable */
+  SfInstanceSlot slot0;    /* the first slot set (an instance rarely has two: its transaction's
+                            * or its proxy's data), here rather than in an array; data NULL: free */
+  guint slot0_id;
+  SfInstanceSlot *slots;   /* owned array of n_slots by id, nullable: the other slots */
   guint n_slots;
   gboolean started;        /* its initial entry queue ran */
   gboolean ended;

@@ -32,7 +32,8 @@
  *    engine's own events (creation, child ends), and OpOnChildEnd matches the import
  *    name (regressions)
  *  - instance_slots: per-instance data slots by module id: unset ones are NULL,
- *    replacing frees the old value, the instance frees them highest slot first
+ *    replacing frees the old value, the instance frees them highest slot first;
+ *    the first one set (kept beside the array) cleared, the next one set takes its place
  *  - module_slots: a module's slot is found by its descriptor (sf_module_id),
  *    made once on demand, and freed with the instance
  *  - no_event_output: with nobody reading events the dispatcher still counts
@@ -828,8 +829,18 @@ instance_slots (void)
   sf_instance_set_slot (inst, 10, "ten", slot_free); /* the same value again: not freed */
   sf_instance_set_slot (inst, 20, NULL, NULL);       /* clearing a slot never set */
   CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ");
+  /* the first slot set is kept apart from the array: cleared, the next one set takes its place */
+  sf_instance_set_slot (inst, 3, NULL, NULL);
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, 3));
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old three ");
+  sf_instance_set_slot (inst, 12, "twelve", slot_free);
+  sf_instance_set_slot (inst, 5, "five", slot_free);
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 12), "twelve");
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 5), "five");
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 0), "zero");
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, 3));
   sf_endpoint_kill (env->ep, inst, "test");
-  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ten three zero ");
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old three twelve ten five zero ");
   g_string_free (slot_freed, TRUE);
   slot_freed = NULL;
   sf_test_env_free (env);
