@@ -16,6 +16,15 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
+/* A zeroed target, by malloc: calloc passes by malloc's cache (sf_instance_new) */
+static SfProxyTarget *
+target_new (void)
+{
+  SfProxyTarget *t = g_new (SfProxyTarget, 1);
+  *t = (SfProxyTarget) { 0 };
+  return t;
+}
+
 static void
 target_free (SfProxyTarget *t)
 {
@@ -88,9 +97,9 @@ static const char *const answered_outcomes[] = { "answered", NULL };
  * sip or sips Request-URI (else 416), Max-Forwards above 0 (else 483), Route
  * and Proxy-Require readable (else 400, *@why the reason phrase), not a loop
  * (else 482), no Proxy-Require (this proxy supports no extension: 420, the
- * Unsupported line added to @lines). */
+ * Unsupported line in *@line, owned). */
 static guint
-unfit (SfCtx *ctx, SfSipMsg *msg, char **why, GPtrArray *lines)
+unfit (SfCtx *ctx, SfSipMsg *msg, char **why, char **line)
 {
   const SfSipUri *ruri = sf_sip_msg_ruri (msg);
   g_autoptr (GError) error = NULL;
@@ -111,11 +120,9 @@ unfit (SfCtx *ctx, SfSipMsg *msg, char **why, GPtrArray *lines)
     *why = g_strdup ("Bad Proxy-Require");
     return 400;
   }
-  char *unsupported = sf_registrar_unsupported (msg, SF_SIP_HDR_PROXY_REQUIRE);
-  if (unsupported != NULL) {
-    g_ptr_array_add (lines, unsupported);
+  *line = sf_registrar_unsupported (msg, SF_SIP_HDR_PROXY_REQUIRE);
+  if (*line != NULL)
     return 420;
-  }
   return 0;
 }
 
@@ -136,16 +143,15 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gboolean ack = is_method (e, "ACK");
   guint status = 0;
   const char *reason = NULL;
-  g_autofree char *why = NULL;
-  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *why = NULL, *line = NULL; /* one extra line at most: no array for every request */
   SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
   if (pi != NULL && pi->quitting && !ack &&
       sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL) {
     status = 503;
     reason = "Shutting Down";
-    g_ptr_array_add (lines, shutdown_retry_after (ctx));
+    line = shutdown_retry_after (ctx);
   } else {
-    status = unfit (ctx, e->msg, &why, lines);
+    status = unfit (ctx, e->msg, &why, &line);
     reason = why;
   }
   if (status == 0)
@@ -154,9 +160,8 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_info ("%s: ACK dropped (%u)", sf_ctx_handle (ctx), status);
     return SF_OP_OUTCOME (0);
   }
-  g_ptr_array_add (lines, NULL);
-  return answer (ctx, e, status, reason, (const char *const *) lines->pdata) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0)
-                                                                                                : SF_OP_ERROR;
+  const char *const lines[] = { line, NULL };
+  return answer (ctx, e, status, reason, lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
 }
 
 static const char *const classify_outcomes[] = { "register", "ack", NULL };
@@ -177,8 +182,20 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
   p->branches = g_ptr_array_new_with_free_func (g_free);
   sf_proxy_inst (ctx)->ctx = p; /* none before: pctx () is NULL */
-  GString *f = g_string_new ("\"call_id\":");
-  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
+  /* the Call-ID copied on the stack when it fits (three requests a call), the
+   * line's room made once for it and its quotes */
+  SfSipStr id = sf_sip_msg_call_id (e->msg);
+  char room[128];
+  g_autofree char *owned = id.len < sizeof room ? NULL : sf_sip_str_dup (id);
+  const char *cid = owned;
+  if (owned == NULL) {
+    if (id.len > 0)
+      memcpy (room, id.p, id.len);
+    room[id.len] = '\0';
+    cid = room;
+  }
+  GString *f = g_string_sized_new (sizeof "\"call_id\":\"\"" + id.len);
+  g_string_append_len (f, "\"call_id\":", sizeof "\"call_id\":" - 1);
   sf_json_append_string (f, cid);
   sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
   /* always: the request is work accepted (its transaction waits for an answer) */
@@ -406,9 +423,8 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   if (trusted (ctx, from))
     return FALSE; /* relayed: the flow validates it (OpProxyValidate) */
   gboolean ack = sf_sip_str_eq (sf_sip_msg_method (req), "ACK");
-  g_autofree char *why = NULL;
-  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-  guint status = unfit (ctx, req, &why, lines);
+  g_autofree char *why = NULL, *line = NULL;
+  guint status = unfit (ctx, req, &why, &line);
   const char *reason = why;
   Admit a = status != 0 ? ADMIT_REFUSE : admit (ctx, req, from, &reason);
   if (status == 0 && (a == ADMIT_REFUSE || a == ADMIT_GONE))
@@ -438,8 +454,8 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   }
   if (status == 0)
     return FALSE;
-  g_ptr_array_add (lines, NULL);
-  sf_stack_answer_stateless (s, req, from, status, reason, (const char *const *) lines->pdata);
+  const char *const lines[] = { line, NULL };
+  sf_stack_answer_stateless (s, req, from, status, reason, lines);
   return TRUE; /* answered, or dropped when it could not be */
 }
 
@@ -528,7 +544,7 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     SfOpResult res = take_breadth (ctx, p);
     if (res != SF_OP_CONTINUE)
       return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
-    SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+    SfProxyTarget *t = target_new ();
     t->q = 1000;
     t->hop = g_steal_pointer (&flow_hop);
     g_ptr_array_add (p->targets, t);
@@ -653,7 +669,7 @@ sf_op_proxy_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         sf_log (ctx, G_LOG_LEVEL_WARNING, "forward target '%s' is not a URI: left out", uri);
         continue;
       }
-      SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+      SfProxyTarget *t = target_new ();
       t->uri = g_strdup (uri);
       t->q = g > 999 ? 1 : 1000 - g;
       g_ptr_array_add (p->targets, t);
@@ -721,7 +737,7 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_info ("%s: %s: not a sips Contact, for a sips request: not a target", sf_ctx_handle (ctx), b->contact);
       continue;
     }
-    SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+    SfProxyTarget *t = target_new ();
     t->uri = g_strdup (b->contact);
     t->binding = TRUE;
     /* behind NAT: the Request-URI stays the Contact, the request goes to the

@@ -647,12 +647,21 @@ sf_proxy_branch (SfCtx *ctx, SfSipMsg *req)
   g_autofree char *h = loop_hash (ctx, req);
   char rnd[9];
   hex8 ((guint32) sf_sip_random_u64 (), rnd);
-  g_autofree char *head = g_strconcat (h, ".", rnd, NULL);
+  /* BRANCH_MARK, the head (h "." rnd), the head's MAC: written in place, one allocation */
+  gsize mlen = strlen (BRANCH_MARK), hlen = strlen (h);
+  char *out = g_malloc (mlen + hlen + 1 + 8 + 8 + 1);
+  char *head = out + mlen, *p = head + hlen;
+  memcpy (out, BRANCH_MARK, mlen);
+  memcpy (head, h, hlen);
+  *p++ = '.';
+  memcpy (p, rnd, 8);
+  p += 8;
   char mac[9] = "00000000";
   SfProxyConfig *c = ctx != NULL ? sf_proxy_config (ctx) : NULL;
   if (c != NULL)
-    branch_mac (c, head, strlen (head), mac);
-  return g_strconcat (BRANCH_MARK, head, mac, NULL);
+    branch_mac (c, head, (gsize) (p - head), mac);
+  memcpy (p, mac, 9);
+  return out;
 }
 
 gboolean
