@@ -51,6 +51,8 @@ struct _SfStack {
   guint worker_per_source;   /* in a set of N > 2: the server transactions one source may hold at
                               * this worker, 2 max_per_source / N */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
+  guint t_ms[3];             /* sip.t1_ms, t2_ms, t4_ms (sf_stack_timer_ms: a dozen a proxied
+                              * call, each a lookup by name), read again at a reload */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
   SfSourceTable *sources;    /* owned ref: the rate buckets and the live server transactions per source,
                               * one table for every worker of a set (sf-txn-overload.c) */

@@ -149,11 +149,20 @@ sf_stack_from_ctx (SfCtx *ctx)
   return sf_module_state (sf_ctx_endpoint (ctx), &sf_transaction_module);
 }
 
+/* sip.t1_ms, t2_ms and t4_ms into s->t_ms: when the stack is made and at a reload. */
+static void
+read_timers (SfStack *s)
+{
+  static const char *const keys[] = { "t1_ms", "t2_ms", "t4_ms" };
+  G_STATIC_ASSERT (G_N_ELEMENTS (keys) == G_N_ELEMENTS (s->t_ms));
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    s->t_ms[i] = (guint) sf_config_get_int (s->cfg, "sip", keys[i]);
+}
+
 guint
 sf_stack_timer_ms (SfStack *s, char which)
 {
-  const char *key = which == '1' ? "t1_ms" : which == '2' ? "t2_ms" : "t4_ms";
-  return (guint) sf_config_get_int (s->cfg, "sip", key);
+  return s->t_ms[which == '1' ? 0 : which == '2' ? 1 : 2];
 }
 
 static gpointer
@@ -549,6 +558,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->resolver = resolver;
   s->lookups = g_cancellable_new ();
   s->cfg = sf_endpoint_config (ep);
+  read_timers (s);
   s->adv_host = g_steal_pointer (&adv_host);
   s->adv_port = adv_port;
   s->adv_is_ip = s->adv_host != NULL && sf_sip_ip_parse (sf_sip_str (s->adv_host, strlen (s->adv_host)), &s->adv_ip);
@@ -586,6 +596,7 @@ void
 sf_stack_reconfigure (SfStack *s)
 {
   sf_stack_overload_reconfigure (s); /* sip.max_instances: this worker's share */
+  read_timers (s);
   s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit"); /* the buckets fill at the new rate from now */
   s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
   /* Connections open keep the timers they have; the next ones get these. */
