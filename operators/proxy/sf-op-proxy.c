@@ -936,9 +936,14 @@ static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
   if (sf_ctx_emits (ctx)) { /* one a response: built only when written */
-    char s[24];
+    /* a status and a branch's handle (sf_op_proxy_response: 11 bytes at most) on the stack */
+    char s[24], f[80];
     sf_sip_uint_text (s, status);
-    g_autofree char *f = g_strconcat ("\"status\":", s, ",\"branch\":\"", branch != NULL ? branch : "", "\"", NULL);
+    char *at = g_stpcpy (g_stpcpy (g_stpcpy (f, "\"status\":"), s), ",\"branch\":\"");
+    gsize blen = branch != NULL ? MIN (strlen (branch), (gsize) (f + sizeof f - at) - 2) : 0;
+    if (blen > 0)
+      memcpy (at, branch, blen);
+    memcpy (at + blen, "\"", 2);
     sf_ctx_emit (ctx, what, f);
   }
   SfProxyConfig *c = strcmp (what, "proxy_final") == 0 ? sf_proxy_config (ctx) : NULL;
@@ -995,7 +1000,13 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "response") != 0 || e == NULL || e->msg == NULL || sf_sip_msg_is_request (e->msg) || p == NULL)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
-  g_autofree char *handle = ev->arg != NULL ? g_strndup (ev->arg, strcspn (ev->arg, " ")) : NULL; /* "b1 180" */
+  /* the branch's handle, the arg's first word ("b1 180"), on the stack: an
+   * instance's handle fits; a longer word names no branch of ours */
+  char room[sizeof ((SfProxyBranchRec *) NULL)->handle];
+  gsize hlen = ev->arg != NULL ? strcspn (ev->arg, " ") : sizeof room;
+  const char *handle = hlen < sizeof room ? memcpy (room, ev->arg, hlen) : NULL;
+  if (handle != NULL)
+    room[hlen] = '\0';
   SfProxyBranchRec *b = find_branch (p, handle);
   guint status = sf_sip_msg_status (e->msg);
   SfSipMsg *up = e->msg; /* our Via popped, our Record-Route's token made for the caller: sf_proxy_forward_response */
