@@ -20,7 +20,7 @@ struct _SfEndpoint {
   SfConfig *cfg;           /* unowned, nullable */
   SfTimerHeap *timers;     /* owned */
   GHashTable *by_id;       /* guint64* id -> SfInstance (owned) */
-  GHashTable *by_key;      /* scoped key -> SfInstance (unowned) */
+  GHashTable *by_key;      /* &inst->scoped_key (SfScopedKey) -> SfInstance (unowned) */
   GHashTable *by_handle;   /* handle -> SfInstance (unowned) */
   guint handle_seq[9];     /* the last number of each handle letter (sf-endpoint.c handle_letters), 0: none yet */
   /* The event queue: a ring of items held by value (sf-endpoint.c QueueItem),

@@ -98,6 +98,21 @@ update_emitting (SfEndpoint *ep)
 
 static const SfRuntimeHooks endpoint_hooks;
 
+/* by_key's keys are SfScopedKey: hashed once, when made (an instance's) or
+ * looked up, never again to check, insert or remove one. */
+static guint
+scoped_key_hash (gconstpointer k)
+{
+  return ((const SfScopedKey *) k)->hash;
+}
+
+static gboolean
+scoped_key_equal (gconstpointer a, gconstpointer b)
+{
+  const SfScopedKey *x = a, *y = b;
+  return x->hash == y->hash && strcmp (x->text, y->text) == 0;
+}
+
 SfEndpoint *
 sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
 {
@@ -107,7 +122,7 @@ sf_endpoint_new (SfClock *clock, SfRegistry *reg, SfConfig *cfg)
   ep->cfg = cfg;
   ep->timers = sf_timer_heap_new ();
   ep->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) sf_instance_free);
-  ep->by_key = g_hash_table_new (g_str_hash, g_str_equal);
+  ep->by_key = g_hash_table_new (scoped_key_hash, scoped_key_equal);
   ep->by_handle = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&ep->inbox);
   g_mutex_init (&ep->inbox_lock);
@@ -664,25 +679,30 @@ handle_prefix (const char *scope)
 static const char *
 key_of (SfInstance *inst)
 {
-  return inst->scoped_key != NULL ? inst->scoped_key + strlen (inst->machine->scope) + 1 : NULL;
+  return inst->scoped_key.text != NULL ? inst->scoped_key.text + strlen (inst->machine->scope) + 1 : NULL;
 }
 
 SfInstance *
 sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInstance *parent, GError **error)
 {
   g_return_val_if_fail (machine != NULL && machine->initial != NULL, NULL);
-  /* g_strconcat, not a printf: keys and handles are made and looked up several times a call */
-  g_autofree char *scoped = key != NULL ? g_strconcat (machine->scope, "\x1f", key, NULL) : NULL;
-  if (scoped != NULL && g_hash_table_contains (ep->by_key, scoped)) {
+  /* g_strconcat, not a printf: keys are made and looked up several times a call */
+  SfScopedKey scoped = { key != NULL ? g_strconcat (machine->scope, "\x1f", key, NULL) : NULL, 0 };
+  if (scoped.text != NULL) {
+    scoped.hash = g_str_hash (scoped.text);
+    if (g_hash_table_contains (ep->by_key, &scoped)) {
+      g_free (scoped.text);
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_DUPLICATE_KEY,
-                 "an instance with key '%s' already exists in scope '%s'", key, machine->scope);
-    return NULL;
+                   "an instance with key '%s' already exists in scope '%s'", key, machine->scope);
+      return NULL;
+    }
   }
   /* Overload protection at the edge (commands, new calls), not inside flows: a
    * child spawned by a flow is the flow's own work. */
   if (parent == NULL && ep->queue_len >= ep->max_queue) {
     g_set_error (error, SF_ENDPOINT_ERROR, SF_ENDPOINT_ERROR_QUEUE_FULL,
                  "event queue full (%u events): instance not created", ep->max_queue);
+    g_free (scoped.text);
     return NULL;
   }
   SfInstance *inst = sf_instance_new (&ep->rt, machine);
@@ -693,15 +713,18 @@ sf_endpoint_create (SfEndpoint *ep, SfMachine *machine, const char *key, SfInsta
   guint seq = last == 0 ? ep->worker + 1 : last + ep->n_workers;
   ep->handle_seq[letter] = seq;
   char digits[24];
-  inst->handle = g_strconcat (handle_letters[letter], sf_json_uint_text (digits, seq), NULL);
-  inst->scoped_key = g_steal_pointer (&scoped);
+  const char *d = sf_json_uint_text (digits, seq);
+  G_STATIC_ASSERT (sizeof inst->handle >= 1 + 10 + 1); /* a letter, a guint's digits */
+  inst->handle[0] = handle_letters[letter][0];
+  memcpy (inst->handle + 1, d, strlen (d) + 1);
+  inst->scoped_key = scoped;
   inst->key = key_of (inst);
   inst->parent_id = parent != NULL ? parent->id : 0;
   inst->created_us = sf_clock_now_us (ep->clock);
   g_hash_table_insert (ep->by_id, &inst->id, inst);
   g_hash_table_insert (ep->by_handle, inst->handle, inst);
-  if (inst->scoped_key != NULL)
-    g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
+  if (inst->scoped_key.text != NULL)
+    g_hash_table_insert (ep->by_key, &inst->scoped_key, inst);
   ep->stats.instances_created++;
   sf_endpoint_trace (ep, inst, "created (%s scope%s%s%s%s), initial state %s", machine->scope,
                      key != NULL ? ", key " : "", key != NULL ? key : "", parent != NULL ? ", parent " : "",
@@ -735,26 +758,28 @@ sf_endpoint_lookup (SfEndpoint *ep, const char *scope, const char *key)
   memcpy (scoped, scope, slen);
   scoped[slen] = '\x1f';
   memcpy (scoped + slen + 1, key, klen + 1);
-  SfInstance *inst = g_hash_table_lookup (ep->by_key, scoped);
+  SfScopedKey probe = { scoped, g_str_hash (scoped) };
+  SfInstance *inst = g_hash_table_lookup (ep->by_key, &probe);
   return inst != NULL && !inst->ended ? inst : NULL;
 }
 
 gboolean
 sf_endpoint_set_key (SfEndpoint *ep, SfInstance *inst, const char *key)
 {
-  g_autofree char *scoped = g_strconcat (inst->machine->scope, "\x1f", key, NULL);
-  SfInstance *other = g_hash_table_lookup (ep->by_key, scoped);
-  if (other == inst)
-    return TRUE;
-  if (other != NULL)
-    return FALSE;
-  if (inst->scoped_key != NULL)
-    g_hash_table_remove (ep->by_key, inst->scoped_key);
-  g_free (inst->scoped_key);
-  inst->scoped_key = g_steal_pointer (&scoped);
+  char *text = g_strconcat (inst->machine->scope, "\x1f", key, NULL);
+  SfScopedKey scoped = { text, g_str_hash (text) };
+  SfInstance *other = g_hash_table_lookup (ep->by_key, &scoped);
+  if (other != NULL) {
+    g_free (text);
+    return other == inst;
+  }
+  if (inst->scoped_key.text != NULL)
+    g_hash_table_remove (ep->by_key, &inst->scoped_key);
+  g_free (inst->scoped_key.text);
+  inst->scoped_key = scoped;
   inst->key = key_of (inst);
   prefix_forget (ep, inst);
-  g_hash_table_insert (ep->by_key, inst->scoped_key, inst);
+  g_hash_table_insert (ep->by_key, &inst->scoped_key, inst);
   return TRUE;
 }
 
@@ -762,20 +787,23 @@ gboolean
 sf_endpoint_move_key (SfEndpoint *ep, SfInstance *from, SfInstance *to)
 {
   g_return_val_if_fail (from != NULL && to != NULL, FALSE);
-  if (from == to || from->ended || to->ended || from->scoped_key == NULL ||
+  if (from == to || from->ended || to->ended || from->scoped_key.text == NULL ||
       strcmp (from->machine->scope, to->machine->scope) != 0)
     return FALSE;
   /* The key's entry points at @to from now on: a request that comes after the
    * move, for the same Call-ID and tag, reaches @to without passing @from. */
-  if (to->scoped_key != NULL)
-    g_hash_table_remove (ep->by_key, to->scoped_key);
-  g_free (to->scoped_key);
-  to->scoped_key = g_steal_pointer (&from->scoped_key);
+  /* from's entry goes too: its key (the pointer to its field) moves to @to's */
+  g_hash_table_remove (ep->by_key, &from->scoped_key);
+  if (to->scoped_key.text != NULL)
+    g_hash_table_remove (ep->by_key, &to->scoped_key);
+  g_free (to->scoped_key.text);
+  to->scoped_key = from->scoped_key;
+  from->scoped_key = (SfScopedKey) { NULL, 0 };
   to->key = key_of (to);
   from->key = NULL;
   prefix_forget (ep, from);
   prefix_forget (ep, to);
-  g_hash_table_insert (ep->by_key, to->scoped_key, to);
+  g_hash_table_insert (ep->by_key, &to->scoped_key, to);
   sf_endpoint_trace (ep, from, "key %s handed to %s", to->key, to->handle);
   return TRUE;
 }
@@ -824,13 +852,36 @@ inst_timer_find (SfInstance *inst, const char *name)
 }
 
 /* Forgets @inst's timer entry @i (its heap entry is the caller's), the last
- * moved into its place; the array freed with the last entry. */
+ * moved into its place; an allocated array freed with the last entry. */
 static void
 inst_timer_forget (SfInstance *inst, guint i)
 {
   inst->timers[i] = inst->timers[--inst->n_timers];
-  if (inst->n_timers == 0)
-    g_clear_pointer (&inst->timers, g_free);
+  if (inst->n_timers == 0 && inst->timers != inst->timers_room) {
+    g_free (inst->timers);
+    inst->timers = inst->timers_room;
+  }
+}
+
+/* The index of @inst's timer @name that fired, its event queued, or -1. */
+static gint
+inst_fired_find (SfInstance *inst, const char *name)
+{
+  for (guint i = 0; i < inst->n_fired; i++)
+    if (strcmp (inst->fired[i].ev->name, name) == 0)
+      return (gint) i;
+  return -1;
+}
+
+/* Forgets @inst's fired timer @i, the last moved into its place; the array
+ * freed with the last entry. */
+static void
+inst_fired_forget (SfInstance *inst, guint i)
+{
+  sf_event_unref (inst->fired[i].ev);
+  inst->fired[i] = inst->fired[--inst->n_fired];
+  if (inst->n_fired == 0)
+    g_clear_pointer (&inst->fired, g_free);
 }
 
 /* Removes @inst for good: its timers, its keys, its memory. */
@@ -842,8 +893,8 @@ instance_remove (SfEndpoint *ep, SfInstance *inst)
     inst_timer_forget (inst, inst->n_timers - 1);
     sf_timer_heap_remove (ep->timers, timer);
   }
-  if (inst->scoped_key != NULL)
-    g_hash_table_remove (ep->by_key, inst->scoped_key);
+  if (inst->scoped_key.text != NULL)
+    g_hash_table_remove (ep->by_key, &inst->scoped_key);
   g_hash_table_remove (ep->by_handle, inst->handle);
   g_hash_table_remove (ep->by_id, &inst->id); /* frees it */
 }
@@ -854,7 +905,6 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
   if (inst->ended)
     return;
   inst->ended = TRUE;
-  inst->end_reason = g_strdup (reason);
   ep->stats.instances_ended++;
   double duration = (sf_clock_now_us (ep->clock) - inst->created_us) / 1e6;
   sf_endpoint_trace (ep, inst, "ended in %s (%s)", inst->state->name, reason);
@@ -876,17 +926,9 @@ sf_endpoint_end_instance (SfEndpoint *ep, SfInstance *inst, const char *reason)
     sf_endpoint_emit_json (ep, out);
   }
   SfInstance *parent = sf_endpoint_lookup_id (ep, inst->parent_id);
-  if (parent != NULL) {
-    SfChildEnd *ce = g_new0 (SfChildEnd, 1);
-    ce->machine = g_strdup (inst->machine->name);
-    ce->handle = g_strdup (inst->handle);
-    ce->final_state = g_strdup (inst->state->name);
-    ce->import = g_strdup (inst->import_name);
+  if (parent != NULL)
     post_internal (ep, parent,
-                   sf_event_new_full (SF_EV_CHILD, "end", inst->import_name != NULL ? inst->import_name : inst->machine->name,
-                                      ce, (GDestroyNotify) sf_child_end_free),
-                   0);
-  }
+                   sf_event_new_child_end (inst->machine->name, inst->import_name, inst->handle, inst->state->name), 0);
 }
 
 void
@@ -999,20 +1041,21 @@ dispatch_one (SfEndpoint *ep)
   QueueItem item, *q = &item; /* a copy: the dispatch may grow the ring */
   if (!queue_pop (ep, &item))
     return FALSE;
+  gint f = -1;
   SfInstance *inst = g_hash_table_lookup (ep->by_id, &q->target);
   if (inst == NULL || inst->ended) {
     if (inst == NULL || q->ev->kind != SF_EV_START || strcmp (q->ev->name, REAP) != 0)
       ep->stats.events_dropped++;
     if (inst != NULL)
       instance_remove (ep, inst); /* ended from outside its own dispatch (sf_endpoint_end) */
-  } else if (q->timer_gen != 0 && (inst->fired == NULL ||
-             GPOINTER_TO_UINT (g_hash_table_lookup (inst->fired, q->ev->name)) != q->timer_gen)) {
+  } else if (q->timer_gen != 0 && ((f = inst_fired_find (inst, q->ev->name)) < 0 ||
+                                    inst->fired[f].gen != q->timer_gen)) {
     /* Fired, then cancelled or restarted by an event ahead of it in the queue. */
     sf_endpoint_trace (ep, inst, "timer:%s dropped: cancelled after it fired", q->ev->name);
     ep->stats.events_dropped++;
   } else {
     if (q->timer_gen != 0)
-      g_hash_table_remove (inst->fired, q->ev->name);
+      inst_fired_forget (inst, (guint) f);
     sf_dispatch (inst, q->ev);
     if (inst->ended)
       instance_remove (ep, inst);
@@ -1049,12 +1092,18 @@ fire_due (SfEndpoint *ep)
       gint i = inst_timer_find (inst, t->name);
       if (i >= 0)
         inst_timer_forget (inst, (guint) i);
-      if (inst->fired == NULL)
-        inst->fired = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-      g_hash_table_insert (inst->fired, g_strdup (t->name), GUINT_TO_POINTER (t->gen));
+      SfEvent *ev = sf_event_new (SF_EV_TIMER, t->name, NULL);
+      gint f = inst_fired_find (inst, t->name);
+      if (f >= 0) /* fired before, its event still queued: that one is dropped now */
+        sf_event_unref (inst->fired[f].ev);
+      else {
+        inst->fired = g_renew (SfFiredTimer, inst->fired, inst->n_fired + 1);
+        f = (gint) inst->n_fired++;
+      }
+      inst->fired[f] = (SfFiredTimer) { sf_event_ref (ev), t->gen };
       ep->stats.timers_fired++;
       timer_event (ep, inst, t->name, "fired", -1);
-      post_internal (ep, inst, sf_event_new (SF_EV_TIMER, t->name, NULL), t->gen);
+      post_internal (ep, inst, ev, t->gen);
       n++;
     }
     sf_timer_free (timer); /* t with it */
@@ -1227,7 +1276,12 @@ sf_endpoint_timer_start (SfEndpoint *ep, SfInstance *inst, const char *name, gui
   t->target = inst->id;
   memcpy (t->name, name, len + 1);
   t->gen = gen;
-  inst->timers = g_renew (SfInstanceTimer, inst->timers, inst->n_timers + 1);
+  if (inst->timers != inst->timers_room)
+    inst->timers = g_renew (SfInstanceTimer, inst->timers, inst->n_timers + 1);
+  else if (inst->n_timers == G_N_ELEMENTS (inst->timers_room)) { /* outgrew the room */
+    inst->timers = g_new (SfInstanceTimer, inst->n_timers + 1);
+    memcpy (inst->timers, inst->timers_room, sizeof inst->timers_room);
+  }
   inst->timers[inst->n_timers++] = (SfInstanceTimer) { t->name, timer };
   ep->stats.timers_started++;
   timer_event (ep, inst, name, "set", (gint64) ms);
@@ -1243,8 +1297,10 @@ sf_endpoint_timer_cancel (SfEndpoint *ep, SfInstance *inst, const char *name)
   gint i = inst_timer_find (inst, name);
   if (i < 0) {
     /* Fired but not delivered yet: cancelling still stops it (dispatch_one drops it). */
-    if (inst->fired == NULL || !g_hash_table_remove (inst->fired, name))
+    gint f = inst_fired_find (inst, name);
+    if (f < 0)
       return FALSE;
+    inst_fired_forget (inst, (guint) f);
     ep->stats.timers_cancelled++;
     timer_event (ep, inst, name, "cancelled", -1);
     return TRUE;

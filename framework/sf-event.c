@@ -29,9 +29,62 @@ sf_event_new_full (SfEventKind kind, const char *name, const char *arg,
   return ev;
 }
 
+/* child:end in one block too: the event, its SfChildEnd, then their strings
+ * (four and a half children end a proxied call; five allocations each
+ * before).  The payload lives and goes with the event: payload_free NULL. */
+SfEvent *
+sf_event_new_child_end (const char *machine, const char *import, const char *handle, const char *final_state)
+{
+  static const char kname[] = "child:end";
+  const char *arg = import != NULL ? import : machine;
+  gsize alen = strlen (arg) + 1, mlen = strlen (machine) + 1, hlen = strlen (handle) + 1;
+  gsize flen = strlen (final_state) + 1, ilen = import != NULL ? strlen (import) + 1 : 0;
+  /* the SfChildEnd right after the event (its pointers aligned), the text after it */
+  G_STATIC_ASSERT (sizeof (SfEvent) % G_ALIGNOF (SfChildEnd) == 0);
+  SfEvent *ev = g_malloc (sizeof (SfEvent) + sizeof (SfChildEnd) + sizeof kname + alen + mlen + hlen + flen + ilen);
+  SfChildEnd *ce = (SfChildEnd *) (ev + 1);
+  char *text = (char *) (ce + 1);
+  g_ref_count_init (&ev->ref);
+  ev->kind = SF_EV_CHILD;
+  ev->trigger = memcpy (text, kname, sizeof kname);
+  ev->name = text + sizeof "child:" - 1;
+  text += sizeof kname;
+  ev->arg = memcpy (text, arg, alen);
+  text += alen;
+  ce->machine = memcpy (text, machine, mlen);
+  text += mlen;
+  ce->handle = memcpy (text, handle, hlen);
+  text += hlen;
+  ce->final_state = memcpy (text, final_state, flen);
+  text += flen;
+  ce->import = import != NULL ? memcpy (text, import, ilen) : NULL;
+  ev->payload = ce;
+  ev->payload_free = NULL;
+  return ev;
+}
+
+/* The reference count of an event that is never freed: start:create. */
+#define STATIC_REF G_MAXINT
+
+/* start:create, the first event of every instance (some fourteen a proxied
+ * call, most of them replaced in the queue at once by the instance's first
+ * real event, or made by the dispatcher for an initial entry queue): one
+ * event for all, no allocation.  Nothing writes to an event after it is
+ * made, and its count is left alone (sf_event_ref, sf_event_unref), so every
+ * thread can share it. */
+static char start_create_text[] = "start:create";
+static SfEvent start_create = {
+  .ref = STATIC_REF,
+  .kind = SF_EV_START,
+  .name = start_create_text + sizeof "start:" - 1,
+  .trigger = start_create_text,
+};
+
 SfEvent *
 sf_event_new (SfEventKind kind, const char *name, const char *arg)
 {
+  if (kind == SF_EV_START && arg == NULL && strcmp (name, "create") == 0)
+    return &start_create;
   return sf_event_new_full (kind, name, arg, NULL, NULL);
 }
 
@@ -39,14 +92,15 @@ SfEvent *
 sf_event_ref (SfEvent *ev)
 {
   g_return_val_if_fail (ev != NULL, NULL);
-  g_ref_count_inc (&ev->ref);
+  if (ev->ref != STATIC_REF)
+    g_ref_count_inc (&ev->ref);
   return ev;
 }
 
 void
 sf_event_unref (SfEvent *ev)
 {
-  if (ev == NULL || !g_ref_count_dec (&ev->ref))
+  if (ev == NULL || ev->ref == STATIC_REF || !g_ref_count_dec (&ev->ref))
     return;
   if (ev->payload_free != NULL && ev->payload != NULL)
     ev->payload_free (ev->payload);

@@ -16,4 +16,9 @@ struct _SfEvent {
   char *trigger;          /* in the block: "kind:name", name its tail */
 };
 
+/* An SF_EV_CHILD "end" event whose SfChildEnd (the strings copied) lives in
+ * the event's own block: one allocation, freed with the event. */
+SfEvent *sf_event_new_child_end (const char *machine, const char *import, const char *handle,
+                                 const char *final_state);
+
 G_END_DECLS

@@ -36,9 +36,13 @@ post_parent (SfCtx *ctx, SfSipMsg *resp, const SfSipPeer *peer)
   if (parent == NULL || sf_instance_ended (parent))
     return;
   /* the arg names the branch, then the status, so that a trace reads "sip:response b1 180" */
-  char status[24];
+  char status[24], arg[64]; /* a handle ("b3", 11 bytes at most) and a status: on the stack */
   sf_sip_uint_text (status, sf_sip_msg_status (resp));
-  g_autofree char *arg = g_strconcat (sf_ctx_handle (ctx), " ", status, NULL);
+  const char *handle = sf_ctx_handle (ctx);
+  gsize hlen = MIN (strlen (handle), sizeof arg - sizeof status - 1);
+  memcpy (arg, handle, hlen);
+  arg[hlen] = ' ';
+  memcpy (arg + hlen + 1, status, strlen (status) + 1);
   sf_endpoint_post_always (sf_ctx_endpoint (ctx), parent,
                            sf_event_new_full (SF_EV_SIP, "response", arg, sf_sip_event_new (resp, peer, NULL),
                                               (GDestroyNotify) sf_sip_event_free));

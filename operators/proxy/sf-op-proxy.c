@@ -16,6 +16,15 @@
 #include "sip/sf-sip-uri.h"
 #include <string.h>
 
+/* A zeroed target, by malloc: calloc passes by malloc's cache (sf_instance_new) */
+static SfProxyTarget *
+target_new (void)
+{
+  SfProxyTarget *t = g_new (SfProxyTarget, 1);
+  *t = (SfProxyTarget) { 0 };
+  return t;
+}
+
 static void
 target_free (SfProxyTarget *t)
 {
@@ -25,20 +34,14 @@ target_free (SfProxyTarget *t)
   g_free (t);
 }
 
-static void
-branch_rec_free (SfProxyBranchRec *b)
-{
-  g_free (b->handle);
-  g_free (b);
-}
-
 void
 sf_proxy_ctx_free (SfProxyCtx *p)
 {
   sf_sip_event_free (p->req);
   g_ptr_array_unref (p->targets);
   g_ptr_array_unref (p->branches);
-  g_ptr_array_unref (p->challenges);
+  if (p->challenges != NULL)
+    g_ptr_array_unref (p->challenges);
   if (p->best != NULL)
     sf_sip_msg_unref (p->best);
   g_free (p);
@@ -94,9 +97,9 @@ static const char *const answered_outcomes[] = { "answered", NULL };
  * sip or sips Request-URI (else 416), Max-Forwards above 0 (else 483), Route
  * and Proxy-Require readable (else 400, *@why the reason phrase), not a loop
  * (else 482), no Proxy-Require (this proxy supports no extension: 420, the
- * Unsupported line added to @lines). */
+ * Unsupported line in *@line, owned). */
 static guint
-unfit (SfCtx *ctx, SfSipMsg *msg, char **why, GPtrArray *lines)
+unfit (SfCtx *ctx, SfSipMsg *msg, char **why, char **line)
 {
   const SfSipUri *ruri = sf_sip_msg_ruri (msg);
   g_autoptr (GError) error = NULL;
@@ -117,11 +120,9 @@ unfit (SfCtx *ctx, SfSipMsg *msg, char **why, GPtrArray *lines)
     *why = g_strdup ("Bad Proxy-Require");
     return 400;
   }
-  char *unsupported = sf_registrar_unsupported (msg, SF_SIP_HDR_PROXY_REQUIRE);
-  if (unsupported != NULL) {
-    g_ptr_array_add (lines, unsupported);
+  *line = sf_registrar_unsupported (msg, SF_SIP_HDR_PROXY_REQUIRE);
+  if (*line != NULL)
     return 420;
-  }
   return 0;
 }
 
@@ -142,16 +143,15 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   gboolean ack = is_method (e, "ACK");
   guint status = 0;
   const char *reason = NULL;
-  g_autofree char *why = NULL;
-  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *why = NULL, *line = NULL; /* one extra line at most: no array for every request */
   SfProxyInstance *pi = sf_proxy_inst_peek (ctx);
   if (pi != NULL && pi->quitting && !ack &&
       sf_sip_value_param (sf_sip_msg_to (e->msg), "tag") == NULL) {
     status = 503;
     reason = "Shutting Down";
-    g_ptr_array_add (lines, shutdown_retry_after (ctx));
+    line = shutdown_retry_after (ctx);
   } else {
-    status = unfit (ctx, e->msg, &why, lines);
+    status = unfit (ctx, e->msg, &why, &line);
     reason = why;
   }
   if (status == 0)
@@ -160,9 +160,8 @@ sf_op_proxy_validate (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     g_info ("%s: ACK dropped (%u)", sf_ctx_handle (ctx), status);
     return SF_OP_OUTCOME (0);
   }
-  g_ptr_array_add (lines, NULL);
-  return answer (ctx, e, status, reason, (const char *const *) lines->pdata) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0)
-                                                                                                : SF_OP_ERROR;
+  const char *const lines[] = { line, NULL };
+  return answer (ctx, e, status, reason, lines) == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
 }
 
 static const char *const classify_outcomes[] = { "register", "ack", NULL };
@@ -178,14 +177,25 @@ sf_op_proxy_classify (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipEvent *e = ev->payload;
   if (e == NULL || e->msg == NULL || !sf_sip_msg_is_request (e->msg) || pctx (ctx) != NULL)
     return SF_OP_SKIP;
-  SfProxyCtx *p = g_new0 (SfProxyCtx, 1);
-  p->req = sf_sip_event_new (e->msg, &e->peer, e->txn);
+  SfProxyCtx *p = g_new (SfProxyCtx, 1); /* not g_new0: calloc passes by malloc's cache (sf_instance_new) */
+  *p = (SfProxyCtx) { .req = sf_sip_event_new (e->msg, &e->peer, e->txn) };
   p->targets = g_ptr_array_new_with_free_func ((GDestroyNotify) target_free);
-  p->branches = g_ptr_array_new_with_free_func ((GDestroyNotify) branch_rec_free);
-  p->challenges = g_ptr_array_new_with_free_func (g_free);
+  p->branches = g_ptr_array_new_with_free_func (g_free);
   sf_proxy_inst (ctx)->ctx = p; /* none before: pctx () is NULL */
-  GString *f = g_string_new ("\"call_id\":");
-  g_autofree char *cid = sf_sip_str_dup (sf_sip_msg_call_id (e->msg));
+  /* the Call-ID copied on the stack when it fits (three requests a call), the
+   * line's room made once for it and its quotes */
+  SfSipStr id = sf_sip_msg_call_id (e->msg);
+  char room[128];
+  g_autofree char *owned = id.len < sizeof room ? NULL : sf_sip_str_dup (id);
+  const char *cid = owned;
+  if (owned == NULL) {
+    if (id.len > 0)
+      memcpy (room, id.p, id.len);
+    room[id.len] = '\0';
+    cid = room;
+  }
+  GString *f = g_string_sized_new (sizeof "\"call_id\":\"\"" + id.len);
+  g_string_append_len (f, "\"call_id\":", sizeof "\"call_id\":" - 1);
   sf_json_append_string (f, cid);
   sf_endpoint_set_event_fields (sf_ctx_instance (ctx), g_string_free (f, FALSE));
   /* always: the request is work accepted (its transaction waits for an answer) */
@@ -413,9 +423,8 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   if (trusted (ctx, from))
     return FALSE; /* relayed: the flow validates it (OpProxyValidate) */
   gboolean ack = sf_sip_str_eq (sf_sip_msg_method (req), "ACK");
-  g_autofree char *why = NULL;
-  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
-  guint status = unfit (ctx, req, &why, lines);
+  g_autofree char *why = NULL, *line = NULL;
+  guint status = unfit (ctx, req, &why, &line);
   const char *reason = why;
   Admit a = status != 0 ? ADMIT_REFUSE : admit (ctx, req, from, &reason);
   if (status == 0 && (a == ADMIT_REFUSE || a == ADMIT_GONE))
@@ -445,8 +454,8 @@ gate_admit (SfCtx *ctx, SfSipMsg *req, const SfSipPeer *from, gpointer data)
   }
   if (status == 0)
     return FALSE;
-  g_ptr_array_add (lines, NULL);
-  sf_stack_answer_stateless (s, req, from, status, reason, (const char *const *) lines->pdata);
+  const char *const lines[] = { line, NULL };
+  sf_stack_answer_stateless (s, req, from, status, reason, lines);
   return TRUE; /* answered, or dropped when it could not be */
 }
 
@@ -535,7 +544,7 @@ sf_op_proxy_route (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     SfOpResult res = take_breadth (ctx, p);
     if (res != SF_OP_CONTINUE)
       return res == SF_OP_TRANSITION ? SF_OP_OUTCOME (0) : SF_OP_ERROR;
-    SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+    SfProxyTarget *t = target_new ();
     t->q = 1000;
     t->hop = g_steal_pointer (&flow_hop);
     g_ptr_array_add (p->targets, t);
@@ -660,7 +669,7 @@ sf_op_proxy_forward (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
         sf_log (ctx, G_LOG_LEVEL_WARNING, "forward target '%s' is not a URI: left out", uri);
         continue;
       }
-      SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+      SfProxyTarget *t = target_new ();
       t->uri = g_strdup (uri);
       t->q = g > 999 ? 1 : 1000 - g;
       g_ptr_array_add (p->targets, t);
@@ -728,7 +737,7 @@ sf_op_proxy_located (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       g_info ("%s: %s: not a sips Contact, for a sips request: not a target", sf_ctx_handle (ctx), b->contact);
       continue;
     }
-    SfProxyTarget *t = g_new0 (SfProxyTarget, 1);
+    SfProxyTarget *t = target_new ();
     t->uri = g_strdup (b->contact);
     t->binding = TRUE;
     /* behind NAT: the Request-URI stays the Contact, the request goes to the
@@ -850,7 +859,10 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
   }
   guint used = breadth_used (p);
   guint left = p->group_end - p->next_target;
-  g_autofree guint *shares = g_new0 (guint, left);
+  /* on the stack when few (a group is a target or two) */
+  guint room[8] = { 0 };
+  g_autofree guint *owned = left > G_N_ELEMENTS (room) ? g_new0 (guint, left) : NULL;
+  guint *shares = owned != NULL ? owned : room;
   guint fit = sf_proxy_breadth_split (p->breadth > used ? p->breadth - used : 0, left, shares);
   guint spawned = 0;
   for (guint k = 0; k < fit; k++) {
@@ -862,13 +874,9 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
       g_warning ("%s: no branch for %s: %s", sf_ctx_handle (ctx), t->uri != NULL ? t->uri : "the Request-URI", error->message);
       continue;
     }
-    SfProxyJob *j = g_new0 (SfProxyJob, 1);
+    SfProxyJob *j = sf_proxy_job_new (t);
     j->req = sf_sip_msg_ref (p->req->msg);
     j->in_proto = p->req->peer.proto;
-    j->target = g_strdup (t->uri);
-    j->hop = g_strdup (t->hop);
-    j->binding = t->binding;
-    j->route = g_strdup (t->route);
     j->in_flow = sf_proxy_in_flow (ctx, p->req->msg, &p->req->peer);
     j->invite = sf_sip_str_eq (sf_sip_msg_method (p->req->msg), "INVITE");
     j->breadth = shares[k];
@@ -878,9 +886,9 @@ fork_next (SfCtx *ctx, SfProxyCtx *p)
     const char *fields = sf_endpoint_event_fields (sf_ctx_instance (ctx));
     if (fields != NULL)
       sf_endpoint_set_event_fields (child, g_strdup (fields));
-    SfProxyBranchRec *b = g_new0 (SfProxyBranchRec, 1);
-    b->handle = g_strdup (sf_instance_handle (child));
-    b->breadth = shares[k];
+    SfProxyBranchRec *b = g_new (SfProxyBranchRec, 1); /* not g_new0: sf_instance_new says why */
+    *b = (SfProxyBranchRec) { .breadth = shares[k] };
+    g_strlcpy (b->handle, sf_instance_handle (child), sizeof b->handle);
     g_ptr_array_add (p->branches, b);
     spawned++;
   }
@@ -928,9 +936,14 @@ static void
 emit_response (SfCtx *ctx, const char *what, guint status, const char *branch)
 {
   if (sf_ctx_emits (ctx)) { /* one a response: built only when written */
-    char s[24];
+    /* a status and a branch's handle (sf_op_proxy_response: 11 bytes at most) on the stack */
+    char s[24], f[80];
     sf_sip_uint_text (s, status);
-    g_autofree char *f = g_strconcat ("\"status\":", s, ",\"branch\":\"", branch != NULL ? branch : "", "\"", NULL);
+    char *at = g_stpcpy (g_stpcpy (g_stpcpy (f, "\"status\":"), s), ",\"branch\":\"");
+    gsize blen = branch != NULL ? MIN (strlen (branch), (gsize) (f + sizeof f - at) - 2) : 0;
+    if (blen > 0)
+      memcpy (at, branch, blen);
+    memcpy (at + blen, "\"", 2);
     sf_ctx_emit (ctx, what, f);
   }
   SfProxyConfig *c = strcmp (what, "proxy_final") == 0 ? sf_proxy_config (ctx) : NULL;
@@ -964,7 +977,7 @@ send_best (SfCtx *ctx, SfProxyCtx *p)
     return r != NULL && sf_stack_respond (s, p->req->txn, r);
   }
   guint status = sf_sip_msg_status (p->best);
-  gboolean aggregate = (status == 401 || status == 407) && p->challenges->len > 0;
+  gboolean aggregate = (status == 401 || status == 407) && p->challenges != NULL && p->challenges->len > 0;
   g_autoptr (SfSipMsg) r = sf_proxy_final_response (p->best, aggregate ? p->challenges : NULL);
   p->final_sent = sf_sip_msg_status (r);
   emit_response (ctx, "proxy_final", p->final_sent, NULL);
@@ -987,7 +1000,13 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   if (strcmp (ev->name, "response") != 0 || e == NULL || e->msg == NULL || sf_sip_msg_is_request (e->msg) || p == NULL)
     return SF_OP_SKIP;
   SfStack *s = sf_stack_from_ctx (ctx);
-  g_autofree char *handle = ev->arg != NULL ? g_strndup (ev->arg, strcspn (ev->arg, " ")) : NULL; /* "b1 180" */
+  /* the branch's handle, the arg's first word ("b1 180"), on the stack: an
+   * instance's handle fits; a longer word names no branch of ours */
+  char room[sizeof ((SfProxyBranchRec *) NULL)->handle];
+  gsize hlen = ev->arg != NULL ? strcspn (ev->arg, " ") : sizeof room;
+  const char *handle = hlen < sizeof room ? memcpy (room, ev->arg, hlen) : NULL;
+  if (handle != NULL)
+    room[hlen] = '\0';
   SfProxyBranchRec *b = find_branch (p, handle);
   guint status = sf_sip_msg_status (e->msg);
   SfSipMsg *up = e->msg; /* our Via popped, our Record-Route's token made for the caller: sf_proxy_forward_response */
@@ -1030,6 +1049,8 @@ sf_op_proxy_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
       if (h->id == SF_SIP_HDR_WWW_AUTHENTICATE || h->id == SF_SIP_HDR_PROXY_AUTHENTICATE) {
         g_autofree char *name = sf_sip_str_dup (h->name);
         g_autofree char *value = sf_sip_str_dup (h->value);
+        if (p->challenges == NULL) /* made by the first: most requests never meet one */
+          p->challenges = g_ptr_array_new_with_free_func (g_free);
         g_ptr_array_add (p->challenges, g_strdup_printf ("%s: %s", name, value));
       }
     }

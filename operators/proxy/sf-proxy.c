@@ -148,15 +148,39 @@ sf_proxy_config (SfCtx *ctx)
   return sf_module_state (sf_ctx_endpoint (ctx), &sf_proxy_module);
 }
 
+/* Copies @s (nullable) to *@at, moved on past it; the copy or NULL. */
+static char *
+put_str (char **at, const char *s, gsize len)
+{
+  if (s == NULL)
+    return NULL;
+  char *copy = memcpy (*at, s, len + 1);
+  *at += len + 1;
+  return copy;
+}
+
+SfProxyJob *
+sf_proxy_job_new (const SfProxyTarget *t)
+{
+  /* one block: a branch is spawned for each request a call proxies */
+  gsize ul = t->uri != NULL ? strlen (t->uri) : 0, hl = t->hop != NULL ? strlen (t->hop) : 0;
+  gsize rl = t->route != NULL ? strlen (t->route) : 0;
+  SfProxyJob *j = g_malloc (sizeof (SfProxyJob) + ul + hl + rl + 3); /* not calloc: sf_instance_new */
+  *j = (SfProxyJob) { 0 };
+  char *at = (char *) (j + 1);
+  j->target = put_str (&at, t->uri, ul);
+  j->hop = put_str (&at, t->hop, hl);
+  j->route = put_str (&at, t->route, rl);
+  j->binding = t->binding;
+  return j;
+}
+
 void
 sf_proxy_job_free (SfProxyJob *j)
 {
   if (j == NULL)
     return;
   sf_sip_msg_unref (j->req);
-  g_free (j->target);
-  g_free (j->hop);
-  g_free (j->route);
   g_free (j->in_flow);
   g_free (j);
 }
@@ -164,7 +188,9 @@ sf_proxy_job_free (SfProxyJob *j)
 static gpointer
 inst_new (void)
 {
-  return g_new0 (SfProxyInstance, 1);
+  /* not g_new0: calloc passes by malloc's cache (sf_instance_new) */
+  SfProxyInstance *pi = g_new (SfProxyInstance, 1);
+  return memset (pi, 0, sizeof *pi);
 }
 
 static void
@@ -621,12 +647,21 @@ sf_proxy_branch (SfCtx *ctx, SfSipMsg *req)
   g_autofree char *h = loop_hash (ctx, req);
   char rnd[9];
   hex8 ((guint32) sf_sip_random_u64 (), rnd);
-  g_autofree char *head = g_strconcat (h, ".", rnd, NULL);
+  /* BRANCH_MARK, the head (h "." rnd), the head's MAC: written in place, one allocation */
+  gsize mlen = strlen (BRANCH_MARK), hlen = strlen (h);
+  char *out = g_malloc (mlen + hlen + 1 + 8 + 8 + 1);
+  char *head = out + mlen, *p = head + hlen;
+  memcpy (out, BRANCH_MARK, mlen);
+  memcpy (head, h, hlen);
+  *p++ = '.';
+  memcpy (p, rnd, 8);
+  p += 8;
   char mac[9] = "00000000";
   SfProxyConfig *c = ctx != NULL ? sf_proxy_config (ctx) : NULL;
   if (c != NULL)
-    branch_mac (c, head, strlen (head), mac);
-  return g_strconcat (BRANCH_MARK, head, mac, NULL);
+    branch_mac (c, head, (gsize) (p - head), mac);
+  memcpy (p, mac, 9);
+  return out;
 }
 
 gboolean

@@ -56,7 +56,7 @@ typedef struct {
 
 /* One branch (16.6) as its parent sees it. */
 typedef struct {
-  char *handle;      /* owned: the branch instance, "b3" */
+  char handle[12];   /* the branch instance's, "b3" (an instance's handle fits: sf-instance-private.h) */
   guint final;       /* its final status, 0 while pending */
   guint breadth;     /* the Max-Breadth it was sent with (RFC 5393 5.3.3) */
   gboolean ended;
@@ -71,7 +71,7 @@ typedef struct {
   guint breadth;            /* the request's Max-Breadth (RFC 5393 5.3.3): the branches' shares sum to at most this */
   GPtrArray *branches;      /* SfProxyBranchRec* */
   SfSipMsg *best;           /* the best final response so far (16.7 step 6) */
-  GPtrArray *challenges;    /* "WWW-Authenticate: ..." lines of every 401/407 (step 7) */
+  GPtrArray *challenges;    /* nullable until the first: "WWW-Authenticate: ..." lines of every 401/407 (step 7) */
   guint final_sent;         /* the final status sent upstream, 0 none */
   gboolean no_new_branches; /* a CANCEL or a 6xx came (16.7 step 6, 16.10) */
   gboolean quiet;           /* RFC 4320: a non-INVITE left unanswered, its transaction ended by timer "quiet" */
@@ -80,9 +80,10 @@ typedef struct {
 /* What a branch is given (SfProxyInstance.job, set by its parent). */
 typedef struct {
   SfSipMsg *req;        /* owned ref: the request as received; NULL once the branch is Accepted */
-  char *target;         /* owned, nullable */
-  char *hop;            /* owned, nullable: the next hop instead of the target's (SfProxyTarget.hop) */
-  char *route;          /* owned, nullable: Route values to preload (SfProxyTarget.route) */
+  /* target, hop and route live in the job's own block (sf_proxy_job_new) */
+  char *target;         /* nullable */
+  char *hop;            /* nullable: the next hop instead of the target's (SfProxyTarget.hop) */
+  char *route;          /* nullable: Route values to preload (SfProxyTarget.route) */
   char *in_flow;        /* owned, nullable: the flow token of the flow the request came on, for our
                          * Record-Route (RFC 5626 5.3: set when it came across a NAT; sf_proxy_in_flow) */
   guint breadth;        /* its Max-Breadth (RFC 5393 5.3.3), at least 1 */
@@ -91,6 +92,9 @@ typedef struct {
   gboolean binding;     /* SfProxyTarget.binding */
 } SfProxyJob;
 
+/* A job for @t's target (its strings copied into the job's block); the
+ * caller sets the rest. */
+SfProxyJob *sf_proxy_job_new (const SfProxyTarget *t);
 void sf_proxy_job_free (SfProxyJob *j);
 void sf_proxy_ctx_free (SfProxyCtx *p);
 

@@ -51,6 +51,8 @@ struct _SfStack {
   guint worker_per_source;   /* in a set of N > 2: the server transactions one source may hold at
                               * this worker, 2 max_per_source / N */
   guint rate;                /* sip.rate_limit: new requests a second per source, 0: off */
+  guint t_ms[3];             /* sip.t1_ms, t2_ms, t4_ms (sf_stack_timer_ms: a dozen a proxied
+                              * call, each a lookup by name), read again at a reload */
   guint max_per_source;      /* sip.max_per_source, 0: no limit */
   SfSourceTable *sources;    /* owned ref: the rate buckets and the live server transactions per source,
                               * one table for every worker of a set (sf-txn-overload.c) */
@@ -79,8 +81,9 @@ typedef struct {
 
 /* A timer of an instance restarted with its interval doubled (sf_stack_backoff). */
 typedef struct {
-  char *name;   /* owned: the timer */
-  guint ms;     /* the interval it was last started with */
+  char room[12]; /* the timer's name when it fits ("A", "E", "G", "2xx", "rel1xx") */
+  char *owned;   /* owned, nullable: its name when it does not */
+  guint ms;      /* the interval it was last started with */
 } SfTxnBackoff;
 
 typedef struct _SfTxnSourceHold SfTxnSourceHold;
@@ -110,8 +113,10 @@ typedef struct {
                              * successor's, so the TU's request still finds it (sf_stack_client_txn) */
   gboolean fresh;           /* made by the stack for the request it was handed */
   /* any instance */
-  SfTxnBackoff *backoff;    /* n_backoff of them */
+  SfTxnBackoff *backoff;    /* owned, nullable: n_backoff of them when more than backoff_room holds */
   guint n_backoff;
+  SfTxnBackoff backoff_room[2]; /* the first two: an instance backs off one timer or two (A, E or
+                             * G; the UA's 2xx), which allocate nothing here then */
 } SfTxnInstance;
 
 /* sf-stack.c */

@@ -149,17 +149,28 @@ sf_stack_from_ctx (SfCtx *ctx)
   return sf_module_state (sf_ctx_endpoint (ctx), &sf_transaction_module);
 }
 
+/* sip.t1_ms, t2_ms and t4_ms into s->t_ms: when the stack is made and at a reload. */
+static void
+read_timers (SfStack *s)
+{
+  static const char *const keys[] = { "t1_ms", "t2_ms", "t4_ms" };
+  G_STATIC_ASSERT (G_N_ELEMENTS (keys) == G_N_ELEMENTS (s->t_ms));
+  for (guint i = 0; i < G_N_ELEMENTS (keys); i++)
+    s->t_ms[i] = (guint) sf_config_get_int (s->cfg, "sip", keys[i]);
+}
+
 guint
 sf_stack_timer_ms (SfStack *s, char which)
 {
-  const char *key = which == '1' ? "t1_ms" : which == '2' ? "t2_ms" : "t4_ms";
-  return (guint) sf_config_get_int (s->cfg, "sip", key);
+  return s->t_ms[which == '1' ? 0 : which == '2' ? 1 : 2];
 }
 
 static gpointer
 inst_new (void)
 {
-  return g_new0 (SfTxnInstance, 1);
+  /* not g_new0: calloc passes by malloc's cache (sf_instance_new) */
+  SfTxnInstance *t = g_new (SfTxnInstance, 1);
+  return memset (t, 0, sizeof *t);
 }
 
 static void
@@ -177,8 +188,9 @@ inst_free (gpointer p)
   g_free (t->local_tag);
   if (t->moved != NULL)
     g_hash_table_unref (t->moved);
+  SfTxnBackoff *all = t->backoff != NULL ? t->backoff : t->backoff_room;
   for (guint i = 0; i < t->n_backoff; i++)
-    g_free (t->backoff[i].name);
+    g_free (all[i].owned);
   g_free (t->backoff);
   g_free (t);
 }
@@ -211,9 +223,12 @@ sf_txn_inst_peek (SfCtx *ctx)
 static SfTxnBackoff *
 backoff_find (SfTxnInstance *t, const char *name)
 {
-  for (guint i = 0; t != NULL && i < t->n_backoff; i++)
-    if (strcmp (t->backoff[i].name, name) == 0)
-      return &t->backoff[i];
+  if (t == NULL)
+    return NULL;
+  SfTxnBackoff *all = t->backoff != NULL ? t->backoff : t->backoff_room;
+  for (guint i = 0; i < t->n_backoff; i++)
+    if (strcmp (all[i].owned != NULL ? all[i].owned : all[i].room, name) == 0)
+      return &all[i];
   return NULL;
 }
 
@@ -223,10 +238,19 @@ sf_stack_backoff_start (SfCtx *ctx, const char *name, guint ms)
   SfTxnInstance *t = sf_txn_inst (ctx);
   SfTxnBackoff *b = backoff_find (t, name);
   if (b == NULL) {
-    /* a few timers an instance (G; A or E; the UA's 2xx): grown one at a time */
-    t->backoff = g_renew (SfTxnBackoff, t->backoff, t->n_backoff + 1);
-    b = &t->backoff[t->n_backoff++];
-    b->name = g_strdup (name);
+    /* a few timers an instance (G; A or E; the UA's 2xx): in the room, then
+     * in an array grown one at a time */
+    if (t->backoff != NULL)
+      t->backoff = g_renew (SfTxnBackoff, t->backoff, t->n_backoff + 1);
+    else if (t->n_backoff == G_N_ELEMENTS (t->backoff_room)) {
+      t->backoff = g_new (SfTxnBackoff, t->n_backoff + 1);
+      memcpy (t->backoff, t->backoff_room, sizeof t->backoff_room);
+    }
+    b = &(t->backoff != NULL ? t->backoff : t->backoff_room)[t->n_backoff++];
+    gsize len = strlen (name);
+    b->owned = len < sizeof b->room ? NULL : g_strdup (name);
+    if (b->owned == NULL)
+      memcpy (b->room, name, len + 1);
   }
   b->ms = ms;
   sf_ctx_timer_start (ctx, name, ms);
@@ -534,6 +558,7 @@ sf_stack_new (SfEndpoint *ep, SfLoader *loader, SfMachine *tu, GError **error)
   s->resolver = resolver;
   s->lookups = g_cancellable_new ();
   s->cfg = sf_endpoint_config (ep);
+  read_timers (s);
   s->adv_host = g_steal_pointer (&adv_host);
   s->adv_port = adv_port;
   s->adv_is_ip = s->adv_host != NULL && sf_sip_ip_parse (sf_sip_str (s->adv_host, strlen (s->adv_host)), &s->adv_ip);
@@ -571,6 +596,7 @@ void
 sf_stack_reconfigure (SfStack *s)
 {
   sf_stack_overload_reconfigure (s); /* sip.max_instances: this worker's share */
+  read_timers (s);
   s->rate = (guint) sf_config_get_int (s->cfg, "sip", "rate_limit"); /* the buckets fill at the new rate from now */
   s->max_per_source = (guint) sf_config_get_int (s->cfg, "sip", "max_per_source");
   /* Connections open keep the timers they have; the next ones get these. */

@@ -32,7 +32,8 @@
  *    engine's own events (creation, child ends), and OpOnChildEnd matches the import
  *    name (regressions)
  *  - instance_slots: per-instance data slots by module id: unset ones are NULL,
- *    replacing frees the old value, the instance frees them highest slot first
+ *    replacing frees the old value, the instance frees them highest slot first;
+ *    the first one set (kept beside the array) cleared, the next one set takes its place
  *  - module_slots: a module's slot is found by its descriptor (sf_module_id),
  *    made once on demand, and freed with the instance
  *  - no_event_output: with nobody reading events the dispatcher still counts
@@ -41,7 +42,11 @@
  *    sf_json_append_string as RFC 8259 wants (the fast scan's table against
  *    the rule written out here)
  *  - event_strings: an event's name, argument and trigger (one block) read
- *    back as given, the argument NULL or empty, every kind's trigger */
+ *    back as given, the argument NULL or empty, every kind's trigger
+ *  - many_timers: an instance runs four timers at once (more than the room its
+ *    struct keeps for them), one cancelled among them; the others fire in
+ *    order at their times, the cancelled one never; the array is given back
+ *    and used again */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/sf-modules.h"
@@ -69,6 +74,45 @@ device (SfTestEnv *env, SfInstance *inst, const char *name, const char *arg)
 {
   sf_endpoint_post (env->ep, inst, sf_event_new (SF_EV_DEVICE, name, arg));
   sf_endpoint_drain (env->ep);
+}
+
+static void
+many_timers (void)
+{
+  SfTestEnv *env = sf_test_env_new ();
+  g_autoptr (SfMachine) m = sf_test_load (env, "t.xml", FLOW_HEAD
+    "<state name=\"A\"><entry><op name=\"OpStartTimer\" arg=\"t1=10ms\"/><op name=\"OpStartTimer\" arg=\"t2=20ms\"/>"
+    "<op name=\"OpStartTimer\" arg=\"t3=30ms\"/><op name=\"OpStartTimer\" arg=\"t4=40ms\"/>"
+    "<op name=\"OpCancelTimer\" arg=\"t2\"/></entry>"
+    "<normal><op name=\"OpOnTimer\" arg=\"t1\" next=\"B\"/></normal></state>"
+    "<state name=\"B\"><normal><op name=\"OpOnTimer\" arg=\"t3\" next=\"C\"/></normal></state>"
+    "<state name=\"C\"><normal><op name=\"OpOnTimer\" arg=\"t4\" next=\"D\"/></normal></state>"
+    "<state name=\"D\"><entry><op name=\"OpStartTimer\" arg=\"t5=10ms\"/><op name=\"OpStartTimer\" arg=\"t6=20ms\"/>"
+    "<op name=\"OpStartTimer\" arg=\"t7=30ms\"/></entry>"
+    "<normal><op name=\"OpOnTimer\" arg=\"t7\" next=\"E\"/></normal></state>"
+    "<state name=\"E\"/></flow>");
+  CU_ASSERT_PTR_NOT_NULL_FATAL (m);
+  SfInstance *inst = start (env, m);
+  sf_endpoint_advance (env->ep, 9);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "A");
+  sf_endpoint_advance (env->ep, 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  sf_endpoint_advance (env->ep, 19); /* 29 ms: t2 would have fired, t3 not yet */
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "B");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 1);
+  sf_endpoint_advance (env->ep, 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "C");
+  sf_endpoint_advance (env->ep, 10);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "D");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 3);
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_cancelled, 1);
+  /* three again, once the array was given back */
+  sf_endpoint_advance (env->ep, 29);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "D");
+  sf_endpoint_advance (env->ep, 1);
+  CU_ASSERT_STRING_EQUAL (sf_instance_state (inst), "E");
+  CU_ASSERT_EQUAL (sf_endpoint_stats (env->ep)->timers_fired, 6);
+  sf_test_env_free (env);
 }
 
 static void
@@ -785,8 +829,18 @@ instance_slots (void)
   sf_instance_set_slot (inst, 10, "ten", slot_free); /* the same value again: not freed */
   sf_instance_set_slot (inst, 20, NULL, NULL);       /* clearing a slot never set */
   CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ");
+  /* the first slot set is kept apart from the array: cleared, the next one set takes its place */
+  sf_instance_set_slot (inst, 3, NULL, NULL);
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, 3));
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old three ");
+  sf_instance_set_slot (inst, 12, "twelve", slot_free);
+  sf_instance_set_slot (inst, 5, "five", slot_free);
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 12), "twelve");
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 5), "five");
+  CU_ASSERT_STRING_EQUAL (sf_instance_get_slot (inst, 0), "zero");
+  CU_ASSERT_PTR_NULL (sf_instance_get_slot (inst, 3));
   sf_endpoint_kill (env->ep, inst, "test");
-  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old ten three zero ");
+  CU_ASSERT_STRING_EQUAL (slot_freed->str, "ten-old three twelve ten five zero ");
   g_string_free (slot_freed, TRUE);
   slot_freed = NULL;
   sf_test_env_free (env);
@@ -980,4 +1034,5 @@ sf_test_register_dispatch (void)
   SF_ADD_TEST (s, no_event_output);
   SF_ADD_TEST (s, json_every_byte);
   SF_ADD_TEST (s, event_strings);
+  SF_ADD_TEST (s, many_timers);
 }
