@@ -313,6 +313,23 @@ sf_sip_builder_add (SfSipBuilder *b, const char *name, const char *value_fmt, ..
 }
 
 /* @h's line as received: a line a message framed (one header, its folds). */
+/* Whether [p, value) is what the parser takes between a name and its value:
+ * spaces or tabs, one ':', then white space (a fold's CRLF included).  A
+ * line made by hand (sf_sip_builder_add_line takes any SfSipHdr) may have
+ * something else there, which a parse would refuse. */
+static gboolean
+colon_between (const char *p, const char *value)
+{
+  while (p < value && (*p == ' ' || *p == '\t'))
+    p++;
+  if (p == value || *p != ':')
+    return FALSE;
+  for (p++; p < value; p++)
+    if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+      return FALSE;
+  return TRUE;
+}
+
 static void
 append_line (SfSipBuilder *b, const SfSipHdr *h)
 {
@@ -329,7 +346,7 @@ append_line (SfSipBuilder *b, const SfSipHdr *h)
   /* A line a message framed frames the same here: its name, value and folds
    * where they were, a CRLF for its end (the value never reaches into it). */
   if (h->name.p != l.p || h->name.len == 0 || h->value.p < l.p + h->name.len + 1 ||
-      h->value.p + h->value.len > l.p + n)
+      h->value.p + h->value.len > l.p + n || !colon_between (l.p + h->name.len, h->value.p))
     b->reparse = TRUE;
   else
     mark (b, from, h->name.len, from + (gsize) (h->value.p - l.p), h->value.len, h->id);

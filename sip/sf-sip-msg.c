@@ -71,11 +71,19 @@ struct _SfSipMsg {
  * message is mostly freed on the thread that made it) and takes them back
  * warm; past that bound they are freed.  The cache is emptied when its
  * thread ends (GPrivate's notify) and, for the thread that calls exit(),
- * at exit.  Under AddressSanitizer a cached block is poisoned: a read
- * through a message freed into it is reported as a use after free (one
- * reused since is not: ASan's quarantine would have caught that, the bound
- * of 64 is the trade). */
+ * at exit.  Under AddressSanitizer the cache is off by default: the
+ * cache hands the block just freed to the next message at once, so a read
+ * through a freed message would read the new one's bytes and go unreported,
+ * where ASan's quarantine reports it (the fuzzers and replays run under
+ * ASan to find exactly that).  Tests turn it on with
+ * sf_sip_msg_set_block_cache (a cached block is then poisoned: a read
+ * through a message freed into it is reported until the block is reused). */
 #define MSG_CACHE_MAX 64
+#ifdef SF_ASAN
+static gint msg_cache_max = 0; /* atomic: tests set it */
+#else
+static gint msg_cache_max = MSG_CACHE_MAX; /* atomic: tests set it */
+#endif
 
 typedef struct {
   void *head;        /* the first cached block; its first bytes point to the next */
@@ -124,7 +132,7 @@ static void
 msg_block_free (void *b)
 {
   MsgCache *c = &msg_cache;
-  if (c->n >= MSG_CACHE_MAX) {
+  if (c->n >= (guint) g_atomic_int_get (&msg_cache_max)) {
     g_free (b);
     return;
   }
@@ -142,6 +150,22 @@ msg_block_free (void *b)
   c->n++;
   ASAN_POISON_MEMORY_REGION (b, MSG_SIZE);
 }
+guint
+sf_sip_msg_set_block_cache (guint max)
+{
+  guint old = (guint) g_atomic_int_get (&msg_cache_max);
+  g_atomic_int_set (&msg_cache_max, (gint) MIN (max, MSG_CACHE_MAX));
+  if (msg_cache.n > MIN (max, MSG_CACHE_MAX))
+    msg_cache_flush (&msg_cache); /* the calling thread's; a lower bound is kept by others as they free */
+  return old;
+}
+
+guint
+sf_sip_msg_block_cache_len (void)
+{
+  return msg_cache.n;
+}
+
 #define ARENA_ALIGN SF_SIP_ARENA_ALIGN
 #define ROUND_ALIGN(n) (((n) + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN)
 #define CACHE_BYTES (SF_SIP_HDR_COUNT * sizeof (SfSipValues *))
