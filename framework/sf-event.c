@@ -83,7 +83,7 @@ static SfEvent start_create = {
 SfEvent *
 sf_event_new (SfEventKind kind, const char *name, const char *arg)
 {
-  if (kind == SF_EV_START && arg == NULL && strcmp (name, "create") == 0)
+  if (kind == SF_EV_START && arg == NULL && name != NULL && strcmp (name, "create") == 0) /* NULL: sf_event_new_full says so */
     return &start_create;
   return sf_event_new_full (kind, name, arg, NULL, NULL);
 }

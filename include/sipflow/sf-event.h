@@ -44,13 +44,17 @@ SF_API const char *sf_event_arg (SfEvent *ev);       /* nullable: a command's ar
  * event's is the engine's (read it through sf_message_from_event, sf-message.h). */
 SF_API gpointer sf_event_payload (SfEvent *ev);
 
-/* Payload of an SF_EV_CHILD "end" event (its arg is the import name, or the flow name). */
+/* Payload of an SF_EV_CHILD "end" event (its arg is the import name, or the
+ * flow name).  The engine's strings live in the event's own block: read them
+ * while the event is held, never free them or the payload. */
 typedef struct {
-  char *machine;      /* owned: the child machine's flow name */
-  char *import;       /* owned, nullable: the name the parent imported it as (OpSpawn's arg) */
-  char *handle;       /* owned: the child's handle, "t3" */
-  char *final_state;  /* owned */
+  char *machine;      /* the child machine's flow name */
+  char *import;       /* nullable: the name the parent imported it as (OpSpawn's arg) */
+  char *handle;       /* the child's handle, "t3" */
+  char *final_state;
 } SfChildEnd;
+/* Frees a SfChildEnd a caller made itself (g_new, each string g_strdup'd);
+ * not one an event carries. */
 SF_API void sf_child_end_free (SfChildEnd *ce);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SfEvent, sf_event_unref)
