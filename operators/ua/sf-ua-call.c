@@ -254,6 +254,35 @@ sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status)
     call->status = status;
 }
 
+/* The From tag of @m, or NULL: a message without From or tag has none. */
+static const SfSipParam *
+from_tag (SfSipMsg *m)
+{
+  const SfSipValue *from = m != NULL ? sf_sip_msg_from (m) : NULL;
+  return from != NULL ? sf_sip_value_param (from, "tag") : NULL;
+}
+
+SfSipMsg *
+sf_ua_failed_request (SfUaCall *call, SfEvent *ev)
+{
+  SfSipMsg *req = ev->payload;
+  if (call == NULL || ev->kind != SF_EV_TXN || req == NULL ||
+      (strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0))
+    return NULL;
+  const SfSipParam *tag = from_tag (req);
+  if (tag == NULL)
+    return NULL;
+  /* our tag: the dialog's local one; before a dialog, the To tag we answer
+   * with (UAS) or our INVITE's From tag (UAC) */
+  const char *ours = call->dialog != NULL ? call->dialog->local_tag : call->incoming ? call->tag : NULL;
+  if (ours != NULL)
+    return sf_sip_str_eq (tag->value, ours) ? req : NULL;
+  const SfSipParam *sent = call->incoming ? NULL : from_tag (call->invite_out);
+  return sent != NULL && tag->value.len == sent->value.len && memcmp (tag->value.p, sent->value.p, tag->value.len) == 0
+           ? req
+           : NULL;
+}
+
 void
 sf_ua_call_sdp_failed (SfCtx *ctx, SfUaCall *call, const char *detail)
 {
