@@ -254,33 +254,35 @@ sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status)
     call->status = status;
 }
 
-/* The From tag of @m, or NULL: a message without From or tag has none. */
-static const SfSipParam *
-from_tag (SfSipMsg *m)
+SfSipStr
+sf_ua_from_tag (SfSipMsg *m)
 {
   const SfSipValue *from = m != NULL ? sf_sip_msg_from (m) : NULL;
-  return from != NULL ? sf_sip_value_param (from, "tag") : NULL;
+  const SfSipParam *tag = from != NULL ? sf_sip_value_param (from, "tag") : NULL;
+  return tag != NULL ? tag->value : SF_SIP_STR_NULL;
+}
+
+SfSipMsg *
+sf_ua_failed_from (SfEvent *ev, SfSipStr ours)
+{
+  SfSipMsg *req = ev->payload;
+  if (ev->kind != SF_EV_TXN || req == NULL || ours.len == 0 ||
+      (strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0))
+    return NULL;
+  SfSipStr tag = sf_ua_from_tag (req);
+  return tag.len == ours.len && memcmp (tag.p, ours.p, ours.len) == 0 ? req : NULL;
 }
 
 SfSipMsg *
 sf_ua_failed_request (SfUaCall *call, SfEvent *ev)
 {
-  SfSipMsg *req = ev->payload;
-  if (call == NULL || ev->kind != SF_EV_TXN || req == NULL ||
-      (strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0))
+  if (call == NULL)
     return NULL;
-  const SfSipParam *tag = from_tag (req);
-  if (tag == NULL)
-    return NULL;
-  /* our tag: the dialog's local one; before a dialog, the To tag we answer
-   * with (UAS) or our INVITE's From tag (UAC) */
-  const char *ours = call->dialog != NULL ? call->dialog->local_tag : call->incoming ? call->tag : NULL;
-  if (ours != NULL)
-    return sf_sip_str_eq (tag->value, ours) ? req : NULL;
-  const SfSipParam *sent = call->incoming ? NULL : from_tag (call->invite_out);
-  return sent != NULL && tag->value.len == sent->value.len && memcmp (tag->value.p, sent->value.p, tag->value.len) == 0
-           ? req
-           : NULL;
+  const char *local = call->dialog != NULL ? call->dialog->local_tag : call->incoming ? call->tag : NULL;
+  SfSipStr ours = local != NULL ? (SfSipStr) { local, strlen (local) }
+                  : call->incoming ? SF_SIP_STR_NULL
+                                   : sf_ua_from_tag (call->invite_out);
+  return sf_ua_failed_from (ev, ours);
 }
 
 void
