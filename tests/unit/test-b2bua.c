@@ -789,6 +789,19 @@ a_reinvite (SfTestB2b *x, const char *ok, guint n, const char *branch)
   sf_test_send (x->t->peer, x->t->to, re);
 }
 
+/* A call up, A's re-INVITE (hold) relayed to B: what B received (NULL when
+ * nothing or no INVITE came). */
+static char *
+relayed_reinvite (SfTestB2b *x, char **ok, char **inv)
+{
+  call_up (x, ok, inv);
+  a_reinvite (x, *ok, 2, "z9hG4bK-arx");
+  char *bre = sf_test_recv (x->b, FALSE);
+  if (bre != NULL && !g_str_has_prefix (bre, "INVITE "))
+    g_clear_pointer (&bre, g_free);
+  return bre;
+}
+
 /* A hostile B answers the relayed re-INVITE with 100 and nothing more (an
  * INVITE client transaction has no timer left then, RFC 3261 17.1.1.2): A's
  * kept re-INVITE gets 500 at the leg's relay_guard, but the B leg kept its
@@ -802,10 +815,8 @@ bridge_reinvite_unanswered (void)
 {
   SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
-  call_up (x, &ok, &inv);
-  a_reinvite (x, ok, 2, "z9hG4bK-arx");
-  g_autofree char *bre = sf_test_recv (x->b, FALSE);
-  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  g_autofree char *bre = relayed_reinvite (x, &ok, &inv);
+  CU_ASSERT_TRUE_FATAL (bre != NULL);
   b_respond (x, bre, 100);
   /* 64*T1 (6.4 s) and more: A's re-INVITE is answered, B's call ends */
   for (guint i = 0; i < 80; i++) {
@@ -1246,10 +1257,8 @@ bridge_relay_peer_reinvite_fails (void)
 {
   SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
-  call_up (x, &ok, &inv);
-  a_reinvite (x, ok, 2, "z9hG4bK-arx");
-  g_autofree char *bre = sf_test_recv (x->b, FALSE);
-  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  g_autofree char *bre = relayed_reinvite (x, &ok, &inv);
+  CU_ASSERT_TRUE_FATAL (bre != NULL);
   g_autofree char *cseq = sf_test_header (bre, "CSeq");
   guint n = (guint) g_ascii_strtoull (cseq, NULL, 10);
   SfSipTransport *tp = sf_stack_transport (x->t->stack);
