@@ -36,6 +36,9 @@
  *  - bridge_reinvite_unanswered: B answers the relayed re-INVITE with 100 only:
  *    after 64*T1 A's re-INVITE has a final failure, B's re-INVITE is given up
  *    and the call ends on both sides; zero instances
+ *  - bridge_relay_peer_reinvite_fails: B's own re-INVITE with the CSeq number
+ *    of the one relayed to it, its 200 failing in Accepted (RFC 6026 7.1), is
+ *    not taken for the failure of the relayed one: A hears nothing yet
  *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
  *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
