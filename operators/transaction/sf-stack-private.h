@@ -24,6 +24,8 @@ struct _SfStack {
   SfSipResolver *resolver;   /* owned: RFC 3263 lookups (sip.dns_servers, dns_timeout_ms, dns_tries) */
   gboolean no_lookups;       /* names are not resolved (fuzzing): their requests fail */
   guint lookups_running;     /* RFC 3263 lookups in flight, at most SF_STACK_MAX_LOOKUPS */
+  gint64 send_warn_next;     /* no transaction's failed response is logged before (the endpoint's clock, us) */
+  guint send_warn_quiet;     /* those left out since the last line (sf_stack_warn_send) */
   char *adv_host;            /* owned, nullable: sip.advertise's host (an IPv6 one in brackets) */
   guint adv_port;            /* its port, 0: the socket's */
   SfSipIp adv_ip;            /* adv_host as an address, when adv_is_ip (sf_stack_is_local) */
@@ -159,6 +161,14 @@ void sf_stack_on_send_error (SfSipProto proto, GInetSocketAddress *dest, const G
 /* The transport's hook for a datagram that failed at the end of its turn:
  * @sender (an instance id, 0: none) is the transaction it was sent by. */
 void sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, guint64 sender, const GError *error, gpointer data);
+/* A response that could not be sent, logged: "@txn: sending @status: @why"
+ * (@txn nullable; @status its first three bytes).  The first is logged, then
+ * at most a line per SF_STACK_SEND_WARN_EVERY_S (the endpoint's clock) with
+ * the count left out before it; the count still held is said when the stack
+ * goes (sf_stack_send_warn_flush). */
+#define SF_STACK_SEND_WARN_EVERY_S 10
+void sf_stack_warn_send (SfStack *s, const char *txn, const char *status, const char *why);
+void sf_stack_send_warn_flush (SfStack *s);
 void sf_txn_client_free (SfClientTxn *c);
 
 /* sf-txn-tu.c: the endpoint's untaken hook (a request the call did not take). */

@@ -620,6 +620,7 @@ sf_stack_free (SfStack *s)
   sf_module_attach (s->ep, &sf_transaction_module, NULL);
   sf_stack_tap_clear (s);
   sf_sip_transport_free (s->tp);
+  sf_stack_send_warn_flush (s);
   sf_machine_unref (s->tu);
   sf_machine_unref (s->ist);
   sf_machine_unref (s->nist);

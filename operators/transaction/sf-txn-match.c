@@ -217,7 +217,7 @@ sf_stack_on_udp_failed (GInetSocketAddress *dest, GBytes *wire, guint64 sender, 
   while (word < end && d[word] != ' ')
     word++;
   if (t != NULL && response)
-    g_warning ("%s: sending %.3s: %s", sf_instance_handle (t), d + 8, error->message);
+    sf_stack_warn_send (s, sf_instance_handle (t), d + 8, error->message);
   else if (response)
     g_debug ("%.3s not sent: %s", d + 8, error->message);
   else

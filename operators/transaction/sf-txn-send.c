@@ -5,6 +5,7 @@
  * starts. */
 #include "config.h"
 #include "sf-stack-private.h"
+#include "framework/sf-clock.h"
 #include "framework/sf-json.h"
 #include "framework/sf-secret.h"
 #include "sip/sf-sip-build.h"
@@ -13,12 +14,43 @@
 #include "states/sf-instance-private.h" /* the instance's id: what its queued datagrams name */
 #include <string.h>
 
+/* A peer draws a failed response for each request whose Via cannot be
+ * reached, a warning line each datagram it sends if each were logged: the
+ * first is, then a line per window with the count (the sqlite store's write
+ * warnings do the same). */
+void
+sf_stack_warn_send (SfStack *s, const char *txn, const char *status, const char *why)
+{
+  gint64 now = sf_clock_now_us (sf_endpoint_clock (s->ep));
+  if (now < s->send_warn_next) {
+    s->send_warn_quiet++;
+    return;
+  }
+  g_autofree char *more =
+    s->send_warn_quiet > 0 ? g_strdup_printf (" (and %u more failed responses before it, not logged each)", s->send_warn_quiet)
+                           : NULL;
+  g_warning ("%s%ssending %.3s: %s%s", txn != NULL ? txn : "", txn != NULL ? ": " : "", status, why,
+             more != NULL ? more : "");
+  s->send_warn_quiet = 0;
+  s->send_warn_next = now + SF_STACK_SEND_WARN_EVERY_S * G_USEC_PER_SEC;
+}
+
+void
+sf_stack_send_warn_flush (SfStack *s)
+{
+  if (s->send_warn_quiet > 0)
+    g_warning ("%u more failed responses (not logged each)", s->send_warn_quiet);
+  s->send_warn_quiet = 0;
+}
+
 gboolean
 sf_stack_send_response (SfStack *s, SfSipMsg *resp, const SfSipPeer *to)
 {
   g_autoptr (GError) error = NULL;
   if (!sf_sip_transport_send_response (s->tp, resp, to, &error)) {
-    g_warning ("sending %u: %s", sf_sip_msg_status (resp), error->message);
+    char status[24];
+    sf_sip_uint_text (status, sf_sip_msg_status (resp));
+    sf_stack_warn_send (s, NULL, status, error->message);
     return FALSE;
   }
   s->stats.responses_sent++;

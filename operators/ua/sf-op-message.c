@@ -370,8 +370,8 @@ static gboolean
 about_our_message (SfUaMsg *m, SfEvent *ev)
 {
   SfSipMsg *msg = m != NULL && m->out != NULL ? event_msg (ev) : NULL;
-  if (msg == NULL)
-    return FALSE;
+  if (msg == NULL || (ev->kind == SF_EV_TXN && sf_ua_failed_from (ev, sf_ua_from_tag (m->out)) == NULL))
+    return FALSE; /* a failure of a MESSAGE the peer sent is not ours */
   const SfSipValue *cs = sf_sip_msg_cseq (msg);
   return sf_sip_str_eq (cs->text, "MESSAGE") && cs->number == sf_sip_msg_cseq (m->out)->number;
 }
@@ -476,7 +476,8 @@ sf_op_dialog_message_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaMsg *m = ui->msg;
   if (m == NULL || m->dialog_out == 0 || ui->call == NULL)
     return SF_OP_SKIP;
-  SfSipMsg *msg = event_msg (ev);
+  /* a failure of a MESSAGE the peer sent in the dialog is not one of ours */
+  SfSipMsg *msg = ev->kind == SF_EV_TXN ? sf_ua_failed_request (ui->call, ev) : event_msg (ev);
   if (msg == NULL || !sf_sip_str_eq (sf_sip_msg_cseq (msg)->text, "MESSAGE"))
     return SF_OP_SKIP;
   if (emit_outcome (ctx, ev, msg, TRUE))

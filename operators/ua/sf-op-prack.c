@@ -683,7 +683,7 @@ static SfOpResult
 sf_op_prack_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   if (ev->kind == SF_EV_TXN) {
-    SfSipMsg *req = ev->payload;
+    SfSipMsg *req = sf_ua_failed_request (sf_ua_call_peek (ctx), ev); /* a PRACK we received is not ours */
     if (req == NULL || !sf_sip_str_eq (sf_sip_msg_method (req), "PRACK"))
       return SF_OP_SKIP;
     g_warning ("%s: our PRACK: %s", sf_ctx_handle (ctx), ev->name);

@@ -213,6 +213,10 @@ sf_op_refer_response (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   guint status;
   SfSipMsg *msg = NULL;
   if (ev->kind == SF_EV_TXN) {
+    /* a NOTIFY that beat the 202, whose answer failed, is the peer's request, not our REFER */
+    SfSipMsg *failed = s->tag != NULL ? sf_ua_failed_from (ev, (SfSipStr) { s->tag, strlen (s->tag) }) : NULL;
+    if (failed == NULL || !sf_sip_str_eq (sf_sip_msg_method (failed), "REFER"))
+      return SF_OP_SKIP;
     status = strcmp (ev->name, "timeout") == 0 ? 408 : 503;
   } else {
     SfSipEvent *e = ev->payload;

@@ -564,8 +564,7 @@ sf_op_session_refreshed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
 {
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (ev->kind == SF_EV_TXN) {
-    if ((strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0) ||
-        !is_ours (call, ev, ev->payload))
+    if (!is_ours (call, ev, sf_ua_failed_request (call, ev)))
       return SF_OP_SKIP;
     g_clear_pointer (&call->refresh_out, sf_sip_msg_unref);
     g_clear_pointer (&call->reinvite_out, sf_sip_msg_unref);

@@ -964,10 +964,10 @@ sf_op_reinvite_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (ev->kind == SF_EV_TXN && call != NULL && call->reinvite_out != NULL &&
       (strcmp (ev->name, "timeout") == 0 || strcmp (ev->name, "transport_error") == 0)) {
-    SfSipMsg *failed = ev->payload;
-    if (failed != NULL && (!sf_sip_str_eq (sf_sip_msg_method (failed), "INVITE") ||
-                           sf_sip_msg_cseq (failed)->number != sf_sip_msg_cseq (call->reinvite_out)->number))
-      return SF_OP_SKIP; /* another transaction of the call */
+    SfSipMsg *failed = sf_ua_failed_request (call, ev);
+    if (failed == NULL || !sf_sip_str_eq (sf_sip_msg_method (failed), "INVITE") ||
+        sf_sip_msg_cseq (failed)->number != sf_sip_msg_cseq (call->reinvite_out)->number)
+      return SF_OP_SKIP; /* another transaction of the call, or the peer's */
     /* No answer at all, or the target cannot be reached: the dialog is gone (12.2.1.2). */
     g_clear_pointer (&call->reinvite_out, sf_sip_msg_unref);
     call->offer_out = FALSE;
@@ -1064,8 +1064,8 @@ sf_op_request_failed (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_SKIP;
   SfUaCall *call = sf_ua_call_peek (ctx);
   if (strcmp (arg, "INVITE") == 0 && call != NULL && call->invite_out != NULL &&
-      sf_sip_msg_cseq (req)->number != sf_sip_msg_cseq (call->invite_out)->number)
-    return SF_OP_SKIP;
+      (sf_ua_failed_request (call, ev) == NULL || sf_sip_msg_cseq (req)->number != sf_sip_msg_cseq (call->invite_out)->number))
+    return SF_OP_SKIP; /* an older INVITE of ours, or one the peer sent */
   if (call != NULL)
     sf_ua_call_set_reason (call, strcmp (ev->name, "timeout") == 0 ? "timeout" : "unreachable",
                            strcmp (ev->name, "timeout") == 0 ? 408 : 503);
@@ -1184,9 +1184,8 @@ sf_op_relay_offer_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
     return SF_OP_DONE;
   }
   if (ev->kind == SF_EV_TXN) {
-    SfSipMsg *failed = ev->payload;
-    if ((strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0) || failed == NULL ||
-        !sf_sip_str_eq (sf_sip_msg_method (failed), method) ||
+    SfSipMsg *failed = sf_ua_failed_request (call, ev); /* a failure of the peer's request is not ours */
+    if (failed == NULL || !sf_sip_str_eq (sf_sip_msg_method (failed), method) ||
         sf_sip_msg_cseq (failed)->number != sf_sip_msg_cseq (out)->number)
       return SF_OP_SKIP;
     g_clear_pointer (&leg->relay_out, sf_sip_msg_unref);

@@ -378,9 +378,8 @@ sf_op_update_answered (SfCtx *ctx, SfEvent *ev, gconstpointer arg)
   SfSipMsg *resp = NULL;
   guint status;
   if (ev->kind == SF_EV_TXN) {
-    SfSipMsg *failed = ev->payload;
-    if ((strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0) || failed == NULL ||
-        !sf_sip_str_eq (sf_sip_msg_method (failed), "UPDATE") || sf_sip_msg_cseq (failed)->number != cseq)
+    SfSipMsg *failed = sf_ua_failed_request (call, ev); /* a failure of the peer's UPDATE is not ours */
+    if (failed == NULL || !sf_sip_str_eq (sf_sip_msg_method (failed), "UPDATE") || sf_sip_msg_cseq (failed)->number != cseq)
       return SF_OP_SKIP;
     status = strcmp (ev->name, "timeout") == 0 ? 408 : 503;
   } else {

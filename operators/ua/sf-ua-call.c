@@ -254,6 +254,37 @@ sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status)
     call->status = status;
 }
 
+SfSipStr
+sf_ua_from_tag (SfSipMsg *m)
+{
+  const SfSipValue *from = m != NULL ? sf_sip_msg_from (m) : NULL;
+  const SfSipParam *tag = from != NULL ? sf_sip_value_param (from, "tag") : NULL;
+  return tag != NULL ? tag->value : SF_SIP_STR_NULL;
+}
+
+SfSipMsg *
+sf_ua_failed_from (SfEvent *ev, SfSipStr ours)
+{
+  SfSipMsg *req = ev->payload;
+  if (ev->kind != SF_EV_TXN || req == NULL || ours.len == 0 ||
+      (strcmp (ev->name, "timeout") != 0 && strcmp (ev->name, "transport_error") != 0))
+    return NULL;
+  SfSipStr tag = sf_ua_from_tag (req);
+  return tag.len == ours.len && memcmp (tag.p, ours.p, ours.len) == 0 ? req : NULL;
+}
+
+SfSipMsg *
+sf_ua_failed_request (SfUaCall *call, SfEvent *ev)
+{
+  if (call == NULL)
+    return NULL;
+  const char *local = call->dialog != NULL ? call->dialog->local_tag : call->incoming ? call->tag : NULL;
+  SfSipStr ours = local != NULL ? (SfSipStr) { local, strlen (local) }
+                  : call->incoming ? SF_SIP_STR_NULL
+                                   : sf_ua_from_tag (call->invite_out);
+  return sf_ua_failed_from (ev, ours);
+}
+
 void
 sf_ua_call_sdp_failed (SfCtx *ctx, SfUaCall *call, const char *detail)
 {

@@ -206,6 +206,19 @@ gboolean sf_ua_message_alone (SfEndpoint *ep, SfInstance *inst);
 void sf_ua_call_set_call_id (SfCtx *ctx, SfSipStr call_id);
 /* Records why the call ends (the first reason wins) and the status. */
 void sf_ua_call_set_reason (SfUaCall *call, const char *reason, guint status);
+/* The request whose failure @ev is (txn:timeout or txn:transport_error) when
+ * we sent it, its From tag @ours, else NULL (transfer none).  A server
+ * transaction tells its TU of a response it could not send with the request it
+ * received (RFC 3261 17.2.4; RFC 6026 7.1 in Accepted), and the peer numbers
+ * its requests in its own CSeq space (12.2.1.1): method and CSeq number alone
+ * take the peer's request for ours.  The From tag tells them apart: ours is
+ * our local tag, the peer's its own. */
+SfSipMsg *sf_ua_failed_from (SfEvent *ev, SfSipStr ours);
+/* The same for a request of the call: @ours its local tag (the dialog's; before
+ * one, the To tag we answer with, or our INVITE's From tag). */
+SfSipMsg *sf_ua_failed_request (SfUaCall *call, SfEvent *ev);
+/* The From tag of @m (nullable), or an empty string. */
+SfSipStr sf_ua_from_tag (SfSipMsg *m);
 
 /* Offer/answer failed on a call that is up (an answer missing or unusable):
  * the reason becomes sdp_failed with @detail (the first reason still wins). */

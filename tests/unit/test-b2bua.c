@@ -36,6 +36,9 @@
  *  - bridge_reinvite_unanswered: B answers the relayed re-INVITE with 100 only:
  *    after 64*T1 A's re-INVITE has a final failure, B's re-INVITE is given up
  *    and the call ends on both sides; zero instances
+ *  - bridge_relay_peer_reinvite_fails: B's own re-INVITE with the CSeq number
+ *    of the one relayed to it, its 200 failing in Accepted (RFC 6026 7.1), is
+ *    not taken for the failure of the relayed one: A hears nothing yet
  *  - bridge_info: an INFO from A in the call gets 200 from A's leg, and B gets
  *    an INFO in its own dialog with the same Content-Type and body (RFC 6086)
  *  - bridge_failover: B's 503 with b2bua.failover set: a bridge_failover event,
@@ -62,7 +65,9 @@
 #include "sf-test-b2b.h"
 #include "operators/b2bua/sf-b2bua.h"
 #include "operators/sf-modules.h"
+#include "operators/transaction/sf-stack.h"
 #include "states/sf-ctx.h"
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -787,6 +792,19 @@ a_reinvite (SfTestB2b *x, const char *ok, guint n, const char *branch)
   sf_test_send (x->t->peer, x->t->to, re);
 }
 
+/* A call up, A's re-INVITE (hold) relayed to B: what B received (NULL when
+ * nothing or no INVITE came). */
+static char *
+relayed_reinvite (SfTestB2b *x, char **ok, char **inv)
+{
+  call_up (x, ok, inv);
+  a_reinvite (x, *ok, 2, "z9hG4bK-arx");
+  char *bre = sf_test_recv (x->b, FALSE);
+  if (bre != NULL && !g_str_has_prefix (bre, "INVITE "))
+    g_clear_pointer (&bre, g_free);
+  return bre;
+}
+
 /* A hostile B answers the relayed re-INVITE with 100 and nothing more (an
  * INVITE client transaction has no timer left then, RFC 3261 17.1.1.2): A's
  * kept re-INVITE gets 500 at the leg's relay_guard, but the B leg kept its
@@ -800,10 +818,8 @@ bridge_reinvite_unanswered (void)
 {
   SfTestB2b *x = sf_test_b2b_new (NULL, 0);
   g_autofree char *ok = NULL, *inv = NULL;
-  call_up (x, &ok, &inv);
-  a_reinvite (x, ok, 2, "z9hG4bK-arx");
-  g_autofree char *bre = sf_test_recv (x->b, FALSE);
-  CU_ASSERT_TRUE_FATAL (bre != NULL && g_str_has_prefix (bre, "INVITE "));
+  g_autofree char *bre = relayed_reinvite (x, &ok, &inv);
+  CU_ASSERT_TRUE_FATAL (bre != NULL);
   b_respond (x, bre, 100);
   /* 64*T1 (6.4 s) and more: A's re-INVITE is answered, B's call ends */
   for (guint i = 0; i < 80; i++) {
@@ -1231,6 +1247,41 @@ bridge_transfer_a_hidden (void)
   sf_test_b2b_free (x);
 }
 
+/* A held call: the B leg relays A's re-INVITE to B (CSeq n in the leg's
+ * dialog, waiting for B's answer).  B sends its own offer-less re-INVITE with
+ * the same CSeq number n (its own CSeq space, 12.2.1.1): the leg answers it 200
+ * and the INVITE server transaction enters Accepted, where the 200 fails at the
+ * turn's end (a Via that cannot be reached) and the TU hears it (RFC 6026 7.1).
+ * That failure is of a request B sent, not of the re-INVITE the leg relayed:
+ * A hears nothing until B answers ours (a failure taken by method and CSeq
+ * number gave A a 408). */
+static void
+bridge_relay_peer_reinvite_fails (void)
+{
+  SfTestB2b *x = sf_test_b2b_new (NULL, 0);
+  g_autofree char *ok = NULL, *inv = NULL;
+  g_autofree char *bre = relayed_reinvite (x, &ok, &inv);
+  CU_ASSERT_TRUE_FATAL (bre != NULL);
+  g_autofree char *cseq = sf_test_header (bre, "CSeq");
+  guint n = (guint) g_ascii_strtoull (cseq, NULL, 10);
+  SfSipTransport *tp = sf_stack_transport (x->t->stack);
+  sf_sip_transport_set_udp_batch (tp, TRUE);
+  sf_sip_transport_fail_sends (tp, EINVAL, 1);
+  b_in_dialog (x, inv, "INVITE", n, "z9hG4bK-bcoll", "");
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < 50; i++)
+      g_main_context_iteration (NULL, FALSE);
+    sf_sip_transport_flush (tp);
+    sf_endpoint_drain (x->t->env->ep);
+  }
+  sf_sip_transport_set_udp_batch (tp, FALSE);
+  /* the 200 to B's re-INVITE failed, in its transaction's name */
+  CU_ASSERT_EQUAL (sf_test_count (x->t->env, "\"event\":\"send_failed\"", "\"transaction\"", NULL), 1);
+  g_autofree char *aresp = NULL;
+  CU_ASSERT_EQUAL (sf_test_recv_final (x->t->peer, &aresp), 0);
+  sf_test_b2b_free (x);
+}
+
 void
 sf_test_register_b2bua (void)
 {
@@ -1245,6 +1296,7 @@ sf_test_register_b2bua (void)
   SF_ADD_TEST (s, bridge_up_a_hangs_up);
   SF_ADD_TEST (s, bridge_up_b_hangs_up);
   SF_ADD_TEST (s, bridge_reinvite);
+  SF_ADD_TEST (s, bridge_relay_peer_reinvite_fails);
   SF_ADD_TEST (s, bridge_info);
   SF_ADD_TEST (s, bridge_failover);
   SF_ADD_TEST (s, bridge_reinvite_unanswered);

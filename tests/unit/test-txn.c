@@ -35,6 +35,8 @@
  *  - accepted_send_fails: a 2xx that fails after the INVITE server transaction
  *    entered Accepted: the TU hears txn:transport_error, the transaction stays
  *    (absorbs the INVITE's retransmission) until Timer L (RFC 6026 7.1)
+ *  - failed_send_warnings: a transaction's failed responses are logged once, then
+ *    a line per 10 s with the count left out (fake clock); the rest at the end
  *  - untaken_requests: what the flow does not take is answered by the framework:
  *    405 for a known method, 501 for an unknown one, 481 for a BYE in no dialog;
  *    a retransmitted request gets the same answer; Timer J ends each transaction
@@ -992,6 +994,52 @@ accepted_send_fails (void)
   txn_free (t);
 }
 
+/* One INVITE from the peer, answered 486 by the rejecter, the 486 failing at
+ * the turn's end (as a Via that cannot be reached makes it fail). */
+static void
+invite_whose_answer_fails (Txn *t, guint n)
+{
+  const SfSipTransportStats *st = sf_sip_transport_stats (sf_stack_transport (t->stack));
+  guint64 before = st->send_errors;
+  g_autofree char *branch = g_strdup_printf ("z9hG4bKwarn%u", n);
+  fail_next (t, 1);
+  send_req (t, "INVITE", branch, "INVITE", NULL);
+  for (guint i = 0; i < 1000 && st->send_errors == before; i++)
+    g_main_context_iteration (NULL, FALSE);
+  sf_endpoint_drain (t->env->ep);
+}
+
+/* A transaction's failed response is logged once, then at most a line per
+ * 10 s (on the endpoint's clock) with the count left out: a peer whose every
+ * request draws an answer that cannot be sent drew a warning line each.  The
+ * count still held is said when the stack goes. */
+static void
+failed_send_warnings (void)
+{
+  SfTestEnv *scratch = sf_test_env_new ();
+  Txn *t = txn_setup (sf_test_load (scratch, "rejecter.xml", reject_flow));
+  sf_test_env_free (scratch);
+  batched (t);
+  guint n = 0;
+  for (; n < 5; n++)
+    invite_whose_answer_fails (t, n);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"transaction\"", NULL), 5);
+  CU_ASSERT_EQUAL (t->stack->send_warn_quiet, 4); /* the first logged, four held */
+  advance (t, SF_STACK_SEND_WARN_EVERY_S * 1000 - 1);
+  invite_whose_answer_fails (t, n++);
+  CU_ASSERT_EQUAL (t->stack->send_warn_quiet, 5); /* still within the window */
+  advance (t, 1);
+  invite_whose_answer_fails (t, n++);
+  CU_ASSERT_EQUAL (t->stack->send_warn_quiet, 0); /* a line, saying the five */
+  invite_whose_answer_fails (t, n++);
+  invite_whose_answer_fails (t, n++);
+  CU_ASSERT_EQUAL (t->stack->send_warn_quiet, 2);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", "\"transaction\"", NULL), n);
+  sf_stack_send_warn_flush (t->stack); /* what the stack's end says */
+  CU_ASSERT_EQUAL (t->stack->send_warn_quiet, 0);
+  txn_free (t);
+}
+
 static void
 located (void)
 {
@@ -1489,6 +1537,7 @@ sf_test_register_txn (void)
   SF_ADD_TEST (s, failed_send_rfc2543);
   SF_ADD_TEST (s, failed_send_513);
   SF_ADD_TEST (s, accepted_send_fails);
+  SF_ADD_TEST (s, failed_send_warnings);
   SF_ADD_TEST (s, nict_answered);
   SF_ADD_TEST (s, sdk_send_request);
   SF_ADD_TEST (s, nict_timeout);

@@ -55,11 +55,16 @@
  *    - huge_session_expires: a Session-Expires, then a Min-SE, of 5000
  *      characters: 400 with a short reason naming the header, and no
  *      instance left once the transactions end (the 400 could not be built:
- *      no answer, the call's instance left in Idle for good) */
+ *      no answer, the call's instance left in Idle for good)
+ *    - refresh_peer_request_fails, dialog_message_peer_fails: the peer's own
+ *      re-INVITE (MESSAGE) with the CSeq number of our pending one, whose
+ *      answer cannot be sent, is not taken for the failure of ours (the
+ *      refresh once failed, the call ended; a message_sent 503 came) */
 #include "config.h"
 #include "sf-test.h"
 #include "operators/ua/sf-session-timer.h"
 #include "operators/transaction/sf-stack.h"
+#include <errno.h>
 #include <string.h>
 
 static void
@@ -918,6 +923,68 @@ huge_session_expires (void)
   st_free (t);
 }
 
+/* The peer's in-dialog request @method with CSeq @n, whose answer fails at
+ * the turn's end (sends batched, the first one refused). */
+static void
+peer_request_fails (St *t, const char *method, guint n, const char *tag)
+{
+  SfSipTransport *tp = sf_stack_transport (t->stack);
+  sf_sip_transport_set_udp_batch (tp, TRUE);
+  sf_sip_transport_fail_sends (tp, EINVAL, 1);
+  st_request (t, method, n, tag, "", NULL);
+  for (int i = 0; i < 50; i++)
+    g_main_context_iteration (NULL, FALSE);
+  sf_sip_transport_flush (tp);
+  sf_endpoint_drain (t->env->ep);
+  sf_sip_transport_set_udp_batch (tp, FALSE);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"send_failed\"", NULL), 1);
+}
+
+/* Our refresh re-INVITE (CSeq n) is pending; the peer sends its own re-INVITE
+ * with the same CSeq number n (its own CSeq space, 12.2.1.1), whose 491 cannot
+ * be sent (the send fails at the turn's end).  The server transaction's
+ * failure reaches the call with the peer's request: it is not the failure of
+ * our refresh (taken by method and CSeq number, it ended the call with a BYE). */
+static void
+refresh_peer_request_fails (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uas");
+  g_autofree char *tag = to_tag (ok);
+  sf_endpoint_advance (t->env->ep, 45000);
+  g_autofree char *inv = sf_test_stack_recv (t);
+  CU_ASSERT_TRUE_FATAL (inv != NULL && g_str_has_prefix (inv, "INVITE "));
+  g_autofree char *cseq = sf_test_header (inv, "CSeq");
+  guint n = (guint) g_ascii_strtoull (cseq, NULL, 10);
+  peer_request_fails (t, "INVITE", n, tag);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"session_refresh_failed\"", NULL), 0);
+  CU_ASSERT_PTR_NOT_NULL (st_call (t));
+  g_autofree char *next = sf_test_stack_recv (t);
+  CU_ASSERT_TRUE (next == NULL || !g_str_has_prefix (next, "BYE "));
+  st_free (t);
+}
+
+/* The same with a MESSAGE in the dialog (RFC 3428): ours (CSeq n) waits for
+ * its answer when the peer's own MESSAGE with CSeq n comes, whose answer
+ * cannot be sent.  That failure is not ours: no message_sent for it (taken by
+ * method, it said ours failed with 503). */
+static void
+dialog_message_peer_fails (void)
+{
+  St *t = st_setup ();
+  g_autofree char *ok = call_up (t, "90;refresher=uas");
+  g_autofree char *tag = to_tag (ok);
+  sf_endpoint_post (t->env->ep, st_call (t), sf_event_new (SF_EV_DEVICE, "message", "hello"));
+  sf_endpoint_drain (t->env->ep);
+  g_autofree char *msg = sf_test_stack_recv (t);
+  CU_ASSERT_TRUE_FATAL (msg != NULL && g_str_has_prefix (msg, "MESSAGE "));
+  g_autofree char *cseq = sf_test_header (msg, "CSeq");
+  guint n = (guint) g_ascii_strtoull (cseq, NULL, 10);
+  peer_request_fails (t, "MESSAGE", n, tag);
+  CU_ASSERT_EQUAL (sf_test_count (t->env, "\"event\":\"message_sent\"", NULL), 0);
+  st_free (t);
+}
+
 void
 sf_test_register_ua_timer (void)
 {
@@ -940,4 +1007,6 @@ sf_test_register_ua_timer (void)
   SF_ADD_TEST (s, fork_update_hijack);
   SF_ADD_TEST (s, prack_bad_offer_answer);
   SF_ADD_TEST (s, huge_session_expires);
+  SF_ADD_TEST (s, refresh_peer_request_fails);
+  SF_ADD_TEST (s, dialog_message_peer_fails);
 }
