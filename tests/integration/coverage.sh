@@ -43,7 +43,7 @@ sline() { # sline MACHINE TEXT: MACHINE's section has the line TEXT
 # ---- one flow, two processes: the UAS and the UAC of ua.xml ----
 expect_rc "coverage of a UAS and a UAC" 0 "$SIPFLOW" coverage "$T/callee.events" "$T/caller.events"
 line "ua ($SRC/xml/ua.xml): 5 of 184 transitions, 6 of 18 states"
-line "ist ($SRC/xml/transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
+line "ist ($SRC/xml/transaction/ist.xml): 7 of 23 transitions, 5 of 6 states"
 sline ist "  implements RFC 3261 Figure 7, RFC 6026"
 sline ict "  implements RFC 3261 Figure 5, RFC 6026"
 sline nict "  implements RFC 3261 Figure 6"
@@ -83,14 +83,14 @@ line "redirect ($SRC/xml/redirect.xml): 2 of 18 transitions, 3 of 4 states"
 
 # ---- --flow: the flow named, whatever the files say ----
 expect_rc "--flow transaction/ist.xml" 0 "$SIPFLOW" coverage --flow transaction/ist.xml "$T/callee.events"
-line "ist (builtin:transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
+line "ist (builtin:transaction/ist.xml): 7 of 23 transitions, 5 of 6 states"
 [ "$(grep -c '^ist (' "$T/out")" = 1 ] && pass "--flow ist: ist once" || fail "--flow ist: ist once"
 has "--flow ist: ua's events are not of its flow" "$T/err" "machine 'ua' is not one of flow transaction/ist.xml"
 
 # ---- a flow event whose file is not here (written on another machine): its name ----
 sed "s|\"file\":\"[^\"]*\"|\"file\":\"/nonexistent/ua.xml\"|" "$T/callee.events" >"$T/moved.events"
 expect_rc "a flow file that is not here: the flow's name" 0 "$SIPFLOW" coverage "$T/moved.events"
-line "ist (builtin:transaction/ist.xml): 7 of 22 transitions, 5 of 6 states"
+line "ist (builtin:transaction/ist.xml): 7 of 23 transitions, 5 of 6 states"
 line "ua (builtin:ua.xml): 2 of 184 transitions, 3 of 18 states"
 sed "s|\"name\":\"ua.xml\"|\"name\":\"nosuch\"|" "$T/moved.events" >"$T/lost.events"
 expect_rc "a flow that is nowhere exits 1" 1 "$SIPFLOW" coverage "$T/lost.events"
@@ -124,7 +124,7 @@ r = json.load(open(sys.argv[1]))
 m = {x["machine"]: x for x in r["machines"]}
 ist = m["ist"]
 assert ist["rfc"] == "RFC 3261 Figure 7, RFC 6026", ist["rfc"]
-assert (ist["taken"], ist["transitions"], ist["visited"], ist["states"]) == (7, 22, 5, 6)
+assert (ist["taken"], ist["transitions"], ist["visited"], ist["states"]) == (7, 23, 5, 6)
 g = [a for a in ist["arrows"] if a["trigger"] == "timer:G"]
 assert len(g) == 1 and g[0]["loop"] and g[0]["count"] == 2 and g[0]["rfc"] == "RFC 3261 17.2.1", g
 assert r["state_events"] == 16 and r["step_events"] == 4 and r["bad_lines"] == 0
